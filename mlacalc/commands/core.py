@@ -1,0 +1,137 @@
+"""Calculator core commands: kv, weights, compare, specs list|show|validate, schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .. import report
+from ..compare import compare as compare_models
+from ..errors import SpecError
+from ..kv import CACHE_MODES, Sharding, kv_report
+from ..spec import builtin_names, json_schema, load_spec, spec_to_dict
+from ..weights import Parallel, weights_report
+from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, JsonOpt, KvBitsOpt, KvDtypeOpt, SetOpt, count, emit,
+                     kv_bits, model_spec)
+
+ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
+
+
+def kv(model: ModelArg, context: ContextOpt = "4k", batch: BatchOpt = "1",
+       kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
+       cache: Annotated[str, typer.Option("--cache", help="compressed (MLA latent + RoPE key) or naive "
+                                          "(decompressed per-head K and V).")] = "compressed",
+       block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged allocation: round each "
+                                                         "sequence up to whole blocks of N tokens.")] = None,
+       tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel ranks.")] = 1,
+       pp: Annotated[int, typer.Option("--pp", help="Pipeline stages (layers split).")] = 1,
+       dp_attention: Annotated[bool, typer.Option("--dp-attention", help="Data-parallel attention: sequences, "
+                                                  "not heads, split over the TP ranks.")] = False,
+       set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """KV-cache bytes per token, layer, sequence, batch and GPU, split into latent, RoPE key, K and V."""
+    if cache not in CACHE_MODES:
+        raise SpecError("--cache", f"must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
+    spec = model_spec(model, set_, as_)
+    r = kv_report(spec, count(context, "--context"), count(batch, "--batch"), kv_bits=kv_bits(kv_dtype, kv_bits_),
+                  cache=cache, block_size=block_size, sharding=Sharding(tp=tp, pp=pp, dp_attention=dp_attention))
+    emit(json_, r.to_json(), lambda: report.console().print(report.kv_table(r)))
+
+
+def weights(model: ModelArg,
+            weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype", help="bf16, fp8, int4, ... "
+                                                                "(default: the spec's).")] = None,
+            tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel ranks.")] = 1,
+            ep: Annotated[int, typer.Option("--ep", help="Expert-parallel ranks.")] = 1,
+            pp: Annotated[int, typer.Option("--pp", help="Pipeline stages.")] = 1,
+            set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """Parameters and weight bytes by component: total, active per token, and per GPU."""
+    spec = model_spec(model, set_, as_)
+    r = weights_report(spec, weight_dtype, Parallel(tp=tp, ep=ep, pp=pp))
+
+    def render():
+        c = report.console()
+        c.print(report.weights_table(r))
+        c.print(report.attention_table(r))
+
+    emit(json_, r.to_json(), render)
+
+
+def compare(models: Annotated[list[str], typer.Argument(help="Two or more models; the first is the baseline. "
+                                                        + MODEL_HELP, show_default=False)],
+            context: ContextOpt = "4k", batch: BatchOpt = "1", kv_dtype: KvDtypeOpt = None,
+            kv_bits_: KvBitsOpt = None, set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """Side-by-side KV cache and weights, with ratios to the first model."""
+    specs = [model_spec(m, set_, as_) for m in models]
+    ctx, b = count(context, "--context"), count(batch, "--batch")
+    rows = compare_models(specs, ctx, b, kv_bits=kv_bits(kv_dtype, kv_bits_))
+    payload = {"context": ctx, "batch": b, "baseline": rows[0].kv.model, "models": [r.to_json() for r in rows]}
+    emit(json_, payload, lambda: report.console().print(report.compare_table(rows, ctx, b)))
+
+
+specs_app = typer.Typer(help="List, show and validate model specs.", no_args_is_help=True)
+
+
+@specs_app.command("list")
+def specs_list(json_: JsonOpt = False) -> None:
+    """The built-in specs, with their attention and KV cache per token."""
+    rows = []
+    for name in builtin_names():
+        s = load_spec(name)
+        kvr = kv_report(s, 1)
+        rows.append({"name": name, "attention": s.attention.kind, "layers": s.num_layers,
+                     "heads": s.attention.num_heads, "kv_heads": s.attention.num_kv_heads,
+                     "kv_bytes_per_token": kvr.per_token.total, "description": s.description})
+    emit(json_, {"specs": rows}, lambda: report.console().print(report.table(
+        "Built-in model specs", ["name", "attn", "layers", "heads", "kv heads", "KV/token (bf16)", "description"],
+        [[r["name"], r["attention"], str(r["layers"]), str(r["heads"]), str(r["kv_heads"]),
+          report.fmt_bytes(r["kv_bytes_per_token"]), r["description"]] for r in rows])))
+
+
+@specs_app.command("show")
+def specs_show(model: ModelArg, set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """The validated spec, with defaults filled in (YAML; JSON with --json)."""
+    d = spec_to_dict(model_spec(model, set_, as_))
+
+    def render():
+        import yaml
+
+        print(yaml.safe_dump(d, sort_keys=False), end="")
+
+    emit(json_, d, render)
+
+
+@specs_app.command("validate")
+def specs_validate(files: Annotated[list[str], typer.Argument(help="Spec files or names.")],
+                   json_: JsonOpt = False) -> None:
+    """Validate specs; one line per file; exit code 2 if any is invalid."""
+    results = []
+    for f in files:
+        try:
+            load_spec(f)
+            results.append({"spec": f, "ok": True, "error": None})
+        except SpecError as e:
+            results.append({"spec": f, "ok": False, "error": str(e)})
+
+    def render():
+        for r in results:
+            print(f"{r['spec']}: ok" if r["ok"] else f"{r['spec']}: error: {r['error']}")
+
+    emit(json_, {"results": results}, render)
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(2)
+
+
+def schema(json_: JsonOpt = False) -> None:
+    """The JSON Schema of a spec file (for editors: yaml-language-server)."""
+    import json
+
+    print(json.dumps(json_schema(), indent=None if json_ else 2))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(kv)
+    app.command()(weights)
+    app.command()(compare)
+    app.add_typer(specs_app, name="specs")
+    app.command()(schema)
