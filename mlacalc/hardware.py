@@ -1,0 +1,105 @@
+"""GPU hardware specs: memory, memory bandwidth, peak matrix rates and interconnect.
+
+Read from YAML (``model_specs/hardware/<name>.yaml`` or a file: ``mlacalc calibrate`` writes the same format
+from measurements). Rates are dense (no 2:4 sparsity). Decimal units, as datasheets quote them:
+GB/s = 1e9 bytes/s, TFLOP/s = 1e12 FLOP/s; memory in GiB (2**30 bytes) or bytes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+from .errors import SpecError
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One GPU. Each field's unit is in its name."""
+
+    name: str
+    memory_bytes: float           # usable device memory (the card's, before any runtime reserve)
+    mem_bandwidth_gb_s: float     # HBM/GDDR bandwidth, GB/s
+    bf16_tflops: float            # dense bf16 tensor-core rate, TFLOP/s
+    fp16_tflops: float
+    fp8_tflops: float             # 0 where the card has no fp8 tensor cores
+    fp32_tflops: float            # non-tensor-core fp32
+    interconnect_gb_s: float      # GPU-to-GPU bandwidth per direction (NVLink/xGMI/PCIe), GB/s
+    source: str = ""
+    measured: bool = False        # True when written by `mlacalc calibrate` on a real card
+
+    @property
+    def mem_bandwidth_bytes_s(self) -> float:
+        return self.mem_bandwidth_gb_s * 1e9
+
+    def flops_per_s(self, dtype_bits: float) -> float:
+        """Peak matrix FLOP/s for operands of ``dtype_bits`` (8: fp8, 16: bf16, 32: fp32)."""
+        if dtype_bits <= 8 and self.fp8_tflops:
+            return self.fp8_tflops * 1e12
+        if dtype_bits <= 16:
+            return self.bf16_tflops * 1e12
+        return self.fp32_tflops * 1e12
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_REQUIRED = ("name", "mem_bandwidth_gb_s", "bf16_tflops", "interconnect_gb_s")
+
+
+def hardware_from_dict(d: dict, where: str) -> Hardware:
+    """Validate a mapping into :class:`Hardware`; memory as ``memory_gib`` or ``memory_bytes``."""
+    if not isinstance(d, dict):
+        raise SpecError(where, "a hardware spec must be a mapping")
+    d = dict(d)
+    known = {f.name for f in fields(Hardware)} | {"memory_gib", "notes"}
+    for k in d:
+        if k not in known:
+            near = difflib.get_close_matches(k, sorted(known), n=1)
+            raise SpecError(f"{where}: {k}", "unknown field" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    if "memory_gib" in d:
+        d["memory_bytes"] = d.pop("memory_gib") * 2**30
+    d.pop("notes", None)
+    for k in _REQUIRED + ("memory_bytes",):
+        if k not in d:
+            raise SpecError(f"{where}: {k}", "is required")
+    d.setdefault("fp16_tflops", d["bf16_tflops"])
+    d.setdefault("fp8_tflops", 0.0)
+    d.setdefault("fp32_tflops", d["bf16_tflops"] / 16)
+    for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops",
+              "interconnect_gb_s"):
+        v = d[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (v == 0 and k != "fp8_tflops"):
+            raise SpecError(f"{where}: {k}", f"must be a positive number, got {v!r}")
+    return Hardware(**d)
+
+
+def hardware_names() -> list[str]:
+    root = resources.files("mlacalc.model_specs.hardware")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_hardware(name_or_path: str) -> Hardware:
+    """A built-in GPU by name (``h100-sxm``) or a YAML file (e.g. one written by ``mlacalc calibrate``)."""
+    import yaml
+
+    p = Path(name_or_path).expanduser()
+    if p.is_file():
+        text, where = p.read_text(encoding="utf-8"), str(p)
+    else:
+        names = hardware_names()
+        key = name_or_path.lower()
+        if key not in names:
+            near = difflib.get_close_matches(key, names, n=3, cutoff=0.4)
+            hint = f"; did you mean {', '.join(near)}?" if near else f" (known: {', '.join(names)})"
+            raise SpecError(f"--gpu {name_or_path}", f"unknown GPU{hint}")
+        text = resources.files("mlacalc.model_specs.hardware").joinpath(f"{key}.yaml").read_text(encoding="utf-8")
+        where = key
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise SpecError(where, "malformed YAML" + (f" at line {mark.line + 1}" if mark else "")) from None
+    return hardware_from_dict(data, where)
