@@ -114,13 +114,14 @@ def param_counts(spec: ModelSpec) -> Params:
 
 
 def active_params(spec: ModelSpec) -> Params:
-    """Parameters one token uses: routed experts scaled by ``experts_per_token / num_experts``; no MTP.
+    """Parameters one token uses: routed experts scaled by ``experts_per_token / num_experts``, one row
+    (``d`` params) of the embedding table, no MTP module.
 
-    This is the convention behind DeepSeek-V3's "37B activated" (embedding and head included).
+    This reproduces the papers' activated counts: DeepSeek-V3 36.6B ("37B"), DeepSeek-V2 20.9B ("21B").
     """
     p = param_counts(spec)
     share = spec.ffn.experts_per_token / spec.ffn.num_experts if spec.ffn.kind == "moe" else 1.0
-    return dataclasses.replace(p, routed_experts=p.routed_experts * share, mtp=0)
+    return dataclasses.replace(p, routed_experts=p.routed_experts * share, mtp=0, embed=spec.hidden_size)
 
 
 def weight_bytes(p: Params, weight_bits: float) -> Params:

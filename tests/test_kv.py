@@ -1,0 +1,160 @@
+"""KV-cache formulas against numbers worked out by hand, and their invariants."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlacalc.errors import SpecError
+from mlacalc.kv import Sharding, kv_elements_per_token_layer, kv_report
+from mlacalc.spec import load_spec
+
+from helpers import make_spec
+
+
+def test_deepseek_v3_latent_cache_per_token():
+    # DeepSeek-V3 config: 61 layers, kv_lora_rank 512, qk_rope_head_dim 64; bf16 = 2 bytes.
+    r = kv_report(load_spec("deepseek-v3"), context=1)
+    assert r.per_token_layer.latent == 512 * 2
+    assert r.per_token_layer.rope_key == 64 * 2
+    assert r.per_token.total == 61 * (512 + 64) * 2  # 70,272 bytes
+    assert r.per_token.k == r.per_token.v == 0
+
+
+def test_deepseek_v3_128k_sequence():
+    # 131,072 tokens x 70,272 bytes = 9,210,691,584 bytes (8.58 GiB) for one sequence.
+    r = kv_report(load_spec("deepseek-v3"), context=128 * 1024, batch=3)
+    assert r.per_sequence.total == 131072 * 61 * 576 * 2
+    assert r.total.total == 3 * 131072 * 61 * 576 * 2
+
+
+def test_llama_style_gqa_cache():
+    # DeepSeek-67B: 95 layers, 8 KV heads of 128 dims, K and V, bf16.
+    r = kv_report(load_spec("deepseek-67b"), context=1)
+    assert r.per_token.total == 95 * 2 * 8 * 128 * 2  # 389,120 bytes
+    assert r.per_token.k == r.per_token.v == 95 * 8 * 128 * 2
+
+
+def test_deepseek_v2_93_percent_reduction_vs_67b():
+    # DeepSeek-V2 paper: 93.3% less KV cache than DeepSeek 67B, with V2's cache at ~6 bits per element.
+    v2 = kv_report(load_spec("deepseek-v2"), context=1, kv_bits=6).per_token.total   # 60 x 576 x 6/8 = 25,920
+    b67 = kv_report(load_spec("deepseek-67b"), context=1).per_token.total            # 389,120
+    assert v2 == 60 * 576 * 6 / 8
+    assert round(100 * (1 - v2 / b67), 1) == 93.3
+
+
+def test_naive_mla_cache_stores_per_head_k_and_v():
+    # Decompressed cache: 128 heads x (128 + 64) for K, 128 heads x 128 for V.
+    e = kv_elements_per_token_layer(load_spec("deepseek-v3").attention, "naive")
+    assert (e.k, e.v, e.latent) == (128 * 192, 128 * 128, 0)
+
+
+def test_kv_shared_drops_the_v_cache():
+    # GQA2-(192+64)-S2: 2 KV heads of 192 + 64 dims, value = part of the key: 2 x 256 = 512 elements.
+    spec = make_spec({"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "qk_nope_head_dim": 192,
+                      "qk_rope_head_dim": 64, "v_head_dim": 192, "kv_shared": True})
+    e = kv_elements_per_token_layer(spec.attention)
+    assert (e.k, e.v) == (512, 0)
+
+
+def test_fp8_and_bits():
+    spec = load_spec("deepseek-v3")
+    assert kv_report(spec, 1, kv_bits=8).per_token.total == 61 * 576
+    assert kv_report(spec, 1, kv_bits=4).per_token.total == 61 * 576 / 2
+
+
+def test_paged_blocks_round_up():
+    # 65 tokens in blocks of 64 -> 128 token slots per layer.
+    spec = load_spec("deepseek-v3")
+    r = kv_report(spec, context=65, block_size=64)
+    assert r.per_sequence.total == 128 * 61 * 576 * 2
+
+
+def test_sliding_window_layers_cap_tokens():
+    # 4 layers, window 100, every 2nd layer global: at 1000 tokens layers hold 100, 1000, 100, 1000.
+    spec = make_spec({"kind": "mha", "num_heads": 2, "head_dim": 4, "sliding_window": 100, "global_every": 2},
+                     layers=4)
+    r = kv_report(spec, context=1000)
+    per_token_layer = 2 * (2 * 4) * 2  # K and V, 2 heads x 4 dims, 2 bytes
+    assert r.per_sequence.total == per_token_layer * (100 + 1000 + 100 + 1000)
+
+
+def test_tp_splits_kv_heads_and_replicates_when_fewer():
+    spec = load_spec("deepseek-67b")  # 8 KV heads
+    full = kv_report(spec, 1000).total.total
+    assert kv_report(spec, 1000, sharding=Sharding(tp=4)).per_gpu.total == full / 4
+    assert kv_report(spec, 1000, sharding=Sharding(tp=8)).per_gpu.total == full / 8
+    # 16 ranks, 8 heads: each rank still keeps one head -> 1/8, not 1/16.
+    assert kv_report(spec, 1000, sharding=Sharding(tp=16)).per_gpu.total == full / 8
+
+
+def test_tp_does_not_split_the_mla_latent_but_dp_attention_splits_sequences():
+    spec = load_spec("deepseek-v3")
+    full = kv_report(spec, 1000, batch=16).total.total
+    assert kv_report(spec, 1000, batch=16, sharding=Sharding(tp=8)).per_gpu.total == full
+    dp = kv_report(spec, 1000, batch=16, sharding=Sharding(tp=8, dp_attention=True))
+    assert dp.per_gpu.total == full / 8 and dp.batch_per_gpu == 2
+
+
+def test_pp_splits_layers():
+    # 61 layers over 4 stages of ceil(61/4) = 16 layers: the fullest stage holds 16 layers.
+    spec = load_spec("deepseek-v3")
+    r = kv_report(spec, 10, sharding=Sharding(pp=4))
+    assert r.per_gpu.total == 10 * 16 * 576 * 2
+
+
+def test_tp_that_does_not_divide_heads_is_an_error():
+    with pytest.raises(SpecError, match="--tp"):
+        kv_report(load_spec("deepseek-67b"), 10, sharding=Sharding(tp=3))
+
+
+# ---- invariants -------------------------------------------------------------------------------------------
+
+heads_kv = st.integers(1, 16).flatmap(lambda kv: st.tuples(st.just(kv), st.integers(1, 8).map(lambda g: kv * g)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(heads_kv, st.integers(1, 256), st.integers(0, 64), st.integers(1, 4096))
+def test_gqa_with_kv_heads_equal_heads_equals_mha(hk, hd, rope, ctx):
+    _, heads = hk
+    rope = min(rope, hd)
+    base = {"num_heads": heads, "head_dim": hd, "rope_dim": rope}
+    gqa = make_spec({"kind": "gqa", "num_kv_heads": heads, **base})
+    mha = make_spec({"kind": "mha", **base})
+    assert kv_report(gqa, ctx).total == kv_report(mha, ctx).total
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 64), st.integers(1, 256), st.integers(1, 4096))
+def test_gqa_with_one_kv_head_equals_mqa(heads, hd, ctx):
+    gqa = make_spec({"kind": "gqa", "num_heads": heads, "num_kv_heads": 1, "head_dim": hd})
+    mqa = make_spec({"kind": "mqa", "num_heads": heads, "head_dim": hd})
+    assert kv_report(gqa, ctx).total == kv_report(mqa, ctx).total
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["deepseek-v3", "deepseek-67b", "deepseek-v2"]), st.integers(1, 10**6), st.integers(1, 64),
+       st.integers(2, 5))
+def test_linear_in_context_and_batch(model, ctx, batch, k):
+    spec = load_spec(model)
+    one = kv_report(spec, ctx, batch).total.total
+    assert kv_report(spec, ctx * k, batch).total.total == k * one
+    assert kv_report(spec, ctx, batch * k).total.total == k * one
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 256), st.integers(1, 1024), st.integers(0, 128))
+def test_mla_cache_independent_of_heads(heads, rank, rope):
+    def spec(h):
+        return make_spec({"kind": "mla", "num_heads": h, "kv_lora_rank": rank, "qk_nope_head_dim": 64,
+                          "qk_rope_head_dim": rope, "v_head_dim": 64})
+    assert kv_report(spec(heads), 100).total == kv_report(spec(heads + 7), 100).total
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5000), st.sampled_from([16, 64, 256]))
+def test_paged_never_smaller_and_within_one_block(ctx, block):
+    spec = load_spec("deepseek-v3")
+    exact = kv_report(spec, ctx).per_sequence.total
+    paged = kv_report(spec, ctx, block_size=block).per_sequence.total
+    per_token = kv_report(spec, 1).per_token.total
+    assert exact <= paged < exact + block * per_token
