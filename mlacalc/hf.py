@@ -4,6 +4,11 @@ Field names as the transformers configs spell them (checked against the public c
 ``model_specs/*.yaml``): DeepseekV2/V3 (and Kimi-K2, which uses ``model_type: kimi_k2``/``deepseek_v3``),
 Llama, Mistral, Mixtral, Qwen2/2.5/3, Qwen2-MoE/Qwen3-MoE and Gemma-2. An explicit ``head_dim`` wins over
 ``hidden_size / num_attention_heads`` (Qwen3, Gemma-2 and Mistral-Nemo set one that differs).
+
+Defaults that a config.json leaves out are the transformers class defaults, which differ by family: Gemma's
+``config.json`` has no ``tie_word_embeddings`` key, and ``Gemma2Config`` ties by default. The released weight
+dtype is read from ``quantization_config`` where there is one (DeepSeek-V3 and Kimi-K2 ship block-FP8 weights
+under ``torch_dtype: bfloat16``). ``tests/fixtures/hf/`` holds real configs of each family.
 """
 
 from __future__ import annotations
@@ -33,17 +38,45 @@ def _attention(cfg: dict, mt: str) -> dict:
     kind = "mha" if kv == heads else "mqa" if kv == 1 else "gqa"
     a = {"kind": kind, "num_heads": heads, "num_kv_heads": kv, "qk_nope_head_dim": head_dim - rope,
          "qk_rope_head_dim": rope, "v_head_dim": head_dim}
-    if mt.startswith("qwen2"):
+    if mt.startswith("qwen2") or cfg.get("attention_bias") is True:  # Qwen2 has q/k/v biases but no flag
         a["qkv_bias"] = True
     if mt.startswith("qwen3"):
         a["qk_norm"] = True
     window = cfg.get("sliding_window")
     use_window = cfg.get("use_sliding_window", True)  # Qwen2 carries a window but switches it off
+    max_pos = cfg.get("max_position_embeddings")
+    if window and max_pos and window >= max_pos:
+        window = None  # a window as long as the context is global attention (early Mixtral configs: 32768)
     if window and use_window:
-        a["sliding_window"] = window
-        if mt.startswith("gemma2"):
-            a["global_every"] = 2  # Gemma-2 alternates local and global layers
+        every = _global_every(cfg, mt)
+        if every != 0:
+            a["sliding_window"] = window
+            if every is not None:
+                a["global_every"] = every
     return a
+
+
+def _global_every(cfg: dict, mt: str) -> int | None:
+    """Local/global layer pattern: 0 = no local layers, None = all local, N = every N-th layer is global."""
+    types = cfg.get("layer_types")
+    if isinstance(types, list) and types:  # newer transformers write the pattern out per layer
+        unknown = sorted({t for t in types if t not in ("full_attention", "sliding_attention")})
+        if unknown:
+            raise SpecError("config.json: layer_types", f"unsupported layer type(s): {', '.join(unknown)}")
+        is_global = [t == "full_attention" for t in types]
+        if all(is_global):
+            return 0
+        if not any(is_global):
+            return None
+        n = is_global.index(True) + 1
+        if is_global != [(i + 1) % n == 0 for i in range(len(types))]:
+            raise SpecError("config.json: layer_types", "local/global pattern is not every N-th layer global")
+        return n
+    if mt.startswith("gemma2"):
+        return 2  # Gemma-2 alternates local and global layers
+    if mt.startswith("gemma3"):
+        return int(cfg.get("sliding_window_pattern") or 6)
+    return None
 
 
 def _ffn(cfg: dict, mt: str) -> dict:
@@ -75,16 +108,27 @@ def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     if "text_config" in cfg and isinstance(cfg["text_config"], dict):  # multimodal wrappers
         cfg = {**cfg["text_config"], "model_type": cfg["text_config"].get("model_type", cfg.get("model_type"))}
     mt = str(cfg.get("model_type", "")).lower()
-    dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16").replace("torch.", "")
     out = {
         "name": name,
         "num_layers": _req(cfg, "num_hidden_layers", "n_layer"),
         "hidden_size": _req(cfg, "hidden_size"),
         "vocab_size": _req(cfg, "vocab_size"),
-        "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", False)),
+        "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", mt.startswith("gemma"))),
         "attention": _attention(cfg, mt),
         "ffn": _ffn(cfg, mt),
         "mtp_layers": cfg.get("num_nextn_predict_layers", 0) or 0,
-        "dtypes": {"weights": dtype if dtype in ("float32", "bfloat16", "float16") else "bf16", "kv": "bf16"},
+        "dtypes": {"weights": _weight_dtype(cfg), "kv": "bf16"},
     }
     return out
+
+
+_DTYPE_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+
+
+def _weight_dtype(cfg: dict) -> str:
+    """The dtype the weights are released in: an FP8 ``quantization_config`` wins over ``torch_dtype``."""
+    q = cfg.get("quantization_config")
+    if isinstance(q, dict) and str(q.get("quant_method", "")).lower() == "fp8":
+        return "fp8"
+    dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16").replace("torch.", "")
+    return _DTYPE_NAMES.get(dtype, "bf16")
