@@ -37,7 +37,8 @@ def kv_table(r) -> object:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1:
         mode = "data-parallel attention" if sh.dp_attention else "tensor-parallel heads"
-        notes.append(f"TP={sh.tp} ({mode}), PP={sh.pp}; {r.batch_per_gpu} sequences per GPU")
+        seqs = f"{r.batch_per_gpu} sequence{'s' if r.batch_per_gpu != 1 else ''}"
+        notes.append(f"TP={sh.tp} ({mode}), PP={sh.pp}; {seqs} per GPU")
     return table(f"KV cache: {r.model}", ["part"] + [s for s, _ in scopes], rows, "; ".join(notes))
 
 
@@ -64,10 +65,11 @@ def attention_table(r) -> object:
 
 def compare_table(rows, context: int, batch: int) -> object:
     out = []
-    for r in rows:
+    for i, r in enumerate(rows):
+        p = r.weights.params
         out.append([r.kv.model, r.kv.kind, f"{r.kv.kv_bits:g}", fmt_bytes(r.kv.per_token.total),
-                    fmt_bytes(r.kv.total.total), f"{r.kv_ratio:.3f}", f"{r.kv_reduction_pct:+.1f}%",
-                    fmt_count(r.weights.params.total), fmt_count(r.weights.active.total)])
+                    fmt_bytes(r.kv.total.total), f"{r.kv_ratio:.3f}", "baseline" if i == 0 else
+                    f"{r.kv_reduction_pct:.1f}%", fmt_count(p.total - p.mtp), fmt_count(r.weights.active.total)])
     return table(f"Compare at context {context:,}, batch {batch} (baseline: {rows[0].kv.model})",
-                 ["model", "attn", "kv bits", "KV/token", "KV total", "KV ratio", "KV reduction", "params",
-                  "active"], out)
+                 ["model", "attn", "kv bits", "KV/token", "KV total", "KV ratio", "KV reduction",
+                  "params", "active"], out, "params: the main model, without multi-token-prediction modules")
