@@ -171,9 +171,25 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallel) -> Params:
                   shared_experts=full.shared_experts / tp, routed_experts=experts)
 
 
+def layer_params_per_gpu(spec: ModelSpec, layer: int, par: Parallel) -> Params:
+    """One layer's parameters on one GPU (public name for the TP/EP split used by :func:`params_per_gpu`)."""
+    return _layer_per_gpu(spec, layer, par)
+
+
+def stage_ranges(spec: ModelSpec, par: Parallel) -> list[range]:
+    """The decoder layers of each pipeline stage: consecutive runs of ``ceil(L / pp)`` layers."""
+    size = math.ceil(spec.num_layers / par.pp)
+    return [range(start, min(start + size, spec.num_layers)) for start in range(0, spec.num_layers, size)]
+
+
 def params_per_gpu(spec: ModelSpec, par: Parallel) -> Params:
     """Parameters on the fullest GPU: stages of ``ceil(L / pp)`` layers; embedding on the first stage, head
     (and MTP) on the last; embedding and head vocab-split over TP."""
+    return max(stage_params(spec, par), key=lambda p: p.total)
+
+
+def stage_params(spec: ModelSpec, par: Parallel) -> list[Params]:
+    """Parameters on one GPU of each pipeline stage, in stage order (see :func:`params_per_gpu`)."""
     if spec.ffn.kind == "moe" and par.ep > 1 and spec.ffn.num_experts % par.ep:
         raise SpecError("--ep", f"{spec.ffn.num_experts} experts do not split evenly over {par.ep} ranks")
     if par.pp > spec.num_layers:
@@ -191,7 +207,7 @@ def params_per_gpu(spec: ModelSpec, par: Parallel) -> Params:
             head = 0 if spec.tie_word_embeddings and par.pp == 1 else v * d / par.tp
             extra = _add(extra, Params(head=head, norms=d, mtp=mtp))
         stages.append(_add(*per_layer[start:start + size], extra))
-    return max(stages, key=lambda p: p.total)
+    return stages
 
 
 @dataclass(frozen=True)
