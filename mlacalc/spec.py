@@ -52,7 +52,8 @@ class Attention:
                                "shared by all heads)", minimum=0)
     v_head_dim: int = _f("value dims per head", minimum=1)
     kv_shared: bool = _f("no separate V cache: the value is the first v_head_dim dims of the cached key "
-                         "(KV-shared GQA variants)", False)
+                         "(KV-shared GQA variants; v_head_dim may equal the whole key, RoPE part included)",
+                         False)
     q_lora_rank: int | None = _f("MLA: rank of the query down-projection (none: full-rank query)", None,
                                  minimum=1)
     kv_lora_rank: int | None = _f("MLA: width of the cached KV latent c_KV", None, minimum=1)
@@ -60,8 +61,9 @@ class Attention:
     qk_norm: bool = _f("RMSNorm on each query and key head (Qwen3)", False)
     sliding_window: int | None = _f("tokens a local layer attends to (none: all layers global)", None,
                                     minimum=1)
-    global_every: int | None = _f("with sliding_window: every N-th layer is global (Gemma-2: 2); none: "
-                                  "every layer is local", None, minimum=1)
+    global_every: int | None = _f("with sliding_window: every N-th layer is global, i.e. 0-based layers N-1, "
+                                  "2N-1, ... (Gemma-2: 2, so layers 1, 3, 5, ...); none: every layer is local",
+                                  None, minimum=1)
 
     @property
     def qk_head_dim(self) -> int:
