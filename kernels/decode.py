@@ -1,0 +1,140 @@
+"""Decode attention over a KV cache: eager PyTorch MLA, SDPA GQA, and one entry point per family that picks the
+implementation (`impl="triton"` for the kernels in triton_mla_decode.py / triton_gqa_decode.py).
+
+Cache layouts and `cache_seqlens` semantics: see cache.py. Query tokens are the last `s_q` tokens of each
+sequence (already in the cache); they attend causally among themselves (multi-token prediction / speculative
+verification). s_q == 1 is plain decoding.
+
+Eager absorbed MLA is what a user writes by hand: gather (paged) -> bmm(q, kv^T) -> mask -> softmax in float32 ->
+bmm(p, kv[..., :r]). It reads the cache twice and writes/reads the [B, s_q*H, S] score matrix several times: the
+baseline the Triton kernel is measured against.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from .cache import from_paged
+
+__all__ = ["mla_decode", "mla_decode_eager", "gqa_decode", "gqa_decode_sdpa"]
+
+
+def _visible(cache_seqlens, s_q: int, S: int, device) -> torch.Tensor:
+    """[B, s_q, S] bool: key j visible to query token t of sequence b (j <= len_b - s_q + t)."""
+    j = torch.arange(S, device=device)
+    t = torch.arange(s_q, device=device)
+    last = cache_seqlens.to(device=device, dtype=torch.long)[:, None] - s_q + t[None, :]
+    return j[None, None, :] <= last[:, :, None]
+
+
+def mla_decode_eager(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    cache_seqlens: torch.Tensor | None = None,
+    block_table: torch.Tensor | None = None,
+    *,
+    softmax_scale: float,
+    kv_lora_rank: int = 512,
+    kv_scale: torch.Tensor | float | None = None,
+    max_seqlen: int | None = None,
+) -> torch.Tensor:
+    """Absorbed MLA decode in plain PyTorch. q [B, s_q, H, r+dr]; kv_cache contiguous [B, S, r+dr] or paged
+    [num_blocks, block, r+dr] with block_table; cache_seqlens [B] (None: every sequence fills S, or max_seqlen).
+    Returns [B, s_q, H, r] in q.dtype."""
+    B, s_q, H, Dk = q.shape
+    kv = from_paged(kv_cache, block_table) if block_table is not None else kv_cache
+    S = max_seqlen if max_seqlen is not None else kv.shape[1]
+    kv = kv[:, :S]
+    if kv.dtype != q.dtype:  # fp8 cache: dequantise first, as a user would
+        kv = kv.to(q.dtype)
+        if kv_scale is not None:
+            kv = kv * (kv_scale.to(q.dtype) if torch.is_tensor(kv_scale) else kv_scale)
+    qf = q.reshape(B, s_q * H, Dk)
+    scores = torch.bmm(qf, kv.transpose(1, 2)).float() * softmax_scale  # [B, s_q*H, S]
+    if cache_seqlens is not None or s_q > 1:
+        lens = cache_seqlens if cache_seqlens is not None else torch.full((B,), S, device=q.device)
+        ok = _visible(lens, s_q, S, q.device)  # [B, s_q, S]
+        scores = scores.view(B, s_q, H, S).masked_fill(~ok[:, :, None, :], float("-inf")).view(B, s_q * H, S)
+        # rows past a sequence's end may hold anything (NaN in tests): zero them so 0 * garbage stays 0
+        kv = torch.where(ok[:, -1, :, None], kv, torch.zeros((), dtype=kv.dtype, device=kv.device))
+    p = torch.softmax(scores, dim=-1).to(q.dtype)
+    out = torch.bmm(p, kv[..., :kv_lora_rank])
+    return out.view(B, s_q, H, kv_lora_rank)
+
+
+def mla_decode(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    cache_seqlens: torch.Tensor | None = None,
+    block_table: torch.Tensor | None = None,
+    *,
+    softmax_scale: float,
+    kv_lora_rank: int = 512,
+    kv_scale: torch.Tensor | float | None = None,
+    impl: str = "triton",
+    **kwargs,
+) -> torch.Tensor:
+    """Absorbed MLA decode; impl "triton" (flash-decoding kernel) or "eager". Same arguments as mla_decode_eager."""
+    if impl == "eager":
+        return mla_decode_eager(
+            q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
+            kv_scale=kv_scale, **kwargs,
+        )
+    if impl == "triton":
+        from .triton_mla_decode import mla_decode_triton
+
+        return mla_decode_triton(
+            q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
+            kv_scale=kv_scale, **kwargs,
+        )
+    raise ValueError(f"unknown impl {impl!r}")
+
+
+def gqa_decode_sdpa(
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    cache_seqlens: torch.Tensor | None = None,
+    block_table: torch.Tensor | None = None,
+    *,
+    softmax_scale: float | None = None,
+    max_seqlen: int | None = None,
+) -> torch.Tensor:
+    """GQA/MHA decode through F.scaled_dot_product_attention. q [B, s_q, Hq, D]; caches as in cache.py.
+    With cache_seqlens None and s_q == 1 no mask is passed, so SDPA can take its fused (flash) path; otherwise a
+    boolean mask is built (SDPA then uses a masked backend). Paged caches are gathered first. -> [B, s_q, Hq, D]."""
+    B, s_q, Hq, D = q.shape
+    if block_table is not None:
+        k_cache, v_cache = from_paged(k_cache, block_table), from_paged(v_cache, block_table)
+    S = max_seqlen if max_seqlen is not None else k_cache.shape[1]
+    k = k_cache[:, :S].transpose(1, 2)  # [B, Hkv, S, D]
+    v = v_cache[:, :S].transpose(1, 2)
+    Hkv = k.shape[1]
+    mask = None
+    if cache_seqlens is not None or s_q > 1:
+        lens = cache_seqlens if cache_seqlens is not None else torch.full((B,), S, device=q.device)
+        ok = _visible(lens, s_q, S, q.device)  # [B, s_q, S]
+        mask = ok[:, None]  # [B, 1, s_q, S]
+        keep = ok[:, -1][:, None, :, None]  # rows past the end may hold NaN: zero them
+        zero = torch.zeros((), dtype=k.dtype, device=k.device)
+        k, v = torch.where(keep, k, zero), torch.where(keep, v, zero)
+    out = F.scaled_dot_product_attention(
+        q.transpose(1, 2), k, v, attn_mask=mask, scale=softmax_scale, enable_gqa=Hkv != Hq
+    )
+    return out.transpose(1, 2)
+
+
+def gqa_decode(
+    q, k_cache, v_cache, cache_seqlens=None, block_table=None, *, softmax_scale=None, impl="triton", **kwargs
+) -> torch.Tensor:
+    """GQA/MHA decode; impl "triton" or "sdpa". Same arguments as gqa_decode_sdpa."""
+    if impl == "sdpa":
+        return gqa_decode_sdpa(q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, **kwargs)
+    if impl == "triton":
+        from .triton_gqa_decode import gqa_decode_triton
+
+        return gqa_decode_triton(
+            q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, **kwargs
+        )
+    raise ValueError(f"unknown impl {impl!r}")

@@ -1,0 +1,120 @@
+"""Shared correctness harness: fresh random inputs, float64 references, poisoned outputs, relative errors.
+
+Used by tests/test_kernels_*.py on CPU (eager, SDPA, Triton interpreter) and by gpu_check.py on the GPU, so both
+check exactly the same thing. Error metric: ||out - ref|| / ||ref|| over the whole output, computed in float64;
+NaN anywhere (e.g. an unwritten poisoned element) makes it NaN, which fails every bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .cache import GQA_BLOCK_SIZE, MLA_BLOCK_SIZE, quantize_fp8, to_paged
+from .reference import attention_reference, mla_latent_attention_reference
+
+__all__ = ["rel_error", "MLACase", "make_mla_case", "run_mla_case", "GQACase", "make_gqa_case", "run_gqa_case"]
+
+
+def rel_error(out: torch.Tensor, ref: torch.Tensor) -> float:
+    out = out.detach().double().cpu()
+    ref = ref.detach().double().cpu()
+    return float((out - ref).norm() / ref.norm().clamp(min=1e-300))
+
+
+@dataclass
+class MLACase:
+    q: torch.Tensor
+    kv_cache: torch.Tensor
+    cache_seqlens: torch.Tensor
+    block_table: torch.Tensor | None
+    kv_scale: torch.Tensor | None
+    softmax_scale: float
+    kv_lora_rank: int
+    ref: torch.Tensor  # float64 [B, s_q, H, r] over the cache as stored (dequantised for fp8)
+    ref_unquantised: torch.Tensor | None  # fp8 only: the same with the bf16 latents before quantisation
+
+
+def make_mla_case(
+    lens, *, heads=16, s_q=1, r=512, dr=64, dtype=torch.bfloat16, device="cpu", paged=False,
+    block_size=MLA_BLOCK_SIZE, fp8=False, extra_capacity=3, seed=None,
+) -> MLACase:
+    """Fresh random MLA decode inputs for sequences of lengths `lens` (each >= s_q), and their reference."""
+    g = torch.Generator().manual_seed(seed) if seed is not None else None
+    B = len(lens)
+    S = max(lens) + extra_capacity
+    q = torch.randn(B, s_q, heads, r + dr, generator=g).to(dtype)
+    kv = torch.randn(B, S, r + dr, generator=g).to(dtype)
+    L = torch.tensor(lens, dtype=torch.int32)
+    scale = (128 + dr) ** -0.5
+    kv_scale = None
+    ref_unq = None
+    stored = kv
+    if fp8:
+        ref_unq = mla_latent_attention_reference(q, kv, r, scale=scale, kv_lengths=L)
+        stored, kv_scale = quantize_fp8(kv)
+    ref = mla_latent_attention_reference(q, stored, r, scale=scale, kv_lengths=L, kv_scale=kv_scale)
+    block_table = None
+    if paged:
+        stored, block_table = to_paged(stored, block_size, generator=g)
+        block_table = block_table.to(device)
+    return MLACase(
+        q.to(device), stored.to(device), L.to(device), block_table,
+        kv_scale.to(device) if kv_scale is not None else None, scale, r, ref, ref_unq,
+    )
+
+
+def run_mla_case(fn, case: MLACase, **kwargs) -> torch.Tensor:
+    """Call fn (mla_decode_* signature) with a NaN-poisoned output buffer when fn accepts `out`."""
+    B, s_q, H, _ = case.q.shape
+    if kwargs.pop("poison", True):
+        out = torch.full((B, s_q, H, case.kv_lora_rank), float("nan"), dtype=case.q.dtype, device=case.q.device)
+        kwargs["out"] = out
+    return fn(
+        case.q, case.kv_cache, case.cache_seqlens, case.block_table, softmax_scale=case.softmax_scale,
+        kv_lora_rank=case.kv_lora_rank, kv_scale=case.kv_scale, **kwargs,
+    )
+
+
+@dataclass
+class GQACase:
+    q: torch.Tensor
+    k_cache: torch.Tensor
+    v_cache: torch.Tensor
+    cache_seqlens: torch.Tensor
+    block_table: torch.Tensor | None
+    softmax_scale: float
+    ref: torch.Tensor
+
+
+def make_gqa_case(
+    lens, *, heads=8, kv_heads=2, head_dim=128, s_q=1, dtype=torch.bfloat16, device="cpu", paged=False,
+    block_size=GQA_BLOCK_SIZE, extra_capacity=3, seed=None,
+) -> GQACase:
+    g = torch.Generator().manual_seed(seed) if seed is not None else None
+    B = len(lens)
+    S = max(lens) + extra_capacity
+    q = torch.randn(B, s_q, heads, head_dim, generator=g).to(dtype)
+    k = torch.randn(B, S, kv_heads, head_dim, generator=g).to(dtype)
+    v = torch.randn(B, S, kv_heads, head_dim, generator=g).to(dtype)
+    L = torch.tensor(lens, dtype=torch.int32)
+    scale = head_dim**-0.5
+    ref = attention_reference(q, k, v, scale=scale, causal=True, kv_lengths=L)
+    bt = None
+    if paged:
+        seed2 = int(torch.randint(0, 2**31 - 1, (1,), generator=g))
+        k, bt = to_paged(k, block_size, generator=torch.Generator().manual_seed(seed2))
+        v, bt_v = to_paged(v, block_size, generator=torch.Generator().manual_seed(seed2))
+        assert torch.equal(bt, bt_v)
+        bt = bt.to(device)
+    return GQACase(q.to(device), k.to(device), v.to(device), L.to(device), bt, scale, ref)
+
+
+def run_gqa_case(fn, case: GQACase, poison: bool = True, **kwargs) -> torch.Tensor:
+    if poison:
+        kwargs["out"] = torch.full_like(case.q, float("nan"))
+    return fn(
+        case.q, case.k_cache, case.v_cache, case.cache_seqlens, case.block_table,
+        softmax_scale=case.softmax_scale, **kwargs,
+    )

@@ -1,0 +1,227 @@
+"""Flash-decoding for absorbed MLA in Triton: many query heads share one latent cache.
+
+What it computes (per sequence b, query token t, head h; r = 512 latent dims, dr = 64 RoPE dims):
+    s_j   = scale * (q[b,t,h,:r] . kv[b,j,:r] + q[b,t,h,r:] . kv[b,j,r:])     for j <= len_b - s_q + t
+    out   = sum_j softmax(s)_j * kv[b,j,:r]                                     -> [B, s_q, H, r]
+i.e. MQA with one 576-dim key per token whose first 512 dims are also the value. The cache is bf16/fp16, or
+float8 e4m3 with one scale (scores and outputs are multiplied by it; the tile is converted to the query dtype
+before the tensor-core dot).
+
+Algorithm:
+  * Rows = (query token, head) pairs of one sequence, flattened t * H + h; a program owns BLOCK_H rows, so all
+    heads (up to BLOCK_H) read each cache tile once; with more rows, neighbouring programs (grid axis 0) read the
+    same tile and the second read hits L2.
+  * Keys are split into `num_splits` chunks (grid axis 1) so that small batches still fill the GPU; each program
+    streams its chunk in BLOCK_N-token tiles (software-pipelined loads, num_stages deep), with the online softmax
+    in base 2. One load of the [BLOCK_N, 512] latent tile feeds both dots (as K^T for the scores, as V for P @ V).
+  * Stage 2 (triton_split_kv.combine_splits) merges the chunks by their log-sum-exp; with one split stage 1
+    writes the output directly.
+  * Paged caches: the block table is read per token (block = n // PAGE_SIZE), so any block size works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+
+from .triton_split_kv import choose_num_splits, combine_splits, num_sms
+
+__all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config"]
+
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _mla_decode_kernel(
+    Q, KV, BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT,
+    stride_q_b, stride_q_t, stride_q_h,
+    stride_kv_page, stride_kv_tok,
+    stride_bt_b,
+    stride_op_b, stride_op_s, stride_op_r,
+    stride_lse_b, stride_lse_s,
+    stride_o_b, stride_o_t, stride_o_h,
+    num_heads, q_len, tokens_per_split,
+    qk_scale,  # softmax_scale * log2(e) * kv_scale
+    out_scale,  # kv_scale
+    PAGE_SIZE: tl.constexpr,
+    PAGED: tl.constexpr,
+    D_LAT: tl.constexpr,
+    D_ROPE: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    SINGLE_SPLIT: tl.constexpr,
+):
+    pid_h = tl.program_id(0)
+    pid_s = tl.program_id(1)
+    b = tl.program_id(2)
+    seqlen = tl.load(SEQLENS + b)
+    start = pid_s * tokens_per_split
+    end = tl.minimum(start + tokens_per_split, seqlen)
+
+    rows = pid_h * BLOCK_H + tl.arange(0, BLOCK_H)
+    row_ok = rows < q_len * num_heads
+    t = rows // num_heads
+    h = rows % num_heads
+    last_key = seqlen - q_len + t  # causal limit of each row (inclusive)
+
+    offs_l = tl.arange(0, D_LAT)
+    offs_r = tl.arange(0, D_ROPE)
+    q_off = b * stride_q_b + t * stride_q_t + h * stride_q_h
+    q_lat = tl.load(Q + q_off[:, None] + offs_l[None, :], mask=row_ok[:, None], other=0.0)
+    q_rope = tl.load(Q + q_off[:, None] + D_LAT + offs_r[None, :], mask=row_ok[:, None], other=0.0)
+
+    m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_H, D_LAT], dtype=tl.float32)
+    for n0 in range(start, end, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        n_ok = offs_n < end
+        if PAGED:
+            if PAGE_SIZE % BLOCK_N == 0:  # the whole tile sits in one block: one table entry per tile
+                page = tl.load(BLOCK_TABLE + b * stride_bt_b + n0 // PAGE_SIZE)
+                tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
+            else:
+                page = tl.load(BLOCK_TABLE + b * stride_bt_b + offs_n // PAGE_SIZE, mask=n_ok, other=0)
+                tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
+        else:
+            tok = b.to(tl.int64) * stride_kv_page + offs_n * stride_kv_tok
+        kv = tl.load(KV + tok[:, None] + offs_l[None, :], mask=n_ok[:, None], other=0.0).to(q_lat.dtype)
+        k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None], other=0.0).to(q_lat.dtype)
+        s = tl.dot(q_lat, tl.trans(kv))
+        s = tl.dot(q_rope, tl.trans(k_rope), s)
+        s = s * qk_scale
+        visible = (offs_n[None, :] <= last_key[:, None]) & n_ok[None, :]
+        s = tl.where(visible, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
+        alpha = tl.exp2(m_i - m_use)
+        p = tl.exp2(s - m_use[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        acc = acc * alpha[:, None]
+        acc = tl.dot(p.to(kv.dtype), kv, acc)
+        m_i = m_new
+
+    l_safe = tl.where(l_i == 0.0, 1.0, l_i)
+    o = acc * (out_scale / l_safe)[:, None]
+    if SINGLE_SPLIT:
+        o_off = b * stride_o_b + t * stride_o_t + h * stride_o_h
+        tl.store(OUT + o_off[:, None] + offs_l[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
+    else:
+        lse = tl.where(l_i == 0.0, float("-inf"), m_i + tl.log2(l_safe))
+        op = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r + offs_l[None, :]
+        tl.store(op, o, mask=row_ok[:, None])
+        tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=row_ok)
+
+
+@dataclass(frozen=True)
+class MLADecodeConfig:
+    """Tile sizes and launch shape. block_h: (token, head) rows per program; block_n: keys per tile."""
+
+    block_h: int = 64
+    block_n: int = 32
+    num_warps: int = 8
+    num_stages: int = 2
+    programs_per_sm: int = 1  # used by the split heuristic
+    min_tokens_per_split: int = 256
+
+
+def default_mla_config(rows: int, device: torch.device) -> MLADecodeConfig:
+    """Config for `rows` = s_q * heads query rows per sequence (chosen from the H100 sweep in NOTES.md)."""
+    if rows <= 16:
+        return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=2)
+    if rows <= 32:
+        return MLADecodeConfig(block_h=32, block_n=64, num_warps=4, num_stages=2)
+    return MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=2)
+
+
+def mla_decode_triton(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    cache_seqlens: torch.Tensor | None = None,
+    block_table: torch.Tensor | None = None,
+    *,
+    softmax_scale: float,
+    kv_lora_rank: int = 512,
+    kv_scale: torch.Tensor | float | None = None,
+    max_seqlen: int | None = None,
+    num_splits: int | None = None,
+    config: MLADecodeConfig | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Absorbed MLA decode. q [B, s_q, H, r+dr] (bf16/fp16/fp32), kv_cache contiguous [B, S, r+dr] or paged
+    [num_blocks, block_size, r+dr] with block_table [B, nblk] int32; bf16/fp16/fp32 or float8_e4m3fn with kv_scale.
+    cache_seqlens [B] int32 (None: all S). max_seqlen bounds the lengths for the split heuristic without a host
+    sync (default: the cache's capacity). Returns [B, s_q, H, r] in q.dtype."""
+    B, s_q, H, Dk = q.shape
+    r = kv_lora_rank
+    dr = Dk - r
+    assert kv_cache.shape[-1] == Dk and kv_cache.stride(-1) == 1 and q.stride(-1) == 1
+    assert r & (r - 1) == 0 and dr & (dr - 1) == 0, "latent and rope dims must be powers of two"
+    paged = block_table is not None
+    if paged:
+        assert kv_cache.dim() == 3 and block_table.shape[0] == B
+        page_size = kv_cache.shape[1]
+        capacity = block_table.shape[1] * page_size
+        stride_bt = block_table.stride(0)
+    else:
+        assert kv_cache.dim() == 3 and kv_cache.shape[0] == B
+        page_size = 1
+        capacity = kv_cache.shape[1]
+        block_table = cache_seqlens if cache_seqlens is not None else q  # unused pointer
+        stride_bt = 0
+    if cache_seqlens is None:
+        cache_seqlens = torch.full((B,), capacity, dtype=torch.int32, device=q.device)
+    max_len = min(max_seqlen or capacity, capacity)
+    is_fp8 = kv_cache.dtype in (torch.float8_e4m3fn, torch.float8_e5m2)
+    if kv_scale is None:
+        assert not is_fp8, "an fp8 cache needs kv_scale"
+        kv_scale_f = 1.0
+    else:
+        kv_scale_f = float(kv_scale.item()) if torch.is_tensor(kv_scale) else float(kv_scale)
+
+    rows = s_q * H
+    if config is None:
+        cfg = default_mla_config(rows, q.device)
+        block_h = max(16, min(cfg.block_h, triton.next_power_of_2(rows)))
+    else:  # explicit configs are taken as given (a padded block_h may still win: wgmma needs 64 rows)
+        cfg, block_h = config, max(16, config.block_h)
+    head_blocks = triton.cdiv(rows, block_h)
+    if num_splits is None:
+        num_splits = choose_num_splits(
+            B * head_blocks, max_len, sms=num_sms(q.device), programs_per_sm=cfg.programs_per_sm,
+            min_tokens=cfg.min_tokens_per_split,
+        )
+    tokens_per_split = triton.cdiv(triton.cdiv(max_len, num_splits), cfg.block_n) * cfg.block_n
+    num_splits = triton.cdiv(max_len, tokens_per_split)
+
+    if out is None:
+        out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
+    single = num_splits == 1
+    if single:
+        o_part = lse_part = out  # unused
+        sp = (0, 0, 0, 0, 0)
+    else:
+        o_part = torch.empty((B, num_splits, rows, r), dtype=torch.float32, device=q.device)
+        lse_part = torch.empty((B, num_splits, rows), dtype=torch.float32, device=q.device)
+        sp = (o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1))
+    grid = (head_blocks, num_splits, B)
+    _mla_decode_kernel[grid](
+        q, kv_cache, block_table, cache_seqlens, o_part, lse_part, out,
+        q.stride(0), q.stride(1), q.stride(2),
+        kv_cache.stride(0), kv_cache.stride(1),
+        stride_bt,
+        sp[0], sp[1], sp[2], sp[3], sp[4],
+        out.stride(0), out.stride(1), out.stride(2),
+        H, s_q, tokens_per_split,
+        softmax_scale * LOG2E * kv_scale_f,
+        kv_scale_f,
+        PAGE_SIZE=page_size, PAGED=paged, D_LAT=r, D_ROPE=dr, BLOCK_H=block_h, BLOCK_N=cfg.block_n,
+        SINGLE_SPLIT=single, num_warps=cfg.num_warps, num_stages=cfg.num_stages,
+    )
+    if not single:
+        assert out.is_contiguous()
+        combine_splits(o_part, lse_part, out.view(B, rows, r))
+    return out

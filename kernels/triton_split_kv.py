@@ -1,0 +1,87 @@
+"""Split-KV (flash-decoding) second stage, shared by the MLA and GQA decode kernels.
+
+Stage 1 splits every sequence's keys into `num_splits` chunks; each program writes, per query row r, the
+normalised partial output o_s [Dv] (float32) and its log-sum-exp lse_s (base 2). Stage 2 merges them:
+    m = max_s lse_s,  w_s = 2^(lse_s - m),  out = sum_s w_s o_s / sum_s w_s
+Empty chunks carry lse = -inf and weigh nothing. With one split stage 1 writes the final output itself.
+
+`choose_num_splits` picks the split count from the grid size: enough programs to fill the SMs, without waves
+that are mostly empty, and chunks no shorter than `min_tokens`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+__all__ = ["choose_num_splits", "combine_splits"]
+
+
+@triton.jit
+def _combine_splits_kernel(
+    O_PART, LSE_PART, OUT,
+    num_splits,
+    stride_op_b, stride_op_s, stride_op_r,
+    stride_lse_b, stride_lse_s,
+    stride_out_b, stride_out_r,
+    DV: tl.constexpr,
+    SPLITS_P2: tl.constexpr,
+):
+    r = tl.program_id(0)
+    b = tl.program_id(1)
+    offs = tl.arange(0, DV)
+    offs_s = tl.arange(0, SPLITS_P2)
+    lse_base = LSE_PART + b * stride_lse_b + r
+    lse_all = tl.load(lse_base + offs_s * stride_lse_s, mask=offs_s < num_splits, other=float("-inf"))
+    m = tl.max(lse_all, 0)
+    m = tl.where(m == float("-inf"), 0.0, m)
+    l = tl.sum(tl.exp2(lse_all - m), 0)
+    acc = tl.zeros([DV], dtype=tl.float32)
+    for s in range(num_splits):
+        w = tl.exp2(tl.load(lse_base + s * stride_lse_s) - m)
+        o = tl.load(O_PART + b * stride_op_b + s * stride_op_s + r * stride_op_r + offs)
+        acc += w * o
+    l = tl.where(l == 0.0, 1.0, l)
+    tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, (acc / l).to(OUT.dtype.element_ty))
+
+
+def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor) -> None:
+    """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place)."""
+    B, splits, R, Dv = o_part.shape
+    assert out_rows.stride(-1) == 1 and o_part.stride(-1) == 1 and lse_part.stride(-1) == 1
+    _combine_splits_kernel[(R, B)](
+        o_part, lse_part, out_rows,
+        splits,
+        o_part.stride(0), o_part.stride(1), o_part.stride(2),
+        lse_part.stride(0), lse_part.stride(1),
+        out_rows.stride(0), out_rows.stride(1),
+        DV=Dv, SPLITS_P2=triton.next_power_of_2(splits), num_warps=4 if Dv >= 256 else 2,
+    )
+
+
+def num_sms(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).multi_processor_count
+    return 4  # interpreter: a few splits so that the combine stage is exercised
+
+
+def choose_num_splits(
+    work_items: int, max_len: int, *, sms: int, programs_per_sm: int = 1, min_tokens: int = 256, max_splits: int = 64
+) -> int:
+    """Split count for `work_items` (batch x head blocks) programs over sequences of up to `max_len` keys.
+
+    Time is modelled as (waves of programs) x (work per program) + a small cost per split for the combine stage;
+    waves = ceil(work_items * s / slots), work per program ~ 1/s.
+    """
+    slots = sms * programs_per_sm
+    limit = max(1, min(max_splits, max_len // max(min_tokens, 1)))
+    best, best_cost = 1, math.inf
+    for s in range(1, limit + 1):
+        waves = -(-work_items * s // slots)
+        cost = waves / s + 0.01 * s
+        if cost < best_cost - 1e-9:
+            best, best_cost = s, cost
+    return best

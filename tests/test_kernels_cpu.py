@@ -1,0 +1,145 @@
+"""CPU tests of mlacalc.kernels: references agree with each other, eager/SDPA decode and prefill agree with the
+float64 references, the MLA module's absorbed and decompressed paths agree, the layers run forward and backward."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from mlacalc.kernels.cache import from_paged, quantize_fp8, to_paged  # noqa: E402
+from mlacalc.kernels.decode import gqa_decode_sdpa, mla_decode_eager  # noqa: E402
+from mlacalc.kernels.layers import LayerDims, make_layer  # noqa: E402
+from mlacalc.kernels.prefill import gqa_prefill_sdpa, mla_prefill_from_latent  # noqa: E402
+from mlacalc.kernels.reference import (  # noqa: E402
+    MLAAttention,
+    MLAConfig,
+    attention_reference,
+    mla_absorbed_reference,
+    mla_decompressed_reference,
+)
+from mlacalc.kernels.testing import make_gqa_case, make_mla_case, rel_error, run_gqa_case, run_mla_case  # noqa: E402
+
+LENGTHS = [1, 63, 64, 65]
+
+
+def naive_attention(q, k, v, scale, lengths, causal):
+    """Loop-per-query float64 attention, written independently of attention_reference."""
+    B, Sq, Hq, _ = q.shape
+    group = Hq // k.shape[2]
+    out = torch.zeros(B, Sq, Hq, v.shape[-1], dtype=torch.float64)
+    for b in range(B):
+        L = int(lengths[b])
+        for i in range(Sq):
+            last = L - Sq + i if causal else L - 1
+            for h in range(Hq):
+                kk = k[b, : last + 1, h // group].double()
+                s = kk @ q[b, i, h].double() * scale
+                out[b, i, h] = torch.softmax(s, 0) @ v[b, : last + 1, h // group].double()
+    return out
+
+
+@pytest.mark.parametrize("hq,hkv", [(4, 4), (4, 1), (6, 2)])  # MHA, MQA, GQA
+def test_reference_matches_per_query_loops(hq, hkv):
+    B, Sq, Sk, D = 2, 3, 9, 8
+    q, k, v = torch.randn(B, Sq, hq, D), torch.randn(B, Sk, hkv, D), torch.randn(B, Sk, hkv, D + 2)
+    lengths = torch.tensor([9, 5])
+    got = attention_reference(q, k, v, scale=0.3, causal=True, kv_lengths=lengths)
+    assert rel_error(got, naive_attention(q, k, v, 0.3, lengths, True)) < 1e-12
+
+
+def test_mla_absorbed_equals_decompressed_float64():
+    B, Sq, Sk, H, dn, dr, dv, r = 2, 2, 11, 4, 16, 8, 12, 32
+    args = (
+        torch.randn(B, Sq, H, dn), torch.randn(B, Sq, H, dr), torch.randn(B, Sk, r), torch.randn(B, Sk, dr),
+        torch.randn(H, dn, r) / r**0.5, torch.randn(H, dv, r) / r**0.5,
+    )
+    kw = dict(scale=(dn + dr) ** -0.5, kv_lengths=torch.tensor([11, 6]))
+    assert rel_error(mla_absorbed_reference(*args, **kw), mla_decompressed_reference(*args, **kw)) < 1e-12
+
+
+@pytest.mark.parametrize("q_lora_rank", [None, 24])
+def test_mla_module_absorbed_and_decompressed_paths_agree(q_lora_rank):
+    cfg = MLAConfig(hidden=64, heads=4, kv_lora_rank=32, q_lora_rank=q_lora_rank, qk_nope_dim=16, qk_rope_dim=8,
+                    v_head_dim=16)
+    m = MLAAttention(cfg).double()
+    x = torch.randn(2, 7, 64, dtype=torch.float64)
+    a, d = m(x, absorbed=True), m(x, absorbed=False)
+    assert rel_error(a, d) < 1e-12
+    assert rel_error(m(x, absorbed=False, attn="sdpa"), d) < 1e-10
+    m32 = MLAAttention(cfg)
+    x32 = torch.randn(2, 7, 64)
+    assert rel_error(m32(x32, absorbed=True), m32(x32, absorbed=False)) < 1e-5
+
+
+def test_mla_module_cache_rows_feed_the_decode_kernel():
+    """The module's absorbed query and cache rows, run through eager decode, reproduce the module's last token."""
+    cfg = MLAConfig(hidden=64, heads=4, kv_lora_rank=32, q_lora_rank=None, qk_nope_dim=16, qk_rope_dim=8,
+                    v_head_dim=16)
+    m = MLAAttention(cfg).double()
+    x = torch.randn(1, 5, 64, dtype=torch.float64)
+    pos = torch.arange(5)
+    c_kv, k_pe = m.project_kv(x, pos)
+    q_nope, q_pe = m.project_q(x[:, -1:], pos[-1:])
+    from mlacalc.kernels.reference import absorb_query
+
+    q_lat = absorb_query(q_nope, q_pe, m.w_uk())
+    o_lat = mla_decode_eager(q_lat, torch.cat([c_kv, k_pe], -1), softmax_scale=cfg.softmax_scale, kv_lora_rank=32)
+    # eager decode takes its softmax in float32 (as it does for bf16 inputs): float32-level agreement
+    assert rel_error(m.output_from_latent(o_lat), m(x)[:, -1:]) < 1e-6
+
+
+def test_paged_roundtrip_and_fp8_scale():
+    x = torch.randn(3, 70, 5)
+    pool, bt = to_paged(x, 16)
+    assert pool.shape == (3 * 5, 16, 5) and bt.shape == (3, 5)
+    assert torch.equal(from_paged(pool, bt, 70), x)
+    q8, s = quantize_fp8(x)
+    assert q8.dtype == torch.float8_e4m3fn and s.shape == (1,)
+    assert float(q8.float().abs().max() * s) == pytest.approx(float(x.abs().max()), rel=1e-6)
+
+
+@pytest.mark.parametrize("paged", [False, True])
+@pytest.mark.parametrize("s_q", [1, 3])
+def test_mla_eager_decode_bf16(paged, s_q):
+    lens = [max(v, s_q) for v in LENGTHS]  # mixed lengths in one batch
+    case = make_mla_case(lens, heads=16, s_q=s_q, r=128, dr=64, paged=paged)
+    out = run_mla_case(mla_decode_eager, case, poison=False)
+    assert rel_error(out, case.ref) < 1e-2
+
+
+def test_mla_eager_decode_fp8():
+    case = make_mla_case([5, 64, 65], heads=8, r=128, dr=64, fp8=True, paged=True)
+    out = run_mla_case(mla_decode_eager, case, poison=False)
+    assert rel_error(out, case.ref) < 2e-2
+
+
+@pytest.mark.parametrize("paged", [False, True])
+@pytest.mark.parametrize("hq,hkv,s_q", [(8, 2, 1), (8, 8, 1), (4, 1, 2)])
+def test_gqa_sdpa_decode(paged, hq, hkv, s_q):
+    case = make_gqa_case([max(v, s_q) for v in LENGTHS], heads=hq, kv_heads=hkv, head_dim=64, s_q=s_q,
+                         dtype=torch.float32, paged=paged)
+    assert rel_error(run_gqa_case(gqa_decode_sdpa, case, poison=False), case.ref) < 1e-5
+
+
+def test_prefill_paths_match_reference():
+    B, S, H, dn, dr, dv, r = 2, 33, 4, 16, 8, 12, 32
+    args = (torch.randn(B, S, H, dn), torch.randn(B, S, H, dr), torch.randn(B, S, r), torch.randn(B, S, dr),
+            torch.randn(H, dn, r) / r**0.5, torch.randn(H, dv, r) / r**0.5)
+    scale = (dn + dr) ** -0.5
+    ref = mla_decompressed_reference(*args, scale=scale)
+    for pad_v in (False, True):
+        assert rel_error(mla_prefill_from_latent(*args, softmax_scale=scale, pad_v=pad_v), ref) < 1e-5
+    q, k, v = torch.randn(B, S, 8, 16), torch.randn(B, S, 2, 16), torch.randn(B, S, 2, 16)
+    assert rel_error(gqa_prefill_sdpa(q, k, v), attention_reference(q, k, v, causal=True)) < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["mla", "gqa", "mha", "mqa"])
+def test_layers_forward_backward(kind):
+    dims = LayerDims(hidden=64, heads=4, kv_heads=2, head_dim=16, ffn_intermediate=96, kv_lora_rank=32,
+                     q_lora_rank=24, qk_nope_dim=16, rope_dim=8, v_head_dim=16)
+    layer = make_layer(kind, dims)
+    x = torch.randn(2, 9, 64, requires_grad=True)
+    y = layer(x)
+    assert y.shape == x.shape
+    y.square().mean().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert all(p.grad is not None for p in layer.parameters())

@@ -1,0 +1,80 @@
+"""Triton decode kernels under TRITON_INTERPRET=1 on CPU, on tiny shapes.
+
+The interpreter must be switched on before triton is imported, so the cases run this file as a script in one
+fresh subprocess (other test modules in the same pytest process keep the normal triton). Inputs are fp16/fp32:
+under the interpreter a bf16 tl.dot returns garbage (see ../shared/notes/environment-facts.md); bf16 and the
+real compiled kernels are tested on the GPU (test_kernels_gpu.py).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("triton")
+pytest.importorskip("numpy")
+
+CASES = {
+    # name: (family, kwargs for make_*_case, bound)
+    "mla_lengths_contiguous": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"), 1e-2),
+    "mla_lengths_paged_shuffled": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16",
+                                               paged=True, block_size=16), 1e-2),
+    "mla_mtp_causal_paged": ("mla", dict(lens=[3, 70, 130], heads=5, s_q=3, r=64, dr=16, dtype="float32",
+                                         paged=True, block_size=64), 1e-4),
+    "mla_splits_long": ("mla", dict(lens=[700, 20], heads=16, r=32, dr=16, dtype="float16"), 1e-2),
+    "mla_fp8": ("mla", dict(lens=[1, 65, 200], heads=4, r=32, dr=16, dtype="float32", fp8=True, paged=True,
+                            block_size=32), 2e-2),
+    "gqa_lengths_contiguous": ("gqa", dict(lens=[1, 63, 64, 65], heads=8, kv_heads=2, head_dim=32,
+                                           dtype="float16"), 1e-2),
+    "gqa_paged_shuffled_mtp": ("gqa", dict(lens=[2, 40, 97], heads=6, kv_heads=3, head_dim=16, s_q=2,
+                                           dtype="float32", paged=True, block_size=16), 1e-4),
+    "mha_long_splits": ("gqa", dict(lens=[600, 5], heads=4, kv_heads=4, head_dim=32, dtype="float16"), 1e-2),
+}
+
+
+def _run_case(name: str) -> dict:
+    import torch
+
+    from mlacalc.kernels import testing
+    from mlacalc.kernels.triton_gqa_decode import gqa_decode_triton
+    from mlacalc.kernels.triton_mla_decode import mla_decode_triton
+
+    family, kw, bound = CASES[name]
+    kw = dict(kw, dtype=getattr(torch, kw["dtype"]))
+    if family == "mla":
+        case = testing.make_mla_case(**kw)
+        out = testing.run_mla_case(mla_decode_triton, case)
+    else:
+        case = testing.make_gqa_case(**kw)
+        out = testing.run_gqa_case(gqa_decode_triton, case)
+    return {"err": testing.rel_error(out, case.ref), "bound": bound}
+
+
+@pytest.fixture(scope="module")
+def interpreter_results():
+    """All cases in one subprocess (one torch + triton import), results as JSON on the last stdout line."""
+    env = dict(os.environ, TRITON_INTERPRET="1", TRITON_DEFAULT_FP_FUSION="1")
+    proc = subprocess.run([sys.executable, __file__, *CASES], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_triton_kernel_under_interpreter(name, interpreter_results):
+    res = interpreter_results[name]
+    assert "error" not in res, res["error"]
+    assert res["err"] < res["bound"], res  # NaN (an unwritten poisoned element) fails too
+
+
+if __name__ == "__main__":
+    assert os.environ.get("TRITON_INTERPRET") == "1"
+    results = {}
+    for case_name in sys.argv[1:]:
+        try:
+            results[case_name] = _run_case(case_name)
+        except Exception as exc:  # reported per case by the test
+            results[case_name] = {"error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(results))
