@@ -1,7 +1,72 @@
-"""Commands of this group are registered here (filled by their issue)."""
+"""``mlacalc train``: training memory per GPU (states, activations, workspace), fit, and the limits that fit."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
+from .. import report, report_train
+from ..activations import latent_vs_expanded, resolve_kernel
+from ..hardware import load_hardware
+from ..training import GIB, TrainParallel, TrainRun, train_memory
+from .common import MODEL_HELP, AsOpt, JsonOpt, SetOpt, count, emit, model_spec
+
+ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
+
+
+def train(model: ModelArg,
+          micro_batch: Annotated[str, typer.Option("--micro-batch", "-b", help="Sequences per micro-batch.")] = "1",
+          seq: Annotated[str, typer.Option("--seq", "-s", help="Tokens per sequence (4k = 4096).")] = "4k",
+          recompute: Annotated[str, typer.Option("--recompute", help="none | selective (attention core) | full "
+                                                 "(layer inputs only) | mla-latent (keep MLA latents, redo "
+                                                 "up-projections).")] = "none",
+          zero: Annotated[int, typer.Option("--zero", help="ZeRO stage over DP: 0, 1 (optimizer), 2 (+grads), "
+                                            "3 (+weights).")] = 0,
+          tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel ranks.")] = 1,
+          pp: Annotated[int, typer.Option("--pp", help="Pipeline stages (1F1B).")] = 1,
+          dp: Annotated[int, typer.Option("--dp", help="Data-parallel ranks.")] = 1,
+          ep: Annotated[int, typer.Option("--ep", help="Expert-parallel ranks (drawn from TP x DP).")] = 1,
+          cp: Annotated[int, typer.Option("--cp", help="Context-parallel ranks (sequence split).")] = 1,
+          sp: Annotated[bool, typer.Option("--sp", help="Sequence parallelism over the TP ranks.")] = False,
+          gpu: Annotated[str, typer.Option("--gpu", help="A built-in GPU name or a hardware YAML.")] = "h100-sxm",
+          precision: Annotated[str, typer.Option("--precision", help="mixed (16 B/param) or bf16 (8 B/param)."
+                                                 )] = "mixed",
+          kernel: Annotated[Optional[str], typer.Option("--attention-kernel", help="fused (no S x S; default) or "
+                                                        "eager (keeps the S x S probabilities).")] = None,
+          convention: Annotated[str, typer.Option("--convention", help="native (this model's layers) or megatron "
+                                                  "(Korthikanti et al. 2022's GPT layer).")] = "native",
+          reserve_gib: Annotated[float, typer.Option("--reserve-gib", help="Stated allowance for CUDA context, "
+                                                     "library buffers and allocator slack, GiB.")] = 2.0,
+          tensors: Annotated[bool, typer.Option("--tensors", help="Also list every saved tensor per layer.")] = False,
+          set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """Training memory per GPU: parameters, gradients, optimizer, activations and workspace; whether it fits,
+    and the largest micro-batch and longest sequence that do."""
+    spec = model_spec(model, set_, as_)
+    hw = load_hardware(gpu)
+    run = TrainRun(micro_batch=count(micro_batch, "--micro-batch"), seq=count(seq, "--seq"), recompute=recompute,
+                   kernel=resolve_kernel(convention, kernel), convention=convention, precision=precision, zero=zero,
+                   parallel=TrainParallel(tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, sp=sp), reserve_bytes=reserve_gib * GIB)
+    m = train_memory(spec, run, hw)
+    latent = None
+    if spec.attention.kind == "mla" and convention == "native":
+        latent = latent_vs_expanded(spec, run.activation_config())
+    payload = m.to_json() | {"mla_latent_vs_expanded": latent.to_json() if latent else None}
+
+    def render():
+        c = report.console()
+        c.print(report_train.memory_table(m))
+        c.print(report_train.limits_line(m))
+        c.print(report_train.layers_table(m))
+        if latent:
+            c.print(report_train.latent_table(latent))
+        if tensors:
+            for kind, (_, ts) in m.layers.items():
+                c.print(report_train.tensors_table(kind, ts))
+
+    emit(json_, payload, render)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to ``app``."""
+    """Add ``train`` to ``app``."""
+    app.command()(train)

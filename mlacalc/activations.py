@@ -1,0 +1,527 @@
+"""Training activations: the tensors autograd keeps from the forward pass for the backward pass, in bytes.
+
+Each decoder layer is written out as a list of :class:`SavedTensor` (name, symbolic shape, per-GPU dims, dtype
+bytes, who keeps it), derived from what the autograd graph of a standard PyTorch implementation holds (HF
+transformers' Llama/Qwen and DeepSeek modeling files, with a fused attention kernel). The profiler compares a
+real forward+backward with these lists term by term, so the list is the model; every total is its sum.
+
+What a module keeps (the rule behind every entry below):
+
+- ``nn.Linear`` keeps its input (not its output). Layers reading one tensor share it: q/k/v read one input.
+- RMSNorm (fused) keeps its input and the per-token ``rstd`` in fp32.
+- RoPE keeps only ``cos``/``sin`` (shared by every layer: counted once per stage); queries and keys after
+  RoPE are kept by the attention kernel.
+- Attention, fused (FlashAttention-2 style): ``q, k, v, out`` and the fp32 log-sum-exp per query row; no
+  S x S. GQA keys and values stay at KV heads. Eager: ``softmax(QK^T)`` in the activation dtype (Megatron's
+  fused scale-mask-softmax), kept by softmax's backward and by ``P V``; GQA keys and values expanded to all
+  heads by ``repeat_kv`` (a copy), as the matmuls keep them. No attention dropout (modern LLMs train without).
+- Gated FFN ``down(silu(gate(x)) * up(x))``: ``x``, the SiLU input, both factors of the product and the
+  down input: 4 ``b s f`` + ``b s h``. Ungated: ``x``, the activation input and the down input.
+- MoE: the router keeps its input (``x``, shared) and its probabilities (fp32, ``b s E``); top-k indices
+  (int64) and the normalised top-k weights (fp32); the permuted token copies that feed the experts (the
+  dispatch buffer, ``b s k x h``); each copy's gated-FFN tensors; the expert outputs kept by the multiply with
+  the routing weights (the combine buffer, ``b s k x h``). Shared experts are a dense gated FFN.
+- MLA (DeepSeek-V2, arXiv 2405.04434, eqs. 9-14 and 37-40): ``c_Q`` before and after its RMSNorm (the
+  latter is the input of ``W_UQ``), ``[c_KV | k_R]`` as ``W_DKV`` writes it (the norm keeps the ``c_KV`` view,
+  which keeps the whole buffer alive), the normed latent (input of ``W_UKV``), then the decompressed per-head
+  ``q, k, v`` for the attention kernel.
+- Residual adds, reshapes, splits and concatenations keep nothing.
+
+Recomputation modes (what is stored; the recomputed tensors of one layer live again during its backward and
+are counted once, as ``recompute_peak``):
+
+- ``none``: everything above.
+- ``selective``: the attention core's internals are recomputed (Korthikanti et al. 2022, section 5): the
+  S x S probabilities (eager) or the log-sum-exp (fused); its inputs q, k, v and its output stay.
+- ``full``: only each layer's input is kept (Chen et al. 2016 checkpointing, per layer).
+- ``mla-latent``: MLA only. The latents stay; ``W_UQ``/``W_UKV`` and RoPE are re-run in backward, so the
+  decompressed ``q, k, v`` are not stored (the reference note's argument, made exact).
+
+Parallelism (per GPU): tensors split by heads or FFN width divide by TP (``tp``); tensors of whole tokens
+(``b s h``, norms, latents, router) are replicated over TP unless sequence parallelism splits them (``sp``);
+context parallelism divides the sequence of every per-token tensor (the eager S x S keeps all keys: s/cp x s).
+MoE: routing assumed balanced, so each GPU's experts see as many token copies as its own tokens send out
+(``b s k``); expert FFN tensors divide by TP (width-split experts, or token-split copies under SP).
+
+Left out, on purpose: the activation gradients alive during backward, the allocator's rounding (512 B),
+capacity factors and routing imbalance, sliding windows (no effect on fused kernels; eager keeps full S x S),
+and HF-specific copies (fp32 upcasts inside eager softmax or RMSNorm, FA2's padding of MLA's v to d_qk).
+
+``convention="megatron"`` replaces the layer by the GPT layer of Korthikanti et al. 2022 (arXiv 2205.05198,
+section 4): LayerNorm, MHA with eager attention and dropout, a 4h GeLU MLP, dropout after attention and MLP.
+Its list sums to the paper's Table 2; :func:`megatron_layer_bytes` is the table itself, for the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+from .errors import SpecError
+from .spec import ModelSpec
+
+ACT_BYTES = 2      # bf16 activations: mixed precision and pure bf16 both run the forward in bf16
+FP32_BYTES = 4     # norms' rstd, log-sum-exp, router probabilities, the loss's log-probabilities
+INT64_BYTES = 8    # token ids, top-k indices
+MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
+
+RECOMPUTE_MODES = ("none", "selective", "full", "mla-latent")
+KERNELS = ("fused", "eager")
+CONVENTIONS = ("native", "megatron")
+
+
+@dataclass(frozen=True)
+class ActivationConfig:
+    """One micro-batch on one GPU: sizes, recomputation, attention kernel and activation sharding."""
+
+    micro_batch: int
+    seq: int
+    recompute: str = "none"
+    kernel: str = "fused"
+    convention: str = "native"
+    tp: int = 1
+    sp: bool = False
+    cp: int = 1
+
+    def __post_init__(self):
+        for flag, v in (("--micro-batch", self.micro_batch), ("--seq", self.seq), ("--tp", self.tp),
+                        ("--cp", self.cp)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SpecError(flag, f"must be a whole number >= 1, got {v!r}")
+        for flag, v, ok in (("--recompute", self.recompute, RECOMPUTE_MODES),
+                            ("--attention-kernel", self.kernel, KERNELS),
+                            ("--convention", self.convention, CONVENTIONS)):
+            if v not in ok:
+                raise SpecError(flag, f"must be one of {', '.join(ok)}, got {v!r}")
+        if self.seq % self.cp:
+            raise SpecError("--seq", f"{self.seq} does not split evenly over --cp {self.cp}")
+        if self.sp and (self.seq // self.cp) % self.tp:
+            raise SpecError("--seq", f"sequence parallelism splits {self.seq // self.cp} tokens per context "
+                                     f"rank over --tp {self.tp}: not even")
+        if self.convention == "megatron" and self.recompute == "mla-latent":
+            raise SpecError("--recompute", "mla-latent has no meaning in the megatron convention (an MHA layer)")
+
+    @property
+    def seq_local(self) -> int:
+        """Tokens of one sequence on this GPU's context rank."""
+        return self.seq // self.cp
+
+    @property
+    def seq_tokens(self) -> int:
+        """Tokens per sequence of a token-replicated tensor on this GPU: split over TP only under SP."""
+        return self.seq_local // self.tp if self.sp else self.seq_local
+
+
+@dataclass(frozen=True)
+class SavedTensor:
+    """One tensor autograd keeps. ``shape`` is symbolic and unsharded; ``dims`` are the sizes on one GPU."""
+
+    name: str
+    shape: tuple[str, ...]
+    dims: tuple[int, ...]
+    dtype_bytes: int
+    group: str           # a LayerActivations field: norms, attention, attention_core, mla, ffn, router, ...
+    kept_by: str         # which backward needs it
+    split: str = "none"  # "tp": heads/width over TP; "sp": tokens over TP under SP; "none": replicated
+    drop: str = ""       # "core": recomputed by selective; "mla_up": by mla-latent; "input": full's checkpoint
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.dims)
+
+    @property
+    def bytes(self) -> int:
+        return self.elements * self.dtype_bytes
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dims": list(self.dims),
+                "dtype_bytes": self.dtype_bytes, "bytes": self.bytes, "group": self.group,
+                "kept_by": self.kept_by, "split": self.split}
+
+
+@dataclass(frozen=True)
+class LayerActivations:
+    """Bytes one layer keeps for one micro-batch on one GPU, by part."""
+
+    norms: float = 0           # norm inputs and rstd (the layer input is the first norm's input)
+    attention: float = 0       # projection inputs, q/k/v, the core's output
+    attention_core: float = 0  # log-sum-exp (fused) or the S x S probabilities (eager); Megatron's dropout
+    mla: float = 0             # MLA's query and KV latents
+    ffn: float = 0             # dense FFN, or an MoE layer's shared experts
+    router: float = 0          # router probabilities, top-k indices and weights
+    dispatch: float = 0        # MoE token copies: dispatch (expert input) and combine (expert output)
+    experts: float = 0         # routed experts' FFN tensors
+
+    @property
+    def total(self) -> float:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}
+
+
+def sum_by_group(tensors: list[SavedTensor]) -> LayerActivations:
+    parts: dict[str, float] = {}
+    for t in tensors:
+        parts[t.group] = parts.get(t.group, 0) + t.bytes
+    return LayerActivations(**parts)
+
+
+def _div(n: int, t: int, flag: str, what: str) -> int:
+    if n % t:
+        raise SpecError(flag, f"{what} ({n}) does not split evenly over {t} tensor-parallel ranks")
+    return n // t
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The native layer: what a standard implementation keeps
+# ---------------------------------------------------------------------------------------------------------
+
+def resolve_kernel(convention: str, kernel: str | None) -> str:
+    """The attention kernel a run models: fused by default; the Megatron convention is eager by definition."""
+    if convention == "megatron":
+        if kernel == "fused":
+            raise SpecError("--attention-kernel", "the megatron convention models the paper's eager attention")
+        return "eager"
+    return kernel or "fused"
+
+
+def is_moe_layer(spec: ModelSpec, layer: int) -> bool:
+    return spec.ffn.kind == "moe" and layer >= spec.ffn.first_dense_layers
+
+
+def _norm(prefix: str, group: str, b: int, st: int, width: int, wsym: str, who: str, drop: str = "") -> list:
+    return [SavedTensor(f"{prefix}.input", ("b", "s", wsym), (b, st, width), ACT_BYTES, group, who, "sp", drop),
+            SavedTensor(f"{prefix}.rstd", ("b", "s"), (b, st), FP32_BYTES, group, who, "sp")]
+
+
+def _attention(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
+    a = spec.attention
+    b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
+    heads = _div(a.num_heads, t, "--tp", "attention.num_heads")
+    out: list[SavedTensor] = [SavedTensor("attn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "attention",
+                                          "q/k/v (MLA: q_down, kv_down) projections", "sp")]
+    mla_up = ""
+    if a.kind == "mla":
+        mla_up = "mla_up"
+        dr, dc = a.qk_rope_head_dim, a.kv_lora_rank
+        if a.q_lora_rank:
+            out += [SavedTensor("mla.q_down_out", ("b", "s", "d_cq"), (b, st, a.q_lora_rank), ACT_BYTES, "mla",
+                                "q_norm", "sp"),
+                    SavedTensor("mla.q_norm.rstd", ("b", "s"), (b, st), FP32_BYTES, "mla", "q_norm", "sp"),
+                    SavedTensor("mla.q_latent", ("b", "s", "d_cq"), (b, st, a.q_lora_rank), ACT_BYTES, "mla",
+                                "q_up (W_UQ, W_QR)", "sp")]
+        out += [SavedTensor("mla.kv_down_out", ("b", "s", "d_c+d_r"), (b, st, dc + dr), ACT_BYTES, "mla",
+                            "kv_norm (c_KV view) and RoPE of k_R", "sp"),
+                SavedTensor("mla.kv_norm.rstd", ("b", "s"), (b, st), FP32_BYTES, "mla", "kv_norm", "sp"),
+                SavedTensor("mla.kv_latent", ("b", "s", "d_c"), (b, st, dc), ACT_BYTES, "mla",
+                            "kv_up (W_UK, W_UV)", "sp")]
+        kv_heads = heads
+    else:
+        kv_heads = max(1, a.num_kv_heads // t)
+        if a.qk_norm:
+            out += [SavedTensor("attn.q_norm.input", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim),
+                                ACT_BYTES, "norms", "q_norm", "tp"),
+                    SavedTensor("attn.q_norm.rstd", ("b", "s", "a"), (b, sl, heads), FP32_BYTES, "norms", "q_norm",
+                                "tp"),
+                    SavedTensor("attn.k_norm.input", ("b", "s", "a_kv", "d_qk"), (b, sl, kv_heads, a.qk_head_dim),
+                                ACT_BYTES, "norms", "k_norm", "tp"),
+                    SavedTensor("attn.k_norm.rstd", ("b", "s", "a_kv"), (b, sl, kv_heads), FP32_BYTES, "norms",
+                                "k_norm", "tp")]
+    kv_sym = "a" if a.kind == "mla" else "a_kv"
+    if cfg.kernel == "eager" and kv_heads != heads:
+        kv_sym, kv_heads, kv_who = "a", heads, "QK^T and PV (repeat_kv copies)"
+    else:
+        kv_who = "attention kernel" if cfg.kernel == "fused" else "QK^T and PV"
+    out += [SavedTensor("attn.q", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim), ACT_BYTES, "attention",
+                        "attention kernel (after RoPE)" if cfg.kernel == "fused" else "QK^T", "tp", mla_up),
+            SavedTensor("attn.k", ("b", "s", kv_sym, "d_qk"), (b, sl, kv_heads, a.qk_head_dim), ACT_BYTES,
+                        "attention", kv_who + " (after RoPE)", "tp", mla_up)]
+    if not a.kv_shared:  # KV-shared: v is a view of k
+        out.append(SavedTensor("attn.v", ("b", "s", kv_sym, "d_v"), (b, sl, kv_heads, a.v_head_dim), ACT_BYTES,
+                               "attention", kv_who, "tp", mla_up))
+    if cfg.kernel == "fused":
+        out.append(SavedTensor("attn.lse", ("b", "a", "s"), (b, heads, sl), FP32_BYTES, "attention_core",
+                               "attention kernel (log-sum-exp)", "tp", "core"))
+    else:
+        out.append(SavedTensor("attn.probs", ("b", "a", "s", "s_kv"), (b, heads, sl, cfg.seq), ACT_BYTES,
+                               "attention_core", "softmax and PV", "tp", "core"))
+    out.append(SavedTensor("attn.out", ("b", "s", "a", "d_v"), (b, sl, heads, a.v_head_dim), ACT_BYTES, "attention",
+                           "o_proj (and the attention kernel)", "tp"))
+    return out
+
+
+def _gated(prefix: str, group: str, tokens: tuple[str, ...], tdims: tuple[int, ...], width: int, wsym: str,
+           gated: bool) -> list[SavedTensor]:
+    shape, dims = tokens + (wsym,), tdims + (width,)
+    if not gated:
+        return [SavedTensor(f"{prefix}.act_input", shape, dims, ACT_BYTES, group, "activation", "tp"),
+                SavedTensor(f"{prefix}.down_input", shape, dims, ACT_BYTES, group, "down_proj", "tp")]
+    return [SavedTensor(f"{prefix}.gate_out", shape, dims, ACT_BYTES, group, "SiLU (its input)", "tp"),
+            SavedTensor(f"{prefix}.up_out", shape, dims, ACT_BYTES, group, "product (right factor)", "tp"),
+            SavedTensor(f"{prefix}.act_out", shape, dims, ACT_BYTES, group, "product (left factor)", "tp"),
+            SavedTensor(f"{prefix}.down_input", shape, dims, ACT_BYTES, group, "down_proj", "tp")]
+
+
+def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]:
+    f = spec.ffn
+    b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
+    out = [SavedTensor("ffn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "ffn",
+                       "gate/up projections (MoE: router, experts)", "sp")]
+    if not moe:
+        return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), _div(f.intermediate_size, t, "--tp",
+                            "ffn.intermediate_size"), "f", f.gated)
+    E, k = f.num_experts, f.experts_per_token
+    out += [SavedTensor("moe.router_probs", ("b", "s", "E"), (b, st, E), FP32_BYTES, "router",
+                        "softmax/sigmoid of the router logits", "sp"),
+            SavedTensor("moe.topk_indices", ("b", "s", "k"), (b, st, k), INT64_BYTES, "router",
+                        "gather of the top-k weights", "sp"),
+            SavedTensor("moe.topk_weights", ("b", "s", "k"), (b, st, k), FP32_BYTES, "router",
+                        "combine (weights x expert outputs)", "sp")]
+    # Token copies: under SP each TP rank routes its own tokens through whole experts; without SP the
+    # tokens are replicated and the experts width-split. Either way the FFN tensors divide by t.
+    copies = b * st * k
+    if cfg.sp or t == 1:
+        width_e = f.expert_intermediate_size
+    else:
+        width_e = _div(f.expert_intermediate_size, t, "--tp", "ffn.expert_intermediate_size")
+    out.append(SavedTensor("moe.dispatch", ("b*s*k", "h"), (copies, h), ACT_BYTES, "dispatch",
+                           "routed experts' gate/up (permuted token copies)", "sp"))
+    out += _gated("moe.experts", "experts", ("b*s*k",), (copies,), width_e, "f_e", f.gated)
+    out.append(SavedTensor("moe.combine", ("b*s*k", "h"), (copies, h), ACT_BYTES, "dispatch",
+                           "combine (expert outputs x weights)", "sp"))
+    if f.num_shared_experts:
+        width_s = _div(f.num_shared_experts * f.shared_width, t, "--tp", "shared experts' width")
+        out += _gated("moe.shared", "ffn", ("b", "s"), (b, sl), width_s, "n_s*f_s", f.gated)
+    return out
+
+
+def _native_layer(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
+    b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
+    return (_norm("attn_norm", "norms", b, st, h, "h", "attn_norm (the layer input)", drop="input")
+            + _attention(spec, cfg)
+            + _norm("ffn_norm", "norms", b, st, h, "h", "ffn_norm (the residual stream)")
+            + _ffn(spec, cfg, is_moe_layer(spec, layer)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The Megatron convention: Korthikanti et al. 2022, section 4.1, their GPT layer in [s, b, h] order
+# ---------------------------------------------------------------------------------------------------------
+
+def _megatron_layer(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
+    """Section 4.1's itemisation. Attention block 11sbh + 5as^2b: QKV input 2sbh, Q and K 4sbh, softmax output
+    2as^2b, its dropout mask as^2b, dropout output 2as^2b, V 2sbh, output-projection input 2sbh, dropout mask
+    sbh. MLP 19sbh: input 2sbh, GeLU input 8sbh, second linear input 8sbh, dropout mask sbh. Two LayerNorm
+    inputs 4sbh. With TP the 24sbh of Q, K, V, projection input, GeLU and fc2 inputs and the 5as^2b split;
+    the 10sbh of norms, linear inputs and dropout masks split only under SP (section 4.2.2)."""
+    s, b, t, h, a = cfg.seq_local, cfg.micro_batch, cfg.tp, spec.hidden_size, spec.attention.num_heads
+    st = cfg.seq_tokens
+    ht, at, ft = (_div(h, t, "--tp", "hidden_size"), _div(a, t, "--tp", "attention.num_heads"),
+                  _div(4 * h, t, "--tp", "4 x hidden_size"))
+    S = lambda name, shape, dims, nb, group, who, split, drop="": SavedTensor(  # noqa: E731
+        name, shape, dims, nb, group, who, split, drop)
+    return [
+        S("ln1.input", ("s", "b", "h"), (st, b, h), ACT_BYTES, "norms", "LayerNorm 1 (the layer input)", "sp", "input"),
+        S("attn.qkv_input", ("s", "b", "h"), (st, b, h), ACT_BYTES, "attention", "QKV projection", "sp"),
+        S("attn.q", ("s", "b", "h"), (s, b, ht), ACT_BYTES, "attention", "QK^T", "tp"),
+        S("attn.k", ("s", "b", "h"), (s, b, ht), ACT_BYTES, "attention", "QK^T", "tp"),
+        S("attn.softmax_out", ("b", "a", "s", "s"), (b, at, s, cfg.seq), ACT_BYTES, "attention_core", "softmax",
+          "tp", "core"),
+        S("attn.dropout_mask", ("b", "a", "s", "s"), (b, at, s, cfg.seq), MASK_BYTES, "attention_core",
+          "attention dropout", "tp", "core"),
+        S("attn.dropout_out", ("b", "a", "s", "s"), (b, at, s, cfg.seq), ACT_BYTES, "attention_core", "PV", "tp",
+          "core"),
+        S("attn.v", ("s", "b", "h"), (s, b, ht), ACT_BYTES, "attention", "PV", "tp"),
+        S("attn.proj_input", ("s", "b", "h"), (s, b, ht), ACT_BYTES, "attention", "output projection", "tp"),
+        S("attn.dropout_mask_out", ("s", "b", "h"), (st, b, h), MASK_BYTES, "attention", "residual dropout", "sp"),
+        S("ln2.input", ("s", "b", "h"), (st, b, h), ACT_BYTES, "norms", "LayerNorm 2", "sp"),
+        S("mlp.fc1_input", ("s", "b", "h"), (st, b, h), ACT_BYTES, "ffn", "fc1", "sp"),
+        S("mlp.gelu_input", ("s", "b", "4h"), (s, b, ft), ACT_BYTES, "ffn", "GeLU", "tp"),
+        S("mlp.fc2_input", ("s", "b", "4h"), (s, b, ft), ACT_BYTES, "ffn", "fc2", "tp"),
+        S("mlp.dropout_mask", ("s", "b", "h"), (st, b, h), MASK_BYTES, "ffn", "residual dropout", "sp"),
+    ]
+
+
+def megatron_layer_bytes(s: int, b: int, h: int, a: int, t: int = 1, sp: bool = False,
+                         recompute: str = "none") -> float:
+    """Activation bytes of one GPT layer on one GPU: Korthikanti et al. 2022 (arXiv 2205.05198), Table 2.
+
+    ``none``: eq. 1 ``sbh(34 + 5as/h)`` at t=1; eq. 2 ``sbh(10 + 24/t + 5as/(ht))`` with TP; eq. 3
+    ``sbh/t (34 + 5as/h)`` with TP+SP. ``selective``: ``sbh(10 + 24/t)``, with SP ``34 sbh/t``.
+    ``full``: ``2 sbh`` (Table 2's last row, the layer input, not split).
+    """
+    if recompute == "full":
+        return 2 * s * b * h
+    core = 0 if recompute == "selective" else 5 * a * s / h
+    if sp:
+        return s * b * h / t * (34 + core)
+    return s * b * h * (10 + 24 / t + core / t)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Recomputation: what stays, what is rebuilt in backward
+# ---------------------------------------------------------------------------------------------------------
+
+def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
+    """Every tensor layer ``layer`` (0-based) keeps with no recomputation, on one GPU, for one micro-batch."""
+    if cfg.convention == "megatron":
+        return _megatron_layer(spec, cfg)
+    return _native_layer(spec, layer, cfg)
+
+
+def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
+    if cfg.recompute == "mla-latent" and spec.attention.kind != "mla":
+        raise SpecError("--recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
+
+
+def saved_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
+    """The tensors layer ``layer`` stores between its forward and its backward under ``cfg.recompute``.
+
+    This is the list the profiler compares with a measured forward+backward, entry by entry.
+    """
+    _check_mode(spec, cfg)
+    full = layer_tensors(spec, layer, cfg)
+    mode = cfg.recompute
+    if mode == "none":
+        return full
+    if mode == "selective":
+        return [t for t in full if t.drop != "core"]
+    if mode == "mla-latent":
+        return [t for t in full if t.drop != "mla_up"]
+    checkpoint = [t for t in full if t.drop == "input"]
+    if cfg.convention == "megatron":  # Table 2 keeps the full-recompute checkpoint whole: 2sbh
+        t = checkpoint[0]
+        checkpoint = [SavedTensor(t.name, t.shape, (cfg.seq_local,) + t.dims[1:], t.dtype_bytes, t.group,
+                                  "checkpoint (Table 2: not split)", "none", "input")]
+    return checkpoint
+
+
+def recomputed_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
+    """The tensors backward rebuilds for layer ``layer``: alive again while that layer's backward runs."""
+    kept = {t.name for t in saved_tensors(spec, layer, cfg)}
+    return [t for t in layer_tensors(spec, layer, cfg) if t.name not in kept]
+
+
+def layer_activations(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> LayerActivations:
+    """Stored bytes of one layer by part (the sum of :func:`saved_tensors`)."""
+    return sum_by_group(saved_tensors(spec, layer, cfg))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Outside the layers: embedding, RoPE tables, final norm, head and loss, MTP
+# ---------------------------------------------------------------------------------------------------------
+
+def embedding_tensors(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
+    """First stage: the token ids (the embedding's backward is an index-add). Native convention only."""
+    if cfg.convention == "megatron":
+        return []
+    return [SavedTensor("embed.input_ids", ("b", "s"), (cfg.micro_batch, cfg.seq_local), INT64_BYTES, "embedding",
+                        "embedding (index-add)")]
+
+
+def rope_tensors(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
+    """Every stage: RoPE's cos and sin, computed once per forward and kept by every layer's RoPE (HF layout
+    ``b x s x d_rope`` in the activation dtype)."""
+    d = spec.attention.qk_rope_head_dim
+    if cfg.convention == "megatron" or not d:
+        return []
+    dims = (cfg.micro_batch, cfg.seq_local, d)
+    return [SavedTensor(f"rope.{n}", ("b", "s", "d_rope"), dims, ACT_BYTES, "rope", "RoPE of q and k")
+            for n in ("cos", "sin")]
+
+
+def head_tensors(spec: ModelSpec, cfg: ActivationConfig, prefix: str = "") -> list[SavedTensor]:
+    """Last stage: final norm, the head's input, and the loss's fp32 log-probabilities (``b s V``, vocab-split
+    over TP as Megatron's vocab-parallel cross-entropy does; HF's ``cross_entropy(logits.float())`` keeps the
+    same log-softmax output)."""
+    if cfg.convention == "megatron":
+        return []
+    b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
+    vocab = math.ceil(spec.vocab_size / cfg.tp)
+    return (_norm(f"{prefix}final_norm", "head", b, st, h, "h", "final norm")
+            + [SavedTensor(f"{prefix}head.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "head", "output head", "sp"),
+               SavedTensor(f"{prefix}loss.log_probs", ("b", "s", "V"), (b, cfg.seq_local, vocab), FP32_BYTES,
+                           "head", "cross-entropy (log-softmax output)", "tp")])
+
+
+def mtp_tensors(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
+    """Last stage, per DeepSeek-V3 MTP module (arXiv 2412.19437, section 2.2): RMSNorms of the hidden state and
+    of the shifted tokens' embedding, the ``2h -> h`` projection's input, one decoder layer (stored as the
+    recompute mode says), and its own head and loss."""
+    if cfg.convention == "megatron" or not spec.mtp_layers:
+        return []
+    b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
+    one: list[SavedTensor] = []
+    for k in range(spec.mtp_layers):
+        p = f"mtp{k}."
+        one += _norm(p + "hnorm", "mtp", b, st, h, "h", "MTP hidden norm")
+        one += _norm(p + "enorm", "mtp", b, st, h, "h", "MTP embedding norm")
+        one.append(SavedTensor(p + "proj_input", ("b", "s", "2h"), (b, st, 2 * h), ACT_BYTES, "mtp",
+                               "MTP projection", "sp"))
+        one += [SavedTensor(p + t.name, t.shape, t.dims, t.dtype_bytes, t.group, t.kept_by, t.split, t.drop)
+                for t in saved_tensors(spec, spec.num_layers - 1, cfg)]
+        one += head_tensors(spec, cfg, prefix=p)
+    return one
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The note's question: how much does keeping MLA's latent save?
+# ---------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LatentVsExpanded:
+    """MLA in training: per token and layer, elements of the latent kept vs. the K/V it expands to."""
+
+    latent: int              # d_c + d_r: [c_KV | k_R], what mla-latent keeps of keys and values
+    expanded_kv: int         # a (d_qk + d_v): decompressed K (with the broadcast RoPE key) and V
+    expanded_q: int          # a d_qk: decompressed queries, also rebuilt in mla-latent
+    note_kv: int             # the note's reading: a x 128 for K plus a x 128 for V (RoPE key left out)
+    note_latent: int         # the note's 512: d_c alone
+    layer_bytes_none: float  # one layer's stored bytes, recompute none
+    layer_bytes_latent: float  # the same layer, mla-latent
+    attn_bytes_none: float   # its attention part (norm-free: projections' inputs, latents, q/k/v/out, core)
+    attn_bytes_latent: float
+
+    @property
+    def kv_ratio(self) -> float:
+        return self.expanded_kv / self.latent
+
+    @property
+    def note_ratio(self) -> float:
+        return self.note_kv / self.note_latent
+
+    @property
+    def layer_ratio(self) -> float:
+        return self.layer_bytes_none / self.layer_bytes_latent
+
+    @property
+    def attn_ratio(self) -> float:
+        return self.attn_bytes_none / self.attn_bytes_latent
+
+    def to_json(self) -> dict:
+        return {"latent_elements": self.latent, "expanded_kv_elements": self.expanded_kv,
+                "expanded_q_elements": self.expanded_q, "kv_ratio": self.kv_ratio,
+                "note_kv_elements": self.note_kv, "note_latent_elements": self.note_latent,
+                "note_ratio": self.note_ratio, "layer_bytes_none": self.layer_bytes_none,
+                "layer_bytes_mla_latent": self.layer_bytes_latent, "layer_ratio": self.layer_ratio,
+                "attention_bytes_none": self.attn_bytes_none, "attention_bytes_mla_latent": self.attn_bytes_latent,
+                "attention_ratio": self.attn_ratio}
+
+
+def latent_vs_expanded(spec: ModelSpec, cfg: ActivationConfig) -> LatentVsExpanded:
+    """The note's comparison computed from the spec, and what it means for a whole (last, i.e. MoE) layer."""
+    a = spec.attention
+    if a.kind != "mla":
+        raise SpecError("attention.kind", f"the latent comparison needs an MLA model, not {a.kind}")
+    layer = spec.num_layers - 1
+    none = layer_activations(spec, layer, replace(cfg, recompute="none"))
+    lat = layer_activations(spec, layer, replace(cfg, recompute="mla-latent"))
+    return LatentVsExpanded(
+        latent=a.kv_lora_rank + a.qk_rope_head_dim, expanded_kv=a.num_heads * (a.qk_head_dim + a.v_head_dim),
+        expanded_q=a.num_heads * a.qk_head_dim, note_kv=a.num_heads * (a.qk_nope_head_dim + a.v_head_dim),
+        note_latent=a.kv_lora_rank, layer_bytes_none=none.total, layer_bytes_latent=lat.total,
+        attn_bytes_none=_attn_part(none), attn_bytes_latent=_attn_part(lat))
+
+
+def _attn_part(la: LayerActivations) -> float:
+    return la.attention + la.attention_core + la.mla

@@ -1,0 +1,351 @@
+"""Training memory per GPU: model states (weights, gradients, optimizer), activations, and a stated workspace.
+
+Model states follow ZeRO (Rajbhandari et al. 2020, arXiv 1910.02054, section 3.1 and Figure 1). Bytes per
+parameter:
+
+- ``mixed``: bf16 weights (2) and gradients (2); fp32 master weights, Adam m and v (4 + 4 + 4 = K = 12):
+  16 bytes. (Megatron accumulates fp32 main gradients, 18 bytes; not modelled.)
+- ``bf16``: bf16 weights (2), gradients (2), Adam m and v in bf16 (2 + 2), no master copy: 8 bytes.
+
+ZeRO over the data-parallel group of ``D`` ranks: stage 1 shards the optimizer states, stage 2 also the
+gradients, stage 3 also the weights (``/D`` each). Dense parameters are replicated over ``dp`` ranks. Routed
+experts (``ep > 1``) are whole experts spread over EP ranks drawn from the TP x DP ranks of a stage (MoE
+parallel folding), so each expert has ``tp * dp / ep`` replicas and shards over that many; with ``ep = 1`` they
+are TP-split like the dense FFN and replicated over ``dp``. TP, EP and PP splits of the parameters come from
+:mod:`mlacalc.weights` (MTP's experts count as dense there).
+
+Activations come from :mod:`mlacalc.activations`. Pipeline: the 1F1B schedule with at least ``pp`` micro-batches
+per step; stage ``i`` of ``n`` holds ``n - i`` micro-batches in flight (Narayanan et al. 2021; Korthikanti et
+al. 2022 section 4.2.3: the first stage holds ``L`` layers' worth whatever ``pp``). The embedding is on the first
+stage, the head, loss and MTP on the last. The reported GPU is the stage with the largest total.
+
+Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context, cuBLAS/NCCL buffers and
+allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 one layer's gathered bf16 weights (no
+prefetch); on the last stage the fp32 gradient of the logits that the loss's backward writes (``b s V / t``).
+Activation gradients in flight during backward are not counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from .activations import (ActivationConfig, LayerActivations, SavedTensor, embedding_tensors, head_tensors,
+                          is_moe_layer, layer_activations, mtp_tensors, recomputed_tensors, rope_tensors,
+                          saved_tensors, sum_by_group)
+from .errors import SpecError
+from .hardware import Hardware
+from .spec import ModelSpec
+from .weights import Parallel, Params, layer_params_per_gpu, stage_params, stage_ranges
+
+GIB = 2**30
+DEFAULT_RESERVE_BYTES = 2 * GIB
+WEIGHT_GATHER_BYTES = 2      # ZeRO-3 gathers bf16 weights
+LOGIT_GRAD_BYTES = 4         # fp32 gradient of the logits
+
+# (weights, gradients, optimizer) bytes per parameter; see the module docstring.
+PRECISIONS = {"mixed": (2, 2, 12), "bf16": (2, 2, 4)}
+ZERO_STAGES = (0, 1, 2, 3)
+
+MAX_MICRO_BATCH = 2**20      # search limits for the largest micro-batch and sequence that fit
+MAX_SEQ = 2**24
+
+
+@dataclass(frozen=True)
+class TrainParallel:
+    """Degrees of tensor, pipeline, data, expert and context parallelism, and whether SP is on."""
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    ep: int = 1
+    cp: int = 1
+    sp: bool = False
+
+    def __post_init__(self):
+        for name in ("tp", "pp", "dp", "ep", "cp"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SpecError(f"--{name}", f"must be a whole number >= 1, got {v!r}")
+        if self.ep > 1 and (self.tp * self.dp) % self.ep:
+            raise SpecError("--ep", f"expert-parallel ranks ({self.ep}) must divide tp x dp "
+                                    f"({self.tp} x {self.dp}): experts spread over a stage's ranks")
+
+    @property
+    def expert_dp(self) -> int:
+        """Replicas of each routed expert, over which ZeRO shards its states."""
+        return self.tp * self.dp // self.ep if self.ep > 1 else self.dp
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.pp * self.dp * self.cp
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """Everything a training memory estimate needs besides the model."""
+
+    micro_batch: int
+    seq: int
+    recompute: str = "none"
+    kernel: str = "fused"
+    convention: str = "native"
+    precision: str = "mixed"
+    zero: int = 0
+    parallel: TrainParallel = TrainParallel()
+    reserve_bytes: float = DEFAULT_RESERVE_BYTES
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise SpecError("--precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.zero not in ZERO_STAGES:
+            raise SpecError("--zero", f"must be 0, 1, 2 or 3, got {self.zero!r}")
+        if self.reserve_bytes < 0:
+            raise SpecError("--reserve-gib", f"must be >= 0, got {self.reserve_bytes / GIB:g}")
+        self.activation_config()  # validates sizes and modes
+
+    def activation_config(self) -> ActivationConfig:
+        p = self.parallel
+        return ActivationConfig(micro_batch=self.micro_batch, seq=self.seq, recompute=self.recompute,
+                                kernel=self.kernel, convention=self.convention, tp=p.tp, sp=p.sp, cp=p.cp)
+
+
+@dataclass(frozen=True)
+class ModelStates:
+    """Bytes of weights, gradients and optimizer states on one GPU."""
+
+    weights: float
+    gradients: float
+    optimizer: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.optimizer
+
+    def as_dict(self) -> dict:
+        return {"weights": self.weights, "gradients": self.gradients, "optimizer": self.optimizer,
+                "total": self.total}
+
+
+def model_states(params: Params, precision: str, zero: int, parallel: TrainParallel) -> ModelStates:
+    """ZeRO's per-GPU model states (arXiv 1910.02054, Figure 1): ``(2 + 2 + K) psi`` with the optimizer
+    sharded from stage 1, gradients from stage 2, weights from stage 3, each over its data-parallel group."""
+    w, g, o = PRECISIONS[precision]
+    experts = params.routed_experts
+    dense = params.total - experts
+
+    def shard(bytes_per_param: float, stage: int) -> float:
+        if zero < stage:
+            return bytes_per_param * (dense + experts)
+        return bytes_per_param * (dense / parallel.dp + experts / parallel.expert_dp)
+
+    return ModelStates(weights=shard(w, 3), gradients=shard(g, 2), optimizer=shard(o, 1))
+
+
+@dataclass(frozen=True)
+class StageActivations:
+    """Activation bytes on one GPU of a pipeline stage."""
+
+    layers: float           # stored by the stage's layers, times the micro-batches in flight
+    embedding: float        # token ids and RoPE tables, times the micro-batches in flight
+    head: float             # final norm, head input, log-probabilities (last stage)
+    mtp: float              # multi-token-prediction modules (last stage)
+    recompute_peak: float   # one layer's recomputed tensors, alive during its backward
+
+    @property
+    def total(self) -> float:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Stated workspace on one GPU (see the module docstring)."""
+
+    reserve: float
+    zero3_gather: float
+    logit_grad: float
+
+    @property
+    def total(self) -> float:
+        return self.reserve + self.zero3_gather + self.logit_grad
+
+    def as_dict(self) -> dict:
+        return {"reserve": self.reserve, "zero3_gather": self.zero3_gather, "logit_grad": self.logit_grad,
+                "total": self.total}
+
+
+@dataclass(frozen=True)
+class StageMemory:
+    """One GPU of pipeline stage ``stage``: states + activations + workspace."""
+
+    stage: int
+    first_layer: int
+    num_layers: int
+    in_flight: int
+    states: ModelStates
+    activations: StageActivations
+    workspace: Workspace
+
+    @property
+    def total(self) -> float:
+        return self.states.total + self.activations.total + self.workspace.total
+
+    def to_json(self) -> dict:
+        return {"stage": self.stage, "first_layer": self.first_layer, "num_layers": self.num_layers,
+                "micro_batches_in_flight": self.in_flight, "states": self.states.as_dict(),
+                "activations": self.activations.as_dict(), "workspace": self.workspace.as_dict(),
+                "total": self.total}
+
+
+def _kind(spec: ModelSpec, layer: int) -> str:
+    return "moe" if is_moe_layer(spec, layer) else "dense"
+
+
+def layer_kinds(spec: ModelSpec) -> dict[str, int]:
+    """One representative layer index per kind of layer ("dense", "moe"): layers of a kind keep the same tensors."""
+    out: dict[str, int] = {}
+    for j in range(spec.num_layers):
+        out.setdefault(_kind(spec, j), j)
+    return out
+
+
+def _total(ts: list[SavedTensor]) -> float:
+    return float(sum(t.bytes for t in ts))
+
+
+def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
+    """Memory of one GPU in each pipeline stage."""
+    p = run.parallel
+    cfg = run.activation_config()
+    par = Parallel(tp=p.tp, ep=p.ep, pp=p.pp)
+    ranges = stage_ranges(spec, par)
+    params = stage_params(spec, par)
+    n = len(ranges)
+    megatron = cfg.convention == "megatron"
+    # Layers of one kind keep the same tensors: compute each kind once. The Megatron convention counts stored
+    # activations only (Table 2), so no recompute peak there.
+    kinds = layer_kinds(spec)
+    stored = {k: _total(saved_tensors(spec, j, cfg)) for k, j in kinds.items()}
+    peak = {k: 0.0 if megatron else _total(recomputed_tensors(spec, j, cfg)) for k, j in kinds.items()}
+    out = []
+    for i, (layers, prm) in enumerate(zip(ranges, params)):
+        in_flight = n - i
+        first, last = i == 0, i == n - 1
+        here = [_kind(spec, j) for j in layers]
+        acts = StageActivations(
+            layers=in_flight * sum(stored[k] for k in here),
+            embedding=in_flight * (_total(rope_tensors(spec, cfg)) + (_total(embedding_tensors(spec, cfg))
+                                                                      if first else 0)),
+            head=in_flight * _total(head_tensors(spec, cfg)) if last else 0.0,
+            mtp=in_flight * _total(mtp_tensors(spec, cfg)) if last else 0.0,
+            recompute_peak=max(peak[k] for k in here))
+        gather = 0.0
+        if run.zero == 3:
+            gather = WEIGHT_GATHER_BYTES * max(layer_params_per_gpu(spec, j, par).total for j in layers)
+        logit_grad = 0.0
+        if last and not megatron:
+            logit_grad = LOGIT_GRAD_BYTES * run.micro_batch * cfg.seq_local * -(-spec.vocab_size // p.tp)
+        out.append(StageMemory(stage=i, first_layer=layers.start, num_layers=len(layers), in_flight=in_flight,
+                               states=model_states(prm, run.precision, run.zero, p), activations=acts,
+                               workspace=Workspace(reserve=run.reserve_bytes, zero3_gather=gather,
+                                                   logit_grad=logit_grad)))
+    return out
+
+
+@dataclass(frozen=True)
+class TrainMemory:
+    """Everything ``mlacalc train`` prints: the fullest GPU, whether it fits, and the limits that fit."""
+
+    model: str
+    run: TrainRun
+    gpu: Hardware
+    stages: tuple[StageMemory, ...]
+    max_micro_batch: int          # 0: not even one sequence fits
+    max_seq: int                  # 0: not even the shortest sequence fits
+    max_seq_capped: bool          # the search stopped at MAX_SEQ
+    layers: dict                  # "dense"/"moe" -> (LayerActivations, [SavedTensor])
+
+    @property
+    def peak(self) -> StageMemory:
+        return max(self.stages, key=lambda s: s.total)
+
+    @property
+    def fits(self) -> bool:
+        return self.peak.total <= self.gpu.memory_bytes
+
+    @property
+    def headroom(self) -> float:
+        return self.gpu.memory_bytes - self.peak.total
+
+    def to_json(self) -> dict:
+        r, p, pk = self.run, self.run.parallel, self.peak
+        return {
+            "model": self.model, "gpu": self.gpu.name, "capacity_bytes": self.gpu.memory_bytes,
+            "config": {"micro_batch": r.micro_batch, "seq": r.seq, "recompute": r.recompute,
+                       "attention_kernel": r.kernel, "convention": r.convention, "precision": r.precision,
+                       "zero": r.zero, "tp": p.tp, "pp": p.pp, "dp": p.dp, "ep": p.ep, "cp": p.cp, "sp": p.sp,
+                       "reserve_bytes": r.reserve_bytes},
+            "per_gpu": {"parameters": pk.states.weights, "gradients": pk.states.gradients,
+                        "optimizer": pk.states.optimizer, "activations": pk.activations.total,
+                        "workspace": pk.workspace.total, "total": pk.total},
+            "stage": pk.stage, "fits": self.fits, "headroom_bytes": self.headroom,
+            "max_micro_batch": self.max_micro_batch, "max_seq": self.max_seq,
+            "max_seq_capped": self.max_seq_capped,
+            "stages": [s.to_json() for s in self.stages],
+            "layers": {k: {"stored": la.as_dict(), "tensors": [t.to_json() for t in ts]}
+                       for k, (la, ts) in self.layers.items()},
+        }
+
+
+def peak_bytes(spec: ModelSpec, run: TrainRun) -> float:
+    """Total bytes on the fullest GPU."""
+    return max(s.total for s in stage_memory(spec, run))
+
+
+def _largest(fits, lo: int, hi: int) -> int:
+    """Largest n in [lo, hi] with fits(n), for a monotone fits; lo - 1 when none."""
+    if not fits(lo):
+        return lo - 1
+    step = 1
+    while lo + step <= hi and fits(lo + step):
+        lo, step = lo + step, step * 2
+    hi = min(hi, lo + step - 1)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo
+
+
+def max_micro_batch(spec: ModelSpec, run: TrainRun, capacity: float) -> int:
+    """The largest micro-batch that fits at ``run.seq`` (every part is non-decreasing in it); 0 if none."""
+    return _largest(lambda b: peak_bytes(spec, replace(run, micro_batch=b)) <= capacity, 1, MAX_MICRO_BATCH)
+
+
+def max_seq(spec: ModelSpec, run: TrainRun, capacity: float) -> tuple[int, bool]:
+    """The longest sequence that fits at ``run.micro_batch``, in steps that CP (and SP) can split; 0 if none.
+    Returns (tokens, capped) where capped says the search stopped at :data:`MAX_SEQ`."""
+    p = run.parallel
+    unit = p.cp * (p.tp if p.sp else 1)
+    m = _largest(lambda k: peak_bytes(spec, replace(run, seq=k * unit)) <= capacity, 1, MAX_SEQ // unit)
+    return m * unit, m == MAX_SEQ // unit
+
+
+def train_memory(spec: ModelSpec, run: TrainRun, gpu: Hardware) -> TrainMemory:
+    """Per-GPU training memory for ``run`` on ``gpu``, with the largest micro-batch and sequence that fit."""
+    stages = tuple(stage_memory(spec, run))
+    cfg = run.activation_config()
+    layers = {}
+    for name, j in layer_kinds(spec).items():
+        ts = saved_tensors(spec, j, cfg)
+        layers[name] = (sum_by_group(ts), ts)
+    seq, capped = max_seq(spec, run, gpu.memory_bytes)
+    return TrainMemory(model=spec.name, run=run, gpu=gpu, stages=stages,
+                       max_micro_batch=max_micro_batch(spec, run, gpu.memory_bytes), max_seq=seq,
+                       max_seq_capped=capped, layers=layers)
+
+
+def activations_per_layer(spec: ModelSpec, run: TrainRun, layer: int) -> LayerActivations:
+    """Stored activation bytes of one layer on one GPU (a convenience over :func:`layer_activations`)."""
+    return layer_activations(spec, layer, run.activation_config())
