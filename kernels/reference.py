@@ -82,13 +82,12 @@ def attention_reference(
     scale = D**-0.5 if scale is None else scale
     qf, kf, vf = (t.to(dtype) for t in (q, k, v))
     group = Hq // Hkv
-    kf = kf.repeat_interleave(group, dim=2)  # [B, Sk, Hq, D]
-    vf = vf.repeat_interleave(group, dim=2)
-    scores = torch.einsum("bqhd,bkhd->bhqk", qf, kf) * scale
-    ok = _visible_mask(Sq, Sk, kv_lengths, causal, q.device)[:, None]  # [B, 1, Sq, Sk]
+    qf = qf.view(B, Sq, Hkv, group, D)  # query head h = j * group + g reads kv head j (no K/V copies)
+    scores = torch.einsum("bqjgd,bkjd->bjgqk", qf, kf) * scale
+    ok = _visible_mask(Sq, Sk, kv_lengths, causal, q.device)[:, None, None]  # [B, 1, 1, Sq, Sk]
     scores = scores.masked_fill(~ok, float("-inf"))
     p = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # rows with no visible key -> 0
-    return torch.einsum("bhqk,bkhd->bqhd", p, vf)
+    return torch.einsum("bjgqk,bkjd->bqjgd", p, vf).reshape(B, Sq, Hq, vf.shape[-1])
 
 
 def mla_latent_attention_reference(

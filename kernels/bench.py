@@ -1,0 +1,366 @@
+"""Decode/prefill attention benchmark on one CUDA GPU: time, GB/s, TFLOP/s and the distance to the floor.
+
+    python -m mlacalc.kernels.bench --out FILE.json [--quick]
+
+Method (see /work/.library/device/METHOD.md): both ceilings measured in the same run (device-to-device copy of
+1 GiB, bytes read + written; bf16 8192^3 matmul); every kernel warmed up first, then timed with CUDA events around
+each call, the L2 flushed before each call by writing a 256 MiB buffer, median reported; repetitions scale down
+for slow points. Inputs are random (never zeros). Points whose tensors would not fit are recorded as skipped.
+
+Counting (per point; the same counts for every implementation of a problem):
+  MLA decode  bytes = B*ctx*(r+dr)*elem(kv) + q (B*s_q*H*(r+dr)*2) + out (B*s_q*H*r*2)
+              flops = 2*B*s_q*H*ctx*((r+dr) + r)          (q.k over 576 dims, p.v over 512; ctx >> s_q)
+  GQA decode  bytes = 2*B*ctx*Hkv*D*2 + q + out,  flops = 2*B*s_q*Hq*ctx*2D
+  prefill     flops = 2*B*H*(S^2/2)*(dqk + dv) (causal half), bytes = q, k, v, out once
+  floor = max(bytes / copy_bw, flops / matmul_rate); ratio = time / floor (1.0 is the roofline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import time
+from dataclasses import asdict
+
+import torch
+
+__all__ = ["run_benchmark", "measure_copy_bandwidth", "measure_matmul_rate"]
+
+MLA_R, MLA_DR = 512, 64
+MLA_SCALE = (128 + 64) ** -0.5
+GQA_SHAPES = {  # name: (q heads, kv heads, head dim), per layer on one GPU
+    "llama3-8b": (32, 8, 128),
+    "llama3-70b": (64, 8, 128),
+    "llama2-7b-mha": (32, 32, 128),
+}
+FLUSH_BYTES = 256 << 20
+
+
+class Timer:
+    def __init__(self, device):
+        self.flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device=device)
+
+    def __call__(self, fn, *, budget_s: float = 0.12, max_reps: int = 30, min_reps: int = 5) -> dict:
+        fn()  # compile / warm up
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        est = time.perf_counter() - t0
+        reps = int(max(min_reps, min(max_reps, budget_s / max(est, 1e-6))))
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(reps)]
+        for start, end in events:
+            self.flush.zero_()
+            start.record()
+            fn()
+            end.record()
+        torch.cuda.synchronize()
+        times = sorted(s.elapsed_time(e) for s, e in events)
+        return {"ms": statistics.median(times), "ms_min": times[0], "ms_max": times[-1], "reps": reps}
+
+
+def measure_copy_bandwidth(timer: Timer, device) -> float:
+    """GB/s of a 1 GiB device-to-device copy, counting bytes read plus bytes written."""
+    n = (1 << 30) // 2
+    src = torch.randn(n, device=device, dtype=torch.bfloat16)
+    dst = torch.empty_like(src)
+    t = timer(lambda: dst.copy_(src), budget_s=0.3)["ms"]
+    del src, dst
+    return 2 * n * 2 / (t * 1e-3) / 1e9
+
+
+def measure_matmul_rate(timer: Timer, device) -> float:
+    """TFLOP/s of a bf16 8192^3 matmul (2 n^3 flops)."""
+    n = 8192
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    t = timer(lambda: a @ b, budget_s=0.5)["ms"]
+    return 2 * n**3 / (t * 1e-3) / 1e12
+
+
+def _row(kind, impl, params, t, nbytes, flops, ceil):
+    s = t["ms"] * 1e-3
+    floor = max(nbytes / (ceil["copy_gbps"] * 1e9), flops / (ceil["matmul_tflops"] * 1e12))
+    return dict(
+        kind=kind, impl=impl, **params, status="ok", time_ms=t["ms"], time_ms_min=t["ms_min"], reps=t["reps"],
+        bytes=nbytes, flops=flops, gbps=nbytes / s / 1e9, tflops=flops / s / 1e12, floor_ms=floor * 1e3,
+        ratio_to_floor=s / floor, bound="memory" if nbytes / (ceil["copy_gbps"] * 1e9) >= flops /
+        (ceil["matmul_tflops"] * 1e12) else "compute",
+    )
+
+
+def _skip(kind, impl, params, why):
+    return dict(kind=kind, impl=impl, **params, status="skipped", reason=why)
+
+
+def _fits(nbytes_needed: float, device) -> bool:
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes_needed < 0.85 * free
+
+
+def bench_mla_decode(timer, ceil, device, batches, contexts, heads_list, *, s_q_list=(1,), fp8_heads=(16, 128),
+                     configs=None, log=print) -> list[dict]:
+    from .decode import mla_decode_eager
+    from .triton_mla_decode import mla_decode_triton
+
+    rows = []
+    D = MLA_R + MLA_DR
+    for B in batches:
+        for ctx in contexts:
+            cache_bytes = B * ctx * D * 2
+            eager_peak = B * max(heads_list) * max(s_q_list) * ctx * 10  # scores bf16 + fp32 softmax + p
+            if not _fits(cache_bytes * 1.6, device):
+                for H in heads_list:
+                    rows.append(_skip("mla_decode", "*", dict(B=B, ctx=ctx, heads=H, s_q=1), "cache does not fit"))
+                continue
+            kv = torch.randn(B, ctx, D, device=device, dtype=torch.bfloat16)
+            lens = torch.full((B,), ctx, dtype=torch.int32, device=device)
+            # paged view of the same memory: 64-token blocks in shuffled pool order
+            pool = kv.view(B * ctx // 64, 64, D)
+            table = torch.randperm(B * ctx // 64, device=device).view(B, ctx // 64).to(torch.int32)
+            kv8 = None
+            for H in heads_list:
+                for s_q in s_q_list:
+                    p = dict(B=B, ctx=ctx, heads=H, s_q=s_q)
+                    q = torch.randn(B, s_q, H, D, device=device, dtype=torch.bfloat16)
+                    flops = 2 * B * s_q * H * ctx * (D + MLA_R)
+                    qo = B * s_q * H * (D + MLA_R) * 2
+                    cfg = (configs or {}).get(_row_class(s_q * H))
+                    kw = dict(softmax_scale=MLA_SCALE, kv_lora_rank=MLA_R, max_seqlen=ctx, config=cfg)
+                    t_eager = None
+                    if _fits(eager_peak * H / max(heads_list), device):
+                        try:
+                            t = timer(lambda: mla_decode_eager(q, kv, None, softmax_scale=MLA_SCALE, kv_lora_rank=MLA_R))
+                            rows.append(_row("mla_decode", "eager", dict(p, layout="contiguous", kv_dtype="bf16"),
+                                             t, cache_bytes + qo, flops, ceil))
+                            t_eager = t["ms"]
+                        except torch.OutOfMemoryError:
+                            rows.append(_skip("mla_decode", "eager", p, "out of memory"))
+                            torch.cuda.empty_cache()
+                    else:
+                        rows.append(_skip("mla_decode", "eager", p, "score matrix does not fit"))
+                    for layout, args in (("contiguous", (kv, lens, None)), ("paged64", (pool, lens, table))):
+                        t = timer(lambda: mla_decode_triton(q, *args, **kw))
+                        r = _row("mla_decode", "triton", dict(p, layout=layout, kv_dtype="bf16"), t,
+                                 cache_bytes + qo, flops, ceil)
+                        r["speedup_vs_eager"] = t_eager / t["ms"] if t_eager else None
+                        rows.append(r)
+                    if H in fp8_heads and s_q == 1:
+                        if kv8 is None:
+                            kv8 = pool.to(torch.float8_e4m3fn)
+                        t = timer(lambda: mla_decode_triton(q, kv8, lens, table, kv_scale=0.02, **kw))
+                        r = _row("mla_decode", "triton", dict(p, layout="paged64", kv_dtype="fp8_e4m3"), t,
+                                 cache_bytes // 2 + qo, flops, ceil)
+                        r["speedup_vs_eager"] = t_eager / t["ms"] if t_eager else None
+                        rows.append(r)
+                    log(_fmt(rows[-1]))
+            del kv, pool, kv8
+            torch.cuda.empty_cache()
+    return rows
+
+
+def _row_class(rows: int) -> str:
+    return "r16" if rows <= 16 else "r32" if rows <= 32 else "r64"
+
+
+def bench_gqa_decode(timer, ceil, device, batches, contexts, shapes, *, log=print) -> list[dict]:
+    from .decode import gqa_decode_sdpa
+    from .triton_gqa_decode import gqa_decode_triton
+
+    rows = []
+    for name in shapes:
+        Hq, Hkv, Dh = GQA_SHAPES[name]
+        for B in batches:
+            for ctx in contexts:
+                p = dict(model=name, B=B, ctx=ctx, heads=Hq, kv_heads=Hkv, head_dim=Dh, s_q=1)
+                cache_bytes = 2 * B * ctx * Hkv * Dh * 2
+                if not _fits(cache_bytes * 1.3, device):
+                    rows.append(_skip("gqa_decode", "*", p, "cache does not fit"))
+                    continue
+                k = torch.randn(B, ctx, Hkv, Dh, device=device, dtype=torch.bfloat16)
+                v = torch.randn_like(k)
+                lens = torch.full((B,), ctx, dtype=torch.int32, device=device)
+                q = torch.randn(B, 1, Hq, Dh, device=device, dtype=torch.bfloat16)
+                flops = 2 * B * Hq * ctx * 2 * Dh
+                nbytes = cache_bytes + 2 * B * Hq * Dh * 2
+                t = timer(lambda: gqa_decode_sdpa(q, k, v))
+                rows.append(_row("gqa_decode", "sdpa", dict(p, layout="contiguous"), t, nbytes, flops, ceil))
+                t_sdpa = t["ms"]
+                kp, vp = k.view(-1, 16, Hkv, Dh), v.view(-1, 16, Hkv, Dh)
+                table = torch.randperm(B * ctx // 16, device=device).view(B, ctx // 16).to(torch.int32)
+                for layout, args in (("contiguous", (k, v, lens, None)), ("paged16", (kp, vp, lens, table))):
+                    t = timer(lambda: gqa_decode_triton(q, *args, max_seqlen=ctx))
+                    r = _row("gqa_decode", "triton", dict(p, layout=layout), t, nbytes, flops, ceil)
+                    r["speedup_vs_sdpa"] = t_sdpa / t["ms"]
+                    rows.append(r)
+                log(_fmt(rows[-1]))
+                del k, v, kp, vp
+                torch.cuda.empty_cache()
+    return rows
+
+
+def bench_prefill(timer, ceil, device, points, *, log=print) -> list[dict]:
+    from .prefill import gqa_prefill_sdpa, mla_prefill_sdpa
+
+    rows = []
+    bf = torch.bfloat16
+    for B, S, H in points:
+        p = dict(B=B, S=S, heads=H)
+        q = torch.randn(B, S, H, 192, device=device, dtype=bf)
+        k = torch.randn(B, S, H, 192, device=device, dtype=bf)
+        v = torch.randn(B, S, H, 128, device=device, dtype=bf)
+        flops = 2 * B * H * S * S / 2 * (192 + 128)
+        nbytes = B * S * H * (192 * 2 + 128 * 2) * 2
+        for pad in (False, True):
+            try:
+                t = timer(lambda: mla_prefill_sdpa(q, k, v, pad_v=pad))
+                rows.append(_row("mla_prefill", "sdpa_pad_v" if pad else "sdpa", p, t, nbytes, flops, ceil))
+                log(_fmt(rows[-1]))
+            except RuntimeError as e:  # no fused backend for this shape
+                rows.append(_skip("mla_prefill", "sdpa_pad_v" if pad else "sdpa", p, str(e)[:200]))
+        del q, k, v
+        Hkv = max(1, H // 4)
+        q = torch.randn(B, S, H, 128, device=device, dtype=bf)
+        k = torch.randn(B, S, Hkv, 128, device=device, dtype=bf)
+        v = torch.randn(B, S, Hkv, 128, device=device, dtype=bf)
+        t = timer(lambda: gqa_prefill_sdpa(q, k, v))
+        rows.append(_row("gqa_prefill", "sdpa", dict(p, kv_heads=Hkv), t,
+                         B * S * (2 * H + 2 * Hkv) * 128 * 2, 2 * B * H * S * S / 2 * 256, ceil))
+        log(_fmt(rows[-1]))
+    return rows
+
+
+def _fmt(r: dict) -> str:
+    if r["status"] != "ok":
+        return f"{r['kind']:11s} {r['impl']:7s} skipped: {r.get('reason')}"
+    keys = [k for k in ("model", "B", "ctx", "S", "heads", "s_q", "layout", "kv_dtype") if k in r]
+    desc = " ".join(f"{k}={r[k]}" for k in keys)
+    extra = ""
+    if r.get("speedup_vs_eager"):
+        extra = f" x{r['speedup_vs_eager']:.1f} vs eager"
+    if r.get("speedup_vs_sdpa"):
+        extra = f" x{r['speedup_vs_sdpa']:.2f} vs sdpa"
+    return (f"{r['kind']:11s} {r['impl']:7s} {desc}: {r['time_ms']:.4f} ms {r['gbps']:.0f} GB/s "
+            f"{r['tflops']:.1f} TF/s floor x{r['ratio_to_floor']:.2f}{extra}")
+
+
+def summarize_targets(rows: list[dict]) -> dict:
+    """The issue's targets for the Triton MLA kernel (bf16, s_q = 1; contiguous and paged reported apart)."""
+    out = {}
+    for layout in ("contiguous", "paged64"):
+        tri = [r for r in rows if r["kind"] == "mla_decode" and r["impl"] == "triton" and r["status"] == "ok"
+               and r["layout"] == layout and r["kv_dtype"] == "bf16" and r["s_q"] == 1]
+        mem = [r for r in tri if r["heads"] in (16, 32) and r["B"] * r["ctx"] >= 256 * 1024]
+        comp = [r for r in tri if r["heads"] == 128 and r["B"] >= 32]
+        big = [r for r in tri if r["B"] * r["ctx"] >= 64 * 1024 and r.get("speedup_vs_eager")]
+
+        def stat(rs, key, bound, le=True):
+            ok = [r for r in rs if (r[key] <= bound if le else r[key] >= bound)]
+            vals = [r[key] for r in rs]
+            return dict(points=len(rs), met=len(ok), bound=bound,
+                        worst=(max(vals) if le else min(vals)) if vals else None,
+                        median=statistics.median(vals) if vals else None)
+
+        out[layout] = dict(
+            memory_bound_within_1_25x=stat(mem, "ratio_to_floor", 1.25),
+            compute_heavy_within_1_6x=stat(comp, "ratio_to_floor", 1.6),
+            speedup_vs_eager_at_least_3x=stat(big, "speedup_vs_eager", 3.0, le=False),
+        )
+    return out
+
+
+def markdown_table(result: dict) -> str:
+    lines = []
+    c = result["ceilings"]
+    lines.append(f"Ceilings measured in this run: copy {c['copy_gbps']:.0f} GB/s, bf16 matmul "
+                 f"{c['matmul_tflops']:.0f} TFLOP/s.\n")
+    lines.append("### MLA decode (bf16 cache unless noted; s_q = 1 unless noted)\n")
+    lines.append("| B | ctx | heads | s_q | impl | layout | kv | ms | GB/s | TFLOP/s | x floor | x eager |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in result["rows"]:
+        if r["kind"] != "mla_decode" or r["status"] != "ok":
+            continue
+        sp = r.get("speedup_vs_eager")
+        lines.append(
+            f"| {r['B']} | {r['ctx']} | {r['heads']} | {r['s_q']} | {r['impl']} | {r['layout']} | {r['kv_dtype']} | "
+            f"{r['time_ms']:.3f} | {r['gbps']:.0f} | {r['tflops']:.1f} | {r['ratio_to_floor']:.2f} | "
+            f"{'' if not sp else f'{sp:.1f}'} |")
+    lines.append("\n### GQA / MHA decode (bf16)\n")
+    lines.append("| model | B | ctx | impl | layout | ms | GB/s | x floor | x sdpa |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for r in result["rows"]:
+        if r["kind"] != "gqa_decode" or r["status"] != "ok":
+            continue
+        sp = r.get("speedup_vs_sdpa")
+        lines.append(f"| {r['model']} | {r['B']} | {r['ctx']} | {r['impl']} | {r['layout']} | {r['time_ms']:.3f} | "
+                     f"{r['gbps']:.0f} | {r['ratio_to_floor']:.2f} | {'' if not sp else f'{sp:.2f}'} |")
+    lines.append("\n### Prefill (causal, bf16)\n")
+    lines.append("| kind | impl | B | S | heads | ms | TFLOP/s | x floor |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in result["rows"]:
+        if r["kind"] in ("mla_prefill", "gqa_prefill") and r["status"] == "ok":
+            lines.append(f"| {r['kind']} | {r['impl']} | {r['B']} | {r['S']} | {r['heads']} | {r['time_ms']:.3f} | "
+                         f"{r['tflops']:.0f} | {r['ratio_to_floor']:.2f} |")
+    skipped = [r for r in result["rows"] if r["status"] != "ok"]
+    if skipped:
+        lines.append(f"\nSkipped points: {len(skipped)} (reasons in the JSON).")
+    return "\n".join(lines) + "\n"
+
+
+def run_benchmark(out_path: str, quick: bool = False, *, mla_configs: dict | None = None, log=print) -> dict:
+    """Run the matrix on the current CUDA device, write JSON to out_path (and a .md next to it); return the dict.
+    mla_configs: optional {"r16"|"r32"|"r64": MLADecodeConfig} overriding the kernel's defaults per row class."""
+    import triton
+
+    device = torch.device("cuda")
+    t_start = time.perf_counter()
+    timer = Timer(device)
+    ceil = {"copy_gbps": measure_copy_bandwidth(timer, device), "matmul_tflops": measure_matmul_rate(timer, device)}
+    log(f"ceilings: copy {ceil['copy_gbps']:.0f} GB/s, bf16 matmul {ceil['matmul_tflops']:.0f} TFLOP/s")
+    if quick:
+        batches, contexts, heads = (1, 32, 128), (4096, 16384), (16, 128)
+        gqa_b, gqa_c, gqa_shapes = (1, 32), (4096, 16384), ("llama3-8b",)
+        prefill = [(1, 4096, 16)]
+    else:
+        batches, contexts, heads = (1, 8, 32, 64, 128), (1024, 4096, 16384, 65536), (16, 32, 64, 128)
+        gqa_b, gqa_c, gqa_shapes = (1, 8, 32, 64, 128), (1024, 4096, 16384, 65536), tuple(GQA_SHAPES)
+        prefill = [(1, 4096, 16), (1, 4096, 128), (4, 8192, 16), (1, 16384, 128)]
+    rows = bench_mla_decode(timer, ceil, device, batches, contexts, heads, configs=mla_configs, log=log)
+    # multi-token prediction / speculative verification: a few points
+    rows += bench_mla_decode(timer, ceil, device, (32,), (4096,), (16, 128), s_q_list=(2, 4), fp8_heads=(),
+                             configs=mla_configs, log=log)
+    rows += bench_gqa_decode(timer, ceil, device, gqa_b, gqa_c, gqa_shapes, log=log)
+    rows += bench_prefill(timer, ceil, device, prefill, log=log)
+    result = dict(
+        command="python -m mlacalc.kernels.bench --out FILE.json" + (" --quick" if quick else ""),
+        gpu=torch.cuda.get_device_name(device),
+        torch=torch.__version__, triton=triton.__version__, cuda=torch.version.cuda, python=platform.python_version(),
+        ceilings=ceil,
+        mla_configs={k: asdict(v) for k, v in (mla_configs or {}).items()},
+        targets=summarize_targets(rows),
+        wall_s=time.perf_counter() - t_start,
+        rows=rows,
+    )
+    with open(out_path, "w") as f:
+        json.dump(result, f, indent=1, default=lambda x: None if isinstance(x, float) and math.isnan(x) else str(x))
+    md_path = out_path[:-5] + ".md" if out_path.endswith(".json") else out_path + ".md"
+    with open(md_path, "w") as f:
+        f.write(markdown_table(result))
+    return result
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args(argv)
+    res = run_benchmark(a.out, quick=a.quick)
+    print(json.dumps(res["targets"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
