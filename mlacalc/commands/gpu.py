@@ -1,7 +1,170 @@
-"""Commands of this group are registered here (filled by their issue)."""
+"""GPU commands: profile, calibrate, validate, bench kernels. Thin shells over ``mlacalc.profiler`` and
+``mlacalc.kernels.bench``; torch, pynvml and plotly are imported inside the command functions only.
+
+No CUDA, no GPU, or a GPU too small: one line on stderr, exit code 2 (``SpecError`` through the CLI).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
 
 import typer
+
+from ..errors import SpecError
+from .common import MODEL_HELP, BatchOpt, ContextOpt, JsonOpt, count, emit
+
+GpuOpt = Annotated[Optional[str], typer.Option(
+    "--gpu", help="Hardware spec for the roofline: a built-in name or a file from `mlacalc calibrate` "
+                  "(default: h100-sxm; calibrate first for honest ceilings).")]
+
+
+def _cuda(min_free_gib: float = 1.0):
+    """torch with a usable GPU, or a one-line SpecError (exit 2)."""
+    from ..profiler.device import GPUUnavailable, require_cuda
+
+    try:
+        return require_cuda(int(min_free_gib * 2**30))
+    except GPUUnavailable as e:
+        raise SpecError("gpu", str(e)) from None
+
+
+def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)],
+            phase: Annotated[str, typer.Option("--phase", help="decode | prefill | train")] = "decode",
+            batch: BatchOpt = "8", context: ContextOpt = "4k",
+            kernel: Annotated[str, typer.Option("--kernel", help="eager | triton | sdpa (MLA decode: eager or "
+                                                "triton; MHA/GQA decode: sdpa or triton; prefill/train: sdpa)")]
+            = "triton",
+            layers: Annotated[Optional[int], typer.Option("--layers", help="Build and run N layers and scale "
+                                                          "(default: all; train: 2).")] = None,
+            q_tokens: Annotated[int, typer.Option("--q-tokens", help="Query tokens per sequence (MTP).")] = 1,
+            tp: Annotated[int, typer.Option("--tp", help="Profile one rank of N-way tensor parallelism.")] = 1,
+            paged: Annotated[bool, typer.Option("--paged", help="Paged cache with a shuffled block table.")]
+            = False,
+            block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged block (default 64 "
+                                                              "MLA, 16 GQA).")] = None,
+            kv_dtype: Annotated[str, typer.Option("--kv-dtype", help="bf16 or fp8 (Triton MLA).")] = "bf16",
+            recompute: Annotated[str, typer.Option("--recompute", help="train: none | selective | full | "
+                                                   "mla-latent")] = "none",
+            reps: Annotated[int, typer.Option("--reps", help="Timed repetitions.")] = 20,
+            gpu: GpuOpt = None,
+            trace: Annotated[Optional[str], typer.Option("--trace", help="Write a Chrome trace (Perfetto).")]
+            = None,
+            json_: JsonOpt = False) -> None:
+    """Run the real kernels over the model's real KV cache and print predicted beside measured."""
+    from ..hardware import load_hardware
+    from ..spec import load_spec
+
+    spec = load_spec(model)
+    from ..profiler.run import PointConfig, summary_line
+
+    cfg = PointConfig(model=model, phase=phase, kernel=kernel, batch=count(batch, "--batch"),
+                      context=count(context, "--context"), layers=layers, q_tokens=q_tokens, tp=tp, paged=paged,
+                      block_size=block_size, kv_dtype=kv_dtype, recompute=recompute, reps=reps, trace=trace)
+    cfg.validate(spec)
+    hw = load_hardware(gpu or "h100-sxm")
+    _cuda()
+    from ..profiler.device import nvml_open
+    from ..profiler.run import profile_point
+    from ..profiler.timing import L2Flusher
+
+    nvml, status = nvml_open(0)
+    if nvml is None and not json_:
+        print(f"note: NVML {status}; using the allocator's figures only", file=sys.stderr)
+    point = profile_point(cfg, hw, flusher=L2Flusher(0), nvml=nvml, spec=spec)
+    point["nvml"] = status
+    emit(json_, point, lambda: _render_point(point, summary_line))
+
+
+def _render_point(point: dict, summary_line) -> None:
+    from rich.table import Table
+
+    from .. import report
+
+    con = report.console()
+    if point.get("scale_note"):
+        con.print(point["scale_note"])
+    if point["status"] != "ok":
+        con.print(summary_line(point))
+        return
+    t = Table(title=point["key"])
+    for col in ("figure", "predicted", "measured", "error", "target"):
+        t.add_column(col, justify="right" if col != "figure" else "left")
+    from ..profiler.report import _fmt_val
+
+    for c in point["comparisons"]:
+        tol = "" if c["tolerance_pct"] is None else ("exact" if c["tolerance_pct"] == 0 else f"±{c['tolerance_pct']:g}%")
+        err = "" if c["error_pct"] is None else f"{c['error_pct']:+.2f}%"
+        mark = "" if c["ok"] is None else (" ok" if c["ok"] else " MISS")
+        t.add_row(c["name"], _fmt_val(c["name"], c["predicted"]), _fmt_val(c["name"], c["measured"]), err,
+                  tol + mark)
+    if "achieved" in point:
+        a = point["achieved"]
+        t.add_row("achieved", "", f"{a['bandwidth_gb_s']:,.0f} GB/s, {a['tflops']:,.1f} TFLOP/s", "", "")
+    con.print(t)
+    for k in point.get("kernels", [])[:6]:
+        con.print(f"  {k['time_s'] * 1e6:9.1f} us  {k['share'] * 100:5.1f}%  {k['name'][:100]}")
+
+
+def calibrate(out: Annotated[str, typer.Option("--out", help="Hardware spec YAML to write.")],
+              base: Annotated[str, typer.Option("--base", help="Built-in spec for what one card cannot measure "
+                                                "(the interconnect).")] = "h100-sxm",
+              quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes (about 3 s).")] = False,
+              json_: JsonOpt = False) -> None:
+    """Measure copy bandwidth and bf16/fp16/fp8/fp32 matmul rates; write a hardware spec `--gpu FILE` accepts."""
+    _cuda()
+    from ..profiler.calibrate import calibrate as run_cal, write_hardware_yaml
+
+    cal = run_cal(base=base, quick=quick)
+    write_hardware_yaml(cal, out)
+    payload = {**cal.hardware_dict(), "spreads_pct": cal.spreads_pct, "out": out}
+    emit(json_, payload, lambda: print(
+        f"{cal.name}: copy {cal.mem_bandwidth_gb_s:,.0f} GB/s, bf16 {cal.bf16_tflops:,.0f} TFLOP/s, "
+        f"fp16 {cal.fp16_tflops:,.0f}, fp8 {cal.fp8_tflops:,.0f}, fp32 {cal.fp32_tflops:,.1f} -> {out}"))
+
+
+def validate(out: Annotated[str, typer.Option("--out", help="Folder for validate.json, validate.md, "
+                                              "index.html (e.g. reports/h100/).")],
+             gpu: GpuOpt = None,
+             quick: Annotated[bool, typer.Option("--quick", help="A handful of points (smoke test).")] = False,
+             resume: Annotated[bool, typer.Option("--resume", help="Skip points already in validate.json.")]
+             = False,
+             json_: JsonOpt = False) -> None:
+    """Run the validation suite (>= 30 points) and write JSON, an HTML report and a Markdown summary."""
+    if gpu:
+        from ..hardware import load_hardware
+
+        load_hardware(gpu)  # a bad file fails before any GPU work
+    _cuda(4.0)
+    from ..profiler.report import accuracy_markdown
+    from ..profiler.validate import run_validate
+
+    command = "mlacalc " + " ".join(sys.argv[1:]) if sys.argv and "mlacalc" in sys.argv[0] else "mlacalc validate"
+    res = run_validate(out, gpu, quick=quick, resume=resume, command=command,
+                       log=(lambda s: print(s, file=sys.stderr, flush=True)) if json_ else
+                       (lambda s: print(s, flush=True)))
+    emit(json_, {"out": out, "accuracy": res["accuracy"], "points": len(res["points"])},
+         lambda: print("\n" + accuracy_markdown(res["accuracy"])))
+
+
+bench_app = typer.Typer(help="Benchmarks of the project's kernels.", no_args_is_help=True)
+
+
+@bench_app.command("kernels")
+def bench_kernels(out: Annotated[str, typer.Option("--out", help="JSON file to write.")],
+                  quick: Annotated[bool, typer.Option("--quick", help="A small matrix.")] = False) -> None:
+    """Time every kernel over the benchmark matrix (mlacalc.kernels.bench)."""
+    _cuda()
+    try:
+        from ..kernels.bench import run_benchmark
+    except ImportError as e:
+        raise SpecError("bench", f"the kernel benchmark is not available ({e})") from None
+    run_benchmark(out, quick)
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to ``app``."""
+    app.command("profile")(profile)
+    app.command("calibrate")(calibrate)
+    app.command("validate")(validate)
+    app.add_typer(bench_app, name="bench")

@@ -1,0 +1,135 @@
+"""Measure the card's ceilings and write them as a hardware spec (the format of ``mlacalc/hardware.py``).
+
+What is measured, each as the median of timed repetitions (see ``timing.time_cuda``):
+
+- ``mem_bandwidth_gb_s``: a device-to-device copy of a 2 GiB buffer, counting bytes read plus bytes written
+  (2 x size), the figure a decode kernel that streams its cache can approach.
+- ``bf16_tflops`` / ``fp16_tflops``: an 8192^3 matrix product through torch (cuBLAS), 2·M·N·K FLOPs.
+- ``fp8_tflops``: the same shape through ``torch._scaled_mm`` with e4m3 operands (0 where the card or build
+  has no fp8 matrix product).
+- ``fp32_tflops``: a 4096^3 float32 product with TF32 off (the CUDA cores' rate).
+
+Not measurable on one card: the interconnect; it is taken from ``base`` (a built-in spec such as ``h100-sxm``)
+and the file says so. Memory is the card's total as the driver reports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .results import write_atomic
+from .timing import L2Flusher, time_cuda
+
+
+@dataclass(frozen=True)
+class Calibration:
+    name: str
+    memory_bytes: int
+    mem_bandwidth_gb_s: float
+    bf16_tflops: float
+    fp16_tflops: float
+    fp8_tflops: float
+    fp32_tflops: float
+    interconnect_gb_s: float
+    spreads_pct: dict
+    notes: str
+
+    def hardware_dict(self) -> dict:
+        """The mapping ``mlacalc.hardware.hardware_from_dict`` accepts (``measured: true``)."""
+        return {"name": self.name, "source": "measured by mlacalc calibrate", "measured": True,
+                "memory_bytes": self.memory_bytes, "mem_bandwidth_gb_s": round(self.mem_bandwidth_gb_s, 1),
+                "bf16_tflops": round(self.bf16_tflops, 1), "fp16_tflops": round(self.fp16_tflops, 1),
+                "fp8_tflops": round(self.fp8_tflops, 1), "fp32_tflops": round(self.fp32_tflops, 2),
+                "interconnect_gb_s": self.interconnect_gb_s, "notes": self.notes}
+
+
+def _copy_bandwidth(size_bytes: int, reps: int) -> tuple[float, float]:
+    import torch
+
+    src = torch.randint(0, 2**31 - 1, (size_bytes // 4,), dtype=torch.int32, device="cuda")
+    dst = torch.empty_like(src)
+    s = time_cuda(lambda: dst.copy_(src), warmup=3, reps=reps)
+    del src, dst
+    return 2 * size_bytes / s.median / 1e9, s.spread_pct
+
+
+def _matmul_rate(n: int, dtype_name: str, reps: int, flusher: L2Flusher | None) -> tuple[float, float]:
+    import torch
+
+    if dtype_name == "fp8":
+        if not hasattr(torch, "float8_e4m3fn") or not hasattr(torch, "_scaled_mm"):
+            return 0.0, 0.0
+        a = torch.randn(n, n, device="cuda").to(torch.float8_e4m3fn)
+        b = torch.randn(n, n, device="cuda").to(torch.float8_e4m3fn).t()  # column-major second operand
+        one = torch.ones((), device="cuda")
+        try:
+            torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+        except Exception:  # no fp8 matrix units on this card or in this build
+            return 0.0, 0.0
+        fn = lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)  # noqa: E731
+    else:
+        dt = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype_name]
+        a = torch.randn(n, n, device="cuda", dtype=dt)
+        b = torch.randn(n, n, device="cuda", dtype=dt)
+        fn = lambda: torch.mm(a, b)  # noqa: E731
+    prev = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        s = time_cuda(fn, warmup=3, reps=reps, flusher=flusher)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = prev
+    return 2 * n**3 / s.median / 1e12, s.spread_pct
+
+
+def calibrate(*, base: str | None = "h100-sxm", quick: bool = False, device: int = 0) -> Calibration:
+    """Measure this card (about 10 s; ``quick``: smaller sizes, about 3 s)."""
+    import torch
+
+    from mlacalc.hardware import load_hardware
+
+    from .device import device_info
+
+    torch.cuda.set_device(device)
+    info = device_info(device)
+    flusher = L2Flusher(device)
+    reps = 10 if quick else 30
+    bw, bw_sp = _copy_bandwidth((512 if quick else 2048) * 2**20, reps)
+    n = 4096 if quick else 8192
+    bf16, bf16_sp = _matmul_rate(n, "bf16", reps, flusher)
+    fp16, fp16_sp = _matmul_rate(n, "fp16", reps, flusher)
+    fp8, fp8_sp = _matmul_rate(n, "fp8", reps, flusher)
+    fp32, fp32_sp = _matmul_rate(4096 if not quick else 2048, "fp32", max(5, reps // 3), flusher)
+    del flusher
+    torch.cuda.empty_cache()
+    ic, ic_note = 0.0, "interconnect not measured (one card)"
+    if base:
+        try:
+            hw = load_hardware(base)
+            ic, ic_note = hw.interconnect_gb_s, f"interconnect from the built-in spec {base!r}, not measured"
+        except Exception:
+            pass
+    if not ic:
+        ic = 1.0  # the format needs a positive number; one card never uses it
+    notes = (f"copy {(512 if quick else 2048)} MiB device-to-device (read + write bytes); matmul {n}^3 via "
+             f"torch.mm / torch._scaled_mm, L2 flushed, median of up to {reps}; {ic_note}; "
+             f"torch {torch.__version__}, CUDA {torch.version.cuda}; clocks as found "
+             f"(SM {info.sm_clock_mhz} of max {info.max_sm_clock_mhz} MHz at start, NVML {info.nvml})")
+    return Calibration(name=f"{info.name} (measured)", memory_bytes=int(info.memory_total),
+                       mem_bandwidth_gb_s=bw, bf16_tflops=bf16, fp16_tflops=fp16, fp8_tflops=fp8,
+                       fp32_tflops=fp32, interconnect_gb_s=ic,
+                       spreads_pct={"copy": bw_sp, "bf16": bf16_sp, "fp16": fp16_sp, "fp8": fp8_sp,
+                                    "fp32": fp32_sp},
+                       notes=notes)
+
+
+def write_hardware_yaml(cal: Calibration, path) -> None:
+    """Write ``cal`` as a hardware spec; validated by loading it back before the rename makes it visible."""
+    import yaml
+
+    from mlacalc.hardware import hardware_from_dict
+
+    d = cal.hardware_dict()
+    hardware_from_dict(dict(d), str(path))  # refuse to write a file the loader would reject
+    text = "# Written by `mlacalc calibrate`: measured on this card; see notes.\n" + yaml.safe_dump(
+        d, sort_keys=False, width=110)
+    write_atomic(path, text)

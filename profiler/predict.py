@@ -1,0 +1,180 @@
+"""What the calculator predicts for one profiled point: KV bytes, the working set, attention-core FLOPs and bytes,
+and the roofline time with a given (ideally calibrated) hardware spec.
+
+KV bytes come from ``mlacalc.kv.kv_report`` and the attention core's FLOPs, bytes and roofline time from
+``mlacalc.roofline`` (op ``attn_core``), unchanged: the profiler holds the calculator to account, so it never
+re-derives a formula the calculator owns.
+
+The working set of a decode step (what is live besides the cache) depends on the kernel; see
+:func:`decode_workspace`. It is stated, not fitted: each term names the tensor it stands for.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from mlacalc.hardware import Hardware
+from mlacalc.kv import Sharding, kv_report
+from mlacalc.spec import ModelSpec
+
+ACT_BYTES = 2  # bf16 queries, outputs and activations
+
+
+@dataclass(frozen=True)
+class Heads:
+    """Heads one GPU computes under tensor parallelism (MLA's latent belongs to no head: every rank has it)."""
+
+    q: int
+    kv: int
+
+
+def heads_per_rank(spec: ModelSpec, tp: int = 1) -> Heads:
+    a = spec.attention
+    if a.num_heads % tp:
+        from mlacalc.errors import SpecError
+
+        raise SpecError("--tp", f"{a.num_heads} query heads do not split over {tp} ranks")
+    if a.kind == "mla":
+        return Heads(q=a.num_heads // tp, kv=1)
+    return Heads(q=a.num_heads // tp, kv=max(1, a.num_kv_heads // tp))
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """FLOPs and fewest HBM bytes of one op on one GPU, summed over ``layers`` layers, with its roofline time."""
+
+    flops: float
+    bytes: float
+    layers: int
+    time_s: float
+    bound: str
+
+    @property
+    def intensity(self) -> float:
+        return self.flops / self.bytes if self.bytes else math.inf
+
+    def as_dict(self) -> dict:
+        return {"flops": self.flops, "bytes": self.bytes, "layers": self.layers, "intensity": self.intensity,
+                "time_s": self.time_s, "bound": self.bound}
+
+
+def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: int, *, q_tokens: int = 1,
+              tp: int = 1, kv_bits: float = 16, layers: int | None = None) -> OpCost:
+    """The calculator's ``attn_core`` op (``mlacalc.roofline``) for the first ``layers`` layers, per GPU.
+
+    The profiled cache holds exactly ``context`` tokens and the decode step's ``q_tokens`` queries are its last
+    ones (the kernels' convention), so decode asks the roofline for ``prior = context - q_tokens`` cached tokens
+    and ``q_tokens`` new ones: every query then attends the ``context`` keys the kernel reads."""
+    from mlacalc.roofline import Layout, Step, roofline
+
+    s = spec if layers is None else spec_layers(spec, layers)
+    if phase == "decode":
+        step = Step("decode", batch, max(1, context - q_tokens), q_tokens)
+    else:
+        step = Step("prefill", batch, context)
+    op = roofline(s, hw, step, Layout(tp=tp), kv_bits=kv_bits).op("attn_core")
+    return OpCost(flops=op.op.flops, bytes=op.op.bytes, layers=s.num_layers, time_s=op.time_s, bound=op.bound)
+
+
+def spec_layers(spec: ModelSpec, layers: int) -> ModelSpec:
+    """The same model cut to its first ``layers`` layers (for N-layer runs that are scaled up)."""
+    ffn = spec.ffn
+    if ffn.kind == "moe" and ffn.first_dense_layers > layers:
+        ffn = replace(ffn, first_dense_layers=layers)
+    return replace(spec, num_layers=layers, ffn=ffn)
+
+
+def kv_bytes(spec: ModelSpec, batch: int, context: int, *, tp: int = 1, kv_bits: float = 16,
+             block_size: int | None = None, layers: int | None = None) -> int:
+    """Per-GPU KV-cache bytes of the first ``layers`` layers, from ``mlacalc.kv.kv_report``."""
+    s = spec if layers is None else spec_layers(spec, layers)
+    r = kv_report(s, context, batch, kv_bits=kv_bits, block_size=block_size, sharding=Sharding(tp=tp))
+    return int(round(r.per_gpu.total))
+
+
+def _round512(n: float) -> int:
+    """The caching allocator's size of one tensor: rounded up to 512 bytes (c10/cuda/CUDACachingAllocator)."""
+    return int(math.ceil(n / 512) * 512) if n else 0
+
+
+def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
+                     num_splits: int = 1, paged_block: int | None = None) -> dict:
+    """Bytes live during one layer's decode step besides the cache, by tensor (allocator-rounded).
+
+    - all kernels: the query [B, q, Hq, d_q] and output [B, q, Hq, d_v] in bf16;
+    - triton with ``num_splits`` > 1: float32 partial outputs [B, splits, q·Hq, d_v] and log-sum-exps
+      [B, splits, q·Hq] (the split-KV second stage, kernels/triton_split_kv.py);
+    - eager MLA: the score matrix [B, q·Hq, C] at its widest point in ``mla_decode_eager``: float32 scores
+      and float32 softmax and its bf16 copy alive at once (4 + 4 + 2 = 10 bytes per score);
+    - sdpa: the fused kernel's float32 log-sum-exp [B, Hq, q];
+    - eager and sdpa over a paged cache: the contiguous copy ``from_paged`` gathers (one layer's cache, whole
+      blocks), which a real engine avoids and the Triton kernels never make."""
+    a = spec.attention
+    h = heads_per_rank(spec, tp)
+    B, q, C = batch, q_tokens, context
+    rows = q * h.q
+    if a.kind == "mla":
+        d_q, d_v = a.kv_lora_rank + a.qk_rope_head_dim, a.kv_lora_rank
+    else:
+        d_q, d_v = a.qk_head_dim, a.v_head_dim
+    parts = {"query": _round512(B * rows * d_q * ACT_BYTES), "output": _round512(B * rows * d_v * ACT_BYTES)}
+    if kernel == "triton" and num_splits > 1:
+        parts["split_partials"] = _round512(B * num_splits * rows * d_v * 4)
+        parts["split_lse"] = _round512(B * num_splits * rows * 4)
+    elif kernel == "eager":
+        parts["scores"] = 2 * _round512(B * rows * C * 4) + _round512(B * rows * C * 2)
+    elif kernel == "sdpa":
+        parts["lse"] = _round512(B * h.q * q * 4)
+    if paged_block and kernel in ("eager", "sdpa"):
+        held = math.ceil(C / paged_block) * paged_block
+        if a.kind == "mla":
+            parts["gathered_cache"] = _round512(B * held * d_q * ACT_BYTES)
+        else:
+            parts["gathered_k"] = _round512(B * held * h.kv * a.qk_head_dim * ACT_BYTES)
+            parts["gathered_v"] = _round512(B * held * h.kv * a.v_head_dim * ACT_BYTES)
+    return parts
+
+
+def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> dict:
+    """Bytes live during one layer's prefill besides the cache: q, k, v (MLA: decompressed per head), the output,
+    and the fused kernel's float32 log-sum-exp [B, H, S]."""
+    a = spec.attention
+    h = heads_per_rank(spec, tp)
+    hkv = h.q if a.kind == "mla" else h.kv
+    B, S = batch, seq
+    return {"query": _round512(B * S * h.q * a.qk_head_dim * ACT_BYTES),
+            "key": _round512(B * S * hkv * a.qk_head_dim * ACT_BYTES),
+            "value": _round512(B * S * hkv * a.v_head_dim * ACT_BYTES),
+            "output": _round512(B * S * h.q * a.v_head_dim * ACT_BYTES),
+            "lse": _round512(B * h.q * S * 4)}
+
+
+def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
+                      sms: int = 132) -> int:
+    """The split count the Triton decode kernels will choose (their own heuristic, imported), 1 otherwise."""
+    if kernel != "triton":
+        return 1
+    h = heads_per_rank(spec, tp)
+    try:
+        import triton
+
+        from mlacalc.kernels.triton_split_kv import choose_num_splits
+    except Exception:
+        return 1
+    if spec.attention.kind == "mla":
+        from mlacalc.kernels.triton_mla_decode import default_mla_config
+
+        rows = q_tokens * h.q
+        cfg = default_mla_config(rows, None)
+        block_h = max(16, min(cfg.block_h, triton.next_power_of_2(rows)))
+        work = batch * triton.cdiv(rows, block_h)
+    else:
+        from mlacalc.kernels.triton_gqa_decode import GQADecodeConfig
+
+        cfg = GQADecodeConfig()
+        work = batch * h.kv
+    s = choose_num_splits(work, context, sms=sms, programs_per_sm=cfg.programs_per_sm,
+                          min_tokens=cfg.min_tokens_per_split)
+    per = triton.cdiv(triton.cdiv(context, s), cfg.block_n) * cfg.block_n
+    return triton.cdiv(context, per)

@@ -1,0 +1,426 @@
+"""``mlacalc profile``: build a model's real KV cache on the GPU, run the project's kernels over it, and set what
+was measured beside what the calculator predicts.
+
+One point is one (model, phase, kernel, batch, context) combination:
+
+- **decode**: allocate the KV cache of ``layers`` layers (all of the model's, or N of them; then every figure
+  that scales with layers is also shown scaled to the whole model, and the result says so) filled with random
+  values (never zeros), one query per sequence, and run the decode kernel layer after layer: one decode step of
+  the attention core. MLA uses the absorbed form (``eager`` or ``triton``), GQA/MHA ``sdpa`` or ``triton``.
+- **prefill**: the same cache is allocated, and each layer runs causal attention over the prompt (SDPA; MLA in
+  its decompressed form).
+- **train**: see ``train.py``: forward and backward of a few real layers under a recomputation mode.
+
+Measured: the cache's bytes (allocator delta while building it), peak allocator bytes over the whole point
+(cache + working set), NVML's device-wide peak (sampled by a thread), median latency with CUDA events (a CUDA
+graph of the step when it captures, to keep launch gaps out; L2 flushed before each repetition), and the
+per-kernel breakdown from torch.profiler. Predicted: ``predict.py``.
+
+An out-of-memory error at a point is recorded as ``does not fit`` and compared with the calculator's fit
+prediction (predicted peak against the memory free when the point started); the next point then runs.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+from mlacalc.errors import SpecError
+from mlacalc.hardware import Hardware
+from mlacalc.spec import ModelSpec, load_spec
+from mlacalc.units import dtype_bits
+
+from . import predict
+from .results import DOES_NOT_FIT, Comparison, error_pct
+
+PHASES = ("decode", "prefill", "train")
+KERNELS = ("eager", "triton", "sdpa")
+RECOMPUTE_MODES = ("none", "selective", "full", "mla-latent")
+
+# Accuracy targets of issue 6 (percent; 0 = exact to the byte).
+TOL_KV = 0.0
+TOL_PEAK_INFER = 2.0
+TOL_PEAK_TRAIN = 5.0
+TOL_LATENCY = 15.0
+
+
+@dataclass(frozen=True)
+class PointConfig:
+    """One profiled point. ``layers`` None: all of the model's layers."""
+
+    model: str
+    phase: str = "decode"
+    kernel: str = "triton"
+    batch: int = 1
+    context: int = 4096
+    layers: int | None = None
+    q_tokens: int = 1
+    tp: int = 1
+    paged: bool = False
+    block_size: int | None = None
+    kv_dtype: str = "bf16"
+    recompute: str = "none"
+    reps: int = 20
+    warmup: int = 3
+    cuda_graph: bool = True
+    breakdown: bool = True
+    trace: str | None = None
+    label: str = ""
+
+    def key(self) -> str:
+        """A stable id for the point (used to resume and to name rows)."""
+        bits = [self.model, self.phase, self.kernel, f"b{self.batch}", f"c{self.context}"]
+        if self.layers:
+            bits.append(f"L{self.layers}")
+        if self.q_tokens != 1:
+            bits.append(f"q{self.q_tokens}")
+        if self.tp != 1:
+            bits.append(f"tp{self.tp}")
+        if self.paged:
+            bits.append(f"paged{self.block_size or ''}")
+        if self.kv_dtype != "bf16":
+            bits.append(self.kv_dtype)
+        if self.phase == "train":
+            bits.append(self.recompute)
+        return "/".join(bits)
+
+    def validate(self, spec: ModelSpec) -> None:
+        if self.phase not in PHASES:
+            raise SpecError("--phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
+        if self.kernel not in KERNELS:
+            raise SpecError("--kernel", f"must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
+        if self.recompute not in RECOMPUTE_MODES:
+            raise SpecError("--recompute", f"must be one of {', '.join(RECOMPUTE_MODES)}, got {self.recompute!r}")
+        if self.batch < 1 or self.context < 1 or self.q_tokens < 1:
+            raise SpecError("--batch/--context", "must be at least 1")
+        if self.layers is not None and not 1 <= self.layers <= spec.num_layers:
+            raise SpecError("--layers", f"must be between 1 and {spec.num_layers} for {spec.name}")
+        mla = spec.attention.kind == "mla"
+        if self.phase == "decode":
+            if mla and self.kernel == "sdpa":
+                raise SpecError("--kernel", "MLA decode runs absorbed: eager or triton (sdpa is for MHA/GQA)")
+            if not mla and self.kernel == "eager":
+                raise SpecError("--kernel", "MHA/GQA decode runs through sdpa or triton")
+            if self.kv_dtype == "fp8" and not (mla and self.kernel == "triton"):
+                raise SpecError("--kv-dtype", "an fp8 cache is supported by the Triton MLA kernel only")
+        if self.phase == "train" and self.recompute == "mla-latent" and not mla:
+            raise SpecError("--recompute", "mla-latent applies to MLA models only")
+        if self.kv_dtype not in ("bf16", "fp8"):
+            raise SpecError("--kv-dtype", f"bf16 or fp8, got {self.kv_dtype!r}")
+        predict.heads_per_rank(spec, self.tp)
+
+
+def is_oom(exc: BaseException) -> bool:
+    """True for CUDA out-of-memory errors (torch's OutOfMemoryError, or a RuntimeError saying so)."""
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+def free_cuda_memory() -> None:
+    """Drop cached blocks after a point (or an OOM) so the next point starts clean."""
+    gc.collect()
+    try:
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    except Exception:
+        pass
+
+
+def guarded(cfg: PointConfig, body, predicted_peak: int | None, free_bytes: int | None) -> dict:
+    """Run ``body()`` -> result dict; on OOM record ``does not fit`` against the fit prediction, then clean up.
+
+    The fit prediction is ``predicted_peak <= free_bytes``; ``fit_agrees`` says whether reality matched it."""
+    predicted_fits = None if predicted_peak is None or free_bytes is None else predicted_peak <= free_bytes
+    t0 = time.perf_counter()
+    try:
+        res = body()
+        res["status"] = "ok"
+    except Exception as e:
+        if not is_oom(e):
+            raise
+        res = {"status": DOES_NOT_FIT, "error": str(e).splitlines()[0][:300]}
+    finally:
+        free_cuda_memory()
+    res["wall_s"] = time.perf_counter() - t0
+    res["fit"] = {"predicted_peak_bytes": predicted_peak, "free_bytes_at_start": free_bytes,
+                  "predicted_fits": predicted_fits,
+                  "measured_fits": res["status"] == "ok",
+                  "fit_agrees": None if predicted_fits is None else predicted_fits == (res["status"] == "ok")}
+    return res
+
+
+# -------------------------------------------------------------------------------------------------------------
+# Inference points
+# -------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class InferencePlan:
+    """Everything predicted for an inference point before any GPU work."""
+
+    layers_run: int
+    kv_bytes: int
+    kv_bytes_full_model: int
+    workspace: dict
+    num_splits: int
+    attn: predict.OpCost
+    peak_bytes: int = field(init=False)
+
+    def __post_init__(self):
+        self.peak_bytes = self.kv_bytes + sum(self.workspace.values())
+
+
+def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 132) -> InferencePlan:
+    L = cfg.layers or spec.num_layers
+    bits = dtype_bits(cfg.kv_dtype)
+    block = (cfg.block_size or _default_block(spec)) if cfg.paged else None
+    kv = predict.kv_bytes(spec, cfg.batch, cfg.context, tp=cfg.tp, kv_bits=bits, block_size=block, layers=L)
+    kv_full = predict.kv_bytes(spec, cfg.batch, cfg.context, tp=cfg.tp, kv_bits=bits, block_size=block)
+    if cfg.phase == "decode":
+        splits = predict.kernel_num_splits(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens,
+                                           tp=cfg.tp, sms=sms)
+        ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
+                                      num_splits=splits, paged_block=block)
+    else:
+        splits = 1
+        ws = predict.prefill_workspace(spec, cfg.batch, cfg.context, tp=cfg.tp)
+    attn = predict.attn_core(spec, hw, cfg.phase, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
+                             kv_bits=bits if cfg.phase == "decode" else 16, layers=L)
+    return InferencePlan(layers_run=L, kv_bytes=kv, kv_bytes_full_model=kv_full, workspace=ws, num_splits=splits,
+                         attn=attn)
+
+
+def _default_block(spec: ModelSpec) -> int:
+    return 64 if spec.attention.kind == "mla" else 16
+
+
+def _random_(t):
+    """Fill ``t`` in place with N(0, 1) values (random, never zeros); fp8 drawn in bf16 chunks and converted."""
+    import torch
+
+    if t.dtype != torch.float8_e4m3fn:
+        return t.normal_()
+    flat, step = t.view(-1), 1 << 22  # 12 MiB of temporaries at most
+    for i in range(0, flat.numel(), step):
+        n = min(step, flat.numel() - i)
+        flat[i:i + n] = torch.randn(n, device=t.device, dtype=torch.bfloat16).to(t.dtype)
+    return t
+
+
+def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch) -> tuple[list, object]:
+    """KV tensors of each layer run ([cache] for MLA, [k, v] otherwise) and the block table (or None)."""
+    a = spec.attention
+    h = predict.heads_per_rank(spec, cfg.tp)
+    B, C = cfg.batch, cfg.context
+    dt = torch.float8_e4m3fn if cfg.kv_dtype == "fp8" else torch.bfloat16
+    L = cfg.layers or spec.num_layers
+    table = None
+    if cfg.paged:
+        bs = cfg.block_size or _default_block(spec)
+        nblk = math.ceil(C / bs)
+        table = torch.randperm(B * nblk, device="cuda").to(torch.int32).view(B, nblk)
+        rows = (B * nblk, bs)
+    else:
+        rows = (B, C)
+    layers = []
+    for _ in range(L):
+        if a.kind == "mla":
+            c = torch.empty(*rows, a.kv_lora_rank + a.qk_rope_head_dim, dtype=dt, device="cuda")
+            layers.append([_random_(c)])
+        else:
+            k = _random_(torch.empty(*rows, h.kv, a.qk_head_dim, dtype=dt, device="cuda"))
+            v = _random_(torch.empty(*rows, h.kv, a.v_head_dim, dtype=dt, device="cuda"))
+            layers.append([k, v])
+    return layers, table
+
+
+def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, table, torch):
+    """A closure running one decode step (every layer run) and the query it reads."""
+    from mlacalc.kernels import decode as dk
+
+    a = spec.attention
+    h = predict.heads_per_rank(spec, cfg.tp)
+    B, q = cfg.batch, cfg.q_tokens
+    if a.kind == "mla":
+        dq = a.kv_lora_rank + a.qk_rope_head_dim
+        query = torch.randn(B, q, h.q, dq, dtype=torch.bfloat16, device="cuda")
+        scale = a.qk_head_dim ** -0.5
+        kv_scale = 0.05 if cfg.kv_dtype == "fp8" else None  # a float: no host sync, so the step graphs
+        impl = cfg.kernel
+
+        def step():
+            for (cache,) in kv_layers:
+                dk.mla_decode(query, cache, None, table, softmax_scale=scale, kv_lora_rank=a.kv_lora_rank,
+                              kv_scale=kv_scale, impl=impl)
+    else:
+        query = torch.randn(B, q, h.q, a.qk_head_dim, dtype=torch.bfloat16, device="cuda")
+        scale = a.qk_head_dim ** -0.5
+        impl = cfg.kernel
+
+        def step():
+            for k, v in kv_layers:
+                dk.gqa_decode(query, k, v, None, table, softmax_scale=scale, impl=impl)
+    return step, query
+
+
+def _prefill_step(cfg: PointConfig, spec: ModelSpec, kv_layers, torch):
+    """A closure running causal prefill attention for every layer run (inputs shared across layers)."""
+    from mlacalc.kernels import prefill as pk
+
+    a = spec.attention
+    h = predict.heads_per_rank(spec, cfg.tp)
+    B, S = cfg.batch, cfg.context
+    hkv = h.q if a.kind == "mla" else h.kv
+    q = torch.randn(B, S, h.q, a.qk_head_dim, dtype=torch.bfloat16, device="cuda")
+    k = torch.randn(B, S, hkv, a.qk_head_dim, dtype=torch.bfloat16, device="cuda")
+    v = torch.randn(B, S, hkv, a.v_head_dim, dtype=torch.bfloat16, device="cuda")
+    scale = a.qk_head_dim ** -0.5
+    n = len(kv_layers)
+
+    def step():
+        for _ in range(n):
+            if a.kind == "mla":
+                pk.mla_prefill_sdpa(q, k, v, softmax_scale=scale)
+            else:
+                pk.gqa_prefill_sdpa(q, k, v, softmax_scale=scale)
+    return step, (q, k, v)
+
+
+def _graphed(step, torch):
+    """A CUDA graph replaying ``step`` (launch gaps out of the timing), or None when capture fails."""
+    try:
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            step()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            step()
+        torch.cuda.synchronize()
+        return g
+    except Exception:
+        torch.cuda.synchronize()
+        return None
+
+
+def _nvml_peak_delta(sampler, start_used):
+    if sampler.result is None or start_used is None or sampler.result.peak is None:
+        return None
+    return sampler.result.peak - start_used
+
+
+def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *, flusher=None,
+                      nvml=None) -> dict:
+    """The GPU part of an inference point. Returns measured figures (raises on OOM; see :func:`guarded`)."""
+    import torch
+
+    from .memory import AllocatorWatch, NVMLSampler
+    from .timing import kernel_breakdown, time_cuda
+
+    start_used = nvml.memory()[0] if nvml is not None else None
+    out: dict = {}
+    with NVMLSampler(nvml) as sampler, AllocatorWatch() as whole:
+        with AllocatorWatch() as kvw:
+            kv_layers, table = _alloc_kv(cfg, spec, torch)
+        table_bytes = table.numel() * 4 if table is not None else 0
+        out["kv_bytes"] = kvw.figures.allocated - _round512(table_bytes)
+        if cfg.phase == "decode":
+            step, keep = _decode_step(cfg, spec, kv_layers, table, torch)
+        else:
+            step, keep = _prefill_step(cfg, spec, kv_layers, torch)
+        step()  # compiles Triton kernels; the peak is taken over this and the next run
+        step()
+        torch.cuda.synchronize()
+    out["peak_bytes"] = whole.figures.peak - _round512(table_bytes)
+    out["reserved_bytes"] = whole.figures.peak_reserved
+    out["nvml_peak_delta_bytes"] = _nvml_peak_delta(sampler, start_used)
+    graph = _graphed(step, torch) if cfg.cuda_graph else None
+    run = graph.replay if graph is not None else step
+    t = time_cuda(run, warmup=cfg.warmup, reps=cfg.reps, flusher=flusher, max_seconds=2.0)
+    out["cuda_graph"] = graph is not None
+    out["latency"] = t.as_dict()
+    if cfg.breakdown or cfg.trace:
+        try:
+            out["kernels"] = kernel_breakdown(step, reps=2, trace_path=cfg.trace)
+        except Exception as e:  # the profiler is a nice-to-have; never lose the point over it
+            out["kernels_error"] = str(e).splitlines()[0][:200]
+    del graph, kv_layers, table, keep, step
+    return out
+
+
+def _round512(n: int) -> int:
+    return predict._round512(n)
+
+
+def profile_point(cfg: PointConfig, hw: Hardware, *, flusher=None, nvml=None, spec: ModelSpec | None = None) -> dict:
+    """Predict, measure and compare one point. Returns a JSON-ready dict (``status`` ok or does not fit)."""
+    spec = spec or load_spec(cfg.model)
+    cfg.validate(spec)
+    if cfg.phase == "train":
+        from .train import profile_train
+
+        return profile_train(cfg, spec, hw, nvml=nvml)
+    import torch
+
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    plan = plan_inference(cfg, spec, hw, sms)
+    free, _ = torch.cuda.mem_get_info()
+    res = guarded(cfg, lambda: measure_inference(cfg, spec, plan, flusher=flusher, nvml=nvml),
+                  plan.peak_bytes, free)
+    return assemble_inference(cfg, spec, plan, res)
+
+
+def assemble_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, res: dict) -> dict:
+    """Predicted beside measured for an inference point (pure Python: testable with canned measurements)."""
+    L, Lfull = plan.layers_run, spec.num_layers
+    point = {"key": cfg.key(), "config": asdict(cfg), "model": spec.name, "attention": spec.attention.kind,
+             "layers_run": L, "layers_total": Lfull, "scaled": L != Lfull,
+             "scale_note": (f"ran {L} of {Lfull} layers; *_full_model figures scale the per-layer ones by "
+                            f"{Lfull}/{L}") if L != Lfull else "",
+             "predicted": {"kv_bytes": plan.kv_bytes, "kv_bytes_full_model": plan.kv_bytes_full_model,
+                           "workspace": plan.workspace, "peak_bytes": plan.peak_bytes,
+                           "num_splits": plan.num_splits, "attn_core": plan.attn.as_dict()},
+             **res}
+    if res["status"] != "ok":
+        point["comparisons"] = []
+        return point
+    t = res["latency"]["median"]
+    achieved = {"bandwidth_gb_s": plan.attn.bytes / t / 1e9, "tflops": plan.attn.flops / t / 1e12}
+    point["achieved"] = achieved
+    judged_latency = TOL_LATENCY if (cfg.kernel == "triton" and cfg.phase == "decode") else None
+    comps = [
+        Comparison("kv_bytes", "B", plan.kv_bytes, res["kv_bytes"], TOL_KV),
+        Comparison("peak_bytes", "B", plan.peak_bytes, res["peak_bytes"], TOL_PEAK_INFER),
+        Comparison("latency_s", "s", plan.attn.time_s, t, judged_latency),
+    ]
+    point["comparisons"] = [c.as_dict() for c in comps]
+    if L != Lfull:
+        f = Lfull / L
+        point["measured_full_model"] = {"kv_bytes": res["kv_bytes"] * f, "latency_s": t * f}
+    return point
+
+
+def replace_cfg(cfg: PointConfig, **kw) -> PointConfig:
+    return replace(cfg, **kw)
+
+
+def summary_line(point: dict) -> str:
+    """One line per point for the console."""
+    if point["status"] != "ok":
+        fit = point["fit"]
+        return (f"{point['key']:<58} {point['status']} (calculator predicted "
+                f"{'fits' if fit['predicted_fits'] else 'does not fit'})")
+    parts = []
+    for c in point["comparisons"]:
+        e = c["error_pct"]
+        mark = "" if c["ok"] is None else (" ok" if c["ok"] else " MISS")
+        parts.append(f"{c['name']} {e:+.2f}%{mark}" if e is not None else f"{c['name']} n/a")
+    return f"{point['key']:<58} " + "  ".join(parts)
+
+
+__all__ = ["PointConfig", "profile_point", "assemble_inference", "plan_inference", "guarded", "is_oom",
+           "summary_line", "error_pct", "PHASES", "KERNELS", "RECOMPUTE_MODES"]

@@ -1,0 +1,142 @@
+"""``mlacalc validate``: a suite of points over MHA, GQA and MLA models, decode and prefill, batch and context,
+and forward+backward of 2-layer real models under each recomputation mode; written as JSON, a self-contained
+HTML report and a Markdown summary.
+
+After every point ``validate.json`` is rewritten atomically, so an interrupted run (Ctrl-C, a time limit) leaves
+the points done so far; the HTML and Markdown are written from whatever is there when the run ends or stops.
+``--resume`` skips points whose key is already in the JSON.
+
+The suite is chosen to be honest rather than flattering: memory-bound and compute-heavy MLA decode (16 and 128
+query heads per GPU), the eager baseline, paged and fp8 caches, small batches where launch latency matters, and
+one point that cannot fit on an 80 GB card.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from .report import accuracy_table, html_report, markdown_summary
+from .results import write_atomic, write_json
+from .run import PointConfig, summary_line
+
+K = 1024
+
+
+def default_suite(quick: bool = False) -> list[PointConfig]:
+    """The validation points (about 45; ``quick``: a handful, for smoke tests)."""
+    P = PointConfig
+    pts: list[PointConfig] = []
+    # MLA decode, Triton, DeepSeek-V3 with TP 8 (16 query heads per GPU; the latent is whole on every rank)
+    for b, c in ((1, 4 * K), (8, 4 * K), (32, 4 * K), (8, 16 * K), (32, 16 * K), (64, 32 * K), (128, 8 * K)):
+        pts.append(P("deepseek-v3", "decode", "triton", b, c, layers=8, tp=8))
+    # ... the same kernel with all 128 heads on one GPU (compute-heavy)
+    for b, c in ((8, 4 * K), (32, 8 * K), (64, 4 * K)):
+        pts.append(P("deepseek-v3", "decode", "triton", b, c, layers=4))
+    # DeepSeek-V2-Lite (16 heads): all 27 layers, a paged cache, an fp8 cache, two MTP tokens
+    pts += [P("deepseek-v2-lite", "decode", "triton", 16, 8 * K),
+            P("deepseek-v2-lite", "decode", "triton", 32, 8 * K, layers=8, paged=True),
+            P("deepseek-v2-lite", "decode", "triton", 32, 16 * K, layers=8, kv_dtype="fp8"),
+            P("deepseek-v2-lite", "decode", "triton", 32, 8 * K, layers=8, q_tokens=2)]
+    # the eager PyTorch baseline (latency shown, not judged)
+    pts += [P("deepseek-v2-lite", "decode", "eager", 8, 4 * K, layers=8),
+            P("deepseek-v2-lite", "decode", "eager", 32, 16 * K, layers=8)]
+    # GQA (Llama-3.1-8B: 32 query, 8 KV heads) and MHA (Llama-2-7B)
+    for b, c in ((1, 4 * K), (8, 8 * K), (32, 8 * K), (64, 16 * K)):
+        pts.append(P("llama-3.1-8b", "decode", "triton", b, c, layers=8))
+    pts += [P("llama-3.1-8b", "decode", "triton", 16, 8 * K, layers=8, paged=True),
+            P("llama-3.1-8b", "decode", "sdpa", 8, 8 * K, layers=8),
+            P("llama-3.1-8b", "decode", "sdpa", 32, 8 * K, layers=8),
+            P("llama-2-7b", "decode", "triton", 8, 4 * K, layers=8),
+            P("llama-2-7b", "decode", "triton", 16, 8 * K, layers=8),
+            P("llama-2-7b", "decode", "sdpa", 8, 4 * K, layers=8)]
+    # Does not fit: DeepSeek-V3's whole cache for 128 x 32k tokens is about 295 GB
+    pts.append(P("deepseek-v3", "decode", "triton", 128, 32 * K, tp=8))
+    # Prefill (SDPA; MLA decompressed)
+    pts += [P("llama-3.1-8b", "prefill", "sdpa", 1, 8 * K, layers=4),
+            P("llama-3.1-8b", "prefill", "sdpa", 4, 4 * K, layers=4),
+            P("deepseek-v2-lite", "prefill", "sdpa", 1, 8 * K, layers=4),
+            P("deepseek-v2-lite", "prefill", "sdpa", 4, 4 * K, layers=4),
+            P("llama-2-7b", "prefill", "sdpa", 2, 4 * K, layers=4)]
+    # Training: 2 real layers, forward + backward, each recomputation mode
+    for mode in ("none", "selective", "full", "mla-latent"):
+        pts.append(P("variant-mla", "train", "sdpa", 2, 4 * K, layers=2, recompute=mode))
+    for model in ("variant-gqa2-128", "variant-mha"):
+        for mode in ("none", "selective", "full"):
+            pts.append(P(model, "train", "sdpa", 2, 4 * K, layers=2, recompute=mode))
+    if quick:
+        keep = {0, 7, 14, 16, 17, 20, 28, 29, 33, 36}
+        pts = [p for i, p in enumerate(pts) if i in keep]
+    return pts
+
+
+def write_reports(out_dir: Path, result: dict) -> dict:
+    """validate.json, validate.md and index.html (HTML skipped with a note if plotly is missing)."""
+    rows = accuracy_table(result["points"])
+    result["accuracy"] = rows
+    write_json(out_dir / "validate.json", result)
+    write_atomic(out_dir / "validate.md", markdown_summary(result, rows))
+    try:
+        write_atomic(out_dir / "index.html", html_report(result, rows))
+    except ImportError:
+        print("note: plotly is not installed; index.html not written", file=sys.stderr)
+    return result
+
+
+def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool = False, resume: bool = False,
+                 command: str = "", log=print, points: list[PointConfig] | None = None) -> dict:
+    """Run the suite, writing results as it goes. Returns the result dict."""
+    import torch
+
+    from mlacalc.hardware import load_hardware
+
+    from .device import device_info, nvml_open, versions
+    from .memory import cuda_context_cost
+    from .run import free_cuda_memory, profile_point
+    from .timing import L2Flusher
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    nvml, nvml_status = nvml_open(0)
+    ctx = cuda_context_cost(nvml)
+    hw = load_hardware(hw_path or "h100-sxm")
+    info = device_info(0)
+    done: dict[str, dict] = {}
+    if resume and (out / "validate.json").exists():
+        for p in json.loads((out / "validate.json").read_text())["points"]:
+            done[p["key"]] = p
+    result = {"meta": {"command": command, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                       "device": info.as_dict(), "versions": versions(), "hardware": hw.to_dict(),
+                       "hardware_file": hw_path, "cuda_context": ctx, "nvml": nvml_status,
+                       "interrupted": False},
+              "points": list(done.values()), "notes": ""}
+    if nvml is None:
+        log(f"note: NVML {nvml_status}; carrying on with the allocator's figures")
+    flusher = L2Flusher(0)
+    suite = points if points is not None else default_suite(quick)
+    try:
+        for cfg in suite:
+            if cfg.key() in done:
+                continue
+            try:
+                point = profile_point(cfg, hw, flusher=flusher, nvml=nvml)
+            except Exception as e:  # a broken point is recorded, never the end of the run
+                point = {"key": cfg.key(), "config": cfg.__dict__, "status": "error",
+                         "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300],
+                         "traceback": traceback.format_exc()[-2000:], "comparisons": []}
+                free_cuda_memory()
+            result["points"].append(point)
+            log(summary_line(point) if point["status"] != "error" else f"{cfg.key():<58} error: {point['error']}")
+            write_json(out / "validate.json", result)
+    except KeyboardInterrupt:
+        result["meta"]["interrupted"] = True
+        log("interrupted: writing the points done so far")
+    finally:
+        del flusher
+        torch.cuda.empty_cache()
+        write_reports(out, result)
+    return result

@@ -1,0 +1,254 @@
+"""Profiler logic that runs without a GPU: statistics, atomic files, OOM recording, predictions, reports, and the
+commands' error paths. GPU tests are in test_profiler_gpu.py."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mlacalc.cli import main
+from mlacalc.hardware import load_hardware
+from mlacalc.profiler import predict
+from mlacalc.profiler.report import accuracy_table, markdown_summary
+from mlacalc.profiler.results import DOES_NOT_FIT, Comparison, error_pct, summarize, write_atomic, write_json
+from mlacalc.profiler.run import PointConfig, assemble_inference, guarded, is_oom, plan_inference
+from mlacalc.spec import load_spec
+
+
+# --- statistics --------------------------------------------------------------------------------------------
+
+def test_summary_of_ten_timings_has_numpy_style_quantiles():
+    s = summarize([10, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    assert s.median == 5.5
+    # p10 of 1..10 with linear interpolation: position 0.1 * 9 = 0.9 -> 1 + 0.9 * (2 - 1) = 1.9
+    assert s.p10 == pytest.approx(1.9)
+    assert s.p90 == pytest.approx(9.1)
+    assert s.spread_pct == pytest.approx(100 * (9.1 - 1.9) / 5.5)
+    assert (s.minimum, s.maximum, s.n) == (1, 10, 10)
+
+
+def test_summary_of_one_sample_has_no_spread():
+    s = summarize([2.5])
+    assert s.median == s.p10 == s.p90 == 2.5 and s.spread_pct == 0
+
+
+def test_error_is_signed_percent_of_the_prediction():
+    assert error_pct(100, 110) == pytest.approx(10.0)     # measured 10% above the prediction
+    assert error_pct(100, 90) == pytest.approx(-10.0)
+    assert error_pct(None, 5) is None
+
+
+def test_exact_tolerance_needs_equal_bytes_and_percent_tolerance_is_symmetric():
+    assert Comparison("kv", "B", 1024, 1024, 0).ok
+    assert not Comparison("kv", "B", 1024, 1536, 0).ok
+    assert Comparison("peak", "B", 100, 101.9, 2).ok
+    assert not Comparison("peak", "B", 100, 97.9, 2).ok
+    assert Comparison("lat", "s", 1, 5, None).ok is None   # shown, not judged
+
+
+# --- atomic files ------------------------------------------------------------------------------------------
+
+def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
+    p = tmp_path / "sub" / "out.json"
+    write_json(p, {"a": 1})
+    write_json(p, {"a": 2, "inf": float("inf")})
+    assert json.loads(p.read_text()) == {"a": 2, "inf": None}   # strict JSON: inf -> null
+    assert [f.name for f in p.parent.iterdir()] == ["out.json"]
+
+
+def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
+    p = tmp_path / "out.md"
+    write_atomic(p, "old")
+
+    def boom(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(p, "new")
+    assert p.read_text() == "old"
+    assert [f.name for f in tmp_path.iterdir()] == ["out.md"]
+
+
+# --- OOM recording -----------------------------------------------------------------------------------------
+
+class OutOfMemoryError(RuntimeError):
+    """Stands in for torch.cuda.OutOfMemoryError (matched by name)."""
+
+
+def test_oom_is_recorded_as_does_not_fit_and_compared_with_the_fit_prediction():
+    cfg = PointConfig("deepseek-v3", batch=128, context=32768)
+
+    def body():
+        raise OutOfMemoryError("CUDA out of memory. Tried to allocate 4.5 GiB")
+
+    # predicted 295 GB against 79 GB free: the calculator said it would not fit, and it did not
+    res = guarded(cfg, body, predicted_peak=295 * 10**9, free_bytes=79 * 10**9)
+    assert res["status"] == DOES_NOT_FIT
+    assert res["fit"]["predicted_fits"] is False and res["fit"]["measured_fits"] is False
+    assert res["fit"]["fit_agrees"] is True
+    # predicted to fit but did not: recorded as a disagreement
+    res = guarded(cfg, body, predicted_peak=10 * 10**9, free_bytes=79 * 10**9)
+    assert res["fit"]["fit_agrees"] is False
+
+
+def test_other_errors_are_not_taken_for_oom():
+    assert is_oom(RuntimeError("CUDA error: out of memory"))
+    assert not is_oom(ValueError("bad shape"))
+    with pytest.raises(ValueError):
+        guarded(PointConfig("llama-3.1-8b"), lambda: (_ for _ in ()).throw(ValueError("bad")), 1, 2)
+
+
+# --- predictions -------------------------------------------------------------------------------------------
+
+H100 = load_hardware("h100-sxm")
+
+
+def test_predicted_kv_is_the_calculators_per_layer_bytes():
+    spec = load_spec("deepseek-v3")
+    # 8 of 61 layers, 32 sequences x 4096 tokens x (512 + 64) bf16 elements
+    assert predict.kv_bytes(spec, 32, 4096, layers=8) == 8 * 32 * 4096 * 576 * 2
+    # paged, blocks of 64: 4000 tokens round up to 63 blocks = 4032 tokens
+    assert predict.kv_bytes(spec, 1, 4000, layers=1, block_size=64) == 4032 * 576 * 2
+
+
+def test_decode_attention_core_reads_exactly_the_cache_tokens():
+    spec = load_spec("llama-3.1-8b")
+    op = predict.attn_core(spec, H100, "decode", 8, 4096, layers=2)
+    # 2 layers x 8 seqs x 4096 keys x 8 KV heads x (128 + 128) dims x 2 bytes, plus q in and out (32 heads)
+    cache = 2 * 8 * 4096 * 8 * 256 * 2
+    qo = 2 * 8 * 32 * (128 + 128) * 2
+    assert op.bytes == cache + qo
+    assert op.flops == 2 * 2 * 8 * 32 * 4096 * 256
+    assert op.bound == "memory" and op.time_s == pytest.approx(op.bytes / 3350e9)
+
+
+def test_mla_with_tp_splits_query_heads_and_keeps_the_whole_latent():
+    spec = load_spec("deepseek-v3")
+    h = predict.heads_per_rank(spec, 8)
+    assert (h.q, h.kv) == (16, 1)
+    one = predict.attn_core(spec, H100, "decode", 4, 1024, layers=1, tp=8)
+    assert one.flops == 2 * 4 * 16 * 1024 * (576 + 512)
+
+
+def test_triton_decode_workspace_counts_split_partials():
+    spec = load_spec("deepseek-v3")
+    ws = predict.decode_workspace(spec, "triton", 8, 4096, tp=8, num_splits=4)
+    assert ws["split_partials"] == 8 * 4 * 16 * 512 * 4
+    assert ws["query"] == 8 * 16 * 576 * 2
+    eager = predict.decode_workspace(spec, "eager", 8, 4096, tp=8)
+    assert eager["scores"] == 10 * 8 * 16 * 4096
+
+
+def test_plan_peak_is_cache_plus_working_set():
+    spec = load_spec("llama-3.1-8b")
+    cfg = PointConfig("llama-3.1-8b", kernel="sdpa", batch=8, context=8192, layers=4)
+    plan = plan_inference(cfg, spec, H100)
+    assert plan.peak_bytes == plan.kv_bytes + sum(plan.workspace.values())
+    assert plan.kv_bytes == 4 * 8 * 8192 * 8 * 256 * 2
+
+
+def test_bad_combinations_are_one_line_spec_errors():
+    from mlacalc.errors import SpecError
+
+    with pytest.raises(SpecError, match="eager or triton"):
+        PointConfig("deepseek-v3", kernel="sdpa").validate(load_spec("deepseek-v3"))
+    with pytest.raises(SpecError, match="mla-latent"):
+        PointConfig("llama-3.1-8b", phase="train", kernel="sdpa", recompute="mla-latent").validate(
+            load_spec("llama-3.1-8b"))
+    with pytest.raises(SpecError, match="--layers"):
+        PointConfig("llama-3.1-8b", layers=99).validate(load_spec("llama-3.1-8b"))
+
+
+# --- reports from a canned result set ----------------------------------------------------------------------
+
+def canned_points():
+    spec = load_spec("llama-3.1-8b")
+    pts = []
+    for i, (kernel, b) in enumerate((("triton", 8), ("triton", 32), ("sdpa", 8))):
+        cfg = PointConfig("llama-3.1-8b", kernel=kernel, batch=b, context=8192, layers=4)
+        plan = plan_inference(cfg, spec, H100)
+        t = plan.attn.time_s * (1.05 if i == 0 else 1.30)   # one within 15%, one not
+        res = {"status": "ok", "kv_bytes": plan.kv_bytes, "peak_bytes": int(plan.peak_bytes * 1.01),
+               "latency": summarize([t, t * 1.01, t * 0.99]).as_dict(), "fit": {}}
+        pts.append(assemble_inference(cfg, spec, plan, res))
+    pts.append({"key": "deepseek-v3/decode/triton/b128/c32768", "config": {"phase": "decode", "kernel": "triton"},
+                "status": DOES_NOT_FIT, "comparisons": [],
+                "fit": {"predicted_fits": False, "measured_fits": False, "fit_agrees": True}})
+    return pts
+
+
+def test_accuracy_table_judges_each_target():
+    rows = {r["target"]: r for r in accuracy_table(canned_points())}
+    kv = rows["KV-cache bytes exact (allocator)"]
+    assert (kv["points"], kv["passed"], kv["met"]) == (3, 3, True)
+    peak = rows["Peak inference memory within 2%"]
+    assert peak["passed"] == 3 and peak["max_abs_error_pct"] == pytest.approx(1.0, abs=0.01)
+    lat = rows["Triton decode latency within 15% of roofline (>= 90% of points)"]
+    assert (lat["points"], lat["passed"], lat["met"]) == (2, 1, False)   # sdpa latency is shown, not judged
+    assert rows["'does not fit' points: calculator predicted it"]["met"] is True
+
+
+def test_reports_are_written_from_a_canned_result_set(tmp_path):
+    from mlacalc.profiler.validate import write_reports
+
+    result = {"meta": {"command": "mlacalc validate --out x", "device": {"name": "Fake GPU"},
+                       "hardware": H100.to_dict(), "versions": {"torch": "x"}},
+              "points": canned_points(), "notes": ""}
+    write_reports(tmp_path, result)
+    md = (tmp_path / "validate.md").read_text()
+    assert "| KV-cache bytes exact (allocator) | 3 | 3 |" in md
+    assert "does not fit" in md
+    data = json.loads((tmp_path / "validate.json").read_text())
+    assert len(data["points"]) == 4 and data["accuracy"]
+    html = (tmp_path / "index.html").read_text()
+    assert "plotly" in html.lower() and "<table>" in html and len(html) > 1_000_000  # plotly.js inlined
+    assert markdown_summary(result, accuracy_table(result["points"])).startswith("# Validation on Fake GPU")
+
+
+# --- commands without a GPU --------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("argv", [
+    ["profile", "deepseek-v3", "--phase", "decode", "--batch", "8", "--context", "4k"],
+    ["calibrate", "--out", "never.yaml"],
+    ["validate", "--out", "never"],
+    ["bench", "kernels", "--out", "never.json"],
+])
+def test_gpu_commands_without_cuda_say_so_in_one_line_and_exit_2(argv, no_cuda, capsys, tmp_path):
+    os.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CUDA" in err[0]
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_bad_flags_fail_before_looking_for_a_gpu(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["profile", "deepseek-v3", "--kernel", "sdpa"])
+    assert e.value.code == 2
+    assert "eager or triton" in capsys.readouterr().err
+
+
+def test_nvml_absent_is_reported_not_raised(monkeypatch):
+    from mlacalc.profiler.device import nvml_open
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails
+    handle, status = nvml_open(0)
+    assert handle is None and status.startswith("absent:")
+
+
+def test_importing_the_cli_loads_no_heavy_module():
+    code = "import sys, mlacalc.cli; print([m for m in ('torch', 'pynvml', 'plotly', 'triton') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

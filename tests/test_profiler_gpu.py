@@ -1,0 +1,50 @@
+"""Profiler on a real GPU (skipped without CUDA): calibration writes a loadable spec, a decode point's KV cache
+is exact to the byte, a does-not-fit point is recorded, and a training point runs under each recompute mode."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+
+
+def test_quick_calibration_writes_a_spec_the_loader_accepts(tmp_path):
+    from mlacalc.hardware import load_hardware
+    from mlacalc.profiler.calibrate import calibrate, write_hardware_yaml
+
+    cal = calibrate(quick=True)
+    write_hardware_yaml(cal, tmp_path / "gpu.yaml")
+    hw = load_hardware(str(tmp_path / "gpu.yaml"))
+    assert hw.measured and hw.mem_bandwidth_gb_s > 100 and hw.bf16_tflops > 10
+
+
+@pytest.mark.parametrize("model,kernel", [("deepseek-v2-lite", "triton"), ("llama-3.1-8b", "sdpa")])
+def test_decode_point_kv_cache_is_exact(model, kernel):
+    from mlacalc.hardware import load_hardware
+    from mlacalc.profiler.run import PointConfig, profile_point
+
+    p = profile_point(PointConfig(model, "decode", kernel, 4, 2048, layers=2, reps=5, breakdown=False),
+                      load_hardware("h100-sxm"))
+    assert p["status"] == "ok"
+    kv = next(c for c in p["comparisons"] if c["name"] == "kv_bytes")
+    assert kv["measured"] == kv["predicted"]
+
+
+def test_a_cache_larger_than_the_card_is_recorded_as_does_not_fit():
+    from mlacalc.hardware import load_hardware
+    from mlacalc.profiler.run import PointConfig, profile_point
+
+    total = torch.cuda.get_device_properties(0).total_memory
+    ctx = int(2 * total / (27 * 576 * 2 * 64))  # twice the card for 64 sequences of DeepSeek-V2-Lite
+    p = profile_point(PointConfig("deepseek-v2-lite", "decode", "triton", 64, ctx, breakdown=False),
+                      load_hardware("h100-sxm"))
+    assert p["status"] == "does not fit" and p["fit"]["fit_agrees"] is True
+
+
+@pytest.mark.parametrize("mode", ["none", "selective", "full", "mla-latent"])
+def test_training_point_runs_under_each_recompute_mode(mode):
+    from mlacalc.hardware import load_hardware
+    from mlacalc.profiler.run import PointConfig, profile_point
+
+    p = profile_point(PointConfig("variant-mla", "train", "sdpa", 1, 1024, layers=2, recompute=mode, reps=3),
+                      load_hardware("h100-sxm"))
+    assert p["status"] == "ok" and p["peak_bytes"] > p["weights_bytes"] > 0
