@@ -34,6 +34,14 @@ class Hardware:
     def mem_bandwidth_bytes_s(self) -> float:
         return self.mem_bandwidth_gb_s * 1e9
 
+    @property
+    def interconnect_bytes_s(self) -> float:
+        return self.interconnect_gb_s * 1e9
+
+    def ridge_point(self, dtype_bits: float = 16) -> float:
+        """FLOP per byte of HBM traffic above which a kernel is compute-bound: peak FLOP/s / bytes/s."""
+        return self.flops_per_s(dtype_bits) / self.mem_bandwidth_bytes_s
+
     def flops_per_s(self, dtype_bits: float) -> float:
         """Peak matrix FLOP/s for operands of ``dtype_bits`` (8: fp8, 16: bf16, 32: fp32)."""
         if dtype_bits <= 8 and self.fp8_tflops:

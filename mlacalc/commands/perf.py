@@ -1,7 +1,219 @@
-"""Commands of this group are registered here (filled by their issue)."""
+"""Inference performance commands: roofline, fit, sweep. Parsing and printing only; formulas live in
+``mlacalc.roofline``, ``mlacalc.fit`` and ``mlacalc.sweep``; charts in ``mlacalc.charts`` (plotly loaded there)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
 
 import typer
+
+from .. import report
+from ..errors import SpecError
+from ..units import dtype_bits, fmt_bytes
+from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, JsonOpt, KvBitsOpt, KvDtypeOpt, SetOpt, count, emit,
+                     kv_bits, model_spec)
+
+ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
+GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU: a built-in name (h100-sxm, h200, b200, mi300x, ...) or a "
+                                     "hardware YAML file, e.g. one written by `mlacalc calibrate`.")]
+TpOpt = Annotated[int, typer.Option("--tp", help="GPUs in the group (tensor-parallel ranks).")]
+DpAttnOpt = Annotated[bool, typer.Option("--dp-attention", help="Data-parallel attention: each GPU runs all heads "
+                                         "for its share of the sequences; FFN/MoE stays split.")]
+EpOpt = Annotated[bool, typer.Option("--ep", help="Expert parallel: routed experts spread over the group.")]
+PhaseOpt = Annotated[str, typer.Option("--phase", help="decode (q new tokens over a cache of --context) or prefill "
+                                       "(a prompt of --context tokens).")]
+QOpt = Annotated[int, typer.Option("--q-tokens", help="Decode: query tokens per sequence per step (1; k+1 with "
+                                   "MTP or speculative decoding).")]
+MlaFormOpt = Annotated[Optional[str], typer.Option("--mla-form", help="MLA: absorbed or decompressed (default: "
+                                                   "absorbed in decode, decompressed in prefill).")]
+WeightDtypeOpt = Annotated[Optional[str], typer.Option("--weight-dtype", help="bf16, fp8, int4, ... (default: the "
+                                                       "spec's).")]
+MemUtilOpt = Annotated[float, typer.Option("--gpu-mem-util", help="Share of device memory the engine may use "
+                                           "(vLLM's --gpu-memory-utilization).")]
+WorkspaceOpt = Annotated[Optional[str], typer.Option("--workspace", help="Activation workspace per GPU in bytes "
+                                                     "(e.g. 4G = 4 GiB); default: computed for --workspace-tokens.")]
+WorkspaceTokOpt = Annotated[str, typer.Option("--workspace-tokens", help="Tokens per step the workspace must hold "
+                                              "(a chunked-prefill budget).")]
+
+
+def _hw(gpu: str):
+    from ..hardware import load_hardware
+
+    return load_hardware(gpu)
+
+
+def _wbits(weight_dtype: str | None) -> float | None:
+    return None if weight_dtype is None else dtype_bits(weight_dtype, "--weight-dtype")
+
+
+def _t(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:,.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:,.2f} ms"
+    return f"{seconds * 1e6:,.1f} us"
+
+
+def _flops(x: float) -> str:
+    """``5.2e12`` -> ``'5.20 T'`` (decimal prefixes, as FLOP rates are quoted)."""
+    for unit, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if x >= scale:
+            return f"{x / scale:,.2f} {unit}"
+    return f"{x:,.0f}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1", context: ContextOpt = "4k",
+             q_tokens: QOpt = 1, gpu: GpuOpt = "h100-sxm", tp: TpOpt = 1, dp_attention: DpAttnOpt = False,
+             ep: EpOpt = False, mla_form: MlaFormOpt = None, weight_dtype: WeightDtypeOpt = None,
+             kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None, set_: SetOpt = None, as_: AsOpt = None,
+             json_: JsonOpt = False) -> None:
+    """FLOPs, bytes and roofline time of one forward step, op by op, on one GPU of the group."""
+    from ..roofline import Layout, Step, roofline as compute
+
+    spec = model_spec(model, set_, as_)
+    step = Step(phase, count(batch, "--batch"), count(context, "--context"), q_tokens)
+    r = compute(spec, _hw(gpu), step, Layout(tp=tp, dp_attention=dp_attention, ep=ep), mla_form=mla_form,
+                weight_bits=_wbits(weight_dtype), kv_bits=kv_bits(kv_dtype, kv_bits_))
+
+    def render():
+        total = r.time_s
+        rows = [[t.op.name, _flops(t.op.flops), fmt_bytes(t.op.bytes) if t.op.bytes else
+                 (fmt_bytes(t.op.comm_bytes) + " net"), f"{t.op.intensity:,.1f}", _t(t.time_s),
+                 f"{100 * t.time_s / total:.1f}%", "link" if t.bound == "interconnect" else t.bound]
+                for t in r.ops]
+        rows.append(["total", _flops(r.total_flops), fmt_bytes(r.total_bytes), "", _t(total), "100%", ""])
+        s, a = r.step, r.attn
+        what = (f"decode {s.q_tokens} token(s) x {s.batch} sequences over {s.context:,} cached tokens"
+                if s.phase == "decode" else f"prefill {s.batch} x {s.context:,}-token prompts")
+        form = f", MLA {r.mla_form}" if r.mla_form else ""
+        lines = [
+            f"{what}; {r.gpu.name} x {r.layout.tp}{' (dp-attention)' if r.layout.dp_attention else ''}"
+            f"{' (EP)' if r.layout.ep else ''}{form}; weights {r.weight_bits:g}-bit, KV {r.kv_bits:g}-bit",
+            f"{'time per output token' if s.phase == 'decode' else 'time to first token'}: "
+            f"{_t(r.time_per_output_token_s)}; {r.tokens_per_s:,.0f} tokens/s "
+            f"({r.tokens_per_s_per_gpu:,.0f} per GPU); bandwidth {100 * r.bandwidth_util:.0f}%, "
+            f"compute {100 * r.compute_util:.0f}% of peak",
+            f"attn_core: {a.intensity:,.1f} FLOP/B vs ridge {a.ridge:,.0f} -> {a.bound}-bound "
+            f"({a.heads_per_gpu:g} query heads per GPU"
+            + (f"; compute-bound from q >= {a.q_tokens_for_compute_bound}" if a.q_tokens_for_compute_bound else "")
+            + ")",
+        ]
+        report.console().print(report.table(f"Roofline: {r.model}", ["op", "FLOPs", "bytes", "FLOP/B", "time",
+                                                                     "share", "bound"], rows, "\n".join(lines)))
+
+    emit(json_, r.to_json(), render)
+
+
+def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu: GpuOpt = "h100-sxm",
+        tp: TpOpt = 1, dp_attention: DpAttnOpt = False, ep: EpOpt = False, q_tokens: QOpt = 1,
+        weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
+        gpu_mem_util: MemUtilOpt = 0.9, workspace: WorkspaceOpt = None, workspace_tokens: WorkspaceTokOpt = "8k",
+        block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged KV: round each sequence up "
+                                                          "to whole blocks of N tokens.")] = None,
+        as_: Annotated[Optional[list[str]], typer.Option("--as", help="Also fit the model with this attention "
+                                                         "(mha, mqa, gqa:N). Repeatable.")] = None,
+        set_: SetOpt = None, json_: JsonOpt = False) -> None:
+    """Largest batch at --context and longest context at --batch on --tp GPUs, then decode speed at that batch.
+    With --as, the same for the model's MHA/GQA equivalents, side by side."""
+    from ..fit import fit as compute
+    from ..roofline import Layout
+
+    hw, layout = _hw(gpu), Layout(tp=tp, dp_attention=dp_attention, ep=ep)
+    ws = None if workspace is None else count(workspace, "--workspace", 0)
+    kb = kv_bits(kv_dtype, kv_bits_)
+    labels = [None] + list(as_ or [])
+    fits = [compute(model_spec(model, set_, v), hw, count(context, "--context"), layout,
+                    batch=count(batch, "--batch"), weight_bits=_wbits(weight_dtype), kv_bits=kb,
+                    gpu_mem_util=gpu_mem_util, workspace_tokens=count(workspace_tokens, "--workspace-tokens"),
+                    workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens) for v in labels]
+    payload = {"fits": [f.to_json() for f in fits]}
+
+    def render():
+        base = fits[0].decode.tokens_per_s_per_gpu if fits[0].decode else None
+        f0 = fits[0]
+
+        def row(label, cell):
+            return [label] + [cell(f) for f in fits]
+
+        def dec(cell):
+            return lambda f: cell(f.decode) if f.decode else "-"
+
+        rows = [row("attention", lambda f: f.attention),
+                row("weights", lambda f: fmt_bytes(f.weights)),
+                row("workspace", lambda f: fmt_bytes(f.workspace.total)),
+                row("KV budget", lambda f: fmt_bytes(max(f.kv_budget, 0))),
+                row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq)),
+                row("largest batch", lambda f: f"{f.max_batch:,}"),
+                row(f"longest context (batch {f0.batch})", lambda f: f"{f.max_context:,}"),
+                row("time per token", dec(lambda d: _t(d.time_per_output_token_s))),
+                row("tokens/s per GPU", dec(lambda d: f"{d.tokens_per_s_per_gpu:,.0f}")),
+                row("vs first", dec(lambda d: f"{d.tokens_per_s_per_gpu / base:.2f}x" if base else "-"))]
+        cap = (f"{hw.name} x {layout.tp}{' dp-attention' if dp_attention else ''}{' EP' if ep else ''}; "
+               f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable; weights {f0.weight_bits:g}-bit, "
+               f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step")
+        report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows, cap))
+
+    emit(json_, payload, render)
+
+
+def sweep(model: ModelArg,
+          context: Annotated[str, typer.Option("--context", "-c", help="Contexts, comma-separated.")] = "4k,32k,128k",
+          batch: Annotated[str, typer.Option("--batch", "-b", help="Batches, comma-separated.")] = "1,16,64,256",
+          gpus: Annotated[str, typer.Option("--gpus", help="GPU counts, comma-separated.")] = "1,8",
+          gpu: Annotated[str, typer.Option("--gpu", help="GPU kinds or files, comma-separated.")] = "h100-sxm",
+          as_: Annotated[Optional[list[str]], typer.Option("--as", help="Also sweep the model with this attention "
+                                                           "(mha, mqa, gqa:N). Repeatable.")] = None,
+          phase: PhaseOpt = "decode", q_tokens: QOpt = 1, dp_attention: DpAttnOpt = False, ep: EpOpt = False,
+          weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
+          gpu_mem_util: MemUtilOpt = 0.9,
+          fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+          plot: Annotated[Optional[str], typer.Option("--plot", help="Write charts to this HTML file (offline, "
+                                                      "plotly.js inside).")] = None,
+          set_: SetOpt = None, json_: JsonOpt = False) -> None:
+    """Every combination of variant, GPU kind, GPU count, context and batch: memory fit and step time."""
+    from ..sweep import parse_list, sweep as compute
+
+    if fmt not in ("table", "csv", "json"):
+        raise SpecError("--format", f"must be table, csv or json, got {fmt!r}")
+    if json_:
+        fmt = "json"
+    variants = [(model if v is None else f"{model} as {v}", model_spec(model, set_, v)) for v in [None] + list(as_ or [])]
+    sw = compute(variants, [_hw(g) for g in parse_list(gpu, "--gpu")],
+                 [count(x, "--gpus") for x in parse_list(gpus, "--gpus")],
+                 [count(x, "--context") for x in parse_list(context, "--context")],
+                 [count(x, "--batch") for x in parse_list(batch, "--batch")], phase=phase, q_tokens=q_tokens,
+                 dp_attention=dp_attention, ep=ep, weight_bits=_wbits(weight_dtype),
+                 kv_bits=kv_bits(kv_dtype, kv_bits_), gpu_mem_util=gpu_mem_util)
+    if plot:
+        from ..charts import write_sweep_html
+
+        write_sweep_html(sw, plot)
+        if fmt != "json":
+            print(f"wrote {plot}", file=sys.stderr)
+    if fmt == "json":
+        emit(True, sw.to_json(), lambda: None)
+    elif fmt == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        fields = list(sw.rows[0]._fields) if sw.rows else []
+        w.writerow(fields)
+        w.writerows(sw.rows)
+    else:
+        rows = [[r.variant, r.gpu, str(r.gpus), f"{r.context:,}", str(r.batch), fmt_bytes(r.kv_bytes_per_gpu),
+                 "yes" if r.fits else "no", f"{r.max_batch:,}", _t(r.time_per_output_token_s),
+                 f"{r.tokens_per_s_per_gpu:,.0f}", r.bound] for r in sw.rows]
+        cap = "; ".join(f"skipped {s['variant']} on {s['gpus']} x {s['gpu']}: {s['reason']}" for s in sw.skipped)
+        report.console().print(report.table(f"Sweep ({phase})", ["variant", "gpu", "n", "context", "batch",
+                                                                 "KV/GPU", "fits", "max batch", "per token",
+                                                                 "tok/s/GPU", "bound"], rows, cap or None))
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to ``app``."""
+    app.command()(roofline)
+    app.command()(fit)
+    app.command()(sweep)

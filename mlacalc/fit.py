@@ -1,0 +1,200 @@
+"""What fits: the largest batch at a context, the longest context at a batch, and the decode speed there.
+
+Memory on each GPU of a group of ``n``:
+
+    usable    = gpu_mem_util x device memory        (0.9 by default, vLLM's --gpu-memory-utilization)
+    kv_budget = usable - weights per GPU - activation workspace
+    batch     = the most sequences whose KV cache per GPU fits in kv_budget
+
+Weights per GPU come from :func:`mlacalc.weights.params_per_gpu` (TP splits heads and FFN widths, EP splits the
+routed experts); with data-parallel attention every GPU holds the full attention weights. KV per GPU comes from
+:func:`mlacalc.kv.kv_report` with the same :class:`~mlacalc.kv.Sharding`: under TP every GPU holds its heads'
+share of every sequence (all of an MLA latent, which belongs to no head); under data-parallel attention each GPU
+holds whole sequences, ``ceil(batch / n)`` of them.
+
+The activation workspace is stated, not measured: the peak live activations of one forward step of
+``workspace_tokens`` tokens (default 8,192, a chunked-prefill budget) at bf16 (:func:`activation_workspace`).
+Not counted: CUDA graphs, NCCL buffers, allocator fragmentation, the logits buffer; pass ``workspace_bytes`` to
+use a measured number instead.
+
+Then the decode step at the largest batch is timed with :func:`mlacalc.roofline.roofline`: a smaller cache
+per sequence gives a bigger batch, which spreads the weight reads over more tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .errors import SpecError
+from .hardware import Hardware
+from .kv import Sharding, kv_heads_per_rank, kv_report
+from .roofline import Layout, Roofline, Step, roofline
+from .spec import ModelSpec
+from .weights import Parallel, Params, param_counts, params_per_gpu, weight_bytes
+
+DEFAULT_GPU_MEM_UTIL = 0.9
+DEFAULT_WORKSPACE_TOKENS = 8192
+MAX_CONTEXT_SEARCH = 1 << 26          # longest context searched (tokens); the spec holds no trained window
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Activation workspace per GPU, bytes: live tensors of one step of ``tokens`` tokens at bf16."""
+
+    tokens: int
+    residual: float              # the residual stream and the normed input: 2 T d
+    attention: float             # queries and attention output for this GPU's heads: T H' (d_qk + d_v)
+    ffn: float                   # the widest FFN intermediate (gate and up): 2 T f'
+
+    @property
+    def total(self) -> float:
+        return self.residual + self.attention + self.ffn
+
+    def as_dict(self) -> dict:
+        return {"tokens": self.tokens, "residual": self.residual, "attention": self.attention, "ffn": self.ffn,
+                "total": self.total}
+
+
+def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS, tp: int = 1) -> Workspace:
+    """Peak live activations of one forward step of ``tokens`` tokens on one of ``tp`` GPUs, bf16 (2 bytes).
+
+    The FFN term takes the widest of: the dense FFN ``f / tp``, and an MoE layer's ``k`` routed experts plus its
+    shared experts (``(k f_e + n_s f_s) / tp`` per token). MLA attention counts the decompressed form (prefill).
+    """
+    a, f, d = spec.attention, spec.ffn, spec.hidden_size
+    width = f.intermediate_size
+    if f.kind == "moe":
+        width = max(width, f.experts_per_token * f.expert_intermediate_size + f.num_shared_experts * f.shared_width)
+    heads = a.num_heads / tp
+    return Workspace(tokens=tokens, residual=2 * tokens * d * 2,
+                     attention=tokens * heads * (a.qk_head_dim + a.v_head_dim) * 2,
+                     ffn=tokens * 2 * width / tp * 2)
+
+
+def weight_params_per_gpu(spec: ModelSpec, layout: Layout) -> Params:
+    """Parameters on the fullest GPU: :func:`params_per_gpu`, with full attention weights under dp-attention."""
+    ep = layout.tp if layout.ep and spec.ffn.kind == "moe" else 1
+    p = params_per_gpu(spec, Parallel(tp=layout.tp, ep=ep))
+    if layout.dp_attention:
+        p = replace(p, attention=param_counts(spec).attention)
+    return p
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Memory per GPU (bytes), the largest batch at ``context``, the longest context at ``batch``, and decode."""
+
+    model: str
+    attention: str
+    gpu: Hardware
+    layout: Layout
+    weight_bits: float
+    kv_bits: float
+    gpu_mem_util: float
+    context: int
+    usable: float
+    weights: float
+    workspace: Workspace
+    kv_bytes_per_seq: float       # KV of one sequence of `context` tokens on one GPU
+    max_batch: int                # over the whole group
+    batch: int                    # batch for the longest-context question
+    max_context: int              # longest context at `batch` (0: not even one token)
+    decode: Roofline | None       # decode step at max_batch (None when nothing fits)
+
+    @property
+    def kv_budget(self) -> float:
+        """Bytes per GPU left for the KV cache (negative: the weights and workspace alone do not fit)."""
+        return self.usable - self.weights - self.workspace.total
+
+    def to_json(self) -> dict:
+        d = self.decode
+        return {
+            "model": self.model, "attention": self.attention, "gpu": self.gpu.name, "gpus": self.layout.tp,
+            "dp_attention": self.layout.dp_attention, "ep": self.layout.ep, "weight_bits": self.weight_bits,
+            "kv_bits": self.kv_bits, "gpu_mem_util": self.gpu_mem_util, "context": self.context,
+            "memory_per_gpu": {"usable": self.usable, "weights": self.weights, "workspace": self.workspace.total,
+                               "kv_budget": self.kv_budget},
+            "workspace": self.workspace.as_dict(),
+            "kv_bytes_per_seq_per_gpu": self.kv_bytes_per_seq, "max_batch": self.max_batch,
+            "batch": self.batch, "max_context": self.max_context,
+            "decode": None if d is None else {
+                "batch": d.step.batch, "step_time_s": d.time_s, "time_per_output_token_s": d.time_per_output_token_s,
+                "tokens_per_s": d.tokens_per_s, "tokens_per_s_per_gpu": d.tokens_per_s_per_gpu,
+                "gpu_seconds_per_million_tokens": 1e6 * self.layout.tp / d.tokens_per_s,
+                "bandwidth_util": d.bandwidth_util, "compute_util": d.compute_util},
+        }
+
+
+def _sharding(layout: Layout) -> Sharding:
+    return Sharding(tp=layout.tp, dp_attention=layout.dp_attention)
+
+
+def kv_per_gpu(spec: ModelSpec, context: int, batch: int, layout: Layout, kv_bits: float,
+               block_size: int | None = None) -> float:
+    """KV bytes on the fullest GPU for ``batch`` sequences of ``context`` tokens."""
+    return kv_report(spec, context, batch, kv_bits=kv_bits, block_size=block_size,
+                     sharding=_sharding(layout)).per_gpu.total
+
+
+def max_batch(spec: ModelSpec, context: int, budget: float, layout: Layout, kv_bits: float,
+              block_size: int | None = None) -> tuple[int, float]:
+    """(largest batch over the group, KV bytes per sequence per GPU). KV per GPU is linear in the sequences a GPU
+    holds: all of them under TP, ``ceil(batch / n)`` under dp-attention."""
+    r = kv_report(spec, context, 1, kv_bits=kv_bits, block_size=block_size, sharding=Sharding())
+    share = 1.0 if layout.dp_attention else kv_heads_per_rank(spec.attention, layout.tp)
+    per_seq = r.per_gpu.total * share
+    if budget <= 0:
+        return 0, per_seq
+    per_gpu_seqs = int(budget // per_seq)
+    return (per_gpu_seqs * layout.tp if layout.dp_attention else per_gpu_seqs), per_seq
+
+
+def max_context(spec: ModelSpec, batch: int, budget: float, layout: Layout, kv_bits: float,
+                block_size: int | None = None) -> int:
+    """Longest context (tokens) at which ``batch`` sequences fit in ``budget`` bytes per GPU (binary search:
+    KV grows monotonically with context, windows and blocks included). 0 if not even one token fits."""
+    def fits(c: int) -> bool:
+        return kv_per_gpu(spec, c, batch, layout, kv_bits, block_size) <= budget
+
+    if budget <= 0 or not fits(1):
+        return 0
+    if fits(MAX_CONTEXT_SEARCH):
+        return MAX_CONTEXT_SEARCH
+    lo, hi = 1, MAX_CONTEXT_SEARCH          # fits(lo), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
+def fit(spec: ModelSpec, hw: Hardware, context: int, layout: Layout = Layout(), *, batch: int = 1,
+        weight_bits: float | None = None, kv_bits: float | None = None,
+        gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int = DEFAULT_WORKSPACE_TOKENS,
+        workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
+        mla_form: str | None = None) -> Fit:
+    """Largest batch at ``context`` and longest context at ``batch`` on ``layout.tp`` GPUs of kind ``hw``,
+    then the decode step at the largest batch (see module docstring)."""
+    if not 0 < gpu_mem_util <= 1:
+        raise SpecError("--gpu-mem-util", f"must be in (0, 1], got {gpu_mem_util}")
+    if context < 1 or batch < 1:
+        raise SpecError("--context" if context < 1 else "--batch", "must be at least 1")
+    wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
+    kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
+    Step("decode", batch, context, q_tokens)        # validates the numbers before the search
+    ws = activation_workspace(spec, workspace_tokens, 1 if layout.dp_attention else layout.tp)
+    if workspace_bytes is not None:
+        if workspace_bytes < 0:
+            raise SpecError("--workspace", f"must be at least 0, got {workspace_bytes}")
+        ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
+    usable = gpu_mem_util * hw.memory_bytes
+    w = weight_bytes(weight_params_per_gpu(spec, layout), wbits).total
+    budget = usable - w - ws.total
+    mb, per_seq = max_batch(spec, context, budget, layout, kbits, block_size)
+    mc = max_context(spec, batch, budget, layout, kbits, block_size)
+    decode = None
+    if mb >= 1:
+        decode = roofline(spec, hw, Step("decode", mb, context, q_tokens), layout, mla_form=mla_form,
+                          weight_bits=wbits, kv_bits=kbits, analyse_attention=False)
+    return Fit(model=spec.name, attention=spec.attention.kind, gpu=hw, layout=layout, weight_bits=wbits,
+               kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w, workspace=ws,
+               kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode)

@@ -1,0 +1,115 @@
+"""Sweeps: every combination of attention variant, GPU kind, GPU count, context and batch, one row each.
+
+Each row is a decode (or prefill) step timed by :func:`mlacalc.roofline.roofline` and checked against memory by
+the rules of :mod:`mlacalc.fit` (the largest batch at that context on that group). Nothing here has a formula of
+its own; it loops and collects. Combinations that cannot be laid out (heads that do not split over the GPU
+count) are listed in ``skipped`` with the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from .errors import SpecError
+from .fit import DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch, weight_params_per_gpu
+from .hardware import Hardware
+from .kv import kv_report
+from .roofline import Layout, Step, roofline
+from .spec import ModelSpec
+from .weights import weight_bytes
+
+
+class SweepRow(NamedTuple):
+    """One configuration. Bytes per GPU unless named otherwise; tokens/s over the whole group."""
+
+    variant: str
+    attention: str
+    gpu: str
+    gpus: int
+    context: int
+    batch: int
+    kv_bytes_per_seq: float          # one sequence, whole model, before sharding
+    kv_bytes_per_gpu: float
+    weight_bytes_per_gpu: float
+    fits: bool
+    max_batch: int                   # at this context on this group
+    step_time_s: float
+    time_per_output_token_s: float
+    tokens_per_s: float
+    tokens_per_s_per_gpu: float
+    bound: str                       # the bound that takes most of the step time
+    attn_intensity: float            # attn_core FLOP per byte
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Rows, skipped combinations, and one fully analysed step per variant for the charts."""
+
+    rows: tuple[SweepRow, ...]
+    skipped: tuple[dict, ...]
+    focus: dict                      # variant -> mlacalc.roofline.Roofline at the focus configuration
+    focus_config: dict               # gpu, gpus, context, batch of the focus step
+
+    def to_json(self) -> dict:
+        return {"rows": [r._asdict() for r in self.rows], "skipped": list(self.skipped),
+                "focus": self.focus_config}
+
+
+def parse_list(text: str, flag: str) -> list[str]:
+    items = [s.strip() for s in str(text).split(",") if s.strip()]
+    if not items:
+        raise SpecError(flag, "needs at least one value")
+    return items
+
+
+def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: list[int], contexts: list[int],
+          batches: list[int], *, phase: str = "decode", q_tokens: int = 1, dp_attention: bool = False,
+          ep: bool = False, weight_bits: float | None = None, kv_bits: float | None = None,
+          gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int = DEFAULT_WORKSPACE_TOKENS) -> Sweep:
+    """All combinations; see module docstring. ``variants``: (label, spec) pairs."""
+    if not 0 < gpu_mem_util <= 1:
+        raise SpecError("--gpu-mem-util", f"must be in (0, 1], got {gpu_mem_util}")
+    for n in counts:
+        Layout(tp=n)
+    for c, b in itertools.product(contexts, batches):
+        Step(phase, b, c, q_tokens)
+    rows, skipped = [], []
+    for (label, spec), hw, n in itertools.product(variants, gpus, counts):
+        layout = Layout(tp=n, dp_attention=dp_attention, ep=ep)
+        wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
+        kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
+        try:
+            w = weight_bytes(weight_params_per_gpu(spec, layout), wbits).total
+            ws = activation_workspace(spec, workspace_tokens, 1 if dp_attention else n).total
+            budget = gpu_mem_util * hw.memory_bytes - w - ws
+            roofline(spec, hw, Step(phase, 1, contexts[0], q_tokens), layout, analyse_attention=False)
+        except SpecError as e:
+            skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "reason": str(e)})
+            continue
+        for c in contexts:
+            per_seq = kv_report(spec, c, 1, kv_bits=kbits).per_sequence.total
+            mb, per_seq_gpu = max_batch(spec, c, budget, layout, kbits)
+            for b in batches:
+                held = -(-b // n) if dp_attention else b
+                r = roofline(spec, hw, Step(phase, b, c, q_tokens), layout, weight_bits=wbits, kv_bits=kbits,
+                             analyse_attention=False)
+                t = r.time_s
+                by = r.time_by_bound()
+                rows.append(SweepRow(label, spec.attention.kind, hw.name, n, c, b, per_seq, per_seq_gpu * held, w,
+                                     b <= mb, mb, t, r.time_per_output_token_s, r.tokens_per_s,
+                                     r.tokens_per_s / n, max(by, key=by.get), r.op("attn_core").op.intensity))
+    focus, focus_config = {}, {}
+    if rows:
+        hw, n = gpus[0], max(c for c in counts if any(r.gpus == c for r in rows))
+        c = contexts[len(contexts) // 2]
+        ok = [r for r in rows if r.gpu == hw.name and r.gpus == n and r.context == c and r.fits]
+        b = max((r.batch for r in ok), default=batches[0])
+        focus_config = {"gpu": hw.name, "gpus": n, "context": c, "batch": b, "phase": phase}
+        for label, spec in variants:
+            if any(r.variant == label and r.gpu == hw.name and r.gpus == n for r in rows):
+                focus[label] = roofline(spec, hw, Step(phase, b, c, q_tokens),
+                                        Layout(tp=n, dp_attention=dp_attention, ep=ep),
+                                        weight_bits=weight_bits, kv_bits=kv_bits)
+    return Sweep(tuple(rows), tuple(skipped), focus, focus_config)

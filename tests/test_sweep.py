@@ -1,0 +1,62 @@
+"""Sweep: every combination once, table/CSV/JSON outputs, the HTML chart, skipped layouts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from mlacalc.cli import main
+from mlacalc.hardware import load_hardware
+from mlacalc.spec import load_spec
+from mlacalc.sweep import sweep
+
+
+def test_one_row_per_combination_and_fits_matches_max_batch():
+    variants = [("v2-lite", load_spec("deepseek-v2-lite")), ("as mha", load_spec("deepseek-v2-lite", [], "mha"))]
+    sw = sweep(variants, [load_hardware("h100-sxm"), load_hardware("l40s")], [1, 2], [1024, 8192], [1, 64])
+    assert len(sw.rows) == 2 * 2 * 2 * 2 * 2
+    for r in sw.rows:
+        assert r.fits == (r.batch <= r.max_batch)
+    assert set(sw.focus) == {"v2-lite", "as mha"}
+
+
+def test_layouts_that_cannot_split_are_skipped_not_fatal():
+    sw = sweep([("m", load_spec("deepseek-v2-lite"))], [load_hardware("h100-sxm")], [1, 3], [1024], [1])
+    assert {r.gpus for r in sw.rows} == {1}
+    assert sw.skipped and sw.skipped[0]["gpus"] == 3
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+def test_cli_csv_and_json(capsys):
+    base = ["sweep", "deepseek-v2-lite", "--context", "1k,4k", "--batch", "1,8", "--gpus", "1", "--as", "gqa:4"]
+    code, out, _ = run(base + ["--format", "csv"], capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 2 * 2 * 2 and "tokens_per_s_per_gpu" in rows[0]
+    code, out, _ = run(base + ["--json"], capsys)
+    d = json.loads(out)
+    assert code == 0 and len(d["rows"]) == 8 and d["focus"]["gpus"] == 1
+
+
+def test_cli_plot_is_self_contained_html(tmp_path, capsys):
+    path = tmp_path / "s.html"
+    code, out, _ = run(["sweep", "deepseek-v2-lite", "--context", "1k,8k,32k", "--batch", "1,16", "--gpus", "1,2",
+                        "--as", "mha", "--plot", str(path), "--json"], capsys)
+    assert code == 0 and json.loads(out)["rows"]
+    html = path.read_text()
+    assert path.stat().st_size > 1_000_000                     # plotly.js is inside the file
+    assert "cdn.plot.ly" not in html.split("<body>")[-1][:2000]
+    assert "attn_core" in html and "Largest batch" in html
+
+
+def test_cli_bad_format_exit_2(capsys):
+    code, out, err = run(["sweep", "deepseek-v2-lite", "--format", "xml"], capsys)
+    assert code == 2 and err.startswith("error:")
