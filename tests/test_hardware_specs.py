@@ -22,7 +22,7 @@ def test_spec_loads_with_a_source_and_ordered_rates(name):
     assert raw["source"].startswith("http")
     hw = load_hardware(name)
     assert hw.fp32_tflops < hw.bf16_tflops <= hw.fp16_tflops
-    assert hw.fp8_tflops == 0 or hw.fp8_tflops == pytest.approx(2 * hw.bf16_tflops, rel=0.01)
+    assert hw.fp8_tflops == 0 or hw.fp8_tflops == pytest.approx(2 * hw.bf16_tflops, rel=0.02)  # L40S: 733 vs 362.05
     assert hw.flops_per_s(8) >= hw.flops_per_s(16)          # no fp8 units: fp8 runs at the bf16 rate
 
 
