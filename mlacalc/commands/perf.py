@@ -181,7 +181,9 @@ def sweep(model: ModelArg,
     if json_:
         fmt = "json"
     variants = [(model if v is None else f"{model} as {v}", model_spec(model, set_, v)) for v in [None] + list(as_ or [])]
-    sw = compute(variants, [_hw(g) for g in parse_list(gpu, "--gpu")],
+    kinds = {g: _hw(g) for g in parse_list(gpu, "--gpu")}
+    short = {hw.name: g for g, hw in kinds.items()}
+    sw = compute(variants, list(kinds.values()),
                  [count(x, "--gpus") for x in parse_list(gpus, "--gpus")],
                  [count(x, "--context") for x in parse_list(context, "--context")],
                  [count(x, "--batch") for x in parse_list(batch, "--batch")], phase=phase, q_tokens=q_tokens,
@@ -203,11 +205,11 @@ def sweep(model: ModelArg,
         w.writerow(fields)
         w.writerows(sw.rows)
     else:
-        rows = [[r.variant, r.gpu, str(r.gpus), f"{r.context:,}", str(r.batch), fmt_bytes(r.kv_bytes_per_gpu),
+        rows = [[r.variant.replace(model, "", 1).strip() or "as is", short.get(r.gpu, r.gpu), str(r.gpus), f"{r.context:,}", str(r.batch), fmt_bytes(r.kv_bytes_per_gpu),
                  "yes" if r.fits else "no", f"{r.max_batch:,}", _t(r.time_per_output_token_s),
                  f"{r.tokens_per_s_per_gpu:,.0f}", r.bound] for r in sw.rows]
         cap = "; ".join(f"skipped {s['variant']} on {s['gpus']} x {s['gpu']}: {s['reason']}" for s in sw.skipped)
-        report.console().print(report.table(f"Sweep ({phase})", ["variant", "gpu", "n", "context", "batch",
+        report.console().print(report.table(f"Sweep: {model} ({phase})", ["variant", "gpu", "n", "context", "batch",
                                                                  "KV/GPU", "fits", "max batch", "per token",
                                                                  "tok/s/GPU", "bound"], rows, cap or None))
 
