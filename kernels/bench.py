@@ -52,6 +52,9 @@ class Timer:
         est = time.perf_counter() - t0
         reps = int(max(min_reps, min(max_reps, budget_s / max(est, 1e-6))))
         events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(reps)]
+        # Hold the GPU while the CPU queues every repetition, so that host launch overhead (Python wrappers, several
+        # launches per call) never leaves the GPU idle inside a timed region: we time the device, not the host.
+        torch.cuda._sleep(int(min(reps * 1.0, 200.0) * 2_000_000))  # ~1 ms per rep at ~2 GHz
         for start, end in events:
             self.flush.zero_()
             start.record()

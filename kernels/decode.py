@@ -51,13 +51,15 @@ def mla_decode_eager(
         if kv_scale is not None:
             kv = kv * (kv_scale.to(q.dtype) if torch.is_tensor(kv_scale) else kv_scale)
     qf = q.reshape(B, s_q * H, Dk)
-    scores = torch.bmm(qf, kv.transpose(1, 2)).float() * softmax_scale  # [B, s_q*H, S]
+    ok = None
     if cache_seqlens is not None or s_q > 1:
         lens = cache_seqlens if cache_seqlens is not None else torch.full((B,), S, device=q.device)
         ok = _visible(lens, s_q, S, q.device)  # [B, s_q, S]
-        scores = scores.view(B, s_q, H, S).masked_fill(~ok[:, :, None, :], float("-inf")).view(B, s_q * H, S)
         # rows past a sequence's end may hold anything (NaN in tests): zero them so 0 * garbage stays 0
         kv = torch.where(ok[:, -1, :, None], kv, torch.zeros((), dtype=kv.dtype, device=kv.device))
+    scores = torch.bmm(qf, kv.transpose(1, 2)).float() * softmax_scale  # [B, s_q*H, S]
+    if ok is not None:
+        scores = scores.view(B, s_q, H, S).masked_fill(~ok[:, :, None, :], float("-inf")).view(B, s_q * H, S)
     p = torch.softmax(scores, dim=-1).to(q.dtype)
     out = torch.bmm(p, kv[..., :kv_lora_rank])
     return out.view(B, s_q, H, kv_lora_rank)

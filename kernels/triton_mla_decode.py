@@ -4,8 +4,9 @@ What it computes (per sequence b, query token t, head h; r = 512 latent dims, dr
     s_j   = scale * (q[b,t,h,:r] . kv[b,j,:r] + q[b,t,h,r:] . kv[b,j,r:])     for j <= len_b - s_q + t
     out   = sum_j softmax(s)_j * kv[b,j,:r]                                     -> [B, s_q, H, r]
 i.e. MQA with one 576-dim key per token whose first 512 dims are also the value. The cache is bf16/fp16, or
-float8 e4m3 with one scale (scores and outputs are multiplied by it; the tile is converted to the query dtype
-before the tensor-core dot).
+float8 e4m3 with one scale (scores and outputs are multiplied by it; fp8 tiles are widened to fp16, and the query
+and probabilities cast to fp16, for the tensor-core dots: fp8 -> fp16 is a single conversion, fp8 -> bf16 is not;
+absorbed queries must then stay under fp16's 65504).
 
 Algorithm:
   * Rows = (query token, head) pairs of one sequence, flattened t * H + h; a program owns BLOCK_H rows, so all
@@ -72,6 +73,9 @@ def _mla_decode_kernel(
     q_off = b * stride_q_b + t * stride_q_t + h * stride_q_h
     q_lat = tl.load(Q + q_off[:, None] + offs_l[None, :], mask=row_ok[:, None], other=0.0)
     q_rope = tl.load(Q + q_off[:, None] + D_LAT + offs_r[None, :], mask=row_ok[:, None], other=0.0)
+    if KV.dtype.element_ty == tl.float8e4nv:  # fp8 tiles widen to fp16 in one cvt per pair; dot in fp16
+        q_lat = q_lat.to(tl.float16)
+        q_rope = q_rope.to(tl.float16)
 
     m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
@@ -131,10 +135,10 @@ class MLADecodeConfig:
 def default_mla_config(rows: int, device: torch.device) -> MLADecodeConfig:
     """Config for `rows` = s_q * heads query rows per sequence (chosen from the H100 sweep in NOTES.md)."""
     if rows <= 16:
-        return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=2)
+        return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
     if rows <= 32:
-        return MLADecodeConfig(block_h=32, block_n=64, num_warps=4, num_stages=2)
-    return MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=2)
+        return MLADecodeConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)
+    return MLADecodeConfig(block_h=64, block_n=64, num_warps=8, num_stages=2)
 
 
 def mla_decode_triton(
