@@ -6,9 +6,15 @@ from .units import fmt_bytes, fmt_count
 
 
 def console():
+    """A rich console; piped output (no terminal, no COLUMNS) gets 130 columns instead of rich's 80, so that
+    wide tables do not wrap in logs and README snippets."""
+    import os
+    import sys
+
     from rich.console import Console
 
-    return Console()
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(width=130 if piped else None)
 
 
 def table(title: str, columns: list[str], rows: list[list[str]], caption: str | None = None):

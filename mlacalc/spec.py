@@ -412,7 +412,9 @@ def raw_spec(model: str) -> dict:
 
 
 def parse_model_arg(arg: str) -> tuple[str, list[str]]:
-    """``deepseek-v2@dtypes.kv=6,num_layers=30`` -> (``deepseek-v2``, [assignments]): per-model overrides."""
+    """``deepseek-v2@dtypes.kv=6,num_layers=30`` -> (``deepseek-v2``, [assignments]): per-model overrides.
+
+    ``as=mha|mqa|gqa:N`` among them converts this model's attention, like ``--as``."""
     if "@" in arg and not Path(arg).exists():
         name, _, rest = arg.partition("@")
         return name, [s for s in rest.split(",") if s]
@@ -422,6 +424,10 @@ def parse_model_arg(arg: str) -> tuple[str, list[str]]:
 def load_spec(model: str, overrides: list[str] | None = None, as_attention: str | None = None) -> ModelSpec:
     """Load and validate MODEL, then apply ``--as`` and ``--set`` (in that order) and validate again."""
     name, local = parse_model_arg(model)
+    local_as = [a.split("=", 1)[1] for a in local if a.startswith("as=")]
+    local = [a for a in local if not a.startswith("as=")]
+    if local_as:  # NAME@as=mha: this model only, e.g. one column of `compare`
+        as_attention = local_as[-1]
     raw = raw_spec(name)
     if not isinstance(raw, dict):
         raise SpecError(name, f"expected a mapping at the top level, got {type(raw).__name__}")

@@ -25,7 +25,7 @@ KvDtypeOpt = Annotated[Optional[str], typer.Option(
 KvBitsOpt = Annotated[Optional[float], typer.Option(
     "--kv-bits", help="KV-cache bits per element, e.g. 6 (DeepSeek-V2's quantised cache).")]
 MODEL_HELP = ("A built-in name (mlacalc specs list), a YAML spec, or a Hugging Face config.json (file or folder). "
-              "Per-model overrides: NAME@field=value,field=value.")
+              "Per-model overrides: NAME@field=value,field=value (and NAME@as=mha).")
 
 
 def model_spec(model: str, sets: list[str] | None, as_: str | None) -> ModelSpec:
