@@ -105,8 +105,10 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
     - all kernels: the query [B, q, Hq, d_q] and output [B, q, Hq, d_v] in bf16;
     - triton with ``num_splits`` > 1: float32 partial outputs [B, splits, q·Hq, d_v] and log-sum-exps
       [B, splits, q·Hq] (the split-KV second stage, kernels/triton_split_kv.py);
+    - triton: the int32 ``cache_seqlens`` [B] the profiler passes (as an engine would);
     - eager MLA: the score matrix [B, q·Hq, C] at its widest point in ``mla_decode_eager``: float32 scores
-      and float32 softmax and its bf16 copy alive at once (4 + 4 + 2 = 10 bytes per score);
+      and float32 softmax and its bf16 copy alive at once (4 + 4 + 2 = 10 bytes per score), plus the contiguous
+      copy of the value slice ``kv[..., :r]`` that ``bmm`` makes (B·C·r bf16; measured on the H100, 2026-11-23);
     - sdpa: the fused kernel's float32 log-sum-exp [B, Hq, q];
     - eager and sdpa over a paged cache: the contiguous copy ``from_paged`` gathers (one layer's cache, whole
       blocks), which a real engine avoids and the Triton kernels never make."""
@@ -119,11 +121,16 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
     else:
         d_q, d_v = a.qk_head_dim, a.v_head_dim
     parts = {"query": _round512(B * rows * d_q * ACT_BYTES), "output": _round512(B * rows * d_v * ACT_BYTES)}
+    if kernel == "triton":
+        parts["cache_seqlens"] = _round512(B * 4)
     if kernel == "triton" and num_splits > 1:
         parts["split_partials"] = _round512(B * num_splits * rows * d_v * 4)
         parts["split_lse"] = _round512(B * num_splits * rows * 4)
     elif kernel == "eager":
         parts["scores"] = 2 * _round512(B * rows * C * 4) + _round512(B * rows * C * 2)
+        if a.kind == "mla":
+            held = math.ceil(C / paged_block) * paged_block if paged_block else C
+            parts["value_copy"] = _round512(B * held * a.kv_lora_rank * ACT_BYTES)
     elif kernel == "sdpa":
         parts["lse"] = _round512(B * h.q * q * 4)
     if paged_block and kernel in ("eager", "sdpa"):

@@ -244,26 +244,31 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, table, torch):
     a = spec.attention
     h = predict.heads_per_rank(spec, cfg.tp)
     B, q = cfg.batch, cfg.q_tokens
+    # Triton: the lengths an engine keeps on the device (no fill kernel per call); eager/SDPA: None, so they take
+    # their unmasked (fastest) path -- every sequence fills the cache.
+    seqlens = (torch.full((B,), cfg.context, dtype=torch.int32, device="cuda") if cfg.kernel == "triton" else None)
     if a.kind == "mla":
         dq = a.kv_lora_rank + a.qk_rope_head_dim
         query = torch.randn(B, q, h.q, dq, dtype=torch.bfloat16, device="cuda")
         scale = a.qk_head_dim ** -0.5
         kv_scale = 0.05 if cfg.kv_dtype == "fp8" else None  # a float: no host sync, so the step graphs
         impl = cfg.kernel
+        extra = {"max_seqlen": cfg.context} if impl == "triton" else {}
 
         def step():
             for (cache,) in kv_layers:
-                dk.mla_decode(query, cache, None, table, softmax_scale=scale, kv_lora_rank=a.kv_lora_rank,
-                              kv_scale=kv_scale, impl=impl)
+                dk.mla_decode(query, cache, seqlens, table, softmax_scale=scale, kv_lora_rank=a.kv_lora_rank,
+                              kv_scale=kv_scale, impl=impl, **extra)
     else:
         query = torch.randn(B, q, h.q, a.qk_head_dim, dtype=torch.bfloat16, device="cuda")
         scale = a.qk_head_dim ** -0.5
         impl = cfg.kernel
+        extra = {"max_seqlen": cfg.context} if impl == "triton" else {}
 
         def step():
             for k, v in kv_layers:
-                dk.gqa_decode(query, k, v, None, table, softmax_scale=scale, impl=impl)
-    return step, query
+                dk.gqa_decode(query, k, v, seqlens, table, softmax_scale=scale, impl=impl, **extra)
+    return step, (query, seqlens)
 
 
 def _prefill_step(cfg: PointConfig, spec: ModelSpec, kv_layers, torch):

@@ -137,9 +137,17 @@ class SavedTensorLog:
     def __enter__(self):
         import torch
 
+        def enter(name):
+            def hook(mod, args):
+                self.stack.append(name)  # returns None: the input is left alone
+            return hook
+
+        def leave(mod, args, out):
+            self.stack.pop()  # returns None: a forward hook that returned a value would replace the output
+
         for name, m in self.model.named_modules():
-            self.handles.append(m.register_forward_pre_hook(lambda mod, inp, n=name: self.stack.append(n)))
-            self.handles.append(m.register_forward_hook(lambda mod, inp, out: self.stack.pop()))
+            self.handles.append(m.register_forward_pre_hook(enter(name)))
+            self.handles.append(m.register_forward_hook(leave))
 
         def pack(t):
             st = t.untyped_storage()

@@ -88,7 +88,8 @@ def write_reports(out_dir: Path, result: dict) -> dict:
 
 
 def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool = False, resume: bool = False,
-                 command: str = "", log=print, points: list[PointConfig] | None = None) -> dict:
+                 command: str = "", log=print, points: list[PointConfig] | None = None,
+                 min_free_bytes: int = 4 * 2**30) -> dict:
     """Run the suite, writing results as it goes. Returns the result dict."""
     import torch
 
@@ -102,7 +103,13 @@ def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     nvml, nvml_status = nvml_open(0)
-    ctx = cuda_context_cost(nvml)
+    ctx = cuda_context_cost(nvml)  # first CUDA use in this process, so the context's cost can be seen
+    free, total = torch.cuda.mem_get_info()
+    if free < min_free_bytes:
+        from .device import GPUUnavailable
+
+        raise GPUUnavailable(f"GPU too small: {free / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB, the suite "
+                             f"needs {min_free_bytes / 2**30:.0f} GiB")
     hw = load_hardware(hw_path or "h100-sxm")
     info = device_info(0)
     done: dict[str, dict] = {}
@@ -140,3 +147,12 @@ def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool
         torch.cuda.empty_cache()
         write_reports(out, result)
     return result
+
+
+def rerender(out_dir: str | os.PathLike, notes: str | None = None) -> dict:
+    """Rewrite the Markdown and HTML from an existing validate.json (e.g. to add the analysis notes)."""
+    out = Path(out_dir)
+    result = json.loads((out / "validate.json").read_text())
+    if notes is not None:
+        result["notes"] = notes
+    return write_reports(out, result)

@@ -135,14 +135,18 @@ def validate(out: Annotated[str, typer.Option("--out", help="Folder for validate
         from ..hardware import load_hardware
 
         load_hardware(gpu)  # a bad file fails before any GPU work
-    _cuda(4.0)
+    _cuda(0)  # no memory query yet: the suite measures the CUDA context's cost first, then checks the size
+    from ..profiler.device import GPUUnavailable
     from ..profiler.report import accuracy_markdown
     from ..profiler.validate import run_validate
 
     command = "mlacalc " + " ".join(sys.argv[1:]) if sys.argv and "mlacalc" in sys.argv[0] else "mlacalc validate"
-    res = run_validate(out, gpu, quick=quick, resume=resume, command=command,
-                       log=(lambda s: print(s, file=sys.stderr, flush=True)) if json_ else
-                       (lambda s: print(s, flush=True)))
+    try:
+        res = run_validate(out, gpu, quick=quick, resume=resume, command=command,
+                           log=(lambda s: print(s, file=sys.stderr, flush=True)) if json_ else
+                           (lambda s: print(s, flush=True)))
+    except GPUUnavailable as e:
+        raise SpecError("gpu", str(e)) from None
     emit(json_, {"out": out, "accuracy": res["accuracy"], "points": len(res["points"])},
          lambda: print("\n" + accuracy_markdown(res["accuracy"])))
 
