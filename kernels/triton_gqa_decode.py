@@ -151,7 +151,8 @@ def gqa_decode_triton(
     if num_splits is None:
         num_splits = choose_num_splits(
             B * Hkv, max_len, sms=num_sms(q.device), programs_per_sm=cfg.programs_per_sm,
-            min_tokens=cfg.min_tokens_per_split,
+            min_tokens=cfg.min_tokens_per_split, token_bytes=2 * D * k_cache.element_size(),
+            partial_bytes_per_split=B * s_q * Hq * D * 8,
         )
     tokens_per_split = triton.cdiv(triton.cdiv(max_len, num_splits), cfg.block_n) * cfg.block_n
     num_splits = triton.cdiv(max_len, tokens_per_split)

@@ -196,7 +196,8 @@ def mla_decode_triton(
     if num_splits is None:
         num_splits = choose_num_splits(
             B * head_blocks, max_len, sms=num_sms(q.device), programs_per_sm=cfg.programs_per_sm,
-            min_tokens=cfg.min_tokens_per_split,
+            min_tokens=cfg.min_tokens_per_split, token_bytes=Dk * kv_cache.element_size(),
+            partial_bytes_per_split=B * rows * r * 8,
         )
     tokens_per_split = triton.cdiv(triton.cdiv(max_len, num_splits), cfg.block_n) * cfg.block_n
     num_splits = triton.cdiv(max_len, tokens_per_split)

@@ -69,19 +69,23 @@ def num_sms(device: torch.device) -> int:
 
 
 def choose_num_splits(
-    work_items: int, max_len: int, *, sms: int, programs_per_sm: int = 1, min_tokens: int = 256, max_splits: int = 64
+    work_items: int, max_len: int, *, sms: int, programs_per_sm: int = 1, min_tokens: int = 256,
+    max_splits: int = 128, token_bytes: int = 1152, partial_bytes_per_split: int = 0,
 ) -> int:
     """Split count for `work_items` (batch x head blocks) programs over sequences of up to `max_len` keys.
 
-    Time is modelled as (waves of programs) x (work per program) + a small cost per split for the combine stage;
-    waves = ceil(work_items * s / slots), work per program ~ 1/s.
+    Modelled time in bytes at full bandwidth: each wave of `slots` programs streams one chunk per program,
+        main(s)    = waves(s) * ceil(max_len / s) * token_bytes * slots,  waves(s) = ceil(work_items * s / slots)
+        partial(s) = s * partial_bytes_per_split   (fp32 partial outputs written by stage 1, read by stage 2)
+    and the smallest s within 3% of the best total is taken. (Before 2026-11-23 a fixed 0.01 * s overhead term
+    kept B = 1 at ~10 splits, i.e. 10 busy SMs: see NOTES.md.)
     """
     slots = sms * programs_per_sm
     limit = max(1, min(max_splits, max_len // max(min_tokens, 1)))
-    best, best_cost = 1, math.inf
+    costs = []
     for s in range(1, limit + 1):
         waves = -(-work_items * s // slots)
-        cost = waves / s + 0.01 * s
-        if cost < best_cost - 1e-9:
-            best, best_cost = s, cost
-    return best
+        main = waves * -(-max_len // s) * token_bytes * slots
+        costs.append(main + (s * partial_bytes_per_split if s > 1 else 0))
+    best = min(costs)
+    return next(s for s, c in enumerate(costs, start=1) if c <= 1.03 * best)
