@@ -18,7 +18,7 @@ in each layer up to whole blocks of ``block_size`` tokens (vLLM's PagedAttention
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .errors import SpecError
 from .spec import Attention, ModelSpec
@@ -179,7 +179,3 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                     per_token=per_tl.scaled(spec.num_layers), per_sequence=per_seq, total=total,
                     per_gpu_fraction=fraction, batch_per_gpu=batch_per_gpu)
 
-
-def with_kv_dtype(spec: ModelSpec, kv: str | int) -> ModelSpec:
-    """The spec with another KV-cache dtype (a name or a bit count)."""
-    return replace(spec, dtypes=replace(spec.dtypes, kv=kv))
