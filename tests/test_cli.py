@@ -87,3 +87,22 @@ def test_cli_import_stays_light():
     import sys
     code = "import sys, mlacalc.cli; print([m for m in ('torch','triton','plotly','pynvml') if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_command_group_map_matches_what_modules_register():
+    from mlacalc.cli import COMMAND_GROUPS, GROUPS, make_app
+
+    for group in GROUPS:
+        import typer.main
+
+        cmd = typer.main.get_command(make_app((group,)))
+        names = set(cmd.commands)
+        assert names == {c for c, g in COMMAND_GROUPS.items() if g == group}, group
+
+
+def test_help_lists_every_command(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for name in ("kv", "weights", "compare", "specs", "schema", "roofline", "fit", "sweep", "train", "profile",
+                 "calibrate", "validate", "bench"):
+        assert name in out
