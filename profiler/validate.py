@@ -149,10 +149,33 @@ def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool
     return result
 
 
-def rerender(out_dir: str | os.PathLike, notes: str | None = None) -> dict:
-    """Rewrite the Markdown and HTML from an existing validate.json (e.g. to add the analysis notes)."""
+def repredict_train(result: dict) -> int:
+    """Recompute the predicted side of the training points from their config with the current code (the
+    measurements are untouched; CPU only). Returns how many points were updated."""
+    from mlacalc.spec import load_spec
+
+    from .train import predict_train, train_comparisons
+
+    n = 0
+    for p in result["points"]:
+        c = p.get("config", {})
+        if c.get("phase") != "train" or p.get("status") != "ok":
+            continue
+        pred = predict_train(load_spec(c["model"]), c["batch"], c["context"], p["layers_run"], c["recompute"])
+        p["predicted"] = pred
+        p["comparisons"] = train_comparisons(pred, p)
+        n += 1
+    return n
+
+
+def rerender(out_dir: str | os.PathLike, notes: str | None = None, *, repredict: bool = False) -> dict:
+    """Rewrite the Markdown and HTML from an existing validate.json (e.g. to add the analysis notes); with
+    ``repredict``, first recompute the training points' predictions with the current code."""
     out = Path(out_dir)
     result = json.loads((out / "validate.json").read_text())
+    if repredict:
+        result["meta"]["repredicted_train"] = (f"{repredict_train(result)} training points' predictions recomputed "
+                                               "on the CPU after the run with the committed code; measurements as run")
     if notes is not None:
         result["notes"] = notes
     return write_reports(out, result)
