@@ -62,7 +62,11 @@ class Timer:
             end.record()
         torch.cuda.synchronize()
         times = sorted(s.elapsed_time(e) for s, e in events)
-        return {"ms": statistics.median(times), "ms_min": times[0], "ms_max": times[-1], "reps": reps}
+        # GPU time between one rep's end and the next rep's start: the L2 flush (~0.1 ms) when the GPU never waited
+        # for the host; much more means the queue ran dry and the reps timed host launch overhead (NOTES.md).
+        gaps = [events[i][1].elapsed_time(events[i + 1][0]) for i in range(reps - 1)]
+        return {"ms": statistics.median(times), "ms_min": times[0], "ms_max": times[-1], "reps": reps,
+                "gap_ms": statistics.median(gaps) if gaps else None, "gap_ms_max": max(gaps) if gaps else None}
 
 
 def measure_copy_bandwidth(timer: Timer, device) -> float:

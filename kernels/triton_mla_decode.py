@@ -120,6 +120,122 @@ def _mla_decode_kernel(
         tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=row_ok)
 
 
+@triton.jit
+def _mla_decode_splitv_kernel(
+    Q, KV, BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT,
+    stride_q_b, stride_q_t, stride_q_h,
+    stride_kv_page, stride_kv_tok,
+    stride_bt_b,
+    stride_op_b, stride_op_s, stride_op_r,
+    stride_lse_b, stride_lse_s,
+    stride_o_b, stride_o_t, stride_o_h,
+    num_heads, q_len, tokens_per_split,
+    qk_scale,  # softmax_scale * log2(e) * kv_scale
+    out_scale,  # kv_scale
+    PAGE_SIZE: tl.constexpr,
+    PAGED: tl.constexpr,
+    D_LAT: tl.constexpr,
+    D_ROPE: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    SINGLE_SPLIT: tl.constexpr,
+    SPLIT_V: tl.constexpr,
+    TRANS_S: tl.constexpr,
+):
+    """Like _mla_decode_kernel, but the 512 value dims are split over SPLIT_V programs (grid axis 0 is
+    head_blocks * SPLIT_V). Each program recomputes the full 576-dim scores (QK^T costs SPLIT_V times) and keeps
+    only a [BLOCK_H, D_LAT / SPLIT_V] accumulator, so BLOCK_H = 128 fits at 8 warps (one 64-row wgmma tile per
+    warp group, no replicated QK^T: with 64 rows and 8 warps Triton's chained-dot layout puts both warp groups
+    on the same 64 rows and computes the scores twice). The program's own value slice is loaded once and feeds
+    both dots; the other slices only feed the scores.
+    TRANS_S computes the scores as S^T = K Q^T (M = keys): with BLOCK_N = 128 and 8 warps each warp group owns 64
+    distinct keys, so QK^T is not replicated either, and the wgmma N is BLOCK_H (64) instead of 32."""
+    D_V: tl.constexpr = D_LAT // SPLIT_V
+    pid_hv = tl.program_id(0)
+    pid_s = tl.program_id(1)
+    b = tl.program_id(2)
+    pid_h = pid_hv // SPLIT_V
+    vh = pid_hv % SPLIT_V
+    seqlen = tl.load(SEQLENS + b)
+    start = pid_s * tokens_per_split
+    end = tl.minimum(start + tokens_per_split, seqlen)
+
+    rows = pid_h * BLOCK_H + tl.arange(0, BLOCK_H)
+    row_ok = rows < q_len * num_heads
+    t = rows // num_heads
+    h = rows % num_heads
+    last_key = seqlen - q_len + t  # causal limit of each row (inclusive)
+
+    offs_v = tl.arange(0, D_V)
+    offs_r = tl.arange(0, D_ROPE)
+    v_own = vh * D_V
+    q_off = b * stride_q_b + t * stride_q_t + h * stride_q_h
+    q_own = tl.load(Q + q_off[:, None] + v_own + offs_v[None, :], mask=row_ok[:, None], other=0.0)
+    q_rope = tl.load(Q + q_off[:, None] + D_LAT + offs_r[None, :], mask=row_ok[:, None], other=0.0)
+    if SPLIT_V == 2:
+        v_oth = (1 - vh) * D_V
+        q_oth = tl.load(Q + q_off[:, None] + v_oth + offs_v[None, :], mask=row_ok[:, None], other=0.0)
+    if KV.dtype.element_ty == tl.float8e4nv:
+        q_own = q_own.to(tl.float16)
+        q_rope = q_rope.to(tl.float16)
+        if SPLIT_V == 2:
+            q_oth = q_oth.to(tl.float16)
+
+    m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_H, D_V], dtype=tl.float32)
+    for n0 in range(start, end, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        n_ok = offs_n < end
+        if PAGED:
+            if PAGE_SIZE % BLOCK_N == 0:
+                page = tl.load(BLOCK_TABLE + b * stride_bt_b + n0 // PAGE_SIZE)
+                tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
+            else:
+                page = tl.load(BLOCK_TABLE + b * stride_bt_b + offs_n // PAGE_SIZE, mask=n_ok, other=0)
+                tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
+        else:
+            tok = b.to(tl.int64) * stride_kv_page + offs_n * stride_kv_tok
+        kv = tl.load(KV + tok[:, None] + v_own + offs_v[None, :], mask=n_ok[:, None], other=0.0).to(q_own.dtype)
+        k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None], other=0.0).to(q_own.dtype)
+        if TRANS_S:  # S^T = K Q^T: M = BLOCK_N keys (one 64-key wgmma tile per warp group), N = BLOCK_H heads
+            s = tl.dot(kv, tl.trans(q_own))
+            if SPLIT_V == 2:
+                k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
+                                other=0.0).to(q_own.dtype)
+                s = tl.dot(k_oth, tl.trans(q_oth), s)
+            s = tl.trans(tl.dot(k_rope, tl.trans(q_rope), s))
+        else:
+            s = tl.dot(q_own, tl.trans(kv))
+            if SPLIT_V == 2:
+                k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
+                                other=0.0).to(q_own.dtype)
+                s = tl.dot(q_oth, tl.trans(k_oth), s)
+            s = tl.dot(q_rope, tl.trans(k_rope), s)
+        s = s * qk_scale
+        visible = (offs_n[None, :] <= last_key[:, None]) & n_ok[None, :]
+        s = tl.where(visible, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
+        alpha = tl.exp2(m_i - m_use)
+        p = tl.exp2(s - m_use[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        acc = acc * alpha[:, None]
+        acc = tl.dot(p.to(kv.dtype), kv, acc)
+        m_i = m_new
+
+    l_safe = tl.where(l_i == 0.0, 1.0, l_i)
+    o = acc * (out_scale / l_safe)[:, None]
+    if SINGLE_SPLIT:
+        o_off = b * stride_o_b + t * stride_o_t + h * stride_o_h + v_own
+        tl.store(OUT + o_off[:, None] + offs_v[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
+    else:
+        lse = tl.where(l_i == 0.0, float("-inf"), m_i + tl.log2(l_safe))
+        op = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r + v_own + offs_v[None, :]
+        tl.store(op, o, mask=row_ok[:, None])
+        tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=row_ok & ((rows * 0 + vh) == 0))
+
+
 @dataclass(frozen=True)
 class MLADecodeConfig:
     """Tile sizes and launch shape. block_h: (token, head) rows per program; block_n: keys per tile."""
@@ -130,6 +246,8 @@ class MLADecodeConfig:
     num_stages: int = 2
     programs_per_sm: int = 1  # used by the split heuristic
     min_tokens_per_split: int = 256
+    split_v: int = 1  # 2: value dims split over two programs (_mla_decode_splitv_kernel)
+    trans_s: bool = False  # scores as K Q^T (_mla_decode_splitv_kernel); split_v 1 and trans_s False: original kernel
 
 
 def default_mla_config(rows: int, device: torch.device) -> MLADecodeConfig:
@@ -193,9 +311,11 @@ def mla_decode_triton(
     else:  # explicit configs are taken as given (a padded block_h may still win: wgmma needs 64 rows)
         cfg, block_h = config, max(16, config.block_h)
     head_blocks = triton.cdiv(rows, block_h)
+    split_v = cfg.split_v
+    assert split_v in (1, 2) and r % split_v == 0
     if num_splits is None:
         num_splits = choose_num_splits(
-            B * head_blocks, max_len, sms=num_sms(q.device), programs_per_sm=cfg.programs_per_sm,
+            B * head_blocks * split_v, max_len, sms=num_sms(q.device), programs_per_sm=cfg.programs_per_sm,
             min_tokens=cfg.min_tokens_per_split, token_bytes=Dk * kv_cache.element_size(),
             partial_bytes_per_split=B * rows * r * 8,
         )
@@ -212,8 +332,12 @@ def mla_decode_triton(
         o_part = torch.empty((B, num_splits, rows, r), dtype=torch.float32, device=q.device)
         lse_part = torch.empty((B, num_splits, rows), dtype=torch.float32, device=q.device)
         sp = (o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1))
-    grid = (head_blocks, num_splits, B)
-    _mla_decode_kernel[grid](
+    grid = (head_blocks * split_v, num_splits, B)
+    if split_v == 1 and not cfg.trans_s:
+        kernel, extra = _mla_decode_kernel, {}
+    else:
+        kernel, extra = _mla_decode_splitv_kernel, dict(SPLIT_V=split_v, TRANS_S=cfg.trans_s)
+    kernel[grid](
         q, kv_cache, block_table, cache_seqlens, o_part, lse_part, out,
         q.stride(0), q.stride(1), q.stride(2),
         kv_cache.stride(0), kv_cache.stride(1),
@@ -224,7 +348,7 @@ def mla_decode_triton(
         softmax_scale * LOG2E * kv_scale_f,
         kv_scale_f,
         PAGE_SIZE=page_size, PAGED=paged, D_LAT=r, D_ROPE=dr, BLOCK_H=block_h, BLOCK_N=cfg.block_n,
-        SINGLE_SPLIT=single, num_warps=cfg.num_warps, num_stages=cfg.num_stages,
+        SINGLE_SPLIT=single, num_warps=cfg.num_warps, num_stages=cfg.num_stages, **extra,
     )
     if not single:
         assert out.is_contiguous()

@@ -27,6 +27,22 @@ CASES = {
     "mla_splits_long": ("mla", dict(lens=[700, 20], heads=16, r=32, dr=16, dtype="float16"), 1e-2),
     "mla_fp8": ("mla", dict(lens=[1, 65, 200], heads=4, r=32, dr=16, dtype="float32", fp8=True, paged=True,
                             block_size=32), 2e-2),
+    # 128-head follow-up variants (kernels/NOTES.md): value dims split over two programs, scores as K Q^T
+    "mla_splitv_contiguous": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"), 1e-2,
+                              dict(block_h=16, block_n=16, num_warps=4, num_stages=1, split_v=2)),
+    "mla_splitv_paged_mtp": ("mla", dict(lens=[3, 70, 130], heads=5, s_q=3, r=64, dr=16, dtype="float32",
+                                         paged=True, block_size=64), 1e-4,
+                             dict(block_h=16, block_n=16, num_warps=4, num_stages=1, split_v=2)),
+    "mla_splitv_single_split": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"), 1e-2,
+                                dict(block_h=16, block_n=16, num_warps=4, num_stages=1, split_v=2), 1),
+    "mla_splitv_fp8": ("mla", dict(lens=[1, 65, 200], heads=4, r=32, dr=16, dtype="float32", fp8=True, paged=True,
+                                   block_size=32), 2e-2,
+                       dict(block_h=16, block_n=16, num_warps=4, num_stages=1, split_v=2)),
+    "mla_trans_s_paged": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16", paged=True,
+                                      block_size=16), 1e-2,
+                          dict(block_h=16, block_n=32, num_warps=4, num_stages=1, trans_s=True)),
+    "mla_trans_s_splitv_long": ("mla", dict(lens=[700, 20], heads=16, r=32, dr=16, dtype="float16"), 1e-2,
+                                dict(block_h=32, block_n=16, num_warps=4, num_stages=1, split_v=2, trans_s=True)),
     "gqa_lengths_contiguous": ("gqa", dict(lens=[1, 63, 64, 65], heads=8, kv_heads=2, head_dim=32,
                                            dtype="float16"), 1e-2),
     "gqa_paged_shuffled_mtp": ("gqa", dict(lens=[2, 40, 97], heads=6, kv_heads=3, head_dim=16, s_q=2,
@@ -42,11 +58,18 @@ def _run_case(name: str) -> dict:
     from mlacalc.kernels.triton_gqa_decode import gqa_decode_triton
     from mlacalc.kernels.triton_mla_decode import mla_decode_triton
 
-    family, kw, bound = CASES[name]
+    from mlacalc.kernels.triton_mla_decode import MLADecodeConfig
+
+    family, kw, bound, *rest = CASES[name]
     kw = dict(kw, dtype=getattr(torch, kw["dtype"]))
     if family == "mla":
         case = testing.make_mla_case(**kw)
-        out = testing.run_mla_case(mla_decode_triton, case)
+        extra = {}
+        if rest:
+            extra["config"] = MLADecodeConfig(**rest[0])
+        if len(rest) > 1:
+            extra["num_splits"] = rest[1]
+        out = testing.run_mla_case(mla_decode_triton, case, **extra)
     else:
         case = testing.make_gqa_case(**kw)
         out = testing.run_gqa_case(gqa_decode_triton, case)

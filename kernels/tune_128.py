@@ -1,0 +1,336 @@
+"""One device call for the 128-head follow-up: variants of the Triton MLA decode kernel, the split rule, an outlier.
+
+    python -m mlacalc.kernels.tune_128 --out DIR        (< 4.5 minutes on an H100; writes DIR/tune_128.json)
+
+1. Outlier first (B=1 x 1k x 128 heads paged took 0.611 ms in call 2; B=8 x 4k x 16 paged 0.607 ms): the same
+   point timed three times with bench.Timer after an explicit warm-up, the JIT cache size before/after the timed
+   region (a recompile inside timing would show), and the host time of one wrapper call.
+2. Correctness of every variant on the GPU: fresh random inputs, NaN-poisoned output, 128 heads, mixed lengths
+   (4097, 65, 1, 64) paged + contiguous, and a forced single split; rel err vs the float64 reference < 1e-2.
+3. 128 heads, B in {32, 64, 128} x ctx in {4k, 16k}, contiguous, every correct variant; paged64 for the base and
+   the best variant (geomean of contiguous times).
+4. 16 heads, B in {1, 8} x ctx in {16k, 64k}: the bytes-based split rule (now in choose_num_splits) vs the old rule
+   (copied below), contiguous and paged64.
+A short table is printed last. Counting and floor as in bench.py (ceilings measured in this run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict
+
+import torch
+import triton
+
+from .bench import MLA_R, MLA_SCALE, Timer, measure_copy_bandwidth, measure_matmul_rate
+from .testing import make_mla_case, rel_error, run_mla_case
+from .triton_mla_decode import MLADecodeConfig, _mla_decode_kernel, _mla_decode_splitv_kernel, mla_decode_triton
+
+D = 576
+VARIANTS = {
+    "base": MLADecodeConfig(block_h=64, block_n=64, num_warps=8, num_stages=2),  # current default (rows >= 64)
+    "base_n32s3": MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=3),
+    "sv2_h128_n32": MLADecodeConfig(block_h=128, block_n=32, num_warps=8, num_stages=2, split_v=2),
+    "sv2_h128_n16": MLADecodeConfig(block_h=128, block_n=16, num_warps=8, num_stages=3, split_v=2),
+    "sv2_h64_n32_w4": MLADecodeConfig(block_h=64, block_n=32, num_warps=4, num_stages=3, split_v=2),
+    "base_n128s1": MLADecodeConfig(block_h=64, block_n=128, num_warps=8, num_stages=1),  # st's control
+    "st_h64_n128": MLADecodeConfig(block_h=64, block_n=128, num_warps=8, num_stages=1, trans_s=True),
+    "st_sv2_h64_n64_w4": MLADecodeConfig(block_h=64, block_n=64, num_warps=4, num_stages=2, split_v=2, trans_s=True),
+}
+BUDGET_S = 230.0  # stop starting new sections past this (the call's limit is 300 s, pip + imports included)
+
+
+def old_num_splits(work_items, max_len, *, sms, programs_per_sm=1, min_tokens=256, max_splits=64):
+    """choose_num_splits before commit 0e41c6b (fixed 0.01 * s overhead term), for the A/B in section 4."""
+    slots = sms * programs_per_sm
+    limit = max(1, min(max_splits, max_len // max(min_tokens, 1)))
+    best, best_cost = 1, math.inf
+    for s in range(1, limit + 1):
+        waves = -(-work_items * s // slots)
+        cost = waves / s + 0.01 * s
+        if cost < best_cost - 1e-9:
+            best, best_cost = s, cost
+    return best
+
+
+def _cache_entries() -> int:
+    n = 0
+    for k in (_mla_decode_kernel, _mla_decode_splitv_kernel):
+        caches = getattr(k, "device_caches", None) or {}
+        for v in caches.values():
+            n += len(v[0]) if isinstance(v, tuple) else len(v)
+        n += len(getattr(k, "cache", {}) or {})
+    return n
+
+
+def _inputs(B, ctx, H, dev):
+    kv = torch.randn(B, ctx, D, device=dev, dtype=torch.bfloat16)
+    pool = kv.view(B * ctx // 64, 64, D)
+    table = torch.randperm(B * ctx // 64, device=dev).view(B, ctx // 64).to(torch.int32)
+    lens = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+    q = torch.randn(B, 1, H, D, device=dev, dtype=torch.bfloat16)
+    return q, kv, pool, table, lens
+
+
+def _metrics(B, ctx, H, ms, ceil):
+    nbytes = B * ctx * D * 2 + B * H * (D + MLA_R) * 2
+    flops = 2 * B * H * ctx * (D + MLA_R)
+    floor = max(nbytes / (ceil["copy_gbps"] * 1e9), flops / (ceil["matmul_tflops"] * 1e12))
+    return dict(gbps=nbytes / (ms * 1e-3) / 1e9, tflops=flops / (ms * 1e-3) / 1e12, floor_ms=floor * 1e3,
+                ratio_to_floor=ms * 1e-3 / floor)
+
+
+def outlier(timer, ceil, dev, log) -> list[dict]:
+    rows = []
+    for B, ctx, H in ((1, 1024, 128), (8, 4096, 16)):
+        q, kv, pool, table, lens = _inputs(B, ctx, H, dev)
+        for layout, args in (("paged64", (pool, lens, table)), ("contiguous", (kv, lens, None))):
+            fn = lambda: mla_decode_triton(q, *args, softmax_scale=MLA_SCALE, kv_lora_rank=MLA_R, max_seqlen=ctx)
+            n0 = _cache_entries()
+            torch.cuda.synchronize()
+            t = time.perf_counter()
+            fn()
+            torch.cuda.synchronize()
+            first_ms = (time.perf_counter() - t) * 1e3
+            for _ in range(5):  # explicit warm-up
+                fn()
+            torch.cuda.synchronize()
+            n1 = _cache_entries()
+            t = time.perf_counter()
+            for _ in range(50):
+                fn()
+            host_us = (time.perf_counter() - t) / 50 * 1e6  # host time per call (the GPU runs behind it)
+            torch.cuda.synchronize()
+            timed = [timer(fn) for _ in range(3)]
+            n2 = _cache_entries()
+            r = dict(B=B, ctx=ctx, heads=H, layout=layout, first_call_ms=first_ms, host_us_per_call=host_us,
+                     jit_entries=[n0, n1, n2], ms=[x["ms"] for x in timed], ms_min=[x["ms_min"] for x in timed],
+                     ms_max=[x["ms_max"] for x in timed], reps=[x["reps"] for x in timed],
+                     gap_ms=[x["gap_ms"] for x in timed], gap_ms_max=[x["gap_ms_max"] for x in timed])
+            rows.append(r)
+            log(f"outlier B={B} ctx={ctx} H={H} {layout}: first call {first_ms:.1f} ms, host {host_us:.0f} us/call, "
+                f"jit entries {n0}->{n1}->{n2}, timed medians {' '.join(f'{x:.4f}' for x in r['ms'])} ms "
+                f"(max {' '.join(f'{x:.3f}' for x in r['ms_max'])}; gap between reps "
+                f"{' '.join(f'{x:.3f}' for x in r['gap_ms'])} ms, max {' '.join(f'{x:.3f}' for x in r['gap_ms_max'])})")
+        del q, kv, pool, table
+    return rows
+
+
+def check_variants(log) -> dict:
+    res = {}
+    for name, cfg in VARIANTS.items():
+        t = time.perf_counter()
+        errs = {}
+        try:
+            for label, kw, extra in (
+                ("paged_mixed", dict(paged=True), {}),
+                ("contig_mixed", dict(paged=False), {}),
+                ("contig_single_split", dict(paged=False), dict(num_splits=1)),
+            ):
+                case = make_mla_case([4097, 65, 1, 64], heads=128, device="cuda", **kw)
+                errs[label] = rel_error(run_mla_case(mla_decode_triton, case, config=cfg, **extra), case.ref)
+            ok = all(e < 1e-2 for e in errs.values())  # NaN fails
+            res[name] = dict(ok=ok, errs=errs, s=time.perf_counter() - t)
+        except Exception as exc:  # out of resources, compile failure
+            res[name] = dict(ok=False, errs=errs, error=f"{type(exc).__name__}: {str(exc)[:300]}",
+                             s=time.perf_counter() - t)
+        log(f"check {name}: ok={res[name]['ok']} " + " ".join(f"{k}={v:.1e}" for k, v in errs.items())
+            + (f" ERROR {res[name].get('error')}" if "error" in res[name] else "") + f" ({res[name]['s']:.0f} s)")
+    return res
+
+
+def time_128(timer, ceil, dev, names, t_start, log) -> list[dict]:
+    rows = []
+    points = [(B, ctx) for ctx in (4096, 16384) for B in (32, 64, 128)]
+    for B, ctx in points:
+        if time.perf_counter() - t_start > BUDGET_S:
+            log("budget reached: skipping the rest of section 3")
+            break
+        q, kv, pool, table, lens = _inputs(B, ctx, 128, dev)
+        for name in names:
+            cfg = VARIANTS[name]
+            fn = lambda: mla_decode_triton(q, kv, lens, None, softmax_scale=MLA_SCALE, kv_lora_rank=MLA_R,
+                                           max_seqlen=ctx, config=cfg)
+            t = timer(fn)
+            r = dict(section="h128", variant=name, B=B, ctx=ctx, heads=128, layout="contiguous", ms=t["ms"],
+                     ms_min=t["ms_min"], ms_max=t["ms_max"], reps=t["reps"], gap_ms=t["gap_ms"],
+                     **_metrics(B, ctx, 128, t["ms"], ceil))
+            rows.append(r)
+            log(f"h128 B={B} ctx={ctx} {name:15s} contiguous {t['ms']:.4f} ms {r['tflops']:.0f} TF/s "
+                f"x{r['ratio_to_floor']:.2f}")
+        del q, kv, pool, table
+        torch.cuda.empty_cache()
+    return rows
+
+
+def time_128_paged(timer, ceil, dev, names, t_start, log) -> list[dict]:
+    rows = []
+    for B, ctx in [(B, ctx) for ctx in (4096, 16384) for B in (32, 64, 128)]:
+        if time.perf_counter() - t_start > BUDGET_S:
+            log("budget reached: skipping the rest of the paged timings")
+            break
+        q, kv, pool, table, lens = _inputs(B, ctx, 128, dev)
+        for name in names:
+            cfg = VARIANTS[name]
+            fn = lambda: mla_decode_triton(q, pool, lens, table, softmax_scale=MLA_SCALE, kv_lora_rank=MLA_R,
+                                           max_seqlen=ctx, config=cfg)
+            t = timer(fn)
+            r = dict(section="h128", variant=name, B=B, ctx=ctx, heads=128, layout="paged64", ms=t["ms"],
+                     ms_min=t["ms_min"], ms_max=t["ms_max"], reps=t["reps"], gap_ms=t["gap_ms"],
+                     **_metrics(B, ctx, 128, t["ms"], ceil))
+            rows.append(r)
+            log(f"h128 B={B} ctx={ctx} {name:15s} paged64    {t['ms']:.4f} ms {r['tflops']:.0f} TF/s "
+                f"x{r['ratio_to_floor']:.2f}")
+        del q, kv, pool, table
+        torch.cuda.empty_cache()
+    return rows
+
+
+def time_splits(timer, ceil, dev, t_start, log) -> list[dict]:
+    from .triton_mla_decode import default_mla_config
+    from .triton_split_kv import choose_num_splits
+
+    rows = []
+    sms = torch.cuda.get_device_properties(dev).multi_processor_count
+    H = 16
+    cfg = default_mla_config(H, dev)
+    for B in (1, 8):
+        for ctx in (16384, 65536):
+            if time.perf_counter() - t_start > BUDGET_S:
+                log("budget reached: skipping the rest of section 4")
+                return rows
+            q, kv, pool, table, lens = _inputs(B, ctx, H, dev)
+            work = B * triton.cdiv(H, cfg.block_h)
+            new = choose_num_splits(work, ctx, sms=sms, programs_per_sm=cfg.programs_per_sm,
+                                    min_tokens=cfg.min_tokens_per_split, token_bytes=D * 2,
+                                    partial_bytes_per_split=B * H * MLA_R * 8)
+            old = old_num_splits(work, ctx, sms=sms, programs_per_sm=cfg.programs_per_sm,
+                                 min_tokens=cfg.min_tokens_per_split)
+            for layout, args in (("contiguous", (kv, lens, None)), ("paged64", (pool, lens, table))):
+                for rule, ns in (("old", old), ("new", new)):
+                    fn = lambda: mla_decode_triton(q, *args, softmax_scale=MLA_SCALE, kv_lora_rank=MLA_R,
+                                                   max_seqlen=ctx, num_splits=ns)
+                    t = timer(fn)
+                    r = dict(section="splits", rule=rule, num_splits=ns, B=B, ctx=ctx, heads=H, layout=layout,
+                             ms=t["ms"], ms_min=t["ms_min"], ms_max=t["ms_max"], reps=t["reps"], gap_ms=t["gap_ms"],
+                             **_metrics(B, ctx, H, t["ms"], ceil))
+                    rows.append(r)
+                    log(f"splits B={B} ctx={ctx} H=16 {layout} {rule} rule ({ns} splits): {t['ms']:.4f} ms "
+                        f"{r['gbps']:.0f} GB/s x{r['ratio_to_floor']:.2f}")
+            del q, kv, pool, table
+            torch.cuda.empty_cache()
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--check-only", help="worker mode: check one variant (fills Triton's on-disk cache) and exit")
+    ap.add_argument("--no-precompile", action="store_true")
+    a = ap.parse_args(argv)
+    if a.check_only:
+        global VARIANTS
+        VARIANTS = {a.check_only: VARIANTS[a.check_only]}
+        res = check_variants(lambda s: print(s, flush=True))
+        return 0 if res[a.check_only]["ok"] else 1
+    os.makedirs(a.out, exist_ok=True)
+    t_start = time.perf_counter()
+    precompile = None
+    if not a.no_precompile:
+        # Each variant compiles 3 specialisations (~4 s each, single-threaded): one worker process per variant fills
+        # the on-disk Triton cache in parallel before anything is timed (no GPU work overlaps the timings).
+        import subprocess
+        import sys
+
+        procs = {n: subprocess.Popen([sys.executable, "-m", "mlacalc.kernels.tune_128", "--out", a.out,
+                                      "--check-only", n], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True) for n in VARIANTS}
+        precompile = {}
+        for n, pr in procs.items():
+            try:
+                outp, _ = pr.communicate(timeout=max(1.0, 150 - (time.perf_counter() - t_start)))
+            except subprocess.TimeoutExpired:
+                pr.kill()
+                outp, _ = pr.communicate()
+            precompile[n] = dict(rc=pr.returncode, tail=(outp or "")[-400:])
+        print(f"precompile: {time.perf_counter() - t_start:.0f} s, rc " +
+              " ".join(f"{n}={v['rc']}" for n, v in precompile.items()), flush=True)
+    lines: list[str] = []
+
+    def log(s):
+        lines.append(s)
+        print(s, flush=True)
+
+    dev = torch.device("cuda")
+    result = dict(command="python -m mlacalc.kernels.tune_128 --out $OUT", gpu=torch.cuda.get_device_name(dev),
+                  torch=torch.__version__, triton=triton.__version__, cuda=torch.version.cuda,
+                  python=platform.python_version(), variants={k: asdict(v) for k, v in VARIANTS.items()},
+                  precompile=precompile)
+    out_path = os.path.join(a.out, "tune_128.json")
+
+    def save():
+        result["wall_s"] = time.perf_counter() - t_start
+        with open(out_path, "w") as f:
+            json.dump(result, f, indent=1, default=str)
+
+    timer = Timer(dev)
+    ceil = {"copy_gbps": measure_copy_bandwidth(timer, dev), "matmul_tflops": measure_matmul_rate(timer, dev)}
+    result["ceilings"] = ceil
+    log(f"{result['gpu']} torch {torch.__version__} triton {triton.__version__}: copy {ceil['copy_gbps']:.0f} GB/s, "
+        f"matmul {ceil['matmul_tflops']:.0f} TF/s")
+    result["outlier"] = outlier(timer, ceil, dev, log)
+    save()
+    result["checks"] = check_variants(log)
+    save()
+    ok_names = [n for n, c in result["checks"].items() if c["ok"]]
+    result["h128"] = time_128(timer, ceil, dev, ok_names, t_start, log)
+    save()
+    gm = {}
+    for n in ok_names:
+        ts = [r["ms"] for r in result["h128"] if r["variant"] == n]
+        base = [r["ms"] for r in result["h128"] if r["variant"] == "base"]
+        if ts and len(ts) == len(base):
+            gm[n] = math.exp(statistics.mean(math.log(x / y) for x, y in zip(ts, base)))
+    result["geomean_time_vs_base"] = gm
+    best = min(gm, key=gm.get) if gm else "base"
+    result["best"] = best
+    log(f"geomean time vs base (contiguous): " + " ".join(f"{k}={v:.3f}" for k, v in gm.items()) + f"; best {best}")
+    paged_names = ["base"] + ([best] if best != "base" else [])
+    result["h128"] += time_128_paged(timer, ceil, dev, paged_names, t_start, log)
+    save()
+    result["splits"] = time_splits(timer, ceil, dev, t_start, log)
+    save()
+
+    # short table last
+    print("\n=== 128 heads (ms / TFLOP/s / x floor) ===")
+    names = sorted({r["variant"] for r in result["h128"]}, key=list(VARIANTS).index)
+    print(f"{'B':>4} {'ctx':>6} {'layout':10s} " + " ".join(f"{n:>22s}" for n in names))
+    keys = sorted({(r["B"], r["ctx"], r["layout"]) for r in result["h128"]}, key=lambda k: (k[2], k[1], k[0]))
+    for B, ctx, layout in keys:
+        cells = []
+        for n in names:
+            r = next((r for r in result["h128"] if (r["B"], r["ctx"], r["layout"], r["variant"]) ==
+                      (B, ctx, layout, n)), None)
+            cells.append(f"{r['ms']:.4f}/{r['tflops']:.0f}/x{r['ratio_to_floor']:.2f}" if r else "-")
+        print(f"{B:>4} {ctx:>6} {layout:10s} " + " ".join(f"{c:>22s}" for c in cells))
+    print("=== 16 heads, split rule (ms, splits) ===")
+    for r in result["splits"]:
+        print(f"B={r['B']} ctx={r['ctx']} {r['layout']:10s} {r['rule']}: {r['ms']:.4f} ms ({r['num_splits']} splits) "
+              f"{r['gbps']:.0f} GB/s x{r['ratio_to_floor']:.2f}")
+    print("=== outlier ===")
+    for r in result["outlier"]:
+        print(f"B={r['B']} ctx={r['ctx']} H={r['heads']} {r['layout']}: medians "
+              f"{' '.join(f'{x:.4f}' for x in r['ms'])} ms, jit {r['jit_entries']}, host {r['host_us_per_call']:.0f} us"
+              f"/call, gaps {' '.join(f'{x:.3f}' for x in r['gap_ms'])} ms")
+    print(f"wall {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
