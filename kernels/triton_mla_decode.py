@@ -141,6 +141,7 @@ def _mla_decode_splitv_kernel(
     SINGLE_SPLIT: tl.constexpr,
     SPLIT_V: tl.constexpr,
     TRANS_S: tl.constexpr,
+    PREFETCH: tl.constexpr,
 ):
     """Like _mla_decode_kernel, but the 512 value dims are split over SPLIT_V programs (grid axis 0 is
     head_blocks * SPLIT_V). Each program recomputes the full 576-dim scores (QK^T costs SPLIT_V times) and keeps
@@ -149,7 +150,10 @@ def _mla_decode_splitv_kernel(
     on the same 64 rows and computes the scores twice). The program's own value slice is loaded once and feeds
     both dots; the other slices only feed the scores.
     TRANS_S computes the scores as S^T = K Q^T (M = keys): with BLOCK_N = 128 and 8 warps each warp group owns 64
-    distinct keys, so QK^T is not replicated either, and the wgmma N is BLOCK_H (64) instead of 32."""
+    distinct keys, so QK^T is not replicated either, and the wgmma N is BLOCK_H (64) instead of 32.
+    PREFETCH (GPU only: inline PTX) asks L2 for the next tile (prefetch.global.L2, one per 128-byte line) before the
+    dots on the current one: with num_stages = 1 (a 147 KB kv tile leaves no room for a second buffer) the next
+    load then comes from L2 instead of HBM."""
     D_V: tl.constexpr = D_LAT // SPLIT_V
     pid_hv = tl.program_id(0)
     pid_s = tl.program_id(1)
@@ -198,6 +202,19 @@ def _mla_decode_splitv_kernel(
             tok = b.to(tl.int64) * stride_kv_page + offs_n * stride_kv_tok
         kv = tl.load(KV + tok[:, None] + v_own + offs_v[None, :], mask=n_ok[:, None], other=0.0).to(q_own.dtype)
         k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None], other=0.0).to(q_own.dtype)
+        if PREFETCH:  # next tile's rows, clamped to the last valid key (a prefetch of a bad address could fault)
+            nxt = tl.minimum(offs_n + BLOCK_N, end - 1)
+            if PAGED:
+                npage = tl.load(BLOCK_TABLE + b * stride_bt_b + nxt // PAGE_SIZE)
+                ntok = npage.to(tl.int64) * stride_kv_page + (nxt % PAGE_SIZE) * stride_kv_tok
+            else:
+                ntok = b.to(tl.int64) * stride_kv_page + nxt * stride_kv_tok
+            lines = tl.minimum(tl.arange(0, 16) * (128 // KV.dtype.element_ty.primitive_bitwidth * 8),
+                               D_LAT + D_ROPE - 1)
+            tl.inline_asm_elementwise(
+                "prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [KV + ntok[:, None] + lines[None, :]],
+                dtype=tl.int32, is_pure=False, pack=1,
+            )
         if TRANS_S:  # S^T = K Q^T: M = BLOCK_N keys (one 64-key wgmma tile per warp group), N = BLOCK_H heads
             s = tl.dot(kv, tl.trans(q_own))
             if SPLIT_V == 2:
@@ -248,6 +265,7 @@ class MLADecodeConfig:
     min_tokens_per_split: int = 256
     split_v: int = 1  # 2: value dims split over two programs (_mla_decode_splitv_kernel)
     trans_s: bool = False  # scores as K Q^T (_mla_decode_splitv_kernel); split_v 1 and trans_s False: original kernel
+    prefetch_l2: bool = False  # _mla_decode_splitv_kernel: L2 prefetch of the next tile (GPU only, inline PTX)
 
 
 def default_mla_config(rows: int, device: torch.device) -> MLADecodeConfig:
@@ -333,10 +351,11 @@ def mla_decode_triton(
         lse_part = torch.empty((B, num_splits, rows), dtype=torch.float32, device=q.device)
         sp = (o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1))
     grid = (head_blocks * split_v, num_splits, B)
-    if split_v == 1 and not cfg.trans_s:
+    if split_v == 1 and not cfg.trans_s and not cfg.prefetch_l2:
         kernel, extra = _mla_decode_kernel, {}
     else:
-        kernel, extra = _mla_decode_splitv_kernel, dict(SPLIT_V=split_v, TRANS_S=cfg.trans_s)
+        kernel, extra = _mla_decode_splitv_kernel, dict(SPLIT_V=split_v, TRANS_S=cfg.trans_s,
+                                                        PREFETCH=cfg.prefetch_l2)
     kernel[grid](
         q, kv_cache, block_table, cache_seqlens, o_part, lse_part, out,
         q.stride(0), q.stride(1), q.stride(2),

@@ -38,10 +38,16 @@ VARIANTS = {
     "base_n32s3": MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=3),
     "sv2_h128_n32": MLADecodeConfig(block_h=128, block_n=32, num_warps=8, num_stages=2, split_v=2),
     "sv2_h128_n16": MLADecodeConfig(block_h=128, block_n=16, num_warps=8, num_stages=3, split_v=2),
+    "sv2_h128_n64s1": MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2),
     "sv2_h64_n32_w4": MLADecodeConfig(block_h=64, block_n=32, num_warps=4, num_stages=3, split_v=2),
     "base_n128s1": MLADecodeConfig(block_h=64, block_n=128, num_warps=8, num_stages=1),  # st's control
     "st_h64_n128": MLADecodeConfig(block_h=64, block_n=128, num_warps=8, num_stages=1, trans_s=True),
     "st_sv2_h64_n64_w4": MLADecodeConfig(block_h=64, block_n=64, num_warps=4, num_stages=2, split_v=2, trans_s=True),
+    # one-stage tiles with an L2 prefetch of the next tile
+    "sv2_h128_n64s1_pf": MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2,
+                                         prefetch_l2=True),
+    "st_h64_n128_pf": MLADecodeConfig(block_h=64, block_n=128, num_warps=8, num_stages=1, trans_s=True,
+                                      prefetch_l2=True),
 }
 BUDGET_S = 230.0  # stop starting new sections past this (the call's limit is 300 s, pip + imports included)
 
@@ -308,17 +314,23 @@ def main(argv=None) -> int:
     save()
 
     # short table last
-    print("\n=== 128 heads (ms / TFLOP/s / x floor) ===")
-    names = sorted({r["variant"] for r in result["h128"]}, key=list(VARIANTS).index)
-    print(f"{'B':>4} {'ctx':>6} {'layout':10s} " + " ".join(f"{n:>22s}" for n in names))
-    keys = sorted({(r["B"], r["ctx"], r["layout"]) for r in result["h128"]}, key=lambda k: (k[2], k[1], k[0]))
-    for B, ctx, layout in keys:
-        cells = []
+    print("\n=== 128 heads: ms (x floor), TFLOP/s; rows = variants ===")
+    pts = sorted({(r["ctx"], r["B"]) for r in result["h128"]})
+    for layout in ("contiguous", "paged64"):
+        names = [n for n in VARIANTS if any(r["variant"] == n and r["layout"] == layout for r in result["h128"])]
+        if not names:
+            continue
+        print(f"{layout:18s} " + " ".join(f"{f'{B}x{ctx // 1024}k':>16s}" for ctx, B in pts) + "  max TF/s")
         for n in names:
-            r = next((r for r in result["h128"] if (r["B"], r["ctx"], r["layout"], r["variant"]) ==
-                      (B, ctx, layout, n)), None)
-            cells.append(f"{r['ms']:.4f}/{r['tflops']:.0f}/x{r['ratio_to_floor']:.2f}" if r else "-")
-        print(f"{B:>4} {ctx:>6} {layout:10s} " + " ".join(f"{c:>22s}" for c in cells))
+            cells, tf = [], []
+            for ctx, B in pts:
+                r = next((r for r in result["h128"] if (r["B"], r["ctx"], r["layout"], r["variant"]) ==
+                          (B, ctx, layout, n)), None)
+                cells.append(f"{r['ms']:.4f} (x{r['ratio_to_floor']:.2f})" if r else "-")
+                if r:
+                    tf.append(r["tflops"])
+            print(f"{n:18s} " + " ".join(f"{c:>16s}" for c in cells) + f"  {max(tf) if tf else 0:.0f}")
+    print("checks: " + " ".join(f"{n}={'ok' if c['ok'] else 'FAIL'}" for n, c in result["checks"].items()))
     print("=== 16 heads, split rule (ms, splits) ===")
     for r in result["splits"]:
         print(f"B={r['B']} ctx={r['ctx']} {r['layout']:10s} {r['rule']}: {r['ms']:.4f} ms ({r['num_splits']} splits) "
