@@ -45,5 +45,7 @@ Layers for the profiler (layers.py): forward + backward, attention through SDPA
 Benchmark and checks
     bench.run_benchmark(out_path, quick=False) -> dict;  python -m mlacalc.kernels.bench --out FILE.json [--quick]
     gpu_check: GPU tests + config sweep + benchmark in one call (python -m mlacalc.kernels.gpu_check --out DIR)
+    tune_128: the 128-head variants of the MLA kernel (MLADecodeConfig split_v / trans_s / prefetch_l2), the split
+              rule and the timing outlier in one call (python -m mlacalc.kernels.tune_128 --out DIR)
     testing: make_mla_case / make_gqa_case (fresh random inputs + float64 reference), rel_error
 """

@@ -128,9 +128,9 @@ def outlier(timer, ceil, dev, log) -> list[dict]:
     return rows
 
 
-def check_variants(log) -> dict:
+def check_variants(log, variants=None) -> dict:
     res = {}
-    for name, cfg in VARIANTS.items():
+    for name, cfg in (variants or VARIANTS).items():
         t = time.perf_counter()
         errs = {}
         try:
@@ -292,7 +292,18 @@ def main(argv=None) -> int:
         f"matmul {ceil['matmul_tflops']:.0f} TF/s")
     result["outlier"] = outlier(timer, ceil, dev, log)
     save()
-    result["checks"] = check_variants(log)
+    if precompile:  # a variant whose worker failed (wrong, out of resources, a fault) is not run again here:
+        # a CUDA fault would end this process too
+        bad = {n: v for n, v in precompile.items() if v["rc"] != 0}
+        for n in bad:
+            log(f"worker for {n} failed (rc {bad[n]['rc']}): {bad[n]['tail'][-300:]!r}")
+        VARIANTS_RUN = {n: c for n, c in VARIANTS.items() if n not in bad}
+    else:
+        VARIANTS_RUN = dict(VARIANTS)
+    result["checks"] = check_variants(log, VARIANTS_RUN)
+    for n in VARIANTS:
+        if n not in result["checks"]:
+            result["checks"][n] = dict(ok=False, errs={}, error="worker failed", worker=precompile[n])
     save()
     ok_names = [n for n, c in result["checks"].items() if c["ok"]]
     result["h128"] = time_128(timer, ceil, dev, ok_names, t_start, log)
@@ -307,7 +318,7 @@ def main(argv=None) -> int:
     best = min(gm, key=gm.get) if gm else "base"
     result["best"] = best
     log(f"geomean time vs base (contiguous): " + " ".join(f"{k}={v:.3f}" for k, v in gm.items()) + f"; best {best}")
-    paged_names = ["base"] + ([best] if best != "base" else [])
+    paged_names = [n for n in dict.fromkeys(("base", best)) if n in ok_names]
     result["h128"] += time_128_paged(timer, ceil, dev, paged_names, t_start, log)
     save()
     result["splits"] = time_splits(timer, ceil, dev, t_start, log)
