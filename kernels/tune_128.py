@@ -248,6 +248,7 @@ def main(argv=None) -> int:
     os.makedirs(a.out, exist_ok=True)
     t_start = time.perf_counter()
     precompile = None
+    gpu_tests = None
     if not a.no_precompile:
         # Each variant compiles 3 specialisations (~4 s each, single-threaded): one worker process per variant fills
         # the on-disk Triton cache in parallel before anything is timed (no GPU work overlaps the timings).
@@ -257,6 +258,14 @@ def main(argv=None) -> int:
         procs = {n: subprocess.Popen([sys.executable, "-m", "mlacalc.kernels.tune_128", "--out", a.out,
                                       "--check-only", n], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True) for n in VARIANTS}
+        # the GPU tests of the variants (fp8, s_q = 2, single split) in parallel too, one process per variant
+        tests = {}
+        if os.path.exists("tests/test_kernels_gpu.py"):
+            for mode in ("paged", "contiguous_single_split", "mtp_causal", "fp8"):
+                tests[mode] = subprocess.Popen(
+                    [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
+                     "tests/test_kernels_gpu.py", "-k", f"variants and {mode}"],
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         precompile = {}
         for n, pr in procs.items():
             try:
@@ -267,6 +276,19 @@ def main(argv=None) -> int:
             precompile[n] = dict(rc=pr.returncode, tail=(outp or "")[-400:])
         print(f"precompile: {time.perf_counter() - t_start:.0f} s, rc " +
               " ".join(f"{n}={v['rc']}" for n, v in precompile.items()), flush=True)
+        gpu_tests = {}
+        for mode, pr in tests.items():
+            try:
+                outp, _ = pr.communicate(timeout=max(1.0, 150 - (time.perf_counter() - t_start)))
+            except subprocess.TimeoutExpired:
+                pr.kill()
+                outp, _ = pr.communicate()
+            outp = outp or ""
+            gpu_tests[mode] = dict(rc=pr.returncode, summary=(outp.strip().splitlines() or [""])[-1])
+            with open(os.path.join(a.out, "pytest_variants.txt"), "a") as f:
+                f.write(f"=== {mode} (rc {pr.returncode})\n{outp}\n")
+        print(f"variant GPU tests: {time.perf_counter() - t_start:.0f} s, " +
+              "; ".join(f"{m}: rc {v['rc']} {v['summary']}" for m, v in gpu_tests.items()), flush=True)
     lines: list[str] = []
 
     def log(s):
@@ -277,7 +299,7 @@ def main(argv=None) -> int:
     result = dict(command="python -m mlacalc.kernels.tune_128 --out $OUT", gpu=torch.cuda.get_device_name(dev),
                   torch=torch.__version__, triton=triton.__version__, cuda=torch.version.cuda,
                   python=platform.python_version(), variants={k: asdict(v) for k, v in VARIANTS.items()},
-                  precompile=precompile)
+                  precompile=precompile, gpu_tests=gpu_tests)
     out_path = os.path.join(a.out, "tune_128.json")
 
     def save():
@@ -342,6 +364,8 @@ def main(argv=None) -> int:
                     tf.append(r["tflops"])
             print(f"{n:18s} " + " ".join(f"{c:>16s}" for c in cells) + f"  {max(tf) if tf else 0:.0f}")
     print("checks: " + " ".join(f"{n}={'ok' if c['ok'] else 'FAIL'}" for n, c in result["checks"].items()))
+    if gpu_tests:
+        print("variant GPU tests: " + "; ".join(f"{m}: {v['summary']}" for m, v in gpu_tests.items()))
     print("=== 16 heads, split rule (ms, splits) ===")
     for r in result["splits"]:
         print(f"B={r['B']} ctx={r['ctx']} {r['layout']:10s} {r['rule']}: {r['ms']:.4f} ms ({r['num_splits']} splits) "

@@ -60,6 +60,32 @@ def test_triton_mla_forced_splits(num_splits):
     assert rel_error(run_mla_case(mla_decode_triton, case, num_splits=num_splits), case.ref) < 1e-2
 
 
+VARIANT_CONFIGS = {  # the 128-head variants of kernels/tune_128.py (MLADecodeConfig fields)
+    "sv2_h128_n32": dict(block_h=128, block_n=32, num_warps=8, num_stages=2, split_v=2),
+    "sv2_h128_n64s1_pf": dict(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True),
+    "st_h64_n128": dict(block_h=64, block_n=128, num_warps=8, num_stages=1, trans_s=True),
+    "st_h64_n128_pf": dict(block_h=64, block_n=128, num_warps=8, num_stages=1, trans_s=True, prefetch_l2=True),
+}
+
+
+@pytest.mark.parametrize("mode", ["paged", "contiguous_single_split", "mtp_causal", "fp8"])
+@pytest.mark.parametrize("variant", sorted(VARIANT_CONFIGS))
+def test_triton_mla_variants(variant, mode):
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_mla_decode import MLADecodeConfig, mla_decode_triton
+
+    cfg = MLADecodeConfig(**VARIANT_CONFIGS[variant])
+    kw, extra, bound = dict(lens=LENS, heads=128, paged=True), {}, 1e-2
+    if mode == "contiguous_single_split":
+        kw["paged"], extra["num_splits"] = False, 1
+    elif mode == "mtp_causal":
+        kw.update(lens=[max(n, 2) for n in LENS], s_q=2)
+    elif mode == "fp8":
+        kw["fp8"], bound = True, 2e-2
+    case = _mla(**kw)
+    assert rel_error(run_mla_case(mla_decode_triton, case, config=cfg, **extra), case.ref) < bound
+
+
 def test_eager_mla_matches_reference_on_gpu():
     from mlacalc.kernels.decode import mla_decode_eager
     from mlacalc.kernels.testing import rel_error, run_mla_case
