@@ -255,38 +255,47 @@ def main(argv=None) -> int:
         import subprocess
         import sys
 
-        procs = {n: subprocess.Popen([sys.executable, "-m", "mlacalc.kernels.tune_128", "--out", a.out,
-                                      "--check-only", n], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True) for n in VARIANTS}
+        import tempfile
+
+        logdir = tempfile.mkdtemp(prefix="tune128_")  # logs in files: a full pipe would block a worker
+
+        def spawn(args, name):
+            f = open(os.path.join(logdir, name + ".log"), "w+")
+            return subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT, text=True), f
+
+        def finish(pr_f):
+            pr, f = pr_f
+            try:
+                pr.wait(timeout=max(1.0, 150 - (time.perf_counter() - t_start)))
+            except subprocess.TimeoutExpired:
+                pr.kill()
+                pr.wait()
+            f.seek(0)
+            text = f.read()
+            f.close()
+            return pr.returncode, text
+
+        procs = {n: spawn([sys.executable, "-m", "mlacalc.kernels.tune_128", "--out", a.out, "--check-only", n], n)
+                 for n in VARIANTS}
         # the GPU tests of the variants (fp8, s_q = 2, single split) in parallel too, one process per variant
         tests = {}
         if os.path.exists("tests/test_kernels_gpu.py"):
             for mode in ("paged", "contiguous_single_split", "mtp_causal", "fp8"):
-                tests[mode] = subprocess.Popen(
+                tests[mode] = spawn(
                     [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
-                     "tests/test_kernels_gpu.py", "-k", f"variants and {mode}"],
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                     "tests/test_kernels_gpu.py", "-k", f"variants and {mode}"], "pytest_" + mode)
         precompile = {}
-        for n, pr in procs.items():
-            try:
-                outp, _ = pr.communicate(timeout=max(1.0, 150 - (time.perf_counter() - t_start)))
-            except subprocess.TimeoutExpired:
-                pr.kill()
-                outp, _ = pr.communicate()
-            precompile[n] = dict(rc=pr.returncode, tail=(outp or "")[-400:])
+        for n, pr_f in procs.items():
+            rc, outp = finish(pr_f)
+            precompile[n] = dict(rc=rc, tail=outp[-400:])
         print(f"precompile: {time.perf_counter() - t_start:.0f} s, rc " +
               " ".join(f"{n}={v['rc']}" for n, v in precompile.items()), flush=True)
         gpu_tests = {}
-        for mode, pr in tests.items():
-            try:
-                outp, _ = pr.communicate(timeout=max(1.0, 150 - (time.perf_counter() - t_start)))
-            except subprocess.TimeoutExpired:
-                pr.kill()
-                outp, _ = pr.communicate()
-            outp = outp or ""
-            gpu_tests[mode] = dict(rc=pr.returncode, summary=(outp.strip().splitlines() or [""])[-1])
+        for mode, pr_f in tests.items():
+            rc, outp = finish(pr_f)
+            gpu_tests[mode] = dict(rc=rc, summary=(outp.strip().splitlines() or [""])[-1])
             with open(os.path.join(a.out, "pytest_variants.txt"), "a") as f:
-                f.write(f"=== {mode} (rc {pr.returncode})\n{outp}\n")
+                f.write(f"=== {mode} (rc {rc})\n{outp[-20000:]}\n")
         print(f"variant GPU tests: {time.perf_counter() - t_start:.0f} s, " +
               "; ".join(f"{m}: rc {v['rc']} {v['summary']}" for m, v in gpu_tests.items()), flush=True)
     lines: list[str] = []
