@@ -14,7 +14,12 @@ f ffn_intermediate). The profiler (issue 6) compares these term by term with its
   MLA:   normed x [B,S,d]; q_a [B,S,q_lora] and its norm (if q_lora_rank); kv_a [B,S,r+dr] and normed c_kv
          [B,S,r]; q [B,S,H,dn+dr], k [B,S,H,dn+dr], v [B,S,H,dv] (SDPA inputs; k_nope/v come from kv_b_proj)
          plus the SDPA output and logsumexp
-(RMSNorm keeps its float32 input copy when run in bf16; autograd may also keep small views.)
+RMSNorm is norm.RMSNorm (a memory-efficient autograd Function: it keeps its bf16 input and a float32 rstd per
+token, as a fused kernel does), also for MLA's latent norms (q_a_norm, kv_a_norm, replaced after MLAAttention is
+built; reference.RMSNorm would keep a float32 copy of its input). MLA's kv_a_norm input is a view of kv_a's
+output [B,S,r+dr], so that whole buffer stays alive. Also kept: RoPE's cos/sin [S, d] (bf16, per layer; MLA
+computes them twice, in project_q and project_kv) and, for MLA, the einsum's contiguous copies of the W_UK / W_UV
+views [H*dn, r] and [H*dv, r] (bf16). Autograd may also keep small views and int64 scalars.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .reference import MLAAttention, MLAConfig, RMSNorm, apply_rope, rope_cos_sin
+from .norm import RMSNorm
+from .reference import MLAAttention, MLAConfig, apply_rope, rope_cos_sin
 
 __all__ = ["LayerDims", "FeedForward", "GQAAttention", "MLALayer", "GQALayer", "make_layer"]
 
@@ -120,7 +126,11 @@ class MLALayer(_Block):
     """Pre-norm block with MLA attention (decompressed form through SDPA, for training)."""
 
     def __init__(self, dims: LayerDims):
-        super().__init__(dims, MLAAttention(dims.mla_config()))
+        attn = MLAAttention(dims.mla_config())
+        if dims.q_lora_rank:
+            attn.q_a_norm = RMSNorm(dims.q_lora_rank, dims.norm_eps)
+        attn.kv_a_norm = RMSNorm(dims.kv_lora_rank, dims.norm_eps)
+        super().__init__(dims, attn)
 
     def _attend(self, x):
         return self.attn(x, absorbed=False, attn="sdpa")

@@ -143,3 +143,57 @@ def test_layers_forward_backward(kind):
     y.square().mean().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
     assert all(p.grad is not None for p in layer.parameters())
+
+
+# ------------------------------------------------------------------------------ RMSNorm (memory-efficient Function)
+
+def test_rms_norm_function_matches_autograd_of_the_reference_float64():
+    """Forward and both gradients of norm.RMSNormFunction equal autograd through reference.RMSNorm (float64),
+    across a chunk boundary (rows > CHUNK_ROWS) and on a strided view (MLA's c_kv slice of [c_kv | k_pe])."""
+    from mlacalc.kernels import norm
+    from mlacalc.kernels.reference import RMSNorm as RefNorm
+
+    torch.manual_seed(0)
+    for shape, view in (((3, 5, 16), False), ((2, norm.CHUNK_ROWS // 2 + 7, 8), False), ((2, 6, 12), True)):
+        base = torch.randn(*shape[:-1], shape[-1] + 4, dtype=torch.float64) if view else None
+        x = (base[..., : shape[-1]] if view else torch.randn(*shape, dtype=torch.float64)).requires_grad_(True)
+        ref = RefNorm(shape[-1], eps=1e-6).double()
+        with torch.no_grad():
+            ref.weight.copy_(torch.randn(shape[-1], dtype=torch.float64))
+        w = ref.weight.detach().clone().requires_grad_(True)
+        dy = torch.randn(*shape, dtype=torch.float64)
+        y_ref = ref(x)
+        gx_ref, gw_ref = torch.autograd.grad(y_ref, (x, ref.weight), dy)
+        y = norm.rms_norm(x, w, 1e-6)
+        gx, gw = torch.autograd.grad(y, (x, w), dy)
+        assert rel_error(y, y_ref) < 1e-12
+        assert rel_error(gx, gx_ref) < 1e-12 and rel_error(gw, gw_ref) < 1e-12
+
+
+def test_rms_norm_function_gradcheck():
+    from mlacalc.kernels import norm
+
+    x = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: norm.rms_norm(x, w, 1e-6), (x, w))
+
+
+def test_rms_norm_function_saves_only_the_input_and_a_float32_rstd():
+    """What autograd keeps: the bf16 input itself (no copy) and rstd [rows, 1] float32 -- the fused-kernel
+    footprint mlacalc.activations models (2 bytes per element + 4 per row), not reference.RMSNorm's float32 copy."""
+    from mlacalc.kernels import norm
+
+    x = torch.randn(2, 5, 16, dtype=torch.bfloat16, requires_grad=True)
+    w = torch.ones(16, dtype=torch.bfloat16, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        norm.rms_norm(x, w)
+    acts = [t for t in saved if t.data_ptr() != w.data_ptr()]
+    assert len(acts) == 2
+    assert acts[0].data_ptr() == x.data_ptr() and acts[0].dtype == torch.bfloat16
+    assert acts[1].shape == (2 * 5, 1) and acts[1].dtype == torch.float32
+    # bf16 output close to the float64 reference
+    from mlacalc.kernels.reference import RMSNorm as RefNorm
+
+    ref = RefNorm(16).double()(x.detach().double())
+    assert rel_error(norm.rms_norm(x, w).double(), ref) < 1e-2
