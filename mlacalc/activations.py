@@ -43,7 +43,11 @@ context parallelism divides the sequence of every per-token tensor (the eager S 
 MoE: routing assumed balanced, so each GPU's experts see as many token copies as its own tokens send out
 (``b s k``); expert FFN tensors divide by TP (width-split experts, or token-split copies under SP).
 
-Left out, on purpose: the activation gradients alive during backward, the allocator's rounding (512 B),
+Backward (:func:`backward_phases`, :func:`backward_peak`): the activation gradients alive while a layer's
+backward runs, instant by instant, with what recomputation re-materialises and what is already freed; the widest
+instant is what a layer's backward adds to the stored activations.
+
+Left out, on purpose: the allocator's rounding (512 B),
 capacity factors and routing imbalance, sliding windows (no effect on fused kernels; eager keeps full S x S),
 and HF-specific copies (fp32 upcasts inside eager softmax or RMSNorm, FA2's padding of MLA's v to d_qk).
 
@@ -405,6 +409,247 @@ def recomputed_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> li
 def layer_activations(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> LayerActivations:
     """Stored bytes of one layer by part (the sum of :func:`saved_tensors`)."""
     return sum_by_group(saved_tensors(spec, layer, cfg))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Backward: the activation gradients alive while one layer's backward runs
+# ---------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BackwardPhase:
+    """One instant of a layer's backward pass (the worst instant of one stretch of it).
+
+    ``grads``: the tensors alive besides the stored activations at that instant (activation gradients, a kernel's
+    backward workspace, and the weight gradient being written before it is added into the gradient buffer).
+    ``released``: names of this layer's tensors (stored or recomputed) whose last backward user has already run,
+    so they are freed. ``recomputed``: tensors recomputation has re-materialised for this instant (those also
+    named in ``released`` are already freed again)."""
+
+    name: str
+    grads: tuple[SavedTensor, ...]
+    released: frozenset[str] = frozenset()
+    recomputed: tuple[SavedTensor, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackwardPeak:
+    """The worst instant of one layer's backward, on one GPU: bytes alive beyond the stored activations.
+
+    ``grads``: activation gradients and workspace (:attr:`BackwardPhase.grads`); ``recomputed``: tensors
+    recomputation re-materialised that are still alive; ``released``: stored tensors of the layer already freed
+    (negative). ``total`` is their sum: what the layer's backward adds to the stored activations at its peak."""
+
+    phase: str
+    grads: float
+    recomputed: float
+    released: float
+    tensors: tuple[SavedTensor, ...] = ()
+
+    @property
+    def total(self) -> float:
+        return self.grads + self.recomputed + self.released
+
+    def as_dict(self) -> dict:
+        return {"phase": self.phase, "grads": self.grads, "recomputed": self.recomputed,
+                "released": self.released, "total": self.total,
+                "tensors": [t.to_json() for t in self.tensors]}
+
+
+def _grad(name: str, shape: tuple[str, ...], dims: tuple[int, ...], who: str, split: str = "tp",
+          nbytes: int = ACT_BYTES) -> SavedTensor:
+    return SavedTensor(name, shape, dims, nbytes, "backward", who, split)
+
+
+def _ffn_backward(prefix: str, held: tuple[SavedTensor, ...], d_out: SavedTensor | None,
+                  tokens: tuple[str, ...], tdims: tuple[int, ...], hdims: tuple[int, ...], width: int, h: int,
+                  gated: bool, released: frozenset[str]) -> list[BackwardPhase]:
+    """The FFN ``down(act(gate x) * up x)`` (gated) or ``down(act(fc1 x))`` backward, in PyTorch's order.
+
+    ``held``: gradients alive throughout (the layer output's gradient, waiting for the residual branch);
+    ``d_out``: the gradient entering ``down`` when it is not one of ``held`` (MoE: the expert outputs');
+    ``tdims``/``hdims``: token dims of the width-``width`` tensors and of the block input's gradient.
+    Instants (the engine runs nodes in reverse creation order; a node's saved tensors are freed after it runs):
+
+    - ``down``: writes ``d(down input)`` [tokens, f] and its weight gradient [h, f];
+    - ``product`` (gated): the product's backward writes ``d(act out)`` and ``d(up out)`` while ``d(down input)``
+      is its input; the down input is freed -- the FFN's widest instant: 3 [tokens, f] gradients, 1 freed;
+      ungated ``act``: writes ``d(act input)`` while ``d(down input)`` is alive;
+    - ``act`` (gated): SiLU's backward writes ``d(gate out)``; the product's factors are freed, and ``up``'s
+      backward (created later, so run first) has turned ``d(up out)`` into a partial input gradient [tokens, h];
+    - ``input``: the gate (fc1) projection writes the second partial input gradient and its weight gradient."""
+    f_shape, h_shape = tokens + ("f",), tokens + ("h",)
+    F = tdims + (width,)
+    g = lambda n, shape, dims, who, split="tp": _grad(f"grad.{prefix}.{n}", shape, dims, who, split)  # noqa: E731
+    d_down = g("down_input", f_shape, F, "down's backward (input gradient)")
+    w_down = g("W_down", ("h", "f"), (h, width), "down's weight gradient, before it is added to the buffer")
+    first = held + ((d_out,) if d_out is not None else ())
+    out = [BackwardPhase(f"{prefix}.down", first + (d_down, w_down), released)]
+    if gated:
+        d_act = g("act_out", f_shape, F, "product's backward (left factor)")
+        d_up = g("up_out", f_shape, F, "product's backward (right factor)")
+        d_gate = g("gate_out", f_shape, F, "SiLU's backward")
+        d_in_up = g("input_from_up", h_shape, hdims, "up projection's backward (partial input gradient)", "sp")
+        d_in_gate = g("input_from_gate", h_shape, hdims, "gate projection's backward (partial input gradient)",
+                      "sp")
+        w_gate = g("W_gate", ("h", "f"), (h, width), "gate's weight gradient, before it is added to the buffer")
+        out += [BackwardPhase(f"{prefix}.product", held + (d_down, d_act, d_up),
+                              released | {f"{prefix}.down_input"}),
+                BackwardPhase(f"{prefix}.act", held + (d_in_up, d_act, d_gate),
+                              released | {f"{prefix}.down_input", f"{prefix}.act_out", f"{prefix}.up_out"}),
+                BackwardPhase(f"{prefix}.input", held + (d_in_up, d_gate, d_in_gate, w_gate),
+                              released | {f"{prefix}.down_input", f"{prefix}.act_out", f"{prefix}.up_out",
+                                          f"{prefix}.gate_out"})]
+    else:
+        d_act = g("act_input", f_shape, F, "activation's backward")
+        d_in = g("input", h_shape, hdims, "fc1's backward (input gradient)", "sp")
+        w_fc1 = g("W_fc1", ("h", "f"), (h, width), "fc1's weight gradient, before it is added to the buffer")
+        out += [BackwardPhase(f"{prefix}.act", held + (d_down, d_act), released | {f"{prefix}.down_input"}),
+                BackwardPhase(f"{prefix}.input", held + (d_act, d_in, w_fc1),
+                              released | {f"{prefix}.down_input", f"{prefix}.act_input"})]
+    return out
+
+
+def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[BackwardPhase]:
+    """The instants of one native layer's backward (FFN block, its norm, attention, its norm); see
+    :func:`backward_phases`."""
+    a, f = spec.attention, spec.ffn
+    b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
+    heads = _div(a.num_heads, t, "--tp", "attention.num_heads")
+    kv_heads = heads if a.kind == "mla" else max(1, a.num_kv_heads // t)
+    names = [x.name for x in layer_tensors(spec, layer, cfg)]
+    ffn_names = frozenset(n for n in names if n.startswith(("ffn.", "moe.")))
+    hs = ("b", "s", "h")
+    dy = _grad("grad.layer_out", hs, (b, st, h), "the next layer's backward; held for the residual branch", "sp")
+    phases: list[BackwardPhase] = []
+
+    # --- FFN block (the last op of the forward, so the first of the backward)
+    if not is_moe_layer(spec, layer):
+        phases += _ffn_backward("ffn", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
+                                _div(f.intermediate_size, t, "--tp", "ffn.intermediate_size"), h, f.gated,
+                                frozenset())
+    else:
+        k = f.experts_per_token
+        copies = b * st * k
+        width_e = f.expert_intermediate_size if (cfg.sp or t == 1) else _div(
+            f.expert_intermediate_size, t, "--tp", "ffn.expert_intermediate_size")
+        if f.num_shared_experts:  # assumed to run first: routed + shared, the shared branch created last
+            phases += _ffn_backward("moe.shared", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
+                                    _div(f.num_shared_experts * f.shared_width, t, "--tp", "shared experts' width"),
+                                    h, f.gated, frozenset())
+        shared = frozenset(n for n in ffn_names if n.startswith("moe.shared."))
+        d_sh = _grad("grad.moe.shared_input", hs, (b, st, h), "shared experts' input gradient (partial)", "sp")
+        d_comb = _grad("grad.moe.combine", ("b*s*k", "h"), (copies, h), "combine's backward (expert outputs)", "sp")
+        phases += _ffn_backward("moe.experts", (dy, d_sh), d_comb, ("b*s*k",), (copies,), (copies, h), width_e, h,
+                                f.gated, shared)
+        routed = frozenset(n for n in ffn_names if n.startswith("moe.experts.")) | {"moe.combine"}
+        d_disp = _grad("grad.moe.dispatch", ("b*s*k", "h"), (copies, h), "experts' input gradient (token copies)",
+                       "sp")
+        d_un = _grad("grad.moe.input", hs, (b, st, h), "un-permuted dispatch gradient", "sp")
+        phases.append(BackwardPhase("moe.dispatch", (dy, d_sh, d_disp, d_un), shared | routed))
+
+    # --- the FFN's norm, then the residual sum d_h = dy + d(norm input)
+    d_norm_out = _grad("grad.ffn_norm.output", hs, (b, st, h), "gate/up (router) input gradient, summed", "sp")
+    d_norm_in = _grad("grad.ffn_norm.input", hs, (b, st, h), "RMSNorm's backward", "sp")
+    phases.append(BackwardPhase("ffn_norm", (dy, d_norm_out, d_norm_in), ffn_names))
+    gone = ffn_names | {"ffn_norm.input", "ffn_norm.rstd"}
+
+    # --- attention: o_proj, the core, the projections, the norm
+    d_h = _grad("grad.residual", hs, (b, st, h), "residual sum dy + d(ffn_norm input)", "sp")
+    dv_o = a.v_head_dim
+    d_o = _grad("grad.attn.out", ("b", "s", "a", "d_v"), (b, sl, heads, dv_o), "o_proj's backward")
+    w_o = _grad("grad.W_o", ("a d_v", "h"), (heads * dv_o, h), "o_proj's weight gradient, before the buffer")
+    phases.append(BackwardPhase("attn.o_proj", (d_h, d_o, w_o), gone))
+    core_names = {"attn.lse", "attn.probs"}
+    kv_sym = "a" if a.kind == "mla" else "a_kv"
+    eager = cfg.kernel == "eager"
+    kv_core = heads if (eager and kv_heads != heads) else kv_heads
+    dq = _grad("grad.attn.q", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim), "attention backward")
+    dk = _grad("grad.attn.k", ("b", "s", kv_sym, "d_qk"), (b, sl, kv_core, a.qk_head_dim), "attention backward")
+    dvv = _grad("grad.attn.v", ("b", "s", kv_sym, "d_v"), (b, sl, kv_core, a.v_head_dim), "attention backward")
+    if not eager:
+        # FlashAttention-2's backward (and xFormers' memory-efficient one, which PyTorch runs when d_qk != d_v)
+        # accumulates dQ in float32 over key blocks and first computes D = rowsum(dO * O) in float32 per row.
+        ws = [_grad("grad.attn.dq_accum", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim),
+                    "fused backward's float32 dQ accumulator", nbytes=FP32_BYTES),
+              _grad("grad.attn.delta", ("b", "a", "s"), (b, heads, sl), "fused backward's rowsum(dO * O)",
+                    nbytes=FP32_BYTES)]
+        if kv_heads != heads:  # FA2's mha_bwd writes dK, dV per query head, then sums each group
+            ws += [_grad("grad.attn.k_expanded", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim),
+                         "fused backward's per-query-head dK (GQA), summed into dK"),
+                   _grad("grad.attn.v_expanded", ("b", "s", "a", "d_v"), (b, sl, heads, a.v_head_dim),
+                         "fused backward's per-query-head dV (GQA), summed into dV")]
+        core = (d_h, d_o, dq, dk, dvv, *ws)
+    else:
+        # P V backward writes dV and dP [b, a, s, s_kv]; softmax's backward writes dS of the same size while dP
+        # and P are alive; then Q K^T's backward writes dQ and dK.
+        dp = _grad("grad.attn.probs", ("b", "a", "s", "s_kv"), (b, heads, sl, cfg.seq), "P V backward (dP)")
+        ds = _grad("grad.attn.scores", ("b", "a", "s", "s_kv"), (b, heads, sl, cfg.seq), "softmax backward (dS)")
+        core = (d_h, d_o, dvv, dp, ds)
+    phases.append(BackwardPhase("attn.core", core, gone))
+    gone_core = gone | {"attn.q", "attn.k", "attn.v", "attn.out"} | core_names
+    d_in = _grad("grad.attn.input", hs, (b, st, h), "q/k/v (MLA: down) projections' input gradient (partial)", "sp")
+    phases.append(BackwardPhase("attn.projections", (d_h, dq, dk, dvv, d_in, d_in), gone_core))
+    attn_names = frozenset(n for n in names if n.startswith(("attn.", "mla.")))
+    d_x = _grad("grad.attn_norm.input", hs, (b, st, h), "RMSNorm's backward: the layer input's gradient", "sp")
+    phases.append(BackwardPhase("attn_norm", (d_h, d_in, d_x), gone | attn_names))
+    return phases
+
+
+def backward_phases(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[BackwardPhase]:
+    """The instants of layer ``layer``'s backward at which the most is alive, in the order they happen, with
+    recomputation attached where it happens.
+
+    Derived from the layer's structure, node by node in PyTorch's order (the engine runs the node created last
+    first; a node's saved tensors are freed once it has run; an input gradient that two branches feed is summed
+    into a new tensor). The layer output's gradient ``dy`` [b, s, h] is held for the residual branch until the
+    FFN block's backward is done. A weight gradient is written into a new tensor and then added into the
+    gradient buffer (counted in the model states), so one weight gradient at a time is alive here. Bytes per
+    GPU; activation gradients have the activations' dtype. Widest instants in a standard layer:
+
+    - FFN, the product's backward (gated): ``dy`` + ``d(down input)``, ``d(act out)``, ``d(up out)``
+      (3 [b, s, f]) while the down input is already freed: ``2 b s h + 2 (3 - 1) b s f`` beyond the stored;
+    - attention core, fused (FlashAttention-2): ``d_h``, ``dO``, ``dQ``, ``dK``, ``dV``, float32 ``dQ``
+      accumulator and ``rowsum(dO O)``, GQA's per-query-head ``dK``/``dV``; eager: ``dP`` and ``dS``
+      [b, a, s, s_kv] -- eager attention's backward is often the layer's widest instant.
+
+    Recomputation: ``full`` re-materialises every tensor of the layer before its backward starts (freed as their
+    users run, like stored ones); ``selective`` the core's internals and a second copy of its output (the
+    checkpointed core's backward needs its own), at the core; ``mla-latent`` the decompressed q, k, v, at the
+    core. The Megatron convention counts stored activations only (Table 2): no phases.
+
+    Not modelled: MoE's router backward (small), communication buffers, kernel workspaces beyond the fused
+    attention's (cuBLAS workspace is part of the workspace reserve)."""
+    _check_mode(spec, cfg)
+    if cfg.convention == "megatron":
+        return []
+    phases = _native_backward(spec, layer, cfg)
+    mode = cfg.recompute
+    if mode == "none":
+        return phases
+    rec = tuple(recomputed_tensors(spec, layer, cfg))
+    if mode == "selective":
+        out_t = next(x for x in layer_tensors(spec, layer, cfg) if x.name == "attn.out")
+        rec += (replace(out_t, name="attn.out.recomputed", kept_by="the recomputed core's backward"),)
+    return [replace(p, recomputed=rec) if mode == "full" or p.name == "attn.core" else p for p in phases]
+
+
+def backward_peak(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> BackwardPeak:
+    """The widest instant of :func:`backward_phases`: activation gradients plus recomputed tensors still alive,
+    minus stored tensors already freed (bytes per GPU, beyond the layer's stored activations)."""
+    phases = backward_phases(spec, layer, cfg)
+    if not phases:
+        return BackwardPeak("none", 0.0, 0.0, 0.0)
+    stored = {x.name: x.bytes for x in saved_tensors(spec, layer, cfg)}
+    best = None
+    for p in phases:
+        grads = float(sum(x.bytes for x in p.grads))
+        alive = [x for x in p.recomputed if x.name not in p.released]
+        recomputed = float(sum(x.bytes for x in alive))
+        released = -float(sum(stored.get(n, 0) for n in p.released))
+        peak = BackwardPeak(p.name, grads, recomputed, released, tuple(p.grads) + tuple(alive))
+        if best is None or peak.total > best.total:
+            best = peak
+    return best
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -22,16 +22,20 @@ stage, the head, loss and MTP on the last. The reported GPU is the stage with th
 Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context, cuBLAS/NCCL buffers and
 allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 one layer's gathered bf16 weights (no
 prefetch); on the last stage the fp32 gradient of the logits that the loss's backward writes (``b s V / t``).
-Activation gradients in flight during backward are not counted.
+
+Backward: the widest instant of one layer's backward (:func:`mlacalc.activations.backward_peak`: activation
+gradients in flight, recomputed tensors, less the stored tensors that backward has already freed) is added once
+per stage, as ``StageActivations.backward_peak``, taking the worst layer kind of the stage. Gradients themselves
+are model states (a persistent gradient buffer, as Megatron and DeepSpeed keep).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from .activations import (ActivationConfig, LayerActivations, SavedTensor, embedding_tensors, head_tensors,
-                          is_moe_layer, layer_activations, mtp_tensors, recomputed_tensors, rope_tensors,
-                          saved_tensors, sum_by_group)
+from .activations import (ActivationConfig, LayerActivations, SavedTensor, backward_peak, embedding_tensors,
+                          head_tensors, is_moe_layer, layer_activations, mtp_tensors, rope_tensors, saved_tensors,
+                          sum_by_group)
 from .errors import SpecError
 from .hardware import Hardware
 from .spec import ModelSpec
@@ -149,11 +153,16 @@ class StageActivations:
     embedding: float        # token ids and RoPE tables, times the micro-batches in flight
     head: float             # final norm, head input, log-probabilities (last stage)
     mtp: float              # multi-token-prediction modules (last stage)
-    recompute_peak: float   # one layer's recomputed tensors, alive during its backward
+    backward_peak: float    # one layer's backward at its widest: gradients + recomputed - already freed
 
     @property
     def total(self) -> float:
         return sum(getattr(self, f.name) for f in fields(self))
+
+    @property
+    def recompute_peak(self) -> float:
+        """The former name of :attr:`backward_peak` (which now also counts activation gradients)."""
+        return self.backward_peak
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}
@@ -225,10 +234,10 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     n = len(ranges)
     megatron = cfg.convention == "megatron"
     # Layers of one kind keep the same tensors: compute each kind once. The Megatron convention counts stored
-    # activations only (Table 2), so no recompute peak there.
+    # activations only (Table 2), so no backward peak there (backward_peak returns 0).
     kinds = layer_kinds(spec)
     stored = {k: _total(saved_tensors(spec, j, cfg)) for k, j in kinds.items()}
-    peak = {k: 0.0 if megatron else _total(recomputed_tensors(spec, j, cfg)) for k, j in kinds.items()}
+    peak = {k: backward_peak(spec, j, cfg).total for k, j in kinds.items()}
     out = []
     for i, (layers, prm) in enumerate(zip(ranges, params)):
         in_flight = n - i
@@ -240,7 +249,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
                                                                       if first else 0)),
             head=in_flight * _total(head_tensors(spec, cfg)) if last else 0.0,
             mtp=in_flight * _total(mtp_tensors(spec, cfg)) if last else 0.0,
-            recompute_peak=max(peak[k] for k in here))
+            backward_peak=max(peak[k] for k in here))
         gather = 0.0
         if run.zero == 3:
             gather = WEIGHT_GATHER_BYTES * max(layer_params_per_gpu(spec, j, par).total for j in layers)

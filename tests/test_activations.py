@@ -193,3 +193,68 @@ def test_mla_latent_needs_mla_and_tp_must_split_heads():
         saved_tensors(make_spec(MHA), 0, ActivationConfig(micro_batch=1, seq=8, recompute="mla-latent"))
     with pytest.raises(SpecError, match="num_heads"):
         saved_tensors(make_spec(MHA), 0, ActivationConfig(micro_batch=1, seq=8, tp=3))
+
+
+# ----------------------------------------------------------------------------------------------- backward
+
+def test_backward_peak_fused_is_the_ffn_product_by_hand():
+    # Tiny MHA (h=256, 4 heads x 64, gated FFN f=512); b=8, s=64 -> T = 512 tokens, bf16.
+    # ffn.down:    dy (T h 2) + d(down input) (T f 2) + dW_down (h f 2)           = 262144 + 524288 + 262144
+    # ffn.product: dy + d(down input), d(SiLU out), d(up out) (3 T f 2), minus the freed down input (T f 2)
+    spec = make_spec(MHA)
+    from mlacalc.activations import backward_peak, backward_phases
+
+    T, h, f = 8 * 64, 256, 512
+    cfg = ActivationConfig(micro_batch=8, seq=64)
+    by = {p.name: p for p in backward_phases(spec, 0, cfg)}
+    assert sum(t.bytes for t in by["ffn.down"].grads) == T * h * 2 + T * f * 2 + h * f * 2 == 1048576
+    pk = backward_peak(spec, 0, cfg)
+    assert pk.phase == "ffn.product"
+    assert (pk.grads, pk.recomputed, pk.released) == (T * h * 2 + 3 * T * f * 2, 0, -T * f * 2)
+    assert pk.total == 262144 + 2 * 524288 == 1310720
+
+
+def test_backward_peak_eager_is_the_attention_core_by_hand():
+    # Same layer, eager attention, b=1, s=1024: P V's backward writes dP, softmax's writes dS (each 4 x 1024 x 1024
+    # bf16 = 8 MiB) while d_h, dO, dV (T h 2 each) are alive; the FFN block and its norm are freed by then.
+    spec = make_spec(MHA)
+    from mlacalc.activations import backward_peak
+
+    T, h, a, f = 1024, 256, 4, 512
+    pk = backward_peak(spec, 0, ActivationConfig(micro_batch=1, seq=1024, kernel="eager"))
+    assert pk.phase == "attn.core"
+    assert pk.grads == 3 * T * h * 2 + 2 * a * T * T * 2 == 18350080
+    freed = (T * h * 2 + 4 * T * f * 2) + (T * h * 2 + T * 4)    # ffn.input + 4 FFN tensors; ffn_norm in + rstd
+    assert pk.released == -freed and pk.total == 18350080 - 5246976
+
+
+def test_backward_peak_full_recompute_adds_the_rematerialised_layer():
+    # Full recompute: every tensor but the checkpointed input is alive again when the layer's backward starts;
+    # at ffn.product the down input is already freed. b=8, s=64 as above: the layer keeps 4206592 bytes.
+    spec = make_spec(MHA)
+    from mlacalc.activations import backward_peak
+
+    T, h, f = 512, 256, 512
+    layer = sum(t.bytes for t in saved_tensors(spec, 0, ActivationConfig(micro_batch=8, seq=64)))
+    assert layer == 4206592
+    pk = backward_peak(spec, 0, ActivationConfig(micro_batch=8, seq=64, recompute="full"))
+    assert pk.phase == "ffn.product" and pk.released == 0
+    assert pk.recomputed == layer - T * h * 2 - T * f * 2       # minus the checkpoint and the freed down input
+    assert pk.total == T * h * 2 + 3 * T * f * 2 + 3420160 == 5255168
+
+
+def test_backward_peak_selective_recomputes_the_core_output_at_the_core():
+    spec = make_spec(MHA)
+    from mlacalc.activations import backward_phases
+
+    phases = backward_phases(spec, 0, ActivationConfig(micro_batch=1, seq=64, recompute="selective"))
+    core = next(p for p in phases if p.name == "attn.core")
+    assert {t.name for t in core.recomputed} == {"attn.lse", "attn.out.recomputed"}
+    assert all(not p.recomputed for p in phases if p.name != "attn.core")
+
+
+def test_megatron_convention_has_no_backward_phases():
+    from mlacalc.activations import backward_peak
+
+    spec = make_spec(MHA)
+    assert backward_peak(spec, 0, ActivationConfig(micro_batch=1, seq=64, convention="megatron")).total == 0

@@ -82,7 +82,7 @@ def test_stage_total_is_the_sum_of_its_parts():
                    parallel=TrainParallel(pp=16, dp=64, ep=64))
     for s in stage_memory(spec, run):
         assert s.total == s.states.weights + s.states.gradients + s.states.optimizer + s.activations.layers + \
-            s.activations.embedding + s.activations.head + s.activations.mtp + s.activations.recompute_peak + \
+            s.activations.embedding + s.activations.head + s.activations.mtp + s.activations.backward_peak + \
             s.workspace.reserve + s.workspace.zero3_gather + s.workspace.logit_grad
 
 
