@@ -3,6 +3,11 @@
 Read from YAML (``model_specs/hardware/<name>.yaml`` or a file: ``mlacalc calibrate`` writes the same format
 from measurements). Rates are dense (no 2:4 sparsity). Decimal units, as datasheets quote them:
 GB/s = 1e9 bytes/s, TFLOP/s = 1e12 FLOP/s; memory in GiB (2**30 bytes) or bytes.
+
+``kernel_launch_us`` (optional, microseconds, default 0): the fixed cost of one kernel in a stream of dependent
+kernels -- launch, scheduling and completion of a kernel that does no work. Datasheets do not give it, so the
+built-in specs leave it 0 (roofline times unchanged); ``mlacalc calibrate`` measures it (a 1-element add replayed
+from a CUDA graph, per kernel) and ``mlacalc.roofline`` adds ``launches x kernel_launch_us`` to each op.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class Hardware:
     interconnect_gb_s: float      # GPU-to-GPU bandwidth per direction (NVLink/xGMI/PCIe), GB/s
     source: str = ""
     measured: bool = False        # True when written by `mlacalc calibrate` on a real card
+    kernel_launch_us: float = 0.0  # fixed cost per kernel launch, microseconds (0: not modelled; see module doc)
 
     @property
     def mem_bandwidth_bytes_s(self) -> float:
@@ -76,6 +82,10 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
     d.setdefault("fp16_tflops", d["bf16_tflops"])
     d.setdefault("fp8_tflops", 0.0)
     d.setdefault("fp32_tflops", d["bf16_tflops"] / 16)
+    d.setdefault("kernel_launch_us", 0.0)
+    v = d["kernel_launch_us"]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        raise SpecError(f"{where}: kernel_launch_us", f"must be a number >= 0 (microseconds), got {v!r}")
     for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops",
               "interconnect_gb_s"):
         v = d[k]

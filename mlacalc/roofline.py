@@ -6,7 +6,8 @@ multi-token prediction / speculative decoding), each op gets its FLOPs and the f
 summed over layers and counted **per GPU**. The layout is the one of LLM-Viewer (Yuan et al., "LLM Inference
 Unveiled: Survey and Roofline Model Insights", arXiv 2402.16363, section 3): one kernel per op that reads its
 weights and inputs once and writes its outputs once; then ``time = max(FLOPs / peak, bytes / bandwidth)``
-(Williams, Waterman, Patterson, "Roofline", CACM 2009).
+(Williams, Waterman, Patterson, "Roofline", CACM 2009), plus ``launches x kernel_launch_us`` when the hardware
+spec gives a per-kernel launch cost (measured by ``mlacalc calibrate``; 0 in the datasheet specs).
 
 Units: FLOPs (a multiply-add is 2), bytes, seconds. A matmul of ``m x k`` by ``k x n`` is ``2 m k n`` FLOPs.
 
@@ -40,6 +41,13 @@ Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query head
 - ``lm_head``: logits for the tokens that need them (prefill: the last token per sequence; decode: all ``q``).
 - ``comm``: bytes each GPU sends over the interconnect (below).
 
+Kernel launches (``OpCost.launches``, summed over layers; they cost time only with a hardware ``kernel_launch_us``):
+one kernel per op per layer (projections, ``kv_write``, ``q_absorb``, ``v_up``, ``kv_up``, the router), one per
+norm, two per FFN (gate and up with the activation fused into one GEMM, then down; grouped GEMMs for experts),
+one for ``embed`` and ``lm_head``. ``attn_core``: in decode two per layer, the split-KV kernel and the kernel that
+combines its partial outputs by their log-sum-exp (FlashDecoding; the project's Triton kernels, which launch one
+when a single split suffices); in prefill one (FlashAttention). Collectives: latency not modelled (0).
+
 Parallelism over ``n`` GPUs (:class:`Layout`):
 
 - Tensor parallel (default): head-indexed projections, attention heads, FFN widths and the vocabulary split
@@ -60,8 +68,8 @@ at the bf16 rate (narrower weights are dequantised: W4A16). The attention core r
 cache is dequantised on load). Norms run on the CUDA cores (the fp32 rate).
 
 Not modelled: softmax, RoPE, activation functions and residual adds as separate FLOPs (they are fused into
-neighbouring kernels or tiny); kernel launch and collective latency (the alpha term: it matters for small decode
-batches), overlap of communication with compute (times are summed), load imbalance between experts or between
+neighbouring kernels or tiny); collective latency (the alpha term: it matters for small decode batches), and
+launch latency unless the hardware spec gives it (above), overlap of communication with compute (times are summed), load imbalance between experts or between
 sequences of unequal length, MTP draft-module cost and speculative acceptance rate (``q`` tokens are all
 accepted), the naive (decompressed) MLA cache, pipeline parallelism, L2 cache reuse, and achievable fractions of
 peak (use a calibrated hardware file from ``mlacalc calibrate`` for measured rates).
@@ -159,6 +167,7 @@ class OpCost(NamedTuple):
     kv_bytes: float = 0.0
     comm_bytes: float = 0.0
     out_width: float = 0.0
+    launches: float = 0.0     # kernel launches, summed over layers (see module docstring)
 
     @property
     def bytes(self) -> float:
@@ -217,13 +226,15 @@ def attention_span(spec: ModelSpec, prior: int, new: int) -> tuple[float, float]
 
 
 def attn_core_cost(spec: ModelSpec, seqs: int, prior: int, new: int, *, head_share: float = 1.0,
-                   kv_share: float = 1.0, form: str | None = None, kv_bits: float = 16) -> OpCost:
+                   kv_share: float = 1.0, form: str | None = None, kv_bits: float = 16,
+                   launches_per_layer: float = 0.0) -> OpCost:
     """The attention core on one GPU: scores ``Q K^T`` and weighted values ``P V`` for ``seqs`` sequences.
 
     FLOPs ``2 H' P (d_k + d_v)`` per sequence (``H' = H x head_share`` heads on this GPU, ``P`` attended pairs).
     Bytes: queries in and outputs out (bf16), keys/values of every attended token once: from the cache at
     ``kv_bits`` (conventional, absorbed MLA), or as decompressed bf16 activations (decompressed MLA, the cache
-    having been read by ``kv_up``).
+    having been read by ``kv_up``). ``launches_per_layer``: kernels per layer (decode, split-KV: 2; see the module
+    docstring).
     """
     a, ab = spec.attention, ACT_BITS / 8
     pairs, keys = attention_span(spec, prior, new)
@@ -240,25 +251,27 @@ def attn_core_cost(spec: ModelSpec, seqs: int, prior: int, new: int, *, head_sha
         dk, dv = a.qk_head_dim, a.v_head_dim
         kv_bytes = seqs * keys * kv_elements_per_token_layer(a).total * kv_share * kv_bits / 8
     return OpCost("attn_core", "attention", flops=2 * seqs * heads * pairs * (dk + dv),
-                  act_bytes=tokens * heads * (dk + dv) * ab + act_kv, kv_bytes=kv_bytes, out_width=heads * dv)
+                  act_bytes=tokens * heads * (dk + dv) * ab + act_kv, kv_bytes=kv_bytes, out_width=heads * dv,
+                  launches=launches_per_layer * spec.num_layers)
 
 
 def _matmul(name: str, tokens: float, k: float, n: float, wb: float, ab: float, layers: int = 1,
             extra_weight: float = 0.0, out_width: float | None = None) -> OpCost:
-    """``layers`` matmuls of ``tokens x k`` by ``k x n``: FLOPs ``2 T k n``; weights once, input and output once."""
+    """``layers`` matmuls of ``tokens x k`` by ``k x n``: FLOPs ``2 T k n``; weights once, input and output once;
+    one launch per layer."""
     return OpCost(name, "matmul", 2 * tokens * k * n * layers, (k * n * wb + extra_weight) * layers,
-                  tokens * (k + n) * ab * layers, 0.0, 0.0, n if out_width is None else out_width)
+                  tokens * (k + n) * ab * layers, 0.0, 0.0, n if out_width is None else out_width, layers)
 
 
 def _ffn(name: str, tokens: float, d: int, width: float, gated: bool, wb: float, ab: float, layers: int,
          weight_fraction: float = 1.0) -> OpCost:
     """An FFN of ``width`` on ``tokens``: ``2 T m d f`` FLOPs (m = 3 gated, else 2). Bytes: the input, the
     activated intermediate written and read back once (activation fused into the first GEMM), the output, and
-    ``weight_fraction`` of its weights."""
+    ``weight_fraction`` of its weights. Two launches per layer (gate/up with the activation, then down)."""
     m = 3 if gated else 2
     return OpCost(name, "matmul", flops=2 * tokens * m * d * width * layers,
                   weight_bytes=m * d * width * wb * weight_fraction * layers,
-                  act_bytes=tokens * (2 * d + 2 * width) * ab * layers, out_width=d)
+                  act_bytes=tokens * (2 * d + 2 * width) * ab * layers, out_width=d, launches=2 * layers)
 
 
 def step_ops(spec: ModelSpec, step: Step, layout: Layout = Layout(), *, mla_form: str | None = None,
@@ -288,26 +301,32 @@ def step_ops(spec: ModelSpec, step: Step, layout: Layout = Layout(), *, mla_form
     ops: list[OpCost] = []
 
     vocab_share = 1.0 if layout.dp_attention else 1.0 / n
-    ops.append(OpCost("embed", "memory", weight_bytes=Ta * d * hb * vocab_share, act_bytes=Ta * d * ab, out_width=d))
+    ops.append(OpCost("embed", "memory", weight_bytes=Ta * d * hb * vocab_share, act_bytes=Ta * d * ab, out_width=d,
+                      launches=1))
+    core_launches = 2 if step.phase == "decode" else 1     # split-KV + combine in decode; one kernel in prefill
 
     # --- attention projections, core, cache write
     norm_width = 2 * d                                    # per token per layer: the two block norms
+    norm_count = 2                                        # norm kernels per layer
     if a.kind == "mla":
         dc, dr, dn, dv = a.kv_lora_rank, a.qk_rope_head_dim, a.qk_nope_head_dim, a.v_head_dim
         if a.q_lora_rank:
             ops.append(_matmul("q_down", Ta, d, a.q_lora_rank, wb, ab, L))
             ops.append(_matmul("q_up", Ta, a.q_lora_rank, H * a.qk_head_dim, wb, ab, L))
             norm_width += a.q_lora_rank
+            norm_count += 1
         else:
             ops.append(_matmul("q_proj", Ta, d, H * a.qk_head_dim, wb, ab, L))
         ops.append(_matmul("kv_down", Ta, d, dc + dr, wb, ab, L))
         norm_width += dc
+        norm_count += 1
         ops.append(OpCost("kv_write", "memory", act_bytes=Ta * (dc + dr) * ab * L, kv_bytes=Ta * (dc + dr) * kb * L,
-                          out_width=dc + dr))
+                          out_width=dc + dr, launches=L))
         if mla_form == "absorbed":
             # per-head matmuls: one row per (token, head); W_UK and W_UV are read once per layer
             ops.append(_matmul("q_absorb", Ta * H, dn, dc, 0, ab, L, extra_weight=H * dn * dc * wb, out_width=H * dc))
-            ops.append(attn_core_cost(spec, seqs, prior, new, head_share=hs, form="absorbed", kv_bits=kbits))
+            ops.append(attn_core_cost(spec, seqs, prior, new, head_share=hs, form="absorbed", kv_bits=kbits,
+                                      launches_per_layer=core_launches))
             ops.append(_matmul("v_up", Ta * H, dc, dv, 0, ab, L, extra_weight=H * dc * dv * wb, out_width=H * dv))
         else:
             _, keys = attention_span(spec, prior, new)
@@ -315,8 +334,10 @@ def step_ops(spec: ModelSpec, step: Step, layout: Layout = Layout(), *, mla_form
             # reads latent + RoPE key from the cache, writes per-head K (RoPE key broadcast) and V
             ops.append(OpCost("kv_up", "matmul", flops=2 * decompressed * dc * H * (dn + dv),
                               weight_bytes=dc * H * (dn + dv) * wb * L, kv_bytes=decompressed * (dc + dr) * kb,
-                              act_bytes=decompressed * H * (dn + dr + dv) * ab, out_width=H * (dn + dr + dv)))
-            ops.append(attn_core_cost(spec, seqs, prior, new, head_share=hs, form="decompressed", kv_bits=kbits))
+                              act_bytes=decompressed * H * (dn + dr + dv) * ab, out_width=H * (dn + dr + dv),
+                              launches=L))
+            ops.append(attn_core_cost(spec, seqs, prior, new, head_share=hs, form="decompressed", kv_bits=kbits,
+                                      launches_per_layer=core_launches))
         o_in = H * dv
     else:
         kv_elems = kv_elements_per_token_layer(a).total * kv_share        # K and V per token on this GPU
@@ -325,15 +346,17 @@ def step_ops(spec: ModelSpec, step: Step, layout: Layout = Layout(), *, mla_form
         ops.append(_matmul("qkv_proj", Ta, d, width, wb, ab, L, extra_weight=bias))
         if a.qk_norm:                                     # per-head RMSNorm on q and k (Qwen3)
             norm_width += (H + a.num_kv_heads * kv_share) * a.qk_head_dim
+            norm_count += 2
         ops.append(OpCost("kv_write", "memory", act_bytes=Ta * kv_elems * ab * L, kv_bytes=Ta * kv_elems * kb * L,
-                          out_width=kv_elems))
-        ops.append(attn_core_cost(spec, seqs, prior, new, head_share=hs, kv_share=kv_share, kv_bits=kbits))
+                          out_width=kv_elems, launches=L))
+        ops.append(attn_core_cost(spec, seqs, prior, new, head_share=hs, kv_share=kv_share, kv_bits=kbits,
+                                  launches_per_layer=core_launches))
         o_in = H * a.v_head_dim
     ops.append(_matmul("o_proj", Ta, o_in, d, wb, ab, L))
 
     norm_elems = Ta * (norm_width * L + d)
     ops.append(OpCost("norms", "vector", flops=NORM_FLOPS_PER_ELEMENT * norm_elems, act_bytes=2 * norm_elems * ab,
-                      weight_bytes=(norm_width * L + d) * hb, out_width=d))
+                      weight_bytes=(norm_width * L + d) * hb, out_width=d, launches=norm_count * L + 1))
 
     # --- FFN / MoE: all T tokens of the group, widths or experts split n ways
     Ld, Lm = spec.num_dense_layers, spec.num_moe_layers
@@ -342,7 +365,7 @@ def step_ops(spec: ModelSpec, step: Step, layout: Layout = Layout(), *, mla_form
     if Lm:
         E, k = f.num_experts, f.experts_per_token
         ops.append(OpCost("router", "matmul", flops=2 * T * d * E * Lm, weight_bytes=d * E * hb * Lm,
-                          act_bytes=T * (d + E) * ab * Lm, out_width=E))
+                          act_bytes=T * (d + E) * ab * Lm, out_width=E, launches=Lm))
         touched = touched_experts(E, k, T)
         if layout.ep:   # E/n whole experts per GPU, T k / n token-expert pairs in expectation
             experts = _ffn("experts", T * k / n, d, f.expert_intermediate_size, f.gated, wb, ab, Lm,
@@ -357,7 +380,7 @@ def step_ops(spec: ModelSpec, step: Step, layout: Layout = Layout(), *, mla_form
     Th = B * step.head_tokens
     ops.append(OpCost("lm_head", "matmul", flops=2 * Th * d * spec.vocab_size / n,
                       weight_bytes=spec.vocab_size * d * hb / n, act_bytes=Th * (d + spec.vocab_size / n) * ab,
-                      out_width=spec.vocab_size / n))
+                      out_width=spec.vocab_size / n, launches=1))
 
     # --- communication (bytes each GPU sends; see module docstring)
     if n > 1:
@@ -395,12 +418,15 @@ class OpTime(NamedTuple):
         o = self.op
         return {"name": o.name, "flops": o.flops, "bytes": o.bytes, "intensity": o.intensity,
                 "time_s": self.time_s, "bound": self.bound, "weight_bytes": o.weight_bytes,
-                "act_bytes": o.act_bytes, "kv_bytes": o.kv_bytes, "comm_bytes": o.comm_bytes}
+                "act_bytes": o.act_bytes, "kv_bytes": o.kv_bytes, "comm_bytes": o.comm_bytes, "launches": o.launches}
 
 
 def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits: float = 16) -> tuple[OpTime, ...]:
-    """``time = max(flops / peak, bytes / bandwidth)`` per op; comm ops take ``comm_bytes / interconnect``."""
+    """``time = max(flops / peak, bytes / bandwidth) + launches x kernel_launch_us`` per op, in seconds (the
+    launch term is 0 unless the hardware spec gives ``kernel_launch_us``, measured by ``mlacalc calibrate``);
+    comm ops take ``comm_bytes / interconnect``. ``bound`` says which of the two roofline terms is larger."""
     bw, link = hw.mem_bandwidth_bytes_s, hw.interconnect_bytes_s
+    launch_s = hw.kernel_launch_us * 1e-6
     peaks = {"matmul": hw.flops_per_s(gemm_bits(weight_bits)), "attention": hw.flops_per_s(32 if kv_bits > 16 else 16),
              "vector": hw.fp32_tflops * 1e12, "memory": hw.fp32_tflops * 1e12, "comm": 0.0}
     out = []
@@ -410,7 +436,8 @@ def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits:
             continue
         peak = peaks[o.kind]
         tc, tm = o.flops / peak, (o.weight_bytes + o.act_bytes + o.kv_bytes) / bw
-        out.append(OpTime(o, peak, tc, "compute") if tc > tm else OpTime(o, peak, tm, "memory"))
+        extra = o.launches * launch_s
+        out.append(OpTime(o, peak, tc + extra, "compute") if tc > tm else OpTime(o, peak, tm + extra, "memory"))
     return tuple(out)
 
 

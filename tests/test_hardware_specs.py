@@ -30,3 +30,15 @@ def test_ridge_points_by_hand():
     # H100 SXM: 989 TFLOP/s bf16 over 3.35 TB/s = 295 FLOP/byte; H20: 148 / 4.0 = 37
     assert load_hardware("h100-sxm").ridge_point(16) == pytest.approx(989e12 / 3350e9)
     assert load_hardware("h20").ridge_point(16) == pytest.approx(148e12 / 4000e9)
+
+
+def test_kernel_launch_us_is_optional_non_negative_microseconds():
+    from mlacalc.errors import SpecError
+    from mlacalc.hardware import hardware_from_dict
+
+    base = {"name": "x", "memory_gib": 1, "mem_bandwidth_gb_s": 1000, "bf16_tflops": 100, "interconnect_gb_s": 1}
+    assert hardware_from_dict(dict(base), "x").kernel_launch_us == 0.0
+    assert hardware_from_dict({**base, "kernel_launch_us": 2.5}, "x").kernel_launch_us == 2.5
+    for bad in (-1, "fast", True):
+        with pytest.raises(SpecError, match="kernel_launch_us"):
+            hardware_from_dict({**base, "kernel_launch_us": bad}, "x")

@@ -208,3 +208,40 @@ def test_cli_bad_input_is_one_line_exit_2(args, capsys):
     code, out, err = run_cli(["roofline", "deepseek-v2-lite", *args], capsys)
     assert code == 2 and out == ""
     assert err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------------------ launch latency
+
+def test_launch_counts_by_hand():
+    # toy MHA, 2 layers. Decode: split-KV + combine per layer; prefill: one attention kernel per layer.
+    dec = ops_by_name(spec_from_dict(MHA), Step("decode", batch=2, context=10))
+    assert dec["attn_core"].launches == 2 * 2
+    assert dec["qkv_proj"].launches == dec["o_proj"].launches == dec["kv_write"].launches == 2
+    assert dec["ffn"].launches == 2 * 2                              # gate/up(+SiLU), down per layer
+    assert dec["norms"].launches == 2 * 2 + 1                        # two per layer + the final norm
+    assert dec["embed"].launches == dec["lm_head"].launches == 1
+    assert ops_by_name(spec_from_dict(MHA), Step("prefill", batch=1, context=8))["attn_core"].launches == 2
+    # toy MLA, 1 layer: q_down, q_up, kv_down, q_absorb, v_up, kv_write one each; norms: 2 + q and kv latents + final
+    mla = ops_by_name(spec_from_dict(MLA), Step("decode", batch=1, context=9))
+    assert mla["norms"].launches == 4 * 1 + 1 and mla["q_absorb"].launches == 1 and mla["attn_core"].launches == 2
+
+
+def test_kernel_launch_us_adds_launches_times_latency_to_each_op():
+    # toy MHA decode, batch 2, 10 cached tokens, on TOY_GPU (1000 GB/s) with 5 us per launch.
+    # attn_core bytes: K and V 2 seqs x 22 token-layers x (4 heads x 16 x 2) x 2 B = 11264, q in and out
+    # 2 x 2 x 4 x 32 x 2 B = 1024 -> 12288 B: 12.288 ns memory-bound, plus 4 launches x 5 us = 20 us.
+    spec = spec_from_dict(MHA)
+    gpu = hardware_from_dict({"name": "toy", "memory_gib": 1, "mem_bandwidth_gb_s": 1000, "bf16_tflops": 100,
+                              "fp32_tflops": 10, "interconnect_gb_s": 100, "kernel_launch_us": 5}, "toy")
+    step = Step("decode", batch=2, context=10)
+    slow, fast = roofline(spec, gpu, step), roofline(spec, TOY_GPU, step)
+    assert slow.op("attn_core").time_s == pytest.approx(12288 / 1e12 + 4 * 5e-6)
+    assert fast.op("attn_core").time_s == pytest.approx(12288 / 1e12)
+    assert slow.op("attn_core").bound == "memory"
+    total_launches = sum(o.op.launches for o in slow.ops)
+    assert total_launches == 1 + 2 + 2 + 4 + 2 + 5 + 4 + 1          # embed qkv kv_write attn o_proj norms ffn head
+    assert slow.time_s - fast.time_s == pytest.approx(total_launches * 5e-6)
+
+
+def test_datasheet_specs_have_no_launch_term():
+    assert load_hardware("h100-sxm").kernel_launch_us == 0
