@@ -8,6 +8,11 @@ What is measured, each as the median of timed repetitions (see ``timing.time_cud
 - ``fp8_tflops``: the same shape through ``torch._scaled_mm`` with e4m3 operands (0 where the card or build
   has no fp8 matrix product).
 - ``fp32_tflops``: a 4096^3 float32 product with TF32 off (the CUDA cores' rate).
+- ``kernel_launch_us``: the fixed cost of one kernel in a chain of dependent kernels: :data:`LAUNCH_CHAIN`
+  in-place adds to a 1-element tensor captured in one CUDA graph, the graph replayed and timed with CUDA events,
+  divided by the chain's length (median over repetitions). Graph replay is how the profiler times decode steps,
+  so this is the per-kernel cost those timings contain. The same chain launched eagerly from Python is measured
+  too and written in the notes (host-bound: PyTorch's per-op overhead, not the GPU's).
 
 Not measurable on one card: the interconnect; it is taken from ``base`` (a built-in spec such as ``h100-sxm``)
 and the file says so. Memory is the card's total as the driver reports it.
@@ -19,6 +24,8 @@ from dataclasses import dataclass
 
 from .results import write_atomic
 from .timing import L2Flusher, time_cuda
+
+LAUNCH_CHAIN = 200  # kernels per timed chain in the launch-latency measurement
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class Calibration:
     interconnect_gb_s: float
     spreads_pct: dict
     notes: str
+    kernel_launch_us: float = 0.0
+    kernel_launch_eager_us: float = 0.0
 
     def hardware_dict(self) -> dict:
         """The mapping ``mlacalc.hardware.hardware_from_dict`` accepts (``measured: true``)."""
@@ -40,7 +49,8 @@ class Calibration:
                 "memory_bytes": self.memory_bytes, "mem_bandwidth_gb_s": round(self.mem_bandwidth_gb_s, 1),
                 "bf16_tflops": round(self.bf16_tflops, 1), "fp16_tflops": round(self.fp16_tflops, 1),
                 "fp8_tflops": round(self.fp8_tflops, 1), "fp32_tflops": round(self.fp32_tflops, 2),
-                "interconnect_gb_s": self.interconnect_gb_s, "notes": self.notes}
+                "interconnect_gb_s": self.interconnect_gb_s, "kernel_launch_us": round(self.kernel_launch_us, 2),
+                "notes": self.notes}
 
 
 def _copy_bandwidth(size_bytes: int, reps: int) -> tuple[float, float]:
@@ -81,6 +91,30 @@ def _matmul_rate(n: int, dtype_name: str, reps: int, flusher: L2Flusher | None) 
     return 2 * n**3 / s.median / 1e12, s.spread_pct
 
 
+def _launch_latency(reps: int, n: int = LAUNCH_CHAIN) -> tuple[float, float, float]:
+    """(graph us per kernel, eager us per kernel, graph spread %) of a chain of ``n`` 1-element in-place adds."""
+    import torch
+
+    x = torch.zeros(1, device="cuda")
+
+    def chain():
+        for _ in range(n):
+            x.add_(1.0)
+
+    eager = time_cuda(chain, warmup=2, reps=reps)
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        chain()  # warm-up off the capture stream
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        chain()
+    graph = time_cuda(g.replay, warmup=3, reps=reps)
+    del g, x
+    return graph.median / n * 1e6, eager.median / n * 1e6, graph.spread_pct
+
+
 def calibrate(*, base: str | None = "h100-sxm", quick: bool = False, device: int = 0) -> Calibration:
     """Measure this card (about 10 s; ``quick``: smaller sizes, about 3 s)."""
     import torch
@@ -99,6 +133,10 @@ def calibrate(*, base: str | None = "h100-sxm", quick: bool = False, device: int
     fp16, fp16_sp = _matmul_rate(n, "fp16", reps, flusher)
     fp8, fp8_sp = _matmul_rate(n, "fp8", reps, flusher)
     fp32, fp32_sp = _matmul_rate(4096 if not quick else 2048, "fp32", max(5, reps // 3), flusher)
+    try:
+        launch, launch_eager, launch_sp = _launch_latency(reps)
+    except Exception:  # no graph capture here: leave the launch term out (0) rather than guess
+        launch, launch_eager, launch_sp = 0.0, 0.0, 0.0
     del flusher
     torch.cuda.empty_cache()
     ic, ic_note = 0.0, "interconnect not measured (one card)"
@@ -111,15 +149,17 @@ def calibrate(*, base: str | None = "h100-sxm", quick: bool = False, device: int
     if not ic:
         ic = 1.0  # the format needs a positive number; one card never uses it
     notes = (f"copy {(512 if quick else 2048)} MiB device-to-device (read + write bytes); matmul {n}^3 via "
-             f"torch.mm / torch._scaled_mm, L2 flushed, median of up to {reps}; {ic_note}; "
+             f"torch.mm / torch._scaled_mm, L2 flushed, median of up to {reps}; kernel launch "
+             f"{launch:.2f} us per kernel replayed from a CUDA graph of {LAUNCH_CHAIN} dependent 1-element adds "
+             f"({launch_eager:.2f} us each launched eagerly from Python); {ic_note}; "
              f"torch {torch.__version__}, CUDA {torch.version.cuda}; clocks as found "
              f"(SM {info.sm_clock_mhz} of max {info.max_sm_clock_mhz} MHz at start, NVML {info.nvml})")
     return Calibration(name=f"{info.name} (measured)", memory_bytes=int(info.memory_total),
                        mem_bandwidth_gb_s=bw, bf16_tflops=bf16, fp16_tflops=fp16, fp8_tflops=fp8,
                        fp32_tflops=fp32, interconnect_gb_s=ic,
                        spreads_pct={"copy": bw_sp, "bf16": bf16_sp, "fp16": fp16_sp, "fp8": fp8_sp,
-                                    "fp32": fp32_sp},
-                       notes=notes)
+                                    "fp32": fp32_sp, "launch": launch_sp},
+                       notes=notes, kernel_launch_us=launch, kernel_launch_eager_us=launch_eager)
 
 
 def write_hardware_yaml(cal: Calibration, path) -> None:

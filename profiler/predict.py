@@ -49,6 +49,8 @@ class OpCost:
     layers: int
     time_s: float
     bound: str
+    launches: float = 0.0   # kernel launches over the layers
+    launch_s: float = 0.0   # their share of time_s: launches x the hardware's kernel_launch_us
 
     @property
     def intensity(self) -> float:
@@ -56,25 +58,45 @@ class OpCost:
 
     def as_dict(self) -> dict:
         return {"flops": self.flops, "bytes": self.bytes, "layers": self.layers, "intensity": self.intensity,
-                "time_s": self.time_s, "bound": self.bound}
+                "time_s": self.time_s, "bound": self.bound, "launches": self.launches, "launch_s": self.launch_s}
 
 
 def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: int, *, q_tokens: int = 1,
-              tp: int = 1, kv_bits: float = 16, layers: int | None = None) -> OpCost:
+              tp: int = 1, kv_bits: float = 16, layers: int | None = None,
+              launches_per_layer: int | None = None) -> OpCost:
     """The calculator's ``attn_core`` op (``mlacalc.roofline``) for the first ``layers`` layers, per GPU.
 
     The profiled cache holds exactly ``context`` tokens and the decode step's ``q_tokens`` queries are its last
     ones (the kernels' convention), so decode asks the roofline for ``prior = context - q_tokens`` cached tokens
-    and ``q_tokens`` new ones: every query then attends the ``context`` keys the kernel reads."""
-    from mlacalc.roofline import Layout, Step, roofline
+    and ``q_tokens`` new ones: every query then attends the ``context`` keys the kernel reads.
+
+    ``launches_per_layer``: the kernels the profiled implementation launches per layer (the Triton decode kernels:
+    2 with split-KV, 1 with a single split; see :func:`kernel_launches`), in place of the roofline's generic count;
+    the time is then re-timed by ``mlacalc.roofline.time_ops`` (the launch term needs the hardware's
+    ``kernel_launch_us``)."""
+    from mlacalc.roofline import Layout, Step, roofline, time_ops
 
     s = spec if layers is None else spec_layers(spec, layers)
     if phase == "decode":
         step = Step("decode", batch, max(1, context - q_tokens), q_tokens)
     else:
         step = Step("prefill", batch, context)
-    op = roofline(s, hw, step, Layout(tp=tp), kv_bits=kv_bits).op("attn_core")
-    return OpCost(flops=op.op.flops, bytes=op.op.bytes, layers=s.num_layers, time_s=op.time_s, bound=op.bound)
+    r = roofline(s, hw, step, Layout(tp=tp), kv_bits=kv_bits)
+    op = r.op("attn_core")
+    if launches_per_layer is not None:
+        cost = op.op._replace(launches=launches_per_layer * s.num_layers)
+        op = time_ops((cost,), hw, r.weight_bits, r.kv_bits)[0]
+    return OpCost(flops=op.op.flops, bytes=op.op.bytes, layers=s.num_layers, time_s=op.time_s, bound=op.bound,
+                  launches=op.op.launches, launch_s=op.op.launches * hw.kernel_launch_us * 1e-6)
+
+
+def kernel_launches(kernel: str, phase: str, num_splits: int) -> int | None:
+    """Kernels one layer's attention launches in the profiled implementation: the Triton decode kernels launch the
+    split-KV kernel and, with more than one split, the combine kernel (kernels/triton_*_decode.py); None for the
+    others (eager and SDPA: the roofline's generic count; their latency is shown, not judged)."""
+    if kernel == "triton" and phase == "decode":
+        return 2 if num_splits > 1 else 1
+    return None
 
 
 def spec_layers(spec: ModelSpec, layers: int) -> ModelSpec:

@@ -107,7 +107,8 @@ def markdown_summary(result: dict, rows: list[dict]) -> str:
              f"Command: `{meta.get('command', '')}`  ", f"Date: {meta.get('date', '')}  ",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items() if v) + "  ",
              f"Calibrated ceilings: copy {hw.get('mem_bandwidth_gb_s', 'n/a')} GB/s, bf16 "
-             f"{hw.get('bf16_tflops', 'n/a')} TFLOP/s, fp8 {hw.get('fp8_tflops', 'n/a')} TFLOP/s "
+             f"{hw.get('bf16_tflops', 'n/a')} TFLOP/s, fp8 {hw.get('fp8_tflops', 'n/a')} TFLOP/s, kernel launch "
+             f"{hw.get('kernel_launch_us', 0) or 'not measured'}{' us' if hw.get('kernel_launch_us') else ''} "
              f"({hw.get('source', '')})  ",
              f"Points: {len(pts)} ({sum(p.get('status') == 'ok' for p in pts)} ran, "
              f"{sum(p.get('status') == DOES_NOT_FIT for p in pts)} did not fit, "
@@ -123,6 +124,8 @@ def markdown_summary(result: dict, rows: list[dict]) -> str:
     failed = [p for p in pts if p.get("status") == "error"]
     if failed:
         lines += ["", "## Points that failed", ""] + [f"- {p['key']}: {p.get('error', '')}" for p in failed]
+    if meta.get("repredicted"):
+        lines += ["", f"Predictions: {meta['repredicted']}."]
     if result.get("notes"):
         lines += ["", "## Notes", "", result["notes"]]
     return "\n".join(lines) + "\n"

@@ -173,22 +173,26 @@ class InferencePlan:
         self.peak_bytes = self.kv_bytes + sum(self.workspace.values())
 
 
-def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 132) -> InferencePlan:
+def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 132,
+                   num_splits: int | None = None) -> InferencePlan:
+    """Everything predicted for an inference point; ``num_splits`` given: the Triton kernels' split count as
+    recorded (re-predicting on a machine without Triton), else the kernels' own heuristic."""
     L = cfg.layers or spec.num_layers
     bits = dtype_bits(cfg.kv_dtype)
     block = (cfg.block_size or _default_block(spec)) if cfg.paged else None
     kv = predict.kv_bytes(spec, cfg.batch, cfg.context, tp=cfg.tp, kv_bits=bits, block_size=block, layers=L)
     kv_full = predict.kv_bytes(spec, cfg.batch, cfg.context, tp=cfg.tp, kv_bits=bits, block_size=block)
     if cfg.phase == "decode":
-        splits = predict.kernel_num_splits(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens,
-                                           tp=cfg.tp, sms=sms)
+        splits = num_splits if num_splits is not None else predict.kernel_num_splits(
+            spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms)
         ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
                                       num_splits=splits, paged_block=block)
     else:
         splits = 1
         ws = predict.prefill_workspace(spec, cfg.batch, cfg.context, tp=cfg.tp)
     attn = predict.attn_core(spec, hw, cfg.phase, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
-                             kv_bits=bits if cfg.phase == "decode" else 16, layers=L)
+                             kv_bits=bits if cfg.phase == "decode" else 16, layers=L,
+                             launches_per_layer=predict.kernel_launches(cfg.kernel, cfg.phase, splits))
     return InferencePlan(layers_run=L, kv_bytes=kv, kv_bytes_full_model=kv_full, workspace=ws, num_splits=splits,
                          attn=attn)
 

@@ -15,14 +15,21 @@ Recomputation, applied by the profiler around the kernels' layers with ``torch.u
 - ``mla-latent``: the MLA latents stay; the up-projections (W_UQ or W_Q, W_UK, W_UV), RoPE and the attention
   kernel run again in backward, so the decompressed q, k, v are not stored.
 
-Measured: weights (allocator delta when the layers are built), activations (allocator delta over the forward
-pass, minus the output), peak (allocator peak over forward and backward, from before the layers were built),
-and with ``none`` the tensors autograd saved, by module (``saved_tensors_hooks``), for the term-by-term table.
+Gradients are allocated (zeros) before the forward pass, as a training loop that keeps its gradient buffer
+(Megatron, DeepSpeed, ``zero_grad(set_to_none=False)``) has them, and as ``mlacalc.training`` counts them.
 
-Predicted: weights and gradients from ``mlacalc.weights`` (2 bytes per parameter each), activations from
-``mlacalc.activations.saved_tensors`` (plus RoPE tables), the recomputed layer's tensors during its backward,
-and the run's own input, output and output gradient (stated). The training model leaves out activation
-gradients in flight during backward; the peak's error shows what that costs.
+Measured: weights (allocator delta when the layers are built), gradients (delta when the buffer is allocated),
+activations (allocator delta over the forward pass, minus the output), peak (allocator peak over forward and
+backward, from before the layers were built), and with ``none`` the tensors autograd saved, by module
+(``saved_tensors_hooks``), for the term-by-term table. Diagnostics: the autograd node at which the peak was
+reached, with the allocator's figures around it (``backward_trace``), and the allocations alive after the build
+(and, with ``none``, after the forward) that are no parameter, gradient or saved tensor, with where they were made
+(``unexplained_allocations``, from the allocator's history).
+
+Predicted (:func:`predict_train`): weights and gradients from ``mlacalc.weights`` (2 bytes per parameter each),
+activations from ``mlacalc.activations.saved_tensors`` plus the kernels' own extras (:func:`layer_extras`), the
+widest instant of the backward from ``mlacalc.activations.backward_peak``, and the run's own input, output and
+output gradient (stated).
 """
 
 from __future__ import annotations
@@ -50,26 +57,68 @@ def layer_dims(spec: ModelSpec):
     return LayerDims(**common, kv_heads=a.num_kv_heads, head_dim=a.qk_head_dim)
 
 
+def layer_extras(spec: ModelSpec, batch: int, seq: int) -> dict:
+    """Bytes one of the kernels' layers keeps beyond ``mlacalc.activations``' list: implementation details of
+    ``mlacalc.kernels.layers``, each named (allocator-rounded, per layer).
+
+    - ``rope_tables``: cos and sin [S, d_rope] bf16, computed per layer and kept by RoPE's multiplies; MLA
+      computes them twice (``project_q`` and ``project_kv``), GQA once. (``mlacalc.activations`` models one
+      HF-layout pair [b, S, d_rope] per stage instead; the profiler uses this in its place.)
+    - ``w_uk_uv_copies`` (MLA): the einsums ``bsr,hdr->bshd`` over the views W_UK [H, d_nope, r] and
+      W_UV [H, d_v, r] copy each into a contiguous [1, r, H d] operand that the backward keeps:
+      ``r H (d_nope + d_v)`` bf16.
+    Not stored by ``mla-latent`` (both are rebuilt inside the recomputed region); rebuilt with the layer by
+    ``full``."""
+    a = spec.attention
+    r512 = predict._round512
+    out = {}
+    d = a.qk_rope_head_dim
+    if d:
+        calls = 2 if a.kind == "mla" else 1
+        out["rope_tables"] = calls * 2 * r512(seq * d * predict.ACT_BYTES)
+    if a.kind == "mla":
+        out["w_uk_uv_copies"] = (r512(a.kv_lora_rank * a.num_heads * a.qk_nope_head_dim * predict.ACT_BYTES)
+                                 + r512(a.kv_lora_rank * a.num_heads * a.v_head_dim * predict.ACT_BYTES))
+    return out
+
+
 def predict_train(spec: ModelSpec, batch: int, seq: int, layers: int, recompute: str) -> dict:
-    """The calculator's figures for ``layers`` layers of ``spec`` (no embedding, head or optimizer)."""
-    from mlacalc.activations import ActivationConfig, recomputed_tensors, rope_tensors, saved_tensors
+    """The calculator's figures for ``layers`` layers of ``spec`` (no embedding, head or optimizer).
+
+    Peak = weights + gradients (2 bytes per parameter each; the profiler allocates the gradient buffer before the
+    forward pass, as a training loop that keeps its gradients does) + the run's input, output and output gradient
+    + the widest instant of the backward pass: while layer ``j``'s backward runs, layers ``0..j`` still hold their
+    activations and layer ``j`` adds :func:`mlacalc.activations.backward_peak` (activation gradients, recomputed
+    tensors, less what it has already freed). The last layer's output gradient is the run's own, already in io."""
+    from mlacalc.activations import ActivationConfig, backward_peak, saved_tensors
     from mlacalc.weights import Parallel, layer_params_per_gpu
 
     cfg = ActivationConfig(micro_batch=batch, seq=seq, recompute=recompute, kernel="fused")
     params = sum(layer_params_per_gpu(spec, j, Parallel()).total for j in range(layers))
     per_layer = [t.to_json() for t in saved_tensors(spec, 0, cfg)]
-    stored = sum(sum(t.bytes for t in saved_tensors(spec, j, cfg)) for j in range(layers))
-    rope = sum(t.bytes for t in rope_tensors(spec, cfg))
-    recompute_peak = max(sum(t.bytes for t in recomputed_tensors(spec, j, cfg)) for j in range(layers))
+    stored = [sum(t.bytes for t in saved_tensors(spec, j, cfg)) for j in range(layers)]
+    extras = layer_extras(spec, batch, seq)
+    extra = sum(extras.values())
+    stored_extra = extra if recompute in ("none", "selective") else 0
     x_bytes = batch * seq * spec.hidden_size * predict.ACT_BYTES
     io = 3 * x_bytes  # input, output, output gradient (stated)
     weights = 2 * params
     # The model counts layer 0's input (its attn_norm.input; full recompute's checkpoint) as an activation; here it
     # is the run's own input, allocated before the forward pass and already in ``io``: count it once.
-    acts = stored + rope - x_bytes
+    acts = sum(stored) + layers * stored_extra - x_bytes
+    best = None
+    for j in range(layers):
+        bp = backward_peak(spec, j, cfg)
+        dy = sum(t.bytes for t in bp.tensors if t.name == "grad.layer_out") if j == layers - 1 else 0
+        transient = bp.total + (extra if recompute == "full" else 0) - dy
+        level = sum(stored[:j + 1]) + (j + 1) * stored_extra - x_bytes + transient
+        if best is None or level > best[0]:
+            best = (level, j, bp, transient)
+    _, j, bp, transient = best
     return {"params": params, "weights_bytes": int(weights), "grads_bytes": int(weights),
-            "activations_bytes": int(acts), "recompute_peak_bytes": int(recompute_peak), "io_bytes": io,
-            "peak_bytes": int(2 * weights + acts + recompute_peak + io), "saved_tensors_layer0": per_layer}
+            "activations_bytes": int(acts), "layer_extras": extras, "backward_peak_bytes": int(transient),
+            "backward_peak_layer": j, "backward_peak": bp.as_dict(), "io_bytes": io,
+            "peak_bytes": int(2 * weights + io + best[0]), "saved_tensors_layer0": per_layer}
 
 
 @contextlib.contextmanager
@@ -174,24 +223,139 @@ class SavedTensorLog:
         return sorted(self.seen.values(), key=lambda r: (r["module"], -r["bytes"]))
 
 
-def measure_train(cfg, spec: ModelSpec, layers: int) -> dict:
+def _graph_nodes(root) -> list:
+    """Every autograd node reachable from ``root`` (the output's ``grad_fn``)."""
+    seen, stack, nodes = set(), [root], []
+    while stack:
+        n = stack.pop()
+        if n is None or n in seen:
+            continue
+        seen.add(n)
+        nodes.append(n)
+        stack.extend(f for f, _ in n.next_functions)
+    return nodes
+
+
+class BackwardTrace:
+    """The allocator's live and peak bytes after each autograd node of one backward pass (post hooks, which only
+    read two counters; AccumulateGrad nodes are left without hooks so gradient accumulation is unchanged).
+    :meth:`summary` names the node during which the peak was reached, with its neighbours."""
+
+    def __init__(self, root, base: int):
+        self.root, self.base, self.rows, self.handles = root, base, [], []
+
+    def __enter__(self):
+        import torch
+
+        def hook_for(name):
+            def hook(grad_inputs, grad_outputs):
+                self.rows.append((name, torch.cuda.memory_allocated() - self.base,
+                                  torch.cuda.max_memory_allocated() - self.base))
+            return hook
+
+        for n in _graph_nodes(self.root):
+            name = n.name()
+            if "AccumulateGrad" not in name:
+                try:
+                    self.handles.append(n.register_hook(hook_for(name)))
+                except Exception:  # a node that takes no hooks: the trace has a gap there, the run goes on
+                    pass
+        return self
+
+    def __exit__(self, *exc):
+        for h in self.handles:
+            h.remove()
+        return False
+
+    def summary(self, around: int = 4) -> dict:
+        if not self.rows:
+            return {}
+        top = max(r[2] for r in self.rows)
+        i = next(k for k, r in enumerate(self.rows) if r[2] == top)
+        rows = [{"index": k, "node": r[0], "allocated_after": r[1], "peak_so_far": r[2]}
+                for k, r in enumerate(self.rows) if i - around <= k <= i + around]
+        return {"nodes": len(self.rows), "peak_node": self.rows[i][0], "peak_index": i,
+                "peak_bytes": top, "allocated_before_peak_node": self.rows[i - 1][1] if i else None,
+                "around_peak": rows}
+
+
+def _history(on: bool) -> bool:
+    """Start (``on``) or stop the caching allocator's history with Python stacks; False if unavailable."""
     import torch
 
-    from mlacalc.kernels.layers import make_layer
+    try:
+        if on:
+            torch.cuda.memory._record_memory_history(max_entries=200000, stacks="python")
+        else:
+            torch.cuda.memory._record_memory_history(enabled=None)
+        return True
+    except Exception:
+        return False
 
-    from .memory import AllocatorWatch
+
+def _unexplained_allocations(known: set[int], top: int = 12) -> list[dict]:
+    """Live blocks allocated while the history was recorded that are not in ``known`` (storage addresses), largest
+    first, each with the innermost Python frames that allocated it."""
+    import os
+
+    import torch
+
+    try:
+        snap = torch.cuda.memory._snapshot()
+    except Exception as e:
+        return [{"error": str(e).splitlines()[0][:200]}]
+    rows = []
+    for seg in snap.get("segments", []):
+        for blk in seg.get("blocks", []):
+            frames = blk.get("frames") or []
+            if blk.get("state") != "active_allocated" or not frames or blk.get("address") in known:
+                continue
+            where = [f"{os.path.basename(f.get('filename', '?'))}:{f.get('line', '?')} {f.get('name', '?')}"
+                     for f in frames[:8]]
+            rows.append({"bytes": blk.get("size"), "requested_bytes": blk.get("requested_size"), "where": where})
+    rows.sort(key=lambda r: -(r["bytes"] or 0))
+    return rows[:top]
+
+
+def measure_train(cfg, spec: ModelSpec, layers: int) -> dict:
+    """Forward and backward of ``layers`` real layers on the GPU (see the module docstring for what is measured).
+    The allocator's history is recorded during the build and the forward pass only, for the diagnostics."""
+    import torch
 
     dims = layer_dims(spec)
     kind = spec.attention.kind
     B, S, d = cfg.batch, cfg.context, spec.hidden_size
     out: dict = {}
     torch.manual_seed(0)
+    history = _history(True)
+    try:
+        return _measure_train(cfg, model_args=(kind, dims, layers), B=B, S=S, d=d, history=history, out=out)
+    finally:
+        if history:
+            _history(False)
+
+
+def _measure_train(cfg, *, model_args, B: int, S: int, d: int, history: bool, out: dict) -> dict:
+    import torch
+
+    from mlacalc.kernels.layers import make_layer
+
+    from .memory import AllocatorWatch
+
+    kind, dims, layers = model_args
     with AllocatorWatch() as whole:
         with AllocatorWatch() as ww:
             model = torch.nn.Sequential(*[make_layer(kind, dims) for _ in range(layers)]).to(
                 device="cuda", dtype=torch.bfloat16)
         out["weights_bytes"] = ww.figures.allocated
         out["params"] = sum(p.numel() for p in model.parameters())
+        with AllocatorWatch() as gw:  # the gradient buffer, allocated up front (see the module docstring)
+            for p in model.parameters():
+                p.grad = torch.zeros_like(p)
+        out["grads_bytes"] = gw.figures.allocated
+        known = {t.untyped_storage().data_ptr() for p in model.parameters() for t in (p, p.grad)}
+        if history:
+            out["unexplained_allocations"] = {"after_build": _unexplained_allocations(known)}
         if cfg.recompute == "mla-latent":
             for layer in model:
                 layer._attend = (lambda x, layer=layer: _mla_latent_attend(layer, x))
@@ -215,21 +379,25 @@ def measure_train(cfg, spec: ModelSpec, layers: int) -> dict:
             with AllocatorWatch() as fw, log:
                 y = forward()
             out["activations_bytes"] = fw.figures.allocated - predict._round512(y.numel() * y.element_size())
-            y.backward(g)
-            torch.cuda.synchronize()
+            if history and isinstance(log, SavedTensorLog):
+                known |= set(log.seen) | {t.untyped_storage().data_ptr() for t in (x, g, y)}
+                out["unexplained_allocations"]["after_forward"] = _unexplained_allocations(known)
+            if history:
+                _history(False)  # no recording during the backward and the timing
+            with BackwardTrace(y.grad_fn, whole._base) as trace:
+                y.backward(g)
+                torch.cuda.synchronize()
+            out["backward_trace"] = trace.summary()
         del y
     out["peak_bytes"] = whole.figures.peak
-    out["grads_bytes"] = sum(p.grad.numel() * p.grad.element_size() for p in model.parameters()
-                             if p.grad is not None)
     if isinstance(log, SavedTensorLog):
         out["saved_tensors_measured"] = log.rows()
 
-    # time one forward+backward step (grads reset each time; no L2 flush: training working sets dwarf L2)
+    # time one forward+backward step (gradients zeroed in place; no L2 flush: training working sets dwarf L2)
     from .timing import time_cuda
 
     def step():
-        for p in model.parameters():
-            p.grad = None
+        model.zero_grad(set_to_none=False)
         with _checkpointed_sdpa() if cfg.recompute == "selective" else contextlib.nullcontext():
             forward().backward(g)
 

@@ -168,14 +168,43 @@ def repredict_train(result: dict) -> int:
     return n
 
 
+_POINT_KEYS = ("key", "config", "model", "attention", "layers_run", "layers_total", "scaled", "scale_note",
+               "predicted", "comparisons", "achieved", "measured_full_model")
+
+
+def repredict_inference(result: dict) -> int:
+    """Recompute the predicted side of the inference points (KV bytes, working set, roofline latency with the
+    run's hardware spec, launches included) with the current code, keeping the split count the kernels chose;
+    measurements untouched, CPU only. Returns how many points were updated."""
+    from mlacalc.hardware import hardware_from_dict
+    from mlacalc.spec import load_spec
+
+    from .run import PointConfig, assemble_inference, plan_inference
+
+    hw = hardware_from_dict(dict(result["meta"]["hardware"]), "validate.json: meta.hardware")
+    n = 0
+    for i, p in enumerate(result["points"]):
+        c = p.get("config", {})
+        if c.get("phase") not in ("decode", "prefill") or p.get("status") != "ok":
+            continue
+        cfg = PointConfig(**c)
+        spec = load_spec(cfg.model)
+        plan = plan_inference(cfg, spec, hw, num_splits=p["predicted"].get("num_splits", 1))
+        res = {k: v for k, v in p.items() if k not in _POINT_KEYS}
+        result["points"][i] = assemble_inference(cfg, spec, plan, res)
+        n += 1
+    return n
+
+
 def rerender(out_dir: str | os.PathLike, notes: str | None = None, *, repredict: bool = False) -> dict:
     """Rewrite the Markdown and HTML from an existing validate.json (e.g. to add the analysis notes); with
-    ``repredict``, first recompute the training points' predictions with the current code."""
+    ``repredict``, first recompute every point's predictions with the current code (measurements as run)."""
     out = Path(out_dir)
     result = json.loads((out / "validate.json").read_text())
     if repredict:
-        result["meta"]["repredicted_train"] = (f"{repredict_train(result)} training points' predictions recomputed "
-                                               "on the CPU after the run with the committed code; measurements as run")
+        nt, ni = repredict_train(result), repredict_inference(result)
+        result["meta"]["repredicted"] = (f"{nt} training and {ni} inference points' predictions recomputed on the "
+                                         "CPU after the run with the committed code; measurements as run")
     if notes is not None:
         result["notes"] = notes
     return write_reports(out, result)

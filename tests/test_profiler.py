@@ -252,3 +252,97 @@ def test_importing_the_cli_loads_no_heavy_module():
     code = "import sys, mlacalc.cli; print([m for m in ('torch', 'pynvml', 'plotly', 'triton') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- launch latency in the decode prediction ---------------------------------------------------------------
+
+def test_triton_decode_launches_two_kernels_per_layer_when_it_splits():
+    assert predict.kernel_launches("triton", "decode", 4) == 2
+    assert predict.kernel_launches("triton", "decode", 1) == 1
+    assert predict.kernel_launches("sdpa", "decode", 1) is None and predict.kernel_launches("triton", "prefill", 1) \
+        is None
+
+
+def test_decode_latency_adds_the_calibrated_launch_cost():
+    # Llama-3.1-8B, 2 layers, batch 8, 4096 tokens: the memory-bound time of the earlier test, plus 2 layers x 2
+    # launches x 3 us with a hardware spec that measured 3 us per kernel.
+    from dataclasses import replace
+
+    spec = load_spec("llama-3.1-8b")
+    hw = replace(H100, kernel_launch_us=3.0)
+    bare = predict.attn_core(spec, H100, "decode", 8, 4096, layers=2, launches_per_layer=2)
+    op = predict.attn_core(spec, hw, "decode", 8, 4096, layers=2, launches_per_layer=2)
+    assert (op.launches, op.launch_s) == (4, pytest.approx(12e-6))
+    assert op.time_s == pytest.approx(bare.time_s + 12e-6) and bare.launch_s == 0
+    one = predict.attn_core(spec, hw, "decode", 8, 4096, layers=2, launches_per_layer=1)
+    assert one.time_s == pytest.approx(bare.time_s + 6e-6)
+
+
+def test_calibration_writes_kernel_launch_us_the_loader_reads(tmp_path):
+    from mlacalc.profiler.calibrate import Calibration, write_hardware_yaml
+
+    cal = Calibration(name="Fake (measured)", memory_bytes=80 * 2**30, mem_bandwidth_gb_s=3000, bf16_tflops=700,
+                      fp16_tflops=700, fp8_tflops=1400, fp32_tflops=50, interconnect_gb_s=450, spreads_pct={},
+                      notes="n", kernel_launch_us=2.345, kernel_launch_eager_us=6.0)
+    write_hardware_yaml(cal, tmp_path / "hw.yaml")
+    assert load_hardware(str(tmp_path / "hw.yaml")).kernel_launch_us == 2.35
+
+
+def test_repredict_recomputes_inference_latency_with_the_runs_hardware():
+    from dataclasses import replace
+
+    from mlacalc.profiler.validate import repredict_inference
+
+    hw = replace(H100, kernel_launch_us=4.0)
+    pts = canned_points()
+    result = {"meta": {"hardware": hw.to_dict()}, "points": pts}
+    before = [c["predicted"] for p in pts[:2] for c in p["comparisons"] if c["name"] == "latency_s"]
+    assert repredict_inference(result) == 3
+    after = [c["predicted"] for p in result["points"][:2] for c in p["comparisons"] if c["name"] == "latency_s"]
+    splits = [p["predicted"]["num_splits"] for p in result["points"][:2]]
+    for b, a, n in zip(before, after, splits):   # 4 layers x (2 launches if split, else 1) x 4 us
+        assert a == pytest.approx(b + 4 * (2 if n > 1 else 1) * 4e-6)
+    assert result["points"][0]["latency"] == pts[0]["latency"]   # measurements untouched
+
+
+# --- training prediction -----------------------------------------------------------------------------------
+
+def test_train_peak_adds_the_ffn_backward_of_the_last_layer_by_hand():
+    # variant-mha, 2 layers, b=2, s=4096 (h 2048, f 5456). Gradients are allocated up front, so the peak is
+    # weights + gradients + input/output/output-gradient + both layers' activations + the last layer's widest
+    # backward instant: the FFN product's backward, d(SiLU out) and d(up out) beyond the freed down input, with
+    # d(down input) still alive: 2 x (b s f x 2 B) (the layer output's gradient is the run's own, in io).
+    from mlacalc.profiler.train import predict_train
+
+    spec = load_spec("variant-mha")
+    p = predict_train(spec, 2, 4096, 2, "none")
+    T, f = 2 * 4096, 5456
+    assert p["backward_peak"]["phase"] == "ffn.product" and p["backward_peak_layer"] == 1
+    assert p["backward_peak_bytes"] == 2 * T * f * 2 == 178782208
+    assert p["peak_bytes"] == 2 * p["weights_bytes"] + p["io_bytes"] + p["activations_bytes"] + 178782208
+    assert p["layer_extras"] == {"rope_tables": 2 * 4096 * 128 * 2}   # cos and sin [S, 128] bf16, per layer
+    full = predict_train(spec, 2, 4096, 2, "full")
+    assert full["backward_peak"]["recomputed"] > 0 and full["activations_bytes"] == 2 * 4096 * 2048 * 2
+
+
+def test_backward_trace_names_the_node_at_the_peak(monkeypatch):
+    import torch
+
+    from mlacalc.profiler.train import BackwardTrace
+
+    live = {"now": 0, "peak": 0}
+
+    def alloc():
+        live["now"] += 100
+        live["peak"] = max(live["peak"], live["now"] + (500 if live["now"] == 200 else 0))
+        return live["now"]
+
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda *a: alloc())
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a: live["peak"])
+    x = torch.randn(3, requires_grad=True)
+    y = (x.exp() * 2).sum()
+    with BackwardTrace(y.grad_fn, 0) as tr:
+        y.backward()
+    s = tr.summary()
+    assert s["nodes"] == 3 and s["peak_index"] == 1 and s["peak_bytes"] == 700
+    assert s["peak_node"] == "MulBackward0" and x.grad is not None
