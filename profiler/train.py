@@ -237,20 +237,27 @@ def _graph_nodes(root) -> list:
 
 
 class BackwardTrace:
-    """The allocator's live and peak bytes after each autograd node of one backward pass (post hooks, which only
-    read two counters; AccumulateGrad nodes are left without hooks so gradient accumulation is unchanged).
-    :meth:`summary` names the node during which the peak was reached, with its neighbours."""
+    """The allocator's live bytes after each autograd node of one backward pass and its peak while that node ran
+    (post hooks that read the counters and reset the peak statistic; AccumulateGrad nodes are left without hooks so
+    gradient accumulation is unchanged). :meth:`summary` names the node during which the peak was reached, with
+    its neighbours; :attr:`peak` is the backward's peak, absolute (the allocator's own peak statistic is reset
+    by the hooks, so callers take the whole run's peak as max(forward peak, this))."""
 
     def __init__(self, root, base: int):
         self.root, self.base, self.rows, self.handles = root, base, [], []
+        self.peak = 0
 
     def __enter__(self):
         import torch
 
+        torch.cuda.reset_peak_memory_stats()  # the forward's peak was read before
+
         def hook_for(name):
             def hook(grad_inputs, grad_outputs):
-                self.rows.append((name, torch.cuda.memory_allocated() - self.base,
-                                  torch.cuda.max_memory_allocated() - self.base))
+                during = torch.cuda.max_memory_allocated()
+                torch.cuda.reset_peak_memory_stats()
+                self.peak = max(self.peak, during)
+                self.rows.append((name, torch.cuda.memory_allocated() - self.base, during - self.base))
             return hook
 
         for n in _graph_nodes(self.root):
@@ -263,8 +270,11 @@ class BackwardTrace:
         return self
 
     def __exit__(self, *exc):
+        import torch
+
         for h in self.handles:
             h.remove()
+        self.peak = max(self.peak, torch.cuda.max_memory_allocated())  # after the last hooked node
         return False
 
     def summary(self, around: int = 4) -> dict:
@@ -272,11 +282,11 @@ class BackwardTrace:
             return {}
         top = max(r[2] for r in self.rows)
         i = next(k for k, r in enumerate(self.rows) if r[2] == top)
-        rows = [{"index": k, "node": r[0], "allocated_after": r[1], "peak_so_far": r[2]}
+        rows = [{"index": k, "node": r[0], "allocated_after": r[1], "peak_during": r[2]}
                 for k, r in enumerate(self.rows) if i - around <= k <= i + around]
         return {"nodes": len(self.rows), "peak_node": self.rows[i][0], "peak_index": i,
                 "peak_bytes": top, "allocated_before_peak_node": self.rows[i - 1][1] if i else None,
-                "around_peak": rows}
+                "backward_peak_bytes": self.peak - self.base, "around_peak": rows}
 
 
 def _history(on: bool) -> bool:
@@ -384,12 +394,15 @@ def _measure_train(cfg, *, model_args, B: int, S: int, d: int, history: bool, ou
                 out["unexplained_allocations"]["after_forward"] = _unexplained_allocations(known)
             if history:
                 _history(False)  # no recording during the backward and the timing
+            forward_peak = fw.figures.peak + fw.figures.baseline  # absolute
+            out["forward_peak_bytes"] = forward_peak - whole._base
             with BackwardTrace(y.grad_fn, whole._base) as trace:
                 y.backward(g)
                 torch.cuda.synchronize()
             out["backward_trace"] = trace.summary()
         del y
-    out["peak_bytes"] = whole.figures.peak
+    # the trace resets the allocator's peak statistic node by node, so the run's peak is assembled here
+    out["peak_bytes"] = max(forward_peak, trace.peak) - whole._base
     if isinstance(log, SavedTensorLog):
         out["saved_tensors_measured"] = log.rows()
 
