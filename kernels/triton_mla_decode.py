@@ -30,7 +30,7 @@ import triton.language as tl
 
 from .triton_split_kv import choose_num_splits, combine_splits, num_sms
 
-__all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config"]
+__all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits"]
 
 LOG2E = 1.4426950408889634
 
@@ -268,13 +268,49 @@ class MLADecodeConfig:
     prefetch_l2: bool = False  # _mla_decode_splitv_kernel: L2 prefetch of the next tile (GPU only, inline PTX)
 
 
-def default_mla_config(rows: int, device: torch.device) -> MLADecodeConfig:
+def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, fp8: bool = False) -> MLADecodeConfig:
     """Config for `rows` = s_q * heads query rows per sequence (chosen from the H100 sweep in NOTES.md)."""
     if rows <= 16:
         return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
     if rows <= 32:
         return MLADecodeConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)
+    if rows >= 128 and s_q == 1 and not fp8:
+        # Follow-up measurement 2026-11-23 (kernels/tune_128.py, H100, triton 3.6, reports/h100/kernels.md): 128
+        # heads, bf16, B 32/64/128 x ctx 4k/16k: faster than 64/64/8/2 at all 12 points, contiguous by 3-11%
+        # (0.1435 vs 0.1600 ms at 32 x 4k, 0.4901 vs 0.5493 at 32 x 16k, 2.014 vs 2.115 at 128 x 16k; 2.40-2.69x
+        # the floor instead of 2.57-3.00x), paged64 by 2.5-5% (2.291 vs 2.352 ms at 128 x 16k). fp8 caches and
+        # s_q > 1 were not timed: they keep the old tile.
+        return MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True)
     return MLADecodeConfig(block_h=64, block_n=64, num_warps=8, num_stages=2)
+
+
+def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int, kv_lora_rank: int, fp8: bool,
+          config: MLADecodeConfig | None, num_splits: int | None):
+    """(config, block_h, head_blocks, num_splits, tokens_per_split) exactly as mla_decode_triton launches."""
+    rows = s_q * H
+    if config is None:
+        cfg = default_mla_config(rows, None, s_q=s_q, fp8=fp8)
+        block_h = max(16, min(cfg.block_h, triton.next_power_of_2(rows)))
+    else:  # explicit configs are taken as given (a padded block_h may still win: wgmma needs 64 rows)
+        cfg, block_h = config, max(16, config.block_h)
+    head_blocks = triton.cdiv(rows, block_h)
+    assert cfg.split_v in (1, 2) and kv_lora_rank % cfg.split_v == 0
+    if num_splits is None:
+        num_splits = choose_num_splits(
+            B * head_blocks * cfg.split_v, max_len, sms=sms, programs_per_sm=cfg.programs_per_sm,
+            min_tokens=cfg.min_tokens_per_split, token_bytes=token_bytes,
+            partial_bytes_per_split=B * rows * kv_lora_rank * 8,
+        )
+    tokens_per_split = triton.cdiv(triton.cdiv(max_len, num_splits), cfg.block_n) * cfg.block_n
+    return cfg, block_h, head_blocks, triton.cdiv(max_len, tokens_per_split), tokens_per_split
+
+
+def mla_num_splits(batch: int, s_q: int, heads: int, max_len: int, *, sms: int = 132, kv_element_size: int = 2,
+                   kv_lora_rank: int = 512, rope_dim: int = 64, config: MLADecodeConfig | None = None) -> int:
+    """The split count mla_decode_triton launches with (for predictions on a machine without a GPU): includes the
+    default config's split_v (value halves are separate programs, so they count as work items)."""
+    return _plan(batch, s_q, heads, max_len, sms=sms, token_bytes=(kv_lora_rank + rope_dim) * kv_element_size,
+                 kv_lora_rank=kv_lora_rank, fp8=kv_element_size == 1, config=config, num_splits=None)[3]
 
 
 def mla_decode_triton(
@@ -323,22 +359,11 @@ def mla_decode_triton(
         kv_scale_f = float(kv_scale.item()) if torch.is_tensor(kv_scale) else float(kv_scale)
 
     rows = s_q * H
-    if config is None:
-        cfg = default_mla_config(rows, q.device)
-        block_h = max(16, min(cfg.block_h, triton.next_power_of_2(rows)))
-    else:  # explicit configs are taken as given (a padded block_h may still win: wgmma needs 64 rows)
-        cfg, block_h = config, max(16, config.block_h)
-    head_blocks = triton.cdiv(rows, block_h)
+    cfg, block_h, head_blocks, num_splits, tokens_per_split = _plan(
+        B, s_q, H, max_len, sms=num_sms(q.device), token_bytes=Dk * kv_cache.element_size(), kv_lora_rank=r,
+        fp8=is_fp8, config=config, num_splits=num_splits)
     split_v = cfg.split_v
-    assert split_v in (1, 2) and r % split_v == 0
-    if num_splits is None:
-        num_splits = choose_num_splits(
-            B * head_blocks * split_v, max_len, sms=num_sms(q.device), programs_per_sm=cfg.programs_per_sm,
-            min_tokens=cfg.min_tokens_per_split, token_bytes=Dk * kv_cache.element_size(),
-            partial_bytes_per_split=B * rows * r * 8,
-        )
-    tokens_per_split = triton.cdiv(triton.cdiv(max_len, num_splits), cfg.block_n) * cfg.block_n
-    num_splits = triton.cdiv(max_len, tokens_per_split)
+    prefetch = cfg.prefetch_l2 and q.device.type == "cuda"  # inline PTX: not under the CPU interpreter
 
     if out is None:
         out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
@@ -351,11 +376,10 @@ def mla_decode_triton(
         lse_part = torch.empty((B, num_splits, rows), dtype=torch.float32, device=q.device)
         sp = (o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1))
     grid = (head_blocks * split_v, num_splits, B)
-    if split_v == 1 and not cfg.trans_s and not cfg.prefetch_l2:
+    if split_v == 1 and not cfg.trans_s and not prefetch:
         kernel, extra = _mla_decode_kernel, {}
     else:
-        kernel, extra = _mla_decode_splitv_kernel, dict(SPLIT_V=split_v, TRANS_S=cfg.trans_s,
-                                                        PREFETCH=cfg.prefetch_l2)
+        kernel, extra = _mla_decode_splitv_kernel, dict(SPLIT_V=split_v, TRANS_S=cfg.trans_s, PREFETCH=prefetch)
     kernel[grid](
         q, kv_cache, block_table, cache_seqlens, o_part, lse_part, out,
         q.stride(0), q.stride(1), q.stride(2),

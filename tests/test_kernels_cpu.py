@@ -197,3 +197,22 @@ def test_rms_norm_function_saves_only_the_input_and_a_float32_rstd():
 
     ref = RefNorm(16).double()(x.detach().double())
     assert rel_error(norm.rms_norm(x, w).double(), ref) < 1e-2
+
+
+def test_mla_default_configs_and_split_counts():
+    """The 128-head default (split_v=2, measured faster on the H100, NOTES.md) applies to bf16 s_q=1 only, and the
+    split count it launches with is the old tile's (B x 2 work items either way); mla_num_splits reports it."""
+    pytest.importorskip("triton")
+    from mlacalc.kernels.triton_mla_decode import default_mla_config, mla_num_splits
+    from mlacalc.kernels.triton_split_kv import choose_num_splits
+
+    new = default_mla_config(128, None)
+    assert (new.block_h, new.split_v, new.num_stages, new.prefetch_l2) == (128, 2, 1, True)
+    for kw in (dict(s_q=2), dict(fp8=True)):
+        assert default_mla_config(128, None, **kw).split_v == 1
+    assert default_mla_config(64, None).split_v == 1
+    for B, ctx in ((1, 1024), (1, 65536), (8, 16384), (32, 4096), (128, 16384)):
+        old = choose_num_splits(B * 2, ctx, sms=132, token_bytes=1152, partial_bytes_per_split=B * 128 * 512 * 8)
+        per = -(-(-(-ctx // old)) // 64) * 64
+        assert mla_num_splits(B, 1, 128, ctx, sms=132) == -(-ctx // per)
+        assert mla_num_splits(B, 1, 16, ctx, sms=132) >= 1

@@ -46,6 +46,8 @@ CASES = {
     "mla_trans_s_fp8_mtp": ("mla", dict(lens=[2, 65, 200], heads=4, s_q=2, r=32, dr=16, dtype="float32", fp8=True,
                                         paged=True, block_size=32), 2e-2,
                             dict(block_h=16, block_n=32, num_warps=4, num_stages=1, trans_s=True)),
+    # no config: 128 heads take the default (split_v=2, block_h=128; the L2 prefetch is GPU-only and off here)
+    "mla_default_128_heads": ("mla", dict(lens=[1, 64, 130], heads=128, r=64, dr=16, dtype="float16"), 1e-2),
     "gqa_lengths_contiguous": ("gqa", dict(lens=[1, 63, 64, 65], heads=8, kv_heads=2, head_dim=32,
                                            dtype="float16"), 1e-2),
     "gqa_paged_shuffled_mtp": ("gqa", dict(lens=[2, 40, 97], heads=6, kv_heads=3, head_dim=16, s_q=2,
