@@ -180,7 +180,7 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
 
 
 def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
-                      sms: int = 132) -> int:
+                      sms: int = 132, kv_element_size: int = 2) -> int:
     """The split count the Triton decode kernels will choose (their own heuristic, imported), 1 otherwise."""
     if kernel != "triton":
         return 1
@@ -192,17 +192,15 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
     except Exception:
         return 1
     if spec.attention.kind == "mla":
-        from mlacalc.kernels.triton_mla_decode import default_mla_config
+        from mlacalc.kernels.triton_mla_decode import mla_num_splits
 
-        rows = q_tokens * h.q
-        cfg = default_mla_config(rows, None)
-        block_h = max(16, min(cfg.block_h, triton.next_power_of_2(rows)))
-        work = batch * triton.cdiv(rows, block_h)
-    else:
-        from mlacalc.kernels.triton_gqa_decode import GQADecodeConfig
+        # The kernel's own plan, so value-split programs (split_v) count as work items exactly as it launches.
+        return mla_num_splits(batch, q_tokens, h.q, context, sms=sms, kv_element_size=kv_element_size,
+                              kv_lora_rank=spec.attention.kv_lora_rank, rope_dim=spec.attention.qk_rope_head_dim)
+    from mlacalc.kernels.triton_gqa_decode import GQADecodeConfig
 
-        cfg = GQADecodeConfig()
-        work = batch * h.kv
+    cfg = GQADecodeConfig()
+    work = batch * h.kv
     s = choose_num_splits(work, context, sms=sms, programs_per_sm=cfg.programs_per_sm,
                           min_tokens=cfg.min_tokens_per_split)
     per = triton.cdiv(triton.cdiv(context, s), cfg.block_n) * cfg.block_n
