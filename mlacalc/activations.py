@@ -443,7 +443,8 @@ class BackwardPeak:
     grads: float
     recomputed: float
     released: float
-    tensors: tuple[SavedTensor, ...] = ()
+    tensors: tuple[SavedTensor, ...] = ()           # the gradients and recomputed tensors alive at the instant
+    released_tensors: tuple[SavedTensor, ...] = ()  # the stored tensors already freed
 
     @property
     def total(self) -> float:
@@ -452,7 +453,8 @@ class BackwardPeak:
     def as_dict(self) -> dict:
         return {"phase": self.phase, "grads": self.grads, "recomputed": self.recomputed,
                 "released": self.released, "total": self.total,
-                "tensors": [t.to_json() for t in self.tensors]}
+                "tensors": [t.to_json() for t in self.tensors],
+                "released_tensors": [t.to_json() for t in self.released_tensors]}
 
 
 def _grad(name: str, shape: tuple[str, ...], dims: tuple[int, ...], who: str, split: str = "tp",
@@ -639,14 +641,15 @@ def backward_peak(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> Backwar
     phases = backward_phases(spec, layer, cfg)
     if not phases:
         return BackwardPeak("none", 0.0, 0.0, 0.0)
-    stored = {x.name: x.bytes for x in saved_tensors(spec, layer, cfg)}
+    stored = saved_tensors(spec, layer, cfg)
     best = None
     for p in phases:
         grads = float(sum(x.bytes for x in p.grads))
         alive = [x for x in p.recomputed if x.name not in p.released]
         recomputed = float(sum(x.bytes for x in alive))
-        released = -float(sum(stored.get(n, 0) for n in p.released))
-        peak = BackwardPeak(p.name, grads, recomputed, released, tuple(p.grads) + tuple(alive))
+        gone = tuple(x for x in stored if x.name in p.released)
+        released = -float(sum(x.bytes for x in gone))
+        peak = BackwardPeak(p.name, grads, recomputed, released, tuple(p.grads) + tuple(alive), gone)
         if best is None or peak.total > best.total:
             best = peak
     return best

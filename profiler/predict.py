@@ -120,6 +120,25 @@ def _round512(n: float) -> int:
     return int(math.ceil(n / 512) * 512) if n else 0
 
 
+MIB = 2**20
+LARGE_ALLOC = 10 * MIB   # c10 kMinLargeAlloc: requests at least this large get a segment of their own ...
+ROUND_LARGE = 2 * MIB    # ... rounded up to kRoundLarge
+SMALL_SIZE = 1 * MIB     # c10 kSmallSize: a large block's remainder is split off only when larger than this
+
+
+def allocator_block_bytes(n: float) -> int:
+    """Bytes the caching allocator counts as allocated for one fresh tensor of ``n`` bytes
+    (c10/cuda/CUDACachingAllocator.cpp): 512-byte rounding, and a request of 10 MiB or more gets a new segment
+    rounded up to a multiple of 2 MiB whose remainder stays in the block when it is 1 MiB or less
+    (``should_split``). A 2048 x 5456 bf16 weight (21.31 MiB) thus counts 22 MiB, a [2, 4096, 5456] bf16
+    activation (85.25 MiB) 86 MiB. Blocks reused from the cache can differ; this is the fresh-segment case."""
+    r = _round512(n)
+    if r < LARGE_ALLOC:
+        return r
+    padded = int(math.ceil(r / ROUND_LARGE) * ROUND_LARGE)
+    return padded if padded - r <= SMALL_SIZE else r
+
+
 def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
                      num_splits: int = 1, paged_block: int | None = None) -> dict:
     """Bytes live during one layer's decode step besides the cache, by tensor (allocator-rounded).

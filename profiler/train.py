@@ -82,6 +82,20 @@ def layer_extras(spec: ModelSpec, batch: int, seq: int) -> dict:
     return out
 
 
+def param_block_bytes(spec: ModelSpec, layers: int) -> int | None:
+    """Allocator bytes of ``layers`` layers' bf16 parameters, tensor by tensor (``predict.allocator_block_bytes``),
+    from the kernels' layers built on the meta device (no memory); None where torch is missing."""
+    try:
+        import torch
+
+        from mlacalc.kernels.layers import make_layer
+    except Exception:
+        return None
+    with torch.device("meta"):
+        layer = make_layer(spec.attention.kind, layer_dims(spec))
+    return layers * sum(predict.allocator_block_bytes(p.numel() * predict.ACT_BYTES) for p in layer.parameters())
+
+
 def predict_train(spec: ModelSpec, batch: int, seq: int, layers: int, recompute: str) -> dict:
     """The calculator's figures for ``layers`` layers of ``spec`` (no embedding, head or optimizer).
 
@@ -89,36 +103,47 @@ def predict_train(spec: ModelSpec, batch: int, seq: int, layers: int, recompute:
     forward pass, as a training loop that keeps its gradients does) + the run's input, output and output gradient
     + the widest instant of the backward pass: while layer ``j``'s backward runs, layers ``0..j`` still hold their
     activations and layer ``j`` adds :func:`mlacalc.activations.backward_peak` (activation gradients, recomputed
-    tensors, less what it has already freed). The last layer's output gradient is the run's own, already in io."""
+    tensors, less what it has already freed). The last layer's output gradient is the run's own, already in io.
+
+    Every tensor is counted at the size the caching allocator gives it (``predict.allocator_block_bytes``: tensors
+    of 10 MiB or more rounded up to 2 MiB when the remainder is 1 MiB or less); ``allocator_rounding_bytes`` says
+    how much of the peak that rounding is."""
     from mlacalc.activations import ActivationConfig, backward_peak, saved_tensors
     from mlacalc.weights import Parallel, layer_params_per_gpu
 
+    ab = predict.allocator_block_bytes
     cfg = ActivationConfig(micro_batch=batch, seq=seq, recompute=recompute, kernel="fused")
     params = sum(layer_params_per_gpu(spec, j, Parallel()).total for j in range(layers))
     per_layer = [t.to_json() for t in saved_tensors(spec, 0, cfg)]
-    stored = [sum(t.bytes for t in saved_tensors(spec, j, cfg)) for j in range(layers)]
+    stored = [sum(ab(t.bytes) for t in saved_tensors(spec, j, cfg)) for j in range(layers)]
+    raw_stored = [sum(t.bytes for t in saved_tensors(spec, j, cfg)) for j in range(layers)]
     extras = layer_extras(spec, batch, seq)
     extra = sum(extras.values())
     stored_extra = extra if recompute in ("none", "selective") else 0
-    x_bytes = batch * seq * spec.hidden_size * predict.ACT_BYTES
+    x_bytes = ab(batch * seq * spec.hidden_size * predict.ACT_BYTES)
     io = 3 * x_bytes  # input, output, output gradient (stated)
-    weights = 2 * params
+    weights = param_block_bytes(spec, layers) or ab(2 * params)
     # The model counts layer 0's input (its attn_norm.input; full recompute's checkpoint) as an activation; here it
     # is the run's own input, allocated before the forward pass and already in ``io``: count it once.
     acts = sum(stored) + layers * stored_extra - x_bytes
     best = None
     for j in range(layers):
         bp = backward_peak(spec, j, cfg)
-        dy = sum(t.bytes for t in bp.tensors if t.name == "grad.layer_out") if j == layers - 1 else 0
-        transient = bp.total + (extra if recompute == "full" else 0) - dy
+        dy = sum(ab(t.bytes) for t in bp.tensors if t.name == "grad.layer_out") if j == layers - 1 else 0
+        transient = (sum(ab(t.bytes) for t in bp.tensors) - sum(ab(t.bytes) for t in bp.released_tensors)
+                     + (extra if recompute == "full" else 0) - dy)
         level = sum(stored[:j + 1]) + (j + 1) * stored_extra - x_bytes + transient
         if best is None or level > best[0]:
             best = (level, j, bp, transient)
     _, j, bp, transient = best
+    peak = int(2 * weights + io + best[0])
+    raw = (4 * params + io + sum(raw_stored[:j + 1]) + (j + 1) * stored_extra - x_bytes
+           + bp.total + (extra if recompute == "full" else 0)
+           - (sum(t.bytes for t in bp.tensors if t.name == "grad.layer_out") if j == layers - 1 else 0))
     return {"params": params, "weights_bytes": int(weights), "grads_bytes": int(weights),
             "activations_bytes": int(acts), "layer_extras": extras, "backward_peak_bytes": int(transient),
             "backward_peak_layer": j, "backward_peak": bp.as_dict(), "io_bytes": io,
-            "peak_bytes": int(2 * weights + io + best[0]), "saved_tensors_layer0": per_layer}
+            "allocator_rounding_bytes": int(peak - raw), "peak_bytes": peak, "saved_tensors_layer0": per_layer}
 
 
 @contextlib.contextmanager

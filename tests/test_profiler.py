@@ -307,19 +307,34 @@ def test_repredict_recomputes_inference_latency_with_the_runs_hardware():
 
 # --- training prediction -----------------------------------------------------------------------------------
 
+def test_allocator_block_bytes_by_hand():
+    # 512-byte rounding below 10 MiB; from 10 MiB up, a 2 MiB-rounded segment whose remainder (<= 1 MiB) stays.
+    MiB = 2**20
+    assert predict.allocator_block_bytes(1000) == 1024
+    assert predict.allocator_block_bytes(4 * MiB + 1) == 4 * MiB + 512
+    assert predict.allocator_block_bytes(2048 * 5456 * 2) == 22 * MiB            # 21.31 MiB weight: +0.69 MiB
+    assert predict.allocator_block_bytes(2 * 4096 * 5456 * 2) == 86 * MiB        # 85.25 MiB activation
+    assert predict.allocator_block_bytes(10.5 * MiB) == int(10.5 * MiB)          # remainder 1.5 MiB: split off
+    assert predict.allocator_block_bytes(32 * MiB) == 32 * MiB
+
+
 def test_train_peak_adds_the_ffn_backward_of_the_last_layer_by_hand():
     # variant-mha, 2 layers, b=2, s=4096 (h 2048, f 5456). Gradients are allocated up front, so the peak is
     # weights + gradients + input/output/output-gradient + both layers' activations + the last layer's widest
     # backward instant: the FFN product's backward, d(SiLU out) and d(up out) beyond the freed down input, with
-    # d(down input) still alive: 2 x (b s f x 2 B) (the layer output's gradient is the run's own, in io).
+    # d(down input) still alive: 2 x (b s f x 2 B) (the layer output's gradient is the run's own, in io) --
+    # 2 x 85.25 MiB, or 2 x 86 MiB as the caching allocator counts each [2, 4096, 5456] bf16 tensor.
     from mlacalc.profiler.train import predict_train
 
     spec = load_spec("variant-mha")
     p = predict_train(spec, 2, 4096, 2, "none")
-    T, f = 2 * 4096, 5456
+    T, f, MiB = 2 * 4096, 5456, 2**20
     assert p["backward_peak"]["phase"] == "ffn.product" and p["backward_peak_layer"] == 1
-    assert p["backward_peak_bytes"] == 2 * T * f * 2 == 178782208
-    assert p["peak_bytes"] == 2 * p["weights_bytes"] + p["io_bytes"] + p["activations_bytes"] + 178782208
+    assert p["backward_peak"]["total"] - T * 2048 * 2 == 2 * T * f * 2 == 178782208   # dy is the run's own
+    assert p["backward_peak_bytes"] == 2 * 86 * MiB
+    assert p["peak_bytes"] == 2 * p["weights_bytes"] + p["io_bytes"] + p["activations_bytes"] + 2 * 86 * MiB
+    # weights: 7 matrices per layer, the three FFN ones 21.31 MiB -> 22 MiB each; two 4 KiB norm weights
+    assert p["weights_bytes"] == 2 * (4 * 8 * MiB + 3 * 22 * MiB + 2 * 4096) == 2 * p["params"] + 6 * 0.6875 * MiB
     assert p["layer_extras"] == {"rope_tables": 2 * 4096 * 128 * 2}   # cos and sin [S, 128] bf16, per layer
     full = predict_train(spec, 2, 4096, 2, "full")
     assert full["backward_peak"]["recomputed"] > 0 and full["activations_bytes"] == 2 * 4096 * 2048 * 2
