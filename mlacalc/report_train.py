@@ -15,7 +15,7 @@ def memory_table(m) -> object:
             ["optimizer", fmt_bytes(pk.states.optimizer)],
             ["activations", fmt_bytes(a.total)]]
     for label, v in (("  layers (stored)", a.layers), ("  embedding, RoPE", a.embedding), ("  head, loss", a.head),
-                     ("  MTP", a.mtp), ("  recompute peak", a.recompute_peak)):
+                     ("  MTP", a.mtp), ("  backward peak", a.recompute_peak)):
         if v:
             rows.append([label, fmt_bytes(v)])
     rows.append(["workspace", fmt_bytes(w.total)])
