@@ -142,6 +142,9 @@ def _mla_decode_splitv_kernel(
     SPLIT_V: tl.constexpr,
     TRANS_S: tl.constexpr,
     PREFETCH: tl.constexpr,
+    LOOP_STAGES: tl.constexpr,
+    WARP_SPEC: tl.constexpr,
+    TMA: tl.constexpr,
 ):
     """Like _mla_decode_kernel, but the 512 value dims are split over SPLIT_V programs (grid axis 0 is
     head_blocks * SPLIT_V). Each program recomputes the full 576-dim scores (QK^T costs SPLIT_V times) and keeps
@@ -153,7 +156,12 @@ def _mla_decode_splitv_kernel(
     distinct keys, so QK^T is not replicated either, and the wgmma N is BLOCK_H (64) instead of 32.
     PREFETCH (GPU only: inline PTX) asks L2 for the next tile (prefetch.global.L2, one per 128-byte line) before the
     dots on the current one: with num_stages = 1 (a 147 KB kv tile leaves no room for a second buffer) the next
-    load then comes from L2 instead of HBM."""
+    load then comes from L2 instead of HBM.
+    Follow-up 2 (Hopper load/compute overlap, default off): LOOP_STAGES is the KV loop's software-pipelining depth
+    (tl.range num_stages; the wrapper passes the config's num_stages unless loop_stages is set), WARP_SPEC asks
+    tl.range for warp specialisation (producer/consumer partitions), TMA (contiguous caches only) loads the kv
+    tiles through device-side tensor descriptors (bulk tensor copies into shared memory; the descriptor's row
+    count is this program's `end`, so rows past it arrive as zeros, like the masked loads)."""
     D_V: tl.constexpr = D_LAT // SPLIT_V
     pid_hv = tl.program_id(0)
     pid_s = tl.program_id(1)
@@ -188,7 +196,13 @@ def _mla_decode_splitv_kernel(
     m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
     acc = tl.zeros([BLOCK_H, D_V], dtype=tl.float32)
-    for n0 in range(start, end, BLOCK_N):
+    if TMA:  # contiguous only: rows = this sequence's tokens up to `end`; beyond it the copy engine fills zeros
+        kv_base = KV + b.to(tl.int64) * stride_kv_page
+        desc_v = tl.make_tensor_descriptor(kv_base, shape=[end, D_LAT + D_ROPE], strides=[stride_kv_tok, 1],
+                                           block_shape=[BLOCK_N, D_V])
+        desc_r = tl.make_tensor_descriptor(kv_base, shape=[end, D_LAT + D_ROPE], strides=[stride_kv_tok, 1],
+                                           block_shape=[BLOCK_N, D_ROPE])
+    for n0 in tl.range(start, end, BLOCK_N, num_stages=LOOP_STAGES, warp_specialize=WARP_SPEC):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         n_ok = offs_n < end
         if PAGED:
@@ -200,8 +214,14 @@ def _mla_decode_splitv_kernel(
                 tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
         else:
             tok = b.to(tl.int64) * stride_kv_page + offs_n * stride_kv_tok
-        kv = tl.load(KV + tok[:, None] + v_own + offs_v[None, :], mask=n_ok[:, None], other=0.0).to(q_own.dtype)
-        k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None], other=0.0).to(q_own.dtype)
+        if TMA:
+            kv = desc_v.load([n0, v_own]).to(q_own.dtype)
+            k_rope = desc_r.load([n0, D_LAT]).to(q_own.dtype)
+        else:
+            kv = tl.load(KV + tok[:, None] + v_own + offs_v[None, :], mask=n_ok[:, None],
+                         other=0.0).to(q_own.dtype)
+            k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None],
+                             other=0.0).to(q_own.dtype)
         if PREFETCH:  # next tile's rows, clamped to the last valid key (a prefetch of a bad address could fault)
             nxt = tl.minimum(offs_n + BLOCK_N, end - 1)
             if PAGED:
@@ -218,15 +238,21 @@ def _mla_decode_splitv_kernel(
         if TRANS_S:  # S^T = K Q^T: M = BLOCK_N keys (one 64-key wgmma tile per warp group), N = BLOCK_H heads
             s = tl.dot(kv, tl.trans(q_own))
             if SPLIT_V == 2:
-                k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
-                                other=0.0).to(q_own.dtype)
+                if TMA:
+                    k_oth = desc_v.load([n0, v_oth]).to(q_own.dtype)
+                else:
+                    k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
+                                    other=0.0).to(q_own.dtype)
                 s = tl.dot(k_oth, tl.trans(q_oth), s)
             s = tl.trans(tl.dot(k_rope, tl.trans(q_rope), s))
         else:
             s = tl.dot(q_own, tl.trans(kv))
             if SPLIT_V == 2:
-                k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
-                                other=0.0).to(q_own.dtype)
+                if TMA:
+                    k_oth = desc_v.load([n0, v_oth]).to(q_own.dtype)
+                else:
+                    k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
+                                    other=0.0).to(q_own.dtype)
                 s = tl.dot(q_oth, tl.trans(k_oth), s)
             s = tl.dot(q_rope, tl.trans(k_rope), s)
         s = s * qk_scale
@@ -266,6 +292,10 @@ class MLADecodeConfig:
     split_v: int = 1  # 2: value dims split over two programs (_mla_decode_splitv_kernel)
     trans_s: bool = False  # scores as K Q^T (_mla_decode_splitv_kernel); split_v 1 and trans_s False: original kernel
     prefetch_l2: bool = False  # _mla_decode_splitv_kernel: L2 prefetch of the next tile (GPU only, inline PTX)
+    # Follow-up 2 (Hopper features, _mla_decode_splitv_kernel; all off by default):
+    loop_stages: int = 0  # > 0: tl.range(num_stages=...) on the KV loop (0: the kernel-wide num_stages applies)
+    warp_specialize: bool = False  # tl.range(warp_specialize=True): producer/consumer warp partitions
+    tma: bool = False  # kv tiles through device-side TMA descriptors (contiguous caches; paged keeps pointer loads)
 
 
 def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, fp8: bool = False) -> MLADecodeConfig:
@@ -282,6 +312,17 @@ def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, 
         # s_q > 1 were not timed: they keep the old tile.
         return MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True)
     return MLADecodeConfig(block_h=64, block_n=64, num_warps=8, num_stages=2)
+
+
+def _tma_scratch(size: int, alignment: int, stream):
+    return torch.empty(size, device="cuda" if torch.cuda.is_available() else "cpu", dtype=torch.int8)
+
+
+def _ensure_tma_allocator() -> None:
+    """Device-side tensor descriptors (tl.make_tensor_descriptor) live in a global scratch buffer that Triton asks
+    the allocator for at launch (128 B per program). Triton keeps the allocator in a ContextVar (per thread), so it is
+    set at every TMA launch (cheap) rather than once."""
+    triton.set_allocator(_tma_scratch)
 
 
 def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int, kv_lora_rank: int, fp8: bool,
@@ -364,6 +405,11 @@ def mla_decode_triton(
         fp8=is_fp8, config=config, num_splits=num_splits)
     split_v = cfg.split_v
     prefetch = cfg.prefetch_l2 and q.device.type == "cuda"  # inline PTX: not under the CPU interpreter
+    # TMA needs 16-byte aligned rows and base address; otherwise (and for paged caches) the pointer loads are used
+    tma = (cfg.tma and not paged and kv_cache.stride(1) * kv_cache.element_size() % 16 == 0
+           and kv_cache.data_ptr() % 16 == 0)
+    if tma:
+        _ensure_tma_allocator()
 
     if out is None:
         out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
@@ -376,10 +422,13 @@ def mla_decode_triton(
         lse_part = torch.empty((B, num_splits, rows), dtype=torch.float32, device=q.device)
         sp = (o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1))
     grid = (head_blocks * split_v, num_splits, B)
-    if split_v == 1 and not cfg.trans_s and not prefetch:
+    hopper = bool(cfg.loop_stages or cfg.warp_specialize or tma)
+    if split_v == 1 and not cfg.trans_s and not prefetch and not hopper:
         kernel, extra = _mla_decode_kernel, {}
     else:
-        kernel, extra = _mla_decode_splitv_kernel, dict(SPLIT_V=split_v, TRANS_S=cfg.trans_s, PREFETCH=prefetch)
+        kernel, extra = _mla_decode_splitv_kernel, dict(
+            SPLIT_V=split_v, TRANS_S=cfg.trans_s, PREFETCH=prefetch, LOOP_STAGES=cfg.loop_stages or cfg.num_stages,
+            WARP_SPEC=cfg.warp_specialize, TMA=tma)
     kernel[grid](
         q, kv_cache, block_table, cache_seqlens, o_part, lse_part, out,
         q.stride(0), q.stride(1), q.stride(2),

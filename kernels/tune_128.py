@@ -1,6 +1,8 @@
 """One device call for the 128-head follow-up: variants of the Triton MLA decode kernel, the split rule, an outlier.
 
     python -m mlacalc.kernels.tune_128 --out DIR        (< 4.5 minutes on an H100; writes DIR/tune_128.json)
+    python -m mlacalc.kernels.tune_128 --follow2 --out DIR   (< 3 minutes: only VARIANTS2, the Hopper-feature
+        variants vs the current default, contiguous 128 heads; writes DIR/tune_128_follow2.json)
 
 1. Outlier first (B=1 x 1k x 128 heads paged took 0.611 ms in call 2; B=8 x 4k x 16 paged 0.607 ms): the same
    point timed three times with bench.Timer after an explicit warm-up, the JIT cache size before/after the timed
@@ -48,6 +50,32 @@ VARIANTS = {
                                          prefetch_l2=True),
     "st_h64_n128_pf": MLADecodeConfig(block_h=64, block_n=128, num_warps=8, num_stages=1, trans_s=True,
                                       prefetch_l2=True),
+}
+# --follow2: Hopper load/compute overlap (kernels/NOTES.md, "Follow-up 2"), contiguous 128 heads only. "default" is
+# what default_mla_config picks for 128 rows (sv2_h128_n64s1_pf above); the others add TMA descriptors (tma) and/or
+# tl.range software pipelining of the KV loop (loop_stages). warp_specialize is not here: on sm_90 Triton 3.6
+# ignores it at 8 warps and its Hopper pass aborts (WSLowerToken assertion) at 4 warps (compiled on CPU).
+VARIANTS2 = {
+    "default": MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True),
+    "tma_n64s1_pf": MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True,
+                                    tma=True),
+    "tma_n64s1": MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, tma=True),
+    "ls_n32s2": MLADecodeConfig(block_h=128, block_n=32, num_warps=8, num_stages=2, split_v=2, loop_stages=2),
+    "tma_n32s2": MLADecodeConfig(block_h=128, block_n=32, num_warps=8, num_stages=2, split_v=2, loop_stages=2,
+                                 tma=True),
+    "tma_n32s2_pf": MLADecodeConfig(block_h=128, block_n=32, num_warps=8, num_stages=2, split_v=2, loop_stages=2,
+                                    tma=True, prefetch_l2=True),
+    "tma_h64_n32_w4s3": MLADecodeConfig(block_h=64, block_n=32, num_warps=4, num_stages=3, split_v=2, loop_stages=3,
+                                        tma=True),
+    "tma_h64_n64_w4s2": MLADecodeConfig(block_h=64, block_n=64, num_warps=4, num_stages=2, split_v=2, loop_stages=2,
+                                        tma=True),
+    "tma_h64_n32_w4s4": MLADecodeConfig(block_h=64, block_n=32, num_warps=4, num_stages=4, split_v=2, loop_stages=4,
+                                        tma=True),
+    # ~110 KB of shared memory: two programs per SM, whose loads and dots overlap each other (216 regs x 128 threads)
+    "tma_h64_n16_w4s2_2cta": MLADecodeConfig(block_h=64, block_n=16, num_warps=4, num_stages=2, split_v=2,
+                                             loop_stages=2, tma=True, programs_per_sm=2),
+    "tma_h64_n32_w4s1_pf_2cta": MLADecodeConfig(block_h=64, block_n=32, num_warps=4, num_stages=1, split_v=2,
+                                                loop_stages=1, tma=True, prefetch_l2=True, programs_per_sm=2),
 }
 BUDGET_S = 230.0  # stop starting new sections past this (the call's limit is 300 s, pip + imports included)
 
@@ -140,6 +168,9 @@ def check_variants(log, variants=None) -> dict:
                 ("contig_single_split", dict(paged=False), dict(num_splits=1)),
             ):
                 case = make_mla_case([4097, 65, 1, 64], heads=128, device="cuda", **kw)
+                if not kw["paged"]:  # NaN past each length: a read the masks / TMA bounds should skip shows up
+                    for b, n in enumerate(case.cache_seqlens.tolist()):
+                        case.kv_cache[b, n:] = float("nan")
                 errs[label] = rel_error(run_mla_case(mla_decode_triton, case, config=cfg, **extra), case.ref)
             ok = all(e < 1e-2 for e in errs.values())  # NaN fails
             res[name] = dict(ok=ok, errs=errs, s=time.perf_counter() - t)
@@ -151,7 +182,8 @@ def check_variants(log, variants=None) -> dict:
     return res
 
 
-def time_128(timer, ceil, dev, names, t_start, log) -> list[dict]:
+def time_128(timer, ceil, dev, names, t_start, log, variants=None) -> list[dict]:
+    variants = variants or VARIANTS
     rows = []
     points = [(B, ctx) for ctx in (4096, 16384) for B in (32, 64, 128)]
     for B, ctx in points:
@@ -160,7 +192,7 @@ def time_128(timer, ceil, dev, names, t_start, log) -> list[dict]:
             break
         q, kv, pool, table, lens = _inputs(B, ctx, 128, dev)
         for name in names:
-            cfg = VARIANTS[name]
+            cfg = variants[name]
             fn = lambda: mla_decode_triton(q, kv, lens, None, softmax_scale=MLA_SCALE, kv_lora_rank=MLA_R,
                                            max_seqlen=ctx, config=cfg)
             t = timer(fn)
@@ -168,7 +200,7 @@ def time_128(timer, ceil, dev, names, t_start, log) -> list[dict]:
                      ms_min=t["ms_min"], ms_max=t["ms_max"], reps=t["reps"], gap_ms=t["gap_ms"],
                      **_metrics(B, ctx, 128, t["ms"], ceil))
             rows.append(r)
-            log(f"h128 B={B} ctx={ctx} {name:15s} contiguous {t['ms']:.4f} ms {r['tflops']:.0f} TF/s "
+            log(f"h128 B={B} ctx={ctx} {name:24s} contiguous {t['ms']:.4f} ms {r['tflops']:.0f} TF/s "
                 f"x{r['ratio_to_floor']:.2f}")
         del q, kv, pool, table
         torch.cuda.empty_cache()
@@ -234,17 +266,117 @@ def time_splits(timer, ceil, dev, t_start, log) -> list[dict]:
     return rows
 
 
+def follow2(a) -> int:
+    """Hopper-feature variants vs the current default: precompile + GPU check in one worker per variant (a compiler
+    abort or a CUDA fault ends only that worker), then the check again here and the 6 contiguous 128-head points."""
+    import subprocess
+    import sys
+    import tempfile
+
+    global BUDGET_S
+    BUDGET_S = 170.0  # the call's limit is 240 s, pip included: points past this are skipped, not lost
+    os.makedirs(a.out, exist_ok=True)
+    t_start = time.perf_counter()
+    logdir = tempfile.mkdtemp(prefix="tune128f2_")
+    procs = {}
+    for n in VARIANTS2:
+        f = open(os.path.join(logdir, n + ".log"), "w+")
+        procs[n] = (subprocess.Popen([sys.executable, "-m", "mlacalc.kernels.tune_128", "--out", a.out, "--follow2",
+                                      "--check-only", n], stdout=f, stderr=subprocess.STDOUT, text=True), f)
+    precompile = {}
+    for n, (pr, f) in procs.items():
+        try:
+            pr.wait(timeout=max(1.0, 100 - (time.perf_counter() - t_start)))
+        except subprocess.TimeoutExpired:
+            pr.kill()
+            pr.wait()
+        f.seek(0)
+        precompile[n] = dict(rc=pr.returncode, tail=f.read()[-600:])
+        f.close()
+    print(f"precompile+check workers: {time.perf_counter() - t_start:.0f} s, rc " +
+          " ".join(f"{n}={v['rc']}" for n, v in precompile.items()), flush=True)
+    lines: list[str] = []
+
+    def log(s):
+        lines.append(s)
+        print(s, flush=True)
+
+    dev = torch.device("cuda")
+    result = dict(command="python -m mlacalc.kernels.tune_128 --follow2 --out $OUT",
+                  gpu=torch.cuda.get_device_name(dev), torch=torch.__version__, triton=triton.__version__,
+                  cuda=torch.version.cuda, python=platform.python_version(),
+                  variants={k: asdict(v) for k, v in VARIANTS2.items()}, precompile=precompile)
+    out_path = os.path.join(a.out, "tune_128_follow2.json")
+
+    def save():
+        result["wall_s"] = time.perf_counter() - t_start
+        with open(out_path, "w") as f:
+            json.dump(result, f, indent=1, default=str)
+
+    for n, v in precompile.items():
+        if v["rc"] != 0:
+            log(f"worker for {n} failed (rc {v['rc']}): {v['tail'][-400:]!r}")
+    timer = Timer(dev)
+    ceil = {"copy_gbps": measure_copy_bandwidth(timer, dev), "matmul_tflops": measure_matmul_rate(timer, dev)}
+    result["ceilings"] = ceil
+    log(f"{result['gpu']} torch {torch.__version__} triton {triton.__version__}: copy {ceil['copy_gbps']:.0f} GB/s, "
+        f"matmul {ceil['matmul_tflops']:.0f} TF/s")
+    run_v = {n: c for n, c in VARIANTS2.items() if precompile[n]["rc"] == 0}
+    result["checks"] = check_variants(log, run_v)
+    for n in VARIANTS2:
+        result["checks"].setdefault(n, dict(ok=False, errs={}, error="worker failed", worker=precompile[n]))
+    save()
+    ok_names = [n for n, c in result["checks"].items() if c["ok"]]
+    if "default" not in ok_names:
+        log("the default failed its check: nothing timed")
+        save()
+        return 1
+    result["h128"] = time_128(timer, ceil, dev, ok_names, t_start, log, variants=VARIANTS2)
+    save()
+    base = {(r["B"], r["ctx"]): r["ms"] for r in result["h128"] if r["variant"] == "default"}
+    gm, wins = {}, {}
+    for n in ok_names:
+        pairs = [(r["ms"], base[(r["B"], r["ctx"])]) for r in result["h128"]
+                 if r["variant"] == n and (r["B"], r["ctx"]) in base]
+        if pairs and len(pairs) == len(base):
+            gm[n] = math.exp(statistics.mean(math.log(x / y) for x, y in pairs))
+            wins[n] = sum(x < y for x, y in pairs)
+    result["geomean_time_vs_default"] = gm
+    result["points_faster_than_default"] = wins
+    save()
+    print("\n=== 128 heads, contiguous bf16, s_q = 1: ms (x floor); geomean time vs default; points faster ===")
+    pts = sorted({(r["ctx"], r["B"]) for r in result["h128"]})
+    print(f"{'variant':26s} " + " ".join(f"{f'{B}x{ctx // 1024}k':>16s}" for ctx, B in pts) + "  geomean  wins  TF/s")
+    for n in ok_names:
+        cells, tf = [], []
+        for ctx, B in pts:
+            r = next((r for r in result["h128"] if (r["B"], r["ctx"], r["variant"]) == (B, ctx, n)), None)
+            cells.append(f"{r['ms']:.4f} (x{r['ratio_to_floor']:.2f})" if r else "-")
+            if r:
+                tf.append(r["tflops"])
+        print(f"{n:26s} " + " ".join(f"{c:>16s}" for c in cells) +
+              f"  {gm.get(n, float('nan')):.3f}  {wins.get(n, 0)}/{len(base)}  {max(tf) if tf else 0:.0f}")
+    print("checks: " + " ".join(f"{n}={'ok' if c['ok'] else 'FAIL'}" for n, c in result["checks"].items()))
+    print(f"wall {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--check-only", help="worker mode: check one variant (fills Triton's on-disk cache) and exit")
     ap.add_argument("--no-precompile", action="store_true")
+    ap.add_argument("--follow2", action="store_true",
+                    help="only the Hopper-feature variants (VARIANTS2) vs the current default, contiguous 128 heads "
+                         "(writes DIR/tune_128_follow2.json; < 3 minutes)")
     a = ap.parse_args(argv)
     if a.check_only:
         global VARIANTS
-        VARIANTS = {a.check_only: VARIANTS[a.check_only]}
+        VARIANTS = {a.check_only: (VARIANTS2 if a.follow2 else VARIANTS)[a.check_only]}
         res = check_variants(lambda s: print(s, flush=True))
         return 0 if res[a.check_only]["ok"] else 1
+    if a.follow2:
+        return follow2(a)
     os.makedirs(a.out, exist_ok=True)
     t_start = time.perf_counter()
     precompile = None

@@ -46,6 +46,21 @@ CASES = {
     "mla_trans_s_fp8_mtp": ("mla", dict(lens=[2, 65, 200], heads=4, s_q=2, r=32, dr=16, dtype="float32", fp8=True,
                                         paged=True, block_size=32), 2e-2,
                             dict(block_h=16, block_n=32, num_warps=4, num_stages=1, trans_s=True)),
+    # Follow-up 2 (Hopper): TMA descriptors + tl.range pipelining; "nan_tail" fills the cache past each length with
+    # NaN, so rows the descriptor must zero-fill (past `end`) would poison the output if they were read
+    "mla_tma_contiguous_nan_tail": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"), 1e-2,
+                                    dict(block_h=16, block_n=16, num_warps=4, num_stages=2, split_v=2,
+                                         loop_stages=2, tma=True), None, "nan_tail"),
+    "mla_tma_single_split_nan_tail": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"),
+                                      1e-2, dict(block_h=16, block_n=16, num_warps=4, num_stages=1, split_v=2,
+                                                 tma=True), 1, "nan_tail"),
+    "mla_tma_splits_long": ("mla", dict(lens=[700, 20], heads=16, r=32, dr=16, dtype="float16"), 1e-2,
+                            dict(block_h=16, block_n=32, num_warps=4, num_stages=2, split_v=2, loop_stages=2,
+                                 tma=True)),
+    "mla_tma_paged_falls_back": ("mla", dict(lens=[3, 70, 130], heads=5, s_q=3, r=64, dr=16, dtype="float32",
+                                             paged=True, block_size=64), 1e-4,
+                                 dict(block_h=16, block_n=16, num_warps=4, num_stages=2, split_v=2, tma=True,
+                                      warp_specialize=True)),
     # no config: 128 heads take the default (split_v=2, block_h=128; the L2 prefetch is GPU-only and off here)
     "mla_default_128_heads": ("mla", dict(lens=[1, 64, 130], heads=128, r=64, dr=16, dtype="float16"), 1e-2),
     "gqa_lengths_contiguous": ("gqa", dict(lens=[1, 63, 64, 65], heads=8, kv_heads=2, head_dim=32,
@@ -72,8 +87,11 @@ def _run_case(name: str) -> dict:
         extra = {}
         if rest:
             extra["config"] = MLADecodeConfig(**rest[0])
-        if len(rest) > 1:
+        if len(rest) > 1 and rest[1] is not None:
             extra["num_splits"] = rest[1]
+        if len(rest) > 2 and rest[2] == "nan_tail":
+            for b, n in enumerate(case.cache_seqlens.tolist()):
+                case.kv_cache[b, n:] = float("nan")
         out = testing.run_mla_case(mla_decode_triton, case, **extra)
     else:
         case = testing.make_gqa_case(**kw)
