@@ -309,7 +309,8 @@ def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, 
         # heads, bf16, B 32/64/128 x ctx 4k/16k: faster than 64/64/8/2 at all 12 points, contiguous by 3-11%
         # (0.1435 vs 0.1600 ms at 32 x 4k, 0.4901 vs 0.5493 at 32 x 16k, 2.014 vs 2.115 at 128 x 16k; 2.40-2.69x
         # the floor instead of 2.57-3.00x), paged64 by 2.5-5% (2.291 vs 2.352 ms at 128 x 16k). fp8 caches and
-        # s_q > 1 were not timed: they keep the old tile.
+        # s_q > 1 were not timed: they keep the old tile. Follow-up 2 (tune_128 --follow2, NOTES.md): TMA / tl.range
+        # pipelining / two-programs-per-SM variants all lost (geomean 1.04-1.56x this tile's time), so it stays.
         return MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True)
     return MLADecodeConfig(block_h=64, block_n=64, num_warps=8, num_stages=2)
 
