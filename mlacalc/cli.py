@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> None:
         _fail("interrupted", 130)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as e:
+        # A file the user named cannot be read or written (--plot, --out, --trace): one line, usage error.
+        where = f"{e.filename}: " if e.filename else ""
+        _fail(f"{where}{e.strerror or e}")
     except Exception as e:
         # Click's UsageError (a bad flag or value). Matched by name: typer >= 0.29 vendors click as
         # typer._click, older typer uses click itself, and the GPU machine has typer 0.27.

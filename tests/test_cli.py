@@ -106,3 +106,9 @@ def test_help_lists_every_command(capsys):
     for name in ("kv", "weights", "compare", "specs", "schema", "roofline", "fit", "sweep", "train", "profile",
                  "calibrate", "validate", "bench"):
         assert name in out
+
+
+def test_unwritable_output_file_is_one_line(capsys, tmp_path):
+    target = tmp_path / "missing-dir" / "sweep.html"
+    code, _, err = run(capsys, "sweep", "deepseek-v2-lite", "--context", "4k", "--batch", "8", "--plot", str(target))
+    assert code == 2 and err.count("\n") == 1 and str(target) in err
