@@ -113,6 +113,7 @@ def bench_mla_decode(timer, ceil, device, batches, contexts, heads_list, *, s_q_
     from .decode import mla_decode_eager
     from .triton_mla_decode import mla_decode_triton
 
+    gluon = _gluon_decode(device)
     rows = []
     D = MLA_R + MLA_DR
     for B in batches:
@@ -155,6 +156,13 @@ def bench_mla_decode(timer, ceil, device, batches, contexts, heads_list, *, s_q_
                                  cache_bytes + qo, flops, ceil)
                         r["speedup_vs_eager"] = t_eager / t["ms"] if t_eager else None
                         rows.append(r)
+                        if gluon is not None and s_q * H >= 64:  # the sm_90 kernel, same point and layout
+                            t = timer(lambda: gluon(q, *args, softmax_scale=MLA_SCALE, kv_lora_rank=MLA_R,
+                                                    max_seqlen=ctx))
+                            r = _row("mla_decode", "gluon", dict(p, layout=layout, kv_dtype="bf16"), t,
+                                     cache_bytes + qo, flops, ceil)
+                            r["speedup_vs_eager"] = t_eager / t["ms"] if t_eager else None
+                            rows.append(r)
                     if H in fp8_heads and s_q == 1:
                         if kv8 is None:
                             kv8 = pool.to(torch.float8_e4m3fn)
@@ -167,6 +175,17 @@ def bench_mla_decode(timer, ceil, device, batches, contexts, heads_list, *, s_q_
             del kv, pool, kv8
             torch.cuda.empty_cache()
     return rows
+
+
+def _gluon_decode(device):
+    """mla_decode_gluon when this GPU and Triton can run it (sm_90, Gluon's Hopper API), else None."""
+    if torch.cuda.get_device_capability(device)[0] != 9:
+        return None
+    try:
+        from .gluon_mla_decode import mla_decode_gluon
+    except ImportError:
+        return None
+    return mla_decode_gluon
 
 
 def _row_class(rows: int) -> str:
@@ -254,28 +273,38 @@ def _fmt(r: dict) -> str:
             f"{r['tflops']:.1f} TF/s floor x{r['ratio_to_floor']:.2f}{extra}")
 
 
+def _auto_rows(rows: list[dict]) -> list[dict]:
+    """What mla_decode(impl="auto") runs at each point: the gluon row where there is one, else the triton row."""
+    key = lambda r: (r["B"], r["ctx"], r["heads"], r["s_q"], r["layout"], r["kv_dtype"])
+    gl = {key(r): r for r in rows if r["impl"] == "gluon"}
+    return [gl.get(key(r), r) for r in rows if r["impl"] == "triton"]
+
+
 def summarize_targets(rows: list[dict]) -> dict:
-    """The issue's targets for the Triton MLA kernel (bf16, s_q = 1; contiguous and paged reported apart)."""
+    """The issue's targets for the MLA decode kernels (bf16, s_q = 1; contiguous and paged reported apart), for the
+    Triton kernel alone ("triton") and for what mla_decode(impl="auto") runs ("auto": Gluon at >= 64 rows on sm_90)."""
+    mla = [r for r in rows if r["kind"] == "mla_decode" and r["status"] == "ok" and r["kv_dtype"] == "bf16"
+           and r["s_q"] == 1]
+
+    def stat(rs, key, bound, le=True):
+        ok = [r for r in rs if (r[key] <= bound if le else r[key] >= bound)]
+        vals = [r[key] for r in rs]
+        return dict(points=len(rs), met=len(ok), bound=bound,
+                    worst=(max(vals) if le else min(vals)) if vals else None,
+                    median=statistics.median(vals) if vals else None)
+
     out = {}
-    for layout in ("contiguous", "paged64"):
-        tri = [r for r in rows if r["kind"] == "mla_decode" and r["impl"] == "triton" and r["status"] == "ok"
-               and r["layout"] == layout and r["kv_dtype"] == "bf16" and r["s_q"] == 1]
-        mem = [r for r in tri if r["heads"] in (16, 32) and r["B"] * r["ctx"] >= 256 * 1024]
-        comp = [r for r in tri if r["heads"] == 128 and r["B"] >= 32]
-        big = [r for r in tri if r["B"] * r["ctx"] >= 64 * 1024 and r.get("speedup_vs_eager")]
-
-        def stat(rs, key, bound, le=True):
-            ok = [r for r in rs if (r[key] <= bound if le else r[key] >= bound)]
-            vals = [r[key] for r in rs]
-            return dict(points=len(rs), met=len(ok), bound=bound,
-                        worst=(max(vals) if le else min(vals)) if vals else None,
-                        median=statistics.median(vals) if vals else None)
-
-        out[layout] = dict(
-            memory_bound_within_1_25x=stat(mem, "ratio_to_floor", 1.25),
-            compute_heavy_within_1_6x=stat(comp, "ratio_to_floor", 1.6),
-            speedup_vs_eager_at_least_3x=stat(big, "speedup_vs_eager", 3.0, le=False),
-        )
+    for impl, sel in (("triton", [r for r in mla if r["impl"] == "triton"]), ("auto", _auto_rows(mla))):
+        for layout in ("contiguous", "paged64"):
+            tri = [r for r in sel if r["layout"] == layout]
+            mem = [r for r in tri if r["heads"] in (16, 32) and r["B"] * r["ctx"] >= 256 * 1024]
+            comp = [r for r in tri if r["heads"] == 128 and r["B"] >= 32]
+            big = [r for r in tri if r["B"] * r["ctx"] >= 64 * 1024 and r.get("speedup_vs_eager")]
+            out.setdefault(impl, {})[layout] = dict(
+                memory_bound_within_1_25x=stat(mem, "ratio_to_floor", 1.25),
+                compute_heavy_within_1_6x=stat(comp, "ratio_to_floor", 1.6),
+                speedup_vs_eager_at_least_3x=stat(big, "speedup_vs_eager", 3.0, le=False),
+            )
     return out
 
 

@@ -1,5 +1,6 @@
 """Decode attention over a KV cache: eager PyTorch MLA, SDPA GQA, and one entry point per family that picks the
-implementation (`impl="triton"` for the kernels in triton_mla_decode.py / triton_gqa_decode.py).
+implementation (`impl="triton"` for the kernels in triton_mla_decode.py / triton_gqa_decode.py; for MLA also
+`impl="gluon"`, the sm_90 kernel in gluon_mla_decode.py, and `impl="auto"`: Gluon where it applies, else Triton).
 
 Cache layouts and `cache_seqlens` semantics: see cache.py. Query tokens are the last `s_q` tokens of each
 sequence (already in the cache); they attend causally among themselves (multi-token prediction / speculative
@@ -74,12 +75,23 @@ def mla_decode(
     softmax_scale: float,
     kv_lora_rank: int = 512,
     kv_scale: torch.Tensor | float | None = None,
-    impl: str = "triton",
+    impl: str = "auto",
     **kwargs,
 ) -> torch.Tensor:
-    """Absorbed MLA decode; impl "triton" (flash-decoding kernel) or "eager". Same arguments as mla_decode_eager."""
+    """Absorbed MLA decode; impl "triton" (flash-decoding kernel), "gluon" (sm_90, >= 64 query rows, bf16/fp16),
+    "auto" (gluon where gluon_supported says so and no Triton `config` is given, else triton) or "eager". Same
+    arguments as mla_decode_eager."""
     if impl == "eager":
         return mla_decode_eager(
+            q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
+            kv_scale=kv_scale, **kwargs,
+        )
+    if impl == "auto":
+        impl = "gluon" if _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) else "triton"
+    if impl == "gluon":
+        from .gluon_mla_decode import mla_decode_gluon
+
+        return mla_decode_gluon(
             q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
             kv_scale=kv_scale, **kwargs,
         )
@@ -91,6 +103,17 @@ def mla_decode(
             kv_scale=kv_scale, **kwargs,
         )
     raise ValueError(f"unknown impl {impl!r}")
+
+
+def _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> bool:
+    if kv_scale is not None or "config" in kwargs or not q.is_cuda:
+        return False
+    try:
+        from .gluon_mla_decode import gluon_supported
+    except ImportError:  # a Triton without Gluon's Hopper API
+        return False
+    page = kv_cache.shape[1] if block_table is not None else None
+    return gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page)
 
 
 def gqa_decode_sdpa(

@@ -365,3 +365,23 @@ def mla_decode_gluon(
     if not single:
         combine_splits(o_part, lse_part, out.view(B, rows, r))
     return out
+
+
+def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool = False, single_split: bool = False):
+    """Compile the kernel for sm_90 without a GPU (Triton ships ptxas): the CPU check that it builds, fits in shared
+    memory and uses the intended instructions. Returns triton's CompiledKernel (.metadata.shared, .asm["ptx"])."""
+    from triton.backends.compiler import GPUTarget
+    from triton.experimental.gluon._runtime import GluonASTSource
+
+    lay = repr(gl.NVMMASharedLayout.get_default_for([BLOCK_H, 512], gl.bfloat16))
+    desc = lambda rows, cols: f"tensordesc<bf16[{rows},{cols}],{lay}>"
+    kernel = _mla_decode_gluon_kernel
+    arg_types = [desc(BLOCK_H, 512), desc(BLOCK_H, 64), desc(config.block_n, 512), desc(config.block_n, 64),
+                 "*i32", "*i32", "*fp32", "*fp32", "*bf16"] + ["i32"] * 10 + ["fp32", "fp32"]
+    consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
+                  BLOCK_N=config.block_n, NUM_STAGES=config.num_stages, SINGLE_SPLIT=single_split,
+                  OVERLAP=config.overlap)
+    names = kernel.arg_names
+    signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}
+    src = GluonASTSource(kernel, signature, constexprs={(names.index(k),): v for k, v in consts.items()})
+    return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=8))

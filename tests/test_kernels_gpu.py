@@ -86,6 +86,48 @@ def test_triton_mla_variants(variant, mode):
     assert rel_error(run_mla_case(mla_decode_triton, case, config=cfg, **extra), case.ref) < bound
 
 
+needs_sm90 = pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] != 9,
+                                reason="the Gluon kernel is for sm_90 (Hopper)")
+
+
+@needs_sm90
+@pytest.mark.parametrize("overlap", [False, True])
+@pytest.mark.parametrize("mode", ["contiguous_nan_tail", "paged", "single_split", "splits_17", "mtp_causal", "h64"])
+def test_gluon_mla(mode, overlap):
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+
+    kw, extra = dict(lens=LENS, heads=128, paged=mode == "paged"), {}
+    if mode == "mtp_causal":
+        kw.update(lens=[max(n, 2) for n in LENS], heads=64, s_q=2)
+    elif mode == "h64":
+        kw["heads"] = 64
+    elif mode == "single_split":
+        extra["num_splits"] = 1
+    elif mode == "splits_17":
+        extra["num_splits"] = 17
+    case = _mla(**kw)
+    if mode == "contiguous_nan_tail":  # TMA boxes read rows past a length: they must not reach the output
+        for b, n in enumerate(case.cache_seqlens.tolist()):
+            case.kv_cache[b, n:] = float("nan")
+    out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(overlap=overlap), **extra)
+    assert rel_error(out, case.ref) < 1e-2
+
+
+@needs_sm90
+def test_auto_dispatch_picks_gluon_for_many_heads_only():
+    from mlacalc.kernels.decode import _gluon_applies
+
+    q128 = torch.zeros(2, 1, 128, 576, device="cuda", dtype=torch.bfloat16)
+    q16 = torch.zeros(2, 1, 16, 576, device="cuda", dtype=torch.bfloat16)
+    kv = torch.zeros(2, 64, 576, device="cuda", dtype=torch.bfloat16)
+    assert _gluon_applies(q128, kv, None, 512, None, {})
+    assert not _gluon_applies(q16, kv, None, 512, None, {})  # 16 rows: the Triton kernel
+    assert not _gluon_applies(q128, kv.to(torch.float8_e4m3fn), None, 512, 0.02, {})  # fp8: Triton
+    assert not _gluon_applies(q128, kv.view(-1, 16, 576), torch.zeros(2, 4, dtype=torch.int32, device="cuda"),
+                              512, None, {})  # 16-token blocks: not a multiple of the 64-key tile
+
+
 def test_eager_mla_matches_reference_on_gpu():
     from mlacalc.kernels.decode import mla_decode_eager
     from mlacalc.kernels.testing import rel_error, run_mla_case
