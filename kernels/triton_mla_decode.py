@@ -17,7 +17,8 @@ Algorithm:
     in base 2. One load of the [BLOCK_N, 512] latent tile feeds both dots (as K^T for the scores, as V for P @ V).
   * Stage 2 (triton_split_kv.combine_splits) merges the chunks by their log-sum-exp; with one split stage 1
     writes the output directly.
-  * Paged caches: the block table is read per token (block = n // PAGE_SIZE), so any block size works.
+  * Paged caches: the block table is read per token (block = n // PAGE_SIZE), so any block size works; each
+    iteration reads the next tile's entries (loop-carried), so that the kv loads pipeline as for a contiguous cache.
 """
 
 from __future__ import annotations
@@ -36,6 +37,36 @@ LOG2E = 1.4426950408889634
 
 
 @triton.jit
+def _tile_pages(bt_row, n0, end, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Block-table entries of the tile of keys [n0, n0 + BLOCK_N): a scalar when the tile sits in one block, one
+    entry per block ([BLOCK_N // PAGE_SIZE]) when blocks tile it, else one per key. Keys are clamped to end - 1, so
+    every index stays inside this sequence's table row (past the end the tile's kv loads are masked anyway)."""
+    last = tl.maximum(end - 1, 0)
+    if PAGE_SIZE % BLOCK_N == 0:
+        pages = tl.load(bt_row + tl.minimum(n0, last) // PAGE_SIZE)
+    elif BLOCK_N % PAGE_SIZE == 0:
+        first = tl.minimum(n0 + tl.arange(0, BLOCK_N // PAGE_SIZE) * PAGE_SIZE, last)
+        pages = tl.load(bt_row + first // PAGE_SIZE)
+    else:
+        pages = tl.load(bt_row + tl.minimum(n0 + tl.arange(0, BLOCK_N), last) // PAGE_SIZE)
+    return pages
+
+
+@triton.jit
+def _tile_rows(pages, n0, stride_kv_page, stride_kv_tok, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Element offsets of the tile's BLOCK_N cache rows from its block-table entries (_tile_pages)."""
+    if PAGE_SIZE % BLOCK_N == 0:
+        tok = pages.to(tl.int64) * stride_kv_page + ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_kv_tok
+    elif BLOCK_N % PAGE_SIZE == 0:  # one entry per block, spread over its keys in registers (a load per key, or a
+        # reshape of [blocks, PAGE_SIZE], spills and stops the pipelining: NOTES.md, follow-up 3)
+        per_key = tl.gather(pages, tl.arange(0, BLOCK_N) // PAGE_SIZE, 0)
+        tok = per_key.to(tl.int64) * stride_kv_page + ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_kv_tok
+    else:
+        tok = pages.to(tl.int64) * stride_kv_page + ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_kv_tok
+    return tok
+
+
+@triton.jit
 def _mla_decode_kernel(
     Q, KV, BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT,
     stride_q_b, stride_q_t, stride_q_h,
@@ -49,6 +80,7 @@ def _mla_decode_kernel(
     out_scale,  # kv_scale
     PAGE_SIZE: tl.constexpr,
     PAGED: tl.constexpr,
+    PAGE_AHEAD: tl.constexpr,
     D_LAT: tl.constexpr,
     D_ROPE: tl.constexpr,
     BLOCK_H: tl.constexpr,
@@ -80,10 +112,18 @@ def _mla_decode_kernel(
     m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
     acc = tl.zeros([BLOCK_H, D_LAT], dtype=tl.float32)
+    if PAGED and PAGE_AHEAD:  # the first tile's table entries; each iteration loads the next tile's (loop-carried)
+        bt_row = BLOCK_TABLE + b * stride_bt_b
+        pages_nxt = _tile_pages(bt_row, start, end, PAGE_SIZE, BLOCK_N)
     for n0 in range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         n_ok = offs_n < end
-        if PAGED:
+        if PAGED and PAGE_AHEAD:
+            # No kv address depends on a load of its own iteration, so Triton's pipeliner keeps num_stages - 1 kv
+            # buffers in flight as for contiguous caches (NOTES.md, "Follow-up 3: paged pipelining")
+            tok = _tile_rows(pages_nxt, n0, stride_kv_page, stride_kv_tok, PAGE_SIZE, BLOCK_N)
+            pages_nxt = _tile_pages(bt_row, n0 + BLOCK_N, end, PAGE_SIZE, BLOCK_N)
+        elif PAGED:
             if PAGE_SIZE % BLOCK_N == 0:  # the whole tile sits in one block: one table entry per tile
                 page = tl.load(BLOCK_TABLE + b * stride_bt_b + n0 // PAGE_SIZE)
                 tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
@@ -134,6 +174,7 @@ def _mla_decode_splitv_kernel(
     out_scale,  # kv_scale
     PAGE_SIZE: tl.constexpr,
     PAGED: tl.constexpr,
+    PAGE_AHEAD: tl.constexpr,
     D_LAT: tl.constexpr,
     D_ROPE: tl.constexpr,
     BLOCK_H: tl.constexpr,
@@ -202,10 +243,16 @@ def _mla_decode_splitv_kernel(
                                            block_shape=[BLOCK_N, D_V])
         desc_r = tl.make_tensor_descriptor(kv_base, shape=[end, D_LAT + D_ROPE], strides=[stride_kv_tok, 1],
                                            block_shape=[BLOCK_N, D_ROPE])
+    if PAGED and PAGE_AHEAD:  # as in _mla_decode_kernel: the next tile's table entries are loop-carried
+        bt_row = BLOCK_TABLE + b * stride_bt_b
+        pages_nxt = _tile_pages(bt_row, start, end, PAGE_SIZE, BLOCK_N)
     for n0 in tl.range(start, end, BLOCK_N, num_stages=LOOP_STAGES, warp_specialize=WARP_SPEC):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         n_ok = offs_n < end
-        if PAGED:
+        if PAGED and PAGE_AHEAD:
+            tok = _tile_rows(pages_nxt, n0, stride_kv_page, stride_kv_tok, PAGE_SIZE, BLOCK_N)
+            pages_nxt = _tile_pages(bt_row, n0 + BLOCK_N, end, PAGE_SIZE, BLOCK_N)
+        elif PAGED:
             if PAGE_SIZE % BLOCK_N == 0:
                 page = tl.load(BLOCK_TABLE + b * stride_bt_b + n0 // PAGE_SIZE)
                 tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
@@ -224,7 +271,9 @@ def _mla_decode_splitv_kernel(
                              other=0.0).to(q_own.dtype)
         if PREFETCH:  # next tile's rows, clamped to the last valid key (a prefetch of a bad address could fault)
             nxt = tl.minimum(offs_n + BLOCK_N, end - 1)
-            if PAGED:
+            if PAGED and PAGE_AHEAD and PAGE_SIZE % BLOCK_N == 0:  # the next tile's block, loaded above
+                ntok = pages_nxt.to(tl.int64) * stride_kv_page + (nxt % PAGE_SIZE) * stride_kv_tok
+            elif PAGED:
                 npage = tl.load(BLOCK_TABLE + b * stride_bt_b + nxt // PAGE_SIZE)
                 ntok = npage.to(tl.int64) * stride_kv_page + (nxt % PAGE_SIZE) * stride_kv_tok
             else:
@@ -296,13 +345,26 @@ class MLADecodeConfig:
     loop_stages: int = 0  # > 0: tl.range(num_stages=...) on the KV loop (0: the kernel-wide num_stages applies)
     warp_specialize: bool = False  # tl.range(warp_specialize=True): producer/consumer warp partitions
     tma: bool = False  # kv tiles through device-side TMA descriptors (contiguous caches; paged keeps pointer loads)
+    # Follow-up 3 (paged caches): each iteration loads the *next* tile's block-table entries (loop-carried), so the kv
+    # address no longer depends on a load of the same iteration and Triton pipelines the loads as for a contiguous
+    # cache. False: the table entry is loaded in the tile's own iteration (the code before follow-up 3).
+    paged_lookahead: bool = True
 
 
-def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, fp8: bool = False) -> MLADecodeConfig:
-    """Config for `rows` = s_q * heads query rows per sequence (chosen from the H100 sweep in NOTES.md)."""
+def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, fp8: bool = False,
+                       paged: bool = False) -> MLADecodeConfig:
+    """Config for `rows` = s_q * heads query rows per sequence (chosen from the H100 sweep in NOTES.md); `paged`: for
+    a paged cache (block table)."""
     if rows <= 16:
         return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
     if rows <= 32:
+        if paged and s_q == 1 and not fp8:
+            # Follow-up 3 (kernels/tune_paged.py --h32, H100, triton 3.6, reports/h100/kernels.md): with the paged
+            # loads pipelined, 32 heads x 64 keys on 8 warps beat 32/32/4/3 at 11 of 12 paged points (geomean 0.916x
+            # the time; 1.04-1.31x the floor, median 1.11 over B x ctx >= 256k, against 1.18-1.39x, median 1.24). It
+            # also won 12/12 contiguous points (0.886x), but the contiguous default is left to a separate change.
+            # fp8 and s_q > 1 were not timed with it.
+            return MLADecodeConfig(block_h=32, block_n=64, num_warps=8, num_stages=3)
         return MLADecodeConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)
     if rows >= 128 and s_q == 1 and not fp8:
         # Follow-up measurement 2026-11-23 (kernels/tune_128.py, H100, triton 3.6, reports/h100/kernels.md): 128
@@ -327,11 +389,11 @@ def _ensure_tma_allocator() -> None:
 
 
 def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int, kv_lora_rank: int, fp8: bool,
-          config: MLADecodeConfig | None, num_splits: int | None):
+          config: MLADecodeConfig | None, num_splits: int | None, paged: bool = False):
     """(config, block_h, head_blocks, num_splits, tokens_per_split) exactly as mla_decode_triton launches."""
     rows = s_q * H
     if config is None:
-        cfg = default_mla_config(rows, None, s_q=s_q, fp8=fp8)
+        cfg = default_mla_config(rows, None, s_q=s_q, fp8=fp8, paged=paged)
         block_h = max(16, min(cfg.block_h, triton.next_power_of_2(rows)))
     else:  # explicit configs are taken as given (a padded block_h may still win: wgmma needs 64 rows)
         cfg, block_h = config, max(16, config.block_h)
@@ -348,11 +410,13 @@ def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int,
 
 
 def mla_num_splits(batch: int, s_q: int, heads: int, max_len: int, *, sms: int = 132, kv_element_size: int = 2,
-                   kv_lora_rank: int = 512, rope_dim: int = 64, config: MLADecodeConfig | None = None) -> int:
+                   kv_lora_rank: int = 512, rope_dim: int = 64, config: MLADecodeConfig | None = None,
+                   paged: bool = False) -> int:
     """The split count mla_decode_triton launches with (for predictions on a machine without a GPU): includes the
-    default config's split_v (value halves are separate programs, so they count as work items)."""
+    default config's split_v (value halves are separate programs, so they count as work items). paged: a block-table
+    cache (its default tile can differ: default_mla_config)."""
     return _plan(batch, s_q, heads, max_len, sms=sms, token_bytes=(kv_lora_rank + rope_dim) * kv_element_size,
-                 kv_lora_rank=kv_lora_rank, fp8=kv_element_size == 1, config=config, num_splits=None)[3]
+                 kv_lora_rank=kv_lora_rank, fp8=kv_element_size == 1, config=config, num_splits=None, paged=paged)[3]
 
 
 def mla_decode_triton(
@@ -403,7 +467,7 @@ def mla_decode_triton(
     rows = s_q * H
     cfg, block_h, head_blocks, num_splits, tokens_per_split = _plan(
         B, s_q, H, max_len, sms=num_sms(q.device), token_bytes=Dk * kv_cache.element_size(), kv_lora_rank=r,
-        fp8=is_fp8, config=config, num_splits=num_splits)
+        fp8=is_fp8, config=config, num_splits=num_splits, paged=paged)
     split_v = cfg.split_v
     prefetch = cfg.prefetch_l2 and q.device.type == "cuda"  # inline PTX: not under the CPU interpreter
     # TMA needs 16-byte aligned rows and base address; otherwise (and for paged caches) the pointer loads are used
@@ -440,7 +504,8 @@ def mla_decode_triton(
         H, s_q, tokens_per_split,
         softmax_scale * LOG2E * kv_scale_f,
         kv_scale_f,
-        PAGE_SIZE=page_size, PAGED=paged, D_LAT=r, D_ROPE=dr, BLOCK_H=block_h, BLOCK_N=cfg.block_n,
+        PAGE_SIZE=page_size, PAGED=paged, PAGE_AHEAD=paged and cfg.paged_lookahead, D_LAT=r, D_ROPE=dr,
+        BLOCK_H=block_h, BLOCK_N=cfg.block_n,
         SINGLE_SPLIT=single, num_warps=cfg.num_warps, num_stages=cfg.num_stages, **extra,
     )
     if not single:
