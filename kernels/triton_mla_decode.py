@@ -358,11 +358,11 @@ def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, 
     if rows <= 16:
         return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
     if rows <= 32:
-        if paged and s_q == 1 and not fp8:
+        if s_q == 1 and not fp8:
             # Follow-up 3 (kernels/tune_paged.py --h32, H100, triton 3.6, reports/h100/kernels.md): with the paged
             # loads pipelined, 32 heads x 64 keys on 8 warps beat 32/32/4/3 at 11 of 12 paged points (geomean 0.916x
-            # the time; 1.04-1.31x the floor, median 1.11 over B x ctx >= 256k, against 1.18-1.39x, median 1.24). It
-            # also won 12/12 contiguous points (0.886x), but the contiguous default is left to a separate change.
+            # the time; 1.04-1.31x the floor, median 1.11 over B x ctx >= 256k, against 1.18-1.39x, median 1.24) and
+            # at 12 of 12 contiguous points (0.886x; median 1.22x -> 1.03x the floor), so it is the default for both.
             # fp8 and s_q > 1 were not timed with it.
             return MLADecodeConfig(block_h=32, block_n=64, num_warps=8, num_stages=3)
         return MLADecodeConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)

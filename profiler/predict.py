@@ -199,7 +199,7 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
 
 
 def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
-                      sms: int = 132, kv_element_size: int = 2) -> int:
+                      sms: int = 132, kv_element_size: int = 2, paged: bool = False) -> int:
     """The split count the Triton decode kernels will choose (their own heuristic, imported), 1 otherwise."""
     if kernel != "triton":
         return 1
@@ -215,7 +215,8 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
 
         # The kernel's own plan, so value-split programs (split_v) count as work items exactly as it launches.
         return mla_num_splits(batch, q_tokens, h.q, context, sms=sms, kv_element_size=kv_element_size,
-                              kv_lora_rank=spec.attention.kv_lora_rank, rope_dim=spec.attention.qk_rope_head_dim)
+                              kv_lora_rank=spec.attention.kv_lora_rank, rope_dim=spec.attention.qk_rope_head_dim,
+                              paged=paged)
     from mlacalc.kernels.triton_gqa_decode import GQADecodeConfig
 
     cfg = GQADecodeConfig()

@@ -185,7 +185,7 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
     if cfg.phase == "decode":
         splits = num_splits if num_splits is not None else predict.kernel_num_splits(
             spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms,
-            kv_element_size=max(1, int(bits) // 8))
+            kv_element_size=max(1, int(bits) // 8), paged=cfg.paged)
         ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
                                       num_splits=splits, paged_block=block)
     else:
