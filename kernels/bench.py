@@ -27,7 +27,8 @@ from dataclasses import asdict
 
 import torch
 
-__all__ = ["run_benchmark", "measure_copy_bandwidth", "measure_matmul_rate"]
+__all__ = ["run_benchmark", "measure_copy_bandwidth", "measure_matmul_rate", "measure_ceilings", "run_meta",
+           "write_result"]
 
 MLA_R, MLA_DR = 512, 64
 MLA_SCALE = (128 + 64) ** -0.5
@@ -86,6 +87,32 @@ def measure_matmul_rate(timer: Timer, device) -> float:
     b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
     t = timer(lambda: a @ b, budget_s=0.5)["ms"]
     return 2 * n**3 / (t * 1e-3) / 1e12
+
+
+def measure_ceilings(timer: Timer, device, log=None) -> dict:
+    """The floor's two ceilings, measured in the same run as the kernels: copy GB/s and bf16 matmul TFLOP/s."""
+    ceil = {"copy_gbps": measure_copy_bandwidth(timer, device), "matmul_tflops": measure_matmul_rate(timer, device)}
+    if log is not None:
+        import triton
+
+        log(f"{torch.cuda.get_device_name(device)} torch {torch.__version__} triton {triton.__version__}: copy "
+            f"{ceil['copy_gbps']:.0f} GB/s, bf16 matmul {ceil['matmul_tflops']:.0f} TFLOP/s")
+    return ceil
+
+
+def run_meta(device, command: str) -> dict:
+    """What every measurement report states: the command that reproduces it, the GPU and the versions."""
+    import triton
+
+    return dict(command=command, gpu=torch.cuda.get_device_name(device), torch=torch.__version__,
+                triton=triton.__version__, cuda=torch.version.cuda, python=platform.python_version())
+
+
+def write_result(path: str, result: dict, t_start: float) -> None:
+    """Write a measurement's JSON (with its wall time so far); the scripts call it after every section."""
+    result["wall_s"] = time.perf_counter() - t_start
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1, default=str)
 
 
 def _row(kind, impl, params, t, nbytes, flops, ceil):
@@ -349,13 +376,10 @@ def markdown_table(result: dict) -> str:
 def run_benchmark(out_path: str, quick: bool = False, *, mla_configs: dict | None = None, log=print) -> dict:
     """Run the matrix on the current CUDA device, write JSON to out_path (and a .md next to it); return the dict.
     mla_configs: optional {"r16"|"r32"|"r64": MLADecodeConfig} overriding the kernel's defaults per row class."""
-    import triton
-
     device = torch.device("cuda")
     t_start = time.perf_counter()
     timer = Timer(device)
-    ceil = {"copy_gbps": measure_copy_bandwidth(timer, device), "matmul_tflops": measure_matmul_rate(timer, device)}
-    log(f"ceilings: copy {ceil['copy_gbps']:.0f} GB/s, bf16 matmul {ceil['matmul_tflops']:.0f} TFLOP/s")
+    ceil = measure_ceilings(timer, device, log)
     if quick:
         batches, contexts, heads = (1, 32, 128), (4096, 16384), (16, 128)
         gqa_b, gqa_c, gqa_shapes = (1, 32), (4096, 16384), ("llama3-8b",)
@@ -371,9 +395,7 @@ def run_benchmark(out_path: str, quick: bool = False, *, mla_configs: dict | Non
     rows += bench_gqa_decode(timer, ceil, device, gqa_b, gqa_c, gqa_shapes, log=log)
     rows += bench_prefill(timer, ceil, device, prefill, log=log)
     result = dict(
-        command="python -m mlacalc.kernels.bench --out FILE.json" + (" --quick" if quick else ""),
-        gpu=torch.cuda.get_device_name(device),
-        torch=torch.__version__, triton=triton.__version__, cuda=torch.version.cuda, python=platform.python_version(),
+        **run_meta(device, "python -m mlacalc.kernels.bench --out FILE.json" + (" --quick" if quick else "")),
         ceilings=ceil,
         mla_configs={k: asdict(v) for k, v in (mla_configs or {}).items()},
         targets=summarize_targets(rows),

@@ -275,11 +275,6 @@ def gluon_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: in
             and (page_size is None or page_size % block_n == 0))
 
 
-def gluon_num_splits(batch: int, s_q: int, heads: int, max_len: int, *, sms: int = 132, block_n: int = 64) -> int:
-    """Split count mla_decode_gluon launches with (one program per 64 rows x split x sequence)."""
-    return _plan(batch, s_q * heads, max_len, sms=sms, block_n=block_n, token_bytes=1152, r=512)[0]
-
-
 def _plan(B: int, rows: int, max_len: int, *, sms: int, block_n: int, token_bytes: int, r: int):
     head_blocks = triton.cdiv(rows, BLOCK_H)
     num_splits = choose_num_splits(B * head_blocks, max_len, sms=sms, min_tokens=256, token_bytes=token_bytes,

@@ -19,10 +19,8 @@ A short table is printed last. Counting and floor as in bench.py (ceilings measu
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict
@@ -30,7 +28,7 @@ from dataclasses import asdict
 import torch
 import triton
 
-from .bench import MLA_R, MLA_SCALE, Timer, measure_copy_bandwidth, measure_matmul_rate
+from .bench import MLA_R, MLA_SCALE, Timer, measure_ceilings, run_meta, write_result
 from .testing import make_mla_case, rel_error, run_mla_case
 from .triton_mla_decode import MLADecodeConfig, _mla_decode_kernel, _mla_decode_splitv_kernel, mla_decode_triton
 
@@ -302,25 +300,18 @@ def follow2(a) -> int:
         print(s, flush=True)
 
     dev = torch.device("cuda")
-    result = dict(command="python -m mlacalc.kernels.tune_128 --follow2 --out $OUT",
-                  gpu=torch.cuda.get_device_name(dev), torch=torch.__version__, triton=triton.__version__,
-                  cuda=torch.version.cuda, python=platform.python_version(),
+    result = dict(**run_meta(dev, "python -m mlacalc.kernels.tune_128 --follow2 --out $OUT"),
                   variants={k: asdict(v) for k, v in VARIANTS2.items()}, precompile=precompile)
     out_path = os.path.join(a.out, "tune_128_follow2.json")
 
     def save():
-        result["wall_s"] = time.perf_counter() - t_start
-        with open(out_path, "w") as f:
-            json.dump(result, f, indent=1, default=str)
+        write_result(out_path, result, t_start)
 
     for n, v in precompile.items():
         if v["rc"] != 0:
             log(f"worker for {n} failed (rc {v['rc']}): {v['tail'][-400:]!r}")
     timer = Timer(dev)
-    ceil = {"copy_gbps": measure_copy_bandwidth(timer, dev), "matmul_tflops": measure_matmul_rate(timer, dev)}
-    result["ceilings"] = ceil
-    log(f"{result['gpu']} torch {torch.__version__} triton {triton.__version__}: copy {ceil['copy_gbps']:.0f} GB/s, "
-        f"matmul {ceil['matmul_tflops']:.0f} TF/s")
+    result["ceilings"] = ceil = measure_ceilings(timer, dev, log)
     run_v = {n: c for n, c in VARIANTS2.items() if precompile[n]["rc"] == 0}
     result["checks"] = check_variants(log, run_v)
     for n in VARIANTS2:
@@ -437,22 +428,16 @@ def main(argv=None) -> int:
         print(s, flush=True)
 
     dev = torch.device("cuda")
-    result = dict(command="python -m mlacalc.kernels.tune_128 --out $OUT", gpu=torch.cuda.get_device_name(dev),
-                  torch=torch.__version__, triton=triton.__version__, cuda=torch.version.cuda,
-                  python=platform.python_version(), variants={k: asdict(v) for k, v in VARIANTS.items()},
+    result = dict(**run_meta(dev, "python -m mlacalc.kernels.tune_128 --out $OUT"),
+                  variants={k: asdict(v) for k, v in VARIANTS.items()},
                   precompile=precompile, gpu_tests=gpu_tests)
     out_path = os.path.join(a.out, "tune_128.json")
 
     def save():
-        result["wall_s"] = time.perf_counter() - t_start
-        with open(out_path, "w") as f:
-            json.dump(result, f, indent=1, default=str)
+        write_result(out_path, result, t_start)
 
     timer = Timer(dev)
-    ceil = {"copy_gbps": measure_copy_bandwidth(timer, dev), "matmul_tflops": measure_matmul_rate(timer, dev)}
-    result["ceilings"] = ceil
-    log(f"{result['gpu']} torch {torch.__version__} triton {triton.__version__}: copy {ceil['copy_gbps']:.0f} GB/s, "
-        f"matmul {ceil['matmul_tflops']:.0f} TF/s")
+    result["ceilings"] = ceil = measure_ceilings(timer, dev, log)
     result["outlier"] = outlier(timer, ceil, dev, log)
     save()
     if precompile:  # a variant whose worker failed (wrong, out of resources, a fault) is not run again here:
@@ -480,7 +465,7 @@ def main(argv=None) -> int:
     result["geomean_time_vs_base"] = gm
     best = min(gm, key=gm.get) if gm else "base"
     result["best"] = best
-    log(f"geomean time vs base (contiguous): " + " ".join(f"{k}={v:.3f}" for k, v in gm.items()) + f"; best {best}")
+    log("geomean time vs base (contiguous): " + " ".join(f"{k}={v:.3f}" for k, v in gm.items()) + f"; best {best}")
     paged_names = [n for n in dict.fromkeys(("base", best)) if n in ok_names]
     result["h128"] += time_128_paged(timer, ceil, dev, paged_names, t_start, log)
     save()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,9 +23,8 @@ import tempfile
 import time
 
 import torch
-import triton
 
-from .bench import MLA_R, MLA_SCALE, Timer, measure_copy_bandwidth, measure_matmul_rate
+from .bench import MLA_R, MLA_SCALE, Timer, measure_ceilings, run_meta, write_result
 from .cache import to_paged
 from .testing import make_mla_case, rel_error, run_mla_case
 from .triton_mla_decode import mla_decode_triton
@@ -162,22 +160,16 @@ def main(argv=None) -> int:
         print(s, flush=True)
 
     dev = torch.device("cuda")
-    result = dict(command="python -m mlacalc.kernels.tune_gluon --out $OUT", gpu=torch.cuda.get_device_name(dev),
-                  torch=torch.__version__, triton=triton.__version__, cuda=torch.version.cuda,
-                  python=platform.python_version(), variants={k: dict(zip(("block_n", "num_stages", "overlap"), v))
-                                                              for k, v in VARIANTS.items()}, checks=checks)
+    result = dict(**run_meta(dev, "python -m mlacalc.kernels.tune_gluon --out $OUT"),
+                  variants={k: dict(zip(("block_n", "num_stages", "overlap"), v)) for k, v in VARIANTS.items()},
+                  checks=checks)
     out_path = os.path.join(a.out, "tune_gluon.json")
 
     def save():
-        result["wall_s"] = time.perf_counter() - t_start
-        with open(out_path, "w") as f:
-            json.dump(result, f, indent=1, default=str)
+        write_result(out_path, result, t_start)
 
     timer = Timer(dev)
-    ceil = {"copy_gbps": measure_copy_bandwidth(timer, dev), "matmul_tflops": measure_matmul_rate(timer, dev)}
-    result["ceilings"] = ceil
-    log(f"{result['gpu']} torch {torch.__version__} triton {triton.__version__}: copy {ceil['copy_gbps']:.0f} GB/s, "
-        f"matmul {ceil['matmul_tflops']:.0f} TF/s")
+    result["ceilings"] = ceil = measure_ceilings(timer, dev, log)
     impls = {"triton": mla_decode_triton}
     impls.update({n: _gluon(c) for n, c in VARIANTS.items() if checks[n]["ok"]})
     big = [(B, ctx) for ctx in (4096, 16384) for B in (32, 64, 128)]

@@ -28,9 +28,7 @@ A short table is printed last.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,9 +37,8 @@ import time
 from dataclasses import asdict, replace
 
 import torch
-import triton
 
-from .bench import MLA_R, MLA_SCALE, Timer, _fits, measure_copy_bandwidth, measure_matmul_rate
+from .bench import MLA_R, MLA_SCALE, Timer, _fits, measure_ceilings, run_meta, write_result
 from .testing import make_mla_case, rel_error, run_mla_case
 from .triton_mla_decode import MLADecodeConfig, default_mla_config, mla_decode_triton
 from .tune_128 import _inputs, _metrics
@@ -233,26 +230,20 @@ def main(argv=None) -> int:
         print(s, flush=True)
 
     dev = torch.device("cuda")
-    result = dict(command="python -m mlacalc.kernels.tune_paged" + (" --h32" if a.h32 else "") + " --out $OUT", gpu=torch.cuda.get_device_name(dev),
-                  torch=torch.__version__, triton=triton.__version__, cuda=torch.version.cuda,
-                  python=platform.python_version(), lens=LENS, target=TARGET,
+    result = dict(**run_meta(dev, "python -m mlacalc.kernels.tune_paged" + (" --h32" if a.h32 else "") + " --out $OUT"),
+                  lens=LENS, target=TARGET,
                   variants={f"{n}:{h}": dict(asdict(c), layout=lay) for h in HEADS
                             for n, (c, lay) in variants(h).items()}, precompile=pre)
     out_path = os.path.join(a.out, "kernels.paged_h32.json" if a.h32 else "kernels.paged.json")
 
     def save():
-        result["wall_s"] = time.perf_counter() - t_start
-        with open(out_path, "w") as f:
-            json.dump(result, f, indent=1, default=str)
+        write_result(out_path, result, t_start)
 
     for k, v in (pre or {}).items():
         if v["rc"] != 0:
             log(f"worker {k} failed (rc {v['rc']}): {v['tail'][-400:]!r}")
     timer = Timer(dev)
-    ceil = {"copy_gbps": measure_copy_bandwidth(timer, dev), "matmul_tflops": measure_matmul_rate(timer, dev)}
-    result["ceilings"] = ceil
-    log(f"{result['gpu']} torch {torch.__version__} triton {triton.__version__}: copy {ceil['copy_gbps']:.0f} GB/s, "
-        f"matmul {ceil['matmul_tflops']:.0f} TF/s")
+    result["ceilings"] = ceil = measure_ceilings(timer, dev, log)
     checks = {}
     for heads in HEADS:
         for name in variants(heads):

@@ -216,3 +216,19 @@ def test_mla_default_configs_and_split_counts():
         per = -(-(-(-ctx // old)) // 64) * 64
         assert mla_num_splits(B, 1, 128, ctx, sms=132) == -(-ctx // per)
         assert mla_num_splits(B, 1, 16, ctx, sms=132) >= 1
+
+
+def test_measurement_header_and_json(tmp_path, monkeypatch):
+    """Every measurement JSON states the command, GPU and versions (run_meta) and its wall time (write_result)."""
+    import json
+
+    from mlacalc.kernels import bench
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
+    meta = bench.run_meta("cuda", "python -m mlacalc.kernels.tune_gluon --out $OUT")
+    assert meta["gpu"] == "NVIDIA H100 80GB HBM3" and meta["command"].endswith("--out $OUT")
+    assert meta["torch"] == torch.__version__ and {"triton", "cuda", "python"} <= set(meta)
+    path = tmp_path / "r.json"
+    bench.write_result(str(path), dict(meta, rows=[1, 2]), t_start=0.0)
+    saved = json.loads(path.read_text())
+    assert saved["rows"] == [1, 2] and saved["wall_s"] > 0 and saved["gpu"] == meta["gpu"]
