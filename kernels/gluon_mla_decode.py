@@ -256,6 +256,7 @@ class GluonMLAConfig:
     block_n: int = 64
     num_stages: int = 2
     overlap: bool = False
+    seesaw: bool = False  # gluon_mla_seesaw's two-warp-group schedule (block_n 64, 2 buffers; the rest ignored)
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
@@ -332,9 +333,14 @@ def mla_decode_gluon(
     gdt = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
     lay = gl.NVMMASharedLayout.get_default_for([BLOCK_H, r], gdt)  # 128-byte swizzle (also for the 64-wide parts)
     q2d = q.view(B * rows, Dk)
-    q_lat_desc = TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, r], lay)
+    if config.seesaw:
+        assert config.block_n == 64, "the seesaw schedule uses 64-token tiles"
+        q_desc = TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, r // 2], lay)
+        kv_desc = TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [config.block_n, r // 2], lay)
+    else:
+        q_desc = TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, r], lay)
+        kv_desc = TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [config.block_n, r], lay)
     q_rope_desc = TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, dr], lay)
-    kv_lat_desc = TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [config.block_n, r], lay)
     kv_rope_desc = TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [config.block_n, dr], lay)
 
     if out is None:
@@ -348,15 +354,18 @@ def mla_decode_gluon(
         o_part = torch.empty((B, splits, rows, r), dtype=torch.float32, device=q.device)
         lse_part = torch.empty((B, splits, rows), dtype=torch.float32, device=q.device)
         sp = (o_part.stride(0), o_part.stride(1), lse_part.stride(0), lse_part.stride(1))
-    _mla_decode_gluon_kernel[(head_blocks, splits, B)](
-        q_lat_desc, q_rope_desc, kv_lat_desc, kv_rope_desc,
-        block_table, cache_seqlens, o_part, lse_part, out,
-        stride_bt, seq_rows, rows, H, s_q, tokens_per_split,
-        *sp,
-        softmax_scale * LOG2E, 1.0,
-        PAGED=paged, PAGE_SIZE=page_size, D_LAT=r, D_ROPE=dr, BLOCK_H=BLOCK_H, BLOCK_N=config.block_n,
-        NUM_STAGES=config.num_stages, SINGLE_SPLIT=single, OVERLAP=config.overlap, num_warps=8,
-    )
+    args = (q_desc, q_rope_desc, kv_desc, kv_rope_desc, block_table, cache_seqlens, o_part, lse_part, out,
+            stride_bt, seq_rows, rows, H, s_q, tokens_per_split, *sp, softmax_scale * LOG2E, 1.0)
+    consts = dict(PAGED=paged, PAGE_SIZE=page_size, D_LAT=r, D_ROPE=dr, BLOCK_H=BLOCK_H, BLOCK_N=config.block_n,
+                  SINGLE_SPLIT=single)
+    if config.seesaw:
+        from .gluon_mla_seesaw import _mla_decode_seesaw_kernel
+
+        # num_warps is the first warp group's; the second is warp_specialize's worker partition
+        _mla_decode_seesaw_kernel[(head_blocks, splits, B)](*args, **consts, num_warps=4)
+    else:
+        _mla_decode_gluon_kernel[(head_blocks, splits, B)](
+            *args, **consts, NUM_STAGES=config.num_stages, OVERLAP=config.overlap, num_warps=8)
     if not single:
         combine_splits(o_part, lse_part, out.view(B, rows, r))
     return out
@@ -370,13 +379,19 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
 
     lay = repr(gl.NVMMASharedLayout.get_default_for([BLOCK_H, 512], gl.bfloat16))
     desc = lambda rows, cols: f"tensordesc<bf16[{rows},{cols}],{lay}>"
-    kernel = _mla_decode_gluon_kernel
-    arg_types = [desc(BLOCK_H, 512), desc(BLOCK_H, 64), desc(config.block_n, 512), desc(config.block_n, 64),
+    width = 256 if config.seesaw else 512
+    arg_types = [desc(BLOCK_H, width), desc(BLOCK_H, 64), desc(config.block_n, width), desc(config.block_n, 64),
                  "*i32", "*i32", "*fp32", "*fp32", "*bf16"] + ["i32"] * 10 + ["fp32", "fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
-                  BLOCK_N=config.block_n, NUM_STAGES=config.num_stages, SINGLE_SPLIT=single_split,
-                  OVERLAP=config.overlap)
+                  BLOCK_N=config.block_n, SINGLE_SPLIT=single_split)
+    if config.seesaw:
+        from .gluon_mla_seesaw import _mla_decode_seesaw_kernel as kernel
+        num_warps = 4
+    else:
+        kernel = _mla_decode_gluon_kernel
+        consts |= dict(NUM_STAGES=config.num_stages, OVERLAP=config.overlap)
+        num_warps = 8
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}
     src = GluonASTSource(kernel, signature, constexprs={(names.index(k),): v for k, v in consts.items()})
-    return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=8))
+    return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=num_warps))

@@ -1,0 +1,359 @@
+"""Absorbed-MLA decode for sm_90 in Gluon with a "seesaw" schedule of two warp groups (the many-heads case).
+
+Why: the kernel in gluon_mla_decode.py runs both warp groups in lock step (scores, softmax, P @ V, with CTA
+barriers between), so the tensor cores idle while the softmax runs, and its score wgmma, split by keys (N = 32 per
+warp group), is bound by shared-memory reads. At 128 heads it stays at 1.56-1.99x the floor. FlashMLA's answer
+(its sm90 dense decode kernel and write-up, 2025) is this schedule; the code below is our own, in Gluon.
+
+One program = 64 query rows x one split of one sequence. Two warp groups, each its own partition
+(gl.warp_specialize), each owning half of the [64, 512] fp32 output: WG0 the value columns 0-255 (O_L), WG1
+256-511 (O_R). Tiles of 64 tokens go in pairs: tile t0 = 2i in buffer 0, t1 = 2i+1 in buffer 1.
+  * WG0 computes the full scores of t0 (N = 64: one warp group, no shared-memory bound), WG1 those of t1, at the
+    end of the previous pair, so one group's scores overlap the other's softmax and P @ V.
+  * The running max passes between the groups: WG0's softmax of t0 starts from the max after t1 of the last pair;
+    WG1's softmax of t1 starts from WG0's new max. Each publishes its row max and rescale factor in shared memory
+    and signals an mbarrier.
+  * WG0: O_L = O_L * a0 + P0 V0_L (P0 from registers), then O_L = O_L * a1 + P1 V1_L (P1 from shared memory).
+    WG1: O_R = O_R * a0 * a1 + P1 V1_R + (P0 * a1) V0_R: WG0 rescales its P0 by a1 before handing it over.
+  * P_b is handed over in the RoPE part of buffer b (64 x 64 bf16, free once that tile's scores are done), so the
+    plan fits in shared memory: Q 72 KB + 2 buffers x 72 KB.
+  * Each buffer is loaded in two parts with their own mbarriers, issued by the group that uses that part last:
+    WG0 reloads the V_L half (and, for buffer 1, the RoPE part that carried P1) right after its own P @ V on it;
+    WG1 reloads the V_R half (and, for buffer 0, the RoPE part that carried P0). A half can be on its way while
+    the other half is still in use.
+  * Rows past a sequence's end in its last, partial tile are zeroed in shared memory by the group that multiplies
+    them (0 * NaN would poison O); their scores are masked to -inf.
+Splits and their merge are the same as gluon_mla_decode's (triton_split_kv).
+"""
+
+from __future__ import annotations
+
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
+    mbarrier,
+    warpgroup_mma,
+    warpgroup_mma_wait,
+)
+
+from .gluon_mla_decode import _cta_sync, _kv_row, _softmax_step, _tma_load
+
+WG_WARPS = gl.constexpr(4)  # one warp group per partition
+
+
+@gluon.jit
+def _issue_part(desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, t, n_tiles, start, end, b,
+                BLOCK_TABLE, stride_bt_b, seq_rows, TWO: gl.constexpr,
+                BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """TMA copy of one part of tile t (one box, or two when TWO) onto mbarrier `bar`; skipped when t >= n_tiles."""
+    ok = t < n_tiles
+    n0 = gl.minimum(start + t * BLOCK_N, gl.maximum(end - 1, 0))  # a valid table entry even when skipped
+    row = _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED, PAGE_SIZE)
+    if TWO:
+        mbarrier.expect(bar, desc_a.block_type.nbytes + desc_b.block_type.nbytes, pred=ok)
+        _tma_load(desc_a, [row, col_a], bar, smem_a, pred=ok)
+        _tma_load(desc_b, [row, col_b], bar, smem_b, pred=ok)
+    else:
+        mbarrier.expect(bar, desc_a.block_type.nbytes, pred=ok)
+        _tma_load(desc_a, [row, col_a], bar, smem_a, pred=ok)
+
+
+@gluon.jit
+def _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, buf: gl.constexpr, t, n_tiles,
+            s_zero):
+    """S = Q K_t^T for tile t in buffer `buf` (64 x 64, fp32), started as each part of the tile lands. A tile past
+    n_tiles gives -inf scores without touching shared memory (it was never loaded)."""
+    s = gl.full(s_zero.shape, float("-inf"), gl.float32, layout=s_zero.type.layout)
+    if t < n_tiles:
+        phase = (t // 2) & 1
+        mbarrier.wait(ready_lo.index(buf), phase)
+        s = warpgroup_mma(q_lo, kv_lo.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
+        mbarrier.wait(ready_hi.index(buf), phase)
+        s = warpgroup_mma(q_hi, kv_hi.index(buf).permute((1, 0)), s, is_async=True)
+        s = warpgroup_mma(q_rope, kv_rope.index(buf).permute((1, 0)), s, is_async=True)
+        s = warpgroup_mma_wait(0, deps=(s,))
+    return s
+
+
+@gluon.jit
+def _zero_tail(tile, t, n_tiles, start, end, BLOCK_N: gl.constexpr, COLS: gl.constexpr):
+    """If tile t is the last tile and partial, zero its rows past `end` in `tile` ([BLOCK_N, COLS] shared memory)
+    before a wgmma reads it as V. Runs in one warp group."""
+    valid = end - (start + t * BLOCK_N)
+    if (t < n_tiles) & (valid < BLOCK_N):
+        # 16 rows at a time: the caller holds the [64, 256] fp32 accumulator (128 registers a thread)
+        layout: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [WG_WARPS, 1], [1, 0])
+        for r0 in gl.static_range(0, BLOCK_N, 16):
+            part = tile.slice(r0, 16)
+            r = r0 + gl.arange(0, 16, layout=gl.SliceLayout(1, layout))
+            x = part.load(layout)
+            keep = gl.expand_dims(r < valid, 1) & (gl.zeros_like(x) == 0)
+            part.store(gl.where(keep, x, gl.zeros_like(x)))
+        fence_async_shared()
+        _cta_sync()
+
+
+@gluon.jit
+def _write_out(acc, l_i, l_other, m_i, pid_h, b, pid_s, rows_per_seq, out_scale, O_PART, LSE_PART, OUT,
+               stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, o_layout: gl.constexpr,
+               COL0: gl.constexpr, D_LAT: gl.constexpr, D_HALF: gl.constexpr, BLOCK_H: gl.constexpr,
+               SINGLE_SPLIT: gl.constexpr, WRITE_LSE: gl.constexpr):
+    """Normalise this group's half of O by l = l_WG0 + l_WG1 and store it (and, from one group, the base-2 LSE)."""
+    row_o: gl.constexpr = gl.SliceLayout(1, o_layout)
+    l_tot = l_i + l_other
+    l_safe = gl.where(l_tot == 0.0, 1.0, l_tot)
+    o = acc * gl.expand_dims(out_scale / l_safe, 1)
+    rows_o = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_o)
+    cols_o = COL0 + gl.arange(0, D_HALF, layout=gl.SliceLayout(0, o_layout))
+    mask = gl.expand_dims(rows_o < rows_per_seq, 1) & gl.expand_dims(cols_o < D_LAT, 0)
+    if SINGLE_SPLIT:
+        out_rows = (b * rows_per_seq + rows_o).to(gl.int64) * D_LAT
+        gl.store(OUT + gl.expand_dims(out_rows, 1) + gl.expand_dims(cols_o, 0), o.to(OUT.dtype.element_ty),
+                 mask=mask)
+    else:
+        part = O_PART + b.to(gl.int64) * stride_op_b + pid_s * stride_op_s
+        gl.store(part + gl.expand_dims(rows_o * D_LAT, 1) + gl.expand_dims(cols_o, 0), o, mask=mask)
+        if WRITE_LSE:
+            lse = gl.where(l_tot == 0.0, float("-inf"), m_i + gl.log2(l_safe))
+            gl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows_o, lse, mask=rows_o < rows_per_seq)
+
+
+@gluon.jit
+def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
+         bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+         kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+         b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
+         stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+         PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
+         BLOCK_N: gl.constexpr, SINGLE_SPLIT: gl.constexpr):
+    """Warp group 0: scores and softmax of even tiles, O_L (value columns 0-255)."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
+                                                       instr_shape=[16, BLOCK_N, 16])
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
+                                                       instr_shape=[16, D_HALF, 16])
+    row_s: gl.constexpr = gl.SliceLayout(1, s_layout)
+    row_o: gl.constexpr = gl.SliceLayout(1, o_layout)
+    p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
+    dtype: gl.constexpr = q_lo.dtype
+    rows = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_s)
+    last_key = seqlen - q_len + rows // num_heads
+    offs_n = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
+    s_zero = gl.zeros([BLOCK_H, BLOCK_N], gl.float32, layout=s_layout)
+    m_i = gl.full([BLOCK_H], float("-inf"), gl.float32, layout=row_s)
+    l_i = gl.zeros([BLOCK_H], gl.float32, layout=row_s)
+    acc = gl.zeros([BLOCK_H, D_HALF], gl.float32, layout=o_layout)
+
+    mbarrier.wait(q_bar, 0)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, 0, n_tiles, s_zero)
+    for i in range(gl.cdiv(n_tiles, 2)):
+        t0 = 2 * i
+        t1 = t0 + 1
+        ph = i & 1
+        # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
+        m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, start + t0 * BLOCK_N + offs_n, last_key, end, qk_scale)
+        sm0.store(m_i)
+        sa0.store(a0)
+        mbarrier.arrive(bar_s0)
+        # O_L = O_L * a0 + P0 V0_L, P0 from registers
+        _zero_tail(kv_lo.index(0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
+        acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
+        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(0), acc, is_async=True)
+        acc = warpgroup_mma_wait(0, deps=(acc,))
+        # V0_L is done with: load tile t0 + 2's left half into buffer 0
+        _issue_part(kv_half_desc, kv_lo.index(0), 0, kv_half_desc, kv_lo.index(0), 0, ready_lo.index(0),
+                    t0 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
+                    BLOCK_N, PAGED, PAGE_SIZE)
+        # WG1's softmax of t1: its max is now the running max; hand over P0 * a1 through buffer 0's RoPE part
+        mbarrier.wait(bar_s1, ph)
+        m_i = sm1.load(row_s)
+        a1 = sa1.load(row_s)
+        kv_rope.index(0).store((p * gl.expand_dims(a1, 1)).to(dtype))
+        fence_async_shared()
+        mbarrier.arrive(bar_p0)
+        # O_L = O_L * a1 + P1 V1_L, P1 from buffer 1's RoPE part
+        l_i = l_i * a1
+        acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
+        mbarrier.wait(bar_p1, ph)
+        if t1 < n_tiles:
+            _zero_tail(kv_lo.index(1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
+            acc = warpgroup_mma(kv_rope.index(1), kv_lo.index(1), acc, is_async=True)
+            acc = warpgroup_mma_wait(0, deps=(acc,))
+        # V1_L and P1 are done with: load tile t1 + 2's left half and RoPE part into buffer 1
+        _issue_part(kv_half_desc, kv_lo.index(1), 0, kv_rope_desc, kv_rope.index(1), D_LAT, ready_lo.index(1),
+                    t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+                    BLOCK_N, PAGED, PAGE_SIZE)
+        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, t0 + 2, n_tiles, s_zero)
+
+    sl0.store(l_i)
+    mbarrier.arrive(bar_l0)
+    mbarrier.wait(bar_l1, 0)
+    l_other = sl1.load(row_s)
+    _write_out(acc, gl.convert_layout(l_i, row_o), gl.convert_layout(l_other, row_o), gl.convert_layout(m_i, row_o),
+               pid_h, b, pid_s, rows_per_seq, out_scale, O_PART, LSE_PART, OUT,
+               stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, o_layout, 0, D_LAT, D_HALF, BLOCK_H,
+               SINGLE_SPLIT, False)
+
+
+@gluon.jit
+def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
+         bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+         kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+         b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
+         stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+         PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
+         BLOCK_N: gl.constexpr, SINGLE_SPLIT: gl.constexpr):
+    """Warp group 1: scores and softmax of odd tiles, O_R (value columns 256-511)."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
+                                                       instr_shape=[16, BLOCK_N, 16])
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
+                                                       instr_shape=[16, D_HALF, 16])
+    row_s: gl.constexpr = gl.SliceLayout(1, s_layout)
+    row_o: gl.constexpr = gl.SliceLayout(1, o_layout)
+    p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
+    dtype: gl.constexpr = q_lo.dtype
+    rows = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_s)
+    last_key = seqlen - q_len + rows // num_heads
+    offs_n = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
+    s_zero = gl.zeros([BLOCK_H, BLOCK_N], gl.float32, layout=s_layout)
+    m_i = gl.full([BLOCK_H], float("-inf"), gl.float32, layout=row_s)
+    l_i = gl.zeros([BLOCK_H], gl.float32, layout=row_s)
+    acc = gl.zeros([BLOCK_H, D_HALF], gl.float32, layout=o_layout)
+
+    mbarrier.wait(q_bar, 0)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, 1, n_tiles, s_zero)
+    for i in range(gl.cdiv(n_tiles, 2)):
+        t0 = 2 * i
+        t1 = t0 + 1
+        ph = i & 1
+        # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
+        mbarrier.wait(bar_s0, ph)
+        m0 = sm0.load(row_s)
+        a0 = sa0.load(row_s)
+        m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, start + t1 * BLOCK_N + offs_n, last_key, end, qk_scale)
+        sm1.store(m_i)
+        sa1.store(a1)
+        mbarrier.arrive(bar_s1)
+        # hand P1 to WG0 through buffer 1's RoPE part (its scores are done)
+        kv_rope.index(1).store(p.to(dtype))
+        fence_async_shared()
+        mbarrier.arrive(bar_p1)
+        # O_R = O_R * a0 * a1 + P1 V1_R (P1 from registers) + (P0 * a1) V0_R
+        acc = acc * gl.expand_dims(gl.convert_layout(a0 * a1, row_o), 1)
+        if t1 < n_tiles:
+            _zero_tail(kv_hi.index(1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
+            acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(1), acc, is_async=True)
+            acc = warpgroup_mma_wait(0, deps=(acc,))
+        # V1_R is done with: load tile t1 + 2's right half into buffer 1
+        _issue_part(kv_half_desc, kv_hi.index(1), D_HALF, kv_half_desc, kv_hi.index(1), D_HALF, ready_hi.index(1),
+                    t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
+                    BLOCK_N, PAGED, PAGE_SIZE)
+        mbarrier.wait(bar_p0, ph)
+        _zero_tail(kv_hi.index(0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
+        acc = warpgroup_mma(kv_rope.index(0), kv_hi.index(0), acc, is_async=True)
+        acc = warpgroup_mma_wait(0, deps=(acc,))
+        # V0_R and P0 are done with: load tile t0 + 2's right half and RoPE part into buffer 0
+        _issue_part(kv_half_desc, kv_hi.index(0), D_HALF, kv_rope_desc, kv_rope.index(0), D_LAT, ready_hi.index(0),
+                    t0 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+                    BLOCK_N, PAGED, PAGE_SIZE)
+        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, t1 + 2, n_tiles, s_zero)
+
+    sl1.store(l_i)
+    mbarrier.arrive(bar_l1)
+    mbarrier.wait(bar_l0, 0)
+    l_other = sl0.load(row_s)
+    _write_out(acc, gl.convert_layout(l_i, row_o), gl.convert_layout(l_other, row_o), gl.convert_layout(m_i, row_o),
+               pid_h, b, pid_s, rows_per_seq, out_scale, O_PART, LSE_PART, OUT,
+               stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, o_layout, D_HALF, D_LAT, D_HALF, BLOCK_H,
+               SINGLE_SPLIT, True)
+
+
+@gluon.jit
+def _mla_decode_seesaw_kernel(
+    q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc,
+    BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT,
+    stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len, tokens_per_split,
+    stride_op_b, stride_op_s, stride_lse_b, stride_lse_s,
+    qk_scale, out_scale,
+    PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
+    BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
+):
+    pid_h = gl.program_id(0)
+    pid_s = gl.program_id(1)
+    b = gl.program_id(2)
+    seqlen = gl.load(SEQLENS + b)
+    start = pid_s * tokens_per_split
+    end = gl.minimum(start + tokens_per_split, seqlen)
+    n_tiles = gl.maximum(gl.cdiv(end - start, BLOCK_N), 0)
+    D_HALF: gl.constexpr = D_LAT // 2
+
+    dtype: gl.constexpr = q_half_desc.dtype
+    half_l: gl.constexpr = q_half_desc.layout
+    rope_l: gl.constexpr = q_rope_desc.layout
+    q_lo = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
+    q_hi = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
+    q_rope = gl.allocate_shared_memory(dtype, [BLOCK_H, D_ROPE], rope_l)
+    kv_lo = gl.allocate_shared_memory(dtype, [2, BLOCK_N, D_HALF], kv_half_desc.layout)
+    kv_hi = gl.allocate_shared_memory(dtype, [2, BLOCK_N, D_HALF], kv_half_desc.layout)
+    kv_rope = gl.allocate_shared_memory(dtype, [2, BLOCK_N, D_ROPE], kv_rope_desc.layout)  # also carries P
+    vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
+    sm0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sa0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sm1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sa1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sl0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sl1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    bar_l: gl.constexpr = mbarrier.MBarrierLayout()
+    q_bar = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    ready_lo = gl.allocate_shared_memory(gl.int64, [2, 1], bar_l)
+    ready_hi = gl.allocate_shared_memory(gl.int64, [2, 1], bar_l)
+    bar_s0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_s1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_p0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_p1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_l0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_l1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    mbarrier.init(q_bar, count=1)
+    for k in gl.static_range(2):
+        mbarrier.init(ready_lo.index(k), count=1)
+        mbarrier.init(ready_hi.index(k), count=1)
+    mbarrier.init(bar_s0, count=1)
+    mbarrier.init(bar_s1, count=1)
+    mbarrier.init(bar_p0, count=1)
+    mbarrier.init(bar_p1, count=1)
+    mbarrier.init(bar_l0, count=1)
+    mbarrier.init(bar_l1, count=1)
+    fence_async_shared()
+
+    # Q once, and tiles 0 and 1 in full; later tiles are loaded by the groups, part by part
+    q_row = b * rows_per_seq + pid_h * BLOCK_H
+    mbarrier.expect(q_bar, 2 * q_half_desc.block_type.nbytes + q_rope_desc.block_type.nbytes)
+    _tma_load(q_half_desc, [q_row, 0], q_bar, q_lo)
+    _tma_load(q_half_desc, [q_row, D_HALF], q_bar, q_hi)
+    _tma_load(q_rope_desc, [q_row, D_LAT], q_bar, q_rope)
+    _issue_part(kv_half_desc, kv_lo.index(0), 0, kv_half_desc, kv_lo.index(0), 0, ready_lo.index(0),
+                0, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False, BLOCK_N, PAGED, PAGE_SIZE)
+    _issue_part(kv_half_desc, kv_hi.index(0), D_HALF, kv_rope_desc, kv_rope.index(0), D_LAT, ready_hi.index(0),
+                0, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True, BLOCK_N, PAGED, PAGE_SIZE)
+    _issue_part(kv_half_desc, kv_lo.index(1), 0, kv_rope_desc, kv_rope.index(1), D_LAT, ready_lo.index(1),
+                1, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True, BLOCK_N, PAGED, PAGE_SIZE)
+    _issue_part(kv_half_desc, kv_hi.index(1), D_HALF, kv_half_desc, kv_hi.index(1), D_HALF, ready_hi.index(1),
+                1, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False, BLOCK_N, PAGED, PAGE_SIZE)
+
+    # the same arguments for both groups, written out: a tuple held in a variable loses its constexprs (Triton 3.6)
+    gl.warp_specialize([
+        (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
+                bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
+                stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, SINGLE_SPLIT)),
+        (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
+                bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
+                stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, SINGLE_SPLIT)),
+    ], [WG_WARPS], [256])
