@@ -256,7 +256,7 @@ class GluonMLAConfig:
     block_n: int = 64
     num_stages: int = 2
     overlap: bool = False
-    seesaw: bool = False  # gluon_mla_seesaw's two-warp-group schedule (block_n 64, 2 buffers; the rest ignored)
+    seesaw: bool = False  # gluon_mla_seesaw's two-warp-group schedule (block_n 32 or 64; num_stages, overlap unused)
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
@@ -334,7 +334,6 @@ def mla_decode_gluon(
     lay = gl.NVMMASharedLayout.get_default_for([BLOCK_H, r], gdt)  # 128-byte swizzle (also for the 64-wide parts)
     q2d = q.view(B * rows, Dk)
     if config.seesaw:
-        assert config.block_n == 64, "the seesaw schedule uses 64-token tiles"
         q_desc = TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, r // 2], lay)
         kv_desc = TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [config.block_n, r // 2], lay)
     else:
@@ -359,10 +358,11 @@ def mla_decode_gluon(
     consts = dict(PAGED=paged, PAGE_SIZE=page_size, D_LAT=r, D_ROPE=dr, BLOCK_H=BLOCK_H, BLOCK_N=config.block_n,
                   SINGLE_SPLIT=single)
     if config.seesaw:
-        from .gluon_mla_seesaw import _mla_decode_seesaw_kernel
+        from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 
         # num_warps is the first warp group's; the second is warp_specialize's worker partition
-        _mla_decode_seesaw_kernel[(head_blocks, splits, B)](*args, **consts, num_warps=4)
+        _mla_decode_seesaw_kernel[(head_blocks, splits, B)](*args, **consts, NUM_BUF=seesaw_buffers(config.block_n),
+                                                           num_warps=4)
     else:
         _mla_decode_gluon_kernel[(head_blocks, splits, B)](
             *args, **consts, NUM_STAGES=config.num_stages, OVERLAP=config.overlap, num_warps=8)
@@ -385,7 +385,8 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split)
     if config.seesaw:
-        from .gluon_mla_seesaw import _mla_decode_seesaw_kernel as kernel
+        from .gluon_mla_seesaw import _mla_decode_seesaw_kernel as kernel, seesaw_buffers
+        consts["NUM_BUF"] = seesaw_buffers(config.block_n)
         num_warps = 4
     else:
         kernel = _mla_decode_gluon_kernel

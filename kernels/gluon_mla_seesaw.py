@@ -41,6 +41,18 @@ from .gluon_mla_decode import _cta_sync, _kv_row, _softmax_step, _tma_load
 
 WG_WARPS = gl.constexpr(4)  # one warp group per partition
 
+# Shared-memory views of other shape/layout over the same bytes: `_reinterpret` in Triton 3.6 (the GPU machine),
+# `reinterpret` in later releases (CI's 3.9).
+if not hasattr(gl.shared_memory_descriptor, "_reinterpret"):
+    gl.shared_memory_descriptor._reinterpret = gl.shared_memory_descriptor.reinterpret
+
+
+def seesaw_buffers(block_n: int) -> int:
+    """KV buffers for a tile size: as many as fit beside Q (64 x 576 bf16) in 227 KB, an even number (tiles go in
+    pairs): 2 of 64 tokens, or 4 of 32 tokens (a whole pair in flight while another is computed)."""
+    assert block_n in (32, 64), "the seesaw schedule uses 32- or 64-token tiles"
+    return 128 // block_n
+
 
 @gluon.jit
 def _issue_part(desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, t, n_tiles, start, end, b,
@@ -60,20 +72,37 @@ def _issue_part(desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, t, n_tiles, s
 
 
 @gluon.jit
-def _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, buf: gl.constexpr, t, n_tiles,
-            s_zero):
-    """S = Q K_t^T for tile t in buffer `buf` (64 x 64, fp32), started as each part of the tile lands. A tile past
-    n_tiles gives -inf scores without touching shared memory (it was never loaded)."""
+def _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t, n_tiles, s_zero,
+            NUM_BUF: gl.constexpr, ODD: gl.constexpr):
+    """S = Q K_t^T for tile t (in buffer t % NUM_BUF; fp32 [BLOCK_H, BLOCK_N]), each part multiplied as soon as it
+    lands, the part issued first first: for even tiles the V_L half (reloaded by WG0 right after its P @ V), for odd
+    tiles the V_R half (reloaded by WG1 right after its). A tile past n_tiles gives -inf scores without touching
+    shared memory (it was never loaded)."""
     s = gl.full(s_zero.shape, float("-inf"), gl.float32, layout=s_zero.type.layout)
     if t < n_tiles:
-        phase = (t // 2) & 1
-        mbarrier.wait(ready_lo.index(buf), phase)
-        s = warpgroup_mma(q_lo, kv_lo.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
-        mbarrier.wait(ready_hi.index(buf), phase)
-        s = warpgroup_mma(q_hi, kv_hi.index(buf).permute((1, 0)), s, is_async=True)
+        buf = t % NUM_BUF
+        phase = (t // NUM_BUF) & 1
+        if ODD:
+            mbarrier.wait(ready_hi.index(buf), phase)
+            s = warpgroup_mma(q_hi, kv_hi.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
+            mbarrier.wait(ready_lo.index(buf), phase)
+            s = warpgroup_mma(q_lo, kv_lo.index(buf).permute((1, 0)), s, is_async=True)
+        else:
+            mbarrier.wait(ready_lo.index(buf), phase)
+            s = warpgroup_mma(q_lo, kv_lo.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
+            mbarrier.wait(ready_hi.index(buf), phase)
+            s = warpgroup_mma(q_hi, kv_hi.index(buf).permute((1, 0)), s, is_async=True)
         s = warpgroup_mma(q_rope, kv_rope.index(buf).permute((1, 0)), s, is_async=True)
         s = warpgroup_mma_wait(0, deps=(s,))
     return s
+
+
+@gluon.jit
+def _p_tile(kv_rope, buf, BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr):
+    """Buffer buf's RoPE part ([BLOCK_N, 64] bf16) seen as P ([BLOCK_H, BLOCK_N] bf16, a wgmma A operand): the
+    same bytes, free once that tile's scores are done."""
+    p_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_H, BLOCK_N], kv_rope.dtype)
+    return kv_rope.index(buf)._reinterpret(kv_rope.dtype, [BLOCK_H, BLOCK_N], p_layout)
 
 
 @gluon.jit
@@ -126,7 +155,7 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
          b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-         BLOCK_N: gl.constexpr, SINGLE_SPLIT: gl.constexpr):
+         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr):
     """Warp group 0: scores and softmax of even tiles, O_L (value columns 0-255)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
@@ -146,10 +175,12 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
     acc = gl.zeros([BLOCK_H, D_HALF], gl.float32, layout=o_layout)
 
     mbarrier.wait(q_bar, 0)
-    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, 0, n_tiles, s_zero)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, n_tiles, s_zero, NUM_BUF, False)
     for i in range(gl.cdiv(n_tiles, 2)):
         t0 = 2 * i
         t1 = t0 + 1
+        b0 = t0 % NUM_BUF
+        b1 = b0 + 1
         ph = i & 1
         # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
         m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, start + t0 * BLOCK_N + offs_n, last_key, end, qk_scale)
@@ -157,19 +188,19 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
         sa0.store(a0)
         mbarrier.arrive(bar_s0)
         # O_L = O_L * a0 + P0 V0_L, P0 from registers
-        _zero_tail(kv_lo.index(0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
+        _zero_tail(kv_lo.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
         acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
-        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(0), acc, is_async=True)
+        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V0_L is done with: load tile t0 + 2's left half into buffer 0
-        _issue_part(kv_half_desc, kv_lo.index(0), 0, kv_half_desc, kv_lo.index(0), 0, ready_lo.index(0),
-                    t0 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
+        # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer
+        _issue_part(kv_half_desc, kv_lo.index(b0), 0, kv_half_desc, kv_lo.index(b0), 0, ready_lo.index(b0),
+                    t0 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
                     BLOCK_N, PAGED, PAGE_SIZE)
         # WG1's softmax of t1: its max is now the running max; hand over P0 * a1 through buffer 0's RoPE part
         mbarrier.wait(bar_s1, ph)
         m_i = sm1.load(row_s)
         a1 = sa1.load(row_s)
-        kv_rope.index(0).store((p * gl.expand_dims(a1, 1)).to(dtype))
+        _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store((p * gl.expand_dims(a1, 1)).to(dtype))
         fence_async_shared()
         mbarrier.arrive(bar_p0)
         # O_L = O_L * a1 + P1 V1_L, P1 from buffer 1's RoPE part
@@ -177,14 +208,14 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
         acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
         mbarrier.wait(bar_p1, ph)
         if t1 < n_tiles:
-            _zero_tail(kv_lo.index(1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
-            acc = warpgroup_mma(kv_rope.index(1), kv_lo.index(1), acc, is_async=True)
+            _zero_tail(kv_lo.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
+            acc = warpgroup_mma(_p_tile(kv_rope, b1, BLOCK_H, BLOCK_N), kv_lo.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V1_L and P1 are done with: load tile t1 + 2's left half and RoPE part into buffer 1
-        _issue_part(kv_half_desc, kv_lo.index(1), 0, kv_rope_desc, kv_rope.index(1), D_LAT, ready_lo.index(1),
-                    t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+        # V1_L and P1 are done with: load tile t1 + NUM_BUF's left half and RoPE part into its buffer
+        _issue_part(kv_half_desc, kv_lo.index(b1), 0, kv_rope_desc, kv_rope.index(b1), D_LAT, ready_lo.index(b1),
+                    t1 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
                     BLOCK_N, PAGED, PAGE_SIZE)
-        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, t0 + 2, n_tiles, s_zero)
+        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF, False)
 
     sl0.store(l_i)
     mbarrier.arrive(bar_l0)
@@ -203,7 +234,7 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
          b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-         BLOCK_N: gl.constexpr, SINGLE_SPLIT: gl.constexpr):
+         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr):
     """Warp group 1: scores and softmax of odd tiles, O_R (value columns 256-511)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
@@ -223,10 +254,12 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
     acc = gl.zeros([BLOCK_H, D_HALF], gl.float32, layout=o_layout)
 
     mbarrier.wait(q_bar, 0)
-    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, 1, n_tiles, s_zero)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, n_tiles, s_zero, NUM_BUF, True)
     for i in range(gl.cdiv(n_tiles, 2)):
         t0 = 2 * i
         t1 = t0 + 1
+        b0 = t0 % NUM_BUF
+        b1 = b0 + 1
         ph = i & 1
         # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
         mbarrier.wait(bar_s0, ph)
@@ -237,28 +270,28 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
         sa1.store(a1)
         mbarrier.arrive(bar_s1)
         # hand P1 to WG0 through buffer 1's RoPE part (its scores are done)
-        kv_rope.index(1).store(p.to(dtype))
+        _p_tile(kv_rope, b1, BLOCK_H, BLOCK_N).store(p.to(dtype))
         fence_async_shared()
         mbarrier.arrive(bar_p1)
         # O_R = O_R * a0 * a1 + P1 V1_R (P1 from registers) + (P0 * a1) V0_R
         acc = acc * gl.expand_dims(gl.convert_layout(a0 * a1, row_o), 1)
         if t1 < n_tiles:
-            _zero_tail(kv_hi.index(1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
-            acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(1), acc, is_async=True)
+            _zero_tail(kv_hi.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
+            acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V1_R is done with: load tile t1 + 2's right half into buffer 1
-        _issue_part(kv_half_desc, kv_hi.index(1), D_HALF, kv_half_desc, kv_hi.index(1), D_HALF, ready_hi.index(1),
-                    t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
+        # V1_R is done with: load tile t1 + NUM_BUF's right half into its buffer
+        _issue_part(kv_half_desc, kv_hi.index(b1), D_HALF, kv_half_desc, kv_hi.index(b1), D_HALF, ready_hi.index(b1),
+                    t1 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
                     BLOCK_N, PAGED, PAGE_SIZE)
         mbarrier.wait(bar_p0, ph)
-        _zero_tail(kv_hi.index(0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
-        acc = warpgroup_mma(kv_rope.index(0), kv_hi.index(0), acc, is_async=True)
+        _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
+        acc = warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V0_R and P0 are done with: load tile t0 + 2's right half and RoPE part into buffer 0
-        _issue_part(kv_half_desc, kv_hi.index(0), D_HALF, kv_rope_desc, kv_rope.index(0), D_LAT, ready_hi.index(0),
-                    t0 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+        # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
+        _issue_part(kv_half_desc, kv_hi.index(b0), D_HALF, kv_rope_desc, kv_rope.index(b0), D_LAT, ready_hi.index(b0),
+                    t0 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
                     BLOCK_N, PAGED, PAGE_SIZE)
-        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, t1 + 2, n_tiles, s_zero)
+        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF, True)
 
     sl1.store(l_i)
     mbarrier.arrive(bar_l1)
@@ -278,7 +311,7 @@ def _mla_decode_seesaw_kernel(
     stride_op_b, stride_op_s, stride_lse_b, stride_lse_s,
     qk_scale, out_scale,
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
-    BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
+    BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
 ):
     pid_h = gl.program_id(0)
     pid_s = gl.program_id(1)
@@ -295,9 +328,9 @@ def _mla_decode_seesaw_kernel(
     q_lo = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_hi = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_rope = gl.allocate_shared_memory(dtype, [BLOCK_H, D_ROPE], rope_l)
-    kv_lo = gl.allocate_shared_memory(dtype, [2, BLOCK_N, D_HALF], kv_half_desc.layout)
-    kv_hi = gl.allocate_shared_memory(dtype, [2, BLOCK_N, D_HALF], kv_half_desc.layout)
-    kv_rope = gl.allocate_shared_memory(dtype, [2, BLOCK_N, D_ROPE], kv_rope_desc.layout)  # also carries P
+    kv_lo = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], kv_half_desc.layout)
+    kv_hi = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], kv_half_desc.layout)
+    kv_rope = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_ROPE], kv_rope_desc.layout)  # also carries P
     vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
     sm0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
     sa0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
@@ -307,8 +340,8 @@ def _mla_decode_seesaw_kernel(
     sl1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
     bar_l: gl.constexpr = mbarrier.MBarrierLayout()
     q_bar = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    ready_lo = gl.allocate_shared_memory(gl.int64, [2, 1], bar_l)
-    ready_hi = gl.allocate_shared_memory(gl.int64, [2, 1], bar_l)
+    ready_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+    ready_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
     bar_s0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
     bar_s1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
     bar_p0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
@@ -316,7 +349,7 @@ def _mla_decode_seesaw_kernel(
     bar_l0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
     bar_l1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
     mbarrier.init(q_bar, count=1)
-    for k in gl.static_range(2):
+    for k in gl.static_range(NUM_BUF):
         mbarrier.init(ready_lo.index(k), count=1)
         mbarrier.init(ready_hi.index(k), count=1)
     mbarrier.init(bar_s0, count=1)
@@ -327,20 +360,25 @@ def _mla_decode_seesaw_kernel(
     mbarrier.init(bar_l1, count=1)
     fence_async_shared()
 
-    # Q once, and tiles 0 and 1 in full; later tiles are loaded by the groups, part by part
+    # Q once, and the first NUM_BUF tiles; later tiles are loaded by the groups, part by part
     q_row = b * rows_per_seq + pid_h * BLOCK_H
     mbarrier.expect(q_bar, 2 * q_half_desc.block_type.nbytes + q_rope_desc.block_type.nbytes)
     _tma_load(q_half_desc, [q_row, 0], q_bar, q_lo)
     _tma_load(q_half_desc, [q_row, D_HALF], q_bar, q_hi)
     _tma_load(q_rope_desc, [q_row, D_LAT], q_bar, q_rope)
-    _issue_part(kv_half_desc, kv_lo.index(0), 0, kv_half_desc, kv_lo.index(0), 0, ready_lo.index(0),
-                0, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False, BLOCK_N, PAGED, PAGE_SIZE)
-    _issue_part(kv_half_desc, kv_hi.index(0), D_HALF, kv_rope_desc, kv_rope.index(0), D_LAT, ready_hi.index(0),
-                0, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True, BLOCK_N, PAGED, PAGE_SIZE)
-    _issue_part(kv_half_desc, kv_lo.index(1), 0, kv_rope_desc, kv_rope.index(1), D_LAT, ready_lo.index(1),
-                1, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True, BLOCK_N, PAGED, PAGE_SIZE)
-    _issue_part(kv_half_desc, kv_hi.index(1), D_HALF, kv_half_desc, kv_hi.index(1), D_HALF, ready_hi.index(1),
-                1, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False, BLOCK_N, PAGED, PAGE_SIZE)
+    for k in gl.static_range(NUM_BUF):  # an even tile's parts: V_L | V_R + RoPE; an odd tile's: V_L + RoPE | V_R
+        if k % 2 == 0:
+            _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_half_desc, kv_lo.index(k), 0, ready_lo.index(k),
+                        k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False, BLOCK_N, PAGED, PAGE_SIZE)
+            _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_rope_desc, kv_rope.index(k), D_LAT,
+                        ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+                        BLOCK_N, PAGED, PAGE_SIZE)
+        else:
+            _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_rope_desc, kv_rope.index(k), D_LAT, ready_lo.index(k),
+                        k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True, BLOCK_N, PAGED, PAGE_SIZE)
+            _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_half_desc, kv_hi.index(k), D_HALF,
+                        ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
+                        BLOCK_N, PAGED, PAGE_SIZE)
 
     # the same arguments for both groups, written out: a tuple held in a variable loses its constexprs (Triton 3.6)
     gl.warp_specialize([
@@ -349,11 +387,11 @@ def _mla_decode_seesaw_kernel(
                 kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                 b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
                 stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, SINGLE_SPLIT)),
+                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT)),
         (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
                 bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
                 kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                 b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
                 stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, SINGLE_SPLIT)),
+                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT)),
     ], [WG_WARPS], [256])

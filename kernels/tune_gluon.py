@@ -33,6 +33,7 @@ from .tune_128 import _inputs, _metrics
 VARIANTS = {  # name: (block_n, num_stages, overlap, seesaw); the overlap variants lost in the 2026-11 run
     "g_n64s2": (64, 2, False, False),
     "g_seesaw": (64, 2, False, True),
+    "g_seesaw32": (32, 2, False, True),
 }
 BUDGET_S = 380.0  # stop starting new timing sections past this (call limit 600 s, pip and tests included)
 

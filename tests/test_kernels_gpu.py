@@ -91,7 +91,7 @@ needs_sm90 = pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_
 
 
 @needs_sm90
-@pytest.mark.parametrize("schedule", ["lockstep", "overlap", "seesaw"])
+@pytest.mark.parametrize("schedule", ["lockstep", "overlap", "seesaw", "seesaw32"])
 @pytest.mark.parametrize("mode", ["contiguous_nan_tail", "paged", "single_split", "splits_17", "mtp_causal", "h64"])
 def test_gluon_mla(mode, schedule):
     from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
@@ -110,7 +110,8 @@ def test_gluon_mla(mode, schedule):
     if mode == "contiguous_nan_tail":  # TMA boxes read rows past a length: they must not reach the output
         for b, n in enumerate(case.cache_seqlens.tolist()):
             case.kv_cache[b, n:] = float("nan")
-    out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(overlap=schedule == "overlap", seesaw=schedule == "seesaw"), **extra)
+    out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(block_n=32 if schedule == "seesaw32" else 64, overlap=schedule == "overlap",
+                                       seesaw=schedule.startswith("seesaw")), **extra)
     assert rel_error(out, case.ref) < 1e-2
 
 
