@@ -6,7 +6,11 @@ memory, TMA copies, mbarriers and wgmma instructions. Why: at 128 heads the Trit
 floor (kernels/NOTES.md): with 64 query rows and 8 warps Triton either replicates Q K^T on both warp groups or
 (split_v) recomputes it in two programs, and its pipeliner cannot overlap the 74 KB tile loads with the dots.
 
-One program = 64 query rows (s_q x heads, flattened) x one split of one sequence, 8 warps (two warp groups):
+This file holds the wrapper (mla_decode_gluon: descriptors, splits, merge) and the lock-step kernel below. The
+default schedule is the seesaw in gluon_mla_seesaw.py (GluonMLAConfig.seesaw), faster at 128 heads; the lock-step
+kernel stays selectable, measured and tested.
+
+Lock-step kernel: one program = 64 query rows (s_q x heads, flattened) x one split of one sequence, 8 warps (two warp groups):
   * Q (64 x 576, 72 KB) is copied once by TMA into shared memory; the kv cache streams through NUM_STAGES
     shared-memory stages of BLOCK_N tokens (latent 512 + RoPE 64 columns, two TMA boxes per tile), each stage
     with an mbarrier; the copy of tile j + NUM_STAGES is issued as soon as tile j has been consumed.
@@ -248,15 +252,19 @@ def _mla_decode_gluon_kernel(
 
 @dataclass(frozen=True)
 class GluonMLAConfig:
-    """block_n: keys per tile; num_stages: shared-memory stages; overlap: FA3-style scores/PV overlap.
-    Default measured best on the H100 (reports/h100/kernels.md, "Gluon"): 64 keys, 2 stages, no overlap. With only
-    two 74 KB stages fitting beside Q, the overlap variant must wait for tile j+1 right after issuing its copy
-    (its scores are computed one iteration early), so it exposes the load latency and was 1.14-1.35x slower."""
+    """block_n: keys per tile. seesaw: the two-warp-group schedule of gluon_mla_seesaw.py (block_n 32 or 64), else
+    this file's lock-step kernel, for which num_stages (shared-memory stages) and overlap (FA3-style scores/PV
+    overlap) apply.
+    Default measured best on the H100 (reports/h100/kernels.md, follow-up 5): seesaw with 4 buffers of 32 keys,
+    0.87-0.97x the lock-step kernel's time at 128 heads and equal at 64. The lock-step kernel's best was 64 keys,
+    2 stages, no overlap (follow-up 4: with only two 74 KB stages beside Q, overlap waits for tile j+1 right after
+    issuing its copy, 1.14-1.35x slower); seesaw with 2 buffers of 64 keys leaves the next loads no slack and lost
+    to lock-step (1.02-1.25x its time)."""
 
-    block_n: int = 64
+    block_n: int = 32
     num_stages: int = 2
     overlap: bool = False
-    seesaw: bool = False  # gluon_mla_seesaw's two-warp-group schedule (block_n 32 or 64; num_stages, overlap unused)
+    seesaw: bool = True
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()

@@ -1,14 +1,16 @@
-"""One device call for the Gluon (sm_90) absorbed-MLA decode kernel against the Triton default, 64-128 heads.
+"""One device call for the Gluon (sm_90) absorbed-MLA decode kernels against the Triton default, 64-128 heads.
 
-    python -m mlacalc.kernels.tune_gluon --out DIR      (< 5 minutes on an H100; writes DIR/tune_gluon.json)
+    python -m mlacalc.kernels.tune_gluon --out DIR      (about 2 minutes on an H100; writes DIR/tune_gluon.json)
 
-1. Correctness, one worker process per Gluon variant (a compiler error or a GPU fault ends only that worker):
-   fresh random inputs, NaN-poisoned output, cache rows past each length set to NaN (contiguous, and paged with
-   shuffled blocks made from the same cache), 128 heads with lengths 4097/65/1/64/63, forced splits 1/3/17,
-   64 heads, 64 heads x s_q = 2 (causal); rel err vs the float64 reference < 1e-2.
+1. Correctness, one worker process per Gluon variant (a compiler error, a GPU fault or a hang ends only that
+   worker, killed after 120 s): fresh random inputs, NaN-poisoned output, cache rows past each length set to NaN
+   (contiguous, and paged with shuffled blocks made from the same cache), 128 heads with lengths 4097/65/1/64/63,
+   forced splits 1/3/17, 64 heads, 64 heads x s_q = 2 (causal); rel err vs the float64 reference < 1e-2.
 2. Timing (bench.Timer: L2 flushed, CUDA events, median; ceilings measured in this run): 128 heads,
-   B {32, 64, 128} x ctx {4k, 16k}, contiguous and paged64, the Triton default and every correct Gluon variant;
-   64 heads contiguous at the same points; 128 heads at B {1, 8} x ctx {16k, 64k} (the split path).
+   B {32, 64, 128} x ctx {1k, 4k, 16k, 64k} (issue 5's compute-heavy points), contiguous and paged64, the Triton
+   default and every correct Gluon variant; 64 heads contiguous at the same points; 128 heads at B {1, 8} x ctx
+   {16k, 64k} (the split path).
+Variants: the lock-step kernel's best (64 keys, 2 stages) and the seesaw schedule with 2 x 64 and 4 x 32 buffers.
 """
 
 from __future__ import annotations
