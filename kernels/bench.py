@@ -38,6 +38,8 @@ GQA_SHAPES = {  # name: (q heads, kv heads, head dim), per layer on one GPU
     "llama2-7b-mha": (32, 32, 128),
 }
 FLUSH_BYTES = 256 << 20
+HOLD_TRIES = 3  # timings of one point, each with a 4x longer hold of the GPU, until the host kept up
+MAX_HOLD_MS = 4000.0
 
 
 class Timer:
@@ -52,21 +54,34 @@ class Timer:
         torch.cuda.synchronize()
         est = time.perf_counter() - t0
         reps = int(max(min_reps, min(max_reps, budget_s / max(est, 1e-6))))
-        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(reps)]
         # Hold the GPU while the CPU queues every repetition, so that host launch overhead (Python wrappers, several
         # launches per call) never leaves the GPU idle inside a timed region: we time the device, not the host.
-        torch.cuda._sleep(int(min(reps * 1.0, 200.0) * 2_000_000))  # ~1 ms per rep at ~2 GHz
-        for start, end in events:
-            self.flush.zero_()
-            start.record()
-            fn()
-            end.record()
-        torch.cuda.synchronize()
+        # If the hold ended before the last repetition was queued, the GPU may have waited for the host between a
+        # start event and its kernel, which the gaps below cannot show (seen on the H100: a Gluon wrapper's median
+        # 8x its minimum with normal gaps); then time again with a 4x longer hold, up to HOLD_TRIES times.
+        hold_ms = max(1.0, 2e3 * est)  # per repetition
+        for _ in range(HOLD_TRIES):
+            events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                      for _ in range(reps)]
+            torch.cuda._sleep(int(min(reps * hold_ms, MAX_HOLD_MS) * 2_000_000))  # ~1 ms per 2M cycles
+            held = torch.cuda.Event()
+            held.record()
+            for start, end in events:
+                self.flush.zero_()
+                start.record()
+                fn()
+                end.record()
+            ran_dry = held.query()  # the hold was over before everything was queued
+            torch.cuda.synchronize()
+            if not ran_dry:
+                break
+            hold_ms *= 4
         times = sorted(s.elapsed_time(e) for s, e in events)
         # GPU time between one rep's end and the next rep's start: the L2 flush (~0.1 ms) when the GPU never waited
         # for the host; much more means the queue ran dry and the reps timed host launch overhead (NOTES.md).
         gaps = [events[i][1].elapsed_time(events[i + 1][0]) for i in range(reps - 1)]
         return {"ms": statistics.median(times), "ms_min": times[0], "ms_max": times[-1], "reps": reps,
+                "host_bound": ran_dry,
                 "gap_ms": statistics.median(gaps) if gaps else None, "gap_ms_max": max(gaps) if gaps else None}
 
 
@@ -120,6 +135,7 @@ def _row(kind, impl, params, t, nbytes, flops, ceil):
     floor = max(nbytes / (ceil["copy_gbps"] * 1e9), flops / (ceil["matmul_tflops"] * 1e12))
     return dict(
         kind=kind, impl=impl, **params, status="ok", time_ms=t["ms"], time_ms_min=t["ms_min"], reps=t["reps"],
+        host_bound=t["host_bound"],
         bytes=nbytes, flops=flops, gbps=nbytes / s / 1e9, tflops=flops / s / 1e12, floor_ms=floor * 1e3,
         ratio_to_floor=s / floor, bound="memory" if nbytes / (ceil["copy_gbps"] * 1e9) >= flops /
         (ceil["matmul_tflops"] * 1e12) else "compute",

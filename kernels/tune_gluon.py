@@ -71,7 +71,7 @@ def check_variant(name: str) -> dict:
 def _time(timer, fn, ceil, B, ctx, H, **tags) -> dict:
     t = timer(fn)
     return dict(**tags, B=B, ctx=ctx, heads=H, ms=t["ms"], ms_min=t["ms_min"], ms_max=t["ms_max"], reps=t["reps"],
-                gap_ms=t["gap_ms"], **_metrics(B, ctx, H, t["ms"], ceil))
+                gap_ms=t["gap_ms"], host_bound=t["host_bound"], **_metrics(B, ctx, H, t["ms"], ceil))
 
 
 def time_points(timer, ceil, dev, impls, points, heads, layouts, t_start, log) -> list[dict]:
