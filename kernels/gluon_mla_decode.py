@@ -255,11 +255,12 @@ class GluonMLAConfig:
     """block_n: keys per tile. seesaw: the two-warp-group schedule of gluon_mla_seesaw.py (block_n 32 or 64), else
     this file's lock-step kernel, for which num_stages (shared-memory stages) and overlap (FA3-style scores/PV
     overlap) apply.
-    Default measured best on the H100 (reports/h100/kernels.md, follow-up 5): seesaw with 4 buffers of 32 keys,
-    0.87-0.97x the lock-step kernel's time at 128 heads and equal at 64. The lock-step kernel's best was 64 keys,
-    2 stages, no overlap (follow-up 4: with only two 74 KB stages beside Q, overlap waits for tile j+1 right after
-    issuing its copy, 1.14-1.35x slower); seesaw with 2 buffers of 64 keys leaves the next loads no slack and lost
-    to lock-step (1.02-1.25x its time)."""
+    Default measured best on the H100 (reports/h100/kernels.md, follow-up 5; reports/h100/kernels.tune_seesaw.json):
+    seesaw with 4 buffers of 32 keys, 0.91-0.96x the lock-step kernel's time at 128 heads, B >= 32 contiguous
+    (0.93-1.05 paged) and 1.00-1.01x at 64 heads. The lock-step kernel's best was 64 keys, 2 stages, no overlap
+    (follow-up 4: with only two 74 KB stages beside Q, overlap waits for tile j+1 right after issuing its copy,
+    1.14-1.35x slower); seesaw with 2 buffers of 64 keys leaves the next loads no slack: 1.00-1.14x the lock-step
+    time at 128 heads contiguous, 1.14-1.24x at 64 heads."""
 
     block_n: int = 32
     num_stages: int = 2
