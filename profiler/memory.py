@@ -14,11 +14,13 @@ Three views, kept apart because they answer different questions:
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 
 from .device import NVML
+from .results import DOES_NOT_FIT
 
 
 @dataclass
@@ -159,3 +161,46 @@ def cuda_context_cost(handle: NVML | None, device: int = 0) -> dict:
                    method="NVML used after CUDA start-up minus before, minus allocator reservation")
     out["process_memory_nvml"] = handle.process_memory()
     return out
+
+
+# The guard around one measured point: an out-of-memory error is a result ("does not fit"), not a failure.
+
+def is_oom(exc: BaseException) -> bool:
+    """True for CUDA out-of-memory errors (torch's OutOfMemoryError, or a RuntimeError saying so)."""
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+def free_cuda_memory() -> None:
+    """Drop cached blocks after a point (or an OOM) so the next point starts clean."""
+    gc.collect()
+    try:
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    except Exception:
+        pass
+
+
+def guarded(cfg, body, predicted_peak: int | None, free_bytes: int | None) -> dict:
+    """Run ``body()`` -> result dict; on OOM record ``does not fit`` against the fit prediction, then clean up.
+
+    The fit prediction is ``predicted_peak <= free_bytes``; ``fit_agrees`` says whether reality matched it."""
+    predicted_fits = None if predicted_peak is None or free_bytes is None else predicted_peak <= free_bytes
+    t0 = time.perf_counter()
+    try:
+        res = body()
+        res["status"] = "ok"
+    except Exception as e:
+        if not is_oom(e):
+            raise
+        res = {"status": DOES_NOT_FIT, "error": str(e).splitlines()[0][:300]}
+    finally:
+        free_cuda_memory()
+    res["wall_s"] = time.perf_counter() - t0
+    res["fit"] = {"predicted_peak_bytes": predicted_peak, "free_bytes_at_start": free_bytes,
+                  "predicted_fits": predicted_fits,
+                  "measured_fits": res["status"] == "ok",
+                  "fit_agrees": None if predicted_fits is None else predicted_fits == (res["status"] == "ok")}
+    return res

@@ -23,6 +23,12 @@ from typing import Any
 
 DOES_NOT_FIT = "does not fit"
 
+# Accuracy targets of issue 6 for predicted-against-measured figures (percent; 0 = exact to the byte).
+TOL_KV = 0.0
+TOL_PEAK_INFER = 2.0
+TOL_PEAK_TRAIN = 5.0
+TOL_LATENCY = 15.0
+
 
 @dataclass(frozen=True)
 class Summary:

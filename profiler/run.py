@@ -22,9 +22,7 @@ prediction (predicted peak against the memory free when the point started); the 
 
 from __future__ import annotations
 
-import gc
 import math
-import time
 from dataclasses import asdict, dataclass, field, replace
 
 from mlacalc.errors import SpecError
@@ -33,17 +31,13 @@ from mlacalc.spec import ModelSpec, load_spec
 from mlacalc.units import dtype_bits
 
 from . import predict
-from .results import DOES_NOT_FIT, Comparison, error_pct
+from .memory import guarded
+from .results import DOES_NOT_FIT, TOL_KV, TOL_LATENCY, TOL_PEAK_INFER, Comparison, error_pct
 
 PHASES = ("decode", "prefill", "train")
 KERNELS = ("eager", "triton", "sdpa")
 RECOMPUTE_MODES = ("none", "selective", "full", "mla-latent")
 
-# Accuracy targets of issue 6 (percent; 0 = exact to the byte).
-TOL_KV = 0.0
-TOL_PEAK_INFER = 2.0
-TOL_PEAK_TRAIN = 5.0
-TOL_LATENCY = 15.0
 
 
 @dataclass(frozen=True)
@@ -110,47 +104,6 @@ class PointConfig:
         if self.kv_dtype not in ("bf16", "fp8"):
             raise SpecError("--kv-dtype", f"bf16 or fp8, got {self.kv_dtype!r}")
         predict.heads_per_rank(spec, self.tp)
-
-
-def is_oom(exc: BaseException) -> bool:
-    """True for CUDA out-of-memory errors (torch's OutOfMemoryError, or a RuntimeError saying so)."""
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
-
-
-def free_cuda_memory() -> None:
-    """Drop cached blocks after a point (or an OOM) so the next point starts clean."""
-    gc.collect()
-    try:
-        import torch
-
-        torch.cuda.synchronize()
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-    except Exception:
-        pass
-
-
-def guarded(cfg: PointConfig, body, predicted_peak: int | None, free_bytes: int | None) -> dict:
-    """Run ``body()`` -> result dict; on OOM record ``does not fit`` against the fit prediction, then clean up.
-
-    The fit prediction is ``predicted_peak <= free_bytes``; ``fit_agrees`` says whether reality matched it."""
-    predicted_fits = None if predicted_peak is None or free_bytes is None else predicted_peak <= free_bytes
-    t0 = time.perf_counter()
-    try:
-        res = body()
-        res["status"] = "ok"
-    except Exception as e:
-        if not is_oom(e):
-            raise
-        res = {"status": DOES_NOT_FIT, "error": str(e).splitlines()[0][:300]}
-    finally:
-        free_cuda_memory()
-    res["wall_s"] = time.perf_counter() - t0
-    res["fit"] = {"predicted_peak_bytes": predicted_peak, "free_bytes_at_start": free_bytes,
-                  "predicted_fits": predicted_fits,
-                  "measured_fits": res["status"] == "ok",
-                  "fit_agrees": None if predicted_fits is None else predicted_fits == (res["status"] == "ok")}
-    return res
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -432,5 +385,5 @@ def summary_line(point: dict) -> str:
     return f"{point['key']:<58} " + "  ".join(parts)
 
 
-__all__ = ["PointConfig", "profile_point", "assemble_inference", "plan_inference", "guarded", "is_oom",
+__all__ = ["PointConfig", "profile_point", "assemble_inference", "plan_inference",
            "summary_line", "error_pct", "PHASES", "KERNELS", "RECOMPUTE_MODES"]

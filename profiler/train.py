@@ -41,7 +41,7 @@ from mlacalc.hardware import Hardware
 from mlacalc.spec import ModelSpec
 
 from . import predict
-from .results import Comparison
+from .results import TOL_PEAK_TRAIN, Comparison
 
 DEFAULT_TRAIN_LAYERS = 2
 
@@ -448,7 +448,7 @@ def _measure_train(cfg, *, model_args, B: int, S: int, d: int, history: bool, ou
 def profile_train(cfg, spec: ModelSpec, hw: Hardware, *, nvml=None) -> dict:
     import torch
 
-    from .run import guarded
+    from .memory import guarded
 
     layers = cfg.layers or min(DEFAULT_TRAIN_LAYERS, spec.num_layers)
     pred = predict_train(spec, cfg.batch, cfg.context, layers, cfg.recompute)
@@ -467,8 +467,6 @@ def profile_train(cfg, spec: ModelSpec, hw: Hardware, *, nvml=None) -> dict:
 
 def train_comparisons(pred: dict, res: dict) -> list[dict]:
     """Predicted beside measured for a training point (pure Python)."""
-    from .run import TOL_PEAK_TRAIN
-
     comps = [Comparison("weights_bytes", "B", pred["weights_bytes"], res["weights_bytes"], None),
              Comparison("activations_bytes", "B", pred["activations_bytes"], res["activations_bytes"], None),
              Comparison("peak_bytes", "B", pred["peak_bytes"], res["peak_bytes"], TOL_PEAK_TRAIN)]

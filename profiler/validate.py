@@ -97,7 +97,8 @@ def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool
 
     from .device import device_info, nvml_open, versions
     from .memory import cuda_context_cost
-    from .run import free_cuda_memory, profile_point
+    from .memory import free_cuda_memory
+    from .run import profile_point
     from .timing import L2Flusher
 
     out = Path(out_dir)

@@ -13,7 +13,8 @@ from mlacalc.hardware import load_hardware
 from mlacalc.profiler import predict
 from mlacalc.profiler.report import accuracy_table, markdown_summary
 from mlacalc.profiler.results import DOES_NOT_FIT, Comparison, error_pct, summarize, write_atomic, write_json
-from mlacalc.profiler.run import PointConfig, assemble_inference, guarded, is_oom, plan_inference
+from mlacalc.profiler.memory import guarded, is_oom
+from mlacalc.profiler.run import PointConfig, assemble_inference, plan_inference
 from mlacalc.spec import load_spec
 
 
