@@ -11,12 +11,13 @@ Cache layouts (cache.py)
     cache.to_paged(cache, block_size, shuffle=True) -> (pool, block_table); cache.from_paged(pool, table, length)
     cache.quantize_fp8(x) -> (float8_e4m3fn tensor, scale float32 [1]); real value = stored * scale
 
-Decode (decode.py; Triton kernels in triton_mla_decode.py, triton_gqa_decode.py; Gluon sm_90 MLA kernel in
-gluon_mla_decode.py)
+Decode (decode.py; Triton kernels in triton_mla_decode.py, triton_gqa_decode.py, sharing the online softmax and the
+block-table math of triton_flash.py and the split planning and merge of triton_split_kv.py; Gluon sm_90 MLA kernel:
+wrapper gluon_mla_decode.py, kernel gluon_mla_seesaw.py)
     mla_decode(q, kv_cache, cache_seqlens=None, block_table=None, *, softmax_scale, kv_lora_rank=512,
                kv_scale=None, impl="auto"|"triton"|"gluon"|"eager", max_seqlen=None, num_splits=None, config=None,
                out=None)
-        impl="auto": the Gluon kernel (64 rows x 64 keys per program, TMA stages, wgmma over two warp groups) where
+        impl="auto": the Gluon kernel (64 rows per program, TMA loads, two warp-specialized groups) where
         gluon_supported() says so (sm_90, >= 64 query rows, bf16/fp16, block size a multiple of 64), else Triton.
         q [B, s_q, H, r+dr] bf16 (absorbed: W_UK^T q_nope, then q_pe), cache bf16 or float8_e4m3fn with kv_scale
         -> o_lat [B, s_q, H, r] in q.dtype (apply W_UV per head afterwards). softmax_scale = (dn + dr) ** -0.5.
@@ -47,11 +48,9 @@ Layers for the profiler (layers.py): forward + backward, attention through SDPA
     (the tensors each layer saves for backward are listed in layers.py's docstring)
 
 Benchmark and checks
-    bench.run_benchmark(out_path, quick=False) -> dict;  python -m mlacalc.kernels.bench --out FILE.json [--quick]
-    gpu_check: GPU tests + config sweep + benchmark in one call (python -m mlacalc.kernels.gpu_check --out DIR)
-    tune_gluon: the Gluon kernel's variants against the Triton default, 64-128 heads, in one call
-              (python -m mlacalc.kernels.tune_gluon --out DIR); gluon_mla_decode.compile_sm90() builds it on a CPU
-    tune_128: the 128-head variants of the MLA kernel (MLADecodeConfig split_v / trans_s / prefetch_l2), the split
-              rule and the timing outlier in one call (python -m mlacalc.kernels.tune_128 --out DIR)
+    bench.run_benchmark(out_path, quick=False) -> dict;  mlacalc bench kernels --out FILE.json [--quick]
+    gluon_mla_decode.compile_sm90() builds the Gluon kernel on a CPU (no GPU needed)
     testing: make_mla_case / make_gqa_case (fresh random inputs + float64 reference), rel_error
+    Tuning scripts and device checks live outside the package, in the repository's bench/ folder; lab notes and
+    measured tables in docs/kernels-notes.md.
 """

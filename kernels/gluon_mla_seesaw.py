@@ -1,9 +1,10 @@
 """Absorbed-MLA decode for sm_90 in Gluon with a "seesaw" schedule of two warp groups (the many-heads case).
 
-Why: the kernel in gluon_mla_decode.py runs both warp groups in lock step (scores, softmax, P @ V, with CTA
-barriers between), so the tensor cores idle while the softmax runs, and its score wgmma, split by keys (N = 32 per
-warp group), is bound by shared-memory reads. At 128 heads it stays at 1.56-1.99x the floor. FlashMLA's answer
-(its sm90 dense decode kernel and write-up, 2025) is this schedule; the code below is our own, in Gluon.
+Why: follow-up 4's first Gluon kernel ran both warp groups in lock step (scores, softmax, P @ V, with CTA barriers
+between), so the tensor cores idled while the softmax ran, and its score wgmma, split by keys (N = 32 per warp
+group), was bound by shared-memory reads; this schedule replaced it (docs/kernels-notes.md, follow-ups 4-5; the
+lock-step kernel is in git history). FlashMLA's answer (its sm90 dense decode kernel and write-up, 2025) is this
+schedule; the code below is our own, in Gluon.
 
 One program = 64 query rows x one split of one sequence. Two warp groups, each its own partition
 (gl.warp_specialize), each owning half of the [64, 512] fp32 output: WG0 the value columns 0-255 (O_L), WG1
@@ -23,7 +24,7 @@ One program = 64 query rows x one split of one sequence. Two warp groups, each i
     the other half is still in use.
   * Rows past a sequence's end in its last, partial tile are zeroed in shared memory by the group that multiplies
     them (0 * NaN would poison O); their scores are masked to -inf.
-Splits and their merge are the same as gluon_mla_decode's (triton_split_kv).
+The wrapper is gluon_mla_decode.mla_decode_gluon; splits and their merge are the Triton kernel's (triton_split_kv).
 """
 
 from __future__ import annotations
@@ -33,11 +34,16 @@ from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (
     fence_async_shared,
     mbarrier,
+    tma,
     warpgroup_mma,
     warpgroup_mma_wait,
 )
 
-from .gluon_mla_decode import _cta_sync, _kv_row, _softmax_step, _tma_load
+# TMA global -> shared copy: `async_copy_global_to_shared` in Triton 3.6 (the GPU machine), renamed `async_load` in
+# later releases (CI's 3.9, where the old name raises); same arguments.
+_tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
+# CTA-wide barrier (bar.sync): `thread_barrier` in 3.6, `barrier` later.
+_cta_sync = getattr(gl, "thread_barrier", None) or gl.barrier
 
 WG_WARPS = gl.constexpr(4)  # one warp group per partition
 
@@ -52,6 +58,31 @@ def seesaw_buffers(block_n: int) -> int:
     pairs): 2 of 64 tokens, or 4 of 32 tokens (a whole pair in flight while another is computed)."""
     assert block_n in (32, 64), "the seesaw schedule uses 32- or 64-token tiles"
     return 128 // block_n
+
+
+@gluon.jit
+def _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """Row of token n0 of sequence b in the 2-D [rows, 576] view of the cache."""
+    if PAGED:
+        page = gl.load(BLOCK_TABLE + b * stride_bt_b + n0 // PAGE_SIZE)
+        row = page * PAGE_SIZE + n0 % PAGE_SIZE
+    else:
+        row = b * seq_rows + n0
+    return row
+
+
+@gluon.jit
+def _softmax_step(s, m_i, l_i, keys, last_key, end, qk_scale):
+    """One online-softmax step in base 2 (qk_scale includes log2 e). Returns m, l, P (fp32) and the rescale."""
+    s = s * qk_scale
+    visible = (gl.expand_dims(keys, 0) <= gl.expand_dims(last_key, 1)) & (gl.expand_dims(keys, 0) < end)
+    s = gl.where(visible, s, float("-inf"))
+    m_new = gl.maximum(m_i, gl.max(s, axis=1))
+    m_use = gl.where(m_new == float("-inf"), 0.0, m_new)
+    alpha = gl.exp2(m_i - m_use)
+    p = gl.exp2(s - gl.expand_dims(m_use, 1))
+    l_new = l_i * alpha + gl.sum(p, axis=1)
+    return m_new, l_new, p, alpha
 
 
 @gluon.jit

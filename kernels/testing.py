@@ -1,6 +1,6 @@
 """Shared correctness harness: fresh random inputs, float64 references, poisoned outputs, relative errors.
 
-Used by tests/test_kernels_*.py on CPU (eager, SDPA, Triton interpreter) and by gpu_check.py on the GPU, so both
+Used by tests/test_kernels_*.py on CPU (eager, SDPA, Triton interpreter) and by bench/gpu_check.py on the GPU, so both
 check exactly the same thing. Error metric: ||out - ref|| / ||ref|| over the whole output, computed in float64;
 NaN anywhere (e.g. an unwritten poisoned element) makes it NaN, which fails every bound.
 """

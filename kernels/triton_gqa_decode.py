@@ -5,8 +5,9 @@ j = h // G (G = Hq / Hkv):  out[b,t,h] = softmax_k(scale * q[b,t,h] . k[b,k,j]) 
 
 Algorithm: one program per (kv head, key chunk, sequence). Its rows are the G * s_q query rows that read that kv
 head (padded to BLOCK_H >= 16 for the tensor cores), so each K/V tile is read once for the whole group. Keys are
-streamed in BLOCK_N tiles with the online softmax (base 2); split-KV chunks are merged by
-triton_split_kv.combine_splits, or written directly with one split.
+streamed in BLOCK_N tiles with the online softmax (base 2, triton_flash.online_softmax_step); split-KV chunks are
+merged by triton_split_kv.combine_splits, or written directly with one split. Paged caches: each iteration loads
+the next tile's block-table entries (triton_flash.tile_pages, loop-carried), as the MLA kernel does.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_split_kv import choose_num_splits, combine_splits, num_sms
+from .triton_flash import LOG2E, finish, online_softmax_step, tile_pages, tile_rows
+from .triton_split_kv import combine_splits, num_sms, plan_splits
 
 __all__ = ["GQADecodeConfig", "gqa_decode_triton"]
-
-LOG2E = 1.4426950408889634
 
 
 @triton.jit
@@ -64,37 +64,30 @@ def _gqa_decode_kernel(
     m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
     acc = tl.zeros([BLOCK_H, HEAD_DIM], dtype=tl.float32)
+    if PAGED:  # the first tile's table entries; each iteration loads the next tile's (loop-carried)
+        bt_row = BLOCK_TABLE + b * stride_bt_b
+        pages_nxt = tile_pages(bt_row, start, end, PAGE_SIZE, BLOCK_N)
     for n0 in range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         n_ok = offs_n < end
         if PAGED:
-            page = tl.load(BLOCK_TABLE + b * stride_bt_b + offs_n // PAGE_SIZE, mask=n_ok, other=0).to(tl.int64)
-            k_tok = page * stride_k_page + (offs_n % PAGE_SIZE) * stride_k_tok
-            v_tok = page * stride_v_page + (offs_n % PAGE_SIZE) * stride_v_tok
+            k_tok = tile_rows(pages_nxt, n0, stride_k_page, stride_k_tok, PAGE_SIZE, BLOCK_N)
+            v_tok = tile_rows(pages_nxt, n0, stride_v_page, stride_v_tok, PAGE_SIZE, BLOCK_N)
+            pages_nxt = tile_pages(bt_row, n0 + BLOCK_N, end, PAGE_SIZE, BLOCK_N)
         else:
             k_tok = b.to(tl.int64) * stride_k_page + offs_n * stride_k_tok
             v_tok = b.to(tl.int64) * stride_v_page + offs_n * stride_v_tok
         k = tl.load(K + (k_tok + kvh * stride_k_h)[:, None] + offs_d[None, :], mask=n_ok[:, None], other=0.0)
         v = tl.load(V + (v_tok + kvh * stride_v_h)[:, None] + offs_d[None, :], mask=n_ok[:, None], other=0.0)
         s = tl.dot(q, tl.trans(k)) * qk_scale
-        visible = (offs_n[None, :] <= last_key[:, None]) & n_ok[None, :]
-        s = tl.where(visible, s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, 1))
-        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
-        alpha = tl.exp2(m_i - m_use)
-        p = tl.exp2(s - m_use[:, None])
-        l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None]
+        p, m_i, l_i, acc = online_softmax_step(s, m_i, l_i, acc, offs_n, last_key, end)
         acc = tl.dot(p.to(v.dtype), v, acc)
-        m_i = m_new
 
-    l_safe = tl.where(l_i == 0.0, 1.0, l_i)
-    o = acc / l_safe[:, None]
+    o, lse = finish(acc, m_i, l_i, 1.0)
     if SINGLE_SPLIT:
         o_off = b * stride_o_b + t * stride_o_t + h * stride_o_h
         tl.store(OUT + o_off[:, None] + offs_d[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
     else:
-        lse = tl.where(l_i == 0.0, float("-inf"), m_i + tl.log2(l_safe))
         op = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r + offs_d[None, :]
         tl.store(op, o, mask=row_ok[:, None])
         tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=row_ok)
@@ -148,14 +141,10 @@ def gqa_decode_triton(
     cfg = config or GQADecodeConfig()
     rows_per_prog = s_q * group
     block_h = max(16, triton.next_power_of_2(rows_per_prog))
-    if num_splits is None:
-        num_splits = choose_num_splits(
-            B * Hkv, max_len, sms=num_sms(q.device), programs_per_sm=cfg.programs_per_sm,
-            min_tokens=cfg.min_tokens_per_split, token_bytes=2 * D * k_cache.element_size(),
-            partial_bytes_per_split=B * s_q * Hq * D * 8,
-        )
-    tokens_per_split = triton.cdiv(triton.cdiv(max_len, num_splits), cfg.block_n) * cfg.block_n
-    num_splits = triton.cdiv(max_len, tokens_per_split)
+    num_splits, tokens_per_split = plan_splits(
+        B * Hkv, max_len, cfg.block_n, sms=num_sms(q.device), num_splits=num_splits,
+        programs_per_sm=cfg.programs_per_sm, min_tokens=cfg.min_tokens_per_split,
+        token_bytes=2 * D * k_cache.element_size(), partial_bytes_per_split=B * s_q * Hq * D * 8)
     if out is None:
         out = torch.empty((B, s_q, Hq, D), dtype=q.dtype, device=q.device)
     rows = s_q * Hq

@@ -14,11 +14,15 @@ Algorithm:
     same tile and the second read hits L2.
   * Keys are split into `num_splits` chunks (grid axis 1) so that small batches still fill the GPU; each program
     streams its chunk in BLOCK_N-token tiles (software-pipelined loads, num_stages deep), with the online softmax
-    in base 2. One load of the [BLOCK_N, 512] latent tile feeds both dots (as K^T for the scores, as V for P @ V).
+    in base 2 (triton_flash.online_softmax_step). One load of the [BLOCK_N, 512] latent tile feeds both dots (as
+    K^T for the scores, as V for P @ V).
   * Stage 2 (triton_split_kv.combine_splits) merges the chunks by their log-sum-exp; with one split stage 1
     writes the output directly.
-  * Paged caches: the block table is read per token (block = n // PAGE_SIZE), so any block size works; each
-    iteration reads the next tile's entries (loop-carried), so that the kv loads pipeline as for a contiguous cache.
+  * Paged caches: the block table is read per tile (triton_flash.tile_pages: block = n // PAGE_SIZE), so any
+    block size works; each iteration reads the next tile's entries (loop-carried), so that the kv loads pipeline as
+    for a contiguous cache.
+  * Many heads (>= 128 rows, the default there): split_v = 2 splits the value dims over two programs, and an L2
+    prefetch of the next tile stands in for a second pipeline stage (docs/kernels-notes.md, follow-up 1).
 """
 
 from __future__ import annotations
@@ -29,41 +33,10 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_split_kv import choose_num_splits, combine_splits, num_sms
+from .triton_flash import LOG2E, finish, key_rows, online_softmax_step, tile_pages, tile_rows
+from .triton_split_kv import combine_splits, num_sms, plan_splits
 
 __all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits"]
-
-LOG2E = 1.4426950408889634
-
-
-@triton.jit
-def _tile_pages(bt_row, n0, end, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
-    """Block-table entries of the tile of keys [n0, n0 + BLOCK_N): a scalar when the tile sits in one block, one
-    entry per block ([BLOCK_N // PAGE_SIZE]) when blocks tile it, else one per key. Keys are clamped to end - 1, so
-    every index stays inside this sequence's table row (past the end the tile's kv loads are masked anyway)."""
-    last = tl.maximum(end - 1, 0)
-    if PAGE_SIZE % BLOCK_N == 0:
-        pages = tl.load(bt_row + tl.minimum(n0, last) // PAGE_SIZE)
-    elif BLOCK_N % PAGE_SIZE == 0:
-        first = tl.minimum(n0 + tl.arange(0, BLOCK_N // PAGE_SIZE) * PAGE_SIZE, last)
-        pages = tl.load(bt_row + first // PAGE_SIZE)
-    else:
-        pages = tl.load(bt_row + tl.minimum(n0 + tl.arange(0, BLOCK_N), last) // PAGE_SIZE)
-    return pages
-
-
-@triton.jit
-def _tile_rows(pages, n0, stride_kv_page, stride_kv_tok, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
-    """Element offsets of the tile's BLOCK_N cache rows from its block-table entries (_tile_pages)."""
-    if PAGE_SIZE % BLOCK_N == 0:
-        tok = pages.to(tl.int64) * stride_kv_page + ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_kv_tok
-    elif BLOCK_N % PAGE_SIZE == 0:  # one entry per block, spread over its keys in registers (a load per key, or a
-        # reshape of [blocks, PAGE_SIZE], spills and stops the pipelining: NOTES.md, follow-up 3)
-        per_key = tl.gather(pages, tl.arange(0, BLOCK_N) // PAGE_SIZE, 0)
-        tok = per_key.to(tl.int64) * stride_kv_page + ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_kv_tok
-    else:
-        tok = pages.to(tl.int64) * stride_kv_page + ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_kv_tok
-    return tok
 
 
 @triton.jit
@@ -80,129 +53,22 @@ def _mla_decode_kernel(
     out_scale,  # kv_scale
     PAGE_SIZE: tl.constexpr,
     PAGED: tl.constexpr,
-    PAGE_AHEAD: tl.constexpr,
-    D_LAT: tl.constexpr,
-    D_ROPE: tl.constexpr,
-    BLOCK_H: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    SINGLE_SPLIT: tl.constexpr,
-):
-    pid_h = tl.program_id(0)
-    pid_s = tl.program_id(1)
-    b = tl.program_id(2)
-    seqlen = tl.load(SEQLENS + b)
-    start = pid_s * tokens_per_split
-    end = tl.minimum(start + tokens_per_split, seqlen)
-
-    rows = pid_h * BLOCK_H + tl.arange(0, BLOCK_H)
-    row_ok = rows < q_len * num_heads
-    t = rows // num_heads
-    h = rows % num_heads
-    last_key = seqlen - q_len + t  # causal limit of each row (inclusive)
-
-    offs_l = tl.arange(0, D_LAT)
-    offs_r = tl.arange(0, D_ROPE)
-    q_off = b * stride_q_b + t * stride_q_t + h * stride_q_h
-    q_lat = tl.load(Q + q_off[:, None] + offs_l[None, :], mask=row_ok[:, None], other=0.0)
-    q_rope = tl.load(Q + q_off[:, None] + D_LAT + offs_r[None, :], mask=row_ok[:, None], other=0.0)
-    if KV.dtype.element_ty == tl.float8e4nv:  # fp8 tiles widen to fp16 in one cvt per pair; dot in fp16
-        q_lat = q_lat.to(tl.float16)
-        q_rope = q_rope.to(tl.float16)
-
-    m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
-    l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
-    acc = tl.zeros([BLOCK_H, D_LAT], dtype=tl.float32)
-    if PAGED and PAGE_AHEAD:  # the first tile's table entries; each iteration loads the next tile's (loop-carried)
-        bt_row = BLOCK_TABLE + b * stride_bt_b
-        pages_nxt = _tile_pages(bt_row, start, end, PAGE_SIZE, BLOCK_N)
-    for n0 in range(start, end, BLOCK_N):
-        offs_n = n0 + tl.arange(0, BLOCK_N)
-        n_ok = offs_n < end
-        if PAGED and PAGE_AHEAD:
-            # No kv address depends on a load of its own iteration, so Triton's pipeliner keeps num_stages - 1 kv
-            # buffers in flight as for contiguous caches (NOTES.md, "Follow-up 3: paged pipelining")
-            tok = _tile_rows(pages_nxt, n0, stride_kv_page, stride_kv_tok, PAGE_SIZE, BLOCK_N)
-            pages_nxt = _tile_pages(bt_row, n0 + BLOCK_N, end, PAGE_SIZE, BLOCK_N)
-        elif PAGED:
-            if PAGE_SIZE % BLOCK_N == 0:  # the whole tile sits in one block: one table entry per tile
-                page = tl.load(BLOCK_TABLE + b * stride_bt_b + n0 // PAGE_SIZE)
-                tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
-            else:
-                page = tl.load(BLOCK_TABLE + b * stride_bt_b + offs_n // PAGE_SIZE, mask=n_ok, other=0)
-                tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
-        else:
-            tok = b.to(tl.int64) * stride_kv_page + offs_n * stride_kv_tok
-        kv = tl.load(KV + tok[:, None] + offs_l[None, :], mask=n_ok[:, None], other=0.0).to(q_lat.dtype)
-        k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None], other=0.0).to(q_lat.dtype)
-        s = tl.dot(q_lat, tl.trans(kv))
-        s = tl.dot(q_rope, tl.trans(k_rope), s)
-        s = s * qk_scale
-        visible = (offs_n[None, :] <= last_key[:, None]) & n_ok[None, :]
-        s = tl.where(visible, s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, 1))
-        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
-        alpha = tl.exp2(m_i - m_use)
-        p = tl.exp2(s - m_use[:, None])
-        l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None]
-        acc = tl.dot(p.to(kv.dtype), kv, acc)
-        m_i = m_new
-
-    l_safe = tl.where(l_i == 0.0, 1.0, l_i)
-    o = acc * (out_scale / l_safe)[:, None]
-    if SINGLE_SPLIT:
-        o_off = b * stride_o_b + t * stride_o_t + h * stride_o_h
-        tl.store(OUT + o_off[:, None] + offs_l[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
-    else:
-        lse = tl.where(l_i == 0.0, float("-inf"), m_i + tl.log2(l_safe))
-        op = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r + offs_l[None, :]
-        tl.store(op, o, mask=row_ok[:, None])
-        tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=row_ok)
-
-
-@triton.jit
-def _mla_decode_splitv_kernel(
-    Q, KV, BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT,
-    stride_q_b, stride_q_t, stride_q_h,
-    stride_kv_page, stride_kv_tok,
-    stride_bt_b,
-    stride_op_b, stride_op_s, stride_op_r,
-    stride_lse_b, stride_lse_s,
-    stride_o_b, stride_o_t, stride_o_h,
-    num_heads, q_len, tokens_per_split,
-    qk_scale,  # softmax_scale * log2(e) * kv_scale
-    out_scale,  # kv_scale
-    PAGE_SIZE: tl.constexpr,
-    PAGED: tl.constexpr,
-    PAGE_AHEAD: tl.constexpr,
     D_LAT: tl.constexpr,
     D_ROPE: tl.constexpr,
     BLOCK_H: tl.constexpr,
     BLOCK_N: tl.constexpr,
     SINGLE_SPLIT: tl.constexpr,
     SPLIT_V: tl.constexpr,
-    TRANS_S: tl.constexpr,
     PREFETCH: tl.constexpr,
-    LOOP_STAGES: tl.constexpr,
-    WARP_SPEC: tl.constexpr,
-    TMA: tl.constexpr,
 ):
-    """Like _mla_decode_kernel, but the 512 value dims are split over SPLIT_V programs (grid axis 0 is
-    head_blocks * SPLIT_V). Each program recomputes the full 576-dim scores (QK^T costs SPLIT_V times) and keeps
-    only a [BLOCK_H, D_LAT / SPLIT_V] accumulator, so BLOCK_H = 128 fits at 8 warps (one 64-row wgmma tile per
-    warp group, no replicated QK^T: with 64 rows and 8 warps Triton's chained-dot layout puts both warp groups
-    on the same 64 rows and computes the scores twice). The program's own value slice is loaded once and feeds
-    both dots; the other slices only feed the scores.
-    TRANS_S computes the scores as S^T = K Q^T (M = keys): with BLOCK_N = 128 and 8 warps each warp group owns 64
-    distinct keys, so QK^T is not replicated either, and the wgmma N is BLOCK_H (64) instead of 32.
+    """Grid (head_blocks * SPLIT_V, splits, B). With SPLIT_V = 2 the 512 value dims are split over two programs:
+    each recomputes the full 576-dim scores (QK^T costs twice) and keeps only a [BLOCK_H, D_LAT / 2] accumulator,
+    so BLOCK_H = 128 fits at 8 warps (one 64-row wgmma tile per warp group, no replicated QK^T: with 64 rows and 8
+    warps Triton's chained-dot layout puts both warp groups on the same 64 rows and computes the scores twice). The
+    program's own value slice is loaded once and feeds both dots; the other slice only feeds the scores.
     PREFETCH (GPU only: inline PTX) asks L2 for the next tile (prefetch.global.L2, one per 128-byte line) before the
     dots on the current one: with num_stages = 1 (a 147 KB kv tile leaves no room for a second buffer) the next
-    load then comes from L2 instead of HBM.
-    Follow-up 2 (Hopper load/compute overlap, default off): LOOP_STAGES is the KV loop's software-pipelining depth
-    (tl.range num_stages; the wrapper passes the config's num_stages unless loop_stages is set), WARP_SPEC asks
-    tl.range for warp specialisation (producer/consumer partitions), TMA (contiguous caches only) loads the kv
-    tiles through device-side tensor descriptors (bulk tensor copies into shared memory; the descriptor's row
-    count is this program's `end`, so rows past it arrive as zeros, like the masked loads)."""
+    load then comes from L2 instead of HBM."""
     D_V: tl.constexpr = D_LAT // SPLIT_V
     pid_hv = tl.program_id(0)
     pid_s = tl.program_id(1)
@@ -228,7 +94,7 @@ def _mla_decode_splitv_kernel(
     if SPLIT_V == 2:
         v_oth = (1 - vh) * D_V
         q_oth = tl.load(Q + q_off[:, None] + v_oth + offs_v[None, :], mask=row_ok[:, None], other=0.0)
-    if KV.dtype.element_ty == tl.float8e4nv:
+    if KV.dtype.element_ty == tl.float8e4nv:  # fp8 tiles widen to fp16 in one cvt per pair; dot in fp16
         q_own = q_own.to(tl.float16)
         q_rope = q_rope.to(tl.float16)
         if SPLIT_V == 2:
@@ -237,45 +103,26 @@ def _mla_decode_splitv_kernel(
     m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
     acc = tl.zeros([BLOCK_H, D_V], dtype=tl.float32)
-    if TMA:  # contiguous only: rows = this sequence's tokens up to `end`; beyond it the copy engine fills zeros
-        kv_base = KV + b.to(tl.int64) * stride_kv_page
-        desc_v = tl.make_tensor_descriptor(kv_base, shape=[end, D_LAT + D_ROPE], strides=[stride_kv_tok, 1],
-                                           block_shape=[BLOCK_N, D_V])
-        desc_r = tl.make_tensor_descriptor(kv_base, shape=[end, D_LAT + D_ROPE], strides=[stride_kv_tok, 1],
-                                           block_shape=[BLOCK_N, D_ROPE])
-    if PAGED and PAGE_AHEAD:  # as in _mla_decode_kernel: the next tile's table entries are loop-carried
+    if PAGED:  # the first tile's table entries; each iteration loads the next tile's (loop-carried)
         bt_row = BLOCK_TABLE + b * stride_bt_b
-        pages_nxt = _tile_pages(bt_row, start, end, PAGE_SIZE, BLOCK_N)
-    for n0 in tl.range(start, end, BLOCK_N, num_stages=LOOP_STAGES, warp_specialize=WARP_SPEC):
+        pages_nxt = tile_pages(bt_row, start, end, PAGE_SIZE, BLOCK_N)
+    for n0 in range(start, end, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         n_ok = offs_n < end
-        if PAGED and PAGE_AHEAD:
-            tok = _tile_rows(pages_nxt, n0, stride_kv_page, stride_kv_tok, PAGE_SIZE, BLOCK_N)
-            pages_nxt = _tile_pages(bt_row, n0 + BLOCK_N, end, PAGE_SIZE, BLOCK_N)
-        elif PAGED:
-            if PAGE_SIZE % BLOCK_N == 0:
-                page = tl.load(BLOCK_TABLE + b * stride_bt_b + n0 // PAGE_SIZE)
-                tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
-            else:
-                page = tl.load(BLOCK_TABLE + b * stride_bt_b + offs_n // PAGE_SIZE, mask=n_ok, other=0)
-                tok = page.to(tl.int64) * stride_kv_page + (offs_n % PAGE_SIZE) * stride_kv_tok
+        if PAGED:
+            tok = tile_rows(pages_nxt, n0, stride_kv_page, stride_kv_tok, PAGE_SIZE, BLOCK_N)
+            pages_nxt = tile_pages(bt_row, n0 + BLOCK_N, end, PAGE_SIZE, BLOCK_N)
         else:
             tok = b.to(tl.int64) * stride_kv_page + offs_n * stride_kv_tok
-        if TMA:
-            kv = desc_v.load([n0, v_own]).to(q_own.dtype)
-            k_rope = desc_r.load([n0, D_LAT]).to(q_own.dtype)
-        else:
-            kv = tl.load(KV + tok[:, None] + v_own + offs_v[None, :], mask=n_ok[:, None],
+        kv = tl.load(KV + tok[:, None] + v_own + offs_v[None, :], mask=n_ok[:, None], other=0.0).to(q_own.dtype)
+        k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None],
                          other=0.0).to(q_own.dtype)
-            k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None],
-                             other=0.0).to(q_own.dtype)
         if PREFETCH:  # next tile's rows, clamped to the last valid key (a prefetch of a bad address could fault)
             nxt = tl.minimum(offs_n + BLOCK_N, end - 1)
-            if PAGED and PAGE_AHEAD and PAGE_SIZE % BLOCK_N == 0:  # the next tile's block, loaded above
+            if PAGED and PAGE_SIZE % BLOCK_N == 0:  # the next tile's block, loaded above
                 ntok = pages_nxt.to(tl.int64) * stride_kv_page + (nxt % PAGE_SIZE) * stride_kv_tok
             elif PAGED:
-                npage = tl.load(BLOCK_TABLE + b * stride_bt_b + nxt // PAGE_SIZE)
-                ntok = npage.to(tl.int64) * stride_kv_page + (nxt % PAGE_SIZE) * stride_kv_tok
+                ntok = key_rows(bt_row, nxt, stride_kv_page, stride_kv_tok, PAGE_SIZE)
             else:
                 ntok = b.to(tl.int64) * stride_kv_page + nxt * stride_kv_tok
             lines = tl.minimum(tl.arange(0, 16) * (128 // KV.dtype.element_ty.primitive_bitwidth * 8),
@@ -284,53 +131,30 @@ def _mla_decode_splitv_kernel(
                 "prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [KV + ntok[:, None] + lines[None, :]],
                 dtype=tl.int32, is_pure=False, pack=1,
             )
-        if TRANS_S:  # S^T = K Q^T: M = BLOCK_N keys (one 64-key wgmma tile per warp group), N = BLOCK_H heads
-            s = tl.dot(kv, tl.trans(q_own))
-            if SPLIT_V == 2:
-                if TMA:
-                    k_oth = desc_v.load([n0, v_oth]).to(q_own.dtype)
-                else:
-                    k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
-                                    other=0.0).to(q_own.dtype)
-                s = tl.dot(k_oth, tl.trans(q_oth), s)
-            s = tl.trans(tl.dot(k_rope, tl.trans(q_rope), s))
-        else:
-            s = tl.dot(q_own, tl.trans(kv))
-            if SPLIT_V == 2:
-                if TMA:
-                    k_oth = desc_v.load([n0, v_oth]).to(q_own.dtype)
-                else:
-                    k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
-                                    other=0.0).to(q_own.dtype)
-                s = tl.dot(q_oth, tl.trans(k_oth), s)
-            s = tl.dot(q_rope, tl.trans(k_rope), s)
-        s = s * qk_scale
-        visible = (offs_n[None, :] <= last_key[:, None]) & n_ok[None, :]
-        s = tl.where(visible, s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, 1))
-        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
-        alpha = tl.exp2(m_i - m_use)
-        p = tl.exp2(s - m_use[:, None])
-        l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None]
+        s = tl.dot(q_own, tl.trans(kv))
+        if SPLIT_V == 2:
+            k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
+                            other=0.0).to(q_own.dtype)
+            s = tl.dot(q_oth, tl.trans(k_oth), s)
+        s = tl.dot(q_rope, tl.trans(k_rope), s)
+        p, m_i, l_i, acc = online_softmax_step(s * qk_scale, m_i, l_i, acc, offs_n, last_key, end)
         acc = tl.dot(p.to(kv.dtype), kv, acc)
-        m_i = m_new
 
-    l_safe = tl.where(l_i == 0.0, 1.0, l_i)
-    o = acc * (out_scale / l_safe)[:, None]
+    o, lse = finish(acc, m_i, l_i, out_scale)
     if SINGLE_SPLIT:
         o_off = b * stride_o_b + t * stride_o_t + h * stride_o_h + v_own
         tl.store(OUT + o_off[:, None] + offs_v[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
     else:
-        lse = tl.where(l_i == 0.0, float("-inf"), m_i + tl.log2(l_safe))
         op = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r + v_own + offs_v[None, :]
         tl.store(op, o, mask=row_ok[:, None])
-        tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=row_ok & ((rows * 0 + vh) == 0))
+        lse_mask = row_ok & ((rows * 0 + vh) == 0)  # one value half writes the lse
+        tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=lse_mask)
 
 
 @dataclass(frozen=True)
 class MLADecodeConfig:
-    """Tile sizes and launch shape. block_h: (token, head) rows per program; block_n: keys per tile."""
+    """Tile sizes and launch shape. block_h: (token, head) rows per program; block_n: keys per tile; split_v 2: the
+    value dims over two programs; prefetch_l2: L2 prefetch of the next tile (GPU only, inline PTX)."""
 
     block_h: int = 64
     block_n: int = 32
@@ -338,54 +162,24 @@ class MLADecodeConfig:
     num_stages: int = 2
     programs_per_sm: int = 1  # used by the split heuristic
     min_tokens_per_split: int = 256
-    split_v: int = 1  # 2: value dims split over two programs (_mla_decode_splitv_kernel)
-    trans_s: bool = False  # scores as K Q^T (_mla_decode_splitv_kernel); split_v 1 and trans_s False: original kernel
-    prefetch_l2: bool = False  # _mla_decode_splitv_kernel: L2 prefetch of the next tile (GPU only, inline PTX)
-    # Follow-up 2 (Hopper features, _mla_decode_splitv_kernel; all off by default):
-    loop_stages: int = 0  # > 0: tl.range(num_stages=...) on the KV loop (0: the kernel-wide num_stages applies)
-    warp_specialize: bool = False  # tl.range(warp_specialize=True): producer/consumer warp partitions
-    tma: bool = False  # kv tiles through device-side TMA descriptors (contiguous caches; paged keeps pointer loads)
-    # Follow-up 3 (paged caches): each iteration loads the *next* tile's block-table entries (loop-carried), so the kv
-    # address no longer depends on a load of the same iteration and Triton pipelines the loads as for a contiguous
-    # cache. False: the table entry is loaded in the tile's own iteration (the code before follow-up 3).
-    paged_lookahead: bool = True
+    split_v: int = 1
+    prefetch_l2: bool = False
 
 
 def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, fp8: bool = False,
                        paged: bool = False) -> MLADecodeConfig:
-    """Config for `rows` = s_q * heads query rows per sequence (chosen from the H100 sweep in NOTES.md); `paged`: for
-    a paged cache (block table)."""
+    """Config for `rows` = s_q * heads query rows per sequence, chosen from the H100 measurements in
+    docs/kernels-notes.md (timings there and in reports/h100/kernels.md); `paged`: for a paged cache (block table).
+    fp8 caches and s_q > 1 were not timed with the 32-row and 128-row tiles: they keep the general ones."""
     if rows <= 16:
         return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
     if rows <= 32:
-        if s_q == 1 and not fp8:
-            # Follow-up 3 (kernels/tune_paged.py --h32, H100, triton 3.6, reports/h100/kernels.md): with the paged
-            # loads pipelined, 32 heads x 64 keys on 8 warps beat 32/32/4/3 at 11 of 12 paged points (geomean 0.916x
-            # the time; 1.04-1.31x the floor, median 1.11 over B x ctx >= 256k, against 1.18-1.39x, median 1.24) and
-            # at 12 of 12 contiguous points (0.886x; median 1.22x -> 1.03x the floor), so it is the default for both.
-            # fp8 and s_q > 1 were not timed with it.
+        if s_q == 1 and not fp8:  # follow-up 3: faster than 32/32/4/3, paged and contiguous
             return MLADecodeConfig(block_h=32, block_n=64, num_warps=8, num_stages=3)
         return MLADecodeConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)
-    if rows >= 128 and s_q == 1 and not fp8:
-        # Follow-up measurement 2026-11-23 (kernels/tune_128.py, H100, triton 3.6, reports/h100/kernels.md): 128
-        # heads, bf16, B 32/64/128 x ctx 4k/16k: faster than 64/64/8/2 at all 12 points, contiguous by 3-11%
-        # (0.1435 vs 0.1600 ms at 32 x 4k, 0.4901 vs 0.5493 at 32 x 16k, 2.014 vs 2.115 at 128 x 16k; 2.40-2.69x
-        # the floor instead of 2.57-3.00x), paged64 by 2.5-5% (2.291 vs 2.352 ms at 128 x 16k). fp8 caches and
-        # s_q > 1 were not timed: they keep the old tile. Follow-up 2 (tune_128 --follow2, NOTES.md): TMA / tl.range
-        # pipelining / two-programs-per-SM variants all lost (geomean 1.04-1.56x this tile's time), so it stays.
+    if rows >= 128 and s_q == 1 and not fp8:  # follow-up 1 (128 heads): the best variant; follow-up 2's lost to it
         return MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True)
     return MLADecodeConfig(block_h=64, block_n=64, num_warps=8, num_stages=2)
-
-
-def _tma_scratch(size: int, alignment: int, stream):
-    return torch.empty(size, device="cuda" if torch.cuda.is_available() else "cpu", dtype=torch.int8)
-
-
-def _ensure_tma_allocator() -> None:
-    """Device-side tensor descriptors (tl.make_tensor_descriptor) live in a global scratch buffer that Triton asks
-    the allocator for at launch (128 B per program). Triton keeps the allocator in a ContextVar (per thread), so it is
-    set at every TMA launch (cheap) rather than once."""
-    triton.set_allocator(_tma_scratch)
 
 
 def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int, kv_lora_rank: int, fp8: bool,
@@ -399,14 +193,11 @@ def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int,
         cfg, block_h = config, max(16, config.block_h)
     head_blocks = triton.cdiv(rows, block_h)
     assert cfg.split_v in (1, 2) and kv_lora_rank % cfg.split_v == 0
-    if num_splits is None:
-        num_splits = choose_num_splits(
-            B * head_blocks * cfg.split_v, max_len, sms=sms, programs_per_sm=cfg.programs_per_sm,
-            min_tokens=cfg.min_tokens_per_split, token_bytes=token_bytes,
-            partial_bytes_per_split=B * rows * kv_lora_rank * 8,
-        )
-    tokens_per_split = triton.cdiv(triton.cdiv(max_len, num_splits), cfg.block_n) * cfg.block_n
-    return cfg, block_h, head_blocks, triton.cdiv(max_len, tokens_per_split), tokens_per_split
+    num_splits, tokens_per_split = plan_splits(
+        B * head_blocks * cfg.split_v, max_len, cfg.block_n, sms=sms, num_splits=num_splits,
+        programs_per_sm=cfg.programs_per_sm, min_tokens=cfg.min_tokens_per_split, token_bytes=token_bytes,
+        partial_bytes_per_split=B * rows * kv_lora_rank * 8)
+    return cfg, block_h, head_blocks, num_splits, tokens_per_split
 
 
 def mla_num_splits(batch: int, s_q: int, heads: int, max_len: int, *, sms: int = 132, kv_element_size: int = 2,
@@ -470,11 +261,6 @@ def mla_decode_triton(
         fp8=is_fp8, config=config, num_splits=num_splits, paged=paged)
     split_v = cfg.split_v
     prefetch = cfg.prefetch_l2 and q.device.type == "cuda"  # inline PTX: not under the CPU interpreter
-    # TMA needs 16-byte aligned rows and base address; otherwise (and for paged caches) the pointer loads are used
-    tma = (cfg.tma and not paged and kv_cache.stride(1) * kv_cache.element_size() % 16 == 0
-           and kv_cache.data_ptr() % 16 == 0)
-    if tma:
-        _ensure_tma_allocator()
 
     if out is None:
         out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
@@ -486,15 +272,7 @@ def mla_decode_triton(
         o_part = torch.empty((B, num_splits, rows, r), dtype=torch.float32, device=q.device)
         lse_part = torch.empty((B, num_splits, rows), dtype=torch.float32, device=q.device)
         sp = (o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1))
-    grid = (head_blocks * split_v, num_splits, B)
-    hopper = bool(cfg.loop_stages or cfg.warp_specialize or tma)
-    if split_v == 1 and not cfg.trans_s and not prefetch and not hopper:
-        kernel, extra = _mla_decode_kernel, {}
-    else:
-        kernel, extra = _mla_decode_splitv_kernel, dict(
-            SPLIT_V=split_v, TRANS_S=cfg.trans_s, PREFETCH=prefetch, LOOP_STAGES=cfg.loop_stages or cfg.num_stages,
-            WARP_SPEC=cfg.warp_specialize, TMA=tma)
-    kernel[grid](
+    _mla_decode_kernel[(head_blocks * split_v, num_splits, B)](
         q, kv_cache, block_table, cache_seqlens, o_part, lse_part, out,
         q.stride(0), q.stride(1), q.stride(2),
         kv_cache.stride(0), kv_cache.stride(1),
@@ -504,9 +282,8 @@ def mla_decode_triton(
         H, s_q, tokens_per_split,
         softmax_scale * LOG2E * kv_scale_f,
         kv_scale_f,
-        PAGE_SIZE=page_size, PAGED=paged, PAGE_AHEAD=paged and cfg.paged_lookahead, D_LAT=r, D_ROPE=dr,
-        BLOCK_H=block_h, BLOCK_N=cfg.block_n,
-        SINGLE_SPLIT=single, num_warps=cfg.num_warps, num_stages=cfg.num_stages, **extra,
+        PAGE_SIZE=page_size, PAGED=paged, D_LAT=r, D_ROPE=dr, BLOCK_H=block_h, BLOCK_N=cfg.block_n,
+        SINGLE_SPLIT=single, SPLIT_V=split_v, PREFETCH=prefetch, num_warps=cfg.num_warps, num_stages=cfg.num_stages,
     )
     if not single:
         assert out.is_contiguous()

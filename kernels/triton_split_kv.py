@@ -6,18 +6,17 @@ normalised partial output o_s [Dv] (float32) and its log-sum-exp lse_s (base 2).
 Empty chunks carry lse = -inf and weigh nothing. With one split stage 1 writes the final output itself.
 
 `choose_num_splits` picks the split count from the grid size: enough programs to fill the SMs, without waves
-that are mostly empty, and chunks no shorter than `min_tokens`.
+that are mostly empty, and chunks no shorter than `min_tokens`. `plan_splits` is what every decode wrapper
+(Triton MLA and GQA, Gluon MLA) launches with: that count (or the caller's), chunks rounded up to whole tiles.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import triton
 import triton.language as tl
 
-__all__ = ["choose_num_splits", "combine_splits"]
+__all__ = ["choose_num_splits", "plan_splits", "combine_splits", "num_sms"]
 
 
 @triton.jit
@@ -78,7 +77,7 @@ def choose_num_splits(
         main(s)    = waves(s) * ceil(max_len / s) * token_bytes * slots,  waves(s) = ceil(work_items * s / slots)
         partial(s) = s * partial_bytes_per_split   (fp32 partial outputs written by stage 1, read by stage 2)
     and the smallest s within 3% of the best total is taken. (Before 2026-11-23 a fixed 0.01 * s overhead term
-    kept B = 1 at ~10 splits, i.e. 10 busy SMs: see NOTES.md.)
+    kept B = 1 at ~10 splits, i.e. 10 busy SMs: see docs/kernels-notes.md.)
     """
     slots = sms * programs_per_sm
     limit = max(1, min(max_splits, max_len // max(min_tokens, 1)))
@@ -89,3 +88,14 @@ def choose_num_splits(
         costs.append(main + (s * partial_bytes_per_split if s > 1 else 0))
     best = min(costs)
     return next(s for s, c in enumerate(costs, start=1) if c <= 1.03 * best)
+
+
+def plan_splits(work_items: int, max_len: int, block_n: int, *, sms: int, num_splits: int | None = None,
+                **choose) -> tuple[int, int]:
+    """(num_splits, tokens_per_split) a kernel launches with: `num_splits` (None: choose_num_splits(work_items,
+    max_len, sms=sms, **choose)), each chunk rounded up to whole tiles of `block_n` keys, and the count recomputed
+    from the rounded chunk (it can only shrink), so that no split is empty."""
+    if num_splits is None:
+        num_splits = choose_num_splits(work_items, max_len, sms=sms, **choose)
+    tokens_per_split = triton.cdiv(triton.cdiv(max_len, num_splits), block_n) * block_n
+    return triton.cdiv(max_len, tokens_per_split), tokens_per_split

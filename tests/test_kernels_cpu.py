@@ -200,7 +200,7 @@ def test_rms_norm_function_saves_only_the_input_and_a_float32_rstd():
 
 
 def test_mla_default_configs_and_split_counts():
-    """The 128-head default (split_v=2, measured faster on the H100, NOTES.md) applies to bf16 s_q=1 only, and the
+    """The 128-head default (split_v=2, measured faster on the H100, docs/kernels-notes.md) applies to bf16 s_q=1 only, and the
     split count it launches with is the old tile's (B x 2 work items either way); mla_num_splits reports it."""
     pytest.importorskip("triton")
     from mlacalc.kernels.triton_mla_decode import default_mla_config, mla_num_splits
@@ -225,7 +225,7 @@ def test_measurement_header_and_json(tmp_path, monkeypatch):
     from mlacalc.kernels import bench
 
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
-    meta = bench.run_meta("cuda", "python -m mlacalc.kernels.tune_gluon --out $OUT")
+    meta = bench.run_meta("cuda", "python bench/tune_gluon.py --out $OUT")
     assert meta["gpu"] == "NVIDIA H100 80GB HBM3" and meta["command"].endswith("--out $OUT")
     assert meta["torch"] == torch.__version__ and {"triton", "cuda", "python"} <= set(meta)
     path = tmp_path / "r.json"

@@ -27,7 +27,7 @@ CASES = {
     "mla_splits_long": ("mla", dict(lens=[700, 20], heads=16, r=32, dr=16, dtype="float16"), 1e-2),
     "mla_fp8": ("mla", dict(lens=[1, 65, 200], heads=4, r=32, dr=16, dtype="float32", fp8=True, paged=True,
                             block_size=32), 2e-2),
-    # 128-head follow-up variants (kernels/NOTES.md): value dims split over two programs, scores as K Q^T
+    # the 128-head tile's value dims split over two programs (docs/kernels-notes.md, follow-up 1)
     "mla_splitv_contiguous": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"), 1e-2,
                               dict(block_h=16, block_n=16, num_warps=4, num_stages=1, split_v=2)),
     "mla_splitv_paged_mtp": ("mla", dict(lens=[3, 70, 130], heads=5, s_q=3, r=64, dr=16, dtype="float32",
@@ -38,32 +38,13 @@ CASES = {
     "mla_splitv_fp8": ("mla", dict(lens=[1, 65, 200], heads=4, r=32, dr=16, dtype="float32", fp8=True, paged=True,
                                    block_size=32), 2e-2,
                        dict(block_h=16, block_n=16, num_warps=4, num_stages=1, split_v=2)),
-    "mla_trans_s_paged": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16", paged=True,
-                                      block_size=16), 1e-2,
-                          dict(block_h=16, block_n=32, num_warps=4, num_stages=1, trans_s=True)),
-    "mla_trans_s_splitv_long": ("mla", dict(lens=[700, 20], heads=16, r=32, dr=16, dtype="float16"), 1e-2,
-                                dict(block_h=32, block_n=16, num_warps=4, num_stages=1, split_v=2, trans_s=True)),
-    "mla_trans_s_fp8_mtp": ("mla", dict(lens=[2, 65, 200], heads=4, s_q=2, r=32, dr=16, dtype="float32", fp8=True,
-                                        paged=True, block_size=32), 2e-2,
-                            dict(block_h=16, block_n=32, num_warps=4, num_stages=1, trans_s=True)),
-    # Follow-up 2 (Hopper): TMA descriptors + tl.range pipelining; "nan_tail" fills the cache past each length with
-    # NaN, so rows the descriptor must zero-fill (past `end`) would poison the output if they were read
-    "mla_tma_contiguous_nan_tail": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"), 1e-2,
-                                    dict(block_h=16, block_n=16, num_warps=4, num_stages=2, split_v=2,
-                                         loop_stages=2, tma=True), None, "nan_tail"),
-    "mla_tma_single_split_nan_tail": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"),
-                                      1e-2, dict(block_h=16, block_n=16, num_warps=4, num_stages=1, split_v=2,
-                                                 tma=True), 1, "nan_tail"),
-    "mla_tma_splits_long": ("mla", dict(lens=[700, 20], heads=16, r=32, dr=16, dtype="float16"), 1e-2,
-                            dict(block_h=16, block_n=32, num_warps=4, num_stages=2, split_v=2, loop_stages=2,
-                                 tma=True)),
-    "mla_tma_paged_falls_back": ("mla", dict(lens=[3, 70, 130], heads=5, s_q=3, r=64, dr=16, dtype="float32",
-                                             paged=True, block_size=64), 1e-4,
-                                 dict(block_h=16, block_n=16, num_warps=4, num_stages=2, split_v=2, tma=True,
-                                      warp_specialize=True)),
+    # "nan_tail" fills the contiguous cache past each length with NaN: a row read past `end` would poison the output
+    "mla_splitv_contiguous_nan_tail": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"),
+                                       1e-2, dict(block_h=16, block_n=16, num_warps=4, num_stages=2, split_v=2),
+                                       None, "nan_tail"),
     # Follow-up 3 (paged pipelining): the next tile's block-table entries are loop-carried (default); one entry per
     # tile (block 64, two 32-key tiles per block at 32 rows), one per block spread by tl.gather (block 16 < 64 keys),
-    # one per key (block 24 divides no tile), many splits over short and long sequences, and the old code (off)
+    # one per key (block 24 divides no tile), many splits over short and long sequences
     "mla_paged_h32_two_tiles_per_block": ("mla", dict(lens=[1, 31, 32, 33, 63, 64, 65, 200], heads=32, r=64, dr=16,
                                                       dtype="float16", paged=True, block_size=64), 1e-2,
                                           dict(block_h=32, block_n=32, num_warps=4, num_stages=3)),
@@ -73,9 +54,6 @@ CASES = {
                                                paged=True, block_size=16), 1e-2),
     "mla_paged_block24_per_key": ("mla", dict(lens=[1, 23, 24, 25, 63, 64, 65], heads=8, r=64, dr=16,
                                               dtype="float16", paged=True, block_size=24), 1e-2),
-    "mla_paged_lookahead_off": ("mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16",
-                                            paged=True, block_size=16), 1e-2,
-                                dict(block_h=16, block_n=64, num_warps=4, num_stages=3, paged_lookahead=False)),
     "mla_splitv_paged_gather_single_split": ("mla", dict(lens=[1, 63, 64, 65, 130], heads=8, r=64, dr=16,
                                                          dtype="float16", paged=True, block_size=16), 1e-2,
                                              dict(block_h=16, block_n=64, num_warps=4, num_stages=1, split_v=2), 1),
@@ -85,6 +63,12 @@ CASES = {
                                            dtype="float16"), 1e-2),
     "gqa_paged_shuffled_mtp": ("gqa", dict(lens=[2, 40, 97], heads=6, kv_heads=3, head_dim=16, s_q=2,
                                            dtype="float32", paged=True, block_size=16), 1e-4),
+    # the GQA kernel's paged tiles through the shared block-table math: one entry per tile (block 64 = the 64-key
+    # tile), one per key (block 24 divides no tile); block 16 (one entry per block, spread by tl.gather) is above
+    "gqa_paged_block64_splits": ("gqa", dict(lens=[1, 64, 65, 300], heads=4, kv_heads=2, head_dim=16,
+                                             dtype="float16", paged=True, block_size=64), 1e-2),
+    "gqa_paged_block24_per_key": ("gqa", dict(lens=[1, 23, 24, 25, 130], heads=4, kv_heads=1, head_dim=16,
+                                              dtype="float16", paged=True, block_size=24), 1e-2),
     "mha_long_splits": ("gqa", dict(lens=[600, 5], heads=4, kv_heads=4, head_dim=32, dtype="float16"), 1e-2),
 }
 

@@ -1,0 +1,87 @@
+"""The inner pieces every Triton flash-decoding kernel here shares (triton_mla_decode.py, triton_gqa_decode.py).
+
+Online softmax in base 2 (the Triton fused-attention tutorial's loop): per query row keep the running max m, the
+running sum l of 2^(s - m) and the unnormalised output acc; for each tile of scores s (already multiplied by
+softmax_scale * log2 e)
+    m' = max(m, max_j s_j),  alpha = 2^(m - m'),  p_j = 2^(s_j - m'),  l' = l alpha + sum_j p_j,  acc' = acc alpha
+and the kernel adds p @ V to acc'. Keys past a row's causal limit or the split's end score -inf; a row that has
+seen no key yet keeps m = -inf, and its p and alpha use 0 in place of m' so that no NaN (-inf - -inf) appears.
+`finish` divides by l and gives the split's log-sum-exp (base 2) for triton_split_kv.combine_splits.
+
+Paging (cache.py's layouts): token n of sequence b lives in block `block_table[b, n // PAGE_SIZE]` at row
+n % PAGE_SIZE. `tile_pages` loads the table entries of one tile of BLOCK_N keys and `tile_rows` turns them into
+element offsets. A kernel loads the *next* tile's entries in each iteration (loop-carried), so no kv address
+depends on a load of its own iteration and Triton's pipeliner keeps kv tiles in flight as for a contiguous cache
+(docs/kernels-notes.md, "Follow-up 3: paged pipelining").
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+__all__ = ["LOG2E", "online_softmax_step", "finish", "tile_pages", "tile_rows", "key_rows"]
+
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def online_softmax_step(s, m_i, l_i, acc, keys, last_key, end):
+    """One tile: s [rows, BLOCK_N] scaled scores (base 2) of `keys` [BLOCK_N]; a key is visible to a row when
+    keys <= last_key (the row's causal limit, inclusive) and keys < end. Returns (p, m, l, acc rescaled); the
+    caller adds p @ V to acc."""
+    visible = (keys[None, :] <= last_key[:, None]) & (keys[None, :] < end)
+    s = tl.where(visible, s, float("-inf"))
+    m_new = tl.maximum(m_i, tl.max(s, 1))
+    m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
+    alpha = tl.exp2(m_i - m_use)
+    p = tl.exp2(s - m_use[:, None])
+    l_new = l_i * alpha + tl.sum(p, 1)
+    return p, m_new, l_new, acc * alpha[:, None]
+
+
+@triton.jit
+def finish(acc, m_i, l_i, out_scale):
+    """(acc * out_scale / l, log-sum-exp base 2); a row that saw no key gives 0 and -inf (weighs nothing)."""
+    l_safe = tl.where(l_i == 0.0, 1.0, l_i)
+    o = acc * (out_scale / l_safe)[:, None]
+    lse = tl.where(l_i == 0.0, float("-inf"), m_i + tl.log2(l_safe))
+    return o, lse
+
+
+@triton.jit
+def tile_pages(bt_row, n0, end, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Block-table entries of the tile of keys [n0, n0 + BLOCK_N): a scalar when the tile sits in one block, one
+    entry per block ([BLOCK_N // PAGE_SIZE]) when blocks tile it, else one per key. Keys are clamped to end - 1, so
+    every index stays inside this sequence's table row (past the end the tile's kv loads are masked anyway)."""
+    last = tl.maximum(end - 1, 0)
+    if PAGE_SIZE % BLOCK_N == 0:
+        pages = tl.load(bt_row + tl.minimum(n0, last) // PAGE_SIZE)
+    elif BLOCK_N % PAGE_SIZE == 0:
+        first = tl.minimum(n0 + tl.arange(0, BLOCK_N // PAGE_SIZE) * PAGE_SIZE, last)
+        pages = tl.load(bt_row + first // PAGE_SIZE)
+    else:
+        pages = tl.load(bt_row + tl.minimum(n0 + tl.arange(0, BLOCK_N), last) // PAGE_SIZE)
+    return pages
+
+
+@triton.jit
+def tile_rows(pages, n0, stride_page, stride_tok, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Element offsets [BLOCK_N] (int64) of the tile's cache rows from its block-table entries (tile_pages)."""
+    in_block = ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_tok
+    if PAGE_SIZE % BLOCK_N == 0:  # one entry for the whole tile
+        tok = pages.to(tl.int64) * stride_page + in_block
+    elif BLOCK_N % PAGE_SIZE == 0:  # one entry per block, spread over its keys in registers (a load per key, or a
+        # reshape of [blocks, PAGE_SIZE], spills and stops the pipelining: docs/kernels-notes.md, follow-up 3)
+        per_key = tl.gather(pages, tl.arange(0, BLOCK_N) // PAGE_SIZE, 0)
+        tok = per_key.to(tl.int64) * stride_page + in_block
+    else:  # one entry per key
+        tok = pages.to(tl.int64) * stride_page + in_block
+    return tok
+
+
+@triton.jit
+def key_rows(bt_row, keys, stride_page, stride_tok, PAGE_SIZE: tl.constexpr):
+    """Element offsets (int64) of the cache rows of `keys` (valid keys: the caller clamps), one table load per key."""
+    page = tl.load(bt_row + keys // PAGE_SIZE)
+    return page.to(tl.int64) * stride_page + (keys % PAGE_SIZE) * stride_tok
