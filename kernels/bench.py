@@ -2,10 +2,11 @@
 
     python -m mlacalc.kernels.bench --out FILE.json [--quick]
 
-Method (see /work/.library/device/METHOD.md): both ceilings measured in the same run (device-to-device copy of
-1 GiB, bytes read + written; bf16 8192^3 matmul); every kernel warmed up first, then timed with CUDA events around
-each call, the L2 flushed before each call by writing a 256 MiB buffer, median reported; repetitions scale down
-for slow points. Inputs are random (never zeros). Points whose tensors would not fit are recorded as skipped.
+Method: both ceilings measured in the same run by the calibration's probes (profiler.calibrate.measure_ceilings:
+device-to-device copy of 2 GiB, bytes read + written; bf16 8192^3 matmul); every kernel warmed up first, then timed
+by the project's one timer (profiler.timing.time_cuda: CUDA events around each call queued behind a device-side
+hold, the L2 flushed before each call, median reported, host-bound runs detected and re-timed); repetitions scale
+down for slow points. Inputs are random (never zeros). Points whose tensors would not fit are recorded as skipped.
 
 Counting (per point; the same counts for every implementation of a problem):
   MLA decode  bytes = B*ctx*(r+dr)*elem(kv) + q (B*s_q*H*(r+dr)*2) + out (B*s_q*H*r*2)
@@ -18,6 +19,7 @@ Counting (per point; the same counts for every implementation of a problem):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import platform
@@ -27,8 +29,10 @@ from dataclasses import asdict
 
 import torch
 
-__all__ = ["run_benchmark", "measure_copy_bandwidth", "measure_matmul_rate", "measure_ceilings", "run_meta",
-           "write_result"]
+from mlacalc.profiler.calibrate import measure_ceilings
+from mlacalc.profiler.timing import L2Flusher, time_cuda
+
+__all__ = ["run_benchmark", "time_ms", "make_timer", "run_meta", "write_result"]
 
 MLA_R, MLA_DR = 512, 64
 MLA_SCALE = (128 + 64) ** -0.5
@@ -37,82 +41,20 @@ GQA_SHAPES = {  # name: (q heads, kv heads, head dim), per layer on one GPU
     "llama3-70b": (64, 8, 128),
     "llama2-7b-mha": (32, 32, 128),
 }
-FLUSH_BYTES = 256 << 20
-HOLD_TRIES = 3  # timings of one point, each with a 4x longer hold of the GPU, until the host kept up
-MAX_HOLD_MS = 4000.0
 
 
-class Timer:
-    def __init__(self, device):
-        self.flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device=device)
-
-    def __call__(self, fn, *, budget_s: float = 0.12, max_reps: int = 30, min_reps: int = 5) -> dict:
-        fn()  # compile / warm up
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        est = time.perf_counter() - t0
-        reps = int(max(min_reps, min(max_reps, budget_s / max(est, 1e-6))))
-        # Hold the GPU while the CPU queues every repetition, so that host launch overhead (Python wrappers, several
-        # launches per call) never leaves the GPU idle inside a timed region: we time the device, not the host.
-        # If the hold ended before the last repetition was queued, the GPU may have waited for the host between a
-        # start event and its kernel, which the gaps below cannot show (seen on the H100: a Gluon wrapper's median
-        # 8x its minimum with normal gaps); then time again with a 4x longer hold, up to HOLD_TRIES times.
-        hold_ms = max(1.0, 2e3 * est)  # per repetition
-        for _ in range(HOLD_TRIES):
-            events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                      for _ in range(reps)]
-            torch.cuda._sleep(int(min(reps * hold_ms, MAX_HOLD_MS) * 2_000_000))  # ~1 ms per 2M cycles
-            held = torch.cuda.Event()
-            held.record()
-            for start, end in events:
-                self.flush.zero_()
-                start.record()
-                fn()
-                end.record()
-            ran_dry = held.query()  # the hold was over before everything was queued
-            torch.cuda.synchronize()
-            if not ran_dry:
-                break
-            hold_ms *= 4
-        times = sorted(s.elapsed_time(e) for s, e in events)
-        # GPU time between one rep's end and the next rep's start: the L2 flush (~0.1 ms) when the GPU never waited
-        # for the host; much more means the queue ran dry and the reps timed host launch overhead (NOTES.md).
-        gaps = [events[i][1].elapsed_time(events[i + 1][0]) for i in range(reps - 1)]
-        return {"ms": statistics.median(times), "ms_min": times[0], "ms_max": times[-1], "reps": reps,
-                "host_bound": ran_dry,
-                "gap_ms": statistics.median(gaps) if gaps else None, "gap_ms_max": max(gaps) if gaps else None}
+def time_ms(fn, flusher=None, *, budget_s: float = 0.12, max_reps: int = 30, min_reps: int = 5) -> dict:
+    """One benchmark timing: the project's timer (profiler.timing.time_cuda: device time, L2 flushed, host-bound
+    runs detected) with the benchmark's budget, as a row's fields in milliseconds."""
+    t = time_cuda(fn, warmup=1, reps=max_reps, max_seconds=budget_s, min_reps=min_reps, flusher=flusher)
+    ms = lambda x: None if x is None else x * 1e3  # noqa: E731
+    return {"ms": ms(t.median), "ms_min": ms(t.minimum), "ms_max": ms(t.maximum), "reps": t.n,
+            "host_bound": t.host_bound, "gap_ms": ms(t.gap_median), "gap_ms_max": ms(t.gap_max)}
 
 
-def measure_copy_bandwidth(timer: Timer, device) -> float:
-    """GB/s of a 1 GiB device-to-device copy, counting bytes read plus bytes written."""
-    n = (1 << 30) // 2
-    src = torch.randn(n, device=device, dtype=torch.bfloat16)
-    dst = torch.empty_like(src)
-    t = timer(lambda: dst.copy_(src), budget_s=0.3)["ms"]
-    del src, dst
-    return 2 * n * 2 / (t * 1e-3) / 1e9
-
-
-def measure_matmul_rate(timer: Timer, device) -> float:
-    """TFLOP/s of a bf16 8192^3 matmul (2 n^3 flops)."""
-    n = 8192
-    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    t = timer(lambda: a @ b, budget_s=0.5)["ms"]
-    return 2 * n**3 / (t * 1e-3) / 1e12
-
-
-def measure_ceilings(timer: Timer, device, log=None) -> dict:
-    """The floor's two ceilings, measured in the same run as the kernels: copy GB/s and bf16 matmul TFLOP/s."""
-    ceil = {"copy_gbps": measure_copy_bandwidth(timer, device), "matmul_tflops": measure_matmul_rate(timer, device)}
-    if log is not None:
-        import triton
-
-        log(f"{torch.cuda.get_device_name(device)} torch {torch.__version__} triton {triton.__version__}: copy "
-            f"{ceil['copy_gbps']:.0f} GB/s, bf16 matmul {ceil['matmul_tflops']:.0f} TFLOP/s")
-    return ceil
+def make_timer():
+    """timer(fn) -> time_ms(fn), flushing the L2 of the current CUDA device."""
+    return functools.partial(time_ms, flusher=L2Flusher(torch.cuda.current_device()))
 
 
 def run_meta(device, command: str) -> dict:
@@ -394,8 +336,8 @@ def run_benchmark(out_path: str, quick: bool = False, *, mla_configs: dict | Non
     mla_configs: optional {"r16"|"r32"|"r64": MLADecodeConfig} overriding the kernel's defaults per row class."""
     device = torch.device("cuda")
     t_start = time.perf_counter()
-    timer = Timer(device)
-    ceil = measure_ceilings(timer, device, log)
+    timer = make_timer()
+    ceil = measure_ceilings(log, flusher=timer.keywords["flusher"])
     if quick:
         batches, contexts, heads = (1, 32, 128), (4096, 16384), (16, 128)
         gqa_b, gqa_c, gqa_shapes = (1, 32), (4096, 16384), ("llama3-8b",)
@@ -411,7 +353,7 @@ def run_benchmark(out_path: str, quick: bool = False, *, mla_configs: dict | Non
     rows += bench_gqa_decode(timer, ceil, device, gqa_b, gqa_c, gqa_shapes, log=log)
     rows += bench_prefill(timer, ceil, device, prefill, log=log)
     result = dict(
-        **run_meta(device, "python -m mlacalc.kernels.bench --out FILE.json" + (" --quick" if quick else "")),
+        **run_meta(device, "mlacalc bench kernels --out FILE.json" + (" --quick" if quick else "")),
         ceilings=ceil,
         mla_configs={k: asdict(v) for k, v in (mla_configs or {}).items()},
         targets=summarize_targets(rows),

@@ -1,6 +1,8 @@
 """Measure the card's ceilings and write them as a hardware spec (the format of ``mlacalc/hardware.py``).
 
-What is measured, each as the median of timed repetitions (see ``timing.time_cuda``):
+The one ceiling probe of the project: `mlacalc calibrate` and the kernel benchmark (``kernels/bench.py``, through
+:func:`measure_ceilings`) both measure with these functions. What is measured, each as the median of timed
+repetitions (see ``timing.time_cuda``: device time, L2 flushed, host-bound runs detected):
 
 - ``mem_bandwidth_gb_s``: a device-to-device copy of a 2 GiB buffer, counting bytes read plus bytes written
   (2 x size), the figure a decode kernel that streams its cache can approach.
@@ -12,7 +14,7 @@ What is measured, each as the median of timed repetitions (see ``timing.time_cud
   in-place adds to a 1-element tensor captured in one CUDA graph, the graph replayed and timed with CUDA events,
   divided by the chain's length (median over repetitions). Graph replay is how the profiler times decode steps,
   so this is the per-kernel cost those timings contain. The same chain launched eagerly from Python is measured
-  too and written in the notes (host-bound: PyTorch's per-op overhead, not the GPU's).
+  too (``time_cuda(hold=False)``) and written in the notes (host-bound: PyTorch's per-op overhead, not the GPU's).
 
 Not measurable on one card: the interconnect; it is taken from ``base`` (a built-in spec such as ``h100-sxm``)
 and the file says so. Memory is the card's total as the driver reports it.
@@ -53,7 +55,8 @@ class Calibration:
                 "notes": self.notes}
 
 
-def _copy_bandwidth(size_bytes: int, reps: int) -> tuple[float, float]:
+def copy_bandwidth(size_bytes: int = 2 << 30, reps: int = 30) -> tuple[float, float]:
+    """(GB/s, spread %) of a device-to-device copy of ``size_bytes``, counting bytes read plus bytes written."""
     import torch
 
     src = torch.randint(0, 2**31 - 1, (size_bytes // 4,), dtype=torch.int32, device="cuda")
@@ -63,7 +66,9 @@ def _copy_bandwidth(size_bytes: int, reps: int) -> tuple[float, float]:
     return 2 * size_bytes / s.median / 1e9, s.spread_pct
 
 
-def _matmul_rate(n: int, dtype_name: str, reps: int, flusher: L2Flusher | None) -> tuple[float, float]:
+def matmul_rate(n: int = 8192, dtype_name: str = "bf16", reps: int = 30,
+                flusher: L2Flusher | None = None) -> tuple[float, float]:
+    """(TFLOP/s, spread %) of an n^3 matrix product (2 n^3 FLOPs) in bf16 / fp16 / fp8 / fp32 (TF32 off)."""
     import torch
 
     if dtype_name == "fp8":
@@ -101,7 +106,7 @@ def _launch_latency(reps: int, n: int = LAUNCH_CHAIN) -> tuple[float, float, flo
         for _ in range(n):
             x.add_(1.0)
 
-    eager = time_cuda(chain, warmup=2, reps=reps)
+    eager = time_cuda(chain, warmup=2, reps=reps, hold=False)  # the host's pace, on purpose
     s = torch.cuda.Stream()
     s.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(s):
@@ -127,12 +132,12 @@ def calibrate(*, base: str | None = "h100-sxm", quick: bool = False, device: int
     info = device_info(device)
     flusher = L2Flusher(device)
     reps = 10 if quick else 30
-    bw, bw_sp = _copy_bandwidth((512 if quick else 2048) * 2**20, reps)
+    bw, bw_sp = copy_bandwidth((512 if quick else 2048) * 2**20, reps)
     n = 4096 if quick else 8192
-    bf16, bf16_sp = _matmul_rate(n, "bf16", reps, flusher)
-    fp16, fp16_sp = _matmul_rate(n, "fp16", reps, flusher)
-    fp8, fp8_sp = _matmul_rate(n, "fp8", reps, flusher)
-    fp32, fp32_sp = _matmul_rate(4096 if not quick else 2048, "fp32", max(5, reps // 3), flusher)
+    bf16, bf16_sp = matmul_rate(n, "bf16", reps, flusher)
+    fp16, fp16_sp = matmul_rate(n, "fp16", reps, flusher)
+    fp8, fp8_sp = matmul_rate(n, "fp8", reps, flusher)
+    fp32, fp32_sp = matmul_rate(4096 if not quick else 2048, "fp32", max(5, reps // 3), flusher)
     try:
         launch, launch_eager, launch_sp = _launch_latency(reps)
     except Exception:  # no graph capture here: leave the launch term out (0) rather than guess
@@ -160,6 +165,20 @@ def calibrate(*, base: str | None = "h100-sxm", quick: bool = False, device: int
                        spreads_pct={"copy": bw_sp, "bf16": bf16_sp, "fp16": fp16_sp, "fp8": fp8_sp,
                                     "fp32": fp32_sp, "launch": launch_sp},
                        notes=notes, kernel_launch_us=launch, kernel_launch_eager_us=launch_eager)
+
+
+def measure_ceilings(log=None, *, flusher: L2Flusher | None = None) -> dict:
+    """The roofline floor's two ceilings, for a benchmark to measure in its own run: ``copy_gbps`` (2 GiB copy)
+    and ``matmul_tflops`` (bf16 8192^3), with the same probes as :func:`calibrate`; ``log`` gets one line."""
+    import torch
+
+    ceil = {"copy_gbps": copy_bandwidth()[0], "matmul_tflops": matmul_rate(8192, "bf16", 30, flusher)[0]}
+    if log is not None:
+        import triton
+
+        log(f"{torch.cuda.get_device_name()} torch {torch.__version__} triton {triton.__version__}: copy "
+            f"{ceil['copy_gbps']:.0f} GB/s, bf16 matmul {ceil['matmul_tflops']:.0f} TFLOP/s")
+    return ceil
 
 
 def write_hardware_yaml(cal: Calibration, path) -> None:

@@ -1,9 +1,19 @@
-"""Timing GPU work: CUDA events, warm-up, repetitions, median and spread, L2 flushed between repetitions.
+"""Timing GPU work: the one timer of this project, used by the profiler, `mlacalc calibrate` and the kernel benchmark.
 
 :func:`time_cuda` runs ``fn`` ``warmup`` times (compilation, autotuning, cuBLAS handles stay out of the numbers),
-then ``reps`` times, each between a pair of CUDA events recorded on the current stream. Before each timed call
-it overwrites a buffer larger than the L2 cache (H100: 50 MB; the buffer is 4x the reported L2 size), so every
-repetition reads its inputs from HBM as a real decode step would. The flush is outside the events.
+times one more call on the host to size the run, then queues ``reps`` calls, each between a pair of CUDA events on
+the current stream, with the L2 flushed before each (``flusher``: a buffer 4x the L2, overwritten outside the
+events, so every repetition reads its inputs from HBM as a real decode step would).
+
+Device time, not host time: before queueing, the GPU is held by a device-side sleep long enough for the host to
+queue every repetition, so the host's launch overhead (Python wrappers, several launches per call) never leaves
+the GPU idle inside a timed region. If the hold ran out before the last repetition was queued (an event recorded
+right after the hold has completed by then), the GPU may have waited for the host between a start event and its
+kernel, which nothing else shows: the run is repeated with a 4x longer hold, up to ``HOLD_TRIES`` times, and
+``host_bound`` says whether it still ran dry (found on the H100: a Gluon wrapper's median 8x its minimum; see
+docs/kernels-notes.md, follow-up 5). ``gap_*`` is the GPU time between one repetition's end and the next one's
+start: the flush alone when the host kept up. ``hold=False`` times what the host can feed (the calibration's eager
+launch chain measures exactly that).
 
 :func:`kernel_breakdown` runs ``fn`` under ``torch.profiler`` and returns the GPU kernels with their total and
 mean device time, sorted by total; ``trace_path`` also writes a Chrome trace (opens in Perfetto or
@@ -12,9 +22,15 @@ chrome://tracing).
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Callable
 
 from .results import Summary, summarize
+
+HOLD_TRIES = 3  # timings of one point, each with a 4x longer hold of the GPU, until the host kept up
+MAX_HOLD_MS = 4000.0
+SLEEP_CYCLES_PER_MS = 2_000_000  # torch.cuda._sleep counts GPU clock cycles (~2 GHz)
 
 
 class L2Flusher:
@@ -32,31 +48,53 @@ class L2Flusher:
         self.buf.zero_()
 
 
+@dataclass(frozen=True)
+class Timing(Summary):
+    """Seconds per call of ``fn`` (the Summary's fields), plus whether the host kept the GPU fed (``host_bound``
+    None: not checked, ``hold=False``) and the GPU idle time between repetitions (seconds; None for one rep)."""
+
+    host_bound: bool | None = None
+    gap_median: float | None = None
+    gap_max: float | None = None
+
+
 def time_cuda(fn: Callable[[], object], *, warmup: int = 3, reps: int = 20, flusher: L2Flusher | None = None,
-              max_seconds: float | None = 5.0) -> Summary:
-    """Per-call device time of ``fn`` in seconds, over ``reps`` event-timed calls (fewer if ``max_seconds`` of
-    measured time runs out first, never fewer than 3)."""
+              max_seconds: float | None = 5.0, min_reps: int = 3, hold: bool = True) -> Timing:
+    """Per-call device time of ``fn`` in seconds over ``reps`` event-timed calls (fewer when ``max_seconds`` of
+    device time would run out first, never fewer than ``min_reps``); see the module docstring for the method."""
     import torch
 
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
-    times: list[float] = []
-    spent = 0.0
-    for i in range(reps):
-        if flusher is not None:
-            flusher.flush()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        t = start.elapsed_time(end) / 1e3
-        times.append(t)
-        spent += t
-        if max_seconds is not None and spent > max_seconds and i >= 2:
+    t0 = time.perf_counter()
+    fn()
+    torch.cuda.synchronize()
+    est = time.perf_counter() - t0
+    if max_seconds is not None:
+        reps = int(max(min_reps, min(reps, max_seconds / max(est, 1e-6))))
+    hold_ms = max(1.0, 2e3 * est)  # per repetition
+    for _ in range(HOLD_TRIES if hold else 1):
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(reps)]
+        if hold:
+            torch.cuda._sleep(int(min(reps * hold_ms, MAX_HOLD_MS) * SLEEP_CYCLES_PER_MS))
+            held = torch.cuda.Event()
+            held.record()
+        for start, end in events:
+            if flusher is not None:
+                flusher.flush()
+            start.record()
+            fn()
+            end.record()
+        ran_dry = held.query() if hold else None  # the hold was over before everything was queued
+        torch.cuda.synchronize()
+        if not ran_dry:
             break
-    return summarize(times)
+        hold_ms *= 4
+    s = summarize([a.elapsed_time(b) / 1e3 for a, b in events])
+    gaps = [events[i][1].elapsed_time(events[i + 1][0]) / 1e3 for i in range(reps - 1)]
+    return Timing(**s.__dict__, host_bound=ran_dry, gap_median=summarize(gaps).median if gaps else None,
+                  gap_max=max(gaps) if gaps else None)
 
 
 def kernel_breakdown(fn: Callable[[], object], *, reps: int = 3, trace_path: str | None = None,

@@ -1,6 +1,6 @@
 """One device call: GPU tests, a tile-config sweep of the Triton MLA kernel, then the full benchmark.
 
-    python -m mlacalc.kernels.gpu_check --out DIR [--quick] [--no-sweep]
+    python bench/gpu_check.py --out DIR [--quick] [--no-sweep]      (from any folder: the tests are found from here)
 
 Writes DIR/pytest.txt, DIR/sweep.json, DIR/kernels.json, DIR/kernels.md and prints a short summary last.
 Each sweep config is first checked for correctness (mixed lengths up to 4097, paged, poisoned output) and only
@@ -17,11 +17,14 @@ import sys
 import time
 from dataclasses import asdict
 
+from common import TESTS
+
 
 def run_tests(out_dir: str) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider", "tests/test_kernels_gpu.py"],
+        [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
+         str(TESTS / "test_kernels_gpu.py")],
         capture_output=True, text=True,
     )
     with open(os.path.join(out_dir, "pytest.txt"), "w") as f:
@@ -42,12 +45,12 @@ SWEEP_POINTS = {"r16": [(32, 16384, 16), (128, 4096, 16)], "r32": [(64, 4096, 32
 def sweep(out_dir: str) -> dict:
     import torch
 
-    from .bench import MLA_R, MLA_SCALE, Timer
-    from .testing import make_mla_case, rel_error, run_mla_case
-    from .triton_mla_decode import MLADecodeConfig, mla_decode_triton
+    from mlacalc.kernels.bench import MLA_R, MLA_SCALE, make_timer
+    from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
+    from mlacalc.kernels.triton_mla_decode import MLADecodeConfig, mla_decode_triton
 
     dev = torch.device("cuda")
-    timer = Timer(dev)
+    timer = make_timer()
     results, best = [], {}
     D = 576
     for cls, points in SWEEP_POINTS.items():
@@ -114,13 +117,13 @@ def main(argv=None) -> int:
     tests = {"rc": None} if a.no_tests else run_tests(a.out)
     configs = None
     if not a.no_sweep:
-        from .triton_mla_decode import MLADecodeConfig
+        from mlacalc.kernels.triton_mla_decode import MLADecodeConfig
 
         best = sweep(a.out)
         configs = {k: MLADecodeConfig(**v) for k, v in best.items()}
         print("best configs:", json.dumps(best), flush=True)
     print(f"tests + sweep took {time.perf_counter() - t0:.0f} s", flush=True)
-    from .bench import run_benchmark
+    from mlacalc.kernels.bench import run_benchmark
 
     res = run_benchmark(os.path.join(a.out, "kernels.json"), quick=a.quick, mla_configs=configs)
     print(f"benchmark wall {res['wall_s']:.0f} s", flush=True)

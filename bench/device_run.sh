@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call: install, calibrate, validate, profiler GPU tests; everything lands under $OUT.
-# Usage (on the GPU machine, repo root, .whl carried): bash profiler/device_run.sh smoke|full
+# Usage (on the GPU machine, repo root, .whl carried): bash bench/device_run.sh smoke|full
 set -u
 mode=${1:-full}
 python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl || exit 1

@@ -1,16 +1,17 @@
 """One device call for the Gluon (sm_90) absorbed-MLA decode kernels against the Triton default, 64-128 heads.
 
-    python -m mlacalc.kernels.tune_gluon --out DIR      (about 2 minutes on an H100; writes DIR/tune_gluon.json)
+    python bench/tune_gluon.py --out DIR      (about 2 minutes on an H100; writes DIR/tune_gluon.json)
 
 1. Correctness, one worker process per Gluon variant (a compiler error, a GPU fault or a hang ends only that
    worker, killed after 120 s): fresh random inputs, NaN-poisoned output, cache rows past each length set to NaN
    (contiguous, and paged with shuffled blocks made from the same cache), 128 heads with lengths 4097/65/1/64/63,
    forced splits 1/3/17, 64 heads, 64 heads x s_q = 2 (causal); rel err vs the float64 reference < 1e-2.
-2. Timing (bench.Timer: L2 flushed, CUDA events, median; ceilings measured in this run): 128 heads,
-   B {32, 64, 128} x ctx {1k, 4k, 16k, 64k} (issue 5's compute-heavy points), contiguous and paged64, the Triton
+2. Timing (mlacalc.kernels.bench.make_timer: L2 flushed, CUDA events, median; ceilings measured in this run):
+   128 heads, B {32, 64, 128} x ctx {1k, 4k, 16k, 64k} (issue 5's compute-heavy points), contiguous and paged64, the Triton
    default and every correct Gluon variant; 64 heads contiguous at the same points; 128 heads at B {1, 8} x ctx
    {16k, 64k} (the split path).
-Variants: the lock-step kernel's best (64 keys, 2 stages) and the seesaw schedule with 2 x 64 and 4 x 32 buffers.
+Variants: the seesaw schedule with 2 x 64 and 4 x 32 buffers (the default). The lock-step kernel and its FA3-style
+overlap, compared here in follow-ups 4-5, lost and were removed (docs/kernels-notes.md).
 """
 
 from __future__ import annotations
@@ -26,24 +27,24 @@ import time
 
 import torch
 
-from .bench import MLA_R, MLA_SCALE, Timer, measure_ceilings, run_meta, write_result
-from .cache import to_paged
-from .testing import make_mla_case, rel_error, run_mla_case
-from .triton_mla_decode import mla_decode_triton
-from .tune_128 import _inputs, _metrics
+from common import mla_inputs, mla_metrics
+from mlacalc.kernels.bench import MLA_R, MLA_SCALE, make_timer, run_meta, write_result
+from mlacalc.kernels.cache import to_paged
+from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
+from mlacalc.kernels.triton_mla_decode import mla_decode_triton
+from mlacalc.profiler.calibrate import measure_ceilings
 
-VARIANTS = {  # name: (block_n, num_stages, overlap, seesaw); the overlap variants lost in the 2026-11 run
-    "g_n64s2": (64, 2, False, False),
-    "g_seesaw": (64, 2, False, True),
-    "g_seesaw32": (32, 2, False, True),
+VARIANTS = {  # name: GluonMLAConfig.block_n
+    "g_seesaw": 64,
+    "g_seesaw32": 32,
 }
 BUDGET_S = 380.0  # stop starting new timing sections past this (call limit 600 s, pip and tests included)
 
 
 def _gluon(cfg):
-    from .gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
 
-    c = GluonMLAConfig(*cfg)  # (block_n, num_stages, overlap, seesaw)
+    c = GluonMLAConfig(block_n=cfg)
     return lambda *a, **k: mla_decode_gluon(*a, config=c, **k)
 
 
@@ -71,7 +72,7 @@ def check_variant(name: str) -> dict:
 def _time(timer, fn, ceil, B, ctx, H, **tags) -> dict:
     t = timer(fn)
     return dict(**tags, B=B, ctx=ctx, heads=H, ms=t["ms"], ms_min=t["ms_min"], ms_max=t["ms_max"], reps=t["reps"],
-                gap_ms=t["gap_ms"], host_bound=t["host_bound"], **_metrics(B, ctx, H, t["ms"], ceil))
+                gap_ms=t["gap_ms"], host_bound=t["host_bound"], **mla_metrics(B, ctx, H, t["ms"], ceil))
 
 
 def time_points(timer, ceil, dev, impls, points, heads, layouts, t_start, log) -> list[dict]:
@@ -80,7 +81,7 @@ def time_points(timer, ceil, dev, impls, points, heads, layouts, t_start, log) -
         if time.perf_counter() - t_start > BUDGET_S:
             log(f"budget reached: skipping H={heads} B={B} ctx={ctx} and later points")
             break
-        q, kv, pool, table, lens = _inputs(B, ctx, heads, dev)
+        q, kv, pool, table, lens = mla_inputs(B, ctx, heads, dev)
         for layout in layouts:
             args = (kv, lens, None) if layout == "contiguous" else (pool, lens, table)
             for name, f in impls.items():
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
     logdir = tempfile.mkdtemp(prefix="tune_gluon_")
     for n in VARIANTS:
         f = open(os.path.join(logdir, n + ".log"), "w+")
-        procs[n] = (subprocess.Popen([sys.executable, "-m", "mlacalc.kernels.tune_gluon", "--out", a.out,
+        procs[n] = (subprocess.Popen([sys.executable, __file__, "--out", a.out,
                                       "--check-only", n], stdout=f, stderr=subprocess.STDOUT, text=True), f)
     checks = {}
     for n, (pr, f) in procs.items():
@@ -161,7 +162,7 @@ def main(argv=None) -> int:
         print(s, flush=True)
 
     dev = torch.device("cuda")
-    result = dict(**run_meta(dev, "python -m mlacalc.kernels.tune_gluon --out $OUT"),
+    result = dict(**run_meta(dev, "python bench/tune_gluon.py --out $OUT"),
                   variants={k: dict(zip(("block_n", "num_stages", "overlap", "seesaw"), v)) for k, v in VARIANTS.items()},
                   checks=checks)
     out_path = os.path.join(a.out, "tune_gluon.json")
@@ -169,8 +170,8 @@ def main(argv=None) -> int:
     def save():
         write_result(out_path, result, t_start)
 
-    timer = Timer(dev)
-    result["ceilings"] = ceil = measure_ceilings(timer, dev, log)
+    timer = make_timer()
+    result["ceilings"] = ceil = measure_ceilings(log, flusher=timer.keywords["flusher"])
     impls = {"triton": mla_decode_triton}
     impls.update({n: _gluon(c) for n, c in VARIANTS.items() if checks[n]["ok"]})
     big = [(B, ctx) for ctx in (1024, 4096, 16384, 65536) for B in (32, 64, 128)]  # issue 5's 128-head points

@@ -1,17 +1,15 @@
-"""One device call for follow-up 3 (paged pipelining): the paged MLA decode kernel before and after the block-table
-lookahead, with the contiguous kernel as the control.
+"""One device call for paged MLA decode (follow-up 3, paged pipelining): the paged kernel's tiles against the
+contiguous kernel on the same tokens.
 
-    python -m mlacalc.kernels.tune_paged --out DIR        (< 4 minutes on an H100; writes DIR/kernels.paged.json)
-    python -m mlacalc.kernels.tune_paged --h32 --out DIR  (32 heads only: other tiles than the default's, paged
+    python bench/tune_paged.py --out DIR        (< 4 minutes on an H100; writes DIR/kernels.paged.json)
+    python bench/tune_paged.py --h32 --out DIR  (32 heads only: other tiles than the default's, paged
         and contiguous, same points; writes DIR/kernels.paged_h32.json)
 
-Variants per head count (kernels/NOTES.md, "Follow-up 3"): "new" is default_mla_config(paged=True) (paged_lookahead:
-each iteration loads the next tile's block-table entries, so Triton pipelines the kv loads as for a contiguous cache;
-at 32 heads, since call 2, the 32/64/8/3 tile), "old" the paged code before follow-up 3 (the contiguous default's
-tile with paged_lookahead=False: the table entry loaded in the tile's own iteration, 1 kv buffer and
-`async_wait num = 0` at 3 stages), "alt" another tile with the lookahead (16 and 32 heads only), "contig" the default
-on the contiguous cache of the same tokens. (Call 1 ran before the 32-head paged tile changed: its "new:32" was
-32/32/4/3 with the lookahead, now "alt:32", and its "alt:32" 32/32/4/4; the JSON records each call's configs.)
+Variants per head count (docs/kernels-notes.md, "Follow-up 3"): "new" is default_mla_config(paged=True) (each
+iteration loads the next tile's block-table entries, so Triton pipelines the kv loads as for a contiguous cache; at
+32 heads the 32/64/8/3 tile), "alt" another tile (16 and 32 heads only), "contig" the default on the contiguous cache
+of the same tokens: the control every paged variant is compared with. (Follow-up 3's calls also timed "old", the
+paged code before the lookahead; it lost and was removed, its numbers are in the notes and the committed JSON.)
 
 1. Precompile: one worker process per (variant, heads) runs the checks below and one launch per timing
    specialisation (single and multi split), filling Triton's on-disk cache in parallel; a worker that fails (a
@@ -19,8 +17,8 @@ on the contiguous cache of the same tokens. (Call 1 ran before the 32-head paged
 2. Correctness, in this process: fresh random bf16 inputs, NaN-poisoned outputs, lengths 1/63/64/65/4097 in one
    batch, blocks of 64 and of 16 in shuffled pool order (NaN in the padding rows of each last block), with and
    without a forced single split; contiguous with NaN past each length; rel err vs the float64 reference < 1e-2.
-3. Timing (bench.Timer: L2 flushed before each rep, reps queued behind a device sleep; median): heads 16/32/128 x
-   B 8/32/64/128 x ctx 4k/16k/64k where the cache fits, old / new / alt on the paged cache (blocks of 64, shuffled)
+3. Timing (mlacalc.kernels.bench.make_timer: L2 flushed before each rep, reps queued behind a device sleep; median): heads 16/32/128 x
+   B 8/32/64/128 x ctx 4k/16k/64k where the cache fits, new / alt on the paged cache (blocks of 64, shuffled)
    and contig; ms and x the floor, with the copy and matmul ceilings measured in this run.
 A short table is printed last.
 """
@@ -34,14 +32,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import torch
 
-from .bench import MLA_R, MLA_SCALE, Timer, _fits, measure_ceilings, run_meta, write_result
-from .testing import make_mla_case, rel_error, run_mla_case
-from .triton_mla_decode import MLADecodeConfig, default_mla_config, mla_decode_triton
-from .tune_128 import _inputs, _metrics
+from common import mla_inputs, mla_metrics
+from mlacalc.kernels.bench import MLA_R, MLA_SCALE, _fits, make_timer, run_meta, write_result
+from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
+from mlacalc.kernels.triton_mla_decode import MLADecodeConfig, default_mla_config, mla_decode_triton
+from mlacalc.profiler.calibrate import measure_ceilings
 
 HEADS = (16, 32, 128)
 BATCHES = (8, 32, 64, 128)
@@ -70,8 +69,7 @@ def variants(heads: int) -> dict[str, tuple[MLADecodeConfig, str]]:
     if MODE["h32"]:
         return {f"{n}_{lay[:6]}": (c, lay) for n, c in H32.items() for lay in ("paged", "contiguous")}
     contig = default_mla_config(heads, None)
-    v = {"old": (replace(contig, paged_lookahead=False), "paged"),
-         "new": (default_mla_config(heads, None, paged=True), "paged")}
+    v = {"new": (default_mla_config(heads, None, paged=True), "paged")}
     if heads in ALT:
         v["alt"] = (ALT[heads], "paged")
     v["contig"] = (contig, "contiguous")
@@ -108,7 +106,7 @@ def check(name: str, heads: int, log) -> dict:
 def warm(name: str, heads: int) -> None:
     """One launch per specialisation the timings use (num_splits 1 and > 1; block-table width a multiple of 16)."""
     cfg, layout = variants(heads)[name]
-    q, kv, pool, table, lens = _inputs(2, 4096, heads, torch.device("cuda"))
+    q, kv, pool, table, lens = mla_inputs(2, 4096, heads, torch.device("cuda"))
     args = (pool, lens, table) if layout == "paged" else (kv, lens, None)
     for ns in (1, 4, None):
         mla_decode_triton(q, *args, softmax_scale=MLA_SCALE, kv_lora_rank=MLA_R, max_seqlen=4096, config=cfg,
@@ -123,7 +121,7 @@ def precompile(out: str, t_start: float) -> dict:
         for name in variants(heads):
             f = open(os.path.join(logdir, f"{name}_{heads}.log"), "w+")
             procs[(name, heads)] = (subprocess.Popen(
-                [sys.executable, "-m", "mlacalc.kernels.tune_paged", "--out", out, "--worker", f"{name}:{heads}"]
+                [sys.executable, __file__, "--out", out, "--worker", f"{name}:{heads}"]
                 + (["--h32"] if MODE["h32"] else []),
                 stdout=f, stderr=subprocess.STDOUT, text=True), f)
     res = {}
@@ -150,7 +148,7 @@ def time_all(timer, ceil, dev, ok: set, t_start: float, log) -> list[dict]:
                 if time.perf_counter() - t_start > BUDGET_S:
                     log("budget reached: the remaining points are not timed")
                     return rows
-                q, kv, pool, table, lens = _inputs(B, ctx, heads, dev)
+                q, kv, pool, table, lens = mla_inputs(B, ctx, heads, dev)
                 for name, (cfg, layout) in variants(heads).items():
                     if (name, heads) not in ok:
                         continue
@@ -160,7 +158,7 @@ def time_all(timer, ceil, dev, ok: set, t_start: float, log) -> list[dict]:
                     t = timer(fn)
                     r = dict(variant=name, layout="contiguous" if layout == "contiguous" else "paged64", B=B, ctx=ctx,
                              heads=heads, ms=t["ms"], ms_min=t["ms_min"], ms_max=t["ms_max"], reps=t["reps"],
-                             gap_ms=t["gap_ms"], gap_ms_max=t["gap_ms_max"], **_metrics(B, ctx, heads, t["ms"], ceil))
+                             gap_ms=t["gap_ms"], gap_ms_max=t["gap_ms_max"], **mla_metrics(B, ctx, heads, t["ms"], ceil))
                     rows.append(r)
                     log(f"H={heads:3d} B={B:3d} ctx={ctx // 1024:2d}k {name:6s} {t['ms']:.4f} ms {r['gbps']:5.0f} GB/s "
                         f"x{r['ratio_to_floor']:.2f} (gap {t['gap_ms']:.3f} ms)")
@@ -187,8 +185,8 @@ def summarise(rows: list[dict]) -> dict:
     speed = {}
     for heads in HEADS:
         for name, (_, layout) in variants(heads).items():
-            # against the old paged code, or with --h32 against the default tile on the same layout
-            base = f"{next(iter(H32))}_{layout[:6]}" if MODE["h32"] else "old"
+            # against the contiguous cache, or with --h32 against the default tile on the same layout
+            base = f"{next(iter(H32))}_{layout[:6]}" if MODE["h32"] else "contig"
             if name == base:
                 continue
             pairs = [(r["ms"], o["ms"]) for r in rows if r["heads"] == heads and r["variant"] == name
@@ -196,9 +194,9 @@ def summarise(rows: list[dict]) -> dict:
                      (heads, r["B"], r["ctx"])]
             if pairs:
                 speed[f"{name}:{heads}"] = dict(
-                    geomean_time_vs_old=statistics.geometric_mean([a / b for a, b in pairs]),
+                    geomean_time_vs_base=statistics.geometric_mean([a / b for a, b in pairs]),
                     faster_points=sum(a < b for a, b in pairs), points=len(pairs))
-    return dict(x_floor=out, vs_old=speed)
+    return dict(x_floor=out, vs_base=speed)
 
 
 def main(argv=None) -> int:
@@ -230,7 +228,7 @@ def main(argv=None) -> int:
         print(s, flush=True)
 
     dev = torch.device("cuda")
-    result = dict(**run_meta(dev, "python -m mlacalc.kernels.tune_paged" + (" --h32" if a.h32 else "") + " --out $OUT"),
+    result = dict(**run_meta(dev, "python bench/tune_paged.py" + (" --h32" if a.h32 else "") + " --out $OUT"),
                   lens=LENS, target=TARGET,
                   variants={f"{n}:{h}": dict(asdict(c), layout=lay) for h in HEADS
                             for n, (c, lay) in variants(h).items()}, precompile=pre)
@@ -242,8 +240,8 @@ def main(argv=None) -> int:
     for k, v in (pre or {}).items():
         if v["rc"] != 0:
             log(f"worker {k} failed (rc {v['rc']}): {v['tail'][-400:]!r}")
-    timer = Timer(dev)
-    result["ceilings"] = ceil = measure_ceilings(timer, dev, log)
+    timer = make_timer()
+    result["ceilings"] = ceil = measure_ceilings(log, flusher=timer.keywords["flusher"])
     checks = {}
     for heads in HEADS:
         for name in variants(heads):
@@ -276,9 +274,9 @@ def main(argv=None) -> int:
         if v["target_points"]:
             print(f"  {k:22s} {v['target_median']:.2f} / {v['target_max']:.2f} / "
                   f"{v['target_within_1_25']}/{v['target_points']}   (all points {v['min']:.2f}-{v['max']:.2f})")
-    print(f"time vs {'the default tile' if a.h32 else 'old'} (geomean, points faster): " + "; ".join(
-        f"{k} {v['geomean_time_vs_old']:.3f} {v['faster_points']}/{v['points']}"
-        for k, v in result["summary"]["vs_old"].items()))
+    print(f"time vs {'the default tile' if a.h32 else 'contiguous'} (geomean, points faster): " + "; ".join(
+        f"{k} {v['geomean_time_vs_base']:.3f} {v['faster_points']}/{v['points']}"
+        for k, v in result["summary"]["vs_base"].items()))
     print("checks: " + " ".join(f"{k}={'ok' if v['ok'] else 'FAIL'}" for k, v in checks.items()))
     print(f"wall {time.perf_counter() - t_start:.0f} s")
     return 0

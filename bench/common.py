@@ -1,0 +1,39 @@
+"""What the device scripts in bench/ share: where the repository's tests are, and the 128-head MLA inputs and
+metrics of the tuning runs.
+
+bench/ is not installed: the scripts import the installed package (`mlacalc.kernels`, `mlacalc.profiler`) and are
+run by path from anywhere, e.g. `python bench/gpu_check.py --out DIR`. Timing and ceilings are the package's own
+(`mlacalc.kernels.bench.make_timer`, `mlacalc.profiler.calibrate.measure_ceilings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from mlacalc.kernels.bench import MLA_R
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = REPO / "tests"
+D = 576  # absorbed MLA key: 512 latent + 64 RoPE dims
+
+
+def mla_inputs(B, ctx, H, dev):
+    """q [B, 1, H, 576] and a bf16 cache of ctx tokens per sequence, contiguous and as a paged view of the same memory
+    (64-token blocks in shuffled pool order): (q, kv, pool, table, lens)."""
+    kv = torch.randn(B, ctx, D, device=dev, dtype=torch.bfloat16)
+    pool = kv.view(B * ctx // 64, 64, D)
+    table = torch.randperm(B * ctx // 64, device=dev).view(B, ctx // 64).to(torch.int32)
+    lens = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+    q = torch.randn(B, 1, H, D, device=dev, dtype=torch.bfloat16)
+    return q, kv, pool, table, lens
+
+
+def mla_metrics(B, ctx, H, ms, ceil):
+    """GB/s, TFLOP/s, floor and ratio to it of an MLA decode point, counted as kernels/bench.py counts them."""
+    nbytes = B * ctx * D * 2 + B * H * (D + MLA_R) * 2
+    flops = 2 * B * H * ctx * (D + MLA_R)
+    floor = max(nbytes / (ceil["copy_gbps"] * 1e9), flops / (ceil["matmul_tflops"] * 1e12))
+    return dict(gbps=nbytes / (ms * 1e-3) / 1e9, tflops=flops / (ms * 1e-3) / 1e12, floor_ms=floor * 1e3,
+                ratio_to_floor=ms * 1e-3 / floor)
