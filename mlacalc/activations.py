@@ -61,11 +61,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-from .errors import SpecError
+from .attention import divide, family
+from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
+from .errors import ArgError, SpecError
+from .parallel import Parallelism
 from .spec import ModelSpec
-
-ACT_BYTES = 2      # bf16 activations: mixed precision and pure bf16 both run the forward in bf16
-FP32_BYTES = 4     # norms' rstd, log-sum-exp, router probabilities, the loss's log-probabilities
 INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
 
@@ -76,34 +76,45 @@ CONVENTIONS = ("native", "megatron")
 
 @dataclass(frozen=True)
 class ActivationConfig:
-    """One micro-batch on one GPU: sizes, recomputation, attention kernel and activation sharding."""
+    """One micro-batch on one GPU: sizes, recomputation, attention kernel, and the parallelism whose TP, SP and
+    CP shard the activations."""
 
     micro_batch: int
     seq: int
     recompute: str = "none"
     kernel: str = "fused"
     convention: str = "native"
-    tp: int = 1
-    sp: bool = False
-    cp: int = 1
+    parallel: Parallelism = Parallelism()
 
     def __post_init__(self):
-        for flag, v in (("--micro-batch", self.micro_batch), ("--seq", self.seq), ("--tp", self.tp),
-                        ("--cp", self.cp)):
+        for name in ("micro_batch", "seq"):
+            v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SpecError(flag, f"must be a whole number >= 1, got {v!r}")
-        for flag, v, ok in (("--recompute", self.recompute, RECOMPUTE_MODES),
-                            ("--attention-kernel", self.kernel, KERNELS),
-                            ("--convention", self.convention, CONVENTIONS)):
+                raise ArgError(name, f"must be a whole number >= 1, got {v!r}")
+        for name, v, ok in (("recompute", self.recompute, RECOMPUTE_MODES),
+                            ("kernel", self.kernel, KERNELS),
+                            ("convention", self.convention, CONVENTIONS)):
             if v not in ok:
-                raise SpecError(flag, f"must be one of {', '.join(ok)}, got {v!r}")
+                raise ArgError(name, f"must be one of {', '.join(ok)}, got {v!r}")
         if self.seq % self.cp:
-            raise SpecError("--seq", f"{self.seq} does not split evenly over --cp {self.cp}")
+            raise ArgError("seq", f"{self.seq} does not split evenly over cp {self.cp}")
         if self.sp and (self.seq // self.cp) % self.tp:
-            raise SpecError("--seq", f"sequence parallelism splits {self.seq // self.cp} tokens per context "
-                                     f"rank over --tp {self.tp}: not even")
+            raise ArgError("seq", f"sequence parallelism splits {self.seq // self.cp} tokens per context "
+                                  f"rank over tp {self.tp}: not even")
         if self.convention == "megatron" and self.recompute == "mla-latent":
-            raise SpecError("--recompute", "mla-latent has no meaning in the megatron convention (an MHA layer)")
+            raise ArgError("recompute", "mla-latent has no meaning in the megatron convention (an MHA layer)")
+
+    @property
+    def tp(self) -> int:
+        return self.parallel.tp
+
+    @property
+    def sp(self) -> bool:
+        return self.parallel.sp
+
+    @property
+    def cp(self) -> int:
+        return self.parallel.cp
 
     @property
     def seq_local(self) -> int:
@@ -114,33 +125,6 @@ class ActivationConfig:
     def seq_tokens(self) -> int:
         """Tokens per sequence of a token-replicated tensor on this GPU: split over TP only under SP."""
         return self.seq_local // self.tp if self.sp else self.seq_local
-
-
-@dataclass(frozen=True)
-class SavedTensor:
-    """One tensor autograd keeps. ``shape`` is symbolic and unsharded; ``dims`` are the sizes on one GPU."""
-
-    name: str
-    shape: tuple[str, ...]
-    dims: tuple[int, ...]
-    dtype_bytes: int
-    group: str           # a LayerActivations field: norms, attention, attention_core, mla, ffn, router, ...
-    kept_by: str         # which backward needs it
-    split: str = "none"  # "tp": heads/width over TP; "sp": tokens over TP under SP; "none": replicated
-    drop: str = ""       # "core": recomputed by selective; "mla_up": by mla-latent; "input": full's checkpoint
-
-    @property
-    def elements(self) -> int:
-        return math.prod(self.dims)
-
-    @property
-    def bytes(self) -> int:
-        return self.elements * self.dtype_bytes
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "shape": list(self.shape), "dims": list(self.dims),
-                "dtype_bytes": self.dtype_bytes, "bytes": self.bytes, "group": self.group,
-                "kept_by": self.kept_by, "split": self.split}
 
 
 @dataclass(frozen=True)
@@ -171,10 +155,9 @@ def sum_by_group(tensors: list[SavedTensor]) -> LayerActivations:
     return LayerActivations(**parts)
 
 
-def _div(n: int, t: int, flag: str, what: str) -> int:
-    if n % t:
-        raise SpecError(flag, f"{what} ({n}) does not split evenly over {t} tensor-parallel ranks")
-    return n // t
+def _div(n: int, t: int, what: str) -> int:
+    """``n / t`` for a quantity TP splits (heads, widths); an uneven split is refused."""
+    return divide(n, t, what)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -185,7 +168,7 @@ def resolve_kernel(convention: str, kernel: str | None) -> str:
     """The attention kernel a run models: fused by default; the Megatron convention is eager by definition."""
     if convention == "megatron":
         if kernel == "fused":
-            raise SpecError("--attention-kernel", "the megatron convention models the paper's eager attention")
+            raise ArgError("kernel", "the megatron convention models the paper's eager attention")
         return "eager"
     return kernel or "fused"
 
@@ -200,59 +183,8 @@ def _norm(prefix: str, group: str, b: int, st: int, width: int, wsym: str, who: 
 
 
 def _attention(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
-    a = spec.attention
-    b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
-    heads = _div(a.num_heads, t, "--tp", "attention.num_heads")
-    out: list[SavedTensor] = [SavedTensor("attn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "attention",
-                                          "q/k/v (MLA: q_down, kv_down) projections", "sp")]
-    mla_up = ""
-    if a.kind == "mla":
-        mla_up = "mla_up"
-        dr, dc = a.qk_rope_head_dim, a.kv_lora_rank
-        if a.q_lora_rank:
-            out += [SavedTensor("mla.q_down_out", ("b", "s", "d_cq"), (b, st, a.q_lora_rank), ACT_BYTES, "mla",
-                                "q_norm", "sp"),
-                    SavedTensor("mla.q_norm.rstd", ("b", "s"), (b, st), FP32_BYTES, "mla", "q_norm", "sp"),
-                    SavedTensor("mla.q_latent", ("b", "s", "d_cq"), (b, st, a.q_lora_rank), ACT_BYTES, "mla",
-                                "q_up (W_UQ, W_QR)", "sp")]
-        out += [SavedTensor("mla.kv_down_out", ("b", "s", "d_c+d_r"), (b, st, dc + dr), ACT_BYTES, "mla",
-                            "kv_norm (c_KV view) and RoPE of k_R", "sp"),
-                SavedTensor("mla.kv_norm.rstd", ("b", "s"), (b, st), FP32_BYTES, "mla", "kv_norm", "sp"),
-                SavedTensor("mla.kv_latent", ("b", "s", "d_c"), (b, st, dc), ACT_BYTES, "mla",
-                            "kv_up (W_UK, W_UV)", "sp")]
-        kv_heads = heads
-    else:
-        kv_heads = max(1, a.num_kv_heads // t)
-        if a.qk_norm:
-            out += [SavedTensor("attn.q_norm.input", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim),
-                                ACT_BYTES, "norms", "q_norm", "tp"),
-                    SavedTensor("attn.q_norm.rstd", ("b", "s", "a"), (b, sl, heads), FP32_BYTES, "norms", "q_norm",
-                                "tp"),
-                    SavedTensor("attn.k_norm.input", ("b", "s", "a_kv", "d_qk"), (b, sl, kv_heads, a.qk_head_dim),
-                                ACT_BYTES, "norms", "k_norm", "tp"),
-                    SavedTensor("attn.k_norm.rstd", ("b", "s", "a_kv"), (b, sl, kv_heads), FP32_BYTES, "norms",
-                                "k_norm", "tp")]
-    kv_sym = "a" if a.kind == "mla" else "a_kv"
-    if cfg.kernel == "eager" and kv_heads != heads:
-        kv_sym, kv_heads, kv_who = "a", heads, "QK^T and PV (repeat_kv copies)"
-    else:
-        kv_who = "attention kernel" if cfg.kernel == "fused" else "QK^T and PV"
-    out += [SavedTensor("attn.q", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim), ACT_BYTES, "attention",
-                        "attention kernel (after RoPE)" if cfg.kernel == "fused" else "QK^T", "tp", mla_up),
-            SavedTensor("attn.k", ("b", "s", kv_sym, "d_qk"), (b, sl, kv_heads, a.qk_head_dim), ACT_BYTES,
-                        "attention", kv_who + " (after RoPE)", "tp", mla_up)]
-    if not a.kv_shared:  # KV-shared: v is a view of k
-        out.append(SavedTensor("attn.v", ("b", "s", kv_sym, "d_v"), (b, sl, kv_heads, a.v_head_dim), ACT_BYTES,
-                               "attention", kv_who, "tp", mla_up))
-    if cfg.kernel == "fused":
-        out.append(SavedTensor("attn.lse", ("b", "a", "s"), (b, heads, sl), FP32_BYTES, "attention_core",
-                               "attention kernel (log-sum-exp)", "tp", "core"))
-    else:
-        out.append(SavedTensor("attn.probs", ("b", "a", "s", "s_kv"), (b, heads, sl, cfg.seq), ACT_BYTES,
-                               "attention_core", "softmax and PV", "tp", "core"))
-    out.append(SavedTensor("attn.out", ("b", "s", "a", "d_v"), (b, sl, heads, a.v_head_dim), ACT_BYTES, "attention",
-                           "o_proj (and the attention kernel)", "tp"))
-    return out
+    """The attention block's stored tensors: the family's (:meth:`AttentionFamily.saved_tensors`)."""
+    return family(spec.attention).saved_tensors(spec, cfg)
 
 
 def _gated(prefix: str, group: str, tokens: tuple[str, ...], tdims: tuple[int, ...], width: int, wsym: str,
@@ -273,8 +205,8 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     out = [SavedTensor("ffn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "ffn",
                        "gate/up projections (MoE: router, experts)", "sp")]
     if not moe:
-        return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), _div(f.intermediate_size, t, "--tp",
-                            "ffn.intermediate_size"), "f", f.gated)
+        return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), _div(f.intermediate_size, t,
+                                                                                  "ffn.intermediate_size"), "f", f.gated)
     E, k = f.num_experts, f.experts_per_token
     out += [SavedTensor("moe.router_probs", ("b", "s", "E"), (b, st, E), FP32_BYTES, "router",
                         "softmax/sigmoid of the router logits", "sp"),
@@ -288,14 +220,14 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     if cfg.sp or t == 1:
         width_e = f.expert_intermediate_size
     else:
-        width_e = _div(f.expert_intermediate_size, t, "--tp", "ffn.expert_intermediate_size")
+        width_e = _div(f.expert_intermediate_size, t, "ffn.expert_intermediate_size")
     out.append(SavedTensor("moe.dispatch", ("b*s*k", "h"), (copies, h), ACT_BYTES, "dispatch",
                            "routed experts' gate/up (permuted token copies)", "sp"))
     out += _gated("moe.experts", "experts", ("b*s*k",), (copies,), width_e, "f_e", f.gated)
     out.append(SavedTensor("moe.combine", ("b*s*k", "h"), (copies, h), ACT_BYTES, "dispatch",
                            "combine (expert outputs x weights)", "sp"))
     if f.num_shared_experts:
-        width_s = _div(f.num_shared_experts * f.shared_width, t, "--tp", "shared experts' width")
+        width_s = _div(f.num_shared_experts * f.shared_width, t, "shared experts' width")
         out += _gated("moe.shared", "ffn", ("b", "s"), (b, sl), width_s, "n_s*f_s", f.gated)
     return out
 
@@ -320,8 +252,8 @@ def _megatron_layer(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]
     the 10sbh of norms, linear inputs and dropout masks split only under SP (section 4.2.2)."""
     s, b, t, h, a = cfg.seq_local, cfg.micro_batch, cfg.tp, spec.hidden_size, spec.attention.num_heads
     st = cfg.seq_tokens
-    ht, at, ft = (_div(h, t, "--tp", "hidden_size"), _div(a, t, "--tp", "attention.num_heads"),
-                  _div(4 * h, t, "--tp", "4 x hidden_size"))
+    ht, at, ft = (_div(h, t, "hidden_size"), _div(a, t, "attention.num_heads"),
+                  _div(4 * h, t, "4 x hidden_size"))
     S = lambda name, shape, dims, nb, group, who, split, drop="": SavedTensor(  # noqa: E731
         name, shape, dims, nb, group, who, split, drop)
     return [
@@ -374,8 +306,8 @@ def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
 
 
 def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
-    if cfg.recompute == "mla-latent" and spec.attention.kind != "mla":
-        raise SpecError("--recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
+    if cfg.recompute == "mla-latent" and not family(spec.attention).latent_recompute:
+        raise ArgError("recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
 
 
 def saved_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
@@ -516,8 +448,9 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     :func:`backward_phases`."""
     a, f = spec.attention, spec.ffn
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
-    heads = _div(a.num_heads, t, "--tp", "attention.num_heads")
-    kv_heads = heads if a.kind == "mla" else max(1, a.num_kv_heads // t)
+    heads = _div(a.num_heads, t, "attention.num_heads")
+    fam = family(a)
+    kv_heads = fam.attended_kv_heads(a, t)
     names = [x.name for x in layer_tensors(spec, layer, cfg)]
     ffn_names = frozenset(n for n in names if n.startswith(("ffn.", "moe.")))
     hs = ("b", "s", "h")
@@ -527,16 +460,16 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     # --- FFN block (the last op of the forward, so the first of the backward)
     if not is_moe_layer(spec, layer):
         phases += _ffn_backward("ffn", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
-                                _div(f.intermediate_size, t, "--tp", "ffn.intermediate_size"), h, f.gated,
+                                _div(f.intermediate_size, t, "ffn.intermediate_size"), h, f.gated,
                                 frozenset())
     else:
         k = f.experts_per_token
         copies = b * st * k
         width_e = f.expert_intermediate_size if (cfg.sp or t == 1) else _div(
-            f.expert_intermediate_size, t, "--tp", "ffn.expert_intermediate_size")
+            f.expert_intermediate_size, t, "ffn.expert_intermediate_size")
         if f.num_shared_experts:  # assumed to run first: routed + shared, the shared branch created last
             phases += _ffn_backward("moe.shared", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
-                                    _div(f.num_shared_experts * f.shared_width, t, "--tp", "shared experts' width"),
+                                    _div(f.num_shared_experts * f.shared_width, t, "shared experts' width"),
                                     h, f.gated, frozenset())
         shared = frozenset(n for n in ffn_names if n.startswith("moe.shared."))
         d_sh = _grad("grad.moe.shared_input", hs, (b, st, h), "shared experts' input gradient (partial)", "sp")
@@ -562,7 +495,7 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     w_o = _grad("grad.W_o", ("a d_v", "h"), (heads * dv_o, h), "o_proj's weight gradient, before the buffer")
     phases.append(BackwardPhase("attn.o_proj", (d_h, d_o, w_o), gone))
     core_names = {"attn.lse", "attn.probs"}
-    kv_sym = "a" if a.kind == "mla" else "a_kv"
+    kv_sym = fam.kv_symbol
     eager = cfg.kernel == "eager"
     kv_core = heads if (eager and kv_heads != heads) else kv_heads
     dq = _grad("grad.attn.q", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim), "attention backward")
@@ -759,7 +692,7 @@ class LatentVsExpanded:
 def latent_vs_expanded(spec: ModelSpec, cfg: ActivationConfig) -> LatentVsExpanded:
     """The note's comparison computed from the spec, and what it means for a whole (last, i.e. MoE) layer."""
     a = spec.attention
-    if a.kind != "mla":
+    if not family(a).latent_recompute:
         raise SpecError("attention.kind", f"the latent comparison needs an MLA model, not {a.kind}")
     layer = spec.num_layers - 1
     none = layer_activations(spec, layer, replace(cfg, recompute="none"))

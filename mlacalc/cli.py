@@ -1,8 +1,10 @@
 """The ``mlacalc`` command line: a thin shell over the formulas.
 
-Commands live in ``mlacalc/commands/*.py``; each module has ``register(app)``. This file builds the app, and
-turns bad input into one line on stderr with exit code 2 (``SpecError`` from the model code, or a usage error
-from the parser). Heavy imports (torch, triton, plotly, pynvml) happen inside the commands that need them.
+Commands live in ``mlacalc/commands/*.py``; each module has ``register(app)``. This file builds the app, gives
+every command ``-h``/``--help`` and ``--version``, and turns bad input into one line on stderr with exit code 2
+(``SpecError`` from the model code, a usage error from the parser, or input that broke a reader: too deep,
+not text, too big). Any other exception is a bug and keeps its traceback. Heavy imports (torch, triton, plotly,
+pynvml) happen inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def make_app(groups=GROUPS) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command's context
     )
     # A callback keeps the app a command group even when one command is registered (typer would otherwise
     # run that command directly and reject its name as an extra argument).
@@ -58,18 +61,58 @@ def _groups_for(argv: list[str]) -> tuple[str, ...]:
     return GROUPS
 
 
+def version() -> str:
+    """The installed package's version (``importlib.metadata``), or ``unknown`` when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+
+    try:
+        return dist_version("mlacalc")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _print_version(ctx, param, value) -> None:
+    if value and not ctx.resilient_parsing:
+        print(f"mlacalc {version()}")
+        ctx.exit()
+
+
+def _add_version_option(cmd) -> None:
+    """``--version`` (eager: answers before any missing argument is noticed) on ``cmd`` and every subcommand,
+    added to the click objects typer builds (so no command module has to declare it)."""
+    from typer.core import TyperOption
+
+    todo = [cmd]
+    while todo:
+        c = todo.pop()
+        c.params.append(TyperOption(param_decls=["--version"], is_flag=True, is_eager=True, expose_value=False,
+                                    callback=_print_version, help="Print the version and exit."))
+        todo.extend(getattr(c, "commands", {}).values())
+
+
+def _one_line(message: str) -> str:
+    """``message`` on one line: line breaks (from a file name or a value the user typed) shown as ``\\n``."""
+    return "\\n".join(message.splitlines()) or "(no message)"
+
+
 def _fail(message: str, code: int = 2) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {_one_line(message)}", file=sys.stderr)
     sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    import typer.main
+
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        rv = make_app(_groups_for(args))(args=args, standalone_mode=False)
+        cmd = typer.main.get_command(make_app(_groups_for(args)))
+        _add_version_option(cmd)
+        rv = cmd.main(args=args, prog_name="mlacalc", standalone_mode=False)
     except SpecError as e:
-        _fail(str(e))
+        from .commands.common import flag_message
+
+        _fail(flag_message(e))
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted", 130)
     except BrokenPipeError:
@@ -78,11 +121,28 @@ def main(argv: list[str] | None = None) -> None:
         # A file the user named cannot be read or written (--plot, --out, --trace): one line, usage error.
         where = f"{e.filename}: " if e.filename else ""
         _fail(f"{where}{e.strerror or e}")
+    except RecursionError:
+        # Input nested deeper than a recursive reader can follow (spec files are depth-checked in mlacalc.files;
+        # this catches the rest, e.g. a --set value of 10,000 brackets).
+        _fail("input nested too deeply")
+    except UnicodeError as e:
+        # Bytes that are not text in the user's input, or a name the terminal's encoding cannot print.
+        _fail(f"not valid text: {e.reason}")
+    except MemoryError:
+        _fail("out of memory: the input asks for more than this machine has")
     except Exception as e:
         # Click's UsageError (a bad flag or value). Matched by name: typer >= 0.29 vendors click as
         # typer._click, older typer uses click itself, and the GPU machine has typer 0.27.
-        if not any(c.__name__ == "UsageError" for c in type(e).__mro__):
+        names = {c.__name__ for c in type(e).__mro__}
+        if "UsageError" not in names:
             raise
         ctx = getattr(e, "ctx", None)
+        if "NoArgsIsHelpError" in names and ctx is not None:
+            # `mlacalc`, `mlacalc specs`: a group with no command shows its help, as --help does.
+            try:
+                print(ctx.get_help())
+            except BrokenPipeError:
+                pass
+            sys.exit(0)
         _fail(f"{ctx.command_path + ': ' if ctx else ''}{e.format_message()}")
     sys.exit(rv if isinstance(rv, int) else 0)

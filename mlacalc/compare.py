@@ -30,7 +30,8 @@ class CompareRow:
         return {"model": self.kv.model, "attention": self.kv.kind, "kv_bits": self.kv.kv_bits,
                 "kv_bytes_per_token": self.kv.per_token.total, "kv_bytes_total": self.kv.total.total,
                 "kv_ratio_to_baseline": self.kv_ratio, "kv_reduction_pct": self.kv_reduction_pct,
-                "params_total": self.weights.params.total, "params_active": self.weights.active.total,
+                "params_total": self.weights.params.total, "params_mtp": self.weights.mtp_params,
+                "params_active": self.weights.active.total,
                 "params_ratio_to_baseline": self.params_ratio}
 
 

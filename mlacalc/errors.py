@@ -1,6 +1,9 @@
-"""The one error type that model code raises for bad input.
+"""The error types that model code raises for bad input.
 
-The CLI catches it once, prints ``error: <field>: <message>`` on one line and exits with code 2.
+The CLI catches them once, prints ``error: <where>: <message>`` on one line and exits with code 2. Library code
+names what is wrong the way a Python caller wrote it: a spec field (``attention.num_kv_heads``) through
+:class:`SpecError`, a function argument (``tp``, ``context``) through :class:`ArgError`; the CLI turns argument
+names into its flags (``tp`` -> ``--tp``).
 """
 
 from __future__ import annotations
@@ -13,3 +16,11 @@ class SpecError(ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}" if field else message)
+
+
+class ArgError(SpecError):
+    """A bad value of a library function's argument. ``argument`` is its Python name (``tp``, ``micro_batch``)."""
+
+    def __init__(self, argument: str, message: str):
+        super().__init__(argument, message)
+        self.argument = argument

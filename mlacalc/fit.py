@@ -8,7 +8,7 @@ Memory on each GPU of a group of ``n``:
 
 Weights per GPU come from :func:`mlacalc.weights.params_per_gpu` (TP splits heads and FFN widths, EP splits the
 routed experts); with data-parallel attention every GPU holds the full attention weights. KV per GPU comes from
-:func:`mlacalc.kv.kv_report` with the same :class:`~mlacalc.kv.Sharding`: under TP every GPU holds its heads'
+:func:`mlacalc.kv.kv_report` with the same :class:`~mlacalc.parallel.Parallelism`: under TP every GPU holds its heads'
 share of every sequence (all of an MLA latent, which belongs to no head); under data-parallel attention each GPU
 holds whole sequences, ``ceil(batch / n)`` of them.
 
@@ -23,14 +23,16 @@ per sequence gives a bigger batch, which spreads the weight reads over more toke
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from .errors import SpecError
+from .errors import ArgError
 from .hardware import Hardware
-from .kv import Sharding, kv_heads_per_rank, kv_report
-from .roofline import Layout, Roofline, Step, roofline
+from .kv import kv_report, kv_share_per_rank
+from .parallel import Parallelism
+from .roofline import SUPPORTED, Roofline, Step, roofline
 from .spec import ModelSpec
-from .weights import Parallel, Params, param_counts, params_per_gpu, weight_bytes
+from .units import finite
+from .weights import Params, params_per_gpu, weight_bytes
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
@@ -71,13 +73,10 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
                      ffn=tokens * 2 * width / tp * 2)
 
 
-def weight_params_per_gpu(spec: ModelSpec, layout: Layout) -> Params:
-    """Parameters on the fullest GPU: :func:`params_per_gpu`, with full attention weights under dp-attention."""
-    ep = layout.tp if layout.ep and spec.ffn.kind == "moe" else 1
-    p = params_per_gpu(spec, Parallel(tp=layout.tp, ep=ep))
-    if layout.dp_attention:
-        p = replace(p, attention=param_counts(spec).attention)
-    return p
+def weight_params_per_gpu(spec: ModelSpec, parallel: Parallelism) -> Params:
+    """Parameters on the fullest GPU (:func:`mlacalc.weights.params_per_gpu`: full attention weights under
+    dp-attention)."""
+    return params_per_gpu(spec, parallel)
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ class Fit:
     model: str
     attention: str
     gpu: Hardware
-    layout: Layout
+    parallel: Parallelism
     weight_bits: float
     kv_bits: float
     gpu_mem_util: float
@@ -109,8 +108,9 @@ class Fit:
     def to_json(self) -> dict:
         d = self.decode
         return {
-            "model": self.model, "attention": self.attention, "gpu": self.gpu.name, "gpus": self.layout.tp,
-            "dp_attention": self.layout.dp_attention, "ep": self.layout.ep, "weight_bits": self.weight_bits,
+            "model": self.model, "attention": self.attention, "gpu": self.gpu.name, "gpus": self.parallel.tp,
+            "dp_attention": self.parallel.dp_attention, "ep": self.parallel.ep, "parallel": self.parallel.as_dict(),
+            "weight_bits": self.weight_bits,
             "kv_bits": self.kv_bits, "gpu_mem_util": self.gpu_mem_util, "context": self.context,
             "memory_per_gpu": {"usable": self.usable, "weights": self.weights, "workspace": self.workspace.total,
                                "kv_budget": self.kv_budget},
@@ -120,41 +120,35 @@ class Fit:
             "decode": None if d is None else {
                 "batch": d.step.batch, "step_time_s": d.time_s, "time_per_output_token_s": d.time_per_output_token_s,
                 "tokens_per_s": d.tokens_per_s, "tokens_per_s_per_gpu": d.tokens_per_s_per_gpu,
-                "gpu_seconds_per_million_tokens": 1e6 * self.layout.tp / d.tokens_per_s,
+                "gpu_seconds_per_million_tokens": 1e6 * self.parallel.tp / d.tokens_per_s,
                 "bandwidth_util": d.bandwidth_util, "compute_util": d.compute_util},
         }
 
 
-def _sharding(layout: Layout) -> Sharding:
-    return Sharding(tp=layout.tp, dp_attention=layout.dp_attention)
-
-
-def kv_per_gpu(spec: ModelSpec, context: int, batch: int, layout: Layout, kv_bits: float,
+def kv_per_gpu(spec: ModelSpec, context: int, batch: int, parallel: Parallelism, kv_bits: float,
                block_size: int | None = None) -> float:
     """KV bytes on the fullest GPU for ``batch`` sequences of ``context`` tokens."""
-    return kv_report(spec, context, batch, kv_bits=kv_bits, block_size=block_size,
-                     sharding=_sharding(layout)).per_gpu.total
+    return kv_report(spec, context, batch, kv_bits=kv_bits, block_size=block_size, parallel=parallel).per_gpu.total
 
 
-def max_batch(spec: ModelSpec, context: int, budget: float, layout: Layout, kv_bits: float,
+def max_batch(spec: ModelSpec, context: int, budget: float, parallel: Parallelism, kv_bits: float,
               block_size: int | None = None) -> tuple[int, float]:
     """(largest batch over the group, KV bytes per sequence per GPU). KV per GPU is linear in the sequences a GPU
     holds: all of them under TP, ``ceil(batch / n)`` under dp-attention."""
-    r = kv_report(spec, context, 1, kv_bits=kv_bits, block_size=block_size, sharding=Sharding())
-    share = 1.0 if layout.dp_attention else kv_heads_per_rank(spec.attention, layout.tp)
-    per_seq = r.per_gpu.total * share
+    r = kv_report(spec, context, 1, kv_bits=kv_bits, block_size=block_size)
+    per_seq = r.per_gpu.total * kv_share_per_rank(spec.attention, parallel)
     if budget <= 0:
         return 0, per_seq
     per_gpu_seqs = int(budget // per_seq)
-    return (per_gpu_seqs * layout.tp if layout.dp_attention else per_gpu_seqs), per_seq
+    return (per_gpu_seqs * parallel.tp if parallel.dp_attention else per_gpu_seqs), per_seq
 
 
-def max_context(spec: ModelSpec, batch: int, budget: float, layout: Layout, kv_bits: float,
+def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelism, kv_bits: float,
                 block_size: int | None = None) -> int:
     """Longest context (tokens) at which ``batch`` sequences fit in ``budget`` bytes per GPU (binary search:
     KV grows monotonically with context, windows and blocks included). 0 if not even one token fits."""
     def fits(c: int) -> bool:
-        return kv_per_gpu(spec, c, batch, layout, kv_bits, block_size) <= budget
+        return kv_per_gpu(spec, c, batch, parallel, kv_bits, block_size) <= budget
 
     if budget <= 0 or not fits(1):
         return 0
@@ -167,34 +161,36 @@ def max_context(spec: ModelSpec, batch: int, budget: float, layout: Layout, kv_b
     return lo
 
 
-def fit(spec: ModelSpec, hw: Hardware, context: int, layout: Layout = Layout(), *, batch: int = 1,
+def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Parallelism(), *, batch: int = 1,
         weight_bits: float | None = None, kv_bits: float | None = None,
         gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int = DEFAULT_WORKSPACE_TOKENS,
         workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
         mla_form: str | None = None) -> Fit:
-    """Largest batch at ``context`` and longest context at ``batch`` on ``layout.tp`` GPUs of kind ``hw``,
+    """Largest batch at ``context`` and longest context at ``batch`` on ``parallel.tp`` GPUs of kind ``hw``,
     then the decode step at the largest batch (see module docstring)."""
+    finite(gpu_mem_util, "gpu_mem_util")
     if not 0 < gpu_mem_util <= 1:
-        raise SpecError("--gpu-mem-util", f"must be in (0, 1], got {gpu_mem_util}")
-    if context < 1 or batch < 1:
-        raise SpecError("--context" if context < 1 else "--batch", "must be at least 1")
+        raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
+    parallel.require("fit", SUPPORTED).check(spec)
+    Step("decode", batch, context, q_tokens)        # validates the numbers before the search
+    if isinstance(workspace_tokens, bool) or not isinstance(workspace_tokens, int) or workspace_tokens < 0:
+        raise ArgError("workspace_tokens", f"must be a whole number of at least 0, got {workspace_tokens!r}")
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
-    Step("decode", batch, context, q_tokens)        # validates the numbers before the search
-    ws = activation_workspace(spec, workspace_tokens, 1 if layout.dp_attention else layout.tp)
+    ws = activation_workspace(spec, workspace_tokens, parallel.attention_tp)
     if workspace_bytes is not None:
-        if workspace_bytes < 0:
-            raise SpecError("--workspace", f"must be at least 0, got {workspace_bytes}")
+        if finite(workspace_bytes, "workspace_bytes") < 0:
+            raise ArgError("workspace_bytes", f"must be at least 0, got {workspace_bytes}")
         ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
     usable = gpu_mem_util * hw.memory_bytes
-    w = weight_bytes(weight_params_per_gpu(spec, layout), wbits).total
+    w = weight_bytes(weight_params_per_gpu(spec, parallel), wbits).total
     budget = usable - w - ws.total
-    mb, per_seq = max_batch(spec, context, budget, layout, kbits, block_size)
-    mc = max_context(spec, batch, budget, layout, kbits, block_size)
+    mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size)
+    mc = max_context(spec, batch, budget, parallel, kbits, block_size)
     decode = None
     if mb >= 1:
-        decode = roofline(spec, hw, Step("decode", mb, context, q_tokens), layout, mla_form=mla_form,
+        decode = roofline(spec, hw, Step("decode", mb, context, q_tokens), parallel, mla_form=mla_form,
                           weight_bits=wbits, kv_bits=kbits, analyse_attention=False)
-    return Fit(model=spec.name, attention=spec.attention.kind, gpu=hw, layout=layout, weight_bits=wbits,
+    return Fit(model=spec.name, attention=spec.attention.kind, gpu=hw, parallel=parallel, weight_bits=wbits,
                kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w, workspace=ws,
                kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode)

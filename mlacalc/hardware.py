@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import SpecError
+from .units import finite
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class Hardware:
 
 
 _REQUIRED = ("name", "mem_bandwidth_gb_s", "bf16_tflops", "interconnect_gb_s")
+# Upper bounds far above any card (a B200 has 192 GB, 8 TB/s, 4.5 PFLOP/s dense fp8), so that a typo like
+# 1e300 is refused here rather than turning into an infinity or a NaN inside a roofline.
+_MAX = {"memory_bytes": 2.0**60, "mem_bandwidth_gb_s": 1e9, "bf16_tflops": 1e9, "fp16_tflops": 1e9,
+        "fp8_tflops": 1e9, "fp32_tflops": 1e9, "interconnect_gb_s": 1e9, "kernel_launch_us": 1e9}
 
 
 def hardware_from_dict(d: dict, where: str) -> Hardware:
@@ -74,23 +79,30 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
             near = difflib.get_close_matches(k, sorted(known), n=1)
             raise SpecError(f"{where}: {k}", "unknown field" + (f" (did you mean {near[0]!r}?)" if near else ""))
     if "memory_gib" in d:
-        d["memory_bytes"] = d.pop("memory_gib") * 2**30
+        gib = d.pop("memory_gib")
+        finite(gib, f"{where}: memory_gib", minimum=0, maximum=2.0**30)
+        d["memory_bytes"] = gib * 2**30
     d.pop("notes", None)
     for k in _REQUIRED + ("memory_bytes",):
         if k not in d:
             raise SpecError(f"{where}: {k}", "is required")
+    for k in ("name", "source"):
+        if k in d and not isinstance(d[k], str):
+            raise SpecError(f"{where}: {k}", f"must be a string, got {d[k]!r}")
+    if not isinstance(d.get("measured", False), bool):
+        raise SpecError(f"{where}: measured", f"must be true or false, got {d['measured']!r}")
+    for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops",
+              "interconnect_gb_s", "kernel_launch_us"):
+        if k in d:
+            finite(d[k], f"{where}: {k}", minimum=0, maximum=_MAX[k])
     d.setdefault("fp16_tflops", d["bf16_tflops"])
     d.setdefault("fp8_tflops", 0.0)
     d.setdefault("fp32_tflops", d["bf16_tflops"] / 16)
     d.setdefault("kernel_launch_us", 0.0)
-    v = d["kernel_launch_us"]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-        raise SpecError(f"{where}: kernel_launch_us", f"must be a number >= 0 (microseconds), got {v!r}")
-    for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops",
+    for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp32_tflops",
               "interconnect_gb_s"):
-        v = d[k]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (v == 0 and k != "fp8_tflops"):
-            raise SpecError(f"{where}: {k}", f"must be a positive number, got {v!r}")
+        if d[k] == 0:  # fp8_tflops may be 0 (no fp8 tensor cores), kernel_launch_us 0 (not modelled)
+            raise SpecError(f"{where}: {k}", f"must be a positive number, got {d[k]!r}")
     return Hardware(**d)
 
 
@@ -101,23 +113,17 @@ def hardware_names() -> list[str]:
 
 def load_hardware(name_or_path: str) -> Hardware:
     """A built-in GPU by name (``h100-sxm``) or a YAML file (e.g. one written by ``mlacalc calibrate``)."""
-    import yaml
+    from .files import read_data
 
     p = Path(name_or_path).expanduser()
     if p.is_file():
-        text, where = p.read_text(encoding="utf-8"), str(p)
-    else:
-        names = hardware_names()
-        key = name_or_path.lower()
-        if key not in names:
-            near = difflib.get_close_matches(key, names, n=3, cutoff=0.4)
-            hint = f"; did you mean {', '.join(near)}?" if near else f" (known: {', '.join(names)})"
-            raise SpecError(f"--gpu {name_or_path}", f"unknown GPU{hint}")
-        text = resources.files("mlacalc.model_specs.hardware").joinpath(f"{key}.yaml").read_text(encoding="utf-8")
-        where = key
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise SpecError(where, "malformed YAML" + (f" at line {mark.line + 1}" if mark else "")) from None
-    return hardware_from_dict(data, where)
+        data = read_data(p, str(p), "json" if p.suffix == ".json" else "yaml")
+        return hardware_from_dict(data, str(p))
+    names = hardware_names()
+    key = name_or_path.lower()
+    if key not in names:
+        near = difflib.get_close_matches(key, names, n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(near)}?" if near else f" (known: {', '.join(names)})"
+        raise SpecError(f"--gpu {name_or_path}", f"unknown GPU{hint}")
+    return hardware_from_dict(read_data(resources.files("mlacalc.model_specs.hardware").joinpath(f"{key}.yaml"),
+                                        key), key)

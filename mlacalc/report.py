@@ -17,15 +17,128 @@ def console():
     return Console(width=130 if piped else None)
 
 
-def table(title: str, columns: list[str], rows: list[list[str]], caption: str | None = None):
-    from rich.table import Table
+# A cell up to this long is kept whole on one line (a number with its unit, a model name); longer cells (a
+# description) wrap at spaces, and fold inside a word only where one word is longer than its column.
+_WHOLE = 20
 
-    t = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
-    for i, c in enumerate(columns):
-        t.add_column(c, justify="left" if i == 0 else "right")
-    for r in rows:
-        t.add_row(*r)
-    return t
+
+def table(title: str, columns: list[str], rows: list[list[str]], caption: str | None = None) -> "FitTable":
+    """A table of ``columns`` (first column: labels, left; the rest right-aligned) that fits the console it is
+    printed on without cutting a cell: see :class:`FitTable`."""
+    return FitTable(title, list(columns), [list(r) for r in rows], caption)
+
+
+class FitTable:
+    """A rich renderable that picks its layout when printed, from the width it is given, so that no cell is cut:
+
+    1. the table as is, each column at least as wide as its longest short cell (numbers such as ``131,072`` or
+       ``274.50 MiB`` and model names never wrap; headers wrap at spaces);
+    2. the same with the columns whose value is the same in every row lifted into a line above the caption,
+       then with a compact box (no outer border, one space between columns);
+    3. transposed (one column per row), when the first column names the rows uniquely (``compare`` of a few
+       models on an 80-column terminal);
+    4. stacked: one block of ``field  value`` lines per row (``sweep`` on a narrow terminal).
+
+    Text still too wide for the console folds onto the next line; nothing is replaced by an ellipsis.
+    """
+
+    def __init__(self, title: str, columns: list[str], rows: list[list[str]], caption: str | None = None):
+        self.title, self.columns, self.rows, self.caption = title, columns, rows, caption
+
+    def __rich_console__(self, console, options):
+        from rich import box
+        from rich.measure import Measurement
+
+        def fits(t) -> bool:  # measured unbounded: Measurement.get caps the minimum at the width it is given
+            return Measurement.get(console, options.update_width(10**6), t).minimum <= options.max_width
+
+        w = options.max_width
+        if fits(self._table(self.columns, self.rows, self.caption)):
+            yield self._table(self.columns, self.rows, self.caption, width=w)
+            return
+        cols, rows, caption = self._lift_constants()
+        for kind in (box.HEAVY_HEAD, box.SIMPLE_HEAD):
+            if fits(self._table(cols, rows, caption, kind)):
+                yield self._table(cols, rows, caption, kind, width=w)
+                return
+        labels = [r[0] for r in rows]
+        if len(set(labels)) == len(labels) and len(labels) <= 12:
+            t_cols = [cols[0]] + labels
+            t_rows = [[c] + [r[i] for r in rows] for i, c in enumerate(cols) if i]
+            if fits(self._table(t_cols, t_rows, caption)):
+                yield self._table(t_cols, t_rows, caption, width=w)
+                return
+        yield self._stacked(cols, rows, caption)
+
+    def _lift_constants(self):
+        """Columns (not the first) with one value in every row of two or more, moved into the caption."""
+        if len(self.rows) < 2:
+            return self.columns, self.rows, self.caption
+        same = [i for i in range(1, len(self.columns)) if len({r[i] for r in self.rows}) == 1]
+        if not same:
+            return self.columns, self.rows, self.caption
+        keep = [i for i in range(len(self.columns)) if i not in same]
+        line = "every row: " + ", ".join(f"{self.columns[i]} {self.rows[0][i]}" for i in same)
+        caption = line + (f"\n{self.caption}" if self.caption else "")
+        return [self.columns[i] for i in keep], [[r[i] for i in keep] for r in self.rows], caption
+
+    def _table(self, columns: list[str], rows: list[list[str]], caption: str | None, kind=None, width=None):
+        """The rich Table. Given ``width``, columns get explicit widths that fit it when their natural widths
+        do not: each starts at its minimum and the spare cells go to the columns that would wrap the most
+        (rich's own shrinking can leave a table wider than the console, which then crops it)."""
+        from rich import box
+        from rich.table import Table
+
+        compact = kind is box.SIMPLE_HEAD
+        t = Table(title=self.title, caption=caption, title_justify="left", caption_justify="left",
+                  box=kind or box.HEAVY_HEAD, show_edge=not compact, pad_edge=not compact)
+        mins = [_column_min(c, [r[i] for r in rows]) for i, c in enumerate(columns)]
+        for i, c in enumerate(columns):
+            t.add_column(c, justify="left" if i == 0 else "right", overflow="fold", min_width=mins[i])
+        for r in rows:
+            t.add_row(*r)
+        if width is not None:
+            natural = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+            chrome = t.padding[1] * 2 * len(columns) + len(columns) + 1  # padding, borders: an upper bound
+            spare = width - chrome - sum(mins)
+            if spare >= 0 and sum(natural) + chrome > width:
+                widths = list(mins)
+                while spare > 0 and any(w < n for w, n in zip(widths, natural)):
+                    i = max(range(len(widths)), key=lambda k: natural[k] - widths[k])
+                    widths[i] += 1
+                    spare -= 1
+                for col, w in zip(t.columns, widths):
+                    col.width = w
+        return t
+
+    def _stacked(self, columns: list[str], rows: list[list[str]], caption: str | None):
+        from rich.table import Table
+
+        t = Table(title=self.title, caption=caption, title_justify="left", caption_justify="left",
+                  show_header=False)
+        fields = columns[1:]
+        t.add_column(overflow="fold", min_width=min(_column_min("", fields) + 2, _WHOLE))
+        t.add_column(justify="right", overflow="fold", min_width=_column_min("", [c for r in rows for c in r[1:]]))
+        for n, r in enumerate(rows):
+            t.add_row(f"{columns[0]}: {r[0]}" if columns[0] else r[0], "", style="bold")
+            for name, cell in zip(fields, r[1:]):
+                t.add_row(f"  {name}", cell)
+            if n + 1 < len(rows):
+                t.add_section()
+        return t
+
+
+def _column_min(header: str, cells: list[str]) -> int:
+    """Narrowest width that keeps every short cell whole and every word of the header and long cells whole."""
+    words = [w for text in [header, *cells] for w in str(text).split()]
+    whole = [len(c) for c in cells if len(c) <= _WHOLE]
+    return max([1, *whole, *(min(len(w), _WHOLE) for w in words)])
+
+
+def _needed_width(columns: list[str], rows: list[list[str]]) -> int:
+    """Console cells a rich table with the default box and padding needs at the columns' minimum widths:
+    each column adds 1 space either side and a border, plus the outer border."""
+    return sum(_column_min(c, [r[i] for r in rows]) + 3 for i, c in enumerate(columns)) + 1
 
 
 def kv_table(r) -> object:
@@ -37,11 +150,11 @@ def kv_table(r) -> object:
     rows = [[label] + [fmt_bytes(getattr(kv, attr)) for _, kv in scopes]
             for label, attr in parts if getattr(r.per_token, attr)]
     rows.append(["total"] + [fmt_bytes(kv.total) for _, kv in scopes])
-    sh = r.sharding
+    sh = r.parallel
     notes = [f"{r.kind.upper()} ({r.cache} cache), KV at {r.kv_bits:g} bits/element"]
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
-    if sh.tp > 1 or sh.pp > 1:
+    if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:
         mode = "data-parallel attention" if sh.dp_attention else "tensor-parallel heads"
         seqs = f"{r.batch_per_gpu} sequence{'s' if r.batch_per_gpu != 1 else ''}"
         notes.append(f"TP={sh.tp} ({mode}), PP={sh.pp}; {seqs} per GPU")
@@ -49,17 +162,22 @@ def kv_table(r) -> object:
 
 
 def weights_table(r) -> object:
-    names = ["embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "norms", "head", "mtp"]
+    """The model's parameters by component (MTP apart), active per token, bytes, and what the fullest GPU holds."""
+    names = ["embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "norms", "head"]
     rows = []
     for n in names:
         if getattr(r.params, n):
             rows.append([n, fmt_count(getattr(r.params, n)), fmt_count(getattr(r.active, n)),
                          fmt_bytes(getattr(r.bytes, n)), fmt_bytes(getattr(r.per_gpu_bytes, n))])
     rows.append(["total", fmt_count(r.params.total), fmt_count(r.active.total), fmt_bytes(r.bytes.total),
-                 fmt_bytes(r.per_gpu_bytes.total)])
+                 fmt_bytes(r.per_gpu_bytes.total - r.per_gpu_bytes.mtp)])
+    if r.mtp_params:
+        rows.append(["+ MTP modules", fmt_count(r.mtp_params), "-", fmt_bytes(r.mtp_bytes),
+                     fmt_bytes(r.per_gpu_bytes.mtp)])
     p = r.parallel
-    cap = (f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16); per GPU with TP={p.tp}, "
-           f"EP={p.ep}, PP={p.pp} (fullest stage)")
+    cap = (f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16); active: one embedding row and "
+           f"the head ({fmt_count(r.active_non_embedding)} without them); per GPU with TP={p.tp}, EP={p.ep}, "
+           f"PP={p.pp}{', DP attention' if p.dp_attention else ''} (fullest stage)")
     return table(f"Weights: {r.model}", ["component", "params", "active/token", "bytes", "per GPU"], rows, cap)
 
 
@@ -75,7 +193,7 @@ def compare_table(rows, context: int, batch: int) -> object:
         p = r.weights.params
         out.append([r.kv.model, r.kv.kind, f"{r.kv.kv_bits:g}", fmt_bytes(r.kv.per_token.total),
                     fmt_bytes(r.kv.total.total), f"{r.kv_ratio:.3f}", "baseline" if i == 0 else
-                    f"{r.kv_reduction_pct:.1f}%", fmt_count(p.total - p.mtp), fmt_count(r.weights.active.total)])
+                    f"{r.kv_reduction_pct:.1f}%", fmt_count(p.total), fmt_count(r.weights.active.total)])
     return table(f"Compare at context {context:,}, batch {batch} (baseline: {rows[0].kv.model})",
                  ["model", "attn", "kv bits", "KV/token", "KV total", "KV ratio", "KV reduction",
                   "params", "active"], out, "params: the main model, without multi-token-prediction modules")

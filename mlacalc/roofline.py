@@ -13,22 +13,13 @@ Units: FLOPs (a multiply-add is 2), bytes, seconds. A matmul of ``m x k`` by ``k
 
 Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query heads, ``L`` layers):
 
-- ``qkv_proj``/``o_proj`` (MHA/MQA/GQA): ``2 T d (H d_qk + H_kv (d_qk + d_v))`` and ``2 T H d_v d``.
-- MLA (DeepSeek-V2, arXiv 2405.04434, eqs. 37-47): ``q_down`` ``2 T d d_c'``, ``q_up`` ``2 T d_c' H (d_nope + d_rope)``,
-  ``kv_down`` ``2 T d (d_c + d_rope)`` (latent plus the shared RoPE key), then one of two forms:
-
-  * **absorbed** (decode default; DeepSeek-V3 ``inference/model.py``, ``attn_impl = "absorb"``): ``q_absorb``
-    multiplies each head's no-RoPE query by ``W_UK`` (``2 T H d_nope d_c``), every query head attends the shared
-    cached latent (``d_c + d_rope`` dims per key; values are its first ``d_c`` dims), and ``v_up`` applies ``W_UV``
-    after attention (``2 T H d_c d_v``). Nothing is decompressed.
-  * **decompressed** (prefill default): ``kv_up`` turns every attended token's latent into per-head K (no-RoPE
-    part) and V (``2 N d_c H (d_nope + d_v)`` for ``N`` attended tokens), then attention is MHA with
-    ``d_nope + d_rope`` query/key dims and ``d_v`` value dims. In decode this re-decompresses the whole cache
-    each step, which is why serving engines absorb in decode.
-
+- Attention projections, the cache write and the core: the spec's attention family
+  (:mod:`mlacalc.attention.conventional`: one ``qkv_proj``; :mod:`mlacalc.attention.mla`: ``q_down``, ``q_up``,
+  ``kv_down``, then the **absorbed** form (decode default: ``q_absorb``, core over the latent, ``v_up``) or the
+  **decompressed** form (prefill default: ``kv_up``, then MHA)). ``o_proj``: ``2 T H d_v d``.
 - ``attn_core`` (scores and weighted values, summed over layers): ``2 H P (d_k + d_v)`` per sequence, where ``P``
   counts attended (query, key) pairs: token ``i`` of the step attends ``prior + i + 1`` keys (causal; in prefill
-  that halves ``S^2`` to ``S (S + 1) / 2``), capped by the window on sliding-window layers. Bytes: the query
+  that halves ``S^2`` to ``S (S + 1) / 2``), capped as :mod:`mlacalc.attention.keys` says (windows). Bytes: the query
   in, the output out, and the keys/values of every attended token read once (the cache, at the KV dtype).
   Absorbed MLA: ``d_k = d_c + d_rope``, ``d_v = d_c``.
 - ``kv_write``: the new tokens' cache entries (read from the projection output, written at the KV dtype).
@@ -48,19 +39,21 @@ one for ``embed`` and ``lm_head``. ``attn_core``: in decode two per layer, the s
 combines its partial outputs by their log-sum-exp (FlashDecoding; the project's Triton kernels, which launch one
 when a single split suffices); in prefill one (FlashAttention). Collectives: latency not modelled (0).
 
-Parallelism over ``n`` GPUs (:class:`Layout`):
+Parallelism over ``n = tp`` GPUs (:class:`mlacalc.parallel.Parallelism`; ``pp``, ``dp``, ``cp`` and ``sp`` are
+refused, not ignored: a step of one TP/EP group is what this models):
 
 - Tensor parallel (default): head-indexed projections, attention heads, FFN widths and the vocabulary split
   ``n`` ways; MLA's ``q_down``/``kv_down``, the router and all norms are replicated (vLLM's ReplicatedLinear).
-  Each GPU reads its share of the KV cache (:func:`mlacalc.kv.kv_heads_per_rank`): **all** of the MLA latent,
+  Each GPU reads its share of the KV cache (:meth:`Parallelism.kv_share`): **all** of the MLA latent,
   since it belongs to no head. Two all-reduces per layer (after attention, after the FFN) of ``T d`` activations,
   ring algorithm: each GPU sends ``2 (n-1)/n T d`` bytes per all-reduce.
 - Data-parallel attention (``dp_attention``): each GPU runs all heads for ``ceil(B / n)`` sequences with full
   attention weights; the FFN/MoE stays split over the group, reached by an all-gather and a reduce-scatter
-  (``2 (n-1)/n T d`` bytes per layer), or with ``ep`` an all-to-all dispatch and combine of the ``T k / n``
+  (``2 (n-1)/n T d`` bytes per layer), or with ``ep > 1`` an all-to-all dispatch and combine of the ``T k / n``
   token-expert pairs a GPU holds (``2 (n-1)/n (T/n) k d`` bytes per MoE layer).
-- Expert parallel (``ep``): experts spread over the group, each GPU holding ``E / n`` whole experts; in
-  expectation the same FLOPs and expert bytes per GPU as TP-split experts.
+- Expert parallel (``ep`` ranks, dividing ``n``): each GPU holds ``E / ep`` whole experts and runs ``T k / n``
+  token-expert pairs in expectation: the same FLOPs as TP-split experts; it reads the touched experts among
+  its own (``touched / ep`` of the expert weights; ``touched / n`` at ``ep = n``, as TP-split experts).
 
 Dtypes: activations bf16. Weights at the weight dtype (embedding, head, router and norms at >= 16 bits, as in
 :mod:`mlacalc.weights`). GEMMs run at the fp8 rate when weights are fp8 (W8A8, as DeepSeek-V3 serves), otherwise
@@ -77,19 +70,19 @@ peak (use a calibrated hardware file from ``mlacalc calibrate`` for measured rat
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .errors import SpecError
+from .attention import StepShape, attention_span, family
+from .costs import ACT_BITS, OpCost, matmul
+from .errors import ArgError
 from .hardware import Hardware
-from .kv import kv_elements_per_token_layer, kv_heads_per_rank
+from .parallel import Parallelism
 from .spec import ModelSpec
 from .weights import HIGH_PRECISION_BITS
 
 PHASES = ("prefill", "decode")
-MLA_FORMS = ("absorbed", "decompressed")
-ACT_BITS = 16                   # activations bf16
+SUPPORTED = ("tp", "ep", "dp_attention")     # degrees the step model covers (one TP/EP group)
 NORM_FLOPS_PER_ELEMENT = 4      # RMSNorm: x*x, sum, x*rsqrt, *weight
 
 
@@ -108,11 +101,11 @@ class Step:
 
     def __post_init__(self):
         if self.phase not in PHASES:
-            raise SpecError("--phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
-        for name, flag in (("batch", "--batch"), ("context", "--context"), ("q_tokens", "--q-tokens")):
+            raise ArgError("phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
+        for name in ("batch", "context", "q_tokens"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SpecError(flag, f"must be a whole number of at least 1, got {v!r}")
+                raise ArgError(name, f"must be a whole number of at least 1, got {v!r}")
 
     @property
     def prior(self) -> int:
@@ -130,54 +123,14 @@ class Step:
         return 1 if self.phase == "prefill" else self.q_tokens
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How one model replica is spread over ``tp`` GPUs (see module docstring)."""
-
-    tp: int = 1
-    dp_attention: bool = False
-    ep: bool = False
-
-    def __post_init__(self):
-        if isinstance(self.tp, bool) or not isinstance(self.tp, int) or self.tp < 1:
-            raise SpecError("--tp", f"must be a whole number of at least 1, got {self.tp!r}")
-
-
 def default_mla_form(phase: str) -> str:
-    """Decode absorbs (no decompression of the cache); prefill decompresses (cheaper for long prompts)."""
-    return "absorbed" if phase == "decode" else "decompressed"
+    """MLA's default form for ``phase`` (absorbed in decode, decompressed in prefill)."""
+    return family("mla").default_form(phase)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Costs
 # ---------------------------------------------------------------------------------------------------------
-
-class OpCost(NamedTuple):
-    """FLOPs and bytes of one op on one GPU, summed over layers. ``bytes`` = HBM bytes (weights + activations +
-    KV cache); ``comm_bytes`` go over the interconnect. ``out_width``: features per token the op writes.
-
-    A NamedTuple rather than a frozen dataclass: equally immutable and named, and five times faster to build,
-    which keeps a 10,000-configuration sweep inside its 2 s budget (``tests/bench_sweep.py``)."""
-
-    name: str
-    kind: str                 # matmul | attention | vector | memory | comm
-    flops: float = 0.0
-    weight_bytes: float = 0.0
-    act_bytes: float = 0.0
-    kv_bytes: float = 0.0
-    comm_bytes: float = 0.0
-    out_width: float = 0.0
-    launches: float = 0.0     # kernel launches, summed over layers (see module docstring)
-
-    @property
-    def bytes(self) -> float:
-        return self.weight_bytes + self.act_bytes + self.kv_bytes
-
-    @property
-    def intensity(self) -> float:
-        """Arithmetic intensity, FLOP per HBM byte (0 for an op that moves no HBM bytes)."""
-        return self.flops / self.bytes if self.bytes else 0.0
-
 
 def touched_experts(num_experts: int, experts_per_token: int, tokens: float) -> float:
     """Expected distinct experts hit when ``tokens`` tokens each pick ``experts_per_token`` of ``num_experts``
@@ -192,75 +145,16 @@ def touched_experts(num_experts: int, experts_per_token: int, tokens: float) -> 
     return num_experts * (1.0 - (1.0 - experts_per_token / num_experts) ** tokens)
 
 
-def _sum_min(a: int, b: int, w: int | None) -> float:
-    """sum of min(t, w) for t = a..b (w None: no cap)."""
-    if w is None or b <= w:
-        return (a + b) * (b - a + 1) / 2
-    if a > w:
-        return (b - a + 1) * w
-    return (a + w) * (w - a + 1) / 2 + (b - w) * w
-
-
-def _layer_windows(spec: ModelSpec) -> list[tuple[int, int | None]]:
-    """(number of layers, window or None) groups, following :func:`mlacalc.kv.tokens_held`."""
-    a, L = spec.attention, spec.num_layers
-    if a.sliding_window is None:
-        return [(L, None)]
-    n_global = L // a.global_every if a.global_every else 0
-    return [(n_global, None), (L - n_global, a.sliding_window)]
-
-
-def attention_span(spec: ModelSpec, prior: int, new: int) -> tuple[float, float]:
-    """(attended pairs, keys read) per sequence, summed over layers.
-
-    Pairs: token i (0-based) of the step attends ``min(prior + i + 1, window)`` keys. Keys read: every key some
-    query attends, ``min(prior + new, window + new - 1)`` per layer, each read once.
-    """
-    pairs = keys = 0.0
-    for n_layers, w in _layer_windows(spec):
-        if not n_layers:
-            continue
-        pairs += n_layers * _sum_min(prior + 1, prior + new, w)
-        keys += n_layers * (prior + new if w is None else min(prior + new, w + new - 1))
-    return pairs, keys
-
-
 def attn_core_cost(spec: ModelSpec, seqs: int, prior: int, new: int, *, head_share: float = 1.0,
                    kv_share: float = 1.0, form: str | None = None, kv_bits: float = 16,
                    launches_per_layer: float = 0.0) -> OpCost:
-    """The attention core on one GPU: scores ``Q K^T`` and weighted values ``P V`` for ``seqs`` sequences.
-
-    FLOPs ``2 H' P (d_k + d_v)`` per sequence (``H' = H x head_share`` heads on this GPU, ``P`` attended pairs).
-    Bytes: queries in and outputs out (bf16), keys/values of every attended token once: from the cache at
-    ``kv_bits`` (conventional, absorbed MLA), or as decompressed bf16 activations (decompressed MLA, the cache
-    having been read by ``kv_up``). ``launches_per_layer``: kernels per layer (decode, split-KV: 2; see the module
-    docstring).
-    """
-    a, ab = spec.attention, ACT_BITS / 8
-    pairs, keys = attention_span(spec, prior, new)
-    heads = a.num_heads * head_share
-    tokens = seqs * new * spec.num_layers          # query-token x layer
-    kv_bytes = act_kv = 0.0
-    if a.kind == "mla" and form == "absorbed":
-        dk, dv = a.kv_lora_rank + a.qk_rope_head_dim, a.kv_lora_rank
-        kv_bytes = seqs * keys * (a.kv_lora_rank + a.qk_rope_head_dim) * kv_bits / 8
-    elif a.kind == "mla":
-        dk, dv = a.qk_head_dim, a.v_head_dim
-        act_kv = seqs * keys * heads * (dk + dv) * ab          # decompressed K (RoPE key broadcast) and V
-    else:
-        dk, dv = a.qk_head_dim, a.v_head_dim
-        kv_bytes = seqs * keys * kv_elements_per_token_layer(a).total * kv_share * kv_bits / 8
-    return OpCost("attn_core", "attention", flops=2 * seqs * heads * pairs * (dk + dv),
-                  act_bytes=tokens * heads * (dk + dv) * ab + act_kv, kv_bytes=kv_bytes, out_width=heads * dv,
-                  launches=launches_per_layer * spec.num_layers)
-
-
-def _matmul(name: str, tokens: float, k: float, n: float, wb: float, ab: float, layers: int = 1,
-            extra_weight: float = 0.0, out_width: float | None = None) -> OpCost:
-    """``layers`` matmuls of ``tokens x k`` by ``k x n``: FLOPs ``2 T k n``; weights once, input and output once;
-    one launch per layer."""
-    return OpCost(name, "matmul", 2 * tokens * k * n * layers, (k * n * wb + extra_weight) * layers,
-                  tokens * (k + n) * ab * layers, 0.0, 0.0, n if out_width is None else out_width, layers)
+    """The attention core on one GPU for ``seqs`` sequences (the family's :meth:`core_cost`): ``head_share`` of
+    the heads, ``kv_share`` of each token's KV, computed in ``form``."""
+    a = spec.attention
+    s = StepShape(seqs=seqs, prior=prior, new=new, heads=a.num_heads * head_share, head_share=head_share,
+                  kv_share=kv_share, layers=spec.num_layers, wb=0.0, hb=0.0, ab=ACT_BITS / 8, kb=kv_bits / 8,
+                  kv_bits=kv_bits, form=form, core_launches=launches_per_layer)
+    return family(a).core_cost(spec, s)
 
 
 def _ffn(name: str, tokens: float, d: int, width: float, gated: bool, wb: float, ab: float, layers: int,
@@ -274,85 +168,48 @@ def _ffn(name: str, tokens: float, d: int, width: float, gated: bool, wb: float,
                   act_bytes=tokens * (2 * d + 2 * width) * ab * layers, out_width=d, launches=2 * layers)
 
 
-def step_ops(spec: ModelSpec, step: Step, layout: Layout = Layout(), *, mla_form: str | None = None,
+def _shares(spec: ModelSpec, parallel: Parallelism, batch: int) -> tuple[int, float, float]:
+    """(sequences through this GPU's attention, share of query heads, share of each token's KV) on one GPU."""
+    a = spec.attention
+    fam = family(a)
+    seqs = parallel.sequences_per_rank(batch)
+    return seqs, 1.0 / parallel.attention_tp, parallel.kv_share(fam.kv_groups(a))
+
+
+def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(), *, mla_form: str | None = None,
              weight_bits: float | None = None, kv_bits: float | None = None) -> tuple[OpCost, ...]:
     """Every op of one forward step on one GPU (see module docstring for each formula)."""
     a, f, d, L = spec.attention, spec.ffn, spec.hidden_size, spec.num_layers
-    if a.kind == "mla":
-        mla_form = mla_form or default_mla_form(step.phase)
-        if mla_form not in MLA_FORMS:
-            raise SpecError("--mla-form", f"must be one of {', '.join(MLA_FORMS)}, got {mla_form!r}")
+    parallel.require("the roofline", SUPPORTED).check(spec)
+    fam = family(a)
+    form = fam.resolve_form(mla_form, step.phase)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
     ab, wb, kb = ACT_BITS / 8, wbits / 8, kbits / 8
     hb = max(wbits, HIGH_PRECISION_BITS) / 8
-    n = layout.tp
+    n = parallel.tp
     B, prior, new = step.batch, step.prior, step.new
     T = B * new                                           # tokens in the step, over the whole group
 
-    if layout.dp_attention:
-        seqs, hs, kv_share = math.ceil(B / n), 1.0, 1.0
-    else:
-        if a.num_heads % n:
-            raise SpecError("--tp", f"{n} ranks cannot split {a.num_heads} query heads evenly")
-        seqs, hs, kv_share = B, 1.0 / n, kv_heads_per_rank(a, n)
+    seqs, hs, kv_share = _shares(spec, parallel, B)
     Ta = seqs * new                                       # tokens through attention on this GPU
     H = a.num_heads * hs                                  # query heads on this GPU
     ops: list[OpCost] = []
 
-    vocab_share = 1.0 if layout.dp_attention else 1.0 / n
+    vocab_share = 1.0 if parallel.dp_attention else 1.0 / n
     ops.append(OpCost("embed", "memory", weight_bytes=Ta * d * hb * vocab_share, act_bytes=Ta * d * ab, out_width=d,
                       launches=1))
     core_launches = 2 if step.phase == "decode" else 1     # split-KV + combine in decode; one kernel in prefill
 
-    # --- attention projections, core, cache write
-    norm_width = 2 * d                                    # per token per layer: the two block norms
-    norm_count = 2                                        # norm kernels per layer
-    if a.kind == "mla":
-        dc, dr, dn, dv = a.kv_lora_rank, a.qk_rope_head_dim, a.qk_nope_head_dim, a.v_head_dim
-        if a.q_lora_rank:
-            ops.append(_matmul("q_down", Ta, d, a.q_lora_rank, wb, ab, L))
-            ops.append(_matmul("q_up", Ta, a.q_lora_rank, H * a.qk_head_dim, wb, ab, L))
-            norm_width += a.q_lora_rank
-            norm_count += 1
-        else:
-            ops.append(_matmul("q_proj", Ta, d, H * a.qk_head_dim, wb, ab, L))
-        ops.append(_matmul("kv_down", Ta, d, dc + dr, wb, ab, L))
-        norm_width += dc
-        norm_count += 1
-        ops.append(OpCost("kv_write", "memory", act_bytes=Ta * (dc + dr) * ab * L, kv_bytes=Ta * (dc + dr) * kb * L,
-                          out_width=dc + dr, launches=L))
-        if mla_form == "absorbed":
-            # per-head matmuls: one row per (token, head); W_UK and W_UV are read once per layer
-            ops.append(_matmul("q_absorb", Ta * H, dn, dc, 0, ab, L, extra_weight=H * dn * dc * wb, out_width=H * dc))
-            ops.append(attn_core_cost(spec, seqs, prior, new, head_share=hs, form="absorbed", kv_bits=kbits,
-                                      launches_per_layer=core_launches))
-            ops.append(_matmul("v_up", Ta * H, dc, dv, 0, ab, L, extra_weight=H * dc * dv * wb, out_width=H * dv))
-        else:
-            _, keys = attention_span(spec, prior, new)
-            decompressed = seqs * keys                    # token x layer latents turned into per-head K and V
-            # reads latent + RoPE key from the cache, writes per-head K (RoPE key broadcast) and V
-            ops.append(OpCost("kv_up", "matmul", flops=2 * decompressed * dc * H * (dn + dv),
-                              weight_bytes=dc * H * (dn + dv) * wb * L, kv_bytes=decompressed * (dc + dr) * kb,
-                              act_bytes=decompressed * H * (dn + dr + dv) * ab, out_width=H * (dn + dr + dv),
-                              launches=L))
-            ops.append(attn_core_cost(spec, seqs, prior, new, head_share=hs, form="decompressed", kv_bits=kbits,
-                                      launches_per_layer=core_launches))
-        o_in = H * dv
-    else:
-        kv_elems = kv_elements_per_token_layer(a).total * kv_share        # K and V per token on this GPU
-        width = H * a.qk_head_dim + kv_elems
-        bias = width * hb if a.qkv_bias else 0.0
-        ops.append(_matmul("qkv_proj", Ta, d, width, wb, ab, L, extra_weight=bias))
-        if a.qk_norm:                                     # per-head RMSNorm on q and k (Qwen3)
-            norm_width += (H + a.num_kv_heads * kv_share) * a.qk_head_dim
-            norm_count += 2
-        ops.append(OpCost("kv_write", "memory", act_bytes=Ta * kv_elems * ab * L, kv_bytes=Ta * kv_elems * kb * L,
-                          out_width=kv_elems, launches=L))
-        ops.append(attn_core_cost(spec, seqs, prior, new, head_share=hs, kv_share=kv_share, kv_bits=kbits,
-                                  launches_per_layer=core_launches))
-        o_in = H * a.v_head_dim
-    ops.append(_matmul("o_proj", Ta, o_in, d, wb, ab, L))
+    # --- attention: the family's projections, cache write and core, then o_proj
+    shape = StepShape(seqs=seqs, prior=prior, new=new, heads=H, head_share=hs, kv_share=kv_share, layers=L,
+                      wb=wb, hb=hb, ab=ab, kb=kb, kv_bits=kbits, form=form, core_launches=core_launches)
+    attn = fam.attention_ops(spec, shape)
+    ops.extend(attn.ops)
+    norm_width = 2 * d + attn.norm_width                 # per token per layer: the two block norms and the family's
+    norm_count = 2 + attn.norm_count                     # norm kernels per layer
+    o_in = H * a.v_head_dim
+    ops.append(matmul("o_proj", Ta, o_in, d, wb, ab, L))
 
     norm_elems = Ta * (norm_width * L + d)
     ops.append(OpCost("norms", "vector", flops=NORM_FLOPS_PER_ELEMENT * norm_elems, act_bytes=2 * norm_elems * ab,
@@ -367,9 +224,9 @@ def step_ops(spec: ModelSpec, step: Step, layout: Layout = Layout(), *, mla_form
         ops.append(OpCost("router", "matmul", flops=2 * T * d * E * Lm, weight_bytes=d * E * hb * Lm,
                           act_bytes=T * (d + E) * ab * Lm, out_width=E, launches=Lm))
         touched = touched_experts(E, k, T)
-        if layout.ep:   # E/n whole experts per GPU, T k / n token-expert pairs in expectation
+        if parallel.ep > 1:   # E/ep whole experts per GPU, T k / n token-expert pairs in expectation
             experts = _ffn("experts", T * k / n, d, f.expert_intermediate_size, f.gated, wb, ab, Lm,
-                           weight_fraction=touched / n)
+                           weight_fraction=touched / parallel.ep)
         else:           # every expert split n ways, all T k pairs
             experts = _ffn("experts", T * k, d, f.expert_intermediate_size / n, f.gated, wb, ab, Lm,
                            weight_fraction=touched)
@@ -385,10 +242,10 @@ def step_ops(spec: ModelSpec, step: Step, layout: Layout = Layout(), *, mla_form
     # --- communication (bytes each GPU sends; see module docstring)
     if n > 1:
         ring = (n - 1) / n
-        if not layout.dp_attention:
+        if not parallel.dp_attention:
             comm = L * 2 * (2 * ring * T * d * ab)                        # two all-reduces per layer
         else:
-            moe_ep = Lm if layout.ep else 0
+            moe_ep = Lm if parallel.ep > 1 else 0
             comm = (L - moe_ep) * 2 * ring * T * d * ab                   # all-gather + reduce-scatter
             comm += moe_ep * 2 * ring * (T / n) * f.experts_per_token * d * ab   # all-to-all dispatch + combine
         ops.append(OpCost("comm", "comm", comm_bytes=comm))
@@ -459,7 +316,7 @@ class AttentionBound:
                 "heads_per_gpu": self.heads_per_gpu, "q_tokens_for_compute_bound": self.q_tokens_for_compute_bound}
 
 
-def attention_bound(spec: ModelSpec, hw: Hardware, step: Step, layout: Layout = Layout(), *,
+def attention_bound(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = Parallelism(), *,
                     mla_form: str | None = None, kv_bits: float | None = None) -> AttentionBound:
     """Arithmetic intensity of ``attn_core`` and the fewest decode query tokens that make it compute-bound.
 
@@ -470,11 +327,8 @@ def attention_bound(spec: ModelSpec, hw: Hardware, step: Step, layout: Layout = 
     """
     a = spec.attention
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
-    form = (mla_form or default_mla_form(step.phase)) if a.kind == "mla" else None
-    if layout.dp_attention:
-        hs, kv_share = 1.0, 1.0
-    else:
-        hs, kv_share = 1.0 / layout.tp, kv_heads_per_rank(a, layout.tp)
+    form = family(a).resolve_form(mla_form, step.phase)
+    _, hs, kv_share = _shares(spec, parallel, step.batch)
     ridge = hw.ridge_point(32 if kbits > 16 else 16)
 
     def intensity(prior: int, new: int) -> float:
@@ -506,7 +360,7 @@ class Roofline:
     attention: str
     gpu: Hardware
     step: Step
-    layout: Layout
+    parallel: Parallelism
     mla_form: str | None
     weight_bits: float
     kv_bits: float
@@ -548,7 +402,7 @@ class Roofline:
 
     @property
     def tokens_per_s_per_gpu(self) -> float:
-        return self.tokens_per_s / self.layout.tp
+        return self.tokens_per_s / self.parallel.tp
 
     @property
     def bandwidth_util(self) -> float:
@@ -570,11 +424,11 @@ class Roofline:
         return next(t for t in self.ops if t.op.name == name)
 
     def to_json(self) -> dict:
-        s, lay = self.step, self.layout
+        s, lay = self.step, self.parallel
         return {
             "model": self.model, "attention": self.attention, "gpu": self.gpu.name, "phase": s.phase,
             "batch": s.batch, "context": s.context, "q_tokens": s.q_tokens, "tp": lay.tp,
-            "dp_attention": lay.dp_attention, "ep": lay.ep, "mla_form": self.mla_form,
+            "dp_attention": lay.dp_attention, "ep": lay.ep, "parallel": lay.as_dict(), "mla_form": self.mla_form,
             "weight_bits": self.weight_bits, "kv_bits": self.kv_bits, "per_gpu": True,
             "ops": [t.to_json() for t in self.ops],
             "total": {"flops": self.total_flops, "bytes": self.total_bytes, "comm_bytes": self.total_comm_bytes,
@@ -586,17 +440,16 @@ class Roofline:
         }
 
 
-def roofline(spec: ModelSpec, hw: Hardware, step: Step, layout: Layout = Layout(), *, mla_form: str | None = None,
-             weight_bits: float | None = None, kv_bits: float | None = None, analyse_attention: bool = True) -> Roofline:
-    """Time one forward step on ``hw`` (one GPU of the ``layout``'s group). ``analyse_attention=False`` skips
+def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = Parallelism(), *,
+             mla_form: str | None = None, weight_bits: float | None = None, kv_bits: float | None = None,
+             analyse_attention: bool = True) -> Roofline:
+    """Time one forward step on ``hw`` (one GPU of the ``parallel.tp`` group). ``analyse_attention=False`` skips
     the search in :func:`attention_bound` (sweeps)."""
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
-    form = (mla_form or default_mla_form(step.phase)) if spec.attention.kind == "mla" else None
-    ops = step_ops(spec, step, layout, mla_form=form, weight_bits=wbits, kv_bits=kbits)
-    return Roofline(model=spec.name, attention=spec.attention.kind, gpu=hw, step=step, layout=layout, mla_form=form,
-                    weight_bits=wbits, kv_bits=kbits, ops=time_ops(ops, hw, wbits, kbits),
-                    attn=attention_bound(spec, hw, step, layout, mla_form=form, kv_bits=kbits)
+    form = family(spec.attention).resolve_form(mla_form, step.phase)
+    ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=wbits, kv_bits=kbits)
+    return Roofline(model=spec.name, attention=spec.attention.kind, gpu=hw, step=step, parallel=parallel,
+                    mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=time_ops(ops, hw, wbits, kbits),
+                    attn=attention_bound(spec, hw, step, parallel, mla_form=form, kv_bits=kbits)
                     if analyse_attention else None)
-
-

@@ -23,10 +23,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .attention import KINDS as ATTENTION_KINDS, family
 from .errors import SpecError
 from .units import dtype_bits
-
-ATTENTION_KINDS = ("mha", "mqa", "gqa", "mla")
 FFN_KINDS = ("dense", "moe")
 
 
@@ -220,12 +219,8 @@ def _normalise_attention(raw: dict) -> dict:
         a.update(qk_nope_head_dim=hd - rope, qk_rope_head_dim=rope, v_head_dim=hd)
     elif "rope_dim" in a:
         raise SpecError("attention.rope_dim", "only goes with head_dim")
-    kind = a.get("kind")
-    if "num_kv_heads" not in a and "num_heads" in a:
-        if kind in ("mha", "mla"):
-            a["num_kv_heads"] = a["num_heads"]
-        elif kind == "mqa":
-            a["num_kv_heads"] = 1
+    if a.get("kind") in ATTENTION_KINDS:
+        a = family(a["kind"]).normalise(a)
     return a
 
 
@@ -237,23 +232,7 @@ def _cross_checks(spec: ModelSpec) -> None:
                         f"num_heads ({a.num_heads}) must be divisible by num_kv_heads ({a.num_kv_heads})")
     if a.qk_head_dim < 1:
         raise SpecError("attention.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
-    if a.kind == "mha" and a.num_kv_heads != a.num_heads:
-        raise SpecError("attention.num_kv_heads", f"mha needs num_kv_heads == num_heads ({a.num_heads}); "
-                        "use kind: gqa")
-    if a.kind == "mqa" and a.num_kv_heads != 1:
-        raise SpecError("attention.num_kv_heads", "mqa needs num_kv_heads == 1")
-    if a.kind == "mla":
-        if a.kv_lora_rank is None:
-            raise SpecError("attention.kv_lora_rank", "is required for kind mla")
-        if a.kv_shared:
-            raise SpecError("attention.kv_shared", "does not apply to mla (its absorbed form already shares)")
-    else:
-        for name in ("kv_lora_rank", "q_lora_rank"):
-            if getattr(a, name) is not None:
-                raise SpecError(f"attention.{name}", f"only applies to kind mla, not {a.kind}")
-    if a.kv_shared and a.v_head_dim > a.qk_head_dim:
-        raise SpecError("attention.v_head_dim", f"with kv_shared the value is part of the key, so it cannot "
-                        f"exceed the key head dim ({a.qk_head_dim})")
+    family(a).validate(a)
     if a.global_every is not None and a.sliding_window is None:
         raise SpecError("attention.global_every", "needs sliding_window")
     if f.kind == "moe":
@@ -357,29 +336,15 @@ def builtin_names() -> list[str]:
 
 
 def _read_yaml(text: str, where: str) -> Any:
-    import yaml
+    from .files import parse_text
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpecError(where, f"malformed YAML{line}: {problem}") from None
+    return parse_text(text, where, "yaml")
 
 
 def _read_file(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError(str(path), f"cannot read: {e.strerror or e}") from None
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SpecError(str(path), f"malformed JSON at line {e.lineno}: {e.msg}") from None
-    else:
-        data = _read_yaml(text, str(path))
+    from .files import read_data
+
+    data = read_data(path, str(path), "json" if path.suffix == ".json" else "yaml")
     if not isinstance(data, dict):
         raise SpecError(str(path), f"expected a mapping at the top level, got {type(data).__name__}")
     if "model_type" in data or "architectures" in data:
@@ -402,8 +367,9 @@ def raw_spec(model: str) -> dict:
         return _read_file(p)
     names = builtin_names()
     if model in names:
-        text = resources.files("mlacalc.model_specs").joinpath(f"{model}.yaml").read_text(encoding="utf-8")
-        return _read_yaml(text, model)
+        from .files import read_data
+
+        return read_data(resources.files("mlacalc.model_specs").joinpath(f"{model}.yaml"), model)
     if p.suffix in (".yaml", ".yml", ".json") or "/" in model:
         raise SpecError(model, "no such file")
     near = difflib.get_close_matches(model, names, n=3, cutoff=0.5)

@@ -12,11 +12,13 @@ import itertools
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .errors import SpecError
+from .errors import ArgError, SpecError
 from .fit import DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch, weight_params_per_gpu
 from .hardware import Hardware
 from .kv import kv_report
-from .roofline import Layout, Step, roofline
+from .parallel import Parallelism
+from .roofline import Step, roofline
+from .units import finite
 from .spec import ModelSpec
 from .weights import weight_bytes
 
@@ -35,10 +37,10 @@ class SweepRow(NamedTuple):
     weight_bytes_per_gpu: float
     fits: bool
     max_batch: int                   # at this context on this group
-    step_time_s: float
-    time_per_output_token_s: float
-    tokens_per_s: float
-    tokens_per_s_per_gpu: float
+    step_time_s: float | None          # None when the batch does not fit (no throughput to promise)
+    time_per_output_token_s: float | None
+    tokens_per_s: float | None
+    tokens_per_s_per_gpu: float | None
     bound: str                       # the bound that takes most of the step time
     attn_intensity: float            # attn_core FLOP per byte
 
@@ -60,46 +62,59 @@ class Sweep:
 def parse_list(text: str, flag: str) -> list[str]:
     items = [s.strip() for s in str(text).split(",") if s.strip()]
     if not items:
-        raise SpecError(flag, "needs at least one value")
+        raise ArgError(flag, "needs at least one value")
     return items
 
 
+def _group(n: int, ep: int, dp_attention: bool) -> Parallelism:
+    """A group of ``n`` GPUs: ``tp = n`` with ``ep`` (a count it does not divide is skipped with the reason);
+    data-parallel attention on one GPU is plain attention."""
+    return Parallelism(tp=n, ep=ep, dp_attention=dp_attention and n > 1)
+
+
 def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: list[int], contexts: list[int],
-          batches: list[int], *, phase: str = "decode", q_tokens: int = 1, dp_attention: bool = False,
-          ep: bool = False, weight_bits: float | None = None, kv_bits: float | None = None,
+          batches: list[int], *, phase: str = "decode", q_tokens: int = 1, ep: int = 1, dp_attention: bool = False,
+          weight_bits: float | None = None, kv_bits: float | None = None,
           gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int = DEFAULT_WORKSPACE_TOKENS) -> Sweep:
-    """All combinations; see module docstring. ``variants``: (label, spec) pairs."""
+    """All combinations; see module docstring. ``variants``: (label, spec) pairs. Each GPU count ``n`` of
+    ``counts`` is a group ``Parallelism(tp=n, ep=ep, dp_attention=dp_attention)`` (a count the layout does not
+    fit is skipped with the reason). Rows that do not fit in memory carry ``fits = False`` and no time or
+    throughput."""
+    finite(gpu_mem_util, "gpu_mem_util")
     if not 0 < gpu_mem_util <= 1:
-        raise SpecError("--gpu-mem-util", f"must be in (0, 1], got {gpu_mem_util}")
+        raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
+    Parallelism(tp=ep if isinstance(ep, int) and ep > 1 else 1, ep=ep, dp_attention=False)  # ep: a valid degree
     for n in counts:
-        Layout(tp=n)
+        Parallelism(tp=n)                       # a count that is not a valid degree is a usage error
     for c, b in itertools.product(contexts, batches):
         Step(phase, b, c, q_tokens)
     rows, skipped = [], []
     for (label, spec), hw, n in itertools.product(variants, gpus, counts):
-        layout = Layout(tp=n, dp_attention=dp_attention, ep=ep)
         wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
         kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
         try:
-            w = weight_bytes(weight_params_per_gpu(spec, layout), wbits).total
-            ws = activation_workspace(spec, workspace_tokens, 1 if dp_attention else n).total
+            par = _group(n, ep, dp_attention).check(spec)
+            w = weight_bytes(weight_params_per_gpu(spec, par), wbits).total
+            ws = activation_workspace(spec, workspace_tokens, par.attention_tp).total
             budget = gpu_mem_util * hw.memory_bytes - w - ws
-            roofline(spec, hw, Step(phase, 1, contexts[0], q_tokens), layout, analyse_attention=False)
+            roofline(spec, hw, Step(phase, 1, contexts[0], q_tokens), par, analyse_attention=False)
         except SpecError as e:
             skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "reason": str(e)})
             continue
         for c in contexts:
             per_seq = kv_report(spec, c, 1, kv_bits=kbits).per_sequence.total
-            mb, per_seq_gpu = max_batch(spec, c, budget, layout, kbits)
+            mb, per_seq_gpu = max_batch(spec, c, budget, par, kbits)
             for b in batches:
-                held = -(-b // n) if dp_attention else b
-                r = roofline(spec, hw, Step(phase, b, c, q_tokens), layout, weight_bits=wbits, kv_bits=kbits,
+                held = par.sequences_per_rank(b)
+                fits = b <= mb
+                r = roofline(spec, hw, Step(phase, b, c, q_tokens), par, weight_bits=wbits, kv_bits=kbits,
                              analyse_attention=False)
                 t = r.time_s
                 by = r.time_by_bound()
                 rows.append(SweepRow(label, spec.attention.kind, hw.name, n, c, b, per_seq, per_seq_gpu * held, w,
-                                     b <= mb, mb, t, r.time_per_output_token_s, r.tokens_per_s,
-                                     r.tokens_per_s / n, max(by, key=by.get), r.op("attn_core").op.intensity))
+                                     fits, mb, t if fits else None, r.time_per_output_token_s if fits else None,
+                                     r.tokens_per_s if fits else None, r.tokens_per_s / n if fits else None,
+                                     max(by, key=by.get), r.op("attn_core").op.intensity))
     focus, focus_config = {}, {}
     if rows:
         hw, n = gpus[0], max(c for c in counts if any(r.gpus == c for r in rows))
@@ -109,7 +124,6 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         focus_config = {"gpu": hw.name, "gpus": n, "context": c, "batch": b, "phase": phase}
         for label, spec in variants:
             if any(r.variant == label and r.gpu == hw.name and r.gpus == n for r in rows):
-                focus[label] = roofline(spec, hw, Step(phase, b, c, q_tokens),
-                                        Layout(tp=n, dp_attention=dp_attention, ep=ep),
+                focus[label] = roofline(spec, hw, Step(phase, b, c, q_tokens), _group(n, ep, dp_attention),
                                         weight_bits=weight_bits, kv_bits=kv_bits)
     return Sweep(tuple(rows), tuple(skipped), focus, focus_config)

@@ -36,10 +36,12 @@ from dataclasses import dataclass, fields, replace
 from .activations import (ActivationConfig, LayerActivations, SavedTensor, backward_peak, embedding_tensors,
                           head_tensors, is_moe_layer, layer_activations, mtp_tensors, rope_tensors, saved_tensors,
                           sum_by_group)
-from .errors import SpecError
+from .errors import ArgError
 from .hardware import Hardware
+from .parallel import Parallelism
 from .spec import ModelSpec
-from .weights import Parallel, Params, layer_params_per_gpu, stage_params, stage_ranges
+from .units import finite
+from .weights import Params, layer_params_per_gpu, stage_params
 
 GIB = 2**30
 DEFAULT_RESERVE_BYTES = 2 * GIB
@@ -55,36 +57,6 @@ MAX_SEQ = 2**24
 
 
 @dataclass(frozen=True)
-class TrainParallel:
-    """Degrees of tensor, pipeline, data, expert and context parallelism, and whether SP is on."""
-
-    tp: int = 1
-    pp: int = 1
-    dp: int = 1
-    ep: int = 1
-    cp: int = 1
-    sp: bool = False
-
-    def __post_init__(self):
-        for name in ("tp", "pp", "dp", "ep", "cp"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SpecError(f"--{name}", f"must be a whole number >= 1, got {v!r}")
-        if self.ep > 1 and (self.tp * self.dp) % self.ep:
-            raise SpecError("--ep", f"expert-parallel ranks ({self.ep}) must divide tp x dp "
-                                    f"({self.tp} x {self.dp}): experts spread over a stage's ranks")
-
-    @property
-    def expert_dp(self) -> int:
-        """Replicas of each routed expert, over which ZeRO shards its states."""
-        return self.tp * self.dp // self.ep if self.ep > 1 else self.dp
-
-    @property
-    def gpus(self) -> int:
-        return self.tp * self.pp * self.dp * self.cp
-
-
-@dataclass(frozen=True)
 class TrainRun:
     """Everything a training memory estimate needs besides the model."""
 
@@ -95,22 +67,22 @@ class TrainRun:
     convention: str = "native"
     precision: str = "mixed"
     zero: int = 0
-    parallel: TrainParallel = TrainParallel()
+    parallel: Parallelism = Parallelism()
     reserve_bytes: float = DEFAULT_RESERVE_BYTES
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
-            raise SpecError("--precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+            raise ArgError("precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.zero not in ZERO_STAGES:
-            raise SpecError("--zero", f"must be 0, 1, 2 or 3, got {self.zero!r}")
-        if self.reserve_bytes < 0:
-            raise SpecError("--reserve-gib", f"must be >= 0, got {self.reserve_bytes / GIB:g}")
+            raise ArgError("zero", f"must be 0, 1, 2 or 3, got {self.zero!r}")
+        finite(self.reserve_bytes, "reserve_bytes", minimum=0, maximum=2.0**60)
+        if self.parallel.dp_attention:
+            raise ArgError("dp_attention", "is an inference layout; training memory does not model it")
         self.activation_config()  # validates sizes and modes
 
     def activation_config(self) -> ActivationConfig:
-        p = self.parallel
         return ActivationConfig(micro_batch=self.micro_batch, seq=self.seq, recompute=self.recompute,
-                                kernel=self.kernel, convention=self.convention, tp=p.tp, sp=p.sp, cp=p.cp)
+                                kernel=self.kernel, convention=self.convention, parallel=self.parallel)
 
 
 @dataclass(frozen=True)
@@ -130,7 +102,7 @@ class ModelStates:
                 "total": self.total}
 
 
-def model_states(params: Params, precision: str, zero: int, parallel: TrainParallel) -> ModelStates:
+def model_states(params: Params, precision: str, zero: int, parallel: Parallelism) -> ModelStates:
     """ZeRO's per-GPU model states (arXiv 1910.02054, Figure 1): ``(2 + 2 + K) psi`` with the optimizer
     sharded from stage 1, gradients from stage 2, weights from stage 3, each over its data-parallel group."""
     w, g, o = PRECISIONS[precision]
@@ -226,10 +198,9 @@ def _total(ts: list[SavedTensor]) -> float:
 
 def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     """Memory of one GPU in each pipeline stage."""
-    p = run.parallel
+    p = par = run.parallel
     cfg = run.activation_config()
-    par = Parallel(tp=p.tp, ep=p.ep, pp=p.pp)
-    ranges = stage_ranges(spec, par)
+    ranges = par.stage_ranges(spec.num_layers)
     params = stage_params(spec, par)
     n = len(ranges)
     megatron = cfg.convention == "megatron"

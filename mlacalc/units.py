@@ -19,26 +19,61 @@ DTYPE_BITS = {"fp32": 32, "float32": 32, "bf16": 16, "bfloat16": 16, "fp16": 16,
               "fp8": 8, "fp8_e4m3": 8, "fp8_e5m2": 8, "int8": 8, "int4": 4, "fp4": 4}
 
 
-def parse_count(text: str | int, what: str = "value", minimum: int = 1) -> int:
-    """Parse ``4096``, ``128k``, ``1M`` or ``1.5k`` into an int; reject values below ``minimum``."""
+# The largest count parse_count accepts unless told otherwise: 2**50 (about 1.1e15) tokens or sequences is far
+# beyond any deployment, and keeps every product of counts and bytes exact in a float64.
+MAX_COUNT = 2**50
+
+
+def finite(value, name: str, minimum: float | None = None, maximum: float | None = None) -> float:
+    """``value`` as a float, or ``SpecError(name, ...)`` for a non-number, NaN, infinity or a value outside
+    ``[minimum, maximum]`` (either bound may be None). For numeric options and file fields."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(name, f"expected a number, got {value!r}")
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float range
+        raise SpecError(name, f"number too large, got {value:.3g}") from None
+    if not math.isfinite(v):
+        raise SpecError(name, f"must be a finite number, got {value}")
+    if minimum is not None and v < minimum:
+        raise SpecError(name, f"must be at least {minimum:g}, got {v:g}")
+    if maximum is not None and v > maximum:
+        raise SpecError(name, f"must be at most {maximum:g}, got {v:g}")
+    return v
+
+
+def parse_count(text: str | int, what: str = "value", minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """Parse ``4096``, ``128k``, ``1M``, ``1.5k`` or ``1e6`` into an int in ``[minimum, maximum]``; anything else
+    (NaN, infinity, a fraction, words) is a ``SpecError`` naming ``what``."""
     if isinstance(text, bool):
         raise SpecError(what, f"expected a whole number, got {text!r}")
     if isinstance(text, int):
         value = text
+    elif isinstance(text, float):
+        if not math.isfinite(text) or text != int(text):
+            raise SpecError(what, f"expected a whole number, got {text!r}")
+        value = int(text)
     else:
         s = str(text).strip().replace("_", "")
         mult = 1
         if s and s[-1] in _COUNT_SUFFIX:
             mult, s = _COUNT_SUFFIX[s[-1]], s[:-1]
-        try:
-            f = float(s) * mult
-        except ValueError:
-            raise SpecError(what, f"expected a number such as 4096 or 128k, got {text!r}") from None
-        if not math.isfinite(f) or f != int(f):
-            raise SpecError(what, f"expected a whole number, got {text!r}")
-        value = int(f)
+        if s.lstrip("+-").isdigit() and s.isascii():  # plain integers exactly (float would round 2**53 + 1)
+            if len(s) > 30:  # int() refuses beyond 4,300 digits; any of these is over maximum anyway
+                raise SpecError(what, f"too large: at most {maximum:,}, got a {len(s)}-digit number")
+            value = int(s) * mult
+        else:
+            try:
+                f = float(s) * mult
+            except ValueError:
+                raise SpecError(what, f"expected a number such as 4096 or 128k, got {text!r}") from None
+            if not math.isfinite(f) or f != int(f):
+                raise SpecError(what, f"expected a whole number, got {text!r}")
+            value = int(f)
     if value < minimum:
         raise SpecError(what, f"must be at least {minimum}, got {value}")
+    if value > maximum:
+        raise SpecError(what, f"too large: at most {maximum:,}, got {value:.3g}")
     return value
 
 
@@ -47,13 +82,13 @@ def dtype_bits(dtype: str | int | float, what: str = "dtype") -> float:
     if isinstance(dtype, bool):
         raise SpecError(what, f"expected a dtype name or a bit count, got {dtype!r}")
     if isinstance(dtype, (int, float)):
-        bits = float(dtype)
+        bits = finite(dtype, what)
     else:
         key = str(dtype).strip().lower()
         if key in DTYPE_BITS:
             return float(DTYPE_BITS[key])
         try:
-            bits = float(key.removesuffix("bit").removesuffix("bits"))
+            bits = finite(float(key.removesuffix("bit").removesuffix("bits")), what)
         except ValueError:
             names = ", ".join(sorted({"fp32", "bf16", "fp16", "fp8", "int8", "int4"}))
             raise SpecError(what, f"unknown dtype {dtype!r} (known: {names}, or a bit count)") from None

@@ -3,15 +3,13 @@
 Counts follow the matrices of the reference implementations (HF transformers' modeling files for Llama,
 Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA and DeepSeekMoE):
 
-- Conventional attention: ``W_q: d x H d_qk``, ``W_k: d x H_kv d_qk``, ``W_v: d x H_kv d_v`` (none when
-  ``kv_shared``), ``W_o: H d_v x d``; optional q/k/v biases (Qwen2) and per-head q/k RMSNorm (Qwen3).
-- MLA (DeepSeek-V2 paper, arXiv 2405.04434, eqs. 9-14 and 37-40): ``W_DQ: d x d_c'`` and RMSNorm ``d_c'`` then
-  ``W_UQ+W_QR: d_c' x H (d_nope + d_rope)`` (or ``W_Q: d x H d_qk`` when q_lora_rank is none);
-  ``W_DKV+W_KR: d x (d_c + d_rope)``, RMSNorm ``d_c``, ``W_UK+W_UV: d_c x H (d_nope + d_v)``; ``W_O: H d_v x d``.
+- Attention: the projections of the spec's attention family (:mod:`mlacalc.attention.conventional`,
+  :mod:`mlacalc.attention.mla`), which also says how each splits over tensor parallelism.
 - FFN: gated ``3 d f`` (gate, up, down), else ``2 d f``. MoE: router ``d x E``; each routed and shared expert
   is an FFN of its own width. Norms: two RMSNorms of ``d`` per layer and a final one.
 - Multi-token prediction (DeepSeek-V3 tech report, arXiv 2412.19437, section 2.2): per module two RMSNorms,
   a projection ``2d x d`` and one MoE transformer layer; embedding and head are shared with the main model.
+  Counted apart (:func:`mtp_params`): the quoted totals (DeepSeek-V3's 671B) leave them out.
 
 Weight bytes: matrices inside the layers take the weight dtype; the embedding, output head, router and norms
 stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech report section
@@ -21,10 +19,10 @@ stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, fields
 
-from .errors import SpecError
+from .attention import family
+from .parallel import Parallelism
 from .spec import ModelSpec
 from .units import dtype_bits
 
@@ -59,23 +57,8 @@ def ffn_params(hidden: int, width: int, gated: bool) -> int:
 
 
 def attention_projections(spec: ModelSpec) -> dict[str, int]:
-    """Parameters of one layer's attention, by projection (norms inside attention included)."""
-    a, d = spec.attention, spec.hidden_size
-    if a.kind == "mla":
-        q = {"q_down": d * a.q_lora_rank, "q_norm": a.q_lora_rank,
-             "q_up": a.q_lora_rank * a.num_heads * a.qk_head_dim} if a.q_lora_rank else \
-            {"q": d * a.num_heads * a.qk_head_dim}
-        return q | {"kv_down": d * (a.kv_lora_rank + a.qk_rope_head_dim), "kv_norm": a.kv_lora_rank,
-                    "kv_up": a.kv_lora_rank * a.num_heads * (a.qk_nope_head_dim + a.v_head_dim),
-                    "o": a.num_heads * a.v_head_dim * d}
-    q_out, k_out = a.num_heads * a.qk_head_dim, a.num_kv_heads * a.qk_head_dim
-    v_out = 0 if a.kv_shared else a.num_kv_heads * a.v_head_dim
-    parts = {"q": d * q_out, "k": d * k_out, "v": d * v_out, "o": a.num_heads * a.v_head_dim * d}
-    if a.qkv_bias:
-        parts["qkv_bias"] = q_out + k_out + v_out
-    if a.qk_norm:
-        parts["qk_norm"] = 2 * a.qk_head_dim
-    return parts
+    """Parameters of one layer's attention, by projection (the family's :meth:`projections`)."""
+    return family(spec.attention).projections(spec.attention, spec.hidden_size)
 
 
 def _moe_layer(spec: ModelSpec) -> Params:
@@ -106,22 +89,35 @@ def _mtp_params(spec: ModelSpec) -> float:
 
 
 def param_counts(spec: ModelSpec) -> Params:
-    """Total parameters by component (see module docstring for each formula)."""
+    """Parameters of the model by component, multi-token-prediction modules not included (``mtp`` = 0; see
+    :func:`mtp_params`): the number papers and model cards quote (DeepSeek-V3: 671,026,404,352)."""
     d, v = spec.hidden_size, spec.vocab_size
     layers = _add(*(layer_params(spec, i) for i in range(spec.num_layers)))
-    return _add(layers, Params(embed=v * d, head=0 if spec.tie_word_embeddings else v * d, norms=d,
-                               mtp=_mtp_params(spec)))
+    return _add(layers, Params(embed=v * d, head=0 if spec.tie_word_embeddings else v * d, norms=d))
+
+
+def mtp_params(spec: ModelSpec) -> float:
+    """Parameters of the multi-token-prediction modules (DeepSeek-V3: 11.5 B), which share embedding and head."""
+    return _mtp_params(spec)
 
 
 def active_params(spec: ModelSpec) -> Params:
     """Parameters one token uses: routed experts scaled by ``experts_per_token / num_experts``, one row
-    (``d`` params) of the embedding table, no MTP module.
+    (``d`` params) of the embedding table (a lookup, not a matmul), the whole output head, no MTP module.
 
     This reproduces the papers' activated counts: DeepSeek-V3 36.6B ("37B"), DeepSeek-V2 20.9B ("21B").
+    Without the embedding row and the head: :func:`active_non_embedding`.
     """
     p = param_counts(spec)
     share = spec.ffn.experts_per_token / spec.ffn.num_experts if spec.ffn.kind == "moe" else 1.0
-    return dataclasses.replace(p, routed_experts=p.routed_experts * share, mtp=0, embed=spec.hidden_size)
+    return dataclasses.replace(p, routed_experts=p.routed_experts * share, embed=spec.hidden_size)
+
+
+def active_non_embedding(spec: ModelSpec) -> float:
+    """Active parameters per token without the embedding row and the output head (the convention of scaling
+    laws, Kaplan et al. 2020, which count non-embedding parameters)."""
+    a = active_params(spec)
+    return a.total - a.embed - a.head
 
 
 def weight_bytes(p: Params, weight_bits: float) -> Params:
@@ -133,114 +129,105 @@ def weight_bytes(p: Params, weight_bits: float) -> Params:
                   head=p.head * hi, mtp=p.mtp * lo)
 
 
-@dataclass(frozen=True)
-class Parallel:
-    """Model parallelism for weights: tensor, expert and pipeline degrees."""
-
-    tp: int = 1
-    ep: int = 1
-    pp: int = 1
-
-    def __post_init__(self):
-        for name in ("tp", "ep", "pp"):
-            if getattr(self, name) < 1:
-                raise SpecError(f"--{name}", f"must be at least 1, got {getattr(self, name)}")
-
-
-def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallel) -> Params:
+def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     """One layer's parameters on one GPU.
 
-    TP splits the head-indexed projections and FFN widths; MLA's down projections (``q_down``, ``kv_down``)
-    and all norms are replicated (vLLM's ReplicatedLinear for DeepSeek). K/V projections split like the KV
-    heads, replicated when there are fewer KV heads than ranks. Routed experts split over EP ranks when
-    ``ep > 1``, otherwise each expert is TP-split. The router is replicated.
+    Attention projections split as the family says (:meth:`projection_split`): by query heads (``1 / tp``), like
+    the KV heads (``Parallelism.kv_share``: replicated when there are fewer KV heads than ranks), or replicated
+    (MLA's down projections and all norms: vLLM's ReplicatedLinear for DeepSeek). Under data-parallel attention
+    every GPU holds all attention weights. Dense FFN and shared experts split over TP; routed experts are whole
+    on ``E / ep`` experts per GPU when ``ep > 1`` (EP ranks drawn from TP x DP), otherwise each is TP-split.
+    The router is replicated.
     """
     full = layer_params(spec, layer)
-    tp = par.tp
-    a = spec.attention
+    a, tp = spec.attention, par.tp
+    fam = family(a)
     attn = 0.0
     for name, n in attention_projections(spec).items():
-        if name in ("q_down", "kv_down", "q_norm", "kv_norm", "qk_norm"):
+        how = fam.projection_split(a, name)
+        if how == "replicated":
             attn += n
-        elif name in ("k", "v") and a.kind != "mla":
-            attn += n * max(1, a.num_kv_heads // tp) / a.num_kv_heads
+        elif how == "kv":
+            attn += n * par.kv_share(fam.kv_groups(a))
         else:
-            attn += n / tp
+            attn += n / par.attention_tp
     experts = full.routed_experts / (par.ep if par.ep > 1 else tp)
     return Params(attention=attn, norms=full.norms, dense_ffn=full.dense_ffn / tp, router=full.router,
                   shared_experts=full.shared_experts / tp, routed_experts=experts)
 
 
-def layer_params_per_gpu(spec: ModelSpec, layer: int, par: Parallel) -> Params:
+def layer_params_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     """One layer's parameters on one GPU (public name for the TP/EP split used by :func:`params_per_gpu`)."""
     return _layer_per_gpu(spec, layer, par)
 
 
-def stage_ranges(spec: ModelSpec, par: Parallel) -> list[range]:
-    """The decoder layers of each pipeline stage: consecutive runs of ``ceil(L / pp)`` layers."""
-    size = math.ceil(spec.num_layers / par.pp)
-    return [range(start, min(start + size, spec.num_layers)) for start in range(0, spec.num_layers, size)]
-
-
-def params_per_gpu(spec: ModelSpec, par: Parallel) -> Params:
+def params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
     """Parameters on the fullest GPU: stages of ``ceil(L / pp)`` layers; embedding on the first stage, head
     (and MTP) on the last; embedding and head vocab-split over TP."""
     return max(stage_params(spec, par), key=lambda p: p.total)
 
 
-def stage_params(spec: ModelSpec, par: Parallel) -> list[Params]:
-    """Parameters on one GPU of each pipeline stage, in stage order (see :func:`params_per_gpu`)."""
-    if spec.ffn.kind == "moe" and par.ep > 1 and spec.ffn.num_experts % par.ep:
-        raise SpecError("--ep", f"{spec.ffn.num_experts} experts do not split evenly over {par.ep} ranks")
-    if par.pp > spec.num_layers:
-        raise SpecError("--pp", f"{par.pp} stages exceed {spec.num_layers} layers")
+def stage_params(spec: ModelSpec, par: Parallelism) -> list[Params]:
+    """Parameters on one GPU of each pipeline stage, in stage order (see :func:`params_per_gpu`); the last
+    stage holds the MTP modules (field ``mtp``)."""
+    par.check(spec)
     d, v, L = spec.hidden_size, spec.vocab_size, spec.num_layers
     per_layer = [_layer_per_gpu(spec, i, par) for i in range(L)]
-    size = math.ceil(L / par.pp)
     stages = []
-    for s, start in enumerate(range(0, L, size)):
+    for r in par.stage_ranges(L):
         extra = Params()
-        if start == 0:
+        if r.start == 0:
             extra = _add(extra, Params(embed=v * d / par.tp))
-        if start + size >= L:
+        if r.stop >= L:
             mtp = _mtp_params(spec) / par.tp  # approximation: MTP's experts split like the head's stage
             head = 0 if spec.tie_word_embeddings and par.pp == 1 else v * d / par.tp
             extra = _add(extra, Params(head=head, norms=d, mtp=mtp))
-        stages.append(_add(*per_layer[start:start + size], extra))
+        stages.append(_add(*per_layer[r.start:r.stop], extra))
     return stages
 
 
 @dataclass(frozen=True)
 class WeightsReport:
-    """Everything ``mlacalc weights`` prints."""
+    """Everything ``mlacalc weights`` prints. ``params`` is the model without its MTP modules (``mtp_params``
+    apart); ``per_gpu_*`` is what the fullest GPU holds, MTP included on the last stage."""
 
     model: str
     weight_bits: float
-    parallel: Parallel
+    parallel: Parallelism
     params: Params
+    mtp_params: float
     active: Params
+    active_non_embedding: float
     bytes: Params
+    mtp_bytes: float
     per_gpu_params: Params
     per_gpu_bytes: Params
     attention_per_layer: dict
 
     def to_json(self) -> dict:
-        return {"model": self.model, "weight_bits": self.weight_bits, "tp": self.parallel.tp,
-                "ep": self.parallel.ep, "pp": self.parallel.pp,
-                "params_total": self.params.total, "params_active": self.active.total,
-                "weight_bytes_total": self.bytes.total, "weight_bytes_per_gpu": self.per_gpu_bytes.total,
+        p = self.parallel
+        return {"model": self.model, "weight_bits": self.weight_bits, "tp": p.tp, "ep": p.ep, "pp": p.pp,
+                "parallel": p.as_dict(),
+                "params_total": self.params.total, "params_mtp": self.mtp_params,
+                "params_active": self.active.total, "params_active_non_embedding": self.active_non_embedding,
+                "params_active_counts": "one embedding row (d) and the output head; no MTP",
+                "weight_bytes_total": self.bytes.total, "weight_bytes_mtp": self.mtp_bytes,
+                "weight_bytes_per_gpu": self.per_gpu_bytes.total,
                 "params": self.params.as_dict(), "params_active_parts": self.active.as_dict(),
                 "bytes": self.bytes.as_dict(), "per_gpu_params": self.per_gpu_params.as_dict(),
                 "per_gpu_bytes": self.per_gpu_bytes.as_dict(), "attention_per_layer": self.attention_per_layer}
 
 
 def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
-                   parallel: Parallel = Parallel()) -> WeightsReport:
-    """Parameters and bytes: total, active per token, per GPU."""
-    bits = spec.dtypes.weight_bits if weight_dtype is None else dtype_bits(weight_dtype, "--weight-dtype")
+                   parallel: Parallelism = Parallelism()) -> WeightsReport:
+    """Parameters and bytes: total (MTP apart), active per token, per GPU under ``parallel``."""
+    bits = spec.dtypes.weight_bits if weight_dtype is None else dtype_bits(weight_dtype, "weight_dtype")
+    parallel.check(spec)
     p = param_counts(spec)
+    mtp = mtp_params(spec)
     per_gpu = params_per_gpu(spec, parallel)
-    return WeightsReport(model=spec.name, weight_bits=bits, parallel=parallel, params=p,
-                         active=active_params(spec), bytes=weight_bytes(p, bits), per_gpu_params=per_gpu,
-                         per_gpu_bytes=weight_bytes(per_gpu, bits),
+    return WeightsReport(model=spec.name, weight_bits=bits, parallel=parallel, params=p, mtp_params=mtp,
+                         active=active_params(spec), active_non_embedding=active_non_embedding(spec),
+                         bytes=weight_bytes(p, bits), mtp_bytes=weight_bytes(Params(mtp=mtp), bits).total,
+                         per_gpu_params=per_gpu, per_gpu_bytes=weight_bytes(per_gpu, bits),
                          attention_per_layer=attention_projections(spec))

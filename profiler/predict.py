@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from mlacalc.attention import family
 from mlacalc.hardware import Hardware
-from mlacalc.kv import Sharding, kv_report
+from mlacalc.kv import kv_report
+from mlacalc.parallel import Parallelism
 from mlacalc.spec import ModelSpec
 
 ACT_BYTES = 2  # bf16 queries, outputs and activations
@@ -30,14 +32,10 @@ class Heads:
 
 
 def heads_per_rank(spec: ModelSpec, tp: int = 1) -> Heads:
+    """Query heads and KV heads one of ``tp`` ranks computes (:class:`mlacalc.parallel.Parallelism`'s rule)."""
     a = spec.attention
-    if a.num_heads % tp:
-        from mlacalc.errors import SpecError
-
-        raise SpecError("--tp", f"{a.num_heads} query heads do not split over {tp} ranks")
-    if a.kind == "mla":
-        return Heads(q=a.num_heads // tp, kv=1)
-    return Heads(q=a.num_heads // tp, kv=max(1, a.num_kv_heads // tp))
+    par = Parallelism(tp=tp).check(spec)
+    return Heads(q=par.heads_per_rank(a.num_heads), kv=par.kv_groups_per_rank(family(a).kv_groups(a)))
 
 
 @dataclass(frozen=True)
@@ -74,14 +72,14 @@ def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: in
     2 with split-KV, 1 with a single split; see :func:`kernel_launches`), in place of the roofline's generic count;
     the time is then re-timed by ``mlacalc.roofline.time_ops`` (the launch term needs the hardware's
     ``kernel_launch_us``)."""
-    from mlacalc.roofline import Layout, Step, roofline, time_ops
+    from mlacalc.roofline import Step, roofline, time_ops
 
     s = spec if layers is None else spec_layers(spec, layers)
     if phase == "decode":
         step = Step("decode", batch, max(1, context - q_tokens), q_tokens)
     else:
         step = Step("prefill", batch, context)
-    r = roofline(s, hw, step, Layout(tp=tp), kv_bits=kv_bits)
+    r = roofline(s, hw, step, Parallelism(tp=tp), kv_bits=kv_bits)
     op = r.op("attn_core")
     if launches_per_layer is not None:
         cost = op.op._replace(launches=launches_per_layer * s.num_layers)
@@ -111,7 +109,7 @@ def kv_bytes(spec: ModelSpec, batch: int, context: int, *, tp: int = 1, kv_bits:
              block_size: int | None = None, layers: int | None = None) -> int:
     """Per-GPU KV-cache bytes of the first ``layers`` layers, from ``mlacalc.kv.kv_report``."""
     s = spec if layers is None else spec_layers(spec, layers)
-    r = kv_report(s, context, batch, kv_bits=kv_bits, block_size=block_size, sharding=Sharding(tp=tp))
+    r = kv_report(s, context, batch, kv_bits=kv_bits, block_size=block_size, parallel=Parallelism(tp=tp))
     return int(round(r.per_gpu.total))
 
 
@@ -154,13 +152,12 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
     - eager and sdpa over a paged cache: the contiguous copy ``from_paged`` gathers (one layer's cache, whole
       blocks), which a real engine avoids and the Triton kernels never make."""
     a = spec.attention
+    fam = family(a)
     h = heads_per_rank(spec, tp)
     B, q, C = batch, q_tokens, context
     rows = q * h.q
-    if a.kind == "mla":
-        d_q, d_v = a.kv_lora_rank + a.qk_rope_head_dim, a.kv_lora_rank
-    else:
-        d_q, d_v = a.qk_head_dim, a.v_head_dim
+    d_q, d_v = fam.core_dims(a, fam.default_form("decode"))
+    latent = fam.cache_parts(a).latent          # a shared latent cache: values are a slice of it
     parts = {"query": _round512(B * rows * d_q * ACT_BYTES), "output": _round512(B * rows * d_v * ACT_BYTES)}
     if kernel == "triton":
         parts["cache_seqlens"] = _round512(B * 4)
@@ -169,14 +166,14 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
         parts["split_lse"] = _round512(B * num_splits * rows * 4)
     elif kernel == "eager":
         parts["scores"] = 2 * _round512(B * rows * C * 4) + _round512(B * rows * C * 2)
-        if a.kind == "mla":
+        if latent:
             held = math.ceil(C / paged_block) * paged_block if paged_block else C
             parts["value_copy"] = _round512(B * held * a.kv_lora_rank * ACT_BYTES)
     elif kernel == "sdpa":
         parts["lse"] = _round512(B * h.q * q * 4)
     if paged_block and kernel in ("eager", "sdpa"):
         held = math.ceil(C / paged_block) * paged_block
-        if a.kind == "mla":
+        if latent:
             parts["gathered_cache"] = _round512(B * held * d_q * ACT_BYTES)
         else:
             parts["gathered_k"] = _round512(B * held * h.kv * a.qk_head_dim * ACT_BYTES)
@@ -189,7 +186,7 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
     and the fused kernel's float32 log-sum-exp [B, H, S]."""
     a = spec.attention
     h = heads_per_rank(spec, tp)
-    hkv = h.q if a.kind == "mla" else h.kv
+    hkv = family(a).attended_kv_heads(a, tp)
     B, S = batch, seq
     return {"query": _round512(B * S * h.q * a.qk_head_dim * ACT_BYTES),
             "key": _round512(B * S * hkv * a.qk_head_dim * ACT_BYTES),
@@ -210,7 +207,7 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
         from mlacalc.kernels.triton_split_kv import choose_num_splits
     except Exception:
         return 1
-    if spec.attention.kind == "mla":
+    if family(spec.attention).kernel == "mla":
         from mlacalc.kernels.triton_mla_decode import mla_num_splits
 
         # The kernel's own plan, so value-split programs (split_v) count as work items exactly as it launches.

@@ -109,11 +109,12 @@ def predict_train(spec: ModelSpec, batch: int, seq: int, layers: int, recompute:
     of 10 MiB or more rounded up to 2 MiB when the remainder is 1 MiB or less); ``allocator_rounding_bytes`` says
     how much of the peak that rounding is."""
     from mlacalc.activations import ActivationConfig, backward_peak, saved_tensors
-    from mlacalc.weights import Parallel, layer_params_per_gpu
+    from mlacalc.parallel import Parallelism
+    from mlacalc.weights import layer_params_per_gpu
 
     ab = predict.allocator_block_bytes
     cfg = ActivationConfig(micro_batch=batch, seq=seq, recompute=recompute, kernel="fused")
-    params = sum(layer_params_per_gpu(spec, j, Parallel()).total for j in range(layers))
+    params = sum(layer_params_per_gpu(spec, j, Parallelism()).total for j in range(layers))
     per_layer = [t.to_json() for t in saved_tensors(spec, 0, cfg)]
     stored = [sum(ab(t.bytes) for t in saved_tensors(spec, j, cfg)) for j in range(layers)]
     raw_stored = [sum(t.bytes for t in saved_tensors(spec, j, cfg)) for j in range(layers)]

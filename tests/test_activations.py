@@ -13,14 +13,24 @@ from mlacalc.errors import SpecError
 from mlacalc.spec import load_spec
 
 from helpers import make_spec
+from mlacalc.parallel import Parallelism
 
 MHA = {"kind": "mha", "num_heads": 4, "head_dim": 64}
 MLA = {"kind": "mla", "num_heads": 4, "q_lora_rank": 64, "kv_lora_rank": 32, "qk_nope_head_dim": 16,
        "qk_rope_head_dim": 8, "v_head_dim": 16}
 
 
+def config(**kw):
+    """An ActivationConfig with tp/sp/cp given as keywords (they live in its Parallelism); SP on one TP rank is
+    the same as no SP."""
+    par = {k: kw.pop(k) for k in ("tp", "sp", "cp") if k in kw}
+    if par.get("tp", 1) == 1:
+        par.pop("sp", None)
+    return ActivationConfig(**kw, parallel=Parallelism(**par))
+
+
 def stored(spec, layer=0, **cfg):
-    return sum(t.bytes for t in saved_tensors(spec, layer, ActivationConfig(**cfg)))
+    return sum(t.bytes for t in saved_tensors(spec, layer, config(**cfg)))
 
 
 # ----------------------------------------------------------------------------------------------- by hand
@@ -33,7 +43,7 @@ def test_tiny_mha_layer_by_hand():
     attention = T * h * 2 + 4 * T * a * d * 2         # q/k/v input; q, k, v, out
     core = 2 * a * 16 * 4                             # log-sum-exp, b x a x s fp32
     ffn = T * h * 2 + 4 * T * f * 2                   # input; gate out, up out, SiLU out, down input
-    la = layer_activations(spec, 0, ActivationConfig(micro_batch=2, seq=16))
+    la = layer_activations(spec, 0, config(micro_batch=2, seq=16))
     assert (la.norms, la.attention, la.attention_core, la.ffn) == (norms, attention, core, ffn)
     assert la.total == norms + attention + core + ffn == 262912
 
@@ -42,8 +52,8 @@ def test_eager_keeps_s_by_s_and_expands_gqa_keys():
     # 8 heads x 32, 2 KV heads; b=1, s=64. Fused: K, V at 2 heads. Eager: repeat_kv copies at 8 heads,
     # probabilities 1 x 8 x 64 x 64 bf16 instead of the 1 x 8 x 64 fp32 log-sum-exp.
     spec = make_spec({"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 32})
-    fused = {t.name: t.bytes for t in saved_tensors(spec, 0, ActivationConfig(micro_batch=1, seq=64))}
-    eager = {t.name: t.bytes for t in saved_tensors(spec, 0, ActivationConfig(micro_batch=1, seq=64,
+    fused = {t.name: t.bytes for t in saved_tensors(spec, 0, config(micro_batch=1, seq=64))}
+    eager = {t.name: t.bytes for t in saved_tensors(spec, 0, config(micro_batch=1, seq=64,
                                                                                kernel="eager"))}
     assert fused["attn.k"] == fused["attn.v"] == 64 * 2 * 32 * 2
     assert eager["attn.k"] == eager["attn.v"] == 64 * 8 * 32 * 2
@@ -59,7 +69,7 @@ def test_tiny_mla_layer_by_hand():
            + T * (32 + 8) * 2 + T * 4 + T * 32 * 2)  # [c_KV | k_R], its rstd, normed c_KV (input of W_UKV)
     qkv = T * 4 * 24 * 2 * 2 + T * 4 * 16 * 2       # decompressed q, k (24 = 16 + 8) and v
     attention = T * 256 * 2 + qkv + T * 4 * 16 * 2  # + the down projections' input and the output
-    cfg = ActivationConfig(micro_batch=1, seq=10)
+    cfg = config(micro_batch=1, seq=10)
     la = layer_activations(spec, 0, cfg)
     assert la.mla == mla and la.attention == attention
     lat = layer_activations(spec, 0, replace(cfg, recompute="mla-latent"))
@@ -71,7 +81,7 @@ def test_moe_layer_by_hand():
     # 8 experts of width 64, top-2, one shared expert of 64; h=256, b=1, s=8 -> 8 tokens, 16 copies.
     spec = make_spec(MHA, ffn={"kind": "moe", "intermediate_size": 512, "num_experts": 8, "experts_per_token": 2,
                                "num_shared_experts": 1, "expert_intermediate_size": 64})
-    la = layer_activations(spec, 0, ActivationConfig(micro_batch=1, seq=8))
+    la = layer_activations(spec, 0, config(micro_batch=1, seq=8))
     assert la.router == 8 * 8 * 4 + 8 * 2 * 8 + 8 * 2 * 4  # fp32 probs, int64 indices, fp32 weights
     assert la.dispatch == 2 * (16 * 256 * 2)               # dispatch and combine: 16 copies x h
     assert la.experts == 4 * 16 * 64 * 2                   # gate, up, SiLU out, down input per copy
@@ -81,7 +91,7 @@ def test_moe_layer_by_hand():
 def test_deepseek_v3_latent_vs_expanded():
     # The note: 512-wide latent vs 128 heads x 128 dims (K and V: 64x). Exact for V3: K has 128 + 64 dims per head,
     # V 128, and the kept latent is [c_KV | k_R] = 512 + 64: 128 x 320 / 576 = 71.1x.
-    c = latent_vs_expanded(load_spec("deepseek-v3"), ActivationConfig(micro_batch=1, seq=4096))
+    c = latent_vs_expanded(load_spec("deepseek-v3"), config(micro_batch=1, seq=4096))
     assert (c.note_kv, c.note_latent, c.note_ratio) == (2 * 128 * 128, 512, 64.0)
     assert (c.expanded_kv, c.latent) == (128 * (192 + 128), 512 + 64)
     assert round(c.kv_ratio, 1) == 71.1
@@ -151,7 +161,7 @@ def test_stored_full_le_selective_le_none_and_latent_le_none(spec, b, s, kernel)
 def test_gqa_with_all_kv_heads_equals_mha(heads, s, kernel):
     mha = make_spec({"kind": "mha", "num_heads": heads, "head_dim": 32})
     gqa = make_spec({"kind": "gqa", "num_heads": heads, "num_kv_heads": heads, "head_dim": 32})
-    cfg = ActivationConfig(micro_batch=2, seq=s, kernel=kernel)
+    cfg = config(micro_batch=2, seq=s, kernel=kernel)
     assert saved_tensors(mha, 0, cfg) == saved_tensors(gqa, 0, cfg)
 
 
@@ -159,11 +169,11 @@ def test_gqa_with_all_kv_heads_equals_mha(heads, s, kernel):
 @given(spec=st.sampled_from(SPECS), t=st.sampled_from([2, 4]), kernel=st.sampled_from(["fused", "eager"]),
        mode=st.sampled_from(["none", "selective", "full"]))
 def test_tp_with_sp_divides_everything_and_tp_alone_only_split_tensors(spec, t, kernel, mode):
-    base = ActivationConfig(micro_batch=2, seq=64, kernel=kernel, recompute=mode)
+    base = config(micro_batch=2, seq=64, kernel=kernel, recompute=mode)
     one = saved_tensors(spec, 0, base)
     assert stored(spec, micro_batch=2, seq=64, kernel=kernel, recompute=mode, tp=t, sp=True) * t == \
         sum(x.bytes for x in one)
-    no_sp = {x.name: x for x in saved_tensors(spec, 0, replace(base, tp=t))}
+    no_sp = {x.name: x for x in saved_tensors(spec, 0, replace(base, parallel=Parallelism(tp=t)))}
     for x in one:
         expect = x.bytes // t if x.split == "tp" else x.bytes
         assert no_sp[x.name].bytes == expect, x.name
@@ -173,26 +183,26 @@ def test_context_parallel_divides_tokens_and_keeps_all_keys_for_eager():
     spec = make_spec(MHA)
     fused = stored(spec, micro_batch=1, seq=64)
     assert stored(spec, micro_batch=1, seq=64, cp=4) * 4 == fused
-    probs = {t.name: t for t in saved_tensors(spec, 0, ActivationConfig(micro_batch=1, seq=64, cp=4,
+    probs = {t.name: t for t in saved_tensors(spec, 0, config(micro_batch=1, seq=64, cp=4,
                                                                          kernel="eager"))}["attn.probs"]
     assert probs.dims == (1, 4, 16, 64)
 
 
 @pytest.mark.parametrize("kwargs,field", [
-    ({"recompute": "sometimes"}, "--recompute"), ({"kernel": "sdpa"}, "--attention-kernel"),
-    ({"seq": 10, "cp": 4}, "--seq"), ({"seq": 12, "tp": 8, "sp": True}, "--seq"), ({"micro_batch": 0}, "--micro-batch"),
+    ({"recompute": "sometimes"}, "recompute"), ({"kernel": "sdpa"}, "kernel"),
+    ({"seq": 10, "cp": 4}, "seq"), ({"seq": 12, "tp": 8, "sp": True}, "seq"), ({"micro_batch": 0}, "micro_batch"),
 ])
 def test_bad_configs_raise_spec_error(kwargs, field):
     with pytest.raises(SpecError) as e:
-        ActivationConfig(**({"micro_batch": 1, "seq": 16} | kwargs))
+        config(**({"micro_batch": 1, "seq": 16} | kwargs))
     assert e.value.field == field
 
 
 def test_mla_latent_needs_mla_and_tp_must_split_heads():
     with pytest.raises(SpecError, match="needs an MLA model"):
-        saved_tensors(make_spec(MHA), 0, ActivationConfig(micro_batch=1, seq=8, recompute="mla-latent"))
+        saved_tensors(make_spec(MHA), 0, config(micro_batch=1, seq=8, recompute="mla-latent"))
     with pytest.raises(SpecError, match="num_heads"):
-        saved_tensors(make_spec(MHA), 0, ActivationConfig(micro_batch=1, seq=8, tp=3))
+        saved_tensors(make_spec(MHA), 0, config(micro_batch=1, seq=8, tp=3))
 
 
 # ----------------------------------------------------------------------------------------------- backward
@@ -205,7 +215,7 @@ def test_backward_peak_fused_is_the_ffn_product_by_hand():
     from mlacalc.activations import backward_peak, backward_phases
 
     T, h, f = 8 * 64, 256, 512
-    cfg = ActivationConfig(micro_batch=8, seq=64)
+    cfg = config(micro_batch=8, seq=64)
     by = {p.name: p for p in backward_phases(spec, 0, cfg)}
     assert sum(t.bytes for t in by["ffn.down"].grads) == T * h * 2 + T * f * 2 + h * f * 2 == 1048576
     pk = backward_peak(spec, 0, cfg)
@@ -221,7 +231,7 @@ def test_backward_peak_eager_is_the_attention_core_by_hand():
     from mlacalc.activations import backward_peak
 
     T, h, a, f = 1024, 256, 4, 512
-    pk = backward_peak(spec, 0, ActivationConfig(micro_batch=1, seq=1024, kernel="eager"))
+    pk = backward_peak(spec, 0, config(micro_batch=1, seq=1024, kernel="eager"))
     assert pk.phase == "attn.core"
     assert pk.grads == 3 * T * h * 2 + 2 * a * T * T * 2 == 18350080
     freed = (T * h * 2 + 4 * T * f * 2) + (T * h * 2 + T * 4)    # ffn.input + 4 FFN tensors; ffn_norm in + rstd
@@ -235,9 +245,9 @@ def test_backward_peak_full_recompute_adds_the_rematerialised_layer():
     from mlacalc.activations import backward_peak
 
     T, h, f = 512, 256, 512
-    layer = sum(t.bytes for t in saved_tensors(spec, 0, ActivationConfig(micro_batch=8, seq=64)))
+    layer = sum(t.bytes for t in saved_tensors(spec, 0, config(micro_batch=8, seq=64)))
     assert layer == 4206592
-    pk = backward_peak(spec, 0, ActivationConfig(micro_batch=8, seq=64, recompute="full"))
+    pk = backward_peak(spec, 0, config(micro_batch=8, seq=64, recompute="full"))
     assert pk.phase == "ffn.product" and pk.released == 0
     assert pk.recomputed == layer - T * h * 2 - T * f * 2       # minus the checkpoint and the freed down input
     assert pk.total == T * h * 2 + 3 * T * f * 2 + 3420160 == 5255168
@@ -247,7 +257,7 @@ def test_backward_peak_selective_recomputes_the_core_output_at_the_core():
     spec = make_spec(MHA)
     from mlacalc.activations import backward_phases
 
-    phases = backward_phases(spec, 0, ActivationConfig(micro_batch=1, seq=64, recompute="selective"))
+    phases = backward_phases(spec, 0, config(micro_batch=1, seq=64, recompute="selective"))
     core = next(p for p in phases if p.name == "attn.core")
     assert {t.name for t in core.recomputed} == {"attn.lse", "attn.out.recomputed"}
     assert all(not p.recomputed for p in phases if p.name != "attn.core")
@@ -257,4 +267,4 @@ def test_megatron_convention_has_no_backward_phases():
     from mlacalc.activations import backward_peak
 
     spec = make_spec(MHA)
-    assert backward_peak(spec, 0, ActivationConfig(micro_batch=1, seq=64, convention="megatron")).total == 0
+    assert backward_peak(spec, 0, config(micro_batch=1, seq=64, convention="megatron")).total == 0

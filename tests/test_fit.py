@@ -9,7 +9,7 @@ import pytest
 from mlacalc.cli import main
 from mlacalc.fit import activation_workspace, fit, kv_per_gpu
 from mlacalc.hardware import hardware_from_dict, load_hardware
-from mlacalc.roofline import Layout
+from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec, spec_from_dict
 
 TOY = {"name": "toy-gqa", "num_layers": 2, "hidden_size": 64, "vocab_size": 100,
@@ -30,22 +30,22 @@ def test_largest_batch_by_hand():
     per_seq = 100 * 2 * (2 * 16 * 2) * 2          # 100 tokens x 2 layers x (K+V of 2 heads of 16) x 2 bytes
     assert f.kv_bytes_per_seq == per_seq
     assert f.max_batch == int(budget // per_seq)
-    assert kv_per_gpu(spec, 100, f.max_batch, Layout(), 16) <= budget < kv_per_gpu(spec, 100, f.max_batch + 1,
-                                                                                  Layout(), 16)
+    assert kv_per_gpu(spec, 100, f.max_batch, Parallelism(), 16) <= budget < kv_per_gpu(spec, 100, f.max_batch + 1,
+                                                                                  Parallelism(), 16)
     assert f.decode is not None and f.decode.step.batch == f.max_batch
 
 
 def test_longest_context_is_the_edge_of_the_budget():
     spec = spec_from_dict(TOY)
     f = fit(spec, GPU, context=100, batch=3, workspace_bytes=0)
-    assert kv_per_gpu(spec, f.max_context, 3, Layout(), 16) <= f.kv_budget
-    assert kv_per_gpu(spec, f.max_context + 1, 3, Layout(), 16) > f.kv_budget
+    assert kv_per_gpu(spec, f.max_context, 3, Parallelism(), 16) <= f.kv_budget
+    assert kv_per_gpu(spec, f.max_context + 1, 3, Parallelism(), 16) > f.kv_budget
 
 
 def test_dp_attention_holds_whole_sequences_per_gpu():
     spec = spec_from_dict(TOY)
-    tp = fit(spec, GPU, context=100, layout=Layout(tp=2), workspace_bytes=0)
-    dp = fit(spec, GPU, context=100, layout=Layout(tp=2, dp_attention=True), workspace_bytes=0)
+    tp = fit(spec, GPU, context=100, parallel=Parallelism(tp=2), workspace_bytes=0)
+    dp = fit(spec, GPU, context=100, parallel=Parallelism(tp=2, dp_attention=True), workspace_bytes=0)
     assert tp.kv_bytes_per_seq == 100 * 2 * (1 * 16 * 2) * 2           # one of 2 KV heads per rank
     assert dp.kv_bytes_per_seq == 100 * 2 * (2 * 16 * 2) * 2           # all heads of its own sequences
     assert dp.max_batch == 2 * int(dp.kv_budget // dp.kv_bytes_per_seq)
@@ -69,7 +69,7 @@ def test_smaller_cache_bigger_batch_cheaper_tokens():
     """DeepSeek-V3 on 8 x H200 with data-parallel attention and EP: the MLA latent (1.1 KiB/token/layer) lets
     a far bigger batch fit than the GQA-8 equivalent (16 KiB) or MHA (160 KiB), and decode tokens per GPU
     follow the batch."""
-    hw, lay = load_hardware("h200"), Layout(tp=8, dp_attention=True, ep=True)
+    hw, lay = load_hardware("h200"), Parallelism(tp=8, dp_attention=True, ep=8)
     mla, gqa, mha = (fit(load_spec("deepseek-v3", [], v), hw, 32768, lay) for v in (None, "gqa:8", "mha"))
     assert mla.kv_bytes_per_seq < gqa.kv_bytes_per_seq < mha.kv_bytes_per_seq
     assert mla.max_batch > gqa.max_batch > mha.max_batch
@@ -79,7 +79,7 @@ def test_smaller_cache_bigger_batch_cheaper_tokens():
 def test_under_plain_tp_the_replicated_latent_loses_to_split_gqa_heads():
     """The other side: with TP=8 every rank holds the whole MLA latent, while GQA-8 holds one KV head per rank
     (1/8 of its cache), so GQA-8 fits more sequences per GPU. The tool must show this too."""
-    hw, lay = load_hardware("h200"), Layout(tp=8)
+    hw, lay = load_hardware("h200"), Parallelism(tp=8)
     mla, gqa = (fit(load_spec("deepseek-v3", [], v), hw, 32768, lay) for v in (None, "gqa:8"))
     assert gqa.kv_bytes_per_seq < mla.kv_bytes_per_seq
     assert gqa.max_batch > mla.max_batch

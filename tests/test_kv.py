@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlacalc.errors import SpecError
-from mlacalc.kv import Sharding, kv_elements_per_token_layer, kv_report
+from mlacalc.kv import kv_elements_per_token_layer, kv_report
+from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
 
 from helpers import make_spec
@@ -81,30 +82,30 @@ def test_sliding_window_layers_cap_tokens():
 def test_tp_splits_kv_heads_and_replicates_when_fewer():
     spec = load_spec("deepseek-67b")  # 8 KV heads
     full = kv_report(spec, 1000).total.total
-    assert kv_report(spec, 1000, sharding=Sharding(tp=4)).per_gpu.total == full / 4
-    assert kv_report(spec, 1000, sharding=Sharding(tp=8)).per_gpu.total == full / 8
+    assert kv_report(spec, 1000, parallel=Parallelism(tp=4)).per_gpu.total == full / 4
+    assert kv_report(spec, 1000, parallel=Parallelism(tp=8)).per_gpu.total == full / 8
     # 16 ranks, 8 heads: each rank still keeps one head -> 1/8, not 1/16.
-    assert kv_report(spec, 1000, sharding=Sharding(tp=16)).per_gpu.total == full / 8
+    assert kv_report(spec, 1000, parallel=Parallelism(tp=16)).per_gpu.total == full / 8
 
 
 def test_tp_does_not_split_the_mla_latent_but_dp_attention_splits_sequences():
     spec = load_spec("deepseek-v3")
     full = kv_report(spec, 1000, batch=16).total.total
-    assert kv_report(spec, 1000, batch=16, sharding=Sharding(tp=8)).per_gpu.total == full
-    dp = kv_report(spec, 1000, batch=16, sharding=Sharding(tp=8, dp_attention=True))
+    assert kv_report(spec, 1000, batch=16, parallel=Parallelism(tp=8)).per_gpu.total == full
+    dp = kv_report(spec, 1000, batch=16, parallel=Parallelism(tp=8, dp_attention=True))
     assert dp.per_gpu.total == full / 8 and dp.batch_per_gpu == 2
 
 
 def test_pp_splits_layers():
     # 61 layers over 4 stages of ceil(61/4) = 16 layers: the fullest stage holds 16 layers.
     spec = load_spec("deepseek-v3")
-    r = kv_report(spec, 10, sharding=Sharding(pp=4))
+    r = kv_report(spec, 10, parallel=Parallelism(pp=4))
     assert r.per_gpu.total == 10 * 16 * 576 * 2
 
 
 def test_tp_that_does_not_divide_heads_is_an_error():
-    with pytest.raises(SpecError, match="--tp"):
-        kv_report(load_spec("deepseek-67b"), 10, sharding=Sharding(tp=3))
+    with pytest.raises(SpecError, match="tp"):
+        kv_report(load_spec("deepseek-67b"), 10, parallel=Parallelism(tp=3))
 
 
 # ---- invariants -------------------------------------------------------------------------------------------

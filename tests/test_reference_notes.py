@@ -56,7 +56,7 @@ def test_001_eight_h800_cannot_hold_v3_weights_at_fp8(capsys):
 
 def test_001_smaller_cache_means_bigger_batches_and_cheaper_tokens(capsys):
     # 8 x H200, data-parallel attention (each GPU keeps whole sequences), experts spread, 32k context.
-    fits = ask(capsys, "fit", "deepseek-v3", "--gpu", "h200", "--tp", "8", "--dp-attention", "--ep",
+    fits = ask(capsys, "fit", "deepseek-v3", "--gpu", "h200", "--tp", "8", "--dp-attention", "--ep", "8",
                "--context", "32k", "--as", "gqa:8", "--as", "mha")["fits"]
     mla, gqa, mha = fits
     assert mla["max_batch"] > gqa["max_batch"] > mha["max_batch"] == 0

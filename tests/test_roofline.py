@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 from mlacalc.cli import main
 from mlacalc.errors import SpecError
 from mlacalc.hardware import hardware_from_dict, load_hardware
-from mlacalc.roofline import Layout, Step, attention_span, roofline, step_ops, touched_experts
+from mlacalc.parallel import Parallelism
+from mlacalc.roofline import Step, attention_span, roofline, step_ops, touched_experts
 from mlacalc.spec import load_spec, spec_from_dict
 
 # A toy MHA model: 2 layers, d=64, 4 heads of 16, gated FFN 128, vocab 100, bf16 everywhere.
@@ -27,8 +28,8 @@ TOY_GPU = hardware_from_dict({"name": "toy", "memory_gib": 1, "mem_bandwidth_gb_
                               "fp32_tflops": 10, "interconnect_gb_s": 100}, "toy")
 
 
-def ops_by_name(spec, step, layout=Layout(), **kw):
-    return {o.name: o for o in step_ops(spec, step, layout, **kw)}
+def ops_by_name(spec, step, parallel=Parallelism(), **kw):
+    return {o.name: o for o in step_ops(spec, step, parallel, **kw)}
 
 
 def test_mha_decode_flops_and_bytes_by_hand():
@@ -98,7 +99,7 @@ def test_mla_defaults_absorbed_in_decode_decompressed_in_prefill():
 def test_tp_splits_heads_but_every_rank_reads_the_whole_mla_latent():
     spec = spec_from_dict(MLA)
     one = ops_by_name(spec, Step("decode", 2, 9))
-    two = ops_by_name(spec, Step("decode", 2, 9), Layout(tp=2))
+    two = ops_by_name(spec, Step("decode", 2, 9), Parallelism(tp=2))
     assert two["attn_core"].flops == one["attn_core"].flops / 2
     assert two["attn_core"].kv_bytes == one["attn_core"].kv_bytes    # latent belongs to no head
     assert two["kv_down"] == one["kv_down"]                          # replicated down projection
@@ -109,7 +110,7 @@ def test_tp_splits_heads_but_every_rank_reads_the_whole_mla_latent():
 
 def test_dp_attention_splits_sequences_not_heads():
     spec = spec_from_dict(MLA)
-    dp = ops_by_name(spec, Step("decode", 4, 9), Layout(tp=2, dp_attention=True))
+    dp = ops_by_name(spec, Step("decode", 4, 9), Parallelism(tp=2, dp_attention=True))
     one = ops_by_name(spec, Step("decode", 2, 9))
     assert dp["attn_core"] == one["attn_core"]                       # 2 sequences, all heads
     assert dp["q_up"] == one["q_up"]
@@ -167,7 +168,7 @@ def test_mla_decode_crosses_the_ridge_with_heads_and_q_tokens():
     # fp8 cache halves the bytes: compute-bound at q = 1
     assert roofline(spec, hw, Step("decode", 1, 8192), kv_bits=8).attn.bound == "compute"
     # TP=8 leaves 16 heads per GPU, each reading the whole latent: memory-bound again
-    assert roofline(spec, hw, Step("decode", 1, 8192), Layout(tp=8)).attn.bound == "memory"
+    assert roofline(spec, hw, Step("decode", 1, 8192), Parallelism(tp=8)).attn.bound == "memory"
     # batch does not move attention intensity
     assert roofline(spec, hw, Step("decode", 64, 8192)).attn.intensity == pytest.approx(full.intensity)
     # GQA (Llama 3.1 8B, 4 query heads per KV head): 2 * 4 * 256 / (256 * 2) = 4 FLOP/B

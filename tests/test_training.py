@@ -12,9 +12,10 @@ from mlacalc.cli import main
 from mlacalc.errors import SpecError
 from mlacalc.hardware import hardware_from_dict
 from mlacalc.spec import load_spec
-from mlacalc.training import (TrainParallel, TrainRun, max_micro_batch, max_seq, model_states, peak_bytes,
+from mlacalc.parallel import Parallelism
+from mlacalc.training import (TrainRun, max_micro_batch, max_seq, model_states, peak_bytes,
                               stage_memory)
-from mlacalc.weights import Parallel, param_counts, params_per_gpu
+from mlacalc.weights import param_counts, params_per_gpu
 
 from helpers import make_spec
 
@@ -39,13 +40,13 @@ def gpu(gib: float):
 def test_zero_stages_mixed_precision(zero, expect):
     spec = make_spec(MHA)
     P = param_counts(spec).total
-    s = model_states(param_counts(spec), "mixed", zero, TrainParallel(dp=4))
+    s = model_states(param_counts(spec), "mixed", zero, Parallelism(dp=4))
     assert s.total == pytest.approx(expect * P)
 
 
 def test_pure_bf16_is_8_bytes_per_param():
     p = param_counts(make_spec(MHA))
-    s = model_states(p, "bf16", 0, TrainParallel())
+    s = model_states(p, "bf16", 0, Parallelism())
     assert (s.weights, s.gradients, s.optimizer) == (2 * p.total, 2 * p.total, 4 * p.total)
 
 
@@ -53,8 +54,8 @@ def test_experts_shard_over_their_own_replicas():
     # 8 experts over ep=4 ranks drawn from tp x dp = 1 x 8: each expert has 8 / 4 = 2 replicas, so ZeRO-1
     # shards expert optimizer states over 2 ranks and dense ones over 8.
     spec = make_spec(MHA, ffn=MOE)
-    par = TrainParallel(dp=8, ep=4)
-    p = params_per_gpu(spec, Parallel(ep=4))
+    par = Parallelism(dp=8, ep=4)
+    p = params_per_gpu(spec, Parallelism(dp=8, ep=4))
     s = model_states(p, "mixed", 1, par)
     dense = p.total - p.routed_experts
     assert s.optimizer == pytest.approx(12 * (dense / 8 + p.routed_experts / 2))
@@ -66,7 +67,7 @@ def test_experts_shard_over_their_own_replicas():
 def test_pipeline_first_stage_holds_pp_micro_batches():
     # 4 layers over pp=2: stage 0 has 2 micro-batches in flight, stage 1 one, plus head and loss.
     spec = make_spec(MHA, layers=4)
-    run = TrainRun(micro_batch=1, seq=16, parallel=TrainParallel(pp=2))
+    run = TrainRun(micro_batch=1, seq=16, parallel=Parallelism(pp=2))
     layer = sum(t.bytes for t in saved_tensors(spec, 0, ActivationConfig(micro_batch=1, seq=16)))
     s0, s1 = stage_memory(spec, run)
     assert (s0.in_flight, s1.in_flight) == (2, 1)
@@ -79,7 +80,7 @@ def test_pipeline_first_stage_holds_pp_micro_batches():
 def test_stage_total_is_the_sum_of_its_parts():
     spec = load_spec("deepseek-v3")
     run = TrainRun(micro_batch=1, seq=4096, recompute="mla-latent", zero=1,
-                   parallel=TrainParallel(pp=16, dp=64, ep=64))
+                   parallel=Parallelism(pp=16, dp=64, ep=64))
     for s in stage_memory(spec, run):
         assert s.total == s.states.weights + s.states.gradients + s.states.optimizer + s.activations.layers + \
             s.activations.embedding + s.activations.head + s.activations.mtp + s.activations.backward_peak + \
@@ -91,7 +92,7 @@ def test_stage_total_is_the_sum_of_its_parts():
        pp=st.sampled_from([1, 2]))
 def test_peak_full_le_selective_le_none_with_recompute_peak(b, s, kernel, pp):
     spec = make_spec(MHA, layers=4)
-    run = TrainRun(micro_batch=b, seq=s, kernel=kernel, parallel=TrainParallel(pp=pp))
+    run = TrainRun(micro_batch=b, seq=s, kernel=kernel, parallel=Parallelism(pp=pp))
     by = {m: peak_bytes(spec, replace(run, recompute=m)) for m in ("none", "selective", "full")}
     assert by["full"] <= by["selective"] <= by["none"]
 
@@ -171,4 +172,4 @@ def test_train_bad_input_is_one_line_exit_2(capsys, args, needle):
 
 def test_train_parallel_rejects_bad_degrees():
     with pytest.raises(SpecError):
-        TrainParallel(tp=0)
+        Parallelism(tp=0)

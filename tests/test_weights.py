@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlacalc.spec import load_spec
-from mlacalc.weights import Parallel, attention_projections, param_counts, params_per_gpu, weight_bytes, \
+from mlacalc.parallel import Parallelism
+from mlacalc.weights import attention_projections, param_counts, params_per_gpu, weight_bytes, \
     weights_report
 
 from helpers import make_spec
@@ -48,7 +49,7 @@ def test_mla_projections_deepseek_v3():
 ])
 def test_paper_totals(model, total_b, active_b):
     r = weights_report(load_spec(model))
-    assert round((r.params.total - r.params.mtp) / 1e9) == total_b
+    assert round(r.params.total / 1e9) == total_b
     assert round(r.active.total / 1e9) == active_b
 
 
@@ -61,8 +62,8 @@ def test_fp8_bytes_keep_embeddings_in_bf16():
 
 def test_tp_splits_heads_but_replicates_mla_down_projections():
     spec = load_spec("deepseek-v3")
-    one = params_per_gpu(spec, Parallel())
-    tp8 = params_per_gpu(spec, Parallel(tp=8))
+    one = params_per_gpu(spec, Parallelism())
+    tp8 = params_per_gpu(spec, Parallelism(tp=8))
     a = attention_projections(spec)
     replicated = a["q_down"] + a["kv_down"] + a["q_norm"] + a["kv_norm"]
     split = a["q_up"] + a["kv_up"] + a["o"]
@@ -73,13 +74,13 @@ def test_tp_splits_heads_but_replicates_mla_down_projections():
 def test_ep_splits_routed_experts():
     spec = load_spec("deepseek-v3")
     full = param_counts(spec).routed_experts
-    assert params_per_gpu(spec, Parallel(ep=8)).routed_experts == pytest.approx(full / 8)
+    assert params_per_gpu(spec, Parallelism(dp=8, ep=8)).routed_experts == pytest.approx(full / 8)
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.sampled_from([1, 2, 4, 8]))
 def test_per_gpu_never_exceeds_total_and_parts_sum(tp):
     spec = load_spec("deepseek-67b")
-    g = params_per_gpu(spec, Parallel(tp=tp))
+    g = params_per_gpu(spec, Parallelism(tp=tp))
     assert g.total <= param_counts(spec).total
     assert g.total == pytest.approx(sum(v for k, v in g.as_dict().items() if k != "total"))

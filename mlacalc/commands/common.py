@@ -8,7 +8,8 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from ..errors import SpecError
+from ..errors import ArgError, SpecError
+from ..parallel import Parallelism
 from ..spec import ModelSpec, load_spec
 from ..units import dtype_bits, parse_count
 
@@ -16,7 +17,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object and
 SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", help="What-if override of a spec field, validated like the file: --set attention.kv_lora_rank=256. "
                   "Repeatable.")]
-AsOpt = Annotated[Optional[str], typer.Option(
+AsOpt = Annotated[Optional[list[str]], typer.Option(
     "--as", help="Turn the model's attention into mha, mqa or gqa:N with the same heads and head dims.")]
 ContextOpt = Annotated[str, typer.Option("--context", "-c", help="Tokens per sequence (128k = 131072).")]
 BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences.")]
@@ -24,11 +25,52 @@ KvDtypeOpt = Annotated[Optional[str], typer.Option(
     "--kv-dtype", help="KV-cache dtype: bf16, fp16, fp32, fp8, int8, int4 (default: the spec's).")]
 KvBitsOpt = Annotated[Optional[float], typer.Option(
     "--kv-bits", help="KV-cache bits per element, e.g. 6 (DeepSeek-V2's quantised cache).")]
+# Parallelism: the same flags, with the same meaning and the same checks (mlacalc.parallel), on every command that
+# places a model on GPUs. A command that does not model a degree refuses it (Parallelism.require).
+TpOpt = Annotated[int, typer.Option("--tp", help="Tensor-parallel ranks (query heads split; KV heads split or "
+                                    "replicated; an MLA latent is held whole by every rank).")]
+PpOpt = Annotated[int, typer.Option("--pp", help="Pipeline stages (consecutive runs of ceil(L / pp) layers).")]
+DpOpt = Annotated[int, typer.Option("--dp", help="Data-parallel ranks.")]
+EpOpt = Annotated[int, typer.Option("--ep", help="Expert-parallel ranks, drawn from tp x dp: each holds "
+                                    "E / ep whole routed experts (MoE models only).")]
+CpOpt = Annotated[int, typer.Option("--cp", help="Context-parallel ranks (each sequence split).")]
+SpOpt = Annotated[bool, typer.Option("--sp", help="Sequence parallelism over the TP ranks.")]
+DpAttnOpt = Annotated[bool, typer.Option("--dp-attention", help="Data-parallel attention: each TP rank runs all "
+                                         "heads for its share of the sequences; FFN/MoE stays split.")]
+
+# Library argument names -> this CLI's flags, where they differ from `--` + the name with dashes.
+FLAGS = {"kernel": "--attention-kernel", "reserve_bytes": "--reserve-gib", "workspace_bytes": "--workspace",
+         "as_attention": "--as", "overrides": "--set", "kv_bits": "--kv-bits"}
+ARGUMENTS = {"tp", "pp", "dp", "ep", "cp", "sp", "dp_attention", "context", "batch", "q_tokens", "phase",
+             "mla_form", "cache", "block_size", "micro_batch", "seq", "recompute", "convention", "precision", "zero",
+             "gpu_mem_util", "workspace_tokens", "weight_dtype", "kv_dtype", "gpus", "gpu"} | set(FLAGS)
+
+
+def flag_message(e: SpecError) -> str:
+    """The one-line message of a library error, its argument named as this CLI's flag (``tp`` -> ``--tp``)."""
+    if isinstance(e, ArgError) or e.field in ARGUMENTS:
+        flag = FLAGS.get(e.field, "--" + e.field.replace("_", "-"))
+        return f"{flag}: {e.message}"
+    return str(e)
+
+
+def parallelism(tp: int = 1, pp: int = 1, dp: int = 1, ep: int = 1, cp: int = 1, sp: bool = False,
+                dp_attention: bool = False) -> Parallelism:
+    """The :class:`Parallelism` of a command's flags (validated by its constructor)."""
+    return Parallelism(tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, sp=sp, dp_attention=dp_attention)
+
+
 MODEL_HELP = ("A built-in name (mlacalc specs list), a YAML spec, or a Hugging Face config.json (file or folder). "
               "Per-model overrides: NAME@field=value,field=value (and NAME@as=mha).")
 
 
-def model_spec(model: str, sets: list[str] | None, as_: str | None) -> ModelSpec:
+def model_spec(model: str, sets: list[str] | None, as_: str | list[str] | None) -> ModelSpec:
+    """Load MODEL with ``--set`` overrides and one ``--as`` (a repeated ``--as`` is refused: only ``fit`` and
+    ``sweep`` compare several, and they call this once per variant)."""
+    if isinstance(as_, list):
+        if len(as_) > 1:
+            raise ArgError("as_attention", f"given {len(as_)} times; this command takes one")
+        as_ = as_[0] if as_ else None
     return load_spec(model, sets or [], as_)
 
 
@@ -39,20 +81,38 @@ def count(text: str, flag: str, minimum: int = 1) -> int:
 def kv_bits(kv_dtype: str | None, kv_bits_: float | None) -> float | None:
     """Bits per KV element from --kv-dtype or --kv-bits (not both); None = the spec's default."""
     if kv_dtype is not None and kv_bits_ is not None:
-        raise SpecError("--kv-bits", "give --kv-dtype or --kv-bits, not both")
+        raise ArgError("kv_bits", "give --kv-dtype or --kv-bits, not both")
     if kv_dtype is not None:
-        return dtype_bits(kv_dtype, "--kv-dtype")
+        return dtype_bits(kv_dtype, "kv_dtype")
     if kv_bits_ is not None:
-        return dtype_bits(kv_bits_, "--kv-bits")
+        return dtype_bits(kv_bits_, "kv_bits")
     return None
 
 
 def emit(as_json: bool, payload: dict, render: Callable[[], Any]) -> None:
-    """Print ``payload`` as one JSON object, or call ``render`` for the human view."""
-    if as_json:
-        sys.stdout.write(json.dumps(payload, default=_json_default) + "\n")
-    else:
+    """Print ``payload`` as one strict JSON object (RFC 8259: no NaN or Infinity), or call ``render`` for the
+    human view. A non-finite number in a result is a bug (an input that should have been refused): it raises
+    ``ValueError`` naming where it is, rather than printing JSON that strict parsers reject."""
+    if not as_json:
         render()
+        return
+    try:
+        text = json.dumps(payload, default=_json_default, allow_nan=False)
+    except ValueError:
+        import math
+
+        todo, where = [("", json.loads(json.dumps(payload, default=_json_default)))], "?"
+        while todo:  # find the first NaN/inf, e.g. models[1].kv_ratio
+            path, v = todo.pop()
+            if isinstance(v, float) and not math.isfinite(v):
+                where = path or "(top level)"
+                break
+            if isinstance(v, dict):
+                todo.extend((f"{path}.{k}" if path else str(k), x) for k, x in v.items())
+            elif isinstance(v, list):
+                todo.extend((f"{path}[{i}]", x) for i, x in enumerate(v))
+        raise ValueError(f"--json: non-finite number at {where}") from None
+    sys.stdout.write(text + "\n")
 
 
 def _json_default(o: Any) -> Any:

@@ -9,11 +9,11 @@ import typer
 from .. import report
 from ..compare import compare as compare_models
 from ..errors import SpecError
-from ..kv import CACHE_MODES, Sharding, kv_report
+from ..kv import CACHE_MODES, kv_report
 from ..spec import builtin_names, json_schema, load_spec, spec_to_dict
-from ..weights import Parallel, weights_report
-from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, JsonOpt, KvBitsOpt, KvDtypeOpt, SetOpt, count, emit,
-                     kv_bits, model_spec)
+from ..weights import weights_report
+from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, JsonOpt, KvBitsOpt,
+                     KvDtypeOpt, PpOpt, SetOpt, SpOpt, TpOpt, count, emit, kv_bits, model_spec, parallelism)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 
@@ -24,30 +24,29 @@ def kv(model: ModelArg, context: ContextOpt = "4k", batch: BatchOpt = "1",
                                           "(decompressed per-head K and V).")] = "compressed",
        block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged allocation: round each "
                                                          "sequence up to whole blocks of N tokens.")] = None,
-       tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel ranks.")] = 1,
-       pp: Annotated[int, typer.Option("--pp", help="Pipeline stages (layers split).")] = 1,
-       dp_attention: Annotated[bool, typer.Option("--dp-attention", help="Data-parallel attention: sequences, "
-                                                  "not heads, split over the TP ranks.")] = False,
+       tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False,
+       dp_attention: DpAttnOpt = False,
        set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """KV-cache bytes per token, layer, sequence, batch and GPU, split into latent, RoPE key, K and V."""
     if cache not in CACHE_MODES:
-        raise SpecError("--cache", f"must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
+        raise SpecError("cache", f"must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
+    par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     spec = model_spec(model, set_, as_)
-    r = kv_report(spec, count(context, "--context"), count(batch, "--batch"), kv_bits=kv_bits(kv_dtype, kv_bits_),
-                  cache=cache, block_size=block_size, sharding=Sharding(tp=tp, pp=pp, dp_attention=dp_attention))
+    r = kv_report(spec, count(context, "context"), count(batch, "batch"), kv_bits=kv_bits(kv_dtype, kv_bits_),
+                  cache=cache, block_size=block_size, parallel=par)
     emit(json_, r.to_json(), lambda: report.console().print(report.kv_table(r)))
 
 
 def weights(model: ModelArg,
             weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype", help="bf16, fp8, int4, ... "
                                                                 "(default: the spec's).")] = None,
-            tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel ranks.")] = 1,
-            ep: Annotated[int, typer.Option("--ep", help="Expert-parallel ranks.")] = 1,
-            pp: Annotated[int, typer.Option("--pp", help="Pipeline stages.")] = 1,
+            tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False,
+            dp_attention: DpAttnOpt = False,
             set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
-    """Parameters and weight bytes by component: total, active per token, and per GPU."""
+    """Parameters and weight bytes by component: total (MTP apart), active per token, and per GPU."""
+    par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     spec = model_spec(model, set_, as_)
-    r = weights_report(spec, weight_dtype, Parallel(tp=tp, ep=ep, pp=pp))
+    r = weights_report(spec, weight_dtype, par)
 
     def render():
         c = report.console()
@@ -63,7 +62,7 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
             kv_bits_: KvBitsOpt = None, set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Side-by-side KV cache and weights, with ratios to the first model."""
     specs = [model_spec(m, set_, as_) for m in models]
-    ctx, b = count(context, "--context"), count(batch, "--batch")
+    ctx, b = count(context, "context"), count(batch, "batch")
     rows = compare_models(specs, ctx, b, kv_bits=kv_bits(kv_dtype, kv_bits_))
     payload = {"context": ctx, "batch": b, "baseline": rows[0].kv.model, "models": [r.to_json() for r in rows]}
     emit(json_, payload, lambda: report.console().print(report.compare_table(rows, ctx, b)))

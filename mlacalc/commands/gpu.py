@@ -156,14 +156,34 @@ bench_app = typer.Typer(help="Benchmarks of the project's kernels.", no_args_is_
 
 @bench_app.command("kernels")
 def bench_kernels(out: Annotated[str, typer.Option("--out", help="JSON file to write.")],
-                  quick: Annotated[bool, typer.Option("--quick", help="A small matrix.")] = False) -> None:
+                  quick: Annotated[bool, typer.Option("--quick", help="A small matrix.")] = False,
+                  json_: JsonOpt = False) -> None:
     """Time every kernel over the benchmark matrix (mlacalc.kernels.bench)."""
     _cuda()
     try:
         from ..kernels.bench import run_benchmark
     except ImportError as e:
         raise SpecError("bench", f"the kernel benchmark is not available ({e})") from None
-    run_benchmark(out, quick)
+    # --json: progress goes to stderr, stdout holds one object (where the results went and the targets' summary)
+    log = (lambda s: print(s, file=sys.stderr, flush=True)) if json_ else print
+    res = run_benchmark(out, quick, log=log)
+    rows = res.get("rows", [])
+    payload = {"out": out, "rows": len(rows), "ok": sum(r.get("status") == "ok" for r in rows),
+               "wall_s": res.get("wall_s"), "targets": _finite_or_none(res.get("targets"))}
+    emit(json_, payload, lambda: print(f"wrote {out} ({payload['ok']}/{payload['rows']} points ok)"))
+
+
+def _finite_or_none(x):
+    """``x`` with NaN and infinities as None (strict JSON); the benchmark marks points it could not time as NaN."""
+    import math
+
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite_or_none(v) for v in x]
+    return x
 
 
 def register(app: typer.Typer) -> None:

@@ -11,16 +11,12 @@ import typer
 from .. import report
 from ..errors import SpecError
 from ..units import dtype_bits, fmt_bytes
-from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, JsonOpt, KvBitsOpt, KvDtypeOpt, SetOpt, count, emit,
-                     kv_bits, model_spec)
+from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, JsonOpt, KvBitsOpt,
+                     KvDtypeOpt, PpOpt, SetOpt, SpOpt, TpOpt, count, emit, kv_bits, model_spec, parallelism)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU: a built-in name (h100-sxm, h200, b200, mi300x, ...) or a "
                                      "hardware YAML file, e.g. one written by `mlacalc calibrate`.")]
-TpOpt = Annotated[int, typer.Option("--tp", help="GPUs in the group (tensor-parallel ranks).")]
-DpAttnOpt = Annotated[bool, typer.Option("--dp-attention", help="Data-parallel attention: each GPU runs all heads "
-                                         "for its share of the sequences; FFN/MoE stays split.")]
-EpOpt = Annotated[bool, typer.Option("--ep", help="Expert parallel: routed experts spread over the group.")]
 PhaseOpt = Annotated[str, typer.Option("--phase", help="decode (q new tokens over a cache of --context) or prefill "
                                        "(a prompt of --context tokens).")]
 QOpt = Annotated[int, typer.Option("--q-tokens", help="Decode: query tokens per sequence per step (1; k+1 with "
@@ -35,6 +31,15 @@ WorkspaceOpt = Annotated[Optional[str], typer.Option("--workspace", help="Activa
                                                      "(e.g. 4G = 4 GiB); default: computed for --workspace-tokens.")]
 WorkspaceTokOpt = Annotated[str, typer.Option("--workspace-tokens", help="Tokens per step the workspace must hold "
                                               "(a chunked-prefill budget).")]
+
+
+def _distinct(as_: list[str] | None) -> list[str]:
+    """``--as`` values for commands that compare several variants; a repeated one is refused."""
+    seen = list(as_ or [])
+    for v in seen:
+        if seen.count(v) > 1:
+            raise SpecError("--as", f"{v!r} given twice")
+    return seen
 
 
 def _hw(gpu: str):
@@ -66,16 +71,18 @@ def _flops(x: float) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1", context: ContextOpt = "4k",
-             q_tokens: QOpt = 1, gpu: GpuOpt = "h100-sxm", tp: TpOpt = 1, dp_attention: DpAttnOpt = False,
-             ep: EpOpt = False, mla_form: MlaFormOpt = None, weight_dtype: WeightDtypeOpt = None,
+             q_tokens: QOpt = 1, gpu: GpuOpt = "h100-sxm", tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1,
+             ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False, dp_attention: DpAttnOpt = False,
+             mla_form: MlaFormOpt = None, weight_dtype: WeightDtypeOpt = None,
              kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None, set_: SetOpt = None, as_: AsOpt = None,
              json_: JsonOpt = False) -> None:
     """FLOPs, bytes and roofline time of one forward step, op by op, on one GPU of the group."""
-    from ..roofline import Layout, Step, roofline as compute
+    from ..roofline import Step, roofline as compute
 
+    par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     spec = model_spec(model, set_, as_)
     step = Step(phase, count(batch, "--batch"), count(context, "--context"), q_tokens)
-    r = compute(spec, _hw(gpu), step, Layout(tp=tp, dp_attention=dp_attention, ep=ep), mla_form=mla_form,
+    r = compute(spec, _hw(gpu), step, par, mla_form=mla_form,
                 weight_bits=_wbits(weight_dtype), kv_bits=kv_bits(kv_dtype, kv_bits_))
 
     def render():
@@ -90,8 +97,9 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
                 if s.phase == "decode" else f"prefill {s.batch} x {s.context:,}-token prompts")
         form = f", MLA {r.mla_form}" if r.mla_form else ""
         lines = [
-            f"{what}; {r.gpu.name} x {r.layout.tp}{' (dp-attention)' if r.layout.dp_attention else ''}"
-            f"{' (EP)' if r.layout.ep else ''}{form}; weights {r.weight_bits:g}-bit, KV {r.kv_bits:g}-bit",
+            f"{what}; {r.gpu.name} x {r.parallel.tp}{' (dp-attention)' if r.parallel.dp_attention else ''}"
+            f"{f' (EP {r.parallel.ep})' if r.parallel.ep > 1 else ''}{form}; weights {r.weight_bits:g}-bit, "
+            f"KV {r.kv_bits:g}-bit",
             f"{'time per output token' if s.phase == 'decode' else 'time to first token'}: "
             f"{_t(r.time_per_output_token_s)}; {r.tokens_per_s:,.0f} tokens/s "
             f"({r.tokens_per_s_per_gpu:,.0f} per GPU); bandwidth {100 * r.bandwidth_util:.0f}%, "
@@ -108,7 +116,8 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
 
 
 def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu: GpuOpt = "h100-sxm",
-        tp: TpOpt = 1, dp_attention: DpAttnOpt = False, ep: EpOpt = False, q_tokens: QOpt = 1,
+        tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False,
+        dp_attention: DpAttnOpt = False, q_tokens: QOpt = 1,
         weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
         gpu_mem_util: MemUtilOpt = 0.9, workspace: WorkspaceOpt = None, workspace_tokens: WorkspaceTokOpt = "8k",
         block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged KV: round each sequence up "
@@ -119,13 +128,13 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
     """Largest batch at --context and longest context at --batch on --tp GPUs, then decode speed at that batch.
     With --as, the same for the model's MHA/GQA equivalents, side by side."""
     from ..fit import fit as compute
-    from ..roofline import Layout
 
-    hw, layout = _hw(gpu), Layout(tp=tp, dp_attention=dp_attention, ep=ep)
+    par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
+    hw = _hw(gpu)
     ws = None if workspace is None else count(workspace, "--workspace", 0)
     kb = kv_bits(kv_dtype, kv_bits_)
-    labels = [None] + list(as_ or [])
-    fits = [compute(model_spec(model, set_, v), hw, count(context, "--context"), layout,
+    labels = [None] + _distinct(as_)
+    fits = [compute(model_spec(model, set_, v), hw, count(context, "--context"), par,
                     batch=count(batch, "--batch"), weight_bits=_wbits(weight_dtype), kv_bits=kb,
                     gpu_mem_util=gpu_mem_util, workspace_tokens=count(workspace_tokens, "--workspace-tokens"),
                     workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens) for v in labels]
@@ -151,7 +160,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                 row("time per token", dec(lambda d: _t(d.time_per_output_token_s))),
                 row("tokens/s per GPU", dec(lambda d: f"{d.tokens_per_s_per_gpu:,.0f}")),
                 row("vs first", dec(lambda d: f"{d.tokens_per_s_per_gpu / base:.2f}x" if base else "-"))]
-        cap = (f"{hw.name} x {layout.tp}{' dp-attention' if dp_attention else ''}{' EP' if ep else ''}; "
+        cap = (f"{hw.name} x {par.tp}{' dp-attention' if dp_attention else ''}{f' EP {ep}' if ep > 1 else ''}; "
                f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable; weights {f0.weight_bits:g}-bit, "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step")
         report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows, cap))
@@ -166,7 +175,8 @@ def sweep(model: ModelArg,
           gpu: Annotated[str, typer.Option("--gpu", help="GPU kinds or files, comma-separated.")] = "h100-sxm",
           as_: Annotated[Optional[list[str]], typer.Option("--as", help="Also sweep the model with this attention "
                                                            "(mha, mqa, gqa:N). Repeatable.")] = None,
-          phase: PhaseOpt = "decode", q_tokens: QOpt = 1, dp_attention: DpAttnOpt = False, ep: EpOpt = False,
+          phase: PhaseOpt = "decode", q_tokens: QOpt = 1, tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1,
+          ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False, dp_attention: DpAttnOpt = False,
           weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
           gpu_mem_util: MemUtilOpt = 0.9,
           fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
@@ -178,9 +188,20 @@ def sweep(model: ModelArg,
 
     if fmt not in ("table", "csv", "json"):
         raise SpecError("--format", f"must be table, csv or json, got {fmt!r}")
+    if json_ and fmt not in ("table", "json"):
+        raise SpecError("--json", f"conflicts with --format {fmt}; give one")
     if json_:
         fmt = "json"
-    variants = [(model if v is None else f"{model} as {v}", model_spec(model, set_, v)) for v in [None] + list(as_ or [])]
+    if plot is not None and not plot.strip():
+        raise SpecError("--plot", "needs a file name")
+    if tp != 1:
+        raise SpecError("--tp", "the sweep takes its GPU counts from --gpus")
+    # The sweep models TP/EP groups of each --gpus count: refuse the other degrees as every command does.
+    parallelism(1, pp, dp, 1, cp, False, False).require("the sweep", ("tp", "ep", "dp_attention"))
+    if sp:
+        raise SpecError("--sp", "the sweep does not model it (it models tp, ep, dp_attention)")
+    variants = [(model if v is None else f"{model} as {v}", model_spec(model, set_, v))
+                for v in [None] + _distinct(as_)]
     kinds = {g: _hw(g) for g in parse_list(gpu, "--gpu")}
     short = {hw.name: g for g, hw in kinds.items()}
     sw = compute(variants, list(kinds.values()),
@@ -189,6 +210,9 @@ def sweep(model: ModelArg,
                  [count(x, "--batch") for x in parse_list(batch, "--batch")], phase=phase, q_tokens=q_tokens,
                  dp_attention=dp_attention, ep=ep, weight_bits=_wbits(weight_dtype),
                  kv_bits=kv_bits(kv_dtype, kv_bits_), gpu_mem_util=gpu_mem_util)
+    if not sw.rows:
+        reasons = "; ".join(sorted({s["reason"] for s in sw.skipped}))
+        raise SpecError("--gpus", f"no combination can be laid out: {reasons}")
     if plot:
         from ..charts import write_sweep_html
 
@@ -205,9 +229,10 @@ def sweep(model: ModelArg,
         w.writerow(fields)
         w.writerows(sw.rows)
     else:
-        rows = [[r.variant.replace(model, "", 1).strip() or "as is", short.get(r.gpu, r.gpu), str(r.gpus), f"{r.context:,}", str(r.batch), fmt_bytes(r.kv_bytes_per_gpu),
-                 "yes" if r.fits else "no", f"{r.max_batch:,}", _t(r.time_per_output_token_s),
-                 f"{r.tokens_per_s_per_gpu:,.0f}", r.bound] for r in sw.rows]
+        rows = [[r.variant.replace(model, "", 1).strip() or "as is", short.get(r.gpu, r.gpu), str(r.gpus),
+                 f"{r.context:,}", str(r.batch), fmt_bytes(r.kv_bytes_per_gpu), "yes" if r.fits else "no",
+                 f"{r.max_batch:,}", _t(r.time_per_output_token_s) if r.fits else "-",
+                 f"{r.tokens_per_s_per_gpu:,.0f}" if r.fits else "-", r.bound] for r in sw.rows]
         cap = "; ".join(f"skipped {s['variant']} on {s['gpus']} x {s['gpu']}: {s['reason']}" for s in sw.skipped)
         report.console().print(report.table(f"Sweep: {model} ({phase})", ["variant", "gpu", "n", "context", "batch",
                                                                  "KV/GPU", "fits", "max batch", "per token",

@@ -7,10 +7,13 @@ from typing import Annotated, Optional
 import typer
 
 from .. import report, report_train
+from ..attention import family
 from ..activations import latent_vs_expanded, resolve_kernel
 from ..hardware import load_hardware
-from ..training import GIB, TrainParallel, TrainRun, train_memory
-from .common import MODEL_HELP, AsOpt, JsonOpt, SetOpt, count, emit, model_spec
+from ..training import GIB, TrainRun, train_memory
+from ..units import finite
+from .common import (MODEL_HELP, AsOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, JsonOpt, PpOpt, SetOpt, SpOpt, TpOpt, count,
+                     emit, model_spec, parallelism)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 
@@ -23,12 +26,8 @@ def train(model: ModelArg,
                                                  "up-projections).")] = "none",
           zero: Annotated[int, typer.Option("--zero", help="ZeRO stage over DP: 0, 1 (optimizer), 2 (+grads), "
                                             "3 (+weights).")] = 0,
-          tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel ranks.")] = 1,
-          pp: Annotated[int, typer.Option("--pp", help="Pipeline stages (1F1B).")] = 1,
-          dp: Annotated[int, typer.Option("--dp", help="Data-parallel ranks.")] = 1,
-          ep: Annotated[int, typer.Option("--ep", help="Expert-parallel ranks (drawn from TP x DP).")] = 1,
-          cp: Annotated[int, typer.Option("--cp", help="Context-parallel ranks (sequence split).")] = 1,
-          sp: Annotated[bool, typer.Option("--sp", help="Sequence parallelism over the TP ranks.")] = False,
+          tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False,
+          dp_attention: DpAttnOpt = False,
           gpu: Annotated[str, typer.Option("--gpu", help="A built-in GPU name or a hardware YAML.")] = "h100-sxm",
           precision: Annotated[str, typer.Option("--precision", help="mixed (16 B/param) or bf16 (8 B/param)."
                                                  )] = "mixed",
@@ -42,14 +41,17 @@ def train(model: ModelArg,
           set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Training memory per GPU: parameters, gradients, optimizer, activations and workspace; whether it fits,
     and the largest micro-batch and longest sequence that do."""
+    par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
+    reserve = finite(reserve_gib, "--reserve-gib", minimum=0, maximum=2.0**30)
     spec = model_spec(model, set_, as_)
+    par.check(spec)
     hw = load_hardware(gpu)
     run = TrainRun(micro_batch=count(micro_batch, "--micro-batch"), seq=count(seq, "--seq"), recompute=recompute,
                    kernel=resolve_kernel(convention, kernel), convention=convention, precision=precision, zero=zero,
-                   parallel=TrainParallel(tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, sp=sp), reserve_bytes=reserve_gib * GIB)
+                   parallel=par, reserve_bytes=reserve * GIB)
     m = train_memory(spec, run, hw)
     latent = None
-    if spec.attention.kind == "mla" and convention == "native":
+    if family(spec.attention).latent_recompute and convention == "native":
         latent = latent_vs_expanded(spec, run.activation_config())
     payload = m.to_json() | {"mla_latent_vs_expanded": latent.to_json() if latent else None}
 

@@ -1,0 +1,213 @@
+"""The interface every attention family implements, and the pieces families share.
+
+A family answers, for one attention block of a spec (``spec.attention``, an :class:`mlacalc.spec.Attention`):
+
+- **spec**: how its raw fields normalise (defaults) and which combinations are valid;
+- **KV**: the cache parts one token adds to one layer (elements), and how many head-indexed groups that cache
+  splits into over tensor parallelism (None: it belongs to no head and every rank holds it whole);
+- **weights**: the projection parameters of one layer, and how each splits over TP (by query heads, by KV heads,
+  or replicated);
+- **roofline**: the ops of one layer's attention in a forward step (projections, cache write, the attention core
+  over the keys each query attends, from :mod:`mlacalc.attention.keys`), FLOPs and HBM bytes on one GPU;
+- **training**: the tensors the attention block stores for backward, and the KV heads its backward expands.
+
+Calculators call these methods and never test the attention kind themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor
+from ..errors import ArgError, SpecError
+from .keys import attention_span
+
+if TYPE_CHECKING:
+    from ..spec import Attention, ModelSpec
+
+
+class StepShape(NamedTuple):
+    """One forward step's attention on one GPU, as the roofline hands it to a family.
+
+    Bytes per element: ``wb`` weights at the weight dtype, ``hb`` weights kept at >= 16 bits, ``ab``
+    activations, ``kb`` cache (``kv_bits / 8``)."""
+
+    seqs: int                # sequences whose attention this GPU runs
+    prior: int               # tokens already cached per sequence
+    new: int                 # tokens per sequence in this step
+    heads: float             # query heads on this GPU
+    head_share: float        # heads on this GPU / all heads
+    kv_share: float          # share of each token's KV on this GPU (conventional TP split of KV heads)
+    layers: int
+    wb: float
+    hb: float
+    ab: float
+    kb: float
+    kv_bits: float
+    form: str | None         # a family's computation form (MLA: absorbed | decompressed), None when it has one
+    core_launches: float     # kernels per layer for the attention core
+
+    @property
+    def tokens(self) -> int:
+        """Query tokens through this GPU's attention in the step."""
+        return self.seqs * self.new
+
+
+class AttentionOps(NamedTuple):
+    """A family's ops for one step, and the RMSNorms it adds (elements per token per layer, kernels per layer)."""
+
+    ops: tuple[OpCost, ...]
+    norm_width: float
+    norm_count: int
+
+
+class AttentionFamily:
+    """Base class: one attention design. Subclasses override what differs; see the module docstring."""
+
+    name: str = ""
+    kinds: tuple[str, ...] = ()              # spec ``attention.kind`` values this family handles
+    cache_modes: tuple[str, ...] = ("compressed",)
+    forms: tuple[str, ...] = ()              # computation forms (MLA: absorbed, decompressed)
+    kv_symbol: str = "a_kv"                  # symbol of the KV-head axis in saved-tensor shapes
+    latent_recompute: bool = False           # supports recompute="mla-latent"
+    kernel: str = ""                         # the mlacalc.kernels decode family that runs it ("mla", "gqa")
+
+    # --- spec ------------------------------------------------------------------------------------------------
+
+    def normalise(self, raw: dict) -> dict:
+        """Fill defaults in a raw ``attention`` mapping (before validation)."""
+        return raw
+
+    def validate(self, a: "Attention") -> None:
+        """Raise :class:`SpecError` for field combinations this family cannot take."""
+
+    # --- forms -----------------------------------------------------------------------------------------------
+
+    def default_form(self, phase: str) -> str | None:
+        return None
+
+    def resolve_form(self, form: str | None, phase: str) -> str | None:
+        """The computation form of a step: ``form`` if given and valid, else the family's default for ``phase``.
+        A form for a family that has none is refused (it would do nothing)."""
+        if form is None:
+            return self.default_form(phase)
+        if not self.forms:
+            raise ArgError("mla_form", f"applies to MLA only, not to {self.name} attention")
+        if form not in self.forms:
+            raise ArgError("mla_form", f"must be one of {', '.join(self.forms)}, got {form!r}")
+        return form
+
+    def check_cache(self, cache: str) -> str:
+        if cache not in ("compressed", "naive"):
+            raise ArgError("cache", f"must be compressed or naive, got {cache!r}")
+        return cache
+
+    # --- KV, weights, roofline, training: subclasses implement -----------------------------------------------
+
+    def cache_parts(self, a: "Attention", cache: str = "compressed") -> KVCache:
+        """Elements one token adds to one layer's cache."""
+        raise NotImplementedError
+
+    def kv_groups(self, a: "Attention", cache: str = "compressed") -> int | None:
+        """Head-indexed groups the cache splits into over TP; None when every rank holds all of it."""
+        raise NotImplementedError
+
+    def projections(self, a: "Attention", hidden: int) -> dict[str, int]:
+        """Parameters of one layer's attention, by projection (norms inside attention included)."""
+        raise NotImplementedError
+
+    def projection_split(self, a: "Attention", name: str) -> str:
+        """How projection ``name`` splits over TP: ``heads``, ``kv`` (like the KV heads) or ``replicated``."""
+        raise NotImplementedError
+
+    def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
+        """Projections, cache write and core of one step (everything before ``o_proj``), on one GPU."""
+        raise NotImplementedError
+
+    def core_dims(self, a: "Attention", form: str | None) -> tuple[int, int]:
+        """(query/key dims, value dims) per head as the attention core sees them."""
+        raise NotImplementedError
+
+    def core_cache_elements(self, a: "Attention", form: str | None) -> float:
+        """Cache elements per key the core reads from HBM (0 when it reads decompressed activations)."""
+        raise NotImplementedError
+
+    def projection_tensors(self, spec: "ModelSpec", cfg, heads: int, kv_heads: int) -> tuple[list, str]:
+        """Tensors the projections before the core store for backward, and the ``drop`` tag of the core's
+        q/k/v (what recomputation may drop)."""
+        raise NotImplementedError
+
+    def attended_kv_heads(self, a: "Attention", tp: int) -> int:
+        """Key/value heads the attention kernel sees on one of ``tp`` ranks (training)."""
+        raise NotImplementedError
+
+    # --- shared ----------------------------------------------------------------------------------------------
+
+    def core_cost(self, spec: "ModelSpec", s: StepShape) -> OpCost:
+        """The attention core on one GPU: scores ``Q K^T`` and weighted values ``P V`` for ``s.seqs`` sequences.
+
+        FLOPs ``2 H' P (d_k + d_v)`` per sequence (``H'`` heads on this GPU, ``P`` attended pairs from
+        :func:`mlacalc.attention.keys.attention_span`). Bytes: queries in and outputs out (bf16), and the cache
+        of every attended key once (:meth:`core_cache_elements` at ``kv_bits``, times ``kv_share``); a form that
+        attends decompressed activations reads them instead (:meth:`core_activation_elements`)."""
+        a = spec.attention
+        pairs, keys = attention_span(spec, s.prior, s.new)
+        dk, dv = self.core_dims(a, s.form)
+        tokens = s.tokens * s.layers
+        kv_bytes = s.seqs * keys * self.core_cache_elements(a, s.form) * s.kv_share * s.kb
+        act_kv = s.seqs * keys * s.heads * self.core_activation_elements(a, s.form) * s.ab
+        return OpCost("attn_core", "attention", flops=2 * s.seqs * s.heads * pairs * (dk + dv),
+                      act_bytes=tokens * s.heads * (dk + dv) * s.ab + act_kv, kv_bytes=kv_bytes,
+                      out_width=s.heads * dv, launches=s.core_launches * s.layers)
+
+    def core_activation_elements(self, a: "Attention", form: str | None) -> float:
+        """Per key and head, elements the core reads as activations rather than cache (0 by default)."""
+        return 0.0
+
+    def saved_tensors(self, spec: "ModelSpec", cfg) -> list[SavedTensor]:
+        """The attention block's stored tensors on one GPU (see :mod:`mlacalc.activations` for the rules):
+        its input, the family's projection tensors, q/k/v for the kernel, the core's internals, the output."""
+        a = spec.attention
+        b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
+        heads = divide(a.num_heads, t, "attention.num_heads")
+        kv_heads = self.attended_kv_heads(a, t)
+        out = [SavedTensor("attn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "attention",
+                           "q/k/v (MLA: q_down, kv_down) projections", "sp")]
+        extra, up = self.projection_tensors(spec, cfg, heads, kv_heads)
+        out += extra
+        kv_sym = self.kv_symbol
+        if cfg.kernel == "eager" and kv_heads != heads:
+            kv_sym, kv_heads, kv_who = "a", heads, "QK^T and PV (repeat_kv copies)"
+        else:
+            kv_who = "attention kernel" if cfg.kernel == "fused" else "QK^T and PV"
+        out += [SavedTensor("attn.q", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim), ACT_BYTES,
+                            "attention", "attention kernel (after RoPE)" if cfg.kernel == "fused" else "QK^T", "tp",
+                            up),
+                SavedTensor("attn.k", ("b", "s", kv_sym, "d_qk"), (b, sl, kv_heads, a.qk_head_dim), ACT_BYTES,
+                            "attention", kv_who + " (after RoPE)", "tp", up)]
+        if not a.kv_shared:  # KV-shared: v is a view of k
+            out.append(SavedTensor("attn.v", ("b", "s", kv_sym, "d_v"), (b, sl, kv_heads, a.v_head_dim), ACT_BYTES,
+                                   "attention", kv_who, "tp", up))
+        if cfg.kernel == "fused":
+            out.append(SavedTensor("attn.lse", ("b", "a", "s"), (b, heads, sl), FP32_BYTES, "attention_core",
+                                   "attention kernel (log-sum-exp)", "tp", "core"))
+        else:
+            out.append(SavedTensor("attn.probs", ("b", "a", "s", "s_kv"), (b, heads, sl, cfg.seq), ACT_BYTES,
+                                   "attention_core", "softmax and PV", "tp", "core"))
+        out.append(SavedTensor("attn.out", ("b", "s", "a", "d_v"), (b, sl, heads, a.v_head_dim), ACT_BYTES,
+                               "attention", "o_proj (and the attention kernel)", "tp"))
+        return out
+
+
+def divide(n: int, t: int, what: str) -> int:
+    """``n / t`` for a quantity TP must split evenly (heads, widths); refuses an uneven split."""
+    if n % t:
+        raise ArgError("tp", f"{what} ({n}) does not split evenly over {t} tensor-parallel ranks")
+    return n // t
+
+
+def refuse_fields(a: "Attention", names: tuple[str, ...], family: str) -> None:
+    """Refuse fields of another family that are set on this one (they would silently do nothing)."""
+    for name in names:
+        if getattr(a, name) not in (None, False):
+            raise SpecError(f"attention.{name}", f"only applies to kind mla, not {a.kind} ({family} attention)")

@@ -1,0 +1,129 @@
+"""Conventional attention: MHA, MQA and GQA, with KV-shared heads, partial RoPE, q/k/v biases and q/k norms.
+
+Per layer, for ``H`` query heads and ``H_kv`` key/value heads (MHA: ``H_kv = H``; MQA: 1; GQA: ``H / H_kv``
+query heads per group):
+
+- **cache** per token: K ``H_kv (d_nope + d_rope)`` plus V ``H_kv d_v`` elements; with ``kv_shared`` no V (the
+  value is the first ``d_v`` dims of the cached key: the KV-shared variants of the reference notes).
+- **weights** (HF transformers' Llama/Mistral/Qwen2/Qwen3 modeling files): ``W_q: d x H d_qk``,
+  ``W_k: d x H_kv d_qk``, ``W_v: d x H_kv d_v`` (none when ``kv_shared``), ``W_o: H d_v x d``; q/k/v biases
+  (Qwen2); per-head q/k RMSNorm weights (Qwen3). TP splits q and o by query heads, k and v like the KV heads
+  (replicated when there are fewer KV heads than ranks); the q/k norm weights are replicated.
+- **roofline**: one fused ``qkv_proj`` GEMM, the cache write, then the core over the cached K/V
+  (``d_k = d_qk``, ``d_v``), reading each attended key's K and V once at the KV dtype.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
+from ..errors import SpecError
+from .base import AttentionFamily, AttentionOps, StepShape, refuse_fields
+
+if TYPE_CHECKING:
+    from ..spec import Attention, ModelSpec
+
+
+class Conventional(AttentionFamily):
+    name = "conventional"
+    kinds = ("mha", "mqa", "gqa")
+    kernel = "gqa"
+
+    def normalise(self, raw: dict) -> dict:
+        """KV heads default from the kind: MHA one per query head, MQA one."""
+        if "num_kv_heads" not in raw and "num_heads" in raw:
+            if raw.get("kind") == "mha":
+                raw["num_kv_heads"] = raw["num_heads"]
+            elif raw.get("kind") == "mqa":
+                raw["num_kv_heads"] = 1
+        return raw
+
+    def validate(self, a: "Attention") -> None:
+        if a.kind == "mha" and a.num_kv_heads != a.num_heads:
+            raise SpecError("attention.num_kv_heads", f"mha needs num_kv_heads == num_heads ({a.num_heads}); "
+                            "use kind: gqa")
+        if a.kind == "mqa" and a.num_kv_heads != 1:
+            raise SpecError("attention.num_kv_heads", "mqa needs num_kv_heads == 1")
+        refuse_fields(a, ("kv_lora_rank", "q_lora_rank"), self.name)
+        if a.kv_shared and a.v_head_dim > a.qk_head_dim:
+            raise SpecError("attention.v_head_dim", f"with kv_shared the value is part of the key, so it cannot "
+                            f"exceed the key head dim ({a.qk_head_dim})")
+
+    # --- KV ---------------------------------------------------------------------------------------------------
+
+    def cache_parts(self, a: "Attention", cache: str = "compressed") -> KVCache:
+        """K ``H_kv d_qk`` and V ``H_kv d_v`` (no V with ``kv_shared``). ``cache`` makes no difference: a
+        conventional cache is already per head."""
+        self.check_cache(cache)
+        k = a.num_kv_heads * a.qk_head_dim
+        v = 0 if a.kv_shared else a.num_kv_heads * a.v_head_dim
+        return KVCache(k=k, v=v)
+
+    def kv_groups(self, a: "Attention", cache: str = "compressed") -> int:
+        return a.num_kv_heads
+
+    # --- weights ----------------------------------------------------------------------------------------------
+
+    def projections(self, a: "Attention", hidden: int) -> dict[str, int]:
+        d = hidden
+        q_out, k_out = a.num_heads * a.qk_head_dim, a.num_kv_heads * a.qk_head_dim
+        v_out = 0 if a.kv_shared else a.num_kv_heads * a.v_head_dim
+        parts = {"q": d * q_out, "k": d * k_out, "v": d * v_out, "o": a.num_heads * a.v_head_dim * d}
+        if a.qkv_bias:
+            parts["qkv_bias"] = q_out + k_out + v_out
+        if a.qk_norm:
+            parts["qk_norm"] = 2 * a.qk_head_dim
+        return parts
+
+    def projection_split(self, a: "Attention", name: str) -> str:
+        return {"k": "kv", "v": "kv", "qk_norm": "replicated"}.get(name, "heads")
+
+    # --- roofline ---------------------------------------------------------------------------------------------
+
+    def core_dims(self, a: "Attention", form: str | None) -> tuple[int, int]:
+        return a.qk_head_dim, a.v_head_dim
+
+    def core_cache_elements(self, a: "Attention", form: str | None) -> float:
+        return self.cache_parts(a).total
+
+    def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
+        """``qkv_proj`` ``2 T d (H d_qk + H_kv (d_qk + d_v))`` (this GPU's heads), the cache write, the core."""
+        a, d, L = spec.attention, spec.hidden_size, s.layers
+        Ta = s.tokens
+        kv_elems = self.cache_parts(a).total * s.kv_share          # K and V per token on this GPU
+        width = s.heads * a.qk_head_dim + kv_elems
+        bias = width * s.hb if a.qkv_bias else 0.0
+        ops = [matmul("qkv_proj", Ta, d, width, s.wb, s.ab, L, extra_weight=bias)]
+        norm_width, norm_count = 0.0, 0
+        if a.qk_norm:                                               # per-head RMSNorm on q and k (Qwen3)
+            norm_width += (s.heads + a.num_kv_heads * s.kv_share) * a.qk_head_dim
+            norm_count += 2
+        ops.append(OpCost("kv_write", "memory", act_bytes=Ta * kv_elems * s.ab * L,
+                          kv_bytes=Ta * kv_elems * s.kb * L, out_width=kv_elems, launches=L))
+        ops.append(self.core_cost(spec, s))
+        return AttentionOps(tuple(ops), norm_width, norm_count)
+
+    # --- training ---------------------------------------------------------------------------------------------
+
+    def attended_kv_heads(self, a: "Attention", tp: int) -> int:
+        return max(1, a.num_kv_heads // tp)
+
+    def projection_tensors(self, spec: "ModelSpec", cfg, heads: int, kv_heads: int) -> tuple[list, str]:
+        """Qwen3's per-head q/k RMSNorms keep their inputs and fp32 rstd; nothing else before the core."""
+        a = spec.attention
+        b, sl = cfg.micro_batch, cfg.seq_local
+        out = []
+        if a.qk_norm:
+            out += [SavedTensor("attn.q_norm.input", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim),
+                                ACT_BYTES, "norms", "q_norm", "tp"),
+                    SavedTensor("attn.q_norm.rstd", ("b", "s", "a"), (b, sl, heads), FP32_BYTES, "norms", "q_norm",
+                                "tp"),
+                    SavedTensor("attn.k_norm.input", ("b", "s", "a_kv", "d_qk"), (b, sl, kv_heads, a.qk_head_dim),
+                                ACT_BYTES, "norms", "k_norm", "tp"),
+                    SavedTensor("attn.k_norm.rstd", ("b", "s", "a_kv"), (b, sl, kv_heads), FP32_BYTES, "norms",
+                                "k_norm", "tp")]
+        return out, ""
+
+
+CONVENTIONAL = Conventional()

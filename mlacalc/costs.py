@@ -1,0 +1,103 @@
+"""The records every formula returns: cache parts, op costs and saved tensors.
+
+They live apart from the calculators so that attention families (:mod:`mlacalc.attention`) can build them
+without importing a calculator (which imports the families): specs -> families -> calculators, no circles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import NamedTuple
+
+ACT_BITS = 16      # activations are bf16 at inference
+ACT_BYTES = 2      # bf16 activations: mixed precision and pure bf16 both run the forward in bf16
+FP32_BYTES = 4     # norms' rstd, log-sum-exp, router probabilities, the loss's log-probabilities
+
+
+@dataclass(frozen=True)
+class KVCache:
+    """A KV-cache amount split into its parts. Units are whatever the producer says (elements or bytes).
+
+    ``latent``/``rope_key``: MLA's compressed cache (c_KV and the decoupled RoPE key k_R); ``k``/``v``:
+    per-head keys and values of conventional attention (or of an MLA cache kept decompressed)."""
+
+    latent: float = 0
+    rope_key: float = 0
+    k: float = 0
+    v: float = 0
+
+    @property
+    def total(self) -> float:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def scaled(self, factor: float) -> "KVCache":
+        return KVCache(**{f.name: getattr(self, f.name) * factor for f in fields(self)})
+
+    def plus(self, other: "KVCache") -> "KVCache":
+        return KVCache(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}
+
+
+class OpCost(NamedTuple):
+    """FLOPs and bytes of one op on one GPU, summed over layers. ``bytes`` = HBM bytes (weights + activations +
+    KV cache); ``comm_bytes`` go over the interconnect. ``out_width``: features per token the op writes.
+
+    A NamedTuple rather than a frozen dataclass: equally immutable and named, and five times faster to build,
+    which keeps a 10,000-configuration sweep inside its 2 s budget (``tests/bench_sweep.py``)."""
+
+    name: str
+    kind: str                 # matmul | attention | vector | memory | comm
+    flops: float = 0.0
+    weight_bytes: float = 0.0
+    act_bytes: float = 0.0
+    kv_bytes: float = 0.0
+    comm_bytes: float = 0.0
+    out_width: float = 0.0
+    launches: float = 0.0     # kernel launches, summed over layers
+
+    @property
+    def bytes(self) -> float:
+        return self.weight_bytes + self.act_bytes + self.kv_bytes
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOP per HBM byte (0 for an op that moves no HBM bytes)."""
+        return self.flops / self.bytes if self.bytes else 0.0
+
+
+def matmul(name: str, tokens: float, k: float, n: float, wb: float, ab: float, layers: int = 1,
+           extra_weight: float = 0.0, out_width: float | None = None) -> OpCost:
+    """``layers`` matmuls of ``tokens x k`` by ``k x n``: FLOPs ``2 T k n``; weights (``wb`` bytes each) once,
+    input and output (``ab`` bytes each) once; one launch per layer."""
+    return OpCost(name, "matmul", 2 * tokens * k * n * layers, (k * n * wb + extra_weight) * layers,
+                  tokens * (k + n) * ab * layers, 0.0, 0.0, n if out_width is None else out_width, layers)
+
+
+@dataclass(frozen=True)
+class SavedTensor:
+    """One tensor autograd keeps. ``shape`` is symbolic and unsharded; ``dims`` are the sizes on one GPU."""
+
+    name: str
+    shape: tuple[str, ...]
+    dims: tuple[int, ...]
+    dtype_bytes: int
+    group: str           # a LayerActivations field: norms, attention, attention_core, mla, ffn, router, ...
+    kept_by: str         # which backward needs it
+    split: str = "none"  # "tp": heads/width over TP; "sp": tokens over TP under SP; "none": replicated
+    drop: str = ""       # "core": recomputed by selective; "mla_up": by mla-latent; "input": full's checkpoint
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.dims)
+
+    @property
+    def bytes(self) -> int:
+        return self.elements * self.dtype_bytes
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dims": list(self.dims),
+                "dtype_bytes": self.dtype_bytes, "bytes": self.bytes, "group": self.group,
+                "kept_by": self.kept_by, "split": self.split}

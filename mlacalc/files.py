@@ -1,0 +1,187 @@
+"""Reading a file the user named (a model spec, an HF config.json, a hardware spec) without letting any content
+crash the CLI.
+
+:func:`read_data` reads a file; :func:`parse_text` parses text already in hand. Whatever the bytes, they return plain JSON-like data (dicts with string keys,
+lists, str, int, float, bool, None) or raises one :class:`~mlacalc.errors.SpecError` naming the file:
+
+- size: at most ``MAX_BYTES`` are read (spec and config files are a few KiB; ``/dev/zero`` is not read forever);
+- text: a NUL byte or bytes that are not UTF-8 mean "not a text file" (an image, a checkpoint, a .pyc);
+- YAML through ``yaml.safe_load`` only (no Python objects), JSON through ``json.loads``;
+- nesting deeper than ``MAX_DEPTH`` is refused before the recursive parsers run: the depth is counted without
+  recursion (YAML parser events; a bracket scan for JSON), and ``RecursionError`` is still caught behind it;
+- YAML aliases: a recursive alias, or anchors that expand to more than ``MAX_NODES`` values (the "billion laughs"
+  file that is small on disk and huge once copied), are refused;
+- values: NaN, infinity, numbers beyond ``MAX_NUMBER``, and YAML-only types (dates, binary, sets) are refused;
+  non-string mapping keys (YAML ``1: x``) become strings, so that "unknown field" messages can name them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .errors import SpecError
+
+MAX_BYTES = 4 * 2**20   # 4 MiB: the largest HF config.json we know is ~10 KiB
+MAX_DEPTH = 64          # a spec nests 3 deep; an HF config ~4
+MAX_NODES = 1_000_000   # values after expanding YAML aliases
+MAX_NUMBER = 2**63      # no field of a spec or hardware file needs more (bytes, tokens, FLOP/s are all smaller)
+
+
+def read_data(source: Any, where: str, fmt: str = "yaml") -> Any:
+    """The parsed content of ``source`` (a ``pathlib.Path`` or an ``importlib.resources`` file: anything with
+    ``open("rb")``), as ``fmt`` = ``"yaml"`` or ``"json"``. ``where`` names the file in errors."""
+    try:
+        with source.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise SpecError(where, f"cannot read: {e.strerror or e}") from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError(where, f"file too large (over {MAX_BYTES // 2**20} MiB); is it a spec file?")
+    if b"\0" in raw:
+        raise SpecError(where, "not a text file (binary data)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SpecError(where, f"not a text file (not UTF-8 at byte {e.start})") from None
+    return parse_text(text, where, fmt)
+
+
+def parse_text(text: str, where: str, fmt: str = "yaml") -> Any:
+    """``text`` parsed as ``fmt`` (``"yaml"`` or ``"json"``) with the checks of :func:`read_data`."""
+    if "\0" in text:
+        raise SpecError(where, "not a text file (binary data)")
+    try:
+        data = _parse_json(text, where) if fmt == "json" else _parse_yaml(text, where)
+    except RecursionError:
+        raise SpecError(where, f"nested too deeply (more than {MAX_DEPTH} levels)") from None
+    return _plain(data, where)
+
+
+def _parse_json(text: str, where: str) -> Any:
+    depth = _json_depth(text)
+    if depth > MAX_DEPTH:
+        raise SpecError(where, f"nested too deeply ({depth} levels; at most {MAX_DEPTH})")
+
+    def refuse(name: str):
+        raise SpecError(where, f"{name} is not a number a spec can hold")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except SpecError:
+        raise
+    except json.JSONDecodeError as e:
+        raise SpecError(where, f"malformed JSON at line {e.lineno}: {e.msg}") from None
+    except ValueError as e:  # an integer of more than 4,300 digits (int's own limit)
+        raise SpecError(where, "a number too long to read: " + str(e).split(";")[0]) from None
+
+
+def _json_depth(text: str) -> int:
+    """Deepest bracket nesting outside strings (a scan, no recursion; malformed text is json.loads's to report)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _parse_yaml(text: str, where: str) -> Any:
+    import yaml
+
+    try:
+        _check_yaml_events(yaml.parse(text, Loader=yaml.SafeLoader), where)
+        return yaml.safe_load(text)
+    except SpecError:
+        raise
+    except ValueError as e:  # an integer of more than 4,300 digits (int's own limit), a bad !!timestamp
+        raise SpecError(where, "a value that cannot be read: " + str(e).split(";")[0]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
+        raise SpecError(where, f"malformed YAML{line}: {problem}") from None
+
+
+def _check_yaml_events(events, where: str) -> None:
+    """Depth, recursive aliases and expanded size, from the parser's event stream (iterative)."""
+    import yaml
+
+    sizes: dict[str, int] = {}     # anchor -> values under it once expanded (closed anchors only)
+    stack: list[list] = []         # open collections: [anchor, values so far]
+    total = 0
+    for ev in events:
+        if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack.append([ev.anchor, 0])
+            if len(stack) > MAX_DEPTH:
+                raise SpecError(where, f"nested too deeply (more than {MAX_DEPTH} levels)")
+            continue
+        if isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, n = stack.pop()
+            n += 1
+            if anchor is not None:
+                sizes[anchor] = n
+        elif isinstance(ev, yaml.ScalarEvent):
+            n = 1
+            if ev.anchor is not None:
+                sizes[ev.anchor] = 1
+        elif isinstance(ev, yaml.AliasEvent):
+            if ev.anchor not in sizes:  # still open (or unknown: safe_load reports that one)
+                if any(a == ev.anchor for a, _ in stack):
+                    raise SpecError(where, f"recursive YAML alias *{ev.anchor}")
+                continue
+            n = sizes[ev.anchor]
+        else:
+            continue
+        if stack:
+            stack[-1][1] += n
+        else:
+            total += n
+        if total + sum(c for _, c in stack) > MAX_NODES:
+            raise SpecError(where, f"too large once YAML aliases are expanded (over {MAX_NODES:,} values)")
+
+
+def _plain(data: Any, where: str) -> Any:
+    """``data`` with string keys, checked for values JSON and the calculator cannot hold (iterative walk)."""
+    root = [data]
+    todo = [(root, 0, "")]
+    while todo:
+        parent, key, path = todo.pop()
+        v = parent[key]
+        at = f"{where}: {path}" if path else where
+        if isinstance(v, dict):
+            fixed = {}
+            for k, x in v.items():
+                if not isinstance(k, str):
+                    if isinstance(k, (dict, list, tuple)):
+                        raise SpecError(at, "a mapping key must be a plain name")
+                    k = str(k)
+                fixed[k] = x
+            parent[key] = fixed
+            todo.extend((fixed, k, f"{path}.{k}" if path else k) for k in fixed)
+        elif isinstance(v, list):
+            todo.extend((v, i, f"{path}[{i}]") for i in range(len(v)))
+        elif isinstance(v, bool) or v is None or isinstance(v, str):
+            pass
+        elif isinstance(v, (int, float)):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise SpecError(at, f"must be a finite number, got {v}")
+            if abs(v) > MAX_NUMBER:
+                raise SpecError(at, f"number too large ({v:.3g}; at most 2**63)")
+        else:
+            kind = type(v).__name__
+            raise SpecError(at, f"unsupported YAML value of type {kind} (quote it to make it a string)")
+    return root[0]

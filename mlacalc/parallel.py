@@ -1,0 +1,156 @@
+"""How a model is spread over GPUs: one type, validated once, used by every calculator.
+
+:class:`Parallelism` holds the degrees of tensor (``tp``), pipeline (``pp``), data (``dp``), expert (``ep``) and
+context (``cp``) parallelism, and two switches: sequence parallelism (``sp``: token-replicated activations split
+over the TP ranks, Korthikanti et al. 2022) and data-parallel attention (``dp_attention``: each TP rank runs all
+attention heads for its share of the sequences while the FFN/MoE stays split, as SGLang and vLLM serve
+DeepSeek-V3).
+
+The rules, in one place (:meth:`Parallelism.check` against a spec):
+
+- **Query heads** split evenly over TP: ``num_heads % tp == 0`` (not needed under ``dp_attention``, where no
+  head is split).
+- **KV heads** (the head-indexed groups of the cache, as an attention family reports them) split over TP when
+  ``tp`` divides them, and are **replicated** when the heads divide ``tp``: each rank keeps ``max(1, g / tp)``
+  of the ``g`` groups, so ``tp / g`` ranks share a copy (vLLM and Megatron). Any other pair is refused. A cache
+  that belongs to no head (an MLA latent) is held whole by every rank.
+- **Stages**: ``pp <= num_layers``; stages are consecutive runs of ``ceil(L / pp)`` layers.
+- **Experts**: ``ep > 1`` needs an MoE model whose routed experts divide evenly over the ``ep`` ranks, and the
+  EP ranks are drawn from the ``tp x dp`` ranks of a stage (MoE parallel folding, Megatron-Core), so ``ep``
+  divides ``tp x dp``. Each EP rank holds ``E / ep`` whole experts.
+- ``sp`` and ``dp_attention`` split over the TP ranks, so they need ``tp > 1``.
+
+Calculators that model only some degrees (the inference roofline models one TP/EP group) say so through
+:meth:`Parallelism.require`, which refuses the rest instead of ignoring them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+from .errors import ArgError
+
+if TYPE_CHECKING:
+    from .spec import ModelSpec
+
+MAX_RANKS = 1 << 20          # a sanity bound on any degree (no deployment comes near it)
+DEGREES = ("tp", "pp", "dp", "ep", "cp")
+SWITCHES = ("sp", "dp_attention")
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """Degrees of parallelism of one deployment or training run (see the module docstring for the rules)."""
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    ep: int = 1
+    cp: int = 1
+    sp: bool = False
+    dp_attention: bool = False
+
+    def __post_init__(self):
+        for name in DEGREES:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_RANKS:
+                raise ArgError(name, f"must be a whole number from 1 to {MAX_RANKS:,}, got {v!r}")
+        for name in SWITCHES:
+            if not isinstance(getattr(self, name), bool):
+                raise ArgError(name, f"must be true or false, got {getattr(self, name)!r}")
+        if self.sp and self.tp == 1:
+            raise ArgError("sp", "sequence parallelism splits tokens over the TP ranks: it needs tp > 1")
+        if self.dp_attention and self.tp == 1:
+            raise ArgError("dp_attention", "data-parallel attention splits sequences over the TP ranks: "
+                                           "it needs tp > 1")
+        if self.ep > 1 and (self.tp * self.dp) % self.ep:
+            raise ArgError("ep", f"expert-parallel ranks ({self.ep}) must divide tp x dp ({self.tp} x {self.dp}): "
+                                 "experts spread over a stage's ranks")
+
+    # --- sizes ---------------------------------------------------------------------------------------------
+
+    @property
+    def gpus(self) -> int:
+        """GPUs in the whole run: ``tp x pp x dp x cp`` (EP ranks are drawn from TP x DP)."""
+        return self.tp * self.pp * self.dp * self.cp
+
+    @property
+    def expert_dp(self) -> int:
+        """Replicas of each routed expert (ZeRO shards its states over them): ``tp x dp / ep`` with EP, else
+        ``dp`` (each expert TP-split like a dense FFN)."""
+        return self.tp * self.dp // self.ep if self.ep > 1 else self.dp
+
+    @property
+    def attention_tp(self) -> int:
+        """Ranks the attention heads split over: ``tp``, or 1 under data-parallel attention."""
+        return 1 if self.dp_attention else self.tp
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    # --- rules against a spec --------------------------------------------------------------------------------
+
+    def check(self, spec: "ModelSpec") -> "Parallelism":
+        """Refuse a layout the spec cannot take (see the module docstring); returns self for chaining."""
+        from .attention import family
+
+        a = spec.attention
+        if self.pp > spec.num_layers:
+            raise ArgError("pp", f"{self.pp} stages exceed the {spec.num_layers} layers of {spec.name}")
+        if self.ep > 1:
+            if spec.ffn.kind != "moe":
+                raise ArgError("ep", f"expert parallelism needs an MoE model; {spec.name} has a dense FFN")
+            if spec.ffn.num_experts % self.ep:
+                raise ArgError("ep", f"{spec.ffn.num_experts} routed experts do not split evenly over "
+                                     f"{self.ep} ranks")
+        if not self.dp_attention:
+            if a.num_heads % self.tp:
+                raise ArgError("tp", f"{self.tp} ranks cannot split {a.num_heads} query heads (attention.num_heads) "
+                                     "evenly")
+            fam = family(a)
+            for cache in fam.cache_modes:
+                self.kv_share(fam.kv_groups(a, cache))
+        return self
+
+    def require(self, what: str, supported: tuple[str, ...]) -> "Parallelism":
+        """Refuse degrees that ``what`` does not model (instead of silently ignoring them)."""
+        for name in DEGREES + SWITCHES:
+            default = False if name in SWITCHES else 1
+            if name not in supported and getattr(self, name) != default:
+                raise ArgError(name, f"{what} does not model it (it models {', '.join(supported)})")
+        return self
+
+    # --- splits ----------------------------------------------------------------------------------------------
+
+    def heads_per_rank(self, num_heads: int) -> int:
+        """Query heads one GPU computes."""
+        return num_heads // self.attention_tp
+
+    def kv_groups_per_rank(self, groups: int | None) -> int:
+        """KV groups (heads) one GPU keeps: ``max(1, g / tp)``; 1 for a cache that belongs to no head."""
+        if groups is None:
+            return 1
+        return max(1, groups // self.attention_tp)
+
+    def kv_share(self, groups: int | None) -> float:
+        """Fraction of one layer's per-token KV a rank holds for a sequence it serves (1.0 = all of it).
+
+        ``groups``: the head-indexed groups the cache splits into (KV heads), or None for a cache that belongs
+        to no head (MLA's latent and RoPE key), which every rank holds whole."""
+        tp = self.attention_tp
+        if groups is None or tp == 1:
+            return 1.0
+        if groups % tp and tp % groups:
+            raise ArgError("tp", f"{tp} ranks cannot share {groups} KV heads evenly (need one to divide the other)")
+        return max(1, groups // tp) / groups
+
+    def sequences_per_rank(self, batch: int) -> int:
+        """Sequences one GPU's attention serves: all of them under TP, ``ceil(B / tp)`` under dp-attention."""
+        return math.ceil(batch / self.tp) if self.dp_attention else batch
+
+    def stage_ranges(self, num_layers: int) -> list[range]:
+        """The decoder layers of each pipeline stage: consecutive runs of ``ceil(L / pp)`` layers."""
+        size = math.ceil(num_layers / self.pp)
+        return [range(start, min(start + size, num_layers)) for start in range(0, num_layers, size)]
