@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .kv import KVReport, kv_report
 from .spec import ModelSpec
-from .weights import WeightsReport, weights_report
+from .params import WeightsReport, weights_report
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ GB/s = 1e9 bytes/s, TFLOP/s = 1e12 FLOP/s; memory in GiB (2**30 bytes) or bytes.
 ``kernel_launch_us`` (optional, microseconds, default 0): the fixed cost of one kernel in a stream of dependent
 kernels -- launch, scheduling and completion of a kernel that does no work. Datasheets do not give it, so the
 built-in specs leave it 0 (roofline times unchanged); ``mlacalc calibrate`` measures it (a 1-element add replayed
-from a CUDA graph, per kernel) and ``mlacalc.roofline`` adds ``launches x kernel_launch_us`` to each op.
+from a CUDA graph, per kernel) and ``mlacalc.step`` adds ``launches x kernel_launch_us`` to each op.
 """
 
 from __future__ import annotations
@@ -115,7 +115,11 @@ def load_hardware(name_or_path: str) -> Hardware:
     """A built-in GPU by name (``h100-sxm``) or a YAML file (e.g. one written by ``mlacalc calibrate``)."""
     from .files import read_data
 
-    p = Path(name_or_path).expanduser()
+    p = Path(name_or_path)
+    try:
+        p = p.expanduser()
+    except RuntimeError:  # ~nosuchuser/gpu.yaml: no home to expand; reported below as an unknown GPU
+        pass
     if p.is_file():
         data = read_data(p, str(p), "json" if p.suffix == ".json" else "yaml")
         return hardware_from_dict(data, str(p))

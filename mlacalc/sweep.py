@@ -1,7 +1,7 @@
 """Sweeps: every combination of attention variant, GPU kind, GPU count, context and batch, one row each.
 
-Each row is a decode (or prefill) step timed by :func:`mlacalc.roofline.roofline` and checked against memory by
-the rules of :mod:`mlacalc.fit` (the largest batch at that context on that group). Nothing here has a formula of
+Each row is a decode (or prefill) step timed by :func:`mlacalc.step.roofline` and checked against memory by
+the rules of :mod:`mlacalc.capacity` (the largest batch at that context on that group). Nothing here has a formula of
 its own; it loops and collects. Combinations that cannot be laid out (heads that do not split over the GPU
 count) are listed in ``skipped`` with the reason.
 """
@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import ArgError, SpecError
-from .fit import DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch, weight_params_per_gpu
+from .capacity import DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch, weight_params_per_gpu
 from .hardware import Hardware
 from .kv import kv_report
 from .parallel import Parallelism
-from .roofline import Step, roofline
+from .step import Step, roofline
 from .units import finite
 from .spec import ModelSpec
-from .weights import weight_bytes
+from .params import weight_bytes
 
 
 class SweepRow(NamedTuple):
@@ -51,7 +51,7 @@ class Sweep:
 
     rows: tuple[SweepRow, ...]
     skipped: tuple[dict, ...]
-    focus: dict                      # variant -> mlacalc.roofline.Roofline at the focus configuration
+    focus: dict                      # variant -> mlacalc.step.Roofline at the focus configuration
     focus_config: dict               # gpu, gpus, context, batch of the focus step
 
     def to_json(self) -> dict:

@@ -12,7 +12,7 @@ gradients, stage 3 also the weights (``/D`` each). Dense parameters are replicat
 experts (``ep > 1``) are whole experts spread over EP ranks drawn from the TP x DP ranks of a stage (MoE
 parallel folding), so each expert has ``tp * dp / ep`` replicas and shards over that many; with ``ep = 1`` they
 are TP-split like the dense FFN and replicated over ``dp``. TP, EP and PP splits of the parameters come from
-:mod:`mlacalc.weights` (MTP's experts count as dense there).
+:mod:`mlacalc.params` (MTP's experts count as dense there).
 
 Activations come from :mod:`mlacalc.activations`. Pipeline: the 1F1B schedule with at least ``pp`` micro-batches
 per step; stage ``i`` of ``n`` holds ``n - i`` micro-batches in flight (Narayanan et al. 2021; Korthikanti et
@@ -33,15 +33,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from .activations import (ActivationConfig, LayerActivations, SavedTensor, backward_peak, embedding_tensors,
-                          head_tensors, is_moe_layer, layer_activations, mtp_tensors, rope_tensors, saved_tensors,
-                          sum_by_group)
+from .activations import (ActivationConfig, LatentVsExpanded, LayerActivations, SavedTensor, backward_peak,
+                          embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded, layer_activations,
+                          mtp_tensors, rope_tensors, saved_tensors, sum_by_group)
+from .attention import family
 from .errors import ArgError
 from .hardware import Hardware
 from .parallel import Parallelism
 from .spec import ModelSpec
 from .units import finite
-from .weights import Params, layer_params_per_gpu, stage_params
+from .params import Params, layer_params_per_gpu, stage_params
 
 GIB = 2**30
 DEFAULT_RESERVE_BYTES = 2 * GIB
@@ -246,6 +247,7 @@ class TrainMemory:
     max_seq: int                  # 0: not even the shortest sequence fits
     max_seq_capped: bool          # the search stopped at MAX_SEQ
     layers: dict                  # "dense"/"moe" -> (LayerActivations, [SavedTensor])
+    latent: LatentVsExpanded | None = None   # MLA: the reference note's latent-vs-expanded comparison
 
     @property
     def peak(self) -> StageMemory:
@@ -276,6 +278,7 @@ class TrainMemory:
             "stages": [s.to_json() for s in self.stages],
             "layers": {k: {"stored": la.as_dict(), "tensors": [t.to_json() for t in ts]}
                        for k, (la, ts) in self.layers.items()},
+            "mla_latent_vs_expanded": self.latent.to_json() if self.latent else None,
         }
 
 
@@ -321,9 +324,12 @@ def train_memory(spec: ModelSpec, run: TrainRun, gpu: Hardware) -> TrainMemory:
         ts = saved_tensors(spec, j, cfg)
         layers[name] = (sum_by_group(ts), ts)
     seq, capped = max_seq(spec, run, gpu.memory_bytes)
+    latent = None
+    if family(spec.attention).latent_recompute and run.convention == "native":
+        latent = latent_vs_expanded(spec, cfg)
     return TrainMemory(model=spec.name, run=run, gpu=gpu, stages=stages,
                        max_micro_batch=max_micro_batch(spec, run, gpu.memory_bytes), max_seq=seq,
-                       max_seq_capped=capped, layers=layers)
+                       max_seq_capped=capped, layers=layers, latent=latent)
 
 
 def activations_per_layer(spec: ModelSpec, run: TrainRun, layer: int) -> LayerActivations:

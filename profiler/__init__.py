@@ -7,7 +7,7 @@ Modules, one job each:
 - ``timing``: CUDA-event timing with warm-up, repetitions, median and spread, L2 flushed; torch.profiler
   per-kernel breakdown and Chrome traces.
 - ``calibrate``: copy bandwidth and matmul rates -> a hardware spec YAML (``mlacalc calibrate``).
-- ``predict``: what the calculator says for a point (``mlacalc.kv``, ``mlacalc.roofline``, stated working sets).
+- ``predict``: what the calculator says for a point (``mlacalc.kv``, ``mlacalc.step``, stated working sets).
 - ``run``: one inference point, predicted beside measured (``mlacalc profile``); OOM -> "does not fit".
 - ``train``: one forward+backward point of real layers under a recomputation mode (``mlacalc.activations``).
 - ``validate`` and ``report``: the suite, JSON, HTML and Markdown (``mlacalc validate``).

@@ -2,7 +2,7 @@
 and the roofline time with a given (ideally calibrated) hardware spec.
 
 KV bytes come from ``mlacalc.kv.kv_report`` and the attention core's FLOPs, bytes and roofline time from
-``mlacalc.roofline`` (op ``attn_core``), unchanged: the profiler holds the calculator to account, so it never
+``mlacalc.step`` (op ``attn_core``), unchanged: the profiler holds the calculator to account, so it never
 re-derives a formula the calculator owns.
 
 The working set of a decode step (what is live besides the cache) depends on the kernel; see
@@ -62,7 +62,7 @@ class OpCost:
 def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: int, *, q_tokens: int = 1,
               tp: int = 1, kv_bits: float = 16, layers: int | None = None,
               launches_per_layer: int | None = None) -> OpCost:
-    """The calculator's ``attn_core`` op (``mlacalc.roofline``) for the first ``layers`` layers, per GPU.
+    """The calculator's ``attn_core`` op (``mlacalc.step``) for the first ``layers`` layers, per GPU.
 
     The profiled cache holds exactly ``context`` tokens and the decode step's ``q_tokens`` queries are its last
     ones (the kernels' convention), so decode asks the roofline for ``prior = context - q_tokens`` cached tokens
@@ -70,9 +70,9 @@ def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: in
 
     ``launches_per_layer``: the kernels the profiled implementation launches per layer (the Triton decode kernels:
     2 with split-KV, 1 with a single split; see :func:`kernel_launches`), in place of the roofline's generic count;
-    the time is then re-timed by ``mlacalc.roofline.time_ops`` (the launch term needs the hardware's
+    the time is then re-timed by ``mlacalc.step.time_ops`` (the launch term needs the hardware's
     ``kernel_launch_us``)."""
-    from mlacalc.roofline import Step, roofline, time_ops
+    from mlacalc.step import Step, roofline, time_ops
 
     s = spec if layers is None else spec_layers(spec, layers)
     if phase == "decode":

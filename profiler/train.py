@@ -26,7 +26,7 @@ reached, with the allocator's figures around it (``backward_trace``), and the al
 (and, with ``none``, after the forward) that are no parameter, gradient or saved tensor, with where they were made
 (``unexplained_allocations``, from the allocator's history).
 
-Predicted (:func:`predict_train`): weights and gradients from ``mlacalc.weights`` (2 bytes per parameter each),
+Predicted (:func:`predict_train`): weights and gradients from ``mlacalc.params`` (2 bytes per parameter each),
 activations from ``mlacalc.activations.saved_tensors`` plus the kernels' own extras (:func:`layer_extras`), the
 widest instant of the backward from ``mlacalc.activations.backward_peak``, and the run's own input, output and
 output gradient (stated).
@@ -110,7 +110,7 @@ def predict_train(spec: ModelSpec, batch: int, seq: int, layers: int, recompute:
     how much of the peak that rounding is."""
     from mlacalc.activations import ActivationConfig, backward_peak, saved_tensors
     from mlacalc.parallel import Parallelism
-    from mlacalc.weights import layer_params_per_gpu
+    from mlacalc.params import layer_params_per_gpu
 
     ab = predict.allocator_block_bytes
     cfg = ActivationConfig(micro_batch=batch, seq=seq, recompute=recompute, kernel="fused")

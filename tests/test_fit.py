@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlacalc.cli import main
-from mlacalc.fit import activation_workspace, fit, kv_per_gpu
+from mlacalc.capacity import activation_workspace, fit, kv_per_gpu
 from mlacalc.hardware import hardware_from_dict, load_hardware
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec, spec_from_dict

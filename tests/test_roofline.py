@@ -12,7 +12,7 @@ from mlacalc.cli import main
 from mlacalc.errors import SpecError
 from mlacalc.hardware import hardware_from_dict, load_hardware
 from mlacalc.parallel import Parallelism
-from mlacalc.roofline import Step, attention_span, roofline, step_ops, touched_experts
+from mlacalc.step import Step, attention_span, roofline, step_ops, touched_experts
 from mlacalc.spec import load_spec, spec_from_dict
 
 # A toy MHA model: 2 layers, d=64, 4 heads of 16, gated FFN 128, vocab 100, bf16 everywhere.

@@ -111,6 +111,6 @@ def test_deepseek_v2_paper_kv_reduction_inputs():
 ])
 def test_variant_params_match_blog(name, millions):
     """The blog's Params column, rounded to millions; the shared base's vocabulary was backed out of it."""
-    from mlacalc.weights import param_counts
+    from mlacalc.params import param_counts
 
     assert round(param_counts(load_spec(name)).total / 1e6) == millions

@@ -15,7 +15,7 @@ from mlacalc.spec import load_spec
 from mlacalc.parallel import Parallelism
 from mlacalc.training import (TrainRun, max_micro_batch, max_seq, model_states, peak_bytes,
                               stage_memory)
-from mlacalc.weights import param_counts, params_per_gpu
+from mlacalc.params import param_counts, params_per_gpu
 
 from helpers import make_spec
 

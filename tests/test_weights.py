@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from mlacalc.spec import load_spec
 from mlacalc.parallel import Parallelism
-from mlacalc.weights import attention_projections, param_counts, params_per_gpu, weight_bytes, \
+from mlacalc.params import attention_projections, param_counts, params_per_gpu, weight_bytes, \
     weights_report
 
 from helpers import make_spec

@@ -11,7 +11,7 @@ from ..compare import compare as compare_models
 from ..errors import SpecError
 from ..kv import CACHE_MODES, kv_report
 from ..spec import builtin_names, json_schema, load_spec, spec_to_dict
-from ..weights import weights_report
+from ..params import weights_report
 from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, JsonOpt, KvBitsOpt,
                      KvDtypeOpt, PpOpt, SetOpt, SpOpt, TpOpt, count, emit, kv_bits, model_spec, parallelism)
 

@@ -1,5 +1,5 @@
 """Inference performance commands: roofline, fit, sweep. Parsing and printing only; formulas live in
-``mlacalc.roofline``, ``mlacalc.fit`` and ``mlacalc.sweep``; charts in ``mlacalc.charts`` (plotly loaded there)."""
+``mlacalc.step``, ``mlacalc.capacity`` and ``mlacalc.sweep``; charts in ``mlacalc.charts`` (plotly loaded there)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
              kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None, set_: SetOpt = None, as_: AsOpt = None,
              json_: JsonOpt = False) -> None:
     """FLOPs, bytes and roofline time of one forward step, op by op, on one GPU of the group."""
-    from ..roofline import Step, roofline as compute
+    from ..step import Step, roofline as compute
 
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     spec = model_spec(model, set_, as_)
@@ -127,7 +127,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         set_: SetOpt = None, json_: JsonOpt = False) -> None:
     """Largest batch at --context and longest context at --batch on --tp GPUs, then decode speed at that batch.
     With --as, the same for the model's MHA/GQA equivalents, side by side."""
-    from ..fit import fit as compute
+    from ..capacity import fit as compute
 
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     hw = _hw(gpu)

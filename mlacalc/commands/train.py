@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import report, report_train
-from ..attention import family
-from ..activations import latent_vs_expanded, resolve_kernel
+from ..activations import resolve_kernel
 from ..hardware import load_hardware
 from ..training import GIB, TrainRun, train_memory
 from ..units import finite
@@ -50,10 +49,8 @@ def train(model: ModelArg,
                    kernel=resolve_kernel(convention, kernel), convention=convention, precision=precision, zero=zero,
                    parallel=par, reserve_bytes=reserve * GIB)
     m = train_memory(spec, run, hw)
-    latent = None
-    if family(spec.attention).latent_recompute and convention == "native":
-        latent = latent_vs_expanded(spec, run.activation_config())
-    payload = m.to_json() | {"mla_latent_vs_expanded": latent.to_json() if latent else None}
+    latent = m.latent
+    payload = m.to_json()
 
     def render():
         c = report.console()

@@ -6,7 +6,7 @@ Memory on each GPU of a group of ``n``:
     kv_budget = usable - weights per GPU - activation workspace
     batch     = the most sequences whose KV cache per GPU fits in kv_budget
 
-Weights per GPU come from :func:`mlacalc.weights.params_per_gpu` (TP splits heads and FFN widths, EP splits the
+Weights per GPU come from :func:`mlacalc.params.params_per_gpu` (TP splits heads and FFN widths, EP splits the
 routed experts); with data-parallel attention every GPU holds the full attention weights. KV per GPU comes from
 :func:`mlacalc.kv.kv_report` with the same :class:`~mlacalc.parallel.Parallelism`: under TP every GPU holds its heads'
 share of every sequence (all of an MLA latent, which belongs to no head); under data-parallel attention each GPU
@@ -17,7 +17,7 @@ The activation workspace is stated, not measured: the peak live activations of o
 Not counted: CUDA graphs, NCCL buffers, allocator fragmentation, the logits buffer; pass ``workspace_bytes`` to
 use a measured number instead.
 
-Then the decode step at the largest batch is timed with :func:`mlacalc.roofline.roofline`: a smaller cache
+Then the decode step at the largest batch is timed with :func:`mlacalc.step.roofline`: a smaller cache
 per sequence gives a bigger batch, which spreads the weight reads over more tokens.
 """
 
@@ -29,10 +29,10 @@ from .errors import ArgError
 from .hardware import Hardware
 from .kv import kv_report, kv_share_per_rank
 from .parallel import Parallelism
-from .roofline import SUPPORTED, Roofline, Step, roofline
+from .step import SUPPORTED, Roofline, Step, roofline
 from .spec import ModelSpec
 from .units import finite
-from .weights import Params, params_per_gpu, weight_bytes
+from .params import Params, params_per_gpu, weight_bytes
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
@@ -74,7 +74,7 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
 
 
 def weight_params_per_gpu(spec: ModelSpec, parallel: Parallelism) -> Params:
-    """Parameters on the fullest GPU (:func:`mlacalc.weights.params_per_gpu`: full attention weights under
+    """Parameters on the fullest GPU (:func:`mlacalc.params.params_per_gpu`: full attention weights under
     dp-attention)."""
     return params_per_gpu(spec, parallel)
 
@@ -171,7 +171,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     finite(gpu_mem_util, "gpu_mem_util")
     if not 0 < gpu_mem_util <= 1:
         raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
-    parallel.require("fit", SUPPORTED).check(spec)
+    parallel.check(spec).require("fit", SUPPORTED)
     Step("decode", batch, context, q_tokens)        # validates the numbers before the search
     if isinstance(workspace_tokens, bool) or not isinstance(workspace_tokens, int) or workspace_tokens < 0:
         raise ArgError("workspace_tokens", f"must be a whole number of at least 0, got {workspace_tokens!r}")

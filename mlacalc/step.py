@@ -56,7 +56,7 @@ refused, not ignored: a step of one TP/EP group is what this models):
   its own (``touched / ep`` of the expert weights; ``touched / n`` at ``ep = n``, as TP-split experts).
 
 Dtypes: activations bf16. Weights at the weight dtype (embedding, head, router and norms at >= 16 bits, as in
-:mod:`mlacalc.weights`). GEMMs run at the fp8 rate when weights are fp8 (W8A8, as DeepSeek-V3 serves), otherwise
+:mod:`mlacalc.params`). GEMMs run at the fp8 rate when weights are fp8 (W8A8, as DeepSeek-V3 serves), otherwise
 at the bf16 rate (narrower weights are dequantised: W4A16). The attention core runs at the bf16 rate (an fp8
 cache is dequantised on load). Norms run on the CUDA cores (the fp32 rate).
 
@@ -79,7 +79,7 @@ from .errors import ArgError
 from .hardware import Hardware
 from .parallel import Parallelism
 from .spec import ModelSpec
-from .weights import HIGH_PRECISION_BITS
+from .params import HIGH_PRECISION_BITS
 
 PHASES = ("prefill", "decode")
 SUPPORTED = ("tp", "ep", "dp_attention")     # degrees the step model covers (one TP/EP group)
@@ -180,7 +180,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
              weight_bits: float | None = None, kv_bits: float | None = None) -> tuple[OpCost, ...]:
     """Every op of one forward step on one GPU (see module docstring for each formula)."""
     a, f, d, L = spec.attention, spec.ffn, spec.hidden_size, spec.num_layers
-    parallel.require("the roofline", SUPPORTED).check(spec)
+    parallel.check(spec).require("the roofline", SUPPORTED)
     fam = family(a)
     form = fam.resolve_form(mla_form, step.phase)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits

@@ -1,0 +1,107 @@
+"""The calculator from Python: the same answers as the CLI, as frozen reports.
+
+Each function takes a spec (from :func:`load_spec`, or a name/path it loads), keyword arguments named like the
+CLI's flags (``context``, ``batch``, ``parallel`` ...), and returns the report the command prints; the report's
+``to_json()`` is the command's ``--json`` output (``fit --json`` lists one ``Fit.to_json()`` per model under
+``"fits"``). Counts accept ints or the CLI's strings (``"128k"``). Bad values raise :class:`SpecError` (an
+:class:`ArgError` naming the argument).
+
+    >>> import mlacalc
+    >>> spec = mlacalc.load_spec("deepseek-v3")
+    >>> r = mlacalc.kv_cache(spec, context=32768, batch=4, parallel=mlacalc.Parallelism(tp=8, dp_attention=True))
+    >>> r.per_gpu.total
+"""
+
+from __future__ import annotations
+
+from .errors import ArgError
+from .capacity import Fit
+from .capacity import fit as _fit
+from .hardware import Hardware, load_hardware
+from .kv import KVReport, kv_report
+from .parallel import Parallelism
+from .step import Roofline, Step
+from .step import roofline as _roofline
+from .spec import ModelSpec, load_spec
+from .training import GIB, TrainMemory, TrainRun
+from .training import train_memory as _train_memory
+from .units import dtype_bits, parse_count
+from .params import WeightsReport, weights_report
+
+
+def _spec(spec: ModelSpec | str) -> ModelSpec:
+    return spec if isinstance(spec, ModelSpec) else load_spec(spec)
+
+
+def _gpu(gpu: Hardware | str) -> Hardware:
+    return gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
+
+
+def _count(value: int | str, name: str, minimum: int = 1) -> int:
+    return parse_count(value, name, minimum)
+
+
+def _bits(dtype: str | float | None, name: str) -> float | None:
+    return None if dtype is None else dtype_bits(dtype, name)
+
+
+def _parallel(parallel: Parallelism | None) -> Parallelism:
+    if parallel is None:
+        return Parallelism()
+    if not isinstance(parallel, Parallelism):
+        raise ArgError("parallel", f"expected a Parallelism, got {type(parallel).__name__}")
+    return parallel
+
+
+def kv_cache(spec: ModelSpec | str, context: int | str = 4096, batch: int | str = 1, *,
+             parallel: Parallelism | None = None, kv_dtype: str | float | None = None, cache: str = "compressed",
+             block_size: int | None = None) -> KVReport:
+    """KV-cache bytes per token, layer, sequence, batch and GPU (``mlacalc kv``)."""
+    return kv_report(_spec(spec), _count(context, "context"), _count(batch, "batch"),
+                     kv_bits=_bits(kv_dtype, "kv_dtype"), cache=cache, block_size=block_size,
+                     parallel=_parallel(parallel))
+
+
+def weights(spec: ModelSpec | str, *, parallel: Parallelism | None = None,
+            weight_dtype: str | float | None = None) -> WeightsReport:
+    """Parameters and weight bytes: total (MTP apart), active per token, per GPU (``mlacalc weights``)."""
+    return weights_report(_spec(spec), weight_dtype, _parallel(parallel))
+
+
+def roofline(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, phase: str = "decode",
+             batch: int | str = 1, context: int | str = 4096, q_tokens: int = 1,
+             parallel: Parallelism | None = None, mla_form: str | None = None,
+             weight_dtype: str | float | None = None, kv_dtype: str | float | None = None) -> Roofline:
+    """One forward step, op by op, on one GPU of the group (``mlacalc roofline``)."""
+    step = Step(phase, _count(batch, "batch"), _count(context, "context"), q_tokens)
+    return _roofline(_spec(spec), _gpu(gpu), step, _parallel(parallel), mla_form=mla_form,
+                     weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=_bits(kv_dtype, "kv_dtype"))
+
+
+def fit(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, context: int | str = 32768,
+        batch: int | str = 1, parallel: Parallelism | None = None, q_tokens: int = 1,
+        weight_dtype: str | float | None = None, kv_dtype: str | float | None = None, gpu_mem_util: float = 0.9,
+        workspace_tokens: int | str = 8192, workspace_bytes: float | None = None,
+        block_size: int | None = None) -> Fit:
+    """The largest batch at ``context``, the longest context at ``batch``, and decode there (``mlacalc fit``)."""
+    return _fit(_spec(spec), _gpu(gpu), _count(context, "context"), _parallel(parallel), batch=_count(batch, "batch"),
+                weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=_bits(kv_dtype, "kv_dtype"),
+                gpu_mem_util=gpu_mem_util, workspace_tokens=_count(workspace_tokens, "workspace_tokens", 0),
+                workspace_bytes=workspace_bytes, block_size=block_size, q_tokens=q_tokens)
+
+
+def train_memory(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, micro_batch: int | str = 1,
+                 seq: int | str = 4096, parallel: Parallelism | None = None, recompute: str = "none",
+                 kernel: str | None = None, convention: str = "native", precision: str = "mixed", zero: int = 0,
+                 reserve_gib: float = 2.0) -> TrainMemory:
+    """Training memory per GPU and the limits that fit (``mlacalc train``)."""
+    from .activations import resolve_kernel
+    from .units import finite
+
+    s = _spec(spec)
+    par = _parallel(parallel).check(s)
+    run = TrainRun(micro_batch=_count(micro_batch, "micro_batch"), seq=_count(seq, "seq"), recompute=recompute,
+                   kernel=resolve_kernel(convention, kernel), convention=convention, precision=precision,
+                   zero=zero, parallel=par,
+                   reserve_bytes=finite(reserve_gib, "reserve_gib", minimum=0, maximum=2.0**30) * GIB)
+    return _train_memory(s, run, _gpu(gpu))
