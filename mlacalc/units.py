@@ -32,7 +32,7 @@ def finite(value, name: str, minimum: float | None = None, maximum: float | None
     try:
         v = float(value)
     except OverflowError:  # an int beyond float range
-        raise SpecError(name, f"number too large, got {value:.3g}") from None
+        raise SpecError(name, f"number too large ({len(str(value))} digits)") from None
     if not math.isfinite(v):
         raise SpecError(name, f"must be a finite number, got {value}")
     if minimum is not None and v < minimum:

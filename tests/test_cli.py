@@ -1,6 +1,7 @@
 """The CLI contract: --json prints one object; bad input is one line on stderr and exit code 2."""
 
 import json
+import os
 
 import pytest
 
@@ -112,3 +113,201 @@ def test_unwritable_output_file_is_one_line(capsys, tmp_path):
     target = tmp_path / "missing-dir" / "sweep.html"
     code, _, err = run(capsys, "sweep", "deepseek-v2-lite", "--context", "4k", "--batch", "8", "--plot", str(target))
     assert code == 2 and err.count("\n") == 1 and str(target) in err
+
+
+# ---------------------------------------------------------------------------------------------------------
+# No input breaks it: files that are not text, nesting that breaks recursive parsers, NaN and infinity,
+# --version and -h everywhere, --json on every command, tables that fit 80 columns.
+# ---------------------------------------------------------------------------------------------------------
+
+def _one_error_line(code, out, err):
+    return code == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_binary_spec_and_hardware_files_are_one_line(capsys, tmp_path):
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(bytes(range(256)) * 4)  # NUL bytes and invalid UTF-8, as in a checkpoint
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("name: caf\xe9\n".encode("latin-1"))  # no NUL, but not UTF-8
+    for args in (("kv", str(blob)), ("kv", str(latin)), ("fit", "deepseek-v3", "--gpu", str(blob))):
+        code, out, err = run(capsys, *args)
+        assert _one_error_line(code, out, err) and "not a text file" in err, args
+
+
+def test_specs_validate_gives_a_binary_file_its_own_line(capsys, tmp_path):
+    blob = tmp_path / "blob.yaml"
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    code, out, _ = run(capsys, "specs", "validate", "llama-2-7b", str(blob), "deepseek-v3")
+    assert code == 2
+    assert out.splitlines() == ["llama-2-7b: ok", f"{blob}: error: {blob}: not a text file (binary data)",
+                                "deepseek-v3: ok"]
+
+
+@pytest.mark.parametrize("name,text", [
+    ("lists.yaml", "[" * 10_000 + "]" * 10_000),
+    ("maps.yaml", "num_layers: " + "{a: " * 10_000 + "1" + "}" * 10_000),
+    ("block.yaml", "num_layers:\n" + "".join(" " * i + "- \n" for i in range(2_000))),
+    ("deep.json", '{"a": ' * 10_000 + "1" + "}" * 10_000),
+])
+def test_deep_nesting_is_one_line_not_a_recursion_traceback(capsys, tmp_path, name, text):
+    f = tmp_path / name
+    f.write_text(text)
+    code, out, err = run(capsys, "kv", str(f))
+    assert _one_error_line(code, out, err) and "nested too deeply" in err
+
+
+def test_deep_set_value_is_one_line(capsys):
+    code, out, err = run(capsys, "kv", "deepseek-v3", "--set", "num_layers=" + "[" * 10_000)
+    assert _one_error_line(code, out, err)
+
+
+@pytest.mark.parametrize("text,words", [
+    ("a0: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join(['*a' if i == 1 else f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+     "aliases are expanded"),                           # "billion laughs": 10**9 values from 10 lines
+    ("a: &x [1, *x]\n", "recursive YAML alias"),
+    ("num_layers: .nan\n", "finite number"),
+    ("num_layers: 2001-01-01\n", "unsupported YAML value"),
+    ("num_layers: " + "9" * 5000 + "\n", "cannot be read"),
+    ("num_layers: 1e400\nhidden_size: 99999999999999999999999999\n", "too large"),
+])
+def test_hostile_yaml_values_are_one_line(capsys, tmp_path, text, words):
+    f = tmp_path / "spec.yaml"
+    f.write_text(text)
+    code, out, err = run(capsys, "kv", str(f))
+    assert _one_error_line(code, out, err) and words in err, err
+
+
+def test_json_spec_with_nan_is_refused(capsys, tmp_path):
+    f = tmp_path / "config.json"
+    f.write_text('{"num_hidden_layers": NaN}')
+    code, out, err = run(capsys, "kv", str(f))
+    assert _one_error_line(code, out, err) and "NaN" in err
+
+
+@pytest.mark.parametrize("args", [
+    ("kv", "deepseek-v3", "--kv-bits", "nan"), ("kv", "deepseek-v3", "--kv-bits", "inf"),
+    ("kv", "deepseek-v3", "--context", "nan"), ("kv", "deepseek-v3", "--context", "1e400"),
+    ("kv", "deepseek-v3", "--context", "inf"), ("kv", "deepseek-v3", "--batch", "999999999999999999999"),
+    ("kv", "deepseek-v3", "--batch", "9" * 5000), ("kv", "deepseek-v3", "--context", ""),
+    ("train", "deepseek-v3", "--reserve-gib", "nan"), ("fit", "deepseek-v3", "--gpu-mem-util", "nan"),
+    ("sweep", "deepseek-v3", "--gpu-mem-util", "inf"),
+])
+def test_nan_inf_and_huge_numbers_are_one_line(capsys, args):
+    code, out, err = run(capsys, *args, "--json")
+    assert _one_error_line(code, out, err), err
+
+
+def test_finite_and_parse_count():
+    from mlacalc.errors import SpecError
+    from mlacalc.units import MAX_COUNT, finite, parse_count
+
+    assert finite(0.9, "--x", 0, 1) == 0.9 and finite(3, "--x") == 3.0
+    for bad, lo, hi in ((float("nan"), None, None), (float("inf"), None, None), (-1, 0, None), (2, 0, 1),
+                        ("1", None, None), (True, None, None), (10**400, None, None)):
+        with pytest.raises(SpecError, match="--x"):
+            finite(bad, "--x", lo, hi)
+    assert parse_count("128k") == 131072 and parse_count("1e6") == 10**6
+    assert parse_count(str(2**53 + 1), maximum=2**60) == 2**53 + 1  # exact, not rounded through a float
+    for bad in ("nan", "inf", "-1", "1e400", "1.5", "", "k", "0x10", str(MAX_COUNT + 1), "9" * 5000, 2.5):
+        with pytest.raises(SpecError):
+            parse_count(bad)
+
+
+@pytest.mark.parametrize("args", [(), ("kv",), ("specs",), ("specs", "validate"), ("bench",), ("bench", "kernels"),
+                                  ("train",), ("profile",), ("sweep",), ("schema",)])
+def test_version_on_every_command(capsys, args):
+    from importlib.metadata import version
+
+    code, out, err = run(capsys, *args, "--version")
+    assert code == 0 and out == f"mlacalc {version('mlacalc')}\n" and err == ""
+
+
+@pytest.mark.parametrize("args", [(), ("kv",), ("specs",), ("specs", "show"), ("bench", "kernels"), ("fit",)])
+def test_short_h_is_help(capsys, args):
+    code_h, out_h, _ = run(capsys, *args, "-h")
+    code_help, out_help, _ = run(capsys, *args, "--help")
+    assert code_h == code_help == 0 and out_h == out_help and "Usage:" in out_h
+
+
+def test_a_group_without_its_command_shows_help(capsys):
+    for args in ((), ("specs",), ("bench",)):
+        code, out, err = run(capsys, *args)
+        assert code == 0 and out.startswith("Usage:") and err == ""
+
+
+def test_every_command_has_json():
+    import typer.main
+
+    from mlacalc.cli import GROUPS, make_app
+
+    for group in GROUPS:
+        todo = [("", typer.main.get_command(make_app((group,))))]
+        while todo:
+            path, cmd = todo.pop()
+            if getattr(cmd, "commands", None):
+                todo.extend((f"{path} {n}", c) for n, c in cmd.commands.items())
+            else:
+                assert any("--json" in p.opts for p in cmd.params if hasattr(p, "opts")), path
+
+
+def test_bench_kernels_json_without_a_gpu_is_one_line(capsys, tmp_path):
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: the benchmark would run")
+    code, out, err = run(capsys, "bench", "kernels", "--out", str(tmp_path / "k.json"), "--json")
+    assert _one_error_line(code, out, err) and "GPU" in err
+    assert not (tmp_path / "k.json").exists()
+
+
+def test_json_output_is_strict_or_an_error():
+    from mlacalc.commands.common import emit
+
+    with pytest.raises(ValueError, match=r"models\[1\]\.ratio"):
+        emit(True, {"models": [{"ratio": 1.0}, {"ratio": float("nan")}]}, lambda: None)
+
+
+def test_error_message_with_a_line_break_stays_one_line(capsys):
+    code, out, err = run(capsys, "kv", "no\nsuch\nmodel")
+    assert _one_error_line(code, out, err) and "no\\nsuch\\nmodel" in err
+
+
+def test_tables_fit_80_columns_without_cutting(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    for args, words in (
+            (("compare", "deepseek-v3", "llama-2-7b", "deepseek-v2-lite", "--context", "128k"),
+             ["deepseek-v3", "llama-2-7b", "deepseek-v2-lite", "671.03 B", "68.62 KiB"]),
+            (("sweep", "deepseek-v3", "--as", "mha", "--gpus", "1,8", "--gpu", "h100-sxm,h200"),
+             ["deepseek-v3", "131,072", "h100-sxm", "h200"]),
+            (("kv", "deepseek-v3", "--context", "128k", "--batch", "64", "--tp", "8"), ["549.00 GiB", "131,072"]),
+            (("specs", "list"), ["deepseek-v2-lite", "llama-2-7b"]),
+            (("train", "deepseek-v3", "--tensors"), ["deepseek-v3"]),
+            (("fit", "deepseek-v3", "--as", "mha", "--as", "gqa:8"), ["deepseek-v3", "gqa:8)"]),
+    ):
+        code, out, _ = run(capsys, *args)
+        assert code == 0, args
+        assert max(len(line) for line in out.splitlines()) <= 80, args
+        assert "…" not in out, args
+        flat = " ".join(out.split())  # a long name may wrap at its spaces
+        for w in words:
+            assert w in flat or w in out, (args, w)
+
+
+def test_fit_table_layouts_at_80_columns():
+    """Wide tables fall back to fewer columns (constants lifted), transposed, then stacked; never cut."""
+    from rich.console import Console
+
+    from mlacalc import report
+
+    names = [f"model-number-{i}" for i in range(6)]
+    rows = [[n] + [f"{(i * 7 + j) * 1234567:,}.25 GiB" for i in range(1, 10)] for j, n in enumerate(names)]
+    t = report.table("wide", ["model"] + [f"column {i}" for i in range(1, 10)], rows, "a caption")
+    con = Console(width=80, record=True, file=open(os.devnull, "w"))
+    con.print(t)
+    text = con.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    for r in rows:
+        for cell in r:
+            assert cell in text
