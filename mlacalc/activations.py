@@ -61,7 +61,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-from .attention import divide, family
+from .attention import divide, family, layer_block
 from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
 from .errors import ArgError, SpecError
 from .parallel import Parallelism
@@ -182,9 +182,10 @@ def _norm(prefix: str, group: str, b: int, st: int, width: int, wsym: str, who: 
             SavedTensor(f"{prefix}.rstd", ("b", "s"), (b, st), FP32_BYTES, group, who, "sp")]
 
 
-def _attention(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
-    """The attention block's stored tensors: the family's (:meth:`AttentionFamily.saved_tensors`)."""
-    return family(spec.attention).saved_tensors(spec, cfg)
+def _attention(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
+    """The attention block's stored tensors: its family's (:meth:`AttentionFamily.saved_tensors`; a family whose
+    training memory is not modelled refuses there)."""
+    return family(layer_block(spec, layer)).saved_tensors(spec, cfg)
 
 
 def _gated(prefix: str, group: str, tokens: tuple[str, ...], tdims: tuple[int, ...], width: int, wsym: str,
@@ -235,7 +236,7 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
 def _native_layer(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
     b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
     return (_norm("attn_norm", "norms", b, st, h, "h", "attn_norm (the layer input)", drop="input")
-            + _attention(spec, cfg)
+            + _attention(spec, layer, cfg)
             + _norm("ffn_norm", "norms", b, st, h, "h", "ffn_norm (the residual stream)")
             + _ffn(spec, cfg, is_moe_layer(spec, layer)))
 

@@ -20,12 +20,15 @@ class KVCache:
     """A KV-cache amount split into its parts. Units are whatever the producer says (elements or bytes).
 
     ``latent``/``rope_key``: MLA's compressed cache (c_KV and the decoupled RoPE key k_R); ``k``/``v``:
-    per-head keys and values of conventional attention (or of an MLA cache kept decompressed)."""
+    per-head keys and values of conventional attention (or of an MLA cache kept decompressed); ``indexer``:
+    DSA's indexer keys; ``state``: linear attention's constant per-sequence state."""
 
     latent: float = 0
     rope_key: float = 0
     k: float = 0
     v: float = 0
+    indexer: float = 0       # DSA's lightning-indexer keys
+    state: float = 0         # linear attention: recurrent and convolution state (per sequence, not per token)
 
     @property
     def total(self) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .attention import family, tokens_held
+from .attention import family, layer_block, tokens_held
 from .costs import KVCache
 from .errors import ArgError
 from .parallel import Parallelism
@@ -52,22 +52,28 @@ class KVReport:
     kv_bits: float
     block_size: int | None
     parallel: Parallelism
-    per_token_layer: KVCache     # bytes one token adds to one layer
-    per_token: KVCache           # bytes one token adds over all layers (as if every layer were global)
+    per_token_layer: KVCache     # bytes one token adds to one (attention, not linear) layer
+    per_token: KVCache           # bytes one token adds over all layers (as if every layer kept every token)
     per_sequence: KVCache        # one sequence of `context` tokens (windows and blocks applied)
     total: KVCache               # `batch` sequences, before sharding
     per_gpu_fraction: float      # share of `total` one GPU holds (can exceed 1/#GPUs through replication)
     batch_per_gpu: int
+    per_gpu_parts: KVCache | None = None     # what the fullest GPU holds, by part
+    kv_format: str | None = None             # a packed cache layout (fp8-ds), or None
+    state_bits: float = 16                   # linear-attention state dtype
 
     @property
     def per_gpu(self) -> KVCache:
+        if self.per_gpu_parts is not None:
+            return self.per_gpu_parts
         return self.total.scaled(self.per_gpu_fraction)
 
     def to_json(self) -> dict:
         p = self.parallel
         return {
             "model": self.model, "attention": self.kind, "cache": self.cache, "context": self.context,
-            "batch": self.batch, "kv_bits": self.kv_bits, "block_size": self.block_size,
+            "batch": self.batch, "kv_bits": self.kv_bits, "kv_format": self.kv_format,
+            "state_bits": self.state_bits, "block_size": self.block_size,
             "tp": p.tp, "pp": p.pp, "dp_attention": p.dp_attention, "parallel": p.as_dict(),
             "kv_bytes_per_token_layer": self.per_token_layer.total,
             "kv_bytes_per_token": self.per_token.total,
@@ -88,30 +94,54 @@ def _whole(value, name: str, minimum: int = 1) -> int:
 
 def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float | None = None,
               cache: str = "compressed", block_size: int | None = None,
-              parallel: Parallelism = Parallelism()) -> KVReport:
+              parallel: Parallelism = Parallelism(), kv_format: str | None = None,
+              state_bits: float | None = None) -> KVReport:
     """KV-cache bytes for ``batch`` sequences of ``context`` tokens, whole and on the fullest GPU.
 
-    Per GPU: a TP rank holds ``kv_share_per_rank`` of each token's KV for the sequences it serves (all of them
-    under TP; ``ceil(batch / tp)`` under data-parallel attention, which keeps all heads); a PP stage holds its
-    layers (stages of ``ceil(L / pp)`` contiguous layers; the fullest stage is reported). ``dp``, ``ep``, ``cp``
-    and ``sp`` do not change what a GPU holds for the sequences it serves.
+    Layer by layer: the family's bytes per token (:meth:`cache_bytes`: at ``kv_bits``, indexer keys at their own
+    width, or a packed ``kv_format`` such as ``fp8-ds``) times the tokens the layer holds (windows, chunks,
+    blocks), plus its constant per-sequence state (linear attention, at ``state_bits``).
+
+    Per GPU: a TP rank holds its share of each token's KV (``Parallelism.kv_share``: all of an MLA latent) for
+    the sequences it serves (all of them under TP; ``ceil(batch / tp)`` under data-parallel attention); a PP
+    stage holds its layers (the fullest stage is reported). ``dp``, ``ep``, ``cp`` and ``sp`` do not change what
+    a GPU holds for the sequences it serves.
     """
     _whole(context, "context")
     _whole(batch, "batch")
     if block_size is not None:
         _whole(block_size, "block_size")
+    if cache not in CACHE_MODES:
+        raise ArgError("cache", f"must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
     parallel.check(spec)
     bits = spec.dtypes.kv_bits if kv_bits is None else dtype_bits(kv_bits, "kv_bits")
-    per_tl = kv_elements_per_token_layer(spec.attention, cache).scaled(bits / 8)
+    sbits = spec.dtypes.state_bits if state_bits is None else dtype_bits(state_bits, "state_bits")
     held = tokens_held(spec, context, block_size)
-    per_seq = per_tl.scaled(sum(held))
+    per_seq_layer, per_gpu_layer, per_token = [], [], KVCache()
+    for layer in range(spec.num_layers):
+        b = layer_block(spec, layer)
+        fam = family(b)
+        token = fam.cache_bytes(b, cache, bits, kv_format)
+        seq = token.scaled(held[layer]).plus(fam.state_bytes(b, sbits))
+        per_token = per_token.plus(token)
+        per_seq_layer.append(seq)
+        per_gpu_layer.append(seq.scaled(parallel.kv_share(fam.kv_groups(b, cache))))
+    per_seq = _sum(per_seq_layer)
     total = per_seq.scaled(batch)
-
-    head_share = kv_share_per_rank(spec.attention, parallel, cache)
     batch_per_gpu = parallel.sequences_per_rank(batch)
-    fullest_stage = max(sum(held[r.start:r.stop]) for r in parallel.stage_ranges(spec.num_layers))
-    fraction = head_share * (batch_per_gpu / batch) * (fullest_stage / sum(held))
-    return KVReport(model=spec.name, kind=spec.attention.kind, cache=cache, context=context, batch=batch,
-                    kv_bits=bits, block_size=block_size, parallel=parallel, per_token_layer=per_tl,
-                    per_token=per_tl.scaled(spec.num_layers), per_sequence=per_seq, total=total,
-                    per_gpu_fraction=fraction, batch_per_gpu=batch_per_gpu)
+    stages = [_sum(per_gpu_layer[r.start:r.stop]) for r in parallel.stage_ranges(spec.num_layers)]
+    per_gpu = max(stages, key=lambda c: c.total).scaled(batch_per_gpu)
+    attn = spec.attention
+    first = family(attn).cache_bytes(attn, cache, bits, kv_format)
+    return KVReport(model=spec.name, kind=attn.kind, cache=cache, context=context, batch=batch,
+                    kv_bits=bits, block_size=block_size, parallel=parallel, per_token_layer=first,
+                    per_token=per_token, per_sequence=per_seq, total=total,
+                    per_gpu_fraction=per_gpu.total / total.total if total.total else 0.0,
+                    batch_per_gpu=batch_per_gpu, per_gpu_parts=per_gpu, kv_format=kv_format, state_bits=sbits)
+
+
+def _sum(parts: list[KVCache]) -> KVCache:
+    out = KVCache()
+    for p in parts:
+        out = out.plus(p)
+    return out

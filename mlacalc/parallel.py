@@ -94,9 +94,8 @@ class Parallelism:
 
     def check(self, spec: "ModelSpec") -> "Parallelism":
         """Refuse a layout the spec cannot take (see the module docstring); returns self for chaining."""
-        from .attention import family
+        from .attention import blocks, family
 
-        a = spec.attention
         if self.pp > spec.num_layers:
             raise ArgError("pp", f"{self.pp} stages exceed the {spec.num_layers} layers of {spec.name}")
         if self.ep > 1:
@@ -106,12 +105,11 @@ class Parallelism:
                 raise ArgError("ep", f"{spec.ffn.num_experts} routed experts do not split evenly over "
                                      f"{self.ep} ranks")
         if not self.dp_attention:
-            if a.num_heads % self.tp:
-                raise ArgError("tp", f"{self.tp} ranks cannot split {a.num_heads} query heads (attention.num_heads) "
-                                     "evenly")
-            fam = family(a)
-            for cache in fam.cache_modes:
-                self.kv_share(fam.kv_groups(a, cache))
+            for b in blocks(spec):
+                fam = family(b)
+                fam.check_split(b, self.tp)
+                for cache in fam.cache_modes:
+                    self.kv_share(fam.kv_groups(b, cache))
         return self
 
     def require(self, what: str, supported: tuple[str, ...]) -> "Parallelism":

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, fields
 
-from .attention import family
+from .attention import family, layer_block
 from .parallel import Parallelism
 from .spec import ModelSpec
 from .units import dtype_bits
@@ -51,30 +51,42 @@ class Params:
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}
 
 
-def ffn_params(hidden: int, width: int, gated: bool) -> int:
-    """One FFN (or expert): ``3 d f`` gated (gate, up, down projections), ``2 d f`` otherwise."""
-    return (3 if gated else 2) * hidden * width
+def ffn_params(hidden: int, width: int, gated: bool, bias: bool = False) -> int:
+    """One FFN (or expert): ``3 d f`` gated (gate, up, down projections), ``2 d f`` otherwise; with biases
+    (gpt-oss's experts) ``2 f + d`` (gate and up) or ``f + d`` more."""
+    m = 3 if gated else 2
+    return m * hidden * width + (((m - 1) * width + hidden) if bias else 0)
 
 
 def attention_projections(spec: ModelSpec) -> dict[str, int]:
-    """Parameters of one layer's attention, by projection (the family's :meth:`projections`)."""
+    """Parameters of one attention layer, by projection (the family's :meth:`projections`)."""
     return family(spec.attention).projections(spec.attention, spec.hidden_size)
 
 
+def linear_projections(spec: ModelSpec) -> dict[str, int]:
+    """Parameters of one linear-attention layer, by projection ({} without linear layers)."""
+    b = spec.linear_attention
+    return family(b).projections(b, spec.hidden_size) if b is not None else {}
+
+
 def _moe_layer(spec: ModelSpec) -> Params:
+    """Router (``d E``, plus ``E`` with a bias), routed experts, and shared experts (plus a ``d``-wide sigmoid
+    gate each when ``shared_expert_gate``: Qwen2-MoE, Qwen3-Next)."""
     f, d = spec.ffn, spec.hidden_size
-    return Params(router=d * f.num_experts,
-                  shared_experts=f.num_shared_experts * ffn_params(d, f.shared_width, f.gated),
-                  routed_experts=f.num_experts * ffn_params(d, f.expert_intermediate_size, f.gated))
+    shared = f.num_shared_experts * (ffn_params(d, f.shared_width, f.gated) + (d if f.shared_expert_gate else 0))
+    return Params(router=d * f.num_experts + (f.num_experts if f.router_bias else 0), shared_experts=shared,
+                  routed_experts=f.num_experts * ffn_params(d, f.expert_intermediate_size, f.gated, f.expert_bias))
 
 
 def layer_params(spec: ModelSpec, layer: int) -> Params:
-    """Parameters of decoder layer ``layer`` (0-based): attention, its FFN or MoE, two norms."""
-    attn = sum(attention_projections(spec).values())
+    """Parameters of decoder layer ``layer`` (0-based): its attention block (or linear-attention block), its FFN
+    or MoE, ``norms_per_layer`` RMSNorms of ``d``."""
+    b = layer_block(spec, layer)
+    attn = sum(family(b).projections(b, spec.hidden_size).values())
     d = spec.hidden_size
     moe = spec.ffn.kind == "moe" and layer >= spec.ffn.first_dense_layers
     ffn = _moe_layer(spec) if moe else Params(dense_ffn=ffn_params(d, spec.ffn.intermediate_size, spec.ffn.gated))
-    return Params(attention=attn, norms=2 * d, dense_ffn=ffn.dense_ffn, router=ffn.router,
+    return Params(attention=attn, norms=spec.norms_per_layer * d, dense_ffn=ffn.dense_ffn, router=ffn.router,
                   shared_experts=ffn.shared_experts, routed_experts=ffn.routed_experts)
 
 
@@ -140,10 +152,10 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     The router is replicated.
     """
     full = layer_params(spec, layer)
-    a, tp = spec.attention, par.tp
+    a, tp = layer_block(spec, layer), par.tp
     fam = family(a)
     attn = 0.0
-    for name, n in attention_projections(spec).items():
+    for name, n in fam.projections(a, spec.hidden_size).items():
         how = fam.projection_split(a, name)
         if how == "replicated":
             attn += n
@@ -203,6 +215,7 @@ class WeightsReport:
     per_gpu_params: Params
     per_gpu_bytes: Params
     attention_per_layer: dict
+    linear_attention_per_layer: dict = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict:
         p = self.parallel
@@ -215,7 +228,8 @@ class WeightsReport:
                 "weight_bytes_per_gpu": self.per_gpu_bytes.total,
                 "params": self.params.as_dict(), "params_active_parts": self.active.as_dict(),
                 "bytes": self.bytes.as_dict(), "per_gpu_params": self.per_gpu_params.as_dict(),
-                "per_gpu_bytes": self.per_gpu_bytes.as_dict(), "attention_per_layer": self.attention_per_layer}
+                "per_gpu_bytes": self.per_gpu_bytes.as_dict(), "attention_per_layer": self.attention_per_layer,
+                "linear_attention_per_layer": self.linear_attention_per_layer}
 
 
 def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
@@ -230,4 +244,5 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          active=active_params(spec), active_non_embedding=active_non_embedding(spec),
                          bytes=weight_bytes(p, bits), mtp_bytes=weight_bytes(Params(mtp=mtp), bits).total,
                          per_gpu_params=per_gpu, per_gpu_bytes=weight_bytes(per_gpu, bits),
-                         attention_per_layer=attention_projections(spec))
+                         attention_per_layer=attention_projections(spec),
+                         linear_attention_per_layer=linear_projections(spec))

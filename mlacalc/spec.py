@@ -58,11 +58,25 @@ class Attention:
     kv_lora_rank: int | None = _f("MLA: width of the cached KV latent c_KV", None, minimum=1)
     qkv_bias: bool = _f("q/k/v projections have biases (Qwen2)", False)
     qk_norm: bool = _f("RMSNorm on each query and key head (Qwen3)", False)
-    sliding_window: int | None = _f("tokens a local layer attends to (none: all layers global)", None,
+    o_bias: bool = _f("the output projection has a bias (gpt-oss)", False)
+    output_gate: bool = _f("a sigmoid gate on the attention output from a second query-width projection "
+                           "(Qwen3-Next: q_proj is twice as wide)", False)
+    sinks: bool = _f("one learned attention-sink logit per query head and layer (gpt-oss): weights, not cache",
+                     False)
+    sliding_window: int | None = _f("tokens a local (sliding) layer attends to, itself included", None,
                                     minimum=1)
-    global_every: int | None = _f("with sliding_window: every N-th layer is global, i.e. 0-based layers N-1, "
-                                  "2N-1, ... (Gemma-2: 2, so layers 1, 3, 5, ...); none: every layer is local",
-                                  None, minimum=1)
+    global_every: int | None = _f("with sliding_window and no layer_types: every N-th layer is global, i.e. 0-based "
+                                  "layers N-1, 2N-1, ... (Gemma-2: 2, so layers 1, 3, 5, ...); none: every layer "
+                                  "is local", None, minimum=1)
+    chunk_size: int | None = _f("chunked layers attend within chunks of this many tokens (Llama-4's "
+                                "attention_chunk_size)", None, minimum=1)
+    index_n_heads: int | None = _f("dsa: heads of the lightning indexer (DeepSeek-V3.2: 64)", None, minimum=1)
+    index_head_dim: int | None = _f("dsa: dims of each indexer query head and of its one cached key (128)", None,
+                                    minimum=1)
+    index_topk: int | None = _f("dsa: keys each query selects and attends (2048)", None, minimum=1)
+    index_cache_bytes: int | None = _f("dsa: bytes of indexer key cache per token and layer (none: fp8 keys plus "
+                                       "one fp32 scale per 128 values, as engines store them: 132 at 128 dims)",
+                                       None, minimum=1)
 
     @property
     def qk_head_dim(self) -> int:
@@ -90,6 +104,10 @@ class FFN:
         "MoE: width of each shared expert (none: expert_intermediate_size)", None, minimum=1)
     first_dense_layers: int = _f("MoE: leading layers with a dense FFN (DeepSeek first_k_dense_replace)",
                                  0, minimum=0)
+    expert_bias: bool = _f("MoE: experts' projections have biases (gpt-oss)", False)
+    router_bias: bool = _f("MoE: the router has a bias (gpt-oss)", False)
+    shared_expert_gate: bool = _f("MoE: a sigmoid gate (d -> 1) scales the shared expert (Qwen2-MoE, Qwen3-Next)",
+                                  False)
 
     @property
     def shared_width(self) -> int:
@@ -102,6 +120,8 @@ class DTypes:
 
     weights: str = _f("weight dtype", "bf16", kind="dtype")
     kv: str = _f("KV-cache dtype", "bf16", kind="dtype")
+    state: str = _f("linear-attention recurrent and convolution state dtype (the model's dtype)", "bf16",
+                    kind="dtype")
 
     @property
     def weight_bits(self) -> float:
@@ -110,6 +130,44 @@ class DTypes:
     @property
     def kv_bits(self) -> float:
         return dtype_bits(self.kv, "dtypes.kv")
+
+    @property
+    def state_bits(self) -> float:
+        return dtype_bits(self.state, "dtypes.state")
+
+
+LINEAR_KINDS = ("gated_deltanet", "kda")
+
+
+@dataclass(frozen=True)
+class LinearAttention:
+    """A linear-attention block (the ``linear`` layers of a hybrid): a recurrent state per head instead of a KV
+    cache. Gated DeltaNet (Yang et al. 2024, arXiv 2412.06464; Qwen3-Next) and Kimi Delta Attention (KDA,
+    Kimi-Linear): per value head a ``head_k_dim x head_v_dim`` state, and a short causal convolution over the
+    projected q, k, v whose last ``conv_kernel_size - 1`` inputs are kept per sequence."""
+
+    kind: str = _f("gated_deltanet | kda", choices=LINEAR_KINDS)
+    num_k_heads: int = _f("query/key heads", minimum=1)
+    num_v_heads: int = _f("value heads (each holds one state; KDA: = num_k_heads)", minimum=1)
+    head_k_dim: int = _f("query/key dims per head", minimum=1)
+    head_v_dim: int = _f("value dims per head", minimum=1)
+    conv_kernel_size: int = _f("width of the short causal convolution", 4, minimum=1)
+
+    @property
+    def key_dim(self) -> int:
+        return self.num_k_heads * self.head_k_dim
+
+    @property
+    def value_dim(self) -> int:
+        return self.num_v_heads * self.head_v_dim
+
+    @property
+    def conv_dim(self) -> int:
+        """Channels of the short convolution: q, k and v concatenated (2 key_dim + value_dim)."""
+        return 2 * self.key_dim + self.value_dim
+
+
+LAYER_TYPES = ("full", "sliding", "chunked", "linear")
 
 
 @dataclass(frozen=True)
@@ -123,11 +181,32 @@ class ModelSpec:
     attention: Attention = _f("attention block")
     ffn: FFN = _f("feed-forward block")
     tie_word_embeddings: bool = _f("output head shares the embedding matrix", False)
+    layer_types: tuple | None = _f("per-layer attention: full, sliding (sliding_window), chunked (chunk_size) or "
+                                  "linear (linear_attention); a list of num_layers entries, or a shorter period "
+                                  "that repeats (gpt-oss: [sliding, full]); none: from sliding_window/global_every",
+                                  None, kind="layer_types")
+    linear_attention: LinearAttention | None = _f("the linear-attention block of the linear layers", None)
+    norms_per_layer: int = _f("RMSNorms of hidden_size per layer (Gemma-2/3 sandwich norms: 4)", 2, minimum=1)
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,
                          minimum=0)
     dtypes: DTypes = _f("default dtypes", DTypes())
     source: str = _f("where the numbers come from (a public config URL, a paper)", "")
     description: str = _f("one line on what this model or variant is", "")
+
+    def layer_type(self, layer: int) -> str:
+        """The attention of decoder layer ``layer`` (0-based): ``layer_types`` (repeating when shorter), else a
+        sliding window with every ``global_every``-th layer full, else chunks, else full attention."""
+        if self.layer_types:
+            return self.layer_types[layer % len(self.layer_types)]
+        a = self.attention
+        if a.sliding_window is not None:
+            return "full" if a.global_every is not None and (layer + 1) % a.global_every == 0 else "sliding"
+        if a.chunk_size is not None:
+            return "chunked"
+        return "full"
+
+    def count_layers(self, layer_type: str) -> int:
+        return sum(self.layer_type(i) == layer_type for i in range(self.num_layers))
 
     @property
     def num_moe_layers(self) -> int:
@@ -136,6 +215,9 @@ class ModelSpec:
     @property
     def num_dense_layers(self) -> int:
         return self.num_layers - self.num_moe_layers
+
+
+SUBS = {"attention": Attention, "ffn": FFN, "dtypes": DTypes, "linear_attention": LinearAttention}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -164,6 +246,13 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
     if kind == "dtype":
         dtype_bits(value, path)
         return value
+    if kind == "layer_types":
+        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+            raise SpecError(path, f"expected a list of layer types ({', '.join(LAYER_TYPES)}), got {value!r}")
+        for i, v in enumerate(value):
+            if v not in LAYER_TYPES:
+                raise SpecError(f"{path}[{i}]", f"must be one of {', '.join(LAYER_TYPES)}, got {v!r}")
+        return tuple(value)
     base = t.replace("| None", "").strip()
     if base == "bool":
         if not isinstance(value, bool):
@@ -199,7 +288,10 @@ def _build(cls, data: Any, path: str):
             if f.default is dataclasses.MISSING:
                 raise SpecError(f"{path}{name}", "is required")
             continue
-        sub = {"attention": Attention, "ffn": FFN, "dtypes": DTypes}.get(name) if cls is ModelSpec else None
+        sub = SUBS.get(name) if cls is ModelSpec else None
+        if sub and data[name] is None and "None" in str(by_name[name].type):
+            kwargs[name] = None
+            continue
         kwargs[name] = _build(sub, data[name], f"{path}{name}.") if sub else \
             _check_value(data[name], f, f"{path}{name}")
     return cls(**kwargs)
@@ -233,8 +325,14 @@ def _cross_checks(spec: ModelSpec) -> None:
     if a.qk_head_dim < 1:
         raise SpecError("attention.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
     family(a).validate(a)
+    if spec.linear_attention is not None:
+        family(spec.linear_attention).validate(spec.linear_attention)
+    for name in ("index_n_heads", "index_head_dim", "index_topk", "index_cache_bytes"):
+        if getattr(a, name) is not None and a.kind != "dsa":
+            raise SpecError(f"attention.{name}", f"only applies to kind dsa, not {a.kind}")
     if a.global_every is not None and a.sliding_window is None:
         raise SpecError("attention.global_every", "needs sliding_window")
+    _check_layers(spec)
     if f.kind == "moe":
         if f.num_experts < 1 or f.experts_per_token < 1 or f.expert_intermediate_size < 1:
             raise SpecError("ffn", "moe needs num_experts, experts_per_token and expert_intermediate_size >= 1")
@@ -245,6 +343,29 @@ def _cross_checks(spec: ModelSpec) -> None:
             raise SpecError("ffn.first_dense_layers", f"exceeds num_layers ({spec.num_layers})")
     elif f.num_experts or f.experts_per_token or f.num_shared_experts:
         raise SpecError("ffn.kind", "expert fields are set but kind is dense; use kind: moe")
+
+
+def _check_layers(spec: ModelSpec) -> None:
+    """The per-layer pattern and the blocks it names: every field set is used, every type used is defined."""
+    a, types = spec.attention, spec.layer_types
+    if types is not None:
+        if spec.num_layers % len(types):
+            raise SpecError("layer_types", f"{len(types)} entries neither equal nor evenly repeat "
+                                           f"{spec.num_layers} layers")
+        if a.global_every is not None:
+            raise SpecError("attention.global_every", "give layer_types or global_every, not both")
+    elif a.sliding_window is not None and a.chunk_size is not None:
+        raise SpecError("attention.chunk_size", "with sliding_window too, say which layers are which in layer_types")
+    used = {spec.layer_type(i) for i in range(spec.num_layers)}
+    needs = {"sliding": ("attention.sliding_window", a.sliding_window), "chunked": ("attention.chunk_size", a.chunk_size),
+             "linear": ("linear_attention", spec.linear_attention)}
+    for t, (name, value) in needs.items():
+        if t in used and value is None:
+            raise SpecError(name, f"is required: layer_types has {t} layers")
+        if t not in used and value is not None:
+            raise SpecError(name, f"is set but no layer is {t}")
+    if used == {"linear"}:
+        raise SpecError("layer_types", "needs at least one attention layer (full, sliding or chunked)")
 
 
 def spec_from_dict(raw: Any) -> ModelSpec:
@@ -415,7 +536,7 @@ def _schema_of(cls) -> dict:
     for f in fields(cls):
         meta = f.metadata
         t = f.type if isinstance(f.type, str) else str(f.type)
-        sub = {"attention": Attention, "ffn": FFN, "dtypes": DTypes}.get(f.name) if cls is ModelSpec else None
+        sub = SUBS.get(f.name) if cls is ModelSpec else None
         if sub:
             s = _schema_of(sub)
         elif meta.get("kind") == "dtype":

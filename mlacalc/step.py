@@ -73,7 +73,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .attention import StepShape, attention_span, family
+from .attention import StepShape, attention_span, family, layer_groups, layer_rules  # noqa: F401 (attention_span re-exported)
 from .costs import ACT_BITS, OpCost, matmul
 from .errors import ArgError
 from .hardware import Hardware
@@ -148,13 +148,26 @@ def touched_experts(num_experts: int, experts_per_token: int, tokens: float) -> 
 def attn_core_cost(spec: ModelSpec, seqs: int, prior: int, new: int, *, head_share: float = 1.0,
                    kv_share: float = 1.0, form: str | None = None, kv_bits: float = 16,
                    launches_per_layer: float = 0.0) -> OpCost:
-    """The attention core on one GPU for ``seqs`` sequences (the family's :meth:`core_cost`): ``head_share`` of
-    the heads, ``kv_share`` of each token's KV, computed in ``form``."""
+    """The attention core of the spec's attention layers on one GPU for ``seqs`` sequences (the family's
+    :meth:`core_cost`): ``head_share`` of the heads, ``kv_share`` of each token's KV, computed in ``form``."""
     a = spec.attention
-    s = StepShape(seqs=seqs, prior=prior, new=new, heads=a.num_heads * head_share, head_share=head_share,
-                  kv_share=kv_share, layers=spec.num_layers, wb=0.0, hb=0.0, ab=ACT_BITS / 8, kb=kv_bits / 8,
-                  kv_bits=kv_bits, form=form, core_launches=launches_per_layer)
+    rules = layer_rules(spec)
+    s = StepShape(block=a, rules=rules, seqs=seqs, prior=prior, new=new, heads=a.num_heads * head_share,
+                  head_share=head_share, kv_share=kv_share, layers=sum(n for n, _ in rules), wb=0.0, hb=0.0,
+                  ab=ACT_BITS / 8, kb=kv_bits / 8, kv_bits=kv_bits, form=form, core_launches=launches_per_layer)
     return family(a).core_cost(spec, s)
+
+
+def merge_ops(ops: list[OpCost]) -> list[OpCost]:
+    """Ops of the same name (one per layer group) summed into one row, in first-seen order."""
+    out: dict[str, OpCost] = {}
+    for o in ops:
+        p = out.get(o.name)
+        out[o.name] = o if p is None else p._replace(
+            flops=p.flops + o.flops, weight_bytes=p.weight_bytes + o.weight_bytes, act_bytes=p.act_bytes + o.act_bytes,
+            kv_bytes=p.kv_bytes + o.kv_bytes, comm_bytes=p.comm_bytes + o.comm_bytes,
+            out_width=max(p.out_width, o.out_width), launches=p.launches + o.launches)
+    return list(out.values())
 
 
 def _ffn(name: str, tokens: float, d: int, width: float, gated: bool, wb: float, ab: float, layers: int,
@@ -168,21 +181,20 @@ def _ffn(name: str, tokens: float, d: int, width: float, gated: bool, wb: float,
                   act_bytes=tokens * (2 * d + 2 * width) * ab * layers, out_width=d, launches=2 * layers)
 
 
-def _shares(spec: ModelSpec, parallel: Parallelism, batch: int) -> tuple[int, float, float]:
-    """(sequences through this GPU's attention, share of query heads, share of each token's KV) on one GPU."""
-    a = spec.attention
-    fam = family(a)
+def _shares(spec: ModelSpec, parallel: Parallelism, batch: int, block=None) -> tuple[int, float, float]:
+    """(sequences through this GPU's attention, share of query heads, share of each token's KV) on one GPU,
+    for ``block`` (default: the spec's attention)."""
+    a = spec.attention if block is None else block
     seqs = parallel.sequences_per_rank(batch)
-    return seqs, 1.0 / parallel.attention_tp, parallel.kv_share(fam.kv_groups(a))
+    return seqs, 1.0 / parallel.attention_tp, parallel.kv_share(family(a).kv_groups(a))
 
 
 def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(), *, mla_form: str | None = None,
              weight_bits: float | None = None, kv_bits: float | None = None) -> tuple[OpCost, ...]:
     """Every op of one forward step on one GPU (see module docstring for each formula)."""
-    a, f, d, L = spec.attention, spec.ffn, spec.hidden_size, spec.num_layers
+    f, d, L = spec.ffn, spec.hidden_size, spec.num_layers
     parallel.check(spec).require("the roofline", SUPPORTED)
-    fam = family(a)
-    form = fam.resolve_form(mla_form, step.phase)
+    form = family(spec.attention).resolve_form(mla_form, step.phase)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
     ab, wb, kb = ACT_BITS / 8, wbits / 8, kbits / 8
@@ -190,10 +202,8 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     n = parallel.tp
     B, prior, new = step.batch, step.prior, step.new
     T = B * new                                           # tokens in the step, over the whole group
-
-    seqs, hs, kv_share = _shares(spec, parallel, B)
+    seqs = parallel.sequences_per_rank(B)
     Ta = seqs * new                                       # tokens through attention on this GPU
-    H = a.num_heads * hs                                  # query heads on this GPU
     ops: list[OpCost] = []
 
     vocab_share = 1.0 if parallel.dp_attention else 1.0 / n
@@ -201,19 +211,30 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                       launches=1))
     core_launches = 2 if step.phase == "decode" else 1     # split-KV + combine in decode; one kernel in prefill
 
-    # --- attention: the family's projections, cache write and core, then o_proj
-    shape = StepShape(seqs=seqs, prior=prior, new=new, heads=H, head_share=hs, kv_share=kv_share, layers=L,
-                      wb=wb, hb=hb, ab=ab, kb=kb, kv_bits=kbits, form=form, core_launches=core_launches)
-    attn = fam.attention_ops(spec, shape)
-    ops.extend(attn.ops)
-    norm_width = 2 * d + attn.norm_width                 # per token per layer: the two block norms and the family's
-    norm_count = 2 + attn.norm_count                     # norm kernels per layer
-    o_in = H * a.v_head_dim
-    ops.append(matmul("o_proj", Ta, o_in, d, wb, ab, L))
+    # --- attention, per group of layers with the same block: the family's projections, cache write and core,
+    # then o_proj; groups' ops of the same name are summed
+    attn_ops: list[OpCost] = []
+    norm_width = spec.norms_per_layer * d * L               # elements per token: the block norms of every layer ...
+    norm_count = spec.norms_per_layer * L
+    for count, block, rules in layer_groups(spec):
+        fam = family(block)
+        _, hs, kv_share = _shares(spec, parallel, B, block)
+        shape = StepShape(block=block, rules=rules, seqs=seqs, prior=prior, new=new,
+                          heads=getattr(block, "num_heads", 0) * hs, head_share=hs, kv_share=kv_share, layers=count,
+                          wb=wb, hb=hb, ab=ab, kb=kb, kv_bits=kbits, form=form if fam.forms else None,
+                          core_launches=core_launches, state_bits=spec.dtypes.state_bits)
+        attn = fam.attention_ops(spec, shape)
+        attn_ops.extend(attn.ops)
+        attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, wb, ab, count))
+        norm_width += attn.norm_width * count               # ... and the family's (latent norms, q/k norms)
+        norm_count += attn.norm_count * count
+    attn_ops = merge_ops(attn_ops)
+    ops.extend(o for o in attn_ops if o.name != "o_proj")
+    ops.extend(o for o in attn_ops if o.name == "o_proj")
 
-    norm_elems = Ta * (norm_width * L + d)
+    norm_elems = Ta * (norm_width + d)
     ops.append(OpCost("norms", "vector", flops=NORM_FLOPS_PER_ELEMENT * norm_elems, act_bytes=2 * norm_elems * ab,
-                      weight_bytes=(norm_width * L + d) * hb, out_width=d, launches=norm_count * L + 1))
+                      weight_bytes=(norm_width + d) * hb, out_width=d, launches=norm_count + 1))
 
     # --- FFN / MoE: all T tokens of the group, widths or experts split n ways
     Ld, Lm = spec.num_dense_layers, spec.num_moe_layers
@@ -285,6 +306,7 @@ def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits:
     bw, link = hw.mem_bandwidth_bytes_s, hw.interconnect_bytes_s
     launch_s = hw.kernel_launch_us * 1e-6
     peaks = {"matmul": hw.flops_per_s(gemm_bits(weight_bits)), "attention": hw.flops_per_s(32 if kv_bits > 16 else 16),
+             "indexer": hw.flops_per_s(8) or hw.flops_per_s(16),
              "vector": hw.fp32_tflops * 1e12, "memory": hw.fp32_tflops * 1e12, "comm": 0.0}
     out = []
     for o in ops:

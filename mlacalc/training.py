@@ -36,7 +36,7 @@ from dataclasses import dataclass, fields, replace
 from .activations import (ActivationConfig, LatentVsExpanded, LayerActivations, SavedTensor, backward_peak,
                           embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded, layer_activations,
                           mtp_tensors, rope_tensors, saved_tensors, sum_by_group)
-from .attention import family
+from .attention import blocks, family
 from .errors import ArgError
 from .hardware import Hardware
 from .parallel import Parallelism
@@ -200,6 +200,8 @@ def _total(ts: list[SavedTensor]) -> float:
 def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     """Memory of one GPU in each pipeline stage."""
     p = par = run.parallel
+    for b in blocks(spec):                 # refuse a block whose training memory is not modelled, whatever layer
+        family(b).check_training(spec)
     cfg = run.activation_config()
     ranges = par.stage_ranges(spec.num_layers)
     params = stage_params(spec, par)

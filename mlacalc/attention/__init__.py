@@ -1,47 +1,94 @@
 """Attention families as plug-ins: one module per family behind one interface (:mod:`.base`).
 
-``family(attn)`` returns the family object for a spec's attention block; every calculator (KV, weights,
-roofline, training activations, the profiler's predictions) asks it, and none tests the attention kind itself.
-Which keys a query attends at a layer (windows today) is answered once, by :mod:`.keys`.
+``family(block)`` returns the family object of an attention block (``spec.attention``, or
+``spec.linear_attention`` for the linear layers of a hybrid); :func:`layer_groups` says which block and which
+key rule each layer has. Every calculator (KV, weights, roofline, training activations, the profiler's
+predictions) asks these, and none tests the attention kind itself. Which keys a query attends at a layer
+(windows, chunks, top-k) is answered once, by :mod:`.keys`.
 
 Families:
 
-- :mod:`.conventional`: MHA, MQA, GQA (KV-shared heads, partial RoPE, q/k/v biases, q/k norms);
-- :mod:`.mla`: Multi-head Latent Attention (latent cache, decoupled RoPE key, absorbed and decompressed forms).
+- :mod:`.conventional`: MHA, MQA, GQA (KV-shared heads, partial RoPE, q/k/v/o biases, q/k norms, sinks, gates);
+- :mod:`.mla`: Multi-head Latent Attention (latent cache, decoupled RoPE key, absorbed and decompressed forms);
+- :mod:`.dsa`: DeepSeek Sparse Attention (MLA plus a lightning indexer and top-k selection);
+- :mod:`.linear`: Gated DeltaNet and Kimi Delta Attention (constant recurrent and convolution state).
 
-How to add a family (e.g. DeepSeek Sparse Attention, or a linear-attention layer):
+How to add a family:
 
 1. Write ``mlacalc/attention/<name>.py`` with a subclass of :class:`~.base.AttentionFamily` (or of an existing
-   family, for a variant: DSA is MLA plus an indexer) implementing ``cache_parts``, ``kv_groups``,
-   ``projections``, ``projection_split``, ``attention_ops``, ``core_dims``, ``core_cache_elements``,
-   ``attended_kv_heads`` and ``projection_tensors``; ``normalise``/``validate`` for its spec fields; docstrings
-   citing the paper or config each formula comes from.
-2. Register its kinds in :data:`FAMILIES` below, and add its spec fields to :class:`mlacalc.spec.Attention`.
+   family, for a variant: DSA is MLA plus an indexer) implementing ``cache_parts`` (and ``cache_bytes`` /
+   ``state_bytes`` when parts are stored at their own width), ``kv_groups``, ``projections``,
+   ``projection_split``, ``attention_ops``, ``core_dims``, ``core_cache_elements``, and for training
+   ``attended_kv_heads`` and ``projection_tensors`` (or ``check_training`` to refuse); ``validate`` for its
+   spec fields; docstrings citing the paper or config each formula comes from.
+2. Register it in :data:`FAMILIES` below, and add its spec fields to :mod:`mlacalc.spec`.
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property
-   tests of its invariants. A new per-layer key pattern (chunks, top-k) goes in :mod:`.keys` instead.
+   tests of its invariants. A new per-layer key pattern goes in :mod:`.keys` instead.
+
+DSA and the linear family were added this way: one module each, spec fields, and their tests.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from .base import AttentionFamily, AttentionOps, StepShape, divide
 from .conventional import CONVENTIONAL
-from .keys import KeyRule, attention_span, key_rule, layer_rules, tokens_held
+from .dsa import DSA_FAMILY
+from .keys import KeyRule, attention_span, key_rule, layer_rules, rules_span, tokens_held
+from .linear import LINEAR_FAMILY
 from .mla import MLA_FAMILY
 
 if TYPE_CHECKING:
-    from ..spec import Attention
+    from ..spec import ModelSpec
 
-FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY) for kind in fam.kinds}
-KINDS = tuple(FAMILIES)
+FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, LINEAR_FAMILY)
+                                        for kind in fam.kinds}
+KINDS = tuple(k for k in FAMILIES if k not in LINEAR_FAMILY.kinds)      # kinds of spec.attention
 
 
-def family(attn: "Attention | str") -> AttentionFamily:
+def family(block) -> AttentionFamily:
     """The family of an attention block (or of a kind name)."""
-    kind = attn if isinstance(attn, str) else attn.kind
+    kind = block if isinstance(block, str) else block.kind
     return FAMILIES[kind]
 
 
+def layer_block(spec: "ModelSpec", layer: int):
+    """The attention block of decoder layer ``layer``: ``spec.linear_attention`` on linear layers, else
+    ``spec.attention``."""
+    return spec.linear_attention if spec.layer_type(layer) == "linear" else spec.attention
+
+
+@functools.lru_cache(maxsize=512)
+def layer_groups(spec: "ModelSpec") -> tuple[tuple[int, object, tuple], ...]:
+    """The layers grouped by block: ``(layers, block, ((count, KeyRule), ...))`` per block in first-seen order
+    (linear layers have no rules). A sum over layers is a sum over these groups."""
+    groups: dict[int, list] = {}
+    blocks = []
+    for layer in range(spec.num_layers):
+        b = layer_block(spec, layer)
+        if id(b) not in groups:
+            groups[id(b)] = []
+            blocks.append(b)
+        groups[id(b)].append(layer)
+    out = []
+    for b in blocks:
+        layers = groups[id(b)]
+        counts: dict[KeyRule, int] = {}
+        if b is spec.attention:
+            for i in layers:
+                r = key_rule(spec, i)
+                counts[r] = counts.get(r, 0) + 1
+        out.append((len(layers), b, tuple((n, r) for r, n in counts.items())))
+    return tuple(out)
+
+
+def blocks(spec: "ModelSpec") -> tuple:
+    """The distinct attention blocks the spec's layers use."""
+    return tuple(b for _, b, _ in layer_groups(spec))
+
+
 __all__ = ["AttentionFamily", "AttentionOps", "FAMILIES", "KINDS", "KeyRule", "StepShape", "attention_span",
-           "divide", "family", "key_rule", "layer_rules", "tokens_held"]
+           "blocks", "divide", "family", "key_rule", "layer_block", "layer_groups", "layer_rules", "rules_span",
+           "tokens_held"]

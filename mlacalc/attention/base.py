@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor
 from ..errors import ArgError, SpecError
-from .keys import attention_span
+from .keys import KeyRule, rules_span
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
@@ -32,13 +32,15 @@ class StepShape(NamedTuple):
     Bytes per element: ``wb`` weights at the weight dtype, ``hb`` weights kept at >= 16 bits, ``ab``
     activations, ``kb`` cache (``kv_bits / 8``)."""
 
+    block: object            # the layers' attention block (spec.attention, or spec.linear_attention)
+    rules: tuple             # ((layers, KeyRule), ...) of these layers: which keys their queries attend
     seqs: int                # sequences whose attention this GPU runs
     prior: int               # tokens already cached per sequence
     new: int                 # tokens per sequence in this step
     heads: float             # query heads on this GPU
     head_share: float        # heads on this GPU / all heads
     kv_share: float          # share of each token's KV on this GPU (conventional TP split of KV heads)
-    layers: int
+    layers: int              # layers of this group (the sum of the rules' counts)
     wb: float
     hb: float
     ab: float
@@ -46,6 +48,7 @@ class StepShape(NamedTuple):
     kv_bits: float
     form: str | None         # a family's computation form (MLA: absorbed | decompressed), None when it has one
     core_launches: float     # kernels per layer for the attention core
+    state_bits: float = 16   # linear-attention state dtype
 
     @property
     def tokens(self) -> int:
@@ -112,6 +115,26 @@ class AttentionFamily:
         """Head-indexed groups the cache splits into over TP; None when every rank holds all of it."""
         raise NotImplementedError
 
+    def cache_bytes(self, a: "Attention", cache: str, kv_bits: float, kv_format: str | None = None) -> KVCache:
+        """Bytes one token adds to one layer's cache: :meth:`cache_parts` at ``kv_bits`` (a family with parts
+        stored at their own width, or a packed ``kv_format``, overrides this)."""
+        if kv_format is not None:
+            raise ArgError("kv_dtype", f"{kv_format} is an MLA cache layout; {self.name} attention has none")
+        return self.cache_parts(a, cache).scaled(kv_bits / 8)
+
+    def state_bytes(self, a, state_bits: float) -> KVCache:
+        """Bytes one sequence holds per layer whatever its length (linear-attention state); none by default."""
+        return KVCache()
+
+    def output_width(self, a) -> int:
+        """Features per token that enter the output projection (all heads)."""
+        return a.num_heads * a.v_head_dim
+
+    def check_split(self, a, tp: int) -> None:
+        """Refuse a TP degree this block cannot split over (query heads; KV heads are checked by the caller)."""
+        if a.num_heads % tp:
+            raise ArgError("tp", f"{tp} ranks cannot split {a.num_heads} query heads (attention.num_heads) evenly")
+
     def projections(self, a: "Attention", hidden: int) -> dict[str, int]:
         """Parameters of one layer's attention, by projection (norms inside attention included)."""
         raise NotImplementedError
@@ -150,8 +173,8 @@ class AttentionFamily:
         :func:`mlacalc.attention.keys.attention_span`). Bytes: queries in and outputs out (bf16), and the cache
         of every attended key once (:meth:`core_cache_elements` at ``kv_bits``, times ``kv_share``); a form that
         attends decompressed activations reads them instead (:meth:`core_activation_elements`)."""
-        a = spec.attention
-        pairs, keys = attention_span(spec, s.prior, s.new)
+        a = s.block
+        pairs, keys = rules_span(s.rules, s.prior, s.new)
         dk, dv = self.core_dims(a, s.form)
         tokens = s.tokens * s.layers
         kv_bytes = s.seqs * keys * self.core_cache_elements(a, s.form) * s.kv_share * s.kb
@@ -159,6 +182,9 @@ class AttentionFamily:
         return OpCost("attn_core", "attention", flops=2 * s.seqs * s.heads * pairs * (dk + dv),
                       act_bytes=tokens * s.heads * (dk + dv) * s.ab + act_kv, kv_bytes=kv_bytes,
                       out_width=s.heads * dv, launches=s.core_launches * s.layers)
+
+    def check_training(self, spec: "ModelSpec") -> None:
+        """Refuse a training-memory question this family cannot answer (none by default)."""
 
     def core_activation_elements(self, a: "Attention", form: str | None) -> float:
         """Per key and head, elements the core reads as activations rather than cache (0 by default)."""
@@ -168,6 +194,7 @@ class AttentionFamily:
         """The attention block's stored tensors on one GPU (see :mod:`mlacalc.activations` for the rules):
         its input, the family's projection tensors, q/k/v for the kernel, the core's internals, the output."""
         a = spec.attention
+        self.check_training(spec)
         b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
         heads = divide(a.num_heads, t, "attention.num_heads")
         kv_heads = self.attended_kv_heads(a, t)

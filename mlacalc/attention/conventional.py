@@ -69,15 +69,20 @@ class Conventional(AttentionFamily):
         d = hidden
         q_out, k_out = a.num_heads * a.qk_head_dim, a.num_kv_heads * a.qk_head_dim
         v_out = 0 if a.kv_shared else a.num_kv_heads * a.v_head_dim
-        parts = {"q": d * q_out, "k": d * k_out, "v": d * v_out, "o": a.num_heads * a.v_head_dim * d}
+        gate = q_out if a.output_gate else 0          # Qwen3-Next: q_proj also emits the output gate
+        parts = {"q": d * (q_out + gate), "k": d * k_out, "v": d * v_out, "o": a.num_heads * a.v_head_dim * d}
         if a.qkv_bias:
             parts["qkv_bias"] = q_out + k_out + v_out
+        if a.o_bias:
+            parts["o_bias"] = d
         if a.qk_norm:
             parts["qk_norm"] = 2 * a.qk_head_dim
+        if a.sinks:
+            parts["sinks"] = a.num_heads
         return parts
 
     def projection_split(self, a: "Attention", name: str) -> str:
-        return {"k": "kv", "v": "kv", "qk_norm": "replicated"}.get(name, "heads")
+        return {"k": "kv", "v": "kv", "qk_norm": "replicated", "o_bias": "replicated"}.get(name, "heads")
 
     # --- roofline ---------------------------------------------------------------------------------------------
 
@@ -89,10 +94,10 @@ class Conventional(AttentionFamily):
 
     def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
         """``qkv_proj`` ``2 T d (H d_qk + H_kv (d_qk + d_v))`` (this GPU's heads), the cache write, the core."""
-        a, d, L = spec.attention, spec.hidden_size, s.layers
+        a, d, L = s.block, spec.hidden_size, s.layers
         Ta = s.tokens
         kv_elems = self.cache_parts(a).total * s.kv_share          # K and V per token on this GPU
-        width = s.heads * a.qk_head_dim + kv_elems
+        width = s.heads * a.qk_head_dim * (2 if a.output_gate else 1) + kv_elems
         bias = width * s.hb if a.qkv_bias else 0.0
         ops = [matmul("qkv_proj", Ta, d, width, s.wb, s.ab, L, extra_weight=bias)]
         norm_width, norm_count = 0.0, 0

@@ -1,12 +1,19 @@
 """Which keys a query attends at a layer: the one rule that KV sizing, the roofline and the profiler share.
 
 A :class:`KeyRule` says how many keys the query at 0-based position ``p`` of a sequence attends, and so how many
-tokens a layer's cache must hold. Today: causal attention over every earlier token, or capped by a sliding
-window (Mistral; Gemma-2's local layers). A new pattern (chunked attention, top-k selection) is a new field here
-and a branch in :meth:`KeyRule.keys`, nowhere else.
+tokens a layer's cache must hold:
 
-Layer pattern (spec fields ``attention.sliding_window`` and ``attention.global_every``): with a window, layer
-``i`` (0-based) is global when ``global_every`` is set and ``(i + 1) % global_every == 0``, local otherwise.
+- **full** causal attention: every earlier token and itself, ``p + 1`` keys;
+- **sliding** window ``w`` (Mistral, Gemma-2/3 local layers, gpt-oss): ``min(p + 1, w)`` keys, the window
+  counting the query's own token, as HF's ``sliding_window`` and vLLM do; the cache holds ``min(C, w)``;
+- **chunked** attention of chunk ``c`` (Llama-4's ``attention_chunk_size``): the tokens of the query's own chunk
+  up to itself, ``(p mod c) + 1`` keys; the cache holds at most one chunk, ``min(C, c)`` tokens (what an engine
+  must reserve as a sequence grows; the current chunk's ``((C - 1) mod c) + 1`` at a chunk boundary);
+- **top-k** selection (DeepSeek Sparse Attention): each query attends ``min(visible, k)`` keys it selects; the
+  cache still holds every visible token (the indexer chose among all of them).
+
+Which rule a layer has comes from :meth:`mlacalc.spec.ModelSpec.layer_type`; top-k is applied by the family
+that selects (:mod:`mlacalc.attention.dsa`). Linear-attention layers attend no keys (their state is constant).
 """
 
 from __future__ import annotations
@@ -20,63 +27,114 @@ if TYPE_CHECKING:
     from ..spec import ModelSpec
 
 
+def _sum_min(a: int, b: int, w: int) -> float:
+    """``sum_{t=a}^{b} min(t, w)`` in closed form (0 when b < a)."""
+    if b < a:
+        return 0.0
+    if b <= w:
+        return (a + b) * (b - a + 1) / 2
+    if a > w:
+        return (b - a + 1) * w
+    return (a + w) * (w - a + 1) / 2 + (b - w) * w
+
+
 @dataclass(frozen=True)
 class KeyRule:
-    """Keys a query attends at one layer: all earlier tokens and itself, at most ``window`` (None: no cap)."""
+    """Keys a query attends at one layer (see the module docstring). ``None`` fields do not limit."""
 
     window: int | None = None
+    chunk: int | None = None
+    topk: int | None = None
+
+    def visible(self, position: int) -> int:
+        """Keys the query at 0-based ``position`` may attend (before any top-k selection)."""
+        n = position + 1
+        if self.window is not None:
+            n = min(n, self.window)
+        if self.chunk is not None:
+            n = position % self.chunk + 1
+        return n
 
     def keys(self, position: int) -> int:
         """Keys the query at 0-based ``position`` attends."""
-        n = position + 1
-        return n if self.window is None else min(n, self.window)
+        n = self.visible(position)
+        return n if self.topk is None else min(n, self.topk)
 
     def held(self, context: int) -> int:
-        """Tokens the layer's cache holds after ``context`` tokens (what the next query can still attend)."""
-        return context if self.window is None else min(context, self.window)
+        """Tokens the layer's cache holds for a sequence of ``context`` tokens (what an engine reserves)."""
+        if self.window is not None:
+            return min(context, self.window)
+        if self.chunk is not None:
+            return min(context, self.chunk)
+        return context
+
+    def _visible_sum(self, prior: int, new: int, cap: int | None) -> float:
+        """``sum`` of ``min(visible(p), cap)`` over positions ``prior .. prior + new - 1``, in closed form."""
+        first, last = prior + 1, prior + new                     # visible counts without a chunk: t = p + 1
+        if self.chunk is None:
+            w = min(x for x in (self.window, cap, last) if x is not None)
+            return _sum_min(first, last, w)
+        c = self.chunk
+        w = min(cap, c) if cap is not None else c
+        total, p = 0.0, prior
+        end = prior + new
+        while p < end:                                           # one run per chunk the step touches
+            start = p % c                                        # 0-based position inside the chunk
+            run = min(c - start, end - p)
+            total += _sum_min(start + 1, start + run, w)
+            p += run
+        return total
 
     def pairs(self, prior: int, new: int) -> float:
-        """(query, key) pairs of ``new`` queries at positions ``prior .. prior + new - 1``:
-        ``sum_{t = prior+1}^{prior+new} min(t, window)`` in closed form."""
-        a, b, w = prior + 1, prior + new, self.window
-        if w is None or b <= w:
-            return (a + b) * (b - a + 1) / 2
-        if a > w:
-            return (b - a + 1) * w
-        return (a + w) * (w - a + 1) / 2 + (b - w) * w
+        """(query, key) pairs of ``new`` queries at positions ``prior .. prior + new - 1``."""
+        return self._visible_sum(prior, new, self.topk)
 
-    def read(self, prior: int, new: int) -> int:
-        """Distinct keys some query of the step attends, each read once: ``min(prior + new, window + new - 1)``."""
-        return prior + new if self.window is None else min(prior + new, self.window + new - 1)
+    def read(self, prior: int, new: int) -> float:
+        """Keys read from the cache in the step. Dense: every key some query attends, once
+        (``min(prior + new, window + new - 1)``, within the chunks the step touches). Top-k: each query gathers
+        its own selected rows, so the pairs."""
+        if self.topk is not None:
+            return self.pairs(prior, new)
+        end = prior + new
+        if self.chunk is not None:
+            first_chunk_start = prior - prior % self.chunk
+            return end - first_chunk_start
+        if self.window is None:
+            return end
+        return min(end, self.window + new - 1)
 
 
 def key_rule(spec: "ModelSpec", layer: int) -> KeyRule:
-    """The :class:`KeyRule` of decoder layer ``layer`` (0-based); see the module docstring for the pattern."""
+    """The :class:`KeyRule` of decoder layer ``layer`` (0-based), from its layer type."""
+    t = spec.layer_type(layer)
     a = spec.attention
-    if a.sliding_window is None:
-        return KeyRule()
-    if a.global_every is not None and (layer + 1) % a.global_every == 0:
-        return KeyRule()
-    return KeyRule(window=a.sliding_window)
+    if t == "sliding":
+        return KeyRule(window=a.sliding_window)
+    if t == "chunked":
+        return KeyRule(chunk=a.chunk_size)
+    return KeyRule()
 
 
 @functools.lru_cache(maxsize=512)
 def layer_rules(spec: "ModelSpec") -> tuple[tuple[int, KeyRule], ...]:
-    """(number of layers, rule) for each distinct rule, in first-seen order: a sum over layers in O(kinds).
-    Cached per spec (specs are frozen), since sweeps ask it for every configuration."""
+    """(number of layers, rule) of the attention layers (linear layers left out), per distinct rule in
+    first-seen order: a sum over layers in O(kinds). Cached per spec (specs are frozen), since sweeps ask it for
+    every configuration."""
     counts: dict[KeyRule, int] = {}
     for layer in range(spec.num_layers):
+        if spec.layer_type(layer) == "linear":
+            continue
         r = key_rule(spec, layer)
         counts[r] = counts.get(r, 0) + 1
     return tuple((n, r) for r, n in counts.items())
 
 
 def tokens_held(spec: "ModelSpec", context: int, block_size: int | None = None) -> list[int]:
-    """Tokens each layer holds for one sequence of ``context`` tokens, rounded up to whole blocks of
-    ``block_size`` tokens when paged (vLLM's PagedAttention, arXiv 2309.06180)."""
+    """Tokens each layer's cache holds for one sequence of ``context`` tokens (0 for a linear layer), rounded up
+    to whole blocks of ``block_size`` tokens when paged (vLLM's PagedAttention, arXiv 2309.06180)."""
     held = []
     for layer in range(spec.num_layers):
-        n = key_rule(spec, layer).held(context)
+        n = 0 if spec.layer_type(layer) == "linear" else key_rule(spec, layer).held(context)
         if block_size:
             n = math.ceil(n / block_size) * block_size
         held.append(n)
@@ -85,9 +143,14 @@ def tokens_held(spec: "ModelSpec", context: int, block_size: int | None = None) 
 
 def attention_span(spec: "ModelSpec", prior: int, new: int) -> tuple[float, float]:
     """(attended pairs, keys read) per sequence for a step of ``new`` queries after ``prior`` cached tokens,
-    summed over layers (:meth:`KeyRule.pairs`, :meth:`KeyRule.read`)."""
+    summed over the attention layers (:meth:`KeyRule.pairs`, :meth:`KeyRule.read`)."""
+    return rules_span(layer_rules(spec), prior, new)
+
+
+def rules_span(rules: tuple[tuple[int, KeyRule], ...], prior: int, new: int) -> tuple[float, float]:
+    """(pairs, keys read) per sequence over ``rules`` ((layers, rule) pairs)."""
     pairs = keys = 0.0
-    for n_layers, rule in layer_rules(spec):
+    for n_layers, rule in rules:
         pairs += n_layers * rule.pairs(prior, new)
         keys += n_layers * rule.read(prior, new)
     return pairs, keys

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import SpecError
 from .base import AttentionFamily, AttentionOps, StepShape
-from .keys import attention_span
+from .keys import rules_span
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
@@ -107,7 +107,7 @@ class MLA(AttentionFamily):
         return 0.0 if form == "absorbed" else a.qk_head_dim + a.v_head_dim
 
     def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
-        a, d, L, H, Ta = spec.attention, spec.hidden_size, s.layers, s.heads, s.tokens
+        a, d, L, H, Ta = s.block, spec.hidden_size, s.layers, s.heads, s.tokens
         dc, dr, dn, dv = a.kv_lora_rank, a.qk_rope_head_dim, a.qk_nope_head_dim, a.v_head_dim
         wb, ab, kb = s.wb, s.ab, s.kb
         ops: list[OpCost] = []
@@ -131,7 +131,7 @@ class MLA(AttentionFamily):
             ops.append(self.core_cost(spec, s))
             ops.append(matmul("v_up", Ta * H, dc, dv, 0, ab, L, extra_weight=H * dc * dv * wb, out_width=H * dv))
         else:
-            _, keys = attention_span(spec, s.prior, s.new)
+            _, keys = rules_span(s.rules, s.prior, s.new)
             decompressed = s.seqs * keys                   # token x layer latents turned into per-head K and V
             # reads latent + RoPE key from the cache, writes per-head K (RoPE key broadcast) and V
             ops.append(OpCost("kv_up", "matmul", flops=2 * decompressed * dc * H * (dn + dv),

@@ -1,0 +1,116 @@
+"""DeepSeek Sparse Attention: MLA whose queries attend only the ``index_topk`` keys a lightning indexer selects.
+
+DeepSeek-V3.2 (deepseek-ai/DeepSeek-V3.2-Exp ``inference/model.py``, class ``Indexer``; transformers
+``deepseek_v32/modeling_deepseek_v32.py``) and GLM-5 (``glm_moe_dsa``). Per layer, besides everything MLA has
+(:mod:`mlacalc.attention.mla`):
+
+- **indexer weights**: ``wq_b: d_c' x H_I d_I`` (from the query latent), ``wk: d x d_I`` with a LayerNorm
+  (weight and bias, ``2 d_I``), ``weights_proj: d x H_I`` (per-head weights of the scores), for ``H_I =
+  index_n_heads`` heads of ``d_I = index_head_dim`` dims. Replicated over TP (every rank selects for all heads).
+- **indexer cache**: one key of ``d_I`` dims per token, shared by the indexer heads, kept in fp8 e4m3 with one
+  fp32 scale per 128 values: ``d_I + 4 ceil(d_I / 128)`` bytes (132 at 128 dims), whatever the MLA cache dtype
+  (``index_cache_bytes`` overrides). Counted as the KV part ``indexer``.
+- **cost of a step**: the indexer scores every visible key, ``2 H_I d_I`` FLOPs per (query, key) pair at fp8
+  plus ``2 H_I`` for the weighted head sum, reading each visible key's indexer entry once; then the MLA core
+  attends ``min(visible, index_topk)`` keys per query, each query gathering its selected latent rows
+  (:class:`~mlacalc.attention.keys.KeyRule` with ``topk``).
+
+``--kv-dtype fp8-ds`` (the FlashMLA sparse kernels' layout, ``csrc/sm90/decode/sparse_fp8``): per token and
+layer 512 fp8 latent values, 4 fp32 scales (one per 128 values) and 64 bf16 RoPE values: 656 bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..costs import KVCache, OpCost, matmul
+from ..errors import ArgError, SpecError
+from .base import AttentionOps, StepShape
+from .keys import rules_span
+from .mla import MLA
+
+if TYPE_CHECKING:
+    from ..spec import Attention, ModelSpec
+
+INDEX_FIELDS = ("index_n_heads", "index_head_dim", "index_topk", "index_cache_bytes")
+FP8_DS = "fp8-ds"
+SCALE_GROUP = 128            # values per fp32 scale in the fp8 layouts (indexer keys, fp8-ds latent)
+
+
+def index_cache_bytes(a: "Attention") -> int:
+    """Bytes of indexer key per token and layer: fp8 values plus one fp32 scale per 128 (or the override)."""
+    if a.index_cache_bytes is not None:
+        return a.index_cache_bytes
+    return a.index_head_dim + 4 * math.ceil(a.index_head_dim / SCALE_GROUP)
+
+
+class DSA(MLA):
+    name = "dsa"
+    kinds = ("dsa",)
+
+    def validate(self, a: "Attention") -> None:
+        super().validate(a)
+        for f in INDEX_FIELDS[:3]:
+            if getattr(a, f) is None:
+                raise SpecError(f"attention.{f}", "is required for kind dsa")
+
+    def cache_bytes(self, a: "Attention", cache: str, kv_bits: float, kv_format: str | None = None) -> KVCache:
+        """The MLA cache at ``kv_bits`` (or the 656-byte fp8-ds layout) plus the indexer's key."""
+        if kv_format is None:
+            mla = self.cache_parts(a, cache).scaled(kv_bits / 8)
+        elif kv_format == FP8_DS and cache == "compressed":
+            scales = 4 * math.ceil(a.kv_lora_rank / SCALE_GROUP)
+            mla = KVCache(latent=a.kv_lora_rank + scales, rope_key=2 * a.qk_rope_head_dim)
+        else:
+            raise ArgError("kv_dtype", f"{kv_format} needs the compressed cache")
+        return mla.plus(KVCache(indexer=index_cache_bytes(a)))
+
+    def projections(self, a: "Attention", hidden: int) -> dict[str, int]:
+        q_in = a.q_lora_rank or hidden
+        return super().projections(a, hidden) | {
+            "index_q": q_in * a.index_n_heads * a.index_head_dim, "index_k": hidden * a.index_head_dim,
+            "index_k_norm": 2 * a.index_head_dim, "index_weights": hidden * a.index_n_heads}
+
+    def projection_split(self, a: "Attention", name: str) -> str:
+        return "replicated" if name.startswith("index_") else super().projection_split(a, name)
+
+    def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
+        """The indexer's projections, its scoring pass over every visible key and its cache write, then MLA over
+        the selected keys."""
+        a, d, L, Ta = s.block, spec.hidden_size, s.layers, s.tokens
+        ih, idim, ib = a.index_n_heads, a.index_head_dim, index_cache_bytes(a)
+        pairs, keys = rules_span(s.rules, s.prior, s.new)           # dense: every visible key
+        q_in = a.q_lora_rank or d
+        ops = [matmul("index_proj", Ta, q_in, ih * idim, s.wb, s.ab, L),
+               matmul("index_proj", Ta, d, idim + ih, s.wb, s.ab, L),
+               OpCost("indexer", "indexer", flops=2 * s.seqs * pairs * ih * (idim + 1),
+                      act_bytes=Ta * L * (ih * idim + ih) * s.ab, kv_bytes=s.seqs * keys * ib,
+                      out_width=0, launches=L),
+               OpCost("index_write", "memory", act_bytes=Ta * idim * s.ab * L, kv_bytes=Ta * ib * L, launches=L)]
+        sparse = tuple((n, replace(r, topk=a.index_topk)) for n, r in s.rules)
+        mla = super().attention_ops(spec, s._replace(rules=sparse))
+        return AttentionOps(_merge(tuple(ops)) + mla.ops, mla.norm_width, mla.norm_count)
+
+    def check_training(self, spec: "ModelSpec") -> None:
+        raise SpecError("attention.kind", "training memory of DSA (its lightning indexer's activations and "
+                                          "loss) is not modelled")
+
+
+def _merge(ops: tuple[OpCost, ...]) -> tuple[OpCost, ...]:
+    """Ops of the same name summed into one (the indexer's two projections are one row)."""
+    out: dict[str, OpCost] = {}
+    for o in ops:
+        if o.name in out:
+            p = out[o.name]
+            out[o.name] = p._replace(flops=p.flops + o.flops, weight_bytes=p.weight_bytes + o.weight_bytes,
+                                     act_bytes=p.act_bytes + o.act_bytes, kv_bytes=p.kv_bytes + o.kv_bytes,
+                                     comm_bytes=p.comm_bytes + o.comm_bytes, out_width=p.out_width + o.out_width,
+                                     launches=p.launches + o.launches)
+        else:
+            out[o.name] = o
+    return tuple(out.values())
+
+
+DSA_FAMILY = DSA()
