@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .attention import pattern
 from .errors import ArgError
 from .hardware import Hardware
-from .kv import kv_report, kv_share_per_rank
+from .kv import format_bits, kv_report
 from .parallel import Parallelism
 from .step import SUPPORTED, Roofline, Step, roofline
 from .spec import ModelSpec
@@ -99,6 +100,7 @@ class Fit:
     batch: int                    # batch for the longest-context question
     max_context: int              # longest context at `batch` (0: not even one token)
     decode: Roofline | None       # decode step at max_batch (None when nothing fits)
+    pattern: str = ""             # the attention layers in words (mlacalc.attention.pattern)
 
     @property
     def kv_budget(self) -> float:
@@ -108,7 +110,8 @@ class Fit:
     def to_json(self) -> dict:
         d = self.decode
         return {
-            "model": self.model, "attention": self.attention, "gpu": self.gpu.name, "gpus": self.parallel.tp,
+            "model": self.model, "attention": self.attention, "attention_pattern": self.pattern,
+            "gpu": self.gpu.name, "gpus": self.parallel.tp,
             "dp_attention": self.parallel.dp_attention, "ep": self.parallel.ep, "parallel": self.parallel.as_dict(),
             "weight_bits": self.weight_bits,
             "kv_bits": self.kv_bits, "gpu_mem_util": self.gpu_mem_util, "context": self.context,
@@ -126,17 +129,17 @@ class Fit:
 
 
 def kv_per_gpu(spec: ModelSpec, context: int, batch: int, parallel: Parallelism, kv_bits: float,
-               block_size: int | None = None) -> float:
+               block_size: int | None = None, kv_format: str | None = None) -> float:
     """KV bytes on the fullest GPU for ``batch`` sequences of ``context`` tokens."""
-    return kv_report(spec, context, batch, kv_bits=kv_bits, block_size=block_size, parallel=parallel).per_gpu.total
+    return kv_report(spec, context, batch, kv_bits=kv_bits, block_size=block_size, parallel=parallel,
+                     kv_format=kv_format).per_gpu.total
 
 
 def max_batch(spec: ModelSpec, context: int, budget: float, parallel: Parallelism, kv_bits: float,
-              block_size: int | None = None) -> tuple[int, float]:
+              block_size: int | None = None, kv_format: str | None = None) -> tuple[int, float]:
     """(largest batch over the group, KV bytes per sequence per GPU). KV per GPU is linear in the sequences a GPU
     holds: all of them under TP, ``ceil(batch / n)`` under dp-attention."""
-    r = kv_report(spec, context, 1, kv_bits=kv_bits, block_size=block_size)
-    per_seq = r.per_gpu.total * kv_share_per_rank(spec.attention, parallel)
+    per_seq = kv_per_gpu(spec, context, 1, parallel, kv_bits, block_size, kv_format)
     if budget <= 0:
         return 0, per_seq
     per_gpu_seqs = int(budget // per_seq)
@@ -144,11 +147,11 @@ def max_batch(spec: ModelSpec, context: int, budget: float, parallel: Parallelis
 
 
 def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelism, kv_bits: float,
-                block_size: int | None = None) -> int:
+                block_size: int | None = None, kv_format: str | None = None) -> int:
     """Longest context (tokens) at which ``batch`` sequences fit in ``budget`` bytes per GPU (binary search:
     KV grows monotonically with context, windows and blocks included). 0 if not even one token fits."""
     def fits(c: int) -> bool:
-        return kv_per_gpu(spec, c, batch, parallel, kv_bits, block_size) <= budget
+        return kv_per_gpu(spec, c, batch, parallel, kv_bits, block_size, kv_format) <= budget
 
     if budget <= 0 or not fits(1):
         return 0
@@ -165,7 +168,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         weight_bits: float | None = None, kv_bits: float | None = None,
         gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int = DEFAULT_WORKSPACE_TOKENS,
         workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
-        mla_form: str | None = None) -> Fit:
+        mla_form: str | None = None, kv_format: str | None = None) -> Fit:
     """Largest batch at ``context`` and longest context at ``batch`` on ``parallel.tp`` GPUs of kind ``hw``,
     then the decode step at the largest batch (see module docstring)."""
     finite(gpu_mem_util, "gpu_mem_util")
@@ -185,12 +188,12 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     usable = gpu_mem_util * hw.memory_bytes
     w = weight_bytes(weight_params_per_gpu(spec, parallel), wbits).total
     budget = usable - w - ws.total
-    mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size)
-    mc = max_context(spec, batch, budget, parallel, kbits, block_size)
+    mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
+    mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
     decode = None
     if mb >= 1:
         decode = roofline(spec, hw, Step("decode", mb, context, q_tokens), parallel, mla_form=mla_form,
-                          weight_bits=wbits, kv_bits=kbits, analyse_attention=False)
-    return Fit(model=spec.name, attention=spec.attention.kind, gpu=hw, parallel=parallel, weight_bits=wbits,
+                          weight_bits=wbits, kv_bits=format_bits(spec, kv_format) or kbits, analyse_attention=False)
+    return Fit(model=spec.name, attention=spec.attention.kind, pattern=pattern(spec), gpu=hw, parallel=parallel, weight_bits=wbits,
                kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w, workspace=ws,
                kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode)

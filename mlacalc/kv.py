@@ -35,6 +35,17 @@ def kv_elements_per_token_layer(attn: Attention, cache: str = "compressed") -> K
     return family(attn).cache_parts(attn, cache)
 
 
+def format_bits(spec: ModelSpec, kv_format: str | None) -> float | None:
+    """Average bits per cache element of a packed layout (fp8-ds: 656 B for 576 MLA values, 9.11 bits), for
+    costs that count elements (the roofline); None without a layout."""
+    if kv_format is None:
+        return None
+    a = spec.attention
+    fam = family(a)
+    packed = fam.cache_bytes(a, "compressed", 8, kv_format)
+    return (packed.total - packed.indexer) * 8 / fam.cache_parts(a).total
+
+
 def kv_share_per_rank(attn: Attention, parallel: Parallelism, cache: str = "compressed") -> float:
     """Fraction of one layer's per-token KV a rank holds for a sequence it serves (1.0 = all of it)."""
     return parallel.kv_share(family(attn).kv_groups(attn, cache))

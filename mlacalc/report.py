@@ -146,9 +146,10 @@ def kv_table(r) -> object:
     scopes = [("per token, layer", r.per_token_layer), ("per token", r.per_token),
               (f"per sequence ({r.context:,} tok)", r.per_sequence), (f"batch of {r.batch}", r.total),
               ("per GPU", r.per_gpu)]
-    parts = [("latent c_KV", "latent"), ("RoPE key k_R", "rope_key"), ("K", "k"), ("V", "v")]
+    parts = [("latent c_KV", "latent"), ("RoPE key k_R", "rope_key"), ("K", "k"), ("V", "v"),
+             ("indexer keys (DSA)", "indexer"), ("linear-attn state", "state")]
     rows = [[label] + [fmt_bytes(getattr(kv, attr)) for _, kv in scopes]
-            for label, attr in parts if getattr(r.per_token, attr)]
+            for label, attr in parts if getattr(r.per_sequence, attr)]
     rows.append(["total"] + [fmt_bytes(kv.total) for _, kv in scopes])
     sh = r.parallel
     notes = [f"{r.kind.upper()} ({r.cache} cache), KV at {r.kv_bits:g} bits/element"]
@@ -188,12 +189,18 @@ def attention_table(r) -> object:
 
 
 def compare_table(rows, context: int, batch: int) -> object:
+    """Models side by side: the attention layers in words, KV per token at this context and in total (windows,
+    chunks, indexer keys and linear-attention state included), parameters."""
     out = []
     for i, r in enumerate(rows):
         p = r.weights.params
-        out.append([r.kv.model, r.kv.kind, f"{r.kv.kv_bits:g}", fmt_bytes(r.kv.per_token.total),
-                    fmt_bytes(r.kv.total.total), f"{r.kv_ratio:.3f}", "baseline" if i == 0 else
-                    f"{r.kv_reduction_pct:.1f}%", fmt_count(p.total), fmt_count(r.weights.active.total)])
+        out.append([r.kv.model, r.pattern or r.kv.kind, f"{r.kv.kv_bits:g}",
+                    fmt_bytes(r.kv.per_sequence.total / r.kv.context), fmt_bytes(r.kv.total.total),
+                    f"{r.kv_ratio:.3f}", "baseline" if i == 0 else f"{r.kv_reduction_pct:.1f}%", fmt_count(p.total),
+                    fmt_count(r.weights.active.total)])
     return table(f"Compare at context {context:,}, batch {batch} (baseline: {rows[0].kv.model})",
-                 ["model", "attn", "kv bits", "KV/token", "KV total", "KV ratio", "KV reduction",
-                  "params", "active"], out, "params: the main model, without multi-token-prediction modules")
+                 ["model", "attention layers", "kv bits", "KV/token", "KV total", "KV ratio", "KV reduction",
+                  "params", "active"], out,
+                 f"KV/token: the cache a sequence holds at {context:,} tokens, per token (sliding windows and chunks "
+                 "hold less; DSA adds its indexer keys; linear-attention state is constant); params: the main model, "
+                 "without multi-token-prediction modules")

@@ -167,7 +167,7 @@ class LinearAttention:
         return 2 * self.key_dim + self.value_dim
 
 
-LAYER_TYPES = ("full", "sliding", "chunked", "linear")
+LAYER_TYPES = ("full", "sliding", "chunked", "linear", "cross")
 
 
 @dataclass(frozen=True)
@@ -187,6 +187,8 @@ class ModelSpec:
                                   None, kind="layer_types")
     linear_attention: LinearAttention | None = _f("the linear-attention block of the linear layers", None)
     norms_per_layer: int = _f("RMSNorms of hidden_size per layer (Gemma-2/3 sandwich norms: 4)", 2, minimum=1)
+    image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
+                           "choice: --image-tokens)", 0, minimum=0)
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,
                          minimum=0)
     dtypes: DTypes = _f("default dtypes", DTypes())
@@ -357,6 +359,8 @@ def _check_layers(spec: ModelSpec) -> None:
     elif a.sliding_window is not None and a.chunk_size is not None:
         raise SpecError("attention.chunk_size", "with sliding_window too, say which layers are which in layer_types")
     used = {spec.layer_type(i) for i in range(spec.num_layers)}
+    if "cross" not in used and spec.image_tokens:
+        raise SpecError("image_tokens", "is set but no layer is cross")
     needs = {"sliding": ("attention.sliding_window", a.sliding_window), "chunked": ("attention.chunk_size", a.chunk_size),
              "linear": ("linear_attention", spec.linear_attention)}
     for t, (name, value) in needs.items():

@@ -64,17 +64,14 @@ def layer_block(spec: "ModelSpec", layer: int):
 def layer_groups(spec: "ModelSpec") -> tuple[tuple[int, object, tuple], ...]:
     """The layers grouped by block: ``(layers, block, ((count, KeyRule), ...))`` per block in first-seen order
     (linear layers have no rules). A sum over layers is a sum over these groups."""
-    groups: dict[int, list] = {}
-    blocks = []
+    groups: dict[tuple, list] = {}
     for layer in range(spec.num_layers):
         b = layer_block(spec, layer)
-        if id(b) not in groups:
-            groups[id(b)] = []
-            blocks.append(b)
-        groups[id(b)].append(layer)
+        key = (id(b), spec.layer_type(layer) == "cross")    # cross layers project no K/V from the text
+        groups.setdefault(key, []).append(layer)
     out = []
-    for b in blocks:
-        layers = groups[id(b)]
+    for (_, _), layers in groups.items():
+        b = layer_block(spec, layers[0])
         counts: dict[KeyRule, int] = {}
         if b is spec.attention:
             for i in layers:
@@ -86,9 +83,27 @@ def layer_groups(spec: "ModelSpec") -> tuple[tuple[int, object, tuple], ...]:
 
 def blocks(spec: "ModelSpec") -> tuple:
     """The distinct attention blocks the spec's layers use."""
-    return tuple(b for _, b, _ in layer_groups(spec))
+    out = []
+    for _, b, _ in layer_groups(spec):
+        if all(b is not x for x in out):
+            out.append(b)
+    return tuple(out)
+
+
+def pattern(spec: "ModelSpec") -> str:
+    """The attention layers in words, e.g. ``"12 GQA-2 + 36 Gated DeltaNet"`` or ``"18 GQA-8 sliding-128 +
+    18 GQA-8"``: each family's label with the layer type's qualifier, counted."""
+    counts: dict[str, int] = {}
+    a = spec.attention
+    for layer in range(spec.num_layers):
+        t = spec.layer_type(layer)
+        b = layer_block(spec, layer)
+        q = {"sliding": f" sliding-{a.sliding_window}", "chunked": f" chunked-{a.chunk_size}", "cross": " cross"}
+        key = family(b).label(b) + q.get(t, "")
+        counts[key] = counts.get(key, 0) + 1
+    return " + ".join(f"{n} {k}" for k, n in counts.items())
 
 
 __all__ = ["AttentionFamily", "AttentionOps", "FAMILIES", "KINDS", "KeyRule", "StepShape", "attention_span",
-           "blocks", "divide", "family", "key_rule", "layer_block", "layer_groups", "layer_rules", "rules_span",
+           "blocks", "divide", "family", "key_rule", "pattern", "layer_block", "layer_groups", "layer_rules", "rules_span",
            "tokens_held"]

@@ -126,6 +126,10 @@ class AttentionFamily:
         """Bytes one sequence holds per layer whatever its length (linear-attention state); none by default."""
         return KVCache()
 
+    def label(self, a) -> str:
+        """A short name of the block for tables (``GQA-8``, ``MLA``)."""
+        return self.name.upper()
+
     def output_width(self, a) -> int:
         """Features per token that enter the output projection (all heads)."""
         return a.num_heads * a.v_head_dim

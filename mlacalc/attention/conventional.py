@@ -50,6 +50,9 @@ class Conventional(AttentionFamily):
             raise SpecError("attention.v_head_dim", f"with kv_shared the value is part of the key, so it cannot "
                             f"exceed the key head dim ({a.qk_head_dim})")
 
+    def label(self, a: "Attention") -> str:
+        return "MHA" if a.kind == "mha" else "MQA" if a.kind == "mqa" else f"GQA-{a.num_kv_heads}"
+
     # --- KV ---------------------------------------------------------------------------------------------------
 
     def cache_parts(self, a: "Attention", cache: str = "compressed") -> KVCache:
@@ -96,7 +99,8 @@ class Conventional(AttentionFamily):
         """``qkv_proj`` ``2 T d (H d_qk + H_kv (d_qk + d_v))`` (this GPU's heads), the cache write, the core."""
         a, d, L = s.block, spec.hidden_size, s.layers
         Ta = s.tokens
-        kv_elems = self.cache_parts(a).total * s.kv_share          # K and V per token on this GPU
+        cross = all(r.fixed is not None for _, r in s.rules)       # K/V come from the image tokens, once
+        kv_elems = 0.0 if cross else self.cache_parts(a).total * s.kv_share   # K and V per token on this GPU
         width = s.heads * a.qk_head_dim * (2 if a.output_gate else 1) + kv_elems
         bias = width * s.hb if a.qkv_bias else 0.0
         ops = [matmul("qkv_proj", Ta, d, width, s.wb, s.ab, L, extra_weight=bias)]
@@ -104,8 +108,9 @@ class Conventional(AttentionFamily):
         if a.qk_norm:                                               # per-head RMSNorm on q and k (Qwen3)
             norm_width += (s.heads + a.num_kv_heads * s.kv_share) * a.qk_head_dim
             norm_count += 2
-        ops.append(OpCost("kv_write", "memory", act_bytes=Ta * kv_elems * s.ab * L,
-                          kv_bytes=Ta * kv_elems * s.kb * L, out_width=kv_elems, launches=L))
+        if kv_elems:
+            ops.append(OpCost("kv_write", "memory", act_bytes=Ta * kv_elems * s.ab * L,
+                              kv_bytes=Ta * kv_elems * s.kb * L, out_width=kv_elems, launches=L))
         ops.append(self.core_cost(spec, s))
         return AttentionOps(tuple(ops), norm_width, norm_count)
 

@@ -50,6 +50,9 @@ class DSA(MLA):
     name = "dsa"
     kinds = ("dsa",)
 
+    def label(self, a: "Attention") -> str:
+        return f"DSA (MLA, top-{a.index_topk})"
+
     def validate(self, a: "Attention") -> None:
         super().validate(a)
         for f in INDEX_FIELDS[:3]:

@@ -10,7 +10,9 @@ tokens a layer's cache must hold:
   up to itself, ``(p mod c) + 1`` keys; the cache holds at most one chunk, ``min(C, c)`` tokens (what an engine
   must reserve as a sequence grows; the current chunk's ``((C - 1) mod c) + 1`` at a chunk boundary);
 - **top-k** selection (DeepSeek Sparse Attention): each query attends ``min(visible, k)`` keys it selects; the
-  cache still holds every visible token (the indexer chose among all of them).
+  cache still holds every visible token (the indexer chose among all of them);
+- **cross** attention (Llama-3.2-Vision's cross-attention layers): every query attends the same ``N`` image
+  tokens (``spec.image_tokens``, set by ``--image-tokens``), which is what the layer caches, whatever the context.
 
 Which rule a layer has comes from :meth:`mlacalc.spec.ModelSpec.layer_type`; top-k is applied by the family
 that selects (:mod:`mlacalc.attention.dsa`). Linear-attention layers attend no keys (their state is constant).
@@ -45,9 +47,12 @@ class KeyRule:
     window: int | None = None
     chunk: int | None = None
     topk: int | None = None
+    fixed: int | None = None        # cross-attention: every query attends the same ``fixed`` (image) tokens
 
     def visible(self, position: int) -> int:
         """Keys the query at 0-based ``position`` may attend (before any top-k selection)."""
+        if self.fixed is not None:
+            return self.fixed
         n = position + 1
         if self.window is not None:
             n = min(n, self.window)
@@ -62,6 +67,8 @@ class KeyRule:
 
     def held(self, context: int) -> int:
         """Tokens the layer's cache holds for a sequence of ``context`` tokens (what an engine reserves)."""
+        if self.fixed is not None:
+            return self.fixed
         if self.window is not None:
             return min(context, self.window)
         if self.chunk is not None:
@@ -71,6 +78,8 @@ class KeyRule:
     def _visible_sum(self, prior: int, new: int, cap: int | None) -> float:
         """``sum`` of ``min(visible(p), cap)`` over positions ``prior .. prior + new - 1``, in closed form."""
         first, last = prior + 1, prior + new                     # visible counts without a chunk: t = p + 1
+        if self.fixed is not None:
+            return new * (self.fixed if cap is None else min(self.fixed, cap))
         if self.chunk is None:
             w = min(x for x in (self.window, cap, last) if x is not None)
             return _sum_min(first, last, w)
@@ -95,6 +104,8 @@ class KeyRule:
         its own selected rows, so the pairs."""
         if self.topk is not None:
             return self.pairs(prior, new)
+        if self.fixed is not None:
+            return self.fixed
         end = prior + new
         if self.chunk is not None:
             first_chunk_start = prior - prior % self.chunk
@@ -112,6 +123,8 @@ def key_rule(spec: "ModelSpec", layer: int) -> KeyRule:
         return KeyRule(window=a.sliding_window)
     if t == "chunked":
         return KeyRule(chunk=a.chunk_size)
+    if t == "cross":
+        return KeyRule(fixed=spec.image_tokens)
     return KeyRule()
 
 

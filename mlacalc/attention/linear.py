@@ -50,6 +50,9 @@ class Linear(AttentionFamily):
             raise SpecError("linear_attention", "kda has one head dim for q, k and v and as many value heads "
                                                 "as key heads")
 
+    def label(self, b) -> str:
+        return "Gated DeltaNet" if b.kind == "gated_deltanet" else "KDA"
+
     def cache_parts(self, b, cache: str = "compressed") -> KVCache:
         """No per-token cache."""
         return KVCache()

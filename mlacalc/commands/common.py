@@ -8,6 +8,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from ..attention.dsa import FP8_DS
 from ..errors import ArgError, SpecError
 from ..parallel import Parallelism
 from ..spec import ModelSpec, load_spec
@@ -22,7 +23,13 @@ AsOpt = Annotated[Optional[list[str]], typer.Option(
 ContextOpt = Annotated[str, typer.Option("--context", "-c", help="Tokens per sequence (128k = 131072).")]
 BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences.")]
 KvDtypeOpt = Annotated[Optional[str], typer.Option(
-    "--kv-dtype", help="KV-cache dtype: bf16, fp16, fp32, fp8, int8, int4 (default: the spec's).")]
+    "--kv-dtype", help="KV-cache dtype: bf16, fp16, fp32, fp8, int8, int4, or fp8-ds (MLA: FlashMLA's 656-byte "
+                       "layout) (default: the spec's).")]
+ImageTokensOpt = Annotated[Optional[int], typer.Option(
+    "--image-tokens", help="Image tokens each sequence's cross-attention layers attend and cache (Llama-3.2-"
+                           "Vision; default 0).")]
+StateDtypeOpt = Annotated[Optional[str], typer.Option(
+    "--state-dtype", help="Linear-attention state dtype (default: the spec's, the model dtype).")]
 KvBitsOpt = Annotated[Optional[float], typer.Option(
     "--kv-bits", help="KV-cache bits per element, e.g. 6 (DeepSeek-V2's quantised cache).")]
 # Parallelism: the same flags, with the same meaning and the same checks (mlacalc.parallel), on every command that
@@ -79,14 +86,43 @@ def count(text: str, flag: str, minimum: int = 1) -> int:
 
 
 def kv_bits(kv_dtype: str | None, kv_bits_: float | None) -> float | None:
-    """Bits per KV element from --kv-dtype or --kv-bits (not both); None = the spec's default."""
+    """Bits per KV element from --kv-dtype or --kv-bits (not both); None = the spec's default. ``fp8-ds`` (a
+    packed MLA layout, :func:`kv_format`) stores its values at 8 bits."""
     if kv_dtype is not None and kv_bits_ is not None:
         raise ArgError("kv_bits", "give --kv-dtype or --kv-bits, not both")
+    if kv_dtype == FP8_DS:
+        return 8.0
     if kv_dtype is not None:
         return dtype_bits(kv_dtype, "kv_dtype")
     if kv_bits_ is not None:
         return dtype_bits(kv_bits_, "kv_bits")
     return None
+
+
+def kv_format(kv_dtype: str | None) -> str | None:
+    """The packed cache layout ``--kv-dtype`` names (``fp8-ds``: FlashMLA's 656-byte MLA layout), or None."""
+    return FP8_DS if kv_dtype == FP8_DS else None
+
+
+def spec_sets(sets: list[str] | None, image_tokens: int | None = None, state_dtype: str | None = None) -> list[str]:
+    """``--set`` overrides plus the ones --image-tokens and --state-dtype stand for."""
+    out = list(sets or [])
+    if image_tokens is not None:
+        out.append(f"image_tokens={image_tokens}")
+    if state_dtype is not None:
+        out.append(f"dtypes.state={state_dtype}")
+    return out
+
+
+def notes(spec: ModelSpec, context: int | None = None) -> None:
+    """One-line notes on stderr about what a number leaves to the user (never in --json's stdout)."""
+    if any(spec.layer_type(i) == "cross" for i in range(spec.num_layers)) and spec.image_tokens == 0:
+        print("note: the cross-attention layers cache no image tokens; give --image-tokens N for N image tokens "
+              "per sequence", file=sys.stderr)
+    limit = getattr(spec, "max_context", None)
+    if context is not None and limit and context > limit:
+        print(f"warning: --context {context:,} exceeds the model's max_position_embeddings {limit:,}",
+              file=sys.stderr)
 
 
 def emit(as_json: bool, payload: dict, render: Callable[[], Any]) -> None:

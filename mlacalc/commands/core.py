@@ -12,8 +12,9 @@ from ..errors import SpecError
 from ..kv import CACHE_MODES, kv_report
 from ..spec import builtin_names, json_schema, load_spec, spec_to_dict
 from ..params import weights_report
-from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, JsonOpt, KvBitsOpt,
-                     KvDtypeOpt, PpOpt, SetOpt, SpOpt, TpOpt, count, emit, kv_bits, model_spec, parallelism)
+from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, ImageTokensOpt,
+                     JsonOpt, KvBitsOpt, KvDtypeOpt, PpOpt, SetOpt, SpOpt, StateDtypeOpt, TpOpt, count, emit, kv_bits,
+                     kv_format, model_spec, notes, parallelism, spec_sets)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 
@@ -25,15 +26,18 @@ def kv(model: ModelArg, context: ContextOpt = "4k", batch: BatchOpt = "1",
        block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged allocation: round each "
                                                          "sequence up to whole blocks of N tokens.")] = None,
        tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False,
-       dp_attention: DpAttnOpt = False,
+       dp_attention: DpAttnOpt = False, image_tokens: ImageTokensOpt = None, state_dtype: StateDtypeOpt = None,
        set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
-    """KV-cache bytes per token, layer, sequence, batch and GPU, split into latent, RoPE key, K and V."""
+    """KV-cache bytes per token, layer, sequence, batch and GPU, split into latent, RoPE key, K, V, indexer keys
+    (DSA) and linear-attention state."""
     if cache not in CACHE_MODES:
         raise SpecError("cache", f"must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
-    spec = model_spec(model, set_, as_)
-    r = kv_report(spec, count(context, "context"), count(batch, "batch"), kv_bits=kv_bits(kv_dtype, kv_bits_),
-                  cache=cache, block_size=block_size, parallel=par)
+    spec = model_spec(model, spec_sets(set_, image_tokens, state_dtype), as_)
+    ctx = count(context, "context")
+    r = kv_report(spec, ctx, count(batch, "batch"), kv_bits=kv_bits(kv_dtype, kv_bits_),
+                  cache=cache, block_size=block_size, parallel=par, kv_format=kv_format(kv_dtype))
+    notes(spec, ctx)
     emit(json_, r.to_json(), lambda: report.console().print(report.kv_table(r)))
 
 
@@ -59,13 +63,24 @@ def weights(model: ModelArg,
 def compare(models: Annotated[list[str], typer.Argument(help="Two or more models; the first is the baseline. "
                                                         + MODEL_HELP, show_default=False)],
             context: ContextOpt = "4k", batch: BatchOpt = "1", kv_dtype: KvDtypeOpt = None,
-            kv_bits_: KvBitsOpt = None, set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
+            kv_bits_: KvBitsOpt = None, image_tokens: ImageTokensOpt = None, state_dtype: StateDtypeOpt = None,
+            set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Side-by-side KV cache and weights, with ratios to the first model."""
-    specs = [model_spec(m, set_, as_) for m in models]
     ctx, b = count(context, "context"), count(batch, "batch")
-    rows = compare_models(specs, ctx, b, kv_bits=kv_bits(kv_dtype, kv_bits_))
+    specs = []
+    for m in models:
+        extra = [] if image_tokens is None or not _has_cross(m, set_) else [f"image_tokens={image_tokens}"]
+        specs.append(model_spec(m, spec_sets(set_, None, state_dtype) + extra, as_))
+        notes(specs[-1], ctx)
+    rows = compare_models(specs, ctx, b, kv_bits=kv_bits(kv_dtype, kv_bits_), kv_format=kv_format(kv_dtype))
     payload = {"context": ctx, "batch": b, "baseline": rows[0].kv.model, "models": [r.to_json() for r in rows]}
     emit(json_, payload, lambda: report.console().print(report.compare_table(rows, ctx, b)))
+
+
+def _has_cross(model: str, sets: list[str] | None) -> bool:
+    """Whether MODEL has cross-attention layers (``compare --image-tokens`` applies only to those)."""
+    s = model_spec(model, sets, None)
+    return any(s.layer_type(i) == "cross" for i in range(s.num_layers))
 
 
 specs_app = typer.Typer(help="List, show and validate model specs.", no_args_is_help=True)

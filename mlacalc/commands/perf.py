@@ -11,8 +11,9 @@ import typer
 from .. import report
 from ..errors import SpecError
 from ..units import dtype_bits, fmt_bytes
-from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, JsonOpt, KvBitsOpt,
-                     KvDtypeOpt, PpOpt, SetOpt, SpOpt, TpOpt, count, emit, kv_bits, model_spec, parallelism)
+from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, ImageTokensOpt,
+                     JsonOpt, KvBitsOpt, KvDtypeOpt, PpOpt, SetOpt, SpOpt, StateDtypeOpt, TpOpt, count, emit, kv_bits,
+                     kv_format, model_spec, notes, parallelism, spec_sets)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU: a built-in name (h100-sxm, h200, b200, mi300x, ...) or a "
@@ -74,16 +75,19 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
              q_tokens: QOpt = 1, gpu: GpuOpt = "h100-sxm", tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1,
              ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False, dp_attention: DpAttnOpt = False,
              mla_form: MlaFormOpt = None, weight_dtype: WeightDtypeOpt = None,
-             kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None, set_: SetOpt = None, as_: AsOpt = None,
+             kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None, image_tokens: ImageTokensOpt = None,
+             state_dtype: StateDtypeOpt = None, set_: SetOpt = None, as_: AsOpt = None,
              json_: JsonOpt = False) -> None:
     """FLOPs, bytes and roofline time of one forward step, op by op, on one GPU of the group."""
+    from ..kv import format_bits
     from ..step import Step, roofline as compute
 
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
-    spec = model_spec(model, set_, as_)
+    spec = model_spec(model, spec_sets(set_, image_tokens, state_dtype), as_)
     step = Step(phase, count(batch, "--batch"), count(context, "--context"), q_tokens)
-    r = compute(spec, _hw(gpu), step, par, mla_form=mla_form,
-                weight_bits=_wbits(weight_dtype), kv_bits=kv_bits(kv_dtype, kv_bits_))
+    notes(spec, step.context)
+    r = compute(spec, _hw(gpu), step, par, mla_form=mla_form, weight_bits=_wbits(weight_dtype),
+                kv_bits=format_bits(spec, kv_format(kv_dtype)) or kv_bits(kv_dtype, kv_bits_))
 
     def render():
         total = r.time_s
@@ -124,6 +128,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                                                           "to whole blocks of N tokens.")] = None,
         as_: Annotated[Optional[list[str]], typer.Option("--as", help="Also fit the model with this attention "
                                                          "(mha, mqa, gqa:N). Repeatable.")] = None,
+        image_tokens: ImageTokensOpt = None, state_dtype: StateDtypeOpt = None,
         set_: SetOpt = None, json_: JsonOpt = False) -> None:
     """Largest batch at --context and longest context at --batch on --tp GPUs, then decode speed at that batch.
     With --as, the same for the model's MHA/GQA equivalents, side by side."""
@@ -134,7 +139,9 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
     ws = None if workspace is None else count(workspace, "--workspace", 0)
     kb = kv_bits(kv_dtype, kv_bits_)
     labels = [None] + _distinct(as_)
-    fits = [compute(model_spec(model, set_, v), hw, count(context, "--context"), par,
+    sets = spec_sets(set_, image_tokens, state_dtype)
+    notes(model_spec(model, sets, None), count(context, "--context"))
+    fits = [compute(model_spec(model, sets, v), hw, count(context, "--context"), par, kv_format=kv_format(kv_dtype),
                     batch=count(batch, "--batch"), weight_bits=_wbits(weight_dtype), kv_bits=kb,
                     gpu_mem_util=gpu_mem_util, workspace_tokens=count(workspace_tokens, "--workspace-tokens"),
                     workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens) for v in labels]
@@ -150,7 +157,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         def dec(cell):
             return lambda f: cell(f.decode) if f.decode else "-"
 
-        rows = [row("attention", lambda f: f.attention),
+        rows = [row("attention", lambda f: f.pattern or f.attention),
                 row("weights", lambda f: fmt_bytes(f.weights)),
                 row("workspace", lambda f: fmt_bytes(f.workspace.total)),
                 row("KV budget", lambda f: fmt_bytes(max(f.kv_budget, 0))),
