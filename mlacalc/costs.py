@@ -32,13 +32,15 @@ class KVCache:
 
     @property
     def total(self) -> float:
-        return sum(getattr(self, f.name) for f in fields(self))
+        return self.latent + self.rope_key + self.k + self.v + self.indexer + self.state
 
     def scaled(self, factor: float) -> "KVCache":
-        return KVCache(**{f.name: getattr(self, f.name) * factor for f in fields(self)})
+        return KVCache(self.latent * factor, self.rope_key * factor, self.k * factor, self.v * factor,
+                       self.indexer * factor, self.state * factor)
 
-    def plus(self, other: "KVCache") -> "KVCache":
-        return KVCache(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+    def plus(self, o: "KVCache") -> "KVCache":
+        return KVCache(self.latent + o.latent, self.rope_key + o.rope_key, self.k + o.k, self.v + o.v,
+                       self.indexer + o.indexer, self.state + o.state)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .attention import family, layer_block, tokens_held
+from .attention import family, layer_block, layer_groups, tokens_held
 from .costs import KVCache
 from .errors import ArgError
 from .parallel import Parallelism
@@ -127,21 +127,34 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
     parallel.check(spec)
     bits = spec.dtypes.kv_bits if kv_bits is None else dtype_bits(kv_bits, "kv_bits")
     sbits = spec.dtypes.state_bits if state_bits is None else dtype_bits(state_bits, "state_bits")
-    held = tokens_held(spec, context, block_size)
-    per_seq_layer, per_gpu_layer, per_token = [], [], KVCache()
-    for layer in range(spec.num_layers):
-        b = layer_block(spec, layer)
-        fam = family(b)
-        token = fam.cache_bytes(b, cache, bits, kv_format)
-        seq = token.scaled(held[layer]).plus(fam.state_bytes(b, sbits))
-        per_token = per_token.plus(token)
-        per_seq_layer.append(seq)
-        per_gpu_layer.append(seq.scaled(parallel.kv_share(fam.kv_groups(b, cache))))
-    per_seq = _sum(per_seq_layer)
-    total = per_seq.scaled(batch)
     batch_per_gpu = parallel.sequences_per_rank(batch)
-    stages = [_sum(per_gpu_layer[r.start:r.stop]) for r in parallel.stage_ranges(spec.num_layers)]
-    per_gpu = max(stages, key=lambda c: c.total).scaled(batch_per_gpu)
+    if parallel.pp == 1:          # by layer group: O(groups), which sweeps and searches call thousands of times
+        per_seq, per_gpu_seq = KVCache(), KVCache()
+        for count, block, rules in layer_groups(spec):
+            fam = family(block)
+            token = fam.cache_bytes(block, cache, bits, kv_format)
+            seq = fam.state_bytes(block, sbits).scaled(count)
+            for n, rule in rules:
+                seq = seq.plus(token.scaled(n * _rounded(rule.held(context), block_size)))
+            per_seq = per_seq.plus(seq)
+            per_gpu_seq = per_gpu_seq.plus(seq.scaled(parallel.kv_share(fam.kv_groups(block, cache))))
+    else:                         # by layer: the fullest pipeline stage
+        held = tokens_held(spec, context, block_size)
+        per_seq_layer, per_gpu_layer = [], []
+        for layer in range(spec.num_layers):
+            b = layer_block(spec, layer)
+            fam = family(b)
+            seq = fam.cache_bytes(b, cache, bits, kv_format).scaled(held[layer]).plus(fam.state_bytes(b, sbits))
+            per_seq_layer.append(seq)
+            per_gpu_layer.append(seq.scaled(parallel.kv_share(fam.kv_groups(b, cache))))
+        per_seq = _sum(per_seq_layer)
+        stages = [_sum(per_gpu_layer[r.start:r.stop]) for r in parallel.stage_ranges(spec.num_layers)]
+        per_gpu_seq = max(stages, key=lambda c: c.total)
+    per_token = KVCache()
+    for count, block, _ in layer_groups(spec):
+        per_token = per_token.plus(family(block).cache_bytes(block, cache, bits, kv_format).scaled(count))
+    total = per_seq.scaled(batch)
+    per_gpu = per_gpu_seq.scaled(batch_per_gpu)
     attn = spec.attention
     first = family(attn).cache_bytes(attn, cache, bits, kv_format)
     return KVReport(model=spec.name, kind=attn.kind, cache=cache, context=context, batch=batch,
@@ -149,6 +162,11 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                     per_token=per_token, per_sequence=per_seq, total=total,
                     per_gpu_fraction=per_gpu.total / total.total if total.total else 0.0,
                     batch_per_gpu=batch_per_gpu, per_gpu_parts=per_gpu, kv_format=kv_format, state_bits=sbits)
+
+
+def _rounded(tokens: int, block_size: int | None) -> int:
+    """Tokens rounded up to whole blocks of a paged allocator (vLLM's PagedAttention)."""
+    return -(-tokens // block_size) * block_size if block_size else tokens
 
 
 def _sum(parts: list[KVCache]) -> KVCache:

@@ -128,8 +128,9 @@ def specs_validate(files: Annotated[list[str], typer.Argument(help="Spec files o
             results.append({"spec": f, "ok": False, "error": str(e)})
 
     def render():
-        for r in results:
-            print(f"{r['spec']}: ok" if r["ok"] else f"{r['spec']}: error: {r['error']}")
+        for r in results:      # one line per file, whatever characters its name holds
+            name = r["spec"].encode("unicode_escape").decode("ascii") if len(r["spec"].splitlines()) > 1 else r["spec"]
+            print(f"{name}: ok" if r["ok"] else f"{name}: error: {' '.join(r['error'].splitlines())}")
 
     emit(json_, {"results": results}, render)
     if not all(r["ok"] for r in results):
