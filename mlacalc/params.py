@@ -13,7 +13,10 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
 
 Weight bytes: matrices inside the layers take the weight dtype; the embedding, output head, router and norms
 stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech report section
-3.3.1). Block-wise quantisation scales (one fp32 per 128x128 block, 0.02%) are left out.
+3.3.1). A spec's ``quantization`` block (:class:`mlacalc.spec.Quantization`, read from an HF
+``quantization_config``) prices the components it lists at their stored bits per value, scales and zero points
+included (DeepSeek-V3's one fp32 scale per 128x128 block: 8 + 32/16384 bits; gpt-oss's MXFP4 experts: 4 + 8/32),
+and every other component at ``max(16, weight bits)``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass, fields
 
 from .attention import family, layer_block
 from .parallel import Parallelism
-from .spec import ModelSpec
+from .spec import ModelSpec, Quantization
 from .units import dtype_bits
 
 HIGH_PRECISION_BITS = 16  # embedding, head, router, norms when the weight dtype is narrower (see docstring)
@@ -132,13 +135,29 @@ def active_non_embedding(spec: ModelSpec) -> float:
     return a.total - a.embed - a.head
 
 
-def weight_bytes(p: Params, weight_bits: float) -> Params:
-    """Bytes for a parameter breakdown: matrices at ``weight_bits``, embed/head/router/norms at >= 16 bits."""
+def weight_bytes(p: Params, weight_bits: float, quantization: Quantization | None = None) -> Params:
+    """Bytes for a parameter breakdown.
+
+    Without ``quantization``: matrices (attention, FFN, experts, MTP) at ``weight_bits``, embed/head/router/norms at
+    ``max(16, weight_bits)``. With it: the components it lists at :attr:`Quantization.bits_per_value` (the value
+    bits plus each group's scale and zero point, averaged over the group: partial groups at a matrix edge are not
+    rounded up), every other component at ``max(16, weight_bits)``. Vectors inside a quantized component (biases,
+    MLA's latent norms, gpt-oss's expert biases) are priced with it, though checkpoints keep them at 16 bits."""
     hi = max(weight_bits, HIGH_PRECISION_BITS) / 8
-    lo = weight_bits / 8
-    return Params(embed=p.embed * hi, attention=p.attention * lo, dense_ffn=p.dense_ffn * lo, router=p.router * hi,
-                  shared_experts=p.shared_experts * lo, routed_experts=p.routed_experts * lo, norms=p.norms * hi,
-                  head=p.head * hi, mtp=p.mtp * lo)
+    if quantization is None:
+        lo = weight_bits / 8
+        per = {"embed": hi, "attention": lo, "dense_ffn": lo, "router": hi, "shared_experts": lo,
+               "routed_experts": lo, "norms": hi, "head": hi, "mtp": lo}
+    else:
+        q = quantization.bits_per_value / 8
+        per = {f.name: q if f.name in quantization.components else hi for f in fields(Params)}
+    return Params(**{name: getattr(p, name) * b for name, b in per.items()})
+
+
+def checkpoint_quantization(spec: ModelSpec, weight_dtype: str | float | None = None) -> Quantization | None:
+    """The quantization weight bytes are priced at: the spec's block, unless ``weight_dtype`` (``--weight-dtype``)
+    overrides every matrix."""
+    return spec.quantization if weight_dtype is None else None
 
 
 def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
@@ -216,6 +235,7 @@ class WeightsReport:
     per_gpu_bytes: Params
     attention_per_layer: dict
     linear_attention_per_layer: dict = dataclasses.field(default_factory=dict)
+    quantization: Quantization | None = None
 
     def to_json(self) -> dict:
         p = self.parallel
@@ -229,20 +249,33 @@ class WeightsReport:
                 "params": self.params.as_dict(), "params_active_parts": self.active.as_dict(),
                 "bytes": self.bytes.as_dict(), "per_gpu_params": self.per_gpu_params.as_dict(),
                 "per_gpu_bytes": self.per_gpu_bytes.as_dict(), "attention_per_layer": self.attention_per_layer,
-                "linear_attention_per_layer": self.linear_attention_per_layer}
+                "linear_attention_per_layer": self.linear_attention_per_layer,
+                "quantization": self.quantization_json()}
+
+    def quantization_json(self) -> dict:
+        """What ``weight_bytes_total`` is priced at: the checkpoint's quantization, or one dtype for every matrix."""
+        hi = float(max(self.weight_bits, HIGH_PRECISION_BITS))
+        q = self.quantization
+        if q is None:
+            return {"method": None, "weight_bits": self.weight_bits, "other_bits": hi,
+                    "components": ["attention", "dense_ffn", "shared_experts", "routed_experts", "mtp"]}
+        return dataclasses.asdict(q) | {"components": list(q.components), "bits_per_value": q.bits_per_value,
+                                        "other_bits": hi}
 
 
 def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                    parallel: Parallelism = Parallelism()) -> WeightsReport:
     """Parameters and bytes: total (MTP apart), active per token, per GPU under ``parallel``."""
     bits = spec.dtypes.weight_bits if weight_dtype is None else dtype_bits(weight_dtype, "weight_dtype")
+    quant = checkpoint_quantization(spec, weight_dtype)
     parallel.check(spec)
     p = param_counts(spec)
     mtp = mtp_params(spec)
     per_gpu = params_per_gpu(spec, parallel)
     return WeightsReport(model=spec.name, weight_bits=bits, parallel=parallel, params=p, mtp_params=mtp,
                          active=active_params(spec), active_non_embedding=active_non_embedding(spec),
-                         bytes=weight_bytes(p, bits), mtp_bytes=weight_bytes(Params(mtp=mtp), bits).total,
-                         per_gpu_params=per_gpu, per_gpu_bytes=weight_bytes(per_gpu, bits),
+                         bytes=weight_bytes(p, bits, quant),
+                         mtp_bytes=weight_bytes(Params(mtp=mtp), bits, quant).total,
+                         per_gpu_params=per_gpu, per_gpu_bytes=weight_bytes(per_gpu, bits, quant),
                          attention_per_layer=attention_projections(spec),
-                         linear_attention_per_layer=linear_projections(spec))
+                         linear_attention_per_layer=linear_projections(spec), quantization=quant)

@@ -136,6 +136,38 @@ class DTypes:
         return dtype_bits(self.state, "dtypes.state")
 
 
+QUANT_METHODS = ("fp8-block", "fp8", "mxfp4", "nvfp4", "int4", "int8", "awq", "gptq")
+QUANT_COMPONENTS = ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head", "mtp")
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """How a checkpoint stores its quantized weights: ``bits`` per value for the listed ``components`` (the
+    fields of :class:`mlacalc.params.Params`; norms are never quantized), plus one scale of ``scale_bits`` (and a
+    zero point of ``zero_point_bits``) per ``group_size`` values. Components not listed stay at
+    ``max(16, dtypes.weights)`` bits. Read from ``quantization_config`` by :mod:`mlacalc.hf`.
+
+    Examples: DeepSeek-V3 fp8-block (8 bits, one fp32 scale per 128x128 block: group 16384), gpt-oss MXFP4 (e2m1
+    4-bit values, one e8m0 scale per 32, routed experts only), Kimi-K2-Thinking int4 (bf16 scale per 32, routed
+    experts only), AWQ/GPTQ int4 (fp16 scale and 4-bit zero point per 128)."""
+
+    method: str = _f("fp8-block | fp8 | mxfp4 | nvfp4 | int4 | int8 | awq | gptq", choices=QUANT_METHODS)
+    bits: int = _f("bits per quantized value (fp8: 8, mxfp4/int4/awq/gptq: 4)", minimum=1)
+    components: tuple = _f("which weight components are quantized: " + ", ".join(QUANT_COMPONENTS),
+                           kind="components")
+    group_size: int | None = _f("values per scale (fp8 128x128 blocks: 16384; mxfp4: 32; none: one scale per "
+                                "tensor or per channel, not counted)", None, minimum=1)
+    scale_bits: int = _f("bits of each scale (fp32: 32, bf16/fp16: 16, e8m0/e4m3: 8)", 16, minimum=0)
+    zero_point_bits: int = _f("bits of each group's zero point (asymmetric int formats: AWQ/GPTQ pack 4-bit zeros); "
+                              "0: symmetric", 0, minimum=0)
+
+    @property
+    def bits_per_value(self) -> float:
+        """Stored bits per quantized weight: the value plus its share of the group's scale and zero point."""
+        extra = (self.scale_bits + self.zero_point_bits) / self.group_size if self.group_size else 0.0
+        return self.bits + extra
+
+
 LINEAR_KINDS = ("gated_deltanet", "kda")
 
 
@@ -192,6 +224,10 @@ class ModelSpec:
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,
                          minimum=0)
     dtypes: DTypes = _f("default dtypes", DTypes())
+    quantization: Quantization | None = _f("the checkpoint's quantized weights (none: every matrix at "
+                                           "dtypes.weights)", None)
+    max_context: int | None = _f("longest context the model is configured for (HF max_position_embeddings); "
+                                 "commands warn past it; none: unknown", None, minimum=1)
     source: str = _f("where the numbers come from (a public config URL, a paper)", "")
     description: str = _f("one line on what this model or variant is", "")
 
@@ -219,7 +255,8 @@ class ModelSpec:
         return self.num_layers - self.num_moe_layers
 
 
-SUBS = {"attention": Attention, "ffn": FFN, "dtypes": DTypes, "linear_attention": LinearAttention}
+SUBS = {"attention": Attention, "ffn": FFN, "dtypes": DTypes, "linear_attention": LinearAttention,
+        "quantization": Quantization}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -248,6 +285,15 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
     if kind == "dtype":
         dtype_bits(value, path)
         return value
+    if kind == "components":
+        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+            raise SpecError(path, f"expected a list of components ({', '.join(QUANT_COMPONENTS)}), got {value!r}")
+        for i, v in enumerate(value):
+            if v not in QUANT_COMPONENTS:
+                raise SpecError(f"{path}[{i}]", f"must be one of {', '.join(QUANT_COMPONENTS)}, got {v!r}")
+        if len(set(value)) != len(value):
+            raise SpecError(path, f"lists a component twice: {list(value)}")
+        return tuple(value)
     if kind == "layer_types":
         if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
             raise SpecError(path, f"expected a list of layer types ({', '.join(LAYER_TYPES)}), got {value!r}")
@@ -543,6 +589,8 @@ def _schema_of(cls) -> dict:
         sub = SUBS.get(f.name) if cls is ModelSpec else None
         if sub:
             s = _schema_of(sub)
+        elif meta.get("kind") == "components":
+            s = {"type": "array", "items": {"enum": list(QUANT_COMPONENTS)}, "minItems": 1}
         elif meta.get("kind") == "dtype":
             s = {"type": ["string", "number"]}
         elif "bool" in t:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mlacalc.errors import SpecError
+from mlacalc.params import weights_report as weights
 from mlacalc.spec import load_spec
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
@@ -27,7 +29,26 @@ SOURCES = {
     "qwen3": "https://huggingface.co/Qwen/Qwen3-0.6B/blob/main/config.json",
     "qwen3_moe": "https://huggingface.co/Qwen/Qwen3-235B-A22B/blob/main/config.json",
     "gemma2": "https://huggingface.co/google/gemma-2-9b/blob/main/config.json",
+    # The 2026 zoo: reconstructions of the public files (docs/zoo-facts.md section 0 says what was checked)
+    "deepseek_v32": "https://huggingface.co/deepseek-ai/DeepSeek-V3.2-Exp/blob/main/config.json",
+    "glm_5": "https://huggingface.co/zai-org/GLM-5/blob/main/config.json",
+    "kimi_linear_48b_a3b": "https://huggingface.co/moonshotai/Kimi-Linear-48B-A3B-Instruct/blob/main/config.json",
+    "qwen3_next_80b_a3b": "https://huggingface.co/Qwen/Qwen3-Next-80B-A3B-Instruct/blob/main/config.json",
+    "gpt_oss_120b": "https://huggingface.co/openai/gpt-oss-120b/blob/main/config.json",
+    "gpt_oss_20b": "https://huggingface.co/openai/gpt-oss-20b/blob/main/config.json",
+    "gemma_3_27b": "https://huggingface.co/google/gemma-3-27b-it/blob/main/config.json",
+    "llama_4_scout": "https://huggingface.co/meta-llama/Llama-4-Scout-17B-16E/blob/main/config.json",
+    "minicpm3_4b": "https://huggingface.co/openbmb/MiniCPM3-4B/blob/main/config.json",
+    "gpt2": "https://huggingface.co/openai-community/gpt2/blob/main/config.json",
+    "falcon_7b": "https://huggingface.co/tiiuae/falcon-7b/blob/main/config.json",
+    "falcon_40b": "https://huggingface.co/tiiuae/falcon-40b/blob/main/config.json",
+    "longcat_flash": "https://huggingface.co/meituan-longcat/LongCat-Flash-Chat/blob/main/config.json",
+    "llama_3_2_11b_vision": "https://huggingface.co/meta-llama/Llama-3.2-11B-Vision/blob/main/config.json",
+    "olmo_2_7b": "https://huggingface.co/allenai/OLMo-2-1124-7B/blob/main/config.json",
+    "kimi_k2_thinking": "https://huggingface.co/moonshotai/Kimi-K2-Thinking/blob/main/config.json",
 }
+
+REFUSED = {"longcat_flash"}   # fixtures the import refuses (one line each; see test_refusals_are_one_line)
 
 # family folder -> built-in spec of the same model
 SAME_MODEL = {
@@ -39,6 +60,22 @@ SAME_MODEL = {
     "mixtral": "mixtral-8x7b",
     "qwen2": "qwen2.5-7b",
     "qwen3_moe": "qwen3-235b-a22b",
+    "deepseek_v32": "deepseek-v3.2",
+    "glm_5": "glm-5",
+    "kimi_linear_48b_a3b": "kimi-linear-48b-a3b",
+    "qwen3_next_80b_a3b": "qwen3-next-80b-a3b",
+    "gpt_oss_120b": "gpt-oss-120b",
+    "gpt_oss_20b": "gpt-oss-20b",
+    "gemma_3_27b": "gemma-3-27b",
+    "llama_4_scout": "llama-4-scout",
+    "minicpm3_4b": "minicpm3-4b",
+}
+
+# parameter totals pinned in tests/test_zoo.py (a transformers meta-device count of the same configs)
+PINNED = {
+    "deepseek_v32": 671_877_929_216, "glm_5": 743_911_199_232, "kimi_linear_48b_a3b": 49_122_675_072,
+    "qwen3_next_80b_a3b": 79_674_391_296, "gpt_oss_120b": 116_829_156_672, "gpt_oss_20b": 20_914_757_184,
+    "gemma_3_27b": 27_009_346_304, "llama_4_scout": 107_769_861_120, "minicpm3_4b": 4_073_875_968,
 }
 
 
@@ -50,7 +87,7 @@ def test_every_fixture_is_listed():
     assert sorted(p.name for p in FIXTURES.iterdir() if (p / "config.json").is_file()) == sorted(SOURCES)
 
 
-@pytest.mark.parametrize("family", sorted(SOURCES))
+@pytest.mark.parametrize("family", sorted(set(SOURCES) - REFUSED))
 def test_fixture_loads_from_file_and_folder(family):
     by_file = hf(family)
     by_folder = load_spec(str(FIXTURES / family))
@@ -163,17 +200,32 @@ def test_gemma2_9b():
     assert s.tie_word_embeddings is True  # no key in config.json; Gemma2Config ties by default
     assert s.ffn.gated is True and s.ffn.intermediate_size == 14336  # GeGLU
     assert (s.num_layers, s.vocab_size) == (42, 256000)
-    assert s.dtypes.weights == "fp32"
+    assert s.dtypes.weights == "bf16"  # torch_dtype float32: engines serve it at 16 bits
+    assert s.norms_per_layer == 4      # pre- and post-norms around attention and the MLP
+    # per layer: q 3584 x 16*256, k and v 3584 x 8*256, o 16*256 x 3584, GeGLU 3 x 3584 x 14336, 4 norms of 3584
+    layer = 3584 * 4096 + 2 * 3584 * 2048 + 4096 * 3584 + 3 * 3584 * 14336 + 4 * 3584
+    assert weights(s).params.total == 42 * layer + 256000 * 3584 + 3584 == 9_241_705_984  # tied head; "9.24B"
 
 
 @pytest.mark.parametrize("family,builtin", sorted(SAME_MODEL.items()))
 def test_hf_config_equals_builtin_spec(family, builtin):
+    """Every field the calculator uses; name, source and description are words, and max_context is compared
+    where the built-in gives one."""
     got, want = hf(family), load_spec(builtin)
     assert got.attention == want.attention
     assert got.ffn == want.ffn
-    for field in ("num_layers", "hidden_size", "vocab_size", "tie_word_embeddings", "mtp_layers"):
+    for field in ("num_layers", "hidden_size", "vocab_size", "tie_word_embeddings", "mtp_layers", "layer_types",
+                  "linear_attention", "norms_per_layer", "image_tokens", "dtypes", "quantization"):
         assert getattr(got, field) == getattr(want, field), field
-    assert got.dtypes.weights == want.dtypes.weights
+    if want.max_context is not None:
+        assert got.max_context == want.max_context
+    assert weights(got).params.total == weights(want).params.total
+    assert weights(got).bytes.total == weights(want).bytes.total
+
+
+@pytest.mark.parametrize("family", sorted(PINNED))
+def test_imported_parameter_totals_match_the_zoo(family):
+    assert weights(hf(family)).params.total == PINNED[family]
 
 
 @pytest.mark.parametrize("family,builtin", sorted(SAME_MODEL.items()))
@@ -188,7 +240,9 @@ def test_layer_types_pattern(tmp_path):
     cfg = json.loads((FIXTURES / "gemma2" / "config.json").read_text())
     cfg["layer_types"] = ["sliding_attention", "full_attention"] * 21
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    assert load_spec(str(tmp_path)).attention.global_every == 2
+    s = load_spec(str(tmp_path))
+    assert s.layer_types == ("sliding", "full") and s.attention.sliding_window == 4096  # the repeating period
+    assert [s.layer_type(i) for i in range(42)] == [hf("gemma2").layer_type(i) for i in range(42)]
     cfg["layer_types"] = ["full_attention"] * 42
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     assert load_spec(str(tmp_path)).attention.sliding_window is None
