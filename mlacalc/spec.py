@@ -528,7 +528,10 @@ def _read_file(path: Path) -> dict:
 
 def raw_spec(model: str) -> dict:
     """The raw mapping for MODEL: a built-in name, a YAML/JSON spec file, or an HF config (file or folder)."""
-    p = Path(model).expanduser()
+    try:
+        p = Path(model).expanduser()
+    except RuntimeError:      # ~nosuchuser/a.yaml: no such home, so no such file
+        raise SpecError(model, "no such file (unknown user in ~)") from None
     if p.is_dir():
         cfg = p / "config.json"
         if not cfg.is_file():
