@@ -246,3 +246,186 @@ def test_layer_types_pattern(tmp_path):
     cfg["layer_types"] = ["full_attention"] * 42
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     assert load_spec(str(tmp_path)).attention.sliding_window is None
+
+
+# ------------------------------------------------------------------------------------------------ the 2026 zoo
+
+def test_kimi_linear_full_attn_layers_are_one_based():
+    s = hf("kimi_linear_48b_a3b")
+    # full_attn_layers [4, 8, ..., 24, 27] (1-based) -> 0-based 3, 7, ..., 23, 26: 7 MLA layers, 20 KDA
+    assert [i for i in range(27) if s.layer_type(i) == "full"] == [3, 7, 11, 15, 19, 23, 26]
+    assert s.attention.kind == "mla" and s.attention.q_lora_rank is None  # "q_lora_rank": null
+    b = s.linear_attention
+    assert (b.kind, b.num_k_heads, b.num_v_heads, b.head_k_dim, b.conv_kernel_size) == ("kda", 32, 32, 128, 4)
+    assert s.max_context == 1048576  # model_max_length: the config has no max_position_embeddings
+
+
+def test_qwen3_next_pattern_from_full_attention_interval():
+    s = hf("qwen3_next_80b_a3b")
+    assert s.layer_types == ("linear", "linear", "linear", "full")  # full_attention_interval 4
+    a = s.attention
+    assert (a.qk_nope_head_dim, a.qk_rope_head_dim) == (192, 64)  # head_dim 256, partial_rotary_factor 0.25
+    assert a.output_gate and a.qk_norm and s.ffn.shared_expert_gate
+
+
+def test_gpt_oss_reads_expert_width_sinks_biases_and_mxfp4():
+    s = hf("gpt_oss_120b")
+    assert s.layer_types == ("sliding", "full") and s.attention.sliding_window == 128
+    assert s.attention.sinks and s.attention.qkv_bias and s.attention.o_bias  # attention_bias: true
+    assert s.ffn.expert_intermediate_size == 2880 and s.ffn.expert_bias and s.ffn.router_bias
+    q = s.quantization
+    # modules_to_not_convert: self_attn, mlp.router, embed_tokens, lm_head -> only the experts are MXFP4
+    assert (q.method, q.bits, q.group_size, q.scale_bits, q.components) == ("mxfp4", 4, 32, 8, ("routed_experts",))
+    assert s.dtypes.weights == "bf16"
+
+
+def test_gemma3_text_config_takes_family_defaults():
+    s = hf("gemma_3_27b")
+    assert s.vocab_size == 262208 and s.attention.global_every == 6  # neither is in text_config
+    assert s.tie_word_embeddings and s.norms_per_layer == 4 and s.attention.qk_norm
+    assert s.max_context == 131072 and "vision tower is left out" in s.description
+
+
+def test_llama4_chunked_layers_and_dense_width():
+    s = hf("llama_4_scout")
+    assert s.layer_types == ("chunked", "chunked", "chunked", "full") and s.attention.chunk_size == 8192
+    assert (s.ffn.expert_intermediate_size, s.ffn.intermediate_size, s.ffn.num_shared_experts) == (8192, 16384, 1)
+    assert not s.attention.qk_norm  # use_qk_norm is an L2 norm without weights
+
+
+def test_llama4_interleaved_moe_is_refused(tmp_path):
+    import json
+
+    cfg = json.loads((FIXTURES / "llama_4_scout" / "config.json").read_text())
+    cfg["text_config"]["interleave_moe_layer_step"] = 2  # Maverick: MoE on every other layer
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(SpecError, match="model_type llama4_text: MoE on some layers only"):
+        load_spec(str(tmp_path))
+
+
+def test_minicpm3_without_model_type_or_v_head_dim():
+    s = hf("minicpm3_4b")  # no model_type key: read from architectures MiniCPM3ForCausalLM
+    assert s.attention.v_head_dim == 2560 // 40 and s.tie_word_embeddings
+
+
+def test_mllama_cross_attention_layers():
+    s = hf("llama_3_2_11b_vision")
+    # cross_attention_layers [3, 8, ..., 38] among 40 text layers: every 5th from layer 3
+    assert s.layer_types == ("full", "full", "full", "cross", "full")
+    assert s.count_layers("cross") == 8 and "vision tower is left out" in s.description
+
+
+def test_gpt2_counts_what_the_spec_can_express():
+    s = hf("gpt2")
+    a = s.attention
+    assert (a.kind, a.num_heads, a.qk_head_dim, a.qk_rope_head_dim) == ("mha", 12, 64, 0)  # learned positions
+    assert a.qkv_bias and a.o_bias and not s.ffn.gated and s.ffn.intermediate_size == 4 * 768
+    assert s.tie_word_embeddings and s.max_context == 1024  # n_positions
+    d, L = 768, 12
+    layer = 4 * d * d + 3 * d + d + 2 * d * 4 * d + 2 * d  # q,k,v,o with biases; c_fc, c_proj; 2 norm weights
+    assert weights(s).params.total == L * layer + 50257 * d + d == 123_588_096
+    # GPT-2's 124,439,808 also has what the spec has no field for: MLP biases 12 x (3072 + 768) = 46,080,
+    # LayerNorm biases 12 x 2 x 768 + 768 = 19,200 and the learned position table 1024 x 768 = 786,432
+    assert 123_588_096 + 46_080 + 19_200 + 786_432 == 124_439_808
+
+
+def test_falcon_multi_query_and_new_decoder_architecture():
+    s7, s40 = hf("falcon_7b"), hf("falcon_40b")
+    assert (s7.attention.kind, s7.attention.num_kv_heads, s7.attention.qk_head_dim) == ("mqa", 1, 64)
+    assert (s40.attention.kind, s40.attention.num_kv_heads) == ("gqa", 8)  # multi_query ignored here
+    assert not s7.ffn.gated and s7.ffn.intermediate_size == 4 * 4544
+    assert (s7.norms_per_layer, s40.norms_per_layer) == (1, 2)  # parallel attention: one LN / ln_attn + ln_mlp
+    d = 4544
+    layer = d * (71 * 64 + 2 * 64) + d * d + 2 * d * 4 * d + d
+    # falcon-7b's 6,921,720,704 also has LayerNorm biases: 32 x 4544 + 4544 = 149,952 (the spec counts weights)
+    assert weights(s7).params.total == 32 * layer + 65024 * d + d == 6_921_720_704 - 149_952
+
+
+def test_olmo2_fp32_checkpoint_is_served_at_16_bits():
+    s = hf("olmo_2_7b")
+    assert s.dtypes.weights == "bf16" and s.quantization is None  # torch_dtype float32
+    assert weights(s).bytes.total == 2 * weights(s).params.total
+    # qk_norm counts per-head q/k norm weights (2 x 128); OLMo-2 normalises the whole q and k (2 x 4096): the
+    # count is 32 x (8192 - 256) = 253,952 short of the checkpoint's 7,298,617,344
+    assert weights(s).params.total == 7_298_617_344 - 32 * (8192 - 256)
+
+
+def test_kimi_k2_thinking_int4_routed_experts():
+    q = hf("kimi_k2_thinking").quantization
+    # ignore: lm_head, re:.*self_attn.*, re:.*shared_experts.*, re:.*mlp\.(gate|up|gate_up|down)_proj.*
+    assert (q.method, q.bits, q.group_size, q.scale_bits, q.zero_point_bits) == ("int4", 4, 32, 16, 0)
+    assert q.components == ("routed_experts",)
+
+
+def test_deepseek_fp8_block_scales():
+    q = hf("deepseek_v3").quantization
+    assert (q.method, q.bits, q.group_size, q.scale_bits) == ("fp8-block", 8, 128 * 128, 32)
+    assert q.components == ("attention", "dense_ffn", "shared_experts", "routed_experts", "mtp")
+
+
+def test_refusals_are_one_line():
+    with pytest.raises(SpecError) as e:
+        hf("longcat_flash")
+    assert str(e.value) == ("config.json: model_type longcat_flash: two attention blocks per layer (and "
+                            "zero-computation experts) are not modelled")
+    assert "\n" not in str(e.value)
+
+
+def _write(tmp_path, cfg):
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    return str(tmp_path)
+
+
+def test_unknown_llama_shaped_model_type_is_read(tmp_path):
+    import json
+
+    cfg = json.loads((FIXTURES / "llama" / "config.json").read_text())
+    want = hf("llama")
+    cfg["model_type"] = "llama_like_2027"
+    got = load_spec(_write(tmp_path, cfg))
+    assert (got.attention, got.ffn, got.vocab_size, got.num_layers) == \
+        (want.attention, want.ffn, want.vocab_size, want.num_layers)
+
+
+@pytest.mark.parametrize("key,value,feature", [
+    ("use_bias", True, "key use_bias is not one this tool understands"),   # Starcoder2: biased MLP
+    ("mlp_bias", True, "MLP biases (mlp_bias) are not modelled"),
+    ("sliding_window", 4096, "sliding_window without layer_types"),
+])
+def test_unknown_model_type_with_unknown_features_is_refused(tmp_path, key, value, feature):
+    import json
+
+    cfg = json.loads((FIXTURES / "llama" / "config.json").read_text())
+    cfg.update(model_type="somenew", **{key: value})
+    with pytest.raises(SpecError) as e:
+        load_spec(_write(tmp_path, cfg))
+    assert str(e.value).startswith("config.json: model_type somenew: ") and feature in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_sizing_key_names_it_without_asking_to_invent_it(tmp_path):
+    import json
+
+    cfg = json.loads((FIXTURES / "gpt_oss_20b" / "config.json").read_text())
+    del cfg["num_local_experts"], cfg["intermediate_size"]
+    with pytest.raises(SpecError, match="model_type gpt_oss: has no intermediate_size, which sizes the model"):
+        load_spec(_write(tmp_path, cfg))
+
+
+def test_context_past_max_position_embeddings_warns_on_stderr(capsys):
+    import json
+
+    from mlacalc.cli import main
+
+    for cmd in (["kv"], ["roofline"], ["fit"]):
+        with pytest.raises(SystemExit) as e:
+            main(cmd + [str(FIXTURES / "olmo_2_7b"), "--context", "8k", "--json"])
+        out, err = capsys.readouterr()
+        assert e.value.code in (0, None)
+        json.loads(out)  # stdout stays one JSON object
+        assert "warning: --context 8,192 exceeds the model's max_position_embeddings 4,096" in err
+    with pytest.raises(SystemExit):
+        main(["kv", str(FIXTURES / "olmo_2_7b"), "--context", "4k", "--json"])
+    assert "warning" not in capsys.readouterr().err
