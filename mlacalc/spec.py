@@ -375,9 +375,6 @@ def _cross_checks(spec: ModelSpec) -> None:
     family(a).validate(a)
     if spec.linear_attention is not None:
         family(spec.linear_attention).validate(spec.linear_attention)
-    for name in ("index_n_heads", "index_head_dim", "index_topk", "index_cache_bytes"):
-        if getattr(a, name) is not None and a.kind != "dsa":
-            raise SpecError(f"attention.{name}", f"only applies to kind dsa, not {a.kind}")
     if a.global_every is not None and a.sliding_window is None:
         raise SpecError("attention.global_every", "needs sliding_window")
     _check_layers(spec)

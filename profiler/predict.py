@@ -31,6 +31,17 @@ class Heads:
     kv: int
 
 
+def mla_kernel(a) -> bool:
+    """Whether the attention block runs on the latent (MLA) kernels rather than the GQA ones: the family says
+    (``AttentionFamily.kernel``); a family with no kernel (linear attention) is refused."""
+    kernel = family(a).kernel
+    if not kernel:
+        from mlacalc.errors import SpecError
+
+        raise SpecError("attention.kind", f"the profiler has no kernel for {family(a).name} attention")
+    return kernel == "mla"
+
+
 def heads_per_rank(spec: ModelSpec, tp: int = 1) -> Heads:
     """Query heads and KV heads one of ``tp`` ranks computes (:class:`mlacalc.parallel.Parallelism`'s rule)."""
     a = spec.attention

@@ -91,7 +91,7 @@ class PointConfig:
             raise SpecError("--batch/--context", "must be at least 1")
         if self.layers is not None and not 1 <= self.layers <= spec.num_layers:
             raise SpecError("--layers", f"must be between 1 and {spec.num_layers} for {spec.name}")
-        mla = spec.attention.kind == "mla"
+        mla = predict.mla_kernel(spec.attention)
         if self.phase == "decode":
             if mla and self.kernel == "sdpa":
                 raise SpecError("--kernel", "MLA decode runs absorbed: eager or triton (sdpa is for MHA/GQA)")
@@ -152,7 +152,7 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
 
 
 def _default_block(spec: ModelSpec) -> int:
-    return 64 if spec.attention.kind == "mla" else 16
+    return 64 if predict.mla_kernel(spec.attention) else 16
 
 
 def _random_(t):
@@ -185,7 +185,7 @@ def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch) -> tuple[list, object]:
         rows = (B, C)
     layers = []
     for _ in range(L):
-        if a.kind == "mla":
+        if predict.mla_kernel(a):
             c = torch.empty(*rows, a.kv_lora_rank + a.qk_rope_head_dim, dtype=dt, device="cuda")
             layers.append([_random_(c)])
         else:
@@ -205,7 +205,7 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, table, torch):
     # Triton: the lengths an engine keeps on the device (no fill kernel per call); eager/SDPA: None, so they take
     # their unmasked (fastest) path -- every sequence fills the cache.
     seqlens = (torch.full((B,), cfg.context, dtype=torch.int32, device="cuda") if cfg.kernel == "triton" else None)
-    if a.kind == "mla":
+    if predict.mla_kernel(a):
         dq = a.kv_lora_rank + a.qk_rope_head_dim
         query = torch.randn(B, q, h.q, dq, dtype=torch.bfloat16, device="cuda")
         scale = a.qk_head_dim ** -0.5
@@ -236,7 +236,7 @@ def _prefill_step(cfg: PointConfig, spec: ModelSpec, kv_layers, torch):
     a = spec.attention
     h = predict.heads_per_rank(spec, cfg.tp)
     B, S = cfg.batch, cfg.context
-    hkv = h.q if a.kind == "mla" else h.kv
+    hkv = h.q if predict.mla_kernel(a) else h.kv
     q = torch.randn(B, S, h.q, a.qk_head_dim, dtype=torch.bfloat16, device="cuda")
     k = torch.randn(B, S, hkv, a.qk_head_dim, dtype=torch.bfloat16, device="cuda")
     v = torch.randn(B, S, hkv, a.v_head_dim, dtype=torch.bfloat16, device="cuda")
@@ -245,7 +245,7 @@ def _prefill_step(cfg: PointConfig, spec: ModelSpec, kv_layers, torch):
 
     def step():
         for _ in range(n):
-            if a.kind == "mla":
+            if predict.mla_kernel(a):
                 pk.mla_prefill_sdpa(q, k, v, softmax_scale=scale)
             else:
                 pk.gqa_prefill_sdpa(q, k, v, softmax_scale=scale)

@@ -51,7 +51,7 @@ def layer_dims(spec: ModelSpec):
 
     a = spec.attention
     common = dict(hidden=spec.hidden_size, heads=a.num_heads, ffn_intermediate=spec.ffn.intermediate_size)
-    if a.kind == "mla":
+    if predict.mla_kernel(a):
         return LayerDims(**common, kv_lora_rank=a.kv_lora_rank, q_lora_rank=a.q_lora_rank,
                          qk_nope_dim=a.qk_nope_head_dim, rope_dim=a.qk_rope_head_dim, v_head_dim=a.v_head_dim)
     return LayerDims(**common, kv_heads=a.num_kv_heads, head_dim=a.qk_head_dim)
@@ -74,9 +74,9 @@ def layer_extras(spec: ModelSpec, batch: int, seq: int) -> dict:
     out = {}
     d = a.qk_rope_head_dim
     if d:
-        calls = 2 if a.kind == "mla" else 1
+        calls = 2 if predict.mla_kernel(a) else 1
         out["rope_tables"] = calls * 2 * r512(seq * d * predict.ACT_BYTES)
-    if a.kind == "mla":
+    if predict.mla_kernel(a):
         out["w_uk_uv_copies"] = (r512(a.kv_lora_rank * a.num_heads * a.qk_nope_head_dim * predict.ACT_BYTES)
                                  + r512(a.kv_lora_rank * a.num_heads * a.v_head_dim * predict.ACT_BYTES))
     return out

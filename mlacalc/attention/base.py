@@ -237,8 +237,12 @@ def divide(n: int, t: int, what: str) -> int:
     return n // t
 
 
-def refuse_fields(a: "Attention", names: tuple[str, ...], family: str) -> None:
-    """Refuse fields of another family that are set on this one (they would silently do nothing)."""
+INDEX_FIELDS = ("index_n_heads", "index_head_dim", "index_topk", "index_cache_bytes")
+
+
+def refuse_fields(a: "Attention", names: tuple[str, ...], owner: str) -> None:
+    """Refuse fields of another family (``owner``: the kind they belong to) set on this one: they would silently
+    do nothing."""
     for name in names:
         if getattr(a, name) not in (None, False):
-            raise SpecError(f"attention.{name}", f"only applies to kind mla, not {a.kind} ({family} attention)")
+            raise SpecError(f"attention.{name}", f"only applies to kind {owner}, not {a.kind}")

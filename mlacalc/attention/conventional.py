@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import SpecError
-from .base import AttentionFamily, AttentionOps, StepShape, refuse_fields
+from .base import INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
@@ -45,7 +45,8 @@ class Conventional(AttentionFamily):
                             "use kind: gqa")
         if a.kind == "mqa" and a.num_kv_heads != 1:
             raise SpecError("attention.num_kv_heads", "mqa needs num_kv_heads == 1")
-        refuse_fields(a, ("kv_lora_rank", "q_lora_rank"), self.name)
+        refuse_fields(a, ("kv_lora_rank", "q_lora_rank"), "mla")
+        refuse_fields(a, INDEX_FIELDS, "dsa")
         if a.kv_shared and a.v_head_dim > a.qk_head_dim:
             raise SpecError("attention.v_head_dim", f"with kv_shared the value is part of the key, so it cannot "
                             f"exceed the key head dim ({a.qk_head_dim})")

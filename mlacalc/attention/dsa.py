@@ -27,14 +27,13 @@ from typing import TYPE_CHECKING
 
 from ..costs import KVCache, OpCost, matmul
 from ..errors import ArgError, SpecError
-from .base import AttentionOps, StepShape
+from .base import INDEX_FIELDS, AttentionOps, StepShape
 from .keys import rules_span
 from .mla import MLA
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
 
-INDEX_FIELDS = ("index_n_heads", "index_head_dim", "index_topk", "index_cache_bytes")
 FP8_DS = "fp8-ds"
 SCALE_GROUP = 128            # values per fp32 scale in the fp8 layouts (indexer keys, fp8-ds latent)
 

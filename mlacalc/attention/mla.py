@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import SpecError
-from .base import AttentionFamily, AttentionOps, StepShape
+from .base import INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
 from .keys import rules_span
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ class MLA(AttentionFamily):
             raise SpecError("attention.kv_lora_rank", "is required for kind mla")
         if a.kv_shared:
             raise SpecError("attention.kv_shared", "does not apply to mla (its absorbed form already shares)")
+        if self.name == "mla":                      # DSA (a subclass) owns the indexer fields
+            refuse_fields(a, INDEX_FIELDS, "dsa")
 
     def default_form(self, phase: str) -> str:
         """Decode absorbs (no decompression of the cache); prefill decompresses (cheaper for long prompts)."""
