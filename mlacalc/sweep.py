@@ -99,7 +99,7 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             budget = gpu_mem_util * hw.memory_bytes - w - ws
             roofline(spec, hw, Step(phase, 1, contexts[0], q_tokens), par, analyse_attention=False)
         except SpecError as e:
-            skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "reason": str(e)})
+            skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "argument": e.field, "reason": e.message})
             continue
         for c in contexts:
             per_seq = kv_report(spec, c, 1, kv_bits=kbits).per_sequence.total

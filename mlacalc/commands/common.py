@@ -55,10 +55,14 @@ ARGUMENTS = {"tp", "pp", "dp", "ep", "cp", "sp", "dp_attention", "context", "bat
 
 def flag_message(e: SpecError) -> str:
     """The one-line message of a library error, its argument named as this CLI's flag (``tp`` -> ``--tp``)."""
-    if isinstance(e, ArgError) or e.field in ARGUMENTS:
-        flag = FLAGS.get(e.field, "--" + e.field.replace("_", "-"))
-        return f"{flag}: {e.message}"
-    return str(e)
+    return where_message(e.field, e.message, isinstance(e, ArgError))
+
+
+def where_message(field: str, message: str, argument: bool = False) -> str:
+    """``field: message`` with a library argument name turned into this CLI's flag."""
+    if argument or field in ARGUMENTS:
+        field = FLAGS.get(field, "--" + field.replace("_", "-"))
+    return f"{field}: {message}" if field else message
 
 
 def parallelism(tp: int = 1, pp: int = 1, dp: int = 1, ep: int = 1, cp: int = 1, sp: bool = False,

@@ -13,7 +13,7 @@ from ..errors import SpecError
 from ..units import dtype_bits, fmt_bytes
 from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, ImageTokensOpt,
                      JsonOpt, KvBitsOpt, KvDtypeOpt, PpOpt, SetOpt, SpOpt, StateDtypeOpt, TpOpt, count, emit, kv_bits,
-                     kv_format, model_spec, notes, parallelism, spec_sets)
+                     kv_format, model_spec, notes, parallelism, spec_sets, where_message)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU: a built-in name (h100-sxm, h200, b200, mi300x, ...) or a "
@@ -218,7 +218,7 @@ def sweep(model: ModelArg,
                  dp_attention=dp_attention, ep=ep, weight_bits=_wbits(weight_dtype),
                  kv_bits=kv_bits(kv_dtype, kv_bits_), gpu_mem_util=gpu_mem_util)
     if not sw.rows:
-        reasons = "; ".join(sorted({s["reason"] for s in sw.skipped}))
+        reasons = "; ".join(sorted({where_message(s["argument"], s["reason"]) for s in sw.skipped}))
         raise SpecError("--gpus", f"no combination can be laid out: {reasons}")
     if plot:
         from ..charts import write_sweep_html
@@ -240,7 +240,8 @@ def sweep(model: ModelArg,
                  f"{r.context:,}", str(r.batch), fmt_bytes(r.kv_bytes_per_gpu), "yes" if r.fits else "no",
                  f"{r.max_batch:,}", _t(r.time_per_output_token_s) if r.fits else "-",
                  f"{r.tokens_per_s_per_gpu:,.0f}" if r.fits else "-", r.bound] for r in sw.rows]
-        cap = "; ".join(f"skipped {s['variant']} on {s['gpus']} x {s['gpu']}: {s['reason']}" for s in sw.skipped)
+        cap = "; ".join(f"skipped {s['variant']} on {s['gpus']} x {s['gpu']}: {where_message(s['argument'], s['reason'])}"
+                        for s in sw.skipped)
         report.console().print(report.table(f"Sweep: {model} ({phase})", ["variant", "gpu", "n", "context", "batch",
                                                                  "KV/GPU", "fits", "max batch", "per token",
                                                                  "tok/s/GPU", "bound"], rows, cap or None))
