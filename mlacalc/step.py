@@ -199,6 +199,11 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
     ab, wb, kb = ACT_BITS / 8, wbits / 8, kbits / 8
     hb = max(wbits, HIGH_PRECISION_BITS) / 8
+    # routed experts stored narrower than the other matrices (gpt-oss's MXFP4 experts, Kimi-K2-Thinking's int4)
+    # stream at their stored bits, scales included; a uniformly quantized model (fp8, AWQ) streams at wbits
+    q = spec.quantization if weight_bits is None else None
+    mixed = q is not None and "routed_experts" in q.components and q.bits != wbits
+    eb = q.bits_per_value / 8 if mixed else wb
     n = parallel.tp
     B, prior, new = step.batch, step.prior, step.new
     T = B * new                                           # tokens in the step, over the whole group
@@ -246,10 +251,10 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                           act_bytes=T * (d + E) * ab * Lm, out_width=E, launches=Lm))
         touched = touched_experts(E, k, T)
         if parallel.ep > 1:   # E/ep whole experts per GPU, T k / n token-expert pairs in expectation
-            experts = _ffn("experts", T * k / n, d, f.expert_intermediate_size, f.gated, wb, ab, Lm,
+            experts = _ffn("experts", T * k / n, d, f.expert_intermediate_size, f.gated, eb, ab, Lm,
                            weight_fraction=touched / parallel.ep)
         else:           # every expert split n ways, all T k pairs
-            experts = _ffn("experts", T * k, d, f.expert_intermediate_size / n, f.gated, wb, ab, Lm,
+            experts = _ffn("experts", T * k, d, f.expert_intermediate_size / n, f.gated, eb, ab, Lm,
                            weight_fraction=touched)
         ops.append(experts)
         if f.num_shared_experts:
@@ -470,7 +475,7 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
     form = family(spec.attention).resolve_form(mla_form, step.phase)
-    ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=wbits, kv_bits=kbits)
+    ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=weight_bits, kv_bits=kbits)  # None: checkpoint's
     return Roofline(model=spec.name, attention=spec.attention.kind, gpu=hw, step=step, parallel=parallel,
                     mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=time_ops(ops, hw, wbits, kbits),
                     attn=attention_bound(spec, hw, step, parallel, mla_form=form, kv_bits=kbits)

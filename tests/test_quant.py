@@ -127,3 +127,13 @@ def test_quantization_block_is_validated():
         load_spec("gpt-oss-20b", ["quantization.components=[norms]"])
     with pytest.raises(SpecError, match="quantization.method: must be one of"):
         load_spec("gpt-oss-20b", ["quantization.method=nf5"])
+
+
+def test_roofline_streams_the_experts_at_their_checkpoint_bits():
+    import mlacalc
+
+    r = mlacalc.roofline("gpt-oss-120b", "h100-sxm", batch=1, context=4096)
+    # one token touches 4 experts in each of 36 layers: 3 x 2880 x 2880 weights each, at 4.25 bits
+    assert r.op("experts").op.weight_bytes == 36 * 4 * 3 * 2880 * 2880 * 17 / 32 == 1_903_564_800
+    bf16 = mlacalc.roofline("gpt-oss-120b", "h100-sxm", batch=1, context=4096, weight_dtype="bf16")
+    assert bf16.op("experts").op.weight_bytes == 36 * 4 * 3 * 2880 * 2880 * 2  # --weight-dtype overrides
