@@ -176,7 +176,10 @@ def weights_table(r) -> object:
         rows.append(["+ MTP modules", fmt_count(r.mtp_params), "-", fmt_bytes(r.mtp_bytes),
                      fmt_bytes(r.per_gpu_bytes.mtp)])
     p = r.parallel
-    cap = (f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16); active: one embedding row and "
+    q = r.quantization
+    at = (f"{', '.join(q.components)} {q.method} at {q.bits_per_value:g} bits (scales included), the rest at "
+          f">= 16 bits" if q else f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16)")
+    cap = (f"{at}; active: one embedding row and "
            f"the head ({fmt_count(r.active_non_embedding)} without them); per GPU with TP={p.tp}, EP={p.ep}, "
            f"PP={p.pp}{', DP attention' if p.dp_attention else ''} (fullest stage)")
     return table(f"Weights: {r.model}", ["component", "params", "active/token", "bytes", "per GPU"], rows, cap)
