@@ -273,6 +273,18 @@ def _whole(value: Any, path: str, minimum: int | None) -> int:
     return value
 
 
+def _choice_list(value: Any, path: str, choices: tuple[str, ...], what: str, unique: bool = False) -> tuple:
+    """A non-empty list whose entries are all among ``choices`` (each at most once when ``unique``), as a tuple."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise SpecError(path, f"expected a list of {what} ({', '.join(choices)}), got {value!r}")
+    for i, v in enumerate(value):
+        if v not in choices:
+            raise SpecError(f"{path}[{i}]", f"must be one of {', '.join(choices)}, got {v!r}")
+    if unique and len(set(value)) != len(value):
+        raise SpecError(path, f"lists a {what[:-1]} twice: {list(value)}")
+    return tuple(value)
+
+
 def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
     meta = f.metadata
     kind = meta.get("kind")
@@ -286,21 +298,9 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
         dtype_bits(value, path)
         return value
     if kind == "components":
-        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
-            raise SpecError(path, f"expected a list of components ({', '.join(QUANT_COMPONENTS)}), got {value!r}")
-        for i, v in enumerate(value):
-            if v not in QUANT_COMPONENTS:
-                raise SpecError(f"{path}[{i}]", f"must be one of {', '.join(QUANT_COMPONENTS)}, got {v!r}")
-        if len(set(value)) != len(value):
-            raise SpecError(path, f"lists a component twice: {list(value)}")
-        return tuple(value)
+        return _choice_list(value, path, QUANT_COMPONENTS, "components", unique=True)
     if kind == "layer_types":
-        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
-            raise SpecError(path, f"expected a list of layer types ({', '.join(LAYER_TYPES)}), got {value!r}")
-        for i, v in enumerate(value):
-            if v not in LAYER_TYPES:
-                raise SpecError(f"{path}[{i}]", f"must be one of {', '.join(LAYER_TYPES)}, got {v!r}")
-        return tuple(value)
+        return _choice_list(value, path, LAYER_TYPES, "layer types")
     base = t.replace("| None", "").strip()
     if base == "bool":
         if not isinstance(value, bool):
