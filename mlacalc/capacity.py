@@ -186,14 +186,16 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
             raise ArgError("workspace_bytes", f"must be at least 0, got {workspace_bytes}")
         ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
     usable = gpu_mem_util * hw.memory_bytes
-    w = weight_bytes(weight_params_per_gpu(spec, parallel), wbits).total
+    quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
+    w = weight_bytes(weight_params_per_gpu(spec, parallel), wbits, quant).total
     budget = usable - w - ws.total
     mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
     mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
     decode = None
     if mb >= 1:
         decode = roofline(spec, hw, Step("decode", mb, context, q_tokens), parallel, mla_form=mla_form,
-                          weight_bits=wbits, kv_bits=format_bits(spec, kv_format) or kbits, analyse_attention=False)
+                          weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kbits,
+                          analyse_attention=False)
     return Fit(model=spec.name, attention=spec.attention.kind, pattern=pattern(spec), gpu=hw, parallel=parallel, weight_bits=wbits,
                kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w, workspace=ws,
                kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode)

@@ -94,7 +94,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
         try:
             par = _group(n, ep, dp_attention).check(spec)
-            w = weight_bytes(weight_params_per_gpu(spec, par), wbits).total
+            w = weight_bytes(weight_params_per_gpu(spec, par), wbits,
+                             spec.quantization if weight_bits is None else None).total
             ws = activation_workspace(spec, workspace_tokens, par.attention_tp).total
             budget = gpu_mem_util * hw.memory_bytes - w - ws
             roofline(spec, hw, Step(phase, 1, contexts[0], q_tokens), par, analyse_attention=False)
@@ -107,7 +108,7 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             for b in batches:
                 held = par.sequences_per_rank(b)
                 fits = b <= mb
-                r = roofline(spec, hw, Step(phase, b, c, q_tokens), par, weight_bits=wbits, kv_bits=kbits,
+                r = roofline(spec, hw, Step(phase, b, c, q_tokens), par, weight_bits=weight_bits, kv_bits=kbits,
                              analyse_attention=False)
                 t = r.time_s
                 by = r.time_by_bound()
