@@ -12,17 +12,28 @@ cache_seqlens [B] int32 counts every token in the cache, the new query tokens in
 before attention runs).
 
 FP8: `quantize_fp8` stores e4m3 values with one float32 scale per tensor; real value = stored * scale.
+
+FP8-DS ("fp8 with decoupled scales", the layout of FlashMLA's sparse kernels for DeepSeek-V3.2): one uint8 row per
+token, for r = 512, dr = 64 656 bytes:
+    bytes [0, r)                      r float8 e4m3 latent values
+    bytes [r, r + 4 r/128)            r/128 float32 scales, one per 128 latent values (real = stored * scale)
+    bytes [r + 4 r/128, ... + 2 dr)   dr bfloat16 RoPE values (not quantised)
+`pack_fp8_ds(latent, rope)` builds the rows ([num_blocks, block_size, 656] uint8 for a paged cache),
+`unpack_fp8_ds(rows, kv_lora_rank)` dequantises them to float32 [..., r + dr], and `fp8_ds_views` gives the three
+typed views of the same bytes a kernel reads.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["MLA_BLOCK_SIZE", "GQA_BLOCK_SIZE", "to_paged", "from_paged", "quantize_fp8", "FP8_E4M3_MAX"]
+__all__ = ["MLA_BLOCK_SIZE", "GQA_BLOCK_SIZE", "to_paged", "from_paged", "quantize_fp8", "FP8_E4M3_MAX",
+           "FP8_DS_GROUP", "fp8_ds_row_bytes", "pack_fp8_ds", "unpack_fp8_ds", "fp8_ds_views"]
 
 MLA_BLOCK_SIZE = 64
 GQA_BLOCK_SIZE = 16
 FP8_E4M3_MAX = 448.0
+FP8_DS_GROUP = 128  # latent values per float32 scale in the fp8-ds layout
 
 
 def to_paged(
@@ -66,3 +77,45 @@ def quantize_fp8(x: torch.Tensor, scale: float | None = None) -> tuple[torch.Ten
         scale_t = torch.tensor([scale], dtype=torch.float32, device=x.device)
     q = (x.float() / scale_t).clamp(-FP8_E4M3_MAX, FP8_E4M3_MAX).to(torch.float8_e4m3fn)
     return q, scale_t
+
+
+def fp8_ds_row_bytes(kv_lora_rank: int = 512, rope_dim: int = 64) -> int:
+    """Bytes per token of the fp8-ds layout: r fp8 + 4 * r / 128 scale bytes + 2 * dr RoPE bytes (656 for 512/64)."""
+    assert kv_lora_rank % FP8_DS_GROUP == 0, "the latent must be whole groups of 128 values"
+    return kv_lora_rank + 4 * (kv_lora_rank // FP8_DS_GROUP) + 2 * rope_dim
+
+
+def pack_fp8_ds(latent: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
+    """latent [..., r] and rope [..., dr] (any float dtype) -> uint8 [..., fp8_ds_row_bytes(r, dr)]. Each group of 128
+    latent values gets the scale amax / 448 (1 for an all-zero group) and is stored as e4m3 of value / scale; the
+    RoPE part is stored as bf16."""
+    r, dr = latent.shape[-1], rope.shape[-1]
+    assert latent.shape[:-1] == rope.shape[:-1], "latent and rope must have the same leading dims"
+    lead = latent.shape[:-1]
+    groups = latent.float().reshape(*lead, r // FP8_DS_GROUP, FP8_DS_GROUP)
+    amax = groups.abs().amax(-1, keepdim=True)
+    scale = torch.where(amax > 0, amax / FP8_E4M3_MAX, torch.ones_like(amax))
+    q8 = (groups / scale).clamp(-FP8_E4M3_MAX, FP8_E4M3_MAX).to(torch.float8_e4m3fn).reshape(*lead, r)
+    return torch.cat([q8.view(torch.uint8), scale.reshape(*lead, -1).contiguous().view(torch.uint8),
+                      rope.to(torch.bfloat16).contiguous().view(torch.uint8)], dim=-1)
+
+
+def fp8_ds_views(rows: torch.Tensor, kv_lora_rank: int = 512):
+    """(latent float8_e4m3fn [..., r], scales float32 [..., r/128], rope bfloat16 [..., dr]): views of the same
+    bytes (no copy), each with its own element strides. rows: uint8 [..., row_bytes], contiguous in its last dim."""
+    r = kv_lora_rank
+    ng = r // FP8_DS_GROUP
+    n = rows.shape[-1]
+    assert rows.dtype == torch.uint8 and n % 4 == 0 and rows.stride(-1) == 1
+    latent = rows[..., :r].view(torch.float8_e4m3fn)
+    scales = rows.view(torch.float32)[..., r // 4: r // 4 + ng]
+    rope = rows.view(torch.bfloat16)[..., (r + 4 * ng) // 2:]
+    return latent, scales, rope
+
+
+def unpack_fp8_ds(rows: torch.Tensor, kv_lora_rank: int = 512) -> torch.Tensor:
+    """uint8 [..., row_bytes] -> float32 [..., r + dr]: latent * its group's scale, then the RoPE values."""
+    latent, scales, rope = fp8_ds_views(rows.contiguous(), kv_lora_rank)
+    lead = latent.shape[:-1]
+    deq = latent.float().reshape(*lead, -1, FP8_DS_GROUP) * scales.float()[..., None]
+    return torch.cat([deq.reshape(*lead, kv_lora_rank), rope.float()], dim=-1)

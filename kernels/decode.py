@@ -17,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from .cache import from_paged
+from .checks import KernelInputError
 
 __all__ = ["mla_decode", "mla_decode_eager", "gqa_decode", "gqa_decode_sdpa"]
 
@@ -39,8 +40,9 @@ def mla_decode_eager(
     kv_lora_rank: int = 512,
     kv_scale: torch.Tensor | float | None = None,
     max_seqlen: int | None = None,
+    check: bool | None = None,
 ) -> torch.Tensor:
-    """Absorbed MLA decode in plain PyTorch. q [B, s_q, H, r+dr]; kv_cache contiguous [B, S, r+dr] or paged
+    """Absorbed MLA decode in plain PyTorch (`check` is accepted for the common signature and ignored). q [B, s_q, H, r+dr]; kv_cache contiguous [B, S, r+dr] or paged
     [num_blocks, block, r+dr] with block_table; cache_seqlens [B] (None: every sequence fills S, or max_seqlen).
     Returns [B, s_q, H, r] in q.dtype."""
     B, s_q, H, Dk = q.shape
@@ -76,18 +78,35 @@ def mla_decode(
     kv_lora_rank: int = 512,
     kv_scale: torch.Tensor | float | None = None,
     impl: str = "auto",
+    indices: torch.Tensor | None = None,
     **kwargs,
 ) -> torch.Tensor:
     """Absorbed MLA decode; impl "triton" (flash-decoding kernel), "gluon" (sm_90, >= 64 query rows, bf16/fp16),
     "auto" (gluon where gluon_supported says so and no Triton `config` is given, else triton) or "eager". Same
-    arguments as mla_decode_eager."""
+    arguments as mla_decode_eager.
+
+    Sparse (DeepSeek Sparse Attention): with `indices` [B, s_q, topk] int32 each query token attends only the cache
+    rows it selects (token positions through block_table, -1 unused; FlashMLA's style: the same entry point);
+    runs triton_mla_sparse.mla_decode_sparse (bf16/fp16 rows or the 656-byte fp8-ds rows of cache.pack_fp8_ds).
+    Bad input raises one KernelInputError (a ValueError naming the argument)."""
+    if indices is not None:
+        if impl not in ("auto", "triton"):
+            raise KernelInputError("impl", f"{impl!r}: sparse decode (indices=) runs the Triton kernel only")
+        if kv_scale is not None:
+            raise KernelInputError("kv_scale", "sparse decode takes fp8 as the fp8-ds layout (per-row scales), "
+                                               "not a per-tensor kv_scale")
+        from .triton_mla_sparse import mla_decode_sparse
+
+        kwargs.pop("max_seqlen", None)  # the indices bound the work
+        return mla_decode_sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale=softmax_scale,
+                                 kv_lora_rank=kv_lora_rank, **kwargs)
     if impl == "eager":
         return mla_decode_eager(
             q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
             kv_scale=kv_scale, **kwargs,
         )
     if impl == "auto":
-        impl = "gluon" if _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) else "triton"
+        impl = _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs)
     if impl == "gluon":
         from .gluon_mla_decode import mla_decode_gluon
 
@@ -102,7 +121,23 @@ def mla_decode(
             q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
             kv_scale=kv_scale, **kwargs,
         )
-    raise ValueError(f"unknown impl {impl!r}")
+    raise KernelInputError("impl", f"unknown impl {impl!r}")
+
+
+_AUTO: dict = {}
+
+
+def _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> str:
+    """impl="auto"'s choice, cached per shape (no device query per call: launch.py)."""
+    key = (q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
+           block_table is None, kv_lora_rank, kv_scale is None, "config" in kwargs)
+    impl = _AUTO.get(key)
+    if impl is None:
+        impl = _AUTO[key] = "gluon" if _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) \
+            else "triton"
+        if len(_AUTO) > 256:
+            _AUTO.pop(next(iter(_AUTO)))
+    return impl
 
 
 def _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> bool:
@@ -162,4 +197,4 @@ def gqa_decode(
         return gqa_decode_triton(
             q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, **kwargs
         )
-    raise ValueError(f"unknown impl {impl!r}")
+    raise KernelInputError("impl", f"unknown impl {impl!r}")

@@ -24,7 +24,9 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
-from .triton_split_kv import combine_splits, num_sms, plan_splits
+from .checks import check_lengths_and_table, check_mla_inputs, require
+from .launch import FastLauncher, capturing, checks_enabled, device_capability, num_sms, plan_cache
+from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "DEFAULT_GLUON_CONFIG"]
 
@@ -46,7 +48,7 @@ def gluon_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: in
     """Whether mla_decode_gluon handles this call: an sm_90 GPU, bf16/fp16 q and cache of the same dtype, 512 + 64
     dims, at least 64 query rows per sequence, TMA-compatible (16-byte aligned) rows, paged block size a multiple of
     block_n."""
-    if not (q.is_cuda and torch.cuda.get_device_capability(q.device)[0] == 9):
+    if not (q.is_cuda and device_capability(q.device)[0] == 9):
         return False
     B, s_q, H, Dk = q.shape
     return (q.dtype in (torch.bfloat16, torch.float16) and kv_cache.dtype == q.dtype and kv_lora_rank == 512
@@ -67,67 +69,117 @@ def mla_decode_gluon(
     num_splits: int | None = None,
     config: GluonMLAConfig = DEFAULT_GLUON_CONFIG,
     out: torch.Tensor | None = None,
+    check: bool | None = None,
 ) -> torch.Tensor:
     """Absorbed MLA decode on sm_90 (see gluon_supported). Arguments and result as mla_decode_triton:
     q [B, s_q, H, 576], kv_cache [B, S, 576] or paged [num_blocks, block_size, 576] with block_table [B, nblk]
     int32, cache_seqlens [B] int32 -> [B, s_q, H, 512] in q.dtype. kv_scale is accepted for the common signature
-    and must be None: fp8 caches go to mla_decode_triton."""
-    assert kv_scale is None, "fp8 caches: use mla_decode_triton"
-    B, s_q, H, Dk = q.shape
-    r, dr = kv_lora_rank, Dk - kv_lora_rank
-    paged = block_table is not None
-    page_size = kv_cache.shape[1] if paged else 1
-    assert gluon_supported(q, kv_cache, kv_lora_rank=r, page_size=page_size if paged else None,
-                           block_n=config.block_n), "use mla_decode_triton for this call"
-    if paged:
-        capacity = block_table.shape[1] * page_size
-        stride_bt = block_table.stride(0)
-        kv2d = kv_cache.view(-1, Dk) if kv_cache.is_contiguous() else kv_cache.reshape(-1, Dk)
-        seq_rows = 0
-    else:
-        capacity = kv_cache.shape[1]
-        assert kv_cache.stride(0) == capacity * kv_cache.stride(1), "contiguous cache rows must be evenly spaced"
-        kv2d = torch.as_strided(kv_cache, (B * capacity, Dk), (kv_cache.stride(1), 1))
-        block_table = q  # unused pointer
-        stride_bt, seq_rows = 0, capacity
-    if cache_seqlens is None:
-        cache_seqlens = torch.full((B,), capacity, dtype=torch.int32, device=q.device)
-    max_len = min(max_seqlen or capacity, capacity)
-    rows = s_q * H
-    head_blocks = triton.cdiv(rows, BLOCK_H)
-    splits, tokens_per_split = plan_splits(
-        B * head_blocks, max_len, config.block_n, sms=num_sms(q.device), num_splits=num_splits, min_tokens=256,
-        token_bytes=Dk * kv_cache.element_size(), partial_bytes_per_split=B * rows * r * 8)
+    and must be None: fp8 caches go to mla_decode_triton. Bad input: one KernelInputError (ValueError).
 
-    gdt = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
-    lay = gl.NVMMASharedLayout.get_default_for([BLOCK_H, r], gdt)  # 128-byte swizzle (also for the 64-wide parts)
-    q2d = q.view(B * rows, Dk)
-    q_desc = TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, r // 2], lay)  # half: per group
-    kv_desc = TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [config.block_n, r // 2], lay)
-    q_rope_desc = TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, dr], lay)
-    kv_rope_desc = TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [config.block_n, dr], lay)
+    Host cost: the plan (splits, scratch, layouts) is cached per shape (launch.py); the four TMA descriptors are
+    rebuilt only when q's or the cache's address changes (the last pair is kept, so the plan holds a reference to
+    the last q and cache it saw)."""
+    key = (q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
+           None if block_table is None else (block_table.shape, block_table.stride(), block_table.dtype),
+           None if cache_seqlens is None else (cache_seqlens.shape, cache_seqlens.dtype),
+           None if out is None else (out.shape, out.stride(), out.dtype), kv_scale is None,
+           kv_lora_rank, max_seqlen, num_splits, config)
+    plans = plan_cache("mla_decode_gluon")
+    plan = plans.get(key)
+    if plan is None:
+        require(kv_scale is None, "kv_scale", "fp8 caches: use mla_decode_triton")
+        check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
+                         out=out, max_seqlen=max_seqlen, kv_dtypes=(torch.bfloat16, torch.float16))
+        page = kv_cache.shape[1] if block_table is not None else None
+        require(gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page, block_n=config.block_n),
+                "q", "this call is outside the Gluon kernel's domain (gluon_supported): use mla_decode_triton")
+        plan = _GluonPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
+                          num_splits=num_splits, config=config)
+        plans.misses += 1
+        if not capturing(q.device):
+            plans.put(key, plan)
+    if checks_enabled(check, q.device):
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
+                                capacity=plan.capacity)
+    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, out, key)
 
-    if out is None:
-        out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
-    assert out.is_contiguous()
-    single = splits == 1
-    if single:
-        o_part = lse_part = out  # unused
-        sp = (0, 0, 0, 0)
-    else:
-        o_part = torch.empty((B, splits, rows, r), dtype=torch.float32, device=q.device)
-        lse_part = torch.empty((B, splits, rows), dtype=torch.float32, device=q.device)
-        sp = (o_part.stride(0), o_part.stride(1), lse_part.stride(0), lse_part.stride(1))
-    args = (q_desc, q_rope_desc, kv_desc, kv_rope_desc, block_table, cache_seqlens, o_part, lse_part, out,
-            stride_bt, seq_rows, rows, H, s_q, tokens_per_split, *sp, softmax_scale * LOG2E, 1.0)
-    consts = dict(PAGED=paged, PAGE_SIZE=page_size, D_LAT=r, D_ROPE=dr, BLOCK_H=BLOCK_H, BLOCK_N=config.block_n,
-                  SINGLE_SPLIT=single)
-    # num_warps is the first warp group's; the second is warp_specialize's worker partition
-    _mla_decode_seesaw_kernel[(head_blocks, splits, B)](*args, **consts, NUM_BUF=seesaw_buffers(config.block_n),
-                                                       num_warps=4)
-    if not single:
-        combine_splits(o_part, lse_part, out.view(B, rows, r))
-    return out
+
+class _GluonPlan:
+    def __init__(self, q, kv_cache, block_table, *, kv_lora_rank, max_seqlen, num_splits, config):
+        B, s_q, H, Dk = q.shape
+        r, dr = kv_lora_rank, Dk - kv_lora_rank
+        dev = q.device
+        self.B, self.s_q, self.H, self.r, self.Dk = B, s_q, H, r, Dk
+        self.paged = paged = block_table is not None
+        self.page_size = kv_cache.shape[1] if paged else 1
+        if paged:
+            self.capacity = block_table.shape[1] * self.page_size
+            stride_bt, seq_rows = block_table.stride(0), 0
+        else:
+            self.capacity = kv_cache.shape[1]
+            require(kv_cache.stride(0) == self.capacity * kv_cache.stride(1), "kv_cache",
+                    "contiguous cache rows must be evenly spaced")
+            stride_bt, seq_rows = 0, self.capacity
+        max_len = min(max_seqlen or self.capacity, self.capacity)
+        self.rows = rows = s_q * H
+        head_blocks = triton.cdiv(rows, BLOCK_H)
+        self.splits, tokens_per_split = plan_splits(
+            B * head_blocks, max_len, config.block_n, sms=num_sms(dev), num_splits=num_splits, min_tokens=256,
+            token_bytes=Dk * kv_cache.element_size(), partial_bytes_per_split=B * rows * r * 8)
+        gdt = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
+        self.layout = gl.NVMMASharedLayout.get_default_for([BLOCK_H, r], gdt)  # 128-byte swizzle (64-wide parts too)
+        self.block_n = config.block_n
+        self.single = self.splits == 1
+        self.grid = (head_blocks, self.splits, B)
+        self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
+        if self.single:
+            self.o_part = self.lse_part = None
+            sp = (0, 0, 0, 0)
+        else:
+            self.o_part = torch.empty((B, self.splits, rows, r), dtype=torch.float32, device=dev)
+            self.lse_part = torch.empty((B, self.splits, rows), dtype=torch.float32, device=dev)
+            sp = (self.o_part.stride(0), self.o_part.stride(1), self.lse_part.stride(0), self.lse_part.stride(1))
+        self.ints = (stride_bt, seq_rows, rows, H, s_q, tokens_per_split, *sp)
+        # num_warps is the first warp group's; the second is warp_specialize's worker partition
+        self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n, seesaw_buffers(config.block_n),
+                       self.single)
+        self._desc_key = None
+        self._descs = None
+
+    def descriptors(self, q, kv_cache):
+        k = (q.data_ptr(), kv_cache.data_ptr())
+        if k != self._desc_key:
+            r, dr, Dk, lay = self.r, self.Dk - self.r, self.Dk, self.layout
+            q2d = q.view(self.B * self.rows, Dk)
+            if self.paged:
+                kv2d = kv_cache.view(-1, Dk) if kv_cache.is_contiguous() else kv_cache.reshape(-1, Dk)
+            else:
+                kv2d = torch.as_strided(kv_cache, (self.B * self.capacity, Dk), (kv_cache.stride(1), 1))
+            self._descs = (  # halves of the latent: one per warp group
+                TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, r // 2], lay),
+                TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, dr], lay),
+                TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [self.block_n, r // 2], lay),
+                TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [self.block_n, dr], lay),
+            )
+            self._desc_key = k
+        return self._descs
+
+    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, out, key):
+        if out is None:
+            out = torch.empty((self.B, self.s_q, self.H, self.r), dtype=q.dtype, device=q.device)
+        lens = cache_seqlens if cache_seqlens is not None else self.full_lens
+        o_part = self.o_part if self.o_part is not None else out  # unused pointers with one split
+        lse_part = self.lse_part if self.lse_part is not None else out
+        bt = block_table if block_table is not None else lens  # unused pointer
+        args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, *self.ints,
+                softmax_scale * LOG2E, 1.0, *self.consts)
+        _LAUNCH_SEESAW(key, self.grid, args, num_warps=4)
+        if not self.single:
+            combine_splits(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), key=key)
+        return out
+
+
+_LAUNCH_SEESAW = FastLauncher(_mla_decode_seesaw_kernel)
 
 
 def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool = False, single_split: bool = False):

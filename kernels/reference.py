@@ -33,6 +33,7 @@ from torch.nn import functional as F
 __all__ = [
     "attention_reference",
     "mla_latent_attention_reference",
+    "mla_sparse_reference",
     "mla_decompressed_reference",
     "mla_absorbed_reference",
     "absorb_query",
@@ -113,6 +114,48 @@ def mla_latent_attention_reference(
     k = kvf[:, :, None, :]  # one shared key "head"
     v = kvf[:, :, None, :kv_lora_rank]
     return attention_reference(q_lat, k, v, scale=scale, causal=causal, kv_lengths=kv_lengths, dtype=dtype)
+
+
+def mla_sparse_reference(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    indices: torch.Tensor,
+    kv_lora_rank: int,
+    *,
+    scale: float,
+    block_table: torch.Tensor | None = None,
+    cache_seqlens: torch.Tensor | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """Sparse (top-k, DeepSeek Sparse Attention) absorbed MLA decode: query token t of sequence b attends only the
+    cache rows its `indices[b, t]` select. One loop per query token, no batching tricks.
+
+    q [B, s_q, H, r + dr]; kv_cache paged [num_blocks, block_size, r + dr] in a float dtype (dequantise an fp8-ds
+    cache first: cache.unpack_fp8_ds); indices [B, s_q, topk] integer token positions, read through block_table
+    [B, nblk] (row = block_table[b, i // block_size], i % block_size), or without a table rows of the flattened pool
+    (FlashMLA's convention). An index is used when 0 <= i < cache_seqlens[b] (without lengths: below the table's or
+    pool's capacity); -1 (and anything else out of range) is an unused slot. No causal mask: the indices decide.
+    Returns o_lat [B, s_q, H, r] in `dtype`; a query token with no used index gives zeros.
+    """
+    B, s_q, H, _ = q.shape
+    P = kv_cache.shape[1]
+    pool = kv_cache.to(dtype)
+    out = torch.zeros(B, s_q, H, kv_lora_rank, dtype=dtype, device=q.device)
+    for b in range(B):
+        if cache_seqlens is not None:
+            limit = int(cache_seqlens[b])
+        else:
+            limit = block_table.shape[1] * P if block_table is not None else kv_cache.shape[0] * P
+        for t in range(s_q):
+            idx = indices[b, t].long()
+            idx = idx[(idx >= 0) & (idx < limit)]
+            if idx.numel() == 0:
+                continue
+            page = block_table[b].long()[idx // P] if block_table is not None else idx // P
+            rows = pool[page, idx % P]  # [n, r + dr]
+            p = torch.softmax(q[b, t].to(dtype) @ rows.T * scale, dim=-1)  # [H, n]
+            out[b, t] = p @ rows[:, :kv_lora_rank]
+    return out
 
 
 def absorb_query(q_nope: torch.Tensor, q_pe: torch.Tensor, w_uk: torch.Tensor) -> torch.Tensor:

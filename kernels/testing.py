@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .cache import GQA_BLOCK_SIZE, MLA_BLOCK_SIZE, quantize_fp8, to_paged
-from .reference import attention_reference, mla_latent_attention_reference
+from .cache import GQA_BLOCK_SIZE, MLA_BLOCK_SIZE, pack_fp8_ds, quantize_fp8, to_paged, unpack_fp8_ds
+from .reference import attention_reference, mla_latent_attention_reference, mla_sparse_reference
 
-__all__ = ["rel_error", "MLACase", "make_mla_case", "run_mla_case", "GQACase", "make_gqa_case", "run_gqa_case"]
+__all__ = ["rel_error", "MLACase", "make_mla_case", "run_mla_case", "GQACase", "make_gqa_case", "run_gqa_case",
+           "SparseCase", "make_sparse_case", "run_sparse_case"]
 
 
 def rel_error(out: torch.Tensor, ref: torch.Tensor) -> float:
@@ -118,3 +119,62 @@ def run_gqa_case(fn, case: GQACase, poison: bool = True, **kwargs) -> torch.Tens
         case.q, case.k_cache, case.v_cache, case.cache_seqlens, case.block_table,
         softmax_scale=case.softmax_scale, **kwargs,
     )
+
+
+@dataclass
+class SparseCase:
+    q: torch.Tensor
+    kv_cache: torch.Tensor  # paged rows, or fp8-ds uint8 rows
+    indices: torch.Tensor  # [B, s_q, topk] int32
+    block_table: torch.Tensor | None
+    cache_seqlens: torch.Tensor | None
+    softmax_scale: float
+    kv_lora_rank: int
+    ref: torch.Tensor  # float64 over the cache as stored (dequantised for fp8-ds)
+
+
+def make_sparse_case(
+    lens, *, heads=16, s_q=1, topk=64, r=512, dr=64, dtype=torch.bfloat16, device="cpu", block_size=MLA_BLOCK_SIZE,
+    fp8_ds=False, table=True, pad=True, seed=None,
+) -> SparseCase:
+    """Fresh random sparse-decode inputs: a shuffled paged cache (NaN past each sequence's capacity), per query token
+    a duplicate-free random choice of min(len, topk) positions (fewer with `pad`: some slots -1), in random slot
+    order. table=False: indices are rows of the flattened pool (FlashMLA's convention) and no lengths are passed."""
+    g = torch.Generator().manual_seed(seed) if seed is not None else None
+    B = len(lens)
+    S = max(lens) + 3
+    q = torch.randn(B, s_q, heads, r + dr, generator=g).to(dtype)
+    kv = torch.randn(B, S, r + dr, generator=g)
+    stored = pack_fp8_ds(kv[..., :r], kv[..., r:]) if fp8_ds else kv.to(dtype)
+    pool, bt = to_paged(stored, block_size, generator=g)
+    idx = torch.full((B, s_q, topk), -1, dtype=torch.int32)
+    for b, n in enumerate(lens):
+        for t in range(s_q):
+            k = min(n, topk)
+            if pad and k > 1:
+                k -= int(torch.randint(0, k // 2 + 1, (1,), generator=g))
+            chosen = torch.randperm(n, generator=g)[:k].to(torch.int32)
+            slots = torch.randperm(topk, generator=g)[:k]
+            idx[b, t, slots] = chosen
+    L = torch.tensor(lens, dtype=torch.int32)
+    ref_pool = unpack_fp8_ds(pool, r) if fp8_ds else pool
+    scale = (128 + dr) ** -0.5
+    ref = mla_sparse_reference(q, ref_pool, idx, r, scale=scale, block_table=bt, cache_seqlens=L)
+    if not table:  # token positions -> rows of the flattened pool
+        P = block_size
+        rows = bt.long().gather(1, (idx.clamp(min=0).long() // P).view(B, -1)).view_as(idx) * P + idx.long() % P
+        idx = torch.where(idx >= 0, rows, -1).to(torch.int32)
+        bt = None
+        L = None
+    return SparseCase(q.to(device), pool.to(device), idx.to(device), None if bt is None else bt.to(device),
+                      None if L is None else L.to(device), scale, r, ref)
+
+
+def run_sparse_case(fn, case: SparseCase, poison: bool = True, **kwargs) -> torch.Tensor:
+    """Call fn (mla_decode_sparse's signature) with a NaN-poisoned output buffer."""
+    B, s_q, H, _ = case.q.shape
+    if poison:
+        kwargs["out"] = torch.full((B, s_q, H, case.kv_lora_rank), float("nan"), dtype=case.q.dtype,
+                                   device=case.q.device)
+    return fn(case.q, case.kv_cache, case.indices, case.block_table, case.cache_seqlens,
+              softmax_scale=case.softmax_scale, kv_lora_rank=case.kv_lora_rank, **kwargs)

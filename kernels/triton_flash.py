@@ -20,7 +20,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-__all__ = ["LOG2E", "online_softmax_step", "finish", "tile_pages", "tile_rows", "key_rows"]
+__all__ = ["LOG2E", "online_softmax_step", "online_softmax_masked", "finish", "tile_pages", "tile_rows", "key_rows",
+           "selected_rows"]
 
 LOG2E = 1.4426950408889634
 
@@ -31,6 +32,13 @@ def online_softmax_step(s, m_i, l_i, acc, keys, last_key, end):
     keys <= last_key (the row's causal limit, inclusive) and keys < end. Returns (p, m, l, acc rescaled); the
     caller adds p @ V to acc."""
     visible = (keys[None, :] <= last_key[:, None]) & (keys[None, :] < end)
+    return online_softmax_masked(s, m_i, l_i, acc, visible)
+
+
+@triton.jit
+def online_softmax_masked(s, m_i, l_i, acc, visible):
+    """online_softmax_step with the visibility given ([rows, BLOCK_N] or [1, BLOCK_N] booleans): the sparse kernel's
+    keys are selected slots, not a causal range."""
     s = tl.where(visible, s, float("-inf"))
     m_new = tl.maximum(m_i, tl.max(s, 1))
     m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -85,3 +93,22 @@ def key_rows(bt_row, keys, stride_page, stride_tok, PAGE_SIZE: tl.constexpr):
     """Element offsets (int64) of the cache rows of `keys` (valid keys: the caller clamps), one table load per key."""
     page = tl.load(bt_row + keys // PAGE_SIZE)
     return page.to(tl.int64) * stride_page + (keys % PAGE_SIZE) * stride_tok
+
+
+@triton.jit
+def selected_rows(IDX_ROW, bt_row, slots, end, limit, num_blocks, PAGE_SIZE: tl.constexpr, PAGED: tl.constexpr):
+    """Sparse attention's gather: slots [BLOCK_N] of a query token's index list (IDX_ROW) -> (valid, page, row in
+    page). An index is a token position of the sequence (through the block table bt_row when PAGED, else a row of
+    the flattened pool: page = idx // PAGE_SIZE, FlashMLA's convention); -1 marks an unused slot. Clamp and mask:
+    a slot is valid when slot < end and 0 <= idx < limit; invalid slots read row 0 of page 0 (masked by the caller)
+    and table entries are clamped to [0, num_blocks), so no index or table value can address outside the cache."""
+    slot_ok = slots < end
+    idx = tl.load(IDX_ROW + slots, mask=slot_ok, other=-1)
+    valid = slot_ok & (idx >= 0) & (idx < limit)
+    idx = tl.where(valid, idx, 0)
+    if PAGED:
+        page = tl.load(bt_row + idx // PAGE_SIZE, mask=valid, other=0)
+        page = tl.minimum(tl.maximum(page, 0), num_blocks - 1)
+    else:
+        page = idx // PAGE_SIZE
+    return valid, page.to(tl.int64), idx % PAGE_SIZE

@@ -19,7 +19,9 @@ import triton
 import triton.language as tl
 
 from .triton_flash import LOG2E, finish, online_softmax_step, tile_pages, tile_rows
-from .triton_split_kv import combine_splits, num_sms, plan_splits
+from .checks import FLOAT_DTYPES, check_lengths_and_table, check_tensor, require
+from .launch import FastLauncher, capturing, checks_enabled, num_sms, plan_cache
+from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["GQADecodeConfig", "gqa_decode_triton"]
 
@@ -114,62 +116,110 @@ def gqa_decode_triton(
     num_splits: int | None = None,
     config: GQADecodeConfig | None = None,
     out: torch.Tensor | None = None,
+    check: bool | None = None,
 ) -> torch.Tensor:
     """GQA/MHA decode. q [B, s_q, Hq, D]; k_cache/v_cache contiguous [B, S, Hkv, D] or paged
     [num_blocks, block_size, Hkv, D] with block_table [B, nblk] int32; cache_seqlens [B] int32 (None: all S).
-    D a power of two (64, 128, 256). Returns [B, s_q, Hq, D] in q.dtype."""
+    D a power of two (64, 128, 256). Returns [B, s_q, Hq, D] in q.dtype. Bad input: one KernelInputError
+    (ValueError) naming the argument; the launch plan is cached per shape (launch.py), as in mla_decode_triton."""
+    key = (q.shape, q.stride(), q.dtype, q.device, k_cache.shape, k_cache.stride(), k_cache.dtype,
+           v_cache.shape, v_cache.stride(), v_cache.dtype,
+           None if block_table is None else (block_table.shape, block_table.stride(), block_table.dtype),
+           None if cache_seqlens is None else (cache_seqlens.shape, cache_seqlens.dtype),
+           None if out is None else (out.shape, out.stride(), out.dtype), max_seqlen, num_splits, config)
+    plans = plan_cache("gqa_decode_triton")
+    plan = plans.get(key)
+    if plan is None:
+        _check_gqa(q, k_cache, v_cache, cache_seqlens, block_table, out, max_seqlen)
+        plan = _GQAPlan(q, k_cache, v_cache, block_table, max_seqlen=max_seqlen, num_splits=num_splits,
+                        config=config)
+        plans.misses += 1
+        if not capturing(q.device):
+            plans.put(key, plan)
+    if checks_enabled(check, q.device):
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=k_cache.shape[0], page_size=plan.page_size,
+                                capacity=plan.capacity)
+    scale = plan.D**-0.5 if softmax_scale is None else softmax_scale
+    return plan.launch(q, k_cache, v_cache, cache_seqlens, block_table, scale, out, key)
+
+
+def _check_gqa(q, k_cache, v_cache, cache_seqlens, block_table, out, max_seqlen) -> None:
+    check_tensor(q, "q", dim=4, dtypes=FLOAT_DTYPES)
     B, s_q, Hq, D = q.shape
+    require(D & (D - 1) == 0, "q", f"head dim {D} must be a power of two")
+    for name, t in (("k_cache", k_cache), ("v_cache", v_cache)):
+        check_tensor(t, name, dim=4, dtypes=FLOAT_DTYPES, device=q.device, shape=(None, None, None, D))
+    require(k_cache.shape == v_cache.shape, "v_cache", f"shape {tuple(v_cache.shape)} differs from k_cache's "
+                                                       f"{tuple(k_cache.shape)}")
     Hkv = k_cache.shape[2]
-    assert Hq % Hkv == 0 and D & (D - 1) == 0
-    assert k_cache.stride(-1) == 1 and v_cache.stride(-1) == 1 and q.stride(-1) == 1
-    group = Hq // Hkv
-    paged = block_table is not None
-    if paged:
-        page_size = k_cache.shape[1]
-        capacity = block_table.shape[1] * page_size
-        stride_bt = block_table.stride(0)
+    require(Hq % Hkv == 0, "k_cache", f"{Hkv} kv heads do not divide the {Hq} query heads")
+    if block_table is None:
+        require(k_cache.shape[0] == B, "k_cache", f"contiguous cache has {k_cache.shape[0]} sequences, q has {B} "
+                                                  "(a paged cache needs block_table)")
     else:
-        assert k_cache.shape[0] == B
-        page_size = 1
-        capacity = k_cache.shape[1]
-        block_table = q
-        stride_bt = 0
-    if cache_seqlens is None:
-        cache_seqlens = torch.full((B,), capacity, dtype=torch.int32, device=q.device)
-    max_len = min(max_seqlen or capacity, capacity)
-    scale = D**-0.5 if softmax_scale is None else softmax_scale
-    cfg = config or GQADecodeConfig()
-    rows_per_prog = s_q * group
-    block_h = max(16, triton.next_power_of_2(rows_per_prog))
-    num_splits, tokens_per_split = plan_splits(
-        B * Hkv, max_len, cfg.block_n, sms=num_sms(q.device), num_splits=num_splits,
-        programs_per_sm=cfg.programs_per_sm, min_tokens=cfg.min_tokens_per_split,
-        token_bytes=2 * D * k_cache.element_size(), partial_bytes_per_split=B * s_q * Hq * D * 8)
-    if out is None:
-        out = torch.empty((B, s_q, Hq, D), dtype=q.dtype, device=q.device)
-    rows = s_q * Hq
-    single = num_splits == 1
-    if single:
-        o_part = lse_part = out
-        sp = (0, 0, 0, 0, 0)
-    else:
-        o_part = torch.empty((B, num_splits, rows, D), dtype=torch.float32, device=q.device)
-        lse_part = torch.empty((B, num_splits, rows), dtype=torch.float32, device=q.device)
-        sp = (o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1))
-    _gqa_decode_kernel[(Hkv, num_splits, B)](
-        q, k_cache, v_cache, block_table, cache_seqlens, o_part, lse_part, out,
-        q.stride(0), q.stride(1), q.stride(2),
-        k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
-        v_cache.stride(0), v_cache.stride(1), v_cache.stride(2),
-        stride_bt,
-        sp[0], sp[1], sp[2], sp[3], sp[4],
-        out.stride(0), out.stride(1), out.stride(2),
-        Hq, group, s_q, tokens_per_split,
-        scale * LOG2E,
-        PAGE_SIZE=page_size, PAGED=paged, HEAD_DIM=D, BLOCK_H=block_h, BLOCK_N=cfg.block_n,
-        SINGLE_SPLIT=single, num_warps=cfg.num_warps, num_stages=cfg.num_stages,
-    )
-    if not single:
-        assert out.is_contiguous()
-        combine_splits(o_part, lse_part, out.view(B, rows, D))
-    return out
+        check_tensor(block_table, "block_table", dim=2, dtypes=(torch.int32,), device=q.device, shape=(B, None))
+    if cache_seqlens is not None:
+        check_tensor(cache_seqlens, "cache_seqlens", dim=1, dtypes=(torch.int32,), device=q.device, shape=(B,))
+    if max_seqlen is not None:
+        require(isinstance(max_seqlen, int) and max_seqlen >= 1, "max_seqlen", f"{max_seqlen!r}: expected an int >= 1")
+    if out is not None:
+        check_tensor(out, "out", dtypes=(q.dtype,), device=q.device, shape=tuple(q.shape))
+        require(out.is_contiguous(), "out", "must be contiguous")
+
+
+class _GQAPlan:
+    """What gqa_decode_triton launches with that depends only on shapes, strides, dtypes and options."""
+
+    def __init__(self, q, k_cache, v_cache, block_table, *, max_seqlen, num_splits, config):
+        B, s_q, Hq, D = q.shape
+        dev = q.device
+        Hkv = k_cache.shape[2]
+        group = Hq // Hkv
+        self.B, self.s_q, self.Hq, self.D = B, s_q, Hq, D
+        paged = block_table is not None
+        if paged:
+            self.page_size = k_cache.shape[1]
+            self.capacity = block_table.shape[1] * self.page_size
+            stride_bt = block_table.stride(0)
+        else:
+            self.page_size, self.capacity, stride_bt = 1, k_cache.shape[1], 0
+        max_len = min(max_seqlen or self.capacity, self.capacity)
+        cfg = config or GQADecodeConfig()
+        block_h = max(16, triton.next_power_of_2(s_q * group))
+        self.num_splits, tokens_per_split = plan_splits(
+            B * Hkv, max_len, cfg.block_n, sms=num_sms(dev), num_splits=num_splits,
+            programs_per_sm=cfg.programs_per_sm, min_tokens=cfg.min_tokens_per_split,
+            token_bytes=2 * D * k_cache.element_size(), partial_bytes_per_split=B * s_q * Hq * D * 8)
+        self.rows = rows = s_q * Hq
+        self.single = self.num_splits == 1
+        self.grid = (Hkv, self.num_splits, B)
+        self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
+        if self.single:
+            self.o_part = self.lse_part = None
+            sp = (0, 0, 0, 0, 0)
+        else:
+            self.o_part = torch.empty((B, self.num_splits, rows, D), dtype=torch.float32, device=dev)
+            self.lse_part = torch.empty((B, self.num_splits, rows), dtype=torch.float32, device=dev)
+            sp = (*self.o_part.stride()[:3], *self.lse_part.stride()[:2])
+        self.ints = (q.stride(0), q.stride(1), q.stride(2), *k_cache.stride()[:3], *v_cache.stride()[:3], stride_bt,
+                     *sp)
+        self.tail = (Hq, group, s_q, tokens_per_split)
+        self.consts = (self.page_size, paged, D, block_h, cfg.block_n, self.single)
+        self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+
+    def launch(self, q, k_cache, v_cache, cache_seqlens, block_table, scale, out, key):
+        if out is None:
+            out = torch.empty((self.B, self.s_q, self.Hq, self.D), dtype=q.dtype, device=q.device)
+        lens = cache_seqlens if cache_seqlens is not None else self.full_lens
+        o_part = self.o_part if self.o_part is not None else out
+        lse_part = self.lse_part if self.lse_part is not None else out
+        bt = block_table if block_table is not None else lens  # unused pointer
+        args = (q, k_cache, v_cache, bt, lens, o_part, lse_part, out, *self.ints, *out.stride()[:3], *self.tail,
+                scale * LOG2E, *self.consts)
+        _LAUNCH_GQA(key, self.grid, args, **self.options)
+        if not self.single:
+            combine_splits(self.o_part, self.lse_part, out.view(self.B, self.rows, self.D), key=key)
+        return out
+
+
+_LAUNCH_GQA = FastLauncher(_gqa_decode_kernel)

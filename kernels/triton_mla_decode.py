@@ -34,14 +34,16 @@ import triton
 import triton.language as tl
 
 from .triton_flash import LOG2E, finish, key_rows, online_softmax_step, tile_pages, tile_rows
-from .triton_split_kv import combine_splits, num_sms, plan_splits
+from .checks import check_lengths_and_table, check_mla_inputs
+from .launch import FastLauncher, capturing, checks_enabled, num_sms, plan_cache
+from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits"]
 
 
 @triton.jit
 def _mla_decode_kernel(
-    Q, KV, BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT,
+    Q, KV, BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT, KV_SCALE,
     stride_q_b, stride_q_t, stride_q_h,
     stride_kv_page, stride_kv_tok,
     stride_bt_b,
@@ -49,8 +51,8 @@ def _mla_decode_kernel(
     stride_lse_b, stride_lse_s,
     stride_o_b, stride_o_t, stride_o_h,
     num_heads, q_len, tokens_per_split,
-    qk_scale,  # softmax_scale * log2(e) * kv_scale
-    out_scale,  # kv_scale
+    qk_scale,  # softmax_scale * log2(e) * kv_scale (kv_scale from KV_SCALE when SCALE_PTR)
+    out_scale,  # kv_scale (likewise)
     PAGE_SIZE: tl.constexpr,
     PAGED: tl.constexpr,
     D_LAT: tl.constexpr,
@@ -60,6 +62,7 @@ def _mla_decode_kernel(
     SINGLE_SPLIT: tl.constexpr,
     SPLIT_V: tl.constexpr,
     PREFETCH: tl.constexpr,
+    SCALE_PTR: tl.constexpr,
 ):
     """Grid (head_blocks * SPLIT_V, splits, B). With SPLIT_V = 2 the 512 value dims are split over two programs:
     each recomputes the full 576-dim scores (QK^T costs twice) and keeps only a [BLOCK_H, D_LAT / 2] accumulator,
@@ -75,6 +78,10 @@ def _mla_decode_kernel(
     b = tl.program_id(2)
     pid_h = pid_hv // SPLIT_V
     vh = pid_hv % SPLIT_V
+    if SCALE_PTR:  # a tensor kv_scale is read here, not with a host sync in the wrapper
+        ks = tl.load(KV_SCALE)
+        qk_scale = qk_scale * ks
+        out_scale = out_scale * ks
     seqlen = tl.load(SEQLENS + b)
     start = pid_s * tokens_per_split
     end = tl.minimum(start + tokens_per_split, seqlen)
@@ -223,69 +230,99 @@ def mla_decode_triton(
     num_splits: int | None = None,
     config: MLADecodeConfig | None = None,
     out: torch.Tensor | None = None,
+    check: bool | None = None,
 ) -> torch.Tensor:
     """Absorbed MLA decode. q [B, s_q, H, r+dr] (bf16/fp16/fp32), kv_cache contiguous [B, S, r+dr] or paged
-    [num_blocks, block_size, r+dr] with block_table [B, nblk] int32; bf16/fp16/fp32 or float8_e4m3fn with kv_scale.
-    cache_seqlens [B] int32 (None: all S). max_seqlen bounds the lengths for the split heuristic without a host
-    sync (default: the cache's capacity). Returns [B, s_q, H, r] in q.dtype."""
-    B, s_q, H, Dk = q.shape
-    r = kv_lora_rank
-    dr = Dk - r
-    assert kv_cache.shape[-1] == Dk and kv_cache.stride(-1) == 1 and q.stride(-1) == 1
-    assert r & (r - 1) == 0 and dr & (dr - 1) == 0, "latent and rope dims must be powers of two"
-    paged = block_table is not None
-    if paged:
-        assert kv_cache.dim() == 3 and block_table.shape[0] == B
-        page_size = kv_cache.shape[1]
-        capacity = block_table.shape[1] * page_size
-        stride_bt = block_table.stride(0)
-    else:
-        assert kv_cache.dim() == 3 and kv_cache.shape[0] == B
-        page_size = 1
-        capacity = kv_cache.shape[1]
-        block_table = cache_seqlens if cache_seqlens is not None else q  # unused pointer
-        stride_bt = 0
-    if cache_seqlens is None:
-        cache_seqlens = torch.full((B,), capacity, dtype=torch.int32, device=q.device)
-    max_len = min(max_seqlen or capacity, capacity)
-    is_fp8 = kv_cache.dtype in (torch.float8_e4m3fn, torch.float8_e5m2)
-    if kv_scale is None:
-        assert not is_fp8, "an fp8 cache needs kv_scale"
-        kv_scale_f = 1.0
-    else:
-        kv_scale_f = float(kv_scale.item()) if torch.is_tensor(kv_scale) else float(kv_scale)
+    [num_blocks, block_size, r+dr] with block_table [B, nblk] int32; bf16/fp16/fp32 or float8_e4m3fn with kv_scale
+    (a float, or a 1-element float32 tensor read by the kernel: no host sync). cache_seqlens [B] int32 (None: all
+    S). max_seqlen bounds the lengths for the split heuristic without a host sync (default: the cache's capacity).
+    Returns [B, s_q, H, r] in q.dtype. Bad input: one KernelInputError (ValueError) naming the argument; `check`:
+    value checks of lengths and table entries (checks.py; default on for CPU tensors, off on CUDA).
 
-    rows = s_q * H
-    cfg, block_h, head_blocks, num_splits, tokens_per_split = _plan(
-        B, s_q, H, max_len, sms=num_sms(q.device), token_bytes=Dk * kv_cache.element_size(), kv_lora_rank=r,
-        fp8=is_fp8, config=config, num_splits=num_splits, paged=paged)
-    split_v = cfg.split_v
-    prefetch = cfg.prefetch_l2 and q.device.type == "cuda"  # inline PTX: not under the CPU interpreter
+    Host cost: the launch plan (tile config, splits, grid, scratch buffers) is cached per shape (launch.py), so a
+    repeated call costs the key, the output allocation and two direct launches."""
+    scale_t = kv_scale if torch.is_tensor(kv_scale) else None
+    key = (q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
+           None if block_table is None else (block_table.shape, block_table.stride(), block_table.dtype),
+           None if cache_seqlens is None else (cache_seqlens.shape, cache_seqlens.dtype),
+           None if out is None else (out.shape, out.stride(), out.dtype),
+           None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device), kv_scale is None,
+           kv_lora_rank, max_seqlen, num_splits, config)
+    plans = plan_cache("mla_decode_triton")
+    plan = plans.get(key)
+    if plan is None:
+        check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
+                         out=out, max_seqlen=max_seqlen)
+        plan = _MLAPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
+                        num_splits=num_splits, config=config, has_scale=kv_scale is not None)
+        plans.misses += 1
+        if not capturing(q.device):
+            plans.put(key, plan)
+    if checks_enabled(check, q.device):
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
+                                capacity=plan.capacity)
+    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out, key)
 
-    if out is None:
-        out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
-    single = num_splits == 1
-    if single:
-        o_part = lse_part = out  # unused
-        sp = (0, 0, 0, 0, 0)
-    else:
-        o_part = torch.empty((B, num_splits, rows, r), dtype=torch.float32, device=q.device)
-        lse_part = torch.empty((B, num_splits, rows), dtype=torch.float32, device=q.device)
-        sp = (o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1))
-    _mla_decode_kernel[(head_blocks * split_v, num_splits, B)](
-        q, kv_cache, block_table, cache_seqlens, o_part, lse_part, out,
-        q.stride(0), q.stride(1), q.stride(2),
-        kv_cache.stride(0), kv_cache.stride(1),
-        stride_bt,
-        sp[0], sp[1], sp[2], sp[3], sp[4],
-        out.stride(0), out.stride(1), out.stride(2),
-        H, s_q, tokens_per_split,
-        softmax_scale * LOG2E * kv_scale_f,
-        kv_scale_f,
-        PAGE_SIZE=page_size, PAGED=paged, D_LAT=r, D_ROPE=dr, BLOCK_H=block_h, BLOCK_N=cfg.block_n,
-        SINGLE_SPLIT=single, SPLIT_V=split_v, PREFETCH=prefetch, num_warps=cfg.num_warps, num_stages=cfg.num_stages,
-    )
-    if not single:
-        assert out.is_contiguous()
-        combine_splits(o_part, lse_part, out.view(B, rows, r))
-    return out
+
+class _MLAPlan:
+    """Everything mla_decode_triton launches with that depends only on shapes, strides, dtypes and options."""
+
+    def __init__(self, q, kv_cache, block_table, *, kv_lora_rank, max_seqlen, num_splits, config, has_scale):
+        B, s_q, H, Dk = q.shape
+        r = kv_lora_rank
+        dev = q.device
+        self.B, self.s_q, self.H, self.r = B, s_q, H, r
+        self.paged = paged = block_table is not None
+        if paged:
+            self.page_size = kv_cache.shape[1]
+            self.capacity = block_table.shape[1] * self.page_size
+            self.stride_bt = block_table.stride(0)
+        else:
+            self.page_size, self.capacity, self.stride_bt = 1, kv_cache.shape[1], 0
+        max_len = min(max_seqlen or self.capacity, self.capacity)
+        is_fp8 = kv_cache.dtype in (torch.float8_e4m3fn, torch.float8_e5m2)
+        self.rows = rows = s_q * H
+        cfg, block_h, head_blocks, self.num_splits, tokens_per_split = _plan(
+            B, s_q, H, max_len, sms=num_sms(dev), token_bytes=Dk * kv_cache.element_size(), kv_lora_rank=r,
+            fp8=is_fp8, config=config, num_splits=num_splits, paged=paged)
+        self.grid = (head_blocks * cfg.split_v, self.num_splits, B)
+        self.single = self.num_splits == 1
+        self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)  # for cache_seqlens=None
+        self.out_strides = (s_q * H * r, H * r, r)  # a fresh contiguous output
+        if self.single:
+            self.o_part = self.lse_part = None
+            sp = (0, 0, 0, 0, 0)
+        else:
+            self.o_part = torch.empty((B, self.num_splits, rows, r), dtype=torch.float32, device=dev)
+            self.lse_part = torch.empty((B, self.num_splits, rows), dtype=torch.float32, device=dev)
+            sp = (*self.o_part.stride()[:3], *self.lse_part.stride()[:2])
+        self.ints = (q.stride(0), q.stride(1), q.stride(2), kv_cache.stride(0), kv_cache.stride(1), self.stride_bt,
+                     *sp)
+        self.tail = (H, s_q, tokens_per_split)
+        prefetch = cfg.prefetch_l2 and dev.type == "cuda"  # inline PTX: not under the CPU interpreter
+        self.consts = (self.page_size, paged, r, Dk - r, block_h, cfg.block_n, self.single, cfg.split_v, prefetch)
+        self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+        self.has_scale = has_scale
+
+    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out, key):
+        B, s_q, H, r = self.B, self.s_q, self.H, self.r
+        if out is None:
+            out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
+            o_strides = self.out_strides
+        else:
+            o_strides = out.stride()[:3]
+        lens = cache_seqlens if cache_seqlens is not None else self.full_lens
+        kv_scale_f = 1.0 if kv_scale is None or scale_t is not None else float(kv_scale)
+        o_part = self.o_part if self.o_part is not None else out  # unused pointers with one split
+        lse_part = self.lse_part if self.lse_part is not None else out
+        bt = block_table if block_table is not None else lens  # unused pointer
+        args = (q, kv_cache, bt, lens, o_part, lse_part, out, scale_t if scale_t is not None else lens,
+                *self.ints, *o_strides, *self.tail, softmax_scale * LOG2E * kv_scale_f, kv_scale_f,
+                *self.consts, scale_t is not None)
+        _LAUNCH_MLA(key, self.grid, args, **self.options)
+        if not self.single:
+            combine_splits(self.o_part, self.lse_part, out.view(B, self.rows, r), key=key)
+        return out
+
+
+_LAUNCH_MLA = FastLauncher(_mla_decode_kernel)

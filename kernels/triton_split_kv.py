@@ -16,6 +16,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .launch import FastLauncher, num_sms
+
 __all__ = ["choose_num_splits", "plan_splits", "combine_splits", "num_sms"]
 
 
@@ -47,24 +49,19 @@ def _combine_splits_kernel(
     tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, (acc / l).to(OUT.dtype.element_ty))
 
 
-def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor) -> None:
-    """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place)."""
+def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, *, key=None) -> None:
+    """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place).
+    key: the caller's plan key (launch.py): the compiled kernel is then launched directly on later calls."""
     B, splits, R, Dv = o_part.shape
     assert out_rows.stride(-1) == 1 and o_part.stride(-1) == 1 and lse_part.stride(-1) == 1
-    _combine_splits_kernel[(R, B)](
-        o_part, lse_part, out_rows,
-        splits,
-        o_part.stride(0), o_part.stride(1), o_part.stride(2),
-        lse_part.stride(0), lse_part.stride(1),
-        out_rows.stride(0), out_rows.stride(1),
-        DV=Dv, SPLITS_P2=triton.next_power_of_2(splits), num_warps=4 if Dv >= 256 else 2,
-    )
+    args = (o_part, lse_part, out_rows, splits, o_part.stride(0), o_part.stride(1), o_part.stride(2),
+            lse_part.stride(0), lse_part.stride(1), out_rows.stride(0), out_rows.stride(1),
+            Dv, triton.next_power_of_2(splits))
+    _LAUNCH_COMBINE(None if key is None else (key, out_rows.stride()), (R, B, 1), args,
+                    num_warps=4 if Dv >= 256 else 2)
 
 
-def num_sms(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.get_device_properties(device).multi_processor_count
-    return 4  # interpreter: a few splits so that the combine stage is exercised
+_LAUNCH_COMBINE = FastLauncher(_combine_splits_kernel)
 
 
 def choose_num_splits(

@@ -1,0 +1,122 @@
+"""Input checks of the decode wrappers: bad input raises one `KernelInputError` (a ValueError naming the argument),
+never a CUDA fault.
+
+Two kinds:
+  * Shape checks (dtype, rank, sizes, last-dim stride, device): cheap, no device work. A wrapper runs them when it
+    builds a launch plan; the plan is cached under a key of exactly these properties (launch.py), so a cache hit
+    means they passed before.
+  * Value checks (indices and block-table entries in range, lengths within the cache): a device reduction and one
+    host sync each, so they run only when `launch.checks_enabled(check, device)` says so (default: on for CPU tensors
+    and the interpreter, off on CUDA and always off during CUDA graph capture; `check=True` or
+    MLACALC_KERNEL_CHECKS=1 turn them on). With them off, the sparse kernel clamps and masks every index and table
+    entry, so a bad value gives a wrong (masked) result, not a fault; the dense kernels trust the block table.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["KernelInputError", "require", "check_tensor", "check_mla_inputs", "check_lengths_and_table",
+           "check_sparse_indices"]
+
+FLOAT_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
+FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
+
+
+class KernelInputError(ValueError):
+    """Bad input to a kernel wrapper: `arg` names the argument, the message says what was expected."""
+
+    def __init__(self, arg: str, message: str):
+        self.arg = arg
+        super().__init__(f"{arg}: {message}")
+
+
+def require(ok: bool, arg: str, message: str) -> None:
+    if not ok:
+        raise KernelInputError(arg, message)
+
+
+def check_tensor(t, arg: str, *, dim: int | None = None, dtypes=None, device=None, last_contiguous: bool = True,
+                 shape: tuple | None = None) -> None:
+    """t is a tensor of rank `dim`, one of `dtypes`, on `device`, with unit stride in its last dim, of `shape`
+    (None entries: any size)."""
+    require(isinstance(t, torch.Tensor), arg, f"expected a torch.Tensor, got {type(t).__name__}")
+    if dim is not None:
+        require(t.dim() == dim, arg, f"expected {dim} dims, got shape {tuple(t.shape)}")
+    if dtypes is not None:
+        require(t.dtype in dtypes, arg, f"dtype {t.dtype} not supported (expected one of "
+                                        f"{', '.join(str(d) for d in dtypes)})")
+    if device is not None:
+        require(t.device == device, arg, f"on {t.device}, expected {device} (the query's device)")
+    if shape is not None:
+        require(all(w is None or w == g for w, g in zip(shape, t.shape)) and len(shape) == t.dim(), arg,
+                f"shape {tuple(t.shape)}, expected {tuple('*' if w is None else w for w in shape)}")
+    if last_contiguous and t.numel() > 0:
+        require(t.stride(-1) == 1 or t.shape[-1] == 1, arg, f"last dim must be contiguous (stride 1), got strides "
+                                                            f"{t.stride()}")
+
+
+def check_mla_inputs(q, kv_cache, cache_seqlens, block_table, *, kv_lora_rank, kv_scale, out, max_seqlen,
+                     kv_dtypes=FLOAT_DTYPES + FP8_DTYPES, row_dim: int | None = None, pool: bool = False) -> None:
+    """Shape checks shared by the MLA decode wrappers (dense and sparse). q [B, s_q, H, r+dr]; kv_cache [B, S, r+dr]
+    or paged [num_blocks, block_size, r+dr] with block_table [B, nblk] int32 (row_dim: the cache's last dim when it
+    is a packed byte layout; pool: a paged cache addressed without a table, as sparse indices may be); cache_seqlens
+    [B] int32; out [B, s_q, H, r] in q.dtype, contiguous."""
+    check_tensor(q, "q", dim=4, dtypes=FLOAT_DTYPES)
+    B, s_q, H, Dk = q.shape
+    dev = q.device
+    require(isinstance(kv_lora_rank, int) and 0 < kv_lora_rank < Dk, "kv_lora_rank",
+            f"{kv_lora_rank!r} must be an int below q's last dim {Dk}")
+    dr = Dk - kv_lora_rank
+    require(kv_lora_rank & (kv_lora_rank - 1) == 0 and dr & (dr - 1) == 0, "kv_lora_rank",
+            f"latent ({kv_lora_rank}) and RoPE ({dr}) dims must be powers of two")
+    check_tensor(kv_cache, "kv_cache", dim=3, dtypes=kv_dtypes, device=dev)
+    require(kv_cache.shape[-1] == (row_dim or Dk), "kv_cache",
+            f"last dim {kv_cache.shape[-1]}, expected {row_dim or Dk} (q's last dim is {Dk})")
+    if block_table is None and not pool:
+        require(kv_cache.shape[0] == B, "kv_cache", f"contiguous cache has {kv_cache.shape[0]} sequences, q has {B} "
+                                                    "(a paged cache needs block_table)")
+    elif block_table is not None:
+        check_tensor(block_table, "block_table", dim=2, dtypes=(torch.int32,), device=dev, shape=(B, None))
+    if cache_seqlens is not None:
+        check_tensor(cache_seqlens, "cache_seqlens", dim=1, dtypes=(torch.int32,), device=dev, shape=(B,))
+    if max_seqlen is not None:
+        require(isinstance(max_seqlen, int) and max_seqlen >= 1, "max_seqlen", f"{max_seqlen!r}: expected an int >= 1")
+    if kv_cache.dtype in FP8_DTYPES:
+        require(kv_scale is not None, "kv_scale", "an fp8 cache needs kv_scale (float or a 1-element tensor)")
+    if torch.is_tensor(kv_scale):
+        check_tensor(kv_scale, "kv_scale", dtypes=(torch.float32,), device=dev)
+        require(kv_scale.numel() == 1, "kv_scale", f"expected one element, got shape {tuple(kv_scale.shape)}")
+    elif kv_scale is not None:
+        require(isinstance(kv_scale, (int, float)), "kv_scale", f"expected a float or tensor, got {type(kv_scale)}")
+    if out is not None:
+        check_tensor(out, "out", dtypes=(q.dtype,), device=dev, shape=(B, s_q, H, kv_lora_rank))
+        require(out.is_contiguous(), "out", "must be contiguous")
+
+
+def check_lengths_and_table(cache_seqlens, block_table, *, num_blocks: int, page_size: int, capacity: int) -> None:
+    """Value checks (one host sync): 0 <= cache_seqlens <= capacity; the block-table entries a sequence uses lie in
+    [0, num_blocks)."""
+    if cache_seqlens is not None and cache_seqlens.numel():
+        lo, hi = torch.aminmax(cache_seqlens)
+        lo, hi = int(lo), int(hi)
+        require(lo >= 0 and hi <= capacity, "cache_seqlens", f"values in [{lo}, {hi}], expected within [0, {capacity}]")
+    if block_table is not None and block_table.numel():
+        if cache_seqlens is not None:
+            used = torch.arange(block_table.shape[1], device=block_table.device)[None, :] * page_size \
+                < cache_seqlens[:, None]
+        else:
+            used = torch.ones_like(block_table, dtype=torch.bool)
+        bad = used & ((block_table < 0) | (block_table >= num_blocks))
+        require(not bool(bad.any()), "block_table", f"entries out of range [0, {num_blocks}) where sequences use them")
+
+
+def check_sparse_indices(indices, cache_seqlens, *, capacity: int) -> None:
+    """Value check (one host sync): every index is -1 (unused) or a token position in [0, len_b) of its sequence
+    (in [0, capacity) without cache_seqlens)."""
+    if not indices.numel():
+        return
+    limit = cache_seqlens.to(torch.int64)[:, None, None] if cache_seqlens is not None else capacity
+    bad = (indices < -1) | (indices >= limit)
+    require(not bool(bad.any()), "indices", "entries must be -1 (unused) or a token position below the sequence's "
+                                            f"length ({'cache_seqlens' if cache_seqlens is not None else capacity})")

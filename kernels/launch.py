@@ -1,0 +1,166 @@
+"""Host side of every decode wrapper: launch plans cached per shape, device facts cached per device, direct launches of
+compiled Triton kernels, and the one error type for bad input.
+
+Why: an eager `mla_decode(...)` spent 130-210 us on the host before the GPU started (FlashMLA: 5-7 us;
+../shared/notes/environment-facts.md): the split heuristic's Python loop, a device-properties query, scratch
+allocations, a `.item()` sync for a tensor kv_scale, and Triton's own argument binding for two launches.
+
+What is cached, and what stays per call:
+  * `plan_cache(name)`: a small dict (LRU, `PLAN_CACHE_SIZE` entries) per wrapper, keyed by everything the plan
+    depends on (shapes, strides, dtypes, device, flags). A plan holds the tile config, grid, split count, the
+    constants derived from strides, and the scratch buffers for split partials / LSE. Scratch buffers are reused by
+    every call with the same key: calls on one stream run in order, so reuse is safe there; two streams running the
+    same shape at once would share them (not a use this package has). A plan made while a CUDA graph is being
+    captured is not kept (its buffers would live in the graph's private pool).
+  * `num_sms(device)`, `device_capability(device)`: queried once per device.
+  * `FastLauncher`: the first launch goes through `kernel[grid](...)` (Triton binds, specialises, compiles); the
+    `CompiledKernel` it returns is kept under the plan's key plus the 16-byte alignment of each tensor argument
+    (the only launch-to-launch difference Triton specialises on once shapes, strides and integer arguments are
+    fixed by the plan). Later launches call `compiled.run(grid, stream, function, packed_metadata, ...)`, which is
+    what `JITFunction.run` itself does after its binding (same in Triton 3.6 and 3.9; TMA descriptor arguments are
+    expanded inside `compiled.run` on both paths). Falls back to the normal path under the interpreter (no
+    CompiledKernel), when a launch hook (a profiler) is installed, or with MLACALC_DIRECT_LAUNCH=0.
+  * Per call: the output tensor (unless `out=` is given), the key, the alignment check, the launches. No device
+    queries, no host syncs.
+
+Input checks (checks.py) run when a plan is built; a cache hit means the same shapes, strides and dtypes passed them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+import torch
+
+from .checks import KernelInputError
+
+__all__ = ["KernelInputError", "plan_cache", "num_sms", "device_capability", "FastLauncher", "checks_enabled", "PLAN_CACHE_SIZE",
+           "capturing"]
+
+DIRECT = os.environ.get("MLACALC_DIRECT_LAUNCH", "1") != "0"  # "0": always Triton's own launch path
+PLAN_CACHE_SIZE = 32  # plans per wrapper; a decode loop uses one per (batch, context bucket, layer kind)
+CHECKS_ENV = "MLACALC_KERNEL_CHECKS"  # "1": value checks (with a host sync) on CUDA too; "0": off everywhere
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+        self.misses = 0  # plans built (tests count them)
+
+    def get(self, key, default=None):
+        v = super().get(key, default)
+        if v is not default:
+            self.move_to_end(key)
+        return v
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+_PLANS: dict[str, _LRU] = {}
+
+
+def plan_cache(name: str) -> _LRU:
+    """The plan dict of one wrapper (created on first use)."""
+    c = _PLANS.get(name)
+    if c is None:
+        c = _PLANS[name] = _LRU(PLAN_CACHE_SIZE)
+    return c
+
+
+def capturing(device: torch.device) -> bool:
+    """Whether the current stream is capturing a CUDA graph (no syncs allowed, no plans kept)."""
+    return device.type == "cuda" and torch.cuda.is_current_stream_capturing()
+
+
+_SMS: dict = {}
+
+
+def num_sms(device: torch.device) -> int:
+    """SMs of a CUDA device, queried once per device; 4 off the GPU (the interpreter: a few splits, so that the
+    combine stage is exercised)."""
+    key = (device.type, device.index)
+    n = _SMS.get(key)
+    if n is None:
+        if device.type == "cuda":
+            idx = device.index if device.index is not None else torch.cuda.current_device()
+            n = torch.cuda.get_device_properties(idx).multi_processor_count
+        else:
+            n = 4
+        _SMS[key] = n
+    return n
+
+
+_CAPS: dict = {}
+
+
+def device_capability(device: torch.device) -> tuple[int, int]:
+    """(major, minor) of a CUDA device, queried once per device; (0, 0) off the GPU."""
+    key = (device.type, device.index)
+    cap = _CAPS.get(key)
+    if cap is None:
+        if device.type == "cuda":
+            idx = device.index if device.index is not None else torch.cuda.current_device()
+            cap = tuple(torch.cuda.get_device_capability(idx))
+        else:
+            cap = (0, 0)
+        _CAPS[key] = cap
+    return cap
+
+
+def checks_enabled(check: bool | None, device: torch.device) -> bool:
+    """Value checks (index and block-table ranges: a device reduction and a host sync). `check` wins when given;
+    else the env var MLACALC_KERNEL_CHECKS ("0"/"1"); else on for CPU tensors (the interpreter), off on CUDA, where
+    the sparse kernel clamps and masks instead. Never during CUDA graph capture."""
+    if capturing(device):
+        return False
+    if check is not None:
+        return check
+    env = os.environ.get(CHECKS_ENV)
+    if env is not None:
+        return env not in ("", "0")
+    return device.type != "cuda"
+
+
+class FastLauncher:
+    """Launch a @triton.jit kernel with every argument positional (constexprs too, in the kernel's order) and keep
+    the compiled kernel per (plan key, alignment) for direct launches (see the module docstring)."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.compiled: dict = {}
+
+    def __call__(self, key, grid, args, **options) -> None:
+        align = tuple(_aligned(a) for a in args if isinstance(a, torch.Tensor) or hasattr(a, "base"))
+        k = self.compiled.get((key, align))
+        if k is not None and DIRECT and _hooks_off():
+            dev = args[0].device
+            stream = _raw_stream(dev.index if dev.index is not None else torch.cuda.current_device())
+            k.run(grid[0], grid[1], grid[2], stream, k.function, k.packed_metadata, None, None, None, *args)
+            return
+        k = self.kernel[grid](*args, **options)
+        if key is not None and getattr(k, "function", None) is not None and hasattr(k, "packed_metadata"):
+            self.compiled[(key, align)] = k
+            if len(self.compiled) > 4 * PLAN_CACHE_SIZE:
+                self.compiled.pop(next(iter(self.compiled)))
+
+
+def _aligned(a) -> bool:
+    """16-byte alignment of a tensor argument (or of a TMA descriptor's base): what Triton specialises on."""
+    return (a if isinstance(a, torch.Tensor) else a.base).data_ptr() % 16 == 0
+
+
+def _hooks_off() -> bool:
+    try:
+        from triton import knobs
+    except ImportError:  # a Triton before knobs: always take the normal path
+        return False
+    return knobs.runtime.launch_enter_hook is None and knobs.runtime.launch_exit_hook is None
+
+
+def _raw_stream(index: int) -> int:
+    return torch._C._cuda_getCurrentRawStream(index)

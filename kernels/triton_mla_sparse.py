@@ -1,0 +1,274 @@
+"""Sparse top-k MLA decode (DeepSeek Sparse Attention, DeepSeek-V3.2) in Triton: each query token attends only the
+`topk` cache rows its indexer selected.
+
+What it computes (per sequence b, query token t, head h; r latent dims, dr RoPE dims):
+    J     = { i in indices[b, t, :] : 0 <= i < len_b }                      (-1 marks an unused slot)
+    s_i   = scale * (q[b,t,h,:r] . c[i] + q[b,t,h,r:] . k_pe[i])              for i in J
+    out   = sum_{i in J} softmax(s)_i * c[i]                                  -> [B, s_q, H, r]
+where row i of sequence b is found through the block table (block_table[b, i // block_size], row i % block_size), as
+for the dense kernels; without a block table an index is a row of the flattened pool (FlashMLA's convention:
+page * block_size + offset). No causal mask: the indices decide what each token sees.
+
+Cache formats:
+  * bf16 / fp16 / fp32 rows [num_blocks, block_size, r + dr];
+  * fp8-ds (cache.pack_fp8_ds): uint8 rows of r e4m3 values, r/128 float32 scales and dr bf16 RoPE values (656 bytes
+    for 512 + 64). The kernel reads three typed views of the same bytes (cache.fp8_ds_views) and dequantises the
+    latent tile on load (value * its group's scale), then runs the dots in the query's dtype.
+
+Algorithm (the dense kernel's, with a gather in place of a contiguous tile):
+  * One program = BLOCK_H heads of one query token x one split of its index list (grid: head blocks, splits,
+    B * s_q). Each tile of BLOCK_N slots loads the indices, maps them to rows (triton_flash.selected_rows: clamp and
+    mask, so no index or table entry can address outside the cache), gathers the [BLOCK_N, r] latent and
+    [BLOCK_N, dr] RoPE rows once, and feeds the latent tile to both dots (K^T for the scores, V for P @ V).
+  * The next tile's rows are computed at the end of each iteration (loop-carried), so no row address depends on a
+    load of its own iteration and Triton's pipeliner can keep a gather in flight (the dense paged kernel's trick,
+    docs/kernels-notes.md, follow-up 3).
+  * Online softmax in base 2 (triton_flash.online_softmax_masked); splits merged by triton_split_kv.combine_splits.
+
+Out-of-range indices: clamped and masked in the kernel (never a fault). With `check` on (checks.py: default on CPU
+tensors, `check=True` or MLACALC_KERNEL_CHECKS=1 on CUDA) the wrapper raises a ValueError for them instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+
+from .cache import FP8_DS_GROUP, fp8_ds_row_bytes, fp8_ds_views
+from .checks import FLOAT_DTYPES, check_lengths_and_table, check_mla_inputs, check_sparse_indices, check_tensor, \
+    require
+from .launch import FastLauncher, capturing, checks_enabled, num_sms, plan_cache
+from .triton_flash import LOG2E, finish, online_softmax_masked, selected_rows
+from .triton_split_kv import combine_splits, plan_splits
+
+__all__ = ["SparseMLAConfig", "mla_decode_sparse", "default_sparse_config"]
+
+
+@triton.jit
+def _mla_sparse_kernel(
+    Q, KV_LAT, KV_SCALES, KV_ROPE, BLOCK_TABLE, SEQLENS, INDICES, O_PART, LSE_PART, OUT,
+    stride_q_b, stride_q_t, stride_q_h,
+    stride_lat_page, stride_lat_tok,
+    stride_sc_page, stride_sc_tok,
+    stride_rope_page, stride_rope_tok,
+    stride_bt_b,
+    stride_i_b, stride_i_t,
+    stride_op_b, stride_op_s, stride_op_r,
+    stride_lse_b, stride_lse_s,
+    stride_o_b, stride_o_t, stride_o_h,
+    num_heads, q_len, topk, tokens_per_split, num_blocks, capacity,
+    qk_scale,  # softmax_scale * log2(e)
+    PAGE_SIZE: tl.constexpr,
+    PAGED: tl.constexpr,
+    HAS_LENS: tl.constexpr,
+    FP8_DS: tl.constexpr,
+    GROUP: tl.constexpr,
+    D_LAT: tl.constexpr,
+    D_ROPE: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    SINGLE_SPLIT: tl.constexpr,
+):
+    pid_h = tl.program_id(0)
+    pid_s = tl.program_id(1)
+    bt_id = tl.program_id(2)  # b * q_len + t
+    b = bt_id // q_len
+    t = bt_id % q_len
+    limit = tl.load(SEQLENS + b) if HAS_LENS else capacity
+    start = pid_s * tokens_per_split
+    end = tl.minimum(start + tokens_per_split, topk)
+
+    heads = pid_h * BLOCK_H + tl.arange(0, BLOCK_H)
+    row_ok = heads < num_heads
+    offs_v = tl.arange(0, D_LAT)
+    offs_r = tl.arange(0, D_ROPE)
+    q_off = b * stride_q_b + t * stride_q_t + heads * stride_q_h
+    q_lat = tl.load(Q + q_off[:, None] + offs_v[None, :], mask=row_ok[:, None], other=0.0)
+    q_rope = tl.load(Q + q_off[:, None] + D_LAT + offs_r[None, :], mask=row_ok[:, None], other=0.0)
+
+    m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_H, D_LAT], dtype=tl.float32)
+    idx_row = INDICES + b * stride_i_b + t * stride_i_t
+    bt_row = BLOCK_TABLE + b * stride_bt_b
+    # the first tile's rows; each iteration computes the next tile's (loop-carried)
+    valid_n, page_n, off_n = selected_rows(idx_row, bt_row, start + tl.arange(0, BLOCK_N), end, limit, num_blocks,
+                                           PAGE_SIZE, PAGED)
+    for n0 in range(start, end, BLOCK_N):
+        valid, page, off = valid_n, page_n, off_n
+        valid_n, page_n, off_n = selected_rows(idx_row, bt_row, n0 + BLOCK_N + tl.arange(0, BLOCK_N), end, limit,
+                                               num_blocks, PAGE_SIZE, PAGED)
+        lat = tl.load(KV_LAT + (page * stride_lat_page + off * stride_lat_tok)[:, None] + offs_v[None, :],
+                      mask=valid[:, None], other=0.0)
+        if FP8_DS:  # dequantise on load: each group of GROUP latent values times its float32 scale
+            sc = tl.load(KV_SCALES + (page * stride_sc_page + off * stride_sc_tok)[:, None]
+                         + tl.arange(0, D_LAT // GROUP)[None, :], mask=valid[:, None], other=0.0)
+            lat = tl.reshape(tl.reshape(lat.to(tl.float32), (BLOCK_N, D_LAT // GROUP, GROUP)) * sc[:, :, None],
+                             (BLOCK_N, D_LAT))
+        lat = lat.to(q_lat.dtype)
+        rope = tl.load(KV_ROPE + (page * stride_rope_page + off * stride_rope_tok)[:, None] + offs_r[None, :],
+                       mask=valid[:, None], other=0.0).to(q_lat.dtype)
+        s = tl.dot(q_lat, tl.trans(lat))
+        s = tl.dot(q_rope, tl.trans(rope), s)
+        p, m_i, l_i, acc = online_softmax_masked(s * qk_scale, m_i, l_i, acc, valid[None, :])
+        acc = tl.dot(p.to(lat.dtype), lat, acc)
+
+    o, lse = finish(acc, m_i, l_i, 1.0)
+    if SINGLE_SPLIT:
+        o_off = b * stride_o_b + t * stride_o_t + heads * stride_o_h
+        tl.store(OUT + o_off[:, None] + offs_v[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
+    else:
+        op = O_PART + bt_id * stride_op_b + pid_s * stride_op_s + heads[:, None] * stride_op_r + offs_v[None, :]
+        tl.store(op, o, mask=row_ok[:, None])
+        tl.store(LSE_PART + bt_id * stride_lse_b + pid_s * stride_lse_s + heads, lse, mask=row_ok)
+
+
+@dataclass(frozen=True)
+class SparseMLAConfig:
+    """block_h: heads per program; block_n: selected rows per tile; min_tokens_per_split: shortest index chunk."""
+
+    block_h: int = 64
+    block_n: int = 64
+    num_warps: int = 8
+    num_stages: int = 2
+    min_tokens_per_split: int = 128
+
+
+def default_sparse_config(heads: int, fp8_ds: bool) -> SparseMLAConfig:
+    """Tiles by head count, taken from the dense kernel's measured classes (docs/kernels-notes.md); not yet tuned for
+    the gather (GPU time will tell). fp8-ds keeps 32-row tiles: its dequantised fp32 tile is twice the registers."""
+    if heads <= 16:
+        return SparseMLAConfig(block_h=16, block_n=32 if fp8_ds else 64, num_warps=4, num_stages=3)
+    if heads <= 32:
+        return SparseMLAConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)
+    return SparseMLAConfig(block_h=64, block_n=32 if fp8_ds else 64, num_warps=8, num_stages=2)
+
+
+def mla_decode_sparse(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    indices: torch.Tensor,
+    block_table: torch.Tensor | None = None,
+    cache_seqlens: torch.Tensor | None = None,
+    *,
+    softmax_scale: float,
+    kv_lora_rank: int = 512,
+    num_splits: int | None = None,
+    config: SparseMLAConfig | None = None,
+    out: torch.Tensor | None = None,
+    check: bool | None = None,
+) -> torch.Tensor:
+    """Sparse absorbed MLA decode. q [B, s_q, H, r+dr] (bf16/fp16/fp32); kv_cache paged [num_blocks, block_size,
+    r+dr] (bf16/fp16/fp32) or fp8-ds uint8 [num_blocks, block_size, fp8_ds_row_bytes(r, dr)] (656 for 512 + 64);
+    indices [B, s_q, topk] int32 token positions through block_table [B, nblk] int32 (or, without a table, rows of
+    the flattened pool); -1 = unused slot; cache_seqlens [B] int32 (optional: indices at or past a sequence's
+    length are unused). Returns [B, s_q, H, r] in q.dtype. Bad input: one KernelInputError (ValueError) naming the
+    argument; `check`: the value checks of indices, lengths and table (see the module docstring)."""
+    key = (q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
+           indices.shape, indices.stride(), indices.dtype,
+           None if block_table is None else (block_table.shape, block_table.stride(), block_table.dtype),
+           None if cache_seqlens is None else (cache_seqlens.shape, cache_seqlens.dtype),
+           None if out is None else (out.shape, out.stride(), out.dtype), kv_lora_rank, num_splits, config)
+    plans = plan_cache("mla_decode_sparse")
+    plan = plans.get(key)
+    if plan is None:
+        _check_sparse(q, kv_cache, indices, block_table, cache_seqlens, kv_lora_rank, out)
+        plan = _SparsePlan(q, kv_cache, indices, block_table, kv_lora_rank=kv_lora_rank, num_splits=num_splits,
+                           config=config)
+        plans.misses += 1
+        if not capturing(q.device):
+            plans.put(key, plan)
+    if checks_enabled(check, q.device):
+        check_sparse_indices(indices, cache_seqlens, capacity=plan.capacity)
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
+                                capacity=plan.capacity)
+    return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out, key)
+
+
+def _check_sparse(q, kv_cache, indices, block_table, cache_seqlens, kv_lora_rank, out) -> None:
+    check_tensor(q, "q", dim=4, dtypes=FLOAT_DTYPES)
+    B, s_q, H, Dk = q.shape
+    fp8_ds = isinstance(kv_cache, torch.Tensor) and kv_cache.dtype == torch.uint8
+    row = None
+    if fp8_ds:
+        require(kv_lora_rank % FP8_DS_GROUP == 0, "kv_lora_rank", f"{kv_lora_rank}: the fp8-ds layout needs whole "
+                                                                 f"groups of {FP8_DS_GROUP}")
+        row = fp8_ds_row_bytes(kv_lora_rank, Dk - kv_lora_rank)
+    check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=None, out=out,
+                     max_seqlen=None, kv_dtypes=FLOAT_DTYPES + (torch.uint8,), row_dim=row, pool=True)
+    if fp8_ds:
+        require(kv_cache.stride(0) % 4 == 0 and kv_cache.stride(1) % 4 == 0, "kv_cache",
+                "fp8-ds rows must start on 4-byte boundaries (float32 scales)")
+    check_tensor(indices, "indices", dim=3, dtypes=(torch.int32,), device=q.device, shape=(B, s_q, None))
+    require(indices.shape[2] >= 1, "indices", "topk must be at least 1")
+
+
+class _SparsePlan:
+    def __init__(self, q, kv_cache, indices, block_table, *, kv_lora_rank, num_splits, config):
+        B, s_q, H, Dk = q.shape
+        r, dr = kv_lora_rank, Dk - kv_lora_rank
+        dev = q.device
+        topk = indices.shape[2]
+        self.B, self.s_q, self.H, self.r = B, s_q, H, r
+        self.fp8_ds = kv_cache.dtype == torch.uint8
+        self.page_size = kv_cache.shape[1]
+        self.num_blocks = kv_cache.shape[0]
+        self.paged = block_table is not None
+        self.capacity = (block_table.shape[1] if self.paged else self.num_blocks) * self.page_size
+        cfg = config or default_sparse_config(H, self.fp8_ds)
+        block_h = max(16, min(cfg.block_h, triton.next_power_of_2(H)))
+        head_blocks = triton.cdiv(H, block_h)
+        row_bytes = kv_cache.shape[-1] * kv_cache.element_size()
+        self.num_splits, tokens_per_split = plan_splits(
+            B * s_q * head_blocks, topk, cfg.block_n, sms=num_sms(dev), num_splits=num_splits,
+            min_tokens=cfg.min_tokens_per_split, token_bytes=row_bytes, partial_bytes_per_split=B * s_q * H * r * 8)
+        self.grid = (head_blocks, self.num_splits, B * s_q)
+        self.single = self.num_splits == 1
+        if self.single:
+            self.o_part = self.lse_part = None
+            sp = (0, 0, 0, 0, 0)
+        else:
+            self.o_part = torch.empty((B * s_q, self.num_splits, H, r), dtype=torch.float32, device=dev)
+            self.lse_part = torch.empty((B * s_q, self.num_splits, H), dtype=torch.float32, device=dev)
+            sp = (*self.o_part.stride()[:3], *self.lse_part.stride()[:2])
+        lat, sc, rope = self._views(kv_cache)
+        self.view_strides = (lat.stride(0), lat.stride(1), sc.stride(0), sc.stride(1), rope.stride(0), rope.stride(1))
+        self.q_strides = (q.stride(0), q.stride(1), q.stride(2))
+        self.stride_bt = block_table.stride(0) if self.paged else 0
+        self.idx_strides = (indices.stride(0), indices.stride(1))
+        self.sp = sp
+        self.tail = (H, s_q, topk, tokens_per_split, self.num_blocks, self.capacity)
+        self.consts = (self.page_size, self.paged, None, self.fp8_ds, FP8_DS_GROUP, r, dr, block_h, cfg.block_n,
+                       self.single)
+        self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+
+    def _views(self, kv_cache):
+        if self.fp8_ds:
+            return fp8_ds_views(kv_cache, self.r)
+        return kv_cache, kv_cache, kv_cache[..., self.r:]
+
+    def launch(self, q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out, key):
+        B, s_q, H, r = self.B, self.s_q, self.H, self.r
+        if out is None:
+            out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
+        lat, sc, rope = self._views(kv_cache)
+        o_part = self.o_part if self.o_part is not None else out  # unused pointers with one split
+        lse_part = self.lse_part if self.lse_part is not None else out
+        has_lens = cache_seqlens is not None
+        lens = cache_seqlens if has_lens else indices  # unused pointer
+        bt = block_table if block_table is not None else indices  # unused pointer
+        consts = list(self.consts)
+        consts[2] = has_lens
+        args = (q, lat, sc, rope, bt, lens, indices, o_part, lse_part, out, *self.q_strides, *self.view_strides,
+                self.stride_bt, *self.idx_strides, *self.sp, *out.stride()[:3], *self.tail,
+                softmax_scale * LOG2E, *consts)
+        _LAUNCH_SPARSE((key, has_lens), self.grid, args, **self.options)
+        if not self.single:
+            combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=key)
+        return out
+
+
+_LAUNCH_SPARSE = FastLauncher(_mla_sparse_kernel)
