@@ -132,35 +132,51 @@ class FastLauncher:
 
     def __init__(self, kernel):
         self.kernel = kernel
-        self.compiled: dict = {}
+        self.compiled: dict = {}  # key -> (positions of the pointer arguments, {alignment tuple: CompiledKernel})
 
     def __call__(self, key, grid, args, **options) -> None:
-        align = tuple(_aligned(a) for a in args if isinstance(a, torch.Tensor) or hasattr(a, "base"))
-        k = self.compiled.get((key, align))
-        if k is not None and DIRECT and _hooks_off():
-            dev = args[0].device
-            stream = _raw_stream(dev.index if dev.index is not None else torch.cuda.current_device())
-            k.run(grid[0], grid[1], grid[2], stream, k.function, k.packed_metadata, None, None, None, *args)
-            return
+        entry = self.compiled.get(key) if key is not None else None
+        if entry is not None and DIRECT and _hooks_off():
+            ptrs, by_align = entry
+            k = by_align.get(tuple(_aligned(args[i]) for i in ptrs))
+            if k is not None:
+                k.run(grid[0], grid[1], grid[2], _raw_stream(_tensor(args[ptrs[0]]).device), k.function,
+                      k.packed_metadata, None, None, None, *args)
+                return
         k = self.kernel[grid](*args, **options)
         if key is not None and getattr(k, "function", None) is not None and hasattr(k, "packed_metadata"):
-            self.compiled[(key, align)] = k
-            if len(self.compiled) > 4 * PLAN_CACHE_SIZE:
-                self.compiled.pop(next(iter(self.compiled)))
+            ptrs = tuple(i for i, a in enumerate(args) if isinstance(a, torch.Tensor) or hasattr(a, "base"))
+            if entry is None:
+                entry = self.compiled[key] = (ptrs, {})
+                if len(self.compiled) > PLAN_CACHE_SIZE:
+                    self.compiled.pop(next(iter(self.compiled)))
+            entry[1][tuple(_aligned(args[i]) for i in ptrs)] = k
+
+
+def _tensor(a) -> torch.Tensor:
+    return a if isinstance(a, torch.Tensor) else a.base  # a TMA descriptor's tensor
 
 
 def _aligned(a) -> bool:
     """16-byte alignment of a tensor argument (or of a TMA descriptor's base): what Triton specialises on."""
-    return (a if isinstance(a, torch.Tensor) else a.base).data_ptr() % 16 == 0
+    return _tensor(a).data_ptr() % 16 == 0
+
+
+_KNOBS = []
 
 
 def _hooks_off() -> bool:
-    try:
-        from triton import knobs
-    except ImportError:  # a Triton before knobs: always take the normal path
-        return False
-    return knobs.runtime.launch_enter_hook is None and knobs.runtime.launch_exit_hook is None
+    if not _KNOBS:
+        try:
+            from triton import knobs
+        except ImportError:  # a Triton before knobs: always take the normal path
+            knobs = None
+        _KNOBS.append(knobs)
+    knobs = _KNOBS[0]
+    return knobs is not None and knobs.runtime.launch_enter_hook is None and knobs.runtime.launch_exit_hook is None
 
 
-def _raw_stream(index: int) -> int:
-    return torch._C._cuda_getCurrentRawStream(index)
+def _raw_stream(device: torch.device) -> int:
+    """The current CUDA stream of `device` as Triton's launcher takes it (what triton's driver returns)."""
+    return torch._C._cuda_getCurrentRawStream(device.index if device.index is not None else
+                                              torch.cuda.current_device())

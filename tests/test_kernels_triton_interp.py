@@ -70,6 +70,24 @@ CASES = {
     "gqa_paged_block24_per_key": ("gqa", dict(lens=[1, 23, 24, 25, 130], heads=4, kv_heads=1, head_dim=16,
                                               dtype="float16", paged=True, block_size=24), 1e-2),
     "mha_long_splits": ("gqa", dict(lens=[600, 5], heads=4, kv_heads=4, head_dim=32, dtype="float16"), 1e-2),
+    # sparse top-k decode (DSA): duplicate-free random indices with -1 padding, a length-1 sequence, topk not a
+    # multiple of the tile, q_tokens 2, forced splits, 20 heads (a partial head block), the fp8-ds rows
+    # (dequantised on load; q in fp32 because the interpreter's bf16 dot is wrong) and indices as pool rows
+    "sparse_fp16_mtp": ("sparse", dict(lens=[1, 40, 200], heads=8, s_q=2, topk=48, r=64, dr=16, dtype="float16",
+                                       block_size=16), 1e-2),
+    "sparse_fp32_splits_h20": ("sparse", dict(lens=[5, 130], heads=20, topk=100, r=32, dr=16, dtype="float32",
+                                              block_size=16), 1e-4,
+                               dict(block_h=16, block_n=16, num_warps=4, num_stages=1), 3),
+    "sparse_fp8_ds_mtp": ("sparse", dict(lens=[3, 90], heads=4, s_q=2, topk=70, r=256, dr=16, dtype="float32",
+                                         block_size=32, fp8_ds=True), 1e-4),
+    "sparse_fp8_ds_splits": ("sparse", dict(lens=[70, 150], heads=16, topk=130, r=128, dr=16, dtype="float32",
+                                            block_size=64, fp8_ds=True), 1e-4,
+                             dict(block_h=16, block_n=32, num_warps=4, num_stages=1), 3),
+    "sparse_pool_rows_no_table": ("sparse", dict(lens=[3, 90], heads=4, s_q=2, topk=70, r=64, dr=16,
+                                                 dtype="float32", block_size=32, table=False), 1e-4),
+    # through the public entry point: mla_decode(..., indices=...)
+    "sparse_via_mla_decode": ("sparse_entry", dict(lens=[17, 64], heads=16, topk=40, r=64, dr=16,
+                                                   dtype="float16", block_size=64), 1e-2),
 }
 
 
@@ -84,6 +102,22 @@ def _run_case(name: str) -> dict:
 
     family, kw, bound, *rest = CASES[name]
     kw = dict(kw, dtype=getattr(torch, kw["dtype"]))
+    if family in ("sparse", "sparse_entry"):
+        from mlacalc.kernels.decode import mla_decode
+        from mlacalc.kernels.triton_mla_sparse import SparseMLAConfig, mla_decode_sparse
+
+        case = testing.make_sparse_case(seed=0, **kw)
+        extra = {}
+        if rest:
+            extra["config"] = SparseMLAConfig(**rest[0])
+        if len(rest) > 1:
+            extra["num_splits"] = rest[1]
+        if family == "sparse":
+            out = testing.run_sparse_case(mla_decode_sparse, case, **extra)
+        else:
+            out = mla_decode(case.q, case.kv_cache, case.cache_seqlens, case.block_table, indices=case.indices,
+                             softmax_scale=case.softmax_scale, kv_lora_rank=case.kv_lora_rank)
+        return {"err": testing.rel_error(out, case.ref), "bound": bound}
     if family == "mla":
         case = testing.make_mla_case(**kw)
         extra = {}

@@ -1,0 +1,291 @@
+"""CPU tests of the decode wrappers' host side: launch plans cached per shape (a second call with the same shapes
+builds no plan, queries no device and syncs nothing), the direct launch of a compiled kernel, one ValueError naming
+the argument for each bad input, the fp8-ds byte layout, and the sparse reference against the dense one.
+
+No kernel runs here: the launches are replaced by recorders (the interpreter tests run the kernels)."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("triton")
+
+from mlacalc.kernels import launch  # noqa: E402
+from mlacalc.kernels.cache import fp8_ds_row_bytes, pack_fp8_ds, to_paged, unpack_fp8_ds  # noqa: E402
+from mlacalc.kernels.checks import KernelInputError  # noqa: E402
+from mlacalc.kernels.reference import mla_latent_attention_reference, mla_sparse_reference  # noqa: E402
+from mlacalc.kernels.testing import rel_error  # noqa: E402
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, key, grid, args, **options):
+        self.calls.append((key, grid, len(args)))
+
+
+def _no_device_no_sync(monkeypatch):
+    """After this, a device query or a host sync raises."""
+    def boom(*a, **k):
+        raise AssertionError("device query or host sync in a cached call")
+
+    for name in ("get_device_properties", "get_device_capability", "synchronize"):
+        monkeypatch.setattr(torch.cuda, name, boom)
+    monkeypatch.setattr(torch.Tensor, "item", boom)
+    monkeypatch.setattr(torch.Tensor, "tolist", boom)
+
+
+def _mla_inputs(B=2, H=16, S=300, r=64, dr=16, paged=False):
+    q = torch.randn(B, 1, H, r + dr)
+    kv = torch.randn(B, S, r + dr)
+    lens = torch.tensor([S, 7][:B], dtype=torch.int32)
+    if paged:
+        kv, bt = to_paged(kv, 64)
+        return q, kv, lens, bt
+    return q, kv, lens, None
+
+
+@pytest.mark.parametrize("paged", [False, True])
+def test_mla_plan_is_built_once_per_shape_and_a_cached_call_touches_no_device(monkeypatch, paged):
+    from mlacalc.kernels import triton_mla_decode as m
+
+    rec, comb = Recorder(), Recorder()
+    monkeypatch.setattr(m, "_LAUNCH_MLA", rec)
+    monkeypatch.setattr(m, "combine_splits", lambda *a, **k: comb.calls.append(a))
+    plans = launch.plan_cache("mla_decode_triton")
+    q, kv, lens, bt = _mla_inputs(paged=paged, S=293)  # a shape no other test uses
+    before = plans.misses
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64, kv_scale=torch.tensor([0.5]), check=False)
+    m.mla_decode_triton(q, kv, lens, bt, **kw)
+    assert plans.misses == before + 1  # the first call builds the plan
+    _no_device_no_sync(monkeypatch)
+    q2 = torch.randn_like(q)  # new tensors of the same shapes hit the same plan
+    m.mla_decode_triton(q2, kv, lens, bt, **kw)
+    m.mla_decode_triton(q2, kv, lens, bt, **kw)
+    assert plans.misses == before + 1
+    assert len(rec.calls) == 3 and len({c[:2] for c in rec.calls}) == 1  # same key, same grid
+    # a new shape builds a new plan
+    m.mla_decode_triton(q[:1], kv[:1] if not paged else kv, lens[:1], None if bt is None else bt[:1], **kw)
+    assert plans.misses == before + 2
+
+
+def test_gqa_and_sparse_plans_are_cached_too(monkeypatch):
+    from mlacalc.kernels import triton_gqa_decode as g
+    from mlacalc.kernels import triton_mla_sparse as sp
+
+    monkeypatch.setattr(g, "_LAUNCH_GQA", Recorder())
+    monkeypatch.setattr(g, "combine_splits", lambda *a, **k: None)
+    monkeypatch.setattr(sp, "_LAUNCH_SPARSE", Recorder())
+    monkeypatch.setattr(sp, "combine_splits", lambda *a, **k: None)
+    q, k, v = torch.randn(2, 1, 8, 32), torch.randn(2, 333, 2, 32), torch.randn(2, 333, 2, 32)
+    plans = launch.plan_cache("gqa_decode_triton")
+    before = plans.misses
+    for _ in range(3):
+        g.gqa_decode_triton(q, k, v, check=False)
+    assert plans.misses == before + 1
+
+    pool, bt = to_paged(torch.randn(2, 130, 80), 16)
+    qs = torch.randn(2, 2, 8, 80)
+    idx = torch.randint(-1, 130, (2, 2, 37), dtype=torch.int32)
+    plans = launch.plan_cache("mla_decode_sparse")
+    before = plans.misses
+    sp.mla_decode_sparse(qs, pool, idx, bt, softmax_scale=0.1, kv_lora_rank=64, check=False)
+    _no_device_no_sync(monkeypatch)
+    sp.mla_decode_sparse(qs, pool, idx, bt, softmax_scale=0.1, kv_lora_rank=64, check=False)
+    assert plans.misses == before + 1
+
+
+def test_sm_count_and_capability_are_queried_once_per_device(monkeypatch):
+    class Props:
+        multi_processor_count = 132
+
+    calls = []
+
+    def props(i):
+        calls.append(i)
+        if len(calls) > 1:
+            raise AssertionError("queried twice")
+        return Props()
+
+    monkeypatch.setattr(torch.cuda, "get_device_properties", props)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: calls.append(i) or (9, 0))
+    dev = torch.device("cuda", 57)  # a device index no real call uses
+    try:
+        assert launch.num_sms(dev) == 132 and launch.num_sms(dev) == 132
+        assert launch.device_capability(dev) == (9, 0) and launch.device_capability(dev) == (9, 0)
+        assert calls == [57, 57]  # one properties query, one capability query
+    finally:
+        launch._SMS.pop(("cuda", 57), None)
+        launch._CAPS.pop(("cuda", 57), None)
+
+
+def test_fast_launcher_reuses_the_compiled_kernel_and_respecialises_on_alignment(monkeypatch):
+    class Compiled:
+        function, packed_metadata = "fn", "meta"
+
+        def __init__(self):
+            self.direct = []
+
+        def run(self, *a):
+            self.direct.append(a)
+
+    compiled = Compiled()
+    slow = []
+
+    class Kernel:
+        def __getitem__(self, grid):
+            def launch_(*args, **options):
+                slow.append(args)
+                return compiled
+            return launch_
+
+    monkeypatch.setattr(launch, "_raw_stream", lambda device: 0)
+    monkeypatch.setattr(launch, "_hooks_off", lambda: True)
+    fl = launch.FastLauncher(Kernel())
+    buf = torch.zeros(64)
+    args = (buf, 3, 2.5, True)
+    fl("k", (1, 2, 3), args, num_warps=4)
+    fl("k", (1, 2, 3), args, num_warps=4)
+    assert len(slow) == 1 and len(compiled.direct) == 1
+    assert compiled.direct[0][:5] == (1, 2, 3, 0, "fn") and compiled.direct[0][-4:] == args
+    fl("k", (1, 2, 3), (buf[1:], 3, 2.5, True))  # 4-byte offset: not 16-byte aligned -> Triton's own path
+    assert len(slow) == 2
+    fl(None, (1, 1, 1), args)  # no key: never cached
+    fl(None, (1, 1, 1), args)
+    assert len(slow) == 4
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+def _bad_mla_calls():
+    q, kv, lens, _ = _mla_inputs()
+    qp, pool, lensp, bt = _mla_inputs(paged=True)
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64)
+    return [
+        ("q", (q.to(torch.int32), kv, lens, None), kw),
+        ("q", (q[0], kv, lens, None), kw),
+        ("q", (q.transpose(1, 3).contiguous().transpose(1, 3), kv, lens, None), kw),  # last dim strided
+        ("kv_cache", (q, kv[..., :70], lens, None), kw),
+        ("kv_cache", (q, kv.to(torch.int8), lens, None), kw),
+        ("kv_cache", (q, kv.transpose(0, 2).contiguous().transpose(0, 2), lens, None), kw),
+        ("kv_cache", (q, kv[:1], lens, None), kw),
+        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), kw),
+        ("cache_seqlens", (q, kv, lens.long(), None), kw),
+        ("cache_seqlens", (q, kv, lens[:1], None), kw),
+        ("block_table", (qp, pool, lensp, bt.long()), kw),
+        ("block_table", (qp, pool, lensp, bt[:1]), kw),
+        ("kv_lora_rank", (q, kv, lens, None), dict(kw, kv_lora_rank=60)),
+        ("out", (q, kv, lens, None), dict(kw, out=torch.empty(2, 1, 16, 32))),
+        ("max_seqlen", (q, kv, lens, None), dict(kw, max_seqlen=0)),
+        # value checks (check on: the default for CPU tensors)
+        ("cache_seqlens", (q, kv, torch.tensor([301, 5], dtype=torch.int32), None), kw),
+        ("block_table", (qp, pool, lensp, bt + 1000), kw),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_bad_mla_calls())))
+def test_bad_mla_input_raises_one_value_error_naming_the_argument(case):
+    from mlacalc.kernels.decode import mla_decode
+
+    arg, args, kw = _bad_mla_calls()[case]
+    with pytest.raises(ValueError, match=f"^{arg}:") as exc:
+        mla_decode(*args, impl="triton", **kw)
+    assert isinstance(exc.value, KernelInputError) and exc.value.arg == arg
+
+
+def _bad_sparse_calls():
+    pool, bt = to_paged(torch.randn(2, 130, 80), 16)
+    q = torch.randn(2, 2, 8, 80)
+    idx = torch.randint(-1, 130, (2, 2, 37), dtype=torch.int32)
+    lens = torch.tensor([130, 50], dtype=torch.int32)
+    packed = pack_fp8_ds(torch.randn(9, 16, 128), torch.randn(9, 16, 16))
+    q8 = torch.randn(2, 1, 4, 144)
+    idx8 = torch.zeros(2, 1, 5, dtype=torch.int32)
+    return [
+        ("indices", (q, pool, idx.long(), bt, lens)),
+        ("indices", (q, pool, idx[:, :1], bt, lens)),
+        ("indices", (q, pool, torch.full_like(idx, 130), bt, lens)),  # past the capacity
+        ("indices", (q, pool, torch.full_like(idx, 60), bt, lens)),  # past sequence 1's length (50)
+        ("indices", (q, pool, torch.full_like(idx, -2), bt, lens)),
+        ("block_table", (q, pool, idx.clamp(max=49), bt + 100, lens)),
+        ("kv_cache", (q, pool[..., :64], idx, bt, lens)),
+        ("kv_cache", (q8, packed[..., :-4], idx8, bt, None)),  # a truncated fp8-ds row
+        ("q", (q.half().to(torch.int16), pool, idx, bt, lens)),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_bad_sparse_calls())))
+def test_bad_sparse_input_raises_one_value_error_naming_the_argument(case):
+    from mlacalc.kernels.decode import mla_decode
+
+    arg, (q, kv, idx, bt, lens) = _bad_sparse_calls()[case]
+    r = 128 if kv.dtype == torch.uint8 else 64
+    with pytest.raises(ValueError, match=f"^{arg}:"):
+        mla_decode(q, kv, lens, bt, indices=idx, softmax_scale=0.1, kv_lora_rank=r)
+
+
+def test_bad_gqa_input_raises_one_value_error_naming_the_argument():
+    from mlacalc.kernels.decode import gqa_decode
+
+    q, k = torch.randn(2, 1, 8, 32), torch.randn(2, 40, 2, 32)
+    for arg, args in (("q", (q[..., :24], k, k)), ("k_cache", (q, k[..., :16], k)), ("v_cache", (q, k, k[:, :20])),
+                      ("k_cache", (torch.randn(2, 1, 7, 32), k, k)), ("q", (q.long(), k, k))):
+        with pytest.raises(ValueError, match=f"^{arg}:"):
+            gqa_decode(*args, impl="triton")
+    with pytest.raises(ValueError, match="^impl:"):
+        gqa_decode(q, k, k, impl="nope")
+
+
+# ---------------------------------------------------------------------------------------------- fp8-ds layout
+
+
+def test_fp8_ds_row_is_656_bytes_laid_out_as_flashmla_documents():
+    # FlashMLA (flash_mla_interface.py): 512 e4m3 bytes, 4 float32 scales (16 bytes), 64 bf16 RoPE values (128 bytes)
+    assert fp8_ds_row_bytes(512, 64) == 512 + 4 * 4 + 64 * 2 == 656
+    lat, rope = torch.randn(2, 3, 512) * 5, torch.randn(2, 3, 64)
+    rows = pack_fp8_ds(lat, rope)
+    assert rows.shape == (2, 3, 656) and rows.dtype == torch.uint8
+    scales = rows[..., 512:528].contiguous().view(torch.float32)  # [2, 3, 4]
+    amax = lat.reshape(2, 3, 4, 128).abs().amax(-1)
+    assert torch.allclose(scales, amax / 448.0)  # e4m3's largest finite value maps to each group's amax
+    assert torch.equal(rows[..., 528:].contiguous().view(torch.bfloat16), rope.to(torch.bfloat16))  # RoPE exact
+    back = rows[..., :512].contiguous().view(torch.float8_e4m3fn).float().reshape(2, 3, 4, 128) * scales[..., None]
+    assert torch.equal(unpack_fp8_ds(rows)[..., :512], back.reshape(2, 3, 512))
+    # e4m3 keeps 3 mantissa bits: relative error per value <= 2^-4 (plus subnormals near zero)
+    err = (unpack_fp8_ds(rows)[..., :512] - lat).abs()
+    assert (err <= lat.abs() / 16 + amax.repeat_interleave(128, -1) / 448 * 2**-9).all()
+
+
+def test_fp8_ds_zero_group_has_unit_scale_and_decodes_to_zero():
+    lat = torch.zeros(1, 512)
+    lat[0, 200] = 3.0
+    rows = pack_fp8_ds(lat, torch.zeros(1, 64))
+    scales = rows[..., 512:528].contiguous().view(torch.float32)[0]
+    assert torch.equal(scales, torch.tensor([1.0, 3.0 / 448.0, 1.0, 1.0], dtype=torch.float32))
+    back = unpack_fp8_ds(rows)[0, :512]
+    assert torch.count_nonzero(back) == 1 and back[200].item() == pytest.approx(3.0, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- sparse reference
+
+
+def test_sparse_reference_selecting_every_visible_token_equals_dense_decode():
+    """With indices = all of 0..len-1 (in any order, padded with -1), top-k attention is dense attention."""
+    B, H, r, dr, S = 2, 4, 32, 16, 40
+    q, kv = torch.randn(B, 1, H, r + dr), torch.randn(B, S, r + dr)
+    lens = torch.tensor([40, 9], dtype=torch.int32)
+    dense = mla_latent_attention_reference(q, kv, r, scale=0.2, kv_lengths=lens)
+    pool, bt = to_paged(kv, 16)
+    idx = torch.full((B, 1, 48), -1, dtype=torch.int32)
+    for b, n in enumerate(lens.tolist()):
+        idx[b, 0, torch.randperm(48)[:n]] = torch.randperm(n).to(torch.int32)
+    sparse = mla_sparse_reference(q, pool, idx, r, scale=0.2, block_table=bt, cache_seqlens=lens)
+    assert rel_error(sparse, dense) < 1e-12
+
+
+def test_sparse_reference_with_no_used_index_gives_zeros():
+    pool, bt = to_paged(torch.randn(1, 10, 24), 8)
+    out = mla_sparse_reference(torch.randn(1, 1, 2, 24), pool, torch.full((1, 1, 5), -1, dtype=torch.int32), 16,
+                               scale=1.0, block_table=bt)
+    assert torch.equal(out, torch.zeros_like(out))
