@@ -1,6 +1,13 @@
 """Decode/prefill attention benchmark on one CUDA GPU: time, GB/s, TFLOP/s and the distance to the floor.
 
-    python -m mlacalc.kernels.bench --out FILE.json [--quick]
+    python -m mlacalc.kernels.bench --out FILE.json [--quick | --peers]
+
+--peers (run_peers): at each point of PEER_POINTS, mla_decode(impl="auto") beside FlashMLA's dense decode (when
+`import flash_mla` works; its scheduler metadata built once per point and reused), each timed eager (no device
+hold: what a decode loop sees, host time included) and as a replayed CUDA graph (device time), L2 flushed; our fp8
+decode and the sparse top-k decode (bf16 and fp8-ds rows) against their floors. JSON `summary`: vs_flashmla
+{points, median_ratio, max_ratio} (ours / FlashMLA graph time, batch >= 8), host_overhead_us {median, max}
+(eager - graph per call), fp8_vs_floor {max_ratio}, sparse_vs_floor {max_ratio} (summarize_peers).
 
 Method: both ceilings measured in the same run by the calibration's probes (profiler.calibrate.measure_ceilings:
 device-to-device copy of 2 GiB, bytes read + written; bf16 8192^3 matmul); every kernel warmed up first, then timed
@@ -331,9 +338,208 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_benchmark(out_path: str, quick: bool = False, *, mla_configs: dict | None = None, log=print) -> dict:
+# ------------------------------------------------------------------------------------------------------------------
+# --peers: ours beside FlashMLA, eager and graph-timed; host overhead; fp8 and sparse against the floor
+
+PEER_POINTS = dict(batches=(8, 32, 128), contexts=(4096, 32768), heads=(16, 64, 128))
+SPARSE_POINTS = dict(batches=(8, 64), heads=(16, 64, 128), topk=2048, ctx=32768)
+
+
+def cuda_graph(fn):
+    """A CUDA graph of one call of fn (warmed up on a side stream first, as torch.cuda.graphs asks), or None when
+    fn cannot be captured."""
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        fn()
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(g):
+            fn()
+    except RuntimeError:
+        return None
+    return g
+
+
+def eager_and_graph(fn, flusher, *, budget_s: float = 0.12) -> dict:
+    """Per-call times of fn in ms: `eager_ms` as a decode loop sees it (no hold: the GPU waits while the host is
+    still in the wrapper), `graph_ms` for a CUDA graph of the same call (device time only), both with the L2 flushed
+    and timed by profiler.timing.time_cuda; `host_overhead_us` = eager - graph (>= 0): the host's share per call.
+    `host_call_us`: the wrapper's own Python time per call (perf_counter over back-to-back calls)."""
+    e = time_cuda(fn, warmup=2, reps=30, max_seconds=budget_s, min_reps=5, flusher=flusher, hold=False)
+    g = cuda_graph(fn)
+    gt = time_cuda(g.replay, warmup=1, reps=30, max_seconds=budget_s, min_reps=5, flusher=flusher) if g else None
+    torch.cuda.synchronize()
+    n = 20
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    host = (time.perf_counter() - t0) / n
+    torch.cuda.synchronize()
+    out = dict(eager_ms=e.median * 1e3, graph_ms=None if gt is None else gt.median * 1e3, host_call_us=host * 1e6)
+    out["host_overhead_us"] = None if gt is None else max(0.0, (e.median - gt.median) * 1e6)
+    return out
+
+
+def _floor_ms(nbytes, flops, ceil) -> float:
+    return max(nbytes / (ceil["copy_gbps"] * 1e9), flops / (ceil["matmul_tflops"] * 1e12)) * 1e3
+
+
+def _flash_mla():
+    try:
+        import flash_mla
+    except ImportError:
+        return None
+    return flash_mla
+
+
+def bench_peers(flusher, ceil, device, *, points=PEER_POINTS, log=print) -> list[dict]:
+    """Rows of kind "peer_mla" (ours = mla_decode(impl="auto") and FlashMLA's dense decode at every point, contiguous
+    and paged64; FlashMLA always reads a paged cache: for "contiguous" it gets the identity block table over the same
+    memory) and "fp8_mla" (our fp8 per-tensor-scale paged decode): eager and graph times, host overhead, floor.
+    The sparse rows come from bench_sparse."""
+    from .decode import mla_decode
+
+    fm = _flash_mla()
+    D, r = MLA_R + MLA_DR, MLA_R
+    rows = []
+    for B in points["batches"]:
+        for ctx in points["contexts"]:
+            if not _fits(B * ctx * D * 2 * 1.7, device):
+                rows.append(_skip("peer_mla", "*", dict(B=B, ctx=ctx), "cache does not fit"))
+                continue
+            kv = torch.randn(B, ctx, D, device=device, dtype=torch.bfloat16)
+            lens = torch.full((B,), ctx, dtype=torch.int32, device=device)
+            pool = kv.view(B * ctx // 64, 64, D)
+            ident = torch.arange(B * ctx // 64, device=device, dtype=torch.int32).view(B, ctx // 64)
+            shuffled = torch.randperm(B * ctx // 64, device=device).view(B, ctx // 64).to(torch.int32)
+            kv8 = None
+            for H in points["heads"]:
+                q = torch.randn(B, 1, H, D, device=device, dtype=torch.bfloat16)
+                nbytes = B * ctx * D * 2 + B * H * (D + r) * 2
+                flops = 2 * B * H * ctx * (D + r)
+                floor = _floor_ms(nbytes, flops, ceil)
+                for layout, (cache, table) in (("contiguous", (kv, None)), ("paged64", (pool, shuffled))):
+                    p = dict(B=B, ctx=ctx, heads=H, layout=layout, floor_ms=floor)
+                    t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE,
+                                                           max_seqlen=ctx), flusher)
+                    rows.append(dict(kind="peer_mla", impl="ours", status="ok", **p, **t))
+                    if fm is not None:
+                        meta = fm.get_mla_metadata()[0]  # built on the first call, reused (as engines do)
+                        kc = pool.view(-1, 64, 1, D)
+                        bt = ident if layout == "contiguous" else shuffled
+                        t = eager_and_graph(lambda: fm.flash_mla_with_kvcache(
+                            q, kc, bt, lens, r, meta, softmax_scale=MLA_SCALE), flusher)
+                        rows.append(dict(kind="peer_mla", impl="flashmla", status="ok", **p, **t))
+                    else:
+                        rows.append(_skip("peer_mla", "flashmla", p, "flash_mla not importable"))
+                    log(_fmt_peer(rows[-2:]))
+                if kv8 is None:
+                    kv8 = pool.to(torch.float8_e4m3fn)
+                scale = torch.tensor([0.02], device=device)
+                fl8 = _floor_ms(B * ctx * D + B * H * (D + r) * 2, flops, ceil)
+                t = eager_and_graph(lambda: mla_decode(q, kv8, lens, shuffled, softmax_scale=MLA_SCALE,
+                                                       kv_scale=scale, max_seqlen=ctx), flusher)
+                rows.append(dict(kind="fp8_mla", impl="ours", status="ok", B=B, ctx=ctx, heads=H, layout="paged64",
+                                 floor_ms=fl8, **t))
+            del kv, pool, kv8
+            torch.cuda.empty_cache()
+    return rows
+
+
+def bench_sparse(flusher, ceil, device, pts, *, log=print) -> list[dict]:
+    """Sparse top-k decode (topk selected rows of a ctx-token paged cache per query) over bf16 and fp8-ds rows;
+    floor from the selected bytes (+ q, out, indices) and the flops of topk keys."""
+    from .cache import fp8_ds_row_bytes, pack_fp8_ds
+    from .decode import mla_decode
+
+    D, r, topk, ctx = MLA_R + MLA_DR, MLA_R, pts["topk"], pts["ctx"]
+    rows = []
+    for B in pts["batches"]:
+        nblk = ctx // 64
+        kv = torch.randn(B * nblk, 64, D, device=device, dtype=torch.bfloat16)
+        ds = pack_fp8_ds(kv[..., :r], kv[..., r:])
+        table = torch.randperm(B * nblk, device=device).view(B, nblk).to(torch.int32)
+        lens = torch.full((B,), ctx, dtype=torch.int32, device=device)
+        idx = torch.argsort(torch.rand(B, 1, ctx, device=device), dim=-1)[..., :topk].to(torch.int32)
+        for H in pts["heads"]:
+            q = torch.randn(B, 1, H, D, device=device, dtype=torch.bfloat16)
+            flops = 2 * B * H * topk * (D + r)
+            for fmt, cache in (("bf16", kv), ("fp8_ds", ds)):
+                row_bytes = D * 2 if fmt == "bf16" else fp8_ds_row_bytes(r, MLA_DR)
+                nbytes = B * topk * (row_bytes + 4) + B * H * (D + r) * 2
+                t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE),
+                                    flusher)
+                rows.append(dict(kind="sparse_mla", impl="ours", status="ok", B=B, ctx=ctx, topk=topk, heads=H,
+                                 kv_dtype=fmt, layout="paged64", floor_ms=_floor_ms(nbytes, flops, ceil), **t))
+                log(f"sparse {fmt} B={B} H={H} topk={topk}: graph {t['graph_ms']} ms floor "
+                    f"{rows[-1]['floor_ms']:.4f} ms host {t['host_overhead_us']} us")
+        del kv, ds
+        torch.cuda.empty_cache()
+    return rows
+
+
+def _fmt_peer(rs) -> str:
+    return "  ".join(f"{r['impl']} B={r['B']} ctx={r['ctx']} H={r['heads']} {r['layout']}: graph {r['graph_ms']} "
+                     f"ms eager {r['eager_ms']:.4f} ms" for r in rs if r.get("status") == "ok")
+
+
+def summarize_peers(rows: list[dict]) -> dict:
+    """The issue's summary from timing rows:
+    vs_flashmla: ours / FlashMLA graph time at the same point (batch >= 8), points, median and max ratio;
+    host_overhead_us: eager - graph per call of our dense mla_decode (the peer_mla rows), median and max;
+    fp8_vs_floor, sparse_vs_floor: graph time / floor, max ratio (and the median)."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    key = lambda r: (r["B"], r["ctx"], r["heads"], r["layout"])  # noqa: E731
+    fm = {key(r): r for r in ok if r["kind"] == "peer_mla" and r["impl"] == "flashmla" and r.get("graph_ms")}
+    ratios = [r["graph_ms"] / fm[key(r)]["graph_ms"] for r in ok
+              if r["kind"] == "peer_mla" and r["impl"] == "ours" and r["B"] >= 8 and r.get("graph_ms")
+              and key(r) in fm]
+    host = [r["host_overhead_us"] for r in ok if r["kind"] == "peer_mla" and r["impl"] == "ours"
+            and r.get("host_overhead_us") is not None]
+
+    def stat(vals):
+        return dict(points=len(vals), median=statistics.median(vals) if vals else None,
+                    max=max(vals) if vals else None)
+
+    def floor_ratio(kind):
+        vals = [r["graph_ms"] / r["floor_ms"] for r in ok if r["kind"] == kind and r.get("graph_ms")]
+        st = stat(vals)
+        return dict(points=st["points"], max_ratio=st["max"], median_ratio=st["median"])
+
+    st = stat(ratios)
+    return dict(vs_flashmla=dict(points=st["points"], median_ratio=st["median"], max_ratio=st["max"]),
+                host_overhead_us=dict(median=stat(host)["median"], max=stat(host)["max"], points=len(host)),
+                fp8_vs_floor=floor_ratio("fp8_mla"), sparse_vs_floor=floor_ratio("sparse_mla"))
+
+
+def run_peers(out_path: str, *, log=print, points=PEER_POINTS, sparse_points=SPARSE_POINTS) -> dict:
+    """The --peers run: ceilings, then bench_peers, then the summary; JSON to out_path."""
+    device = torch.device("cuda")
+    t_start = time.perf_counter()
+    flusher = L2Flusher(torch.cuda.current_device())
+    ceil = measure_ceilings(log, flusher=flusher)
+    result = dict(**run_meta(device, "mlacalc bench kernels --peers --json --out FILE.json"), ceilings=ceil,
+                  flash_mla=_flash_mla() is not None)
+    rows = bench_peers(flusher, ceil, device, points=points, log=log)
+    result.update(summary=summarize_peers(rows), rows=rows)
+    write_result(out_path, result, t_start)  # the dense part survives a timeout in the sparse part
+    rows += bench_sparse(flusher, ceil, device, sparse_points, log=log)
+    result.update(summary=summarize_peers(rows), rows=rows)
+    result["targets"] = {"peers": result["summary"]}
+    write_result(out_path, result, t_start)
+    log(json.dumps(result["summary"], indent=1))
+    return result
+
+
+def run_benchmark(out_path: str, quick: bool = False, *, mla_configs: dict | None = None, peers: bool = False,
+                  log=print) -> dict:
     """Run the matrix on the current CUDA device, write JSON to out_path (and a .md next to it); return the dict.
-    mla_configs: optional {"r16"|"r32"|"r64": MLADecodeConfig} overriding the kernel's defaults per row class."""
+    mla_configs: optional {"r16"|"r32"|"r64": MLADecodeConfig} overriding the kernel's defaults per row class.
+    peers: the --peers run instead (run_peers: FlashMLA beside ours, host overhead, fp8 and sparse vs the floor)."""
+    if peers:
+        return run_peers(out_path, log=log)
     device = torch.device("cuda")
     t_start = time.perf_counter()
     timer = make_timer()
@@ -372,9 +578,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--peers", action="store_true", help="FlashMLA beside ours, host overhead, fp8/sparse vs floor")
     a = ap.parse_args(argv)
-    res = run_benchmark(a.out, quick=a.quick)
-    print(json.dumps(res["targets"], indent=1))
+    res = run_benchmark(a.out, quick=a.quick, peers=a.peers)
+    print(json.dumps(res.get("summary", res["targets"]), indent=1))
     return 0
 
 

@@ -172,3 +172,88 @@ def test_layers_forward_backward_bf16(kind):
     y = layer(x)
     y.float().square().mean().backward()
     assert torch.isfinite(x.grad).all()
+
+
+# ------------------------------------------------------------------ sparse top-k decode (DSA), real shapes
+
+@pytest.mark.parametrize("fmt", ["bf16", "fp8_ds"])
+@pytest.mark.parametrize("heads,s_q", [(128, 1), (64, 2), (16, 1)])
+def test_sparse_mla_topk2048(heads, s_q, fmt):
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.testing import make_sparse_case, rel_error, run_sparse_case
+    from mlacalc.kernels.triton_mla_sparse import mla_decode_sparse
+
+    case = make_sparse_case([4097, 2500, 65, 1], heads=heads, s_q=s_q, topk=2048, fp8_ds=fmt == "fp8_ds",
+                            device="cuda", seed=heads)
+    bound = 2e-2 if fmt == "fp8_ds" else 1e-2  # bf16 dots (fp8-ds: against the dequantised rows)
+    assert rel_error(run_sparse_case(mla_decode_sparse, case, check=True), case.ref) < bound
+    out = mla_decode(case.q, case.kv_cache, case.cache_seqlens, case.block_table, indices=case.indices,
+                     softmax_scale=case.softmax_scale)  # the public entry point, direct launch on a second call
+    out = mla_decode(case.q, case.kv_cache, case.cache_seqlens, case.block_table, indices=case.indices,
+                     softmax_scale=case.softmax_scale)
+    assert rel_error(out, case.ref) < bound
+
+
+def test_sparse_out_of_range_index_is_a_value_error_with_check_and_masked_without():
+    from mlacalc.kernels.testing import make_sparse_case, rel_error, run_sparse_case
+    from mlacalc.kernels.triton_mla_sparse import mla_decode_sparse
+
+    case = make_sparse_case([300, 200], heads=16, topk=256, device="cuda", seed=3)
+    bad = case.indices.clone()
+    bad[0, 0, 0] = 10**6  # far past the cache
+    case.indices = bad
+    with pytest.raises(ValueError, match="^indices:"):
+        run_sparse_case(mla_decode_sparse, case, check=True)
+    out = run_sparse_case(mla_decode_sparse, case, check=False)  # clamped and masked: no fault, finite
+    torch.cuda.synchronize()
+    assert torch.isfinite(out).all()
+
+
+# ------------------------------------------------------------------ cached plans and direct launches
+
+@pytest.mark.parametrize("impl,heads,paged", [("triton", 16, True), ("triton", 128, False), ("auto", 128, True),
+                                              ("triton", 16, False)])
+def test_repeated_calls_and_cuda_graph_replay_match_the_reference(impl, heads, paged):
+    """The second and later calls go through the cached plan and the direct launch of the compiled kernel; a CUDA
+    graph captured after a warm-up replays them. Every result matches the float64 reference."""
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.testing import rel_error
+
+    case = _mla(lens=LENS, heads=heads, paged=paged)
+    kw = dict(softmax_scale=case.softmax_scale, impl=impl, max_seqlen=4097)
+    args = (case.kv_cache, case.cache_seqlens, case.block_table)
+    for _ in range(3):
+        q = case.q.clone()
+        assert rel_error(mla_decode(q, *args, **kw), case.ref) < 1e-2
+    q = case.q.clone()
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        mla_decode(q, *args, **kw)
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        out = mla_decode(q, *args, **kw)
+    q.copy_(case.q)
+    g.replay()
+    torch.cuda.synchronize()
+    assert rel_error(out, case.ref) < 1e-2
+
+
+def test_gqa_repeated_calls_match_the_reference():
+    from mlacalc.kernels.testing import make_gqa_case, rel_error, run_gqa_case
+    from mlacalc.kernels.triton_gqa_decode import gqa_decode_triton
+
+    case = make_gqa_case(LENS, heads=32, kv_heads=8, head_dim=128, paged=True, device="cuda")
+    for _ in range(3):
+        assert rel_error(run_gqa_case(gqa_decode_triton, case), case.ref) < 1e-2
+
+
+def test_fp8_tensor_scale_needs_no_host_sync():
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_mla_decode import mla_decode_triton
+
+    case = _mla(lens=LENS, heads=16, paged=True, fp8=True)
+    assert torch.is_tensor(case.kv_scale) and case.kv_scale.is_cuda
+    for _ in range(2):
+        assert rel_error(run_mla_case(mla_decode_triton, case), case.ref) < 2e-2

@@ -157,6 +157,9 @@ bench_app = typer.Typer(help="Benchmarks of the project's kernels.", no_args_is_
 @bench_app.command("kernels")
 def bench_kernels(out: Annotated[str, typer.Option("--out", help="JSON file to write.")],
                   quick: Annotated[bool, typer.Option("--quick", help="A small matrix.")] = False,
+                  peers: Annotated[bool, typer.Option("--peers", help="FlashMLA beside ours (when importable), "
+                                                      "eager and graph-timed; host overhead; fp8 and sparse decode "
+                                                      "against the floor. Writes a `summary`.")] = False,
                   json_: JsonOpt = False) -> None:
     """Time every kernel over the benchmark matrix (mlacalc.kernels.bench)."""
     _cuda()
@@ -166,10 +169,12 @@ def bench_kernels(out: Annotated[str, typer.Option("--out", help="JSON file to w
         raise SpecError("bench", f"the kernel benchmark is not available ({e})") from None
     # --json: progress goes to stderr, stdout holds one object (where the results went and the targets' summary)
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if json_ else print
-    res = run_benchmark(out, quick, log=log)
+    res = run_benchmark(out, quick, peers=peers, log=log)
     rows = res.get("rows", [])
     payload = {"out": out, "rows": len(rows), "ok": sum(r.get("status") == "ok" for r in rows),
                "wall_s": res.get("wall_s"), "targets": _finite_or_none(res.get("targets"))}
+    if "summary" in res:
+        payload["summary"] = _finite_or_none(res["summary"])
     emit(json_, payload, lambda: print(f"wrote {out} ({payload['ok']}/{payload['rows']} points ok)"))
 
 

@@ -1,0 +1,56 @@
+"""CPU test of the --peers summary arithmetic (kernels/bench.summarize_peers) on made-up timing rows."""
+
+import pytest
+
+pytest.importorskip("torch")
+
+from mlacalc.kernels.bench import summarize_peers  # noqa: E402
+
+
+def _peer(impl, B, graph, eager, layout="paged64", heads=128, ctx=4096):
+    return dict(kind="peer_mla", impl=impl, status="ok", B=B, ctx=ctx, heads=heads, layout=layout, floor_ms=0.1,
+                graph_ms=graph, eager_ms=eager, host_overhead_us=(eager - graph) * 1e3)
+
+
+ROWS = [
+    _peer("ours", 8, 0.12, 0.125), _peer("flashmla", 8, 0.10, 0.106),        # ratio 1.2, host 5 us
+    _peer("ours", 32, 0.30, 0.308), _peer("flashmla", 32, 0.40, 0.405),      # ratio 0.75, host 8 us
+    _peer("ours", 128, 0.90, 0.902, layout="contiguous"),
+    _peer("flashmla", 128, 0.60, 0.606, layout="contiguous"),                # ratio 1.5, host 2 us
+    _peer("ours", 1, 0.05, 0.2), _peer("flashmla", 1, 0.01, 0.016),          # batch 1: not in the ratio
+    dict(kind="peer_mla", impl="flashmla", status="skipped", B=64, ctx=4096, heads=16, layout="paged64"),
+    _peer("ours", 64, 0.5, 0.51, heads=16),                                  # no FlashMLA row: no ratio
+    dict(kind="fp8_mla", impl="ours", status="ok", floor_ms=0.2, graph_ms=0.5, eager_ms=0.6,
+         host_overhead_us=100.0),                                            # 2.5x floor; not dense-host
+    dict(kind="fp8_mla", impl="ours", status="ok", floor_ms=0.2, graph_ms=0.3, eager_ms=0.3, host_overhead_us=0.0),
+    dict(kind="sparse_mla", impl="ours", status="ok", floor_ms=0.01, graph_ms=0.03, eager_ms=0.03),  # 3x
+    dict(kind="sparse_mla", impl="ours", status="ok", floor_ms=0.02, graph_ms=None, eager_ms=0.03),  # no graph
+]
+
+
+def test_vs_flashmla_is_ours_over_flashmla_graph_time_at_batch_8_and_up():
+    s = summarize_peers(ROWS)["vs_flashmla"]
+    assert s["points"] == 3  # B = 8, 32, 128 (B = 1 excluded, B = 64 has no FlashMLA row)
+    assert s["median_ratio"] == pytest.approx(1.2)  # median of 0.12/0.10, 0.30/0.40, 0.90/0.60
+    assert s["max_ratio"] == pytest.approx(1.5)
+
+
+def test_host_overhead_is_eager_minus_graph_of_our_dense_rows():
+    s = summarize_peers(ROWS)["host_overhead_us"]
+    # ours: 5, 8, 2, 150 (B = 1), 10 (B = 64) us; the fp8 rows' 100 us is not the dense wrapper's
+    assert s["points"] == 5
+    assert s["median"] == pytest.approx(8.0)
+    assert s["max"] == pytest.approx(150.0)
+
+
+def test_fp8_and_sparse_against_the_floor():
+    s = summarize_peers(ROWS)
+    assert s["fp8_vs_floor"]["max_ratio"] == pytest.approx(2.5)  # 0.5 / 0.2 (the other 1.5)
+    assert s["sparse_vs_floor"]["max_ratio"] == pytest.approx(3.0)  # 0.03 / 0.01; the row without a graph is left out
+    assert s["sparse_vs_floor"]["points"] == 1
+
+
+def test_no_rows_gives_empty_summaries():
+    s = summarize_peers([])
+    assert s["vs_flashmla"] == dict(points=0, median_ratio=None, max_ratio=None)
+    assert s["host_overhead_us"]["median"] is None and s["fp8_vs_floor"]["max_ratio"] is None
