@@ -23,6 +23,15 @@ wrapper gluon_mla_decode.py, kernel gluon_mla_seesaw.py)
         -> o_lat [B, s_q, H, r] in q.dtype (apply W_UV per head afterwards). softmax_scale = (dn + dr) ** -0.5.
         Pass max_seqlen (an int) to avoid a host sync; kv_scale as a Python float avoids one too.
     mla_decode_eager(...) / triton_mla_decode.mla_decode_triton(...): the two implementations, same arguments.
+    mla_decode(q, kv_cache, cache_seqlens, block_table, *, indices=..., softmax_scale, ...)   (sparse, DSA)
+        indices [B, s_q, topk] int32 token positions through block_table (-1 unused; without a table: rows of the
+        flattened pool, FlashMLA's convention) -> triton_mla_sparse.mla_decode_sparse; cache bf16/fp16 rows or the
+        656-byte fp8-ds rows of cache.pack_fp8_ds (512 e4m3 + 4 fp32 scales + 64 bf16 RoPE), dequantised on load.
+    Host side (launch.py): launch plans cached per shape, SM count / capability cached per device, direct launches
+        of the compiled kernels (MLACALC_DIRECT_LAUNCH=0 turns them off); no host sync per call (a tensor kv_scale
+        is read in the kernel). Bad input: one checks.KernelInputError (a ValueError naming the argument); value
+        checks of indices / lengths / block table with check=True (default on CPU, off on CUDA and in graph
+        capture; MLACALC_KERNEL_CHECKS=1 forces them), else the sparse kernel clamps and masks.
     gqa_decode(q, k_cache, v_cache, cache_seqlens=None, block_table=None, *, softmax_scale=None,
                impl="triton"|"sdpa", max_seqlen=None, ...)
         q [B, s_q, Hq, D] bf16 -> [B, s_q, Hq, D]. MHA: Hkv == Hq; MQA: Hkv == 1.
@@ -48,7 +57,8 @@ Layers for the profiler (layers.py): forward + backward, attention through SDPA
     (the tensors each layer saves for backward are listed in layers.py's docstring)
 
 Benchmark and checks
-    bench.run_benchmark(out_path, quick=False) -> dict;  mlacalc bench kernels --out FILE.json [--quick]
+    bench.run_benchmark(out_path, quick=False, peers=False) -> dict;  mlacalc bench kernels --out FILE.json [--quick]
+    mlacalc bench kernels --peers --json --out FILE.json: FlashMLA beside ours, host overhead, fp8/sparse vs floor
     gluon_mla_decode.compile_sm90() builds the Gluon kernel on a CPU (no GPU needed)
     testing: make_mla_case / make_gqa_case (fresh random inputs + float64 reference), rel_error
     Tuning scripts and device checks live outside the package, in the repository's bench/ folder; lab notes and
