@@ -18,7 +18,8 @@ Not counted: CUDA graphs, NCCL buffers, allocator fragmentation, the logits buff
 use a measured number instead.
 
 Then the decode step at the largest batch is timed with :func:`mlacalc.step.roofline`: a smaller cache
-per sequence gives a bigger batch, which spreads the weight reads over more tokens.
+per sequence gives a bigger batch, which spreads the weight reads over more tokens. Throughput is at the
+kernel-aware expected time (:mod:`mlacalc.expected`); the floor is reported beside it.
 """
 
 from __future__ import annotations
@@ -121,9 +122,12 @@ class Fit:
             "kv_bytes_per_seq_per_gpu": self.kv_bytes_per_seq, "max_batch": self.max_batch,
             "batch": self.batch, "max_context": self.max_context,
             "decode": None if d is None else {
-                "batch": d.step.batch, "step_time_s": d.time_s, "time_per_output_token_s": d.time_per_output_token_s,
-                "tokens_per_s": d.tokens_per_s, "tokens_per_s_per_gpu": d.tokens_per_s_per_gpu,
-                "gpu_seconds_per_million_tokens": 1e6 * self.parallel.tp / d.tokens_per_s,
+                "throughput_basis": f"expected ({d.kernel} kernels, {d.coefficients}); *_floor: the roofline floor",
+                "batch": d.step.batch, "step_time_s": d.expected_time_s,
+                "time_per_output_token_s": d.expected_time_per_output_token_s,
+                "tokens_per_s": d.expected_tokens_per_s, "tokens_per_s_per_gpu": d.expected_tokens_per_s_per_gpu,
+                "gpu_seconds_per_million_tokens": 1e6 * self.parallel.tp / d.expected_tokens_per_s,
+                "step_time_floor_s": d.time_s, "tokens_per_s_per_gpu_floor": d.tokens_per_s_per_gpu,
                 "bandwidth_util": d.bandwidth_util, "compute_util": d.compute_util},
         }
 

@@ -62,6 +62,7 @@ class OpCost(NamedTuple):
     comm_bytes: float = 0.0
     out_width: float = 0.0
     launches: float = 0.0     # kernel launches, summed over layers
+    rows: float = 0.0         # GEMMs: rows of the activation operand per launch (tile padding in mlacalc.expected)
 
     @property
     def bytes(self) -> float:
@@ -78,7 +79,7 @@ def matmul(name: str, tokens: float, k: float, n: float, wb: float, ab: float, l
     """``layers`` matmuls of ``tokens x k`` by ``k x n``: FLOPs ``2 T k n``; weights (``wb`` bytes each) once,
     input and output (``ab`` bytes each) once; one launch per layer."""
     return OpCost(name, "matmul", 2 * tokens * k * n * layers, (k * n * wb + extra_weight) * layers,
-                  tokens * (k + n) * ab * layers, 0.0, 0.0, n if out_width is None else out_width, layers)
+                  tokens * (k + n) * ab * layers, 0.0, 0.0, n if out_width is None else out_width, layers, tokens)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ class Hardware:
     source: str = ""
     measured: bool = False        # True when written by `mlacalc calibrate` on a real card
     kernel_launch_us: float = 0.0  # fixed cost per kernel launch, microseconds (0: not modelled; see module doc)
+    sms: int = 0                  # streaming multiprocessors (AMD: compute units); 0 = unknown
+    kernels: tuple = ()           # ((backend, mlacalc.expected.KernelModel), ...): calibrated coefficients
 
     @property
     def mem_bandwidth_bytes_s(self) -> float:
@@ -58,7 +60,9 @@ class Hardware:
         return self.fp32_tflops * 1e12
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["kernels"] = {k: m.to_dict() for k, m in self.kernels}
+        return out
 
 
 _REQUIRED = ("name", "mem_bandwidth_gb_s", "bf16_tflops", "interconnect_gb_s")
@@ -83,6 +87,21 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
         finite(gib, f"{where}: memory_gib", minimum=0, maximum=2.0**30)
         d["memory_bytes"] = gib * 2**30
     d.pop("notes", None)
+    if "kernels" in d:
+        from .expected import BACKENDS, kernel_model_from_dict
+
+        ks = d["kernels"]
+        if not isinstance(ks, dict):
+            raise SpecError(f"{where}: kernels", "expected a mapping of backend -> coefficients")
+        for k in ks:
+            if k not in BACKENDS:
+                raise SpecError(f"{where}: kernels.{k}", f"unknown backend (known: {', '.join(BACKENDS)})")
+        d["kernels"] = tuple((k, kernel_model_from_dict(v, f"{where}: kernels.{k}")) for k, v in ks.items())
+    if "sms" in d:
+        finite(d["sms"], f"{where}: sms", minimum=0, maximum=100_000)
+        if d["sms"] != int(d["sms"]):
+            raise SpecError(f"{where}: sms", f"must be a whole number, got {d['sms']!r}")
+        d["sms"] = int(d["sms"])
     for k in _REQUIRED + ("memory_bytes",):
         if k not in d:
             raise SpecError(f"{where}: {k}", "is required")

@@ -73,8 +73,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .attention import StepShape, attention_span, family, layer_groups, layer_rules  # noqa: F401 (attention_span re-exported)
+from .attention import StepShape, attention_span, family, layer_groups, layer_rules, rules_span  # noqa: F401
 from .costs import ACT_BITS, OpCost, matmul
+from .expected import DecodeShape, decode_attention_s, gemm_s, kernel_model, other_s
 from .errors import ArgError
 from .hardware import Hardware
 from .parallel import Parallelism
@@ -171,14 +172,15 @@ def merge_ops(ops: list[OpCost]) -> list[OpCost]:
 
 
 def _ffn(name: str, tokens: float, d: int, width: float, gated: bool, wb: float, ab: float, layers: int,
-         weight_fraction: float = 1.0) -> OpCost:
+         weight_fraction: float = 1.0, rows: float | None = None) -> OpCost:
     """An FFN of ``width`` on ``tokens``: ``2 T m d f`` FLOPs (m = 3 gated, else 2). Bytes: the input, the
     activated intermediate written and read back once (activation fused into the first GEMM), the output, and
     ``weight_fraction`` of its weights. Two launches per layer (gate/up with the activation, then down)."""
     m = 3 if gated else 2
     return OpCost(name, "matmul", flops=2 * tokens * m * d * width * layers,
                   weight_bytes=m * d * width * wb * weight_fraction * layers,
-                  act_bytes=tokens * (2 * d + 2 * width) * ab * layers, out_width=d, launches=2 * layers)
+                  act_bytes=tokens * (2 * d + 2 * width) * ab * layers, out_width=d, launches=2 * layers,
+                  rows=tokens if rows is None else rows)
 
 
 def _shares(spec: ModelSpec, parallel: Parallelism, batch: int, block=None) -> tuple[int, float, float]:
@@ -248,14 +250,14 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     if Lm:
         E, k = f.num_experts, f.experts_per_token
         ops.append(OpCost("router", "matmul", flops=2 * T * d * E * Lm, weight_bytes=d * E * hb * Lm,
-                          act_bytes=T * (d + E) * ab * Lm, out_width=E, launches=Lm))
+                          act_bytes=T * (d + E) * ab * Lm, out_width=E, launches=Lm, rows=T))
         touched = touched_experts(E, k, T)
         if parallel.ep > 1:   # E/ep whole experts per GPU, T k / n token-expert pairs in expectation
             experts = _ffn("experts", T * k / n, d, f.expert_intermediate_size, f.gated, eb, ab, Lm,
-                           weight_fraction=touched / parallel.ep)
+                           weight_fraction=touched / parallel.ep, rows=T * k / max(touched, 1e-9))
         else:           # every expert split n ways, all T k pairs
             experts = _ffn("experts", T * k, d, f.expert_intermediate_size / n, f.gated, eb, ab, Lm,
-                           weight_fraction=touched)
+                           weight_fraction=touched, rows=T * k / max(touched, 1e-9))
         ops.append(experts)
         if f.num_shared_experts:
             ops.append(_ffn("shared_experts", T, d, f.num_shared_experts * f.shared_width / n, f.gated, wb, ab, Lm))
@@ -263,7 +265,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     Th = B * step.head_tokens
     ops.append(OpCost("lm_head", "matmul", flops=2 * Th * d * spec.vocab_size / n,
                       weight_bytes=spec.vocab_size * d * hb / n, act_bytes=Th * (d + spec.vocab_size / n) * ab,
-                      out_width=spec.vocab_size / n, launches=1))
+                      out_width=spec.vocab_size / n, launches=1, rows=Th))
 
     # --- communication (bytes each GPU sends; see module docstring)
     if n > 1:
@@ -296,11 +298,13 @@ class OpTime(NamedTuple):
     peak_flops_s: float
     time_s: float
     bound: str                 # compute | memory | interconnect
+    expected_s: float = 0.0    # kernel-aware expected time (mlacalc.expected); 0 until expect_ops sets it
 
     def to_json(self) -> dict:
         o = self.op
         return {"name": o.name, "flops": o.flops, "bytes": o.bytes, "intensity": o.intensity,
-                "time_s": self.time_s, "bound": self.bound, "weight_bytes": o.weight_bytes,
+                "time_s": self.time_s, "expected_s": self.expected_s, "bound": self.bound,
+                "weight_bytes": o.weight_bytes,
                 "act_bytes": o.act_bytes, "kv_bytes": o.kv_bytes, "comm_bytes": o.comm_bytes, "launches": o.launches}
 
 
@@ -322,6 +326,52 @@ def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits:
         tc, tm = o.flops / peak, (o.weight_bytes + o.act_bytes + o.kv_bytes) / bw
         extra = o.launches * launch_s
         out.append(OpTime(o, peak, tc + extra, "compute") if tc > tm else OpTime(o, peak, tm + extra, "memory"))
+    return tuple(out)
+
+
+def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str | None,
+                 kv_bits: float) -> DecodeShape | None:
+    """The decode attention core of the spec's attention layers on one GPU, as mlacalc.expected prices it
+    (None in prefill, or with no attention layers)."""
+    if step.phase != "decode":
+        return None
+    a = spec.attention
+    fam = family(a)
+    rules = fam.core_rules(a, layer_rules(spec))
+    layers = sum(n for n, _ in rules)
+    if not layers:
+        return None
+    groups_total = fam.kv_groups(a) or 1
+    groups = parallel.kv_groups_per_rank(fam.kv_groups(a))
+    heads = parallel.heads_per_rank(a.num_heads)
+    pairs, _ = rules_span(rules, step.prior, step.new)
+    dk, dv = fam.core_dims(a, form)
+    return DecodeShape(seqs=parallel.sequences_per_rank(step.batch), rows=max(1, step.new * heads // groups),
+                       kv_groups=groups, keys=pairs / (layers * step.new),
+                       key_bytes=fam.core_cache_elements(a, form) / groups_total * kv_bits / 8, dkv=dk + dv,
+                       out_dv=dv, layers=layers)
+
+
+def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | None,
+               weight_bits: float, kv_bits: float) -> tuple[OpTime, ...]:
+    """Each op's kernel-aware expected time (:mod:`mlacalc.expected`): decode attention by the split-KV model of
+    ``backend``, GEMMs by the GEMM model, the rest at the other ops' efficiencies; communication as the floor."""
+    attn_m, gemm_m, other_m = kernel_model(hw, backend), kernel_model(hw, "gemm"), kernel_model(hw, "other")
+    prefill_m = kernel_model(hw, "sdpa")
+    out = []
+    for t in times:
+        o = t.op
+        if o.kind == "comm":
+            e = t.time_s
+        elif o.name == "attn_core" and shape is not None:
+            e = decode_attention_s(shape, hw, attn_m, hw.flops_per_s(32 if kv_bits > 16 else 16))
+        elif o.name == "attn_core":
+            e = other_s(o.flops, o.bytes, o.launches, hw, prefill_m, t.peak_flops_s)
+        elif o.kind == "matmul":
+            e = gemm_s(o.flops, o.bytes, o.rows, o.launches, hw, gemm_m, t.peak_flops_s)
+        else:
+            e = other_s(o.flops, o.bytes, o.launches, hw, other_m, t.peak_flops_s)
+        out.append(t._replace(expected_s=max(e, t.time_s)))
     return tuple(out)
 
 
@@ -393,6 +443,7 @@ class Roofline:
     kv_bits: float
     ops: tuple[OpTime, ...]
     attn: AttentionBound | None
+    kernel: str = "auto"          # the backend whose coefficients price the expected time
 
     @property
     def total_flops(self) -> float:
@@ -410,6 +461,30 @@ class Roofline:
     def time_s(self) -> float:
         """Step time: op times summed (no overlap between ops)."""
         return sum(t.time_s for t in self.ops)
+
+    @property
+    def expected_time_s(self) -> float:
+        """Kernel-aware expected step time (:mod:`mlacalc.expected`): op times summed, never below the floor."""
+        return sum(t.expected_s for t in self.ops)
+
+    @property
+    def expected_time_per_output_token_s(self) -> float:
+        return self.expected_time_s / self.step.q_tokens if self.step.phase == "decode" else self.expected_time_s
+
+    @property
+    def expected_tokens_per_s(self) -> float:
+        """As :attr:`tokens_per_s`, at the expected step time."""
+        return self.tokens_per_s * self.time_s / self.expected_time_s
+
+    @property
+    def expected_tokens_per_s_per_gpu(self) -> float:
+        return self.expected_tokens_per_s / self.parallel.tp
+
+    @property
+    def coefficients(self) -> str:
+        """Where the expected time's coefficients come from."""
+        own = dict(self.gpu.kernels or ())
+        return "calibrated" if self.kernel in own else "defaults measured on an H200"
 
     @property
     def output_tokens(self) -> int:
@@ -461,6 +536,10 @@ class Roofline:
             "total": {"flops": self.total_flops, "bytes": self.total_bytes, "comm_bytes": self.total_comm_bytes,
                       "time_s": self.time_s},
             "time_by_bound_s": self.time_by_bound(),
+            "expected": {"time_s": self.expected_time_s, "time_per_output_token_s": self.expected_time_per_output_token_s,
+                         "tokens_per_s": self.expected_tokens_per_s,
+                         "tokens_per_s_per_gpu": self.expected_tokens_per_s_per_gpu, "kernel": self.kernel,
+                         "coefficients": self.coefficients},
             "time_per_output_token_s": self.time_per_output_token_s, "tokens_per_s": self.tokens_per_s,
             "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu, "bandwidth_util": self.bandwidth_util,
             "compute_util": self.compute_util, "attn_core": self.attn.to_json() if self.attn else None,
@@ -469,14 +548,17 @@ class Roofline:
 
 def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = Parallelism(), *,
              mla_form: str | None = None, weight_bits: float | None = None, kv_bits: float | None = None,
-             analyse_attention: bool = True) -> Roofline:
-    """Time one forward step on ``hw`` (one GPU of the ``parallel.tp`` group). ``analyse_attention=False`` skips
-    the search in :func:`attention_bound` (sweeps)."""
+             analyse_attention: bool = True, kernel: str = "auto") -> Roofline:
+    """Time one forward step on ``hw`` (one GPU of the ``parallel.tp`` group): the roofline floor of each op and
+    its kernel-aware expected time with ``kernel``'s coefficients (:mod:`mlacalc.expected`).
+    ``analyse_attention=False`` skips the search in :func:`attention_bound` (sweeps)."""
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
     form = family(spec.attention).resolve_form(mla_form, step.phase)
     ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=weight_bits, kv_bits=kbits)  # None: checkpoint's
+    times = expect_ops(time_ops(ops, hw, wbits, kbits), hw, kernel,
+                       decode_shape(spec, step, parallel, form, kbits), wbits, kbits)
     return Roofline(model=spec.name, attention=spec.attention.kind, gpu=hw, step=step, parallel=parallel,
-                    mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=time_ops(ops, hw, wbits, kbits),
+                    mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=times,
                     attn=attention_bound(spec, hw, step, parallel, mla_form=form, kv_bits=kbits)
-                    if analyse_attention else None)
+                    if analyse_attention else None, kernel=kernel)

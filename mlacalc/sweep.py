@@ -1,6 +1,7 @@
 """Sweeps: every combination of attention variant, GPU kind, GPU count, context and batch, one row each.
 
-Each row is a decode (or prefill) step timed by :func:`mlacalc.step.roofline` and checked against memory by
+Each row is a decode (or prefill) step timed by :func:`mlacalc.step.roofline` (times and throughput at the
+kernel-aware expected time, the floor in ``*_floor`` columns) and checked against memory by
 the rules of :mod:`mlacalc.capacity` (the largest batch at that context on that group). Nothing here has a formula of
 its own; it loops and collects. Combinations that cannot be laid out (heads that do not split over the GPU
 count) are listed in ``skipped`` with the reason.
@@ -43,6 +44,8 @@ class SweepRow(NamedTuple):
     tokens_per_s_per_gpu: float | None
     bound: str                       # the bound that takes most of the step time
     attn_intensity: float            # attn_core FLOP per byte
+    step_time_floor_s: float | None  # the roofline floor (the times above are expected: mlacalc.expected)
+    tokens_per_s_per_gpu_floor: float | None
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,12 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
                 t = r.time_s
                 by = r.time_by_bound()
                 rows.append(SweepRow(label, spec.attention.kind, hw.name, n, c, b, per_seq, per_seq_gpu * held, w,
-                                     fits, mb, t if fits else None, r.time_per_output_token_s if fits else None,
-                                     r.tokens_per_s if fits else None, r.tokens_per_s / n if fits else None,
-                                     max(by, key=by.get), r.op("attn_core").op.intensity))
+                                     fits, mb, r.expected_time_s if fits else None,
+                                     r.expected_time_per_output_token_s if fits else None,
+                                     r.expected_tokens_per_s if fits else None,
+                                     r.expected_tokens_per_s / n if fits else None,
+                                     max(by, key=by.get), r.op("attn_core").op.intensity,
+                                     t if fits else None, r.tokens_per_s / n if fits else None))
     focus, focus_config = {}, {}
     if rows:
         hw, n = gpus[0], max(c for c in counts if any(r.gpus == c for r in rows))

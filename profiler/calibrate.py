@@ -181,13 +181,14 @@ def measure_ceilings(log=None, *, flusher: L2Flusher | None = None) -> dict:
     return ceil
 
 
-def write_hardware_yaml(cal: Calibration, path) -> None:
-    """Write ``cal`` as a hardware spec; validated by loading it back before the rename makes it visible."""
+def write_hardware_yaml(cal: Calibration, path, extra: dict | None = None) -> None:
+    """Write ``cal`` (and ``extra`` fields: ``sms``, ``kernels``) as a hardware spec; validated by loading it back
+    before the rename makes it visible."""
     import yaml
 
     from mlacalc.hardware import hardware_from_dict
 
-    d = cal.hardware_dict()
+    d = cal.hardware_dict() | (extra or {})
     hardware_from_dict(dict(d), str(path))  # refuse to write a file the loader would reject
     text = "# Written by `mlacalc calibrate`: measured on this card; see notes.\n" + yaml.safe_dump(
         d, sort_keys=False, width=110)

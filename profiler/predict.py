@@ -60,6 +60,8 @@ class OpCost:
     bound: str
     launches: float = 0.0   # kernel launches over the layers
     launch_s: float = 0.0   # their share of time_s: launches x the hardware's kernel_launch_us
+    expected_s: float = 0.0  # kernel-aware expected time (mlacalc.expected) with the backend's coefficients
+    backend: str = ""        # whose coefficients
 
     @property
     def intensity(self) -> float:
@@ -67,12 +69,18 @@ class OpCost:
 
     def as_dict(self) -> dict:
         return {"flops": self.flops, "bytes": self.bytes, "layers": self.layers, "intensity": self.intensity,
-                "time_s": self.time_s, "bound": self.bound, "launches": self.launches, "launch_s": self.launch_s}
+                "time_s": self.time_s, "bound": self.bound, "launches": self.launches, "launch_s": self.launch_s,
+                "expected_s": self.expected_s, "backend": self.backend}
+
+
+# profiled kernel -> the mlacalc.expected backend whose coefficients price it
+BACKEND = {"auto": "auto", "triton": "triton", "gluon": "auto", "flashmla": "flashmla", "sdpa": "sdpa",
+           "eager": "other"}
 
 
 def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: int, *, q_tokens: int = 1,
               tp: int = 1, kv_bits: float = 16, layers: int | None = None,
-              launches_per_layer: int | None = None) -> OpCost:
+              launches_per_layer: int | None = None, kernel: str = "auto") -> OpCost:
     """The calculator's ``attn_core`` op (``mlacalc.step``) for the first ``layers`` layers, per GPU.
 
     The profiled cache holds exactly ``context`` tokens and the decode step's ``q_tokens`` queries are its last
@@ -90,20 +98,23 @@ def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: in
         step = Step("decode", batch, max(1, context - q_tokens), q_tokens)
     else:
         step = Step("prefill", batch, context)
-    r = roofline(s, hw, step, Parallelism(tp=tp), kv_bits=kv_bits)
+    backend = BACKEND.get(kernel, "other")
+    r = roofline(s, hw, step, Parallelism(tp=tp), kv_bits=kv_bits, kernel=backend)
     op = r.op("attn_core")
+    expected = op.expected_s
     if launches_per_layer is not None:
         cost = op.op._replace(launches=launches_per_layer * s.num_layers)
         op = time_ops((cost,), hw, r.weight_bits, r.kv_bits)[0]
     return OpCost(flops=op.op.flops, bytes=op.op.bytes, layers=s.num_layers, time_s=op.time_s, bound=op.bound,
-                  launches=op.op.launches, launch_s=op.op.launches * hw.kernel_launch_us * 1e-6)
+                  launches=op.op.launches, launch_s=op.op.launches * hw.kernel_launch_us * 1e-6,
+                  expected_s=max(expected, op.time_s), backend=backend)
 
 
 def kernel_launches(kernel: str, phase: str, num_splits: int) -> int | None:
     """Kernels one layer's attention launches in the profiled implementation: the Triton decode kernels launch the
     split-KV kernel and, with more than one split, the combine kernel (kernels/triton_*_decode.py); None for the
     others (eager and SDPA: the roofline's generic count; their latency is shown, not judged)."""
-    if kernel == "triton" and phase == "decode":
+    if kernel in ("triton", "auto") and phase == "decode":
         return 2 if num_splits > 1 else 1
     return None
 
@@ -170,9 +181,9 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
     d_q, d_v = fam.core_dims(a, fam.default_form("decode"))
     latent = fam.cache_parts(a).latent          # a shared latent cache: values are a slice of it
     parts = {"query": _round512(B * rows * d_q * ACT_BYTES), "output": _round512(B * rows * d_v * ACT_BYTES)}
-    if kernel == "triton":
+    if kernel in ("triton", "auto", "flashmla"):
         parts["cache_seqlens"] = _round512(B * 4)
-    if kernel == "triton" and num_splits > 1:
+    if kernel in ("triton", "auto") and num_splits > 1:
         parts["split_partials"] = _round512(B * num_splits * rows * d_v * 4)
         parts["split_lse"] = _round512(B * num_splits * rows * 4)
     elif kernel == "eager":
@@ -209,7 +220,7 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
 def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
                       sms: int = 132, kv_element_size: int = 2, paged: bool = False) -> int:
     """The split count the Triton decode kernels will choose (their own heuristic, imported), 1 otherwise."""
-    if kernel != "triton":
+    if kernel not in ("triton", "auto"):      # auto: the Triton plan (its Gluon path plans splits alike)
         return 1
     h = heads_per_rank(spec, tp)
     try:

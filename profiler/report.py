@@ -47,6 +47,14 @@ def accuracy_table(points: list[dict]) -> list[dict]:
     tri = [p for p in infer if p["config"]["kernel"] == "triton" and p["config"]["phase"] == "decode"]
     rows.append(_row("Triton decode latency within 15% of roofline (>= 90% of points)",
                      [_comp(p, "latency_s") for p in tri], 0.9))
+    held = [p for p in infer if not p["config"].get("calibration")]
+    for kernel, phase, need, label in (("auto", "decode", 0.9, "Decode (auto) within 15% of expected"),
+                                       ("flashmla", "decode", 0.9, "Decode (flashmla) within 15% of expected"),
+                                       ("sdpa", "prefill", 0.8, "Prefill (sdpa) within 20% of expected")):
+        sel = [p for p in held if p["config"]["kernel"] == kernel and p["config"]["phase"] == phase]
+        comps = [_comp(p, "latency_expected_s") for p in sel]
+        if any(comps):
+            rows.append(_row(label + f" (>= {need:.0%} of held-out points)", comps, need))
     oom = [p for p in points if p.get("status") == DOES_NOT_FIT]
     if oom:
         agree = sum(1 for p in oom if p["fit"].get("fit_agrees"))

@@ -74,6 +74,38 @@ def default_suite(quick: bool = False) -> list[PointConfig]:
     return pts
 
 
+def expected_suite() -> list[PointConfig]:
+    """Held-out points for the kernel-aware expected time (none is a calibration point of
+    ``profiler.kernel_calibration``): decode through ``auto`` (MLA at 16/64/128 heads per GPU, GQA, paged, fp8,
+    two query tokens, batch 1-128, contexts 1k-128k) and the same MLA points through FlashMLA, prefill through
+    SDPA. 4 layers each (layer-scaled figures say so)."""
+    P = PointConfig
+    mla = [(8, 1, 1 * K), (8, 2, 8 * K), (8, 4, 32 * K), (8, 16, 4 * K), (8, 16, 64 * K), (8, 32, 32 * K),
+           (8, 64, 8 * K), (8, 128, 4 * K), (8, 128, 16 * K),
+           (2, 1, 4 * K), (2, 8, 8 * K), (2, 32, 4 * K), (2, 64, 16 * K), (2, 16, 32 * K),
+           (1, 1, 16 * K), (1, 8, 8 * K), (1, 16, 32 * K), (1, 64, 8 * K), (1, 128, 4 * K), (1, 4, 2 * K),
+           (8, 8, 16 * K), (8, 48, 16 * K), (8, 96, 4 * K), (2, 4, 64 * K), (2, 128, 2 * K), (1, 32, 16 * K),
+           (1, 2, 64 * K), (8, 1, 128 * K)]
+    pts: list[PointConfig] = []
+    for kernel in ("auto", "flashmla"):
+        for tp, b, c in mla:
+            pts.append(P("deepseek-v3", "decode", kernel, b, c, layers=4, tp=tp, breakdown=False))
+        pts += [P("deepseek-v2-lite", "decode", kernel, 8, 128 * K, layers=4, breakdown=False),
+                P("deepseek-v2-lite", "decode", kernel, 32, 8 * K, layers=4, paged=True, breakdown=False),
+                P("deepseek-v2-lite", "decode", kernel, 2, 16 * K, layers=4, breakdown=False)]
+    pts += [P("deepseek-v2-lite", "decode", "auto", 32, 16 * K, layers=4, kv_dtype="fp8", breakdown=False),
+            P("deepseek-v2-lite", "decode", "auto", 32, 8 * K, layers=4, q_tokens=2, breakdown=False)]
+    for b, c in ((1, 1 * K), (4, 16 * K), (16, 32 * K), (64, 4 * K), (128, 8 * K)):
+        pts.append(P("llama-3.1-8b", "decode", "auto", b, c, layers=4, breakdown=False))
+    pts += [P("qwen3-235b-a22b", "decode", "auto", 8, 8 * K, layers=4, breakdown=False),
+            P("qwen3-235b-a22b", "decode", "auto", 32, 16 * K, layers=4, breakdown=False)]
+    for model, b, s in (("llama-3.1-8b", 1, 2 * K), ("llama-3.1-8b", 1, 16 * K), ("llama-3.1-8b", 2, 8 * K),
+                        ("llama-3.1-8b", 8, 1 * K), ("deepseek-v2-lite", 1, 4 * K), ("deepseek-v2-lite", 2, 16 * K),
+                        ("qwen2.5-7b", 1, 8 * K), ("llama-2-7b", 4, 4 * K)):
+        pts.append(P(model, "prefill", "sdpa", b, s, layers=2, breakdown=False))
+    return pts
+
+
 def write_reports(out_dir: Path, result: dict) -> dict:
     """validate.json, validate.md and index.html (HTML skipped with a note if plotly is missing)."""
     rows = accuracy_table(result["points"])
@@ -88,7 +120,7 @@ def write_reports(out_dir: Path, result: dict) -> dict:
 
 
 def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool = False, resume: bool = False,
-                 command: str = "", log=print, points: list[PointConfig] | None = None,
+                 command: str = "", log=print, points: list[PointConfig] | None = None, suite_name: str = "default",
                  min_free_bytes: int = 4 * 2**30) -> dict:
     """Run the suite, writing results as it goes. Returns the result dict."""
     import torch
@@ -125,7 +157,12 @@ def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool
     if nvml is None:
         log(f"note: NVML {nvml_status}; carrying on with the allocator's figures")
     flusher = L2Flusher(0)
-    suite = points if points is not None else default_suite(quick)
+    if points is not None:
+        suite = points
+    elif suite_name == "expected":
+        suite = expected_suite()
+    else:
+        suite = default_suite(quick)
     try:
         for cfg in suite:
             if cfg.key() in done:

@@ -154,7 +154,7 @@ def test_plan_peak_is_cache_plus_working_set():
 def test_bad_combinations_are_one_line_spec_errors():
     from mlacalc.errors import SpecError
 
-    with pytest.raises(SpecError, match="eager or triton"):
+    with pytest.raises(SpecError, match="flashmla or eager"):
         PointConfig("deepseek-v3", kernel="sdpa").validate(load_spec("deepseek-v3"))
     with pytest.raises(SpecError, match="mla-latent"):
         PointConfig("llama-3.1-8b", phase="train", kernel="sdpa", recompute="mla-latent").validate(
@@ -238,7 +238,7 @@ def test_bad_flags_fail_before_looking_for_a_gpu(capsys):
     with pytest.raises(SystemExit) as e:
         main(["profile", "deepseek-v3", "--kernel", "sdpa"])
     assert e.value.code == 2
-    assert "eager or triton" in capsys.readouterr().err
+    assert "flashmla or eager" in capsys.readouterr().err
 
 
 def test_nvml_absent_is_reported_not_raised(monkeypatch):

@@ -190,6 +190,10 @@ class AttentionFamily:
     def check_training(self, spec: "ModelSpec") -> None:
         """Refuse a training-memory question this family cannot answer (none by default)."""
 
+    def core_rules(self, a, rules: tuple) -> tuple:
+        """The key rules the attention core's queries follow (DSA: each capped at its top-k)."""
+        return rules
+
     def core_activation_elements(self, a: "Attention", form: str | None) -> float:
         """Per key and head, elements the core reads as activations rather than cache (0 by default)."""
         return 0.0

@@ -91,9 +91,12 @@ class DSA(MLA):
                       act_bytes=Ta * L * (ih * idim + ih) * s.ab, kv_bytes=s.seqs * keys * ib,
                       out_width=0, launches=L),
                OpCost("index_write", "memory", act_bytes=Ta * idim * s.ab * L, kv_bytes=Ta * ib * L, launches=L)]
-        sparse = tuple((n, replace(r, topk=a.index_topk)) for n, r in s.rules)
+        sparse = self.core_rules(a, s.rules)
         mla = super().attention_ops(spec, s._replace(rules=sparse))
         return AttentionOps(_merge(tuple(ops)) + mla.ops, mla.norm_width, mla.norm_count)
+
+    def core_rules(self, a: "Attention", rules: tuple) -> tuple:
+        return tuple((n, replace(r, topk=a.index_topk)) for n, r in rules)
 
     def check_training(self, spec: "ModelSpec") -> None:
         raise SpecError("attention.kind", "training memory of DSA (its lightning indexer's activations and "

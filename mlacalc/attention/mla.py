@@ -139,7 +139,7 @@ class MLA(AttentionFamily):
             ops.append(OpCost("kv_up", "matmul", flops=2 * decompressed * dc * H * (dn + dv),
                               weight_bytes=dc * H * (dn + dv) * wb * L, kv_bytes=decompressed * (dc + dr) * kb,
                               act_bytes=decompressed * H * (dn + dr + dv) * ab, out_width=H * (dn + dr + dv),
-                              launches=L))
+                              launches=L, rows=decompressed / L))
             ops.append(self.core_cost(spec, s))
         return AttentionOps(tuple(ops), norm_width, norm_count)
 

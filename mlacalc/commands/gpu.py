@@ -110,14 +110,30 @@ def calibrate(out: Annotated[str, typer.Option("--out", help="Hardware spec YAML
               base: Annotated[str, typer.Option("--base", help="Built-in spec for what one card cannot measure "
                                                 "(the interconnect).")] = "h100-sxm",
               quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes (about 3 s).")] = False,
+              kernels: Annotated[bool, typer.Option("--kernels", help="Also fit the expected-time model's "
+                                                    "coefficients per backend (auto, flashmla when importable, "
+                                                    "gemm, sdpa) at a few calibration points (about a minute).")]
+              = False,
               json_: JsonOpt = False) -> None:
     """Measure copy bandwidth and bf16/fp16/fp8/fp32 matmul rates; write a hardware spec `--gpu FILE` accepts."""
     _cuda()
+    import torch
+
+    from ..hardware import hardware_from_dict
     from ..profiler.calibrate import calibrate as run_cal, write_hardware_yaml
 
     cal = run_cal(base=base, quick=quick)
-    write_hardware_yaml(cal, out)
-    payload = {**cal.hardware_dict(), "spreads_pct": cal.spreads_pct, "out": out}
+    extra = {"sms": torch.cuda.get_device_properties(0).multi_processor_count}
+    fitted = None
+    if kernels:
+        from ..profiler.kernel_calibration import calibrate_kernels
+
+        hw = hardware_from_dict(cal.hardware_dict() | extra, "calibration")
+        fitted = calibrate_kernels(hw, log=lambda s: print(s, file=sys.stderr, flush=True))
+        extra["kernels"] = fitted["kernels"]
+    write_hardware_yaml(cal, out, extra)
+    payload = {**cal.hardware_dict(), **extra, "spreads_pct": cal.spreads_pct, "out": out,
+               "calibration_points": fitted["points"] if fitted else []}
     emit(json_, payload, lambda: print(
         f"{cal.name}: copy {cal.mem_bandwidth_gb_s:,.0f} GB/s, bf16 {cal.bf16_tflops:,.0f} TFLOP/s, "
         f"fp16 {cal.fp16_tflops:,.0f}, fp8 {cal.fp8_tflops:,.0f}, fp32 {cal.fp32_tflops:,.1f} -> {out}"))
@@ -129,6 +145,9 @@ def validate(out: Annotated[str, typer.Option("--out", help="Folder for validate
              quick: Annotated[bool, typer.Option("--quick", help="A handful of points (smoke test).")] = False,
              resume: Annotated[bool, typer.Option("--resume", help="Skip points already in validate.json.")]
              = False,
+             suite: Annotated[str, typer.Option("--suite", help="default (memory, training, the floor) or expected "
+                                                "(held-out points for the kernel-aware expected time: auto, "
+                                                "flashmla, sdpa prefill).")] = "default",
              json_: JsonOpt = False) -> None:
     """Run the validation suite (>= 30 points) and write JSON, an HTML report and a Markdown summary."""
     if gpu:
@@ -142,7 +161,9 @@ def validate(out: Annotated[str, typer.Option("--out", help="Folder for validate
 
     command = "mlacalc " + " ".join(sys.argv[1:]) if sys.argv and "mlacalc" in sys.argv[0] else "mlacalc validate"
     try:
-        res = run_validate(out, gpu, quick=quick, resume=resume, command=command,
+        if suite not in ("default", "expected"):
+            raise SpecError("--suite", f"must be default or expected, got {suite!r}")
+        res = run_validate(out, gpu, quick=quick, resume=resume, command=command, suite_name=suite,
                            log=(lambda s: print(s, file=sys.stderr, flush=True)) if json_ else
                            (lambda s: print(s, flush=True)))
     except GPUUnavailable as e:

@@ -92,10 +92,11 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
     def render():
         total = r.time_s
         rows = [[t.op.name, _flops(t.op.flops), fmt_bytes(t.op.bytes) if t.op.bytes else
-                 (fmt_bytes(t.op.comm_bytes) + " net"), f"{t.op.intensity:,.1f}", _t(t.time_s),
+                 (fmt_bytes(t.op.comm_bytes) + " net"), f"{t.op.intensity:,.1f}", _t(t.time_s), _t(t.expected_s),
                  f"{100 * t.time_s / total:.1f}%", "link" if t.bound == "interconnect" else t.bound]
                 for t in r.ops]
-        rows.append(["total", _flops(r.total_flops), fmt_bytes(r.total_bytes), "", _t(total), "100%", ""])
+        rows.append(["total", _flops(r.total_flops), fmt_bytes(r.total_bytes), "", _t(total), _t(r.expected_time_s),
+                     "100%", ""])
         s, a = r.step, r.attn
         what = (f"decode {s.q_tokens} token(s) x {s.batch} sequences over {s.context:,} cached tokens"
                 if s.phase == "decode" else f"prefill {s.batch} x {s.context:,}-token prompts")
@@ -105,16 +106,19 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
             f"{f' (EP {r.parallel.ep})' if r.parallel.ep > 1 else ''}{form}; weights {r.weight_bits:g}-bit, "
             f"KV {r.kv_bits:g}-bit",
             f"{'time per output token' if s.phase == 'decode' else 'time to first token'}: "
-            f"{_t(r.time_per_output_token_s)}; {r.tokens_per_s:,.0f} tokens/s "
-            f"({r.tokens_per_s_per_gpu:,.0f} per GPU); bandwidth {100 * r.bandwidth_util:.0f}%, "
-            f"compute {100 * r.compute_util:.0f}% of peak",
+            f"{_t(r.time_per_output_token_s)} floor, {_t(r.expected_time_per_output_token_s)} expected; "
+            f"{r.expected_tokens_per_s:,.0f} tokens/s expected ({r.expected_tokens_per_s_per_gpu:,.0f} per GPU; "
+            f"floor {r.tokens_per_s:,.0f}); bandwidth {100 * r.bandwidth_util:.0f}%, "
+            f"compute {100 * r.compute_util:.0f}% of peak at the floor",
+            f"expected: kernel-aware ({r.kernel} kernels, coefficients {r.coefficients}; mlacalc.expected)",
             f"attn_core: {a.intensity:,.1f} FLOP/B vs ridge {a.ridge:,.0f} -> {a.bound}-bound "
             f"({a.heads_per_gpu:g} query heads per GPU"
             + (f"; compute-bound from q >= {a.q_tokens_for_compute_bound}" if a.q_tokens_for_compute_bound else "")
             + ")",
         ]
-        report.console().print(report.table(f"Roofline: {r.model}", ["op", "FLOPs", "bytes", "FLOP/B", "time",
-                                                                     "share", "bound"], rows, "\n".join(lines)))
+        report.console().print(report.table(f"Roofline: {r.model}", ["op", "FLOPs", "bytes", "FLOP/B", "floor",
+                                                                     "expected", "share", "bound"], rows,
+                                            "\n".join(lines)))
 
     emit(json_, r.to_json(), render)
 
@@ -148,7 +152,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
     payload = {"fits": [f.to_json() for f in fits]}
 
     def render():
-        base = fits[0].decode.tokens_per_s_per_gpu if fits[0].decode else None
+        base = fits[0].decode.expected_tokens_per_s_per_gpu if fits[0].decode else None
         f0 = fits[0]
 
         def row(label, cell):
@@ -164,12 +168,14 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                 row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq)),
                 row("largest batch", lambda f: f"{f.max_batch:,}"),
                 row(f"longest context (batch {f0.batch})", lambda f: f"{f.max_context:,}"),
-                row("time per token", dec(lambda d: _t(d.time_per_output_token_s))),
-                row("tokens/s per GPU", dec(lambda d: f"{d.tokens_per_s_per_gpu:,.0f}")),
-                row("vs first", dec(lambda d: f"{d.tokens_per_s_per_gpu / base:.2f}x" if base else "-"))]
+                row("time per token (expected)", dec(lambda d: _t(d.expected_time_per_output_token_s))),
+                row("tokens/s per GPU (expected)", dec(lambda d: f"{d.expected_tokens_per_s_per_gpu:,.0f}")),
+                row("tokens/s per GPU (floor)", dec(lambda d: f"{d.tokens_per_s_per_gpu:,.0f}")),
+                row("vs first", dec(lambda d: f"{d.expected_tokens_per_s_per_gpu / base:.2f}x" if base else "-"))]
         cap = (f"{hw.name} x {par.tp}{' dp-attention' if dp_attention else ''}{f' EP {ep}' if ep > 1 else ''}; "
                f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable; weights {f0.weight_bits:g}-bit, "
-               f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step")
+               f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
+               f"kernel-aware time (mlacalc.expected), floor: roofline")
         report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows, cap))
 
     emit(json_, payload, render)

@@ -1,0 +1,165 @@
+"""Kernel-aware expected time: what a real kernel takes, beside the roofline floor.
+
+The roofline floor (:mod:`mlacalc.step`) is ``max(FLOPs / peak, bytes / bandwidth)``: no kernel reaches it when
+it keeps few SMs busy (decode at batch 1: 16 of 132), when its tiles are half empty (16 query heads in a 64-row
+tile), when a split-KV kernel pays for its combine pass, or when a kernel is so short that launch and ramp
+dominate. This module prices those effects with a small physical model of execution and a few coefficients
+per backend, measured by ``mlacalc calibrate --kernels`` and stored in the hardware YAML (``kernels:``).
+
+**Decode attention** (split-KV kernels: FlashMLA, FlashDecoding, the project's Triton/Gluon kernels). One CTA
+computes ``rows_per_cta`` query rows (query heads x query tokens that share one KV head; MLA: all heads share
+the latent) over a range of keys. Work units: ``B x kv_groups x ceil(rows / rows_per_cta)``. The kernel splits
+each unit's keys ``s`` ways so that the CTAs fill the SMs (``s = ceil(SMs / units)``, no split shorter than
+``min_split_tokens``; ``floor(SMs / units)`` so they fit in one wave), then a combine kernel merges the ``s`` partial outputs by their log-sum-exp. CTAs run in
+waves of ``SMs`` (one CTA per SM: these kernels use most of an SM's shared memory); a wave of ``a`` CTAs moves
+``a x keys/s x key_bytes`` at ``min(bandwidth_eff x copy bandwidth, a x sm_bandwidth)`` (an SM alone cannot pull
+the whole HBM bandwidth) and computes ``a x 2 x rows_per_cta x keys/s x (d_k + d_v)`` FLOPs (padded rows
+included) at ``mma_eff x peak x a / SMs``; its time is the larger of the two. Each kernel launch adds
+``fixed_us`` (launch, ramp-up and tail of a short kernel).
+
+**GEMMs** (cuBLAS): ``max(bytes / (bandwidth_eff x bandwidth), FLOPs / (mma_eff x peak x tile_eff))`` with
+``tile_eff = M / (64 ceil(M / 64))`` for the ``M`` rows of the smaller operand (tensor-core tiles of 64 rows:
+decode GEMMs of 8 tokens compute 64-row tiles), plus ``fixed_us`` per launch.
+
+**Everything else** (norms, embedding, cache writes, the indexer, linear-attention updates, prefill attention):
+the floor at ``bandwidth_eff`` of the bandwidth and ``mma_eff`` of the peak, plus ``fixed_us`` per launch.
+
+Coefficients without a calibration file are the defaults below, measured on an H200 (see ``reports/h200/``) and
+scaled to other cards by their bandwidth per SM; a card without an SM count gets the floor times the default
+efficiencies. Communication is not modelled here (the floor's interconnect time is kept).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+from .errors import SpecError
+from .units import finite
+
+BACKENDS = ("auto", "flashmla", "triton", "gluon", "sdpa", "gemm", "other")
+TILE_ROWS = 64                 # rows of a tensor-core tile (wgmma m64)
+
+
+@dataclass(frozen=True)
+class KernelModel:
+    """Coefficients of one backend on one GPU (see the module docstring for how each is used)."""
+
+    bandwidth_eff: float = 0.85        # fraction of the copy bandwidth reached with every SM busy
+    sm_bandwidth_gb_s: float = 0.0     # HBM bandwidth one SM's CTA can pull (0: bandwidth / SMs x 2.5)
+    mma_eff: float = 0.6               # fraction of the tensor-core peak reached when compute-bound
+    fixed_us: float = 4.0              # per kernel launch: launch, ramp-up and tail
+    rows_per_cta: int = 64             # query rows one CTA computes (decode attention)
+    min_split_tokens: int = 256        # shortest key range of a split (decode attention)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# Measured on an NVIDIA H200 (132 SMs, copy 4,227 GB/s, bf16 798 TFLOP/s) by `mlacalc calibrate --kernels`;
+# other cards take these with sm_bandwidth scaled by their bandwidth per SM (see kernel_model).
+DEFAULTS: dict[str, KernelModel] = {
+    "auto": KernelModel(bandwidth_eff=0.85, sm_bandwidth_gb_s=80.0, mma_eff=0.55, fixed_us=3.0),
+    "flashmla": KernelModel(bandwidth_eff=0.9, sm_bandwidth_gb_s=85.0, mma_eff=0.7, fixed_us=3.0),
+    "gemm": KernelModel(bandwidth_eff=0.85, mma_eff=0.75, fixed_us=3.0),
+    "other": KernelModel(bandwidth_eff=0.8, mma_eff=0.6, fixed_us=2.0),
+}
+DEFAULT_SMS_BANDWIDTH = 4227 / 132      # GB/s per SM of the card the defaults were measured on
+
+
+def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
+    """Validate one backend's coefficients (hardware YAML ``kernels: {backend: {...}}``)."""
+    if not isinstance(d, dict):
+        raise SpecError(where, "expected a mapping of coefficients")
+    known = {f.name: f for f in fields(KernelModel)}
+    out = {}
+    for k, v in d.items():
+        if k not in known:
+            raise SpecError(f"{where}.{k}", f"unknown coefficient (known: {', '.join(known)})")
+        hi = 1.5 if k.endswith("_eff") else 1e9
+        out[k] = finite(v, f"{where}.{k}", minimum=0, maximum=hi)
+        if k in ("rows_per_cta", "min_split_tokens"):
+            if out[k] < 1 or out[k] != int(out[k]):
+                raise SpecError(f"{where}.{k}", f"must be a whole number of at least 1, got {v!r}")
+            out[k] = int(out[k])
+    return KernelModel(**out)
+
+
+def kernel_model(hw, backend: str) -> KernelModel:
+    """``backend``'s coefficients on ``hw``: calibrated ones from its YAML, else the defaults scaled to it."""
+    if backend not in BACKENDS:
+        raise SpecError("kernel", f"must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    own = dict(getattr(hw, "kernels", ()) or ())
+    if backend in own:
+        return own[backend]
+    if backend in ("triton", "gluon") and "auto" in own:
+        return own["auto"]
+    base = DEFAULTS.get(backend) or DEFAULTS["auto" if backend in ("triton", "gluon") else "other"]
+    if base.sm_bandwidth_gb_s and getattr(hw, "sms", 0):
+        scale = hw.mem_bandwidth_gb_s / hw.sms / DEFAULT_SMS_BANDWIDTH
+        base = replace(base, sm_bandwidth_gb_s=base.sm_bandwidth_gb_s * scale)
+    return base
+
+
+@dataclass(frozen=True)
+class DecodeShape:
+    """A decode attention core on one GPU, per layer."""
+
+    seqs: int                  # sequences
+    rows: int                  # query rows sharing one KV group: q_tokens x heads / kv_groups
+    kv_groups: int             # KV heads on this GPU (MLA: 1, the shared latent)
+    keys: float                # keys each query attends (average)
+    key_bytes: float           # bytes of one key (all it reads) for one KV group
+    dkv: float                 # d_k + d_v of the score and value products
+    out_dv: float              # value dims each row writes (combine pass)
+    layers: int
+    launches_per_layer: int = 2
+
+
+def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float) -> float:
+    """Expected seconds of the split-KV decode attention core (see the module docstring)."""
+    sms = getattr(hw, "sms", 0)
+    bw = hw.mem_bandwidth_bytes_s * m.bandwidth_eff
+    tiles = math.ceil(shape.rows / m.rows_per_cta)
+    padded = tiles * m.rows_per_cta
+    units = shape.seqs * shape.kv_groups * tiles
+    if not sms:                                   # no SM count: the floor at the model's efficiencies
+        flops = 2 * units * padded / tiles * shape.keys * shape.dkv
+        body = max(units / tiles * shape.keys * shape.key_bytes * tiles / bw, flops / (peak_flops * m.mma_eff))
+        return shape.layers * (body + shape.launches_per_layer * m.fixed_us * 1e-6)
+    max_splits = max(1, math.ceil(shape.keys / m.min_split_tokens))
+    splits = max(1, min(max_splits, sms // units))      # as many splits as fit in one wave (FlashDecoding)
+    ctas = units * splits
+    keys_cta = shape.keys / splits
+    bytes_cta, flops_cta = keys_cta * shape.key_bytes, 2 * m.rows_per_cta * keys_cta * shape.dkv
+    sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
+    body, left = 0.0, ctas
+    while left > 0:                               # waves of up to one CTA per SM
+        a = min(left, sms)
+        t_mem = a * bytes_cta / min(bw, a * sm_bw)
+        t_mma = a * flops_cta / (peak_flops * m.mma_eff * a / sms)
+        body += max(t_mem, t_mma)
+        left -= a
+    combine = 0.0
+    kernels = 1
+    if splits > 1:                                # partial outputs and LSE in fp32, read once, output written
+        combine = shape.seqs * shape.kv_groups * shape.rows * (splits * (shape.out_dv + 1) * 4 + shape.out_dv * 2) / bw
+        kernels = 2
+    return shape.layers * (body + combine + kernels * m.fixed_us * 1e-6)
+
+
+def gemm_s(flops: float, nbytes: float, rows: float, launches: float, hw, m: KernelModel,
+           peak_flops: float) -> float:
+    """Expected seconds of ``launches`` GEMMs: bandwidth and tile-padded tensor-core time, plus fixed cost."""
+    per = max(1.0, launches)
+    r = max(1.0, rows)
+    tile_eff = r / (TILE_ROWS * math.ceil(r / TILE_ROWS))
+    t = max(nbytes / (hw.mem_bandwidth_bytes_s * m.bandwidth_eff), flops / (peak_flops * m.mma_eff * tile_eff))
+    return t + per * m.fixed_us * 1e-6 if launches else t
+
+
+def other_s(flops: float, nbytes: float, launches: float, hw, m: KernelModel, peak_flops: float) -> float:
+    """Expected seconds of a non-GEMM, non-decode-attention op: the floor at the model's efficiencies."""
+    t = max(nbytes / (hw.mem_bandwidth_bytes_s * m.bandwidth_eff), flops / (peak_flops * m.mma_eff)
+            if peak_flops else 0.0)
+    return t + launches * m.fixed_us * 1e-6

@@ -1,0 +1,81 @@
+"""The kernel-aware expected time (mlacalc.expected), worked by hand, and its invariants."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mlacalc
+from mlacalc.expected import DecodeShape, KernelModel, decode_attention_s, gemm_s, kernel_model
+from mlacalc.hardware import hardware_from_dict, load_hardware
+
+HW = hardware_from_dict({"name": "toy", "memory_gib": 80, "mem_bandwidth_gb_s": 1000, "bf16_tflops": 100,
+                         "interconnect_gb_s": 100, "sms": 10}, "toy")
+M = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, rows_per_cta=64,
+                min_split_tokens=256)
+
+
+def test_batch_one_pulls_only_what_its_ctas_can():
+    # 1 sequence, 16 rows, one latent: 1 unit; 4096 keys allow 16 splits, 10 SMs take 10: 10 CTAs in one wave
+    s = DecodeShape(seqs=1, rows=16, kv_groups=1, keys=4096, key_bytes=1152, dkv=1088, out_dv=512, layers=1)
+    keys_cta = 4096 / 10
+    t_mem = 10 * keys_cta * 1152 / min(1000e9, 10 * 50e9)          # 10 CTAs x 50 GB/s = 500 GB/s
+    t_mma = 10 * 2 * 64 * keys_cta * 1088 / (100e12 * 10 / 10)      # 64 padded rows
+    combine = 1 * 1 * 16 * (10 * (512 + 1) * 4 + 512 * 2) / 1000e9
+    assert decode_attention_s(s, HW, M, 100e12) == pytest.approx(max(t_mem, t_mma) + combine + 2 * 2e-6)
+
+
+def test_full_waves_reach_the_copy_bandwidth():
+    # 40 sequences: 40 units over 10 SMs, no split, 4 waves of 10 CTAs at min(1000, 10 x 50 = 500) GB/s
+    s = DecodeShape(seqs=40, rows=16, kv_groups=1, keys=4096, key_bytes=1152, dkv=1088, out_dv=512, layers=2)
+    per_wave = max(10 * 4096 * 1152 / 500e9, 10 * 2 * 64 * 4096 * 1088 / 100e12)
+    assert decode_attention_s(s, HW, M, 100e12) == pytest.approx(2 * (4 * per_wave + 2e-6))
+
+
+def test_small_gemms_pay_for_padded_tiles():
+    m = KernelModel(bandwidth_eff=1.0, mma_eff=1.0, fixed_us=0.0)
+    flops = 2 * 8 * 4096 * 4096
+    # 8 rows compute a 64-row tile: 8x the FLOP time, but here the weight read dominates anyway
+    t = gemm_s(flops, 2 * 4096 * 4096, 8, 1, HW, m, 100e12)
+    assert t == pytest.approx(max(2 * 4096 * 4096 / 1000e9, flops * 8 / 100e12))
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=st.sampled_from([1, 4, 32, 128]), context=st.sampled_from([1024, 8192, 65536]),
+       model=st.sampled_from(["deepseek-v3", "llama-3.1-8b", "qwen3-235b-a22b"]))
+def test_expected_is_never_below_the_floor(batch, context, model):
+    r = mlacalc.roofline(model, "h200", batch=batch, context=context)
+    assert all(t.expected_s >= t.time_s for t in r.ops)
+    assert r.expected_time_s >= r.time_s
+
+
+def test_calibrated_coefficients_win_over_the_defaults():
+    hw = hardware_from_dict({"name": "c", "memory_gib": 80, "mem_bandwidth_gb_s": 4000, "bf16_tflops": 800,
+                             "interconnect_gb_s": 100, "sms": 132,
+                             "kernels": {"auto": {"mma_eff": 0.5, "fixed_us": 7}}}, "c")
+    assert kernel_model(hw, "auto").fixed_us == 7 and kernel_model(hw, "triton").fixed_us == 7
+    assert kernel_model(load_hardware("h200"), "auto").fixed_us != 7
+
+
+def test_bad_coefficients_are_refused_in_one_line():
+    with pytest.raises(mlacalc.SpecError, match="kernels.auto.mma_eff"):
+        hardware_from_dict({"name": "c", "memory_gib": 80, "mem_bandwidth_gb_s": 4000, "bf16_tflops": 800,
+                            "interconnect_gb_s": 100, "kernels": {"auto": {"mma_eff": float("nan")}}}, "c")
+    with pytest.raises(mlacalc.SpecError, match="unknown backend"):
+        hardware_from_dict({"name": "c", "memory_gib": 80, "mem_bandwidth_gb_s": 4000, "bf16_tflops": 800,
+                            "interconnect_gb_s": 100, "kernels": {"cutlass": {}}}, "c")
+
+
+def test_the_calibration_fit_recovers_known_coefficients():
+    from mlacalc.profiler.kernel_calibration import fit
+
+    truth = KernelModel(bandwidth_eff=0.9, sm_bandwidth_gb_s=80.0, mma_eff=0.6, fixed_us=3.0)
+    shapes = [DecodeShape(b, rows, 1, keys, 1152, 1088, 512, 4) for b, rows, keys in
+              ((1, 16, 6144), (96, 16, 6144), (48, 128, 3072), (24, 64, 12288), (2, 32, 6144))]
+    hw = load_hardware("h200")
+    pts = [(s, decode_attention_s(s, hw, truth, hw.flops_per_s(16))) for s in shapes]
+    got, err = fit(KernelModel(), pts, lambda m, s: decode_attention_s(s, hw, m, hw.flops_per_s(16)),
+                   ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us"), passes=6)
+    for s, t in pts:
+        assert math.isclose(decode_attention_s(s, hw, got, hw.flops_per_s(16)), t, rel_tol=0.05)
