@@ -7,7 +7,8 @@ dominate. This module prices those effects with a small physical model of execut
 per backend, measured by ``mlacalc calibrate --kernels`` and stored in the hardware YAML (``kernels:``).
 
 **Decode attention** (split-KV kernels: FlashMLA, FlashDecoding, the project's Triton/Gluon kernels). One CTA
-computes ``rows_per_cta`` query rows (query heads x query tokens that share one KV head; MLA: all heads share
+computes a tile of query rows (a power of two between ``min_rows_per_cta`` and ``rows_per_cta``: the Triton
+kernel shrinks its tile to 16 heads, FlashMLA keeps 64) (query heads x query tokens that share one KV head; MLA: all heads share
 the latent) over a range of keys. Work units: ``B x kv_groups x ceil(rows / rows_per_cta)``. The kernel splits
 each unit's keys ``s`` ways so that the CTAs fill the SMs (``s = ceil(SMs / units)``, no split shorter than
 ``min_split_tokens``; ``floor(SMs / units)`` so they fit in one wave), then a combine kernel merges the ``s`` partial outputs by their log-sum-exp. CTAs run in
@@ -49,7 +50,8 @@ class KernelModel:
     sm_bandwidth_gb_s: float = 0.0     # HBM bandwidth one SM's CTA can pull (0: bandwidth / SMs x 2.5)
     mma_eff: float = 0.6               # fraction of the tensor-core peak reached when compute-bound
     fixed_us: float = 4.0              # per kernel launch: launch, ramp-up and tail
-    rows_per_cta: int = 64             # query rows one CTA computes (decode attention)
+    rows_per_cta: int = 64             # query rows one CTA computes at most (decode attention)
+    min_rows_per_cta: int = 64         # ... and at least: tiles shrink to the rows (power of two) down to this
     min_split_tokens: int = 256        # shortest key range of a split (decode attention)
 
     def to_dict(self) -> dict:
@@ -59,7 +61,7 @@ class KernelModel:
 # Measured on an NVIDIA H200 (132 SMs, copy 4,227 GB/s, bf16 798 TFLOP/s) by `mlacalc calibrate --kernels`;
 # other cards take these with sm_bandwidth scaled by their bandwidth per SM (see kernel_model).
 DEFAULTS: dict[str, KernelModel] = {
-    "auto": KernelModel(bandwidth_eff=0.85, sm_bandwidth_gb_s=80.0, mma_eff=0.55, fixed_us=3.0),
+    "auto": KernelModel(bandwidth_eff=0.85, sm_bandwidth_gb_s=80.0, mma_eff=0.55, fixed_us=3.0, min_rows_per_cta=16),
     "flashmla": KernelModel(bandwidth_eff=0.9, sm_bandwidth_gb_s=85.0, mma_eff=0.7, fixed_us=3.0),
     "gemm": KernelModel(bandwidth_eff=0.85, mma_eff=0.75, fixed_us=3.0),
     "other": KernelModel(bandwidth_eff=0.8, mma_eff=0.6, fixed_us=2.0),
@@ -78,7 +80,7 @@ def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
             raise SpecError(f"{where}.{k}", f"unknown coefficient (known: {', '.join(known)})")
         hi = 1.5 if k.endswith("_eff") else 1e9
         out[k] = finite(v, f"{where}.{k}", minimum=0, maximum=hi)
-        if k in ("rows_per_cta", "min_split_tokens"):
+        if k in ("rows_per_cta", "min_rows_per_cta", "min_split_tokens"):
             if out[k] < 1 or out[k] != int(out[k]):
                 raise SpecError(f"{where}.{k}", f"must be a whole number of at least 1, got {v!r}")
             out[k] = int(out[k])
@@ -120,8 +122,9 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     """Expected seconds of the split-KV decode attention core (see the module docstring)."""
     sms = getattr(hw, "sms", 0)
     bw = hw.mem_bandwidth_bytes_s * m.bandwidth_eff
-    tiles = math.ceil(shape.rows / m.rows_per_cta)
-    padded = tiles * m.rows_per_cta
+    tile = min(m.rows_per_cta, max(m.min_rows_per_cta, 1 << max(0, math.ceil(math.log2(shape.rows)))))
+    tiles = math.ceil(shape.rows / tile)
+    padded = tiles * tile
     units = shape.seqs * shape.kv_groups * tiles
     if not sms:                                   # no SM count: the floor at the model's efficiencies
         flops = 2 * units * padded / tiles * shape.keys * shape.dkv
@@ -131,7 +134,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     splits = max(1, min(max_splits, sms // units))      # as many splits as fit in one wave (FlashDecoding)
     ctas = units * splits
     keys_cta = shape.keys / splits
-    bytes_cta, flops_cta = keys_cta * shape.key_bytes, 2 * m.rows_per_cta * keys_cta * shape.dkv
+    bytes_cta, flops_cta = keys_cta * shape.key_bytes, 2 * tile * keys_cta * shape.dkv
     sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
     body, left = 0.0, ctas
     while left > 0:                               # waves of up to one CTA per SM

@@ -234,7 +234,7 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, table, torch):
     else:
         query = torch.randn(B, q, h.q, a.qk_head_dim, dtype=torch.bfloat16, device="cuda")
         scale = a.qk_head_dim ** -0.5
-        impl = cfg.kernel
+        impl = "triton" if cfg.kernel == "auto" else cfg.kernel     # GQA: auto is the Triton kernel
         extra = {"max_seqlen": cfg.context} if impl == "triton" else {}
 
         def step():
