@@ -11,9 +11,11 @@ computes a tile of query rows (a power of two between ``min_rows_per_cta`` and `
 kernel shrinks its tile to 16 heads, FlashMLA keeps 64) (query heads x query tokens that share one KV head; MLA: all heads share
 the latent) over a range of keys. Work units: ``B x kv_groups x ceil(rows / rows_per_cta)``. The kernel splits
 each unit's keys ``s`` ways so that the CTAs fill the SMs (``s = ceil(SMs / units)``, no split shorter than
-``min_split_tokens``; ``floor(SMs / units)`` so they fit in one wave), then a combine kernel merges the ``s`` partial outputs by their log-sum-exp. CTAs run in
+``min_split_tokens``, at most ``max_splits``; ``floor(SMs / units)`` so they fit in one wave), then a combine
+kernel merges the ``s`` partial outputs by their log-sum-exp. CTAs run in
 waves of ``SMs`` (one CTA per SM: these kernels use most of an SM's shared memory); a wave of ``a`` CTAs moves
-``a x keys/s x key_bytes`` at ``min(bandwidth_eff x copy bandwidth, a x sm_bandwidth)`` (an SM alone cannot pull
+``a x keys/s x key_bytes`` (once per KV group: the row tiles of a group read the same keys side by side and
+L2 serves all but one) at ``min(bandwidth_eff x copy bandwidth, a x sm_bandwidth)`` (an SM alone cannot pull
 the whole HBM bandwidth) and computes ``a x 2 x rows_per_cta x keys/s x (d_k + d_v)`` FLOPs (padded rows
 included) at ``mma_eff x peak x a / SMs``; its time is the larger of the two. Each kernel launch adds
 ``fixed_us`` (launch, ramp-up and tail of a short kernel).
@@ -53,6 +55,7 @@ class KernelModel:
     rows_per_cta: int = 64             # query rows one CTA computes at most (decode attention)
     min_rows_per_cta: int = 64         # ... and at least: tiles shrink to the rows (power of two) down to this
     min_split_tokens: int = 256        # shortest key range of a split (decode attention)
+    max_splits: int = 1024             # most splits of one work unit (the kernel's split planner caps them)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -80,7 +83,7 @@ def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
             raise SpecError(f"{where}.{k}", f"unknown coefficient (known: {', '.join(known)})")
         hi = 1.5 if k.endswith("_eff") else 1e9
         out[k] = finite(v, f"{where}.{k}", minimum=0, maximum=hi)
-        if k in ("rows_per_cta", "min_rows_per_cta", "min_split_tokens"):
+        if k in ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits"):
             if out[k] < 1 or out[k] != int(out[k]):
                 raise SpecError(f"{where}.{k}", f"must be a whole number of at least 1, got {v!r}")
             out[k] = int(out[k])
@@ -130,11 +133,12 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         flops = 2 * units * padded / tiles * shape.keys * shape.dkv
         body = max(units / tiles * shape.keys * shape.key_bytes * tiles / bw, flops / (peak_flops * m.mma_eff))
         return shape.layers * (body + shape.launches_per_layer * m.fixed_us * 1e-6)
-    max_splits = max(1, math.ceil(shape.keys / m.min_split_tokens))
+    max_splits = max(1, min(m.max_splits, math.ceil(shape.keys / m.min_split_tokens)))
     splits = max(1, min(max_splits, sms // units))      # as many splits as fit in one wave (FlashDecoding)
     ctas = units * splits
     keys_cta = shape.keys / splits
-    bytes_cta, flops_cta = keys_cta * shape.key_bytes, 2 * tile * keys_cta * shape.dkv
+    # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles
+    bytes_cta, flops_cta = keys_cta * shape.key_bytes / tiles, 2 * tile * keys_cta * shape.dkv
     sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
     body, left = 0.0, ctas
     while left > 0:                               # waves of up to one CTA per SM

@@ -25,15 +25,17 @@ K = 1024
 # (model, tp, batch, context): calibration points for decode attention (validation never uses these shapes)
 DECODE_POINTS = [("deepseek-v3", 8, 1, 6 * K), ("deepseek-v3", 8, 96, 6 * K), ("deepseek-v3", 8, 24, 48 * K),
                  ("deepseek-v3", 1, 48, 3 * K), ("deepseek-v3", 1, 12, 24 * K), ("deepseek-v3", 1, 1, 8 * K),
-                 ("deepseek-v3", 2, 24, 12 * K)]
+                 ("deepseek-v3", 2, 24, 12 * K), ("deepseek-v3", 8, 1, 64 * K), ("deepseek-v3", 1, 2, 32 * K)]
 GQA_POINTS = [("llama-3.1-8b", 1, 2, 6 * K), ("llama-3.1-8b", 1, 48, 12 * K)]
 PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K)]
 GEMM_SHAPES = [(4, 7168, 2048), (24, 7168, 18432), (192, 4096, 14336), (6144, 6144, 6144)]
 
-GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(19)],
+GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "sm_bandwidth_gb_s": [10.0 * i for i in range(2, 41)],
          "mma_eff": [0.2 + 0.025 * i for i in range(31)],
-         "fixed_us": [0.5 * i for i in range(0, 31)]}
+         "fixed_us": [0.5 * i for i in range(0, 31)],
+         "min_split_tokens": [64, 128, 256, 512, 1024, 2048, 4096],
+         "max_splits": [4, 8, 16, 24, 32, 48, 64, 96, 128, 1024]}
 
 
 def fit(model, points: list, predict, names: tuple[str, ...], passes: int = 4):
@@ -109,7 +111,7 @@ def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
     def pred_decode(m, shape):
         return decode_attention_s(shape, hw, m, peak16)
 
-    names = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us")
+    names = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "min_split_tokens", "max_splits")
     for kernel, plist in (("auto", DECODE_POINTS + GQA_POINTS), ("flashmla", DECODE_POINTS)):
         pts = decode_points(kernel, plist)
         if len(pts) >= 3:
