@@ -25,7 +25,7 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
-from .launch import FastLauncher, capturing, checks_enabled, device_capability, num_sms, plan_cache
+from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "DEFAULT_GLUON_CONFIG"]
@@ -79,25 +79,20 @@ def mla_decode_gluon(
     Host cost: the plan (splits, scratch, layouts) is cached per shape (launch.py); the four TMA descriptors are
     rebuilt only when q's or the cache's address changes (the last pair is kept, so the plan holds a reference to
     the last q and cache it saw)."""
-    key = (q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
-           None if block_table is None else (block_table.shape, block_table.stride(), block_table.dtype),
-           None if cache_seqlens is None else (cache_seqlens.shape, cache_seqlens.dtype),
-           None if out is None else (out.shape, out.stride(), out.dtype), kv_scale is None,
-           kv_lora_rank, max_seqlen, num_splits, config)
-    plans = plan_cache("mla_decode_gluon")
-    plan = plans.get(key)
-    if plan is None:
+    key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
+           layout_key(out), kv_scale is None, kv_lora_rank, max_seqlen, num_splits, config)
+
+    def make():
         require(kv_scale is None, "kv_scale", "fp8 caches: use mla_decode_triton")
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
                          out=out, max_seqlen=max_seqlen, kv_dtypes=(torch.bfloat16, torch.float16))
         page = kv_cache.shape[1] if block_table is not None else None
         require(gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page, block_n=config.block_n),
                 "q", "this call is outside the Gluon kernel's domain (gluon_supported): use mla_decode_triton")
-        plan = _GluonPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
+        return _GluonPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
                           num_splits=num_splits, config=config)
-        plans.misses += 1
-        if not capturing(q.device):
-            plans.put(key, plan)
+
+    plan = cached_plan("mla_decode_gluon", key, make, q.device)
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)

@@ -72,6 +72,24 @@ def plan_cache(name: str) -> _LRU:
     return c
 
 
+def layout_key(t) -> tuple | None:
+    """What a plan depends on of a tensor argument: (shape, stride, dtype); None for an absent one."""
+    return None if t is None else (t.shape, t.stride(), t.dtype)
+
+
+def cached_plan(name: str, key: tuple, make, device: torch.device):
+    """The plan of ``key`` in wrapper ``name``'s cache; on a miss ``make()`` (which validates the inputs first)
+    builds it, kept unless a CUDA graph is being captured."""
+    plans = plan_cache(name)
+    plan = plans.get(key)
+    if plan is None:
+        plan = make()
+        plans.misses += 1
+        if not capturing(device):
+            plans.put(key, plan)
+    return plan
+
+
 def capturing(device: torch.device) -> bool:
     """Whether the current stream is capturing a CUDA graph (no syncs allowed, no plans kept)."""
     return device.type == "cuda" and torch.cuda.is_current_stream_capturing()

@@ -20,7 +20,7 @@ import triton.language as tl
 
 from .triton_flash import LOG2E, finish, online_softmax_step, tile_pages, tile_rows
 from .checks import FLOAT_DTYPES, check_lengths_and_table, check_tensor, require
-from .launch import FastLauncher, capturing, checks_enabled, num_sms, plan_cache
+from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["GQADecodeConfig", "gqa_decode_triton"]
@@ -122,20 +122,15 @@ def gqa_decode_triton(
     [num_blocks, block_size, Hkv, D] with block_table [B, nblk] int32; cache_seqlens [B] int32 (None: all S).
     D a power of two (64, 128, 256). Returns [B, s_q, Hq, D] in q.dtype. Bad input: one KernelInputError
     (ValueError) naming the argument; the launch plan is cached per shape (launch.py), as in mla_decode_triton."""
-    key = (q.shape, q.stride(), q.dtype, q.device, k_cache.shape, k_cache.stride(), k_cache.dtype,
-           v_cache.shape, v_cache.stride(), v_cache.dtype,
-           None if block_table is None else (block_table.shape, block_table.stride(), block_table.dtype),
-           None if cache_seqlens is None else (cache_seqlens.shape, cache_seqlens.dtype),
-           None if out is None else (out.shape, out.stride(), out.dtype), max_seqlen, num_splits, config)
-    plans = plan_cache("gqa_decode_triton")
-    plan = plans.get(key)
-    if plan is None:
+    key = (layout_key(q), q.device, layout_key(k_cache), layout_key(v_cache), layout_key(block_table),
+           layout_key(cache_seqlens), layout_key(out), max_seqlen, num_splits, config)
+
+    def make():
         _check_gqa(q, k_cache, v_cache, cache_seqlens, block_table, out, max_seqlen)
-        plan = _GQAPlan(q, k_cache, v_cache, block_table, max_seqlen=max_seqlen, num_splits=num_splits,
+        return _GQAPlan(q, k_cache, v_cache, block_table, max_seqlen=max_seqlen, num_splits=num_splits,
                         config=config)
-        plans.misses += 1
-        if not capturing(q.device):
-            plans.put(key, plan)
+
+    plan = cached_plan("gqa_decode_triton", key, make, q.device)
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=k_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)

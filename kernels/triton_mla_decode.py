@@ -35,7 +35,7 @@ import triton.language as tl
 
 from .triton_flash import LOG2E, finish, key_rows, online_softmax_step, tile_pages, tile_rows
 from .checks import check_lengths_and_table, check_mla_inputs
-from .launch import FastLauncher, capturing, checks_enabled, num_sms, plan_cache
+from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits"]
@@ -242,22 +242,17 @@ def mla_decode_triton(
     Host cost: the launch plan (tile config, splits, grid, scratch buffers) is cached per shape (launch.py), so a
     repeated call costs the key, the output allocation and two direct launches."""
     scale_t = kv_scale if torch.is_tensor(kv_scale) else None
-    key = (q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
-           None if block_table is None else (block_table.shape, block_table.stride(), block_table.dtype),
-           None if cache_seqlens is None else (cache_seqlens.shape, cache_seqlens.dtype),
-           None if out is None else (out.shape, out.stride(), out.dtype),
-           None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device), kv_scale is None,
-           kv_lora_rank, max_seqlen, num_splits, config)
-    plans = plan_cache("mla_decode_triton")
-    plan = plans.get(key)
-    if plan is None:
+    key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
+           layout_key(out), None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device),
+           kv_scale is None, kv_lora_rank, max_seqlen, num_splits, config)
+
+    def make():
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
                          out=out, max_seqlen=max_seqlen)
-        plan = _MLAPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
+        return _MLAPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
                         num_splits=num_splits, config=config, has_scale=kv_scale is not None)
-        plans.misses += 1
-        if not capturing(q.device):
-            plans.put(key, plan)
+
+    plan = cached_plan("mla_decode_triton", key, make, q.device)
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)

@@ -40,7 +40,7 @@ import triton.language as tl
 from .cache import FP8_DS_GROUP, fp8_ds_row_bytes, fp8_ds_views
 from .checks import FLOAT_DTYPES, check_lengths_and_table, check_mla_inputs, check_sparse_indices, check_tensor, \
     require
-from .launch import FastLauncher, capturing, checks_enabled, num_sms, plan_cache
+from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
 from .triton_flash import LOG2E, finish, online_softmax_masked, selected_rows
 from .triton_split_kv import combine_splits, plan_splits
 
@@ -167,20 +167,15 @@ def mla_decode_sparse(
     the flattened pool); -1 = unused slot; cache_seqlens [B] int32 (optional: indices at or past a sequence's
     length are unused). Returns [B, s_q, H, r] in q.dtype. Bad input: one KernelInputError (ValueError) naming the
     argument; `check`: the value checks of indices, lengths and table (see the module docstring)."""
-    key = (q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
-           indices.shape, indices.stride(), indices.dtype,
-           None if block_table is None else (block_table.shape, block_table.stride(), block_table.dtype),
-           None if cache_seqlens is None else (cache_seqlens.shape, cache_seqlens.dtype),
-           None if out is None else (out.shape, out.stride(), out.dtype), kv_lora_rank, num_splits, config)
-    plans = plan_cache("mla_decode_sparse")
-    plan = plans.get(key)
-    if plan is None:
+    key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(indices), layout_key(block_table),
+           layout_key(cache_seqlens), layout_key(out), kv_lora_rank, num_splits, config)
+
+    def make():
         _check_sparse(q, kv_cache, indices, block_table, cache_seqlens, kv_lora_rank, out)
-        plan = _SparsePlan(q, kv_cache, indices, block_table, kv_lora_rank=kv_lora_rank, num_splits=num_splits,
+        return _SparsePlan(q, kv_cache, indices, block_table, kv_lora_rank=kv_lora_rank, num_splits=num_splits,
                            config=config)
-        plans.misses += 1
-        if not capturing(q.device):
-            plans.put(key, plan)
+
+    plan = cached_plan("mla_decode_sparse", key, make, q.device)
     if checks_enabled(check, q.device):
         check_sparse_indices(indices, cache_seqlens, capacity=plan.capacity)
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
