@@ -153,12 +153,24 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
     else:
         splits = 1
         ws = predict.prefill_workspace(spec, cfg.batch, cfg.context, tp=cfg.tp)
-    attn = predict.attn_core(spec, hw, cfg.phase, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
+    attn = predict.attn_core(kernel_view(cfg, spec), hw, cfg.phase, cfg.batch, cfg.context, q_tokens=cfg.q_tokens,
+                             tp=cfg.tp,
                              kv_bits=bits if cfg.phase == "decode" else 16, layers=L,
                              launches_per_layer=predict.kernel_launches(cfg.kernel, cfg.phase, splits),
                              kernel=cfg.kernel)
     return InferencePlan(layers_run=L, kv_bytes=kv, kv_bytes_full_model=kv_full, workspace=ws, num_splits=splits,
                          attn=attn)
+
+
+def kernel_view(cfg: PointConfig, spec: ModelSpec) -> ModelSpec:
+    """The model as the profiled kernel computes it: prefill runs SDPA, which has no sliding window or chunk, so its
+    time is predicted over the whole causal prompt (the cache it is given still holds what the calculator counts:
+    :func:`held_tokens`). Decode kernels read exactly the held tokens, so decode keeps the model's windows."""
+    windowed = any(spec.layer_type(i) in ("sliding", "chunked") for i in range(spec.num_layers))
+    if cfg.phase != "prefill" or not windowed:
+        return spec
+    a = replace(spec.attention, sliding_window=None, global_every=None, chunk_size=None)
+    return replace(spec, attention=a, layer_types=None)
 
 
 def _default_block(spec: ModelSpec) -> int:
@@ -178,24 +190,38 @@ def _random_(t):
     return t
 
 
-def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch) -> tuple[list, object]:
-    """KV tensors of each layer run ([cache] for MLA, [k, v] otherwise) and the block table (or None)."""
+def held_tokens(cfg: PointConfig, spec: ModelSpec) -> list[int]:
+    """Tokens each layer run keeps: the calculator's rule (mlacalc.attention.keys), so the profiler allocates what
+    the calculator counts. A sliding-window layer keeps its window, as vLLM (v1's sliding-window KV manager frees
+    the blocks that slide out), SGLang, TensorRT-LLM (cyclic KV cache) and HF transformers' sliding-window cache
+    do; an engine without window support would keep every token, which the calculator does not model."""
+    from mlacalc.attention import key_rule
+
+    return [key_rule(spec, i).held(cfg.context) for i in range(cfg.layers or spec.num_layers)]
+
+
+def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch) -> tuple[list, list]:
+    """KV tensors of each layer run ([cache] for MLA, [k, v] otherwise), each holding the layer's held tokens
+    (:func:`held_tokens`), and each layer's block table (None when contiguous)."""
     a = spec.attention
     h = predict.heads_per_rank(spec, cfg.tp)
-    B, C = cfg.batch, cfg.context
+    B = cfg.batch
     dt = torch.float8_e4m3fn if cfg.kv_dtype == "fp8" else torch.bfloat16
-    L = cfg.layers or spec.num_layers
-    table = None
-    if cfg.paged or cfg.kernel == "flashmla":      # FlashMLA reads only a paged cache of 64-token blocks
-        bs = cfg.block_size or _default_block(spec)
-        nblk = math.ceil(C / bs)
-        order = torch.randperm(B * nblk, device="cuda") if cfg.paged else torch.arange(B * nblk, device="cuda")
-        table = order.to(torch.int32).view(B, nblk)
-        rows = (B * nblk, bs)
-    else:
-        rows = (B, C)
-    layers = []
-    for _ in range(L):
+    paged = cfg.paged or cfg.kernel == "flashmla"    # FlashMLA reads only a paged cache of 64-token blocks
+    tables: dict[int, object] = {}
+    layers, layer_tables = [], []
+    for C in held_tokens(cfg, spec):
+        if paged:
+            bs = cfg.block_size or _default_block(spec)
+            nblk = math.ceil(C / bs)
+            if C not in tables:
+                order = torch.randperm(B * nblk, device="cuda") if cfg.paged else torch.arange(B * nblk, device="cuda")
+                tables[C] = order.to(torch.int32).view(B, nblk)
+            rows = (B * nblk, bs)
+        else:
+            tables.setdefault(C, None)
+            rows = (B, C)
+        layer_tables.append(tables[C])
         if predict.mla_kernel(a):
             c = torch.empty(*rows, a.kv_lora_rank + a.qk_rope_head_dim, dtype=dt, device="cuda")
             layers.append([_random_(c)])
@@ -203,64 +229,67 @@ def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch) -> tuple[list, object]:
             k = _random_(torch.empty(*rows, h.kv, a.qk_head_dim, dtype=dt, device="cuda"))
             v = _random_(torch.empty(*rows, h.kv, a.v_head_dim, dtype=dt, device="cuda"))
             layers.append([k, v])
-    return layers, table
+    return layers, layer_tables
 
 
-def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, table, torch):
-    """A closure running one decode step (every layer run) and the query it reads."""
+def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch):
+    """A closure running one decode step (every layer run, each over the tokens it holds) and what it reads."""
     from mlacalc.kernels import decode as dk
 
     a = spec.attention
     h = predict.heads_per_rank(spec, cfg.tp)
     B, q = cfg.batch, cfg.q_tokens
-    # Triton: the lengths an engine keeps on the device (no fill kernel per call); eager/SDPA: None, so they take
-    # their unmasked (fastest) path -- every sequence fills the cache.
-    seqlens = (torch.full((B,), cfg.context, dtype=torch.int32, device="cuda")
-               if cfg.kernel in ("triton", "auto", "flashmla") else None)
+    held = held_tokens(cfg, spec)
+    # Triton/FlashMLA: the lengths an engine keeps on the device (no fill kernel per call); eager/SDPA: None, so
+    # they take their unmasked (fastest) path -- every sequence fills its cache.
+    lens = {C: torch.full((B,), C, dtype=torch.int32, device="cuda") for C in set(held)}
+    with_lens = cfg.kernel in ("triton", "auto", "flashmla")
+    calls = [(kv, lens[C] if with_lens else None, t, C) for kv, t, C in zip(kv_layers, tables, held)]
     if predict.mla_kernel(a):
         dq = a.kv_lora_rank + a.qk_rope_head_dim
         query = torch.randn(B, q, h.q, dq, dtype=torch.bfloat16, device="cuda")
         scale = a.qk_head_dim ** -0.5
         kv_scale = 0.05 if cfg.kv_dtype == "fp8" else None  # a float: no host sync, so the step graphs
         impl = cfg.kernel
-        extra = {"max_seqlen": cfg.context} if impl in ("triton", "auto") else {}
         if impl == "flashmla":
-            return _flashmla_step(cfg, a, kv_layers, table, query, scale, torch)
+            return _flashmla_step(cfg, a, calls, query, scale, torch)
 
         def step():
-            for (cache,) in kv_layers:
+            for (cache,), seqlens, table, C in calls:
+                extra = {"max_seqlen": C} if impl in ("triton", "auto") else {}
                 dk.mla_decode(query, cache, seqlens, table, softmax_scale=scale, kv_lora_rank=a.kv_lora_rank,
                               kv_scale=kv_scale, impl=impl, **extra)
     else:
         query = torch.randn(B, q, h.q, a.qk_head_dim, dtype=torch.bfloat16, device="cuda")
         scale = a.qk_head_dim ** -0.5
         impl = "triton" if cfg.kernel == "auto" else cfg.kernel     # GQA: auto is the Triton kernel
-        extra = {"max_seqlen": cfg.context} if impl == "triton" else {}
 
         def step():
-            for k, v in kv_layers:
+            for (k, v), seqlens, table, C in calls:
+                extra = {"max_seqlen": C} if impl == "triton" else {}
                 dk.gqa_decode(query, k, v, seqlens, table, softmax_scale=scale, impl=impl, **extra)
-    return step, (query, seqlens)
+    return step, (query, lens)
 
 
-def _flashmla_step(cfg: PointConfig, a, kv_layers, table, query, scale, torch):
+def _flashmla_step(cfg: PointConfig, a, calls, query, scale, torch):
     """One decode step through FlashMLA's dense decode (an optional import: ``flash_mla``, built from
     ../shared/peers with build_flashmla.py; never copied into the project). Its scheduler metadata is built once
-    and reused across calls, as engines do."""
+    per distinct layer length and reused across calls, as engines do."""
     try:
         import flash_mla
     except ImportError:
         raise SpecError("--kernel", "flashmla is not importable here (build it with build_flashmla.py)") from None
-    B = query.shape[0]
-    seqlens = torch.full((B,), cfg.context, dtype=torch.int32, device="cuda")
-    meta = flash_mla.get_mla_metadata()[0]     # filled on the first call, then reused (as engines do)
-    caches = [c.view(c.shape[0], c.shape[1], 1, c.shape[2]) for (c,) in kv_layers]
+    metas = {}
+    runs = []
+    for (c,), seqlens, table, C in calls:
+        meta = metas.setdefault(C, flash_mla.get_mla_metadata()[0])   # filled on its first call, then reused
+        runs.append((c.view(c.shape[0], c.shape[1], 1, c.shape[2]), seqlens, table, meta))
 
     def step():
-        for c in caches:
+        for c, seqlens, table, meta in runs:
             flash_mla.flash_mla_with_kvcache(query, c, table, seqlens, a.kv_lora_rank, meta, None,
                                              softmax_scale=scale, causal=query.shape[1] > 1)
-    return step, (query, seqlens, meta, caches)
+    return step, (query, runs)
 
 
 def _prefill_step(cfg: PointConfig, spec: ModelSpec, kv_layers, torch):
@@ -322,17 +351,18 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
     out: dict = {}
     with NVMLSampler(nvml) as sampler, AllocatorWatch() as whole:
         with AllocatorWatch() as kvw:
-            kv_layers, table = _alloc_kv(cfg, spec, torch)
-        table_bytes = table.numel() * 4 if table is not None else 0
-        out["kv_bytes"] = kvw.figures.allocated - _round512(table_bytes)
+            kv_layers, tables = _alloc_kv(cfg, spec, torch)
+        distinct = {id(t): t for t in tables if t is not None}
+        table_bytes = sum(_round512(t.numel() * 4) for t in distinct.values())
+        out["kv_bytes"] = kvw.figures.allocated - table_bytes
         if cfg.phase == "decode":
-            step, keep = _decode_step(cfg, spec, kv_layers, table, torch)
+            step, keep = _decode_step(cfg, spec, kv_layers, tables, torch)
         else:
             step, keep = _prefill_step(cfg, spec, kv_layers, torch)
         step()  # compiles Triton kernels; the peak is taken over this and the next run
         step()
         torch.cuda.synchronize()
-    out["peak_bytes"] = whole.figures.peak - _round512(table_bytes)
+    out["peak_bytes"] = whole.figures.peak - table_bytes
     out["reserved_bytes"] = whole.figures.peak_reserved
     out["nvml_peak_delta_bytes"] = _nvml_peak_delta(sampler, start_used)
     graph = _graphed(step, torch) if cfg.cuda_graph else None
@@ -345,7 +375,7 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
             out["kernels"] = kernel_breakdown(step, reps=2, trace_path=cfg.trace)
         except Exception as e:  # the profiler is a nice-to-have; never lose the point over it
             out["kernels_error"] = str(e).splitlines()[0][:200]
-    del graph, kv_layers, table, keep, step
+    del graph, kv_layers, tables, distinct, keep, step
     return out
 
 
@@ -378,6 +408,9 @@ def assemble_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, r
              "layers_run": L, "layers_total": Lfull, "scaled": L != Lfull,
              "scale_note": (f"ran {L} of {Lfull} layers; *_full_model figures scale the per-layer ones by "
                             f"{Lfull}/{L}") if L != Lfull else "",
+             "window_note": ("prefill through SDPA, which has no window: its time is predicted over the whole "
+                             "causal prompt; the cache holds each layer's window")
+             if kernel_view(cfg, spec) is not spec else "",
              "predicted": {"kv_bytes": plan.kv_bytes, "kv_bytes_full_model": plan.kv_bytes_full_model,
                            "workspace": plan.workspace, "peak_bytes": plan.peak_bytes,
                            "num_splits": plan.num_splits, "attn_core": plan.attn.as_dict()},

@@ -366,3 +366,14 @@ def test_backward_trace_names_the_node_at_the_peak(monkeypatch):
     # nodes run Sum, Mul, Exp; the peak statistic read in Mul's hook is 100 live + 500
     assert s["nodes"] == 3 and s["peak_index"] == 1 and s["peak_bytes"] == 600
     assert s["peak_node"] == "MulBackward0" and tr.peak == 600 and x.grad is not None
+
+
+def test_the_profiler_allocates_what_the_calculator_counts_for_sliding_windows():
+    from mlacalc.profiler.run import PointConfig, held_tokens, kernel_view
+
+    gemma = load_spec("gemma-3-27b")          # 5 local layers (window 1024) : 1 global
+    cfg = PointConfig("gemma-3-27b", "decode", "triton", 2, 8192, layers=6)
+    assert held_tokens(cfg, gemma) == [1024] * 5 + [8192]
+    assert kernel_view(cfg, gemma) is gemma   # decode kernels read the held tokens: the windows stay
+    pre = PointConfig("gemma-3-27b", "prefill", "sdpa", 1, 8192, layers=6)
+    assert kernel_view(pre, gemma).attention.sliding_window is None   # SDPA has no window: predicted without it

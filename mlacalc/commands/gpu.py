@@ -32,9 +32,9 @@ def _cuda(min_free_gib: float = 1.0):
 def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)],
             phase: Annotated[str, typer.Option("--phase", help="decode | prefill | train")] = "decode",
             batch: BatchOpt = "8", context: ContextOpt = "4k",
-            kernel: Annotated[str, typer.Option("--kernel", help="eager | triton | sdpa (MLA decode: eager or "
-                                                "triton; MHA/GQA decode: sdpa or triton; prefill/train: sdpa)")]
-            = "triton",
+            kernel: Annotated[str, typer.Option("--kernel", help="auto | triton | flashmla | eager | sdpa (MLA decode: "
+                                                "auto, triton, flashmla or eager; MHA/GQA decode: auto, triton or "
+                                                "sdpa; prefill/train: sdpa)")] = "auto",
             layers: Annotated[Optional[int], typer.Option("--layers", help="Build and run N layers and scale "
                                                           "(default: all; train: 2).")] = None,
             q_tokens: Annotated[int, typer.Option("--q-tokens", help="Query tokens per sequence (MTP).")] = 1,
@@ -58,6 +58,8 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
     spec = load_spec(model)
     from ..profiler.run import PointConfig, summary_line
 
+    if kernel == "auto" and phase != "decode":   # prefill and training run through SDPA
+        kernel = "sdpa"
     cfg = PointConfig(model=model, phase=phase, kernel=kernel, batch=count(batch, "--batch"),
                       context=count(context, "--context"), layers=layers, q_tokens=q_tokens, tp=tp, paged=paged,
                       block_size=block_size, kv_dtype=kv_dtype, recompute=recompute, reps=reps, trace=trace)
