@@ -160,7 +160,7 @@ def allocator_block_bytes(n: float) -> int:
 
 
 def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
-                     num_splits: int = 1, paged_block: int | None = None) -> dict:
+                     num_splits: int = 1, paged_block: int | None = None, sms: int = 132) -> dict:
     """Bytes live during one layer's decode step besides the cache, by tensor (allocator-rounded).
 
     - all kernels: the query [B, q, Hq, d_q] and output [B, q, Hq, d_v] in bf16;
@@ -183,7 +183,17 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
     parts = {"query": _round512(B * rows * d_q * ACT_BYTES), "output": _round512(B * rows * d_v * ACT_BYTES)}
     if kernel in ("triton", "auto", "flashmla"):
         parts["cache_seqlens"] = _round512(B * 4)
-    if kernel in ("triton", "auto") and num_splits > 1:
+    if kernel == "flashmla":
+        # FlashMLA's dense decode (csrc/api/dense_decode.h, commit 9241ae3): per call an fp32 LSE [B, rows] and,
+        # for its split-KV pass, fp32 partial outputs and LSEs for batch + num_sm_parts splits, where
+        # num_sm_parts = max(SMs / ceil(rows / 64), 1); its scheduler metadata (32 B per part) and split counts
+        # [B + 1] int32 are built on the first call and kept.
+        parts_sm = max(sms // math.ceil(rows / 64), 1)
+        parts["lse"] = _round512(B * rows * 4)
+        parts["split_partials"] = _round512((B + parts_sm) * rows * d_v * 4)
+        parts["split_lse"] = _round512((B + parts_sm) * rows * 4)
+        parts["sched_meta"] = _round512(parts_sm * 32) + _round512((B + 1) * 4)
+    elif kernel in ("triton", "auto") and num_splits > 1:
         parts["split_partials"] = _round512(B * num_splits * rows * d_v * 4)
         parts["split_lse"] = _round512(B * num_splits * rows * 4)
     elif kernel == "eager":

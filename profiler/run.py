@@ -149,7 +149,7 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
             spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms,
             kv_element_size=max(1, int(bits) // 8), paged=cfg.paged)
         ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
-                                      num_splits=splits, paged_block=block)
+                                      num_splits=splits, paged_block=block, sms=sms)
     else:
         splits = 1
         ws = predict.prefill_workspace(spec, cfg.batch, cfg.context, tp=cfg.tp)
