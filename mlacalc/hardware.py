@@ -37,6 +37,7 @@ class Hardware:
     measured: bool = False        # True when written by `mlacalc calibrate` on a real card
     kernel_launch_us: float = 0.0  # fixed cost per kernel launch, microseconds (0: not modelled; see module doc)
     sms: int = 0                  # streaming multiprocessors (AMD: compute units); 0 = unknown
+    collective_latency_us: float = 0.0  # fixed cost of one collective (alpha); 0: not modelled (datasheet specs)
     kernels: tuple = ()           # ((backend, mlacalc.expected.KernelModel), ...): calibrated coefficients
 
     @property
@@ -69,7 +70,8 @@ _REQUIRED = ("name", "mem_bandwidth_gb_s", "bf16_tflops", "interconnect_gb_s")
 # Upper bounds far above any card (a B200 has 192 GB, 8 TB/s, 4.5 PFLOP/s dense fp8), so that a typo like
 # 1e300 is refused here rather than turning into an infinity or a NaN inside a roofline.
 _MAX = {"memory_bytes": 2.0**60, "mem_bandwidth_gb_s": 1e9, "bf16_tflops": 1e9, "fp16_tflops": 1e9,
-        "fp8_tflops": 1e9, "fp32_tflops": 1e9, "interconnect_gb_s": 1e9, "kernel_launch_us": 1e9}
+        "fp8_tflops": 1e9, "fp32_tflops": 1e9, "interconnect_gb_s": 1e9, "kernel_launch_us": 1e9,
+        "collective_latency_us": 1e9}
 
 
 def hardware_from_dict(d: dict, where: str) -> Hardware:
@@ -111,7 +113,7 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
     if not isinstance(d.get("measured", False), bool):
         raise SpecError(f"{where}: measured", f"must be true or false, got {d['measured']!r}")
     for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops",
-              "interconnect_gb_s", "kernel_launch_us"):
+              "interconnect_gb_s", "kernel_launch_us", "collective_latency_us"):
         if k in d:
             finite(d[k], f"{where}: {k}", minimum=0, maximum=_MAX[k])
     d.setdefault("fp16_tflops", d["bf16_tflops"])

@@ -37,7 +37,8 @@ one kernel per op per layer (projections, ``kv_write``, ``q_absorb``, ``v_up``, 
 norm, two per FFN (gate and up with the activation fused into one GEMM, then down; grouped GEMMs for experts),
 one for ``embed`` and ``lm_head``. ``attn_core``: in decode two per layer, the split-KV kernel and the kernel that
 combines its partial outputs by their log-sum-exp (FlashDecoding; the project's Triton kernels, which launch one
-when a single split suffices); in prefill one (FlashAttention). Collectives: latency not modelled (0).
+when a single split suffices); in prefill one (FlashAttention). Collectives: two per layer, each costing the
+hardware's ``collective_latency_us`` (0 in the datasheet specs; measured by ``mlacalc calibrate --gpus N``).
 
 Parallelism over ``n = tp`` GPUs (:class:`mlacalc.parallel.Parallelism`; ``pp``, ``dp``, ``cp`` and ``sp`` are
 refused, not ignored: a step of one TP/EP group is what this models):
@@ -276,7 +277,8 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
             moe_ep = Lm if parallel.ep > 1 else 0
             comm = (L - moe_ep) * 2 * ring * T * d * ab                   # all-gather + reduce-scatter
             comm += moe_ep * 2 * ring * (T / n) * f.experts_per_token * d * ab   # all-to-all dispatch + combine
-        ops.append(OpCost("comm", "comm", comm_bytes=comm))
+        # collectives: two per layer in every layout above (their latency: hardware collective_latency_us)
+        ops.append(OpCost("comm", "comm", comm_bytes=comm, launches=2 * L))
     return tuple(ops)
 
 
@@ -311,7 +313,9 @@ class OpTime(NamedTuple):
 def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits: float = 16) -> tuple[OpTime, ...]:
     """``time = max(flops / peak, bytes / bandwidth) + launches x kernel_launch_us`` per op, in seconds (the
     launch term is 0 unless the hardware spec gives ``kernel_launch_us``, measured by ``mlacalc calibrate``);
-    comm ops take ``comm_bytes / interconnect``. ``bound`` says which of the two roofline terms is larger."""
+    comm ops take ``comm_bytes / interconnect + collectives x collective_latency_us`` (the latency term is 0 unless
+    the hardware spec gives it: ``mlacalc calibrate --gpus N`` measures it). ``bound`` says which of the two roofline
+    terms is larger."""
     bw, link = hw.mem_bandwidth_bytes_s, hw.interconnect_bytes_s
     launch_s = hw.kernel_launch_us * 1e-6
     peaks = {"matmul": hw.flops_per_s(gemm_bits(weight_bits)), "attention": hw.flops_per_s(32 if kv_bits > 16 else 16),
@@ -319,8 +323,9 @@ def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits:
              "vector": hw.fp32_tflops * 1e12, "memory": hw.fp32_tflops * 1e12, "comm": 0.0}
     out = []
     for o in ops:
-        if o.kind == "comm":
-            out.append(OpTime(o, 0.0, o.comm_bytes / link, "interconnect"))
+        if o.kind == "comm":   # alpha-beta: each collective's latency plus its bytes at the bus bandwidth
+            t = o.comm_bytes / link + o.launches * hw.collective_latency_us * 1e-6
+            out.append(OpTime(o, 0.0, t, "interconnect"))
             continue
         peak = peaks[o.kind]
         tc, tm = o.flops / peak, (o.weight_bytes + o.act_bytes + o.kv_bytes) / bw

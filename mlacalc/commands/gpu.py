@@ -112,20 +112,34 @@ def calibrate(out: Annotated[str, typer.Option("--out", help="Hardware spec YAML
               base: Annotated[str, typer.Option("--base", help="Built-in spec for what one card cannot measure "
                                                 "(the interconnect).")] = "h100-sxm",
               quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes (about 3 s).")] = False,
+              gpus: Annotated[int, typer.Option("--gpus", help="Also measure the interconnect with NCCL collectives "
+                                                "over N GPUs (all-reduce, all-gather, reduce-scatter, all-to-all): "
+                                                "bus bandwidth and latency into the YAML.")] = 1,
               kernels: Annotated[bool, typer.Option("--kernels", help="Also fit the expected-time model's "
                                                     "coefficients per backend (auto, flashmla when importable, "
                                                     "gemm, sdpa) at a few calibration points (about a minute).")]
               = False,
               json_: JsonOpt = False) -> None:
     """Measure copy bandwidth and bf16/fp16/fp8/fp32 matmul rates; write a hardware spec `--gpu FILE` accepts."""
+    if isinstance(gpus, bool) or gpus < 1:
+        raise SpecError("--gpus", f"must be at least 1, got {gpus}")
     _cuda()
     import torch
 
     from ..hardware import hardware_from_dict
     from ..profiler.calibrate import calibrate as run_cal, write_hardware_yaml
 
+    if gpus > torch.cuda.device_count():
+        raise SpecError("--gpus", f"{gpus} GPUs asked for; this machine has {torch.cuda.device_count()}")
     cal = run_cal(base=base, quick=quick)
     extra = {"sms": torch.cuda.get_device_properties(0).multi_processor_count}
+    links = None
+    if gpus > 1:
+        from ..profiler.collectives import measure_collectives
+
+        links = measure_collectives(gpus, backend="nccl")
+        extra["interconnect_gb_s"] = round(links["interconnect_gb_s"], 1)
+        extra["collective_latency_us"] = round(links["collective_latency_us"], 2)
     fitted = None
     if kernels:
         from ..profiler.kernel_calibration import calibrate_kernels
@@ -135,7 +149,7 @@ def calibrate(out: Annotated[str, typer.Option("--out", help="Hardware spec YAML
         extra["kernels"] = fitted["kernels"]
     write_hardware_yaml(cal, out, extra)
     payload = {**cal.hardware_dict(), **extra, "spreads_pct": cal.spreads_pct, "out": out,
-               "calibration_points": fitted["points"] if fitted else []}
+               "calibration_points": fitted["points"] if fitted else [], "collectives": links}
     emit(json_, payload, lambda: print(
         f"{cal.name}: copy {cal.mem_bandwidth_gb_s:,.0f} GB/s, bf16 {cal.bf16_tflops:,.0f} TFLOP/s, "
         f"fp16 {cal.fp16_tflops:,.0f}, fp8 {cal.fp8_tflops:,.0f}, fp32 {cal.fp32_tflops:,.1f} -> {out}"))
