@@ -471,6 +471,8 @@ def convert_attention(raw: dict, target: str) -> dict:
     ``mha``: one K/V head per query head; ``mqa``: one K/V head; ``gqa:N``: N K/V heads. For an MLA model the
     query/key head keeps ``qk_nope + qk_rope`` dims and the value ``v_head_dim``; latent ranks are dropped.
     """
+    if not isinstance(raw.get("attention") or {}, dict):
+        raise SpecError("attention", f"expected a mapping, got {type(raw['attention']).__name__}")
     a = dict(raw.get("attention") or {})
     heads = a.get("num_heads")
     kind, _, n = target.partition(":")
