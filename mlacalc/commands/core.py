@@ -129,7 +129,8 @@ def specs_validate(files: Annotated[list[str], typer.Argument(help="Spec files o
 
     def render():
         for r in results:      # one line per file, whatever characters its name holds
-            name = r["spec"].encode("unicode_escape").decode("ascii") if len(r["spec"].splitlines()) > 1 else r["spec"]
+            breaks = len((r["spec"] + "x").splitlines()) > 1          # any line break, trailing ones too
+            name = r["spec"].encode("unicode_escape").decode("ascii") if breaks else r["spec"]
             print(f"{name}: ok" if r["ok"] else f"{name}: error: {' '.join(r['error'].splitlines())}")
 
     emit(json_, {"results": results}, render)
