@@ -285,7 +285,11 @@ def contract_problem(argv: list[str]) -> str | None:
     takes_value = _value_flags(argv)
     if any(a in ("-h", "--help", "--version") and (i == 0 or argv[i - 1] not in takes_value)
            for i, a in enumerate(argv[:dash])):
-        return None if code == 0 else "help/version did not exit 0\n" + shown
+        # help and version answer, unless the parser meets an unknown option first (click parses every option
+        # before running the eager ones): then one usage line with exit 2, like any other bad flag
+        if code == 0 or (code == 2 and err.startswith("error:") and err.count("\n") == 1 and "No such option" in err):
+            return None
+        return "help/version did not exit 0\n" + shown
     validate = argv[:2] == ["specs", "validate"]
     if code == 0 or (validate and err == ""):
         if "--json" in asks and out:
