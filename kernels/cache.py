@@ -89,8 +89,9 @@ def pack_fp8_ds(latent: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
     """latent [..., r] and rope [..., dr] (any float dtype) -> uint8 [..., fp8_ds_row_bytes(r, dr)]. Each group of 128
     latent values gets the scale amax / 448 (1 for an all-zero group) and is stored as e4m3 of value / scale; the
     RoPE part is stored as bf16."""
-    r, dr = latent.shape[-1], rope.shape[-1]
-    assert latent.shape[:-1] == rope.shape[:-1], "latent and rope must have the same leading dims"
+    r = latent.shape[-1]
+    if latent.shape[:-1] != rope.shape[:-1]:
+        raise ValueError(f"rope: leading dims {tuple(rope.shape[:-1])} differ from latent's {tuple(latent.shape[:-1])}")
     lead = latent.shape[:-1]
     groups = latent.float().reshape(*lead, r // FP8_DS_GROUP, FP8_DS_GROUP)
     amax = groups.abs().amax(-1, keepdim=True)

@@ -155,11 +155,6 @@ def sum_by_group(tensors: list[SavedTensor]) -> LayerActivations:
     return LayerActivations(**parts)
 
 
-def _div(n: int, t: int, what: str) -> int:
-    """``n / t`` for a quantity TP splits (heads, widths); an uneven split is refused."""
-    return divide(n, t, what)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The native layer: what a standard implementation keeps
 # ---------------------------------------------------------------------------------------------------------
@@ -206,7 +201,7 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     out = [SavedTensor("ffn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "ffn",
                        "gate/up projections (MoE: router, experts)", "sp")]
     if not moe:
-        return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), _div(f.intermediate_size, t,
+        return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), divide(f.intermediate_size, t,
                                                                                   "ffn.intermediate_size"), "f", f.gated)
     E, k = f.num_experts, f.experts_per_token
     out += [SavedTensor("moe.router_probs", ("b", "s", "E"), (b, st, E), FP32_BYTES, "router",
@@ -221,14 +216,14 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     if cfg.sp or t == 1:
         width_e = f.expert_intermediate_size
     else:
-        width_e = _div(f.expert_intermediate_size, t, "ffn.expert_intermediate_size")
+        width_e = divide(f.expert_intermediate_size, t, "ffn.expert_intermediate_size")
     out.append(SavedTensor("moe.dispatch", ("b*s*k", "h"), (copies, h), ACT_BYTES, "dispatch",
                            "routed experts' gate/up (permuted token copies)", "sp"))
     out += _gated("moe.experts", "experts", ("b*s*k",), (copies,), width_e, "f_e", f.gated)
     out.append(SavedTensor("moe.combine", ("b*s*k", "h"), (copies, h), ACT_BYTES, "dispatch",
                            "combine (expert outputs x weights)", "sp"))
     if f.num_shared_experts:
-        width_s = _div(f.num_shared_experts * f.shared_width, t, "shared experts' width")
+        width_s = divide(f.num_shared_experts * f.shared_width, t, "shared experts' width")
         out += _gated("moe.shared", "ffn", ("b", "s"), (b, sl), width_s, "n_s*f_s", f.gated)
     return out
 
@@ -253,8 +248,8 @@ def _megatron_layer(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]
     the 10sbh of norms, linear inputs and dropout masks split only under SP (section 4.2.2)."""
     s, b, t, h, a = cfg.seq_local, cfg.micro_batch, cfg.tp, spec.hidden_size, spec.attention.num_heads
     st = cfg.seq_tokens
-    ht, at, ft = (_div(h, t, "hidden_size"), _div(a, t, "attention.num_heads"),
-                  _div(4 * h, t, "4 x hidden_size"))
+    ht, at, ft = (divide(h, t, "hidden_size"), divide(a, t, "attention.num_heads"),
+                  divide(4 * h, t, "4 x hidden_size"))
     S = lambda name, shape, dims, nb, group, who, split, drop="": SavedTensor(  # noqa: E731
         name, shape, dims, nb, group, who, split, drop)
     return [
@@ -449,7 +444,7 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     :func:`backward_phases`."""
     a, f = spec.attention, spec.ffn
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
-    heads = _div(a.num_heads, t, "attention.num_heads")
+    heads = divide(a.num_heads, t, "attention.num_heads")
     fam = family(a)
     kv_heads = fam.attended_kv_heads(a, t)
     names = [x.name for x in layer_tensors(spec, layer, cfg)]
@@ -461,16 +456,16 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     # --- FFN block (the last op of the forward, so the first of the backward)
     if not is_moe_layer(spec, layer):
         phases += _ffn_backward("ffn", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
-                                _div(f.intermediate_size, t, "ffn.intermediate_size"), h, f.gated,
+                                divide(f.intermediate_size, t, "ffn.intermediate_size"), h, f.gated,
                                 frozenset())
     else:
         k = f.experts_per_token
         copies = b * st * k
-        width_e = f.expert_intermediate_size if (cfg.sp or t == 1) else _div(
+        width_e = f.expert_intermediate_size if (cfg.sp or t == 1) else divide(
             f.expert_intermediate_size, t, "ffn.expert_intermediate_size")
         if f.num_shared_experts:  # assumed to run first: routed + shared, the shared branch created last
             phases += _ffn_backward("moe.shared", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
-                                    _div(f.num_shared_experts * f.shared_width, t, "shared experts' width"),
+                                    divide(f.num_shared_experts * f.shared_width, t, "shared experts' width"),
                                     h, f.gated, frozenset())
         shared = frozenset(n for n in ffn_names if n.startswith("moe.shared."))
         d_sh = _grad("grad.moe.shared_input", hs, (b, st, h), "shared experts' input gradient (partial)", "sp")

@@ -34,7 +34,7 @@ from .parallel import Parallelism
 from .step import SUPPORTED, Roofline, Step, roofline
 from .spec import ModelSpec
 from .units import finite
-from .params import Params, params_per_gpu, weight_bytes
+from .params import params_per_gpu, weight_bytes
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
@@ -73,12 +73,6 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
     return Workspace(tokens=tokens, residual=2 * tokens * d * 2,
                      attention=tokens * heads * (a.qk_head_dim + a.v_head_dim) * 2,
                      ffn=tokens * 2 * width / tp * 2)
-
-
-def weight_params_per_gpu(spec: ModelSpec, parallel: Parallelism) -> Params:
-    """Parameters on the fullest GPU (:func:`mlacalc.params.params_per_gpu`: full attention weights under
-    dp-attention)."""
-    return params_per_gpu(spec, parallel)
 
 
 @dataclass(frozen=True)
@@ -191,7 +185,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
     usable = gpu_mem_util * hw.memory_bytes
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
-    w = weight_bytes(weight_params_per_gpu(spec, parallel), wbits, quant).total
+    w = weight_bytes(params_per_gpu(spec, parallel), wbits, quant).total
     budget = usable - w - ws.total
     mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
     mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)

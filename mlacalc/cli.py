@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import sys
 
-import typer
+from typing import TYPE_CHECKING
 
 from .errors import SpecError
+
+if TYPE_CHECKING:
+    import typer
 
 # Which module holds each top-level command. Only the invoked command's module is imported and registered:
 # typer inspects every registered command's signature at start-up, and the calculator must answer in 0.3 s.
@@ -31,9 +34,12 @@ def _root() -> None:
     """Top-level group: no options of its own."""
 
 
-def make_app(groups=GROUPS) -> typer.Typer:
-    """The typer app with the commands of ``groups`` registered."""
+def make_app(groups=GROUPS) -> "typer.Typer":
+    """The typer app with the commands of ``groups`` registered (typer is imported here, so ``import mlacalc.cli``
+    needs nothing beyond the standard library)."""
     import importlib
+
+    import typer
 
     app = typer.Typer(
         name="mlacalc",
@@ -102,6 +108,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    import typer
     import typer.main
 
     args = sys.argv[1:] if argv is None else list(argv)

@@ -46,11 +46,6 @@ def format_bits(spec: ModelSpec, kv_format: str | None) -> float | None:
     return (packed.total - packed.indexer) * 8 / fam.cache_parts(a).total
 
 
-def kv_share_per_rank(attn: Attention, parallel: Parallelism, cache: str = "compressed") -> float:
-    """Fraction of one layer's per-token KV a rank holds for a sequence it serves (1.0 = all of it)."""
-    return parallel.kv_share(family(attn).kv_groups(attn, cache))
-
-
 @dataclass(frozen=True)
 class KVReport:
     """Everything ``mlacalc kv`` prints, in bytes. Parts sum to totals (``KVCache.total``)."""

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import ArgError, SpecError
-from .capacity import DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch, weight_params_per_gpu
+from .capacity import DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch
 from .hardware import Hardware
 from .kv import kv_report
 from .parallel import Parallelism
 from .step import Step, roofline
 from .units import finite
 from .spec import ModelSpec
-from .params import weight_bytes
+from .params import params_per_gpu, weight_bytes
 
 
 class SweepRow(NamedTuple):
@@ -97,7 +97,7 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
         try:
             par = _group(n, ep, dp_attention).check(spec)
-            w = weight_bytes(weight_params_per_gpu(spec, par), wbits,
+            w = weight_bytes(params_per_gpu(spec, par), wbits,
                              spec.quantization if weight_bits is None else None).total
             ws = activation_workspace(spec, workspace_tokens, par.attention_tp).total
             budget = gpu_mem_util * hw.memory_bytes - w - ws

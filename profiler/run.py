@@ -32,7 +32,7 @@ from mlacalc.units import dtype_bits
 
 from . import predict
 from .memory import guarded
-from .results import DOES_NOT_FIT, TOL_KV, TOL_LATENCY, TOL_PEAK_INFER, Comparison, error_pct
+from .results import TOL_KV, TOL_LATENCY, TOL_PEAK_INFER, Comparison, error_pct
 
 TOL_PREFILL = 20.0       # percent: prefill latency against the expected time (the target)
 

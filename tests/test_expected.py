@@ -79,3 +79,11 @@ def test_the_calibration_fit_recovers_known_coefficients():
                    ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us"), passes=6)
     for s, t in pts:
         assert math.isclose(decode_attention_s(s, hw, got, hw.flops_per_s(16)), t, rel_tol=0.05)
+
+
+def test_other_ops_run_at_the_models_efficiencies_plus_their_launches():
+    from mlacalc.expected import other_s
+
+    m = KernelModel(bandwidth_eff=0.8, mma_eff=0.5, fixed_us=2.0)
+    # 1 MB at 0.8 x 1000 GB/s = 1.25 us vs 1e9 FLOPs at 0.5 x 100 TFLOP/s = 20 us; 3 launches x 2 us
+    assert other_s(1e9, 1e6, 3, HW, m, 100e12) == pytest.approx(20e-6 + 6e-6)

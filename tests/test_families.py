@@ -91,3 +91,15 @@ def test_linear_layers_are_refused_for_training_in_one_line():
 
     with pytest.raises(mlacalc.SpecError, match="linear-attention layers is not modelled"):
         mlacalc.train_memory("qwen3-next-80b-a3b", seq=1024)
+
+
+def test_gated_deltanet_decode_cost_by_hand():
+    # one linear layer (2 key heads, 4 value heads of 16 x 16, conv kernel 4) and one full layer; batch 1 decode
+    spec = make_spec({"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32}, layers=2,
+                     layer_types=["linear", "full"], linear_attention=GDN)
+    core = ops(spec, "decode", 1, 100)["linear_core"]
+    conv_dim = 2 * 2 * 16 + 4 * 16                                      # q, k (2 x 32) and v (64): 128 channels
+    # 7 d_k d_v FLOPs per value head (S k, rank-one update, decay, q S) + 2 x conv_dim x K for the convolution
+    assert core.flops == 4 * 7 * 16 * 16 + 2 * conv_dim * 4 == 8192
+    # the state (4 x 16 x 16) and the conv's last 3 inputs (128 x 3), bf16, read and written once
+    assert core.kv_bytes == 2 * (4 * 16 * 16 + conv_dim * 3) * 2 == 5632

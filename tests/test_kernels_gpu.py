@@ -195,7 +195,7 @@ def test_sparse_mla_topk2048(heads, s_q, fmt):
 
 
 def test_sparse_out_of_range_index_is_a_value_error_with_check_and_masked_without():
-    from mlacalc.kernels.testing import make_sparse_case, rel_error, run_sparse_case
+    from mlacalc.kernels.testing import make_sparse_case, run_sparse_case
     from mlacalc.kernels.triton_mla_sparse import mla_decode_sparse
 
     case = make_sparse_case([300, 200], heads=16, topk=256, device="cuda", seed=3)

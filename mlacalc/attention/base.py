@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor
 from ..errors import ArgError, SpecError
-from .keys import KeyRule, rules_span
+from .keys import rules_span
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
