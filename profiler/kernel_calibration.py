@@ -17,16 +17,30 @@ of coefficients, a handful of points: no solver needed). Every calibration point
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
 K = 1024
 
-# (model, tp, batch, context): calibration points for decode attention (validation never uses these shapes)
-DECODE_POINTS = [("deepseek-v3", 8, 1, 6 * K), ("deepseek-v3", 8, 96, 6 * K), ("deepseek-v3", 8, 24, 48 * K),
-                 ("deepseek-v3", 1, 48, 3 * K), ("deepseek-v3", 1, 12, 24 * K), ("deepseek-v3", 1, 1, 8 * K),
-                 ("deepseek-v3", 2, 24, 12 * K), ("deepseek-v3", 8, 1, 64 * K), ("deepseek-v3", 1, 2, 32 * K)]
-GQA_POINTS = [("llama-3.1-8b", 1, 2, 6 * K), ("llama-3.1-8b", 1, 48, 12 * K)]
+# Calibration grid for decode attention. Contexts and batches sit between the validation suite's (which uses powers
+# of two and round batches: profiler.validate.expected_suite), so no calibration point is a validation point; the
+# grid spans what a user asks about: 16/64/128 MLA heads per GPU (DeepSeek-V3 at tp 8/2/1), batch 1-112, contexts
+# 1.5k-96k, plus GQA, a paged cache, an fp8 cache and two query tokens for the auto kernels.
+MLA_PAIRS = [(1, 1536), (1, 12 * K), (1, 96 * K), (2, 3 * K), (3, 24 * K), (6, 6 * K), (12, 1536), (12, 48 * K),
+             (24, 12 * K), (40, 3 * K), (80, 6 * K), (112, 1536), (112, 12 * K)]
+DECODE_POINTS = [dict(model="deepseek-v3", tp=tp, batch=b, context=c) for tp in (8, 2, 1) for b, c in MLA_PAIRS]
+AUTO_EXTRA = ([dict(model="llama-3.1-8b", tp=1, batch=b, context=c)
+               for b, c in ((1, 3 * K), (2, 6 * K), (6, 24 * K), (24, 12 * K), (48, 12 * K), (96, 3 * K))]
+              + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=True)
+                 for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
+              + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, paged=True) for tp, b, c in ((1, 24, 6 * K),)]
+              + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, kv_dtype="fp8")
+                 for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
+              + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, kv_dtype="fp8") for tp, b, c in ((1, 24, 6 * K),)]
+              + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, q_tokens=2)
+                 for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
+              + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, q_tokens=2) for tp, b, c in ((2, 24, 6 * K),)])
 PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K)]
 GEMM_SHAPES = [(4, 7168, 2048), (24, 7168, 18432), (192, 4096, 14336), (6144, 6144, 6144)]
 
@@ -63,15 +77,50 @@ def _layers_spec(name: str, layers: int):
     return spec_layers(load_spec(name), layers)
 
 
-def decode_shape_of(model: str, tp: int, batch: int, context: int, layers: int, kv_bits: float = 16):
-    """The calculator's decode shape for a profiled point (the cache holds ``context`` tokens, q = 1)."""
+def decode_shape_of(model: str, tp: int, batch: int, context: int, layers: int, kv_bits: float = 16,
+                    q_tokens: int = 1):
+    """The calculator's decode shape for a profiled point (the cache holds ``context`` tokens)."""
     from mlacalc.attention import family
     from mlacalc.parallel import Parallelism
     from mlacalc.step import Step, decode_shape
 
     spec = _layers_spec(model, layers)
     form = family(spec.attention).default_form("decode")
-    return decode_shape(spec, Step("decode", batch, max(1, context - 1)), Parallelism(tp=tp), form, kv_bits)
+    return decode_shape(spec, Step("decode", batch, max(1, context - q_tokens), q_tokens), Parallelism(tp=tp), form,
+                        kv_bits)
+
+
+def point_shape(p: dict):
+    """decode_shape_of for a recorded calibration point (its model, tp, batch, context, layers, q, kv dtype)."""
+    bits = 8 if p.get("kv_dtype", "bf16") == "fp8" else 16
+    return decode_shape_of(p["model"], p["tp"], p["batch"], p["context"], p["layers"], bits, p.get("q_tokens", 1))
+
+
+def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 4, flusher=None,
+                          log=print) -> list[dict]:
+    """Profile each calibration point (graph-timed attention core of ``layers`` layers) through ``backend``.
+    Returns one record per measured point: its inputs, ``measured_s`` and the kernel's split count."""
+    from .run import PointConfig, profile_point
+
+    out = []
+    for p in plist:
+        cfg = PointConfig(p["model"], "decode", backend, p["batch"], p["context"], layers=layers, tp=p["tp"],
+                          q_tokens=p.get("q_tokens", 1), paged=p.get("paged", False),
+                          kv_dtype=p.get("kv_dtype", "bf16"), breakdown=False, calibration=True, reps=30)
+        try:
+            res = profile_point(cfg, hw, flusher=flusher)
+        except Exception as e:          # e.g. flashmla not importable: this point is not measured
+            log(f"calibrate {backend} {cfg.key()}: {str(e).splitlines()[0][:160]}")
+            continue
+        if res.get("status") != "ok":
+            log(f"calibrate {backend} {cfg.key()}: {res.get('status')}")
+            continue
+        out.append({"backend": backend, "key": cfg.key(), "model": p["model"], "tp": p["tp"], "batch": p["batch"],
+                    "context": p["context"], "q_tokens": cfg.q_tokens, "paged": cfg.paged,
+                    "kv_dtype": cfg.kv_dtype, "layers": layers, "measured_s": res["latency"]["median"],
+                    "num_splits": res["predicted"].get("num_splits"), "calibration": True})
+        log(f"calpoint {json.dumps(out[-1])}")      # each point on the log as it lands (a cut run keeps them)
+    return out
 
 
 def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
@@ -89,37 +138,20 @@ def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
     peak16 = hw.flops_per_s(16)
     out_points, kernels = [], {}
 
-    def decode_points(kernel: str, plist) -> list:
-        pts = []
-        for model, tp, b, c in plist:
-            cfg = PointConfig(model, "decode", kernel, b, c, layers=layers, tp=tp, breakdown=False,
-                              calibration=True, reps=30)
-            try:
-                res = profile_point(cfg, hw, flusher=flusher)
-            except Exception as e:          # e.g. flashmla not importable: this point is not measured
-                log(f"calibrate {kernel} {model} b{b} c{c}: {str(e).splitlines()[0][:160]}")
-                continue
-            if res.get("status") != "ok":
-                continue
-            t = res["latency"]["median"]
-            shape = decode_shape_of(model, tp, b, c, layers)
-            pts.append((shape, t))
-            out_points.append({"backend": kernel, "model": model, "tp": tp, "batch": b, "context": c,
-                               "layers": layers, "measured_s": t, "calibration": True})
-        return pts
-
     def pred_decode(m, shape):
         return decode_attention_s(shape, hw, m, peak16)
 
     names = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "min_split_tokens", "max_splits")
-    for kernel, plist in (("auto", DECODE_POINTS + GQA_POINTS), ("flashmla", DECODE_POINTS)):
-        pts = decode_points(kernel, plist)
+    for kernel, plist in (("auto", DECODE_POINTS + AUTO_EXTRA), ("flashmla", DECODE_POINTS)):
+        recs = measure_decode_points(kernel, plist, hw, layers=layers, flusher=flusher, log=log)
+        out_points += recs
+        pts = [(point_shape(r), r["measured_s"]) for r in recs]
         if len(pts) >= 3:
             m, err = fit(DEFAULTS.get(kernel, KernelModel()), pts, pred_decode, names)
             kernels[kernel] = m
             log(f"calibrate {kernel}: {m.to_dict()} (rms log error {math.sqrt(err / len(pts)):.3f})")
-            for p, (shape, t) in zip([p for p in out_points if p["backend"] == kernel], pts):
-                p["fitted_s"] = pred_decode(m, shape)
+            for r, (shape, t) in zip(recs, pts):
+                r["fitted_s"] = pred_decode(m, shape)
 
     # GEMMs through cuBLAS
     gemm_pts = []
