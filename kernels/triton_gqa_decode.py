@@ -23,7 +23,7 @@ from .checks import FLOAT_DTYPES, check_lengths_and_table, check_tensor, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
 from .triton_split_kv import combine_splits, plan_splits
 
-__all__ = ["GQADecodeConfig", "gqa_decode_triton"]
+__all__ = ["gqa_num_splits", "GQADecodeConfig", "gqa_decode_triton"]
 
 
 @triton.jit
@@ -104,6 +104,20 @@ class GQADecodeConfig:
     min_tokens_per_split: int = 256
 
 
+def _split_plan(B, s_q, Hq, Hkv, max_len, D, kv_element_size, cfg, *, sms, num_splits=None) -> tuple[int, int]:
+    """(num_splits, tokens_per_split) as gqa_decode_triton launches: one program per (sequence, KV head) and split."""
+    return plan_splits(B * Hkv, max_len, cfg.block_n, sms=sms, num_splits=num_splits,
+                       programs_per_sm=cfg.programs_per_sm, min_tokens=cfg.min_tokens_per_split,
+                       token_bytes=2 * D * kv_element_size, partial_bytes_per_split=B * s_q * Hq * D * 8)
+
+
+def gqa_num_splits(batch: int, s_q: int, q_heads: int, kv_heads: int, max_len: int, head_dim: int, *,
+                   sms: int = 132, kv_element_size: int = 2, config: GQADecodeConfig | None = None) -> int:
+    """The split count gqa_decode_triton launches with (for predictions on a machine without a GPU)."""
+    return _split_plan(batch, s_q, q_heads, kv_heads, max_len, head_dim, kv_element_size, config or GQADecodeConfig(),
+                       sms=sms)[0]
+
+
 def gqa_decode_triton(
     q: torch.Tensor,
     k_cache: torch.Tensor,
@@ -181,10 +195,8 @@ class _GQAPlan:
         max_len = min(max_seqlen or self.capacity, self.capacity)
         cfg = config or GQADecodeConfig()
         block_h = max(16, triton.next_power_of_2(s_q * group))
-        self.num_splits, tokens_per_split = plan_splits(
-            B * Hkv, max_len, cfg.block_n, sms=num_sms(dev), num_splits=num_splits,
-            programs_per_sm=cfg.programs_per_sm, min_tokens=cfg.min_tokens_per_split,
-            token_bytes=2 * D * k_cache.element_size(), partial_bytes_per_split=B * s_q * Hq * D * 8)
+        self.num_splits, tokens_per_split = _split_plan(B, s_q, Hq, Hkv, max_len, D, k_cache.element_size(), cfg,
+                                                        sms=num_sms(dev), num_splits=num_splits)
         self.rows = rows = s_q * Hq
         self.single = self.num_splits == 1
         self.grid = (Hkv, self.num_splits, B)

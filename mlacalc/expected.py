@@ -41,8 +41,20 @@ from dataclasses import dataclass, fields, replace
 from .errors import SpecError
 from .units import finite
 
-BACKENDS = ("auto", "flashmla", "triton", "gluon", "sdpa", "gemm", "other")
+BACKENDS = ("auto", "gqa", "flashmla", "triton", "gluon", "sdpa", "gemm", "other")
 TILE_ROWS = 64                 # rows of a tensor-core tile (wgmma m64)
+TILE_KEYS = 64                 # keys per tile of the project's decode kernels (block_n): splits are whole tiles
+PROLOGUE_KEYS = 2 * TILE_KEYS  # keys a decode CTA loads before its first dot (a software pipeline two tiles deep)
+INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits")
+# How each backend splits the keys of a decode step over CTAs (see decode_attention_s): the project's kernels use
+# kernels/triton_split_kv.choose_num_splits ("cost"), FlashMLA its scheduler metadata ("flashmla"), anything else
+# the generic FlashDecoding rule ("waves": as many splits as fill one wave).
+PLANNERS = {"auto": "cost", "gqa": "cost", "triton": "cost", "gluon": "cost", "flashmla": "flashmla"}
+# Programs the project's kernels keep on one SM (kernels/triton_mla_decode.py: 1, its tiles fill shared memory;
+# kernels/triton_gqa_decode.py GQADecodeConfig.programs_per_sm: 4); the planner counts slots as SMs x this.
+PROGRAMS_PER_SM = {"mla": 1, "gqa": 4}
+FLASHMLA_BLOCK = 64            # FlashMLA: keys per block (its page size), csrc/api/dense_decode.h
+FLASHMLA_OVERHEAD_BLOCKS = 5   # FlashMLA's scheduler charges each request 5 blocks of fixed work (get_mla_metadata)
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,11 @@ class KernelModel:
     min_rows_per_cta: int = 64         # ... and at least: tiles shrink to the rows (power of two) down to this
     min_split_tokens: int = 256        # shortest key range of a split (decode attention)
     max_splits: int = 1024             # most splits of one work unit (the kernel's split planner caps them)
+    ramp_us: float = 0.0               # per wave of decode CTAs: the first tiles' latency before streaming
+    combine_us_per_split: float = 0.0  # combine kernel: one program's serial step over one split's partial
+    dequant_gelem_s: float = 0.0       # 8-bit caches: elements one SM widens per ns (0: free, not modelled)
+    overlap_loss: float = 0.0          # share of the shorter of memory and math time that is not hidden
+    small_tile_mma_eff: float = 0.0    # tiles under 64 rows (mma.sync, not wgmma): their tensor-core share (0: mma_eff)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -69,7 +86,9 @@ class KernelModel:
 # calibrated: a stated 80% of the bandwidth and a 2 us launch.
 DEFAULTS: dict[str, KernelModel] = {
     "auto": KernelModel(bandwidth_eff=0.936, sm_bandwidth_gb_s=40.0, mma_eff=0.495, fixed_us=6.0, min_rows_per_cta=16,
-                        min_split_tokens=256, max_splits=64),
+                        min_split_tokens=256, max_splits=128),
+    "gqa": KernelModel(bandwidth_eff=0.891, sm_bandwidth_gb_s=400.0, mma_eff=0.753, fixed_us=2.5, min_rows_per_cta=16,
+                       min_split_tokens=256, max_splits=128, combine_us_per_split=0.16),
     "flashmla": KernelModel(bandwidth_eff=0.913, sm_bandwidth_gb_s=40.0, mma_eff=0.753, fixed_us=10.0,
                             min_rows_per_cta=64, min_split_tokens=256, max_splits=48),
     "gemm": KernelModel(bandwidth_eff=0.735, mma_eff=0.753, fixed_us=8.5),
@@ -90,11 +109,18 @@ def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
             raise SpecError(f"{where}.{k}", f"unknown coefficient (known: {', '.join(known)})")
         hi = 1.5 if k.endswith("_eff") else 1e9
         out[k] = finite(v, f"{where}.{k}", minimum=0, maximum=hi)
-        if k in ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits"):
+        if k in INT_FIELDS:
             if out[k] < 1 or out[k] != int(out[k]):
                 raise SpecError(f"{where}.{k}", f"must be a whole number of at least 1, got {v!r}")
             out[k] = int(out[k])
     return KernelModel(**out)
+
+
+def decode_backend(backend: str, kernel: str) -> str:
+    """The coefficient set of a decode core: the project's GQA kernel (kernels/triton_gqa_decode.py: small tiles, four
+    programs per SM) is a different kernel from its MLA kernel, so ``auto``/``triton`` over a GQA/MHA/MQA cache read
+    the ``gqa`` coefficients (falling back to ``auto``'s when a file has none)."""
+    return "gqa" if kernel == "gqa" and backend in ("auto", "triton") else backend
 
 
 def kernel_model(hw, backend: str) -> KernelModel:
@@ -104,6 +130,8 @@ def kernel_model(hw, backend: str) -> KernelModel:
     own = dict(getattr(hw, "kernels", ()) or ())
     if backend in own:
         return own[backend]
+    if backend == "gqa" and "auto" in own and "gqa" not in DEFAULTS:
+        return own["auto"]
     if backend in ("triton", "gluon") and "auto" in own:
         return own["auto"]
     base = DEFAULTS.get(backend) or DEFAULTS["auto" if backend in ("triton", "gluon") else "other"]
@@ -128,39 +156,128 @@ class DecodeShape:
     out_dv: float              # value dims each row writes (combine pass)
     layers: int
     launches_per_layer: int = 2
+    key_elems: float = 0.0     # elements of one key (with key_bytes: 8-bit caches are widened before the dots)
+    kernel: str = "mla"        # the family's decode kernel: "mla" (one latent shared by all heads) or "gqa"
 
 
-def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float) -> float:
+@dataclass(frozen=True)
+class SplitPlan:
+    """How a decode kernel spreads one layer's work: ``ctas`` programs, each over ``keys_cta`` keys (FlashMLA: its
+    scheduler's payload, fixed work included), the largest split count of one query row (the combine's loop)."""
+
+    ctas: int
+    keys_cta: float
+    splits: int
+
+
+def choose_splits(units: int, keys: float, *, sms: int, min_tokens: int, max_splits: int, token_bytes: float,
+                  partial_bytes_per_split: float) -> int:
+    """The project's split planner (kernels/triton_split_kv.choose_num_splits and plan_splits, restated without
+    Triton): the smallest split count within 3% of the least modelled bytes, ``waves(s) x ceil(keys / s) x
+    token_bytes x SMs`` plus ``s x partial_bytes_per_split`` (the fp32 partial outputs), with splits no shorter than
+    ``min_tokens``; each split then rounded up to whole tiles of TILE_KEYS keys and the count recomputed."""
+    limit = max(1, min(max_splits, int(keys) // max(min_tokens, 1)))
+    costs = []
+    for s in range(1, limit + 1):
+        waves = -(-units * s // sms)
+        costs.append(waves * math.ceil(keys / s) * token_bytes * sms + (s * partial_bytes_per_split if s > 1 else 0))
+    best = min(costs)
+    s = next(s for s, c in enumerate(costs, start=1) if c <= 1.03 * best)
+    per = math.ceil(math.ceil(keys / s) / TILE_KEYS) * TILE_KEYS     # plan_splits: whole tiles per split, recounted
+    return max(1, math.ceil(keys / per))
+
+
+def flashmla_schedule(seqs: int, keys: float, parts: int) -> tuple[int, int, int]:
+    """FlashMLA's tile scheduler for ``seqs`` requests of ``keys`` keys over ``parts`` SM parts, restated from
+    csrc/smxx/decode/get_decoding_sched_meta/get_decoding_sched_meta.cu: a request costs its 64-key blocks plus 5
+    blocks of fixed work; each part takes a payload of ``ceil(total / parts) + 5`` in request order, splitting a
+    request where the payload runs out. Returns (parts with work, payload blocks of the busiest part, most splits of
+    one request)."""
+    n = max(1, math.ceil(keys / FLASHMLA_BLOCK))
+    over = FLASHMLA_OVERHEAD_BLOCKS
+    payload = math.ceil(seqs * (n + over) / parts) + over
+    req = block = busy = most = 0
+    splits, cur = 1, 0
+    for _ in range(parts):
+        if req >= seqs:
+            break
+        busy += 1
+        remain, work = payload, 0
+        while req < seqs:
+            left = n - block
+            if remain >= left + over:               # the rest of this request fits: finish it
+                remain -= left + over
+                work += left + over
+                req, block = req + 1, 0
+                splits, cur = max(splits, cur + 1), 0
+            else:                                   # split it: this part takes what its payload allows
+                if remain - over > 0:
+                    block += remain - over
+                    work += remain
+                    cur += 1
+                break
+        most = max(most, work)
+    return busy, most, splits
+
+
+def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str) -> SplitPlan:
+    """The CTAs of one layer's decode core under ``planner`` (PLANNERS): "cost" (the project's kernels),
+    "flashmla" (FlashMLA's scheduler) or "waves" (as many splits as fit in one wave, FlashDecoding)."""
+    tile = min(m.rows_per_cta, max(m.min_rows_per_cta, 1 << max(0, math.ceil(math.log2(shape.rows)))))
+    tiles = math.ceil(shape.rows / tile)
+    units = shape.seqs * shape.kv_groups * tiles
+    if planner == "flashmla":   # num_sm_parts = SMs / h_k / ceil(rows / 64); one CTA per (row tile, KV head, part)
+        parts = max(1, sms // shape.kv_groups // tiles)
+        busy, payload, splits = flashmla_schedule(shape.seqs, shape.keys, parts)
+        return SplitPlan(busy * shape.kv_groups * tiles, payload * FLASHMLA_BLOCK, splits)
+    max_splits = max(1, min(m.max_splits, math.ceil(shape.keys / m.min_split_tokens)))
+    if planner == "cost":
+        splits = choose_splits(units, shape.keys, sms=sms * PROGRAMS_PER_SM.get(shape.kernel, 1),
+                               min_tokens=m.min_split_tokens, max_splits=m.max_splits,
+                               token_bytes=shape.key_bytes,
+                               partial_bytes_per_split=shape.seqs * shape.kv_groups * shape.rows * shape.out_dv * 8)
+    else:
+        splits = max(1, min(max_splits, sms // units))      # as many splits as fit in one wave (FlashDecoding)
+    return SplitPlan(units * splits, shape.keys / splits, splits)
+
+
+def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float, planner: str = "waves") -> float:
     """Expected seconds of the split-KV decode attention core (see the module docstring)."""
     sms = getattr(hw, "sms", 0)
     bw = hw.mem_bandwidth_bytes_s * m.bandwidth_eff
     tile = min(m.rows_per_cta, max(m.min_rows_per_cta, 1 << max(0, math.ceil(math.log2(shape.rows)))))
     tiles = math.ceil(shape.rows / tile)
-    padded = tiles * tile
-    units = shape.seqs * shape.kv_groups * tiles
     if not sms:                                   # no SM count: the floor at the model's efficiencies
-        flops = 2 * units * padded / tiles * shape.keys * shape.dkv
-        body = max(units / tiles * shape.keys * shape.key_bytes * tiles / bw, flops / (peak_flops * m.mma_eff))
+        units = shape.seqs * shape.kv_groups * tiles
+        flops = 2 * units * tile * shape.keys * shape.dkv
+        body = max(shape.seqs * shape.kv_groups * shape.keys * shape.key_bytes / bw,
+                   flops / (peak_flops * m.mma_eff))
         return shape.layers * (body + shape.launches_per_layer * m.fixed_us * 1e-6)
-    max_splits = max(1, min(m.max_splits, math.ceil(shape.keys / m.min_split_tokens)))
-    splits = max(1, min(max_splits, sms // units))      # as many splits as fit in one wave (FlashDecoding)
-    ctas = units * splits
-    keys_cta = shape.keys / splits
+    plan = split_plan(shape, m, sms, planner)
     # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles
-    bytes_cta, flops_cta = keys_cta * shape.key_bytes / tiles, 2 * tile * keys_cta * shape.dkv
+    bytes_cta, flops_cta = plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
+    widen = shape.key_elems if (m.dequant_gelem_s and shape.key_elems and shape.key_bytes < 2 * shape.key_elems) else 0
+    widen_cta = plan.keys_cta * widen / (m.dequant_gelem_s * 1e9) if widen else 0.0
     sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
-    body, left = 0.0, ctas
-    while left > 0:                               # waves of up to one CTA per SM
-        a = min(left, sms)
-        t_mem = a * bytes_cta / min(bw, a * sm_bw)
-        t_mma = a * flops_cta / (peak_flops * m.mma_eff * a / sms)
-        body += max(t_mem, t_mma)
+    per_sm = PROGRAMS_PER_SM.get(shape.kernel, 1) if planner == "cost" else 1
+    mma = m.small_tile_mma_eff if (tile < TILE_ROWS and m.small_tile_mma_eff) else m.mma_eff
+    # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
+    ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / sm_bw
+    body, left = 0.0, plan.ctas
+    while left > 0:                               # waves of up to per_sm CTAs on every SM
+        a = min(left, sms * per_sm)
+        busy = min(sms, math.ceil(a / per_sm))    # SMs with work
+        t_mem = a * bytes_cta / min(bw, busy * sm_bw)
+        t_sm = math.ceil(a / busy) * (flops_cta / (peak_flops * mma / sms) + widen_cta)  # one SM's math
+        body += ramp + max(t_mem, t_sm) + m.overlap_loss * min(t_mem, t_sm)
         left -= a
-    combine = 0.0
-    kernels = 1
-    if splits > 1:                                # partial outputs and LSE in fp32, read once, output written
-        combine = shape.seqs * shape.kv_groups * shape.rows * (splits * (shape.out_dv + 1) * 4 + shape.out_dv * 2) / bw
+    kernels, combine = 1, 0.0
+    if plan.splits > 1 or planner == "flashmla":  # FlashMLA always launches its combine kernel
         kernels = 2
+        if plan.splits > 1:   # partials and LSE in fp32 read once, output written; each program loops over splits
+            nbytes = shape.seqs * shape.kv_groups * shape.rows * (plan.splits * (shape.out_dv + 1) * 4
+                                                                    + shape.out_dv * 2)
+            combine = max(nbytes / bw, plan.splits * m.combine_us_per_split * 1e-6)
     return shape.layers * (body + combine + kernels * m.fixed_us * 1e-6)
 
 

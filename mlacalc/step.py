@@ -76,7 +76,7 @@ from typing import NamedTuple
 
 from .attention import StepShape, attention_span, family, layer_groups, layer_rules, rules_span  # noqa: F401
 from .costs import ACT_BITS, OpCost, matmul
-from .expected import DecodeShape, decode_attention_s, gemm_s, kernel_model, other_s
+from .expected import PLANNERS, DecodeShape, decode_attention_s, decode_backend, gemm_s, kernel_model, other_s
 from .errors import ArgError
 from .hardware import Hardware
 from .parallel import Parallelism
@@ -354,7 +354,8 @@ def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str |
     return DecodeShape(seqs=parallel.sequences_per_rank(step.batch), rows=max(1, step.new * heads // groups),
                        kv_groups=groups, keys=pairs / (layers * step.new),
                        key_bytes=fam.core_cache_elements(a, form) / groups_total * kv_bits / 8, dkv=dk + dv,
-                       out_dv=dv, layers=layers)
+                       out_dv=dv, layers=layers, key_elems=fam.core_cache_elements(a, form) / groups_total,
+                       kernel=fam.kernel)
 
 
 def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | None,
@@ -369,7 +370,9 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: Dec
         if o.kind == "comm":
             e = t.time_s
         elif o.name == "attn_core" and shape is not None:
-            e = decode_attention_s(shape, hw, attn_m, hw.flops_per_s(32 if kv_bits > 16 else 16))
+            own = decode_backend(backend, shape.kernel)
+            e = decode_attention_s(shape, hw, attn_m if own == backend else kernel_model(hw, own),
+                                   hw.flops_per_s(32 if kv_bits > 16 else 16), PLANNERS.get(own, "waves"))
         elif o.name == "attn_core":
             e = other_s(o.flops, o.bytes, o.launches, hw, prefill_m, t.peak_flops_s)
         elif o.kind == "matmul":

@@ -30,10 +30,13 @@ K = 1024
 MLA_PAIRS = [(1, 1536), (1, 12 * K), (1, 96 * K), (2, 3 * K), (3, 24 * K), (6, 6 * K), (12, 1536), (12, 48 * K),
              (24, 12 * K), (40, 3 * K), (80, 6 * K), (112, 1536), (112, 12 * K)]
 DECODE_POINTS = [dict(model="deepseek-v3", tp=tp, batch=b, context=c) for tp in (8, 2, 1) for b, c in MLA_PAIRS]
-AUTO_EXTRA = ([dict(model="llama-3.1-8b", tp=1, batch=b, context=c)
-               for b, c in ((1, 3 * K), (2, 6 * K), (6, 24 * K), (24, 12 * K), (48, 12 * K), (96, 3 * K))]
-              + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=True)
-                 for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
+GQA_POINTS = ([dict(model="llama-3.1-8b", tp=1, batch=b, context=c)
+               for b, c in ((1, 1536), (1, 3 * K), (2, 6 * K), (3, 48 * K), (6, 24 * K), (12, 1536), (24, 12 * K),
+                            (48, 12 * K), (96, 3 * K))]
+              + [dict(model="qwen3-235b-a22b", tp=1, batch=b, context=c)
+                 for b, c in ((1, 6 * K), (12, 3 * K), (24, 24 * K), (80, 1536))])
+AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=True)
+                for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, paged=True) for tp, b, c in ((1, 24, 6 * K),)]
               + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, kv_dtype="fp8")
                  for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
@@ -45,6 +48,11 @@ PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llam
 GEMM_SHAPES = [(4, 7168, 2048), (24, 7168, 18432), (192, 4096, 14336), (6144, 6144, 6144)]
 
 GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
+         "ramp_us": [0.5 * i for i in range(21)],
+         "combine_us_per_split": [0.02 * i for i in range(26)],
+         "overlap_loss": [0.05 * i for i in range(21)],
+         "small_tile_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
+         "dequant_gelem_s": [0.0] + [0.5 * i for i in range(1, 41)],
          "sm_bandwidth_gb_s": [10.0 * i for i in range(2, 41)],
          "mma_eff": [0.2 + 0.025 * i for i in range(31)],
          "fixed_us": [0.5 * i for i in range(0, 31)],
@@ -123,13 +131,50 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
     return out
 
 
+DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
+                "dequant_gelem_s", "small_tile_mma_eff")     # overlap_loss: kept at 0 (see docs/expected-model.md)
+
+
+def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
+    """Records grouped by the coefficient set they calibrate (mlacalc.expected.decode_backend: auto over a GQA cache
+    is the ``gqa`` kernel)."""
+    from mlacalc.attention import family
+    from mlacalc.expected import decode_backend
+    from mlacalc.spec import load_spec
+
+    out: dict[str, list[dict]] = {}
+    for r in recs:
+        own = decode_backend(backend, family(load_spec(r["model"]).attention).kernel)
+        out.setdefault(own, []).append(r)
+    return out
+
+
+def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
+    """Fit ``backend``'s decode coefficients to measured calibration records (measure_decode_points); each record
+    gains ``fitted_s``. Returns (KernelModel, rms log error). The split planner is the backend's own
+    (mlacalc.expected.PLANNERS), so the split counts are not fitted."""
+    from mlacalc.expected import DEFAULTS, PLANNERS, KernelModel, decode_attention_s
+
+    peak16 = hw.flops_per_s(16)
+    planner = PLANNERS.get(backend, "waves")
+    pts = [(point_shape(r), r["measured_s"]) for r in recs]
+
+    def pred(m, shape):
+        return decode_attention_s(shape, hw, m, peak16, planner)
+
+    m, err = fit(DEFAULTS.get(backend, KernelModel()), pts, pred, DECODE_NAMES)
+    for r, (shape, _) in zip(recs, pts):
+        r["fitted_s"] = pred(m, shape)
+    return m, math.sqrt(err / len(pts))
+
+
 def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
     """Measure the calibration points on this GPU and fit each backend. Returns
     ``{"kernels": {backend: coefficients}, "points": [...]}``; ``hw`` is this card's measured spec (copy
     bandwidth, peaks, SMs)."""
     import torch
 
-    from mlacalc.expected import DEFAULTS, KernelModel, decode_attention_s, gemm_s, other_s
+    from mlacalc.expected import DEFAULTS, gemm_s, other_s
 
     from .run import PointConfig, profile_point
     from .timing import L2Flusher, time_cuda
@@ -138,20 +183,13 @@ def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
     peak16 = hw.flops_per_s(16)
     out_points, kernels = [], {}
 
-    def pred_decode(m, shape):
-        return decode_attention_s(shape, hw, m, peak16)
-
-    names = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "min_split_tokens", "max_splits")
-    for kernel, plist in (("auto", DECODE_POINTS + AUTO_EXTRA), ("flashmla", DECODE_POINTS)):
+    for kernel, plist in (("auto", DECODE_POINTS + AUTO_EXTRA + GQA_POINTS), ("flashmla", DECODE_POINTS)):
         recs = measure_decode_points(kernel, plist, hw, layers=layers, flusher=flusher, log=log)
         out_points += recs
-        pts = [(point_shape(r), r["measured_s"]) for r in recs]
-        if len(pts) >= 3:
-            m, err = fit(DEFAULTS.get(kernel, KernelModel()), pts, pred_decode, names)
-            kernels[kernel] = m
-            log(f"calibrate {kernel}: {m.to_dict()} (rms log error {math.sqrt(err / len(pts)):.3f})")
-            for r, (shape, t) in zip(recs, pts):
-                r["fitted_s"] = pred_decode(m, shape)
+        for backend, own in split_by_kernel(kernel, recs).items():
+            if len(own) >= 3:
+                kernels[backend], err = fit_decode(backend, own, hw)
+                log(f"calibrate {backend}: {kernels[backend].to_dict()} (rms log error {err:.3f})")
 
     # GEMMs through cuBLAS
     gemm_pts = []

@@ -234,9 +234,7 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
         return 1
     h = heads_per_rank(spec, tp)
     try:
-        import triton
-
-        from mlacalc.kernels.triton_split_kv import choose_num_splits
+        import triton  # noqa: F401  (the kernels' planners need it)
     except Exception:
         return 1
     if family(spec.attention).kernel == "mla":
@@ -246,11 +244,7 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
         return mla_num_splits(batch, q_tokens, h.q, context, sms=sms, kv_element_size=kv_element_size,
                               kv_lora_rank=spec.attention.kv_lora_rank, rope_dim=spec.attention.qk_rope_head_dim,
                               paged=paged)
-    from mlacalc.kernels.triton_gqa_decode import GQADecodeConfig
+    from mlacalc.kernels.triton_gqa_decode import gqa_num_splits
 
-    cfg = GQADecodeConfig()
-    work = batch * h.kv
-    s = choose_num_splits(work, context, sms=sms, programs_per_sm=cfg.programs_per_sm,
-                          min_tokens=cfg.min_tokens_per_split)
-    per = triton.cdiv(triton.cdiv(context, s), cfg.block_n) * cfg.block_n
-    return triton.cdiv(context, per)
+    a = spec.attention
+    return gqa_num_splits(batch, q_tokens, h.q, h.kv, context, a.qk_head_dim, sms=sms, kv_element_size=kv_element_size)

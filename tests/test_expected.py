@@ -23,13 +23,14 @@ def test_batch_one_pulls_only_what_its_ctas_can():
     t_mem = 10 * keys_cta * 1152 / min(1000e9, 10 * 50e9)          # 10 CTAs x 50 GB/s = 500 GB/s
     t_mma = 10 * 2 * 64 * keys_cta * 1088 / (100e12 * 10 / 10)      # 64 padded rows
     combine = 1 * 1 * 16 * (10 * (512 + 1) * 4 + 512 * 2) / 1000e9
-    assert decode_attention_s(s, HW, M, 100e12) == pytest.approx(max(t_mem, t_mma) + combine + 2 * 2e-6)
+    prologue = 128 * 1152 / 50e9                                     # two 64-key tiles at one SM's 50 GB/s
+    assert decode_attention_s(s, HW, M, 100e12) == pytest.approx(prologue + max(t_mem, t_mma) + combine + 2 * 2e-6)
 
 
 def test_full_waves_reach_the_copy_bandwidth():
     # 40 sequences: 40 units over 10 SMs, no split, 4 waves of 10 CTAs at min(1000, 10 x 50 = 500) GB/s
     s = DecodeShape(seqs=40, rows=16, kv_groups=1, keys=4096, key_bytes=1152, dkv=1088, out_dv=512, layers=2)
-    per_wave = max(10 * 4096 * 1152 / 500e9, 10 * 2 * 64 * 4096 * 1088 / 100e12)
+    per_wave = 128 * 1152 / 50e9 + max(10 * 4096 * 1152 / 500e9, 10 * 2 * 64 * 4096 * 1088 / 100e12)
     assert decode_attention_s(s, HW, M, 100e12) == pytest.approx(2 * (4 * per_wave + 2e-6))
 
 
@@ -87,3 +88,51 @@ def test_other_ops_run_at_the_models_efficiencies_plus_their_launches():
     m = KernelModel(bandwidth_eff=0.8, mma_eff=0.5, fixed_us=2.0)
     # 1 MB at 0.8 x 1000 GB/s = 1.25 us vs 1e9 FLOPs at 0.5 x 100 TFLOP/s = 20 us; 3 launches x 2 us
     assert other_s(1e9, 1e6, 3, HW, m, 100e12) == pytest.approx(20e-6 + 6e-6)
+
+
+def test_flashmla_scheduler_gives_each_part_its_payload():
+    from mlacalc.expected import flashmla_schedule
+
+    # 1 request of 1536 keys = 24 blocks (+5 fixed) over 132 parts: payload ceil(29/132) + 5 = 6, so each part takes
+    # one block: 24 parts busy, 6 blocks of payload each, the request split 24 ways
+    assert flashmla_schedule(1, 1536, 132) == (24, 6, 24)
+    # 128 requests of 64 blocks: payload ceil(128 x 69 / 132) + 5 = 72 >= 69: one whole request per part, no split
+    assert flashmla_schedule(128, 4096, 132) == (128, 69, 1)
+
+
+def test_flashmla_decode_time_worked_by_hand():
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=64)
+    s = DecodeShape(seqs=1, rows=16, kv_groups=1, keys=1536, key_bytes=1152, dkv=1088, out_dv=512, layers=1)
+    # 10 SMs: 10 parts; 24 blocks + 5: payload ceil(29 / 10) + 5 = 8, i.e. 3 blocks per part -> 8 parts, 8 splits
+    keys_cta = 8 * 64                                                # the payload, fixed work included
+    t_mem = 8 * keys_cta * 1152 / min(1000e9, 8 * 50e9)
+    t_mma = 2 * 64 * keys_cta * 1088 / (100e12 / 10)                 # one SM's share of the peak, 64-row tile
+    prologue = 128 * 1152 / 50e9
+    combine = 16 * (8 * 513 * 4 + 512 * 2) / 1000e9                 # fp32 partials of 8 splits, bf16 output
+    want = prologue + max(t_mem, t_mma) + combine + 2 * 2e-6         # FlashMLA always launches its combine kernel
+    assert decode_attention_s(s, HW, m, 100e12, "flashmla") == pytest.approx(want)
+
+
+def test_the_gqa_kernel_has_its_own_coefficients():
+    from mlacalc.expected import decode_backend
+
+    assert decode_backend("auto", "gqa") == "gqa" and decode_backend("triton", "gqa") == "gqa"
+    assert decode_backend("auto", "mla") == "auto" and decode_backend("flashmla", "mla") == "flashmla"
+    hw = hardware_from_dict({"name": "c", "memory_gib": 80, "mem_bandwidth_gb_s": 4000, "bf16_tflops": 800,
+                             "interconnect_gb_s": 100, "sms": 132, "kernels": {"auto": {"fixed_us": 7}}}, "c")
+    assert kernel_model(hw, "gqa").fixed_us != 7          # no calibrated gqa set: the gqa defaults, not auto's
+
+
+@settings(max_examples=60, deadline=None)
+@given(units=st.integers(1, 600), keys=st.integers(1, 200_000), partial=st.sampled_from([0, 4096, 1 << 20]),
+       per_sm=st.sampled_from([1, 4]))
+def test_split_planner_restates_the_kernels_planner(units, keys, partial, per_sm):
+    pytest.importorskip("triton")
+    from mlacalc.expected import TILE_KEYS, choose_splits
+    from mlacalc.kernels.triton_split_kv import plan_splits
+
+    want = plan_splits(units, keys, TILE_KEYS, sms=132, programs_per_sm=per_sm, min_tokens=256, token_bytes=1152,
+                       partial_bytes_per_split=partial)[0]
+    got = choose_splits(units, keys, sms=132 * per_sm, min_tokens=256, max_splits=128, token_bytes=1152,
+                        partial_bytes_per_split=partial)
+    assert got == want

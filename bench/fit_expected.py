@@ -1,0 +1,62 @@
+"""Lab script (CPU): refit the expected-time model's decode coefficients to the points of a `calibrate --kernels`
+run and show how the fitted model does on a validation run's held-out points (report only: nothing is fitted to
+them).
+
+    python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml [VALIDATE-EXPECTED.json]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+
+from mlacalc.attention import family
+from mlacalc.expected import PLANNERS, decode_attention_s, decode_backend, split_plan
+from mlacalc.hardware import load_hardware
+from mlacalc.profiler.kernel_calibration import fit_decode, point_shape, split_by_kernel
+from mlacalc.spec import load_spec
+
+
+def main() -> None:
+    cal = json.load(open(sys.argv[1]))
+    hw = load_hardware(sys.argv[2])
+    recs = [p for p in cal["calibration_points"] if p["backend"] in ("auto", "flashmla")]
+    models = {}
+    groups = {}
+    for backend in ("auto", "flashmla"):
+        groups.update(split_by_kernel(backend, [r for r in recs if r["backend"] == backend]))
+    for backend, rs in groups.items():
+        m, err = fit_decode(backend, rs, hw)
+        models[backend] = m
+        print(f"{backend}: rms log error {err:.3f}\n  {m.to_dict()}")
+        for r in rs:
+            sh = point_shape(r)
+            plan = split_plan(sh, m, hw.sms, PLANNERS[backend])
+            flag = "" if backend == "flashmla" or plan.splits == r["num_splits"] else f" splits {plan.splits}!={r['num_splits']}"
+            print(f"  {r['key']:<52} {r['measured_s'] * 1e6:8.1f} {r['fitted_s'] * 1e6:8.1f} "
+                  f"{(r['fitted_s'] / r['measured_s'] - 1) * 100:+6.1f}%{flag}")
+    if len(sys.argv) > 3:
+        val = json.load(open(sys.argv[3]))
+        for backend in ("auto", "flashmla"):
+            errs = []
+            for p in val["points"]:
+                c = p["config"]
+                if c["phase"] != "decode" or c["kernel"] != backend or p.get("status") != "ok":
+                    continue
+                r = dict(model=c["model"], tp=c["tp"], batch=c["batch"], context=c["context"], layers=c["layers"],
+                         q_tokens=c["q_tokens"], kv_dtype=c["kv_dtype"])
+                sh = point_shape(r)
+                own = decode_backend(backend, family(load_spec(c["model"]).attention).kernel)
+                floor = p["predicted"]["attn_core"]["time_s"]
+                pred = max(floor, decode_attention_s(sh, hw, models.get(own, models["auto"]), hw.flops_per_s(16),
+                                                     PLANNERS[own]))
+                e = (pred / p["latency"]["median"] - 1) * 100
+                errs.append(abs(e))
+                print(f"  held-out {p['key']:<52} {p['latency']['median'] * 1e6:8.1f} {pred * 1e6:8.1f} {e:+6.1f}%"
+                      f"{'' if abs(e) <= 15 else '  MISS'}")
+            print(f"{backend}: {sum(e <= 15 for e in errs)}/{len(errs)} within 15%, median {statistics.median(errs):.1f}%")
+
+
+if __name__ == "__main__":
+    main()
