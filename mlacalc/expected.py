@@ -8,17 +8,26 @@ per backend, measured by ``mlacalc calibrate --kernels`` and stored in the hardw
 
 **Decode attention** (split-KV kernels: FlashMLA, FlashDecoding, the project's Triton/Gluon kernels). One CTA
 computes a tile of query rows (a power of two between ``min_rows_per_cta`` and ``rows_per_cta``: the Triton
-kernel shrinks its tile to 16 heads, FlashMLA keeps 64) (query heads x query tokens that share one KV head; MLA: all heads share
-the latent) over a range of keys. Work units: ``B x kv_groups x ceil(rows / rows_per_cta)``. The kernel splits
-each unit's keys ``s`` ways so that the CTAs fill the SMs (``s = ceil(SMs / units)``, no split shorter than
-``min_split_tokens``, at most ``max_splits``; ``floor(SMs / units)`` so they fit in one wave), then a combine
-kernel merges the ``s`` partial outputs by their log-sum-exp. CTAs run in
-waves of ``SMs`` (one CTA per SM: these kernels use most of an SM's shared memory); a wave of ``a`` CTAs moves
-``a x keys/s x key_bytes`` (once per KV group: the row tiles of a group read the same keys side by side and
-L2 serves all but one) at ``min(bandwidth_eff x copy bandwidth, a x sm_bandwidth)`` (an SM alone cannot pull
-the whole HBM bandwidth) and computes ``a x 2 x rows_per_cta x keys/s x (d_k + d_v)`` FLOPs (padded rows
-included) at ``mma_eff x peak x a / SMs``; its time is the larger of the two. Each kernel launch adds
-``fixed_us`` (launch, ramp-up and tail of a short kernel).
+kernels shrink their tile to 16 rows, FlashMLA keeps 64) of the query heads x query tokens that share one KV head
+(MLA: all heads share the latent) over a range of keys. Work units: ``B x kv_groups x ceil(rows / rows_per_cta)``.
+How the keys are split over CTAs is each backend's own planner, restated here (``PLANNERS``):
+
+- ``cost``, the project's kernels (kernels/triton_split_kv.py): the split count that minimises modelled bytes over
+  waves of ``SMs x programs per SM`` slots plus the fp32 partials, splits no shorter than ``min_split_tokens``
+  and whole 64-key tiles (:func:`choose_splits`);
+- ``flashmla``: FlashMLA's scheduler metadata: ``SMs / kv_groups / row tiles`` parts, each taking an equal payload
+  of 64-key blocks, 5 blocks of fixed work charged per request (:func:`flashmla_schedule`);
+- ``waves`` (anything else, FlashDecoding): as many splits as fit in one wave.
+
+CTAs then run in waves (one per SM for MLA, four for the GQA kernel). A wave's time is its ramp (``ramp_us``, then
+the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them) plus the larger of its memory time
+(``a x keys_per_cta x key_bytes`` once per KV group, since L2 serves the other row tiles, at
+``min(bandwidth_eff x copy bandwidth, busy SMs x sm_bandwidth)``) and one SM's math time (``2 x tile x keys x
+(d_k + d_v)`` FLOPs at ``mma_eff`` of its share of the peak, or ``small_tile_mma_eff`` for tiles under 64 rows,
+which run on mma.sync rather than wgmma; plus, for an 8-bit cache, widening ``key_elems`` per key at
+``dequant_gelem_s`` G elements/s per SM). With more than one split, a combine kernel merges the partials: the larger
+of reading them at the bandwidth and ``splits x combine_us_per_split`` (each combine program loops over the splits
+one after another). Each kernel launch adds ``fixed_us``.
 
 **GEMMs** (cuBLAS): ``max(bytes / (bandwidth_eff x bandwidth), FLOPs / (mma_eff x peak x tile_eff))`` with
 ``tile_eff = M / (64 ceil(M / 64))`` for the ``M`` rows of the smaller operand (tensor-core tiles of 64 rows:

@@ -132,7 +132,7 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
 
 
 DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
-                "dequant_gelem_s", "small_tile_mma_eff")     # overlap_loss: kept at 0 (see docs/expected-model.md)
+                "dequant_gelem_s", "small_tile_mma_eff")     # overlap_loss stays 0: with small_tile_mma_eff it is confounded
 
 
 def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:

@@ -78,7 +78,7 @@ def expected_suite() -> list[PointConfig]:
     """Held-out points for the kernel-aware expected time (none is a calibration point of
     ``profiler.kernel_calibration``): decode through ``auto`` (MLA at 16/64/128 heads per GPU, GQA, paged, fp8,
     two query tokens, batch 1-128, contexts 1k-128k) and the same MLA points through FlashMLA, prefill through
-    SDPA. 4 layers each (layer-scaled figures say so)."""
+    SDPA (4 layers each; layer-scaled figures say so), and training memory at 8k with MLA's latent recomputed."""
     P = PointConfig
     mla = [(8, 1, 1 * K), (8, 2, 8 * K), (8, 4, 32 * K), (8, 16, 4 * K), (8, 16, 64 * K), (8, 32, 32 * K),
            (8, 64, 8 * K), (8, 128, 4 * K), (8, 128, 16 * K),
@@ -103,6 +103,10 @@ def expected_suite() -> list[PointConfig]:
                         ("llama-3.1-8b", 8, 1 * K), ("deepseek-v2-lite", 1, 4 * K), ("deepseek-v2-lite", 2, 16 * K),
                         ("qwen2.5-7b", 1, 8 * K), ("llama-2-7b", 4, 4 * K)):
         pts.append(P(model, "prefill", "sdpa", b, s, layers=2, breakdown=False))
+    # training memory at 8k (2 real layers, forward + backward): MLA with the latent recomputed, and its baselines
+    pts += [P("deepseek-v2-lite", "train", "sdpa", 1, 8 * K, layers=2, recompute="mla-latent", breakdown=False),
+            P("deepseek-v2-lite", "train", "sdpa", 1, 8 * K, layers=2, recompute="none", breakdown=False),
+            P("variant-mla", "train", "sdpa", 1, 8 * K, layers=2, recompute="mla-latent", breakdown=False)]
     return pts
 
 
