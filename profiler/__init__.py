@@ -10,6 +10,8 @@ Modules, one job each:
 - ``predict``: what the calculator says for a point (``mlacalc.kv``, ``mlacalc.step``, stated working sets).
 - ``run``: one inference point, predicted beside measured (``mlacalc profile``); OOM -> "does not fit".
 - ``train``: one forward+backward point of real layers under a recomputation mode (``mlacalc.activations``).
+- ``whole_step``: whole decode/prefill steps of N real layers, each op's kernel time beside the calculator's
+  (``mlacalc profile --whole-step``); ``attribution`` ties each profiled kernel to the op range it ran in.
 - ``validate`` and ``report``: the suite, JSON, HTML and Markdown (``mlacalc validate``).
 - ``results``: statistics, comparisons and atomic files (plain Python).
 

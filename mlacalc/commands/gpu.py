@@ -50,6 +50,11 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
             gpu: GpuOpt = None,
             trace: Annotated[Optional[str], typer.Option("--trace", help="Write a Chrome trace (Perfetto).")]
             = None,
+            whole_step: Annotated[bool, typer.Option("--whole-step", help="Run whole decode/prefill steps of N "
+                                                     "real layers (the model's last; --layers, default 2): "
+                                                     "projections, attention, norms, FFN or MoE, embed and lm_head, "
+                                                     "under torch.profiler; each op's kernel time beside the "
+                                                     "calculator's floor and expected time.")] = False,
             json_: JsonOpt = False) -> None:
     """Run the real kernels over the model's real KV cache and print predicted beside measured."""
     from ..hardware import load_hardware
@@ -60,6 +65,21 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
 
     if kernel == "auto" and phase != "decode":   # prefill and training run through SDPA
         kernel = "sdpa"
+    if whole_step:
+        if paged or block_size is not None or kv_dtype != "bf16" or recompute != "none":
+            raise SpecError("--whole-step", "runs a contiguous bf16 cache: --paged, --block-size, --kv-dtype and "
+                                            "--recompute do not apply")
+        from ..profiler.whole_step import DEFAULT_LAYERS, StepConfig, profile_whole_step
+
+        cfg = StepConfig(model=model, phase=phase, kernel=kernel, batch=count(batch, "--batch"),
+                         context=count(context, "--context"), layers=DEFAULT_LAYERS if layers is None else layers, q_tokens=q_tokens,
+                         tp=tp, trace=trace)
+        cfg.validate(spec)
+        hw = load_hardware(gpu or "h100-sxm")
+        _cuda()
+        point = profile_whole_step(cfg, hw, spec=spec)
+        emit(json_, point, lambda: _render_whole_step(point))
+        return
     cfg = PointConfig(model=model, phase=phase, kernel=kernel, batch=count(batch, "--batch"),
                       context=count(context, "--context"), layers=layers, q_tokens=q_tokens, tp=tp, paged=paged,
                       block_size=block_size, kv_dtype=kv_dtype, recompute=recompute, reps=reps, trace=trace)
@@ -106,6 +126,28 @@ def _render_point(point: dict, summary_line) -> None:
     con.print(t)
     for k in point.get("kernels", [])[:6]:
         con.print(f"  {k['time_s'] * 1e6:9.1f} us  {k['share'] * 100:5.1f}%  {k['name'][:100]}")
+
+
+def _render_whole_step(point: dict) -> None:
+    from rich.table import Table
+
+    from .. import report
+    from ..profiler.whole_step import TABLE_HEADER, summary_line, table_rows
+
+    con = report.console()
+    con.print(point["scale_note"])
+    if point["status"] != "ok":
+        con.print(summary_line(point))
+        return
+    t = Table(title=point["key"])
+    for col in TABLE_HEADER:
+        t.add_column(col, justify="left" if col == "op" else "right")
+    for row in table_rows(point):
+        t.add_row(*row)
+    con.print(t)
+    for note in [point.get("comm_note"), *point.get("notes", [])]:
+        if note:
+            con.print(note)
 
 
 def calibrate(out: Annotated[str, typer.Option("--out", help="Hardware spec YAML to write.")],
