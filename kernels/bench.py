@@ -39,7 +39,8 @@ import torch
 from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher, time_cuda
 
-__all__ = ["run_benchmark", "time_ms", "make_timer", "run_meta", "write_result"]
+__all__ = ["run_benchmark", "time_ms", "make_timer", "run_meta", "write_result", "mla_decode_cost",
+           "sparse_decode_cost"]
 
 MLA_R, MLA_DR = 512, 64
 MLA_SCALE = (128 + 64) ** -0.5
@@ -386,6 +387,20 @@ def _floor_ms(nbytes, flops, ceil) -> float:
     return max(nbytes / (ceil["copy_gbps"] * 1e9), flops / (ceil["matmul_tflops"] * 1e12)) * 1e3
 
 
+def mla_decode_cost(B: int, ctx: int, H: int, kv_elem_bytes: int) -> tuple[int, int]:
+    """(bytes, flops) of one absorbed MLA decode step (s_q = 1): the whole cache once (ctx rows of 576 values of
+    kv_elem_bytes each: 2 for bf16, 1 for fp8), q read and out written in bf16; 2 H (576 + 512) flops per key."""
+    D, r = MLA_R + MLA_DR, MLA_R
+    return B * ctx * D * kv_elem_bytes + B * H * (D + r) * 2, 2 * B * H * ctx * (D + r)
+
+
+def sparse_decode_cost(B: int, topk: int, H: int, row_bytes: int) -> tuple[int, int]:
+    """(bytes, flops) of one sparse top-k decode step (s_q = 1): the topk selected rows of row_bytes (1152 bf16, 656
+    fp8-ds) and their int32 indices, q and out in bf16; 2 H (576 + 512) flops per selected key."""
+    D, r = MLA_R + MLA_DR, MLA_R
+    return B * topk * (row_bytes + 4) + B * H * (D + r) * 2, 2 * B * H * topk * (D + r)
+
+
 def _flash_mla():
     try:
         import flash_mla
@@ -438,7 +453,7 @@ def bench_peers(flusher, ceil, device, *, points=PEER_POINTS, log=print) -> list
                 if kv8 is None:
                     kv8 = pool.to(torch.float8_e4m3fn)
                 scale = torch.tensor([0.02], device=device)
-                fl8 = _floor_ms(B * ctx * D + B * H * (D + r) * 2, flops, ceil)
+                fl8 = _floor_ms(*mla_decode_cost(B, ctx, H, 1), ceil)
                 t = eager_and_graph(lambda: mla_decode(q, kv8, lens, shuffled, softmax_scale=MLA_SCALE,
                                                        kv_scale=scale, max_seqlen=ctx), flusher)
                 rows.append(dict(kind="fp8_mla", impl="ours", status="ok", B=B, ctx=ctx, heads=H, layout="paged64",
@@ -465,10 +480,9 @@ def bench_sparse(flusher, ceil, device, pts, *, log=print) -> list[dict]:
         idx = torch.argsort(torch.rand(B, 1, ctx, device=device), dim=-1)[..., :topk].to(torch.int32)
         for H in pts["heads"]:
             q = torch.randn(B, 1, H, D, device=device, dtype=torch.bfloat16)
-            flops = 2 * B * H * topk * (D + r)
             for fmt, cache in (("bf16", kv), ("fp8_ds", ds)):
                 row_bytes = D * 2 if fmt == "bf16" else fp8_ds_row_bytes(r, MLA_DR)
-                nbytes = B * topk * (row_bytes + 4) + B * H * (D + r) * 2
+                nbytes, flops = sparse_decode_cost(B, topk, H, row_bytes)
                 t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE),
                                     flusher)
                 rows.append(dict(kind="sparse_mla", impl="ours", status="ok", B=B, ctx=ctx, topk=topk, heads=H,

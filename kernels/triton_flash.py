@@ -20,8 +20,9 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-__all__ = ["LOG2E", "online_softmax_step", "online_softmax_masked", "finish", "tile_pages", "tile_rows", "key_rows",
-           "selected_rows"]
+__all__ = ["LOG2E", "online_softmax_step", "online_softmax_masked", "online_softmax_alpha", "finish", "finish_rows", "tile_pages",
+           "tile_rows", "key_rows", "selected_rows", "load_slices", "load_q_slices", "latent_scores", "latent_pv",
+           "store_slices"]
 
 LOG2E = 1.4426950408889634
 
@@ -39,13 +40,108 @@ def online_softmax_step(s, m_i, l_i, acc, keys, last_key, end):
 def online_softmax_masked(s, m_i, l_i, acc, visible):
     """online_softmax_step with the visibility given ([rows, BLOCK_N] or [1, BLOCK_N] booleans): the sparse kernel's
     keys are selected slots, not a causal range."""
+    p, m_new, l_new, alpha = online_softmax_alpha(s, m_i, l_i, visible)
+    return p, m_new, l_new, acc * alpha[:, None]
+
+
+@triton.jit
+def online_softmax_alpha(s, m_i, l_i, visible):
+    """The online softmax step without the accumulator: (p, m, l, alpha [rows]); for kernels that keep their output
+    in several accumulators (latent slices), each rescaled by alpha."""
     s = tl.where(visible, s, float("-inf"))
     m_new = tl.maximum(m_i, tl.max(s, 1))
     m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
     alpha = tl.exp2(m_i - m_use)
     p = tl.exp2(s - m_use[:, None])
     l_new = l_i * alpha + tl.sum(p, 1)
-    return p, m_new, l_new, acc * alpha[:, None]
+    return p, m_new, l_new, alpha
+
+
+# ---- latent slices (fp8 caches): the [BLOCK_N, r] latent tile as NS loads of [BLOCK_N, r / NS] columns. Each slice
+# is widened to the dot dtype next to its own dots, so no [BLOCK_N, r] converted tile is ever live in registers
+# (the whole-tile widening spilled: docs/kernels-notes.md, "fp8 and sparse"), and per-group scales (fp8-ds, one per
+# 128 values) fold into the small [rows, BLOCK_N] tiles instead of the big one. NS is 1, 2 or 4; unused slots repeat
+# slice 0 and are never read.
+
+@triton.jit
+def load_slices(row_ptrs, mask, SLICE: tl.constexpr, NS: tl.constexpr, EVICT: tl.constexpr):
+    """(x0, x1, x2, x3): NS loads of [BLOCK_N, SLICE] from row_ptrs [BLOCK_N, 1] (column offsets 0, SLICE, ...),
+    0 where ~mask. EVICT: the loads' eviction policy ("" for the default)."""
+    offs = tl.arange(0, SLICE)[None, :]
+    x0 = tl.load(row_ptrs + offs, mask=mask, other=0.0, eviction_policy=EVICT)
+    x1 = x0
+    x2 = x0
+    x3 = x0
+    if NS > 1:
+        x1 = tl.load(row_ptrs + SLICE + offs, mask=mask, other=0.0, eviction_policy=EVICT)
+    if NS > 2:
+        x2 = tl.load(row_ptrs + 2 * SLICE + offs, mask=mask, other=0.0, eviction_policy=EVICT)
+        x3 = tl.load(row_ptrs + 3 * SLICE + offs, mask=mask, other=0.0, eviction_policy=EVICT)
+    return x0, x1, x2, x3
+
+
+@triton.jit
+def load_q_slices(q_ptrs, mask, dtype: tl.constexpr, SLICE: tl.constexpr, NS: tl.constexpr):
+    """The query's latent part as NS [rows, SLICE] tiles in `dtype` (q_ptrs [rows, 1]: each row's first latent dim)."""
+    q0, q1, q2, q3 = load_slices(q_ptrs, mask, SLICE, NS, "")
+    return q0.to(dtype), q1.to(dtype), q2.to(dtype), q3.to(dtype)
+
+
+@triton.jit
+def slice_scores(s, q, k, col_scale, SCALED: tl.constexpr):
+    """s + (q @ k^T) for one slice (q [rows, SLICE] in the dot dtype, k [BLOCK_N, SLICE] widened here); SCALED:
+    that product times col_scale [BLOCK_N] (the slice's per-key scale, fp8-ds) on the small [rows, BLOCK_N] tile."""
+    if SCALED:
+        return s + tl.dot(q, tl.trans(k).to(q.dtype)) * col_scale[None, :]
+    return tl.dot(q, tl.trans(k).to(q.dtype), s)
+
+
+@triton.jit
+def latent_scores(s, q0, q1, q2, q3, k0, k1, k2, k3, c0, c1, c2, c3, NS: tl.constexpr, SCALED: tl.constexpr):
+    """s + sum over the NS slices of slice_scores."""
+    s = slice_scores(s, q0, k0, c0, SCALED)
+    if NS > 1:
+        s = slice_scores(s, q1, k1, c1, SCALED)
+    if NS > 2:
+        s = slice_scores(s, q2, k2, c2, SCALED)
+        s = slice_scores(s, q3, k3, c3, SCALED)
+    return s
+
+
+@triton.jit
+def slice_pv(acc, alpha, p, v, col_scale, SCALED: tl.constexpr, P_SHIFT: tl.constexpr, DT: tl.constexpr):
+    """acc * alpha + p @ v for one slice, the dot in DT (v [BLOCK_N, SLICE] widened here); SCALED: p's columns times
+    col_scale * P_SHIFT first (the slice's per-key scale; P_SHIFT, a power of two, keeps p * scale inside fp16's
+    normal range, and the caller divides the output by it)."""
+    if SCALED:
+        p = p * (col_scale * P_SHIFT)[None, :]
+    return tl.dot(p.to(DT), v.to(DT), acc * alpha[:, None])
+
+
+@triton.jit
+def latent_pv(a0, a1, a2, a3, alpha, p, v0, v1, v2, v3, c0, c1, c2, c3, NS: tl.constexpr, SCALED: tl.constexpr,
+              P_SHIFT: tl.constexpr, DT: tl.constexpr):
+    """slice_pv over the NS slices' accumulators."""
+    a0 = slice_pv(a0, alpha, p, v0, c0, SCALED, P_SHIFT, DT)
+    if NS > 1:
+        a1 = slice_pv(a1, alpha, p, v1, c1, SCALED, P_SHIFT, DT)
+    if NS > 2:
+        a2 = slice_pv(a2, alpha, p, v2, c2, SCALED, P_SHIFT, DT)
+        a3 = slice_pv(a3, alpha, p, v3, c3, SCALED, P_SHIFT, DT)
+    return a0, a1, a2, a3
+
+
+@triton.jit
+def store_slices(ptrs, a0, a1, a2, a3, mask, SLICE: tl.constexpr, NS: tl.constexpr):
+    """Store the NS [rows, SLICE] tiles at ptrs [rows, 1] + column offsets 0, SLICE, ... (cast to the pointee)."""
+    offs = tl.arange(0, SLICE)[None, :]
+    dt = ptrs.dtype.element_ty
+    tl.store(ptrs + offs, a0.to(dt), mask=mask)
+    if NS > 1:
+        tl.store(ptrs + SLICE + offs, a1.to(dt), mask=mask)
+    if NS > 2:
+        tl.store(ptrs + 2 * SLICE + offs, a2.to(dt), mask=mask)
+        tl.store(ptrs + 3 * SLICE + offs, a3.to(dt), mask=mask)
 
 
 @triton.jit
@@ -55,6 +151,15 @@ def finish(acc, m_i, l_i, out_scale):
     o = acc * (out_scale / l_safe)[:, None]
     lse = tl.where(l_i == 0.0, float("-inf"), m_i + tl.log2(l_safe))
     return o, lse
+
+
+@triton.jit
+def finish_rows(m_i, l_i, out_scale):
+    """finish's per-row factor out_scale / l and log-sum-exp, for outputs kept in several accumulators."""
+    l_safe = tl.where(l_i == 0.0, 1.0, l_i)
+    fac = out_scale / l_safe
+    lse = tl.where(l_i == 0.0, float("-inf"), m_i + tl.log2(l_safe))
+    return fac, lse
 
 
 @triton.jit

@@ -6,7 +6,9 @@ What it computes (per sequence b, query token t, head h; r = 512 latent dims, dr
 i.e. MQA with one 576-dim key per token whose first 512 dims are also the value. The cache is bf16/fp16, or
 float8 e4m3 with one scale (scores and outputs are multiplied by it; fp8 tiles are widened to fp16, and the query
 and probabilities cast to fp16, for the tensor-core dots: fp8 -> fp16 is a single conversion, fp8 -> bf16 is not;
-absorbed queries must then stay under fp16's 65504).
+absorbed queries must then stay under fp16's 65504). An fp8 latent tile is read as 4 slices of 128 columns
+(MLADecodeConfig.fp8_mode, triton_flash.load_slices), each widened next to its own dots into its own accumulator:
+widening the whole [BLOCK_N, 512] tile at once spilled and stopped the loads' pipelining (issue 14).
 
 Algorithm:
   * Rows = (query token, head) pairs of one sequence, flattened t * H + h; a program owns BLOCK_H rows, so all
@@ -33,12 +35,13 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_flash import LOG2E, finish, key_rows, online_softmax_step, tile_pages, tile_rows
-from .checks import check_lengths_and_table, check_mla_inputs
+from .triton_flash import LOG2E, finish, finish_rows, key_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
+    online_softmax_alpha, online_softmax_step, store_slices, tile_pages, tile_rows
+from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
 from .triton_split_kv import combine_splits, plan_splits
 
-__all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits"]
+__all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits", "FP8_MODES", "fp8_slices"]
 
 
 @triton.jit
@@ -63,6 +66,8 @@ def _mla_decode_kernel(
     SPLIT_V: tl.constexpr,
     PREFETCH: tl.constexpr,
     SCALE_PTR: tl.constexpr,
+    NS: tl.constexpr,
+    DUAL: tl.constexpr,
 ):
     """Grid (head_blocks * SPLIT_V, splits, B). With SPLIT_V = 2 the 512 value dims are split over two programs:
     each recomputes the full 576-dim scores (QK^T costs twice) and keeps only a [BLOCK_H, D_LAT / 2] accumulator,
@@ -96,20 +101,32 @@ def _mla_decode_kernel(
     offs_r = tl.arange(0, D_ROPE)
     v_own = vh * D_V
     q_off = b * stride_q_b + t * stride_q_t + h * stride_q_h
-    q_own = tl.load(Q + q_off[:, None] + v_own + offs_v[None, :], mask=row_ok[:, None], other=0.0)
+    if NS == 0:  # one [BLOCK_N, D_V] tile feeds both dots
+        q_own = tl.load(Q + q_off[:, None] + v_own + offs_v[None, :], mask=row_ok[:, None], other=0.0)
     q_rope = tl.load(Q + q_off[:, None] + D_LAT + offs_r[None, :], mask=row_ok[:, None], other=0.0)
-    if SPLIT_V == 2:
-        v_oth = (1 - vh) * D_V
-        q_oth = tl.load(Q + q_off[:, None] + v_oth + offs_v[None, :], mask=row_ok[:, None], other=0.0)
-    if KV.dtype.element_ty == tl.float8e4nv:  # fp8 tiles widen to fp16 in one cvt per pair; dot in fp16
-        q_own = q_own.to(tl.float16)
-        q_rope = q_rope.to(tl.float16)
+    if NS == 0:
         if SPLIT_V == 2:
-            q_oth = q_oth.to(tl.float16)
+            v_oth = (1 - vh) * D_V
+            q_oth = tl.load(Q + q_off[:, None] + v_oth + offs_v[None, :], mask=row_ok[:, None], other=0.0)
+        if KV.dtype.element_ty == tl.float8e4nv:  # fp8 tiles widen to fp16 in one cvt per pair; dot in fp16
+            q_own = q_own.to(tl.float16)
+            q_rope = q_rope.to(tl.float16)
+            if SPLIT_V == 2:
+                q_oth = q_oth.to(tl.float16)
+    else:  # fp8 latent slices (triton_flash.load_slices), dots in fp16
+        SLICE: tl.constexpr = D_LAT // NS
+        q0, q1, q2, q3 = load_q_slices(Q + q_off[:, None], row_ok[:, None], tl.float16, SLICE, NS)
+        q_rope = q_rope.to(tl.float16)
 
     m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
-    acc = tl.zeros([BLOCK_H, D_V], dtype=tl.float32)
+    if NS == 0:
+        acc = tl.zeros([BLOCK_H, D_V], dtype=tl.float32)
+    else:
+        a0 = tl.zeros([BLOCK_H, SLICE], dtype=tl.float32)
+        a1 = tl.zeros([BLOCK_H, SLICE], dtype=tl.float32)
+        a2 = tl.zeros([BLOCK_H, SLICE], dtype=tl.float32)
+        a3 = tl.zeros([BLOCK_H, SLICE], dtype=tl.float32)
     if PAGED:  # the first tile's table entries; each iteration loads the next tile's (loop-carried)
         bt_row = BLOCK_TABLE + b * stride_bt_b
         pages_nxt = tile_pages(bt_row, start, end, PAGE_SIZE, BLOCK_N)
@@ -121,9 +138,17 @@ def _mla_decode_kernel(
             pages_nxt = tile_pages(bt_row, n0 + BLOCK_N, end, PAGE_SIZE, BLOCK_N)
         else:
             tok = b.to(tl.int64) * stride_kv_page + offs_n * stride_kv_tok
-        kv = tl.load(KV + tok[:, None] + v_own + offs_v[None, :], mask=n_ok[:, None], other=0.0).to(q_own.dtype)
-        k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None],
+        if NS == 0:
+            kv = tl.load(KV + tok[:, None] + v_own + offs_v[None, :], mask=n_ok[:, None],
                          other=0.0).to(q_own.dtype)
+        else:
+            k0, k1, k2, k3 = load_slices(KV + tok[:, None], n_ok[:, None], SLICE, NS, "")
+            if DUAL:  # the value view loaded again into its own buffer (an L2 hit): see MLADecodeConfig.fp8_mode
+                v0, v1, v2, v3 = load_slices(KV + tok[:, None], n_ok[:, None], SLICE, NS, "evict_first")
+            else:
+                v0, v1, v2, v3 = k0, k1, k2, k3
+        k_rope = tl.load(KV + tok[:, None] + D_LAT + offs_r[None, :], mask=n_ok[:, None],
+                         other=0.0).to(q_rope.dtype)
         if PREFETCH:  # next tile's rows, clamped to the last valid key (a prefetch of a bad address could fault)
             nxt = tl.minimum(offs_n + BLOCK_N, end - 1)
             if PAGED and PAGE_SIZE % BLOCK_N == 0:  # the next tile's block, loaded above
@@ -138,30 +163,58 @@ def _mla_decode_kernel(
                 "prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [KV + ntok[:, None] + lines[None, :]],
                 dtype=tl.int32, is_pure=False, pack=1,
             )
-        s = tl.dot(q_own, tl.trans(kv))
-        if SPLIT_V == 2:
-            k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
-                            other=0.0).to(q_own.dtype)
-            s = tl.dot(q_oth, tl.trans(k_oth), s)
-        s = tl.dot(q_rope, tl.trans(k_rope), s)
-        p, m_i, l_i, acc = online_softmax_step(s * qk_scale, m_i, l_i, acc, offs_n, last_key, end)
-        acc = tl.dot(p.to(kv.dtype), kv, acc)
+        if NS == 0:
+            s = tl.dot(q_own, tl.trans(kv))
+            if SPLIT_V == 2:
+                k_oth = tl.load(KV + tok[:, None] + v_oth + offs_v[None, :], mask=n_ok[:, None],
+                                other=0.0).to(q_own.dtype)
+                s = tl.dot(q_oth, tl.trans(k_oth), s)
+            s = tl.dot(q_rope, tl.trans(k_rope), s)
+            p, m_i, l_i, acc = online_softmax_step(s * qk_scale, m_i, l_i, acc, offs_n, last_key, end)
+            acc = tl.dot(p.to(kv.dtype), kv, acc)
+        else:
+            s = tl.dot(q_rope, tl.trans(k_rope))
+            s = latent_scores(s, q0, q1, q2, q3, k0, k1, k2, k3, qk_scale, qk_scale, qk_scale, qk_scale, NS, False)
+            visible = (offs_n[None, :] <= last_key[:, None]) & (offs_n[None, :] < end)
+            p, m_i, l_i, alpha = online_softmax_alpha(s * qk_scale, m_i, l_i, visible)
+            a0, a1, a2, a3 = latent_pv(a0, a1, a2, a3, alpha, p, v0, v1, v2, v3, 1.0, 1.0, 1.0, 1.0, NS, False, 1.0,
+                                       tl.float16)
 
-    o, lse = finish(acc, m_i, l_i, out_scale)
-    if SINGLE_SPLIT:
-        o_off = b * stride_o_b + t * stride_o_t + h * stride_o_h + v_own
-        tl.store(OUT + o_off[:, None] + offs_v[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
+    if NS == 0:
+        o, lse = finish(acc, m_i, l_i, out_scale)
+        if SINGLE_SPLIT:
+            o_off = b * stride_o_b + t * stride_o_t + h * stride_o_h + v_own
+            tl.store(OUT + o_off[:, None] + offs_v[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
+        else:
+            op = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r + v_own + offs_v[None, :]
+            tl.store(op, o, mask=row_ok[:, None])
+            lse_mask = row_ok & ((rows * 0 + vh) == 0)  # one value half writes the lse
+            tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=lse_mask)
     else:
-        op = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r + v_own + offs_v[None, :]
-        tl.store(op, o, mask=row_ok[:, None])
-        lse_mask = row_ok & ((rows * 0 + vh) == 0)  # one value half writes the lse
-        tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=lse_mask)
+        fac, lse = finish_rows(m_i, l_i, out_scale)
+        fac = fac[:, None]
+        if SINGLE_SPLIT:
+            o_ptr = OUT + (b * stride_o_b + t * stride_o_t + h * stride_o_h)[:, None]
+        else:
+            o_ptr = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r
+            tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=row_ok)
+        store_slices(o_ptr, a0 * fac, a1 * fac, a2 * fac, a3 * fac, row_ok[:, None], SLICE, NS)
 
 
 @dataclass(frozen=True)
 class MLADecodeConfig:
     """Tile sizes and launch shape. block_h: (token, head) rows per program; block_n: keys per tile; split_v 2: the
-    value dims over two programs; prefetch_l2: L2 prefetch of the next tile (GPU only, inline PTX)."""
+    value dims over two programs; prefetch_l2: L2 prefetch of the next tile (GPU only, inline PTX).
+
+    fp8_mode (float8 caches only; bf16/fp16/fp32 ignore it):
+      "slices": the latent tile as 4 loads of 128 columns (triton_flash.load_slices), each widened to fp16 next to
+        its own dots, one accumulator per slice: no [block_n, 512] converted tile is live at once, so the fp8 loads
+        stay software-pipelined and nothing spills (wgmma tiles, >= 64 rows);
+      "dual": "slices", with the value slices loaded a second time into their own shared-memory buffers (the second
+        read hits L2): the scores' K^T and P @ V's V want different layouts of the same bytes, and with one buffer
+        Triton 3.6 routes the tile through registers for the mma v2 dots of <= 32 rows (spills, loads not pipelined);
+      "widen": the whole tile widened at once (the kernel before issue 14; 5-6x the floor on the H200: the control).
+    split_v = 2 always runs "widen" for fp8 (the slices keep the whole value width)."""
 
     block_h: int = 64
     block_n: int = 32
@@ -171,22 +224,45 @@ class MLADecodeConfig:
     min_tokens_per_split: int = 256
     split_v: int = 1
     prefetch_l2: bool = False
+    fp8_mode: str = "slices"
+
+
+FP8_MODES = ("slices", "dual", "widen")
 
 
 def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, fp8: bool = False,
                        paged: bool = False) -> MLADecodeConfig:
     """Config for `rows` = s_q * heads query rows per sequence, chosen from the H100 measurements in
     docs/kernels-notes.md (timings there and in reports/h100/kernels.md); `paged`: for a paged cache (block table).
-    fp8 caches and s_q > 1 were not timed with the 32-row and 128-row tiles: they keep the general ones."""
+    fp8 caches (issue 14): best guesses from compiling for sm_90 on CPU (no spills, fp8 loads pipelined; docs/
+    kernels-notes.md, "fp8 and sparse"), not yet timed: bench/tune_fp8_sparse.py times them and their rivals."""
+    if fp8:
+        if rows <= 16:
+            return MLADecodeConfig(block_h=16, block_n=32, num_warps=4, num_stages=3, fp8_mode="dual")
+        if rows <= 32:
+            return MLADecodeConfig(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual")
+        return MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=3, fp8_mode="slices")
     if rows <= 16:
         return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
     if rows <= 32:
-        if s_q == 1 and not fp8:  # follow-up 3: faster than 32/32/4/3, paged and contiguous
+        if s_q == 1:  # follow-up 3: faster than 32/32/4/3, paged and contiguous
             return MLADecodeConfig(block_h=32, block_n=64, num_warps=8, num_stages=3)
         return MLADecodeConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)
-    if rows >= 128 and s_q == 1 and not fp8:  # follow-up 1 (128 heads): the best variant; follow-up 2's lost to it
+    if rows >= 128 and s_q == 1:  # follow-up 1 (128 heads): the best variant; follow-up 2's lost to it
         return MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True)
     return MLADecodeConfig(block_h=64, block_n=64, num_warps=8, num_stages=2)
+
+
+def fp8_slices(kv_lora_rank: int, split_v: int = 1, mode: str = "slices") -> int:
+    """The kernel's NS: latent slices for an fp8 cache (4 of 128 for r = 512; fewer when r / 4 would be under 16
+    columns, tl.dot's least K, or not a power of two); 0 = the whole-tile ("widen") path."""
+    if mode == "widen" or split_v != 1:
+        return 0
+    for ns in (4, 2, 1):
+        w = kv_lora_rank // ns
+        if kv_lora_rank % ns == 0 and w >= 16 and w & (w - 1) == 0:
+            return ns
+    return 0
 
 
 def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int, kv_lora_rank: int, fp8: bool,
@@ -200,6 +276,8 @@ def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int,
         cfg, block_h = config, max(16, config.block_h)
     head_blocks = triton.cdiv(rows, block_h)
     assert cfg.split_v in (1, 2) and kv_lora_rank % cfg.split_v == 0
+    if cfg.fp8_mode not in FP8_MODES:
+        raise KernelInputError("config", f"fp8_mode {cfg.fp8_mode!r}: one of {', '.join(FP8_MODES)}")
     num_splits, tokens_per_split = plan_splits(
         B * head_blocks * cfg.split_v, max_len, cfg.block_n, sms=sms, num_splits=num_splits,
         programs_per_sm=cfg.programs_per_sm, min_tokens=cfg.min_tokens_per_split, token_bytes=token_bytes,
@@ -295,7 +373,9 @@ class _MLAPlan:
                      *sp)
         self.tail = (H, s_q, tokens_per_split)
         prefetch = cfg.prefetch_l2 and dev.type == "cuda"  # inline PTX: not under the CPU interpreter
+        ns = fp8_slices(r, cfg.split_v, cfg.fp8_mode) if is_fp8 else 0
         self.consts = (self.page_size, paged, r, Dk - r, block_h, cfg.block_n, self.single, cfg.split_v, prefetch)
+        self.consts_tail = (ns, ns > 0 and cfg.fp8_mode == "dual")
         self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
         self.has_scale = has_scale
 
@@ -313,7 +393,7 @@ class _MLAPlan:
         bt = block_table if block_table is not None else lens  # unused pointer
         args = (q, kv_cache, bt, lens, o_part, lse_part, out, scale_t if scale_t is not None else lens,
                 *self.ints, *o_strides, *self.tail, softmax_scale * LOG2E * kv_scale_f, kv_scale_f,
-                *self.consts, scale_t is not None)
+                *self.consts, scale_t is not None, *self.consts_tail)
         _LAUNCH_MLA(key, self.grid, args, **self.options)
         if not self.single:
             combine_splits(self.o_part, self.lse_part, out.view(B, self.rows, r), key=key)

@@ -12,8 +12,12 @@ page * block_size + offset). No causal mask: the indices decide what each token 
 Cache formats:
   * bf16 / fp16 / fp32 rows [num_blocks, block_size, r + dr];
   * fp8-ds (cache.pack_fp8_ds): uint8 rows of r e4m3 values, r/128 float32 scales and dr bf16 RoPE values (656 bytes
-    for 512 + 64). The kernel reads three typed views of the same bytes (cache.fp8_ds_views) and dequantises the
-    latent tile on load (value * its group's scale), then runs the dots in the query's dtype.
+    for 512 + 64). The kernel reads three typed views of the same bytes (cache.fp8_ds_views) and the latent as one
+    slice per scale group (triton_flash.load_slices; SparseMLAConfig.fp8_mode), so no scale touches the big tile:
+        s_i  = scale * (sum_g c_g[i] (q_g . k8_g[i]) + q_rope . k_pe[i])     (4 dots of 128 dims, c_g per key)
+        out  = sum_g  (p * c_g) @ k8_g                                        (p's columns scaled, then the dot)
+    with the fp8 slices widened to fp16 next to their dots (fp32 for fp32 queries). "widen" (r > 512 too):
+    the whole tile dequantised in fp32 on load, dots in the query's dtype.
 
 Algorithm (the dense kernel's, with a gather in place of a contiguous tile):
   * One program = BLOCK_H heads of one query token x one split of its index list (grid: head blocks, splits,
@@ -41,10 +45,12 @@ from .cache import FP8_DS_GROUP, fp8_ds_row_bytes, fp8_ds_views
 from .checks import FLOAT_DTYPES, check_lengths_and_table, check_mla_inputs, check_sparse_indices, check_tensor, \
     require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
-from .triton_flash import LOG2E, finish, online_softmax_masked, selected_rows
+from .triton_flash import LOG2E, finish, finish_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
+    online_softmax_alpha, online_softmax_masked, selected_rows, store_slices
+from .triton_mla_decode import FP8_MODES
 from .triton_split_kv import combine_splits, plan_splits
 
-__all__ = ["SparseMLAConfig", "mla_decode_sparse", "default_sparse_config"]
+__all__ = ["SparseMLAConfig", "mla_decode_sparse", "default_sparse_config", "sparse_slices"]
 
 
 @triton.jit
@@ -71,7 +77,14 @@ def _mla_sparse_kernel(
     BLOCK_H: tl.constexpr,
     BLOCK_N: tl.constexpr,
     SINGLE_SPLIT: tl.constexpr,
+    NS: tl.constexpr,
+    DUAL: tl.constexpr,
+    P_SHIFT: tl.constexpr,
 ):
+    """Grid (head blocks, splits, B * s_q). NS = 0: one [BLOCK_N, r] latent tile feeds both dots (dequantised on
+    load for fp8-ds); NS > 0 (fp8-ds): latent slices of GROUP columns (triton_flash.load_slices), each with its own
+    per-key scale folded into the [BLOCK_H, BLOCK_N] tiles, dots in fp16 (fp32 for fp32 queries); DUAL loads the
+    value slices again into their own buffers (SparseMLAConfig.fp8_mode)."""
     pid_h = tl.program_id(0)
     pid_s = tl.program_id(1)
     bt_id = tl.program_id(2)  # b * q_len + t
@@ -86,12 +99,24 @@ def _mla_sparse_kernel(
     offs_v = tl.arange(0, D_LAT)
     offs_r = tl.arange(0, D_ROPE)
     q_off = b * stride_q_b + t * stride_q_t + heads * stride_q_h
-    q_lat = tl.load(Q + q_off[:, None] + offs_v[None, :], mask=row_ok[:, None], other=0.0)
+    if NS == 0:
+        q_lat = tl.load(Q + q_off[:, None] + offs_v[None, :], mask=row_ok[:, None], other=0.0)
     q_rope = tl.load(Q + q_off[:, None] + D_LAT + offs_r[None, :], mask=row_ok[:, None], other=0.0)
+    if NS > 0:
+        DT: tl.constexpr = tl.float32 if Q.dtype.element_ty == tl.float32 else tl.float16
+        SLICE: tl.constexpr = D_LAT // NS
+        q0, q1, q2, q3 = load_q_slices(Q + q_off[:, None], row_ok[:, None], DT, SLICE, NS)
+        q_rope = q_rope.to(DT)
 
     m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
-    acc = tl.zeros([BLOCK_H, D_LAT], dtype=tl.float32)
+    if NS == 0:
+        acc = tl.zeros([BLOCK_H, D_LAT], dtype=tl.float32)
+    else:
+        a0 = tl.zeros([BLOCK_H, SLICE], dtype=tl.float32)
+        a1 = tl.zeros([BLOCK_H, SLICE], dtype=tl.float32)
+        a2 = tl.zeros([BLOCK_H, SLICE], dtype=tl.float32)
+        a3 = tl.zeros([BLOCK_H, SLICE], dtype=tl.float32)
     idx_row = INDICES + b * stride_i_b + t * stride_i_t
     bt_row = BLOCK_TABLE + b * stride_bt_b
     # the first tile's rows; each iteration computes the next tile's (loop-carried)
@@ -101,50 +126,105 @@ def _mla_sparse_kernel(
         valid, page, off = valid_n, page_n, off_n
         valid_n, page_n, off_n = selected_rows(idx_row, bt_row, n0 + BLOCK_N + tl.arange(0, BLOCK_N), end, limit,
                                                num_blocks, PAGE_SIZE, PAGED)
-        lat = tl.load(KV_LAT + (page * stride_lat_page + off * stride_lat_tok)[:, None] + offs_v[None, :],
-                      mask=valid[:, None], other=0.0)
-        if FP8_DS:  # dequantise on load: each group of GROUP latent values times its float32 scale
-            sc = tl.load(KV_SCALES + (page * stride_sc_page + off * stride_sc_tok)[:, None]
-                         + tl.arange(0, D_LAT // GROUP)[None, :], mask=valid[:, None], other=0.0)
-            lat = tl.reshape(tl.reshape(lat.to(tl.float32), (BLOCK_N, D_LAT // GROUP, GROUP)) * sc[:, :, None],
-                             (BLOCK_N, D_LAT))
-        lat = lat.to(q_lat.dtype)
+        lat_row = KV_LAT + (page * stride_lat_page + off * stride_lat_tok)[:, None]
+        if NS == 0:
+            lat = tl.load(lat_row + offs_v[None, :], mask=valid[:, None], other=0.0)
+            if FP8_DS:  # dequantise on load: each group of GROUP latent values times its float32 scale
+                sc = tl.load(KV_SCALES + (page * stride_sc_page + off * stride_sc_tok)[:, None]
+                             + tl.arange(0, D_LAT // GROUP)[None, :], mask=valid[:, None], other=0.0)
+                lat = tl.reshape(tl.reshape(lat.to(tl.float32), (BLOCK_N, D_LAT // GROUP, GROUP)) * sc[:, :, None],
+                                 (BLOCK_N, D_LAT))
+            lat = lat.to(q_lat.dtype)
+        else:
+            k0, k1, k2, k3 = load_slices(lat_row, valid[:, None], SLICE, NS, "")
+            if DUAL:  # the value view loaded again into its own buffer (an L2 hit)
+                v0, v1, v2, v3 = load_slices(lat_row, valid[:, None], SLICE, NS, "evict_first")
+            else:
+                v0, v1, v2, v3 = k0, k1, k2, k3
+            sc_row = KV_SCALES + page * stride_sc_page + off * stride_sc_tok  # one scale per slice (GROUP columns)
+            c0 = tl.load(sc_row, mask=valid, other=0.0)
+            c1 = c0
+            c2 = c0
+            c3 = c0
+            if NS > 1:
+                c1 = tl.load(sc_row + 1, mask=valid, other=0.0)
+            if NS > 2:
+                c2 = tl.load(sc_row + 2, mask=valid, other=0.0)
+                c3 = tl.load(sc_row + 3, mask=valid, other=0.0)
         rope = tl.load(KV_ROPE + (page * stride_rope_page + off * stride_rope_tok)[:, None] + offs_r[None, :],
-                       mask=valid[:, None], other=0.0).to(q_lat.dtype)
-        s = tl.dot(q_lat, tl.trans(lat))
-        s = tl.dot(q_rope, tl.trans(rope), s)
-        p, m_i, l_i, acc = online_softmax_masked(s * qk_scale, m_i, l_i, acc, valid[None, :])
-        acc = tl.dot(p.to(lat.dtype), lat, acc)
+                       mask=valid[:, None], other=0.0).to(q_rope.dtype)
+        if NS == 0:
+            s = tl.dot(q_lat, tl.trans(lat))
+            s = tl.dot(q_rope, tl.trans(rope), s)
+            p, m_i, l_i, acc = online_softmax_masked(s * qk_scale, m_i, l_i, acc, valid[None, :])
+            acc = tl.dot(p.to(lat.dtype), lat, acc)
+        else:
+            s = tl.dot(q_rope, tl.trans(rope))
+            s = latent_scores(s, q0, q1, q2, q3, k0, k1, k2, k3, c0, c1, c2, c3, NS, True)
+            p, m_i, l_i, alpha = online_softmax_alpha(s * qk_scale, m_i, l_i, valid[None, :])
+            a0, a1, a2, a3 = latent_pv(a0, a1, a2, a3, alpha, p, v0, v1, v2, v3, c0, c1, c2, c3, NS, True, P_SHIFT, DT)
 
-    o, lse = finish(acc, m_i, l_i, 1.0)
-    if SINGLE_SPLIT:
-        o_off = b * stride_o_b + t * stride_o_t + heads * stride_o_h
-        tl.store(OUT + o_off[:, None] + offs_v[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
+    if NS == 0:
+        o, lse = finish(acc, m_i, l_i, 1.0)
+        if SINGLE_SPLIT:
+            o_off = b * stride_o_b + t * stride_o_t + heads * stride_o_h
+            tl.store(OUT + o_off[:, None] + offs_v[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
+        else:
+            op = O_PART + bt_id * stride_op_b + pid_s * stride_op_s + heads[:, None] * stride_op_r + offs_v[None, :]
+            tl.store(op, o, mask=row_ok[:, None])
     else:
-        op = O_PART + bt_id * stride_op_b + pid_s * stride_op_s + heads[:, None] * stride_op_r + offs_v[None, :]
-        tl.store(op, o, mask=row_ok[:, None])
+        fac, lse = finish_rows(m_i, l_i, 1.0 / P_SHIFT)
+        fac = fac[:, None]
+        if SINGLE_SPLIT:
+            o_ptr = OUT + (b * stride_o_b + t * stride_o_t + heads * stride_o_h)[:, None]
+        else:
+            o_ptr = O_PART + bt_id * stride_op_b + pid_s * stride_op_s + heads[:, None] * stride_op_r
+        store_slices(o_ptr, a0 * fac, a1 * fac, a2 * fac, a3 * fac, row_ok[:, None], SLICE, NS)
+    if not SINGLE_SPLIT:
         tl.store(LSE_PART + bt_id * stride_lse_b + pid_s * stride_lse_s + heads, lse, mask=row_ok)
 
 
 @dataclass(frozen=True)
 class SparseMLAConfig:
-    """block_h: heads per program; block_n: selected rows per tile; min_tokens_per_split: shortest index chunk."""
+    """block_h: heads per program; block_n: selected rows per tile; min_tokens_per_split: shortest index chunk.
+    fp8_mode (fp8-ds rows only), as MLADecodeConfig.fp8_mode: "slices" (one slice per 128-value scale group, the
+    scales folded into the small tiles), "dual" (slices, value slices loaded again into their own buffers) or
+    "widen" (the whole tile dequantised in fp32 on load: the kernel before issue 14, 10-26x the floor on the H200;
+    also what r > 512 runs)."""
 
     block_h: int = 64
     block_n: int = 64
     num_warps: int = 8
     num_stages: int = 2
     min_tokens_per_split: int = 128
+    fp8_mode: str = "slices"
+
+
+P_SHIFT = 256.0  # fp8-ds: p * scale * 2^8 in fp16 (triton_flash.slice_pv); group scales amax / 448 of ~0.01 stay normal
 
 
 def default_sparse_config(heads: int, fp8_ds: bool) -> SparseMLAConfig:
-    """Tiles by head count, taken from the dense kernel's measured classes (docs/kernels-notes.md); not yet tuned for
-    the gather (GPU time will tell). fp8-ds keeps 32-row tiles: its dequantised fp32 tile is twice the registers."""
+    """Tiles by head count: the dense kernel's measured classes for bf16 rows (docs/kernels-notes.md); for fp8-ds,
+    the dense fp8 kernel's slice tiles (no spills, loads pipelined when compiled for sm_90 on CPU). Best guesses, not
+    yet timed: bench/tune_fp8_sparse.py times them and their rivals."""
+    if fp8_ds:
+        if heads <= 16:
+            return SparseMLAConfig(block_h=16, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual")
+        if heads <= 32:
+            return SparseMLAConfig(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="slices")
+        return SparseMLAConfig(block_h=64, block_n=16, num_warps=8, num_stages=3, fp8_mode="dual")
     if heads <= 16:
-        return SparseMLAConfig(block_h=16, block_n=32 if fp8_ds else 64, num_warps=4, num_stages=3)
+        return SparseMLAConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
     if heads <= 32:
         return SparseMLAConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)
-    return SparseMLAConfig(block_h=64, block_n=32 if fp8_ds else 64, num_warps=8, num_stages=2)
+    return SparseMLAConfig(block_h=64, block_n=64, num_warps=8, num_stages=2)
+
+
+def sparse_slices(kv_lora_rank: int, fp8_ds: bool, mode: str = "slices") -> int:
+    """The sparse kernel's NS: one slice per fp8-ds scale group (r / 128, at most 4); 0 = the whole-tile path (bf16 /
+    fp16 / fp32 rows, "widen", or r > 512)."""
+    ns = kv_lora_rank // FP8_DS_GROUP
+    return ns if fp8_ds and mode != "widen" and ns in (1, 2, 4) else 0
 
 
 def mla_decode_sparse(
@@ -214,6 +294,8 @@ class _SparsePlan:
         self.paged = block_table is not None
         self.capacity = (block_table.shape[1] if self.paged else self.num_blocks) * self.page_size
         cfg = config or default_sparse_config(H, self.fp8_ds)
+        require(cfg.fp8_mode in FP8_MODES, "config", f"fp8_mode {cfg.fp8_mode!r}: one of {', '.join(FP8_MODES)}")
+        ns = sparse_slices(r, self.fp8_ds, cfg.fp8_mode)
         block_h = max(16, min(cfg.block_h, triton.next_power_of_2(H)))
         head_blocks = triton.cdiv(H, block_h)
         row_bytes = kv_cache.shape[-1] * kv_cache.element_size()
@@ -237,7 +319,7 @@ class _SparsePlan:
         self.sp = sp
         self.tail = (H, s_q, topk, tokens_per_split, self.num_blocks, self.capacity)
         self.consts = (self.page_size, self.paged, None, self.fp8_ds, FP8_DS_GROUP, r, dr, block_h, cfg.block_n,
-                       self.single)
+                       self.single, ns, ns > 0 and cfg.fp8_mode == "dual", P_SHIFT if ns else 1.0)
         self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
 
     def _views(self, kv_cache):

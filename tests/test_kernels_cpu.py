@@ -218,6 +218,24 @@ def test_mla_default_configs_and_split_counts():
         assert mla_num_splits(B, 1, 16, ctx, sms=132) >= 1
 
 
+def test_fp8_latent_slices_and_defaults():
+    """fp8 caches run the latent as slices (issue 14): 512 = 4 x 128 (fp8-ds: one slice per 128-value scale group),
+    fewer when a slice would be under tl.dot's 16 columns or not a power of two; 0 is the whole-tile "widen" path."""
+    pytest.importorskip("triton")
+    from mlacalc.kernels.triton_mla_decode import default_mla_config, fp8_slices
+    from mlacalc.kernels.triton_mla_sparse import default_sparse_config, sparse_slices
+
+    assert [fp8_slices(r) for r in (512, 256, 64, 32, 16)] == [4, 4, 4, 2, 1]  # 128, 64, 16, 16, 16 columns
+    assert fp8_slices(512, split_v=2) == 0 and fp8_slices(512, mode="widen") == 0
+    assert [sparse_slices(r, True) for r in (512, 256, 128, 1024)] == [4, 2, 1, 0]  # r / 128 groups, at most 4
+    assert sparse_slices(512, False) == 0 and sparse_slices(512, True, "widen") == 0
+    for rows in (16, 32, 64, 128):
+        cfg = default_mla_config(rows, None, fp8=True, paged=True)
+        assert cfg.fp8_mode in ("slices", "dual") and cfg.split_v == 1 and cfg.block_h <= 64
+        assert default_sparse_config(rows, True).fp8_mode in ("slices", "dual")
+    assert default_mla_config(16, None, fp8=True) != default_mla_config(16, None)  # bf16 keeps its measured tiles
+
+
 def test_measurement_header_and_json(tmp_path, monkeypatch):
     """Every measurement JSON states the command, GPU and versions (run_meta) and its wall time (write_result)."""
     import json

@@ -225,6 +225,22 @@ def test_bad_sparse_input_raises_one_value_error_naming_the_argument(case):
         mla_decode(q, kv, lens, bt, indices=idx, softmax_scale=0.1, kv_lora_rank=r)
 
 
+def test_unknown_fp8_mode_is_one_value_error_naming_config():
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.triton_mla_decode import MLADecodeConfig
+    from mlacalc.kernels.triton_mla_sparse import SparseMLAConfig
+
+    q, kv = torch.randn(2, 1, 8, 80), torch.randn(2, 40, 80).to(torch.float8_e4m3fn)
+    with pytest.raises(ValueError, match="^config: fp8_mode 'fast'"):
+        mla_decode(q, kv, softmax_scale=0.1, kv_lora_rank=64, kv_scale=0.02, impl="triton",
+                   config=MLADecodeConfig(fp8_mode="fast"))
+    packed = pack_fp8_ds(torch.randn(4, 16, 128), torch.randn(4, 16, 16))
+    idx = torch.zeros(1, 1, 5, dtype=torch.int32)
+    with pytest.raises(ValueError, match="^config: fp8_mode 'fast'"):
+        mla_decode(torch.randn(1, 1, 4, 144), packed, None, None, indices=idx, softmax_scale=0.1, kv_lora_rank=128,
+                   config=SparseMLAConfig(fp8_mode="fast"))
+
+
 def test_bad_gqa_input_raises_one_value_error_naming_the_argument():
     from mlacalc.kernels.decode import gqa_decode
 

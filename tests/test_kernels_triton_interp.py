@@ -59,6 +59,22 @@ CASES = {
                                              dict(block_h=16, block_n=64, num_warps=4, num_stages=1, split_v=2), 1),
     # no config: 128 heads take the default (split_v=2, block_h=128; the L2 prefetch is GPU-only and off here)
     "mla_default_128_heads": ("mla", dict(lens=[1, 64, 130], heads=128, r=64, dr=16, dtype="float16"), 1e-2),
+    # fp8 cache as latent slices (issue 14): r = 64 makes 4 slices of 16 columns, fp16 queries (the GPU's dot dtype),
+    # "dual" (value slices loaded twice), "slices" and the old "widen" control; a partial row block, MTP, one split
+    "mla_fp8_fp16q_dual_paged": ("mla", dict(lens=[1, 31, 32, 33, 200], heads=8, r=64, dr=16, dtype="float16",
+                                             fp8=True, paged=True, block_size=32), 1e-2,
+                                 dict(block_h=16, block_n=16, num_warps=4, num_stages=2, fp8_mode="dual")),
+    "mla_fp8_fp16q_slices_splits": ("mla", dict(lens=[700, 20, 1], heads=16, r=64, dr=16, dtype="float16",
+                                                fp8=True), 1e-2,
+                                    dict(block_h=16, block_n=32, num_warps=4, num_stages=2, fp8_mode="slices"), 3),
+    "mla_fp8_fp16q_mtp_single_split": ("mla", dict(lens=[3, 70, 130], heads=5, s_q=3, r=64, dr=16, dtype="float16",
+                                                   fp8=True, paged=True, block_size=64), 1e-2,
+                                       dict(block_h=16, block_n=16, num_warps=4, num_stages=2, fp8_mode="dual"), 1),
+    "mla_fp8_fp16q_widen": ("mla", dict(lens=[1, 65, 200], heads=8, r=64, dr=16, dtype="float16", fp8=True,
+                                        paged=True, block_size=32), 1e-2,
+                            dict(block_h=16, block_n=16, num_warps=4, num_stages=2, fp8_mode="widen")),
+    "mla_fp8_default_64_heads": ("mla", dict(lens=[1, 64, 130], heads=64, r=64, dr=16, dtype="float16", fp8=True,
+                                             paged=True, block_size=64), 1e-2),
     "gqa_lengths_contiguous": ("gqa", dict(lens=[1, 63, 64, 65], heads=8, kv_heads=2, head_dim=32,
                                            dtype="float16"), 1e-2),
     "gqa_paged_shuffled_mtp": ("gqa", dict(lens=[2, 40, 97], heads=6, kv_heads=3, head_dim=16, s_q=2,
@@ -85,6 +101,21 @@ CASES = {
                              dict(block_h=16, block_n=32, num_warps=4, num_stages=1), 3),
     "sparse_pool_rows_no_table": ("sparse", dict(lens=[3, 90], heads=4, s_q=2, topk=70, r=64, dr=16,
                                                  dtype="float32", block_size=32, table=False), 1e-4),
+    # fp8-ds as one slice per 128-value scale group, scales folded into the small tiles (issue 14): r = 512 (4 slices),
+    # fp16 queries (the GPU's dot dtype, with P_SHIFT), "dual", "slices", splits and a partial head block, "widen"
+    "sparse_fp8_ds_fp16q_r512_dual": ("sparse", dict(lens=[3, 90], heads=4, s_q=2, topk=70, r=512, dr=16,
+                                                     dtype="float16", block_size=32, fp8_ds=True), 1e-2,
+                                      dict(block_h=16, block_n=16, num_warps=4, num_stages=2, fp8_mode="dual")),
+    "sparse_fp8_ds_fp16q_r512_slices_splits_h20": ("sparse", dict(lens=[70, 150], heads=20, topk=130, r=512, dr=16,
+                                                                  dtype="float16", block_size=64, fp8_ds=True), 1e-2,
+                                                   dict(block_h=16, block_n=32, num_warps=4, num_stages=1,
+                                                        fp8_mode="slices"), 3),
+    "sparse_fp8_ds_fp16q_default_single_split": ("sparse", dict(lens=[17, 64], heads=16, topk=40, r=256, dr=16,
+                                                                dtype="float16", block_size=64, fp8_ds=True), 1e-2,
+                                                 None, 1),
+    "sparse_fp8_ds_widen": ("sparse", dict(lens=[3, 90], heads=4, s_q=2, topk=70, r=256, dr=16, dtype="float32",
+                                           block_size=32, fp8_ds=True), 1e-4,
+                            dict(block_h=16, block_n=32, num_warps=4, num_stages=1, fp8_mode="widen")),
     # through the public entry point: mla_decode(..., indices=...)
     "sparse_via_mla_decode": ("sparse_entry", dict(lens=[17, 64], heads=16, topk=40, r=64, dr=16,
                                                    dtype="float16", block_size=64), 1e-2),
@@ -108,7 +139,7 @@ def _run_case(name: str) -> dict:
 
         case = testing.make_sparse_case(seed=0, **kw)
         extra = {}
-        if rest:
+        if rest and rest[0] is not None:
             extra["config"] = SparseMLAConfig(**rest[0])
         if len(rest) > 1:
             extra["num_splits"] = rest[1]
