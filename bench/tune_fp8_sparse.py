@@ -30,6 +30,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 
@@ -114,7 +115,7 @@ CANDIDATES = {
         },
         "h64": {
             "slices_64x16_w8s3": S(block_h=64, block_n=16, num_warps=8, num_stages=3, fp8_mode="slices"),
-            "slices_32x32_w8s3": S(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="slices"),
+            "dual_32x32_w8s3": S(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual"),
             "widen_old": S(block_h=64, block_n=32, num_warps=8, num_stages=2, fp8_mode="widen"),
         },
     },
@@ -173,31 +174,48 @@ def bound(kind: str) -> float:
     return 1e-2 if kind == "sparse_bf16" else 2e-2
 
 
-def warm(index: int, count: int) -> None:
-    """Worker: run the checks of every count-th candidate (fills Triton's cache; results are not kept)."""
-    for i, (kind, H, name, cfg) in enumerate(all_variants()):
-        if i % count == index:
+def warm(index: int, count: int, log_path: str) -> None:
+    """Worker: run the checks of every count-th candidate (fills Triton's cache), noting each start and end in
+    log_path, so that the main process can skip a candidate that took its worker down (a CUDA fault would end it)."""
+    with open(log_path, "a") as f:
+        for i, (kind, H, name, cfg) in enumerate(all_variants()):
+            if i % count != index:
+                continue
+            f.write(f"start {i}\n")
+            f.flush()
             try:
                 check(kind, H, cfg)
             except Exception as e:  # noqa: BLE001 - the main process records it
                 print(f"warm {kind} h{H} {name}: {type(e).__name__}: {e}", file=sys.stderr)
+            f.write(f"done {i}\n")
+            f.flush()
 
 
-def precompile(log) -> None:
+def precompile(log, tmp_dir: str) -> set[int]:
+    """Run the workers (at most ~110 s); returns the indices (into all_variants()) of candidates that were running
+    when their worker died or was stopped."""
     t0 = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, __file__, "--warm", str(i), str(WORKERS)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-             for i in range(WORKERS)]
+    logs = [os.path.join(tmp_dir, f"warm{i}.log") for i in range(WORKERS)]
+    procs = [subprocess.Popen([sys.executable, __file__, "--warm", str(i), str(WORKERS), logs[i]],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, PYTHONUNBUFFERED="1")) for i in range(WORKERS)]
     for p in procs:
         try:
             p.wait(timeout=max(1.0, 110.0 - (time.perf_counter() - t0)))
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait()
+    unfinished = set()
+    for path, p in zip(logs, procs):
+        if p.returncode != 0 and os.path.exists(path):
+            with open(path) as f:
+                words = [line.split() for line in f]
+            started = {int(w[1]) for w in words if w[0] == "start"}
+            unfinished |= started - {int(w[1]) for w in words if w[0] == "done"}
     log(f"precompile: {WORKERS} workers, {time.perf_counter() - t0:.0f} s, exit codes "
-        f"{[p.returncode for p in procs]}")
+        f"{[p.returncode for p in procs]}, unfinished {sorted(unfinished)}")
+    return unfinished
 
-
-# ---------------------------------------------------------------------------------------------------------------- timing
 
 def graph_ms(fn, flusher) -> float | None:
     """Device time of one call: a CUDA graph of fn replayed with the L2 flushed before each replay (median, ms)."""
@@ -257,11 +275,11 @@ def summarize(rows: list[dict]) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", help="JSON file to write")
-    ap.add_argument("--warm", nargs=2, type=int, metavar=("INDEX", "COUNT"), help=argparse.SUPPRESS)
+    ap.add_argument("--warm", nargs=3, metavar=("INDEX", "COUNT", "LOG"), help=argparse.SUPPRESS)
     ap.add_argument("--no-precompile", action="store_true", help="compile in this process only")
     a = ap.parse_args(argv)
     if a.warm:
-        warm(*a.warm)
+        warm(int(a.warm[0]), int(a.warm[1]), a.warm[2])
         return 0
     if not a.out:
         ap.error("--out is required")
@@ -271,15 +289,23 @@ def main(argv=None) -> int:
         print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", flush=True)
 
     dev = torch.device("cuda")
+    unfinished = set()
     if not a.no_precompile:
-        precompile(log)
+        with tempfile.TemporaryDirectory() as tmp:
+            unfinished = precompile(log, tmp)
     flusher = L2Flusher(torch.cuda.current_device())
     ceil = measure_ceilings(log, flusher=flusher)
     result = {**run_meta(dev, "python3 bench/tune_fp8_sparse.py --out FILE.json"), "ceilings": ceil, "rows": []}
     rows = result["rows"]
 
     ok = {}  # (kind, H, name) -> config of the candidates that passed their check
-    for kind, H, name, cfg in all_variants():
+    for i, (kind, H, name, cfg) in enumerate(all_variants()):
+        if i in unfinished:  # its worker died (or ran out of time) on it: a crash here would end the whole run
+            rows.append(row(kind, name, cfg, None, None, H, error="skipped: its precompile worker died on it"))
+            continue
+        if time.perf_counter() - t_start > BUDGET_S - 60:  # leave the timings some time
+            rows.append(row(kind, name, cfg, None, None, H, error="skipped: time budget"))
+            continue
         try:
             err = check(kind, H, cfg)
             good = err < bound(kind)
@@ -289,7 +315,7 @@ def main(argv=None) -> int:
                 ok[(kind, H, name)] = cfg
         except Exception as e:  # noqa: BLE001 - a compile error or a bad config: record it, go on
             rows.append(row(kind, name, cfg, None, None, H, error=f"{type(e).__name__}: {str(e)[:300]}"))
-            torch.cuda.synchronize()
+            write_result(a.out, result, t_start)
     bad = [r for r in rows if r["error"]]
     log(f"checks: {len(ok)} passed, {len(bad)} failed" + "".join(
         f"\n    {r['kind']} h{r['heads']} {r['variant']}: {r['error']}" for r in bad))
@@ -308,7 +334,7 @@ def main(argv=None) -> int:
                                 error=None if ms is not None else "graph capture failed"))
             except Exception as e:  # noqa: BLE001
                 rows.append(row(kind, name, cfg, B, ctx, H, floor_ms=floor, error=f"{type(e).__name__}: {str(e)[:300]}"))
-                torch.cuda.synchronize()
+                write_result(a.out, result, t_start)
 
     scale = torch.tensor([0.02], device=dev)
 

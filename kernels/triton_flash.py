@@ -92,8 +92,8 @@ def slice_scores(s, q, k, col_scale, SCALED: tl.constexpr):
     """s + (q @ k^T) for one slice (q [rows, SLICE] in the dot dtype, k [BLOCK_N, SLICE] widened here); SCALED:
     that product times col_scale [BLOCK_N] (the slice's per-key scale, fp8-ds) on the small [rows, BLOCK_N] tile."""
     if SCALED:
-        return s + tl.dot(q, tl.trans(k).to(q.dtype)) * col_scale[None, :]
-    return tl.dot(q, tl.trans(k).to(q.dtype), s)
+        return s + tl.dot(q, tl.trans(k.to(q.dtype))) * col_scale[None, :]
+    return tl.dot(q, tl.trans(k.to(q.dtype)), s)
 
 
 @triton.jit

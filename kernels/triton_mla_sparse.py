@@ -211,7 +211,7 @@ def default_sparse_config(heads: int, fp8_ds: bool) -> SparseMLAConfig:
         if heads <= 16:
             return SparseMLAConfig(block_h=16, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual")
         if heads <= 32:
-            return SparseMLAConfig(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="slices")
+            return SparseMLAConfig(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual")
         return SparseMLAConfig(block_h=64, block_n=16, num_warps=8, num_stages=3, fp8_mode="dual")
     if heads <= 16:
         return SparseMLAConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
