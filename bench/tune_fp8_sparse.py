@@ -6,7 +6,8 @@ rows) against their floors, each candidate tile and variant beside the current d
 Candidates (docs/kernels-notes.md, "Issue 14: fp8 and sparse"): per head class a few tiles of fp8_mode "slices" /
 "dual" (the latent as 4 slices of 128 columns, per-group scales folded into the small tiles) that compiled for sm_90
 without spills and with pipelined loads, the current default (variant name "default"), and "widen_old" (the tile and
-code path the H200 report measured: the control). Sparse bf16 rows: tiles and a split rule with shorter chunks.
+code path the H200 report measured: the control). Sparse bf16 rows: tiles, and at 16 heads a tile small enough for
+two programs per SM with twice the splits (B = 8 is latency-bound).
 
 1. Precompile: worker processes run step 2's checks for a share of the candidates (filling Triton's on-disk cache in
    parallel); a worker that dies takes only its share's head start with it.
@@ -86,7 +87,7 @@ CANDIDATES = {
     "fp8_dense": {
         "h16": {
             "dual_16x32_w8s3": M(block_h=16, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual"),
-            "slices_16x16_w4s4": M(block_h=16, block_n=16, num_warps=4, num_stages=4, fp8_mode="slices"),
+            "dual_16x32_w4s4": M(block_h=16, block_n=32, num_warps=4, num_stages=4, fp8_mode="dual"),
             "widen_old": M(block_h=16, block_n=64, num_warps=4, num_stages=3, fp8_mode="widen"),
         },
         "h64": {
@@ -100,12 +101,17 @@ CANDIDATES = {
         "h16": {
             "16x32_w4s3": S(block_h=16, block_n=32, num_warps=4, num_stages=3),
             "16x64_w8s3": S(block_h=16, block_n=64, num_warps=8, num_stages=3),
-            "default_min64": None,  # the default tile, chunks down to 64 keys (more splits: latency-bound B = 8)
+            # two programs per SM (93 KB, 212 regs) and chunks down to 64 keys: 32 splits at B = 8 instead of 16
+            "16x32_w4s3_2sm": S(block_h=16, block_n=32, num_warps=4, num_stages=3, min_tokens_per_split=64,
+                                programs_per_sm=2),
         },
         "h64": {
             "64x32_w8s3": S(block_h=64, block_n=32, num_warps=8, num_stages=3),
-            "64x32_w8s4": S(block_h=64, block_n=32, num_warps=8, num_stages=4),
-            "default_min64": None,
+            "32x64_w8s3": S(block_h=32, block_n=64, num_warps=8, num_stages=3),  # 2-4 head blocks: more programs
+            # the default tile planned as if two fit per SM: about twice the splits (B = 8 x 64 heads plans 8 splits,
+            # 64 programs for 132 SMs)
+            "64x64_w8s2_2x": S(block_h=64, block_n=64, num_warps=8, num_stages=2, min_tokens_per_split=64,
+                               programs_per_sm=2),
         },
     },
     "sparse_fp8_ds": {
@@ -135,11 +141,7 @@ def default_config(kind: str, H: int):
 def variants(kind: str, H: int) -> dict:
     """variant name -> config for one kind and head count (the default first)."""
     out = {"default": default_config(kind, H)}
-    for name, cfg in CANDIDATES[kind][head_class(H)].items():
-        if cfg is None:  # default_min64
-            d = out["default"]
-            cfg = S(**{**asdict(d), "min_tokens_per_split": 64})
-        out[name] = cfg
+    out.update(CANDIDATES[kind][head_class(H)])
     return out
 
 

@@ -198,6 +198,7 @@ class SparseMLAConfig:
     num_stages: int = 2
     min_tokens_per_split: int = 128
     fp8_mode: str = "slices"
+    programs_per_sm: int = 1  # used by the split heuristic (2: a tile small enough for two programs per SM)
 
 
 P_SHIFT = 256.0  # fp8-ds: p * scale * 2^8 in fp16 (triton_flash.slice_pv); group scales amax / 448 of ~0.01 stay normal
@@ -301,7 +302,7 @@ class _SparsePlan:
         row_bytes = kv_cache.shape[-1] * kv_cache.element_size()
         self.num_splits, tokens_per_split = plan_splits(
             B * s_q * head_blocks, topk, cfg.block_n, sms=num_sms(dev), num_splits=num_splits,
-            min_tokens=cfg.min_tokens_per_split, token_bytes=row_bytes, partial_bytes_per_split=B * s_q * H * r * 8)
+            min_tokens=cfg.min_tokens_per_split, programs_per_sm=cfg.programs_per_sm, token_bytes=row_bytes, partial_bytes_per_split=B * s_q * H * r * 8)
         self.grid = (head_blocks, self.num_splits, B * s_q)
         self.single = self.num_splits == 1
         if self.single:
