@@ -34,9 +34,13 @@ convention), so the calculator is asked for ``context - q_tokens`` cached and ``
 Prefill: a prompt of ``context`` tokens; SDPA has no window, so its time is predicted over the whole causal
 prompt (``run.kernel_view``).
 
-**Measured**: after warm-up steps, ``steps`` steps run under ``torch.profiler`` with each op in
-``record_function("mlacalc::<op>")``; every GPU kernel is attributed to the op range it was launched in
-(:mod:`.attribution`), summed per op and step, and averaged over the steps. Beside each op: the calculator's floor
+**Measured**: each op's device time is taken between CUDA events recorded around its range, over ``steps`` steps
+queued behind a GPU hold (:func:`event_times`: no host gaps inside a range). The same steps also run under
+``torch.profiler`` with each op in ``record_function("mlacalc::<op>")``, and every GPU kernel the profiler links to
+a launch is attributed to the op range it was launched in (:mod:`.attribution`): kernel counts and names per op,
+and ``profiler_time_s``. (Kernels launched through Triton's own launcher are not linked to a CPU range by the
+profiler -- on the H200 the decode attention showed as 1-3 us with the rest "unlinked" -- which is why the events
+give the time.) Beside each op: the calculator's floor
 and kernel-aware expected time for the same layers on ``--gpu`` (:func:`mlacalc.step.roofline`), and the error of
 each (``tolerance_pct`` None: reported, not a target). Also shown: the eager step's time between CUDA events
 (launch gaps included). Communication is predicted but not run (one GPU: no all-reduce).
@@ -254,6 +258,7 @@ class WholeStep:
         self.torch, self.cfg, self.spec = torch, cfg, spec
         self.dev, self.dt = torch.device(device), torch.bfloat16
         self.flops: dict[str, float] | None = {} if count_flops else None
+        self.events: list | None = None    # (op, start, end) CUDA events of each op range, when event-timing
         self.gen = torch.Generator(device=self.dev).manual_seed(seed)
         a, d = spec.attention, spec.hidden_size
         self.mla = predict.mla_kernel(a)
@@ -334,6 +339,13 @@ class WholeStep:
     def op(self, name: str):
         """Everything inside is op ``name``: a profiler range, and with ``count_flops`` a FLOP count."""
         with self.torch.profiler.record_function(OP_PREFIX + name):
+            if self.events is not None:           # device time of the range: events around it on the stream
+                start, end = self.torch.cuda.Event(enable_timing=True), self.torch.cuda.Event(enable_timing=True)
+                start.record()
+                yield
+                end.record()
+                self.events.append((name, start, end))
+                return
             if self.flops is None:
                 yield
                 return
@@ -548,13 +560,40 @@ def measure(cfg: StepConfig, spec: ModelSpec) -> dict:
     ranges, launches, unlinked_us = events_from_profile(prof.events())
     att = attribute(ranges, launches, unlinked_us)
     eager = time_cuda(model.step, warmup=1, reps=5, hold=False, max_seconds=2.0)
-    ops = {name: {"time_s": t.time_s, "kernels": t.kernels,
+    timed = event_times(model, cfg.steps, eager.median)
+    ops = {name: {"time_s": timed.get(name, t.time_s), "profiler_time_s": t.time_s, "kernels": t.kernels,
                   "top_kernels": sorted(([k, s] for k, s in t.by_kernel.items()), key=lambda r: -r[1])[:TOP_KERNELS]}
            for name, t in att.mean().items()}
+    for name, t in timed.items():                 # ops whose kernels the profiler did not link (Triton launches)
+        ops.setdefault(name, {"time_s": t, "profiler_time_s": 0.0, "kernels": 0, "top_kernels": []})
     return {"measured_ops": ops, "step_kernel_s": att.step_totals_s(), "outside_s": att.outside_s,
             "unlinked_s": att.unlinked_s, "step_eager_s": eager.median, "moe_impl": model.moe_impl
             if spec.ffn.kind == "moe" else None, "attention_impl": model.impl, "notes": notes,
             "device": torch.cuda.get_device_name(0), "torch": torch.__version__}
+
+
+def event_times(model: "WholeStep", steps: int, step_s: float) -> dict[str, float]:
+    """Mean device seconds per step of each op, between CUDA events recorded around its range. The GPU is first
+    held by a sleep long enough for the host to queue every step (as profiler.timing.time_cuda does), so a range
+    measures its kernels back to back, not the host's launch gaps. This is the measured time per op: the profiler's
+    kernel-to-range links miss kernels launched by Triton's own launcher (they land in "unlinked")."""
+    import torch
+
+    from .timing import MAX_HOLD_MS, SLEEP_CYCLES_PER_MS
+
+    model.events = []
+    try:
+        torch.cuda.synchronize()
+        torch.cuda._sleep(int(min(steps * max(1.0, 2e3 * step_s), MAX_HOLD_MS) * SLEEP_CYCLES_PER_MS))
+        for _ in range(steps):
+            model.step()
+        torch.cuda.synchronize()
+        out: dict[str, float] = {}
+        for name, start, end in model.events:
+            out[name] = out.get(name, 0.0) + start.elapsed_time(end) / 1e3 / steps
+        return out
+    finally:
+        model.events = None
 
 
 def profile_whole_step(cfg: StepConfig, hw: Hardware, *, spec: ModelSpec | None = None) -> dict:
