@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issues 13 and 14 in ONE device call (<= 9.5 minutes): while FlashMLA builds, the host-time probe and the second
+# fp8 tuning round; then `mlacalc calibrate --kernels` (the calibration grid), `mlacalc validate --suite expected`
+# (held-out points) and `mlacalc bench kernels --peers` (ours beside FlashMLA). Files under $OUT (8):
+#   run.log, nvidia-smi.txt, h200.yaml, calibrate.json, validate-expected.json, validate-expected.md, kernels.json,
+#   tune_fp8_round2.json
+#     run(command="bash bench/session_b_gpu.sh", carry=[".peers"], timeout_s=600)
+set -u
+export PYTHONUNBUFFERED=1
+LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
+python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$W/install.log" 2>&1 \
+  || { tail -20 "$W/install.log" | tee -a "$LOG"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv \
+  > "$OUT/nvidia-smi.txt" 2>&1
+python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)" | tee -a "$LOG"
+( timeout 240 python3 .peers/build_flashmla.py --site /tmp/site > "$W/flashmla_build.log" 2>&1;
+  echo "build exit $?" >> "$W/flashmla_build.log" ) &
+build_pid=$!
+echo "== host_profile" >> "$LOG"
+timeout 60 python3 bench/host_profile.py 2>&1 | head -8 >> "$LOG"
+if [ -f bench/tune_fp8_round2.py ]; then
+  echo "== tune_fp8_round2" >> "$LOG"
+  timeout 150 python3 bench/tune_fp8_round2.py --out "$OUT/tune_fp8_round2.json" >> "$LOG" 2>&1
+  echo "round2 exit $?" | tee -a "$LOG"
+fi
+wait "$build_pid"; tail -2 "$W/flashmla_build.log" | tee -a "$LOG"
+export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+echo "== calibrate --kernels" | tee -a "$LOG"
+timeout 200 mlacalc calibrate --out "$OUT/h200.yaml" --base h200 --kernels --json > "$OUT/calibrate.json" 2>> "$LOG"
+echo "calibrate exit $? at ${SECONDS} s" | tee -a "$LOG"
+left=$(( 490 - SECONDS ))
+echo "== validate --suite expected (budget ${left} s)" | tee -a "$LOG"
+timeout "$left" mlacalc validate --out "$W/validate-expected" --gpu "$OUT/h200.yaml" --suite expected >> "$LOG" 2>&1
+echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
+cp "$W/validate-expected/validate.json" "$OUT/validate-expected.json"
+cp "$W/validate-expected/validate.md" "$OUT/validate-expected.md"
+left=$(( 565 - SECONDS ))
+echo "== bench kernels --peers (budget ${left} s)" | tee -a "$LOG"
+timeout "$left" mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1
+echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
+grep -A12 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+tail -5 "$LOG"; echo "total ${SECONDS} s"
