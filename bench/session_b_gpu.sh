@@ -2,8 +2,8 @@
 # Issues 13 and 14 in ONE device call (<= 9.5 minutes): while FlashMLA builds, the host-time probe and the second
 # fp8 tuning round; then `mlacalc calibrate --kernels` (the calibration grid), `mlacalc validate --suite expected`
 # (held-out points) and `mlacalc bench kernels --peers` (ours beside FlashMLA). Files under $OUT (8):
-#   run.log, nvidia-smi.txt, h200.yaml, calibrate.json, validate-expected.json, validate-expected.md, kernels.json,
-#   tune_fp8_round2.json
+#   run.log (nvidia-smi too), h200.yaml, calibrate.json, validate-expected.json, validate-expected.md, kernels.json,
+#   tune_fp8_round2.json, whole-step.json (bench/whole_step_gpu.sh's points, priced with this run's h200.yaml)
 #     run(command="bash bench/session_b_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
 export PYTHONUNBUFFERED=1
@@ -11,7 +11,7 @@ LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
 python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$W/install.log" 2>&1 \
   || { tail -20 "$W/install.log" | tee -a "$LOG"; exit 1; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv \
-  > "$OUT/nvidia-smi.txt" 2>&1
+  >> "$LOG" 2>&1
 python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)" | tee -a "$LOG"
 ( timeout 240 python3 .peers/build_flashmla.py --site /tmp/site > "$W/flashmla_build.log" 2>&1;
   echo "build exit $?" >> "$W/flashmla_build.log" ) &
@@ -38,5 +38,13 @@ left=$(( 565 - SECONDS ))
 echo "== bench kernels --peers (budget ${left} s)" | tee -a "$LOG"
 timeout "$left" mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1
 echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
+left=$(( 585 - SECONDS ))
+if [ "$left" -gt 40 ]; then   # whole steps, priced with this run's calibration, merged into one file
+  echo "== whole steps (budget ${left} s)" | tee -a "$LOG"
+  mkdir -p "$W/ws"
+  OUT="$W/ws" GPU="$OUT/h200.yaml" WS_BUDGET=$(( left - 15 )) timeout "$left" bash bench/whole_step_gpu.sh >> "$LOG" 2>&1
+  python3 -c "import glob, json, os, sys; print(json.dumps({os.path.basename(p): json.load(open(p)) \
+for p in sorted(glob.glob(sys.argv[1] + '/ws-*.json')) if os.path.getsize(p)}))" "$W/ws" > "$OUT/whole-step.json"
+fi
 grep -A12 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
 tail -5 "$LOG"; echo "total ${SECONDS} s"

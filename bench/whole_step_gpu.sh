@@ -15,11 +15,11 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$W/i
   || { tail -20 "$W/install.log" | tee -a "$LOG"; exit 1; }
 python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__, \
 torch.cuda.get_device_name(0))" | tee -a "$LOG"
-GPU=reports/h200/h200.yaml
+GPU=${GPU:-reports/h200/h200.yaml}   # GPU=FILE: price with another calibration
 
 point() {   # name, then the profile arguments
   local name=$1; shift
-  if [ "$SECONDS" -gt 170 ]; then echo "$name: skipped (budget spent at ${SECONDS} s)" | tee -a "$LOG"; return; fi
+  if [ "$SECONDS" -gt "${WS_BUDGET:-170}" ]; then echo "$name: skipped (budget spent at ${SECONDS} s)" | tee -a "$LOG"; return; fi
   echo "== mlacalc profile $* --whole-step --json" >> "$LOG"
   local t0=$SECONDS
   timeout 60 mlacalc profile "$@" --whole-step --gpu "$GPU" --json > "$OUT/ws-$name.json" 2>> "$LOG"
