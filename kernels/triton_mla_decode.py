@@ -232,23 +232,26 @@ FP8_MODES = ("slices", "dual", "widen")
 
 def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, fp8: bool = False,
                        paged: bool = False) -> MLADecodeConfig:
-    """Config for `rows` = s_q * heads query rows per sequence, chosen from the H100 measurements in
-    docs/kernels-notes.md (timings there and in reports/h100/kernels.md); `paged`: for a paged cache (block table).
-    fp8 caches (issue 14): best guesses from compiling for sm_90 on CPU (no spills, fp8 loads pipelined; docs/
-    kernels-notes.md, "fp8 and sparse"), not yet timed: bench/tune_fp8_sparse.py times them and their rivals."""
+    """Config for `rows` = s_q * heads query rows per sequence, chosen from measurements (docs/kernels-notes.md);
+    `paged`: for a paged cache (block table).
+      bf16, s_q = 1: the H100 measurements of follow-ups 1-3 (reports/h100/kernels.md).
+      bf16, s_q > 1 (bench/tune_q2.py on the H200, 16 heads x 2 tokens): 32/64/8 warps/3 stages 0.118 ms vs the old
+        32/32/4/3's 0.137 at B = 32 x 8k (0.118 vs 0.136 at 8 x 32k, 0.031 vs 0.032 at 3 x 6k; 0.126 vs 0.118 at
+        80 x 3k, the one loss); >= 128 rows (64 heads x 2 tokens, B = 24 x 6k): the s_q = 1 128-row split_v tile,
+        0.180 ms vs 64/64/8/2's 0.191.
+      fp8 (bench/tune_fp8_sparse.py on the H200, B = 32/128 x 4k/32k): the per-head-class best of the slice tiles,
+        3.6-4.8x the floor (the whole-tile "widen" 5.2-6.6x)."""
     if fp8:
         if rows <= 16:
             return MLADecodeConfig(block_h=16, block_n=32, num_warps=4, num_stages=3, fp8_mode="dual")
-        if rows <= 32:
+        if rows <= 32:  # not timed: 32 rows are in no tuned head class
             return MLADecodeConfig(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual")
         return MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=3, fp8_mode="slices")
     if rows <= 16:
         return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
-    if rows <= 32:
-        if s_q == 1:  # follow-up 3: faster than 32/32/4/3, paged and contiguous
-            return MLADecodeConfig(block_h=32, block_n=64, num_warps=8, num_stages=3)
-        return MLADecodeConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)
-    if rows >= 128 and s_q == 1:  # follow-up 1 (128 heads): the best variant; follow-up 2's lost to it
+    if rows <= 32:  # follow-up 3 (s_q = 1, paged and contiguous) and tune_q2 (s_q = 2)
+        return MLADecodeConfig(block_h=32, block_n=64, num_warps=8, num_stages=3)
+    if rows >= 128:  # follow-up 1 (128 heads): the best variant; follow-up 2's lost to it; tune_q2 at s_q = 2
         return MLADecodeConfig(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True)
     return MLADecodeConfig(block_h=64, block_n=64, num_warps=8, num_stages=2)
 

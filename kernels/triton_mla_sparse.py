@@ -205,20 +205,29 @@ P_SHIFT = 256.0  # fp8-ds: p * scale * 2^8 in fp16 (triton_flash.slice_pv); grou
 
 
 def default_sparse_config(heads: int, fp8_ds: bool) -> SparseMLAConfig:
-    """Tiles by head count: the dense kernel's measured classes for bf16 rows (docs/kernels-notes.md); for fp8-ds,
-    the dense fp8 kernel's slice tiles (no spills, loads pipelined when compiled for sm_90 on CPU). Best guesses, not
-    yet timed: bench/tune_fp8_sparse.py times them and their rivals."""
+    """Tiles by head count, the best geomean x floor per head class of bench/tune_fp8_sparse.py on the H200
+    (/work/data/sessA/tune_fp8_sparse.json, B = 8 and 64, topk 2048 of a 32k context; docs/kernels-notes.md,
+    "Issue 14, round 2"). x floor at B = 8 / 64:
+      bf16 16 heads: 16/64/8 warps/3 stages 5.21 / 2.29 (the old 16/64/4/3: 6.67 / 3.27; a two-per-SM 16/32 tile,
+        6.05 / 2.00, is as good in geomean but worse at B = 8, so not taken);
+      bf16 17-64 heads: 32/64/8/3 7.34 / 4.19 at 64 heads (old 64/64/8/2: 9.41 / 3.66); 32 heads were not timed;
+      bf16 > 64 heads: 64/64/8/2 planned as two per SM (about twice the splits) 8.10 / 5.48 (old: 9.14 / 5.28);
+      fp8-ds <= 32 heads: "dual" 16/32/8/3 (14.92 / 8.66 at 16 heads; the whole-tile "widen": 19.71 / 12.77);
+      fp8-ds > 32 heads: "widen" 64/32/8/2 (64 heads 26.36 / 11.40, 128 heads 16.80 / 10.57; the slices'
+        best: 24.78 / 17.63 and 18.41 / 17.13): the folded scales' four [64, BLOCK_N] products and scaled copies of
+        p spill at 64 rows."""
     if fp8_ds:
         if heads <= 16:
             return SparseMLAConfig(block_h=16, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual")
         if heads <= 32:
             return SparseMLAConfig(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual")
-        return SparseMLAConfig(block_h=64, block_n=16, num_warps=8, num_stages=3, fp8_mode="dual")
+        return SparseMLAConfig(block_h=64, block_n=32, num_warps=8, num_stages=2, fp8_mode="widen")
     if heads <= 16:
-        return SparseMLAConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
-    if heads <= 32:
-        return SparseMLAConfig(block_h=32, block_n=32, num_warps=4, num_stages=3)
-    return SparseMLAConfig(block_h=64, block_n=64, num_warps=8, num_stages=2)
+        return SparseMLAConfig(block_h=16, block_n=64, num_warps=8, num_stages=3)
+    if heads <= 64:
+        return SparseMLAConfig(block_h=32, block_n=64, num_warps=8, num_stages=3)
+    return SparseMLAConfig(block_h=64, block_n=64, num_warps=8, num_stages=2, min_tokens_per_split=64,
+                           programs_per_sm=2)
 
 
 def sparse_slices(kv_lora_rank: int, fp8_ds: bool, mode: str = "slices") -> int:

@@ -200,16 +200,18 @@ def test_rms_norm_function_saves_only_the_input_and_a_float32_rstd():
 
 
 def test_mla_default_configs_and_split_counts():
-    """The 128-head default (split_v=2, measured faster on the H100, docs/kernels-notes.md) applies to bf16 s_q=1 only, and the
-    split count it launches with is the old tile's (B x 2 work items either way); mla_num_splits reports it."""
+    """The 128-row default (split_v=2, measured faster on the H100 at s_q = 1 and on the H200 at 64 heads x s_q = 2,
+    docs/kernels-notes.md) applies to bf16 only, and the split count it launches with is the old tile's (B x 2 work items either way); mla_num_splits reports it."""
     pytest.importorskip("triton")
     from mlacalc.kernels.triton_mla_decode import default_mla_config, mla_num_splits
     from mlacalc.kernels.triton_split_kv import choose_num_splits
 
     new = default_mla_config(128, None)
     assert (new.block_h, new.split_v, new.num_stages, new.prefetch_l2) == (128, 2, 1, True)
-    for kw in (dict(s_q=2), dict(fp8=True)):
-        assert default_mla_config(128, None, **kw).split_v == 1
+    assert default_mla_config(128, None, fp8=True).split_v == 1
+    assert default_mla_config(128, None, s_q=2) == new  # 64 heads x 2 tokens (bench/tune_q2.py)
+    q2 = default_mla_config(32, None, s_q=2)  # 16 heads x 2 tokens: tune_q2's 32/64/8 warps/3 stages
+    assert (q2.block_h, q2.block_n, q2.num_warps, q2.num_stages) == (32, 64, 8, 3)
     assert default_mla_config(64, None).split_v == 1
     for B, ctx in ((1, 1024), (1, 65536), (8, 16384), (32, 4096), (128, 16384)):
         old = choose_num_splits(B * 2, ctx, sms=132, token_bytes=1152, partial_bytes_per_split=B * 128 * 512 * 8)
@@ -232,7 +234,8 @@ def test_fp8_latent_slices_and_defaults():
     for rows in (16, 32, 64, 128):
         cfg = default_mla_config(rows, None, fp8=True, paged=True)
         assert cfg.fp8_mode in ("slices", "dual") and cfg.split_v == 1 and cfg.block_h <= 64
-        assert default_sparse_config(rows, True).fp8_mode in ("slices", "dual")
+        # fp8-ds: the slices won at <= 32 heads, the whole-tile path at 64 and 128 (tune_fp8_sparse on the H200)
+        assert default_sparse_config(rows, True).fp8_mode == ("dual" if rows <= 32 else "widen")
     assert default_mla_config(16, None, fp8=True) != default_mla_config(16, None)  # bf16 keeps its measured tiles
 
 
