@@ -14,6 +14,9 @@ Modules, one job each:
   (``mlacalc profile --whole-step``); ``attribution`` ties each profiled kernel to the op range it ran in.
 - ``validate`` and ``report``: the suite, JSON, HTML and Markdown (``mlacalc validate``).
 - ``results``: statistics, comparisons and atomic files (plain Python).
+- ``sharded`` (``mlacalc profile --gpus N``, ``validate --gpus N``): one process per GPU, a few real layers sharded as
+  the calculator assumes (``layout``: what each rank holds), predicted beside measured per rank; ``shard_layers``
+  builds them and runs a decode step with its collectives, ``zero`` trains them under TP/SP and ZeRO-0..3.
 
 torch, pynvml and plotly are imported inside functions only.
 """

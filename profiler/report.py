@@ -33,8 +33,13 @@ def _row(target: str, comps: list[dict], need_share: float = 1.0) -> dict:
             "met": None if share is None else share >= need_share}
 
 
+def _sharded(p: dict) -> bool:
+    """A multi-process point (``mlacalc profile --gpus N``, :mod:`.sharded`): judged by its own rows."""
+    return bool(p.get("config", {}).get("sharded"))
+
+
 def accuracy_table(points: list[dict]) -> list[dict]:
-    ok = [p for p in points if p.get("status") == "ok"]
+    ok = [p for p in points if p.get("status") == "ok" and not _sharded(p)]
     infer = [p for p in ok if p["config"]["phase"] != "train"]
     train = [p for p in ok if p["config"]["phase"] == "train"]
     rows = [_row("KV-cache bytes exact (allocator)", [_comp(p, "kv_bytes") for p in infer]),
@@ -55,13 +60,38 @@ def accuracy_table(points: list[dict]) -> list[dict]:
         comps = [_comp(p, "latency_expected_s") for p in sel]
         if any(comps):
             rows.append(_row(label + f" (>= {need:.0%} of held-out points)", comps, need))
-    oom = [p for p in points if p.get("status") == DOES_NOT_FIT]
+    rows += sharded_rows([p for p in points if p.get("status") == "ok" and _sharded(p)])
+    oom = [p for p in points if p.get("status") == DOES_NOT_FIT and not _sharded(p)]
     if oom:
         agree = sum(1 for p in oom if p["fit"].get("fit_agrees"))
         rows.append({"target": "'does not fit' points: calculator predicted it", "points": len(oom),
                      "passed": agree, "share": agree / len(oom), "required_share": 1.0, "max_abs_error_pct": None,
                      "median_abs_error_pct": None, "met": agree == len(oom)})
     return rows
+
+
+def sharded_rows(pts: list[dict]) -> list[dict]:
+    """Issue 15's targets over the multi-GPU points (rows without a judged point are left out): per-rank KV and
+    peak inference memory within 2%, training peak within 5% and model states exact, the collectives the
+    calculator counts, communication time within 20% of the calibrated model, step latency within 15% of the
+    expected time on >= 90% of held-out points."""
+    dec = [p for p in pts if p["config"]["phase"] == "decode"]
+    tr = [p for p in pts if p["config"]["phase"] == "train"]
+    held = [p for p in dec if not p["config"].get("calibration")]
+    specs = [("Multi-GPU: per-rank KV within 2%", [_comp(p, "kv_bytes") for p in dec], 1.0),
+             ("Multi-GPU: per-rank peak inference memory within 2%", [_comp(p, "peak_bytes") for p in dec], 1.0),
+             ("Multi-GPU: per-rank weights as the calculator splits them", [_comp(p, "weights_bytes") for p in dec],
+              1.0),
+             ("Multi-GPU: collectives per step as the calculator counts", [_comp(p, "collectives") for p in dec], 1.0),
+             ("Multi-GPU: communication time within 20% of the calibrated model",
+              [_comp(p, "comm_s") for p in dec], 1.0),
+             ("Multi-GPU: step latency within 15% of expected (>= 90% of held-out points)",
+              [_comp(p, "step_latency_expected_s") for p in held], 0.9),
+             ("Multi-GPU training: model states per rank exact (ZeRO)",
+              [_comp(p, n) for p in tr for n in ("weights_bytes", "grads_bytes", "optimizer_bytes")], 1.0),
+             ("Multi-GPU training: per-rank peak within 5%", [_comp(p, "peak_bytes") for p in tr], 1.0)]
+    rows = [_row(label, comps, need) for label, comps, need in specs]
+    return [r for r in rows if r["points"]]
 
 
 def _fmt_pct(x) -> str:
@@ -118,6 +148,11 @@ def markdown_summary(result: dict, rows: list[dict]) -> str:
              f"{hw.get('bf16_tflops', 'n/a')} TFLOP/s, fp8 {hw.get('fp8_tflops', 'n/a')} TFLOP/s, kernel launch "
              f"{hw.get('kernel_launch_us', 0) or 'not measured'}{' us' if hw.get('kernel_launch_us') else ''} "
              f"({hw.get('source', '')})  ",
+             *([f"GPUs: {meta.get('gpus')}, NCCL {meta.get('nccl') or 'n/a'}; interconnect "
+                f"{hw.get('interconnect_gb_s', 'n/a')} GB/s (all-reduce bus bandwidth), collective latency "
+                f"{hw.get('collective_latency_us', 0) or 'not measured'}"
+                f"{' us' if hw.get('collective_latency_us') else ''}  "]
+               if (meta.get("gpus") or 1) > 1 or any(_sharded(p) for p in pts) else []),
              f"Points: {len(pts)} ({sum(p.get('status') == 'ok' for p in pts)} ran, "
              f"{sum(p.get('status') == DOES_NOT_FIT for p in pts)} did not fit, "
              f"{sum(p.get('status') == 'error' for p in pts)} failed)"
@@ -148,7 +183,7 @@ def html_report(result: dict, rows: list[dict]) -> str:
     from plotly.io import to_html
     from plotly.subplots import make_subplots
 
-    pts = [p for p in result["points"] if p.get("status") == "ok"]
+    pts = [p for p in result["points"] if p.get("status") == "ok" and not _sharded(p)]   # tables only
     meta = result.get("meta", {})
     hw = meta.get("hardware", {})
     figs = []

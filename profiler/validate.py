@@ -23,6 +23,7 @@ from pathlib import Path
 from .report import accuracy_table, html_report, markdown_summary
 from .results import write_atomic, write_json
 from .run import PointConfig, summary_line
+from .sharded import run_points, sharded_suite
 
 K = 1024
 
@@ -125,8 +126,10 @@ def write_reports(out_dir: Path, result: dict) -> dict:
 
 def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool = False, resume: bool = False,
                  command: str = "", log=print, points: list[PointConfig] | None = None, suite_name: str = "default",
-                 min_free_bytes: int = 4 * 2**30) -> dict:
-    """Run the suite, writing results as it goes. Returns the result dict."""
+                 min_free_bytes: int = 4 * 2**30, gpus: int = 1) -> dict:
+    """Run the suite, writing results as it goes. Returns the result dict. ``gpus`` > 1 (or ``suite_name``
+    "multi"): then the multi-GPU points of :func:`.sharded.sharded_suite`, one group of processes each; "multi"
+    runs only those."""
     import torch
 
     from mlacalc.hardware import load_hardware
@@ -155,7 +158,8 @@ def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool
             done[p["key"]] = p
     result = {"meta": {"command": command, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                        "device": info.as_dict(), "versions": versions(), "hardware": hw.to_dict(),
-                       "hardware_file": hw_path, "cuda_context": ctx, "nvml": nvml_status,
+                       "hardware_file": hw_path, "cuda_context": ctx, "nvml": nvml_status, "gpus": gpus,
+                       "nccl": _nccl_version(torch) if gpus > 1 or suite_name == "multi" else None,
                        "interrupted": False},
               "points": list(done.values()), "notes": ""}
     if nvml is None:
@@ -165,8 +169,11 @@ def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool
         suite = points
     elif suite_name == "expected":
         suite = expected_suite()
+    elif suite_name == "multi":
+        suite = []
     else:
         suite = default_suite(quick)
+    multi = sharded_suite(gpus) if (gpus > 1 or suite_name == "multi") and points is None else []
     try:
         for cfg in suite:
             if cfg.key() in done:
@@ -181,6 +188,21 @@ def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool
             result["points"].append(point)
             log(summary_line(point) if point["status"] != "error" else f"{cfg.key():<58} error: {point['error']}")
             write_json(out / "validate.json", result)
+        if multi:
+            flusher = None
+            free_cuda_memory()
+        for cfg in multi:          # one group of processes per point: a failing point cannot hang the next
+            if cfg.key() in done:
+                continue
+            try:
+                point = run_points([cfg], hw, backend="nccl")[0]
+            except Exception as e:  # noqa: BLE001  (a broken point is recorded, never the end of the run)
+                point = {"key": cfg.key(), "config": cfg.__dict__ | {"sharded": True, "gpus": cfg.gpus},
+                         "status": "error", "error": f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"[:300],
+                         "traceback": getattr(e, "detail", "") or traceback.format_exc()[-2000:], "comparisons": []}
+            result["points"].append(point)
+            log(summary_line(point) if point["status"] != "error" else f"{cfg.key():<58} error: {point['error']}")
+            write_json(out / "validate.json", result)
     except KeyboardInterrupt:
         result["meta"]["interrupted"] = True
         log("interrupted: writing the points done so far")
@@ -189,6 +211,14 @@ def run_validate(out_dir: str | os.PathLike, hw_path: str | None, *, quick: bool
         torch.cuda.empty_cache()
         write_reports(out, result)
     return result
+
+
+def _nccl_version(torch) -> str | None:
+    try:
+        v = torch.cuda.nccl.version()
+    except (AttributeError, RuntimeError):
+        return None
+    return ".".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 def repredict_train(result: dict) -> int:
@@ -201,7 +231,7 @@ def repredict_train(result: dict) -> int:
     n = 0
     for p in result["points"]:
         c = p.get("config", {})
-        if c.get("phase") != "train" or p.get("status") != "ok":
+        if c.get("phase") != "train" or p.get("status") != "ok" or c.get("sharded"):
             continue
         pred = predict_train(load_spec(c["model"]), c["batch"], c["context"], p["layers_run"], c["recompute"])
         p["predicted"] = pred
@@ -227,7 +257,7 @@ def repredict_inference(result: dict) -> int:
     n = 0
     for i, p in enumerate(result["points"]):
         c = p.get("config", {})
-        if c.get("phase") not in ("decode", "prefill") or p.get("status") != "ok":
+        if c.get("phase") not in ("decode", "prefill") or p.get("status") != "ok" or c.get("sharded"):
             continue
         cfg = PointConfig(**c)
         spec = load_spec(cfg.model)

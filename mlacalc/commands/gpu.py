@@ -12,7 +12,16 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import SpecError
-from .common import MODEL_HELP, BatchOpt, ContextOpt, JsonOpt, count, emit
+from .common import (
+    MODEL_HELP,
+    BatchOpt,
+    ContextOpt,
+    DpAttnOpt,
+    EpOpt,
+    JsonOpt,
+    count,
+    emit,
+)
 
 GpuOpt = Annotated[Optional[str], typer.Option(
     "--gpu", help="Hardware spec for the roofline: a built-in name or a file from `mlacalc calibrate` "
@@ -55,11 +64,35 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
                                                      "projections, attention, norms, FFN or MoE, embed and lm_head, "
                                                      "under torch.profiler; each op's kernel time beside the "
                                                      "calculator's floor and expected time.")] = False,
+            gpus: Annotated[int, typer.Option("--gpus", help="One process per GPU (NCCL): build the first --layers "
+                                              "layers sharded over N ranks as the calculator assumes and measure "
+                                              "each rank (decode: N = --tp; train: N = --tp x --dp). 1: one rank "
+                                              "of --tp simulated on one GPU.")] = 1,
+            ep: EpOpt = 1,
+            dp_attention: DpAttnOpt = False,
+            dp: Annotated[int, typer.Option("--dp", help="With --gpus, --phase train: ZeRO's data-parallel ranks.")]
+            = 1,
+            sp: Annotated[bool, typer.Option("--sp", help="With --gpus, --phase train: sequence parallelism.")]
+            = False,
+            zero: Annotated[int, typer.Option("--zero", help="With --gpus, --phase train: ZeRO stage 0-3 (real AdamW "
+                                              "states).")] = 0,
             json_: JsonOpt = False) -> None:
     """Run the real kernels over the model's real KV cache and print predicted beside measured."""
     from ..hardware import load_hardware
     from ..spec import load_spec
 
+    if isinstance(gpus, bool) or gpus < 1:
+        raise SpecError("--gpus", f"must be at least 1, got {gpus}")
+    if gpus > 1:
+        if whole_step:
+            raise SpecError("--whole-step", "runs one rank's shard on one GPU; not with --gpus")
+        return _profile_sharded(model, phase=phase, batch=batch, context=context, kernel=kernel, layers=layers,
+                                tp=tp, ep=ep, dp_attention=dp_attention, dp=dp, sp=sp, zero=zero, reps=reps,
+                                gpu=gpu, gpus=gpus, json_=json_)
+    for flag, value, default in (("--ep", ep, 1), ("--dp-attention", dp_attention, False), ("--dp", dp, 1),
+                                 ("--sp", sp, False), ("--zero", zero, 0)):
+        if value != default:
+            raise SpecError(flag, "needs one process per rank: give --gpus N (N = --tp, or --tp x --dp to train)")
     spec = load_spec(model)
     from ..profiler.run import PointConfig, summary_line
 
@@ -95,6 +128,44 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
         print(f"note: NVML {status}; using the allocator's figures only", file=sys.stderr)
     point = profile_point(cfg, hw, flusher=L2Flusher(0), nvml=nvml, spec=spec)
     point["nvml"] = status
+    emit(json_, point, lambda: _render_point(point, summary_line))
+
+
+def _gpu_count(gpus: int) -> None:
+    """Refuse more GPUs than this machine shows (one line, exit 2) before any work."""
+    try:
+        import torch
+    except ImportError:
+        raise SpecError("--gpus", "PyTorch is not installed; install mlacalc[gpu]") from None
+    have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus > have:
+        raise SpecError("--gpus", f"{gpus} GPUs asked for; this machine has {have}")
+
+
+def _profile_sharded(model: str, *, phase, batch, context, kernel, layers, tp, ep, dp_attention, dp, sp, zero, reps,
+                     gpu, gpus, json_) -> None:
+    """``profile --gpus N``: one process per GPU (mlacalc.profiler.sharded)."""
+    from ..hardware import load_hardware
+    from ..profiler.sharded import ShardedConfig
+
+    _gpu_count(gpus)
+    cfg = ShardedConfig(model=model, phase=phase, batch=count(batch, "--batch"), context=count(context, "--context"),
+                        layers=layers or 2, tp=tp, dp=dp, ep=ep, dp_attention=dp_attention, sp=sp, zero=zero,
+                        kernel=kernel if phase == "decode" else "auto", reps=reps)
+    if cfg.gpus != gpus:
+        raise SpecError("--gpus", f"{gpus} ranks asked for; the layout has {cfg.gpus} (decode: --tp; train: "
+                                  "--tp x --dp)")
+    spec = cfg.load_spec()
+    cfg.validate(spec)
+    hw = load_hardware(gpu or "h100-sxm")
+    _cuda()
+    from ..profiler.run import summary_line
+    from ..profiler.sharded import run_points
+
+    try:
+        point = run_points([cfg], hw, backend="nccl")[0]
+    except RuntimeError as e:
+        raise SpecError("profile", str(e).splitlines()[0]) from None
     emit(json_, point, lambda: _render_point(point, summary_line))
 
 
@@ -203,11 +274,22 @@ def validate(out: Annotated[str, typer.Option("--out", help="Folder for validate
              quick: Annotated[bool, typer.Option("--quick", help="A handful of points (smoke test).")] = False,
              resume: Annotated[bool, typer.Option("--resume", help="Skip points already in validate.json.")]
              = False,
-             suite: Annotated[str, typer.Option("--suite", help="default (memory, training, the floor) or expected "
+             suite: Annotated[str, typer.Option("--suite", help="default (memory, training, the floor), expected "
                                                 "(held-out points for the kernel-aware expected time: auto, "
-                                                "flashmla, sdpa prefill).")] = "default",
+                                                "flashmla, sdpa prefill) or multi (only the --gpus points).")]
+             = "default",
+             gpus: Annotated[int, typer.Option("--gpus", help="Also run the multi-GPU points over N GPUs, one "
+                                               "process per GPU (sharded decode under TP, EP and data-parallel "
+                                               "attention; ZeRO-0..3 and TP+SP training). With --suite multi and "
+                                               "N = 1: a one-GPU dry run of that code path.")] = 1,
              json_: JsonOpt = False) -> None:
     """Run the validation suite (>= 30 points) and write JSON, an HTML report and a Markdown summary."""
+    if isinstance(gpus, bool) or gpus < 1:
+        raise SpecError("--gpus", f"must be at least 1, got {gpus}")
+    if suite not in ("default", "expected", "multi"):
+        raise SpecError("--suite", f"must be default, expected or multi, got {suite!r}")
+    if gpus > 1:
+        _gpu_count(gpus)
     if gpu:
         from ..hardware import load_hardware
 
@@ -219,9 +301,7 @@ def validate(out: Annotated[str, typer.Option("--out", help="Folder for validate
 
     command = "mlacalc " + " ".join(sys.argv[1:]) if sys.argv and "mlacalc" in sys.argv[0] else "mlacalc validate"
     try:
-        if suite not in ("default", "expected"):
-            raise SpecError("--suite", f"must be default or expected, got {suite!r}")
-        res = run_validate(out, gpu, quick=quick, resume=resume, command=command, suite_name=suite,
+        res = run_validate(out, gpu, quick=quick, resume=resume, command=command, suite_name=suite, gpus=gpus,
                            log=(lambda s: print(s, file=sys.stderr, flush=True)) if json_ else
                            (lambda s: print(s, flush=True)))
     except GPUUnavailable as e:
