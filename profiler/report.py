@@ -141,6 +141,12 @@ def markdown_summary(result: dict, rows: list[dict]) -> str:
     meta = result.get("meta", {})
     pts = result["points"]
     hw = meta.get("hardware", {})
+    links = []                  # the interconnect the multi-GPU points are held to
+    if (meta.get("gpus") or 1) > 1 or any(_sharded(p) for p in pts):
+        links.append(f"GPUs: {meta.get('gpus')}, NCCL {meta.get('nccl') or 'n/a'}; interconnect "
+                     f"{hw.get('interconnect_gb_s', 'n/a')} GB/s (all-reduce bus bandwidth), collective latency "
+                     f"{hw.get('collective_latency_us', 0) or 'not measured'}"
+                     f"{' us' if hw.get('collective_latency_us') else ''}  ")
     lines = [f"# Validation on {meta.get('device', {}).get('name', 'GPU')}", "",
              f"Command: `{meta.get('command', '')}`  ", f"Date: {meta.get('date', '')}  ",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items() if v) + "  ",
@@ -148,11 +154,7 @@ def markdown_summary(result: dict, rows: list[dict]) -> str:
              f"{hw.get('bf16_tflops', 'n/a')} TFLOP/s, fp8 {hw.get('fp8_tflops', 'n/a')} TFLOP/s, kernel launch "
              f"{hw.get('kernel_launch_us', 0) or 'not measured'}{' us' if hw.get('kernel_launch_us') else ''} "
              f"({hw.get('source', '')})  ",
-             *([f"GPUs: {meta.get('gpus')}, NCCL {meta.get('nccl') or 'n/a'}; interconnect "
-                f"{hw.get('interconnect_gb_s', 'n/a')} GB/s (all-reduce bus bandwidth), collective latency "
-                f"{hw.get('collective_latency_us', 0) or 'not measured'}"
-                f"{' us' if hw.get('collective_latency_us') else ''}  "]
-               if (meta.get("gpus") or 1) > 1 or any(_sharded(p) for p in pts) else []),
+             *links,
              f"Points: {len(pts)} ({sum(p.get('status') == 'ok' for p in pts)} ran, "
              f"{sum(p.get('status') == DOES_NOT_FIT for p in pts)} did not fit, "
              f"{sum(p.get('status') == 'error' for p in pts)} failed)"
