@@ -575,17 +575,20 @@ def measure(cfg: StepConfig, spec: ModelSpec) -> dict:
 def event_times(model: "WholeStep", steps: int, step_s: float) -> dict[str, float]:
     """Mean device seconds per step of each op, between CUDA events recorded around its range. The GPU is first
     held by a sleep long enough for the host to queue every step (as profiler.timing.time_cuda does), so a range
-    measures its kernels back to back, not the host's launch gaps. This is the measured time per op: the profiler's
+    measures its kernels back to back, not the host's launch gaps; the L2 is flushed between steps, since in a whole
+    model the other layers' weights would have evicted these. This is the measured time per op: the profiler's
     kernel-to-range links miss kernels launched by Triton's own launcher (they land in "unlinked")."""
     import torch
 
-    from .timing import MAX_HOLD_MS, SLEEP_CYCLES_PER_MS
+    from .timing import MAX_HOLD_MS, SLEEP_CYCLES_PER_MS, L2Flusher
 
+    flusher = L2Flusher()
     model.events = []
     try:
         torch.cuda.synchronize()
-        torch.cuda._sleep(int(min(steps * max(1.0, 2e3 * step_s), MAX_HOLD_MS) * SLEEP_CYCLES_PER_MS))
+        torch.cuda._sleep(int(min(steps * max(1.0, 2e3 * step_s + 0.2), MAX_HOLD_MS) * SLEEP_CYCLES_PER_MS))
         for _ in range(steps):
+            flusher.flush()       # a model's other layers would have evicted these weights: no L2 carry-over
             model.step()
         torch.cuda.synchronize()
         out: dict[str, float] = {}
