@@ -45,7 +45,9 @@ AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=Tr
                  for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, q_tokens=2) for tp, b, c in ((2, 24, 6 * K),)])
 PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K)]
-GEMM_SHAPES = [(4, 7168, 2048), (24, 7168, 18432), (192, 4096, 14336), (6144, 6144, 6144)]
+# (M, K, N) of torch.mm(x [M, K], w [K, N]): decode-sized (M = tokens of a step) to square, projection-shaped
+GEMM_SHAPES = [(1, 4096, 4096), (4, 7168, 2048), (8, 2048, 3072), (24, 7168, 18432), (48, 1536, 24576),
+               (192, 4096, 14336), (384, 7168, 576), (1024, 4096, 4096), (3072, 2048, 11264), (6144, 6144, 6144)]
 
 GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "ramp_us": [0.5 * i for i in range(21)],
