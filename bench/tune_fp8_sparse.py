@@ -171,46 +171,51 @@ def bound(kind: str) -> float:
     return 1e-2 if kind == "sparse_bf16" else 2e-2
 
 
-def warm(index: int, count: int, log_path: str) -> None:
+def warm(index: int, count: int, log_path: str, entries=None, check_fn=None) -> None:
     """Worker: run the checks of every count-th candidate (fills Triton's cache), noting each start and end in
-    log_path, so that the main process can skip a candidate that took its worker down (a CUDA fault would end it)."""
+    log_path, so that the main process can skip a candidate that took its worker down (a CUDA fault would end it).
+    entries / check_fn: another script's (kind, heads, name, config) list and check (default: this script's)."""
+    check_fn = check_fn or check
     with open(log_path, "a") as f:
-        for i, (kind, H, name, cfg) in enumerate(all_variants()):
+        for i, (kind, H, name, cfg) in enumerate(entries if entries is not None else all_variants()):
             if i % count != index:
                 continue
             f.write(f"start {i}\n")
             f.flush()
             try:
-                check(kind, H, cfg)
+                check_fn(kind, H, cfg)
             except Exception as e:  # noqa: BLE001 - the main process records it
                 print(f"warm {kind} h{H} {name}: {type(e).__name__}: {e}", file=sys.stderr)
             f.write(f"done {i}\n")
             f.flush()
 
 
-def precompile(log, tmp_dir: str) -> set[int]:
-    """Run the workers (at most ~110 s); returns the indices (into all_variants()) of candidates that were running
-    when their worker died or was stopped."""
+def precompile(log, tmp_dir: str, script: str = __file__, cap_s: float = 110.0) -> set[int]:
+    """Run the workers (`script --warm INDEX COUNT LOG`, at most ~cap_s); returns the indices (into the script's
+    candidate list) of candidates that were running when their worker died (one stopped here for time only left
+    its candidate to compile in the main process)."""
     t0 = time.perf_counter()
     logs = [os.path.join(tmp_dir, f"warm{i}.log") for i in range(WORKERS)]
-    procs = [subprocess.Popen([sys.executable, __file__, "--warm", str(i), str(WORKERS), logs[i]],
+    procs = [subprocess.Popen([sys.executable, script, "--warm", str(i), str(WORKERS), logs[i]],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env=dict(os.environ, PYTHONUNBUFFERED="1")) for i in range(WORKERS)]
-    for p in procs:
+    stopped = set()  # workers stopped here for time: their current candidate was slow, not fatal
+    for i, p in enumerate(procs):
         try:
-            p.wait(timeout=max(1.0, 110.0 - (time.perf_counter() - t0)))
+            p.wait(timeout=max(1.0, cap_s - (time.perf_counter() - t0)))
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+            stopped.add(i)
     unfinished = set()
-    for path, p in zip(logs, procs):
-        if p.returncode != 0 and os.path.exists(path):
+    for i, (path, p) in enumerate(zip(logs, procs)):
+        if p.returncode != 0 and i not in stopped and os.path.exists(path):
             with open(path) as f:
                 words = [line.split() for line in f]
             started = {int(w[1]) for w in words if w[0] == "start"}
             unfinished |= started - {int(w[1]) for w in words if w[0] == "done"}
     log(f"precompile: {WORKERS} workers, {time.perf_counter() - t0:.0f} s, exit codes "
-        f"{[p.returncode for p in procs]}, unfinished {sorted(unfinished)}")
+        f"{[p.returncode for p in procs]}, stopped for time {sorted(stopped)}, unfinished {sorted(unfinished)}")
     return unfinished
 
 
@@ -248,11 +253,12 @@ def row(kind, name, cfg, B, ctx, H, ms=None, floor_ms=None, error=None, check_er
             "x_floor": None if ms is None or not floor_ms else ms / floor_ms, "error": error, "check_err": check_err}
 
 
-def summarize(rows: list[dict]) -> dict:
-    """Per kind and head count: geomean x_floor of each variant over the points it ran at all of; the best one."""
+def summarize(rows: list[dict], kinds=None) -> dict:
+    """Per kind and head count: geomean x_floor of each variant over the points it ran at all of; the best one.
+    kinds: the kinds to walk (default: this script's)."""
     out = {}
     timed = [r for r in rows if r["x_floor"] is not None]
-    for kind in CANDIDATES:
+    for kind in kinds or CANDIDATES:
         for H in HEADS:
             rs = [r for r in timed if r["kind"] == kind and r["heads"] == H]
             points = {(r["B"], r["ctx"]) for r in rs}
@@ -370,9 +376,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def print_table(rows, best) -> None:
+def print_table(rows, best, kinds=None) -> None:
     timed = [r for r in rows if r["B"] is not None]
-    for kind in CANDIDATES:
+    for kind in kinds or CANDIDATES:
         for H in HEADS:
             rs = [r for r in timed if r["kind"] == kind and r["heads"] == H]
             if not rs:
