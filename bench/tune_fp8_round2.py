@@ -143,7 +143,9 @@ def main(argv=None) -> int:
             unfinished = r1.precompile(log, tmp, script=os.path.abspath(__file__), cap_s=PRECOMPILE_S)
     flusher = L2Flusher(torch.cuda.current_device())
     ceil = measure_ceilings(log, flusher=flusher)
-    result = {**run_meta(dev, "python3 bench/tune_fp8_round2.py --out FILE.json"), "ceilings": ceil, "rows": []}
+    result = {**run_meta(dev, "python3 bench/tune_fp8_round2.py --out FILE.json"), "ceilings": ceil,
+              "rules": {"check_bound_dot": 6e-2, "check_bound_other": 2e-2, "dot_margin": DOT_MARGIN,
+                        "other_margin": OTHER_MARGIN}, "rows": []}
     rows = result["rows"]
     row = r1.row
 
