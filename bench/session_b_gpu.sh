@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issues 13 and 14 in ONE device call (<= 9.5 minutes): while FlashMLA builds, the host-time probe and the second
-# fp8 tuning round; then `mlacalc calibrate --kernels` (the calibration grid), `mlacalc validate --suite expected`
+# Issues 13 and 14 in ONE device call (<= 9.5 minutes): while FlashMLA builds, the host-time probe (and with
+# ROUND2=1 the second fp8 tuning round); then `mlacalc calibrate --kernels` (the calibration grid), `mlacalc validate --suite expected`
 # (held-out points) and `mlacalc bench kernels --peers` (ours beside FlashMLA). Files under $OUT (8):
 #   run.log (nvidia-smi too), h200.yaml, calibrate.json, validate-expected.json, validate-expected.md, kernels.json,
 #   tune_fp8_round2.json, whole-step.json (bench/whole_step_gpu.sh's points, priced with this run's h200.yaml)
@@ -18,7 +18,7 @@ python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', t
 build_pid=$!
 echo "== host_profile" >> "$LOG"
 timeout 60 python3 bench/host_profile.py 2>&1 | head -8 >> "$LOG"
-if [ -f bench/tune_fp8_round2.py ]; then
+if [ "${ROUND2:-0}" = 1 ]; then   # ROUND2=1: the second fp8 tuning round too (run apart on 2026-12-02)
   echo "== tune_fp8_round2" >> "$LOG"
   timeout 150 python3 bench/tune_fp8_round2.py --out "$OUT/tune_fp8_round2.json" >> "$LOG" 2>&1
   echo "round2 exit $?" | tee -a "$LOG"
