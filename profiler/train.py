@@ -96,6 +96,18 @@ def param_block_bytes(spec: ModelSpec, layers: int) -> int | None:
     return layers * sum(predict.allocator_block_bytes(p.numel() * predict.ACT_BYTES) for p in layer.parameters())
 
 
+def as_built(spec: ModelSpec, layers: int) -> ModelSpec:
+    """The layers the profiler builds: ``mlacalc.kernels.layers`` has a dense FFN only (``layer_dims``: the spec's
+    ``intermediate_size``), so an MoE model's ``layers`` are predicted as its leading dense layers are. (Before
+    2026-12-02 the prediction priced DeepSeek-V2-Lite's second layer as MoE while the run built it dense: activations
+    +17%, peak +6-7% at 8k, the miss issue 13 reported.)"""
+    from dataclasses import replace
+
+    if spec.ffn.kind != "moe" or spec.ffn.first_dense_layers >= layers:
+        return spec
+    return replace(spec, ffn=replace(spec.ffn, first_dense_layers=layers))
+
+
 def predict_train(spec: ModelSpec, batch: int, seq: int, layers: int, recompute: str) -> dict:
     """The calculator's figures for ``layers`` layers of ``spec`` (no embedding, head or optimizer).
 
@@ -112,6 +124,7 @@ def predict_train(spec: ModelSpec, batch: int, seq: int, layers: int, recompute:
     from mlacalc.parallel import Parallelism
     from mlacalc.params import layer_params_per_gpu
 
+    spec = as_built(spec, layers)
     ab = predict.allocator_block_bytes
     cfg = ActivationConfig(micro_batch=batch, seq=seq, recompute=recompute, kernel="fused")
     params = sum(layer_params_per_gpu(spec, j, Parallelism()).total for j in range(layers))
