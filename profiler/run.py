@@ -358,7 +358,11 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
             kv_layers, tables = _alloc_kv(cfg, spec, torch)
         distinct = {id(t): t for t in tables if t is not None}
         table_bytes = sum(_round512(t.numel() * 4) for t in distinct.values())
-        out["kv_bytes"] = kvw.figures.allocated - table_bytes
+        table_req = sum(t.numel() * 4 for t in distinct.values())
+        # requested bytes where the allocator keeps them (memory._requested: no block the cache reused whole)
+        exact = kvw.figures.requested is not None
+        out["kv_bytes"] = (kvw.figures.requested - table_req) if exact else kvw.figures.allocated - table_bytes
+        out["kv_allocated_bytes"] = kvw.figures.allocated - table_bytes
         if cfg.phase == "decode":
             step, keep = _decode_step(cfg, spec, kv_layers, tables, torch)
         else:
@@ -366,7 +370,10 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
         step()  # compiles Triton kernels; the peak is taken over this and the next run
         step()
         torch.cuda.synchronize()
-    out["peak_bytes"] = whole.figures.peak - table_bytes
+    out["peak_bytes"] = (whole.figures.requested_peak - table_req if whole.figures.requested_peak is not None
+                         else whole.figures.peak - table_bytes)
+    out["peak_allocated_bytes"] = whole.figures.peak - table_bytes
+    out["memory_counted"] = "requested bytes" if exact else "allocated bytes"
     out["reserved_bytes"] = whole.figures.peak_reserved
     out["nvml_peak_delta_bytes"] = _nvml_peak_delta(sampler, start_used)
     graph = _graphed(step, torch) if cfg.cuda_graph else None

@@ -377,3 +377,25 @@ def test_the_profiler_allocates_what_the_calculator_counts_for_sliding_windows()
     assert kernel_view(cfg, gemma) is gemma   # decode kernels read the held tokens: the windows stay
     pre = PointConfig("gemma-3-27b", "prefill", "sdpa", 1, 8192, layers=6)
     assert kernel_view(pre, gemma).attention.sliding_window is None   # SDPA has no window: predicted without it
+
+
+def test_kv_is_measured_by_requested_bytes_not_reused_blocks(monkeypatch):
+    """A 2 MiB cache served by a cached 3 MiB free block (remainder 1 MiB: not split) counts 3 MiB allocated;
+    the allocator's requested_bytes says 2 MiB, which is what the tensors hold (the H200's 1k-token misses)."""
+    import torch
+
+    from mlacalc.profiler.memory import AllocatorWatch
+
+    state = {"alloc": 10 << 20, "req": 9 << 20}
+    for name in ("synchronize", "reset_peak_memory_stats"):
+        monkeypatch.setattr(torch.cuda, name, lambda *a: None)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda *a: state["alloc"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a: state["alloc"])
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda *a: 40 << 20)
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda *a: 40 << 20)
+    monkeypatch.setattr(torch.cuda, "memory_stats", lambda *a: {"requested_bytes.all.current": state["req"],
+                                                                 "requested_bytes.all.peak": state["req"]})
+    with AllocatorWatch() as w:
+        state["alloc"] += 3 << 20      # the whole reused block
+        state["req"] += 2 << 20        # what the cache asked for
+    assert w.figures.allocated == 3 << 20 and w.figures.requested == 2 << 20 and w.figures.requested_peak == 2 << 20
