@@ -33,7 +33,11 @@ one after another). Each kernel launch adds ``fixed_us``.
 ``tile_eff = M / (64 ceil(M / 64))`` for the ``M`` rows of the smaller operand (tensor-core tiles of 64 rows:
 decode GEMMs of 8 tokens compute 64-row tiles), plus ``fixed_us`` per launch.
 
-**Everything else** (norms, embedding, cache writes, the indexer, linear-attention updates, prefill attention):
+**Prefill attention** (SDPA: FlashAttention, memory-efficient or cuDNN): its FLOPs times the causal diagonal's
+waste (:func:`causal_tile_waste`: whole 128 x 128 blocks on the diagonal) at ``mma_eff`` of the peak, plus
+``fixed_us`` per launch.
+
+**Everything else** (norms, embedding, cache writes, the indexer, linear-attention updates):
 the floor at ``bandwidth_eff`` of the bandwidth and ``mma_eff`` of the peak, plus ``fixed_us`` per launch.
 
 Coefficients without a calibration file are the defaults below, measured on an H200 (``reports/h200/``) as
@@ -53,6 +57,7 @@ from .units import finite
 BACKENDS = ("auto", "gqa", "flashmla", "triton", "gluon", "sdpa", "gemm", "other")
 TILE_ROWS = 64                 # rows of a tensor-core tile (wgmma m64)
 TILE_KEYS = 64                 # keys per tile of the project's decode kernels (block_n): splits are whole tiles
+PREFILL_TILE = 128             # query and key block of FlashAttention-2/3's causal prefill (Hopper, head dim <= 256)
 PROLOGUE_KEYS = 2 * TILE_KEYS  # keys a decode CTA loads before its first dot (a software pipeline two tiles deep)
 INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits")
 # How each backend splits the keys of a decode step over CTAs (see decode_attention_s): the project's kernels use
@@ -288,6 +293,17 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
                                                                     + shape.out_dv * 2)
             combine = max(nbytes / bw, plan.splits * m.combine_us_per_split * 1e-6)
     return shape.layers * (body + combine + kernels * m.fixed_us * 1e-6)
+
+
+def causal_tile_waste(prompt: int, tile: int = PREFILL_TILE) -> float:
+    """(query, key) pairs a causal FlashAttention kernel computes over those the mask keeps, for a prompt of
+    ``prompt`` tokens: it tiles queries and keys in blocks of ``tile`` and computes every block on or below the
+    diagonal whole, n (n + 1) / 2 blocks of tile^2 pairs for n = ceil(S / tile), against S (S + 1) / 2 pairs
+    (1.12 at 1k tokens, 1.01 at 16k). 1 for no prompt (decode)."""
+    if prompt <= 0:
+        return 1.0
+    n = math.ceil(prompt / tile)
+    return tile * tile * n * (n + 1) / (prompt * (prompt + 1))
 
 
 def gemm_s(flops: float, nbytes: float, rows: float, launches: float, hw, m: KernelModel,

@@ -76,7 +76,8 @@ from typing import NamedTuple
 
 from .attention import StepShape, attention_span, family, layer_groups, layer_rules, rules_span  # noqa: F401
 from .costs import ACT_BITS, OpCost, matmul
-from .expected import PLANNERS, DecodeShape, decode_attention_s, decode_backend, gemm_s, kernel_model, other_s
+from .expected import (PLANNERS, DecodeShape, causal_tile_waste, decode_attention_s, decode_backend, gemm_s,
+                       kernel_model, other_s)
 from .errors import ArgError
 from .hardware import Hardware
 from .parallel import Parallelism
@@ -359,7 +360,7 @@ def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str |
 
 
 def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | None,
-               weight_bits: float, kv_bits: float) -> tuple[OpTime, ...]:
+               weight_bits: float, kv_bits: float, prompt: int = 0) -> tuple[OpTime, ...]:
     """Each op's kernel-aware expected time (:mod:`mlacalc.expected`): decode attention by the split-KV model of
     ``backend``, GEMMs by the GEMM model, the rest at the other ops' efficiencies; communication as the floor."""
     attn_m, gemm_m, other_m = kernel_model(hw, backend), kernel_model(hw, "gemm"), kernel_model(hw, "other")
@@ -373,8 +374,8 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: Dec
             own = decode_backend(backend, shape.kernel)
             e = decode_attention_s(shape, hw, attn_m if own == backend else kernel_model(hw, own),
                                    hw.flops_per_s(32 if kv_bits > 16 else 16), PLANNERS.get(own, "waves"))
-        elif o.name == "attn_core":
-            e = other_s(o.flops, o.bytes, o.launches, hw, prefill_m, t.peak_flops_s)
+        elif o.name == "attn_core":     # prefill: causal FlashAttention computes whole diagonal tiles
+            e = other_s(o.flops * causal_tile_waste(prompt), o.bytes, o.launches, hw, prefill_m, t.peak_flops_s)
         elif o.kind == "matmul":
             e = gemm_s(o.flops, o.bytes, o.rows, o.launches, hw, gemm_m, t.peak_flops_s)
         else:
@@ -565,7 +566,8 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     form = family(spec.attention).resolve_form(mla_form, step.phase)
     ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=weight_bits, kv_bits=kbits)  # None: checkpoint's
     times = expect_ops(time_ops(ops, hw, wbits, kbits), hw, kernel,
-                       decode_shape(spec, step, parallel, form, kbits), wbits, kbits)
+                       decode_shape(spec, step, parallel, form, kbits), wbits, kbits,
+                       prompt=step.new if step.phase == "prefill" else 0)
     return Roofline(model=spec.name, attention=spec.attention.kind, gpu=hw, step=step, parallel=parallel,
                     mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=times,
                     attn=attention_bound(spec, hw, step, parallel, mla_form=form, kv_bits=kbits)

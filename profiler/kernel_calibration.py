@@ -44,7 +44,8 @@ AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=Tr
               + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, q_tokens=2)
                  for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, q_tokens=2) for tp, b, c in ((2, 24, 6 * K),)])
-PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K)]
+PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K),
+                  ("llama-3.1-8b", 12, 1536), ("deepseek-v2-lite", 2, 3 * K), ("deepseek-v2-lite", 1, 12 * K)]
 # (M, K, N) of torch.mm(x [M, K], w [K, N]): decode-sized (M = tokens of a step) to square, projection-shaped
 GEMM_SHAPES = [(1, 4096, 4096), (4, 7168, 2048), (8, 2048, 3072), (24, 7168, 18432), (48, 1536, 24576),
                (192, 4096, 14336), (384, 7168, 576), (1024, 4096, 4096), (3072, 2048, 11264), (6144, 6144, 6144)]
@@ -176,7 +177,7 @@ def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
     bandwidth, peaks, SMs)."""
     import torch
 
-    from mlacalc.expected import DEFAULTS, gemm_s, other_s
+    from mlacalc.expected import DEFAULTS, causal_tile_waste, gemm_s, other_s
 
     from .run import PointConfig, profile_point
     from .timing import L2Flusher, time_cuda
@@ -219,7 +220,7 @@ def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
             continue
         t = res["latency"]["median"]
         pred = res["predicted"]["attn_core"]
-        prefill_pts.append(((pred["flops"], pred["bytes"], pred["launches"]), t))
+        prefill_pts.append(((pred["flops"] * causal_tile_waste(s), pred["bytes"], pred["launches"]), t))
         out_points.append({"backend": "sdpa", "model": model, "batch": b, "context": s, "layers": 2,
                            "measured_s": t, "calibration": True})
     if prefill_pts:

@@ -136,3 +136,11 @@ def test_split_planner_restates_the_kernels_planner(units, keys, partial, per_sm
     got = choose_splits(units, keys, sms=132 * per_sm, min_tokens=256, max_splits=128, token_bytes=1152,
                         partial_bytes_per_split=partial)
     assert got == want
+
+
+def test_causal_prefill_computes_whole_diagonal_tiles():
+    from mlacalc.expected import causal_tile_waste
+
+    # 1,024 tokens = 8 blocks of 128: 8 x 9 / 2 = 36 blocks of 128^2 pairs computed, 1024 x 1025 / 2 kept
+    assert causal_tile_waste(1024) == pytest.approx(36 * 128 * 128 / (1024 * 1025 / 2))
+    assert causal_tile_waste(16384) < 1.01 and causal_tile_waste(0) == 1.0
