@@ -42,7 +42,8 @@ left=$(( 585 - SECONDS ))
 if [ "$left" -gt 40 ]; then   # whole steps, priced with this run's calibration, merged into one file
   echo "== whole steps (budget ${left} s)" | tee -a "$LOG"
   mkdir -p "$W/ws"
-  OUT="$W/ws" GPU="$OUT/h200.yaml" WS_BUDGET=$(( left - 15 )) timeout "$left" bash bench/whole_step_gpu.sh >> "$LOG" 2>&1
+  CAL="$OUT/h200.yaml"
+  GPU="$CAL" OUT="$W/ws" WS_BUDGET=$(( left - 15 )) timeout "$left" bash bench/whole_step_gpu.sh >> "$LOG" 2>&1
   python3 -c "import glob, json, os, sys; print(json.dumps({os.path.basename(p): json.load(open(p)) \
 for p in sorted(glob.glob(sys.argv[1] + '/ws-*.json')) if os.path.getsize(p)}))" "$W/ws" > "$OUT/whole-step.json"
 fi

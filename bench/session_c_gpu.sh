@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Issue 13, the final run in ONE device call (<= 9.5 minutes): while FlashMLA builds, the profiler's and the whole
+# step's GPU tests; then `mlacalc calibrate --kernels` (the calibration grid: decode, GEMM and SDPA prefill points),
+# `mlacalc validate --suite expected` (held-out decode, prefill and training points) against it, and the whole-step
+# points priced with it (bench/whole_step_gpu.sh, merged into one file). Files under $OUT (6):
+#   run.log (nvidia-smi, tests, every command's log), h200.yaml, calibrate.json, validate-expected.json,
+#   validate-expected.md, whole-step.json
+#     run(command="bash bench/session_c_gpu.sh", carry=[".peers"], timeout_s=600)
+set -u
+export PYTHONUNBUFFERED=1
+LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
+python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$W/install.log" 2>&1 \
+  || { tail -20 "$W/install.log" | tee -a "$LOG"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv \
+  >> "$LOG" 2>&1
+python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)" | tee -a "$LOG"
+( timeout 240 python3 .peers/build_flashmla.py --site /tmp/site > "$W/flashmla_build.log" 2>&1;
+  echo "build exit $?" >> "$W/flashmla_build.log" ) &
+build_pid=$!
+echo "== pytest -m gpu (profiler, whole step)" >> "$LOG"
+timeout 100 python3 -m pytest -q -m gpu tests/test_profiler_gpu.py tests/test_whole_step.py -p no:cacheprovider -rf \
+  >> "$LOG" 2>&1; echo "pytest exit $?" | tee -a "$LOG"
+wait "$build_pid"; tail -2 "$W/flashmla_build.log" | tee -a "$LOG"
+export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+echo "== mlacalc calibrate --out h200.yaml --base h200 --kernels --json" | tee -a "$LOG"
+timeout 200 mlacalc calibrate --out "$OUT/h200.yaml" --base h200 --kernels --json > "$OUT/calibrate.json" 2>> "$LOG"
+echo "calibrate exit $? at ${SECONDS} s" | tee -a "$LOG"
+left=$(( 470 - SECONDS ))
+echo "== mlacalc validate --out validate-expected --gpu h200.yaml --suite expected (budget ${left} s)" | tee -a "$LOG"
+timeout "$left" mlacalc validate --out "$W/validate-expected" --gpu "$OUT/h200.yaml" --suite expected >> "$LOG" 2>&1
+echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
+cp "$W/validate-expected/validate.json" "$OUT/validate-expected.json"
+cp "$W/validate-expected/validate.md" "$OUT/validate-expected.md"
+left=$(( 575 - SECONDS ))
+if [ "$left" -gt 40 ]; then
+  echo "== whole steps (budget ${left} s)" | tee -a "$LOG"
+  mkdir -p "$W/ws"
+  CAL="$OUT/h200.yaml"
+  GPU="$CAL" OUT="$W/ws" WS_BUDGET=$(( left - 15 )) timeout "$left" bash bench/whole_step_gpu.sh >> "$LOG" 2>&1
+  python3 -c "import glob, json, os, sys; print(json.dumps({os.path.basename(p): json.load(open(p)) \
+for p in sorted(glob.glob(sys.argv[1] + '/ws-*.json')) if os.path.getsize(p)}))" "$W/ws" > "$OUT/whole-step.json"
+fi
+grep -A14 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+echo "total ${SECONDS} s"
