@@ -1,0 +1,32 @@
+"""Lab script (CPU): print mlacalc.expected.DEFAULTS from a calibrated hardware YAML (`mlacalc calibrate --kernels`),
+the efficiencies converted from the card's measured ceilings to fractions of its datasheet's, so that the built-in
+datasheet spec gives the expected times the calibrated file gives.
+
+    python bench/defaults_from_calibration.py reports/h200/h200.yaml h200
+"""
+
+from __future__ import annotations
+
+import sys
+
+from mlacalc.hardware import load_hardware
+
+
+def main() -> None:
+    cal, sheet = load_hardware(sys.argv[1]), load_hardware(sys.argv[2])
+    bw = cal.mem_bandwidth_gb_s / sheet.mem_bandwidth_gb_s
+    mma = cal.flops_per_s(16) / sheet.flops_per_s(16)
+    print(f"# copy {cal.mem_bandwidth_gb_s:,.0f} / {sheet.mem_bandwidth_gb_s:,.0f} GB/s = {bw:.3f}; "
+          f"bf16 {cal.flops_per_s(16) / 1e12:,.0f} / {sheet.flops_per_s(16) / 1e12:,.0f} TFLOP/s = {mma:.3f}")
+    for name, m in cal.kernels:
+        d = m.to_dict()
+        for k in ("bandwidth_eff",):
+            d[k] = round(d[k] * bw, 3)
+        for k in ("mma_eff", "small_tile_mma_eff"):
+            d[k] = round(d[k] * mma, 3)
+        body = ", ".join(f"{k}={v!r}" for k, v in d.items())
+        print(f'    "{name}": KernelModel({body}),')
+
+
+if __name__ == "__main__":
+    main()
