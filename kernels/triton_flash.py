@@ -17,20 +17,14 @@ depends on a load of its own iteration and Triton's pipeliner keeps kv tiles in 
 
 from __future__ import annotations
 
-import os
-
 import triton
 import triton.language as tl
 
-__all__ = ["LOG2E", "online_softmax_step", "online_softmax_masked", "online_softmax_alpha", "finish", "finish_rows",
-           "tile_pages", "tile_rows", "key_rows", "selected_rows", "load_slices", "load_q_slices", "latent_scores",
-           "latent_pv", "store_slices", "latent_pv_e4m3", "interpreting", "to_e4m3", "quantize_rows_e4m3", "E4M3_MAX",
-           "P8_SCALE"]
+__all__ = ["LOG2E", "online_softmax_step", "online_softmax_masked", "online_softmax_alpha", "finish", "finish_rows", "tile_pages",
+           "tile_rows", "key_rows", "selected_rows", "load_slices", "load_q_slices", "latent_scores", "latent_pv",
+           "store_slices"]
 
 LOG2E = 1.4426950408889634
-E4M3_MAX = 448.0  # largest finite float8 e4m3 (fn) value
-# fp8 P @ V: p in [0, 1] is stored as e4m3 of p * 2^8 (1 -> 256 < 448; p < 2^-17 rounds to 0)
-P8_SCALE = tl.constexpr(256.0)
 
 
 @triton.jit
@@ -116,14 +110,11 @@ def latent_scores(s, q0, q1, q2, q3, k0, k1, k2, k3, c0, c1, c2, c3, NS: tl.cons
 
 @triton.jit
 def slice_pv(acc, alpha, p, v, col_scale, SCALED: tl.constexpr, P_SHIFT: tl.constexpr, DT: tl.constexpr):
-    """acc * alpha + p @ v for one slice, the dot in DT (v [BLOCK_N, SLICE] widened here, or fp8 as stored);
-    SCALED: p's columns times col_scale * P_SHIFT first (the slice's per-key scale; P_SHIFT, a power of two, keeps p *
-    scale inside fp16's normal range, and the caller divides the output by it)."""
+    """acc * alpha + p @ v for one slice, the dot in DT (v [BLOCK_N, SLICE] widened here); SCALED: p's columns times
+    col_scale * P_SHIFT first (the slice's per-key scale; P_SHIFT, a power of two, keeps p * scale inside fp16's
+    normal range, and the caller divides the output by it)."""
     if SCALED:
         p = p * (col_scale * P_SHIFT)[None, :]
-    if DT.is_fp8():  # e4m3 dots (p already quantised): a fresh product per tile, added in fp32, because sm_90's fp8
-        # wgmma accumulates with ~14 bits (Triton's default there) and the accumulator spans the whole context
-        return acc * alpha[:, None] + tl.dot(p.to(DT), v.to(DT))
     return tl.dot(p.to(DT), v.to(DT), acc * alpha[:, None])
 
 
@@ -137,61 +128,6 @@ def latent_pv(a0, a1, a2, a3, alpha, p, v0, v1, v2, v3, c0, c1, c2, c3, NS: tl.c
     if NS > 2:
         a2 = slice_pv(a2, alpha, p, v2, c2, SCALED, P_SHIFT, DT)
         a3 = slice_pv(a3, alpha, p, v3, c3, SCALED, P_SHIFT, DT)
-    return a0, a1, a2, a3
-
-
-def interpreting() -> bool:
-    """True under the CPU interpreter (TRITON_INTERPRET=1), whose fp32 -> fp8 cast needs to_e4m3's EXACT."""
-    return os.environ.get("TRITON_INTERPRET") == "1"
-
-
-@triton.jit
-def to_e4m3(x, EXACT: tl.constexpr):
-    """fp32 x (|x| <= 448) -> float8 e4m3, rounded to nearest. EXACT (the CPU interpreter only): x is first rounded
-    to 4 significant bits in fp32 (Veltkamp's split: t = x (2^20 + 1), x' = t - (t - x)), so the cast
-    itself never rounds: triton 3.9's interpreter drops the carry when rounding up crosses a power of two
-    (1.95 -> 1.0, not 2.0). The GPU's cvt.rn.satfinite rounds correctly (EXACT False: one cvt per pair)."""
-    if EXACT:
-        t = x * 1048577.0
-        x = t - (t - x)
-    return x.to(tl.float8e4nv)
-
-
-@triton.jit
-def quantize_rows_e4m3(x0, x1, x2, x3, xr, NS: tl.constexpr, EXACT: tl.constexpr):
-    """One scale per row for the query's NS latent slices and its RoPE part (fp32 [rows, *]): scale = row amax / 448
-    (1 for an all-zero row); returns the five tiles as e4m3 of x / scale, and the scale [rows]."""
-    amax = tl.maximum(tl.max(tl.abs(x0), 1), tl.max(tl.abs(xr), 1))
-    if NS > 1:
-        amax = tl.maximum(amax, tl.max(tl.abs(x1), 1))
-    if NS > 2:
-        amax = tl.maximum(amax, tl.maximum(tl.max(tl.abs(x2), 1), tl.max(tl.abs(x3), 1)))
-    scale = tl.where(amax > 0.0, amax / 448.0, 1.0)  # E4M3_MAX
-    inv = (1.0 / scale)[:, None]
-    return (to_e4m3(x0 * inv, EXACT), to_e4m3(x1 * inv, EXACT), to_e4m3(x2 * inv, EXACT), to_e4m3(x3 * inv, EXACT),
-            to_e4m3(xr * inv, EXACT), scale)
-
-
-@triton.jit
-def slice_pv_e4m3(acc, alpha, p, v, col_scale, EXACT: tl.constexpr):
-    """acc * alpha + (p * col_scale) @ v for one fp8-ds slice in e4m3 dots (v as stored): p's columns times the
-    key's group scale over the tile's largest (so in [0, 1]), stored as e4m3 of that * P8_SCALE; the product is
-    scaled back by max / P8_SCALE in fp32 (a fresh product per tile, see slice_pv)."""
-    c_max = tl.max(col_scale, 0)
-    c_max = tl.where(c_max > 0.0, c_max, 1.0)  # a tile of masked keys (scale 0)
-    p8 = to_e4m3(p * (col_scale * (P8_SCALE / c_max))[None, :], EXACT)
-    return acc * alpha[:, None] + tl.dot(p8, v) * (c_max / P8_SCALE)
-
-
-@triton.jit
-def latent_pv_e4m3(a0, a1, a2, a3, alpha, p, v0, v1, v2, v3, c0, c1, c2, c3, NS: tl.constexpr, EXACT: tl.constexpr):
-    """slice_pv_e4m3 over the NS slices' accumulators."""
-    a0 = slice_pv_e4m3(a0, alpha, p, v0, c0, EXACT)
-    if NS > 1:
-        a1 = slice_pv_e4m3(a1, alpha, p, v1, c1, EXACT)
-    if NS > 2:
-        a2 = slice_pv_e4m3(a2, alpha, p, v2, c2, EXACT)
-        a3 = slice_pv_e4m3(a3, alpha, p, v3, c3, EXACT)
     return a0, a1, a2, a3
 
 

@@ -8,9 +8,7 @@ float8 e4m3 with one scale (scores and outputs are multiplied by it; fp8 tiles a
 and probabilities cast to fp16, for the tensor-core dots: fp8 -> fp16 is a single conversion, fp8 -> bf16 is not;
 absorbed queries must then stay under fp16's 65504). An fp8 latent tile is read as 4 slices of 128 columns
 (MLADecodeConfig.fp8_mode, triton_flash.load_slices), each widened next to its own dots into its own accumulator:
-widening the whole [BLOCK_N, 512] tile at once spilled and stopped the loads' pipelining (issue 14). Opt-in
-fp8_mode "dot": no widening, e4m3 x e4m3 tensor-core dots with the query quantised per row in the kernel and p as
-e4m3 (a few percent of extra error: MLADecodeConfig).
+widening the whole [BLOCK_N, 512] tile at once spilled and stopped the loads' pipelining (issue 14).
 
 Algorithm:
   * Rows = (query token, head) pairs of one sequence, flattened t * H + h; a program owns BLOCK_H rows, so all
@@ -37,15 +35,13 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_flash import LOG2E, P8_SCALE, finish, finish_rows, interpreting, key_rows, latent_pv, latent_scores, \
-    load_q_slices, load_slices, online_softmax_alpha, online_softmax_step, quantize_rows_e4m3, store_slices, \
-    tile_pages, tile_rows, to_e4m3
+from .triton_flash import LOG2E, finish, finish_rows, key_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
+    online_softmax_alpha, online_softmax_step, store_slices, tile_pages, tile_rows
 from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
 from .triton_split_kv import combine_splits, plan_splits
 
-__all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits", "FP8_MODES", "FP8_DOT_MODES",
-           "fp8_slices"]
+__all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits", "FP8_MODES", "fp8_slices"]
 
 
 @triton.jit
@@ -72,8 +68,6 @@ def _mla_decode_kernel(
     SCALE_PTR: tl.constexpr,
     NS: tl.constexpr,
     DUAL: tl.constexpr,
-    FP8_DOT: tl.constexpr,
-    EXACT_E4M3: tl.constexpr,
 ):
     """Grid (head_blocks * SPLIT_V, splits, B). With SPLIT_V = 2 the 512 value dims are split over two programs:
     each recomputes the full 576-dim scores (QK^T costs twice) and keeps only a [BLOCK_H, D_LAT / 2] accumulator,
@@ -82,9 +76,7 @@ def _mla_decode_kernel(
     program's own value slice is loaded once and feeds both dots; the other slice only feeds the scores.
     PREFETCH (GPU only: inline PTX) asks L2 for the next tile (prefetch.global.L2, one per 128-byte line) before the
     dots on the current one: with num_stages = 1 (a 147 KB kv tile leaves no room for a second buffer) the next
-    load then comes from L2 instead of HBM.
-    FP8_DOT (fp8 latent slices only): e4m3 x e4m3 dots (MLADecodeConfig.fp8_mode "dot"): the query quantised per
-    row here, p as e4m3 of p * P8_SCALE; EXACT_E4M3: the interpreter's rounding (triton_flash.to_e4m3)."""
+    load then comes from L2 instead of HBM."""
     D_V: tl.constexpr = D_LAT // SPLIT_V
     pid_hv = tl.program_id(0)
     pid_s = tl.program_id(1)
@@ -121,11 +113,6 @@ def _mla_decode_kernel(
             q_rope = q_rope.to(tl.float16)
             if SPLIT_V == 2:
                 q_oth = q_oth.to(tl.float16)
-    elif FP8_DOT:  # fp8 latent slices, e4m3 dots: the query as e4m3 with one scale per row (q_scale)
-        SLICE: tl.constexpr = D_LAT // NS
-        q0, q1, q2, q3 = load_q_slices(Q + q_off[:, None], row_ok[:, None], tl.float32, SLICE, NS)
-        q0, q1, q2, q3, q_rope, q_scale = quantize_rows_e4m3(q0, q1, q2, q3, q_rope.to(tl.float32), NS, EXACT_E4M3)
-        s_scale = (qk_scale * q_scale)[:, None]
     else:  # fp8 latent slices (triton_flash.load_slices), dots in fp16
         SLICE: tl.constexpr = D_LAT // NS
         q0, q1, q2, q3 = load_q_slices(Q + q_off[:, None], row_ok[:, None], tl.float16, SLICE, NS)
@@ -185,14 +172,6 @@ def _mla_decode_kernel(
             s = tl.dot(q_rope, tl.trans(k_rope), s)
             p, m_i, l_i, acc = online_softmax_step(s * qk_scale, m_i, l_i, acc, offs_n, last_key, end)
             acc = tl.dot(p.to(kv.dtype), kv, acc)
-        elif FP8_DOT:  # e4m3 x e4m3 -> fp32 dots; the row scale on the small score tile, p as e4m3 of p * P8_SCALE
-            s = tl.dot(q_rope, tl.trans(k_rope))
-            s = latent_scores(s, q0, q1, q2, q3, k0, k1, k2, k3, 1.0, 1.0, 1.0, 1.0, NS, False)
-            visible = (offs_n[None, :] <= last_key[:, None]) & (offs_n[None, :] < end)
-            p, m_i, l_i, alpha = online_softmax_alpha(s * s_scale, m_i, l_i, visible)
-            p8 = to_e4m3(p * P8_SCALE, EXACT_E4M3)
-            a0, a1, a2, a3 = latent_pv(a0, a1, a2, a3, alpha, p8, v0, v1, v2, v3, 1.0, 1.0, 1.0, 1.0, NS, False, 1.0,
-                                       tl.float8e4nv)
         else:
             s = tl.dot(q_rope, tl.trans(k_rope))
             s = latent_scores(s, q0, q1, q2, q3, k0, k1, k2, k3, qk_scale, qk_scale, qk_scale, qk_scale, NS, False)
@@ -212,8 +191,6 @@ def _mla_decode_kernel(
             lse_mask = row_ok & ((rows * 0 + vh) == 0)  # one value half writes the lse
             tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=lse_mask)
     else:
-        if FP8_DOT:
-            out_scale = out_scale / P8_SCALE
         fac, lse = finish_rows(m_i, l_i, out_scale)
         fac = fac[:, None]
         if SINGLE_SPLIT:
@@ -237,12 +214,6 @@ class MLADecodeConfig:
         read hits L2): the scores' K^T and P @ V's V want different layouts of the same bytes, and with one buffer
         Triton 3.6 routes the tile through registers for the mma v2 dots of <= 32 rows (spills, loads not pipelined);
       "widen": the whole tile widened at once (the kernel before issue 14; 5-6x the floor on the H200: the control).
-      "dot" / "dot_dual": "slices" / "dual" with e4m3 x e4m3 -> fp32 tensor-core dots and no widening: the query
-        is quantised to e4m3 in the kernel with one scale per row (row amax / 448), scores = (q8 . k8) * q_scale *
-        kv_scale; p (in [0, 1] after the max subtraction) is stored as e4m3 of p * 2^8 for P @ V. Opt-in: e4m3 keeps
-        3 mantissa bits, so the query's and p's rounding (up to 2^-4 relative each) add about 3-4% relative error
-        on random Gaussian inputs against the float64 reference over the stored cache (fp16 dots: < 0.5%); see
-        tests (test_fp8_dot_emulation_error) and docs/kernels-notes.md, "Issue 14, round 2".
     split_v = 2 always runs "widen" for fp8 (the slices keep the whole value width)."""
 
     block_h: int = 64
@@ -256,8 +227,7 @@ class MLADecodeConfig:
     fp8_mode: str = "slices"
 
 
-FP8_MODES = ("slices", "dual", "widen", "dot", "dot_dual")
-FP8_DOT_MODES = ("dot", "dot_dual")  # e4m3 x e4m3 tensor-core dots (opt-in: see MLADecodeConfig.fp8_mode)
+FP8_MODES = ("slices", "dual", "widen")
 
 
 def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, fp8: bool = False,
@@ -408,8 +378,7 @@ class _MLAPlan:
         prefetch = cfg.prefetch_l2 and dev.type == "cuda"  # inline PTX: not under the CPU interpreter
         ns = fp8_slices(r, cfg.split_v, cfg.fp8_mode) if is_fp8 else 0
         self.consts = (self.page_size, paged, r, Dk - r, block_h, cfg.block_n, self.single, cfg.split_v, prefetch)
-        dot8 = ns > 0 and cfg.fp8_mode in FP8_DOT_MODES
-        self.consts_tail = (ns, ns > 0 and cfg.fp8_mode in ("dual", "dot_dual"), dot8, dot8 and interpreting())
+        self.consts_tail = (ns, ns > 0 and cfg.fp8_mode == "dual")
         self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
         self.has_scale = has_scale
 

@@ -17,8 +17,7 @@ Cache formats:
         s_i  = scale * (sum_g c_g[i] (q_g . k8_g[i]) + q_rope . k_pe[i])     (4 dots of 128 dims, c_g per key)
         out  = sum_g  (p * c_g) @ k8_g                                        (p's columns scaled, then the dot)
     with the fp8 slices widened to fp16 next to their dots (fp32 for fp32 queries). "widen" (r > 512 too):
-    the whole tile dequantised in fp32 on load, dots in the query's dtype. Opt-in "dot": e4m3 x e4m3 latent dots
-    (SparseMLAConfig.fp8_mode).
+    the whole tile dequantised in fp32 on load, dots in the query's dtype.
 
 Algorithm (the dense kernel's, with a gather in place of a contiguous tile):
   * One program = BLOCK_H heads of one query token x one split of its index list (grid: head blocks, splits,
@@ -46,10 +45,9 @@ from .cache import FP8_DS_GROUP, fp8_ds_row_bytes, fp8_ds_views
 from .checks import FLOAT_DTYPES, check_lengths_and_table, check_mla_inputs, check_sparse_indices, check_tensor, \
     require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
-from .triton_flash import LOG2E, finish, finish_rows, interpreting, latent_pv, latent_pv_e4m3, latent_scores, \
-    load_q_slices, load_slices, online_softmax_alpha, online_softmax_masked, quantize_rows_e4m3, selected_rows, \
-    store_slices
-from .triton_mla_decode import FP8_DOT_MODES, FP8_MODES
+from .triton_flash import LOG2E, finish, finish_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
+    online_softmax_alpha, online_softmax_masked, selected_rows, store_slices
+from .triton_mla_decode import FP8_MODES
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["SparseMLAConfig", "mla_decode_sparse", "default_sparse_config", "sparse_slices"]
@@ -82,15 +80,11 @@ def _mla_sparse_kernel(
     NS: tl.constexpr,
     DUAL: tl.constexpr,
     P_SHIFT: tl.constexpr,
-    FP8_DOT: tl.constexpr,
-    EXACT_E4M3: tl.constexpr,
 ):
     """Grid (head blocks, splits, B * s_q). NS = 0: one [BLOCK_N, r] latent tile feeds both dots (dequantised on
     load for fp8-ds); NS > 0 (fp8-ds): latent slices of GROUP columns (triton_flash.load_slices), each with its own
     per-key scale folded into the [BLOCK_H, BLOCK_N] tiles, dots in fp16 (fp32 for fp32 queries); DUAL loads the
-    value slices again into their own buffers (SparseMLAConfig.fp8_mode). FP8_DOT (NS > 0): e4m3 x e4m3 latent
-    dots: the query's latent quantised per row here, p per slice as e4m3 (triton_flash.slice_pv_e4m3); the RoPE
-    dot stays in fp16 (the rows' RoPE part is bf16)."""
+    value slices again into their own buffers (SparseMLAConfig.fp8_mode)."""
     pid_h = tl.program_id(0)
     pid_s = tl.program_id(1)
     bt_id = tl.program_id(2)  # b * q_len + t
@@ -111,11 +105,7 @@ def _mla_sparse_kernel(
     if NS > 0:
         DT: tl.constexpr = tl.float32 if Q.dtype.element_ty == tl.float32 else tl.float16
         SLICE: tl.constexpr = D_LAT // NS
-        if FP8_DOT:  # one e4m3 scale per row over the latent (x0 stands in for the RoPE part: bf16 rows)
-            q0, q1, q2, q3 = load_q_slices(Q + q_off[:, None], row_ok[:, None], tl.float32, SLICE, NS)
-            q0, q1, q2, q3, _, q_scale = quantize_rows_e4m3(q0, q1, q2, q3, q0, NS, EXACT_E4M3)
-        else:
-            q0, q1, q2, q3 = load_q_slices(Q + q_off[:, None], row_ok[:, None], DT, SLICE, NS)
+        q0, q1, q2, q3 = load_q_slices(Q + q_off[:, None], row_ok[:, None], DT, SLICE, NS)
         q_rope = q_rope.to(DT)
 
     m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
@@ -168,12 +158,6 @@ def _mla_sparse_kernel(
             s = tl.dot(q_rope, tl.trans(rope), s)
             p, m_i, l_i, acc = online_softmax_masked(s * qk_scale, m_i, l_i, acc, valid[None, :])
             acc = tl.dot(p.to(lat.dtype), lat, acc)
-        elif FP8_DOT:
-            s = tl.zeros([BLOCK_H, BLOCK_N], dtype=tl.float32)
-            s = latent_scores(s, q0, q1, q2, q3, k0, k1, k2, k3, c0, c1, c2, c3, NS, True) * q_scale[:, None]
-            s = tl.dot(q_rope, tl.trans(rope), s)
-            p, m_i, l_i, alpha = online_softmax_alpha(s * qk_scale, m_i, l_i, valid[None, :])
-            a0, a1, a2, a3 = latent_pv_e4m3(a0, a1, a2, a3, alpha, p, v0, v1, v2, v3, c0, c1, c2, c3, NS, EXACT_E4M3)
         else:
             s = tl.dot(q_rope, tl.trans(rope))
             s = latent_scores(s, q0, q1, q2, q3, k0, k1, k2, k3, c0, c1, c2, c3, NS, True)
@@ -189,7 +173,7 @@ def _mla_sparse_kernel(
             op = O_PART + bt_id * stride_op_b + pid_s * stride_op_s + heads[:, None] * stride_op_r + offs_v[None, :]
             tl.store(op, o, mask=row_ok[:, None])
     else:
-        fac, lse = finish_rows(m_i, l_i, 1.0 if FP8_DOT else 1.0 / P_SHIFT)
+        fac, lse = finish_rows(m_i, l_i, 1.0 / P_SHIFT)
         fac = fac[:, None]
         if SINGLE_SPLIT:
             o_ptr = OUT + (b * stride_o_b + t * stride_o_t + heads * stride_o_h)[:, None]
@@ -206,9 +190,7 @@ class SparseMLAConfig:
     fp8_mode (fp8-ds rows only), as MLADecodeConfig.fp8_mode: "slices" (one slice per 128-value scale group, the
     scales folded into the small tiles), "dual" (slices, value slices loaded again into their own buffers) or
     "widen" (the whole tile dequantised in fp32 on load: the kernel before issue 14, 10-26x the floor on the H200;
-    also what r > 512 runs), or "dot" / "dot_dual" ("slices" / "dual" with e4m3 x e4m3 latent dots: the query's
-    latent quantised per row, p per slice as e4m3 of p * scale / the tile's largest scale * 2^8; opt-in, ~4%
-    relative error on Gaussian data as the dense kernel's "dot"; block_h is taken as given, 64 for wgmma)."""
+    also what r > 512 runs)."""
 
     block_h: int = 64
     block_n: int = 64
@@ -324,9 +306,7 @@ class _SparsePlan:
         cfg = config or default_sparse_config(H, self.fp8_ds)
         require(cfg.fp8_mode in FP8_MODES, "config", f"fp8_mode {cfg.fp8_mode!r}: one of {', '.join(FP8_MODES)}")
         ns = sparse_slices(r, self.fp8_ds, cfg.fp8_mode)
-        dot8 = ns > 0 and cfg.fp8_mode in FP8_DOT_MODES
-        # e4m3 dots want 64-row wgmma tiles: their block_h is taken as given (padded rows), others fit the heads
-        block_h = cfg.block_h if dot8 else max(16, min(cfg.block_h, triton.next_power_of_2(H)))
+        block_h = max(16, min(cfg.block_h, triton.next_power_of_2(H)))
         head_blocks = triton.cdiv(H, block_h)
         row_bytes = kv_cache.shape[-1] * kv_cache.element_size()
         self.num_splits, tokens_per_split = plan_splits(
@@ -349,8 +329,7 @@ class _SparsePlan:
         self.sp = sp
         self.tail = (H, s_q, topk, tokens_per_split, self.num_blocks, self.capacity)
         self.consts = (self.page_size, self.paged, None, self.fp8_ds, FP8_DS_GROUP, r, dr, block_h, cfg.block_n,
-                       self.single, ns, ns > 0 and cfg.fp8_mode in ("dual", "dot_dual"), P_SHIFT if ns else 1.0,
-                       dot8, dot8 and interpreting())
+                       self.single, ns, ns > 0 and cfg.fp8_mode == "dual", P_SHIFT if ns else 1.0)
         self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
 
     def _views(self, kv_cache):

@@ -73,14 +73,6 @@ CASES = {
     "mla_fp8_fp16q_widen": ("mla", dict(lens=[1, 65, 200], heads=8, r=64, dr=16, dtype="float16", fp8=True,
                                         paged=True, block_size=32), 1e-2,
                             dict(block_h=16, block_n=16, num_warps=4, num_stages=2, fp8_mode="widen")),
-    # e4m3 x e4m3 dots (fp8_mode "dot"/"dot_dual", opt-in): the query quantised per row in the kernel, p as e4m3;
-    # ~1% error here (r = 64), ~4% at r = 512 on Gaussian data (test_kernels_cpu: test_fp8_dot_emulation_...)
-    "mla_fp8_dot_dual_paged": ("mla", dict(lens=[1, 31, 32, 33, 200], heads=8, r=64, dr=16, dtype="float16",
-                                           fp8=True, paged=True, block_size=32), 3e-2,
-                               dict(block_h=16, block_n=16, num_warps=4, num_stages=2, fp8_mode="dot_dual")),
-    "mla_fp8_dot_mtp_splits": ("mla", dict(lens=[3, 70, 130], heads=5, s_q=2, r=64, dr=16, dtype="float32",
-                                           fp8=True, paged=True, block_size=64), 3e-2,
-                               dict(block_h=16, block_n=16, num_warps=4, num_stages=2, fp8_mode="dot"), 3),
     "mla_fp8_default_64_heads": ("mla", dict(lens=[1, 64, 130], heads=64, r=64, dr=16, dtype="float16", fp8=True,
                                              paged=True, block_size=64), 1e-2),
     "gqa_lengths_contiguous": ("gqa", dict(lens=[1, 63, 64, 65], heads=8, kv_heads=2, head_dim=32,
@@ -121,12 +113,6 @@ CASES = {
     "sparse_fp8_ds_fp16q_default_single_split": ("sparse", dict(lens=[17, 64], heads=16, topk=40, r=256, dr=16,
                                                                 dtype="float16", block_size=64, fp8_ds=True), 1e-2,
                                                  None, 1),
-    # e4m3 latent dots (opt-in "dot_dual"): p per slice over the tile's largest group scale; 20 heads in a padded
-    # 32-row block, splits (4.5% error here: r = 512 on Gaussian data, the dense emulation's 4-4.7%)
-    "sparse_fp8_ds_dot_dual_splits_h20": ("sparse", dict(lens=[70, 150], heads=20, topk=130, r=512, dr=16,
-                                                         dtype="float16", block_size=64, fp8_ds=True), 6e-2,
-                                          dict(block_h=32, block_n=32, num_warps=4, num_stages=1,
-                                               fp8_mode="dot_dual"), 3),
     "sparse_fp8_ds_widen": ("sparse", dict(lens=[3, 90], heads=4, s_q=2, topk=70, r=256, dr=16, dtype="float32",
                                            block_size=32, fp8_ds=True), 1e-4,
                             dict(block_h=16, block_n=32, num_warps=4, num_stages=1, fp8_mode="widen")),
