@@ -487,7 +487,10 @@ class WholeStep:
             order = torch.argsort(flat, stable=True)
             token = order // k
             xs = h.index_select(0, token)
-            counts = torch.bincount(flat, minlength=f.num_experts)
+            # per-expert counts without torch.bincount, which syncs with the host to size its output: one sync per
+            # MoE layer drained the queue and left every later op's events timing the host's launches
+            counts = torch.zeros(f.num_experts, dtype=torch.int64, device=flat.device).index_add_(
+                0, flat, torch.ones_like(flat))
         ys = self._experts(L, xs, counts)
         out = self._ffn("shared_experts", h, L.w_s_up, L.w_s_down) if f.num_shared_experts else None
         with self.op("moe_dispatch"):                                        # weighted copies added back
