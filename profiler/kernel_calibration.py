@@ -175,7 +175,12 @@ def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
     def pred(m, shape):
         return decode_attention_s(shape, hw, m, peak16, planner)
 
-    m, err = fit(DEFAULTS.get(backend, KernelModel()), pts, pred, DECODE_NAMES, restarts=RESTARTS)
+    start = DEFAULTS.get(backend, KernelModel())
+    # only what the points can pin: the widening rate needs 8-bit caches, the small-tile rate tiles under 64 rows
+    names = tuple(n for n in DECODE_NAMES
+                  if (n != "dequant_gelem_s" or any(r.get("kv_dtype") == "fp8" for r in recs))
+                  and (n != "small_tile_mma_eff" or start.min_rows_per_cta < 64))
+    m, err = fit(start, pts, pred, names, restarts=RESTARTS)
     for r, (shape, _) in zip(recs, pts):
         r["fitted_s"] = pred(m, shape)
     return m, math.sqrt(err / len(pts))
