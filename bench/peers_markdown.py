@@ -1,0 +1,61 @@
+"""Lab script (CPU): render a `mlacalc bench kernels --peers --json --out FILE` result as the Markdown report
+(reports/h200/kernels.md): the summary against issue 14's targets, every dense point beside FlashMLA, the fp8 and
+sparse points against their floors.
+
+    python bench/peers_markdown.py reports/h200/kernels.json > reports/h200/kernels.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def fmt(x, spec=".3f"):
+    return "" if x is None else format(x, spec)
+
+
+def main() -> None:
+    d = json.load(open(sys.argv[1]))
+    s, c = d["summary"], d["ceilings"]
+    v, h, f8, sp = s["vs_flashmla"], s["host_overhead_us"], s["fp8_vs_floor"], s["sparse_vs_floor"]
+    print("# Kernels on the H200: ours beside FlashMLA (issue 14)\n")
+    print(f"Command: `{d['command']}` (in `bench/session_b_gpu.sh` on the GPU machine), GPU {d['gpu']}, torch "
+          f"{d['torch']}, triton {d['triton']}, CUDA {d['cuda']}, Python {d['python']}; FlashMLA built from "
+          f"../shared/peers with build_flashmla.py; ceilings measured in the same run: copy {c['copy_gbps']:,.0f} GB/s, "
+          f"bf16 matmul {c['matmul_tflops']:,.0f} TFLOP/s. Rendered by `python bench/peers_markdown.py kernels.json`.\n")
+    print("## Summary (the issue's targets)\n")
+    print("| figure | measured | target | met |\n|---|---|---|---|")
+    print(f"| ours / FlashMLA, graph-timed, batch >= 8 ({v['points']} points) | median {v['median_ratio']:.2f}, max "
+          f"{v['max_ratio']:.2f} | median <= 1.0, max <= 1.1 | "
+          f"{'yes' if v['median_ratio'] <= 1.0 and v['max_ratio'] <= 1.1 else 'no'} |")
+    print(f"| host time per eager call (eager - graph) | median {h['median']:.1f} us, max {h['max']:.0f} us | "
+          f"median <= 10 us | {'yes' if h['median'] <= 10 else 'no'} |")
+    print(f"| fp8 cache x floor, batch >= 8 | median {f8['median_ratio']:.1f}, max {f8['max_ratio']:.1f} | <= 1.3 | "
+          f"{'yes' if f8['max_ratio'] <= 1.3 else 'no'} |")
+    print(f"| sparse top-2048 x floor | median {sp['median_ratio']:.1f}, max {sp['max_ratio']:.1f} | <= 1.3 | "
+          f"{'yes' if sp['max_ratio'] <= 1.3 else 'no'} |\n")
+    print("## Dense MLA decode, bf16, one query token (ms, graph-timed; host us = eager - graph)\n")
+    print("| batch | context | heads | layout | floor | ours | FlashMLA | ours / FlashMLA | host us (ours) | "
+          "host us (FlashMLA) |\n|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    rows = [r for r in d["rows"] if r.get("kind") == "peer_mla"]
+    peer = {(r["B"], r["ctx"], r["heads"], r["layout"]): r for r in rows if r["impl"] == "flashmla"}
+    for r in rows:
+        if r["impl"] != "ours":
+            continue
+        p = peer.get((r["B"], r["ctx"], r["heads"], r["layout"]), {})
+        ratio = r["graph_ms"] / p["graph_ms"] if r.get("graph_ms") and p.get("graph_ms") else None
+        print(f"| {r['B']} | {r['ctx']:,} | {r['heads']} | {r['layout']} | {fmt(r.get('floor_ms'))} | "
+              f"{fmt(r.get('graph_ms'))} | {fmt(p.get('graph_ms'))} | {fmt(ratio, '.2f')} | "
+              f"{fmt(r.get('host_overhead_us'), '.0f')} | {fmt(p.get('host_overhead_us'), '.0f')} |")
+    print("\n## fp8 and sparse (DSA) decode against their floors (graph-timed)\n")
+    print("| kind | cache | batch | context | heads | floor ms | ms | x floor |\n|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in d["rows"]:
+        if r.get("kind") in ("fp8_mla", "sparse_mla") and r.get("graph_ms"):
+            cache = r.get("format") or "fp8 e4m3, per-tensor scale"
+            print(f"| {r['kind']} | {cache} | {r['B']} | {r['ctx']:,} | {r['heads']} | {r['floor_ms']:.4f} | "
+                  f"{r['graph_ms']:.4f} | {r['graph_ms'] / r['floor_ms']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
