@@ -114,7 +114,7 @@ def kernel_launches(kernel: str, phase: str, num_splits: int) -> int | None:
     """Kernels one layer's attention launches in the profiled implementation: the Triton decode kernels launch the
     split-KV kernel and, with more than one split, the combine kernel (kernels/triton_*_decode.py); None for the
     others (eager and SDPA: the roofline's generic count; their latency is shown, not judged)."""
-    if kernel in ("triton", "auto") and phase == "decode":
+    if kernel in ("triton", "auto", "gluon") and phase == "decode":
         return 2 if num_splits > 1 else 1
     return None
 
@@ -181,7 +181,7 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
     d_q, d_v = fam.core_dims(a, fam.default_form("decode"))
     latent = fam.cache_parts(a).latent          # a shared latent cache: values are a slice of it
     parts = {"query": _round512(B * rows * d_q * ACT_BYTES), "output": _round512(B * rows * d_v * ACT_BYTES)}
-    if kernel in ("triton", "auto", "flashmla"):
+    if kernel in ("triton", "auto", "gluon", "flashmla"):
         parts["cache_seqlens"] = _round512(B * 4)
     if kernel == "flashmla":
         # FlashMLA's dense decode (csrc/api/dense_decode.h, commit 9241ae3): per call an fp32 LSE [B, rows] and,
@@ -193,7 +193,7 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
         parts["split_partials"] = _round512((B + parts_sm) * rows * d_v * 4)
         parts["split_lse"] = _round512((B + parts_sm) * rows * 4)
         parts["sched_meta"] = _round512(parts_sm * 32) + _round512((B + 1) * 4)
-    elif kernel in ("triton", "auto") and num_splits > 1:
+    elif kernel in ("triton", "auto", "gluon") and num_splits > 1:
         parts["split_partials"] = _round512(B * num_splits * rows * d_v * 4)
         parts["split_lse"] = _round512(B * num_splits * rows * 4)
     elif kernel == "eager":
@@ -230,7 +230,7 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
 def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
                       sms: int = 132, kv_element_size: int = 2, paged: bool = False) -> int:
     """The split count the Triton decode kernels will choose (their own heuristic, imported), 1 otherwise."""
-    if kernel not in ("triton", "auto"):      # auto: the Triton plan (its Gluon path plans splits alike)
+    if kernel not in ("triton", "auto", "gluon"):   # auto and gluon: the Triton plan (the Gluon kernel plans alike)
         return 1
     h = heads_per_rank(spec, tp)
     try:

@@ -37,7 +37,7 @@ from .results import TOL_KV, TOL_LATENCY, TOL_PEAK_INFER, Comparison, error_pct
 TOL_PREFILL = 20.0       # percent: prefill latency against the expected time (the target)
 
 PHASES = ("decode", "prefill", "train")
-KERNELS = ("auto", "triton", "flashmla", "eager", "sdpa")
+KERNELS = ("auto", "triton", "gluon", "flashmla", "eager", "sdpa")
 RECOMPUTE_MODES = ("none", "selective", "full", "mla-latent")
 
 
@@ -105,7 +105,12 @@ class PointConfig:
                 raise SpecError("--kv-dtype", "an fp8 cache is supported by the Triton MLA kernel only")
             if self.kernel == "flashmla" and (self.kv_dtype != "bf16" or (self.block_size or 64) != 64):
                 raise SpecError("--kernel", "FlashMLA's dense decode takes a bf16 cache in blocks of 64 tokens")
-        elif self.kernel in ("auto", "triton", "flashmla"):
+            if self.kernel == "gluon":     # kernels/gluon_mla_decode.gluon_supported, less what needs a GPU to see
+                rows = self.q_tokens * predict.heads_per_rank(spec, self.tp).q
+                if not mla or self.kv_dtype != "bf16" or rows < 64:
+                    raise SpecError("--kernel", f"gluon runs MLA decode with a bf16 cache and at least 64 query rows "
+                                                f"per sequence (this point: {rows}); use auto or triton")
+        elif self.kernel in ("auto", "triton", "gluon", "flashmla"):
             if self.phase == "prefill":
                 raise SpecError("--kernel", "prefill runs through sdpa")
         if self.phase == "train" and self.recompute == "mla-latent" and not mla:
@@ -243,7 +248,7 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch):
     # Triton/FlashMLA: the lengths an engine keeps on the device (no fill kernel per call); eager/SDPA: None, so
     # they take their unmasked (fastest) path -- every sequence fills its cache.
     lens = {C: torch.full((B,), C, dtype=torch.int32, device="cuda") for C in set(held)}
-    with_lens = cfg.kernel in ("triton", "auto", "flashmla")
+    with_lens = cfg.kernel in ("triton", "auto", "gluon", "flashmla")
     calls = [(kv, lens[C] if with_lens else None, t, C) for kv, t, C in zip(kv_layers, tables, held)]
     if predict.mla_kernel(a):
         dq = a.kv_lora_rank + a.qk_rope_head_dim
@@ -256,7 +261,7 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch):
 
         def step():
             for (cache,), seqlens, table, C in calls:
-                extra = {"max_seqlen": C} if impl in ("triton", "auto") else {}
+                extra = {"max_seqlen": C} if impl in ("triton", "auto", "gluon") else {}
                 dk.mla_decode(query, cache, seqlens, table, softmax_scale=scale, kv_lora_rank=a.kv_lora_rank,
                               kv_scale=kv_scale, impl=impl, **extra)
     else:

@@ -399,3 +399,16 @@ def test_kv_is_measured_by_requested_bytes_not_reused_blocks(monkeypatch):
         state["alloc"] += 3 << 20      # the whole reused block
         state["req"] += 2 << 20        # what the cache asked for
     assert w.figures.allocated == 3 << 20 and w.figures.requested == 2 << 20 and w.figures.requested_peak == 2 << 20
+
+
+def test_gluon_is_profiled_only_where_it_runs():
+    from mlacalc.errors import SpecError
+    from mlacalc.profiler.run import PointConfig
+
+    v3 = load_spec("deepseek-v3")
+    PointConfig("deepseek-v3", "decode", "gluon", 8, 4096, layers=2).validate(v3)          # 128 heads: 128 rows
+    with pytest.raises(SpecError, match="at least 64 query rows.*16"):                       # tp 8: 16 heads
+        PointConfig("deepseek-v3", "decode", "gluon", 8, 4096, layers=2, tp=8).validate(v3)
+    PointConfig("deepseek-v3", "decode", "gluon", 8, 4096, layers=2, tp=8, q_tokens=4).validate(v3)  # 4 x 16 rows
+    with pytest.raises(SpecError, match="gluon runs MLA"):
+        PointConfig("llama-3.1-8b", "decode", "gluon", 8, 4096, layers=2).validate(load_spec("llama-3.1-8b"))

@@ -41,9 +41,10 @@ def _cuda(min_free_gib: float = 1.0):
 def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)],
             phase: Annotated[str, typer.Option("--phase", help="decode | prefill | train")] = "decode",
             batch: BatchOpt = "8", context: ContextOpt = "4k",
-            kernel: Annotated[str, typer.Option("--kernel", help="auto | triton | flashmla | eager | sdpa (MLA decode: "
-                                                "auto, triton, flashmla or eager; MHA/GQA decode: auto, triton or "
-                                                "sdpa; prefill/train: sdpa)")] = "auto",
+            kernel: Annotated[str, typer.Option("--kernel", help="auto | triton | gluon | flashmla | eager | sdpa (MLA "
+                                                "decode: auto, triton, gluon (64+ query rows), flashmla or eager; "
+                                                "MHA/GQA decode: auto, triton or sdpa; prefill/train: sdpa)")]
+            = "auto",
             layers: Annotated[Optional[int], typer.Option("--layers", help="Build and run N layers and scale "
                                                           "(default: all; train: 2).")] = None,
             q_tokens: Annotated[int, typer.Option("--q-tokens", help="Query tokens per sequence (MTP).")] = 1,
