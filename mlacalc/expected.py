@@ -48,6 +48,7 @@ count gets the floor times the default efficiencies. On other GPUs they are an e
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields, replace
 
@@ -144,6 +145,14 @@ def kernel_model(hw, backend: str) -> KernelModel:
     """``backend``'s coefficients on ``hw``: calibrated ones from its YAML, else the defaults scaled to it."""
     if backend not in BACKENDS:
         raise SpecError("kernel", f"must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    try:
+        return _kernel_model(hw, backend)
+    except TypeError:             # an unhashable stand-in for a Hardware (tests): no cache
+        return _kernel_model.__wrapped__(hw, backend)
+
+
+@functools.lru_cache(maxsize=256)   # a sweep asks the same (card, backend) thousands of times
+def _kernel_model(hw, backend: str) -> KernelModel:
     own = dict(getattr(hw, "kernels", ()) or ())
     if backend in own:
         return own[backend]
@@ -187,6 +196,7 @@ class SplitPlan:
     splits: int
 
 
+@functools.lru_cache(maxsize=8192)     # sweeps ask the same shapes under many layouts
 def choose_splits(units: int, keys: float, *, sms: int, min_tokens: int, max_splits: int, token_bytes: float,
                   partial_bytes_per_split: float) -> int:
     """The project's split planner (kernels/triton_split_kv.choose_num_splits and plan_splits, restated without
@@ -204,6 +214,7 @@ def choose_splits(units: int, keys: float, *, sms: int, min_tokens: int, max_spl
     return max(1, math.ceil(keys / per))
 
 
+@functools.lru_cache(maxsize=8192)
 def flashmla_schedule(seqs: int, keys: float, parts: int) -> tuple[int, int, int]:
     """FlashMLA's tile scheduler for ``seqs`` requests of ``keys`` keys over ``parts`` SM parts, restated from
     csrc/smxx/decode/get_decoding_sched_meta/get_decoding_sched_meta.cu: a request costs its 64-key blocks plus 5
