@@ -8,17 +8,13 @@
 # Device call (repo root; .peers is a git-ignored copy of ../shared/peers):
 #     run(command="bash bench/issue13_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
+. bench/device_lib.sh
 export PYTHONUNBUFFERED=1
 LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$W/install.log" 2>&1 \
-  || { tail -20 "$W/install.log" | tee -a "$LOG"; exit 1; }
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv \
-  > "$OUT/nvidia-smi.txt" 2>&1
-python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)" | tee -a "$LOG"
+install_project "$W/install.log" "$LOG" || exit 1
+gpu_facts "$OUT/nvidia-smi.txt" "$LOG"
 
-( timeout 240 python3 .peers/build_flashmla.py --site /tmp/site > "$W/flashmla_build.log" 2>&1;
-  echo "build exit $?" >> "$W/flashmla_build.log" ) &
-build_pid=$!
+start_flashmla_build "$W/flashmla_build.log"
 
 # while FlashMLA compiles (CPU): the memory/training suite (the floor's report, as on the H100)
 if [ "${SKIP_DEFAULT:-0}" != 1 ]; then   # SKIP_DEFAULT=1: only calibrate and the expected suite
@@ -29,8 +25,7 @@ if [ "${SKIP_DEFAULT:-0}" != 1 ]; then   # SKIP_DEFAULT=1: only calibrate and th
   cp "$W/validate-default/validate.md" "$OUT/validate-default.md"
 fi
 
-wait "$build_pid"; tail -2 "$W/flashmla_build.log" | tee -a "$LOG"
-export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 python3 -c "import flash_mla; print('flash_mla importable')" 2>&1 | tail -1 | tee -a "$LOG"
 
 if [ "${SKIP_CALIBRATE:-0}" = 1 ]; then   # SKIP_CALIBRATE=1: validate with the committed calibration

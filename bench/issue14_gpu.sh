@@ -10,24 +10,18 @@
 # The FlashMLA build (~105 s, CPU-bound: nvcc) runs in the background while the GPU tests run; the benchmark then
 # imports flash_mla from /tmp/site (without it, the peer rows say "flash_mla not importable" and the rest runs).
 set -u
+. bench/device_lib.sh
 export PYTHONUNBUFFERED=1
 BUDGET=465  # seconds for the whole script, inside the 8-minute call
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$OUT/install.log" 2>&1 \
-  || { tail -20 "$OUT/install.log"; exit 1; }
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv \
-  > "$OUT/nvidia-smi.txt" 2>&1
-python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)" | tee -a "$OUT/install.log"
+install_project "$OUT/install.log" || exit 1
+gpu_facts "$OUT/nvidia-smi.txt" "$OUT/install.log"
 
-( timeout 300 python3 .peers/build_flashmla.py --site /tmp/site > "$OUT/flashmla_build.log" 2>&1;
-  echo "build exit $?" >> "$OUT/flashmla_build.log" ) &
-build_pid=$!
+start_flashmla_build "$OUT/flashmla_build.log" 300
 
 timeout 180 python3 -m pytest -q -m gpu tests/test_kernels_gpu.py -p no:cacheprovider -rf 2>&1 \
   | tee "$OUT/pytest.log" | tail -30
 
-wait "$build_pid"
-tail -3 "$OUT/flashmla_build.log"
-export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+finish_flashmla_build "$OUT/flashmla_build.log" "$OUT/install.log"
 python3 -c "import flash_mla; print('flash_mla importable')" 2>&1 | tail -1
 
 left=$(( BUDGET - SECONDS ))

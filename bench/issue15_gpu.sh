@@ -16,12 +16,12 @@
 # Not run yet on several GPUs (none was lent when it was written); the CPU tests (tests/test_sharded.py) run the
 # same runner with gloo processes.
 set -u
+. bench/device_lib.sh
 export PYTHONUNBUFFERED=1
 N=${N:-8}
 NAME=h200x${N}
 BUDGET=${BUDGET:-560}     # seconds for the whole script, inside a 10-minute call
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$OUT/install.log" 2>&1 \
-  || { tail -20 "$OUT/install.log"; exit 1; }
+install_project "$OUT/install.log" || exit 1
 nvidia-smi --query-gpu=index,name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv \
   > "$OUT/nvidia-smi.txt" 2>&1
 nvidia-smi topo -m >> "$OUT/nvidia-smi.txt" 2>&1

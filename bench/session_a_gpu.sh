@@ -5,10 +5,10 @@
 # ws-*.json (6).
 #     run(command="bash bench/session_a_gpu.sh", timeout_s=600)
 set -u
+. bench/device_lib.sh
 export PYTHONUNBUFFERED=1
 LOG="$OUT/run.log"
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > /tmp/install.log 2>&1 \
-  || { tail -20 /tmp/install.log | tee -a "$LOG"; exit 1; }
+install_project /tmp/install.log "$LOG" || exit 1
 echo "== host_profile" >> "$LOG"
 timeout 60 python3 bench/host_profile.py >> "$LOG" 2>&1; echo "host_profile exit $?" | tee -a "$LOG"
 if [ -f bench/tune_fp8_sparse.py ]; then

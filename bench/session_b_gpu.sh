@@ -6,16 +6,12 @@
 #   tune_fp8_round2.json, whole-step.json (bench/whole_step_gpu.sh's points, priced with this run's h200.yaml)
 #     run(command="bash bench/session_b_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
+. bench/device_lib.sh
 export PYTHONUNBUFFERED=1
 LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$W/install.log" 2>&1 \
-  || { tail -20 "$W/install.log" | tee -a "$LOG"; exit 1; }
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv \
-  >> "$LOG" 2>&1
-python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)" | tee -a "$LOG"
-( timeout 240 python3 .peers/build_flashmla.py --site /tmp/site > "$W/flashmla_build.log" 2>&1;
-  echo "build exit $?" >> "$W/flashmla_build.log" ) &
-build_pid=$!
+install_project "$W/install.log" "$LOG" || exit 1
+gpu_facts "$LOG" "$LOG"
+start_flashmla_build "$W/flashmla_build.log"
 echo "== host_profile" >> "$LOG"
 timeout 60 python3 bench/host_profile.py 2>&1 | head -8 >> "$LOG"
 if [ "${ROUND2:-0}" = 1 ]; then   # ROUND2=1: the second fp8 tuning round too (run apart on 2026-12-02)
@@ -23,8 +19,7 @@ if [ "${ROUND2:-0}" = 1 ]; then   # ROUND2=1: the second fp8 tuning round too (r
   timeout 150 python3 bench/tune_fp8_round2.py --out "$OUT/tune_fp8_round2.json" >> "$LOG" 2>&1
   echo "round2 exit $?" | tee -a "$LOG"
 fi
-wait "$build_pid"; tail -2 "$W/flashmla_build.log" | tee -a "$LOG"
-export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 echo "== calibrate --kernels" | tee -a "$LOG"
 timeout 200 mlacalc calibrate --out "$OUT/h200.yaml" --base h200 --kernels --json > "$OUT/calibrate.json" 2>> "$LOG"
 echo "calibrate exit $? at ${SECONDS} s" | tee -a "$LOG"

@@ -7,21 +7,16 @@
 #   validate-expected.md, whole-step.json
 #     run(command="bash bench/session_c_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
+. bench/device_lib.sh
 export PYTHONUNBUFFERED=1
 LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$W/install.log" 2>&1 \
-  || { tail -20 "$W/install.log" | tee -a "$LOG"; exit 1; }
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv \
-  >> "$LOG" 2>&1
-python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)" | tee -a "$LOG"
-( timeout 240 python3 .peers/build_flashmla.py --site /tmp/site > "$W/flashmla_build.log" 2>&1;
-  echo "build exit $?" >> "$W/flashmla_build.log" ) &
-build_pid=$!
+install_project "$W/install.log" "$LOG" || exit 1
+gpu_facts "$LOG" "$LOG"
+start_flashmla_build "$W/flashmla_build.log"
 echo "== pytest -m gpu (profiler, whole step)" >> "$LOG"
 timeout 100 python3 -m pytest -q -m gpu tests/test_profiler_gpu.py tests/test_whole_step.py -p no:cacheprovider -rf \
   >> "$LOG" 2>&1; echo "pytest exit $?" | tee -a "$LOG"
-wait "$build_pid"; tail -2 "$W/flashmla_build.log" | tee -a "$LOG"
-export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 echo "== mlacalc calibrate --out h200.yaml --base h200 --kernels --json" | tee -a "$LOG"
 timeout 200 mlacalc calibrate --out "$OUT/h200.yaml" --base h200 --kernels --json > "$OUT/calibrate.json" 2>> "$LOG"
 echo "calibrate exit $? at ${SECONDS} s" | tee -a "$LOG"

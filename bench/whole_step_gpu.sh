@@ -9,10 +9,10 @@
 # Priced with the committed H200 calibration (reports/h200/h200.yaml). Each point has 60 s; points left when the
 # budget (170 s) runs out are skipped and say so.
 set -u
+. bench/device_lib.sh
 export PYTHONUNBUFFERED=1
 LOG="$OUT/run.log"; W=/tmp/mlacalc-ws; mkdir -p "$W"
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$W/install.log" 2>&1 \
-  || { tail -20 "$W/install.log" | tee -a "$LOG"; exit 1; }
+install_project "$W/install.log" "$LOG" || exit 1
 python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__, \
 torch.cuda.get_device_name(0))" | tee -a "$LOG"
 GPU=${GPU:-reports/h200/h200.yaml}   # GPU=FILE: price with another calibration

@@ -3,8 +3,9 @@
 # (4,096-token window) decode and prefill and Gemma-3 (5 local : 1 global) decode, predicted beside measured.
 #     run(command="bash bench/windows_gpu_check.sh")
 set -u
+. bench/device_lib.sh
 export PYTHONUNBUFFERED=1
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > /tmp/install.log 2>&1 || { tail -20 /tmp/install.log; exit 1; }
+install_project /tmp/install.log || exit 1
 timeout 200 python3 -m pytest -q -m gpu tests/test_profiler_gpu.py -p no:cacheprovider -rf 2>&1 | tail -8 | tee "$OUT/profiler_gpu_tests.txt"
 for ph in decode prefill; do
   timeout 60 mlacalc profile mistral-7b --phase $ph --batch 2 --context 8k --layers 4 --gpu h200 --json > "$OUT/mistral_$ph.json" 2> "$OUT/mistral_$ph.err"

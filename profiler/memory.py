@@ -198,15 +198,12 @@ def free_cuda_memory() -> None:
         pass
 
 
-def guarded(cfg, body, predicted_peak: int | None, free_bytes: int | None) -> dict:
-    """Run ``body()`` -> result dict; on OOM record ``does not fit`` against the fit prediction, then clean up.
-
-    The fit prediction is ``predicted_peak <= free_bytes``; ``fit_agrees`` says whether reality matched it."""
-    predicted_fits = None if predicted_peak is None or free_bytes is None else predicted_peak <= free_bytes
+def run_or_oom(body) -> dict:
+    """``body()`` -> its result dict with ``status`` "ok", or on an out-of-memory error ``does not fit`` and the
+    error's first line (any other error propagates); ``wall_s``; the allocator's cache emptied afterwards."""
     t0 = time.perf_counter()
     try:
-        res = body()
-        res["status"] = "ok"
+        res = {**body(), "status": "ok"}
     except Exception as e:
         if not is_oom(e):
             raise
@@ -214,6 +211,15 @@ def guarded(cfg, body, predicted_peak: int | None, free_bytes: int | None) -> di
     finally:
         free_cuda_memory()
     res["wall_s"] = time.perf_counter() - t0
+    return res
+
+
+def guarded(cfg, body, predicted_peak: int | None, free_bytes: int | None) -> dict:
+    """Run ``body()`` -> result dict; on OOM record ``does not fit`` against the fit prediction, then clean up.
+
+    The fit prediction is ``predicted_peak <= free_bytes``; ``fit_agrees`` says whether reality matched it."""
+    predicted_fits = None if predicted_peak is None or free_bytes is None else predicted_peak <= free_bytes
+    res = run_or_oom(body)
     res["fit"] = {"predicted_peak_bytes": predicted_peak, "free_bytes_at_start": free_bytes,
                   "predicted_fits": predicted_fits,
                   "measured_fits": res["status"] == "ok",

@@ -120,30 +120,39 @@ class Comm:
         return out
 
 
+def time_steps(step, reps: int, comms: list, *, cuda: bool, device, barrier: bool = True) -> tuple[list, list]:
+    """``reps`` timed calls of ``step`` on this rank, the ranks lined up by a barrier before each: seconds per call
+    (CUDA events on the GPU, wall clock on CPU) and, on CPU, the seconds the ``comms`` logs spent in collectives
+    per call (on the GPU that comes from the profiler: :func:`comm_kernel_time`)."""
+    times, comm_s = [], []
+    for _ in range(reps):
+        if barrier:
+            dist.barrier()
+        for c in comms:
+            c.log.clear()
+        if cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            step()
+            end.record()
+            torch.cuda.synchronize(device)
+            times.append(start.elapsed_time(end) / 1e3)
+        else:
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+            comm_s.append(sum(e["seconds"] or 0.0 for c in comms for e in c.log))
+    return times, comm_s
+
+
 def comm_kernel_time(fn, reps: int = 3) -> tuple[float, list[str]]:
     """Device seconds per call of ``fn`` spent in communication kernels (names containing nccl, all_reduce,
-    all_gather, ...), from a torch.profiler trace; and the kernel names found."""
-    from torch.profiler import ProfilerActivity, profile
+    all_gather, ...), from a torch.profiler trace (:func:`.timing.device_kernels`); and the kernel names found."""
+    from .timing import device_kernels
 
-    fn()
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        for _ in range(reps):
-            fn()
-        torch.cuda.synchronize()
-    total, names = 0.0, []
-    for ev in prof.key_averages():
-        if getattr(ev, "device_type", None) is not None and "CUDA" not in str(ev.device_type):
-            continue
-        if not any(k in ev.key.lower() for k in COMM_KERNELS):
-            continue
-        us = getattr(ev, "self_device_time_total", None)
-        if us is None:
-            us = getattr(ev, "self_cuda_time_total", 0)
-        if us:
-            total += us / 1e6
-            names.append(ev.key[:80])
-    return total / reps, names
+    comm = [(name, seconds) for name, _, seconds in device_kernels(fn, reps=reps)
+            if any(k in name.lower() for k in COMM_KERNELS)]
+    return sum(s for _, s in comm) / reps, [name[:80] for name, _ in comm]
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -467,23 +476,7 @@ def measure_decode(cfg, spec, rank: int, world: int, device, *, outputs: bool = 
     out["comm_bytes"] = sum(e["bytes"] for e in comm.log if e["kind"] == "data")
     per_layer = [sum(1 for e in comm.log if e["kind"] == "data" and e["layer"] == j) for j in range(cfg.layers)]
     out["collectives_per_layer"] = per_layer
-    times, comm_s = [], []
-    for _ in range(cfg.reps):
-        if comm.live:
-            dist.barrier()
-        comm.log.clear()
-        if cuda:
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            step()
-            e.record()
-            torch.cuda.synchronize(device)
-            times.append(s.elapsed_time(e) / 1e3)
-        else:
-            t0 = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t0)
-            comm_s.append(sum(e["seconds"] or 0.0 for e in comm.log))
+    times, comm_s = time_steps(step, cfg.reps, [comm], cuda=cuda, device=device, barrier=comm.live)
     out["latency_s"] = statistics.median(times)
     out["latency_samples"] = len(times)
     if cuda:

@@ -97,10 +97,9 @@ def time_cuda(fn: Callable[[], object], *, warmup: int = 3, reps: int = 20, flus
                   gap_max=max(gaps) if gaps else None)
 
 
-def kernel_breakdown(fn: Callable[[], object], *, reps: int = 3, trace_path: str | None = None,
-                     top: int = 12) -> list[dict]:
-    """GPU kernels launched by ``fn`` (run ``reps`` times under torch.profiler): name, calls, total and mean
-    device time per call of ``fn`` in seconds, share of the GPU time. Sorted by total, ``top`` rows."""
+def device_kernels(fn: Callable[[], object], *, reps: int = 3, trace_path: str | None = None) -> list[tuple]:
+    """The GPU kernels ``fn`` launches, run ``reps`` times under torch.profiler after one warm-up call:
+    ``(name, calls, device seconds in total)`` per kernel name; ``trace_path`` also writes a Chrome trace."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -112,7 +111,7 @@ def kernel_breakdown(fn: Callable[[], object], *, reps: int = 3, trace_path: str
         torch.cuda.synchronize()
     if trace_path:
         prof.export_chrome_trace(str(trace_path))
-    rows = []
+    out = []
     for ev in prof.key_averages():
         dev_us = getattr(ev, "self_device_time_total", None)
         if dev_us is None:
@@ -121,7 +120,16 @@ def kernel_breakdown(fn: Callable[[], object], *, reps: int = 3, trace_path: str
             continue
         if getattr(ev, "device_type", None) is not None and "CUDA" not in str(ev.device_type):
             continue
-        rows.append({"name": ev.key, "calls_per_step": ev.count / reps, "time_s": dev_us / 1e6 / reps})
+        out.append((ev.key, ev.count, dev_us / 1e6))
+    return out
+
+
+def kernel_breakdown(fn: Callable[[], object], *, reps: int = 3, trace_path: str | None = None,
+                     top: int = 12) -> list[dict]:
+    """GPU kernels launched by ``fn`` (run ``reps`` times under torch.profiler): name, calls, total and mean
+    device time per call of ``fn`` in seconds, share of the GPU time. Sorted by total, ``top`` rows."""
+    rows = [{"name": name, "calls_per_step": calls / reps, "time_s": seconds / reps}
+            for name, calls, seconds in device_kernels(fn, reps=reps, trace_path=trace_path)]
     total = sum(r["time_s"] for r in rows) or 1.0
     rows.sort(key=lambda r: -r["time_s"])
     for r in rows:

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from dataclasses import asdict, dataclass, replace
 
 from mlacalc.attention import family, key_rule
@@ -68,7 +67,7 @@ from .attribution import (
     attribute,
     events_from_profile,
 )
-from .results import DOES_NOT_FIT, Comparison, _finite
+from .results import Comparison, _finite
 
 PHASES = ("decode", "prefill")
 KERNELS = ("auto", "triton", "eager", "sdpa")
@@ -604,22 +603,12 @@ def event_times(model: "WholeStep", steps: int, step_s: float) -> dict[str, floa
 
 def profile_whole_step(cfg: StepConfig, hw: Hardware, *, spec: ModelSpec | None = None) -> dict:
     """Predict, measure and compare one whole-step point (a JSON-ready dict; OOM: status ``does not fit``)."""
-    from .memory import free_cuda_memory, is_oom
+    from .memory import run_or_oom
 
     spec = spec or load_spec(cfg.model)
     cfg.validate(spec)
     roof = predict_step(cfg, spec, hw)
-    t0 = time.perf_counter()
-    try:
-        res = {"status": "ok", **measure(cfg, spec)}
-    except Exception as e:
-        if not is_oom(e):
-            raise
-        res = {"status": DOES_NOT_FIT, "error": str(e).splitlines()[0][:300]}
-    finally:
-        free_cuda_memory()
-    res["wall_s"] = time.perf_counter() - t0
-    return assemble(cfg, spec, roof, res)
+    return assemble(cfg, spec, roof, run_or_oom(lambda: measure(cfg, spec)))
 
 
 # -------------------------------------------------------------------------------------------------------------

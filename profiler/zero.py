@@ -34,7 +34,6 @@ peak over a training step.
 from __future__ import annotations
 
 import statistics
-import time
 import weakref
 
 import torch
@@ -48,6 +47,7 @@ from .shard_layers import (
     build_layer,
     comm_kernel_time,
     tensor_bytes,
+    time_steps,
 )
 
 LR = 1e-3
@@ -447,23 +447,7 @@ def measure_train(cfg, spec, rank: int, world: int, device, *, outputs: bool = F
             out["nvml_peak_delta_bytes"] = sampler.result.peak - start_used
     else:
         out["peak_bytes"] = None
-    times, comm_s = [], []
-    for _ in range(cfg.reps):
-        dist.barrier()
-        tp_comm.log.clear()
-        dp_comm.log.clear()
-        if cuda:
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            step()
-            e.record()
-            torch.cuda.synchronize(device)
-            times.append(s.elapsed_time(e) / 1e3)
-        else:
-            t0 = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t0)
-            comm_s.append(sum(e["seconds"] or 0.0 for e in tp_comm.log + dp_comm.log))
+    times, comm_s = time_steps(step, cfg.reps, [tp_comm, dp_comm], cuda=cuda, device=device)
     out["collectives_by_op"] = {"tp": tp_comm.counts(), "dp": dp_comm.counts()}
     out["latency_s"] = statistics.median(times)
     if cuda:

@@ -1,0 +1,28 @@
+# Steps every device script shares; sourced from the repo root: `. bench/device_lib.sh`.
+# On the GPU machine python3 has torch, triton, nvidia-ml-py, typer, rich and pyyaml, and no internet
+# (../shared/device/README.md), so the project installs without its dependencies.
+
+install_project() {    # $1: install log; $2: run log (optional). The working tree as an editable install; on failure
+  # the install log's tail (printed, and added to the run log) and status 1
+  python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$1" 2>&1 \
+    || { tail -20 "$1" | tee -a "${2:-/dev/null}"; return 1; }
+}
+
+gpu_facts() {          # $1: file for nvidia-smi's clocks, power and temperature; $2: log for the versions line
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv \
+    >> "$1" 2>&1
+  python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)" | tee -a "$2"
+}
+
+start_flashmla_build() {   # $1: build log; $2: seconds (default 240). FlashMLA from a carried copy of
+  # ../shared/peers (.peers, git-ignored) into /tmp/site, in the background (CPU-bound: nvcc, ~100 s)
+  ( timeout "${2:-240}" python3 .peers/build_flashmla.py --site /tmp/site > "$1" 2>&1
+    echo "build exit $?" >> "$1" ) &
+  FLASHMLA_PID=$!
+}
+
+finish_flashmla_build() {  # $1: build log; $2: run log. Waits for the build, then puts flash_mla on the path
+  wait "$FLASHMLA_PID"
+  tail -2 "$1" | tee -a "$2"
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+}
