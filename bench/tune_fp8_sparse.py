@@ -15,7 +15,7 @@ two programs per SM with twice the splits (B = 8 is latency-bound).
    reference of testing.py over the cache as stored, NaN-poisoned outputs), lengths 1/63/64/65/1021 with the planned
    splits and with one split; rel err < 2e-2 (fp8) or 1e-2 (bf16). A candidate that fails or raises is recorded with
    its error and not timed.
-3. Timing: mlacalc.kernels.bench.cuda_graph + profiler.timing.time_cuda on the graph's replay (device time only), the
+3. Timing: profiler.timing.cuda_graph + time_cuda on the graph's replay (device time only), the
    L2 flushed before each replay; floors from kernels/bench.py's cost functions and the ceilings measured here.
    Dense fp8 (paged, 64-token blocks, shuffled): B 32/128 x ctx 4k/32k x heads 16/64/128. Sparse: B 8/64, topk 2048
    of a 32k context, heads 16/64/128, bf16 and fp8-ds rows.
@@ -41,13 +41,13 @@ from mlacalc.kernels.bench import (
     MLA_R,
     MLA_SCALE,
     _floor_ms,
-    cuda_graph,
     mla_decode_cost,
     run_meta,
     sparse_decode_cost,
     write_result,
 )
-from mlacalc.kernels.cache import fp8_ds_row_bytes, pack_fp8_ds
+from mlacalc.kernels.bench import sparse_inputs as bench_sparse_inputs
+from mlacalc.kernels.cache import fp8_ds_row_bytes
 from mlacalc.kernels.testing import (
     make_mla_case,
     make_sparse_case,
@@ -66,7 +66,7 @@ from mlacalc.kernels.triton_mla_sparse import (
     mla_decode_sparse,
 )
 from mlacalc.profiler.calibrate import measure_ceilings
-from mlacalc.profiler.timing import L2Flusher, time_cuda
+from mlacalc.profiler.timing import L2Flusher, cuda_graph, time_cuda
 
 HEADS = (16, 64, 128)
 DENSE_POINTS = [(B, ctx) for B in (32, 128) for ctx in (4096, 32768)]
@@ -238,12 +238,7 @@ def dense_inputs(B, ctx, dev):
 
 
 def sparse_inputs(B, ctx, dev):
-    nblk = ctx // 64
-    kv = torch.randn(B * nblk, 64, D, device=dev, dtype=torch.bfloat16)
-    ds = pack_fp8_ds(kv[..., :MLA_R], kv[..., MLA_R:])
-    table = torch.randperm(B * nblk, device=dev).view(B, nblk).to(torch.int32)
-    lens = torch.full((B,), ctx, dtype=torch.int32, device=dev)
-    idx = torch.argsort(torch.rand(B, 1, ctx, device=dev), dim=-1)[..., :TOPK].to(torch.int32)
+    (kv, ds), table, lens, idx = bench_sparse_inputs(B, ctx, TOPK, dev)
     return {"sparse_bf16": kv, "sparse_fp8_ds": ds}, table, lens, idx
 
 

@@ -37,7 +37,7 @@ from dataclasses import asdict
 import torch
 
 from mlacalc.profiler.calibrate import measure_ceilings
-from mlacalc.profiler.timing import L2Flusher, time_cuda
+from mlacalc.profiler.timing import L2Flusher, cuda_graph, time_cuda
 
 __all__ = ["run_benchmark", "time_ms", "make_timer", "run_meta", "write_result", "mla_decode_cost",
            "sparse_decode_cost"]
@@ -346,23 +346,6 @@ PEER_POINTS = dict(batches=(8, 32, 128), contexts=(4096, 32768), heads=(16, 64, 
 SPARSE_POINTS = dict(batches=(8, 64), heads=(16, 64, 128), topk=2048, ctx=32768)
 
 
-def cuda_graph(fn):
-    """A CUDA graph of one call of fn (warmed up on a side stream first, as torch.cuda.graphs asks), or None when
-    fn cannot be captured."""
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        fn()
-    torch.cuda.current_stream().wait_stream(s)
-    g = torch.cuda.CUDAGraph()
-    try:
-        with torch.cuda.graph(g):
-            fn()
-    except RuntimeError:
-        return None
-    return g
-
-
 def eager_and_graph(fn, flusher, *, budget_s: float = 0.12) -> dict:
     """Per-call times of fn in ms: `eager_ms` as a decode loop sees it (no hold: the GPU waits while the host is
     still in the wrapper), `graph_ms` for a CUDA graph of the same call (device time only), both with the L2 flushed
@@ -463,21 +446,30 @@ def bench_peers(flusher, ceil, device, *, points=PEER_POINTS, log=print) -> list
     return rows
 
 
+def sparse_inputs(B: int, ctx: int, topk: int, device):
+    """Inputs of a sparse decode point: ((bf16 pool, its fp8-ds packing) of B x ctx random rows in shuffled 64-token
+    blocks, the block table, the lengths, ``topk`` distinct random indices per sequence)."""
+    from .cache import pack_fp8_ds
+
+    nblk = ctx // 64
+    kv = torch.randn(B * nblk, 64, MLA_R + MLA_DR, device=device, dtype=torch.bfloat16)
+    ds = pack_fp8_ds(kv[..., :MLA_R], kv[..., MLA_R:])
+    table = torch.randperm(B * nblk, device=device).view(B, nblk).to(torch.int32)
+    lens = torch.full((B,), ctx, dtype=torch.int32, device=device)
+    idx = torch.argsort(torch.rand(B, 1, ctx, device=device), dim=-1)[..., :topk].to(torch.int32)
+    return (kv, ds), table, lens, idx
+
+
 def bench_sparse(flusher, ceil, device, pts, *, log=print) -> list[dict]:
     """Sparse top-k decode (topk selected rows of a ctx-token paged cache per query) over bf16 and fp8-ds rows;
     floor from the selected bytes (+ q, out, indices) and the flops of topk keys."""
-    from .cache import fp8_ds_row_bytes, pack_fp8_ds
+    from .cache import fp8_ds_row_bytes
     from .decode import mla_decode
 
     D, r, topk, ctx = MLA_R + MLA_DR, MLA_R, pts["topk"], pts["ctx"]
     rows = []
     for B in pts["batches"]:
-        nblk = ctx // 64
-        kv = torch.randn(B * nblk, 64, D, device=device, dtype=torch.bfloat16)
-        ds = pack_fp8_ds(kv[..., :r], kv[..., r:])
-        table = torch.randperm(B * nblk, device=device).view(B, nblk).to(torch.int32)
-        lens = torch.full((B,), ctx, dtype=torch.int32, device=device)
-        idx = torch.argsort(torch.rand(B, 1, ctx, device=device), dim=-1)[..., :topk].to(torch.int32)
+        (kv, ds), table, lens, idx = sparse_inputs(B, ctx, topk, device)
         for H in pts["heads"]:
             q = torch.randn(B, 1, H, D, device=device, dtype=torch.bfloat16)
             for fmt, cache in (("bf16", kv), ("fp8_ds", ds)):

@@ -320,24 +320,6 @@ def _prefill_step(cfg: PointConfig, spec: ModelSpec, kv_layers, torch):
     return step, (q, k, v)
 
 
-def _graphed(step, torch):
-    """A CUDA graph replaying ``step`` (launch gaps out of the timing), or None when capture fails."""
-    try:
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            step()
-        torch.cuda.current_stream().wait_stream(s)
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            step()
-        torch.cuda.synchronize()
-        return g
-    except Exception:
-        torch.cuda.synchronize()
-        return None
-
-
 def _nvml_peak_delta(sampler, start_used):
     if sampler.result is None or start_used is None or sampler.result.peak is None:
         return None
@@ -350,7 +332,7 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
     import torch
 
     from .memory import AllocatorWatch, NVMLSampler
-    from .timing import kernel_breakdown, time_cuda
+    from .timing import cuda_graph, kernel_breakdown, time_cuda
 
     # Start from an empty cache: a free block left by an earlier point is reused whole when what remains of it
     # would be <= 1 MiB (the caching allocator does not split it), and memory_allocated then counts the remainder
@@ -381,7 +363,7 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
     out["memory_counted"] = "requested bytes" if exact else "allocated bytes"
     out["reserved_bytes"] = whole.figures.peak_reserved
     out["nvml_peak_delta_bytes"] = _nvml_peak_delta(sampler, start_used)
-    graph = _graphed(step, torch) if cfg.cuda_graph else None
+    graph = cuda_graph(step) if cfg.cuda_graph else None
     run = graph.replay if graph is not None else step
     t = time_cuda(run, warmup=cfg.warmup, reps=cfg.reps, flusher=flusher, max_seconds=2.0)
     out["cuda_graph"] = graph is not None

@@ -97,6 +97,27 @@ def time_cuda(fn: Callable[[], object], *, warmup: int = 3, reps: int = 20, flus
                   gap_max=max(gaps) if gaps else None)
 
 
+def cuda_graph(fn: Callable[[], object]):
+    """A CUDA graph of one call of ``fn`` (warmed up once on a side stream first, as torch.cuda.graphs asks), or
+    None when ``fn`` cannot be captured (a host sync, a CPU tensor, ...). Replaying it times the device alone."""
+    import torch
+
+    try:
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            fn()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            fn()
+        torch.cuda.synchronize()
+        return g
+    except Exception:  # capture refused: the caller times fn eagerly
+        torch.cuda.synchronize()
+        return None
+
+
 def device_kernels(fn: Callable[[], object], *, reps: int = 3, trace_path: str | None = None) -> list[tuple]:
     """The GPU kernels ``fn`` launches, run ``reps`` times under torch.profiler after one warm-up call:
     ``(name, calls, device seconds in total)`` per kernel name; ``trace_path`` also writes a Chrome trace."""
