@@ -144,3 +144,33 @@ def test_causal_prefill_computes_whole_diagonal_tiles():
     # 1,024 tokens = 8 blocks of 128: 8 x 9 / 2 = 36 blocks of 128^2 pairs computed, 1024 x 1025 / 2 kept
     assert causal_tile_waste(1024) == pytest.approx(36 * 128 * 128 / (1024 * 1025 / 2))
     assert causal_tile_waste(16384) < 1.01 and causal_tile_waste(0) == 1.0
+
+
+def test_an_fp8_cache_on_small_tiles_pays_widening_and_the_mma_sync_rate():
+    # 40 sequences x 16 rows over an fp8 latent (576 one-byte elements per key), 10 SMs: 40 CTAs in 4 waves of 10
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
+                    small_tile_mma_eff=0.5, dequant_gelem_s=10.0)
+    s = DecodeShape(seqs=40, rows=16, kv_groups=1, keys=4096, key_bytes=576, dkv=1088, out_dv=512, layers=1,
+                    key_elems=576)
+    ramp = 128 * 576 / 50e9                                   # two 64-key tiles at one SM's 50 GB/s
+    t_mem = 10 * 4096 * 576 / min(1000e9, 10 * 50e9)          # a wave's bytes at 10 SMs x 50 GB/s
+    t_mma = 2 * 16 * 4096 * 1088 / (100e12 * 0.5 / 10)        # a 16-row tile: mma.sync at half the peak, per SM
+    t_widen = 4096 * 576 / 10e9                               # 10 G elements/s widened per SM
+    want = 4 * (ramp + max(t_mem, t_mma + t_widen)) + 2e-6    # one split: no combine kernel
+    assert decode_attention_s(s, HW, m, 100e12) == pytest.approx(want)
+    bf16 = DecodeShape(40, 16, 1, 4096, 1152, 1088, 512, 1, key_elems=576)   # a 16-bit cache is not widened
+    assert decode_attention_s(bf16, HW, m, 100e12) == pytest.approx(
+        4 * (128 * 1152 / 50e9 + max(10 * 4096 * 1152 / 500e9, t_mma)) + 2e-6)
+
+
+def test_the_gqa_kernel_runs_four_programs_per_sm():
+    # 10 sequences x 8 KV heads (4 query rows each, a 16-row tile) over 256 keys: one split (256 // 256), 80 CTAs;
+    # four per SM on 10 SMs: 2 waves of 40, each SM doing four CTAs' math one after another
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
+                    max_splits=128)
+    s = DecodeShape(seqs=10, rows=4, kv_groups=8, keys=256, key_bytes=512, dkv=256, out_dv=128, layers=1,
+                    kernel="gqa")
+    ramp = 128 * 512 / 50e9
+    t_mem = 40 * 256 * 512 / min(1000e9, 10 * 50e9)
+    t_mma = 4 * 2 * 16 * 256 * 256 / (100e12 / 10)
+    assert decode_attention_s(s, HW, m, 100e12, "cost") == pytest.approx(2 * (ramp + max(t_mem, t_mma)) + 2e-6)
