@@ -235,7 +235,7 @@ def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, 
     """Config for `rows` = s_q * heads query rows per sequence, chosen from measurements (docs/kernels-notes.md);
     `paged`: for a paged cache (block table).
       bf16, s_q = 1: the H100 measurements of follow-ups 1-3 (reports/h100/kernels.md).
-      bf16, s_q > 1 (bench/tune_q2.py on the H200, 16 heads x 2 tokens): 32/64/8 warps/3 stages 0.118 ms vs the old
+      bf16, s_q > 1 (bench/tune_q2.py on the H200, reports/h200/tuning/tune_q2.json, 16 heads x 2 tokens): 32/64/8 warps/3 stages 0.118 ms vs the old
         32/32/4/3's 0.137 at B = 32 x 8k (0.118 vs 0.136 at 8 x 32k, 0.031 vs 0.032 at 3 x 6k; 0.126 vs 0.118 at
         80 x 3k, the one loss); >= 128 rows (64 heads x 2 tokens, B = 24 x 6k): the s_q = 1 128-row split_v tile,
         0.180 ms vs 64/64/8/2's 0.191.

@@ -206,7 +206,7 @@ P_SHIFT = 256.0  # fp8-ds: p * scale * 2^8 in fp16 (triton_flash.slice_pv); grou
 
 def default_sparse_config(heads: int, fp8_ds: bool) -> SparseMLAConfig:
     """Tiles by head count, the best geomean x floor per head class of bench/tune_fp8_sparse.py on the H200
-    (/work/data/sessA/tune_fp8_sparse.json, B = 8 and 64, topk 2048 of a 32k context; docs/kernels-notes.md,
+    (reports/h200/tuning/tune_fp8_sparse.json, B = 8 and 64, topk 2048 of a 32k context; docs/kernels-notes.md,
     "Issue 14, round 2"). x floor at B = 8 / 64:
       bf16 16 heads: 16/64/8 warps/3 stages 5.21 / 2.29 (the old 16/64/4/3: 6.67 / 3.27; a two-per-SM 16/32 tile,
         6.05 / 2.00, is as good in geomean but worse at B = 8, so not taken);
