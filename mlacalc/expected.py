@@ -87,7 +87,6 @@ class KernelModel:
     ramp_us: float = 0.0               # per wave of decode CTAs: the first tiles' latency before streaming
     combine_us_per_split: float = 0.0  # combine kernel: one program's serial step over one split's partial
     dequant_gelem_s: float = 0.0       # 8-bit caches: elements one SM widens per ns (0: free, not modelled)
-    overlap_loss: float = 0.0          # share of the shorter of memory and math time that is not hidden
     small_tile_mma_eff: float = 0.0    # tiles under 64 rows (mma.sync, not wgmma): their tensor-core share (0: mma_eff)
 
     def to_dict(self) -> dict:
@@ -297,7 +296,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         busy = min(sms, math.ceil(a / per_sm))    # SMs with work
         t_mem = a * bytes_cta / min(bw, busy * sm_bw)
         t_sm = math.ceil(a / busy) * (flops_cta / (peak_flops * mma / sms) + widen_cta)  # one SM's math
-        body += ramp + max(t_mem, t_sm) + m.overlap_loss * min(t_mem, t_sm)
+        body += ramp + max(t_mem, t_sm)
         left -= a
     kernels, combine = 1, 0.0
     if plan.splits > 1 or planner == "flashmla":  # FlashMLA always launches its combine kernel

@@ -54,7 +54,6 @@ GEMM_SHAPES = [(1, 4096, 4096), (4, 7168, 2048), (8, 2048, 3072), (24, 7168, 184
 GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "ramp_us": [0.5 * i for i in range(21)],
          "combine_us_per_split": [0.02 * i for i in range(26)],
-         "overlap_loss": [0.05 * i for i in range(21)],
          "small_tile_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
          "dequant_gelem_s": [0.0] + [0.5 * i for i in range(1, 41)],
          "sm_bandwidth_gb_s": [10.0 * i for i in range(2, 41)],
@@ -145,7 +144,7 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
 
 RESTARTS = 8            # extra descents from random grid points per decode backend (about 10 s of CPU each)
 DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
-                "dequant_gelem_s", "small_tile_mma_eff")     # overlap_loss stays 0: with small_tile_mma_eff it is confounded
+                "dequant_gelem_s", "small_tile_mma_eff")
 
 
 def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
