@@ -247,24 +247,30 @@ def flashmla_schedule(seqs: int, keys: float, parts: int) -> tuple[int, int, int
     return busy, most, splits
 
 
+def row_tiles(rows: int, m: KernelModel) -> tuple[int, int]:
+    """(rows of one CTA's tile, tiles per KV group): the query rows rounded up to a power of two, between
+    ``min_rows_per_cta`` and ``rows_per_cta``."""
+    tile = min(m.rows_per_cta, max(m.min_rows_per_cta, 1 << max(0, math.ceil(math.log2(rows)))))
+    return tile, math.ceil(rows / tile)
+
+
 def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str) -> SplitPlan:
     """The CTAs of one layer's decode core under ``planner`` (PLANNERS): "cost" (the project's kernels),
     "flashmla" (FlashMLA's scheduler) or "waves" (as many splits as fit in one wave, FlashDecoding)."""
-    tile = min(m.rows_per_cta, max(m.min_rows_per_cta, 1 << max(0, math.ceil(math.log2(shape.rows)))))
-    tiles = math.ceil(shape.rows / tile)
+    tile, tiles = row_tiles(shape.rows, m)
     units = shape.seqs * shape.kv_groups * tiles
     if planner == "flashmla":   # num_sm_parts = SMs / h_k / ceil(rows / 64); one CTA per (row tile, KV head, part)
         parts = max(1, sms // shape.kv_groups // tiles)
         busy, payload, splits = flashmla_schedule(shape.seqs, shape.keys, parts)
         return SplitPlan(busy * shape.kv_groups * tiles, payload * FLASHMLA_BLOCK, splits)
-    max_splits = max(1, min(m.max_splits, math.ceil(shape.keys / m.min_split_tokens)))
     if planner == "cost":
         splits = choose_splits(units, shape.keys, sms=sms * PROGRAMS_PER_SM.get(shape.kernel, 1),
                                min_tokens=m.min_split_tokens, max_splits=m.max_splits,
                                token_bytes=shape.key_bytes,
                                partial_bytes_per_split=shape.seqs * shape.kv_groups * shape.rows * shape.out_dv * 8)
-    else:
-        splits = max(1, min(max_splits, sms // units))      # as many splits as fit in one wave (FlashDecoding)
+    else:                                                   # as many splits as fit in one wave (FlashDecoding)
+        max_splits = max(1, min(m.max_splits, math.ceil(shape.keys / m.min_split_tokens)))
+        splits = max(1, min(max_splits, sms // units))
     return SplitPlan(units * splits, shape.keys / splits, splits)
 
 
@@ -272,8 +278,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     """Expected seconds of the split-KV decode attention core (see the module docstring)."""
     sms = getattr(hw, "sms", 0)
     bw = hw.mem_bandwidth_bytes_s * m.bandwidth_eff
-    tile = min(m.rows_per_cta, max(m.min_rows_per_cta, 1 << max(0, math.ceil(math.log2(shape.rows)))))
-    tiles = math.ceil(shape.rows / tile)
+    tile, tiles = row_tiles(shape.rows, m)
     if not sms:                                   # no SM count: the floor at the model's efficiencies
         units = shape.seqs * shape.kv_groups * tiles
         flops = 2 * units * tile * shape.keys * shape.dkv
