@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Issues 13 and 14 in ONE device call (<= 9.5 minutes): while FlashMLA builds, the host-time probe (and with
-# ROUND2=1 the second fp8 tuning round); then `mlacalc calibrate --kernels` (the calibration grid), `mlacalc validate --suite expected`
+# Issues 13 and 14 in ONE device call (<= 9.5 minutes): while FlashMLA builds, the host-time probe; then `mlacalc calibrate --kernels` (the calibration grid), `mlacalc validate --suite expected`
 # (held-out points) and `mlacalc bench kernels --peers` (ours beside FlashMLA). Files under $OUT (8):
 #   run.log (nvidia-smi too), h200.yaml, calibrate.json, validate-expected.json, validate-expected.md, kernels.json,
-#   tune_fp8_round2.json, whole-step.json (bench/whole_step_gpu.sh's points, priced with this run's h200.yaml)
+#   whole-step.json (bench/whole_step_gpu.sh's points, priced with this run's h200.yaml)
 #     run(command="bash bench/session_b_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
 . bench/device_lib.sh
@@ -14,11 +13,6 @@ gpu_facts "$LOG" "$LOG"
 start_flashmla_build "$W/flashmla_build.log"
 echo "== host_profile" >> "$LOG"
 timeout 60 python3 bench/host_profile.py 2>&1 | head -8 >> "$LOG"
-if [ "${ROUND2:-0}" = 1 ]; then   # ROUND2=1: the second fp8 tuning round too (run apart on 2026-12-02)
-  echo "== tune_fp8_round2" >> "$LOG"
-  timeout 150 python3 bench/tune_fp8_round2.py --out "$OUT/tune_fp8_round2.json" >> "$LOG" 2>&1
-  echo "round2 exit $?" | tee -a "$LOG"
-fi
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 echo "== calibrate --kernels" | tee -a "$LOG"
 timeout 200 mlacalc calibrate --out "$OUT/h200.yaml" --base h200 --kernels --json > "$OUT/calibrate.json" 2>> "$LOG"
