@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issues 13 and 14 in ONE device call (<= 9.5 minutes): while FlashMLA builds, the host-time probe; then `mlacalc calibrate --kernels` (the calibration grid), `mlacalc validate --suite expected`
-# (held-out points) and `mlacalc bench kernels --peers` (ours beside FlashMLA). Files under $OUT (8):
+# Issues 13 and 14 in ONE device call (<= 9.5 minutes): while FlashMLA builds, the host-time probe; then
+# `mlacalc calibrate --kernels` (the calibration grid), `mlacalc validate --suite expected` (held-out points) and
+# `mlacalc bench kernels --peers` (ours beside FlashMLA). Files under $OUT (7):
 #   run.log (nvidia-smi too), h200.yaml, calibrate.json, validate-expected.json, validate-expected.md, kernels.json,
 #   whole-step.json (bench/whole_step_gpu.sh's points, priced with this run's h200.yaml)
 #     run(command="bash bench/session_b_gpu.sh", carry=[".peers"], timeout_s=600)
