@@ -120,6 +120,25 @@ class Comm:
         return out
 
 
+def peak_over(run, *, cuda: bool, device, base: int, nvml, start_used: int | None) -> tuple[dict, object]:
+    """``run()``'s result and this rank's peak over it: ``peak_bytes`` (the allocator's peak less ``base``, the
+    bytes allocated before the layers were built; None on CPU, where the tensor bytes are the measurement) and
+    ``nvml_peak_delta_bytes`` (NVML's sampled peak less ``start_used``, where NVML answers)."""
+    from .memory import NVMLSampler
+
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    with NVMLSampler(nvml) as sampler:
+        result = run()
+        if cuda:
+            torch.cuda.synchronize(device)
+    out: dict = {"peak_bytes": torch.cuda.max_memory_allocated(device) - base if cuda else None}
+    if cuda and sampler.result is not None and sampler.result.peak is not None and start_used is not None:
+        out["nvml_peak_delta_bytes"] = sampler.result.peak - start_used
+    return out, result
+
+
 def time_steps(step, reps: int, comms: list, *, cuda: bool, device, barrier: bool = True) -> tuple[list, list]:
     """``reps`` timed calls of ``step`` on this rank, the ranks lined up by a barrier before each: seconds per call
     (CUDA events on the GPU, wall clock on CPU) and, on CPU, the seconds the ``comms`` logs spent in collectives
@@ -406,7 +425,7 @@ def tensor_bytes(ts) -> int:
 def measure_decode(cfg, spec, rank: int, world: int, device, *, outputs: bool = False) -> dict:
     """A decode point on this rank (see :mod:`.sharded`)."""
     from .device import nvml_open
-    from .memory import NVMLSampler, is_oom
+    from .memory import is_oom
 
     cuda = device.type == "cuda"
     par = cfg.parallel()
@@ -454,20 +473,13 @@ def measure_decode(cfg, spec, rank: int, world: int, device, *, outputs: bool = 
         return decode_step(layers, caches, x, comm, par=par, spec=spec, context=cfg.context, impl=impl,
                            valid=valid)
 
-    if cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-    with NVMLSampler(nvml) as sampler:
+    def warm():
         for _ in range(max(1, cfg.warmup)):
             y = step()
-        if cuda:
-            torch.cuda.synchronize(device)
-    if cuda:
-        out["peak_bytes"] = torch.cuda.max_memory_allocated(device) - base
-        if sampler.result is not None and sampler.result.peak is not None and start_used is not None:
-            out["nvml_peak_delta_bytes"] = sampler.result.peak - start_used
-    else:
-        out["peak_bytes"] = None      # no allocator on CPU: tensor bytes above are the measurement
+        return y
+
+    peak, y = peak_over(warm, cuda=cuda, device=device, base=base, nvml=nvml, start_used=start_used)
+    out.update(peak)
     comm.log.clear()
     step()
     out["collectives"] = sum(comm.counts("data").values())

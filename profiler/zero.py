@@ -46,6 +46,7 @@ from .shard_layers import (
     _generator,
     build_layer,
     comm_kernel_time,
+    peak_over,
     tensor_bytes,
     time_steps,
 )
@@ -381,7 +382,6 @@ def train_input(spec, cfg, dp_rank: int, device, dtype, name: str):
 def measure_train(cfg, spec, rank: int, world: int, device, *, outputs: bool = False) -> dict:
     """A training point on this rank (see the module docstring)."""
     from .device import nvml_open
-    from .memory import NVMLSampler
 
     cuda = device.type == "cuda"
     tp, dp = cfg.tp, cfg.dp
@@ -434,19 +434,7 @@ def measure_train(cfg, spec, rank: int, world: int, device, *, outputs: bool = F
     if outputs:
         out["output"] = y.detach().float().cpu().tolist()
     y = None
-    if cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-    with NVMLSampler(nvml) as sampler:
-        step()
-        if cuda:
-            torch.cuda.synchronize(device)
-    if cuda:
-        out["peak_bytes"] = torch.cuda.max_memory_allocated(device) - base
-        if sampler.result is not None and sampler.result.peak is not None and start_used is not None:
-            out["nvml_peak_delta_bytes"] = sampler.result.peak - start_used
-    else:
-        out["peak_bytes"] = None
+    out.update(peak_over(step, cuda=cuda, device=device, base=base, nvml=nvml, start_used=start_used)[0])
     times, comm_s = time_steps(step, cfg.reps, [tp_comm, dp_comm], cuda=cuda, device=device)
     out["collectives_by_op"] = {"tp": tp_comm.counts(), "dp": dp_comm.counts()}
     out["latency_s"] = statistics.median(times)
