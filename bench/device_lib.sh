@@ -26,3 +26,19 @@ finish_flashmla_build() {  # $1: build log; $2: run log. Waits for the build, th
   tail -2 "$1" | tee -a "$2"
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 }
+
+calibrate_kernels() {  # $1: seconds; $2: run log. `mlacalc calibrate --kernels` into $OUT/h200.yaml + calibrate.json
+  echo "== mlacalc calibrate --out h200.yaml --base h200 --kernels --json" | tee -a "$2"
+  timeout "$1" mlacalc calibrate --out "$OUT/h200.yaml" --base h200 --kernels --json > "$OUT/calibrate.json" \
+    2>> "$2"
+  echo "calibrate exit $? at ${SECONDS} s" | tee -a "$2"
+}
+
+validate_suite() {     # $1: suite; $2: hardware spec; $3: seconds; $4: work folder; $5: run log.
+  # `mlacalc validate` into $4/validate-$1/, its JSON and Markdown copied to $OUT/validate-$1.json and .md
+  echo "== mlacalc validate --out validate-$1 --gpu $2 --suite $1 (budget $3 s)" | tee -a "$5"
+  timeout "$3" mlacalc validate --out "$4/validate-$1" --gpu "$2" --suite "$1" >> "$5" 2>&1
+  echo "validate $1 exit $? at ${SECONDS} s" | tee -a "$5"
+  cp "$4/validate-$1/validate.json" "$OUT/validate-$1.json"
+  cp "$4/validate-$1/validate.md" "$OUT/validate-$1.md"
+}

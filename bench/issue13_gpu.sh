@@ -18,11 +18,7 @@ start_flashmla_build "$W/flashmla_build.log"
 
 # while FlashMLA compiles (CPU): the memory/training suite (the floor's report, as on the H100)
 if [ "${SKIP_DEFAULT:-0}" != 1 ]; then   # SKIP_DEFAULT=1: only calibrate and the expected suite
-  echo "== mlacalc validate --out validate-default --gpu h200" >> "$LOG"
-  timeout 150 mlacalc validate --out "$W/validate-default" --gpu h200 >> "$LOG" 2>&1
-  echo "validate default exit $?" | tee -a "$LOG"
-  cp "$W/validate-default/validate.json" "$OUT/validate-default.json"
-  cp "$W/validate-default/validate.md" "$OUT/validate-default.md"
+  validate_suite default h200 150 "$W" "$LOG"
 fi
 
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
@@ -31,15 +27,9 @@ python3 -c "import flash_mla; print('flash_mla importable')" 2>&1 | tail -1 | te
 if [ "${SKIP_CALIBRATE:-0}" = 1 ]; then   # SKIP_CALIBRATE=1: validate with the committed calibration
   cp reports/h200/h200.yaml "$OUT/h200.yaml"
 else
-  echo "== mlacalc calibrate --out h200.yaml --base h200 --kernels --json" >> "$LOG"
-  timeout 170 mlacalc calibrate --out "$OUT/h200.yaml" --base h200 --kernels --json > "$OUT/calibrate.json" 2>> "$LOG"
-  echo "calibrate exit $?" | tee -a "$LOG"; grep -A60 '^kernels' "$OUT/h200.yaml" | head -60
+  calibrate_kernels 170 "$LOG"; grep -A60 '^kernels' "$OUT/h200.yaml" | head -60
 fi
 
-left=$(( 555 - SECONDS ))
-echo "== mlacalc validate --out validate-expected --gpu h200.yaml --suite expected (budget ${left} s)" | tee -a "$LOG"
-timeout "$left" mlacalc validate --out "$W/validate-expected" --gpu "$OUT/h200.yaml" --suite expected >> "$LOG" 2>&1
-echo "validate expected exit $?" | tee -a "$LOG"
-cp "$W/validate-expected/validate.json" "$OUT/validate-expected.json"; cp "$W/validate-expected/validate.md" "$OUT/validate-expected.md"
+validate_suite expected "$OUT/h200.yaml" $(( 555 - SECONDS )) "$W" "$LOG"
 tail -12 "$LOG"
 echo "total ${SECONDS} s" | tee -a "$LOG"

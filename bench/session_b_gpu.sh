@@ -15,15 +15,8 @@ start_flashmla_build "$W/flashmla_build.log"
 echo "== host_profile" >> "$LOG"
 timeout 60 python3 bench/host_profile.py 2>&1 | head -8 >> "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-echo "== calibrate --kernels" | tee -a "$LOG"
-timeout 200 mlacalc calibrate --out "$OUT/h200.yaml" --base h200 --kernels --json > "$OUT/calibrate.json" 2>> "$LOG"
-echo "calibrate exit $? at ${SECONDS} s" | tee -a "$LOG"
-left=$(( 490 - SECONDS ))
-echo "== validate --suite expected (budget ${left} s)" | tee -a "$LOG"
-timeout "$left" mlacalc validate --out "$W/validate-expected" --gpu "$OUT/h200.yaml" --suite expected >> "$LOG" 2>&1
-echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
-cp "$W/validate-expected/validate.json" "$OUT/validate-expected.json"
-cp "$W/validate-expected/validate.md" "$OUT/validate-expected.md"
+calibrate_kernels 200 "$LOG"
+validate_suite expected "$OUT/h200.yaml" $(( 490 - SECONDS )) "$W" "$LOG"
 left=$(( 565 - SECONDS ))
 echo "== bench kernels --peers (budget ${left} s)" | tee -a "$LOG"
 timeout "$left" mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1

@@ -17,15 +17,8 @@ echo "== pytest -m gpu (profiler, whole step)" >> "$LOG"
 timeout 100 python3 -m pytest -q -m gpu tests/test_profiler_gpu.py tests/test_whole_step.py -p no:cacheprovider -rf \
   >> "$LOG" 2>&1; echo "pytest exit $?" | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-echo "== mlacalc calibrate --out h200.yaml --base h200 --kernels --json" | tee -a "$LOG"
-timeout 200 mlacalc calibrate --out "$OUT/h200.yaml" --base h200 --kernels --json > "$OUT/calibrate.json" 2>> "$LOG"
-echo "calibrate exit $? at ${SECONDS} s" | tee -a "$LOG"
-left=$(( 470 - SECONDS ))
-echo "== mlacalc validate --out validate-expected --gpu h200.yaml --suite expected (budget ${left} s)" | tee -a "$LOG"
-timeout "$left" mlacalc validate --out "$W/validate-expected" --gpu "$OUT/h200.yaml" --suite expected >> "$LOG" 2>&1
-echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
-cp "$W/validate-expected/validate.json" "$OUT/validate-expected.json"
-cp "$W/validate-expected/validate.md" "$OUT/validate-expected.md"
+calibrate_kernels 200 "$LOG"
+validate_suite expected "$OUT/h200.yaml" $(( 470 - SECONDS )) "$W" "$LOG"
 left=$(( 575 - SECONDS ))
 if [ "$left" -gt 40 ]; then
   echo "== whole steps (budget ${left} s)" | tee -a "$LOG"
