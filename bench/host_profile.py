@@ -54,7 +54,7 @@ def main() -> None:
         calls["mla_decode_triton"]()
     pr.disable()
     torch.cuda.synchronize()
-    pstats.Stats(pr).sort_stats("cumulative").print_stats(25)
+    pstats.Stats(pr).sort_stats("tottime").print_stats(40)
 
 
 if __name__ == "__main__":

@@ -180,16 +180,19 @@ def tile_pages(bt_row, n0, end, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
 
 @triton.jit
 def tile_rows(pages, n0, stride_page, stride_tok, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
-    """Element offsets [BLOCK_N] (int64) of the tile's cache rows from its block-table entries (tile_pages)."""
-    in_block = ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_tok
-    if PAGE_SIZE % BLOCK_N == 0:  # one entry for the whole tile
-        tok = pages.to(tl.int64) * stride_page + in_block
+    """Element offsets [BLOCK_N] (int64) of the tile's cache rows from its block-table entries (tile_pages).
+    n0 is a multiple of BLOCK_N (every caller's tiles are: splits are whole tiles, triton_split_kv.plan_splits)."""
+    if PAGE_SIZE % BLOCK_N == 0:  # one entry for the whole tile, whose keys are consecutive rows of that block:
+        # a scalar base plus an arange, the contiguous cache's form (a per-key `% PAGE_SIZE` cost ~200 SASS
+        # instructions a tile and 30% of the time of the 16-head paged decode: docs/kernels-notes.md, issue 14)
+        base = pages.to(tl.int64) * stride_page + (n0 % PAGE_SIZE) * stride_tok
+        tok = base + tl.arange(0, BLOCK_N) * stride_tok
     elif BLOCK_N % PAGE_SIZE == 0:  # one entry per block, spread over its keys in registers (a load per key, or a
         # reshape of [blocks, PAGE_SIZE], spills and stops the pipelining: docs/kernels-notes.md, follow-up 3)
         per_key = tl.gather(pages, tl.arange(0, BLOCK_N) // PAGE_SIZE, 0)
-        tok = per_key.to(tl.int64) * stride_page + in_block
+        tok = per_key.to(tl.int64) * stride_page + ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_tok
     else:  # one entry per key
-        tok = pages.to(tl.int64) * stride_page + in_block
+        tok = pages.to(tl.int64) * stride_page + ((n0 + tl.arange(0, BLOCK_N)) % PAGE_SIZE) * stride_tok
     return tok
 
 

@@ -1,0 +1,83 @@
+"""Lab script (GPU): one decode call of a named case inside cudaProfilerStart/Stop, for Nsight Compute.
+
+Run under `ncu --profile-from-start off ...` so that only the case's own kernels (not the warm-up, compilation or
+input set-up) are profiled; bench/ncu_gpu.sh runs every case and keeps ncu's details page per case.
+
+    python3 bench/ncu_probe.py CASE          (CASE from CASES; `list` prints them)
+
+Each case is (what, batch, context, heads, layout); what: ours (mla_decode impl="auto"), flashmla (its dense
+decode; needs `import flash_mla`), fp8 (ours, fp8 e4m3 per-tensor scale), sparse-bf16 / sparse-fp8ds (ours, top-2048
+of the context), triton (ours, impl="triton", to set beside the Gluon kernel "auto" runs at >= 64 heads).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from mlacalc.kernels.bench import MLA_SCALE, sparse_inputs
+from mlacalc.kernels.decode import mla_decode
+
+D, R = 576, 512
+CASES = {
+    "ours-h128": ("ours", 64, 16384, 128, "contiguous"),
+    "flashmla-h128": ("flashmla", 64, 16384, 128, "contiguous"),
+    "triton-h128": ("triton", 64, 16384, 128, "contiguous"),
+    "ours-h64-paged": ("ours", 32, 32768, 64, "paged64"),
+    "flashmla-h64-paged": ("flashmla", 32, 32768, 64, "paged64"),
+    "ours-h16-paged": ("ours", 32, 32768, 16, "paged64"),
+    "ours-h16": ("ours", 32, 32768, 16, "contiguous"),
+    "flashmla-h16-paged": ("flashmla", 32, 32768, 16, "paged64"),
+    "fp8-h16": ("fp8", 32, 32768, 16, "paged64"),
+    "fp8-h128": ("fp8", 32, 8192, 128, "paged64"),
+    "sparse-bf16-h128": ("sparse-bf16", 64, 32768, 128, "paged64"),
+    "sparse-bf16-h16": ("sparse-bf16", 64, 32768, 16, "paged64"),
+    "sparse-fp8ds-h64": ("sparse-fp8ds", 64, 32768, 64, "paged64"),
+}
+
+
+def make_call(what: str, B: int, ctx: int, H: int, layout: str):
+    dev = torch.device("cuda")
+    q = torch.randn(B, 1, H, D, device=dev, dtype=torch.bfloat16)
+    lens = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+    if what.startswith("sparse"):
+        (kv, ds), table, lens, idx = sparse_inputs(B, ctx, 2048, dev)
+        cache = kv if what == "sparse-bf16" else ds
+        return lambda: mla_decode(q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE)
+    kv = torch.randn(B * ctx // 64, 64, D, device=dev, dtype=torch.bfloat16)
+    if layout == "paged64":
+        table = torch.randperm(B * ctx // 64, device=dev).view(B, ctx // 64).to(torch.int32)
+    else:
+        table = torch.arange(B * ctx // 64, device=dev, dtype=torch.int32).view(B, ctx // 64)
+    if what == "flashmla":
+        import flash_mla
+
+        meta = flash_mla.get_mla_metadata()[0]
+        return lambda: flash_mla.flash_mla_with_kvcache(q, kv.view(-1, 64, 1, D), table, lens, R, meta,
+                                                        softmax_scale=MLA_SCALE)
+    if what == "fp8":
+        kv8, scale = kv.to(torch.float8_e4m3fn), torch.tensor([0.02], device=dev)
+        return lambda: mla_decode(q, kv8, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale, max_seqlen=ctx)
+    cache, bt = (kv.view(B, ctx, D), None) if layout == "contiguous" else (kv, table)
+    impl = "triton" if what == "triton" else "auto"
+    return lambda: mla_decode(q, cache, lens, bt, softmax_scale=MLA_SCALE, max_seqlen=ctx, impl=impl)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] == "list":
+        print("\n".join(CASES))
+        return 0
+    call = make_call(*CASES[argv[0]])
+    for _ in range(3):  # compile, plan, and warm the caches
+        call()
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStart()
+    call()
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
