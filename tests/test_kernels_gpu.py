@@ -132,6 +132,29 @@ def test_gluon_mla(mode, block_n):
 
 
 @needs_sm90
+@pytest.mark.parametrize("trend", ["rising", "falling", "peaked"])
+def test_gluon_mla_lazy_rescale(trend):
+    """The seesaw kernel's lazy rescaling (its reference max moves only past 2^8): keys whose scores grow along the
+    sequence (the max moves at almost every tile, by less and by more than the threshold), shrink (it never moves
+    after the first tile), and a peaked softmax (scores 8x larger), against the float64 reference."""
+    from mlacalc.kernels.gluon_mla_decode import mla_decode_gluon
+    from mlacalc.kernels.reference import mla_latent_attention_reference
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+
+    case = _mla(lens=[4097, 1500, 64, 1], heads=128)
+    S = case.kv_cache.shape[1]
+    if trend == "peaked":
+        case.q.mul_(8)
+    else:
+        ramp = torch.linspace(0.2, 3.0, S, device="cuda")
+        case.kv_cache.mul_((ramp if trend == "rising" else ramp.flip(0))[None, :, None].to(case.kv_cache.dtype))
+    case.ref = mla_latent_attention_reference(case.q.cpu(), case.kv_cache.cpu(), 512, scale=case.softmax_scale,
+                                              kv_lengths=case.cache_seqlens.cpu())
+    for splits in (None, 1):
+        assert rel_error(run_mla_case(mla_decode_gluon, case, num_splits=splits), case.ref) < 1e-2
+
+
+@needs_sm90
 def test_auto_dispatch_picks_gluon_for_many_heads_only():
     from mlacalc.kernels.decode import _gluon_applies
 

@@ -1,0 +1,126 @@
+"""Lab script (GPU): the seesaw Gluon kernel as it is now against an earlier version of it, and FlashMLA, on the
+same inputs (graph-timed, L2 flushed), plus the Triton kernel at 16 heads paged against contiguous.
+
+    python3 bench/ab_seesaw.py --old FILE.py --out OUT.json
+
+FILE.py: an earlier kernels/gluon_mla_seesaw.py (e.g. `git show REV:kernels/gluon_mla_seesaw.py`); its
+_mla_decode_seesaw_kernel must take the same arguments. Each variant is checked against the float64 reference on a
+small mixed-length case first; a failed check is recorded and that variant is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+
+import torch
+
+from mlacalc.kernels import gluon_mla_decode as gmd
+from mlacalc.kernels.bench import MLA_SCALE, _flash_mla, eager_and_graph
+from mlacalc.kernels.decode import mla_decode
+from mlacalc.kernels.launch import FastLauncher
+from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
+from mlacalc.profiler.timing import L2Flusher
+
+D, R = 576, 512
+POINTS = [(64, 16384, 128, "contiguous"), (32, 32768, 128, "paged64"), (128, 4096, 128, "contiguous"),
+          (8, 32768, 128, "contiguous"), (32, 32768, 64, "paged64"), (128, 4096, 64, "paged64"),
+          (8, 4096, 64, "contiguous")]
+TRITON_POINTS = [(32, 32768, 16, "paged64"), (32, 32768, 16, "contiguous"), (32, 4096, 16, "paged64"),
+                 (8, 32768, 16, "paged64")]
+
+
+def load_kernel(path: str):
+    spec = importlib.util.spec_from_file_location("old_seesaw", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["old_seesaw"] = mod
+    spec.loader.exec_module(mod)
+    return mod._mla_decode_seesaw_kernel
+
+
+def use(kernel) -> None:
+    """Route mla_decode_gluon to `kernel` (plans are per shape; the launcher keeps compiled kernels per key)."""
+    gmd._LAUNCH_SEESAW = FastLauncher(kernel)
+
+
+def check(block_n: int) -> float:
+    case = make_mla_case([4097, 1500, 64, 65, 1], heads=128, device="cuda", paged=True, seed=1)
+    return rel_error(run_mla_case(gmd.mla_decode_gluon, case, config=gmd.GluonMLAConfig(block_n=block_n)), case.ref)
+
+
+def inputs(B, ctx, H, layout):
+    dev = torch.device("cuda")
+    q = torch.randn(B, 1, H, D, device=dev, dtype=torch.bfloat16)
+    lens = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+    pool = torch.randn(B * ctx // 64, 64, D, device=dev, dtype=torch.bfloat16)
+    if layout == "paged64":
+        table = torch.randperm(B * ctx // 64, device=dev).view(B, ctx // 64).to(torch.int32)
+        return q, pool, lens, table, table
+    ident = torch.arange(B * ctx // 64, device=dev, dtype=torch.int32).view(B, ctx // 64)
+    return q, pool.view(B, ctx, D), lens, None, ident
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--old", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    new_kernel, old_kernel = gmd._mla_decode_seesaw_kernel, load_kernel(a.old)
+    flusher = L2Flusher(torch.cuda.current_device())
+    fm = _flash_mla()
+    variants = {"new32": (new_kernel, 32), "new64": (new_kernel, 64), "old32": (old_kernel, 32)}
+    rows, ok = [], {}
+    for name, (kern, bn) in variants.items():
+        use(kern)
+        try:
+            err = check(bn)
+        except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
+            err = f"{type(e).__name__}: {e}"[:300]
+        ok[name] = isinstance(err, float) and err < 1e-2
+        rows.append(dict(kind="check", variant=name, rel_err=err))
+        print("check", name, err, flush=True)
+    for B, ctx, H, layout in POINTS:
+        q, cache, lens, table, fm_table = inputs(B, ctx, H, layout)
+        for name, (kern, bn) in variants.items():
+            if not ok[name]:
+                continue
+            use(kern)
+            cfg = gmd.GluonMLAConfig(block_n=bn)
+            t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, cache, lens, table, softmax_scale=MLA_SCALE,
+                                                             max_seqlen=ctx, config=cfg), flusher)
+            rows.append(dict(kind="seesaw", variant=name, B=B, ctx=ctx, heads=H, layout=layout, **t))
+            print(rows[-1], flush=True)
+        if fm is not None:
+            meta = fm.get_mla_metadata()[0]
+            kc = (cache if table is not None else cache.view(-1, 64, D)).view(-1, 64, 1, D)
+            t = eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, fm_table, lens, R, meta,
+                                                                  softmax_scale=MLA_SCALE), flusher)
+            rows.append(dict(kind="seesaw", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout, **t))
+            print(rows[-1], flush=True)
+        del q, cache
+        torch.cuda.empty_cache()
+    use(new_kernel)
+    for B, ctx, H, layout in TRITON_POINTS:
+        q, cache, lens, table, fm_table = inputs(B, ctx, H, layout)
+        t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE, max_seqlen=ctx),
+                            flusher)
+        rows.append(dict(kind="triton16", variant="ours", B=B, ctx=ctx, heads=H, layout=layout, **t))
+        print(rows[-1], flush=True)
+        if fm is not None:
+            meta = fm.get_mla_metadata()[0]
+            kc = (cache if table is not None else cache.view(-1, 64, D)).view(-1, 64, 1, D)
+            t = eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, fm_table, lens, R, meta,
+                                                                  softmax_scale=MLA_SCALE), flusher)
+            rows.append(dict(kind="triton16", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout, **t))
+            print(rows[-1], flush=True)
+        del q, cache
+        torch.cuda.empty_cache()
+    with open(a.out, "w") as f:
+        json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
