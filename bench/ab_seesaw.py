@@ -30,6 +30,11 @@ POINTS = [(64, 16384, 128, "contiguous"), (32, 32768, 128, "paged64"), (128, 409
           (8, 4096, 64, "contiguous")]
 TRITON_POINTS = [(32, 32768, 16, "paged64"), (32, 32768, 16, "contiguous"), (32, 4096, 16, "paged64"),
                  (8, 32768, 16, "paged64")]
+# Triton tiles two programs to an SM (4 warps each: the default one-program tiles leave 4 warps an SM, latency-bound
+# in Nsight Compute: IPC 0.8-1.2): (block_h, block_n, warps, stages, programs_per_sm, fp8_mode)
+TRITON_TILES = {"bf16": [None, (16, 32, 4, 3, 2, "slices"), (16, 32, 4, 2, 2, "slices")],
+                "fp8": [None, (16, 32, 4, 3, 2, "dual"), (16, 32, 4, 2, 2, "dual"), (16, 64, 4, 2, 2, "dual")]}
+FP8_POINTS = [(32, 32768, 16, "paged64"), (128, 4096, 16, "paged64"), (8, 32768, 16, "paged64")]
 
 
 def load_kernel(path: str):
@@ -117,6 +122,33 @@ def main() -> int:
             print(rows[-1], flush=True)
         del q, cache
         torch.cuda.empty_cache()
+    from mlacalc.kernels.triton_mla_decode import MLADecodeConfig, mla_decode_triton
+
+    def tile_cfg(t):
+        return None if t is None else MLADecodeConfig(block_h=t[0], block_n=t[1], num_warps=t[2], num_stages=t[3],
+                                                      programs_per_sm=t[4], fp8_mode=t[5])
+
+    for fmt, pts in (("bf16", TRITON_POINTS), ("fp8", FP8_POINTS)):
+        for B, ctx, H, layout in pts:
+            q, cache, lens, table, _ = inputs(B, ctx, H, layout)
+            scale = None
+            if fmt == "fp8":
+                cache, scale = cache.to(torch.float8_e4m3fn), torch.tensor([0.02], device="cuda")
+            for t in TRITON_TILES[fmt]:
+                cfg = tile_cfg(t)
+                try:
+                    case = make_mla_case([4097, 65, 1], heads=H, device="cuda", paged=True, fp8=fmt == "fp8", seed=2)
+                    err = rel_error(run_mla_case(mla_decode_triton, case, config=cfg), case.ref)
+                    tm = eager_and_graph(lambda: mla_decode_triton(q, cache, lens, table, softmax_scale=MLA_SCALE,
+                                                                   kv_scale=scale, max_seqlen=ctx, config=cfg),
+                                         flusher) if err < 3e-2 else {}
+                except Exception as e:  # noqa: BLE001 - recorded, the sweep goes on
+                    err, tm = f"{type(e).__name__}: {e}"[:300], {}
+                rows.append(dict(kind="triton_tile", fmt=fmt, tile=t, rel_err=err, B=B, ctx=ctx, heads=H,
+                                 layout=layout, **tm))
+                print(rows[-1], flush=True)
+            del q, cache
+            torch.cuda.empty_cache()
     with open(a.out, "w") as f:
         json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
     return 0

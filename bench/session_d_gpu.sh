@@ -11,10 +11,10 @@ LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
 install_project "$W/install.log" "$LOG" || exit 1
 gpu_facts "$LOG" "$LOG"
 start_flashmla_build "$W/flashmla_build.log"
-timeout 200 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
+timeout 150 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-timeout 150 python3 bench/ab_seesaw.py --old "${OLD_SEESAW:-.peers/old_seesaw.py}" --out "$OUT/ab.json" >> "$LOG" 2>&1
+timeout 200 python3 bench/ab_seesaw.py --old "${OLD_SEESAW:-.peers/old_seesaw.py}" --out "$OUT/ab.json" >> "$LOG" 2>&1
 echo "ab exit $? at ${SECONDS} s" | tee -a "$LOG"
 left=$(( 570 - SECONDS ))
 echo "== bench kernels --peers (budget ${left} s)" | tee -a "$LOG"
