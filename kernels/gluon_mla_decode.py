@@ -24,7 +24,7 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
-from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs, require
+from .checks import check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms
 from .triton_split_kv import combine_splits, plan_splits
 
@@ -93,8 +93,6 @@ def mla_decode_gluon(
                           num_splits=num_splits, config=config)
 
     plan = cached_plan("mla_decode_gluon", key, make, q.device)
-    if not softmax_scale > 0:  # the kernel takes the row max of unscaled scores
-        raise KernelInputError("softmax_scale", f"{softmax_scale!r}: must be > 0")
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)

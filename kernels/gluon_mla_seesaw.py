@@ -71,39 +71,18 @@ def _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED: gl.constexpr, PAGE
     return row
 
 
-RESCALE_LOG2 = gl.constexpr(8.0)  # lazy rescaling: the reference max moves only when a row's max exceeds it by this
-
-
 @gluon.jit
-def _softmax_step(s, m_i, l_i, n0, offs_n, last_key, min_last_key, end, qk_scale, BLOCK_N: gl.constexpr):
-    """One online-softmax step in base 2 over the tile of keys [n0, n0 + BLOCK_N) (qk_scale includes log2 e; s is
-    unscaled, the running max m is scaled: p = 2^(s qk_scale - m), one FFMA per score). Returns m, l, P (fp32) and
-    the rescale.
-
-    Masks only a tile that reaches past `end` or past the earliest row's causal limit (`min_last_key`): the last
-    tile of a split, or the query tokens' own tail when s_q > 1; every other tile is visible to every row.
-    Lazy rescaling (as FlashAttention-4 does): a row's reference max m moves only when the tile's max exceeds it by
-    more than RESCALE_LOG2, so P <= 2^8 (well inside bf16's range; l and O in fp32) and the rescale factor is
-    exactly 1 for every row of most tiles once the first keys are seen; the groups then skip their O rescales
-    (_changed). O and l use the same reference throughout, so the result is the same softmax."""
-    if (n0 + BLOCK_N > end) | (n0 + BLOCK_N - 1 > min_last_key):
-        keys = n0 + offs_n
-        visible = (gl.expand_dims(keys, 0) <= gl.expand_dims(last_key, 1)) & (gl.expand_dims(keys, 0) < end)
-        s = gl.where(visible, s, float("-inf"))
-    m_max = gl.maximum(m_i, gl.max(s, axis=1) * qk_scale)
-    m_new = gl.where(m_max > m_i + RESCALE_LOG2, m_max, m_i)
+def _softmax_step(s, m_i, l_i, keys, last_key, end, qk_scale):
+    """One online-softmax step in base 2 (qk_scale includes log2 e). Returns m, l, P (fp32) and the rescale."""
+    s = s * qk_scale
+    visible = (gl.expand_dims(keys, 0) <= gl.expand_dims(last_key, 1)) & (gl.expand_dims(keys, 0) < end)
+    s = gl.where(visible, s, float("-inf"))
+    m_new = gl.maximum(m_i, gl.max(s, axis=1))
     m_use = gl.where(m_new == float("-inf"), 0.0, m_new)
     alpha = gl.exp2(m_i - m_use)
-    p = gl.exp2(s * qk_scale - gl.expand_dims(m_use, 1))
+    p = gl.exp2(s - gl.expand_dims(m_use, 1))
     l_new = l_i * alpha + gl.sum(p, axis=1)
     return m_new, l_new, p, alpha
-
-
-@gluon.jit
-def _changed(alpha):
-    """Whether any row's rescale factor differs from 1 (a scalar for the whole warp group: its O rescale, 128
-    multiplies a thread, is skipped when not)."""
-    return gl.max(gl.where(alpha != 1.0, 1, 0), axis=0) > 0
 
 
 @gluon.jit
@@ -220,7 +199,6 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
     dtype: gl.constexpr = q_lo.dtype
     rows = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_s)
     last_key = seqlen - q_len + rows // num_heads
-    min_last_key = seqlen - q_len + (pid_h * BLOCK_H) // num_heads  # the causal limit of this program's first row
     offs_n = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
     s_zero = gl.zeros([BLOCK_H, BLOCK_N], gl.float32, layout=s_layout)
     m_i = gl.full([BLOCK_H], float("-inf"), gl.float32, layout=row_s)
@@ -236,15 +214,13 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
         b1 = b0 + 1
         ph = i & 1
         # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
-        m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, start + t0 * BLOCK_N, offs_n, last_key, min_last_key, end,
-                                        qk_scale, BLOCK_N)
+        m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, start + t0 * BLOCK_N + offs_n, last_key, end, qk_scale)
         sm0.store(m_i)
         sa0.store(a0)
         mbarrier.arrive(bar_s0)
         # O_L = O_L * a0 + P0 V0_L, P0 from registers
         _zero_tail(kv_lo.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
-        if _changed(a0):
-            acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
+        acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
         acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer
@@ -255,14 +231,12 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
         mbarrier.wait(bar_s1, ph)
         m_i = sm1.load(row_s)
         a1 = sa1.load(row_s)
-        if _changed(a1):
-            p = p * gl.expand_dims(a1, 1)
-            l_i = l_i * a1
-            acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
-        _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store(p.to(dtype))
+        _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store((p * gl.expand_dims(a1, 1)).to(dtype))
         fence_async_shared()
         mbarrier.arrive(bar_p0)
         # O_L = O_L * a1 + P1 V1_L, P1 from buffer 1's RoPE part
+        l_i = l_i * a1
+        acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
         mbarrier.wait(bar_p1, ph)
         if t1 < n_tiles:
             _zero_tail(kv_lo.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
@@ -304,7 +278,6 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
     dtype: gl.constexpr = q_lo.dtype
     rows = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_s)
     last_key = seqlen - q_len + rows // num_heads
-    min_last_key = seqlen - q_len + (pid_h * BLOCK_H) // num_heads  # the causal limit of this program's first row
     offs_n = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
     s_zero = gl.zeros([BLOCK_H, BLOCK_N], gl.float32, layout=s_layout)
     m_i = gl.full([BLOCK_H], float("-inf"), gl.float32, layout=row_s)
@@ -323,8 +296,7 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
         mbarrier.wait(bar_s0, ph)
         m0 = sm0.load(row_s)
         a0 = sa0.load(row_s)
-        m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, start + t1 * BLOCK_N, offs_n, last_key, min_last_key, end,
-                                        qk_scale, BLOCK_N)
+        m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, start + t1 * BLOCK_N + offs_n, last_key, end, qk_scale)
         sm1.store(m_i)
         sa1.store(a1)
         mbarrier.arrive(bar_s1)
@@ -333,9 +305,7 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
         fence_async_shared()
         mbarrier.arrive(bar_p1)
         # O_R = O_R * a0 * a1 + P1 V1_R (P1 from registers) + (P0 * a1) V0_R
-        a01 = a0 * a1
-        if _changed(a01):
-            acc = acc * gl.expand_dims(gl.convert_layout(a01, row_o), 1)
+        acc = acc * gl.expand_dims(gl.convert_layout(a0 * a1, row_o), 1)
         if t1 < n_tiles:
             _zero_tail(kv_hi.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
             acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)

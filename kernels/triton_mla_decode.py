@@ -240,10 +240,13 @@ def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, 
         80 x 3k, the one loss); >= 128 rows (64 heads x 2 tokens, B = 24 x 6k): the s_q = 1 128-row split_v tile,
         0.180 ms vs 64/64/8/2's 0.191.
       fp8 (bench/tune_fp8_sparse.py on the H200, B = 32/128 x 4k/32k): the per-head-class best of the slice tiles,
-        3.6-4.8x the floor (the whole-tile "widen" 5.2-6.6x)."""
+        3.6-4.8x the floor (the whole-tile "widen" 5.2-6.6x). <= 16 rows: two programs an SM (bench/ab_seesaw.py on
+        the H200: 0.373 vs 0.520 ms at B = 32 x 32k, 0.196 vs 0.269 at 128 x 4k, 0.110 vs 0.144 at 8 x 32k; Nsight
+        Compute had the one-program tile latency-bound, 4 warps an SM at 1.15 instructions a cycle)."""
     if fp8:
         if rows <= 16:
-            return MLADecodeConfig(block_h=16, block_n=32, num_warps=4, num_stages=3, fp8_mode="dual")
+            return MLADecodeConfig(block_h=16, block_n=32, num_warps=4, num_stages=2, programs_per_sm=2,
+                                   fp8_mode="dual")
         if rows <= 32:  # not timed: 32 rows are in no tuned head class
             return MLADecodeConfig(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual")
         return MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=3, fp8_mode="slices")

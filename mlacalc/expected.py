@@ -14,18 +14,18 @@ How the keys are split over CTAs is each backend's own planner, restated here (`
 
 - ``cost``, the project's kernels (kernels/triton_split_kv.py): the split count that minimises modelled bytes over
   waves of ``SMs x programs per SM`` slots plus the fp32 partials, splits no shorter than ``min_split_tokens``
-  and whole 64-key tiles (:func:`choose_splits`);
+  and whole tiles of 64 keys (32 for an 8-bit cache; :func:`choose_splits`, :func:`kernel_tiling`);
 - ``flashmla``: FlashMLA's scheduler metadata: ``SMs / kv_groups / row tiles`` parts, each taking an equal payload
   of 64-key blocks, 5 blocks of fixed work charged per request (:func:`flashmla_schedule`);
 - ``waves`` (anything else, FlashDecoding): as many splits as fit in one wave.
 
-CTAs then run in waves (one per SM for MLA, four for the GQA kernel). A wave's time is its ramp (``ramp_us``, then
+CTAs then run in waves (one per SM for MLA, two for its 8-bit tile of <= 16 rows, four for the GQA kernel). A wave's time is its ramp (``ramp_us``, then
 the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them) plus the larger of its memory time
 (``a x keys_per_cta x key_bytes`` once per KV group, since L2 serves the other row tiles, at
 ``min(bandwidth_eff x copy bandwidth, busy SMs x sm_bandwidth)``) and one SM's math time (``2 x tile x keys x
 (d_k + d_v)`` FLOPs at ``mma_eff`` of its share of the peak, or ``small_tile_mma_eff`` for tiles under 64 rows,
 which run on mma.sync rather than wgmma; plus, for an 8-bit cache, widening ``key_elems`` per key at
-``dequant_gelem_s`` G elements/s per SM). With more than one split, a combine kernel merges the partials: the larger
+``dequant_gelem_s`` G elements/s per program, latency-bound, so programs resident on one SM overlap it). With more than one split, a combine kernel merges the partials: the larger
 of reading them at the bandwidth and ``splits x combine_us_per_split`` (each combine program loops over the splits
 one after another). Each kernel launch adds ``fixed_us``.
 
@@ -68,6 +68,9 @@ PLANNERS = {"auto": "cost", "gqa": "cost", "triton": "cost", "gluon": "cost", "f
 # Programs the project's kernels keep on one SM (kernels/triton_mla_decode.py: 1, its tiles fill shared memory;
 # kernels/triton_gqa_decode.py GQADecodeConfig.programs_per_sm: 4); the planner counts slots as SMs x this.
 PROGRAMS_PER_SM = {"mla": 1, "gqa": 4}
+# ... except the MLA kernel's tile for an 8-bit cache and <= 16 query rows (default_mla_config): two 4-warp
+# programs an SM, over 32-key tiles (every 8-bit MLA tile is 32 keys).
+FP8_SMALL_PROGRAMS_PER_SM, FP8_SMALL_ROWS, FP8_TILE_KEYS = 2, 16, 32
 FLASHMLA_BLOCK = 64            # FlashMLA: keys per block (its page size), csrc/api/dense_decode.h
 FLASHMLA_OVERHEAD_BLOCKS = 5   # FlashMLA's scheduler charges each request 5 blocks of fixed work (get_mla_metadata)
 
@@ -86,7 +89,7 @@ class KernelModel:
     max_splits: int = 1024             # most splits of one work unit (the kernel's split planner caps them)
     ramp_us: float = 0.0               # per wave of decode CTAs: the first tiles' latency before streaming
     combine_us_per_split: float = 0.0  # combine kernel: one program's serial step over one split's partial
-    dequant_gelem_s: float = 0.0       # 8-bit caches: elements one SM widens per ns (0: free, not modelled)
+    dequant_gelem_s: float = 0.0       # 8-bit caches: elements one program widens per ns (0: free, not modelled)
     small_tile_mma_eff: float = 0.0    # tiles under 64 rows (mma.sync, not wgmma): their tensor-core share (0: mma_eff)
 
     def to_dict(self) -> dict:
@@ -195,13 +198,27 @@ class SplitPlan:
     splits: int
 
 
+def widens(shape: DecodeShape) -> bool:
+    """Whether the decode kernel widens an 8-bit cache before its dots (bytes per key under two per element)."""
+    return bool(shape.key_elems) and shape.key_bytes < 2 * shape.key_elems
+
+
+def kernel_tiling(shape: DecodeShape) -> tuple[int, int]:
+    """(programs on one SM, keys per tile) of the project's kernel for this shape (kernels/triton_mla_decode.py
+    default_mla_config, kernels/triton_gqa_decode.py)."""
+    per_sm = PROGRAMS_PER_SM.get(shape.kernel, 1)
+    if shape.kernel == "mla" and widens(shape):
+        return (FP8_SMALL_PROGRAMS_PER_SM if shape.rows <= FP8_SMALL_ROWS else per_sm), FP8_TILE_KEYS
+    return per_sm, TILE_KEYS
+
+
 @functools.lru_cache(maxsize=8192)     # sweeps ask the same shapes under many layouts
 def choose_splits(units: int, keys: float, *, sms: int, min_tokens: int, max_splits: int, token_bytes: float,
-                  partial_bytes_per_split: float) -> int:
+                  partial_bytes_per_split: float, tile_keys: int = TILE_KEYS) -> int:
     """The project's split planner (kernels/triton_split_kv.choose_num_splits and plan_splits, restated without
     Triton): the smallest split count within 3% of the least modelled bytes, ``waves(s) x ceil(keys / s) x
     token_bytes x SMs`` plus ``s x partial_bytes_per_split`` (the fp32 partial outputs), with splits no shorter than
-    ``min_tokens``; each split then rounded up to whole tiles of TILE_KEYS keys and the count recomputed."""
+    ``min_tokens``; each split then rounded up to whole tiles of ``tile_keys`` keys and the count recomputed."""
     limit = max(1, min(max_splits, int(keys) // max(min_tokens, 1)))
     costs = []
     for s in range(1, limit + 1):
@@ -209,7 +226,7 @@ def choose_splits(units: int, keys: float, *, sms: int, min_tokens: int, max_spl
         costs.append(waves * math.ceil(keys / s) * token_bytes * sms + (s * partial_bytes_per_split if s > 1 else 0))
     best = min(costs)
     s = next(s for s, c in enumerate(costs, start=1) if c <= 1.03 * best)
-    per = math.ceil(math.ceil(keys / s) / TILE_KEYS) * TILE_KEYS     # plan_splits: whole tiles per split, recounted
+    per = math.ceil(math.ceil(keys / s) / tile_keys) * tile_keys     # plan_splits: whole tiles per split, recounted
     return max(1, math.ceil(keys / per))
 
 
@@ -264,10 +281,11 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str) -> Sp
         busy, payload, splits = flashmla_schedule(shape.seqs, shape.keys, parts)
         return SplitPlan(busy * shape.kv_groups * tiles, payload * FLASHMLA_BLOCK, splits)
     if planner == "cost":
-        splits = choose_splits(units, shape.keys, sms=sms * PROGRAMS_PER_SM.get(shape.kernel, 1),
-                               min_tokens=m.min_split_tokens, max_splits=m.max_splits,
-                               token_bytes=shape.key_bytes,
-                               partial_bytes_per_split=shape.seqs * shape.kv_groups * shape.rows * shape.out_dv * 8)
+        per_sm, tile_keys = kernel_tiling(shape)
+        splits = choose_splits(units, shape.keys, sms=sms * per_sm, min_tokens=m.min_split_tokens,
+                               max_splits=m.max_splits, token_bytes=shape.key_bytes,
+                               partial_bytes_per_split=shape.seqs * shape.kv_groups * shape.rows * shape.out_dv * 8,
+                               tile_keys=tile_keys)
     else:                                                   # as many splits as fit in one wave (FlashDecoding)
         max_splits = max(1, min(m.max_splits, math.ceil(shape.keys / m.min_split_tokens)))
         splits = max(1, min(max_splits, sms // units))
@@ -288,10 +306,10 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     plan = split_plan(shape, m, sms, planner)
     # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles
     bytes_cta, flops_cta = plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
-    widen = shape.key_elems if (m.dequant_gelem_s and shape.key_elems and shape.key_bytes < 2 * shape.key_elems) else 0
+    widen = shape.key_elems if (m.dequant_gelem_s and widens(shape)) else 0
     widen_cta = plan.keys_cta * widen / (m.dequant_gelem_s * 1e9) if widen else 0.0
     sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
-    per_sm = PROGRAMS_PER_SM.get(shape.kernel, 1) if planner == "cost" else 1
+    per_sm = kernel_tiling(shape)[0] if planner == "cost" else 1
     mma = m.small_tile_mma_eff if (tile < TILE_ROWS and m.small_tile_mma_eff) else m.mma_eff
     # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
     ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / sm_bw
@@ -300,7 +318,9 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         a = min(left, sms * per_sm)
         busy = min(sms, math.ceil(a / per_sm))    # SMs with work
         t_mem = a * bytes_cta / min(bw, busy * sm_bw)
-        t_sm = math.ceil(a / busy) * (flops_cta / (peak_flops * mma / sms) + widen_cta)  # one SM's math
+        # one SM's math: the dots at the SM's rate; the widening at a per-program rate (latency-bound: Nsight
+        # Compute had a lone 4-warp fp8 program at 1.15 instructions a cycle), overlapped by co-resident programs
+        t_sm = math.ceil(a / busy) * flops_cta / (peak_flops * mma / sms) + math.ceil(a / busy / per_sm) * widen_cta
         body += ramp + max(t_mem, t_sm)
         left -= a
     kernels, combine = 1, 0.0

@@ -138,6 +138,40 @@ def test_split_planner_restates_the_kernels_planner(units, keys, partial, per_sm
     assert got == want
 
 
+def test_an_fp8_small_tile_keeps_two_programs_an_sm_that_overlap_their_widening():
+    # the project's planner ("cost"): 40 sequences x 16 rows over an fp8 latent, 10 SMs, two programs an SM
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
+                    small_tile_mma_eff=0.5, dequant_gelem_s=10.0, max_splits=128)
+    s = DecodeShape(seqs=40, rows=16, kv_groups=1, keys=4096, key_bytes=576, dkv=1088, out_dv=512, layers=1,
+                    key_elems=576)
+    # splits: 1 costs ceil(40 / 20) = 2 waves x 4096 keys; 2 costs 4 waves x 2048 keys plus the fp32 partials: 1
+    ramp = 128 * 576 / 50e9                                   # two 64-key tiles at one SM's 50 GB/s
+    t_mem = 20 * 4096 * 576 / min(1000e9, 10 * 50e9)          # a wave of 20 programs on 10 SMs
+    t_mma = 2 * 16 * 4096 * 1088 / (100e12 * 0.5 / 10)        # one program's dots; two share an SM's tensor cores
+    t_widen = 4096 * 576 / 10e9                               # one program widens at 10 G/s; its neighbour overlaps
+    want = 2 * (ramp + max(t_mem, 2 * t_mma + t_widen)) + 2e-6
+    assert decode_attention_s(s, HW, m, 100e12, planner="cost") == pytest.approx(want)
+    # a 32-row fp8 tile and a 16-bit cache keep one program an SM: 40 programs, 4 waves
+    from mlacalc.expected import kernel_tiling
+
+    assert kernel_tiling(s) == (2, 32)
+    assert kernel_tiling(DecodeShape(40, 32, 1, 4096, 576, 1088, 512, 1, key_elems=576)) == (1, 32)
+    assert kernel_tiling(DecodeShape(40, 16, 1, 4096, 1152, 1088, 512, 1, key_elems=576)) == (1, 64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=st.integers(1, 300), keys=st.integers(1, 200_000), heads=st.sampled_from([8, 16, 32, 64, 128]))
+def test_fp8_split_plan_restates_the_mla_kernels(batch, keys, heads):
+    pytest.importorskip("triton")
+    from mlacalc.expected import DEFAULTS, split_plan
+    from mlacalc.kernels.triton_mla_decode import mla_num_splits
+
+    shape = DecodeShape(seqs=batch, rows=heads, kv_groups=1, keys=keys, key_bytes=576, dkv=1088, out_dv=512,
+                        layers=1, key_elems=576)
+    want = mla_num_splits(batch, 1, heads, keys, kv_element_size=1, paged=True)
+    assert split_plan(shape, DEFAULTS["auto"], 132, "cost").splits == want
+
+
 def test_causal_prefill_computes_whole_diagonal_tiles():
     from mlacalc.expected import causal_tile_waste
 

@@ -133,10 +133,10 @@ def test_gluon_mla(mode, block_n):
 
 @needs_sm90
 @pytest.mark.parametrize("trend", ["rising", "falling", "peaked"])
-def test_gluon_mla_lazy_rescale(trend):
-    """The seesaw kernel's lazy rescaling (its reference max moves only past 2^8): keys whose scores grow along the
-    sequence (the max moves at almost every tile, by less and by more than the threshold), shrink (it never moves
-    after the first tile), and a peaked softmax (scores 8x larger), against the float64 reference."""
+def test_gluon_mla_rescaling(trend):
+    """The seesaw kernel's running-max handover between its warp groups: keys whose scores grow along the sequence
+    (the max moves at almost every tile), shrink (it settles at the first tile), and a peaked softmax (scores 8x
+    larger), against the float64 reference, with planned splits and with one."""
     from mlacalc.kernels.gluon_mla_decode import mla_decode_gluon
     from mlacalc.kernels.reference import mla_latent_attention_reference
     from mlacalc.kernels.testing import rel_error, run_mla_case
