@@ -326,3 +326,19 @@ def test_an_empty_hook_chain_is_no_hook():
     finally:
         hook.remove(probe)
     assert launch._hooks_off()
+
+
+def test_value_checks_default_off_on_cuda_on_cpu_and_never_during_capture(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.delenv(launch.CHECKS_ENV, raising=False)
+    monkeypatch.setattr(launch, "capturing", lambda device: False)
+    assert launch.checks_enabled(None, cpu) and not launch.checks_enabled(None, cuda)
+    assert launch.checks_enabled(True, cuda) and not launch.checks_enabled(False, cpu)
+    monkeypatch.setenv(launch.CHECKS_ENV, "1")
+    assert launch.checks_enabled(None, cuda)
+    monkeypatch.setenv(launch.CHECKS_ENV, "0")
+    assert not launch.checks_enabled(None, cpu)
+    queried = []
+    monkeypatch.setattr(launch, "capturing", lambda device: queried.append(device) or True)
+    assert not launch.checks_enabled(True, cuda)        # a capture wins over an explicit request (no host syncs)
+    assert not launch.checks_enabled(None, cpu) and len(queried) == 1  # off anyway: no capture query
