@@ -67,6 +67,15 @@ def inputs(B, ctx, H, layout):
     return q, pool.view(B, ctx, D), lens, None, ident
 
 
+def time_flashmla(fm, q, cache, lens, table, fm_table, flusher) -> dict:
+    """FlashMLA's dense decode on the same cache (it always reads 64-token blocks: the identity table over a
+    contiguous cache), timed as ours are."""
+    meta = fm.get_mla_metadata()[0]
+    kc = (cache if table is not None else cache.view(-1, 64, D)).view(-1, 64, 1, D)
+    return eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, fm_table, lens, R, meta,
+                                                             softmax_scale=MLA_SCALE), flusher)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", required=True)
@@ -98,13 +107,10 @@ def main() -> int:
             rows.append(dict(kind="seesaw", variant=name, B=B, ctx=ctx, heads=H, layout=layout, **t))
             print(rows[-1], flush=True)
         if fm is not None:
-            meta = fm.get_mla_metadata()[0]
-            kc = (cache if table is not None else cache.view(-1, 64, D)).view(-1, 64, 1, D)
-            t = eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, fm_table, lens, R, meta,
-                                                                  softmax_scale=MLA_SCALE), flusher)
-            rows.append(dict(kind="seesaw", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout, **t))
+            rows.append(dict(kind="seesaw", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout,
+                             **time_flashmla(fm, q, cache, lens, table, fm_table, flusher)))
             print(rows[-1], flush=True)
-        del q, cache
+        q = cache = None  # free them before the next point allocates its own
         torch.cuda.empty_cache()
     use(new_kernel)
     for B, ctx, H, layout in TRITON_POINTS:
@@ -114,13 +120,10 @@ def main() -> int:
         rows.append(dict(kind="triton16", variant="ours", B=B, ctx=ctx, heads=H, layout=layout, **t))
         print(rows[-1], flush=True)
         if fm is not None:
-            meta = fm.get_mla_metadata()[0]
-            kc = (cache if table is not None else cache.view(-1, 64, D)).view(-1, 64, 1, D)
-            t = eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, fm_table, lens, R, meta,
-                                                                  softmax_scale=MLA_SCALE), flusher)
-            rows.append(dict(kind="triton16", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout, **t))
+            rows.append(dict(kind="triton16", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout,
+                             **time_flashmla(fm, q, cache, lens, table, fm_table, flusher)))
             print(rows[-1], flush=True)
-        del q, cache
+        q = cache = None  # free them before the next point allocates its own
         torch.cuda.empty_cache()
     from mlacalc.kernels.triton_mla_decode import MLADecodeConfig, mla_decode_triton
 
@@ -147,7 +150,7 @@ def main() -> int:
                 rows.append(dict(kind="triton_tile", fmt=fmt, tile=t, rel_err=err, B=B, ctx=ctx, heads=H,
                                  layout=layout, **tm))
                 print(rows[-1], flush=True)
-            del q, cache
+            q = cache = None  # free them before the next point allocates its own
             torch.cuda.empty_cache()
     with open(a.out, "w") as f:
         json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)

@@ -2,6 +2,15 @@
 # On the GPU machine python3 has torch, triton, nvidia-ml-py, typer, rich and pyyaml, and no internet
 # (../shared/device/README.md), so the project installs without its dependencies.
 
+begin_run() {          # the opening of every device script: LOG=$OUT/run.log, work folder W, the project
+  # installed, the GPU's facts logged, FlashMLA building in the background; status 1 when the install failed
+  export PYTHONUNBUFFERED=1
+  LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
+  install_project "$W/install.log" "$LOG" || return 1
+  gpu_facts "$LOG" "$LOG"
+  start_flashmla_build "$W/flashmla_build.log"
+}
+
 install_project() {    # $1: install log; $2: run log (optional). The working tree as an editable install; on failure
   # the install log's tail (printed, and added to the run log) and status 1
   python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$1" 2>&1 \

@@ -6,11 +6,7 @@
 #     run(command="bash bench/ncu_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
 . bench/device_lib.sh
-export PYTHONUNBUFFERED=1
-LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
-install_project "$W/install.log" "$LOG" || exit 1
-gpu_facts "$LOG" "$LOG"
-start_flashmla_build "$W/flashmla_build.log"
+begin_run || exit 1
 NCU="ncu --profile-from-start off --clock-control none --section SpeedOfLight --section ComputeWorkloadAnalysis
  --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats
  --section SchedulerStats --section Occupancy --section LaunchStats --section InstructionStats

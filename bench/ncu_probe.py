@@ -68,6 +68,9 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] == "list":
         print("\n".join(CASES))
         return 0
+    if argv[0] not in CASES:
+        print(f"ncu_probe: unknown case {argv[0]!r}: one of {', '.join(CASES)}", file=sys.stderr)
+        return 2
     call = make_call(*CASES[argv[0]])
     for _ in range(3):  # compile, plan, and warm the caches
         call()

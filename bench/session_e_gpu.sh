@@ -7,11 +7,7 @@
 #     run(command="bash bench/session_e_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
 . bench/device_lib.sh
-export PYTHONUNBUFFERED=1
-LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
-install_project "$W/install.log" "$LOG" || exit 1
-gpu_facts "$LOG" "$LOG"
-start_flashmla_build "$W/flashmla_build.log"
+begin_run || exit 1
 timeout 110 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"

@@ -183,7 +183,7 @@ def tile_rows(pages, n0, stride_page, stride_tok, PAGE_SIZE: tl.constexpr, BLOCK
     """Element offsets [BLOCK_N] (int64) of the tile's cache rows from its block-table entries (tile_pages).
     n0 is a multiple of BLOCK_N (every caller's tiles are: splits are whole tiles, triton_split_kv.plan_splits)."""
     if PAGE_SIZE % BLOCK_N == 0:  # one entry for the whole tile, whose keys are consecutive rows of that block:
-        # a scalar base plus an arange, the contiguous cache's form (a per-key `% PAGE_SIZE` cost ~200 SASS
+        # a scalar base plus an arange, the contiguous cache's form (a per-key `% PAGE_SIZE` cost ~170 SASS
         # instructions a tile and 30% of the time of the 16-head paged decode: docs/kernels-notes.md, issue 14)
         base = pages.to(tl.int64) * stride_page + (n0 % PAGE_SIZE) * stride_tok
         tok = base + tl.arange(0, BLOCK_N) * stride_tok

@@ -1,0 +1,86 @@
+"""Lab script (CPU, no GPU): compile decode kernels for sm_90 with the installed Triton and count the SASS of their
+loops, the figures docs/kernels-notes.md quotes ("Issue 14: counters first").
+
+    python bench/sass_loops.py                        # the Triton MLA kernel, 16-head tile, contiguous and paged
+    python bench/sass_loops.py --gluon                # ... and the Gluon seesaw kernel (its two warp groups' loops)
+    PYTHONPATH=DIR python bench/sass_loops.py --gluon # another Triton (e.g. 3.6, the GPU machine's, unpacked in DIR)
+
+Per kernel: instructions, local-memory spill loads/stores (STL/LDL), and for each loop (a backward branch over more
+than 128 instructions) its instruction count and commonest opcodes. Static counts: a branch inside a loop counts
+both of its sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import tempfile
+
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from mlacalc.kernels.triton_mla_decode import _mla_decode_kernel
+
+SM90 = GPUTarget("cuda", 90, 32)
+
+
+def compile_mla(paged: bool, block_h=16, block_n=64, warps=4, stages=3):
+    """The bf16 Triton MLA decode kernel for sm_90 (pointers and strides marked 16-divisible, as at run time)."""
+    names = _mla_decode_kernel.arg_names
+    sig = dict(zip(names[:8], ["*bf16", "*bf16", "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32"]))
+    sig |= {n: "i32" for n in names[8:25]} | {"qk_scale": "fp32", "out_scale": "fp32"}
+    consts = dict(PAGE_SIZE=64 if paged else 1, PAGED=paged, D_LAT=512, D_ROPE=64, BLOCK_H=block_h, BLOCK_N=block_n,
+                  SINGLE_SPLIT=False, SPLIT_V=1, PREFETCH=False, SCALE_PTR=False, NS=0, DUAL=False)
+    sig |= {k: "constexpr" for k in consts}
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(names) if i < 8 or n.startswith("stride")}
+    src = ASTSource(_mla_decode_kernel, sig, constexprs={(names.index(k),): v for k, v in consts.items()},
+                    attrs=attrs)
+    return triton.compile(src, target=SM90, options=dict(num_warps=warps, num_stages=stages))
+
+
+def sass(kernel) -> list[tuple[int, str]]:
+    """(address, instruction) of a compiled kernel, from the cuobjdump Triton ships."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "k.cubin")
+        with open(path, "wb") as f:
+            f.write(kernel.asm["cubin"])
+        tool = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+        text = subprocess.run([tool, "-sass", path], capture_output=True, text=True, check=True).stdout
+    return [(int(m.group(1), 16), m.group(2).strip())
+            for m in re.finditer(r"^\s+/\*([0-9a-f]{4,5})\*/\s+(.*?);", text, re.M)]
+
+
+def opcode(instr: str) -> str:
+    return re.sub(r"^@!?U?P\w+\s+", "", instr).split()[0].split(".")[0]
+
+
+def report(name: str, ins: list[tuple[int, str]]) -> None:
+    spills = sum(1 for _, t in ins if opcode(t) in ("STL", "LDL"))
+    print(f"{name}: {len(ins)} instructions, {spills} STL/LDL")
+    for addr, text in ins:
+        m = re.search(r"BRA\s+(?:`\(\.L_x_\d+\)\s*)?0x([0-9a-f]+)", text)
+        if m and 128 * 16 < addr - int(m.group(1), 16) and "@" in text:  # a conditional backward branch: a loop
+            body = [t for a, t in ins if int(m.group(1), 16) <= a <= addr]
+            top = collections.Counter(opcode(t) for t in body).most_common(6)
+            print(f"  loop {int(m.group(1), 16):#x}-{addr:#x}: {len(body)} instructions, {top}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gluon", action="store_true", help="also the Gluon seesaw kernel")
+    a = ap.parse_args()
+    print("triton", triton.__version__)
+    for paged in (False, True):
+        report(f"Triton MLA 16/64/4/3 {'paged64' if paged else 'contiguous'}", sass(compile_mla(paged)))
+    if a.gluon:
+        from mlacalc.kernels.gluon_mla_decode import compile_sm90
+
+        report("Gluon seesaw (64 rows, 4 x 32 keys)", sass(compile_sm90()))
+
+
+if __name__ == "__main__":
+    main()
