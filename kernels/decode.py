@@ -141,7 +141,7 @@ def _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> str:
 
 
 def _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> bool:
-    if kv_scale is not None or "config" in kwargs or not q.is_cuda:
+    if (kv_scale is not None) != (kv_cache.dtype == torch.float8_e4m3fn) or "config" in kwargs or not q.is_cuda:
         return False
     try:
         from .gluon_mla_decode import gluon_supported

@@ -9,8 +9,9 @@ the 74 KB tile loads with the dots.
 
 This file holds the wrapper (mla_decode_gluon: TMA descriptors, splits, merge), the check of which calls it takes
 (gluon_supported) and a CPU compile for sm_90 (compile_sm90); the kernel, a two-warp-group "seesaw" schedule, is in
-gluon_mla_seesaw.py. Splits and their merge are the Triton kernel's (triton_split_kv). bf16/fp16 caches, contiguous
-or paged with a block size that is a multiple of block_n.
+gluon_mla_seesaw.py. Splits and their merge are the Triton kernel's (triton_split_kv). bf16/fp16 caches, or an fp8
+e4m3 cache with a per-tensor kv_scale (a third warp group widens its tiles; block_n 32), contiguous or paged with a
+block size that is a multiple of block_n.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import triton
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
+from .gluon_mla_seesaw import FP8_STAGES, _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms
 from .triton_split_kv import combine_splits, plan_splits
 
-__all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "DEFAULT_GLUON_CONFIG"]
+__all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_splits", "DEFAULT_GLUON_CONFIG"]
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,26 @@ BLOCK_H = 64  # one wgmma M tile; both warp groups share its rows
 
 def gluon_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: int = 512, page_size: int | None = None,
                     block_n: int = DEFAULT_GLUON_CONFIG.block_n) -> bool:
-    """Whether mla_decode_gluon handles this call: an sm_90 GPU, bf16/fp16 q and cache of the same dtype, 512 + 64
-    dims, at least 64 query rows per sequence, TMA-compatible (16-byte aligned) rows, paged block size a multiple of
-    block_n."""
+    """Whether mla_decode_gluon handles this call: an sm_90 GPU, bf16/fp16 q, a cache of q's dtype or fp8 e4m3
+    (then 32-token tiles), 512 + 64 dims, at least 64 query rows per sequence, TMA-compatible (16-byte aligned) rows,
+    paged block size a multiple of block_n."""
     if not (q.is_cuda and device_capability(q.device)[0] == 9):
         return False
     B, s_q, H, Dk = q.shape
-    return (q.dtype in (torch.bfloat16, torch.float16) and kv_cache.dtype == q.dtype and kv_lora_rank == 512
-            and Dk == 576 and s_q * H >= BLOCK_H and q.is_contiguous() and kv_cache.stride(-1) == 1
-            and (page_size is None or page_size % block_n == 0))
+    fp8 = kv_cache.dtype == torch.float8_e4m3fn
+    return (q.dtype in (torch.bfloat16, torch.float16) and (kv_cache.dtype == q.dtype or (fp8 and block_n == 32))
+            and kv_lora_rank == 512 and Dk == 576 and s_q * H >= BLOCK_H and q.is_contiguous()
+            and kv_cache.stride(-1) == 1 and (page_size is None or page_size % block_n == 0))
+
+
+def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int = DEFAULT_GLUON_CONFIG.block_n,
+                 token_bytes: int = 1152, kv_lora_rank: int = 512, num_splits: int | None = None) -> tuple[int, int]:
+    """(num_splits, tokens_per_split) mla_decode_gluon launches with for `batch` sequences of `rows` query rows
+    (s_q x heads) and keys up to `max_len` (for predictions on a machine without a GPU: mlacalc.expected restates
+    it): the Triton kernel's planner over batch x ceil(rows / 64) programs, one an SM, splits of at least 256 keys
+    in whole tiles of block_n."""
+    return plan_splits(batch * triton.cdiv(rows, BLOCK_H), max_len, block_n, sms=sms, num_splits=num_splits,
+                       min_tokens=256, token_bytes=token_bytes, partial_bytes_per_split=batch * rows * kv_lora_rank * 8)
 
 
 def mla_decode_gluon(
@@ -64,7 +76,7 @@ def mla_decode_gluon(
     *,
     softmax_scale: float,
     kv_lora_rank: int = 512,
-    kv_scale: float | None = None,
+    kv_scale: torch.Tensor | float | None = None,
     max_seqlen: int | None = None,
     num_splits: int | None = None,
     config: GluonMLAConfig = DEFAULT_GLUON_CONFIG,
@@ -73,19 +85,21 @@ def mla_decode_gluon(
 ) -> torch.Tensor:
     """Absorbed MLA decode on sm_90 (see gluon_supported). Arguments and result as mla_decode_triton:
     q [B, s_q, H, 576], kv_cache [B, S, 576] or paged [num_blocks, block_size, 576] with block_table [B, nblk]
-    int32, cache_seqlens [B] int32 -> [B, s_q, H, 512] in q.dtype. kv_scale is accepted for the common signature
-    and must be None: fp8 caches go to mla_decode_triton. Bad input: one KernelInputError (ValueError).
+    int32, cache_seqlens [B] int32 -> [B, s_q, H, 512] in q.dtype. An fp8 e4m3 cache takes kv_scale (a float, or a
+    1-element fp32 tensor read by the kernel: no host sync); a 16-bit cache none. Bad input: one KernelInputError
+    (ValueError).
 
     Host cost: the plan (splits, scratch, layouts) is cached per shape (launch.py); the four TMA descriptors are
     rebuilt only when q's or the cache's address changes (the last pair is kept, so the plan holds a reference to
     the last q and cache it saw)."""
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
-           layout_key(out), kv_scale is None, kv_lora_rank, max_seqlen, num_splits, config)
+           layout_key(out), kv_scale is None, torch.is_tensor(kv_scale), kv_lora_rank, max_seqlen, num_splits, config)
 
     def make():
-        require(kv_scale is None, "kv_scale", "fp8 caches: use mla_decode_triton")
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
-                         out=out, max_seqlen=max_seqlen, kv_dtypes=(torch.bfloat16, torch.float16))
+                         out=out, max_seqlen=max_seqlen, kv_dtypes=(torch.bfloat16, torch.float16, torch.float8_e4m3fn))
+        require(kv_scale is None or kv_cache.dtype == torch.float8_e4m3fn, "kv_scale",
+                "only an fp8 cache takes a scale")
         page = kv_cache.shape[1] if block_table is not None else None
         require(gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page, block_n=config.block_n),
                 "q", "this call is outside the Gluon kernel's domain (gluon_supported): use mla_decode_triton")
@@ -96,7 +110,7 @@ def mla_decode_gluon(
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)
-    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, out, key)
+    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out, key)
 
 
 class _GluonPlan:
@@ -118,11 +132,17 @@ class _GluonPlan:
         max_len = min(max_seqlen or self.capacity, self.capacity)
         self.rows = rows = s_q * H
         head_blocks = triton.cdiv(rows, BLOCK_H)
-        self.splits, tokens_per_split = plan_splits(
-            B * head_blocks, max_len, config.block_n, sms=num_sms(dev), num_splits=num_splits, min_tokens=256,
-            token_bytes=Dk * kv_cache.element_size(), partial_bytes_per_split=B * rows * r * 8)
+        self.splits, tokens_per_split = gluon_splits(B, rows, max_len, sms=num_sms(dev), block_n=config.block_n,
+                                                     token_bytes=Dk * kv_cache.element_size(), kv_lora_rank=r,
+                                                     num_splits=num_splits)
         gdt = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
         self.layout = gl.NVMMASharedLayout.get_default_for([BLOCK_H, r], gdt)  # 128-byte swizzle (64-wide parts too)
+        self.fp8 = kv_cache.dtype == torch.float8_e4m3fn
+        if self.fp8:  # the staging tiles' layouts (TMA boxes of 256 and 64 one-byte values)
+            self.kv_layouts = (gl.NVMMASharedLayout.get_default_for([config.block_n, r // 2], gl.float8e4nv),
+                               gl.NVMMASharedLayout.get_default_for([config.block_n, dr], gl.float8e4nv))
+        else:
+            self.kv_layouts = (self.layout, self.layout)
         self.block_n = config.block_n
         self.single = self.splits == 1
         self.grid = (head_blocks, self.splits, B)
@@ -136,8 +156,8 @@ class _GluonPlan:
             sp = (self.o_part.stride(0), self.o_part.stride(1), self.lse_part.stride(0), self.lse_part.stride(1))
         self.ints = (stride_bt, seq_rows, rows, H, s_q, tokens_per_split, *sp)
         # num_warps is the first warp group's; the second is warp_specialize's worker partition
-        self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n, seesaw_buffers(config.block_n),
-                       self.single)
+        self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n,
+                       seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8, FP8_STAGES)
         self._desc_key = None
         self._descs = None
 
@@ -153,21 +173,24 @@ class _GluonPlan:
             self._descs = (  # halves of the latent: one per warp group
                 TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, r // 2], lay),
                 TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, dr], lay),
-                TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [self.block_n, r // 2], lay),
-                TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [self.block_n, dr], lay),
+                TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [self.block_n, r // 2],
+                                 self.kv_layouts[0]),
+                TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [self.block_n, dr], self.kv_layouts[1]),
             )
             self._desc_key = k
         return self._descs
 
-    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, out, key):
+    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out, key):
         if out is None:
             out = torch.empty((self.B, self.s_q, self.H, self.r), dtype=q.dtype, device=q.device)
         lens = cache_seqlens if cache_seqlens is not None else self.full_lens
         o_part = self.o_part if self.o_part is not None else out  # unused pointers with one split
         lse_part = self.lse_part if self.lse_part is not None else out
         bt = block_table if block_table is not None else lens  # unused pointer
-        args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, *self.ints,
-                softmax_scale * LOG2E, 1.0, *self.consts)
+        scale_ptr = torch.is_tensor(kv_scale)
+        scale = 1.0 if kv_scale is None or scale_ptr else float(kv_scale)  # a tensor's: read in the kernel
+        args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
+                *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr)
         _LAUNCH_SEESAW(key, self.grid, args, num_warps=4)
         if not self.single:
             combine_splits(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), key=key)
@@ -177,18 +200,26 @@ class _GluonPlan:
 _LAUNCH_SEESAW = FastLauncher(_mla_decode_seesaw_kernel)
 
 
-def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool = False, single_split: bool = False):
+def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool = False, single_split: bool = False,
+                 fp8: bool = False, scale_ptr: bool = False):
     """Compile the kernel for sm_90 without a GPU (Triton ships ptxas): the CPU check that it builds, fits in shared
-    memory and uses the intended instructions. Returns triton's CompiledKernel (.metadata.shared, .asm["ptx"])."""
+    memory and uses the intended instructions. fp8: an fp8 e4m3 cache (scale_ptr: its scale a tensor). Returns
+    triton's CompiledKernel (.metadata.shared, .asm["ptx"])."""
     from triton.backends.compiler import GPUTarget
     from triton.experimental.gluon._runtime import GluonASTSource
 
+    def desc(dtype, gdtype, rows, cols):
+        return f"tensordesc<{dtype}[{rows},{cols}],{gl.NVMMASharedLayout.get_default_for([rows, cols], gdtype)!r}>"
+
     lay = repr(gl.NVMMASharedLayout.get_default_for([BLOCK_H, 512], gl.bfloat16))
-    desc = lambda rows, cols: f"tensordesc<bf16[{rows},{cols}],{lay}>"
-    arg_types = [desc(BLOCK_H, 256), desc(BLOCK_H, 64), desc(config.block_n, 256), desc(config.block_n, 64),
-                 "*i32", "*i32", "*fp32", "*fp32", "*bf16"] + ["i32"] * 10 + ["fp32", "fp32"]
+    q_desc = lambda rows, cols: f"tensordesc<bf16[{rows},{cols}],{lay}>"
+    kv_desc = (lambda rows, cols: desc("fp8e4nv", gl.float8e4nv, rows, cols)) if fp8 else q_desc
+    arg_types = [q_desc(BLOCK_H, 256), q_desc(BLOCK_H, 64), kv_desc(config.block_n, 256), kv_desc(config.block_n, 64),
+                 "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32" if scale_ptr else "*i32"] + ["i32"] * 10 \
+        + ["fp32", "fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
-                  BLOCK_N=config.block_n, SINGLE_SPLIT=single_split, NUM_BUF=seesaw_buffers(config.block_n))
+                  BLOCK_N=config.block_n, SINGLE_SPLIT=single_split, NUM_BUF=seesaw_buffers(config.block_n, fp8),
+                  FP8=fp8, NUM_STAGE=FP8_STAGES, SCALE_PTR=scale_ptr)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}

@@ -53,11 +53,24 @@ if not hasattr(gl.shared_memory_descriptor, "_reinterpret"):
     gl.shared_memory_descriptor._reinterpret = gl.shared_memory_descriptor.reinterpret
 
 
-def seesaw_buffers(block_n: int) -> int:
-    """KV buffers for a tile size: as many as fit beside Q (64 x 576 bf16) in 227 KB, an even number (tiles go in
-    pairs): 2 of 64 tokens, or 4 of 32 tokens (a whole pair in flight while another is computed)."""
+def seesaw_buffers(block_n: int, fp8: bool = False) -> int:
+    """KV buffers (16-bit, what the wgmmas read) for a tile size: as many as fit beside Q (64 x 576 bf16) in 227 KB,
+    an even number (tiles go in pairs): 2 of 64 tokens, or 4 of 32 tokens (a whole pair in flight while another is
+    computed). An fp8 cache needs its 8-bit staging tiles beside them (FP8_STAGES of 32 tokens, 72 KB): 2 buffers of
+    32 tokens (Q 72 KB + 72 KB + 72 KB)."""
     assert block_n in (32, 64), "the seesaw schedule uses 32- or 64-token tiles"
+    if fp8:
+        assert block_n == 32, "an fp8 cache uses 32-token tiles (its staging must fit too)"
+        return 2
     return 128 // block_n
+
+
+FP8_STAGES = 4  # fp8 tiles in flight from HBM (TMA into staging), ahead of the two 16-bit buffers being computed
+# Registers a thread while the three fp8 warp groups run (64 K a CTA: <= 512 a lane over the groups): the widening
+# group holds no accumulators (32: its loop does not spill, bench/sass_loops.py); the worker compute group 240;
+# Triton gives the default one 232 (232 + 240 + 32 = 504)
+WIDEN_REGS = gl.constexpr(32)
+COMPUTE_REGS_FP8 = gl.constexpr(240)
 
 
 @gluon.jit
@@ -180,13 +193,91 @@ def _write_out(acc, l_i, l_other, m_i, pid_h, b, pid_s, rows_per_seq, out_scale,
 
 
 @gluon.jit
-def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
-         bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+def _widen(src, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr):
+    """dst = src as 16-bit ([BLOCK_N, COLS] shared memory, fp8 -> bf16/fp16: exact, e4m3 fits in both), 16 values
+    a thread at a time (one 16-byte shared load, two 16-byte stores) so the widening group needs few registers."""
+    TPR: gl.constexpr = COLS // 16  # threads a row
+    layout: gl.constexpr = gl.BlockedLayout([1, 16], [32 // TPR, TPR], [WG_WARPS, 1], [1, 0])
+    ROWS: gl.constexpr = (32 // TPR) * WG_WARPS
+    for r0 in gl.static_range(0, BLOCK_N, ROWS):
+        x = src.slice(r0, ROWS).load(layout)
+        dst.slice(r0, ROWS).store(x.to(dst.dtype))
+
+
+@gluon.jit
+def _widen_done(bar):
+    """Publish a widened part to the wgmma (async proxy) readers: every thread's fence, the group's barrier, one
+    arrive."""
+    fence_async_shared()
+    _cta_sync()
+    mbarrier.arrive(bar)
+
+
+@gluon.jit
+def _issue_fp8(desc_half, desc_rope, st_lo, st_hi, st_rope, bar, t, n_tiles, start, end, b,
+               BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT: gl.constexpr,
+               BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """TMA copy of fp8 tile t (its three boxes: V_L, V_R, RoPE) into one staging slot on mbarrier `bar`; skipped
+    when t >= n_tiles."""
+    ok = t < n_tiles
+    n0 = gl.minimum(start + t * BLOCK_N, gl.maximum(end - 1, 0))  # a valid table entry even when skipped
+    row = _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED, PAGE_SIZE)
+    mbarrier.expect(bar, 2 * desc_half.block_type.nbytes + desc_rope.block_type.nbytes, pred=ok)
+    _tma_load(desc_half, [row, 0], bar, st_lo, pred=ok)
+    _tma_load(desc_half, [row, D_LAT // 2], bar, st_hi, pred=ok)
+    _tma_load(desc_rope, [row, D_LAT], bar, st_rope, pred=ok)
+
+
+@gluon.jit
+def _wg_widen(st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
+              kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
+              PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_N: gl.constexpr,
+              NUM_BUF: gl.constexpr, NUM_STAGE: gl.constexpr):
+    """Warp group 2 of the fp8 kernel: loads fp8 tiles (TMA into NUM_STAGE staging slots) and widens each into the
+    16-bit buffer the other groups compute on, part by part in the order they free them (an even tile's V_L, then
+    its V_R + RoPE; an odd tile's V_R, then its V_L + RoPE: the parts the bf16 kernel reloads by TMA), signalling
+    the same `ready` barriers a TMA would. The per-tensor scale is folded into the scores and the output, so the
+    widening is exact."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    for k in gl.static_range(NUM_STAGE):
+        _issue_fp8(kv_half_desc, kv_rope_desc, st_lo.index(k), st_hi.index(k), st_rope.index(k), staged.index(k), k,
+                   n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_N, PAGED, PAGE_SIZE)
+    for t in range(n_tiles):
+        slot = t % NUM_STAGE
+        buf = t % NUM_BUF
+        refill = t >= NUM_BUF
+        free_phase = ((t // NUM_BUF) + 1) & 1  # the use of buf by tile t - NUM_BUF
+        mbarrier.wait(staged.index(slot), (t // NUM_STAGE) & 1)
+        if buf % 2 == 0:
+            mbarrier.wait(free_lo.index(buf), free_phase, pred=refill)
+            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N)
+            _widen_done(ready_lo.index(buf))
+            mbarrier.wait(free_hi.index(buf), free_phase, pred=refill)
+            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N)
+            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N)
+            _widen_done(ready_hi.index(buf))
+        else:
+            mbarrier.wait(free_hi.index(buf), free_phase, pred=refill)
+            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N)
+            _widen_done(ready_hi.index(buf))
+            mbarrier.wait(free_lo.index(buf), free_phase, pred=refill)
+            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N)
+            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N)
+            _widen_done(ready_lo.index(buf))
+        # the slot's bytes are in registers' hands no more (the barriers above): load tile t + NUM_STAGE into it
+        _issue_fp8(kv_half_desc, kv_rope_desc, st_lo.index(slot), st_hi.index(slot), st_rope.index(slot),
+                   staged.index(slot), t + NUM_STAGE, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
+                   D_LAT, BLOCK_N, PAGED, PAGE_SIZE)
+
+
+@gluon.jit
+def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
+         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
          b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr):
+         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FP8: gl.constexpr):
     """Warp group 0: scores and softmax of even tiles, O_L (value columns 0-255)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
@@ -223,10 +314,13 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
         acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
         acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer
-        _issue_part(kv_half_desc, kv_lo.index(b0), 0, kv_half_desc, kv_lo.index(b0), 0, ready_lo.index(b0),
-                    t0 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
-                    BLOCK_N, PAGED, PAGE_SIZE)
+        # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
+        if FP8:
+            mbarrier.arrive(free_lo.index(b0))
+        else:
+            _issue_part(kv_half_desc, kv_lo.index(b0), 0, kv_half_desc, kv_lo.index(b0), 0, ready_lo.index(b0),
+                        t0 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
+                        BLOCK_N, PAGED, PAGE_SIZE)
         # WG1's softmax of t1: its max is now the running max; hand over P0 * a1 through buffer 0's RoPE part
         mbarrier.wait(bar_s1, ph)
         m_i = sm1.load(row_s)
@@ -243,9 +337,12 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
             acc = warpgroup_mma(_p_tile(kv_rope, b1, BLOCK_H, BLOCK_N), kv_lo.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_L and P1 are done with: load tile t1 + NUM_BUF's left half and RoPE part into its buffer
-        _issue_part(kv_half_desc, kv_lo.index(b1), 0, kv_rope_desc, kv_rope.index(b1), D_LAT, ready_lo.index(b1),
-                    t1 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
-                    BLOCK_N, PAGED, PAGE_SIZE)
+        if FP8:
+            mbarrier.arrive(free_lo.index(b1))
+        else:
+            _issue_part(kv_half_desc, kv_lo.index(b1), 0, kv_rope_desc, kv_rope.index(b1), D_LAT, ready_lo.index(b1),
+                        t1 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+                        BLOCK_N, PAGED, PAGE_SIZE)
         s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF, False)
 
     sl0.store(l_i)
@@ -259,13 +356,13 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
 
 
 @gluon.jit
-def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
-         bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
+         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
          b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr):
+         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FP8: gl.constexpr):
     """Warp group 1: scores and softmax of odd tiles, O_R (value columns 256-511)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
@@ -311,17 +408,23 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
             acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_R is done with: load tile t1 + NUM_BUF's right half into its buffer
-        _issue_part(kv_half_desc, kv_hi.index(b1), D_HALF, kv_half_desc, kv_hi.index(b1), D_HALF, ready_hi.index(b1),
-                    t1 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
-                    BLOCK_N, PAGED, PAGE_SIZE)
+        if FP8:
+            mbarrier.arrive(free_hi.index(b1))
+        else:
+            _issue_part(kv_half_desc, kv_hi.index(b1), D_HALF, kv_half_desc, kv_hi.index(b1), D_HALF,
+                        ready_hi.index(b1), t1 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
+                        False, BLOCK_N, PAGED, PAGE_SIZE)
         mbarrier.wait(bar_p0, ph)
         _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
         acc = warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
-        _issue_part(kv_half_desc, kv_hi.index(b0), D_HALF, kv_rope_desc, kv_rope.index(b0), D_LAT, ready_hi.index(b0),
-                    t0 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
-                    BLOCK_N, PAGED, PAGE_SIZE)
+        if FP8:
+            mbarrier.arrive(free_hi.index(b0))
+        else:
+            _issue_part(kv_half_desc, kv_hi.index(b0), D_HALF, kv_rope_desc, kv_rope.index(b0), D_LAT,
+                        ready_hi.index(b0), t0 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
+                        True, BLOCK_N, PAGED, PAGE_SIZE)
         s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF, True)
 
     sl1.store(l_i)
@@ -337,13 +440,17 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, b
 @gluon.jit
 def _mla_decode_seesaw_kernel(
     q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc,
-    BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT,
+    BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT, KV_SCALE,
     stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len, tokens_per_split,
     stride_op_b, stride_op_s, stride_lse_b, stride_lse_s,
     qk_scale, out_scale,
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
+    FP8: gl.constexpr, NUM_STAGE: gl.constexpr, SCALE_PTR: gl.constexpr,
 ):
+    """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles into
+    the 16-bit buffers (_wg_widen); qk_scale and out_scale carry the per-tensor scale (SCALE_PTR: read from
+    KV_SCALE here, no host sync)."""
     pid_h = gl.program_id(0)
     pid_s = gl.program_id(1)
     b = gl.program_id(2)
@@ -352,6 +459,10 @@ def _mla_decode_seesaw_kernel(
     end = gl.minimum(start + tokens_per_split, seqlen)
     n_tiles = gl.maximum(gl.cdiv(end - start, BLOCK_N), 0)
     D_HALF: gl.constexpr = D_LAT // 2
+    if SCALE_PTR:
+        kv_scale = gl.load(KV_SCALE).to(gl.float32)
+        qk_scale = qk_scale * kv_scale
+        out_scale = out_scale * kv_scale
 
     dtype: gl.constexpr = q_half_desc.dtype
     half_l: gl.constexpr = q_half_desc.layout
@@ -359,9 +470,9 @@ def _mla_decode_seesaw_kernel(
     q_lo = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_hi = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_rope = gl.allocate_shared_memory(dtype, [BLOCK_H, D_ROPE], rope_l)
-    kv_lo = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], kv_half_desc.layout)
-    kv_hi = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], kv_half_desc.layout)
-    kv_rope = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_ROPE], kv_rope_desc.layout)  # also carries P
+    kv_lo = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+    kv_hi = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+    kv_rope = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
     vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
     sm0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
     sa0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
@@ -389,40 +500,78 @@ def _mla_decode_seesaw_kernel(
     mbarrier.init(bar_p1, count=1)
     mbarrier.init(bar_l0, count=1)
     mbarrier.init(bar_l1, count=1)
+    if FP8:  # the 8-bit staging slots and the barriers of the widening group
+        st_lo = gl.allocate_shared_memory(kv_half_desc.dtype, [NUM_STAGE, BLOCK_N, D_HALF], kv_half_desc.layout)
+        st_hi = gl.allocate_shared_memory(kv_half_desc.dtype, [NUM_STAGE, BLOCK_N, D_HALF], kv_half_desc.layout)
+        st_rope = gl.allocate_shared_memory(kv_rope_desc.dtype, [NUM_STAGE, BLOCK_N, D_ROPE], kv_rope_desc.layout)
+        staged = gl.allocate_shared_memory(gl.int64, [NUM_STAGE, 1], bar_l)
+        free_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+        free_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+        for k in gl.static_range(NUM_STAGE):
+            mbarrier.init(staged.index(k), count=1)
+        for k in gl.static_range(NUM_BUF):
+            mbarrier.init(free_lo.index(k), count=1)
+            mbarrier.init(free_hi.index(k), count=1)
+    else:
+        free_lo = ready_lo  # unused: the compute groups reload their buffers by TMA themselves
+        free_hi = ready_hi
     fence_async_shared()
 
-    # Q once, and the first NUM_BUF tiles; later tiles are loaded by the groups, part by part
+    # Q once; then (16-bit cache) the first NUM_BUF tiles, later tiles loaded by the groups, part by part; (fp8) the
+    # widening group loads and widens every tile
     q_row = b * rows_per_seq + pid_h * BLOCK_H
     mbarrier.expect(q_bar, 2 * q_half_desc.block_type.nbytes + q_rope_desc.block_type.nbytes)
     _tma_load(q_half_desc, [q_row, 0], q_bar, q_lo)
     _tma_load(q_half_desc, [q_row, D_HALF], q_bar, q_hi)
     _tma_load(q_rope_desc, [q_row, D_LAT], q_bar, q_rope)
-    for k in gl.static_range(NUM_BUF):  # an even tile's parts: V_L | V_R + RoPE; an odd tile's: V_L + RoPE | V_R
-        if k % 2 == 0:
-            _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_half_desc, kv_lo.index(k), 0, ready_lo.index(k),
-                        k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False, BLOCK_N, PAGED, PAGE_SIZE)
-            _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_rope_desc, kv_rope.index(k), D_LAT,
-                        ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
-                        BLOCK_N, PAGED, PAGE_SIZE)
-        else:
-            _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_rope_desc, kv_rope.index(k), D_LAT, ready_lo.index(k),
-                        k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True, BLOCK_N, PAGED, PAGE_SIZE)
-            _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_half_desc, kv_hi.index(k), D_HALF,
-                        ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
-                        BLOCK_N, PAGED, PAGE_SIZE)
+    if not FP8:
+        for k in gl.static_range(NUM_BUF):  # an even tile's parts: V_L | V_R + RoPE; an odd tile's: V_L + RoPE | V_R
+            if k % 2 == 0:
+                _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_half_desc, kv_lo.index(k), 0, ready_lo.index(k),
+                            k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False, BLOCK_N, PAGED,
+                            PAGE_SIZE)
+                _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_rope_desc, kv_rope.index(k), D_LAT,
+                            ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+                            BLOCK_N, PAGED, PAGE_SIZE)
+            else:
+                _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_rope_desc, kv_rope.index(k), D_LAT,
+                            ready_lo.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+                            BLOCK_N, PAGED, PAGE_SIZE)
+                _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_half_desc, kv_hi.index(k), D_HALF,
+                            ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
+                            BLOCK_N, PAGED, PAGE_SIZE)
 
     # the same arguments for both groups, written out: a tuple held in a variable loses its constexprs (Triton 3.6)
-    gl.warp_specialize([
-        (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
-                bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
-                kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
-                b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
-                stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT)),
-        (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
-                bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
-                kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
-                b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
-                stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT)),
-    ], [WG_WARPS], [256])
+    if FP8:
+        gl.warp_specialize([
+            (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                    b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                    q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+            (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                    b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                    q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+            (_wg_widen, (st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
+                         kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_N, NUM_BUF, NUM_STAGE)),
+        ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
+    else:
+        gl.warp_specialize([
+            (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                    b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                    q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+            (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                    b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                    q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+        ], [WG_WARPS], [256])

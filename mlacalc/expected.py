@@ -25,7 +25,9 @@ the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them)
 ``min(bandwidth_eff x copy bandwidth, busy SMs x sm_bandwidth)``) and one SM's math time (``2 x tile x keys x
 (d_k + d_v)`` FLOPs at ``mma_eff`` of its share of the peak, or ``small_tile_mma_eff`` for tiles under 64 rows,
 which run on mma.sync rather than wgmma; plus, for an 8-bit cache, widening ``key_elems`` per key at
-``dequant_gelem_s`` G elements/s per program, latency-bound, so programs resident on one SM overlap it). With more than one split, a combine kernel merges the partials: the larger
+``dequant_gelem_s`` G elements/s per program, latency-bound, so programs resident on one SM overlap it). Tiles of
+64 or more rows over an 8-bit cache run the Gluon kernel, whose third warp group widens each tile while the other
+two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. With more than one split, a combine kernel merges the partials: the larger
 of reading them at the bandwidth and ``splits x combine_us_per_split`` (each combine program loops over the splits
 one after another). Each kernel launch adds ``fixed_us``.
 
@@ -65,6 +67,9 @@ INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_split
 # kernels/triton_split_kv.choose_num_splits ("cost"), FlashMLA its scheduler metadata ("flashmla"), anything else
 # the generic FlashDecoding rule ("waves": as many splits as fill one wave).
 PLANNERS = {"auto": "cost", "gqa": "cost", "triton": "cost", "gluon": "cost", "flashmla": "flashmla"}
+# Backends whose MLA tiles of 64+ rows over an 8-bit cache run the Gluon kernel (kernels/decode.py: auto picks it
+# where gluon_supported says so): its third warp group widens the tiles beside the dots; "triton" widens in-program.
+GROUP_WIDENING = ("auto", "gluon")
 # Programs the project's kernels keep on one SM (kernels/triton_mla_decode.py: 1, its tiles fill shared memory;
 # kernels/triton_gqa_decode.py GQADecodeConfig.programs_per_sm: 4); the planner counts slots as SMs x this.
 PROGRAMS_PER_SM = {"mla": 1, "gqa": 4}
@@ -90,6 +95,8 @@ class KernelModel:
     ramp_us: float = 0.0               # per wave of decode CTAs: the first tiles' latency before streaming
     combine_us_per_split: float = 0.0  # combine kernel: one program's serial step over one split's partial
     dequant_gelem_s: float = 0.0       # 8-bit caches: elements one program widens per ns (0: free, not modelled)
+    widen_group_gelem_s: float = 0.0   # ... tiles of 64+ rows: elements a CTA's widening warp group converts per ns,
+    #                                    beside the dots (the Gluon kernel; 0: hidden behind them)
     small_tile_mma_eff: float = 0.0    # tiles under 64 rows (mma.sync, not wgmma): their tensor-core share (0: mma_eff)
 
     def to_dict(self) -> dict:
@@ -293,8 +300,11 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str) -> Sp
     return SplitPlan(units * splits, shape.keys / splits, splits)
 
 
-def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float, planner: str = "waves") -> float:
-    """Expected seconds of the split-KV decode attention core (see the module docstring)."""
+def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float, planner: str = "waves",
+                       widen_group: bool = False) -> float:
+    """Expected seconds of the split-KV decode attention core (see the module docstring). widen_group: the backend
+    runs MLA tiles of 64+ rows over an 8-bit cache on the Gluon kernel (GROUP_WIDENING), which widens in a warp group
+    of its own."""
     sms = getattr(hw, "sms", 0)
     bw = hw.mem_bandwidth_bytes_s * m.bandwidth_eff
     tile, tiles = row_tiles(shape.rows, m)
@@ -307,8 +317,11 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     plan = split_plan(shape, m, sms, planner)
     # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles
     bytes_cta, flops_cta = plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
-    widen = shape.key_elems if (m.dequant_gelem_s and widens(shape)) else 0
-    widen_cta = plan.keys_cta * widen / (m.dequant_gelem_s * 1e9) if widen else 0.0
+    # 8-bit caches: tiles under 64 rows (Triton) widen in the program, one tile after another; larger tiles (Gluon) in
+    # a warp group of their own beside the dots
+    group = widen_group and shape.kernel == "mla" and tile >= TILE_ROWS
+    rate = m.widen_group_gelem_s if group else m.dequant_gelem_s
+    widen_cta = plan.keys_cta * shape.key_elems / (rate * 1e9) if (rate and widens(shape)) else 0.0
     sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
     per_sm = kernel_tiling(shape)[0] if planner == "cost" else 1
     mma = m.small_tile_mma_eff if (tile < TILE_ROWS and m.small_tile_mma_eff) else m.mma_eff
@@ -321,7 +334,9 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         t_mem = a * bytes_cta / min(bw, busy * sm_bw)
         # one SM's math: the dots at the SM's rate; the widening at a per-program rate (latency-bound: Nsight
         # Compute had a lone 4-warp fp8 program at 1.15 instructions a cycle), overlapped by co-resident programs
-        t_sm = math.ceil(a / busy) * flops_cta / (peak_flops * mma / sms) + math.ceil(a / busy / per_sm) * widen_cta
+        t_dots = math.ceil(a / busy) * flops_cta / (peak_flops * mma / sms)
+        t_widen = math.ceil(a / busy / per_sm) * widen_cta
+        t_sm = max(t_dots, t_widen) if group else t_dots + t_widen
         body += ramp + max(t_mem, t_sm)
         left -= a
     kernels, combine = 1, 0.0

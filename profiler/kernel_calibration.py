@@ -41,7 +41,8 @@ AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=Tr
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, paged=True) for tp, b, c in ((1, 24, 6 * K),)]
               + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, kv_dtype="fp8")
                  for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
-              + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, kv_dtype="fp8") for tp, b, c in ((1, 24, 6 * K),)]
+              + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, kv_dtype="fp8")
+                 for tp, b, c in ((1, 24, 6 * K), (2, 40, 12 * K))]
               + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, q_tokens=2)
                  for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, q_tokens=2) for tp, b, c in ((2, 24, 6 * K),)])
@@ -56,6 +57,7 @@ GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "combine_us_per_split": [0.02 * i for i in range(26)],
          "small_tile_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
          "dequant_gelem_s": [0.0] + [0.5 * i for i in range(1, 41)],
+         "widen_group_gelem_s": [0.0] + [2.0 * i for i in range(1, 41)],
          "sm_bandwidth_gb_s": [10.0 * i for i in range(2, 41)],
          "mma_eff": [0.2 + 0.025 * i for i in range(31)],
          "fixed_us": [0.5 * i for i in range(0, 31)],
@@ -144,7 +146,7 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
 
 RESTARTS = 8            # extra descents from random grid points per decode backend (about 10 s of CPU each)
 DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
-                "dequant_gelem_s", "small_tile_mma_eff")
+                "dequant_gelem_s", "widen_group_gelem_s", "small_tile_mma_eff")
 
 
 def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
@@ -165,20 +167,23 @@ def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
     """Fit ``backend``'s decode coefficients to measured calibration records (measure_decode_points); each record
     gains ``fitted_s``. Returns (KernelModel, rms log error). The split planner is the backend's own
     (mlacalc.expected.PLANNERS), so the split counts are not fitted."""
-    from mlacalc.expected import DEFAULTS, PLANNERS, KernelModel, decode_attention_s
+    from mlacalc.expected import DEFAULTS, GROUP_WIDENING, PLANNERS, KernelModel, decode_attention_s
 
     peak16 = hw.flops_per_s(16)
     planner = PLANNERS.get(backend, "waves")
     pts = [(point_shape(r), r["measured_s"]) for r in recs]
 
     def pred(m, shape):
-        return decode_attention_s(shape, hw, m, peak16, planner)
+        return decode_attention_s(shape, hw, m, peak16, planner, backend in GROUP_WIDENING)
 
     start = DEFAULTS.get(backend, KernelModel())
-    # only what the points can pin: the widening rate needs 8-bit caches, the small-tile rate tiles under 64 rows
-    names = tuple(n for n in DECODE_NAMES
-                  if (n != "dequant_gelem_s" or any(r.get("kv_dtype") == "fp8" for r in recs))
-                  and (n != "small_tile_mma_eff" or start.min_rows_per_cta < 64))
+    # only what the points can pin: the widening rates need 8-bit caches (in-program: tiles under 64 rows; a warp
+    # group's: 64 or more, on the backends that run the Gluon kernel), the small-tile rate tiles under 64 rows
+    fp8_rows = [shape.rows for (shape, _), r in zip(pts, recs) if r.get("kv_dtype") == "fp8"]
+    pinned = {"dequant_gelem_s": any(n < 64 for n in fp8_rows),
+              "widen_group_gelem_s": backend in GROUP_WIDENING and any(n >= 64 for n in fp8_rows),
+              "small_tile_mma_eff": start.min_rows_per_cta < 64}
+    names = tuple(n for n in DECODE_NAMES if pinned.get(n, True))
     m, err = fit(start, pts, pred, names, restarts=RESTARTS)
     for r, (shape, _) in zip(recs, pts):
         r["fitted_s"] = pred(m, shape)

@@ -101,15 +101,17 @@ class PointConfig:
                                             "MHA/GQA)")
             if not mla and self.kernel in ("eager", "flashmla"):
                 raise SpecError("--kernel", "MHA/GQA decode runs through auto, triton or sdpa")
-            if self.kv_dtype == "fp8" and not (mla and self.kernel in ("triton", "auto")):
-                raise SpecError("--kv-dtype", "an fp8 cache is supported by the Triton MLA kernel only")
+            if self.kv_dtype == "fp8" and not (mla and self.kernel in ("triton", "gluon", "auto")):
+                raise SpecError("--kv-dtype", "an fp8 cache is supported by the project's MLA kernels only (auto, "
+                                              "triton, gluon)")
             if self.kernel == "flashmla" and (self.kv_dtype != "bf16" or (self.block_size or 64) != 64):
                 raise SpecError("--kernel", "FlashMLA's dense decode takes a bf16 cache in blocks of 64 tokens")
             if self.kernel == "gluon":     # kernels/gluon_mla_decode.gluon_supported, less what needs a GPU to see
                 rows = self.q_tokens * predict.heads_per_rank(spec, self.tp).q
-                if not mla or self.kv_dtype != "bf16" or rows < 64:
-                    raise SpecError("--kernel", f"gluon runs MLA decode with a bf16 cache and at least 64 query rows "
-                                                f"per sequence (this point: {rows}); use auto or triton")
+                if not mla or rows < 64 or (self.kv_dtype == "fp8" and (self.block_size or 64) % 32):
+                    raise SpecError("--kernel", f"gluon runs MLA decode with at least 64 query rows per sequence "
+                                                f"(this point: {rows}; an fp8 cache: blocks a multiple of 32 "
+                                                f"tokens); use auto or triton")
         elif self.kernel in ("auto", "triton", "gluon", "flashmla"):
             if self.phase == "prefill":
                 raise SpecError("--kernel", "prefill runs through sdpa")

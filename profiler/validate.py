@@ -95,6 +95,8 @@ def expected_suite() -> list[PointConfig]:
                 P("deepseek-v2-lite", "decode", kernel, 32, 8 * K, layers=4, paged=True, breakdown=False),
                 P("deepseek-v2-lite", "decode", kernel, 2, 16 * K, layers=4, breakdown=False)]
     pts += [P("deepseek-v2-lite", "decode", "auto", 32, 16 * K, layers=4, kv_dtype="fp8", breakdown=False),
+            P("deepseek-v3", "decode", "auto", 32, 8 * K, layers=4, kv_dtype="fp8", breakdown=False),  # 128 rows
+            P("deepseek-v3", "decode", "auto", 64, 16 * K, layers=4, tp=2, kv_dtype="fp8", breakdown=False),
             P("deepseek-v2-lite", "decode", "auto", 32, 8 * K, layers=4, q_tokens=2, breakdown=False)]
     for b, c in ((1, 1 * K), (4, 16 * K), (16, 32 * K), (64, 4 * K), (128, 8 * K)):
         pts.append(P("llama-3.1-8b", "decode", "auto", b, c, layers=4, breakdown=False))

@@ -1,6 +1,7 @@
 """The kernel-aware expected time (mlacalc.expected), worked by hand, and its invariants."""
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -162,14 +163,45 @@ def test_an_fp8_small_tile_keeps_two_programs_an_sm_that_overlap_their_widening(
 @settings(max_examples=60, deadline=None)
 @given(batch=st.integers(1, 300), keys=st.integers(1, 200_000), heads=st.sampled_from([8, 16, 32, 64, 128]))
 def test_fp8_split_plan_restates_the_mla_kernels(batch, keys, heads):
+    """Under 64 rows the Triton kernel's plan; 64 or more, the Gluon widening kernel's (impl="auto")."""
     pytest.importorskip("triton")
     from mlacalc.expected import DEFAULTS, split_plan
     from mlacalc.kernels.triton_mla_decode import mla_num_splits
 
     shape = DecodeShape(seqs=batch, rows=heads, kv_groups=1, keys=keys, key_bytes=576, dkv=1088, out_dv=512,
                         layers=1, key_elems=576)
-    want = mla_num_splits(batch, 1, heads, keys, kv_element_size=1, paged=True)
+    if heads >= 64:
+        pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+        from mlacalc.kernels.gluon_mla_decode import gluon_splits
+
+        want = gluon_splits(batch, heads, keys, sms=132, token_bytes=576)[0]
+    else:
+        want = mla_num_splits(batch, 1, heads, keys, kv_element_size=1, paged=True)
     assert split_plan(shape, DEFAULTS["auto"], 132, "cost").splits == want
+
+
+def test_a_64_row_fp8_tile_widens_in_its_own_warp_group_beside_the_dots():
+    # auto's Gluon kernel: 20 sequences x 128 rows (two 64-row tiles) over an fp8 latent, 10 SMs, one program an SM.
+    # Splits: 1 costs ceil(40 / 10) = 4 waves x 2048 keys x 10 SMs x 576 B = 47.2 MB; 2 costs 8 waves x 1024 keys
+    # (the same) plus 2 x 20 x 128 x 512 x 8 B of partials: one split, 4 waves of 10 CTAs
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
+                    dequant_gelem_s=10.0, widen_group_gelem_s=20.0, max_splits=128)
+    s = DecodeShape(seqs=20, rows=128, kv_groups=1, keys=2048, key_bytes=576, dkv=1088, out_dv=512, layers=1,
+                    key_elems=576)
+    ramp = 128 * 576 / 50e9                                   # two 64-key tiles at one SM's 50 GB/s
+    t_mem = 10 * 2048 * 576 / 2 / min(1000e9, 10 * 50e9)     # a wave; L2 serves the second row tile its keys
+    t_mma = 2 * 64 * 2048 * 1088 / (100e12 / 10)             # one 64-row CTA's dots at an SM's share of the peak
+    t_widen = 2048 * 576 / 20e9                              # its widening group, at 20 G elements/s
+    assert t_widen > t_mma > t_mem                           # the widening bounds this point
+    want = 4 * (ramp + max(t_mem, t_mma, t_widen)) + 2e-6
+    assert decode_attention_s(s, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(want)
+    # the Triton kernel (backend "triton") widens in the program, after its dots
+    assert decode_attention_s(s, HW, m, 100e12, "cost") == pytest.approx(
+        4 * (ramp + max(t_mem, t_mma + 2048 * 576 / 10e9)) + 2e-6)
+    # a faster widening group hides behind the dots
+    fast = replace(m, widen_group_gelem_s=200.0)
+    assert decode_attention_s(s, HW, fast, 100e12, "cost", widen_group=True) == pytest.approx(
+        4 * (ramp + t_mma) + 2e-6)
 
 
 def test_causal_prefill_computes_whole_diagonal_tiles():

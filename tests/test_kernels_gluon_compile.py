@@ -13,11 +13,11 @@ pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
 H100_MAX_SHARED_PER_BLOCK = 227 * 1024  # bytes (cudaDevAttrMaxSharedMemoryPerBlockOptin on sm_90)
 
 
-def _compile(config, paged):
+def _compile(config, paged, **kw):
     from mlacalc.kernels.gluon_mla_decode import compile_sm90
 
     try:
-        return compile_sm90(config, paged=paged)
+        return compile_sm90(config, paged=paged, **kw)
     except (RuntimeError, FileNotFoundError) as exc:  # no ptxas in this Triton build
         if "ptxas" in str(exc):
             pytest.skip(f"no ptxas: {exc}")
@@ -43,3 +43,19 @@ def test_seesaw_kernel_compiles_for_sm90(block_n, paged):
     assert "cp.async.bulk.tensor" in ptx
     if paged:
         assert "ld.global" in ptx
+
+
+@pytest.mark.parametrize("paged", [False, True])
+def test_seesaw_kernel_fp8_compiles_for_sm90(paged):
+    """The fp8 cache's kernel: a third warp group widens fp8 staging tiles (4 x 32 tokens x 576 bytes) into two 16-bit
+    buffers of 32 tokens, beside Q: 73,728 x 3 = 221,184 bytes; the compute groups' wgmmas are the bf16 kernel's."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
+
+    k = _compile(GluonMLAConfig(block_n=32), paged, fp8=True, scale_ptr=paged)
+    assert 221_184 <= k.metadata.shared <= H100_MAX_SHARED_PER_BLOCK
+    assert k.metadata.num_warps == 12  # two compute warp groups and the widening group
+    ptx = k.asm["ptx"]
+    assert _wgmma_shapes(ptx) == {"m64n32k16", "m64n256k16"}
+    regs = {int(n) for n in re.findall(r"setmaxnreg\.(?:inc|dec)\.sync\.aligned\.u32\s+(\d+);", ptx)}
+    assert 40 in regs or 32 in regs or 24 in regs  # the widening group gives its registers to the compute groups
+    assert re.search(r"cvt\.rn\.f16x2\.e4m3x2|cvt\.\w+\.bf16x2", ptx)  # fp8 -> 16-bit conversion

@@ -132,6 +132,33 @@ def test_gluon_mla(mode, block_n):
 
 
 @needs_sm90
+@pytest.mark.parametrize("mode", ["paged", "contiguous_nan_tail", "float_scale", "single_split", "splits_17",
+                                  "mtp_causal_h64"])
+def test_gluon_mla_fp8(mode):
+    """The fp8 e4m3 cache through the Gluon kernel (its third warp group widens the tiles): against the float64
+    reference over the dequantised cache, as tight as the Triton fp8 kernel's bound."""
+    from mlacalc.kernels.gluon_mla_decode import mla_decode_gluon
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+
+    kw, extra = dict(lens=LENS, heads=128, paged=mode != "contiguous_nan_tail", fp8=True), {}
+    if mode == "mtp_causal_h64":
+        kw.update(lens=[max(n, 2) for n in LENS], heads=64, s_q=2)
+    elif mode == "single_split":
+        extra["num_splits"] = 1
+    elif mode == "splits_17":
+        extra["num_splits"] = 17
+    case = _mla(**kw)
+    if mode == "contiguous_nan_tail":
+        for b, n in enumerate(case.cache_seqlens.tolist()):
+            case.kv_cache[b, n:] = float("nan")
+    if mode == "float_scale":
+        case.kv_scale = float(case.kv_scale)
+    out = run_mla_case(mla_decode_gluon, case, **extra)
+    assert rel_error(out, case.ref) < 2e-2
+    assert rel_error(out, case.ref_unquantised) < 6e-2
+
+
+@needs_sm90
 @pytest.mark.parametrize("trend", ["rising", "falling", "peaked"])
 def test_gluon_mla_rescaling(trend):
     """The seesaw kernel's running-max handover between its warp groups: keys whose scores grow along the sequence
@@ -163,7 +190,9 @@ def test_auto_dispatch_picks_gluon_for_many_heads_only():
     kv = torch.zeros(2, 64, 576, device="cuda", dtype=torch.bfloat16)
     assert _gluon_applies(q128, kv, None, 512, None, {})
     assert not _gluon_applies(q16, kv, None, 512, None, {})  # 16 rows: the Triton kernel
-    assert not _gluon_applies(q128, kv.to(torch.float8_e4m3fn), None, 512, 0.02, {})  # fp8: Triton
+    assert _gluon_applies(q128, kv.to(torch.float8_e4m3fn), None, 512, 0.02, {})  # fp8: the widening kernel
+    assert not _gluon_applies(q16, kv.to(torch.float8_e4m3fn), None, 512, 0.02, {})
+    assert not _gluon_applies(q128, kv.to(torch.float8_e5m2), None, 512, 0.02, {})  # e5m2: Triton
     assert not _gluon_applies(q128, kv.view(-1, 16, 576), torch.zeros(2, 4, dtype=torch.int32, device="cuda"),
                               512, None, {})  # 16-token blocks: not a multiple of the 32-key tile
 

@@ -412,3 +412,9 @@ def test_gluon_is_profiled_only_where_it_runs():
     PointConfig("deepseek-v3", "decode", "gluon", 8, 4096, layers=2, tp=8, q_tokens=4).validate(v3)  # 4 x 16 rows
     with pytest.raises(SpecError, match="gluon runs MLA"):
         PointConfig("llama-3.1-8b", "decode", "gluon", 8, 4096, layers=2).validate(load_spec("llama-3.1-8b"))
+    PointConfig("deepseek-v3", "decode", "gluon", 8, 4096, layers=2, kv_dtype="fp8").validate(v3)  # the widening kernel
+    with pytest.raises(SpecError, match="multiple of 32"):
+        PointConfig("deepseek-v3", "decode", "gluon", 8, 4096, layers=2, kv_dtype="fp8", paged=True,
+                    block_size=16).validate(v3)
+    with pytest.raises(SpecError, match="project's MLA kernels only"):
+        PointConfig("deepseek-v3", "decode", "flashmla", 8, 4096, layers=2, kv_dtype="fp8").validate(v3)

@@ -1,0 +1,100 @@
+"""Lab script (GPU): the fp8 e4m3 cache through the Gluon kernel (a third warp group widens fp8 tiles into the 16-bit
+buffers) against the Triton fp8 kernel, with the bf16 Gluon kernel on the same shape for scale, graph-timed with the
+L2 flushed. Variants: FP8_STAGES (fp8 tiles in flight). Each variant is checked against the float64 reference on a
+small mixed-length case first; a failed check is recorded and that variant is not timed.
+
+    python3 bench/ab_fp8_gluon.py --out OUT.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from mlacalc.kernels import gluon_mla_decode as gmd
+from mlacalc.kernels import launch
+from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
+from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
+from mlacalc.kernels.triton_mla_decode import mla_decode_triton
+from mlacalc.profiler.timing import L2Flusher
+
+D = 576
+POINTS = [(32, 32768, 128, "paged64"), (128, 4096, 128, "contiguous"), (32, 4096, 64, "paged64"),
+          (128, 32768, 64, "paged64"), (8, 32768, 128, "contiguous"), (128, 32768, 128, "paged64")]
+STAGES = (4, 3, 2)
+
+
+def use_stages(n: int) -> None:
+    """Plans and compiled kernels are cached per shape key, which does not hold the stage count: start afresh."""
+    gmd.FP8_STAGES = n
+    launch._PLANS.clear()
+    gmd._LAUNCH_SEESAW = launch.FastLauncher(gmd._mla_decode_seesaw_kernel)
+
+
+def check() -> dict:
+    case = make_mla_case([4097, 1500, 64, 65, 1], heads=128, device="cuda", paged=True, fp8=True, seed=1)
+    out = run_mla_case(gmd.mla_decode_gluon, case)
+    return dict(rel_err=rel_error(out, case.ref), rel_err_unquantised=rel_error(out, case.ref_unquantised))
+
+
+def inputs(B, ctx, H, layout):
+    dev = torch.device("cuda")
+    q = torch.randn(B, 1, H, D, device=dev, dtype=torch.bfloat16)
+    lens = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+    pool = torch.randn(B * ctx // 64, 64, D, device=dev, dtype=torch.bfloat16)
+    table = None
+    if layout == "paged64":
+        table = torch.randperm(B * ctx // 64, device=dev).view(B, ctx // 64).to(torch.int32)
+    else:
+        pool = pool.view(B, ctx, D)
+    return q, pool, lens, table
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    flusher = L2Flusher(torch.cuda.current_device())
+    rows, ok = [], {}
+    for n in STAGES:
+        use_stages(n)
+        try:
+            err = check()
+        except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
+            err = dict(error=f"{type(e).__name__}: {e}"[:400])
+        ok[n] = err.get("rel_err", 1.0) < 2e-2
+        rows.append(dict(kind="check", stages=n, **err))
+        print(rows[-1], flush=True)
+    scale = torch.tensor([0.02], device="cuda")
+    for B, ctx, H, layout in POINTS:
+        q, bf16, lens, table = inputs(B, ctx, H, layout)
+        fp8 = bf16.to(torch.float8_e4m3fn)
+        point = dict(B=B, ctx=ctx, heads=H, layout=layout)
+        for n in STAGES:
+            if ok[n]:
+                use_stages(n)
+                t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, fp8, lens, table, softmax_scale=MLA_SCALE,
+                                                                 kv_scale=scale, max_seqlen=ctx), flusher)
+                rows.append(dict(kind="gluon_fp8", stages=n, **point, **t))
+                print(rows[-1], flush=True)
+        use_stages(4)
+        t = eager_and_graph(lambda: mla_decode_triton(q, fp8, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale,
+                                                      max_seqlen=ctx), flusher)
+        rows.append(dict(kind="triton_fp8", **point, **t))
+        print(rows[-1], flush=True)
+        t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, bf16, lens, table, softmax_scale=MLA_SCALE,
+                                                         max_seqlen=ctx), flusher)
+        rows.append(dict(kind="gluon_bf16", **point, **t))
+        print(rows[-1], flush=True)
+        q = bf16 = fp8 = None
+        torch.cuda.empty_cache()
+    with open(a.out, "w") as f:
+        json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__,
+                       triton=__import__("triton").__version__, rows=rows), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
