@@ -1,6 +1,7 @@
 """Lab script (GPU): the fp8 e4m3 cache through the Gluon kernel (a third warp group widens fp8 tiles into the 16-bit
 buffers) against the Triton fp8 kernel, with the bf16 Gluon kernel on the same shape for scale, graph-timed with the
-L2 flushed. Variants: FP8_STAGES (fp8 tiles in flight). Each variant is checked against the float64 reference on a
+L2 flushed. Variants: FP8_STAGES (fp8 tiles in flight) and FP8_FAST_WIDEN (integer-op widening or Triton's
+conversion). Each variant is checked against the float64 reference on a
 small mixed-length case first; a failed check is recorded and that variant is not timed.
 
     python3 bench/ab_fp8_gluon.py --out OUT.json
@@ -23,12 +24,12 @@ from mlacalc.profiler.timing import L2Flusher
 D = 576
 POINTS = [(32, 32768, 128, "paged64"), (128, 4096, 128, "contiguous"), (32, 4096, 64, "paged64"),
           (128, 32768, 64, "paged64"), (8, 32768, 128, "contiguous"), (128, 32768, 128, "paged64")]
-STAGES = (4, 3, 2)
+VARIANTS = {"s4_fast": (4, True), "s4_cvt": (4, False), "s3_fast": (3, True)}  # (FP8_STAGES, FP8_FAST_WIDEN)
 
 
-def use_stages(n: int) -> None:
-    """Plans and compiled kernels are cached per shape key, which does not hold the stage count: start afresh."""
-    gmd.FP8_STAGES = n
+def use(variant: str) -> None:
+    """Plans and compiled kernels are cached per shape key, which holds neither setting: start afresh."""
+    gmd.FP8_STAGES, gmd.FP8_FAST_WIDEN = VARIANTS[variant]
     launch._PLANS.clear()
     gmd._LAUNCH_SEESAW = launch.FastLauncher(gmd._mla_decode_seesaw_kernel)
 
@@ -58,28 +59,28 @@ def main() -> int:
     a = ap.parse_args()
     flusher = L2Flusher(torch.cuda.current_device())
     rows, ok = [], {}
-    for n in STAGES:
-        use_stages(n)
+    for v in VARIANTS:
+        use(v)
         try:
             err = check()
         except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
             err = dict(error=f"{type(e).__name__}: {e}"[:400])
-        ok[n] = err.get("rel_err", 1.0) < 2e-2
-        rows.append(dict(kind="check", stages=n, **err))
+        ok[v] = err.get("rel_err", 1.0) < 2e-2
+        rows.append(dict(kind="check", variant=v, **err))
         print(rows[-1], flush=True)
     scale = torch.tensor([0.02], device="cuda")
     for B, ctx, H, layout in POINTS:
         q, bf16, lens, table = inputs(B, ctx, H, layout)
         fp8 = bf16.to(torch.float8_e4m3fn)
         point = dict(B=B, ctx=ctx, heads=H, layout=layout)
-        for n in STAGES:
-            if ok[n]:
-                use_stages(n)
+        for v in VARIANTS:
+            if ok[v]:
+                use(v)
                 t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, fp8, lens, table, softmax_scale=MLA_SCALE,
                                                                  kv_scale=scale, max_seqlen=ctx), flusher)
-                rows.append(dict(kind="gluon_fp8", stages=n, **point, **t))
+                rows.append(dict(kind="gluon_fp8", variant=v, **point, **t))
                 print(rows[-1], flush=True)
-        use_stages(4)
+        use("s4_fast")
         t = eager_and_graph(lambda: mla_decode_triton(q, fp8, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale,
                                                       max_seqlen=ctx), flusher)
         rows.append(dict(kind="triton_fp8", **point, **t))

@@ -24,6 +24,8 @@ from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .gluon_mla_seesaw import FP8_STAGES, _mla_decode_seesaw_kernel, seesaw_buffers
+
+FP8_FAST_WIDEN = True  # bf16 widening in integer ops (gluon_mla_seesaw._E4M3_TO_BF16_ASM), not Triton's conversion
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms
@@ -157,7 +159,8 @@ class _GluonPlan:
         self.ints = (stride_bt, seq_rows, rows, H, s_q, tokens_per_split, *sp)
         # num_warps is the first warp group's; the second is warp_specialize's worker partition
         self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n,
-                       seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8, FP8_STAGES)
+                       seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8, FP8_STAGES,
+                       FP8_FAST_WIDEN)
         self._desc_key = None
         self._descs = None
 
@@ -219,7 +222,7 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
         + ["fp32", "fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split, NUM_BUF=seesaw_buffers(config.block_n, fp8),
-                  FP8=fp8, NUM_STAGE=FP8_STAGES, SCALE_PTR=scale_ptr)
+                  FP8=fp8, NUM_STAGE=FP8_STAGES, FAST_WIDEN=FP8_FAST_WIDEN, SCALE_PTR=scale_ptr)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}

@@ -192,8 +192,45 @@ def _write_out(acc, l_i, l_other, m_i, pid_h, b, pid_s, rows_per_seq, out_scale,
             gl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows_o, lse, mask=rows_o < rows_per_seq)
 
 
+# e4m3 -> bf16 for four values (one 32-bit register in, two out) in integer ops: each byte s.eeee.mmm is placed as
+# the bf16 bits s.0000eeee.mmm0000 (the value times 2^-120, e4m3's exponent bias 7 against bf16's 127; subnormals
+# map to subnormals, so the placement is exact) and multiplied by 2^120 (bf16 0x7B80, exact). PRMT spreads the bytes
+# into the high bytes of the 16-bit lanes; a shift and two masks move exponent and mantissa down under the sign.
+# Why not x.to(bf16): Triton converts through f16 (F2FP unpack, then F2F.BF16.F16 a value), and conversions run
+# at 16 a clock an SM (CUDA guide, arithmetic throughput): 1.7 K cycles a 32-key tile, above its ~1.1 K cycles of
+# wgmma, where these integer ops issue at 64 a clock. e4m3fn's NaN (s.1111.111) comes out as +-480, not NaN.
+_E4M3_TO_BF16_ASM = gl.constexpr("""{
+.reg .b32 lo, hi, t, k;
+mov.b32 k, 0x7B807B80;
+prmt.b32 lo, $2, 0, 0x1404;
+prmt.b32 hi, $2, 0, 0x3424;
+shr.b32 t, lo, 4;
+and.b32 t, t, 0x07F007F0;
+and.b32 lo, lo, 0x80008000;
+or.b32 lo, lo, t;
+shr.b32 t, hi, 4;
+and.b32 t, t, 0x07F007F0;
+and.b32 hi, hi, 0x80008000;
+or.b32 hi, hi, t;
+mul.rn.bf16x2 $0, lo, k;
+mul.rn.bf16x2 $1, hi, k;
+}""")
+
+
 @gluon.jit
-def _widen(src, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr):
+def _to_16bit(x, dtype: gl.constexpr, FAST: gl.constexpr):
+    """fp8 e4m3 values as `dtype` (exact): bf16 through integer ops when FAST (_E4M3_TO_BF16_ASM), else Triton's
+    conversion (fp16: one cvt for two values)."""
+    if FAST and dtype == gl.bfloat16:
+        y = gl.inline_asm_elementwise(_E4M3_TO_BF16_ASM, "=r,=r,r", [x.to(gl.uint8, bitcast=True)], dtype=gl.bfloat16,
+                                      is_pure=True, pack=4)
+    else:
+        y = x.to(dtype)
+    return y
+
+
+@gluon.jit
+def _widen(src, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr, FAST: gl.constexpr):
     """dst = src as 16-bit ([BLOCK_N, COLS] shared memory, fp8 -> bf16/fp16: exact, e4m3 fits in both), 16 values
     a thread at a time (one 16-byte shared load, two 16-byte stores) so the widening group needs few registers."""
     TPR: gl.constexpr = COLS // 16  # threads a row
@@ -201,7 +238,7 @@ def _widen(src, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr):
     ROWS: gl.constexpr = (32 // TPR) * WG_WARPS
     for r0 in gl.static_range(0, BLOCK_N, ROWS):
         x = src.slice(r0, ROWS).load(layout)
-        dst.slice(r0, ROWS).store(x.to(dst.dtype))
+        dst.slice(r0, ROWS).store(_to_16bit(x, dst.dtype, FAST))
 
 
 @gluon.jit
@@ -232,7 +269,7 @@ def _issue_fp8(desc_half, desc_rope, st_lo, st_hi, st_rope, bar, t, n_tiles, sta
 def _wg_widen(st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
               kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_N: gl.constexpr,
-              NUM_BUF: gl.constexpr, NUM_STAGE: gl.constexpr):
+              NUM_BUF: gl.constexpr, NUM_STAGE: gl.constexpr, FAST: gl.constexpr):
     """Warp group 2 of the fp8 kernel: loads fp8 tiles (TMA into NUM_STAGE staging slots) and widens each into the
     16-bit buffer the other groups compute on, part by part in the order they free them (an even tile's V_L, then
     its V_R + RoPE; an odd tile's V_R, then its V_L + RoPE: the parts the bf16 kernel reloads by TMA), signalling
@@ -250,19 +287,19 @@ def _wg_widen(st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, re
         mbarrier.wait(staged.index(slot), (t // NUM_STAGE) & 1)
         if buf % 2 == 0:
             mbarrier.wait(free_lo.index(buf), free_phase, pred=refill)
-            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N)
+            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N, FAST)
             _widen_done(ready_lo.index(buf))
             mbarrier.wait(free_hi.index(buf), free_phase, pred=refill)
-            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N)
-            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N)
+            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N, FAST)
+            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N, FAST)
             _widen_done(ready_hi.index(buf))
         else:
             mbarrier.wait(free_hi.index(buf), free_phase, pred=refill)
-            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N)
+            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N, FAST)
             _widen_done(ready_hi.index(buf))
             mbarrier.wait(free_lo.index(buf), free_phase, pred=refill)
-            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N)
-            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N)
+            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N, FAST)
+            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N, FAST)
             _widen_done(ready_lo.index(buf))
         # the slot's bytes are in registers' hands no more (the barriers above): load tile t + NUM_STAGE into it
         _issue_fp8(kv_half_desc, kv_rope_desc, st_lo.index(slot), st_hi.index(slot), st_rope.index(slot),
@@ -446,7 +483,7 @@ def _mla_decode_seesaw_kernel(
     qk_scale, out_scale,
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
-    FP8: gl.constexpr, NUM_STAGE: gl.constexpr, SCALE_PTR: gl.constexpr,
+    FP8: gl.constexpr, NUM_STAGE: gl.constexpr, FAST_WIDEN: gl.constexpr, SCALE_PTR: gl.constexpr,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles into
     the 16-bit buffers (_wg_widen); qk_scale and out_scale carry the per-tensor scale (SCALE_PTR: read from
@@ -558,7 +595,7 @@ def _mla_decode_seesaw_kernel(
                     PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
             (_wg_widen, (st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
                          kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_N, NUM_BUF, NUM_STAGE)),
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_N, NUM_BUF, NUM_STAGE, FAST_WIDEN)),
         ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
     else:
         gl.warp_specialize([
