@@ -2,7 +2,8 @@
 loops, the figures docs/kernels-notes.md quotes ("Issue 14: counters first").
 
     python bench/sass_loops.py                        # the Triton MLA kernel, 16-head tile, contiguous and paged
-    python bench/sass_loops.py --gluon                # ... and the Gluon seesaw kernel (its two warp groups' loops)
+    python bench/sass_loops.py --gluon                # ... and the Gluon seesaw kernel (its warp groups' loops; bf16
+                                                      # and fp8 caches)
     PYTHONPATH=DIR python bench/sass_loops.py --gluon # another Triton (e.g. 3.6, the GPU machine's, unpacked in DIR)
 
 Per kernel: instructions, local-memory spill loads/stores (STL/LDL), and for each loop (a backward branch over more
@@ -80,6 +81,7 @@ def main() -> None:
         from mlacalc.kernels.gluon_mla_decode import compile_sm90
 
         report("Gluon seesaw (64 rows, 4 x 32 keys)", sass(compile_sm90()))
+        report("Gluon seesaw, fp8 cache (2 x 32 keys, 4 fp8 stages, widening group)", sass(compile_sm90(fp8=True)))
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ import triton
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from .gluon_mla_seesaw import FP8_STAGES, _mla_decode_seesaw_kernel, seesaw_buffers
+from .gluon_mla_seesaw import FP8_STAGES, WIDEN_F16, _mla_decode_seesaw_kernel, seesaw_buffers
 
-FP8_FAST_WIDEN = True  # bf16 widening in integer ops (gluon_mla_seesaw._E4M3_TO_BF16_ASM), not Triton's conversion
+# fp8 caches: how tiles become 16-bit (gluon_mla_seesaw.WIDEN_*); the Triton kernel's choice, fp16 dots
+FP8_WIDEN = WIDEN_F16.value
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms
@@ -160,7 +161,7 @@ class _GluonPlan:
         # num_warps is the first warp group's; the second is warp_specialize's worker partition
         self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n,
                        seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8, FP8_STAGES,
-                       FP8_FAST_WIDEN)
+                       FP8_WIDEN)
         self._desc_key = None
         self._descs = None
 
@@ -222,7 +223,7 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
         + ["fp32", "fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split, NUM_BUF=seesaw_buffers(config.block_n, fp8),
-                  FP8=fp8, NUM_STAGE=FP8_STAGES, FAST_WIDEN=FP8_FAST_WIDEN, SCALE_PTR=scale_ptr)
+                  FP8=fp8, NUM_STAGE=FP8_STAGES, WIDEN=FP8_WIDEN, SCALE_PTR=scale_ptr)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}

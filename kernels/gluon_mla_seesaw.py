@@ -65,12 +65,17 @@ def seesaw_buffers(block_n: int, fp8: bool = False) -> int:
     return 128 // block_n
 
 
+# How an fp8 tile becomes 16-bit (the kernel's WIDEN): Triton's conversion to bf16 (through fp16, F2F a value),
+# integer ops to bf16 (_E4M3_TO_BF16_ASM), or fp16 throughout (one cvt for two values; Q recast to fp16 in shared
+# memory once, P in fp16: absorbed queries must stay under fp16's 65504, as in the Triton fp8 kernel)
+WIDEN_CVT, WIDEN_INT, WIDEN_F16 = gl.constexpr(0), gl.constexpr(1), gl.constexpr(2)
 FP8_STAGES = 4  # fp8 tiles in flight from HBM (TMA into staging), ahead of the two 16-bit buffers being computed
-# Registers a thread while the three fp8 warp groups run (64 K a CTA: <= 512 a lane over the groups): the widening
-# group holds no accumulators (32: its loop does not spill, bench/sass_loops.py); the worker compute group 240;
-# Triton gives the default one 232 (232 + 240 + 32 = 504)
-WIDEN_REGS = gl.constexpr(32)
-COMPUTE_REGS_FP8 = gl.constexpr(240)
+# Registers a thread while the three fp8 warp groups run (64 K a CTA: <= 512 a lane over the groups; Triton gives
+# the default group 512 - the workers' - 8): the widening group holds no accumulators, 40 keep its loop almost free
+# of spills (32: 20 spill loads a tile; bench/sass_loops.py); the compute groups 232 each (the bf16 kernel's 256
+# is not left: they spill ~25-45 loads a pair of tiles, against ~10)
+WIDEN_REGS = gl.constexpr(40)
+COMPUTE_REGS_FP8 = gl.constexpr(232)
 
 
 @gluon.jit
@@ -220,7 +225,7 @@ mul.rn.bf16x2 $1, hi, k;
 @gluon.jit
 def _to_16bit(x, dtype: gl.constexpr, FAST: gl.constexpr):
     """fp8 e4m3 values as `dtype` (exact): bf16 through integer ops when FAST (_E4M3_TO_BF16_ASM), else Triton's
-    conversion (fp16: one cvt for two values)."""
+    conversion (fp16: one cvt for two values; bf16: through fp16, F2F a value)."""
     if FAST and dtype == gl.bfloat16:
         y = gl.inline_asm_elementwise(_E4M3_TO_BF16_ASM, "=r,=r,r", [x.to(gl.uint8, bitcast=True)], dtype=gl.bfloat16,
                                       is_pure=True, pack=4)
@@ -231,8 +236,8 @@ def _to_16bit(x, dtype: gl.constexpr, FAST: gl.constexpr):
 
 @gluon.jit
 def _widen(src, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr, FAST: gl.constexpr):
-    """dst = src as 16-bit ([BLOCK_N, COLS] shared memory, fp8 -> bf16/fp16: exact, e4m3 fits in both), 16 values
-    a thread at a time (one 16-byte shared load, two 16-byte stores) so the widening group needs few registers."""
+    """dst = src as 16-bit ([BLOCK_N, COLS] shared memory, fp8 -> bf16/fp16: exact, e4m3 fits in both; also bf16
+    -> fp16 in place), 16 values a thread at a time so the widening group needs few registers."""
     TPR: gl.constexpr = COLS // 16  # threads a row
     layout: gl.constexpr = gl.BlockedLayout([1, 16], [32 // TPR, TPR], [WG_WARPS, 1], [1, 0])
     ROWS: gl.constexpr = (32 // TPR) * WG_WARPS
@@ -267,18 +272,27 @@ def _issue_fp8(desc_half, desc_rope, st_lo, st_hi, st_rope, bar, t, n_tiles, sta
 
 @gluon.jit
 def _wg_widen(st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
+              q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
               kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-              PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_N: gl.constexpr,
-              NUM_BUF: gl.constexpr, NUM_STAGE: gl.constexpr, FAST: gl.constexpr):
+              PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
+              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, NUM_STAGE: gl.constexpr, WIDEN: gl.constexpr):
     """Warp group 2 of the fp8 kernel: loads fp8 tiles (TMA into NUM_STAGE staging slots) and widens each into the
     16-bit buffer the other groups compute on, part by part in the order they free them (an even tile's V_L, then
     its V_R + RoPE; an odd tile's V_R, then its V_L + RoPE: the parts the bf16 kernel reloads by TMA), signalling
     the same `ready` barriers a TMA would. The per-tensor scale is folded into the scores and the output, so the
-    widening is exact."""
+    widening is exact. WIDEN (WIDEN_*): how values become 16-bit; WIDEN_F16 also recasts Q to fp16 first, then
+    signals q_ready."""
     D_HALF: gl.constexpr = D_LAT // 2
     for k in gl.static_range(NUM_STAGE):
         _issue_fp8(kv_half_desc, kv_rope_desc, st_lo.index(k), st_hi.index(k), st_rope.index(k), staged.index(k), k,
                    n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_N, PAGED, PAGE_SIZE)
+    if WIDEN == WIDEN_F16:  # the compute groups multiply in fp16: Q (bf16 from TMA) recast in place first
+        mbarrier.wait(q_bar, 0)
+        _widen(q_lo, q_lo_c, D_HALF, BLOCK_H, False)  # in place: each thread stores the elements it loaded
+        _widen(q_hi, q_hi_c, D_HALF, BLOCK_H, False)
+        _widen(q_rope, q_rope_c, D_LAT // 8, BLOCK_H, False)
+        _widen_done(q_ready)
+    FAST: gl.constexpr = WIDEN == WIDEN_INT
     for t in range(n_tiles):
         slot = t % NUM_STAGE
         buf = t % NUM_BUF
@@ -483,7 +497,7 @@ def _mla_decode_seesaw_kernel(
     qk_scale, out_scale,
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
-    FP8: gl.constexpr, NUM_STAGE: gl.constexpr, FAST_WIDEN: gl.constexpr, SCALE_PTR: gl.constexpr,
+    FP8: gl.constexpr, NUM_STAGE: gl.constexpr, WIDEN: gl.constexpr, SCALE_PTR: gl.constexpr,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles into
     the 16-bit buffers (_wg_widen); qk_scale and out_scale carry the per-tensor scale (SCALE_PTR: read from
@@ -504,12 +518,13 @@ def _mla_decode_seesaw_kernel(
     dtype: gl.constexpr = q_half_desc.dtype
     half_l: gl.constexpr = q_half_desc.layout
     rope_l: gl.constexpr = q_rope_desc.layout
+    cdt: gl.constexpr = gl.float16 if (FP8 and WIDEN == WIDEN_F16) else dtype  # what the wgmmas multiply
     q_lo = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_hi = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_rope = gl.allocate_shared_memory(dtype, [BLOCK_H, D_ROPE], rope_l)
-    kv_lo = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], half_l)
-    kv_hi = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], half_l)
-    kv_rope = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
+    kv_lo = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+    kv_hi = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+    kv_rope = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
     vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
     sm0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
     sa0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
@@ -549,6 +564,17 @@ def _mla_decode_seesaw_kernel(
         for k in gl.static_range(NUM_BUF):
             mbarrier.init(free_lo.index(k), count=1)
             mbarrier.init(free_hi.index(k), count=1)
+        if WIDEN == WIDEN_F16:  # fp16 views of Q's bytes, recast by the widening group, which then signals q_ready
+            q_lo_c = q_lo._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)
+            q_hi_c = q_hi._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)
+            q_rope_c = q_rope._reinterpret(cdt, [BLOCK_H, D_ROPE], rope_l)
+            q_ready = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+            mbarrier.init(q_ready, count=1)
+        else:
+            q_lo_c = q_lo
+            q_hi_c = q_hi
+            q_rope_c = q_rope
+            q_ready = q_bar
     else:
         free_lo = ready_lo  # unused: the compute groups reload their buffers by TMA themselves
         free_hi = ready_hi
@@ -581,21 +607,22 @@ def _mla_decode_seesaw_kernel(
     # the same arguments for both groups, written out: a tuple held in a variable loses its constexprs (Triton 3.6)
     if FP8:
         gl.warp_specialize([
-            (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+            (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                     bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
                     PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
-            (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+            (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                     bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
                     PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
             (_wg_widen, (st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
+                         q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
                          kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_N, NUM_BUF, NUM_STAGE, FAST_WIDEN)),
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, NUM_STAGE, WIDEN)),
         ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
     else:
         gl.warp_specialize([
