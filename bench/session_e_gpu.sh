@@ -8,7 +8,7 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-timeout 110 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
+timeout 170 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 calibrate_kernels 200 "$LOG"
