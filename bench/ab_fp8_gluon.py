@@ -1,7 +1,7 @@
 """Lab script (GPU): the fp8 e4m3 cache through the Gluon kernel (a third warp group widens fp8 tiles into the 16-bit
 buffers) against the Triton fp8 kernel, with the bf16 Gluon kernel on the same shape for scale, graph-timed with the
-L2 flushed. Variants: FP8_STAGES (fp8 tiles in flight) and FP8_WIDEN (gluon_mla_seesaw.WIDEN_*: fp16 dots, or bf16
-dots after integer-op or Triton's widening). Each variant is checked against the float64 reference on a
+L2 flushed. Variants: FP8_IN_PLACE (fp8 tiles widened inside four 16-bit buffers, or through FP8_STAGES staging
+tiles beside two). Each variant is checked against the float64 reference on a
 small mixed-length case first; a failed check is recorded and that variant is not timed.
 
     python3 bench/ab_fp8_gluon.py --out OUT.json
@@ -24,12 +24,12 @@ from mlacalc.profiler.timing import L2Flusher
 D = 576
 POINTS = [(32, 32768, 128, "paged64"), (128, 4096, 128, "contiguous"), (32, 4096, 64, "paged64"),
           (128, 32768, 64, "paged64"), (8, 32768, 128, "contiguous"), (128, 32768, 128, "paged64")]
-VARIANTS = {"s4_f16": (4, 2), "s4_int": (4, 1), "s4_cvt": (4, 0), "s3_f16": (3, 2)}  # (FP8_STAGES, FP8_WIDEN)
+VARIANTS = {"in_place": (4, True), "staging": (4, False)}  # (FP8_STAGES, FP8_IN_PLACE)
 
 
 def use(variant: str) -> None:
     """Plans and compiled kernels are cached per shape key, which holds neither setting: start afresh."""
-    gmd.FP8_STAGES, gmd.FP8_WIDEN = VARIANTS[variant]
+    gmd.FP8_STAGES, gmd.FP8_IN_PLACE = VARIANTS[variant]
     launch._PLANS.clear()
     gmd._LAUNCH_SEESAW = launch.FastLauncher(gmd._mla_decode_seesaw_kernel)
 
@@ -80,7 +80,7 @@ def main() -> int:
                                                                  kv_scale=scale, max_seqlen=ctx), flusher)
                 rows.append(dict(kind="gluon_fp8", variant=v, **point, **t))
                 print(rows[-1], flush=True)
-        use("s4_f16")
+        use("in_place")
         t = eager_and_graph(lambda: mla_decode_triton(q, fp8, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale,
                                                       max_seqlen=ctx), flusher)
         rows.append(dict(kind="triton_fp8", **point, **t))

@@ -23,10 +23,9 @@ import triton
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from .gluon_mla_seesaw import FP8_STAGES, WIDEN_F16, _mla_decode_seesaw_kernel, seesaw_buffers
+from .gluon_mla_seesaw import FP8_STAGES, _mla_decode_seesaw_kernel, seesaw_buffers
 
-# fp8 caches: how tiles become 16-bit (gluon_mla_seesaw.WIDEN_*); the Triton kernel's choice, fp16 dots
-FP8_WIDEN = WIDEN_F16.value
+FP8_IN_PLACE = True  # fp8 tiles widened in their 16-bit buffers (4 buffers), not through staging tiles (2 buffers)
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms
@@ -160,8 +159,8 @@ class _GluonPlan:
         self.ints = (stride_bt, seq_rows, rows, H, s_q, tokens_per_split, *sp)
         # num_warps is the first warp group's; the second is warp_specialize's worker partition
         self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n,
-                       seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8, FP8_STAGES,
-                       FP8_WIDEN)
+                       seesaw_buffers(config.block_n, self.fp8, FP8_IN_PLACE), self.single, self.fp8,
+                       FP8_STAGES, FP8_IN_PLACE)
         self._desc_key = None
         self._descs = None
 
@@ -222,8 +221,9 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
                  "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32" if scale_ptr else "*i32"] + ["i32"] * 10 \
         + ["fp32", "fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
-                  BLOCK_N=config.block_n, SINGLE_SPLIT=single_split, NUM_BUF=seesaw_buffers(config.block_n, fp8),
-                  FP8=fp8, NUM_STAGE=FP8_STAGES, WIDEN=FP8_WIDEN, SCALE_PTR=scale_ptr)
+                  BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
+                  NUM_BUF=seesaw_buffers(config.block_n, fp8, FP8_IN_PLACE), FP8=fp8, NUM_STAGE=FP8_STAGES,
+                  IN_PLACE=FP8_IN_PLACE, SCALE_PTR=scale_ptr)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}

@@ -53,23 +53,23 @@ if not hasattr(gl.shared_memory_descriptor, "_reinterpret"):
     gl.shared_memory_descriptor._reinterpret = gl.shared_memory_descriptor.reinterpret
 
 
-def seesaw_buffers(block_n: int, fp8: bool = False) -> int:
+def seesaw_buffers(block_n: int, fp8: bool = False, in_place: bool = True) -> int:
     """KV buffers (16-bit, what the wgmmas read) for a tile size: as many as fit beside Q (64 x 576 bf16) in 227 KB,
     an even number (tiles go in pairs): 2 of 64 tokens, or 4 of 32 tokens (a whole pair in flight while another is
-    computed). An fp8 cache needs its 8-bit staging tiles beside them (FP8_STAGES of 32 tokens, 72 KB): 2 buffers of
-    32 tokens (Q 72 KB + 72 KB + 72 KB)."""
+    computed). An fp8 cache (32-token tiles) lands in the upper half of its 16-bit buffer and is widened in place:
+    4 buffers; with separate 8-bit staging tiles (FP8_STAGES of them, 72 KB) only 2 fit."""
     assert block_n in (32, 64), "the seesaw schedule uses 32- or 64-token tiles"
     if fp8:
-        assert block_n == 32, "an fp8 cache uses 32-token tiles (its staging must fit too)"
-        return 2
+        assert block_n == 32, "an fp8 cache uses 32-token tiles"
+        return 4 if in_place else 2
     return 128 // block_n
 
 
-# How an fp8 tile becomes 16-bit (the kernel's WIDEN): Triton's conversion to bf16 (through fp16, F2F a value),
-# integer ops to bf16 (_E4M3_TO_BF16_ASM), or fp16 throughout (one cvt for two values; Q recast to fp16 in shared
-# memory once, P in fp16: absorbed queries must stay under fp16's 65504, as in the Triton fp8 kernel)
-WIDEN_CVT, WIDEN_INT, WIDEN_F16 = gl.constexpr(0), gl.constexpr(1), gl.constexpr(2)
-FP8_STAGES = 4  # fp8 tiles in flight from HBM (TMA into staging), ahead of the two 16-bit buffers being computed
+# fp8 caches: the compute groups multiply in fp16 (e4m3 -> fp16 is one cvt for two values; Triton's e4m3 -> bf16 goes
+# through fp16 with an F2F a value, and an integer-op bf16 widening measured slower: reports/h200/tuning/
+# ab_fp8_gluon.json); Q is recast to fp16 in shared memory once, P is fp16: absorbed queries must stay under fp16's
+# 65504, as in the Triton fp8 kernel.
+FP8_STAGES = 4  # staging design (FP8_IN_PLACE off): fp8 tiles in flight ahead of the two 16-bit buffers
 # Registers a thread while the three fp8 warp groups run (64 K a CTA: <= 512 a lane over the groups; Triton gives
 # the default group 512 - the workers' - 8): the widening group holds no accumulators, 40 keep its loop almost free
 # of spills (32: 20 spill loads a tile; bench/sass_loops.py); the compute groups 232 each (the bf16 kernel's 256
@@ -197,53 +197,21 @@ def _write_out(acc, l_i, l_other, m_i, pid_h, b, pid_s, rows_per_seq, out_scale,
             gl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows_o, lse, mask=rows_o < rows_per_seq)
 
 
-# e4m3 -> bf16 for four values (one 32-bit register in, two out) in integer ops: each byte s.eeee.mmm is placed as
-# the bf16 bits s.0000eeee.mmm0000 (the value times 2^-120, e4m3's exponent bias 7 against bf16's 127; subnormals
-# map to subnormals, so the placement is exact) and multiplied by 2^120 (bf16 0x7B80, exact). PRMT spreads the bytes
-# into the high bytes of the 16-bit lanes; a shift and two masks move exponent and mantissa down under the sign.
-# Why not x.to(bf16): Triton converts through f16 (F2FP unpack, then F2F.BF16.F16 a value), and conversions run
-# at 16 a clock an SM (CUDA guide, arithmetic throughput): 1.7 K cycles a 32-key tile, above its ~1.1 K cycles of
-# wgmma, where these integer ops issue at 64 a clock. e4m3fn's NaN (s.1111.111) comes out as +-480, not NaN.
-_E4M3_TO_BF16_ASM = gl.constexpr("""{
-.reg .b32 lo, hi, t, k;
-mov.b32 k, 0x7B807B80;
-prmt.b32 lo, $2, 0, 0x1404;
-prmt.b32 hi, $2, 0, 0x3424;
-shr.b32 t, lo, 4;
-and.b32 t, t, 0x07F007F0;
-and.b32 lo, lo, 0x80008000;
-or.b32 lo, lo, t;
-shr.b32 t, hi, 4;
-and.b32 t, t, 0x07F007F0;
-and.b32 hi, hi, 0x80008000;
-or.b32 hi, hi, t;
-mul.rn.bf16x2 $0, lo, k;
-mul.rn.bf16x2 $1, hi, k;
-}""")
-
-
 @gluon.jit
-def _to_16bit(x, dtype: gl.constexpr, FAST: gl.constexpr):
-    """fp8 e4m3 values as `dtype` (exact): bf16 through integer ops when FAST (_E4M3_TO_BF16_ASM), else Triton's
-    conversion (fp16: one cvt for two values; bf16: through fp16, F2F a value)."""
-    if FAST and dtype == gl.bfloat16:
-        y = gl.inline_asm_elementwise(_E4M3_TO_BF16_ASM, "=r,=r,r", [x.to(gl.uint8, bitcast=True)], dtype=gl.bfloat16,
-                                      is_pure=True, pack=4)
-    else:
-        y = x.to(dtype)
-    return y
-
-
-@gluon.jit
-def _widen(src, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr, FAST: gl.constexpr):
-    """dst = src as 16-bit ([BLOCK_N, COLS] shared memory, fp8 -> bf16/fp16: exact, e4m3 fits in both; also bf16
-    -> fp16 in place), 16 values a thread at a time so the widening group needs few registers."""
+def _widen(src, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr, IN_PLACE: gl.constexpr):
+    """dst = src in dst's dtype ([BLOCK_N, COLS] shared memory: fp8 -> fp16, exact; bf16 -> fp16 for Q), 16 values
+    a thread at a time so the widening group needs few registers. IN_PLACE: src is the upper half of dst's bytes
+    (an fp8 tile in its 16-bit buffer); rows go in chunks, each loaded by the whole group before any thread stores
+    it, and the stores of rows [r0, r0 + ROWS) overwrite only source rows below r0 + ROWS (the 16-bit row r ends
+    at twice the fp8 row's offset), so no row is overwritten before it is read."""
     TPR: gl.constexpr = COLS // 16  # threads a row
     layout: gl.constexpr = gl.BlockedLayout([1, 16], [32 // TPR, TPR], [WG_WARPS, 1], [1, 0])
     ROWS: gl.constexpr = (32 // TPR) * WG_WARPS
     for r0 in gl.static_range(0, BLOCK_N, ROWS):
         x = src.slice(r0, ROWS).load(layout)
-        dst.slice(r0, ROWS).store(_to_16bit(x, dst.dtype, FAST))
+        if IN_PLACE:
+            _cta_sync()
+        dst.slice(r0, ROWS).store(x.to(dst.dtype))
 
 
 @gluon.jit
@@ -271,28 +239,104 @@ def _issue_fp8(desc_half, desc_rope, st_lo, st_hi, st_rope, bar, t, n_tiles, sta
 
 
 @gluon.jit
+def _recast_q(q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready, D_LAT: gl.constexpr,
+              BLOCK_H: gl.constexpr):
+    """Q (bf16 from TMA) recast to fp16 in place, then q_ready (the compute groups wait for it, not for the TMA)."""
+    mbarrier.wait(q_bar, 0)
+    _widen(q_lo, q_lo_c, D_LAT // 2, BLOCK_H, False)  # each thread stores the very elements it loaded
+    _widen(q_hi, q_hi_c, D_LAT // 2, BLOCK_H, False)
+    _widen(q_rope, q_rope_c, D_LAT // 8, BLOCK_H, False)
+    _widen_done(q_ready)
+
+
+@gluon.jit
+def _fp8_upper(raw, buf):
+    """The fp8 landing slot of 16-bit buffer `buf`: its upper half (raw holds two fp8 tiles a buffer)."""
+    return raw.index(2 * buf + 1)
+
+
+@gluon.jit
+def _wg_widen_in_place(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi,
+                       free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
+                       kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
+                       PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
+                       BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
+    """Warp group 2 of the fp8 kernel (in place): each fp8 tile is loaded by TMA into the upper half of the 16-bit
+    buffer it will occupy and widened there, so four buffers fit (two pairs: one computed while the next is loaded
+    and widened), as in the bf16 kernel. Per pair of tiles: widen the pair (parts in the order the compute groups
+    read them, signalling the `ready` barriers a TMA would), then refill the previous pair's buffers with the next
+    pair once the compute groups free them (free_*, part by part: the bf16 kernel's reload points)."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    D_ROPE: gl.constexpr = D_LAT // 8
+    for k in gl.static_range(NUM_BUF):  # the first two pairs into the empty buffers (an even tile's parts first)
+        _issue_part(kv_half_desc, _fp8_upper(raw_lo, k), 0, kv_rope_desc, _fp8_upper(raw_rope, k), D_LAT,
+                    staged_lo.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, k % 2 == 1,
+                    BLOCK_N, PAGED, PAGE_SIZE)
+        _issue_part(kv_half_desc, _fp8_upper(raw_hi, k), D_HALF, kv_rope_desc, _fp8_upper(raw_rope, k), D_LAT,
+                    staged_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, k % 2 == 0,
+                    BLOCK_N, PAGED, PAGE_SIZE)
+    _recast_q(q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready, D_LAT, BLOCK_H)
+    for i in range(gl.cdiv(n_tiles, 2)):
+        t0 = 2 * i
+        t1 = t0 + 1
+        b0 = t0 % NUM_BUF
+        b1 = b0 + 1
+        ph = (t0 // NUM_BUF) & 1
+        # the pair: tile t0 (V_L, then V_R + RoPE) and tile t1 (V_R, then V_L + RoPE)
+        mbarrier.wait(staged_lo.index(b0), ph)
+        _widen(_fp8_upper(raw_lo, b0), kv_lo.index(b0), D_HALF, BLOCK_N, True)
+        _widen_done(ready_lo.index(b0))
+        mbarrier.wait(staged_hi.index(b0), ph)
+        _widen(_fp8_upper(raw_hi, b0), kv_hi.index(b0), D_HALF, BLOCK_N, True)
+        _widen(_fp8_upper(raw_rope, b0), kv_rope.index(b0), D_ROPE, BLOCK_N, True)
+        _widen_done(ready_hi.index(b0))
+        if t1 < n_tiles:
+            mbarrier.wait(staged_hi.index(b1), ph)
+            _widen(_fp8_upper(raw_hi, b1), kv_hi.index(b1), D_HALF, BLOCK_N, True)
+            _widen_done(ready_hi.index(b1))
+            mbarrier.wait(staged_lo.index(b1), ph)
+            _widen(_fp8_upper(raw_lo, b1), kv_lo.index(b1), D_HALF, BLOCK_N, True)
+            _widen(_fp8_upper(raw_rope, b1), kv_rope.index(b1), D_ROPE, BLOCK_N, True)
+            _widen_done(ready_lo.index(b1))
+        # the previous pair's buffers (tiles t0 - 2, t1 - 2) take tiles t0 + 2, t1 + 2 as the compute groups free
+        # them (tiles below NUM_BUF were issued above)
+        if t0 >= 2:
+            c0 = (t0 + 2) % NUM_BUF
+            fph = ((t0 - 2) // NUM_BUF) & 1
+            mbarrier.wait(free_lo.index(c0), fph)
+            _issue_part(kv_half_desc, _fp8_upper(raw_lo, c0), 0, kv_half_desc, _fp8_upper(raw_lo, c0), 0,
+                        staged_lo.index(c0), t0 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
+                        False, BLOCK_N, PAGED, PAGE_SIZE)
+            mbarrier.wait(free_hi.index(c0), fph)
+            _issue_part(kv_half_desc, _fp8_upper(raw_hi, c0), D_HALF, kv_rope_desc, _fp8_upper(raw_rope, c0), D_LAT,
+                        staged_hi.index(c0), t0 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
+                        True, BLOCK_N, PAGED, PAGE_SIZE)
+            mbarrier.wait(free_hi.index(c0 + 1), fph)
+            _issue_part(kv_half_desc, _fp8_upper(raw_hi, c0 + 1), D_HALF, kv_half_desc, _fp8_upper(raw_hi, c0 + 1),
+                        D_HALF, staged_hi.index(c0 + 1), t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b,
+                        seq_rows, False, BLOCK_N, PAGED, PAGE_SIZE)
+            mbarrier.wait(free_lo.index(c0 + 1), fph)
+            _issue_part(kv_half_desc, _fp8_upper(raw_lo, c0 + 1), 0, kv_rope_desc, _fp8_upper(raw_rope, c0 + 1),
+                        D_LAT, staged_lo.index(c0 + 1), t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b,
+                        seq_rows, True, BLOCK_N, PAGED, PAGE_SIZE)
+
+
+@gluon.jit
 def _wg_widen(st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
               q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
               kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, NUM_STAGE: gl.constexpr, WIDEN: gl.constexpr):
-    """Warp group 2 of the fp8 kernel: loads fp8 tiles (TMA into NUM_STAGE staging slots) and widens each into the
+              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, NUM_STAGE: gl.constexpr):
+    """Warp group 2 of the fp8 kernel (staging design, FP8_IN_PLACE off): loads fp8 tiles (TMA into NUM_STAGE staging slots) and widens each into the
     16-bit buffer the other groups compute on, part by part in the order they free them (an even tile's V_L, then
     its V_R + RoPE; an odd tile's V_R, then its V_L + RoPE: the parts the bf16 kernel reloads by TMA), signalling
     the same `ready` barriers a TMA would. The per-tensor scale is folded into the scores and the output, so the
-    widening is exact. WIDEN (WIDEN_*): how values become 16-bit; WIDEN_F16 also recasts Q to fp16 first, then
-    signals q_ready."""
+    widening is exact. Q is recast to fp16 first (_recast_q)."""
     D_HALF: gl.constexpr = D_LAT // 2
     for k in gl.static_range(NUM_STAGE):
         _issue_fp8(kv_half_desc, kv_rope_desc, st_lo.index(k), st_hi.index(k), st_rope.index(k), staged.index(k), k,
                    n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_N, PAGED, PAGE_SIZE)
-    if WIDEN == WIDEN_F16:  # the compute groups multiply in fp16: Q (bf16 from TMA) recast in place first
-        mbarrier.wait(q_bar, 0)
-        _widen(q_lo, q_lo_c, D_HALF, BLOCK_H, False)  # in place: each thread stores the elements it loaded
-        _widen(q_hi, q_hi_c, D_HALF, BLOCK_H, False)
-        _widen(q_rope, q_rope_c, D_LAT // 8, BLOCK_H, False)
-        _widen_done(q_ready)
-    FAST: gl.constexpr = WIDEN == WIDEN_INT
+    _recast_q(q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready, D_LAT, BLOCK_H)
     for t in range(n_tiles):
         slot = t % NUM_STAGE
         buf = t % NUM_BUF
@@ -301,19 +345,19 @@ def _wg_widen(st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, re
         mbarrier.wait(staged.index(slot), (t // NUM_STAGE) & 1)
         if buf % 2 == 0:
             mbarrier.wait(free_lo.index(buf), free_phase, pred=refill)
-            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N, FAST)
+            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N, False)
             _widen_done(ready_lo.index(buf))
             mbarrier.wait(free_hi.index(buf), free_phase, pred=refill)
-            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N, FAST)
-            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N, FAST)
+            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N, False)
+            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N, False)
             _widen_done(ready_hi.index(buf))
         else:
             mbarrier.wait(free_hi.index(buf), free_phase, pred=refill)
-            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N, FAST)
+            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N, False)
             _widen_done(ready_hi.index(buf))
             mbarrier.wait(free_lo.index(buf), free_phase, pred=refill)
-            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N, FAST)
-            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N, FAST)
+            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N, False)
+            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N, False)
             _widen_done(ready_lo.index(buf))
         # the slot's bytes are in registers' hands no more (the barriers above): load tile t + NUM_STAGE into it
         _issue_fp8(kv_half_desc, kv_rope_desc, st_lo.index(slot), st_hi.index(slot), st_rope.index(slot),
@@ -497,10 +541,11 @@ def _mla_decode_seesaw_kernel(
     qk_scale, out_scale,
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
-    FP8: gl.constexpr, NUM_STAGE: gl.constexpr, WIDEN: gl.constexpr, SCALE_PTR: gl.constexpr,
+    FP8: gl.constexpr, NUM_STAGE: gl.constexpr, IN_PLACE: gl.constexpr, SCALE_PTR: gl.constexpr,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles into
-    the 16-bit buffers (_wg_widen); qk_scale and out_scale carry the per-tensor scale (SCALE_PTR: read from
+    the 16-bit buffers (IN_PLACE: _wg_widen_in_place, else through NUM_STAGE staging tiles: _wg_widen) and the
+    compute groups multiply in fp16; qk_scale and out_scale carry the per-tensor scale (SCALE_PTR: read from
     KV_SCALE here, no host sync)."""
     pid_h = gl.program_id(0)
     pid_s = gl.program_id(1)
@@ -518,13 +563,21 @@ def _mla_decode_seesaw_kernel(
     dtype: gl.constexpr = q_half_desc.dtype
     half_l: gl.constexpr = q_half_desc.layout
     rope_l: gl.constexpr = q_rope_desc.layout
-    cdt: gl.constexpr = gl.float16 if (FP8 and WIDEN == WIDEN_F16) else dtype  # what the wgmmas multiply
+    cdt: gl.constexpr = gl.float16 if FP8 else dtype  # what the wgmmas multiply
     q_lo = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_hi = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_rope = gl.allocate_shared_memory(dtype, [BLOCK_H, D_ROPE], rope_l)
-    kv_lo = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
-    kv_hi = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
-    kv_rope = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
+    if FP8 and IN_PLACE:  # two fp8 tiles' bytes a 16-bit buffer: TMA lands in the upper one (_fp8_upper)
+        raw_lo = gl.allocate_shared_memory(kv_half_desc.dtype, [2 * NUM_BUF, BLOCK_N, D_HALF], kv_half_desc.layout)
+        raw_hi = gl.allocate_shared_memory(kv_half_desc.dtype, [2 * NUM_BUF, BLOCK_N, D_HALF], kv_half_desc.layout)
+        raw_rope = gl.allocate_shared_memory(kv_rope_desc.dtype, [2 * NUM_BUF, BLOCK_N, D_ROPE], kv_rope_desc.layout)
+        kv_lo = raw_lo._reinterpret(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+        kv_hi = raw_hi._reinterpret(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+        kv_rope = raw_rope._reinterpret(cdt, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
+    else:
+        kv_lo = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+        kv_hi = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+        kv_rope = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
     vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
     sm0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
     sa0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
@@ -552,29 +605,30 @@ def _mla_decode_seesaw_kernel(
     mbarrier.init(bar_p1, count=1)
     mbarrier.init(bar_l0, count=1)
     mbarrier.init(bar_l1, count=1)
-    if FP8:  # the 8-bit staging slots and the barriers of the widening group
-        st_lo = gl.allocate_shared_memory(kv_half_desc.dtype, [NUM_STAGE, BLOCK_N, D_HALF], kv_half_desc.layout)
-        st_hi = gl.allocate_shared_memory(kv_half_desc.dtype, [NUM_STAGE, BLOCK_N, D_HALF], kv_half_desc.layout)
-        st_rope = gl.allocate_shared_memory(kv_rope_desc.dtype, [NUM_STAGE, BLOCK_N, D_ROPE], kv_rope_desc.layout)
-        staged = gl.allocate_shared_memory(gl.int64, [NUM_STAGE, 1], bar_l)
+    if FP8:  # the widening group's barriers (and, staging design, its 8-bit tiles); fp16 views of Q's bytes
         free_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
         free_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
-        for k in gl.static_range(NUM_STAGE):
-            mbarrier.init(staged.index(k), count=1)
         for k in gl.static_range(NUM_BUF):
             mbarrier.init(free_lo.index(k), count=1)
             mbarrier.init(free_hi.index(k), count=1)
-        if WIDEN == WIDEN_F16:  # fp16 views of Q's bytes, recast by the widening group, which then signals q_ready
-            q_lo_c = q_lo._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)
-            q_hi_c = q_hi._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)
-            q_rope_c = q_rope._reinterpret(cdt, [BLOCK_H, D_ROPE], rope_l)
-            q_ready = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-            mbarrier.init(q_ready, count=1)
+        if IN_PLACE:
+            staged_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+            staged_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+            for k in gl.static_range(NUM_BUF):
+                mbarrier.init(staged_lo.index(k), count=1)
+                mbarrier.init(staged_hi.index(k), count=1)
         else:
-            q_lo_c = q_lo
-            q_hi_c = q_hi
-            q_rope_c = q_rope
-            q_ready = q_bar
+            st_lo = gl.allocate_shared_memory(kv_half_desc.dtype, [NUM_STAGE, BLOCK_N, D_HALF], kv_half_desc.layout)
+            st_hi = gl.allocate_shared_memory(kv_half_desc.dtype, [NUM_STAGE, BLOCK_N, D_HALF], kv_half_desc.layout)
+            st_rope = gl.allocate_shared_memory(kv_rope_desc.dtype, [NUM_STAGE, BLOCK_N, D_ROPE], kv_rope_desc.layout)
+            staged = gl.allocate_shared_memory(gl.int64, [NUM_STAGE, 1], bar_l)
+            for k in gl.static_range(NUM_STAGE):
+                mbarrier.init(staged.index(k), count=1)
+        q_lo_c = q_lo._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)  # recast by the widening group: q_ready
+        q_hi_c = q_hi._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)
+        q_rope_c = q_rope._reinterpret(cdt, [BLOCK_H, D_ROPE], rope_l)
+        q_ready = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+        mbarrier.init(q_ready, count=1)
     else:
         free_lo = ready_lo  # unused: the compute groups reload their buffers by TMA themselves
         free_hi = ready_hi
@@ -605,7 +659,26 @@ def _mla_decode_seesaw_kernel(
                             BLOCK_N, PAGED, PAGE_SIZE)
 
     # the same arguments for both groups, written out: a tuple held in a variable loses its constexprs (Triton 3.6)
-    if FP8:
+    if FP8 and IN_PLACE:
+        gl.warp_specialize([
+            (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                    b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                    q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+            (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                    b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                    q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+            (_wg_widen_in_place, (raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo,
+                                  ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar,
+                                  q_ready, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
+                                  stride_bt_b, seq_rows, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF)),
+        ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
+    elif FP8:
         gl.warp_specialize([
             (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                     bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
@@ -622,7 +695,7 @@ def _mla_decode_seesaw_kernel(
             (_wg_widen, (st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
                          q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
                          kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, NUM_STAGE, WIDEN)),
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, NUM_STAGE)),
         ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
     else:
         gl.warp_specialize([

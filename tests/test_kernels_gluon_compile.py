@@ -47,9 +47,9 @@ def test_seesaw_kernel_compiles_for_sm90(block_n, paged):
 
 @pytest.mark.parametrize("paged", [False, True])
 def test_seesaw_kernel_fp8_compiles_for_sm90(paged):
-    """The fp8 cache's kernel: a third warp group widens fp8 staging tiles (4 x 32 tokens x 576 bytes) into two 16-bit
-    buffers of 32 tokens, beside Q: 73,728 x 3 = 221,184 bytes; the compute groups' wgmmas are the bf16 kernel's
-    shapes, in fp16 (gluon_mla_decode.FP8_WIDEN: e4m3 -> fp16 is one cvt for two values; Q is recast to fp16)."""
+    """The fp8 cache's kernel: a third warp group widens each fp8 tile inside the 16-bit buffer it lands in (four of
+    32 tokens, as the bf16 kernel's), beside Q: 73,728 + 147,456 = 221,184 bytes; the compute groups' wgmmas are the
+    bf16 kernel's shapes, in fp16 (e4m3 -> fp16 is one cvt for two values; Q is recast to fp16)."""
     from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
 
     k = _compile(GluonMLAConfig(block_n=32), paged, fp8=True, scale_ptr=paged)
