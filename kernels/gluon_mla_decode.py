@@ -16,6 +16,7 @@ block size that is a multiple of block_n.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -25,7 +26,9 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .gluon_mla_seesaw import FP8_STAGES, _mla_decode_seesaw_kernel, seesaw_buffers
 
-FP8_IN_PLACE = True  # fp8 tiles widened in their 16-bit buffers (4 buffers), not through staging tiles (2 buffers)
+# fp8 tiles widened in their 16-bit buffers (4 buffers), not through staging tiles (2 buffers);
+# MLACALC_FP8_IN_PLACE=0 takes the staging design (a device script's fallback)
+FP8_IN_PLACE = os.environ.get("MLACALC_FP8_IN_PLACE", "1") != "0"
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms
