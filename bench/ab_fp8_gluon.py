@@ -1,8 +1,8 @@
-"""Lab script (GPU): the fp8 e4m3 cache through the Gluon kernel (a third warp group widens fp8 tiles into the 16-bit
+"""Lab script (GPU): the fp8 e4m3 cache through the Gluon kernel (a third warp group widens fp8 tiles inside the 16-bit
 buffers) against the Triton fp8 kernel, with the bf16 Gluon kernel on the same shape for scale, graph-timed with the
-L2 flushed. Variants: FP8_IN_PLACE (fp8 tiles widened inside four 16-bit buffers, or through FP8_STAGES staging
-tiles beside two). Each variant is checked against the float64 reference on a
-small mixed-length case first; a failed check is recorded and that variant is not timed.
+L2 flushed. The Gluon kernel is checked against the float64 reference on a small mixed-length case first; a failed
+check is recorded and it is not timed. (Earlier designs it was measured against, removed since: fp8 staging tiles
+beside two 16-bit buffers, bf16 widenings: reports/h200/tuning/ab_fp8_gluon*.json.)
 
     python3 bench/ab_fp8_gluon.py --out OUT.json [--quick]   # --quick: three of the points
 """
@@ -15,7 +15,6 @@ import json
 import torch
 
 from mlacalc.kernels import gluon_mla_decode as gmd
-from mlacalc.kernels import launch
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
 from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 from mlacalc.kernels.triton_mla_decode import mla_decode_triton
@@ -24,14 +23,6 @@ from mlacalc.profiler.timing import L2Flusher
 D = 576
 POINTS = [(32, 32768, 128, "paged64"), (128, 4096, 128, "contiguous"), (32, 4096, 64, "paged64"),
           (128, 32768, 64, "paged64"), (8, 32768, 128, "contiguous"), (128, 32768, 128, "paged64")]
-VARIANTS = {"in_place": (4, True), "staging": (4, False)}  # (FP8_STAGES, FP8_IN_PLACE)
-
-
-def use(variant: str) -> None:
-    """Plans and compiled kernels are cached per shape key, which holds neither setting: start afresh."""
-    gmd.FP8_STAGES, gmd.FP8_IN_PLACE = VARIANTS[variant]
-    launch._PLANS.clear()
-    gmd._LAUNCH_SEESAW = launch.FastLauncher(gmd._mla_decode_seesaw_kernel)
 
 
 def check() -> dict:
@@ -60,29 +51,24 @@ def main() -> int:
     a = ap.parse_args()
     points = POINTS[::2] if a.quick else POINTS
     flusher = L2Flusher(torch.cuda.current_device())
-    rows, ok = [], {}
-    for v in VARIANTS:
-        use(v)
-        try:
-            err = check()
-        except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
-            err = dict(error=f"{type(e).__name__}: {e}"[:400])
-        ok[v] = err.get("rel_err", 1.0) < 2e-2
-        rows.append(dict(kind="check", variant=v, **err))
-        print(rows[-1], flush=True)
+    rows = []
+    try:
+        err = check()
+    except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
+        err = dict(error=f"{type(e).__name__}: {e}"[:400])
+    ok = err.get("rel_err", 1.0) < 2e-2
+    rows.append(dict(kind="check", **err))
+    print(rows[-1], flush=True)
     scale = torch.tensor([0.02], device="cuda")
     for B, ctx, H, layout in points:
         q, bf16, lens, table = inputs(B, ctx, H, layout)
         fp8 = bf16.to(torch.float8_e4m3fn)
         point = dict(B=B, ctx=ctx, heads=H, layout=layout)
-        for v in VARIANTS:
-            if ok[v]:
-                use(v)
-                t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, fp8, lens, table, softmax_scale=MLA_SCALE,
-                                                                 kv_scale=scale, max_seqlen=ctx), flusher)
-                rows.append(dict(kind="gluon_fp8", variant=v, **point, **t))
-                print(rows[-1], flush=True)
-        use("in_place")
+        if ok:
+            t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, fp8, lens, table, softmax_scale=MLA_SCALE,
+                                                             kv_scale=scale, max_seqlen=ctx), flusher)
+            rows.append(dict(kind="gluon_fp8", **point, **t))
+            print(rows[-1], flush=True)
         t = eager_and_graph(lambda: mla_decode_triton(q, fp8, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale,
                                                       max_seqlen=ctx), flusher)
         rows.append(dict(kind="triton_fp8", **point, **t))

@@ -81,7 +81,7 @@ def main() -> None:
         from mlacalc.kernels.gluon_mla_decode import compile_sm90
 
         report("Gluon seesaw (64 rows, 4 x 32 keys)", sass(compile_sm90()))
-        report("Gluon seesaw, fp8 cache (2 x 32 keys, 4 fp8 stages, widening group)", sass(compile_sm90(fp8=True)))
+        report("Gluon seesaw, fp8 cache (4 x 32 keys widened in place by a third group)", sass(compile_sm90(fp8=True)))
 
 
 if __name__ == "__main__":

@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
-# Issue 14, one device call (<= 9.5 minutes): the fp8 Gluon kernel in place checked first (on failure the rest of
-# the run takes the staging design: MLACALC_FP8_IN_PLACE=0), its A/B against the staging design at three points
-# (bench/ab_fp8_gluon.py --quick), the MLA kernels' GPU tests, then `mlacalc calibrate --kernels`,
+# Issue 14, one device call (<= 9.5 minutes): the fp8 Gluon kernel checked first (a hang shows here), timed beside
+# the Triton fp8 kernel at three points (bench/ab_fp8_gluon.py --quick), the MLA kernels' GPU tests, then `mlacalc calibrate --kernels`,
 # `mlacalc validate --suite expected` and `mlacalc bench kernels --peers`. Files under $OUT (8): run.log, pytest.txt,
 # ab_fp8.json, h200.yaml, calibrate.json, validate-expected.json, validate-expected.md, kernels.json.
 #     run(command="bash bench/session_g_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-ok=$(timeout 90 python3 -c "
+timeout 90 python3 -c "
 from bench.ab_fp8_gluon import check
-r = check(); print('fp8 in-place check', r, flush=True)
-print('OK' if r['rel_err'] < 2e-2 else 'BAD')" 2>&1 | tee -a "$LOG" | tail -1)
-[ "$ok" = "OK" ] || { export MLACALC_FP8_IN_PLACE=0; echo "in-place check failed: staging design for the run" | tee -a "$LOG"; }
+print('fp8 Gluon check', check())" 2>&1 | tail -3 | tee -a "$LOG"
 timeout 100 python3 bench/ab_fp8_gluon.py --quick --out "$OUT/ab_fp8.json" >> "$LOG" 2>&1
 echo "ab exit $? at ${SECONDS} s" | tee -a "$LOG"
 timeout 150 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1

@@ -16,7 +16,6 @@ block size that is a multiple of block_n.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
@@ -24,11 +23,7 @@ import triton
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from .gluon_mla_seesaw import FP8_STAGES, _mla_decode_seesaw_kernel, seesaw_buffers
-
-# fp8 tiles widened in their 16-bit buffers (4 buffers), not through staging tiles (2 buffers);
-# MLACALC_FP8_IN_PLACE=0 takes the staging design (a device script's fallback)
-FP8_IN_PLACE = os.environ.get("MLACALC_FP8_IN_PLACE", "1") != "0"
+from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms
@@ -143,7 +138,7 @@ class _GluonPlan:
         gdt = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
         self.layout = gl.NVMMASharedLayout.get_default_for([BLOCK_H, r], gdt)  # 128-byte swizzle (64-wide parts too)
         self.fp8 = kv_cache.dtype == torch.float8_e4m3fn
-        if self.fp8:  # the staging tiles' layouts (TMA boxes of 256 and 64 one-byte values)
+        if self.fp8:  # the fp8 landing tiles' layouts (TMA boxes of 256 and 64 one-byte values)
             self.kv_layouts = (gl.NVMMASharedLayout.get_default_for([config.block_n, r // 2], gl.float8e4nv),
                                gl.NVMMASharedLayout.get_default_for([config.block_n, dr], gl.float8e4nv))
         else:
@@ -162,8 +157,7 @@ class _GluonPlan:
         self.ints = (stride_bt, seq_rows, rows, H, s_q, tokens_per_split, *sp)
         # num_warps is the first warp group's; the second is warp_specialize's worker partition
         self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n,
-                       seesaw_buffers(config.block_n, self.fp8, FP8_IN_PLACE), self.single, self.fp8,
-                       FP8_STAGES, FP8_IN_PLACE)
+                       seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8)
         self._desc_key = None
         self._descs = None
 
@@ -225,8 +219,7 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
         + ["fp32", "fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
-                  NUM_BUF=seesaw_buffers(config.block_n, fp8, FP8_IN_PLACE), FP8=fp8, NUM_STAGE=FP8_STAGES,
-                  IN_PLACE=FP8_IN_PLACE, SCALE_PTR=scale_ptr)
+                  NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}

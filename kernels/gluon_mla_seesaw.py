@@ -53,15 +53,14 @@ if not hasattr(gl.shared_memory_descriptor, "_reinterpret"):
     gl.shared_memory_descriptor._reinterpret = gl.shared_memory_descriptor.reinterpret
 
 
-def seesaw_buffers(block_n: int, fp8: bool = False, in_place: bool = True) -> int:
+def seesaw_buffers(block_n: int, fp8: bool = False) -> int:
     """KV buffers (16-bit, what the wgmmas read) for a tile size: as many as fit beside Q (64 x 576 bf16) in 227 KB,
     an even number (tiles go in pairs): 2 of 64 tokens, or 4 of 32 tokens (a whole pair in flight while another is
-    computed). An fp8 cache (32-token tiles) lands in the upper half of its 16-bit buffer and is widened in place:
-    4 buffers; with separate 8-bit staging tiles (FP8_STAGES of them, 72 KB) only 2 fit."""
+    computed). An fp8 cache (32-token tiles only) lands in the upper half of its 16-bit buffer and is widened in
+    place, so it keeps the 4 buffers (separate 8-bit staging tiles left room for 2, and measured 25-33% slower:
+    reports/h200/tuning/ab_fp8_gluon_in_place.json)."""
     assert block_n in (32, 64), "the seesaw schedule uses 32- or 64-token tiles"
-    if fp8:
-        assert block_n == 32, "an fp8 cache uses 32-token tiles"
-        return 4 if in_place else 2
+    assert not fp8 or block_n == 32, "an fp8 cache uses 32-token tiles"
     return 128 // block_n
 
 
@@ -69,11 +68,10 @@ def seesaw_buffers(block_n: int, fp8: bool = False, in_place: bool = True) -> in
 # through fp16 with an F2F a value, and an integer-op bf16 widening measured slower: reports/h200/tuning/
 # ab_fp8_gluon.json); Q is recast to fp16 in shared memory once, P is fp16: absorbed queries must stay under fp16's
 # 65504, as in the Triton fp8 kernel.
-FP8_STAGES = 4  # staging design (FP8_IN_PLACE off): fp8 tiles in flight ahead of the two 16-bit buffers
 # Registers a thread while the three fp8 warp groups run (64 K a CTA: <= 512 a lane over the groups; Triton gives
 # the default group 512 - the workers' - 8): the widening group holds no accumulators, 40 keep its loop almost free
-# of spills (32: 20 spill loads a tile; bench/sass_loops.py); the compute groups 232 each (the bf16 kernel's 256
-# is not left: they spill ~25-45 loads a pair of tiles, against ~10)
+# of spills (32: ~20 spill loads a tile); the compute groups 232 each, against the bf16 kernel's 256 (their loops
+# keep 4 and 11 spill loads a pair of tiles under triton 3.6: `python bench/sass_loops.py --gluon`)
 WIDEN_REGS = gl.constexpr(40)
 COMPUTE_REGS_FP8 = gl.constexpr(232)
 
@@ -224,21 +222,6 @@ def _widen_done(bar):
 
 
 @gluon.jit
-def _issue_fp8(desc_half, desc_rope, st_lo, st_hi, st_rope, bar, t, n_tiles, start, end, b,
-               BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT: gl.constexpr,
-               BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
-    """TMA copy of fp8 tile t (its three boxes: V_L, V_R, RoPE) into one staging slot on mbarrier `bar`; skipped
-    when t >= n_tiles."""
-    ok = t < n_tiles
-    n0 = gl.minimum(start + t * BLOCK_N, gl.maximum(end - 1, 0))  # a valid table entry even when skipped
-    row = _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED, PAGE_SIZE)
-    mbarrier.expect(bar, 2 * desc_half.block_type.nbytes + desc_rope.block_type.nbytes, pred=ok)
-    _tma_load(desc_half, [row, 0], bar, st_lo, pred=ok)
-    _tma_load(desc_half, [row, D_LAT // 2], bar, st_hi, pred=ok)
-    _tma_load(desc_rope, [row, D_LAT], bar, st_rope, pred=ok)
-
-
-@gluon.jit
 def _recast_q(q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready, D_LAT: gl.constexpr,
               BLOCK_H: gl.constexpr):
     """Q (bf16 from TMA) recast to fp16 in place, then q_ready (the compute groups wait for it, not for the TMA)."""
@@ -256,12 +239,12 @@ def _fp8_upper(raw, buf):
 
 
 @gluon.jit
-def _wg_widen_in_place(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi,
+def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi,
                        free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
                        kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
                        PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
                        BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
-    """Warp group 2 of the fp8 kernel (in place): each fp8 tile is loaded by TMA into the upper half of the 16-bit
+    """Warp group 2 of the fp8 kernel: each fp8 tile is loaded by TMA into the upper half of the 16-bit
     buffer it will occupy and widened there, so four buffers fit (two pairs: one computed while the next is loaded
     and widened), as in the bf16 kernel. Per pair of tiles: widen the pair (parts in the order the compute groups
     read them, signalling the `ready` barriers a TMA would), then refill the previous pair's buffers with the next
@@ -319,50 +302,6 @@ def _wg_widen_in_place(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv
             _issue_part(kv_half_desc, _fp8_upper(raw_lo, c0 + 1), 0, kv_rope_desc, _fp8_upper(raw_rope, c0 + 1),
                         D_LAT, staged_lo.index(c0 + 1), t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b,
                         seq_rows, True, BLOCK_N, PAGED, PAGE_SIZE)
-
-
-@gluon.jit
-def _wg_widen(st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
-              q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
-              kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-              PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, NUM_STAGE: gl.constexpr):
-    """Warp group 2 of the fp8 kernel (staging design, FP8_IN_PLACE off): loads fp8 tiles (TMA into NUM_STAGE staging slots) and widens each into the
-    16-bit buffer the other groups compute on, part by part in the order they free them (an even tile's V_L, then
-    its V_R + RoPE; an odd tile's V_R, then its V_L + RoPE: the parts the bf16 kernel reloads by TMA), signalling
-    the same `ready` barriers a TMA would. The per-tensor scale is folded into the scores and the output, so the
-    widening is exact. Q is recast to fp16 first (_recast_q)."""
-    D_HALF: gl.constexpr = D_LAT // 2
-    for k in gl.static_range(NUM_STAGE):
-        _issue_fp8(kv_half_desc, kv_rope_desc, st_lo.index(k), st_hi.index(k), st_rope.index(k), staged.index(k), k,
-                   n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_N, PAGED, PAGE_SIZE)
-    _recast_q(q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready, D_LAT, BLOCK_H)
-    for t in range(n_tiles):
-        slot = t % NUM_STAGE
-        buf = t % NUM_BUF
-        refill = t >= NUM_BUF
-        free_phase = ((t // NUM_BUF) + 1) & 1  # the use of buf by tile t - NUM_BUF
-        mbarrier.wait(staged.index(slot), (t // NUM_STAGE) & 1)
-        if buf % 2 == 0:
-            mbarrier.wait(free_lo.index(buf), free_phase, pred=refill)
-            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N, False)
-            _widen_done(ready_lo.index(buf))
-            mbarrier.wait(free_hi.index(buf), free_phase, pred=refill)
-            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N, False)
-            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N, False)
-            _widen_done(ready_hi.index(buf))
-        else:
-            mbarrier.wait(free_hi.index(buf), free_phase, pred=refill)
-            _widen(st_hi.index(slot), kv_hi.index(buf), D_HALF, BLOCK_N, False)
-            _widen_done(ready_hi.index(buf))
-            mbarrier.wait(free_lo.index(buf), free_phase, pred=refill)
-            _widen(st_lo.index(slot), kv_lo.index(buf), D_HALF, BLOCK_N, False)
-            _widen(st_rope.index(slot), kv_rope.index(buf), D_LAT // 8, BLOCK_N, False)
-            _widen_done(ready_lo.index(buf))
-        # the slot's bytes are in registers' hands no more (the barriers above): load tile t + NUM_STAGE into it
-        _issue_fp8(kv_half_desc, kv_rope_desc, st_lo.index(slot), st_hi.index(slot), st_rope.index(slot),
-                   staged.index(slot), t + NUM_STAGE, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
-                   D_LAT, BLOCK_N, PAGED, PAGE_SIZE)
 
 
 @gluon.jit
@@ -541,11 +480,10 @@ def _mla_decode_seesaw_kernel(
     qk_scale, out_scale,
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
-    FP8: gl.constexpr, NUM_STAGE: gl.constexpr, IN_PLACE: gl.constexpr, SCALE_PTR: gl.constexpr,
+    FP8: gl.constexpr, SCALE_PTR: gl.constexpr,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles into
-    the 16-bit buffers (IN_PLACE: _wg_widen_in_place, else through NUM_STAGE staging tiles: _wg_widen) and the
-    compute groups multiply in fp16; qk_scale and out_scale carry the per-tensor scale (SCALE_PTR: read from
+    the 16-bit buffers in place (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry the per-tensor scale (SCALE_PTR: read from
     KV_SCALE here, no host sync)."""
     pid_h = gl.program_id(0)
     pid_s = gl.program_id(1)
@@ -567,7 +505,7 @@ def _mla_decode_seesaw_kernel(
     q_lo = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_hi = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_rope = gl.allocate_shared_memory(dtype, [BLOCK_H, D_ROPE], rope_l)
-    if FP8 and IN_PLACE:  # two fp8 tiles' bytes a 16-bit buffer: TMA lands in the upper one (_fp8_upper)
+    if FP8:  # two fp8 tiles' bytes a 16-bit buffer: TMA lands in the upper one (_fp8_upper)
         raw_lo = gl.allocate_shared_memory(kv_half_desc.dtype, [2 * NUM_BUF, BLOCK_N, D_HALF], kv_half_desc.layout)
         raw_hi = gl.allocate_shared_memory(kv_half_desc.dtype, [2 * NUM_BUF, BLOCK_N, D_HALF], kv_half_desc.layout)
         raw_rope = gl.allocate_shared_memory(kv_rope_desc.dtype, [2 * NUM_BUF, BLOCK_N, D_ROPE], kv_rope_desc.layout)
@@ -605,25 +543,17 @@ def _mla_decode_seesaw_kernel(
     mbarrier.init(bar_p1, count=1)
     mbarrier.init(bar_l0, count=1)
     mbarrier.init(bar_l1, count=1)
-    if FP8:  # the widening group's barriers (and, staging design, its 8-bit tiles); fp16 views of Q's bytes
+    if FP8:  # the widening group's barriers; fp16 views of Q's bytes
         free_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
         free_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
         for k in gl.static_range(NUM_BUF):
             mbarrier.init(free_lo.index(k), count=1)
             mbarrier.init(free_hi.index(k), count=1)
-        if IN_PLACE:
-            staged_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
-            staged_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
-            for k in gl.static_range(NUM_BUF):
-                mbarrier.init(staged_lo.index(k), count=1)
-                mbarrier.init(staged_hi.index(k), count=1)
-        else:
-            st_lo = gl.allocate_shared_memory(kv_half_desc.dtype, [NUM_STAGE, BLOCK_N, D_HALF], kv_half_desc.layout)
-            st_hi = gl.allocate_shared_memory(kv_half_desc.dtype, [NUM_STAGE, BLOCK_N, D_HALF], kv_half_desc.layout)
-            st_rope = gl.allocate_shared_memory(kv_rope_desc.dtype, [NUM_STAGE, BLOCK_N, D_ROPE], kv_rope_desc.layout)
-            staged = gl.allocate_shared_memory(gl.int64, [NUM_STAGE, 1], bar_l)
-            for k in gl.static_range(NUM_STAGE):
-                mbarrier.init(staged.index(k), count=1)
+        staged_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+        staged_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+        for k in gl.static_range(NUM_BUF):
+            mbarrier.init(staged_lo.index(k), count=1)
+            mbarrier.init(staged_hi.index(k), count=1)
         q_lo_c = q_lo._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)  # recast by the widening group: q_ready
         q_hi_c = q_hi._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)
         q_rope_c = q_rope._reinterpret(cdt, [BLOCK_H, D_ROPE], rope_l)
@@ -659,7 +589,7 @@ def _mla_decode_seesaw_kernel(
                             BLOCK_N, PAGED, PAGE_SIZE)
 
     # the same arguments for both groups, written out: a tuple held in a variable loses its constexprs (Triton 3.6)
-    if FP8 and IN_PLACE:
+    if FP8:
         gl.warp_specialize([
             (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                     bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
@@ -673,29 +603,10 @@ def _mla_decode_seesaw_kernel(
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
                     PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
-            (_wg_widen_in_place, (raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo,
+            (_wg_widen, (raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo,
                                   ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar,
                                   q_ready, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
                                   stride_bt_b, seq_rows, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF)),
-        ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
-    elif FP8:
-        gl.warp_specialize([
-            (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
-                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
-                    kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
-                    b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
-                    q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
-            (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
-                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
-                    kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
-                    b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
-                    q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
-            (_wg_widen, (st_lo, st_hi, st_rope, staged, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi,
-                         q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
-                         kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, NUM_STAGE)),
         ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
     else:
         gl.warp_specialize([
