@@ -24,6 +24,10 @@ One program = 64 query rows x one split of one sequence. Two warp groups, each i
     the other half is still in use.
   * Rows past a sequence's end in its last, partial tile are zeroed in shared memory by the group that multiplies
     them (0 * NaN would poison O); their scores are masked to -inf.
+An fp8 e4m3 cache (FP8) adds a third warp group, _wg_widen: each fp8 tile lands by TMA in the upper half of the
+16-bit buffer it will occupy and is widened there to fp16 (the compute groups then multiply in fp16; Q is recast
+once), signalling the `ready` barriers a TMA would; the compute groups hand buffer parts back on `free` barriers
+instead of reloading them.
 The wrapper is gluon_mla_decode.mla_decode_gluon; splits and their merge are the Triton kernel's (triton_split_kv).
 """
 
@@ -57,7 +61,7 @@ def seesaw_buffers(block_n: int, fp8: bool = False) -> int:
     """KV buffers (16-bit, what the wgmmas read) for a tile size: as many as fit beside Q (64 x 576 bf16) in 227 KB,
     an even number (tiles go in pairs): 2 of 64 tokens, or 4 of 32 tokens (a whole pair in flight while another is
     computed). An fp8 cache (32-token tiles only) lands in the upper half of its 16-bit buffer and is widened in
-    place, so it keeps the 4 buffers (separate 8-bit staging tiles left room for 2, and measured 25-33% slower:
+    place, so it keeps the 4 buffers (separate 8-bit staging tiles left room for 2, and measured 22-33% slower:
     reports/h200/tuning/ab_fp8_gluon_in_place.json)."""
     assert block_n in (32, 64), "the seesaw schedule uses 32- or 64-token tiles"
     assert not fp8 or block_n == 32, "an fp8 cache uses 32-token tiles"
