@@ -31,6 +31,7 @@ CASES = {
     "flashmla-h16-paged": ("flashmla", 32, 32768, 16, "paged64"),
     "fp8-h16": ("fp8", 32, 32768, 16, "paged64"),
     "fp8-h128": ("fp8", 32, 8192, 128, "paged64"),
+    "ours-h128-paged-8k": ("ours", 32, 8192, 128, "paged64"),  # the fp8-h128 shape with a bf16 cache
     "sparse-bf16-h128": ("sparse-bf16", 64, 32768, 128, "paged64"),
     "sparse-bf16-h16": ("sparse-bf16", 64, 32768, 16, "paged64"),
     "sparse-fp8ds-h64": ("sparse-fp8ds", 64, 32768, 64, "paged64"),
