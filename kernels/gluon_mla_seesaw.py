@@ -244,12 +244,12 @@ def _fp8_upper(raw, buf):
 
 @gluon.jit
 def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi,
-                       free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
-                       kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-                       PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-                       BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
-    """Warp group 2 of the fp8 kernel: each fp8 tile is loaded by TMA into the upper half of the 16-bit
-    buffer it will occupy and widened there, so four buffers fit (two pairs: one computed while the next is loaded
+              free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
+              kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
+              PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
+              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
+    """Warp group 2 of the fp8 kernel: each fp8 tile is loaded by TMA into the upper half of the 16-bit buffer it
+    will occupy and widened there, so four buffers fit (two pairs: one computed while the next is loaded
     and widened), as in the bf16 kernel. Per pair of tiles: widen the pair (parts in the order the compute groups
     read them, signalling the `ready` barriers a TMA would), then refill the previous pair's buffers with the next
     pair once the compute groups free them (free_*, part by part: the bf16 kernel's reload points)."""
@@ -486,9 +486,9 @@ def _mla_decode_seesaw_kernel(
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
     FP8: gl.constexpr, SCALE_PTR: gl.constexpr,
 ):
-    """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles into
-    the 16-bit buffers in place (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry the per-tensor scale (SCALE_PTR: read from
-    KV_SCALE here, no host sync)."""
+    """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles in
+    place in the 16-bit buffers (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry
+    the per-tensor scale (SCALE_PTR: read from KV_SCALE here, no host sync)."""
     pid_h = gl.program_id(0)
     pid_s = gl.program_id(1)
     b = gl.program_id(2)
@@ -595,14 +595,14 @@ def _mla_decode_seesaw_kernel(
     # the same arguments for both groups, written out: a tuple held in a variable loses its constexprs (Triton 3.6)
     if FP8:
         gl.warp_specialize([
-            (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
-                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+            (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
+                    bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
                     PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
-            (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
-                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+            (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
+                    bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,

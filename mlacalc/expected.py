@@ -27,7 +27,8 @@ the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them)
 which run on mma.sync rather than wgmma; plus, for an 8-bit cache, widening ``key_elems`` per key at
 ``dequant_gelem_s`` G elements/s per program, latency-bound, so programs resident on one SM overlap it). Tiles of
 64 or more rows over an 8-bit cache run the Gluon kernel, whose third warp group widens each tile while the other
-two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. With more than one split, a combine kernel merges the partials: the larger
+two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. With more than
+one split, a combine kernel merges the partials: the larger
 of reading them at the bandwidth and ``splits x combine_us_per_split`` (each combine program loops over the splits
 one after another). Each kernel launch adds ``fixed_us``.
 
@@ -105,8 +106,8 @@ class KernelModel:
 
 # Measured on an NVIDIA H200 by `mlacalc calibrate --kernels` (reports/h200/h200.yaml and calibrate.json: copy
 # 4,274 GB/s, bf16 780 TFLOP/s, 132 SMs, 2026-12-02, fourth session; `bash bench/session_g_gpu.sh`), converted to
-# fractions of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by `python bench/defaults_from_calibration.py reports/h200/h200.yaml
-# h200`, so that a datasheet spec gives the expected times the calibrated file gives. Other cards take them with
+# fractions of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by
+# `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected times the calibrated file gives. Other cards take them with
 # sm_bandwidth scaled by their bandwidth per SM (see kernel_model). Coefficients no calibration point can pin are
 # left at 0 (FlashMLA: no fp8 dense path, no tile under 64 rows).
 # "other" (norms, cache writes, ...) is not calibrated: a stated 80% of the bandwidth and a 2 us launch.
