@@ -5,10 +5,7 @@
 #     run(command="bash bench/ncu_fp8_gpu.sh", timeout_s=240)
 set -u
 . bench/device_lib.sh
-export PYTHONUNBUFFERED=1
-LOG="$OUT/run.log"; W=/tmp/mlacalc-run; mkdir -p "$W"
-install_project "$W/install.log" "$LOG" || exit 1
-gpu_facts "$LOG" "$LOG"
+begin_run_without_peers || exit 1
 NCU="ncu --profile-from-start off --clock-control none --section SpeedOfLight --section ComputeWorkloadAnalysis
  --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats
  --section SchedulerStats --section InstructionStats

@@ -10,12 +10,5 @@ set -u
 begin_run || exit 1
 timeout 170 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
-finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-calibrate_kernels 200 "$LOG"
-validate_suite expected "$OUT/h200.yaml" $(( 455 - SECONDS )) "$W" "$LOG"
-left=$(( 530 - SECONDS ))
-echo "== bench kernels --peers (budget ${left} s)" | tee -a "$LOG"
-timeout "$left" mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1
-echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
-grep -A12 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+calibrate_validate_bench 200 455 530
 echo "total ${SECONDS} s"

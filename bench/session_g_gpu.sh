@@ -7,19 +7,10 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-timeout 90 python3 -c "
-from bench.ab_fp8_gluon import check
-print('fp8 Gluon check', check())" 2>&1 | tail -3 | tee -a "$LOG"
+check_fp8_gluon
 timeout 100 python3 bench/ab_fp8_gluon.py --quick --out "$OUT/ab_fp8.json" >> "$LOG" 2>&1
 echo "ab exit $? at ${SECONDS} s" | tee -a "$LOG"
 timeout 150 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
-finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-calibrate_kernels 150 "$LOG"
-validate_suite expected "$OUT/h200.yaml" $(( 520 - SECONDS )) "$W" "$LOG"
-left=$(( 575 - SECONDS ))
-echo "== bench kernels --peers (budget ${left} s)" | tee -a "$LOG"
-timeout "$left" mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1
-echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
-grep -A12 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+calibrate_validate_bench 150 520 575
 echo "total ${SECONDS} s"
