@@ -243,25 +243,49 @@ def _fp8_upper(raw, buf):
 
 
 @gluon.jit
+def _load_fp8_part(desc_half, raw_half, col, desc_rope, raw_rope, staged, free, buf, free_phase, t, n_tiles, start,
+                   end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT: gl.constexpr, ROPE: gl.constexpr,
+                   WAIT: gl.constexpr, BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """TMA copy of one part of fp8 tile t (its value half at column `col`, with the RoPE part when ROPE) into buffer
+    buf's landing slot, on `staged`; WAIT: first wait until the compute groups free that part (free, free_phase)."""
+    if WAIT:
+        mbarrier.wait(free.index(buf), free_phase)
+    _issue_part(desc_half, _fp8_upper(raw_half, buf), col, desc_rope, _fp8_upper(raw_rope, buf), D_LAT,
+                staged.index(buf), t, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, ROPE,
+                BLOCK_N, PAGED, PAGE_SIZE)
+
+
+@gluon.jit
+def _widen_part(raw_half, kv_half, raw_rope, kv_rope, staged, ready, buf, phase, D_LAT: gl.constexpr,
+                ROPE: gl.constexpr, BLOCK_N: gl.constexpr):
+    """Once one part of buffer buf has landed (staged, phase): widen it in place (its value half, and the RoPE part
+    when ROPE) and signal `ready`, as its TMA would for a 16-bit cache."""
+    mbarrier.wait(staged.index(buf), phase)
+    _widen(_fp8_upper(raw_half, buf), kv_half.index(buf), D_LAT // 2, BLOCK_N, True)
+    if ROPE:
+        _widen(_fp8_upper(raw_rope, buf), kv_rope.index(buf), D_LAT // 8, BLOCK_N, True)
+    _widen_done(ready.index(buf))
+
+
+@gluon.jit
 def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi,
               free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
               kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
     """Warp group 2 of the fp8 kernel: each fp8 tile is loaded by TMA into the upper half of the 16-bit buffer it
-    will occupy and widened there, so four buffers fit (two pairs: one computed while the next is loaded
-    and widened), as in the bf16 kernel. Per pair of tiles: widen the pair (parts in the order the compute groups
-    read them, signalling the `ready` barriers a TMA would), then refill the previous pair's buffers with the next
-    pair once the compute groups free them (free_*, part by part: the bf16 kernel's reload points)."""
+    will occupy and widened there, so four buffers fit (two pairs: one computed while the next is loaded and
+    widened), as in the bf16 kernel. Per pair of tiles: widen the pair (parts in the order the compute groups read
+    them, signalling the `ready` barriers a TMA would), then refill the previous pair's buffers with the next pair
+    once the compute groups free them (free_*, part by part: the bf16 kernel's reload points). An even tile's parts
+    are V_L | V_R + RoPE, an odd tile's V_R | V_L + RoPE."""
     D_HALF: gl.constexpr = D_LAT // 2
-    D_ROPE: gl.constexpr = D_LAT // 8
-    for k in gl.static_range(NUM_BUF):  # the first two pairs into the empty buffers (an even tile's parts first)
-        _issue_part(kv_half_desc, _fp8_upper(raw_lo, k), 0, kv_rope_desc, _fp8_upper(raw_rope, k), D_LAT,
-                    staged_lo.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, k % 2 == 1,
-                    BLOCK_N, PAGED, PAGE_SIZE)
-        _issue_part(kv_half_desc, _fp8_upper(raw_hi, k), D_HALF, kv_rope_desc, _fp8_upper(raw_rope, k), D_LAT,
-                    staged_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, k % 2 == 0,
-                    BLOCK_N, PAGED, PAGE_SIZE)
+    for k in gl.static_range(NUM_BUF):  # the first two pairs into the empty buffers
+        _load_fp8_part(kv_half_desc, raw_lo, 0, kv_rope_desc, raw_rope, staged_lo, free_lo, k, 0, k, n_tiles, start,
+                       end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, k % 2 == 1, False, BLOCK_N, PAGED, PAGE_SIZE)
+        _load_fp8_part(kv_half_desc, raw_hi, D_HALF, kv_rope_desc, raw_rope, staged_hi, free_hi, k, 0, k, n_tiles,
+                       start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, k % 2 == 0, False, BLOCK_N, PAGED,
+                       PAGE_SIZE)
     _recast_q(q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready, D_LAT, BLOCK_H)
     for i in range(gl.cdiv(n_tiles, 2)):
         t0 = 2 * i
@@ -269,43 +293,28 @@ def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_r
         b0 = t0 % NUM_BUF
         b1 = b0 + 1
         ph = (t0 // NUM_BUF) & 1
-        # the pair: tile t0 (V_L, then V_R + RoPE) and tile t1 (V_R, then V_L + RoPE)
-        mbarrier.wait(staged_lo.index(b0), ph)
-        _widen(_fp8_upper(raw_lo, b0), kv_lo.index(b0), D_HALF, BLOCK_N, True)
-        _widen_done(ready_lo.index(b0))
-        mbarrier.wait(staged_hi.index(b0), ph)
-        _widen(_fp8_upper(raw_hi, b0), kv_hi.index(b0), D_HALF, BLOCK_N, True)
-        _widen(_fp8_upper(raw_rope, b0), kv_rope.index(b0), D_ROPE, BLOCK_N, True)
-        _widen_done(ready_hi.index(b0))
+        _widen_part(raw_lo, kv_lo, raw_rope, kv_rope, staged_lo, ready_lo, b0, ph, D_LAT, False, BLOCK_N)
+        _widen_part(raw_hi, kv_hi, raw_rope, kv_rope, staged_hi, ready_hi, b0, ph, D_LAT, True, BLOCK_N)
         if t1 < n_tiles:
-            mbarrier.wait(staged_hi.index(b1), ph)
-            _widen(_fp8_upper(raw_hi, b1), kv_hi.index(b1), D_HALF, BLOCK_N, True)
-            _widen_done(ready_hi.index(b1))
-            mbarrier.wait(staged_lo.index(b1), ph)
-            _widen(_fp8_upper(raw_lo, b1), kv_lo.index(b1), D_HALF, BLOCK_N, True)
-            _widen(_fp8_upper(raw_rope, b1), kv_rope.index(b1), D_ROPE, BLOCK_N, True)
-            _widen_done(ready_lo.index(b1))
+            _widen_part(raw_hi, kv_hi, raw_rope, kv_rope, staged_hi, ready_hi, b1, ph, D_LAT, False, BLOCK_N)
+            _widen_part(raw_lo, kv_lo, raw_rope, kv_rope, staged_lo, ready_lo, b1, ph, D_LAT, True, BLOCK_N)
         # the previous pair's buffers (tiles t0 - 2, t1 - 2) take tiles t0 + 2, t1 + 2 as the compute groups free
         # them (tiles below NUM_BUF were issued above)
         if t0 >= 2:
             c0 = (t0 + 2) % NUM_BUF
             fph = ((t0 - 2) // NUM_BUF) & 1
-            mbarrier.wait(free_lo.index(c0), fph)
-            _issue_part(kv_half_desc, _fp8_upper(raw_lo, c0), 0, kv_half_desc, _fp8_upper(raw_lo, c0), 0,
-                        staged_lo.index(c0), t0 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
-                        False, BLOCK_N, PAGED, PAGE_SIZE)
-            mbarrier.wait(free_hi.index(c0), fph)
-            _issue_part(kv_half_desc, _fp8_upper(raw_hi, c0), D_HALF, kv_rope_desc, _fp8_upper(raw_rope, c0), D_LAT,
-                        staged_hi.index(c0), t0 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
-                        True, BLOCK_N, PAGED, PAGE_SIZE)
-            mbarrier.wait(free_hi.index(c0 + 1), fph)
-            _issue_part(kv_half_desc, _fp8_upper(raw_hi, c0 + 1), D_HALF, kv_half_desc, _fp8_upper(raw_hi, c0 + 1),
-                        D_HALF, staged_hi.index(c0 + 1), t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b,
-                        seq_rows, False, BLOCK_N, PAGED, PAGE_SIZE)
-            mbarrier.wait(free_lo.index(c0 + 1), fph)
-            _issue_part(kv_half_desc, _fp8_upper(raw_lo, c0 + 1), 0, kv_rope_desc, _fp8_upper(raw_rope, c0 + 1),
-                        D_LAT, staged_lo.index(c0 + 1), t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b,
-                        seq_rows, True, BLOCK_N, PAGED, PAGE_SIZE)
+            _load_fp8_part(kv_half_desc, raw_lo, 0, kv_rope_desc, raw_rope, staged_lo, free_lo, c0, fph, t0 + 2,
+                           n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, True, BLOCK_N,
+                           PAGED, PAGE_SIZE)
+            _load_fp8_part(kv_half_desc, raw_hi, D_HALF, kv_rope_desc, raw_rope, staged_hi, free_hi, c0, fph, t0 + 2,
+                           n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, True, BLOCK_N,
+                           PAGED, PAGE_SIZE)
+            _load_fp8_part(kv_half_desc, raw_hi, D_HALF, kv_rope_desc, raw_rope, staged_hi, free_hi, c0 + 1, fph,
+                           t1 + 2, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, True,
+                           BLOCK_N, PAGED, PAGE_SIZE)
+            _load_fp8_part(kv_half_desc, raw_lo, 0, kv_rope_desc, raw_rope, staged_lo, free_lo, c0 + 1, fph, t1 + 2,
+                           n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, True, BLOCK_N,
+                           PAGED, PAGE_SIZE)
 
 
 @gluon.jit
