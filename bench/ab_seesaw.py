@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 
 import torch
+
+from common import record
 
 from mlacalc.kernels import gluon_mla_decode as gmd
 from mlacalc.kernels.bench import MLA_SCALE, _flash_mla, eager_and_graph
@@ -81,6 +84,12 @@ def main() -> int:
     ap.add_argument("--old", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    if not a.old.endswith(".py") or not os.path.isfile(a.old):
+        print(f"ab_seesaw: --old {a.old!r}: expected an earlier kernels/gluon_mla_seesaw.py", file=sys.stderr)
+        return 2
+    if not torch.cuda.is_available():
+        print("ab_seesaw: needs a CUDA GPU (sm_90)", file=sys.stderr)
+        return 2
     new_kernel, old_kernel = gmd._mla_decode_seesaw_kernel, load_kernel(a.old)
     flusher = L2Flusher(torch.cuda.current_device())
     fm = _flash_mla()
@@ -104,12 +113,10 @@ def main() -> int:
             cfg = gmd.GluonMLAConfig(block_n=bn)
             t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, cache, lens, table, softmax_scale=MLA_SCALE,
                                                              max_seqlen=ctx, config=cfg), flusher)
-            rows.append(dict(kind="seesaw", variant=name, B=B, ctx=ctx, heads=H, layout=layout, **t))
-            print(rows[-1], flush=True)
+            record(rows, kind="seesaw", variant=name, B=B, ctx=ctx, heads=H, layout=layout, **t)
         if fm is not None:
-            rows.append(dict(kind="seesaw", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout,
-                             **time_flashmla(fm, q, cache, lens, table, fm_table, flusher)))
-            print(rows[-1], flush=True)
+            record(rows, kind="seesaw", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout,
+                   **time_flashmla(fm, q, cache, lens, table, fm_table, flusher))
         q = cache = None  # free them before the next point allocates its own
         torch.cuda.empty_cache()
     use(new_kernel)
@@ -117,12 +124,10 @@ def main() -> int:
         q, cache, lens, table, fm_table = inputs(B, ctx, H, layout)
         t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE, max_seqlen=ctx),
                             flusher)
-        rows.append(dict(kind="triton16", variant="ours", B=B, ctx=ctx, heads=H, layout=layout, **t))
-        print(rows[-1], flush=True)
+        record(rows, kind="triton16", variant="ours", B=B, ctx=ctx, heads=H, layout=layout, **t)
         if fm is not None:
-            rows.append(dict(kind="triton16", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout,
-                             **time_flashmla(fm, q, cache, lens, table, fm_table, flusher)))
-            print(rows[-1], flush=True)
+            record(rows, kind="triton16", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout,
+                   **time_flashmla(fm, q, cache, lens, table, fm_table, flusher))
         q = cache = None  # free them before the next point allocates its own
         torch.cuda.empty_cache()
     from mlacalc.kernels.triton_mla_decode import MLADecodeConfig, mla_decode_triton
@@ -147,9 +152,8 @@ def main() -> int:
                                          flusher) if err < 3e-2 else {}
                 except Exception as e:  # noqa: BLE001 - recorded, the sweep goes on
                     err, tm = f"{type(e).__name__}: {e}"[:300], {}
-                rows.append(dict(kind="triton_tile", fmt=fmt, tile=t, rel_err=err, B=B, ctx=ctx, heads=H,
-                                 layout=layout, **tm))
-                print(rows[-1], flush=True)
+                record(rows, kind="triton_tile", fmt=fmt, tile=t, rel_err=err, B=B, ctx=ctx, heads=H,
+                       layout=layout, **tm)
             q = cache = None  # free them before the next point allocates its own
             torch.cuda.empty_cache()
     with open(a.out, "w") as f:

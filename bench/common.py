@@ -37,3 +37,9 @@ def mla_metrics(B, ctx, H, ms, ceil):
     floor = max(nbytes / (ceil["copy_gbps"] * 1e9), flops / (ceil["matmul_tflops"] * 1e12))
     return dict(gbps=nbytes / (ms * 1e-3) / 1e9, tflops=flops / (ms * 1e-3) / 1e12, floor_ms=floor * 1e3,
                 ratio_to_floor=ms * 1e-3 / floor)
+
+
+def record(rows: list, **row) -> None:
+    """Append one result row of a lab script and print it as it lands (a cut run keeps what its log shows)."""
+    rows.append(row)
+    print(row, flush=True)

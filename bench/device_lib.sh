@@ -18,9 +18,7 @@ begin_run_without_peers() {  # LOG=$OUT/run.log, work folder W, the project inst
 
 check_fp8_gluon() {    # the fp8 Gluon kernel against the float64 reference on a small case, first in a run: a hang
   # (a barrier never signalled) shows here, cut at 90 s, not inside the tests or the timings
-  timeout 90 python3 -c "
-from bench.ab_fp8_gluon import check
-print('fp8 Gluon check', check())" 2>&1 | tail -3 | tee -a "$LOG"
+  timeout 90 python3 bench/ab_fp8_gluon.py --check 2>&1 | tail -3 | tee -a "$LOG"
 }
 
 calibrate_validate_bench() {  # $1: calibrate seconds; $2, $3: the run's second by which validate, then the bench,

@@ -225,6 +225,19 @@ def test_bad_sparse_input_raises_one_value_error_naming_the_argument(case):
         mla_decode(q, kv, lens, bt, indices=idx, softmax_scale=0.1, kv_lora_rank=r)
 
 
+def test_the_gluon_wrapper_names_a_misplaced_or_missing_kv_scale():
+    """A scale with a 16-bit cache, an fp8 cache without one, and a call outside the kernel's domain (CPU tensors):
+    each one KernelInputError before any device work."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels.gluon_mla_decode import mla_decode_gluon
+
+    q, kv = torch.randn(1, 1, 64, 576, dtype=torch.bfloat16), torch.randn(1, 64, 576, dtype=torch.bfloat16)
+    for cache, scale, arg in ((kv, 0.5, "kv_scale"), (kv.to(torch.float8_e4m3fn), None, "kv_scale"),
+                              (kv.to(torch.float8_e4m3fn), 0.5, "q")):
+        with pytest.raises(KernelInputError, match=f"^{arg}:"):
+            mla_decode_gluon(q, cache, softmax_scale=0.1, kv_scale=scale)
+
+
 def test_unknown_fp8_mode_is_one_value_error_naming_config():
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.triton_mla_decode import MLADecodeConfig
