@@ -318,6 +318,20 @@ def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_r
 
 
 @gluon.jit
+def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_desc, t, n_tiles, start, end, b,
+               BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT: gl.constexpr, ROPE: gl.constexpr, FP8: gl.constexpr,
+               BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """A compute group is done with one part of buffer buf (a value half, with the RoPE part when ROPE): a 16-bit
+    cache reloads it by TMA with tile t (the value half from column `col`); an fp8 cache tells the widening group
+    (`free`), which loads and widens tile t into it."""
+    if FP8:
+        mbarrier.arrive(free.index(buf))
+    else:
+        _issue_part(kv_half_desc, kv_half.index(buf), col, kv_rope_desc, kv_rope.index(buf), D_LAT, ready.index(buf),
+                    t, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, ROPE, BLOCK_N, PAGED, PAGE_SIZE)
+
+
+@gluon.jit
 def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
          bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
@@ -362,12 +376,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
-        if FP8:
-            mbarrier.arrive(free_lo.index(b0))
-        else:
-            _issue_part(kv_half_desc, kv_lo.index(b0), 0, kv_half_desc, kv_lo.index(b0), 0, ready_lo.index(b0),
-                        t0 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
-                        BLOCK_N, PAGED, PAGE_SIZE)
+        _hand_back(free_lo, ready_lo, b0, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, t0 + NUM_BUF, n_tiles,
+                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, FP8, BLOCK_N, PAGED, PAGE_SIZE)
         # WG1's softmax of t1: its max is now the running max; hand over P0 * a1 through buffer 0's RoPE part
         mbarrier.wait(bar_s1, ph)
         m_i = sm1.load(row_s)
@@ -384,12 +394,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
             acc = warpgroup_mma(_p_tile(kv_rope, b1, BLOCK_H, BLOCK_N), kv_lo.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_L and P1 are done with: load tile t1 + NUM_BUF's left half and RoPE part into its buffer
-        if FP8:
-            mbarrier.arrive(free_lo.index(b1))
-        else:
-            _issue_part(kv_half_desc, kv_lo.index(b1), 0, kv_rope_desc, kv_rope.index(b1), D_LAT, ready_lo.index(b1),
-                        t1 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
-                        BLOCK_N, PAGED, PAGE_SIZE)
+        _hand_back(free_lo, ready_lo, b1, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, t1 + NUM_BUF, n_tiles,
+                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FP8, BLOCK_N, PAGED, PAGE_SIZE)
         s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF, False)
 
     sl0.store(l_i)
@@ -455,23 +461,15 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
             acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_R is done with: load tile t1 + NUM_BUF's right half into its buffer
-        if FP8:
-            mbarrier.arrive(free_hi.index(b1))
-        else:
-            _issue_part(kv_half_desc, kv_hi.index(b1), D_HALF, kv_half_desc, kv_hi.index(b1), D_HALF,
-                        ready_hi.index(b1), t1 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
-                        False, BLOCK_N, PAGED, PAGE_SIZE)
+        _hand_back(free_hi, ready_hi, b1, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, t1 + NUM_BUF, n_tiles,
+                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, FP8, BLOCK_N, PAGED, PAGE_SIZE)
         mbarrier.wait(bar_p0, ph)
         _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
         acc = warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
-        if FP8:
-            mbarrier.arrive(free_hi.index(b0))
-        else:
-            _issue_part(kv_half_desc, kv_hi.index(b0), D_HALF, kv_rope_desc, kv_rope.index(b0), D_LAT,
-                        ready_hi.index(b0), t0 + NUM_BUF, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
-                        True, BLOCK_N, PAGED, PAGE_SIZE)
+        _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, t0 + NUM_BUF, n_tiles,
+                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FP8, BLOCK_N, PAGED, PAGE_SIZE)
         s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF, True)
 
     sl1.store(l_i)
