@@ -26,8 +26,11 @@ wrapper gluon_mla_decode.py, kernel gluon_mla_seesaw.py)
     mla_decode_eager(...) / triton_mla_decode.mla_decode_triton(...): the two implementations, same arguments.
     mla_decode(q, kv_cache, cache_seqlens, block_table, *, indices=..., softmax_scale, ...)   (sparse, DSA)
         indices [B, s_q, topk] int32 token positions through block_table (-1 unused; without a table: rows of the
-        flattened pool, FlashMLA's convention) -> triton_mla_sparse.mla_decode_sparse; cache bf16/fp16 rows or the
-        656-byte fp8-ds rows of cache.pack_fp8_ds (512 e4m3 + 4 fp32 scales + 64 bf16 RoPE), dequantised on load.
+        flattened pool, FlashMLA's convention); cache bf16/fp16 rows or the 656-byte fp8-ds rows of
+        cache.pack_fp8_ds (512 e4m3 + 4 fp32 scales + 64 bf16 RoPE), dequantised on load. impl="auto": the Gluon
+        kernel (gluon_mla_sparse.mla_decode_sparse_gluon: the seesaw compute groups fed by a cp.async gather group)
+        where gluon_sparse_supported() says so (sm_90, >= 64 heads, rows of q's dtype or fp8-ds with bf16 q), else
+        triton_mla_sparse.mla_decode_sparse.
     Host side (launch.py): launch plans cached per shape, SM count / capability cached per device, direct launches
         of the compiled kernels (MLACALC_DIRECT_LAUNCH=0 turns them off); no host sync per call (a tensor kv_scale
         is read in the kernel). Bad input: one checks.KernelInputError (a ValueError naming the argument); value
@@ -60,7 +63,7 @@ Layers for the profiler (layers.py): forward + backward, attention through SDPA
 Benchmark and checks
     bench.run_benchmark(out_path, quick=False, peers=False) -> dict;  mlacalc bench kernels --out FILE.json [--quick]
     mlacalc bench kernels --peers --json --out FILE.json: FlashMLA beside ours, host overhead, fp8/sparse vs floor
-    gluon_mla_decode.compile_sm90() builds the Gluon kernel on a CPU (no GPU needed)
+    gluon_mla_decode.compile_sm90(), gluon_mla_sparse.compile_sparse_sm90() build the Gluon kernels on a CPU
     testing: make_mla_case / make_gqa_case (fresh random inputs + float64 reference), rel_error
     Tuning scripts and device checks live outside the package, in the repository's bench/ folder; lab notes and
     measured tables in docs/kernels-notes.md.

@@ -87,19 +87,13 @@ def mla_decode(
 
     Sparse (DeepSeek Sparse Attention): with `indices` [B, s_q, topk] int32 each query token attends only the cache
     rows it selects (token positions through block_table, -1 unused; FlashMLA's style: the same entry point);
-    runs triton_mla_sparse.mla_decode_sparse (bf16/fp16 rows or the 656-byte fp8-ds rows of cache.pack_fp8_ds).
+    impl "triton" runs triton_mla_sparse.mla_decode_sparse (bf16/fp16 rows or the 656-byte fp8-ds rows of
+    cache.pack_fp8_ds), "gluon" gluon_mla_sparse.mla_decode_sparse_gluon (sm_90, >= 64 heads, bf16/fp16 rows),
+    "auto" the Gluon kernel where gluon_sparse_supported says so and no Triton `config` is given.
     Bad input raises one KernelInputError (a ValueError naming the argument)."""
     if indices is not None:
-        if impl not in ("auto", "triton"):
-            raise KernelInputError("impl", f"{impl!r}: sparse decode (indices=) runs the Triton kernel only")
-        if kv_scale is not None:
-            raise KernelInputError("kv_scale", "sparse decode takes fp8 as the fp8-ds layout (per-row scales), "
-                                               "not a per-tensor kv_scale")
-        from .triton_mla_sparse import mla_decode_sparse
-
-        kwargs.pop("max_seqlen", None)  # the indices bound the work
-        return mla_decode_sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale=softmax_scale,
-                                 kv_lora_rank=kv_lora_rank, **kwargs)
+        return _sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, kv_lora_rank, kv_scale, impl,
+                       kwargs)
     if impl == "eager":
         return mla_decode_eager(
             q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
@@ -122,6 +116,36 @@ def mla_decode(
             kv_scale=kv_scale, **kwargs,
         )
     raise KernelInputError("impl", f"unknown impl {impl!r}")
+
+
+def _sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, kv_lora_rank, kv_scale, impl, kwargs):
+    if impl not in ("auto", "triton", "gluon"):
+        raise KernelInputError("impl", f"{impl!r}: sparse decode (indices=) runs impl 'triton', 'gluon' or 'auto'")
+    if kv_scale is not None:
+        raise KernelInputError("kv_scale", "sparse decode takes fp8 as the fp8-ds layout (per-row scales), "
+                                           "not a per-tensor kv_scale")
+    kwargs.pop("max_seqlen", None)  # the indices bound the work
+    if impl == "auto":
+        impl = "gluon" if "config" not in kwargs and _gluon_sparse_applies(q, kv_cache, kv_lora_rank) else "triton"
+    if impl == "gluon":
+        from .gluon_mla_sparse import mla_decode_sparse_gluon
+
+        return mla_decode_sparse_gluon(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale=softmax_scale,
+                                       kv_lora_rank=kv_lora_rank, **kwargs)
+    from .triton_mla_sparse import mla_decode_sparse
+
+    return mla_decode_sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale=softmax_scale,
+                             kv_lora_rank=kv_lora_rank, **kwargs)
+
+
+def _gluon_sparse_applies(q, kv_cache, kv_lora_rank) -> bool:
+    if not (isinstance(q, torch.Tensor) and isinstance(kv_cache, torch.Tensor) and q.is_cuda and q.dim() == 4):
+        return False
+    try:
+        from .gluon_mla_sparse import gluon_sparse_supported
+    except ImportError:  # a Triton without Gluon's Hopper API
+        return False
+    return gluon_sparse_supported(q, kv_cache, kv_lora_rank=kv_lora_rank)
 
 
 _AUTO: dict = {}

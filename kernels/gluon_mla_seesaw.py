@@ -92,10 +92,25 @@ def _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED: gl.constexpr, PAGE
 
 
 @gluon.jit
-def _softmax_step(s, m_i, l_i, keys, last_key, end, qk_scale):
-    """One online-softmax step in base 2 (qk_scale includes log2 e). Returns m, l, P (fp32) and the rescale."""
+def _visible(keys, last_key, end, sidx, buf, limit, SPARSE: gl.constexpr):
+    """Which scores of a tile count. Dense: keys (positions) up to each row's causal limit and before the split's
+    end. SPARSE: keys are slots of the query token's index list; a slot counts when it is before the split's end and
+    its index (row `buf` of sidx, copied there with the tile by the gather group) is a row of the sequence,
+    0 <= idx < limit."""
+    if SPARSE:
+        idx = sidx.index(buf).load(keys.type.layout)
+        ok = (keys < end) & (idx >= 0) & (idx < limit)
+        visible = gl.expand_dims(ok, 0) & gl.expand_dims(last_key == last_key, 1)
+    else:
+        visible = (gl.expand_dims(keys, 0) <= gl.expand_dims(last_key, 1)) & (gl.expand_dims(keys, 0) < end)
+    return visible
+
+
+@gluon.jit
+def _softmax_step(s, m_i, l_i, visible, qk_scale):
+    """One online-softmax step in base 2 (qk_scale includes log2 e) over the scores `visible` keeps. Returns m, l,
+    P (fp32) and the rescale."""
     s = s * qk_scale
-    visible = (gl.expand_dims(keys, 0) <= gl.expand_dims(last_key, 1)) & (gl.expand_dims(keys, 0) < end)
     s = gl.where(visible, s, float("-inf"))
     m_new = gl.maximum(m_i, gl.max(s, axis=1))
     m_use = gl.where(m_new == float("-inf"), 0.0, m_new)
@@ -124,22 +139,29 @@ def _issue_part(desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, t, n_tiles, s
 
 @gluon.jit
 def _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t, n_tiles, s_zero,
-            NUM_BUF: gl.constexpr, ODD: gl.constexpr):
+            NUM_BUF: gl.constexpr, ODD: gl.constexpr, SPARSE: gl.constexpr):
     """S = Q K_t^T for tile t (in buffer t % NUM_BUF; fp32 [BLOCK_H, BLOCK_N]), each part multiplied as soon as it
     lands, the part issued first first: for even tiles the V_L half (reloaded by WG0 right after its P @ V), for odd
     tiles the V_R half (reloaded by WG1 right after its). A tile past n_tiles gives -inf scores without touching
-    shared memory (it was never loaded)."""
+    shared memory (it was never loaded). SPARSE: the tile was written by cp.async (generic proxy), so a proxy fence
+    orders it before the wgmma (async proxy) reads it."""
     s = gl.full(s_zero.shape, float("-inf"), gl.float32, layout=s_zero.type.layout)
     if t < n_tiles:
         buf = t % NUM_BUF
         phase = (t // NUM_BUF) & 1
         if ODD:
             mbarrier.wait(ready_hi.index(buf), phase)
+            if SPARSE:
+                mbarrier.wait(ready_lo.index(buf), phase)
+                fence_async_shared()
             s = warpgroup_mma(q_hi, kv_hi.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
             mbarrier.wait(ready_lo.index(buf), phase)
             s = warpgroup_mma(q_lo, kv_lo.index(buf).permute((1, 0)), s, is_async=True)
         else:
             mbarrier.wait(ready_lo.index(buf), phase)
+            if SPARSE:
+                mbarrier.wait(ready_hi.index(buf), phase)
+                fence_async_shared()
             s = warpgroup_mma(q_lo, kv_lo.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
             mbarrier.wait(ready_hi.index(buf), phase)
             s = warpgroup_mma(q_hi, kv_hi.index(buf).permute((1, 0)), s, is_async=True)
@@ -157,11 +179,12 @@ def _p_tile(kv_rope, buf, BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr):
 
 
 @gluon.jit
-def _zero_tail(tile, t, n_tiles, start, end, BLOCK_N: gl.constexpr, COLS: gl.constexpr):
+def _zero_tail(tile, t, n_tiles, start, end, BLOCK_N: gl.constexpr, COLS: gl.constexpr, SPARSE: gl.constexpr):
     """If tile t is the last tile and partial, zero its rows past `end` in `tile` ([BLOCK_N, COLS] shared memory)
-    before a wgmma reads it as V. Runs in one warp group."""
+    before a wgmma reads it as V. Runs in one warp group. Not for SPARSE: the gather group's cp.async zero-fills
+    every row it does not copy."""
     valid = end - (start + t * BLOCK_N)
-    if (t < n_tiles) & (valid < BLOCK_N):
+    if (not SPARSE) and (t < n_tiles) & (valid < BLOCK_N):
         # 16 rows at a time: the caller holds the [64, 256] fp32 accumulator (128 registers a thread)
         layout: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [WG_WARPS, 1], [1, 0])
         for r0 in gl.static_range(0, BLOCK_N, 16):
@@ -319,12 +342,12 @@ def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_r
 
 @gluon.jit
 def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_desc, t, n_tiles, start, end, b,
-               BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT: gl.constexpr, ROPE: gl.constexpr, FP8: gl.constexpr,
+               BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT: gl.constexpr, ROPE: gl.constexpr, FED: gl.constexpr,
                BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
     """A compute group is done with one part of buffer buf (a value half, with the RoPE part when ROPE): a 16-bit
-    cache reloads it by TMA with tile t (the value half from column `col`); an fp8 cache tells the widening group
-    (`free`), which loads and widens tile t into it."""
-    if FP8:
+    cache reloads it by TMA with tile t (the value half from column `col`); FED (a producer group fills the
+    buffers: the fp8 widening group, the sparse gather group) tells that group (`free`), which loads tile t into it."""
+    if FED:
         mbarrier.arrive(free.index(buf))
     else:
         _issue_part(kv_half_desc, kv_half.index(buf), col, kv_rope_desc, kv_rope.index(buf), D_LAT, ready.index(buf),
@@ -333,12 +356,13 @@ def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_de
 
 @gluon.jit
 def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
-         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sidx,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
          b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FP8: gl.constexpr):
+         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FED: gl.constexpr,
+         SPARSE: gl.constexpr):
     """Warp group 0: scores and softmax of even tiles, O_L (value columns 0-255)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
@@ -358,7 +382,7 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     acc = gl.zeros([BLOCK_H, D_HALF], gl.float32, layout=o_layout)
 
     mbarrier.wait(q_bar, 0)
-    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, n_tiles, s_zero, NUM_BUF, False)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, n_tiles, s_zero, NUM_BUF, False, SPARSE)
     for i in range(gl.cdiv(n_tiles, 2)):
         t0 = 2 * i
         t1 = t0 + 1
@@ -366,18 +390,19 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         b1 = b0 + 1
         ph = i & 1
         # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
-        m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, start + t0 * BLOCK_N + offs_n, last_key, end, qk_scale)
+        visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, sidx, b0, seqlen, SPARSE)
+        m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale)
         sm0.store(m_i)
         sa0.store(a0)
         mbarrier.arrive(bar_s0)
         # O_L = O_L * a0 + P0 V0_L, P0 from registers
-        _zero_tail(kv_lo.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
+        _zero_tail(kv_lo.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
         acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
         acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
         _hand_back(free_lo, ready_lo, b0, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, t0 + NUM_BUF, n_tiles,
-                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, FP8, BLOCK_N, PAGED, PAGE_SIZE)
+                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, FED, BLOCK_N, PAGED, PAGE_SIZE)
         # WG1's softmax of t1: its max is now the running max; hand over P0 * a1 through buffer 0's RoPE part
         mbarrier.wait(bar_s1, ph)
         m_i = sm1.load(row_s)
@@ -389,14 +414,16 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         l_i = l_i * a1
         acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
         mbarrier.wait(bar_p1, ph)
+        if SPARSE:  # buffer 1 came from cp.async (seen through WG1's wait): order it before the wgmma
+            fence_async_shared()
         if t1 < n_tiles:
-            _zero_tail(kv_lo.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
+            _zero_tail(kv_lo.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
             acc = warpgroup_mma(_p_tile(kv_rope, b1, BLOCK_H, BLOCK_N), kv_lo.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_L and P1 are done with: load tile t1 + NUM_BUF's left half and RoPE part into its buffer
         _hand_back(free_lo, ready_lo, b1, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, t1 + NUM_BUF, n_tiles,
-                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FP8, BLOCK_N, PAGED, PAGE_SIZE)
-        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF, False)
+                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FED, BLOCK_N, PAGED, PAGE_SIZE)
+        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF, False, SPARSE)
 
     sl0.store(l_i)
     mbarrier.arrive(bar_l0)
@@ -410,12 +437,13 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
 
 @gluon.jit
 def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
-         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sidx,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
          b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FP8: gl.constexpr):
+         BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FED: gl.constexpr,
+         SPARSE: gl.constexpr):
     """Warp group 1: scores and softmax of odd tiles, O_R (value columns 256-511)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
@@ -435,7 +463,7 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     acc = gl.zeros([BLOCK_H, D_HALF], gl.float32, layout=o_layout)
 
     mbarrier.wait(q_bar, 0)
-    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, n_tiles, s_zero, NUM_BUF, True)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, n_tiles, s_zero, NUM_BUF, True, SPARSE)
     for i in range(gl.cdiv(n_tiles, 2)):
         t0 = 2 * i
         t1 = t0 + 1
@@ -446,7 +474,8 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         mbarrier.wait(bar_s0, ph)
         m0 = sm0.load(row_s)
         a0 = sa0.load(row_s)
-        m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, start + t1 * BLOCK_N + offs_n, last_key, end, qk_scale)
+        visible = _visible(start + t1 * BLOCK_N + offs_n, last_key, end, sidx, b1, seqlen, SPARSE)
+        m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale)
         sm1.store(m_i)
         sa1.store(a1)
         mbarrier.arrive(bar_s1)
@@ -457,20 +486,22 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         # O_R = O_R * a0 * a1 + P1 V1_R (P1 from registers) + (P0 * a1) V0_R
         acc = acc * gl.expand_dims(gl.convert_layout(a0 * a1, row_o), 1)
         if t1 < n_tiles:
-            _zero_tail(kv_hi.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF)
+            _zero_tail(kv_hi.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
             acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_R is done with: load tile t1 + NUM_BUF's right half into its buffer
         _hand_back(free_hi, ready_hi, b1, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, t1 + NUM_BUF, n_tiles,
-                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, FP8, BLOCK_N, PAGED, PAGE_SIZE)
+                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, FED, BLOCK_N, PAGED, PAGE_SIZE)
         mbarrier.wait(bar_p0, ph)
-        _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF)
+        if SPARSE:  # buffer 0 came from cp.async (seen through WG0's wait): order it before the wgmma
+            fence_async_shared()
+        _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
         acc = warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
         _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, t0 + NUM_BUF, n_tiles,
-                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FP8, BLOCK_N, PAGED, PAGE_SIZE)
-        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF, True)
+                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FED, BLOCK_N, PAGED, PAGE_SIZE)
+        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF, True, SPARSE)
 
     sl1.store(l_i)
     mbarrier.arrive(bar_l1)
@@ -603,17 +634,17 @@ def _mla_decode_seesaw_kernel(
     if FP8:
         gl.warp_specialize([
             (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
-                    bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False)),
             (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
-                    bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False)),
             (_wg_widen, (raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo,
                                   ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar,
                                   q_ready, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
@@ -622,15 +653,15 @@ def _mla_decode_seesaw_kernel(
     else:
         gl.warp_specialize([
             (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
-                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False)),
             (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
-                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1,
+                    bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False)),
         ], [WG_WARPS], [256])

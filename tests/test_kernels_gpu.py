@@ -265,6 +265,58 @@ def test_sparse_mla_topk2048(heads, s_q, fmt):
     assert rel_error(out, case.ref) < bound
 
 
+SPARSE_GLUON_CASES = {  # heads, s_q, topk, indices through a block table (else rows of the pool), rows
+    "h128": (128, 1, 2048, True, "bf16"),
+    "h64_two_tokens": (64, 2, 2048, True, "bf16"),
+    "h64_pool_rows": (64, 1, 2048, False, "bf16"),
+    "h128_partial_tile": (128, 1, 100, True, "bf16"),  # 100 slots: a last tile of 4, an odd tile count
+    "h96_fp16": (96, 1, 512, True, "fp16"),  # a head block of 32 real rows
+    "h128_fp8_ds": (128, 1, 2048, True, "fp8_ds"),
+    "h64_fp8_ds_two_tokens": (64, 2, 2048, True, "fp8_ds"),
+    "h64_fp8_ds_pool_rows_partial": (64, 1, 100, False, "fp8_ds"),
+}
+
+
+@needs_sm90
+@pytest.mark.parametrize("name", sorted(SPARSE_GLUON_CASES))
+def test_sparse_gluon(name):
+    """The Gluon sparse kernel against the float64 reference with the same indices (unused slots, NaN past the
+    lengths in the pool; fp8-ds: over the dequantised rows), with its own split plan, one split and many;
+    `mla_decode` picks it for these calls."""
+    from mlacalc.kernels.decode import _gluon_sparse_applies, mla_decode
+    from mlacalc.kernels.gluon_mla_sparse import mla_decode_sparse_gluon
+    from mlacalc.kernels.testing import make_sparse_case, rel_error, run_sparse_case
+
+    heads, s_q, topk, table, rows = SPARSE_GLUON_CASES[name]
+    case = make_sparse_case([4097, 2500, 65, 1], heads=heads, s_q=s_q, topk=topk, table=table, device="cuda",
+                            dtype=torch.float16 if rows == "fp16" else torch.bfloat16, fp8_ds=rows == "fp8_ds",
+                            seed=heads + s_q + topk)
+    bound = 2e-2 if rows == "fp8_ds" else 1e-2  # fp8-ds: bf16 dequantised tiles, as the Triton kernel's bound
+    for splits in (None, 1, 7):
+        out = run_sparse_case(mla_decode_sparse_gluon, case, check=True, num_splits=splits)
+        assert rel_error(out, case.ref) < bound, splits
+    assert _gluon_sparse_applies(case.q, case.kv_cache, 512)
+    out = mla_decode(case.q, case.kv_cache, case.cache_seqlens, case.block_table, indices=case.indices,
+                     softmax_scale=case.softmax_scale)
+    assert rel_error(out, case.ref) < bound
+
+
+@needs_sm90
+def test_sparse_gluon_domain():
+    """Fewer than 64 heads, and fp8-ds rows with an fp16 query (their RoPE part is bf16), stay on the Triton
+    kernel; forcing the Gluon kernel there is one ValueError, not a fault."""
+    from mlacalc.kernels.decode import _gluon_sparse_applies
+    from mlacalc.kernels.gluon_mla_sparse import mla_decode_sparse_gluon
+    from mlacalc.kernels.testing import make_sparse_case, run_sparse_case
+
+    small = make_sparse_case([300, 200], heads=16, topk=256, device="cuda", seed=5)
+    ds16 = make_sparse_case([300, 200], heads=64, topk=256, fp8_ds=True, dtype=torch.float16, device="cuda", seed=6)
+    for case in (small, ds16):
+        assert not _gluon_sparse_applies(case.q, case.kv_cache, 512)
+        with pytest.raises(ValueError):
+            run_sparse_case(mla_decode_sparse_gluon, case)
+
+
 SPARSE_FP8_CONFIGS = {  # issue 14: fp8-ds modes the defaults (test_sparse_mla_topk2048) do not run
     "slices_64": (128, dict(block_h=64, block_n=16, num_warps=8, num_stages=3, fp8_mode="slices")),
     "dual_64": (64, dict(block_h=64, block_n=16, num_warps=8, num_stages=3, fp8_mode="dual")),  # default until round 1

@@ -1,0 +1,529 @@
+"""Sparse top-k MLA decode (DeepSeek Sparse Attention) for sm_90 in Gluon: 64+ heads, bf16/fp16 or fp8-ds rows.
+
+Same maths and arguments as triton_mla_sparse.mla_decode_sparse (each query token attends the `topk` cache rows its
+indexer selected; -1 and indices at or past the sequence's length are unused slots), for the many-heads case, where
+the Triton kernel stays 4-11x its floor (reports/h200/kernels.md): it holds one 8-warp program an SM and cannot keep
+a gather in flight beside its dots.
+
+Design: the dense seesaw kernel's two compute warp groups (gluon_mla_seesaw._wg0 / _wg1: scores of whole 32-slot
+tiles, softmax handed between the groups, each group owning half of O; here with FED and SPARSE), fed by a third
+warp group that gathers (_wg_gather) instead of TMA: a TMA box is a rectangle of the cache, a top-k tile is 32
+scattered rows.
+  * Per tile the gather group reads the tile's 32 indices, maps them to cache rows (block table, clamped; an unused
+    slot copies nothing: cp.async zero-fills it) and issues cp.async copies of 16 bytes straight into the tile's
+    buffer, plus the index row itself (the compute groups mask scores from it). Four buffers of 32 rows; a buffer is
+    refilled with the tile four ahead once both compute groups hand it back (`free`, as in the fp8 kernel).
+  * 16-bit rows: each gather thread arrives on the tile's `ready` barriers when its own copies land
+    (cp.async.mbarrier.arrive.noinc; the barriers count 128 arrivals), so the group never waits for a copy. cp.async
+    writes through the generic proxy and wgmma reads through the async proxy, so each compute group fences
+    (fence.proxy.async) after the wait that shows it a gathered tile, before its first wgmma on it.
+  * fp8-ds rows (cache.pack_fp8_ds: 512 e4m3 values, 4 fp32 scales, 64 bf16 RoPE values; bf16 q): the e4m3 bytes
+    land in the upper half of the 16-bit buffer they will occupy (the dense fp8 kernel's trick) and the scales in a
+    small group-major array; once a tile's copies have landed (cp.async.wait_group) the group dequantises it in place
+    to bf16 (e4m3 x scale in fp32), fences and signals `ready`, while the next tile's copies fly. The compute groups
+    are the 16-bit kernel's.
+Rows: one program = 64 heads of one query token x one split of its index list (grid: head blocks, splits,
+B * s_q); splits are whole tiles, merged by triton_split_kv.combine_splits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import triton
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.ampere import async_copy
+from triton.experimental.gluon.language.nvidia.hopper import fence_async_shared, mbarrier
+from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+from .cache import fp8_ds_row_bytes, fp8_ds_views
+from .checks import check_lengths_and_table, check_sparse_indices, require
+from .gluon_mla_seesaw import WG_WARPS, _cta_sync, _fp8_upper, _tma_load, _wg0, _wg1
+from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms
+from .triton_flash import LOG2E
+from .triton_mla_sparse import _check_sparse
+from .triton_split_kv import combine_splits, plan_splits
+
+__all__ = ["GluonSparseConfig", "mla_decode_sparse_gluon", "gluon_sparse_supported", "compile_sparse_sm90"]
+
+# cp.async global -> shared: `async_copy_global_to_shared` in Triton 3.6 (the GPU machine), `async_load` later (CI's
+# 3.9, where the old name raises); same leading arguments
+_cp_async = getattr(async_copy, "async_load", None) or async_copy.async_copy_global_to_shared
+
+BLOCK_H = 64  # heads a program: one wgmma M tile
+BLOCK_N = 32  # index slots a tile
+NUM_BUF = 4
+# Registers a thread (64 K a CTA: <= 512 a lane over the three groups, Triton keeping 8): the gather group holds
+# row offsets and copy addresses only; 56 leaves its loop with no spills (40: ~30 spill instructions a tile, an
+# sm_90 compile with triton 3.6), the compute groups 224 each (the fp8 kernel's 232 less 8)
+COMPUTE_REGS = gl.constexpr(224)
+GATHER_REGS = gl.constexpr(56)
+
+
+@dataclass(frozen=True)
+class GluonSparseConfig:
+    """min_tokens_per_split: the shortest chunk of an index list a program takes (splits fill the SMs at small
+    batches; each costs a partial output and its merge)."""
+
+    min_tokens_per_split: int = 128
+
+
+DEFAULT_SPARSE_CONFIG = GluonSparseConfig()
+
+
+@gluon.constexpr_function
+def _copy_layout(cols, vec):
+    """Registers-to-rows layout of a [rows, cols] copy in 16-byte pieces of `vec` values, over one warp group."""
+    tpr = cols // vec  # threads a row
+    return gl.BlockedLayout([1, vec], [32 // tpr, tpr], [WG_WARPS.value, 1], [1, 0])
+
+
+@gluon.jit
+def _tile_rows(IDX, BT_ROW, s0, end, limit, num_blocks, row_layout: gl.constexpr, BLOCK_N: gl.constexpr,
+               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """Slots s0 .. s0 + BLOCK_N of a query token's index list (IDX) -> (valid, page, row in page), in row_layout.
+    An index is a token position of the sequence (through the block table row BT_ROW when PAGED, else a row of the
+    flattened pool: page = idx // PAGE_SIZE, FlashMLA's convention); valid when slot < end and 0 <= idx < limit.
+    Invalid slots point at row 0 of page 0 (never copied) and table entries are clamped to [0, num_blocks), so
+    nothing addresses outside the cache (triton_flash.selected_rows, in Gluon)."""
+    slots = s0 + gl.arange(0, BLOCK_N, layout=row_layout)
+    slot_ok = slots < end
+    idx = gl.load(IDX + slots, mask=slot_ok, other=-1)
+    ok = slot_ok & (idx >= 0) & (idx < limit)
+    idx = gl.where(ok, idx, 0)
+    if PAGED:
+        page = gl.load(BT_ROW + idx // PAGE_SIZE, mask=ok, other=0)
+        page = gl.minimum(gl.maximum(page, 0), num_blocks - 1)
+    else:
+        page = idx // PAGE_SIZE
+    return ok, page.to(gl.int64), idx % PAGE_SIZE
+
+
+@gluon.jit
+def _copy_rows(dst, BASE, rows, stride_page, stride_tok, col0, COLS: gl.constexpr):
+    """cp.async of columns [col0, col0 + COLS) of the selected rows (rows = (valid, page, row in page) from
+    _tile_rows in the row layout of _copy_layout(COLS, 16-byte pieces of BASE's dtype); BASE: a view of the cache
+    with its own element strides) into dst ([BLOCK_N, COLS] shared memory), 16 bytes a copy; unused slots are
+    zero-filled."""
+    VEC: gl.constexpr = 16 // BASE.dtype.element_ty.primitive_bitwidth * 8
+    layout: gl.constexpr = _copy_layout(COLS, VEC)
+    ok, page, off = rows
+    row = gl.multiple_of(page * stride_page + off * stride_tok, VEC)  # rows start on 16 bytes (the wrapper checks)
+    cols = col0 + gl.arange(0, COLS, layout=gl.SliceLayout(0, layout))
+    _cp_async(dst, BASE + gl.expand_dims(row, 1) + gl.expand_dims(cols, 0),
+              gl.expand_dims(ok, 1) & gl.expand_dims(cols >= 0, 0))
+
+
+@gluon.jit
+def _copy_scales(dst, buf, BASE, rows, stride_page, stride_tok, GROUPS: gl.constexpr):
+    """cp.async of the GROUPS fp8-ds scales of each selected row (rows from _tile_rows in a 1-D layout) into dst,
+    group-major: row buf * GROUPS + g of dst ([NUM_BUF * GROUPS, BLOCK_N] fp32) holds group g's scales."""
+    ok, page, off = rows
+    src = BASE + page * stride_page + off * stride_tok
+    for g in gl.static_range(GROUPS):
+        _cp_async(dst.index(buf * GROUPS + g), src + g, ok)
+
+
+@gluon.jit
+def _issue_tile(t, kv_lo, kv_hi, kv_rope, sidx, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE, IDX, BT_ROW,
+                start, end, limit, num_blocks, stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok,
+                stride_rope_page, stride_rope_tok, FP8_DS: gl.constexpr, D_LAT: gl.constexpr,
+                D_ROPE: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, PAGED: gl.constexpr,
+                PAGE_SIZE: gl.constexpr):
+    """Once the tile that held buffer t % NUM_BUF (t - NUM_BUF) is handed back by both compute groups, issue tile t's
+    copies: its index row (sidx), the latent halves (FP8_DS: the e4m3 bytes into the upper half of each 16-bit
+    buffer, kept for _dequant_tile, and the four group scales into ssc), the RoPE part."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    buf = t % NUM_BUF
+    if t >= NUM_BUF:
+        fph = (t // NUM_BUF - 1) & 1
+        mbarrier.wait(free_lo.index(buf), fph)
+        mbarrier.wait(free_hi.index(buf), fph)
+    s0 = start + t * BLOCK_N
+    idx_l: gl.constexpr = gl.BlockedLayout([1], [32], [WG_WARPS], [0])
+    slots = s0 + gl.arange(0, BLOCK_N, layout=idx_l)
+    _cp_async(sidx.index(buf), IDX + slots, slots < end)
+    if FP8_DS:
+        raw_l: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, D_HALF], gl.float8e4nv)
+        raw_lo = kv_lo._reinterpret(gl.float8e4nv, [2 * NUM_BUF, BLOCK_N, D_HALF], raw_l)
+        raw_hi = kv_hi._reinterpret(gl.float8e4nv, [2 * NUM_BUF, BLOCK_N, D_HALF], raw_l)
+        dst_lo = _fp8_upper(raw_lo, buf)
+        dst_hi = _fp8_upper(raw_hi, buf)
+        rows = _tile_rows(IDX, BT_ROW, s0, end, limit, num_blocks, idx_l, BLOCK_N, PAGED, PAGE_SIZE)
+        _copy_scales(ssc, buf, KV_SC, rows, stride_sc_page, stride_sc_tok, D_LAT // 128)
+    else:
+        dst_lo = kv_lo.index(buf)
+        dst_hi = kv_hi.index(buf)
+    lat_l: gl.constexpr = _copy_layout(D_HALF, 16 // KV_LAT.dtype.element_ty.primitive_bitwidth * 8)
+    rows = _tile_rows(IDX, BT_ROW, s0, end, limit, num_blocks, gl.SliceLayout(1, lat_l), BLOCK_N, PAGED, PAGE_SIZE)
+    _copy_rows(dst_lo, KV_LAT, rows, stride_lat_page, stride_lat_tok, 0, D_HALF)
+    _copy_rows(dst_hi, KV_LAT, rows, stride_lat_page, stride_lat_tok, D_HALF, D_HALF)
+    rope_l: gl.constexpr = _copy_layout(D_ROPE, 8)
+    rows = _tile_rows(IDX, BT_ROW, s0, end, limit, num_blocks, gl.SliceLayout(1, rope_l), BLOCK_N, PAGED, PAGE_SIZE)
+    _copy_rows(kv_rope.index(buf), KV_ROPE, rows, stride_rope_page, stride_rope_tok, 0, D_ROPE)
+
+
+@gluon.jit
+def _dequant_half(raw, dst, ssc, G0, BLOCK_N: gl.constexpr, COLS: gl.constexpr):
+    """dst = raw (e4m3, the upper half of dst's bytes) x its group's scale, in dst's dtype, in place: scale groups G0
+    (columns 0-127) and G0 + 1 (128-255) of ssc ([groups, BLOCK_N] fp32). Rows go in chunks of one swizzle atom
+    (8 rows), each loaded by the whole group before any thread stores it, as gluon_mla_seesaw._widen: a chunk's
+    stores overwrite only its own rows' e4m3 bytes."""
+    layout: gl.constexpr = _copy_layout(COLS, 16)
+    ROWS: gl.constexpr = 32 // (COLS // 16) * WG_WARPS
+    first = gl.expand_dims(gl.arange(0, COLS, layout=gl.SliceLayout(0, layout)) < 128, 0)
+    for r0 in gl.static_range(0, BLOCK_N, ROWS):
+        x = raw.slice(r0, ROWS).load(layout)
+        s0 = ssc.index(G0).slice(r0, ROWS).load(gl.SliceLayout(1, layout))
+        s1 = ssc.index(G0 + 1).slice(r0, ROWS).load(gl.SliceLayout(1, layout))
+        _cta_sync()
+        sc = gl.where(first, gl.expand_dims(s0, 1), gl.expand_dims(s1, 1))
+        dst.slice(r0, ROWS).store((x.to(gl.float32) * sc).to(dst.dtype))
+
+
+@gluon.jit
+def _finish_tile(t, kv_lo, kv_hi, ssc, ready_lo, ready_hi, OUTSTANDING: gl.constexpr, D_LAT: gl.constexpr,
+                 BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
+    """FP8_DS: once tile t's copies have landed (all but the OUTSTANDING newest copy groups of each thread, then the
+    whole group), dequantise its latent in place and signal its `ready` barriers (fence first: the wgmmas read
+    through the async proxy)."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    buf = t % NUM_BUF
+    async_copy.wait_group(OUTSTANDING)
+    _cta_sync()
+    raw_l: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, D_HALF], gl.float8e4nv)
+    raw_lo = kv_lo._reinterpret(gl.float8e4nv, [2 * NUM_BUF, BLOCK_N, D_HALF], raw_l)
+    raw_hi = kv_hi._reinterpret(gl.float8e4nv, [2 * NUM_BUF, BLOCK_N, D_HALF], raw_l)
+    G: gl.constexpr = D_LAT // 128
+    _dequant_half(_fp8_upper(raw_lo, buf), kv_lo.index(buf), ssc, buf * G, BLOCK_N, D_HALF)
+    _dequant_half(_fp8_upper(raw_hi, buf), kv_hi.index(buf), ssc, buf * G + 2, BLOCK_N, D_HALF)
+    fence_async_shared()
+    _cta_sync()
+    mbarrier.arrive(ready_lo.index(buf))
+    mbarrier.arrive(ready_hi.index(buf))
+
+
+@gluon.jit
+def _wg_gather(kv_lo, kv_hi, kv_rope, sidx, ssc, ready_lo, ready_hi, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+               IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok, stride_sc_page,
+               stride_sc_tok, stride_rope_page, stride_rope_tok,
+               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, FP8_DS: gl.constexpr, D_LAT: gl.constexpr,
+               D_ROPE: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
+    """Warp group 2: tile t goes to buffer t % NUM_BUF once the compute groups have handed back both halves of the
+    tile that held it (t - NUM_BUF).
+    16-bit rows: every thread arrives on the tile's two `ready` barriers as its own copies land
+    (cp.async.mbarrier.arrive.noinc), so the group only ever waits for buffers.
+    fp8-ds rows: tile t - 1 is dequantised while tile t's copies fly. For an odd t - 1 that happens before the wait
+    for tile t - 4's buffer: the group that hands that buffer back (WG1, after P0 V0_R) needs tile t - 1 next."""
+    if FP8_DS:
+        for t in range(n_tiles + 1):
+            if t % 2 == 0:
+                if t >= 1:
+                    _finish_tile(t - 1, kv_lo, kv_hi, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
+                if t < n_tiles:
+                    _issue_tile(t, kv_lo, kv_hi, kv_rope, sidx, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE, IDX,
+                                BT_ROW, start, end, limit, num_blocks, stride_lat_page, stride_lat_tok,
+                                stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok, FP8_DS, D_LAT,
+                                D_ROPE, BLOCK_N, NUM_BUF, PAGED, PAGE_SIZE)
+                    async_copy.commit_group()
+            else:
+                if t < n_tiles:
+                    _issue_tile(t, kv_lo, kv_hi, kv_rope, sidx, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE, IDX,
+                                BT_ROW, start, end, limit, num_blocks, stride_lat_page, stride_lat_tok,
+                                stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok, FP8_DS, D_LAT,
+                                D_ROPE, BLOCK_N, NUM_BUF, PAGED, PAGE_SIZE)
+                    async_copy.commit_group()
+                    _finish_tile(t - 1, kv_lo, kv_hi, ssc, ready_lo, ready_hi, 1, D_LAT, BLOCK_N, NUM_BUF)
+                else:
+                    _finish_tile(t - 1, kv_lo, kv_hi, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
+    else:
+        for t in range(n_tiles):
+            _issue_tile(t, kv_lo, kv_hi, kv_rope, sidx, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE, IDX, BT_ROW,
+                        start, end, limit, num_blocks, stride_lat_page, stride_lat_tok, stride_sc_page,
+                        stride_sc_tok, stride_rope_page, stride_rope_tok, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF,
+                        PAGED, PAGE_SIZE)
+            async_copy.mbarrier_arrive(ready_lo.index(t % NUM_BUF), increment_count=False)
+            async_copy.mbarrier_arrive(ready_hi.index(t % NUM_BUF), increment_count=False)
+
+
+@gluon.jit
+def _mla_sparse_seesaw_kernel(
+    q_half_desc, q_rope_desc,
+    KV_LAT, KV_SC, KV_ROPE, INDICES, BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT,
+    stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
+    stride_bt_b, stride_i_b, stride_i_t,
+    num_heads, q_len, topk, tokens_per_split, num_blocks, capacity,
+    stride_op_b, stride_op_s, stride_lse_b, stride_lse_s,
+    qk_scale,
+    PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, HAS_LENS: gl.constexpr, FP8_DS: gl.constexpr,
+    D_LAT: gl.constexpr, D_ROPE: gl.constexpr, BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr,
+    NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
+):
+    """Grid (head blocks, splits, B * s_q). Q comes by TMA ([B * s_q * H, 576] view), the cache rows by the gather
+    group through three views of the cache (latent, scales, RoPE; 16-bit rows: the latent view for the scales too,
+    unused); the compute groups are the dense kernel's with FED (hand buffers back on `free`) and SPARSE (mask from
+    the index rows, no causal limit, proxy fences)."""
+    pid_h = gl.program_id(0)
+    pid_s = gl.program_id(1)
+    bt = gl.program_id(2)  # b * q_len + t
+    b = bt // q_len
+    t_q = bt % q_len
+    if HAS_LENS:
+        limit = gl.load(SEQLENS + b)
+    else:
+        limit = capacity
+    start = pid_s * tokens_per_split
+    end = gl.minimum(start + tokens_per_split, topk)
+    n_tiles = gl.maximum(gl.cdiv(end - start, BLOCK_N), 0)
+    D_HALF: gl.constexpr = D_LAT // 2
+    IDX = INDICES + b.to(gl.int64) * stride_i_b + t_q * stride_i_t
+    BT_ROW = BLOCK_TABLE + b * stride_bt_b
+
+    dtype: gl.constexpr = q_half_desc.dtype
+    half_l: gl.constexpr = q_half_desc.layout
+    rope_l: gl.constexpr = q_rope_desc.layout
+    q_lo = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
+    q_hi = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
+    q_rope = gl.allocate_shared_memory(dtype, [BLOCK_H, D_ROPE], rope_l)
+    kv_lo = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+    kv_hi = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+    kv_rope = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
+    vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
+    sidx = gl.allocate_shared_memory(gl.int32, [NUM_BUF, BLOCK_N], vec_l)  # the tiles' index rows (a 1-D layout:
+    # .index(buf) is one row)
+    if FP8_DS:  # the tiles' scales, group-major: row buf * groups + g
+        ssc = gl.allocate_shared_memory(gl.float32, [NUM_BUF * (D_LAT // 128), BLOCK_N], vec_l)
+    else:
+        ssc = sidx  # unused
+    sm0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sa0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sm1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sa1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sl0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sl1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    bar_l: gl.constexpr = mbarrier.MBarrierLayout()
+    q_bar = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    ready_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+    ready_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+    free_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+    free_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
+    bar_s0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_s1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_p0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_p1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_l0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    bar_l1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+    # 16-bit rows: one cp.async arrive a gather thread; fp8-ds: one arrive after the dequantisation
+    READY_COUNT: gl.constexpr = 1 if FP8_DS else 32 * WG_WARPS
+    mbarrier.init(q_bar, count=1)
+    for k in gl.static_range(NUM_BUF):
+        mbarrier.init(ready_lo.index(k), count=READY_COUNT)
+        mbarrier.init(ready_hi.index(k), count=READY_COUNT)
+        mbarrier.init(free_lo.index(k), count=1)
+        mbarrier.init(free_hi.index(k), count=1)
+    mbarrier.init(bar_s0, count=1)
+    mbarrier.init(bar_s1, count=1)
+    mbarrier.init(bar_p0, count=1)
+    mbarrier.init(bar_p1, count=1)
+    mbarrier.init(bar_l0, count=1)
+    mbarrier.init(bar_l1, count=1)
+    fence_async_shared()
+
+    q_row = bt * num_heads + pid_h * BLOCK_H
+    mbarrier.expect(q_bar, 2 * q_half_desc.block_type.nbytes + q_rope_desc.block_type.nbytes)
+    _tma_load(q_half_desc, [q_row, 0], q_bar, q_lo)
+    _tma_load(q_half_desc, [q_row, D_HALF], q_bar, q_hi)
+    _tma_load(q_rope_desc, [q_row, D_LAT], q_bar, q_rope)
+
+    # the compute groups' arguments, written out (a tuple held in a variable loses its constexprs under Triton 3.6):
+    # sequence = query token (bt), rows_per_seq = heads, q_len 1 (no causal limit: SPARSE), seqlen = the index limit;
+    # the TMA descriptors of the cache are unused (FED), Q's stand in
+    gl.warp_specialize([
+        (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+                bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sidx,
+                q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
+                1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
+                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True)),
+        (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+                bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sidx,
+                q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
+                bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
+                1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
+                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True)),
+        (_wg_gather, (kv_lo, kv_hi, kv_rope, sidx, ssc, ready_lo, ready_hi, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+                      IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok,
+                      stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
+                      PAGED, PAGE_SIZE, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF)),
+    ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS, GATHER_REGS])
+
+
+def gluon_sparse_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: int = 512) -> bool:
+    """Whether mla_decode_sparse_gluon handles this call: an sm_90 GPU, 512 + 64 dims, at least 64 heads, q
+    contiguous; bf16/fp16 q with rows of its dtype, or bf16 q with fp8-ds rows (cache.pack_fp8_ds: 656 bytes);
+    rows starting on 16 bytes (cp.async copies 16 bytes)."""
+    if not (q.is_cuda and device_capability(q.device)[0] == 9) or kv_cache.dim() != 3 or q.dim() != 4:
+        return False
+    B, s_q, H, Dk = q.shape
+    fp8_ds = kv_cache.dtype == torch.uint8
+    row_bytes = fp8_ds_row_bytes(kv_lora_rank, Dk - kv_lora_rank) if fp8_ds else Dk * q.element_size()
+    dtype_ok = (q.dtype == torch.bfloat16 and fp8_ds) or (q.dtype in (torch.bfloat16, torch.float16)
+                                                           and kv_cache.dtype == q.dtype)
+    return (dtype_ok and kv_lora_rank == 512 and Dk == 576 and H >= BLOCK_H and q.is_contiguous()
+            and kv_cache.shape[-1] * kv_cache.element_size() == row_bytes and kv_cache.stride(-1) == 1
+            and all(st * kv_cache.element_size() % 16 == 0 for st in kv_cache.stride()[:2])
+            and kv_cache.data_ptr() % 16 == 0)
+
+
+def mla_decode_sparse_gluon(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    indices: torch.Tensor,
+    block_table: torch.Tensor | None = None,
+    cache_seqlens: torch.Tensor | None = None,
+    *,
+    softmax_scale: float,
+    kv_lora_rank: int = 512,
+    num_splits: int | None = None,
+    config: GluonSparseConfig = DEFAULT_SPARSE_CONFIG,
+    out: torch.Tensor | None = None,
+    check: bool | None = None,
+) -> torch.Tensor:
+    """Sparse absorbed MLA decode on sm_90 (see gluon_sparse_supported). Arguments and result as
+    triton_mla_sparse.mla_decode_sparse: q [B, s_q, H, 576], kv_cache paged [num_blocks, block_size, 576] (bf16/fp16)
+    or uint8 [num_blocks, block_size, 656] (fp8-ds), indices [B, s_q, topk] int32 (through block_table [B, nblk]
+    int32, or rows of the flattened pool), -1 unused, cache_seqlens [B] int32 optional -> [B, s_q, H, 512] in
+    q.dtype. Bad input: one KernelInputError (ValueError). Host cost: the plan (splits, scratch, the cache's views,
+    Q's TMA descriptors while q's address stays) is cached per shape."""
+    key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(indices), layout_key(block_table),
+           layout_key(cache_seqlens), layout_key(out), kv_lora_rank, num_splits, config)
+
+    def make():
+        _check_sparse(q, kv_cache, indices, block_table, cache_seqlens, kv_lora_rank, out)
+        require(gluon_sparse_supported(q, kv_cache, kv_lora_rank=kv_lora_rank), "q",
+                "this call is outside the Gluon sparse kernel's domain (gluon_sparse_supported): use "
+                "mla_decode_sparse")
+        return _GluonSparsePlan(q, kv_cache, indices, block_table, num_splits=num_splits, config=config)
+
+    plan = cached_plan("mla_decode_sparse_gluon", key, make, q.device)
+    if checks_enabled(check, q.device):
+        check_sparse_indices(indices, cache_seqlens, capacity=plan.capacity)
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
+                                capacity=plan.capacity)
+    return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out, key)
+
+
+def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, row_bytes: int = 1152,
+                        config: GluonSparseConfig = DEFAULT_SPARSE_CONFIG,
+                        num_splits: int | None = None) -> tuple[int, int]:
+    """(num_splits, tokens_per_split) mla_decode_sparse_gluon launches with for `batch_tokens` = B * s_q query
+    tokens of `heads` heads over `topk` slots of `row_bytes` (1152 bf16, 656 fp8-ds): the Triton planner over
+    batch_tokens x ceil(heads / 64) programs, one an SM, whole tiles of 32 slots."""
+    return plan_splits(batch_tokens * triton.cdiv(heads, BLOCK_H), topk, BLOCK_N, sms=sms, num_splits=num_splits,
+                       min_tokens=config.min_tokens_per_split, token_bytes=row_bytes,
+                       partial_bytes_per_split=batch_tokens * heads * 512 * 8)
+
+
+def _cache_views(kv_cache: torch.Tensor, r: int):
+    """(latent, scales, rope) views of the cache, each with its own element strides: fp8-ds rows through
+    cache.fp8_ds_views; 16-bit rows are their own latent view (and stand in for the unused scales)."""
+    if kv_cache.dtype == torch.uint8:
+        return fp8_ds_views(kv_cache, r)
+    return kv_cache, kv_cache, kv_cache[..., r:]
+
+
+class _GluonSparsePlan:
+    def __init__(self, q, kv_cache, indices, block_table, *, num_splits, config):
+        B, s_q, H, Dk = q.shape
+        dev = q.device
+        self.B, self.s_q, self.H, self.Dk, self.r = B, s_q, H, Dk, 512
+        topk = indices.shape[2]
+        self.fp8_ds = kv_cache.dtype == torch.uint8
+        self.page_size = kv_cache.shape[1]
+        self.num_blocks = kv_cache.shape[0]
+        self.paged = block_table is not None
+        self.capacity = (block_table.shape[1] if self.paged else self.num_blocks) * self.page_size
+        self.splits, tokens_per_split = sparse_gluon_splits(
+            B * s_q, H, topk, sms=num_sms(dev), row_bytes=kv_cache.shape[-1] * kv_cache.element_size(),
+            config=config, num_splits=num_splits)
+        self.grid = (triton.cdiv(H, BLOCK_H), self.splits, B * s_q)
+        self.single = self.splits == 1
+        if self.single:
+            self.o_part = self.lse_part = None
+            sp = (0, 0, 0, 0)
+        else:
+            self.o_part = torch.empty((B * s_q, self.splits, H, self.r), dtype=torch.float32, device=dev)
+            self.lse_part = torch.empty((B * s_q, self.splits, H), dtype=torch.float32, device=dev)
+            sp = (self.o_part.stride(0), self.o_part.stride(1), self.lse_part.stride(0), self.lse_part.stride(1))
+        gdt = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
+        self.layout = gl.NVMMASharedLayout.get_default_for([BLOCK_H, self.r], gdt)  # as the dense kernel's buffers
+        views = _cache_views(kv_cache, self.r)
+        self.ints = (*(st for v in views for st in v.stride()[:2]), block_table.stride(0) if self.paged else 0,
+                     indices.stride(0), indices.stride(1), H, s_q, topk, tokens_per_split, self.num_blocks,
+                     self.capacity, *sp)
+        self._q_key = None
+        self._q_descs = None
+
+    def q_descriptors(self, q):
+        if q.data_ptr() != self._q_key:
+            q2d = q.view(-1, self.Dk)
+            self._q_descs = (
+                TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, self.r // 2], self.layout),
+                TensorDescriptor(q2d, list(q2d.shape), list(q2d.stride()), [BLOCK_H, self.Dk - self.r], self.layout),
+            )
+            self._q_key = q.data_ptr()
+        return self._q_descs
+
+    def launch(self, q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out, key):
+        B, s_q, H, r = self.B, self.s_q, self.H, self.r
+        if out is None:
+            out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
+        o_part = self.o_part if self.o_part is not None else out  # unused pointers with one split
+        lse_part = self.lse_part if self.lse_part is not None else out
+        has_lens = cache_seqlens is not None
+        lens = cache_seqlens if has_lens else indices  # unused pointer
+        bt = block_table if block_table is not None else indices  # unused pointer
+        args = (*self.q_descriptors(q), *_cache_views(kv_cache, r), indices, bt, lens, o_part, lse_part, out,
+                *self.ints, softmax_scale * LOG2E, self.paged, self.page_size, has_lens, self.fp8_ds, r,
+                self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single)
+        _LAUNCH_SPARSE_SEESAW((key, has_lens), self.grid, args, num_warps=4)
+        if not self.single:
+            combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=key)
+        return out
+
+
+_LAUNCH_SPARSE_SEESAW = FastLauncher(_mla_sparse_seesaw_kernel)
+
+
+def compile_sparse_sm90(*, fp8_ds: bool = False, paged: bool = True, has_lens: bool = True,
+                        single_split: bool = False):
+    """Compile the kernel for sm_90 without a GPU (Triton ships ptxas): the CPU check that it builds, fits in shared
+    memory and uses cp.async with zero-fill and the intended register split; fp8_ds: the 656-byte rows (bf16 q).
+    Returns triton's CompiledKernel."""
+    from triton.backends.compiler import GPUTarget
+    from triton.experimental.gluon._runtime import GluonASTSource
+
+    lay = repr(gl.NVMMASharedLayout.get_default_for([BLOCK_H, 512], gl.bfloat16))
+    q_desc = lambda rows, cols: f"tensordesc<bf16[{rows},{cols}],{lay}>"
+    views = ["*fp8e4nv", "*fp32", "*bf16"] if fp8_ds else ["*bf16"] * 3
+    arg_types = [q_desc(BLOCK_H, 256), q_desc(BLOCK_H, 64), *views, "*i32", "*i32", "*i32", "*fp32", "*fp32",
+                 "*bf16"] + ["i32"] * 19 + ["fp32"]
+    consts = dict(PAGED=paged, PAGE_SIZE=64, HAS_LENS=has_lens, FP8_DS=fp8_ds, D_LAT=512, D_ROPE=64,
+                  BLOCK_H=BLOCK_H, BLOCK_N=BLOCK_N, NUM_BUF=NUM_BUF, SINGLE_SPLIT=single_split)
+    kernel = _mla_sparse_seesaw_kernel
+    names = kernel.arg_names
+    signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}
+    # pointers and 16-divisible strides marked as the launcher specialises them at run time (fp8-ds: 656-byte rows;
+    # its scale view's strides, 164 floats, are not)
+    marked = ["KV_LAT", "KV_SC", "KV_ROPE", "INDICES", "BLOCK_TABLE", "stride_lat_page", "stride_lat_tok",
+              "stride_rope_page", "stride_rope_tok"]
+    if fp8_ds:
+        marked = [n for n in marked if n not in ("stride_rope_page", "stride_rope_tok")]  # 328 bf16: 8-divisible
+        marked.append("stride_sc_page")
+    else:
+        marked += ["stride_sc_page", "stride_sc_tok"]
+    attrs = {(names.index(n),): [["tt.divisibility", 16]] for n in marked}
+    src = GluonASTSource(kernel, signature, constexprs={(names.index(k),): v for k, v in consts.items()}, attrs=attrs)
+    return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=4))
