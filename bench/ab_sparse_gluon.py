@@ -71,7 +71,7 @@ def main() -> int:
             q = torch.randn(B, 1, H, 576, device=dev, dtype=torch.bfloat16)
             for fmt, cache in (("bf16", kv), ("fp8_ds", ds)):
                 nbytes, flops = sparse_decode_cost(B, TOPK, H, cache.shape[-1] * cache.element_size())
-                point = dict(B=B, heads=H, rows=fmt, topk=TOPK, ctx=CTX, floor_ms=_floor_ms(nbytes, flops, ceil))
+                point = dict(B=B, heads=H, cache=fmt, topk=TOPK, ctx=CTX, floor_ms=_floor_ms(nbytes, flops, ceil))
                 record(rows, kind="triton", **point, **eager_and_graph(lambda: mla_decode(
                     q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE, impl="triton"), flusher))
                 if ok:
