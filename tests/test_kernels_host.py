@@ -238,6 +238,27 @@ def test_the_gluon_wrapper_names_a_misplaced_or_missing_kv_scale():
             mla_decode_gluon(q, cache, softmax_scale=0.1, kv_scale=scale)
 
 
+def test_sparse_impl_choice_and_the_gluon_sparse_wrapper_outside_its_domain():
+    """mla_decode(indices=...) takes impl "auto", "triton" or "gluon" (else one KernelInputError naming impl); the
+    Gluon sparse kernel called on CPU tensors, or with fewer than 64 heads, is one KernelInputError naming q before
+    any device work; impl="auto" on a CPU keeps the Triton kernel (checked against the float64 reference in
+    test_kernels_triton_interp)."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels.decode import _gluon_sparse_applies, mla_decode
+    from mlacalc.kernels.gluon_mla_sparse import gluon_sparse_supported, mla_decode_sparse_gluon
+
+    q, pool = torch.randn(1, 1, 64, 576, dtype=torch.bfloat16), torch.randn(4, 16, 576, dtype=torch.bfloat16)
+    idx = torch.zeros(1, 1, 8, dtype=torch.int32)
+    with pytest.raises(KernelInputError, match="^impl:"):
+        mla_decode(q, pool, None, None, indices=idx, softmax_scale=0.1, impl="eager")
+    for heads in (64, 16):
+        with pytest.raises(KernelInputError, match="^q:"):
+            mla_decode_sparse_gluon(q[:, :, :heads], pool, idx, softmax_scale=0.1)
+        with pytest.raises(KernelInputError, match="^q:"):
+            mla_decode(q[:, :, :heads], pool, None, None, indices=idx, softmax_scale=0.1, impl="gluon")
+    assert not gluon_sparse_supported(q, pool) and not _gluon_sparse_applies(q, pool, 512)
+
+
 def test_unknown_fp8_mode_is_one_value_error_naming_config():
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.triton_mla_decode import MLADecodeConfig
