@@ -514,6 +514,32 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
 
 
 @gluon.jit
+def _handover_vectors(BLOCK_H: gl.constexpr):
+    """The per-row values the two compute groups pass each other in shared memory: running max and rescale factor of
+    each group's softmax (sm0, sa0, sm1, sa1) and, at the end, each group's row sums (sl0, sl1)."""
+    vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
+    return (gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l),
+            gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l),
+            gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l),
+            gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l),
+            gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l),
+            gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l))
+
+
+@gluon.jit
+def _handover_barriers():
+    """The compute groups' handover mbarriers, initialised (one arrival each): softmax state published (bar_s0,
+    bar_s1), P handed over (bar_p0, bar_p1), row sums published (bar_l0, bar_l1)."""
+    bar_l: gl.constexpr = mbarrier.MBarrierLayout()
+    bars = (gl.allocate_shared_memory(gl.int64, [1], bar_l), gl.allocate_shared_memory(gl.int64, [1], bar_l),
+            gl.allocate_shared_memory(gl.int64, [1], bar_l), gl.allocate_shared_memory(gl.int64, [1], bar_l),
+            gl.allocate_shared_memory(gl.int64, [1], bar_l), gl.allocate_shared_memory(gl.int64, [1], bar_l))
+    for k in gl.static_range(6):
+        mbarrier.init(bars[k], count=1)
+    return bars
+
+
+@gluon.jit
 def _mla_decode_seesaw_kernel(
     q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc,
     BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT, KV_SCALE,
@@ -558,33 +584,16 @@ def _mla_decode_seesaw_kernel(
         kv_lo = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
         kv_hi = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
         kv_rope = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
-    vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
-    sm0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sa0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sm1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sa1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sl0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sl1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sm0, sa0, sm1, sa1, sl0, sl1 = _handover_vectors(BLOCK_H)
     bar_l: gl.constexpr = mbarrier.MBarrierLayout()
     q_bar = gl.allocate_shared_memory(gl.int64, [1], bar_l)
     ready_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
     ready_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
-    bar_s0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_s1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_p0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_p1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_l0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_l1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
     mbarrier.init(q_bar, count=1)
     for k in gl.static_range(NUM_BUF):
         mbarrier.init(ready_lo.index(k), count=1)
         mbarrier.init(ready_hi.index(k), count=1)
-    mbarrier.init(bar_s0, count=1)
-    mbarrier.init(bar_s1, count=1)
-    mbarrier.init(bar_p0, count=1)
-    mbarrier.init(bar_p1, count=1)
-    mbarrier.init(bar_l0, count=1)
-    mbarrier.init(bar_l1, count=1)
+    bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1 = _handover_barriers()
     if FP8:  # the widening group's barriers; fp16 views of Q's bytes
         free_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
         free_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)

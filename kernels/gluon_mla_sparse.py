@@ -40,7 +40,8 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .cache import fp8_ds_row_bytes, fp8_ds_views
 from .checks import check_lengths_and_table, check_sparse_indices, require
-from .gluon_mla_seesaw import WG_WARPS, _cta_sync, _fp8_upper, _tma_load, _wg0, _wg1
+from .gluon_mla_seesaw import WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
+    _tma_load, _wg0, _wg1
 from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms
 from .triton_flash import LOG2E
 from .triton_mla_sparse import _check_sparse
@@ -297,24 +298,13 @@ def _mla_sparse_seesaw_kernel(
         ssc = gl.allocate_shared_memory(gl.float32, [NUM_BUF * (D_LAT // 128), BLOCK_N], vec_l)
     else:
         ssc = sidx  # unused
-    sm0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sa0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sm1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sa1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sl0 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
-    sl1 = gl.allocate_shared_memory(gl.float32, [BLOCK_H], vec_l)
+    sm0, sa0, sm1, sa1, sl0, sl1 = _handover_vectors(BLOCK_H)
     bar_l: gl.constexpr = mbarrier.MBarrierLayout()
     q_bar = gl.allocate_shared_memory(gl.int64, [1], bar_l)
     ready_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
     ready_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
     free_lo = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
     free_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
-    bar_s0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_s1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_p0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_p1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_l0 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
-    bar_l1 = gl.allocate_shared_memory(gl.int64, [1], bar_l)
     # 16-bit rows: one cp.async arrive a gather thread; fp8-ds: one arrive after the dequantisation
     READY_COUNT: gl.constexpr = 1 if FP8_DS else 32 * WG_WARPS
     mbarrier.init(q_bar, count=1)
@@ -323,12 +313,7 @@ def _mla_sparse_seesaw_kernel(
         mbarrier.init(ready_hi.index(k), count=READY_COUNT)
         mbarrier.init(free_lo.index(k), count=1)
         mbarrier.init(free_hi.index(k), count=1)
-    mbarrier.init(bar_s0, count=1)
-    mbarrier.init(bar_s1, count=1)
-    mbarrier.init(bar_p0, count=1)
-    mbarrier.init(bar_p1, count=1)
-    mbarrier.init(bar_l0, count=1)
-    mbarrier.init(bar_l1, count=1)
+    bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1 = _handover_barriers()
     fence_async_shared()
 
     q_row = bt * num_heads + pid_h * BLOCK_H
