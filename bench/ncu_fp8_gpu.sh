@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 14, a short device call: Nsight Compute on the fp8 Gluon kernel and the bf16 one at the same shape
-# (bench/ncu_probe.py cases fp8-h128 and ours-h128-paged-8k: 32 x 8k x 128 heads, paged), to see what bounds the fp8
-# kernel (shared-memory traffic, tensor pipe, stalls). Files under $OUT: run.log, ncu.txt.
-#     run(command="bash bench/ncu_fp8_gpu.sh", timeout_s=240)
+# Issue 14, a short device call: Nsight Compute on named bench/ncu_probe.py cases (default: the fp8 Gluon kernel and
+# the bf16 one at the same shape, fp8-h128 and ours-h128-paged-8k: 32 x 8k x 128 heads, paged), to see what bounds
+# a kernel (shared-memory traffic, tensor pipe, stalls). Files under $OUT: run.log, ncu.txt.
+#     run(command="bash bench/ncu_fp8_gpu.sh [CASE ...]", timeout_s=240)
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
@@ -10,7 +10,8 @@ NCU="ncu --profile-from-start off --clock-control none --section SpeedOfLight --
  --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats
  --section SchedulerStats --section InstructionStats
  --metrics regex:sm__pipe_.*cycles_active.avg.pct_of_peak_sustained_active"
-for c in fp8-h128 ours-h128-paged-8k; do
+cases=("$@"); [ ${#cases[@]} -eq 0 ] && cases=(fp8-h128 ours-h128-paged-8k)
+for c in "${cases[@]}"; do
   echo "===== case $c" >> "$OUT/ncu.txt"
   timeout 90 $NCU --print-details all python3 bench/ncu_probe.py "$c" >> "$OUT/ncu.txt" 2>&1
   echo "case $c exit $? at ${SECONDS} s" | tee -a "$LOG"

@@ -34,6 +34,7 @@ CASES = {
     "ours-h128-paged-8k": ("ours", 32, 8192, 128, "paged64"),  # the fp8-h128 shape with a bf16 cache
     "sparse-bf16-h128": ("sparse-bf16", 64, 32768, 128, "paged64"),
     "sparse-bf16-h16": ("sparse-bf16", 64, 32768, 16, "paged64"),
+    "sparse-bf16-h64": ("sparse-bf16", 64, 32768, 64, "paged64"),
     "sparse-fp8ds-h64": ("sparse-fp8ds", 64, 32768, 64, "paged64"),
 }
 
