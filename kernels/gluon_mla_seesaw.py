@@ -514,6 +514,16 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
 
 
 @gluon.jit
+def _load_q(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, q_row, D_LAT: gl.constexpr):
+    """TMA copy of the program's query rows (from row q_row of the [rows, 576] view: both latent halves and the RoPE
+    part) onto q_bar."""
+    mbarrier.expect(q_bar, 2 * q_half_desc.block_type.nbytes + q_rope_desc.block_type.nbytes)
+    _tma_load(q_half_desc, [q_row, 0], q_bar, q_lo)
+    _tma_load(q_half_desc, [q_row, D_LAT // 2], q_bar, q_hi)
+    _tma_load(q_rope_desc, [q_row, D_LAT], q_bar, q_rope)
+
+
+@gluon.jit
 def _handover_vectors(BLOCK_H: gl.constexpr):
     """The per-row values the two compute groups pass each other in shared memory: running max and rescale factor of
     each group's softmax (sm0, sa0, sm1, sa1) and, at the end, each group's row sums (sl0, sl1)."""
@@ -617,11 +627,7 @@ def _mla_decode_seesaw_kernel(
 
     # Q once; then (16-bit cache) the first NUM_BUF tiles, later tiles loaded by the groups, part by part; (fp8) the
     # widening group loads and widens every tile
-    q_row = b * rows_per_seq + pid_h * BLOCK_H
-    mbarrier.expect(q_bar, 2 * q_half_desc.block_type.nbytes + q_rope_desc.block_type.nbytes)
-    _tma_load(q_half_desc, [q_row, 0], q_bar, q_lo)
-    _tma_load(q_half_desc, [q_row, D_HALF], q_bar, q_hi)
-    _tma_load(q_rope_desc, [q_row, D_LAT], q_bar, q_rope)
+    _load_q(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, b * rows_per_seq + pid_h * BLOCK_H, D_LAT)
     if not FP8:
         for k in gl.static_range(NUM_BUF):  # an even tile's parts: V_L | V_R + RoPE; an odd tile's: V_L + RoPE | V_R
             if k % 2 == 0:

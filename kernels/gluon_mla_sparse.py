@@ -41,7 +41,7 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 from .cache import fp8_ds_row_bytes, fp8_ds_views
 from .checks import check_lengths_and_table, check_sparse_indices, require
 from .gluon_mla_seesaw import WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
-    _tma_load, _wg0, _wg1
+    _load_q, _wg0, _wg1
 from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms
 from .triton_flash import LOG2E
 from .triton_mla_sparse import _check_sparse
@@ -316,11 +316,7 @@ def _mla_sparse_seesaw_kernel(
     bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1 = _handover_barriers()
     fence_async_shared()
 
-    q_row = bt * num_heads + pid_h * BLOCK_H
-    mbarrier.expect(q_bar, 2 * q_half_desc.block_type.nbytes + q_rope_desc.block_type.nbytes)
-    _tma_load(q_half_desc, [q_row, 0], q_bar, q_lo)
-    _tma_load(q_half_desc, [q_row, D_HALF], q_bar, q_hi)
-    _tma_load(q_rope_desc, [q_row, D_LAT], q_bar, q_rope)
+    _load_q(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, bt * num_heads + pid_h * BLOCK_H, D_LAT)
 
     # the compute groups' arguments, written out (a tuple held in a variable loses its constexprs under Triton 3.6):
     # sequence = query token (bt), rows_per_seq = heads, q_len 1 (no causal limit: SPARSE), seqlen = the index limit;
