@@ -58,8 +58,9 @@ BLOCK_N = 32  # index slots a tile
 NUM_BUF = 4
 # Registers a thread (64 K a CTA: <= 512 a lane over the three groups, Triton keeping 8): the gather group holds
 # row offsets and copy addresses only. At 56 its loop keeps 2 spill instructions a tile with 16-bit rows and 7 in
-# the fp8-ds loop body (both parity branches; 40: ~30 a tile; sm_90 compiles with triton 3.6, `bench/sass_loops.py`-style
-# counts); the compute groups get 224 each (the fp8 kernel's 232 less 8: WG0's loop keeps 7-10 spill instructions)
+# the fp8-ds loop body (both parity branches; 40: ~30 a tile; sm_90 compiles with triton 3.6, counted as
+# bench/sass_loops.py counts); the compute groups get 224 each (the fp8 kernel's 232 less 8: WG0's loop keeps 7-10
+# spill instructions)
 COMPUTE_REGS = gl.constexpr(224)
 GATHER_REGS = gl.constexpr(56)
 
