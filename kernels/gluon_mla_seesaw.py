@@ -382,7 +382,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     acc = gl.zeros([BLOCK_H, D_HALF], gl.float32, layout=o_layout)
 
     mbarrier.wait(q_bar, 0)
-    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, n_tiles, s_zero, NUM_BUF, False, SPARSE)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, n_tiles, s_zero, NUM_BUF,
+                False, SPARSE)
     for i in range(gl.cdiv(n_tiles, 2)):
         t0 = 2 * i
         t1 = t0 + 1
@@ -423,7 +424,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         # V1_L and P1 are done with: load tile t1 + NUM_BUF's left half and RoPE part into its buffer
         _hand_back(free_lo, ready_lo, b1, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, t1 + NUM_BUF, n_tiles,
                    start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FED, BLOCK_N, PAGED, PAGE_SIZE)
-        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF, False, SPARSE)
+        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF,
+                    False, SPARSE)
 
     sl0.store(l_i)
     mbarrier.arrive(bar_l0)
@@ -463,7 +465,8 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     acc = gl.zeros([BLOCK_H, D_HALF], gl.float32, layout=o_layout)
 
     mbarrier.wait(q_bar, 0)
-    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, n_tiles, s_zero, NUM_BUF, True, SPARSE)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, n_tiles, s_zero, NUM_BUF,
+                True, SPARSE)
     for i in range(gl.cdiv(n_tiles, 2)):
         t0 = 2 * i
         t1 = t0 + 1
@@ -501,7 +504,8 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
         _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, t0 + NUM_BUF, n_tiles,
                    start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FED, BLOCK_N, PAGED, PAGE_SIZE)
-        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF, True, SPARSE)
+        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF,
+                    True, SPARSE)
 
     sl1.store(l_i)
     mbarrier.arrive(bar_l1)
