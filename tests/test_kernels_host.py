@@ -95,6 +95,47 @@ def test_gqa_and_sparse_plans_are_cached_too(monkeypatch):
     assert plans.misses == before + 1
 
 
+@pytest.mark.parametrize("fp8_ds", [False, True])
+def test_gluon_sparse_plan_is_cached_and_a_cached_call_touches_no_device(monkeypatch, fp8_ds):
+    """The Gluon sparse wrapper's host side, with the kernel launch recorded (its domain check forced, as off an
+    sm_90 GPU it says no): one plan per shape, Q's TMA descriptors rebuilt only for a new q, no device query or
+    host sync in a cached call; the launch gets the three views of the cache (fp8-ds: latent, scales, RoPE), one
+    program per 64 heads, per split and per query token, and the kernel's constants (FP8_DS)."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels import gluon_mla_sparse as gs
+
+    launches, combines = [], []
+    monkeypatch.setattr(gs, "gluon_sparse_supported", lambda *a, **k: True)
+    monkeypatch.setattr(gs, "_LAUNCH_SPARSE_SEESAW", lambda key, grid, args, **o: launches.append((grid, args)))
+    monkeypatch.setattr(gs, "combine_splits", lambda *a, **k: combines.append(a))
+    B, s_q, H, S = 2, 2, 128, 130
+    kv = torch.randn(B, S, 576)
+    cache = pack_fp8_ds(kv[..., :512], kv[..., 512:]) if fp8_ds else kv.to(torch.bfloat16)
+    pool, bt = to_paged(cache, 64)
+    q = torch.randn(B, s_q, H, 576, dtype=torch.bfloat16)
+    idx = torch.randint(-1, S, (B, s_q, 100 + fp8_ds), dtype=torch.int32)  # a shape no other test uses
+    plans = launch.plan_cache("mla_decode_sparse_gluon")
+    before = plans.misses
+    gs.mla_decode_sparse_gluon(q, pool, idx, bt, softmax_scale=0.1, check=False)
+    descs = launches[-1][1][:2]
+    _no_device_no_sync(monkeypatch)
+    gs.mla_decode_sparse_gluon(q, pool, idx, bt, softmax_scale=0.1, check=False)
+    assert plans.misses == before + 1 and launches[-1][1][:2] == descs  # same plan, same descriptor objects
+    grid, args = launches[-1]
+    splits = grid[1]
+    assert grid == (2, splits, B * s_q) and splits >= 1 and len(combines) == 2 * (splits > 1)
+    views = args[2:5]
+    if fp8_ds:  # latent e4m3 at byte 0, fp32 scales at byte 512, bf16 RoPE at byte 528 of each 656-byte row
+        assert [v.dtype for v in views] == [torch.float8_e4m3fn, torch.float32, torch.bfloat16]
+        assert [v.data_ptr() - pool.data_ptr() for v in views] == [0, 512, 528]
+    else:  # the bf16 rows are their own latent view; RoPE from element 512
+        assert views[0] is pool and views[2].data_ptr() - pool.data_ptr() == 2 * 512
+    assert args[-7] is fp8_ds and args[-6:-1] == (512, 64, 64, 32, 4)  # FP8_DS, r, dr, BLOCK_H, BLOCK_N, NUM_BUF
+    q2 = q.clone()  # a new q: new descriptors, same plan
+    gs.mla_decode_sparse_gluon(q2, pool, idx, bt, softmax_scale=0.1, check=False)
+    assert plans.misses == before + 1 and launches[-1][1][0] is not descs[0]
+
+
 def test_sm_count_and_capability_are_queried_once_per_device(monkeypatch):
     class Props:
         multi_processor_count = 132
