@@ -100,7 +100,8 @@ def _visible(keys, last_key, end, sidx, buf, limit, SPARSE: gl.constexpr):
     if SPARSE:
         idx = sidx.index(buf).load(keys.type.layout)
         ok = (keys < end) & (idx >= 0) & (idx < limit)
-        visible = gl.expand_dims(ok, 0) & gl.expand_dims(last_key == last_key, 1)
+        visible = gl.expand_dims(ok, 0) & gl.expand_dims(last_key == last_key, 1)  # an all-true row column: the
+        # slot mask broadcast to every row of the tile, in the layout the dense branch's mask has
     else:
         visible = (gl.expand_dims(keys, 0) <= gl.expand_dims(last_key, 1)) & (gl.expand_dims(keys, 0) < end)
     return visible

@@ -350,11 +350,13 @@ def gluon_sparse_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_r
     if not (q.is_cuda and device_capability(q.device)[0] == 9) or kv_cache.dim() != 3 or q.dim() != 4:
         return False
     B, s_q, H, Dk = q.shape
+    if kv_lora_rank != 512 or Dk != 576:  # before the row size: fp8_ds_row_bytes asserts whole scale groups
+        return False
     fp8_ds = kv_cache.dtype == torch.uint8
-    row_bytes = fp8_ds_row_bytes(kv_lora_rank, Dk - kv_lora_rank) if fp8_ds else Dk * q.element_size()
+    row_bytes = fp8_ds_row_bytes(512, 64) if fp8_ds else Dk * q.element_size()
     dtype_ok = (q.dtype == torch.bfloat16 and fp8_ds) or (q.dtype in (torch.bfloat16, torch.float16)
                                                            and kv_cache.dtype == q.dtype)
-    return (dtype_ok and kv_lora_rank == 512 and Dk == 576 and H >= BLOCK_H and q.is_contiguous()
+    return (dtype_ok and H >= BLOCK_H and q.is_contiguous()
             and kv_cache.shape[-1] * kv_cache.element_size() == row_bytes and kv_cache.stride(-1) == 1
             and all(st * kv_cache.element_size() % 16 == 0 for st in kv_cache.stride()[:2])
             and kv_cache.data_ptr() % 16 == 0)

@@ -300,6 +300,29 @@ def test_sparse_impl_choice_and_the_gluon_sparse_wrapper_outside_its_domain():
     assert not gluon_sparse_supported(q, pool) and not _gluon_sparse_applies(q, pool, 512)
 
 
+def test_gluon_sparse_domain_check_answers_no_for_odd_ranks_instead_of_failing(monkeypatch):
+    """impl="auto" asks gluon_sparse_supported before the input checks run, so on an sm_90 GPU an fp8-ds cache with a
+    latent that is not whole 128-value groups must get "no" (the Triton path then names kv_lora_rank in one line),
+    not the row-size helper's AssertionError. Tensors stand in by their attributes; the capability is faked."""
+    from types import SimpleNamespace
+
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels import gluon_mla_sparse as gs
+
+    monkeypatch.setattr(gs, "device_capability", lambda device: (9, 0))
+
+    def fake(t):
+        return SimpleNamespace(is_cuda=True, device=None, dim=t.dim, shape=t.shape, dtype=t.dtype,
+                               element_size=t.element_size, is_contiguous=t.is_contiguous, stride=t.stride,
+                               data_ptr=lambda: 0)
+
+    q = fake(torch.randn(1, 1, 64, 576, dtype=torch.bfloat16))
+    ds = fake(torch.zeros(4, 64, 656, dtype=torch.uint8))
+    assert gs.gluon_sparse_supported(q, ds)  # the kernel's own shape: yes
+    assert not gs.gluon_sparse_supported(q, ds, kv_lora_rank=100)  # fp8_ds_row_bytes(100, ...) would assert
+    assert not gs.gluon_sparse_supported(fake(torch.randn(1, 1, 16, 576, dtype=torch.bfloat16)), ds)  # 16 heads
+
+
 def test_unknown_fp8_mode_is_one_value_error_naming_config():
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.triton_mla_decode import MLADecodeConfig
