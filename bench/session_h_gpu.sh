@@ -2,7 +2,7 @@
 # Issue 14, one device call (<= 9.5 minutes): the Gluon sparse (top-k) kernel. Its check against the float64
 # reference first (a hang, a barrier never signalled, shows there, cut at 120 s), then the Gluon and sparse GPU tests
 # (the dense Gluon kernels' too: their compute groups gained the sparse switches), then bench/ab_sparse_gluon.py
-# (Gluon against the Triton sparse kernel, and the split plan's minimum chunk). Files under $OUT: run.log,
+# (Gluon against the Triton sparse kernel, bf16 and fp8-ds rows). Files under $OUT: run.log,
 # pytest.txt, ab_sparse.json.
 #     run(command="bash bench/session_h_gpu.sh", timeout_s=600)
 set -u

@@ -124,13 +124,15 @@ def test_gluon_sparse_plan_is_cached_and_a_cached_call_touches_no_device(monkeyp
     grid, args = launches[-1]
     splits = grid[1]
     assert grid == (2, splits, B * s_q) and splits >= 1 and len(combines) == 2 * (splits > 1)
-    views = args[2:5]
+    named = dict(zip(gs._mla_sparse_seesaw_kernel.arg_names, args))  # the kernel's arguments by name
+    views = [named["KV_LAT"], named["KV_SC"], named["KV_ROPE"]]
     if fp8_ds:  # latent e4m3 at byte 0, fp32 scales at byte 512, bf16 RoPE at byte 528 of each 656-byte row
         assert [v.dtype for v in views] == [torch.float8_e4m3fn, torch.float32, torch.bfloat16]
         assert [v.data_ptr() - pool.data_ptr() for v in views] == [0, 512, 528]
     else:  # the bf16 rows are their own latent view; RoPE from element 512
         assert views[0] is pool and views[2].data_ptr() - pool.data_ptr() == 2 * 512
-    assert args[-7] is fp8_ds and args[-6:-1] == (512, 64, 64, 32, 4)  # FP8_DS, r, dr, BLOCK_H, BLOCK_N, NUM_BUF
+    assert named["FP8_DS"] is fp8_ds
+    assert [named[k] for k in ("D_LAT", "D_ROPE", "BLOCK_H", "BLOCK_N", "NUM_BUF")] == [512, 64, 64, 32, 4]
     q2 = q.clone()  # a new q: new descriptors, same plan
     gs.mla_decode_sparse_gluon(q2, pool, idx, bt, softmax_scale=0.1, check=False)
     assert plans.misses == before + 1 and launches[-1][1][0] is not descs[0]
