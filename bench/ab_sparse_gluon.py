@@ -6,11 +6,16 @@ not timed. bf16 rows and fp8-ds rows (656 bytes: dequantised to bf16 by the gath
 
     python3 bench/ab_sparse_gluon.py --out OUT.json [--quick]   # --quick: the benchmark's points only
     python3 bench/ab_sparse_gluon.py --check                    # only the correctness check
+    python3 bench/ab_sparse_gluon.py --out OUT.json --base MODULE  # also mlacalc.kernels.MODULE's kernel (kind=base)
+
+--base times a second copy of the Gluon sparse wrapper beside the current one in the same run (same inputs, same
+clocks): a copy of the committed kernel that a device script puts into kernels/ before it tries a change.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 
@@ -45,6 +50,7 @@ def main() -> int:
     ap.add_argument("--out", help="JSON of the timed rows (required unless --check)")
     ap.add_argument("--quick", action="store_true", help="the benchmark's four points only")
     ap.add_argument("--check", action="store_true", help="only the correctness check, printed")
+    ap.add_argument("--base", help="module under mlacalc.kernels with an earlier mla_decode_sparse_gluon, timed too")
     a = ap.parse_args()
     if not torch.cuda.is_available():
         print("ab_sparse_gluon: needs a CUDA GPU (sm_90)", file=sys.stderr)
@@ -65,6 +71,7 @@ def main() -> int:
         err = dict(error=f"{type(e).__name__}: {e}"[:400])
     ok = "error" not in err and max(err.values()) < 2e-2
     record(rows, kind="check", **err)
+    base = importlib.import_module(f"mlacalc.kernels.{a.base}").mla_decode_sparse_gluon if a.base else None
     for B in sorted({b for b, _ in points}):
         (kv, ds), table, lens, idx = sparse_inputs(B, CTX, TOPK, dev)
         for H in [h for b, h in points if b == B]:
@@ -76,6 +83,9 @@ def main() -> int:
                     q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE, impl="triton"), flusher))
                 if ok:
                     record(rows, kind="gluon", **point, **eager_and_graph(lambda: mla_decode_sparse_gluon(
+                        q, cache, idx, table, lens, softmax_scale=MLA_SCALE), flusher))
+                if base is not None:
+                    record(rows, kind="base", **point, **eager_and_graph(lambda: base(
                         q, cache, idx, table, lens, softmax_scale=MLA_SCALE), flusher))
         kv = ds = table = idx = None
         torch.cuda.empty_cache()

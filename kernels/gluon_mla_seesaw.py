@@ -92,14 +92,13 @@ def _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED: gl.constexpr, PAGE
 
 
 @gluon.jit
-def _visible(keys, last_key, end, sidx, buf, limit, SPARSE: gl.constexpr):
-    """Which scores of a tile count. Dense: keys (positions) up to each row's causal limit and before the split's
+def _visible(keys, last_key, end, srow, t, SPARSE: gl.constexpr):
+    """Which scores of tile t count. Dense: keys (positions) up to each row's causal limit and before the split's
     end. SPARSE: keys are slots of the query token's index list; a slot counts when it is before the split's end and
-    its index (row `buf` of sidx, copied there with the tile by the gather group) is a row of the sequence,
-    0 <= idx < limit."""
+    the gather group resolved it to a cache row (row t of srow: >= 0; -1 for an unused slot)."""
     if SPARSE:
-        idx = sidx.index(buf).load(keys.type.layout)
-        ok = (keys < end) & (idx >= 0) & (idx < limit)
+        row = srow.index(gl.minimum(t, srow.shape[0] - 1)).load(keys.type.layout)  # t past the last tile: masked
+        ok = (keys < end) & (row >= 0)
         visible = gl.expand_dims(ok, 0) & gl.expand_dims(last_key == last_key, 1)  # an all-true row column: the
         # slot mask broadcast to every row of the tile, in the layout the dense branch's mask has
     else:
@@ -357,7 +356,7 @@ def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_de
 
 @gluon.jit
 def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
-         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sidx,
+         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
          b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
@@ -392,7 +391,7 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         b1 = b0 + 1
         ph = i & 1
         # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
-        visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, sidx, b0, seqlen, SPARSE)
+        visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE)
         m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale)
         sm0.store(m_i)
         sa0.store(a0)
@@ -440,7 +439,7 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
 
 @gluon.jit
 def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
-         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sidx,
+         bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
          b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
@@ -478,7 +477,7 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         mbarrier.wait(bar_s0, ph)
         m0 = sm0.load(row_s)
         a0 = sa0.load(row_s)
-        visible = _visible(start + t1 * BLOCK_N + offs_n, last_key, end, sidx, b1, seqlen, SPARSE)
+        visible = _visible(start + t1 * BLOCK_N + offs_n, last_key, end, srow, t1, SPARSE)
         m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale)
         sm1.store(m_i)
         sa1.store(a1)

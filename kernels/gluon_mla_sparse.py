@@ -9,10 +9,11 @@ Design: the dense seesaw kernel's two compute warp groups (gluon_mla_seesaw._wg0
 tiles, softmax handed between the groups, each group owning half of O; here with FED and SPARSE), fed by a third
 warp group that gathers (_wg_gather) instead of TMA: a TMA box is a rectangle of the cache, a top-k tile is 32
 scattered rows.
-  * Per tile the gather group reads the tile's 32 indices, maps them to cache rows (block table, clamped; an unused
-    slot copies nothing: cp.async zero-fills it) and issues cp.async copies of 16 bytes straight into the tile's
-    buffer, plus the index row itself (the compute groups mask scores from it). Four buffers of 32 rows; a buffer is
-    refilled with the tile four ahead once both compute groups hand it back (`free`, as in the fp8 kernel).
+  * First the gather group resolves every slot of the split to its cache row (block table, clamped; -1 for an
+    unused slot) into shared memory, all index and table loads at once; the compute groups mask scores from it.
+    Per tile it issues cp.async copies of 16 bytes straight into the tile's buffer (an unused slot copies nothing:
+    cp.async zero-fills it). Four buffers of 32 rows; a buffer is refilled with the tile four ahead once both
+    compute groups hand it back (`free`, as in the fp8 kernel).
   * 16-bit rows: each gather thread arrives on the tile's `ready` barriers when its own copies land
     (cp.async.mbarrier.arrive.noinc; the barriers count 128 arrivals), so the group never waits for a copy. cp.async
     writes through the generic proxy and wgmma reads through the async proxy, so each compute group fences
@@ -54,6 +55,10 @@ __all__ = ["GluonSparseConfig", "mla_decode_sparse_gluon", "gluon_sparse_support
 _cp_async = getattr(async_copy, "async_load", None) or async_copy.async_copy_global_to_shared
 
 BLOCK_H = 64  # heads a program: one wgmma M tile
+# Slots a split holds resolved in shared memory (4 bytes each, beside Q and the four buffers: 227 KB in all; fp8-ds
+# rows also keep their scales; powers of two: the resolving tensor's length); the planner splits longer index lists
+MAX_SLOTS = 2048
+MAX_SLOTS_FP8_DS = 1024
 BLOCK_N = 32  # index slots a tile
 NUM_BUF = 4
 # Registers a thread (64 K a CTA: <= 512 a lane over the three groups, Triton keeping 8): the gather group holds
@@ -84,14 +89,17 @@ def _copy_layout(cols, vec):
 
 
 @gluon.jit
-def _tile_rows(IDX, BT_ROW, s0, end, limit, num_blocks, row_layout: gl.constexpr, BLOCK_N: gl.constexpr,
-               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
-    """Slots s0 .. s0 + BLOCK_N of a query token's index list (IDX) -> (valid, page, row in page), in row_layout.
-    An index is a token position of the sequence (through the block table row BT_ROW when PAGED, else a row of the
-    flattened pool: page = idx // PAGE_SIZE, FlashMLA's convention); valid when slot < end and 0 <= idx < limit.
-    Invalid slots point at row 0 of page 0 (never copied) and table entries are clamped to [0, num_blocks), so
-    nothing addresses outside the cache (triton_flash.selected_rows, in Gluon)."""
-    slots = s0 + gl.arange(0, BLOCK_N, layout=row_layout)
+def _translate_slots(srow, rows_done, IDX, BT_ROW, start, end, limit, num_blocks, MAX_SLOTS: gl.constexpr,
+                     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """Once per program: every slot of the split (start .. end of the query token's index list IDX, at most
+    MAX_SLOTS) -> its cache row (page * PAGE_SIZE + row in page), or -1 for an unused slot, into srow ([tiles, 32]
+    int32 shared memory), then one arrival on rows_done. An index is a token position of the sequence (through the
+    block table row BT_ROW when PAGED, else a row of the flattened pool: FlashMLA's convention); it is used when
+    0 <= idx < limit. Table entries are clamped to [0, num_blocks), so nothing addresses outside the cache
+    (triton_flash.selected_rows, in Gluon). All of a split's index and table loads are in flight at once: done per
+    tile they were a chain of two dependent loads for every 32 rows (Nsight Compute: long-scoreboard stalls)."""
+    layout: gl.constexpr = gl.BlockedLayout([MAX_SLOTS // (32 * WG_WARPS)], [32], [WG_WARPS], [0])
+    slots = start + gl.arange(0, MAX_SLOTS, layout=layout)
     slot_ok = slots < end
     idx = gl.load(IDX + slots, mask=slot_ok, other=-1)
     ok = slot_ok & (idx >= 0) & (idx < limit)
@@ -101,7 +109,20 @@ def _tile_rows(IDX, BT_ROW, s0, end, limit, num_blocks, row_layout: gl.constexpr
         page = gl.minimum(gl.maximum(page, 0), num_blocks - 1)
     else:
         page = idx // PAGE_SIZE
-    return ok, page.to(gl.int64), idx % PAGE_SIZE
+    flat = srow._reinterpret(gl.int32, [MAX_SLOTS], srow.type.layout)
+    flat.store(gl.where(ok, page * PAGE_SIZE + idx % PAGE_SIZE, -1))
+    _cta_sync()
+    mbarrier.arrive(rows_done)
+
+
+@gluon.jit
+def _tile_rows(srow, t, row_layout: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """(valid, page, row in page) of tile t's slots (row t of srow, from _translate_slots), in row_layout; unused
+    slots point at row 0 of page 0 and are not copied."""
+    row = srow.index(t).load(row_layout)
+    ok = row >= 0
+    row = gl.maximum(row, 0)
+    return ok, (row // PAGE_SIZE).to(gl.int64), row % PAGE_SIZE
 
 
 @gluon.jit
@@ -130,41 +151,35 @@ def _copy_scales(dst, buf, BASE, rows, stride_page, stride_tok, GROUPS: gl.const
 
 
 @gluon.jit
-def _issue_tile(t, kv_lo, kv_hi, kv_rope, sidx, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE, IDX, BT_ROW,
-                start, end, limit, num_blocks, stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok,
-                stride_rope_page, stride_rope_tok, FP8_DS: gl.constexpr, D_LAT: gl.constexpr,
-                D_ROPE: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, PAGED: gl.constexpr,
-                PAGE_SIZE: gl.constexpr):
+def _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+                stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
+                FP8_DS: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr, BLOCK_N: gl.constexpr,
+                NUM_BUF: gl.constexpr, PAGE_SIZE: gl.constexpr):
     """Once the tile that held buffer t % NUM_BUF (t - NUM_BUF) is handed back by both compute groups, issue tile t's
-    copies: its index row (sidx), the latent halves (FP8_DS: the e4m3 bytes into the upper half of each 16-bit
-    buffer, kept for _dequant_tile, and the four group scales into ssc), the RoPE part."""
+    copies: the latent halves (FP8_DS: the e4m3 bytes into the upper half of each 16-bit buffer, kept for
+    _dequant_half, and the four group scales into ssc), the RoPE part."""
     D_HALF: gl.constexpr = D_LAT // 2
     buf = t % NUM_BUF
     if t >= NUM_BUF:
         fph = (t // NUM_BUF - 1) & 1
         mbarrier.wait(free_lo.index(buf), fph)
         mbarrier.wait(free_hi.index(buf), fph)
-    s0 = start + t * BLOCK_N
-    idx_l: gl.constexpr = gl.BlockedLayout([1], [32], [WG_WARPS], [0])
-    slots = s0 + gl.arange(0, BLOCK_N, layout=idx_l)
-    _cp_async(sidx.index(buf), IDX + slots, slots < end)
     if FP8_DS:
         raw_l: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, D_HALF], gl.float8e4nv)
         raw_lo = kv_lo._reinterpret(gl.float8e4nv, [2 * NUM_BUF, BLOCK_N, D_HALF], raw_l)
         raw_hi = kv_hi._reinterpret(gl.float8e4nv, [2 * NUM_BUF, BLOCK_N, D_HALF], raw_l)
         dst_lo = _fp8_upper(raw_lo, buf)
         dst_hi = _fp8_upper(raw_hi, buf)
-        rows = _tile_rows(IDX, BT_ROW, s0, end, limit, num_blocks, idx_l, BLOCK_N, PAGED, PAGE_SIZE)
+        rows = _tile_rows(srow, t, gl.BlockedLayout([1], [32], [WG_WARPS], [0]), PAGE_SIZE)
         _copy_scales(ssc, buf, KV_SC, rows, stride_sc_page, stride_sc_tok, D_LAT // 128)
     else:
         dst_lo = kv_lo.index(buf)
         dst_hi = kv_hi.index(buf)
     lat_l: gl.constexpr = _copy_layout(D_HALF, 16 // KV_LAT.dtype.element_ty.primitive_bitwidth * 8)
-    rows = _tile_rows(IDX, BT_ROW, s0, end, limit, num_blocks, gl.SliceLayout(1, lat_l), BLOCK_N, PAGED, PAGE_SIZE)
+    rows = _tile_rows(srow, t, gl.SliceLayout(1, lat_l), PAGE_SIZE)
     _copy_rows(dst_lo, KV_LAT, rows, stride_lat_page, stride_lat_tok, 0, D_HALF)
     _copy_rows(dst_hi, KV_LAT, rows, stride_lat_page, stride_lat_tok, D_HALF, D_HALF)
-    rope_l: gl.constexpr = _copy_layout(D_ROPE, 8)
-    rows = _tile_rows(IDX, BT_ROW, s0, end, limit, num_blocks, gl.SliceLayout(1, rope_l), BLOCK_N, PAGED, PAGE_SIZE)
+    rows = _tile_rows(srow, t, gl.SliceLayout(1, _copy_layout(D_ROPE, 8)), PAGE_SIZE)
     _copy_rows(kv_rope.index(buf), KV_ROPE, rows, stride_rope_page, stride_rope_tok, 0, D_ROPE)
 
 
@@ -209,44 +224,43 @@ def _finish_tile(t, kv_lo, kv_hi, ssc, ready_lo, ready_hi, OUTSTANDING: gl.const
 
 
 @gluon.jit
-def _wg_gather(kv_lo, kv_hi, kv_rope, sidx, ssc, ready_lo, ready_hi, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
-               IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok, stride_sc_page,
-               stride_sc_tok, stride_rope_page, stride_rope_tok,
+def _wg_gather(kv_lo, kv_hi, kv_rope, srow, ssc, rows_done, ready_lo, ready_hi, free_lo, free_hi, KV_LAT, KV_SC,
+               KV_ROPE, IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok,
+               stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
                PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, FP8_DS: gl.constexpr, D_LAT: gl.constexpr,
-               D_ROPE: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
+               D_ROPE: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, MAX_SLOTS: gl.constexpr):
     """Warp group 2: tile t goes to buffer t % NUM_BUF once the compute groups have handed back both halves of the
     tile that held it (t - NUM_BUF).
     16-bit rows: every thread arrives on the tile's two `ready` barriers as its own copies land
     (cp.async.mbarrier.arrive.noinc), so the group only ever waits for buffers.
     fp8-ds rows: tile t - 1 is dequantised while tile t's copies fly. For an odd t - 1 that happens before the wait
-    for tile t - 4's buffer: the group that hands that buffer back (WG1, after P0 V0_R) needs tile t - 1 next."""
+    for tile t - 4's buffer: the group that hands that buffer back (WG1, after P0 V0_R) needs tile t - 1 next.
+    First every slot of the split is resolved to its cache row (_translate_slots)."""
+    _translate_slots(srow, rows_done, IDX, BT_ROW, start, end, limit, num_blocks, MAX_SLOTS, PAGED, PAGE_SIZE)
     if FP8_DS:
         for t in range(n_tiles + 1):
             if t % 2 == 0:
                 if t >= 1:
                     _finish_tile(t - 1, kv_lo, kv_hi, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
                 if t < n_tiles:
-                    _issue_tile(t, kv_lo, kv_hi, kv_rope, sidx, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE, IDX,
-                                BT_ROW, start, end, limit, num_blocks, stride_lat_page, stride_lat_tok,
-                                stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok, FP8_DS, D_LAT,
-                                D_ROPE, BLOCK_N, NUM_BUF, PAGED, PAGE_SIZE)
+                    _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+                                stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page,
+                                stride_rope_tok, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF, PAGE_SIZE)
                     async_copy.commit_group()
             else:
                 if t < n_tiles:
-                    _issue_tile(t, kv_lo, kv_hi, kv_rope, sidx, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE, IDX,
-                                BT_ROW, start, end, limit, num_blocks, stride_lat_page, stride_lat_tok,
-                                stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok, FP8_DS, D_LAT,
-                                D_ROPE, BLOCK_N, NUM_BUF, PAGED, PAGE_SIZE)
+                    _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+                                stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page,
+                                stride_rope_tok, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF, PAGE_SIZE)
                     async_copy.commit_group()
                     _finish_tile(t - 1, kv_lo, kv_hi, ssc, ready_lo, ready_hi, 1, D_LAT, BLOCK_N, NUM_BUF)
                 else:
                     _finish_tile(t - 1, kv_lo, kv_hi, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
     else:
         for t in range(n_tiles):
-            _issue_tile(t, kv_lo, kv_hi, kv_rope, sidx, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE, IDX, BT_ROW,
-                        start, end, limit, num_blocks, stride_lat_page, stride_lat_tok, stride_sc_page,
-                        stride_sc_tok, stride_rope_page, stride_rope_tok, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF,
-                        PAGED, PAGE_SIZE)
+            _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+                        stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page,
+                        stride_rope_tok, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF, PAGE_SIZE)
             async_copy.mbarrier_arrive(ready_lo.index(t % NUM_BUF), increment_count=False)
             async_copy.mbarrier_arrive(ready_hi.index(t % NUM_BUF), increment_count=False)
 
@@ -262,12 +276,12 @@ def _mla_sparse_seesaw_kernel(
     qk_scale,
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, HAS_LENS: gl.constexpr, FP8_DS: gl.constexpr,
     D_LAT: gl.constexpr, D_ROPE: gl.constexpr, BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr,
-    NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
+    NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, MAX_SLOTS: gl.constexpr,
 ):
     """Grid (head blocks, splits, B * s_q). Q comes by TMA ([B * s_q * H, 576] view), the cache rows by the gather
     group through three views of the cache (latent, scales, RoPE; 16-bit rows: the latent view for the scales too,
     unused); the compute groups are the dense kernel's with FED (hand buffers back on `free`) and SPARSE (mask from
-    the index rows, no causal limit, proxy fences)."""
+    the resolved rows, no causal limit, proxy fences)."""
     pid_h = gl.program_id(0)
     pid_s = gl.program_id(1)
     bt = gl.program_id(2)  # b * q_len + t
@@ -294,12 +308,13 @@ def _mla_sparse_seesaw_kernel(
     kv_hi = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], half_l)
     kv_rope = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
     vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
-    sidx = gl.allocate_shared_memory(gl.int32, [NUM_BUF, BLOCK_N], vec_l)  # the tiles' index rows (a 1-D layout:
-    # .index(buf) is one row)
+    # the split's slots resolved to cache rows (_translate_slots), a row of 32 a tile (a 1-D layout: .index(t) is
+    # one row)
+    srow = gl.allocate_shared_memory(gl.int32, [MAX_SLOTS // BLOCK_N, BLOCK_N], vec_l)
     if FP8_DS:  # the tiles' scales, group-major: row buf * groups + g
         ssc = gl.allocate_shared_memory(gl.float32, [NUM_BUF * (D_LAT // 128), BLOCK_N], vec_l)
     else:
-        ssc = sidx  # unused
+        ssc = srow  # unused
     sm0, sa0, sm1, sa1, sl0, sl1 = _handover_vectors(BLOCK_H)
     bar_l: gl.constexpr = mbarrier.MBarrierLayout()
     q_bar = gl.allocate_shared_memory(gl.int64, [1], bar_l)
@@ -309,7 +324,7 @@ def _mla_sparse_seesaw_kernel(
     free_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
     # 16-bit rows: one cp.async arrive a gather thread; fp8-ds: one arrive after the dequantisation
     READY_COUNT: gl.constexpr = 1 if FP8_DS else 32 * WG_WARPS
-    mbarrier.init(q_bar, count=1)
+    mbarrier.init(q_bar, count=2)  # Q's TMA and the gather group's resolved rows (the compute groups wait for both)
     for k in gl.static_range(NUM_BUF):
         mbarrier.init(ready_lo.index(k), count=READY_COUNT)
         mbarrier.init(ready_hi.index(k), count=READY_COUNT)
@@ -325,21 +340,21 @@ def _mla_sparse_seesaw_kernel(
     # the TMA descriptors of the cache are unused (FED), Q's stand in
     gl.warp_specialize([
         (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
-                bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sidx,
+                bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
                 q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                 bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
                 1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
                 PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True)),
         (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
-                bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sidx,
+                bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
                 q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                 bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
                 1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
                 PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True)),
-        (_wg_gather, (kv_lo, kv_hi, kv_rope, sidx, ssc, ready_lo, ready_hi, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
-                      IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok,
+        (_wg_gather, (kv_lo, kv_hi, kv_rope, srow, ssc, q_bar, ready_lo, ready_hi, free_lo, free_hi, KV_LAT, KV_SC,
+                      KV_ROPE, IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok,
                       stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
-                      PAGED, PAGE_SIZE, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF)),
+                      PAGED, PAGE_SIZE, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF, MAX_SLOTS)),
     ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS, GATHER_REGS])
 
 
@@ -405,10 +420,15 @@ def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, r
                         num_splits: int | None = None) -> tuple[int, int]:
     """(num_splits, tokens_per_split) mla_decode_sparse_gluon launches with for `batch_tokens` = B * s_q query
     tokens of `heads` heads over `topk` slots of `row_bytes` (1152 bf16, 656 fp8-ds): the Triton planner over
-    batch_tokens x ceil(heads / 64) programs, one an SM, whole tiles of 32 slots."""
-    return plan_splits(batch_tokens * triton.cdiv(heads, BLOCK_H), topk, BLOCK_N, sms=sms, num_splits=num_splits,
-                       min_tokens=config.min_tokens_per_split, token_bytes=row_bytes,
-                       partial_bytes_per_split=batch_tokens * heads * 512 * 8)
+    batch_tokens x ceil(heads / 64) programs, one an SM, whole tiles of 32 slots; then at least enough splits that
+    none holds more than the kernel resolves in shared memory (MAX_SLOTS, MAX_SLOTS_FP8_DS)."""
+    cap = MAX_SLOTS_FP8_DS if row_bytes == 656 else MAX_SLOTS
+    splits, tokens = plan_splits(batch_tokens * triton.cdiv(heads, BLOCK_H), topk, BLOCK_N, sms=sms,
+                                 num_splits=num_splits, min_tokens=config.min_tokens_per_split, token_bytes=row_bytes,
+                                 partial_bytes_per_split=batch_tokens * heads * 512 * 8)
+    if tokens > cap:
+        splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=triton.cdiv(topk, cap))
+    return splits, tokens
 
 
 def _cache_views(kv_cache: torch.Tensor, r: int):
@@ -472,7 +492,7 @@ class _GluonSparsePlan:
         bt = block_table if block_table is not None else indices  # unused pointer
         args = (*self.q_descriptors(q), *_cache_views(kv_cache, r), indices, bt, lens, o_part, lse_part, out,
                 *self.ints, softmax_scale * LOG2E, self.paged, self.page_size, has_lens, self.fp8_ds, r,
-                self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single)
+                self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single, MAX_SLOTS_FP8_DS if self.fp8_ds else MAX_SLOTS)
         _LAUNCH_SPARSE_SEESAW((key, has_lens), self.grid, args, num_warps=4)
         if not self.single:
             combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=key)
@@ -496,7 +516,8 @@ def compile_sparse_sm90(*, fp8_ds: bool = False, paged: bool = True, has_lens: b
     arg_types = [q_desc(BLOCK_H, 256), q_desc(BLOCK_H, 64), *views, "*i32", "*i32", "*i32", "*fp32", "*fp32",
                  "*bf16"] + ["i32"] * 19 + ["fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64, HAS_LENS=has_lens, FP8_DS=fp8_ds, D_LAT=512, D_ROPE=64,
-                  BLOCK_H=BLOCK_H, BLOCK_N=BLOCK_N, NUM_BUF=NUM_BUF, SINGLE_SPLIT=single_split)
+                  BLOCK_H=BLOCK_H, BLOCK_N=BLOCK_N, NUM_BUF=NUM_BUF, SINGLE_SPLIT=single_split,
+                  MAX_SLOTS=MAX_SLOTS_FP8_DS if fp8_ds else MAX_SLOTS)
     kernel = _mla_sparse_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}

@@ -96,3 +96,19 @@ def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):
     else:  # 8 rows x 2 latent halves, 2 RoPE rows
         assert len(rows) == 16 + 2
         assert "cp.async.mbarrier.arrive.noinc" in ptx and "fence.proxy.async" in ptx
+
+
+def test_sparse_split_plan_keeps_each_split_within_the_resolved_rows():
+    """The Gluon sparse kernel resolves a whole split's slots in shared memory (at most 2048; 1024 beside fp8-ds
+    scales: a power of two for the resolving tensor), so the planner splits longer index lists. Worked by hand: 264
+    tokens x 64 heads are two full waves of the 132 SMs, so the planner alone keeps topk 4096 in one split; the cap
+    splits it: bf16 rows 4096 / 2048 = 2 splits of 2048 slots; fp8-ds rows 4096 / 1024 = 4 splits of 1024; and
+    topk 2048 at batch 64 (64 programs on 132 SMs) keeps the planner's 2 splits of 1024."""
+    from mlacalc.kernels.gluon_mla_sparse import sparse_gluon_splits
+    from mlacalc.kernels.triton_split_kv import plan_splits
+
+    assert plan_splits(264, 4096, 32, sms=132, min_tokens=128, token_bytes=1152,
+                       partial_bytes_per_split=264 * 64 * 512 * 8) == (1, 4096)
+    assert sparse_gluon_splits(264, 64, 4096, sms=132) == (2, 2048)
+    assert sparse_gluon_splits(264, 64, 4096, sms=132, row_bytes=656) == (4, 1024)
+    assert sparse_gluon_splits(64, 64, 2048, sms=132) == (2, 1024)
