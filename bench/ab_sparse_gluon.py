@@ -4,7 +4,7 @@ sparse points (topk 2048 of a 32k paged context) and a few more, with the floor 
 counts it. The Gluon kernel is checked against the float64 reference first; a failed check is recorded and it is
 not timed. bf16 rows and fp8-ds rows (656 bytes: dequantised to bf16 by the gather group).
 
-    python3 bench/ab_sparse_gluon.py --out OUT.json [--quick]   # --quick: the benchmark's points only
+    python3 bench/ab_sparse_gluon.py --out OUT.json [--quick]   # --quick: the first four points only
     python3 bench/ab_sparse_gluon.py --check                    # only the correctness check
     python3 bench/ab_sparse_gluon.py --out OUT.json --base MODULE  # also mlacalc.kernels.MODULE's kernel (kind=base)
 
@@ -31,14 +31,16 @@ from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher
 
 TOPK, CTX = 2048, 32768
-POINTS = [(8, 64), (8, 128), (64, 64), (64, 128), (32, 128), (128, 64)]  # (batch, heads)
+POINTS = [(8, 64), (8, 128), (64, 64), (64, 128), (32, 128), (128, 64),  # (batch, heads)
+          (8, 16), (64, 16), (64, 32), (128, 16)]  # fewer heads than the Gluon kernel's 64 rows
 
 
 def check() -> dict:
     """The Gluon kernel on mixed lengths with unused slots and NaN past the lengths, against the float64 reference
     (fp8-ds: over the dequantised rows)."""
     errs = {}
-    for heads, topk, ds in ((128, 2048, False), (64, 100, False), (128, 2048, True), (64, 100, True)):
+    for heads, topk, ds in ((128, 2048, False), (64, 100, False), (128, 2048, True), (64, 100, True),
+                            (16, 2048, False), (16, 2048, True)):
         case = make_sparse_case([4097, 2500, 65, 1], heads=heads, topk=topk, fp8_ds=ds, device="cuda", seed=heads)
         errs[f"rel_err_h{heads}_topk{topk}_{'fp8_ds' if ds else 'bf16'}"] = rel_error(
             run_sparse_case(mla_decode_sparse_gluon, case), case.ref)
@@ -48,7 +50,7 @@ def check() -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", help="JSON of the timed rows (required unless --check)")
-    ap.add_argument("--quick", action="store_true", help="the benchmark's four points only")
+    ap.add_argument("--quick", action="store_true", help="the first four points only")
     ap.add_argument("--check", action="store_true", help="only the correctness check, printed")
     ap.add_argument("--base", help="module under mlacalc.kernels with an earlier mla_decode_sparse_gluon, timed too")
     a = ap.parse_args()

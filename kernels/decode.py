@@ -88,8 +88,9 @@ def mla_decode(
     Sparse (DeepSeek Sparse Attention): with `indices` [B, s_q, topk] int32 each query token attends only the cache
     rows it selects (token positions through block_table, -1 unused; FlashMLA's style: the same entry point);
     impl "triton" runs triton_mla_sparse.mla_decode_sparse (bf16/fp16 rows or the 656-byte fp8-ds rows of
-    cache.pack_fp8_ds), "gluon" gluon_mla_sparse.mla_decode_sparse_gluon (sm_90, >= 64 heads, bf16/fp16 rows),
-    "auto" the Gluon kernel where gluon_sparse_supported says so and no Triton `config` is given.
+    cache.pack_fp8_ds), "gluon" gluon_mla_sparse.mla_decode_sparse_gluon (sm_90, bf16/fp16 rows or fp8-ds rows with a bf16 q),
+    "auto" the Gluon kernel where gluon_sparse_supported says so, the heads reach its AUTO_MIN_HEADS and no Triton
+    `config` is given.
     Bad input raises one KernelInputError (a ValueError naming the argument)."""
     if indices is not None:
         return _sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, kv_lora_rank, kv_scale, impl,
@@ -142,10 +143,10 @@ def _gluon_sparse_applies(q, kv_cache, kv_lora_rank) -> bool:
     if not (isinstance(q, torch.Tensor) and isinstance(kv_cache, torch.Tensor) and q.is_cuda and q.dim() == 4):
         return False
     try:
-        from .gluon_mla_sparse import gluon_sparse_supported
+        from .gluon_mla_sparse import AUTO_MIN_HEADS, gluon_sparse_supported
     except ImportError:  # a Triton without Gluon's Hopper API
         return False
-    return gluon_sparse_supported(q, kv_cache, kv_lora_rank=kv_lora_rank)
+    return q.shape[2] >= AUTO_MIN_HEADS and gluon_sparse_supported(q, kv_cache, kv_lora_rank=kv_lora_rank)
 
 
 _AUTO: dict = {}

@@ -1,9 +1,11 @@
-"""Sparse top-k MLA decode (DeepSeek Sparse Attention) for sm_90 in Gluon: 64+ heads, bf16/fp16 or fp8-ds rows.
+"""Sparse top-k MLA decode (DeepSeek Sparse Attention) for sm_90 in Gluon: any head count (auto: 16+), bf16/fp16 or
+fp8-ds rows.
 
 Same maths and arguments as triton_mla_sparse.mla_decode_sparse (each query token attends the `topk` cache rows its
-indexer selected; -1 and indices at or past the sequence's length are unused slots), for the many-heads case, where
-the Triton kernel stays 4-11x its floor (reports/h200/kernels.md): it holds one 8-warp program an SM and cannot keep
-a gather in flight beside its dots.
+indexer selected; -1 and indices at or past the sequence's length are unused slots). The Triton kernel stays 4-11x
+its floor at 64-128 heads (reports/h200/kernels.md): it holds one 8-warp program an SM and cannot keep a gather in
+flight beside its dots. This kernel is faster from 16 heads up (at 16-32 heads a program's 64-row tile also computes
+the next tokens' rows, unstored: the gather, not the dots, bounds it).
 
 Design: the dense seesaw kernel's two compute warp groups (gluon_mla_seesaw._wg0 / _wg1: scores of whole 32-slot
 tiles, softmax handed between the groups, each group owning half of O; here with FED and SPARSE), fed by a third
@@ -23,7 +25,7 @@ scattered rows.
     small group-major array; once a tile's copies have landed (cp.async.wait_group) the group dequantises it in place
     to bf16 (e4m3 x scale in fp32), fences and signals `ready`, while the next tile's copies fly. The compute groups
     are the 16-bit kernel's.
-Rows: one program = 64 heads of one query token x one split of its index list (grid: head blocks, splits,
+Rows: one program = up to 64 heads of one query token x one split of its index list (grid: head blocks, splits,
 B * s_q); splits are whole tiles, merged by triton_split_kv.combine_splits.
 """
 
@@ -54,7 +56,12 @@ __all__ = ["GluonSparseConfig", "mla_decode_sparse_gluon", "gluon_sparse_support
 # 3.9, where the old name raises); same leading arguments
 _cp_async = getattr(async_copy, "async_load", None) or async_copy.async_copy_global_to_shared
 
-BLOCK_H = 64  # heads a program: one wgmma M tile
+BLOCK_H = 64  # heads a program: one wgmma M tile (fewer heads: the rest of the tile is the next query tokens' rows,
+# computed and not stored)
+# impl="auto" (decode.py) picks this kernel from this many heads (below it: the Triton sparse kernel). Measured on
+# the H200 at 16 and 32 heads (reports/h200/tuning/ab_sparse_gluon_heads.json): 0.44-0.96x the Triton kernel's time
+# (bf16 rows 0.64-0.96, fp8-ds 0.44-0.69; batch 8-128, top-2048 of 32k); fewer heads were not timed
+AUTO_MIN_HEADS = 16
 # Slots a split holds resolved in shared memory (4 bytes each, beside Q and the four buffers: 227 KB in all; fp8-ds
 # rows also keep their scales; powers of two: the resolving tensor's length); the planner splits longer index lists
 MAX_SLOTS = 2048
@@ -359,8 +366,8 @@ def _mla_sparse_seesaw_kernel(
 
 
 def gluon_sparse_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: int = 512) -> bool:
-    """Whether mla_decode_sparse_gluon handles this call: an sm_90 GPU, 512 + 64 dims, at least 64 heads, q
-    contiguous; bf16/fp16 q with rows of its dtype, or bf16 q with fp8-ds rows (cache.pack_fp8_ds: 656 bytes);
+    """Whether mla_decode_sparse_gluon handles this call: an sm_90 GPU, 512 + 64 dims, any head count (a program
+    computes 64 query rows and stores the token's own: BLOCK_H), q contiguous; bf16/fp16 q with rows of its dtype, or bf16 q with fp8-ds rows (cache.pack_fp8_ds: 656 bytes);
     rows starting on 16 bytes (cp.async copies 16 bytes)."""
     if not (q.is_cuda and device_capability(q.device)[0] == 9) or kv_cache.dim() != 3 or q.dim() != 4:
         return False
@@ -371,7 +378,7 @@ def gluon_sparse_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_r
     row_bytes = fp8_ds_row_bytes(512, 64) if fp8_ds else Dk * q.element_size()
     dtype_ok = (q.dtype == torch.bfloat16 and fp8_ds) or (q.dtype in (torch.bfloat16, torch.float16)
                                                            and kv_cache.dtype == q.dtype)
-    return (dtype_ok and H >= BLOCK_H and q.is_contiguous()
+    return (dtype_ok and q.is_contiguous()
             and kv_cache.shape[-1] * kv_cache.element_size() == row_bytes and kv_cache.stride(-1) == 1
             and all(st * kv_cache.element_size() % 16 == 0 for st in kv_cache.stride()[:2])
             and kv_cache.data_ptr() % 16 == 0)
@@ -468,8 +475,8 @@ class _GluonSparsePlan:
         self.ints = (*(st for v in views for st in v.stride()[:2]), block_table.stride(0) if self.paged else 0,
                      indices.stride(0), indices.stride(1), H, s_q, topk, tokens_per_split, self.num_blocks,
                      self.capacity, *sp)
-        self._q_key = None
-        self._q_descs = None
+        self._q_key = self._kv_key = None
+        self._q_descs = self._views = None
 
     def q_descriptors(self, q):
         if q.data_ptr() != self._q_key:
@@ -481,6 +488,14 @@ class _GluonSparsePlan:
             self._q_key = q.data_ptr()
         return self._q_descs
 
+    def cache_views(self, kv_cache):
+        """The cache's three views, rebuilt only when its address changes (the plan's key fixes shape, strides
+        and dtype): 2-6 tensor views a call were host time of every eager call."""
+        if kv_cache.data_ptr() != self._kv_key:
+            self._views = _cache_views(kv_cache, self.r)
+            self._kv_key = kv_cache.data_ptr()
+        return self._views
+
     def launch(self, q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out, key):
         B, s_q, H, r = self.B, self.s_q, self.H, self.r
         if out is None:
@@ -490,7 +505,7 @@ class _GluonSparsePlan:
         has_lens = cache_seqlens is not None
         lens = cache_seqlens if has_lens else indices  # unused pointer
         bt = block_table if block_table is not None else indices  # unused pointer
-        args = (*self.q_descriptors(q), *_cache_views(kv_cache, r), indices, bt, lens, o_part, lse_part, out,
+        args = (*self.q_descriptors(q), *self.cache_views(kv_cache), indices, bt, lens, o_part, lse_part, out,
                 *self.ints, softmax_scale * LOG2E, self.paged, self.page_size, has_lens, self.fp8_ds, r,
                 self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single, MAX_SLOTS_FP8_DS if self.fp8_ds else MAX_SLOTS)
         _LAUNCH_SPARSE_SEESAW((key, has_lens), self.grid, args, num_warps=4)

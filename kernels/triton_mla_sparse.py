@@ -230,6 +230,20 @@ def default_sparse_config(heads: int, fp8_ds: bool) -> SparseMLAConfig:
                            programs_per_sm=2)
 
 
+def sparse_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, row_bytes: int, r: int = 512,
+                  fp8_ds: bool = False, config: SparseMLAConfig | None = None,
+                  num_splits: int | None = None) -> tuple[int, int]:
+    """(num_splits, tokens_per_split) mla_decode_sparse launches with for `batch_tokens` = B * s_q query tokens of
+    `heads` heads over `topk` slots of `row_bytes` (bf16 rows 2 (r + 64), fp8-ds 656): the split planner over the
+    token's head blocks (the profiler's prediction calls this rather than restating it)."""
+    cfg = config or default_sparse_config(heads, fp8_ds)
+    head_blocks = triton.cdiv(heads, max(16, min(cfg.block_h, triton.next_power_of_2(heads))))
+    return plan_splits(batch_tokens * head_blocks, topk, cfg.block_n, sms=sms,
+                       num_splits=num_splits, min_tokens=cfg.min_tokens_per_split,
+                       programs_per_sm=cfg.programs_per_sm, token_bytes=row_bytes,
+                       partial_bytes_per_split=batch_tokens * heads * r * 8)
+
+
 def sparse_slices(kv_lora_rank: int, fp8_ds: bool, mode: str = "slices") -> int:
     """The sparse kernel's NS: one slice per fp8-ds scale group (r / 128, at most 4); 0 = the whole-tile path (bf16 /
     fp16 / fp32 rows, "widen", or r > 512)."""
@@ -308,10 +322,9 @@ class _SparsePlan:
         ns = sparse_slices(r, self.fp8_ds, cfg.fp8_mode)
         block_h = max(16, min(cfg.block_h, triton.next_power_of_2(H)))
         head_blocks = triton.cdiv(H, block_h)
-        row_bytes = kv_cache.shape[-1] * kv_cache.element_size()
-        self.num_splits, tokens_per_split = plan_splits(
-            B * s_q * head_blocks, topk, cfg.block_n, sms=num_sms(dev), num_splits=num_splits,
-            min_tokens=cfg.min_tokens_per_split, programs_per_sm=cfg.programs_per_sm, token_bytes=row_bytes, partial_bytes_per_split=B * s_q * H * r * 8)
+        self.num_splits, tokens_per_split = sparse_splits(
+            B * s_q, H, topk, sms=num_sms(dev), row_bytes=kv_cache.shape[-1] * kv_cache.element_size(), r=r,
+            config=cfg, num_splits=num_splits)
         self.grid = (head_blocks, self.num_splits, B * s_q)
         self.single = self.num_splits == 1
         if self.single:

@@ -73,6 +73,28 @@ class OpCost:
                 "expected_s": self.expected_s, "backend": self.backend}
 
 
+def sparse_topk(spec: ModelSpec) -> int | None:
+    """Keys each query attends in a sparse (DSA) model's decode: its indexer's ``index_topk``; None when dense."""
+    a = spec.attention
+    return a.index_topk if a.kind == "dsa" else None
+
+
+def sparse_impl(spec: ModelSpec, kernel: str, tp: int = 1, *, sm90: bool = False) -> str:
+    """Which sparse decode kernel ``mla_decode(indices=..., impl=kernel)`` runs for this model (kernels/decode.py):
+    "gluon" when forced, or for auto on an sm_90 GPU at the Gluon kernel's dims (512 + 64, bf16 cache) from its
+    AUTO_MIN_HEADS; "triton" otherwise."""
+    if kernel == "gluon":
+        return "gluon"
+    a = spec.attention
+    if kernel != "auto" or not sm90 or (a.kv_lora_rank, a.qk_rope_head_dim) != (512, 64):
+        return "triton"
+    try:
+        from mlacalc.kernels.gluon_mla_sparse import AUTO_MIN_HEADS
+    except ImportError:  # a Triton without Gluon's Hopper API: decode.py keeps the Triton kernel
+        return "triton"
+    return "gluon" if heads_per_rank(spec, tp).q >= AUTO_MIN_HEADS else "triton"
+
+
 # profiled kernel -> the mlacalc.expected backend whose coefficients price it
 BACKEND = {"auto": "auto", "triton": "triton", "gluon": "auto", "flashmla": "flashmla", "sdpa": "sdpa",
            "eager": "other"}
@@ -183,6 +205,9 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
     parts = {"query": _round512(B * rows * d_q * ACT_BYTES), "output": _round512(B * rows * d_v * ACT_BYTES)}
     if kernel in ("triton", "auto", "gluon", "flashmla"):
         parts["cache_seqlens"] = _round512(B * 4)
+    topk = sparse_topk(spec)
+    if topk is not None:  # DSA: the indexer's selection, int32 [B, q, topk] (-1 where fewer keys are visible)
+        parts["indices"] = _round512(B * q * topk * 4)
     if kernel == "flashmla":
         # FlashMLA's dense decode (csrc/api/dense_decode.h, commit 9241ae3): per call an fp32 LSE [B, rows] and,
         # for its split-KV pass, fp32 partial outputs and LSEs for batch + num_sm_parts splits, where
@@ -228,8 +253,9 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
 
 
 def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
-                      sms: int = 132, kv_element_size: int = 2, paged: bool = False) -> int:
-    """The split count the Triton decode kernels will choose (their own heuristic, imported), 1 otherwise."""
+                      sms: int = 132, kv_element_size: int = 2, paged: bool = False, sm90: bool = False) -> int:
+    """The split count the project's decode kernels will choose (their own planners, imported), 1 otherwise. A
+    sparse (DSA) model splits its index lists: the planner of the sparse kernel :func:`sparse_impl` names."""
     if kernel not in ("triton", "auto", "gluon"):   # auto and gluon: the Triton plan (the Gluon kernel plans alike)
         return 1
     h = heads_per_rank(spec, tp)
@@ -237,6 +263,17 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
         import triton  # noqa: F401  (the kernels' planners need it)
     except Exception:
         return 1
+    topk = sparse_topk(spec)
+    if topk is not None:
+        a = spec.attention
+        row_bytes = (a.kv_lora_rank + a.qk_rope_head_dim) * kv_element_size
+        if sparse_impl(spec, kernel, tp, sm90=sm90) == "gluon":
+            from mlacalc.kernels.gluon_mla_sparse import sparse_gluon_splits
+
+            return sparse_gluon_splits(batch * q_tokens, h.q, topk, sms=sms, row_bytes=row_bytes)[0]
+        from mlacalc.kernels.triton_mla_sparse import sparse_splits
+
+        return sparse_splits(batch * q_tokens, h.q, topk, sms=sms, row_bytes=row_bytes, r=a.kv_lora_rank)[0]
     if family(spec.attention).kernel == "mla":
         from mlacalc.kernels.triton_mla_decode import mla_num_splits
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
+from mlacalc.attention.base import INDEX_FIELDS
+from mlacalc.attention.dsa import index_cache_bytes
 from mlacalc.errors import SpecError
 from mlacalc.hardware import Hardware
 from mlacalc.spec import ModelSpec, load_spec
@@ -106,7 +108,14 @@ class PointConfig:
                                               "triton, gluon)")
             if self.kernel == "flashmla" and (self.kv_dtype != "bf16" or (self.block_size or 64) != 64):
                 raise SpecError("--kernel", "FlashMLA's dense decode takes a bf16 cache in blocks of 64 tokens")
-            if self.kernel == "gluon":     # kernels/gluon_mla_decode.gluon_supported, less what needs a GPU to see
+            if predict.sparse_topk(spec) is not None:  # DSA: mla_decode(indices=...) over the selected rows
+                if self.kernel not in ("auto", "triton", "gluon"):
+                    raise SpecError("--kernel", f"{spec.name} attends its indexer's top-{spec.attention.index_topk}"
+                                                " keys: sparse decode runs through auto, triton or gluon")
+                if self.kv_dtype != "bf16":
+                    raise SpecError("--kv-dtype", "sparse (DSA) decode is profiled over a bf16 cache (the fp8-ds "
+                                                  "rows are timed by `mlacalc bench kernels --peers`)")
+            elif self.kernel == "gluon":  # kernels/gluon_mla_decode.gluon_supported, less what needs a GPU to see
                 rows = self.q_tokens * predict.heads_per_rank(spec, self.tp).q
                 if not mla or rows < 64 or (self.kv_dtype == "fp8" and (self.block_size or 64) % 32):
                     raise SpecError("--kernel", f"gluon runs MLA decode with at least 64 query rows per sequence "
@@ -143,9 +152,10 @@ class InferencePlan:
 
 
 def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 132,
-                   num_splits: int | None = None) -> InferencePlan:
+                   num_splits: int | None = None, sm90: bool = False) -> InferencePlan:
     """Everything predicted for an inference point; ``num_splits`` given: the Triton kernels' split count as
-    recorded (re-predicting on a machine without Triton), else the kernels' own heuristic."""
+    recorded (re-predicting on a machine without Triton), else the kernels' own heuristic (``sm90``: the GPU is a
+    Hopper, where auto runs the Gluon sparse kernel)."""
     L = cfg.layers or spec.num_layers
     bits = dtype_bits(cfg.kv_dtype)
     block = (cfg.block_size or _default_block(spec)) if cfg.paged else None
@@ -154,7 +164,7 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
     if cfg.phase == "decode":
         splits = num_splits if num_splits is not None else predict.kernel_num_splits(
             spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms,
-            kv_element_size=max(1, int(bits) // 8), paged=cfg.paged)
+            kv_element_size=max(1, int(bits) // 8), paged=cfg.paged, sm90=sm90)
         ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
                                       num_splits=splits, paged_block=block, sms=sms)
     else:
@@ -174,9 +184,12 @@ def kernel_view(cfg: PointConfig, spec: ModelSpec) -> ModelSpec:
     time is predicted over the whole causal prompt (the cache it is given still holds what the calculator counts:
     :func:`held_tokens`). Decode kernels read exactly the held tokens, so decode keeps the model's windows."""
     windowed = any(spec.layer_type(i) in ("sliding", "chunked") for i in range(spec.num_layers))
-    if cfg.phase != "prefill" or not windowed:
+    sparse = predict.sparse_topk(spec) is not None
+    if cfg.phase != "prefill" or not (windowed or sparse):
         return spec
     a = replace(spec.attention, sliding_window=None, global_every=None, chunk_size=None)
+    if sparse:  # SDPA attends every key of the prompt, not the indexer's top-k: MLA without the indexer
+        a = replace(a, kind="mla", **{f: None for f in INDEX_FIELDS})
     return replace(spec, attention=a, layer_types=None)
 
 
@@ -232,6 +245,10 @@ def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch) -> tuple[list, list]:
         if predict.mla_kernel(a):
             c = torch.empty(*rows, a.kv_lora_rank + a.qk_rope_head_dim, dtype=dt, device="cuda")
             layers.append([_random_(c)])
+            if predict.sparse_topk(spec) is not None:  # DSA: the indexer's fp8 keys and scales, held beside
+                # (counted by the calculator; the attention core does not read them)
+                ix = torch.empty(*rows, index_cache_bytes(a), dtype=torch.uint8, device="cuda")
+                layers[-1].append(ix.random_(0, 256))
         else:
             k = _random_(torch.empty(*rows, h.kv, a.qk_head_dim, dtype=dt, device="cuda"))
             v = _random_(torch.empty(*rows, h.kv, a.v_head_dim, dtype=dt, device="cuda"))
@@ -260,6 +277,15 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch):
         impl = cfg.kernel
         if impl == "flashmla":
             return _flashmla_step(cfg, a, calls, query, scale, torch)
+        topk = predict.sparse_topk(spec)
+        if topk is not None:  # DSA: each query attends the rows its indexer selected (drawn at random here)
+            picks = {C: dsa_indices(B, q, C, topk, torch).cuda() for C in set(held)}
+
+            def step():
+                for kv, seqlens, table, C in calls:
+                    dk.mla_decode(query, kv[0], seqlens, table, indices=picks[C], softmax_scale=scale,
+                                  kv_lora_rank=a.kv_lora_rank, impl=impl)
+            return step, (query, lens, picks)
 
         def step():
             for (cache,), seqlens, table, C in calls:
@@ -276,6 +302,20 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch):
                 extra = {"max_seqlen": C} if impl == "triton" else {}
                 dk.gqa_decode(query, k, v, seqlens, table, softmax_scale=scale, impl=impl, **extra)
     return step, (query, lens)
+
+
+def dsa_indices(batch: int, q_tokens: int, held: int, topk: int, torch, seed: int = 0):
+    """What a DSA indexer hands the sparse kernel: int32 [batch, q_tokens, topk], for each query token distinct
+    token positions among the keys it sees (query i of the step, the cache's last q_tokens, sees
+    held - q_tokens + i + 1), -1 in the slots past them. Drawn on the host (a seeded generator: no device
+    temporaries inside the measured peak); random, as the positions a real indexer picks are data-dependent."""
+    g = torch.Generator().manual_seed(seed)
+    out = torch.full((batch, q_tokens, topk), -1, dtype=torch.int32)
+    for i in range(q_tokens):
+        visible = held - q_tokens + i + 1
+        k = min(topk, visible)
+        out[:, i, :k] = torch.rand(batch, visible, generator=g).topk(k, dim=1).indices.to(torch.int32)
+    return out
 
 
 def _flashmla_step(cfg: PointConfig, a, calls, query, scale, torch):
@@ -394,7 +434,7 @@ def profile_point(cfg: PointConfig, hw: Hardware, *, flusher=None, nvml=None, sp
     import torch
 
     sms = torch.cuda.get_device_properties(0).multi_processor_count
-    plan = plan_inference(cfg, spec, hw, sms)
+    plan = plan_inference(cfg, spec, hw, sms, sm90=torch.cuda.get_device_capability(0)[0] == 9)
     free, _ = torch.cuda.mem_get_info()
     res = guarded(cfg, lambda: measure_inference(cfg, spec, plan, flusher=flusher, nvml=nvml),
                   plan.peak_bytes, free)
@@ -408,8 +448,8 @@ def assemble_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, r
              "layers_run": L, "layers_total": Lfull, "scaled": L != Lfull,
              "scale_note": (f"ran {L} of {Lfull} layers; *_full_model figures scale the per-layer ones by "
                             f"{Lfull}/{L}") if L != Lfull else "",
-             "window_note": ("prefill through SDPA, which has no window: its time is predicted over the whole "
-                             "causal prompt; the cache holds each layer's window")
+             "window_note": ("prefill through SDPA, which has no window or top-k selection: its time is "
+                             "predicted over the whole causal prompt; the cache holds what each layer keeps")
              if kernel_view(cfg, spec) is not spec else "",
              "predicted": {"kv_bytes": plan.kv_bytes, "kv_bytes_full_model": plan.kv_bytes_full_model,
                            "workspace": plan.workspace, "peak_bytes": plan.peak_bytes,

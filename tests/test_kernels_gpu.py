@@ -274,6 +274,10 @@ SPARSE_GLUON_CASES = {  # heads, s_q, topk, indices through a block table (else 
     "h128_fp8_ds": (128, 1, 2048, True, "fp8_ds"),
     "h64_fp8_ds_two_tokens": (64, 2, 2048, True, "fp8_ds"),
     "h64_fp8_ds_pool_rows_partial": (64, 1, 100, False, "fp8_ds"),
+    # fewer heads than a program's 64 rows: the rest are the next tokens' rows (the last token's: past q's end)
+    "h16": (16, 1, 2048, True, "bf16"),
+    "h32_pool_rows_partial": (32, 1, 100, False, "bf16"),
+    "h16_fp8_ds_two_tokens": (16, 2, 2048, True, "fp8_ds"),
 }
 
 
@@ -282,9 +286,9 @@ SPARSE_GLUON_CASES = {  # heads, s_q, topk, indices through a block table (else 
 def test_sparse_gluon(name):
     """The Gluon sparse kernel against the float64 reference with the same indices (unused slots, NaN past the
     lengths in the pool; fp8-ds: over the dequantised rows), with its own split plan, one split and many;
-    `mla_decode` picks it for these calls."""
+    `mla_decode` picks it for these calls from AUTO_MIN_HEADS heads."""
     from mlacalc.kernels.decode import _gluon_sparse_applies, mla_decode
-    from mlacalc.kernels.gluon_mla_sparse import mla_decode_sparse_gluon
+    from mlacalc.kernels.gluon_mla_sparse import AUTO_MIN_HEADS, mla_decode_sparse_gluon
     from mlacalc.kernels.testing import make_sparse_case, rel_error, run_sparse_case
 
     heads, s_q, topk, table, rows = SPARSE_GLUON_CASES[name]
@@ -295,7 +299,7 @@ def test_sparse_gluon(name):
     for splits in (None, 1, 7):
         out = run_sparse_case(mla_decode_sparse_gluon, case, check=True, num_splits=splits)
         assert rel_error(out, case.ref) < bound, splits
-    assert _gluon_sparse_applies(case.q, case.kv_cache, 512)
+    assert _gluon_sparse_applies(case.q, case.kv_cache, 512) == (heads >= AUTO_MIN_HEADS)
     out = mla_decode(case.q, case.kv_cache, case.cache_seqlens, case.block_table, indices=case.indices,
                      softmax_scale=case.softmax_scale)
     assert rel_error(out, case.ref) < bound
@@ -303,18 +307,19 @@ def test_sparse_gluon(name):
 
 @needs_sm90
 def test_sparse_gluon_domain():
-    """Fewer than 64 heads, and fp8-ds rows with an fp16 query (their RoPE part is bf16), stay on the Triton
-    kernel; forcing the Gluon kernel there is one ValueError, not a fault."""
+    """fp8-ds rows with an fp16 query (their RoPE part is bf16) stay on the Triton kernel; forcing the Gluon kernel
+    there is one ValueError, not a fault. A q of fewer rows than the 64 of Q's TMA box (2 tokens x 16 heads) runs:
+    the box's rows past q's end are zero-filled and not stored."""
     from mlacalc.kernels.decode import _gluon_sparse_applies
     from mlacalc.kernels.gluon_mla_sparse import mla_decode_sparse_gluon
-    from mlacalc.kernels.testing import make_sparse_case, run_sparse_case
+    from mlacalc.kernels.testing import make_sparse_case, rel_error, run_sparse_case
 
     small = make_sparse_case([300, 200], heads=16, topk=256, device="cuda", seed=5)
+    assert rel_error(run_sparse_case(mla_decode_sparse_gluon, small, check=True), small.ref) < 1e-2
     ds16 = make_sparse_case([300, 200], heads=64, topk=256, fp8_ds=True, dtype=torch.float16, device="cuda", seed=6)
-    for case in (small, ds16):
-        assert not _gluon_sparse_applies(case.q, case.kv_cache, 512)
-        with pytest.raises(ValueError):
-            run_sparse_case(mla_decode_sparse_gluon, case)
+    assert not _gluon_sparse_applies(ds16.q, ds16.kv_cache, 512)
+    with pytest.raises(ValueError):
+        run_sparse_case(mla_decode_sparse_gluon, ds16)
 
 
 SPARSE_FP8_CONFIGS = {  # issue 14: fp8-ds modes the defaults (test_sparse_mla_topk2048) do not run

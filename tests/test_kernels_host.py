@@ -98,8 +98,8 @@ def test_gqa_and_sparse_plans_are_cached_too(monkeypatch):
 @pytest.mark.parametrize("fp8_ds", [False, True])
 def test_gluon_sparse_plan_is_cached_and_a_cached_call_touches_no_device(monkeypatch, fp8_ds):
     """The Gluon sparse wrapper's host side, with the kernel launch recorded (its domain check forced, as off an
-    sm_90 GPU it says no): one plan per shape, Q's TMA descriptors rebuilt only for a new q, no device query or
-    host sync in a cached call; the launch gets the three views of the cache (fp8-ds: latent, scales, RoPE), one
+    sm_90 GPU it says no): one plan per shape, Q's TMA descriptors rebuilt only for a new q and the cache's views
+    only for a new cache address, no device query or host sync in a cached call; the launch gets the three views of the cache (fp8-ds: latent, scales, RoPE), one
     program per 64 heads, per split and per query token, and the kernel's constants (FP8_DS)."""
     pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
     from mlacalc.kernels import gluon_mla_sparse as gs
@@ -133,9 +133,18 @@ def test_gluon_sparse_plan_is_cached_and_a_cached_call_touches_no_device(monkeyp
         assert views[0] is pool and views[2].data_ptr() - pool.data_ptr() == 2 * 512
     assert named["FP8_DS"] is fp8_ds
     assert [named[k] for k in ("D_LAT", "D_ROPE", "BLOCK_H", "BLOCK_N", "NUM_BUF")] == [512, 64, 64, 32, 4]
+    gs.mla_decode_sparse_gluon(q, pool, idx, bt, softmax_scale=0.1, check=False)  # the same cache: the same views
+    again = dict(zip(gs._mla_sparse_seesaw_kernel.arg_names, launches[-1][1]))
+    assert all(again[k] is v for k, v in zip(("KV_LAT", "KV_SC", "KV_ROPE"), views))
     q2 = q.clone()  # a new q: new descriptors, same plan
     gs.mla_decode_sparse_gluon(q2, pool, idx, bt, softmax_scale=0.1, check=False)
     assert plans.misses == before + 1 and launches[-1][1][0] is not descs[0]
+    pool2 = pool.clone()  # a new cache of the same layout: same plan, its own views
+    gs.mla_decode_sparse_gluon(q2, pool2, idx, bt, softmax_scale=0.1, check=False)
+    moved = dict(zip(gs._mla_sparse_seesaw_kernel.arg_names, launches[-1][1]))
+    assert plans.misses == before + 1
+    assert [moved[k].data_ptr() - pool2.data_ptr() for k in ("KV_LAT", "KV_SC", "KV_ROPE")] == \
+        [v.data_ptr() - pool.data_ptr() for v in views]
 
 
 def test_sm_count_and_capability_are_queried_once_per_device(monkeypatch):
@@ -283,8 +292,8 @@ def test_the_gluon_wrapper_names_a_misplaced_or_missing_kv_scale():
 
 def test_sparse_impl_choice_and_the_gluon_sparse_wrapper_outside_its_domain():
     """mla_decode(indices=...) takes impl "auto", "triton" or "gluon" (else one KernelInputError naming impl); the
-    Gluon sparse kernel called on CPU tensors, or with fewer than 64 heads, is one KernelInputError naming q before
-    any device work; impl="auto" on a CPU keeps the Triton kernel (checked against the float64 reference in
+    Gluon sparse kernel called on CPU tensors (64 or 16 heads) is one KernelInputError naming q before any device
+    work; impl="auto" on a CPU keeps the Triton kernel (checked against the float64 reference in
     test_kernels_triton_interp)."""
     pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
     from mlacalc.kernels.decode import _gluon_sparse_applies, mla_decode
@@ -322,7 +331,7 @@ def test_gluon_sparse_domain_check_answers_no_for_odd_ranks_instead_of_failing(m
     ds = fake(torch.zeros(4, 64, 656, dtype=torch.uint8))
     assert gs.gluon_sparse_supported(q, ds)  # the kernel's own shape: yes
     assert not gs.gluon_sparse_supported(q, ds, kv_lora_rank=100)  # fp8_ds_row_bytes(100, ...) would assert
-    assert not gs.gluon_sparse_supported(fake(torch.randn(1, 1, 16, 576, dtype=torch.bfloat16)), ds)  # 16 heads
+    assert gs.gluon_sparse_supported(fake(torch.randn(1, 1, 16, 576, dtype=torch.bfloat16)), ds)  # any head count
 
 
 def test_unknown_fp8_mode_is_one_value_error_naming_config():

@@ -163,6 +163,77 @@ def test_bad_combinations_are_one_line_spec_errors():
         PointConfig("llama-3.1-8b", layers=99).validate(load_spec("llama-3.1-8b"))
 
 
+# --- sparse (DSA) decode: the profiler runs what the calculator prices ------------------------------------
+
+def test_dsa_indices_are_distinct_visible_positions_padded_with_minus_one():
+    """Worked by hand: a step of 2 query tokens over a cache of 5 tokens: query 0 sees positions 0-3 (4 keys),
+    query 1 sees 0-4; top-4 takes all 4 of query 0's keys and 4 distinct of query 1's 5. A cache of 3 tokens under
+    a top-4 fills 3 slots and leaves one -1."""
+    import torch
+
+    from mlacalc.profiler.run import dsa_indices
+
+    idx = dsa_indices(2, 2, 5, 4, torch)
+    assert idx.shape == (2, 2, 4) and idx.dtype == torch.int32
+    for b in range(2):
+        assert sorted(idx[b, 0].tolist()) == [0, 1, 2, 3]
+        q1 = idx[b, 1].tolist()
+        assert len(set(q1)) == 4 and all(0 <= i <= 4 for i in q1)
+    short = dsa_indices(3, 1, 3, 4, torch)
+    for b in range(3):
+        assert sorted(short[b, 0].tolist()) == [-1, 0, 1, 2]
+    assert torch.equal(dsa_indices(2, 2, 5, 4, torch), idx)  # seeded: the same selection every run
+
+
+def test_dsa_decode_workspace_and_splits_follow_the_sparse_kernels():
+    """DeepSeek-V3.2 at tp 8 (16 heads): the indices are int32 [B, q, 2048] (3 x 1 x 2048 x 4 = 24,576 bytes);
+    auto plans with the Gluon sparse kernel's planner on an sm_90 GPU (16 heads reach its AUTO_MIN_HEADS) and with
+    the Triton sparse kernel's elsewhere, each over the 2048-slot index lists, not the 32k context."""
+    pytest.importorskip("triton")
+    from mlacalc.kernels.gluon_mla_sparse import sparse_gluon_splits
+    from mlacalc.kernels.triton_mla_sparse import sparse_splits
+
+    spec = load_spec("deepseek-v3.2")
+    ws = predict.decode_workspace(spec, "auto", 3, 32768, tp=8)
+    assert ws["indices"] == 3 * 1 * 2048 * 4
+    assert predict.sparse_impl(spec, "auto", 8, sm90=True) == "gluon"
+    assert predict.sparse_impl(spec, "auto", 8, sm90=False) == "triton"
+    assert predict.sparse_impl(spec, "auto", 16, sm90=True) == "triton"  # 8 heads: below AUTO_MIN_HEADS
+    assert predict.sparse_impl(spec, "gluon", 16) == "gluon"
+    g = predict.kernel_num_splits(spec, "auto", 3, 32768, tp=8, sm90=True)
+    t = predict.kernel_num_splits(spec, "auto", 3, 32768, tp=8, sm90=False)
+    assert g == sparse_gluon_splits(3, 16, 2048, sms=132)[0]
+    assert t == sparse_splits(3, 16, 2048, sms=132, row_bytes=1152)[0]
+    assert predict.decode_workspace(load_spec("deepseek-v3"), "auto", 3, 32768, tp=8).get("indices") is None
+
+
+def test_dsa_profiles_sparse_decode_and_dense_prefill():
+    """A DSA model's decode is timed through the sparse kernels (auto/triton/gluon over a bf16 cache; anything
+    else is one SpecError naming the flag) and its cache holds the indexer's keys too (the calculator counts them:
+    DeepSeek-V3.2, 1 layer x 2 x 1000 tokens x (1152 + 132) bytes); prefill runs SDPA over every key, so its
+    prediction is MLA's without the top-k."""
+    from mlacalc.errors import SpecError
+    from mlacalc.profiler.run import kernel_view
+
+    spec = load_spec("deepseek-v3.2")
+    for kernel in ("auto", "triton", "gluon"):
+        PointConfig("deepseek-v3.2", kernel=kernel, tp=8).validate(spec)
+    for kernel in ("flashmla", "eager"):
+        with pytest.raises(SpecError, match="^--kernel"):
+            PointConfig("deepseek-v3.2", kernel=kernel).validate(spec)
+    with pytest.raises(SpecError, match="^--kv-dtype"):
+        PointConfig("deepseek-v3.2", kv_dtype="fp8").validate(spec)
+    assert predict.kv_bytes(spec, 2, 1000, layers=1) == 2 * 1000 * (1152 + 132)
+    decode = PointConfig("deepseek-v3.2", batch=2, context=32768, tp=8, layers=1)
+    assert kernel_view(decode, spec) is spec
+    prefill = PointConfig("deepseek-v3.2", phase="prefill", kernel="sdpa", batch=1, context=8192, tp=8, layers=1)
+    dense = kernel_view(prefill, spec)
+    assert dense.attention.kind == "mla" and dense.attention.index_topk is None
+    sparse_op = predict.attn_core(spec, H100, "prefill", 1, 8192, tp=8, layers=1)
+    dense_op = predict.attn_core(dense, H100, "prefill", 1, 8192, tp=8, layers=1)
+    assert dense_op.flops > 2 * sparse_op.flops  # 8k prompt: a top-2048 query attends at most a quarter
+
+
 # --- reports from a canned result set ----------------------------------------------------------------------
 
 def canned_points():

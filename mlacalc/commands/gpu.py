@@ -43,6 +43,7 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
             batch: BatchOpt = "8", context: ContextOpt = "4k",
             kernel: Annotated[str, typer.Option("--kernel", help="auto | triton | gluon | flashmla | eager | sdpa (MLA "
                                                 "decode: auto, triton, gluon (64+ query rows), flashmla or eager; "
+                                                "DSA decode, over the indexer's top-k: auto, triton or gluon; "
                                                 "MHA/GQA decode: auto, triton or sdpa; prefill/train: sdpa)")]
             = "auto",
             layers: Annotated[Optional[int], typer.Option("--layers", help="Build and run N layers and scale "
