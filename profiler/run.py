@@ -314,7 +314,10 @@ def dsa_indices(batch: int, q_tokens: int, held: int, topk: int, torch, seed: in
     for i in range(q_tokens):
         visible = held - q_tokens + i + 1
         k = min(topk, visible)
-        out[:, i, :k] = torch.rand(batch, visible, generator=g).topk(k, dim=1).indices.to(torch.int32)
+        rows = max(1, (1 << 24) // visible)  # sequences a draw: at most 64 MB of host scores (1M-token contexts)
+        for b in range(0, batch, rows):
+            n = min(rows, batch - b)
+            out[b:b + n, i, :k] = torch.rand(n, visible, generator=g).topk(k, dim=1).indices.to(torch.int32)
     return out
 
 
