@@ -1,10 +1,10 @@
-"""Sparse top-k MLA decode (DeepSeek Sparse Attention) for sm_90 in Gluon: any head count (auto: 16+), bf16/fp16 or
+"""Sparse top-k MLA decode (DeepSeek Sparse Attention) for sm_90 in Gluon: any head count (auto: 8+), bf16/fp16 or
 fp8-ds rows.
 
 Same maths and arguments as triton_mla_sparse.mla_decode_sparse (each query token attends the `topk` cache rows its
 indexer selected; -1 and indices at or past the sequence's length are unused slots). The Triton kernel stays 4-11x
 its floor at 64-128 heads (reports/h200/kernels.md): it holds one 8-warp program an SM and cannot keep a gather in
-flight beside its dots. This kernel is faster from 16 heads up (at 16-32 heads a program's 64-row tile also computes
+flight beside its dots. This kernel is faster from 8 heads up (at 8-32 heads a program's 64-row tile also computes
 the next tokens' rows, unstored: the gather, not the dots, bounds it).
 
 Design: the dense seesaw kernel's two compute warp groups (gluon_mla_seesaw._wg0 / _wg1: scores of whole 32-slot
@@ -60,8 +60,9 @@ BLOCK_H = 64  # heads a program: one wgmma M tile (fewer heads: the rest of the 
 # computed and not stored)
 # impl="auto" (decode.py) picks this kernel from this many heads (below it: the Triton sparse kernel). Measured on
 # the H200 at 16 and 32 heads (reports/h200/tuning/ab_sparse_gluon_heads.json): 0.44-0.96x the Triton kernel's time
-# (bf16 rows 0.64-0.96, fp8-ds 0.44-0.69; batch 8-128, top-2048 of 32k); fewer heads were not timed
-AUTO_MIN_HEADS = 16
+# (bf16 rows 0.64-0.96, fp8-ds 0.44-0.69; batch 8-128, top-2048 of 32k); at 8 heads, 4 layers of GLM-5 at tp 8 and
+# DeepSeek-V3.2 at tp 16 through the profiler (reports/h200/dsa_profile_more.jsonl): 0.72-0.93x; fewer not timed
+AUTO_MIN_HEADS = 8
 # Slots a split holds resolved in shared memory (4 bytes each, beside Q and the four buffers: 227 KB in all; fp8-ds
 # rows also keep their scales; powers of two: the resolving tensor's length); the planner splits longer index lists
 MAX_SLOTS = 2048

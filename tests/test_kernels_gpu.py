@@ -278,6 +278,8 @@ SPARSE_GLUON_CASES = {  # heads, s_q, topk, indices through a block table (else 
     "h16": (16, 1, 2048, True, "bf16"),
     "h32_pool_rows_partial": (32, 1, 100, False, "bf16"),
     "h16_fp8_ds_two_tokens": (16, 2, 2048, True, "fp8_ds"),
+    "h8": (8, 1, 2048, True, "bf16"),  # DeepSeek-V3.2 at tp 16, GLM-5 at tp 8
+    "h8_fp8_ds": (8, 1, 512, False, "fp8_ds"),
 }
 
 

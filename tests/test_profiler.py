@@ -187,7 +187,7 @@ def test_dsa_indices_are_distinct_visible_positions_padded_with_minus_one():
 
 def test_dsa_decode_workspace_and_splits_follow_the_sparse_kernels():
     """DeepSeek-V3.2 at tp 8 (16 heads): the indices are int32 [B, q, 2048] (3 x 1 x 2048 x 4 = 24,576 bytes);
-    auto plans with the Gluon sparse kernel's planner on an sm_90 GPU (16 heads reach its AUTO_MIN_HEADS) and with
+    auto plans with the Gluon sparse kernel's planner on an sm_90 GPU (16 heads reach its AUTO_MIN_HEADS, 8) and with
     the Triton sparse kernel's elsewhere, each over the 2048-slot index lists, not the 32k context."""
     pytest.importorskip("triton")
     from mlacalc.kernels.gluon_mla_sparse import sparse_gluon_splits
@@ -198,7 +198,7 @@ def test_dsa_decode_workspace_and_splits_follow_the_sparse_kernels():
     assert ws["indices"] == 3 * 1 * 2048 * 4
     assert predict.sparse_impl(spec, "auto", 8, sm90=True) == "gluon"
     assert predict.sparse_impl(spec, "auto", 8, sm90=False) == "triton"
-    assert predict.sparse_impl(spec, "auto", 16, sm90=True) == "triton"  # 8 heads: below AUTO_MIN_HEADS
+    assert predict.sparse_impl(spec, "auto", 32, sm90=True) == "triton"  # 4 heads: below AUTO_MIN_HEADS
     assert predict.sparse_impl(spec, "gluon", 16) == "gluon"
     g = predict.kernel_num_splits(spec, "auto", 3, 32768, tp=8, sm90=True)
     t = predict.kernel_num_splits(spec, "auto", 3, 32768, tp=8, sm90=False)
