@@ -98,6 +98,9 @@ class PointConfig:
             raise SpecError("--layers", f"must be between 1 and {spec.num_layers} for {spec.name}")
         mla = predict.mla_kernel(spec.attention)
         if self.phase == "decode":
+            if self.q_tokens > self.context:  # the step's queries are the cache's last tokens
+                raise SpecError("--q-tokens", f"{self.q_tokens} query tokens need a context of at least as many "
+                                              f"tokens, got {self.context}")
             if mla and self.kernel == "sdpa":
                 raise SpecError("--kernel", "MLA decode runs absorbed: auto, triton, flashmla or eager (sdpa is for "
                                             "MHA/GQA)")

@@ -223,6 +223,8 @@ def test_dsa_profiles_sparse_decode_and_dense_prefill():
             PointConfig("deepseek-v3.2", kernel=kernel).validate(spec)
     with pytest.raises(SpecError, match="^--kv-dtype"):
         PointConfig("deepseek-v3.2", kv_dtype="fp8").validate(spec)
+    with pytest.raises(SpecError, match="^--q-tokens"):  # query 0 would see no key to select
+        PointConfig("deepseek-v3.2", q_tokens=4, context=3).validate(spec)
     assert predict.kv_bytes(spec, 2, 1000, layers=1) == 2 * 1000 * (1152 + 132)
     decode = PointConfig("deepseek-v3.2", batch=2, context=32768, tp=8, layers=1)
     assert kernel_view(decode, spec) is spec
