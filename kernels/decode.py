@@ -88,8 +88,8 @@ def mla_decode(
     Sparse (DeepSeek Sparse Attention): with `indices` [B, s_q, topk] int32 each query token attends only the cache
     rows it selects (token positions through block_table, -1 unused; FlashMLA's style: the same entry point);
     impl "triton" runs triton_mla_sparse.mla_decode_sparse (bf16/fp16 rows or the 656-byte fp8-ds rows of
-    cache.pack_fp8_ds), "gluon" gluon_mla_sparse.mla_decode_sparse_gluon (sm_90, bf16/fp16 rows or fp8-ds rows with a bf16 q),
-    "auto" the Gluon kernel where gluon_sparse_supported says so, the heads reach its AUTO_MIN_HEADS and no Triton
+    cache.pack_fp8_ds), "gluon" gluon_mla_sparse.mla_decode_sparse_gluon (sm_90, bf16/fp16 rows or fp8-ds rows
+    with a bf16 q), "auto" the Gluon kernel where gluon_sparse_supported says so, the heads reach its AUTO_MIN_HEADS and no Triton
     `config` is given.
     Bad input raises one KernelInputError (a ValueError naming the argument)."""
     if indices is not None:

@@ -230,6 +230,11 @@ def default_sparse_config(heads: int, fp8_ds: bool) -> SparseMLAConfig:
                            programs_per_sm=2)
 
 
+def sparse_block_h(heads: int, config: SparseMLAConfig) -> int:
+    """Heads a program computes: the config's tile, shrunk to the heads' power of two, 16 at least (tl.dot)."""
+    return max(16, min(config.block_h, triton.next_power_of_2(heads)))
+
+
 def sparse_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, row_bytes: int, r: int = 512,
                   fp8_ds: bool = False, config: SparseMLAConfig | None = None,
                   num_splits: int | None = None) -> tuple[int, int]:
@@ -237,8 +242,7 @@ def sparse_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, row_byt
     `heads` heads over `topk` slots of `row_bytes` (bf16 rows 2 (r + 64), fp8-ds 656): the split planner over the
     token's head blocks (the profiler's prediction calls this rather than restating it)."""
     cfg = config or default_sparse_config(heads, fp8_ds)
-    head_blocks = triton.cdiv(heads, max(16, min(cfg.block_h, triton.next_power_of_2(heads))))
-    return plan_splits(batch_tokens * head_blocks, topk, cfg.block_n, sms=sms,
+    return plan_splits(batch_tokens * triton.cdiv(heads, sparse_block_h(heads, cfg)), topk, cfg.block_n, sms=sms,
                        num_splits=num_splits, min_tokens=cfg.min_tokens_per_split,
                        programs_per_sm=cfg.programs_per_sm, token_bytes=row_bytes,
                        partial_bytes_per_split=batch_tokens * heads * r * 8)
@@ -320,7 +324,7 @@ class _SparsePlan:
         cfg = config or default_sparse_config(H, self.fp8_ds)
         require(cfg.fp8_mode in FP8_MODES, "config", f"fp8_mode {cfg.fp8_mode!r}: one of {', '.join(FP8_MODES)}")
         ns = sparse_slices(r, self.fp8_ds, cfg.fp8_mode)
-        block_h = max(16, min(cfg.block_h, triton.next_power_of_2(H)))
+        block_h = sparse_block_h(H, cfg)
         head_blocks = triton.cdiv(H, block_h)
         self.num_splits, tokens_per_split = sparse_splits(
             B * s_q, H, topk, sms=num_sms(dev), row_bytes=kv_cache.shape[-1] * kv_cache.element_size(), r=r,
