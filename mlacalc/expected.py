@@ -27,7 +27,11 @@ the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them)
 which run on mma.sync rather than wgmma; plus, for an 8-bit cache, widening ``key_elems`` per key at
 ``dequant_gelem_s`` G elements/s per program, latency-bound, so programs resident on one SM overlap it). Tiles of
 64 or more rows over an 8-bit cache run the Gluon kernel, whose third warp group widens each tile while the other
-two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. With more than
+two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. Rows selected by
+index (DeepSeek Sparse Attention's top-k, ``DecodeShape.gathered``) on those backends, from 8 heads, run the Gluon
+sparse kernel: its own planner (:func:`sparse_split_plan`), 64-row tiles, and a gather warp group that copies a CTA's
+rows at ``gather_sm_gb_s`` and then widens 8-bit rows, the two one after the other, beside the dots; the Triton
+sparse kernel (backend ``triton``, fewer heads) is priced as the dense one over the selected keys. With more than
 one split, a combine kernel merges the partials: the larger
 of reading them at the bandwidth and ``splits x combine_us_per_split`` (each combine program loops over the splits
 one after another). Each kernel launch adds ``fixed_us``.
@@ -77,6 +81,15 @@ PROGRAMS_PER_SM = {"mla": 1, "gqa": 4}
 # ... except the MLA kernel's tile for an 8-bit cache and <= 16 query rows (default_mla_config): two 4-warp
 # programs an SM, over 32-key tiles (every 8-bit MLA tile is 32 keys).
 FP8_SMALL_PROGRAMS_PER_SM, FP8_SMALL_ROWS, FP8_TILE_KEYS = 2, 16, 32
+# DeepSeek Sparse Attention decode (index-selected rows: DecodeShape.gathered) on the project's Gluon sparse kernel
+# (kernels/gluon_mla_sparse.py), which the Gluon backends run from SPARSE_GROUP_MIN_HEADS heads (its AUTO_MIN_HEADS):
+# one program per query token and block of SPARSE_TILE_ROWS heads (BLOCK_H; fewer heads fill the tile's other rows
+# with computed, unstored ones), one program an SM, over whole tiles of SPARSE_TILE_KEYS slots (BLOCK_N); its planner
+# (sparse_gluon_splits) is the dense one with splits of SPARSE_MIN_SPLIT slots at least (GluonSparseConfig), then
+# enough splits that none holds more slots than it resolves in shared memory (MAX_SLOTS; MAX_SLOTS_FP8_DS for 8-bit
+# rows, whose scales sit beside them).
+SPARSE_TILE_ROWS, SPARSE_TILE_KEYS, SPARSE_MIN_SPLIT, SPARSE_GROUP_MIN_HEADS = 64, 32, 128, 8
+SPARSE_MAX_SLOTS, SPARSE_MAX_SLOTS_8BIT = 2048, 1024
 FLASHMLA_BLOCK = 64            # FlashMLA: keys per block (its page size), csrc/api/dense_decode.h
 FLASHMLA_OVERHEAD_BLOCKS = 5   # FlashMLA's scheduler charges each request 5 blocks of fixed work (get_mla_metadata)
 
@@ -99,6 +112,8 @@ class KernelModel:
     widen_group_gelem_s: float = 0.0   # ... tiles of 64+ rows: elements a CTA's widening warp group converts per ns,
     #                                    beside the dots (the Gluon kernel; 0: hidden behind them)
     small_tile_mma_eff: float = 0.0    # tiles under 64 rows (mma.sync, not wgmma): their tensor-core share (0: mma_eff)
+    gather_sm_gb_s: float = 0.0        # index-selected rows (DSA) one CTA's gather warp group copies, GB/s (latency-
+    #                                    bound: a few tiles in flight; 0: gathered rows stream like contiguous keys)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -176,7 +191,8 @@ def _kernel_model(hw, backend: str) -> KernelModel:
         base = DEFAULTS["other"]
     if base.sm_bandwidth_gb_s and getattr(hw, "sms", 0):
         scale = hw.mem_bandwidth_gb_s / hw.sms / DEFAULT_SMS_BANDWIDTH
-        base = replace(base, sm_bandwidth_gb_s=base.sm_bandwidth_gb_s * scale)
+        base = replace(base, sm_bandwidth_gb_s=base.sm_bandwidth_gb_s * scale,
+                       gather_sm_gb_s=base.gather_sm_gb_s * scale)
     return base
 
 
@@ -195,6 +211,8 @@ class DecodeShape:
     launches_per_layer: int = 2
     key_elems: float = 0.0     # elements of one key (with key_bytes: 8-bit caches are widened before the dots)
     kernel: str = "mla"        # the family's decode kernel: "mla" (one latent shared by all heads) or "gqa"
+    tokens: int = 1            # query tokens of a sequence in this step (rows = tokens x heads / kv_groups)
+    gathered: bool = False     # each query attends rows it selected by index (DSA top-k), not a contiguous range
 
 
 @dataclass(frozen=True)
@@ -301,6 +319,40 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str) -> Sp
     return SplitPlan(units * splits, shape.keys / splits, splits)
 
 
+def sparse_group(shape: DecodeShape, widen_group: bool) -> bool:
+    """Whether the decode core runs on the Gluon sparse kernel: index-selected MLA rows on a backend that runs the
+    Gluon kernels (``widen_group``: GROUP_WIDENING), with SPARSE_GROUP_MIN_HEADS heads or more (fewer: the Triton
+    sparse kernel, priced as the dense Triton kernel over the selected keys)."""
+    return (widen_group and shape.gathered and shape.kernel == "mla"
+            and shape.rows // max(1, shape.tokens) >= SPARSE_GROUP_MIN_HEADS)
+
+
+def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
+    """The Gluon sparse kernel's CTAs (kernels/gluon_mla_sparse.sparse_gluon_splits, restated without Triton): one
+    per query token and SPARSE_TILE_ROWS-head block and split; splits from the dense planner (:func:`choose_splits`,
+    one program an SM, SPARSE_MIN_SPLIT slots at least, 128 at most, whole SPARSE_TILE_KEYS-slot tiles), then at
+    least enough that no split holds more slots than the kernel resolves in shared memory."""
+    heads = shape.rows // max(1, shape.tokens)
+    units = shape.seqs * shape.tokens * math.ceil(heads / SPARSE_TILE_ROWS)
+    splits = choose_splits(units, shape.keys, sms=sms, min_tokens=SPARSE_MIN_SPLIT, max_splits=128,
+                           token_bytes=shape.key_bytes, tile_keys=SPARSE_TILE_KEYS,
+                           partial_bytes_per_split=shape.seqs * shape.rows * shape.out_dv * 8)
+    cap = SPARSE_MAX_SLOTS_8BIT if widens(shape) else SPARSE_MAX_SLOTS
+    per = math.ceil(math.ceil(shape.keys / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
+    if per > cap:                 # plan_splits(num_splits=ceil(keys / cap)): whole tiles a split, recounted
+        per = math.ceil(math.ceil(shape.keys / math.ceil(shape.keys / cap)) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
+        splits = math.ceil(shape.keys / per)
+    return SplitPlan(units * splits, shape.keys / splits, splits)
+
+
+def decode_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, widen_group: bool = False) -> SplitPlan:
+    """The CTAs of one layer's decode core: the Gluon sparse kernel's plan where it runs (:func:`sparse_group`), else
+    ``planner``'s (:func:`split_plan`)."""
+    if sparse_group(shape, widen_group):
+        return sparse_split_plan(shape, sms)
+    return split_plan(shape, m, sms, planner)
+
+
 def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float, planner: str = "waves",
                        widen_group: bool = False) -> float:
     """Expected seconds of the split-KV decode attention core (see the module docstring). widen_group: the backend
@@ -315,7 +367,9 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         body = max(shape.seqs * shape.kv_groups * shape.keys * shape.key_bytes / bw,
                    flops / (peak_flops * m.mma_eff))
         return shape.layers * (body + shape.launches_per_layer * m.fixed_us * 1e-6)
-    plan = split_plan(shape, m, sms, planner)
+    plan, sparse = decode_plan(shape, m, sms, planner, widen_group), sparse_group(shape, widen_group)
+    if sparse:    # the Gluon sparse kernel: 64-row tiles; a token's head blocks gather the same rows (L2 serves one)
+        tile, tiles = SPARSE_TILE_ROWS, math.ceil(shape.rows / max(1, shape.tokens) / SPARSE_TILE_ROWS)
     # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles
     bytes_cta, flops_cta = plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
     # 8-bit caches: tiles under 64 rows (Triton) widen in the program, one tile after another; larger tiles (Gluon) in
@@ -324,10 +378,15 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     rate = m.widen_group_gelem_s if group else m.dequant_gelem_s
     widen_cta = plan.keys_cta * shape.key_elems / (rate * 1e9) if (rate and widens(shape)) else 0.0
     sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
-    per_sm = kernel_tiling(shape)[0] if planner == "cost" else 1
+    # the Gluon sparse kernel's gather warp group copies each CTA's selected rows at gather_sm_gb_s, then (8-bit rows)
+    # dequantises them once they land: copies and dequantisation one after the other, beside the compute groups' dots
+    gather_bw = m.gather_sm_gb_s * 1e9 if (sparse and m.gather_sm_gb_s) else sm_bw
+    if sparse:
+        widen_cta += plan.keys_cta * shape.key_bytes / gather_bw
+    per_sm = kernel_tiling(shape)[0] if (planner == "cost" and not sparse) else 1
     mma = m.small_tile_mma_eff if (tile < TILE_ROWS and m.small_tile_mma_eff) else m.mma_eff
     # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
-    ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / sm_bw
+    ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / gather_bw
     body, left = 0.0, plan.ctas
     while left > 0:                               # waves of up to per_sm CTAs on every SM
         a = min(left, sms * per_sm)

@@ -356,7 +356,7 @@ def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str |
                        kv_groups=groups, keys=pairs / (layers * step.new),
                        key_bytes=fam.core_cache_elements(a, form) / groups_total * kv_bits / 8, dkv=dk + dv,
                        out_dv=dv, layers=layers, key_elems=fam.core_cache_elements(a, form) / groups_total,
-                       kernel=fam.kernel)
+                       kernel=fam.kernel, tokens=step.new, gathered=any(r.topk is not None for _, r in rules))
 
 
 def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | None,

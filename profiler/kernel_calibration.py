@@ -6,7 +6,7 @@ are held out: none of them is here):
 
 - decode attention (``auto``, ``flashmla`` when importable): batch 1 (few SMs busy: per-SM bandwidth and the
   fixed cost), a large batch at 16 heads (the bandwidth efficiency with every SM busy) and 128 heads (the
-  tensor-core efficiency);
+  tensor-core efficiency); DSA's top-2048 decode on the auto kernels (the gather rate of the Gluon sparse kernel);
 - ``gemm`` (cuBLAS through torch): a token-sized and a square product;
 - ``sdpa`` (causal prefill, FlashAttention through torch): one long prompt.
 
@@ -36,6 +36,13 @@ GQA_POINTS = ([dict(model="llama-3.1-8b", tp=1, batch=b, context=c)
                             (48, 12 * K), (96, 3 * K))]
               + [dict(model="qwen3-235b-a22b", tp=1, batch=b, context=c)
                  for b, c in ((1, 6 * K), (12, 3 * K), (24, 24 * K), (80, 1536))])
+# DeepSeek Sparse Attention (top-2048 rows gathered by index, the Gluon sparse kernel from 8 heads): 8 heads (GLM-5
+# at tp 8), 16 (DeepSeek-V3.2 at tp 8), 64 (tp 2), 128 (tp 1), contexts under and over the top-k, two query tokens
+DSA_POINTS = ([dict(model="deepseek-v3.2", tp=tp, batch=b, context=c, paged=True)
+               for tp, b, c in ((8, 3, 6 * K), (8, 24, 12 * K), (8, 80, 3 * K), (2, 40, 24 * K), (1, 12, 48 * K),
+                                (8, 6, 1536))]
+              + [dict(model="glm-5", tp=8, batch=48, context=12 * K, paged=True),
+                 dict(model="deepseek-v3.2", tp=2, batch=24, context=6 * K, paged=True, q_tokens=2)])
 AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=True)
                 for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, paged=True) for tp, b, c in ((1, 24, 6 * K),)]
@@ -45,7 +52,8 @@ AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=Tr
                  for tp, b, c in ((1, 24, 6 * K), (2, 40, 12 * K))]
               + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, q_tokens=2)
                  for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
-              + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, q_tokens=2) for tp, b, c in ((2, 24, 6 * K),)])
+              + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, q_tokens=2) for tp, b, c in ((2, 24, 6 * K),)]
+              + DSA_POINTS)
 PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K),
                   ("llama-3.1-8b", 12, 1536), ("deepseek-v2-lite", 2, 3 * K), ("deepseek-v2-lite", 1, 12 * K)]
 # (M, K, N) of torch.mm(x [M, K], w [K, N]): decode-sized (M = tokens of a step) to square, projection-shaped
@@ -56,6 +64,7 @@ GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "ramp_us": [0.5 * i for i in range(21)],
          "combine_us_per_split": [0.02 * i for i in range(26)],
          "small_tile_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
+         "gather_sm_gb_s": [0.0] + [2.5 * i for i in range(1, 41)],
          "dequant_gelem_s": [0.0] + [0.5 * i for i in range(1, 41)],
          "widen_group_gelem_s": [0.0] + [2.0 * i for i in range(1, 41)],
          "sm_bandwidth_gb_s": [10.0 * i for i in range(2, 41)],
@@ -146,7 +155,7 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
 
 RESTARTS = 8            # extra descents from random grid points per decode backend (about 10 s of CPU each)
 DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
-                "dequant_gelem_s", "widen_group_gelem_s", "small_tile_mma_eff")
+                "dequant_gelem_s", "widen_group_gelem_s", "small_tile_mma_eff", "gather_sm_gb_s")
 
 
 def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
@@ -167,7 +176,7 @@ def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
     """Fit ``backend``'s decode coefficients to measured calibration records (measure_decode_points); each record
     gains ``fitted_s``. Returns (KernelModel, rms log error). The split planner is the backend's own
     (mlacalc.expected.PLANNERS), so the split counts are not fitted."""
-    from mlacalc.expected import DEFAULTS, GROUP_WIDENING, PLANNERS, KernelModel, decode_attention_s
+    from mlacalc.expected import DEFAULTS, GROUP_WIDENING, PLANNERS, KernelModel, decode_attention_s, sparse_group
 
     peak16 = hw.flops_per_s(16)
     planner = PLANNERS.get(backend, "waves")
@@ -178,11 +187,13 @@ def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
 
     start = DEFAULTS.get(backend, KernelModel())
     # only what the points can pin: the widening rates need 8-bit caches (in-program: tiles under 64 rows; a warp
-    # group's: 64 or more, on the backends that run the Gluon kernel), the small-tile rate tiles under 64 rows
+    # group's: 64 or more, on the backends that run the Gluon kernel), the small-tile rate tiles under 64 rows, the
+    # gather rate rows gathered by the Gluon sparse kernel
     fp8_rows = [shape.rows for (shape, _), r in zip(pts, recs) if r.get("kv_dtype") == "fp8"]
     pinned = {"dequant_gelem_s": any(n < 64 for n in fp8_rows),
               "widen_group_gelem_s": backend in GROUP_WIDENING and any(n >= 64 for n in fp8_rows),
-              "small_tile_mma_eff": start.min_rows_per_cta < 64}
+              "small_tile_mma_eff": start.min_rows_per_cta < 64,
+              "gather_sm_gb_s": any(sparse_group(shape, backend in GROUP_WIDENING) for shape, _ in pts)}
     names = tuple(n for n in DECODE_NAMES if pinned.get(n, True))
     m, err = fit(start, pts, pred, names, restarts=RESTARTS)
     for r, (shape, _) in zip(recs, pts):

@@ -78,8 +78,9 @@ def default_suite(quick: bool = False) -> list[PointConfig]:
 def expected_suite() -> list[PointConfig]:
     """Held-out points for the kernel-aware expected time (none is a calibration point of
     ``profiler.kernel_calibration``): decode through ``auto`` (MLA at 16/64/128 heads per GPU, GQA, paged, fp8,
-    two query tokens, batch 1-128, contexts 1k-128k) and the same MLA points through FlashMLA, prefill through
-    SDPA (4 layers each; layer-scaled figures say so), and training memory at 8k with MLA's latent recomputed."""
+    two query tokens, DSA's top-k at 8-128 heads, batch 1-128, contexts 1k-128k) and the same MLA points through
+    FlashMLA, prefill through SDPA (4 layers each; layer-scaled figures say so), and training memory at 8k with MLA's
+    latent recomputed."""
     P = PointConfig
     mla = [(8, 1, 1 * K), (8, 2, 8 * K), (8, 4, 32 * K), (8, 16, 4 * K), (8, 16, 64 * K), (8, 32, 32 * K),
            (8, 64, 8 * K), (8, 128, 4 * K), (8, 128, 16 * K),
@@ -98,6 +99,12 @@ def expected_suite() -> list[PointConfig]:
             P("deepseek-v3", "decode", "auto", 32, 8 * K, layers=4, kv_dtype="fp8", breakdown=False),  # 128 rows
             P("deepseek-v3", "decode", "auto", 64, 16 * K, layers=4, tp=2, kv_dtype="fp8", breakdown=False),
             P("deepseek-v2-lite", "decode", "auto", 32, 8 * K, layers=4, q_tokens=2, breakdown=False)]
+    # DSA decode (the indexer's top-2048 rows gathered; 8, 16, 64 and 128 heads, contexts under and over the top-k)
+    pts += [P("deepseek-v3.2", "decode", "auto", b, c, layers=4, tp=tp, paged=True, q_tokens=q, breakdown=False)
+            for tp, b, c, q in ((8, 32, 32 * K, 1), (8, 4, 4 * K, 1), (8, 8, 128 * K, 1), (1, 16, 64 * K, 1),
+                                (2, 8, 16 * K, 2), (16, 64, 16 * K, 1), (2, 64, 2 * K, 1), (8, 128, 1 * K, 1))]
+    pts += [P("glm-5", "decode", "auto", b, c, layers=4, tp=tp, paged=True, breakdown=False)
+            for tp, b, c in ((8, 32, 32 * K), (8, 4, 8 * K))]
     for b, c in ((1, 1 * K), (4, 16 * K), (16, 32 * K), (64, 4 * K), (128, 8 * K)):
         pts.append(P("llama-3.1-8b", "decode", "auto", b, c, layers=4, breakdown=False))
     pts += [P("qwen3-235b-a22b", "decode", "auto", 8, 8 * K, layers=4, breakdown=False),

@@ -240,3 +240,76 @@ def test_the_gqa_kernel_runs_four_programs_per_sm():
     t_mem = 40 * 256 * 512 / min(1000e9, 10 * 50e9)
     t_mma = 4 * 2 * 16 * 256 * 256 / (100e12 / 10)
     assert decode_attention_s(s, HW, m, 100e12, "cost") == pytest.approx(2 * (ramp + max(t_mem, t_mma)) + 2e-6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(batch=st.integers(1, 300), tokens=st.sampled_from([1, 2]), heads=st.sampled_from([8, 16, 32, 64, 128]),
+       topk=st.sampled_from([1, 100, 512, 2048, 4096]), row_bytes=st.sampled_from([1152, 656]))
+def test_sparse_split_plan_restates_the_gluon_sparse_kernels(batch, tokens, heads, topk, row_bytes):
+    """kernels/gluon_mla_sparse.sparse_gluon_splits, for bf16 (1,152-byte) and fp8-ds (656-byte) rows."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.expected import sparse_split_plan
+    from mlacalc.kernels.gluon_mla_sparse import sparse_gluon_splits
+
+    shape = DecodeShape(seqs=batch, rows=tokens * heads, kv_groups=1, keys=topk, key_bytes=row_bytes, dkv=1088,
+                        out_dv=512, layers=1, key_elems=576, tokens=tokens, gathered=True)
+    want = sparse_gluon_splits(batch * tokens, heads, topk, sms=132, row_bytes=row_bytes)[0]
+    plan = sparse_split_plan(shape, 132)
+    assert plan.splits == want
+    assert plan.ctas == batch * tokens * -(-heads // 64) * want
+
+
+def test_gathered_rows_are_copied_by_a_warp_group_at_its_own_rate():
+    # The Gluon sparse kernel (auto, 16 heads, one query token): 20 sequences x 2,048 selected 1,152-byte rows, 10
+    # SMs. Planner: 20 programs (one per token and 64-head block); 1 split costs 2 waves x 2048 x 1152 x 10 =
+    # 47.2 MB, 2 splits 4 waves x 1024 (the same) plus partials: 1 split, 2 waves of 10 CTAs, each a 64-row tile.
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
+                    max_splits=128, gather_sm_gb_s=20.0)
+    s = DecodeShape(seqs=20, rows=16, kv_groups=1, keys=2048, key_bytes=1152, dkv=1088, out_dv=512, layers=1,
+                    key_elems=576, tokens=1, gathered=True)
+    ramp = 128 * 1152 / 20e9                                  # the first 128 rows at the gather's 20 GB/s
+    t_mem = 10 * 2048 * 1152 / min(1000e9, 10 * 50e9)        # a wave's bytes at HBM (10 SMs x 50 GB/s)
+    t_dots = 2 * 64 * 2048 * 1088 / (100e12 / 10)            # a 64-row tile: 48 rows computed and dropped
+    t_gather = 2048 * 1152 / 20e9                            # one CTA's copies at 20 GB/s
+    assert t_gather > t_mem > t_dots
+    assert decode_attention_s(s, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
+        2 * (ramp + t_gather) + 2e-6)
+    # fp8-ds rows (656 bytes, 576 elements): a split holds at most 1,024 of them (their scales share shared memory),
+    # so 2 splits, 40 CTAs in 4 waves; the gather group dequantises after its copies, at the widening rate; then the
+    # combine kernel reads 20 x 16 rows x 2 splits x 513 fp32 values and writes 512 bf16 ones at 1,000 GB/s
+    fp8 = replace(s, key_bytes=656)
+    m8 = replace(m, widen_group_gelem_s=40.0)
+    combine = 20 * 16 * (2 * 513 * 4 + 512 * 2) / 1000e9
+    want8 = 4 * (128 * 656 / 20e9 + 1024 * 656 / 20e9 + 1024 * 576 / 40e9) + combine + 2 * 2e-6
+    assert decode_attention_s(fp8, HW, m8, 100e12, "cost", widen_group=True) == pytest.approx(want8)
+    # the Triton backend (and fewer than 8 heads on auto) is priced as the dense Triton kernel over those rows
+    dense = replace(s, gathered=False)
+    assert decode_attention_s(s, HW, m, 100e12, "cost") == pytest.approx(decode_attention_s(dense, HW, m, 100e12,
+                                                                                               "cost"))
+    few = replace(s, rows=4)
+    assert decode_attention_s(few, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
+        decode_attention_s(replace(few, gathered=False), HW, m, 100e12, "cost", widen_group=True))
+
+
+def test_a_dsa_decode_shape_is_gathered_and_counts_its_query_tokens():
+    from mlacalc.parallel import Parallelism
+    from mlacalc.spec import load_spec
+    from mlacalc.step import Step, decode_shape
+
+    spec = load_spec("deepseek-v3.2")
+    s = decode_shape(spec, Step("decode", 8, 32768, 2), Parallelism(tp=8), "absorbed", 16)
+    assert s.gathered and s.tokens == 2 and s.rows == 2 * 128 // 8 and s.keys == 2048
+    dense = decode_shape(load_spec("deepseek-v3"), Step("decode", 8, 32768, 1), Parallelism(tp=8), "absorbed", 16)
+    assert not dense.gathered and dense.tokens == 1
+
+
+def test_no_calibration_point_is_a_held_out_validation_point():
+    from mlacalc.profiler.kernel_calibration import AUTO_EXTRA, DECODE_POINTS, DSA_POINTS, GQA_POINTS
+    from mlacalc.profiler.validate import expected_suite
+
+    held = {(p.model, p.tp, p.batch, p.context, p.q_tokens) for p in expected_suite() if p.phase == "decode"}
+    cal = {(p["model"], p["tp"], p["batch"], p["context"], p.get("q_tokens", 1))
+           for p in DECODE_POINTS + AUTO_EXTRA + GQA_POINTS}
+    assert held and cal and not held & cal
+    assert all(p in AUTO_EXTRA for p in DSA_POINTS)
+    assert any(p.model == "deepseek-v3.2" for p in expected_suite())     # DSA has held-out points too
