@@ -213,6 +213,13 @@ class DecodeShape:
     kernel: str = "mla"        # the family's decode kernel: "mla" (one latent shared by all heads) or "gqa"
     tokens: int = 1            # query tokens of a sequence in this step (rows = tokens x heads / kv_groups)
     gathered: bool = False     # each query attends rows it selected by index (DSA top-k), not a contiguous range
+    slots: float = 0.0         # index slots the kernel visits a query (DSA: the index width, topk, -1 past the
+    #                            context: a short context's unused slots are tiles computed masked); 0: keys
+
+    @property
+    def visits(self) -> float:
+        """Keys (or index slots) the kernel steps through a query: its planner's and its dots' count."""
+        return self.slots or self.keys
 
 
 @dataclass(frozen=True)
@@ -305,18 +312,18 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str) -> Sp
     units = shape.seqs * shape.kv_groups * tiles
     if planner == "flashmla":   # num_sm_parts = SMs / h_k / ceil(rows / 64); one CTA per (row tile, KV head, part)
         parts = max(1, sms // shape.kv_groups // tiles)
-        busy, payload, splits = flashmla_schedule(shape.seqs, shape.keys, parts)
+        busy, payload, splits = flashmla_schedule(shape.seqs, shape.visits, parts)
         return SplitPlan(busy * shape.kv_groups * tiles, payload * FLASHMLA_BLOCK, splits)
     if planner == "cost":
         per_sm, tile_keys = kernel_tiling(shape)
-        splits = choose_splits(units, shape.keys, sms=sms * per_sm, min_tokens=m.min_split_tokens,
+        splits = choose_splits(units, shape.visits, sms=sms * per_sm, min_tokens=m.min_split_tokens,
                                max_splits=m.max_splits, token_bytes=shape.key_bytes,
                                partial_bytes_per_split=shape.seqs * shape.kv_groups * shape.rows * shape.out_dv * 8,
                                tile_keys=tile_keys)
     else:                                                   # as many splits as fit in one wave (FlashDecoding)
-        max_splits = max(1, min(m.max_splits, math.ceil(shape.keys / m.min_split_tokens)))
+        max_splits = max(1, min(m.max_splits, math.ceil(shape.visits / m.min_split_tokens)))
         splits = max(1, min(max_splits, sms // units))
-    return SplitPlan(units * splits, shape.keys / splits, splits)
+    return SplitPlan(units * splits, shape.visits / splits, splits)
 
 
 def sparse_group(shape: DecodeShape, widen_group: bool) -> bool:
@@ -334,15 +341,16 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     least enough that no split holds more slots than the kernel resolves in shared memory."""
     heads = shape.rows // max(1, shape.tokens)
     units = shape.seqs * shape.tokens * math.ceil(heads / SPARSE_TILE_ROWS)
-    splits = choose_splits(units, shape.keys, sms=sms, min_tokens=SPARSE_MIN_SPLIT, max_splits=128,
+    slots = shape.visits
+    splits = choose_splits(units, slots, sms=sms, min_tokens=SPARSE_MIN_SPLIT, max_splits=128,
                            token_bytes=shape.key_bytes, tile_keys=SPARSE_TILE_KEYS,
                            partial_bytes_per_split=shape.seqs * shape.rows * shape.out_dv * 8)
     cap = SPARSE_MAX_SLOTS_8BIT if widens(shape) else SPARSE_MAX_SLOTS
-    per = math.ceil(math.ceil(shape.keys / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
-    if per > cap:                 # plan_splits(num_splits=ceil(keys / cap)): whole tiles a split, recounted
-        per = math.ceil(math.ceil(shape.keys / math.ceil(shape.keys / cap)) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
-        splits = math.ceil(shape.keys / per)
-    return SplitPlan(units * splits, shape.keys / splits, splits)
+    per = math.ceil(math.ceil(slots / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
+    if per > cap:                 # plan_splits(num_splits=ceil(slots / cap)): whole tiles a split, recounted
+        per = math.ceil(math.ceil(slots / math.ceil(slots / cap)) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
+        splits = math.ceil(slots / per)
+    return SplitPlan(units * splits, slots / splits, splits)
 
 
 def decode_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, widen_group: bool = False) -> SplitPlan:
@@ -363,15 +371,17 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     tile, tiles = row_tiles(shape.rows, m)
     if not sms:                                   # no SM count: the floor at the model's efficiencies
         units = shape.seqs * shape.kv_groups * tiles
-        flops = 2 * units * tile * shape.keys * shape.dkv
+        flops = 2 * units * tile * shape.visits * shape.dkv
         body = max(shape.seqs * shape.kv_groups * shape.keys * shape.key_bytes / bw,
                    flops / (peak_flops * m.mma_eff))
         return shape.layers * (body + shape.launches_per_layer * m.fixed_us * 1e-6)
     plan, sparse = decode_plan(shape, m, sms, planner, widen_group), sparse_group(shape, widen_group)
     if sparse:    # the Gluon sparse kernel: 64-row tiles; a token's head blocks gather the same rows (L2 serves one)
         tile, tiles = SPARSE_TILE_ROWS, math.ceil(shape.rows / max(1, shape.tokens) / SPARSE_TILE_ROWS)
-    # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles
-    bytes_cta, flops_cta = plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
+    # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles; of the
+    # slots a CTA steps through, only the used ones (keys / visits) read the cache, while the dots run over all
+    used = shape.keys / shape.visits if shape.visits else 1.0
+    bytes_cta, flops_cta = used * plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
     # 8-bit caches: tiles under 64 rows (Triton) widen in the program, one tile after another; larger tiles (Gluon) in
     # a warp group of their own beside the dots
     group = widen_group and shape.kernel == "mla" and tile >= TILE_ROWS

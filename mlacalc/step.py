@@ -351,12 +351,14 @@ def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str |
     groups = parallel.kv_groups_per_rank(fam.kv_groups(a))
     heads = parallel.heads_per_rank(a.num_heads)
     pairs, _ = rules_span(rules, step.prior, step.new)
+    slots = sum(n * rule.slots(step.prior, step.new) for n, rule in rules)
     dk, dv = fam.core_dims(a, form)
     return DecodeShape(seqs=parallel.sequences_per_rank(step.batch), rows=max(1, step.new * heads // groups),
                        kv_groups=groups, keys=pairs / (layers * step.new),
                        key_bytes=fam.core_cache_elements(a, form) / groups_total * kv_bits / 8, dkv=dk + dv,
                        out_dv=dv, layers=layers, key_elems=fam.core_cache_elements(a, form) / groups_total,
-                       kernel=fam.kernel, tokens=step.new, gathered=any(r.topk is not None for _, r in rules))
+                       kernel=fam.kernel, tokens=step.new, gathered=any(r.topk is not None for _, r in rules),
+                       slots=slots / (layers * step.new))
 
 
 def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | None,

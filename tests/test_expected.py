@@ -291,6 +291,25 @@ def test_gathered_rows_are_copied_by_a_warp_group_at_its_own_rate():
         decode_attention_s(replace(few, gathered=False), HW, m, 100e12, "cost", widen_group=True))
 
 
+def test_a_short_contexts_unused_index_slots_cost_steps_but_no_cache_reads():
+    # The same 20 sequences with 1,000 keys of context: the indexer still hands the kernel 2,048 slots a query,
+    # 1,048 of them -1. The CTA steps through all 2,048 (dots and masked copies alike: one split, 2 waves), and
+    # reads only the 1,000 used rows from HBM: 10 x 1000 x 1152 bytes a wave at 500 GB/s.
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
+                    max_splits=128, gather_sm_gb_s=20.0)
+    s = DecodeShape(seqs=20, rows=16, kv_groups=1, keys=1000, key_bytes=1152, dkv=1088, out_dv=512, layers=1,
+                    key_elems=576, tokens=1, gathered=True, slots=2048)
+    assert s.visits == 2048
+    ramp, t_gather = 128 * 1152 / 20e9, 2048 * 1152 / 20e9
+    assert decode_attention_s(s, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
+        2 * (ramp + t_gather) + 2e-6)
+    # with a gather as fast as HBM the used rows' bytes bound it: 10 CTAs x 1000 rows x 1152 bytes at 500 GB/s
+    fast = replace(m, gather_sm_gb_s=1e6)
+    t_mem = 10 * 1000 * 1152 / 500e9
+    assert decode_attention_s(s, HW, fast, 1e18, "cost", widen_group=True) == pytest.approx(
+        2 * (128 * 1152 / 1e15 + t_mem) + 2e-6)
+
+
 def test_a_dsa_decode_shape_is_gathered_and_counts_its_query_tokens():
     from mlacalc.parallel import Parallelism
     from mlacalc.spec import load_spec
@@ -298,7 +317,10 @@ def test_a_dsa_decode_shape_is_gathered_and_counts_its_query_tokens():
 
     spec = load_spec("deepseek-v3.2")
     s = decode_shape(spec, Step("decode", 8, 32768, 2), Parallelism(tp=8), "absorbed", 16)
-    assert s.gathered and s.tokens == 2 and s.rows == 2 * 128 // 8 and s.keys == 2048
+    assert s.gathered and s.tokens == 2 and s.rows == 2 * 128 // 8 and s.keys == 2048 and s.slots == 2048
+    # 1,000 tokens of context: the second query token sees 1,001 keys, each still gets 2,048 index slots
+    short = decode_shape(spec, Step("decode", 8, 999, 2), Parallelism(tp=8), "absorbed", 16)
+    assert short.keys == pytest.approx((1000 + 1001) / 2) and short.slots == 2048
     dense = decode_shape(load_spec("deepseek-v3"), Step("decode", 8, 32768, 1), Parallelism(tp=8), "absorbed", 16)
     assert not dense.gathered and dense.tokens == 1
 

@@ -78,6 +78,15 @@ def test_key_rules_sum_what_they_count_one_query_at_a_time(prior, new, size):
                  KeyRule(chunk=size, topk=max(1, size // 2))):
         assert rule.pairs(prior, new) == sum(rule.keys(p) for p in range(prior, prior + new))
         assert rule.held(prior + new) >= rule.keys(prior + new - 1) or rule.topk is not None
+        # a kernel steps through every pair, and a top-k rule's whole index list (topk a query) even when shorter
+        want = new * rule.topk if rule.topk is not None else rule.pairs(prior, new)
+        assert rule.slots(prior, new) == want >= rule.pairs(prior, new)
+
+
+def test_a_topk_rule_hands_its_kernel_topk_slots_at_a_short_context():
+    # 3 queries at positions 10-12 (11-13 visible keys) under top-2048: 36 pairs, 3 x 2048 = 6,144 slots
+    rule = KeyRule(topk=2048)
+    assert rule.pairs(10, 3) == 11 + 12 + 13 and rule.slots(10, 3) == 6144
 
 
 def test_layer_groups_cover_every_layer_once():

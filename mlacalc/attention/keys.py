@@ -98,6 +98,14 @@ class KeyRule:
         """(query, key) pairs of ``new`` queries at positions ``prior .. prior + new - 1``."""
         return self._visible_sum(prior, new, self.topk)
 
+    def slots(self, prior: int, new: int) -> float:
+        """Index slots the ``new`` queries' kernel steps through: top-k rules hand it ``topk`` indices a query
+        (DSA's indexer returns a fixed-width list, -1 past a short context: DeepSeek-V3.2's inference code, vLLM's
+        sparse MLA backend), so ``new * topk``; other rules their pairs."""
+        if self.topk is not None:
+            return float(new * self.topk)
+        return self.pairs(prior, new)
+
     def read(self, prior: int, new: int) -> float:
         """Keys read from the cache in the step. Dense: every key some query attends, once
         (``min(prior + new, window + new - 1)``, within the chunks the step touches). Top-k: each query gathers
