@@ -122,7 +122,11 @@ def decode_shape_of(model: str, tp: int, batch: int, context: int, layers: int, 
 
 def point_shape(p: dict):
     """decode_shape_of for a recorded calibration point (its model, tp, batch, context, layers, q, kv dtype)."""
-    bits = 8 if p.get("kv_dtype", "bf16") == "fp8" else 16
+    from mlacalc.spec import load_spec
+
+    from .predict import kv_dtype_bits
+
+    bits = kv_dtype_bits(load_spec(p["model"]), p.get("kv_dtype", "bf16"))
     return decode_shape_of(p["model"], p["tp"], p["batch"], p["context"], p["layers"], bits, p.get("q_tokens", 1))
 
 

@@ -15,10 +15,12 @@ import math
 from dataclasses import dataclass, replace
 
 from mlacalc.attention import family
+from mlacalc.attention.dsa import FP8_DS
 from mlacalc.hardware import Hardware
-from mlacalc.kv import kv_report
+from mlacalc.kv import format_bits, kv_report
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import ModelSpec
+from mlacalc.units import dtype_bits
 
 ACT_BYTES = 2  # bf16 queries, outputs and activations
 
@@ -149,11 +151,24 @@ def spec_layers(spec: ModelSpec, layers: int) -> ModelSpec:
     return replace(spec, num_layers=layers, ffn=ffn)
 
 
+def kv_dtype_bits(spec: ModelSpec, kv_dtype: str) -> float:
+    """Bits per cache element of a profiled ``kv_dtype``: a plain dtype's width, or a packed layout's average
+    (fp8-ds: 656 bytes for 576 values, 9.11 bits; :func:`mlacalc.kv.format_bits`)."""
+    return format_bits(spec, kv_dtype) if kv_dtype == FP8_DS else dtype_bits(kv_dtype)
+
+
+def kv_format_of(kv_dtype: str) -> str | None:
+    """The packed layout a profiled ``kv_dtype`` names (fp8-ds), else None."""
+    return kv_dtype if kv_dtype == FP8_DS else None
+
+
 def kv_bytes(spec: ModelSpec, batch: int, context: int, *, tp: int = 1, kv_bits: float = 16,
-             block_size: int | None = None, layers: int | None = None) -> int:
-    """Per-GPU KV-cache bytes of the first ``layers`` layers, from ``mlacalc.kv.kv_report``."""
+             block_size: int | None = None, layers: int | None = None, kv_format: str | None = None) -> int:
+    """Per-GPU KV-cache bytes of the first ``layers`` layers, from ``mlacalc.kv.kv_report`` (``kv_format``: a
+    packed layout such as fp8-ds, in place of ``kv_bits``)."""
     s = spec if layers is None else spec_layers(spec, layers)
-    r = kv_report(s, context, batch, kv_bits=kv_bits, block_size=block_size, parallel=Parallelism(tp=tp))
+    r = kv_report(s, context, batch, kv_bits=kv_bits, block_size=block_size, parallel=Parallelism(tp=tp),
+                  kv_format=kv_format)
     return int(round(r.per_gpu.total))
 
 
@@ -253,9 +268,11 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
 
 
 def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
-                      sms: int = 132, kv_element_size: int = 2, paged: bool = False, sm90: bool = False) -> int:
+                      sms: int = 132, kv_element_size: int = 2, paged: bool = False, sm90: bool = False,
+                      kv_format: str | None = None) -> int:
     """The split count the project's decode kernels will choose (their own planners, imported), 1 otherwise. A
-    sparse (DSA) model splits its index lists: the planner of the sparse kernel :func:`sparse_impl` names."""
+    sparse (DSA) model splits its index lists: the planner of the sparse kernel :func:`sparse_impl` names, over rows
+    of ``kv_element_size``-byte values or of the packed ``kv_format`` (fp8-ds: 656 bytes at DeepSeek's dims)."""
     if kernel not in ("triton", "auto", "gluon"):   # auto and gluon: the Triton plan (the Gluon kernel plans alike)
         return 1
     h = heads_per_rank(spec, tp)
@@ -267,6 +284,9 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
     if topk is not None:
         a = spec.attention
         row_bytes = (a.kv_lora_rank + a.qk_rope_head_dim) * kv_element_size
+        if kv_format is not None:   # the packed row: the calculator's per-token bytes, less the indexer's key
+            packed = family(a).cache_bytes(a, "compressed", 8, kv_format)
+            row_bytes = int(packed.total - packed.indexer)
         if sparse_impl(spec, kernel, tp, sm90=sm90) == "gluon":
             from mlacalc.kernels.gluon_mla_sparse import sparse_gluon_splits
 

@@ -26,11 +26,10 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from mlacalc.attention.base import INDEX_FIELDS
-from mlacalc.attention.dsa import index_cache_bytes
+from mlacalc.attention.dsa import FP8_DS, index_cache_bytes
 from mlacalc.errors import SpecError
 from mlacalc.hardware import Hardware
 from mlacalc.spec import ModelSpec, load_spec
-from mlacalc.units import dtype_bits
 
 from . import predict
 from .memory import guarded
@@ -41,6 +40,8 @@ TOL_PREFILL = 20.0       # percent: prefill latency against the expected time (t
 PHASES = ("decode", "prefill", "train")
 KERNELS = ("auto", "triton", "gluon", "flashmla", "eager", "sdpa")
 RECOMPUTE_MODES = ("none", "selective", "full", "mla-latent")
+KV_DTYPES = ("bf16", "fp8", FP8_DS)   # fp8: e4m3 with one scale (MLA); fp8-ds: the 656-byte rows of sparse MLA
+FP8_DS_TEMPLATE_ROWS = 64             # packed rows an fp8-ds cache repeats (random, valid e4m3 and scales)
 
 
 
@@ -115,9 +116,12 @@ class PointConfig:
                 if self.kernel not in ("auto", "triton", "gluon"):
                     raise SpecError("--kernel", f"{spec.name} attends its indexer's top-{spec.attention.index_topk}"
                                                 " keys: sparse decode runs through auto, triton or gluon")
-                if self.kv_dtype != "bf16":
-                    raise SpecError("--kv-dtype", "sparse (DSA) decode is profiled over a bf16 cache (the fp8-ds "
-                                                  "rows are timed by `mlacalc bench kernels --peers`)")
+                if self.kv_dtype == "fp8":
+                    raise SpecError("--kv-dtype", "sparse (DSA) decode takes an 8-bit cache as the 656-byte fp8-ds "
+                                                  "rows (per-row scales): --kv-dtype fp8-ds")
+            elif self.kv_dtype == FP8_DS:
+                raise SpecError("--kv-dtype", f"fp8-ds is the sparse (DSA) kernels' layout; {spec.name} has no "
+                                              f"indexer (use fp8)")
             elif self.kernel == "gluon":  # kernels/gluon_mla_decode.gluon_supported, less what needs a GPU to see
                 rows = self.q_tokens * predict.heads_per_rank(spec, self.tp).q
                 if not mla or rows < 64 or (self.kv_dtype == "fp8" and (self.block_size or 64) % 32):
@@ -129,8 +133,10 @@ class PointConfig:
                 raise SpecError("--kernel", "prefill runs through sdpa")
         if self.phase == "train" and self.recompute == "mla-latent" and not mla:
             raise SpecError("--recompute", "mla-latent applies to MLA models only")
-        if self.kv_dtype not in ("bf16", "fp8"):
-            raise SpecError("--kv-dtype", f"bf16 or fp8, got {self.kv_dtype!r}")
+        if self.kv_dtype not in KV_DTYPES:
+            raise SpecError("--kv-dtype", f"must be one of {', '.join(KV_DTYPES)}, got {self.kv_dtype!r}")
+        if self.kv_dtype == FP8_DS and self.phase != "decode":
+            raise SpecError("--kv-dtype", "fp8-ds is a decode cache layout; prefill and training run in bf16")
         predict.heads_per_rank(spec, self.tp)
 
 
@@ -160,14 +166,16 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
     recorded (re-predicting on a machine without Triton), else the kernels' own heuristic (``sm90``: the GPU is a
     Hopper, where auto runs the Gluon sparse kernel)."""
     L = cfg.layers or spec.num_layers
-    bits = dtype_bits(cfg.kv_dtype)
+    fmt, bits = predict.kv_format_of(cfg.kv_dtype), predict.kv_dtype_bits(spec, cfg.kv_dtype)
     block = (cfg.block_size or _default_block(spec)) if cfg.paged else None
-    kv = predict.kv_bytes(spec, cfg.batch, cfg.context, tp=cfg.tp, kv_bits=bits, block_size=block, layers=L)
-    kv_full = predict.kv_bytes(spec, cfg.batch, cfg.context, tp=cfg.tp, kv_bits=bits, block_size=block)
+    kv = predict.kv_bytes(spec, cfg.batch, cfg.context, tp=cfg.tp, kv_bits=bits, block_size=block, layers=L,
+                          kv_format=fmt)
+    kv_full = predict.kv_bytes(spec, cfg.batch, cfg.context, tp=cfg.tp, kv_bits=bits, block_size=block,
+                               kv_format=fmt)
     if cfg.phase == "decode":
         splits = num_splits if num_splits is not None else predict.kernel_num_splits(
             spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms,
-            kv_element_size=max(1, int(bits) // 8), paged=cfg.paged, sm90=sm90)
+            kv_element_size=max(1, int(bits) // 8), paged=cfg.paged, sm90=sm90, kv_format=fmt)
         ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
                                       num_splits=splits, paged_block=block, sms=sms)
     else:
@@ -213,6 +221,23 @@ def _random_(t):
     return t
 
 
+def _fp8_ds_cache(rows: tuple[int, int], a, torch, device: str = "cuda"):
+    """uint8 [*rows, 656] cache of fp8-ds rows (kernels.cache.pack_fp8_ds: 512 e4m3 latent values, 4 fp32 scales,
+    64 bf16 RoPE values): FP8_DS_TEMPLATE_ROWS packed random rows repeated over the cache, so building it leaves at
+    most one template's temporaries (kilobytes) in the measured peak."""
+    from mlacalc.kernels.cache import pack_fp8_ds
+
+    n = FP8_DS_TEMPLATE_ROWS
+    template = pack_fp8_ds(torch.randn(n, a.kv_lora_rank, device=device, dtype=torch.bfloat16),
+                           torch.randn(n, a.qk_rope_head_dim, device=device, dtype=torch.bfloat16))
+    cache = torch.empty(*rows, template.shape[-1], dtype=torch.uint8, device=device)
+    flat = cache.view(-1, template.shape[-1])
+    whole = flat.shape[0] // n * n
+    flat[:whole].view(-1, n, template.shape[-1]).copy_(template.expand(whole // n, n, template.shape[-1]))
+    flat[whole:].copy_(template[:flat.shape[0] - whole])
+    return cache
+
+
 def held_tokens(cfg: PointConfig, spec: ModelSpec) -> list[int]:
     """Tokens each layer run keeps: the calculator's rule (mlacalc.attention.keys), so the profiler allocates what
     the calculator counts. A sliding-window layer keeps its window, as vLLM (v1's sliding-window KV manager frees
@@ -245,7 +270,9 @@ def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch) -> tuple[list, list]:
             tables.setdefault(C, None)
             rows = (B, C)
         layer_tables.append(tables[C])
-        if predict.mla_kernel(a):
+        if predict.mla_kernel(a) and cfg.kv_dtype == FP8_DS:
+            layers.append([_fp8_ds_cache(rows, a, torch)])
+        elif predict.mla_kernel(a):
             c = torch.empty(*rows, a.kv_lora_rank + a.qk_rope_head_dim, dtype=dt, device="cuda")
             layers.append([_random_(c)])
             if predict.sparse_topk(spec) is not None:  # DSA: the indexer's fp8 keys and scales, held beside

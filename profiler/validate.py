@@ -105,6 +105,12 @@ def expected_suite() -> list[PointConfig]:
                                 (2, 8, 16 * K, 2), (16, 64, 16 * K, 1), (2, 64, 2 * K, 1), (8, 128, 1 * K, 1))]
     pts += [P("glm-5", "decode", "auto", b, c, layers=4, tp=tp, paged=True, breakdown=False)
             for tp, b, c in ((8, 32, 32 * K), (8, 4, 8 * K))]
+    # ... over the 656-byte fp8-ds rows DeepSeek deploys (no calibration point has them: the gather and widening
+    # rates come from bf16 DSA rows and the dense fp8 kernel)
+    pts += [P(m, "decode", "auto", b, c, layers=4, tp=tp, paged=True, kv_dtype="fp8-ds", breakdown=False)
+            for m, tp, b, c in (("deepseek-v3.2", 8, 32, 32 * K), ("deepseek-v3.2", 8, 128, 8 * K),
+                                ("deepseek-v3.2", 2, 16, 16 * K), ("deepseek-v3.2", 1, 8, 64 * K),
+                                ("glm-5", 8, 16, 1 * K))]
     for b, c in ((1, 1 * K), (4, 16 * K), (16, 32 * K), (64, 4 * K), (128, 8 * K)):
         pts.append(P("llama-3.1-8b", "decode", "auto", b, c, layers=4, breakdown=False))
     pts += [P("qwen3-235b-a22b", "decode", "auto", 8, 8 * K, layers=4, breakdown=False),

@@ -221,7 +221,7 @@ def test_dsa_profiles_sparse_decode_and_dense_prefill():
     for kernel in ("flashmla", "eager"):
         with pytest.raises(SpecError, match="^--kernel"):
             PointConfig("deepseek-v3.2", kernel=kernel).validate(spec)
-    with pytest.raises(SpecError, match="^--kv-dtype"):
+    with pytest.raises(SpecError, match="^--kv-dtype"):     # an 8-bit cache is the fp8-ds layout
         PointConfig("deepseek-v3.2", kv_dtype="fp8").validate(spec)
     with pytest.raises(SpecError, match="^--q-tokens"):  # query 0 would see no key to select
         PointConfig("deepseek-v3.2", q_tokens=4, context=3).validate(spec)
@@ -234,6 +234,40 @@ def test_dsa_profiles_sparse_decode_and_dense_prefill():
     sparse_op = predict.attn_core(spec, H100, "prefill", 1, 8192, tp=8, layers=1)
     dense_op = predict.attn_core(dense, H100, "prefill", 1, 8192, tp=8, layers=1)
     assert dense_op.flops > 2 * sparse_op.flops  # 8k prompt: a top-2048 query attends at most a quarter
+
+
+def test_dsa_profiles_the_fp8_ds_cache_as_the_calculator_counts_it():
+    """--kv-dtype fp8-ds: DeepSeek-V3.2's deployed cache, 656-byte rows (512 e4m3 + 4 fp32 scales + 64 bf16) beside
+    the 132-byte indexer key, 1 layer x 2 x 1000 tokens x 788 bytes; the sparse planner splits 656-byte rows; the
+    cache the profiler builds holds valid rows (their scales and RoPE values read back as packed)."""
+    from mlacalc.errors import SpecError
+    from mlacalc.kernels.cache import fp8_ds_views
+    from mlacalc.profiler.run import FP8_DS_TEMPLATE_ROWS, _fp8_ds_cache
+
+    spec = load_spec("deepseek-v3.2")
+    assert predict.kv_dtype_bits(spec, "fp8-ds") == pytest.approx(656 * 8 / 576)
+    assert predict.kv_bytes(spec, 2, 1000, layers=1, kv_format="fp8-ds") == 2 * 1000 * (656 + 132)
+    cfg = PointConfig("deepseek-v3.2", kernel="auto", batch=2, context=1000, layers=1, kv_dtype="fp8-ds")
+    cfg.validate(spec)
+    assert plan_inference(cfg, spec, H100).kv_bytes == 2 * 1000 * 788
+    with pytest.raises(SpecError, match="^--kv-dtype"):   # no indexer: the plain fp8 cache is the MLA kernels'
+        PointConfig("deepseek-v3", kv_dtype="fp8-ds").validate(load_spec("deepseek-v3"))
+    with pytest.raises(SpecError, match="^--kv-dtype"):
+        PointConfig("deepseek-v3.2", phase="prefill", kernel="sdpa", kv_dtype="fp8-ds").validate(spec)
+    pytest.importorskip("triton")
+    from mlacalc.kernels.triton_mla_sparse import sparse_splits
+
+    assert predict.kernel_num_splits(spec, "triton", 3, 32768, tp=8, kv_format="fp8-ds") == sparse_splits(
+        3, 16, 2048, sms=132, row_bytes=656, r=512)[0]
+    rows = (3, 50)                                        # 150 rows: two whole templates and 22 rows of a third
+    torch = pytest.importorskip("torch")
+    cache = _fp8_ds_cache(rows, spec.attention, torch, device="cpu")
+    assert cache.shape == (3, 50, 656) and cache.dtype == torch.uint8
+    flat = cache.view(-1, 656)
+    n = FP8_DS_TEMPLATE_ROWS
+    assert torch.equal(flat[:n], flat[n:2 * n]) and torch.equal(flat[2 * n:], flat[:150 - 2 * n])
+    latent, scales, rope = fp8_ds_views(flat)
+    assert torch.isfinite(latent.float()).all() and (scales > 0).all() and torch.isfinite(rope.float()).all()
 
 
 # --- reports from a canned result set ----------------------------------------------------------------------

@@ -29,6 +29,18 @@ def test_decode_point_kv_cache_is_exact(model, kernel):
     assert kv["measured"] == kv["predicted"]
 
 
+@pytest.mark.parametrize("kv_dtype", ["bf16", "fp8-ds"])
+def test_a_dsa_point_gathers_its_rows_and_its_cache_is_exact(kv_dtype):
+    from mlacalc.hardware import load_hardware
+    from mlacalc.profiler.run import PointConfig, profile_point
+
+    p = profile_point(PointConfig("deepseek-v3.2", "decode", "auto", 4, 3000, layers=2, tp=8, paged=True,
+                                  kv_dtype=kv_dtype, reps=5, breakdown=False), load_hardware("h200"))
+    assert p["status"] == "ok"
+    kv = next(c for c in p["comparisons"] if c["name"] == "kv_bytes")
+    assert kv["measured"] == kv["predicted"] == 2 * 4 * 3008 * ((656 if kv_dtype == "fp8-ds" else 1152) + 132)
+
+
 def test_a_cache_larger_than_the_card_is_recorded_as_does_not_fit():
     from mlacalc.hardware import load_hardware
     from mlacalc.profiler.run import PointConfig, profile_point

@@ -55,7 +55,8 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
             block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged block (default 64 "
                                                               "MLA, 16 GQA).")] = None,
             kv_dtype: Annotated[str, typer.Option("--kv-dtype",
-                                                  help="bf16 or fp8 e4m3 (MLA kernels: auto, triton, gluon).")] = "bf16",
+                                                  help="bf16, fp8 e4m3 (MLA kernels: auto, triton, gluon), or "
+                                                       "fp8-ds (DSA decode: the 656-byte rows).")] = "bf16",
             recompute: Annotated[str, typer.Option("--recompute", help="train: none | selective | full | "
                                                    "mla-latent")] = "none",
             reps: Annotated[int, typer.Option("--reps", help="Timed repetitions.")] = 20,
