@@ -248,9 +248,9 @@ def held_tokens(cfg: PointConfig, spec: ModelSpec) -> list[int]:
     return [key_rule(spec, i).held(cfg.context) for i in range(cfg.layers or spec.num_layers)]
 
 
-def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch) -> tuple[list, list]:
-    """KV tensors of each layer run ([cache] for MLA, [k, v] otherwise), each holding the layer's held tokens
-    (:func:`held_tokens`), and each layer's block table (None when contiguous)."""
+def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch, device: str = "cuda") -> tuple[list, list]:
+    """KV tensors of each layer run ([cache] for MLA, DSA adding the indexer's keys; [k, v] otherwise), each holding
+    the layer's held tokens (:func:`held_tokens`), and each layer's block table (None when contiguous)."""
     a = spec.attention
     h = predict.heads_per_rank(spec, cfg.tp)
     B = cfg.batch
@@ -263,25 +263,26 @@ def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch) -> tuple[list, list]:
             bs = cfg.block_size or _default_block(spec)
             nblk = math.ceil(C / bs)
             if C not in tables:
-                order = torch.randperm(B * nblk, device="cuda") if cfg.paged else torch.arange(B * nblk, device="cuda")
+                order = torch.randperm(B * nblk, device=device) if cfg.paged else torch.arange(B * nblk, device=device)
                 tables[C] = order.to(torch.int32).view(B, nblk)
             rows = (B * nblk, bs)
         else:
             tables.setdefault(C, None)
             rows = (B, C)
         layer_tables.append(tables[C])
-        if predict.mla_kernel(a) and cfg.kv_dtype == FP8_DS:
-            layers.append([_fp8_ds_cache(rows, a, torch)])
-        elif predict.mla_kernel(a):
-            c = torch.empty(*rows, a.kv_lora_rank + a.qk_rope_head_dim, dtype=dt, device="cuda")
-            layers.append([_random_(c)])
+        if predict.mla_kernel(a):
+            if cfg.kv_dtype == FP8_DS:
+                cache = _fp8_ds_cache(rows, a, torch, device)
+            else:
+                cache = _random_(torch.empty(*rows, a.kv_lora_rank + a.qk_rope_head_dim, dtype=dt, device=device))
+            layers.append([cache])
             if predict.sparse_topk(spec) is not None:  # DSA: the indexer's fp8 keys and scales, held beside
                 # (counted by the calculator; the attention core does not read them)
-                ix = torch.empty(*rows, index_cache_bytes(a), dtype=torch.uint8, device="cuda")
+                ix = torch.empty(*rows, index_cache_bytes(a), dtype=torch.uint8, device=device)
                 layers[-1].append(ix.random_(0, 256))
         else:
-            k = _random_(torch.empty(*rows, h.kv, a.qk_head_dim, dtype=dt, device="cuda"))
-            v = _random_(torch.empty(*rows, h.kv, a.v_head_dim, dtype=dt, device="cuda"))
+            k = _random_(torch.empty(*rows, h.kv, a.qk_head_dim, dtype=dt, device=device))
+            v = _random_(torch.empty(*rows, h.kv, a.v_head_dim, dtype=dt, device=device))
             layers.append([k, v])
     return layers, layer_tables
 

@@ -270,6 +270,24 @@ def test_dsa_profiles_the_fp8_ds_cache_as_the_calculator_counts_it():
     assert torch.isfinite(latent.float()).all() and (scales > 0).all() and torch.isfinite(rope.float()).all()
 
 
+@pytest.mark.parametrize("model,kw", [("deepseek-v3.2", dict(kv_dtype="fp8-ds", paged=True, tp=8)),
+                                      ("deepseek-v3.2", dict(paged=True, tp=8)), ("deepseek-v2-lite", {}),
+                                      ("deepseek-v2-lite", dict(kv_dtype="fp8", paged=True)),
+                                      ("llama-3.1-8b", dict(kernel="sdpa"))])
+def test_the_cache_the_profiler_builds_is_the_one_it_predicts(model, kw):
+    """_alloc_kv on the CPU: its tensors' bytes (block tables aside) are the predicted KV bytes, to the byte (a
+    DSA cache: the MLA rows and the indexer's keys)."""
+    torch = pytest.importorskip("torch")
+    from mlacalc.profiler.run import _alloc_kv
+
+    spec = load_spec(model)
+    cfg = PointConfig(model, **({"kernel": "auto", "batch": 3, "context": 1000, "layers": 2} | kw))
+    cfg.validate(spec)
+    layers, _ = _alloc_kv(cfg, spec, torch, device="cpu")
+    built = sum(t.numel() * t.element_size() for kv in layers for t in kv)
+    assert built == plan_inference(cfg, spec, H100).kv_bytes
+
+
 # --- reports from a canned result set ----------------------------------------------------------------------
 
 def canned_points():
