@@ -120,23 +120,26 @@ class KernelModel:
 
 
 # Measured on an NVIDIA H200 by `mlacalc calibrate --kernels` (reports/h200/h200.yaml and calibrate.json: copy
-# 4,274 GB/s, bf16 780 TFLOP/s, 132 SMs, 2026-12-02, fourth session; `bash bench/session_g_gpu.sh`), converted to
+# 4,250 GB/s, bf16 798 TFLOP/s, 132 SMs, 2026-12-03, seventh session; `bash bench/session_l_gpu.sh`), converted to
 # fractions of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by
-# `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected times the calibrated file gives. Other cards take them with
-# sm_bandwidth scaled by their bandwidth per SM (see kernel_model). Coefficients no calibration point can pin are
-# left at 0 (FlashMLA: no fp8 dense path, no tile under 64 rows).
+# `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected
+# times the calibrated file gives. Other cards take them with sm_bandwidth (and the DSA gather rate) scaled by their
+# bandwidth per SM (see kernel_model). Coefficients no calibration point can pin are left at 0 (FlashMLA: no fp8
+# dense path, no tile under 64 rows, no gathered rows).
 # "other" (norms, cache writes, ...) is not calibrated: a stated 80% of the bandwidth and a 2 us launch.
 DEFAULTS: dict[str, KernelModel] = {
-    "auto": KernelModel(bandwidth_eff=0.846, sm_bandwidth_gb_s=50.0, mma_eff=0.493, fixed_us=1.5, min_rows_per_cta=16,
-                        min_split_tokens=256, max_splits=128, ramp_us=3.5, combine_us_per_split=0.16,
-                        dequant_gelem_s=15.5, widen_group_gelem_s=10.0, small_tile_mma_eff=0.197),
-    "gqa": KernelModel(bandwidth_eff=0.868, sm_bandwidth_gb_s=350.0, mma_eff=0.75, fixed_us=4.0, min_rows_per_cta=16,
-                       min_split_tokens=256, max_splits=128, combine_us_per_split=0.08),
-    "flashmla": KernelModel(bandwidth_eff=0.89, sm_bandwidth_gb_s=400.0, mma_eff=0.691, fixed_us=1.0,
-                            min_rows_per_cta=64, min_split_tokens=256, max_splits=48, ramp_us=1.0,
+    "auto": KernelModel(bandwidth_eff=0.819, sm_bandwidth_gb_s=40.0, mma_eff=0.484, fixed_us=1.5, min_rows_per_cta=16,
+                        min_split_tokens=256, max_splits=128, ramp_us=2.0, combine_us_per_split=0.14,
+                        dequant_gelem_s=19.5, widen_group_gelem_s=10.0, small_tile_mma_eff=0.161,
+                        gather_sm_gb_s=27.5),
+    "gqa": KernelModel(bandwidth_eff=0.885, sm_bandwidth_gb_s=360.0, mma_eff=0.706, fixed_us=4.0, min_rows_per_cta=16,
+                       min_split_tokens=256, max_splits=128, ramp_us=0.5, combine_us_per_split=0.06,
+                       small_tile_mma_eff=0.766),
+    "flashmla": KernelModel(bandwidth_eff=0.908, sm_bandwidth_gb_s=400.0, mma_eff=0.726, fixed_us=1.5,
+                            min_rows_per_cta=64, min_split_tokens=256, max_splits=48, ramp_us=0.5,
                             combine_us_per_split=0.2),
-    "gemm": KernelModel(bandwidth_eff=0.779, mma_eff=0.75, fixed_us=9.0),
-    "sdpa": KernelModel(bandwidth_eff=0.712, mma_eff=0.612, fixed_us=15.0),
+    "gemm": KernelModel(bandwidth_eff=0.819, mma_eff=0.766, fixed_us=9.5),
+    "sdpa": KernelModel(bandwidth_eff=0.708, mma_eff=0.625, fixed_us=15.0),
     "other": KernelModel(bandwidth_eff=0.8, mma_eff=0.6, fixed_us=2.0),
 }
 DEFAULT_SMS_BANDWIDTH = 4800 / 132      # GB/s per SM (datasheet) of the card the defaults were measured on
