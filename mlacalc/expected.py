@@ -31,7 +31,9 @@ two compute: one SM's time is the larger of its dots and its widening at ``widen
 index (DeepSeek Sparse Attention's top-k, ``DecodeShape.gathered``) on those backends, from 8 heads, run the Gluon
 sparse kernel: its own planner (:func:`sparse_split_plan`), 64-row tiles, and a gather warp group that copies a CTA's
 rows at ``gather_sm_gb_s`` and then widens 8-bit rows, the two one after the other, beside the dots; the Triton
-sparse kernel (backend ``triton``, fewer heads) is priced as the dense one over the selected keys. With more than
+sparse kernel (backend ``triton``, fewer heads) is priced as the dense one over the selected keys. Either steps
+through the indexer's whole list (``DecodeShape.slots``: ``topk`` a query, -1 past a short context): planner, dots,
+copies and widening count every slot, HBM only the used rows. With more than
 one split, a combine kernel merges the partials: the larger
 of reading them at the bandwidth and ``splits x combine_us_per_split`` (each combine program loops over the splits
 one after another). Each kernel launch adds ``fixed_us``.
