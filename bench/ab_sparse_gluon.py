@@ -7,6 +7,7 @@ not timed. bf16 rows and fp8-ds rows (656 bytes: dequantised to bf16 by the gath
     python3 bench/ab_sparse_gluon.py --out OUT.json [--quick]   # --quick: the first four points only
     python3 bench/ab_sparse_gluon.py --check                    # only the correctness check
     python3 bench/ab_sparse_gluon.py --out OUT.json --base MODULE  # also mlacalc.kernels.MODULE's kernel (kind=base)
+    python3 bench/ab_sparse_gluon.py --out OUT.json --ctx 1024     # contexts under the top-k (-1 padded lists)
 
 --base times a second copy of the Gluon sparse wrapper beside the current one in the same run (same inputs, same
 clocks): a copy of the committed kernel that a device script puts into kernels/ before it tries a change.
@@ -53,6 +54,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="the first four points only")
     ap.add_argument("--check", action="store_true", help="only the correctness check, printed")
     ap.add_argument("--base", help="module under mlacalc.kernels with an earlier mla_decode_sparse_gluon, timed too")
+    ap.add_argument("--ctx", type=int, default=CTX, help="context of every sequence (under the top-k: -1 padded, "
+                    "the floor over the used rows)")
     a = ap.parse_args()
     if not torch.cuda.is_available():
         print("ab_sparse_gluon: needs a CUDA GPU (sm_90)", file=sys.stderr)
@@ -75,12 +78,12 @@ def main() -> int:
     record(rows, kind="check", **err)
     base = importlib.import_module(f"mlacalc.kernels.{a.base}").mla_decode_sparse_gluon if a.base else None
     for B in sorted({b for b, _ in points}):
-        (kv, ds), table, lens, idx = sparse_inputs(B, CTX, TOPK, dev)
+        (kv, ds), table, lens, idx = sparse_inputs(B, a.ctx, TOPK, dev)
         for H in [h for b, h in points if b == B]:
             q = torch.randn(B, 1, H, 576, device=dev, dtype=torch.bfloat16)
             for fmt, cache in (("bf16", kv), ("fp8_ds", ds)):
-                nbytes, flops = sparse_decode_cost(B, TOPK, H, cache.shape[-1] * cache.element_size())
-                point = dict(B=B, heads=H, cache=fmt, topk=TOPK, ctx=CTX, floor_ms=_floor_ms(nbytes, flops, ceil))
+                nbytes, flops = sparse_decode_cost(B, min(TOPK, a.ctx), H, cache.shape[-1] * cache.element_size())
+                point = dict(B=B, heads=H, cache=fmt, topk=TOPK, ctx=a.ctx, floor_ms=_floor_ms(nbytes, flops, ceil))
                 record(rows, kind="triton", **point, **eager_and_graph(lambda: mla_decode(
                     q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE, impl="triton"), flusher))
                 if ok:

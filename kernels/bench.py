@@ -448,7 +448,8 @@ def bench_peers(flusher, ceil, device, *, points=PEER_POINTS, log=print) -> list
 
 def sparse_inputs(B: int, ctx: int, topk: int, device):
     """Inputs of a sparse decode point: ((bf16 pool, its fp8-ds packing) of B x ctx random rows in shuffled 64-token
-    blocks, the block table, the lengths, ``topk`` distinct random indices per sequence)."""
+    blocks, the block table, the lengths, ``topk`` distinct random indices per sequence; a context under ``topk``:
+    all its positions, then -1, as an indexer pads a short sequence)."""
     from .cache import pack_fp8_ds
 
     nblk = ctx // 64
@@ -457,6 +458,8 @@ def sparse_inputs(B: int, ctx: int, topk: int, device):
     table = torch.randperm(B * nblk, device=device).view(B, nblk).to(torch.int32)
     lens = torch.full((B,), ctx, dtype=torch.int32, device=device)
     idx = torch.argsort(torch.rand(B, 1, ctx, device=device), dim=-1)[..., :topk].to(torch.int32)
+    if ctx < topk:
+        idx = torch.cat([idx, idx.new_full((B, 1, topk - ctx), -1)], dim=-1)
     return (kv, ds), table, lens, idx
 
 

@@ -135,11 +135,12 @@ class SparseCase:
 
 def make_sparse_case(
     lens, *, heads=16, s_q=1, topk=64, r=512, dr=64, dtype=torch.bfloat16, device="cpu", block_size=MLA_BLOCK_SIZE,
-    fp8_ds=False, table=True, pad=True, seed=None,
+    fp8_ds=False, table=True, pad=True, seed=None, packed=False,
 ) -> SparseCase:
     """Fresh random sparse-decode inputs: a shuffled paged cache (NaN past each sequence's capacity), per query token
     a duplicate-free random choice of min(len, topk) positions (fewer with `pad`: some slots -1), in random slot
-    order. table=False: indices are rows of the flattened pool (FlashMLA's convention) and no lengths are passed."""
+    order (packed: in the first slots, -1 after them, as an indexer's top-k lays them out). table=False: indices
+    are rows of the flattened pool (FlashMLA's convention) and no lengths are passed."""
     g = torch.Generator().manual_seed(seed) if seed is not None else None
     B = len(lens)
     S = max(lens) + 3
@@ -154,7 +155,7 @@ def make_sparse_case(
             if pad and k > 1:
                 k -= int(torch.randint(0, k // 2 + 1, (1,), generator=g))
             chosen = torch.randperm(n, generator=g)[:k].to(torch.int32)
-            slots = torch.randperm(topk, generator=g)[:k]
+            slots = torch.arange(k) if packed else torch.randperm(topk, generator=g)[:k]
             idx[b, t, slots] = chosen
     L = torch.tensor(lens, dtype=torch.int32)
     ref_pool = unpack_fp8_ds(pool, r) if fp8_ds else pool

@@ -91,6 +91,9 @@ CASES = {
     # (dequantised on load; q in fp32 because the interpreter's bf16 dot is wrong) and indices as pool rows
     "sparse_fp16_mtp": ("sparse", dict(lens=[1, 40, 200], heads=8, s_q=2, topk=48, r=64, dr=16, dtype="float16",
                                        block_size=16), 1e-2),
+    "sparse_packed_short": ("sparse", dict(lens=[1, 7, 40], heads=4, topk=48, r=32, dr=16, dtype="float32",
+                                          block_size=16, packed=True), 1e-4,
+                            dict(block_h=16, block_n=16, num_warps=4, num_stages=1), 3),
     "sparse_fp32_splits_h20": ("sparse", dict(lens=[5, 130], heads=20, topk=100, r=32, dr=16, dtype="float32",
                                               block_size=16), 1e-4,
                                dict(block_h=16, block_n=16, num_warps=4, num_stages=1), 3),
