@@ -15,7 +15,9 @@ scattered rows.
     unused slot) into shared memory, all index and table loads at once; the compute groups mask scores from it.
     Per tile it issues cp.async copies of 16 bytes straight into the tile's buffer (an unused slot copies nothing:
     cp.async zero-fills it). Four buffers of 32 rows; a buffer is refilled with the tile four ahead once both
-    compute groups hand it back (`free`, as in the fp8 kernel).
+    compute groups hand it back (`free`, as in the fp8 kernel). A sequence shorter than the split's slots ends
+    the split at its last used slot (_live_tiles: an indexer pads with -1 at the end), so a short context costs
+    the tiles it uses, not the whole top-k.
   * 16-bit rows: each gather thread arrives on the tile's `ready` barriers when its own copies land
     (cp.async.mbarrier.arrive.noinc; the barriers count 128 arrivals), so the group never waits for a copy. cp.async
     writes through the generic proxy and wgmma reads through the async proxy, so each compute group fences
@@ -97,6 +99,17 @@ def _copy_layout(cols, vec):
 
 
 @gluon.jit
+def _load_slots(IDX, start, end, limit, MAX_SLOTS: gl.constexpr):
+    """(slot numbers, indices, used) of the split's slots start .. end of the index list IDX, MAX_SLOTS at once over
+    one warp group (-1 past end): an index is used when 0 <= idx < limit."""
+    layout: gl.constexpr = gl.BlockedLayout([MAX_SLOTS // (32 * WG_WARPS)], [32], [WG_WARPS], [0])
+    slots = start + gl.arange(0, MAX_SLOTS, layout=layout)
+    slot_ok = slots < end
+    idx = gl.load(IDX + slots, mask=slot_ok, other=-1)
+    return slots, idx, slot_ok & (idx >= 0) & (idx < limit)
+
+
+@gluon.jit
 def _translate_slots(srow, rows_done, IDX, BT_ROW, start, end, limit, num_blocks, MAX_SLOTS: gl.constexpr,
                      PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
     """Once per program: every slot of the split (start .. end of the query token's index list IDX, at most
@@ -106,11 +119,7 @@ def _translate_slots(srow, rows_done, IDX, BT_ROW, start, end, limit, num_blocks
     0 <= idx < limit. Table entries are clamped to [0, num_blocks), so nothing addresses outside the cache
     (triton_flash.selected_rows, in Gluon). All of a split's index and table loads are in flight at once: done per
     tile they were a chain of two dependent loads for every 32 rows (Nsight Compute: long-scoreboard stalls)."""
-    layout: gl.constexpr = gl.BlockedLayout([MAX_SLOTS // (32 * WG_WARPS)], [32], [WG_WARPS], [0])
-    slots = start + gl.arange(0, MAX_SLOTS, layout=layout)
-    slot_ok = slots < end
-    idx = gl.load(IDX + slots, mask=slot_ok, other=-1)
-    ok = slot_ok & (idx >= 0) & (idx < limit)
+    _, idx, ok = _load_slots(IDX, start, end, limit, MAX_SLOTS)
     idx = gl.where(ok, idx, 0)
     if PAGED:
         page = gl.load(BT_ROW + idx // PAGE_SIZE, mask=ok, other=0)
@@ -121,6 +130,17 @@ def _translate_slots(srow, rows_done, IDX, BT_ROW, start, end, limit, num_blocks
     flat.store(gl.where(ok, page * PAGE_SIZE + idx % PAGE_SIZE, -1))
     _cta_sync()
     mbarrier.arrive(rows_done)
+
+
+@gluon.jit
+def _live_tiles(IDX, start, end, limit, MAX_SLOTS: gl.constexpr, BLOCK_N: gl.constexpr):
+    """Tiles of the split's slots (start .. end of IDX) up to its last used one (0 <= idx < limit): an indexer pads
+    a sequence shorter than its top-k with -1 at the end of the list (DeepSeek-V3.2's top-k, vLLM's sparse MLA
+    indexer), so the tiles past it hold no used slot and need neither copies nor dots. Exact for any slot order
+    (unused slots before the last used one are masked as before)."""
+    slots, _, used = _load_slots(IDX, start, end, limit, MAX_SLOTS)
+    last = gl.max(gl.where(used, slots, start - 1), axis=0)
+    return gl.cdiv(last + 1 - start, BLOCK_N)
 
 
 @gluon.jit
@@ -304,6 +324,8 @@ def _mla_sparse_seesaw_kernel(
     n_tiles = gl.maximum(gl.cdiv(end - start, BLOCK_N), 0)
     D_HALF: gl.constexpr = D_LAT // 2
     IDX = INDICES + b.to(gl.int64) * stride_i_b + t_q * stride_i_t
+    if limit < end:  # a sequence shorter than the split's slots: no tile past its last used slot (_live_tiles)
+        n_tiles = _live_tiles(IDX, start, end, limit, MAX_SLOTS, BLOCK_N)
     BT_ROW = BLOCK_TABLE + b * stride_bt_b
 
     dtype: gl.constexpr = q_half_desc.dtype

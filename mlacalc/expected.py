@@ -31,9 +31,11 @@ two compute: one SM's time is the larger of its dots and its widening at ``widen
 index (DeepSeek Sparse Attention's top-k, ``DecodeShape.gathered``) on those backends, from 8 heads, run the Gluon
 sparse kernel: its own planner (:func:`sparse_split_plan`), 64-row tiles, and a gather warp group that copies a CTA's
 rows at ``gather_sm_gb_s`` and then widens 8-bit rows, the two one after the other, beside the dots; the Triton
-sparse kernel (backend ``triton``, fewer heads) is priced as the dense one over the selected keys. Either steps
-through the indexer's whole list (``DecodeShape.slots``: ``topk`` a query, -1 past a short context): planner, dots,
-copies and widening count every slot, HBM only the used rows. With more than
+sparse kernel (backend ``triton``, fewer heads) is priced as the dense one over the selected keys. The indexer
+hands either kernel its whole list (``DecodeShape.slots``: ``topk`` a query, -1 after the used slots of a short
+context): the planner splits every slot; the Triton kernel steps through them all (dots, copies and widening count
+every slot, HBM only the used rows); the Gluon kernel ends each split at its last used slot, so its busiest CTA
+steps through the used keys' whole tiles, or its split if shorter. With more than
 one split, a combine kernel merges the partials: the larger
 of reading them at the bandwidth and ``splits x combine_us_per_split`` (each combine program loops over the splits
 one after another). Each kernel launch adds ``fixed_us``.
@@ -386,6 +388,12 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles; of the
     # slots a CTA steps through, only the used ones (keys / visits) read the cache, while the dots run over all
     used = shape.keys / shape.visits if shape.visits else 1.0
+    if sparse and shape.visits > shape.keys:
+        # the Gluon kernel ends a split at its last used slot (an indexer lists used slots first, -1 after): the
+        # busiest CTA steps through the used keys' whole tiles, or its split if shorter, and reads only used rows
+        live = math.ceil(shape.keys / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
+        plan = replace(plan, keys_cta=min(plan.keys_cta, live))
+        used = min(1.0, shape.keys / plan.keys_cta)
     bytes_cta, flops_cta = used * plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
     # 8-bit caches: tiles under 64 rows (Triton) widen in the program, one tile after another; larger tiles (Gluon) in
     # a warp group of their own beside the dots

@@ -291,23 +291,32 @@ def test_gathered_rows_are_copied_by_a_warp_group_at_its_own_rate():
         decode_attention_s(replace(few, gathered=False), HW, m, 100e12, "cost", widen_group=True))
 
 
-def test_a_short_contexts_unused_index_slots_cost_steps_but_no_cache_reads():
+def test_a_short_contexts_unused_index_slots():
     # The same 20 sequences with 1,000 keys of context: the indexer still hands the kernel 2,048 slots a query,
-    # 1,048 of them -1. The CTA steps through all 2,048 (dots and masked copies alike: one split, 2 waves), and
-    # reads only the 1,000 used rows from HBM: 10 x 1000 x 1152 bytes a wave at 500 GB/s.
+    # the 1,000 used ones first, then 1,048 of -1. The planner splits all 2,048 (one split, 2 waves of 10 CTAs).
     m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
                     max_splits=128, gather_sm_gb_s=20.0)
     s = DecodeShape(seqs=20, rows=16, kv_groups=1, keys=1000, key_bytes=1152, dkv=1088, out_dv=512, layers=1,
                     key_elems=576, tokens=1, gathered=True, slots=2048)
     assert s.visits == 2048
-    ramp, t_gather = 128 * 1152 / 20e9, 2048 * 1152 / 20e9
+    # Gluon: the CTA stops after the tile holding slot 999, so it copies 1,024 slots (32 whole tiles)
+    ramp = 128 * 1152 / 20e9
     assert decode_attention_s(s, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
-        2 * (ramp + t_gather) + 2e-6)
+        2 * (ramp + 1024 * 1152 / 20e9) + 2e-6)
     # with a gather as fast as HBM the used rows' bytes bound it: 10 CTAs x 1000 rows x 1152 bytes at 500 GB/s
     fast = replace(m, gather_sm_gb_s=1e6)
     t_mem = 10 * 1000 * 1152 / 500e9
     assert decode_attention_s(s, HW, fast, 1e18, "cost", widen_group=True) == pytest.approx(
         2 * (128 * 1152 / 1e15 + t_mem) + 2e-6)
+    # Triton (no Gluon group): steps through all 2,048 slots (the dots of 16 rows padded to the 16-row tile), and
+    # reads the 1,000 used rows: 20 programs on 10 SMs, 2 a wave at 50 GB/s an SM
+    dense = replace(s, gathered=False, keys=2048, slots=0)
+    t_dots = 2 * 16 * 2048 * 1088 / (100e12 / 10)
+    t_mem_used = 10 * 1000 * 1152 / 500e9
+    t_ramp = 128 * 1152 / 50e9
+    got = decode_attention_s(s, HW, m, 100e12, "cost")
+    assert got == pytest.approx(2 * (t_ramp + max(t_mem_used, t_dots)) + 2e-6)
+    assert got < decode_attention_s(dense, HW, m, 100e12, "cost")     # fewer bytes than 2,048 used rows
 
 
 def test_a_dsa_decode_shape_is_gathered_and_counts_its_query_tokens():

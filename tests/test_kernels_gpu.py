@@ -308,6 +308,23 @@ def test_sparse_gluon(name):
 
 
 @needs_sm90
+@pytest.mark.parametrize("rows", ["bf16", "fp8_ds"])
+def test_sparse_gluon_ends_a_split_at_its_last_used_slot(rows):
+    """Used slots first, -1 after them (an indexer's top-k of a short sequence): the kernel stops each split at its
+    last used slot, so splits wholly past it compute nothing; same result as the float64 reference, with its own
+    plan, one split and many. 64 heads, lengths 4097 (every slot used), 2500, 65 and 1."""
+    from mlacalc.kernels.gluon_mla_sparse import mla_decode_sparse_gluon
+    from mlacalc.kernels.testing import make_sparse_case, rel_error, run_sparse_case
+
+    case = make_sparse_case([4097, 2500, 65, 1], heads=64, topk=2048, fp8_ds=rows == "fp8_ds", device="cuda",
+                            seed=11, packed=True)
+    bound = 2e-2 if rows == "fp8_ds" else 1e-2
+    for splits in (None, 1, 7):
+        out = run_sparse_case(mla_decode_sparse_gluon, case, check=True, num_splits=splits)
+        assert rel_error(out, case.ref) < bound, splits
+
+
+@needs_sm90
 def test_sparse_gluon_domain():
     """fp8-ds rows with an fp16 query (their RoPE part is bf16) stay on the Triton kernel; forcing the Gluon kernel
     there is one ValueError, not a fault. A q of fewer rows than the 64 of Q's TMA box (2 tokens x 16 heads) runs:
