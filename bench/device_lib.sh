@@ -21,6 +21,13 @@ check_fp8_gluon() {    # the fp8 Gluon kernel against the float64 reference on a
   timeout 90 python3 bench/ab_fp8_gluon.py --check 2>&1 | tail -3 | tee -a "$LOG"
 }
 
+check_sparse_gluon() {  # the Gluon sparse kernel against the float64 reference, first in a run: a hang shows here,
+  # cut at 120 s; sets $checked to its exit status
+  timeout 120 python3 bench/ab_sparse_gluon.py --check 2>&1 | tail -3 | tee -a "$LOG"
+  checked=${PIPESTATUS[0]}
+  echo "check exit $checked at ${SECONDS} s" | tee -a "$LOG"
+}
+
 calibrate_validate_bench() {  # $1: calibrate seconds; $2, $3: the run's second by which validate, then the bench,
   # must end. The closing steps: calibrate_kernels, validate_suite expected against that calibration,
   # `mlacalc bench kernels --peers` into $OUT/kernels.json, and the accuracy table on the log (FlashMLA built first)

@@ -9,9 +9,7 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout 120 python3 bench/ab_sparse_gluon.py --check 2>&1 | tail -3 | tee -a "$LOG"
-checked=${PIPESTATUS[0]}
-echo "check exit $checked at ${SECONDS} s" | tee -a "$LOG"
+check_sparse_gluon
 if [ "$checked" -eq 0 ]; then tests="gluon or sparse"; else tests="gluon and not sparse"; fi
 timeout 240 python3 -m pytest -q -m gpu -p no:cacheprovider -k "$tests" tests/test_kernels_gpu.py \
   > "$OUT/pytest.txt" 2>&1
