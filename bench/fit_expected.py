@@ -12,7 +12,7 @@ import statistics
 import sys
 
 from mlacalc.attention import family
-from mlacalc.expected import GROUP_WIDENING, PLANNERS, decode_attention_s, decode_backend, decode_plan
+from mlacalc.expected import PLANNERS, decode_attention_s, decode_backend, decode_plan, runs_gluon
 from mlacalc.hardware import load_hardware
 from mlacalc.profiler.kernel_calibration import fit_decode, point_shape, split_by_kernel
 from mlacalc.spec import load_spec
@@ -32,7 +32,7 @@ def main() -> None:
         print(f"{backend}: rms log error {err:.3f}\n  {m.to_dict()}")
         for r in rs:
             sh = point_shape(r)
-            plan = decode_plan(sh, m, hw.sms, PLANNERS[backend], backend in GROUP_WIDENING)
+            plan = decode_plan(sh, m, hw.sms, PLANNERS[backend], runs_gluon(backend, hw))
             flag = "" if backend == "flashmla" or plan.splits == r["num_splits"] else f" splits {plan.splits}!={r['num_splits']}"
             print(f"  {r['key']:<52} {r['measured_s'] * 1e6:8.1f} {r['fitted_s'] * 1e6:8.1f} "
                   f"{(r['fitted_s'] / r['measured_s'] - 1) * 100:+6.1f}%{flag}")
@@ -50,7 +50,7 @@ def main() -> None:
                 own = decode_backend(backend, family(load_spec(c["model"]).attention).kernel)
                 floor = p["predicted"]["attn_core"]["time_s"]
                 pred = max(floor, decode_attention_s(sh, hw, models.get(own, models["auto"]), hw.flops_per_s(16),
-                                                     PLANNERS[own], own in GROUP_WIDENING))
+                                                     PLANNERS[own], runs_gluon(own, hw)))
                 e = (pred / p["latency"]["median"] - 1) * 100
                 errs.append(abs(e))
                 print(f"  held-out {p['key']:<52} {p['latency']['median'] * 1e6:8.1f} {pred * 1e6:8.1f} {e:+6.1f}%"

@@ -79,6 +79,16 @@ PLANNERS = {"auto": "cost", "gqa": "cost", "triton": "cost", "gluon": "cost", "f
 # Backends whose MLA tiles of 64+ rows over an 8-bit cache run the Gluon kernel (kernels/decode.py: auto picks it
 # where gluon_supported says so): its third warp group widens the tiles beside the dots; "triton" widens in-program.
 GROUP_WIDENING = ("auto", "gluon")
+# ... on a Hopper card only: the Gluon kernels are written for sm_90 (wgmma, TMA, setmaxnreg; kernels/gluon_*
+# gluon_supported: capability 9.x), so auto runs the Triton kernels elsewhere (Ampere, Ada, Blackwell, AMD)
+GLUON_ARCHS = ("sm_90", "sm_90a")
+
+
+def runs_gluon(backend: str, hw) -> bool:
+    """Whether ``backend`` runs the Gluon kernels on ``hw`` (widen_group of :func:`decode_attention_s`): auto or
+    gluon on an sm_90 card, or on a spec that names no ``arch`` (taken as the card the defaults were measured on)."""
+    arch = getattr(hw, "arch", "")
+    return backend in GROUP_WIDENING and (not arch or arch in GLUON_ARCHS)
 # Programs the project's kernels keep on one SM (kernels/triton_mla_decode.py: 1, its tiles fill shared memory;
 # kernels/triton_gqa_decode.py GQADecodeConfig.programs_per_sm: 4); the planner counts slots as SMs x this.
 PROGRAMS_PER_SM = {"mla": 1, "gqa": 4}

@@ -13,6 +13,7 @@ from a CUDA graph, per kernel) and ``mlacalc.step`` adds ``launches x kernel_lau
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
@@ -37,6 +38,8 @@ class Hardware:
     measured: bool = False        # True when written by `mlacalc calibrate` on a real card
     kernel_launch_us: float = 0.0  # fixed cost per kernel launch, microseconds (0: not modelled; see module doc)
     sms: int = 0                  # streaming multiprocessors (AMD: compute units); 0 = unknown
+    arch: str = ""                # compute capability (``sm_90``) or AMD target (``gfx942``): which kernels run; "" =
+    #                               unknown, taken as the card the kernel defaults were measured on (a Hopper)
     collective_latency_us: float = 0.0  # fixed cost of one collective (alpha); 0: not modelled (datasheet specs)
     kernels: tuple = ()           # ((backend, mlacalc.expected.KernelModel), ...): calibrated coefficients
 
@@ -67,6 +70,7 @@ class Hardware:
 
 
 _REQUIRED = ("name", "mem_bandwidth_gb_s", "bf16_tflops", "interconnect_gb_s")
+ARCH_RE = re.compile(r"sm_\d{2,3}[a-z]?|gfx[0-9a-f]{3,4}")
 # Upper bounds far above any card (a B200 has 192 GB, 8 TB/s, 4.5 PFLOP/s dense fp8), so that a typo like
 # 1e300 is refused here rather than turning into an infinity or a NaN inside a roofline.
 _MAX = {"memory_bytes": 2.0**60, "mem_bandwidth_gb_s": 1e9, "bf16_tflops": 1e9, "fp16_tflops": 1e9,
@@ -107,6 +111,9 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
     for k in _REQUIRED + ("memory_bytes",):
         if k not in d:
             raise SpecError(f"{where}: {k}", "is required")
+    if "arch" in d and not (isinstance(d["arch"], str) and ARCH_RE.fullmatch(d["arch"])):
+        raise SpecError(f"{where}: arch", f"expected a compute capability like sm_90 or an AMD target like gfx942, "
+                                          f"got {d['arch']!r}")
     for k in ("name", "source"):
         if k in d and not isinstance(d[k], str):
             raise SpecError(f"{where}: {k}", f"must be a string, got {d[k]!r}")

@@ -76,8 +76,8 @@ from typing import NamedTuple
 
 from .attention import StepShape, attention_span, family, layer_groups, layer_rules, rules_span  # noqa: F401
 from .costs import ACT_BITS, OpCost, matmul
-from .expected import (GROUP_WIDENING, PLANNERS, DecodeShape, causal_tile_waste, decode_attention_s, decode_backend,
-                       gemm_s, kernel_model, other_s)
+from .expected import (PLANNERS, DecodeShape, causal_tile_waste, decode_attention_s, decode_backend,
+                       gemm_s, kernel_model, other_s, runs_gluon)
 from .errors import ArgError
 from .hardware import Hardware
 from .parallel import Parallelism
@@ -376,7 +376,7 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: Dec
             own = decode_backend(backend, shape.kernel)
             e = decode_attention_s(shape, hw, attn_m if own == backend else kernel_model(hw, own),
                                    hw.flops_per_s(32 if kv_bits > 16 else 16), PLANNERS.get(own, "waves"),
-                                   own in GROUP_WIDENING)
+                                   runs_gluon(own, hw))
         elif o.name == "attn_core":     # prefill: causal FlashAttention computes whole diagonal tiles
             e = other_s(o.flops * causal_tile_waste(prompt), o.bytes, o.launches, hw, prefill_m, t.peak_flops_s)
         elif o.kind == "matmul":

@@ -181,6 +181,13 @@ def measure_ceilings(log=None, *, flusher: L2Flusher | None = None) -> dict:
     return ceil
 
 
+def device_arch(props) -> str:
+    """The hardware spec's ``arch`` of a CUDA device's properties: ``sm_90`` from capability 9.0, or the AMD target
+    (``gfx942`` of ``gfx942:sramecc+:xnack-``) under ROCm."""
+    gcn = getattr(props, "gcnArchName", "")
+    return gcn.split(":")[0] if gcn else f"sm_{props.major}{props.minor}"
+
+
 def write_hardware_yaml(cal: Calibration, path, extra: dict | None = None) -> None:
     """Write ``cal`` (and ``extra`` fields: ``sms``, ``kernels``) as a hardware spec; validated by loading it back
     before the rename makes it visible."""

@@ -180,14 +180,14 @@ def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
     """Fit ``backend``'s decode coefficients to measured calibration records (measure_decode_points); each record
     gains ``fitted_s``. Returns (KernelModel, rms log error). The split planner is the backend's own
     (mlacalc.expected.PLANNERS), so the split counts are not fitted."""
-    from mlacalc.expected import DEFAULTS, GROUP_WIDENING, PLANNERS, KernelModel, decode_attention_s, sparse_group
+    from mlacalc.expected import DEFAULTS, PLANNERS, KernelModel, decode_attention_s, runs_gluon, sparse_group
 
     peak16 = hw.flops_per_s(16)
     planner = PLANNERS.get(backend, "waves")
     pts = [(point_shape(r), r["measured_s"]) for r in recs]
 
     def pred(m, shape):
-        return decode_attention_s(shape, hw, m, peak16, planner, backend in GROUP_WIDENING)
+        return decode_attention_s(shape, hw, m, peak16, planner, runs_gluon(backend, hw))
 
     start = DEFAULTS.get(backend, KernelModel())
     # only what the points can pin: the widening rates need 8-bit caches (in-program: tiles under 64 rows; a warp
@@ -195,9 +195,9 @@ def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
     # gather rate rows gathered by the Gluon sparse kernel
     fp8_rows = [shape.rows for (shape, _), r in zip(pts, recs) if r.get("kv_dtype") == "fp8"]
     pinned = {"dequant_gelem_s": any(n < 64 for n in fp8_rows),
-              "widen_group_gelem_s": backend in GROUP_WIDENING and any(n >= 64 for n in fp8_rows),
+              "widen_group_gelem_s": runs_gluon(backend, hw) and any(n >= 64 for n in fp8_rows),
               "small_tile_mma_eff": start.min_rows_per_cta < 64,
-              "gather_sm_gb_s": any(sparse_group(shape, backend in GROUP_WIDENING) for shape, _ in pts)}
+              "gather_sm_gb_s": any(sparse_group(shape, runs_gluon(backend, hw)) for shape, _ in pts)}
     names = tuple(n for n in DECODE_NAMES if pinned.get(n, True))
     m, err = fit(start, pts, pred, names, restarts=RESTARTS)
     for r, (shape, _) in zip(recs, pts):

@@ -42,3 +42,49 @@ def test_kernel_launch_us_is_optional_non_negative_microseconds():
     for bad in (-1, "fast", True):
         with pytest.raises(SpecError, match="kernel_launch_us"):
             hardware_from_dict({**base, "kernel_launch_us": bad}, "x")
+
+
+@pytest.mark.parametrize("name", hardware_names())
+def test_every_built_in_card_names_its_architecture(name):
+    hw = load_hardware(name)
+    want = {"a100": "sm_80", "h1": "sm_90", "h2": "sm_90", "h8": "sm_90", "b2": "sm_100", "l4": "sm_89",
+            "rt": "sm_89", "mi": "gfx942"}
+    assert hw.arch == next(v for k, v in want.items() if name.startswith(k))
+
+
+def test_arch_must_read_like_a_compute_capability_or_an_amd_target():
+    from mlacalc.errors import SpecError
+    from mlacalc.hardware import hardware_from_dict
+
+    base = {"name": "x", "mem_bandwidth_gb_s": 1000, "bf16_tflops": 100, "interconnect_gb_s": 100, "memory_gib": 80}
+    assert hardware_from_dict(base | {"arch": "sm_90a"}, "x.yaml").arch == "sm_90a"
+    assert hardware_from_dict(base, "x.yaml").arch == ""
+    for bad in ("hopper", 90, "sm_9"):
+        with pytest.raises(SpecError, match="arch"):
+            hardware_from_dict(base | {"arch": bad}, "x.yaml")
+
+
+def test_the_gluon_kernels_are_priced_only_where_they_run():
+    """auto runs the Gluon kernels on sm_90 only (kernels/gluon_*: capability 9.x): elsewhere DSA decode and 64+ row
+    fp8 tiles are priced as the Triton kernels. A spec naming no arch keeps the Hopper pricing."""
+    from dataclasses import replace
+
+    from mlacalc.expected import runs_gluon
+    from mlacalc.parallel import Parallelism
+    from mlacalc.spec import load_spec
+    from mlacalc.step import Step, roofline
+
+    h200, a100 = load_hardware("h200"), load_hardware("a100-80gb")
+    assert runs_gluon("auto", h200) and runs_gluon("gluon", h200) and not runs_gluon("triton", h200)
+    assert not runs_gluon("auto", a100) and runs_gluon("auto", replace(a100, arch=""))
+    assert not runs_gluon("auto", load_hardware("b200")) and not runs_gluon("auto", load_hardware("mi300x"))
+
+    def attn(spec, hw, kv_bits=16, tp=8):
+        r = roofline(load_spec(spec), hw, Step("decode", 64, 8192), Parallelism(tp=tp), kv_bits=kv_bits)
+        return r.op("attn_core").expected_s
+
+    unnamed = replace(a100, arch="")
+    assert attn("deepseek-v3.2", a100) != attn("deepseek-v3.2", unnamed)       # gathered: Triton vs Gluon sparse
+    assert attn("deepseek-v3", a100, 8, 1) != attn("deepseek-v3", unnamed, 8, 1)  # fp8, 128 rows: widened in-program
+    assert attn("deepseek-v3", a100, 8) == attn("deepseek-v3", unnamed, 8)     # fp8, 16 rows: Triton either way
+    assert attn("deepseek-v3", a100, 16, 1) == attn("deepseek-v3", unnamed, 16, 1)  # bf16: one model either way

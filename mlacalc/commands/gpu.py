@@ -244,12 +244,13 @@ def calibrate(out: Annotated[str, typer.Option("--out", help="Hardware spec YAML
     import torch
 
     from ..hardware import hardware_from_dict
-    from ..profiler.calibrate import calibrate as run_cal, write_hardware_yaml
+    from ..profiler.calibrate import calibrate as run_cal, device_arch, write_hardware_yaml
 
     if gpus > torch.cuda.device_count():
         raise SpecError("--gpus", f"{gpus} GPUs asked for; this machine has {torch.cuda.device_count()}")
     cal = run_cal(base=base, quick=quick)
-    extra = {"sms": torch.cuda.get_device_properties(0).multi_processor_count}
+    props = torch.cuda.get_device_properties(0)
+    extra = {"sms": props.multi_processor_count, "arch": device_arch(props)}
     links = None
     if gpus > 1:
         from ..profiler.collectives import measure_collectives
