@@ -88,3 +88,13 @@ def test_the_gluon_kernels_are_priced_only_where_they_run():
     assert attn("deepseek-v3", a100, 8, 1) != attn("deepseek-v3", unnamed, 8, 1)  # fp8, 128 rows: widened in-program
     assert attn("deepseek-v3", a100, 8) == attn("deepseek-v3", unnamed, 8)     # fp8, 16 rows: Triton either way
     assert attn("deepseek-v3", a100, 16, 1) == attn("deepseek-v3", unnamed, 16, 1)  # bf16: one model either way
+
+
+def test_calibrate_names_the_cards_architecture():
+    from types import SimpleNamespace
+
+    from mlacalc.profiler.calibrate import device_arch
+
+    assert device_arch(SimpleNamespace(major=9, minor=0)) == "sm_90"
+    assert device_arch(SimpleNamespace(major=8, minor=9, gcnArchName="")) == "sm_89"
+    assert device_arch(SimpleNamespace(major=9, minor=4, gcnArchName="gfx942:sramecc+:xnack-")) == "gfx942"
