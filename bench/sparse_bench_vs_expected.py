@@ -1,33 +1,45 @@
-"""Lab script (CPU): the expected-time model against the sparse (DSA) rows of `mlacalc bench kernels --peers`
-(one layer's decode core, graph-timed, top-k of a paged cache): a held-out check, nothing is fitted to them.
+"""Lab script (CPU): the expected-time model against measured sparse (DSA) decode rows, one layer's decode core,
+graph-timed, top-k of a paged cache: a held-out check, nothing is fitted to them. Rows of `mlacalc bench kernels
+--peers` (kind sparse_mla: auto, the Gluon sparse kernel on the H200) or of bench/ab_sparse_gluon.py (kind gluon, base:
+the Gluon kernel; kind triton: the Triton sparse kernel, priced as the model prices it where the Gluon kernels do not
+run: the dense Triton kernel over the selected slots).
 
     python bench/sparse_bench_vs_expected.py reports/h200/kernels.json reports/h200/h200.yaml
+    python bench/sparse_bench_vs_expected.py reports/h200/tuning/ab_sparse_gluon_heads.json reports/h200/h200.yaml
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 
-from mlacalc.expected import PLANNERS, DecodeShape, decode_attention_s, runs_gluon
+from mlacalc.expected import PLANNERS, DecodeShape, decode_attention_s
 from mlacalc.hardware import load_hardware
 
 ROW_BYTES = {"bf16": 1152, "fp8_ds": 656}     # 576 bf16 values; 512 e4m3 + 4 fp32 scales + 64 bf16
+GLUON_KINDS = {"sparse_mla": True, "gluon": True, "base": True, "triton": False}
 
 
 def main() -> None:
     bench, hw = json.load(open(sys.argv[1])), load_hardware(sys.argv[2])
     model = dict(hw.kernels)["auto"]
+    errs: dict[str, list] = {}
     for r in bench["rows"]:
-        if r["kind"] != "sparse_mla" or r.get("status") != "ok":
+        if r.get("kind") not in GLUON_KINDS or "graph_ms" not in r:
             continue
+        fmt = r.get("kv_dtype", r.get("cache"))
         shape = DecodeShape(seqs=r["B"], rows=r["heads"], kv_groups=1, keys=min(r["topk"], r["ctx"]),
-                            key_bytes=ROW_BYTES[r["kv_dtype"]], dkv=1088, out_dv=512, layers=1, key_elems=576,
+                            key_bytes=ROW_BYTES[fmt], dkv=1088, out_dv=512, layers=1, key_elems=576,
                             tokens=1, gathered=True, slots=r["topk"])
-        pred = decode_attention_s(shape, hw, model, hw.flops_per_s(16), PLANNERS["auto"], runs_gluon("auto", hw))
+        pred = decode_attention_s(shape, hw, model, hw.flops_per_s(16), PLANNERS["auto"], GLUON_KINDS[r["kind"]])
         meas = r["graph_ms"] * 1e-3
-        print(f"batch {r['B']:4d} heads {r['heads']:4d} {r['kv_dtype']:7s} measured {meas * 1e6:7.1f} us "
-              f"expected {pred * 1e6:7.1f} us {(pred / meas - 1) * 100:+6.1f}%")
+        err = (pred / meas - 1) * 100
+        errs.setdefault(f"{r['kind']} {fmt}", []).append(err)
+        print(f"{r['kind']:10s} batch {r['B']:4d} heads {r['heads']:4d} {fmt:7s} ctx {r['ctx']:6d} measured "
+              f"{meas * 1e6:7.1f} us expected {pred * 1e6:7.1f} us {err:+6.1f}%")
+    for k, e in errs.items():
+        print(f"{k}: {len(e)} rows, error {min(e):+.0f}% to {max(e):+.0f}%, median {statistics.median(e):+.0f}%")
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ rows at ``gather_sm_gb_s`` and then widens 8-bit rows, the two one after the oth
 sparse kernel (backend ``triton``, fewer heads) is priced as the dense one over the selected keys. The indexer
 hands either kernel its whole list (``DecodeShape.slots``: ``topk`` a query, -1 after the used slots of a short
 context): the planner splits every slot; the Triton kernel steps through them all (dots, copies and widening count
-every slot, HBM only the used rows); the Gluon kernel ends each split at its last used slot, so its busiest CTA
-steps through the used keys' whole tiles, or its split if shorter. With more than
+every slot, HBM only the used rows); the Gluon kernel ends each split at its last used slot, so splits past the
+used keys end at once and its busiest CTA steps through the used keys' whole tiles, or its split if shorter. With
+more than
 one split, a combine kernel merges the partials: the larger
 of reading them at the bandwidth and ``splits x combine_us_per_split`` (each combine program loops over the splits
 one after another). Each kernel launch adds ``fixed_us``.
@@ -400,9 +401,11 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     used = shape.keys / shape.visits if shape.visits else 1.0
     if sparse and shape.visits > shape.keys:
         # the Gluon kernel ends a split at its last used slot (an indexer lists used slots first, -1 after): the
-        # busiest CTA steps through the used keys' whole tiles, or its split if shorter, and reads only used rows
+        # splits past the used keys' whole tiles end at once (they take no place in a wave), the busiest CTA steps
+        # through those tiles or its split if shorter, and reads only used rows; the combine still merges every split
         live = math.ceil(shape.keys / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
-        plan = replace(plan, keys_cta=min(plan.keys_cta, live))
+        busy = min(plan.splits, math.ceil(live / plan.keys_cta))
+        plan = replace(plan, ctas=plan.ctas // plan.splits * busy, keys_cta=min(plan.keys_cta, live))
         used = min(1.0, shape.keys / plan.keys_cta)
     bytes_cta, flops_cta = used * plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
     # 8-bit caches: tiles under 64 rows (Triton) widen in the program, one tile after another; larger tiles (Gluon) in

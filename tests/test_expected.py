@@ -303,6 +303,14 @@ def test_a_short_contexts_unused_index_slots():
     ramp = 128 * 1152 / 20e9
     assert decode_attention_s(s, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
         2 * (ramp + 1024 * 1152 / 20e9) + 2e-6)
+    # fp8-ds rows: 2 splits of 1,024 slots (the shared-memory cap), the second wholly past the used keys, so it ends
+    # at once: 20 busy CTAs in 2 waves (not 40 in 4), each copying 1,024 rows at 20 GB/s and dequantising them at
+    # 40 G elements/s; the combine still merges both splits: 20 x 16 rows x (2 x 513 fp32 read + 512 bf16 written)
+    fp8 = replace(s, key_bytes=656)
+    combine = 20 * 16 * (2 * 513 * 4 + 512 * 2) / 1000e9
+    want8 = 2 * (128 * 656 / 20e9 + 1024 * 656 / 20e9 + 1024 * 576 / 40e9) + combine + 2 * 2e-6
+    assert decode_attention_s(fp8, HW, replace(m, widen_group_gelem_s=40.0), 100e12, "cost",
+                              widen_group=True) == pytest.approx(want8)
     # with a gather as fast as HBM the used rows' bytes bound it: 10 CTAs x 1000 rows x 1152 bytes at 500 GB/s
     fast = replace(m, gather_sm_gb_s=1e6)
     t_mem = 10 * 1000 * 1152 / 500e9
