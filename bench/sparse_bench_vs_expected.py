@@ -16,8 +16,10 @@ import sys
 
 from mlacalc.expected import PLANNERS, DecodeShape, decode_attention_s
 from mlacalc.hardware import load_hardware
+from mlacalc.kernels.bench import MLA_DR, MLA_R
+from mlacalc.kernels.cache import fp8_ds_row_bytes
 
-ROW_BYTES = {"bf16": 1152, "fp8_ds": 656}     # 576 bf16 values; 512 e4m3 + 4 fp32 scales + 64 bf16
+ROW_BYTES = {"bf16": 2 * (MLA_R + MLA_DR), "fp8_ds": fp8_ds_row_bytes(MLA_R, MLA_DR)}
 GLUON_KINDS = {"sparse_mla": True, "gluon": True, "base": True, "triton": False}
 
 

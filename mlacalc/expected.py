@@ -90,6 +90,8 @@ def runs_gluon(backend: str, hw) -> bool:
     gluon on an sm_90 card, or on a spec that names no ``arch`` (taken as the card the defaults were measured on)."""
     arch = getattr(hw, "arch", "")
     return backend in GROUP_WIDENING and (not arch or arch in GLUON_ARCHS)
+
+
 # Programs the project's kernels keep on one SM (kernels/triton_mla_decode.py: 1, its tiles fill shared memory;
 # kernels/triton_gqa_decode.py GQADecodeConfig.programs_per_sm: 4); the planner counts slots as SMs x this.
 PROGRAMS_PER_SM = {"mla": 1, "gqa": 4}
@@ -231,8 +233,8 @@ class DecodeShape:
     kernel: str = "mla"        # the family's decode kernel: "mla" (one latent shared by all heads) or "gqa"
     tokens: int = 1            # query tokens of a sequence in this step (rows = tokens x heads / kv_groups)
     gathered: bool = False     # each query attends rows it selected by index (DSA top-k), not a contiguous range
-    slots: float = 0.0         # index slots the kernel visits a query (DSA: the index width, topk, -1 past the
-    #                            context: a short context's unused slots are tiles computed masked); 0: keys
+    slots: float = 0.0         # index slots the kernel is handed a query (DSA: the index width, topk, -1 after a
+    #                            short context's used slots); 0: keys
 
     @property
     def visits(self) -> float:

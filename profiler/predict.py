@@ -284,9 +284,10 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
     if topk is not None:
         a = spec.attention
         row_bytes = (a.kv_lora_rank + a.qk_rope_head_dim) * kv_element_size
-        if kv_format is not None:   # the packed row: the calculator's per-token bytes, less the indexer's key
-            packed = family(a).cache_bytes(a, "compressed", 8, kv_format)
-            row_bytes = int(packed.total - packed.indexer)
+        if kv_format is not None:   # the packed row, as the kernels lay it out (cache.pack_fp8_ds)
+            from mlacalc.kernels.cache import fp8_ds_row_bytes
+
+            row_bytes = fp8_ds_row_bytes(a.kv_lora_rank, a.qk_rope_head_dim)
         if sparse_impl(spec, kernel, tp, sm90=sm90) == "gluon":
             from mlacalc.kernels.gluon_mla_sparse import sparse_gluon_splits
 

@@ -119,6 +119,9 @@ class PointConfig:
                 if self.kv_dtype == "fp8":
                     raise SpecError("--kv-dtype", "sparse (DSA) decode takes an 8-bit cache as the 656-byte fp8-ds "
                                                   "rows (per-row scales): --kv-dtype fp8-ds")
+                if self.kv_dtype == FP8_DS and spec.attention.kv_lora_rank % 128:
+                    raise SpecError("--kv-dtype", f"fp8-ds packs the latent in groups of 128 values; {spec.name}'s "
+                                                  f"kv_lora_rank is {spec.attention.kv_lora_rank}")
             elif self.kv_dtype == FP8_DS:
                 raise SpecError("--kv-dtype", f"fp8-ds is the sparse (DSA) kernels' layout; {spec.name} has no "
                                               f"indexer (use fp8)")

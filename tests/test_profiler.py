@@ -254,6 +254,11 @@ def test_dsa_profiles_the_fp8_ds_cache_as_the_calculator_counts_it():
         PointConfig("deepseek-v3", kv_dtype="fp8-ds").validate(load_spec("deepseek-v3"))
     with pytest.raises(SpecError, match="^--kv-dtype"):
         PointConfig("deepseek-v3.2", phase="prefill", kernel="sdpa", kv_dtype="fp8-ds").validate(spec)
+    from dataclasses import replace
+
+    odd = replace(spec, attention=replace(spec.attention, kv_lora_rank=500))   # not whole 128-value groups
+    with pytest.raises(SpecError, match="^--kv-dtype.*groups of 128"):
+        PointConfig("deepseek-v3.2", kv_dtype="fp8-ds").validate(odd)
     pytest.importorskip("triton")
     from mlacalc.kernels.triton_mla_sparse import sparse_splits
 
