@@ -23,7 +23,6 @@ import triton
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from .gluon_mla_chunked import _mla_decode_chunked_kernel
 from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
@@ -36,15 +35,9 @@ __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_split
 @dataclass(frozen=True)
 class GluonMLAConfig:
     """block_n: keys per tile, 32 (4 kv buffers) or 64 (2 buffers); the default measured best on the H100
-    (docs/kernels-notes.md, follow-up 5; reports/h100/kernels.tune_seesaw.json). chunked: 64-key tiles whose
-    64-column chunks load on their own barriers (gluon_mla_chunked.py; 16-bit caches, block_n 64)."""
+    (docs/kernels-notes.md, follow-up 5; reports/h100/kernels.tune_seesaw.json)."""
 
     block_n: int = 32
-    chunked: bool = False
-
-    def __post_init__(self):
-        if self.chunked and self.block_n != 64:
-            raise ValueError(f"GluonMLAConfig: the chunked kernel runs 64-key tiles, not block_n={self.block_n}")
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
@@ -52,16 +45,15 @@ BLOCK_H = 64  # one wgmma M tile; both warp groups share its rows
 
 
 def gluon_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: int = 512, page_size: int | None = None,
-                    block_n: int = DEFAULT_GLUON_CONFIG.block_n, chunked: bool = False) -> bool:
+                    block_n: int = DEFAULT_GLUON_CONFIG.block_n) -> bool:
     """Whether mla_decode_gluon handles this call: an sm_90 GPU, bf16/fp16 q, a cache of q's dtype or fp8 e4m3
-    (then 32-token tiles, not chunked), 512 + 64 dims, at least 64 query rows per sequence, TMA-compatible (16-byte
-    aligned) rows, paged block size a multiple of block_n."""
+    (then 32-token tiles), 512 + 64 dims, at least 64 query rows per sequence, TMA-compatible (16-byte aligned) rows,
+    paged block size a multiple of block_n."""
     if not (q.is_cuda and device_capability(q.device)[0] == 9):
         return False
     B, s_q, H, Dk = q.shape
     fp8 = kv_cache.dtype == torch.float8_e4m3fn
-    return (q.dtype in (torch.bfloat16, torch.float16)
-            and (kv_cache.dtype == q.dtype or (fp8 and block_n == 32 and not chunked))
+    return (q.dtype in (torch.bfloat16, torch.float16) and (kv_cache.dtype == q.dtype or (fp8 and block_n == 32))
             and kv_lora_rank == 512 and Dk == 576 and s_q * H >= BLOCK_H and q.is_contiguous()
             and kv_cache.stride(-1) == 1 and (page_size is None or page_size % block_n == 0))
 
@@ -109,8 +101,7 @@ def mla_decode_gluon(
         require(kv_scale is None or kv_cache.dtype == torch.float8_e4m3fn, "kv_scale",
                 "only an fp8 cache takes a scale")
         page = kv_cache.shape[1] if block_table is not None else None
-        require(gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page, block_n=config.block_n,
-                                chunked=config.chunked),
+        require(gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page, block_n=config.block_n),
                 "q", "this call is outside the Gluon kernel's domain (gluon_supported): use mla_decode_triton")
         return _GluonPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
                           num_splits=num_splits, config=config)
@@ -153,7 +144,6 @@ class _GluonPlan:
         else:
             self.kv_layouts = (self.layout, self.layout)
         self.block_n = config.block_n
-        self.chunked = config.chunked
         self.single = self.splits == 1
         self.grid = (head_blocks, self.splits, B)
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
@@ -201,14 +191,13 @@ class _GluonPlan:
         scale = 1.0 if kv_scale is None or scale_ptr else float(kv_scale)  # a tensor's: read in the kernel
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
                 *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr)
-        (_LAUNCH_CHUNKED if self.chunked else _LAUNCH_SEESAW)(key, self.grid, args, num_warps=4)
+        _LAUNCH_SEESAW(key, self.grid, args, num_warps=4)
         if not self.single:
             combine_splits(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), key=key)
         return out
 
 
 _LAUNCH_SEESAW = FastLauncher(_mla_decode_seesaw_kernel)
-_LAUNCH_CHUNKED = FastLauncher(_mla_decode_chunked_kernel)
 
 
 def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool = False, single_split: bool = False,
@@ -231,7 +220,7 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
                   NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr)
-    kernel = _mla_decode_chunked_kernel if config.chunked else _mla_decode_seesaw_kernel
+    kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}
     src = GluonASTSource(kernel, signature, constexprs={(names.index(k),): v for k, v in consts.items()})

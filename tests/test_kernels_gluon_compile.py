@@ -46,31 +46,6 @@ def test_seesaw_kernel_compiles_for_sm90(block_n, paged):
 
 
 @pytest.mark.parametrize("paged", [False, True])
-def test_chunked_kernel_compiles_for_sm90(paged):
-    """64-key tiles whose 9 column chunks load on their own barriers (gluon_mla_chunked.py): Q and two buffers of
-    64 x 576 bf16 (221,184 bytes) plus 18 chunk barriers and the handover vectors; every chunk is its own [64, 64]
-    TMA box (the first two tiles' 18, then 4 + 5 + 4 + 5 reloads a pair), and the scores go chunk by chunk
-    (N = 64, K = 64: m64n64k16)."""
-    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
-
-    k = _compile(GluonMLAConfig(block_n=64, chunked=True), paged)
-    assert 221_184 + 18 * 8 <= k.metadata.shared <= H100_MAX_SHARED_PER_BLOCK
-    ptx = k.asm["ptx"]
-    assert _wgmma_shapes(ptx) == {"m64n64k16", "m64n256k16"}
-    assert "setmaxnreg" in ptx
-    # Q's three boxes (a [64, 256] half lands as four [64, 64] boxes, each copy issued once), the two tiles of the
-    # prologue (18 chunk boxes) and the reloads of a pair (18): at least 18 + 18 copies in the code
-    assert len(re.findall(r"cp\.async\.bulk\.tensor", ptx)) >= 36
-
-
-def test_chunked_config_needs_64_key_tiles():
-    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
-
-    with pytest.raises(ValueError, match="64-key tiles"):
-        GluonMLAConfig(block_n=32, chunked=True)
-
-
-@pytest.mark.parametrize("paged", [False, True])
 def test_seesaw_kernel_fp8_compiles_for_sm90(paged):
     """The fp8 cache's kernel: a third warp group widens each fp8 tile inside the 16-bit buffer it lands in (four of
     32 tokens, as the bf16 kernel's), beside Q: 73,728 + 147,456 = 221,184 bytes; the compute groups' wgmmas are the

@@ -108,13 +108,11 @@ needs_sm90 = pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_
 
 
 @needs_sm90
-@pytest.mark.parametrize("block_n", [64, 32, "64c"])  # 64c: 64-key tiles loaded chunk by chunk (gluon_mla_chunked)
+@pytest.mark.parametrize("block_n", [64, 32])
 @pytest.mark.parametrize("mode", ["contiguous_nan_tail", "paged", "single_split", "splits_17", "mtp_causal", "h64"])
 def test_gluon_mla(mode, block_n):
     from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
     from mlacalc.kernels.testing import rel_error, run_mla_case
-
-    config = GluonMLAConfig(block_n=64, chunked=True) if block_n == "64c" else GluonMLAConfig(block_n=block_n)
 
     kw, extra = dict(lens=LENS, heads=128, paged=mode == "paged"), {}
     if mode == "mtp_causal":
@@ -129,7 +127,7 @@ def test_gluon_mla(mode, block_n):
     if mode == "contiguous_nan_tail":  # TMA boxes read rows past a length: they must not reach the output
         for b, n in enumerate(case.cache_seqlens.tolist()):
             case.kv_cache[b, n:] = float("nan")
-    out = run_mla_case(mla_decode_gluon, case, config=config, **extra)
+    out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(block_n=block_n), **extra)
     assert rel_error(out, case.ref) < 1e-2
 
 
@@ -179,11 +177,8 @@ def test_gluon_mla_rescaling(trend):
         case.kv_cache.mul_((ramp if trend == "rising" else ramp.flip(0))[None, :, None].to(case.kv_cache.dtype))
     case.ref = mla_latent_attention_reference(case.q.cpu(), case.kv_cache.cpu(), 512, scale=case.softmax_scale,
                                               kv_lengths=case.cache_seqlens.cpu())
-    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
-
-    for config in (GluonMLAConfig(), GluonMLAConfig(block_n=64, chunked=True)):
-        for splits in (None, 1):
-            assert rel_error(run_mla_case(mla_decode_gluon, case, num_splits=splits, config=config), case.ref) < 1e-2
+    for splits in (None, 1):
+        assert rel_error(run_mla_case(mla_decode_gluon, case, num_splits=splits), case.ref) < 1e-2
 
 
 @needs_sm90
