@@ -4,14 +4,28 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 
 - conventional attention: ``llama``, ``mistral``, ``mixtral``, ``qwen2``, ``qwen2_moe``, ``qwen3``,
   ``qwen3_moe``, ``gemma``, ``gemma2``, ``gemma3``/``gemma3_text``, ``olmo2``, ``gpt_oss``, ``llama4``/
-  ``llama4_text``, ``mllama`` (Llama-3.2-Vision), ``gpt2``, ``falcon``;
+  ``llama4_text``, ``mllama`` (Llama-3.2-Vision), ``gpt2``, ``falcon``, ``phi3`` (Phi-3.5, Phi-4-mini: partial
+  RoPE), ``glm4_moe`` (GLM-4.5: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
+  (one LayerNorm per parallel block), ``internlm2``, ``stablelm``, ``starcoder2``, ``minicpm``, ``deepseek``
+  (DeepSeek-MoE, MHA);
+- text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
+  ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
+  ``qwen3_vl_moe``: read as the family they rename (:data:`ALIASES`);
 - MLA: ``deepseek_v2``, ``deepseek_v3``, ``kimi_k2``, ``minicpm3``; DSA (MLA plus the lightning indexer):
   ``deepseek_v32``, ``glm_moe_dsa``;
 - hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet), ``kimi_linear`` (KDA and MLA).
 
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
-refused with one line naming the model_type and the feature (``longcat_flash``: two attention blocks per layer).
+refused with one line naming the model_type and the feature (:data:`REFUSED`: ``longcat_flash``'s two attention
+blocks per layer, the Mamba layers of ``jamba``/``nemotron_h``/``falcon_h1``).
+
+Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
+``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
+
+Counted as the spec can: biases of MLPs (StarCoder2's ``use_bias``) and of LayerNorms (StableLM, StarCoder2) are
+not counted; a q/k norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
+``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
 
 Defaults a config.json leaves out are the transformers class defaults, which differ by family (:data:`DEFAULTS`):
 Gemma ties embeddings by default, Gemma-3's ``text_config`` has no ``vocab_size`` (262208) and no
@@ -37,6 +51,15 @@ WHERE = "config.json"
 # model_type of the text decoder inside a multimodal wrapper
 WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mllama": "mllama"}
 
+# multimodal model_types whose config.json may carry the text decoder's keys at the top level, with no text_config
+# (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them): model_type of that decoder
+FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2"}
+
+# text decoders that are another family's decoder under a new name: same modules, same keys
+# (transformers: Qwen2_5_VLTextConfig, Qwen3VLTextConfig, Qwen3VLMoeTextConfig, Ministral3Config)
+ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text": "qwen3",
+           "qwen3_vl_moe_text": "qwen3_moe", "ministral3": "mistral"}
+
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
 
@@ -49,17 +72,52 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "minicpm3": {"tie_word_embeddings": True},
     "gpt2": {"tie_word_embeddings": True},
     "falcon": {"tie_word_embeddings": True},
+    "cohere": {"tie_word_embeddings": True},                        # CohereConfig(tie_word_embeddings=True)
+    # Starcoder2Config passes no tie_word_embeddings (PretrainedConfig's True) and has use_bias=True
+    "starcoder2": {"tie_word_embeddings": True, "use_bias": True},
 }
 
 CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
-                "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon"}
+                "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
+                "phi3", "glm4_moe", "minimax_m2", "cohere", "internlm2", "stablelm", "starcoder2", "minicpm",
+                "deepseek"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
 # model_types whose configs parse but whose architecture the spec cannot describe
 REFUSED = {
     "longcat_flash": "two attention blocks per layer (and zero-computation experts) are not modelled",
+    "jamba": "Mamba layers between the attention layers are not modelled",
+    "nemotron_h": "Mamba-2 layers (hybrid_override_pattern) are not modelled",
+    "falcon_h1": "Mamba-2 heads beside attention in every layer are not modelled",
+    "hymba": "Mamba heads beside attention in every layer are not modelled",
+    "granitemoehybrid": "Mamba-2 layers are not modelled",
+    "mamba": "state-space (Mamba) layers are not modelled",
+    "mamba2": "state-space (Mamba-2) layers are not modelled",
+    "falcon_mamba": "state-space (Mamba) layers are not modelled",
+    "lfm2": "short-convolution layers are not modelled",
+    "minimax": "lightning (linear) attention layers of MiniMax-Text-01 are not modelled",
+    "gpt_neox": "biased LayerNorms and MLPs (and use_parallel_residual blocks) are not modelled",
+    "gpt_bigcode": "learned positions with a biased, non-gated MLP are read for gpt2 only",
 }
+
+# keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
+SIZES = {k: 1 for k in (
+    "num_hidden_layers", "n_layer", "hidden_size", "n_embd", "vocab_size", "num_attention_heads", "n_head",
+    "num_key_value_heads", "num_kv_heads", "head_dim", "intermediate_size", "n_inner", "ffn_hidden_size",
+    "intermediate_size_mlp", "moe_intermediate_size", "v_head_dim", "kv_lora_rank", "index_n_heads",
+    "index_head_dim", "index_topk", "linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim",
+    "linear_value_head_dim", "linear_conv_kernel_dim", "full_attention_interval", "sliding_window",
+    "sliding_window_pattern", "attention_chunk_size", "max_position_embeddings", "n_positions",
+    "num_ln_in_parallel_attn", "num_heads", "short_conv_kernel_size")} | {k: 0 for k in (
+    "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
+    "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
+    "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
+    "max_window_layers", "decoder_sparse_step", "moe_layer_freq", "interleave_moe_layer_step")}
+# keys that hold lists of layer indices (or of layer type names)
+INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
+               "kda_layers"}
+NAME_LISTS = {"layer_types", "indexer_types"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -92,16 +150,54 @@ def _missing(mt: str, key: str):
     raise SpecError(WHERE, f"model_type {mt}: has no {key}, which sizes the model")
 
 
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _checked(cfg: dict, mt: str) -> dict:
+    """``cfg`` with every size key (:data:`SIZES`) a whole number of at least its minimum (4096.0 becomes 4096),
+    every list key (:data:`INDEX_LISTS`, :data:`NAME_LISTS`) a list of whole numbers or of names, and
+    ``partial_rotary_factor`` a fraction in [0, 1]; anything else is one line naming the key."""
+    out = dict(cfg)
+    for key, minimum in SIZES.items():
+        v = cfg.get(key)
+        if v is None:
+            continue
+        if isinstance(v, float) and v.is_integer():
+            v = out[key] = int(v)
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be a whole number of at least {minimum}, "
+                                   f"got {_show(v)}")
+    for key in INDEX_LISTS | NAME_LISTS:
+        v = cfg.get(key)
+        kind = str if key in NAME_LISTS else int
+        if v is not None and (not isinstance(v, list) or
+                              any(isinstance(x, bool) or not isinstance(x, kind) for x in v)):
+            what = "names" if kind is str else "whole numbers"
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be a list of {what}, got {_show(v)}")
+    f = cfg.get("partial_rotary_factor")
+    if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f <= 1):
+        raise SpecError(WHERE, f"model_type {mt}: partial_rotary_factor must be a number from 0 to 1, got {_show(f)}")
+    for key in ("quantization_config", "linear_attn_config"):
+        if cfg.get(key) is not None and not isinstance(cfg[key], dict):
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be a mapping, got {_show(cfg[key])}")
+    return out
+
+
 def _text_config(cfg: dict) -> tuple[str, dict, str]:
     """(model_type of the decoder, the decoder's config with the wrapper's dtype/tie/quantization keys and the
     family defaults filled in, a description)."""
     mt = str(cfg.get("model_type") or "").lower()
+    archs = cfg.get("architectures") if isinstance(cfg.get("architectures"), list) else []
     if not mt:
-        mt = next((ARCHITECTURES[a] for a in cfg.get("architectures") or [] if a in ARCHITECTURES), "")
+        mt = next((ARCHITECTURES[a] for a in archs if isinstance(a, str) and a in ARCHITECTURES), "")
     if not mt:
         raise SpecError(WHERE, "has no model_type (and no architecture this tool knows)")
-    description = ""
-    if mt in WRAPPERS or isinstance(cfg.get("text_config"), dict):
+    wrapper = ""
+    if mt in FLAT_WRAPPERS and not isinstance(cfg.get("text_config"), dict):
+        wrapper, mt = mt, FLAT_WRAPPERS[mt]
+    elif mt in WRAPPERS or isinstance(cfg.get("text_config"), dict):
         inner = cfg.get("text_config")
         if not isinstance(inner, dict):
             raise _refuse(mt, "has no text_config")
@@ -112,9 +208,14 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         inner_mt = WRAPPERS.get(mt) or str(inner.get("model_type") or "").lower()
         if not inner_mt:
             raise _refuse(mt, "its text_config has no model_type")
-        description = f"the text decoder of {mt}; the vision tower is left out"
-        mt, cfg = inner_mt, inner
-    return mt, {**DEFAULTS.get(mt, {}), **cfg}, description
+        wrapper, mt, cfg = mt, inner_mt, inner
+    read_as = f" (read as {ALIASES[mt]})" if mt in ALIASES else ""
+    mt = ALIASES.get(mt, mt)
+    description = f"the text decoder of {wrapper}{read_as}; the vision tower is left out" if wrapper else \
+        f"read as {mt}" if read_as else ""
+    defaults = DEFAULTS.get(mt, {})          # a key given as null takes the class default too
+    return mt, _checked({**defaults, **{k: v for k, v in cfg.items() if v is not None or k not in defaults}}, mt), \
+        description
 
 
 def max_position_embeddings(cfg: dict) -> int | None:
@@ -152,6 +253,7 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         lac = cfg.get("linear_attn_config")
         if not isinstance(lac, dict) or not isinstance(lac.get("full_attn_layers"), list):
             raise _refuse(mt, "without linear_attn_config.full_attn_layers its layer pattern is unknown")
+        lac = _checked(lac, mt)
         full = {int(i) - 1 for i in lac["full_attn_layers"]}               # 1-based in the config
         kda = {int(i) - 1 for i in lac.get("kda_layers") or set(range(1, L + 1)) - {i + 1 for i in full}}
         if full | kda != set(range(L)) or full & kda:
@@ -245,6 +347,15 @@ def _latent(cfg: dict, mt: str) -> dict:
     return a
 
 
+# config flags of q/k/v biases without an o_proj bias (Qwen2's are hard-wired): Glm4MoeAttention, StableLmAttention
+QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias"}
+# config flags of biases on q, k, v and o (Llama and most: attention_bias)
+ALL_BIAS_FLAG = {"falcon": "bias", "internlm2": "bias", "starcoder2": "use_bias"}
+# config flags of a q/k norm with weights (Llama-4's use_qk_norm is a weightless L2 norm, so not read there)
+QK_NORM_FLAG = {"glm4_moe": "use_qk_norm", "minimax_m2": "use_qk_norm", "cohere": "use_qk_norm",
+                "stablelm": "qk_layernorm"}
+
+
 def _conventional(cfg: dict, mt: str) -> dict:
     heads = _req(cfg, mt, "num_attention_heads", "n_head")
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
@@ -259,15 +370,24 @@ def _conventional(cfg: dict, mt: str) -> dict:
             raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads and head_dim is not given")
         head_dim = hidden // heads
     no_rope = mt == "gpt2" or (mt == "falcon" and cfg.get("alibi"))   # learned positions / ALiBi
-    rope = 0 if no_rope else int(round(head_dim * cfg.get("partial_rotary_factor", 1.0)))
+    if no_rope:
+        rope = 0
+    elif cfg.get("rotary_dim") is not None:                           # MiniMax-M2: RoPE dims given outright
+        rope = cfg["rotary_dim"]
+    else:                                                             # Phi-4-mini 0.75, GLM-4.5 0.5, StableLM 0.25
+        factor = cfg.get("partial_rotary_factor")
+        rope = round(head_dim * (1.0 if factor is None else factor))
+    if rope > head_dim:
+        raise _refuse(mt, f"rotary_dim {rope} exceeds head_dim {head_dim}")
     kind = "mha" if kv == heads else "mqa" if kv == 1 else "gqa"
     a = {"kind": kind, "num_heads": heads, "num_kv_heads": kv, "qk_nope_head_dim": head_dim - rope,
          "qk_rope_head_dim": rope, "v_head_dim": head_dim}
-    if mt in ("qwen2", "qwen2_moe"):                 # q/k/v biases hard-wired, no flag
-        a["qkv_bias"] = True
-    if cfg.get("attention_bias") is True or mt == "gpt2" or (mt == "falcon" and cfg.get("bias")):
+    if mt in ("qwen2", "qwen2_moe") or (mt in QKV_BIAS_FLAG and cfg.get(QKV_BIAS_FLAG[mt])):
+        a["qkv_bias"] = True                                          # q/k/v biases, none on o_proj
+    elif cfg.get(ALL_BIAS_FLAG.get(mt, "attention_bias")) is True or mt == "gpt2":
         a["qkv_bias"] = a["o_bias"] = True
-    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2"):
+    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2") or \
+            (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next":
         a["output_gate"] = True
@@ -284,7 +404,7 @@ def _linear(cfg: dict, mt: str) -> dict | None:
                 "head_v_dim": _req(cfg, mt, "linear_value_head_dim"),
                 "conv_kernel_size": _req(cfg, mt, "linear_conv_kernel_dim")}
     if mt == "kimi_linear":
-        lac = cfg["linear_attn_config"]
+        lac = _checked(cfg["linear_attn_config"], mt)
         heads, dim = _req(lac, mt, "num_heads"), _req(lac, mt, "head_dim")
         return {"kind": "kda", "num_k_heads": heads, "num_v_heads": heads, "head_k_dim": dim, "head_v_dim": dim,
                 "conv_kernel_size": _req(lac, mt, "short_conv_kernel_size")}
@@ -297,12 +417,14 @@ def _ffn(cfg: dict, mt: str) -> dict:
         return {"kind": "dense", "intermediate_size": cfg.get("n_inner") or 4 * hidden, "gated": False}
     if mt == "falcon":
         return {"kind": "dense", "intermediate_size": cfg.get("ffn_hidden_size") or 4 * hidden, "gated": False}
+    if mt == "starcoder2":                                 # c_fc, c_proj (their biases are not counted)
+        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
     experts = cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts")
     if not experts:
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size")}
     f = {"kind": "moe", "num_experts": experts,
          "experts_per_token": _req(cfg, mt, "num_experts_per_tok", "num_experts_per_token", "experts_per_token")}
-    if mt in ("mixtral", "gpt_oss"):  # intermediate_size is the expert width; no dense layers
+    if mt in ("mixtral", "gpt_oss", "minimax_m2"):  # intermediate_size is the expert width; no dense layers
         inter = _req(cfg, mt, "intermediate_size")
         f.update(intermediate_size=inter, expert_intermediate_size=inter)
         if mt == "gpt_oss":
@@ -334,6 +456,8 @@ def _norms(cfg: dict, mt: str) -> int:
     """RMSNorms (or LayerNorms) of hidden_size per layer."""
     if mt in ("gemma2", "gemma3_text"):
         return 4                                             # pre and post norms around attention and MLP
+    if mt == "cohere" or (mt == "stablelm" and cfg.get("use_parallel_residual")):
+        return 1                                             # attention and MLP in parallel after one norm
     if mt == "falcon" and cfg.get("parallel_attn", True):
         # one shared LayerNorm (Falcon-7B), or ln_attn and ln_mlp (new_decoder_architecture, Falcon-40B)
         return (cfg.get("num_ln_in_parallel_attn") or 2) if cfg.get("new_decoder_architecture") else 1
@@ -422,6 +546,7 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
     q = cfg.get("quantization_config")
     if not isinstance(q, dict):
         return None
+    q = _checked_quant(q, mt)
     method = str(q.get("quant_method", "")).lower()
     if method == "fp8":
         block = q.get("weight_block_size")
@@ -444,20 +569,49 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
     raise _refuse(mt, f"quantization_config quant_method {method or '(none)'} is not modelled")
 
 
+def _checked_quant(q: dict, mt: str) -> dict:
+    """``q`` with its sizes whole numbers (``bits``, ``group_size``: -1 is GPTQ's per channel) and its name lists
+    lists of names, or one line naming the key."""
+    for key in ("bits", "w_bit", "group_size", "q_group_size"):
+        v = q.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < -1):
+            raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a whole number, "
+                                   f"got {_show(v)}")
+    block = q.get("weight_block_size")
+    if block is not None and (not isinstance(block, list) or len(block) != 2 or
+                              any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in block)):
+        raise SpecError(WHERE, f"model_type {mt}: quantization_config.weight_block_size must be two whole numbers, "
+                               f"got {_show(block)}")
+    for key in ("modules_to_not_convert", "ignored_layers", "ignore"):
+        v = q.get(key)
+        if v is not None and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
+            raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a list of names, "
+                                   f"got {_show(v)}")
+    groups = q.get("config_groups")
+    if groups is not None and not isinstance(groups, dict):
+        raise SpecError(WHERE, f"model_type {mt}: quantization_config.config_groups must be a mapping, "
+                               f"got {_show(groups)}")
+    return q
+
+
 def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
     groups = [g for g in (q.get("config_groups") or {}).values() if isinstance(g, dict)]
     weights = [g.get("weights") for g in groups if g.get("weights")]
     if not weights or any(w != weights[0] for w in weights):
         raise _refuse(mt, "compressed-tensors config_groups with different weight schemes are not modelled")
-    if any("Linear" not in (g.get("targets") or []) for g in groups):
+    if any(not isinstance(g.get("targets"), list) or "Linear" not in g["targets"] for g in groups):
         raise _refuse(mt, "compressed-tensors targets other than Linear layers are not modelled")
     w = weights[0]
+    if not isinstance(w, dict):
+        raise SpecError(WHERE, f"model_type {mt}: compressed-tensors weights must be a mapping, got {_show(w)}")
     bits, kind, strategy = _req(w, mt, "num_bits"), str(w.get("type", "int")), str(w.get("strategy", "tensor"))
     group = None
     if strategy == "group":
         group = _req(w, mt, "group_size")
     elif strategy == "block":
         b = _req(w, mt, "block_structure")
+        if not isinstance(b, list) or len(b) != 2 or any(isinstance(x, bool) or not isinstance(x, int) for x in b):
+            raise SpecError(WHERE, f"model_type {mt}: block_structure must be two whole numbers, got {_show(b)}")
         group = b[0] * b[1]
     if kind == "int" and bits in (4, 8):
         method, scale = f"int{bits}", 16

@@ -46,9 +46,38 @@ SOURCES = {
     "llama_3_2_11b_vision": "https://huggingface.co/meta-llama/Llama-3.2-11B-Vision/blob/main/config.json",
     "olmo_2_7b": "https://huggingface.co/allenai/OLMo-2-1124-7B/blob/main/config.json",
     "kimi_k2_thinking": "https://huggingface.co/moonshotai/Kimi-K2-Thinking/blob/main/config.json",
+    # Real configs of families read since, copied from public repositories that carry them (phi rope_scaling
+    # factor lists dropped): mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (MODEL_PRESETS, the mlc-only keys
+    # context_window_size/prefill_chunk_size left out) ...
+    "phi_4_mini": "https://huggingface.co/microsoft/Phi-4-mini-instruct/blob/main/config.json",
+    "phi_3_5_mini": "https://huggingface.co/microsoft/Phi-3.5-mini-instruct/blob/main/config.json",
+    "aya_23_8b": "https://huggingface.co/CohereForAI/aya-23-8B/blob/main/config.json",
+    "internlm2_5_7b": "https://huggingface.co/internlm/internlm2_5-7b-chat/blob/main/config.json",
+    "stablelm_2_1_6b": "https://huggingface.co/stabilityai/stablelm-2-zephyr-1_6b/blob/main/config.json",
+    "starcoder2_7b": "https://huggingface.co/bigcode/starcoder2-7b/blob/main/config.json",
+    "minicpm_2b": "https://huggingface.co/openbmb/MiniCPM-2B-sft-bf16/blob/main/config.json",
+    "deepseek_moe_16b": "https://huggingface.co/deepseek-ai/deepseek-moe-16b-base/blob/main/config.json",
+    "ministral_3_3b": "https://huggingface.co/mistralai/Ministral-3-3B-Reasoning-2512/blob/main/config.json",
+    "gemma_3_1b": "https://huggingface.co/google/gemma-3-1b-it/blob/main/config.json",
+    "gemma_2_2b": "https://huggingface.co/google/gemma-2-2b-it/blob/main/config.json",
+    "llama_3_2_1b": "https://huggingface.co/meta-llama/Llama-3.2-1B-Instruct/blob/main/config.json",
+    "qwen1_5_moe_a2_7b": "https://huggingface.co/Qwen/Qwen1.5-MoE-A2.7B-Chat/blob/main/config.json",
+    "smollm2_360m": "https://huggingface.co/HuggingFaceTB/SmolLM2-360M-Instruct/blob/main/config.json",
+    "gpt_bigcode_santacoder": "https://huggingface.co/bigcode/gpt_bigcode-santacoder/blob/main/config.json",
+    "redpajama_incite_3b": "https://huggingface.co/togethercomputer/RedPajama-INCITE-Chat-3B-v1/blob/main/config.json",
+    # ... citsjtu2020/LLM-Prof sglang/Model_Config.md ...
+    "qwen3_30b_a3b": "https://huggingface.co/Qwen/Qwen3-30B-A3B/blob/main/config.json",
+    # ... modelscope/DiffSynth-Studio diffsynth/models/qwen_image_text_encoder.py (Qwen-Image's text encoder) ...
+    "qwen2_5_vl_7b": "https://huggingface.co/Qwen/Qwen2.5-VL-7B-Instruct/blob/main/config.json",
+    # ... and, the sizing keys only, an ms-swift dump of Glm4MoeConfig, a Rust test transcribing Qwen3-VL's file
+    # at commit 1fc78ad, and a Go test fixture of MiniMax-M2's
+    "glm_4_5_air": "https://huggingface.co/zai-org/GLM-4.5-Air/blob/main/config.json",
+    "qwen3_vl_30b_a3b": "https://huggingface.co/Qwen/Qwen3-VL-30B-A3B-Instruct/blob/main/config.json",
+    "minimax_m2": "https://huggingface.co/MiniMaxAI/MiniMax-M2/blob/main/config.json",
 }
 
-REFUSED = {"longcat_flash"}   # fixtures the import refuses (one line each; see test_refusals_are_one_line)
+# fixtures the import refuses (one line each; see test_refusals_are_one_line)
+REFUSED = {"longcat_flash", "gpt_bigcode_santacoder", "redpajama_incite_3b"}
 
 # family folder -> built-in spec of the same model
 SAME_MODEL = {
@@ -363,11 +392,18 @@ def test_deepseek_fp8_block_scales():
     assert q.components == ("attention", "dense_ffn", "shared_experts", "routed_experts", "mtp")
 
 
-def test_refusals_are_one_line():
+@pytest.mark.parametrize("family,message", [
+    ("longcat_flash", ("model_type longcat_flash: two attention blocks per layer (and zero-computation experts) are "
+                       "not modelled")),
+    ("gpt_bigcode_santacoder", ("model_type gpt_bigcode: learned positions with a biased, non-gated MLP are read "
+                                "for gpt2 only")),
+    ("redpajama_incite_3b", ("model_type gpt_neox: biased LayerNorms and MLPs (and use_parallel_residual blocks) "
+                             "are not modelled")),
+])
+def test_refusals_are_one_line(family, message):
     with pytest.raises(SpecError) as e:
-        hf("longcat_flash")
-    assert str(e.value) == ("config.json: model_type longcat_flash: two attention blocks per layer (and "
-                            "zero-computation experts) are not modelled")
+        hf(family)
+    assert str(e.value) == "config.json: " + message
     assert "\n" not in str(e.value)
 
 
@@ -429,3 +465,258 @@ def test_context_past_max_position_embeddings_warns_on_stderr(capsys):
     with pytest.raises(SystemExit):
         main(["kv", str(FIXTURES / "olmo_2_7b"), "--context", "4k", "--json"])
     assert "warning" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- real configs of families read since
+
+def kv_per_token(family: str) -> float:
+    from mlacalc.kv import kv_report
+
+    return kv_report(hf(family), context=1).per_token.total
+
+
+# family -> (KV bytes per token in bf16, worked out from the config; parameter count on the model card; how far the
+# import's total may sit from the card's rounded figure). KV: layers x kv heads x head_dim x 2 (K, V) x 2 bytes.
+CARDS = {
+    "phi_4_mini": (32 * 8 * 128 * 2 * 2, 3.8e9, 0.02),            # 3072 / 24 heads = 128; "3.8B"
+    "phi_3_5_mini": (32 * 32 * 96 * 2 * 2, 3.8e9, 0.02),          # MHA, 3072 / 32 = 96; "3.8B"
+    "glm_4_5_air": (46 * 8 * 128 * 2 * 2, 106e9, 0.01),           # "106B total, 12B active" (MTP apart)
+    "minimax_m2": (62 * 8 * 128 * 2 * 2, 230e9, 0.01),            # "230B total, 10B active"
+    "aya_23_8b": (32 * 8 * 128 * 2 * 2, 8.0e9, 0.01),             # "8 billion"
+    "internlm2_5_7b": (32 * 8 * 128 * 2 * 2, 7.74e9, 0.001),      # 7.74B
+    "stablelm_2_1_6b": (24 * 32 * 64 * 2 * 2, 1.64e9, 0.003),     # "1.6B"; 1,644,515,328 in the checkpoint
+    "starcoder2_7b": (32 * 4 * 128 * 2 * 2, 7.17e9, 0.001),       # 7.17B
+    "minicpm_2b": (40 * 36 * 64 * 2 * 2, 2.7e9, 0.01),            # "2.4B non-embedding" (2.7B with it)
+    "deepseek_moe_16b": (28 * 16 * 128 * 2 * 2, 16.4e9, 0.003),   # "16.4B"
+    "ministral_3_3b": (26 * 8 * 128 * 2 * 2, 3.4e9, 0.01),        # "3.4B language model + 0.4B vision encoder"
+    "gemma_3_1b": (26 * 1 * 256 * 2 * 2, 1.0e9, 0.001),           # 999,885,952
+    "gemma_2_2b": (26 * 4 * 256 * 2 * 2, 2.61e9, 0.002),          # "2.61B"
+    "llama_3_2_1b": (16 * 8 * 64 * 2 * 2, 1.23e9, 0.005),         # "1.23B"; 1,235,814,400
+    "qwen3_30b_a3b": (48 * 4 * 128 * 2 * 2, 30.5e9, 0.002),       # "30.5B, 3.3B activated"
+    "qwen1_5_moe_a2_7b": (24 * 16 * 128 * 2 * 2, 14.3e9, 0.002),  # "14.3B, 2.7B activated"
+    "smollm2_360m": (32 * 5 * 64 * 2 * 2, 362e6, 0.002),          # 960 / 15 heads = 64; "362M"
+    "qwen2_5_vl_7b": (28 * 4 * 128 * 2 * 2, 7.62e9, 0.001),       # the text decoder: Qwen2.5-7B's 7.62B
+    "qwen3_vl_30b_a3b": (48 * 4 * 128 * 2 * 2, 30.5e9, 0.002),    # the text decoder: Qwen3-30B-A3B's
+}
+
+
+def test_every_new_fixture_has_a_card():
+    assert sorted(CARDS) == sorted(set(SOURCES) - REFUSED - set(SAME_MODEL) - set(PINNED) - {
+        "deepseek_v2", "deepseek_v3", "kimi_k2", "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe",
+        "gemma2", "gpt2", "falcon_7b", "falcon_40b", "llama_3_2_11b_vision", "olmo_2_7b", "kimi_k2_thinking"})
+
+
+@pytest.mark.parametrize("family", sorted(CARDS))
+def test_kv_per_token_worked_out_by_hand(family):
+    assert kv_per_token(family) == CARDS[family][0]
+
+
+@pytest.mark.parametrize("family", sorted(CARDS))
+def test_parameters_match_the_model_card(family):
+    _, card, tolerance = CARDS[family]
+    assert abs(weights(hf(family)).params.total / card - 1) <= tolerance
+
+
+def test_phi_4_mini_partial_rotary_and_window_past_the_context():
+    s = hf("phi_4_mini")
+    a = s.attention
+    assert (a.num_heads, a.num_kv_heads, a.qk_rope_head_dim, a.qk_nope_head_dim) == (24, 8, 96, 32)  # 0.75 x 128
+    assert a.sliding_window is None  # sliding_window 262144 >= max_position_embeddings 131072: global attention
+    d = 3072
+    layer = d * 3072 + 2 * d * 1024 + 3072 * d + 3 * d * 8192 + 2 * d   # q, k, v, o; gate_up + down; 2 norms
+    assert weights(s).params.total == 32 * layer + 200064 * d + d == 3_836_021_760  # tied head
+
+
+def test_glm_4_5_air_biases_q_k_v_only_and_counts_its_mtp_apart():
+    s = hf("glm_4_5_air")
+    a, f = s.attention, s.ffn
+    assert a.qkv_bias and not a.o_bias and not a.qk_norm   # Glm4MoeAttention: o_proj has no bias; use_qk_norm false
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim) == (64, 64)    # partial_rotary_factor 0.5 of head_dim 128
+    assert (f.num_experts, f.experts_per_token, f.num_shared_experts, f.first_dense_layers) == (128, 8, 1, 1)
+    assert s.mtp_layers == 1
+    d = 4096
+    attn = d * 96 * 128 + 2 * d * 8 * 128 + 96 * 128 * d + 96 * 128 + 2 * 8 * 128   # q, k, v, o and q/k/v biases
+    moe = 128 * 3 * d * 1408 + 3 * d * 1408 + 128 * d                                # routed, shared, router
+    total = 46 * (attn + 2 * d) + 3 * d * 10944 + 45 * moe + 2 * 151552 * d + d
+    assert weights(s).params.total == total == 106_852_245_504
+
+
+def test_minimax_m2_rotary_dim_expert_width_and_untied_head():
+    s = hf("minimax_m2")
+    a, f = s.attention, s.ffn
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim, a.qk_norm) == (64, 64, True)  # rotary_dim 64 of 128
+    assert (f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.num_shared_experts) == (256, 8, 1536, 0)
+    assert s.mtp_layers == 0 and not s.tie_word_embeddings
+    d = 3072
+    attn = d * 48 * 128 * 2 + 2 * d * 8 * 128 + 2 * 128   # q, o; k, v; per-head q/k norms
+    moe = 256 * 3 * d * 1536 + 256 * d
+    assert weights(s).params.total == 62 * (attn + moe + 2 * d) + 2 * 200064 * d + d == 228_689_320_448
+
+
+def test_cohere_one_norm_per_parallel_block_and_tied_by_default():
+    s = hf("aya_23_8b")
+    assert s.norms_per_layer == 1 and s.tie_word_embeddings  # no tie key: CohereConfig ties
+    d = 4096
+    layer = 2 * d * d + 2 * d * 1024 + 3 * d * 14336 + d
+    assert weights(s).params.total == 32 * layer + 256000 * d + d == 8_028_033_024
+
+
+def test_starcoder2_biases_plain_mlp_and_window_on_every_layer():
+    s = hf("starcoder2_7b")
+    a = s.attention
+    assert a.qkv_bias and a.o_bias and not s.ffn.gated and s.tie_word_embeddings  # use_bias; no tie key
+    assert a.sliding_window == 4096 and a.global_every is None                      # every layer local
+    from mlacalc.kv import kv_report
+
+    # at 16k every layer still holds 4096 tokens: 4096 x 32 x 4 x 128 x 2 x 2 bytes
+    assert kv_report(s, context=16384).per_sequence.total == 4096 * 32 * 4 * 128 * 2 * 2
+    d = 4608
+    layer = 2 * d * d + 2 * d * 512 + 36 * 128 + 2 * 512 + d + 2 * d * 18432 + 2 * d
+    # the checkpoint's 7,173,923,840 also has MLP biases 32 x (18432 + 4608) and LayerNorm biases 32 x 2 x 4608 + 4608
+    assert weights(s).params.total == 32 * layer + 49152 * d + d == 7_173_923_840 - 737_280 - 299_520
+
+
+def test_stablelm_quarter_rotary_and_q_k_v_biases():
+    s = hf("stablelm_2_1_6b")
+    a = s.attention
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim) == (16, 48) and a.qkv_bias and not a.o_bias
+    d = 2048
+    layer = 4 * d * d + 3 * d + 3 * d * 5632 + 2 * d
+    # 1,644,515,328 in the checkpoint, less its LayerNorm biases 24 x 2 x 2048 + 2048
+    assert weights(s).params.total == 24 * layer + 2 * 100352 * d + d == 1_644_515_328 - 100_352
+
+
+def test_internlm2_bias_flag_and_deepseek_moe_v1():
+    assert not hf("internlm2_5_7b").attention.qkv_bias            # "bias": false
+    s = hf("deepseek_moe_16b")
+    assert s.attention.kind == "mha" and s.ffn.first_dense_layers == 1 and s.ffn.num_shared_experts == 2
+    d = 2048
+    moe = 64 * 3 * d * 1408 + 2 * 3 * d * 1408 + 64 * d
+    assert weights(s).params.total == 28 * (4 * d * d + 2 * d) + 3 * d * 10944 + 27 * moe + 2 * 102400 * d + d
+
+
+def test_vision_wrappers_give_their_text_decoder():
+    vl = hf("qwen2_5_vl_7b")           # text_config model_type qwen2_5_vl_text, read as qwen2
+    assert vl.attention.qkv_bias and vl.attention.sliding_window is None and vl.dtypes.weights == "bf16"
+    assert "qwen2_5_vl" in vl.description and "vision tower is left out" in vl.description
+    q3 = hf("qwen3_vl_30b_a3b")       # qwen3_vl_moe_text, read as qwen3_moe: the same decoder as Qwen3-30B-A3B
+    want = hf("qwen3_30b_a3b")
+    assert (q3.attention, q3.ffn, q3.num_layers) == (want.attention, want.ffn, want.num_layers)
+    m = hf("ministral_3_3b")            # mistral3 wrapping ministral3, read as mistral
+    assert m.tie_word_embeddings and m.attention.sliding_window is None and m.max_context == 262144
+
+
+def test_flat_qwen2_5_vl_config_reads_the_top_level_decoder(tmp_path):
+    """transformers < 4.53 wrote Qwen2.5-VL's decoder keys at the top level, with no text_config."""
+    import json
+
+    cfg = json.loads((FIXTURES / "qwen2_5_vl_7b" / "config.json").read_text())
+    del cfg["text_config"]
+    s = load_spec(_write(tmp_path, cfg))
+    nested = hf("qwen2_5_vl_7b")
+    assert (s.attention, s.ffn, s.num_layers, s.vocab_size) == \
+        (nested.attention, nested.ffn, nested.num_layers, nested.vocab_size)
+
+
+def test_gemma3_1b_window_pattern_and_32k_cache():
+    from mlacalc.kv import kv_report
+
+    s = hf("gemma_3_1b")
+    assert s.attention.global_every == 6 and s.attention.sliding_window == 512
+    # layers 5, 11, 17, 23 global (4 x 32768 tokens), the other 22 hold 512; 1 KV head x 256 x 2 x 2 bytes each
+    assert kv_report(s, context=32768).per_sequence.total == (4 * 32768 + 22 * 512) * 256 * 2 * 2
+
+
+@pytest.mark.parametrize("model_type,feature", [
+    ("jamba", "Mamba layers"), ("nemotron_h", "Mamba-2 layers"), ("falcon_h1", "Mamba-2 heads"),
+    ("granitemoehybrid", "Mamba-2 layers"), ("lfm2", "short-convolution layers"),
+])
+def test_hybrid_state_space_families_are_refused_by_name(tmp_path, model_type, feature):
+    import json
+
+    cfg = json.loads((FIXTURES / "llama" / "config.json").read_text()) | {"model_type": model_type}
+    with pytest.raises(SpecError) as e:
+        load_spec(_write(tmp_path, cfg))
+    assert str(e.value).startswith(f"config.json: model_type {model_type}: {feature}")
+
+
+# ------------------------------------------------------------------------------------------------ bad config.json
+
+def _edited(family: str, **changes) -> dict:
+    """A fixture with keys replaced (``text__key``: in its text_config; a value of ... deletes the key)."""
+    import json
+
+    cfg = json.loads((FIXTURES / family / "config.json").read_text())
+    for key, value in changes.items():
+        node, leaf = (cfg["text_config"], key[6:]) if key.startswith("text__") else (cfg, key)
+        if value is ...:
+            del node[leaf]
+        else:
+            node[leaf] = value
+    return cfg
+
+
+BAD_CONFIGS = [
+    (_edited("phi_4_mini", num_hidden_layers="32"), "num_hidden_layers must be a whole number of at least 1, got '32'"),
+    (_edited("phi_4_mini", hidden_size=3072.5), "hidden_size must be a whole number"),
+    (_edited("phi_4_mini", num_attention_heads=0), "num_attention_heads must be a whole number of at least 1, got 0"),
+    (_edited("phi_4_mini", num_key_value_heads=-8), "num_key_value_heads must be a whole number of at least 1, got -8"),
+    (_edited("phi_4_mini", vocab_size=True), "vocab_size must be a whole number"),
+    (_edited("phi_4_mini", partial_rotary_factor="0.75"), "partial_rotary_factor must be a number from 0 to 1"),
+    (_edited("phi_4_mini", intermediate_size=...), "has no intermediate_size, which sizes the model"),
+    (_edited("phi_4_mini", num_hidden_layers=...), "has no num_hidden_layers, which sizes the model"),
+    (_edited("gemma_2_2b", layer_types="sliding_attention"), "layer_types must be a list of names"),
+    (_edited("gemma_2_2b", layer_types=[{}] * 26), "layer_types must be a list of names"),
+    (_edited("minimax_m2", rotary_dim=256), "rotary_dim 256 exceeds head_dim 128"),
+    (_edited("glm_4_5_air", quantization_config="fp8"), "quantization_config must be a mapping"),
+    (_edited("gemma_3_27b", text_config=[]), "model_type gemma3: has no text_config"),
+    (_edited("qwen3_vl_30b_a3b", text__num_experts="128"), "model_type qwen3_moe: num_experts must be a whole number"),
+    (_edited("deepseek_v3", quantization_config={"quant_method": "fp8", "weight_block_size": 128}),
+     "weight_block_size must be two whole numbers"),
+    (_edited("kimi_linear_48b_a3b", linear_attn_config={"full_attn_layers": "4,8"}),
+     "without linear_attn_config.full_attn_layers its layer pattern is unknown"),
+    (_edited("kimi_linear_48b_a3b", linear_attn_config={"full_attn_layers": [4, "8"]}),
+     "full_attn_layers must be a list of whole numbers"),
+]
+
+
+@pytest.mark.parametrize("cfg,words", BAD_CONFIGS, ids=[w.split(" must")[0][:40] for _, w in BAD_CONFIGS])
+@pytest.mark.parametrize("command", ["kv", "weights", "roofline", "fit"])
+def test_bad_config_is_one_line_and_exit_2(capsys, tmp_path, cfg, words, command):
+    from mlacalc.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main([command, _write(tmp_path, cfg), "--json"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: config.json: ") and words in err
+
+
+@pytest.mark.parametrize("text,words", [
+    ('{"model_type": "llama", "num_hidden_layers": 32, "hidden_', "malformed JSON"),   # truncated
+    ("[1, 2, 3]", "expected a mapping at the top level"),
+    ('{"architectures": ["SomethingForCausalLM"]}', "has no model_type"),
+    ('{"model_type": "llama"}', "model_type llama: has no num_hidden_layers"),
+])
+def test_broken_config_files_are_one_line(capsys, tmp_path, text, words):
+    from mlacalc.cli import main
+
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(SystemExit) as e:
+        main(["kv", str(tmp_path), "--json"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == "" and err.count("\n") == 1 and words in err
+
+
+def test_compare_takes_two_configs(capsys):
+    import json
+
+    from mlacalc.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["compare", str(FIXTURES / "glm_4_5_air"), str(FIXTURES / "minimax_m2"), "--json"])
+    rows = json.loads(capsys.readouterr().out)["models"]
+    assert e.value.code in (0, None)
+    # KV per token 46 x 8 x 128 x 2 x 2 and 62 x 8 x 128 x 2 x 2: MiniMax-M2 holds 62/46 as much
+    assert [r["model"] for r in rows] == ["glm_4_5_air", "minimax_m2"]
+    assert round(rows[1]["kv_ratio_to_baseline"], 4) == round(62 / 46, 4)
