@@ -343,14 +343,14 @@ def test_a_dsa_decode_shape_is_gathered_and_counts_its_query_tokens():
 
 
 def test_no_calibration_point_is_a_held_out_validation_point():
-    from mlacalc.profiler.kernel_calibration import AUTO_EXTRA, DECODE_POINTS, DSA_POINTS, GQA_POINTS
+    from mlacalc.profiler.kernel_calibration import AUTO_EXTRA, DECODE_POINTS, DSA_POINTS, GQA_POINTS, TRITON_DSA_POINTS
     from mlacalc.profiler.validate import expected_suite
 
     held = {(p.model, p.tp, p.batch, p.context, p.q_tokens) for p in expected_suite() if p.phase == "decode"}
     cal = {(p["model"], p["tp"], p["batch"], p["context"], p.get("q_tokens", 1))
            for p in DECODE_POINTS + AUTO_EXTRA + GQA_POINTS}
     assert held and cal and not held & cal
-    assert all(p in AUTO_EXTRA for p in DSA_POINTS)
+    assert all(p in AUTO_EXTRA for p in DSA_POINTS + TRITON_DSA_POINTS)
     assert any(p.model == "deepseek-v3.2" for p in expected_suite())     # DSA has held-out points too
 
 
@@ -459,3 +459,24 @@ def test_an_ampere_card_prices_dsa_decode_as_the_triton_sparse_kernel_from_8_hea
     assert got == pytest.approx(decode_attention_s(shape, a100, m, a100.flops_per_s(16), "cost"))
     assert got > decode_attention_s(shape, a100, replace(m, triton_gather_tile_us=0.0), a100.flops_per_s(16), "cost")
 
+
+def test_the_triton_sparse_kernel_has_calibration_and_held_out_points_and_is_fitted_only_from_them():
+    """auto on the H200 runs DSA decode under 8 heads on the Triton sparse kernel: the calibration has such points
+    (and frees triton_gather_tile_us only with them), the expected suite others."""
+    from mlacalc.profiler.kernel_calibration import DSA_POINTS, TRITON_DSA_POINTS, fitted_names, point_shape
+    from mlacalc.profiler.validate import expected_suite
+
+    from mlacalc.expected import runs_gluon, triton_sparse_runs
+
+    h200 = load_hardware("h200")
+    gluon = runs_gluon("auto", h200)
+    recs = [dict(p, layers=4) for p in TRITON_DSA_POINTS]
+    assert recs and all(triton_sparse_runs(point_shape(r), gluon) for r in recs)
+    held = [p for p in expected_suite() if p.model in ("deepseek-v3.2", "glm-5") and p.phase == "decode"]
+    on_triton = [p for p in held if triton_sparse_runs(point_shape(dict(p.__dict__)), runs_gluon(
+        "triton" if p.kernel == "triton" else "auto", h200))]
+    assert len(on_triton) >= 8 and any(p.kernel == "auto" for p in on_triton)
+    gluon_recs = [dict(p, layers=4) for p in DSA_POINTS]
+    assert "triton_gather_tile_us" in fitted_names("auto", recs, [point_shape(r) for r in recs], h200)
+    assert "triton_gather_tile_us" not in fitted_names("auto", gluon_recs, [point_shape(r) for r in gluon_recs],
+                                                       h200)
