@@ -2,7 +2,8 @@
 graph-timed, top-k of a paged cache: a held-out check, nothing is fitted to them. Rows of `mlacalc bench kernels
 --peers` (kind sparse_mla: auto, the Gluon sparse kernel on the H200) or of bench/ab_sparse_gluon.py (kind gluon, base:
 the Gluon kernel; kind triton: the Triton sparse kernel, priced as the model prices it where the Gluon kernels do not
-run: the dense Triton kernel over the selected slots).
+run: its own planner and tiles and its wait a tile, triton_gather_tile_us, whose first value was fitted to these
+triton rows and the profiler's, so for them this is a fit's residual, not a held-out check).
 
     python bench/sparse_bench_vs_expected.py reports/h200/kernels.json reports/h200/h200.yaml
     python bench/sparse_bench_vs_expected.py reports/h200/tuning/ab_sparse_gluon_heads.json reports/h200/h200.yaml

@@ -31,7 +31,10 @@ two compute: one SM's time is the larger of its dots and its widening at ``widen
 index (DeepSeek Sparse Attention's top-k, ``DecodeShape.gathered``) on those backends, from 8 heads, run the Gluon
 sparse kernel: its own planner (:func:`sparse_split_plan`), 64-row tiles, and a gather warp group that copies a CTA's
 rows at ``gather_sm_gb_s`` and then widens 8-bit rows, the two one after the other, beside the dots; the Triton
-sparse kernel (backend ``triton``, fewer heads) is priced as the dense one over the selected keys. The indexer
+sparse kernel (backend ``triton``, fewer heads, cards without the Gluon kernels) by its own planner and tiles
+(:func:`triton_sparse_plan`, :func:`triton_sparse_tiling`) with its dots at the small-tile rate and, in each
+program's serial time, a wait of ``triton_gather_tile_us`` a tile for its chain of index, table and row loads
+(:func:`triton_gather_s`; 0: priced as the dense Triton kernel over the selected keys). The indexer
 hands either kernel its whole list (``DecodeShape.slots``: ``topk`` a query, -1 after the used slots of a short
 context): the planner splits every slot; the Triton kernel steps through them all (dots, copies and widening count
 every slot, HBM only the used rows); the Gluon kernel ends each split at its last used slot, so splits past the
@@ -107,6 +110,11 @@ FP8_SMALL_PROGRAMS_PER_SM, FP8_SMALL_ROWS, FP8_TILE_KEYS = 2, 16, 32
 # rows, whose scales sit beside them).
 SPARSE_TILE_ROWS, SPARSE_TILE_KEYS, SPARSE_MIN_SPLIT, SPARSE_GROUP_MIN_HEADS = 64, 32, 128, 8
 SPARSE_MAX_SLOTS, SPARSE_MAX_SLOTS_8BIT = 2048, 1024
+# ... and on the Triton sparse kernel (kernels/triton_mla_sparse.py), which runs it everywhere else: auto under 8
+# heads, backend triton, every card without the sm_90 Gluon kernels. One program per query token, block of heads and
+# split; its tiles by head count and row format (default_sparse_config, restated below), its planner the dense one
+# over the token's head blocks (sparse_splits: at most TRITON_SPARSE_MAX_SPLITS splits).
+TRITON_SPARSE_MIN_ROWS, TRITON_SPARSE_MAX_SPLITS = 16, 128   # sparse_block_h: 16 rows at least (tl.dot)
 FLASHMLA_BLOCK = 64            # FlashMLA: keys per block (its page size), csrc/api/dense_decode.h
 FLASHMLA_OVERHEAD_BLOCKS = 5   # FlashMLA's scheduler charges each request 5 blocks of fixed work (get_mla_metadata)
 
@@ -131,6 +139,9 @@ class KernelModel:
     small_tile_mma_eff: float = 0.0    # tiles under 64 rows (mma.sync, not wgmma): their tensor-core share (0: mma_eff)
     gather_sm_gb_s: float = 0.0        # index-selected rows (DSA) one CTA's gather warp group copies, GB/s (latency-
     #                                    bound: a few tiles in flight; 0: gathered rows stream like contiguous keys)
+    triton_gather_tile_us: float = 0.0  # ... on the Triton sparse kernel: one program's wait per tile of selected rows
+    #                                    (index, then block table, then rows: dependent loads), us, beside nothing
+    #                                    (serial with its dots); 0: off, priced as the dense Triton kernel
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -144,11 +155,16 @@ class KernelModel:
 # bandwidth per SM (see kernel_model). Coefficients no calibration point can pin are left at 0 (FlashMLA: no fp8
 # dense path, no tile under 64 rows, no gathered rows).
 # "other" (norms, cache writes, ...) is not calibrated: a stated 80% of the bandwidth and a 2 us launch.
+# triton_gather_tile_us (the Triton sparse kernel's wait a tile) is a first value, fitted alone, with the rest held,
+# to the measured Triton sparse rows only (24: reports/h200/tuning/ab_sparse_gluon_heads.json's triton rows and
+# reports/h200/dsa_profile*.jsonl's triton points; 2.5 us with these defaults on the h200 datasheet spec and with
+# reports/h200/h200.yaml alike); `mlacalc calibrate --kernels` (its DSA points under 8 heads) will replace it. A
+# latency, it is not scaled to other cards.
 DEFAULTS: dict[str, KernelModel] = {
     "auto": KernelModel(bandwidth_eff=0.819, sm_bandwidth_gb_s=40.0, mma_eff=0.484, fixed_us=1.5, min_rows_per_cta=16,
                         min_split_tokens=256, max_splits=128, ramp_us=2.0, combine_us_per_split=0.14,
                         dequant_gelem_s=19.5, widen_group_gelem_s=10.0, small_tile_mma_eff=0.161,
-                        gather_sm_gb_s=27.5),
+                        gather_sm_gb_s=27.5, triton_gather_tile_us=2.5),
     "gqa": KernelModel(bandwidth_eff=0.885, sm_bandwidth_gb_s=360.0, mma_eff=0.706, fixed_us=4.0, min_rows_per_cta=16,
                        min_split_tokens=256, max_splits=128, ramp_us=0.5, combine_us_per_split=0.06,
                        small_tile_mma_eff=0.766),
@@ -373,11 +389,75 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     return SplitPlan(units * splits, slots / splits, splits)
 
 
+@dataclass(frozen=True)
+class SparseTiling:
+    """One program of the Triton sparse kernel: ``rows`` heads of one query token (BLOCK_H), ``keys`` index slots a
+    tile (BLOCK_N), ``programs_per_sm`` as its planner counts them, splits of ``min_split`` slots at least."""
+
+    rows: int
+    keys: int
+    programs_per_sm: int
+    min_split: int
+
+
+def triton_sparse_tiling(heads: int, fp8_ds: bool) -> SparseTiling:
+    """The Triton sparse kernel's tile for ``heads`` heads a query token (kernels/triton_mla_sparse.py
+    default_sparse_config and sparse_block_h, restated without Triton): fp8-ds rows 16/32/64 heads over 32 slots
+    (to 16, 32, more heads), 16-bit rows 16/32/64 heads over 64 slots, the 64-head one planned two an SM with
+    64-slot splits; the heads' power of two when smaller, 16 at least."""
+    if fp8_ds:
+        block_h, block_n, per_sm, min_split = (16 if heads <= 16 else 32 if heads <= 32 else 64), 32, 1, 128
+    elif heads <= 64:
+        block_h, block_n, per_sm, min_split = (16 if heads <= 16 else 32), 64, 1, 128
+    else:
+        block_h, block_n, per_sm, min_split = 64, 64, 2, 64
+    rows = max(TRITON_SPARSE_MIN_ROWS, min(block_h, 1 << max(0, math.ceil(math.log2(max(1, heads))))))
+    return SparseTiling(rows, block_n, per_sm, min_split)
+
+
+def triton_sparse_runs(shape: DecodeShape, widen_group: bool) -> bool:
+    """Whether the decode core runs on the Triton sparse kernel: index-selected MLA rows not on the Gluon sparse
+    kernel (:func:`sparse_group`: fewer than 8 heads, backend triton, or a card without the Gluon kernels)."""
+    return shape.gathered and shape.kernel == "mla" and not sparse_group(shape, widen_group)
+
+
+def triton_sparse_priced(shape: DecodeShape, m: KernelModel, widen_group: bool) -> bool:
+    """Whether the decode core is priced as the Triton sparse kernel: it runs there (:func:`triton_sparse_runs`) and
+    ``m`` has its gather coefficient (0: priced as the dense Triton kernel over the selected keys)."""
+    return bool(m.triton_gather_tile_us) and triton_sparse_runs(shape, widen_group)
+
+
+def triton_sparse_plan(shape: DecodeShape, sms: int) -> SplitPlan:
+    """The Triton sparse kernel's programs (kernels/triton_mla_sparse.sparse_splits, restated without Triton): one
+    per query token, head block and split; splits from the dense planner (:func:`choose_splits`) over the token's
+    head blocks, counted as ``sms x programs_per_sm`` slots, whole tiles of the tiling's slots."""
+    heads = shape.rows // max(1, shape.tokens)
+    t = triton_sparse_tiling(heads, widens(shape))
+    units = shape.seqs * shape.tokens * math.ceil(heads / t.rows)
+    splits = choose_splits(units, shape.visits, sms=sms * t.programs_per_sm, min_tokens=t.min_split,
+                           max_splits=TRITON_SPARSE_MAX_SPLITS, token_bytes=shape.key_bytes, tile_keys=t.keys,
+                           partial_bytes_per_split=shape.seqs * shape.rows * shape.out_dv * 8)
+    return SplitPlan(units * splits, shape.visits / splits, splits)
+
+
+def triton_gather_s(keys_cta: float, tiling: SparseTiling, m: KernelModel) -> float:
+    """Seconds one Triton sparse program waits on its gathers over ``keys_cta`` index slots: every tile of
+    ``tiling.keys`` slots loads its indices, then their block-table entries, then the rows (each address needs the
+    load before it: kernels/triton_mla_sparse.py, selected_rows), between its own dots, so the chain's latency is
+    paid once a tile, ``triton_gather_tile_us``, not overlapped with the program's dots (programs resident on one SM
+    overlap each other's). Fitted per tile rather than per byte: on the H200 a 32-slot fp8-ds tile (21 KB) took about
+    as long as a 64-slot bf16 one (74 KB)."""
+    return math.ceil(keys_cta / tiling.keys) * m.triton_gather_tile_us * 1e-6
+
+
 def decode_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, widen_group: bool = False) -> SplitPlan:
-    """The CTAs of one layer's decode core: the Gluon sparse kernel's plan where it runs (:func:`sparse_group`), else
-    ``planner``'s (:func:`split_plan`)."""
+    """The CTAs of one layer's decode core: the Gluon sparse kernel's plan where it runs (:func:`sparse_group`), the
+    Triton sparse kernel's where that is priced (:func:`triton_sparse_priced`), else ``planner``'s
+    (:func:`split_plan`)."""
     if sparse_group(shape, widen_group):
         return sparse_split_plan(shape, sms)
+    if triton_sparse_priced(shape, m, widen_group):
+        return triton_sparse_plan(shape, sms)
     return split_plan(shape, m, sms, planner)
 
 
@@ -396,8 +476,13 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
                    flops / (peak_flops * m.mma_eff))
         return shape.layers * (body + shape.launches_per_layer * m.fixed_us * 1e-6)
     plan, sparse = decode_plan(shape, m, sms, planner, widen_group), sparse_group(shape, widen_group)
+    gather = triton_sparse_priced(shape, m, widen_group)
+    heads = shape.rows // max(1, shape.tokens)
     if sparse:    # the Gluon sparse kernel: 64-row tiles; a token's head blocks gather the same rows (L2 serves one)
-        tile, tiles = SPARSE_TILE_ROWS, math.ceil(shape.rows / max(1, shape.tokens) / SPARSE_TILE_ROWS)
+        tile, tiles = SPARSE_TILE_ROWS, math.ceil(heads / SPARSE_TILE_ROWS)
+    if gather:    # the Triton sparse kernel: its own head blocks, which also gather the same rows
+        sparse_tile = triton_sparse_tiling(heads, widens(shape))
+        tile, tiles = sparse_tile.rows, math.ceil(heads / sparse_tile.rows)
     # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles; of the
     # slots a CTA steps through, only the used ones (keys / visits) read the cache, while the dots run over all
     used = shape.keys / shape.visits if shape.visits else 1.0
@@ -412,7 +497,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     bytes_cta, flops_cta = used * plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
     # 8-bit caches: tiles under 64 rows (Triton) widen in the program, one tile after another; larger tiles (Gluon) in
     # a warp group of their own beside the dots
-    group = widen_group and shape.kernel == "mla" and tile >= TILE_ROWS
+    group = widen_group and shape.kernel == "mla" and tile >= TILE_ROWS and not gather
     rate = m.widen_group_gelem_s if group else m.dequant_gelem_s
     widen_cta = plan.keys_cta * shape.key_elems / (rate * 1e9) if (rate and widens(shape)) else 0.0
     sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
@@ -421,8 +506,15 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     gather_bw = m.gather_sm_gb_s * 1e9 if (sparse and m.gather_sm_gb_s) else sm_bw
     if sparse:
         widen_cta += plan.keys_cta * shape.key_bytes / gather_bw
-    per_sm = kernel_tiling(shape)[0] if (planner == "cost" and not sparse) else 1
-    mma = m.small_tile_mma_eff if (tile < TILE_ROWS and m.small_tile_mma_eff) else m.mma_eff
+    if gather:    # the Triton sparse kernel's waits on its gathers, in the program's serial time, as its widening
+        widen_cta += triton_gather_s(plan.keys_cta, sparse_tile, m)
+    per_sm = (sparse_tile.programs_per_sm if gather else kernel_tiling(shape)[0] if (planner == "cost" and not sparse)
+              else 1)
+    # the Triton sparse kernel's dots at the small-tile rate whatever its tile: on the H200 its 64-head tiles took
+    # longer a tile than its 16- and 32-head ones (bf16, 64 slots: 7.8-8.9 us against 4.3-6.0 at batch 32-128; the
+    # A/B rows of reports/h200/tuning/ab_sparse_gluon_heads.json), which the dense kernels' wgmma rate (mma_eff)
+    # would price cheaper; why is not measured (a [64, 512] fp32 accumulator in 8 warps' registers is a candidate)
+    mma = m.small_tile_mma_eff if ((tile < TILE_ROWS or gather) and m.small_tile_mma_eff) else m.mma_eff
     # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
     ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / gather_bw
     body, left = 0.0, plan.ctas

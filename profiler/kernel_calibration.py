@@ -6,7 +6,8 @@ are held out: none of them is here):
 
 - decode attention (``auto``, ``flashmla`` when importable): batch 1 (few SMs busy: per-SM bandwidth and the
   fixed cost), a large batch at 16 heads (the bandwidth efficiency with every SM busy) and 128 heads (the
-  tensor-core efficiency); DSA's top-2048 decode on the auto kernels (the gather rate of the Gluon sparse kernel);
+  tensor-core efficiency); DSA's top-2048 decode on the auto kernels (from 8 heads the gather rate of the Gluon
+  sparse kernel, under 8 the Triton sparse kernel's wait a tile);
 - ``gemm`` (cuBLAS through torch): a token-sized and a square product;
 - ``sdpa`` (causal prefill, FlashAttention through torch): one long prompt.
 
@@ -43,6 +44,14 @@ DSA_POINTS = ([dict(model="deepseek-v3.2", tp=tp, batch=b, context=c, paged=True
                                 (8, 6, 1536))]
               + [dict(model="glm-5", tp=8, batch=48, context=12 * K, paged=True),
                  dict(model="deepseek-v3.2", tp=2, batch=24, context=6 * K, paged=True, q_tokens=2)])
+# ... under 8 heads, where auto runs the Triton sparse kernel (kernels/decode.py: the Gluon one from its
+# AUTO_MIN_HEADS = 8) and its wait a tile (triton_gather_tile_us) is seen: 4 heads (DeepSeek-V3.2 at tp 32, GLM-5 at
+# tp 16), a context under the top-k, two query tokens
+TRITON_DSA_POINTS = ([dict(model="deepseek-v3.2", tp=32, batch=b, context=c, paged=True)
+                      for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K), (40, 1536))]
+                     + [dict(model="glm-5", tp=16, batch=b, context=c, paged=True)
+                        for b, c in ((12, 48 * K), (112, 24 * K))]
+                     + [dict(model="deepseek-v3.2", tp=32, batch=24, context=6 * K, paged=True, q_tokens=2)])
 AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=True)
                 for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, paged=True) for tp, b, c in ((1, 24, 6 * K),)]
@@ -53,7 +62,7 @@ AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=Tr
               + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, q_tokens=2)
                  for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, q_tokens=2) for tp, b, c in ((2, 24, 6 * K),)]
-              + DSA_POINTS)
+              + DSA_POINTS + TRITON_DSA_POINTS)
 PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K),
                   ("llama-3.1-8b", 12, 1536), ("deepseek-v2-lite", 2, 3 * K), ("deepseek-v2-lite", 1, 12 * K)]
 # (M, K, N) of torch.mm(x [M, K], w [K, N]): decode-sized (M = tokens of a step) to square, projection-shaped
@@ -65,6 +74,7 @@ GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "combine_us_per_split": [0.02 * i for i in range(26)],
          "small_tile_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
          "gather_sm_gb_s": [0.0] + [2.5 * i for i in range(1, 41)],
+         "triton_gather_tile_us": [0.0] + [0.25 * i for i in range(1, 41)],
          "dequant_gelem_s": [0.0] + [0.5 * i for i in range(1, 41)],
          "widen_group_gelem_s": [0.0] + [2.0 * i for i in range(1, 41)],
          "sm_bandwidth_gb_s": [10.0 * i for i in range(2, 41)],
@@ -159,7 +169,8 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
 
 RESTARTS = 8            # extra descents from random grid points per decode backend (about 10 s of CPU each)
 DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
-                "dequant_gelem_s", "widen_group_gelem_s", "small_tile_mma_eff", "gather_sm_gb_s")
+                "dequant_gelem_s", "widen_group_gelem_s", "small_tile_mma_eff", "gather_sm_gb_s",
+                "triton_gather_tile_us")
 
 
 def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
@@ -176,11 +187,30 @@ def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str, ...]:
+    """The decode coefficients (DECODE_NAMES) that ``backend``'s records can pin, the rest kept at their start: the
+    widening rates need 8-bit caches (in-program: tiles under 64 rows; a warp group's: 64 or more, on the backends
+    that run the Gluon kernel), the small-tile rate tiles under 64 rows, the gather rate rows gathered by the Gluon
+    sparse kernel, the wait a tile rows gathered by the Triton sparse kernel (DSA under 8 heads on auto)."""
+    from mlacalc.expected import DEFAULTS, KernelModel, runs_gluon, sparse_group, triton_sparse_runs
+
+    start = DEFAULTS.get(backend, KernelModel())
+    gluon = runs_gluon(backend, hw)
+    fp8_rows = [shape.rows for shape, r in zip(shapes, recs) if r.get("kv_dtype") == "fp8"]
+    pinned = {"dequant_gelem_s": any(n < 64 for n in fp8_rows),
+              "widen_group_gelem_s": gluon and any(n >= 64 for n in fp8_rows),
+              "small_tile_mma_eff": start.min_rows_per_cta < 64,
+              "gather_sm_gb_s": any(sparse_group(shape, gluon) for shape in shapes),
+              "triton_gather_tile_us": any(triton_sparse_runs(shape, gluon) for shape in shapes)}
+    return tuple(n for n in DECODE_NAMES if pinned.get(n, True))
+
+
 def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
     """Fit ``backend``'s decode coefficients to measured calibration records (measure_decode_points); each record
     gains ``fitted_s``. Returns (KernelModel, rms log error). The split planner is the backend's own
-    (mlacalc.expected.PLANNERS), so the split counts are not fitted."""
-    from mlacalc.expected import DEFAULTS, PLANNERS, KernelModel, decode_attention_s, runs_gluon, sparse_group
+    (mlacalc.expected.PLANNERS), so the split counts are not fitted; only what the records pin is
+    (:func:`fitted_names`)."""
+    from mlacalc.expected import DEFAULTS, PLANNERS, KernelModel, decode_attention_s, runs_gluon
 
     peak16 = hw.flops_per_s(16)
     planner = PLANNERS.get(backend, "waves")
@@ -189,17 +219,8 @@ def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
     def pred(m, shape):
         return decode_attention_s(shape, hw, m, peak16, planner, runs_gluon(backend, hw))
 
-    start = DEFAULTS.get(backend, KernelModel())
-    # only what the points can pin: the widening rates need 8-bit caches (in-program: tiles under 64 rows; a warp
-    # group's: 64 or more, on the backends that run the Gluon kernel), the small-tile rate tiles under 64 rows, the
-    # gather rate rows gathered by the Gluon sparse kernel
-    fp8_rows = [shape.rows for (shape, _), r in zip(pts, recs) if r.get("kv_dtype") == "fp8"]
-    pinned = {"dequant_gelem_s": any(n < 64 for n in fp8_rows),
-              "widen_group_gelem_s": runs_gluon(backend, hw) and any(n >= 64 for n in fp8_rows),
-              "small_tile_mma_eff": start.min_rows_per_cta < 64,
-              "gather_sm_gb_s": any(sparse_group(shape, runs_gluon(backend, hw)) for shape, _ in pts)}
-    names = tuple(n for n in DECODE_NAMES if pinned.get(n, True))
-    m, err = fit(start, pts, pred, names, restarts=RESTARTS)
+    names = fitted_names(backend, recs, [shape for shape, _ in pts], hw)
+    m, err = fit(DEFAULTS.get(backend, KernelModel()), pts, pred, names, restarts=RESTARTS)
     for r, (shape, _) in zip(recs, pts):
         r["fitted_s"] = pred(m, shape)
     return m, math.sqrt(err / len(pts))

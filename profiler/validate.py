@@ -78,7 +78,8 @@ def default_suite(quick: bool = False) -> list[PointConfig]:
 def expected_suite() -> list[PointConfig]:
     """Held-out points for the kernel-aware expected time (none is a calibration point of
     ``profiler.kernel_calibration``): decode through ``auto`` (MLA at 16/64/128 heads per GPU, GQA, paged, fp8,
-    two query tokens, DSA's top-k at 8-128 heads, batch 1-128, contexts 1k-128k) and the same MLA points through
+    two query tokens, DSA's top-k at 2-128 heads, batch 1-128, contexts 1k-128k; the Triton sparse kernel under 8
+    heads and forced at 16-128) and the same MLA points through
     FlashMLA, prefill through SDPA (4 layers each; layer-scaled figures say so), and training memory at 8k with MLA's
     latent recomputed."""
     P = PointConfig
@@ -111,6 +112,18 @@ def expected_suite() -> list[PointConfig]:
             for m, tp, b, c in (("deepseek-v3.2", 8, 32, 32 * K), ("deepseek-v3.2", 8, 128, 8 * K),
                                 ("deepseek-v3.2", 2, 16, 16 * K), ("deepseek-v3.2", 1, 8, 64 * K),
                                 ("glm-5", 8, 16, 1 * K))]
+    # ... on the Triton sparse kernel: auto under 8 heads (4: DeepSeek-V3.2 at tp 32, GLM-5 at tp 16; 2: DeepSeek-V3.2
+    # at tp 64), bf16 and fp8-ds rows, a context under the top-k, two query tokens; and forced (kernel triton) at 16,
+    # 64 and 128 heads, whose 32- and 64-head tiles no calibration point has
+    v32, bf, fp = "deepseek-v3.2", "bf16", "fp8-ds"
+    pts += [P(m, "decode", "auto", b, c, layers=4, tp=tp, paged=True, q_tokens=q, kv_dtype=kv, breakdown=False)
+            for m, tp, b, c, q, kv in ((v32, 32, 1, 16 * K, 1, bf), (v32, 32, 16, 32 * K, 1, bf),
+                                       (v32, 32, 64, 8 * K, 1, bf), (v32, 32, 128, 1 * K, 1, bf),
+                                       (v32, 32, 8, 64 * K, 2, bf), (v32, 64, 32, 32 * K, 1, bf),
+                                       ("glm-5", 16, 32, 16 * K, 1, bf), ("glm-5", 16, 4, 128 * K, 1, bf),
+                                       (v32, 32, 32, 16 * K, 1, fp), ("glm-5", 16, 64, 8 * K, 1, fp))]
+    pts += [P("deepseek-v3.2", "decode", "triton", b, c, layers=4, tp=tp, paged=True, breakdown=False)
+            for tp, b, c in ((8, 16, 16 * K), (2, 32, 8 * K), (1, 8, 32 * K))]
     for b, c in ((1, 1 * K), (4, 16 * K), (16, 32 * K), (64, 4 * K), (128, 8 * K)):
         pts.append(P("llama-3.1-8b", "decode", "auto", b, c, layers=4, breakdown=False))
     pts += [P("qwen3-235b-a22b", "decode", "auto", 8, 8 * K, layers=4, breakdown=False),

@@ -343,12 +343,140 @@ def test_a_dsa_decode_shape_is_gathered_and_counts_its_query_tokens():
 
 
 def test_no_calibration_point_is_a_held_out_validation_point():
-    from mlacalc.profiler.kernel_calibration import AUTO_EXTRA, DECODE_POINTS, DSA_POINTS, GQA_POINTS
+    from mlacalc.profiler.kernel_calibration import AUTO_EXTRA, DECODE_POINTS, DSA_POINTS, GQA_POINTS, TRITON_DSA_POINTS
     from mlacalc.profiler.validate import expected_suite
 
     held = {(p.model, p.tp, p.batch, p.context, p.q_tokens) for p in expected_suite() if p.phase == "decode"}
     cal = {(p["model"], p["tp"], p["batch"], p["context"], p.get("q_tokens", 1))
            for p in DECODE_POINTS + AUTO_EXTRA + GQA_POINTS}
     assert held and cal and not held & cal
-    assert all(p in AUTO_EXTRA for p in DSA_POINTS)
+    assert all(p in AUTO_EXTRA for p in DSA_POINTS + TRITON_DSA_POINTS)
     assert any(p.model == "deepseek-v3.2" for p in expected_suite())     # DSA has held-out points too
+
+
+@settings(max_examples=120, deadline=None)
+@given(batch=st.integers(1, 300), tokens=st.sampled_from([1, 2]),
+       heads=st.sampled_from([1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128]),
+       topk=st.sampled_from([1, 100, 512, 2048, 4096]), row_bytes=st.sampled_from([1152, 656]),
+       sms=st.sampled_from([78, 108, 132]))
+def test_triton_sparse_plan_restates_the_triton_sparse_kernels(batch, tokens, heads, topk, row_bytes, sms):
+    """kernels/triton_mla_sparse.sparse_splits and its tile (default_sparse_config, sparse_block_h), for bf16
+    (1,152-byte) and fp8-ds (656-byte) rows."""
+    pytest.importorskip("torch")
+    pytest.importorskip("triton")
+    from mlacalc.expected import triton_sparse_plan, triton_sparse_tiling
+    from mlacalc.kernels.triton_mla_sparse import default_sparse_config, sparse_block_h, sparse_splits
+
+    fp8_ds = row_bytes == 656
+    cfg = default_sparse_config(heads, fp8_ds)
+    tiling = triton_sparse_tiling(heads, fp8_ds)
+    assert (tiling.rows, tiling.keys, tiling.programs_per_sm, tiling.min_split) == (
+        sparse_block_h(heads, cfg), cfg.block_n, cfg.programs_per_sm, cfg.min_tokens_per_split)
+    shape = DecodeShape(seqs=batch, rows=tokens * heads, kv_groups=1, keys=topk, key_bytes=row_bytes, dkv=1088,
+                        out_dv=512, layers=1, key_elems=576, tokens=tokens, gathered=True, slots=topk)
+    want = sparse_splits(batch * tokens, heads, topk, sms=sms, row_bytes=row_bytes, fp8_ds=fp8_ds)[0]
+    plan = triton_sparse_plan(shape, sms)
+    assert plan.splits == want
+    assert plan.ctas == batch * tokens * -(-heads // tiling.rows) * want
+
+
+# The Triton sparse kernel on the toy card (10 SMs, 1,000 GB/s, 100 TFLOP/s): dots at half the peak, 3 us a tile
+TRITON_SPARSE_M = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0,
+                              min_rows_per_cta=16, max_splits=128, small_tile_mma_eff=0.5, triton_gather_tile_us=3.0)
+
+
+def test_the_triton_sparse_kernel_waits_a_tile_on_its_gathers():
+    # 20 sequences x 4 heads (DeepSeek-V3.2 at tp 32), top-2048 of 1,152-byte rows, backend triton. Its tile
+    # (default_sparse_config, 16-bit rows, <= 16 heads): 16 rows (4 heads padded), 64 slots, one program an SM.
+    # Planner: 20 programs on 10 slots; 1 split costs 2 waves x 2048 x 1152 x 10 = 47.2 MB, 2 splits 4 x 1024 x the
+    # same plus 2 x 20 x 4 x 512 x 8 bytes of partials: 1 split, 20 programs of 2,048 slots in 2 waves of 10
+    s = DecodeShape(seqs=20, rows=4, kv_groups=1, keys=2048, key_bytes=1152, dkv=1088, out_dv=512, layers=1,
+                    key_elems=576, tokens=1, gathered=True, slots=2048)
+    ramp = 128 * 1152 / 50e9                            # the first two 64-slot tiles at one SM's 50 GB/s: 2.95 us
+    t_mem = 10 * 2048 * 1152 / min(1000e9, 10 * 50e9)   # a wave's rows at 500 GB/s: 47.2 us
+    t_dots = 2 * 16 * 2048 * 1088 / (100e12 * 0.5 / 10)  # one program's 16-row dots at half an SM's peak: 14.3 us
+    t_wait = 2048 / 64 * 3e-6                            # 32 tiles, each waiting 3 us on index -> table -> rows: 96 us
+    want = 2 * (ramp + max(t_mem, t_dots + t_wait)) + 2e-6   # 2 waves; one split: no combine, one launch
+    assert want == pytest.approx(228.4e-6, rel=1e-3)
+    assert decode_attention_s(s, HW, TRITON_SPARSE_M, 100e12, "cost") == pytest.approx(want)
+
+
+def test_a_zero_tile_wait_prices_the_triton_sparse_kernel_as_before():
+    """Off (0, and a hardware file without the coefficient): the dense Triton kernel over the selected slots, the
+    price before the Triton sparse kernel had a term of its own."""
+    off = replace(TRITON_SPARSE_M, triton_gather_tile_us=0.0)
+    for heads, row_bytes in ((4, 1152), (16, 1152), (128, 1152), (4, 656)):
+        s = DecodeShape(seqs=20, rows=heads, kv_groups=1, keys=2048, key_bytes=row_bytes, dkv=1088, out_dv=512,
+                        layers=1, key_elems=576, tokens=1, gathered=True, slots=2048)
+        dense = replace(s, gathered=False, slots=0)
+        assert decode_attention_s(s, HW, off, 100e12, "cost") == decode_attention_s(dense, HW, off, 100e12, "cost")
+        assert decode_attention_s(s, HW, TRITON_SPARSE_M, 100e12, "cost") != decode_attention_s(
+            dense, HW, TRITON_SPARSE_M, 100e12, "cost")
+    hw = hardware_from_dict({"name": "c", "memory_gib": 80, "mem_bandwidth_gb_s": 4000, "bf16_tflops": 800,
+                             "interconnect_gb_s": 100, "sms": 132, "kernels": {"auto": {"mma_eff": 0.5}}}, "c")
+    assert kernel_model(hw, "auto").triton_gather_tile_us == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=st.sampled_from([1, 3, 20, 64, 300]), heads=st.sampled_from([1, 4, 16, 32, 64, 128]),
+       row_bytes=st.sampled_from([1152, 656]), used=st.sampled_from([700, None]),
+       a=st.integers(1, 256), b=st.integers(1, 256))
+def test_more_index_slots_never_cost_less_at_the_same_split_count(batch, heads, row_bytes, used, a, b):
+    """Monotonic in slots while the planner keeps its split count (a re-split can shorten the busiest program, as
+    for the dense kernels, so the price over all slot counts is not monotonic)."""
+    from mlacalc.expected import triton_sparse_plan
+
+    h200 = load_hardware("h200")
+    m = kernel_model(h200, "auto")
+
+    def shape(slots):
+        return DecodeShape(seqs=batch, rows=heads, kv_groups=1, keys=min(slots, used or slots), key_bytes=row_bytes,
+                           dkv=1088, out_dv=512, layers=1, key_elems=576, tokens=1, gathered=True, slots=slots)
+
+    few, many = shape(32 * min(a, b)), shape(32 * max(a, b))
+    if triton_sparse_plan(few, h200.sms).splits == triton_sparse_plan(many, h200.sms).splits:
+        assert decode_attention_s(few, h200, m, h200.flops_per_s(16), "cost") <= decode_attention_s(
+            many, h200, m, h200.flops_per_s(16), "cost")
+
+
+def test_an_ampere_card_prices_dsa_decode_as_the_triton_sparse_kernel_from_8_heads():
+    """On an sm_80 card auto runs the Triton kernels (the Gluon ones are sm_90 code), so DeepSeek-V3.2 at tp 8 (16
+    heads, where an H200 runs the Gluon sparse kernel) is priced by the Triton sparse kernel's term."""
+    from mlacalc.expected import runs_gluon, sparse_group, triton_sparse_priced
+    from mlacalc.parallel import Parallelism
+    from mlacalc.spec import load_spec
+    from mlacalc.step import Step, decode_shape, roofline
+
+    a100 = load_hardware("a100-80gb")
+    assert a100.arch == "sm_80"
+    spec, step = load_spec("deepseek-v3.2"), Step("decode", 64, 8192)
+    shape = decode_shape(spec, step, Parallelism(tp=8), "absorbed", 16)
+    m = kernel_model(a100, "auto")
+    assert shape.rows == 16 and m.triton_gather_tile_us > 0
+    gluon = runs_gluon("auto", a100)
+    assert not sparse_group(shape, gluon) and triton_sparse_priced(shape, m, gluon)
+    got = roofline(spec, a100, step, Parallelism(tp=8), kv_bits=16).op("attn_core").expected_s
+    assert got == pytest.approx(decode_attention_s(shape, a100, m, a100.flops_per_s(16), "cost"))
+    assert got > decode_attention_s(shape, a100, replace(m, triton_gather_tile_us=0.0), a100.flops_per_s(16), "cost")
+
+
+def test_the_triton_sparse_kernel_has_calibration_and_held_out_points_and_is_fitted_only_from_them():
+    """auto on the H200 runs DSA decode under 8 heads on the Triton sparse kernel: the calibration has such points
+    (and frees triton_gather_tile_us only with them), the expected suite others."""
+    from mlacalc.profiler.kernel_calibration import DSA_POINTS, TRITON_DSA_POINTS, fitted_names, point_shape
+    from mlacalc.profiler.validate import expected_suite
+
+    from mlacalc.expected import runs_gluon, triton_sparse_runs
+
+    h200 = load_hardware("h200")
+    gluon = runs_gluon("auto", h200)
+    recs = [dict(p, layers=4) for p in TRITON_DSA_POINTS]
+    assert recs and all(triton_sparse_runs(point_shape(r), gluon) for r in recs)
+    held = [p for p in expected_suite() if p.model in ("deepseek-v3.2", "glm-5") and p.phase == "decode"]
+    on_triton = [p for p in held if triton_sparse_runs(point_shape(dict(p.__dict__)), runs_gluon(
+        "triton" if p.kernel == "triton" else "auto", h200))]
+    assert len(on_triton) >= 8 and any(p.kernel == "auto" for p in on_triton)
+    gluon_recs = [dict(p, layers=4) for p in DSA_POINTS]
+    assert "triton_gather_tile_us" in fitted_names("auto", recs, [point_shape(r) for r in recs], h200)
+    assert "triton_gather_tile_us" not in fitted_names("auto", gluon_recs, [point_shape(r) for r in gluon_recs],
+                                                       h200)
