@@ -28,6 +28,18 @@ check_sparse_gluon() {  # the Gluon sparse kernel against the float64 reference,
   echo "check exit $checked at ${SECONDS} s" | tee -a "$LOG"
 }
 
+dsa_tests_calibrate_validate() {  # $1: calibrate seconds; $2: the run's second by which validate must end. The DSA
+  # profiler GPU tests while FlashMLA builds, then calibrate_kernels and validate_suite expected against it, and the
+  # accuracy table on the log
+  echo "== pytest -m gpu tests/test_profiler_gpu.py -k dsa" | tee -a "$LOG"
+  timeout 120 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_profiler_gpu.py -k dsa 2>&1 | tail -3 \
+    | tee -a "$LOG"
+  finish_flashmla_build "$W/flashmla_build.log" "$LOG"
+  calibrate_kernels "$1" "$LOG"
+  validate_suite expected "$OUT/h200.yaml" $(( $2 - SECONDS )) "$W" "$LOG"
+  grep -A14 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+}
+
 calibrate_validate_bench() {  # $1: calibrate seconds; $2, $3: the run's second by which validate, then the bench,
   # must end. The closing steps: calibrate_kernels, validate_suite expected against that calibration,
   # `mlacalc bench kernels --peers` into $OUT/kernels.json, and the accuracy table on the log (FlashMLA built first)

@@ -8,11 +8,5 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-echo "== pytest -m gpu tests/test_profiler_gpu.py -k dsa" | tee -a "$LOG"
-timeout 120 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_profiler_gpu.py -k dsa 2>&1 | tail -3 \
-  | tee -a "$LOG"
-finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-calibrate_kernels 230 "$LOG"
-validate_suite expected "$OUT/h200.yaml" $(( 560 - SECONDS )) "$W" "$LOG"
-grep -A14 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+dsa_tests_calibrate_validate 230 560
 echo "total ${SECONDS} s"
