@@ -520,7 +520,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     body, left = 0.0, plan.ctas
     while left > 0:                               # waves of up to per_sm CTAs on every SM
         a = min(left, sms * per_sm)
-        busy = min(sms, math.ceil(a / per_sm))    # SMs with work
+        busy = min(sms, a)    # SMs with work: the block scheduler gives every SM one CTA before any a second
         t_mem = a * bytes_cta / min(bw, busy * sm_bw)
         # one SM's math: the dots at the SM's rate; the widening at a per-program rate (latency-bound: Nsight
         # Compute had a lone 4-warp fp8 program at 1.15 instructions a cycle), overlapped by co-resident programs

@@ -401,6 +401,23 @@ def test_the_triton_sparse_kernel_waits_a_tile_on_its_gathers():
     assert decode_attention_s(s, HW, TRITON_SPARSE_M, 100e12, "cost") == pytest.approx(want)
 
 
+def test_a_wave_smaller_than_the_sms_takes_one_sm_a_cta_even_where_two_fit():
+    # The block scheduler gives every SM one CTA before any SM a second, so programs planned two an SM share one
+    # only when there are more than SMs. 2 sequences x 128 heads over a top-128 list, backend triton: 64-row bf16
+    # tiles, 64 slots, two an SM, splits of 64 slots at least. Planner over 4 units (2 tokens x 2 head blocks) on
+    # 10 x 2 slots: 1 split costs 1 wave x 128 x 1152 x 20 = 2.95 MB, 2 splits 64 x 1152 x 20 + 2 x 1 MiB of
+    # partials = 3.57 MB: 1 split, 4 CTAs of 128 slots, one wave on 4 SMs (not 2 SMs with two each)
+    s = DecodeShape(seqs=2, rows=128, kv_groups=1, keys=128, key_bytes=1152, dkv=1088, out_dv=512, layers=1,
+                    key_elems=576, tokens=1, gathered=True, slots=128)
+    ramp = 128 * 1152 / 50e9                             # the first 128 slots at one SM's 50 GB/s: 2.95 us
+    t_mem = 4 * (128 * 1152 / 2) / min(1000e9, 4 * 50e9)  # a token's two head blocks read its rows once: 1.47 us
+    t_dots = 1 * 2 * 64 * 128 * 1088 / (100e12 * 0.5 / 10)  # one CTA an SM, 64 rows at half an SM's peak: 3.57 us
+    t_wait = 2 * 3e-6                                     # two 64-slot tiles, 3 us each
+    want = ramp + max(t_mem, t_dots + t_wait) + 2e-6      # one split: one launch, no combine
+    assert want == pytest.approx(14.51e-6, rel=1e-3)
+    assert decode_attention_s(s, HW, TRITON_SPARSE_M, 100e12, "cost") == pytest.approx(want)
+
+
 def test_a_zero_tile_wait_prices_the_triton_sparse_kernel_as_before():
     """Off (0, and a hardware file without the coefficient): the dense Triton kernel over the selected slots, the
     price before the Triton sparse kernel had a term of its own."""
