@@ -31,7 +31,7 @@ from .errors import ArgError
 from .hardware import Hardware
 from .kv import format_bits, kv_report
 from .parallel import Parallelism
-from .step import SUPPORTED, Roofline, Step, roofline
+from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, Roofline, Step, roofline
 from .spec import ModelSpec
 from .units import finite
 from .params import params_per_gpu, weight_bytes
@@ -94,7 +94,8 @@ class Fit:
     max_batch: int                # over the whole group
     batch: int                    # batch for the longest-context question
     max_context: int              # longest context at `batch` (0: not even one token)
-    decode: Roofline | None       # decode step at max_batch (None when nothing fits)
+    decode: Roofline | None       # decode step at max_batch (None when nothing fits, or when max_batch is beyond
+    #                               the rows a step can be priced at: mlacalc.step.MAX_DECODE_ROWS)
     pattern: str = ""             # the attention layers in words (mlacalc.attention.pattern)
 
     @property
@@ -173,7 +174,8 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     if not 0 < gpu_mem_util <= 1:
         raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
     parallel.check(spec).require("fit", SUPPORTED)
-    Step("decode", batch, context, q_tokens)        # validates the numbers before the search
+    check_step_size(spec, Step("decode", 1, context, q_tokens))   # validates the numbers before the search
+    Step("decode", batch, context, q_tokens)
     if isinstance(workspace_tokens, bool) or not isinstance(workspace_tokens, int) or workspace_tokens < 0:
         raise ArgError("workspace_tokens", f"must be a whole number of at least 0, got {workspace_tokens!r}")
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
@@ -190,7 +192,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
     mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
     decode = None
-    if mb >= 1:
+    if mb >= 1 and mb * q_tokens * spec.attention.num_heads <= MAX_DECODE_ROWS:  # beyond: too many rows to price
         decode = roofline(spec, hw, Step("decode", mb, context, q_tokens), parallel, mla_form=mla_form,
                           weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kbits,
                           analyse_attention=False)

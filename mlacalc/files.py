@@ -9,6 +9,8 @@ lists, str, int, float, bool, None) or raises one :class:`~mlacalc.errors.SpecEr
 - YAML through ``yaml.safe_load`` only (no Python objects), JSON through ``json.loads``;
 - nesting deeper than ``MAX_DEPTH`` is refused before the recursive parsers run: the depth is counted without
   recursion (YAML parser events; a bracket scan for JSON), and ``RecursionError`` is still caught behind it;
+- a key given twice in one mapping (YAML and JSON keep the last silently; a spec that says ``num_layers`` twice is a
+  mistake either way) is refused, naming the key and its line;
 - YAML aliases: a recursive alias, or anchors that expand to more than ``MAX_NODES`` values (the "billion laughs"
   file that is small on disk and huge once copied), are refused;
 - values: NaN, infinity, numbers beyond ``MAX_NUMBER``, and YAML-only types (dates, binary, sets) are refused;
@@ -22,6 +24,11 @@ import math
 from typing import Any
 
 from .errors import SpecError
+
+
+class MalformedText(SpecError):
+    """Text that is not YAML (or JSON) at all; callers that take a bare word too (``--set name=a: b``) use it as is."""
+
 
 MAX_BYTES = 4 * 2**20   # 4 MiB: the largest HF config.json we know is ~10 KiB
 MAX_DEPTH = 64          # a spec nests 3 deep; an HF config ~4
@@ -67,12 +74,20 @@ def _parse_json(text: str, where: str) -> Any:
     def refuse(name: str):
         raise SpecError(where, f"{name} is not a number a spec can hold")
 
+    def unique(pairs: list) -> dict:
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise SpecError(where, f"key {k!r} given twice in one object")
+            seen.add(k)
+        return dict(pairs)
+
     try:
-        return json.loads(text, parse_constant=refuse)
+        return json.loads(text, parse_constant=refuse, object_pairs_hook=unique)
     except SpecError:
         raise
     except json.JSONDecodeError as e:
-        raise SpecError(where, f"malformed JSON at line {e.lineno}: {e.msg}") from None
+        raise MalformedText(where, f"malformed JSON at line {e.lineno}: {e.msg}") from None
     except ValueError as e:  # an integer of more than 4,300 digits (int's own limit)
         raise SpecError(where, "a number too long to read: " + str(e).split(";")[0]) from None
 
@@ -113,7 +128,7 @@ def _parse_yaml(text: str, where: str) -> Any:
         mark = getattr(e, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
-        raise SpecError(where, f"malformed YAML{line}: {problem}") from None
+        raise MalformedText(where, f"malformed YAML{line}: {problem}") from None
 
 
 def _check_yaml_events(events, where: str) -> None:
@@ -121,16 +136,16 @@ def _check_yaml_events(events, where: str) -> None:
     import yaml
 
     sizes: dict[str, int] = {}     # anchor -> values under it once expanded (closed anchors only)
-    stack: list[list] = []         # open collections: [anchor, values so far]
+    stack: list[list] = []         # open collections: [anchor, values so far, keys seen (mappings) or None, nodes]
     total = 0
     for ev in events:
         if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            stack.append([ev.anchor, 0])
+            stack.append([ev.anchor, 0, set() if isinstance(ev, yaml.MappingStartEvent) else None, 0])
             if len(stack) > MAX_DEPTH:
                 raise SpecError(where, f"nested too deeply (more than {MAX_DEPTH} levels)")
             continue
         if isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            anchor, n = stack.pop()
+            anchor, n, _, _ = stack.pop()
             n += 1
             if anchor is not None:
                 sizes[anchor] = n
@@ -138,9 +153,14 @@ def _check_yaml_events(events, where: str) -> None:
             n = 1
             if ev.anchor is not None:
                 sizes[ev.anchor] = 1
+            if stack and stack[-1][2] is not None and stack[-1][3] % 2 == 0:   # a mapping's key
+                if ev.value in stack[-1][2]:
+                    raise SpecError(where, f"key {ev.value!r} given twice in one mapping (line "
+                                           f"{ev.start_mark.line + 1})")
+                stack[-1][2].add(ev.value)
         elif isinstance(ev, yaml.AliasEvent):
             if ev.anchor not in sizes:  # still open (or unknown: safe_load reports that one)
-                if any(a == ev.anchor for a, _ in stack):
+                if any(entry[0] == ev.anchor for entry in stack):
                     raise SpecError(where, f"recursive YAML alias *{ev.anchor}")
                 continue
             n = sizes[ev.anchor]
@@ -148,9 +168,10 @@ def _check_yaml_events(events, where: str) -> None:
             continue
         if stack:
             stack[-1][1] += n
+            stack[-1][3] += 1       # keys and values alternate in a mapping
         else:
             total += n
-        if total + sum(c for _, c in stack) > MAX_NODES:
+        if total + sum(entry[1] for entry in stack) > MAX_NODES:
             raise SpecError(where, f"too large once YAML aliases are expanded (over {MAX_NODES:,} values)")
 
 

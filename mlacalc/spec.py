@@ -29,10 +29,17 @@ from .units import dtype_bits
 FFN_KINDS = ("dense", "moe")
 
 
-def _f(doc: str, default: Any = dataclasses.MISSING, *, minimum: int | None = None,
+# Upper bounds on the counts that the formulas loop over (layers one by one; decode CTAs per head group): far above
+# any model (the deepest has ~130 layers, the widest 128 query heads), low enough that a typo or a fuzzed 2**40 is
+# refused in one line instead of running for hours. Other whole numbers are bounded by mlacalc.files.MAX_NUMBER.
+MAX_LAYERS = 10_000
+MAX_HEADS = 65_536
+
+
+def _f(doc: str, default: Any = dataclasses.MISSING, *, minimum: int | None = None, maximum: int | None = None,
        choices: tuple[str, ...] | None = None, kind: str | None = None):
     """A dataclass field with validation metadata. ``kind`` overrides the annotation for validation."""
-    meta = {"doc": doc, "minimum": minimum, "choices": choices, "kind": kind}
+    meta = {"doc": doc, "minimum": minimum, "maximum": maximum, "choices": choices, "kind": kind}
     if default is dataclasses.MISSING:
         return field(metadata=meta)
     return field(default=default, metadata=meta)
@@ -43,9 +50,9 @@ class Attention:
     """Attention block shape. Per-head dims follow DeepSeek-V2's naming (arXiv 2405.04434, section 2.1)."""
 
     kind: str = _f("mha | mqa | gqa | mla", choices=ATTENTION_KINDS)
-    num_heads: int = _f("query heads", minimum=1)
+    num_heads: int = _f("query heads", minimum=1, maximum=MAX_HEADS)
     num_kv_heads: int = _f("key/value heads (mha: = num_heads, mqa: 1; mla: = num_heads in the "
-                           "decompressed form)", minimum=1)
+                           "decompressed form)", minimum=1, maximum=MAX_HEADS)
     qk_nope_head_dim: int = _f("query/key dims per head that get no rotary embedding", minimum=0)
     qk_rope_head_dim: int = _f("query/key dims per head that get RoPE (MLA: the decoupled RoPE key, "
                                "shared by all heads)", minimum=0)
@@ -70,7 +77,8 @@ class Attention:
                                   "is local", None, minimum=1)
     chunk_size: int | None = _f("chunked layers attend within chunks of this many tokens (Llama-4's "
                                 "attention_chunk_size)", None, minimum=1)
-    index_n_heads: int | None = _f("dsa: heads of the lightning indexer (DeepSeek-V3.2: 64)", None, minimum=1)
+    index_n_heads: int | None = _f("dsa: heads of the lightning indexer (DeepSeek-V3.2: 64)", None, minimum=1,
+                                   maximum=MAX_HEADS)
     index_head_dim: int | None = _f("dsa: dims of each indexer query head and of its one cached key (128)", None,
                                     minimum=1)
     index_topk: int | None = _f("dsa: keys each query selects and attends (2048)", None, minimum=1)
@@ -179,8 +187,8 @@ class LinearAttention:
     projected q, k, v whose last ``conv_kernel_size - 1`` inputs are kept per sequence."""
 
     kind: str = _f("gated_deltanet | kda", choices=LINEAR_KINDS)
-    num_k_heads: int = _f("query/key heads", minimum=1)
-    num_v_heads: int = _f("value heads (each holds one state; KDA: = num_k_heads)", minimum=1)
+    num_k_heads: int = _f("query/key heads", minimum=1, maximum=MAX_HEADS)
+    num_v_heads: int = _f("value heads (each holds one state; KDA: = num_k_heads)", minimum=1, maximum=MAX_HEADS)
     head_k_dim: int = _f("query/key dims per head", minimum=1)
     head_v_dim: int = _f("value dims per head", minimum=1)
     conv_kernel_size: int = _f("width of the short causal convolution", 4, minimum=1)
@@ -207,7 +215,7 @@ class ModelSpec:
     """A whole decoder-only model."""
 
     name: str = _f("model name")
-    num_layers: int = _f("decoder layers", minimum=1)
+    num_layers: int = _f("decoder layers", minimum=1, maximum=MAX_LAYERS)
     hidden_size: int = _f("model width d_model", minimum=1)
     vocab_size: int = _f("vocabulary size", minimum=1)
     attention: Attention = _f("attention block")
@@ -222,7 +230,7 @@ class ModelSpec:
     image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
                            "choice: --image-tokens)", 0, minimum=0)
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,
-                         minimum=0)
+                         minimum=0, maximum=MAX_LAYERS)
     dtypes: DTypes = _f("default dtypes", DTypes())
     quantization: Quantization | None = _f("the checkpoint's quantized weights (none: every matrix at "
                                            "dtypes.weights)", None)
@@ -263,13 +271,15 @@ SUBS = {"attention": Attention, "ffn": FFN, "dtypes": DTypes, "linear_attention"
 # Validation: raw dict (from YAML/JSON/overrides) -> frozen dataclasses
 # ---------------------------------------------------------------------------------------------------------
 
-def _whole(value: Any, path: str, minimum: int | None) -> int:
+def _whole(value: Any, path: str, minimum: int | None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or \
             (isinstance(value, float) and not value.is_integer()):
         raise SpecError(path, f"expected a whole number, got {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise SpecError(path, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SpecError(path, f"must be at most {maximum:,}, got {value:,}")
     return value
 
 
@@ -306,7 +316,7 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
         if not isinstance(value, bool):
             raise SpecError(path, f"expected true or false, got {value!r}")
     elif base == "int":
-        value = _whole(value, path, meta.get("minimum"))
+        value = _whole(value, path, meta.get("minimum"), meta.get("maximum"))
     elif base == "str":
         if not isinstance(value, str):
             raise SpecError(path, f"expected a string, got {value!r}")
@@ -438,18 +448,23 @@ def spec_to_dict(spec: ModelSpec) -> dict:
 
 def apply_overrides(raw: dict, assignments: list[str]) -> dict:
     """Apply ``path.to.field=value`` assignments to a raw spec mapping (value parsed as YAML scalar)."""
-    import yaml
+    from .files import MalformedText, parse_text
 
     out = json.loads(json.dumps(raw))  # deep copy of plain data
     for item in assignments:
         if "=" not in item:
             raise SpecError("--set", f"expected key=value, got {item!r}")
         key, text = item.split("=", 1)
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
         parts = key.strip().split(".")
+        if not all(p.strip() for p in parts):
+            raise SpecError("--set", f"expected key=value with a field name such as attention.kv_lora_rank, "
+                                     f"got {item!r}")
+        # The value is read as a spec file's values are (mlacalc.files): safe_load only, no alias bombs, nothing
+        # deeper than a spec nests, no NaN or numbers beyond 2**63; text that is not YAML is taken as a string.
+        try:
+            value = parse_text(text, f"--set {key.strip()}", "yaml") if text.strip() else None
+        except MalformedText:
+            value = text
         node = out
         for p in parts[:-1]:
             if not isinstance(node.get(p), dict):
@@ -571,7 +586,7 @@ def load_spec(model: str, overrides: list[str] | None = None, as_attention: str 
     if not isinstance(raw, dict):
         raise SpecError(name, f"expected a mapping at the top level, got {type(raw).__name__}")
     raw.setdefault("name", name)
-    if as_attention:
+    if as_attention is not None:      # "" (--as "", NAME@as=) is refused there, not ignored
         raw = convert_attention(raw, as_attention)
     assignments = list(overrides or []) + local
     if assignments:
@@ -601,6 +616,8 @@ def _schema_of(cls) -> dict:
             s = {"type": ["integer", "null"] if "None" in t else "integer"}
             if meta.get("minimum") is not None:
                 s["minimum"] = meta["minimum"]
+            if meta.get("maximum") is not None:
+                s["maximum"] = meta["maximum"]
         else:
             s = {"type": "string"}
             if meta.get("choices"):

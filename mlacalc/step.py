@@ -87,6 +87,23 @@ from .params import HIGH_PRECISION_BITS
 PHASES = ("prefill", "decode")
 SUPPORTED = ("tp", "ep", "dp_attention")     # degrees the step model covers (one TP/EP group)
 NORM_FLOPS_PER_ELEMENT = 4      # RMSNorm: x*x, sum, x*rsqrt, *weight
+# The most query rows (sequences x query tokens x query heads) one decode step may have: the expected time
+# (mlacalc.expected.decode_attention_s) walks the attention kernel's waves of CTAs one by one, so its cost grows
+# with the rows. 2**27 is a batch of a million sequences at 128 heads, far past any server, and prices in well under
+# a second; a fuzzed --batch 2**50 would otherwise run for days.
+MAX_DECODE_ROWS = 2**27
+
+
+def check_step_size(spec: ModelSpec, step: Step) -> None:
+    """Refuse a decode step too large to price (:data:`MAX_DECODE_ROWS`), naming ``q_tokens`` or ``batch``."""
+    if step.phase != "decode":
+        return
+    heads = spec.attention.num_heads
+    rows = step.batch * step.q_tokens * heads
+    if rows > MAX_DECODE_ROWS:
+        name = "q_tokens" if step.q_tokens * heads > MAX_DECODE_ROWS else "batch"
+        raise ArgError(name, f"{step.batch:,} sequences x {step.q_tokens:,} query token(s) x {heads:,} heads = "
+                             f"{rows:,} query rows in one decode step; at most {MAX_DECODE_ROWS:,}")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -564,6 +581,7 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     """Time one forward step on ``hw`` (one GPU of the ``parallel.tp`` group): the roofline floor of each op and
     its kernel-aware expected time with ``kernel``'s coefficients (:mod:`mlacalc.expected`).
     ``analyse_attention=False`` skips the search in :func:`attention_bound` (sweeps)."""
+    check_step_size(spec, step)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
     form = family(spec.attention).resolve_form(mla_form, step.phase)

@@ -18,7 +18,7 @@ from .capacity import DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation
 from .hardware import Hardware
 from .kv import kv_report
 from .parallel import Parallelism
-from .step import Step, roofline
+from .step import Step, check_step_size, roofline
 from .units import finite
 from .spec import ModelSpec
 from .params import params_per_gpu, weight_bytes
@@ -62,10 +62,21 @@ class Sweep:
                 "focus": self.focus_config}
 
 
+# The most configurations one sweep runs (computed at about 10,000 a second; the table view renders about 1,000 rows
+# a second): a grid beyond it is a typo or a fuzzer's (--context 1,2,...,5000), refused in one line rather than left
+# running for minutes.
+MAX_CONFIGURATIONS = 20_000
+
+
 def parse_list(text: str, flag: str) -> list[str]:
     items = [s.strip() for s in str(text).split(",") if s.strip()]
     if not items:
-        raise ArgError(flag, "needs at least one value")
+        raise SpecError(flag, "needs at least one value")   # flag is already the CLI's (an ArgError adds "--")
+    seen: set[str] = set()
+    for item in items:
+        if item in seen:
+            raise SpecError(flag, f"lists {item!r} twice")
+        seen.add(item)
     return items
 
 
@@ -83,6 +94,11 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
     ``counts`` is a group ``Parallelism(tp=n, ep=ep, dp_attention=dp_attention)`` (a count the layout does not
     fit is skipped with the reason). Rows that do not fit in memory carry ``fits = False`` and no time or
     throughput."""
+    n_configs = len(variants) * len(gpus) * len(counts) * len(contexts) * len(batches)
+    if n_configs > MAX_CONFIGURATIONS:
+        raise SpecError("sweep", f"{len(variants)} variant(s) x {len(gpus)} GPU kind(s) x {len(counts)} GPU count(s) x "
+                                 f"{len(contexts)} context(s) x {len(batches)} batch(es) = {n_configs:,} configurations; "
+                                 f"at most {MAX_CONFIGURATIONS:,}")
     finite(gpu_mem_util, "gpu_mem_util")
     if not 0 < gpu_mem_util <= 1:
         raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
@@ -91,6 +107,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         Parallelism(tp=n)                       # a count that is not a valid degree is a usage error
     for c, b in itertools.product(contexts, batches):
         Step(phase, b, c, q_tokens)
+    for _, spec in variants:                    # a step too large to price is a usage error, not a layout to skip
+        check_step_size(spec, Step(phase, max(batches), contexts[0], q_tokens))
     rows, skipped = [], []
     for (label, spec), hw, n in itertools.product(variants, gpus, counts):
         wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits

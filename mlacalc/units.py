@@ -92,8 +92,10 @@ def dtype_bits(dtype: str | int | float, what: str = "dtype") -> float:
         except ValueError:
             names = ", ".join(sorted({"fp32", "bf16", "fp16", "fp8", "int8", "int4"}))
             raise SpecError(what, f"unknown dtype {dtype!r} (known: {names}, or a bit count)") from None
-    if not (0 < bits <= 64):
-        raise SpecError(what, f"bits per element must be in (0, 64], got {bits:g}")
+    # At least 1 bit: no cache or checkpoint stores less, and 1e-300 bits made "the largest batch" a number of
+    # sequences too large for a float.
+    if not (1 <= bits <= 64):
+        raise SpecError(what, f"bits per element must be in [1, 64], got {bits:g}")
     return bits
 
 
