@@ -517,9 +517,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     mma = m.small_tile_mma_eff if ((tile < TILE_ROWS or gather) and m.small_tile_mma_eff) else m.mma_eff
     # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
     ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / gather_bw
-    body, left = 0.0, plan.ctas
-    while left > 0:                               # waves of up to per_sm CTAs on every SM
-        a = min(left, sms * per_sm)
+    def wave_s(a: int) -> float:                  # a wave of `a` CTAs, up to per_sm on every SM
         busy = min(sms, a)    # SMs with work: the block scheduler gives every SM one CTA before any a second
         t_mem = a * bytes_cta / min(bw, busy * sm_bw)
         # one SM's math: the dots at the SM's rate; the widening at a per-program rate (latency-bound: Nsight
@@ -527,8 +525,10 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         t_dots = math.ceil(a / busy) * flops_cta / (peak_flops * mma / sms)
         t_widen = math.ceil(a / busy / per_sm) * widen_cta
         t_sm = max(t_dots, t_widen) if group else t_dots + t_widen
-        body += ramp + max(t_mem, t_sm)
-        left -= a
+        return ramp + max(t_mem, t_sm)
+
+    full, last = divmod(plan.ctas, sms * per_sm)  # full waves cost alike: priced once, not looped over
+    body = full * wave_s(sms * per_sm) + (wave_s(last) if last else 0.0)
     kernels, combine = 1, 0.0
     if plan.splits > 1 or planner == "flashmla":  # FlashMLA always launches its combine kernel
         kernels = 2

@@ -229,6 +229,23 @@ def test_an_fp8_cache_on_small_tiles_pays_widening_and_the_mma_sync_rate():
         4 * (128 * 1152 / 50e9 + max(10 * 4096 * 1152 / 500e9, t_mma)) + 2e-6)
 
 
+def test_full_waves_are_priced_alike_and_a_million_of_them_at_once():
+    # one SM, one CTA a wave (16-row tiles of 4 query rows over 256 keys: one split): n sequences are n identical
+    # waves, priced once and multiplied (a loop over 10^6 waves took seconds: a batch of millions on a one-SM file)
+    one_sm = hardware_from_dict({"name": "one", "memory_gib": 80, "mem_bandwidth_gb_s": 1000, "bf16_tflops": 100,
+                                 "interconnect_gb_s": 100, "sms": 1}, "one")
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16)
+
+    def core(seqs):
+        s = DecodeShape(seqs=seqs, rows=4, kv_groups=1, keys=256, key_bytes=512, dkv=256, out_dv=128, layers=1,
+                        kernel="gqa")
+        return decode_attention_s(s, one_sm, m, 100e12) - 2e-6   # less the one launch
+
+    wave = 128 * 512 / 50e9 + max(256 * 512 / 50e9, 2 * 16 * 256 * 256 / 100e12)   # ramp + a CTA's 2.62 us of reads
+    assert core(1) == pytest.approx(wave)
+    assert core(10**6) == pytest.approx(10**6 * wave)
+
+
 def test_the_gqa_kernel_runs_four_programs_per_sm():
     # 10 sequences x 8 KV heads (4 query rows each, a 16-row tile) over 256 keys: one split (256 // 256), 80 CTAs;
     # four per SM on 10 SMs: 2 waves of 40, each SM doing four CTAs' math one after another
