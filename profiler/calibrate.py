@@ -183,9 +183,10 @@ def measure_ceilings(log=None, *, flusher: L2Flusher | None = None) -> dict:
 
 def device_arch(props) -> str:
     """The hardware spec's ``arch`` of a CUDA device's properties: ``sm_90`` from capability 9.0, or the AMD target
-    (``gfx942`` of ``gfx942:sramecc+:xnack-``) under ROCm."""
-    gcn = getattr(props, "gcnArchName", "")
-    return gcn.split(":")[0] if gcn else f"sm_{props.major}{props.minor}"
+    (``gfx942`` of ``gfx942:sramecc+:xnack-``) under ROCm. torch on CUDA fills ``gcnArchName`` too, with the card's
+    name ("NVIDIA H200", seen on the H200 machine): only a gfx target counts."""
+    gcn = str(getattr(props, "gcnArchName", "") or "")
+    return gcn.split(":")[0] if gcn.startswith("gfx") else f"sm_{props.major}{props.minor}"
 
 
 def write_hardware_yaml(cal: Calibration, path, extra: dict | None = None) -> None:

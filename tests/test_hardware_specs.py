@@ -97,4 +97,6 @@ def test_calibrate_names_the_cards_architecture():
 
     assert device_arch(SimpleNamespace(major=9, minor=0)) == "sm_90"
     assert device_arch(SimpleNamespace(major=8, minor=9, gcnArchName="")) == "sm_89"
+    # torch 2.11 on CUDA gives the card's name there (the H200 machine's calibrate wrote arch 'NVIDIA H200')
+    assert device_arch(SimpleNamespace(major=9, minor=0, gcnArchName="NVIDIA H200")) == "sm_90"
     assert device_arch(SimpleNamespace(major=9, minor=4, gcnArchName="gfx942:sramecc+:xnack-")) == "gfx942"
