@@ -1,7 +1,7 @@
 """Lab script (GPU): the seesaw Gluon kernel as it is now against an earlier version of it, and FlashMLA, on the
 same inputs (graph-timed, L2 flushed), plus the Triton kernel at 16 heads paged against contiguous.
 
-    python3 bench/ab_seesaw.py --old FILE.py --out OUT.json
+    python3 bench/ab_seesaw.py --old FILE.py --out OUT.json [--seesaw-only]
 
 FILE.py: an earlier kernels/gluon_mla_seesaw.py (e.g. `git show REV:kernels/gluon_mla_seesaw.py`); its
 _mla_decode_seesaw_kernel must take the same arguments. Each variant is checked against the float64 reference on a
@@ -29,6 +29,7 @@ from mlacalc.profiler.timing import L2Flusher
 
 D, R = 576, 512
 POINTS = [(64, 16384, 128, "contiguous"), (32, 32768, 128, "paged64"), (128, 4096, 128, "contiguous"),
+          (128, 32768, 128, "paged64"), (128, 4096, 128, "paged64"),
           (8, 32768, 128, "contiguous"), (32, 32768, 64, "paged64"), (128, 4096, 64, "paged64"),
           (8, 4096, 64, "contiguous")]
 TRITON_POINTS = [(32, 32768, 16, "paged64"), (32, 32768, 16, "contiguous"), (32, 4096, 16, "paged64"),
@@ -83,6 +84,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--seesaw-only", action="store_true", help="time the seesaw variants and FlashMLA only")
     a = ap.parse_args()
     if not a.old.endswith(".py") or not os.path.isfile(a.old):
         print(f"ab_seesaw: --old {a.old!r}: expected an earlier kernels/gluon_mla_seesaw.py", file=sys.stderr)
@@ -120,7 +122,7 @@ def main() -> int:
         q = cache = None  # free them before the next point allocates its own
         torch.cuda.empty_cache()
     use(new_kernel)
-    for B, ctx, H, layout in TRITON_POINTS:
+    for B, ctx, H, layout in ([] if a.seesaw_only else TRITON_POINTS):
         q, cache, lens, table, fm_table = inputs(B, ctx, H, layout)
         t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE, max_seqlen=ctx),
                             flusher)
@@ -136,7 +138,7 @@ def main() -> int:
         return None if t is None else MLADecodeConfig(block_h=t[0], block_n=t[1], num_warps=t[2], num_stages=t[3],
                                                       programs_per_sm=t[4], fp8_mode=t[5])
 
-    for fmt, pts in (("bf16", TRITON_POINTS), ("fp8", FP8_POINTS)):
+    for fmt, pts in (() if a.seesaw_only else (("bf16", TRITON_POINTS), ("fp8", FP8_POINTS))):
         for B, ctx, H, layout in pts:
             q, cache, lens, table, _ = inputs(B, ctx, H, layout)
             scale = None

@@ -121,13 +121,19 @@ def _softmax_step(s, m_i, l_i, visible, qk_scale):
 
 
 @gluon.jit
-def _issue_part(desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, t, n_tiles, start, end, b,
-                BLOCK_TABLE, stride_bt_b, seq_rows, TWO: gl.constexpr,
-                BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
-    """TMA copy of one part of tile t (one box, or two when TWO) onto mbarrier `bar`; skipped when t >= n_tiles."""
-    ok = t < n_tiles
-    n0 = gl.minimum(start + t * BLOCK_N, gl.maximum(end - 1, 0))  # a valid table entry even when skipped
-    row = _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED, PAGE_SIZE)
+def _part_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.constexpr, PAGED: gl.constexpr,
+              PAGE_SIZE: gl.constexpr):
+    """Row of tile t's first token in the [rows, 576] view of the cache (clamped to a valid table entry for a tile past
+    the split: its copy is skipped). Paged, a block-table load: the compute groups load the next pair's rows at the top
+    of a pair, so the load's latency passes under the softmax instead of stalling the copy issue."""
+    n0 = gl.minimum(start + t * BLOCK_N, gl.maximum(end - 1, 0))
+    return _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED, PAGE_SIZE)
+
+
+@gluon.jit
+def _issue_part_at(row, ok, desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, TWO: gl.constexpr):
+    """TMA copy of one part of the tile starting at cache row `row` (one box, or two when TWO) onto mbarrier `bar`,
+    when `ok`."""
     if TWO:
         mbarrier.expect(bar, desc_a.block_type.nbytes + desc_b.block_type.nbytes, pred=ok)
         _tma_load(desc_a, [row, col_a], bar, smem_a, pred=ok)
@@ -135,6 +141,15 @@ def _issue_part(desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, t, n_tiles, s
     else:
         mbarrier.expect(bar, desc_a.block_type.nbytes, pred=ok)
         _tma_load(desc_a, [row, col_a], bar, smem_a, pred=ok)
+
+
+@gluon.jit
+def _issue_part(desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, t, n_tiles, start, end, b,
+                BLOCK_TABLE, stride_bt_b, seq_rows, TWO: gl.constexpr,
+                BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """TMA copy of one part of tile t (one box, or two when TWO) onto mbarrier `bar`; skipped when t >= n_tiles."""
+    row = _part_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
+    _issue_part_at(row, t < n_tiles, desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, TWO)
 
 
 @gluon.jit
@@ -341,17 +356,17 @@ def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_r
 
 
 @gluon.jit
-def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_desc, t, n_tiles, start, end, b,
-               BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT: gl.constexpr, ROPE: gl.constexpr, FED: gl.constexpr,
-               BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_desc, row, ok,
+               D_LAT: gl.constexpr, ROPE: gl.constexpr, FED: gl.constexpr):
     """A compute group is done with one part of buffer buf (a value half, with the RoPE part when ROPE): a 16-bit
-    cache reloads it by TMA with tile t (the value half from column `col`); FED (a producer group fills the
-    buffers: the fp8 widening group, the sparse gather group) tells that group (`free`), which loads tile t into it."""
+    cache reloads it by TMA with the tile at cache row `row` (when `ok`: the tile exists; the value half from column
+    `col`); FED (a producer group fills the buffers: the fp8 widening group, the sparse gather group) tells that group
+    (`free`), which loads the next tile into it."""
     if FED:
         mbarrier.arrive(free.index(buf))
     else:
-        _issue_part(kv_half_desc, kv_half.index(buf), col, kv_rope_desc, kv_rope.index(buf), D_LAT, ready.index(buf),
-                    t, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, ROPE, BLOCK_N, PAGED, PAGE_SIZE)
+        _issue_part_at(row, ok, kv_half_desc, kv_half.index(buf), col, kv_rope_desc, kv_rope.index(buf), D_LAT,
+                       ready.index(buf), ROPE)
 
 
 @gluon.jit
@@ -390,6 +405,13 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         b0 = t0 % NUM_BUF
         b1 = b0 + 1
         ph = i & 1
+        row0 = 0  # the rows of the tiles this pair's buffers take next (16-bit cache: this group reloads them)
+        row1 = 0
+        if not FED:
+            row0 = _part_row(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
+                             PAGE_SIZE)
+            row1 = _part_row(t1 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
+                             PAGE_SIZE)
         # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
         visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE)
         m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale)
@@ -402,8 +424,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
-        _hand_back(free_lo, ready_lo, b0, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, t0 + NUM_BUF, n_tiles,
-                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, FED, BLOCK_N, PAGED, PAGE_SIZE)
+        _hand_back(free_lo, ready_lo, b0, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row0,
+                   t0 + NUM_BUF < n_tiles, D_LAT, False, FED)
         # WG1's softmax of t1: its max is now the running max; hand over P0 * a1 through buffer 0's RoPE part
         mbarrier.wait(bar_s1, ph)
         m_i = sm1.load(row_s)
@@ -422,8 +444,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
             acc = warpgroup_mma(_p_tile(kv_rope, b1, BLOCK_H, BLOCK_N), kv_lo.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_L and P1 are done with: load tile t1 + NUM_BUF's left half and RoPE part into its buffer
-        _hand_back(free_lo, ready_lo, b1, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, t1 + NUM_BUF, n_tiles,
-                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FED, BLOCK_N, PAGED, PAGE_SIZE)
+        _hand_back(free_lo, ready_lo, b1, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row1,
+                   t1 + NUM_BUF < n_tiles, D_LAT, True, FED)
         s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF,
                     False, SPARSE)
 
@@ -473,6 +495,13 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         b0 = t0 % NUM_BUF
         b1 = b0 + 1
         ph = i & 1
+        row0 = 0  # the rows of the tiles this pair's buffers take next (16-bit cache: this group reloads them)
+        row1 = 0
+        if not FED:
+            row0 = _part_row(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
+                             PAGE_SIZE)
+            row1 = _part_row(t1 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
+                             PAGE_SIZE)
         # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
         mbarrier.wait(bar_s0, ph)
         m0 = sm0.load(row_s)
@@ -493,8 +522,8 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
             acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_R is done with: load tile t1 + NUM_BUF's right half into its buffer
-        _hand_back(free_hi, ready_hi, b1, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, t1 + NUM_BUF, n_tiles,
-                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, FED, BLOCK_N, PAGED, PAGE_SIZE)
+        _hand_back(free_hi, ready_hi, b1, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row1,
+                   t1 + NUM_BUF < n_tiles, D_LAT, False, FED)
         mbarrier.wait(bar_p0, ph)
         if SPARSE:  # buffer 0 came from cp.async (seen through WG0's wait): order it before the wgmma
             fence_async_shared()
@@ -502,8 +531,8 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         acc = warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
         acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
-        _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, t0 + NUM_BUF, n_tiles,
-                   start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, FED, BLOCK_N, PAGED, PAGE_SIZE)
+        _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row0,
+                   t0 + NUM_BUF < n_tiles, D_LAT, True, FED)
         s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF,
                     True, SPARSE)
 
