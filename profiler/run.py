@@ -498,7 +498,10 @@ def assemble_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, r
     t = res["latency"]["median"]
     achieved = {"bandwidth_gb_s": plan.attn.bytes / t / 1e9, "tflops": plan.attn.flops / t / 1e12}
     point["achieved"] = achieved
-    judged_latency = TOL_LATENCY if (cfg.kernel == "triton" and cfg.phase == "decode") else None
+    # the roofline target is the dense Triton decode kernel's; DSA's sparse decode is shown beside its floor, not judged
+    # there (issue 14 sets its own: 1.3x), and is judged, as every decode kernel, against the expected time below
+    dense_triton = cfg.kernel == "triton" and cfg.phase == "decode" and spec.attention.kind != "dsa"
+    judged_latency = TOL_LATENCY if dense_triton else None
     judged_expected = None
     if not cfg.calibration:
         if cfg.phase == "decode" and cfg.kernel in ("auto", "triton", "flashmla"):
