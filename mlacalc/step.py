@@ -87,10 +87,10 @@ from .params import HIGH_PRECISION_BITS
 PHASES = ("prefill", "decode")
 SUPPORTED = ("tp", "ep", "dp_attention")     # degrees the step model covers (one TP/EP group)
 NORM_FLOPS_PER_ELEMENT = 4      # RMSNorm: x*x, sum, x*rsqrt, *weight
-# The most query rows (sequences x query tokens x query heads) one decode step may have: the expected time
-# (mlacalc.expected.decode_attention_s) walks the attention kernel's waves of CTAs one by one, so its cost grows
-# with the rows. 2**27 is a batch of a million sequences at 128 heads, far past any server, and prices in well under
-# a second; a fuzzed --batch 2**50 would otherwise run for days.
+# The most query rows (sequences x query tokens x query heads) one decode step may have: 2**27 is a batch of a
+# million sequences at 128 heads, far past any server, so a larger step is a typo (a fuzzed --batch 2**50), refused
+# in one line. (It also bounded the expected time's walk over the kernel's waves, which prices full waves at once
+# since.)
 MAX_DECODE_ROWS = 2**27
 
 
