@@ -129,6 +129,9 @@ GENERIC_KEYS = {
     "intermediate_size", "hidden_act", "tie_word_embeddings", "attention_bias", "mlp_bias",
     "max_position_embeddings", "layer_types", "sliding_window", "quantization_config", "output_attentions",
     "output_hidden_states", "return_dict", "id2label", "label2id", "problem_type", "tokenizer_class",
+    # IBM Granite (transformers GraniteConfig): scalar multipliers of the embeddings, residuals, attention scores and
+    # logits; they change no size
+    "embedding_multiplier", "residual_multiplier", "attention_multiplier", "logits_scaling",
 }
 
 LAYER_NAMES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "chunked",

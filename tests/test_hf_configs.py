@@ -425,6 +425,24 @@ def test_unknown_llama_shaped_model_type_is_read(tmp_path):
         (want.attention, want.ffn, want.vocab_size, want.num_layers)
 
 
+def test_granite_reads_as_llama_shaped(tmp_path):
+    """IBM Granite 3.1 8B (model_type granite): a Llama-shaped decoder whose extra keys are scalar multipliers, so
+    the generic reader takes it. Sizes as its config.json gives them (ibm-granite/granite-3.1-8b-instruct)."""
+    cfg = {"model_type": "granite", "architectures": ["GraniteForCausalLM"], "hidden_size": 4096,
+           "num_hidden_layers": 40, "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 12800,
+           "vocab_size": 49155, "tie_word_embeddings": True, "attention_bias": False, "mlp_bias": False,
+           "max_position_embeddings": 131072, "rope_theta": 10000000.0, "torch_dtype": "bfloat16",
+           "embedding_multiplier": 12.0, "residual_multiplier": 0.22, "attention_multiplier": 0.0078125,
+           "logits_scaling": 16.0}
+    s = load_spec(_write(tmp_path, cfg))
+    # a layer: q, o 4096 x 4096, k, v 4096 x 1024, gated MLP 3 x 4096 x 12800, two norms of 4096
+    layer = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 12800 + 2 * 4096
+    assert weights(s).params.total == 40 * layer + 49155 * 4096 + 4096 == 8_170_848_256   # tied head; "8.17B"
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 40 * 8 * 128 * 2 * 2 == 163_840   # K and V, bf16: 160 KiB
+
+
 @pytest.mark.parametrize("key,value,feature", [
     ("use_bias", True, "key use_bias is not one this tool understands"),   # Starcoder2: biased MLP
     ("mlp_bias", True, "MLP biases (mlp_bias) are not modelled"),
