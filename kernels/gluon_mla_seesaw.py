@@ -107,25 +107,12 @@ def _visible(keys, last_key, end, srow, t, SPARSE: gl.constexpr):
 
 
 @gluon.jit
-def _tile_scores(s, k0, offs_n, last_key, end, srow, t, first_key, qk_scale, BLOCK_N: gl.constexpr,
-                 SPARSE: gl.constexpr):
-    """Scores of tile t (keys k0 + offs_n) in base 2 (qk_scale includes log2 e), -inf where not visible
-    (:func:`_visible`), and their row max. A dense tile whose keys every row sees (before the split's end and the
-    first row's causal limit `first_key`: all tiles but a split's last) skips the mask. The row max needs only this
-    tile, so a group computes it before it waits for the other group's max."""
+def _softmax_step(s, m_i, l_i, visible, qk_scale):
+    """One online-softmax step in base 2 (qk_scale includes log2 e) over the scores `visible` keeps. Returns m, l,
+    P (fp32) and the rescale."""
     s = s * qk_scale
-    if SPARSE:
-        s = gl.where(_visible(k0 + offs_n, last_key, end, srow, t, SPARSE), s, float("-inf"))
-    elif (k0 + BLOCK_N > end) | (k0 + BLOCK_N > first_key + 1):
-        s = gl.where(_visible(k0 + offs_n, last_key, end, srow, t, SPARSE), s, float("-inf"))
-    return s, gl.max(s, axis=1)
-
-
-@gluon.jit
-def _softmax_step(s, s_max, m_i, l_i):
-    """One online-softmax step over masked base-2 scores `s` with row max `s_max` (:func:`_tile_scores`). Returns m,
-    l, P (fp32) and the rescale."""
-    m_new = gl.maximum(m_i, s_max)
+    s = gl.where(visible, s, float("-inf"))
+    m_new = gl.maximum(m_i, gl.max(s, axis=1))
     m_use = gl.where(m_new == float("-inf"), 0.0, m_new)
     alpha = gl.exp2(m_i - m_use)
     p = gl.exp2(s - gl.expand_dims(m_use, 1))
@@ -403,7 +390,6 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     dtype: gl.constexpr = q_lo.dtype
     rows = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_s)
     last_key = seqlen - q_len + rows // num_heads
-    first_key = seqlen - q_len + (pid_h * BLOCK_H) // num_heads  # the first row's causal limit: the least
     offs_n = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
     s_zero = gl.zeros([BLOCK_H, BLOCK_N], gl.float32, layout=s_layout)
     m_i = gl.full([BLOCK_H], float("-inf"), gl.float32, layout=row_s)
@@ -427,9 +413,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
             row1 = _part_row(t1 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
                              PAGE_SIZE)
         # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
-        s, s_max = _tile_scores(s, start + t0 * BLOCK_N, offs_n, last_key, end, srow, t0, first_key, qk_scale,
-                                BLOCK_N, SPARSE)
-        m_i, l_i, p, a0 = _softmax_step(s, s_max, m_i, l_i)
+        visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE)
+        m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale)
         sm0.store(m_i)
         sa0.store(a0)
         mbarrier.arrive(bar_s0)
@@ -495,7 +480,6 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     dtype: gl.constexpr = q_lo.dtype
     rows = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_s)
     last_key = seqlen - q_len + rows // num_heads
-    first_key = seqlen - q_len + (pid_h * BLOCK_H) // num_heads  # the first row's causal limit: the least
     offs_n = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
     s_zero = gl.zeros([BLOCK_H, BLOCK_N], gl.float32, layout=s_layout)
     m_i = gl.full([BLOCK_H], float("-inf"), gl.float32, layout=row_s)
@@ -519,12 +503,11 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
             row1 = _part_row(t1 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
                              PAGE_SIZE)
         # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
-        s, s_max = _tile_scores(s, start + t1 * BLOCK_N, offs_n, last_key, end, srow, t1, first_key, qk_scale,
-                                BLOCK_N, SPARSE)
         mbarrier.wait(bar_s0, ph)
         m0 = sm0.load(row_s)
         a0 = sa0.load(row_s)
-        m_i, l_i, p, a1 = _softmax_step(s, s_max, m0, l_i * a0)
+        visible = _visible(start + t1 * BLOCK_N + offs_n, last_key, end, srow, t1, SPARSE)
+        m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale)
         sm1.store(m_i)
         sa1.store(a1)
         mbarrier.arrive(bar_s1)
