@@ -131,6 +131,19 @@ def _part_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.
 
 
 @gluon.jit
+def _next_rows(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.constexpr, PAGED: gl.constexpr,
+               PAGE_SIZE: gl.constexpr, FED: gl.constexpr):
+    """Rows of tiles t and t + 1 (:func:`_part_row`): the tiles a pair's two buffers take next, which a compute group
+    of a 16-bit cache reloads itself; 0 when FED (a producer group loads them)."""
+    row0 = 0
+    row1 = 0
+    if not FED:
+        row0 = _part_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
+        row1 = _part_row(t + 1, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
+    return row0, row1
+
+
+@gluon.jit
 def _issue_part_at(row, ok, desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, TWO: gl.constexpr):
     """TMA copy of one part of the tile starting at cache row `row` (one box, or two when TWO) onto mbarrier `bar`,
     when `ok`."""
@@ -405,13 +418,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         b0 = t0 % NUM_BUF
         b1 = b0 + 1
         ph = i & 1
-        row0 = 0  # the rows of the tiles this pair's buffers take next (16-bit cache: this group reloads them)
-        row1 = 0
-        if not FED:
-            row0 = _part_row(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
-                             PAGE_SIZE)
-            row1 = _part_row(t1 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
-                             PAGE_SIZE)
+        row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
+                                PAGE_SIZE, FED)
         # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
         visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE)
         m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale)
@@ -495,13 +503,8 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         b0 = t0 % NUM_BUF
         b1 = b0 + 1
         ph = i & 1
-        row0 = 0  # the rows of the tiles this pair's buffers take next (16-bit cache: this group reloads them)
-        row1 = 0
-        if not FED:
-            row0 = _part_row(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
-                             PAGE_SIZE)
-            row1 = _part_row(t1 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
-                             PAGE_SIZE)
+        row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
+                                PAGE_SIZE, FED)
         # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
         mbarrier.wait(bar_s0, ph)
         m0 = sm0.load(row_s)
