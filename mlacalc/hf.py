@@ -132,6 +132,9 @@ GENERIC_KEYS = {
     # IBM Granite (transformers GraniteConfig): scalar multipliers of the embeddings, residuals, attention scores and
     # logits; they change no size
     "embedding_multiplier", "residual_multiplier", "attention_multiplier", "logits_scaling",
+    # SmolLM3 (SmolLM3Config): which layers skip RoPE (no size changes); the Qwen2-style window switch, read by
+    # _layer_types (use_sliding_window false: no window; a window without layer_types is refused there)
+    "no_rope_layers", "no_rope_layer_interval", "use_sliding_window", "max_window_layers",
 }
 
 LAYER_NAMES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "chunked",

@@ -443,6 +443,26 @@ def test_granite_reads_as_llama_shaped(tmp_path):
     assert kv_report(s, context=1).per_token.total == 40 * 8 * 128 * 2 * 2 == 163_840   # K and V, bf16: 160 KiB
 
 
+def test_smollm3_reads_as_llama_shaped(tmp_path):
+    """SmolLM3-3B (model_type smollm3): Llama-shaped; every fourth layer skips RoPE (no_rope_layers), which changes no
+    size, and its window is off (use_sliding_window false). Sizes as HuggingFaceTB/SmolLM3-3B's config.json gives
+    them."""
+    cfg = {"model_type": "smollm3", "architectures": ["SmolLM3ForCausalLM"], "hidden_size": 2048,
+           "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 4, "intermediate_size": 11008,
+           "vocab_size": 128256, "tie_word_embeddings": True, "attention_bias": False, "mlp_bias": False,
+           "max_position_embeddings": 65536, "rope_theta": 5000000.0, "torch_dtype": "bfloat16",
+           "no_rope_layers": [1, 1, 1, 0] * 9, "no_rope_layer_interval": 4, "use_sliding_window": False,
+           "sliding_window": None, "max_window_layers": 28, "layer_types": ["full_attention"] * 36}
+    s = load_spec(_write(tmp_path, cfg))
+    assert s.attention.sliding_window is None
+    # a layer: q, o 2048 x 2048, k, v 2048 x 512, gated MLP 3 x 2048 x 11008, two norms of 2048
+    layer = 2 * 2048 * 2048 + 2 * 2048 * 512 + 3 * 2048 * 11008 + 2 * 2048
+    assert weights(s).params.total == 36 * layer + 128256 * 2048 + 2048 == 3_075_098_624   # tied head; "3B"
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 36 * 4 * 128 * 2 * 2 == 73_728   # K and V, bf16: 72 KiB
+
+
 @pytest.mark.parametrize("key,value,feature", [
     ("use_bias", True, "key use_bias is not one this tool understands"),   # Starcoder2: biased MLP
     ("mlp_bias", True, "MLP biases (mlp_bias) are not modelled"),
