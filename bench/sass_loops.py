@@ -3,7 +3,7 @@ loops, the figures docs/kernels-notes.md quotes ("Issue 14: counters first").
 
     python bench/sass_loops.py                        # the Triton MLA kernel, 16-head tile, contiguous and paged
     python bench/sass_loops.py --gluon                # ... and the Gluon seesaw kernel (its warp groups' loops; bf16
-                                                      # and fp8 caches)
+                                                      # contiguous and paged, and fp8 caches)
     PYTHONPATH=DIR python bench/sass_loops.py --gluon # another Triton (e.g. 3.6, the GPU machine's, unpacked in DIR)
 
 Per kernel: instructions, local-memory spill loads/stores (STL/LDL), and for each loop (a backward branch over more
@@ -81,6 +81,7 @@ def main() -> None:
         from mlacalc.kernels.gluon_mla_decode import compile_sm90
 
         report("Gluon seesaw (64 rows, 4 x 32 keys)", sass(compile_sm90()))
+        report("Gluon seesaw, paged (64-token blocks)", sass(compile_sm90(paged=True)))
         report("Gluon seesaw, fp8 cache (4 x 32 keys widened in place by a third group)", sass(compile_sm90(fp8=True)))
 
 

@@ -31,7 +31,7 @@ from .errors import ArgError
 from .hardware import Hardware
 from .kv import format_bits, kv_report
 from .parallel import Parallelism
-from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, Roofline, Step, roofline
+from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roofline, Step, roofline
 from .spec import ModelSpec
 from .units import finite
 from .params import params_per_gpu, weight_bytes
@@ -192,7 +192,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
     mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
     decode = None
-    if mb >= 1 and mb * q_tokens * spec.attention.num_heads <= MAX_DECODE_ROWS:  # beyond: too many rows to price
+    if mb >= 1 and decode_rows(spec, mb, q_tokens) <= MAX_DECODE_ROWS:  # beyond: too many rows to price
         decode = roofline(spec, hw, Step("decode", mb, context, q_tokens), parallel, mla_form=mla_form,
                           weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kbits,
                           analyse_attention=False)

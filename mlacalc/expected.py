@@ -249,6 +249,11 @@ class DecodeShape:
     #                            short context's used slots); 0: keys
 
     @property
+    def heads(self) -> int:
+        """Query heads of one query token (rows over the query tokens)."""
+        return self.rows // max(1, self.tokens)
+
+    @property
     def visits(self) -> float:
         """Keys (or index slots) the kernel steps through a query: its planner's and its dots' count."""
         return self.slots or self.keys
@@ -361,9 +366,9 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str) -> Sp
 def sparse_group(shape: DecodeShape, widen_group: bool) -> bool:
     """Whether the decode core runs on the Gluon sparse kernel: index-selected MLA rows on a backend that runs the
     Gluon kernels (``widen_group``: GROUP_WIDENING), with SPARSE_GROUP_MIN_HEADS heads or more (fewer: the Triton
-    sparse kernel, priced as the dense Triton kernel over the selected keys)."""
+    sparse kernel, :func:`triton_sparse_runs`)."""
     return (widen_group and shape.gathered and shape.kernel == "mla"
-            and shape.rows // max(1, shape.tokens) >= SPARSE_GROUP_MIN_HEADS)
+            and shape.heads >= SPARSE_GROUP_MIN_HEADS)
 
 
 def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
@@ -371,8 +376,7 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     per query token and SPARSE_TILE_ROWS-head block and split; splits from the dense planner (:func:`choose_splits`,
     one program an SM, SPARSE_MIN_SPLIT slots at least, 128 at most, whole SPARSE_TILE_KEYS-slot tiles), then at
     least enough that no split holds more slots than the kernel resolves in shared memory."""
-    heads = shape.rows // max(1, shape.tokens)
-    units = shape.seqs * shape.tokens * math.ceil(heads / SPARSE_TILE_ROWS)
+    units = shape.seqs * shape.tokens * math.ceil(shape.heads / SPARSE_TILE_ROWS)
     slots = shape.visits
     splits = choose_splits(units, slots, sms=sms, min_tokens=SPARSE_MIN_SPLIT, max_splits=128,
                            token_bytes=shape.key_bytes, tile_keys=SPARSE_TILE_KEYS,
@@ -427,9 +431,8 @@ def triton_sparse_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     """The Triton sparse kernel's programs (kernels/triton_mla_sparse.sparse_splits, restated without Triton): one
     per query token, head block and split; splits from the dense planner (:func:`choose_splits`) over the token's
     head blocks, counted as ``sms x programs_per_sm`` slots, whole tiles of the tiling's slots."""
-    heads = shape.rows // max(1, shape.tokens)
-    t = triton_sparse_tiling(heads, widens(shape))
-    units = shape.seqs * shape.tokens * math.ceil(heads / t.rows)
+    t = triton_sparse_tiling(shape.heads, widens(shape))
+    units = shape.seqs * shape.tokens * math.ceil(shape.heads / t.rows)
     splits = choose_splits(units, shape.visits, sms=sms * t.programs_per_sm, min_tokens=t.min_split,
                            max_splits=TRITON_SPARSE_MAX_SPLITS, token_bytes=shape.key_bytes, tile_keys=t.keys,
                            partial_bytes_per_split=shape.seqs * shape.rows * shape.out_dv * 8)
@@ -473,12 +476,11 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         return shape.layers * (body + shape.launches_per_layer * m.fixed_us * 1e-6)
     plan, sparse = decode_plan(shape, m, sms, planner, widen_group), sparse_group(shape, widen_group)
     gather = triton_sparse_priced(shape, m, widen_group)
-    heads = shape.rows // max(1, shape.tokens)
     if sparse:    # the Gluon sparse kernel: 64-row tiles; a token's head blocks gather the same rows (L2 serves one)
-        tile, tiles = SPARSE_TILE_ROWS, math.ceil(heads / SPARSE_TILE_ROWS)
+        tile, tiles = SPARSE_TILE_ROWS, math.ceil(shape.heads / SPARSE_TILE_ROWS)
     if gather:    # the Triton sparse kernel: its own head blocks, which also gather the same rows
-        sparse_tile = triton_sparse_tiling(heads, widens(shape))
-        tile, tiles = sparse_tile.rows, math.ceil(heads / sparse_tile.rows)
+        sparse_tile = triton_sparse_tiling(shape.heads, widens(shape))
+        tile, tiles = sparse_tile.rows, math.ceil(shape.heads / sparse_tile.rows)
     # the tiles of one KV group read the same keys side by side: HBM serves them once, L2 the other tiles; of the
     # slots a CTA steps through, only the used ones (keys / visits) read the cache, while the dots run over all
     used = shape.keys / shape.visits if shape.visits else 1.0
@@ -513,6 +515,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     mma = m.small_tile_mma_eff if ((tile < TILE_ROWS or gather) and m.small_tile_mma_eff) else m.mma_eff
     # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
     ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / gather_bw
+
     def wave_s(a: int) -> float:                  # a wave of `a` CTAs, up to per_sm on every SM
         busy = min(sms, a)    # SMs with work: the block scheduler gives every SM one CTA before any a second
         t_mem = a * bytes_cta / min(bw, busy * sm_bw)

@@ -161,6 +161,16 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _whole(v: Any, minimum: int) -> bool:
+    """Whether ``v`` is a whole number (not a bool) of at least ``minimum``."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
+def _pair(v: Any) -> bool:
+    """Whether ``v`` is two whole numbers of at least 1 (a block shape)."""
+    return isinstance(v, list) and len(v) == 2 and all(_whole(x, 1) for x in v)
+
+
 def _checked(cfg: dict, mt: str) -> dict:
     """``cfg`` with every size key (:data:`SIZES`) a whole number of at least its minimum (4096.0 becomes 4096),
     every list key (:data:`INDEX_LISTS`, :data:`NAME_LISTS`) a list of whole numbers or of names, and
@@ -172,7 +182,7 @@ def _checked(cfg: dict, mt: str) -> dict:
             continue
         if isinstance(v, float) and v.is_integer():
             v = out[key] = int(v)
-        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        if not _whole(v, minimum):
             raise SpecError(WHERE, f"model_type {mt}: {key} must be a whole number of at least {minimum}, "
                                    f"got {_show(v)}")
     for key in INDEX_LISTS | NAME_LISTS:
@@ -580,12 +590,11 @@ def _checked_quant(q: dict, mt: str) -> dict:
     lists of names, or one line naming the key."""
     for key in ("bits", "w_bit", "group_size", "q_group_size"):
         v = q.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < -1):
+        if v is not None and not _whole(v, -1):
             raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a whole number, "
                                    f"got {_show(v)}")
     block = q.get("weight_block_size")
-    if block is not None and (not isinstance(block, list) or len(block) != 2 or
-                              any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in block)):
+    if block is not None and not _pair(block):
         raise SpecError(WHERE, f"model_type {mt}: quantization_config.weight_block_size must be two whole numbers, "
                                f"got {_show(block)}")
     for key in ("modules_to_not_convert", "ignored_layers", "ignore"):
@@ -616,7 +625,7 @@ def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
         group = _req(w, mt, "group_size")
     elif strategy == "block":
         b = _req(w, mt, "block_structure")
-        if not isinstance(b, list) or len(b) != 2 or any(isinstance(x, bool) or not isinstance(x, int) for x in b):
+        if not _pair(b):
             raise SpecError(WHERE, f"model_type {mt}: block_structure must be two whole numbers, got {_show(b)}")
         group = b[0] * b[1]
     if kind == "int" and bits in (4, 8):

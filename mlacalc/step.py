@@ -94,12 +94,17 @@ NORM_FLOPS_PER_ELEMENT = 4      # RMSNorm: x*x, sum, x*rsqrt, *weight
 MAX_DECODE_ROWS = 2**27
 
 
+def decode_rows(spec: ModelSpec, batch: int, q_tokens: int) -> int:
+    """Query rows of one decode step: sequences x query tokens x query heads."""
+    return batch * q_tokens * spec.attention.num_heads
+
+
 def check_step_size(spec: ModelSpec, step: Step) -> None:
     """Refuse a decode step too large to price (:data:`MAX_DECODE_ROWS`), naming ``q_tokens`` or ``batch``."""
     if step.phase != "decode":
         return
     heads = spec.attention.num_heads
-    rows = step.batch * step.q_tokens * heads
+    rows = decode_rows(spec, step.batch, step.q_tokens)
     if rows > MAX_DECODE_ROWS:
         name = "q_tokens" if step.q_tokens * heads > MAX_DECODE_ROWS else "batch"
         raise ArgError(name, f"{step.batch:,} sequences x {step.q_tokens:,} query token(s) x {heads:,} heads = "
