@@ -65,9 +65,12 @@ gpu_facts() {          # $1: file for nvidia-smi's clocks, power and temperature
   python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)" | tee -a "$2"
 }
 
-start_flashmla_build() {   # $1: build log; $2: seconds (default 240). FlashMLA from a carried copy of
-  # ../shared/peers (.peers, git-ignored) into /tmp/site, in the background (CPU-bound: nvcc, ~100 s)
-  ( timeout "${2:-240}" python3 .peers/build_flashmla.py --site /tmp/site > "$1" 2>&1
+start_flashmla_build() {   # $1: build log; $2: seconds (default 300). FlashMLA's dense and sparse decode
+  # (bench/build_flashmla_sparse.py) from a carried copy of ../shared/peers (.peers, git-ignored) into /tmp/site, in
+  # the background (CPU-bound: nvcc); should that build fail, the dense-only one (.peers/build_flashmla.py, ~100 s)
+  ( timeout "${2:-300}" python3 bench/build_flashmla_sparse.py --site /tmp/site > "$1" 2>&1 \
+      || { echo "sparse build failed: dense only" >> "$1"; timeout 200 python3 .peers/build_flashmla.py \
+           --site /tmp/site >> "$1" 2>&1; }
     echo "build exit $?" >> "$1" ) &
   FLASHMLA_PID=$!
 }
@@ -92,4 +95,15 @@ validate_suite() {     # $1: suite; $2: hardware spec; $3: seconds; $4: work fol
   echo "validate $1 exit $? at ${SECONDS} s" | tee -a "$5"
   cp "$4/validate-$1/validate.json" "$OUT/validate-$1.json"
   cp "$4/validate-$1/validate.md" "$OUT/validate-$1.md"
+}
+
+ncu_case() {           # $1: a bench/ncu_probe.py case; $2: file to append ncu's details page to. Nsight Compute on that
+  # one decode call (its kernels only), cut at 90 s
+  echo "===== case $1" >> "$2"
+  timeout 90 ncu --profile-from-start off --clock-control none --section SpeedOfLight \
+    --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables \
+    --section WarpStateStats --section SchedulerStats --section InstructionStats \
+    --metrics regex:sm__pipe_.*cycles_active.avg.pct_of_peak_sustained_active \
+    --print-details all python3 bench/ncu_probe.py "$1" >> "$2" 2>&1
+  echo "ncu $1 exit $? at ${SECONDS} s" | tee -a "$LOG"
 }

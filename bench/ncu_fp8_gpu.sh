@@ -6,14 +6,6 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-NCU="ncu --profile-from-start off --clock-control none --section SpeedOfLight --section ComputeWorkloadAnalysis
- --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables --section WarpStateStats
- --section SchedulerStats --section InstructionStats
- --metrics regex:sm__pipe_.*cycles_active.avg.pct_of_peak_sustained_active"
 cases=("$@"); [ ${#cases[@]} -eq 0 ] && cases=(fp8-h128 ours-h128-paged-8k)
-for c in "${cases[@]}"; do
-  echo "===== case $c" >> "$OUT/ncu.txt"
-  timeout 90 $NCU --print-details all python3 bench/ncu_probe.py "$c" >> "$OUT/ncu.txt" 2>&1
-  echo "case $c exit $? at ${SECONDS} s" | tee -a "$LOG"
-done
+for c in "${cases[@]}"; do ncu_case "$c" "$OUT/ncu.txt"; done
 echo "total ${SECONDS} s"

@@ -7,7 +7,8 @@ input set-up) are profiled; bench/ncu_gpu.sh runs every case and keeps ncu's det
 
 Each case is (what, batch, context, heads, layout); what: ours (mla_decode impl="auto"), flashmla (its dense
 decode; needs `import flash_mla`), fp8 (ours, fp8 e4m3 per-tensor scale), sparse-bf16 / sparse-fp8ds (ours, top-2048
-of the context), triton (ours, impl="triton", to set beside the Gluon kernel "auto" runs at >= 64 heads).
+of the context), flashmla-sparse (FlashMLA's sparse decode on the same fp8-ds rows and selection; needs a build with it:
+bench/build_flashmla_sparse.py), triton (ours, impl="triton", to set beside the Gluon kernel "auto" runs at >= 64 heads).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 
 import torch
 
-from mlacalc.kernels.bench import MLA_SCALE, sparse_inputs
+from mlacalc.kernels.bench import MLA_SCALE, pool_row_indices, sparse_inputs
 from mlacalc.kernels.decode import mla_decode
 
 D, R = 576, 512
@@ -36,6 +37,9 @@ CASES = {
     "sparse-bf16-h16": ("sparse-bf16", 64, 32768, 16, "paged64"),
     "sparse-bf16-h64": ("sparse-bf16", 64, 32768, 64, "paged64"),
     "sparse-fp8ds-h64": ("sparse-fp8ds", 64, 32768, 64, "paged64"),
+    "sparse-fp8ds-h128": ("sparse-fp8ds", 64, 32768, 128, "paged64"),
+    "flashmla-sparse-h128": ("flashmla-sparse", 64, 32768, 128, "paged64"),
+    "flashmla-sparse-h64": ("flashmla-sparse", 64, 32768, 64, "paged64"),
 }
 
 
@@ -43,8 +47,15 @@ def make_call(what: str, B: int, ctx: int, H: int, layout: str):
     dev = torch.device("cuda")
     q = torch.randn(B, 1, H, D, device=dev, dtype=torch.bfloat16)
     lens = torch.full((B,), ctx, dtype=torch.int32, device=dev)
-    if what.startswith("sparse"):
+    if "sparse" in what:
         (kv, ds), table, lens, idx = sparse_inputs(B, ctx, 2048, dev)
+        if what == "flashmla-sparse":
+            import flash_mla
+
+            meta, rows = flash_mla.get_mla_metadata()[0], pool_row_indices(idx, table)
+            return lambda: flash_mla.flash_mla_with_kvcache(q, ds.view(-1, 64, 1, ds.shape[-1]), None, None, R, meta,
+                                                            softmax_scale=MLA_SCALE, is_fp8_kvcache=True,
+                                                            indices=rows)
         cache = kv if what == "sparse-bf16" else ds
         return lambda: mla_decode(q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE)
     kv = torch.randn(B * ctx // 64, 64, D, device=dev, dtype=torch.bfloat16)

@@ -7,7 +7,9 @@
 hold: what a decode loop sees, host time included) and as a replayed CUDA graph (device time), L2 flushed; our fp8
 decode and the sparse top-k decode (bf16 and fp8-ds rows) against their floors. JSON `summary`: vs_flashmla
 {points, median_ratio, max_ratio} (ours / FlashMLA graph time, batch >= 8), host_overhead_us {median, max}
-(eager - graph per call), fp8_vs_floor {max_ratio}, sparse_vs_floor {max_ratio} (summarize_peers).
+(eager - graph per call), fp8_vs_floor {max_ratio}, sparse_vs_floor {max_ratio} (summarize_peers); where the
+flash_mla build holds its sparse decode (bench/build_flashmla_sparse.py), sparse_vs_flashmla {points, median_ratio,
+max_ratio} (ours / FlashMLA on fp8-ds rows at 64 and 128 heads) and flashmla_sparse_vs_floor.
 
 Method: both ceilings measured in the same run by the calibration's probes (profiler.calibrate.measure_ceilings:
 device-to-device copy of 2 GiB, bytes read + written; bf16 8192^3 matmul); every kernel warmed up first, then timed
@@ -463,27 +465,58 @@ def sparse_inputs(B: int, ctx: int, topk: int, device):
     return (kv, ds), table, lens, idx
 
 
+def flash_mla_sparse(fm):
+    """FlashMLA's module when its build holds the sparse decode (bench/build_flashmla_sparse.py), else None:
+    ../shared/peers/build_flashmla.py builds the dense decode only."""
+    return fm if fm is not None and hasattr(getattr(fm, "cuda", None), "sparse_decode_fwd") else None
+
+
+def pool_row_indices(idx: torch.Tensor, table: torch.Tensor, block_size: int = 64) -> torch.Tensor:
+    """Selected positions -> rows of the paged pool, as FlashMLA's sparse decode takes them (its `indices`:
+    block_table[b, pos // block_size] * block_size + pos % block_size; -1 stays -1). An indexer in a serving
+    engine emits these directly; ours map positions through the block table inside the kernel."""
+    B = idx.shape[0]
+    blk = torch.gather(table.long(), 1, (idx.clamp(min=0) // block_size).view(B, -1).long()).view_as(idx)
+    rows = blk * block_size + idx.clamp(min=0) % block_size
+    return torch.where(idx < 0, torch.full_like(rows, -1), rows).to(torch.int32)
+
+
 def bench_sparse(flusher, ceil, device, pts, *, log=print) -> list[dict]:
     """Sparse top-k decode (topk selected rows of a ctx-token paged cache per query) over bf16 and fp8-ds rows;
-    floor from the selected bytes (+ q, out, indices) and the flops of topk keys."""
+    floor from the selected bytes (+ q, out, indices) and the flops of topk keys. Beside ours, where FlashMLA's
+    sparse decode is built and takes the shape (fp8-ds rows, 64 or 128 heads): its time on the same rows and
+    selection (`impl` "flashmla"), and `max_abs_diff` between its output and ours (both against the same inputs)."""
     from .cache import fp8_ds_row_bytes
     from .decode import mla_decode
 
     D, r, topk, ctx = MLA_R + MLA_DR, MLA_R, pts["topk"], pts["ctx"]
+    fm = flash_mla_sparse(_flash_mla())
     rows = []
     for B in pts["batches"]:
         (kv, ds), table, lens, idx = sparse_inputs(B, ctx, topk, device)
+        pool_idx = pool_row_indices(idx, table)
         for H in pts["heads"]:
             q = torch.randn(B, 1, H, D, device=device, dtype=torch.bfloat16)
             for fmt, cache in (("bf16", kv), ("fp8_ds", ds)):
                 row_bytes = D * 2 if fmt == "bf16" else fp8_ds_row_bytes(r, MLA_DR)
                 nbytes, flops = sparse_decode_cost(B, topk, H, row_bytes)
-                t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE),
-                                    flusher)
-                rows.append(dict(kind="sparse_mla", impl="ours", status="ok", B=B, ctx=ctx, topk=topk, heads=H,
-                                 kv_dtype=fmt, layout="paged64", floor_ms=_floor_ms(nbytes, flops, ceil), **t))
+                p = dict(B=B, ctx=ctx, topk=topk, heads=H, kv_dtype=fmt, layout="paged64",
+                         floor_ms=_floor_ms(nbytes, flops, ceil))
+                ours = lambda: mla_decode(q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE)  # noqa: E731
+                t = eager_and_graph(ours, flusher)
+                rows.append(dict(kind="sparse_mla", impl="ours", status="ok", **p, **t))
                 log(f"sparse {fmt} B={B} H={H} topk={topk}: graph {t['graph_ms']} ms floor "
-                    f"{rows[-1]['floor_ms']:.4f} ms host {t['host_overhead_us']} us")
+                    f"{p['floor_ms']:.4f} ms host {t['host_overhead_us']} us")
+                if fm is None or fmt != "fp8_ds" or H not in (64, 128):
+                    continue
+                meta = fm.get_mla_metadata()[0]
+                peer = lambda: fm.flash_mla_with_kvcache(  # noqa: E731
+                    q, cache.view(-1, 64, 1, cache.shape[-1]), None, None, r, meta, softmax_scale=MLA_SCALE,
+                    is_fp8_kvcache=True, indices=pool_idx)[0]
+                diff = (peer().float() - ours().float()).abs().max().item()
+                t = eager_and_graph(peer, flusher)
+                rows.append(dict(kind="sparse_mla", impl="flashmla", status="ok", max_abs_diff=diff, **p, **t))
+                log(f"  flashmla: graph {t['graph_ms']} ms, max |flashmla - ours| {diff:.2e}")
         del kv, ds
         torch.cuda.empty_cache()
     return rows
@@ -512,15 +545,22 @@ def summarize_peers(rows: list[dict]) -> dict:
         return dict(points=len(vals), median=statistics.median(vals) if vals else None,
                     max=max(vals) if vals else None)
 
-    def floor_ratio(kind):
-        vals = [r["graph_ms"] / r["floor_ms"] for r in ok if r["kind"] == kind and r.get("graph_ms")]
+    def floor_ratio(kind, impl="ours"):
+        vals = [r["graph_ms"] / r["floor_ms"] for r in ok if r["kind"] == kind and r["impl"] == impl
+                and r.get("graph_ms")]
         st = stat(vals)
         return dict(points=st["points"], max_ratio=st["max"], median_ratio=st["median"])
 
-    st = stat(ratios)
+    skey = lambda r: (r["B"], r["heads"], r["kv_dtype"])  # noqa: E731
+    sfm = {skey(r): r for r in ok if r["kind"] == "sparse_mla" and r["impl"] == "flashmla" and r.get("graph_ms")}
+    sratios = [r["graph_ms"] / sfm[skey(r)]["graph_ms"] for r in ok if r["kind"] == "sparse_mla"
+               and r["impl"] == "ours" and r.get("graph_ms") and skey(r) in sfm]
+    st, sst = stat(ratios), stat(sratios)
     return dict(vs_flashmla=dict(points=st["points"], median_ratio=st["median"], max_ratio=st["max"]),
                 host_overhead_us=dict(median=stat(host)["median"], max=stat(host)["max"], points=len(host)),
-                fp8_vs_floor=floor_ratio("fp8_mla"), sparse_vs_floor=floor_ratio("sparse_mla"))
+                fp8_vs_floor=floor_ratio("fp8_mla"), sparse_vs_floor=floor_ratio("sparse_mla"),
+                sparse_vs_flashmla=dict(points=sst["points"], median_ratio=sst["median"], max_ratio=sst["max"]),
+                flashmla_sparse_vs_floor=floor_ratio("sparse_mla", "flashmla"))
 
 
 def run_peers(out_path: str, *, log=print, points=PEER_POINTS, sparse_points=SPARSE_POINTS) -> dict:

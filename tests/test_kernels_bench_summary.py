@@ -4,7 +4,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from mlacalc.kernels.bench import summarize_peers  # noqa: E402
+import torch  # noqa: E402
+
+from mlacalc.kernels.bench import pool_row_indices, summarize_peers  # noqa: E402
 
 
 def _peer(impl, B, graph, eager, layout="paged64", heads=128, ctx=4096):
@@ -23,8 +25,16 @@ ROWS = [
     dict(kind="fp8_mla", impl="ours", status="ok", floor_ms=0.2, graph_ms=0.5, eager_ms=0.6,
          host_overhead_us=100.0),                                            # 2.5x floor; not dense-host
     dict(kind="fp8_mla", impl="ours", status="ok", floor_ms=0.2, graph_ms=0.3, eager_ms=0.3, host_overhead_us=0.0),
-    dict(kind="sparse_mla", impl="ours", status="ok", floor_ms=0.01, graph_ms=0.03, eager_ms=0.03),  # 3x
-    dict(kind="sparse_mla", impl="ours", status="ok", floor_ms=0.02, graph_ms=None, eager_ms=0.03),  # no graph
+    dict(kind="sparse_mla", impl="ours", status="ok", floor_ms=0.01, graph_ms=0.03, eager_ms=0.03,  # 3x
+         B=64, heads=128, kv_dtype="fp8_ds"),
+    dict(kind="sparse_mla", impl="flashmla", status="ok", floor_ms=0.01, graph_ms=0.02, eager_ms=0.02,  # 2x
+         B=64, heads=128, kv_dtype="fp8_ds"),
+    dict(kind="sparse_mla", impl="ours", status="ok", floor_ms=0.02, graph_ms=None, eager_ms=0.03,  # no graph
+         B=8, heads=128, kv_dtype="fp8_ds"),
+    dict(kind="sparse_mla", impl="flashmla", status="ok", floor_ms=0.02, graph_ms=0.05, eager_ms=0.05,  # 2.5x
+         B=8, heads=128, kv_dtype="fp8_ds"),
+    dict(kind="sparse_mla", impl="ours", status="ok", floor_ms=0.01, graph_ms=0.02, eager_ms=0.02,  # 2x, no peer
+         B=64, heads=16, kv_dtype="bf16"),
 ]
 
 
@@ -46,11 +56,30 @@ def test_host_overhead_is_eager_minus_graph_of_our_dense_rows():
 def test_fp8_and_sparse_against_the_floor():
     s = summarize_peers(ROWS)
     assert s["fp8_vs_floor"]["max_ratio"] == pytest.approx(2.5)  # 0.5 / 0.2 (the other 1.5)
-    assert s["sparse_vs_floor"]["max_ratio"] == pytest.approx(3.0)  # 0.03 / 0.01; the row without a graph is left out
-    assert s["sparse_vs_floor"]["points"] == 1
+    # ours only: 0.03 / 0.01 and 0.02 / 0.01; the row without a graph and FlashMLA's rows are left out
+    assert s["sparse_vs_floor"]["max_ratio"] == pytest.approx(3.0)
+    assert s["sparse_vs_floor"]["points"] == 2
+
+
+def test_sparse_beside_flashmla_pairs_rows_of_the_same_point():
+    s = summarize_peers(ROWS)
+    # one pair with both graph times: 0.03 / 0.02; B = 8's ours has no graph time, the bf16 row no peer
+    assert s["sparse_vs_flashmla"] == dict(points=1, median_ratio=pytest.approx(1.5), max_ratio=pytest.approx(1.5))
+    assert s["flashmla_sparse_vs_floor"]["points"] == 2
+    assert s["flashmla_sparse_vs_floor"]["max_ratio"] == pytest.approx(2.5)  # 0.05 / 0.02
+
+
+def test_pool_row_indices_maps_positions_through_the_block_table():
+    table = torch.tensor([[3, 0], [1, 2]], dtype=torch.int32)  # sequence 0: blocks 3, 0; sequence 1: 1, 2
+    idx = torch.tensor([[[0, 65, 63, -1]], [[64, 1, -1, 127]]], dtype=torch.int32)
+    # by hand, block size 64: seq 0 pos 0 -> 3*64 + 0 = 192; pos 65 -> block 0, row 1 = 1; pos 63 -> 192 + 63 = 255
+    # seq 1 pos 64 -> block 2 -> 128; pos 1 -> 64 + 1 = 65; pos 127 -> 128 + 63 = 191
+    want = torch.tensor([[[192, 1, 255, -1]], [[128, 65, -1, 191]]], dtype=torch.int32)
+    assert torch.equal(pool_row_indices(idx, table), want)
 
 
 def test_no_rows_gives_empty_summaries():
     s = summarize_peers([])
     assert s["vs_flashmla"] == dict(points=0, median_ratio=None, max_ratio=None)
     assert s["host_overhead_us"]["median"] is None and s["fp8_vs_floor"]["max_ratio"] is None
+    assert s["sparse_vs_flashmla"]["points"] == 0
