@@ -2,11 +2,12 @@
 by a cp.async gather group) against the Triton sparse kernel, graph-timed with the L2 flushed, at the benchmark's
 sparse points (topk 2048 of a 32k paged context) and a few more, with the floor as `mlacalc bench kernels --peers`
 counts it. The Gluon kernel is checked against the float64 reference first; a failed check is recorded and it is
-not timed. bf16 rows and fp8-ds rows (656 bytes: dequantised to bf16 by the gather group).
+not timed. bf16 rows and fp8-ds rows (656 bytes: dequantised to fp16 by the gather group).
 
     python3 bench/ab_sparse_gluon.py --out OUT.json [--quick]   # --quick: the first four points only
     python3 bench/ab_sparse_gluon.py --check                    # only the correctness check
     python3 bench/ab_sparse_gluon.py --out OUT.json --base MODULE  # also mlacalc.kernels.MODULE's kernel (kind=base)
+    python3 bench/ab_sparse_gluon.py --out OUT.json --base MODULE --no-triton  # the two Gluon kernels only
     python3 bench/ab_sparse_gluon.py --out OUT.json --ctx 1024     # contexts under the top-k (-1 padded lists)
 
 --base times a second copy of the Gluon sparse wrapper beside the current one in the same run (same inputs, same
@@ -54,6 +55,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="the first four points only")
     ap.add_argument("--check", action="store_true", help="only the correctness check, printed")
     ap.add_argument("--base", help="module under mlacalc.kernels with an earlier mla_decode_sparse_gluon, timed too")
+    ap.add_argument("--no-triton", action="store_true", help="leave the Triton sparse kernel out (an A/B of two "
+                    "Gluon kernels: --base)")
     ap.add_argument("--ctx", type=int, default=CTX, help="context of every sequence (under the top-k: -1 padded, "
                     "the floor over the used rows)")
     a = ap.parse_args()
@@ -84,8 +87,9 @@ def main() -> int:
             for fmt, cache in (("bf16", kv), ("fp8_ds", ds)):
                 nbytes, flops = sparse_decode_cost(B, min(TOPK, a.ctx), H, cache.shape[-1] * cache.element_size())
                 point = dict(B=B, heads=H, cache=fmt, topk=TOPK, ctx=a.ctx, floor_ms=_floor_ms(nbytes, flops, ceil))
-                record(rows, kind="triton", **point, **eager_and_graph(lambda: mla_decode(
-                    q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE, impl="triton"), flusher))
+                if not a.no_triton:
+                    record(rows, kind="triton", **point, **eager_and_graph(lambda: mla_decode(
+                        q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE, impl="triton"), flusher))
                 if ok:
                     record(rows, kind="gluon", **point, **eager_and_graph(lambda: mla_decode_sparse_gluon(
                         q, cache, idx, table, lens, softmax_scale=MLA_SCALE), flusher))

@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# Issue 14, one device call (<= 9 minutes): FlashMLA's sparse decode as the reference for ours.
-# 1. while FlashMLA builds (dense and sparse decode: bench/build_flashmla_sparse.py): Nsight Compute on our sparse
-#    kernel, fp8-ds and bf16 rows, 64 x top-2048 of 32k x 128 heads (bench/ncu_probe.py cases);
+# Issue 14, one device call (<= 9.5 minutes): FlashMLA's sparse decode as the reference for ours, and (AB_BASE set)
+# an A/B of the Gluon sparse kernel against the committed one.
+# 1. while FlashMLA builds (dense and sparse decode: bench/build_flashmla_sparse.py): our Gluon sparse kernel against
+#    the float64 reference (a hang is cut here); with AB_BASE=_ab_base_sparse (copies of the committed kernels by
+#    bench/make_ab_base.sh) bench/ab_sparse_gluon.py times both in the same run; then Nsight Compute on our sparse
+#    kernel, fp8-ds rows, 64 x top-2048 of 32k x 128 heads (bench/ncu_probe.py case sparse-fp8ds-h128);
 # 2. Nsight Compute on FlashMLA's sparse decode at the same point, same rows and selection;
-# 3. `mlacalc bench kernels --peers` (now with FlashMLA's sparse decode beside ours on fp8-ds rows).
-# Files under $OUT: run.log, ncu.txt.gz, kernels.json.
-#     run(command="bash bench/session_p_gpu.sh", carry=[".peers"], timeout_s=600)
+# 3. `mlacalc bench kernels --peers` (with FlashMLA's sparse decode beside ours on fp8-ds rows).
+# Files under $OUT: run.log, ab_sparse.json (AB_BASE), ncu.txt.gz, kernels.json.
+#     run(command="AB_BASE=_ab_base_sparse bash bench/session_p_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
+check_sparse_gluon
+if [ -n "${AB_BASE:-}" ] && [ "$checked" = 0 ]; then
+  timeout 150 python3 bench/ab_sparse_gluon.py --out "$OUT/ab_sparse.json" --base "$AB_BASE" --no-triton 2>&1 | tail -30 \
+    >> "$LOG"
+  echo "ab exit ${PIPESTATUS[0]} at ${SECONDS} s" | tee -a "$LOG"
+fi
 ncu_case sparse-fp8ds-h128 "$W/ncu.txt"
-ncu_case sparse-bf16-h128 "$W/ncu.txt"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 python3 -c "import flash_mla.cuda as c; print('flash_mla sparse decode:', hasattr(c, 'sparse_decode_fwd'))" 2>&1 \
   | tee -a "$LOG"
 ncu_case flashmla-sparse-h128 "$W/ncu.txt"
-ncu_case flashmla-sparse-h64 "$W/ncu.txt"
-ncu_case sparse-fp8ds-h64 "$W/ncu.txt"
 gzip -c "$W/ncu.txt" > "$OUT/ncu.txt.gz"
 echo "== bench kernels --peers" | tee -a "$LOG"
 timeout 150 mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1

@@ -25,8 +25,11 @@ scattered rows.
   * fp8-ds rows (cache.pack_fp8_ds: 512 e4m3 values, 4 fp32 scales, 64 bf16 RoPE values; bf16 q): the e4m3 bytes
     land in the upper half of the 16-bit buffer they will occupy (the dense fp8 kernel's trick) and the scales in a
     small group-major array; once a tile's copies have landed (cp.async.wait_group) the group dequantises it in place
-    to bf16 (e4m3 x scale in fp32), fences and signals `ready`, while the next tile's copies fly. The compute groups
-    are the 16-bit kernel's.
+    to fp16 (e4m3 -> fp16, x the group's scale in fp16: _dequant_half) and recasts its RoPE part, fences and signals
+    `ready`, while the next tile's copies fly. The compute groups are the 16-bit kernel's, multiplying in fp16; Q is
+    recast to fp16 in place once (the dense fp8 kernel's rule: absorbed queries and RoPE keys must stay under fp16's
+    65504). fp16 rather than bf16 because the gather group's dequantisation is on the kernel's critical path, and a
+    bf16 result costs twice its conversions (e4m3 -> bf16 goes through fp16 and fp32 on sm_90).
 Rows: one program = up to 64 heads of one query token x one split of its index list (grid: head blocks, splits,
 B * s_q); splits are whole tiles, merged by triton_split_kv.combine_splits.
 """
@@ -46,7 +49,7 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 from .cache import fp8_ds_row_bytes, fp8_ds_views
 from .checks import check_lengths_and_table, check_sparse_indices, require
 from .gluon_mla_seesaw import WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
-    _load_q, _wg0, _wg1
+    _load_q, _recast_q, _wg0, _wg1
 from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms
 from .triton_flash import LOG2E
 from .triton_mla_sparse import _check_sparse
@@ -207,34 +210,49 @@ def _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, K
     rows = _tile_rows(srow, t, gl.SliceLayout(1, lat_l), PAGE_SIZE)
     _copy_rows(dst_lo, KV_LAT, rows, stride_lat_page, stride_lat_tok, 0, D_HALF)
     _copy_rows(dst_hi, KV_LAT, rows, stride_lat_page, stride_lat_tok, D_HALF, D_HALF)
+    rope = kv_rope.index(buf)
+    if FP8_DS:  # bf16 RoPE values into the fp16 buffer, recast in place by _finish_tile
+        rope = rope._reinterpret(KV_ROPE.dtype.element_ty, rope.shape, rope.type.layout)
     rows = _tile_rows(srow, t, gl.SliceLayout(1, _copy_layout(D_ROPE, 8)), PAGE_SIZE)
-    _copy_rows(kv_rope.index(buf), KV_ROPE, rows, stride_rope_page, stride_rope_tok, 0, D_ROPE)
+    _copy_rows(rope, KV_ROPE, rows, stride_rope_page, stride_rope_tok, 0, D_ROPE)
 
 
 @gluon.jit
 def _dequant_half(raw, dst, ssc, G0, BLOCK_N: gl.constexpr, COLS: gl.constexpr):
-    """dst = raw (e4m3, the upper half of dst's bytes) x its group's scale, in dst's dtype, in place: scale groups G0
-    (columns 0-127) and G0 + 1 (128-255) of ssc ([groups, BLOCK_N] fp32). Rows go in chunks of one swizzle atom
-    (8 rows), each loaded by the whole group before any thread stores it, as gluon_mla_seesaw._widen: a chunk's
-    stores overwrite only its own rows' e4m3 bytes."""
+    """dst = raw (e4m3, the upper half of dst's bytes) x its group's scale, in fp16 (dst's dtype), in place: scale
+    groups G0 (columns 0-127) and G0 + 1 (128-255) of ssc ([groups, BLOCK_N] fp32). In fp16 throughout: e4m3 -> fp16
+    is one cvt for two values and the scale one fp16 multiply for two, where a bf16 result cost four conversions
+    for two values (e4m3 -> fp16 -> two fp32 -> packed bf16) and two fp32 multiplies. The scale (amax / 448 of its
+    group) rounds to fp16 within 2^-11 from amax 0.027 up and within 1.3% at amax 1e-3 (fp16 subnormals), against the
+    ~6% of e4m3's own rounding. Rows go in chunks of one swizzle atom (8 rows), each loaded by the whole group before
+    any thread stores it, as gluon_mla_seesaw._widen: a chunk's stores overwrite only its own rows' e4m3 bytes."""
     layout: gl.constexpr = _copy_layout(COLS, 16)
     ROWS: gl.constexpr = 32 // (COLS // 16) * WG_WARPS
     first = gl.expand_dims(gl.arange(0, COLS, layout=gl.SliceLayout(0, layout)) < 128, 0)
     for r0 in gl.static_range(0, BLOCK_N, ROWS):
         x = raw.slice(r0, ROWS).load(layout)
-        s0 = ssc.index(G0).slice(r0, ROWS).load(gl.SliceLayout(1, layout))
-        s1 = ssc.index(G0 + 1).slice(r0, ROWS).load(gl.SliceLayout(1, layout))
+        s0 = ssc.index(G0).slice(r0, ROWS).load(gl.SliceLayout(1, layout)).to(gl.float16)
+        s1 = ssc.index(G0 + 1).slice(r0, ROWS).load(gl.SliceLayout(1, layout)).to(gl.float16)
         _cta_sync()
         sc = gl.where(first, gl.expand_dims(s0, 1), gl.expand_dims(s1, 1))
-        dst.slice(r0, ROWS).store((x.to(gl.float32) * sc).to(dst.dtype))
+        dst.slice(r0, ROWS).store(x.to(gl.float16) * sc)
 
 
 @gluon.jit
-def _finish_tile(t, kv_lo, kv_hi, ssc, ready_lo, ready_hi, OUTSTANDING: gl.constexpr, D_LAT: gl.constexpr,
-                 BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
+def _rope_to_f16(rope):
+    """The tile's RoPE part ([BLOCK_N, D_ROPE] shared memory: bf16 as copied from the cache) to fp16 in place: each
+    thread stores the very elements it loaded."""
+    layout: gl.constexpr = _copy_layout(rope.shape[1], 8)
+    raw = rope._reinterpret(gl.bfloat16, rope.shape, rope.type.layout)
+    rope.store(raw.load(layout).to(gl.float16))
+
+
+@gluon.jit
+def _finish_tile(t, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, OUTSTANDING: gl.constexpr,
+                 D_LAT: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
     """FP8_DS: once tile t's copies have landed (all but the OUTSTANDING newest copy groups of each thread, then the
-    whole group), dequantise its latent in place and signal its `ready` barriers (fence first: the wgmmas read
-    through the async proxy)."""
+    whole group), dequantise its latent and recast its RoPE part to fp16 in place and signal its `ready` barriers
+    (fence first: the wgmmas read through the async proxy)."""
     D_HALF: gl.constexpr = D_LAT // 2
     buf = t % NUM_BUF
     async_copy.wait_group(OUTSTANDING)
@@ -245,6 +263,7 @@ def _finish_tile(t, kv_lo, kv_hi, ssc, ready_lo, ready_hi, OUTSTANDING: gl.const
     G: gl.constexpr = D_LAT // 128
     _dequant_half(_fp8_upper(raw_lo, buf), kv_lo.index(buf), ssc, buf * G, BLOCK_N, D_HALF)
     _dequant_half(_fp8_upper(raw_hi, buf), kv_hi.index(buf), ssc, buf * G + 2, BLOCK_N, D_HALF)
+    _rope_to_f16(kv_rope.index(buf))
     fence_async_shared()
     _cta_sync()
     mbarrier.arrive(ready_lo.index(buf))
@@ -252,24 +271,28 @@ def _finish_tile(t, kv_lo, kv_hi, ssc, ready_lo, ready_hi, OUTSTANDING: gl.const
 
 
 @gluon.jit
-def _wg_gather(kv_lo, kv_hi, kv_rope, srow, ssc, rows_done, ready_lo, ready_hi, free_lo, free_hi, KV_LAT, KV_SC,
+def _wg_gather(kv_lo, kv_hi, kv_rope, srow, ssc, rows_done, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope,
+               q_lo_c, q_hi_c, q_rope_c, q_bar, KV_LAT, KV_SC,
                KV_ROPE, IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok,
                stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
                PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, FP8_DS: gl.constexpr, D_LAT: gl.constexpr,
-               D_ROPE: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, MAX_SLOTS: gl.constexpr):
+               D_ROPE: gl.constexpr, BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr,
+               MAX_SLOTS: gl.constexpr):
     """Warp group 2: tile t goes to buffer t % NUM_BUF once the compute groups have handed back both halves of the
     tile that held it (t - NUM_BUF).
     16-bit rows: every thread arrives on the tile's two `ready` barriers as its own copies land
     (cp.async.mbarrier.arrive.noinc), so the group only ever waits for buffers.
     fp8-ds rows: tile t - 1 is dequantised while tile t's copies fly. For an odd t - 1 that happens before the wait
     for tile t - 4's buffer: the group that hands that buffer back (WG1, after P0 V0_R) needs tile t - 1 next.
-    First every slot of the split is resolved to its cache row (_translate_slots)."""
+    First every slot of the split is resolved to its cache row (_translate_slots); fp8-ds: then Q is recast to fp16
+    in place (q_lo_c ...: the fp16 views the compute groups read); rows_done counts both."""
     _translate_slots(srow, rows_done, IDX, BT_ROW, start, end, limit, num_blocks, MAX_SLOTS, PAGED, PAGE_SIZE)
     if FP8_DS:
+        _recast_q(q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, rows_done, D_LAT, BLOCK_H)
         for t in range(n_tiles + 1):
             if t % 2 == 0:
                 if t >= 1:
-                    _finish_tile(t - 1, kv_lo, kv_hi, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
+                    _finish_tile(t - 1, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
                 if t < n_tiles:
                     _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
                                 stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page,
@@ -281,9 +304,9 @@ def _wg_gather(kv_lo, kv_hi, kv_rope, srow, ssc, rows_done, ready_lo, ready_hi, 
                                 stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page,
                                 stride_rope_tok, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF, PAGE_SIZE)
                     async_copy.commit_group()
-                    _finish_tile(t - 1, kv_lo, kv_hi, ssc, ready_lo, ready_hi, 1, D_LAT, BLOCK_N, NUM_BUF)
+                    _finish_tile(t - 1, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, 1, D_LAT, BLOCK_N, NUM_BUF)
                 else:
-                    _finish_tile(t - 1, kv_lo, kv_hi, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
+                    _finish_tile(t - 1, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
     else:
         for t in range(n_tiles):
             _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
@@ -331,12 +354,13 @@ def _mla_sparse_seesaw_kernel(
     dtype: gl.constexpr = q_half_desc.dtype
     half_l: gl.constexpr = q_half_desc.layout
     rope_l: gl.constexpr = q_rope_desc.layout
+    cdt: gl.constexpr = gl.float16 if FP8_DS else dtype  # what the wgmmas multiply (fp8-ds: _dequant_half)
     q_lo = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_hi = gl.allocate_shared_memory(dtype, [BLOCK_H, D_HALF], half_l)
     q_rope = gl.allocate_shared_memory(dtype, [BLOCK_H, D_ROPE], rope_l)
-    kv_lo = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], half_l)
-    kv_hi = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_HALF], half_l)
-    kv_rope = gl.allocate_shared_memory(dtype, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
+    kv_lo = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+    kv_hi = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_HALF], half_l)
+    kv_rope = gl.allocate_shared_memory(cdt, [NUM_BUF, BLOCK_N, D_ROPE], rope_l)  # also carries P
     vec_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
     # the split's slots resolved to cache rows (_translate_slots), a row of 32 a tile (a 1-D layout: .index(t) is
     # one row)
@@ -354,7 +378,19 @@ def _mla_sparse_seesaw_kernel(
     free_hi = gl.allocate_shared_memory(gl.int64, [NUM_BUF, 1], bar_l)
     # 16-bit rows: one cp.async arrive a gather thread; fp8-ds: one arrive after the dequantisation
     READY_COUNT: gl.constexpr = 1 if FP8_DS else 32 * WG_WARPS
-    mbarrier.init(q_bar, count=2)  # Q's TMA and the gather group's resolved rows (the compute groups wait for both)
+    if FP8_DS:  # Q's TMA on q_bar; the compute groups wait for the resolved rows and Q recast to fp16 (q_ready)
+        q_ready = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+        mbarrier.init(q_bar, count=1)
+        mbarrier.init(q_ready, count=2)
+        q_lo_c = q_lo._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)
+        q_hi_c = q_hi._reinterpret(cdt, [BLOCK_H, D_HALF], half_l)
+        q_rope_c = q_rope._reinterpret(cdt, [BLOCK_H, D_ROPE], rope_l)
+    else:  # Q's TMA and the gather group's resolved rows (the compute groups wait for both)
+        q_ready = q_bar
+        mbarrier.init(q_bar, count=2)
+        q_lo_c = q_lo
+        q_hi_c = q_hi
+        q_rope_c = q_rope
     for k in gl.static_range(NUM_BUF):
         mbarrier.init(ready_lo.index(k), count=READY_COUNT)
         mbarrier.init(ready_hi.index(k), count=READY_COUNT)
@@ -369,29 +405,31 @@ def _mla_sparse_seesaw_kernel(
     # sequence = query token (bt), rows_per_seq = heads, q_len 1 (no causal limit: SPARSE), seqlen = the index limit;
     # the TMA descriptors of the cache are unused (FED), Q's stand in
     gl.warp_specialize([
-        (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+        (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                 bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
                 q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                 bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
                 1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
                 PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True)),
-        (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+        (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                 bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
                 q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                 bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
                 1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
                 PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True)),
-        (_wg_gather, (kv_lo, kv_hi, kv_rope, srow, ssc, q_bar, ready_lo, ready_hi, free_lo, free_hi, KV_LAT, KV_SC,
+        (_wg_gather, (kv_lo, kv_hi, kv_rope, srow, ssc, q_ready, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi,
+                      q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, KV_LAT, KV_SC,
                       KV_ROPE, IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok,
                       stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
-                      PAGED, PAGE_SIZE, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF, MAX_SLOTS)),
+                      PAGED, PAGE_SIZE, FP8_DS, D_LAT, D_ROPE, BLOCK_H, BLOCK_N, NUM_BUF, MAX_SLOTS)),
     ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS, GATHER_REGS])
 
 
 def gluon_sparse_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: int = 512) -> bool:
     """Whether mla_decode_sparse_gluon handles this call: an sm_90 GPU, 512 + 64 dims, any head count (a program
-    computes 64 query rows and stores the token's own: BLOCK_H), q contiguous; bf16/fp16 q with rows of its dtype, or bf16 q with fp8-ds rows (cache.pack_fp8_ds: 656 bytes);
-    rows starting on 16 bytes (cp.async copies 16 bytes)."""
+    computes 64 query rows and stores the token's own: BLOCK_H), q contiguous; bf16/fp16 q with rows of its dtype,
+    or bf16 q with fp8-ds rows (cache.pack_fp8_ds: 656 bytes; multiplied in fp16, so q and the RoPE keys must stay
+    under 65504 in magnitude); rows starting on 16 bytes (cp.async copies 16 bytes)."""
     if not (q.is_cuda and device_capability(q.device)[0] == 9) or kv_cache.dim() != 3 or q.dim() != 4:
         return False
     B, s_q, H, Dk = q.shape

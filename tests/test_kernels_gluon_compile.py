@@ -71,8 +71,9 @@ def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):
     Q 73,728 + four 32-row buffers 147,456 + four 32-slot index rows 512 (fp8-ds: + their scales, 2,048) bytes at
     least; the rows' copies are 16 bytes with a source size (the zero-fill of unused slots). 16-bit rows: each
     thread's copies signal their landing (cp.async.mbarrier.arrive.noinc) and a proxy fence orders them before the
-    wgmmas; fp8-ds: e4m3 bytes and scales land, are waited for (cp.async.wait_group) and dequantised to bf16 in
-    place (fp32 products, packed: F2FP)."""
+    wgmmas; fp8-ds: e4m3 bytes and scales land, are waited for (cp.async.wait_group) and dequantised to fp16 in
+    place (e4m3 -> fp16 two values a cvt, fp16 products), the RoPE part and Q recast to fp16, and the dots run in
+    fp16, with no fp32 products in the dequantisation (no bf16 packing)."""
     from mlacalc.kernels.gluon_mla_sparse import COMPUTE_REGS, GATHER_REGS, compile_sparse_sm90
 
     try:
@@ -84,7 +85,7 @@ def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):
     assert 73_728 + 147_456 + 512 + 2_048 * fp8_ds <= k.metadata.shared <= H100_MAX_SHARED_PER_BLOCK
     assert k.metadata.num_warps == 12  # two compute warp groups and the gather group
     ptx = k.asm["ptx"]
-    assert _wgmma_shapes(ptx) == {"m64n32k16", "m64n256k16"}  # bf16 dots in both cases
+    assert _wgmma_shapes(ptx, "f16" if fp8_ds else "bf16") == {"m64n32k16", "m64n256k16"}
     rows = re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 0x10, %r\d+;", ptx)
     regs = {int(n) for n in re.findall(r"setmaxnreg\.(?:inc|dec)\.sync\.aligned\.u32\s+(\d+);", ptx)}
     assert {COMPUTE_REGS.value, GATHER_REGS.value} <= regs
@@ -92,7 +93,7 @@ def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):
     if fp8_ds:  # a thread's share of a tile: 4 + 4 copies of e4m3 latent halves, 2 of RoPE (two issue sites)
         assert len(rows) == 2 * (4 + 4 + 2)
         assert "cp.async.wait_group" in ptx and "cp.async.mbarrier.arrive" not in ptx
-        assert "cvt.rn.bf16x2.f32" in ptx
+        assert "cvt.rn.f16x2.e4m3x2" in ptx and "cvt.rn.bf16x2.f32" not in ptx
     else:  # 8 rows x 2 latent halves, 2 RoPE rows
         assert len(rows) == 16 + 2
         assert "cp.async.mbarrier.arrive.noinc" in ptx and "fence.proxy.async" in ptx
