@@ -10,8 +10,9 @@ not timed. bf16 rows and fp8-ds rows (656 bytes: dequantised to fp16 by the gath
     python3 bench/ab_sparse_gluon.py --out OUT.json --base MODULE --no-triton  # the two Gluon kernels only
     python3 bench/ab_sparse_gluon.py --out OUT.json --ctx 1024     # contexts under the top-k (-1 padded lists)
 
---base times a second copy of the Gluon sparse wrapper beside the current one in the same run (same inputs, same
-clocks): a copy of the committed kernel that a device script puts into kernels/ before it tries a change.
+--base times another copy of the Gluon sparse wrapper beside the current one in the same run (same inputs, same
+clocks): a copy of the committed kernel that a device script puts into kernels/ before it tries a change (repeat it
+for several earlier versions).
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def main() -> int:
     ap.add_argument("--out", help="JSON of the timed rows (required unless --check)")
     ap.add_argument("--quick", action="store_true", help="the first four points only")
     ap.add_argument("--check", action="store_true", help="only the correctness check, printed")
-    ap.add_argument("--base", help="module under mlacalc.kernels with an earlier mla_decode_sparse_gluon, timed too")
+    ap.add_argument("--base", action="append", default=[],
+                    help="module under mlacalc.kernels with an earlier mla_decode_sparse_gluon, timed too (repeatable: "
+                         "rows of kind base, each with its module)")
     ap.add_argument("--no-triton", action="store_true", help="leave the Triton sparse kernel out (an A/B of two "
                     "Gluon kernels: --base)")
     ap.add_argument("--ctx", type=int, default=CTX, help="context of every sequence (under the top-k: -1 padded, "
@@ -79,7 +82,7 @@ def main() -> int:
         err = dict(error=f"{type(e).__name__}: {e}"[:400])
     ok = "error" not in err and max(err.values()) < 2e-2
     record(rows, kind="check", **err)
-    base = importlib.import_module(f"mlacalc.kernels.{a.base}").mla_decode_sparse_gluon if a.base else None
+    bases = {m: importlib.import_module(f"mlacalc.kernels.{m}").mla_decode_sparse_gluon for m in a.base}
     for B in sorted({b for b, _ in points}):
         (kv, ds), table, lens, idx = sparse_inputs(B, a.ctx, TOPK, dev)
         for H in [h for b, h in points if b == B]:
@@ -93,8 +96,8 @@ def main() -> int:
                 if ok:
                     record(rows, kind="gluon", **point, **eager_and_graph(lambda: mla_decode_sparse_gluon(
                         q, cache, idx, table, lens, softmax_scale=MLA_SCALE), flusher))
-                if base is not None:
-                    record(rows, kind="base", **point, **eager_and_graph(lambda: base(
+                for module, base in bases.items():
+                    record(rows, kind="base", base=module, **point, **eager_and_graph(lambda: base(
                         q, cache, idx, table, lens, softmax_scale=MLA_SCALE), flusher))
         kv = ds = table = idx = None
         torch.cuda.empty_cache()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 14, one device call (<= 9.5 minutes): FlashMLA's sparse decode as the reference for ours, and (AB_BASE set)
-# an A/B of the Gluon sparse kernel against the committed one.
+# an A/B of the Gluon sparse kernel against earlier ones (AB_BASE: modules under kernels/, space-separated).
 # 1. while FlashMLA builds (dense and sparse decode: bench/build_flashmla_sparse.py): our Gluon sparse kernel against
 #    the float64 reference (a hang is cut here); with AB_BASE=_ab_base_sparse (copies of the committed kernels by
 #    bench/make_ab_base.sh) bench/ab_sparse_gluon.py times both in the same run; then Nsight Compute on our sparse
@@ -8,13 +8,15 @@
 # 2. Nsight Compute on FlashMLA's sparse decode at the same point, same rows and selection;
 # 3. `mlacalc bench kernels --peers` (with FlashMLA's sparse decode beside ours on fp8-ds rows).
 # Files under $OUT: run.log, ab_sparse.json (AB_BASE), ncu.txt.gz, kernels.json.
-#     run(command="AB_BASE=_ab_base_sparse bash bench/session_p_gpu.sh", carry=[".peers"], timeout_s=600)
+#     run(command="AB_BASE='_ab_base_sparse _ab_f16_sparse' bash bench/session_p_gpu.sh", carry=[".peers"],
+#         timeout_s=600)   # the bf16 dequantisation, the fp16 one with 8-row chunks, and the working tree's
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
 check_sparse_gluon
 if [ -n "${AB_BASE:-}" ] && [ "$checked" = 0 ]; then
-  timeout 150 python3 bench/ab_sparse_gluon.py --out "$OUT/ab_sparse.json" --base "$AB_BASE" --no-triton 2>&1 | tail -30 \
+  bases=(); for m in $AB_BASE; do bases+=(--base "$m"); done
+  timeout 180 python3 bench/ab_sparse_gluon.py --out "$OUT/ab_sparse.json" "${bases[@]}" --no-triton 2>&1 | tail -30 \
     >> "$LOG"
   echo "ab exit ${PIPESTATUS[0]} at ${SECONDS} s" | tee -a "$LOG"
 fi
