@@ -2,6 +2,8 @@
 same inputs (graph-timed, L2 flushed), plus the Triton kernel at 16 heads paged against contiguous.
 
     python3 bench/ab_seesaw.py --old FILE.py --out OUT.json [--seesaw-only]
+    python3 bench/ab_seesaw.py --old FILE.py --out OUT.json --fp8   # the fp8 cache only (e4m3, per-tensor scale,
+                                                                     # widened by a third warp group), new vs old
 
 FILE.py: an earlier kernels/gluon_mla_seesaw.py (e.g. `git show REV:kernels/gluon_mla_seesaw.py`); its
 _mla_decode_seesaw_kernel must take the same arguments. Each variant is checked against the float64 reference on a
@@ -54,9 +56,42 @@ def use(kernel) -> None:
     gmd._LAUNCH_SEESAW = FastLauncher(kernel)
 
 
-def check(block_n: int) -> float:
-    case = make_mla_case([4097, 1500, 64, 65, 1], heads=128, device="cuda", paged=True, seed=1)
+def check(block_n: int, fp8: bool = False) -> float:
+    case = make_mla_case([4097, 1500, 64, 65, 1], heads=128, device="cuda", paged=True, fp8=fp8, seed=1)
     return rel_error(run_mla_case(gmd.mla_decode_gluon, case, config=gmd.GluonMLAConfig(block_n=block_n)), case.ref)
+
+
+FP8_GLUON_POINTS = [(32, 32768, 128, "paged64"), (128, 4096, 128, "contiguous"), (32, 4096, 64, "paged64"),
+                    (128, 32768, 64, "paged64"), (8, 32768, 128, "contiguous"), (128, 32768, 128, "paged64")]
+
+
+def ab_fp8(new_kernel, old_kernel, flusher) -> list:
+    """The fp8 cache (e4m3, one scale) through the Gluon kernel, new against old: checked, then graph-timed."""
+    rows, ok = [], {}
+    variants = {"new32": new_kernel, "old32": old_kernel}
+    for name, kern in variants.items():
+        use(kern)
+        try:
+            err = check(32, fp8=True)
+        except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
+            err = f"{type(e).__name__}: {e}"[:300]
+        ok[name] = isinstance(err, float) and err < 3e-2
+        rows.append(dict(kind="check", fmt="fp8", variant=name, rel_err=err))
+        print("check fp8", name, err, flush=True)
+    scale = torch.tensor([0.02], device="cuda")
+    for B, ctx, H, layout in FP8_GLUON_POINTS:
+        q, cache, lens, table, _ = inputs(B, ctx, H, layout)
+        cache = cache.to(torch.float8_e4m3fn)
+        for name, kern in variants.items():
+            if ok[name]:
+                use(kern)
+                t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, cache, lens, table, softmax_scale=MLA_SCALE,
+                                                                 kv_scale=scale, max_seqlen=ctx), flusher)
+                record(rows, kind="seesaw_fp8", variant=name, B=B, ctx=ctx, heads=H, layout=layout, **t)
+        q = cache = None
+        torch.cuda.empty_cache()
+    use(new_kernel)
+    return rows
 
 
 def inputs(B, ctx, H, layout):
@@ -85,6 +120,7 @@ def main() -> int:
     ap.add_argument("--old", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seesaw-only", action="store_true", help="time the seesaw variants and FlashMLA only")
+    ap.add_argument("--fp8", action="store_true", help="the fp8 cache through both kernels only")
     a = ap.parse_args()
     if not a.old.endswith(".py") or not os.path.isfile(a.old):
         print(f"ab_seesaw: --old {a.old!r}: expected an earlier kernels/gluon_mla_seesaw.py", file=sys.stderr)
@@ -94,6 +130,11 @@ def main() -> int:
         return 2
     new_kernel, old_kernel = gmd._mla_decode_seesaw_kernel, load_kernel(a.old)
     flusher = L2Flusher(torch.cuda.current_device())
+    if a.fp8:
+        rows = ab_fp8(new_kernel, old_kernel, flusher)
+        with open(a.out, "w") as f:
+            json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
+        return 0
     fm = _flash_mla()
     variants = {"new32": (new_kernel, 32), "new64": (new_kernel, 64), "old32": (old_kernel, 32)}
     rows, ok = [], {}

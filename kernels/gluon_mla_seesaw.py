@@ -76,8 +76,8 @@ def seesaw_buffers(block_n: int, fp8: bool = False) -> int:
 # the default group 512 - the workers' - 8): the widening group holds no accumulators, 40 keep its loop almost free
 # of spills (32: ~20 spill loads a tile); the compute groups 232 each, against the bf16 kernel's 256 (their loops
 # keep 4 and 11 spill loads a pair of tiles under triton 3.6: `python bench/sass_loops.py --gluon`)
-WIDEN_REGS = gl.constexpr(40)
-COMPUTE_REGS_FP8 = gl.constexpr(232)
+WIDEN_REGS = gl.constexpr(48)
+COMPUTE_REGS_FP8 = gl.constexpr(224)
 
 
 @gluon.jit
@@ -256,10 +256,11 @@ def _widen(src, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr, IN_PLACE: gl.con
     a thread at a time so the widening group needs few registers. IN_PLACE: src is the upper half of dst's bytes
     (an fp8 tile in its 16-bit buffer); rows go in chunks, each loaded by the whole group before any thread stores
     it, and the stores of rows [r0, r0 + ROWS) overwrite only source rows below r0 + ROWS (the 16-bit row r ends
-    at twice the fp8 row's offset), so no row is overwritten before it is read."""
+    at twice the fp8 row's offset), so no row is overwritten before it is read. A chunk is two layout tiles of rows
+    (two 16-value pieces a thread between barriers: half the barriers of one-tile chunks)."""
     TPR: gl.constexpr = COLS // 16  # threads a row
     layout: gl.constexpr = gl.BlockedLayout([1, 16], [32 // TPR, TPR], [WG_WARPS, 1], [1, 0])
-    ROWS: gl.constexpr = (32 // TPR) * WG_WARPS
+    ROWS: gl.constexpr = min(2 * (32 // TPR) * WG_WARPS, BLOCK_N)
     for r0 in gl.static_range(0, BLOCK_N, ROWS):
         x = src.slice(r0, ROWS).load(layout)
         if IN_PLACE:
