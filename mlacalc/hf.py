@@ -29,7 +29,8 @@ not counted; a q/k norm over the whole projection (MiniMax-M2) is counted per he
 
 Defaults a config.json leaves out are the transformers class defaults, which differ by family (:data:`DEFAULTS`):
 Gemma ties embeddings by default, Gemma-3's ``text_config`` has no ``vocab_size`` (262208) and no
-``sliding_window_pattern`` (6), MiniCPM3's has no ``v_head_dim`` (``hidden_size / num_heads``). Multimodal
+``sliding_window_pattern`` (6), Gemma-3-12B's no ``head_dim`` (256, not 3840 / 16 = 240) and Gemma-3-4B's no head
+counts (8 query, 4 KV heads) either, MiniCPM3's has no ``v_head_dim`` (``hidden_size / num_heads``). Multimodal
 wrappers (``text_config``) give the text decoder; the vision tower is left out and the description says so.
 
 Weights: ``quantization_config`` becomes the spec's ``quantization`` block (fp8 blocks, MXFP4, compressed-tensors,
@@ -64,11 +65,17 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
 
 # transformers class defaults for keys released configs leave out
+# (Gemma: the head width is head_dim=256 whatever hidden_size / num_heads is, and Gemma-3-4B/12B's text_config
+# leaves out head_dim, and the 4B its head counts too: GemmaConfig(num_attention_heads=16, num_key_value_heads=16,
+# head_dim=256), Gemma2Config and Gemma3TextConfig(num_attention_heads=8, num_key_value_heads=4, head_dim=256,
+# sliding_window=4096), transformers src/transformers/models/gemma*/configuration_gemma*.py)
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "gemma": {"tie_word_embeddings": True},
-    "gemma2": {"tie_word_embeddings": True},
+    "gemma": {"tie_word_embeddings": True, "num_attention_heads": 16, "num_key_value_heads": 16, "head_dim": 256},
+    "gemma2": {"tie_word_embeddings": True, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+               "sliding_window": 4096},
     "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262208, "sliding_window_pattern": 6,
-                    "max_position_embeddings": 131072},
+                    "max_position_embeddings": 131072, "num_attention_heads": 8, "num_key_value_heads": 4,
+                    "head_dim": 256, "sliding_window": 4096},
     "minicpm3": {"tie_word_embeddings": True},
     "gpt2": {"tie_word_embeddings": True},
     "falcon": {"tie_word_embeddings": True},

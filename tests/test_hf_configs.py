@@ -74,6 +74,10 @@ SOURCES = {
     "glm_4_5_air": "https://huggingface.co/zai-org/GLM-4.5-Air/blob/main/config.json",
     "qwen3_vl_30b_a3b": "https://huggingface.co/Qwen/Qwen3-VL-30B-A3B-Instruct/blob/main/config.json",
     "minimax_m2": "https://huggingface.co/MiniMaxAI/MiniMax-M2/blob/main/config.json",
+    # Gemma-3's multimodal configs whose text_config leaves the head shape to Gemma3TextConfig's defaults (typed in
+    # from the public files; the 4B gives no head counts and no head_dim, the 12B no head_dim)
+    "gemma_3_4b": "https://huggingface.co/google/gemma-3-4b-it/blob/main/config.json",
+    "gemma_3_12b": "https://huggingface.co/google/gemma-3-12b-it/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -315,6 +319,25 @@ def test_gemma3_text_config_takes_family_defaults():
     assert s.max_context == 131072 and "vision tower is left out" in s.description
 
 
+def test_gemma3_text_config_without_head_shape_takes_the_class_defaults():
+    """Gemma-3-12B's text_config gives no head_dim: the head is Gemma3TextConfig's 256 wide, not 3840 / 16 = 240;
+    Gemma-3-4B's gives no head counts either (8 query, 4 KV heads)."""
+    s = hf("gemma_3_12b")
+    a = s.attention
+    assert (a.num_heads, a.num_kv_heads, a.qk_head_dim, a.v_head_dim) == (16, 8, 256, 256)
+    # per layer: q and o 3840 x 16 x 256 = 15,728,640 each, k and v 3840 x 8 x 256 = 7,864,320 each, q/k norms
+    # 2 x 256; MLP 3 x 3840 x 15360 = 176,947,200; four norms 4 x 3840. Embedding 262208 x 3840 (tied), final norm.
+    layer = 2 * 15_728_640 + 2 * 7_864_320 + 512 + 176_947_200 + 4 * 3840
+    assert weights(s).params.total == 48 * layer + 262_208 * 3840 + 3840 == 11_766_034_176
+    s = hf("gemma_3_4b")
+    a = s.attention
+    assert (a.num_heads, a.num_kv_heads, a.qk_head_dim, a.v_head_dim) == (8, 4, 256, 256)
+    # q and o 2560 x 8 x 256 = 5,242,880 each, k and v 2560 x 4 x 256 = 2,621,440 each; MLP 3 x 2560 x 10240
+    layer = 2 * 5_242_880 + 2 * 2_621_440 + 512 + 78_643_200 + 4 * 2560
+    assert weights(s).params.total == 34 * layer + 262_208 * 2560 + 2560 == 3_880_263_168
+    assert s.attention.sliding_window == 1024 and s.attention.global_every == 6
+
+
 def test_llama4_chunked_layers_and_dense_width():
     s = hf("llama_4_scout")
     assert s.layer_types == ("chunked", "chunked", "chunked", "full") and s.attention.chunk_size == 8192
@@ -535,6 +558,10 @@ CARDS = {
     "smollm2_360m": (32 * 5 * 64 * 2 * 2, 362e6, 0.002),          # 960 / 15 heads = 64; "362M"
     "qwen2_5_vl_7b": (28 * 4 * 128 * 2 * 2, 7.62e9, 0.001),       # the text decoder: Qwen2.5-7B's 7.62B
     "qwen3_vl_30b_a3b": (48 * 4 * 128 * 2 * 2, 30.5e9, 0.002),    # the text decoder: Qwen3-30B-A3B's
+    # the text decoders; Gemma 3 technical report, Table 1: 675M embedding + 3,209M non-embedding (4B),
+    # 1,012M + 10,759M (12B); head_dim 256 from Gemma3TextConfig, not hidden / heads
+    "gemma_3_4b": (34 * 4 * 256 * 2 * 2, 3.884e9, 0.002),
+    "gemma_3_12b": (48 * 8 * 256 * 2 * 2, 11.771e9, 0.002),
 }
 
 
