@@ -139,8 +139,25 @@ def hardware_names() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
 
 
+# Names people type for a built-in card (the bare product name means the part clouds rent: the H100 is the SXM5
+# board, the A100 the 80 GB SXM4 one).
+ALIASES = {"h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h200-sxm": "h200", "h800-sxm": "h800", "a100": "a100-80gb",
+           "a100-80g": "a100-80gb", "a100-40g": "a100-40gb", "4090": "rtx-4090", "rtx4090": "rtx-4090",
+           "geforce-rtx-4090": "rtx-4090", "mi300": "mi300x"}
+
+
+def _gpu_key(name: str) -> str:
+    """A GPU name as the built-in files spell it: lower case, spaces and underscores as hyphens, an ``nvidia-`` or
+    ``amd-`` (``instinct-``) prefix dropped, then :data:`ALIASES` (``H100 SXM`` -> ``h100-sxm``, ``A100`` ->
+    ``a100-80gb``)."""
+    key = re.sub(r"[\s_]+", "-", name.strip().lower())
+    key = re.sub(r"^(nvidia-|amd-)?(instinct-)?", "", key)
+    return ALIASES.get(key, key)
+
+
 def load_hardware(name_or_path: str) -> Hardware:
-    """A built-in GPU by name (``h100-sxm``) or a YAML file (e.g. one written by ``mlacalc calibrate``)."""
+    """A built-in GPU by name (``h100-sxm``; any case, ``H100 SXM``, and the aliases of :data:`ALIASES`) or a YAML
+    file (e.g. one written by ``mlacalc calibrate``)."""
     from .files import read_data
 
     p = Path(name_or_path)
@@ -152,7 +169,7 @@ def load_hardware(name_or_path: str) -> Hardware:
         data = read_data(p, str(p), "json" if p.suffix == ".json" else "yaml")
         return hardware_from_dict(data, str(p))
     names = hardware_names()
-    key = name_or_path.lower()
+    key = _gpu_key(name_or_path)
     if key not in names:
         near = difflib.get_close_matches(key, names, n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(near)}?" if near else f" (known: {', '.join(names)})"

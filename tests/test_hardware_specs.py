@@ -100,3 +100,24 @@ def test_calibrate_names_the_cards_architecture():
     # torch 2.11 on CUDA gives the card's name there (the H200 machine's calibrate wrote arch 'NVIDIA H200')
     assert device_arch(SimpleNamespace(major=9, minor=0, gcnArchName="NVIDIA H200")) == "sm_90"
     assert device_arch(SimpleNamespace(major=9, minor=4, gcnArchName="gfx942:sramecc+:xnack-")) == "gfx942"
+
+
+@pytest.mark.parametrize("typed,name", [
+    ("H100", "h100-sxm"), ("h100", "h100-sxm"), ("H100 SXM", "h100-sxm"), ("NVIDIA H100 PCIe", "h100-pcie"),
+    ("h100_pcie", "h100-pcie"), ("A100", "a100-80gb"), ("A100 40GB", "a100-40gb"), ("RTX 4090", "rtx-4090"),
+    ("AMD Instinct MI300X", "mi300x"), ("B200", "b200")])
+def test_gpu_names_as_people_type_them(typed, name):
+    assert load_hardware(typed) == load_hardware(name)
+
+
+def test_unknown_gpu_is_one_line_exit_2_and_an_alias_runs(capsys):
+    from mlacalc.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["roofline", "llama-3.1-8b", "--gpu", "h1000"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and "unknown GPU" in err and len((out + err).strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as e:
+        main(["roofline", "llama-3.1-8b", "--gpu", "H100", "--json"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 0 and "H100 SXM5" in out
