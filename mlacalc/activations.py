@@ -169,7 +169,7 @@ def resolve_kernel(convention: str, kernel: str | None) -> str:
 
 
 def is_moe_layer(spec: ModelSpec, layer: int) -> bool:
-    return spec.ffn.kind == "moe" and layer >= spec.ffn.first_dense_layers
+    return spec.is_moe_layer(layer)
 
 
 def _norm(prefix: str, group: str, b: int, st: int, width: int, wsym: str, who: str, drop: str = "") -> list:

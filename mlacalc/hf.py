@@ -4,7 +4,7 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 
 - conventional attention: ``llama``, ``mistral``, ``mixtral``, ``qwen2``, ``qwen2_moe``, ``qwen3``,
   ``qwen3_moe``, ``gemma``, ``gemma2``, ``gemma3``/``gemma3_text``, ``olmo2``, ``gpt_oss``, ``llama4``/
-  ``llama4_text``, ``mllama`` (Llama-3.2-Vision), ``gpt2``, ``falcon``, ``phi3`` (Phi-3.5, Phi-4-mini: partial
+  ``llama4_text`` (Scout; Maverick's MoE on every other layer: ``ffn.moe_layer_step``), ``mllama`` (Llama-3.2-Vision), ``gpt2``, ``falcon``, ``phi3`` (Phi-3.5, Phi-4-mini: partial
   RoPE), ``glm4_moe`` (GLM-4.5: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
   (one LayerNorm per parallel block), ``internlm2``, ``stablelm``, ``starcoder2``, ``minicpm``, ``deepseek``
   (DeepSeek-MoE, MHA);
@@ -454,13 +454,17 @@ def _ffn(cfg: dict, mt: str) -> dict:
             f.update(expert_bias=True, router_bias=True)
         return f
     if mt == "llama4_text":
+        # Llama4TextConfig: moe_layers = range(step - 1, L, step) unless given (Maverick: step 2, the odd layers);
+        # the other layers are dense, intermediate_size_mlp wide
         step = cfg.get("interleave_moe_layer_step", 1) or 1
         moe_layers = cfg.get("moe_layers")
         L = cfg["num_hidden_layers"]
-        if step != 1 or (moe_layers is not None and list(moe_layers) != list(range(L))):
-            raise _refuse(mt, "MoE on some layers only (interleave_moe_layer_step > 1) is not modelled")
+        if step > L or (moe_layers is not None and list(moe_layers) != list(range(step - 1, L, step))):
+            raise _refuse(mt, "MoE layers other than every interleave_moe_layer_step-th (moe_layers) are not "
+                              "modelled")
         return f | {"intermediate_size": cfg.get("intermediate_size_mlp") or _req(cfg, mt, "intermediate_size"),
-                    "expert_intermediate_size": _req(cfg, mt, "intermediate_size"), "num_shared_experts": 1}
+                    "expert_intermediate_size": _req(cfg, mt, "intermediate_size"), "num_shared_experts": 1,
+                    "moe_layer_step": step}
     expert_w = _req(cfg, mt, "moe_intermediate_size")
     f.update(intermediate_size=cfg.get("intermediate_size") or expert_w, expert_intermediate_size=expert_w,
              first_dense_layers=cfg.get("first_k_dense_replace", 0) or 0,
@@ -470,8 +474,13 @@ def _ffn(cfg: dict, mt: str) -> dict:
                  shared_expert_gate=True)
     if cfg.get("mlp_only_layers"):
         raise _refuse(mt, "dense layers in arbitrary positions (mlp_only_layers) are not modelled")
-    if (cfg.get("decoder_sparse_step") or 1) != 1 or (cfg.get("moe_layer_freq") or 1) != 1:
-        raise _refuse(mt, "MoE on every N-th layer (N > 1) is not modelled")
+    if (cfg.get("moe_layer_freq") or 1) != 1:        # DeepSeek: MoE where layer % freq == 0, not modelled
+        raise _refuse(mt, "MoE on every N-th layer counted from layer 0 (moe_layer_freq > 1) is not modelled")
+    step = cfg.get("decoder_sparse_step") or 1         # Qwen2/3-MoE: MoE where (layer + 1) % step == 0
+    if step > cfg["num_hidden_layers"]:
+        raise _refuse(mt, f"decoder_sparse_step {step} leaves no MoE layer")
+    if step != 1:
+        f["moe_layer_step"] = step
     return f
 
 
@@ -502,7 +511,7 @@ def _module_names(spec: dict) -> dict[str, list[str]]:
         attn = ["q_proj", "k_proj", "v_proj", "o_proj"]
     m = "model.layers.7."
     names = {"attention": [m + "self_attn." + p for p in attn], "embed": ["model.embed_tokens"], "head": ["lm_head"]}
-    if f["kind"] == "dense" or f.get("first_dense_layers"):
+    if f["kind"] == "dense" or f.get("first_dense_layers") or f.get("moe_layer_step", 1) > 1:
         names["dense_ffn"] = [f"model.layers.0.mlp.{p}_proj" for p in ("gate", "up", "down")]
     if f["kind"] == "moe":
         names |= {"router": [m + "mlp.gate", m + "mlp.router"],

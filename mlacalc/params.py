@@ -87,8 +87,8 @@ def layer_params(spec: ModelSpec, layer: int) -> Params:
     b = layer_block(spec, layer)
     attn = sum(family(b).projections(b, spec.hidden_size).values())
     d = spec.hidden_size
-    moe = spec.ffn.kind == "moe" and layer >= spec.ffn.first_dense_layers
-    ffn = _moe_layer(spec) if moe else Params(dense_ffn=ffn_params(d, spec.ffn.intermediate_size, spec.ffn.gated))
+    ffn = _moe_layer(spec) if spec.is_moe_layer(layer) else \
+        Params(dense_ffn=ffn_params(d, spec.ffn.intermediate_size, spec.ffn.gated))
     return Params(attention=attn, norms=spec.norms_per_layer * d, dense_ffn=ffn.dense_ffn, router=ffn.router,
                   shared_experts=ffn.shared_experts, routed_experts=ffn.routed_experts)
 

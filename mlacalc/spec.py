@@ -112,6 +112,9 @@ class FFN:
         "MoE: width of each shared expert (none: expert_intermediate_size)", None, minimum=1)
     first_dense_layers: int = _f("MoE: leading layers with a dense FFN (DeepSeek first_k_dense_replace)",
                                  0, minimum=0)
+    moe_layer_step: int = _f("MoE: after the first_dense_layers, every N-th layer is MoE (layers N-1, 2N-1, ...) "
+                             "and the others dense (Llama-4 Maverick interleave_moe_layer_step: 2; Qwen2-MoE "
+                             "decoder_sparse_step)", 1, minimum=1)
     expert_bias: bool = _f("MoE: experts' projections have biases (gpt-oss)", False)
     router_bias: bool = _f("MoE: the router has a bias (gpt-oss)", False)
     shared_expert_gate: bool = _f("MoE: a sigmoid gate (d -> 1) scales the shared expert (Qwen2-MoE, Qwen3-Next)",
@@ -254,9 +257,16 @@ class ModelSpec:
     def count_layers(self, layer_type: str) -> int:
         return sum(self.layer_type(i) == layer_type for i in range(self.num_layers))
 
+    def is_moe_layer(self, layer: int) -> bool:
+        """Whether decoder layer ``layer`` (0-based) has the MoE block: past ``first_dense_layers``, the layers
+        ``N-1, 2N-1, ...`` for ``moe_layer_step`` N (transformers Llama4TextConfig: ``moe_layers =
+        range(step - 1, L, step)``; Qwen2MoeDecoderLayer: ``(layer_idx + 1) % decoder_sparse_step == 0``)."""
+        f = self.ffn
+        return f.kind == "moe" and layer >= f.first_dense_layers and (layer + 1) % f.moe_layer_step == 0
+
     @property
     def num_moe_layers(self) -> int:
-        return self.num_layers - self.ffn.first_dense_layers if self.ffn.kind == "moe" else 0
+        return sum(self.is_moe_layer(i) for i in range(self.num_layers)) if self.ffn.kind == "moe" else 0
 
     @property
     def num_dense_layers(self) -> int:
@@ -396,7 +406,9 @@ def _cross_checks(spec: ModelSpec) -> None:
                             f"({f.num_experts})")
         if f.first_dense_layers > spec.num_layers:
             raise SpecError("ffn.first_dense_layers", f"exceeds num_layers ({spec.num_layers})")
-    elif f.num_experts or f.experts_per_token or f.num_shared_experts:
+        if f.moe_layer_step > spec.num_layers:
+            raise SpecError("ffn.moe_layer_step", f"({f.moe_layer_step}) exceeds num_layers ({spec.num_layers})")
+    elif f.num_experts or f.experts_per_token or f.num_shared_experts or f.moe_layer_step != 1:
         raise SpecError("ffn.kind", "expert fields are set but kind is dense; use kind: moe")
 
 

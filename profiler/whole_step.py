@@ -206,6 +206,9 @@ def tail_spec(spec: ModelSpec, layers: int) -> ModelSpec:
         a = replace(a, global_every=None, sliding_window=a.sliding_window if "sliding" in types else None,
                     chunk_size=a.chunk_size if "chunked" in types else None)
         layer_types = types
+    if first % spec.ffn.moe_layer_step:        # the cut's MoE layers must be its (i + 1) % step == 0 ones
+        raise ArgError("layers", f"{spec.name} has MoE on one layer in {spec.ffn.moe_layer_step}: the last "
+                                 f"{layers} layers start mid-period; take a multiple of {spec.ffn.moe_layer_step}")
     ffn = replace(spec.ffn, first_dense_layers=max(0, spec.ffn.first_dense_layers - first))
     return replace(spec, num_layers=layers, attention=a, ffn=ffn, layer_types=layer_types, mtp_layers=0)
 
@@ -319,7 +322,7 @@ class WholeStep:
             L.v_cache = w(self.B, rows, self.Hkv, Dv, fan_in=1)
             L.w_o = w(H * Dv, d, fan_in=H * Dv)
         m = 2 if f.gated else 1             # gate and up as one matrix
-        L.moe = f.kind == "moe" and i >= f.first_dense_layers
+        L.moe = self.spec.is_moe_layer(i)
         if not L.moe:
             fr = f.intermediate_size // n
             L.w_up, L.w_down = w(d, m * fr, fan_in=d), w(fr, d, fan_in=fr)

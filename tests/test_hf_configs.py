@@ -78,6 +78,9 @@ SOURCES = {
     # from the public files; the 4B gives no head counts and no head_dim, the 12B no head_dim)
     "gemma_3_4b": "https://huggingface.co/google/gemma-3-4b-it/blob/main/config.json",
     "gemma_3_12b": "https://huggingface.co/google/gemma-3-12b-it/blob/main/config.json",
+    # the text_config keys as TensorRT-LLM's test_llama4 lists Maverick's (LLAMA_4_MAVERICK_TWO_LAYER_CONFIG, with
+    # its 48 layers restored and the test's no_rope_layer_interval dropped); the vision_config is Scout's
+    "llama_4_maverick": "https://huggingface.co/meta-llama/Llama-4-Maverick-17B-128E-Instruct/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -345,14 +348,47 @@ def test_llama4_chunked_layers_and_dense_width():
     assert not s.attention.qk_norm  # use_qk_norm is an L2 norm without weights
 
 
-def test_llama4_interleaved_moe_is_refused(tmp_path):
+def test_llama4_maverick_interleaves_moe_and_dense_layers():
+    """Maverick (interleave_moe_layer_step 2): layers 1, 3, ..., 47 are MoE (128 experts of 8192, one shared, top-1),
+    layers 0, 2, ..., 46 dense SwiGLU of intermediate_size_mlp 16384 (transformers Llama4TextConfig.moe_layers)."""
+    s = hf("llama_4_maverick")
+    assert s.ffn.moe_layer_step == 2 and s.num_moe_layers == s.num_dense_layers == 24
+    assert [s.is_moe_layer(i) for i in range(4)] == [False, True, False, True]
+    attn = 2 * 5120 * 40 * 128 + 2 * 5120 * 8 * 128                 # q, o; k, v: 62,914,560
+    expert = 3 * 5120 * 8192                                        # 125,829,120
+    moe = 5120 * 128 + 128 * expert + expert                        # router, 128 routed, 1 shared
+    dense = 3 * 5120 * 16384                                        # 251,658,240
+    total = 24 * (attn + 2 * 5120 + moe) + 24 * (attn + 2 * 5120 + dense) + 2 * 202048 * 5120 + 5120
+    assert weights(s).params.total == total == 400_711_848_960     # the card's "400B total"
+    # one routed expert of 128 a token: 24 x 125,829,120 routed; one embedding row
+    assert weights(s).active.total == total - 24 * 127 * expert - 202048 * 5120 + 5120
+    assert kv_per_token("llama_4_maverick") == 48 * 8 * 128 * 2 * 2
+
+
+def test_llama4_moe_layers_off_the_step_are_refused(tmp_path):
     import json
 
-    cfg = json.loads((FIXTURES / "llama_4_scout" / "config.json").read_text())
-    cfg["text_config"]["interleave_moe_layer_step"] = 2  # Maverick: MoE on every other layer
+    cfg = json.loads((FIXTURES / "llama_4_maverick" / "config.json").read_text())
+    cfg["text_config"]["moe_layers"] = [0, 2, 4]
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(SpecError, match="model_type llama4_text: MoE on some layers only"):
+    with pytest.raises(SpecError, match="model_type llama4_text: MoE layers other than every"):
         load_spec(str(tmp_path))
+
+
+def test_qwen_moe_decoder_sparse_step(tmp_path):
+    """Qwen2MoeDecoderLayer: MoE where (layer_idx + 1) % decoder_sparse_step == 0, else a dense MLP of
+    intermediate_size; 24 layers at step 2: 12 MoE layers of the fixture's 60 experts, 12 dense ones."""
+    import json
+
+    cfg = json.loads((FIXTURES / "qwen1_5_moe_a2_7b" / "config.json").read_text())
+    cfg["decoder_sparse_step"] = 2
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    s, base = load_spec(str(tmp_path)), hf("qwen1_5_moe_a2_7b")
+    assert (s.num_moe_layers, s.num_dense_layers) == (12, 12)
+    d, inter = cfg["hidden_size"], cfg["intermediate_size"]
+    one_moe = weights(base).params.routed_experts / 24 + weights(base).params.shared_experts / 24 + \
+        weights(base).params.router / 24
+    assert weights(s).params.total == weights(base).params.total - 12 * one_moe + 12 * 3 * d * inter
 
 
 def test_minicpm3_without_model_type_or_v_head_dim():
@@ -562,6 +598,7 @@ CARDS = {
     # 1,012M + 10,759M (12B); head_dim 256 from Gemma3TextConfig, not hidden / heads
     "gemma_3_4b": (34 * 4 * 256 * 2 * 2, 3.884e9, 0.002),
     "gemma_3_12b": (48 * 8 * 256 * 2 * 2, 11.771e9, 0.002),
+    "llama_4_maverick": (48 * 8 * 128 * 2 * 2, 400e9, 0.002),       # "17B active, 400B total" (text decoder)
 }
 
 

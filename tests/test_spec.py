@@ -36,6 +36,8 @@ def bad(**changes):
     (bad(attention__kv_lora_rank=512), "attention.kv_lora_rank", "only applies to kind mla"),
     (bad(ffn__kind="moe"), "ffn", "moe needs"),
     (bad(attention__kv_shared="yes"), "attention.kv_shared", "true or false"),
+    (bad(ffn__moe_layer_step=2), "ffn.kind", "use kind: moe"),
+    (bad(ffn__moe_layer_step=0), "ffn.moe_layer_step", "at least 1"),
 ])
 def test_bad_fields_name_the_field(raw, field, words):
     with pytest.raises(SpecError) as e:
