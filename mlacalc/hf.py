@@ -237,8 +237,14 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     description = f"the text decoder of {wrapper}{read_as}; the vision tower is left out" if wrapper else \
         f"read as {mt}" if read_as else ""
     defaults = DEFAULTS.get(mt, {})          # a key given as null takes the class default too
-    return mt, _checked({**defaults, **{k: v for k, v in cfg.items() if v is not None or k not in defaults}}, mt), \
-        description
+    merged = {**defaults, **{k: v for k, v in cfg.items() if v is not None or k not in defaults}}
+    # what the tool cannot describe is said before any value is checked (EXAONE-4's sliding_window_pattern "LLLG"
+    # is not a bad value, its architecture is unknown)
+    if mt in REFUSED:
+        raise _refuse(mt, REFUSED[mt])
+    if mt not in KNOWN:
+        _check_generic(merged, mt)
+    return mt, _checked(merged, mt), description
 
 
 def max_position_embeddings(cfg: dict) -> int | None:
@@ -689,11 +695,7 @@ def _check_generic(cfg: dict, mt: str) -> None:
 
 def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     """Map an HF ``config.json`` mapping to mlacalc's raw spec mapping (validated later)."""
-    mt, cfg, description = _text_config(cfg)
-    if mt in REFUSED:
-        raise _refuse(mt, REFUSED[mt])
-    if mt not in KNOWN:
-        _check_generic(cfg, mt)
+    mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)
     attn = _latent(cfg, mt) if mt in LATENT else _conventional(cfg, mt)

@@ -526,6 +526,8 @@ def test_smollm3_reads_as_llama_shaped(tmp_path):
     ("use_bias", True, "key use_bias is not one this tool understands"),   # Starcoder2: biased MLP
     ("mlp_bias", True, "MLP biases (mlp_bias) are not modelled"),
     ("sliding_window", 4096, "sliding_window without layer_types"),
+    # EXAONE-4 spells its pattern "LLLG": the architecture is unknown, which is said before the value is judged
+    ("sliding_window_pattern", "LLLG", "key sliding_window_pattern is not one this tool understands"),
 ])
 def test_unknown_model_type_with_unknown_features_is_refused(tmp_path, key, value, feature):
     import json
