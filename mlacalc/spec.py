@@ -554,6 +554,8 @@ def _read_file(path: Path) -> dict:
 
 def raw_spec(model: str) -> dict:
     """The raw mapping for MODEL: a built-in name, a YAML/JSON spec file, or an HF config (file or folder)."""
+    if not model.strip():     # Path("") is ".", which would read the working folder's config.json unasked
+        raise SpecError("MODEL", "is empty; give a built-in name (`mlacalc specs list`), a spec file or a config.json")
     try:
         p = Path(model).expanduser()
     except RuntimeError:      # ~nosuchuser/a.yaml: no such home, so no such file

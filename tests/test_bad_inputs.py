@@ -180,3 +180,12 @@ def test_repeated_values_and_keys_in_separate_mappings_are_fine():
     assert d["b"] == {"x": ["x", "x"], "y": "x"} and d["e"] == {"k": 1}
     with pytest.raises(SpecError, match="given twice"):
         parse_text("a: {b: 1, c: {b: 2, b: 3}}\n", "t")
+
+
+# --- an empty MODEL read the working folder (Path("") is "."): "error: folder holds no config.json", naming nothing --
+
+@pytest.mark.parametrize("model", ["", "  "])
+def test_empty_model_name_is_refused_by_name(capsys, tmp_path, monkeypatch, model):
+    (tmp_path / "config.json").write_text(open(__file__.rsplit("/", 1)[0] + "/fixtures/hf/llama/config.json").read())
+    monkeypatch.chdir(tmp_path)                      # a config.json here must not be read for an empty name
+    refused(capsys, "kv", model, words="MODEL: is empty")
