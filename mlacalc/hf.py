@@ -7,7 +7,7 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``llama4_text`` (Scout; Maverick's MoE on every other layer: ``ffn.moe_layer_step``), ``mllama`` (Llama-3.2-Vision), ``gpt2``, ``falcon``, ``phi3`` (Phi-3.5, Phi-4-mini: partial
   RoPE), ``glm4_moe`` (GLM-4.5: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
   (one LayerNorm per parallel block), ``internlm2``, ``stablelm``, ``starcoder2``, ``minicpm``, ``deepseek``
-  (DeepSeek-MoE, MHA);
+  (DeepSeek-MoE, MHA), ``seed_oss`` (Seed-OSS: Llama with q/k/v biases, ``attention_out_bias``);
 - text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
   ``qwen3_vl_moe``: read as the family they rename (:data:`ALIASES`);
@@ -87,7 +87,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "internlm2", "stablelm", "starcoder2", "minicpm",
-                "deepseek"}
+                "deepseek", "seed_oss"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
@@ -377,7 +377,9 @@ def _latent(cfg: dict, mt: str) -> dict:
 
 
 # config flags of q/k/v biases without an o_proj bias (Qwen2's are hard-wired): Glm4MoeAttention, StableLmAttention
-QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias"}
+QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias", "seed_oss": "attention_bias"}
+# config flags of an o_proj bias apart from the q/k/v ones (SeedOssAttention: o_proj bias=attention_out_bias)
+O_BIAS_FLAG = {"seed_oss": "attention_out_bias"}
 # config flags of biases on q, k, v and o (Llama and most: attention_bias)
 ALL_BIAS_FLAG = {"falcon": "bias", "internlm2": "bias", "starcoder2": "use_bias"}
 # config flags of a q/k norm with weights (Llama-4's use_qk_norm is a weightless L2 norm, so not read there)
@@ -415,6 +417,10 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["qkv_bias"] = True                                          # q/k/v biases, none on o_proj
     elif cfg.get(ALL_BIAS_FLAG.get(mt, "attention_bias")) is True or mt == "gpt2":
         a["qkv_bias"] = a["o_bias"] = True
+    if mt in O_BIAS_FLAG and cfg.get(O_BIAS_FLAG[mt]) is True:
+        a["o_bias"] = True
+    if mt == "seed_oss" and cfg.get("mlp_bias"):
+        raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2") or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True

@@ -81,6 +81,8 @@ SOURCES = {
     # the text_config keys as TensorRT-LLM's test_llama4 lists Maverick's (LLAMA_4_MAVERICK_TWO_LAYER_CONFIG, with
     # its 48 layers restored and the test's no_rope_layer_interval dropped); the vision_config is Scout's
     "llama_4_maverick": "https://huggingface.co/meta-llama/Llama-4-Maverick-17B-128E-Instruct/blob/main/config.json",
+    # sizing keys as an mlx Rust test transcribes the real file (SEED_OSS_36B_CONFIG), the rest as released
+    "seed_oss_36b": "https://huggingface.co/ByteDance-Seed/Seed-OSS-36B-Instruct/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -365,6 +367,17 @@ def test_llama4_maverick_interleaves_moe_and_dense_layers():
     assert kv_per_token("llama_4_maverick") == 48 * 8 * 128 * 2 * 2
 
 
+def test_seed_oss_is_llama_with_qkv_biases_and_no_o_bias():
+    """SeedOssAttention: q/k/v biases from attention_bias, the o_proj bias from attention_out_bias (false)."""
+    s = hf("seed_oss_36b")
+    assert s.attention.qkv_bias and not s.attention.o_bias and (s.attention.num_heads, s.attention.num_kv_heads) == (
+        80, 8)
+    # q 5120 x 80 x 128 and o its transpose, k and v 5120 x 8 x 128, biases 10240 + 2 x 1024; MLP 3 x 5120 x 27648;
+    # two norms; embedding and untied head 155136 x 5120; final norm
+    layer = 2 * 5120 * 10240 + 2 * 5120 * 1024 + 10240 + 2 * 1024 + 3 * 5120 * 27648 + 2 * 5120
+    assert weights(s).params.total == 64 * layer + 2 * 155136 * 5120 + 5120 == 36_151_104_512
+
+
 def test_llama4_moe_layers_off_the_step_are_refused(tmp_path):
     import json
 
@@ -601,6 +614,7 @@ CARDS = {
     "gemma_3_4b": (34 * 4 * 256 * 2 * 2, 3.884e9, 0.002),
     "gemma_3_12b": (48 * 8 * 256 * 2 * 2, 11.771e9, 0.002),
     "llama_4_maverick": (48 * 8 * 128 * 2 * 2, 400e9, 0.002),       # "17B active, 400B total" (text decoder)
+    "seed_oss_36b": (64 * 8 * 128 * 2 * 2, 36e9, 0.005),            # "36B"
 }
 
 
