@@ -73,9 +73,11 @@ def seesaw_buffers(block_n: int, fp8: bool = False) -> int:
 # ab_fp8_gluon.json); Q is recast to fp16 in shared memory once, P is fp16: absorbed queries must stay under fp16's
 # 65504, as in the Triton fp8 kernel.
 # Registers a thread while the three fp8 warp groups run (64 K a CTA: <= 512 a lane over the groups; Triton gives
-# the default group 512 - the workers' - 8): the widening group holds no accumulators, 40 keep its loop almost free
-# of spills (32: ~20 spill loads a tile); the compute groups 232 each, against the bf16 kernel's 256 (their loops
-# keep 4 and 11 spill loads a pair of tiles under triton 3.6: `python bench/sass_loops.py --gluon`)
+# the default group 512 - the workers' - 8): the widening group holds no accumulators; 48 keep its loop free of
+# spills with 16-row chunks (_widen; 40: 17 spill instructions in the loop, 32 with 8-row chunks: ~20 a tile); the
+# compute groups 224 each, against the bf16 kernel's 256 (their loops keep 6 and 11 spill instructions under
+# triton 3.6, as at 232: `python bench/sass_loops.py --gluon`). 16-row chunks with 48 / 224 measured 0.92-0.93x the
+# time of 8-row chunks with 40 / 232 on the H200 (reports/h200/tuning/ab_fp8_chunks.json)
 WIDEN_REGS = gl.constexpr(48)
 COMPUTE_REGS_FP8 = gl.constexpr(224)
 
