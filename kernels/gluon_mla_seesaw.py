@@ -73,12 +73,13 @@ def seesaw_buffers(block_n: int, fp8: bool = False) -> int:
 # ab_fp8_gluon.json); Q is recast to fp16 in shared memory once, P is fp16: absorbed queries must stay under fp16's
 # 65504, as in the Triton fp8 kernel.
 # Registers a thread while the three fp8 warp groups run (64 K a CTA: <= 512 a lane over the groups; Triton gives
-# the default group 512 - the workers' - 8): the widening group holds no accumulators; 48 keep its loop free of
-# spills with 16-row chunks (_widen; 40: 17 spill instructions in the loop, 32 with 8-row chunks: ~20 a tile); the
-# compute groups 224 each, against the bf16 kernel's 256 (their loops keep 6 and 11 spill instructions under
-# triton 3.6, as at 232: `python bench/sass_loops.py --gluon`). 16-row chunks with 48 / 224 measured 0.92-0.93x the
-# time of 8-row chunks with 40 / 232 on the H200 (reports/h200/tuning/ab_fp8_chunks.json)
-WIDEN_REGS = gl.constexpr(48)
+# the default group 512 - the workers' - 8): the widening group holds no accumulators; 56 keep its loop free of
+# spills with 32-row chunks (_widen; 48 sufficed for 16-row chunks, 40 for 8-row ones); the compute groups 224 each,
+# against the bf16 kernel's 256 (their loops keep 6 and 12 spill instructions under triton 3.6, 6 and 11 at 232:
+# `python bench/sass_loops.py --gluon`; 216 would make it 15 and 12). Measured on the H200: 16-row chunks with
+# 48 / 224 took 0.92-0.93x the time of 8-row chunks with 40 / 232 (reports/h200/tuning/ab_fp8_chunks.json), 32-row
+# chunks with 56 / 224 0.94-0.95x that of 16-row ones (ab_fp8_chunks32.json)
+WIDEN_REGS = gl.constexpr(56)
 COMPUTE_REGS_FP8 = gl.constexpr(224)
 
 
@@ -258,11 +259,12 @@ def _widen(src, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr, IN_PLACE: gl.con
     a thread at a time so the widening group needs few registers. IN_PLACE: src is the upper half of dst's bytes
     (an fp8 tile in its 16-bit buffer); rows go in chunks, each loaded by the whole group before any thread stores
     it, and the stores of rows [r0, r0 + ROWS) overwrite only source rows below r0 + ROWS (the 16-bit row r ends
-    at twice the fp8 row's offset), so no row is overwritten before it is read. A chunk is two layout tiles of rows
-    (two 16-value pieces a thread between barriers: half the barriers of one-tile chunks)."""
+    at twice the fp8 row's offset), so no row is overwritten before it is read. A chunk is up to four layout tiles of
+    rows (32 rows of a 256-column tile half: four 16-value pieces a thread between barriers, one barrier a tile half
+    instead of four)."""
     TPR: gl.constexpr = COLS // 16  # threads a row
     layout: gl.constexpr = gl.BlockedLayout([1, 16], [32 // TPR, TPR], [WG_WARPS, 1], [1, 0])
-    ROWS: gl.constexpr = min(2 * (32 // TPR) * WG_WARPS, BLOCK_N)
+    ROWS: gl.constexpr = min(4 * (32 // TPR) * WG_WARPS, BLOCK_N)
     for r0 in gl.static_range(0, BLOCK_N, ROWS):
         x = src.slice(r0, ROWS).load(layout)
         if IN_PLACE:
