@@ -20,6 +20,7 @@ import sys
 
 import torch
 
+from ab_fp8_gluon import POINTS as FP8_GLUON_POINTS  # the fp8 Gluon kernel's A/B points
 from common import record
 
 from mlacalc.kernels import gluon_mla_decode as gmd
@@ -59,10 +60,6 @@ def use(kernel) -> None:
 def check(block_n: int, fp8: bool = False) -> float:
     case = make_mla_case([4097, 1500, 64, 65, 1], heads=128, device="cuda", paged=True, fp8=fp8, seed=1)
     return rel_error(run_mla_case(gmd.mla_decode_gluon, case, config=gmd.GluonMLAConfig(block_n=block_n)), case.ref)
-
-
-FP8_GLUON_POINTS = [(32, 32768, 128, "paged64"), (128, 4096, 128, "contiguous"), (32, 4096, 64, "paged64"),
-                    (128, 32768, 64, "paged64"), (8, 32768, 128, "contiguous"), (128, 32768, 128, "paged64")]
 
 
 def ab_fp8(new_kernel, old_kernel, flusher) -> list:
@@ -115,6 +112,11 @@ def time_flashmla(fm, q, cache, lens, table, fm_table, flusher) -> dict:
                                                              softmax_scale=MLA_SCALE), flusher)
 
 
+def write_rows(path: str, rows: list) -> None:
+    with open(path, "w") as f:
+        json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", required=True)
@@ -131,9 +133,7 @@ def main() -> int:
     new_kernel, old_kernel = gmd._mla_decode_seesaw_kernel, load_kernel(a.old)
     flusher = L2Flusher(torch.cuda.current_device())
     if a.fp8:
-        rows = ab_fp8(new_kernel, old_kernel, flusher)
-        with open(a.out, "w") as f:
-            json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
+        write_rows(a.out, ab_fp8(new_kernel, old_kernel, flusher))
         return 0
     fm = _flash_mla()
     variants = {"new32": (new_kernel, 32), "new64": (new_kernel, 64), "old32": (old_kernel, 32)}
@@ -199,8 +199,7 @@ def main() -> int:
                        layout=layout, **tm)
             q = cache = None  # free them before the next point allocates its own
             torch.cuda.empty_cache()
-    with open(a.out, "w") as f:
-        json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
+    write_rows(a.out, rows)
     return 0
 
 

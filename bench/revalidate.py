@@ -14,7 +14,9 @@ import os
 import sys
 from pathlib import Path
 
+from mlacalc.errors import SpecError
 from mlacalc.files import read_data
+from mlacalc.hardware import load_hardware
 from mlacalc.profiler.validate import rerender
 
 
@@ -23,8 +25,13 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
         return 2
     src, hw_path, out = argv
-    result = json.load(open(src))
-    result["meta"]["hardware"] = read_data(Path(hw_path), hw_path, "yaml")
+    try:
+        result = json.load(open(src))
+        load_hardware(hw_path)                       # a spec the calculator accepts, or its one-line error
+        result["meta"]["hardware"] = read_data(Path(hw_path), hw_path, "yaml")
+    except (OSError, ValueError, KeyError, TypeError, SpecError) as exc:  # a missing or malformed input: one line
+        print(f"revalidate: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     result["meta"]["hardware_path"] = hw_path
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "validate.json"), "w") as f:

@@ -30,9 +30,9 @@ which run on mma.sync rather than wgmma; plus, for an 8-bit cache, widening ``ke
 two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. Rows selected by
 index (DeepSeek Sparse Attention's top-k, ``DecodeShape.gathered``) on those backends, from 8 heads, run the Gluon
 sparse kernel: its own planner (:func:`sparse_split_plan`), 64-row tiles, and a gather warp group that copies a CTA's
-rows at ``gather_sm_gb_s`` and then widens 8-bit rows (at ``widen_group_gelem_s``: both groups turn e4m3 into fp16
-in shared memory, chunk by chunk, a value at a time the same work bar the sparse rows' scale multiply), the two one
-after the other, beside the dots; the Triton
+rows at ``gather_sm_gb_s`` and then widens 8-bit rows at ``widen_group_gelem_s`` (the dense kernel's widening
+group's rate: both turn e4m3 into fp16 in shared memory in the same chunks; the sparse rows add one fp16 multiply by
+their scale), the two one after the other, beside the dots; the Triton
 sparse kernel (backend ``triton``, fewer heads, cards without the Gluon kernels) by its own planner and tiles
 (:func:`triton_sparse_plan`, :func:`triton_sparse_tiling`) with its dots at the small-tile rate and, in each
 program's serial time, a wait of ``triton_gather_tile_us`` a tile for its chain of index, table and row loads
