@@ -23,8 +23,8 @@ scattered rows.
     writes through the generic proxy and wgmma reads through the async proxy, so each compute group fences
     (fence.proxy.async) after the wait that shows it a gathered tile, before its first wgmma on it.
   * fp8-ds rows (cache.pack_fp8_ds: 512 e4m3 values, 4 fp32 scales, 64 bf16 RoPE values; bf16 q): the e4m3 bytes
-    land in the upper half of the 16-bit buffer they will occupy (the dense fp8 kernel's trick) and the scales in a
-    small group-major array; once a tile's copies have landed (cp.async.wait_group) the group dequantises it in place
+    land in the upper half of the 16-bit buffer they will occupy (the dense fp8 kernel's trick) and the scales at
+    the start of its lower half (_scale_row), free until the dequantisation; once a tile's copies have landed (cp.async.wait_group) the group dequantises it in place
     to fp16 (e4m3 -> fp16, x the group's scale in fp16: _dequant_half) and recasts its RoPE part, fences and signals
     `ready`, while the next tile's copies fly. The compute groups are the 16-bit kernel's, multiplying in fp16; Q is
     recast to fp16 in place once (the dense fp8 kernel's rule: absorbed queries and RoPE keys must stay under fp16's
@@ -68,10 +68,10 @@ BLOCK_H = 64  # heads a program: one wgmma M tile (fewer heads: the rest of the 
 # (bf16 rows 0.64-0.96, fp8-ds 0.44-0.69; batch 8-128, top-2048 of 32k); at 8 heads, 4 layers of GLM-5 at tp 8 and
 # DeepSeek-V3.2 at tp 16 through the profiler (reports/h200/dsa_profile_more.jsonl): 0.72-0.93x; fewer not timed
 AUTO_MIN_HEADS = 8
-# Slots a split holds resolved in shared memory (4 bytes each, beside Q and the four buffers: 227 KB in all; fp8-ds
-# rows also keep their scales; powers of two: the resolving tensor's length); the planner splits longer index lists
+# Slots a split holds resolved in shared memory (4 bytes each, beside Q and the four buffers: 227 KB in all; a power
+# of two: the resolving tensor's length); the planner splits longer index lists. fp8-ds rows too, since their scales
+# land in free bytes of the buffers (_scale_row): 231,712 bytes of shared memory under triton 3.6, 227,616 at 1,024
 MAX_SLOTS = 2048
-MAX_SLOTS_FP8_DS = 1024
 BLOCK_N = 32  # index slots a tile
 NUM_BUF = 4
 # Registers a thread (64 K a CTA: <= 512 a lane over the three groups, Triton keeping 8): the gather group holds
@@ -172,23 +172,39 @@ def _copy_rows(dst, BASE, rows, stride_page, stride_tok, col0, COLS: gl.constexp
 
 
 @gluon.jit
-def _copy_scales(dst, buf, BASE, rows, stride_page, stride_tok, GROUPS: gl.constexpr):
-    """cp.async of the GROUPS fp8-ds scales of each selected row (rows from _tile_rows in a 1-D layout) into dst,
-    group-major: row buf * GROUPS + g of dst ([NUM_BUF * GROUPS, BLOCK_N] fp32) holds group g's scales."""
-    ok, page, off = rows
-    src = BASE + page * stride_page + off * stride_tok
-    for g in gl.static_range(GROUPS):
-        _cp_async(dst.index(buf * GROUPS + g), src + g, ok)
+def _scale_row(kv_half, buf, g, BLOCK_N: gl.constexpr):
+    """Where the gather group lands scale group g of one latent half of an fp8-ds tile ([BLOCK_N] fp32, one value a
+    slot): the g-th 4 * BLOCK_N bytes of 16-bit buffer buf of kv_half. Those bytes are in the lower half of the
+    buffer, free while its e4m3 bytes wait in the upper half (_fp8_upper), and _dequant_half reads the scales before
+    it overwrites them. Why there: a separate scale array (2 KB) left no room for 2,048 resolved slots beside Q and
+    the four buffers (233,776 bytes of 232,448 under triton 3.6), so top-2048 took two splits and a merge."""
+    NUM_BUF: gl.constexpr = kv_half.shape[0]
+    ROWS: gl.constexpr = kv_half.shape[1] * kv_half.shape[2] * 2 // (4 * BLOCK_N)  # fp32 rows a 16-bit buffer
+    flat_l: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [0])
+    return kv_half._reinterpret(gl.float32, [NUM_BUF * ROWS, BLOCK_N], flat_l).index(buf * ROWS + g)
 
 
 @gluon.jit
-def _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+def _copy_scales(kv_lo, kv_hi, buf, BASE, rows, stride_page, stride_tok, GROUPS: gl.constexpr,
+                 BLOCK_N: gl.constexpr):
+    """cp.async of the GROUPS fp8-ds scales of each selected row (rows from _tile_rows in a 1-D layout): the first
+    half's groups into buffer buf of kv_lo, the second half's into kv_hi (_scale_row)."""
+    ok, page, off = rows
+    src = BASE + page * stride_page + off * stride_tok
+    HALF: gl.constexpr = GROUPS // 2
+    for g in gl.static_range(HALF):
+        _cp_async(_scale_row(kv_lo, buf, g, BLOCK_N), src + g, ok)
+        _cp_async(_scale_row(kv_hi, buf, g, BLOCK_N), src + HALF + g, ok)
+
+
+@gluon.jit
+def _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
                 stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
                 FP8_DS: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr, BLOCK_N: gl.constexpr,
                 NUM_BUF: gl.constexpr, PAGE_SIZE: gl.constexpr):
     """Once the tile that held buffer t % NUM_BUF (t - NUM_BUF) is handed back by both compute groups, issue tile t's
     copies: the latent halves (FP8_DS: the e4m3 bytes into the upper half of each 16-bit buffer, kept for
-    _dequant_half, and the four group scales into ssc), the RoPE part."""
+    _dequant_half, and each half's two group scales at the start of its buffer: _scale_row), the RoPE part."""
     D_HALF: gl.constexpr = D_LAT // 2
     buf = t % NUM_BUF
     if t >= NUM_BUF:
@@ -202,7 +218,7 @@ def _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, K
         dst_lo = _fp8_upper(raw_lo, buf)
         dst_hi = _fp8_upper(raw_hi, buf)
         rows = _tile_rows(srow, t, gl.BlockedLayout([1], [32], [WG_WARPS], [0]), PAGE_SIZE)
-        _copy_scales(ssc, buf, KV_SC, rows, stride_sc_page, stride_sc_tok, D_LAT // 128)
+        _copy_scales(kv_lo, kv_hi, buf, KV_SC, rows, stride_sc_page, stride_sc_tok, D_LAT // 128, BLOCK_N)
     else:
         dst_lo = kv_lo.index(buf)
         dst_hi = kv_hi.index(buf)
@@ -218,26 +234,27 @@ def _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, K
 
 
 @gluon.jit
-def _dequant_half(raw, dst, ssc, G0, BLOCK_N: gl.constexpr, COLS: gl.constexpr):
+def _dequant_half(raw, dst, sc0, sc1, BLOCK_N: gl.constexpr, COLS: gl.constexpr):
     """dst = raw (e4m3, the upper half of dst's bytes) x its group's scale, in fp16 (dst's dtype), in place: scale
-    groups G0 (columns 0-127) and G0 + 1 (128-255) of ssc ([groups, BLOCK_N] fp32). In fp16 throughout: e4m3 -> fp16
+    groups 0 (columns 0-127) and 1 (128-255) in sc0 and sc1 ([BLOCK_N] fp32: _scale_row, the first bytes of dst).
+    In fp16 throughout: e4m3 -> fp16
     is one cvt for two values and the scale one fp16 multiply for two, where a bf16 result cost four conversions
     for two values (e4m3 -> fp16 -> two fp32 -> packed bf16) and two fp32 multiplies. The scale (amax / 448 of its
     group) rounds to fp16 within 2^-11 from amax 0.027 up and within 1.3% at amax 1e-3 (fp16 subnormals), against the
-    ~6% of e4m3's own rounding. Rows go in chunks of four swizzle atoms (32 rows, the whole tile half: each thread
-    converts four 16-value pieces between barriers), each loaded by the whole group before any thread stores it, as
-    gluon_mla_seesaw._widen: a chunk's stores overwrite only its own rows' e4m3 bytes (a 16-bit row's 512 bytes lie
-    in four 4 KB column blocks; the upper two hold the e4m3 rows of the same numbers)."""
+    ~6% of e4m3's own rounding. The whole tile half is one chunk (32 rows, four swizzle atoms: each thread converts
+    four 16-value pieces), loaded with its scales by the whole group before any thread stores it, as
+    gluon_mla_seesaw._widen: the stores overwrite the e4m3 bytes and the scales' bytes (a 16-bit row's 512 bytes lie
+    in four 4 KB column blocks; the upper two hold the e4m3 rows, the first row pair of the first the scales)."""
     layout: gl.constexpr = _copy_layout(COLS, 16)
     ROWS: gl.constexpr = 4 * 32 // (COLS // 16) * WG_WARPS
+    gl.static_assert(ROWS == BLOCK_N, "one chunk a tile half: the scales' bytes are overwritten by its stores")
     first = gl.expand_dims(gl.arange(0, COLS, layout=gl.SliceLayout(0, layout)) < 128, 0)
-    for r0 in gl.static_range(0, BLOCK_N, ROWS):
-        x = raw.slice(r0, ROWS).load(layout)
-        s0 = ssc.index(G0).slice(r0, ROWS).load(gl.SliceLayout(1, layout)).to(gl.float16)
-        s1 = ssc.index(G0 + 1).slice(r0, ROWS).load(gl.SliceLayout(1, layout)).to(gl.float16)
-        _cta_sync()
-        sc = gl.where(first, gl.expand_dims(s0, 1), gl.expand_dims(s1, 1))
-        dst.slice(r0, ROWS).store(x.to(gl.float16) * sc)
+    x = raw.load(layout)
+    s0 = sc0.load(gl.SliceLayout(1, layout)).to(gl.float16)
+    s1 = sc1.load(gl.SliceLayout(1, layout)).to(gl.float16)
+    _cta_sync()
+    scale = gl.where(first, gl.expand_dims(s0, 1), gl.expand_dims(s1, 1))
+    dst.store(x.to(gl.float16) * scale)
 
 
 @gluon.jit
@@ -250,7 +267,7 @@ def _rope_to_f16(rope):
 
 
 @gluon.jit
-def _finish_tile(t, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, OUTSTANDING: gl.constexpr,
+def _finish_tile(t, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, OUTSTANDING: gl.constexpr,
                  D_LAT: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
     """FP8_DS: once tile t's copies have landed (all but the OUTSTANDING newest copy groups of each thread, then the
     whole group), dequantise its latent and recast its RoPE part to fp16 in place and signal its `ready` barriers
@@ -262,9 +279,10 @@ def _finish_tile(t, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, OUTSTANDING:
     raw_l: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, D_HALF], gl.float8e4nv)
     raw_lo = kv_lo._reinterpret(gl.float8e4nv, [2 * NUM_BUF, BLOCK_N, D_HALF], raw_l)
     raw_hi = kv_hi._reinterpret(gl.float8e4nv, [2 * NUM_BUF, BLOCK_N, D_HALF], raw_l)
-    G: gl.constexpr = D_LAT // 128
-    _dequant_half(_fp8_upper(raw_lo, buf), kv_lo.index(buf), ssc, buf * G, BLOCK_N, D_HALF)
-    _dequant_half(_fp8_upper(raw_hi, buf), kv_hi.index(buf), ssc, buf * G + 2, BLOCK_N, D_HALF)
+    _dequant_half(_fp8_upper(raw_lo, buf), kv_lo.index(buf), _scale_row(kv_lo, buf, 0, BLOCK_N),
+                  _scale_row(kv_lo, buf, 1, BLOCK_N), BLOCK_N, D_HALF)
+    _dequant_half(_fp8_upper(raw_hi, buf), kv_hi.index(buf), _scale_row(kv_hi, buf, 0, BLOCK_N),
+                  _scale_row(kv_hi, buf, 1, BLOCK_N), BLOCK_N, D_HALF)
     _rope_to_f16(kv_rope.index(buf))
     fence_async_shared()
     _cta_sync()
@@ -273,7 +291,7 @@ def _finish_tile(t, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, OUTSTANDING:
 
 
 @gluon.jit
-def _wg_gather(kv_lo, kv_hi, kv_rope, srow, ssc, rows_done, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope,
+def _wg_gather(kv_lo, kv_hi, kv_rope, srow, rows_done, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope,
                q_lo_c, q_hi_c, q_rope_c, q_bar, KV_LAT, KV_SC,
                KV_ROPE, IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok,
                stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
@@ -294,24 +312,24 @@ def _wg_gather(kv_lo, kv_hi, kv_rope, srow, ssc, rows_done, ready_lo, ready_hi, 
         for t in range(n_tiles + 1):
             if t % 2 == 0:
                 if t >= 1:
-                    _finish_tile(t - 1, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
+                    _finish_tile(t - 1, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
                 if t < n_tiles:
-                    _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+                    _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
                                 stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page,
                                 stride_rope_tok, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF, PAGE_SIZE)
                     async_copy.commit_group()
             else:
                 if t < n_tiles:
-                    _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+                    _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
                                 stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page,
                                 stride_rope_tok, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF, PAGE_SIZE)
                     async_copy.commit_group()
-                    _finish_tile(t - 1, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, 1, D_LAT, BLOCK_N, NUM_BUF)
+                    _finish_tile(t - 1, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, D_LAT, BLOCK_N, NUM_BUF)
                 else:
-                    _finish_tile(t - 1, kv_lo, kv_hi, kv_rope, ssc, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
+                    _finish_tile(t - 1, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, D_LAT, BLOCK_N, NUM_BUF)
     else:
         for t in range(n_tiles):
-            _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, ssc, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
+            _issue_tile(t, kv_lo, kv_hi, kv_rope, srow, free_lo, free_hi, KV_LAT, KV_SC, KV_ROPE,
                         stride_lat_page, stride_lat_tok, stride_sc_page, stride_sc_tok, stride_rope_page,
                         stride_rope_tok, FP8_DS, D_LAT, D_ROPE, BLOCK_N, NUM_BUF, PAGE_SIZE)
             async_copy.mbarrier_arrive(ready_lo.index(t % NUM_BUF), increment_count=False)
@@ -367,10 +385,6 @@ def _mla_sparse_seesaw_kernel(
     # the split's slots resolved to cache rows (_translate_slots), a row of 32 a tile (a 1-D layout: .index(t) is
     # one row)
     srow = gl.allocate_shared_memory(gl.int32, [MAX_SLOTS // BLOCK_N, BLOCK_N], vec_l)
-    if FP8_DS:  # the tiles' scales, group-major: row buf * groups + g
-        ssc = gl.allocate_shared_memory(gl.float32, [NUM_BUF * (D_LAT // 128), BLOCK_N], vec_l)
-    else:
-        ssc = srow  # unused
     sm0, sa0, sm1, sa1, sl0, sl1 = _handover_vectors(BLOCK_H)
     bar_l: gl.constexpr = mbarrier.MBarrierLayout()
     q_bar = gl.allocate_shared_memory(gl.int64, [1], bar_l)
@@ -419,7 +433,7 @@ def _mla_sparse_seesaw_kernel(
                 bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
                 1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
                 PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True)),
-        (_wg_gather, (kv_lo, kv_hi, kv_rope, srow, ssc, q_ready, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi,
+        (_wg_gather, (kv_lo, kv_hi, kv_rope, srow, q_ready, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi,
                       q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, KV_LAT, KV_SC,
                       KV_ROPE, IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok,
                       stride_sc_page, stride_sc_tok, stride_rope_page, stride_rope_tok,
@@ -491,13 +505,12 @@ def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, r
     """(num_splits, tokens_per_split) mla_decode_sparse_gluon launches with for `batch_tokens` = B * s_q query
     tokens of `heads` heads over `topk` slots of `row_bytes` (1152 bf16, 656 fp8-ds): the Triton planner over
     batch_tokens x ceil(heads / 64) programs, one an SM, whole tiles of 32 slots; then at least enough splits that
-    none holds more than the kernel resolves in shared memory (MAX_SLOTS, MAX_SLOTS_FP8_DS)."""
-    cap = MAX_SLOTS_FP8_DS if row_bytes == 656 else MAX_SLOTS
+    none holds more than the kernel resolves in shared memory (MAX_SLOTS)."""
     splits, tokens = plan_splits(batch_tokens * triton.cdiv(heads, BLOCK_H), topk, BLOCK_N, sms=sms,
                                  num_splits=num_splits, min_tokens=config.min_tokens_per_split, token_bytes=row_bytes,
                                  partial_bytes_per_split=batch_tokens * heads * 512 * 8)
-    if tokens > cap:
-        splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=triton.cdiv(topk, cap))
+    if tokens > MAX_SLOTS:
+        splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=triton.cdiv(topk, MAX_SLOTS))
     return splits, tokens
 
 
@@ -570,7 +583,7 @@ class _GluonSparsePlan:
         bt = block_table if block_table is not None else indices  # unused pointer
         args = (*self.q_descriptors(q), *self.cache_views(kv_cache), indices, bt, lens, o_part, lse_part, out,
                 *self.ints, softmax_scale * LOG2E, self.paged, self.page_size, has_lens, self.fp8_ds, r,
-                self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single, MAX_SLOTS_FP8_DS if self.fp8_ds else MAX_SLOTS)
+                self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single, MAX_SLOTS)
         _LAUNCH_SPARSE_SEESAW((key, has_lens), self.grid, args, num_warps=4)
         if not self.single:
             combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=key)
@@ -595,7 +608,7 @@ def compile_sparse_sm90(*, fp8_ds: bool = False, paged: bool = True, has_lens: b
                  "*bf16"] + ["i32"] * 19 + ["fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64, HAS_LENS=has_lens, FP8_DS=fp8_ds, D_LAT=512, D_ROPE=64,
                   BLOCK_H=BLOCK_H, BLOCK_N=BLOCK_N, NUM_BUF=NUM_BUF, SINGLE_SPLIT=single_split,
-                  MAX_SLOTS=MAX_SLOTS_FP8_DS if fp8_ds else MAX_SLOTS)
+                  MAX_SLOTS=MAX_SLOTS)
     kernel = _mla_sparse_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}

@@ -108,10 +108,10 @@ FP8_SMALL_PROGRAMS_PER_SM, FP8_SMALL_ROWS, FP8_TILE_KEYS = 2, 16, 32
 # one program per query token and block of SPARSE_TILE_ROWS heads (BLOCK_H; fewer heads fill the tile's other rows
 # with computed, unstored ones), one program an SM, over whole tiles of SPARSE_TILE_KEYS slots (BLOCK_N); its planner
 # (sparse_gluon_splits) is the dense one with splits of SPARSE_MIN_SPLIT slots at least (GluonSparseConfig), then
-# enough splits that none holds more slots than it resolves in shared memory (MAX_SLOTS; MAX_SLOTS_FP8_DS for 8-bit
-# rows, whose scales sit beside them).
+# enough splits that none holds more slots than it resolves in shared memory (MAX_SLOTS, 16-bit and fp8-ds rows alike:
+# before 2026-12-03 fp8-ds rows' scales sat beside them and the cap was 1,024).
 SPARSE_TILE_ROWS, SPARSE_TILE_KEYS, SPARSE_MIN_SPLIT, SPARSE_GROUP_MIN_HEADS = 64, 32, 128, 8
-SPARSE_MAX_SLOTS, SPARSE_MAX_SLOTS_8BIT = 2048, 1024
+SPARSE_MAX_SLOTS = 2048
 # ... and on the Triton sparse kernel (kernels/triton_mla_sparse.py), which runs it everywhere else: auto under 8
 # heads, backend triton, every card without the sm_90 Gluon kernels. One program per query token, block of heads and
 # split; its tiles by head count and row format (default_sparse_config, restated below), its planner the dense one
@@ -383,7 +383,7 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     splits = choose_splits(units, slots, sms=sms, min_tokens=SPARSE_MIN_SPLIT, max_splits=128,
                            token_bytes=shape.key_bytes, tile_keys=SPARSE_TILE_KEYS,
                            partial_bytes_per_split=shape.seqs * shape.rows * shape.out_dv * 8)
-    cap = SPARSE_MAX_SLOTS_8BIT if widens(shape) else SPARSE_MAX_SLOTS
+    cap = SPARSE_MAX_SLOTS
     per = math.ceil(math.ceil(slots / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
     if per > cap:                 # plan_splits(num_splits=ceil(slots / cap)): whole tiles a split, recounted
         per = math.ceil(math.ceil(slots / math.ceil(slots / cap)) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS

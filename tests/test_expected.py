@@ -291,14 +291,19 @@ def test_gathered_rows_are_copied_by_a_warp_group_at_its_own_rate():
     assert t_gather > t_mem > t_dots
     assert decode_attention_s(s, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
         2 * (ramp + t_gather) + 2e-6)
-    # fp8-ds rows (656 bytes, 576 elements): a split holds at most 1,024 of them (their scales share shared memory),
-    # so 2 splits, 40 CTAs in 4 waves; the gather group dequantises after its copies, at the widening rate; then the
-    # combine kernel reads 20 x 16 rows x 2 splits x 513 fp32 values and writes 512 bf16 ones at 1,000 GB/s
+    # fp8-ds rows (656 bytes, 576 elements): one split as for bf16 rows (a split holds up to 2,048 slots, fp8-ds too),
+    # 20 CTAs in 2 waves; the gather group dequantises after its copies, at the widening rate (40 G elements/s)
     fp8 = replace(s, key_bytes=656)
     m8 = replace(m, widen_group_gelem_s=40.0)
-    combine = 20 * 16 * (2 * 513 * 4 + 512 * 2) / 1000e9
-    want8 = 4 * (128 * 656 / 20e9 + 1024 * 656 / 20e9 + 1024 * 576 / 40e9) + combine + 2 * 2e-6
+    want8 = 2 * (128 * 656 / 20e9 + 2048 * 656 / 20e9 + 2048 * 576 / 40e9) + 2e-6
     assert decode_attention_s(fp8, HW, m8, 100e12, "cost", widen_group=True) == pytest.approx(want8)
+    # top-4096: the planner alone keeps one split (2 waves of 4,096 slots cost what 4 waves of 2,048 do, without
+    # partials), the 2,048-slot cap makes it 2: 40 CTAs in 4 waves, then the combine kernel reads 20 x 16 rows x
+    # 2 splits x 513 fp32 values and writes 512 bf16 ones at 1,000 GB/s (a second launch: 2 x 2 us fixed)
+    combine = 20 * 16 * (2 * 513 * 4 + 512 * 2) / 1000e9
+    want4k = 4 * (128 * 656 / 20e9 + 2048 * 656 / 20e9 + 2048 * 576 / 40e9) + combine + 2 * 2e-6
+    assert decode_attention_s(replace(fp8, keys=4096), HW, m8, 100e12, "cost", widen_group=True) == pytest.approx(
+        want4k)
     # the Triton backend (and fewer than 8 heads on auto) is priced as the dense Triton kernel over those rows
     dense = replace(s, gathered=False)
     assert decode_attention_s(s, HW, m, 100e12, "cost") == pytest.approx(decode_attention_s(dense, HW, m, 100e12,
@@ -320,12 +325,10 @@ def test_a_short_contexts_unused_index_slots():
     ramp = 128 * 1152 / 20e9
     assert decode_attention_s(s, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
         2 * (ramp + 1024 * 1152 / 20e9) + 2e-6)
-    # fp8-ds rows: 2 splits of 1,024 slots (the shared-memory cap), the second wholly past the used keys, so it ends
-    # at once: 20 busy CTAs in 2 waves (not 40 in 4), each copying 1,024 rows at 20 GB/s and dequantising them at
-    # 40 G elements/s; the combine still merges both splits: 20 x 16 rows x (2 x 513 fp32 read + 512 bf16 written)
+    # fp8-ds rows: the same single split, ending after the tile holding slot 999 (1,024 slots copied), each CTA
+    # copying them at 20 GB/s and dequantising them at 40 G elements/s
     fp8 = replace(s, key_bytes=656)
-    combine = 20 * 16 * (2 * 513 * 4 + 512 * 2) / 1000e9
-    want8 = 2 * (128 * 656 / 20e9 + 1024 * 656 / 20e9 + 1024 * 576 / 40e9) + combine + 2 * 2e-6
+    want8 = 2 * (128 * 656 / 20e9 + 1024 * 656 / 20e9 + 1024 * 576 / 40e9) + 2e-6
     assert decode_attention_s(fp8, HW, replace(m, widen_group_gelem_s=40.0), 100e12, "cost",
                               widen_group=True) == pytest.approx(want8)
     # with a gather as fast as HBM the used rows' bytes bound it: 10 CTAs x 1000 rows x 1152 bytes at 500 GB/s

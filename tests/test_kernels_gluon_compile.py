@@ -68,8 +68,9 @@ def test_seesaw_kernel_fp8_compiles_for_sm90(paged):
 @pytest.mark.parametrize("paged", [False, True])
 def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):
     """The sparse (top-k) kernel: the seesaw compute groups fed by a gather group of cp.async copies. Shared memory:
-    Q 73,728 + four 32-row buffers 147,456 + four 32-slot index rows 512 (fp8-ds: + their scales, 2,048) bytes at
-    least; the rows' copies are 16 bytes with a source size (the zero-fill of unused slots). 16-bit rows: each
+    Q 73,728 + four 32-row buffers 147,456 + 2,048 resolved slots 8,192 bytes at least (fp8-ds rows too: their
+    scales land in the buffers, 4-byte copies, two groups a latent half, 2 x 4 a thread's share of a tile over the
+    two issue sites); the rows' copies are 16 bytes with a source size (the zero-fill of unused slots). 16-bit rows: each
     thread's copies signal their landing (cp.async.mbarrier.arrive.noinc) and a proxy fence orders them before the
     wgmmas; fp8-ds: e4m3 bytes and scales land, are waited for (cp.async.wait_group) and dequantised to fp16 in
     place (e4m3 -> fp16 two values a cvt, fp16 products), the RoPE part and Q recast to fp16, and the dots run in
@@ -82,7 +83,7 @@ def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):
         if "ptxas" in str(exc):
             pytest.skip(f"no ptxas: {exc}")
         raise
-    assert 73_728 + 147_456 + 512 + 2_048 * fp8_ds <= k.metadata.shared <= H100_MAX_SHARED_PER_BLOCK
+    assert 73_728 + 147_456 + 8_192 <= k.metadata.shared <= H100_MAX_SHARED_PER_BLOCK
     assert k.metadata.num_warps == 12  # two compute warp groups and the gather group
     ptx = k.asm["ptx"]
     assert _wgmma_shapes(ptx, "f16" if fp8_ds else "bf16") == {"m64n32k16", "m64n256k16"}
@@ -92,6 +93,7 @@ def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):
     assert "cp.async.bulk.tensor" in ptx  # Q still comes by TMA
     if fp8_ds:  # a thread's share of a tile: 4 + 4 copies of e4m3 latent halves, 2 of RoPE (two issue sites)
         assert len(rows) == 2 * (4 + 4 + 2)
+        assert len(re.findall(r"cp\.async\.ca\.shared\.global \[[^]]+\], \[[^]]+\], 0x4", ptx)) == 2 * 4
         assert "cp.async.wait_group" in ptx and "cp.async.mbarrier.arrive" not in ptx
         assert "cvt.rn.f16x2.e4m3x2" in ptx and "cvt.rn.bf16x2.f32" not in ptx
     else:  # 8 rows x 2 latent halves, 2 RoPE rows
@@ -100,16 +102,18 @@ def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):
 
 
 def test_sparse_split_plan_keeps_each_split_within_the_resolved_rows():
-    """The Gluon sparse kernel resolves a whole split's slots in shared memory (at most 2048; 1024 beside fp8-ds
-    scales: a power of two for the resolving tensor), so the planner splits longer index lists. Worked by hand: 264
-    tokens x 64 heads are two full waves of the 132 SMs, so the planner alone keeps topk 4096 in one split; the cap
-    splits it: bf16 rows 4096 / 2048 = 2 splits of 2048 slots; fp8-ds rows 4096 / 1024 = 4 splits of 1024; and
-    topk 2048 at batch 64 (64 programs on 132 SMs) keeps the planner's 2 splits of 1024."""
+    """The Gluon sparse kernel resolves a whole split's slots in shared memory (at most 2048, fp8-ds rows too: a
+    power of two for the resolving tensor), so the planner splits longer index lists. Worked by hand: 264 tokens x
+    64 heads are two full waves of the 132 SMs, so the planner alone keeps topk 4096 in one split; the cap splits
+    it: 4096 / 2048 = 2 splits of 2048 slots, bf16 and fp8-ds rows alike; topk 2048 at batch 64 (64 programs on 132
+    SMs) keeps the planner's 2 splits of 1024; at batch 64 x 128 heads (128 programs: one wave either way, a second
+    split only adds partials) fp8-ds rows take one split of 2048 (before the scales moved into the buffers: 2)."""
     from mlacalc.kernels.gluon_mla_sparse import sparse_gluon_splits
     from mlacalc.kernels.triton_split_kv import plan_splits
 
     assert plan_splits(264, 4096, 32, sms=132, min_tokens=128, token_bytes=1152,
                        partial_bytes_per_split=264 * 64 * 512 * 8) == (1, 4096)
     assert sparse_gluon_splits(264, 64, 4096, sms=132) == (2, 2048)
-    assert sparse_gluon_splits(264, 64, 4096, sms=132, row_bytes=656) == (4, 1024)
+    assert sparse_gluon_splits(264, 64, 4096, sms=132, row_bytes=656) == (2, 2048)
     assert sparse_gluon_splits(64, 64, 2048, sms=132) == (2, 1024)
+    assert sparse_gluon_splits(64, 128, 2048, sms=132, row_bytes=656) == (1, 2048)
