@@ -5,8 +5,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 - conventional attention: ``llama``, ``mistral``, ``mixtral``, ``qwen2``, ``qwen2_moe``, ``qwen3``,
   ``qwen3_moe``, ``gemma``, ``gemma2``, ``gemma3``/``gemma3_text``, ``olmo2``, ``gpt_oss``, ``llama4``/
   ``llama4_text`` (Scout; Maverick's MoE on every other layer: ``ffn.moe_layer_step``), ``mllama`` (Llama-3.2-Vision), ``gpt2``, ``falcon``, ``phi3`` (Phi-3.5, Phi-4-mini: partial
-  RoPE), ``glm4_moe`` (GLM-4.5: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
-  (one LayerNorm per parallel block), ``internlm2``, ``stablelm``, ``starcoder2``, ``minicpm``, ``deepseek``
+  RoPE), ``glm4_moe`` (GLM-4.5/4.6: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
+  (one LayerNorm per parallel block), ``cohere2`` (Command R7B, Command A: Cohere's parallel block with three
+  sliding-window layers to one global), ``internlm2``, ``stablelm``, ``starcoder2``, ``minicpm``, ``deepseek``
   (DeepSeek-MoE, MHA), ``seed_oss`` (Seed-OSS: Llama with q/k/v biases, ``attention_out_bias``);
 - text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
@@ -18,7 +19,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: ``longcat_flash``'s two attention
-blocks per layer, the Mamba layers of ``jamba``/``nemotron_h``/``falcon_h1``).
+blocks per layer, the Mamba layers of ``jamba``/``nemotron_h``/``falcon_h1``/``granitemoehybrid``/``bamba``/``zamba2``,
+the short convolutions of ``lfm2``/``lfm2_moe``): their per-sequence SSM state is not sized, and no Mamba layer is
+ever counted as an attention layer.
 
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
@@ -80,13 +83,18 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "gpt2": {"tie_word_embeddings": True},
     "falcon": {"tie_word_embeddings": True},
     "cohere": {"tie_word_embeddings": True},                        # CohereConfig(tie_word_embeddings=True)
+    # Cohere2Config(tie_word_embeddings=True, sliding_window=4096, sliding_window_pattern=4)
+    "cohere2": {"tie_word_embeddings": True, "sliding_window": 4096},
+    # SmolLM3Config(tie_word_embeddings=True): save_pretrained writes the key only when it differs from the default,
+    # so the tied checkpoints' config.json has none
+    "smollm3": {"tie_word_embeddings": True},
     # Starcoder2Config passes no tie_word_embeddings (PretrainedConfig's True) and has use_bias=True
     "starcoder2": {"tie_word_embeddings": True, "use_bias": True},
 }
 
 CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
-                "phi3", "glm4_moe", "minimax_m2", "cohere", "internlm2", "stablelm", "starcoder2", "minicpm",
+                "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
@@ -98,11 +106,16 @@ REFUSED = {
     "nemotron_h": "Mamba-2 layers (hybrid_override_pattern) are not modelled",
     "falcon_h1": "Mamba-2 heads beside attention in every layer are not modelled",
     "hymba": "Mamba heads beside attention in every layer are not modelled",
-    "granitemoehybrid": "Mamba-2 layers are not modelled",
+    "granitemoehybrid": "Mamba-2 layers and the shared MLP beside the experts (Granite-4.0, with or without Mamba "
+                        "layers) are not modelled",
     "mamba": "state-space (Mamba) layers are not modelled",
     "mamba2": "state-space (Mamba-2) layers are not modelled",
     "falcon_mamba": "state-space (Mamba) layers are not modelled",
     "lfm2": "short-convolution layers are not modelled",
+    "lfm2_moe": "short-convolution layers are not modelled",
+    "bamba": "Mamba-2 layers between the attention layers are not modelled",
+    "zamba": "Mamba layers with a shared attention block are not modelled",
+    "zamba2": "Mamba-2 layers with shared attention blocks are not modelled",
     "minimax": "lightning (linear) attention layers of MiniMax-Text-01 are not modelled",
     "gpt_neox": "biased LayerNorms and MLPs (and use_parallel_residual blocks) are not modelled",
     "gpt_bigcode": "learned positions with a biased, non-gated MLP are read for gpt2 only",
@@ -115,8 +128,8 @@ SIZES = {k: 1 for k in (
     "intermediate_size_mlp", "moe_intermediate_size", "v_head_dim", "kv_lora_rank", "index_n_heads",
     "index_head_dim", "index_topk", "linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim",
     "linear_value_head_dim", "linear_conv_kernel_dim", "full_attention_interval", "sliding_window",
-    "sliding_window_pattern", "attention_chunk_size", "max_position_embeddings", "n_positions",
-    "num_ln_in_parallel_attn", "num_heads", "short_conv_kernel_size")} | {k: 0 for k in (
+    "sliding_window_pattern", "_sliding_window_pattern", "attention_chunk_size", "max_position_embeddings",
+    "n_positions", "num_ln_in_parallel_attn", "num_heads", "short_conv_kernel_size")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
@@ -315,8 +328,10 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         return ["sliding" if i >= first else "full" for i in range(L)], None
     if mt == "gemma2":
         return ["full" if i % 2 else "sliding" for i in range(L)], 2
-    if mt == "gemma3_text":
-        n = int(cfg["sliding_window_pattern"])
+    if mt in ("gemma3_text", "cohere2"):
+        # every n-th layer global (Gemma3TextConfig, Cohere2Config: layer i is full iff (i + 1) % n == 0); Cohere2
+        # configs re-saved by newer transformers spell it _sliding_window_pattern (and carry layer_types, read above)
+        n = int(cfg.get("sliding_window_pattern") or cfg.get("_sliding_window_pattern") or 4)
         return ["full" if (i + 1) % n == 0 else "sliding" for i in range(L)], n
     max_pos = cfg.get("max_position_embeddings")
     if max_pos and window >= max_pos:
@@ -500,7 +515,7 @@ def _norms(cfg: dict, mt: str) -> int:
     """RMSNorms (or LayerNorms) of hidden_size per layer."""
     if mt in ("gemma2", "gemma3_text"):
         return 4                                             # pre and post norms around attention and MLP
-    if mt == "cohere" or (mt == "stablelm" and cfg.get("use_parallel_residual")):
+    if mt in ("cohere", "cohere2") or (mt == "stablelm" and cfg.get("use_parallel_residual")):
         return 1                                             # attention and MLP in parallel after one norm
     if mt == "falcon" and cfg.get("parallel_attn", True):
         # one shared LayerNorm (Falcon-7B), or ln_attn and ln_mlp (new_decoder_architecture, Falcon-40B)
@@ -581,7 +596,8 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
     - ``compressed-tensors``: ``config_groups.*.weights`` (``num_bits``, ``type``, ``strategy``, ``group_size``,
       ``symmetric``) on the Linear layers not in ``ignore`` (regexes like ``re:.*self_attn.*``); int scales in the
       model dtype (bf16), an asymmetric zero point at ``num_bits``. Kimi-K2-Thinking: int4, group 32, routed
-      experts only.
+      experts only. NVFP4 (``type: float``, 4 bits, ``strategy: tensor_group``, ``group_size: 16``): e2m1 values,
+      one e4m3 scale per 16 (4.5 bits a weight; the per-tensor fp32 global scale is not counted).
     - ``awq``/``gptq``: ``bits`` and ``group_size``, an fp16 scale and a packed zero point of ``bits`` per group
       (GPTQ stores zeros even when symmetric), on every Linear of the decoder layers.
 
@@ -649,7 +665,9 @@ def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
         raise SpecError(WHERE, f"model_type {mt}: compressed-tensors weights must be a mapping, got {_show(w)}")
     bits, kind, strategy = _req(w, mt, "num_bits"), str(w.get("type", "int")), str(w.get("strategy", "tensor"))
     group = None
-    if strategy == "group":
+    if strategy in ("group", "tensor_group"):
+        # tensor_group (NVFP4, llm-compressor): one e4m3 scale per group_size (16) values, plus one fp32 global scale
+        # per tensor (not counted: a few bytes a matrix)
         group = _req(w, mt, "group_size")
     elif strategy == "block":
         b = _req(w, mt, "block_structure")

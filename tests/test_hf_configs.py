@@ -83,6 +83,15 @@ SOURCES = {
     "llama_4_maverick": "https://huggingface.co/meta-llama/Llama-4-Maverick-17B-128E-Instruct/blob/main/config.json",
     # sizing keys as an mlx Rust test transcribes the real file (SEED_OSS_36B_CONFIG), the rest as released
     "seed_oss_36b": "https://huggingface.co/ByteDance-Seed/Seed-OSS-36B-Instruct/blob/main/config.json",
+    # The zoo audit (docs/zoo-facts.md section 5 says where each was read and what was checked)
+    "qwen3_32b": "https://huggingface.co/Qwen/Qwen3-32B/blob/main/config.json",
+    "qwen3_coder_480b_a35b": "https://huggingface.co/Qwen/Qwen3-Coder-480B-A35B-Instruct/blob/main/config.json",
+    "glm_4_6": "https://huggingface.co/zai-org/GLM-4.6/blob/main/config.json",
+    "command_a": "https://huggingface.co/CohereLabs/c4ai-command-a-03-2025/blob/main/config.json",
+    "smollm3_3b": "https://huggingface.co/HuggingFaceTB/SmolLM3-3B/blob/main/config.json",
+    "mistral_small_3_1_24b": "https://huggingface.co/mistralai/Mistral-Small-3.1-24B-Instruct-2503/blob/main/config.json",
+    "phi_4": "https://huggingface.co/microsoft/phi-4/blob/main/config.json",
+    "llama_3_3_70b": "https://huggingface.co/meta-llama/Llama-3.3-70B-Instruct/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -615,6 +624,15 @@ CARDS = {
     "gemma_3_12b": (48 * 8 * 256 * 2 * 2, 11.771e9, 0.002),
     "llama_4_maverick": (48 * 8 * 128 * 2 * 2, 400e9, 0.002),       # "17B active, 400B total" (text decoder)
     "seed_oss_36b": (64 * 8 * 128 * 2 * 2, 36e9, 0.005),            # "36B"
+    # the zoo audit
+    "qwen3_32b": (64 * 8 * 128 * 2 * 2, 32.8e9, 0.002),             # "32.8B"; head_dim 128, not 5120 / 64 = 80
+    "qwen3_coder_480b_a35b": (62 * 8 * 128 * 2 * 2, 480e9, 0.001),  # "480B total, 35B activated"
+    "glm_4_6": (92 * 8 * 128 * 2 * 2, 355e9, 0.01),                 # "355B total, 32B active" (MTP apart here)
+    "command_a": (64 * 8 * 128 * 2 * 2, 111.058e9, 0.0001),         # 111.058B (Open PT LLM leaderboard request)
+    "smollm3_3b": (36 * 4 * 128 * 2 * 2, 3.08e9, 0.002),            # "3B"; 3.08B on the Hub
+    "mistral_small_3_1_24b": (40 * 8 * 128 * 2 * 2, 24e9, 0.02),    # "24B" with the 0.4B vision tower; text 23.57B
+    "phi_4": (40 * 10 * 128 * 2 * 2, 14.7e9, 0.003),                # "14B"; 14.7B on the Hub; 5120 / 40 = 128
+    "llama_3_3_70b": (80 * 8 * 128 * 2 * 2, 70.6e9, 0.001),         # "70B"; 70.6B on the Hub
 }
 
 
@@ -748,6 +766,7 @@ def test_gemma3_1b_window_pattern_and_32k_cache():
 @pytest.mark.parametrize("model_type,feature", [
     ("jamba", "Mamba layers"), ("nemotron_h", "Mamba-2 layers"), ("falcon_h1", "Mamba-2 heads"),
     ("granitemoehybrid", "Mamba-2 layers"), ("lfm2", "short-convolution layers"),
+    ("lfm2_moe", "short-convolution layers"), ("bamba", "Mamba-2 layers"), ("zamba2", "Mamba-2 layers"),
 ])
 def test_hybrid_state_space_families_are_refused_by_name(tmp_path, model_type, feature):
     import json
@@ -838,3 +857,83 @@ def test_compare_takes_two_configs(capsys):
     # KV per token 46 x 8 x 128 x 2 x 2 and 62 x 8 x 128 x 2 x 2: MiniMax-M2 holds 62/46 as much
     assert [r["model"] for r in rows] == ["glm_4_5_air", "minimax_m2"]
     assert round(rows[1]["kv_ratio_to_baseline"], 4) == round(62 / 46, 4)
+
+
+# ------------------------------------------------------------------------------------------------ the zoo audit
+
+def test_command_a_three_sliding_layers_to_one_global_and_one_norm_a_block():
+    """Command A (model_type cohere2, Cohere2DecoderLayer): attention and MLP in parallel after one weight-only
+    LayerNorm; layers 3, 7, ..., 63 global (no RoPE), the other 48 keep a 4096-token window; head tied by default."""
+    from mlacalc.kv import kv_report
+
+    s = hf("command_a")
+    a = s.attention
+    assert s.layer_types == ("sliding", "sliding", "sliding", "full") and a.sliding_window == 4096
+    assert (a.num_heads, a.num_kv_heads, a.qk_head_dim) == (96, 8, 128) and not a.qkv_bias and not a.qk_norm
+    assert s.norms_per_layer == 1 and s.tie_word_embeddings  # no tie key: Cohere2Config ties
+    d = 12288
+    # q, o 12288 x 12288; k, v 12288 x 1024; gated MLP 3 x 12288 x 36864; one LayerNorm of 12288
+    layer = 2 * d * d + 2 * d * 1024 + 3 * d * 36864 + d                       # 1,686,122,496
+    assert weights(s).params.total == 64 * layer + 256000 * d + d == 111_057_580_032   # "111B"; 111.058B
+    # at 128k: 16 global layers hold 131072 tokens, 48 sliding layers 4096; 8 KV heads x 128 x (K, V) x 2 bytes
+    per_layer_token = 8 * 128 * 2 * 2                                          # 4,096 B
+    assert kv_report(s, context=131072).per_sequence.total == \
+        (16 * 131072 + 48 * 4096) * per_layer_token == 9_395_240_960              # 8.75 GiB, not 32 GiB
+
+
+def test_cohere2_pattern_without_layer_types_is_every_fourth_layer_global(tmp_path):
+    """transformers < 4.53 wrote Cohere2's pattern as sliding_window_pattern, with no layer_types; Cohere2Config
+    makes layer i global iff (i + 1) % pattern == 0, as layer_types spells it out."""
+    import json
+
+    cfg = json.loads((FIXTURES / "command_a" / "config.json").read_text())
+    for key in ("layer_types", "_sliding_window_pattern"):
+        del cfg[key]
+    want = hf("command_a")
+    for pattern in ({"sliding_window_pattern": 4}, {}):               # 4 is also Cohere2Config's default
+        s = load_spec(_write(tmp_path, cfg | pattern))
+        assert [s.layer_type(i) for i in range(64)] == [want.layer_type(i) for i in range(64)]
+        assert weights(s).params.total == weights(want).params.total
+
+
+def test_smollm3_config_without_tie_key_is_tied():
+    """save_pretrained leaves out a value equal to PretrainedConfig's and the class's default, so SmolLM3's tied
+    checkpoints carry no tie_word_embeddings (SmolLM3Config(tie_word_embeddings=True)); the import read that as
+    'does not say whether the output head is tied' and refused the model."""
+    s = hf("smollm3_3b")
+    assert s.tie_word_embeddings and s.attention.sliding_window is None
+    layer = 2 * 2048 * 2048 + 2 * 2048 * 512 + 3 * 2048 * 11008 + 2 * 2048   # q, o; k, v; gated MLP; two norms
+    assert weights(s).params.total == 36 * layer + 128256 * 2048 + 2048 == 3_075_098_624  # one embedding, tied
+
+
+def test_glm_4_6_counts_qk_norm_and_three_dense_layers():
+    s = hf("glm_4_6")
+    a, f = s.attention, s.ffn
+    assert a.qkv_bias and not a.o_bias and a.qk_norm                      # attention_bias, use_qk_norm true
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim) == (64, 64)            # partial_rotary_factor 0.5 of 128
+    assert (f.num_experts, f.experts_per_token, f.first_dense_layers, s.mtp_layers) == (160, 8, 3, 1)
+    d = 5120
+    attn = 2 * d * 96 * 128 + 2 * d * 8 * 128 + 96 * 128 + 2 * 8 * 128 + 2 * 128   # q, o; k, v; q/k/v biases; q/k norms
+    moe = 160 * 3 * d * 1536 + 3 * d * 1536 + 160 * d                          # routed, shared, router
+    total = 92 * (attn + 2 * d) + 3 * 3 * d * 12288 + 89 * moe + 2 * 151552 * d + d
+    assert weights(s).params.total == total == 352_797_814_784            # "355B" with its MTP layer
+
+
+def test_nvfp4_tensor_group_scales_are_counted(tmp_path):
+    """NVFP4 from llm-compressor (GLM-4.6-NVFP4): strategy tensor_group, group_size 16: e2m1 values with one e4m3
+    scale per 16, i.e. 4 + 8 / 16 = 4.5 bits a weight. The scales were dropped (4 bits), 11% short."""
+    import json
+
+    cfg = json.loads((FIXTURES / "glm_4_6" / "config.json").read_text())
+    scheme = {"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16, "symmetric": True,
+              "dynamic": False}
+    cfg["quantization_config"] = {"quant_method": "compressed-tensors", "format": "nvfp4-pack-quantized",
+                                  "config_groups": {"group_0": {"targets": ["Linear"], "weights": scheme,
+                                                                "input_activations": scheme | {"dynamic": "local"}}},
+                                  "ignore": ["lm_head"]}
+    s = load_spec(_write(tmp_path, cfg))
+    q = s.quantization
+    assert (q.method, q.bits, q.group_size, q.scale_bits) == ("nvfp4", 4, 16, 8) and "head" not in q.components
+    routed = 89 * 160 * 3 * 5120 * 1536                                    # 335,963,750,400 weights
+    assert weights(s).bytes.routed_experts == routed * (4 + 8 / 16) / 8 == 188_979_609_600
+    assert weights(s).bytes.head == 151552 * 5120 * 2                       # ignored: bf16
