@@ -127,7 +127,7 @@ def _sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, kv_
                                            "not a per-tensor kv_scale")
     kwargs.pop("max_seqlen", None)  # the indices bound the work
     if impl == "auto":
-        impl = "gluon" if "config" not in kwargs and _gluon_sparse_applies(q, kv_cache, kv_lora_rank) else "triton"
+        impl = _sparse_auto_impl(q, kv_cache, kv_lora_rank, kwargs)
     if impl == "gluon":
         from .gluon_mla_sparse import mla_decode_sparse_gluon
 
@@ -152,17 +152,32 @@ def _gluon_sparse_applies(q, kv_cache, kv_lora_rank) -> bool:
 _AUTO: dict = {}
 
 
+def _cached_choice(key, applies) -> str:
+    """"gluon" or "triton" for `key`, `applies()` deciding on a miss (kept: 256 keys at most)."""
+    impl = _AUTO.get(key)
+    if impl is None:
+        impl = _AUTO[key] = "gluon" if applies() else "triton"
+        if len(_AUTO) > 256:
+            _AUTO.pop(next(iter(_AUTO)))
+    return impl
+
+
 def _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> str:
     """impl="auto"'s choice, cached per shape (no device query per call: launch.py)."""
     key = (q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
            block_table is None, kv_lora_rank, kv_scale is None, "config" in kwargs)
-    impl = _AUTO.get(key)
-    if impl is None:
-        impl = _AUTO[key] = "gluon" if _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) \
-            else "triton"
-        if len(_AUTO) > 256:
-            _AUTO.pop(next(iter(_AUTO)))
-    return impl
+    return _cached_choice(key, lambda: _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs))
+
+
+def _sparse_auto_impl(q, kv_cache, kv_lora_rank, kwargs) -> str:
+    """impl="auto"'s choice for sparse decode, cached per shape like :func:`_auto_impl` (its checks were ~8 us of
+    each eager call's host time on the H200 machine's CPU: bench/host_profile.py); the cache's 16-byte alignment is
+    part of the key (gluon_sparse_supported requires it)."""
+    if "config" in kwargs or not (isinstance(q, torch.Tensor) and isinstance(kv_cache, torch.Tensor)):
+        return "triton"
+    key = ("sparse", q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
+           kv_cache.data_ptr() % 16, kv_lora_rank)
+    return _cached_choice(key, lambda: _gluon_sparse_applies(q, kv_cache, kv_lora_rank))
 
 
 def _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> bool:

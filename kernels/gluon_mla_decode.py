@@ -26,7 +26,7 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
-from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms
+from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms, new_launch_key
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_splits", "DEFAULT_GLUON_CONFIG"]
@@ -110,11 +110,12 @@ def mla_decode_gluon(
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)
-    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out, key)
+    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out)
 
 
 class _GluonPlan:
     def __init__(self, q, kv_cache, block_table, *, kv_lora_rank, max_seqlen, num_splits, config):
+        self.launch_key = new_launch_key()
         B, s_q, H, Dk = q.shape
         r, dr = kv_lora_rank, Dk - kv_lora_rank
         dev = q.device
@@ -180,7 +181,7 @@ class _GluonPlan:
             self._desc_key = k
         return self._descs
 
-    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out, key):
+    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out):
         if out is None:
             out = torch.empty((self.B, self.s_q, self.H, self.r), dtype=q.dtype, device=q.device)
         lens = cache_seqlens if cache_seqlens is not None else self.full_lens
@@ -191,9 +192,9 @@ class _GluonPlan:
         scale = 1.0 if kv_scale is None or scale_ptr else float(kv_scale)  # a tensor's: read in the kernel
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
                 *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr)
-        _LAUNCH_SEESAW(key, self.grid, args, num_warps=4)
+        _LAUNCH_SEESAW(self.launch_key, self.grid, args, num_warps=4)
         if not self.single:
-            combine_splits(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), key=key)
+            combine_splits(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), key=self.launch_key)
         return out
 
 

@@ -24,12 +24,13 @@ scattered rows.
     (fence.proxy.async) after the wait that shows it a gathered tile, before its first wgmma on it.
   * fp8-ds rows (cache.pack_fp8_ds: 512 e4m3 values, 4 fp32 scales, 64 bf16 RoPE values; bf16 q): the e4m3 bytes
     land in the upper half of the 16-bit buffer they will occupy (the dense fp8 kernel's trick) and the scales at
-    the start of its lower half (_scale_row), free until the dequantisation; once a tile's copies have landed (cp.async.wait_group) the group dequantises it in place
-    to fp16 (e4m3 -> fp16, x the group's scale in fp16: _dequant_half) and recasts its RoPE part, fences and signals
-    `ready`, while the next tile's copies fly. The compute groups are the 16-bit kernel's, multiplying in fp16; Q is
-    recast to fp16 in place once (the dense fp8 kernel's rule: absorbed queries and RoPE keys must stay under fp16's
-    65504). fp16 rather than bf16 because the gather group's dequantisation is on the kernel's critical path, and a
-    bf16 result costs twice its conversions (e4m3 -> bf16 goes through fp16 and fp32 on sm_90).
+    the start of its lower half (_scale_row), free until the dequantisation; once a tile's copies have landed
+    (cp.async.wait_group) the group dequantises it in place to fp16 (e4m3 -> fp16, x the group's scale in fp16:
+    _dequant_half) and recasts its RoPE part, fences and signals `ready`, while the next tile's copies fly. The
+    compute groups are the 16-bit kernel's, multiplying in fp16; Q is recast to fp16 in place once (the dense fp8
+    kernel's rule: absorbed queries and RoPE keys must stay under fp16's 65504). fp16 rather than bf16 because the
+    gather group's dequantisation is on the kernel's critical path, and a bf16 result costs twice its conversions
+    (e4m3 -> bf16 goes through fp16 and fp32 on sm_90).
 Rows: one program = up to 64 heads of one query token x one split of its index list (grid: head blocks, splits,
 B * s_q); splits are whole tiles, merged by triton_split_kv.combine_splits.
 """
@@ -50,7 +51,7 @@ from .cache import fp8_ds_row_bytes, fp8_ds_views
 from .checks import check_lengths_and_table, check_sparse_indices, require
 from .gluon_mla_seesaw import WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
     _load_q, _recast_q, _wg0, _wg1
-from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms
+from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms, new_launch_key
 from .triton_flash import LOG2E
 from .triton_mla_sparse import _check_sparse
 from .triton_split_kv import combine_splits, plan_splits
@@ -496,7 +497,7 @@ def mla_decode_sparse_gluon(
         check_sparse_indices(indices, cache_seqlens, capacity=plan.capacity)
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)
-    return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out, key)
+    return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out)
 
 
 def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, row_bytes: int = 1152,
@@ -524,6 +525,7 @@ def _cache_views(kv_cache: torch.Tensor, r: int):
 
 class _GluonSparsePlan:
     def __init__(self, q, kv_cache, indices, block_table, *, num_splits, config):
+        self.launch_key = new_launch_key()
         B, s_q, H, Dk = q.shape
         dev = q.device
         self.B, self.s_q, self.H, self.Dk, self.r = B, s_q, H, Dk, 512
@@ -572,7 +574,7 @@ class _GluonSparsePlan:
             self._kv_key = kv_cache.data_ptr()
         return self._views
 
-    def launch(self, q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out, key):
+    def launch(self, q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out):
         B, s_q, H, r = self.B, self.s_q, self.H, self.r
         if out is None:
             out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
@@ -584,9 +586,9 @@ class _GluonSparsePlan:
         args = (*self.q_descriptors(q), *self.cache_views(kv_cache), indices, bt, lens, o_part, lse_part, out,
                 *self.ints, softmax_scale * LOG2E, self.paged, self.page_size, has_lens, self.fp8_ds, r,
                 self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single, MAX_SLOTS)
-        _LAUNCH_SPARSE_SEESAW((key, has_lens), self.grid, args, num_warps=4)
+        _LAUNCH_SPARSE_SEESAW((self.launch_key, has_lens), self.grid, args, num_warps=4)
         if not self.single:
-            combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=key)
+            combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=self.launch_key)
         return out
 
 

@@ -36,7 +36,7 @@ import torch
 from .checks import KernelInputError
 
 __all__ = ["KernelInputError", "plan_cache", "num_sms", "device_capability", "FastLauncher", "checks_enabled", "PLAN_CACHE_SIZE",
-           "capturing"]
+           "capturing", "new_launch_key"]
 
 DIRECT = os.environ.get("MLACALC_DIRECT_LAUNCH", "1") != "0"  # "0": always Triton's own launch path
 PLAN_CACHE_SIZE = 32  # plans per wrapper; a decode loop uses one per (batch, context bucket, layer kind)
@@ -88,6 +88,13 @@ def cached_plan(name: str, key: tuple, make, device: torch.device):
         if not capturing(device):
             plans.put(key, plan)
     return plan
+
+
+def new_launch_key() -> object:
+    """The key a plan's launches go under (FastLauncher, triton_split_kv.combine_splits): a fresh object, hashed by
+    identity, so a lookup costs no hash of the plan's shape key, and an entry left behind by an evicted plan holds
+    none of its scratch buffers."""
+    return object()
 
 
 def capturing(device: torch.device) -> bool:
@@ -148,34 +155,31 @@ class FastLauncher:
 
     def __init__(self, kernel):
         self.kernel = kernel
-        self.compiled: dict = {}  # key -> (positions of the pointer arguments, {alignment tuple: CompiledKernel})
+        # key -> (positions of the tensor arguments, their device index, {alignment tuple: CompiledKernel})
+        self.compiled: dict = {}
 
     def __call__(self, key, grid, args, **options) -> None:
         entry = self.compiled.get(key) if key is not None else None
         if entry is not None and DIRECT and _hooks_off():
-            ptrs, by_align = entry
-            k = by_align.get(tuple(_aligned(args[i]) for i in ptrs))
+            ptrs, device, by_align = entry
+            k = by_align.get(tuple(args[i].data_ptr() & 15 == 0 for i in ptrs))
             if k is not None:
-                k.run(grid[0], grid[1], grid[2], _raw_stream(_tensor(args[ptrs[0]]).device), k.function,
-                      k.packed_metadata, None, None, None, *args)
+                k.run(grid[0], grid[1], grid[2], _raw_stream(device), k.function, k.packed_metadata, None, None, None,
+                      *args)
                 return
         k = self.kernel[grid](*args, **options)
         if key is not None and getattr(k, "function", None) is not None and hasattr(k, "packed_metadata"):
-            ptrs = tuple(i for i, a in enumerate(args) if isinstance(a, torch.Tensor) or hasattr(a, "base"))
+            # Triton specialises on the 16-byte alignment of pointer arguments; a TMA descriptor's base is 16-byte
+            # aligned by construction (TensorDescriptor asserts it), so only the tensors are checked per call
+            ptrs = tuple(i for i, a in enumerate(args) if isinstance(a, torch.Tensor))
+            if not ptrs:
+                return
             if entry is None:
-                entry = self.compiled[key] = (ptrs, {})
+                device = args[ptrs[0]].device  # a CUDA tensor's device has its index (the test fakes: CPU, 0)
+                entry = self.compiled[key] = (ptrs, device.index or 0, {})
                 if len(self.compiled) > PLAN_CACHE_SIZE:
                     self.compiled.pop(next(iter(self.compiled)))
-            entry[1][tuple(_aligned(args[i]) for i in ptrs)] = k
-
-
-def _tensor(a) -> torch.Tensor:
-    return a if isinstance(a, torch.Tensor) else a.base  # a TMA descriptor's tensor
-
-
-def _aligned(a) -> bool:
-    """16-byte alignment of a tensor argument (or of a TMA descriptor's base): what Triton specialises on."""
-    return _tensor(a).data_ptr() % 16 == 0
+            entry[2][tuple(args[i].data_ptr() & 15 == 0 for i in ptrs)] = k
 
 
 _KNOBS = []
@@ -199,7 +203,7 @@ def _no_hook(hook) -> bool:
     return hook is None or (hasattr(hook, "calls") and not hook.calls)
 
 
-def _raw_stream(device: torch.device) -> int:
-    """The current CUDA stream of `device` as Triton's launcher takes it (what triton's driver returns)."""
-    return torch._C._cuda_getCurrentRawStream(device.index if device.index is not None else
-                                              torch.cuda.current_device())
+def _raw_stream(device_index: int) -> int:
+    """The current CUDA stream of device `device_index` as Triton's launcher takes it (what triton's driver
+    returns)."""
+    return torch._C._cuda_getCurrentRawStream(device_index)

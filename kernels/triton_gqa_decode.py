@@ -20,7 +20,7 @@ import triton.language as tl
 
 from .triton_flash import LOG2E, finish, online_softmax_step, tile_pages, tile_rows
 from .checks import FLOAT_DTYPES, check_lengths_and_table, check_tensor, require
-from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
+from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms, new_launch_key
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["gqa_num_splits", "GQADecodeConfig", "gqa_decode_triton"]
@@ -149,7 +149,7 @@ def gqa_decode_triton(
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=k_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)
     scale = plan.D**-0.5 if softmax_scale is None else softmax_scale
-    return plan.launch(q, k_cache, v_cache, cache_seqlens, block_table, scale, out, key)
+    return plan.launch(q, k_cache, v_cache, cache_seqlens, block_table, scale, out)
 
 
 def _check_gqa(q, k_cache, v_cache, cache_seqlens, block_table, out, max_seqlen) -> None:
@@ -180,6 +180,7 @@ class _GQAPlan:
     """What gqa_decode_triton launches with that depends only on shapes, strides, dtypes and options."""
 
     def __init__(self, q, k_cache, v_cache, block_table, *, max_seqlen, num_splits, config):
+        self.launch_key = new_launch_key()
         B, s_q, Hq, D = q.shape
         dev = q.device
         Hkv = k_cache.shape[2]
@@ -214,7 +215,7 @@ class _GQAPlan:
         self.consts = (self.page_size, paged, D, block_h, cfg.block_n, self.single)
         self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
 
-    def launch(self, q, k_cache, v_cache, cache_seqlens, block_table, scale, out, key):
+    def launch(self, q, k_cache, v_cache, cache_seqlens, block_table, scale, out):
         if out is None:
             out = torch.empty((self.B, self.s_q, self.Hq, self.D), dtype=q.dtype, device=q.device)
         lens = cache_seqlens if cache_seqlens is not None else self.full_lens
@@ -223,9 +224,9 @@ class _GQAPlan:
         bt = block_table if block_table is not None else lens  # unused pointer
         args = (q, k_cache, v_cache, bt, lens, o_part, lse_part, out, *self.ints, *out.stride()[:3], *self.tail,
                 scale * LOG2E, *self.consts)
-        _LAUNCH_GQA(key, self.grid, args, **self.options)
+        _LAUNCH_GQA(self.launch_key, self.grid, args, **self.options)
         if not self.single:
-            combine_splits(self.o_part, self.lse_part, out.view(self.B, self.rows, self.D), key=key)
+            combine_splits(self.o_part, self.lse_part, out.view(self.B, self.rows, self.D), key=self.launch_key)
         return out
 
 

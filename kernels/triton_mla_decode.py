@@ -38,7 +38,7 @@ import triton.language as tl
 from .triton_flash import LOG2E, finish, finish_rows, key_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
     online_softmax_alpha, online_softmax_step, store_slices, tile_pages, tile_rows
 from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs
-from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
+from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms, new_launch_key
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits", "FP8_MODES", "fp8_slices"]
@@ -340,13 +340,14 @@ def mla_decode_triton(
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)
-    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out, key)
+    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out)
 
 
 class _MLAPlan:
     """Everything mla_decode_triton launches with that depends only on shapes, strides, dtypes and options."""
 
     def __init__(self, q, kv_cache, block_table, *, kv_lora_rank, max_seqlen, num_splits, config, has_scale):
+        self.launch_key = new_launch_key()
         B, s_q, H, Dk = q.shape
         r = kv_lora_rank
         dev = q.device
@@ -385,7 +386,7 @@ class _MLAPlan:
         self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
         self.has_scale = has_scale
 
-    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out, key):
+    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out):
         B, s_q, H, r = self.B, self.s_q, self.H, self.r
         if out is None:
             out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
@@ -400,9 +401,9 @@ class _MLAPlan:
         args = (q, kv_cache, bt, lens, o_part, lse_part, out, scale_t if scale_t is not None else lens,
                 *self.ints, *o_strides, *self.tail, softmax_scale * LOG2E * kv_scale_f, kv_scale_f,
                 *self.consts, scale_t is not None, *self.consts_tail)
-        _LAUNCH_MLA(key, self.grid, args, **self.options)
+        _LAUNCH_MLA(self.launch_key, self.grid, args, **self.options)
         if not self.single:
-            combine_splits(self.o_part, self.lse_part, out.view(B, self.rows, r), key=key)
+            combine_splits(self.o_part, self.lse_part, out.view(B, self.rows, r), key=self.launch_key)
         return out
 
 

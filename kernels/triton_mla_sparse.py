@@ -44,7 +44,7 @@ import triton.language as tl
 from .cache import FP8_DS_GROUP, fp8_ds_row_bytes, fp8_ds_views
 from .checks import FLOAT_DTYPES, check_lengths_and_table, check_mla_inputs, check_sparse_indices, check_tensor, \
     require
-from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms
+from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms, new_launch_key
 from .triton_flash import LOG2E, finish, finish_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
     online_softmax_alpha, online_softmax_masked, selected_rows, store_slices
 from .triton_mla_decode import FP8_MODES
@@ -288,7 +288,7 @@ def mla_decode_sparse(
         check_sparse_indices(indices, cache_seqlens, capacity=plan.capacity)
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)
-    return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out, key)
+    return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out)
 
 
 def _check_sparse(q, kv_cache, indices, block_table, cache_seqlens, kv_lora_rank, out) -> None:
@@ -311,6 +311,7 @@ def _check_sparse(q, kv_cache, indices, block_table, cache_seqlens, kv_lora_rank
 
 class _SparsePlan:
     def __init__(self, q, kv_cache, indices, block_table, *, kv_lora_rank, num_splits, config):
+        self.launch_key = new_launch_key()
         B, s_q, H, Dk = q.shape
         r, dr = kv_lora_rank, Dk - kv_lora_rank
         dev = q.device
@@ -354,7 +355,7 @@ class _SparsePlan:
             return fp8_ds_views(kv_cache, self.r)
         return kv_cache, kv_cache, kv_cache[..., self.r:]
 
-    def launch(self, q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out, key):
+    def launch(self, q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out):
         B, s_q, H, r = self.B, self.s_q, self.H, self.r
         if out is None:
             out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
@@ -369,9 +370,9 @@ class _SparsePlan:
         args = (q, lat, sc, rope, bt, lens, indices, o_part, lse_part, out, *self.q_strides, *self.view_strides,
                 self.stride_bt, *self.idx_strides, *self.sp, *out.stride()[:3], *self.tail,
                 softmax_scale * LOG2E, *consts)
-        _LAUNCH_SPARSE((key, has_lens), self.grid, args, **self.options)
+        _LAUNCH_SPARSE((self.launch_key, has_lens), self.grid, args, **self.options)
         if not self.single:
-            combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=key)
+            combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=self.launch_key)
         return out
 
 

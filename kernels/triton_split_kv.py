@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .launch import FastLauncher, num_sms
+from .launch import PLAN_CACHE_SIZE, FastLauncher, num_sms
 
 __all__ = ["choose_num_splits", "plan_splits", "combine_splits", "num_sms"]
 
@@ -51,16 +51,26 @@ def _combine_splits_kernel(
 
 def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, *, key=None) -> None:
     """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place).
-    key: the caller's plan key (launch.py): the compiled kernel is then launched directly on later calls."""
-    B, splits, R, Dv = o_part.shape
-    assert out_rows.stride(-1) == 1 and o_part.stride(-1) == 1 and lse_part.stride(-1) == 1
-    args = (o_part, lse_part, out_rows, splits, o_part.stride(0), o_part.stride(1), o_part.stride(2),
-            lse_part.stride(0), lse_part.stride(1), out_rows.stride(0), out_rows.stride(1),
-            Dv, triton.next_power_of_2(splits))
-    _LAUNCH_COMBINE(None if key is None else (key, out_rows.stride()), (R, B, 1), args,
-                    num_warps=4 if Dv >= 256 else 2)
+    key: the caller's plan key (launch.py), under which the compiled kernel is launched directly on later calls and
+    the launch's integers (splits, strides, grid) are kept: the plan owns o_part and lse_part, so per call only
+    out_rows is new (and its strides are part of the key)."""
+    lkey = None if key is None else (key, out_rows.stride())
+    prep = _COMBINE_ARGS.get(lkey) if lkey is not None else None
+    if prep is None:
+        B, splits, R, Dv = o_part.shape
+        assert out_rows.stride(-1) == 1 and o_part.stride(-1) == 1 and lse_part.stride(-1) == 1
+        prep = ((splits, o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1),
+                 out_rows.stride(0), out_rows.stride(1), Dv, triton.next_power_of_2(splits)),
+                (R, B, 1), 4 if Dv >= 256 else 2)
+        if lkey is not None:
+            _COMBINE_ARGS[lkey] = prep
+            if len(_COMBINE_ARGS) > 4 * PLAN_CACHE_SIZE:
+                _COMBINE_ARGS.pop(next(iter(_COMBINE_ARGS)))
+    ints, grid, warps = prep
+    _LAUNCH_COMBINE(lkey, grid, (o_part, lse_part, out_rows, *ints), num_warps=warps)
 
 
+_COMBINE_ARGS: dict = {}  # (plan key, out_rows strides) -> (the launch's integers, grid, warps)
 _LAUNCH_COMBINE = FastLauncher(_combine_splits_kernel)
 
 

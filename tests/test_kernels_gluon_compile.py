@@ -70,9 +70,9 @@ def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):
     """The sparse (top-k) kernel: the seesaw compute groups fed by a gather group of cp.async copies. Shared memory:
     Q 73,728 + four 32-row buffers 147,456 + 2,048 resolved slots 8,192 bytes at least (fp8-ds rows too: their
     scales land in the buffers, 4-byte copies, two groups a latent half, 2 x 4 a thread's share of a tile over the
-    two issue sites); the rows' copies are 16 bytes with a source size (the zero-fill of unused slots). 16-bit rows: each
-    thread's copies signal their landing (cp.async.mbarrier.arrive.noinc) and a proxy fence orders them before the
-    wgmmas; fp8-ds: e4m3 bytes and scales land, are waited for (cp.async.wait_group) and dequantised to fp16 in
+    two issue sites); the rows' copies are 16 bytes with a source size (the zero-fill of unused slots). 16-bit rows:
+    each thread's copies signal their landing (cp.async.mbarrier.arrive.noinc) and a proxy fence orders them before
+    the wgmmas; fp8-ds: e4m3 bytes and scales land, are waited for (cp.async.wait_group) and dequantised to fp16 in
     place (e4m3 -> fp16 two values a cvt, fp16 products), the RoPE part and Q recast to fp16, and the dots run in
     fp16, with no fp32 products in the dequantisation (no bf16 packing)."""
     from mlacalc.kernels.gluon_mla_sparse import COMPUTE_REGS, GATHER_REGS, compile_sparse_sm90

@@ -195,12 +195,16 @@ def test_fast_launcher_reuses_the_compiled_kernel_and_respecialises_on_alignment
     monkeypatch.setattr(launch, "_hooks_off", lambda: True)
     fl = launch.FastLauncher(Kernel())
     buf = torch.zeros(64)
-    args = (buf, 3, 2.5, True)
+
+    class Desc:  # a TMA descriptor: 16-byte aligned by construction, so not checked per call
+        base = buf[1:]
+
+    args = (buf, Desc(), 3, 2.5, True)
     fl("k", (1, 2, 3), args, num_warps=4)
     fl("k", (1, 2, 3), args, num_warps=4)
     assert len(slow) == 1 and len(compiled.direct) == 1
-    assert compiled.direct[0][:5] == (1, 2, 3, 0, "fn") and compiled.direct[0][-4:] == args
-    fl("k", (1, 2, 3), (buf[1:], 3, 2.5, True))  # 4-byte offset: not 16-byte aligned -> Triton's own path
+    assert compiled.direct[0][:5] == (1, 2, 3, 0, "fn") and compiled.direct[0][-5:] == args
+    fl("k", (1, 2, 3), (buf[1:], Desc(), 3, 2.5, True))  # 4-byte offset: not 16-byte aligned -> Triton's path
     assert len(slow) == 2
     fl(None, (1, 1, 1), args)  # no key: never cached
     fl(None, (1, 1, 1), args)
