@@ -43,7 +43,12 @@ DSA_POINTS = ([dict(model="deepseek-v3.2", tp=tp, batch=b, context=c, paged=True
                for tp, b, c in ((8, 3, 6 * K), (8, 24, 12 * K), (8, 80, 3 * K), (2, 40, 24 * K), (1, 12, 48 * K),
                                 (8, 6, 1536))]
               + [dict(model="glm-5", tp=8, batch=48, context=12 * K, paged=True),
-                 dict(model="deepseek-v3.2", tp=2, batch=24, context=6 * K, paged=True, q_tokens=2)])
+                 dict(model="deepseek-v3.2", tp=2, batch=24, context=6 * K, paged=True, q_tokens=2)]
+              # ... and over fp8-ds rows (656 bytes: the gather group copies them, then dequantises them at the
+              # widening group's rate, widen_group_gelem_s, which the dense fp8 points alone pinned before)
+              + [dict(model=m, tp=tp, batch=b, context=c, paged=True, kv_dtype="fp8-ds")
+                 for m, tp, b, c in (("deepseek-v3.2", 8, 56, 6 * K), ("deepseek-v3.2", 2, 40, 12 * K),
+                                     ("glm-5", 8, 24, 24 * K))])
 # ... under 8 heads, where auto runs the Triton sparse kernel (kernels/decode.py: the Gluon one from its
 # AUTO_MIN_HEADS = 8) and its wait a tile (triton_gather_tile_us) is seen: 4 heads (DeepSeek-V3.2 at tp 32, GLM-5 at
 # tp 16), a context under the top-k, two query tokens
@@ -189,16 +194,18 @@ def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
 
 def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str, ...]:
     """The decode coefficients (DECODE_NAMES) that ``backend``'s records can pin, the rest kept at their start: the
-    widening rates need 8-bit caches (in-program: tiles under 64 rows; a warp group's: 64 or more, on the backends
-    that run the Gluon kernel), the small-tile rate tiles under 64 rows, the gather rate rows gathered by the Gluon
-    sparse kernel, the wait a tile rows gathered by the Triton sparse kernel (DSA under 8 heads on auto)."""
-    from mlacalc.expected import DEFAULTS, KernelModel, runs_gluon, sparse_group, triton_sparse_runs
+    widening rates need 8-bit caches (in-program: tiles under 64 rows; a warp group's: 64 or more, or fp8-ds rows
+    the Gluon sparse kernel gathers, on the backends that run the Gluon kernels), the small-tile rate tiles under 64
+    rows, the gather rate rows gathered by the Gluon sparse kernel, the wait a tile rows gathered by the Triton
+    sparse kernel (DSA under 8 heads on auto)."""
+    from mlacalc.expected import DEFAULTS, KernelModel, runs_gluon, sparse_group, triton_sparse_runs, widens
 
     start = DEFAULTS.get(backend, KernelModel())
     gluon = runs_gluon(backend, hw)
     fp8_rows = [shape.rows for shape, r in zip(shapes, recs) if r.get("kv_dtype") == "fp8"]
+    ds_rows = any(sparse_group(shape, gluon) and widens(shape) for shape in shapes)  # fp8-ds rows, Gluon sparse
     pinned = {"dequant_gelem_s": any(n < 64 for n in fp8_rows),
-              "widen_group_gelem_s": gluon and any(n >= 64 for n in fp8_rows),
+              "widen_group_gelem_s": gluon and (any(n >= 64 for n in fp8_rows) or ds_rows),
               "small_tile_mma_eff": start.min_rows_per_cta < 64,
               "gather_sm_gb_s": any(sparse_group(shape, gluon) for shape in shapes),
               "triton_gather_tile_us": any(triton_sparse_runs(shape, gluon) for shape in shapes)}

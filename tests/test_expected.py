@@ -517,3 +517,10 @@ def test_the_triton_sparse_kernel_has_calibration_and_held_out_points_and_is_fit
     assert "triton_gather_tile_us" in fitted_names("auto", recs, [point_shape(r) for r in recs], h200)
     assert "triton_gather_tile_us" not in fitted_names("auto", gluon_recs, [point_shape(r) for r in gluon_recs],
                                                        h200)
+    # the widening group's rate: pinned by the fp8-ds DSA points (the gather group dequantises them at that rate),
+    # not by bf16 rows
+    ds = [r for r in gluon_recs if r.get("kv_dtype") == "fp8-ds"]
+    bf16 = [r for r in gluon_recs if r.get("kv_dtype", "bf16") == "bf16"]
+    assert len(ds) >= 3 and bf16
+    assert "widen_group_gelem_s" in fitted_names("auto", ds, [point_shape(r) for r in ds], h200)
+    assert "widen_group_gelem_s" not in fitted_names("auto", bf16, [point_shape(r) for r in bf16], h200)
