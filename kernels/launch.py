@@ -17,8 +17,9 @@ What is cached, and what stays per call:
     `CompiledKernel` it returns is kept under the plan's key plus the 16-byte alignment of each tensor argument
     (the only launch-to-launch difference Triton specialises on once shapes, strides and integer arguments are
     fixed by the plan). Later launches call `compiled.run(grid, stream, function, packed_metadata, ...)`, which is
-    what `JITFunction.run` itself does after its binding (same in Triton 3.6 and 3.9; TMA descriptor arguments are
-    expanded inside `compiled.run` on both paths). Falls back to the normal path under the interpreter (no
+    what `JITFunction.run` itself does after its binding (same in Triton 3.6 and 3.9). TMA descriptor arguments are
+    encoded inside `compiled.run`, in Python in Triton 3.6, where `_DescLaunch` keeps each one's encoding instead.
+    Falls back to the normal path under the interpreter (no
     CompiledKernel), when a launch hook (a profiler) is installed, or with MLACALC_DIRECT_LAUNCH=0.
   * Per call: the output tensor (unless `out=` is given), the key, the alignment check, the launches. No device
     queries, no host syncs.
@@ -29,6 +30,7 @@ Input checks (checks.py) run when a plan is built; a cache hit means the same sh
 from __future__ import annotations
 
 import os
+import weakref
 from collections import OrderedDict
 
 import torch
@@ -155,7 +157,8 @@ class FastLauncher:
 
     def __init__(self, kernel):
         self.kernel = kernel
-        # key -> (positions of the tensor arguments, their device index, {alignment tuple: CompiledKernel})
+        # key -> (positions of the tensor arguments, their device index, {alignment tuple: CompiledKernel or
+        # _DescLaunch})
         self.compiled: dict = {}
 
     def __call__(self, key, grid, args, **options) -> None:
@@ -179,7 +182,73 @@ class FastLauncher:
                 entry = self.compiled[key] = (ptrs, device.index or 0, {})
                 if len(self.compiled) > PLAN_CACHE_SIZE:
                     self.compiled.pop(next(iter(self.compiled)))
-            entry[2][tuple(args[i].data_ptr() & 15 == 0 for i in ptrs)] = k
+            entry[2][tuple(args[i].data_ptr() & 15 == 0 for i in ptrs)] = _DescLaunch.wrap(k)
+
+
+class _DescLaunch:
+    """A compiled kernel with TMA descriptor arguments, launched without re-encoding an unchanged descriptor.
+
+    Why: Triton 3.6's launcher (the GPU machine's) turns every descriptor argument into a CUtensorMap in Python on
+    every launch (backends/nvidia/driver.py, wrap_handle_tensordesc: make_tensordesc_arg, then cuTensorMapEncode):
+    about 12 us of a Gluon dense call's host time on that machine's CPU for its four descriptors
+    (bench/host_profile.py). The wrappers build a descriptor once per address (the plans keep them) and never change
+    one, so its encoding is kept beside it, per argument position, and the rest of the launch is Triton's own C
+    launcher with what `wrap_handle_tensordesc` would have passed it. Only where the launcher is exactly that
+    wrapper (its closure holds `launcher`, `tensordesc_indices`, `tensordesc_meta`; no scratch buffers); anything
+    else (Triton 3.9 encodes descriptors in C++) is left to `compiled.run`."""
+
+    def __init__(self, k, raw, metas: dict, encode):
+        self.function, self.packed_metadata = k.function, k.packed_metadata
+        self.coop, self.pdl = k.run.launch_cooperative_grid, k.run.launch_pdl
+        self.raw, self.metas, self.encode = raw, metas, encode
+        # descriptor position -> (weak reference to the descriptor, its encoded arguments): weak, so that an entry
+        # outliving its plan keeps no query or cache tensor alive
+        self.last: dict = {}
+
+    @staticmethod
+    def wrap(k):
+        """k itself, or a _DescLaunch when k's launcher is Triton 3.6's descriptor wrapper."""
+        run = getattr(k, "run", None)
+        inner = getattr(run, "launch", None)
+        code = getattr(inner, "__code__", None)
+        if code is None or not getattr(inner, "__closure__", None) or sorted(code.co_freevars) != [
+                "launcher", "tensordesc_indices", "tensordesc_meta"]:
+            return k
+        if getattr(run, "global_scratch_size", 1) or getattr(run, "profile_scratch_size", 1):
+            return k
+        try:
+            from triton.backends.nvidia import driver as nv
+        except ImportError:
+            return k
+        encode = getattr(nv, "make_tensordesc_arg", None)
+        if getattr(nv, "_BASE_ARGS_FORMAT_LEN", None) != 13 or encode is None:  # grid 3, stream, function, coop,
+            return k                                                             # pdl, 2 scratch, 4 metadata/hooks
+        cells = dict(zip(code.co_freevars, (c.cell_contents for c in inner.__closure__)))
+        positions = sorted(cells["tensordesc_indices"])
+        metas = cells["tensordesc_meta"] or [None] * len(positions)
+        return _DescLaunch(k, cells["launcher"], dict(zip(positions, metas)), encode)
+
+    def run(self, g0, g1, g2, stream, function, packed_metadata, launch_metadata, enter, exit_, *args) -> None:
+        final, start = [], 0
+        for pos, meta in self.metas.items():
+            desc = args[pos]
+            kept = self.last.get(pos)
+            if kept is None or kept[0]() is not desc:
+                kept = self.last[pos] = (_weak(desc), self.encode(desc, meta))
+            final.extend(args[start:pos])
+            final.extend(kept[1])
+            start = pos + 1
+        final.extend(args[start:])
+        self.raw(g0, g1, g2, stream, function, self.coop, self.pdl, None, None, packed_metadata, launch_metadata,
+                 enter, exit_, *final)
+
+
+def _weak(obj):
+    """A weak reference to obj, or (obj cannot have one) a callable returning None: never reused."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: None
 
 
 _KNOBS = []

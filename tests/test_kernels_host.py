@@ -211,6 +211,66 @@ def test_fast_launcher_reuses_the_compiled_kernel_and_respecialises_on_alignment
     assert len(slow) == 4
 
 
+def _fake_36_kernel(raw, positions, metas, scratch=0):
+    """A compiled kernel whose launcher has Triton 3.6's shape: run.launch is wrap_handle_tensordesc's `inner`, a
+    closure over the C launcher, the descriptor positions and their metadata."""
+    def wrap(launcher, tensordesc_indices, tensordesc_meta):
+        def inner(*args):
+            return launcher, tensordesc_indices, tensordesc_meta
+        return inner
+
+    class Run:
+        launch = wrap(raw, set(positions), metas)
+        global_scratch_size = profile_scratch_size = scratch
+        launch_cooperative_grid, launch_pdl = False, True
+
+    class Compiled:
+        function, packed_metadata, run = "fn", "meta", Run()
+    return Compiled()
+
+
+def test_tma_descriptors_are_encoded_once_per_descriptor_under_triton_36s_launcher(monkeypatch):
+    """Triton 3.6 encodes every TMA descriptor argument in Python on every launch; _DescLaunch keeps each one's
+    encoding (by identity, weakly) and calls the C launcher with what Triton's wrapper would pass it: 13 leading
+    arguments (grid, stream, function, cooperative, pdl, two scratch pointers, metadata, three hooks), then the
+    kernel's with each descriptor replaced by its encoding."""
+    from triton.backends.nvidia import driver as nv
+
+    encoded = []
+
+    def encode(desc, meta):
+        encoded.append((desc.name, meta))
+        return [f"map:{desc.name}", 64, 1]
+
+    monkeypatch.setattr(nv, "_BASE_ARGS_FORMAT_LEN", 13, raising=False)
+    monkeypatch.setattr(nv, "make_tensordesc_arg", encode)
+    calls = []
+
+    class Desc:
+        def __init__(self, name):
+            self.name = name
+
+    d0, d2 = Desc("q"), Desc("kv")
+    k = launch._DescLaunch.wrap(_fake_36_kernel(lambda *a: calls.append(a), [0, 2], ["m0", "m2"]))
+    assert isinstance(k, launch._DescLaunch)
+    for _ in range(3):
+        k.run(1, 2, 3, 7, "fn", "meta", None, None, None, d0, 5, d2, 2.5)
+    assert encoded == [("q", "m0"), ("kv", "m2")]  # once each, not once a launch
+    assert calls[-1] == (1, 2, 3, 7, "fn", False, True, None, None, "meta", None, None, None,
+                         "map:q", 64, 1, 5, "map:kv", 64, 1, 2.5) and len(calls) == 3
+    d0b = Desc("q2")  # a new descriptor (the plan's q moved): encoded again
+    k.run(1, 2, 3, 7, "fn", "meta", None, None, None, d0b, 5, d2, 2.5)
+    assert encoded[-1] == ("q2", "m0") and calls[-1][13] == "map:q2"
+    # anything else is left to compiled.run: scratch buffers, or a launcher of another shape (Triton 3.9's)
+    plain = _fake_36_kernel(None, [0], ["m"], scratch=64)
+    assert launch._DescLaunch.wrap(plain) is plain
+    other = _fake_36_kernel(None, [0], ["m"])
+    other.run.launch = lambda *a: None
+    assert launch._DescLaunch.wrap(other) is other
+    monkeypatch.setattr(nv, "_BASE_ARGS_FORMAT_LEN", 12, raising=False)
+    assert not isinstance(launch._DescLaunch.wrap(_fake_36_kernel(None, [0], ["m"])), launch._DescLaunch)
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 
