@@ -79,7 +79,7 @@ def main() -> None:
         print(f"{name}: {per_call_us(fn):.1f} us per call")
     from triton import knobs
     print("launch hooks:", knobs.runtime.launch_enter_hook, knobs.runtime.launch_exit_hook)
-    print("direct entries:", {str(k)[:60]: len(v[1]) for k, v in _LAUNCH_MLA.compiled.items()})
+    print("direct entries:", {type(k).__name__: len(v[2]) for k, v in _LAUNCH_MLA.compiled.items()})
     print("DIRECT", launch.DIRECT, "hooks off", launch._hooks_off())
     for name in ("mla_decode(auto) (16 heads: Triton)", "mla_decode(auto) (64 heads: Gluon)",
                  "mla_decode(auto) sparse fp8-ds (64 heads: Gluon)"):

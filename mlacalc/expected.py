@@ -150,7 +150,8 @@ class KernelModel:
 
 
 # Measured on an NVIDIA H200 by `mlacalc calibrate --kernels` (reports/h200/h200.yaml and calibrate.json: copy
-# 4,249 GB/s, bf16 784 TFLOP/s, 132 SMs, 2026-12-03, eighth session; `bash bench/session_o_gpu.sh`), converted to
+# 4,251 GB/s, bf16 799 TFLOP/s, 132 SMs, 2026-12-03, tenth session, with fp8-ds DSA points; `bash
+# bench/session_u_gpu.sh`), converted to
 # fractions of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by
 # `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected
 # times the calibrated file gives. Other cards take them with sm_bandwidth (and the DSA gather rate) scaled by their
@@ -159,18 +160,18 @@ class KernelModel:
 # rows, no gathered rows). "other" (norms, cache writes, ...) is not calibrated: a stated 80% of the bandwidth and a
 # 2 us launch.
 DEFAULTS: dict[str, KernelModel] = {
-    "auto": KernelModel(bandwidth_eff=0.819, sm_bandwidth_gb_s=40.0, mma_eff=0.476, fixed_us=2.0, min_rows_per_cta=16,
-                        min_split_tokens=256, max_splits=128, ramp_us=0.5, combine_us_per_split=0.16,
-                        dequant_gelem_s=12.5, widen_group_gelem_s=10.0, small_tile_mma_eff=0.198,
-                        gather_sm_gb_s=25.0, triton_gather_tile_us=2.75),
-    "gqa": KernelModel(bandwidth_eff=0.885, sm_bandwidth_gb_s=400.0, mma_eff=0.56, fixed_us=4.0, min_rows_per_cta=16,
+    "auto": KernelModel(bandwidth_eff=0.841, sm_bandwidth_gb_s=40.0, mma_eff=0.485, fixed_us=2.0, min_rows_per_cta=16,
+                        min_split_tokens=256, max_splits=128, ramp_us=1.5, combine_us_per_split=0.14,
+                        dequant_gelem_s=12.5, widen_group_gelem_s=12.0, small_tile_mma_eff=0.202,
+                        gather_sm_gb_s=27.5, triton_gather_tile_us=2.5),
+    "gqa": KernelModel(bandwidth_eff=0.886, sm_bandwidth_gb_s=400.0, mma_eff=0.453, fixed_us=4.0, min_rows_per_cta=16,
                        min_split_tokens=256, max_splits=128, ramp_us=1.0, combine_us_per_split=0.04,
-                       small_tile_mma_eff=0.607),
-    "flashmla": KernelModel(bandwidth_eff=0.907, sm_bandwidth_gb_s=250.0, mma_eff=0.714, fixed_us=1.5,
-                            min_rows_per_cta=64, min_split_tokens=256, max_splits=48, ramp_us=0.0,
+                       small_tile_mma_eff=0.491),
+    "flashmla": KernelModel(bandwidth_eff=0.908, sm_bandwidth_gb_s=50.0, mma_eff=0.707, fixed_us=0.0,
+                            min_rows_per_cta=64, min_split_tokens=256, max_splits=48, ramp_us=0.5,
                             combine_us_per_split=0.2),
-    "gemm": KernelModel(bandwidth_eff=0.797, mma_eff=0.753, fixed_us=9.5),
-    "sdpa": KernelModel(bandwidth_eff=0.708, mma_eff=0.595, fixed_us=15.0),
+    "gemm": KernelModel(bandwidth_eff=0.819, mma_eff=0.768, fixed_us=9.5),
+    "sdpa": KernelModel(bandwidth_eff=0.709, mma_eff=0.626, fixed_us=15.0),
     "other": KernelModel(bandwidth_eff=0.8, mma_eff=0.6, fixed_us=2.0),
 }
 DEFAULT_SMS_BANDWIDTH = 4800 / 132      # GB/s per SM (datasheet) of the card the defaults were measured on
