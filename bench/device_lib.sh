@@ -46,11 +46,35 @@ calibrate_validate_bench() {  # $1: calibrate seconds; $2, $3: the run's second 
   finish_flashmla_build "$W/flashmla_build.log" "$LOG"
   calibrate_kernels "$1" "$LOG"
   validate_suite expected "$OUT/h200.yaml" $(( $2 - SECONDS )) "$W" "$LOG"
-  local left=$(( $3 - SECONDS ))
-  echo "== bench kernels --peers (budget ${left} s)" | tee -a "$LOG"
-  timeout "$left" mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1
-  echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
+  bench_peers $(( $3 - SECONDS ))
   grep -A12 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+}
+
+bench_peers() {        # $1: seconds. `mlacalc bench kernels --peers` into $OUT/kernels.json (FlashMLA on the path)
+  echo "== bench kernels --peers (budget $1 s)" | tee -a "$LOG"
+  timeout "$1" mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1
+  echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
+}
+
+kernel_gpu_tests() {   # $1: seconds. The MLA, Gluon and sparse GPU tests into $OUT/pytest.txt; sets $tested to
+  # pytest's exit status
+  timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla or sparse or gluon" tests/test_kernels_gpu.py \
+    > "$OUT/pytest.txt" 2>&1
+  tested=$?
+  echo "pytest exit $tested at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
+}
+
+calibrate_then_validate() {  # $1: calibrate seconds; $2: the run's second by which validate must end.
+  # calibrate_kernels, validate_suite expected against that calibration, the accuracy table on the log
+  calibrate_kernels "$1" "$LOG"
+  validate_suite expected "$OUT/h200.yaml" $(( $2 - SECONDS )) "$W" "$LOG"
+  grep -A14 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+}
+
+host_profile_step() {  # $1: seconds; $2: lines of it onto the log. bench/host_profile.py into $OUT/host_profile.txt
+  timeout "$1" python3 bench/host_profile.py > "$OUT/host_profile.txt" 2>&1
+  echo "host_profile exit $? at ${SECONDS} s" | tee -a "$LOG"
+  head -"$2" "$OUT/host_profile.txt" | tee -a "$LOG"
 }
 
 install_project() {    # $1: install log; $2: run log (optional). The working tree as an editable install; on failure

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import cProfile
 import pstats
+import sys
 import time
 
 import torch
@@ -51,7 +52,10 @@ def profile(name, fn, n=200, top=25) -> None:
     pstats.Stats(pr).sort_stats("tottime").print_stats(top)
 
 
-def main() -> None:
+def main() -> int:
+    if not torch.cuda.is_available():
+        print("host_profile: needs a CUDA GPU", file=sys.stderr)
+        return 2
     B, C = 8, 4096
     dev = torch.device("cuda")
     kv = torch.randn(B, C, 576, dtype=torch.bfloat16, device=dev)
@@ -84,7 +88,8 @@ def main() -> None:
     for name in ("mla_decode(auto) (16 heads: Triton)", "mla_decode(auto) (64 heads: Gluon)",
                  "mla_decode(auto) sparse fp8-ds (64 heads: Gluon)"):
         profile(name, calls[name])
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

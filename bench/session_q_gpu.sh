@@ -10,14 +10,8 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-timeout 200 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla or sparse or gluon" tests/test_kernels_gpu.py \
-  > "$OUT/pytest.txt" 2>&1
-echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
+kernel_gpu_tests 200
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-echo "== bench kernels --peers" | tee -a "$LOG"   # first of the closing steps: the issue's figures survive a cut run
-timeout 120 mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1
-echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
-calibrate_kernels 150 "$LOG"
-validate_suite expected "$OUT/h200.yaml" $(( 570 - SECONDS )) "$W" "$LOG"
-grep -A12 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+bench_peers 120   # first of the closing steps: the issue's figures survive a cut run
+calibrate_then_validate 150 570
 echo "total ${SECONDS} s"

@@ -13,14 +13,10 @@ set -u
 begin_run || exit 1
 check_sparse_gluon
 [ "$checked" = 0 ] || { echo "sparse check failed: nothing timed"; exit 1; }
-timeout 200 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla or sparse or gluon" tests/test_kernels_gpu.py \
-  > "$OUT/pytest.txt" 2>&1
-echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
+kernel_gpu_tests 200
 timeout 120 python3 bench/ab_sparse_gluon.py --out "$OUT/ab_sparse.json" --base _ab_base_sparse --no-triton 2>&1 \
   | tail -4 | tee -a "$LOG"
 echo "ab sparse exit ${PIPESTATUS[0]} at ${SECONDS} s" | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-echo "== bench kernels --peers" | tee -a "$LOG"
-timeout $(( 575 - SECONDS )) mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1
-echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
+bench_peers $(( 575 - SECONDS ))
 echo "total ${SECONDS} s"

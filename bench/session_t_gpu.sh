@@ -8,12 +8,8 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout 280 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla or sparse or gluon" tests/test_kernels_gpu.py \
-  > "$OUT/pytest.txt" 2>&1
-echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
-timeout 90 python3 bench/host_profile.py > "$OUT/host_profile.txt" 2>&1
-echo "host_profile exit $? at ${SECONDS} s" | tee -a "$LOG"
-head -16 "$OUT/host_profile.txt" | tee -a "$LOG"
-validate_suite expected reports/h200/h200.yaml $(( 560 - SECONDS )) /tmp/mlacalc-run "$LOG"
+kernel_gpu_tests 280
+host_profile_step 90 16
+validate_suite expected reports/h200/h200.yaml $(( 560 - SECONDS )) "$W" "$LOG"
 grep -A14 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
 echo "total ${SECONDS} s"

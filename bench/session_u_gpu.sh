@@ -21,14 +21,8 @@ echo "pytest exit $rc at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$
 if [ "$rc" != 0 ]; then  # a direct launch went wrong: the figures below through Triton's own launch path
   export MLACALC_DIRECT_LAUNCH=0; echo "MLACALC_DIRECT_LAUNCH=0 for the rest of the run" | tee -a "$LOG"
 fi
-timeout 60 python3 bench/host_profile.py > "$OUT/host_profile.txt" 2>&1
-echo "host_profile exit $? at ${SECONDS} s" | tee -a "$LOG"
-head -12 "$OUT/host_profile.txt" | tee -a "$LOG"
+host_profile_step 60 12
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-echo "== bench kernels --peers" | tee -a "$LOG"
-timeout 120 mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1
-echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
-calibrate_kernels 150 "$LOG"
-validate_suite expected "$OUT/h200.yaml" $(( 575 - SECONDS )) "$W" "$LOG"
-grep -A14 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
+bench_peers 120
+calibrate_then_validate 150 575
 echo "total ${SECONDS} s"

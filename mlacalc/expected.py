@@ -384,10 +384,9 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     splits = choose_splits(units, slots, sms=sms, min_tokens=SPARSE_MIN_SPLIT, max_splits=128,
                            token_bytes=shape.key_bytes, tile_keys=SPARSE_TILE_KEYS,
                            partial_bytes_per_split=shape.seqs * shape.rows * shape.out_dv * 8)
-    cap = SPARSE_MAX_SLOTS
     per = math.ceil(math.ceil(slots / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
-    if per > cap:                 # plan_splits(num_splits=ceil(slots / cap)): whole tiles a split, recounted
-        per = math.ceil(math.ceil(slots / math.ceil(slots / cap)) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
+    if per > SPARSE_MAX_SLOTS:    # plan_splits(num_splits=ceil(slots / cap)): whole tiles a split, recounted
+        per = math.ceil(math.ceil(slots / math.ceil(slots / SPARSE_MAX_SLOTS)) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
         splits = math.ceil(slots / per)
     return SplitPlan(units * splits, slots / splits, splits)
 
