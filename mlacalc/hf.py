@@ -8,10 +8,15 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   RoPE), ``glm4_moe`` (GLM-4.5/4.6: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
   (one LayerNorm per parallel block), ``cohere2`` (Command R7B, Command A: Cohere's parallel block with three
   sliding-window layers to one global), ``internlm2``, ``stablelm``, ``starcoder2``, ``minicpm``, ``deepseek``
-  (DeepSeek-MoE, MHA), ``seed_oss`` (Seed-OSS: Llama with q/k/v biases, ``attention_out_bias``);
+  (DeepSeek-MoE, MHA), ``seed_oss`` (Seed-OSS: Llama with q/k/v biases, ``attention_out_bias``), ``olmo3`` (OLMo-2's
+  block with ``layer_types``: three 4096-token sliding layers to one global), ``apertus`` (Apertus: q/k norms and a
+  non-gated xIELU MLP, ``up_proj``/``down_proj`` only), ``exaone4`` (EXAONE-4.0: q/k norms, post-norms, and
+  ``sliding_window_pattern`` as every N-th layer global or as a string of ``L``/``G`` per layer);
 - text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
-  ``qwen3_vl_moe``: read as the family they rename (:data:`ALIASES`);
+  ``qwen3_vl_moe``, ``glm4v_moe`` (GLM-4.5V: ``glm4v_moe_text`` is GLM-4.5-Air's decoder with M-RoPE), the
+  ``text_config`` of any other wrapper (``kimi_k25``: a ``kimi_k2``/``deepseek_v3`` decoder; ``mistral3`` around
+  ``deepseek_v3``): read as the family they rename (:data:`ALIASES`) or as the inner ``model_type``;
 - MLA: ``deepseek_v2``, ``deepseek_v3``, ``kimi_k2``, ``minicpm3``; DSA (MLA plus the lightning indexer):
   ``deepseek_v32``, ``glm_moe_dsa``;
 - hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet), ``kimi_linear`` (KDA and MLA).
@@ -19,9 +24,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: ``longcat_flash``'s two attention
-blocks per layer, the Mamba layers of ``jamba``/``nemotron_h``/``falcon_h1``/``granitemoehybrid``/``bamba``/``zamba2``,
-the short convolutions of ``lfm2``/``lfm2_moe``): their per-sequence SSM state is not sized, and no Mamba layer is
-ever counted as an attention layer.
+blocks per layer, the Mamba layers of ``jamba``/``nemotron_h``/``falcon_h1``/``granitemoehybrid``/``bamba``/``zamba2``
+(their per-sequence SSM state is not sized, and no Mamba layer is ever counted as an attention layer), the short
+convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared layers (``gemma3n_text``), Nemotron-NAS's per-layer
+``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``), MiniMax-M1's lightning attention
+(``minimax_m1``), Hunyuan-A13B's per-layer MoE lists (``hunyuan_v1_moe``), ERNIE-4.5's MoE keys
+(``ernie4_5_moe``)). A wrapper's ``text_config`` is refused the same way by its own ``model_type``.
 
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
@@ -61,8 +69,9 @@ FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2"}
 
 # text decoders that are another family's decoder under a new name: same modules, same keys
 # (transformers: Qwen2_5_VLTextConfig, Qwen3VLTextConfig, Qwen3VLMoeTextConfig, Ministral3Config)
+# (Glm4vMoeTextConfig: Glm4MoeConfig's keys, attention with q/k/v biases, partial RoPE; only the RoPE is M-RoPE)
 ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text": "qwen3",
-           "qwen3_vl_moe_text": "qwen3_moe", "ministral3": "mistral"}
+           "qwen3_vl_moe_text": "qwen3_moe", "ministral3": "mistral", "glm4v_moe_text": "glm4_moe"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -90,12 +99,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "smollm3": {"tie_word_embeddings": True},
     # Starcoder2Config passes no tie_word_embeddings (PretrainedConfig's True) and has use_bias=True
     "starcoder2": {"tie_word_embeddings": True, "use_bias": True},
+    # Exaone4Config(sliding_window=4096, sliding_window_pattern=4, tie_word_embeddings=False)
+    "exaone4": {"sliding_window_pattern": 4},
+    # ApertusConfig(qk_norm=True, hidden_act="xielu", tie_word_embeddings=False)
+    "apertus": {"qk_norm": True},
 }
 
 CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
-                "deepseek", "seed_oss"}
+                "deepseek", "seed_oss", "olmo3", "apertus", "exaone4"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
@@ -119,6 +132,24 @@ REFUSED = {
     "minimax": "lightning (linear) attention layers of MiniMax-Text-01 are not modelled",
     "gpt_neox": "biased LayerNorms and MLPs (and use_parallel_residual blocks) are not modelled",
     "gpt_bigcode": "learned positions with a biased, non-gated MLP are read for gpt2 only",
+    # found in the zoo audit of real configs (docs/zoo-facts.md section 6)
+    "gemma3n": "KV-shared layers (num_kv_shared_layers), AltUp, LAuReL and per-layer embeddings (Gemma-3n) are not "
+               "modelled",
+    "gemma3n_text": "KV-shared layers (num_kv_shared_layers), AltUp, LAuReL and per-layer embeddings (Gemma-3n) are "
+                    "not modelled",
+    "nemotron-nas": "per-layer block_configs (Llama-Nemotron Super/Ultra: attention skipped or linear and FFN widths "
+                    "varying layer by layer) are not modelled",
+    "deci": "per-layer attention and FFN widths (DeciLM, block_configs) are not modelled",
+    "step3_text": "Step-3's multi-matrix factorisation attention (MFA: one shared KV head, low-rank queries) is not "
+                  "modelled",
+    "step3_vl": "Step-3's multi-matrix factorisation attention (MFA: one shared KV head, low-rank queries) is not "
+                "modelled",
+    "minimax_m1": "lightning (linear) attention layers of MiniMax-M1 (attn_type_list) are not modelled",
+    "minimax_text_01": "lightning (linear) attention layers of MiniMax-Text-01 (attn_type_list) are not modelled",
+    "hunyuan_v1_moe": "per-layer MoE lists (moe_topk, moe_intermediate_size) and cross-layer attention of "
+                      "Hunyuan-A13B are not modelled",
+    "ernie4_5_moe": "ERNIE-4.5's MoE keys (moe_num_experts, moe_k, moe_num_shared_experts and the MoE layer range "
+                    "moe_layer_start_index/end_index/interval) are not read",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -257,7 +288,25 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         raise _refuse(mt, REFUSED[mt])
     if mt not in KNOWN:
         _check_generic(merged, mt)
+    if mt == "exaone4" and isinstance(merged.get("sliding_window_pattern"), str):
+        merged = _exaone_letters(merged, mt)
     return mt, _checked(merged, mt), description
+
+
+def _exaone_letters(cfg: dict, mt: str) -> dict:
+    """EXAONE-4's ``sliding_window_pattern`` as letters, one per layer and repeating (``"LLLG"``: three local layers,
+    then a global one; EXAONE-4.0's remote code, ``pattern[i % len(pattern)] == "L"``) -> ``layer_types``, unless
+    the config spells those out itself; the letters are then only checked."""
+    pattern = cfg["sliding_window_pattern"]
+    if not pattern or set(pattern) - {"L", "G"}:
+        raise SpecError(WHERE, f"model_type {mt}: sliding_window_pattern must be a whole number or letters L "
+                               f"(local) and G (global), got {_show(pattern)}")
+    out = {k: v for k, v in cfg.items() if k != "sliding_window_pattern"}
+    L = cfg.get("num_hidden_layers")
+    if out.get("layer_types") is None and _whole(L, 1) and cfg.get("sliding_window"):
+        out["layer_types"] = ["sliding_attention" if pattern[i % len(pattern)] == "L" else "full_attention"
+                              for i in range(L)]
+    return out
 
 
 def max_position_embeddings(cfg: dict) -> int | None:
@@ -328,9 +377,10 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         return ["sliding" if i >= first else "full" for i in range(L)], None
     if mt == "gemma2":
         return ["full" if i % 2 else "sliding" for i in range(L)], 2
-    if mt in ("gemma3_text", "cohere2"):
-        # every n-th layer global (Gemma3TextConfig, Cohere2Config: layer i is full iff (i + 1) % n == 0); Cohere2
-        # configs re-saved by newer transformers spell it _sliding_window_pattern (and carry layer_types, read above)
+    if mt in ("gemma3_text", "cohere2", "exaone4"):
+        # every n-th layer global (Gemma3TextConfig, Cohere2Config, Exaone4Config: layer i is full iff
+        # (i + 1) % n == 0); Cohere2 configs re-saved by newer transformers spell it _sliding_window_pattern (and
+        # carry layer_types, read above)
         n = int(cfg.get("sliding_window_pattern") or cfg.get("_sliding_window_pattern") or 4)
         return ["full" if (i + 1) % n == 0 else "sliding" for i in range(L)], n
     max_pos = cfg.get("max_position_embeddings")
@@ -399,7 +449,7 @@ O_BIAS_FLAG = {"seed_oss": "attention_out_bias"}
 ALL_BIAS_FLAG = {"falcon": "bias", "internlm2": "bias", "starcoder2": "use_bias"}
 # config flags of a q/k norm with weights (Llama-4's use_qk_norm is a weightless L2 norm, so not read there)
 QK_NORM_FLAG = {"glm4_moe": "use_qk_norm", "minimax_m2": "use_qk_norm", "cohere": "use_qk_norm",
-                "stablelm": "qk_layernorm"}
+                "stablelm": "qk_layernorm", "apertus": "qk_norm"}
 
 
 def _conventional(cfg: dict, mt: str) -> dict:
@@ -434,9 +484,11 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["qkv_bias"] = a["o_bias"] = True
     if mt in O_BIAS_FLAG and cfg.get(O_BIAS_FLAG[mt]) is True:
         a["o_bias"] = True
-    if mt == "seed_oss" and cfg.get("mlp_bias"):
+    if mt in ("seed_oss", "apertus") and cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
-    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2") or \
+    # q_norm/k_norm always present: Qwen3*, Gemma-3, OLMo-2/3 (over the whole projection, counted per head),
+    # EXAONE-4 (Exaone4Attention: RMSNorm of head_dim)
+    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4") or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next":
@@ -468,6 +520,9 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if mt == "falcon":
         return {"kind": "dense", "intermediate_size": cfg.get("ffn_hidden_size") or 4 * hidden, "gated": False}
     if mt == "starcoder2":                                 # c_fc, c_proj (their biases are not counted)
+        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
+    if mt == "apertus":
+        # ApertusMLP: down_proj(xIELU(up_proj(x))), no gate: 2 d f (xIELU's two learned scalars a layer not counted)
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
     experts = cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts")
     if not experts:

@@ -92,6 +92,11 @@ SOURCES = {
     "mistral_small_3_1_24b": "https://huggingface.co/mistralai/Mistral-Small-3.1-24B-Instruct-2503/blob/main/config.json",
     "phi_4": "https://huggingface.co/microsoft/phi-4/blob/main/config.json",
     "llama_3_3_70b": "https://huggingface.co/meta-llama/Llama-3.3-70B-Instruct/blob/main/config.json",
+    # The third audit (each folder's SOURCE.md says where the keys were read; docs/zoo-facts.md section 6)
+    "olmo_3_7b": "https://huggingface.co/allenai/Olmo-3-1025-7B/blob/main/config.json",
+    "apertus_8b": "https://huggingface.co/swiss-ai/Apertus-8B-Instruct-2509/blob/main/config.json",
+    "exaone_4_0_32b": "https://huggingface.co/LGAI-EXAONE/EXAONE-4.0-32B/blob/main/config.json",
+    "glm_4_5v": "https://huggingface.co/zai-org/GLM-4.5V/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -633,6 +638,11 @@ CARDS = {
     "mistral_small_3_1_24b": (40 * 8 * 128 * 2 * 2, 24e9, 0.02),    # "24B" with the 0.4B vision tower; text 23.57B
     "phi_4": (40 * 10 * 128 * 2 * 2, 14.7e9, 0.003),                # "14B"; 14.7B on the Hub; 5120 / 40 = 128
     "llama_3_3_70b": (80 * 8 * 128 * 2 * 2, 70.6e9, 0.001),         # "70B"; 70.6B on the Hub
+    # the third audit
+    "olmo_3_7b": (32 * 32 * 128 * 2 * 2, 7.3e9, 0.001),              # MHA; "7B", 7.3B on the Hub
+    "apertus_8b": (32 * 8 * 128 * 2 * 2, 8.05e9, 0.001),             # "8B"; 8,053,338,176 in the checkpoint
+    "exaone_4_0_32b": (64 * 8 * 128 * 2 * 2, 32.0e9, 0.001),         # "30.95B without embeddings"
+    "glm_4_5v": (46 * 8 * 128 * 2 * 2, 106.852e9, 0.0001),           # the text decoder (checkpoint tensor list)
 }
 
 
@@ -814,6 +824,9 @@ BAD_CONFIGS = [
      "without linear_attn_config.full_attn_layers its layer pattern is unknown"),
     (_edited("kimi_linear_48b_a3b", linear_attn_config={"full_attn_layers": [4, "8"]}),
      "full_attn_layers must be a list of whole numbers"),
+    (_edited("exaone_4_0_32b", sliding_window_pattern="LLxG"),
+     "sliding_window_pattern must be a whole number or letters L (local) and G (global)"),
+    (_edited("exaone_4_0_32b", sliding_window_pattern=0), "sliding_window_pattern must be a whole number of at least 1"),
 ]
 
 
@@ -937,3 +950,154 @@ def test_nvfp4_tensor_group_scales_are_counted(tmp_path):
     routed = 89 * 160 * 3 * 5120 * 1536                                    # 335,963,750,400 weights
     assert weights(s).bytes.routed_experts == routed * (4 + 8 / 16) / 8 == 188_979_609_600
     assert weights(s).bytes.head == 151552 * 5120 * 2                       # ignored: bf16
+
+
+# ------------------------------------------------------------------------------------------------ the third audit
+
+
+def test_olmo3_is_read_with_its_qk_norms_and_three_sliding_layers_to_one_global():
+    """OLMo-3 (model_type olmo3) carried only keys the generic reader knows, so it was read as a plain Llama: right KV,
+    but no q/k norms. It is OLMo-2's block (Olmo3Attention: q_norm, k_norm; post-norms) with layer_types."""
+    from mlacalc.kv import kv_report
+
+    s = hf("olmo_3_7b")
+    a = s.attention
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qk_norm) == ("mha", 32, 32, 128, True)
+    assert s.layer_types == ("sliding", "sliding", "sliding", "full") and a.sliding_window == 4096
+    d = 4096
+    # q, k, v, o 4096 x 4096; gated MLP 3 x 4096 x 11008; two norms; q/k norms counted per head (2 x 128) as the
+    # spec does (the checkpoint's norm the whole projection: 2 x 4096, i.e. 32 x 7,936 = 253,952 more in all)
+    layer = 4 * d * d + 3 * d * 11008 + 2 * d + 2 * 128                         # 202,383,616
+    assert weights(s).params.total == 32 * layer + 2 * 100278 * d + d == 7_297_757_184
+    # at 32k: 8 global layers hold 32768 tokens, 24 sliding layers 4096; 32 KV heads x 128 x (K, V) x 2 bytes
+    per_layer_token = 32 * 128 * 2 * 2                                           # 16,384 B
+    assert kv_report(s, context=32768).per_sequence.total == (8 * 32768 + 24 * 4096) * per_layer_token \
+        == 5_905_580_032
+
+
+def test_apertus_mlp_has_no_gate():
+    """Apertus (ApertusMLP: down_proj(xIELU(up_proj(x)))) was refused (its auto_map, qk_norm and post_norm keys);
+    read as a gated MLP it would count 32 x 4096 x 21504 = 2.82B parameters too many."""
+    s = hf("apertus_8b")
+    a = s.attention
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_norm, s.ffn.gated) == ("gqa", 32, 8, True, False)
+    d = 4096
+    layer = 2 * d * d + 2 * d * 1024 + 2 * d * 21504 + 2 * 128 + 2 * d        # q, o; k, v; up, down; q/k; norms
+    # the checkpoint adds xIELU's two learned scalars a layer (alpha_p, alpha_n): 64 parameters
+    assert weights(s).params.total == 32 * layer + 2 * 131072 * d + d == 8_053_338_112
+
+
+def test_apertus_mlp_bias_is_refused(tmp_path):
+    with pytest.raises(SpecError, match="model_type apertus: MLP biases"):
+        load_spec(_write(tmp_path, _edited("apertus_8b", mlp_bias=True)))
+
+
+def test_exaone4_every_fourth_layer_global_and_its_card():
+    """EXAONE-4.0-32B (model_type exaone4) was refused (sliding_window_pattern unknown). Exaone4Config: layer i is
+    global iff (i + 1) % sliding_window_pattern == 0; q/k norms over head_dim; post-norms (two a layer)."""
+    from mlacalc.kv import kv_report
+
+    s = hf("exaone_4_0_32b")
+    a = s.attention
+    assert [s.layer_type(i) for i in range(8)] == ["sliding"] * 3 + ["full"] + ["sliding"] * 3 + ["full"]
+    assert (a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qk_norm, a.sliding_window) == (40, 8, 128, True, 4096)
+    d = 5120
+    layer = 2 * d * 5120 + 2 * d * 1024 + 3 * d * 27392 + 2 * d + 2 * 128       # 483,666,176
+    assert 64 * layer == 30_954_635_264                                           # the card: 30.95B w/o embeddings
+    assert weights(s).params.total == 64 * layer + 2 * 102400 * d + d == 32_003_216_384
+    per_layer_token = 8 * 128 * 2 * 2                                             # 4,096 B
+    assert kv_report(s, context=32768).per_sequence.total == (16 * 32768 + 48 * 4096) * per_layer_token \
+        == 2_952_790_016
+    assert kv_report(s, context=131072).per_sequence.total == (16 * 131072 + 48 * 4096) * per_layer_token
+
+
+@pytest.mark.parametrize("pattern", ["LLLG", "LLLGLLLG"])
+def test_exaone4_letter_pattern_is_the_same_layer_split(tmp_path, pattern):
+    """EXAONE-4's remote code (and llama.cpp, mlx, vLLM ports) spell the pattern as letters: "LLLG"."""
+    s = load_spec(_write(tmp_path, _edited("exaone_4_0_32b", sliding_window_pattern=pattern)))
+    want = hf("exaone_4_0_32b")
+    assert [s.layer_type(i) for i in range(64)] == [want.layer_type(i) for i in range(64)]
+
+
+def test_exaone4_without_a_window_is_all_global(tmp_path):
+    """EXAONE-4.0-1.2B: sliding_window null, every layer full attention."""
+    s = load_spec(_write(tmp_path, _edited("exaone_4_0_32b", sliding_window=None, sliding_window_pattern="LLLG")))
+    assert s.attention.sliding_window is None and {s.layer_type(i) for i in range(64)} == {"full"}
+
+
+def test_glm_4_5v_text_decoder_is_glm_4_5_air():
+    """GLM-4.5V's text_config (glm4v_moe_text) was refused (first_k_dense_replace unknown to the generic reader); it
+    is GLM-4.5-Air's decoder, 46 layers with q/k/v biases, partial RoPE, 128 experts top-8, and no MTP layer."""
+    s, air = hf("glm_4_5v"), hf("glm_4_5_air")
+    assert (s.attention, s.ffn, s.num_layers, s.vocab_size) == (air.attention, air.ffn, air.num_layers, air.vocab_size)
+    assert s.mtp_layers == 0 and s.max_context == 65536 and "vision tower is left out" in s.description
+    # the checkpoint's tensor list: 107,710,933,120 parameters, less 858,681,856 in the vision tower and 45 x 128
+    # e_score_correction_bias values
+    assert weights(s).params.total == 107_710_933_120 - 858_681_856 - 45 * 128 == 106_852_245_504
+
+
+@pytest.mark.parametrize("inner", ["kimi_k2", "deepseek_v3"])
+@pytest.mark.parametrize("quant_inside", [True, False])
+def test_kimi_k25_wrapper_gives_its_text_decoder(tmp_path, inner, quant_inside):
+    """Kimi-K2.5 (model_type kimi_k25) nests its K2 decoder (model_type kimi_k2, or deepseek_v3 in some copies)
+    in text_config, with the int4 compressed-tensors block inside text_config or at the top level."""
+    import json
+
+    text = json.loads((FIXTURES / "kimi_k2_thinking" / "config.json").read_text()) | {"model_type": inner}
+    quant = text.pop("quantization_config")
+    cfg = {"architectures": ["KimiK25ForConditionalGeneration"], "model_type": "kimi_k25",
+           "text_config": text | ({"quantization_config": quant} if quant_inside else {}),
+           "vision_config": {"patch_size": 14}} | ({} if quant_inside else {"quantization_config": quant})
+    s, want = load_spec(_write(tmp_path, cfg)), hf("kimi_k2_thinking")
+    assert (s.attention, s.ffn, s.num_layers, s.quantization) == (want.attention, want.ffn, want.num_layers,
+                                                                  want.quantization)
+    assert weights(s).bytes.total == weights(want).bytes.total
+    assert "kimi_k25" in s.description
+
+
+@pytest.mark.parametrize("model_type,words", [
+    ("gemma3n_text", "KV-shared layers (num_kv_shared_layers)"), ("nemotron-nas", "per-layer block_configs"),
+    ("step3_text", "Step-3's multi-matrix factorisation attention"), ("minimax_m1", "lightning (linear) attention"),
+    ("hunyuan_v1_moe", "per-layer MoE lists"), ("ernie4_5_moe", "ERNIE-4.5's MoE keys"),
+])
+def test_unmodelled_families_are_refused_by_name(tmp_path, model_type, words):
+    import json
+
+    cfg = json.loads((FIXTURES / "llama" / "config.json").read_text()) | {"model_type": model_type}
+    with pytest.raises(SpecError) as e:
+        load_spec(_write(tmp_path, cfg))
+    assert str(e.value).startswith(f"config.json: model_type {model_type}: {words}")
+
+
+def test_gemma3n_wrapper_is_refused_through_its_text_config(tmp_path):
+    cfg = {"model_type": "gemma3n", "architectures": ["Gemma3nForConditionalGeneration"],
+           "text_config": {"model_type": "gemma3n_text", "num_hidden_layers": 35, "num_kv_shared_layers": 15}}
+    with pytest.raises(SpecError, match="model_type gemma3n_text: KV-shared layers"):
+        load_spec(_write(tmp_path, cfg))
+
+
+@pytest.mark.parametrize("family,per_token,params", [
+    ("olmo_3_7b", 32 * 32 * 128 * 4, 7_297_757_184), ("apertus_8b", 32 * 8 * 128 * 4, 8_053_338_112),
+    ("exaone_4_0_32b", 64 * 8 * 128 * 4, 32_003_216_384), ("glm_4_5v", 46 * 8 * 128 * 4, 106_852_245_504),
+])
+def test_new_fixtures_through_the_cli(capsys, family, per_token, params):
+    """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
+    import json
+
+    from mlacalc.cli import main
+
+    def run(*args):
+        try:
+            main(list(args))
+        except SystemExit as e:
+            assert e.code in (0, None)
+        return json.loads(capsys.readouterr().out)
+
+    path = str(FIXTURES / family)
+    assert run("kv", path, "--context", "32k", "--json")["kv_bytes_per_token"] == per_token
+    assert run("weights", path, "--json")["params_total"] == params
+    from mlacalc.kv import kv_report
+
+    fit = run("fit", path, "--context", "32k", "--gpu", "h200", "--tp", "8", "--json")["fits"][0]
+    assert fit["model"] == family and fit["max_batch"] >= 1
+    assert fit["kv_bytes_per_seq_per_gpu"] <= kv_report(hf(family), context=32768).per_sequence.total
