@@ -195,6 +195,20 @@ def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
     return KernelModel(**out)
 
 
+def coefficient_basis(hw, backend: str) -> str:
+    """Where ``backend``'s coefficients on ``hw`` come from, and so how far to trust the expected time: measured on
+    this card (``calibrated``), the H200 defaults on a Hopper card (sm_90, or a spec naming no arch: the kernels and
+    tiles they were fitted on, scaled by bandwidth per SM), or the H200 defaults on another architecture, where other
+    kernels run (Triton, not Gluon) on other tensor cores and nothing has checked them: an estimate."""
+    if backend in dict(getattr(hw, "kernels", ()) or ()):
+        return "calibrated"
+    arch = getattr(hw, "arch", "")
+    if not arch or arch in GLUON_ARCHS:
+        return "defaults measured on an H200"
+    return (f"defaults measured on an H200 (sm_90), not calibrated on {arch}: an estimate until mlacalc calibrate "
+            f"--kernels measures this card")
+
+
 def decode_backend(backend: str, kernel: str) -> str:
     """The coefficient set of a decode core: the project's GQA kernel (kernels/triton_gqa_decode.py: small tiles, four
     programs per SM) is a different kernel from its MLA kernel, so ``auto``/``triton`` over a GQA/MHA/MQA cache read

@@ -4,6 +4,12 @@ Read from YAML (``model_specs/hardware/<name>.yaml`` or a file: ``mlacalc calibr
 from measurements). Rates are dense (no 2:4 sparsity). Decimal units, as datasheets quote them:
 GB/s = 1e9 bytes/s, TFLOP/s = 1e12 FLOP/s; memory in GiB (2**30 bytes) or bytes.
 
+Memory in the built-in specs is the total the driver reports (nvidia-smi, rocm-smi) where one was found, each file
+says which: it is what an engine can allocate from. Vendors' HBM "GB" are binary and rounded up (the H100's 80 GB
+is 81,559 MiB = 79.65 GiB, the H200's 141 GB 143,771 MiB = 140.4 GiB), so a datasheet figure with no driver
+figure is read as GiB, never as 1e9 bytes (7% less). Data-center GDDR cards keep ECC on by default and lose 1/16 of
+their memory to it (L40S: 46,068 MiB of 48 GiB).
+
 ``kernel_launch_us`` (optional, microseconds, default 0): the fixed cost of one kernel in a stream of dependent
 kernels -- launch, scheduling and completion of a kernel that does no work. Datasheets do not give it, so the
 built-in specs leave it 0 (roofline times unchanged); ``mlacalc calibrate`` measures it (a 1-element add replayed
@@ -141,9 +147,12 @@ def hardware_names() -> list[str]:
 
 # Names people type for a built-in card (the bare product name means the part clouds rent: the H100 is the SXM5
 # board, the A100 the 80 GB SXM4 one).
-ALIASES = {"h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h200-sxm": "h200", "h800-sxm": "h800", "a100": "a100-80gb",
-           "a100-80g": "a100-80gb", "a100-40g": "a100-40gb", "4090": "rtx-4090", "rtx4090": "rtx-4090",
-           "geforce-rtx-4090": "rtx-4090", "mi300": "mi300x"}
+ALIASES = {"h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-80gb": "h100-sxm", "h200-sxm": "h200",
+           "h200-141gb": "h200", "h800-sxm": "h800", "a100": "a100-80gb", "a100-80g": "a100-80gb",
+           "a100-40g": "a100-40gb", "4090": "rtx-4090", "rtx4090": "rtx-4090", "geforce-rtx-4090": "rtx-4090",
+           "5090": "rtx-5090", "rtx5090": "rtx-5090", "geforce-rtx-5090": "rtx-5090",
+           "rtx-pro-6000-blackwell": "rtx-pro-6000", "b300-sxm": "b300", "gb200-nvl72": "gb200",
+           "gb300-nvl72": "gb300", "mi300": "mi300x", "mi325": "mi325x", "mi355": "mi355x"}
 
 
 def _gpu_key(name: str) -> str:

@@ -76,8 +76,8 @@ from typing import NamedTuple
 
 from .attention import StepShape, attention_span, family, layer_groups, layer_rules, rules_span  # noqa: F401
 from .costs import ACT_BITS, OpCost, matmul
-from .expected import (PLANNERS, DecodeShape, causal_tile_waste, decode_attention_s, decode_backend,
-                       gemm_s, kernel_model, other_s, runs_gluon)
+from .expected import (PLANNERS, DecodeShape, causal_tile_waste, coefficient_basis, decode_attention_s,
+                       decode_backend, gemm_s, kernel_model, other_s, runs_gluon)
 from .errors import ArgError
 from .hardware import Hardware
 from .parallel import Parallelism
@@ -517,8 +517,7 @@ class Roofline:
     @property
     def coefficients(self) -> str:
         """Where the expected time's coefficients come from."""
-        own = dict(self.gpu.kernels or ())
-        return "calibrated" if self.kernel in own else "defaults measured on an H200"
+        return coefficient_basis(self.gpu, self.kernel)
 
     @property
     def output_tokens(self) -> int:

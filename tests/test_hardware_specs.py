@@ -8,8 +8,9 @@ from importlib import resources
 
 from mlacalc.hardware import hardware_names, load_hardware
 
-REQUIRED = {"h100-sxm", "h100-pcie", "h200", "h800", "h20", "a100-40gb", "a100-80gb", "l40s", "b200", "mi300x",
-            "rtx-4090"}
+REQUIRED = {"h100-sxm", "h100-pcie", "h100-nvl", "h200", "h200-nvl", "h800", "h20", "a100-40gb", "a100-80gb", "a10",
+            "l4", "l20", "l40s", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x", "rtx-4090", "rtx-5090",
+            "rtx-pro-6000"}
 
 
 def test_all_required_gpus_are_built_in():
@@ -47,8 +48,10 @@ def test_kernel_launch_us_is_optional_non_negative_microseconds():
 @pytest.mark.parametrize("name", hardware_names())
 def test_every_built_in_card_names_its_architecture(name):
     hw = load_hardware(name)
-    want = {"a100": "sm_80", "h1": "sm_90", "h2": "sm_90", "h8": "sm_90", "b2": "sm_100", "l4": "sm_89",
-            "rt": "sm_89", "mi": "gfx942"}
+    want = {"a100": "sm_80", "a10": "sm_86", "h1": "sm_90", "h2": "sm_90", "h8": "sm_90", "b2": "sm_100",
+            "gb2": "sm_100", "b3": "sm_103", "gb3": "sm_103", "l": "sm_89", "rtx-4": "sm_89", "rtx-": "sm_120",
+            "mi3": "gfx942", "mi355": "gfx950"}
+    want = {k: want[k] for k in sorted(want, key=len, reverse=True)}   # the longest prefix wins
     assert hw.arch == next(v for k, v in want.items() if name.startswith(k))
 
 
@@ -105,7 +108,9 @@ def test_calibrate_names_the_cards_architecture():
 @pytest.mark.parametrize("typed,name", [
     ("H100", "h100-sxm"), ("h100", "h100-sxm"), ("H100 SXM", "h100-sxm"), ("NVIDIA H100 PCIe", "h100-pcie"),
     ("h100_pcie", "h100-pcie"), ("A100", "a100-80gb"), ("A100 40GB", "a100-40gb"), ("RTX 4090", "rtx-4090"),
-    ("AMD Instinct MI300X", "mi300x"), ("B200", "b200")])
+    ("AMD Instinct MI300X", "mi300x"), ("B200", "b200"), ("h100-80gb", "h100-sxm"), ("H100 NVL", "h100-nvl"),
+    ("NVIDIA GeForce RTX 5090", "rtx-5090"), ("RTX PRO 6000 Blackwell", "rtx-pro-6000"), ("GB200 NVL72", "gb200"),
+    ("B300", "b300"), ("MI355X", "mi355x"), ("L4", "l4")])
 def test_gpu_names_as_people_type_them(typed, name):
     assert load_hardware(typed) == load_hardware(name)
 
@@ -121,3 +126,77 @@ def test_unknown_gpu_is_one_line_exit_2_and_an_alias_runs(capsys):
         main(["roofline", "llama-3.1-8b", "--gpu", "H100", "--json"])
     out, err = capsys.readouterr()
     assert e.value.code == 0 and "H100 SXM5" in out
+
+
+@pytest.mark.parametrize("name,mib", [("h100-sxm", 81_559), ("h800", 81_559), ("h200", 143_771), ("b200", 183_359),
+                                      ("a100-40gb", 40_536), ("h20", 97_871), ("l40s", 46_068), ("l20", 46_068),
+                                      ("l4", 23_034), ("a10", 23_028), ("rtx-4090", 24_564), ("rtx-5090", 32_607)])
+def test_memory_is_what_the_driver_reports_not_the_datasheet_gb(name, mib):
+    """Memory is nvidia-smi's total (the files cite each), in GiB to 2 decimals: an engine allocates from it. The L40S's
+    "48 GB" is 46,068 MiB = 44.99 GiB with ECC on (inline ECC keeps 1/16: 48 x 15/16 = 45), 6% below 48 GiB; the H100's
+    "80 GB" is 81,559 MiB = 79.65 GiB. Reading a datasheet GB as 1e9 bytes would be wrong the other way (80e9 B =
+    74.5 GiB)."""
+    assert load_hardware(name).memory_bytes == pytest.approx(mib * 2**20, abs=0.006 * 2**30)
+
+
+def test_mi300x_memory_is_rocm_smis_total():
+    assert load_hardware("mi300x").memory_bytes == pytest.approx(205_822_885_888, abs=0.006 * 2**30)  # 191.69 GiB
+
+
+def test_new_cards_rates_by_hand():
+    """Dense rates are the datasheets' sparsity figures halved (NVIDIA marks sparse figures with an asterisk):
+    H100 NVL BF16 1,671* -> 835.5, FP8 3,341* -> 1,670.5; L4 FP8 485* -> 242.5; GB200 NVL72 FP16 360 PFLOPS* over 72
+    GPUs -> 5,000* -> 2,500; HGX B300 BF16 36 PFLOPS* over 8 -> 2,250; MI355X (AMD quotes dense) BF16 2,516.6."""
+    assert load_hardware("h100-nvl").bf16_tflops == 1671 / 2 and load_hardware("h100-nvl").fp8_tflops == 3341 / 2
+    assert load_hardware("l4").fp8_tflops == 485 / 2
+    assert load_hardware("gb200").bf16_tflops == 360e3 / 72 / 2
+    assert load_hardware("b300").bf16_tflops == 36e3 / 8 / 2
+    assert load_hardware("mi355x").bf16_tflops == 2516.6 and load_hardware("mi355x").fp8_tflops == 5033.2
+    # no fp8 tensor cores on Ampere: fp8 runs at the bf16 rate (A10: 125 TFLOP/s)
+    assert load_hardware("a10").fp8_tflops == 0 and load_hardware("a10").flops_per_s(8) == 125e12
+
+
+def test_decode_floor_scales_with_one_over_bandwidth_across_cards():
+    """A memory-bound decode step's floor is its bytes / bandwidth: Llama-3.1-70B, batch 16, 8k context, TP 8 on an
+    H200 (4,800 GB/s) and a B300 (7,700 GB/s, HGX B300 datasheet) differ by 7,700 / 4,800 = 1.604 in time, the B200
+    (8,000 GB/s) by 8,000 / 4,800 = 1.667; and B200 < H200 < H100 (3,350 GB/s)."""
+    import mlacalc
+    from mlacalc import Parallelism
+
+    t = {g: mlacalc.roofline("llama-3.1-70b", g, batch=16, context="8k", parallel=Parallelism(tp=8)).time_s
+         for g in ("h100-sxm", "h200", "b200", "b300")}
+    assert t["b200"] < t["b300"] < t["h200"] < t["h100-sxm"]
+    # the comm op (interconnect) is the same on all four NVLink cards' 450/900 GB/s: compare the memory-bound ops
+    r = {g: mlacalc.roofline("llama-3.1-70b", g, batch=16, context="8k", parallel=Parallelism(tp=8))
+         for g in ("h200", "b300")}
+    mem = {g: sum(o.time_s for o in r[g].ops if o.bound == "memory") for g in r}
+    assert mem["h200"] / mem["b300"] == pytest.approx(7700 / 4800, rel=1e-6)
+
+
+def test_fits_grow_with_memory():
+    """More memory, more sequences: DeepSeek-V3 (fp8 weights, 80.64 GiB a GPU at TP 8) at 32k on 8 GPUs fits none on
+    an H100 (90% of 79.65 GiB = 71.7 GiB < 80.64), some on an H200 (140.4 GiB), more on a B200 (179.06), a B300 (270)
+    and an MI355X (288)."""
+    import mlacalc
+    from mlacalc import Parallelism
+
+    b = {g: mlacalc.fit("deepseek-v3", g, context="32k", parallel=Parallelism(tp=8)).max_batch
+         for g in ("h100-sxm", "h200", "b200", "b300", "mi355x")}
+    assert b["h100-sxm"] == 0 < b["h200"] < b["b200"] < b["b300"] < b["mi355x"]
+
+
+def test_expected_time_says_how_sure_it_is_off_hopper(capsys):
+    """The expected-time coefficients are the H200's: on a Hopper card they price the kernels they were fitted on; on
+    any other architecture (Ampere, Ada, Blackwell, AMD) other kernels run and the output says it is an estimate."""
+    import json
+
+    import mlacalc
+    from mlacalc.cli import main
+
+    assert mlacalc.roofline("llama-3.1-8b", "h100-sxm").coefficients == "defaults measured on an H200"
+    for gpu, arch in (("b200", "sm_100"), ("a100-80gb", "sm_80"), ("mi355x", "gfx950"), ("rtx-5090", "sm_120")):
+        c = mlacalc.roofline("llama-3.1-8b", gpu).coefficients
+        assert "an estimate" in c and arch in c, c
+    with pytest.raises(SystemExit):
+        main(["fit", "llama-3.1-8b", "--gpu", "l4", "--context", "4k", "--json"])
+    assert "an estimate" in json.loads(capsys.readouterr().out)["fits"][0]["decode"]["throughput_basis"]

@@ -60,7 +60,9 @@ def test_001_smaller_cache_means_bigger_batches_and_cheaper_tokens(capsys):
                "--context", "32k", "--as", "gqa:8", "--as", "mha")["fits"]
     mla, gqa, mha = fits
     assert mla["max_batch"] > gqa["max_batch"] > mha["max_batch"] == 0
-    assert mla["decode"]["tokens_per_s_per_gpu"] > 3 * gqa["decode"]["tokens_per_s_per_gpu"]
+    # 312 vs 105 tokens/s per GPU (batch 128 vs 24): 2.97x on the H200's 140.4 GiB (nvidia-smi: 143,771 MiB; at the
+    # 140 GiB it was rounded to, GQA-8 fitted batch 16 and the ratio was 3.6)
+    assert mla["decode"]["tokens_per_s_per_gpu"] > 2.5 * gqa["decode"]["tokens_per_s_per_gpu"]
 
 
 def test_001_but_under_plain_tp_the_replicated_latent_loses_to_gqa8(capsys):

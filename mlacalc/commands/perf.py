@@ -137,6 +137,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
     """Largest batch at --context and longest context at --batch on --tp GPUs, then decode speed at that batch.
     With --as, the same for the model's MHA/GQA equivalents, side by side."""
     from ..capacity import fit as compute
+    from ..expected import coefficient_basis
 
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     hw = _hw(gpu)
@@ -175,7 +176,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         cap = (f"{hw.name} x {par.tp}{' dp-attention' if dp_attention else ''}{f' EP {ep}' if ep > 1 else ''}; "
                f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable; weights {f0.weight_bits:g}-bit, "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
-               f"kernel-aware time (mlacalc.expected), floor: roofline")
+               f"kernel-aware time (mlacalc.expected; coefficients {coefficient_basis(hw, 'auto')}), "
+               f"floor: roofline")
         report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows, cap))
 
     emit(json_, payload, render)
