@@ -63,7 +63,7 @@ from dataclasses import dataclass, fields, replace
 
 from .attention import divide, family, layer_block
 from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
-from .errors import ArgError, SpecError
+from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
 from .spec import ModelSpec
 INT64_BYTES = 8    # token ids, top-k indices
@@ -90,12 +90,12 @@ class ActivationConfig:
         for name in ("micro_batch", "seq"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ArgError(name, f"must be a whole number >= 1, got {v!r}")
+                raise ArgError(name, f"must be a whole number >= 1, got {show(v)}")
         for name, v, ok in (("recompute", self.recompute, RECOMPUTE_MODES),
                             ("kernel", self.kernel, KERNELS),
                             ("convention", self.convention, CONVENTIONS)):
-            if v not in ok:
-                raise ArgError(name, f"must be one of {', '.join(ok)}, got {v!r}")
+            if not isinstance(v, str) or v not in ok:
+                raise ArgError(name, f"must be one of {', '.join(ok)}, got {show(v)}")
         if self.seq % self.cp:
             raise ArgError("seq", f"{self.seq} does not split evenly over cp {self.cp}")
         if self.sp and (self.seq // self.cp) % self.tp:
@@ -161,11 +161,15 @@ def sum_by_group(tensors: list[SavedTensor]) -> LayerActivations:
 
 def resolve_kernel(convention: str, kernel: str | None) -> str:
     """The attention kernel a run models: fused by default; the Megatron convention is eager by definition."""
+    if kernel is not None and (not isinstance(kernel, str) or kernel not in KERNELS):
+        # an empty or unknown kernel was taken for the default (``kernel or "fused"``), and under megatron for
+        # eager whatever it said: `train --attention-kernel ""` answered as if the flag were not given
+        raise ArgError("kernel", f"must be one of {', '.join(KERNELS)}, got {show(kernel)}")
     if convention == "megatron":
         if kernel == "fused":
             raise ArgError("kernel", "the megatron convention models the paper's eager attention")
         return "eager"
-    return kernel or "fused"
+    return "fused" if kernel is None else kernel
 
 
 def is_moe_layer(spec: ModelSpec, layer: int) -> bool:

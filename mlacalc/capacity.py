@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .attention import pattern
-from .errors import ArgError
+from .errors import ArgError, show
 from .hardware import Hardware
 from .kv import format_bits, kv_report
 from .parallel import Parallelism
@@ -177,13 +177,14 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     check_step_size(spec, Step("decode", 1, context, q_tokens))   # validates the numbers before the search
     Step("decode", batch, context, q_tokens)
     if isinstance(workspace_tokens, bool) or not isinstance(workspace_tokens, int) or workspace_tokens < 0:
-        raise ArgError("workspace_tokens", f"must be a whole number of at least 0, got {workspace_tokens!r}")
+        raise ArgError("workspace_tokens", f"must be a whole number of at least 0, got {show(workspace_tokens)}")
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
     ws = activation_workspace(spec, workspace_tokens, parallel.attention_tp)
     if workspace_bytes is not None:
         if finite(workspace_bytes, "workspace_bytes") < 0:
             raise ArgError("workspace_bytes", f"must be at least 0, got {workspace_bytes}")
+        finite(workspace_bytes, "workspace_bytes", maximum=2.0**60)     # an exabyte: the --workspace ceiling
         ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
     usable = gpu_mem_util * hw.memory_bytes
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's

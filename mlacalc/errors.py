@@ -24,3 +24,14 @@ class ArgError(SpecError):
     def __init__(self, argument: str, message: str):
         super().__init__(argument, message)
         self.argument = argument
+
+
+def show(value, limit: int = 40) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters. An int too long for ``repr`` (Python
+    refuses over 4,300 digits: ``Parallelism(tp=10**5000)`` raised that ValueError instead of the
+    :class:`ArgError`) is shown by its size."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"a {'negative ' if isinstance(value, int) and value < 0 else ''}number of thousands of digits"
+    return text if len(text) <= limit else text[:limit - 3] + "..."

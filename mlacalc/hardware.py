@@ -167,8 +167,19 @@ def _gpu_key(name: str) -> str:
 def load_hardware(name_or_path: str) -> Hardware:
     """A built-in GPU by name (``h100-sxm``; any case, ``H100 SXM``, and the aliases of :data:`ALIASES`) or a YAML
     file (e.g. one written by ``mlacalc calibrate``)."""
+    import os
+
     from .files import read_data
 
+    if isinstance(name_or_path, os.PathLike):
+        name_or_path = os.fspath(name_or_path)
+    if not isinstance(name_or_path, str):     # load_hardware(None) raised TypeError from pathlib
+        from .errors import ArgError, show
+
+        raise ArgError("gpu", f"expected a built-in GPU name or a path to a hardware YAML, got "
+                              f"{type(name_or_path).__name__} {show(name_or_path)}")
+    if not name_or_path.strip():
+        raise SpecError("--gpu", "is empty; give a built-in name (h100-sxm, h200, ...) or a hardware YAML")
     p = Path(name_or_path)
     try:
         p = p.expanduser()
@@ -177,6 +188,8 @@ def load_hardware(name_or_path: str) -> Hardware:
     if p.is_file():
         data = read_data(p, str(p), "json" if p.suffix == ".json" else "yaml")
         return hardware_from_dict(data, str(p))
+    if p.is_dir():
+        raise SpecError(f"--gpu {name_or_path}", "is a folder; give a hardware YAML file or a built-in name")
     names = hardware_names()
     key = _gpu_key(name_or_path)
     if key not in names:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from .attention import family, layer_block, layer_groups, tokens_held
 from .costs import KVCache
-from .errors import ArgError
+from .errors import ArgError, show
 from .parallel import Parallelism
 from .spec import Attention, ModelSpec
-from .units import dtype_bits
+from .units import MAX_COUNT, dtype_bits
 
 CACHE_MODES = ("compressed", "naive")
 
@@ -94,7 +94,11 @@ class KVReport:
 
 def _whole(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ArgError(name, f"must be a whole number of at least {minimum}, got {value!r}")
+        raise ArgError(name, f"must be a whole number of at least {minimum}, got {show(value)}")
+    # the counts' ceiling (units.MAX_COUNT): --block-size 2**64 was taken, a 4k-token sequence then holding
+    # 509,607,936 PiB; a block, context or batch of 10**400 raised OverflowError in the float arithmetic
+    if value > MAX_COUNT:
+        raise ArgError(name, f"too large: at most {MAX_COUNT:,}, got {show(value)}")
     return value
 
 

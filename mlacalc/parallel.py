@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
-from .errors import ArgError
+from .errors import ArgError, show
 
 if TYPE_CHECKING:
     from .spec import ModelSpec
@@ -56,10 +56,10 @@ class Parallelism:
         for name in DEGREES:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_RANKS:
-                raise ArgError(name, f"must be a whole number from 1 to {MAX_RANKS:,}, got {v!r}")
+                raise ArgError(name, f"must be a whole number from 1 to {MAX_RANKS:,}, got {show(v)}")
         for name in SWITCHES:
             if not isinstance(getattr(self, name), bool):
-                raise ArgError(name, f"must be true or false, got {getattr(self, name)!r}")
+                raise ArgError(name, f"must be true or false, got {show(getattr(self, name))}")
         if self.sp and self.tp == 1:
             raise ArgError("sp", "sequence parallelism splits tokens over the TP ranks: it needs tp > 1")
         if self.dp_attention and self.tp == 1:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .attention import KINDS as ATTENTION_KINDS, family
-from .errors import SpecError
-from .units import dtype_bits
+from .errors import ArgError, SpecError, show
+from .units import MAX_COUNT, dtype_bits
 FFN_KINDS = ("dense", "moe")
 
 
@@ -231,7 +231,7 @@ class ModelSpec:
     linear_attention: LinearAttention | None = _f("the linear-attention block of the linear layers", None)
     norms_per_layer: int = _f("RMSNorms of hidden_size per layer (Gemma-2/3 sandwich norms: 4)", 2, minimum=1)
     image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
-                           "choice: --image-tokens)", 0, minimum=0)
+                           "choice: --image-tokens)", 0, minimum=0, maximum=MAX_COUNT)
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,
                          minimum=0, maximum=MAX_LAYERS)
     dtypes: DTypes = _f("default dtypes", DTypes())
@@ -554,6 +554,7 @@ def _read_file(path: Path) -> dict:
 
 def raw_spec(model: str) -> dict:
     """The raw mapping for MODEL: a built-in name, a YAML/JSON spec file, or an HF config (file or folder)."""
+    model = _model_arg(model)
     if not model.strip():     # Path("") is ".", which would read the working folder's config.json unasked
         raise SpecError("MODEL", "is empty; give a built-in name (`mlacalc specs list`), a spec file or a config.json")
     try:
@@ -567,6 +568,8 @@ def raw_spec(model: str) -> dict:
         return _read_file(cfg)
     if p.is_file():
         return _read_file(p)
+    if p.exists():            # /dev/null, a FIFO, a socket: it is there, so "no such file" (said below) was wrong
+        raise SpecError(model, "not a regular file or a folder")
     names = builtin_names()
     if model in names:
         from .files import read_data
@@ -579,13 +582,51 @@ def raw_spec(model: str) -> dict:
     raise SpecError(model, f"unknown model{hint}")
 
 
+def _model_arg(model: Any) -> str:
+    """MODEL as text: a name or a path (``os.PathLike`` too). Anything else is an :class:`ArgError` naming
+    ``model``; ``load_spec(None)`` or ``load_spec(4)`` raised TypeError or AttributeError from deep inside."""
+    import os
+
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    if not isinstance(model, str):
+        raise ArgError("model", f"expected a built-in name or a path to a spec or config.json, got "
+                                f"{type(model).__name__} {show(model)}")
+    return model
+
+
+def _assignments(value: Any, name: str) -> list[str]:
+    """``--set`` assignments as a list of ``field=value`` strings (``load_spec(..., overrides=5)`` raised
+    TypeError; a bare string was split into one-letter assignments)."""
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or \
+            not all(isinstance(v, str) for v in value):
+        raise ArgError(name, f"expected a list of 'field=value' strings, got {show(value)}")
+    return list(value)
+
+
+def _check_repeats(assignments: list[str], where: str) -> None:
+    """The same field set twice in one list of overrides (``--set num_layers=2 --set num_layers=3``,
+    ``NAME@as=mha,as=mqa``) is refused, as a spec file refuses a key given twice; the last one won silently."""
+    seen: set[str] = set()
+    for item in assignments:
+        key = ".".join(p.strip() for p in item.split("=", 1)[0].split("."))
+        if "=" in item and key in seen:
+            raise SpecError(where, f"{key} given twice")
+        seen.add(key)
+
+
 def parse_model_arg(arg: str) -> tuple[str, list[str]]:
     """``deepseek-v2@dtypes.kv=6,num_layers=30`` -> (``deepseek-v2``, [assignments]): per-model overrides.
 
     ``as=mha|mqa|gqa:N`` among them converts this model's attention, like ``--as``."""
+    arg = _model_arg(arg)
     if "@" in arg and not Path(arg).exists():
         name, _, rest = arg.partition("@")
-        return name, [s for s in rest.split(",") if s]
+        local = [s for s in rest.split(",") if s]
+        _check_repeats(local, f"{name}@")
+        return name, local
     return arg, []
 
 
@@ -596,6 +637,10 @@ def load_spec(model: str, overrides: list[str] | None = None, as_attention: str 
     local = [a for a in local if not a.startswith("as=")]
     if local_as:  # NAME@as=mha: this model only, e.g. one column of `compare`
         as_attention = local_as[-1]
+    if as_attention is not None and not isinstance(as_attention, str):
+        raise ArgError("as_attention", f"expected mha, mqa or gqa:N, got {show(as_attention)}")
+    overrides = _assignments(overrides, "overrides")
+    _check_repeats(overrides, "--set")
     raw = raw_spec(name)
     if not isinstance(raw, dict):
         raise SpecError(name, f"expected a mapping at the top level, got {type(raw).__name__}")

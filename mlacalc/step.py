@@ -78,7 +78,7 @@ from .attention import StepShape, attention_span, family, layer_groups, layer_ru
 from .costs import ACT_BITS, OpCost, matmul
 from .expected import (PLANNERS, DecodeShape, causal_tile_waste, coefficient_basis, decode_attention_s,
                        decode_backend, gemm_s, kernel_model, other_s, runs_gluon)
-from .errors import ArgError
+from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
 from .spec import ModelSpec
@@ -125,12 +125,16 @@ class Step:
     q_tokens: int = 1
 
     def __post_init__(self):
-        if self.phase not in PHASES:
-            raise ArgError("phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
+        if not isinstance(self.phase, str) or self.phase not in PHASES:
+            raise ArgError("phase", f"must be one of {', '.join(PHASES)}, got {show(self.phase)}")
         for name in ("batch", "context", "q_tokens"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ArgError(name, f"must be a whole number of at least 1, got {v!r}")
+                raise ArgError(name, f"must be a whole number of at least 1, got {show(v)}")
+        if self.phase == "prefill" and self.q_tokens != 1:
+            # `roofline --phase prefill --q-tokens 4` priced the prompt and dropped the 4 without a word
+            raise ArgError("q_tokens", f"applies to decode only (a prefill step runs the whole --context prompt), "
+                                       f"got {self.q_tokens} with phase prefill")
 
     @property
     def prior(self) -> int:

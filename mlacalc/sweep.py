@@ -69,9 +69,11 @@ MAX_CONFIGURATIONS = 20_000
 
 
 def parse_list(text: str, flag: str) -> list[str]:
-    items = [s.strip() for s in str(text).split(",") if s.strip()]
-    if not items:
+    items = [s.strip() for s in str(text).split(",")]
+    if not any(items):
         raise SpecError(flag, "needs at least one value")   # flag is already the CLI's (an ArgError adds "--")
+    if not all(items):          # "1,,64" or "4k,": a value left out was dropped without a word
+        raise SpecError(flag, f"an empty value in {str(text)!r}")
     seen: set[str] = set()
     for item in items:
         if item in seen:

@@ -37,7 +37,7 @@ from .activations import (ActivationConfig, LatentVsExpanded, LayerActivations, 
                           embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded, layer_activations,
                           mtp_tensors, rope_tensors, saved_tensors, sum_by_group)
 from .attention import blocks, family
-from .errors import ArgError
+from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
 from .spec import ModelSpec
@@ -72,10 +72,11 @@ class TrainRun:
     reserve_bytes: float = DEFAULT_RESERVE_BYTES
 
     def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise ArgError("precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.zero not in ZERO_STAGES:
-            raise ArgError("zero", f"must be 0, 1, 2 or 3, got {self.zero!r}")
+        # a list or dict precision raised TypeError (unhashable) and zero=True passed as stage 1
+        if not isinstance(self.precision, str) or self.precision not in PRECISIONS:
+            raise ArgError("precision", f"must be one of {', '.join(PRECISIONS)}, got {show(self.precision)}")
+        if isinstance(self.zero, bool) or self.zero not in ZERO_STAGES:
+            raise ArgError("zero", f"must be 0, 1, 2 or 3, got {show(self.zero)}")
         finite(self.reserve_bytes, "reserve_bytes", minimum=0, maximum=2.0**60)
         if self.parallel.dp_attention:
             raise ArgError("dp_attention", "is an inference layout; training memory does not model it")

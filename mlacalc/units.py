@@ -32,7 +32,7 @@ def finite(value, name: str, minimum: float | None = None, maximum: float | None
     try:
         v = float(value)
     except OverflowError:  # an int beyond float range
-        raise SpecError(name, f"number too large ({len(str(value))} digits)") from None
+        raise SpecError(name, f"number too large ({_magnitude(value)})") from None
     if not math.isfinite(v):
         raise SpecError(name, f"must be a finite number, got {value}")
     if minimum is not None and v < minimum:
@@ -71,10 +71,24 @@ def parse_count(text: str | int, what: str = "value", minimum: int = 1, maximum:
                 raise SpecError(what, f"expected a whole number, got {text!r}")
             value = int(f)
     if value < minimum:
-        raise SpecError(what, f"must be at least {minimum}, got {value}")
+        raise SpecError(what, f"must be at least {minimum}, got {value if value > -MAX_COUNT else _magnitude(value)}")
     if value > maximum:
-        raise SpecError(what, f"too large: at most {maximum:,}, got {value:.3g}")
+        raise SpecError(what, f"too large: at most {maximum:,}, got {_magnitude(value)}")
     return value
+
+
+def _magnitude(value: int) -> str:
+    """``1.84e+19`` for a large int, or its digit count where a float cannot hold it (``10**400``: formatting it
+    with ``:g`` raised OverflowError, a traceback for ``kv_cache(spec, context=10**400)``)."""
+    try:
+        return f"{value:.3g}"
+    except OverflowError:
+        pass
+    sign = "negative " if value < 0 else ""
+    try:
+        return f"a {len(str(abs(value)))}-digit {sign}number"
+    except ValueError:       # over Python's 4,300-digit limit on int -> str
+        return f"a {sign}number of thousands of digits"
 
 
 def dtype_bits(dtype: str | int | float, what: str = "dtype") -> float:
