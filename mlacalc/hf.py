@@ -169,6 +169,11 @@ SIZES = {k: 1 for k in (
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
                "kda_layers"}
 NAME_LISTS = {"layer_types", "indexer_types"}
+# switches read as true/false: a string such as "no" or "false" was taken by truthiness (tie_word_embeddings "no"
+# tied the head, silently a different parameter count) or as false by `is True` (attention_bias "true")
+SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bias", "use_qkv_bias",
+            "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
+            "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -243,6 +248,10 @@ def _checked(cfg: dict, mt: str) -> dict:
                               any(isinstance(x, bool) or not isinstance(x, kind) for x in v)):
             what = "names" if kind is str else "whole numbers"
             raise SpecError(WHERE, f"model_type {mt}: {key} must be a list of {what}, got {_show(v)}")
+    for key in SWITCHES:
+        v = cfg.get(key)
+        if v is not None and not isinstance(v, bool):
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be true or false, got {_show(v)}")
     f = cfg.get("partial_rotary_factor")
     if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f <= 1):
         raise SpecError(WHERE, f"model_type {mt}: partial_rotary_factor must be a number from 0 to 1, got {_show(f)}")
@@ -255,6 +264,9 @@ def _checked(cfg: dict, mt: str) -> dict:
 def _text_config(cfg: dict) -> tuple[str, dict, str]:
     """(model_type of the decoder, the decoder's config with the wrapper's dtype/tie/quantization keys and the
     family defaults filled in, a description)."""
+    if cfg.get("model_type") is not None and not isinstance(cfg["model_type"], str):
+        # model_type 7 was read as the unknown family "7" (Llama-shaped), a silent guess
+        raise SpecError(WHERE, f"model_type must be a string, got {_show(cfg['model_type'])}")
     mt = str(cfg.get("model_type") or "").lower()
     archs = cfg.get("architectures") if isinstance(cfg.get("architectures"), list) else []
     if not mt:
@@ -288,6 +300,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         raise _refuse(mt, REFUSED[mt])
     if mt not in KNOWN:
         _check_generic(merged, mt)
+        # said where the spec is shown (specs show): a model_type never seen was read without a word
+        description = description or (f"model_type {mt} is not one this tool knows; read as a Llama-shaped dense "
+                                      "model (every key it carries is one a Llama config has)")
     if mt == "exaone4" and isinstance(merged.get("sliding_window_pattern"), str):
         merged = _exaone_letters(merged, mt)
     return mt, _checked(merged, mt), description
@@ -754,8 +769,13 @@ def _weight_dtype(cfg: dict, quant: dict | None, spec: dict) -> str:
         if present <= set(quant["components"]):
             return "fp8" if quant["method"].startswith("fp8") else \
                 f"int{quant['bits']}" if quant["bits"] in (4, 8) else str(quant["bits"])
-    dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16").replace("torch.", "")
-    return _DTYPE_NAMES.get(dtype, "bf16")
+    key = "torch_dtype" if cfg.get("torch_dtype") else "dtype"
+    dtype = cfg.get(key) or "bfloat16"
+    # an unknown name ("float77", or 7) was served as bf16 without a word
+    if not isinstance(dtype, str) or dtype.replace("torch.", "") not in _DTYPE_NAMES:
+        raise SpecError(WHERE, f"{key} {_show(dtype)} is not a dtype this tool reads "
+                               f"({', '.join(sorted(_DTYPE_NAMES))})")
+    return _DTYPE_NAMES[dtype.replace("torch.", "")]
 
 
 # ---------------------------------------------------------------------------------------------------------
