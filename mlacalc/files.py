@@ -206,3 +206,37 @@ def _plain(data: Any, where: str) -> Any:
             kind = type(v).__name__
             raise SpecError(at, f"unsupported YAML value of type {kind} (quote it to make it a string)")
     return root[0]
+
+
+def check_output(path: str, flag: str, folder: bool = False) -> None:
+    """Refuse, before any work, an output path that cannot be written: empty, a folder where a file goes (or a file
+    where a folder goes), a missing parent folder, no write permission. The GPU commands write their results after
+    minutes of measuring; an unwritable ``--out`` failed only then (or, for a folder, with a traceback)."""
+    import os
+    from pathlib import Path
+
+    if not isinstance(path, str) or not path.strip():
+        raise SpecError(flag, "is empty; give a path to write")
+    p = Path(path).expanduser()
+    if folder:
+        if p.exists() and not p.is_dir():
+            raise SpecError(flag, f"{path} is a file; give a folder (it is created if missing)")
+        probe = p
+        while not probe.exists():          # validate creates the missing folders
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+        if not probe.is_dir():
+            raise SpecError(flag, f"{path}: {probe} is not a folder")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise SpecError(flag, f"{path}: no permission to write in {probe}")
+        return
+    if p.is_dir():
+        raise SpecError(flag, f"{path} is a folder; give a file name")
+    parent = p.parent
+    if not parent.is_dir():
+        raise SpecError(flag, f"{path}: folder {parent} does not exist")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise SpecError(flag, f"{path}: no permission to write it")
+    if not p.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise SpecError(flag, f"{path}: no permission to write in {parent}")

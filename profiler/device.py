@@ -123,7 +123,7 @@ def require_cuda(min_free_bytes: int = 0):
         raise GPUUnavailable(f"PyTorch is not installed ({type(e).__name__}); install mlacalc[gpu]") from None
     if not torch.cuda.is_available():
         raise GPUUnavailable("no CUDA GPU is visible to PyTorch (CPU-only build or no device); "
-                             "profile, calibrate and validate need one")
+                             "profile, calibrate, validate and bench kernels need one")
     if min_free_bytes:
         free, total = torch.cuda.mem_get_info()
         if free < min_free_bytes:

@@ -109,11 +109,14 @@ def kv_format(kv_dtype: str | None) -> str | None:
 
 
 def spec_sets(sets: list[str] | None, image_tokens: int | None = None, state_dtype: str | None = None) -> list[str]:
-    """``--set`` overrides plus the ones --image-tokens and --state-dtype stand for."""
+    """``--set`` overrides plus the ones --image-tokens and --state-dtype stand for. Their values are checked here
+    under their own flag names (the spec's checks named ``image_tokens`` and ``dtypes.state``, and a YAML reading
+    took ``--state-dtype 0x10`` for 16 bits)."""
     out = list(sets or [])
     if image_tokens is not None:
-        out.append(f"image_tokens={image_tokens}")
+        out.append(f"image_tokens={count(str(image_tokens), '--image-tokens', 0)}")
     if state_dtype is not None:
+        dtype_bits(state_dtype, "--state-dtype")
         out.append(f"dtypes.state={state_dtype}")
     return out
 

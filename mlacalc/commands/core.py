@@ -67,11 +67,16 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
             set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Side-by-side KV cache and weights, with ratios to the first model."""
     ctx, b = count(context, "context"), count(batch, "batch")
+    if len(models) < 2:
+        raise SpecError("compare", f"needs two or more models (the first is the baseline), got {len(models)}")
+    images = spec_sets(None, image_tokens)         # checks --image-tokens whichever models take it
     specs = []
     for m in models:
-        extra = [] if image_tokens is None or not _has_cross(m, set_) else [f"image_tokens={image_tokens}"]
+        extra = images if images and _has_cross(m, set_) else []
         specs.append(model_spec(m, spec_sets(set_, None, state_dtype) + extra, as_))
         notes(specs[-1], ctx)
+    if images and not any(any(s.layer_type(i) == "cross" for i in range(s.num_layers)) for s in specs):
+        raise SpecError("--image-tokens", "none of the models has cross-attention layers")
     rows = compare_models(specs, ctx, b, kv_bits=kv_bits(kv_dtype, kv_bits_), kv_format=kv_format(kv_dtype))
     payload = {"context": ctx, "batch": b, "baseline": rows[0].kv.model, "models": [r.to_json() for r in rows]}
     emit(json_, payload, lambda: report.console().print(report.compare_table(rows, ctx, b)))

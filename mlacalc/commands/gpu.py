@@ -28,14 +28,23 @@ GpuOpt = Annotated[Optional[str], typer.Option(
                   "(default: h100-sxm; calibrate first for honest ceilings).")]
 
 
-def _cuda(min_free_gib: float = 1.0):
-    """torch with a usable GPU, or a one-line SpecError (exit 2)."""
+def _cuda(command: str, min_free_gib: float = 1.0):
+    """torch with a usable GPU, or a one-line SpecError (exit 2) naming ``command`` (it named ``--gpu``, a flag
+    calibrate and bench do not have and one that picks the roofline's hardware spec, not a device)."""
     from ..profiler.device import GPUUnavailable, require_cuda
 
     try:
         return require_cuda(int(min_free_gib * 2**30))
     except GPUUnavailable as e:
-        raise SpecError("gpu", str(e)) from None
+        raise SpecError(command, str(e)) from None
+
+
+def _output(path: str | None, flag: str, folder: bool = False) -> None:
+    """``--out``/``--trace`` checked before any GPU work (:func:`mlacalc.files.check_output`)."""
+    if path is not None:
+        from ..files import check_output
+
+        check_output(path, flag, folder)
 
 
 def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)],
@@ -113,7 +122,8 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
                          tp=tp, trace=trace)
         cfg.validate(spec)
         hw = load_hardware(gpu or "h100-sxm")
-        _cuda()
+        _output(trace, "--trace")
+        _cuda("profile")
         point = profile_whole_step(cfg, hw, spec=spec)
         emit(json_, point, lambda: _render_whole_step(point))
         return
@@ -122,7 +132,8 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
                       block_size=block_size, kv_dtype=kv_dtype, recompute=recompute, reps=reps, trace=trace)
     cfg.validate(spec)
     hw = load_hardware(gpu or "h100-sxm")
-    _cuda()
+    _output(trace, "--trace")
+    _cuda("profile")
     from ..profiler.device import nvml_open
     from ..profiler.run import profile_point
     from ..profiler.timing import L2Flusher
@@ -162,7 +173,7 @@ def _profile_sharded(model: str, *, phase, batch, context, kernel, layers, tp, e
     spec = cfg.load_spec()
     cfg.validate(spec)
     hw = load_hardware(gpu or "h100-sxm")
-    _cuda()
+    _cuda("profile")
     from ..profiler.run import summary_line
     from ..profiler.sharded import run_points
 
@@ -240,7 +251,14 @@ def calibrate(out: Annotated[str, typer.Option("--out", help="Hardware spec YAML
     """Measure copy bandwidth and bf16/fp16/fp8/fp32 matmul rates; write a hardware spec `--gpu FILE` accepts."""
     if isinstance(gpus, bool) or gpus < 1:
         raise SpecError("--gpus", f"must be at least 1, got {gpus}")
-    _cuda()
+    _output(out, "--out")
+    from ..hardware import load_hardware
+
+    try:
+        load_hardware(base)             # a bad --base failed only after the measurements
+    except SpecError as e:
+        raise SpecError("--base", f"{base}: {e.message}" if e.field.startswith("--gpu") else str(e)) from None
+    _cuda("calibrate")
     import torch
 
     from ..hardware import hardware_from_dict
@@ -299,7 +317,8 @@ def validate(out: Annotated[str, typer.Option("--out", help="Folder for validate
         from ..hardware import load_hardware
 
         load_hardware(gpu)  # a bad file fails before any GPU work
-    _cuda(0)  # no memory query yet: the suite measures the CUDA context's cost first, then checks the size
+    _output(out, "--out", folder=True)
+    _cuda("validate", 0)  # no memory query yet: the suite measures the CUDA context's cost first, then checks the size
     from ..profiler.device import GPUUnavailable
     from ..profiler.report import accuracy_markdown
     from ..profiler.validate import run_validate
@@ -310,7 +329,7 @@ def validate(out: Annotated[str, typer.Option("--out", help="Folder for validate
                            log=(lambda s: print(s, file=sys.stderr, flush=True)) if json_ else
                            (lambda s: print(s, flush=True)))
     except GPUUnavailable as e:
-        raise SpecError("gpu", str(e)) from None
+        raise SpecError("validate", str(e)) from None
     emit(json_, {"out": out, "accuracy": res["accuracy"], "points": len(res["points"])},
          lambda: print("\n" + accuracy_markdown(res["accuracy"])))
 
@@ -326,7 +345,8 @@ def bench_kernels(out: Annotated[str, typer.Option("--out", help="JSON file to w
                                                       "against the floor. Writes a `summary`.")] = False,
                   json_: JsonOpt = False) -> None:
     """Time every kernel over the benchmark matrix (mlacalc.kernels.bench)."""
-    _cuda()
+    _output(out, "--out")
+    _cuda("bench kernels")
     try:
         from ..kernels.bench import run_benchmark
     except ImportError as e:
