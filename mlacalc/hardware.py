@@ -94,6 +94,8 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
         if k not in known:
             near = difflib.get_close_matches(k, sorted(known), n=1)
             raise SpecError(f"{where}: {k}", "unknown field" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    if "memory_gib" in d and "memory_bytes" in d:     # memory_gib won silently, whatever memory_bytes said
+        raise SpecError(f"{where}: memory_bytes", "give memory_gib or memory_bytes, not both")
     if "memory_gib" in d:
         gib = d.pop("memory_gib")
         finite(gib, f"{where}: memory_gib", minimum=0, maximum=2.0**30)
@@ -123,6 +125,8 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
     for k in ("name", "source"):
         if k in d and not isinstance(d[k], str):
             raise SpecError(f"{where}: {k}", f"must be a string, got {d[k]!r}")
+    if not d["name"].strip():                          # every report names the GPU; a model spec refuses it too
+        raise SpecError(f"{where}: name", "may not be empty")
     if not isinstance(d.get("measured", False), bool):
         raise SpecError(f"{where}: measured", f"must be true or false, got {d['measured']!r}")
     for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops",

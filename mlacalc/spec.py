@@ -387,6 +387,9 @@ def _normalise_attention(raw: dict) -> dict:
 def _cross_checks(spec: ModelSpec) -> None:
     """Consistency rules that span fields. Each raises a one-line SpecError."""
     a, f = spec.attention, spec.ffn
+    if a.num_kv_heads > a.num_heads:
+        raise SpecError("attention.num_kv_heads", f"({a.num_kv_heads}) exceeds num_heads ({a.num_heads}): a K/V "
+                                                  "head serves one or more query heads")
     if a.num_heads % a.num_kv_heads:
         raise SpecError("attention.num_kv_heads",
                         f"num_heads ({a.num_heads}) must be divisible by num_kv_heads ({a.num_kv_heads})")

@@ -61,6 +61,11 @@ class MLA(AttentionFamily):
             raise SpecError("attention.kv_lora_rank", "is required for kind mla")
         if a.kv_shared:
             raise SpecError("attention.kv_shared", "does not apply to mla (its absorbed form already shares)")
+        if a.num_kv_heads != a.num_heads:
+            # read nowhere (the latent has no heads; decompressed, every query head has its own K/V), so
+            # `--set attention.num_kv_heads=4` on an MLA model changed no number without a word
+            raise SpecError("attention.num_kv_heads", f"does not apply to mla: decompressed, each of the "
+                            f"{a.num_heads} query heads has its own K/V head; leave it out or give {a.num_heads}")
         if self.name == "mla":                      # DSA (a subclass) owns the indexer fields
             refuse_fields(a, INDEX_FIELDS, "dsa")
 
