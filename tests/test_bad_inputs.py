@@ -189,3 +189,186 @@ def test_empty_model_name_is_refused_by_name(capsys, tmp_path, monkeypatch, mode
     (tmp_path / "config.json").write_text(open(__file__.rsplit("/", 1)[0] + "/fixtures/hf/llama/config.json").read())
     monkeypatch.chdir(tmp_path)                      # a config.json here must not be read for an empty name
     refused(capsys, "kv", model, words="MODEL: is empty")
+
+
+# --- hostile-input audit 3: inputs that passed silently, named the wrong flag, or crashed ------------------------------
+
+HF_LLAMA = __file__.rsplit("/", 1)[0] + "/fixtures/hf/llama/config.json"
+VISION = __file__.rsplit("/", 1)[0] + "/fixtures/hf/llama_3_2_11b_vision"
+
+
+@pytest.mark.parametrize("args,words", [
+    # a 2**64-token block was taken: a 4k-token sequence then held 509,607,936 PiB
+    (("kv", "deepseek-v2-lite", "--block-size", "18446744073709551616"), "--block-size: too large: at most"),
+    (("fit", "deepseek-v2-lite", "--block-size", "18446744073709551616"), "--block-size: too large: at most"),
+    # compare skipped --image-tokens for models without cross layers, so -1 passed; kv named the spec field
+    (("compare", "deepseek-v2-lite", "llama-3.1-8b", "--image-tokens", "-1"), "--image-tokens: must be at least 0"),
+    (("compare", "deepseek-v2-lite", "llama-3.1-8b", "--image-tokens", "5"),
+     "--image-tokens: none of the models has cross-attention layers"),
+    (("kv", VISION, "--image-tokens", "18446744073709551616"), "--image-tokens: too large"),
+    (("kv", VISION, "--set", "image_tokens=1125899906842625"), "image_tokens: must be at most 1,125,899,906,842,624"),
+    (("compare", "llama-3.1-8b"), "compare: needs two or more models"),        # the help says two or more
+    # --state-dtype 0x10 was read as YAML hex (16 bits); errors named dtypes.state
+    (("kv", "qwen3-next-80b-a3b", "--state-dtype", "0x10"), "--state-dtype: unknown dtype '0x10'"),
+    (("kv", "qwen3-next-80b-a3b", "--state-dtype", "0.5"), "--state-dtype: bits per element must be in [1, 64]"),
+    # the same field twice: the last one won silently
+    (("kv", "llama-3.1-8b", "--set", "num_layers=2", "--set", "num_layers=3"), "--set: num_layers given twice"),
+    (("kv", "llama-3.1-8b", "--set", "attention.num_kv_heads=8", "--set", " attention . num_kv_heads=4"),
+     "--set: attention.num_kv_heads given twice"),
+    (("compare", "llama-3.1-8b", "mistral-7b@as=mha,as=mqa"), "mistral-7b@: as given twice"),
+    (("compare", "llama-3.1-8b", "mistral-7b@num_layers=2,num_layers=3"), "mistral-7b@: num_layers given twice"),
+    # q tokens are a decode notion; prefill priced the prompt and dropped them
+    (("roofline", "llama-3.1-8b", "--phase", "prefill", "--q-tokens", "4"), "--q-tokens: applies to decode only"),
+    (("sweep", "llama-3.1-8b", "--phase", "prefill", "--q-tokens", "4"), "--q-tokens: applies to decode only"),
+    # an empty list item was dropped
+    (("sweep", "llama-3.1-8b", "--batch", "1,,64"), "--batch: an empty value in '1,,64'"),
+    (("sweep", "llama-3.1-8b", "--context", "4k,"), "--context: an empty value in '4k,'"),
+    # an empty kernel was the default; under megatron any word was eager
+    (("train", "llama-3.1-8b", "--attention-kernel", ""), "--attention-kernel: must be one of fused, eager, got ''"),
+    (("train", "llama-3.1-8b", "--convention", "megatron", "--attention-kernel", "x"),
+     "--attention-kernel: must be one of fused, eager, got 'x'"),
+    # a path that exists but is no file: "no such file"; --gpu "" and a folder: "unknown GPU"
+    (("kv", "/dev/null"), "/dev/null: not a regular file or a folder"),
+    (("roofline", "llama-3.1-8b", "--gpu", ""), "--gpu: is empty"),
+    (("roofline", "llama-3.1-8b", "--gpu", "/"), "--gpu /: is a folder"),
+])
+def test_audit3_cli_inputs_are_refused_by_flag(capsys, args, words):
+    refused(capsys, *args, words=words)
+
+
+def test_compare_image_tokens_still_reach_the_cross_model(capsys):
+    import json
+
+    seq = []
+    for extra in ([], ["--image-tokens", "1601"]):
+        code, out, _, _ = run(capsys, "compare", "llama-3.1-8b", VISION, "--json", *extra)
+        assert code == 0
+        seq.append([m["kv_bytes_per_sequence"] for m in json.loads(out)["models"]])
+    assert seq[0][0] == seq[1][0] and seq[1][1] > seq[0][1]
+
+
+def _config(tmp_path, **changes) -> str:
+    import json
+
+    d = json.load(open(HF_LLAMA))
+    d.update(changes)
+    f = tmp_path / "config.json"
+    f.write_text(json.dumps(d), encoding="utf-8")
+    return str(f)
+
+
+@pytest.mark.parametrize("changes,words", [
+    # "no" is truthy: the head was tied and the parameter count silently wrong
+    ({"tie_word_embeddings": "no"}, "tie_word_embeddings must be true or false, got 'no'"),
+    ({"attention_bias": "true"}, "attention_bias must be true or false, got 'true'"),
+    # an unknown torch_dtype was served as bf16 without a word
+    ({"torch_dtype": "float77"}, "torch_dtype 'float77' is not a dtype this tool reads"),
+    ({"torch_dtype": 7}, "torch_dtype 7 is not a dtype this tool reads"),
+    # model_type 7 was read as the unknown family "7"
+    ({"model_type": 7}, "model_type must be a string, got 7"),
+])
+def test_audit3_config_json_values_of_the_wrong_type(capsys, tmp_path, changes, words):
+    refused(capsys, "kv", _config(tmp_path, **changes), words=words)
+
+
+def test_unknown_model_type_says_how_it_was_read(capsys, tmp_path):
+    code, out, _, _ = run(capsys, "specs", "show", _config(tmp_path, model_type="frobnicator"), "--json")
+    assert code == 0 and "model_type frobnicator is not one this tool knows; read as a Llama-shaped" in out
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("args,words", [
+    # written after minutes of measuring: now refused before any GPU work
+    (("calibrate", "--out", "{tmp}"), "--out: {tmp} is a folder; give a file name"),
+    (("calibrate", "--out", "{tmp}/no/such/x.yaml"), "--out: {tmp}/no/such/x.yaml: folder {tmp}/no/such does not exist"),
+    (("calibrate", "--out", ""), "--out: is empty"),
+    (("calibrate", "--out", "{tmp}/c.yaml", "--base", "nope"), "--base: nope: unknown GPU"),
+    (("bench", "kernels", "--out", "{tmp}"), "--out: {tmp} is a folder"),
+    (("validate", "--out", "{tmp}/file.txt"), "--out: {tmp}/file.txt is a file; give a folder"),
+    (("profile", "llama-3.1-8b", "--trace", "{tmp}/no/x.json"), "--trace: {tmp}/no/x.json: folder {tmp}/no does not"),
+    # no GPU: the line named --gpu, a flag calibrate and bench do not have
+    (("calibrate", "--out", "{tmp}/c.yaml"), "calibrate: no CUDA GPU is visible"),
+    (("bench", "kernels", "--out", "{tmp}/b.json"), "bench kernels: no CUDA GPU is visible"),
+    (("validate", "--out", "{tmp}/v"), "validate: no CUDA GPU is visible"),
+    (("profile", "llama-3.1-8b"), "profile: no CUDA GPU is visible"),
+])
+def test_gpu_commands_check_outputs_first_and_name_themselves(capsys, tmp_path, no_cuda, args, words):
+    (tmp_path / "file.txt").write_text("x")
+    t = str(tmp_path)
+    refused(capsys, *[a.replace("{tmp}", t) for a in args], words=words.replace("{tmp}", t))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]      # nothing written
+
+
+# --- the Python API: bad values raise the project's error (SpecError / ArgError), never TypeError or OverflowError --
+
+def _api_cases():
+    import mlacalc
+
+    spec = "llama-3.1-8b"
+    return [
+        (lambda: mlacalc.load_spec(None), "model: expected a built-in name or a path"),         # TypeError
+        (lambda: mlacalc.load_spec(4), "model: expected a built-in name or a path"),
+        (lambda: mlacalc.kv_cache({"name": "x"}), "model: expected a built-in name or a path"),  # AttributeError
+        (lambda: mlacalc.load_spec(spec, "num_layers=2"), "overrides: expected a list of 'field=value' strings"),
+        (lambda: mlacalc.load_spec(spec, [1]), "overrides: expected a list"),
+        (lambda: mlacalc.load_spec(spec, None, 5), "as_attention: expected mha, mqa or gqa:N"),
+        (lambda: mlacalc.load_spec(spec, ["num_layers=2", "num_layers=3"]), "--set: num_layers given twice"),
+        (lambda: mlacalc.load_hardware(None), "gpu: expected a built-in GPU name"),             # TypeError
+        (lambda: mlacalc.roofline(spec, gpu={"name": "x"}), "gpu: expected a built-in GPU name"),
+        (lambda: mlacalc.train_memory(spec, precision=["mixed"]), "precision: must be one of"),  # unhashable
+        (lambda: mlacalc.train_memory(spec, kernel=""), "kernel: must be one of fused, eager"),  # taken as default
+        (lambda: mlacalc.train_memory(spec, zero=True), "zero: must be 0, 1, 2 or 3, got True"),  # taken as 1
+        (lambda: mlacalc.kv_cache(spec, context=10**400), "context: too large"),                 # OverflowError
+        (lambda: mlacalc.kv_cache(spec, block_size=10**400), "block_size: too large"),           # OverflowError
+        (lambda: mlacalc.kv_cache(spec, block_size=2**64), "block_size: too large"),             # absurd PiB
+        (lambda: mlacalc.fit(spec, workspace_tokens=10**400), "workspace_tokens: too large"),    # OverflowError
+        (lambda: mlacalc.fit(spec, workspace_bytes=1e30), "workspace_bytes: must be at most"),
+        (lambda: mlacalc.train_memory(spec, micro_batch=10**400), "micro_batch: too large"),     # OverflowError
+        (lambda: mlacalc.Parallelism(tp=10**5000), "tp: must be a whole number"),                # ValueError (repr)
+        (lambda: mlacalc.fit(spec, gpu_mem_util=10**5000), "gpu_mem_util: number too large"),    # ValueError (str)
+        (lambda: mlacalc.roofline(spec, phase="prefill", q_tokens=2), "q_tokens: applies to decode only"),
+    ]
+
+
+@pytest.mark.parametrize("i", range(len(_api_cases())))
+def test_api_bad_values_raise_spec_error(i):
+    call, words = _api_cases()[i]
+    with pytest.raises(SpecError) as e:
+        call()
+    assert words in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_api_takes_a_path_object():
+    import pathlib
+
+    import mlacalc
+
+    f = pathlib.Path(__file__).parent.parent / "model_specs" / "llama-3.1-8b.yaml"
+    assert mlacalc.load_spec(f).num_layers == 32
+
+
+@pytest.mark.parametrize("args,words", [
+    # num_kv_heads is read nowhere for MLA: --set attention.num_kv_heads=4 changed no number
+    (("kv", "deepseek-v2-lite", "--set", "attention.num_kv_heads=4"), "attention.num_kv_heads: does not apply to mla"),
+    (("kv", "llama-3.1-8b", "--set", "attention.num_kv_heads=64"),
+     "attention.num_kv_heads: (64) exceeds num_heads (32)"),      # was "num_heads (32) must be divisible by (64)"
+])
+def test_audit3_spec_fields_that_were_ignored_or_misexplained(capsys, args, words):
+    refused(capsys, *args, words=words)
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"memory_bytes": 10}, "memory_bytes: give memory_gib or memory_bytes, not both"),   # memory_gib won silently
+    ({"name": " "}, "name: may not be empty"),                                        # reports named the GPU ''
+])
+def test_audit3_hardware_file_contradictions(capsys, tmp_path, changes, words):
+    d = yaml.safe_load(open(__file__.rsplit("/", 1)[0] + "/../model_specs/hardware/h100-sxm.yaml"))
+    d.update(changes)
+    f = tmp_path / "gpu.yaml"
+    f.write_text(yaml.safe_dump(d), encoding="utf-8")
+    refused(capsys, "roofline", "llama-3.1-8b", "--gpu", str(f), words=words)
