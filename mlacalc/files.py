@@ -217,7 +217,11 @@ def check_output(path: str, flag: str, folder: bool = False) -> None:
 
     if not isinstance(path, str) or not path.strip():
         raise SpecError(flag, "is empty; give a path to write")
-    p = Path(path).expanduser()
+    p = Path(path)
+    try:
+        p = p.expanduser()
+    except RuntimeError:                   # ~nosuchuser/x: no home to expand; the path is taken as written
+        pass
     if folder:
         if p.exists() and not p.is_dir():
             raise SpecError(flag, f"{path} is a file; give a folder (it is created if missing)")

@@ -287,6 +287,7 @@ def no_cuda(monkeypatch):
     (("calibrate", "--out", "{tmp}"), "--out: {tmp} is a folder; give a file name"),
     (("calibrate", "--out", "{tmp}/no/such/x.yaml"), "--out: {tmp}/no/such/x.yaml: folder {tmp}/no/such does not exist"),
     (("calibrate", "--out", ""), "--out: is empty"),
+    (("bench", "kernels", "--out", "~nosuchuser0/x.json"), "--out: ~nosuchuser0/x.json: folder ~nosuchuser0 does not"),
     (("calibrate", "--out", "{tmp}/c.yaml", "--base", "nope"), "--base: nope: unknown GPU"),
     (("bench", "kernels", "--out", "{tmp}"), "--out: {tmp} is a folder"),
     (("validate", "--out", "{tmp}/file.txt"), "--out: {tmp}/file.txt is a file; give a folder"),
