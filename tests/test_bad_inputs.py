@@ -236,6 +236,17 @@ def test_audit3_cli_inputs_are_refused_by_flag(capsys, args, words):
     refused(capsys, *args, words=words)
 
 
+@pytest.mark.parametrize("args", [
+    ("compare", "deepseek-67b", "deepseek-v3", "--context", "999999999999", "--kv-dtype", "0"),
+    ("roofline", "deepseek-v3", "--context", "999999999999", "--kv-dtype", "0"),
+    ("fit", "deepseek-v3", "--context", "999999999999", "--gpu-mem-util", "2"),
+])
+def test_a_context_warning_does_not_precede_an_error(capsys, args):
+    """The max_position_embeddings warning was printed before the values were checked: two lines on stderr, a
+    warning and then the error (found by the CLI fuzz in random mode)."""
+    refused(capsys, *args, words="must be")
+
+
 def test_compare_image_tokens_still_reach_the_cross_model(capsys):
     import json
 

@@ -74,10 +74,11 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
     for m in models:
         extra = images if images and _has_cross(m, set_) else []
         specs.append(model_spec(m, spec_sets(set_, None, state_dtype) + extra, as_))
-        notes(specs[-1], ctx)
     if images and not any(any(s.layer_type(i) == "cross" for i in range(s.num_layers)) for s in specs):
         raise SpecError("--image-tokens", "none of the models has cross-attention layers")
     rows = compare_models(specs, ctx, b, kv_bits=kv_bits(kv_dtype, kv_bits_), kv_format=kv_format(kv_dtype))
+    for s in specs:           # after every check: a warning line before an error line broke the one-line rule
+        notes(s, ctx)
     payload = {"context": ctx, "batch": b, "baseline": rows[0].kv.model, "models": [r.to_json() for r in rows]}
     emit(json_, payload, lambda: report.console().print(report.compare_table(rows, ctx, b)))
 

@@ -85,9 +85,9 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     spec = model_spec(model, spec_sets(set_, image_tokens, state_dtype), as_)
     step = Step(phase, count(batch, "--batch"), count(context, "--context"), q_tokens)
-    notes(spec, step.context)
     r = compute(spec, _hw(gpu), step, par, mla_form=mla_form, weight_bits=_wbits(weight_dtype),
                 kv_bits=format_bits(spec, kv_format(kv_dtype)) or kv_bits(kv_dtype, kv_bits_))
+    notes(spec, step.context)     # after the checks: a warning then an error was two lines on stderr
 
     def render():
         total = r.time_s
@@ -145,11 +145,11 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
     kb = kv_bits(kv_dtype, kv_bits_)
     labels = [None] + _distinct(as_)
     sets = spec_sets(set_, image_tokens, state_dtype)
-    notes(model_spec(model, sets, None), count(context, "--context"))
     fits = [compute(model_spec(model, sets, v), hw, count(context, "--context"), par, kv_format=kv_format(kv_dtype),
                     batch=count(batch, "--batch"), weight_bits=_wbits(weight_dtype), kv_bits=kb,
                     gpu_mem_util=gpu_mem_util, workspace_tokens=count(workspace_tokens, "--workspace-tokens"),
                     workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens) for v in labels]
+    notes(model_spec(model, sets, None), count(context, "--context"))   # after the checks, as in roofline
     payload = {"fits": [f.to_json() for f in fits]}
 
     def render():
