@@ -388,6 +388,18 @@ def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_de
 
 
 @gluon.jit
+def _queue_p0_v(acc, kv_rope, kv_hi, b0, bar_p0, ph, t0, n_tiles, start, end, BLOCK_H: gl.constexpr,
+                BLOCK_N: gl.constexpr, D_HALF: gl.constexpr, SPARSE: gl.constexpr):
+    """WG1: once WG0 has handed P0 * a1 over (bar_p0), queue (P0 a1) V0_R on the accumulator (asynchronous: the
+    caller waits)."""
+    mbarrier.wait(bar_p0, ph)
+    if SPARSE:  # buffer 0 came from cp.async (seen through WG0's wait): order it before the wgmma
+        fence_async_shared()
+    _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
+    return warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
+
+
+@gluon.jit
 def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
          bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
@@ -425,29 +437,28 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         ph = i & 1
         row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
                                 PAGE_SIZE, FED)
-        # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor, then P0
-        # itself (unscaled: WG1 applies a1 to its accumulator) through buffer 0's RoPE part, whose scores are done
+        # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
         visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE)
         m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale)
         sm0.store(m_i)
         sa0.store(a0)
         mbarrier.arrive(bar_s0)
-        p = p.to(dtype)
-        _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store(p)
-        fence_async_shared()
-        mbarrier.arrive(bar_p0)
         # O_L = O_L * a0 + P0 V0_L, P0 from registers
         _zero_tail(kv_lo.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
         acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
-        acc = warpgroup_mma(gl.convert_layout(p, p_op), kv_lo.index(b0), acc, is_async=True)
+        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
+        # while that runs: WG1's softmax of t1, whose max is now the running max; hand over P0 * a1 through buffer
+        # 0's RoPE part
+        mbarrier.wait(bar_s1, ph)
+        m_i = sm1.load(row_s)
+        a1 = sa1.load(row_s)
+        _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store((p * gl.expand_dims(a1, 1)).to(dtype))
+        fence_async_shared()
+        mbarrier.arrive(bar_p0)
         acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
         _hand_back(free_lo, ready_lo, b0, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row0,
                    t0 + NUM_BUF < n_tiles, D_LAT, False, FED)
-        # WG1's softmax of t1: its max is now the running max
-        mbarrier.wait(bar_s1, ph)
-        m_i = sm1.load(row_s)
-        a1 = sa1.load(row_s)
         # O_L = O_L * a1 + P1 V1_L, P1 from buffer 1's RoPE part
         l_i = l_i * a1
         acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
@@ -512,40 +523,38 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         ph = i & 1
         row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
                                 PAGE_SIZE, FED)
-        # O_R = (O_R * a0 + P0 V0_R) * a1 + P1 V1_R: P0 V0_R (P0 from buffer 0's RoPE part, as WG0 handed it over)
-        # runs on the tensor cores while this group's softmax of t1 runs
+        # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
         mbarrier.wait(bar_s0, ph)
         m0 = sm0.load(row_s)
         a0 = sa0.load(row_s)
-        acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
-        mbarrier.wait(bar_p0, ph)
-        if SPARSE:  # buffer 0 came from cp.async (seen through WG0's wait): order it before the wgmma
-            fence_async_shared()
-        _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
-        acc = warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
-        # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
         visible = _visible(start + t1 * BLOCK_N + offs_n, last_key, end, srow, t1, SPARSE)
         m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale)
         sm1.store(m_i)
         sa1.store(a1)
         mbarrier.arrive(bar_s1)
         # hand P1 to WG0 through buffer 1's RoPE part (its scores are done)
-        p = p.to(dtype)
-        _p_tile(kv_rope, b1, BLOCK_H, BLOCK_N).store(p)
+        _p_tile(kv_rope, b1, BLOCK_H, BLOCK_N).store(p.to(dtype))
         fence_async_shared()
         mbarrier.arrive(bar_p1)
-        acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
-        _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row0,
-                   t0 + NUM_BUF < n_tiles, D_LAT, True, FED)
-        acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
+        # O_R = O_R * a0 * a1 + P1 V1_R (P1 from registers) + (P0 * a1) V0_R
+        acc = acc * gl.expand_dims(gl.convert_layout(a0 * a1, row_o), 1)
         if t1 < n_tiles:
             _zero_tail(kv_hi.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
-            acc = warpgroup_mma(gl.convert_layout(p, p_op), kv_hi.index(b1), acc, is_async=True)
+            acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
+            # while P1 V1_R runs: wait for P0 * a1 and queue (P0 a1) V0_R behind it on the same accumulator
+            acc = _queue_p0_v(acc, kv_rope, kv_hi, b0, bar_p0, ph, t0, n_tiles, start, end, BLOCK_H, BLOCK_N,
+                              D_HALF, SPARSE)
+            acc = warpgroup_mma_wait(0, deps=(acc,))
+        else:
+            acc = _queue_p0_v(acc, kv_rope, kv_hi, b0, bar_p0, ph, t0, n_tiles, start, end, BLOCK_H, BLOCK_N,
+                              D_HALF, SPARSE)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_R is done with: load tile t1 + NUM_BUF's right half into its buffer
         _hand_back(free_hi, ready_hi, b1, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row1,
                    t1 + NUM_BUF < n_tiles, D_LAT, False, FED)
+        # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
+        _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row0,
+                   t0 + NUM_BUF < n_tiles, D_LAT, True, FED)
         s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF,
                     True, SPARSE)
 
