@@ -388,18 +388,6 @@ def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_de
 
 
 @gluon.jit
-def _queue_p0_v(acc, kv_rope, kv_hi, b0, bar_p0, ph, t0, n_tiles, start, end, BLOCK_H: gl.constexpr,
-                BLOCK_N: gl.constexpr, D_HALF: gl.constexpr, SPARSE: gl.constexpr):
-    """WG1: once WG0 has handed P0 * a1 over (bar_p0), queue (P0 a1) V0_R on the accumulator (asynchronous: the
-    caller waits)."""
-    mbarrier.wait(bar_p0, ph)
-    if SPARSE:  # buffer 0 came from cp.async (seen through WG0's wait): order it before the wgmma
-        fence_async_shared()
-    _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
-    return warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
-
-
-@gluon.jit
 def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
          bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
@@ -447,18 +435,17 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         _zero_tail(kv_lo.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
         acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
         acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
-        # while that runs: WG1's softmax of t1, whose max is now the running max; hand over P0 * a1 through buffer
-        # 0's RoPE part
+        acc = warpgroup_mma_wait(0, deps=(acc,))
+        # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
+        _hand_back(free_lo, ready_lo, b0, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row0,
+                   t0 + NUM_BUF < n_tiles, D_LAT, False, FED)
+        # WG1's softmax of t1: its max is now the running max; hand over P0 * a1 through buffer 0's RoPE part
         mbarrier.wait(bar_s1, ph)
         m_i = sm1.load(row_s)
         a1 = sa1.load(row_s)
         _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store((p * gl.expand_dims(a1, 1)).to(dtype))
         fence_async_shared()
         mbarrier.arrive(bar_p0)
-        acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
-        _hand_back(free_lo, ready_lo, b0, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row0,
-                   t0 + NUM_BUF < n_tiles, D_LAT, False, FED)
         # O_L = O_L * a1 + P1 V1_L, P1 from buffer 1's RoPE part
         l_i = l_i * a1
         acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
@@ -541,17 +528,16 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
         if t1 < n_tiles:
             _zero_tail(kv_hi.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
             acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
-            # while P1 V1_R runs: wait for P0 * a1 and queue (P0 a1) V0_R behind it on the same accumulator
-            acc = _queue_p0_v(acc, kv_rope, kv_hi, b0, bar_p0, ph, t0, n_tiles, start, end, BLOCK_H, BLOCK_N,
-                              D_HALF, SPARSE)
-            acc = warpgroup_mma_wait(0, deps=(acc,))
-        else:
-            acc = _queue_p0_v(acc, kv_rope, kv_hi, b0, bar_p0, ph, t0, n_tiles, start, end, BLOCK_H, BLOCK_N,
-                              D_HALF, SPARSE)
             acc = warpgroup_mma_wait(0, deps=(acc,))
         # V1_R is done with: load tile t1 + NUM_BUF's right half into its buffer
         _hand_back(free_hi, ready_hi, b1, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row1,
                    t1 + NUM_BUF < n_tiles, D_LAT, False, FED)
+        mbarrier.wait(bar_p0, ph)
+        if SPARSE:  # buffer 0 came from cp.async (seen through WG0's wait): order it before the wgmma
+            fence_async_shared()
+        _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
+        acc = warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
+        acc = warpgroup_mma_wait(0, deps=(acc,))
         # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
         _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row0,
                    t0 + NUM_BUF < n_tiles, D_LAT, True, FED)
