@@ -97,6 +97,14 @@ class Fit:
     decode: Roofline | None       # decode step at max_batch (None when nothing fits, or when max_batch is beyond
     #                               the rows a step can be priced at: mlacalc.step.MAX_DECODE_ROWS)
     pattern: str = ""             # the attention layers in words (mlacalc.attention.pattern)
+    context_limit: int | None = None  # the longest context the model is configured for (spec.max_context: HF
+    #                               max_position_embeddings); None when the spec does not say
+
+    @property
+    def usable_context(self) -> int:
+        """Longest context at ``batch`` that both fits and the model is configured for (tokens): max_context
+        capped at context_limit. Memory past the model's limit holds more sequences, not longer ones."""
+        return min(self.max_context, self.context_limit) if self.context_limit else self.max_context
 
     @property
     def kv_budget(self) -> float:
@@ -115,7 +123,8 @@ class Fit:
                                "kv_budget": self.kv_budget},
             "workspace": self.workspace.as_dict(),
             "kv_bytes_per_seq_per_gpu": self.kv_bytes_per_seq, "max_batch": self.max_batch,
-            "batch": self.batch, "max_context": self.max_context,
+            "batch": self.batch, "max_context": self.max_context, "context_limit": self.context_limit,
+            "usable_context": self.usable_context,
             "decode": None if d is None else {
                 "throughput_basis": f"expected ({d.kernel} kernels, {d.coefficients}); *_floor: the roofline floor",
                 "batch": d.step.batch, "step_time_s": d.expected_time_s,
@@ -199,4 +208,5 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
                           analyse_attention=False)
     return Fit(model=spec.name, attention=spec.attention.kind, pattern=pattern(spec), gpu=hw, parallel=parallel, weight_bits=wbits,
                kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w, workspace=ws,
-               kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode)
+               kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
+               context_limit=spec.max_context)

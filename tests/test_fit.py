@@ -101,3 +101,20 @@ def test_cli_fit_bad_input_exit_2(args, capsys):
         main(["fit", "deepseek-v2-lite", *args])
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_longest_context_is_capped_at_the_models_limit():
+    """Llama-3.1-8B: 32 layers x 8 KV heads x 128 dims x 2 (K, V) x 2 bytes = 131,072 B a token. On an H200 one
+    sequence could hold far more than its configured 131,072 tokens (config.json max_position_embeddings), so the
+    usable context is the model's limit; at batch 64 memory binds first and the two agree."""
+    spec = load_spec("llama-3.1-8b")
+    assert spec.max_context == 131_072
+    one = fit(spec, load_hardware("h200"), 32 * 1024, batch=1)
+    per_token = 32 * 8 * 128 * 2 * 2
+    assert one.kv_bytes_per_seq == 32 * 1024 * per_token
+    assert one.max_context == int(one.kv_budget // per_token) > 131_072
+    assert one.usable_context == one.context_limit == 131_072
+    many = fit(spec, load_hardware("h200"), 32 * 1024, batch=64)
+    assert many.max_context == int(many.kv_budget // (64 * per_token)) < 131_072
+    assert many.usable_context == many.max_context
+    assert many.to_json()["usable_context"] == many.max_context and many.to_json()["context_limit"] == 131_072

@@ -123,6 +123,13 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
     emit(json_, r.to_json(), render)
 
 
+def _longest_context(f) -> str:
+    """The fit table's longest-context cell: what fits, or the model's configured limit when memory allows more."""
+    if f.usable_context < f.max_context:
+        return f"{f.usable_context:,} (model limit; memory: {f.max_context:,})"
+    return f"{f.max_context:,}"
+
+
 def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu: GpuOpt = "h100-sxm",
         tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False,
         dp_attention: DpAttnOpt = False, q_tokens: QOpt = 1,
@@ -168,7 +175,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                 row("KV budget", lambda f: fmt_bytes(max(f.kv_budget, 0))),
                 row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq)),
                 row("largest batch", lambda f: f"{f.max_batch:,}"),
-                row(f"longest context (batch {f0.batch})", lambda f: f"{f.max_context:,}"),
+                row(f"longest context (batch {f0.batch})", _longest_context),
                 row("time per token (expected)", dec(lambda d: _t(d.expected_time_per_output_token_s))),
                 row("tokens/s per GPU (expected)", dec(lambda d: f"{d.expected_tokens_per_s_per_gpu:,.0f}")),
                 row("tokens/s per GPU (floor)", dec(lambda d: f"{d.tokens_per_s_per_gpu:,.0f}")),
