@@ -99,7 +99,8 @@ class FitTable:
             t.add_row(*r)
         if width is not None:
             natural = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
-            chrome = t.padding[1] * 2 * len(columns) + len(columns) + 1  # padding, borders: an upper bound
+            n = len(columns)  # padding either side (none at the outer edges when compact), dividers, edges
+            chrome = t.padding[1] * (2 * n - (0 if t.pad_edge else 2)) + (n - 1) + (2 if t.show_edge else 0)
             spare = width - chrome - sum(mins)
             if spare >= 0 and sum(natural) + chrome > width:
                 widths = list(mins)

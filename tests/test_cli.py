@@ -295,6 +295,19 @@ def test_tables_fit_80_columns_without_cutting(capsys, monkeypatch):
             assert w in flat or w in out, (args, w)
 
 
+@pytest.mark.parametrize("columns", range(70, 141, 5))
+def test_compare_keeps_every_cell_at_any_width(capsys, monkeypatch, columns):
+    """The compact layout (no outer border) once counted the outer border's cells as chrome, left the column widths to
+    rich, and at 100 columns the last column (active parameters) and the caption were cut off."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, _ = run(capsys, "compare", "deepseek-67b", "deepseek-v2@dtypes.kv=6", "deepseek-v3", "llama-3.1-70b",
+                       "--context", "128k")
+    assert code == 0
+    for cell in ("66.59 B", "20.85 B", "36.63 B", "69.50 B", "380.00 KiB", "93.3%", "deepseek-67b"):
+        assert cell in out, (columns, cell)
+    assert "multi-token-prediction modules" in " ".join(out.split()), columns
+
+
 def test_fit_table_layouts_at_80_columns():
     """Wide tables fall back to fewer columns (constants lifted), transposed, then stacked; never cut."""
     from rich.console import Console
