@@ -587,10 +587,20 @@ def test_context_past_max_position_embeddings_warns_on_stderr(capsys):
         out, err = capsys.readouterr()
         assert e.value.code in (0, None)
         json.loads(out)  # stdout stays one JSON object
-        assert "warning: --context 8,192 exceeds the model's max_position_embeddings 4,096" in err
+        assert "warning: --context 8,192 exceeds olmo_2_7b's max_position_embeddings 4,096" in err
     with pytest.raises(SystemExit):
         main(["kv", str(FIXTURES / "olmo_2_7b"), "--context", "4k", "--json"])
     assert "warning" not in capsys.readouterr().err
+
+
+def test_context_warning_names_the_model_that_is_exceeded(capsys):
+    """compare, fit and sweep take several models; the warning said "the model's" and left the user to guess which."""
+    from mlacalc.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["compare", "deepseek-67b", "deepseek-v3", "--context", "128k", "--json"])
+    err = capsys.readouterr().err
+    assert err.strip() == "warning: --context 131,072 exceeds deepseek-67b's max_position_embeddings 4,096"
 
 
 # --------------------------------------------------------------------------- real configs of families read since

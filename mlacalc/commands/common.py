@@ -128,7 +128,7 @@ def notes(spec: ModelSpec, context: int | None = None) -> None:
               "per sequence", file=sys.stderr)
     limit = getattr(spec, "max_context", None)
     if context is not None and limit and context > limit:
-        print(f"warning: --context {context:,} exceeds the model's max_position_embeddings {limit:,}",
+        print(f"warning: --context {context:,} exceeds {spec.name}'s max_position_embeddings {limit:,}",
               file=sys.stderr)
 
 
