@@ -117,8 +117,12 @@ def cuda_to_nvml_index(index: int) -> int:
 
 def require_cuda(min_free_bytes: int = 0):
     """Return ``torch`` with a usable CUDA device, or raise :class:`GPUUnavailable` with one line."""
+    import warnings
+
     try:
-        import torch
+        with warnings.catch_warnings():  # a CPU torch without numpy warns on import: two lines before the error
+            warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+            import torch
     except Exception as e:
         raise GPUUnavailable(f"PyTorch is not installed ({type(e).__name__}); install mlacalc[gpu]") from None
     if not torch.cuda.is_available():

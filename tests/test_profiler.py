@@ -566,3 +566,23 @@ def test_gluon_is_profiled_only_where_it_runs():
                     block_size=16).validate(v3)
     with pytest.raises(SpecError, match="project's MLA kernels only"):
         PointConfig("deepseek-v3", "decode", "flashmla", 8, 4096, layers=2, kv_dtype="fp8").validate(v3)
+
+
+def test_gpu_commands_refuse_in_one_line_when_torch_warns_on_import(tmp_path, monkeypatch):
+    """A CPU torch installed without numpy warns "Failed to initialize NumPy" on import: two lines of warning
+    came before the one-line error of profile, calibrate, validate and bench kernels."""
+    import warnings
+
+    from mlacalc.profiler.device import GPUUnavailable, require_cuda
+
+    (tmp_path / "torch.py").write_text(
+        "import warnings, types\n"
+        "warnings.warn('Failed to initialize NumPy: No module named numpy', UserWarning)\n"
+        "cuda = types.SimpleNamespace(is_available=lambda: False)\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(GPUUnavailable, match="no CUDA GPU"):
+            require_cuda()
+    assert not seen
