@@ -109,6 +109,23 @@ def test_help_lists_every_command(capsys):
         assert name in out
 
 
+@pytest.mark.parametrize("command, refused", [
+    ("roofline", ["--pp", "--dp", "--cp", "--sp"]),
+    ("fit", ["--pp", "--dp", "--cp", "--sp"]),
+    ("sweep", ["--tp", "--pp", "--dp", "--cp", "--sp"]),
+])
+def test_help_leaves_out_the_degrees_a_command_refuses(capsys, command, refused):
+    """roofline, fit and sweep listed --pp, --dp, --cp, --sp (sweep: --tp) in --help with a description, and then
+    refused them; they are still accepted and refused in one line, but no longer offered."""
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and "--ep" in out and "--dp-attention" in out
+    for flag in refused:
+        assert f"{flag} " not in out, (command, flag)
+        value = [] if flag == "--sp" else ["2"]
+        code, out2, err = run(capsys, command, "deepseek-v3", flag, *value, *(["--tp", "2"] if flag == "--sp" else []))
+        assert code == 2 and err.count("\n") == 1, (command, flag, err)
+
+
 def test_unwritable_output_file_is_one_line(capsys, tmp_path):
     target = tmp_path / "missing-dir" / "sweep.html"
     code, _, err = run(capsys, "sweep", "deepseek-v2-lite", "--context", "4k", "--batch", "8", "--plot", str(target))

@@ -44,6 +44,13 @@ CpOpt = Annotated[int, typer.Option("--cp", help="Context-parallel ranks (each s
 SpOpt = Annotated[bool, typer.Option("--sp", help="Sequence parallelism over the TP ranks.")]
 DpAttnOpt = Annotated[bool, typer.Option("--dp-attention", help="Data-parallel attention: each TP rank runs all "
                                          "heads for its share of the sequences; FFN/MoE stays split.")]
+# The same flags where a command does not model the degree: accepted and refused in one line naming what it models,
+# but left out of --help (they were listed there with a description, then refused).
+TpNotOpt = Annotated[int, typer.Option("--tp", hidden=True)]
+PpNotOpt = Annotated[int, typer.Option("--pp", hidden=True)]
+DpNotOpt = Annotated[int, typer.Option("--dp", hidden=True)]
+CpNotOpt = Annotated[int, typer.Option("--cp", hidden=True)]
+SpNotOpt = Annotated[bool, typer.Option("--sp", hidden=True)]
 
 # Library argument names -> this CLI's flags, where they differ from `--` + the name with dashes.
 FLAGS = {"kernel": "--attention-kernel", "reserve_bytes": "--reserve-gib", "workspace_bytes": "--workspace",

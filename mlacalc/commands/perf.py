@@ -11,9 +11,9 @@ import typer
 from .. import report
 from ..errors import SpecError
 from ..units import dtype_bits, fmt_bytes
-from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, ImageTokensOpt,
-                     JsonOpt, KvBitsOpt, KvDtypeOpt, PpOpt, SetOpt, SpOpt, StateDtypeOpt, TpOpt, count, emit, kv_bits,
-                     kv_format, model_spec, notes, parallelism, spec_sets, where_message)
+from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpNotOpt, DpAttnOpt, DpNotOpt, EpOpt, ImageTokensOpt,
+                     JsonOpt, KvBitsOpt, KvDtypeOpt, PpNotOpt, SetOpt, SpNotOpt, StateDtypeOpt, TpNotOpt, TpOpt, count,
+                     emit, kv_bits, kv_format, model_spec, notes, parallelism, spec_sets, where_message)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU: a built-in name (h100-sxm, h200, b200, mi300x, ...) or a "
@@ -72,8 +72,8 @@ def _flops(x: float) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1", context: ContextOpt = "4k",
-             q_tokens: QOpt = 1, gpu: GpuOpt = "h100-sxm", tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1,
-             ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False, dp_attention: DpAttnOpt = False,
+             q_tokens: QOpt = 1, gpu: GpuOpt = "h100-sxm", tp: TpOpt = 1, pp: PpNotOpt = 1, dp: DpNotOpt = 1,
+             ep: EpOpt = 1, cp: CpNotOpt = 1, sp: SpNotOpt = False, dp_attention: DpAttnOpt = False,
              mla_form: MlaFormOpt = None, weight_dtype: WeightDtypeOpt = None,
              kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None, image_tokens: ImageTokensOpt = None,
              state_dtype: StateDtypeOpt = None, set_: SetOpt = None, as_: AsOpt = None,
@@ -131,7 +131,7 @@ def _longest_context(f) -> str:
 
 
 def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu: GpuOpt = "h100-sxm",
-        tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False,
+        tp: TpOpt = 1, pp: PpNotOpt = 1, dp: DpNotOpt = 1, ep: EpOpt = 1, cp: CpNotOpt = 1, sp: SpNotOpt = False,
         dp_attention: DpAttnOpt = False, q_tokens: QOpt = 1,
         weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
         gpu_mem_util: MemUtilOpt = 0.9, workspace: WorkspaceOpt = None, workspace_tokens: WorkspaceTokOpt = "8k",
@@ -193,12 +193,13 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
 def sweep(model: ModelArg,
           context: Annotated[str, typer.Option("--context", "-c", help="Contexts, comma-separated.")] = "4k,32k,128k",
           batch: Annotated[str, typer.Option("--batch", "-b", help="Batches, comma-separated.")] = "1,16,64,256",
-          gpus: Annotated[str, typer.Option("--gpus", help="GPU counts, comma-separated.")] = "1,8",
+          gpus: Annotated[str, typer.Option("--gpus", help="GPU counts, comma-separated; each is one tensor-parallel "
+                                                "group (its --tp).")] = "1,8",
           gpu: Annotated[str, typer.Option("--gpu", help="GPU kinds or files, comma-separated.")] = "h100-sxm",
           as_: Annotated[Optional[list[str]], typer.Option("--as", help="Also sweep the model with this attention "
                                                            "(mha, mqa, gqa:N). Repeatable.")] = None,
-          phase: PhaseOpt = "decode", q_tokens: QOpt = 1, tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1,
-          ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False, dp_attention: DpAttnOpt = False,
+          phase: PhaseOpt = "decode", q_tokens: QOpt = 1, tp: TpNotOpt = 1, pp: PpNotOpt = 1, dp: DpNotOpt = 1,
+          ep: EpOpt = 1, cp: CpNotOpt = 1, sp: SpNotOpt = False, dp_attention: DpAttnOpt = False,
           weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
           gpu_mem_util: MemUtilOpt = 0.9,
           fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
