@@ -20,6 +20,8 @@ def console():
 # A cell up to this long is kept whole on one line (a number with its unit, a model name); longer cells (a
 # description) wrap at spaces, and fold inside a word only where one word is longer than its column.
 _WHOLE = 20
+# A table's title and notes wrap at its width, or at this many columns when the table is narrower.
+_NOTES = 100
 
 
 def table(title: str, columns: list[str], rows: list[list[str]], caption: str | None = None) -> "FitTable":
@@ -52,23 +54,37 @@ class FitTable:
         def fits(t) -> bool:  # measured unbounded: Measurement.get caps the minimum at the width it is given
             return Measurement.get(console, options.update_width(10**6), t).minimum <= options.max_width
 
-        w = options.max_width
+        from rich.constrain import Constrain
+        from rich.text import Text
+
+        # The title and the caption are lines of their own, wrapped at the table's width or _NOTES columns, whichever
+        # is wider (never past the console): as the table's own title and caption rich wrapped them at the table's
+        # width, and a two-column table's notes came out three words a line.
+        table, caption = self._layout(fits, options.max_width)
+        width = min(options.max_width, max(_NOTES, Measurement.get(console, options, table).maximum))
+        if self.title:
+            yield Constrain(Text(self.title, style="table.title"), width)
+        yield table
+        if caption:
+            yield Constrain(Text(caption, style="table.caption"), width)
+
+    def _layout(self, fits, w: int):
+        """The first layout (see the class docstring) that fits ``w`` columns, and the caption that goes with it."""
+        from rich import box
+
         if fits(self._table(self.columns, self.rows, self.caption)):
-            yield self._table(self.columns, self.rows, self.caption, width=w)
-            return
+            return self._table(self.columns, self.rows, self.caption, width=w), self.caption
         cols, rows, caption = self._lift_constants()
         for kind in (box.HEAVY_HEAD, box.SIMPLE_HEAD):
             if fits(self._table(cols, rows, caption, kind)):
-                yield self._table(cols, rows, caption, kind, width=w)
-                return
+                return self._table(cols, rows, caption, kind, width=w), caption
         labels = [r[0] for r in rows]
         if len(set(labels)) == len(labels) and len(labels) <= 12:
             t_cols = [cols[0]] + labels
             t_rows = [[c] + [r[i] for r in rows] for i, c in enumerate(cols) if i]
             if fits(self._table(t_cols, t_rows, caption)):
-                yield self._table(t_cols, t_rows, caption, width=w)
-                return
-        yield self._stacked(cols, rows, caption)
+                return self._table(t_cols, t_rows, caption, width=w), caption
+        return self._stacked(cols, rows, caption), caption
 
     def _lift_constants(self):
         """Columns (not the first) with one value in every row of two or more, moved into the caption."""
@@ -90,8 +106,7 @@ class FitTable:
         from rich.table import Table
 
         compact = kind is box.SIMPLE_HEAD
-        t = Table(title=self.title, caption=caption, title_justify="left", caption_justify="left",
-                  box=kind or box.HEAVY_HEAD, show_edge=not compact, pad_edge=not compact)
+        t = Table(box=kind or box.HEAVY_HEAD, show_edge=not compact, pad_edge=not compact)
         mins = [_column_min(c, [r[i] for r in rows]) for i, c in enumerate(columns)]
         for i, c in enumerate(columns):
             t.add_column(c, justify="left" if i == 0 else "right", overflow="fold", min_width=mins[i])
@@ -115,8 +130,7 @@ class FitTable:
     def _stacked(self, columns: list[str], rows: list[list[str]], caption: str | None):
         from rich.table import Table
 
-        t = Table(title=self.title, caption=caption, title_justify="left", caption_justify="left",
-                  show_header=False)
+        t = Table(show_header=False)
         fields = columns[1:]
         t.add_column(overflow="fold", min_width=min(_column_min("", fields) + 2, _WHOLE))
         t.add_column(justify="right", overflow="fold", min_width=_column_min("", [c for r in rows for c in r[1:]]))

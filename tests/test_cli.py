@@ -325,6 +325,37 @@ def test_compare_keeps_every_cell_at_any_width(capsys, monkeypatch, columns):
     assert "multi-token-prediction modules" in " ".join(out.split()), columns
 
 
+def test_a_narrow_table_keeps_its_title_and_notes_on_long_lines():
+    """Title and caption wrapped at the table's width: train's two-column table printed its title as "Stored
+    activations per" / "layer, one micro-batch, one" / "GPU"."""
+    from rich.console import Console
+
+    from mlacalc import report
+
+    note = "a note of many words " * 8
+    t = report.table("Stored activations per layer, one micro-batch, one GPU", ["part", "bytes"],
+                     [["norms", "128.06 MiB"], ["total", "1.28 GiB"]], note.strip())
+    for width, widest in ((130, 100), (100, 100), (60, 60)):
+        con = Console(width=width, record=True, file=open(os.devnull, "w"))
+        con.print(t)
+        lines = [line.rstrip() for line in con.export_text().splitlines()]
+        table_width = max(len(line) for line in lines if line.startswith(("┏", "│")))
+        assert lines[0] == "Stored activations per layer, one micro-batch, one GPU", width
+        notes = lines[next(i for i, line in enumerate(lines) if line.startswith("└")) + 1:]
+        assert table_width < max(len(line) for line in notes) <= widest, width
+        assert " ".join(" ".join(notes).split()) == " ".join(note.split())
+
+
+def test_fit_names_the_group_batch_and_the_shortfall(capsys):
+    """fit's table is titled "per GPU", but its largest batch is the whole TP group's (128 on 8 GPUs with
+    --dp-attention is 16 per GPU); and weights past the usable memory showed as a KV budget of "0 B"."""
+    code, out, _ = run(capsys, "fit", "deepseek-v3", "--gpu", "h800", "--tp", "8")
+    assert code == 0
+    assert "largest batch (8 GPUs)" in out and "none (9.33 GiB short)" in out
+    code, out, _ = run(capsys, "fit", "llama-3.1-8b", "--gpu", "h200")
+    assert code == 0 and "largest batch " in out and "GPUs)" not in out
+
+
 def test_fit_table_layouts_at_80_columns():
     """Wide tables fall back to fewer columns (constants lifted), transposed, then stacked; never cut."""
     from rich.console import Console

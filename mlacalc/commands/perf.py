@@ -172,9 +172,10 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         rows = [row("attention", lambda f: f.pattern or f.attention),
                 row("weights", lambda f: fmt_bytes(f.weights)),
                 row("workspace", lambda f: fmt_bytes(f.workspace.total)),
-                row("KV budget", lambda f: fmt_bytes(max(f.kv_budget, 0))),
+                row("KV budget", lambda f: fmt_bytes(f.kv_budget) if f.kv_budget >= 0
+                    else f"none ({fmt_bytes(-f.kv_budget)} short)"),
                 row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq)),
-                row("largest batch", lambda f: f"{f.max_batch:,}"),
+                row(f"largest batch ({par.tp} GPUs)" if par.tp > 1 else "largest batch", lambda f: f"{f.max_batch:,}"),
                 row(f"longest context (batch {f0.batch})", _longest_context),
                 row("time per token (expected)", dec(lambda d: _t(d.expected_time_per_output_token_s))),
                 row("tokens/s per GPU (expected)", dec(lambda d: f"{d.expected_tokens_per_s_per_gpu:,.0f}")),
