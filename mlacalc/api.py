@@ -10,6 +10,7 @@ CLI's flags (``context``, ``batch``, ``parallel`` ...), and returns the report t
     >>> spec = mlacalc.load_spec("deepseek-v3")
     >>> r = mlacalc.kv_cache(spec, context=32768, batch=4, parallel=mlacalc.Parallelism(tp=8, dp_attention=True))
     >>> r.per_gpu.total
+    2302672896.0
 """
 
 from __future__ import annotations

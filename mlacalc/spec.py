@@ -634,7 +634,12 @@ def parse_model_arg(arg: str) -> tuple[str, list[str]]:
 
 
 def load_spec(model: str, overrides: list[str] | None = None, as_attention: str | None = None) -> ModelSpec:
-    """Load and validate MODEL, then apply ``--as`` and ``--set`` (in that order) and validate again."""
+    """Load and validate MODEL, then apply ``--as`` and ``--set`` (in that order) and validate again.
+
+    MODEL is a built-in name (``deepseek-v3``; ``mlacalc specs list``), a YAML spec file, or a Hugging Face
+    ``config.json`` (the file or its folder; read locally), optionally with per-model overrides after ``@``
+    (``deepseek-v2@dtypes.kv=6``, ``deepseek-v3@as=mha``). ``overrides`` are ``field=value`` strings
+    (``attention.kv_lora_rank=256``); ``as_attention`` is ``mha``, ``mqa`` or ``gqa:N``."""
     name, local = parse_model_arg(model)
     local_as = [a.split("=", 1)[1] for a in local if a.startswith("as=")]
     local = [a for a in local if not a.startswith("as=")]
