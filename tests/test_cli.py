@@ -126,6 +126,17 @@ def test_help_leaves_out_the_degrees_a_command_refuses(capsys, command, refused)
         assert code == 2 and err.count("\n") == 1, (command, flag, err)
 
 
+def test_plot_without_plotly_is_one_line(capsys, tmp_path, monkeypatch):
+    """sweep --plot without plotly ran the whole sweep and then raised ModuleNotFoundError with a traceback."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "plotly", None)  # importlib.util.find_spec("plotly") -> None: not installed
+    target = tmp_path / "sweep.html"
+    code, out, err = run(capsys, "sweep", "deepseek-v2-lite", "--context", "4k", "--batch", "8", "--plot", str(target))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "pip install plotly" in err
+    assert not target.exists()
+
+
 def test_unwritable_output_file_is_one_line(capsys, tmp_path):
     target = tmp_path / "missing-dir" / "sweep.html"
     code, _, err = run(capsys, "sweep", "deepseek-v2-lite", "--context", "4k", "--batch", "8", "--plot", str(target))

@@ -218,6 +218,11 @@ def sweep(model: ModelArg,
         fmt = "json"
     if plot is not None and not plot.strip():
         raise SpecError("--plot", "needs a file name")
+    if plot is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("plotly") is None:  # a traceback came after the whole sweep had run
+            raise SpecError("--plot", "needs plotly, which is not installed: pip install plotly")
     if tp != 1:
         raise SpecError("--tp", "the sweep takes its GPU counts from --gpus")
     # The sweep models TP/EP groups of each --gpus count: refuse the other degrees as every command does.
