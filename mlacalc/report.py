@@ -25,8 +25,8 @@ _NOTES = 100
 
 
 def table(title: str, columns: list[str], rows: list[list[str]], caption: str | None = None) -> "FitTable":
-    """A table of ``columns`` (first column: labels, left; the rest right-aligned) that fits the console it is
-    printed on without cutting a cell: see :class:`FitTable`."""
+    """A table of ``columns`` (the first column, labels, and prose columns left; figures right-aligned) that fits
+    the console it is printed on without cutting a cell: see :class:`FitTable`."""
     return FitTable(title, list(columns), [list(r) for r in rows], caption)
 
 
@@ -108,8 +108,9 @@ class FitTable:
         compact = kind is box.SIMPLE_HEAD
         t = Table(box=kind or box.HEAVY_HEAD, show_edge=not compact, pad_edge=not compact)
         mins = [_column_min(c, [r[i] for r in rows]) for i, c in enumerate(columns)]
-        for i, c in enumerate(columns):
-            t.add_column(c, justify="left" if i == 0 else "right", overflow="fold", min_width=mins[i])
+        for i, c in enumerate(columns):  # labels and prose (most cells longer than _WHOLE) left, figures right
+            prose = i == 0 or 2 * sum(len(r[i]) > _WHOLE for r in rows) > len(rows)
+            t.add_column(c, justify="left" if prose else "right", overflow="fold", min_width=mins[i])
         for r in rows:
             t.add_row(*r)
         if width is not None:

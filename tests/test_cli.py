@@ -367,6 +367,14 @@ def test_fit_names_the_group_batch_and_the_shortfall(capsys):
     assert code == 0 and "largest batch " in out and "GPUs)" not in out
 
 
+def test_prose_columns_are_left_aligned(capsys, monkeypatch):
+    """specs list right-aligned its descriptions, wrapped into ragged-left blocks; figures stay right-aligned."""
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, _ = run(capsys, "specs", "list")
+    assert code == 0
+    assert "│ Dense Llama-style model" in out and "│ 380.00 KiB │" in out
+
+
 def test_fit_table_layouts_at_80_columns():
     """Wide tables fall back to fewer columns (constants lifted), transposed, then stacked; never cut."""
     from rich.console import Console
