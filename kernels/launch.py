@@ -151,6 +151,23 @@ def checks_enabled(check: bool | None, device: torch.device) -> bool:
     return on and not capturing(device)  # the capture query only when checks would run (1-2 us a call)
 
 
+def interpreting() -> bool:
+    """Whether Triton's interpreter runs the kernels (TRITON_INTERPRET=1, read by Triton at import): then CPU tensors
+    are what the kernels take."""
+    return os.environ.get("TRITON_INTERPRET", "0").lower() not in ("", "0", "false", "off")
+
+
+def _cpu_arg(args):
+    return next((a for a in args if isinstance(a, torch.Tensor) and not a.is_cuda), None)
+
+
+def _off_gpu(kernel, args) -> bool:
+    """A Triton/Gluon kernel (it has .fn; the tests' fakes do not) about to take CPU tensors outside the interpreter:
+    Triton would fail in its driver ("0 active drivers" without a GPU, "cannot be accessed from Triton (cpu
+    tensor?)" with one), so the wrapper says so in one line instead. Checked on the first launch of a key only."""
+    return getattr(kernel, "fn", None) is not None and not interpreting() and _cpu_arg(args) is not None
+
+
 class FastLauncher:
     """Launch a @triton.jit kernel with every argument positional (constexprs too, in the kernel's order) and keep
     the compiled kernel per (plan key, alignment) for direct launches (see the module docstring)."""
@@ -170,6 +187,9 @@ class FastLauncher:
                 k.run(grid[0], grid[1], grid[2], _raw_stream(device), k.function, k.packed_metadata, None, None, None,
                       *args)
                 return
+        if _off_gpu(self.kernel, args):
+            raise KernelInputError("device", f"tensors on {_cpu_arg(args).device}: the Triton/Gluon kernels run on a "
+                                              "CUDA GPU (CPU tensors only under Triton's interpreter, TRITON_INTERPRET=1)")
         k = self.kernel[grid](*args, **options)
         if key is not None and getattr(k, "function", None) is not None and hasattr(k, "packed_metadata"):
             # Triton specialises on the 16-byte alignment of pointer arguments; a TMA descriptor's base is 16-byte

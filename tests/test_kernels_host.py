@@ -515,3 +515,25 @@ def test_value_checks_default_off_on_cuda_on_cpu_and_never_during_capture(monkey
     monkeypatch.setattr(launch, "capturing", lambda device: queried.append(device) or True)
     assert not launch.checks_enabled(True, cuda)        # a capture wins over an explicit request (no host syncs)
     assert not launch.checks_enabled(None, cpu) and len(queried) == 1  # off anyway: no capture query
+
+
+@pytest.mark.parametrize("impl", ["auto", "triton"])
+def test_cpu_tensors_outside_the_interpreter_are_one_value_error(impl, monkeypatch):
+    """A real kernel handed CPU tensors (no TRITON_INTERPRET) used to fail inside Triton's driver ("0 active drivers"
+    on a machine without a GPU); the wrappers name the device instead. The eager path still runs on CPU."""
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.triton_gqa_decode import gqa_decode_triton
+
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    q = torch.randn(2, 1, 16, 576, dtype=torch.bfloat16)
+    kv = torch.randn(2, 128, 576, dtype=torch.bfloat16)
+    lens = torch.tensor([128, 100], dtype=torch.int32)
+    with pytest.raises(KernelInputError, match="^device: tensors on cpu: .*CUDA GPU"):
+        mla_decode(q, kv, lens, softmax_scale=0.1, impl=impl)
+    with pytest.raises(KernelInputError, match="^device: tensors on cpu"):
+        mla_decode(q, kv.view(4, 64, 576), lens, block_table=torch.arange(4, dtype=torch.int32).view(2, 2),
+                   softmax_scale=0.1, indices=torch.zeros(2, 1, 8, dtype=torch.int32), impl=impl)
+    k = torch.randn(2, 128, 2, 64)
+    with pytest.raises(KernelInputError, match="^device: tensors on cpu"):
+        gqa_decode_triton(torch.randn(2, 1, 8, 64), k, k.clone(), lens)
+    assert mla_decode(q, kv, lens, softmax_scale=0.1, impl="eager").shape == (2, 1, 16, 512)
