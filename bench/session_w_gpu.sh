@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Issue 14 / the expected-time model, one device call: decode points drawn at random (bench/random_points.py, seed 1,
+# 60 points over real models, tp, batch, context, paged, bf16 / fp8 / fp8-ds, one or two query tokens) measured
+# like `mlacalc validate`'s points against the committed calibration (reports/h200/h200.yaml): how the model
+# generalises to points nobody chose. Files under $OUT: run.log, random/validate.json, random/validate.md.
+#     run(command="bash bench/session_w_gpu.sh", timeout_s=600)
+set -u
+. bench/device_lib.sh
+begin_run_without_peers || exit 1
+timeout $(( 560 - SECONDS )) python3 bench/random_points.py --seed "${SEED:-1}" --n "${N:-60}" --out "$OUT/random" \
+  --gpu reports/h200/h200.yaml >> "$LOG" 2>&1
+echo "random points exit $? at ${SECONDS} s" | tee -a "$LOG"
+grep -A14 "^## Accuracy" "$OUT/random/validate.md" | tee -a "$LOG"
