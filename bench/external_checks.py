@@ -1,8 +1,8 @@
 """Reproduce the predictions of docs/external-checks.md: mlacalc's roofline floor and expected time of one decode
 attention core (``attn_core``, one layer) at the setup of each published kernel measurement.
 
-    PYTHONPATH=. python docs/external_checks.py          # the table, as markdown
-    PYTHONPATH=. python docs/external_checks.py --json   # one JSON object per point
+    python bench/external_checks.py          # the table, as markdown
+    python bench/external_checks.py --json   # one JSON object per point
 
 Each point is the same as ``mlacalc roofline SPEC@num_layers=1,... --batch B --context S --q-tokens Q --gpu GPU
 --json`` (the ``attn_core`` op's ``time_s`` and ``expected_s``), except that the expected time is priced with the
