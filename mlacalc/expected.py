@@ -209,6 +209,50 @@ def coefficient_basis(hw, backend: str) -> str:
             f"--kernels measures this card")
 
 
+@dataclass(frozen=True)
+class Accuracy:
+    """How far the attention core's expected time has been from measurements: absolute error |expected / measured -
+    1| in percent over ``points`` held-out and random points (none a calibration point), median, 90th percentile (the
+    error 90% of them are within) and max."""
+
+    points: int
+    median_pct: float
+    p90_pct: float
+    max_pct: float
+
+    def to_json(self) -> dict:
+        return {"points": self.points, "median_pct": self.median_pct, "p90_pct": self.p90_pct,
+                "max_pct": self.max_pct, "measured_on": ACCURACY_GPU, "source": ACCURACY_SOURCE}
+
+
+# The attention core's expected time against measurements on an NVIDIA H200 with the committed calibration: the
+# held-out suite (mlacalc validate --suite expected, tenth session) and 60 decode points drawn at random over real
+# models (bench/random_points.py, seed 1, eleventh session), keyed by (kernel class, backend, phase): MHA/MQA/GQA run
+# the GQA kernel. Recomputed by `python bench/accuracy_table.py` from reports/h200/validate-expected.json and
+# validate-random.json (tests/test_expected.py checks these figures against it); classes with under 5 points left out.
+ACCURACY_GPU = "H200"
+ACCURACY_SOURCE = "reports/h200/validate-expected.md, validate-random.md"
+ATTENTION_ACCURACY: dict[tuple[str, str, str], Accuracy] = {
+    ("dsa", "auto", "decode"): Accuracy(31, 5.7, 10.4, 13.5),
+    ("gqa", "auto", "decode"): Accuracy(41, 7.1, 20.6, 33.4),
+    ("gqa", "sdpa", "prefill"): Accuracy(6, 4.6, 14.0, 14.0),
+    ("mla", "auto", "decode"): Accuracy(55, 5.1, 10.3, 19.7),
+    ("mla", "flashmla", "decode"): Accuracy(31, 2.9, 7.3, 25.9),
+}
+KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "gqa"}
+
+
+def attention_accuracy(hw, backend: str, kind: str, phase: str) -> Accuracy | None:
+    """The measured accuracy of the attention core's expected time for an attention ``kind`` (spec attention.kind)
+    through ``backend`` in ``phase`` (prefill runs SDPA), or None where nothing was measured: another architecture
+    than the H200's (sm_90; other kernels and tensor cores), or a kernel class without enough points."""
+    arch = getattr(hw, "arch", "")
+    if arch and arch not in GLUON_ARCHS:
+        return None
+    key = (KERNEL_CLASS.get(kind, kind), "sdpa" if phase == "prefill" else backend, phase)
+    return ATTENTION_ACCURACY.get(key)
+
+
 def decode_backend(backend: str, kernel: str) -> str:
     """The coefficient set of a decode core: the project's GQA kernel (kernels/triton_gqa_decode.py: small tiles, four
     programs per SM) is a different kernel from its MLA kernel, so ``auto``/``triton`` over a GQA/MHA/MQA cache read

@@ -76,8 +76,8 @@ from typing import NamedTuple
 
 from .attention import StepShape, attention_span, family, layer_groups, layer_rules, rules_span  # noqa: F401
 from .costs import ACT_BITS, OpCost, matmul
-from .expected import (PLANNERS, DecodeShape, causal_tile_waste, coefficient_basis, decode_attention_s,
-                       decode_backend, gemm_s, kernel_model, other_s, runs_gluon)
+from .expected import (PLANNERS, Accuracy, DecodeShape, attention_accuracy, causal_tile_waste, coefficient_basis,
+                       decode_attention_s, decode_backend, gemm_s, kernel_model, other_s, runs_gluon)
 from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
@@ -524,6 +524,12 @@ class Roofline:
         return coefficient_basis(self.gpu, self.kernel)
 
     @property
+    def attn_accuracy(self) -> Accuracy | None:
+        """How far the attention core's expected time has been from measurements for this kind of attention and
+        backend (mlacalc.expected.ATTENTION_ACCURACY); None where nothing was measured."""
+        return attention_accuracy(self.gpu, self.kernel, self.attention, self.step.phase)
+
+    @property
     def output_tokens(self) -> int:
         """Tokens the step emits over the group: B q in decode, B (the first token) in prefill."""
         return self.step.batch * self.step.head_tokens
@@ -576,7 +582,8 @@ class Roofline:
             "expected": {"time_s": self.expected_time_s, "time_per_output_token_s": self.expected_time_per_output_token_s,
                          "tokens_per_s": self.expected_tokens_per_s,
                          "tokens_per_s_per_gpu": self.expected_tokens_per_s_per_gpu, "kernel": self.kernel,
-                         "coefficients": self.coefficients},
+                         "coefficients": self.coefficients,
+                         "attn_core_accuracy": self.attn_accuracy.to_json() if self.attn_accuracy else None},
             "time_per_output_token_s": self.time_per_output_token_s, "tokens_per_s": self.tokens_per_s,
             "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu, "bandwidth_util": self.bandwidth_util,
             "compute_util": self.compute_util, "attn_core": self.attn.to_json() if self.attn else None,

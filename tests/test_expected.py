@@ -524,3 +524,43 @@ def test_the_triton_sparse_kernel_has_calibration_and_held_out_points_and_is_fit
     assert len(ds) >= 3 and bf16
     assert "widen_group_gelem_s" in fitted_names("auto", ds, [point_shape(r) for r in ds], h200)
     assert "widen_group_gelem_s" not in fitted_names("auto", bf16, [point_shape(r) for r in bf16], h200)
+
+
+def _accuracy_table_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "accuracy_table.py"
+    spec = importlib.util.spec_from_file_location("accuracy_table", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_accuracy_summary_by_hand():
+    """Ten errors 1..10 %: median (5 + 6) / 2 = 5.5; the 90th percentile by nearest rank is the ceil(0.9 x 10) = 9th
+    smallest, 9; max 10."""
+    assert _accuracy_table_module().summary([float(x) for x in range(10, 0, -1)]) == (10, 5.5, 9.0, 10.0)
+
+
+def test_stated_attention_accuracy_is_what_the_committed_measurements_give():
+    """ATTENTION_ACCURACY restates bench/accuracy_table.py over reports/h200/validate-expected.json and
+    validate-random.json: a new validation run that changes them must change the stated figures too."""
+    from mlacalc.expected import ATTENTION_ACCURACY
+
+    table = _accuracy_table_module().table()
+    stated = {k: (a.points, a.median_pct, a.p90_pct, a.max_pct) for k, a in ATTENTION_ACCURACY.items()}
+    assert stated == {k: v for k, v in table.items() if v[0] >= 5}
+
+
+def test_attention_accuracy_lookup():
+    """MHA/MQA decode run the GQA kernel; prefill is SDPA whatever the decode backend; another architecture than the
+    H200's has no measured accuracy (None), nor has a class without points."""
+    from mlacalc.expected import ATTENTION_ACCURACY, attention_accuracy
+
+    h200, b200 = load_hardware("h200"), load_hardware("b200")
+    assert attention_accuracy(h200, "auto", "mha", "decode") is ATTENTION_ACCURACY[("gqa", "auto", "decode")]
+    assert attention_accuracy(h200, "auto", "gqa", "prefill") is ATTENTION_ACCURACY[("gqa", "sdpa", "prefill")]
+    assert attention_accuracy(h200, "flashmla", "mla", "decode").points == 31
+    assert attention_accuracy(b200, "auto", "mla", "decode") is None
+    assert attention_accuracy(h200, "auto", "mla", "prefill") is None     # 2 points: under the 5 a class needs

@@ -1,0 +1,64 @@
+"""Lab script (CPU): how far the expected time of the attention core has been from measurements, per kernel class
+and backend, over the held-out and random points measured on the H200 against the committed calibration -- the
+figures `mlacalc.expected.ATTENTION_ACCURACY` states (tests/test_expected.py checks they match this).
+
+    python bench/accuracy_table.py [VALIDATE.json ...]   # default: reports/h200/validate-expected.json and
+                                                         # reports/h200/validate-random.json
+
+Counted: every point with a judged expected latency (`latency_expected_s` with a tolerance), calibration points left
+out; the error is |expected / measured - 1| in percent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = (ROOT / "reports" / "h200" / "validate-expected.json", ROOT / "reports" / "h200" / "validate-random.json")
+KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "gqa"}  # MHA/MQA: the GQA kernel
+
+
+def errors(paths=SOURCES) -> dict[tuple[str, str, str], list[float]]:
+    """(kernel class, backend, phase) -> absolute errors in percent of the judged expected latencies."""
+    out: dict[tuple[str, str, str], list[float]] = {}
+    for path in paths:
+        for p in json.loads(Path(path).read_text())["points"]:
+            if p.get("status") == "error" or p["config"].get("calibration"):
+                continue
+            c = {x["name"]: x for x in p["comparisons"]}.get("latency_expected_s")
+            if c is None or c.get("tolerance_pct") is None:
+                continue
+            key = (KERNEL_CLASS.get(p["attention"], p["attention"]), p["config"]["kernel"], p["config"]["phase"])
+            out.setdefault(key, []).append(abs(c["error_pct"]))
+    return out
+
+
+def summary(errs: list[float]) -> tuple[int, float, float, float]:
+    """(points, median, 90th percentile, max) of absolute errors in percent, rounded to 0.1 (the 90th percentile: the
+    error 90% of the points are within, nearest rank)."""
+    v = sorted(errs)
+    n = len(v)
+    median = v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    p90 = v[max(0, -(-9 * n // 10) - 1)]
+    return n, round(median, 1), round(p90, 1), round(v[-1], 1)
+
+
+def table(paths=SOURCES) -> dict[tuple[str, str, str], tuple[int, float, float, float]]:
+    return {k: summary(v) for k, v in sorted(errors(paths).items())}
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(a) for a in argv] or list(SOURCES)
+    for p in paths:
+        if not p.is_file():
+            print(f"accuracy_table: {p}: no such file", file=sys.stderr)
+            return 2
+    for key, (n, med, p90, mx) in table(paths).items():
+        print(f"{key!r}: ({n}, {med}, {p90}, {mx}),")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
