@@ -246,17 +246,22 @@ def test_full_waves_are_priced_alike_and_a_million_of_them_at_once():
     assert core(10**6) == pytest.approx(10**6 * wave)
 
 
-def test_the_gqa_kernel_runs_four_programs_per_sm():
+def test_the_gqa_kernel_plans_four_programs_per_sm_and_fits_three():
     # 10 sequences x 8 KV heads (4 query rows each, a 16-row tile) over 256 keys: one split (256 // 256), 80 CTAs;
-    # four per SM on 10 SMs: 2 waves of 40, each SM doing four CTAs' math one after another
+    # planned four per SM, but at head dim 128 (key_bytes 512 = K and V of 128 bf16) three fit in shared memory
+    # (resident_programs): on 10 SMs two waves of 30 and one of 20, each SM doing its CTAs' math one after another
     m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
                     max_splits=128)
     s = DecodeShape(seqs=10, rows=4, kv_groups=8, keys=256, key_bytes=512, dkv=256, out_dv=128, layers=1,
                     kernel="gqa")
     ramp = 128 * 512 / 50e9
-    t_mem = 40 * 256 * 512 / min(1000e9, 10 * 50e9)
-    t_mma = 4 * 2 * 16 * 256 * 256 / (100e12 / 10)
-    assert decode_attention_s(s, HW, m, 100e12, "cost") == pytest.approx(2 * (ramp + max(t_mem, t_mma)) + 2e-6)
+
+    def wave(a):
+        t_mem = a * 256 * 512 / min(1000e9, 10 * 50e9)
+        t_mma = (a // 10) * 2 * 16 * 256 * 256 / (100e12 / 10)
+        return ramp + max(t_mem, t_mma)
+
+    assert decode_attention_s(s, HW, m, 100e12, "cost") == pytest.approx(2 * wave(30) + wave(20) + 2e-6)
 
 
 @settings(max_examples=80, deadline=None)
@@ -564,3 +569,19 @@ def test_attention_accuracy_lookup():
     assert attention_accuracy(h200, "flashmla", "mla", "decode").points == 31
     assert attention_accuracy(b200, "auto", "mla", "decode") is None
     assert attention_accuracy(h200, "auto", "mla", "prefill") is None     # 2 points: under the 5 a class needs
+
+
+def test_gqa_programs_resident_on_an_sm_by_hand():
+    """The GQA kernel's shared memory a program: 2 K/V buffers x 64 keys x key bytes (K and V: 2 x D x 2 B) + a
+    16-row bf16 query tile + 2,048 B, against 228 KB an SM with 1 KB reserved per block. D = 128: 2 x 64 x 512 +
+    16 x 128 x 2 + 2,048 = 71,680 B (what Triton compiles for sm_90), 233,472 // 72,704 = 3 (the planner counts 4);
+    D = 256: 141,312 B -> 1; D = 64: 36,864 B -> 6. The MLA kernel keeps its planned count."""
+    from mlacalc.expected import resident_programs
+
+    def gqa(d):
+        return DecodeShape(seqs=1, kv_groups=1, rows=8, keys=4096, key_bytes=2 * d * 2, dkv=2 * d, out_dv=d,
+                           layers=1, kernel="gqa")
+
+    assert [resident_programs(gqa(d), 4) for d in (64, 128, 256)] == [6, 3, 1]
+    mla = DecodeShape(seqs=1, kv_groups=1, rows=16, keys=4096, key_bytes=1152, dkv=1088, out_dv=512, layers=1)
+    assert resident_programs(mla, 1) == 1
