@@ -15,9 +15,10 @@ import json
 import sys
 from pathlib import Path
 
+from mlacalc.expected import KERNEL_CLASS  # MHA/MQA decode run the GQA kernel
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (ROOT / "reports" / "h200" / "validate-expected.json", ROOT / "reports" / "h200" / "validate-random.json")
-KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "gqa"}  # MHA/MQA: the GQA kernel
 
 
 def errors(paths=SOURCES) -> dict[tuple[str, str, str], list[float]]:

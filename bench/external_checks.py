@@ -11,6 +11,7 @@ point's kernel backend (``roofline(..., kernel=...)``; the CLI's roofline prices
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -73,13 +74,16 @@ def h800_headline() -> dict:
 
 
 def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true", help="one JSON object per point")
+    a = ap.parse_args(argv)
     rows = []
     for pid, src, gpu, model, b, s, q, backend, pub, note in POINTS:
         p = predict(gpu, model, b, s, q, backend)
         rows.append({"id": pid, "source": src, "gpu": gpu, "model": model, "batch": b, "context": s, "q_tokens": q,
-                     "backend": backend, "published_us": pub, "published_note": note, **p,
+                     "heads": load_spec(model).attention.num_heads, "backend": backend, "published_us": pub, "published_note": note, **p,
                      "published_over_expected": pub / p["expected_us"], "published_over_floor": pub / p["floor_us"]})
-    if "--json" in argv:
+    if a.json:
         for row in rows:
             print(json.dumps(row))
         return
@@ -87,8 +91,7 @@ def main(argv: list[str]) -> None:
           "(backend) | pub/expected | pub/floor |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        heads = load_spec(r["model"]).attention.num_heads
-        print(f"| {r['id']} | {r['source']} | {r['gpu']} | {heads} x {r['q_tokens']} | {r['batch']} | {r['context']} "
+        print(f"| {r['id']} | {r['source']} | {r['gpu']} | {r['heads']} x {r['q_tokens']} | {r['batch']} | {r['context']} "
               f"| {r['published_us']:.1f} | {r['floor_us']:.1f} ({r['bound']}) | {r['expected_us']:.1f} "
               f"({r['backend']}) | {r['published_over_expected']:.2f} | {r['published_over_floor']:.2f} |")
     best = h800_headline()

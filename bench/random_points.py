@@ -64,12 +64,12 @@ def draw(rng: random.Random, hw, max_bytes: int) -> PointConfig | None:
 
 def draw_points(seed: int, n: int, hw, max_bytes: int) -> list[PointConfig]:
     rng = random.Random(seed)
-    pts: list[PointConfig] = []
+    pts: dict[str, PointConfig] = {}     # by key: a point drawn twice is measured once
     while len(pts) < n:
         cfg = draw(rng, hw, max_bytes)
-        if cfg is not None and cfg.key() not in {p.key() for p in pts}:
-            pts.append(cfg)
-    return pts
+        if cfg is not None:
+            pts.setdefault(cfg.key(), cfg)
+    return list(pts.values())
 
 
 def main() -> int:
@@ -92,6 +92,12 @@ def main() -> int:
             plan = plan_inference(p, load_spec(p.model), hw, sm90=True)
             print(f"{p.key():<90} expected {plan.attn.expected_s * 1e6:9.1f} us  splits {plan.num_splits}")
         return 0
+    import torch
+
+    if not torch.cuda.is_available():
+        print("random_points: --out measures on a CUDA GPU, and none is visible (--dry lists the points on a CPU)",
+              file=sys.stderr)
+        return 2
     from mlacalc.profiler.validate import run_validate
 
     run_validate(a.out, a.gpu, points=pts, suite_name="random",

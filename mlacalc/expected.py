@@ -237,8 +237,9 @@ class Accuracy:
 # models (bench/random_points.py, seed 1, eleventh session), keyed by (kernel class, backend, phase): MHA/MQA/GQA run
 # the GQA kernel. Recomputed by `python bench/accuracy_table.py` from reports/h200/validate-expected.json and
 # validate-random.json (the measurements as run, predictions by this code: bench/revalidate.py; tests/test_expected.py
-# checks these figures against them); classes with under 5 points left out.
+# checks these figures against them); classes with under ACCURACY_MIN_POINTS points left out.
 ACCURACY_GPU = "H200"
+ACCURACY_MIN_POINTS = 5
 ACCURACY_SOURCE = "reports/h200/validate-expected.md, validate-random.md"
 ATTENTION_ACCURACY: dict[tuple[str, str, str], Accuracy] = {
     ("dsa", "auto", "decode"): Accuracy(31, 5.7, 10.4, 13.5),
@@ -262,8 +263,8 @@ def attention_accuracy(hw, backend: str, kind: str, phase: str) -> Accuracy | No
 
 
 def decode_backend(backend: str, kernel: str) -> str:
-    """The coefficient set of a decode core: the project's GQA kernel (kernels/triton_gqa_decode.py: small tiles, four
-    programs per SM) is a different kernel from its MLA kernel, so ``auto``/``triton`` over a GQA/MHA/MQA cache read
+    """The coefficient set of a decode core: the project's GQA kernel (kernels/triton_gqa_decode.py: small tiles, up to
+    four programs per SM: resident_programs) is a different kernel from its MLA kernel, so ``auto``/``triton`` over a GQA/MHA/MQA cache read
     the ``gqa`` coefficients (falling back to ``auto``'s when a file has none)."""
     return "gqa" if kernel == "gqa" and backend in ("auto", "triton") else backend
 

@@ -128,7 +128,10 @@ def _accuracy(acc) -> str:
     """The roofline caption's clause on how sure the expected time is (mlacalc.expected.ATTENTION_ACCURACY)."""
     if acc is None:
         return "; its attention core is not measured on this architecture"
-    return (f"; its attention core measured on the H200 (held-out and random points): median {acc.median_pct:g}% off, "
+    from ..expected import ACCURACY_GPU
+
+    return (f"; its attention core measured on the {ACCURACY_GPU} (held-out and random points): median "
+            f"{acc.median_pct:g}% off, "
             f"90% of {acc.points} points within {acc.p90_pct:g}%")
 
 
