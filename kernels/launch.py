@@ -12,7 +12,7 @@ What is cached, and what stays per call:
     every call with the same key: calls on one stream run in order, so reuse is safe there; two streams running the
     same shape at once would share them (not a use this package has). A plan made while a CUDA graph is being
     captured is not kept (its buffers would live in the graph's private pool).
-  * `num_sms(device)`, `device_capability(device)`: queried once per device.
+  * `num_sms(device)`, `device_capability(device)`, `sm_limits(device)`: queried once per device.
   * `FastLauncher`: the first launch goes through `kernel[grid](...)` (Triton binds, specialises, compiles); the
     `CompiledKernel` it returns is kept under the plan's key plus the 16-byte alignment of each tensor argument
     (the only launch-to-launch difference Triton specialises on once shapes, strides and integer arguments are
@@ -32,13 +32,14 @@ from __future__ import annotations
 import os
 import weakref
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import torch
 
 from .checks import KernelInputError
 
 __all__ = ["KernelInputError", "plan_cache", "num_sms", "device_capability", "FastLauncher", "checks_enabled", "PLAN_CACHE_SIZE",
-           "capturing", "new_launch_key"]
+           "capturing", "new_launch_key", "SMLimits", "HOPPER_LIMITS", "sm_limits"]
 
 DIRECT = os.environ.get("MLACALC_DIRECT_LAUNCH", "1") != "0"  # "0": always Triton's own launch path
 PLAN_CACHE_SIZE = 32  # plans per wrapper; a decode loop uses one per (batch, context bucket, layer kind)
@@ -120,6 +121,39 @@ def num_sms(device: torch.device) -> int:
             n = 4
         _SMS[key] = n
     return n
+
+
+@dataclass(frozen=True)
+class SMLimits:
+    """What one SM holds, for counting the programs of a kernel that stay on it at once: shared memory an SM and the
+    most one block may opt into (bytes), 32-bit registers an SM."""
+
+    smem_per_sm: int
+    smem_per_block: int
+    regs_per_sm: int
+
+
+# Where the device does not say (the interpreter, an older torch): Hopper's (CUDA C++ Programming Guide, compute
+# capability 9.0: 228 KB of shared memory an SM, 227 KB a block, 64 K registers an SM).
+HOPPER_LIMITS = SMLimits(smem_per_sm=228 * 1024, smem_per_block=227 * 1024, regs_per_sm=65536)
+_LIMITS: dict = {}
+
+
+def sm_limits(device: torch.device) -> SMLimits:
+    """A CUDA device's SMLimits, queried once per device (torch's device properties); HOPPER_LIMITS off the GPU or
+    where torch does not report a field."""
+    key = (device.type, device.index)
+    lim = _LIMITS.get(key)
+    if lim is None:
+        lim = HOPPER_LIMITS
+        if device.type == "cuda":
+            idx = device.index if device.index is not None else torch.cuda.current_device()
+            p = torch.cuda.get_device_properties(idx)
+            lim = SMLimits(getattr(p, "shared_memory_per_multiprocessor", 0) or lim.smem_per_sm,
+                           getattr(p, "shared_memory_per_block_optin", 0) or lim.smem_per_block,
+                           getattr(p, "regs_per_multiprocessor", 0) or lim.regs_per_sm)
+        _LIMITS[key] = lim
+    return lim
 
 
 _CAPS: dict = {}

@@ -3,8 +3,9 @@
 What it computes: for sequence b, query token t (of s_q, causal among themselves), query head h reading kv head
 j = h // G (G = Hq / Hkv):  out[b,t,h] = softmax_k(scale * q[b,t,h] . k[b,k,j]) @ v[b,:,j],  keys k <= len_b-s_q+t.
 
-Algorithm: one program per (kv head, key chunk, sequence). Its rows are the G * s_q query rows that read that kv
-head (padded to BLOCK_H >= 16 for the tensor cores), so each K/V tile is read once for the whole group. Keys are
+Algorithm: one program per (kv head, block of query rows, key chunk, sequence). Its rows are the G * s_q query rows
+that read that kv head (padded to BLOCK_H >= 16 for the tensor cores; over 64 rows, blocks of 64: gqa_tiling), so each
+K/V tile is read once for the whole group (once per row block, the repeats served by L2). Keys are
 streamed in BLOCK_N tiles with the online softmax (base 2, triton_flash.online_softmax_step); split-KV chunks are
 merged by triton_split_kv.combine_splits, or written directly with one split. Paged caches: each iteration loads
 the next tile's block-table entries (triton_flash.tile_pages, loop-carried), as the MLA kernel does.
@@ -20,10 +21,12 @@ import triton.language as tl
 
 from .triton_flash import LOG2E, finish, online_softmax_step, tile_pages, tile_rows
 from .checks import FLOAT_DTYPES, check_lengths_and_table, check_tensor, require
-from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms, new_launch_key
+from .launch import (HOPPER_LIMITS, FastLauncher, SMLimits, cached_plan, checks_enabled, layout_key, new_launch_key,
+                     num_sms, sm_limits)
 from .triton_split_kv import combine_splits, plan_splits
 
-__all__ = ["gqa_num_splits", "GQADecodeConfig", "gqa_decode_triton"]
+__all__ = ["gqa_num_splits", "GQADecodeConfig", "gqa_decode_triton", "gqa_tiling", "gqa_resident_programs",
+           "gqa_smem_bytes"]
 
 
 @triton.jit
@@ -44,15 +47,17 @@ def _gqa_decode_kernel(
     BLOCK_H: tl.constexpr,
     BLOCK_N: tl.constexpr,
     SINGLE_SPLIT: tl.constexpr,
+    ROW_BLOCKS: tl.constexpr,
 ):
-    kvh = tl.program_id(0)
+    kvh = tl.program_id(0) // ROW_BLOCKS
+    row0 = (tl.program_id(0) % ROW_BLOCKS) * BLOCK_H
     pid_s = tl.program_id(1)
     b = tl.program_id(2)
     seqlen = tl.load(SEQLENS + b)
     start = pid_s * tokens_per_split
     end = tl.minimum(start + tokens_per_split, seqlen)
 
-    local = tl.arange(0, BLOCK_H)
+    local = row0 + tl.arange(0, BLOCK_H)
     row_ok = local < q_len * group
     t = local // group
     h = kvh * group + local % group
@@ -97,25 +102,98 @@ def _gqa_decode_kernel(
 
 @dataclass(frozen=True)
 class GQADecodeConfig:
+    """Tile and plan of gqa_decode_triton. ``num_stages`` None: the stage count that keeps the most programs on an SM
+    (gqa_tiling); ``programs_per_sm`` None: the programs that fit (gqa_resident_programs), which the split planner
+    counts a wave as; ``max_block_h``: query rows one program takes at most (more: row blocks)."""
+
     block_n: int = 64
     num_warps: int = 4
-    num_stages: int = 3
-    programs_per_sm: int = 4
+    num_stages: int | None = None
+    programs_per_sm: int | None = None
+    max_block_h: int = 64
     min_tokens_per_split: int = 256
 
 
-def _split_plan(B, s_q, Hq, Hkv, max_len, D, kv_element_size, cfg, *, sms, num_splits=None) -> tuple[int, int]:
-    """(num_splits, tokens_per_split) as gqa_decode_triton launches: one program per (sequence, KV head) and split."""
-    return plan_splits(B * Hkv, max_len, cfg.block_n, sms=sms, num_splits=num_splits,
-                       programs_per_sm=cfg.programs_per_sm, min_tokens=cfg.min_tokens_per_split,
+# Registers a thread of _gqa_decode_kernel holds (4 warps, 64-key tiles) by (head dim, query rows a program), the
+# larger of Triton 3.6's and 3.9's sm_90 compiles (cuobjdump -res-usage: `python bench/gqa_resources.py`); an SM's
+# 64 K registers are handed out 8 a thread at a time (a warp's in units of 256), so at head dim 128 and 16 rows (108,
+# taken as 112) four programs fit by registers.
+GQA_REGS = {(64, 16): 68, (64, 32): 96, (64, 64): 121, (128, 16): 108, (128, 32): 168, (128, 64): 209,
+            (256, 16): 144, (256, 32): 184, (256, 64): 255}
+THREADS_PER_SM = 2048           # compute capability 8.0-9.0 (CUDA C++ Programming Guide)
+SMEM_RESERVED_PER_BLOCK = 1024  # bytes the driver keeps per resident block (same table, 8.0 and later)
+
+
+def gqa_smem_bytes(head_dim: int, block_h: int, num_stages: int, *, kv_bytes: int = 2, q_bytes: int = 2,
+                   block_n: int = 64) -> int:
+    """Shared memory one program of _gqa_decode_kernel holds, bytes: Triton's pipeliner keeps ``num_stages - 1`` K and
+    V tiles of ``block_n`` keys in flight, the query tile sits in shared memory for the dot, and layout conversions
+    take scratch: 128 B a row up to 32 rows, a [rows, head_dim] fp32 tile at 64. Exact for Triton 3.6 and 3.9 at
+    head dims 64-256 and 16-64 rows in 16-bit (their sm_90 compiles: tests/test_kernels_gqa_compile.py); e.g. head
+    dim 128, 16 rows, 3 stages: 2 x 64 x 128 x 2 x 2 + 16 x 128 x 2 + 16 x 128 = 71,680."""
+    kv = (num_stages - 1) * 2 * block_n * head_dim * kv_bytes
+    scratch = 128 * block_h if block_h <= 32 else 4 * block_h * head_dim
+    return kv + block_h * head_dim * q_bytes + scratch
+
+
+def gqa_resident_programs(head_dim: int, block_h: int, num_stages: int, limits: SMLimits = HOPPER_LIMITS, *,
+                          kv_bytes: int = 2, q_bytes: int = 2, block_n: int = 64, num_warps: int = 4) -> int:
+    """Programs of _gqa_decode_kernel that stay on one SM at once: the fewest that shared memory (with the per-block
+    reserve), registers (GQA_REGS, 255 for shapes it lacks) and threads allow; 0 when one program needs more shared
+    memory than a block may have."""
+    smem = gqa_smem_bytes(head_dim, block_h, num_stages, kv_bytes=kv_bytes, q_bytes=q_bytes, block_n=block_n)
+    if smem > limits.smem_per_block:
+        return 0
+    regs = -(-GQA_REGS.get((head_dim, block_h), 255) // 8) * 8 * 32 * num_warps
+    return max(1, min(limits.smem_per_sm // (smem + SMEM_RESERVED_PER_BLOCK), limits.regs_per_sm // regs,
+                      THREADS_PER_SM // (32 * num_warps)))
+
+
+@dataclass(frozen=True)
+class GQATiling:
+    """How gqa_decode_triton lays out one shape: ``block_h`` query rows a program, ``row_blocks`` programs per KV head
+    and split, Triton's ``num_stages``, ``programs_per_sm`` the planner counts a wave as."""
+
+    block_h: int
+    row_blocks: int
+    num_stages: int
+    programs_per_sm: int
+
+
+def gqa_tiling(rows: int, head_dim: int, cfg: GQADecodeConfig, limits: SMLimits = HOPPER_LIMITS, *,
+               kv_bytes: int = 2, q_bytes: int = 2) -> GQATiling:
+    """The tile for ``rows`` query rows a KV head (query tokens x group): rows rounded up to a power of two, 16 to
+    ``cfg.max_block_h``; stages (3 or 2) and rows halved, down to 16, until a program fits a block's shared memory;
+    of the stage counts that fit, the one that keeps the most programs on an SM (ties: 3, two tiles in flight)."""
+    block_h = min(cfg.max_block_h, max(16, triton.next_power_of_2(rows)))
+    stages = (cfg.num_stages,) if cfg.num_stages else (3, 2)
+    while True:
+        fits = {st: gqa_resident_programs(head_dim, block_h, st, limits, kv_bytes=kv_bytes, q_bytes=q_bytes,
+                                          block_n=cfg.block_n, num_warps=cfg.num_warps) for st in stages}
+        best = max(stages, key=lambda st: (fits[st], st))
+        if fits[best] or block_h <= 16:
+            break
+        block_h //= 2
+    return GQATiling(block_h, triton.cdiv(rows, block_h), best, cfg.programs_per_sm or max(1, fits[best]))
+
+
+def _split_plan(B, s_q, Hq, Hkv, max_len, D, kv_element_size, cfg, *, sms, tiling, num_splits=None) -> tuple[int, int]:
+    """(num_splits, tokens_per_split) as gqa_decode_triton launches: one program per (sequence, KV head, row block)
+    and split, a wave of SMs x the tiling's programs an SM."""
+    return plan_splits(B * Hkv * tiling.row_blocks, max_len, cfg.block_n, sms=sms, num_splits=num_splits,
+                       programs_per_sm=tiling.programs_per_sm, min_tokens=cfg.min_tokens_per_split,
                        token_bytes=2 * D * kv_element_size, partial_bytes_per_split=B * s_q * Hq * D * 8)
 
 
 def gqa_num_splits(batch: int, s_q: int, q_heads: int, kv_heads: int, max_len: int, head_dim: int, *,
-                   sms: int = 132, kv_element_size: int = 2, config: GQADecodeConfig | None = None) -> int:
-    """The split count gqa_decode_triton launches with (for predictions on a machine without a GPU)."""
-    return _split_plan(batch, s_q, q_heads, kv_heads, max_len, head_dim, kv_element_size, config or GQADecodeConfig(),
-                       sms=sms)[0]
+                   sms: int = 132, kv_element_size: int = 2, config: GQADecodeConfig | None = None,
+                   limits: SMLimits = HOPPER_LIMITS) -> int:
+    """The split count gqa_decode_triton launches with (for predictions on a machine without a GPU; ``limits``: the
+    card's, Hopper's by default)."""
+    cfg = config or GQADecodeConfig()
+    tiling = gqa_tiling(s_q * (q_heads // kv_heads), head_dim, cfg, limits, kv_bytes=kv_element_size)
+    return _split_plan(batch, s_q, q_heads, kv_heads, max_len, head_dim, kv_element_size, cfg, sms=sms,
+                       tiling=tiling)[0]
 
 
 def gqa_decode_triton(
@@ -195,12 +273,13 @@ class _GQAPlan:
             self.page_size, self.capacity, stride_bt = 1, k_cache.shape[1], 0
         max_len = min(max_seqlen or self.capacity, self.capacity)
         cfg = config or GQADecodeConfig()
-        block_h = max(16, triton.next_power_of_2(s_q * group))
+        self.tiling = t = gqa_tiling(s_q * group, D, cfg, sm_limits(dev), kv_bytes=k_cache.element_size(),
+                                     q_bytes=q.element_size())
         self.num_splits, tokens_per_split = _split_plan(B, s_q, Hq, Hkv, max_len, D, k_cache.element_size(), cfg,
-                                                        sms=num_sms(dev), num_splits=num_splits)
+                                                        sms=num_sms(dev), tiling=t, num_splits=num_splits)
         self.rows = rows = s_q * Hq
         self.single = self.num_splits == 1
-        self.grid = (Hkv, self.num_splits, B)
+        self.grid = (Hkv * t.row_blocks, self.num_splits, B)
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
         if self.single:
             self.o_part = self.lse_part = None
@@ -212,8 +291,8 @@ class _GQAPlan:
         self.ints = (q.stride(0), q.stride(1), q.stride(2), *k_cache.stride()[:3], *v_cache.stride()[:3], stride_bt,
                      *sp)
         self.tail = (Hq, group, s_q, tokens_per_split)
-        self.consts = (self.page_size, paged, D, block_h, cfg.block_n, self.single)
-        self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+        self.consts = (self.page_size, paged, D, t.block_h, cfg.block_n, self.single, t.row_blocks)
+        self.options = dict(num_warps=cfg.num_warps, num_stages=t.num_stages)
 
     def launch(self, q, k_cache, v_cache, cache_seqlens, block_table, scale, out):
         if out is None:

@@ -86,6 +86,11 @@ CASES = {
     "gqa_paged_block24_per_key": ("gqa", dict(lens=[1, 23, 24, 25, 130], heads=4, kv_heads=1, head_dim=16,
                                               dtype="float16", paged=True, block_size=24), 1e-2),
     "mha_long_splits": ("gqa", dict(lens=[600, 5], heads=4, kv_heads=4, head_dim=32, dtype="float16"), 1e-2),
+    # more query rows a KV head than one program takes (MQA, three query tokens: 36 rows in blocks of 16, the last
+    # one 4 rows; on the GPU blocks of 64), paged, forced splits
+    "gqa_row_blocks_mtp_splits": ("gqa", dict(lens=[3, 40, 97], heads=12, kv_heads=1, head_dim=16, s_q=3,
+                                              dtype="float32", paged=True, block_size=16), 1e-4,
+                                  dict(max_block_h=16), 3),
     # sparse top-k decode (DSA): duplicate-free random indices with -1 padding, a length-1 sequence, topk not a
     # multiple of the tile, q_tokens 2, forced splits, 20 heads (a partial head block), the fp8-ds rows
     # (dequantised on load; q in fp32 because the interpreter's bf16 dot is wrong) and indices as pool rows
@@ -164,8 +169,15 @@ def _run_case(name: str) -> dict:
                 case.kv_cache[b, n:] = float("nan")
         out = testing.run_mla_case(mla_decode_triton, case, **extra)
     else:
+        from mlacalc.kernels.triton_gqa_decode import GQADecodeConfig
+
         case = testing.make_gqa_case(**kw)
-        out = testing.run_gqa_case(gqa_decode_triton, case)
+        extra = {}
+        if rest:
+            extra["config"] = GQADecodeConfig(**rest[0])
+        if len(rest) > 1:
+            extra["num_splits"] = rest[1]
+        out = testing.run_gqa_case(gqa_decode_triton, case, **extra)
     return {"err": testing.rel_error(out, case.ref), "bound": bound}
 
 
