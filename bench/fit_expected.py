@@ -32,7 +32,7 @@ def main() -> None:
         print(f"{backend}: rms log error {err:.3f}\n  {m.to_dict()}")
         for r in rs:
             sh = point_shape(r)
-            plan = decode_plan(sh, m, hw.sms, PLANNERS[backend], runs_gluon(backend, hw))
+            plan = decode_plan(sh, m, hw.sms, PLANNERS[backend], runs_gluon(backend, hw), getattr(hw, "arch", ""))
             flag = "" if backend == "flashmla" or plan.splits == r["num_splits"] else f" splits {plan.splits}!={r['num_splits']}"
             print(f"  {r['key']:<52} {r['measured_s'] * 1e6:8.1f} {r['fitted_s'] * 1e6:8.1f} "
                   f"{(r['fitted_s'] / r['measured_s'] - 1) * 100:+6.1f}%{flag}")

@@ -102,8 +102,7 @@ def _gqa_decode_kernel(
 
 @dataclass(frozen=True)
 class GQADecodeConfig:
-    """Tile and plan of gqa_decode_triton. ``num_stages`` None: the stage count that keeps the most programs on an SM
-    (gqa_tiling); ``programs_per_sm`` None: the programs that fit (gqa_resident_programs), which the split planner
+    """Tile and plan of gqa_decode_triton. ``num_stages`` None: 3 where a program fits, else 2 (gqa_tiling); ``programs_per_sm`` None: the programs that fit (gqa_resident_programs), which the split planner
     counts a wave as; ``max_block_h``: query rows one program takes at most (more: row blocks)."""
 
     block_n: int = 64
@@ -118,8 +117,8 @@ class GQADecodeConfig:
 # larger of Triton 3.6's and 3.9's sm_90 compiles (cuobjdump -res-usage: `python bench/gqa_resources.py`); an SM's
 # 64 K registers are handed out 8 a thread at a time (a warp's in units of 256), so at head dim 128 and 16 rows (108,
 # taken as 112) four programs fit by registers.
-GQA_REGS = {(64, 16): 68, (64, 32): 96, (64, 64): 121, (128, 16): 108, (128, 32): 168, (128, 64): 209,
-            (256, 16): 144, (256, 32): 184, (256, 64): 255}
+GQA_REGS = {(32, 16): 62, (32, 32): 127, (32, 64): 122, (64, 16): 68, (64, 32): 96, (64, 64): 121,
+            (128, 16): 108, (128, 32): 168, (128, 64): 209, (256, 16): 144, (256, 32): 184, (256, 64): 255}
 THREADS_PER_SM = 2048           # compute capability 8.0-9.0 (CUDA C++ Programming Guide)
 SMEM_RESERVED_PER_BLOCK = 1024  # bytes the driver keeps per resident block (same table, 8.0 and later)
 
@@ -129,7 +128,8 @@ def gqa_smem_bytes(head_dim: int, block_h: int, num_stages: int, *, kv_bytes: in
     """Shared memory one program of _gqa_decode_kernel holds, bytes: Triton's pipeliner keeps ``num_stages - 1`` K and
     V tiles of ``block_n`` keys in flight, the query tile sits in shared memory for the dot, and layout conversions
     take scratch: 128 B a row up to 32 rows, a [rows, head_dim] fp32 tile at 64. Exact for Triton 3.6 and 3.9 at
-    head dims 64-256 and 16-64 rows in 16-bit (their sm_90 compiles: tests/test_kernels_gqa_compile.py); e.g. head
+    head dims 64-256 and 16-64 rows in 16-bit (their sm_90 compiles: tests/test_kernels_gqa_compile.py; at head dim
+    32 an upper bound); e.g. head
     dim 128, 16 rows, 3 stages: 2 x 64 x 128 x 2 x 2 + 16 x 128 x 2 + 16 x 128 = 71,680."""
     kv = (num_stages - 1) * 2 * block_n * head_dim * kv_bytes
     scratch = 128 * block_h if block_h <= 32 else 4 * block_h * head_dim
@@ -163,18 +163,42 @@ class GQATiling:
 def gqa_tiling(rows: int, head_dim: int, cfg: GQADecodeConfig, limits: SMLimits = HOPPER_LIMITS, *,
                kv_bytes: int = 2, q_bytes: int = 2) -> GQATiling:
     """The tile for ``rows`` query rows a KV head (query tokens x group): rows rounded up to a power of two, 16 to
-    ``cfg.max_block_h``; stages (3 or 2) and rows halved, down to 16, until a program fits a block's shared memory;
-    of the stage counts that fit, the one that keeps the most programs on an SM (ties: 3, two tiles in flight)."""
+    ``cfg.max_block_h``; 3 stages (two K/V tiles in flight), else 2, else half the rows (down to 16), whichever first
+    fits a block's shared memory; the planner counts a wave as the programs that fit an SM. Why 3 stages even where
+    2 would keep more programs on an SM: on the H200 (reports/h200/tuning/ab_gqa_plan.json) 3 stages counting the
+    programs that fit took 0.96x the old plan's time (geomean of 110 points, 0.80-1.10x), 2 stages 0.98x (0.79-1.21x:
+    1.12-1.21x at batch 1, where one program an SM with one tile in flight waits on every load)."""
     block_h = min(cfg.max_block_h, max(16, triton.next_power_of_2(rows)))
     stages = (cfg.num_stages,) if cfg.num_stages else (3, 2)
     while True:
-        fits = {st: gqa_resident_programs(head_dim, block_h, st, limits, kv_bytes=kv_bytes, q_bytes=q_bytes,
-                                          block_n=cfg.block_n, num_warps=cfg.num_warps) for st in stages}
-        best = max(stages, key=lambda st: (fits[st], st))
-        if fits[best] or block_h <= 16:
-            break
+        for st in stages:
+            fit = gqa_resident_programs(head_dim, block_h, st, limits, kv_bytes=kv_bytes, q_bytes=q_bytes,
+                                        block_n=cfg.block_n, num_warps=cfg.num_warps)
+            if fit:
+                return GQATiling(block_h, triton.cdiv(rows, block_h), st, cfg.programs_per_sm or fit)
+        if block_h <= 16:   # nothing fits (a head dim past 256 on a small-memory card): Triton will say so at launch
+            return GQATiling(block_h, triton.cdiv(rows, block_h), stages[-1], cfg.programs_per_sm or 1)
         block_h //= 2
-    return GQATiling(block_h, triton.cdiv(rows, block_h), best, cfg.programs_per_sm or max(1, fits[best]))
+
+
+def compile_sm90(head_dim: int, block_h: int, num_stages: int, *, paged: bool = False, block_n: int = 64,
+                 num_warps: int = 4):
+    """Compile _gqa_decode_kernel for sm_90 without a GPU (Triton ships ptxas), bf16, pointers and strides marked
+    16-divisible as at run time: the CPU check of gqa_smem_bytes and GQA_REGS. Returns Triton's CompiledKernel
+    (.metadata.shared, .asm["cubin"])."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    names = _gqa_decode_kernel.arg_names
+    consts = dict(PAGE_SIZE=16 if paged else 1, PAGED=paged, HEAD_DIM=head_dim, BLOCK_H=block_h, BLOCK_N=block_n,
+                  SINGLE_SPLIT=False, ROW_BLOCKS=1)
+    pointers = ["*bf16", "*bf16", "*bf16", "*i32", "*i32", "*fp32", "*fp32", "*bf16"]
+    sig = dict(zip(names, pointers)) | {n: "i32" for n in names[len(pointers):] if n not in consts}
+    sig |= {"qk_scale": "fp32"} | {k: "constexpr" for k in consts}
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(names) if i < len(pointers) or n.startswith("stride")}
+    src = ASTSource(_gqa_decode_kernel, sig, constexprs={(names.index(k),): v for k, v in consts.items()}, attrs=attrs)
+    return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=num_warps,
+                                                                            num_stages=num_stages))
 
 
 def _split_plan(B, s_q, Hq, Hkv, max_len, D, kv_element_size, cfg, *, sms, tiling, num_splits=None) -> tuple[int, int]:

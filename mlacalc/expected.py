@@ -19,7 +19,8 @@ How the keys are split over CTAs is each backend's own planner, restated here (`
   of 64-key blocks, 5 blocks of fixed work charged per request (:func:`flashmla_schedule`);
 - ``waves`` (anything else, FlashDecoding): as many splits as fit in one wave.
 
-CTAs then run in waves (one per SM for MLA, two for its 8-bit tile of <= 16 rows, four for the GQA kernel). A wave's time is its ramp (``ramp_us``, then
+CTAs then run in waves (one per SM for MLA, two for its 8-bit tile of <= 16 rows, as many as fit for the GQA kernel:
+:func:`gqa_tiling`). A wave's time is its ramp (``ramp_us``, then
 the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them) plus the larger of its memory time
 (``a x keys_per_cta x key_bytes`` once per KV group, since L2 serves the other row tiles, at
 ``min(bandwidth_eff x copy bandwidth, busy SMs x sm_bandwidth)``) and one SM's math time (``2 x tile x keys x
@@ -97,16 +98,27 @@ def runs_gluon(backend: str, hw) -> bool:
     return backend in GROUP_WIDENING and (not arch or arch in GLUON_ARCHS)
 
 
-# Programs the project's kernels keep on one SM (kernels/triton_mla_decode.py: 1, its tiles fill shared memory;
-# kernels/triton_gqa_decode.py GQADecodeConfig.programs_per_sm: 4); the planner counts slots as SMs x this.
-PROGRAMS_PER_SM = {"mla": 1, "gqa": 4}
-# The GQA kernel's programs plan on 4 an SM, but fewer fit at once when their shared memory runs out: a program holds
-# two K/V buffers of TILE_KEYS keys (num_stages 3) and a 16-row query tile, plus 2 KB Triton adds -- 36,864 /
-# 71,680 / 141,312 bytes at head dims 64 / 128 / 256 in bf16, as Triton 3.6 (the H200 machine's) and 3.9 compile it
-# for sm_90 -- against 228 KB an SM on Hopper, 1 KB of it reserved per resident block (CUDA C++ Programming Guide,
-# compute capability 9.0: 228 KB shared memory an SM, 227 KB a block), so 3 fit at head dim 128 and 1 at 256.
-GQA_KV_BUFFERS, GQA_Q_TILE_ROWS, GQA_SMEM_EXTRA_B = 2, 16, 2048
-SMEM_PER_SM_B, SMEM_RESERVED_PER_BLOCK_B = 228 * 1024, 1024
+# Programs the project's MLA kernel keeps on one SM (kernels/triton_mla_decode.py: 1, its tiles fill shared memory);
+# its planner counts slots as SMs x this. The GQA kernel's count depends on the shape (gqa_tiling, below).
+PROGRAMS_PER_SM = {"mla": 1}
+# The GQA kernel (kernels/triton_gqa_decode.py gqa_tiling, restated without Triton): a program takes 16-64 query rows
+# of one KV head (a power of two; more rows: blocks of 64), keeps GQA_STAGES - 1 = 2 K/V tiles of TILE_KEYS keys in
+# flight (one where two do not fit a block's shared memory; then fewer rows), and its planner counts a wave as the
+# programs that fit an SM at once by shared memory, registers and threads. Shared memory of one program (bytes, exact
+# for Triton 3.6 and 3.9 compiles for sm_90: tests/test_kernels_gqa_compile.py): the K/V tiles, the query tile in
+# 16-bit, and layout-conversion scratch of 128 B a row up to 32 rows, a [rows, head dim] fp32 tile at 64.
+# Registers a thread by (head dim, rows): the larger of Triton 3.6's and 3.9's (cuobjdump -res-usage), 255 elsewhere.
+GQA_STAGES, GQA_MIN_ROWS, GQA_MAX_ROWS, GQA_WARPS = 3, 16, 64, 4
+GQA_REGS = {(32, 16): 62, (32, 32): 127, (32, 64): 122, (64, 16): 68, (64, 32): 96, (64, 64): 121,
+            (128, 16): 108, (128, 32): 168, (128, 64): 209, (256, 16): 144, (256, 32): 184, (256, 64): 255}
+# What an SM holds (CUDA C++ Programming Guide, technical specifications per compute capability): shared memory an SM
+# and the most a block may opt into, bytes, by arch; others (and a spec without an arch) take Hopper's, the card the
+# coefficients were measured on. 64 K registers and 2,048 threads an SM, 1 KB of shared memory reserved a block.
+SMEM_BY_ARCH = {"sm_80": (164 * 1024, 163 * 1024), "sm_87": (164 * 1024, 163 * 1024),
+                "sm_86": (100 * 1024, 99 * 1024), "sm_89": (100 * 1024, 99 * 1024),
+                "sm_120": (100 * 1024, 99 * 1024), "sm_121": (100 * 1024, 99 * 1024)}
+HOPPER_SMEM = (228 * 1024, 227 * 1024)
+REGS_PER_SM, THREADS_PER_SM, SMEM_RESERVED_PER_BLOCK_B = 65536, 2048, 1024
 # ... except the MLA kernel's tile for an 8-bit cache and <= 16 query rows (default_mla_config): two 4-warp
 # programs an SM, over 32-key tiles (every 8-bit MLA tile is 32 keys).
 FP8_SMALL_PROGRAMS_PER_SM, FP8_SMALL_ROWS, FP8_TILE_KEYS = 2, 16, 32
@@ -264,7 +276,7 @@ def attention_accuracy(hw, backend: str, kind: str, phase: str) -> Accuracy | No
 
 def decode_backend(backend: str, kernel: str) -> str:
     """The coefficient set of a decode core: the project's GQA kernel (kernels/triton_gqa_decode.py: small tiles, up to
-    four programs per SM: resident_programs) is a different kernel from its MLA kernel, so ``auto``/``triton`` over a GQA/MHA/MQA cache read
+    as many programs an SM as fit: gqa_tiling) is a different kernel from its MLA kernel, so ``auto``/``triton`` over a GQA/MHA/MQA cache read
     the ``gqa`` coefficients (falling back to ``auto``'s when a file has none)."""
     return "gqa" if kernel == "gqa" and backend in ("auto", "triton") else backend
 
@@ -344,24 +356,51 @@ def widens(shape: DecodeShape) -> bool:
     return bool(shape.key_elems) and shape.key_bytes < 2 * shape.key_elems
 
 
-def kernel_tiling(shape: DecodeShape) -> tuple[int, int]:
-    """(programs on one SM, keys per tile) of the project's kernel for this shape (kernels/triton_mla_decode.py
-    default_mla_config, kernels/triton_gqa_decode.py)."""
+def kernel_tiling(shape: DecodeShape, arch: str = "") -> tuple[int, int]:
+    """(programs on one SM, keys per tile) of the project's kernel for this shape on a card of ``arch``
+    (kernels/triton_mla_decode.py default_mla_config, kernels/triton_gqa_decode.py gqa_tiling)."""
+    if shape.kernel == "gqa":
+        return gqa_tiling(shape, arch)[2], TILE_KEYS
     per_sm = PROGRAMS_PER_SM.get(shape.kernel, 1)
     if shape.kernel == "mla" and widens(shape):
         return (FP8_SMALL_PROGRAMS_PER_SM if shape.rows <= FP8_SMALL_ROWS else per_sm), FP8_TILE_KEYS
     return per_sm, TILE_KEYS
 
 
-def resident_programs(shape: DecodeShape, planned: int) -> int:
-    """Programs of the project's kernel on one SM at once (a wave holds SMs x this): the ``planned`` count, except the
-    GQA kernel's, which is as many as its shared memory lets fit (GQA_KV_BUFFERS above; head dim = dkv / 2, 2-byte
-    query): at head dim 128 three, though its planner counts four, so a plan of 4 x SMs programs runs in two waves."""
-    if shape.kernel != "gqa":
-        return planned
-    head_dim = shape.dkv / 2
-    smem = GQA_KV_BUFFERS * TILE_KEYS * shape.key_bytes + GQA_Q_TILE_ROWS * head_dim * 2 + GQA_SMEM_EXTRA_B
-    return max(1, int(SMEM_PER_SM_B // (smem + SMEM_RESERVED_PER_BLOCK_B)))
+def gqa_smem_b(head_dim: int, rows: int, stages: int, kv_bytes: float) -> float:
+    """Shared memory of one GQA kernel program, bytes (see GQA_STAGES above): e.g. head dim 128, 16 rows, 3 stages,
+    bf16: 2 x 64 x 128 x 2 x 2 + 16 x 128 x 2 + 16 x 128 = 71,680."""
+    scratch = 128 * rows if rows <= 32 else 4 * rows * head_dim
+    return (stages - 1) * 2 * TILE_KEYS * head_dim * kv_bytes + rows * head_dim * 2 + scratch
+
+
+def gqa_fit(head_dim: int, rows: int, stages: int, kv_bytes: float, arch: str = "") -> int:
+    """GQA kernel programs that stay on one SM of ``arch`` at once: the fewest that shared memory (less 1 KB a block),
+    registers (GQA_REGS, in 8-register steps) and threads allow; 0 when one program exceeds a block's shared memory.
+    E.g. head dim 128, 16 rows, 3 stages on Hopper: 233,472 // 72,704 = 3 (registers: 65,536 // (112 x 128) = 4)."""
+    per_sm, per_block = SMEM_BY_ARCH.get(arch, HOPPER_SMEM)
+    smem = gqa_smem_b(head_dim, rows, stages, kv_bytes)
+    if smem > per_block:
+        return 0
+    regs = -(-GQA_REGS.get((head_dim, rows), 255) // 8) * 8 * 32 * GQA_WARPS
+    return max(1, min(int(per_sm // (smem + SMEM_RESERVED_PER_BLOCK_B)), REGS_PER_SM // regs,
+                      THREADS_PER_SM // (32 * GQA_WARPS)))
+
+
+def gqa_tiling(shape: DecodeShape, arch: str = "") -> tuple[int, int, int]:
+    """(rows a program, stages, programs an SM) of the GQA kernel for this shape (kernels/triton_gqa_decode.py
+    gqa_tiling): the rows' power of two, 16-64; 3 stages, else 2, else half the rows, whichever first fits a block;
+    head dim = dkv / 2, the cache's bytes an element = key_bytes / dkv."""
+    head_dim, kv_bytes = int(shape.dkv // 2), shape.key_bytes / shape.dkv
+    rows = min(GQA_MAX_ROWS, max(GQA_MIN_ROWS, 1 << max(0, math.ceil(math.log2(max(1, shape.rows))))))
+    while True:
+        for stages in (GQA_STAGES, GQA_STAGES - 1):
+            fit = gqa_fit(head_dim, rows, stages, kv_bytes, arch)
+            if fit:
+                return rows, stages, fit
+        if rows <= GQA_MIN_ROWS:
+            return rows, GQA_STAGES - 1, 1
+        rows //= 2
 
 
 @functools.lru_cache(maxsize=8192)     # sweeps ask the same shapes under many layouts
@@ -423,17 +462,26 @@ def row_tiles(rows: int, m: KernelModel) -> tuple[int, int]:
     return tile, math.ceil(rows / tile)
 
 
-def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str) -> SplitPlan:
-    """The CTAs of one layer's decode core under ``planner`` (PLANNERS): "cost" (the project's kernels),
-    "flashmla" (FlashMLA's scheduler) or "waves" (as many splits as fit in one wave, FlashDecoding)."""
-    tile, tiles = row_tiles(shape.rows, m)
+def shape_row_tiles(shape: DecodeShape, m: KernelModel, planner: str, arch: str = "") -> tuple[int, int]:
+    """:func:`row_tiles` of the shape, except on the project's GQA kernel, whose tile is :func:`gqa_tiling`'s (fewer
+    rows where a card's shared memory does not hold a 64-row program)."""
+    if planner == "cost" and shape.kernel == "gqa":
+        tile = gqa_tiling(shape, arch)[0]
+        return tile, math.ceil(shape.rows / tile)
+    return row_tiles(shape.rows, m)
+
+
+def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch: str = "") -> SplitPlan:
+    """The CTAs of one layer's decode core under ``planner`` (PLANNERS): "cost" (the project's kernels, on a card of
+    ``arch``), "flashmla" (FlashMLA's scheduler) or "waves" (as many splits as fit in one wave, FlashDecoding)."""
+    tile, tiles = shape_row_tiles(shape, m, planner, arch)
     units = shape.seqs * shape.kv_groups * tiles
     if planner == "flashmla":   # num_sm_parts = SMs / h_k / ceil(rows / 64); one CTA per (row tile, KV head, part)
         parts = max(1, sms // shape.kv_groups // tiles)
         busy, payload, splits = flashmla_schedule(shape.seqs, shape.visits, parts)
         return SplitPlan(busy * shape.kv_groups * tiles, payload * FLASHMLA_BLOCK, splits)
     if planner == "cost":
-        per_sm, tile_keys = kernel_tiling(shape)
+        per_sm, tile_keys = kernel_tiling(shape, arch)
         splits = choose_splits(units, shape.visits, sms=sms * per_sm, min_tokens=m.min_split_tokens,
                                max_splits=m.max_splits, token_bytes=shape.key_bytes,
                                partial_bytes_per_split=shape.seqs * shape.kv_groups * shape.rows * shape.out_dv * 8,
@@ -529,7 +577,8 @@ def triton_gather_s(keys_cta: float, tiling: SparseTiling, m: KernelModel) -> fl
     return math.ceil(keys_cta / tiling.keys) * m.triton_gather_tile_us * 1e-6
 
 
-def decode_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, widen_group: bool = False) -> SplitPlan:
+def decode_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, widen_group: bool = False,
+                arch: str = "") -> SplitPlan:
     """The CTAs of one layer's decode core: the Gluon sparse kernel's plan where it runs (:func:`sparse_group`), the
     Triton sparse kernel's where that is priced (:func:`triton_sparse_priced`), else ``planner``'s
     (:func:`split_plan`)."""
@@ -537,7 +586,7 @@ def decode_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, wide
         return sparse_split_plan(shape, sms)
     if triton_sparse_priced(shape, m, widen_group):
         return triton_sparse_plan(shape, sms)
-    return split_plan(shape, m, sms, planner)
+    return split_plan(shape, m, sms, planner, arch)
 
 
 def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float, planner: str = "waves",
@@ -545,16 +594,16 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     """Expected seconds of the split-KV decode attention core (see the module docstring). widen_group: the backend
     runs MLA tiles of 64+ rows over an 8-bit cache on the Gluon kernel (GROUP_WIDENING), which widens in a warp group
     of its own."""
-    sms = getattr(hw, "sms", 0)
+    sms, arch = getattr(hw, "sms", 0), getattr(hw, "arch", "")
     bw = hw.mem_bandwidth_bytes_s * m.bandwidth_eff
-    tile, tiles = row_tiles(shape.rows, m)
+    tile, tiles = shape_row_tiles(shape, m, planner, arch)
     if not sms:                                   # no SM count: the floor at the model's efficiencies
         units = shape.seqs * shape.kv_groups * tiles
         flops = 2 * units * tile * shape.visits * shape.dkv
         body = max(shape.seqs * shape.kv_groups * shape.keys * shape.key_bytes / bw,
                    flops / (peak_flops * m.mma_eff))
         return shape.layers * (body + shape.launches_per_layer * m.fixed_us * 1e-6)
-    plan, sparse = decode_plan(shape, m, sms, planner, widen_group), sparse_group(shape, widen_group)
+    plan, sparse = decode_plan(shape, m, sms, planner, widen_group, arch), sparse_group(shape, widen_group)
     gather = triton_sparse_priced(shape, m, widen_group)
     if sparse:    # the Gluon sparse kernel: 64-row tiles; a token's head blocks gather the same rows (L2 serves one)
         tile, tiles = SPARSE_TILE_ROWS, math.ceil(shape.heads / SPARSE_TILE_ROWS)
@@ -587,7 +636,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     if gather:    # the Triton sparse kernel's waits on its gathers, in the program's serial time, as its widening
         widen_cta += triton_gather_s(plan.keys_cta, sparse_tile, m)
     per_sm = (sparse_tile.programs_per_sm if gather
-              else resident_programs(shape, kernel_tiling(shape)[0]) if (planner == "cost" and not sparse) else 1)
+              else kernel_tiling(shape, arch)[0] if (planner == "cost" and not sparse) else 1)
     # the Triton sparse kernel's dots at the small-tile rate whatever its tile: on the H200 its 64-head tiles took
     # longer a tile than its 16- and 32-head ones (bf16, 64 slots: 7.8-8.9 us against 4.3-6.0 at batch 32-128; the
     # A/B rows of reports/h200/tuning/ab_sparse_gluon_heads.json), which the dense kernels' wgmma rate (mma_eff)

@@ -36,7 +36,21 @@ GQA_POINTS = ([dict(model="llama-3.1-8b", tp=1, batch=b, context=c)
                for b, c in ((1, 1536), (1, 3 * K), (2, 6 * K), (3, 48 * K), (6, 24 * K), (12, 1536), (24, 12 * K),
                             (48, 12 * K), (96, 3 * K))]
               + [dict(model="qwen3-235b-a22b", tp=1, batch=b, context=c)
-                 for b, c in ((1, 6 * K), (12, 3 * K), (24, 24 * K), (80, 1536))])
+                 for b, c in ((1, 6 * K), (12, 3 * K), (24, 24 * K), (80, 1536))]
+              # ... and where the random points missed (twelfth session): a paged cache, two query tokens (16- and
+              # 32-row tiles), one KV head a GPU (tp 8: many splits), MHA (a 16-row tile for one row), head dim 256
+              # (one program an SM)
+              + [dict(model=m, tp=tp, batch=b, context=c, paged=True)
+                 for m, tp, b, c in (("llama-3.1-8b", 1, 24, 12 * K), ("qwen3-235b-a22b", 1, 12, 48 * K))]
+              + [dict(model=m, tp=1, batch=b, context=c, q_tokens=2)
+                 for m, b, c in (("llama-3.1-70b", 12, 6 * K), ("qwen3-235b-a22b", 24, 6 * K),
+                                 ("llama-3.1-8b", 80, 3 * K))]
+              + [dict(model=m, tp=8, batch=b, context=c)
+                 for m, b, c in (("llama-3.1-405b", 3, 24 * K), ("llama-3.1-405b", 40, 6 * K),
+                                 ("qwen2.5-72b", 6, 48 * K))]
+              + [dict(model="llama-2-7b", tp=1, batch=b, context=c) for b, c in ((12, 6 * K), (2, 24 * K))]
+              + [dict(model="variant-gqa1-256", tp=1, batch=b, context=c)
+                 for b, c in ((24, 12 * K), (3, 48 * K), (112, 1536))])
 # DeepSeek Sparse Attention (top-2048 rows gathered by index, the Gluon sparse kernel from 8 heads): 8 heads (GLM-5
 # at tp 8), 16 (DeepSeek-V3.2 at tp 8), 64 (tp 2), 128 (tp 1), contexts under and over the top-k, two query tokens
 DSA_POINTS = ([dict(model="deepseek-v3.2", tp=tp, batch=b, context=c, paged=True)

@@ -246,10 +246,10 @@ def test_full_waves_are_priced_alike_and_a_million_of_them_at_once():
     assert core(10**6) == pytest.approx(10**6 * wave)
 
 
-def test_the_gqa_kernel_plans_four_programs_per_sm_and_fits_three():
+def test_the_gqa_kernels_waves_hold_the_programs_that_fit():
     # 10 sequences x 8 KV heads (4 query rows each, a 16-row tile) over 256 keys: one split (256 // 256), 80 CTAs;
-    # planned four per SM, but at head dim 128 (key_bytes 512 = K and V of 128 bf16) three fit in shared memory
-    # (resident_programs): on 10 SMs two waves of 30 and one of 20, each SM doing its CTAs' math one after another
+    # at head dim 128 (key_bytes 512 = K and V of 128 bf16) three fit an SM (gqa_tiling), which the planner counts:
+    # on 10 SMs two waves of 30 and one of 20, each SM doing its CTAs' math one after another
     m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
                     max_splits=128)
     s = DecodeShape(seqs=10, rows=4, kv_groups=8, keys=256, key_bytes=512, dkv=256, out_dv=128, layers=1,
@@ -572,17 +572,62 @@ def test_attention_accuracy_lookup():
     assert attention_accuracy(h200, "auto", "mla", "prefill") is None     # 2 points: under the 5 a class needs
 
 
-def test_gqa_programs_resident_on_an_sm_by_hand():
-    """The GQA kernel's shared memory a program: 2 K/V buffers x 64 keys x key bytes (K and V: 2 x D x 2 B) + a
-    16-row bf16 query tile + 2,048 B, against 228 KB an SM with 1 KB reserved per block. D = 128: 2 x 64 x 512 +
-    16 x 128 x 2 + 2,048 = 71,680 B (what Triton compiles for sm_90), 233,472 // 72,704 = 3 (the planner counts 4);
-    D = 256: 141,312 B -> 1; D = 64: 36,864 B -> 6. The MLA kernel keeps its planned count."""
-    from mlacalc.expected import resident_programs
+def test_gqa_programs_an_sm_by_hand():
+    """The GQA kernel's shared memory a program (gqa_smem_b): (stages - 1) K/V tiles x 64 keys x K and V (2 x D x
+    2 B) + the 16-bit query tile + scratch (128 B a row to 32 rows, rows x D x 4 at 64). Hopper: 228 KB an SM, 1 KB
+    reserved a block, 227 KB a block at most.
+    D = 128, 8 rows (a 16-row tile), 3 stages: 65,536 + 4,096 + 2,048 = 71,680 B -> 233,472 // 72,704 = 3 (registers:
+    108 -> 112 a thread x 128 threads, 65,536 // 14,336 = 4). D = 256: 131,072 + 8,192 + 2,048 = 141,312 -> 1.
+    D = 64: 32,768 + 2,048 + 2,048 = 36,864 -> 6 (registers 72 x 128: 7). MQA, 71 rows at D = 64: two 64-row
+    programs, 32,768 + 8,192 + 16,384 = 57,344 -> 4 (registers 128 x 128: 4). An sm_89 card (99 KB a block) at
+    D = 256, 64 rows: 229,376 and 163,840 B (3, 2 stages) do not fit, nor 151,552 at 32 rows and 3 stages; 32 rows,
+    2 stages: 65,536 + 16,384 + 4,096 = 86,016 -> 102,400 // 87,040 = 1."""
+    from mlacalc.expected import gqa_smem_b, gqa_tiling, kernel_tiling
 
-    def gqa(d):
-        return DecodeShape(seqs=1, kv_groups=1, rows=8, keys=4096, key_bytes=2 * d * 2, dkv=2 * d, out_dv=d,
+    def gqa(d, rows=8):
+        return DecodeShape(seqs=1, kv_groups=1, rows=rows, keys=4096, key_bytes=2 * d * 2, dkv=2 * d, out_dv=d,
                            layers=1, kernel="gqa")
 
-    assert [resident_programs(gqa(d), 4) for d in (64, 128, 256)] == [6, 3, 1]
+    assert gqa_smem_b(128, 16, 3, 2) == 71_680 and gqa_smem_b(256, 16, 3, 2) == 141_312
+    assert [gqa_tiling(gqa(d)) for d in (64, 128, 256)] == [(16, 3, 6), (16, 3, 3), (16, 3, 1)]
+    assert gqa_tiling(gqa(64, rows=71)) == (64, 3, 4)
+    assert gqa_tiling(gqa(256, rows=64), "sm_89") == (32, 2, 1)
+    assert kernel_tiling(gqa(128)) == (3, 64)
     mla = DecodeShape(seqs=1, kv_groups=1, rows=16, keys=4096, key_bytes=1152, dkv=1088, out_dv=512, layers=1)
-    assert resident_programs(mla, 1) == 1
+    assert kernel_tiling(mla, "sm_89") == (1, 64)
+
+
+@settings(max_examples=120, deadline=None)
+@given(rows=st.integers(1, 300), head_dim=st.sampled_from([32, 64, 128, 256, 512]),
+       arch=st.sampled_from(["", "sm_80", "sm_89", "sm_90"]), kv_bytes=st.sampled_from([2, 4]))
+def test_gqa_tiling_restates_the_kernels(rows, head_dim, arch, kv_bytes):
+    """kernels/triton_gqa_decode.gqa_tiling (rows, stages, programs an SM) on each arch's shared memory."""
+    pytest.importorskip("triton")
+    from mlacalc.expected import HOPPER_SMEM, REGS_PER_SM, SMEM_BY_ARCH, gqa_tiling
+    from mlacalc.kernels.launch import SMLimits
+    from mlacalc.kernels.triton_gqa_decode import GQADecodeConfig
+    from mlacalc.kernels.triton_gqa_decode import gqa_tiling as kernel_gqa_tiling
+
+    per_sm, per_block = SMEM_BY_ARCH.get(arch, HOPPER_SMEM)
+    t = kernel_gqa_tiling(rows, head_dim, GQADecodeConfig(), SMLimits(per_sm, per_block, REGS_PER_SM),
+                          kv_bytes=kv_bytes)
+    shape = DecodeShape(seqs=1, kv_groups=1, rows=rows, keys=4096, key_bytes=2 * head_dim * kv_bytes,
+                        dkv=2 * head_dim, out_dv=head_dim, layers=1, kernel="gqa")
+    assert gqa_tiling(shape, arch) == (t.block_h, t.num_stages, t.programs_per_sm)
+
+
+@settings(max_examples=150, deadline=None)
+@given(batch=st.integers(1, 300), tokens=st.sampled_from([1, 2, 3]), kv_heads=st.sampled_from([1, 2, 4, 8, 32]),
+       group=st.sampled_from([1, 2, 4, 8, 16, 71]), head_dim=st.sampled_from([64, 128, 256]),
+       context=st.integers(1, 200_000), sms=st.sampled_from([78, 108, 132]))
+def test_gqa_split_plan_restates_the_gqa_kernels(batch, tokens, kv_heads, group, head_dim, context, sms):
+    """kernels/triton_gqa_decode.gqa_num_splits (the split count the GQA kernel launches with, on Hopper's shared
+    memory) is what the model's planner gives (split_plan, the gqa coefficients' split limits)."""
+    pytest.importorskip("triton")
+    from mlacalc.expected import DEFAULTS, split_plan
+    from mlacalc.kernels.triton_gqa_decode import gqa_num_splits
+
+    shape = DecodeShape(seqs=batch, rows=tokens * group, kv_groups=kv_heads, keys=context, key_bytes=4 * head_dim,
+                        dkv=2 * head_dim, out_dv=head_dim, layers=1, kernel="gqa", tokens=tokens)
+    want = gqa_num_splits(batch, tokens, group * kv_heads, kv_heads, context, head_dim, sms=sms)
+    assert split_plan(shape, DEFAULTS["gqa"], sms, "cost", "sm_90").splits == want

@@ -1,0 +1,52 @@
+"""CPU check of the GQA decode kernel's resources (no GPU: Triton ships ptxas): the shared memory a program holds and
+the registers a thread takes, as the installed Triton compiles it for sm_90, are what the launch planner counts the
+programs that fit an SM from (kernels/triton_gqa_decode.py gqa_smem_bytes, GQA_REGS; restated in mlacalc.expected).
+`python bench/gqa_resources.py` prints the whole table."""
+
+import os
+import re
+import subprocess
+import tempfile
+
+import pytest
+
+pytest.importorskip("torch")
+triton = pytest.importorskip("triton")
+
+
+def _compile(head_dim, rows, stages):
+    from mlacalc.kernels.triton_gqa_decode import compile_sm90
+
+    try:
+        return compile_sm90(head_dim, rows, stages)
+    except (RuntimeError, FileNotFoundError) as exc:  # no ptxas in this Triton build
+        if "ptxas" in str(exc):
+            pytest.skip(f"no ptxas: {exc}")
+        raise
+
+
+def _registers(kernel) -> int | None:
+    tool = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    if not os.path.exists(tool):
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "k.cubin")
+        with open(path, "wb") as f:
+            f.write(kernel.asm["cubin"])
+        out = subprocess.run([tool, "-res-usage", path], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"REG:(\d+)", out).group(1))
+
+
+@pytest.mark.parametrize("head_dim,rows,stages,shared", [(128, 16, 3, 71_680), (256, 16, 2, 75_776),
+                                                          (64, 64, 3, 57_344)])
+def test_gqa_program_resources_match_the_planner(head_dim, rows, stages, shared):
+    """By hand: head dim 128, 16 rows, 3 stages = 2 K/V tiles x 64 keys x 2 x 128 x 2 B + 16 x 128 x 2 + 16 x 128
+    = 71,680; head dim 256, 16 rows, 2 stages = 65,536 + 8,192 + 2,048 = 75,776; head dim 64, 64 rows, 3 stages =
+    32,768 + 8,192 + a [64, 64] fp32 scratch 16,384 = 57,344."""
+    from mlacalc.kernels.triton_gqa_decode import GQA_REGS, gqa_smem_bytes
+
+    k = _compile(head_dim, rows, stages)
+    assert k.metadata.shared == gqa_smem_bytes(head_dim, rows, stages) == shared
+    regs = _registers(k)
+    if regs is not None:
+        assert regs <= GQA_REGS[head_dim, rows]
