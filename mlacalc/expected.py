@@ -25,8 +25,9 @@ the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them)
 (``a x keys_per_cta x key_bytes`` once per KV group, since L2 serves the other row tiles, at
 ``min(bandwidth_eff x copy bandwidth, busy SMs x sm_bandwidth)``) and one SM's math time (``2 x tile x keys x
 (d_k + d_v)`` FLOPs at ``mma_eff`` of its share of the peak, or ``small_tile_mma_eff`` for tiles under 64 rows,
-which run on mma.sync rather than wgmma; plus, for an 8-bit cache, widening ``key_elems`` per key at
-``dequant_gelem_s`` G elements/s per program, latency-bound, so programs resident on one SM overlap it). Tiles of
+which run on mma.sync rather than wgmma, or ``triton_mma_eff`` for the Triton kernel's tiles of 64+ MLA rows
+(:func:`triton_wide_tile`: off the Gluon kernel's dims, backend triton, other cards); plus, for an 8-bit cache,
+widening ``key_elems`` per key at ``dequant_gelem_s`` G elements/s per program, latency-bound, so programs resident on one SM overlap it). Tiles of
 64 or more rows over an 8-bit cache run the Gluon kernel, whose third warp group widens each tile while the other
 two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. Rows selected by
 index (DeepSeek Sparse Attention's top-k, ``DecodeShape.gathered``) on those backends, from 8 heads, run the Gluon
@@ -89,6 +90,8 @@ GROUP_WIDENING = ("auto", "gluon")
 # ... on a Hopper card only: the Gluon kernels are written for sm_90 (wgmma, TMA, setmaxnreg; kernels/gluon_*
 # gluon_supported: capability 9.x), so auto runs the Triton kernels elsewhere (Ampere, Ada, Blackwell, AMD)
 GLUON_ARCHS = ("sm_90", "sm_90a")
+# ... for DeepSeek's dims only (gluon_supported: kv_lora_rank 512 and a 64-dim RoPE key, values of 512): d_k + d_v
+GLUON_DKV = 576 + 512
 
 
 def runs_gluon(backend: str, hw) -> bool:
@@ -158,6 +161,8 @@ class KernelModel:
     widen_group_gelem_s: float = 0.0   # ... tiles of 64+ rows: elements a CTA's widening warp group converts per ns,
     #                                    beside the dots (the Gluon kernel; 0: hidden behind them)
     small_tile_mma_eff: float = 0.0    # tiles under 64 rows (mma.sync, not wgmma): their tensor-core share (0: mma_eff)
+    triton_mma_eff: float = 0.0        # MLA tiles of 64+ rows on the Triton kernel, not the Gluon one (other head dims,
+    #                                    backend triton, other cards): their tensor-core share (0: mma_eff)
     gather_sm_gb_s: float = 0.0        # index-selected rows (DSA) one CTA's gather warp group copies, GB/s (latency-
     #                                    bound: a few tiles in flight; 0: gathered rows stream like contiguous keys)
     triton_gather_tile_us: float = 0.0  # ... on the Triton sparse kernel: one program's wait per tile of selected rows
@@ -492,6 +497,20 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch:
     return SplitPlan(units * splits, shape.visits / splits, splits)
 
 
+def gluon_dense(shape: DecodeShape, widen_group: bool) -> bool:
+    """Whether a dense MLA decode core runs the Gluon seesaw kernel (kernels/decode.py _gluon_applies): a backend that
+    runs the Gluon kernels (``widen_group``), 64 or more query rows a sequence, DeepSeek's dims (GLUON_DKV)."""
+    return (widen_group and shape.kernel == "mla" and not shape.gathered and shape.rows >= TILE_ROWS
+            and shape.dkv == GLUON_DKV)
+
+
+def triton_wide_tile(shape: DecodeShape, widen_group: bool) -> bool:
+    """Whether a dense MLA decode core runs the Triton kernel's tile of 64 or more rows (more than 32 query rows, not
+    on the Gluon kernel: MiniCPM3's 256 + 32 dims, backend triton, a card without the Gluon kernels): wgmma from 8
+    warps with the softmax between the dots, priced at ``triton_mma_eff``."""
+    return shape.kernel == "mla" and not shape.gathered and shape.rows > 32 and not gluon_dense(shape, widen_group)
+
+
 def sparse_group(shape: DecodeShape, widen_group: bool) -> bool:
     """Whether the decode core runs on the Gluon sparse kernel: index-selected MLA rows on a backend that runs the
     Gluon kernels (``widen_group``: GROUP_WIDENING), with SPARSE_GROUP_MIN_HEADS heads or more (fewer: the Triton
@@ -624,7 +643,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     bytes_cta, flops_cta = used * plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
     # 8-bit caches: tiles under 64 rows (Triton) widen in the program, one tile after another; larger tiles (Gluon) in
     # a warp group of their own beside the dots
-    group = widen_group and shape.kernel == "mla" and tile >= TILE_ROWS and not gather
+    group = sparse or (tile >= TILE_ROWS and gluon_dense(shape, widen_group))
     rate = m.widen_group_gelem_s if group else m.dequant_gelem_s
     widen_cta = plan.keys_cta * shape.key_elems / (rate * 1e9) if (rate and widens(shape)) else 0.0
     sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
@@ -642,6 +661,8 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     # A/B rows of reports/h200/tuning/ab_sparse_gluon_heads.json), which the dense kernels' wgmma rate (mma_eff)
     # would price cheaper; why is not measured (a [64, 512] fp32 accumulator in 8 warps' registers is a candidate)
     mma = m.small_tile_mma_eff if ((tile < TILE_ROWS or gather) and m.small_tile_mma_eff) else m.mma_eff
+    if tile >= TILE_ROWS and m.triton_mma_eff and triton_wide_tile(shape, widen_group):
+        mma = m.triton_mma_eff
     # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
     ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / gather_bw
 

@@ -81,6 +81,10 @@ AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=Tr
               + [dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, q_tokens=2)
                  for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, q_tokens=2) for tp, b, c in ((2, 24, 6 * K),)]
+              # MLA off the Gluon kernel's dims (MiniCPM3: kv_lora_rank 256, RoPE 32) at 40 heads and 2 x 20: the
+              # Triton kernel's 64-row tile (triton_mma_eff; the random points had it at 2x the Gluon rate's time)
+              + [dict(model="minicpm3-4b", tp=tp, batch=b, context=c, q_tokens=q)
+                 for tp, b, c, q in ((1, 3, 24 * K, 1), (1, 24, 6 * K, 1), (1, 80, 1536, 1), (2, 12, 12 * K, 2))]
               + DSA_POINTS + TRITON_DSA_POINTS)
 PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K),
                   ("llama-3.1-8b", 12, 1536), ("deepseek-v2-lite", 2, 3 * K), ("deepseek-v2-lite", 1, 12 * K)]
@@ -92,6 +96,7 @@ GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "ramp_us": [0.5 * i for i in range(21)],
          "combine_us_per_split": [0.02 * i for i in range(26)],
          "small_tile_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
+         "triton_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
          "gather_sm_gb_s": [0.0] + [2.5 * i for i in range(1, 41)],
          "triton_gather_tile_us": [0.0] + [0.25 * i for i in range(1, 41)],
          "dequant_gelem_s": [0.0] + [0.5 * i for i in range(1, 41)],
@@ -189,7 +194,7 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
 RESTARTS = 8            # extra descents from random grid points per decode backend (about 10 s of CPU each)
 DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
                 "dequant_gelem_s", "widen_group_gelem_s", "small_tile_mma_eff", "gather_sm_gb_s",
-                "triton_gather_tile_us")
+                "triton_gather_tile_us", "triton_mma_eff")
 
 
 def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
@@ -211,8 +216,10 @@ def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str,
     widening rates need 8-bit caches (in-program: tiles under 64 rows; a warp group's: 64 or more, or fp8-ds rows
     the Gluon sparse kernel gathers, on the backends that run the Gluon kernels), the small-tile rate tiles under 64
     rows, the gather rate rows gathered by the Gluon sparse kernel, the wait a tile rows gathered by the Triton
-    sparse kernel (DSA under 8 heads on auto)."""
-    from mlacalc.expected import DEFAULTS, KernelModel, runs_gluon, sparse_group, triton_sparse_runs, widens
+    sparse kernel (DSA under 8 heads on auto), the Triton kernel's rate at 64+ rows its tiles of that size (MLA off
+    the Gluon kernel: MiniCPM3's dims)."""
+    from mlacalc.expected import (DEFAULTS, KernelModel, runs_gluon, sparse_group, triton_sparse_runs,
+                                  triton_wide_tile, widens)
 
     start = DEFAULTS.get(backend, KernelModel())
     gluon = runs_gluon(backend, hw)
@@ -222,7 +229,8 @@ def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str,
               "widen_group_gelem_s": gluon and (any(n >= 64 for n in fp8_rows) or ds_rows),
               "small_tile_mma_eff": start.min_rows_per_cta < 64,
               "gather_sm_gb_s": any(sparse_group(shape, gluon) for shape in shapes),
-              "triton_gather_tile_us": any(triton_sparse_runs(shape, gluon) for shape in shapes)}
+              "triton_gather_tile_us": any(triton_sparse_runs(shape, gluon) for shape in shapes),
+              "triton_mma_eff": any(triton_wide_tile(shape, gluon) for shape in shapes)}
     return tuple(n for n in DECODE_NAMES if pinned.get(n, True))
 
 

@@ -229,6 +229,31 @@ def test_an_fp8_cache_on_small_tiles_pays_widening_and_the_mma_sync_rate():
         4 * (128 * 1152 / 50e9 + max(10 * 4096 * 1152 / 500e9, t_mma)) + 2e-6)
 
 
+def test_mla_tiles_off_the_gluon_kernel_take_the_triton_rate():
+    # 40 sequences x 40 heads (a 64-row tile), 10 SMs, one split: 4 waves of 10 CTAs. MiniCPM3's dims (d_k 256 + 32,
+    # d_v 256: dkv 544) run the Triton kernel's 64-row tile on auto (gluon_dense: DeepSeek's dkv 1,088 and 64+ rows
+    # only), priced at triton_mma_eff = 0.25; DeepSeek's dims at 64 rows run the Gluon kernel at mma_eff = 1.0, and at
+    # 40 rows (a 64-row tile, under the Gluon kernel's 64 rows) the Triton one
+    from mlacalc.expected import gluon_dense, triton_wide_tile
+
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
+                    triton_mma_eff=0.25)
+    mini = DecodeShape(seqs=40, rows=40, kv_groups=1, keys=4096, key_bytes=576, dkv=544, out_dv=256, layers=1)
+    ramp = 128 * 576 / 50e9
+    t_mem = 10 * 4096 * 576 / min(1000e9, 10 * 50e9)          # 4.72 us a wave
+    t_mma = 2 * 64 * 4096 * 544 / (100e12 * 0.25 / 10)        # 114 us a CTA at a quarter of the peak
+    assert decode_attention_s(mini, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
+        4 * (ramp + max(t_mem, t_mma)) + 2e-6)
+    assert triton_wide_tile(mini, True) and not gluon_dense(mini, True)
+    ds = DecodeShape(seqs=40, rows=64, kv_groups=1, keys=4096, key_bytes=1152, dkv=1088, out_dv=512, layers=1)
+    assert gluon_dense(ds, True) and not triton_wide_tile(ds, True)
+    assert triton_wide_tile(ds, False) and not gluon_dense(ds, False)     # backend triton, or a card without Gluon
+    assert triton_wide_tile(replace(ds, rows=40), True)
+    t_gluon = 2 * 64 * 4096 * 1088 / (100e12 / 10)
+    assert decode_attention_s(ds, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
+        4 * (128 * 1152 / 50e9 + max(10 * 4096 * 1152 / 500e9, t_gluon)) + 2e-6)
+
+
 def test_full_waves_are_priced_alike_and_a_million_of_them_at_once():
     # one SM, one CTA a wave (16-row tiles of 4 query rows over 256 keys: one split): n sequences are n identical
     # waves, priced once and multiplied (a loop over 10^6 waves took seconds: a batch of millions on a one-SM file)
