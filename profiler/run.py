@@ -42,6 +42,7 @@ KERNELS = ("auto", "triton", "gluon", "flashmla", "eager", "sdpa")
 RECOMPUTE_MODES = ("none", "selective", "full", "mla-latent")
 KV_DTYPES = ("bf16", "fp8", FP8_DS)   # fp8: e4m3 with one scale (MLA); fp8-ds: the 656-byte rows of sparse MLA
 FP8_DS_TEMPLATE_ROWS = 64             # packed rows an fp8-ds cache repeats (random, valid e4m3 and scales)
+FP8_EXP_CLEAR, FP8_EXP_SET = 0xBF, 0x20   # e4m3 bits: exponent field 01xx (4..7): |x| in [0.125, 1.875]
 
 
 
@@ -212,16 +213,30 @@ def _default_block(spec: ModelSpec) -> int:
 
 
 def _random_(t):
-    """Fill ``t`` in place with N(0, 1) values (random, never zeros); fp8 drawn in bf16 chunks and converted."""
+    """Fill ``t`` in place with random values, never zeros, and no device temporaries: the cache is built inside
+    the measured peak, so anything drawn beside it would count as if decode held it. Wide dtypes: N(0, 1)
+    (``normal_`` draws in place). fp8 e4m3: random bytes pinned to exponent fields 4..7 (two in-place bit ops),
+    i.e. +-[0.125, 1.875], never NaN. Drawing N(0, 1) in bf16 chunks of 4M values and casting them left 8 MiB of
+    bf16 plus 4 MiB of their fp8 copy alive on top of the whole cache: +12 MiB in every fp8 point's measured peak
+    (seen on the H200 as the Triton kernel's fp8 points missing by 7 to 10 MB; Gluon's points hid it under split
+    partials larger than 12 MiB)."""
     import torch
 
     if t.dtype != torch.float8_e4m3fn:
         return t.normal_()
-    flat, step = t.view(-1), 1 << 22  # 12 MiB of temporaries at most
-    for i in range(0, flat.numel(), step):
-        n = min(step, flat.numel() - i)
-        flat[i:i + n] = torch.randn(n, device=t.device, dtype=torch.bfloat16).to(t.dtype)
+    bits = t.view(torch.uint8)  # e4m3: sign, 4 exponent bits (bias 7), 3 mantissa bits
+    bits.random_(0, 256).bitwise_and_(FP8_EXP_CLEAR).bitwise_or_(FP8_EXP_SET)
     return t
+
+
+def _block_table(rows: int, shuffled: bool, torch, device: str, seed: int = 0):
+    """int32 [rows] block ids, shuffled (drawn on the host from a seeded generator) or in order: the table is the
+    only device tensor made (a device randperm's int64 result, kept while cast to int32, was 8 bytes a block inside
+    the measured peak)."""
+    if not shuffled:
+        return torch.arange(rows, dtype=torch.int32, device=device)
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(rows, generator=g, dtype=torch.int32).to(device)
 
 
 def _fp8_ds_cache(rows: tuple[int, int], a, torch, device: str = "cuda"):
@@ -266,8 +281,7 @@ def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch, device: str = "cuda") ->
             bs = cfg.block_size or _default_block(spec)
             nblk = math.ceil(C / bs)
             if C not in tables:
-                order = torch.randperm(B * nblk, device=device) if cfg.paged else torch.arange(B * nblk, device=device)
-                tables[C] = order.to(torch.int32).view(B, nblk)
+                tables[C] = _block_table(B * nblk, cfg.paged, torch, device, seed=len(tables)).view(B, nblk)
             rows = (B * nblk, bs)
         else:
             tables.setdefault(C, None)
@@ -429,6 +443,10 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
         exact = kvw.figures.requested is not None
         out["kv_bytes"] = (kvw.figures.requested - table_req) if exact else kvw.figures.allocated - table_bytes
         out["kv_allocated_bytes"] = kvw.figures.allocated - table_bytes
+        # what building the cache held beyond the cache itself (it is inside the measured peak): 0 where the inputs
+        # are drawn in place; a few KB for fp8-ds (its template)
+        out["kv_build_transient_bytes"] = (kvw.figures.requested_peak - kvw.figures.requested if exact
+                                           else kvw.figures.peak - kvw.figures.allocated)
         if cfg.phase == "decode":
             step, keep = _decode_step(cfg, spec, kv_layers, tables, torch)
         else:

@@ -293,6 +293,71 @@ def test_the_cache_the_profiler_builds_is_the_one_it_predicts(model, kw):
     assert built == plan_inference(cfg, spec, H100).kv_bytes
 
 
+def _live_bytes_mode(torch):
+    """A dispatch mode following the bytes of the tensors ops make (views and in-place ops make none) while they
+    live, and their peak, checked after every op: a CPU stand-in for the CUDA allocator's peak."""
+    import weakref
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class LiveBytes(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.storages, self.peak = {}, 0
+
+        def live(self):
+            return sum(n for n, refs in self.storages.values() if any(r() is not None for r in refs))
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in tree_flatten(out)[0]:
+                if isinstance(t, torch.Tensor):
+                    st = t.untyped_storage()
+                    held = self.storages.get(st.data_ptr())
+                    if held is None or not any(r() is not None for r in held[1]):   # a new (or reused) block
+                        held = self.storages[st.data_ptr()] = (st.nbytes(), [])
+                    held[1].append(weakref.ref(t))
+            self.peak = max(self.peak, self.live())
+            return out
+
+    return LiveBytes()
+
+
+@pytest.mark.parametrize("kw", [dict(kv_dtype="fp8", paged=True), dict(kv_dtype="fp8"), dict(paged=True)])
+def test_building_the_cache_holds_nothing_beside_it(kw):
+    """The cache is built inside the measured peak, so building it may hold nothing else: DeepSeek-V2-Lite at tp 4,
+    batch 3, context 1000, 2 layers. Paged: ceil(1000 / 64) = 16 blocks a sequence, 48 blocks of 64 rows of
+    512 + 64 = 576 values, 1,769,472 bytes a layer in fp8 (3,538,944 in bf16), and one int32 table of 48 entries
+    (192 bytes) shared by both layers; contiguous: 3 x 1000 x 576 = 1,728,000 bytes a layer. The peak while
+    building is the cache and the table, to the byte. (The fp8 fill used to draw bf16 chunks of up to 4M values
+    and cast them, holding 3 bytes a value beside the cache -- 12 MiB at a full chunk, which the H200's Triton fp8
+    points measured as 7 to 10 MB over the prediction -- and a device randperm kept its int64 ids, 8 bytes a
+    block.)"""
+    torch = pytest.importorskip("torch")
+    from mlacalc.profiler.run import _alloc_kv
+
+    spec = load_spec("deepseek-v2-lite")
+    cfg = PointConfig("deepseek-v2-lite", **({"kernel": "auto", "batch": 3, "context": 1000, "layers": 2, "tp": 4}
+                                             | kw))
+    cfg.validate(spec)
+    width = 1 if cfg.kv_dtype == "fp8" else 2
+    layer = (48 * 64 if cfg.paged else 3 * 1000) * 576 * width
+    table = 48 * 4 if cfg.paged else 0
+    with _live_bytes_mode(torch) as mode:
+        layers, tables = _alloc_kv(cfg, spec, torch, device="cpu")
+    assert layer == plan_inference(cfg, spec, H100).kv_bytes // 2
+    assert mode.peak == 2 * layer + table
+    assert mode.live() == 2 * layer + table
+    if cfg.paged:   # one shuffled permutation of the blocks, shared by the layers
+        assert tables[0] is tables[1] and tables[0].dtype == torch.int32
+        assert sorted(tables[0].flatten().tolist()) == list(range(48))
+    v = layers[0][0].float()
+    assert torch.isfinite(v).all()
+    if cfg.kv_dtype == "fp8":    # e4m3 exponent fields 4..7: +-[0.125, 1.875], both signs, never 0 or NaN
+        assert v.abs().min() >= 0.125 and v.abs().max() <= 1.875 and (v < 0).any() and (v > 0).any()
+
+
 # --- reports from a canned result set ----------------------------------------------------------------------
 
 def canned_points():
