@@ -25,8 +25,8 @@ the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them)
 (``a x keys_per_cta x key_bytes`` once per KV group, since L2 serves the other row tiles, at
 ``min(bandwidth_eff x copy bandwidth, busy SMs x sm_bandwidth)``) and one SM's math time (``2 x tile x keys x
 (d_k + d_v)`` FLOPs at ``mma_eff`` of its share of the peak, or ``small_tile_mma_eff`` for tiles under 64 rows,
-which run on mma.sync rather than wgmma, or ``triton_mma_eff`` for the Triton kernel's tiles of 64+ MLA rows
-(:func:`triton_wide_tile`: off the Gluon kernel's dims, backend triton, other cards); plus, for an 8-bit cache,
+which run on mma.sync rather than wgmma, or ``triton_mma_eff`` for the Triton kernels' tiles of 64+ MLA rows
+(:func:`triton_wide_tile`: off the Gluon kernel's dims, backend triton, other cards; the sparse kernel's 64-head tile); plus, for an 8-bit cache,
 widening ``key_elems`` per key at ``dequant_gelem_s`` G elements/s per program, latency-bound, so programs resident on one SM overlap it). Tiles of
 64 or more rows over an 8-bit cache run the Gluon kernel, whose third warp group widens each tile while the other
 two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. Rows selected by
@@ -656,12 +656,14 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         widen_cta += triton_gather_s(plan.keys_cta, sparse_tile, m)
     per_sm = (sparse_tile.programs_per_sm if gather
               else kernel_tiling(shape, arch)[0] if (planner == "cost" and not sparse) else 1)
-    # the Triton sparse kernel's dots at the small-tile rate whatever its tile: on the H200 its 64-head tiles took
-    # longer a tile than its 16- and 32-head ones (bf16, 64 slots: 7.8-8.9 us against 4.3-6.0 at batch 32-128; the
-    # A/B rows of reports/h200/tuning/ab_sparse_gluon_heads.json), which the dense kernels' wgmma rate (mma_eff)
-    # would price cheaper; why is not measured (a [64, 512] fp32 accumulator in 8 warps' registers is a candidate)
+    # Triton tiles of 64+ rows -- the dense kernel's off the Gluon kernel (triton_wide_tile) and the sparse kernel's
+    # (64 heads a tile from 65 heads) -- are the same 8-warp wgmma tile with the softmax between its dots, priced at
+    # triton_mma_eff; smaller Triton tiles at the small-tile rate. On the H200 the sparse kernel's 64-head tiles took
+    # 7.8-8.9 us a 64-slot bf16 tile at batch 32-128, its 16- and 32-head ones 4.3-6.0 (the A/B rows of
+    # reports/h200/tuning/ab_sparse_gluon_heads.json): with the twelfth session's calibration (a 2.5 us gather wait a
+    # tile, small tiles at 0.2 of the peak, triton_mma_eff 0.25) 8.4 us at 64 heads, 4.3 and 6.2 at 16 and 32 heads
     mma = m.small_tile_mma_eff if ((tile < TILE_ROWS or gather) and m.small_tile_mma_eff) else m.mma_eff
-    if tile >= TILE_ROWS and m.triton_mma_eff and triton_wide_tile(shape, widen_group):
+    if tile >= TILE_ROWS and m.triton_mma_eff and (gather or triton_wide_tile(shape, widen_group)):
         mma = m.triton_mma_eff
     # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
     ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / gather_bw
