@@ -2,12 +2,17 @@
 run and show how the fitted model does on a validation run's held-out points (report only: nothing is fitted to
 them).
 
-    python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml [VALIDATE-EXPECTED.json]
+    python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml [VALIDATE-EXPECTED.json] [--write OUT.yaml]
+
+--write: HARDWARE.yaml with its decode coefficients (auto, gqa, flashmla) replaced by the refit ones, the rest (the
+measured ceilings, gemm, sdpa) as it was -- what `mlacalc calibrate --kernels` would have written from the same
+points with this code's model (the fit is seeded: the same points give the same coefficients).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import statistics
 import sys
 
@@ -19,6 +24,13 @@ from mlacalc.spec import load_spec
 
 
 def main() -> None:
+    args = sys.argv[1:]
+    write = None
+    if "--write" in args:
+        i = args.index("--write")
+        write = args[i + 1]
+        del args[i:i + 2]
+    sys.argv[1:] = args
     cal = json.load(open(sys.argv[1]))
     hw = load_hardware(sys.argv[2])
     recs = [p for p in cal["calibration_points"] if p["backend"] in ("auto", "flashmla")]
@@ -36,6 +48,8 @@ def main() -> None:
             flag = "" if backend == "flashmla" or plan.splits == r["num_splits"] else f" splits {plan.splits}!={r['num_splits']}"
             print(f"  {r['key']:<52} {r['measured_s'] * 1e6:8.1f} {r['fitted_s'] * 1e6:8.1f} "
                   f"{(r['fitted_s'] / r['measured_s'] - 1) * 100:+6.1f}%{flag}")
+    if write:
+        write_refit(sys.argv[2], models, write)
     if len(sys.argv) > 3:
         val = json.load(open(sys.argv[3]))
         for backend in ("auto", "flashmla"):
@@ -56,6 +70,24 @@ def main() -> None:
                 print(f"  held-out {p['key']:<52} {p['latency']['median'] * 1e6:8.1f} {pred * 1e6:8.1f} {e:+6.1f}%"
                       f"{'' if abs(e) <= 15 else '  MISS'}")
             print(f"{backend}: {sum(e <= 15 for e in errs)}/{len(errs)} within 15%, median {statistics.median(errs):.1f}%")
+
+
+def write_refit(hw_path: str, models: dict, out: str) -> None:
+    """HARDWARE.yaml with the refit decode backends' coefficients, written as `mlacalc calibrate` writes it."""
+    import yaml
+
+    from mlacalc.hardware import hardware_from_dict
+    from mlacalc.files import read_data
+    from mlacalc.profiler.results import write_atomic
+
+    d = read_data(Path(hw_path), hw_path)
+    d["kernels"] = {**d["kernels"], **{k: m.to_dict() for k, m in models.items()}}
+    d["notes"] = d.get("notes", "") + (" Decode coefficients refit on the CPU from this run's calibration points by "
+                                       "`python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml --write OUT.yaml`.")
+    hardware_from_dict(dict(d), out)
+    write_atomic(out, "# Written by `mlacalc calibrate`: measured on this card; see notes.\n"
+                 + yaml.safe_dump(d, sort_keys=False, width=110))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

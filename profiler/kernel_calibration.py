@@ -218,7 +218,7 @@ def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str,
     rows, the gather rate rows gathered by the Gluon sparse kernel, the wait a tile rows gathered by the Triton
     sparse kernel (DSA under 8 heads on auto), the Triton kernels' rate at 64+ rows their tiles of that size (dense
     MLA off the Gluon kernel, e.g. MiniCPM3's dims; the sparse kernel from 65 heads)."""
-    from mlacalc.expected import (DEFAULTS, KernelModel, runs_gluon, sparse_group, triton_sparse_runs,
+    from mlacalc.expected import (DEFAULTS, PLANNERS, KernelModel, runs_gluon, sparse_group, triton_sparse_runs,
                                   triton_sparse_tiling, triton_wide_tile, widens)
 
     start = DEFAULTS.get(backend, KernelModel())
@@ -230,9 +230,10 @@ def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str,
               "small_tile_mma_eff": start.min_rows_per_cta < 64,
               "gather_sm_gb_s": any(sparse_group(shape, gluon) for shape in shapes),
               "triton_gather_tile_us": any(triton_sparse_runs(shape, gluon) for shape in shapes),
-              "triton_mma_eff": any(triton_wide_tile(shape, gluon) or (triton_sparse_runs(shape, gluon) and
-                                        triton_sparse_tiling(shape.heads, widens(shape)).rows >= 64)
-                                    for shape in shapes)}
+              "triton_mma_eff": PLANNERS.get(backend) == "cost" and any(
+                  triton_wide_tile(shape, gluon) or (triton_sparse_runs(shape, gluon)
+                                                     and triton_sparse_tiling(shape.heads, widens(shape)).rows >= 64)
+                  for shape in shapes)}
     return tuple(n for n in DECODE_NAMES if pinned.get(n, True))
 
 
