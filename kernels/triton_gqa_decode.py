@@ -102,8 +102,9 @@ def _gqa_decode_kernel(
 
 @dataclass(frozen=True)
 class GQADecodeConfig:
-    """Tile and plan of gqa_decode_triton. ``num_stages`` None: 3 where a program fits, else 2 (gqa_tiling); ``programs_per_sm`` None: the programs that fit (gqa_resident_programs), which the split planner
-    counts a wave as; ``max_block_h``: query rows one program takes at most (more: row blocks)."""
+    """Tile and plan of gqa_decode_triton. ``num_stages`` None: 3 where a program fits, else 2 (gqa_tiling);
+    ``programs_per_sm`` None: the programs that fit (gqa_resident_programs), which the split planner counts a wave as;
+    ``max_block_h``: query rows one program takes at most (more: row blocks)."""
 
     block_n: int = 64
     num_warps: int = 4
@@ -129,8 +130,8 @@ def gqa_smem_bytes(head_dim: int, block_h: int, num_stages: int, *, kv_bytes: in
     V tiles of ``block_n`` keys in flight, the query tile sits in shared memory for the dot, and layout conversions
     take scratch: 128 B a row up to 32 rows, a [rows, head_dim] fp32 tile at 64. Exact for Triton 3.6 and 3.9 at
     head dims 64-256 and 16-64 rows in 16-bit (their sm_90 compiles: tests/test_kernels_gqa_compile.py; at head dim
-    32 an upper bound); e.g. head
-    dim 128, 16 rows, 3 stages: 2 x 64 x 128 x 2 x 2 + 16 x 128 x 2 + 16 x 128 = 71,680."""
+    32 an upper bound); e.g. head dim 128, 16 rows, 3 stages: 2 x 64 x 128 x 2 x 2 + 16 x 128 x 2 + 16 x 128 =
+    71,680."""
     kv = (num_stages - 1) * 2 * block_n * head_dim * kv_bytes
     scratch = 128 * block_h if block_h <= 32 else 4 * block_h * head_dim
     return kv + block_h * head_dim * q_bytes + scratch
@@ -195,7 +196,8 @@ def compile_sm90(head_dim: int, block_h: int, num_stages: int, *, paged: bool = 
     pointers = ["*bf16", "*bf16", "*bf16", "*i32", "*i32", "*fp32", "*fp32", "*bf16"]
     sig = dict(zip(names, pointers)) | {n: "i32" for n in names[len(pointers):] if n not in consts}
     sig |= {"qk_scale": "fp32"} | {k: "constexpr" for k in consts}
-    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(names) if i < len(pointers) or n.startswith("stride")}
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(names)
+             if i < len(pointers) or n.startswith("stride")}
     src = ASTSource(_gqa_decode_kernel, sig, constexprs={(names.index(k),): v for k, v in consts.items()}, attrs=attrs)
     return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=num_warps,
                                                                             num_stages=num_stages))

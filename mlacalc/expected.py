@@ -26,9 +26,10 @@ the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them)
 ``min(bandwidth_eff x copy bandwidth, busy SMs x sm_bandwidth)``) and one SM's math time (``2 x tile x keys x
 (d_k + d_v)`` FLOPs at ``mma_eff`` of its share of the peak, or ``small_tile_mma_eff`` for tiles under 64 rows,
 which run on mma.sync rather than wgmma, or ``triton_mma_eff`` for the Triton kernels' tiles of 64+ MLA rows
-(:func:`triton_wide_tile`: off the Gluon kernel's dims, backend triton, other cards; the sparse kernel's 64-head tile); plus, for an 8-bit cache,
-widening ``key_elems`` per key at ``dequant_gelem_s`` G elements/s per program, latency-bound, so programs resident on one SM overlap it). Tiles of
-64 or more rows over an 8-bit cache run the Gluon kernel, whose third warp group widens each tile while the other
+(:func:`triton_wide_tile`: off the Gluon kernel's dims, backend triton, other cards; the sparse kernel's 64-head
+tile); plus, for an 8-bit cache, widening ``key_elems`` per key at ``dequant_gelem_s`` G elements/s per program,
+latency-bound, so programs resident on one SM overlap it). Tiles of 64 or more rows over an 8-bit cache with
+DeepSeek's dims run the Gluon kernel (:func:`gluon_dense`), whose third warp group widens each tile while the other
 two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. Rows selected by
 index (DeepSeek Sparse Attention's top-k, ``DecodeShape.gathered``) on those backends, from 8 heads, run the Gluon
 sparse kernel: its own planner (:func:`sparse_split_plan`), 64-row tiles, and a gather warp group that copies a CTA's
@@ -282,8 +283,8 @@ def attention_accuracy(hw, backend: str, kind: str, phase: str) -> Accuracy | No
 
 def decode_backend(backend: str, kernel: str) -> str:
     """The coefficient set of a decode core: the project's GQA kernel (kernels/triton_gqa_decode.py: small tiles, up to
-    as many programs an SM as fit: gqa_tiling) is a different kernel from its MLA kernel, so ``auto``/``triton`` over a GQA/MHA/MQA cache read
-    the ``gqa`` coefficients (falling back to ``auto``'s when a file has none)."""
+    as many programs an SM as fit: gqa_tiling) is a different kernel from its MLA kernel, so ``auto``/``triton`` over
+    a GQA/MHA/MQA cache read the ``gqa`` coefficients (falling back to ``auto``'s when a file has none)."""
     return "gqa" if kernel == "gqa" and backend in ("auto", "triton") else backend
 
 
@@ -659,9 +660,9 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
               else kernel_tiling(shape, arch)[0] if (planner == "cost" and not sparse) else 1)
     # Triton tiles of 64+ rows -- the dense kernel's off the Gluon kernel (triton_wide_tile) and the sparse kernel's
     # (64 heads a tile from 65 heads) -- are the same 8-warp wgmma tile with the softmax between its dots, priced at
-    # triton_mma_eff (the project's kernels only: planner "cost"); smaller Triton tiles at the small-tile rate. On the H200 the sparse kernel's 64-head tiles took
-    # 7.8-8.9 us a 64-slot bf16 tile at batch 32-128, its 16- and 32-head ones 4.3-6.0 (the A/B rows of
-    # reports/h200/tuning/ab_sparse_gluon_heads.json): with the twelfth session's calibration (a 2.5 us gather wait a
+    # triton_mma_eff (the project's kernels only: planner "cost"); smaller Triton tiles at the small-tile rate. On the
+    # H200 the sparse kernel's 64-head tiles took 7.8-8.9 us a 64-slot bf16 tile at batch 32-128, its 16- and 32-head
+    # ones 4.3-6.0 (the A/B rows of reports/h200/tuning/ab_sparse_gluon_heads.json): with the twelfth session's calibration (a 2.5 us gather wait a
     # tile, small tiles at 0.2 of the peak, triton_mma_eff 0.25) 8.4 us at 64 heads, 4.3 and 6.2 at 16 and 32 heads
     mma = m.small_tile_mma_eff if ((tile < TILE_ROWS or gather) and m.small_tile_mma_eff) else m.mma_eff
     if (tile >= TILE_ROWS and m.triton_mma_eff and planner == "cost"

@@ -633,6 +633,10 @@ def test_gqa_tiling_restates_the_kernels(rows, head_dim, arch, kv_bytes):
     from mlacalc.kernels.triton_gqa_decode import GQADecodeConfig
     from mlacalc.kernels.triton_gqa_decode import gqa_tiling as kernel_gqa_tiling
 
+    from mlacalc.expected import GQA_REGS
+    from mlacalc.kernels.triton_gqa_decode import GQA_REGS as KERNEL_GQA_REGS
+
+    assert GQA_REGS == KERNEL_GQA_REGS
     per_sm, per_block = SMEM_BY_ARCH.get(arch, HOPPER_SMEM)
     t = kernel_gqa_tiling(rows, head_dim, GQADecodeConfig(), SMLimits(per_sm, per_block, REGS_PER_SM),
                           kv_bytes=kv_bytes)
