@@ -131,3 +131,16 @@ ncu_case() {           # $1: a bench/ncu_probe.py case; $2: file to append ncu's
     --print-details all python3 bench/ncu_probe.py "$1" >> "$2" 2>&1
   echo "ncu $1 exit $? at ${SECONDS} s" | tee -a "$LOG"
 }
+
+random_points() {      # $1: seed; $2: seconds. bench/random_points.py: 60 (N) random decode points measured against
+  # the committed calibration into $OUT/random
+  timeout "$2" python3 bench/random_points.py --seed "$1" --n "${N:-60}" --out "$OUT/random" \
+    --gpu reports/h200/h200.yaml >> "$LOG" 2>&1
+  echo "random points exit $? at ${SECONDS} s" | tee -a "$LOG"
+}
+
+gqa_gpu_tests() {      # $1: seconds; $2: output file. The GQA kernel's GPU tests (GQA, MHA, MQA)
+  timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider -k "gqa or mha or mqa" tests/test_kernels_gpu.py \
+    > "$2" 2>&1
+  echo "gqa pytest exit $? at ${SECONDS} s: $(tail -1 "$2")" | tee -a "$LOG"
+}

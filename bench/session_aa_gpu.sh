@@ -6,9 +6,7 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout 90 python3 -m pytest -q -m gpu -p no:cacheprovider -k "gqa or mha or mqa" tests/test_kernels_gpu.py \
-  > "$OUT/pytest_gqa.txt" 2>&1
-echo "gqa pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_gqa.txt")" | tee -a "$LOG"
+gqa_gpu_tests 90 "$OUT/pytest_gqa.txt"
 timeout $(( 280 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_profiler_gpu.py \
   > "$OUT/pytest_profiler.txt" 2>&1
 echo "profiler pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_profiler.txt")" | tee -a "$LOG"

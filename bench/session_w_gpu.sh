@@ -7,7 +7,5 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout $(( 560 - SECONDS )) python3 bench/random_points.py --seed "${SEED:-1}" --n "${N:-60}" --out "$OUT/random" \
-  --gpu reports/h200/h200.yaml >> "$LOG" 2>&1
-echo "random points exit $? at ${SECONDS} s" | tee -a "$LOG"
+random_points "${SEED:-1}" $(( 560 - SECONDS ))
 grep -A14 "^## Accuracy" "$OUT/random/validate.md" | tee -a "$LOG"

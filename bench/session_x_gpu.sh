@@ -7,8 +7,6 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout 150 python3 -m pytest -q -m gpu -p no:cacheprovider -k "gqa or mha or mqa" tests/test_kernels_gpu.py \
-  > "$OUT/pytest.txt" 2>&1
-echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
+gqa_gpu_tests 150 "$OUT/pytest.txt"
 timeout $(( 570 - SECONDS )) python3 bench/ab_gqa_plan.py --out "$OUT/ab_gqa_plan.json" >> "$LOG" 2>&1
 echo "ab exit $? at ${SECONDS} s" | tee -a "$LOG"

@@ -11,9 +11,7 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-timeout 150 python3 bench/random_points.py --seed "${SEED:-2}" --n "${N:-60}" --out "$OUT/random" \
-  --gpu reports/h200/h200.yaml >> "$LOG" 2>&1
-echo "random points exit $? at ${SECONDS} s" | tee -a "$LOG"
+random_points "${SEED:-2}" 150
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 calibrate_then_validate 170 470
 bench_peers $(( 585 - SECONDS ))

@@ -8,9 +8,7 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-timeout 150 python3 bench/random_points.py --seed "${SEED:-3}" --n "${N:-60}" --out "$OUT/random" \
-  --gpu reports/h200/h200.yaml >> "$LOG" 2>&1
-echo "random points exit $? at ${SECONDS} s" | tee -a "$LOG"
+random_points "${SEED:-3}" 150
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 calibrate_then_validate 200 560
 echo "total ${SECONDS} s"
