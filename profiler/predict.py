@@ -269,10 +269,12 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
 
 def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
                       sms: int = 132, kv_element_size: int = 2, paged: bool = False, sm90: bool = False,
-                      kv_format: str | None = None) -> int:
+                      kv_format: str | None = None, arch: str = "") -> int:
     """The split count the project's decode kernels will choose (their own planners, imported), 1 otherwise. A
     sparse (DSA) model splits its index lists: the planner of the sparse kernel :func:`sparse_impl` names, over rows
-    of ``kv_element_size``-byte values or of the packed ``kv_format`` (fp8-ds: 656 bytes at DeepSeek's dims)."""
+    of ``kv_element_size``-byte values or of the packed ``kv_format`` (fp8-ds: 656 bytes at DeepSeek's dims). The
+    GQA kernel plans with the programs that fit an SM of ``arch`` (its shared memory: mlacalc.expected.SMEM_BY_ARCH,
+    Hopper's where the arch is not listed)."""
     if kernel not in ("triton", "auto", "gluon"):   # auto and gluon: the Triton plan (the Gluon kernel plans alike)
         return 1
     h = heads_per_rank(spec, tp)
@@ -302,7 +304,11 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
         return mla_num_splits(batch, q_tokens, h.q, context, sms=sms, kv_element_size=kv_element_size,
                               kv_lora_rank=spec.attention.kv_lora_rank, rope_dim=spec.attention.qk_rope_head_dim,
                               paged=paged)
+    from mlacalc.expected import HOPPER_SMEM, REGS_PER_SM, SMEM_BY_ARCH
+    from mlacalc.kernels.launch import SMLimits
     from mlacalc.kernels.triton_gqa_decode import gqa_num_splits
 
     a = spec.attention
-    return gqa_num_splits(batch, q_tokens, h.q, h.kv, context, a.qk_head_dim, sms=sms, kv_element_size=kv_element_size)
+    limits = SMLimits(*SMEM_BY_ARCH.get(arch, HOPPER_SMEM), REGS_PER_SM)
+    return gqa_num_splits(batch, q_tokens, h.q, h.kv, context, a.qk_head_dim, sms=sms, kv_element_size=kv_element_size,
+                          limits=limits)

@@ -179,7 +179,8 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
     if cfg.phase == "decode":
         splits = num_splits if num_splits is not None else predict.kernel_num_splits(
             spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms,
-            kv_element_size=max(1, int(bits) // 8), paged=cfg.paged, sm90=sm90, kv_format=fmt)
+            kv_element_size=max(1, int(bits) // 8), paged=cfg.paged, sm90=sm90, kv_format=fmt,
+            arch=getattr(hw, "arch", ""))
         ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
                                       num_splits=splits, paged_block=block, sms=sms)
     else:

@@ -208,7 +208,8 @@ def predict_decode(cfg: ShardedConfig, spec, hw, sms: int = 132) -> dict:
     else:
         kv_alloc = L * 2 * ab(Br * C * len(lay.kv_heads) * a.qk_head_dim * elsize)
         kernel = "triton" if cfg.kernel == "auto" else cfg.kernel
-    splits = predict.kernel_num_splits(spec, kernel, Br, C, tp=par.attention_tp, sms=sms, kv_element_size=elsize)
+    splits = predict.kernel_num_splits(spec, kernel, Br, C, tp=par.attention_tp, sms=sms, kv_element_size=elsize,
+                                       arch=getattr(hw, "arch", ""))
     ws = predict.decode_workspace(spec, kernel, Br, C, tp=par.attention_tp, num_splits=splits, sms=sms)
     d = spec.hidden_size
     T_ffn = B if not par.dp_attention else par.tp * math.ceil(B / par.tp)

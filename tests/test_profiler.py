@@ -207,6 +207,24 @@ def test_dsa_decode_workspace_and_splits_follow_the_sparse_kernels():
     assert predict.decode_workspace(load_spec("deepseek-v3"), "auto", 3, 32768, tp=8).get("indices") is None
 
 
+def test_gqa_splits_follow_the_cards_shared_memory():
+    """Llama-3.1-8B (head dim 128, 8 KV heads, 4 query rows a KV head: a 16-row program of 71,680 B at 3 stages) at
+    batch 8 x 32k, 132 SMs: Hopper keeps 3 programs an SM (233,472 // 72,704), an A100 2 (167,936 // 72,704), an
+    sm_89 card 1 (102,400 // 72,704), so the 64 (sequence, KV head) programs split into 6, 4 and 2 -- a wave of
+    396, 264 and 132 programs each, as the kernel's own planner says with the card's limits."""
+    pytest.importorskip("triton")
+    from mlacalc.kernels.launch import SMLimits
+    from mlacalc.kernels.triton_gqa_decode import gqa_num_splits
+
+    spec = load_spec("llama-3.1-8b")
+    got = {arch: predict.kernel_num_splits(spec, "auto", 8, 32768, sms=132, arch=arch)
+           for arch in ("sm_90", "sm_80", "sm_89")}
+    assert got == {"sm_90": 6, "sm_80": 4, "sm_89": 2}
+    for arch, (per_sm, per_block) in (("sm_80", (164 * 1024, 163 * 1024)), ("sm_89", (100 * 1024, 99 * 1024))):
+        limits = SMLimits(per_sm, per_block, 65536)
+        assert got[arch] == gqa_num_splits(8, 1, 32, 8, 32768, 128, sms=132, limits=limits)
+
+
 def test_dsa_profiles_sparse_decode_and_dense_prefill():
     """A DSA model's decode is timed through the sparse kernels (auto/triton/gluon over a bf16 cache; anything
     else is one SpecError naming the flag) and its cache holds the indexer's keys too (the calculator counts them:
