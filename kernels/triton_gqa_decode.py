@@ -299,8 +299,14 @@ class _GQAPlan:
             self.page_size, self.capacity, stride_bt = 1, k_cache.shape[1], 0
         max_len = min(max_seqlen or self.capacity, self.capacity)
         cfg = config or GQADecodeConfig()
-        self.tiling = t = gqa_tiling(s_q * group, D, cfg, sm_limits(dev), kv_bytes=k_cache.element_size(),
+        limits = sm_limits(dev)
+        self.tiling = t = gqa_tiling(s_q * group, D, cfg, limits, kv_bytes=k_cache.element_size(),
                                      q_bytes=q.element_size())
+        smem = gqa_smem_bytes(D, t.block_h, t.num_stages, kv_bytes=k_cache.element_size(), q_bytes=q.element_size(),
+                              block_n=cfg.block_n)
+        require(smem <= limits.smem_per_block, "k_cache",
+                f"head dim {D} needs {smem:,} bytes of shared memory a program at the smallest tile ({t.block_h} rows, "
+                f"{t.num_stages} stages); this GPU allows {limits.smem_per_block:,} a block")
         self.num_splits, tokens_per_split = _split_plan(B, s_q, Hq, Hkv, max_len, D, k_cache.element_size(), cfg,
                                                         sms=num_sms(dev), tiling=t, num_splits=num_splits)
         self.rows = rows = s_q * Hq

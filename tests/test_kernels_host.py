@@ -537,3 +537,16 @@ def test_cpu_tensors_outside_the_interpreter_are_one_value_error(impl, monkeypat
     with pytest.raises(KernelInputError, match="^device: tensors on cpu"):
         gqa_decode_triton(torch.randn(2, 1, 8, 64), k, k.clone(), lens)
     assert mla_decode(q, kv, lens, softmax_scale=0.1, impl="eager").shape == (2, 1, 16, 512)
+
+
+def test_a_gqa_head_dim_too_wide_for_shared_memory_is_one_error():
+    """Head dim 1,024 in bf16: even 16 rows and 2 stages need 64 x 1,024 x 2 x 2 + 16 x 1,024 x 2 + 16 x 128 =
+    296,960 bytes of shared memory a program, over Hopper's 232,448 a block (the limits off the GPU): one
+    KernelInputError naming k_cache before any launch, not Triton's out-of-resources error at it."""
+    from mlacalc.kernels.triton_gqa_decode import gqa_decode_triton, gqa_smem_bytes
+
+    assert gqa_smem_bytes(1024, 16, 2) == 296_960
+    q = torch.zeros(1, 1, 4, 1024, dtype=torch.bfloat16)
+    k = torch.zeros(1, 8, 1, 1024, dtype=torch.bfloat16)
+    with pytest.raises(KernelInputError, match="^k_cache: head dim 1024 needs 296,960 bytes"):
+        gqa_decode_triton(q, k, k.clone())
