@@ -19,7 +19,13 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``deepseek_v3``): read as the family they rename (:data:`ALIASES`) or as the inner ``model_type``;
 - MLA: ``deepseek_v2``, ``deepseek_v3``, ``kimi_k2``, ``minicpm3``; DSA (MLA plus the lightning indexer):
   ``deepseek_v32``, ``glm_moe_dsa``;
-- hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet), ``kimi_linear`` (KDA and MLA).
+- hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet; Qwen3.5's ``qwen3_5``/``qwen3_5_moe``
+  wrappers, whose ``qwen3_5_text``/``qwen3_5_moe_text`` decoders are read as it), ``kimi_linear`` (KDA and MLA);
+- MoE with conventional attention: ``dots1`` (dots.llm1: MHA with q/k norms, DeepSeek-style routed and shared
+  experts after ``first_k_dense_replace`` dense layers), ``bailing_moe``/``bailing_moe_v2`` (Ling-lite, Ling-2.0:
+  ``use_qkv_bias``/``use_bias``, ``use_qk_norm``, partial RoPE, ``moe_shared_expert_intermediate_size``); dense
+  ``ernie4_5`` (ERNIE-4.5-0.3B: Llama-shaped; ``use_bias``, which biases the MLP too, is refused), ``arcee``
+  (Arcee AFM: Llama's attention with a non-gated ReLU² MLP, ``up_proj``/``down_proj`` only).
 
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
@@ -70,8 +76,13 @@ FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2"}
 # text decoders that are another family's decoder under a new name: same modules, same keys
 # (transformers: Qwen2_5_VLTextConfig, Qwen3VLTextConfig, Qwen3VLMoeTextConfig, Ministral3Config)
 # (Glm4vMoeTextConfig: Glm4MoeConfig's keys, attention with q/k/v biases, partial RoPE; only the RoPE is M-RoPE)
+# (Qwen3_5TextConfig, Qwen3_5MoeTextConfig: Qwen3-Next's hybrid of Gated DeltaNet and gated full attention under new
+# names, the DeltaNet's projections split (in_proj_qkv, in_proj_z, in_proj_b, in_proj_a: the same sizes as Qwen3-Next's
+# fused in_proj_qkvz, in_proj_ba); Qwen3.5's dense decoders have a plain MLP of intermediate_size, its MoE ones Qwen3-Next's
+# experts and gated shared expert; the partial RoPE factor sits in rope_parameters)
 ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text": "qwen3",
-           "qwen3_vl_moe_text": "qwen3_moe", "ministral3": "mistral", "glm4v_moe_text": "glm4_moe"}
+           "qwen3_vl_moe_text": "qwen3_moe", "ministral3": "mistral", "glm4v_moe_text": "glm4_moe",
+           "qwen3_5_text": "qwen3_next", "qwen3_5_moe_text": "qwen3_next"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -108,7 +119,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
-                "deepseek", "seed_oss", "olmo3", "apertus", "exaone4"}
+                "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
+                "bailing_moe_v2", "arcee"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
@@ -164,7 +176,8 @@ SIZES = {k: 1 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
-    "max_window_layers", "decoder_sparse_step", "moe_layer_freq", "interleave_moe_layer_step")}
+    "max_window_layers", "decoder_sparse_step", "moe_layer_freq", "interleave_moe_layer_step",
+    "moe_shared_expert_intermediate_size")}
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
                "kda_layers"}
@@ -173,7 +186,7 @@ NAME_LISTS = {"layer_types", "indexer_types"}
 # tied the head, silently a different parameter count) or as false by `is True` (attention_bias "true")
 SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bias", "use_qkv_bias",
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
-            "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm"}
+            "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -457,14 +470,26 @@ def _latent(cfg: dict, mt: str) -> dict:
 
 
 # config flags of q/k/v biases without an o_proj bias (Qwen2's are hard-wired): Glm4MoeAttention, StableLmAttention
-QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias", "seed_oss": "attention_bias"}
+# (Ling's BailingMoe/BailingMoeV2 attention: query_key_value bias=use_qkv_bias, dense (o_proj) bias=use_bias)
+QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias", "seed_oss": "attention_bias",
+                 "bailing_moe": "use_qkv_bias", "bailing_moe_v2": "use_qkv_bias"}
 # config flags of an o_proj bias apart from the q/k/v ones (SeedOssAttention: o_proj bias=attention_out_bias)
-O_BIAS_FLAG = {"seed_oss": "attention_out_bias"}
+O_BIAS_FLAG = {"seed_oss": "attention_out_bias", "bailing_moe": "use_bias", "bailing_moe_v2": "use_bias"}
 # config flags of biases on q, k, v and o (Llama and most: attention_bias)
 ALL_BIAS_FLAG = {"falcon": "bias", "internlm2": "bias", "starcoder2": "use_bias"}
 # config flags of a q/k norm with weights (Llama-4's use_qk_norm is a weightless L2 norm, so not read there)
 QK_NORM_FLAG = {"glm4_moe": "use_qk_norm", "minimax_m2": "use_qk_norm", "cohere": "use_qk_norm",
-                "stablelm": "qk_layernorm", "apertus": "qk_norm"}
+                "stablelm": "qk_layernorm", "apertus": "qk_norm", "bailing_moe": "use_qk_norm",
+                "bailing_moe_v2": "use_qk_norm"}
+
+
+def _rope_factor(cfg: dict, mt: str) -> float | None:
+    rp = cfg.get("rope_parameters")
+    f = rp.get("partial_rotary_factor") if isinstance(rp, dict) else None
+    if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f <= 1):
+        raise SpecError(WHERE, f"model_type {mt}: rope_parameters.partial_rotary_factor must be a number from 0 to 1, "
+                               f"got {_show(f)}")
+    return f
 
 
 def _conventional(cfg: dict, mt: str) -> dict:
@@ -486,7 +511,10 @@ def _conventional(cfg: dict, mt: str) -> dict:
     elif cfg.get("rotary_dim") is not None:                           # MiniMax-M2: RoPE dims given outright
         rope = cfg["rotary_dim"]
     else:                                                             # Phi-4-mini 0.75, GLM-4.5 0.5, StableLM 0.25
+        # transformers 5 writes the factor inside rope_parameters (Qwen3.5: 0.25 there, none at the top level)
         factor = cfg.get("partial_rotary_factor")
+        if factor is None:
+            factor = _rope_factor(cfg, mt)
         rope = round(head_dim * (1.0 if factor is None else factor))
     if rope > head_dim:
         raise _refuse(mt, f"rotary_dim {rope} exceeds head_dim {head_dim}")
@@ -499,14 +527,17 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["qkv_bias"] = a["o_bias"] = True
     if mt in O_BIAS_FLAG and cfg.get(O_BIAS_FLAG[mt]) is True:
         a["o_bias"] = True
-    if mt in ("seed_oss", "apertus") and cfg.get("mlp_bias"):
+    if mt in ("seed_oss", "apertus", "arcee") and cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
+    if mt == "ernie4_5" and cfg.get("use_bias"):   # Ernie4_5: use_bias puts biases on q, k, v, o and the MLP
+        raise _refuse(mt, "biases on every projection, the MLP's included (use_bias), are not modelled")
     # q_norm/k_norm always present: Qwen3*, Gemma-3, OLMo-2/3 (over the whole projection, counted per head),
     # EXAONE-4 (Exaone4Attention: RMSNorm of head_dim)
-    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4") or \
+    # dots.llm1 (Dots1Attention is Qwen3's)
+    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1") or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
-    if mt == "qwen3_next":
+    if mt == "qwen3_next" and cfg.get("attn_output_gate", True):   # Qwen3.5 says so (attn_output_gate)
         a["output_gate"] = True
     if mt == "gpt_oss":
         a["sinks"] = True
@@ -539,6 +570,10 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if mt == "apertus":
         # ApertusMLP: down_proj(xIELU(up_proj(x))), no gate: 2 d f (xIELU's two learned scalars a layer not counted)
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
+    if mt == "arcee":
+        # ArceeMLP (Arcee AFM): down_proj(relu2(up_proj(x))), no gate: 2 d f. Its keys are all Llama's, so the generic
+        # reader took it as a gated Llama, a third too many MLP weights
+        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
     experts = cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts")
     if not experts:
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size")}
@@ -566,6 +601,9 @@ def _ffn(cfg: dict, mt: str) -> dict:
     f.update(intermediate_size=cfg.get("intermediate_size") or expert_w, expert_intermediate_size=expert_w,
              first_dense_layers=cfg.get("first_k_dense_replace", 0) or 0,
              num_shared_experts=cfg.get("n_shared_experts") or cfg.get("num_shared_experts") or 0)
+    if cfg.get("moe_shared_expert_intermediate_size") and f["num_shared_experts"]:
+        # Ling-2.0 (BailingMoeV2): num_shared_experts ungated shared experts of this width (Ling-mini-2.0: one of 512)
+        f["shared_expert_intermediate_size"] = cfg["moe_shared_expert_intermediate_size"]
     if cfg.get("shared_expert_intermediate_size"):  # Qwen2-MoE, Qwen3-Next: one gated shared expert of its width
         f.update(num_shared_experts=1, shared_expert_intermediate_size=cfg["shared_expert_intermediate_size"],
                  shared_expert_gate=True)

@@ -97,6 +97,13 @@ SOURCES = {
     "apertus_8b": "https://huggingface.co/swiss-ai/Apertus-8B-Instruct-2509/blob/main/config.json",
     "exaone_4_0_32b": "https://huggingface.co/LGAI-EXAONE/EXAONE-4.0-32B/blob/main/config.json",
     "glm_4_5v": "https://huggingface.co/zai-org/GLM-4.5V/blob/main/config.json",
+    # The fourth round (each folder's SOURCE.md says where the keys were read; docs/zoo-facts.md section 7)
+    "granite_3_3_8b": "https://huggingface.co/ibm-granite/granite-3.3-8b-instruct/blob/main/config.json",
+    "ernie_4_5_0_3b": "https://huggingface.co/baidu/ERNIE-4.5-0.3B-PT/blob/main/config.json",
+    "dots_llm1": "https://huggingface.co/rednote-hilab/dots.llm1.inst/blob/main/config.json",
+    "ling_lite_1_5": "https://huggingface.co/inclusionAI/Ling-lite-1.5/blob/main/config.json",
+    "ling_mini_2_0": "https://huggingface.co/inclusionAI/Ling-mini-2.0/blob/main/config.json",
+    "qwen3_5_4b": "https://huggingface.co/Qwen/Qwen3.5-4B/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -653,6 +660,15 @@ CARDS = {
     "apertus_8b": (32 * 8 * 128 * 2 * 2, 8.05e9, 0.001),             # "8B"; 8,053,338,176 in the checkpoint
     "exaone_4_0_32b": (64 * 8 * 128 * 2 * 2, 32.0e9, 0.001),         # "30.95B without embeddings"
     "glm_4_5v": (46 * 8 * 128 * 2 * 2, 106.852e9, 0.0001),           # the text decoder (checkpoint tensor list)
+    # the fourth round (hand counts in the tests below)
+    "granite_3_3_8b": (40 * 8 * 128 * 2 * 2, 8.170864640e9, 0),       # the report's tensor shapes, tied head once
+    "ernie_4_5_0_3b": (18 * 2 * 128 * 2 * 2, 0.36e9, 0.005),          # "0.36B"; head_dim 128, not 1024 / 16 = 64
+    "dots_llm1": (62 * 32 * 128 * 2 * 2, 142e9, 0.006),               # MHA; "142B total, 14B activated"
+    "ling_lite_1_5": (28 * 4 * 128 * 2 * 2, 16.8e9, 0.001),           # "16.8B total, 2.75B activated"
+    "ling_mini_2_0": (20 * 4 * 128 * 2 * 2, 16e9, 0.02),              # "16B total, 1.4B activated" (MTP apart)
+    # 8 full-attention layers of 32; no text-only total is published: the name's "4B" (4.206B here, 5.1% over; the
+    # vision tower and the MTP layer are apart)
+    "qwen3_5_4b": (8 * 4 * 256 * 2 * 2, 4e9, 0.06),
 }
 
 
@@ -1111,3 +1127,160 @@ def test_new_fixtures_through_the_cli(capsys, family, per_token, params):
     fit = run("fit", path, "--context", "32k", "--gpu", "h200", "--tp", "8", "--json")["fits"][0]
     assert fit["model"] == family and fit["max_batch"] >= 1
     assert fit["kv_bytes_per_seq_per_gpu"] <= kv_report(hf(family), context=32768).per_sequence.total
+
+
+# --------------------------------------------------------------------------------------- the fourth round
+
+def test_granite_3_3_8b_is_llama_shaped_with_a_tied_head():
+    """ibm-granite/granite-3.3-8b-instruct: 40 layers, 32 query / 8 KV heads of 4096 / 32 = 128, gated MLP 12800,
+    tied head, vocab 49159 (3.1's was 49155). The report that carries the config lists every tensor: q 4096 x 4096,
+    k, v 1024 x 4096, gate/up 12800 x 4096, down 4096 x 12800, two norms a layer, embedding 49159 x 4096, a final
+    norm, and lm_head 49159 x 4096, the embedding itself (tie_word_embeddings true), so counted once. Exact."""
+    s = hf("granite_3_3_8b")
+    a = s.attention
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == (40, 32, 8, 128, 128)
+    assert s.tie_word_embeddings and s.ffn.intermediate_size == 12800 and s.vocab_size == 49159
+    layer = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 12800 + 2 * 4096
+    assert weights(s).params.total == 40 * layer + 49159 * 4096 + 4096 == 8_170_864_640
+    # KV: 40 layers x 8 heads x 128 x (K, V) x 2 bytes = 163,840 B a token; 5 GiB a 32k sequence
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=32768).per_sequence.total == 163_840 * 32768 == 5 * 2**30
+
+
+def test_ernie_4_5_dense_head_dim_and_tied_head():
+    """baidu/ERNIE-4.5-0.3B (model_type ernie4_5, the remote code's auto_map beside it): Llama-shaped, head_dim 128
+    given outright (1024 / 16 would be 64), 16 query / 2 KV heads, RoPE over the whole head, no biases (use_bias
+    false: the remote code's use_bias biases q, k, v, o and all three MLP projections), tied head."""
+    s = hf("ernie_4_5_0_3b")
+    a = s.attention
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == (18, 16, 2, 128, 128)
+    assert not a.qkv_bias and not a.o_bias and not a.qk_norm and s.tie_word_embeddings
+    # q 1024 -> 2048 and o back, k, v 1024 -> 256; MLP 3 x 1024 x 3072; two norms; tied embedding; final norm
+    layer = 2 * 1024 * 2048 + 2 * 1024 * 256 + 3 * 1024 * 3072 + 2 * 1024
+    assert weights(s).params.total == 18 * layer + 103424 * 1024 + 1024 == 360_748_032     # "0.36B"
+    # KV: 18 x 2 x 128 x 2 x 2 = 18,432 B a token (18 KiB)
+    assert kv_per_token("ernie_4_5_0_3b") == 18_432
+
+
+def test_ernie_4_5_use_bias_is_refused(tmp_path):
+    with pytest.raises(SpecError, match="model_type ernie4_5: biases on every projection, the MLP's included"):
+        load_spec(_write(tmp_path, _edited("ernie_4_5_0_3b", use_bias=True)))
+
+
+def test_dots_llm1_mha_qk_norm_and_deepseek_style_moe():
+    """rednote-hilab/dots.llm1.inst (model_type dots1): MHA, 32 heads of 4096 / 32 = 128 with Qwen3's q/k norms;
+    layer 0 dense (first_k_dense_replace 1, 10944 wide), layers 1-61 MoE: 128 routed experts of 1408, top-6, and
+    2 shared experts of 1408; untied head, vocab 152064.
+    KV: 62 layers x 32 KV heads x 128 x 2 x 2 bytes = 1,015,808 B a token (992 KiB: MHA, no GQA saving), 31 GiB
+    for one 32k sequence.
+    Parameters: attention 4 x 4096^2 + q/k norms 2 x 128 a layer; the dense MLP 3 x 4096 x 10944; an MoE layer
+    130 x 3 x 4096 x 1408 + the router 128 x 4096; two norms a layer; embedding and head 2 x 152064 x 4096; a final
+    norm = 142,774,373,888 against the card's "142B" (0.55% over: the card rounds down; the routers'
+    e_score_correction_bias, 128 a layer, is not counted)."""
+    s = hf("dots_llm1")
+    a, f = s.attention, s.ffn
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_norm) == ("mha", 32, 32, 128, True)
+    assert (f.num_experts, f.experts_per_token, f.num_shared_experts, f.expert_intermediate_size,
+            f.intermediate_size, f.first_dense_layers) == (128, 6, 2, 1408, 10944, 1)
+    assert not s.tie_word_embeddings
+    attn = 4 * 4096 * 4096 + 2 * 128
+    moe = 130 * 3 * 4096 * 1408 + 128 * 4096
+    total = (attn + 3 * 4096 * 10944 + 2 * 4096) + 61 * (attn + moe + 2 * 4096) + 2 * 152064 * 4096 + 4096
+    assert weights(s).params.total == total == 142_774_373_888
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=32768).per_sequence.total == 1_015_808 * 32768 == 31 * 2**30
+
+
+def test_ling_lite_1_5_bailing_moe_v1():
+    """inclusionAI/Ling-lite-1.5 (model_type bailing_moe, BailingMoeForCausalLM), the file as a Rust test reproduces
+    it key for key: 28 layers, 16 query / 4 KV heads of 2048 / 16 = 128, every layer MoE (first_k_dense_replace 0):
+    64 experts of 1408, top-6, 2 shared experts of 1408; no biases (use_qkv_bias, use_bias false); untied head.
+    KV: 28 x 4 x 128 x 2 x 2 = 57,344 B a token (56 KiB).
+    Parameters: attention 2 x 2048^2 + 2 x 2048 x 512; MoE 66 x 3 x 2048 x 1408 + router 64 x 2048; two norms;
+    embedding and head 2 x 126464 x 2048; final norm = 16,801,974,272, the README's "16.8B" to 0.02%."""
+    s = hf("ling_lite_1_5")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == (28, 16, 4, 128, 128)
+    assert not a.qkv_bias and not a.o_bias and not a.qk_norm
+    assert (f.num_experts, f.experts_per_token, f.num_shared_experts, f.expert_intermediate_size,
+            f.first_dense_layers) == (64, 6, 2, 1408, 0)
+    layer = 2 * 2048 * 2048 + 2 * 2048 * 512 + 66 * 3 * 2048 * 1408 + 64 * 2048 + 2 * 2048
+    assert weights(s).params.total == 28 * layer + 2 * 126464 * 2048 + 2048 == 16_801_974_272
+    assert kv_per_token("ling_lite_1_5") == 57_344
+
+
+def test_ling_mini_2_0_bailing_moe_v2_half_rope_qk_norm():
+    """inclusionAI/Ling-mini-2.0 (model_type bailing_moe, BailingMoeV2ForCausalLM): 20 layers, 16 query / 4 KV
+    heads of 128 (head_dim given), half RoPE (partial_rotary_factor 0.5: 64 of 128 dims), q/k norms (use_qk_norm);
+    layer 0 dense (5120 wide), layers 1-19 MoE: 256 experts of 512, top-8, one shared expert of
+    moe_shared_expert_intermediate_size 512; untied head, vocab 157184.
+    KV: 20 x 4 x 128 x 2 x 2 = 40,960 B a token (40 KiB).
+    Parameters: attention 2 x 2048^2 + 2 x 2048 x 512 + norms 2 x 128; dense MLP 3 x 2048 x 5120; MoE 257 x 3 x 2048 x
+    512 + router 256 x 2048; two norms; embedding and head 2 x 157184 x 2048; final norm = 16,255,638,528, the
+    README's "16B total" (1.6% over the rounded figure; an MTP layer, if the checkpoint has one, is not counted)."""
+    s = hf("ling_mini_2_0")
+    a, f = s.attention, s.ffn
+    assert (a.num_heads, a.num_kv_heads, a.qk_rope_head_dim, a.qk_nope_head_dim, a.qk_norm) == (16, 4, 64, 64, True)
+    assert (f.num_experts, f.experts_per_token, f.num_shared_experts, f.shared_width, f.intermediate_size,
+            f.first_dense_layers) == (256, 8, 1, 512, 5120, 1)
+    attn = 2 * 2048 * 2048 + 2 * 2048 * 512 + 2 * 128 + 2 * 2048
+    total = (attn + 3 * 2048 * 5120) + 19 * (attn + 257 * 3 * 2048 * 512 + 256 * 2048) + 2 * 157184 * 2048 + 2048
+    assert weights(s).params.total == total == 16_255_638_528
+    assert kv_per_token("ling_mini_2_0") == 40_960
+
+
+def test_ling_biases_and_shared_expert_width(tmp_path):
+    """BailingMoe(V2)Attention: query_key_value carries use_qkv_bias, dense (o_proj) use_bias; a shared-expert width
+    apart from the routed one (moe_shared_expert_intermediate_size) sizes the shared experts; bailing_moe_v2 is read
+    the same way."""
+    s = load_spec(_write(tmp_path, _edited("ling_mini_2_0", use_qkv_bias=True, use_bias=True,
+                                           moe_shared_expert_intermediate_size=1024, model_type="bailing_moe_v2")))
+    assert s.attention.qkv_bias and s.attention.o_bias and s.ffn.shared_width == 1024
+
+
+def test_qwen3_5_4b_reads_as_qwen3_next_with_its_rope_factor_in_rope_parameters():
+    """Qwen/Qwen3.5-4B (qwen3_5 around a qwen3_5_text decoder): Qwen3-Next's hybrid. layer_types: 3 Gated DeltaNet
+    layers to 1 full, 8 full of 32; full attention 16 query / 4 KV heads of 256 with an output gate (q_proj twice as
+    wide) and q/k norms; RoPE on a quarter of the head, a factor given only inside rope_parameters (was read as 1.0);
+    dense MLP 9216; tied head, vocab 248320.
+    KV: 8 x 4 x 256 x 2 x 2 = 32,768 B a token; DeltaNet state a sequence: 24 layers x (32 x 128 x 128 recurrent +
+    (2 x 16 x 128 + 32 x 128) = 8192 conv channels x 3 kept columns) x 2 bytes = 26,345,472 B.
+    Parameters: full layer q 2560 x 8192, k, v 2560 x 1024, o 4096 x 2560, q/k norms 2 x 256; DeltaNet in_proj_qkv
+    2560 x 8192, in_proj_z 2560 x 4096, in_proj_b/a 2 x 2560 x 32, conv 8192 x 4, A_log and dt_bias 2 x 32, norm 128,
+    out_proj 4096 x 2560; MLP 3 x 2560 x 9216; two norms a layer; tied embedding 248320 x 2560; final norm."""
+    s = hf("qwen3_5_4b")
+    a, lin = s.attention, s.linear_attention
+    assert (a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim, a.output_gate, a.qk_norm) == (
+        16, 4, 256, 64, True, True)
+    assert (lin.num_k_heads, lin.num_v_heads, lin.head_k_dim, lin.head_v_dim, lin.conv_kernel_size) == (
+        16, 32, 128, 128, 4)
+    assert s.layer_types == ("linear", "linear", "linear", "full") and s.ffn.kind == "dense" and s.tie_word_embeddings
+    full = 2560 * 8192 + 2 * 2560 * 1024 + 4096 * 2560 + 2 * 256
+    gdn = 2560 * 8192 + 2560 * 4096 + 2 * 2560 * 32 + 8192 * 4 + 2 * 32 + 128 + 4096 * 2560
+    mlp = 3 * 2560 * 9216 + 2 * 2560
+    assert weights(s).params.total == 8 * full + 24 * gdn + 32 * mlp + 248320 * 2560 + 2560 == 4_205_751_296
+    from mlacalc.kv import kv_report
+
+    r = kv_report(s, context=32768)
+    assert r.per_sequence.state == 24 * (32 * 128 * 128 + 8192 * 3) * 2 == 26_345_472
+    assert r.per_sequence.k + r.per_sequence.v == 32_768 * 32768
+
+
+def test_rope_parameters_partial_rotary_factor_is_checked(tmp_path):
+    cfg = _edited("qwen3_5_4b")
+    cfg["text_config"]["rope_parameters"]["partial_rotary_factor"] = "0.25"
+    with pytest.raises(SpecError, match="rope_parameters.partial_rotary_factor must be a number from 0 to 1"):
+        load_spec(_write(tmp_path, cfg))
+
+
+def test_arcee_mlp_has_no_gate(tmp_path):
+    """Arcee AFM (model_type arcee): every key is one a Llama config has, so the generic reader took it as Llama and
+    counted a gated MLP; ArceeMLP is down_proj(relu2(up_proj(x))), two matrices. On Llama-3.1-8B's sizes that is
+    32 x 4096 x 14336 = 1,879,048,192 weights fewer than the Llama reading."""
+    cfg = _edited("llama", model_type="arcee", architectures=["ArceeForCausalLM"], hidden_act="relu2")
+    s = load_spec(_write(tmp_path, cfg))
+    assert not s.ffn.gated
+    assert weights(hf("llama")).params.total - weights(s).params.total == 32 * 4096 * 14336 == 1_879_048_192
+    assert kv_per_token("llama") == 32 * 8 * 128 * 2 * 2        # attention is Llama's: KV unchanged
