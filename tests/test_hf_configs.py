@@ -1284,3 +1284,17 @@ def test_arcee_mlp_has_no_gate(tmp_path):
     assert not s.ffn.gated
     assert weights(hf("llama")).params.total - weights(s).params.total == 32 * 4096 * 14336 == 1_879_048_192
     assert kv_per_token("llama") == 32 * 8 * 128 * 2 * 2        # attention is Llama's: KV unchanged
+
+
+def test_qwen3_5_moe_decoder_reads_experts_and_gated_shared_expert(tmp_path):
+    """qwen3_5_moe_text (Qwen3.5/3.6-35B-A3B's decoder) takes Qwen3-Next's MoE: num_experts of moe_intermediate_size,
+    one shared expert of shared_expert_intermediate_size behind a sigmoid gate (mlp.shared_expert_gate), every layer
+    MoE. Sizing keys as an inventory of the 35B-A3B snapshots lists them (256 experts of 512, top-8, shared 512)."""
+    cfg = _edited("qwen3_5_4b", model_type="qwen3_5_moe")
+    t = cfg["text_config"]
+    del t["intermediate_size"]
+    t.update(model_type="qwen3_5_moe_text", num_experts=256, num_experts_per_tok=8, moe_intermediate_size=512,
+             shared_expert_intermediate_size=512)
+    f = load_spec(_write(tmp_path, cfg)).ffn
+    assert (f.kind, f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.num_shared_experts,
+            f.shared_width, f.shared_expert_gate, f.first_dense_layers) == ("moe", 256, 8, 512, 1, 512, True, 0)
