@@ -81,6 +81,11 @@ TILE_KEYS = 64                 # keys per tile of the project's decode kernels (
 PREFILL_TILE = 128             # query and key block of FlashAttention-2/3's causal prefill (Hopper, head dim <= 256)
 PROLOGUE_KEYS = 2 * TILE_KEYS  # keys a decode CTA loads before its first dot (a software pipeline two tiles deep)
 INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits")
+# Coefficients every expected time divides by; the other rates may be 0 (not modelled, or: take mma_eff).
+DIVISOR_FIELDS = ("bandwidth_eff", "mma_eff")
+# The split planner tries every count up to max_splits (choose_splits): the calibration grid's largest is 1,024, the
+# kernels' default 128; a file's 10**9 (with min_split_tokens 1) priced a 256M-token decode step for minutes.
+FIELD_MAX = {"max_splits": 1024}
 # How each backend splits the keys of a decode step over CTAs (see decode_attention_s): the project's kernels use
 # kernels/triton_split_kv.choose_num_splits ("cost"), FlashMLA its scheduler metadata ("flashmla"), anything else
 # the generic FlashDecoding rule ("waves": as many splits as fill one wave).
@@ -212,12 +217,15 @@ def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
     for k, v in d.items():
         if k not in known:
             raise SpecError(f"{where}.{k}", f"unknown coefficient (known: {', '.join(known)})")
-        hi = 1.5 if k.endswith("_eff") else 1e9
-        out[k] = finite(v, f"{where}.{k}", minimum=0, maximum=hi)
+        hi = 1.5 if k.endswith("_eff") else FIELD_MAX.get(k, 1e9)
+        out[k] = finite(v, f"{where}.{k}", minimum=None if k in INT_FIELDS else 0, maximum=hi)
         if k in INT_FIELDS:
             if out[k] < 1 or out[k] != int(out[k]):
                 raise SpecError(f"{where}.{k}", f"must be a whole number of at least 1, got {v!r}")
             out[k] = int(out[k])
+        elif k in DIVISOR_FIELDS and out[k] == 0:
+            # every time divides by these (bytes / (bandwidth_eff x bandwidth)): 0 was a ZeroDivisionError traceback
+            raise SpecError(f"{where}.{k}", "must be a positive fraction, got 0")
     return KernelModel(**out)
 
 

@@ -384,3 +384,51 @@ def test_audit3_hardware_file_contradictions(capsys, tmp_path, changes, words):
     f = tmp_path / "gpu.yaml"
     f.write_text(yaml.safe_dump(d), encoding="utf-8")
     refused(capsys, "roofline", "llama-3.1-8b", "--gpu", str(f), words=words)
+
+
+# --- audit round 2: hardware files' kernel coefficients, HF configs, counts, GPU flags, output paths ------------------
+
+def _gpu_file(tmp_path, **changes) -> str:
+    d = yaml.safe_load(open(__file__.rsplit("/", 1)[0] + "/../model_specs/hardware/h200.yaml"))
+    d.update(changes)
+    f = tmp_path / "gpu.yaml"
+    f.write_text(yaml.safe_dump(d), encoding="utf-8")
+    return str(f)
+
+
+@pytest.mark.parametrize("backend,coef,model", [
+    # every expected time divides by these: 0 was a ZeroDivisionError traceback
+    ("gqa", "bandwidth_eff", "llama-3.1-8b"),
+    ("gqa", "mma_eff", "llama-3.1-8b"),
+    ("gemm", "mma_eff", "llama-3.1-8b"),
+    ("other", "bandwidth_eff", "deepseek-v3"),
+    ("auto", "mma_eff", "minicpm3-4b"),
+])
+def test_hardware_kernel_coefficient_every_time_divides_by_may_not_be_0(capsys, tmp_path, backend, coef, model):
+    path = _gpu_file(tmp_path, kernels={backend: {coef: 0}})
+    refused(capsys, "roofline", model, "--gpu", path, "--json",
+            words=f"kernels.{backend}.{coef}: must be a positive fraction, got 0")
+
+
+def test_hardware_kernel_coefficients_that_may_be_0_still_load(capsys, tmp_path):
+    path = _gpu_file(tmp_path, kernels={"auto": {"triton_mma_eff": 0, "small_tile_mma_eff": 0,
+                                                  "sm_bandwidth_gb_s": 0}})
+    code, out, _, _ = run(capsys, "roofline", "minicpm3-4b", "--gpu", path, "--json")
+    assert code == 0 and out.startswith("{")
+
+
+def test_hardware_whole_coefficient_below_1_names_its_real_minimum(capsys, tmp_path):
+    # -5 was "must be at least 0", and 0 then "must be a whole number of at least 1"
+    path = _gpu_file(tmp_path, kernels={"gqa": {"min_split_tokens": -5}})
+    refused(capsys, "roofline", "llama-3.1-8b", "--gpu", path,
+            words="kernels.gqa.min_split_tokens: must be a whole number of at least 1, got -5")
+
+
+def test_hardware_split_count_the_planner_loops_over_is_bounded(capsys, tmp_path):
+    # max_splits 10**9 with min_split_tokens 1: a 256M-token decode step was priced for minutes
+    path = _gpu_file(tmp_path, kernels={"gqa": {"max_splits": 10**9, "min_split_tokens": 1}})
+    refused(capsys, "roofline", "llama-3.1-8b", "--gpu", path, "-c", "256M",
+            words="kernels.gqa.max_splits: must be at most 1024")
+    ok = _gpu_file(tmp_path, kernels={"gqa": {"max_splits": 1024, "min_split_tokens": 1}})
+    code, _, _, dt = run(capsys, "roofline", "llama-3.1-8b", "--gpu", ok, "-c", "256M", "--json")
+    assert code == 0 and dt < 5
