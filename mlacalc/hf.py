@@ -63,6 +63,7 @@ import re
 from typing import Any
 
 from .errors import SpecError
+from .units import MAX_LAYERS
 
 WHERE = "config.json"
 
@@ -178,6 +179,8 @@ SIZES = {k: 1 for k in (
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
     "max_window_layers", "decoder_sparse_step", "moe_layer_freq", "interleave_moe_layer_step",
     "moe_shared_expert_intermediate_size")}
+# sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
+MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
                "kda_layers"}
@@ -254,6 +257,10 @@ def _checked(cfg: dict, mt: str) -> dict:
         if not _whole(v, minimum):
             raise SpecError(WHERE, f"model_type {mt}: {key} must be a whole number of at least {minimum}, "
                                    f"got {_show(v)}")
+        if key in MAXIMA and v > MAXIMA[key]:
+            # the layer pattern is built per layer before the spec's own bound is checked: 10**9 layers took 36 s
+            # and 8 GB, 2**63 an OverflowError traceback
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be at most {MAXIMA[key]:,}, got {_show(v)}")
     for key in INDEX_LISTS | NAME_LISTS:
         v = cfg.get(key)
         kind = str if key in NAME_LISTS else int
@@ -268,7 +275,9 @@ def _checked(cfg: dict, mt: str) -> dict:
     f = cfg.get("partial_rotary_factor")
     if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f <= 1):
         raise SpecError(WHERE, f"model_type {mt}: partial_rotary_factor must be a number from 0 to 1, got {_show(f)}")
-    for key in ("quantization_config", "linear_attn_config"):
+    # rope_parameters holds transformers 5's partial_rotary_factor (Qwen3.5: 0.25): as a string or a list it was
+    # skipped without a word and the whole head read as rotary
+    for key in ("quantization_config", "linear_attn_config", "rope_parameters"):
         if cfg.get(key) is not None and not isinstance(cfg[key], dict):
             raise SpecError(WHERE, f"model_type {mt}: {key} must be a mapping, got {_show(cfg[key])}")
     return out
@@ -297,6 +306,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):
             if k not in inner and k in cfg:
                 inner[k] = cfg[k]
+        if inner.get("model_type") is not None and not isinstance(inner["model_type"], str):
+            # read as the unknown family "5", then refused for a key it lacked
+            raise SpecError(WHERE, f"model_type {mt}: text_config.model_type must be a string, got "
+                                   f"{_show(inner['model_type'])}")
         inner_mt = WRAPPERS.get(mt) or str(inner.get("model_type") or "").lower()
         if not inner_mt:
             raise _refuse(mt, "its text_config has no model_type")
@@ -331,7 +344,8 @@ def _exaone_letters(cfg: dict, mt: str) -> dict:
                                f"(local) and G (global), got {_show(pattern)}")
     out = {k: v for k, v in cfg.items() if k != "sliding_window_pattern"}
     L = cfg.get("num_hidden_layers")
-    if out.get("layer_types") is None and _whole(L, 1) and cfg.get("sliding_window"):
+    # (a count over MAX_LAYERS is left for _checked to refuse: 10**9 layers of letters ran for minutes)
+    if out.get("layer_types") is None and _whole(L, 1) and L <= MAX_LAYERS and cfg.get("sliding_window"):
         out["layer_types"] = ["sliding_attention" if pattern[i % len(pattern)] == "L" else "full_attention"
                               for i in range(L)]
     return out

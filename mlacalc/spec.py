@@ -25,14 +25,14 @@ from typing import Any
 
 from .attention import KINDS as ATTENTION_KINDS, family
 from .errors import ArgError, SpecError, show
-from .units import MAX_COUNT, dtype_bits
+from .units import MAX_COUNT, MAX_LAYERS, dtype_bits
 FFN_KINDS = ("dense", "moe")
 
 
 # Upper bounds on the counts that the formulas loop over (layers one by one; decode CTAs per head group): far above
 # any model (the deepest has ~130 layers, the widest 128 query heads), low enough that a typo or a fuzzed 2**40 is
 # refused in one line instead of running for hours. Other whole numbers are bounded by mlacalc.files.MAX_NUMBER.
-MAX_LAYERS = 10_000
+# (MAX_LAYERS lives in mlacalc.units: the HF reader bounds a config's layer count with it too.)
 MAX_HEADS = 65_536
 
 

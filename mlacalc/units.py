@@ -23,6 +23,10 @@ DTYPE_BITS = {"fp32": 32, "float32": 32, "bf16": 16, "bfloat16": 16, "fp16": 16,
 # beyond any deployment, and keeps every product of counts and bytes exact in a float64.
 MAX_COUNT = 2**50
 
+# The most decoder layers a spec may have (the formulas loop over layers; the deepest model has ~130): see
+# mlacalc.spec, whose layer counts it bounds, and mlacalc.hf, which lists a config's layers before the spec is built.
+MAX_LAYERS = 10_000
+
 
 def finite(value, name: str, minimum: float | None = None, maximum: float | None = None) -> float:
     """``value`` as a float, or ``SpecError(name, ...)`` for a non-number, NaN, infinity or a value outside

@@ -432,3 +432,41 @@ def test_hardware_split_count_the_planner_loops_over_is_bounded(capsys, tmp_path
     ok = _gpu_file(tmp_path, kernels={"gqa": {"max_splits": 1024, "min_split_tokens": 1}})
     code, _, _, dt = run(capsys, "roofline", "llama-3.1-8b", "--gpu", ok, "-c", "256M", "--json")
     assert code == 0 and dt < 5
+
+
+def _hf(tmp_path, fixture="llama", inner=False, **changes) -> str:
+    import json
+
+    d = json.load(open(__file__.rsplit("/", 1)[0] + f"/fixtures/hf/{fixture}/config.json"))
+    (d["text_config"] if inner else d).update(changes)
+    for k, v in list(changes.items()):
+        if v is _DROP:
+            del (d["text_config"] if inner else d)[k]
+    f = tmp_path / "config.json"
+    f.write_text(json.dumps(d), encoding="utf-8")
+    return str(f)
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize("fixture,changes", [
+    ("llama", {"num_hidden_layers": 2**63}),        # OverflowError: cannot fit 'int' into an index-sized integer
+    ("llama", {"num_hidden_layers": 10**9}),        # a list of 10**9 layer types: 36 s and 8 GB
+    ("llama", {"num_hidden_layers": 10**18}),       # MemoryError, reported as "out of memory"
+    ("gpt2", {"n_layer": 10**9}),
+    # EXAONE-4's letters were spread over every layer before any check: minutes
+    ("exaone_4_0_32b", {"num_hidden_layers": 10**9, "sliding_window_pattern": "LLLG", "layer_types": _DROP}),
+])
+def test_hf_layer_count_is_bounded_before_the_layers_are_listed(capsys, tmp_path, fixture, changes):
+    refused(capsys, "kv", _hf(tmp_path, fixture, **changes), words="must be at most 10,000, got", seconds=3)
+
+
+def test_hf_config_misshapen_values_are_named(capsys, tmp_path):
+    # rope_parameters as a string: Qwen3.5's partial factor (0.25) was skipped and the whole head read as rotary
+    refused(capsys, "kv", _hf(tmp_path, "qwen3_5_4b", inner=True, rope_parameters="x"),
+            words="rope_parameters must be a mapping, got 'x'")
+    refused(capsys, "kv", _hf(tmp_path, rope_parameters=[0.25]), words="rope_parameters must be a mapping")
+    # a text_config's model_type 5 was read as the family "5" and refused for a key it lacked
+    refused(capsys, "kv", _hf(tmp_path, "qwen3_5_4b", inner=True, model_type=5),
+            words="text_config.model_type must be a string, got 5")
