@@ -62,7 +62,9 @@ def parse_count(text: str | int, what: str = "value", minimum: int = 1, maximum:
         mult = 1
         if s and s[-1] in _COUNT_SUFFIX:
             mult, s = _COUNT_SUFFIX[s[-1]], s[:-1]
-        if s.lstrip("+-").isdigit() and s.isascii():  # plain integers exactly (float would round 2**53 + 1)
+        # plain integers exactly (float would round 2**53 + 1); one sign at most: "--1" passed a lstrip("+-") test
+        # and int() raised ValueError, a traceback in every command that takes a count
+        if s.isascii() and s.removeprefix("+").removeprefix("-").isdigit() and s[:2] != "+-":
             if len(s) > 30:  # int() refuses beyond 4,300 digits; any of these is over maximum anyway
                 raise SpecError(what, f"too large: at most {maximum:,}, got a {len(s)}-digit number")
             value = int(s) * mult

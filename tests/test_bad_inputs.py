@@ -470,3 +470,26 @@ def test_hf_config_misshapen_values_are_named(capsys, tmp_path):
     # a text_config's model_type 5 was read as the family "5" and refused for a key it lacked
     refused(capsys, "kv", _hf(tmp_path, "qwen3_5_4b", inner=True, model_type=5),
             words="text_config.model_type must be a string, got 5")
+
+
+@pytest.mark.parametrize("args,words", [
+    # "--1" passed the lstrip("+-") digit test and int() raised ValueError: a traceback in every command with a count
+    (("kv", "llama-3.1-8b", "--batch", "--1"), "--batch: expected a number such as 4096 or 128k, got '--1'"),
+    (("roofline", "llama-3.1-8b", "--context", "+-4k"), "--context: expected a number"),
+    (("sweep", "llama-3.1-8b", "--context", "4k,--1"), "--context: expected a number"),
+    (("fit", "llama-3.1-8b", "--workspace-tokens", "--1"), "--workspace-tokens: expected a number"),
+    (("train", "llama-3.1-8b", "--seq", "-+1"), "--seq: expected a number"),
+])
+def test_count_with_two_signs_is_refused(capsys, args, words):
+    refused(capsys, *args, words=words)
+
+
+def test_count_with_one_sign_still_parses():
+    from mlacalc.units import parse_count
+
+    assert parse_count("+4k", "x") == 4096 and parse_count("-5", "x", minimum=-10) == -5
+    with pytest.raises(SpecError, match="expected a number"):
+        import mlacalc
+
+        mlacalc.kv_cache("llama-3.1-8b", context="--1")
+
