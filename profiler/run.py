@@ -94,8 +94,12 @@ class PointConfig:
             raise SpecError("--kernel", f"must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
         if self.recompute not in RECOMPUTE_MODES:
             raise SpecError("--recompute", f"must be one of {', '.join(RECOMPUTE_MODES)}, got {self.recompute!r}")
-        if self.batch < 1 or self.context < 1 or self.q_tokens < 1:
-            raise SpecError("--batch/--context", "must be at least 1")
+        # each flag by its name, before any GPU work (--q-tokens 0 was "--batch/--context: must be at least 1";
+        # --reps 0 and --block-size 0 passed here and met the GPU first)
+        for flag, value in (("--batch", self.batch), ("--context", self.context), ("--q-tokens", self.q_tokens),
+                            ("--reps", self.reps), ("--block-size", 1 if self.block_size is None else self.block_size)):
+            if value < 1:
+                raise SpecError(flag, f"must be at least 1, got {value}")
         if self.layers is not None and not 1 <= self.layers <= spec.num_layers:
             raise SpecError("--layers", f"must be between 1 and {spec.num_layers} for {spec.name}")
         mla = predict.mla_kernel(spec.attention)

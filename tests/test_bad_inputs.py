@@ -493,3 +493,14 @@ def test_count_with_one_sign_still_parses():
 
         mlacalc.kv_cache("llama-3.1-8b", context="--1")
 
+
+@pytest.mark.parametrize("args,words", [
+    # named --batch/--context, or not checked before the GPU: each flag now by its name, before any GPU work
+    (("profile", "llama-3.1-8b", "--q-tokens", "0"), "--q-tokens: must be at least 1, got 0"),
+    (("profile", "llama-3.1-8b", "--reps", "0"), "--reps: must be at least 1, got 0"),
+    (("profile", "llama-3.1-8b", "--paged", "--block-size", "0"), "--block-size: must be at least 1, got 0"),
+    (("profile", "llama-3.1-8b", "--reps", "-3", "--json"), "--reps: must be at least 1, got -3"),
+])
+def test_profile_flags_are_checked_before_the_gpu(capsys, no_cuda, args, words):
+    refused(capsys, *args, words=words)
+
