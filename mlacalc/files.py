@@ -208,10 +208,13 @@ def _plain(data: Any, where: str) -> Any:
     return root[0]
 
 
-def check_output(path: str, flag: str, folder: bool = False) -> None:
+def check_output(path: str, flag: str, folder: bool = False) -> str:
     """Refuse, before any work, an output path that cannot be written: empty, a folder where a file goes (or a file
     where a folder goes), a missing parent folder, no write permission. The GPU commands write their results after
-    minutes of measuring; an unwritable ``--out`` failed only then (or, for a folder, with a traceback)."""
+    minutes of measuring; an unwritable ``--out`` failed only then (or, for a folder, with a traceback).
+
+    Returns the path to write: ``~`` expanded as it was for the checks (callers write there; a quoted ``~/out`` was
+    checked as the home folder and then written, or created, as a folder named ``~`` in the working directory)."""
     import os
     from pathlib import Path
 
@@ -234,7 +237,7 @@ def check_output(path: str, flag: str, folder: bool = False) -> None:
             raise SpecError(flag, f"{path}: {probe} is not a folder")
         if not os.access(probe, os.W_OK | os.X_OK):
             raise SpecError(flag, f"{path}: no permission to write in {probe}")
-        return
+        return str(p)
     if p.is_dir():
         raise SpecError(flag, f"{path} is a folder; give a file name")
     parent = p.parent
@@ -244,3 +247,4 @@ def check_output(path: str, flag: str, folder: bool = False) -> None:
         raise SpecError(flag, f"{path}: no permission to write it")
     if not p.exists() and not os.access(parent, os.W_OK | os.X_OK):
         raise SpecError(flag, f"{path}: no permission to write in {parent}")
+    return str(p)

@@ -504,3 +504,30 @@ def test_count_with_one_sign_still_parses():
 def test_profile_flags_are_checked_before_the_gpu(capsys, no_cuda, args, words):
     refused(capsys, *args, words=words)
 
+
+def test_sweep_plot_path_is_checked_before_the_sweep(capsys, tmp_path):
+    pytest.importorskip("plotly")
+    many = ",".join(str(2**i) for i in range(10, 27))
+    # a folder was found only after the whole sweep had run (then "error: /x: Is a directory")
+    refused(capsys, "sweep", "llama-3.1-8b", "--context", many, "--batch", many, "--plot", str(tmp_path),
+            words=f"--plot: {tmp_path} is a folder; give a file name", seconds=1)
+    refused(capsys, "sweep", "llama-3.1-8b", "--plot", str(tmp_path / "no" / "x.html"),
+            words="--plot: " + str(tmp_path / "no" / "x.html") + ": folder")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_paths_are_written_where_they_were_checked(capsys, tmp_path, monkeypatch):
+    """A quoted ``~/x`` was checked as the home folder, then written (or, by validate, created) as ./~/x."""
+    pytest.importorskip("plotly")
+    from mlacalc.files import check_output
+
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    assert check_output("~/x.yaml", "--out") == str(home / "x.yaml")
+    assert check_output("~/reports", "--out", folder=True) == str(home / "reports")
+    code, out, _, _ = run(capsys, "sweep", "llama-3.1-8b", "--context", "4k", "--batch", "1", "--plot", "~/s.html",
+                          "--json")
+    assert code == 0 and (home / "s.html").is_file() and list(cwd.iterdir()) == []

@@ -7,6 +7,7 @@ No CUDA, no GPU, or a GPU too small: one line on stderr, exit code 2 (``SpecErro
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Annotated, Optional
 
 import typer
@@ -39,12 +40,14 @@ def _cuda(command: str, min_free_gib: float = 1.0):
         raise SpecError(command, str(e)) from None
 
 
-def _output(path: str | None, flag: str, folder: bool = False) -> None:
-    """``--out``/``--trace`` checked before any GPU work (:func:`mlacalc.files.check_output`)."""
-    if path is not None:
-        from ..files import check_output
+def _output(path: str | None, flag: str, folder: bool = False) -> str | None:
+    """``--out``/``--trace`` checked before any GPU work (:func:`mlacalc.files.check_output`); the path to write
+    (``~`` expanded, as it was checked)."""
+    if path is None:
+        return None
+    from ..files import check_output
 
-        check_output(path, flag, folder)
+    return check_output(path, flag, folder)
 
 
 def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)],
@@ -122,7 +125,7 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
                          tp=tp, trace=trace)
         cfg.validate(spec)
         hw = load_hardware(gpu or "h100-sxm")
-        _output(trace, "--trace")
+        cfg = replace(cfg, trace=_output(trace, "--trace"))
         _cuda("profile")
         point = profile_whole_step(cfg, hw, spec=spec)
         emit(json_, point, lambda: _render_whole_step(point))
@@ -132,7 +135,7 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
                       block_size=block_size, kv_dtype=kv_dtype, recompute=recompute, reps=reps, trace=trace)
     cfg.validate(spec)
     hw = load_hardware(gpu or "h100-sxm")
-    _output(trace, "--trace")
+    cfg = replace(cfg, trace=_output(trace, "--trace"))
     _cuda("profile")
     from ..profiler.device import nvml_open
     from ..profiler.run import profile_point
@@ -251,7 +254,7 @@ def calibrate(out: Annotated[str, typer.Option("--out", help="Hardware spec YAML
     """Measure copy bandwidth and bf16/fp16/fp8/fp32 matmul rates; write a hardware spec `--gpu FILE` accepts."""
     if isinstance(gpus, bool) or gpus < 1:
         raise SpecError("--gpus", f"must be at least 1, got {gpus}")
-    _output(out, "--out")
+    out = _output(out, "--out")
     from ..hardware import load_hardware
 
     try:
@@ -317,7 +320,7 @@ def validate(out: Annotated[str, typer.Option("--out", help="Folder for validate
         from ..hardware import load_hardware
 
         load_hardware(gpu)  # a bad file fails before any GPU work
-    _output(out, "--out", folder=True)
+    out = _output(out, "--out", folder=True)
     _cuda("validate", 0)  # no memory query yet: the suite measures the CUDA context's cost first, then checks the size
     from ..profiler.device import GPUUnavailable
     from ..profiler.report import accuracy_markdown
@@ -345,7 +348,7 @@ def bench_kernels(out: Annotated[str, typer.Option("--out", help="JSON file to w
                                                       "against the floor. Writes a `summary`.")] = False,
                   json_: JsonOpt = False) -> None:
     """Time every kernel over the benchmark matrix (mlacalc.kernels.bench)."""
-    _output(out, "--out")
+    out = _output(out, "--out")
     _cuda("bench kernels")
     try:
         from ..kernels.bench import run_benchmark

@@ -235,6 +235,9 @@ def sweep(model: ModelArg,
 
         if importlib.util.find_spec("plotly") is None:  # a traceback came after the whole sweep had run
             raise SpecError("--plot", "needs plotly, which is not installed: pip install plotly")
+        from ..files import check_output
+
+        plot = check_output(plot, "--plot")  # a folder or a missing folder was found only after the whole sweep ran
     if tp != 1:
         raise SpecError("--tp", "the sweep takes its GPU counts from --gpus")
     # The sweep models TP/EP groups of each --gpus count: refuse the other degrees as every command does.
