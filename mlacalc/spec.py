@@ -548,9 +548,14 @@ def _read_file(path: Path) -> dict:
     if not isinstance(data, dict):
         raise SpecError(str(path), f"expected a mapping at the top level, got {type(data).__name__}")
     if "model_type" in data or "architectures" in data:
-        from .hf import spec_dict_from_hf_config
+        from .hf import WHERE, spec_dict_from_hf_config
 
-        data = spec_dict_from_hf_config(data, name=path.parent.name if path.name == "config.json" else path.stem)
+        try:
+            data = spec_dict_from_hf_config(data, name=path.parent.name if path.name == "config.json" else path.stem)
+        except SpecError as e:   # the reader says "config.json"; name the file read (which of several, in compare)
+            if e.field != WHERE:
+                raise
+            raise SpecError(str(path), e.message) from None
         data.setdefault("source", str(path))
     return data
 

@@ -496,7 +496,7 @@ def test_deepseek_fp8_block_scales():
 def test_refusals_are_one_line(family, message):
     with pytest.raises(SpecError) as e:
         hf(family)
-    assert str(e.value) == "config.json: " + message
+    assert str(e.value) == f"{FIXTURES / family / 'config.json'}: " + message
     assert "\n" not in str(e.value)
 
 
@@ -570,7 +570,7 @@ def test_unknown_model_type_with_unknown_features_is_refused(tmp_path, key, valu
     cfg.update(model_type="somenew", **{key: value})
     with pytest.raises(SpecError) as e:
         load_spec(_write(tmp_path, cfg))
-    assert str(e.value).startswith("config.json: model_type somenew: ") and feature in str(e.value)
+    assert str(e.value).startswith(f"{tmp_path / 'config.json'}: model_type somenew: ") and feature in str(e.value)
     assert "\n" not in str(e.value)
 
 
@@ -810,7 +810,7 @@ def test_hybrid_state_space_families_are_refused_by_name(tmp_path, model_type, f
     cfg = json.loads((FIXTURES / "llama" / "config.json").read_text()) | {"model_type": model_type}
     with pytest.raises(SpecError) as e:
         load_spec(_write(tmp_path, cfg))
-    assert str(e.value).startswith(f"config.json: model_type {model_type}: {feature}")
+    assert str(e.value).startswith(f"{tmp_path / 'config.json'}: model_type {model_type}: {feature}")
 
 
 # ------------------------------------------------------------------------------------------------ bad config.json
@@ -865,7 +865,7 @@ def test_bad_config_is_one_line_and_exit_2(capsys, tmp_path, cfg, words, command
         main([command, _write(tmp_path, cfg), "--json"])
     out, err = capsys.readouterr()
     assert e.value.code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith("error: config.json: ") and words in err
+    assert err.count("\n") == 1 and err.startswith(f"error: {tmp_path / 'config.json'}: ") and words in err
 
 
 @pytest.mark.parametrize("text,words", [
@@ -1092,7 +1092,7 @@ def test_unmodelled_families_are_refused_by_name(tmp_path, model_type, words):
     cfg = json.loads((FIXTURES / "llama" / "config.json").read_text()) | {"model_type": model_type}
     with pytest.raises(SpecError) as e:
         load_spec(_write(tmp_path, cfg))
-    assert str(e.value).startswith(f"config.json: model_type {model_type}: {words}")
+    assert str(e.value).startswith(f"{tmp_path / 'config.json'}: model_type {model_type}: {words}")
 
 
 def test_gemma3n_wrapper_is_refused_through_its_text_config(tmp_path):

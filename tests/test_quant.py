@@ -119,7 +119,8 @@ def test_a_pattern_that_splits_a_component_is_refused(tmp_path):
 def test_unknown_quant_method_is_refused_in_one_line(tmp_path):
     with pytest.raises(SpecError) as e:
         _cfg(tmp_path, {"quant_method": "bitsandbytes", "load_in_4bit": True})
-    assert str(e.value) == "config.json: model_type llama: quantization_config quant_method bitsandbytes is not modelled"
+    assert str(e.value) == (f"{tmp_path / 'config.json'}: model_type llama: quantization_config quant_method "
+                            "bitsandbytes is not modelled")
 
 
 def test_quantization_block_is_validated():
