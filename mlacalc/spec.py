@@ -444,6 +444,9 @@ def spec_from_dict(raw: Any) -> ModelSpec:
     """Validate a raw mapping (as read from YAML) into a :class:`ModelSpec`. Raises :class:`SpecError`."""
     if not isinstance(raw, dict):
         raise SpecError("", f"a model spec must be a mapping, got {type(raw).__name__}")
+    if "mem_bandwidth_gb_s" in raw and "num_layers" not in raw:   # what `mlacalc calibrate` writes, or a GPU spec
+        raise SpecError("", "this is a hardware spec (it has mem_bandwidth_gb_s), not a model spec: give it as --gpu "
+                            "FILE")
     raw = dict(raw)
     if isinstance(raw.get("attention"), dict):
         raw["attention"] = _normalise_attention(raw["attention"])

@@ -531,3 +531,16 @@ def test_output_paths_are_written_where_they_were_checked(capsys, tmp_path, monk
     code, out, _, _ = run(capsys, "sweep", "llama-3.1-8b", "--context", "4k", "--batch", "1", "--plot", "~/s.html",
                           "--json")
     assert code == 0 and (home / "s.html").is_file() and list(cwd.iterdir()) == []
+
+
+def test_a_hardware_file_given_as_a_model_says_so(tmp_path, capsys):
+    """`mlacalc specs validate h200.yaml` (a file `mlacalc calibrate` wrote) said 'measured: unknown field (known:
+    name, num_layers, ...)'; it now says the file is a hardware spec and where it goes."""
+    from mlacalc.cli import main
+
+    path = tmp_path / "gpu.yaml"
+    path.write_text("name: X\nmeasured: true\nmem_bandwidth_gb_s: 4000\nbf16_tflops: 900\ninterconnect_gb_s: 450\n")
+    with pytest.raises(SystemExit) as e:
+        main(["specs", "validate", str(path)])
+    out = capsys.readouterr().out
+    assert e.value.code == 2 and "is a hardware spec" in out and "--gpu" in out and out.count("\n") == 1
