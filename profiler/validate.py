@@ -77,7 +77,8 @@ def default_suite(quick: bool = False) -> list[PointConfig]:
 
 def expected_suite() -> list[PointConfig]:
     """Held-out points for the kernel-aware expected time (none is a calibration point of
-    ``profiler.kernel_calibration``): decode through ``auto`` (MLA at 16/64/128 heads per GPU, GQA, paged, fp8,
+    ``profiler.kernel_calibration``): decode through ``auto`` (MLA at 16/64/128 heads per GPU and MiniCPM3's dims, GQA
+    incl. head dim 256, paged, fp8,
     two query tokens, DSA's top-k at 2-128 heads, batch 1-128, contexts 1k-128k; the Triton sparse kernel under 8
     heads and forced at 16-128) and the same MLA points through
     FlashMLA, prefill through SDPA (4 layers each; layer-scaled figures say so), and training memory at 8k with MLA's
@@ -128,6 +129,13 @@ def expected_suite() -> list[PointConfig]:
         pts.append(P("llama-3.1-8b", "decode", "auto", b, c, layers=4, breakdown=False))
     pts += [P("qwen3-235b-a22b", "decode", "auto", 8, 8 * K, layers=4, breakdown=False),
             P("qwen3-235b-a22b", "decode", "auto", 32, 16 * K, layers=4, breakdown=False)]
+    # ... the classes the twelfth session's calibration added (none of these points is one of them): GQA with two
+    # query tokens over a paged cache, head dim 256 (one program an SM), MiniCPM3's Triton 64-row MLA tile, and its
+    # fp8 cache on 16-row tiles at r = 256 (no calibration point: the random points had it 24-33% slow)
+    pts += [P("llama-3.1-70b", "decode", "auto", 16, 8 * K, layers=4, paged=True, q_tokens=2, breakdown=False),
+            P("variant-gqa1-256", "decode", "auto", 8, 32 * K, layers=4, breakdown=False),
+            P("minicpm3-4b", "decode", "auto", 16, 12 * K, layers=4, breakdown=False),
+            P("minicpm3-4b", "decode", "auto", 32, 8 * K, layers=4, tp=8, kv_dtype="fp8", breakdown=False)]
     for model, b, s in (("llama-3.1-8b", 1, 2 * K), ("llama-3.1-8b", 1, 16 * K), ("llama-3.1-8b", 2, 8 * K),
                         ("llama-3.1-8b", 8, 1 * K), ("deepseek-v2-lite", 1, 4 * K), ("deepseek-v2-lite", 2, 16 * K),
                         ("qwen2.5-7b", 1, 8 * K), ("llama-2-7b", 4, 4 * K)):
