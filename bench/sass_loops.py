@@ -3,7 +3,7 @@ loops, the figures docs/kernels-notes.md quotes ("Issue 14: counters first").
 
     python bench/sass_loops.py                        # the Triton MLA kernel, 16-head tile, contiguous and paged
     python bench/sass_loops.py --gluon                # ... and the Gluon seesaw kernel (its warp groups' loops; bf16
-                                                      # contiguous and paged, and fp8 caches)
+                                                      # contiguous and paged, 64-key tiles, and fp8 caches)
     PYTHONPATH=DIR python bench/sass_loops.py --gluon # another Triton (e.g. 3.6, the GPU machine's, unpacked in DIR)
 
 Per kernel: instructions, local-memory spill loads/stores (STL/LDL), and for each loop (a backward branch over more
@@ -78,9 +78,10 @@ def main() -> None:
     for paged in (False, True):
         report(f"Triton MLA 16/64/4/3 {'paged64' if paged else 'contiguous'}", sass(compile_mla(paged)))
     if a.gluon:
-        from mlacalc.kernels.gluon_mla_decode import compile_sm90
+        from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, compile_sm90
 
         report("Gluon seesaw (64 rows, 4 x 32 keys)", sass(compile_sm90()))
+        report("Gluon seesaw (64 rows, 2 x 64 keys: not used, it spills)", sass(compile_sm90(GluonMLAConfig(block_n=64))))
         report("Gluon seesaw, paged (64-token blocks)", sass(compile_sm90(paged=True)))
         report("Gluon seesaw, fp8 cache (4 x 32 keys widened in place by a third group)", sass(compile_sm90(fp8=True)))
 

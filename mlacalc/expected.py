@@ -109,7 +109,7 @@ def runs_gluon(backend: str, hw) -> bool:
 
 # Programs the project's MLA kernel keeps on one SM (kernels/triton_mla_decode.py: 1, its tiles fill shared memory);
 # its planner counts slots as SMs x this. The GQA kernel's count depends on the shape (gqa_tiling, below).
-PROGRAMS_PER_SM = {"mla": 1}
+MLA_PROGRAMS_PER_SM = 1
 # The GQA kernel (kernels/triton_gqa_decode.py gqa_tiling, restated without Triton): a program takes 16-64 query rows
 # of one KV head (a power of two; more rows: blocks of 64), keeps GQA_STAGES - 1 = 2 K/V tiles of TILE_KEYS keys in
 # flight (one where two do not fit a block's shared memory; then fewer rows), and its planner counts a wave as the
@@ -376,7 +376,7 @@ def kernel_tiling(shape: DecodeShape, arch: str = "") -> tuple[int, int]:
     (kernels/triton_mla_decode.py default_mla_config, kernels/triton_gqa_decode.py gqa_tiling)."""
     if shape.kernel == "gqa":
         return gqa_tiling(shape, arch)[2], TILE_KEYS
-    per_sm = PROGRAMS_PER_SM.get(shape.kernel, 1)
+    per_sm = MLA_PROGRAMS_PER_SM
     if shape.kernel == "mla" and widens(shape):
         return (FP8_SMALL_PROGRAMS_PER_SM if shape.rows <= FP8_SMALL_ROWS else per_sm), FP8_TILE_KEYS
     return per_sm, TILE_KEYS

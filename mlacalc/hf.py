@@ -497,7 +497,13 @@ QK_NORM_FLAG = {"glm4_moe": "use_qk_norm", "minimax_m2": "use_qk_norm", "cohere"
                 "bailing_moe_v2": "use_qk_norm"}
 
 
+# dense families whose MLP is up_proj then down_proj, with no gate (2 d f a layer, not 3 d f)
+NON_GATED_MLP = ("apertus", "arcee")
+
+
 def _rope_factor(cfg: dict, mt: str) -> float | None:
+    """``rope_parameters.partial_rotary_factor`` (transformers 5 writes it there: Qwen3.5's 0.25), checked to be a
+    fraction of the head; None where the config gives none."""
     rp = cfg.get("rope_parameters")
     f = rp.get("partial_rotary_factor") if isinstance(rp, dict) else None
     if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f <= 1):
@@ -541,7 +547,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["qkv_bias"] = a["o_bias"] = True
     if mt in O_BIAS_FLAG and cfg.get(O_BIAS_FLAG[mt]) is True:
         a["o_bias"] = True
-    if mt in ("seed_oss", "apertus", "arcee") and cfg.get("mlp_bias"):
+    if mt in ("seed_oss", *NON_GATED_MLP) and cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     if mt == "ernie4_5" and cfg.get("use_bias"):   # Ernie4_5: use_bias puts biases on q, k, v, o and the MLP
         raise _refuse(mt, "biases on every projection, the MLP's included (use_bias), are not modelled")
@@ -581,12 +587,10 @@ def _ffn(cfg: dict, mt: str) -> dict:
         return {"kind": "dense", "intermediate_size": cfg.get("ffn_hidden_size") or 4 * hidden, "gated": False}
     if mt == "starcoder2":                                 # c_fc, c_proj (their biases are not counted)
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
-    if mt == "apertus":
-        # ApertusMLP: down_proj(xIELU(up_proj(x))), no gate: 2 d f (xIELU's two learned scalars a layer not counted)
-        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
-    if mt == "arcee":
-        # ArceeMLP (Arcee AFM): down_proj(relu2(up_proj(x))), no gate: 2 d f. Its keys are all Llama's, so the generic
-        # reader took it as a gated Llama, a third too many MLP weights
+    if mt in NON_GATED_MLP:
+        # ApertusMLP: down_proj(xIELU(up_proj(x))) (xIELU's two learned scalars a layer not counted); ArceeMLP (Arcee
+        # AFM): down_proj(relu2(up_proj(x))), whose keys are all Llama's, so the generic reader took it as a gated
+        # Llama, a third too many MLP weights. No gate: 2 d f
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
     experts = cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts")
     if not experts:
