@@ -72,9 +72,10 @@ def weights(spec: ModelSpec | str, *, parallel: Parallelism | None = None,
 def roofline(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, phase: str = "decode",
              batch: int | str = 1, context: int | str = 4096, q_tokens: int = 1,
              parallel: Parallelism | None = None, mla_form: str | None = None,
-             weight_dtype: str | float | None = None, kv_dtype: str | float | None = None) -> Roofline:
-    """One forward step, op by op, on one GPU of the group (``mlacalc roofline``)."""
-    step = Step(phase, _count(batch, "batch"), _count(context, "context"), q_tokens)
+             weight_dtype: str | float | None = None, kv_dtype: str | float | None = None,
+             paged: bool = False) -> Roofline:
+    """One forward step, op by op, on one GPU of the group (``mlacalc roofline``); ``paged``: a paged KV cache."""
+    step = Step(phase, _count(batch, "batch"), _count(context, "context"), q_tokens, paged)
     return _roofline(_spec(spec), _gpu(gpu), step, _parallel(parallel), mla_form=mla_form,
                      weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=_bits(kv_dtype, "kv_dtype"))
 

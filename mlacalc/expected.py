@@ -16,7 +16,10 @@ How the keys are split over CTAs is each backend's own planner, restated here (`
   waves of ``SMs x programs per SM`` slots plus the fp32 partials, splits no shorter than ``min_split_tokens``
   and whole tiles of 64 keys (32 for an 8-bit cache; :func:`choose_splits`, :func:`kernel_tiling`);
 - ``flashmla``: FlashMLA's scheduler metadata: ``SMs / kv_groups / row tiles`` parts, each taking an equal payload
-  of 64-key blocks, 5 blocks of fixed work charged per request (:func:`flashmla_schedule`);
+  of 64-key blocks, 5 blocks of fixed work charged per request (:func:`flashmla_schedule`); the busiest CTA is
+  priced by its key blocks plus ``segment_us`` for each request segment it runs, not by the 5 blocks, which only
+  balance the parts (priced as keys, they made 640-key requests 30% too slow on the H200, and every point of a card
+  whose dots are slow, the H20, 13% too slow: docs/external-checks.md);
 - ``waves`` (anything else, FlashDecoding): as many splits as fit in one wave.
 
 CTAs then run in waves (one per SM for MLA, two for its 8-bit tile of <= 16 rows, as many as fit for the GQA kernel:
@@ -174,6 +177,10 @@ class KernelModel:
     triton_gather_tile_us: float = 0.0  # ... on the Triton sparse kernel: one program's wait per tile of selected rows
     #                                    (index, then block table, then rows: dependent loads), us, beside nothing
     #                                    (serial with its dots); 0: off, priced as the dense Triton kernel
+    paged_ramp_us: float = 0.0         # per wave over a paged cache: the block-table reads before a CTA's first keys
+    #                                    (dependent loads), us; dense cores only (gathered rows price their own)
+    segment_us: float = 0.0            # per request segment a CTA runs (FlashMLA: its query tile loaded, its output
+    #                                    or partial written, the next request's first pages), us, serial with its keys
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -344,6 +351,7 @@ class DecodeShape:
     gathered: bool = False     # each query attends rows it selected by index (DSA top-k), not a contiguous range
     slots: float = 0.0         # index slots the kernel is handed a query (DSA: the index width, topk, -1 after a
     #                            short context's used slots); 0: keys
+    paged: bool = False        # the keys sit in blocks of a paged cache, found through a block table
 
     @property
     def heads(self) -> int:
@@ -358,12 +366,14 @@ class DecodeShape:
 
 @dataclass(frozen=True)
 class SplitPlan:
-    """How a decode kernel spreads one layer's work: ``ctas`` programs, each over ``keys_cta`` keys (FlashMLA: its
-    scheduler's payload, fixed work included), the largest split count of one query row (the combine's loop)."""
+    """How a decode kernel spreads one layer's work: ``ctas`` programs, each over ``keys_cta`` keys (the busiest
+    one's), the largest split count of one query row (the combine's loop), and the request segments the busiest CTA
+    runs one after another (FlashMLA's scheduler packs several requests into a CTA; each is priced ``segment_us``)."""
 
     ctas: int
     keys_cta: float
     splits: int
+    segments: int = 1
 
 
 def widens(shape: DecodeShape) -> bool:
@@ -437,37 +447,38 @@ def choose_splits(units: int, keys: float, *, sms: int, min_tokens: int, max_spl
 
 
 @functools.lru_cache(maxsize=8192)
-def flashmla_schedule(seqs: int, keys: float, parts: int) -> tuple[int, int, int]:
+def flashmla_schedule(seqs: int, keys: float, parts: int) -> tuple[int, int, int, int]:
     """FlashMLA's tile scheduler for ``seqs`` requests of ``keys`` keys over ``parts`` SM parts, restated from
     csrc/smxx/decode/get_decoding_sched_meta/get_decoding_sched_meta.cu: a request costs its 64-key blocks plus 5
     blocks of fixed work; each part takes a payload of ``ceil(total / parts) + 5`` in request order, splitting a
-    request where the payload runs out. Returns (parts with work, payload blocks of the busiest part, most splits of
-    one request)."""
+    request where the payload runs out. Returns (parts with work, key blocks of the busiest part, the request
+    segments it runs, most splits of one request). The busiest part is the one with the most key blocks (more
+    segments on a tie): the 5 blocks a segment are the scheduler's unit of balance, not keys its dots run over."""
     n = max(1, math.ceil(keys / FLASHMLA_BLOCK))
     over = FLASHMLA_OVERHEAD_BLOCKS
     payload = math.ceil(seqs * (n + over) / parts) + over
-    req = block = busy = most = 0
-    splits, cur = 1, 0
+    req = block = busy = 0
+    splits, cur, most = 1, 0, (0, 0)
     for _ in range(parts):
         if req >= seqs:
             break
         busy += 1
-        remain, work = payload, 0
+        remain, blocks, segments = payload, 0, 0
         while req < seqs:
             left = n - block
             if remain >= left + over:               # the rest of this request fits: finish it
                 remain -= left + over
-                work += left + over
+                blocks, segments = blocks + left, segments + 1
                 req, block = req + 1, 0
                 splits, cur = max(splits, cur + 1), 0
             else:                                   # split it: this part takes what its payload allows
                 if remain - over > 0:
                     block += remain - over
-                    work += remain
+                    blocks, segments = blocks + remain - over, segments + 1
                     cur += 1
                 break
-        most = max(most, work)
-    return busy, most, splits
+        most = max(most, (blocks, segments))
+    return busy, most[0], most[1], splits
 
 
 def row_tiles(rows: int, m: KernelModel) -> tuple[int, int]:
@@ -493,8 +504,8 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch:
     units = shape.seqs * shape.kv_groups * tiles
     if planner == "flashmla":   # num_sm_parts = SMs / h_k / ceil(rows / 64); one CTA per (row tile, KV head, part)
         parts = max(1, sms // shape.kv_groups // tiles)
-        busy, payload, splits = flashmla_schedule(shape.seqs, shape.visits, parts)
-        return SplitPlan(busy * shape.kv_groups * tiles, payload * FLASHMLA_BLOCK, splits)
+        busy, blocks, segments, splits = flashmla_schedule(shape.seqs, shape.visits, parts)
+        return SplitPlan(busy * shape.kv_groups * tiles, blocks * FLASHMLA_BLOCK, splits, segments)
     if planner == "cost":
         per_sm, tile_keys = kernel_tiling(shape, arch)
         splits = choose_splits(units, shape.visits, sms=sms * per_sm, min_tokens=m.min_split_tokens,
@@ -678,6 +689,14 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         mma = m.triton_mma_eff
     # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
     ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / gather_bw
+
+    # FlashMLA's CTAs run several request segments one after another: each loads its query tile, writes its output
+    # (a split's fp32 partial) and starts the next request's pages, serial with the keys (segment_us a segment)
+    ramp += plan.segments * m.segment_us * 1e-6
+    # a paged cache: a CTA reads its first tiles' block-table entries before their keys (the kernels load the next
+    # tile's entries ahead, so only the first wait is exposed)
+    if shape.paged and not shape.gathered:
+        ramp += m.paged_ramp_us * 1e-6
 
     def wave_s(a: int) -> float:                  # a wave of `a` CTAs, up to per_sm on every SM
         busy = min(sms, a)    # SMs with work: the block scheduler gives every SM one CTA before any a second

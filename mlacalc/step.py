@@ -117,12 +117,16 @@ def check_step_size(spec: ModelSpec, step: Step) -> None:
 
 @dataclass(frozen=True)
 class Step:
-    """One forward step. ``context``: prompt tokens S in prefill, tokens already cached C in decode."""
+    """One forward step. ``context``: prompt tokens S in prefill, tokens already cached C in decode. ``paged``: the
+    cache is paged (its blocks found through a block table, as vLLM, SGLang and FlashMLA keep it), which the decode
+    kernels' expected time prices (mlacalc.expected, ``paged_ramp_us``); memory is counted alike (``kv
+    --block-size`` rounds the allocation)."""
 
     phase: str
     batch: int
     context: int
     q_tokens: int = 1
+    paged: bool = False
 
     def __post_init__(self):
         if not isinstance(self.phase, str) or self.phase not in PHASES:
@@ -135,6 +139,10 @@ class Step:
             # `roofline --phase prefill --q-tokens 4` priced the prompt and dropped the 4 without a word
             raise ArgError("q_tokens", f"applies to decode only (a prefill step runs the whole --context prompt), "
                                        f"got {self.q_tokens} with phase prefill")
+        if not isinstance(self.paged, bool):
+            raise ArgError("paged", f"must be true or false, got {show(self.paged)}")
+        if self.paged and self.phase == "prefill":
+            raise ArgError("paged", "applies to decode only (the prefill kernels' time is priced without a page table)")
 
     @property
     def prior(self) -> int:
@@ -384,7 +392,7 @@ def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str |
                        key_bytes=fam.core_cache_elements(a, form) / groups_total * kv_bits / 8, dkv=dk + dv,
                        out_dv=dv, layers=layers, key_elems=fam.core_cache_elements(a, form) / groups_total,
                        kernel=fam.kernel, tokens=step.new, gathered=any(r.topk is not None for _, r in rules),
-                       slots=slots / (layers * step.new))
+                       slots=slots / (layers * step.new), paged=step.paged)
 
 
 def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | None,
@@ -572,7 +580,7 @@ class Roofline:
         s, lay = self.step, self.parallel
         return {
             "model": self.model, "attention": self.attention, "gpu": self.gpu.name, "phase": s.phase,
-            "batch": s.batch, "context": s.context, "q_tokens": s.q_tokens, "tp": lay.tp,
+            "batch": s.batch, "context": s.context, "q_tokens": s.q_tokens, "paged": s.paged, "tp": lay.tp,
             "dp_attention": lay.dp_attention, "ep": lay.ep, "parallel": lay.as_dict(), "mla_form": self.mla_form,
             "weight_bits": self.weight_bits, "kv_bits": self.kv_bits, "per_gpu": True,
             "ops": [t.to_json() for t in self.ops],

@@ -121,6 +121,8 @@ GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "triton_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
          "gather_sm_gb_s": [0.0] + [2.5 * i for i in range(1, 41)],
          "triton_gather_tile_us": [0.0] + [0.25 * i for i in range(1, 41)],
+         "segment_us": [0.25 * i for i in range(0, 41)],
+         "paged_ramp_us": [0.25 * i for i in range(0, 41)],
          "dequant_gelem_s": [0.0] + [0.5 * i for i in range(1, 41)],
          "widen_group_gelem_s": [0.0] + [2.0 * i for i in range(1, 41)],
          "sm_bandwidth_gb_s": [10.0 * i for i in range(2, 41)],
@@ -164,7 +166,7 @@ def _layers_spec(name: str, layers: int):
 
 
 def decode_shape_of(model: str, tp: int, batch: int, context: int, layers: int, kv_bits: float = 16,
-                    q_tokens: int = 1):
+                    q_tokens: int = 1, paged: bool = False):
     """The calculator's decode shape for a profiled point (the cache holds ``context`` tokens)."""
     from mlacalc.attention import family
     from mlacalc.parallel import Parallelism
@@ -172,8 +174,8 @@ def decode_shape_of(model: str, tp: int, batch: int, context: int, layers: int, 
 
     spec = _layers_spec(model, layers)
     form = family(spec.attention).default_form("decode")
-    return decode_shape(spec, Step("decode", batch, max(1, context - q_tokens), q_tokens), Parallelism(tp=tp), form,
-                        kv_bits)
+    step = Step("decode", batch, max(1, context - q_tokens), q_tokens, paged)
+    return decode_shape(spec, step, Parallelism(tp=tp), form, kv_bits)
 
 
 def point_shape(p: dict):
@@ -183,7 +185,8 @@ def point_shape(p: dict):
     from .predict import kv_dtype_bits
 
     bits = kv_dtype_bits(load_spec(p["model"]), p.get("kv_dtype", "bf16"))
-    return decode_shape_of(p["model"], p["tp"], p["batch"], p["context"], p["layers"], bits, p.get("q_tokens", 1))
+    return decode_shape_of(p["model"], p["tp"], p["batch"], p["context"], p["layers"], bits, p.get("q_tokens", 1),
+                           p.get("paged", False))
 
 
 def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 4, flusher=None,
@@ -216,7 +219,7 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
 RESTARTS = 8            # extra descents from random grid points per decode backend (about 10 s of CPU each)
 DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
                 "dequant_gelem_s", "widen_group_gelem_s", "small_tile_mma_eff", "gather_sm_gb_s",
-                "triton_gather_tile_us", "triton_mma_eff")
+                "triton_gather_tile_us", "triton_mma_eff", "segment_us", "paged_ramp_us")
 
 
 def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
@@ -247,7 +250,9 @@ def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str,
     gluon = runs_gluon(backend, hw)
     fp8_rows = [shape.rows for shape, r in zip(shapes, recs) if r.get("kv_dtype") == "fp8"]
     ds_rows = any(sparse_group(shape, gluon) and widens(shape) for shape in shapes)  # fp8-ds rows, Gluon sparse
-    pinned = {"dequant_gelem_s": any(n < 64 for n in fp8_rows),
+    pinned = {"segment_us": PLANNERS.get(backend) == "flashmla",
+              "paged_ramp_us": any(shape.paged and shape.kernel == "gqa" for shape in shapes),
+              "dequant_gelem_s": any(n < 64 for n in fp8_rows),
               "widen_group_gelem_s": gluon and (any(n >= 64 for n in fp8_rows) or ds_rows),
               "small_tile_mma_eff": start.min_rows_per_cta < 64,
               "gather_sm_gb_s": any(sparse_group(shape, gluon) for shape in shapes),

@@ -104,12 +104,14 @@ BACKEND = {"auto": "auto", "triton": "triton", "gluon": "auto", "flashmla": "fla
 
 def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: int, *, q_tokens: int = 1,
               tp: int = 1, kv_bits: float = 16, layers: int | None = None,
-              launches_per_layer: int | None = None, kernel: str = "auto") -> OpCost:
+              launches_per_layer: int | None = None, kernel: str = "auto", paged: bool = False) -> OpCost:
     """The calculator's ``attn_core`` op (``mlacalc.step``) for the first ``layers`` layers, per GPU.
 
     The profiled cache holds exactly ``context`` tokens and the decode step's ``q_tokens`` queries are its last
     ones (the kernels' convention), so decode asks the roofline for ``prior = context - q_tokens`` cached tokens
     and ``q_tokens`` new ones: every query then attends the ``context`` keys the kernel reads.
+
+    ``paged``: the profiled cache is paged (its expected decode time prices the block-table reads).
 
     ``launches_per_layer``: the kernels the profiled implementation launches per layer (the Triton decode kernels:
     2 with split-KV, 1 with a single split; see :func:`kernel_launches`), in place of the roofline's generic count;
@@ -119,7 +121,7 @@ def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: in
 
     s = spec if layers is None else spec_layers(spec, layers)
     if phase == "decode":
-        step = Step("decode", batch, max(1, context - q_tokens), q_tokens)
+        step = Step("decode", batch, max(1, context - q_tokens), q_tokens, paged)
     else:
         step = Step("prefill", batch, context)
     backend = BACKEND.get(kernel, "other")

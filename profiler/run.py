@@ -194,7 +194,7 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
                              tp=cfg.tp,
                              kv_bits=bits if cfg.phase == "decode" else 16, layers=L,
                              launches_per_layer=predict.kernel_launches(cfg.kernel, cfg.phase, splits),
-                             kernel=cfg.kernel)
+                             kernel=cfg.kernel, paged=cfg.paged and cfg.phase == "decode")
     return InferencePlan(layers_run=L, kv_bytes=kv, kv_bytes_full_model=kv_full, workspace=ws, num_splits=splits,
                          attn=attn)
 

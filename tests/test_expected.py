@@ -95,23 +95,30 @@ def test_flashmla_scheduler_gives_each_part_its_payload():
     from mlacalc.expected import flashmla_schedule
 
     # 1 request of 1536 keys = 24 blocks (+5 fixed) over 132 parts: payload ceil(29/132) + 5 = 6, so each part takes
-    # one block: 24 parts busy, 6 blocks of payload each, the request split 24 ways
-    assert flashmla_schedule(1, 1536, 132) == (24, 6, 24)
+    # one block: 24 parts busy, each with 1 key block of 1 request segment, the request split 24 ways
+    assert flashmla_schedule(1, 1536, 132) == (24, 1, 1, 24)
     # 128 requests of 64 blocks: payload ceil(128 x 69 / 132) + 5 = 72 >= 69: one whole request per part, no split
-    assert flashmla_schedule(128, 4096, 132) == (128, 69, 1)
+    assert flashmla_schedule(128, 4096, 132) == (128, 64, 1, 1)
+    # 3 requests of 10 blocks over 2 parts: payload ceil(3 x 15 / 2) + 5 = 28. Part 0 takes request 0 (15 of its
+    # payload, 13 left), then 13 - 5 = 8 blocks of request 1: 18 key blocks in 2 segments (its payload, 28 blocks, is
+    # what the old model priced as keys). Part 1: request 1's last 2 blocks and request 2: 12 blocks, 2 segments
+    assert flashmla_schedule(3, 640, 2) == (2, 18, 2, 2)
 
 
 def test_flashmla_decode_time_worked_by_hand():
     m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=64)
     s = DecodeShape(seqs=1, rows=16, kv_groups=1, keys=1536, key_bytes=1152, dkv=1088, out_dv=512, layers=1)
     # 10 SMs: 10 parts; 24 blocks + 5: payload ceil(29 / 10) + 5 = 8, i.e. 3 blocks per part -> 8 parts, 8 splits
-    keys_cta = 8 * 64                                                # the payload, fixed work included
+    keys_cta = 3 * 64                                                # key blocks only: the 5 fixed blocks balance parts
     t_mem = 8 * keys_cta * 1152 / min(1000e9, 8 * 50e9)
     t_mma = 2 * 64 * keys_cta * 1088 / (100e12 / 10)                 # one SM's share of the peak, 64-row tile
     prologue = 128 * 1152 / 50e9
     combine = 16 * (8 * 513 * 4 + 512 * 2) / 1000e9                 # fp32 partials of 8 splits, bf16 output
     want = prologue + max(t_mem, t_mma) + combine + 2 * 2e-6         # FlashMLA always launches its combine kernel
     assert decode_attention_s(s, HW, m, 100e12, "flashmla") == pytest.approx(want)
+    # each CTA runs one request segment: segment_us = 1.5 adds 1.5 us to the one wave
+    m2 = replace(m, segment_us=1.5)
+    assert decode_attention_s(s, HW, m2, 100e12, "flashmla") == pytest.approx(want + 1.5e-6)
 
 
 def test_the_gqa_kernel_has_its_own_coefficients():
@@ -660,3 +667,35 @@ def test_gqa_split_plan_restates_the_gqa_kernels(batch, tokens, kv_heads, group,
                         dkv=2 * head_dim, out_dv=head_dim, layers=1, kernel="gqa", tokens=tokens)
     want = gqa_num_splits(batch, tokens, group * kv_heads, kv_heads, context, head_dim, sms=sms)
     assert split_plan(shape, DEFAULTS["gqa"], sms, "cost", "sm_90").splits == want
+
+
+def test_a_paged_cache_adds_its_block_table_wait_to_each_wave():
+    # one GQA group of 16 rows, 10 SMs: the paged shape pays paged_ramp_us = 1.5 once per wave; two batches of CTAs
+    # (a full wave and a partial one) pay it twice. The contiguous shape is the reference; nothing else changes
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=0.0, min_rows_per_cta=16,
+                    paged_ramp_us=1.5)
+    s = DecodeShape(seqs=1, rows=16, kv_groups=1, keys=1536, key_bytes=1152, dkv=1088, out_dv=512, layers=1)
+    paged = replace(s, paged=True)
+    base = decode_attention_s(s, HW, m, 100e12, "waves")                 # waves planner: one wave of <= 10 CTAs
+    assert decode_attention_s(paged, HW, m, 100e12, "waves") == pytest.approx(base + 1.5e-6)
+    many = replace(s, seqs=15)                                            # 15 CTAs on 10 SMs: 2 waves
+    assert (decode_attention_s(replace(many, paged=True), HW, m, 100e12, "waves")
+            == pytest.approx(decode_attention_s(many, HW, m, 100e12, "waves") + 2 * 1.5e-6))
+    # gathered rows (DSA) price their own reads: no block-table term
+    dsa = replace(s, gathered=True, slots=2048.0)
+    assert decode_attention_s(replace(dsa, paged=True), HW, m, 100e12, "waves") == pytest.approx(
+        decode_attention_s(dsa, HW, m, 100e12, "waves"))
+
+
+def test_roofline_paged_reaches_the_decode_shape():
+    from mlacalc.step import Step, roofline
+    from mlacalc.spec import load_spec
+
+    hw = load_hardware("h200")
+    spec = load_spec("llama-3.1-8b")
+    flat = roofline(spec, hw, Step("decode", 8, 1024)).op("attn_core").expected_s
+    paged = roofline(spec, hw, Step("decode", 8, 1024, paged=True)).op("attn_core").expected_s
+    # the built-in gqa coefficients price a wait a wave over a paged cache, one wave a layer here
+    assert paged == pytest.approx(flat + spec.num_layers * kernel_model(hw, "gqa").paged_ramp_us * 1e-6)
+    with pytest.raises(mlacalc.errors.ArgError):
+        Step("prefill", 1, 1024, paged=True)

@@ -20,6 +20,9 @@ GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU: a built-in name (h100-s
                                      "hardware YAML file, e.g. one written by `mlacalc calibrate`.")]
 PhaseOpt = Annotated[str, typer.Option("--phase", help="decode (q new tokens over a cache of --context) or prefill "
                                        "(a prompt of --context tokens).")]
+PagedOpt = Annotated[bool, typer.Option("--paged", help="Decode: a paged KV cache (blocks through a block table, as "
+                                       "vLLM, SGLang and FlashMLA run it): the expected attention time prices the "
+                                       "block-table reads.")]
 QOpt = Annotated[int, typer.Option("--q-tokens", help="Decode: query tokens per sequence per step (1; k+1 with "
                                    "MTP or speculative decoding).")]
 MlaFormOpt = Annotated[Optional[str], typer.Option("--mla-form", help="MLA: absorbed or decompressed (default: "
@@ -74,6 +77,7 @@ def _flops(x: float) -> str:
 def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1", context: ContextOpt = "4k",
              q_tokens: QOpt = 1, gpu: GpuOpt = "h100-sxm", tp: TpOpt = 1, pp: PpNotOpt = 1, dp: DpNotOpt = 1,
              ep: EpOpt = 1, cp: CpNotOpt = 1, sp: SpNotOpt = False, dp_attention: DpAttnOpt = False,
+             paged: PagedOpt = False,
              mla_form: MlaFormOpt = None, weight_dtype: WeightDtypeOpt = None,
              kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None, image_tokens: ImageTokensOpt = None,
              state_dtype: StateDtypeOpt = None, set_: SetOpt = None, as_: AsOpt = None,
@@ -84,7 +88,7 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
 
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     spec = model_spec(model, spec_sets(set_, image_tokens, state_dtype), as_)
-    step = Step(phase, count(batch, "--batch"), count(context, "--context"), q_tokens)
+    step = Step(phase, count(batch, "--batch"), count(context, "--context"), q_tokens, paged)
     r = compute(spec, _hw(gpu), step, par, mla_form=mla_form, weight_bits=_wbits(weight_dtype),
                 kv_bits=format_bits(spec, kv_format(kv_dtype)) or kv_bits(kv_dtype, kv_bits_))
     notes(spec, step.context)     # after the checks: a warning then an error was two lines on stderr
@@ -99,6 +103,7 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
                      "100%", ""])
         s, a = r.step, r.attn
         what = (f"decode {s.q_tokens} token(s) x {s.batch} sequences over {s.context:,} cached tokens"
+                f"{' (paged)' if s.paged else ''}"
                 if s.phase == "decode" else f"prefill {s.batch} x {s.context:,}-token prompts")
         form = f", MLA {r.mla_form}" if r.mla_form else ""
         lines = [
