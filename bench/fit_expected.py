@@ -82,8 +82,10 @@ def write_refit(hw_path: str, models: dict, out: str) -> None:
 
     d = read_data(Path(hw_path), hw_path)
     d["kernels"] = {**d["kernels"], **{k: m.to_dict() for k, m in models.items()}}
-    d["notes"] = d.get("notes", "") + (" Decode coefficients refit on the CPU from this run's calibration points by "
-                                       "`python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml --write OUT.yaml`.")
+    cal = Path(sys.argv[1]).name
+    note = f" Decode coefficients refit on the CPU from the points of {cal} by `python bench/fit_expected.py"
+    notes = d.get("notes", "").split(" Decode coefficients refit on the CPU")[0]     # one refit note, the latest
+    d["notes"] = notes + note + f" {cal} {Path(hw_path).name} --write {Path(out).name}`."
     hardware_from_dict(dict(d), out)
     write_atomic(out, "# Written by `mlacalc calibrate`: measured on this card; see notes.\n"
                  + yaml.safe_dump(d, sort_keys=False, width=110))

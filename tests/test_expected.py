@@ -696,6 +696,7 @@ def test_roofline_paged_reaches_the_decode_shape():
     flat = roofline(spec, hw, Step("decode", 8, 1024)).op("attn_core").expected_s
     paged = roofline(spec, hw, Step("decode", 8, 1024, paged=True)).op("attn_core").expected_s
     # the built-in gqa coefficients price a wait a wave over a paged cache, one wave a layer here
+    assert kernel_model(hw, "gqa").paged_ramp_us > 0
     assert paged == pytest.approx(flat + spec.num_layers * kernel_model(hw, "gqa").paged_ramp_us * 1e-6)
     with pytest.raises(mlacalc.errors.ArgError):
         Step("prefill", 1, 1024, paged=True)
