@@ -593,12 +593,16 @@ def _read_yaml(text: str, where: str) -> Any:
 
 
 def _read_file(path: Path) -> dict:
-    from .files import read_data
+    from .files import read_data, refuse_nonfinite
 
-    data = read_data(path, str(path), "json" if path.suffix == ".json" else "yaml")
+    json_file = path.suffix == ".json"    # an HF config.json may write Mamba's time_step_limit with Infinity
+    data = read_data(path, str(path), "json" if json_file else "yaml", nonfinite_as_text=json_file)
+    hf_config = isinstance(data, dict) and ("model_type" in data or "architectures" in data)
+    if not hf_config:
+        refuse_nonfinite(data, str(path))      # NaN/Infinity are let through for HF configs only
     if not isinstance(data, dict):
         raise SpecError(str(path), f"expected a mapping at the top level, got {type(data).__name__}")
-    if "model_type" in data or "architectures" in data:
+    if hf_config:
         from .hf import WHERE, spec_dict_from_hf_config
 
         try:
