@@ -122,9 +122,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "exaone4": {"sliding_window_pattern": 4},
     # ApertusConfig(qk_norm=True, hidden_act="xielu", tie_word_embeddings=False)
     "apertus": {"qk_norm": True},
-    # NemotronHConfig(use_conv_bias=True, use_bias=False, n_shared_experts=1, mamba_ssm_cache_dtype="float32")
-    "nemotron_h": {"use_conv_bias": True, "use_bias": False, "n_shared_experts": 1,
-                   "mamba_ssm_cache_dtype": "float32"},
+    # NemotronHConfig(use_conv_bias=True, use_bias=False, mamba_ssm_cache_dtype="float32")
+    "nemotron_h": {"use_conv_bias": True, "use_bias": False, "mamba_ssm_cache_dtype": "float32"},
     # GraniteMoeHybridConfig and BambaConfig(mamba_conv_bias=True, mamba_proj_bias=False)
     "granitemoehybrid": {"mamba_conv_bias": True, "mamba_proj_bias": False},
     "bamba": {"mamba_conv_bias": True, "mamba_proj_bias": False},
@@ -396,21 +395,27 @@ def _from_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
     return [LAYER_NAMES[t] for t in types]
 
 
-# Nemotron-H's block letters (NemotronHConfig._pattern_to_list) and names (layers_block_type, old and new names;
-# transformers remap_legacy_layer_types) -> the spec's layer types and the FFN each block is
+# Nemotron-H's block letters (NemotronHConfig._pattern_to_list) -> block names, and the names (layers_block_type's,
+# old and new: transformers remap_legacy_layer_types) -> the spec's layer type of each block
 NEMOTRON_LETTERS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
 NEMOTRON_BLOCKS = {"mamba": "linear", "linear_attention": "linear", "attention": "full", "full_attention": "full",
                    "mlp": "ffn", "moe": "ffn"}
 GRANITE_BLOCKS = {"mamba": "linear", "attention": "full"}        # GraniteMoeHybridConfig.layer_types
 
 
-def nemotron_blocks(cfg: dict, mt: str, L: int) -> list[str]:
-    """Nemotron-H's blocks, one a layer, as names (mamba, attention, mlp, moe): from ``hybrid_override_pattern``
-    (one letter a layer: ``M`` Mamba-2, ``*`` attention, ``-`` MLP, ``E`` MoE) or ``layers_block_type``, which
-    newer configs write instead. The pattern must name exactly ``num_hidden_layers`` blocks (transformers takes its
-    length and only warns; a mismatch here is a config that says two things)."""
+def _nemotron_blocks(cfg: dict, mt: str, L: int) -> list[str]:
+    """Nemotron-H's blocks, one a layer, as names (mamba, attention, mlp, moe): from ``layers_block_type``, which
+    newer configs write and which wins as in NemotronHConfig, else ``hybrid_override_pattern`` (one letter a layer:
+    ``M`` Mamba-2, ``*`` attention, ``-`` MLP, ``E`` MoE). They must name exactly ``num_hidden_layers`` blocks
+    (transformers takes their length and only warns; a mismatch here is a config that says two things)."""
     pattern = cfg.get("hybrid_override_pattern")
-    if pattern is not None:
+    if cfg.get("layers_block_type") is not None:
+        blocks, key = list(cfg["layers_block_type"]), "layers_block_type"
+        bad = sorted({str(b) for b in blocks if b not in NEMOTRON_BLOCKS})
+        if bad:
+            raise _refuse(mt, f"layers_block_type entry {bad[0]!r} is not one of {', '.join(NEMOTRON_BLOCKS)}")
+        blocks = [{"linear_attention": "mamba", "full_attention": "attention"}.get(b, b) for b in blocks]
+    elif pattern is not None:
         if not isinstance(pattern, str):
             raise SpecError(WHERE, f"model_type {mt}: hybrid_override_pattern must be a string of M, *, - and E, "
                                    f"got {_show(pattern)}")
@@ -419,12 +424,6 @@ def nemotron_blocks(cfg: dict, mt: str, L: int) -> list[str]:
             raise SpecError(WHERE, f"model_type {mt}: hybrid_override_pattern letter {bad[0]!r} is not one of M "
                                    "(Mamba-2), * (attention), - (MLP), E (MoE)")
         blocks, key = [NEMOTRON_LETTERS[c] for c in pattern], "hybrid_override_pattern"
-    elif cfg.get("layers_block_type") is not None:
-        blocks, key = list(cfg["layers_block_type"]), "layers_block_type"
-        bad = sorted({str(b) for b in blocks if b not in NEMOTRON_BLOCKS})
-        if bad:
-            raise _refuse(mt, f"layers_block_type entry {bad[0]!r} is not one of {', '.join(NEMOTRON_BLOCKS)}")
-        blocks = [{"linear_attention": "mamba", "full_attention": "attention"}.get(b, b) for b in blocks]
     else:
         raise _refuse(mt, "without hybrid_override_pattern or layers_block_type its layer pattern is unknown")
     if len(blocks) != L:
@@ -433,11 +432,11 @@ def nemotron_blocks(cfg: dict, mt: str, L: int) -> list[str]:
 
 
 def _mamba2_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
-    """The layer types of a Mamba-2 hybrid: Nemotron-H's blocks (:func:`nemotron_blocks`), Granite-4.0's
+    """The layer types of a Mamba-2 hybrid: Nemotron-H's blocks (:func:`_nemotron_blocks`), Granite-4.0's
     ``layer_types`` (``mamba`` or ``attention`` a layer, every layer with its FFN), Bamba's ``attn_layer_indices``
     (attention there, Mamba-2 elsewhere: BambaConfig.layers_block_type)."""
     if mt == "nemotron_h":
-        return [NEMOTRON_BLOCKS[b] for b in nemotron_blocks(cfg, mt, L)]
+        return [NEMOTRON_BLOCKS[b] for b in _nemotron_blocks(cfg, mt, L)]
     if mt == "granitemoehybrid":
         types = cfg.get("layer_types")
         if types is None:
@@ -650,6 +649,12 @@ def _conventional(cfg: dict, mt: str) -> dict:
     return a
 
 
+# Nemotron-H's Mamba keys under their older names, which win where a config gives them (NemotronHConfig.__post_init__
+# pops mamba_n_groups into n_groups, ...)
+NEMOTRON_LEGACY = {"n_groups": "mamba_n_groups", "conv_kernel": "mamba_d_conv", "chunk_size": "mamba_chunk_size",
+                   "use_conv_bias": "mamba_conv_bias"}
+
+
 def _mamba2(cfg: dict, mt: str) -> dict:
     """The Mamba-2 block of a hybrid in :class:`mlacalc.spec.LinearAttention`'s terms (groups of B and C as key
     heads, ``d_state`` as key dims; :mod:`mlacalc.attention.mamba2`). Nemotron-H (``NemotronHMamba2Mixer``): an
@@ -657,10 +662,11 @@ def _mamba2(cfg: dict, mt: str) -> dict:
     in_proj and out_proj biased by ``use_bias``. Bamba and Granite-4.0 (``BambaMixer``): ``mamba_expand x hidden``,
     which must be ``mamba_n_heads x mamba_d_head`` (``auto``: the quotient), biases by ``mamba_proj_bias``."""
     if mt == "nemotron_h":
+        cfg = {**cfg, **{k: cfg[old] for k, old in NEMOTRON_LEGACY.items() if cfg.get(old) is not None}}
         heads, head = _req(cfg, mt, "mamba_num_heads"), _req(cfg, mt, "mamba_head_dim")
-        groups, state = _req(cfg, mt, "n_groups", "mamba_n_groups"), _req(cfg, mt, "ssm_state_size")
-        conv, chunk = _req(cfg, mt, "conv_kernel", "mamba_d_conv"), cfg.get("chunk_size") or cfg.get("mamba_chunk_size")
-        proj_bias, conv_bias = cfg.get("use_bias"), cfg.get("use_conv_bias", cfg.get("mamba_conv_bias"))
+        groups, state = _req(cfg, mt, "n_groups"), _req(cfg, mt, "ssm_state_size")
+        conv, chunk = _req(cfg, mt, "conv_kernel"), cfg.get("chunk_size")
+        proj_bias, conv_bias = cfg.get("use_bias"), cfg.get("use_conv_bias")
     else:
         heads, groups = _req(cfg, mt, "mamba_n_heads"), _req(cfg, mt, "mamba_n_groups")
         state, conv, chunk = _req(cfg, mt, "mamba_d_state"), _req(cfg, mt, "mamba_d_conv"), cfg.get("mamba_chunk_size")
@@ -706,7 +712,7 @@ def _nemotron_ffn(cfg: dict, mt: str) -> dict:
     ``E`` a mixture of non-gated experts of ``moe_intermediate_size`` beside one shared MLP of
     ``moe_shared_expert_intermediate_size`` (NemotronHMoE builds one whatever ``n_shared_experts`` says); the
     router's ``e_score_correction_bias`` buffer (one value an expert and layer) is not counted, as DeepSeek-V3's."""
-    blocks = set(nemotron_blocks(cfg, mt, cfg["num_hidden_layers"]))
+    blocks = set(_nemotron_blocks(cfg, mt, cfg["num_hidden_layers"]))
     if cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     if not blocks & {"mlp", "moe"}:

@@ -1551,3 +1551,13 @@ def test_granite_4_0_dense_and_non_hybrid_variants(tmp_path):
     assert weights(tiny).params.total - weights(dense).params.total == 40 * (moe_ffn - 3 * 1536 * 4096)
     attention_only = load_spec(_write(tmp_path, _edited("granite_4_0_h_tiny", layer_types=["attention"] * 40)))
     assert attention_only.linear_attention is None and attention_only.layer_types is None
+
+
+def test_nemotron_h_older_mamba_key_names_win(tmp_path):
+    """NemotronHConfig takes mamba_n_groups, mamba_d_conv, mamba_chunk_size and mamba_conv_bias over the newer
+    names where a config gives them; without a conv bias the mixer has 10240 parameters fewer a Mamba-2 layer."""
+    cfg = _edited("nemotron_h_8b", n_groups=4, mamba_n_groups=8, conv_kernel=..., mamba_d_conv=4,
+                  chunk_size=..., mamba_chunk_size=128, mamba_conv_bias=False)
+    m = load_spec(_write(tmp_path, cfg)).linear_attention
+    assert (m.num_k_heads, m.conv_kernel_size, m.chunk_size, m.conv_bias) == (8, 4, 128, False)
+    assert weights(hf("nemotron_h_8b")).params.total - weights(load_spec(str(tmp_path))).params.total == 24 * 10240
