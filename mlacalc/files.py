@@ -30,15 +30,34 @@ class MalformedText(SpecError):
     """Text that is not YAML (or JSON) at all; callers that take a bare word too (``--set name=a: b``) use it as is."""
 
 
+class NonFinite(str):
+    """A JSON ``NaN``/``Infinity``/``-Infinity`` kept as its word (``nonfinite_as_text``), told apart from a string
+    that merely reads "NaN" so that :func:`refuse_nonfinite` can still refuse it where a number was meant."""
+
+
+def refuse_nonfinite(data: Any, where: str) -> None:
+    """Refuse the first :class:`NonFinite` word in ``data`` (iterative walk), as a strict read would have."""
+    todo = [data]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, NonFinite):
+            raise SpecError(where, f"{v} is not a number a spec can hold")
+        if isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+
+
 MAX_BYTES = 4 * 2**20   # 4 MiB: the largest HF config.json we know is ~10 KiB
 MAX_DEPTH = 64          # a spec nests 3 deep; an HF config ~4
 MAX_NODES = 1_000_000   # values after expanding YAML aliases
 MAX_NUMBER = 2**63      # no field of a spec or hardware file needs more (bytes, tokens, FLOP/s are all smaller)
 
 
-def read_data(source: Any, where: str, fmt: str = "yaml") -> Any:
+def read_data(source: Any, where: str, fmt: str = "yaml", *, nonfinite_as_text: bool = False) -> Any:
     """The parsed content of ``source`` (a ``pathlib.Path`` or an ``importlib.resources`` file: anything with
-    ``open("rb")``), as ``fmt`` = ``"yaml"`` or ``"json"``. ``where`` names the file in errors."""
+    ``open("rb")``), as ``fmt`` = ``"yaml"`` or ``"json"``. ``where`` names the file in errors.
+    ``nonfinite_as_text``: JSON's ``NaN``/``Infinity`` become those words, as text (see :func:`parse_text`)."""
     try:
         with source.open("rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
@@ -52,26 +71,33 @@ def read_data(source: Any, where: str, fmt: str = "yaml") -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise SpecError(where, f"not a text file (not UTF-8 at byte {e.start})") from None
-    return parse_text(text, where, fmt)
+    return parse_text(text, where, fmt, nonfinite_as_text=nonfinite_as_text)
 
 
-def parse_text(text: str, where: str, fmt: str = "yaml") -> Any:
-    """``text`` parsed as ``fmt`` (``"yaml"`` or ``"json"``) with the checks of :func:`read_data`."""
+def parse_text(text: str, where: str, fmt: str = "yaml", *, nonfinite_as_text: bool = False) -> Any:
+    """``text`` parsed as ``fmt`` (``"yaml"`` or ``"json"``) with the checks of :func:`read_data`.
+
+    ``nonfinite_as_text``: a JSON ``NaN``, ``Infinity`` or ``-Infinity`` is kept as that word (a string) rather
+    than refused. HF configs write Mamba's ``time_step_limit`` as ``[0.0, Infinity]`` (transformers serialises
+    ``float("inf")`` so): a key no size is read from, which refused the whole file; a size that is such a word is
+    still refused, by the reader's own check that it is a whole number."""
     if "\0" in text:
         raise SpecError(where, "not a text file (binary data)")
     try:
-        data = _parse_json(text, where) if fmt == "json" else _parse_yaml(text, where)
+        data = _parse_json(text, where, nonfinite_as_text) if fmt == "json" else _parse_yaml(text, where)
     except RecursionError:
         raise SpecError(where, f"nested too deeply (more than {MAX_DEPTH} levels)") from None
     return _plain(data, where)
 
 
-def _parse_json(text: str, where: str) -> Any:
+def _parse_json(text: str, where: str, nonfinite_as_text: bool = False) -> Any:
     depth = _json_depth(text)
     if depth > MAX_DEPTH:
         raise SpecError(where, f"nested too deeply ({depth} levels; at most {MAX_DEPTH})")
 
     def refuse(name: str):
+        if nonfinite_as_text:
+            return NonFinite(name)
         raise SpecError(where, f"{name} is not a number a spec can hold")
 
     def unique(pairs: list) -> dict:

@@ -21,6 +21,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``deepseek_v32``, ``glm_moe_dsa``;
 - hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet; Qwen3.5's ``qwen3_5``/``qwen3_5_moe``
   wrappers, whose ``qwen3_5_text``/``qwen3_5_moe_text`` decoders are read as it), ``kimi_linear`` (KDA and MLA);
+- hybrids of Mamba-2 and attention (:func:`_mamba2`): ``nemotron_h`` (Nemotron-H, Nemotron-Nano-v2, Nemotron 3:
+  one block a layer, ``hybrid_override_pattern`` letters ``M`` Mamba-2, ``*`` attention, ``-`` MLP, ``E`` MoE, or
+  the same as ``layers_block_type``; no RoPE; non-gated ReLU² MLPs and experts; the SSM state in fp32 as vLLM keeps
+  it), ``granitemoehybrid`` (Granite-4.0-H and the non-hybrid Granite-4.0: ``layer_types`` of ``mamba`` and
+  ``attention``, a gated shared MLP beside the experts, or alone when ``num_local_experts`` is 0), ``bamba``
+  (Bamba-9B: attention at ``attn_layer_indices``, partial RoPE over ``attn_rotary_emb`` dims);
 - MoE with conventional attention: ``dots1`` (dots.llm1: MHA with q/k norms, DeepSeek-style routed and shared
   experts after ``first_k_dense_replace`` dense layers), ``bailing_moe``/``bailing_moe_v2`` (Ling-lite, Ling-2.0:
   ``use_qkv_bias``/``use_bias``, ``use_qk_norm``, partial RoPE, ``moe_shared_expert_intermediate_size``); dense
@@ -30,8 +36,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: ``longcat_flash``'s two attention
-blocks per layer, the Mamba layers of ``jamba``/``nemotron_h``/``falcon_h1``/``granitemoehybrid``/``bamba``/``zamba2``
-(their per-sequence SSM state is not sized, and no Mamba layer is ever counted as an attention layer), the short
+blocks per layer, the Mamba layers of ``jamba`` (Mamba-1, whose state is not Mamba-2's), ``falcon_h1`` (Mamba-2 heads
+beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted
+as an attention layer, the short
 convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared layers (``gemma3n_text``), Nemotron-NAS's per-layer
 ``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``), MiniMax-M1's lightning attention
 (``minimax_m1``), Hunyuan-A13B's per-layer MoE lists (``hunyuan_v1_moe``), ERNIE-4.5's MoE keys
@@ -115,31 +122,34 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "exaone4": {"sliding_window_pattern": 4},
     # ApertusConfig(qk_norm=True, hidden_act="xielu", tie_word_embeddings=False)
     "apertus": {"qk_norm": True},
+    # NemotronHConfig(use_conv_bias=True, use_bias=False, mamba_ssm_cache_dtype="float32")
+    "nemotron_h": {"use_conv_bias": True, "use_bias": False, "mamba_ssm_cache_dtype": "float32"},
+    # GraniteMoeHybridConfig and BambaConfig(mamba_conv_bias=True, mamba_proj_bias=False)
+    "granitemoehybrid": {"mamba_conv_bias": True, "mamba_proj_bias": False},
+    "bamba": {"mamba_conv_bias": True, "mamba_proj_bias": False},
 }
 
+# hybrids of Mamba-2 layers and conventional attention (read by _mamba2, _mamba2_layer_types and _ffn)
+MAMBA2_HYBRIDS = {"nemotron_h", "granitemoehybrid", "bamba"}
 CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
-                "bailing_moe_v2", "arcee"}
+                "bailing_moe_v2", "arcee"} | MAMBA2_HYBRIDS
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
 # model_types whose configs parse but whose architecture the spec cannot describe
 REFUSED = {
     "longcat_flash": "two attention blocks per layer (and zero-computation experts) are not modelled",
-    "jamba": "Mamba layers between the attention layers are not modelled",
-    "nemotron_h": "Mamba-2 layers (hybrid_override_pattern) are not modelled",
+    "jamba": "Mamba (Mamba-1) layers between the attention layers are not modelled",
     "falcon_h1": "Mamba-2 heads beside attention in every layer are not modelled",
     "hymba": "Mamba heads beside attention in every layer are not modelled",
-    "granitemoehybrid": "Mamba-2 layers and the shared MLP beside the experts (Granite-4.0, with or without Mamba "
-                        "layers) are not modelled",
     "mamba": "state-space (Mamba) layers are not modelled",
     "mamba2": "state-space (Mamba-2) layers are not modelled",
     "falcon_mamba": "state-space (Mamba) layers are not modelled",
     "lfm2": "short-convolution layers are not modelled",
     "lfm2_moe": "short-convolution layers are not modelled",
-    "bamba": "Mamba-2 layers between the attention layers are not modelled",
     "zamba": "Mamba layers with a shared attention block are not modelled",
     "zamba2": "Mamba-2 layers with shared attention blocks are not modelled",
     "minimax": "lightning (linear) attention layers of MiniMax-Text-01 are not modelled",
@@ -173,23 +183,29 @@ SIZES = {k: 1 for k in (
     "index_head_dim", "index_topk", "linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim",
     "linear_value_head_dim", "linear_conv_kernel_dim", "full_attention_interval", "sliding_window",
     "sliding_window_pattern", "_sliding_window_pattern", "attention_chunk_size", "max_position_embeddings",
-    "n_positions", "num_ln_in_parallel_attn", "num_heads", "short_conv_kernel_size")} | {k: 0 for k in (
+    "n_positions", "num_ln_in_parallel_attn", "num_heads", "short_conv_kernel_size",
+    # Mamba-2 (nemotron_h: mamba_num_heads ...; bamba and granitemoehybrid: mamba_n_heads ...); mamba_d_head may be
+    # Bamba's "auto", so _mamba2 checks it
+    "mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "mamba_n_groups", "conv_kernel",
+    "mamba_d_conv", "chunk_size", "mamba_chunk_size", "mamba_n_heads", "mamba_d_state", "mamba_expand", "expand",
+    "attention_head_dim", "shared_intermediate_size")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
     "max_window_layers", "decoder_sparse_step", "moe_layer_freq", "interleave_moe_layer_step",
-    "moe_shared_expert_intermediate_size")}
+    "moe_shared_expert_intermediate_size", "attn_rotary_emb")}
 # sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
-               "kda_layers"}
-NAME_LISTS = {"layer_types", "indexer_types"}
+               "kda_layers", "attn_layer_indices"}
+NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type"}
 # switches read as true/false: a string such as "no" or "false" was taken by truthiness (tie_word_embeddings "no"
 # tied the head, silently a different parameter count) or as false by `is True` (attention_bias "true")
 SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bias", "use_qkv_bias",
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
-            "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate"}
+            "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
+            "mamba_conv_bias", "mamba_proj_bias"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -379,9 +395,70 @@ def _from_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
     return [LAYER_NAMES[t] for t in types]
 
 
+# Nemotron-H's block letters (NemotronHConfig._pattern_to_list) -> block names, and the names (layers_block_type's,
+# old and new: transformers remap_legacy_layer_types) -> the spec's layer type of each block
+NEMOTRON_LETTERS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
+NEMOTRON_BLOCKS = {"mamba": "linear", "linear_attention": "linear", "attention": "full", "full_attention": "full",
+                   "mlp": "ffn", "moe": "ffn"}
+GRANITE_BLOCKS = {"mamba": "linear", "attention": "full"}        # GraniteMoeHybridConfig.layer_types
+
+
+def _nemotron_blocks(cfg: dict, mt: str, L: int) -> list[str]:
+    """Nemotron-H's blocks, one a layer, as names (mamba, attention, mlp, moe): from ``layers_block_type``, which
+    newer configs write and which wins as in NemotronHConfig, else ``hybrid_override_pattern`` (one letter a layer:
+    ``M`` Mamba-2, ``*`` attention, ``-`` MLP, ``E`` MoE). They must name exactly ``num_hidden_layers`` blocks
+    (transformers takes their length and only warns; a mismatch here is a config that says two things)."""
+    pattern = cfg.get("hybrid_override_pattern")
+    if cfg.get("layers_block_type") is not None:
+        blocks, key = list(cfg["layers_block_type"]), "layers_block_type"
+        bad = sorted({str(b) for b in blocks if b not in NEMOTRON_BLOCKS})
+        if bad:
+            raise _refuse(mt, f"layers_block_type entry {bad[0]!r} is not one of {', '.join(NEMOTRON_BLOCKS)}")
+        blocks = [{"linear_attention": "mamba", "full_attention": "attention"}.get(b, b) for b in blocks]
+    elif pattern is not None:
+        if not isinstance(pattern, str):
+            raise SpecError(WHERE, f"model_type {mt}: hybrid_override_pattern must be a string of M, *, - and E, "
+                                   f"got {_show(pattern)}")
+        bad = sorted(set(pattern) - set(NEMOTRON_LETTERS))
+        if bad:
+            raise SpecError(WHERE, f"model_type {mt}: hybrid_override_pattern letter {bad[0]!r} is not one of M "
+                                   "(Mamba-2), * (attention), - (MLP), E (MoE)")
+        blocks, key = [NEMOTRON_LETTERS[c] for c in pattern], "hybrid_override_pattern"
+    else:
+        raise _refuse(mt, "without hybrid_override_pattern or layers_block_type its layer pattern is unknown")
+    if len(blocks) != L:
+        raise SpecError(WHERE, f"model_type {mt}: {key} names {len(blocks)} blocks for num_hidden_layers {L}")
+    return blocks
+
+
+def _mamba2_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
+    """The layer types of a Mamba-2 hybrid: Nemotron-H's blocks (:func:`_nemotron_blocks`), Granite-4.0's
+    ``layer_types`` (``mamba`` or ``attention`` a layer, every layer with its FFN), Bamba's ``attn_layer_indices``
+    (attention there, Mamba-2 elsewhere: BambaConfig.layers_block_type)."""
+    if mt == "nemotron_h":
+        return [NEMOTRON_BLOCKS[b] for b in _nemotron_blocks(cfg, mt, L)]
+    if mt == "granitemoehybrid":
+        types = cfg.get("layer_types")
+        if types is None:
+            raise _refuse(mt, "without layer_types its layer pattern is unknown")
+        bad = sorted({str(t) for t in types if t not in GRANITE_BLOCKS})
+        if bad:
+            raise _refuse(mt, f"layer_types entry {bad[0]!r} is not mamba or attention")
+        if len(types) != L:
+            raise SpecError(WHERE, f"model_type {mt}: layer_types names {len(types)} layers for num_hidden_layers {L}")
+        return [GRANITE_BLOCKS[t] for t in types]
+    attn = cfg.get("attn_layer_indices") or []
+    outside = [i for i in attn if not 0 <= i < L]
+    if outside:
+        raise SpecError(WHERE, f"model_type {mt}: attn_layer_indices {outside[0]} is outside the {L} layers")
+    return ["full" if i in set(attn) else "linear" for i in range(L)]
+
+
 def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
-    """Per-layer types (full, sliding, chunked, linear, cross), and ``global_every`` N when the config states the
-    pattern as every N-th layer global (Gemma-2/3) rather than per layer."""
+    """Per-layer types (full, sliding, chunked, linear, cross, ffn), and ``global_every`` N when the config states
+    the pattern as every N-th layer global (Gemma-2/3) rather than per layer."""
+    if mt in MAMBA2_HYBRIDS:
+        return _mamba2_layer_types(cfg, mt, L), None
     if mt == "kimi_linear":
         lac = cfg.get("linear_attn_config")
         if not isinstance(lac, dict) or not isinstance(lac.get("full_attn_layers"), list):
@@ -512,6 +589,13 @@ def _rope_factor(cfg: dict, mt: str) -> float | None:
     return f
 
 
+def _no_rope(cfg: dict, mt: str) -> bool:
+    """Attention without rotary dims: GPT-2's learned positions, Falcon's ALiBi, Nemotron-H's NoPE attention
+    (NemotronHAttention applies no rotary embedding), Granite-4.0-H's ``position_embedding_type: nope``."""
+    return mt in ("gpt2", "nemotron_h") or (mt == "falcon" and bool(cfg.get("alibi"))) or \
+        (mt == "granitemoehybrid" and cfg.get("position_embedding_type") == "nope")
+
+
 def _conventional(cfg: dict, mt: str) -> dict:
     heads = _req(cfg, mt, "num_attention_heads", "n_head")
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
@@ -520,16 +604,17 @@ def _conventional(cfg: dict, mt: str) -> dict:
             1 if cfg.get("multi_query") else heads
     else:
         kv = cfg.get("num_key_value_heads") or heads
-    head_dim = cfg.get("head_dim")
+    head_dim = cfg.get("head_dim") or (cfg.get("attention_head_dim") if mt == "nemotron_h" else None)
     if not head_dim:
         if hidden % heads:
             raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads and head_dim is not given")
         head_dim = hidden // heads
-    no_rope = mt == "gpt2" or (mt == "falcon" and cfg.get("alibi"))   # learned positions / ALiBi
-    if no_rope:
+    if _no_rope(cfg, mt):
         rope = 0
     elif cfg.get("rotary_dim") is not None:                           # MiniMax-M2: RoPE dims given outright
         rope = cfg["rotary_dim"]
+    elif mt == "bamba" and cfg.get("attn_rotary_emb") is not None:    # BambaAttention: RoPE over the first 64
+        rope = cfg["attn_rotary_emb"]
     else:                                                             # Phi-4-mini 0.75, GLM-4.5 0.5, StableLM 0.25
         # transformers 5 writes the factor inside rope_parameters (Qwen3.5: 0.25 there, none at the top level)
         factor = cfg.get("partial_rotary_factor")
@@ -564,7 +649,50 @@ def _conventional(cfg: dict, mt: str) -> dict:
     return a
 
 
+# Nemotron-H's Mamba keys under their older names, which win where a config gives them (NemotronHConfig.__post_init__
+# pops mamba_n_groups into n_groups, ...)
+NEMOTRON_LEGACY = {"n_groups": "mamba_n_groups", "conv_kernel": "mamba_d_conv", "chunk_size": "mamba_chunk_size",
+                   "use_conv_bias": "mamba_conv_bias"}
+
+
+def _mamba2(cfg: dict, mt: str) -> dict:
+    """The Mamba-2 block of a hybrid in :class:`mlacalc.spec.LinearAttention`'s terms (groups of B and C as key
+    heads, ``d_state`` as key dims; :mod:`mlacalc.attention.mamba2`). Nemotron-H (``NemotronHMamba2Mixer``): an
+    inner width of ``mamba_num_heads x mamba_head_dim`` (Nemotron-Nano-9B-v2's 10240 is not ``expand x hidden``),
+    in_proj and out_proj biased by ``use_bias``. Bamba and Granite-4.0 (``BambaMixer``): ``mamba_expand x hidden``,
+    which must be ``mamba_n_heads x mamba_d_head`` (``auto``: the quotient), biases by ``mamba_proj_bias``."""
+    if mt == "nemotron_h":
+        cfg = {**cfg, **{k: cfg[old] for k, old in NEMOTRON_LEGACY.items() if cfg.get(old) is not None}}
+        heads, head = _req(cfg, mt, "mamba_num_heads"), _req(cfg, mt, "mamba_head_dim")
+        groups, state = _req(cfg, mt, "n_groups"), _req(cfg, mt, "ssm_state_size")
+        conv, chunk = _req(cfg, mt, "conv_kernel"), cfg.get("chunk_size")
+        proj_bias, conv_bias = cfg.get("use_bias"), cfg.get("use_conv_bias")
+    else:
+        heads, groups = _req(cfg, mt, "mamba_n_heads"), _req(cfg, mt, "mamba_n_groups")
+        state, conv, chunk = _req(cfg, mt, "mamba_d_state"), _req(cfg, mt, "mamba_d_conv"), cfg.get("mamba_chunk_size")
+        head = _mamba_head_dim(cfg, mt, heads, _req(cfg, mt, "mamba_expand") * _req(cfg, mt, "hidden_size"))
+        proj_bias, conv_bias = cfg.get("mamba_proj_bias"), cfg.get("mamba_conv_bias")
+    return {"kind": "mamba2", "num_k_heads": groups, "num_v_heads": heads, "head_k_dim": state, "head_v_dim": head,
+            "conv_kernel_size": conv, "proj_bias": bool(proj_bias), "conv_bias": bool(conv_bias), "chunk_size": chunk}
+
+
+def _mamba_head_dim(cfg: dict, mt: str, heads: int, inner: int) -> int:
+    """``mamba_d_head``, or ``inner / heads`` for BambaConfig's ``auto``; its heads must fill the inner width
+    ``mamba_expand x hidden_size`` exactly, as BambaMixer's reshapes need."""
+    head = cfg.get("mamba_d_head", "auto")
+    if head == "auto" and inner % heads == 0:
+        head = inner // heads
+    if not _whole(head, 1):
+        raise SpecError(WHERE, f"model_type {mt}: mamba_d_head must be a whole number of at least 1, got {_show(head)}")
+    if heads * head != inner:
+        raise SpecError(WHERE, f"model_type {mt}: mamba_n_heads x mamba_d_head ({heads} x {head}) must equal "
+                               f"mamba_expand x hidden_size ({inner})")
+    return head
+
+
 def _linear(cfg: dict, mt: str) -> dict | None:
+    if mt in MAMBA2_HYBRIDS:
+        return _mamba2(cfg, mt) if "linear" in _mamba2_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
     if mt == "qwen3_next":
         return {"kind": "gated_deltanet", "num_k_heads": _req(cfg, mt, "linear_num_key_heads"),
                 "num_v_heads": _req(cfg, mt, "linear_num_value_heads"),
@@ -579,7 +707,51 @@ def _linear(cfg: dict, mt: str) -> dict | None:
     return None
 
 
+def _nemotron_ffn(cfg: dict, mt: str) -> dict:
+    """Nemotron-H's FFN blocks: ``-`` an MLP of up_proj and down_proj with ReLU² between (NemotronHMLP: no gate),
+    ``E`` a mixture of non-gated experts of ``moe_intermediate_size`` beside one shared MLP of
+    ``moe_shared_expert_intermediate_size`` (NemotronHMoE builds one whatever ``n_shared_experts`` says); the
+    router's ``e_score_correction_bias`` buffer (one value an expert and layer) is not counted, as DeepSeek-V3's."""
+    blocks = set(_nemotron_blocks(cfg, mt, cfg["num_hidden_layers"]))
+    if cfg.get("mlp_bias"):
+        raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
+    if not blocks & {"mlp", "moe"}:
+        raise _refuse(mt, "a pattern without MLP (-) or MoE (E) blocks is not modelled")
+    if {"mlp", "moe"} <= blocks:
+        raise _refuse(mt, "MLP (-) and MoE (E) blocks in one pattern are not modelled")
+    if "mlp" in blocks:
+        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
+    if cfg.get("moe_latent_size") is not None:
+        raise _refuse(mt, "experts in a latent space (moe_latent_size, Nemotron 3 Super) are not modelled")
+    width = _req(cfg, mt, "moe_intermediate_size")
+    f = {"kind": "moe", "gated": False, "num_experts": _req(cfg, mt, "n_routed_experts"),
+         "experts_per_token": _req(cfg, mt, "num_experts_per_tok"), "expert_intermediate_size": width,
+         "intermediate_size": width}
+    if cfg.get("moe_shared_expert_intermediate_size"):
+        f.update(num_shared_experts=1, shared_expert_intermediate_size=cfg["moe_shared_expert_intermediate_size"])
+    return f
+
+
+def _granite_ffn(cfg: dict, mt: str) -> dict:
+    """Granite-4.0's FFN: a gated shared MLP (GraniteMoeSharedMLP: ``input_linear d -> 2 s``, ``output_linear
+    s -> d``) of ``shared_intermediate_size`` on every layer, beside ``num_local_experts`` gated experts of
+    ``intermediate_size`` (top ``num_experts_per_tok``, a bias-free router) when there are any, else alone (the
+    dense Granite-4.0-H-Micro and -1B)."""
+    shared = _req(cfg, mt, "shared_intermediate_size")
+    experts = cfg.get("num_local_experts") or 0
+    if not experts:
+        return {"kind": "dense", "intermediate_size": shared}
+    width = _req(cfg, mt, "intermediate_size")
+    return {"kind": "moe", "num_experts": experts, "experts_per_token": _req(cfg, mt, "num_experts_per_tok"),
+            "expert_intermediate_size": width, "intermediate_size": width, "num_shared_experts": 1,
+            "shared_expert_intermediate_size": shared}
+
+
 def _ffn(cfg: dict, mt: str) -> dict:
+    if mt == "nemotron_h":
+        return _nemotron_ffn(cfg, mt)
+    if mt == "granitemoehybrid":
+        return _granite_ffn(cfg, mt)
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
     if mt == "gpt2":
         return {"kind": "dense", "intermediate_size": cfg.get("n_inner") or 4 * hidden, "gated": False}
@@ -639,6 +811,8 @@ def _ffn(cfg: dict, mt: str) -> dict:
 
 def _norms(cfg: dict, mt: str) -> int:
     """RMSNorms (or LayerNorms) of hidden_size per layer."""
+    if mt == "nemotron_h":
+        return 1                                             # NemotronHBlock: one norm before its one mixer
     if mt in ("gemma2", "gemma3_text"):
         return 4                                             # pre and post norms around attention and MLP
     if mt in ("cohere", "cohere2") or (mt == "stablelm" and cfg.get("use_parallel_residual")):
@@ -815,6 +989,18 @@ def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
 
 
 _DTYPE_NAMES = {"float32": "bf16", "bfloat16": "bf16", "float16": "fp16"}   # fp32 checkpoints serve at 16 bits
+_STATE_DTYPES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "auto": None}
+
+
+def _ssm_cache_dtype(cfg: dict, mt: str) -> str | None:
+    """The dtype vLLM keeps Nemotron-H's SSM state in: its config hook (``NemotronHForCausalLMConfig.
+    update_mamba_ssm_cache_dtype``) takes the config's ``mamba_ssm_cache_dtype``, else float32 ("only float32 is
+    known to have no accuracy issues"); ``auto`` leaves it at the model dtype (none: ``dtypes.state``)."""
+    name = cfg.get("mamba_ssm_cache_dtype")
+    if not isinstance(name, str) or name.replace("torch.", "") not in _STATE_DTYPES:
+        raise SpecError(WHERE, f"model_type {mt}: mamba_ssm_cache_dtype {_show(name)} is not one of "
+                               f"{', '.join(_STATE_DTYPES)}")
+    return _STATE_DTYPES[name.replace("torch.", "")]
 
 
 def _weight_dtype(cfg: dict, quant: dict | None, spec: dict) -> str:
@@ -867,6 +1053,9 @@ def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
         "norms_per_layer": _norms(cfg, mt),
         "mtp_layers": cfg.get("num_nextn_predict_layers", 0) or 0,
     }
+    if mt == "nemotron_h" and out["mtp_layers"]:
+        raise _refuse(mt, "multi-token-prediction layers of their own pattern (mtp_hybrid_override_pattern) are "
+                          "not modelled")
     linear = _linear(cfg, mt)
     if linear:
         out["linear_attention"] = linear
@@ -874,6 +1063,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     if quant:
         out["quantization"] = quant
     out["dtypes"] = {"weights": _weight_dtype(cfg, quant, out), "kv": "bf16"}
+    if mt == "nemotron_h":
+        out["dtypes"]["ssm_state"] = _ssm_cache_dtype(cfg, mt)
     limit = _limit(cfg)
     if limit:
         out["max_context"] = limit

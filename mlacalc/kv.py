@@ -66,7 +66,8 @@ class KVReport:
     batch_per_gpu: int
     per_gpu_parts: KVCache | None = None     # what the fullest GPU holds, by part
     kv_format: str | None = None             # a packed cache layout (fp8-ds), or None
-    state_bits: float = 16                   # linear-attention state dtype
+    state_bits: float = 16                   # linear-attention state dtype (the convolution's)
+    ssm_state_bits: float = 16               # the recurrent (SSM) state's dtype
 
     @property
     def per_gpu(self) -> KVCache:
@@ -79,7 +80,7 @@ class KVReport:
         return {
             "model": self.model, "attention": self.kind, "cache": self.cache, "context": self.context,
             "batch": self.batch, "kv_bits": self.kv_bits, "kv_format": self.kv_format,
-            "state_bits": self.state_bits, "block_size": self.block_size,
+            "state_bits": self.state_bits, "ssm_state_bits": self.ssm_state_bits, "block_size": self.block_size,
             "tp": p.tp, "pp": p.pp, "dp_attention": p.dp_attention, "parallel": p.as_dict(),
             "kv_bytes_per_token_layer": self.per_token_layer.total,
             "kv_bytes_per_token": self.per_token.total,
@@ -110,7 +111,8 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
 
     Layer by layer: the family's bytes per token (:meth:`cache_bytes`: at ``kv_bits``, indexer keys at their own
     width, or a packed ``kv_format`` such as ``fp8-ds``) times the tokens the layer holds (windows, chunks,
-    blocks), plus its constant per-sequence state (linear attention, at ``state_bits``).
+    blocks), plus its constant per-sequence state (linear attention and Mamba-2: the convolution at ``state_bits``,
+    the recurrent state at the spec's ``dtypes.ssm_state``; a ``state_bits`` given here sets both).
 
     Per GPU: a TP rank holds its share of each token's KV (``Parallelism.kv_share``: all of an MLA latent) for
     the sequences it serves (all of them under TP; ``ceil(batch / tp)`` under data-parallel attention); a PP
@@ -126,13 +128,14 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
     parallel.check(spec)
     bits = spec.dtypes.kv_bits if kv_bits is None else dtype_bits(kv_bits, "kv_bits")
     sbits = spec.dtypes.state_bits if state_bits is None else dtype_bits(state_bits, "state_bits")
+    ssm_bits = spec.dtypes.ssm_state_bits if state_bits is None else sbits    # state_bits overrides both states
     batch_per_gpu = parallel.sequences_per_rank(batch)
     if parallel.pp == 1:          # by layer group: O(groups), which sweeps and searches call thousands of times
         per_seq, per_gpu_seq = KVCache(), KVCache()
         for count, block, rules in layer_groups(spec):
             fam = family(block)
             token = fam.cache_bytes(block, cache, bits, kv_format)
-            seq = fam.state_bytes(block, sbits).scaled(count)
+            seq = fam.state_bytes(block, sbits, ssm_bits).scaled(count)
             for n, rule in rules:
                 seq = seq.plus(token.scaled(n * _rounded(rule.held(context), block_size)))
             per_seq = per_seq.plus(seq)
@@ -142,8 +145,13 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
         per_seq_layer, per_gpu_layer = [], []
         for layer in range(spec.num_layers):
             b = layer_block(spec, layer)
+            if b is None:                 # an FFN-only layer of a one-block-per-layer model caches nothing
+                per_seq_layer.append(KVCache())
+                per_gpu_layer.append(KVCache())
+                continue
             fam = family(b)
-            seq = fam.cache_bytes(b, cache, bits, kv_format).scaled(held[layer]).plus(fam.state_bytes(b, sbits))
+            seq = fam.cache_bytes(b, cache, bits, kv_format).scaled(held[layer]).plus(
+                fam.state_bytes(b, sbits, ssm_bits))
             per_seq_layer.append(seq)
             per_gpu_layer.append(seq.scaled(parallel.kv_share(fam.kv_groups(b, cache))))
         per_seq = _sum(per_seq_layer)
@@ -160,7 +168,8 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                     kv_bits=bits, block_size=block_size, parallel=parallel, per_token_layer=first,
                     per_token=per_token, per_sequence=per_seq, total=total,
                     per_gpu_fraction=per_gpu.total / total.total if total.total else 0.0,
-                    batch_per_gpu=batch_per_gpu, per_gpu_parts=per_gpu, kv_format=kv_format, state_bits=sbits)
+                    batch_per_gpu=batch_per_gpu, per_gpu_parts=per_gpu, kv_format=kv_format, state_bits=sbits,
+                    ssm_state_bits=ssm_bits)
 
 
 def _rounded(tokens: int, block_size: int | None) -> int:

@@ -83,12 +83,16 @@ def _moe_layer(spec: ModelSpec) -> Params:
 
 def layer_params(spec: ModelSpec, layer: int) -> Params:
     """Parameters of decoder layer ``layer`` (0-based): its attention block (or linear-attention block), its FFN
-    or MoE, ``norms_per_layer`` RMSNorms of ``d``."""
+    or MoE, ``norms_per_layer`` RMSNorms of ``d``. A one-block-per-layer model (Nemotron-H) has one of the two."""
     b = layer_block(spec, layer)
-    attn = sum(family(b).projections(b, spec.hidden_size).values())
     d = spec.hidden_size
-    ffn = _moe_layer(spec) if spec.is_moe_layer(layer) else \
-        Params(dense_ffn=ffn_params(d, spec.ffn.intermediate_size, spec.ffn.gated))
+    attn = sum(family(b).projections(b, d).values()) if b is not None else 0
+    if not spec.has_ffn(layer):
+        ffn = Params()
+    elif spec.is_moe_layer(layer):
+        ffn = _moe_layer(spec)
+    else:
+        ffn = Params(dense_ffn=ffn_params(d, spec.ffn.intermediate_size, spec.ffn.gated))
     return Params(attention=attn, norms=spec.norms_per_layer * d, dense_ffn=ffn.dense_ffn, router=ffn.router,
                   shared_experts=ffn.shared_experts, routed_experts=ffn.routed_experts)
 
@@ -172,9 +176,9 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     """
     full = layer_params(spec, layer)
     a, tp = layer_block(spec, layer), par.tp
-    fam = family(a)
     attn = 0.0
-    for name, n in fam.projections(a, spec.hidden_size).items():
+    fam = family(a) if a is not None else None
+    for name, n in (fam.projections(a, spec.hidden_size).items() if fam else ()):
         how = fam.projection_split(a, name)
         if how == "replicated":
             attn += n

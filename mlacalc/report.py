@@ -207,6 +207,14 @@ def attention_table(r) -> object:
     return table("Attention parameters per layer", ["projection", "params"], rows)
 
 
+def linear_attention_table(r, label: str) -> object:
+    """The parameters of one linear layer (Gated DeltaNet, KDA, Mamba-2), by tensor; counted under attention."""
+    rows = [[k, fmt_count(v)] for k, v in r.linear_attention_per_layer.items()]
+    rows.append(["total", fmt_count(sum(r.linear_attention_per_layer.values()))])
+    return table(f"{label} parameters per linear layer", ["tensor", "params"], rows,
+                 "counted in the attention component above")
+
+
 def compare_table(rows, context: int, batch: int) -> object:
     """Models side by side: the attention layers in words, KV per token at this context and in total (windows,
     chunks, indexer keys and linear-attention state included), parameters."""

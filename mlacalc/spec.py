@@ -131,8 +131,10 @@ class DTypes:
 
     weights: str = _f("weight dtype", "bf16", kind="dtype")
     kv: str = _f("KV-cache dtype", "bf16", kind="dtype")
-    state: str = _f("linear-attention recurrent and convolution state dtype (the model's dtype)", "bf16",
-                    kind="dtype")
+    state: str = _f("linear-attention convolution state dtype, and the recurrent state's unless ssm_state says "
+                    "otherwise (the model's dtype: vLLM's mamba_cache_dtype auto)", "bf16", kind="dtype")
+    ssm_state: str | None = _f("recurrent (SSM) state dtype where it differs from dtypes.state (vLLM's "
+                               "mamba_ssm_cache_dtype: Nemotron-H's fp32); none: dtypes.state", None, kind="dtype")
 
     @property
     def weight_bits(self) -> float:
@@ -145,6 +147,11 @@ class DTypes:
     @property
     def state_bits(self) -> float:
         return dtype_bits(self.state, "dtypes.state")
+
+    @property
+    def ssm_state_bits(self) -> float:
+        """Bits of the recurrent state: ``ssm_state``, else ``state``."""
+        return self.state_bits if self.ssm_state is None else dtype_bits(self.ssm_state, "dtypes.ssm_state")
 
 
 QUANT_METHODS = ("fp8-block", "fp8", "mxfp4", "nvfp4", "int4", "int8", "awq", "gptq")
@@ -179,7 +186,7 @@ class Quantization:
         return self.bits + extra
 
 
-LINEAR_KINDS = ("gated_deltanet", "kda")
+LINEAR_KINDS = ("gated_deltanet", "kda", "mamba2")
 
 
 @dataclass(frozen=True)
@@ -187,14 +194,25 @@ class LinearAttention:
     """A linear-attention block (the ``linear`` layers of a hybrid): a recurrent state per head instead of a KV
     cache. Gated DeltaNet (Yang et al. 2024, arXiv 2412.06464; Qwen3-Next) and Kimi Delta Attention (KDA,
     Kimi-Linear): per value head a ``head_k_dim x head_v_dim`` state, and a short causal convolution over the
-    projected q, k, v whose last ``conv_kernel_size - 1`` inputs are kept per sequence."""
+    projected q, k, v whose last ``conv_kernel_size - 1`` inputs are kept per sequence.
 
-    kind: str = _f("gated_deltanet | kda", choices=LINEAR_KINDS)
-    num_k_heads: int = _f("query/key heads", minimum=1, maximum=MAX_HEADS)
-    num_v_heads: int = _f("value heads (each holds one state; KDA: = num_k_heads)", minimum=1, maximum=MAX_HEADS)
-    head_k_dim: int = _f("query/key dims per head", minimum=1)
-    head_v_dim: int = _f("value dims per head", minimum=1)
-    conv_kernel_size: int = _f("width of the short causal convolution", 4, minimum=1)
+    Mamba-2 (Dao and Gu 2024, "Transformers are SSMs", arXiv 2405.21060) is the same shape under the state-space
+    duality (section 7.2 there: C plays the query, B the key, x the value, and B, C shared by a group of heads as
+    GQA shares keys): ``num_k_heads`` = ``n_groups``, ``head_k_dim`` = ``d_state``, ``num_v_heads`` = ``n_heads``,
+    ``head_v_dim`` = ``head_dim``, so ``value_dim`` is the inner width (``expand x hidden`` in Bamba and Granite-4.0)
+    and ``conv_dim`` the convolution's ``intermediate + 2 n_groups d_state`` channels."""
+
+    kind: str = _f("gated_deltanet | kda | mamba2", choices=LINEAR_KINDS)
+    num_k_heads: int = _f("query/key heads (mamba2: n_groups, the groups of B and C)", minimum=1, maximum=MAX_HEADS)
+    num_v_heads: int = _f("value heads, each holding one state (KDA: = num_k_heads; mamba2: n_heads)", minimum=1,
+                          maximum=MAX_HEADS)
+    head_k_dim: int = _f("query/key dims per head (mamba2: d_state)", minimum=1)
+    head_v_dim: int = _f("value dims per head (mamba2: head_dim)", minimum=1)
+    conv_kernel_size: int = _f("width of the short causal convolution (mamba2: d_conv)", 4, minimum=1)
+    proj_bias: bool = _f("mamba2: in_proj and out_proj have biases (use_bias, mamba_proj_bias)", False)
+    conv_bias: bool = _f("mamba2: one bias per convolution channel (use_conv_bias, mamba_conv_bias)", False)
+    chunk_size: int | None = _f("mamba2: tokens per chunk of the chunked (SSD) prefill (chunk_size, "
+                                "mamba_chunk_size); none: mamba_ssm's 256", None, minimum=1)
 
     @property
     def key_dim(self) -> int:
@@ -210,7 +228,7 @@ class LinearAttention:
         return 2 * self.key_dim + self.value_dim
 
 
-LAYER_TYPES = ("full", "sliding", "chunked", "linear", "cross")
+LAYER_TYPES = ("full", "sliding", "chunked", "linear", "cross", "ffn")
 
 
 @dataclass(frozen=True)
@@ -225,9 +243,11 @@ class ModelSpec:
     ffn: FFN = _f("feed-forward block")
     tie_word_embeddings: bool = _f("output head shares the embedding matrix", False)
     layer_types: tuple | None = _f("per-layer attention: full, sliding (sliding_window), chunked (chunk_size) or "
-                                  "linear (linear_attention); a list of num_layers entries, or a shorter period "
-                                  "that repeats (gpt-oss: [sliding, full]); none: from sliding_window/global_every",
-                                  None, kind="layer_types")
+                                  "linear (linear_attention), or ffn: no attention, the layer is its FFN alone. "
+                                  "With ffn layers every layer holds one block (Nemotron-H): ffn layers the FFN, "
+                                  "the others their attention block and no FFN. A list of num_layers entries, or a "
+                                  "shorter period that repeats (gpt-oss: [sliding, full]); none: from "
+                                  "sliding_window/global_every", None, kind="layer_types")
     linear_attention: LinearAttention | None = _f("the linear-attention block of the linear layers", None)
     norms_per_layer: int = _f("RMSNorms of hidden_size per layer (Gemma-2/3 sandwich norms: 4)", 2, minimum=1)
     image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
@@ -257,12 +277,39 @@ class ModelSpec:
     def count_layers(self, layer_type: str) -> int:
         return sum(self.layer_type(i) == layer_type for i in range(self.num_layers))
 
+    @property
+    def one_block_per_layer(self) -> bool:
+        """Whether each layer holds one block, a token mixer or an FFN (Nemotron-H's ``M``, ``*``, ``-``, ``E``
+        layers, transformers ``NemotronHBlock``: one norm, one mixer): the spec has ``ffn`` layers."""
+        return "ffn" in (self.layer_types or ())
+
+    def has_ffn(self, layer: int) -> bool:
+        """Whether decoder layer ``layer`` has an FFN block: every layer does, except the attention and linear
+        layers of a one-block-per-layer model."""
+        return not self.one_block_per_layer or self.layer_type(layer) == "ffn"
+
+    def has_mixer(self, layer: int) -> bool:
+        """Whether decoder layer ``layer`` has an attention (or linear-attention) block: all but ``ffn`` layers."""
+        return self.layer_type(layer) != "ffn"
+
     def is_moe_layer(self, layer: int) -> bool:
-        """Whether decoder layer ``layer`` (0-based) has the MoE block: past ``first_dense_layers``, the layers
-        ``N-1, 2N-1, ...`` for ``moe_layer_step`` N (transformers Llama4TextConfig: ``moe_layers =
+        """Whether decoder layer ``layer`` (0-based) has the MoE block: an FFN layer past ``first_dense_layers``,
+        the layers ``N-1, 2N-1, ...`` for ``moe_layer_step`` N (transformers Llama4TextConfig: ``moe_layers =
         range(step - 1, L, step)``; Qwen2MoeDecoderLayer: ``(layer_idx + 1) % decoder_sparse_step == 0``)."""
         f = self.ffn
-        return f.kind == "moe" and layer >= f.first_dense_layers and (layer + 1) % f.moe_layer_step == 0
+        return f.kind == "moe" and layer >= f.first_dense_layers and (layer + 1) % f.moe_layer_step == 0 and \
+            self.has_ffn(layer)
+
+    @property
+    def num_ffn_layers(self) -> int:
+        """Layers with an FFN block (all of them unless one block per layer)."""
+        return sum(self.has_ffn(i) for i in range(self.num_layers)) if self.one_block_per_layer else self.num_layers
+
+    @property
+    def num_blocks(self) -> int:
+        """Mixer and FFN blocks over all layers: two a layer, or one a layer when one block per layer. Each ends in
+        a row-parallel projection, so under tensor parallelism each is one all-reduce."""
+        return self.num_layers if self.one_block_per_layer else 2 * self.num_layers
 
     @property
     def num_moe_layers(self) -> int:
@@ -270,7 +317,8 @@ class ModelSpec:
 
     @property
     def num_dense_layers(self) -> int:
-        return self.num_layers - self.num_moe_layers
+        """Layers with a dense FFN."""
+        return self.num_ffn_layers - self.num_moe_layers
 
 
 SUBS = {"attention": Attention, "ffn": FFN, "dtypes": DTypes, "linear_attention": LinearAttention,
@@ -436,7 +484,7 @@ def _check_layers(spec: ModelSpec) -> None:
             raise SpecError(name, f"is required: layer_types has {t} layers")
         if t not in used and value is not None:
             raise SpecError(name, f"is set but no layer is {t}")
-    if used == {"linear"}:
+    if used <= {"linear", "ffn"}:
         raise SpecError("layer_types", "needs at least one attention layer (full, sliding or chunked)")
 
 
@@ -545,12 +593,16 @@ def _read_yaml(text: str, where: str) -> Any:
 
 
 def _read_file(path: Path) -> dict:
-    from .files import read_data
+    from .files import read_data, refuse_nonfinite
 
-    data = read_data(path, str(path), "json" if path.suffix == ".json" else "yaml")
+    json_file = path.suffix == ".json"    # an HF config.json may write Mamba's time_step_limit with Infinity
+    data = read_data(path, str(path), "json" if json_file else "yaml", nonfinite_as_text=json_file)
+    hf_config = isinstance(data, dict) and ("model_type" in data or "architectures" in data)
+    if not hf_config:
+        refuse_nonfinite(data, str(path))      # NaN/Infinity are let through for HF configs only
     if not isinstance(data, dict):
         raise SpecError(str(path), f"expected a mapping at the top level, got {type(data).__name__}")
-    if "model_type" in data or "architectures" in data:
+    if hf_config:
         from .hf import WHERE, spec_dict_from_hf_config
 
         try:
@@ -684,7 +736,7 @@ def _schema_of(cls) -> dict:
         elif meta.get("kind") == "components":
             s = {"type": "array", "items": {"enum": list(QUANT_COMPONENTS)}, "minItems": 1}
         elif meta.get("kind") == "dtype":
-            s = {"type": ["string", "number"]}
+            s = {"type": ["string", "number", "null"] if "None" in t else ["string", "number"]}
         elif "bool" in t:
             s = {"type": "boolean"}
         elif "int" in t:

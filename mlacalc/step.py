@@ -46,11 +46,12 @@ refused, not ignored: a step of one TP/EP group is what this models):
 - Tensor parallel (default): head-indexed projections, attention heads, FFN widths and the vocabulary split
   ``n`` ways; MLA's ``q_down``/``kv_down``, the router and all norms are replicated (vLLM's ReplicatedLinear).
   Each GPU reads its share of the KV cache (:meth:`Parallelism.kv_share`): **all** of the MLA latent,
-  since it belongs to no head. Two all-reduces per layer (after attention, after the FFN) of ``T d`` activations,
-  ring algorithm: each GPU sends ``2 (n-1)/n T d`` bytes per all-reduce.
+  since it belongs to no head. Two all-reduces per layer (after attention, after the FFN; one where each layer
+  holds one block, as Nemotron-H's do: :attr:`ModelSpec.num_blocks`) of ``T d`` activations, ring algorithm:
+  each GPU sends ``2 (n-1)/n T d`` bytes per all-reduce.
 - Data-parallel attention (``dp_attention``): each GPU runs all heads for ``ceil(B / n)`` sequences with full
   attention weights; the FFN/MoE stays split over the group, reached by an all-gather and a reduce-scatter
-  (``2 (n-1)/n T d`` bytes per layer), or with ``ep > 1`` an all-to-all dispatch and combine of the ``T k / n``
+  (``2 (n-1)/n T d`` bytes per FFN layer), or with ``ep > 1`` an all-to-all dispatch and combine of the ``T k / n``
   token-expert pairs a GPU holds (``2 (n-1)/n (T/n) k d`` bytes per MoE layer).
 - Expert parallel (``ep`` ranks, dividing ``n``): each GPU holds ``E / ep`` whole experts and runs ``T k / n``
   token-expert pairs in expectation: the same FLOPs as TP-split experts; it reads the touched experts among
@@ -265,7 +266,8 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         shape = StepShape(block=block, rules=rules, seqs=seqs, prior=prior, new=new,
                           heads=getattr(block, "num_heads", 0) * hs, head_share=hs, kv_share=kv_share, layers=count,
                           wb=wb, hb=hb, ab=ab, kb=kb, kv_bits=kbits, form=form if fam.forms else None,
-                          core_launches=core_launches, state_bits=spec.dtypes.state_bits)
+                          core_launches=core_launches, state_bits=spec.dtypes.state_bits,
+                          ssm_state_bits=spec.dtypes.ssm_state_bits)
         attn = fam.attention_ops(spec, shape)
         attn_ops.extend(attn.ops)
         attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, wb, ab, count))
@@ -307,13 +309,17 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     if n > 1:
         ring = (n - 1) / n
         if not parallel.dp_attention:
-            comm = L * 2 * (2 * ring * T * d * ab)                        # two all-reduces per layer
+            blocks = spec.num_blocks                                      # attention and FFN: two a layer
+            comm = blocks * (2 * ring * T * d * ab)                       # one all-reduce per block
+            collectives = blocks
         else:
             moe_ep = Lm if parallel.ep > 1 else 0
-            comm = (L - moe_ep) * 2 * ring * T * d * ab                   # all-gather + reduce-scatter
+            comm = (Ld + Lm - moe_ep) * 2 * ring * T * d * ab             # all-gather + reduce-scatter
             comm += moe_ep * 2 * ring * (T / n) * f.experts_per_token * d * ab   # all-to-all dispatch + combine
-        # collectives: two per layer in every layout above (their latency: hardware collective_latency_us)
-        ops.append(OpCost("comm", "comm", comm_bytes=comm, launches=2 * L))
+            collectives = 2 * (Ld + Lm)                                   # around each FFN layer
+        # collectives: two per layer in every layout above, one per layer where a layer holds one block (their
+        # latency: hardware collective_latency_us)
+        ops.append(OpCost("comm", "comm", comm_bytes=comm, launches=collectives))
     return tuple(ops)
 
 

@@ -544,3 +544,21 @@ def test_a_hardware_file_given_as_a_model_says_so(tmp_path, capsys):
         main(["specs", "validate", str(path)])
     out = capsys.readouterr().out
     assert e.value.code == 2 and "is a hardware spec" in out and "--gpu" in out and out.count("\n") == 1
+
+
+# --- Mamba-2 blocks and one-block layers (Nemotron-H): a bad size or pattern through --set is one line ----------------
+
+NEMOTRON_H = __file__.rsplit("/", 1)[0] + "/fixtures/hf/nemotron_h_8b"
+
+
+@pytest.mark.parametrize("setting,words", [
+    ("linear_attention.head_k_dim=-128", "linear_attention.head_k_dim: must be at least 1, got -128"),
+    ("linear_attention.chunk_size=0", "linear_attention.chunk_size: must be at least 1, got 0"),
+    ("linear_attention.num_k_heads=3", "must split evenly into num_k_heads (3) groups of B and C"),
+    ("layer_types=[ffn,linear]", "layer_types: needs at least one attention layer"),
+    ("layer_types=[ffn,mamba]", "layer_types[1]: must be one of full, sliding, chunked, linear, cross, ffn"),
+    ("dtypes.ssm_state=fp7", "dtypes.ssm_state: unknown dtype 'fp7'"),
+])
+def test_bad_mamba2_settings_are_one_line(capsys, setting, words):
+    for cmd in ("kv", "weights", "roofline"):
+        refused(capsys, cmd, NEMOTRON_H, "--set", setting, words=words)

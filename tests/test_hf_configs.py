@@ -104,6 +104,10 @@ SOURCES = {
     "ling_lite_1_5": "https://huggingface.co/inclusionAI/Ling-lite-1.5/blob/main/config.json",
     "ling_mini_2_0": "https://huggingface.co/inclusionAI/Ling-mini-2.0/blob/main/config.json",
     "qwen3_5_4b": "https://huggingface.co/Qwen/Qwen3.5-4B/blob/main/config.json",
+    # The Mamba-2 hybrids (each folder's SOURCE.md says where the keys were read; docs/zoo-facts.md section 8)
+    "nemotron_h_8b": "https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K/blob/main/config.json",
+    "bamba_9b": "https://huggingface.co/ibm-fms/Bamba-9B/blob/main/config.json",
+    "granite_4_0_h_tiny": "https://huggingface.co/ibm-granite/granite-4.0-h-tiny/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -669,6 +673,10 @@ CARDS = {
     # 8 full-attention layers of 32; no text-only total is published: the name's "4B" (4.206B here, 5.1% over; the
     # vision tower and the MTP layer are apart)
     "qwen3_5_4b": (8 * 4 * 256 * 2 * 2, 4e9, 0.06),
+    # the Mamba-2 hybrids: KV from their few attention layers only (hand counts of state and weights below)
+    "nemotron_h_8b": (4 * 8 * 128 * 2 * 2, 8e9, 0.013),             # "8B"; 8.10B here, the card rounds down
+    "bamba_9b": (3 * 8 * 128 * 2 * 2, 9.78e9, 0.0001),              # "Bamba 9B (9.78B)" (transformers docs)
+    "granite_4_0_h_tiny": (4 * 4 * 128 * 2 * 2, 7e9, 0.009),        # "7B total, 1B active"; 6.94B here
 }
 
 
@@ -800,9 +808,9 @@ def test_gemma3_1b_window_pattern_and_32k_cache():
 
 
 @pytest.mark.parametrize("model_type,feature", [
-    ("jamba", "Mamba layers"), ("nemotron_h", "Mamba-2 layers"), ("falcon_h1", "Mamba-2 heads"),
-    ("granitemoehybrid", "Mamba-2 layers"), ("lfm2", "short-convolution layers"),
-    ("lfm2_moe", "short-convolution layers"), ("bamba", "Mamba-2 layers"), ("zamba2", "Mamba-2 layers"),
+    ("jamba", "Mamba (Mamba-1) layers"), ("falcon_h1", "Mamba-2 heads beside attention in every layer"),
+    ("lfm2", "short-convolution layers"), ("lfm2_moe", "short-convolution layers"),
+    ("zamba2", "Mamba-2 layers with shared attention blocks"), ("mamba2", "state-space (Mamba-2) layers"),
 ])
 def test_hybrid_state_space_families_are_refused_by_name(tmp_path, model_type, feature):
     import json
@@ -853,6 +861,20 @@ BAD_CONFIGS = [
     (_edited("exaone_4_0_32b", sliding_window_pattern="LLxG"),
      "sliding_window_pattern must be a whole number or letters L (local) and G (global)"),
     (_edited("exaone_4_0_32b", sliding_window_pattern=0), "sliding_window_pattern must be a whole number of at least 1"),
+    # the Mamba-2 hybrids: a bad size, a pattern that disagrees with the layer count, a letter that is no block
+    (_edited("nemotron_h_8b", ssm_state_size=-128), "ssm_state_size must be a whole number of at least 1, got -128"),
+    (_edited("nemotron_h_8b", mamba_num_heads=0), "mamba_num_heads must be a whole number of at least 1, got 0"),
+    (_edited("nemotron_h_8b", hybrid_override_pattern="M-M*"),
+     "hybrid_override_pattern names 4 blocks for num_hidden_layers 52"),
+    (_edited("nemotron_h_8b", hybrid_override_pattern="M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-MX"),
+     "hybrid_override_pattern letter 'X' is not one of M (Mamba-2), * (attention), - (MLP), E (MoE)"),
+    (_edited("nemotron_h_8b", hybrid_override_pattern=52), "hybrid_override_pattern must be a string of M, *, - and E"),
+    (_edited("nemotron_h_8b", mamba_ssm_cache_dtype="float8"), "mamba_ssm_cache_dtype 'float8' is not one of"),
+    (_edited("granite_4_0_h_tiny", layer_types=["mamba"] * 39), "layer_types names 39 layers for num_hidden_layers 40"),
+    (_edited("granite_4_0_h_tiny", mamba_d_state="128"), "mamba_d_state must be a whole number of at least 1"),
+    (_edited("bamba_9b", mamba_d_head=48),
+     "mamba_n_heads x mamba_d_head (128 x 48) must equal mamba_expand x hidden_size (8192)"),
+    (_edited("bamba_9b", attn_layer_indices=[9, 18, 32]), "attn_layer_indices 32 is outside the 32 layers"),
 ]
 
 
@@ -1298,3 +1320,244 @@ def test_qwen3_5_moe_decoder_reads_experts_and_gated_shared_expert(tmp_path):
     f = load_spec(_write(tmp_path, cfg)).ffn
     assert (f.kind, f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.num_shared_experts,
             f.shared_width, f.shared_expert_gate, f.first_dense_layers) == ("moe", 256, 8, 512, 1, 512, True, 0)
+
+
+# ------------------------------------------------------------------------------------------- the Mamba-2 hybrids
+
+def _state_bytes(layers: int, heads: int, head_dim: int, groups: int, d_state: int, conv: int, ssm_bytes: int) -> int:
+    """Hand count of the Mamba-2 state of one sequence: per layer the SSM state heads x head_dim x d_state at
+    ``ssm_bytes`` and the last conv - 1 inputs of the heads x head_dim + 2 groups x d_state channels in bf16."""
+    return layers * (heads * head_dim * d_state * ssm_bytes + (conv - 1) * (heads * head_dim + 2 * groups * d_state) * 2)
+
+
+def test_nemotron_h_8b_one_block_a_layer():
+    """nvidia/Nemotron-H-8B-Base-8K (nemotron_h): 52 blocks, "M-M-M-M*-M-M-M-M-M*-..." = 24 Mamba-2, 4 attention,
+    24 MLP; one RMSNorm a block; attention 32 query / 8 KV heads of 128 (attention_head_dim) with no RoPE; MLP
+    up/down of 21504 with ReLU² (no gate); Mamba-2: 128 heads of 64, 8 groups, d_state 128, conv 4 (+ bias), chunk
+    256; untied head, vocab 131072.
+    KV: 4 x 8 x 128 x (K, V) x 2 bytes = 16,384 B a token. State a sequence: 24 x (128 x 64 x 128 SSM elements in
+    fp32, vLLM's Nemotron-H default, + 3 x (8192 + 2 x 8 x 128) conv elements in bf16) = 102,137,856 B (97.4 MiB).
+    Parameters: Mamba-2 layer in_proj 4096 x (2 x 8192 + 2 x 8 x 128 + 128), conv 10240 x 4 + 10240 biases,
+    dt_bias/A_log/D 3 x 128, gated norm 8192, out_proj 8192 x 4096; attention 2 x 4096^2 + 2 x 4096 x 1024; MLP
+    2 x 4096 x 21504; a norm a block and a final one; embedding and head 2 x 131072 x 4096 = 8,100,852,736, the
+    card's "8B" to 1.3% (the card rounds down)."""
+    s = hf("nemotron_h_8b")
+    a, m = s.attention, s.linear_attention
+    assert (s.count_layers("linear"), s.count_layers("full"), s.count_layers("ffn")) == (24, 4, 24)
+    assert s.one_block_per_layer and s.norms_per_layer == 1 and not s.ffn.gated
+    assert (a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == (32, 8, 128, 0)
+    assert (m.kind, m.num_v_heads, m.head_v_dim, m.num_k_heads, m.head_k_dim, m.conv_kernel_size, m.chunk_size) == (
+        "mamba2", 128, 64, 8, 128, 4, 256)
+    assert m.conv_bias and not m.proj_bias and s.dtypes.ssm_state == "fp32"
+    mamba = 4096 * (2 * 8192 + 2 * 8 * 128 + 128) + 10240 * 4 + 10240 + 3 * 128 + 8192 + 8192 * 4096
+    attn = 2 * 4096 * 4096 + 2 * 4096 * 1024
+    mlp = 2 * 4096 * 21504
+    total = 24 * mamba + 4 * attn + 24 * mlp + 52 * 4096 + 4096 + 2 * 131072 * 4096
+    assert weights(s).params.total == total == 8_100_852_736
+    from mlacalc.kv import kv_report
+
+    r = kv_report(s, context=8192)
+    assert r.per_sequence.state == _state_bytes(24, 128, 64, 8, 128, 4, 4) == 102_137_856
+    assert r.per_sequence.k + r.per_sequence.v == 16_384 * 8192
+
+
+def test_bamba_9b_mamba2_between_three_attention_layers():
+    """ibm-fms/Bamba-9B (bamba): 32 layers, attention at attn_layer_indices 9, 18, 27 and Mamba-2 elsewhere, every
+    layer with a gated MLP of 14336 and two norms; attention 32 query / 8 KV heads of 128, RoPE over
+    attn_rotary_emb = 64 of them; Mamba-2: 128 heads of 64 (= 2 x 4096), one group, d_state 128, conv 4 (+ bias);
+    untied head, vocab 128256.
+    KV: 3 x 8 x 128 x 2 x 2 = 12,288 B a token. State a sequence, all bf16 (vLLM's auto): 29 x (128 x 64 x 128 +
+    3 x (8192 + 2 x 128)) x 2 = 62,287,360 B (59.4 MiB).
+    Parameters: Mamba-2 in_proj 4096 x (2 x 8192 + 2 x 128 + 128), conv 8448 x 4 + 8448, 3 x 128, norm 8192,
+    out_proj 8192 x 4096; attention 2 x 4096^2 + 2 x 4096 x 1024; MLP 3 x 4096 x 14336; two norms a layer, a final
+    one; embedding and head 2 x 128256 x 4096 = 9,780,235,392: the transformers docs' "9.78B"."""
+    s = hf("bamba_9b")
+    a, m = s.attention, s.linear_attention
+    assert [i for i in range(32) if s.layer_type(i) == "full"] == [9, 18, 27] and not s.one_block_per_layer
+    assert (a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim, a.qk_nope_head_dim) == (8, 128, 64, 64)
+    assert (m.num_v_heads, m.head_v_dim, m.num_k_heads, m.head_k_dim, m.chunk_size) == (128, 64, 1, 128, 256)
+    assert s.dtypes.ssm_state is None and s.max_context is None
+    mamba = 4096 * (2 * 8192 + 2 * 128 + 128) + 8448 * 4 + 8448 + 3 * 128 + 8192 + 8192 * 4096
+    attn = 2 * 4096 * 4096 + 2 * 4096 * 1024
+    total = 29 * mamba + 3 * attn + 32 * 3 * 4096 * 14336 + 32 * 2 * 4096 + 4096 + 2 * 128256 * 4096
+    assert weights(s).params.total == total == 9_780_235_392
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=4096).per_sequence.state == _state_bytes(29, 128, 64, 1, 128, 4, 2) == 62_287_360
+
+
+def test_granite_4_0_h_tiny_shared_mlp_beside_the_experts():
+    """ibm-granite/granite-4.0-h-tiny (granitemoehybrid): 40 layers, layer_types 5 mamba, attention, 9 mamba, ...:
+    36 Mamba-2 and 4 attention; on every layer 64 gated experts of 512 (top-6) and a gated shared MLP of 1024;
+    attention 12 query / 4 KV heads of 1536 / 12 = 128; Mamba-2 48 heads of 64 (= 2 x 1536), one group, d_state
+    128; tied head, vocab 100352.
+    KV: 4 x 4 x 128 x 2 x 2 = 8,192 B a token. State a sequence: 36 x (48 x 64 x 128 + 3 x (3072 + 256)) x 2 =
+    29,030,400 B.
+    Parameters: Mamba-2 in_proj 1536 x (2 x 3072 + 2 x 128 + 48), conv 3328 x 4 + 3328, 3 x 48, norm 3072,
+    out_proj 3072 x 1536; attention 2 x 1536^2 + 2 x 1536 x 512; router 64 x 1536, experts 64 x 3 x 1536 x 512,
+    shared MLP 3 x 1536 x 1024; two norms a layer, a final one; tied embedding 100352 x 1536 = 6,939,037,248 against
+    the card's "7B" (0.9% under: the card rounds up)."""
+    s = hf("granite_4_0_h_tiny")
+    f, m = s.ffn, s.linear_attention
+    assert (s.count_layers("linear"), s.count_layers("full")) == (36, 4) and s.tie_word_embeddings
+    assert (f.kind, f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.num_shared_experts,
+            f.shared_width, f.gated, f.shared_expert_gate) == ("moe", 64, 6, 512, 1, 1024, True, False)
+    assert (m.num_v_heads, m.head_v_dim, m.num_k_heads, m.head_k_dim, m.conv_bias, m.proj_bias) == (
+        48, 64, 1, 128, True, False)
+    mamba = 1536 * (2 * 3072 + 2 * 128 + 48) + 3328 * 4 + 3328 + 3 * 48 + 3072 + 3072 * 1536
+    attn = 2 * 1536 * 1536 + 2 * 1536 * 512
+    moe = 64 * 1536 + 64 * 3 * 1536 * 512 + 3 * 1536 * 1024
+    total = 36 * mamba + 4 * attn + 40 * moe + 40 * 2 * 1536 + 1536 + 100352 * 1536
+    assert weights(s).params.total == total == 6_939_037_248
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=4096).per_sequence.state == _state_bytes(36, 48, 64, 1, 128, 4, 2) == 29_030_400
+
+
+@pytest.mark.parametrize("family,per_token,state,params", [
+    ("nemotron_h_8b", 4 * 8 * 128 * 4, 102_137_856, 8_100_852_736),
+    ("bamba_9b", 3 * 8 * 128 * 4, 62_287_360, 9_780_235_392),
+    ("granite_4_0_h_tiny", 4 * 4 * 128 * 4, 29_030_400, 6_939_037_248),
+])
+def test_mamba2_hybrids_through_the_cli(capsys, family, per_token, state, params):
+    """kv shows the Mamba-2 state as the DeltaNet state is shown (a per-sequence part, nothing per token), weights
+    the mixer's tensors; JSON and tables both, exit 0."""
+    import json
+
+    from mlacalc.cli import main
+
+    def run(*args):
+        try:
+            main(list(args))
+        except SystemExit as e:
+            assert e.code in (0, None)
+        return capsys.readouterr().out
+
+    path = str(FIXTURES / family)
+    kv = json.loads(run("kv", path, "--context", "4k", "--json"))
+    assert kv["kv_bytes_per_token"] == per_token and kv["parts_per_token"]["state"] == 0
+    assert kv["kv_bytes_per_sequence"] == per_token * 4096 + state
+    w = json.loads(run("weights", path, "--json"))
+    assert w["params_total"] == params and w["linear_attention_per_layer"]["in_proj"] > 0
+    assert "linear-attn state" in run("kv", path, "--context", "4k")
+    assert "Mamba-2 parameters per linear layer" in run("weights", path)
+
+
+def _nemotron_3_nano() -> dict:
+    """Nemotron-3-Nano-30B-A3B's sizing keys on the Nemotron-H-8B file: 52 blocks "MEMEM*EMEMEM*..." (23 Mamba-2,
+    6 attention, 23 MoE), hidden 2688, 32 query / 2 KV heads of 128, Mamba-2 64 heads of 64 with 8 groups, 128
+    routed experts of 1856 (top-6) and a shared MLP of 3712, vocab 131072, untied. The whole file is not stored;
+    these keys agree across public transcriptions of it (an ART model handler's production profile, a Rust
+    engine's test config, a TT-NN port's constants; docs/zoo-facts.md section 8)."""
+    return _edited("nemotron_h_8b", hidden_size=2688, num_attention_heads=32, num_key_value_heads=2, head_dim=128,
+                   attention_head_dim=..., mamba_num_heads=64, mamba_head_dim=64, chunk_size=128,
+                   hybrid_override_pattern="MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME",
+                   n_routed_experts=128, num_experts_per_tok=6, moe_intermediate_size=1856, n_shared_experts=1,
+                   moe_shared_expert_intermediate_size=3712, intermediate_size=1856,
+                   mamba_ssm_cache_dtype="float32")
+
+
+def test_nemotron_3_nano_moe_blocks(tmp_path):
+    """E blocks: non-gated ReLU² experts and shared MLP (NemotronHMoE), the router d x E (its e_score_correction_bias
+    buffer, 23 x 128 values, not counted). Parameters: Mamba-2 2688 x (2 x 4096 + 2 x 8 x 128 + 64) + conv 6144 x
+    4 + 6144 + 3 x 64 + 4096 + 4096 x 2688; attention 2 x 2688 x 4096 + 2 x 2688 x 256; MoE 128 x 2688 + 128 x 2 x
+    2688 x 1856 + 2 x 2688 x 3712; a norm a block, a final norm; embedding and head 2 x 131072 x 2688 =
+    31,577,937,344, the card's "31.6B total" to 0.1%.
+    KV: 6 x 2 x 128 x 2 x 2 = 6,144 B a token; state: 23 x (64 x 64 x 128 x 4 + 3 x 6144 x 2) = 49,082,368 B."""
+    s = load_spec(_write(tmp_path, _nemotron_3_nano()))
+    f = s.ffn
+    assert (s.count_layers("linear"), s.count_layers("full"), s.count_layers("ffn"), s.num_moe_layers) == (
+        23, 6, 23, 23)
+    assert (f.kind, f.gated, f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.shared_width) == (
+        "moe", False, 128, 6, 1856, 3712)
+    mamba = 2688 * (2 * 4096 + 2 * 8 * 128 + 64) + 6144 * 4 + 6144 + 3 * 64 + 4096 + 4096 * 2688
+    attn = 2 * 2688 * 4096 + 2 * 2688 * 256
+    moe = 128 * 2688 + 128 * 2 * 2688 * 1856 + 2 * 2688 * 3712
+    total = 23 * mamba + 6 * attn + 23 * moe + 52 * 2688 + 2688 + 2 * 131072 * 2688
+    assert weights(s).params.total == total == 31_577_937_344
+    assert abs(total / 31.6e9 - 1) < 0.001
+    from mlacalc.kv import kv_report
+
+    r = kv_report(s, context=1)
+    assert r.per_token.total == 6 * 2 * 128 * 2 * 2 == 6_144
+    assert r.per_sequence.state == _state_bytes(23, 64, 64, 8, 128, 4, 4) == 49_082_368
+
+
+def test_nemotron_h_real_files_write_infinity_and_newer_ones_a_block_list(tmp_path):
+    """transformers writes time_step_limit (0, inf) as [0.0, Infinity], which strict JSON reading refused for the
+    whole file; newer configs give layers_block_type (names, old or new spelling) instead of the letters."""
+    import json
+
+    cfg = _edited("nemotron_h_8b")
+    text = json.dumps(cfg)[:-1] + ', "time_step_limit": [0.0, Infinity]}'
+    (tmp_path / "config.json").write_text(text)
+    from dataclasses import replace
+
+    base = hf("nemotron_h_8b")
+    assert replace(load_spec(str(tmp_path)), name=base.name, source=base.source) == base
+    names = {"M": "mamba", "*": "attention", "-": "mlp"}
+    new = {"M": "linear_attention", "*": "full_attention", "-": "mlp"}
+    for table in (names, new):
+        blocks = [table[c] for c in cfg["hybrid_override_pattern"]]
+        edited = _edited("nemotron_h_8b", hybrid_override_pattern=..., layers_block_type=blocks)
+        assert load_spec(_write(tmp_path, edited)).layer_types == hf("nemotron_h_8b").layer_types
+
+
+def test_nemotron_h_ssm_state_dtype_follows_the_config():
+    """vLLM's Nemotron-H hook takes mamba_ssm_cache_dtype from the config (float32 when it says none); auto leaves
+    the SSM state at the model dtype."""
+    import tempfile
+
+    for value, want in (("float32", "fp32"), ("bfloat16", "bf16"), ("auto", None)):
+        with tempfile.TemporaryDirectory() as d:
+            from pathlib import Path
+
+            s = load_spec(_write(Path(d), _edited("nemotron_h_8b", mamba_ssm_cache_dtype=value)))
+        assert s.dtypes.ssm_state == want
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"hybrid_override_pattern": "ME" * 24 + "*-" * 2}, "MLP (-) and MoE (E) blocks in one pattern are not modelled"),
+    ({"hybrid_override_pattern": "M*" * 26}, "a pattern without MLP (-) or MoE (E) blocks is not modelled"),
+    ({"moe_latent_size": 1024}, "experts in a latent space (moe_latent_size, Nemotron 3 Super) are not modelled"),
+    ({"num_nextn_predict_layers": 1}, "multi-token-prediction layers of their own pattern"),
+    ({"hybrid_override_pattern": ..., "layers_block_type": None},
+     "without hybrid_override_pattern or layers_block_type its layer pattern is unknown"),
+])
+def test_nemotron_h_features_not_modelled_are_refused_in_one_line(capsys, tmp_path, changes, words):
+    from mlacalc.cli import main
+
+    cfg = _nemotron_3_nano() if "moe_latent_size" in changes or "num_nextn_predict_layers" in changes else \
+        _edited("nemotron_h_8b")
+    for k, v in changes.items():
+        if v is ...:
+            del cfg[k]
+        else:
+            cfg[k] = v
+    with pytest.raises(SystemExit) as e:
+        main(["kv", _write(tmp_path, cfg)])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == "" and err.count("\n") == 1 and words in err, err
+
+
+def test_granite_4_0_dense_and_non_hybrid_variants(tmp_path):
+    """num_local_experts 0 (Granite-4.0-H-Micro, -1B): the shared MLP is the layer's only FFN, a dense gated one of
+    shared_intermediate_size; all-attention layer_types (Granite-4.0-Micro) has no Mamba-2 block at all."""
+    dense = load_spec(_write(tmp_path, _edited("granite_4_0_h_tiny", num_local_experts=0, num_experts_per_tok=0,
+                                               shared_intermediate_size=4096)))
+    assert (dense.ffn.kind, dense.ffn.intermediate_size, dense.ffn.gated) == ("dense", 4096, True)
+    tiny = hf("granite_4_0_h_tiny")
+    moe_ffn = 64 * 1536 + 64 * 3 * 1536 * 512 + 3 * 1536 * 1024
+    assert weights(tiny).params.total - weights(dense).params.total == 40 * (moe_ffn - 3 * 1536 * 4096)
+    attention_only = load_spec(_write(tmp_path, _edited("granite_4_0_h_tiny", layer_types=["attention"] * 40)))
+    assert attention_only.linear_attention is None and attention_only.layer_types is None
+
+
+def test_nemotron_h_older_mamba_key_names_win(tmp_path):
+    """NemotronHConfig takes mamba_n_groups, mamba_d_conv, mamba_chunk_size and mamba_conv_bias over the newer
+    names where a config gives them; without a conv bias the mixer has 10240 parameters fewer a Mamba-2 layer."""
+    cfg = _edited("nemotron_h_8b", n_groups=4, mamba_n_groups=8, conv_kernel=..., mamba_d_conv=4,
+                  chunk_size=..., mamba_chunk_size=128, mamba_conv_bias=False)
+    m = load_spec(_write(tmp_path, cfg)).linear_attention
+    assert (m.num_k_heads, m.conv_kernel_size, m.chunk_size, m.conv_bias) == (8, 4, 128, False)
+    assert weights(hf("nemotron_h_8b")).params.total - weights(load_spec(str(tmp_path))).params.total == 24 * 10240

@@ -11,7 +11,8 @@ Families:
 - :mod:`.conventional`: MHA, MQA, GQA (KV-shared heads, partial RoPE, q/k/v/o biases, q/k norms, sinks, gates);
 - :mod:`.mla`: Multi-head Latent Attention (latent cache, decoupled RoPE key, absorbed and decompressed forms);
 - :mod:`.dsa`: DeepSeek Sparse Attention (MLA plus a lightning indexer and top-k selection);
-- :mod:`.linear`: Gated DeltaNet and Kimi Delta Attention (constant recurrent and convolution state).
+- :mod:`.linear`: Gated DeltaNet and Kimi Delta Attention (constant recurrent and convolution state);
+- :mod:`.mamba2`: Mamba-2's state-space layers, the linear family's shape under the state-space duality.
 
 How to add a family:
 
@@ -25,7 +26,7 @@ How to add a family:
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property
    tests of its invariants. A new per-layer key pattern goes in :mod:`.keys` instead.
 
-DSA and the linear family were added this way: one module each, spec fields, and their tests.
+DSA, the linear family and Mamba-2 were added this way: one module each, spec fields, and their tests.
 """
 
 from __future__ import annotations
@@ -38,14 +39,16 @@ from .conventional import CONVENTIONAL
 from .dsa import DSA_FAMILY
 from .keys import KeyRule, attention_span, key_rule, layer_rules, rules_span, tokens_held
 from .linear import LINEAR_FAMILY
+from .mamba2 import MAMBA2_FAMILY
 from .mla import MLA_FAMILY
 
 if TYPE_CHECKING:
     from ..spec import ModelSpec
 
-FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, LINEAR_FAMILY)
+FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, LINEAR_FAMILY,
+                                                             MAMBA2_FAMILY)
                                         for kind in fam.kinds}
-KINDS = tuple(k for k in FAMILIES if k not in LINEAR_FAMILY.kinds)      # kinds of spec.attention
+KINDS = tuple(k for k in FAMILIES if k not in LINEAR_FAMILY.kinds + MAMBA2_FAMILY.kinds)   # of spec.attention
 
 
 def family(block) -> AttentionFamily:
@@ -55,18 +58,24 @@ def family(block) -> AttentionFamily:
 
 
 def layer_block(spec: "ModelSpec", layer: int):
-    """The attention block of decoder layer ``layer``: ``spec.linear_attention`` on linear layers, else
-    ``spec.attention``."""
-    return spec.linear_attention if spec.layer_type(layer) == "linear" else spec.attention
+    """The attention block of decoder layer ``layer``: ``spec.linear_attention`` on linear layers, none on the
+    ``ffn`` layers of a one-block-per-layer model (no mixer), else ``spec.attention``."""
+    t = spec.layer_type(layer)
+    if t == "ffn":
+        return None
+    return spec.linear_attention if t == "linear" else spec.attention
 
 
 @functools.lru_cache(maxsize=512)
 def layer_groups(spec: "ModelSpec") -> tuple[tuple[int, object, tuple], ...]:
     """The layers grouped by block: ``(layers, block, ((count, KeyRule), ...))`` per block in first-seen order
-    (linear layers have no rules). A sum over layers is a sum over these groups."""
+    (linear layers have no rules; ``ffn`` layers, which have no attention block, are left out). A sum over layers'
+    attention is a sum over these groups."""
     groups: dict[tuple, list] = {}
     for layer in range(spec.num_layers):
         b = layer_block(spec, layer)
+        if b is None:
+            continue
         key = (id(b), spec.layer_type(layer) == "cross")    # cross layers project no K/V from the text
         groups.setdefault(key, []).append(layer)
     out = []
@@ -92,12 +101,14 @@ def blocks(spec: "ModelSpec") -> tuple:
 
 def pattern(spec: "ModelSpec") -> str:
     """The attention layers in words, e.g. ``"12 GQA-2 + 36 Gated DeltaNet"`` or ``"18 GQA-8 sliding-128 +
-    18 GQA-8"``: each family's label with the layer type's qualifier, counted."""
+    18 GQA-8"``: each family's label with the layer type's qualifier, counted (``ffn`` layers hold none)."""
     counts: dict[str, int] = {}
     a = spec.attention
     for layer in range(spec.num_layers):
         t = spec.layer_type(layer)
         b = layer_block(spec, layer)
+        if b is None:
+            continue
         q = {"sliding": f" sliding-{a.sliding_window}", "chunked": f" chunked-{a.chunk_size}", "cross": " cross"}
         key = family(b).label(b) + q.get(t, "")
         counts[key] = counts.get(key, 0) + 1

@@ -48,7 +48,8 @@ class StepShape(NamedTuple):
     kv_bits: float
     form: str | None         # a family's computation form (MLA: absorbed | decompressed), None when it has one
     core_launches: float     # kernels per layer for the attention core
-    state_bits: float = 16   # linear-attention state dtype
+    state_bits: float = 16   # linear-attention state dtype (the convolution's, and the recurrent state's by default)
+    ssm_state_bits: float | None = None   # the recurrent (SSM) state's dtype where it differs
 
     @property
     def tokens(self) -> int:
@@ -122,8 +123,9 @@ class AttentionFamily:
             raise ArgError("kv_dtype", f"{kv_format} is an MLA cache layout; {self.name} attention has none")
         return self.cache_parts(a, cache).scaled(kv_bits / 8)
 
-    def state_bytes(self, a, state_bits: float) -> KVCache:
-        """Bytes one sequence holds per layer whatever its length (linear-attention state); none by default."""
+    def state_bytes(self, a, state_bits: float, ssm_bits: float | None = None) -> KVCache:
+        """Bytes one sequence holds per layer whatever its length (linear-attention state: the convolution at
+        ``state_bits``, the recurrent state at ``ssm_bits``, default ``state_bits``); none by default."""
         return KVCache()
 
     def label(self, a) -> str:

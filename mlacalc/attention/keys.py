@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..spec import ModelSpec
 
+NO_KV_LAYERS = ("linear", "ffn")    # layer types that cache no keys: a recurrent state, or no mixer at all
+
 
 def _sum_min(a: int, b: int, w: int) -> float:
     """``sum_{t=a}^{b} min(t, w)`` in closed form (0 when b < a)."""
@@ -138,12 +140,12 @@ def key_rule(spec: "ModelSpec", layer: int) -> KeyRule:
 
 @functools.lru_cache(maxsize=512)
 def layer_rules(spec: "ModelSpec") -> tuple[tuple[int, KeyRule], ...]:
-    """(number of layers, rule) of the attention layers (linear layers left out), per distinct rule in
+    """(number of layers, rule) of the attention layers (linear and ffn layers left out), per distinct rule in
     first-seen order: a sum over layers in O(kinds). Cached per spec (specs are frozen), since sweeps ask it for
     every configuration."""
     counts: dict[KeyRule, int] = {}
     for layer in range(spec.num_layers):
-        if spec.layer_type(layer) == "linear":
+        if spec.layer_type(layer) in NO_KV_LAYERS:
             continue
         r = key_rule(spec, layer)
         counts[r] = counts.get(r, 0) + 1
@@ -151,11 +153,11 @@ def layer_rules(spec: "ModelSpec") -> tuple[tuple[int, KeyRule], ...]:
 
 
 def tokens_held(spec: "ModelSpec", context: int, block_size: int | None = None) -> list[int]:
-    """Tokens each layer's cache holds for one sequence of ``context`` tokens (0 for a linear layer), rounded up
+    """Tokens each layer's cache holds for one sequence of ``context`` tokens (0 for a linear or ffn layer), rounded up
     to whole blocks of ``block_size`` tokens when paged (vLLM's PagedAttention, arXiv 2309.06180)."""
     held = []
     for layer in range(spec.num_layers):
-        n = 0 if spec.layer_type(layer) == "linear" else key_rule(spec, layer).held(context)
+        n = 0 if spec.layer_type(layer) in NO_KV_LAYERS else key_rule(spec, layer).held(context)
         if block_size:
             n = math.ceil(n / block_size) * block_size
         held.append(n)

@@ -5,10 +5,13 @@ Per layer, for ``H_k`` key heads and ``H_v`` value heads of ``d_k`` and ``d_v`` 
 ``value_dim = H_v d_v``), a short convolution of width ``K`` over the ``conv_dim = 2 key_dim + value_dim``
 channels of q, k and v:
 
-- **state** per sequence (the KV part ``state``, at ``dtypes.state``): the recurrent state, ``H_v d_k d_v``
-  elements (transformers ``qwen3_next``/``kimi_linear``: ``[num_v_heads, head_k_dim, head_v_dim]``), and the
-  convolution's last ``K - 1`` inputs, ``conv_dim (K - 1)`` elements, as serving engines keep them (vLLM's
-  mamba-style conv state; transformers pads it to ``K`` columns).
+- **state** per sequence (the KV part ``state``): the recurrent state, ``H_v d_k d_v`` elements (transformers
+  ``qwen3_next``/``kimi_linear``: ``[num_v_heads, head_k_dim, head_v_dim]``) at ``dtypes.ssm_state`` (else
+  ``dtypes.state``), and the convolution's last ``K - 1`` inputs, ``conv_dim (K - 1)`` elements at
+  ``dtypes.state``, as serving engines keep them (vLLM ``mamba_utils.MambaStateShapeCalculator``: conv state
+  ``(K - 1, conv_dim)``; transformers pads it to ``K`` columns). vLLM stores the convolution at
+  ``mamba_cache_dtype`` and the recurrent state at ``mamba_ssm_cache_dtype``, both ``auto`` (the model dtype)
+  unless a model's config hook says otherwise.
 - **weights**: Gated DeltaNet (``modeling_qwen3_next.py``, ``Qwen3NextGatedDeltaNet``): ``in_proj_qkvz: d x
   (2 key_dim + 2 value_dim)``, ``in_proj_ba: d x 2 H_v``, the depthwise convolution ``conv_dim K``, ``A_log`` and
   ``dt_bias`` (``H_v`` each), a gated RMSNorm of ``d_v``, ``out_proj: value_dim x d``. KDA
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 
 CHUNK = 64                      # chunk of the chunkwise prefill algorithm (flash-linear-attention's default)
 STATE_FLOPS = 7                 # FLOPs per d_k d_v per token and value head in the recurrent update (see above)
+MAMBA2_FIELDS = ("proj_bias", "conv_bias", "chunk_size")    # spec fields only Mamba-2 blocks take
 
 
 class Linear(AttentionFamily):
@@ -43,6 +47,9 @@ class Linear(AttentionFamily):
     kinds = ("gated_deltanet", "kda")
 
     def validate(self, b: "LinearAttention") -> None:
+        for name in MAMBA2_FIELDS:
+            if getattr(b, name) not in (None, False):
+                raise SpecError(f"linear_attention.{name}", f"only applies to kind mamba2, not {b.kind}")
         if b.num_v_heads % b.num_k_heads:
             raise SpecError("linear_attention.num_v_heads", f"({b.num_v_heads}) must be a multiple of "
                                                             f"num_k_heads ({b.num_k_heads})")
@@ -64,8 +71,11 @@ class Linear(AttentionFamily):
         """(recurrent, convolution) state elements per sequence and layer (see the module docstring)."""
         return b.num_v_heads * b.head_k_dim * b.head_v_dim, b.conv_dim * (b.conv_kernel_size - 1)
 
-    def state_bytes(self, b: "LinearAttention", state_bits: float) -> KVCache:
-        return KVCache(state=sum(self.state_elements(b)) * state_bits / 8)
+    def state_bytes(self, b: "LinearAttention", state_bits: float, ssm_bits: float | None = None) -> KVCache:
+        """Bytes of one sequence's state in one layer: the recurrent part at ``ssm_bits`` (default
+        ``state_bits``), the convolution's at ``state_bits``."""
+        recurrent, conv = self.state_elements(b)
+        return KVCache(state=(recurrent * (state_bits if ssm_bits is None else ssm_bits) + conv * state_bits) / 8)
 
     def kv_groups(self, b, cache: str = "compressed") -> int:
         """The state splits over TP with the key heads (each rank keeps its heads' states)."""
@@ -99,23 +109,36 @@ class Linear(AttentionFamily):
     def core_cache_elements(self, b, form) -> float:
         return 0.0
 
+    def input_width(self, b: "LinearAttention", hidden: int) -> float:
+        """Output features of the input projections (one GEMM: every projection the recurrence reads)."""
+        params = self.projections(b, hidden)
+        return sum(v for k, v in params.items() if k not in ("o", "conv", "A_log", "dt_bias", "norm")) / hidden
+
+    def mixer_flops(self, b: "LinearAttention", prefill: bool) -> float:
+        """FLOPs per token of one layer's recurrence over all heads, convolution apart (see the module
+        docstring): ``7 d_k d_v`` a value head, plus ``2 C (d_k + d_v)`` of intra-chunk attention in prefill."""
+        dk, dv = b.head_k_dim, b.head_v_dim
+        return b.num_v_heads * (STATE_FLOPS * dk * dv + (2 * CHUNK * (dk + dv) if prefill else 0))
+
     def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
         """Input projections (one GEMM: every projection before the recurrence), the convolution and recurrence
         (``linear_core``: state read and written once a step), everything on this GPU's share of the heads."""
         b, d, L, Ta, hs = s.block, spec.hidden_size, s.layers, s.tokens, s.head_share
-        params = self.projections(b, d)
-        width = sum(v for k, v in params.items() if k not in ("o", "conv", "A_log", "dt_bias", "norm")) / d
-        ops = [matmul("linear_in_proj", Ta, d, width * hs, s.wb, s.ab, L)]
-        heads, dk, dv = b.num_v_heads * hs, b.head_k_dim, b.head_v_dim
-        rec, conv = self.state_elements(b)
-        state_bytes = (rec + conv) * hs * s.state_bits / 8 * s.seqs * L     # this GPU's heads, all sequences
-        per_token = STATE_FLOPS * dk * dv + (2 * CHUNK * (dk + dv) if s.new > 1 else 0)
-        conv_flops = 2 * b.conv_dim * hs * b.conv_kernel_size
+        ops = [matmul("linear_in_proj", Ta, d, self.input_width(b, d) * hs, s.wb, s.ab, L)]
+        state = self.state_bytes(b, s.state_bits, s.ssm_state_bits).state
+        state_bytes = state * hs * s.seqs * L                              # this GPU's heads, all sequences
+        conv_flops = 2 * b.conv_dim * b.conv_kernel_size
         reads = state_bytes if s.prior > 0 else 0.0                       # a fresh sequence starts from zeros
-        ops.append(OpCost("linear_core", "attention", flops=Ta * L * (heads * per_token + conv_flops),
+        ops.append(OpCost("linear_core", "attention",
+                          flops=Ta * L * hs * (self.mixer_flops(b, s.new > 1) + conv_flops),
                           act_bytes=Ta * L * (b.conv_dim + b.value_dim) * hs * s.ab,
                           kv_bytes=reads + state_bytes, out_width=b.value_dim * hs, launches=2 * L))
-        return AttentionOps(tuple(ops), b.head_v_dim * heads, 1)
+        return AttentionOps(tuple(ops), self.norm_width(b) * hs, 1)
+
+    def norm_width(self, b: "LinearAttention") -> float:
+        """Elements per token the block's own norm normalises (all heads): the gated RMSNorm over every value
+        head's output."""
+        return b.value_dim
 
     def saved_tensors(self, spec: "ModelSpec", cfg) -> list:
         self.check_training(spec)

@@ -29,7 +29,8 @@ ImageTokensOpt = Annotated[Optional[int], typer.Option(
     "--image-tokens", help="Image tokens each sequence's cross-attention layers attend and cache (Llama-3.2-"
                            "Vision; default 0).")]
 StateDtypeOpt = Annotated[Optional[str], typer.Option(
-    "--state-dtype", help="Linear-attention state dtype (default: the spec's, the model dtype).")]
+    "--state-dtype", help="Linear-attention and Mamba-2 state dtype, recurrent and convolution state alike "
+                          "(default: the spec's: the model dtype; Nemotron-H's SSM state fp32, as vLLM keeps it).")]
 KvBitsOpt = Annotated[Optional[float], typer.Option(
     "--kv-bits", help="KV-cache bits per element, e.g. 6 (DeepSeek-V2's quantised cache).")]
 # Parallelism: the same flags, with the same meaning and the same checks (mlacalc.parallel), on every command that
@@ -124,7 +125,7 @@ def spec_sets(sets: list[str] | None, image_tokens: int | None = None, state_dty
         out.append(f"image_tokens={count(str(image_tokens), '--image-tokens', 0)}")
     if state_dtype is not None:
         dtype_bits(state_dtype, "--state-dtype")
-        out.append(f"dtypes.state={state_dtype}")
+        out += [f"dtypes.state={state_dtype}", f"dtypes.ssm_state={state_dtype}"]    # both states
     return out
 
 

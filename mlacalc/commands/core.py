@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import report
+from ..attention import family
 from ..compare import compare as compare_models
 from ..errors import SpecError
 from ..kv import CACHE_MODES, kv_report
@@ -56,6 +57,9 @@ def weights(model: ModelArg,
         c = report.console()
         c.print(report.weights_table(r))
         c.print(report.attention_table(r))
+        if r.linear_attention_per_layer:
+            b = spec.linear_attention
+            c.print(report.linear_attention_table(r, family(b).label(b)))
 
     emit(json_, r.to_json(), render)
 
