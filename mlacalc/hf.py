@@ -1065,6 +1065,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     out["dtypes"] = {"weights": _weight_dtype(cfg, quant, out), "kv": "bf16"}
     if mt == "nemotron_h":
         out["dtypes"]["ssm_state"] = _ssm_cache_dtype(cfg, mt)
+    if mt == "kimi_linear":     # vLLM's MambaStateDtypeCalculator.kda_state_dtype: the recurrent state in float32
+        out["dtypes"]["ssm_state"] = "fp32"
     limit = _limit(cfg)
     if limit:
         out["max_context"] = limit

@@ -76,9 +76,11 @@ def test_qwen3_next_state_is_constant_in_context():
 
 def test_kimi_linear_by_hand():
     per_token = 7 * (512 + 64) * 2                                     # 7 MLA layers: 8,064 B
-    state = 20 * (32 * 128 * 128 + 3 * 4096 * 3) * 2                   # 20 KDA layers: 22,446,080 B
-    assert kv("kimi-linear-48b-a3b", K4).per_sequence.total == per_token * 4096 + state == 55_476_224
-    assert kv("kimi-linear-48b-a3b", K128).per_sequence.total == per_token * 131072 + state == 1_079_410_688
+    # 20 KDA layers: the recurrent state in fp32 (vLLM's kda_state_dtype), the three short-conv states (q, k, v:
+    # 3 x 4096 channels x 3 columns) in bf16: 20 x (2,097,152 + 73,728) = 43,417,600 B
+    state = 20 * (32 * 128 * 128 * 4 + 3 * 4096 * 3 * 2)
+    assert kv("kimi-linear-48b-a3b", K4).per_sequence.total == per_token * 4096 + state == 76_447_744
+    assert kv("kimi-linear-48b-a3b", K128).per_sequence.total == per_token * 131072 + state == 1_100_382_208
 
 
 def test_state_dtype_is_configurable():
