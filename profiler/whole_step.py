@@ -151,7 +151,7 @@ def _refuse_unbuilt(spec: ModelSpec) -> None:
     if family(a).name not in ("mla", "conventional"):
         raise SpecError("attention.kind", f"--whole-step builds MLA and MHA/GQA/MQA layers, not {a.kind}")
     types = {spec.layer_type(i) for i in range(spec.num_layers)}
-    for t in ("linear", "cross"):
+    for t in ("linear", "cross", "ffn"):     # ffn: one FFN block, no attention (Nemotron-H)
         if t in types:
             raise SpecError("layer_types", f"--whole-step does not build {t} layers")
     flags = (("attention.sinks", a.sinks), ("attention.output_gate", a.output_gate), ("attention.o_bias", a.o_bias),

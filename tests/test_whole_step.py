@@ -174,6 +174,17 @@ def test_models_with_blocks_the_runner_does_not_build_are_refused(model, field):
     assert e.value.field == field
 
 
+def test_attention_free_ffn_layers_are_refused():
+    # a layer of one FFN block and no attention (Nemotron-H's "-") is not built by the runner, which would otherwise
+    # run it as a whole attention + FFN layer
+    from mlacalc.errors import SpecError
+
+    spec = load_spec("llama-3.1-8b", ["num_layers=2", "layer_types=[full,ffn]"])
+    with pytest.raises(SpecError) as e:
+        StepConfig("llama-3.1-8b", layers=2).validate(spec)
+    assert e.value.field == "layer_types" and "ffn" in str(e.value)
+
+
 # --- the layers on CPU: shapes, and FLOPs equal to the calculator's op by op --------------------------------
 
 def _built(model, sets, phase, kernel, tp=1, batch=2, context=16, layers=2, moe_impl="loop"):
