@@ -203,7 +203,9 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
     decode = None
     if mb >= 1 and decode_rows(spec, mb, q_tokens) <= MAX_DECODE_ROWS:  # beyond: too many rows to price
-        decode = roofline(spec, hw, Step("decode", mb, context, q_tokens), parallel, mla_form=mla_form,
+        # a block size means a paged cache: its decode step is priced with the block-table wait (Step.paged)
+        step = Step("decode", mb, context, q_tokens, paged=block_size is not None)
+        decode = roofline(spec, hw, step, parallel, mla_form=mla_form,
                           weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kbits,
                           analyse_attention=False)
     return Fit(model=spec.name, attention=spec.attention.kind, pattern=pattern(spec), gpu=hw, parallel=parallel, weight_bits=wbits,

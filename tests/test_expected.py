@@ -700,3 +700,19 @@ def test_roofline_paged_reaches_the_decode_shape():
     assert paged == pytest.approx(flat + spec.num_layers * kernel_model(hw, "gqa").paged_ramp_us * 1e-6)
     with pytest.raises(mlacalc.errors.ArgError):
         Step("prefill", 1, 1024, paged=True)
+
+
+def test_fit_with_a_block_size_prices_a_paged_decode_step():
+    from mlacalc.capacity import fit
+    from mlacalc.spec import load_spec
+
+    hw, spec = load_hardware("h200"), load_spec("llama-3.1-8b")
+    flat = fit(spec, hw, 8192).decode
+    paged = fit(spec, hw, 8192, block_size=16).decode
+    assert paged.step.paged and not flat.step.paged
+    # 8,193 tokens round up to 8,208 in 16-token blocks, and the batch that fits stays 110: the step differs by the
+    # wait a wave alone, a whole number of waves x 32 layers x paged_ramp_us (9 waves a layer here)
+    assert paged.step.batch == flat.step.batch == 110
+    waves = (paged.op("attn_core").expected_s - flat.op("attn_core").expected_s) / (
+        32 * kernel_model(hw, "gqa").paged_ramp_us * 1e-6)
+    assert waves >= 1 and waves == pytest.approx(round(waves))

@@ -153,7 +153,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
         gpu_mem_util: MemUtilOpt = 0.9, workspace: WorkspaceOpt = None, workspace_tokens: WorkspaceTokOpt = "8k",
         block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged KV: round each sequence up "
-                                                          "to whole blocks of N tokens.")] = None,
+                                                          "to whole blocks of N tokens (the decode step is then "
+                                                          "priced over a paged cache).")] = None,
         as_: Annotated[Optional[list[str]], typer.Option("--as", help="Also fit the model with this attention "
                                                          "(mha, mqa, gqa:N). Repeatable.")] = None,
         image_tokens: ImageTokensOpt = None, state_dtype: StateDtypeOpt = None,
