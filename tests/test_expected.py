@@ -716,3 +716,19 @@ def test_fit_with_a_block_size_prices_a_paged_decode_step():
     waves = (paged.op("attn_core").expected_s - flat.op("attn_core").expected_s) / (
         32 * kernel_model(hw, "gqa").paged_ramp_us * 1e-6)
     assert waves >= 1 and waves == pytest.approx(round(waves))
+
+
+@given(batch=st.integers(1, 256), context=st.integers(1, 131072), q=st.sampled_from([1, 2]),
+       model=st.sampled_from(["deepseek-v3", "llama-3.1-8b", "qwen3-235b-a22b", "deepseek-v3.2"]),
+       backend=st.sampled_from(["auto", "flashmla"]))
+@settings(max_examples=60, deadline=None)
+def test_a_paged_cache_never_makes_decode_faster(batch, context, q, model, backend):
+    """The paged wait only adds time; the rest of the step (FLOPs, bytes, the split plan) is the contiguous one's."""
+    from mlacalc.spec import load_spec
+    from mlacalc.step import Step, roofline
+
+    hw, spec = load_hardware("h200"), load_spec(model)
+    flat = roofline(spec, hw, Step("decode", batch, context, q), kernel=backend, analyse_attention=False)
+    paged = roofline(spec, hw, Step("decode", batch, context, q, paged=True), kernel=backend, analyse_attention=False)
+    a, b = flat.op("attn_core"), paged.op("attn_core")
+    assert b.expected_s >= a.expected_s and (b.op.flops, b.op.bytes, b.time_s) == (a.op.flops, a.op.bytes, a.time_s)
