@@ -177,6 +177,10 @@ class KernelModel:
     triton_gather_tile_us: float = 0.0  # ... on the Triton sparse kernel: one program's wait per tile of selected rows
     #                                    (index, then block table, then rows: dependent loads), us, beside nothing
     #                                    (serial with its dots); 0: off, priced as the dense Triton kernel
+    widen_tile_us: float = 0.0         # ... and each tile's fixed latency there (the Triton kernel widens a 32-key tile
+    #                                    slice by slice: scales, slice loop, barrier), us, beside its elements
+    sparse_dequant_gelem_s: float = 0.0  # the Triton sparse kernel's 8-bit rows (fp8-ds): elements a program widens
+    #                                    per ns (0: dequant_gelem_s)
     paged_ramp_us: float = 0.0         # per wave over a paged cache: the block-table reads before a CTA's first keys
     #                                    (dependent loads), us; dense cores only (gathered rows price their own)
     segment_us: float = 0.0            # per request segment a CTA runs (FlashMLA: its query tile loaded, its output
@@ -201,7 +205,7 @@ DEFAULTS: dict[str, KernelModel] = {
     "auto": KernelModel(bandwidth_eff=0.863, sm_bandwidth_gb_s=70.0, mma_eff=0.478, fixed_us=1.5, min_rows_per_cta=16,
                         min_split_tokens=256, max_splits=128, ramp_us=5.0, combine_us_per_split=0.12,
                         dequant_gelem_s=11.0, widen_group_gelem_s=12.0, small_tile_mma_eff=0.199,
-                        triton_mma_eff=0.199, gather_sm_gb_s=45.0, triton_gather_tile_us=2.25),
+                        triton_mma_eff=0.199, gather_sm_gb_s=45.0, triton_gather_tile_us=2.25, sparse_dequant_gelem_s=11.0),
     "gqa": KernelModel(bandwidth_eff=0.908, sm_bandwidth_gb_s=90.0, mma_eff=0.179, fixed_us=3.5, min_rows_per_cta=16,
                        min_split_tokens=256, max_splits=128, ramp_us=1.0, combine_us_per_split=0.06,
                        small_tile_mma_eff=0.199, paged_ramp_us=1.75),
@@ -666,8 +670,11 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     # 8-bit caches: tiles under 64 rows (Triton) widen in the program, one tile after another; larger tiles (Gluon) in
     # a warp group of their own beside the dots
     group = sparse or (tile >= TILE_ROWS and gluon_dense(shape, widen_group))
-    rate = m.widen_group_gelem_s if group else m.dequant_gelem_s
+    rate = (m.widen_group_gelem_s if group else (m.sparse_dequant_gelem_s or m.dequant_gelem_s) if gather
+            else m.dequant_gelem_s)
     widen_cta = plan.keys_cta * shape.key_elems / (rate * 1e9) if (rate and widens(shape)) else 0.0
+    if widens(shape) and not (group or gather):   # the dense Triton kernel: a fixed latency a tile too
+        widen_cta += math.ceil(plan.keys_cta / FP8_TILE_KEYS) * m.widen_tile_us * 1e-6
     sm_bw = (m.sm_bandwidth_gb_s * 1e9) if m.sm_bandwidth_gb_s else 2.5 * hw.mem_bandwidth_bytes_s / sms
     # the Gluon sparse kernel's gather warp group copies each CTA's selected rows at gather_sm_gb_s, then (8-bit rows)
     # dequantises them once they land: copies and dequantisation one after the other, beside the compute groups' dots

@@ -89,7 +89,11 @@ TRITON_DSA_POINTS = ([dict(model="deepseek-v3.2", tp=32, batch=b, context=c, pag
                       for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K), (40, 1536))]
                      + [dict(model="glm-5", tp=16, batch=b, context=c, paged=True)
                         for b, c in ((12, 48 * K), (112, 24 * K))]
-                     + [dict(model="deepseek-v3.2", tp=32, batch=24, context=6 * K, paged=True, q_tokens=2)])
+                     + [dict(model="deepseek-v3.2", tp=32, batch=24, context=6 * K, paged=True, q_tokens=2)]
+                     # ... over fp8-ds rows (thirteenth session: its widening rate, sparse_dequant_gelem_s, apart
+                     # from the dense Triton kernel's, whose slices also cost a fixed latency a tile)
+                     + [dict(model=m, tp=tp, batch=b, context=c, paged=True, kv_dtype="fp8-ds")
+                        for m, tp, b, c in (("deepseek-v3.2", 32, 24, 12 * K), ("glm-5", 16, 40, 6 * K))])
 AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=True)
                 for b, c in ((3, 6 * K), (24, 12 * K), (80, 3 * K))]
               + [dict(model="deepseek-v3", tp=tp, batch=b, context=c, paged=True) for tp, b, c in ((1, 24, 6 * K),)]
@@ -123,7 +127,9 @@ GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "triton_gather_tile_us": [0.0] + [0.25 * i for i in range(1, 41)],
          "segment_us": [0.25 * i for i in range(0, 41)],
          "paged_ramp_us": [0.25 * i for i in range(0, 41)],
-         "dequant_gelem_s": [0.0] + [0.5 * i for i in range(1, 41)],
+         "widen_tile_us": [0.1 * i for i in range(0, 31)],
+         "sparse_dequant_gelem_s": [0.5 * i for i in range(1, 41)],
+         "dequant_gelem_s": [0.5 * i for i in range(1, 41)],
          "widen_group_gelem_s": [0.0] + [2.0 * i for i in range(1, 41)],
          "sm_bandwidth_gb_s": [10.0 * i for i in range(2, 41)],
          "mma_eff": [0.2 + 0.025 * i for i in range(31)],
@@ -220,7 +226,8 @@ RESTARTS = 48           # extra descents from random grid points per decode back
 #                         the GQA fit in a local minimum: rms log error 0.046 where 24 or more reach 0.033)
 DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
                 "dequant_gelem_s", "widen_group_gelem_s", "small_tile_mma_eff", "gather_sm_gb_s",
-                "triton_gather_tile_us", "triton_mma_eff", "segment_us", "paged_ramp_us")
+                "triton_gather_tile_us", "triton_mma_eff", "segment_us", "paged_ramp_us", "widen_tile_us",
+                "sparse_dequant_gelem_s")
 
 
 def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
@@ -239,8 +246,10 @@ def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
 
 def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str, ...]:
     """The decode coefficients (DECODE_NAMES) that ``backend``'s records can pin, the rest kept at their start: the
-    widening rates need 8-bit caches (in-program: tiles under 64 rows; a warp group's: 64 or more, or fp8-ds rows
-    the Gluon sparse kernel gathers, on the backends that run the Gluon kernels), the small-tile rate tiles under 64
+    widening rates need 8-bit caches (in-program: tiles under 64 rows, and its cost a tile keys of two widths; a warp
+    group's: 64 or more, or fp8-ds rows the Gluon sparse kernel gathers, on the backends that run the Gluon kernels;
+    the Triton sparse kernel's: fp8-ds rows it gathers), a paged wait paged GQA points, FlashMLA's cost a request
+    segment its points, the small-tile rate tiles under 64
     rows, the gather rate rows gathered by the Gluon sparse kernel, the wait a tile rows gathered by the Triton
     sparse kernel (DSA under 8 heads on auto), the Triton kernels' rate at 64+ rows their tiles of that size (dense
     MLA off the Gluon kernel, e.g. MiniCPM3's dims; the sparse kernel from 65 heads)."""
@@ -249,9 +258,12 @@ def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str,
 
     start = DEFAULTS.get(backend, KernelModel())
     gluon = runs_gluon(backend, hw)
-    fp8_rows = [shape.rows for shape, r in zip(shapes, recs) if r.get("kv_dtype") == "fp8"]
     ds_rows = any(sparse_group(shape, gluon) and widens(shape) for shape in shapes)  # fp8-ds rows, Gluon sparse
+    dense_fp8 = [(shape.rows, shape.key_elems) for shape, r in zip(shapes, recs) if r.get("kv_dtype") == "fp8"]
+    fp8_rows = [rows for rows, _ in dense_fp8]
     pinned = {"segment_us": PLANNERS.get(backend) == "flashmla",
+              "widen_tile_us": len({elems for rows, elems in dense_fp8 if rows < 64}) > 1,
+              "sparse_dequant_gelem_s": any(triton_sparse_runs(shape, gluon) and widens(shape) for shape in shapes),
               "paged_ramp_us": any(shape.paged and shape.kernel == "gqa" for shape in shapes),
               "dequant_gelem_s": any(n < 64 for n in fp8_rows),
               "widen_group_gelem_s": gluon and (any(n >= 64 for n in fp8_rows) or ds_rows),
