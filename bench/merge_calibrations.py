@@ -1,7 +1,8 @@
 """Lab script (CPU): merge the decode calibration points of several `mlacalc calibrate --kernels --json` runs into one
-file whose every point is measured by all of them: ``measured_s`` is the geometric mean of the runs' medians (two runs
-halve the variance a one-run fit absorbs; the runs must have measured the same point list). The first run's other
-fields (ceilings, gemm and sdpa points) are kept as they are; each merged point lists its runs' times.
+file: ``measured_s`` is the geometric mean of the medians of the runs that measured the point (two runs halve the
+variance a one-run fit absorbs). The first run's point list is the merged list: every later run must have measured
+only points of it (a later calibration may add points; an earlier one cannot have points the first lacks). The first
+run's other fields (ceilings, gemm and sdpa points) are kept as they are; each merged point lists its runs' times.
 
     python bench/merge_calibrations.py OUT.json RUN1.json RUN2.json [...]
 
@@ -16,21 +17,21 @@ import sys
 
 
 def merge(runs: list[dict]) -> dict:
-    """The first run with its decode points' ``measured_s`` replaced by the geometric mean over ``runs`` (keyed by
-    backend and point key); a point missing from any run is an error (the runs measured different lists)."""
+    """The first run with its decode points' ``measured_s`` replaced by the geometric mean over the ``runs`` that
+    measured each (keyed by backend and point key); a later run's point the first lacks is an error."""
     def decode(run):
         return {(p["backend"], p["key"]): p for p in run["calibration_points"] if "key" in p}
 
     maps = [decode(r) for r in runs]
     keys = set(maps[0])
     for i, m in enumerate(maps[1:], start=2):
-        if set(m) != keys:
-            raise SystemExit(f"run {i} measured other points: {sorted(set(m) ^ keys)[:3]} ...")
+        if set(m) - keys:
+            raise SystemExit(f"run {i} measured points the first did not: {sorted(set(m) - keys)[:3]} ...")
     out = json.loads(json.dumps(runs[0]))
     for p in out["calibration_points"]:
         if "key" not in p:
             continue
-        times = [m[(p["backend"], p["key"])]["measured_s"] for m in maps]
+        times = [m[(p["backend"], p["key"])]["measured_s"] for m in maps if (p["backend"], p["key"]) in m]
         p["measured_s"] = math.exp(sum(math.log(t) for t in times) / len(times))
         p["runs_measured_s"] = times
         p.pop("fitted_s", None)         # the fit of one run; bench/fit_expected.py fits the merged points
@@ -46,7 +47,7 @@ def main(argv: list[str]) -> int:
     merged = merge(runs)
     with open(argv[0], "w") as f:
         json.dump(merged, f, indent=1)
-    spread = [abs(math.log(p["runs_measured_s"][0] / p["runs_measured_s"][-1]))
+    spread = [abs(math.log(max(p["runs_measured_s"]) / min(p["runs_measured_s"])))
               for p in merged["calibration_points"] if "runs_measured_s" in p]
     print(f"{len(spread)} decode points merged from {len(runs)} runs; run-to-run spread: median "
           f"{100 * sorted(spread)[len(spread) // 2]:.1f}%, max {100 * max(spread):.1f}%")

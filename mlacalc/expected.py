@@ -190,10 +190,11 @@ class KernelModel:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-# Measured on an NVIDIA H200 by `mlacalc calibrate --kernels` (reports/h200/h200.yaml: copy 4,250 GB/s, bf16 788
-# TFLOP/s, 132 SMs, 2026-12-03, thirteenth session: two calibration calls of `bash bench/session_ab_gpu.sh`, their
-# decode points merged by `python bench/merge_calibrations.py` into calibrate-merged.json and the decode coefficients
-# fitted to it by `python bench/fit_expected.py`; the paged wait fitted on the GQA kernel only), converted to
+# Measured on an NVIDIA H200 by `mlacalc calibrate --kernels` (reports/h200/h200.yaml: copy 4,251 GB/s, bf16 794
+# TFLOP/s, 132 SMs, 2026-12-03, thirteenth session: three calibration calls, two of `bash bench/session_ab_gpu.sh`
+# and `bash bench/session_ac_gpu.sh`, their decode points merged by `python bench/merge_calibrations.py` into
+# calibrate-merged.json and the decode coefficients fitted to it by `python bench/fit_expected.py`; the paged wait
+# fitted on the GQA kernel only), converted to
 # fractions of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by
 # `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected
 # times the calibrated file gives. Other cards take them with sm_bandwidth (and the DSA gather rate) scaled by their
@@ -202,18 +203,19 @@ class KernelModel:
 # rows, no gathered rows). "other" (norms, cache writes, ...) is not calibrated: a stated 80% of the bandwidth and a
 # 2 us launch.
 DEFAULTS: dict[str, KernelModel] = {
-    "auto": KernelModel(bandwidth_eff=0.863, sm_bandwidth_gb_s=70.0, mma_eff=0.478, fixed_us=1.5, min_rows_per_cta=16,
-                        min_split_tokens=256, max_splits=128, ramp_us=5.0, combine_us_per_split=0.12,
-                        dequant_gelem_s=11.0, widen_group_gelem_s=12.0, small_tile_mma_eff=0.199,
-                        triton_mma_eff=0.199, gather_sm_gb_s=45.0, triton_gather_tile_us=2.25, sparse_dequant_gelem_s=11.0),
-    "gqa": KernelModel(bandwidth_eff=0.908, sm_bandwidth_gb_s=90.0, mma_eff=0.179, fixed_us=3.5, min_rows_per_cta=16,
-                       min_split_tokens=256, max_splits=128, ramp_us=1.0, combine_us_per_split=0.06,
-                       small_tile_mma_eff=0.199, paged_ramp_us=1.75),
-    "flashmla": KernelModel(bandwidth_eff=0.885, sm_bandwidth_gb_s=70.0, mma_eff=0.717, fixed_us=2.0,
-                            min_rows_per_cta=64, min_split_tokens=256, max_splits=48, ramp_us=5.5,
-                            combine_us_per_split=0.2, segment_us=0.75),
-    "gemm": KernelModel(bandwidth_eff=0.797, mma_eff=0.757, fixed_us=9.5),
-    "sdpa": KernelModel(bandwidth_eff=0.708, mma_eff=0.618, fixed_us=15.0),
+    "auto": KernelModel(bandwidth_eff=0.819, sm_bandwidth_gb_s=40.0, mma_eff=0.461, fixed_us=1.0, min_rows_per_cta=16,
+                        min_split_tokens=256, max_splits=128, ramp_us=3.0, combine_us_per_split=0.14,
+                        dequant_gelem_s=20.0, widen_group_gelem_s=12.0, small_tile_mma_eff=0.201,
+                        triton_mma_eff=0.201, gather_sm_gb_s=27.5, triton_gather_tile_us=2.5, widen_tile_us=0.7,
+                        sparse_dequant_gelem_s=9.5),
+    "gqa": KernelModel(bandwidth_eff=0.908, sm_bandwidth_gb_s=180.0, mma_eff=0.201, fixed_us=4.0, min_rows_per_cta=16,
+                       min_split_tokens=256, max_splits=128, ramp_us=0.5, combine_us_per_split=0.06,
+                       paged_ramp_us=1.75),
+    "flashmla": KernelModel(bandwidth_eff=0.886, sm_bandwidth_gb_s=80.0, mma_eff=0.722, fixed_us=1.5,
+                            min_rows_per_cta=64, min_split_tokens=256, max_splits=48, ramp_us=7.5,
+                            combine_us_per_split=0.2, segment_us=0.25),
+    "gemm": KernelModel(bandwidth_eff=0.819, mma_eff=0.762, fixed_us=9.5),
+    "sdpa": KernelModel(bandwidth_eff=0.708, mma_eff=0.622, fixed_us=15.0),
     "other": KernelModel(bandwidth_eff=0.8, mma_eff=0.6, fixed_us=2.0),
 }
 DEFAULT_SMS_BANDWIDTH = 4800 / 132      # GB/s per SM (datasheet) of the card the defaults were measured on
@@ -281,11 +283,11 @@ ACCURACY_GPU = "H200"
 ACCURACY_MIN_POINTS = 5
 ACCURACY_SOURCE = "reports/h200/validate-expected.md, validate-random-seed{2,3,4,5,6}.md"
 ATTENTION_ACCURACY: dict[tuple[str, str, str], Accuracy] = {
-    ("dsa", "auto", "decode"): Accuracy(63, 6.8, 11.9, 14.2),
-    ("gqa", "auto", "decode"): Accuracy(184, 3.1, 6.7, 16.9),
-    ("gqa", "sdpa", "prefill"): Accuracy(6, 5.0, 12.0, 12.0),
-    ("mla", "auto", "decode"): Accuracy(124, 4.6, 10.7, 25.4),
-    ("mla", "flashmla", "decode"): Accuracy(31, 1.7, 7.2, 23.6),
+    ("dsa", "auto", "decode"): Accuracy(63, 6.4, 13.2, 16.8),
+    ("gqa", "auto", "decode"): Accuracy(184, 2.8, 6.3, 16.3),
+    ("gqa", "sdpa", "prefill"): Accuracy(6, 3.2, 13.9, 13.9),
+    ("mla", "auto", "decode"): Accuracy(124, 6.1, 11.2, 22.1),
+    ("mla", "flashmla", "decode"): Accuracy(31, 2.3, 7.2, 24.7),
 }
 KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "gqa"}
 
