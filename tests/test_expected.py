@@ -732,3 +732,23 @@ def test_a_paged_cache_never_makes_decode_faster(batch, context, q, model, backe
     paged = roofline(spec, hw, Step("decode", batch, context, q, paged=True), kernel=backend, analyse_attention=False)
     a, b = flat.op("attn_core"), paged.op("attn_core")
     assert b.expected_s >= a.expected_s and (b.op.flops, b.op.bytes, b.time_s) == (a.op.flops, a.op.bytes, a.time_s)
+
+
+def test_the_triton_kernels_widen_at_their_own_rates():
+    # 40 sequences of 16 rows over an 8-bit cache (576 one-byte elements a key), waves planner on 10 SMs: no split,
+    # 4 waves of 10 CTAs, each widening 4,096 keys in the program (a 64-row tile here, not on the Gluon kernel:
+    # widen_group False), serial with its dots. widen_tile_us = 1 adds ceil(4096 / 32) = 128 us a CTA, one CTA an SM
+    # a wave: 4 x 128 us
+    m = replace(M, dequant_gelem_s=10.0)
+    s = DecodeShape(seqs=40, rows=16, kv_groups=1, keys=4096, key_bytes=576, dkv=1088, out_dv=512, layers=1,
+                    key_elems=576)
+    base = decode_attention_s(s, HW, m, 100e12)
+    assert decode_attention_s(s, HW, replace(m, widen_tile_us=1.0), 100e12) - base == pytest.approx(4 * 128e-6)
+    # index-selected rows on the Triton sparse kernel (its gather wait on): sparse_dequant_gelem_s, not
+    # dequant_gelem_s, prices their widening, and the dense kernel's cost a tile does not apply
+    g = replace(s, gathered=True, slots=2048.0, keys=2048)
+    ms = replace(m, triton_gather_tile_us=1.0, widen_tile_us=1.0)
+    assert decode_attention_s(g, HW, replace(ms, sparse_dequant_gelem_s=10.0), 100e12) == pytest.approx(
+        decode_attention_s(g, HW, replace(ms, widen_tile_us=0.0), 100e12))
+    assert decode_attention_s(g, HW, replace(ms, sparse_dequant_gelem_s=5.0), 100e12) > decode_attention_s(
+        g, HW, ms, 100e12)
