@@ -181,11 +181,14 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
     kv_full = predict.kv_bytes(spec, cfg.batch, cfg.context, tp=cfg.tp, kv_bits=bits, block_size=block,
                                kv_format=fmt)
     if cfg.phase == "decode":
-        splits = num_splits if num_splits is not None else predict.kernel_num_splits(
-            spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms,
+        # each layer's call attends its held tokens (a sliding window's, not the whole context): the workspace is
+        # the largest call's, so the most splits over the layers' held lengths
+        held = sorted(set(held_tokens(cfg, spec)))
+        splits = num_splits if num_splits is not None else max(predict.kernel_num_splits(
+            spec, cfg.kernel, cfg.batch, c, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms,
             kv_element_size=max(1, int(bits) // 8), paged=cfg.paged, sm90=sm90, kv_format=fmt,
-            arch=getattr(hw, "arch", ""))
-        ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, cfg.context, q_tokens=cfg.q_tokens, tp=cfg.tp,
+            arch=getattr(hw, "arch", "")) for c in held)
+        ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, held[-1], q_tokens=cfg.q_tokens, tp=cfg.tp,
                                       num_splits=splits, paged_block=block, sms=sms)
     else:
         splits = 1
