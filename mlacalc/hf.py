@@ -36,8 +36,11 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``use_qkv_bias``/``use_bias``, ``use_qk_norm``, partial RoPE, ``moe_shared_expert_intermediate_size``); dense
   ``ernie4_5`` (ERNIE-4.5-0.3B: Llama-shaped; ``use_bias``, which biases the MLP too, is refused), ``ernie4_5_moe``
   (ERNIE-4.5-21B-A3B, -300B-A47B: ``moe_num_experts`` experts, top ``moe_k``, the ``moe_num_shared_experts`` as one
-  wider MLP, MoE from ``moe_layer_start_index`` every ``moe_layer_interval`` layers to the last), ``arcee``
-  (Arcee AFM: Llama's attention with a non-gated ReLU² MLP, ``up_proj``/``down_proj`` only).
+  wider MLP, MoE from ``moe_layer_start_index`` every ``moe_layer_interval`` layers to the last), ``hunyuan``/
+  ``hunyuan_v1_moe`` (Hunyuan-A13B, Hunyuan-7B: per-layer ``moe_topk``/``moe_intermediate_size``/``num_shared_expert``
+  lists read when uniform, a shared MLP of ``intermediate_size x num_shared_expert``, q/k norms; cross-layer
+  attention, ``use_cla``, refused), ``arcee`` (Arcee AFM: Llama's attention with a non-gated ReLU² MLP,
+  ``up_proj``/``down_proj`` only).
 
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
@@ -46,8 +49,8 @@ blocks per layer, the Mamba layers of ``jamba`` (Mamba-1, whose state is not Mam
 beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted
 as an attention layer, the short
 convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared layers (``gemma3n_text``), Nemotron-NAS's per-layer
-``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``), Hunyuan-A13B's per-layer MoE lists
-(``hunyuan_v1_moe``)). A wrapper's ``text_config`` is refused the same way by its own ``model_type``.
+``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``)). A wrapper's ``text_config`` is refused
+the same way by its own ``model_type``.
 
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
@@ -141,6 +144,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "minimax_m1": {"tie_word_embeddings": False},
     "minimax_text_01": {"tie_word_embeddings": False},
     "minimax": {"tie_word_embeddings": False},
+    # HunYuanMoEV1Config (transformers): HunYuanMoEV1Moe always builds one shared MLP of intermediate_size beside
+    # the experts, i.e. use_mixed_mlp_moe with num_shared_expert 1 in the remote code's terms
+    "hunyuan_v1_moe": {"use_mixed_mlp_moe": True, "num_shared_expert": 1},
 }
 
 # hybrids of Mamba-2 layers and conventional attention (read by _mamba2, _mamba2_layer_types and _ffn)
@@ -148,11 +154,16 @@ MAMBA2_HYBRIDS = {"nemotron_h", "granitemoehybrid", "bamba"}
 # hybrids of lightning attention and GQA (read by _lightning, _minimax_layer_types and _ffn): MiniMax-M1 and
 # MiniMax-Text-01 as released (remote code, attn_type_list), and transformers' own MiniMax (layer_types)
 LIGHTNING_HYBRIDS = {"minimax_m1", "minimax_text_01", "minimax"}
+# Tencent Hunyuan (vLLM hunyuan_v1.py for both): the released remote-code configs (model_type hunyuan: Hunyuan-A13B,
+# Hunyuan-7B, Hunyuan-Large) and transformers' hunyuan_v1_moe; per-layer lists of MoE sizes read when uniform
+HUNYUAN = {"hunyuan", "hunyuan_v1_moe"}
+# Hunyuan keys that may be one value a layer (vLLM HunYuanDecoderLayer / HunYuanSparseMoeBlock take [layer_id])
+HUNYUAN_LISTS = ("moe_topk", "moe_intermediate_size", "num_shared_expert", "num_experts", "intermediate_size")
 CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
-                "bailing_moe_v2", "arcee", "ernie4_5_moe"} | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS
+                "bailing_moe_v2", "arcee", "ernie4_5_moe"} | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
@@ -183,8 +194,6 @@ REFUSED = {
                   "modelled",
     "step3_vl": "Step-3's multi-matrix factorisation attention (MFA: one shared KV head, low-rank queries) is not "
                 "modelled",
-    "hunyuan_v1_moe": "per-layer MoE lists (moe_topk, moe_intermediate_size) and cross-layer attention of "
-                      "Hunyuan-A13B are not modelled",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -202,12 +211,15 @@ SIZES = {k: 1 for k in (
     "mamba_d_conv", "chunk_size", "mamba_chunk_size", "mamba_n_heads", "mamba_d_state", "mamba_expand", "expand",
     "attention_head_dim", "shared_intermediate_size",
     # ERNIE-4.5 MoE (Ernie4_5_MoeConfig); MiniMax's lightning block (block, block_size)
-    "moe_num_experts", "moe_k", "moe_layer_interval", "block", "block_size")} | {k: 0 for k in (
+    "moe_num_experts", "moe_k", "moe_layer_interval", "block", "block_size",
+    # Hunyuan (after _hunyuan_lists has made uniform per-layer lists one value)
+    "moe_topk", "cla_share_factor")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
     "max_window_layers", "decoder_sparse_step", "moe_layer_freq", "interleave_moe_layer_step",
-    "moe_shared_expert_intermediate_size", "attn_rotary_emb", "moe_num_shared_experts", "moe_layer_start_index")}
+    "moe_shared_expert_intermediate_size", "attn_rotary_emb", "moe_num_shared_experts", "moe_layer_start_index",
+    "num_shared_expert", "moe_layer_num_skipped")}
 # sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
@@ -219,7 +231,7 @@ NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type"}
 SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bias", "use_qkv_bias",
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
-            "mamba_conv_bias", "mamba_proj_bias"}
+            "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -363,7 +375,27 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _exaone_letters(merged, mt)
     if mt in LIGHTNING_HYBRIDS:
         merged = _minimax_shared(merged, mt)
+    if mt in HUNYUAN:
+        merged = _hunyuan_lists(merged, mt)
     return mt, _checked(merged, mt), description
+
+
+def _hunyuan_lists(cfg: dict, mt: str) -> dict:
+    """Hunyuan's per-layer lists (``moe_topk``, ``moe_intermediate_size``, ``num_shared_expert``, ...; Hunyuan-A13B
+    writes ``[8] * 32``) as the one value they repeat: vLLM takes entry ``layer_id`` of each, so a list must name
+    every layer; one whose entries differ describes layers the spec cannot tell apart and is refused."""
+    out = dict(cfg)
+    L = cfg.get("num_hidden_layers")
+    for key in HUNYUAN_LISTS:
+        v = cfg.get(key)
+        if not isinstance(v, list):
+            continue
+        if _whole(L, 1) and len(v) != L:
+            raise SpecError(WHERE, f"model_type {mt}: {key} names {len(v)} layers for num_hidden_layers {L}")
+        if v and len({repr(x) for x in v}) > 1:
+            raise _refuse(mt, f"{key} differing layer by layer ({_show(v)}) is not modelled")
+        out[key] = v[0] if v else None
+    return out
 
 
 def _minimax_shared(cfg: dict, mt: str) -> dict:
@@ -631,7 +663,7 @@ ALL_BIAS_FLAG = {"falcon": "bias", "internlm2": "bias", "starcoder2": "use_bias"
 # config flags of a q/k norm with weights (Llama-4's use_qk_norm is a weightless L2 norm, so not read there)
 QK_NORM_FLAG = {"glm4_moe": "use_qk_norm", "minimax_m2": "use_qk_norm", "cohere": "use_qk_norm",
                 "stablelm": "qk_layernorm", "apertus": "qk_norm", "bailing_moe": "use_qk_norm",
-                "bailing_moe_v2": "use_qk_norm"}
+                "bailing_moe_v2": "use_qk_norm", "hunyuan": "use_qk_norm", "hunyuan_v1_moe": "use_qk_norm"}
 
 
 # dense families whose MLP is up_proj then down_proj, with no gate (2 d f a layer, not 3 d f)
@@ -664,7 +696,8 @@ def _conventional(cfg: dict, mt: str) -> dict:
             1 if cfg.get("multi_query") else heads
     else:
         kv = cfg.get("num_key_value_heads") or heads
-    head_dim = cfg.get("head_dim") or (cfg.get("attention_head_dim") if mt == "nemotron_h" else None)
+    # Nemotron-H and Hunyuan (HunYuanAttention: head_dim, else attention_head_dim) name it attention_head_dim
+    head_dim = cfg.get("head_dim") or (cfg.get("attention_head_dim") if mt in ("nemotron_h", *HUNYUAN) else None)
     if not head_dim:
         if hidden % heads:
             raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads and head_dim is not given")
@@ -693,6 +726,11 @@ def _conventional(cfg: dict, mt: str) -> dict:
     if mt in O_BIAS_FLAG and cfg.get(O_BIAS_FLAG[mt]) is True:
         a["o_bias"] = True
     if mt in ("seed_oss", *NON_GATED_MLP) and cfg.get("mlp_bias"):
+        raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
+    if mt in HUNYUAN and cfg.get("use_cla") and (cfg.get("cla_share_factor") or 1) > 1:
+        raise _refuse(mt, "cross-layer attention (use_cla: layers off every cla_share_factor-th reuse the previous "
+                          "layer's K/V and cache none) is not modelled")
+    if mt in HUNYUAN and cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     if mt in ("ernie4_5", "ernie4_5_moe") and cfg.get("use_bias"):   # use_bias: biases on q, k, v, o and the MLPs
         raise _refuse(mt, "biases on every projection, the MLP's included (use_bias), are not modelled")
@@ -873,9 +911,33 @@ def _minimax_ffn(cfg: dict, mt: str) -> dict:
     return f
 
 
+def _hunyuan_ffn(cfg: dict, mt: str) -> dict:
+    """Hunyuan's FFN (vLLM HunYuanSparseMoeBlock): ``num_experts`` gated experts of ``moe_intermediate_size``
+    (else ``intermediate_size``), top ``moe_topk``, a bias-free router, and with ``use_mixed_mlp_moe`` one shared
+    gated MLP of ``intermediate_size x num_shared_expert`` on every layer; one expert or none is a dense model
+    (HunYuanMLP of ``intermediate_size``, Hunyuan-7B). ``moe_layer_num_skipped`` (vLLM reads no such key) must be 0."""
+    inter = _req(cfg, mt, "intermediate_size")
+    experts = cfg.get("num_experts") or 1
+    if experts <= 1:
+        return {"kind": "dense", "intermediate_size": inter}
+    if cfg.get("moe_layer_num_skipped"):
+        raise _refuse(mt, "dense layers before the MoE (moe_layer_num_skipped) are not modelled")
+    if cfg.get("use_mixed_mlp_moe") is None:
+        raise _refuse(mt, "does not say whether a shared MLP runs beside the experts (use_mixed_mlp_moe)")
+    width = cfg.get("moe_intermediate_size") or inter
+    f = {"kind": "moe", "num_experts": experts, "experts_per_token": _req(cfg, mt, "moe_topk"),
+         "intermediate_size": inter, "expert_intermediate_size": width}
+    shared = cfg.get("num_shared_expert") or 0
+    if cfg["use_mixed_mlp_moe"] and shared:
+        f.update(num_shared_experts=1, shared_expert_intermediate_size=inter * shared)
+    return f
+
+
 def _ffn(cfg: dict, mt: str) -> dict:
     if mt == "nemotron_h":
         return _nemotron_ffn(cfg, mt)
+    if mt in HUNYUAN:
+        return _hunyuan_ffn(cfg, mt)
     if mt == "ernie4_5_moe":
         return _ernie_ffn(cfg, mt)
     if mt in LIGHTNING_HYBRIDS:

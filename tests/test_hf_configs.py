@@ -7,6 +7,7 @@ from the HF config must equal it in every field the calculator uses.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,7 @@ SOURCES = {
     # The sixth round: ERNIE-4.5 MoE and MiniMax's lightning hybrid (SOURCE.md; docs/zoo-facts.md section 9)
     "ernie_4_5_21b_a3b": "https://huggingface.co/baidu/ERNIE-4.5-21B-A3B-PT/blob/main/config.json",
     "minimax_m1": "https://huggingface.co/MiniMaxAI/MiniMax-M1-80k/blob/main/config.json",
+    "hunyuan_a13b": "https://huggingface.co/tencent/Hunyuan-A13B-Instruct/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -684,6 +686,7 @@ CARDS = {
     # "21B total, 3B activated": the name rounds down, 21.83B here (3.9% over; 3.09B active)
     "ernie_4_5_21b_a3b": (28 * 4 * 128 * 2 * 2, 21e9, 0.04),
     "minimax_m1": (10 * 8 * 128 * 2 * 2, 456e9, 0.0002),            # "456B total, 45.9B activated"; KV: 10 GQA
+    "hunyuan_a13b": (32 * 8 * 128 * 2 * 2, 80e9, 0.005),            # "80B total, 13B active"; 80.39B here
 }
 
 
@@ -1112,7 +1115,7 @@ def test_kimi_k25_wrapper_gives_its_text_decoder(tmp_path, inner, quant_inside):
 
 @pytest.mark.parametrize("model_type,words", [
     ("gemma3n_text", "KV-shared layers (num_kv_shared_layers)"), ("nemotron-nas", "per-layer block_configs"),
-    ("step3_text", "Step-3's multi-matrix factorisation attention"), ("hunyuan_v1_moe", "per-layer MoE lists"),
+    ("step3_text", "Step-3's multi-matrix factorisation attention"),
 ])
 def test_unmodelled_families_are_refused_by_name(tmp_path, model_type, words):
     import json
@@ -1773,3 +1776,79 @@ def test_bad_sixth_round_configs_are_one_line_and_exit_2(capsys, tmp_path, cfg, 
     out, err = capsys.readouterr()
     assert e.value.code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"error: {tmp_path / 'config.json'}: ") and words in err
+
+
+def test_hunyuan_a13b_uniform_per_layer_lists_and_a_shared_mlp():
+    """tencent/Hunyuan-A13B (model_type hunyuan; transformers hunyuan_v1_moe): 32 layers, GQA 32 / 8 heads of
+    attention_head_dim 128 with q/k RMSNorms of 128 (use_qk_norm); per-layer lists moe_topk [8] * 32,
+    moe_intermediate_size [3072] * 32, num_shared_expert [1] * 32, read as one value each (vLLM HunYuanSparseMoeBlock
+    takes entry layer_id); every layer 64 gated experts of 3072, top-8, beside one shared MLP of intermediate_size x
+    num_shared_expert = 3072 (use_mixed_mlp_moe); use_cla false: every layer caches its own K, V; tied head.
+    KV: 32 x 8 x 128 x 2 x 2 = 131,072 B a token (128 KiB), 4 GiB for a 32k sequence.
+    Parameters: attention 2 x 4096^2 + 2 x 4096 x 1024 + 2 x 128 (q/k norms) a layer; experts 64 x 3 x 4096 x 3072,
+    shared 3 x 4096 x 3072, router 64 x 4096 a layer; two norms a layer, a final one; tied embedding 128167 x 4096 =
+    80,393,183,232: the card's "80B" (0.5% over). Active (8 of 64, one embedding row) 12,222,480,384; with the tied
+    matrix counted again as the head it multiplies, 12,747,448,320, the card's "13B"."""
+    s = hf("hunyuan_a13b")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_norm) == (32, 32, 8, 128, True)
+    assert (f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.num_shared_experts, f.shared_width,
+            f.first_dense_layers, f.shared_expert_gate) == (64, 8, 3072, 1, 3072, 0, False)
+    attn = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 2 * 128
+    moe = 64 * 3 * 4096 * 3072 + 3 * 4096 * 3072 + 64 * 4096
+    total = 32 * attn + 32 * moe + 32 * 2 * 4096 + 4096 + 128167 * 4096
+    r = weights(s)
+    assert r.params.total == total == 80_393_183_232
+    assert r.active.total == total - 32 * 56 * 3 * 4096 * 3072 - 128167 * 4096 + 4096 == 12_222_480_384
+    assert r.active.total + 128167 * 4096 - 4096 == 12_747_448_320
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=32768).per_sequence.total == 131_072 * 32768 == 4 * 2**30
+
+
+def test_hunyuan_v1_moe_reads_the_same_model(tmp_path):
+    """transformers' model_type hunyuan_v1_moe with head_dim for attention_head_dim (the profiler transcription's
+    spelling) is the same model; its class always builds the shared MLP (HunYuanMoEV1Moe.shared_mlp), so a config
+    without use_mixed_mlp_moe still has it."""
+    cfg = _edited("hunyuan_a13b", model_type="hunyuan_v1_moe", head_dim=128, attention_head_dim=...,
+                  use_mixed_mlp_moe=..., num_shared_expert=...)
+    s = load_spec(_write(tmp_path, cfg))
+    assert s.attention == hf("hunyuan_a13b").attention and s.ffn == hf("hunyuan_a13b").ffn
+    assert weights(s).params.total == 80_393_183_232
+
+
+def test_hunyuan_dense_and_features_not_modelled(tmp_path):
+    """One expert (Hunyuan-7B's num_experts 1) is a dense gated MLP of intermediate_size; cross-layer attention
+    (Hunyuan-Large's use_cla with cla_share_factor 2: odd layers reuse the even layer's K/V and cache none) and lists
+    that differ layer by layer are refused in one line, as is a remote-code config that does not say whether the
+    shared MLP exists."""
+    dense = load_spec(_write(tmp_path, _edited("hunyuan_a13b", num_experts=1, moe_topk=[1] * 32,
+                                               intermediate_size=14336)))
+    assert dense.ffn.kind == "dense" and dense.ffn.intermediate_size == 14336
+    cases = [({"use_cla": True, "cla_share_factor": 2}, "cross-layer attention (use_cla"),
+             ({"moe_topk": [8] * 31 + [4]}, "moe_topk differing layer by layer"),
+             ({"use_mixed_mlp_moe": ...}, "does not say whether a shared MLP runs beside the experts"),
+             ({"moe_layer_num_skipped": 2}, "dense layers before the MoE (moe_layer_num_skipped)"),
+             ({"mlp_bias": True}, "MLP biases (mlp_bias) are not modelled")]
+    for changes, words in cases:
+        with pytest.raises(SpecError, match=re.escape(words)):
+            load_spec(_write(tmp_path, _edited("hunyuan_a13b", **changes)))
+    # CLA with a share factor of 1 shares nothing: read
+    assert load_spec(_write(tmp_path, _edited("hunyuan_a13b", use_cla=True, cla_share_factor=1))).num_layers == 32
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"moe_topk": [8] * 30}, "moe_topk names 30 layers for num_hidden_layers 32"),
+    ({"moe_topk": ["8"] * 32}, "moe_topk must be a whole number of at least 1"),
+    ({"num_shared_expert": -1}, "num_shared_expert must be a whole number of at least 0, got -1"),
+    ({"use_cla": "false"}, "use_cla must be true or false"),
+    ({"attention_head_dim": 0, "num_attention_heads": 0}, "num_attention_heads must be a whole number of at least 1"),
+])
+def test_bad_hunyuan_configs_are_one_line(capsys, tmp_path, changes, words):
+    from mlacalc.cli import main
+
+    for command in ("kv", "weights"):
+        with pytest.raises(SystemExit) as e:
+            main([command, _write(tmp_path, _edited("hunyuan_a13b", **changes)), "--json"])
+        out, err = capsys.readouterr()
+        assert e.value.code == 2 and out == "" and err.count("\n") == 1 and words in err, err
