@@ -171,7 +171,8 @@ KNOWN = CONVENTIONAL | LATENT
 REFUSED = {
     "longcat_flash": "two attention blocks per layer (and zero-computation experts) are not modelled",
     "jamba": "Mamba (Mamba-1) layers between the attention layers are not modelled",
-    "falcon_h1": "Mamba-2 heads beside attention in every layer are not modelled",
+    "falcon_h1": "Mamba-2 heads beside attention in every layer (two mixers and two caches a layer; the spec holds "
+                 "one mixer a layer) are not modelled",
     "hymba": "Mamba heads beside attention in every layer are not modelled",
     "mamba": "state-space (Mamba) layers are not modelled",
     "mamba2": "state-space (Mamba-2) layers are not modelled",

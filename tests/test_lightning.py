@@ -180,3 +180,11 @@ def test_lightning_decode_flops_grow_with_the_batch_not_the_context(block, batch
     one = ops(s, "decode", 1, context)["linear_core"].flops
     assert ops(s, "decode", batch, context)["linear_core"].flops == batch * one
     assert ops(s, "decode", 1, context + 1000)["linear_core"].flops == one
+
+
+def test_a_lightning_spec_dumped_loads_back_the_same():
+    # specs show --json writes conv_kernel_size 1 and chunk_size null; loading that back gives the same spec
+    from mlacalc.spec import load_spec, spec_from_dict, spec_to_dict
+
+    s = load_spec(MINIMAX_M1)
+    assert spec_from_dict(spec_to_dict(s)) == s
