@@ -27,11 +27,20 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   it), ``granitemoehybrid`` (Granite-4.0-H and the non-hybrid Granite-4.0: ``layer_types`` of ``mamba`` and
   ``attention``, a gated shared MLP beside the experts, or alone when ``num_local_experts`` is 0), ``bamba``
   (Bamba-9B: attention at ``attn_layer_indices``, partial RoPE over ``attn_rotary_emb`` dims);
+- hybrids of lightning attention and GQA (:func:`_lightning`): ``minimax_m1`` (MiniMax-M1), ``minimax_text_01``
+  (MiniMax-Text-01) as released, ``attn_type_list`` one code a layer (0 lightning, 1 softmax attention), and
+  transformers' ``minimax`` (``layer_types``); Mixtral's experts on every layer, a gated ``shared_intermediate_size``
+  MLP beside them where one is given;
 - MoE with conventional attention: ``dots1`` (dots.llm1: MHA with q/k norms, DeepSeek-style routed and shared
   experts after ``first_k_dense_replace`` dense layers), ``bailing_moe``/``bailing_moe_v2`` (Ling-lite, Ling-2.0:
   ``use_qkv_bias``/``use_bias``, ``use_qk_norm``, partial RoPE, ``moe_shared_expert_intermediate_size``); dense
-  ``ernie4_5`` (ERNIE-4.5-0.3B: Llama-shaped; ``use_bias``, which biases the MLP too, is refused), ``arcee``
-  (Arcee AFM: Llama's attention with a non-gated ReLU² MLP, ``up_proj``/``down_proj`` only).
+  ``ernie4_5`` (ERNIE-4.5-0.3B: Llama-shaped; ``use_bias``, which biases the MLP too, is refused), ``ernie4_5_moe``
+  (ERNIE-4.5-21B-A3B, -300B-A47B: ``moe_num_experts`` experts, top ``moe_k``, the ``moe_num_shared_experts`` as one
+  wider MLP, MoE from ``moe_layer_start_index`` every ``moe_layer_interval`` layers to the last), ``hunyuan``/
+  ``hunyuan_v1_moe`` (Hunyuan-A13B, Hunyuan-7B: per-layer ``moe_topk``/``moe_intermediate_size``/``num_shared_expert``
+  lists read when uniform, a shared MLP of ``intermediate_size x num_shared_expert``, q/k norms; cross-layer
+  attention, ``use_cla``, refused), ``arcee`` (Arcee AFM: Llama's attention with a non-gated ReLU² MLP,
+  ``up_proj``/``down_proj`` only).
 
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
@@ -40,9 +49,8 @@ blocks per layer, the Mamba layers of ``jamba`` (Mamba-1, whose state is not Mam
 beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted
 as an attention layer, the short
 convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared layers (``gemma3n_text``), Nemotron-NAS's per-layer
-``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``), MiniMax-M1's lightning attention
-(``minimax_m1``), Hunyuan-A13B's per-layer MoE lists (``hunyuan_v1_moe``), ERNIE-4.5's MoE keys
-(``ernie4_5_moe``)). A wrapper's ``text_config`` is refused the same way by its own ``model_type``.
+``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``)). A wrapper's ``text_config`` is refused
+the same way by its own ``model_type``.
 
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
@@ -127,15 +135,35 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # GraniteMoeHybridConfig and BambaConfig(mamba_conv_bias=True, mamba_proj_bias=False)
     "granitemoehybrid": {"mamba_conv_bias": True, "mamba_proj_bias": False},
     "bamba": {"mamba_conv_bias": True, "mamba_proj_bias": False},
+    # Ernie4_5_MoeConfig(tie_word_embeddings=True, use_bias=False, moe_num_shared_experts=2, moe_layer_start_index=1,
+    # moe_layer_end_index=-1 (the last layer), moe_layer_interval=1): the ERNIE-4.5-21B-A3B values
+    "ernie4_5_moe": {"tie_word_embeddings": True, "use_bias": False, "moe_num_shared_experts": 2,
+                     "moe_layer_start_index": 1, "moe_layer_end_index": -1, "moe_layer_interval": 1},
+    # MiniMaxM1Config / MiniMaxText01Config (the release's remote code) and transformers MiniMaxConfig:
+    # tie_word_embeddings=False
+    "minimax_m1": {"tie_word_embeddings": False},
+    "minimax_text_01": {"tie_word_embeddings": False},
+    "minimax": {"tie_word_embeddings": False},
+    # HunYuanMoEV1Config (transformers): HunYuanMoEV1Moe always builds one shared MLP of intermediate_size beside
+    # the experts, i.e. use_mixed_mlp_moe with num_shared_expert 1 in the remote code's terms
+    "hunyuan_v1_moe": {"use_mixed_mlp_moe": True, "num_shared_expert": 1},
 }
 
 # hybrids of Mamba-2 layers and conventional attention (read by _mamba2, _mamba2_layer_types and _ffn)
 MAMBA2_HYBRIDS = {"nemotron_h", "granitemoehybrid", "bamba"}
+# hybrids of lightning attention and GQA (read by _lightning, _minimax_layer_types and _ffn): MiniMax-M1 and
+# MiniMax-Text-01 as released (remote code, attn_type_list), and transformers' own MiniMax (layer_types)
+LIGHTNING_HYBRIDS = {"minimax_m1", "minimax_text_01", "minimax"}
+# Tencent Hunyuan (vLLM hunyuan_v1.py for both): the released remote-code configs (model_type hunyuan: Hunyuan-A13B,
+# Hunyuan-7B, Hunyuan-Large) and transformers' hunyuan_v1_moe; per-layer lists of MoE sizes read when uniform
+HUNYUAN = {"hunyuan", "hunyuan_v1_moe"}
+# Hunyuan keys that may be one value a layer (vLLM HunYuanDecoderLayer / HunYuanSparseMoeBlock take [layer_id])
+HUNYUAN_LISTS = ("moe_topk", "moe_intermediate_size", "num_shared_expert", "num_experts", "intermediate_size")
 CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2",
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
-                "bailing_moe_v2", "arcee"} | MAMBA2_HYBRIDS
+                "bailing_moe_v2", "arcee", "ernie4_5_moe"} | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
@@ -143,7 +171,8 @@ KNOWN = CONVENTIONAL | LATENT
 REFUSED = {
     "longcat_flash": "two attention blocks per layer (and zero-computation experts) are not modelled",
     "jamba": "Mamba (Mamba-1) layers between the attention layers are not modelled",
-    "falcon_h1": "Mamba-2 heads beside attention in every layer are not modelled",
+    "falcon_h1": "Mamba-2 heads beside attention in every layer (two mixers and two caches a layer; the spec holds "
+                 "one mixer a layer) are not modelled",
     "hymba": "Mamba heads beside attention in every layer are not modelled",
     "mamba": "state-space (Mamba) layers are not modelled",
     "mamba2": "state-space (Mamba-2) layers are not modelled",
@@ -152,7 +181,6 @@ REFUSED = {
     "lfm2_moe": "short-convolution layers are not modelled",
     "zamba": "Mamba layers with a shared attention block are not modelled",
     "zamba2": "Mamba-2 layers with shared attention blocks are not modelled",
-    "minimax": "lightning (linear) attention layers of MiniMax-Text-01 are not modelled",
     "gpt_neox": "biased LayerNorms and MLPs (and use_parallel_residual blocks) are not modelled",
     "gpt_bigcode": "learned positions with a biased, non-gated MLP are read for gpt2 only",
     # found in the zoo audit of real configs (docs/zoo-facts.md section 6)
@@ -167,12 +195,6 @@ REFUSED = {
                   "modelled",
     "step3_vl": "Step-3's multi-matrix factorisation attention (MFA: one shared KV head, low-rank queries) is not "
                 "modelled",
-    "minimax_m1": "lightning (linear) attention layers of MiniMax-M1 (attn_type_list) are not modelled",
-    "minimax_text_01": "lightning (linear) attention layers of MiniMax-Text-01 (attn_type_list) are not modelled",
-    "hunyuan_v1_moe": "per-layer MoE lists (moe_topk, moe_intermediate_size) and cross-layer attention of "
-                      "Hunyuan-A13B are not modelled",
-    "ernie4_5_moe": "ERNIE-4.5's MoE keys (moe_num_experts, moe_k, moe_num_shared_experts and the MoE layer range "
-                    "moe_layer_start_index/end_index/interval) are not read",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -188,24 +210,29 @@ SIZES = {k: 1 for k in (
     # Bamba's "auto", so _mamba2 checks it
     "mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "mamba_n_groups", "conv_kernel",
     "mamba_d_conv", "chunk_size", "mamba_chunk_size", "mamba_n_heads", "mamba_d_state", "mamba_expand", "expand",
-    "attention_head_dim", "shared_intermediate_size")} | {k: 0 for k in (
+    "attention_head_dim", "shared_intermediate_size",
+    # ERNIE-4.5 MoE (Ernie4_5_MoeConfig); MiniMax's lightning block (block, block_size)
+    "moe_num_experts", "moe_k", "moe_layer_interval", "block", "block_size",
+    # Hunyuan (after _hunyuan_lists has made uniform per-layer lists one value)
+    "moe_topk", "cla_share_factor")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
     "max_window_layers", "decoder_sparse_step", "moe_layer_freq", "interleave_moe_layer_step",
-    "moe_shared_expert_intermediate_size", "attn_rotary_emb")}
+    "moe_shared_expert_intermediate_size", "attn_rotary_emb", "moe_num_shared_experts", "moe_layer_start_index",
+    "num_shared_expert", "moe_layer_num_skipped")}
 # sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
-               "kda_layers", "attn_layer_indices"}
+               "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types"}
 NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type"}
 # switches read as true/false: a string such as "no" or "false" was taken by truthiness (tie_word_embeddings "no"
 # tied the head, silently a different parameter count) or as false by `is True` (attention_bias "true")
 SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bias", "use_qkv_bias",
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
-            "mamba_conv_bias", "mamba_proj_bias"}
+            "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -347,7 +374,43 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
                                       "model (every key it carries is one a Llama config has)")
     if mt == "exaone4" and isinstance(merged.get("sliding_window_pattern"), str):
         merged = _exaone_letters(merged, mt)
+    if mt in LIGHTNING_HYBRIDS:
+        merged = _minimax_shared(merged, mt)
+    if mt in HUNYUAN:
+        merged = _hunyuan_lists(merged, mt)
     return mt, _checked(merged, mt), description
+
+
+def _hunyuan_lists(cfg: dict, mt: str) -> dict:
+    """Hunyuan's per-layer lists (``moe_topk``, ``moe_intermediate_size``, ``num_shared_expert``, ...; Hunyuan-A13B
+    writes ``[8] * 32``) as the one value they repeat: vLLM takes entry ``layer_id`` of each, so a list must name
+    every layer; one whose entries differ describes layers the spec cannot tell apart and is refused."""
+    out = dict(cfg)
+    L = cfg.get("num_hidden_layers")
+    for key in HUNYUAN_LISTS:
+        v = cfg.get(key)
+        if not isinstance(v, list):
+            continue
+        if _whole(L, 1) and len(v) != L:
+            raise SpecError(WHERE, f"model_type {mt}: {key} names {len(v)} layers for num_hidden_layers {L}")
+        if v and len({repr(x) for x in v}) > 1:
+            raise _refuse(mt, f"{key} differing layer by layer ({_show(v)}) is not modelled")
+        out[key] = v[0] if v else None
+    return out
+
+
+def _minimax_shared(cfg: dict, mt: str) -> dict:
+    """MiniMax's ``shared_intermediate_size``: 0 or a list of zeros (MiniMax-VL-01's text config writes ``[0]``) is no
+    shared MLP and is dropped; one positive width is one shared MLP on every layer (vLLM MiniMaxText01DecoderLayer);
+    a list of widths, one a layer, is refused."""
+    width = cfg.get("shared_intermediate_size")
+    if isinstance(width, list) and width and all(_whole(w, 0) for w in width):
+        if any(width):
+            raise _refuse(mt, "shared MLPs of a width per layer (shared_intermediate_size as a list) are not modelled")
+        width = 0
+    if width == 0:
+        return {k: v for k, v in cfg.items() if k != "shared_intermediate_size"}
+    return cfg
 
 
 def _exaone_letters(cfg: dict, mt: str) -> dict:
@@ -454,11 +517,41 @@ def _mamba2_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
     return ["full" if i in set(attn) else "linear" for i in range(L)]
 
 
+# MiniMax's attn_type_list codes (vLLM MiniMaxText01DecoderLayer: attention_type 0 builds MiniMaxText01LinearAttention,
+# the lightning block; 1 MiniMaxText01Attention, softmax GQA)
+MINIMAX_CODES = {0: "linear", 1: "full"}
+
+
+def _minimax_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
+    """The layers of a MiniMax lightning hybrid: the released configs' ``attn_type_list`` (vLLM also reads
+    ``decoder_attention_types``), one code a layer, 0 lightning and 1 softmax attention (MiniMax-M1 and
+    MiniMax-Text-01: every 8th layer softmax); transformers' ``minimax`` spells them in ``layer_types``
+    (``linear_attention``, ``full_attention``), by default alternating from a full layer (MiniMaxConfig)."""
+    if mt == "minimax":
+        if cfg.get("layer_types") is not None:
+            return _from_layer_types(cfg, mt, L)
+        return ["full" if (i + 1) % 2 else "linear" for i in range(L)]
+    key = "attn_type_list" if cfg.get("attn_type_list") is not None else "decoder_attention_types"
+    codes = cfg.get(key)
+    if codes is None:
+        raise _refuse(mt, "without attn_type_list its layer pattern is unknown")
+    bad = sorted({c for c in codes if c not in MINIMAX_CODES})
+    if bad:
+        raise SpecError(WHERE, f"model_type {mt}: {key} entry {bad[0]} is not 0 (lightning) or 1 (softmax attention)")
+    if len(codes) != L:
+        raise SpecError(WHERE, f"model_type {mt}: {key} names {len(codes)} layers for num_hidden_layers {L}")
+    if 1 not in codes:      # the spec needs an attention layer; said here, where the key is known
+        raise _refuse(mt, f"lightning layers alone (no 1 in {key}) are not modelled")
+    return [MINIMAX_CODES[c] for c in codes]
+
+
 def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
     """Per-layer types (full, sliding, chunked, linear, cross, ffn), and ``global_every`` N when the config states
     the pattern as every N-th layer global (Gemma-2/3) rather than per layer."""
     if mt in MAMBA2_HYBRIDS:
         return _mamba2_layer_types(cfg, mt, L), None
+    if mt in LIGHTNING_HYBRIDS:
+        return _minimax_layer_types(cfg, mt, L), None
     if mt == "kimi_linear":
         lac = cfg.get("linear_attn_config")
         if not isinstance(lac, dict) or not isinstance(lac.get("full_attn_layers"), list):
@@ -571,7 +664,7 @@ ALL_BIAS_FLAG = {"falcon": "bias", "internlm2": "bias", "starcoder2": "use_bias"
 # config flags of a q/k norm with weights (Llama-4's use_qk_norm is a weightless L2 norm, so not read there)
 QK_NORM_FLAG = {"glm4_moe": "use_qk_norm", "minimax_m2": "use_qk_norm", "cohere": "use_qk_norm",
                 "stablelm": "qk_layernorm", "apertus": "qk_norm", "bailing_moe": "use_qk_norm",
-                "bailing_moe_v2": "use_qk_norm"}
+                "bailing_moe_v2": "use_qk_norm", "hunyuan": "use_qk_norm", "hunyuan_v1_moe": "use_qk_norm"}
 
 
 # dense families whose MLP is up_proj then down_proj, with no gate (2 d f a layer, not 3 d f)
@@ -604,7 +697,8 @@ def _conventional(cfg: dict, mt: str) -> dict:
             1 if cfg.get("multi_query") else heads
     else:
         kv = cfg.get("num_key_value_heads") or heads
-    head_dim = cfg.get("head_dim") or (cfg.get("attention_head_dim") if mt == "nemotron_h" else None)
+    # Nemotron-H and Hunyuan (HunYuanAttention: head_dim, else attention_head_dim) name it attention_head_dim
+    head_dim = cfg.get("head_dim") or (cfg.get("attention_head_dim") if mt in ("nemotron_h", *HUNYUAN) else None)
     if not head_dim:
         if hidden % heads:
             raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads and head_dim is not given")
@@ -634,7 +728,12 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["o_bias"] = True
     if mt in ("seed_oss", *NON_GATED_MLP) and cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
-    if mt == "ernie4_5" and cfg.get("use_bias"):   # Ernie4_5: use_bias puts biases on q, k, v, o and the MLP
+    if mt in HUNYUAN and cfg.get("use_cla") and (cfg.get("cla_share_factor") or 1) > 1:
+        raise _refuse(mt, "cross-layer attention (use_cla: layers off every cla_share_factor-th reuse the previous "
+                          "layer's K/V and cache none) is not modelled")
+    if mt in HUNYUAN and cfg.get("mlp_bias"):
+        raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
+    if mt in ("ernie4_5", "ernie4_5_moe") and cfg.get("use_bias"):   # use_bias: biases on q, k, v, o and the MLPs
         raise _refuse(mt, "biases on every projection, the MLP's included (use_bias), are not modelled")
     # q_norm/k_norm always present: Qwen3*, Gemma-3, OLMo-2/3 (over the whole projection, counted per head),
     # EXAONE-4 (Exaone4Attention: RMSNorm of head_dim)
@@ -690,9 +789,25 @@ def _mamba_head_dim(cfg: dict, mt: str, heads: int, inner: int) -> int:
     return head
 
 
+def _lightning(cfg: dict, mt: str) -> dict:
+    """MiniMax's lightning block in :class:`mlacalc.spec.LinearAttention`'s terms (:mod:`mlacalc.attention.lightning`):
+    ``num_attention_heads`` heads of ``head_dim`` (MiniMax-M1's 128, not 6144 / 64 = 96), q, k and v alike, no
+    convolution; the prefill block is vLLM's ``config.block`` (transformers: ``block_size``), else 256."""
+    heads, hidden = _req(cfg, mt, "num_attention_heads"), _req(cfg, mt, "hidden_size")
+    head = cfg.get("head_dim")
+    if not head:
+        if hidden % heads:
+            raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads and head_dim is not given")
+        head = hidden // heads
+    return {"kind": "lightning", "num_k_heads": heads, "num_v_heads": heads, "head_k_dim": head, "head_v_dim": head,
+            "conv_kernel_size": 1, "chunk_size": cfg.get("block") or cfg.get("block_size")}
+
+
 def _linear(cfg: dict, mt: str) -> dict | None:
     if mt in MAMBA2_HYBRIDS:
         return _mamba2(cfg, mt) if "linear" in _mamba2_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
+    if mt in LIGHTNING_HYBRIDS:
+        return _lightning(cfg, mt) if "linear" in _minimax_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
     if mt == "qwen3_next":
         return {"kind": "gated_deltanet", "num_k_heads": _req(cfg, mt, "linear_num_key_heads"),
                 "num_v_heads": _req(cfg, mt, "linear_num_value_heads"),
@@ -747,9 +862,87 @@ def _granite_ffn(cfg: dict, mt: str) -> dict:
             "shared_expert_intermediate_size": shared}
 
 
+def _ernie_moe_range(cfg: dict, mt: str, L: int) -> tuple[int, int]:
+    """(first MoE layer, every how many layers) of ERNIE-4.5's MoE: layer i is MoE iff ``(i + 1) % interval == 0``
+    and ``start <= i <= end`` (Ernie4_5_MoeDecoderLayer), ``end`` -1 or none meaning the last layer
+    (Ernie4_5_MoeConfig). That is the spec's ``first_dense_layers`` and ``moe_layer_step`` as long as the range runs
+    to the last layer; dense layers after ``end`` are refused."""
+    start, interval, end = cfg["moe_layer_start_index"], cfg["moe_layer_interval"], cfg.get("moe_layer_end_index")
+    if end is None or end == -1:
+        end = L - 1
+    if not _whole(end, 0):
+        raise SpecError(WHERE, f"model_type {mt}: moe_layer_end_index must be a layer index or -1, got {_show(end)}")
+    if end < L - 1:
+        raise _refuse(mt, f"dense layers after moe_layer_end_index {end} (of {L} layers) are not modelled")
+    if not any((i + 1) % interval == 0 for i in range(start, L)):
+        raise _refuse(mt, f"moe_layer_start_index {start} and moe_layer_interval {interval} leave no MoE layer in "
+                          f"{L} layers")
+    return start, interval
+
+
+def _ernie_ffn(cfg: dict, mt: str) -> dict:
+    """ERNIE-4.5's MoE (Ernie4_5_MoeSparseMoeBlock): ``moe_num_experts`` gated experts of ``moe_intermediate_size``,
+    top ``moe_k``, a bias-free fp32 router, and the ``moe_num_shared_experts`` shared experts as ONE gated MLP of
+    ``moe_num_shared_experts x moe_intermediate_size`` (the same weights and FLOPs as that many experts); the other
+    layers a gated MLP of ``intermediate_size``. The router's ``e_score_correction_bias`` buffer (``moe_statics``, one
+    fp32 value an expert and MoE layer) is not counted, as DeepSeek-V3's."""
+    start, interval = _ernie_moe_range(cfg, mt, cfg["num_hidden_layers"])
+    width, shared = _req(cfg, mt, "moe_intermediate_size"), cfg["moe_num_shared_experts"]
+    f = {"kind": "moe", "intermediate_size": _req(cfg, mt, "intermediate_size"),
+         "num_experts": _req(cfg, mt, "moe_num_experts"), "experts_per_token": _req(cfg, mt, "moe_k"),
+         "expert_intermediate_size": width, "first_dense_layers": start, "moe_layer_step": interval}
+    if shared:
+        f.update(num_shared_experts=1, shared_expert_intermediate_size=shared * width)
+    return f
+
+
+def _minimax_ffn(cfg: dict, mt: str) -> dict:
+    """MiniMax's FFN (vLLM MiniMaxText01MoE, transformers MiniMaxSparseMoeBlock): Mixtral's experts, each
+    ``intermediate_size`` wide, on every layer, a bias-free fp32 router; one expert is a plain gated MLP
+    (``expert_num == 1``). A ``shared_intermediate_size`` MLP beside them is mixed in by a ``d -> 1`` coefficient
+    (``shared_moe_mode`` sigmoid or softmax): the spec's gated shared expert."""
+    inter, experts = _req(cfg, mt, "intermediate_size"), _req(cfg, mt, "num_local_experts")
+    if experts == 1:
+        return {"kind": "dense", "intermediate_size": inter}
+    f = {"kind": "moe", "num_experts": experts, "experts_per_token": _req(cfg, mt, "num_experts_per_tok"),
+         "intermediate_size": inter, "expert_intermediate_size": inter}
+    if cfg.get("shared_intermediate_size"):
+        f.update(num_shared_experts=1, shared_expert_intermediate_size=cfg["shared_intermediate_size"],
+                 shared_expert_gate=True)
+    return f
+
+
+def _hunyuan_ffn(cfg: dict, mt: str) -> dict:
+    """Hunyuan's FFN (vLLM HunYuanSparseMoeBlock): ``num_experts`` gated experts of ``moe_intermediate_size``
+    (else ``intermediate_size``), top ``moe_topk``, a bias-free router, and with ``use_mixed_mlp_moe`` one shared
+    gated MLP of ``intermediate_size x num_shared_expert`` on every layer; one expert or none is a dense model
+    (HunYuanMLP of ``intermediate_size``, Hunyuan-7B). ``moe_layer_num_skipped`` (vLLM reads no such key) must be 0."""
+    inter = _req(cfg, mt, "intermediate_size")
+    experts = cfg.get("num_experts") or 1
+    if experts <= 1:
+        return {"kind": "dense", "intermediate_size": inter}
+    if cfg.get("moe_layer_num_skipped"):
+        raise _refuse(mt, "dense layers before the MoE (moe_layer_num_skipped) are not modelled")
+    if cfg.get("use_mixed_mlp_moe") is None:
+        raise _refuse(mt, "does not say whether a shared MLP runs beside the experts (use_mixed_mlp_moe)")
+    width = cfg.get("moe_intermediate_size") or inter
+    f = {"kind": "moe", "num_experts": experts, "experts_per_token": _req(cfg, mt, "moe_topk"),
+         "intermediate_size": inter, "expert_intermediate_size": width}
+    shared = cfg.get("num_shared_expert") or 0
+    if cfg["use_mixed_mlp_moe"] and shared:
+        f.update(num_shared_experts=1, shared_expert_intermediate_size=inter * shared)
+    return f
+
+
 def _ffn(cfg: dict, mt: str) -> dict:
     if mt == "nemotron_h":
         return _nemotron_ffn(cfg, mt)
+    if mt in HUNYUAN:
+        return _hunyuan_ffn(cfg, mt)
+    if mt == "ernie4_5_moe":
+        return _ernie_ffn(cfg, mt)
+    if mt in LIGHTNING_HYBRIDS:
+        return _minimax_ffn(cfg, mt)
     if mt == "granitemoehybrid":
         return _granite_ffn(cfg, mt)
     hidden = _req(cfg, mt, "hidden_size", "n_embd")

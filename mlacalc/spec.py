@@ -186,7 +186,7 @@ class Quantization:
         return self.bits + extra
 
 
-LINEAR_KINDS = ("gated_deltanet", "kda", "mamba2")
+LINEAR_KINDS = ("gated_deltanet", "kda", "mamba2", "lightning")
 
 
 @dataclass(frozen=True)
@@ -200,19 +200,25 @@ class LinearAttention:
     duality (section 7.2 there: C plays the query, B the key, x the value, and B, C shared by a group of heads as
     GQA shares keys): ``num_k_heads`` = ``n_groups``, ``head_k_dim`` = ``d_state``, ``num_v_heads`` = ``n_heads``,
     ``head_v_dim`` = ``head_dim``, so ``value_dim`` is the inner width (``expand x hidden`` in Bamba and Granite-4.0)
-    and ``conv_dim`` the convolution's ``intermediate + 2 n_groups d_state`` channels."""
+    and ``conv_dim`` the convolution's ``intermediate + 2 n_groups d_state`` channels.
 
-    kind: str = _f("gated_deltanet | kda | mamba2", choices=LINEAR_KINDS)
+    Lightning attention (MiniMax-Text-01, MiniMax-M1; :mod:`mlacalc.attention.lightning`) keeps one ``head_dim x
+    head_dim`` state a head and has no convolution: ``num_k_heads = num_v_heads``, ``head_k_dim = head_v_dim``,
+    ``conv_kernel_size`` 1 (filled in when left out)."""
+
+    kind: str = _f("gated_deltanet | kda | mamba2 | lightning", choices=LINEAR_KINDS)
     num_k_heads: int = _f("query/key heads (mamba2: n_groups, the groups of B and C)", minimum=1, maximum=MAX_HEADS)
     num_v_heads: int = _f("value heads, each holding one state (KDA: = num_k_heads; mamba2: n_heads)", minimum=1,
                           maximum=MAX_HEADS)
     head_k_dim: int = _f("query/key dims per head (mamba2: d_state)", minimum=1)
     head_v_dim: int = _f("value dims per head (mamba2: head_dim)", minimum=1)
-    conv_kernel_size: int = _f("width of the short causal convolution (mamba2: d_conv)", 4, minimum=1)
+    conv_kernel_size: int = _f("width of the short causal convolution (mamba2: d_conv; lightning: 1, none)", 4,
+                               minimum=1)
     proj_bias: bool = _f("mamba2: in_proj and out_proj have biases (use_bias, mamba_proj_bias)", False)
     conv_bias: bool = _f("mamba2: one bias per convolution channel (use_conv_bias, mamba_conv_bias)", False)
     chunk_size: int | None = _f("mamba2: tokens per chunk of the chunked (SSD) prefill (chunk_size, "
-                                "mamba_chunk_size); none: mamba_ssm's 256", None, minimum=1)
+                                "mamba_chunk_size); none: mamba_ssm's 256. lightning: the prefill block "
+                                "(MiniMax's block); none: vLLM's 256", None, minimum=1)
 
     @property
     def key_dim(self) -> int:
@@ -432,6 +438,13 @@ def _normalise_attention(raw: dict) -> dict:
     return a
 
 
+def _normalise_linear(raw: dict) -> dict:
+    """A lightning block without ``conv_kernel_size`` has none (1: no inputs kept), not the other kinds' 4."""
+    if raw.get("kind") == "lightning" and "conv_kernel_size" not in raw:
+        return {**raw, "conv_kernel_size": 1}
+    return raw
+
+
 def _cross_checks(spec: ModelSpec) -> None:
     """Consistency rules that span fields. Each raises a one-line SpecError."""
     a, f = spec.attention, spec.ffn
@@ -498,6 +511,8 @@ def spec_from_dict(raw: Any) -> ModelSpec:
     raw = dict(raw)
     if isinstance(raw.get("attention"), dict):
         raw["attention"] = _normalise_attention(raw["attention"])
+    if isinstance(raw.get("linear_attention"), dict):
+        raw["linear_attention"] = _normalise_linear(raw["linear_attention"])
     spec = _build(ModelSpec, raw, "")
     _cross_checks(spec)
     return spec

@@ -7,6 +7,7 @@ from the HF config must equal it in every field the calculator uses.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,10 @@ SOURCES = {
     "nemotron_h_8b": "https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K/blob/main/config.json",
     "bamba_9b": "https://huggingface.co/ibm-fms/Bamba-9B/blob/main/config.json",
     "granite_4_0_h_tiny": "https://huggingface.co/ibm-granite/granite-4.0-h-tiny/blob/main/config.json",
+    # The sixth round: ERNIE-4.5 MoE and MiniMax's lightning hybrid (SOURCE.md; docs/zoo-facts.md section 9)
+    "ernie_4_5_21b_a3b": "https://huggingface.co/baidu/ERNIE-4.5-21B-A3B-PT/blob/main/config.json",
+    "minimax_m1": "https://huggingface.co/MiniMaxAI/MiniMax-M1-80k/blob/main/config.json",
+    "hunyuan_a13b": "https://huggingface.co/tencent/Hunyuan-A13B-Instruct/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -677,6 +682,11 @@ CARDS = {
     "nemotron_h_8b": (4 * 8 * 128 * 2 * 2, 8e9, 0.013),             # "8B"; 8.10B here, the card rounds down
     "bamba_9b": (3 * 8 * 128 * 2 * 2, 9.78e9, 0.0001),              # "Bamba 9B (9.78B)" (transformers docs)
     "granite_4_0_h_tiny": (4 * 4 * 128 * 2 * 2, 7e9, 0.009),        # "7B total, 1B active"; 6.94B here
+    # the sixth round (hand counts in the tests below)
+    # "21B total, 3B activated": the name rounds down, 21.83B here (3.9% over; 3.09B active)
+    "ernie_4_5_21b_a3b": (28 * 4 * 128 * 2 * 2, 21e9, 0.04),
+    "minimax_m1": (10 * 8 * 128 * 2 * 2, 456e9, 0.0002),            # "456B total, 45.9B activated"; KV: 10 GQA
+    "hunyuan_a13b": (32 * 8 * 128 * 2 * 2, 80e9, 0.005),            # "80B total, 13B active"; 80.39B here
 }
 
 
@@ -1105,8 +1115,7 @@ def test_kimi_k25_wrapper_gives_its_text_decoder(tmp_path, inner, quant_inside):
 
 @pytest.mark.parametrize("model_type,words", [
     ("gemma3n_text", "KV-shared layers (num_kv_shared_layers)"), ("nemotron-nas", "per-layer block_configs"),
-    ("step3_text", "Step-3's multi-matrix factorisation attention"), ("minimax_m1", "lightning (linear) attention"),
-    ("hunyuan_v1_moe", "per-layer MoE lists"), ("ernie4_5_moe", "ERNIE-4.5's MoE keys"),
+    ("step3_text", "Step-3's multi-matrix factorisation attention"),
 ])
 def test_unmodelled_families_are_refused_by_name(tmp_path, model_type, words):
     import json
@@ -1561,3 +1570,285 @@ def test_nemotron_h_older_mamba_key_names_win(tmp_path):
     m = load_spec(_write(tmp_path, cfg)).linear_attention
     assert (m.num_k_heads, m.conv_kernel_size, m.chunk_size, m.conv_bias) == (8, 4, 128, False)
     assert weights(hf("nemotron_h_8b")).params.total - weights(load_spec(str(tmp_path))).params.total == 24 * 10240
+
+
+# ------------------------------------------------------------------------- the sixth round: ERNIE-4.5 MoE, MiniMax
+
+def test_ernie_4_5_21b_a3b_one_dense_layer_then_moe_with_shared_experts():
+    """baidu/ERNIE-4.5-21B-A3B (ernie4_5_moe): 28 layers, GQA 20 query / 4 KV heads of 2560 / 20 = 128 (no head_dim
+    key), RoPE over the whole head, no biases, tied head, vocab 103424. MoE from moe_layer_start_index 1 to
+    moe_layer_end_index 27 (the last) every moe_layer_interval 1: layer 0 dense (gated MLP of 12288), layers 1-27 64
+    gated experts of 1536, top-6, beside the 2 shared experts, which Ernie4_5_MoeSparseMoeBlock builds as ONE gated
+    MLP of 2 x 1536 = 3072.
+    KV: 28 x 4 x 128 x (K, V) x 2 bytes = 57,344 B a token (56 KiB), 1.75 GiB for one 32k sequence.
+    Parameters: attention q and o 2560 x 2560, k and v 2560 x 512; layer 0's MLP 3 x 2560 x 12288; an MoE layer
+    64 x 3 x 2560 x 1536 experts + 3 x 2560 x 3072 shared + a 64 x 2560 router; two norms a layer and a final one;
+    the tied embedding 103424 x 2560 = 21,825,436,160 (the card's "21B" rounds down; the router's
+    e_score_correction_bias, 64 fp32 values a MoE layer, is a buffer and not counted). Active: 6 of 64 experts,
+    3,087,385,600 with the head, the card's "3B"."""
+    s = hf("ernie_4_5_21b_a3b")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == (28, 20, 4, 128, 128)
+    assert not a.qkv_bias and not a.o_bias and s.tie_word_embeddings and s.vocab_size == 103424
+    assert (f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.num_shared_experts, f.shared_width,
+            f.first_dense_layers, f.moe_layer_step, f.intermediate_size) == (64, 6, 1536, 1, 3072, 1, 1, 12288)
+    assert [s.is_moe_layer(i) for i in (0, 1, 27)] == [False, True, True] and s.num_moe_layers == 27
+    attn = 2 * 2560 * 2560 + 2 * 2560 * 512
+    moe = 64 * 3 * 2560 * 1536 + 3 * 2560 * 3072 + 64 * 2560
+    total = 28 * attn + 3 * 2560 * 12288 + 27 * moe + 28 * 2 * 2560 + 2560 + 103424 * 2560
+    r = weights(s)
+    assert r.params.total == total == 21_825_436_160
+    active = total - 27 * 58 * 3 * 2560 * 1536 - 103424 * 2560 + 2560     # 6 of 64 experts, one embedding row
+    assert r.active.total == active == 3_087_385_600
+    from mlacalc.kv import kv_report
+
+    assert kv_per_token("ernie_4_5_21b_a3b") == 57_344
+    assert kv_report(s, context=32768).per_sequence.total == 57_344 * 32768 == 1.75 * 2**30
+
+
+def _ernie_300b() -> dict:
+    """ERNIE-4.5-300B-A47B's sizing keys on the 21B file, as an Ascend engine's router test transcribes them (file
+    id 20121695617): 54 layers, hidden 8192, 64 / 8 heads, dense MLP 28672, 64 experts of 3584 top-8, no shared
+    experts, MoE from layer 3 to 53. That transcription ties the head; whether the release does is not confirmed
+    here (untied would add 103424 x 8192 = 0.85B, 0.3%, see the test below)."""
+    return _edited("ernie_4_5_21b_a3b", hidden_size=8192, intermediate_size=28672, num_attention_heads=64,
+                   num_key_value_heads=8, num_hidden_layers=54, moe_num_experts=64, moe_num_shared_experts=0,
+                   moe_layer_start_index=3, moe_layer_end_index=53, moe_intermediate_size=3584, moe_k=8)
+
+
+def test_ernie_4_5_300b_a47b_sizing_keys(tmp_path):
+    """3 dense layers, 51 MoE layers of 64 experts (top-8), no shared expert. KV: 54 x 8 x 128 x 2 x 2 = 221,184 B a
+    token. Parameters: attention 2 x 8192^2 + 2 x 8192 x 1024 a layer; dense MLP 3 x 8192 x 28672; an MoE layer
+    64 x 3 x 8192 x 3584 + a 64 x 8192 router; norms; tied embedding 103424 x 8192: 298,636,910,592 against the
+    card's "300B" (0.45% under); active (8 of 64, one embedding row) 46,232,092,672 against "A47B" (1.6% under).
+    An untied head (103424 x 8192 more) gives 299,484,160,000 and 47,079,342,080: nearer both figures, a hint that
+    the release does not tie it, as this transcription says."""
+    s = load_spec(_write(tmp_path, _ernie_300b()))
+    f = s.ffn
+    assert (f.first_dense_layers, s.num_moe_layers, f.num_shared_experts, f.experts_per_token) == (3, 51, 0, 8)
+    attn = 2 * 8192 * 8192 + 2 * 8192 * 1024
+    moe = 64 * 3 * 8192 * 3584 + 64 * 8192
+    total = 54 * attn + 3 * 3 * 8192 * 28672 + 51 * moe + 54 * 2 * 8192 + 8192 + 103424 * 8192
+    r = weights(s)
+    assert r.params.total == total == 298_636_910_592 and abs(total / 300e9 - 1) < 0.005
+    assert r.active.total == total - 51 * 56 * 3 * 8192 * 3584 - 103424 * 8192 + 8192 == 46_232_092_672
+    untied = weights(load_spec(_write(tmp_path, _ernie_300b() | {"tie_word_embeddings": False})))
+    assert untied.params.total == total + 103424 * 8192 == 299_484_160_000
+    assert untied.active.total == 46_232_092_672 + 103424 * 8192 == 47_079_342_080
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 54 * 8 * 128 * 2 * 2 == 221_184
+
+
+def test_ernie_moe_interval_and_end_index(tmp_path):
+    """Ernie4_5_MoeDecoderLayer: MoE iff (i + 1) % moe_layer_interval == 0 and start <= i <= end; -1 or null is the
+    last layer (Ernie4_5_MoeConfig). Interval 2 from layer 1: the odd layers; a range that stops before the last
+    layer would leave dense layers after it, which the spec cannot say: refused in one line."""
+    s = load_spec(_write(tmp_path, _edited("ernie_4_5_21b_a3b", moe_layer_interval=2, moe_layer_end_index=-1)))
+    assert [i for i in range(28) if s.is_moe_layer(i)] == list(range(1, 28, 2))
+    assert load_spec(_write(tmp_path, _edited("ernie_4_5_21b_a3b", moe_layer_end_index=None))).num_moe_layers == 27
+    with pytest.raises(SpecError, match="dense layers after moe_layer_end_index 20 .of 28 layers. are not modelled"):
+        load_spec(_write(tmp_path, _edited("ernie_4_5_21b_a3b", moe_layer_end_index=20)))
+    with pytest.raises(SpecError, match="moe_layer_start_index 28 and moe_layer_interval 1 leave no MoE layer"):
+        load_spec(_write(tmp_path, _edited("ernie_4_5_21b_a3b", moe_layer_start_index=28)))
+    with pytest.raises(SpecError, match="model_type ernie4_5_moe: biases on every projection"):
+        load_spec(_write(tmp_path, _edited("ernie_4_5_21b_a3b", use_bias=True)))
+
+
+def _lightning_state(layers: int, heads: int, head_dim: int, state_bytes: int = 2) -> int:
+    """Hand count of the lightning state of one sequence: a head_dim x head_dim matrix a head and layer."""
+    return layers * heads * head_dim * head_dim * state_bytes
+
+
+def test_minimax_m1_lightning_every_layer_but_every_eighth():
+    """MiniMaxAI/MiniMax-M1 (minimax_m1): 80 layers, attn_type_list 0 x 7 then 1, ten times: 70 lightning layers and
+    10 softmax GQA layers (64 query / 8 KV heads of head_dim 128, not 6144 / 64 = 96; RoPE over rotary_dim 64); on
+    every layer 32 gated experts of 9216, top-2, no shared MLP (shared_intermediate_size 0); untied head, vocab
+    200064.
+    KV: 10 x 8 x 128 x 2 x 2 = 40,960 B a token. State a sequence: 70 x 64 heads x 128 x 128 at bf16 (vLLM
+    linear_attention_state_dtype: the model dtype) = 146,800,640 B (140 MiB), whatever the context.
+    Parameters: a lightning layer qkv_proj 6144 x 3 x 8192, output_gate 6144 x 8192, norm 8192, out_proj 8192 x 6144;
+    a GQA layer q, o 6144 x 8192 and k, v 6144 x 1024; experts 32 x 3 x 6144 x 9216 and a 32 x 6144 router a layer;
+    two norms a layer, a final one; embedding and head 2 x 200064 x 6144 = 456,089,655,296: the card's "456B".
+    Active without embedding and head (2 of 32 experts): 45,944,920,064, the card's "45.9B activated"."""
+    s = hf("minimax_m1")
+    a, m, f = s.attention, s.linear_attention, s.ffn
+    assert (s.count_layers("linear"), s.count_layers("full")) == (70, 10)
+    assert [i for i in range(80) if s.layer_type(i) == "full"] == list(range(7, 80, 8))
+    assert (a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == (64, 8, 128, 64)
+    assert (m.kind, m.num_k_heads, m.num_v_heads, m.head_k_dim, m.head_v_dim, m.conv_kernel_size) == (
+        "lightning", 64, 64, 128, 128, 1)
+    assert (f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.num_shared_experts) == (32, 2, 9216, 0)
+    assert s.dtypes.ssm_state is None and not s.tie_word_embeddings and s.max_context == 10_240_000
+    lightning = 6144 * 3 * 8192 + 6144 * 8192 + 8192 + 8192 * 6144
+    gqa = 2 * 6144 * 8192 + 2 * 6144 * 1024
+    moe = 32 * 3 * 6144 * 9216 + 32 * 6144
+    total = 70 * lightning + 10 * gqa + 80 * moe + 80 * 2 * 6144 + 6144 + 2 * 200064 * 6144
+    r = weights(s)
+    assert r.params.total == total == 456_089_655_296
+    assert r.active_non_embedding == total - 80 * 30 * 3 * 6144 * 9216 - 2 * 200064 * 6144 == 45_944_920_064
+    from mlacalc.kv import kv_report
+
+    rep = kv_report(s, context=32768)
+    assert rep.per_token.total == 40_960 and rep.per_token.state == 0
+    assert rep.per_sequence.state == _lightning_state(70, 64, 128) == 146_800_640
+    assert rep.per_sequence.total == 40_960 * 32768 + 146_800_640
+
+
+def test_minimax_m1_through_the_cli(capsys):
+    """kv shows the lightning state as a per-sequence part, weights the lightning tensors; JSON and tables."""
+    import json
+
+    from mlacalc.cli import main
+
+    def run(*args):
+        try:
+            main(list(args))
+        except SystemExit as e:
+            assert e.code in (0, None)
+        return capsys.readouterr().out
+
+    path = str(FIXTURES / "minimax_m1")
+    kv = json.loads(run("kv", path, "--context", "4k", "--json"))
+    assert kv["kv_bytes_per_token"] == 40_960 and kv["kv_bytes_per_sequence"] == 40_960 * 4096 + 146_800_640
+    w = json.loads(run("weights", path, "--json"))
+    assert w["params_total"] == 456_089_655_296
+    assert w["linear_attention_per_layer"] == {"qkv_proj": 6144 * 3 * 8192, "output_gate": 6144 * 8192, "norm": 8192,
+                                               "out_proj": 8192 * 6144}
+    assert "linear-attn state" in run("kv", path, "--context", "4k")
+    assert "lightning parameters per linear layer" in run("weights", path)
+    assert "70 lightning + 10 GQA-8" in run("fit", path, "--context", "128k", "--gpu", "h200", "--tp", "8")
+
+
+def test_minimax_text_01_and_transformers_minimax_read_the_same_model(tmp_path):
+    """MiniMax-Text-01's released config is MiniMax-M1's architecture under model_type minimax_text_01 (the same 456B);
+    transformers' own MiniMaxConfig (model_type minimax, MiniMax-Text-01-hf) spells the pattern in layer_types and the
+    block in block_size. Both read as the same layers, lightning block and parameter count."""
+    m1 = hf("minimax_m1")
+    text01 = load_spec(_write(tmp_path, _edited("minimax_m1", model_type="minimax_text_01",
+                                                architectures=["MiniMaxText01ForCausalLM"])))
+    types = ["full_attention" if (i + 1) % 8 == 0 else "linear_attention" for i in range(80)]
+    hf_native = _edited("minimax_m1", model_type="minimax", architectures=["MiniMaxForCausalLM"], attn_type_list=...,
+                        layer_types=types, block_size=256, shared_intermediate_size=...)
+    native = load_spec(_write(tmp_path, hf_native))
+    for s in (text01, native):
+        assert s.layer_types == m1.layer_types and s.attention == m1.attention and s.ffn == m1.ffn
+        assert weights(s).params.total == 456_089_655_296
+    assert text01.linear_attention == m1.linear_attention
+    assert native.linear_attention.chunk_size == 256 and native.linear_attention.num_v_heads == 64
+
+
+def test_minimax_shared_mlp_is_a_gated_shared_expert(tmp_path):
+    """vLLM MiniMaxText01DecoderLayer: shared_intermediate_size > 0 adds a gated MLP of that width, mixed in by a
+    6144 -> 1 coefficient: 3 x 6144 x 4736 + 6144 more a layer. 0, or MiniMax-VL-01's [0], is none; a width per layer
+    is refused."""
+    base = weights(hf("minimax_m1")).params.total
+    s = load_spec(_write(tmp_path, _edited("minimax_m1", shared_intermediate_size=4736)))
+    assert (s.ffn.num_shared_experts, s.ffn.shared_width, s.ffn.shared_expert_gate) == (1, 4736, True)
+    assert weights(s).params.total - base == 80 * (3 * 6144 * 4736 + 6144)
+    assert load_spec(_write(tmp_path, _edited("minimax_m1", shared_intermediate_size=[0]))).ffn.num_shared_experts == 0
+    with pytest.raises(SpecError, match="shared MLPs of a width per layer"):
+        load_spec(_write(tmp_path, _edited("minimax_m1", shared_intermediate_size=[0, 4736])))
+
+
+@pytest.mark.parametrize("cfg,words", [
+    (_edited("minimax_m1", attn_type_list=[0, 1] * 39), "attn_type_list names 78 layers for num_hidden_layers 80"),
+    (_edited("minimax_m1", attn_type_list=[0] * 79 + [2]), "attn_type_list entry 2 is not 0 (lightning) or 1"),
+    (_edited("minimax_m1", attn_type_list="0000000100000001"), "attn_type_list must be a list of whole numbers"),
+    (_edited("minimax_m1", attn_type_list=[True] * 80), "attn_type_list must be a list of whole numbers"),
+    (_edited("minimax_m1", attn_type_list=...), "without attn_type_list its layer pattern is unknown"),
+    (_edited("minimax_m1", attn_type_list=[0] * 80), "lightning layers alone (no 1 in attn_type_list) are not"),
+    (_edited("minimax_m1", head_dim=-128), "head_dim must be a whole number of at least 1, got -128"),
+    (_edited("minimax_m1", block=0), "block must be a whole number of at least 1, got 0"),
+    (_edited("minimax_m1", num_local_experts="32"), "num_local_experts must be a whole number"),
+    (_edited("ernie_4_5_21b_a3b", moe_k=-6), "moe_k must be a whole number of at least 1, got -6"),
+    (_edited("ernie_4_5_21b_a3b", moe_num_experts=[64, 64]), "moe_num_experts must be a whole number"),
+    (_edited("ernie_4_5_21b_a3b", moe_layer_start_index=-1), "moe_layer_start_index must be a whole number of at least 0"),
+    (_edited("ernie_4_5_21b_a3b", moe_layer_end_index="27"), "moe_layer_end_index must be a layer index or -1"),
+    (_edited("ernie_4_5_21b_a3b", moe_num_shared_experts=-2), "moe_num_shared_experts must be a whole number of at least 0"),
+], ids=lambda v: v.split(" must")[0][:40] if isinstance(v, str) else "")
+@pytest.mark.parametrize("command", ["kv", "weights", "roofline"])
+def test_bad_sixth_round_configs_are_one_line_and_exit_2(capsys, tmp_path, cfg, words, command):
+    from mlacalc.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main([command, _write(tmp_path, cfg), "--json"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {tmp_path / 'config.json'}: ") and words in err
+
+
+def test_hunyuan_a13b_uniform_per_layer_lists_and_a_shared_mlp():
+    """tencent/Hunyuan-A13B (model_type hunyuan; transformers hunyuan_v1_moe): 32 layers, GQA 32 / 8 heads of
+    attention_head_dim 128 with q/k RMSNorms of 128 (use_qk_norm); per-layer lists moe_topk [8] * 32,
+    moe_intermediate_size [3072] * 32, num_shared_expert [1] * 32, read as one value each (vLLM HunYuanSparseMoeBlock
+    takes entry layer_id); every layer 64 gated experts of 3072, top-8, beside one shared MLP of intermediate_size x
+    num_shared_expert = 3072 (use_mixed_mlp_moe); use_cla false: every layer caches its own K, V; tied head.
+    KV: 32 x 8 x 128 x 2 x 2 = 131,072 B a token (128 KiB), 4 GiB for a 32k sequence.
+    Parameters: attention 2 x 4096^2 + 2 x 4096 x 1024 + 2 x 128 (q/k norms) a layer; experts 64 x 3 x 4096 x 3072,
+    shared 3 x 4096 x 3072, router 64 x 4096 a layer; two norms a layer, a final one; tied embedding 128167 x 4096 =
+    80,393,183,232: the card's "80B" (0.5% over). Active (8 of 64, one embedding row) 12,222,480,384; with the tied
+    matrix counted again as the head it multiplies, 12,747,448,320, the card's "13B"."""
+    s = hf("hunyuan_a13b")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_norm) == (32, 32, 8, 128, True)
+    assert (f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.num_shared_experts, f.shared_width,
+            f.first_dense_layers, f.shared_expert_gate) == (64, 8, 3072, 1, 3072, 0, False)
+    attn = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 2 * 128
+    moe = 64 * 3 * 4096 * 3072 + 3 * 4096 * 3072 + 64 * 4096
+    total = 32 * attn + 32 * moe + 32 * 2 * 4096 + 4096 + 128167 * 4096
+    r = weights(s)
+    assert r.params.total == total == 80_393_183_232
+    assert r.active.total == total - 32 * 56 * 3 * 4096 * 3072 - 128167 * 4096 + 4096 == 12_222_480_384
+    assert r.active.total + 128167 * 4096 - 4096 == 12_747_448_320
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=32768).per_sequence.total == 131_072 * 32768 == 4 * 2**30
+
+
+def test_hunyuan_v1_moe_reads_the_same_model(tmp_path):
+    """transformers' model_type hunyuan_v1_moe with head_dim for attention_head_dim (the profiler transcription's
+    spelling) is the same model; its class always builds the shared MLP (HunYuanMoEV1Moe.shared_mlp), so a config
+    without use_mixed_mlp_moe still has it."""
+    cfg = _edited("hunyuan_a13b", model_type="hunyuan_v1_moe", head_dim=128, attention_head_dim=...,
+                  use_mixed_mlp_moe=..., num_shared_expert=...)
+    s = load_spec(_write(tmp_path, cfg))
+    assert s.attention == hf("hunyuan_a13b").attention and s.ffn == hf("hunyuan_a13b").ffn
+    assert weights(s).params.total == 80_393_183_232
+
+
+def test_hunyuan_dense_and_features_not_modelled(tmp_path):
+    """One expert (Hunyuan-7B's num_experts 1) is a dense gated MLP of intermediate_size; cross-layer attention
+    (Hunyuan-Large's use_cla with cla_share_factor 2: odd layers reuse the even layer's K/V and cache none) and lists
+    that differ layer by layer are refused in one line, as is a remote-code config that does not say whether the
+    shared MLP exists."""
+    dense = load_spec(_write(tmp_path, _edited("hunyuan_a13b", num_experts=1, moe_topk=[1] * 32,
+                                               intermediate_size=14336)))
+    assert dense.ffn.kind == "dense" and dense.ffn.intermediate_size == 14336
+    cases = [({"use_cla": True, "cla_share_factor": 2}, "cross-layer attention (use_cla"),
+             ({"moe_topk": [8] * 31 + [4]}, "moe_topk differing layer by layer"),
+             ({"use_mixed_mlp_moe": ...}, "does not say whether a shared MLP runs beside the experts"),
+             ({"moe_layer_num_skipped": 2}, "dense layers before the MoE (moe_layer_num_skipped)"),
+             ({"mlp_bias": True}, "MLP biases (mlp_bias) are not modelled")]
+    for changes, words in cases:
+        with pytest.raises(SpecError, match=re.escape(words)):
+            load_spec(_write(tmp_path, _edited("hunyuan_a13b", **changes)))
+    # CLA with a share factor of 1 shares nothing: read
+    assert load_spec(_write(tmp_path, _edited("hunyuan_a13b", use_cla=True, cla_share_factor=1))).num_layers == 32
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"moe_topk": [8] * 30}, "moe_topk names 30 layers for num_hidden_layers 32"),
+    ({"moe_topk": ["8"] * 32}, "moe_topk must be a whole number of at least 1"),
+    ({"num_shared_expert": -1}, "num_shared_expert must be a whole number of at least 0, got -1"),
+    ({"use_cla": "false"}, "use_cla must be true or false"),
+    ({"attention_head_dim": 0, "num_attention_heads": 0}, "num_attention_heads must be a whole number of at least 1"),
+])
+def test_bad_hunyuan_configs_are_one_line(capsys, tmp_path, changes, words):
+    from mlacalc.cli import main
+
+    for command in ("kv", "weights"):
+        with pytest.raises(SystemExit) as e:
+            main([command, _write(tmp_path, _edited("hunyuan_a13b", **changes)), "--json"])
+        out, err = capsys.readouterr()
+        assert e.value.code == 2 and out == "" and err.count("\n") == 1 and words in err, err

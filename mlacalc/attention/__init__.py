@@ -12,7 +12,9 @@ Families:
 - :mod:`.mla`: Multi-head Latent Attention (latent cache, decoupled RoPE key, absorbed and decompressed forms);
 - :mod:`.dsa`: DeepSeek Sparse Attention (MLA plus a lightning indexer and top-k selection);
 - :mod:`.linear`: Gated DeltaNet and Kimi Delta Attention (constant recurrent and convolution state);
-- :mod:`.mamba2`: Mamba-2's state-space layers, the linear family's shape under the state-space duality.
+- :mod:`.mamba2`: Mamba-2's state-space layers, the linear family's shape under the state-space duality;
+- :mod:`.lightning`: lightning attention (MiniMax-Text-01, MiniMax-M1), a linear attention with one ``d x d``
+  state a head and no convolution.
 
 How to add a family:
 
@@ -26,7 +28,7 @@ How to add a family:
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property
    tests of its invariants. A new per-layer key pattern goes in :mod:`.keys` instead.
 
-DSA, the linear family and Mamba-2 were added this way: one module each, spec fields, and their tests.
+DSA, the linear family, Mamba-2 and lightning attention were added this way: one module each, spec fields, and their tests.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .base import AttentionFamily, AttentionOps, StepShape, divide
 from .conventional import CONVENTIONAL
 from .dsa import DSA_FAMILY
 from .keys import KeyRule, attention_span, key_rule, layer_rules, rules_span, tokens_held
+from .lightning import LIGHTNING_FAMILY
 from .linear import LINEAR_FAMILY
 from .mamba2 import MAMBA2_FAMILY
 from .mla import MLA_FAMILY
@@ -45,10 +48,10 @@ from .mla import MLA_FAMILY
 if TYPE_CHECKING:
     from ..spec import ModelSpec
 
-FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, LINEAR_FAMILY,
-                                                             MAMBA2_FAMILY)
+LINEAR_FAMILIES = (LINEAR_FAMILY, MAMBA2_FAMILY, LIGHTNING_FAMILY)      # the blocks of spec.linear_attention
+FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, *LINEAR_FAMILIES)
                                         for kind in fam.kinds}
-KINDS = tuple(k for k in FAMILIES if k not in LINEAR_FAMILY.kinds + MAMBA2_FAMILY.kinds)   # of spec.attention
+KINDS = tuple(k for k in FAMILIES if all(k not in f.kinds for f in LINEAR_FAMILIES))   # of spec.attention
 
 
 def family(block) -> AttentionFamily:

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 CHUNK = 64                      # chunk of the chunkwise prefill algorithm (flash-linear-attention's default)
 STATE_FLOPS = 7                 # FLOPs per d_k d_v per token and value head in the recurrent update (see above)
-MAMBA2_FIELDS = ("proj_bias", "conv_bias", "chunk_size")    # spec fields only Mamba-2 blocks take
+MAMBA2_FIELDS = ("proj_bias", "conv_bias", "chunk_size")    # spec fields only Mamba-2 blocks take (and lightning
+                                                            # the chunk_size: its prefill block)
 
 
 class Linear(AttentionFamily):
@@ -49,7 +50,8 @@ class Linear(AttentionFamily):
     def validate(self, b: "LinearAttention") -> None:
         for name in MAMBA2_FIELDS:
             if getattr(b, name) not in (None, False):
-                raise SpecError(f"linear_attention.{name}", f"only applies to kind mamba2, not {b.kind}")
+                kinds = "mamba2 or lightning" if name == "chunk_size" else "mamba2"
+                raise SpecError(f"linear_attention.{name}", f"only applies to kind {kinds}, not {b.kind}")
         if b.num_v_heads % b.num_k_heads:
             raise SpecError("linear_attention.num_v_heads", f"({b.num_v_heads}) must be a multiple of "
                                                             f"num_k_heads ({b.num_k_heads})")
@@ -114,6 +116,10 @@ class Linear(AttentionFamily):
         params = self.projections(b, hidden)
         return sum(v for k, v in params.items() if k not in ("o", "conv", "A_log", "dt_bias", "norm")) / hidden
 
+    def conv_flops(self, b: "LinearAttention") -> float:
+        """FLOPs per token of one layer's short depthwise convolution: a multiply-add per channel and tap."""
+        return 2 * b.conv_dim * b.conv_kernel_size
+
     def mixer_flops(self, b: "LinearAttention", prefill: bool) -> float:
         """FLOPs per token of one layer's recurrence over all heads, convolution apart (see the module
         docstring): ``7 d_k d_v`` a value head, plus ``2 C (d_k + d_v)`` of intra-chunk attention in prefill."""
@@ -127,7 +133,7 @@ class Linear(AttentionFamily):
         ops = [matmul("linear_in_proj", Ta, d, self.input_width(b, d) * hs, s.wb, s.ab, L)]
         state = self.state_bytes(b, s.state_bits, s.ssm_state_bits).state
         state_bytes = state * hs * s.seqs * L                              # this GPU's heads, all sequences
-        conv_flops = 2 * b.conv_dim * b.conv_kernel_size
+        conv_flops = self.conv_flops(b)
         reads = state_bytes if s.prior > 0 else 0.0                       # a fresh sequence starts from zeros
         ops.append(OpCost("linear_core", "attention",
                           flops=Ta * L * hs * (self.mixer_flops(b, s.new > 1) + conv_flops),
