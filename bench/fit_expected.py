@@ -6,7 +6,8 @@ them).
 
 --write: HARDWARE.yaml with its decode coefficients (auto, gqa, flashmla) replaced by the refit ones, the rest (the
 measured ceilings, gemm, sdpa) as it was -- what `mlacalc calibrate --kernels` would have written from the same
-points with this code's model (the fit is seeded: the same points give the same coefficients).
+points with this code's model (the fit is seeded and starts from KernelModel's own values, not the built-in defaults:
+the same points give the same coefficients, whatever DEFAULTS say).
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ def merge(runs: list[dict]) -> dict:
         p["runs_measured_s"] = times
         p.pop("fitted_s", None)         # the fit of one run; bench/fit_expected.py fits the merged points
     out["merged_from"] = len(runs)
+    out["note"] = ("decode points merged over the runs (runs_measured_s); `kernels` is the first run's own fit, not "
+                   "the merged points' (bench/fit_expected.py writes that into the hardware file)")
     return out
 
 

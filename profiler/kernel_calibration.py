@@ -292,7 +292,12 @@ def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
         return decode_attention_s(shape, hw, m, peak16, planner, runs_gluon(backend, hw))
 
     names = fitted_names(backend, recs, [shape for shape, _ in pts], hw)
-    m, err = fit(DEFAULTS.get(backend, KernelModel()), pts, pred, names, restarts=RESTARTS)
+    # the descent starts from KernelModel's own values for what it fits, not from DEFAULTS (which are restated from
+    # the fits: starting there, a restatement would move the next fit of the same points to another of the near-equal
+    # minima these coefficients have); planner fields and unpinned coefficients keep the backend's defaults
+    neutral = KernelModel()
+    start = replace(DEFAULTS.get(backend, neutral), **{n: getattr(neutral, n) for n in names})
+    m, err = fit(start, pts, pred, names, restarts=RESTARTS)
     for r, (shape, _) in zip(recs, pts):
         r["fitted_s"] = pred(m, shape)
     return m, math.sqrt(err / len(pts))
