@@ -752,3 +752,23 @@ def test_the_triton_kernels_widen_at_their_own_rates():
         decode_attention_s(g, HW, replace(ms, widen_tile_us=0.0), 100e12))
     assert decode_attention_s(g, HW, replace(ms, sparse_dequant_gelem_s=5.0), 100e12) > decode_attention_s(
         g, HW, ms, 100e12)
+
+
+def test_the_decode_fit_does_not_depend_on_the_defaults_it_restates(monkeypatch):
+    """Records made by a known model are fitted back to the same coefficients whatever DEFAULTS hold for the fitted
+    names (the descent starts from KernelModel's own values), so a restated DEFAULTS cannot move the next fit."""
+    import mlacalc.expected as ex
+    import mlacalc.profiler.kernel_calibration as kc
+
+    monkeypatch.setattr(kc, "RESTARTS", 2)
+    hw = load_hardware("h200")
+    truth = replace(ex.DEFAULTS["gqa"], bandwidth_eff=0.9, fixed_us=3.0)
+    recs = [dict(model="llama-3.1-8b", tp=1, batch=b, context=c, layers=4, q_tokens=1, kv_dtype="bf16")
+            for b, c in ((1, 1536), (8, 8192), (32, 4096), (96, 3072))]
+    for r in recs:
+        r["measured_s"] = ex.decode_attention_s(kc.point_shape(r), hw, truth, hw.flops_per_s(16), "cost")
+    first, _ = kc.fit_decode("gqa", [dict(r) for r in recs], hw)
+    monkeypatch.setitem(ex.DEFAULTS, "gqa", replace(ex.DEFAULTS["gqa"], bandwidth_eff=0.6, fixed_us=12.0,
+                                                    sm_bandwidth_gb_s=40.0, ramp_us=9.0))
+    second, _ = kc.fit_decode("gqa", [dict(r) for r in recs], hw)
+    assert first == second
