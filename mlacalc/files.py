@@ -32,7 +32,11 @@ class MalformedText(SpecError):
 
 class NonFinite(str):
     """A JSON ``NaN``/``Infinity``/``-Infinity`` kept as its word (``nonfinite_as_text``), told apart from a string
-    that merely reads "NaN" so that :func:`refuse_nonfinite` can still refuse it where a number was meant."""
+    that merely reads "NaN" so that :func:`refuse_nonfinite` can still refuse it where a number was meant. Its repr
+    is the bare word, as the file wrote it: an error shows ``got NaN``, not ``got 'NaN'``, which reads as text."""
+
+    def __repr__(self) -> str:
+        return str.__str__(self)
 
 
 def refuse_nonfinite(data: Any, where: str) -> None:

@@ -78,6 +78,7 @@ import re
 from typing import Any
 
 from .errors import SpecError
+from .files import NonFinite
 from .units import MAX_LAYERS
 
 WHERE = "config.json"
@@ -214,7 +215,10 @@ SIZES = {k: 1 for k in (
     # ERNIE-4.5 MoE (Ernie4_5_MoeConfig); MiniMax's lightning block (block, block_size)
     "moe_num_experts", "moe_k", "moe_layer_interval", "block", "block_size",
     # Hunyuan (after _hunyuan_lists has made uniform per-layer lists one value)
-    "moe_topk", "cla_share_factor")} | {k: 0 for k in (
+    "moe_topk", "cla_share_factor",
+    # Kimi-Linear's context limit (read by _limit): anything but a whole number was skipped without a word, and
+    # the context warning with it
+    "model_max_length")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
@@ -276,6 +280,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _name(v: Any) -> bool:
+    """Whether ``v`` is text: a string, but not JSON's ``NaN``/``Infinity`` kept as a word (:class:`NonFinite`),
+    which is a number where a name was meant (``"model_type": NaN`` was read as the unknown family "nan")."""
+    return isinstance(v, str) and not isinstance(v, NonFinite)
+
+
 def _whole(v: Any, minimum: int) -> bool:
     """Whether ``v`` is a whole number (not a bool) of at least ``minimum``."""
     return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
@@ -308,7 +318,7 @@ def _checked(cfg: dict, mt: str) -> dict:
         v = cfg.get(key)
         kind = str if key in NAME_LISTS else int
         if v is not None and (not isinstance(v, list) or
-                              any(isinstance(x, bool) or not isinstance(x, kind) for x in v)):
+                              any(isinstance(x, (bool, NonFinite)) or not isinstance(x, kind) for x in v)):
             what = "names" if kind is str else "whole numbers"
             raise SpecError(WHERE, f"model_type {mt}: {key} must be a list of {what}, got {_show(v)}")
     for key in SWITCHES:
@@ -329,7 +339,7 @@ def _checked(cfg: dict, mt: str) -> dict:
 def _text_config(cfg: dict) -> tuple[str, dict, str]:
     """(model_type of the decoder, the decoder's config with the wrapper's dtype/tie/quantization keys and the
     family defaults filled in, a description)."""
-    if cfg.get("model_type") is not None and not isinstance(cfg["model_type"], str):
+    if cfg.get("model_type") is not None and not _name(cfg["model_type"]):
         # model_type 7 was read as the unknown family "7" (Llama-shaped), a silent guess
         raise SpecError(WHERE, f"model_type must be a string, got {_show(cfg['model_type'])}")
     mt = str(cfg.get("model_type") or "").lower()
@@ -338,6 +348,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         mt = next((ARCHITECTURES[a] for a in archs if isinstance(a, str) and a in ARCHITECTURES), "")
     if not mt:
         raise SpecError(WHERE, "has no model_type (and no architecture this tool knows)")
+    if cfg.get("text_config") is not None and not isinstance(cfg["text_config"], dict) and mt not in WRAPPERS:
+        # a text_config of 5 or NaN was skipped and the top-level keys read as the decoder's (a WRAPPERS type says
+        # it has none, below)
+        raise SpecError(WHERE, f"model_type {mt}: text_config must be a mapping, got {_show(cfg['text_config'])}")
     wrapper = ""
     if mt in FLAT_WRAPPERS and not isinstance(cfg.get("text_config"), dict):
         wrapper, mt = mt, FLAT_WRAPPERS[mt]
@@ -349,7 +363,7 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):
             if k not in inner and k in cfg:
                 inner[k] = cfg[k]
-        if inner.get("model_type") is not None and not isinstance(inner["model_type"], str):
+        if inner.get("model_type") is not None and not _name(inner["model_type"]):
             # read as the unknown family "5", then refused for a key it lacked
             raise SpecError(WHERE, f"model_type {mt}: text_config.model_type must be a string, got "
                                    f"{_show(inner['model_type'])}")
@@ -479,7 +493,7 @@ def _nemotron_blocks(cfg: dict, mt: str, L: int) -> list[str]:
             raise _refuse(mt, f"layers_block_type entry {bad[0]!r} is not one of {', '.join(NEMOTRON_BLOCKS)}")
         blocks = [{"linear_attention": "mamba", "full_attention": "attention"}.get(b, b) for b in blocks]
     elif pattern is not None:
-        if not isinstance(pattern, str):
+        if not _name(pattern):          # NaN was read as the letters N, a, N
             raise SpecError(WHERE, f"model_type {mt}: hybrid_override_pattern must be a string of M, *, - and E, "
                                    f"got {_show(pattern)}")
         bad = sorted(set(pattern) - set(NEMOTRON_LETTERS))
@@ -1130,13 +1144,17 @@ def _checked_quant(q: dict, mt: str) -> dict:
         if v is not None and not _whole(v, -1):
             raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a whole number, "
                                    f"got {_show(v)}")
+    if q.get("zero_point") is not None and not isinstance(q["zero_point"], bool):
+        # "false" was truthy: an asymmetric zero point counted for a symmetric AWQ checkpoint
+        raise SpecError(WHERE, f"model_type {mt}: quantization_config.zero_point must be true or false, "
+                               f"got {_show(q['zero_point'])}")
     block = q.get("weight_block_size")
     if block is not None and not _pair(block):
         raise SpecError(WHERE, f"model_type {mt}: quantization_config.weight_block_size must be two whole numbers, "
                                f"got {_show(block)}")
     for key in ("modules_to_not_convert", "ignored_layers", "ignore"):
         v = q.get(key)
-        if v is not None and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
+        if v is not None and (not isinstance(v, list) or not all(_name(x) for x in v)):
             raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a list of names, "
                                    f"got {_show(v)}")
     groups = q.get("config_groups")
@@ -1156,7 +1174,7 @@ def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
     w = weights[0]
     if not isinstance(w, dict):
         raise SpecError(WHERE, f"model_type {mt}: compressed-tensors weights must be a mapping, got {_show(w)}")
-    bits, kind, strategy = _req(w, mt, "num_bits"), str(w.get("type", "int")), str(w.get("strategy", "tensor"))
+    bits, kind, strategy = _req(w, mt, "num_bits"), str(w.get("type", "int")), _ct_strategy(w, mt)
     group = None
     if strategy in ("group", "tensor_group"):
         # tensor_group (NVFP4, llm-compressor): one e4m3 scale per group_size (16) values, plus one fp32 global scale
@@ -1175,10 +1193,32 @@ def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
         method, scale = "nvfp4", 8
     else:
         raise _refuse(mt, f"compressed-tensors {kind} weights of {bits} bits are not modelled")
+    if w.get("symmetric") is not None and not isinstance(w["symmetric"], bool):
+        # "false" was truthy: a symmetric scheme, no zero point counted
+        raise SpecError(WHERE, f"model_type {mt}: compressed-tensors weights.symmetric must be true or false, "
+                               f"got {_show(w['symmetric'])}")
     zero = 0 if w.get("symmetric", True) else bits
     comps = _quantized(mt, spec, LINEAR + ("head",), q.get("ignore"))
     return {"method": method, "bits": bits, "group_size": group, "scale_bits": scale, "zero_point_bits": zero,
             "components": comps}
+
+
+# compressed-tensors' QuantizationStrategy values a weight scheme may take
+CT_STRATEGIES = ("tensor", "channel", "group", "tensor_group", "block")
+
+
+def _ct_strategy(w: dict, mt: str) -> str:
+    """A compressed-tensors weight scheme's ``strategy``; none given is inferred as QuantizationArgs does (a
+    ``group_size`` above 0: group; -1: channel; none: tensor). Any other value is refused: an unknown one (or
+    NaN) was read as per-tensor, and the group's scales went uncounted."""
+    strategy = w.get("strategy")
+    if strategy is None:
+        g = w.get("group_size")
+        return "group" if _whole(g, 1) else "channel" if g == -1 else "tensor"
+    if not _name(strategy) or strategy not in CT_STRATEGIES:
+        raise SpecError(WHERE, f"model_type {mt}: compressed-tensors weights.strategy must be one of "
+                               f"{', '.join(CT_STRATEGIES)}, got {_show(strategy)}")
+    return strategy
 
 
 _DTYPE_NAMES = {"float32": "bf16", "bfloat16": "bf16", "float16": "fp16"}   # fp32 checkpoints serve at 16 bits

@@ -562,3 +562,125 @@ NEMOTRON_H = __file__.rsplit("/", 1)[0] + "/fixtures/hf/nemotron_h_8b"
 def test_bad_mamba2_settings_are_one_line(capsys, setting, words):
     for cmd in ("kv", "weights", "roofline"):
         refused(capsys, cmd, NEMOTRON_H, "--set", setting, words=words)
+
+
+# --- audit round 3: JSON's NaN/Infinity kept as words (mlacalc.files.NonFinite) must not pass as names ---------------
+
+def _hf_words(tmp_path, fixture: str, at: tuple = (), **raw) -> str:
+    """The fixture's config.json with ``raw`` keys (under the mapping at path ``at``) set to raw JSON text, so that
+    ``NaN``, ``Infinity`` and ``-Infinity`` can be written as a real config writes them."""
+    import json
+
+    d = json.load(open(__file__.rsplit("/", 1)[0] + f"/fixtures/hf/{fixture}/config.json"))
+    node = d
+    for k in at:
+        node = node[k]
+    for k in raw:
+        node[k] = f"@@{k}@@"
+    text = json.dumps(d)
+    for k, v in raw.items():
+        text = text.replace(json.dumps(f"@@{k}@@"), v)
+    f = tmp_path / "config.json"
+    f.write_text(text, encoding="utf-8")
+    return str(f)
+
+
+CT_WEIGHTS = ("quantization_config", "config_groups", "group_0", "weights")
+
+
+@pytest.mark.parametrize("fixture,at,raw,words", [
+    # read as the unknown family "nan", Llama-shaped: Qwen3 lost its q/k norms without a word
+    ("llama", (), {"model_type": "NaN"}, "model_type must be a string, got NaN"),
+    ("qwen3", (), {"model_type": "Infinity"}, "model_type must be a string, got Infinity"),
+    ("ministral_3_3b", ("text_config",), {"model_type": "NaN"}, "text_config.model_type must be a string, got NaN"),
+    # a text_config that is no mapping was skipped and the top-level keys read as the decoder's
+    ("qwen2_5_vl_7b", (), {"text_config": "NaN"}, "model_type qwen2_5_vl: text_config must be a mapping, got NaN"),
+    ("llama", (), {"text_config": "5"}, "model_type llama: text_config must be a mapping, got 5"),
+    # a NaN among the modules left unquantized matched nothing: the attention was priced as quantized
+    ("gpt_oss_20b", ("quantization_config",), {"modules_to_not_convert": '["model.layers.*.self_attn", NaN]'},
+     "quantization_config.modules_to_not_convert must be a list of names"),
+    ("kimi_k2_thinking", ("quantization_config",), {"ignore": '["lm_head", Infinity]'},
+     "quantization_config.ignore must be a list of names, got ['lm_head', Infinity]"),
+    # NaN was read as the letters N, a, N ("letter 'N' is not one of M ...")
+    ("nemotron_h_8b", (), {"hybrid_override_pattern": "NaN"},
+     "hybrid_override_pattern must be a string of M, *, - and E, got NaN"),
+])
+def test_audit3_nonfinite_word_where_a_name_goes_is_refused(capsys, tmp_path, fixture, at, raw, words):
+    refused(capsys, "kv", _hf_words(tmp_path, fixture, at, **raw), words=words)
+
+
+def _size_keys():
+    """(fixture, key) for every size key (mlacalc.hf.SIZES) each HF fixture carries at the top level or in its
+    text_config, with the word to write there."""
+    import json
+    import pathlib
+
+    from mlacalc.hf import SIZES
+
+    out = []
+    for cfg in sorted(pathlib.Path(__file__).parent.glob("fixtures/hf/*/config.json")):
+        d = json.loads(cfg.read_text())
+        for at, node in (((), d), (("text_config",), d.get("text_config"))):
+            if isinstance(node, dict):
+                out += [(cfg.parent.name, at, k) for k in sorted(node) if k in SIZES and node[k] is not None]
+    return out
+
+
+def test_audit3_nonfinite_word_where_a_size_goes_is_refused_for_every_family(tmp_path):
+    """The HF reader keeps NaN/Infinity as words so that Mamba's time_step_limit [0.0, Infinity] reads; every size
+    key of every fixture family, given one of them, is still refused in one line that names it."""
+    from mlacalc.spec import load_spec, spec_to_dict
+
+    def spec_of(path):
+        s = load_spec(path)
+        return {k: v for k, v in spec_to_dict(s).items() if k not in ("name", "source")}
+
+    base = {}
+    for fixture in {c[0] for c in _size_keys()}:
+        try:
+            base[fixture] = spec_of(__file__.rsplit("/", 1)[0] + f"/fixtures/hf/{fixture}")
+        except SpecError:                 # families refused whatever their sizes (longcat_flash, gpt_neox, ...)
+            pass
+    cases = [c for c in _size_keys() if c[0] in base]
+    assert len(cases) > 500
+    refused_by_family = set()
+    for i, (fixture, at, key) in enumerate(cases):
+        word = ("NaN", "Infinity", "-Infinity")[i % 3]
+        try:
+            got = spec_of(_hf_words(tmp_path, fixture, at, **{key: word}))
+        except SpecError as e:
+            assert key in str(e) and word in str(e) and "\n" not in str(e), (fixture, key, str(e))
+            refused_by_family.add(fixture)
+        else:             # a key the family does not read (Qwen2.5-VL's top-level copies of its text_config's)
+            assert got == base[fixture], f"{fixture}: {key} = {word} was read"
+    assert {"nemotron_h_8b", "bamba_9b", "granite_4_0_h_tiny", "kimi_linear_48b_a3b", "deepseek_v3"} <= \
+        refused_by_family
+
+
+@pytest.mark.parametrize("fixture,at,raw,words", [
+    # an unknown strategy (or NaN) was read as per-tensor: Kimi-K2-Thinking's group-32 scales went uncounted
+    ("kimi_k2_thinking", CT_WEIGHTS, {"strategy": "NaN"},
+     "compressed-tensors weights.strategy must be one of tensor, channel, group, tensor_group, block, got NaN"),
+    ("kimi_k2_thinking", CT_WEIGHTS, {"strategy": '"groups"'}, "weights.strategy must be one of"),
+    # "false" was truthy: read as symmetric, the zero points uncounted
+    ("kimi_k2_thinking", CT_WEIGHTS, {"symmetric": '"false"'},
+     "compressed-tensors weights.symmetric must be true or false, got 'false'"),
+    ("llama", (), {"quantization_config": '{"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": "no"}'},
+     "quantization_config.zero_point must be true or false, got 'no'"),
+    # Kimi-Linear's model_max_length was skipped when not a whole number: no max_context, no context warning
+    ("kimi_linear_48b_a3b", (), {"model_max_length": "NaN"}, "model_max_length must be a whole number of at least 1"),
+    ("kimi_linear_48b_a3b", (), {"model_max_length": '"1M"'}, "model_max_length must be a whole number"),
+    ("kimi_linear_48b_a3b", (), {"model_max_length": "-1"}, "model_max_length must be a whole number"),
+])
+def test_audit3_hf_values_that_were_read_by_truthiness_or_skipped(capsys, tmp_path, fixture, at, raw, words):
+    refused(capsys, "kv", _hf_words(tmp_path, fixture, at, **raw), words=words)
+
+
+def test_audit3_compressed_tensors_strategy_left_out_is_inferred_as_the_library_does(tmp_path):
+    """QuantizationArgs infers a missing strategy from group_size (above 0: group, -1: channel, none: tensor); the
+    reader took every missing one as per-tensor and dropped Kimi-K2-Thinking's group of 32."""
+    from mlacalc.spec import load_spec
+
+    assert load_spec(_hf_words(tmp_path, "kimi_k2_thinking", CT_WEIGHTS, strategy="null")).quantization.group_size == 32
+    q = load_spec(_hf_words(tmp_path, "kimi_k2_thinking", CT_WEIGHTS, strategy="null", group_size="-1")).quantization
+    assert q.group_size is None and q.method == "int4"
