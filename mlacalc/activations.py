@@ -300,6 +300,11 @@ def megatron_layer_bytes(s: int, b: int, h: int, a: int, t: int = 1, sp: bool = 
 
 def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
     """Every tensor layer ``layer`` (0-based) keeps with no recomputation, on one GPU, for one micro-batch."""
+    if spec.one_block_per_layer:
+        # every layer was counted as attention plus FFN: an ffn layer's missing attention block was an
+        # AttributeError (native), the Megatron convention's two blocks a layer a silent overcount
+        raise SpecError("layer_types", "training memory of ffn layers (one block a layer: an FFN alone, or "
+                                       "attention without one, as Nemotron-H) is not modelled")
     if cfg.convention == "megatron":
         return _megatron_layer(spec, cfg)
     return _native_layer(spec, layer, cfg)

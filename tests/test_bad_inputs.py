@@ -684,3 +684,19 @@ def test_audit3_compressed_tensors_strategy_left_out_is_inferred_as_the_library_
     assert load_spec(_hf_words(tmp_path, "kimi_k2_thinking", CT_WEIGHTS, strategy="null")).quantization.group_size == 32
     q = load_spec(_hf_words(tmp_path, "kimi_k2_thinking", CT_WEIGHTS, strategy="null", group_size="-1")).quantization
     assert q.group_size is None and q.method == "int4"
+
+
+# --- audit round 3: the ffn layer type (one block a layer, Nemotron-H) where a command does not model it -------------
+
+@pytest.mark.parametrize("extra", [(), ("--convention", "megatron"), ("--pp", "2"), ("--recompute", "full")])
+def test_audit3_train_refuses_one_block_layers(capsys, extra):
+    # native: AttributeError ('NoneType' object has no attribute 'kind'); megatron: two blocks a layer counted
+    refused(capsys, "train", "llama-3.1-8b", "--set", "layer_types=[ffn,full]", *extra,
+            words="layer_types: training memory of ffn layers (one block a layer")
+
+
+def test_audit3_train_api_refuses_one_block_layers():
+    import mlacalc
+
+    with pytest.raises(SpecError, match="training memory of ffn layers"):
+        mlacalc.train_memory(mlacalc.load_spec("llama-3.1-8b", ["layer_types=[ffn,full]"]))
