@@ -1296,7 +1296,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     if quant:
         out["quantization"] = quant
     out["dtypes"] = {"weights": _weight_dtype(cfg, quant, out), "kv": "bf16"}
-    if mt == "nemotron_h":
+    if mt == "nemotron_h" and linear:         # a pattern without Mamba-2 blocks keeps no SSM state
         out["dtypes"]["ssm_state"] = _ssm_cache_dtype(cfg, mt)
     if mt == "kimi_linear":     # vLLM's MambaStateDtypeCalculator.kda_state_dtype: the recurrent state in float32
         out["dtypes"]["ssm_state"] = "fp32"

@@ -499,6 +499,10 @@ def _check_layers(spec: ModelSpec) -> None:
             raise SpecError(name, f"is set but no layer is {t}")
     if used <= {"linear", "ffn"}:
         raise SpecError("layer_types", "needs at least one attention layer (full, sliding or chunked)")
+    if "linear" not in used and spec.dtypes.ssm_state is not None:
+        # Llama with --state-dtype fp32 reported ssm_state_bits 32 and counted nothing: a setting without effect
+        raise SpecError("dtypes.ssm_state", "is set (--set, or --state-dtype) but no layer is linear: the model keeps "
+                                            "no recurrent state")
 
 
 def spec_from_dict(raw: Any) -> ModelSpec:

@@ -700,3 +700,37 @@ def test_audit3_train_api_refuses_one_block_layers():
 
     with pytest.raises(SpecError, match="training memory of ffn layers"):
         mlacalc.train_memory(mlacalc.load_spec("llama-3.1-8b", ["layer_types=[ffn,full]"]))
+
+
+# --- audit round 3: a recurrent-state dtype for a model that keeps no recurrent state was taken without effect -------
+
+@pytest.mark.parametrize("args,words", [
+    # reported "ssm_state_bits": 32 and counted nothing
+    (("kv", "llama-3.1-8b", "--state-dtype", "fp32"), "dtypes.ssm_state: is set (--set, or --state-dtype) but no "
+                                                      "layer is linear"),
+    (("roofline", "llama-3.1-8b", "--state-dtype", "fp32"), "dtypes.ssm_state: is set"),
+    (("fit", "deepseek-v3", "--state-dtype", "fp8"), "dtypes.ssm_state: is set"),
+    (("kv", "llama-3.1-8b", "--set", "dtypes.ssm_state=fp32"), "dtypes.ssm_state: is set"),
+    (("compare", "llama-3.1-8b", "mistral-7b", "--state-dtype", "fp32"),
+     "--state-dtype: none of the models has linear-attention or Mamba-2 layers"),
+])
+def test_audit3_state_dtype_without_linear_layers_is_refused(capsys, args, words):
+    refused(capsys, *args, words=words)
+
+
+def test_audit3_compare_state_dtype_reaches_the_models_with_linear_layers(capsys):
+    import json
+
+    states = []
+    for extra in ([], ["--state-dtype", "bf16"]):
+        code, out, _, _ = run(capsys, "compare", "llama-3.1-8b", NEMOTRON_H, "--json", *extra)
+        assert code == 0
+        states.append([m["kv_bytes_per_sequence"] for m in json.loads(out)["models"]])
+    assert states[0][0] == states[1][0] and states[1][1] < states[0][1]     # Nemotron-H's SSM state fp32 -> bf16
+
+
+def test_audit3_nemotron_h_without_mamba_blocks_has_no_ssm_state_dtype(tmp_path):
+    from mlacalc.spec import load_spec
+
+    s = load_spec(_hf(tmp_path, "nemotron_h_8b", hybrid_override_pattern="*-" * 26))
+    assert s.linear_attention is None and s.dtypes.ssm_state is None

@@ -74,12 +74,16 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
     if len(models) < 2:
         raise SpecError("compare", f"needs two or more models (the first is the baseline), got {len(models)}")
     images = spec_sets(None, image_tokens)         # checks --image-tokens whichever models take it
+    states = spec_sets(None, None, state_dtype)    # --state-dtype likewise: models with linear layers only
     specs = []
     for m in models:
-        extra = images if images and _has_cross(m, set_) else []
-        specs.append(model_spec(m, spec_sets(set_, None, state_dtype) + extra, as_))
+        extra = (images if images and _has_layer(m, set_, "cross") else []) + \
+            (states if states and _has_layer(m, set_, "linear") else [])
+        specs.append(model_spec(m, list(set_ or []) + extra, as_))
     if images and not any(any(s.layer_type(i) == "cross" for i in range(s.num_layers)) for s in specs):
         raise SpecError("--image-tokens", "none of the models has cross-attention layers")
+    if states and not any(any(s.layer_type(i) == "linear" for i in range(s.num_layers)) for s in specs):
+        raise SpecError("--state-dtype", "none of the models has linear-attention or Mamba-2 layers")
     rows = compare_models(specs, ctx, b, kv_bits=kv_bits(kv_dtype, kv_bits_), kv_format=kv_format(kv_dtype))
     for s in specs:           # after every check: a warning line before an error line broke the one-line rule
         notes(s, ctx)
@@ -87,10 +91,11 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
     emit(json_, payload, lambda: report.console().print(report.compare_table(rows, ctx, b)))
 
 
-def _has_cross(model: str, sets: list[str] | None) -> bool:
-    """Whether MODEL has cross-attention layers (``compare --image-tokens`` applies only to those)."""
+def _has_layer(model: str, sets: list[str] | None, layer_type: str) -> bool:
+    """Whether MODEL has layers of ``layer_type`` (``compare --image-tokens`` applies only to models with cross
+    layers, ``--state-dtype`` to those with linear ones)."""
     s = model_spec(model, sets, None)
-    return any(s.layer_type(i) == "cross" for i in range(s.num_layers))
+    return any(s.layer_type(i) == layer_type for i in range(s.num_layers))
 
 
 specs_app = typer.Typer(help="List, show and validate model specs.", no_args_is_help=True)
