@@ -102,6 +102,12 @@ class PointConfig:
                 raise SpecError(flag, f"must be at least 1, got {value}")
         if self.layers is not None and not 1 <= self.layers <= spec.num_layers:
             raise SpecError("--layers", f"must be between 1 and {spec.num_layers} for {spec.name}")
+        unbuilt = sorted({spec.layer_type(i) for i in range(spec.num_layers)} & {"linear", "ffn"})
+        if unbuilt:
+            # every layer run got a KV cache and an attention kernel: a Mamba-2, Gated DeltaNet or KDA layer (and
+            # Nemotron-H's FFN-only layers) measured as attention, beside a prediction that counts none there
+            raise SpecError("layer_types", f"{spec.name} has {' and '.join(unbuilt)} layers; profile builds and "
+                                           "runs attention layers only (the calculator: kv, roofline)")
         mla = predict.mla_kernel(spec.attention)
         if self.phase == "decode":
             if self.q_tokens > self.context:  # the step's queries are the cache's last tokens

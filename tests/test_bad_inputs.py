@@ -734,3 +734,16 @@ def test_audit3_nemotron_h_without_mamba_blocks_has_no_ssm_state_dtype(tmp_path)
 
     s = load_spec(_hf(tmp_path, "nemotron_h_8b", hybrid_override_pattern="*-" * 26))
     assert s.linear_attention is None and s.dtypes.ssm_state is None
+
+
+@pytest.mark.parametrize("model,phase,words", [
+    # every layer run got a KV cache and an attention kernel: Mamba-2 and FFN-only layers measured as attention
+    (NEMOTRON_H, "decode", "has ffn and linear layers; profile builds and runs attention layers only"),
+    (__file__.rsplit("/", 1)[0] + "/fixtures/hf/bamba_9b", "prefill", "bamba_9b has linear layers; profile builds"),
+    ("qwen3-next-80b-a3b", "decode", "has linear layers; profile builds and runs attention layers only"),
+    ("kimi-linear-48b-a3b", "train", "has linear layers; profile builds"),
+])
+def test_audit3_profile_refuses_layers_it_would_run_as_attention(capsys, model, phase, words):
+    refused(capsys, "profile", model, "--phase", phase, words="layer_types: ")
+    _, _, err, _ = run(capsys, "profile", model, "--phase", phase)
+    assert words in err
