@@ -706,10 +706,56 @@ def parse_model_arg(arg: str) -> tuple[str, list[str]]:
     arg = _model_arg(arg)
     if "@" in arg and not Path(arg).exists():
         name, _, rest = arg.partition("@")
-        local = [s for s in rest.split(",") if s]
+        local = [s for s in _split_assignments(rest) if s]
+        for item in local:     # named as given: the error said --set, a flag the command line did not have
+            if "=" not in item:
+                raise SpecError(f"{name}@", f"expected field=value, got {item!r}")
         _check_repeats(local, f"{name}@")
         return name, local
     return arg, []
+
+
+def _split_assignments(text: str) -> list[str]:
+    """``a=1,b=[x,y]`` -> ``["a=1", "b=[x,y]"]``: split at commas, except inside a value that opens with a bracket
+    or a quote and closes it (``layer_types=[linear,full]``, ``description='a, b'``), which was cut into
+    ``layer_types=[linear`` and ``full]``. A value that does not close is split at commas as before."""
+    out, i = [], 0
+    while i <= len(text):
+        comma = text.find(",", i)
+        end = len(text) if comma < 0 else comma
+        eq = text.find("=", i, end)
+        j = eq + 1
+        while 0 < j < len(text) and text[j] == " ":
+            j += 1
+        if eq >= 0 and j < len(text) and text[j] in "[{'\"":
+            close = _closing(text, j)
+            if close is not None:
+                comma = text.find(",", close)
+                end = len(text) if comma < 0 else comma
+        out.append(text[i:end])
+        i = end + 1
+    return out
+
+
+def _closing(text: str, start: int) -> int | None:
+    """Index just past the bracket or quote opened at ``start`` (brackets nest; quotes inside them are skipped),
+    or None when it never closes."""
+    depth, quote = 0, ""
+    for k in range(start, len(text)):
+        ch = text[k]
+        if quote:
+            quote = "" if ch == quote else quote
+            if not quote and depth == 0:
+                return k + 1
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return k + 1
+    return None
 
 
 def load_spec(model: str, overrides: list[str] | None = None, as_attention: str | None = None) -> ModelSpec:

@@ -747,3 +747,25 @@ def test_audit3_profile_refuses_layers_it_would_run_as_attention(capsys, model, 
     refused(capsys, "profile", model, "--phase", phase, words="layer_types: ")
     _, _, err, _ = run(capsys, "profile", model, "--phase", phase)
     assert words in err
+
+
+# --- audit round 3: NAME@ overrides with a list value were cut at its commas, and the error named --set -------------
+
+@pytest.mark.parametrize("args,words", [
+    (("kv", "llama-3.1-8b@num_layers=2,x"), "llama-3.1-8b@: expected field=value, got 'x'"),     # was "--set: ..."
+    (("compare", "llama-3.1-8b", "mistral-7b@num_layers=4,3"), "mistral-7b@: expected field=value, got '3'"),
+])
+def test_audit3_model_at_overrides_name_the_model(capsys, args, words):
+    refused(capsys, *args, words=words)
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b@layer_types=[sliding,full],attention.sliding_window=4096",
+                                   "llama-3.1-8b@attention.sliding_window=4096,layer_types=[sliding, full]"])
+def test_audit3_model_at_override_takes_a_list_value(capsys, model):
+    """``NAME@layer_types=[sliding,full]`` was cut into ``layer_types=[sliding`` and ``full]`` ("--set: expected
+    key=value, got 'full]'"): a layer pattern, Nemotron-H's ffn layers included, could not be set per model."""
+    import json
+
+    code, out, _, _ = run(capsys, "compare", "llama-3.1-8b", model, "--context", "32k", "--json")
+    rows = json.loads(out)["models"]
+    assert code == 0 and rows[1]["kv_bytes_per_sequence"] == rows[0]["kv_bytes_per_sequence"] * (32 + 4) / 64
