@@ -1180,6 +1180,9 @@ def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
         # tensor_group (NVFP4, llm-compressor): one e4m3 scale per group_size (16) values, plus one fp32 global scale
         # per tensor (not counted: a few bytes a matrix)
         group = _req(w, mt, "group_size")
+        if not _whole(group, 1):   # was refused by the spec as quantization.group_size, the file and key unnamed
+            raise SpecError(WHERE, f"model_type {mt}: compressed-tensors weights.group_size must be a whole number "
+                                   f"of at least 1 with strategy {strategy}, got {_show(group)}")
     elif strategy == "block":
         b = _req(w, mt, "block_structure")
         if not _pair(b):

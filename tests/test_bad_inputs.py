@@ -662,6 +662,9 @@ def test_audit3_nonfinite_word_where_a_size_goes_is_refused_for_every_family(tmp
     ("kimi_k2_thinking", CT_WEIGHTS, {"strategy": "NaN"},
      "compressed-tensors weights.strategy must be one of tensor, channel, group, tensor_group, block, got NaN"),
     ("kimi_k2_thinking", CT_WEIGHTS, {"strategy": '"groups"'}, "weights.strategy must be one of"),
+    # refused by the spec as "quantization.group_size: ...", naming neither the file nor the config's key
+    ("kimi_k2_thinking", CT_WEIGHTS, {"group_size": "NaN"},
+     "kimi_k2: compressed-tensors weights.group_size must be a whole number of at least 1 with strategy group, got NaN"),
     # "false" was truthy: read as symmetric, the zero points uncounted
     ("kimi_k2_thinking", CT_WEIGHTS, {"symmetric": '"false"'},
      "compressed-tensors weights.symmetric must be true or false, got 'false'"),
