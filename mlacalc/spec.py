@@ -705,7 +705,10 @@ def parse_model_arg(arg: str) -> tuple[str, list[str]]:
     ``as=mha|mqa|gqa:N`` among them converts this model's attention, like ``--as``."""
     arg = _model_arg(arg)
     if "@" in arg and not Path(arg).exists():
-        name, _, rest = arg.partition("@")
+        # the first "@" after which MODEL names a file or folder (a path may hold "@": .../org@rev@num_layers=2 read
+        # .../org as the model, "no such file"), else the first "@"
+        cut = next((i for i, ch in enumerate(arg) if ch == "@" and _exists(arg[:i])), arg.index("@"))
+        name, rest = arg[:cut], arg[cut + 1:]
         local = [s for s in _split_assignments(rest) if s]
         for item in local:     # named as given: the error said --set, a flag the command line did not have
             if "=" not in item:
@@ -713,6 +716,14 @@ def parse_model_arg(arg: str) -> tuple[str, list[str]]:
         _check_repeats(local, f"{name}@")
         return name, local
     return arg, []
+
+
+def _exists(path: str) -> bool:
+    """Whether ``path`` (``~`` expanded) names something on disk; ``~nosuchuser/x`` does not."""
+    try:
+        return Path(path).expanduser().exists()
+    except (RuntimeError, OSError):
+        return False
 
 
 def _split_assignments(text: str) -> list[str]:

@@ -772,3 +772,15 @@ def test_audit3_model_at_override_takes_a_list_value(capsys, model):
     code, out, _, _ = run(capsys, "compare", "llama-3.1-8b", model, "--context", "32k", "--json")
     rows = json.loads(out)["models"]
     assert code == 0 and rows[1]["kv_bytes_per_sequence"] == rows[0]["kv_bytes_per_sequence"] * (32 + 4) / 64
+
+
+def test_audit3_model_at_overrides_after_a_path_that_holds_an_at(capsys, tmp_path):
+    """``.../org@rev@num_layers=2`` was read as the model ``.../org`` ("no such file")."""
+    import shutil
+
+    folder = tmp_path / "org@rev"
+    folder.mkdir()
+    shutil.copy(HF_LLAMA, folder / "config.json")
+    code, out, _, _ = run(capsys, "specs", "show", f"{folder}@num_layers=2", "--json")
+    assert code == 0 and '"num_layers": 2' in out
+    refused(capsys, "kv", f"{tmp_path}/org@nope@num_layers=2", words=f"{tmp_path}/org: no such file")
