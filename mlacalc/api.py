@@ -31,11 +31,33 @@ from .params import WeightsReport, weights_report
 
 
 def _spec(spec: ModelSpec | str) -> ModelSpec:
-    return spec if isinstance(spec, ModelSpec) else load_spec(spec)
+    """``spec`` loaded, or checked as a spec file is when it is a :class:`ModelSpec` already: one built or changed in
+    Python (``dataclasses.replace(spec, num_layers=2**40)``) bypassed every check, and hung, raised TypeError or
+    priced zero KV heads as 0 bytes."""
+    if not isinstance(spec, ModelSpec):
+        return load_spec(spec)
+    from .spec import spec_from_dict, spec_to_dict
+
+    spec_from_dict(_as_dict(spec_to_dict, spec, "spec"))
+    return spec
 
 
 def _gpu(gpu: Hardware | str) -> Hardware:
-    return gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
+    """``gpu`` loaded, or checked as a hardware file is when it is a :class:`Hardware` already (a zero bandwidth
+    set by ``dataclasses.replace`` was a ZeroDivisionError)."""
+    if not isinstance(gpu, Hardware):
+        return load_hardware(gpu)
+    from .hardware import hardware_from_dict
+
+    hardware_from_dict(_as_dict(Hardware.to_dict, gpu, "gpu"), "gpu")
+    return gpu
+
+
+def _as_dict(to_dict, obj, name: str) -> dict:
+    try:
+        return to_dict(obj)
+    except (AttributeError, TypeError, ValueError, RecursionError) as e:  # a field holding what a file cannot
+        raise ArgError(name, f"holds a value a spec cannot: {type(e).__name__}: {e}".splitlines()[0]) from None
 
 
 def _count(value: int | str, name: str, minimum: int = 1) -> int:

@@ -344,7 +344,39 @@ def _api_cases():
         (lambda: mlacalc.Parallelism(tp=10**5000), "tp: must be a whole number"),                # ValueError (repr)
         (lambda: mlacalc.fit(spec, gpu_mem_util=10**5000), "gpu_mem_util: number too large"),    # ValueError (str)
         (lambda: mlacalc.roofline(spec, phase="prefill", q_tokens=2), "q_tokens: applies to decode only"),
+        # audit round 3: a ModelSpec or Hardware built or changed in Python bypassed every check
+        (lambda: mlacalc.kv_cache(_changed(spec, num_layers=2**40)), "num_layers: must be at most 10,000"),  # hung
+        (lambda: mlacalc.kv_cache(_changed(spec, num_layers="32")), "num_layers: expected a whole number"),  # TypeError
+        (lambda: mlacalc.kv_cache(_changed(spec, attention={"num_kv_heads": 0})),                   # 0 bytes of KV
+         "attention.num_kv_heads: must be at least 1, got 0"),
+        (lambda: mlacalc.weights(_changed(spec, layer_types=("bogus",))), "layer_types[0]: must be one of"),
+        (lambda: mlacalc.roofline(spec, gpu=_changed_gpu(mem_bandwidth_gb_s=0)),                     # ZeroDivisionError
+         "gpu: mem_bandwidth_gb_s: must be a positive number, got 0"),
+        (lambda: mlacalc.fit(spec, gpu=_changed_gpu(memory_bytes=float("nan"))),                     # ValueError
+         "gpu: memory_bytes: must be a finite number"),
+        (lambda: mlacalc.roofline(spec, gpu=_changed_gpu(kernels=(("gqa", None),))),                 # AttributeError
+         "gpu: holds a value a spec cannot"),
     ]
+
+
+def _changed(name: str, **changes):
+    """A spec changed in Python, as dataclasses.replace does it (no checks run)."""
+    import dataclasses
+
+    import mlacalc
+
+    s = mlacalc.load_spec(name)
+    if isinstance(changes.get("attention"), dict):
+        changes["attention"] = dataclasses.replace(s.attention, **changes["attention"])
+    return dataclasses.replace(s, **changes)
+
+
+def _changed_gpu(**changes):
+    import dataclasses
+
+    import mlacalc
+
+    return dataclasses.replace(mlacalc.load_hardware("h200"), **changes)
 
 
 @pytest.mark.parametrize("i", range(len(_api_cases())))
