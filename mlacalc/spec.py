@@ -811,6 +811,10 @@ def _schema_of(cls) -> dict:
             s = _schema_of(sub)
         elif meta.get("kind") == "components":
             s = {"type": "array", "items": {"enum": list(QUANT_COMPONENTS)}, "minItems": 1}
+        elif meta.get("kind") == "layer_types":
+            # was {"type": "string"}: an editor flagged every spec with a layer pattern (gpt-oss, Qwen3-Next,
+            # Nemotron-H's ffn layers) and passed layer_types: ffn, which the spec refuses
+            s = {"type": ["array", "null"], "items": {"enum": list(LAYER_TYPES)}, "minItems": 1}
         elif meta.get("kind") == "dtype":
             s = {"type": ["string", "number", "null"] if "None" in t else ["string", "number"]}
         elif "bool" in t:
