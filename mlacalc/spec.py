@@ -614,7 +614,9 @@ def _read_yaml(text: str, where: str) -> Any:
 def _read_file(path: Path) -> dict:
     from .files import read_data, refuse_nonfinite
 
-    json_file = path.suffix == ".json"    # an HF config.json may write Mamba's time_step_limit with Infinity
+    # an HF config.json may write Mamba's time_step_limit with Infinity. CONFIG.JSON was read as YAML, where NaN is
+    # the text "NaN" (model_type NaN became the family "nan") and 1e5 is text too
+    json_file = path.suffix.lower() == ".json"
     data = read_data(path, str(path), "json" if json_file else "yaml", nonfinite_as_text=json_file)
     hf_config = isinstance(data, dict) and ("model_type" in data or "architectures" in data)
     if not hf_config:

@@ -868,3 +868,10 @@ def test_audit3_every_builtin_spec_and_reader_output_satisfies_the_schema(capsys
     errors = [e for name, raw in specs.items() for e in _schema_errors(raw, schema, name)]
     assert errors == [], errors[:5]
     assert _schema_errors({"layer_types": "ffn"}, schema) != []          # what the spec refuses, the schema refuses
+
+
+def test_audit3_an_upper_case_json_suffix_is_read_as_json(capsys, tmp_path):
+    """``CONFIG.JSON`` was read as YAML, where NaN is the text "NaN": model_type NaN became the family "nan"."""
+    text = open(HF_LLAMA).read().replace('"model_type": "llama"', '"model_type": NaN')
+    (tmp_path / "CONFIG.JSON").write_text(text, encoding="utf-8")
+    refused(capsys, "kv", str(tmp_path / "CONFIG.JSON"), words="model_type must be a string, got NaN")
