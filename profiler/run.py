@@ -100,6 +100,9 @@ class PointConfig:
                             ("--reps", self.reps), ("--block-size", 1 if self.block_size is None else self.block_size)):
             if value < 1:
                 raise SpecError(flag, f"must be at least 1, got {value}")
+        if self.block_size is not None and not self.paged and self.kernel != "flashmla":   # FlashMLA's is paged
+            raise SpecError("--block-size", f"sizes the blocks of a paged cache: add --paged (got --block-size "
+                                            f"{self.block_size} over a contiguous cache, which has none)")
         if self.layers is not None and not 1 <= self.layers <= spec.num_layers:
             raise SpecError("--layers", f"must be between 1 and {spec.num_layers} for {spec.name}")
         unbuilt = sorted({spec.layer_type(i) for i in range(spec.num_layers)} & {"linear", "ffn"})

@@ -532,6 +532,8 @@ def test_count_with_one_sign_still_parses():
     (("profile", "llama-3.1-8b", "--reps", "0"), "--reps: must be at least 1, got 0"),
     (("profile", "llama-3.1-8b", "--paged", "--block-size", "0"), "--block-size: must be at least 1, got 0"),
     (("profile", "llama-3.1-8b", "--reps", "-3", "--json"), "--reps: must be at least 1, got -3"),
+    # a block size over a contiguous cache was silently ignored (the point ran contiguous)
+    (("profile", "llama-3.1-8b", "--block-size", "16"), "--block-size: sizes the blocks of a paged cache: add --paged"),
 ])
 def test_profile_flags_are_checked_before_the_gpu(capsys, no_cuda, args, words):
     refused(capsys, *args, words=words)
