@@ -45,8 +45,12 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3:
         print(__doc__.strip().splitlines()[-3].strip(), file=sys.stderr)
         return 2
-    runs = [json.load(open(f)) for f in argv[1:]]
-    merged = merge(runs)
+    try:
+        runs = [json.load(open(f)) for f in argv[1:]]
+        merged = merge(runs)
+    except (OSError, ValueError, KeyError, TypeError) as e:     # a missing or foreign file: one line, not a traceback
+        print(f"merge_calibrations: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
+        return 2
     with open(argv[0], "w") as f:
         json.dump(merged, f, indent=1)
     spread = [abs(math.log(max(p["runs_measured_s"]) / min(p["runs_measured_s"])))

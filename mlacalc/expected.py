@@ -24,14 +24,16 @@ How the keys are split over CTAs is each backend's own planner, restated here (`
 
 CTAs then run in waves (one per SM for MLA, two for its 8-bit tile of <= 16 rows, as many as fit for the GQA kernel:
 :func:`gqa_tiling`). A wave's time is its ramp (``ramp_us``, then
-the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them) plus the larger of its memory time
+the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them; over a paged cache also
+``paged_ramp_us``, the first block-table reads, which the kernels' look-ahead hides after the first tile) plus the larger of its memory time
 (``a x keys_per_cta x key_bytes`` once per KV group, since L2 serves the other row tiles, at
 ``min(bandwidth_eff x copy bandwidth, busy SMs x sm_bandwidth)``) and one SM's math time (``2 x tile x keys x
 (d_k + d_v)`` FLOPs at ``mma_eff`` of its share of the peak, or ``small_tile_mma_eff`` for tiles under 64 rows,
 which run on mma.sync rather than wgmma, or ``triton_mma_eff`` for the Triton kernels' tiles of 64+ MLA rows
 (:func:`triton_wide_tile`: off the Gluon kernel's dims, backend triton, other cards; the sparse kernel's 64-head
-tile); plus, for an 8-bit cache, widening ``key_elems`` per key at ``dequant_gelem_s`` G elements/s per program,
-latency-bound, so programs resident on one SM overlap it). Tiles of 64 or more rows over an 8-bit cache with
+tile); plus, for an 8-bit cache, widening ``key_elems`` per key at ``dequant_gelem_s`` G elements/s per program and
+``widen_tile_us`` per 32-key tile (the Triton kernel widens a tile slice by slice), latency-bound, so programs
+resident on one SM overlap it). Tiles of 64 or more rows over an 8-bit cache with
 DeepSeek's dims run the Gluon kernel (:func:`gluon_dense`), whose third warp group widens each tile while the other
 two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. Rows selected by
 index (DeepSeek Sparse Attention's top-k, ``DecodeShape.gathered``) on those backends, from 8 heads, run the Gluon
@@ -40,8 +42,8 @@ rows at ``gather_sm_gb_s`` and then widens 8-bit rows at ``widen_group_gelem_s``
 group's rate: both turn e4m3 into fp16 in shared memory in the same chunks; the sparse rows add one fp16 multiply by
 their scale), the two one after the other, beside the dots; the Triton
 sparse kernel (backend ``triton``, fewer heads, cards without the Gluon kernels) by its own planner and tiles
-(:func:`triton_sparse_plan`, :func:`triton_sparse_tiling`) with its dots at the small-tile rate and, in each
-program's serial time, a wait of ``triton_gather_tile_us`` a tile for its chain of index, table and row loads
+(:func:`triton_sparse_plan`, :func:`triton_sparse_tiling`) with its dots at the small-tile rate, its 8-bit rows
+widened at ``sparse_dequant_gelem_s`` and, in each program's serial time, a wait of ``triton_gather_tile_us`` a tile for its chain of index, table and row loads
 (:func:`triton_gather_s`; 0: priced as the dense Triton kernel over the selected keys). The indexer
 hands either kernel its whole list (``DecodeShape.slots``: ``topk`` a query, -1 after the used slots of a short
 context): the planner splits every slot; the Triton kernel steps through them all (dots, copies and widening count

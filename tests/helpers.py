@@ -1,5 +1,7 @@
 """Small spec builders shared by tests (a test reads like a worked example around them)."""
 
+from hypothesis import strategies as st
+
 from mlacalc.spec import spec_from_dict
 
 
@@ -9,3 +11,16 @@ def make_spec(attention: dict, *, layers: int = 2, hidden: int = 256, vocab: int
     return spec_from_dict({"name": "tiny", "num_layers": layers, "hidden_size": hidden, "vocab_size": vocab,
                            "attention": attention, "ffn": ffn or {"kind": "dense", "intermediate_size": 512},
                            **extra})
+
+
+# linear-layer blocks of the two state-space kinds whose sizes the property tests draw (tests/test_mamba2.py,
+# tests/test_lightning.py): Mamba-2 (value heads a multiple of its B/C groups) and lightning (square per-head states)
+mamba_blocks = st.fixed_dictionaries({
+    "kind": st.just("mamba2"), "num_k_heads": st.sampled_from([1, 2, 4, 8]), "head_k_dim": st.integers(1, 256),
+    "head_v_dim": st.integers(1, 128), "conv_kernel_size": st.integers(1, 8)}).flatmap(
+    lambda b: st.integers(1, 16).map(lambda g: b | {"num_v_heads": b["num_k_heads"] * g}))
+lightning_blocks = st.fixed_dictionaries({
+    "kind": st.just("lightning"), "head_k_dim": st.integers(1, 256),
+    "chunk_size": st.one_of(st.none(), st.integers(1, 1024))}).flatmap(
+    lambda b: st.sampled_from([1, 2, 4, 8, 64]).map(
+        lambda h: b | {"num_k_heads": h, "num_v_heads": h, "head_v_dim": b["head_k_dim"]}))

@@ -15,7 +15,7 @@ from mlacalc.params import param_counts, params_per_gpu, weights_report
 from mlacalc.parallel import Parallelism
 from mlacalc.step import Step, step_ops
 
-from helpers import make_spec
+from helpers import lightning_blocks, make_spec
 
 GQA = {"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32}
 LIGHTNING = {"kind": "lightning", "num_k_heads": 4, "num_v_heads": 4, "head_k_dim": 32, "head_v_dim": 32}
@@ -149,20 +149,6 @@ def test_bad_lightning_settings_are_one_line(capsys, setting, words):
 
 
 # ------------------------------------------------------------------------------------------------ properties
-
-lightning_blocks = st.fixed_dictionaries({
-    "kind": st.just("lightning"), "head_k_dim": st.integers(1, 256),
-    "chunk_size": st.one_of(st.none(), st.integers(1, 1024))}).flatmap(
-    lambda b: st.sampled_from([1, 2, 4, 8, 64]).map(
-        lambda h: b | {"num_k_heads": h, "num_v_heads": h, "head_v_dim": b["head_k_dim"]}))
-
-
-@settings(max_examples=60, deadline=None)
-@given(block=lightning_blocks, c1=st.integers(1, 10**6), c2=st.integers(1, 10**6))
-def test_lightning_state_does_not_depend_on_the_context(block, c1, c2):
-    s = make_spec(GQA, layers=2, layer_types=["linear", "full"], linear_attention=block)
-    assert kv_report(s, c1).per_sequence.state == kv_report(s, c2).per_sequence.state > 0
-
 
 @settings(max_examples=60, deadline=None)
 @given(block=lightning_blocks)

@@ -15,7 +15,7 @@ from mlacalc.params import param_counts, params_per_gpu, weights_report
 from mlacalc.parallel import Parallelism
 from mlacalc.step import Step, step_ops
 
-from helpers import make_spec
+from helpers import lightning_blocks, make_spec, mamba_blocks
 
 GQA = {"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32}
 M2 = {"kind": "mamba2", "num_k_heads": 2, "num_v_heads": 4, "head_k_dim": 32, "head_v_dim": 16,
@@ -157,15 +157,10 @@ def test_tp_splits_the_mamba2_heads():
 
 # ------------------------------------------------------------------------------------------------ properties
 
-mamba_blocks = st.fixed_dictionaries({
-    "kind": st.just("mamba2"), "num_k_heads": st.sampled_from([1, 2, 4, 8]), "head_k_dim": st.integers(1, 256),
-    "head_v_dim": st.integers(1, 128), "conv_kernel_size": st.integers(1, 8)}).flatmap(
-    lambda b: st.integers(1, 16).map(lambda g: b | {"num_v_heads": b["num_k_heads"] * g}))
-
-
 @settings(max_examples=60, deadline=None)
-@given(block=mamba_blocks, c1=st.integers(1, 10**6), c2=st.integers(1, 10**6))
-def test_mamba2_state_does_not_depend_on_the_context(block, c1, c2):
+@given(block=st.one_of(mamba_blocks, lightning_blocks), c1=st.integers(1, 10**6), c2=st.integers(1, 10**6))
+def test_state_space_layers_state_does_not_depend_on_the_context(block, c1, c2):
+    """Mamba-2 and lightning layers hold a constant state a sequence, whatever the context."""
     s = make_spec(GQA, layers=2, layer_types=["linear", "full"], linear_attention=block)
     assert kv_report(s, c1).per_sequence.state == kv_report(s, c2).per_sequence.state > 0
 
