@@ -509,6 +509,17 @@ def test_refusals_are_one_line(family, message):
     assert "\n" not in str(e.value)
 
 
+def _cli_out(capsys, *args) -> str:
+    """``mlacalc ARGS``' standard output; the command must end with exit 0."""
+    from mlacalc.cli import main
+
+    try:
+        main(list(args))
+    except SystemExit as e:
+        assert e.code in (0, None)
+    return capsys.readouterr().out
+
+
 def _write(tmp_path, cfg):
     import json
 
@@ -1156,14 +1167,8 @@ def test_new_fixtures_through_the_cli(capsys, family, per_token, params):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
     import json
 
-    from mlacalc.cli import main
-
     def run(*args):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            assert e.code in (0, None)
-        return json.loads(capsys.readouterr().out)
+        return json.loads(_cli_out(capsys, *args))
 
     path = str(FIXTURES / family)
     assert run("kv", path, "--context", "32k", "--json")["kv_bytes_per_token"] == per_token
@@ -1448,14 +1453,8 @@ def test_mamba2_hybrids_through_the_cli(capsys, family, per_token, state, params
     the mixer's tensors; JSON and tables both, exit 0."""
     import json
 
-    from mlacalc.cli import main
-
     def run(*args):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            assert e.code in (0, None)
-        return capsys.readouterr().out
+        return _cli_out(capsys, *args)
 
     path = str(FIXTURES / family)
     kv = json.loads(run("kv", path, "--context", "4k", "--json"))
@@ -1714,14 +1713,8 @@ def test_minimax_m1_through_the_cli(capsys):
     """kv shows the lightning state as a per-sequence part, weights the lightning tensors; JSON and tables."""
     import json
 
-    from mlacalc.cli import main
-
     def run(*args):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            assert e.code in (0, None)
-        return capsys.readouterr().out
+        return _cli_out(capsys, *args)
 
     path = str(FIXTURES / "minimax_m1")
     kv = json.loads(run("kv", path, "--context", "4k", "--json"))
