@@ -16,7 +16,10 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
   ``qwen3_vl_moe``, ``glm4v_moe`` (GLM-4.5V: ``glm4v_moe_text`` is GLM-4.5-Air's decoder with M-RoPE), the
   ``text_config`` of any other wrapper (``kimi_k25``: a ``kimi_k2``/``deepseek_v3`` decoder; ``mistral3`` around
-  ``deepseek_v3``): read as the family they rename (:data:`ALIASES`) or as the inner ``model_type``;
+  ``deepseek_v3``), and the decoders wrappers keep under other keys (:data:`DECODER_PATHS`: ``internvl_chat``'s
+  ``llm_config``, the ``thinker_config.text_config`` of ``qwen2_5_omni``/``qwen3_omni_moe``): read as the family they
+  rename (:data:`ALIASES`) or as the inner ``model_type``. An unknown model_type carrying a wrapper's keys
+  (``vision_config``, ``language_config``, ...) without a ``text_config`` is refused in one line naming it;
 - MLA: ``deepseek_v2``, ``deepseek_v3``, ``kimi_k2``, ``minicpm3``; DSA (MLA plus the lightning indexer):
   ``deepseek_v32``, ``glm_moe_dsa``;
 - hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet; Qwen3.5's ``qwen3_5``/``qwen3_5_moe``
@@ -40,7 +43,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``hunyuan_v1_moe`` (Hunyuan-A13B, Hunyuan-7B: per-layer ``moe_topk``/``moe_intermediate_size``/``num_shared_expert``
   lists read when uniform, a shared MLP of ``intermediate_size x num_shared_expert``, q/k norms; cross-layer
   attention, ``use_cla``, refused), ``arcee`` (Arcee AFM: Llama's attention with a non-gated ReLU² MLP,
-  ``up_proj``/``down_proj`` only).
+  ``up_proj``/``down_proj`` only);
+- GLM's dense decoders: ``chatglm`` (ChatGLM2/3, GLM-4-9B-Chat, GLM-4V-9B's decoder: THUDM's remote-code names,
+  ``num_layers``, ``multi_query_group_num`` K/V heads of ``kv_channels``, ``ffn_hidden_size``, ``padded_vocab_size``,
+  ``seq_length``; q/k/v biases by ``add_qkv_bias``; RoPE over half of each head; :func:`_chatglm_keys`), and
+  transformers' ``glm`` (GlmForCausalLM) and ``glm4`` (GLM-4-0414, GLM-Z1: four norms a layer), the same block under
+  Llama's names; ``mimo`` (Xiaomi MiMo: Qwen2 with ``num_nextn_predict_layers`` MTP layers, read as ``qwen2``).
 
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
@@ -49,7 +57,8 @@ blocks per layer, the Mamba layers of ``jamba`` (Mamba-1, whose state is not Mam
 beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted
 as an attention layer, the short
 convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared layers (``gemma3n_text``), Nemotron-NAS's per-layer
-``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``)). A wrapper's ``text_config`` is refused
+``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``), Phi-4-mini-flash's SambaY
+(``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``)). A wrapper's ``text_config`` is refused
 the same way by its own ``model_type``.
 
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
@@ -90,6 +99,17 @@ WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mllama": "mllama"
 # (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them): model_type of that decoder
 FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2"}
 
+# wrappers whose text decoder sits under a key other than text_config: the path of keys to it
+# (InternVL's remote code, InternVLChatConfig: llm_config, a qwen2/qwen3/internlm2/llama/gpt_oss decoder;
+# Qwen2.5-Omni and Qwen3-Omni, transformers Qwen2_5OmniConfig / Qwen3OmniMoeConfig: the thinker's text_config; the
+# talker, a second decoder that speaks the thinker's answer, is left out with the audio and vision towers)
+DECODER_PATHS = {"internvl_chat": ("llm_config",), "qwen2_5_omni": ("thinker_config", "text_config"),
+                 "qwen3_omni_moe": ("thinker_config", "text_config")}
+# keys that mark a multimodal wrapper: an unknown model_type carrying one, with its decoder under no key above, is
+# refused in one line rather than read as the decoder (its top-level keys are the wrapper's, not a decoder's)
+WRAPPER_MARKS = ("vision_config", "audio_config", "llm_config", "language_config", "thinker_config",
+                 "talker_config", "vision_tower")
+
 # text decoders that are another family's decoder under a new name: same modules, same keys
 # (transformers: Qwen2_5_VLTextConfig, Qwen3VLTextConfig, Qwen3VLMoeTextConfig, Ministral3Config)
 # (Glm4vMoeTextConfig: Glm4MoeConfig's keys, attention with q/k/v biases, partial RoPE; only the RoPE is M-RoPE)
@@ -99,7 +119,13 @@ FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2"}
 # experts and gated shared expert; the partial RoPE factor sits in rope_parameters)
 ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text": "qwen3",
            "qwen3_vl_moe_text": "qwen3_moe", "ministral3": "mistral", "glm4v_moe_text": "glm4_moe",
-           "qwen3_5_text": "qwen3_next", "qwen3_5_moe_text": "qwen3_next"}
+           "qwen3_5_text": "qwen3_next", "qwen3_5_moe_text": "qwen3_next",
+           # Xiaomi MiMo (MiMoConfig(Qwen2Config), modeling_mimo.py): Qwen2's decoder, q/k/v biases, and
+           # num_nextn_predict_layers MTP layers (MiMoMTPLayers: two norms, input_proj 2d -> d, one Qwen2 layer)
+           "mimo": "qwen2",
+           # the Omni thinkers' text decoders (Qwen2_5OmniTextConfig: Qwen2's keys and modules, only the RoPE is
+           # M-RoPE; Qwen3OmniMoeTextConfig: Qwen3-MoE's)
+           "qwen2_5_omni_text": "qwen2", "qwen3_omni_moe_text": "qwen3_moe"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -148,6 +174,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # HunYuanMoEV1Config (transformers): HunYuanMoEV1Moe always builds one shared MLP of intermediate_size beside
     # the experts, i.e. use_mixed_mlp_moe with num_shared_expert 1 in the remote code's terms
     "hunyuan_v1_moe": {"use_mixed_mlp_moe": True, "num_shared_expert": 1},
+    # ChatGLMConfig (THUDM's remote code, configuration_chatglm.py): add_bias_linear=False, add_qkv_bias=False,
+    # multi_query_attention=False, multi_query_group_num=1; the output_layer is its own matrix, never tied
+    "chatglm": {"add_bias_linear": False, "add_qkv_bias": False, "multi_query_attention": False,
+                "multi_query_group_num": 1, "tie_word_embeddings": False},
+    # GlmConfig and Glm4Config (transformers): partial_rotary_factor=0.5, head_dim=128, attention_bias=True,
+    # tie_word_embeddings=False
+    "glm": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False},
+    "glm4": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False},
 }
 
 # hybrids of Mamba-2 layers and conventional attention (read by _mamba2, _mamba2_layer_types and _ffn)
@@ -164,7 +198,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
-                "bailing_moe_v2", "arcee", "ernie4_5_moe"} | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
+                "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4"} | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
@@ -196,6 +230,11 @@ REFUSED = {
                   "modelled",
     "step3_vl": "Step-3's multi-matrix factorisation attention (MFA: one shared KV head, low-rank queries) is not "
                 "modelled",
+    # the seventh round (docs/zoo-facts.md section 10)
+    "phi4flash": "SambaY's decoder-hybrid-decoder (Phi-4-mini-flash: Mamba and sliding-window layers, then gated "
+                 "memory units that reuse one layer's KV cache instead of attention) is not modelled",
+    "deepseek_vl_v2": "DeepSeek-VL2's and DeepSeek-OCR's language_config (DeepSeek-V2 MoE whose attention is MLA or, "
+                      "with use_mla false, MHA) is not read",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -218,7 +257,9 @@ SIZES = {k: 1 for k in (
     "moe_topk", "cla_share_factor",
     # Kimi-Linear's context limit (read by _limit): anything but a whole number was skipped without a word, and
     # the context warning with it
-    "model_max_length")} | {k: 0 for k in (
+    "model_max_length",
+    # ChatGLM's own names (ChatGLMConfig), read by _chatglm_keys
+    "num_layers", "padded_vocab_size", "multi_query_group_num", "kv_channels", "seq_length")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
@@ -236,7 +277,8 @@ NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type"}
 SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bias", "use_qkv_bias",
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
-            "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe"}
+            "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
+            "multi_query_attention"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -353,7 +395,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         # it has none, below)
         raise SpecError(WHERE, f"model_type {mt}: text_config must be a mapping, got {_show(cfg['text_config'])}")
     wrapper = ""
-    if mt in FLAT_WRAPPERS and not isinstance(cfg.get("text_config"), dict):
+    if mt in DECODER_PATHS:
+        wrapper, mt, cfg = mt, *_decoder_at(cfg, mt, DECODER_PATHS[mt])
+    elif mt in FLAT_WRAPPERS and not isinstance(cfg.get("text_config"), dict):
         wrapper, mt = mt, FLAT_WRAPPERS[mt]
     elif mt in WRAPPERS or isinstance(cfg.get("text_config"), dict):
         inner = cfg.get("text_config")
@@ -373,8 +417,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         wrapper, mt, cfg = mt, inner_mt, inner
     read_as = f" (read as {ALIASES[mt]})" if mt in ALIASES else ""
     mt = ALIASES.get(mt, mt)
-    description = f"the text decoder of {wrapper}{read_as}; the vision tower is left out" if wrapper else \
+    description = f"the text decoder of {wrapper}{read_as}; {_left_out(wrapper)}" if wrapper else \
         f"read as {mt}" if read_as else ""
+    if not wrapper and mt not in KNOWN and mt not in REFUSED:
+        _refuse_unknown_wrapper(cfg, mt)
     defaults = DEFAULTS.get(mt, {})          # a key given as null takes the class default too
     merged = {**defaults, **{k: v for k, v in cfg.items() if v is not None or k not in defaults}}
     # what the tool cannot describe is said before any value is checked (EXAONE-4's sliding_window_pattern "LLLG"
@@ -392,7 +438,74 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _minimax_shared(merged, mt)
     if mt in HUNYUAN:
         merged = _hunyuan_lists(merged, mt)
+    if mt == "chatglm":
+        merged = _chatglm_keys(_checked(merged, mt), mt)
+        if isinstance(merged.get("vision_config"), dict):             # GLM-4V-9B: chatglm with a vision tower
+            description = "the text decoder of chatglm; the vision tower is left out"
     return mt, _checked(merged, mt), description
+
+
+def _decoder_at(cfg: dict, mt: str, path: tuple[str, ...]) -> tuple[str, dict]:
+    """(model_type, config) of the text decoder a wrapper keeps under ``path`` (InternVL's ``llm_config``, the
+    Omni models' ``thinker_config.text_config``), with the wrapper's dtype, tie and quantization keys where the
+    decoder gives none; a missing or malformed level, or a decoder without a ``model_type``, is one line."""
+    inner: Any = cfg
+    for i, key in enumerate(path):
+        inner = inner.get(key) if isinstance(inner, dict) else None
+        if not isinstance(inner, dict):
+            raise SpecError(WHERE, f"model_type {mt}: {'.'.join(path[:i + 1])} must be a mapping (the text "
+                                   f"decoder's config), got {_show(inner)}")
+    inner = dict(inner)
+    for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):
+        if k not in inner and k in cfg:
+            inner[k] = cfg[k]
+    inner_mt = inner.get("model_type")
+    if not _name(inner_mt) or not inner_mt:
+        raise SpecError(WHERE, f"model_type {mt}: {'.'.join(path)}.model_type must name the decoder's family, got "
+                               f"{_show(inner_mt)}")
+    return inner_mt.lower(), inner
+
+
+def _left_out(wrapper: str) -> str:
+    """What a wrapper's reading leaves out, said where the spec is shown."""
+    if wrapper in ("qwen2_5_omni", "qwen3_omni_moe"):
+        return "the audio and vision towers and the talker are left out"
+    return "the vision tower is left out"
+
+
+def _refuse_unknown_wrapper(cfg: dict, mt: str) -> None:
+    """A model_type this tool does not know that carries a multimodal wrapper's keys (:data:`WRAPPER_MARKS`) but
+    no ``text_config``: its decoder is under a key not read here, and its top-level keys are not the decoder's."""
+    marks = [k for k in WRAPPER_MARKS if k in cfg]
+    if marks:
+        raise _refuse(mt, f"a multimodal wrapper ({marks[0]}) whose text decoder is not under a key this tool reads "
+                          "(text_config; llm_config for internvl_chat; thinker_config.text_config for qwen2_5_omni, "
+                          "qwen3_omni_moe)")
+
+
+def _chatglm_keys(cfg: dict, mt: str) -> dict:
+    """ChatGLM2/3 and GLM-4-9B's remote-code config (ChatGLMConfig, modeling_chatglm.py) in the names the readers
+    use: ``num_layers`` layers; the embedding and output layer of ``padded_vocab_size`` rows (the vocab_size the
+    model builds, which wins over a ``vocab_size`` key); ``multi_query_group_num`` K/V heads when
+    ``multi_query_attention``, else one a query head; heads of ``kv_channels``; a gated (SwiGLU) MLP of
+    ``ffn_hidden_size`` (dense_h_to_4h is ``d -> 2 f``); ``seq_length`` positions; RoPE over half of each head
+    (RotaryEmbedding(kv_channels // 2): ChatGLM rotates the first half, in adjacent pairs). ChatGLM-6B (v1, 2D
+    positions and a GELU MLP) and ``add_bias_linear`` (biases on the output projection and the MLP) are refused."""
+    if cfg.get("position_encoding_2d") is not None:
+        raise _refuse(mt, "ChatGLM-6B's 2D position encoding and non-gated GELU MLP (position_encoding_2d) are not "
+                          "modelled")
+    if cfg.get("add_bias_linear"):
+        raise _refuse(mt, "biases on the output projection and the MLP (add_bias_linear) are not modelled")
+    out = dict(cfg)
+    out["num_hidden_layers"] = cfg.get("num_layers") or cfg.get("num_hidden_layers")
+    out["vocab_size"] = cfg.get("padded_vocab_size") or cfg.get("vocab_size")
+    out["intermediate_size"] = _req(cfg, mt, "ffn_hidden_size")
+    heads = _req(cfg, mt, "num_attention_heads")
+    out["num_key_value_heads"] = cfg["multi_query_group_num"] if cfg.get("multi_query_attention") else heads
+    out["head_dim"] = cfg.get("kv_channels") or _req(cfg, mt, "hidden_size") // heads
+    out["max_position_embeddings"] = cfg.get("seq_length") or cfg.get("max_position_embeddings")
+    out["partial_rotary_factor"] = 0.5
+    return out
 
 
 def _hunyuan_lists(cfg: dict, mt: str) -> dict:
@@ -669,8 +782,10 @@ def _latent(cfg: dict, mt: str) -> dict:
 
 # config flags of q/k/v biases without an o_proj bias (Qwen2's are hard-wired): Glm4MoeAttention, StableLmAttention
 # (Ling's BailingMoe/BailingMoeV2 attention: query_key_value bias=use_qkv_bias, dense (o_proj) bias=use_bias)
+# (GlmAttention, Glm4Attention: q/k/v bias=attention_bias, o_proj none; ChatGLM's query_key_value bias=add_qkv_bias)
 QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias", "seed_oss": "attention_bias",
-                 "bailing_moe": "use_qkv_bias", "bailing_moe_v2": "use_qkv_bias"}
+                 "bailing_moe": "use_qkv_bias", "bailing_moe_v2": "use_qkv_bias", "glm": "attention_bias",
+                 "glm4": "attention_bias", "chatglm": "add_qkv_bias"}
 # config flags of an o_proj bias apart from the q/k/v ones (SeedOssAttention: o_proj bias=attention_out_bias)
 O_BIAS_FLAG = {"seed_oss": "attention_out_bias", "bailing_moe": "use_bias", "bailing_moe_v2": "use_bias"}
 # config flags of biases on q, k, v and o (Llama and most: attention_bias)
@@ -1020,8 +1135,10 @@ def _norms(cfg: dict, mt: str) -> int:
     """RMSNorms (or LayerNorms) of hidden_size per layer."""
     if mt == "nemotron_h":
         return 1                                             # NemotronHBlock: one norm before its one mixer
-    if mt in ("gemma2", "gemma3_text"):
-        return 4                                             # pre and post norms around attention and MLP
+    if mt in ("gemma2", "gemma3_text", "glm4"):
+        # pre and post norms around attention and MLP (Glm4DecoderLayer: input_layernorm, post_self_attn_layernorm,
+        # post_attention_layernorm, post_mlp_layernorm)
+        return 4
     if mt in ("cohere", "cohere2") or (mt == "stablelm" and cfg.get("use_parallel_residual")):
         return 1                                             # attention and MLP in parallel after one norm
     if mt == "falcon" and cfg.get("parallel_attn", True):

@@ -113,6 +113,10 @@ SOURCES = {
     "ernie_4_5_21b_a3b": "https://huggingface.co/baidu/ERNIE-4.5-21B-A3B-PT/blob/main/config.json",
     "minimax_m1": "https://huggingface.co/MiniMaxAI/MiniMax-M1-80k/blob/main/config.json",
     "hunyuan_a13b": "https://huggingface.co/tencent/Hunyuan-A13B-Instruct/blob/main/config.json",
+    # The seventh round: a wrapper's llm_config, ChatGLM's remote code, MiMo (SOURCE.md; docs/zoo-facts.md section 10)
+    "internvl3_1b": "https://huggingface.co/OpenGVLab/InternVL3-1B/blob/main/config.json",
+    "glm_4_9b_chat": "https://huggingface.co/THUDM/glm-4-9b-chat/blob/main/config.json",
+    "mimo_7b": "https://huggingface.co/XiaomiMiMo/MiMo-7B-RL/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -698,6 +702,10 @@ CARDS = {
     "ernie_4_5_21b_a3b": (28 * 4 * 128 * 2 * 2, 21e9, 0.04),
     "minimax_m1": (10 * 8 * 128 * 2 * 2, 456e9, 0.0002),            # "456B total, 45.9B activated"; KV: 10 GQA
     "hunyuan_a13b": (32 * 8 * 128 * 2 * 2, 80e9, 0.005),            # "80B total, 13B active"; 80.39B here
+    # the seventh round (hand counts in the tests below)
+    "internvl3_1b": (24 * 2 * 64 * 2 * 2, 629_697_920, 0),           # the printed Qwen2 decoder's shapes, exact
+    "glm_4_9b_chat": (40 * 2 * 128 * 2 * 2, 9.4e9, 0.001),           # "9B"; 9.40B here
+    "mimo_7b": (36 * 8 * 128 * 2 * 2, 7e9, 0.09),                    # "7B": 7.62B here, 7.83B with its MTP layer
 }
 
 
@@ -1833,3 +1841,208 @@ def test_bad_hunyuan_configs_are_one_line(capsys, tmp_path, changes, words):
             main([command, _write(tmp_path, _edited("hunyuan_a13b", **changes)), "--json"])
         out, err = capsys.readouterr()
         assert e.value.code == 2 and out == "" and err.count("\n") == 1 and words in err, err
+
+
+# ------------------------------------------------- the seventh round: InternVL, ChatGLM / GLM-4, MiMo, the wrappers
+
+def test_internvl3_1b_reads_the_qwen2_decoder_under_llm_config():
+    """OpenGVLab/InternVL3-1B (internvl_chat, InternVL's remote code): the decoder is llm_config, a Qwen2 (the
+    printed model: Qwen2ForCausalLM of 24 layers), not text_config; the wrapper's top-level keys (hidden_size 896,
+    vision_config, template...) are not the decoder's. 24 layers, 14 query / 2 KV heads of 896 / 14 = 64 with Qwen2's
+    q/k/v biases, gated MLP 4864, vocab 151674; llm_config gives no tie key, the wrapper says false (the printed model
+    has its own lm_head 896 -> 151674).
+    KV: 24 x 2 x 64 x (K, V) x 2 bytes = 12,288 B a token (12 KiB), 384 MiB for a 32k sequence.
+    Parameters (the printed shapes): q 896 x 896 + 896, k and v 896 x 128 + 128 each, o 896 x 896; MLP 3 x 896 x 4864;
+    two norms a layer, a final one; embedding and head 2 x 151674 x 896 = 629,697,920. The vision tower
+    (InternViT-300M: 24 layers of 12,598,272 with its layer scales, patch and position embeddings 1,653,760) and the
+    mlp1 projector (LayerNorm 4096, 4096 -> 896 -> 896, 4,482,816) add 308,495,104: 938,193,024 in all, the name's
+    "1B" (0.94B)."""
+    s = hf("internvl3_1b")
+    a = s.attention
+    assert (s.num_layers, s.hidden_size, a.num_heads, a.num_kv_heads, a.v_head_dim) == (24, 896, 14, 2, 64)
+    assert a.qkv_bias and not a.o_bias and not s.tie_word_embeddings and s.vocab_size == 151674
+    assert s.description == "the text decoder of internvl_chat; the vision tower is left out"
+    layer = (896 * 896 + 896) + 2 * (896 * 128 + 128) + 896 * 896 + 3 * 896 * 4864 + 2 * 896
+    total = 24 * layer + 896 + 2 * 151674 * 896
+    assert weights(s).params.total == total == 629_697_920
+    vision = 24 * 12_598_272 + 1024 + (3 * 14 * 14 * 1024 + 1024) + 1025 * 1024
+    projector = 2 * 4096 + (4096 * 896 + 896) + (896 * 896 + 896)
+    assert total + vision + projector == 938_193_024
+    assert kv_per_token("internvl3_1b") == 24 * 2 * 64 * 2 * 2 == 12_288
+
+
+def test_internvl_llm_config_takes_the_decoders_own_reader(tmp_path):
+    """InternVL2.5 / InternVL3.5 put internlm2, qwen3 or gpt_oss decoders under llm_config: each is read by its own
+    family (here InternVL3-1B's llm_config with Qwen3-0.6B's keys: q/k norms, its own head_dim); a decoder of a
+    family refused by name is refused through the wrapper."""
+    import json
+
+    qwen3 = json.loads((FIXTURES / "qwen3" / "config.json").read_text())
+    s = load_spec(_write(tmp_path, _edited("internvl3_1b", llm_config=qwen3)))
+    assert s.attention == hf("qwen3").attention and weights(s).params.total == weights(hf("qwen3")).params.total
+    with pytest.raises(SpecError, match="model_type jamba: Mamba"):
+        load_spec(_write(tmp_path, _edited("internvl3_1b", llm_config=qwen3 | {"model_type": "jamba"})))
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"llm_config": ...}, "model_type internvl_chat: llm_config must be a mapping (the text decoder's config), got None"),
+    ({"llm_config": 5}, "llm_config must be a mapping (the text decoder's config), got 5"),
+    ({"llm_config": {"num_hidden_layers": 24}}, "llm_config.model_type must name the decoder's family, got None"),
+])
+def test_bad_internvl_configs_are_one_line(capsys, tmp_path, changes, words):
+    from mlacalc.cli import main
+
+    for command in ("kv", "weights", "fit"):
+        with pytest.raises(SystemExit) as e:
+            main([command, _write(tmp_path, _edited("internvl3_1b", **changes)), "--json"])
+        out, err = capsys.readouterr()
+        assert e.value.code == 2 and out == "" and err.count("\n") == 1 and words in err, err
+
+
+def test_qwen_omni_reads_the_thinkers_text_decoder(tmp_path):
+    """Qwen2.5-Omni (qwen2_5_omni): the decoder is thinker_config.text_config (qwen2_5_omni_text: Qwen2's keys and
+    modules, M-RoPE). An edited config (no whole Omni file was found): Qwen2.5-7B's keys there, the size of the
+    7B Omni's thinker, read exactly as Qwen2.5-7B; the talker and the audio and vision towers are left out.
+    Qwen3-Omni's qwen3_omni_moe_text reads as qwen3_moe. A thinker_config without a text_config is one line."""
+    import json
+
+    qwen25 = json.loads((FIXTURES / "qwen2" / "config.json").read_text()) | {"model_type": "qwen2_5_omni_text"}
+    omni = {"model_type": "qwen2_5_omni", "architectures": ["Qwen2_5OmniForConditionalGeneration"],
+            "thinker_config": {"model_type": "qwen2_5_omni_thinker", "text_config": qwen25,
+                               "audio_config": {"d_model": 1280}, "vision_config": {"depth": 32}},
+            "talker_config": {"model_type": "qwen2_5_omni_talker", "hidden_size": 896}}
+    s = load_spec(_write(tmp_path, omni))
+    assert s.attention == hf("qwen2").attention and s.ffn == hf("qwen2").ffn
+    assert weights(s).params.total == weights(hf("qwen2")).params.total
+    assert s.description == ("the text decoder of qwen2_5_omni (read as qwen2); the audio and vision towers and the "
+                             "talker are left out")
+    qwen3_moe = json.loads((FIXTURES / "qwen3_moe" / "config.json").read_text()) | {"model_type": "qwen3_omni_moe_text"}
+    s3 = load_spec(_write(tmp_path, {"model_type": "qwen3_omni_moe", "thinker_config": {"text_config": qwen3_moe}}))
+    assert s3.ffn == hf("qwen3_moe").ffn and s3.attention == hf("qwen3_moe").attention
+    with pytest.raises(SpecError, match="model_type qwen2_5_omni: thinker_config.text_config must be a mapping"):
+        load_spec(_write(tmp_path, omni | {"thinker_config": {"audio_config": {}}}))
+
+
+def test_unknown_multimodal_wrapper_is_refused_by_name(tmp_path):
+    """A model_type this tool does not know that carries a wrapper's keys (vision_config, language_config, ...) but
+    no text_config keeps its decoder somewhere not read: refused in one line naming it (the generic reader's first
+    unknown key named vision_config, not why); a known family with a vision tower beside its decoder (GLM-4V-9B:
+    chatglm with vision_config) is read, the tower left out."""
+    with pytest.raises(SpecError, match=r"model_type some_vlm: a multimodal wrapper \(vision_config\) whose text "
+                                        "decoder is not under a key this tool reads"):
+        load_spec(_write(tmp_path, _edited("llama", model_type="some_vlm", vision_config={"hidden_size": 1024})))
+    glm4v = load_spec(_write(tmp_path, _edited("glm_4_9b_chat", vision_config={"hidden_size": 1792})))
+    assert glm4v.description == "the text decoder of chatglm; the vision tower is left out"
+    assert weights(glm4v).params.total == 9_399_951_360
+
+
+@pytest.mark.parametrize("model_type,words", [
+    ("phi4flash", "SambaY's decoder-hybrid-decoder"), ("deepseek_vl_v2", "DeepSeek-VL2's and DeepSeek-OCR's"),
+])
+def test_seventh_round_families_refused_by_name(tmp_path, model_type, words):
+    with pytest.raises(SpecError, match=re.escape(f"model_type {model_type}: {words}")):
+        load_spec(_write(tmp_path, _edited("llama", model_type=model_type, language_config={"model_type": "x"})))
+
+
+def test_glm_4_9b_chat_remote_code_keys():
+    """THUDM/glm-4-9b-chat (chatglm, modeling_chatglm.py): num_layers 40; 32 query heads and, multi_query_attention,
+    multi_query_group_num 2 KV heads, of kv_channels 128; query_key_value 4096 -> 4096 + 2 x 2 x 128 with a bias
+    (add_qkv_bias), dense 4096 -> 4096 without (add_bias_linear false); RoPE over half of each head (kv_channels // 2
+    = 64); dense_h_to_4h 4096 -> 2 x 13696 (SwiGLU) and dense_4h_to_h 13696 -> 4096: a gated MLP of ffn_hidden_size;
+    RMSNorms; embedding and output_layer of padded_vocab_size 151552, untied; seq_length 131072.
+    KV: 40 x 2 x 128 x (K, V) x 2 bytes = 40,960 B a token (40 KiB), 5 GiB for the whole 128k.
+    Parameters: 4096 x 4608 + 4608 + 4096^2 + 3 x 4096 x 13696 + 2 x 4096 a layer, 40 layers, 2 x 151552 x 4096, a
+    final norm = 9,399,951,360: the name's "9B" (9.40B)."""
+    s = hf("glm_4_9b_chat")
+    a = s.attention
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == (40, 32, 2, 128, 64)
+    assert a.qkv_bias and not a.o_bias and not s.tie_word_embeddings and s.vocab_size == 151552
+    assert (s.ffn.intermediate_size, s.ffn.gated, s.norms_per_layer, s.max_context) == (13696, True, 2, 131072)
+    layer = 4096 * (4096 + 2 * 2 * 128) + 4608 + 4096 * 4096 + 3 * 4096 * 13696 + 2 * 4096
+    assert weights(s).params.total == 40 * layer + 2 * 151552 * 4096 + 4096 == 9_399_951_360
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=131072).per_sequence.total == 40_960 * 131072 == 5 * 2**30
+
+
+def test_chatglm_variants_and_features_not_modelled(tmp_path):
+    """multi_query_attention false is MHA (one K/V head a query head); padded_vocab_size wins over vocab_size (the
+    embedding is built with it); ChatGLM-6B v1 (position_encoding_2d) and add_bias_linear are refused in one line."""
+    mha = load_spec(_write(tmp_path, _edited("glm_4_9b_chat", multi_query_attention=False)))
+    assert (mha.attention.kind, mha.attention.num_kv_heads) == ("mha", 32)
+    padded = load_spec(_write(tmp_path, _edited("glm_4_9b_chat", vocab_size=151329)))
+    assert padded.vocab_size == 151552
+    for changes, words in [({"position_encoding_2d": True}, "ChatGLM-6B's 2D position encoding"),
+                           ({"add_bias_linear": True}, "biases on the output projection and the MLP"),
+                           ({"multi_query_group_num": "2"}, "multi_query_group_num must be a whole number"),
+                           ({"add_qkv_bias": "true"}, "add_qkv_bias must be true or false")]:
+        with pytest.raises(SpecError, match=re.escape(words)):
+            load_spec(_write(tmp_path, _edited("glm_4_9b_chat", **changes)))
+
+
+def _glm_hf(model_type: str) -> dict:
+    """GLM-4-9B-chat's sizes in transformers' own names (GlmConfig, glm-4-9b-chat-hf; Glm4Config, GLM-4-9B-0414, which
+    has the same sizes): no whole file of either was found, so the test writes the keys from the chatglm fixture."""
+    return {"model_type": model_type, "architectures": [f"{model_type.capitalize()}ForCausalLM"], "hidden_size": 4096,
+            "intermediate_size": 13696, "num_hidden_layers": 40, "num_attention_heads": 32, "num_key_value_heads": 2,
+            "head_dim": 128, "vocab_size": 151552, "partial_rotary_factor": 0.5, "attention_bias": True,
+            "tie_word_embeddings": False, "max_position_embeddings": 131072, "rms_norm_eps": 1.5625e-07}
+
+
+def test_glm_and_glm4_are_chatglms_model_in_transformers_names(tmp_path):
+    """transformers' glm (GlmForCausalLM) is ChatGLM's decoder under Llama's names: q/k/v biases (attention_bias), half
+    RoPE (partial_rotary_factor 0.5), fused gate_up_proj: the same 9,399,951,360. glm4 (Glm4ForCausalLM, GLM-4-0414
+    and GLM-Z1) adds post_self_attn_layernorm and post_mlp_layernorm: four norms a layer, 40 x 2 x 4096 more =
+    9,400,279,040. Both were refused on partial_rotary_factor by the generic reader. GlmConfig's and Glm4Config's
+    defaults (partial_rotary_factor 0.5, head_dim 128, attention_bias true) fill what a config leaves out."""
+    base = hf("glm_4_9b_chat")
+    glm = load_spec(_write(tmp_path, _glm_hf("glm")))
+    assert glm.attention == base.attention and glm.ffn == base.ffn and weights(glm).params.total == 9_399_951_360
+    glm4 = load_spec(_write(tmp_path, _glm_hf("glm4")))
+    assert glm4.norms_per_layer == 4 and glm4.attention == base.attention
+    assert weights(glm4).params.total == 9_399_951_360 + 40 * 2 * 4096 == 9_400_279_040
+    bare = {k: v for k, v in _glm_hf("glm4").items() if k not in ("partial_rotary_factor", "head_dim", "attention_bias")}
+    assert load_spec(_write(tmp_path, bare)).attention == base.attention
+
+
+def test_mimo_7b_is_qwen2_with_one_mtp_layer():
+    """XiaomiMiMo/MiMo-7B (mimo: MiMoConfig(Qwen2Config)): 36 layers, 32 query / 8 KV heads of 128 with Qwen2's q/k/v
+    biases, gated MLP 11008, vocab 151680, untied; num_nextn_predict_layers 1 MTP layer (MiMoMTPLayers:
+    token_layernorm, hidden_layernorm, input_proj 2 x 4096 -> 4096, one Qwen2 decoder layer; its final_layernorm, 4096,
+    is not counted, as DeepSeek-V3's shared_head.norm is not).
+    KV: 36 x 8 x 128 x (K, V) x 2 bytes = 147,456 B a token (144 KiB), 4.5 GiB for a 32k sequence (the MTP layer's
+    own cache apart, as for every MTP model here).
+    Parameters: a layer 2 x 4096^2 + 4096 + 2 x (4096 x 1024 + 1024) + 3 x 4096 x 11008 + 2 x 4096 = 177,223,680;
+    36 of them, 2 x 151680 x 4096, a final norm = 7,622,619,136; the MTP layer 2 x 4096 + 2 x 4096^2 + 177,223,680 =
+    210,786,304; together 7,833,405,440 (7,833,409,536 with the final_layernorm): the name's "7B" counts the decoder
+    without it, 7.62B."""
+    s = hf("mimo_7b")
+    a = s.attention
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qkv_bias) == (36, 32, 8, 128, True)
+    assert s.mtp_layers == 1 and s.description == "read as qwen2" and s.max_context == 32768
+    layer = 2 * 4096 * 4096 + 4096 + 2 * (4096 * 1024 + 1024) + 3 * 4096 * 11008 + 2 * 4096
+    r = weights(s)
+    assert r.params.total == 36 * layer + 2 * 151680 * 4096 + 4096 == 7_622_619_136
+    assert r.mtp_params == 2 * 4096 + 2 * 4096 * 4096 + layer == 210_786_304
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=32768).per_sequence.total == 147_456 * 32768 == 4.5 * 2**30
+
+
+@pytest.mark.parametrize("family,per_token,params", [
+    ("internvl3_1b", 24 * 2 * 64 * 4, 629_697_920), ("glm_4_9b_chat", 40 * 2 * 128 * 4, 9_399_951_360),
+    ("mimo_7b", 36 * 8 * 128 * 4, 7_622_619_136),
+])
+def test_seventh_round_fixtures_through_the_cli(capsys, family, per_token, params):
+    """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
+    import json
+
+    def run(*args):
+        return json.loads(_cli_out(capsys, *args))
+
+    path = str(FIXTURES / family)
+    assert run("kv", path, "--context", "32k", "--json")["kv_bytes_per_token"] == per_token
+    assert run("weights", path, "--json")["params_total"] == params
+    fit = run("fit", path, "--context", "32k", "--gpu", "h200", "--json")["fits"][0]
+    assert fit["model"] == family and fit["max_batch"] >= 1
+    assert fit["kv_bytes_per_seq_per_gpu"] == per_token * 32768
