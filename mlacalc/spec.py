@@ -512,8 +512,11 @@ def _check_layers(spec: ModelSpec) -> None:
             raise SpecError(name, f"is required: layer_types has {t} layers")
         if t not in used and value is not None:
             raise SpecError(name, f"is set but no layer is {t}")
-    if used <= {"linear", "ffn"}:
-        raise SpecError("layer_types", "needs at least one attention layer (full, sliding or chunked)")
+    if used <= {"linear", "ffn", "cross"}:
+        # cross layers attend the image tokens only: a model of them (layer_types=[cross]) cached nothing of its own
+        # tokens, and roofline, fit, sweep and compare divided by its zero KV (ZeroDivisionError tracebacks)
+        raise SpecError("layer_types", "needs at least one attention layer over the sequence's own tokens (full, "
+                                       "sliding or chunked)")
     if "linear" not in used and spec.dtypes.ssm_state is not None:
         # Llama with --state-dtype fp32 reported ssm_state_bits 32 and counted nothing: a setting without effect
         raise SpecError("dtypes.ssm_state", "is set (--set, or --state-dtype) but no layer is linear: the model keeps "

@@ -1002,3 +1002,16 @@ def test_audit4_api_empty_gpu_names_the_argument():
     with pytest.raises(SpecError) as e:
         mlacalc.roofline("llama-3.1-8b", gpu="")
     assert str(e.value).startswith("gpu: is empty")
+
+
+@pytest.mark.parametrize("args", [
+    ("compare", "llama-3.1-8b@layer_types=[cross]", "llama-3.1-8b"),
+    ("fit", "llama-3.1-8b", "--set", "layer_types=[cross]"),
+    ("sweep", "llama-3.1-8b", "--set", "layer_types=[cross]"),
+    ("roofline", "llama-3.1-8b", "--set", "layer_types=[cross]", "--json"),
+    ("kv", VISION, "--set", "layer_types=[cross]", "--image-tokens", "1601"),
+])
+def test_audit4_a_model_of_cross_layers_only_is_refused(capsys, args):
+    """Cross layers cache only image tokens: every layer cross cached nothing of the sequence, and compare, fit, sweep
+    and roofline divided by that zero (ZeroDivisionError tracebacks)."""
+    refused(capsys, *args, words="layer_types: needs at least one attention layer over the sequence's own tokens")
