@@ -91,6 +91,9 @@ DIVISOR_FIELDS = ("bandwidth_eff", "mma_eff")
 # The split planner tries every count up to max_splits (choose_splits): the calibration grid's largest is 1,024, the
 # kernels' default 128; a file's 10**9 (with min_split_tokens 1) priced a 256M-token decode step for minutes.
 FIELD_MAX = {"max_splits": 1024}
+# Fractions and rates that times divide by (an efficiency, GB/s, Gelem/s): a positive one is at least RATE_FLOOR
+RATE_SUFFIXES = ("_eff", "_gb_s", "_gelem_s")
+RATE_FLOOR = 1e-3
 # How each backend splits the keys of a decode step over CTAs (see decode_attention_s): the project's kernels use
 # kernels/triton_split_kv.choose_num_splits ("cost"), FlashMLA its scheduler metadata ("flashmla"), anything else
 # the generic FlashDecoding rule ("waves": as many splits as fill one wave).
@@ -241,6 +244,10 @@ def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
         elif k in DIVISOR_FIELDS and out[k] == 0:
             # every time divides by these (bytes / (bandwidth_eff x bandwidth)): 0 was a ZeroDivisionError traceback
             raise SpecError(f"{where}.{k}", "must be a positive fraction, got 0")
+        elif 0 < out[k] < RATE_FLOOR and k.endswith(RATE_SUFFIXES):
+            # a rate of 1.0e-300 passed and a long step's expected time overflowed to infinity (--json: a traceback)
+            floor = f"at least {RATE_FLOOR:g}" if k in DIVISOR_FIELDS else f"0 or at least {RATE_FLOOR:g}"
+            raise SpecError(f"{where}.{k}", f"must be {floor}, got {out[k]:g}")
     return KernelModel(**out)
 
 

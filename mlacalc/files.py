@@ -144,12 +144,36 @@ def _json_depth(text: str) -> int:
     return deepest
 
 
+# YAML 1.1 (PyYAML) reads a float only with a dot and a signed exponent: 4.8e3, 1e9 and 1.0e-3 stayed text, so that a
+# hardware file's "mem_bandwidth_gb_s: 4.8e3" was refused as "expected a number, got '4.8e3'". YAML 1.2 (and JSON)
+# read them as numbers; so does this reader.
+_EXPONENT_FLOAT = r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"
+_LOADER = None
+
+
+def _loader():
+    """``yaml.SafeLoader`` that also reads YAML 1.2's exponent floats (:data:`_EXPONENT_FLOAT`), built once."""
+    global _LOADER
+    if _LOADER is None:
+        import re
+
+        import yaml
+
+        class Loader(yaml.SafeLoader):
+            pass
+
+        Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+        Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_EXPONENT_FLOAT), list("-+.0123456789"))
+        _LOADER = Loader
+    return _LOADER
+
+
 def _parse_yaml(text: str, where: str) -> Any:
     import yaml
 
     try:
         _check_yaml_events(yaml.parse(text, Loader=yaml.SafeLoader), where)
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_loader())  # noqa: S506 (a SafeLoader: plain data only)
     except SpecError:
         raise
     except ValueError as e:  # an integer of more than 4,300 digits (int's own limit), a bad !!timestamp

@@ -82,6 +82,12 @@ ARCH_RE = re.compile(r"sm_\d{2,3}[a-z]?|gfx[0-9a-f]{3,4}")
 _MAX = {"memory_bytes": 2.0**60, "mem_bandwidth_gb_s": 1e9, "bf16_tflops": 1e9, "fp16_tflops": 1e9,
         "fp8_tflops": 1e9, "fp32_tflops": 1e9, "interconnect_gb_s": 1e9, "kernel_launch_us": 1e9,
         "collective_latency_us": 1e9}
+# Lower bounds of the rates every time divides by, far below any card (1 MB/s, 1 MFLOP/s): a rate of 1.0e-300 passed
+# the "positive" check and a long step's time overflowed to infinity, so that --json died in a ValueError traceback
+# (non-finite compute_util) and tables printed 300-digit times. fp8_tflops may still be 0. (Memory has no floor: a
+# toy card of 1 MB is a fine test, and a tiny memory only fits nothing.)
+_MIN = {"mem_bandwidth_gb_s": 1e-3, "bf16_tflops": 1e-6, "fp16_tflops": 1e-6, "fp8_tflops": 1e-6,
+        "fp32_tflops": 1e-6, "interconnect_gb_s": 1e-3}
 
 
 def hardware_from_dict(d: dict, where: str) -> Hardware:
@@ -141,7 +147,15 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
               "interconnect_gb_s"):
         if d[k] == 0:  # fp8_tflops may be 0 (no fp8 tensor cores), kernel_launch_us 0 (not modelled)
             raise SpecError(f"{where}: {k}", f"must be a positive number, got {d[k]!r}")
+    _check_floors(d, where)
     return Hardware(**d)
+
+
+def _check_floors(d: dict, where: str) -> None:
+    """Refuse a positive rate below :data:`_MIN` (fp8_tflops may be 0: no fp8 tensor cores)."""
+    for k, low in _MIN.items():
+        if 0 < d[k] < low:
+            raise SpecError(f"{where}: {k}", f"must be at least {low:g}, got {d[k]:g}")
 
 
 def hardware_names() -> list[str]:
@@ -182,8 +196,10 @@ def load_hardware(name_or_path: str) -> Hardware:
 
         raise ArgError("gpu", f"expected a built-in GPU name or a path to a hardware YAML, got "
                               f"{type(name_or_path).__name__} {show(name_or_path)}")
-    if not name_or_path.strip():
-        raise SpecError("--gpu", "is empty; give a built-in name (h100-sxm, h200, ...) or a hardware YAML")
+    if not name_or_path.strip():     # the argument: the CLI says --gpu, load_hardware("") said it too
+        from .errors import ArgError
+
+        raise ArgError("gpu", "is empty; give a built-in name (h100-sxm, h200, ...) or a hardware YAML")
     p = Path(name_or_path)
     try:
         p = p.expanduser()

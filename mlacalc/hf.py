@@ -255,6 +255,9 @@ SIZES = {k: 1 for k in (
     "moe_num_experts", "moe_k", "moe_layer_interval", "block", "block_size",
     # Hunyuan (after _hunyuan_lists has made uniform per-layer lists one value)
     "moe_topk", "cla_share_factor",
+    # MoE every N-th layer: transformers divides by these (DeepSeek layer % moe_layer_freq, Qwen-MoE (layer + 1) %
+    # decoder_sparse_step, Llama-4 range(step - 1, L, step)); 0 was read as 1, a config transformers cannot build
+    "moe_layer_freq", "decoder_sparse_step", "interleave_moe_layer_step",
     # Kimi-Linear's context limit (read by _limit): anything but a whole number was skipped without a word, and
     # the context warning with it
     "model_max_length",
@@ -263,8 +266,7 @@ SIZES = {k: 1 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
-    "max_window_layers", "decoder_sparse_step", "moe_layer_freq", "interleave_moe_layer_step",
-    "moe_shared_expert_intermediate_size", "attn_rotary_emb", "moe_num_shared_experts", "moe_layer_start_index",
+    "max_window_layers", "moe_shared_expert_intermediate_size", "attn_rotary_emb", "moe_num_shared_experts", "moe_layer_start_index",
     "num_shared_expert", "moe_layer_num_skipped")}
 # sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
@@ -705,6 +707,9 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         return ["chunked" if r else "full" for r in rope], None
     if mt == "mllama":
         cross = set(cfg.get("cross_attention_layers") or [])
+        outside = sorted(i for i in cross if not 0 <= i < L)
+        if outside:     # layer 100 of 40, or -1, was dropped without a word: fewer cross layers than the file says
+            raise _refuse(mt, f"cross_attention_layers names layer {outside[0]}, outside the {L} layers (0 to {L - 1})")
         return ["cross" if i in cross else "full" for i in range(L)], None
     if cfg.get("layer_types") is not None:
         return _from_layer_types(cfg, mt, L), None
@@ -1087,6 +1092,7 @@ def _ffn(cfg: dict, mt: str) -> dict:
         # Llama, a third too many MLP weights. No gate: 2 d f
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
     experts = cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts")
+    _refuse_no_experts(cfg, mt)
     if not experts:
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size")}
     f = {"kind": "moe", "num_experts": experts,
@@ -1129,6 +1135,20 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if step != 1:
         f["moe_layer_step"] = step
     return f
+
+
+# families whose decoder layers are dense when num_experts is 0 (Qwen2MoeDecoderLayer, Qwen3MoeDecoderLayer and
+# Qwen3NextDecoderLayer test num_experts > 0); every other MoE family builds its experts' block whatever the count
+DENSE_WITHOUT_EXPERTS = ("qwen2_moe", "qwen3_moe", "qwen3_next")
+EXPERT_COUNTS = ("n_routed_experts", "num_local_experts", "num_experts")
+
+
+def _refuse_no_experts(cfg: dict, mt: str) -> None:
+    """Refuse an expert count of 0 where the family has no dense reading of it: Mixtral with num_local_experts 0
+    was read as a dense model (7.24 B parameters, not 46.7 B), DeepSeek-V3 with n_routed_experts 0 as 37 B."""
+    zero = [k for k in EXPERT_COUNTS if cfg.get(k) == 0]
+    if zero and mt not in DENSE_WITHOUT_EXPERTS:
+        raise _refuse(mt, f"{zero[0]} is 0: an MoE layer without experts (a dense model gives no expert count)")
 
 
 def _norms(cfg: dict, mt: str) -> int:

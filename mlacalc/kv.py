@@ -116,8 +116,9 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
 
     Per GPU: a TP rank holds its share of each token's KV (``Parallelism.kv_share``: all of an MLA latent) for
     the sequences it serves (all of them under TP; ``ceil(batch / tp)`` under data-parallel attention); a PP
-    stage holds its layers (the fullest stage is reported). ``dp``, ``ep``, ``cp`` and ``sp`` do not change what
-    a GPU holds for the sequences it serves.
+    stage holds its layers (the fullest stage is reported). ``dp``, ``ep`` and ``sp`` do not change what a GPU holds
+    for the sequences it serves. ``cp`` (each sequence split over its ranks, whose cache each holds a part of) is
+    refused: it was accepted and changed nothing, so ``--cp 8`` reported every token on every GPU.
     """
     _whole(context, "context")
     _whole(batch, "batch")
@@ -126,6 +127,7 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
     if cache not in CACHE_MODES:
         raise ArgError("cache", f"must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
     parallel.check(spec)
+    parallel.require("the KV cache per GPU", ("tp", "pp", "dp", "ep", "sp", "dp_attention"))
     bits = spec.dtypes.kv_bits if kv_bits is None else dtype_bits(kv_bits, "kv_bits")
     sbits = spec.dtypes.state_bits if state_bits is None else dtype_bits(state_bits, "state_bits")
     ssm_bits = spec.dtypes.ssm_state_bits if state_bits is None else sbits    # state_bits overrides both states

@@ -472,8 +472,23 @@ def _cross_checks(spec: ModelSpec) -> None:
             raise SpecError("ffn.first_dense_layers", f"exceeds num_layers ({spec.num_layers})")
         if f.moe_layer_step > spec.num_layers:
             raise SpecError("ffn.moe_layer_step", f"({f.moe_layer_step}) exceeds num_layers ({spec.num_layers})")
-    elif f.num_experts or f.experts_per_token or f.num_shared_experts or f.moe_layer_step != 1:
-        raise SpecError("ffn.kind", "expert fields are set but kind is dense; use kind: moe")
+    else:
+        _refuse_expert_fields(f)
+
+
+# FFN fields a dense FFN reads nowhere, with their defaults. expert_intermediate_size, first_dense_layers, the biases
+# and the shared-expert gate were not checked: a dense Llama with --set ffn.first_dense_layers=2**62 (or a file that
+# gave an expert width and forgot kind: moe) was accepted and the value ignored.
+MOE_ONLY = {"num_experts": 0, "experts_per_token": 0, "num_shared_experts": 0, "expert_intermediate_size": 0,
+            "shared_expert_intermediate_size": None, "first_dense_layers": 0, "moe_layer_step": 1,
+            "expert_bias": False, "router_bias": False, "shared_expert_gate": False}
+
+
+def _refuse_expert_fields(f: FFN) -> None:
+    """Refuse a dense FFN that sets any field only an MoE FFN reads (:data:`MOE_ONLY`), naming them."""
+    named = [k for k, default in MOE_ONLY.items() if getattr(f, k) != default]
+    if named:
+        raise SpecError("ffn.kind", f"expert fields are set ({', '.join(named)}) but kind is dense; use kind: moe")
 
 
 def _check_layers(spec: ModelSpec) -> None:
@@ -497,8 +512,11 @@ def _check_layers(spec: ModelSpec) -> None:
             raise SpecError(name, f"is required: layer_types has {t} layers")
         if t not in used and value is not None:
             raise SpecError(name, f"is set but no layer is {t}")
-    if used <= {"linear", "ffn"}:
-        raise SpecError("layer_types", "needs at least one attention layer (full, sliding or chunked)")
+    if used <= {"linear", "ffn", "cross"}:
+        # cross layers attend the image tokens only: a model of them (layer_types=[cross]) cached nothing of its own
+        # tokens, and roofline, fit, sweep and compare divided by its zero KV (ZeroDivisionError tracebacks)
+        raise SpecError("layer_types", "needs at least one attention layer over the sequence's own tokens (full, "
+                                       "sliding or chunked)")
     if "linear" not in used and spec.dtypes.ssm_state is not None:
         # Llama with --state-dtype fp32 reported ssm_state_bits 32 and counted nothing: a setting without effect
         raise SpecError("dtypes.ssm_state", "is set (--set, or --state-dtype) but no layer is linear: the model keeps "
@@ -569,7 +587,9 @@ def convert_attention(raw: dict, target: str) -> dict:
     """``--as``: the same model with conventional attention of the same heads and head dims.
 
     ``mha``: one K/V head per query head; ``mqa``: one K/V head; ``gqa:N``: N K/V heads. For an MLA model the
-    query/key head keeps ``qk_nope + qk_rope`` dims and the value ``v_head_dim``; latent ranks are dropped.
+    query/key head keeps ``qk_nope + qk_rope`` dims and the value ``v_head_dim``; latent ranks are dropped, and so
+    is a DSA model's indexer (its fields made every ``--as`` on DeepSeek-V3.2 or GLM-5 fail with
+    "attention.index_n_heads: only applies to kind dsa").
     """
     if not isinstance(raw.get("attention") or {}, dict):
         raise SpecError("attention", f"expected a mapping, got {type(raw['attention']).__name__}")
@@ -587,7 +607,9 @@ def convert_attention(raw: dict, target: str) -> dict:
         if n:
             raise SpecError("--as", f"{kind} takes no count, got {target!r}")
         kv = heads if kind == "mha" else 1
-    for k in ("kv_lora_rank", "q_lora_rank"):
+    from .attention.base import INDEX_FIELDS
+
+    for k in ("kv_lora_rank", "q_lora_rank") + INDEX_FIELDS:
         a.pop(k, None)
     a.update(kind=kind, num_kv_heads=kv)
     out = dict(raw, attention=a)
@@ -621,8 +643,14 @@ def _read_file(path: Path) -> dict:
     hf_config = isinstance(data, dict) and ("model_type" in data or "architectures" in data)
     if not hf_config:
         refuse_nonfinite(data, str(path))      # NaN/Infinity are let through for HF configs only
+    if data is None:          # "expected a mapping at the top level, got NoneType"
+        raise SpecError(str(path), "is empty")
     if not isinstance(data, dict):
         raise SpecError(str(path), f"expected a mapping at the top level, got {type(data).__name__}")
+    if json_file and not hf_config and path.name.lower() == "config.json":
+        # read as a spec, it said "attention_bias: unknown field (did you mean 'attention'?)"
+        raise SpecError(str(path), "has no model_type (and no architectures): not a Hugging Face config this tool "
+                                   "can read")
     if hf_config:
         from .hf import WHERE, spec_dict_from_hf_config
 
@@ -713,7 +741,7 @@ def parse_model_arg(arg: str) -> tuple[str, list[str]]:
         name, rest = arg[:cut], arg[cut + 1:]
         local = [s for s in _split_assignments(rest) if s]
         for item in local:     # named as given: the error said --set, a flag the command line did not have
-            if "=" not in item:
+            if "=" not in item or not item.split("=", 1)[0].strip(" ."):     # NAME@=2 said --set too
                 raise SpecError(f"{name}@", f"expected field=value, got {item!r}")
         _check_repeats(local, f"{name}@")
         return name, local

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from .errors import ArgError, SpecError
 from .capacity import DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch
 from .hardware import Hardware
-from .kv import kv_report
+from .kv import format_bits, kv_report
 from .parallel import Parallelism
 from .step import Step, check_step_size, roofline
 from .units import finite
@@ -91,11 +91,14 @@ def _group(n: int, ep: int, dp_attention: bool) -> Parallelism:
 def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: list[int], contexts: list[int],
           batches: list[int], *, phase: str = "decode", q_tokens: int = 1, ep: int = 1, dp_attention: bool = False,
           weight_bits: float | None = None, kv_bits: float | None = None,
-          gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int = DEFAULT_WORKSPACE_TOKENS) -> Sweep:
+          gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int = DEFAULT_WORKSPACE_TOKENS,
+          kv_format: str | None = None) -> Sweep:
     """All combinations; see module docstring. ``variants``: (label, spec) pairs. Each GPU count ``n`` of
     ``counts`` is a group ``Parallelism(tp=n, ep=ep, dp_attention=dp_attention)`` (a count the layout does not
     fit is skipped with the reason). Rows that do not fit in memory carry ``fits = False`` and no time or
-    throughput."""
+    throughput. ``kv_format``: a packed cache layout (``fp8-ds``), sized and priced as ``fit`` and ``roofline`` do
+    (it was dropped: DeepSeek-V3.2 at 708 B a token and layer, plain fp8, not the layout's 788; a GQA model took
+    it as fp8 without a word)."""
     n_configs = len(variants) * len(gpus) * len(counts) * len(contexts) * len(batches)
     if n_configs > MAX_CONFIGURATIONS:
         raise SpecError("sweep", f"{len(variants)} variant(s) x {len(gpus)} GPU kind(s) x {len(counts)} GPU count(s) x "
@@ -111,10 +114,12 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         Step(phase, b, c, q_tokens)
     for _, spec in variants:                    # a step too large to price is a usage error, not a layout to skip
         check_step_size(spec, Step(phase, max(batches), contexts[0], q_tokens))
+        format_bits(spec, kv_format)            # a layout the attention has none of (fp8-ds on GQA) is refused
     rows, skipped = [], []
     for (label, spec), hw, n in itertools.product(variants, gpus, counts):
         wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
         kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
+        step_kbits = format_bits(spec, kv_format) or kbits         # what the roofline reads per cache element
         try:
             par = _group(n, ep, dp_attention).check(spec)
             w = weight_bytes(params_per_gpu(spec, par), wbits,
@@ -126,13 +131,13 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "argument": e.field, "reason": e.message})
             continue
         for c in contexts:
-            per_seq = kv_report(spec, c, 1, kv_bits=kbits).per_sequence.total
-            mb, per_seq_gpu = max_batch(spec, c, budget, par, kbits)
+            per_seq = kv_report(spec, c, 1, kv_bits=kbits, kv_format=kv_format).per_sequence.total
+            mb, per_seq_gpu = max_batch(spec, c, budget, par, kbits, kv_format=kv_format)
             for b in batches:
                 held = par.sequences_per_rank(b)
                 fits = b <= mb
-                r = roofline(spec, hw, Step(phase, b, c, q_tokens), par, weight_bits=weight_bits, kv_bits=kbits,
-                             analyse_attention=False)
+                r = roofline(spec, hw, Step(phase, b, c, q_tokens), par, weight_bits=weight_bits,
+                             kv_bits=step_kbits, analyse_attention=False)
                 t = r.time_s
                 by = r.time_by_bound()
                 rows.append(SweepRow(label, spec.attention.kind, hw.name, n, c, b, per_seq, per_seq_gpu * held, w,
@@ -152,5 +157,5 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         for label, spec in variants:
             if any(r.variant == label and r.gpu == hw.name and r.gpus == n for r in rows):
                 focus[label] = roofline(spec, hw, Step(phase, b, c, q_tokens), _group(n, ep, dp_attention),
-                                        weight_bits=weight_bits, kv_bits=kv_bits)
+                                        weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kv_bits)
     return Sweep(tuple(rows), tuple(skipped), focus, focus_config)

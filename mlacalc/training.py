@@ -35,7 +35,7 @@ from dataclasses import dataclass, fields, replace
 
 from .activations import (ActivationConfig, LatentVsExpanded, LayerActivations, SavedTensor, backward_peak,
                           embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded, layer_activations,
-                          mtp_tensors, rope_tensors, saved_tensors, sum_by_group)
+                          mtp_bytes, rope_tensors, saved_tensors, sum_by_group)
 from .attention import blocks, family
 from .errors import ArgError, show
 from .hardware import Hardware
@@ -223,7 +223,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
             embedding=in_flight * (_total(rope_tensors(spec, cfg)) + (_total(embedding_tensors(spec, cfg))
                                                                       if first else 0)),
             head=in_flight * _total(head_tensors(spec, cfg)) if last else 0.0,
-            mtp=in_flight * _total(mtp_tensors(spec, cfg)) if last else 0.0,
+            mtp=in_flight * mtp_bytes(spec, cfg) if last else 0.0,
             backward_peak=max(peak[k] for k in here))
         gather = 0.0
         if run.zero == 3:

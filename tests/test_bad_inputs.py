@@ -877,3 +877,141 @@ def test_audit3_an_upper_case_json_suffix_is_read_as_json(capsys, tmp_path):
     text = open(HF_LLAMA).read().replace('"model_type": "llama"', '"model_type": NaN')
     (tmp_path / "CONFIG.JSON").write_text(text, encoding="utf-8")
     refused(capsys, "kv", str(tmp_path / "CONFIG.JSON"), words="model_type must be a string, got NaN")
+
+
+# --- audit round 4: silently wrong numbers, misleading refusals, tracebacks, slowness ---------------------------------
+
+@pytest.mark.parametrize("args,words", [
+    # sweep dropped the fp8-ds layout: a GQA model took it as fp8 without a word
+    (("sweep", "llama-3.1-8b", "--kv-dtype", "fp8-ds"), "--kv-dtype: fp8-ds is the cache layout of DSA"),
+    # "fp8-ds is an MLA cache layout; mla attention has none" contradicted itself
+    (("kv", "deepseek-v3", "--kv-dtype", "fp8-ds"),
+     "--kv-dtype: fp8-ds is the cache layout of DSA (FlashMLA's sparse MLA kernels); mla attention has none"),
+    # roofline priced the layout and dropped --kv-bits 4 without a word
+    (("roofline", "deepseek-v3.2", "--kv-dtype", "fp8-ds", "--kv-bits", "4"),
+     "--kv-bits: give --kv-dtype or --kv-bits, not both"),
+    # --cp 8 changed nothing: every token of every sequence reported on every GPU
+    (("kv", "llama-3.1-8b", "--cp", "2"), "--cp: the KV cache per GPU does not model it"),
+    # a dense FFN ignored the MoE-only fields it did not check
+    (("kv", "llama-3.1-8b", "--set", "ffn.first_dense_layers=4611686018427387904"),
+     "ffn.kind: expert fields are set (first_dense_layers) but kind is dense"),
+    (("weights", "llama-3.1-8b", "--set", "ffn.expert_intermediate_size=2048", "--set", "ffn.router_bias=true"),
+     "ffn.kind: expert fields are set (expert_intermediate_size, router_bias) but kind is dense"),
+    # NAME@=2 named --set, a flag the command line did not have
+    (("compare", "llama-3.1-8b", "llama-3.1-8b@=2"), "llama-3.1-8b@: expected field=value, got '=2'"),
+])
+def test_audit4_cli_inputs(capsys, args, words):
+    refused(capsys, *args, words=words)
+
+
+def test_audit4_sweep_sizes_the_fp8_ds_layout_as_kv_does(capsys):
+    """sweep --kv-dtype fp8-ds sized DeepSeek-V3.2 at plain fp8 (708 B a token and layer) where kv and fit size the
+    656-byte layout plus the indexer's 132 (788)."""
+    import json
+
+    code, out, _, _ = run(capsys, "kv", "deepseek-v3.2", "--kv-dtype", "fp8-ds", "--context", "4k", "--json")
+    kv = json.loads(out)["kv_bytes_per_sequence"]
+    code, out, _, _ = run(capsys, "sweep", "deepseek-v3.2", "--kv-dtype", "fp8-ds", "--context", "4k", "--batch", "1",
+                          "--gpus", "8", "--json")
+    assert code == 0 and kv == 4096 * 61 * (656 + 132) == json.loads(out)["rows"][0]["kv_bytes_per_seq"]
+
+
+def test_audit4_as_converts_a_dsa_model(capsys):
+    """Every --as on DeepSeek-V3.2 or GLM-5 failed: "attention.index_n_heads: only applies to kind dsa, not mha"."""
+    import json
+
+    code, out, _, _ = run(capsys, "compare", "deepseek-v3@as=mha", "deepseek-v3.2@as=mha", "glm-5@as=gqa:8", "--json")
+    rows = json.loads(out)["models"]
+    assert code == 0 and rows[0]["kv_bytes_per_token"] == rows[1]["kv_bytes_per_token"]
+    assert [r["attention"] for r in rows] == ["mha", "mha", "gqa"]
+
+
+@pytest.mark.parametrize("changes,words", [
+    # a rate of 1e-300 passed "positive": a long prefill's time overflowed and --json died in a ValueError traceback
+    ({"bf16_tflops": 1e-300}, "bf16_tflops: must be at least 1e-06, got 1e-300"),
+    ({"mem_bandwidth_gb_s": 1e-300}, "mem_bandwidth_gb_s: must be at least 0.001, got 1e-300"),
+    ({"interconnect_gb_s": 1e-300}, "interconnect_gb_s: must be at least 0.001"),
+    ({"kernels": {"gqa": {"bandwidth_eff": 1e-300}}}, "kernels.gqa.bandwidth_eff: must be at least 0.001"),
+    ({"kernels": {"gqa": {"sm_bandwidth_gb_s": 1e-300}}}, "kernels.gqa.sm_bandwidth_gb_s: must be 0 or at least"),
+])
+def test_audit4_hardware_rates_too_small_to_divide_by(capsys, tmp_path, changes, words):
+    refused(capsys, "roofline", "llama-3.1-8b", "--phase", "prefill", "--batch", "100000000", "--context", "1G",
+            "--json", "--gpu", _gpu_file(tmp_path, **changes), words=words)
+
+
+def test_audit4_yaml_exponent_floats_are_numbers(capsys, tmp_path):
+    """PyYAML (YAML 1.1) read 4.8e3 and 1.0e9 as text: "mem_bandwidth_gb_s: expected a number, got '4.8e3'"."""
+    import json
+
+    text = open(_gpu_file(tmp_path)).read()
+    f = tmp_path / "exp.yaml"
+    f.write_text("\n".join("mem_bandwidth_gb_s: 4.8e3" if ln.startswith("mem_bandwidth_gb_s:") else
+                           "bf16_tflops: 9.89E2" if ln.startswith("bf16_tflops:") else ln
+                           for ln in text.splitlines()) + "\n", encoding="utf-8")
+    code, out, _, _ = run(capsys, "roofline", "llama-3.1-8b", "--gpu", str(f), "--json")
+    ref = run(capsys, "roofline", "llama-3.1-8b", "--gpu", "h200", "--json")[1]
+    assert code == 0 and json.loads(out)["total"] == json.loads(ref)["total"]
+    assert parse_text("a: 1e9\nb: -2.5E-3\nc: 1.0e+2\nd: 1e\ne: '1e9'\n", "t") == \
+        {"a": 1e9, "b": -2.5e-3, "c": 100.0, "d": "1e", "e": "1e9"}
+
+
+@pytest.mark.parametrize("fixture,inner,changes,words", [
+    # read as a dense model: Mixtral 7.24 B parameters instead of 46.7 B, DeepSeek-V3 37 B
+    ("mixtral", False, {"num_local_experts": 0}, "model_type mixtral: num_local_experts is 0: an MoE layer without"),
+    ("deepseek_v3", False, {"n_routed_experts": 0}, "n_routed_experts is 0: an MoE layer without experts"),
+    # transformers divides by these; 0 was read as 1
+    ("deepseek_v3", False, {"moe_layer_freq": 0}, "moe_layer_freq must be a whole number of at least 1, got 0"),
+    ("qwen3_moe", False, {"decoder_sparse_step": 0}, "decoder_sparse_step must be a whole number of at least 1"),
+    ("llama_4_scout", True, {"interleave_moe_layer_step": 0}, "interleave_moe_layer_step must be a whole number"),
+    # a cross layer past the last (or negative) was dropped: fewer cross layers than the file says
+    ("llama_3_2_11b_vision", True, {"cross_attention_layers": [3, 100]},
+     "cross_attention_layers names layer 100, outside the 40 layers (0 to 39)"),
+    ("llama_3_2_11b_vision", True, {"cross_attention_layers": [-1]}, "cross_attention_layers names layer -1"),
+    # read as a spec file: "attention_bias: unknown field (did you mean 'attention'?)"
+    ("llama", False, {"model_type": _DROP, "architectures": _DROP}, "config.json: has no model_type (and no "
+                                                                     "architectures)"),
+])
+def test_audit4_hf_configs(capsys, tmp_path, fixture, inner, changes, words):
+    refused(capsys, "weights", _hf(tmp_path, fixture, inner, **changes), words=words)
+
+
+def test_audit4_qwen_moe_without_experts_is_dense(tmp_path):
+    """Qwen2-MoE's decoder layers test num_experts > 0: with none, each layer is a dense MLP of intermediate_size."""
+    import mlacalc
+
+    s = mlacalc.load_spec(_hf(tmp_path, "qwen1_5_moe_a2_7b", num_experts=0))
+    assert s.ffn.kind == "dense" and s.ffn.intermediate_size == 5632
+
+
+def test_audit4_empty_spec_file(capsys, tmp_path):
+    f = tmp_path / "empty.yaml"
+    f.write_text("# nothing\n", encoding="utf-8")
+    refused(capsys, "kv", str(f), words=f"{f}: is empty")       # was "expected a mapping ..., got NoneType"
+
+
+def test_audit4_many_mtp_modules_train_quickly(capsys):
+    """Every MTP module's tensors were listed in each step of the training fit searches: 10 s at 10,000 modules."""
+    code, out, _, dt = run(capsys, "train", "llama-3.1-8b", "--set", "mtp_layers=10000", "--json")
+    assert code == 0 and dt < 3, dt
+
+
+def test_audit4_api_empty_gpu_names_the_argument():
+    """``mlacalc.roofline(spec, gpu="")`` said "--gpu: is empty", a flag a Python caller did not write."""
+    import mlacalc
+
+    with pytest.raises(SpecError) as e:
+        mlacalc.roofline("llama-3.1-8b", gpu="")
+    assert str(e.value).startswith("gpu: is empty")
+
+
+@pytest.mark.parametrize("args", [
+    ("compare", "llama-3.1-8b@layer_types=[cross]", "llama-3.1-8b"),
+    ("fit", "llama-3.1-8b", "--set", "layer_types=[cross]"),
+    ("sweep", "llama-3.1-8b", "--set", "layer_types=[cross]"),
+    ("roofline", "llama-3.1-8b", "--set", "layer_types=[cross]", "--json"),
+    ("kv", VISION, "--set", "layer_types=[cross]", "--image-tokens", "1601"),
+])
+def test_audit4_a_model_of_cross_layers_only_is_refused(capsys, args):
+    """Cross layers cache only image tokens: every layer cross cached nothing of the sequence, and compare, fit, sweep
+    and roofline divided by that zero (ZeroDivisionError tracebacks)."""
+    refused(capsys, *args, words="layer_types: needs at least one attention layer over the sequence's own tokens")

@@ -23,8 +23,8 @@ AsOpt = Annotated[Optional[list[str]], typer.Option(
 ContextOpt = Annotated[str, typer.Option("--context", "-c", help="Tokens per sequence (128k = 131072).")]
 BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences.")]
 KvDtypeOpt = Annotated[Optional[str], typer.Option(
-    "--kv-dtype", help="KV-cache dtype: bf16, fp16, fp32, fp8, int8, int4, or fp8-ds (MLA: FlashMLA's 656-byte "
-                       "layout) (default: the spec's).")]
+    "--kv-dtype", help="KV-cache dtype: bf16, fp16, fp32, fp8, int8, int4, or fp8-ds (DSA: FlashMLA's "
+                       "656-byte sparse MLA layout) (default: the spec's).")]
 ImageTokensOpt = Annotated[Optional[int], typer.Option(
     "--image-tokens", help="Image tokens each sequence's cross-attention layers attend and cache (Llama-3.2-"
                            "Vision; default 0).")]

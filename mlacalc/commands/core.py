@@ -13,7 +13,7 @@ from ..errors import SpecError
 from ..kv import CACHE_MODES, kv_report
 from ..spec import builtin_names, json_schema, load_spec, spec_to_dict
 from ..params import weights_report
-from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, ImageTokensOpt,
+from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpNotOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, ImageTokensOpt,
                      JsonOpt, KvBitsOpt, KvDtypeOpt, PpOpt, SetOpt, SpOpt, StateDtypeOpt, TpOpt, count, emit, kv_bits,
                      kv_format, model_spec, notes, parallelism, spec_sets)
 
@@ -26,7 +26,7 @@ def kv(model: ModelArg, context: ContextOpt = "4k", batch: BatchOpt = "1",
                                           "(decompressed per-head K and V).")] = "compressed",
        block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged allocation: round each "
                                                          "sequence up to whole blocks of N tokens.")] = None,
-       tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False,
+       tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpNotOpt = 1, sp: SpOpt = False,
        dp_attention: DpAttnOpt = False, image_tokens: ImageTokensOpt = None, state_dtype: StateDtypeOpt = None,
        set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """KV-cache bytes per token, layer, sequence, batch and GPU, split into latent, RoPE key, K, V, indexer keys

@@ -89,8 +89,9 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     spec = model_spec(model, spec_sets(set_, image_tokens, state_dtype), as_)
     step = Step(phase, count(batch, "--batch"), count(context, "--context"), q_tokens, paged)
+    kb = kv_bits(kv_dtype, kv_bits_)    # first: with fp8-ds it refuses --kv-bits too (it was ignored silently)
     r = compute(spec, _hw(gpu), step, par, mla_form=mla_form, weight_bits=_wbits(weight_dtype),
-                kv_bits=format_bits(spec, kv_format(kv_dtype)) or kv_bits(kv_dtype, kv_bits_))
+                kv_bits=format_bits(spec, kv_format(kv_dtype)) or kb)
     notes(spec, step.context)     # after the checks: a warning then an error was two lines on stderr
 
     def render():
@@ -259,7 +260,7 @@ def sweep(model: ModelArg,
                  [count(x, "--context") for x in parse_list(context, "--context")],
                  [count(x, "--batch") for x in parse_list(batch, "--batch")], phase=phase, q_tokens=q_tokens,
                  dp_attention=dp_attention, ep=ep, weight_bits=_wbits(weight_dtype),
-                 kv_bits=kv_bits(kv_dtype, kv_bits_), gpu_mem_util=gpu_mem_util)
+                 kv_bits=kv_bits(kv_dtype, kv_bits_), gpu_mem_util=gpu_mem_util, kv_format=kv_format(kv_dtype))
     if not sw.rows:
         reasons = "; ".join(sorted({where_message(s["argument"], s["reason"]) for s in sw.skipped}))
         raise SpecError("--gpus", f"no combination can be laid out: {reasons}")
