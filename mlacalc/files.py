@@ -146,34 +146,59 @@ def _json_depth(text: str) -> int:
 
 # YAML 1.1 (PyYAML) reads a float only with a dot and a signed exponent: 4.8e3, 1e9 and 1.0e-3 stayed text, so that a
 # hardware file's "mem_bandwidth_gb_s: 4.8e3" was refused as "expected a number, got '4.8e3'". YAML 1.2 (and JSON)
-# read them as numbers; so does this reader.
+# read them as numbers; so does this reader, after yaml.safe_load, on plain (unquoted) scalars only.
 _EXPONENT_FLOAT = r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"
-_LOADER = None
 
 
-def _loader():
-    """``yaml.SafeLoader`` that also reads YAML 1.2's exponent floats (:data:`_EXPONENT_FLOAT`), built once."""
-    global _LOADER
-    if _LOADER is None:
-        import re
+def _plain_exponent_floats(events) -> set:
+    """Start marks (line, column) of the plain scalars that spell a YAML 1.2 exponent float (:data:`_EXPONENT_FLOAT`)
+    among a parse's ``events``: '4.8e3' quoted stays text."""
+    import re
 
-        import yaml
+    import yaml
 
-        class Loader(yaml.SafeLoader):
-            pass
+    pattern = re.compile(_EXPONENT_FLOAT)
+    return {(e.start_mark.line, e.start_mark.column) for e in events
+            if isinstance(e, yaml.ScalarEvent) and e.style is None and pattern.match(e.value)}
 
-        Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-        Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_EXPONENT_FLOAT), list("-+.0123456789"))
-        _LOADER = Loader
-    return _LOADER
+
+def _with_exponent_floats(text: str, marks: set):
+    """``yaml.safe_load(text)`` with the plain scalars at ``marks`` read as floats (a SafeLoader subclass would do the
+    same through yaml.load; specs load through safe_load only)."""
+    import yaml
+
+    if not marks:
+        return yaml.safe_load(text)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:     # an alias is the same node again: walked once
+            continue
+        seen.add(id(n))
+        if isinstance(n, yaml.ScalarNode):
+            if (n.start_mark.line, n.start_mark.column) in marks and n.tag == "tag:yaml.org,2002:str":
+                n.tag = "tag:yaml.org,2002:float"
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+        elif isinstance(n, yaml.MappingNode):
+            stack.extend(x for kv in n.value for x in kv)
+    return yaml.SafeLoader(text).construct_document(node)
 
 
 def _parse_yaml(text: str, where: str) -> Any:
     import yaml
 
     try:
-        _check_yaml_events(yaml.parse(text, Loader=yaml.SafeLoader), where)
-        return yaml.load(text, Loader=_loader())  # noqa: S506 (a SafeLoader: plain data only)
+        events = list(yaml.parse(text, Loader=yaml.SafeLoader))
+        _check_yaml_events(events, where)
+        return _with_exponent_floats(text, _plain_exponent_floats(events))
     except SpecError:
         raise
     except ValueError as e:  # an integer of more than 4,300 digits (int's own limit), a bad !!timestamp
