@@ -21,26 +21,13 @@ import subprocess
 import tempfile
 
 import triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
 
-from mlacalc.kernels.triton_mla_decode import _mla_decode_kernel
-
-SM90 = GPUTarget("cuda", 90, 32)
+from mlacalc.kernels.triton_mla_decode import compile_sm90
 
 
 def compile_mla(paged: bool, block_h=16, block_n=64, warps=4, stages=3):
-    """The bf16 Triton MLA decode kernel for sm_90 (pointers and strides marked 16-divisible, as at run time)."""
-    names = _mla_decode_kernel.arg_names
-    sig = dict(zip(names[:8], ["*bf16", "*bf16", "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32"]))
-    sig |= {n: "i32" for n in names[8:25]} | {"qk_scale": "fp32", "out_scale": "fp32"}
-    consts = dict(PAGE_SIZE=64 if paged else 1, PAGED=paged, D_LAT=512, D_ROPE=64, BLOCK_H=block_h, BLOCK_N=block_n,
-                  SINGLE_SPLIT=False, SPLIT_V=1, PREFETCH=False, SCALE_PTR=False, NS=0, DUAL=False)
-    sig |= {k: "constexpr" for k in consts}
-    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(names) if i < 8 or n.startswith("stride")}
-    src = ASTSource(_mla_decode_kernel, sig, constexprs={(names.index(k),): v for k, v in consts.items()},
-                    attrs=attrs)
-    return triton.compile(src, target=SM90, options=dict(num_warps=warps, num_stages=stages))
+    """The bf16 Triton MLA decode kernel (DeepSeek's dims) for sm_90."""
+    return compile_sm90(512, 64, block_h, block_n, warps, stages, paged=paged)
 
 
 def sass(kernel) -> list[tuple[int, str]]:

@@ -301,6 +301,28 @@ def mla_num_splits(batch: int, s_q: int, heads: int, max_len: int, *, sms: int =
                  kv_lora_rank=kv_lora_rank, fp8=kv_element_size == 1, config=config, num_splits=None, paged=paged)[3]
 
 
+def compile_sm90(d_lat: int, d_rope: int, block_h: int, block_n: int, num_warps: int, num_stages: int, *,
+                 paged: bool = False):
+    """Compile _mla_decode_kernel's 16-bit path for sm_90 without a GPU (Triton ships ptxas), pointers and strides
+    marked 16-divisible as at run time: the CPU check of the shared memory and registers a program holds (restated in
+    mlacalc.expected.mla_smem_b and MLA_REGS, which count the programs resident on an SM). Returns Triton's
+    CompiledKernel (.metadata.shared, .asm["cubin"])."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    names = _mla_decode_kernel.arg_names
+    sig = dict(zip(names[:8], ["*bf16", "*bf16", "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32"]))
+    sig |= {n: "i32" for n in names[8:25]} | {"qk_scale": "fp32", "out_scale": "fp32"}
+    consts = dict(PAGE_SIZE=64 if paged else 1, PAGED=paged, D_LAT=d_lat, D_ROPE=d_rope, BLOCK_H=block_h,
+                  BLOCK_N=block_n, SINGLE_SPLIT=False, SPLIT_V=1, PREFETCH=False, SCALE_PTR=False, NS=0, DUAL=False)
+    sig |= {k: "constexpr" for k in consts}
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(names) if i < 8 or n.startswith("stride")}
+    src = ASTSource(_mla_decode_kernel, sig, constexprs={(names.index(k),): v for k, v in consts.items()},
+                    attrs=attrs)
+    return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=num_warps,
+                                                                            num_stages=num_stages))
+
+
 def mla_decode_triton(
     q: torch.Tensor,
     kv_cache: torch.Tensor,

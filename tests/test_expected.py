@@ -296,6 +296,32 @@ def test_the_gqa_kernels_waves_hold_the_programs_that_fit():
     assert decode_attention_s(s, HW, m, 100e12, "cost") == pytest.approx(2 * wave(30) + wave(20) + 2e-6)
 
 
+def test_minicpm3s_small_tiles_keep_two_programs_an_sm_the_planner_counts_one():
+    """MiniCPM3 (kv_lora_rank 256, RoPE 32: 288-dim keys, 256-dim values) at 10 heads a GPU, a 16-row tile of 64 keys
+    and 3 stages: 2 x 64 x 288 x 2 + 16 x 288 x 2 + 16 x 128 = 84,992 B of shared memory, 86,016 with the block's
+    reserve, so 233,472 // 86,016 = 2 fit an SM (registers: 170 -> 176 a thread x 128 threads, 65,536 // 22,528 = 2);
+    DeepSeek's 576-dim keys (167,936 B) one. The planner still counts one an SM, but the SMs run what fits: 300
+    sequences over 256 keys (one split) are 300 CTAs, a wave of 2 x 132 and one of 36, not 3 waves of 132."""
+    from mlacalc.expected import mla_resident, mla_smem_b
+
+    assert mla_smem_b(288, 16, 64, 3) == 84_992 and mla_smem_b(576, 16, 64, 3) == 167_936
+    mini = DecodeShape(seqs=300, rows=10, kv_groups=1, keys=256, key_bytes=576, dkv=544, out_dv=256, layers=1)
+    deep = replace(mini, key_bytes=1152, dkv=1088, out_dv=512)
+    assert mla_resident(mini) == 2 and mla_resident(deep) == 1
+    assert mla_resident(replace(mini, rows=40)) == 1          # its 64-row tile: 110,592 B and 221 registers
+    h200 = replace(HW, sms=132)
+    m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
+                    max_splits=128)
+    ramp = 128 * 576 / 50e9
+
+    def wave(a):
+        t_mem = a * 256 * 576 / min(1000e9, min(132, a) * 50e9)
+        t_mma = math.ceil(a / min(132, a)) * 2 * 16 * 256 * 544 / (100e12 / 132)
+        return ramp + max(t_mem, t_mma)
+
+    assert decode_attention_s(mini, h200, m, 100e12, "cost") == pytest.approx(wave(264) + wave(36) + 2e-6)
+
+
 @settings(max_examples=80, deadline=None)
 @given(batch=st.integers(1, 300), tokens=st.sampled_from([1, 2]), heads=st.sampled_from([8, 16, 32, 64, 128]),
        topk=st.sampled_from([1, 100, 512, 2048, 4096]), row_bytes=st.sampled_from([1152, 656]))

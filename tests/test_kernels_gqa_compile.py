@@ -3,15 +3,12 @@ the registers a thread takes, as the installed Triton compiles it for sm_90, are
 programs that fit an SM from (kernels/triton_gqa_decode.py gqa_smem_bytes, GQA_REGS; restated in mlacalc.expected).
 `python bench/gqa_resources.py` prints the whole table."""
 
-import os
-import re
-import subprocess
-import tempfile
-
 import pytest
 
 pytest.importorskip("torch")
-triton = pytest.importorskip("triton")
+pytest.importorskip("triton")
+
+from helpers import sm90_registers as _registers  # noqa: E402
 
 
 def _compile(head_dim, rows, stages):
@@ -23,18 +20,6 @@ def _compile(head_dim, rows, stages):
         if "ptxas" in str(exc):
             pytest.skip(f"no ptxas: {exc}")
         raise
-
-
-def _registers(kernel) -> int | None:
-    tool = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
-    if not os.path.exists(tool):
-        return None
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "k.cubin")
-        with open(path, "wb") as f:
-            f.write(kernel.asm["cubin"])
-        out = subprocess.run([tool, "-res-usage", path], capture_output=True, text=True, check=True).stdout
-    return int(re.search(r"REG:(\d+)", out).group(1))
 
 
 @pytest.mark.parametrize("head_dim,rows,stages,shared", [(128, 16, 3, 71_680), (256, 16, 2, 75_776),
