@@ -439,12 +439,19 @@ def mla_resident(shape: DecodeShape, arch: str = "") -> int:
     if shape.rows > 64 or tile not in MLA_TILES:
         return 1
     keys, warps, stages = MLA_TILES[tile]
+    return max(1, programs_fit(mla_smem_b(d_k, tile, keys, stages), MLA_REGS.get((d_k, tile), 255), warps, arch))
+
+
+def programs_fit(smem_b: float, regs: int, warps: int, arch: str = "") -> int:
+    """Programs of ``smem_b`` bytes of shared memory, ``regs`` registers a thread and ``warps`` warps that one SM of
+    ``arch`` holds at once (SMEM_BY_ARCH, Hopper's for other archs): the fewest that shared memory (less 1 KB a
+    block), registers (8 a thread at a time) and threads allow, at least 1; 0 when one program exceeds what a block
+    may have."""
     per_sm, per_block = SMEM_BY_ARCH.get(arch, HOPPER_SMEM)
-    smem = mla_smem_b(d_k, tile, keys, stages)
-    if smem > per_block:
-        return 1
-    regs = -(-MLA_REGS.get((d_k, tile), 255) // 8) * 8 * 32 * warps
-    return max(1, min(int(per_sm // (smem + SMEM_RESERVED_PER_BLOCK_B)), REGS_PER_SM // regs,
+    if smem_b > per_block:
+        return 0
+    regs_b = -(-regs // 8) * 8 * 32 * warps
+    return max(1, min(int(per_sm // (smem_b + SMEM_RESERVED_PER_BLOCK_B)), REGS_PER_SM // regs_b,
                       THREADS_PER_SM // (32 * warps)))
 
 
@@ -459,13 +466,8 @@ def gqa_fit(head_dim: int, rows: int, stages: int, kv_bytes: float, arch: str = 
     """GQA kernel programs that stay on one SM of ``arch`` at once: the fewest that shared memory (less 1 KB a block),
     registers (GQA_REGS, in 8-register steps) and threads allow; 0 when one program exceeds a block's shared memory.
     E.g. head dim 128, 16 rows, 3 stages on Hopper: 233,472 // 72,704 = 3 (registers: 65,536 // (112 x 128) = 4)."""
-    per_sm, per_block = SMEM_BY_ARCH.get(arch, HOPPER_SMEM)
-    smem = gqa_smem_b(head_dim, rows, stages, kv_bytes)
-    if smem > per_block:
-        return 0
-    regs = -(-GQA_REGS.get((head_dim, rows), 255) // 8) * 8 * 32 * GQA_WARPS
-    return max(1, min(int(per_sm // (smem + SMEM_RESERVED_PER_BLOCK_B)), REGS_PER_SM // regs,
-                      THREADS_PER_SM // (32 * GQA_WARPS)))
+    return programs_fit(gqa_smem_b(head_dim, rows, stages, kv_bytes), GQA_REGS.get((head_dim, rows), 255), GQA_WARPS,
+                        arch)
 
 
 def gqa_tiling(shape: DecodeShape, arch: str = "") -> tuple[int, int, int]:
