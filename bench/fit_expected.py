@@ -19,6 +19,7 @@ import sys
 
 from mlacalc.attention import family
 from mlacalc.expected import PLANNERS, decode_attention_s, decode_backend, decode_plan, runs_gluon
+from mlacalc.errors import SpecError
 from mlacalc.hardware import load_hardware
 from mlacalc.profiler.kernel_calibration import fit_decode, point_shape, split_by_kernel
 from mlacalc.spec import load_spec
@@ -32,8 +33,16 @@ def main() -> None:
         write = args[i + 1]
         del args[i:i + 2]
     sys.argv[1:] = args
-    cal = json.load(open(sys.argv[1]))
-    hw = load_hardware(sys.argv[2])
+    if len(args) < 2:
+        print(__doc__.strip().splitlines()[-6].strip(), file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        cal = json.load(open(sys.argv[1]))
+        hw = load_hardware(sys.argv[2])
+        val = json.load(open(sys.argv[3])) if len(sys.argv) > 3 else None
+    except (OSError, ValueError, SpecError) as e:     # a missing or malformed input: one line, not a traceback
+        print(f"fit_expected: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
+        raise SystemExit(2)
     recs = [p for p in cal["calibration_points"] if p["backend"] in ("auto", "flashmla")]
     models = {}
     groups = {}
@@ -51,8 +60,7 @@ def main() -> None:
                   f"{(r['fitted_s'] / r['measured_s'] - 1) * 100:+6.1f}%{flag}")
     if write:
         write_refit(sys.argv[2], models, write)
-    if len(sys.argv) > 3:
-        val = json.load(open(sys.argv[3]))
+    if val is not None:
         for backend in ("auto", "flashmla"):
             errs = []
             for p in val["points"]:
@@ -60,7 +68,7 @@ def main() -> None:
                 if c["phase"] != "decode" or c["kernel"] != backend or p.get("status") != "ok":
                     continue
                 r = dict(model=c["model"], tp=c["tp"], batch=c["batch"], context=c["context"], layers=c["layers"],
-                         q_tokens=c["q_tokens"], kv_dtype=c["kv_dtype"])
+                         q_tokens=c["q_tokens"], kv_dtype=c["kv_dtype"], paged=c.get("paged", False))
                 sh = point_shape(r)
                 own = decode_backend(backend, family(load_spec(c["model"]).attention).kernel)
                 floor = p["predicted"]["attn_core"]["time_s"]
