@@ -5,8 +5,10 @@ MiniCPM3's 288 dims), A/B on the same inputs (graph-timed, L2 flushed).
     python3 bench/ab_mla_resident.py --out OUT.json
 
 Variants (kernels/triton_mla_decode.py MLADecodeConfig, the default tile of each row count):
-  one   programs_per_sm=1 (default_mla_config: the planner's slots are the SMs)
+  one   programs_per_sm=1 (the planner's slots are the SMs: the default before the fourteenth session)
   fit   programs_per_sm=2 (the slots the SM actually holds for these tiles: more splits at mid batch)
+  auto  the default (programs_per_sm None: one a slot while the plan keeps to one program an SM, else what an SM
+        holds, kernels/triton_mla_decode._plan)
 Shapes: MiniCPM3 (kv_lora_rank 256, RoPE 32) at 5, 10 and 20 heads a GPU (tp 8, 4, 2), contiguous and paged (64-token
 blocks). Each variant is first checked against the float64 reference on a small mixed-length paged case.
 """
@@ -35,7 +37,7 @@ POINTS = [(8, 8192), (16, 2048), (32, 4096), (48, 8192), (64, 1024), (96, 16384)
 def variants(heads: int) -> dict:
     """The default config for ``heads`` rows and the same with the planner counting two programs an SM."""
     base = default_mla_config(heads, None)
-    return {"one": base, "fit": replace(base, programs_per_sm=2)}
+    return {"one": replace(base, programs_per_sm=1), "fit": replace(base, programs_per_sm=2), "auto": base}
 
 
 def check(heads: int, cfg) -> float | str:

@@ -38,7 +38,8 @@ import triton.language as tl
 from .triton_flash import LOG2E, finish, finish_rows, key_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
     online_softmax_alpha, online_softmax_step, store_slices, tile_pages, tile_rows
 from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs
-from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms, new_launch_key
+from .launch import (HOPPER_LIMITS, FastLauncher, SMLimits, cached_plan, checks_enabled, layout_key, new_launch_key,
+                     num_sms, sm_limits)
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits", "FP8_MODES", "fp8_slices"]
@@ -220,7 +221,7 @@ class MLADecodeConfig:
     block_n: int = 32
     num_warps: int = 8
     num_stages: int = 2
-    programs_per_sm: int = 1  # used by the split heuristic
+    programs_per_sm: int | None = None  # the split planner's programs an SM (None: mla_slots_per_sm)
     min_tokens_per_split: int = 256
     split_v: int = 1
     prefetch_l2: bool = False
@@ -248,8 +249,10 @@ def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, 
             return MLADecodeConfig(block_h=16, block_n=32, num_warps=4, num_stages=2, programs_per_sm=2,
                                    fp8_mode="dual")
         if rows <= 32:  # not timed: 32 rows are in no tuned head class
-            return MLADecodeConfig(block_h=32, block_n=32, num_warps=8, num_stages=3, fp8_mode="dual")
-        return MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=3, fp8_mode="slices")
+            return MLADecodeConfig(block_h=32, block_n=32, num_warps=8, num_stages=3, programs_per_sm=1,
+                                   fp8_mode="dual")
+        return MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=3, programs_per_sm=1,
+                               fp8_mode="slices")
     if rows <= 16:
         return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
     if rows <= 32:  # follow-up 3 (s_q = 1, paged and contiguous) and tune_q2 (s_q = 2)
@@ -271,9 +274,45 @@ def fp8_slices(kv_lora_rank: int, split_v: int = 1, mode: str = "slices") -> int
     return 0
 
 
+# Registers a thread of the 16-bit tiles (default_mla_config) by (d_k, block_h), the larger of Triton 3.6's and 3.9's
+# sm_90 compiles, contiguous or paged (cuobjdump -res-usage of compile_sm90; restated in mlacalc.expected.MLA_REGS)
+MLA_REGS = {(576, 16): 255, (576, 32): 248, (576, 64): 255, (288, 16): 170, (288, 32): 138, (288, 64): 221}
+THREADS_PER_SM, SMEM_RESERVED_PER_BLOCK = 2048, 1024   # compute capability 8.0-9.0 (CUDA C++ Programming Guide)
+
+
+def mla_smem_bytes(d_k: int, block_h: int, block_n: int, num_stages: int) -> int:
+    """Shared memory of one 16-bit program, bytes: ``num_stages - 1`` tiles of ``block_n`` keys in flight, the query
+    tile, and layout-conversion scratch of 128 B a row up to 32 rows, a [rows, d_k] 16-bit tile at 64 (exact for
+    Triton 3.6 and 3.9 at d_k 576 and 288: tests/test_kernels_mla_compile.py)."""
+    scratch = 128 * block_h if block_h <= 32 else 2 * block_h * d_k
+    return (num_stages - 1) * block_n * d_k * 2 + block_h * d_k * 2 + scratch
+
+
+def mla_resident_programs(d_k: int, block_h: int, cfg: MLADecodeConfig, limits: SMLimits = HOPPER_LIMITS) -> int:
+    """16-bit programs of this tile that stay on one SM at once: the fewest that shared memory (with the per-block
+    reserve), registers (MLA_REGS, 255 for dims not compiled) and threads allow; 1 for a tile over 64 rows or split
+    over the value dims. DeepSeek's 576-dim keys: 1; MiniCPM3's 288 at 16 and 32 rows: 2."""
+    if block_h > 64 or cfg.split_v != 1:
+        return 1
+    smem = mla_smem_bytes(d_k, block_h, cfg.block_n, cfg.num_stages)
+    if smem > limits.smem_per_block:
+        return 1
+    regs = -(-MLA_REGS.get((d_k, block_h), 255) // 8) * 8 * 32 * cfg.num_warps
+    return max(1, min(limits.smem_per_sm // (smem + SMEM_RESERVED_PER_BLOCK), limits.regs_per_sm // regs,
+                      THREADS_PER_SM // (32 * cfg.num_warps)))
+
+
 def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int, kv_lora_rank: int, fp8: bool,
-          config: MLADecodeConfig | None, num_splits: int | None, paged: bool = False):
-    """(config, block_h, head_blocks, num_splits, tokens_per_split) exactly as mla_decode_triton launches."""
+          config: MLADecodeConfig | None, num_splits: int | None, paged: bool = False, kv_bytes: int = 2,
+          limits: SMLimits = HOPPER_LIMITS):
+    """(config, block_h, head_blocks, num_splits, tokens_per_split) exactly as mla_decode_triton launches.
+
+    The planner's programs an SM (``programs_per_sm`` None, the 16-bit default): one, as long as the plan keeps to
+    one program an SM; a plan of more programs than SMs is planned again over the programs an SM holds
+    (mla_resident_programs). On the H200 with MiniCPM3's 288-dim keys (bench/ab_mla_resident.py,
+    reports/h200/tuning/ab_mla_resident.json) counting the two an SM holds took 0.85-0.93x the time where the plan
+    ran several waves (batch 48-192), but 1.07-1.10x at batch 8 x 8k, where 128 programs already filled the SMs and
+    twice the splits only added partials."""
     rows = s_q * H
     if config is None:
         cfg = default_mla_config(rows, None, s_q=s_q, fp8=fp8, paged=paged)
@@ -284,21 +323,30 @@ def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int,
     assert cfg.split_v in (1, 2) and kv_lora_rank % cfg.split_v == 0
     if cfg.fp8_mode not in FP8_MODES:
         raise KernelInputError("config", f"fp8_mode {cfg.fp8_mode!r}: one of {', '.join(FP8_MODES)}")
-    num_splits, tokens_per_split = plan_splits(
-        B * head_blocks * cfg.split_v, max_len, cfg.block_n, sms=sms, num_splits=num_splits,
-        programs_per_sm=cfg.programs_per_sm, min_tokens=cfg.min_tokens_per_split, token_bytes=token_bytes,
-        partial_bytes_per_split=B * rows * kv_lora_rank * 8)
-    return cfg, block_h, head_blocks, num_splits, tokens_per_split
+    work = B * head_blocks * cfg.split_v
+
+    def plan(per_sm: int) -> tuple[int, int]:
+        return plan_splits(work, max_len, cfg.block_n, sms=sms, num_splits=num_splits, programs_per_sm=per_sm,
+                           min_tokens=cfg.min_tokens_per_split, token_bytes=token_bytes,
+                           partial_bytes_per_split=B * rows * kv_lora_rank * 8)
+
+    planned = plan(cfg.programs_per_sm or 1)
+    if cfg.programs_per_sm is None and kv_bytes == 2 and work * planned[0] > sms:
+        resident = mla_resident_programs(token_bytes // kv_bytes, block_h, cfg, limits)
+        if resident > 1:
+            planned = plan(resident)
+    return (cfg, block_h, head_blocks) + planned
 
 
 def mla_num_splits(batch: int, s_q: int, heads: int, max_len: int, *, sms: int = 132, kv_element_size: int = 2,
                    kv_lora_rank: int = 512, rope_dim: int = 64, config: MLADecodeConfig | None = None,
-                   paged: bool = False) -> int:
+                   paged: bool = False, limits: SMLimits = HOPPER_LIMITS) -> int:
     """The split count mla_decode_triton launches with (for predictions on a machine without a GPU): includes the
     default config's split_v (value halves are separate programs, so they count as work items). paged: a block-table
     cache (its default tile can differ: default_mla_config)."""
     return _plan(batch, s_q, heads, max_len, sms=sms, token_bytes=(kv_lora_rank + rope_dim) * kv_element_size,
-                 kv_lora_rank=kv_lora_rank, fp8=kv_element_size == 1, config=config, num_splits=None, paged=paged)[3]
+                 kv_lora_rank=kv_lora_rank, fp8=kv_element_size == 1, config=config, num_splits=None, paged=paged,
+                 kv_bytes=kv_element_size, limits=limits)[3]
 
 
 def compile_sm90(d_lat: int, d_rope: int, block_h: int, block_n: int, num_warps: int, num_stages: int, *,
@@ -386,7 +434,8 @@ class _MLAPlan:
         self.rows = rows = s_q * H
         cfg, block_h, head_blocks, self.num_splits, tokens_per_split = _plan(
             B, s_q, H, max_len, sms=num_sms(dev), token_bytes=Dk * kv_cache.element_size(), kv_lora_rank=r,
-            fp8=is_fp8, config=config, num_splits=num_splits, paged=paged)
+            fp8=is_fp8, config=config, num_splits=num_splits, paged=paged, kv_bytes=kv_cache.element_size(),
+            limits=sm_limits(dev))
         self.grid = (head_blocks * cfg.split_v, self.num_splits, B)
         self.single = self.num_splits == 1
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)  # for cache_seqlens=None

@@ -566,10 +566,20 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch:
         return SplitPlan(busy * shape.kv_groups * tiles, blocks * FLASHMLA_BLOCK, splits, segments)
     if planner == "cost":
         per_sm, tile_keys = kernel_tiling(shape, arch)
-        splits = choose_splits(units, shape.visits, sms=sms * per_sm, min_tokens=m.min_split_tokens,
-                               max_splits=m.max_splits, token_bytes=shape.key_bytes,
-                               partial_bytes_per_split=shape.seqs * shape.kv_groups * shape.rows * shape.out_dv * 8,
-                               tile_keys=tile_keys)
+
+        def plan(slots: int) -> int:
+            return choose_splits(units, shape.visits, sms=slots, min_tokens=m.min_split_tokens,
+                                 max_splits=m.max_splits, token_bytes=shape.key_bytes,
+                                 partial_bytes_per_split=shape.seqs * shape.kv_groups * shape.rows * shape.out_dv * 8,
+                                 tile_keys=tile_keys)
+
+        splits = plan(sms * per_sm)
+        # the Triton MLA kernel's 16-bit tiles (kernels/triton_mla_decode._plan): a plan of more programs than SMs is
+        # planned again over the programs an SM holds
+        if shape.kernel == "mla" and not widens(shape) and not shape.gathered and units * splits > sms:
+            resident = mla_resident(shape, arch)
+            if resident > per_sm:
+                splits = plan(sms * resident)
     else:                                                   # as many splits as fit in one wave (FlashDecoding)
         max_splits = max(1, min(m.max_splits, math.ceil(shape.visits / m.min_split_tokens)))
         splits = max(1, min(max_splits, sms // units))

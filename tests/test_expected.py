@@ -167,6 +167,23 @@ def test_an_fp8_small_tile_keeps_two_programs_an_sm_that_overlap_their_widening(
     assert kernel_tiling(DecodeShape(40, 16, 1, 4096, 1152, 1088, 512, 1, key_elems=576)) == (1, 64)
 
 
+@settings(max_examples=80, deadline=None)
+@given(batch=st.integers(1, 300), keys=st.integers(1, 200_000), heads=st.sampled_from([2, 5, 10, 16, 20, 32]),
+       dims=st.sampled_from([(256, 32), (512, 64)]))
+def test_16_bit_split_plan_restates_the_triton_mla_kernels(batch, keys, heads, dims):
+    """The Triton kernel's 16-bit tiles (under 64 rows), MiniCPM3's dims and DeepSeek's: planned over one program an
+    SM, then over what an SM holds once the plan outgrows the SMs (kernels/triton_mla_decode._plan)."""
+    pytest.importorskip("triton")
+    from mlacalc.expected import DEFAULTS, split_plan
+    from mlacalc.kernels.triton_mla_decode import mla_num_splits
+
+    r, dr = dims
+    shape = DecodeShape(seqs=batch, rows=heads, kv_groups=1, keys=keys, key_bytes=(r + dr) * 2, dkv=2 * r + dr,
+                        out_dv=r, layers=1, key_elems=r + dr)
+    want = mla_num_splits(batch, 1, heads, keys, kv_lora_rank=r, rope_dim=dr)
+    assert split_plan(shape, DEFAULTS["auto"], 132, "cost").splits == want
+
+
 @settings(max_examples=60, deadline=None)
 @given(batch=st.integers(1, 300), keys=st.integers(1, 200_000), heads=st.sampled_from([8, 16, 32, 64, 128]))
 def test_fp8_split_plan_restates_the_mla_kernels(batch, keys, heads):

@@ -221,6 +221,33 @@ def test_mla_default_configs_and_split_counts():
         assert mla_num_splits(B, 1, 16, ctx, sms=132) >= 1
 
 
+def test_mla_planner_counts_the_programs_an_sm_holds_once_a_plan_outgrows_the_sms():
+    """MiniCPM3's 288-dim keys (r 256, RoPE 32) at 5 heads: a 16-row tile of 84,992 B shared memory and 170 registers,
+    two an SM (233,472 // 86,016; 65,536 // (176 x 128)); DeepSeek's 576 (167,936 B): one. Batch 96 x 16k planned over
+    132 slots takes 4 splits, 384 programs, more than the SMs, so it is planned again over 264: 8 splits (on the H200
+    0.85x the time: reports/h200/tuning/ab_mla_resident.json). Batch 8 x 8k takes 16 splits, 128 programs: it stays
+    (counting two there gave 32 splits and 1.07x the time). DeepSeek's dims plan as before."""
+    pytest.importorskip("triton")
+    from dataclasses import replace
+
+    from mlacalc.kernels.triton_mla_decode import (default_mla_config, mla_num_splits, mla_resident_programs,
+                                                   mla_smem_bytes)
+
+    cfg = default_mla_config(5, None)
+    assert cfg.programs_per_sm is None and mla_smem_bytes(288, 16, 64, 3) == 84_992
+    assert mla_resident_programs(288, 16, cfg) == 2 and mla_resident_programs(576, 16, cfg) == 1
+
+    def splits(B, ctx, heads=5, r=256, dr=32, **kw):
+        return mla_num_splits(B, 1, heads, ctx, sms=132, kv_lora_rank=r, rope_dim=dr, **kw)
+
+    one = replace(cfg, programs_per_sm=1)
+    assert (splits(96, 16384, config=one), splits(96, 16384)) == (4, 8)
+    assert splits(8, 8192, config=one) == splits(8, 8192) == 16
+    for B, ctx in ((8, 8192), (96, 16384), (192, 4096)):
+        assert splits(B, ctx, 16, 512, 64) == splits(B, ctx, 16, 512, 64, config=one)
+    assert splits(96, 16384, kv_element_size=4) == splits(96, 16384, kv_element_size=4, config=one)  # fp32: 1
+
+
 def test_fp8_latent_slices_and_defaults():
     """fp8 caches run the latent as slices (issue 14): 512 = 4 x 128 (fp8-ds: one slice per 128-value scale group),
     fewer when a slice would be under tl.dot's 16 columns or not a power of two; 0 is the whole-tile "widen" path."""

@@ -79,6 +79,31 @@ def test_triton_mla_forced_splits(num_splits):
     assert rel_error(run_mla_case(mla_decode_triton, case, num_splits=num_splits), case.ref) < 1e-2
 
 
+@pytest.mark.parametrize("paged", [False, True])
+def test_triton_mla_replanned_over_the_programs_an_sm_holds(paged):
+    """MiniCPM3's dims (r 256, RoPE 32) at 5 heads, 48 sequences up to 8k tokens: planned over one program an SM,
+    8 splits (384 programs, more than the SMs of an H100/H200), so planned again over the two 16-row programs an SM
+    holds (kernels/triton_mla_decode._plan): more splits, and the same output within bf16 error."""
+    import random
+    from dataclasses import replace
+
+    from mlacalc.kernels.launch import num_sms
+    from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
+    from mlacalc.kernels.triton_mla_decode import default_mla_config, mla_decode_triton, mla_num_splits
+
+    rng = random.Random(3)
+    lens = [8192, 1, 65, 4097] + [rng.randint(1, 8192) for _ in range(44)]
+    case = make_mla_case(lens, heads=5, r=256, dr=32, device="cuda", paged=paged, seed=5)
+    one = replace(default_mla_config(5, None), programs_per_sm=1)
+    sms = num_sms(torch.device("cuda"))
+    planned = mla_num_splits(48, 1, 5, 8195, sms=sms, kv_lora_rank=256, rope_dim=32)
+    if sms >= 100:
+        assert planned > mla_num_splits(48, 1, 5, 8195, sms=sms, kv_lora_rank=256, rope_dim=32, config=one)
+    out = run_mla_case(mla_decode_triton, case, max_seqlen=8195)
+    assert rel_error(out, case.ref) < 1e-2
+    assert rel_error(run_mla_case(mla_decode_triton, case, max_seqlen=8195, config=one), case.ref) < 1e-2
+
+
 VARIANT_CONFIGS = {  # 128-head tiles with the value dims split over two programs (docs/kernels-notes.md, follow-up 1)
     "sv2_h128_n32": dict(block_h=128, block_n=32, num_warps=8, num_stages=2, split_v=2),
     "sv2_h128_n64s1_pf": dict(block_h=128, block_n=64, num_warps=8, num_stages=1, split_v=2, prefetch_l2=True),
