@@ -184,6 +184,27 @@ def test_16_bit_split_plan_restates_the_triton_mla_kernels(batch, keys, heads, d
     assert split_plan(shape, DEFAULTS["auto"], 132, "cost").splits == want
 
 
+@pytest.mark.parametrize("arch", ["sm_80", "sm_86", "sm_90", ""])
+def test_mla_residency_restates_the_kernels(arch):
+    """kernels/triton_mla_decode.mla_resident_programs (its shared memory and registers) on each arch's shared
+    memory, for the 16-bit tiles of 1-64 rows at MiniCPM3's and DeepSeek's dims."""
+    pytest.importorskip("triton")
+    from mlacalc.expected import HOPPER_SMEM, MLA_REGS, REGS_PER_SM, SMEM_BY_ARCH, mla_resident
+    from mlacalc.kernels.launch import SMLimits
+    from mlacalc.kernels.triton_mla_decode import MLA_REGS as KERNEL_MLA_REGS
+    from mlacalc.kernels.triton_mla_decode import default_mla_config, mla_resident_programs
+
+    assert MLA_REGS == KERNEL_MLA_REGS
+    limits = SMLimits(*SMEM_BY_ARCH.get(arch, HOPPER_SMEM), REGS_PER_SM)
+    for heads in (1, 5, 10, 16, 20, 32, 40, 64):
+        for r, dr in ((256, 32), (512, 64)):
+            cfg = default_mla_config(heads, None)
+            block_h = max(16, min(cfg.block_h, 1 << (heads - 1).bit_length()))
+            shape = DecodeShape(seqs=1, rows=heads, kv_groups=1, keys=4096, key_bytes=(r + dr) * 2, dkv=2 * r + dr,
+                                out_dv=r, layers=1)
+            assert mla_resident(shape, arch) == mla_resident_programs(r + dr, block_h, cfg, limits)
+
+
 @settings(max_examples=60, deadline=None)
 @given(batch=st.integers(1, 300), keys=st.integers(1, 200_000), heads=st.sampled_from([8, 16, 32, 64, 128]))
 def test_fp8_split_plan_restates_the_mla_kernels(batch, keys, heads):
