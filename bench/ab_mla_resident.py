@@ -1,6 +1,7 @@
-"""Lab script (GPU): the Triton MLA kernel's split planner counting one program an SM (the default) against counting
-the programs that stay on an SM at once (mlacalc.expected.mla_resident: two at 16 and 32 rows when the keys are
-MiniCPM3's 288 dims), A/B on the same inputs (graph-timed, L2 flushed).
+"""Lab script (GPU): the Triton MLA kernel's split planner counting one program an SM (the default before the
+fourteenth session) against counting the programs that stay on an SM at once (mlacalc.expected.mla_resident: two at
+16 rows when the keys are MiniCPM3's 288 dims), and the default since, A/B on the same inputs (graph-timed, L2
+flushed).
 
     python3 bench/ab_mla_resident.py --out OUT.json
 

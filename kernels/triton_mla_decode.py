@@ -291,7 +291,8 @@ def mla_smem_bytes(d_k: int, block_h: int, block_n: int, num_stages: int) -> int
 def mla_resident_programs(d_k: int, block_h: int, cfg: MLADecodeConfig, limits: SMLimits = HOPPER_LIMITS) -> int:
     """16-bit programs of this tile that stay on one SM at once: the fewest that shared memory (with the per-block
     reserve), registers (MLA_REGS, 255 for dims not compiled) and threads allow; 1 for a tile over 64 rows or split
-    over the value dims. DeepSeek's 576-dim keys: 1; MiniCPM3's 288 at 16 and 32 rows: 2."""
+    over the value dims. DeepSeek's 576-dim keys: 1; MiniCPM3's 288 at 16 rows: 2 (at 32 rows shared memory would
+    hold two, Triton 3.9's 138 registers a thread one)."""
     if block_h > 64 or cfg.split_v != 1:
         return 1
     smem = mla_smem_bytes(d_k, block_h, cfg.block_n, cfg.num_stages)

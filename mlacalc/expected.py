@@ -24,7 +24,7 @@ How the keys are split over CTAs is each backend's own planner, restated here (`
 
 CTAs then run in waves of the programs an SM holds at once (:func:`resident_programs`: one of the Gluon kernel's, two
 of the MLA kernel's 8-bit tile of <= 16 rows, as many of its 16-bit Triton tiles as shared memory and registers allow
-(:func:`mla_resident`: one with DeepSeek's 576-dim keys, two of MiniCPM3's 288 at 16 and 32 rows), as many as fit for
+(:func:`mla_resident`: one with DeepSeek's 576-dim keys, two of MiniCPM3's 288 at 16 rows), as many as fit for
 the GQA kernel: :func:`gqa_tiling`), whatever the kernel's planner counted when it chose the splits. A wave's time is its ramp (``ramp_us``, then
 the first two tiles of keys at one SM's ``sm_bandwidth``: nothing overlaps them; over a paged cache also
 ``paged_ramp_us``, the first block-table reads, which the kernels' look-ahead hides after the first tile) plus the larger of its memory time
@@ -125,7 +125,8 @@ MLA_PROGRAMS_PER_SM = 1
 # (default_mla_config: 16 rows 64 keys / 4 warps / 3 stages, 32 rows 64 / 8 / 3, 64 rows 64 / 8 / 2) and registers a
 # thread by (d_k, rows), the larger of Triton 3.6's and 3.9's sm_90 compiles, contiguous or paged (cuobjdump
 # -res-usage of kernels/triton_mla_decode.compile_sm90; 255 for dims not compiled). DeepSeek's 576-dim keys fill
-# shared memory (168-221 KB: one program); MiniCPM3's 288 leave room for two at 16 and 32 rows (85 and 96 KB).
+# shared memory (168-221 KB: one program); MiniCPM3's 288 leave room for two at 16 and 32 rows (85 and 96 KB), and
+# registers for two at 16 rows (170 a thread; at 32 rows Triton 3.9's paged compile takes 138, so one).
 MLA_TILES = {16: (64, 4, 3), 32: (64, 8, 3), 64: (64, 8, 2)}
 MLA_REGS = {(576, 16): 255, (576, 32): 248, (576, 64): 255, (288, 16): 170, (288, 32): 138, (288, 64): 221}
 # The GQA kernel (kernels/triton_gqa_decode.py gqa_tiling, restated without Triton): a program takes 16-64 query rows
