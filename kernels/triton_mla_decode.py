@@ -221,7 +221,7 @@ class MLADecodeConfig:
     block_n: int = 32
     num_warps: int = 8
     num_stages: int = 2
-    programs_per_sm: int | None = None  # the split planner's programs an SM (None: mla_slots_per_sm)
+    programs_per_sm: int | None = None  # the split planner's programs an SM (None: one, then what an SM holds: _plan)
     min_tokens_per_split: int = 256
     split_v: int = 1
     prefetch_l2: bool = False
