@@ -48,7 +48,18 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``num_layers``, ``multi_query_group_num`` K/V heads of ``kv_channels``, ``ffn_hidden_size``, ``padded_vocab_size``,
   ``seq_length``; q/k/v biases by ``add_qkv_bias``; RoPE over half of each head; :func:`_chatglm_keys`), and
   transformers' ``glm`` (GlmForCausalLM) and ``glm4`` (GLM-4-0414, GLM-Z1: four norms a layer), the same block under
-  Llama's names; ``mimo`` (Xiaomi MiMo: Qwen2 with ``num_nextn_predict_layers`` MTP layers, read as ``qwen2``).
+  Llama's names; ``mimo`` (Xiaomi MiMo: Qwen2 with ``num_nextn_predict_layers`` MTP layers, read as ``qwen2``);
+- MoE of Mixtral's shape (an expert of ``intermediate_size`` on every layer, a bias-free router,
+  :data:`EXPERT_WIDTH_IS_INTERMEDIATE`): ``olmoe`` (OLMoE: ``num_experts``, q/k norms as OLMo-2's; ``clip_qkv`` is
+  no size), ``granitemoe`` (Granite-3.0/3.1 MoE: ``num_local_experts`` with fused ``input_linear``; the Granite
+  multipliers are no size), ``granitemoeshared`` (with a gated ``shared_intermediate_size`` MLP beside the experts,
+  none when 0), ``dbrx`` (DBRX: ``d_model``, ``n_heads``, ``n_layers``, ``max_seq_len`` and the nested
+  ``attn_config.kv_n_heads`` and ``ffn_config.ffn_hidden_size``/``moe_num_experts``/``moe_top_k``, class defaults where
+  a block leaves one out; :func:`_dbrx_keys`); dense ``internlm3`` (InternLM3's remote code: Llama's block,
+  ``qkv_bias`` on q/k/v; ``bias``, which biases o_proj and the MLP, is refused).
+
+An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
+``group_size``) is refused in one line: it was ignored and the model priced at its ``torch_dtype``.
 
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
@@ -182,7 +193,20 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # tie_word_embeddings=False
     "glm": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False},
     "glm4": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False},
+    # DbrxConfig (transformers): d_model=2048, n_heads=16, n_layers=24, max_seq_len=2048, vocab_size=32000,
+    # tie_word_embeddings=False; the nested blocks' defaults are DBRX_ATTN_DEFAULTS and DBRX_FFN_DEFAULTS
+    "dbrx": {"d_model": 2048, "n_heads": 16, "n_layers": 24, "max_seq_len": 2048, "vocab_size": 32000,
+             "tie_word_embeddings": False},
+    # GraniteMoeSharedConfig(shared_intermediate_size=0): no shared MLP unless a width is given
+    "granitemoeshared": {"shared_intermediate_size": 0},
 }
+
+# DBRX's nested blocks (transformers DbrxAttentionConfig, DbrxFFNConfig): their size keys, the class default of each
+# (used where a block leaves one out, as save_pretrained does for a default value), and the reader's name for it
+DBRX_ATTN_DEFAULTS = {"kv_n_heads": 1}
+DBRX_FFN_DEFAULTS = {"ffn_hidden_size": 3584, "moe_num_experts": 4, "moe_top_k": 1}
+DBRX_NAMES = {"kv_n_heads": "num_key_value_heads", "ffn_hidden_size": "intermediate_size",
+              "moe_num_experts": "num_local_experts", "moe_top_k": "num_experts_per_tok"}
 
 # hybrids of Mamba-2 layers and conventional attention (read by _mamba2, _mamba2_layer_types and _ffn)
 MAMBA2_HYBRIDS = {"nemotron_h", "granitemoehybrid", "bamba"}
@@ -198,7 +222,8 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
-                "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4"} | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
+                "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
+                "granitemoeshared", "dbrx", "internlm3"} | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
@@ -262,7 +287,9 @@ SIZES = {k: 1 for k in (
     # the context warning with it
     "model_max_length",
     # ChatGLM's own names (ChatGLMConfig), read by _chatglm_keys
-    "num_layers", "padded_vocab_size", "multi_query_group_num", "kv_channels", "seq_length")} | {k: 0 for k in (
+    "num_layers", "padded_vocab_size", "multi_query_group_num", "kv_channels", "seq_length",
+    # DBRX's top-level names (DbrxConfig), read by _dbrx_keys
+    "d_model", "n_layers", "max_seq_len")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
@@ -280,7 +307,7 @@ SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bi
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
             "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
-            "multi_query_attention"}
+            "multi_query_attention", "qkv_bias"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -440,6 +467,11 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _minimax_shared(merged, mt)
     if mt in HUNYUAN:
         merged = _hunyuan_lists(merged, mt)
+    if mt == "dbrx":
+        merged = _dbrx_keys(_checked(merged, mt), mt)
+    if mt == "granitemoeshared" and merged.get("shared_intermediate_size") == 0:
+        # GraniteMoeSharedDecoderLayer: shared_mlp is None when the width is 0 (the class default)
+        merged = {k: v for k, v in merged.items() if k != "shared_intermediate_size"}
     if mt == "chatglm":
         merged = _chatglm_keys(_checked(merged, mt), mt)
         if isinstance(merged.get("vision_config"), dict):             # GLM-4V-9B: chatglm with a vision tower
@@ -507,6 +539,37 @@ def _chatglm_keys(cfg: dict, mt: str) -> dict:
     out["head_dim"] = cfg.get("kv_channels") or _req(cfg, mt, "hidden_size") // heads
     out["max_position_embeddings"] = cfg.get("seq_length") or cfg.get("max_position_embeddings")
     out["partial_rotary_factor"] = 0.5
+    return out
+
+
+def _dbrx_keys(cfg: dict, mt: str) -> dict:
+    """DBRX's config (transformers DbrxConfig, modeling_dbrx.py) in the names the readers use: ``n_layers`` layers of
+    width ``d_model``, ``n_heads`` query heads of ``d_model / n_heads``, ``max_seq_len`` positions, and two nested
+    blocks: ``attn_config`` (DbrxAttentionConfig: ``kv_n_heads`` K/V heads; ``clip_qkv`` clamps the fused Wqkv
+    output and ``rope_theta`` sets RoPE's base, neither a size) and ``ffn_config`` (DbrxFFNConfig: ``moe_num_experts``
+    gated experts (DbrxExpertGLU: w1, v1 of ``d -> ffn_hidden_size``, w2 back) of ``ffn_hidden_size``, top
+    ``moe_top_k``, a bias-free router). A size a block leaves out takes its class default (DBRX_ATTN_DEFAULTS,
+    DBRX_FFN_DEFAULTS); a block that is not a mapping, or a size that is not a whole number of at least 1, is one
+    line naming ``attn_config.kv_n_heads`` or the like."""
+    out = dict(cfg)
+    for block, defaults in (("attn_config", DBRX_ATTN_DEFAULTS), ("ffn_config", DBRX_FFN_DEFAULTS)):
+        inner = cfg.get(block)
+        if inner is None:
+            inner = {}
+        if not isinstance(inner, dict):
+            raise SpecError(WHERE, f"model_type {mt}: {block} must be a mapping, got {_show(inner)}")
+        for key, default in defaults.items():
+            v = default if inner.get(key) is None else inner[key]
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            if not _whole(v, 1):
+                raise SpecError(WHERE, f"model_type {mt}: {block}.{key} must be a whole number of at least 1, "
+                                       f"got {_show(v)}")
+            out[DBRX_NAMES[key]] = v
+    out["num_hidden_layers"] = cfg.get("n_layers")
+    out["hidden_size"] = cfg.get("d_model")
+    out["num_attention_heads"] = cfg.get("n_heads")
+    out["max_position_embeddings"] = cfg.get("max_seq_len")
     return out
 
 
@@ -790,7 +853,7 @@ def _latent(cfg: dict, mt: str) -> dict:
 # (GlmAttention, Glm4Attention: q/k/v bias=attention_bias, o_proj none; ChatGLM's query_key_value bias=add_qkv_bias)
 QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias", "seed_oss": "attention_bias",
                  "bailing_moe": "use_qkv_bias", "bailing_moe_v2": "use_qkv_bias", "glm": "attention_bias",
-                 "glm4": "attention_bias", "chatglm": "add_qkv_bias"}
+                 "glm4": "attention_bias", "chatglm": "add_qkv_bias", "internlm3": "qkv_bias"}
 # config flags of an o_proj bias apart from the q/k/v ones (SeedOssAttention: o_proj bias=attention_out_bias)
 O_BIAS_FLAG = {"seed_oss": "attention_out_bias", "bailing_moe": "use_bias", "bailing_moe_v2": "use_bias"}
 # config flags of biases on q, k, v and o (Llama and most: attention_bias)
@@ -867,12 +930,15 @@ def _conventional(cfg: dict, mt: str) -> dict:
                           "layer's K/V and cache none) is not modelled")
     if mt in HUNYUAN and cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
+    if mt == "internlm3" and cfg.get("bias"):       # InternLM3Attention o_proj and InternLM3MLP: bias=config.bias
+        raise _refuse(mt, "biases on the output projection and the MLP (bias) are not modelled")
     if mt in ("ernie4_5", "ernie4_5_moe") and cfg.get("use_bias"):   # use_bias: biases on q, k, v, o and the MLPs
         raise _refuse(mt, "biases on every projection, the MLP's included (use_bias), are not modelled")
     # q_norm/k_norm always present: Qwen3*, Gemma-3, OLMo-2/3 (over the whole projection, counted per head),
     # EXAONE-4 (Exaone4Attention: RMSNorm of head_dim)
-    # dots.llm1 (Dots1Attention is Qwen3's)
-    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1") or \
+    # dots.llm1 (Dots1Attention is Qwen3's); OLMoE (OlmoeAttention: q_norm over the query projection, k_norm over
+    # the key projection, as OLMo-2's)
+    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1", "olmoe") or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next" and cfg.get("attn_output_gate", True):   # Qwen3.5 says so (attn_output_gate)
@@ -1097,11 +1163,15 @@ def _ffn(cfg: dict, mt: str) -> dict:
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size")}
     f = {"kind": "moe", "num_experts": experts,
          "experts_per_token": _req(cfg, mt, "num_experts_per_tok", "num_experts_per_token", "experts_per_token")}
-    if mt in ("mixtral", "gpt_oss", "minimax_m2"):  # intermediate_size is the expert width; no dense layers
+    if mt in ("mixtral", "gpt_oss", "minimax_m2", *EXPERT_WIDTH_IS_INTERMEDIATE):
+        # intermediate_size is the expert width; no dense layers
         inter = _req(cfg, mt, "intermediate_size")
         f.update(intermediate_size=inter, expert_intermediate_size=inter)
         if mt == "gpt_oss":
             f.update(expert_bias=True, router_bias=True)
+        if mt == "granitemoeshared" and cfg.get("shared_intermediate_size"):
+            # GraniteMoeSharedMLP: input_linear d -> 2 s, output_linear s -> d, beside the experts on every layer
+            f.update(num_shared_experts=1, shared_expert_intermediate_size=cfg["shared_intermediate_size"])
         return f
     if mt == "llama4_text":
         # Llama4TextConfig: moe_layers = range(step - 1, L, step) unless given (Maverick: step 2, the odd layers);
@@ -1136,6 +1206,12 @@ def _ffn(cfg: dict, mt: str) -> dict:
         f["moe_layer_step"] = step
     return f
 
+
+# MoE families with an expert of intermediate_size on every layer and no dense layers, read like Mixtral:
+# OLMoE (OlmoeSparseMoeBlock: num_experts gated experts, a bias-free gate d -> num_experts), Granite-MoE
+# (GraniteMoeMoE: ParallelExperts input_linear d -> 2 f and output_linear f -> d per expert, GraniteMoeTopKGating's
+# bias-free router), Granite-MoE-Shared (the same, with GraniteMoeSharedMLP beside it), DBRX (after _dbrx_keys)
+EXPERT_WIDTH_IS_INTERMEDIATE = ("olmoe", "granitemoe", "granitemoeshared", "dbrx")
 
 # families whose decoder layers are dense when num_experts is 0 (Qwen2MoeDecoderLayer, Qwen3MoeDecoderLayer and
 # Qwen3NextDecoderLayer test num_experts > 0); every other MoE family builds its experts' block whatever the count
@@ -1409,6 +1485,10 @@ def _check_generic(cfg: dict, mt: str) -> None:
 
 def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     """Map an HF ``config.json`` mapping to mlacalc's raw spec mapping (validated later)."""
+    if isinstance(cfg.get("quantization"), dict) and not isinstance(cfg.get("quantization_config"), dict):
+        # mlx_lm's convert writes its affine quantization here (bits, group_size; an fp16 scale and bias a group),
+        # not in quantization_config: read as the torch_dtype it was a 4-bit model priced at 16 bits
+        raise SpecError(WHERE, "quantization (MLX's affine quantization, not a quantization_config) is not modelled")
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)

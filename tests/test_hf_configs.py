@@ -117,6 +117,12 @@ SOURCES = {
     "internvl3_1b": "https://huggingface.co/OpenGVLab/InternVL3-1B/blob/main/config.json",
     "glm_4_9b_chat": "https://huggingface.co/THUDM/glm-4-9b-chat/blob/main/config.json",
     "mimo_7b": "https://huggingface.co/XiaomiMiMo/MiMo-7B-RL/blob/main/config.json",
+    # The eighth round: OLMoE, Granite-MoE, DBRX, InternLM3 (SOURCE.md; docs/zoo-facts.md section 11)
+    "olmoe_1b_7b": "https://huggingface.co/allenai/OLMoE-1B-7B-0924/blob/main/config.json",
+    "granite_3_0_1b_a400m": "https://huggingface.co/ibm-granite/granite-3.0-1b-a400m-instruct/blob/main/config.json",
+    "granite_3_1_3b_a800m": "https://huggingface.co/ibm-granite/granite-3.1-3b-a800m-instruct/blob/main/config.json",
+    "dbrx_instruct": "https://huggingface.co/databricks/dbrx-instruct/blob/main/config.json",
+    "internlm3_8b": "https://huggingface.co/internlm/internlm3-8b-instruct/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -706,6 +712,12 @@ CARDS = {
     "internvl3_1b": (24 * 2 * 64 * 2 * 2, 629_697_920, 0),           # the printed Qwen2 decoder's shapes, exact
     "glm_4_9b_chat": (40 * 2 * 128 * 2 * 2, 9.4e9, 0.001),           # "9B"; 9.40B here
     "mimo_7b": (36 * 8 * 128 * 2 * 2, 7e9, 0.09),                    # "7B": 7.62B here, 7.83B with its MTP layer
+    # the eighth round (hand counts in the tests below)
+    "olmoe_1b_7b": (16 * 16 * 128 * 2 * 2, 6.9e9, 0.003),            # "6.9B total, 1.3B active"; 6.919B here
+    "granite_3_0_1b_a400m": (24 * 8 * 64 * 2 * 2, 1.3e9, 0.03),      # "1B-A400M": 1.33B total, 0.38B active
+    "granite_3_1_3b_a800m": (32 * 8 * 64 * 2 * 2, 3.3e9, 0.001),     # "3B-A800M": 3.30B total, 0.81B active
+    "dbrx_instruct": (40 * 8 * 128 * 2 * 2, 132e9, 0.004),           # "132B total, 36B active"; 131.60B here
+    "internlm3_8b": (48 * 2 * 128 * 2 * 2, 8.8e9, 0.001),            # "8B" (8.8B with embeddings); 8.80B here
 }
 
 
@@ -1173,6 +1185,11 @@ def test_gemma3n_wrapper_is_refused_through_its_text_config(tmp_path):
     # the seventh round (InternVL3-1B's 14 query heads do not split 8 ways)
     ("internvl3_1b", 24 * 2 * 64 * 4, 629_697_920, 1), ("glm_4_9b_chat", 40 * 2 * 128 * 4, 9_399_951_360, 1),
     ("mimo_7b", 36 * 8 * 128 * 4, 7_622_619_136, 1),
+    # the eighth round (InternLM3's 2 KV heads and Granite's 8 split 8 ways only by replication)
+    ("olmoe_1b_7b", 16 * 16 * 128 * 4, 6_919_100_416, 1),
+    ("granite_3_0_1b_a400m", 24 * 8 * 64 * 4, 1_334_628_352, 1),
+    ("granite_3_1_3b_a800m", 32 * 8 * 64 * 4, 3_298_793_472, 1),
+    ("dbrx_instruct", 40 * 8 * 128 * 4, 131_596_523_520, 8), ("internlm3_8b", 48 * 2 * 128 * 4, 8_804_241_408, 1),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
@@ -2032,3 +2049,170 @@ def test_mimo_7b_is_qwen2_with_one_mtp_layer():
     from mlacalc.kv import kv_report
 
     assert kv_report(s, context=32768).per_sequence.total == 147_456 * 32768 == 4.5 * 2**30
+
+
+# ----------------------------------------- the eighth round: OLMoE, Granite-MoE, DBRX, InternLM3 (zoo-facts section 11)
+
+def test_olmoe_1b_7b_counts_64_experts_and_its_q_k_norms():
+    """OLMoE-1B-7B (olmoe; OlmoeForCausalLM) was refused by the generic reader on clip_qkv. OlmoeAttention: q, k, v, o
+    2048 x 2048 (16 heads of 128, MHA), q_norm and k_norm over the projections; OlmoeSparseMoeBlock: a bias-free gate
+    2048 -> 64 and 64 gated experts of 1024, top 8; untied head, vocab 50304."""
+    s = hf("olmoe_1b_7b")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qk_norm) == (16, "mha", 16, 16, 128, True)
+    assert (f.kind, f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.num_shared_experts) == \
+        ("moe", 64, 8, 1024, 0)
+    assert not s.tie_word_embeddings and s.max_context == 4096 and s.dtypes.weights == "bf16"   # fp32 file, bf16
+    d = 2048
+    expert = 3 * d * 1024                                                    # 6,291,456
+    # attention 4 d^2; 64 experts; router d x 64; q/k norms counted per head (2 x 128; the checkpoint's are the
+    # whole projections, 2 x 2048: 16 x 3,840 = 61,440 more in all); two norms
+    layer = 4 * d * d + 64 * expert + d * 64 + 2 * 128 + 2 * d             # 419,565,824
+    total = 16 * layer + 2 * 50304 * d + d
+    assert weights(s).params.total == total == 6_919_100_416                # card: "6.9B"
+    # active: 8 experts a token, the head, the final norm and the one embedding row a token reads (the card's 1.3B
+    # counts the whole embedding: 103,020,544 more)
+    active = 16 * (layer - 56 * expert) + 50304 * d + d + d
+    assert weights(s).active.total == active == 1_178_935_296
+    assert active + (50304 - 1) * d == 1_281_955_840                        # card: "1.3B active"
+    # KV: 16 layers x 16 heads x 128 x (K, V) x 2 bytes = 131,072 B a token
+    assert kv_per_token("olmoe_1b_7b") == 131_072
+
+
+def test_granite_3_0_1b_a400m_experts_are_fused_input_and_output_linears():
+    """Granite-3.0-1B-A400M (granitemoe; GraniteMoeForCausalLM) was refused on num_local_experts. GraniteMoeMoE:
+    input_linear (32, 1024, 1024), i.e. gate and up of 512 fused, output_linear (32, 1024, 512), router.layer
+    (32, 1024); q 1024 x 1024, k and v 512 x 1024, o 1024 x 1024; tied head (9 tensors a layer, no lm_head). The
+    multipliers (embedding, attention, residual, logits) scale activations, not sizes."""
+    s = hf("granite_3_0_1b_a400m")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim) == (24, "gqa", 16, 8, 64)
+    assert (f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.gated) == (32, 8, 512, True)
+    assert s.tie_word_embeddings and s.max_context is None          # the file gives no max_position_embeddings
+    d = 1024
+    expert = 2 * d * 512 + d * 512                                           # input_linear + output_linear
+    layer = 2 * d * d + 2 * d * 512 + 32 * expert + 32 * d + 2 * d           # q, o; k, v; experts; router; norms
+    assert weights(s).params.total == 24 * layer + 49155 * d + d == 1_334_628_352      # "1B" (1.33B)
+    # active: 8 experts a token, the final norm and one embedding row (the tied head is counted as the embedding)
+    assert weights(s).active.total == 24 * (layer - 24 * expert) + d + d == 378_324_992  # "A400M"
+    assert kv_per_token("granite_3_0_1b_a400m") == 24 * 8 * 64 * 4 == 49_152
+
+
+def test_granite_3_1_3b_a800m():
+    """Granite-3.1-3B-A800M: 32 layers of 1536, 24 query / 8 KV heads of 64, 40 experts of 512 (top 8), tied."""
+    s = hf("granite_3_1_3b_a800m")
+    d = 1536
+    expert = 3 * d * 512
+    layer = 2 * d * d + 2 * d * 512 + 40 * expert + 40 * d + 2 * d
+    assert weights(s).params.total == 32 * layer + 49155 * d + d == 3_298_793_472      # "3B" (3.3B)
+    assert weights(s).active.total == 32 * (layer - 32 * expert) + d + d == 807_373_824  # "A800M"
+    assert s.max_context == 131072
+
+
+def test_granitemoeshared_adds_its_shared_mlp(tmp_path):
+    """GraniteMoeShared (granitemoeshared): GraniteMoe's layer plus GraniteMoeSharedMLP (input_linear d -> 2 s,
+    output_linear s -> d) when shared_intermediate_size is not 0 (its class default, no shared MLP). No released
+    config was found; read on the 1B-A400M's keys."""
+    base = weights(hf("granite_3_0_1b_a400m")).params.total
+    s = load_spec(_write(tmp_path, _edited("granite_3_0_1b_a400m", model_type="granitemoeshared",
+                                           shared_intermediate_size=1024)))
+    assert (s.ffn.num_shared_experts, s.ffn.shared_expert_intermediate_size, s.ffn.shared_expert_gate) == \
+        (1, 1024, False)
+    assert weights(s).params.total == base + 24 * 3 * 1024 * 1024
+    none = load_spec(_write(tmp_path, _edited("granite_3_0_1b_a400m", model_type="granitemoeshared",
+                                              shared_intermediate_size=0)))
+    assert none.ffn.num_shared_experts == 0 and weights(none).params.total == base
+
+
+def test_dbrx_reads_its_nested_attn_and_ffn_configs():
+    """DBRX Instruct (dbrx; DbrxForCausalLM) was refused on attn_config. d_model 6144, 48 heads of 128, kv_n_heads 8
+    (attn_config), 16 gated experts of 10752 top 4 (ffn_config), 40 layers, untied head of 100352. DbrxAttention:
+    a fused Wqkv 6144 -> (48 + 2 x 8) x 128 and out_proj, no biases; norm_1, norm_2 (LayerNorms without bias);
+    DbrxRouter d -> 16; DbrxExpertGLU w1, v1, w2. clip_qkv 8 clamps activations: no size."""
+    s = hf("dbrx_instruct")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, s.hidden_size, a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim) == \
+        (40, 6144, "gqa", 48, 8, 128)
+    assert (f.num_experts, f.experts_per_token, f.expert_intermediate_size) == (16, 4, 10752)
+    assert s.max_context == 32768 and not s.tie_word_embeddings and s.vocab_size == 100352
+    d = 6144
+    expert = 3 * d * 10752                                                   # 198,180,864
+    layer = d * (48 + 16) * 128 + d * d + 16 * expert + 16 * d + 2 * d       # 3,259,084,800
+    assert weights(s).params.total == 40 * layer + 2 * 100352 * d + d == 131_596_523_520    # "132B"
+    # "36B active": 4 experts a token, the head, the final norm and one embedding row; with the whole embedding
+    # (616,556,544 more) 36.47B
+    active = 40 * (layer - 12 * expert) + 100352 * d + d + d
+    assert weights(s).active.total == active == 35_853_152_256
+    assert active + (100352 - 1) * d == 36_469_708_800
+    assert kv_per_token("dbrx_instruct") == 40 * 8 * 128 * 4 == 163_840
+
+
+def test_dbrx_block_defaults_and_bad_values(tmp_path):
+    """A size a block leaves out takes DbrxAttentionConfig's / DbrxFFNConfig's default (kv_n_heads 1: MQA); a
+    block or size of the wrong kind is one line naming it."""
+    import json
+
+    cfg = json.loads((FIXTURES / "dbrx_instruct" / "config.json").read_text())
+    del cfg["attn_config"]["kv_n_heads"]
+    assert load_spec(_write(tmp_path, cfg)).attention.kind == "mqa"
+    for block, key, value in [("attn_config", "kv_n_heads", "8"), ("attn_config", "kv_n_heads", -8),
+                              ("ffn_config", "moe_num_experts", [16]), ("ffn_config", "ffn_hidden_size", True),
+                              ("ffn_config", "moe_top_k", 0)]:
+        bad = json.loads((FIXTURES / "dbrx_instruct" / "config.json").read_text())
+        bad[block][key] = value
+        with pytest.raises(SpecError, match=rf"model_type dbrx: {block}\.{key} must be a whole number") as e:
+            load_spec(_write(tmp_path, bad))
+        assert "\n" not in str(e.value)
+    with pytest.raises(SpecError, match="model_type dbrx: ffn_config must be a mapping, got 'x'"):
+        load_spec(_write(tmp_path, _edited("dbrx_instruct", ffn_config="x")))
+    with pytest.raises(SpecError, match="model_type dbrx: d_model must be a whole number of at least 1"):
+        load_spec(_write(tmp_path, _edited("dbrx_instruct", d_model="6144")))
+
+
+def test_mlx_quantization_is_refused(tmp_path):
+    """mlx_lm's converted checkpoints (mlx-community/dbrx-instruct-4bit) carry ``quantization`` (bits 4, group 64),
+    not a quantization_config: it was ignored, and a 4-bit model priced at bf16."""
+    with pytest.raises(SpecError, match=r"quantization \(MLX's affine quantization"):
+        load_spec(_write(tmp_path, _edited("dbrx_instruct", quantization={"group_size": 64, "bits": 4})))
+    with pytest.raises(SpecError, match=r"quantization \(MLX's"):
+        load_spec(_write(tmp_path, _edited("llama", quantization={"group_size": 64, "bits": 4})))
+
+
+def test_internlm3_8b_is_llama_shaped_with_two_kv_heads():
+    """InternLM3-8B-Instruct (internlm3, remote code InternLM3ForCausalLM) was refused on bias. 48 layers, 32 query /
+    2 KV heads of 128, gated MLP 10240, untied head of 128512; qkv_bias and bias false; dynamic RoPE scaling, no
+    size."""
+    s = hf("internlm3_8b")
+    a = s.attention
+    assert (s.num_layers, a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qkv_bias, a.o_bias) == \
+        (48, "gqa", 32, 2, 128, False, False)
+    d = 4096
+    layer = 2 * d * d + 2 * d * 256 + 3 * d * 10240 + 2 * d                  # q, o; k, v; MLP; norms
+    assert weights(s).params.total == 48 * layer + 2 * 128512 * d + d == 8_804_241_408
+    assert kv_per_token("internlm3_8b") == 48 * 2 * 128 * 4 == 49_152
+
+
+def test_internlm3_biases(tmp_path):
+    """qkv_bias biases q, k, v (InternLM3Attention); bias, on o_proj and the MLP, is refused; a string is one line."""
+    s = load_spec(_write(tmp_path, _edited("internlm3_8b", qkv_bias=True)))
+    assert s.attention.qkv_bias and not s.attention.o_bias
+    with pytest.raises(SpecError, match=r"model_type internlm3: biases on the output projection and the MLP \(bias\)"):
+        load_spec(_write(tmp_path, _edited("internlm3_8b", bias=True)))
+    with pytest.raises(SpecError, match="model_type internlm3: qkv_bias must be true or false"):
+        load_spec(_write(tmp_path, _edited("internlm3_8b", qkv_bias="false")))
+
+
+@pytest.mark.parametrize("family,key,value", [
+    ("olmoe_1b_7b", "num_experts", "64"), ("olmoe_1b_7b", "num_experts", -1),
+    ("granite_3_0_1b_a400m", "num_local_experts", [32]), ("granite_3_0_1b_a400m", "num_experts_per_tok", "8"),
+])
+def test_bad_expert_counts_are_one_line(tmp_path, family, key, value):
+    with pytest.raises(SpecError, match=f"{key} must be a whole number") as e:
+        load_spec(_write(tmp_path, _edited(family, **{key: value})))
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("family,key", [("olmoe_1b_7b", "num_experts"), ("granite_3_0_1b_a400m", "num_local_experts")])
+def test_zero_experts_are_refused(tmp_path, family, key):
+    with pytest.raises(SpecError, match=f"{key} is 0: an MoE layer without experts"):
+        load_spec(_write(tmp_path, _edited(family, **{key: 0})))
