@@ -68,6 +68,17 @@ def _bits(dtype: str | float | None, name: str) -> float | None:
     return None if dtype is None else dtype_bits(dtype, name)
 
 
+def _kv(kv_dtype: str | float | None) -> tuple[float | None, str | None]:
+    """(bits per KV element, packed layout) that ``kv_dtype`` names, as the CLI's ``--kv-dtype`` reads it:
+    ``"fp8-ds"`` (FlashMLA's 656-byte DSA rows) is 8-bit values in that layout. The API refused it while
+    ``mlacalc kv --kv-dtype fp8-ds`` sized it (audit 5)."""
+    from .attention.dsa import FP8_DS
+
+    if kv_dtype == FP8_DS:
+        return 8.0, FP8_DS
+    return _bits(kv_dtype, "kv_dtype"), None
+
+
 def _parallel(parallel: Parallelism | None) -> Parallelism:
     if parallel is None:
         return Parallelism()
@@ -80,9 +91,9 @@ def kv_cache(spec: ModelSpec | str, context: int | str = 4096, batch: int | str 
              parallel: Parallelism | None = None, kv_dtype: str | float | None = None, cache: str = "compressed",
              block_size: int | None = None) -> KVReport:
     """KV-cache bytes per token, layer, sequence, batch and GPU (``mlacalc kv``)."""
+    bits, fmt = _kv(kv_dtype)
     return kv_report(_spec(spec), _count(context, "context"), _count(batch, "batch"),
-                     kv_bits=_bits(kv_dtype, "kv_dtype"), cache=cache, block_size=block_size,
-                     parallel=_parallel(parallel))
+                     kv_bits=bits, cache=cache, block_size=block_size, parallel=_parallel(parallel), kv_format=fmt)
 
 
 def weights(spec: ModelSpec | str, *, parallel: Parallelism | None = None,
@@ -97,9 +108,12 @@ def roofline(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, phase: 
              weight_dtype: str | float | None = None, kv_dtype: str | float | None = None,
              paged: bool = False) -> Roofline:
     """One forward step, op by op, on one GPU of the group (``mlacalc roofline``); ``paged``: a paged KV cache."""
+    from .kv import format_bits
+
     step = Step(phase, _count(batch, "batch"), _count(context, "context"), q_tokens, paged)
-    return _roofline(_spec(spec), _gpu(gpu), step, _parallel(parallel), mla_form=mla_form,
-                     weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=_bits(kv_dtype, "kv_dtype"))
+    s, (bits, fmt) = _spec(spec), _kv(kv_dtype)
+    return _roofline(s, _gpu(gpu), step, _parallel(parallel), mla_form=mla_form,
+                     weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=format_bits(s, fmt) or bits)
 
 
 def fit(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, context: int | str = 32768,
@@ -108,8 +122,9 @@ def fit(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, context: int
         workspace_tokens: int | str = 8192, workspace_bytes: float | None = None,
         block_size: int | None = None) -> Fit:
     """The largest batch at ``context``, the longest context at ``batch``, and decode there (``mlacalc fit``)."""
+    bits, fmt = _kv(kv_dtype)
     return _fit(_spec(spec), _gpu(gpu), _count(context, "context"), _parallel(parallel), batch=_count(batch, "batch"),
-                weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=_bits(kv_dtype, "kv_dtype"),
+                weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=bits, kv_format=fmt,
                 gpu_mem_util=gpu_mem_util, workspace_tokens=_count(workspace_tokens, "workspace_tokens", 0),
                 workspace_bytes=workspace_bytes, block_size=block_size, q_tokens=q_tokens)
 

@@ -198,7 +198,9 @@ def layer_params_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Param
 
 def params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
     """Parameters on the fullest GPU: stages of ``ceil(L / pp)`` layers; embedding on the first stage, head
-    (and MTP) on the last; embedding and head vocab-split over TP."""
+    (and MTP) on the last; the head vocab-split over TP, the embedding too except under data-parallel attention,
+    where every rank holds it whole (SGLang builds ``VocabParallelEmbedding(enable_tp=not is_dp_attention_enabled())``:
+    each rank embeds its own sequences' tokens, as the roofline's ``embed`` op reads the whole table's rows)."""
     return max(stage_params(spec, par), key=lambda p: p.total)
 
 
@@ -212,7 +214,7 @@ def stage_params(spec: ModelSpec, par: Parallelism) -> list[Params]:
     for r in par.stage_ranges(L):
         extra = Params()
         if r.start == 0:
-            extra = _add(extra, Params(embed=v * d / par.tp))
+            extra = _add(extra, Params(embed=v * d / par.attention_tp))   # whole under dp-attention
         if r.stop >= L:
             mtp = _mtp_params(spec) / par.tp  # approximation: MTP's experts split like the head's stage
             head = 0 if spec.tie_word_embeddings and par.pp == 1 else v * d / par.tp

@@ -120,19 +120,22 @@ def dtype_bits(dtype: str | int | float, what: str = "dtype") -> float:
 
 
 def fmt_bytes(n: float) -> str:
-    """``1536`` -> ``'1.50 KiB'``; plain bytes below 1 KiB."""
-    if n < 1024:
+    """``1536`` -> ``'1.50 KiB'``; plain bytes below 1 KiB. The unit is chosen after rounding to the two decimals
+    shown, so 1,048,575 B reads ``1.00 MiB``, not ``1,024.00 KiB``."""
+    if round(n, 2) < 1024:
         return f"{n:,.0f} B" if n == int(n) else f"{n:,.2f} B"
     for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
         n /= 1024
-        if n < 1024 or unit == "PiB":
+        if round(n, 2) < 1024 or unit == "PiB":
             return f"{n:,.2f} {unit}"
     raise AssertionError("unreachable")
 
 
 def fmt_count(n: float) -> str:
-    """Parameter counts: ``6.74e9`` -> ``'6.74 B'`` (decimal, as papers quote parameters)."""
-    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= scale:
+    """Parameter counts: ``6.74e9`` -> ``'6.74 B'`` (decimal, as papers quote parameters); the unit is chosen
+    after rounding to the two decimals shown."""
+    units = (("T", 1e12, 2), ("B", 1e9, 2), ("M", 1e6, 2), ("K", 1e3, 2), ("", 1, 0))
+    for (unit, scale, _), (_, lower, digits) in zip(units, units[1:]):
+        if abs(round(n / lower, digits)) >= 1000:   # as the unit below would show it: 999,999 is 1.00 M
             return f"{n / scale:,.2f} {unit}"
     return f"{n:,.0f}"

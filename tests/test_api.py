@@ -63,6 +63,22 @@ def test_train_memory_matches_the_cli(capsys):
     assert m.to_json()["mla_latent_vs_expanded"] is not None
 
 
+def test_fp8_ds_kv_dtype_matches_the_cli(capsys):
+    """Audit 5: ``kv_dtype="fp8-ds"`` raised "unknown dtype" in the API while ``--kv-dtype fp8-ds`` sized FlashMLA's
+    656-byte rows in every command. By hand: 656 B of MLA row + 132 B of indexer key = 788 B a token and layer."""
+    spec = mlacalc.load_spec("deepseek-v3.2")
+    r = mlacalc.kv_cache(spec, context=4096, kv_dtype="fp8-ds")
+    same(r.to_json(), cli_json(capsys, "kv", "deepseek-v3.2", "--context", "4k", "--kv-dtype", "fp8-ds"))
+    assert r.per_token_layer.total == 788 and r.per_sequence.total == 788 * 61 * 4096
+    par = mlacalc.Parallelism(tp=8)
+    step = mlacalc.roofline(spec, "h200", batch=8, context="8k", parallel=par, kv_dtype="fp8-ds")
+    same(step.to_json(), cli_json(capsys, "roofline", "deepseek-v3.2", "--gpu", "h200", "--batch", "8", "--context",
+                                  "8k", "--tp", "8", "--kv-dtype", "fp8-ds"))
+    f = mlacalc.fit(spec, "h200", context="8k", parallel=par, kv_dtype="fp8-ds")
+    same({"fits": [f.to_json()]}, cli_json(capsys, "fit", "deepseek-v3.2", "--gpu", "h200", "--context", "8k",
+                                           "--tp", "8", "--kv-dtype", "fp8-ds"))
+
+
 def test_library_errors_name_arguments_and_the_cli_names_flags(capsys):
     with pytest.raises(mlacalc.SpecError) as e:
         mlacalc.kv_cache("deepseek-v3", context=0)

@@ -391,3 +391,18 @@ def test_fit_table_layouts_at_80_columns():
     for r in rows:
         for cell in r:
             assert cell in text
+
+
+@pytest.mark.parametrize("n,shown", [(1023, "1,023 B"), (1024, "1.00 KiB"), (1536, "1.50 KiB"),
+                                     (2**20 - 1, "1.00 MiB"), (2**30 - 1, "1.00 GiB"), (2**20 * 1023.5, "1,023.50 MiB")])
+def test_bytes_pick_the_unit_after_rounding(n, shown):
+    """Audit 5: 1,048,575 B read "1,024.00 KiB" (the unit chosen before rounding to the two decimals shown)."""
+    from mlacalc.units import fmt_bytes
+    assert fmt_bytes(n) == shown
+
+
+@pytest.mark.parametrize("n,shown", [(999, "999"), (999_999, "1.00 M"), (6.74e9, "6.74 B"), (999_999_999_999, "1.00 T")])
+def test_counts_pick_the_unit_after_rounding(n, shown):
+    """Audit 5: 999,999 parameters read "1,000.00 K"."""
+    from mlacalc.units import fmt_count
+    assert fmt_count(n) == shown

@@ -118,3 +118,27 @@ def test_longest_context_is_capped_at_the_models_limit():
     assert many.max_context == int(many.kv_budget // (64 * per_token)) < 131_072
     assert many.usable_context == many.max_context
     assert many.to_json()["usable_context"] == many.max_context and many.to_json()["context_limit"] == 131_072
+
+
+# ---- audit 5: fit's answers hold against kv_report at the boundary (property-tested) -------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([("llama-3.1-8b", 1, False), ("llama-3.1-8b", 4, False), ("deepseek-v2-lite", 2, True),
+                        ("gemma-3-27b", 2, False), ("qwen3-next-80b-a3b", 4, False), ("minicpm3-4b", 2, True)]),
+       st.integers(1, 200_000), st.integers(1, 64))
+def test_largest_batch_and_longest_context_fit_and_one_more_does_not(case, context, batch):
+    """``fit``'s largest batch fits by ``kv`` at that batch and fails at one more; its longest context likewise."""
+    model, tp, dpa = case
+    spec, par = load_spec(model), Parallelism(tp=tp, dp_attention=dpa)
+    f = fit(spec, load_hardware("h200"), context, par, batch=batch)
+    bits = spec.dtypes.kv_bits
+    if f.max_batch:
+        assert kv_per_gpu(spec, context, f.max_batch, par, bits) <= f.kv_budget
+    assert kv_per_gpu(spec, context, f.max_batch + 1, par, bits) > f.kv_budget
+    if 0 < f.max_context < 1 << 26:
+        assert kv_per_gpu(spec, f.max_context, batch, par, bits) <= f.kv_budget
+        assert kv_per_gpu(spec, f.max_context + 1, batch, par, bits) > f.kv_budget

@@ -159,3 +159,63 @@ def test_paged_never_smaller_and_within_one_block(ctx, block):
     paged = kv_report(spec, ctx, block_size=block).per_sequence.total
     per_token = kv_report(spec, 1).per_token.total
     assert exact <= paged < exact + block * per_token
+
+
+# ---- audit 5: invariants across the built-in zoo (property-tested; all held) ----------------------------------
+
+ZOO = ["deepseek-67b", "deepseek-v3", "deepseek-v3.2", "gemma-3-27b", "gpt-oss-20b", "kimi-linear-48b-a3b",
+       "llama-3.1-8b", "llama-4-scout", "minicpm3-4b", "mistral-7b", "qwen2.5-7b", "qwen3-next-80b-a3b"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["deepseek-67b", "llama-3.1-8b", "qwen2.5-7b", "variant-gqa2-128", "llama-2-7b"]),
+       st.sampled_from([2, 4, 8, 16, 32]), st.integers(1, 65536))
+def test_tp_divides_gqa_kv_by_the_smaller_of_tp_and_kv_heads(model, tp, ctx):
+    """Each rank keeps max(1, g / tp) of g KV heads (replicated past g): the KV a GPU holds is total / min(tp, g)."""
+    spec = load_spec(model)
+    try:
+        par = Parallelism(tp=tp).check(spec)
+    except SpecError:
+        return                                   # query heads that do not split over tp
+    whole = kv_report(spec, ctx).per_gpu.total
+    assert kv_report(spec, ctx, parallel=par).per_gpu.total == whole / min(tp, spec.attention.num_kv_heads)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(["deepseek-v3", "deepseek-v2", "minicpm3-4b", "kimi-k2"]), st.sampled_from([2, 4, 8]),
+       st.integers(1, 65536))
+def test_tp_never_divides_an_mla_latent(model, tp, ctx):
+    spec = load_spec(model)
+    assert kv_report(spec, ctx, parallel=Parallelism(tp=tp)).per_gpu == kv_report(spec, ctx).per_gpu
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(ZOO), st.integers(1, 200_000))
+def test_fp8_halves_the_bf16_cache_but_not_indexer_keys_or_states(model, ctx):
+    """Indexer keys stay fp8 with their scales and linear-attention states at their own dtype; the rest halves."""
+    spec = load_spec(model)
+    b16, b8 = (kv_report(spec, ctx, kv_bits=bits).per_sequence for bits in (16, 8))
+    assert b8.indexer == b16.indexer and b8.state == b16.state
+    assert 2 * (b8.total - b8.indexer - b8.state) == b16.total - b16.indexer - b16.state
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 10**6), st.integers(1, 10**6))
+def test_sliding_window_saturates_at_the_window(a, b):
+    """Mistral-7B slides a 4,096-token window on every layer: past it the cache stops growing."""
+    spec = load_spec("mistral-7b")
+    lo, hi = sorted((a, b))
+    kv = [kv_report(spec, c).per_sequence.total for c in (lo, hi)]
+    assert kv[0] <= kv[1] and (lo < 4096 or kv[0] == kv[1])
+    assert kv_report(spec, hi).per_sequence.total == kv_report(spec, min(hi, 4096)).per_sequence.total
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(ZOO), st.integers(2, 12), st.integers(1, 65536))
+def test_pipeline_fullest_stage_is_between_an_even_share_and_the_whole(model, pp, ctx):
+    """The fullest of pp stages of ceil(L / pp) layers holds at least 1/pp of the cache and never more than all of
+    it; the stages' layers sum to the model's."""
+    spec = load_spec(model)
+    whole = kv_report(spec, ctx).per_gpu.total
+    stage = kv_report(spec, ctx, parallel=Parallelism(pp=pp)).per_gpu.total
+    assert whole / pp * (1 - 1e-12) <= stage <= whole * (1 + 1e-12)

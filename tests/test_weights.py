@@ -77,6 +77,19 @@ def test_ep_splits_routed_experts():
     assert params_per_gpu(spec, Parallelism(dp=8, ep=8)).routed_experts == pytest.approx(full / 8)
 
 
+def test_dp_attention_holds_the_whole_embedding_and_a_vocab_split_head():
+    """Under data-parallel attention each rank embeds its own sequences' tokens from a whole table (SGLang:
+    ``VocabParallelEmbedding(enable_tp=not is_dp_attention_enabled())``; vLLM's DP ranks hold whole models), as
+    the roofline's embed op reads it; the head stays vocab-split over the TP group (SGLang's ParallelLMHead
+    without --enable-dp-lm-head). Audit 5: the embedding was counted 1/tp, DeepSeek-V3 at tp 8 holding 1.51 GiB
+    less than it does, and ``fit`` at 32k reported 128 sequences instead of 120."""
+    spec = load_spec("deepseek-v3")
+    v, d = 129280, 7168
+    g = params_per_gpu(spec, Parallelism(tp=8, dp_attention=True, ep=8))
+    assert g.embed == v * d and g.head == v * d / 8
+    assert params_per_gpu(spec, Parallelism(tp=8)).embed == v * d / 8
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.sampled_from([1, 2, 4, 8]))
 def test_per_gpu_never_exceeds_total_and_parts_sum(tp):
