@@ -59,7 +59,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``qkv_bias`` on q/k/v; ``bias``, which biases o_proj and the MLP, is refused).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
-``group_size``) is refused in one line: it was ignored and the model priced at its ``torch_dtype``.
+``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
+becomes the spec's ``quantization`` block (:func:`mlx_quantization`): ``bits`` plus a 16-bit scale and bias per
+group on every matrix, embedding and head included. What it cannot price at one width a component (a mixed-bit
+recipe, a module left unquantized, a width no multiple of ``group_size``, a float32 conversion) is refused in one
+line. Before the eighth round the block was ignored (a 4-bit model priced at its ``torch_dtype``); the eighth
+refused it.
 
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
@@ -86,7 +91,7 @@ counts (8 query, 4 KV heads) either, MiniCPM3's has no ``v_head_dim`` (``hidden_
 wrappers (``text_config``) give the text decoder; the vision tower is left out and the description says so.
 
 Weights: ``quantization_config`` becomes the spec's ``quantization`` block (fp8 blocks, MXFP4, compressed-tensors,
-AWQ, GPTQ; :func:`quantization`); an fp32 ``torch_dtype`` is served at 16 bits (bf16), as engines load it.
+AWQ, GPTQ; :func:`quantization`), MLX's ``quantization`` block likewise (:func:`mlx_quantization`); an fp32 ``torch_dtype`` is served at 16 bits (bf16), as engines load it.
 ``max_position_embeddings`` (:func:`max_position_embeddings`) becomes ``max_context``.
 ``tests/fixtures/hf/`` holds a config of each family.
 """
@@ -317,7 +322,8 @@ GENERIC_KEYS = {
     "rms_norm_eps", "rope_theta", "rope_scaling", "rope_parameters", "use_cache", "pretraining_tp",
     "num_hidden_layers", "hidden_size", "vocab_size", "num_attention_heads", "num_key_value_heads", "head_dim",
     "intermediate_size", "hidden_act", "tie_word_embeddings", "attention_bias", "mlp_bias",
-    "max_position_embeddings", "layer_types", "sliding_window", "quantization_config", "output_attentions",
+    "max_position_embeddings", "layer_types", "sliding_window", "quantization_config", "quantization",
+    "output_attentions",
     "output_hidden_states", "return_dict", "id2label", "label2id", "problem_type", "tokenizer_class",
     # IBM Granite (transformers GraniteConfig): scalar multipliers of the embeddings, residuals, attention scores and
     # logits; they change no size
@@ -1437,6 +1443,146 @@ def _ct_strategy(w: dict, mt: str) -> str:
     return strategy
 
 
+# ---------------------------------------------------------------------------------------------------------
+# MLX: mlx_lm's top-level quantization block -> the spec's quantization block
+# ---------------------------------------------------------------------------------------------------------
+
+# mlx.core.quantize's modes (mlx python/mlx/nn/layers/quantized.py, _defaults_for_mode; the mlx.core.quantize
+# documentation's table): the spec's method, the bits of each group's scale and of its bias (0: none)
+MLX_MODES = {"affine": ("affine", None, None),     # scale and bias in the model's dtype: 16 bits (see below)
+             "mxfp4": ("mxfp4", 8, 0),             # e2m1 values, an e8m0 scale per 32, no bias
+             "nvfp4": ("nvfp4", 8, 0),             # e2m1 values, an e4m3 scale per 16, no bias
+             "mxfp8": ("mxfp8", 8, 0)}             # e4m3 values, an e8m0 scale per 32, no bias
+# the top-level keys of the block that are not per-module entries
+MLX_KEYS = ("group_size", "bits", "mode")
+# the last names of a module path that are an MoE router (mlx_lm's quant_predicate keeps them at 8 bits:
+# qwen3_moe, qwen2_moe's mlp.gate and mlp.shared_expert_gate; mixtral's block_sparse_moe.gate)
+MLX_ROUTERS = ("mlp.gate", "mlp.router", "block_sparse_moe.gate", "feed_forward.router", "shared_expert_gate")
+
+
+def _mlx_block(cfg: dict) -> dict | None:
+    """mlx_lm's ``quantization`` block where the config has one (None without), or one line.
+
+    ``mlx_lm.convert`` (mlx_lm/utils.py ``quantize_model``, ``save_config``) writes ``quantization`` = ``{group_size,
+    bits[, mode]}`` plus per-module entries, and since mlx-lm PR #957 copies it whole to ``quantization_config`` (no
+    ``quant_method``) for the Hub's model tree. A ``quantization_config`` that names a ``quant_method`` beside an MLX
+    block is a different scheme: which one the tensors follow cannot be told, so it is refused."""
+    q = cfg.get("quantization")
+    if q is None:
+        return None
+    if not isinstance(q, dict):
+        raise SpecError(WHERE, f"quantization (MLX's) must be a mapping, got {_show(q)}")
+    qc = cfg.get("quantization_config")
+    if isinstance(qc, dict) and qc.get("quant_method") is not None:
+        raise SpecError(WHERE, "quantization (MLX's) beside a quantization_config with quant_method "
+                               f"{_show(qc['quant_method'])}: which one the weights follow is not known")
+    return q
+
+
+def _mlx_params(value: Any, where: str, top: tuple | None = None) -> tuple:
+    """(bits, group_size, mode) of MLX quantization parameters, or one line naming ``where``."""
+    if not isinstance(value, dict):
+        raise SpecError(WHERE, f"{where} must be a mapping of group_size, bits and mode, or true/false, "
+                               f"got {_show(value)}")
+    mode = value.get("mode", "affine")
+    if not _name(mode) or mode not in MLX_MODES:
+        raise SpecError(WHERE, f"{where}.mode must be one of {', '.join(MLX_MODES)}, got {_show(mode)}")
+    out = []
+    for key in ("bits", "group_size"):
+        v = value.get(key, top[("bits", "group_size").index(key)] if top else None)
+        if v is None:
+            raise SpecError(WHERE, f"{where} has no {key}")
+        if not _whole(v, 1) or (key == "bits" and v > 8):
+            raise SpecError(WHERE, f"{where}.{key} must be a whole number"
+                                   f"{' from 1 to 8' if key == 'bits' else ' of at least 1'}, got {_show(v)}")
+        out.append(v)
+    return out[0], out[1], mode
+
+
+def _mlx_widths(spec: dict) -> list[tuple[str, int]]:
+    """The input widths of the model's matrices (mx.quantize groups the last axis, the input): mlx_lm quantizes a
+    Linear or Embedding only when its input width is a multiple of group_size, and leaves the others as they were."""
+    a, f = spec["attention"], spec["ffn"]
+    out = [("hidden_size", spec["hidden_size"])]
+    if a["kind"] in ("mla", "dsa"):
+        out += [("kv_lora_rank", a["kv_lora_rank"]), ("num_heads x v_head_dim", a["num_heads"] * a["v_head_dim"])]
+        if a.get("q_lora_rank"):
+            out.append(("q_lora_rank", a["q_lora_rank"]))
+    else:
+        out.append(("num_heads x head_dim", a["num_heads"] * a["v_head_dim"]))
+    if f["kind"] == "dense" or f.get("first_dense_layers") or f.get("moe_layer_step", 1) > 1:
+        out.append(("intermediate_size", f["intermediate_size"]))
+    if f["kind"] == "moe":
+        out.append(("expert width", f["expert_intermediate_size"]))
+        if f.get("num_shared_experts"):
+            out.append(("shared expert width", f.get("shared_expert_intermediate_size") or
+                        f["expert_intermediate_size"] * f["num_shared_experts"]))
+    lin = spec.get("linear_attention")
+    if lin:
+        out.append(("linear attention value width", lin["num_v_heads"] * lin["head_v_dim"]))
+    return out
+
+
+def mlx_quantization(q: dict, cfg: dict, spec: dict, mt: str) -> dict:
+    """The spec's ``quantization`` block for mlx_lm's top-level ``quantization`` (``mlx_lm.convert -q``).
+
+    - ``affine`` (the default mode, mlx.core.quantize): ``bits`` per value (2 to 8) and, per ``group_size`` values
+      along the input axis, one scale and one bias in the model's dtype (mlx documentation: "scale type: same as
+      input"; mlx_lm.convert casts to ``torch_dtype``): ``bits + 2 x 16 / group_size`` bits a weight, 4.5 at 4 bits
+      in groups of 64. A ``float32`` ``torch_dtype`` is refused: older mlx_lm's ``--dtype`` defaulted to float16, the
+      current one keeps float32 scales, and the config does not say which (4.5 or 5 bits a weight).
+    - ``mxfp4``/``nvfp4``/``mxfp8``: e2m1 or e4m3 values, one 8-bit scale per 32 (16 for nvfp4), no bias.
+
+    ``nn.quantize`` quantizes every module with ``to_quantized``: each Linear and the Embedding (a tied head is
+    the quantized embedding), so embedding, head, attention, MLPs, experts (SwitchLinear) and the router; norms
+    never. A matrix whose input width is not a multiple of ``group_size`` stays unquantized (``quantize_model``'s
+    predicate): refused here, a component is priced at one width.
+
+    Per-module entries (``"model.layers.0.mlp.gate": {"group_size": 64, "bits": 8}``, from a model's
+    ``quant_predicate`` or a mixed recipe): the same parameters as the block, or true, change nothing; an MoE router
+    (:data:`MLX_ROUTERS`) at other bits (mlx_lm keeps Qwen-MoE's routers at 8) or false is priced at 16 bits, i.e.
+    left out of the components (at most 16 - 8.5 bits too many on d x E weights a layer, under 0.1% of an MoE
+    model); any other module at other bits (``mixed_3_6``'s 6-bit down_proj and v_proj, a 6-bit lm_head) is refused:
+    the spec prices a component at one width."""
+    top = _mlx_params({k: q[k] for k in MLX_KEYS if k in q}, "quantization")
+    bits, group, mode = top
+    method, scale, zero = MLX_MODES[mode]
+    if mode == "affine":
+        dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16").replace("torch.", "")
+        if dtype == "float32":
+            raise _refuse(mt, "MLX affine quantization of a float32 checkpoint: its scales and biases are float16 "
+                              "or float32 by mlx_lm's version, which the config does not say")
+        scale = zero = 16
+    elif (bits, group) != {"mxfp4": (4, 32), "nvfp4": (4, 16), "mxfp8": (8, 32)}[mode]:
+        raise _refuse(mt, f"MLX {mode} quantization at {bits} bits in groups of {group} is not modelled")
+    names = _module_names(spec)
+    comps = [c for c in ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head")
+             if c in names and not (c == "head" and spec["tie_word_embeddings"])]
+    for path, value in q.items():
+        if path in MLX_KEYS:
+            continue
+        same = value is True or (isinstance(value, dict) and _mlx_params(value, f"quantization.{path}", top) == top)
+        if same:
+            continue
+        if value is not False:
+            _mlx_params(value, f"quantization.{path}", top)       # checked: a bad entry is one line
+        if _name(path) and any(path == r or path.endswith("." + r) for r in MLX_ROUTERS):
+            comps = [c for c in comps if c != "router"]
+            continue
+        what = "left unquantized" if value is False else "at {} bits in groups of {}".format(
+            *_mlx_params(value, "", top)[:2])
+        raise _refuse(mt, f"MLX per-module quantization ({_show(path)} {what}) is not modelled: "
+                          "a component is priced at one width")
+    for name, width in _mlx_widths(spec):
+        if width % group:
+            raise _refuse(mt, f"MLX quantization in groups of {group}: the {name} ({width}) is not a multiple, "
+                              "so mlx_lm left those matrices unquantized; a partly quantized model is not modelled")
+    if spec.get("mtp_layers"):
+        comps.append("mtp")
+    return {"method": method, "bits": bits, "group_size": group, "scale_bits": scale, "zero_point_bits": zero,
+            "components": comps}
+
+
 _DTYPE_NAMES = {"float32": "bf16", "bfloat16": "bf16", "float16": "fp16"}   # fp32 checkpoints serve at 16 bits
 _STATE_DTYPES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "auto": None}
 
@@ -1458,7 +1604,7 @@ def _weight_dtype(cfg: dict, quant: dict | None, spec: dict) -> str:
     if quant:
         present = {"attention"} | ({"routed_experts"} if spec["ffn"]["kind"] == "moe" else {"dense_ffn"})
         if present <= set(quant["components"]):
-            return "fp8" if quant["method"].startswith("fp8") else \
+            return "fp8" if quant["method"].startswith("fp8") or quant["method"] == "mxfp8" else \
                 f"int{quant['bits']}" if quant["bits"] in (4, 8) else str(quant["bits"])
     key = "torch_dtype" if cfg.get("torch_dtype") else "dtype"
     dtype = cfg.get(key) or "bfloat16"
@@ -1485,10 +1631,7 @@ def _check_generic(cfg: dict, mt: str) -> None:
 
 def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     """Map an HF ``config.json`` mapping to mlacalc's raw spec mapping (validated later)."""
-    if isinstance(cfg.get("quantization"), dict) and not isinstance(cfg.get("quantization_config"), dict):
-        # mlx_lm's convert writes its affine quantization here (bits, group_size; an fp16 scale and bias a group),
-        # not in quantization_config: read as the torch_dtype it was a 4-bit model priced at 16 bits
-        raise SpecError(WHERE, "quantization (MLX's affine quantization, not a quantization_config) is not modelled")
+    mlx = _mlx_block(cfg)          # mlx_lm's top-level quantization block, checked before the decoder is found
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)
@@ -1512,7 +1655,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     linear = _linear(cfg, mt)
     if linear:
         out["linear_attention"] = linear
-    quant = quantization(cfg, out, mt)
+    quant = mlx_quantization(mlx, cfg, out, mt) if mlx is not None else quantization(cfg, out, mt)
     if quant:
         out["quantization"] = quant
     out["dtypes"] = {"weights": _weight_dtype(cfg, quant, out), "kv": "bf16"}

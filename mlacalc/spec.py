@@ -154,7 +154,7 @@ class DTypes:
         return self.state_bits if self.ssm_state is None else dtype_bits(self.ssm_state, "dtypes.ssm_state")
 
 
-QUANT_METHODS = ("fp8-block", "fp8", "mxfp4", "nvfp4", "int4", "int8", "awq", "gptq")
+QUANT_METHODS = ("fp8-block", "fp8", "mxfp4", "nvfp4", "mxfp8", "int4", "int8", "awq", "gptq", "affine")
 QUANT_COMPONENTS = ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head", "mtp")
 
 
@@ -167,9 +167,11 @@ class Quantization:
 
     Examples: DeepSeek-V3 fp8-block (8 bits, one fp32 scale per 128x128 block: group 16384), gpt-oss MXFP4 (e2m1
     4-bit values, one e8m0 scale per 32, routed experts only), Kimi-K2-Thinking int4 (bf16 scale per 32, routed
-    experts only), AWQ/GPTQ int4 (fp16 scale and 4-bit zero point per 128)."""
+    experts only), AWQ/GPTQ int4 (fp16 scale and 4-bit zero point per 128), MLX affine (mlx_lm: ``bits`` with an
+    fp16/bf16 scale and bias per 64, the bias as ``zero_point_bits`` 16: 4.5 bits at 4; embedding and head too)."""
 
-    method: str = _f("fp8-block | fp8 | mxfp4 | nvfp4 | int4 | int8 | awq | gptq", choices=QUANT_METHODS)
+    method: str = _f("fp8-block | fp8 | mxfp4 | nvfp4 | mxfp8 | int4 | int8 | awq | gptq | affine (MLX: a scale and a "
+                     "bias per group, the bias counted as zero_point_bits)", choices=QUANT_METHODS)
     bits: int = _f("bits per quantized value (fp8: 8, mxfp4/int4/awq/gptq: 4)", minimum=1)
     components: tuple = _f("which weight components are quantized: " + ", ".join(QUANT_COMPONENTS),
                            kind="components")

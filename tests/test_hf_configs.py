@@ -123,6 +123,10 @@ SOURCES = {
     "granite_3_1_3b_a800m": "https://huggingface.co/ibm-granite/granite-3.1-3b-a800m-instruct/blob/main/config.json",
     "dbrx_instruct": "https://huggingface.co/databricks/dbrx-instruct/blob/main/config.json",
     "internlm3_8b": "https://huggingface.co/internlm/internlm3-8b-instruct/blob/main/config.json",
+    # The ninth round: MLX conversions, mlx_lm's top-level quantization block (SOURCE.md; docs/zoo-facts.md 12)
+    "mlx_medllama3_v20_4bit": "https://huggingface.co/mlx-community/medllama3-v20/blob/refs%2Fpr%2F1/config.json",
+    "mlx_smollm2_360m_6bit": "https://huggingface.co/TheBlueObserver/SmolLM2-360M-Instruct-MLX-8777b/blob/"
+                             "f078fab98df9e3c2702dd09bd13460602ad44f05/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -718,6 +722,8 @@ CARDS = {
     "granite_3_1_3b_a800m": (32 * 8 * 64 * 2 * 2, 3.3e9, 0.001),     # "3B-A800M": 3.30B total, 0.81B active
     "dbrx_instruct": (40 * 8 * 128 * 2 * 2, 132e9, 0.004),           # "132B total, 36B active"; 131.60B here
     "internlm3_8b": (48 * 2 * 128 * 2 * 2, 8.8e9, 0.001),            # "8B" (8.8B with embeddings); 8.80B here
+    "mlx_medllama3_v20_4bit": (32 * 8 * 128 * 2 * 2, 8.03e9, 0.001),  # Llama-3-8B's shape: 8.03B
+    "mlx_smollm2_360m_6bit": (32 * 5 * 64 * 2 * 2, 362e6, 0.002),     # SmolLM2-360M's shape: "362M"
 }
 
 
@@ -1190,6 +1196,7 @@ def test_gemma3n_wrapper_is_refused_through_its_text_config(tmp_path):
     ("granite_3_0_1b_a400m", 24 * 8 * 64 * 4, 1_334_628_352, 1),
     ("granite_3_1_3b_a800m", 32 * 8 * 64 * 4, 3_298_793_472, 1),
     ("dbrx_instruct", 40 * 8 * 128 * 4, 131_596_523_520, 8), ("internlm3_8b", 48 * 2 * 128 * 4, 8_804_241_408, 1),
+    ("mlx_medllama3_v20_4bit", 32 * 8 * 128 * 4, 8_030_261_248, 1),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
@@ -2169,13 +2176,120 @@ def test_dbrx_block_defaults_and_bad_values(tmp_path):
         load_spec(_write(tmp_path, _edited("dbrx_instruct", d_model="6144")))
 
 
-def test_mlx_quantization_is_refused(tmp_path):
-    """mlx_lm's converted checkpoints (mlx-community/dbrx-instruct-4bit) carry ``quantization`` (bits 4, group 64),
-    not a quantization_config: it was ignored, and a 4-bit model priced at bf16."""
-    with pytest.raises(SpecError, match=r"quantization \(MLX's affine quantization"):
-        load_spec(_write(tmp_path, _edited("dbrx_instruct", quantization={"group_size": 64, "bits": 4})))
-    with pytest.raises(SpecError, match=r"quantization \(MLX's"):
-        load_spec(_write(tmp_path, _edited("llama", quantization={"group_size": 64, "bits": 4})))
+# --------------------------------------------------------------------------------------- the ninth round: MLX
+
+def test_mlx_4bit_llama_3_8b_weight_bytes_by_hand():
+    """mlx-community/medllama3-v20 (mlx_lm.convert -q of a Llama-3-8B fine-tune): ``quantization`` {group_size 64,
+    bits 4} and the same block copied to ``quantization_config`` (no quant_method; mlx-lm's save_config). Before
+    this round it was refused ("quantization_config quant_method (none) is not modelled"). mlx's affine mode stores
+    4 bits a weight and, per 64 weights of a row, one scale and one bias in the model's dtype (float16 here): 4 + 2 x
+    16 / 64 = 4.5 bits, 0.5625 bytes. nn.quantize quantizes every Linear and the Embedding, so the embedding and
+    the head too; the 65 norms stay at 16 bits.
+
+    Parameters: 32 x (q 4096^2 + k, v 2 x 4096 x 1024 + o 4096^2 + MLP 3 x 4096 x 14336 + 2 x 4096) = 6,979,584,000;
+    embedding and head 2 x 128256 x 4096 = 1,050,673,152; final norm 4096: 8,030,261,248 (Llama-3-8B's 8.03B).
+    Bytes: (8,030,261,248 - 266,240 norm weights) x 0.5625 = 4,516,872,192, plus 266,240 x 2 = 532,480:
+    4,517,404,672 (4.52 GB; at bf16 it would be 16,060,522,496)."""
+    s = hf("mlx_medllama3_v20_4bit")
+    q = s.quantization
+    assert (q.method, q.bits, q.group_size, q.scale_bits, q.zero_point_bits) == ("affine", 4, 64, 16, 16)
+    assert q.bits_per_value == 4.5 and s.dtypes.weights == "int4"
+    assert set(q.components) == {"embed", "attention", "dense_ffn", "head"}
+    r = weights(s)
+    layer = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096
+    assert r.params.total == 32 * layer + 2 * 128256 * 4096 + 4096 == 8_030_261_248
+    norms = 32 * 2 * 4096 + 4096
+    assert r.params.norms == norms == 266_240
+    assert r.bytes.total == (8_030_261_248 - norms) * 0.5625 + norms * 2 == 4_517_404_672
+    assert r.bytes.embed == r.bytes.head == 128256 * 4096 * 0.5625 == 295_501_824
+
+
+def test_mlx_6bit_tied_smollm2_weight_bytes_by_hand():
+    """An mlx_lm 6-bit conversion of SmolLM2-360M-Instruct (TheBlueObserver/SmolLM2-360M-Instruct-MLX-8777b): the
+    released config plus the two blocks, group 64, bf16. The head is the embedding (tied), quantized once: 6 + 32 / 64
+    = 6.5 bits a weight. Every input width (960, 15 x 64 = 960, 2560) is a multiple of 64, so every matrix is
+    quantized. 361,821,120 parameters of which 62,400 norm weights (32 x 2 x 960 + 960): (361,821,120 - 62,400) x
+    6.5 / 8 = 293,928,960 bytes, plus 124,800 for the norms: 294,053,760."""
+    s = hf("mlx_smollm2_360m_6bit")
+    q = s.quantization
+    assert (q.method, q.bits, q.bits_per_value, s.dtypes.weights) == ("affine", 6, 6.5, "6")
+    assert set(q.components) == {"embed", "attention", "dense_ffn"} and s.tie_word_embeddings
+    r = weights(s)
+    assert r.params.total == 361_821_120 and r.params.norms == 62_400 and r.params.head == 0
+    assert r.bytes.total == (361_821_120 - 62_400) * 6.5 / 8 + 62_400 * 2 == 294_053_760
+    # the same model without the blocks: every matrix at bf16
+    assert weights(hf("smollm2_360m")).bytes.total == 361_821_120 * 2
+
+
+def test_mlx_moe_router_overrides_and_mxfp4(tmp_path):
+    """mlx_lm's Qwen-MoE quant_predicate keeps each router (``mlp.gate``) at 8 bits and writes a per-module entry a
+    layer (dokterbob/iFlow-ROME-mlx-mxfp4, a qwen3_moe conversion: ``{"group_size": 32, "bits": 4, "mode":
+    "mxfp4", "model.layers.0.mlp.gate": {"group_size": 64, "bits": 8}, ...}``). The spec prices a component at one
+    width: the routers are left out, at 16 bits (an upper bound on 8.5). mxfp4: e2m1 values and an e8m0 scale per
+    32, no bias: 4.25 bits. On Qwen3-30B-A3B's keys: routed experts 48 x 128 x 3 x 2048 x 768 = 28,991,029,248
+    weights at 4.25 bits = 15,401,484,288 bytes; routers 48 x 2048 x 128 = 12,582,912 at 2 bytes."""
+    block = {"group_size": 32, "bits": 4, "mode": "mxfp4"} | \
+        {f"model.layers.{i}.mlp.gate": {"group_size": 64, "bits": 8} for i in range(48)}
+    s = load_spec(_write(tmp_path, _edited("qwen3_30b_a3b", quantization=block, quantization_config=block)))
+    q = s.quantization
+    assert (q.method, q.bits, q.group_size, q.scale_bits, q.zero_point_bits, q.bits_per_value) == \
+        ("mxfp4", 4, 32, 8, 0, 4.25)
+    assert set(q.components) == {"embed", "attention", "routed_experts", "head"}
+    r = weights(s)
+    assert r.params.routed_experts == 48 * 128 * 3 * 2048 * 768 == 28_991_029_248
+    assert r.bytes.routed_experts == 28_991_029_248 * 4.25 / 8 == 15_401_484_288
+    assert r.bytes.router == 48 * 2048 * 128 * 2 == 25_165_824
+    # affine 4-bit with the routers' entries equal to the block: they change nothing, the routers are quantized
+    same = {"group_size": 64, "bits": 4, "model.layers.0.mlp.gate": {"group_size": 64, "bits": 4}}
+    s = load_spec(_write(tmp_path, _edited("qwen3_30b_a3b", quantization=same)))
+    assert "router" in s.quantization.components and s.quantization.bits_per_value == 4.5
+
+
+@pytest.mark.parametrize("block,match", [
+    # mlx_lm's mixed_3_6 recipe: a 6-bit down_proj among 3-bit layers
+    ({"group_size": 64, "bits": 3, "model.layers.0.mlp.down_proj": {"group_size": 64, "bits": 6}},
+     r"MLX per-module quantization \('model.layers.0.mlp.down_proj' at 6 bits in groups of 64\) is not modelled"),
+    ({"group_size": 64, "bits": 4, "lm_head": False}, r"\('lm_head' left unquantized\) is not modelled"),
+    ({"group_size": 64, "bits": "4"}, r"quantization.bits must be a whole number from 1 to 8, got '4'"),
+    ({"group_size": 64, "bits": 16}, r"quantization.bits must be a whole number from 1 to 8, got 16"),
+    ({"bits": 4}, r"quantization has no group_size"),
+    ({"group_size": 64, "bits": 4, "mode": "int3"}, r"quantization.mode must be one of affine, mxfp4"),
+    ({"group_size": 64, "bits": 4, "model.layers.0.mlp.gate": 8}, r"quantization.model.layers.0.mlp.gate must be"),
+    ({"group_size": 64, "bits": 8, "mode": "mxfp4"}, r"MLX mxfp4 quantization at 8 bits in groups of 64"),
+    # mlx_lm leaves a matrix whose input width is no multiple of group_size unquantized
+    ({"group_size": 3000, "bits": 4}, r"the hidden_size \(4096\) is not a multiple"),
+    ([64, 4], r"quantization \(MLX's\) must be a mapping"),
+])
+def test_mlx_blocks_the_spec_cannot_say_are_one_line(tmp_path, block, match):
+    with pytest.raises(SpecError, match=match) as e:
+        load_spec(_write(tmp_path, _edited("mlx_medllama3_v20_4bit", quantization=block, quantization_config=...)))
+    assert "\n" not in str(e.value)
+
+
+def test_mlx_float32_and_a_second_scheme_are_refused(tmp_path):
+    """A float32 checkpoint: mlx_lm before the dtype option quantized in float16, after it keeps float32 scales and
+    biases (4.5 or 5 bits a weight); the config does not say which. A quantization_config naming a quant_method
+    beside MLX's block: which scheme the tensors follow is not known. Both one line, exit 2 at the CLI."""
+    with pytest.raises(SpecError, match="MLX affine quantization of a float32 checkpoint"):
+        load_spec(_write(tmp_path, _edited("mlx_medllama3_v20_4bit", torch_dtype="float32")))
+    with pytest.raises(SpecError, match=r"beside a quantization_config with quant_method 'awq'"):
+        load_spec(_write(tmp_path, _edited("mlx_medllama3_v20_4bit",
+                                           quantization_config={"quant_method": "awq", "bits": 4})))
+    from mlacalc.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["weights", _write(tmp_path, _edited("mlx_medllama3_v20_4bit", torch_dtype="float32"))])
+    assert e.value.code == 2
+
+
+def test_mlx_dbrx_reads_with_the_key_its_conversion_carried(tmp_path):
+    """mlx-community/dbrx-instruct-4bit's ``quantization`` key, removed from the fixture (SOURCE.md), read back:
+    was refused in one line; now every matrix at 4.5 bits, the routers too (16 experts, no per-module entries in
+    that early conversion). 131,596,523,520 parameters, of which 40 x 2 x 6144 + 6144 = 497,664 norm weights."""
+    s = load_spec(_write(tmp_path, _edited("dbrx_instruct", quantization={"group_size": 64, "bits": 4})))
+    assert "router" in s.quantization.components
+    norms = 40 * 2 * 6144 + 6144
+    assert weights(s).bytes.total == (131_596_523_520 - norms) * 0.5625 + norms * 2
 
 
 def test_internlm3_8b_is_llama_shaped_with_two_kv_heads():
