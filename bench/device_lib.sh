@@ -139,6 +139,12 @@ random_points() {      # $1: seed; $2: seconds. bench/random_points.py: 60 (N) r
   echo "random points exit $? at ${SECONDS} s" | tee -a "$LOG"
 }
 
+mla_triton_gpu_tests() {  # $1: seconds; $2: output file. The Triton MLA kernel's GPU tests (not Gluon, not sparse)
+  timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla and not gluon and not sparse" \
+    tests/test_kernels_gpu.py > "$2" 2>&1
+  echo "mla pytest exit $? at ${SECONDS} s: $(tail -1 "$2")" | tee -a "$LOG"
+}
+
 gqa_gpu_tests() {      # $1: seconds; $2: output file. The GQA kernel's GPU tests (GQA, MHA, MQA)
   timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider -k "gqa or mha or mqa" tests/test_kernels_gpu.py \
     > "$2" 2>&1

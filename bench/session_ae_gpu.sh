@@ -8,9 +8,7 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout 200 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla and not gluon and not sparse" \
-  tests/test_kernels_gpu.py > "$OUT/pytest_mla.txt" 2>&1
-echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_mla.txt")" | tee -a "$LOG"
+mla_triton_gpu_tests 200 "$OUT/pytest_mla.txt"
 timeout 150 python3 bench/ab_mla_resident.py --out "$OUT/ab_mla_resident.json" >> "$LOG" 2>&1
 echo "ab_mla_resident exit $? at ${SECONDS} s" | tee -a "$LOG"
 echo "total ${SECONDS} s"

@@ -6,9 +6,7 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout 150 python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla and not gluon and not sparse" \
-  tests/test_kernels_gpu.py > "$OUT/pytest_mla.txt" 2>&1
-echo "mla pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_mla.txt")" | tee -a "$LOG"
+mla_triton_gpu_tests 150 "$OUT/pytest_mla.txt"
 gqa_gpu_tests 100 "$OUT/pytest_gqa.txt"
 timeout 170 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_profiler_gpu.py tests/test_whole_step.py \
   > "$OUT/pytest_profiler.txt" 2>&1
