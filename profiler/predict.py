@@ -275,8 +275,9 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
     """The split count the project's decode kernels will choose (their own planners, imported), 1 otherwise. A
     sparse (DSA) model splits its index lists: the planner of the sparse kernel :func:`sparse_impl` names, over rows
     of ``kv_element_size``-byte values or of the packed ``kv_format`` (fp8-ds: 656 bytes at DeepSeek's dims). The
-    GQA kernel plans with the programs that fit an SM of ``arch`` (its shared memory: mlacalc.expected.SMEM_BY_ARCH,
-    Hopper's where the arch is not listed)."""
+    GQA kernel plans with the programs that fit an SM of ``arch``, the MLA kernel's 16-bit tiles again over them once
+    a plan outgrows the SMs (the card's shared memory: mlacalc.expected.SMEM_BY_ARCH, Hopper's where the arch is not
+    listed)."""
     if kernel not in ("triton", "auto", "gluon"):   # auto and gluon: the Triton plan (the Gluon kernel plans alike)
         return 1
     h = heads_per_rank(spec, tp)
@@ -299,18 +300,20 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
         from mlacalc.kernels.triton_mla_sparse import sparse_splits
 
         return sparse_splits(batch * q_tokens, h.q, topk, sms=sms, row_bytes=row_bytes, r=a.kv_lora_rank)[0]
+    from mlacalc.expected import HOPPER_SMEM, REGS_PER_SM, SMEM_BY_ARCH
+    from mlacalc.kernels.launch import SMLimits
+
+    # the card's shared memory and registers: both kernels' planners count the programs an SM holds
+    limits = SMLimits(*SMEM_BY_ARCH.get(arch, HOPPER_SMEM), REGS_PER_SM)
     if family(spec.attention).kernel == "mla":
         from mlacalc.kernels.triton_mla_decode import mla_num_splits
 
         # The kernel's own plan, so value-split programs (split_v) count as work items exactly as it launches.
         return mla_num_splits(batch, q_tokens, h.q, context, sms=sms, kv_element_size=kv_element_size,
                               kv_lora_rank=spec.attention.kv_lora_rank, rope_dim=spec.attention.qk_rope_head_dim,
-                              paged=paged)
-    from mlacalc.expected import HOPPER_SMEM, REGS_PER_SM, SMEM_BY_ARCH
-    from mlacalc.kernels.launch import SMLimits
+                              paged=paged, limits=limits)
     from mlacalc.kernels.triton_gqa_decode import gqa_num_splits
 
     a = spec.attention
-    limits = SMLimits(*SMEM_BY_ARCH.get(arch, HOPPER_SMEM), REGS_PER_SM)
     return gqa_num_splits(batch, q_tokens, h.q, h.kv, context, a.qk_head_dim, sms=sms, kv_element_size=kv_element_size,
                           limits=limits)

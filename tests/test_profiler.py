@@ -225,6 +225,23 @@ def test_gqa_splits_follow_the_cards_shared_memory():
         assert got[arch] == gqa_num_splits(8, 1, 32, 8, 32768, 128, sms=132, limits=limits)
 
 
+def test_mla_splits_follow_the_programs_the_card_holds():
+    """MiniCPM3 at tp 4 (10 heads, a 16-row program of 84,992 B) at batch 96 x 16k, 132 SMs: planned over one program
+    an SM it takes 4 splits (384 programs, more than the SMs), so the kernel plans again over what an SM holds: two on
+    Hopper (233,472 // 86,016) -> 8 splits; one on an A100 (167,936 // 86,016) -> it stays at 4, as the kernel's own
+    planner says with the card's limits."""
+    pytest.importorskip("triton")
+    from mlacalc.kernels.launch import SMLimits
+    from mlacalc.kernels.triton_mla_decode import mla_num_splits
+
+    spec = load_spec("minicpm3-4b")
+    got = {arch: predict.kernel_num_splits(spec, "auto", 96, 16384, tp=4, sms=132, arch=arch)
+           for arch in ("sm_90", "sm_80")}
+    assert got == {"sm_90": 8, "sm_80": 4}
+    a100 = SMLimits(164 * 1024, 163 * 1024, 65536)
+    assert got["sm_80"] == mla_num_splits(96, 1, 10, 16384, sms=132, kv_lora_rank=256, rope_dim=32, limits=a100)
+
+
 def test_sliding_window_splits_follow_the_window_not_the_context():
     """Mistral-7B's layers keep a 4,096-token window, so at 68,445 tokens each call attends 4,096 keys: the kernel
     splits those (16 splits at tp 8, batch 2: 2 x 1 KV head = 2 programs), not the context (119 splits), and the fp32
