@@ -1,5 +1,8 @@
 """Small spec builders and compile helpers shared by tests (a test reads like a worked example around them)."""
 
+import time
+
+import pytest
 from hypothesis import strategies as st
 
 from mlacalc.spec import spec_from_dict
@@ -45,3 +48,22 @@ def sm90_registers(kernel) -> int | None:
             f.write(kernel.asm["cubin"])
         out = subprocess.run([tool, "-res-usage", path], capture_output=True, text=True, check=True).stdout
     return int(re.search(r"REG:(\d+)", out).group(1))
+
+
+def run(capsys, *args):
+    """(exit code, stdout, stderr, seconds) of one CLI call."""
+    from mlacalc.cli import main
+
+    t0 = time.perf_counter()
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return e.value.code, out, err, time.perf_counter() - t0
+
+
+def refused(capsys, *args, words: str, seconds: float = 5.0) -> None:
+    """The CLI call ends with exit code 2, nothing on stdout and one line on stderr holding ``words``, quickly."""
+    code, out, err, dt = run(capsys, *args)
+    assert code == 2 and out == "", (code, out[:200], err)
+    assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+    assert dt < seconds, f"took {dt:.1f} s"

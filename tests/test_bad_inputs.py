@@ -1,8 +1,6 @@
 """Bad inputs found by an outside fuzz of every command that used to hang, crash or pass silently. Each is now
 refused where it enters with one line on stderr and exit code 2, and quickly (a hang is a failure too)."""
 
-import time
-
 import pytest
 import yaml
 
@@ -10,22 +8,9 @@ from mlacalc.cli import main
 from mlacalc.errors import SpecError
 from mlacalc.files import parse_text
 
+from helpers import refused, run
+
 LLAMA = open(__file__.rsplit("/", 1)[0] + "/../model_specs/llama-3.1-8b.yaml", encoding="utf-8").read()
-
-
-def run(capsys, *args):
-    t0 = time.perf_counter()
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return e.value.code, out, err, time.perf_counter() - t0
-
-
-def refused(capsys, *args, words: str, seconds: float = 5.0) -> None:
-    code, out, err, dt = run(capsys, *args)
-    assert code == 2 and out == "", (code, out[:200], err)
-    assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
-    assert dt < seconds, f"took {dt:.1f} s"
 
 
 def _spec_file(tmp_path, **changes) -> str:
@@ -247,14 +232,20 @@ def test_a_context_warning_does_not_precede_an_error(capsys, args):
     refused(capsys, *args, words="must be")
 
 
-def test_compare_image_tokens_still_reach_the_cross_model(capsys):
+def _compare_kv(capsys, model: str, *flags: str) -> list[list[float]]:
+    """KV bytes a sequence of Llama-3.1-8B and ``model`` from ``compare --json``, without and with ``flags``."""
     import json
 
-    seq = []
-    for extra in ([], ["--image-tokens", "1601"]):
-        code, out, _, _ = run(capsys, "compare", "llama-3.1-8b", VISION, "--json", *extra)
+    seqs = []
+    for extra in ([], list(flags)):
+        code, out, _, _ = run(capsys, "compare", "llama-3.1-8b", model, "--json", *extra)
         assert code == 0
-        seq.append([m["kv_bytes_per_sequence"] for m in json.loads(out)["models"]])
+        seqs.append([m["kv_bytes_per_sequence"] for m in json.loads(out)["models"]])
+    return seqs
+
+
+def test_compare_image_tokens_still_reach_the_cross_model(capsys):
+    seq = _compare_kv(capsys, VISION, "--image-tokens", "1601")
     assert seq[0][0] == seq[1][0] and seq[1][1] > seq[0][1]
 
 
@@ -756,13 +747,7 @@ def test_audit3_state_dtype_without_linear_layers_is_refused(capsys, args, words
 
 
 def test_audit3_compare_state_dtype_reaches_the_models_with_linear_layers(capsys):
-    import json
-
-    states = []
-    for extra in ([], ["--state-dtype", "bf16"]):
-        code, out, _, _ = run(capsys, "compare", "llama-3.1-8b", NEMOTRON_H, "--json", *extra)
-        assert code == 0
-        states.append([m["kv_bytes_per_sequence"] for m in json.loads(out)["models"]])
+    states = _compare_kv(capsys, NEMOTRON_H, "--state-dtype", "bf16")
     assert states[0][0] == states[1][0] and states[1][1] < states[0][1]     # Nemotron-H's SSM state fp32 -> bf16
 
 
