@@ -169,17 +169,23 @@ def _with_exponent_floats(text: str, marks: set):
 
     if not marks:
         return yaml.safe_load(text)
-    loader = yaml.SafeLoader(text)
+    loader = yaml.SafeLoader(text)        # safe_load's own loader: compose, retag, construct
     try:
         node = loader.get_single_node()
+        _retag_floats(node, marks)
+        return None if node is None else loader.construct_document(node)
     finally:
         loader.dispose()
-    if node is None:
-        return None
-    stack, seen = [node], set()
+
+
+def _retag_floats(node, marks: set) -> None:
+    """Tag the plain string scalars at ``marks`` (line, column) under ``node`` as floats; an alias's node once."""
+    import yaml
+
+    stack, seen = [node] if node is not None else [], set()
     while stack:
         n = stack.pop()
-        if id(n) in seen:     # an alias is the same node again: walked once
+        if id(n) in seen:
             continue
         seen.add(id(n))
         if isinstance(n, yaml.ScalarNode):
@@ -189,7 +195,6 @@ def _with_exponent_floats(text: str, marks: set):
             stack.extend(n.value)
         elif isinstance(n, yaml.MappingNode):
             stack.extend(x for kv in n.value for x in kv)
-    return yaml.SafeLoader(text).construct_document(node)
 
 
 def _parse_yaml(text: str, where: str) -> Any:
