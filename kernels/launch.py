@@ -39,7 +39,7 @@ import torch
 from .checks import KernelInputError
 
 __all__ = ["KernelInputError", "plan_cache", "num_sms", "device_capability", "FastLauncher", "checks_enabled", "PLAN_CACHE_SIZE",
-           "capturing", "new_launch_key", "SMLimits", "HOPPER_LIMITS", "sm_limits"]
+           "capturing", "new_launch_key", "SMLimits", "HOPPER_LIMITS", "sm_limits", "resident_programs"]
 
 DIRECT = os.environ.get("MLACALC_DIRECT_LAUNCH", "1") != "0"  # "0": always Triton's own launch path
 PLAN_CACHE_SIZE = 32  # plans per wrapper; a decode loop uses one per (batch, context bucket, layer kind)
@@ -137,6 +137,21 @@ class SMLimits:
 # capability 9.0: 228 KB of shared memory an SM, 227 KB a block, 64 K registers an SM).
 HOPPER_LIMITS = SMLimits(smem_per_sm=228 * 1024, smem_per_block=227 * 1024, regs_per_sm=65536)
 _LIMITS: dict = {}
+
+
+THREADS_PER_SM = 2048           # compute capability 8.0-9.0 (CUDA C++ Programming Guide)
+SMEM_RESERVED_PER_BLOCK = 1024  # bytes the driver keeps per resident block (same table, 8.0 and later)
+
+
+def resident_programs(smem: int, regs: int, num_warps: int, limits: SMLimits) -> int:
+    """Programs of ``smem`` bytes of shared memory, ``regs`` registers a thread and ``num_warps`` warps that stay on one
+    SM at once: the fewest that shared memory (with the per-block reserve), registers (handed out 8 a thread) and
+    threads allow, at least 1; 0 when one program needs more shared memory than a block may have."""
+    if smem > limits.smem_per_block:
+        return 0
+    regs_b = -(-regs // 8) * 8 * 32 * num_warps
+    return max(1, min(limits.smem_per_sm // (smem + SMEM_RESERVED_PER_BLOCK), limits.regs_per_sm // regs_b,
+                      THREADS_PER_SM // (32 * num_warps)))
 
 
 def sm_limits(device: torch.device) -> SMLimits:

@@ -22,7 +22,7 @@ import triton.language as tl
 from .triton_flash import LOG2E, finish, online_softmax_step, tile_pages, tile_rows
 from .checks import FLOAT_DTYPES, check_lengths_and_table, check_tensor, require
 from .launch import (HOPPER_LIMITS, FastLauncher, SMLimits, cached_plan, checks_enabled, layout_key, new_launch_key,
-                     num_sms, sm_limits)
+                     num_sms, resident_programs, sm_limits)
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["gqa_num_splits", "GQADecodeConfig", "gqa_decode_triton", "gqa_tiling", "gqa_resident_programs",
@@ -120,8 +120,6 @@ class GQADecodeConfig:
 # taken as 112) four programs fit by registers.
 GQA_REGS = {(32, 16): 62, (32, 32): 127, (32, 64): 122, (64, 16): 68, (64, 32): 96, (64, 64): 121,
             (128, 16): 108, (128, 32): 168, (128, 64): 209, (256, 16): 144, (256, 32): 184, (256, 64): 255}
-THREADS_PER_SM = 2048           # compute capability 8.0-9.0 (CUDA C++ Programming Guide)
-SMEM_RESERVED_PER_BLOCK = 1024  # bytes the driver keeps per resident block (same table, 8.0 and later)
 
 
 def gqa_smem_bytes(head_dim: int, block_h: int, num_stages: int, *, kv_bytes: int = 2, q_bytes: int = 2,
@@ -143,11 +141,7 @@ def gqa_resident_programs(head_dim: int, block_h: int, num_stages: int, limits: 
     reserve), registers (GQA_REGS, 255 for shapes it lacks) and threads allow; 0 when one program needs more shared
     memory than a block may have."""
     smem = gqa_smem_bytes(head_dim, block_h, num_stages, kv_bytes=kv_bytes, q_bytes=q_bytes, block_n=block_n)
-    if smem > limits.smem_per_block:
-        return 0
-    regs = -(-GQA_REGS.get((head_dim, block_h), 255) // 8) * 8 * 32 * num_warps
-    return max(1, min(limits.smem_per_sm // (smem + SMEM_RESERVED_PER_BLOCK), limits.regs_per_sm // regs,
-                      THREADS_PER_SM // (32 * num_warps)))
+    return resident_programs(smem, GQA_REGS.get((head_dim, block_h), 255), num_warps, limits)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from .triton_flash import LOG2E, finish, finish_rows, key_rows, latent_pv, laten
     online_softmax_alpha, online_softmax_step, store_slices, tile_pages, tile_rows
 from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs
 from .launch import (HOPPER_LIMITS, FastLauncher, SMLimits, cached_plan, checks_enabled, layout_key, new_launch_key,
-                     num_sms, sm_limits)
+                     num_sms, resident_programs, sm_limits)
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits", "FP8_MODES", "fp8_slices"]
@@ -277,7 +277,6 @@ def fp8_slices(kv_lora_rank: int, split_v: int = 1, mode: str = "slices") -> int
 # Registers a thread of the 16-bit tiles (default_mla_config) by (d_k, block_h), the larger of Triton 3.6's and 3.9's
 # sm_90 compiles, contiguous or paged (cuobjdump -res-usage of compile_sm90; restated in mlacalc.expected.MLA_REGS)
 MLA_REGS = {(576, 16): 255, (576, 32): 248, (576, 64): 255, (288, 16): 170, (288, 32): 138, (288, 64): 221}
-THREADS_PER_SM, SMEM_RESERVED_PER_BLOCK = 2048, 1024   # compute capability 8.0-9.0 (CUDA C++ Programming Guide)
 
 
 def mla_smem_bytes(d_k: int, block_h: int, block_n: int, num_stages: int) -> int:
@@ -296,11 +295,7 @@ def mla_resident_programs(d_k: int, block_h: int, cfg: MLADecodeConfig, limits: 
     if block_h > 64 or cfg.split_v != 1:
         return 1
     smem = mla_smem_bytes(d_k, block_h, cfg.block_n, cfg.num_stages)
-    if smem > limits.smem_per_block:
-        return 1
-    regs = -(-MLA_REGS.get((d_k, block_h), 255) // 8) * 8 * 32 * cfg.num_warps
-    return max(1, min(limits.smem_per_sm // (smem + SMEM_RESERVED_PER_BLOCK), limits.regs_per_sm // regs,
-                      THREADS_PER_SM // (32 * cfg.num_warps)))
+    return max(1, resident_programs(smem, MLA_REGS.get((d_k, block_h), 255), cfg.num_warps, limits))
 
 
 def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int, kv_lora_rank: int, fp8: bool,
