@@ -42,12 +42,17 @@ def main() -> None:
             i = args.index(flag)
             opts[flag] = args[i + 1]
             del args[i:i + 2]
-    points = json.load(open(args[0]))
-    if "--reprice" in opts:
-        from mlacalc.hardware import load_hardware
+    from mlacalc.errors import SpecError
+    from mlacalc.hardware import load_hardware
 
-        hw = load_hardware(opts["--reprice"])
-        points = {name: reprice(p, hw) for name, p in points.items()}
+    try:
+        points = json.load(open(args[0]))
+        if "--reprice" in opts:
+            hw = load_hardware(opts["--reprice"])
+            points = {name: reprice(p, hw) for name, p in points.items()}
+    except (IndexError, OSError, ValueError, KeyError, TypeError, SpecError) as e:   # one line, not a traceback
+        print(f"whole_step_markdown: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
+        raise SystemExit(2)
     if "--write-json" in opts:
         with open(opts["--write-json"], "w") as f:
             json.dump(points, f, indent=1)
