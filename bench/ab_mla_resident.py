@@ -41,22 +41,59 @@ def variants(heads: int) -> dict:
     return {"one": replace(base, programs_per_sm=1), "fit": replace(base, programs_per_sm=2), "auto": base}
 
 
-def check(heads: int, cfg) -> float | str:
+def check(heads: int, cfg, r: int = R, dr: int = DR) -> float | str:
     try:
-        case = make_mla_case([4097, 1500, 64, 65, 1], heads=heads, r=R, dr=DR, device="cuda", paged=True, seed=1)
+        case = make_mla_case([4097, 1500, 64, 65, 1], heads=heads, r=r, dr=dr, device="cuda", paged=True, seed=1)
         return rel_error(run_mla_case(mla_decode_triton, case, config=cfg), case.ref)
     except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
         return f"{type(e).__name__}: {e}"[:300]
 
 
-def inputs(B: int, ctx: int, heads: int, paged: bool):
-    q = torch.randn(B, 1, heads, R + DR, device="cuda", dtype=torch.bfloat16)
-    kv = torch.randn(B * ctx, R + DR, device="cuda", dtype=torch.bfloat16)
+def inputs(B: int, ctx: int, heads: int, paged: bool, r: int = R, dr: int = DR):
+    q = torch.randn(B, 1, heads, r + dr, device="cuda", dtype=torch.bfloat16)
+    kv = torch.randn(B * ctx, r + dr, device="cuda", dtype=torch.bfloat16)
     lens = torch.full((B,), ctx, dtype=torch.int32, device="cuda")
     if not paged:
-        return q, kv.view(B, ctx, R + DR), lens, None
+        return q, kv.view(B, ctx, r + dr), lens, None
     table = torch.randperm(B * ctx // PAGE, device="cuda").view(B, ctx // PAGE).to(torch.int32)
-    return q, kv.view(-1, PAGE, R + DR), lens, table
+    return q, kv.view(-1, PAGE, r + dr), lens, table
+
+
+def time_variants(vs: dict, heads: int, points: list, r: int, dr: int, flusher, sms: int, rows: list) -> None:
+    """Each variant of ``vs`` (name -> MLADecodeConfig) checked against the float64 reference, then graph-timed at
+    every (B, ctx) of ``points``, contiguous and paged, on the same inputs; rows appended to ``rows`` (vs_one: time
+    over the first variant's)."""
+    ok = {}
+    for vname, cfg in vs.items():
+        err = check(heads, cfg, r, dr)
+        ok[vname] = isinstance(err, float) and err < 2e-2
+        rows.append(dict(kind="check", heads=heads, variant=vname, rel_err=err))
+        print("check", heads, vname, err, flush=True)
+    for B, ctx in points:
+        for paged in (False, True):
+            q, kv, lens, table = inputs(B, ctx, heads, paged, r, dr)
+            out = torch.empty(B, 1, heads, r, device="cuda", dtype=torch.bfloat16)
+            base = None
+            for vname, cfg in vs.items():
+                if not ok[vname]:
+                    continue
+                fn = lambda: mla_decode_triton(q, kv, lens, table, softmax_scale=0.1, kv_lora_rank=r,  # noqa: E731
+                                               max_seqlen=ctx, config=cfg, out=out)
+                fn()
+                g = cuda_graph(fn)
+                t = time_ms(g.replay if g else fn, flusher)
+                base = base or t["ms"]
+                nbytes = B * ctx * (r + dr) * 2
+                row = dict(kind="time", heads=heads, variant=vname, B=B, ctx=ctx, paged=paged,
+                           graph=g is not None, gbps=nbytes / (t["ms"] * 1e-3) / 1e9, vs_one=t["ms"] / base,
+                           splits=mla_num_splits(B, 1, heads, ctx, sms=sms, kv_lora_rank=r, rope_dim=dr,
+                                                 config=cfg), **t)
+                rows.append(row)
+                print(f"h{heads:<3} B{B:<4} {ctx:>6} {'paged' if paged else 'contig':6} {vname:5} "
+                      f"{t['ms']:.4f} ms {row['gbps']:7.0f} GB/s splits {row['splits']:3} x{row['vs_one']:.3f}",
+                      flush=True)
+            del q, kv, lens, table, out
+            torch.cuda.empty_cache()
 
 
 def main() -> int:
@@ -71,44 +108,14 @@ def main() -> int:
     sms = num_sms(torch.device("cuda"))
     rows = []
     for heads in HEADS:
-        vs = variants(heads)
-        ok = {}
-        for vname, cfg in vs.items():
-            err = check(heads, cfg)
-            ok[vname] = isinstance(err, float) and err < 2e-2
-            rows.append(dict(kind="check", heads=heads, variant=vname, rel_err=err))
-            print("check", heads, vname, err, flush=True)
-        for B, ctx in POINTS:
-            for paged in (False, True):
-                q, kv, lens, table = inputs(B, ctx, heads, paged)
-                out = torch.empty(B, 1, heads, R, device="cuda", dtype=torch.bfloat16)
-                base = None
-                for vname, cfg in vs.items():
-                    if not ok[vname]:
-                        continue
-                    fn = lambda: mla_decode_triton(q, kv, lens, table, softmax_scale=0.1, kv_lora_rank=R,  # noqa: E731
-                                                   max_seqlen=ctx, config=cfg, out=out)
-                    fn()
-                    g = cuda_graph(fn)
-                    t = time_ms(g.replay if g else fn, flusher)
-                    base = base or t["ms"]
-                    nbytes = B * ctx * (R + DR) * 2
-                    row = dict(kind="time", heads=heads, variant=vname, B=B, ctx=ctx, paged=paged,
-                               graph=g is not None, gbps=nbytes / (t["ms"] * 1e-3) / 1e9, vs_one=t["ms"] / base,
-                               splits=mla_num_splits(B, 1, heads, ctx, sms=sms, kv_lora_rank=R, rope_dim=DR,
-                                                     config=cfg), **t)
-                    rows.append(row)
-                    print(f"h{heads:<3} B{B:<4} {ctx:>6} {'paged' if paged else 'contig':6} {vname:4} "
-                          f"{t['ms']:.4f} ms {row['gbps']:7.0f} GB/s splits {row['splits']:3} x{row['vs_one']:.3f}",
-                          flush=True)
-                del q, kv, lens, table, out
-                torch.cuda.empty_cache()
+        time_variants(variants(heads), heads, POINTS, R, DR, flusher, sms, rows)
         write(a.out, rows, t_start)     # after each head count: a run cut short keeps what it measured
     return 0
 
 
 def write(path: str, rows: list, t_start: float) -> None:
-    result = dict(meta=run_meta(torch.device("cuda"), "python3 bench/ab_mla_resident.py " + " ".join(sys.argv[1:])),
+    command = f"python3 bench/{sys.argv[0].rsplit('/', 1)[-1]} " + " ".join(sys.argv[1:])
+    result = dict(meta=run_meta(torch.device("cuda"), command),
                   rows=rows, wall_s=time.time() - t_start)
     with open(path, "w") as f:
         json.dump(result, f, indent=1)

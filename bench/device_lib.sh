@@ -150,3 +150,17 @@ gqa_gpu_tests() {      # $1: seconds; $2: output file. The GQA kernel's GPU test
     > "$2" 2>&1
   echo "gqa pytest exit $? at ${SECONDS} s: $(tail -1 "$2")" | tee -a "$LOG"
 }
+
+use_triton_slim() {    # The slimmed Triton of bench/slim_triton.sh (carried: .t39) unpacked into /tmp/triton-slim and put
+  # first on PYTHONPATH, ahead of the machine's Triton 3.6, with the machine's ptxas (CUDA 13.0; the slim copy has
+  # none); its version onto the log. Status 1 when it is not carried or does not import
+  [ -f .t39/triton-slim.tar.xz ] || { echo "no .t39/triton-slim.tar.xz carried" | tee -a "$LOG"; return 1; }
+  mkdir -p /tmp/triton-slim && tar xJf .t39/triton-slim.tar.xz -C /tmp/triton-slim
+  export PYTHONPATH=/tmp/triton-slim${PYTHONPATH:+:$PYTHONPATH}
+  export TRITON_PTXAS_PATH=$(command -v ptxas || echo "${CUDA_HOME:-/usr/local/cuda}/bin/ptxas")
+  export TRITON_PTXAS_BLACKWELL_PATH=$TRITON_PTXAS_PATH   # looked up for every compile's cache key
+  echo "ptxas: $TRITON_PTXAS_PATH ($("$TRITON_PTXAS_PATH" --version | tail -1))" | tee -a "$LOG"
+  python3 -c "import triton, torch; print('now triton', triton.__version__, 'torch', torch.__version__)" \
+    >> "$LOG" 2>&1 || { tail -3 "$LOG"; return 1; }
+  tail -1 "$LOG"
+}
