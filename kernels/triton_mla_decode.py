@@ -29,6 +29,7 @@ Algorithm:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -231,8 +232,13 @@ class MLADecodeConfig:
 FP8_MODES = ("slices", "dual", "widen")
 
 
+# (major, minor) of the Triton that compiles the kernels: a tile's speed depends on its compiler (default_mla_config)
+TRITON_VERSION = tuple(int(x) for x in re.findall(r"\d+", triton.__version__)[:2])
+
+
 def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, fp8: bool = False,
-                       paged: bool = False) -> MLADecodeConfig:
+                       paged: bool = False, d_k: int = 576,
+                       triton_version: tuple[int, int] | None = None) -> MLADecodeConfig:
     """Config for `rows` = s_q * heads query rows per sequence, chosen from measurements (docs/kernels-notes.md);
     `paged`: for a paged cache (block table).
       bf16, s_q = 1: the H100 measurements of follow-ups 1-3 (reports/h100/kernels.md).
@@ -243,7 +249,14 @@ def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, 
       fp8 (bench/tune_fp8_sparse.py on the H200, B = 32/128 x 4k/32k): the per-head-class best of the slice tiles,
         3.6-4.8x the floor (the whole-tile "widen" 5.2-6.6x). <= 16 rows: two programs an SM (bench/ab_seesaw.py on
         the H200: 0.373 vs 0.520 ms at B = 32 x 32k, 0.196 vs 0.269 at 128 x 4k, 0.110 vs 0.144 at 8 x 32k; Nsight
-        Compute had the one-program tile latency-bound, 4 warps an SM at 1.15 instructions a cycle)."""
+        Compute had the one-program tile latency-bound, 4 warps an SM at 1.15 instructions a cycle).
+      bf16, <= 16 rows, contiguous, DeepSeek's d_k = 576, Triton >= 3.9 (``triton_version``, default the installed
+        one; what torch 2.13 installs): the 8-bit path's 16/32/4/3 tile with two programs an SM. Triton 3.9 compiles
+        the 16/64/4/3 tile to a loop that ran 1.00-1.21x its Triton 3.6 time on contiguous caches (geomean 1.10; paged
+        0.96-1.01x); the two-program tile ran 0.97-1.04x the 3.6 default's time, so the expected-time model, calibrated
+        under 3.6, holds under both (bench/ab_mla_tiles16.py under each Triton on the H200,
+        reports/h200/tuning/ab_tiles16_t39.json and _t36.json). Under 3.6 that tile is 0.97-1.04x its default: not
+        taken there."""
     if fp8:
         if rows <= 16:
             return MLADecodeConfig(block_h=16, block_n=32, num_warps=4, num_stages=2, programs_per_sm=2,
@@ -254,6 +267,8 @@ def default_mla_config(rows: int, device: torch.device | None, *, s_q: int = 1, 
         return MLADecodeConfig(block_h=64, block_n=32, num_warps=8, num_stages=3, programs_per_sm=1,
                                fp8_mode="slices")
     if rows <= 16:
+        if not paged and d_k == 576 and (triton_version or TRITON_VERSION) >= (3, 9):
+            return MLADecodeConfig(block_h=16, block_n=32, num_warps=4, num_stages=3, programs_per_sm=2)
         return MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
     if rows <= 32:  # follow-up 3 (s_q = 1, paged and contiguous) and tune_q2 (s_q = 2)
         return MLADecodeConfig(block_h=32, block_n=64, num_warps=8, num_stages=3)
@@ -311,7 +326,7 @@ def _plan(B: int, s_q: int, H: int, max_len: int, *, sms: int, token_bytes: int,
     twice the splits only added partials."""
     rows = s_q * H
     if config is None:
-        cfg = default_mla_config(rows, None, s_q=s_q, fp8=fp8, paged=paged)
+        cfg = default_mla_config(rows, None, s_q=s_q, fp8=fp8, paged=paged, d_k=token_bytes // kv_bytes)
         block_h = max(16, min(cfg.block_h, triton.next_power_of_2(rows)))
     else:  # explicit configs are taken as given (a padded block_h may still win: wgmma needs 64 rows)
         cfg, block_h = config, max(16, config.block_h)

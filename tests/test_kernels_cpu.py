@@ -233,7 +233,7 @@ def test_mla_planner_counts_the_programs_an_sm_holds_once_a_plan_outgrows_the_sm
     from mlacalc.kernels.triton_mla_decode import (default_mla_config, mla_num_splits, mla_resident_programs,
                                                    mla_smem_bytes)
 
-    cfg = default_mla_config(5, None)
+    cfg = default_mla_config(5, None, d_k=288)
     assert cfg.programs_per_sm is None and mla_smem_bytes(288, 16, 64, 3) == 84_992
     assert mla_resident_programs(288, 16, cfg) == 2 and mla_resident_programs(576, 16, cfg) == 1
 
@@ -243,9 +243,30 @@ def test_mla_planner_counts_the_programs_an_sm_holds_once_a_plan_outgrows_the_sm
     one = replace(cfg, programs_per_sm=1)
     assert (splits(96, 16384, config=one), splits(96, 16384)) == (4, 8)
     assert splits(8, 8192, config=one) == splits(8, 8192) == 16
-    for B, ctx in ((8, 8192), (96, 16384), (192, 4096)):
-        assert splits(B, ctx, 16, 512, 64) == splits(B, ctx, 16, 512, 64, config=one)
+    for B, ctx in ((8, 8192), (96, 16384), (192, 4096)):  # paged: the tile no Triton version changes
+        assert splits(B, ctx, 16, 512, 64, paged=True) == splits(B, ctx, 16, 512, 64, config=one, paged=True)
     assert splits(96, 16384, kv_element_size=4) == splits(96, 16384, kv_element_size=4, config=one)  # fp32: 1
+
+
+def test_16_row_tile_follows_the_triton_that_compiles_it():
+    """Triton 3.9 compiles the 16/64/4/3 tile to a loop 1.00-1.21x slower than 3.6's on contiguous caches at
+    DeepSeek's dims; there the 16/32/4/3 tile with two programs an SM ran 0.97-1.04x the 3.6 default's time
+    (bench/ab_mla_tiles16.py, reports/h200/tuning/ab_tiles16_t39.json, _t36.json). Paged caches, other dims and
+    Triton 3.6 keep the 64-key tile."""
+    pytest.importorskip("triton")
+    from mlacalc.kernels.triton_mla_decode import MLADecodeConfig, default_mla_config, mla_num_splits
+
+    base = MLADecodeConfig(block_h=16, block_n=64, num_warps=4, num_stages=3)
+    dual = MLADecodeConfig(block_h=16, block_n=32, num_warps=4, num_stages=3, programs_per_sm=2)
+    assert default_mla_config(16, None, triton_version=(3, 9)) == dual
+    assert default_mla_config(8, None, triton_version=(3, 10)) == dual
+    assert default_mla_config(16, None, triton_version=(3, 6)) == base
+    assert default_mla_config(16, None, paged=True, triton_version=(3, 9)) == base
+    assert default_mla_config(16, None, d_k=288, triton_version=(3, 9)) == base
+    # two programs an SM double the split plan's slots: 32 sequences x 32k keys, 132 SMs -> 4 splits for one an SM
+    # (128 programs), 8 for two (256 of 264 slots)
+    assert mla_num_splits(32, 1, 16, 32768, sms=132, config=base) == 4
+    assert mla_num_splits(32, 1, 16, 32768, sms=132, config=dual) == 8
 
 
 def test_fp8_latent_slices_and_defaults():
