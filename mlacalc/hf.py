@@ -60,7 +60,10 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 - the remote-code decoders of 2023 still served: ``qwen`` (Qwen-1: ``kv_channels``, ``seq_length``, ``rotary_pct``,
   q/k/v biases on the fused ``c_attn``, a gated MLP of half ``intermediate_size``; ``no_bias`` false refused;
   :func:`_qwen_keys`) and ``baichuan`` (Baichuan and Baichuan-2: W_pack fused q/k/v, Llama's block, RoPE at
-  ``hidden_size`` 4096 and ALiBi otherwise as vLLM tells them apart, :func:`_baichuan_alibi`).
+  ``hidden_size`` 4096 and ALiBi otherwise as vLLM tells them apart, :func:`_baichuan_alibi`);
+- ``phimoe`` (Phi-3.5-MoE: Mixtral's experts on every layer, q/k/v/o biased by ``attention_bias``; its LayerNorm and
+  ``lm_head_bias`` biases are not counted) and ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as
+  ``hunyuan`` without experts).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -146,7 +149,11 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            "mimo": "qwen2",
            # the Omni thinkers' text decoders (Qwen2_5OmniTextConfig: Qwen2's keys and modules, only the RoPE is
            # M-RoPE; Qwen3OmniMoeTextConfig: Qwen3-MoE's)
-           "qwen2_5_omni_text": "qwen2", "qwen3_omni_moe_text": "qwen3_moe"}
+           "qwen2_5_omni_text": "qwen2", "qwen3_omni_moe_text": "qwen3_moe",
+           # transformers' HunYuanDenseV1 (Hunyuan-7B/4B/1.8B/0.5B-Instruct, Hunyuan-MT-7B, Hy-MT2): the released
+           # Hunyuan decoder without experts: q/k/v/o biased by attention_bias, q/k norms by use_qk_norm, a gated
+           # MLP of intermediate_size biased by mlp_bias (refused), head_dim; the hunyuan reader's dense branch
+           "hunyuan_v1_dense": "hunyuan"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -212,6 +219,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # QWenConfig (Qwen-1's remote code, configuration_qwen.py): kv_channels=128, rotary_pct=1.0, no_bias=True,
     # intermediate_size=22016, tie_word_embeddings=False (lm_head is its own matrix)
     "qwen": {"kv_channels": 128, "rotary_pct": 1.0, "no_bias": True, "tie_word_embeddings": False},
+    # PhimoeConfig (transformers): attention_bias=False, lm_head_bias=False, tie_word_embeddings=False (Phi-3.5-MoE's
+    # file sets both biases true)
+    "phimoe": {"attention_bias": False, "tie_word_embeddings": False},
     # BaichuanConfig (Baichuan's remote code, configuration_baichuan.py): tie_word_embeddings=False
     "baichuan": {"tie_word_embeddings": False},
 }
@@ -238,7 +248,8 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
-                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan"} | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | \
+                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe"} | MAMBA2_HYBRIDS | \
+    LIGHTNING_HYBRIDS | \
     HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
@@ -1242,7 +1253,7 @@ def _ffn(cfg: dict, mt: str) -> dict:
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size")}
     f = {"kind": "moe", "num_experts": experts,
          "experts_per_token": _req(cfg, mt, "num_experts_per_tok", "num_experts_per_token", "experts_per_token")}
-    if mt in ("mixtral", "gpt_oss", "minimax_m2", *EXPERT_WIDTH_IS_INTERMEDIATE):
+    if mt in ("mixtral", "gpt_oss", "minimax_m2", "phimoe", *EXPERT_WIDTH_IS_INTERMEDIATE):
         # intermediate_size is the expert width; no dense layers
         inter = _req(cfg, mt, "intermediate_size")
         f.update(intermediate_size=inter, expert_intermediate_size=inter)

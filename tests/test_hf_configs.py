@@ -2462,3 +2462,75 @@ def test_tenth_round_families_refused_by_name(capsys, tmp_path, model_type, word
     cfg = json.loads((FIXTURES / "llama" / "config.json").read_text()) | {"model_type": model_type}
     for command in (("kv",), ("weights",), ("specs", "show")):
         refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
+
+
+def _phi_3_5_moe() -> dict:
+    """Phi-3.5-MoE-instruct's sizing keys as two transcriptions give them (no whole file stored): an MLX Rust test's
+    "trimmed config matching the phi-3.5-moe-instruct checkpoint" (vocab 32064, hidden 4096, 6400, 32 layers, 32 / 8
+    heads, 16 experts top 2) and a parameter-count script's PhiMoEConfig (max_position_embeddings 131072,
+    original_max_position_embeddings 4096); attention_bias and lm_head_bias true as the release sets them (a Rust
+    engine's phimoe test config writes both), sliding_window 131072 (as long as the context: global attention)."""
+    return {"architectures": ["PhimoeForCausalLM"], "model_type": "phimoe", "vocab_size": 32064, "hidden_size": 4096,
+            "intermediate_size": 6400, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+            "num_local_experts": 16, "num_experts_per_tok": 2, "attention_bias": True, "lm_head_bias": True,
+            "max_position_embeddings": 131072, "original_max_position_embeddings": 4096, "sliding_window": 131072,
+            "input_jitter_noise": 0.01, "router_jitter_noise": 0.01, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+            "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
+
+
+def test_phi_3_5_moe_mixtral_experts_with_attention_biases(tmp_path):
+    """Phi-3.5-MoE (phimoe; PhimoeForCausalLM) was refused by the generic reader on its first unknown key. PhimoeAttention:
+    q 4096 x 4096, k and v 4096 x 1024, o 4096 x 4096, each biased (attention_bias); PhimoeSparseMoeBlock: 16 gated
+    experts of 6400 (w1, w3 d -> 6400, w2 back), a bias-free router d -> 16; two LayerNorms (their biases, 2 x 4096 a
+    layer, and lm_head's bias of 32064 are not counted, as for StableLM).
+
+    A layer: 2 x 4096^2 + 2 x 4096 x 1024 + (4096 + 2 x 1024 + 4096) + 16 x 3 x 4096 x 6400 + 4096 x 16 + 2 x 4096 =
+    1,300,318,208; x 32 = 41,610,182,656, + 2 x 32064 x 4096 = 262,668,288, + 4096 = 41,872,855,040: the card's "42B"
+    (16 x 3.8B with 6.6B active). Active: 2 experts a token: 32 x (layer - 14 x 78,643,200) + the head + the final
+    norm + one embedding row = 6,509,371,392; with the whole embedding 6,640,701,440, the card's "6.6B active".
+    KV: 32 x 8 x 128 x 2 x 2 = 131,072 B a token, every layer global (window 131072 = the context)."""
+    s = load_spec(_write(tmp_path, _phi_3_5_moe()))
+    a, f = s.attention, s.ffn
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qkv_bias, a.o_bias, a.sliding_window) == \
+        ("gqa", 32, 8, 128, True, True, None)
+    assert (f.kind, f.num_experts, f.experts_per_token, f.expert_intermediate_size) == ("moe", 16, 2, 6400)
+    d, expert = 4096, 3 * 4096 * 6400
+    layer = 2 * d * d + 2 * d * 1024 + (d + 2 * 1024 + d) + 16 * expert + d * 16 + 2 * d
+    assert layer == 1_300_318_208
+    r = weights(s)
+    assert r.params.total == 32 * layer + 2 * 32064 * d + d == 41_872_855_040
+    active = 32 * (layer - 14 * expert) + 32064 * d + d + d
+    assert r.active.total == active == 6_509_371_392 and active + (32064 - 1) * d == 6_640_701_440
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 32 * 8 * 128 * 4 == 131_072
+
+
+def test_hunyuan_7b_dense_is_read_as_hunyuan(tmp_path):
+    """Hunyuan-7B-Instruct (hunyuan_v1_dense; HunYuanDenseV1ForCausalLM, also Hunyuan-MT-7B and Hy-MT2) was refused by
+    the generic reader on its first unknown key. Keys as a TensorRT model-connect test transcribes the release (32
+    layers, 4096, 14336, 32 / 8 heads, vocab 128167, max_position_embeddings 262144, use_qk_norm true, use_cla false)
+    and a simulator's HUNYUAN_7B_HF (head_dim 128, tied). Read as the hunyuan reader's dense branch: q/k/v/o without
+    bias, q/k RMSNorms of head_dim, a gated MLP of 14336.
+
+    A layer: 2 x 4096^2 + 2 x 4096 x 1024 + 3 x 4096 x 14336 + 2 x 128 + 2 x 4096 = 218,112,256; x 32 =
+    6,979,592,192, + 128167 x 4096 (tied) = 524,972,032, + 4096 = 7,504,568,320 (the card's "7B"; 7.5B).
+    KV: 32 x 8 x 128 x 2 x 2 = 131,072 B a token."""
+    cfg = {"model_type": "hunyuan_v1_dense", "architectures": ["HunYuanDenseV1ForCausalLM"],
+           "num_hidden_layers": 32, "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
+           "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 128167, "max_position_embeddings": 262144,
+           "rms_norm_eps": 1e-5, "use_qk_norm": True, "use_cla": False, "attention_bias": False, "mlp_bias": False,
+           "tie_word_embeddings": True, "rope_theta": 10000,
+           "rope_scaling": {"type": "dynamic", "alpha": 1000, "factor": 1}, "torch_dtype": "bfloat16"}
+    s = load_spec(_write(tmp_path, cfg))
+    a = s.attention
+    assert (a.kind, a.num_kv_heads, a.qk_head_dim, a.qk_norm, a.qkv_bias, s.ffn.kind) == \
+        ("gqa", 8, 128, True, False, "dense")
+    assert s.tie_word_embeddings and s.max_context == 262144 and s.description == "read as hunyuan"
+    d = 4096
+    layer = 2 * d * d + 2 * d * 1024 + 3 * d * 14336 + 2 * 128 + 2 * d
+    assert weights(s).params.total == 32 * layer + 128167 * d + d == 7_504_568_320
+    with pytest.raises(SpecError, match="model_type hunyuan: cross-layer attention"):
+        load_spec(_write(tmp_path, cfg | {"use_cla": True, "cla_share_factor": 2}))
+    with pytest.raises(SpecError, match=r"model_type hunyuan: MLP biases \(mlp_bias\)"):
+        load_spec(_write(tmp_path, cfg | {"mlp_bias": True}))
