@@ -729,7 +729,7 @@ CARDS = {
     "mlx_medllama3_v20_4bit": (32 * 8 * 128 * 2 * 2, 8.03e9, 0.001),  # Llama-3-8B's shape: 8.03B
     "mlx_smollm2_360m_6bit": (32 * 5 * 64 * 2 * 2, 362e6, 0.002),     # SmolLM2-360M's shape: "362M"
     # the tenth round (hand counts in the tests below); all three MHA
-    "qwen_7b": (32 * 32 * 128 * 2 * 2, 7.72e9, 0.001),                # "7B"; 7.72B (the Hub's count); 7.721B here
+    "qwen_7b": (32 * 32 * 128 * 2 * 2, 7.72e9, 0.001),                # "7B"; 7.72B by a walk-through's count
     "baichuan2_7b_chat": (32 * 32 * 128 * 2 * 2, 7.506e9, 0.0001),    # "7B"; its 13.98 GiB bf16 pytorch_model.bin
     "baichuan2_13b_chat": (40 * 40 * 128 * 2 * 2, 13e9, 0.07),        # "13B": 13.90B here, the name rounds down
 }
@@ -2352,7 +2352,8 @@ def test_qwen_7b_remote_code_keys_by_hand():
     ln_1, ln_2 RMSNorms; wte and an untied lm_head of 151936; RoPE over all 128 dims (rotary_pct 1.0).
 
     A layer: 4 x 4096^2 + 3 x 4096 (the q/k/v biases) + 3 x 4096 x 11008 + 2 x 4096 = 202,395,648; x 32 =
-    6,476,660,736, + 2 x 151936 x 4096 = 1,244,659,712, + 4096 (ln_f) = 7,721,324,544 (the card's "7B"; 7.72B).
+    6,476,660,736, + 2 x 151936 x 4096 = 1,244,659,712, + 4096 (ln_f) = 7,721,324,544 (the card's "7B"; a
+    walk-through of the same config counts 7.72B).
     KV (bf16): 32 layers x 32 heads x 128 x (K, V) x 2 bytes = 524,288 B a token."""
     s = hf("qwen_7b")
     a, f = s.attention, s.ffn
@@ -2514,7 +2515,7 @@ def test_hunyuan_7b_dense_is_read_as_hunyuan(tmp_path):
     bias, q/k RMSNorms of head_dim, a gated MLP of 14336.
 
     A layer: 2 x 4096^2 + 2 x 4096 x 1024 + 3 x 4096 x 14336 + 2 x 128 + 2 x 4096 = 218,112,256; x 32 =
-    6,979,592,192, + 128167 x 4096 (tied) = 524,972,032, + 4096 = 7,504,568,320 (the card's "7B"; 7.5B).
+    6,979,592,192, + 128167 x 4096 (tied) = 524,972,032, + 4096 = 7,504,568,320 (the card's "7B" rounds down).
     KV: 32 x 8 x 128 x 2 x 2 = 131,072 B a token."""
     cfg = {"model_type": "hunyuan_v1_dense", "architectures": ["HunYuanDenseV1ForCausalLM"],
            "num_hidden_layers": 32, "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
