@@ -56,7 +56,14 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   none when 0), ``dbrx`` (DBRX: ``d_model``, ``n_heads``, ``n_layers``, ``max_seq_len`` and the nested
   ``attn_config.kv_n_heads`` and ``ffn_config.ffn_hidden_size``/``moe_num_experts``/``moe_top_k``, class defaults where
   a block leaves one out; :func:`_dbrx_keys`); dense ``internlm3`` (InternLM3's remote code: Llama's block,
-  ``qkv_bias`` on q/k/v; ``bias``, which biases o_proj and the MLP, is refused).
+  ``qkv_bias`` on q/k/v; ``bias``, which biases o_proj and the MLP, is refused);
+- the remote-code decoders of 2023 still served: ``qwen`` (Qwen-1: ``kv_channels``, ``seq_length``, ``rotary_pct``,
+  q/k/v biases on the fused ``c_attn``, a gated MLP of half ``intermediate_size``; ``no_bias`` false refused;
+  :func:`_qwen_keys`) and ``baichuan`` (Baichuan and Baichuan-2: W_pack fused q/k/v, Llama's block, RoPE at
+  ``hidden_size`` 4096 and ALiBi otherwise as vLLM tells them apart, :func:`_baichuan_alibi`);
+- ``phimoe`` (Phi-3.5-MoE: Mixtral's experts on every layer, q/k/v/o biased by ``attention_bias``; its LayerNorm and
+  ``lm_head_bias`` biases are not counted) and ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as
+  ``hunyuan`` without experts).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -74,7 +81,8 @@ beside attention in every layer) and ``zamba2`` (shared attention blocks), so th
 as an attention layer, the short
 convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared layers (``gemma3n_text``), Nemotron-NAS's per-layer
 ``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``), Phi-4-mini-flash's SambaY
-(``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``)). A wrapper's ``text_config`` is refused
+(``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
+(``jetmoe``)). A wrapper's ``text_config`` is refused
 the same way by its own ``model_type``.
 
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
@@ -141,7 +149,11 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            "mimo": "qwen2",
            # the Omni thinkers' text decoders (Qwen2_5OmniTextConfig: Qwen2's keys and modules, only the RoPE is
            # M-RoPE; Qwen3OmniMoeTextConfig: Qwen3-MoE's)
-           "qwen2_5_omni_text": "qwen2", "qwen3_omni_moe_text": "qwen3_moe"}
+           "qwen2_5_omni_text": "qwen2", "qwen3_omni_moe_text": "qwen3_moe",
+           # transformers' HunYuanDenseV1 (Hunyuan-7B/4B/1.8B/0.5B-Instruct, Hunyuan-MT-7B, Hy-MT2): the released
+           # Hunyuan decoder without experts: q/k/v/o biased by attention_bias, q/k norms by use_qk_norm, a gated
+           # MLP of intermediate_size biased by mlp_bias (refused), head_dim; the hunyuan reader's dense branch
+           "hunyuan_v1_dense": "hunyuan"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -204,6 +216,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
              "tie_word_embeddings": False},
     # GraniteMoeSharedConfig(shared_intermediate_size=0): no shared MLP unless a width is given
     "granitemoeshared": {"shared_intermediate_size": 0},
+    # QWenConfig (Qwen-1's remote code, configuration_qwen.py): kv_channels=128, rotary_pct=1.0, no_bias=True,
+    # intermediate_size=22016, tie_word_embeddings=False (lm_head is its own matrix)
+    "qwen": {"kv_channels": 128, "rotary_pct": 1.0, "no_bias": True, "tie_word_embeddings": False},
+    # PhimoeConfig (transformers): attention_bias=False, lm_head_bias=False, tie_word_embeddings=False (Phi-3.5-MoE's
+    # file sets both biases true)
+    "phimoe": {"attention_bias": False, "tie_word_embeddings": False},
+    # BaichuanConfig (Baichuan's remote code, configuration_baichuan.py): tie_word_embeddings=False
+    "baichuan": {"tie_word_embeddings": False},
 }
 
 # DBRX's nested blocks (transformers DbrxAttentionConfig, DbrxFFNConfig): their size keys, the class default of each
@@ -228,7 +248,9 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
-                "granitemoeshared", "dbrx", "internlm3"} | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
+                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe"} | MAMBA2_HYBRIDS | \
+    LIGHTNING_HYBRIDS | \
+    HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 
@@ -265,6 +287,9 @@ REFUSED = {
                  "memory units that reuse one layer's KV cache instead of attention) is not modelled",
     "deepseek_vl_v2": "DeepSeek-VL2's and DeepSeek-OCR's language_config (DeepSeek-V2 MoE whose attention is MLA or, "
                       "with use_mla false, MHA) is not read",
+    # the tenth round (docs/zoo-facts.md section 13)
+    "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
+              "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -312,7 +337,7 @@ SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bi
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
             "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
-            "multi_query_attention", "qkv_bias"}
+            "multi_query_attention", "qkv_bias", "no_bias"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -482,6 +507,13 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _chatglm_keys(_checked(merged, mt), mt)
         if isinstance(merged.get("vision_config"), dict):             # GLM-4V-9B: chatglm with a vision tower
             description = "the text decoder of chatglm; the vision tower is left out"
+    if mt == "qwen":
+        merged = _qwen_keys(_checked(merged, mt), mt)
+        towers = [k for k in ("visual", "audio") if isinstance(merged.get(k), dict)]
+        if towers:                       # Qwen-VL, Qwen-Audio: model_type qwen with the tower's config inside
+            description = f"the text decoder of qwen; the {' and '.join(towers)} tower is left out"
+    if mt == "baichuan":
+        description = _baichuan_positions(merged)
     return mt, _checked(merged, mt), description
 
 
@@ -546,6 +578,55 @@ def _chatglm_keys(cfg: dict, mt: str) -> dict:
     out["max_position_embeddings"] = cfg.get("seq_length") or cfg.get("max_position_embeddings")
     out["partial_rotary_factor"] = 0.5
     return out
+
+
+def _qwen_keys(cfg: dict, mt: str) -> dict:
+    """Qwen-1's remote-code config (QWenConfig, modeling_qwen.py: Qwen-1.8B/7B/14B/72B, Qwen-VL's decoder) in the
+    names the readers use. QWenAttention: ``c_attn`` d -> 3 x heads x ``kv_channels`` with a bias (nn.Linear's
+    default, whatever ``no_bias`` says), ``c_proj`` back without one; the heads are split at ``hidden_size /
+    heads``, so ``heads x kv_channels`` must be ``hidden_size``. QWenMLP: ``w1``, ``w2`` d -> ``intermediate_size //
+    2`` and ``c_proj`` back (``a1 * silu(a2)``: a gated MLP of half the stated width). RoPE over ``kv_channels x
+    rotary_pct`` dims. ``max_position_embeddings`` positions (Qwen-7B: 32768, reached by dynamic NTK and log-n
+    scaling from a ``seq_length`` of 8192), else ``seq_length``. ``no_bias`` false (biases on ``c_proj`` and the
+    MLP) is refused; ``use_dynamic_ntk``, ``use_logn_attn``, ``use_flash_attn``, ``bf16``/``fp16``/``fp32``,
+    ``softmax_in_fp32`` and ``use_cache_quantization`` (the remote code's optional int8 KV cache, a runtime choice
+    that engines do not use) size nothing."""
+    if not cfg.get("no_bias"):
+        raise _refuse(mt, "biases on the output projection and the MLP (no_bias false) are not modelled")
+    pct = cfg.get("rotary_pct")
+    if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct <= 1:
+        raise SpecError(WHERE, f"model_type {mt}: rotary_pct must be a number above 0 and at most 1, got {_show(pct)}")
+    heads, hidden, head = _req(cfg, mt, "num_attention_heads"), _req(cfg, mt, "hidden_size"), cfg["kv_channels"]
+    if heads * head != hidden:
+        raise _refuse(mt, f"kv_channels {head} x {heads} heads is not hidden_size {hidden} (QWenAttention splits "
+                          "its heads at hidden_size / num_attention_heads)")
+    out = dict(cfg)
+    out["head_dim"] = head
+    out["intermediate_size"] = _req(cfg, mt, "intermediate_size") // 2
+    if out["intermediate_size"] < 1:
+        raise SpecError(WHERE, f"model_type {mt}: intermediate_size must be at least 2 (QWenMLP's width is half "
+                               f"of it), got {cfg['intermediate_size']}")
+    out["partial_rotary_factor"] = int(head * pct) / head                 # QWenModel: int(kv_channels * rotary_pct)
+    out["max_position_embeddings"] = cfg.get("max_position_embeddings") or cfg.get("seq_length")
+    return out
+
+
+def _baichuan_alibi(cfg: dict) -> bool:
+    """Whether a Baichuan config's model uses ALiBi (no rotary dims). The config does not say: the repo's remote code
+    does (Baichuan-7B and Baichuan2-7B: RoPE; Baichuan-13B and Baichuan2-13B: ALiBi). vLLM's rule, kept here
+    (vllm/model_executor/models/baichuan.py): architecture ``BaiChuanForCausalLM`` (capital C, Baichuan-7B) is RoPE;
+    ``BaichuanForCausalLM`` is RoPE when ``hidden_size`` is 4096 (Baichuan2-7B), ALiBi otherwise (the 13Bs)."""
+    archs = cfg.get("architectures") if isinstance(cfg.get("architectures"), list) else []
+    return "BaiChuanForCausalLM" not in archs and cfg.get("hidden_size") != 4096
+
+
+def _baichuan_positions(cfg: dict) -> str:
+    """The description of a Baichuan reading: which positions it took, and why (the config does not say)."""
+    if _baichuan_alibi(cfg):
+        return ("Baichuan: W_pack (fused q/k/v), ALiBi positions (hidden_size not 4096: Baichuan-13B, Baichuan2-13B, "
+                "as vLLM tells them apart)")
+    return ("Baichuan: W_pack (fused q/k/v), RoPE (hidden_size 4096: Baichuan-7B, Baichuan2-7B, as vLLM tells them "
+            "apart)")
 
 
 def _dbrx_keys(cfg: dict, mt: str) -> dict:
@@ -887,9 +968,11 @@ def _rope_factor(cfg: dict, mt: str) -> float | None:
 
 def _no_rope(cfg: dict, mt: str) -> bool:
     """Attention without rotary dims: GPT-2's learned positions, Falcon's ALiBi, Nemotron-H's NoPE attention
-    (NemotronHAttention applies no rotary embedding), Granite-4.0-H's ``position_embedding_type: nope``."""
+    (NemotronHAttention applies no rotary embedding), Granite-4.0-H's ``position_embedding_type: nope``, Baichuan-13B's
+    and Baichuan2-13B's ALiBi (:func:`_baichuan_alibi`)."""
     return mt in ("gpt2", "nemotron_h") or (mt == "falcon" and bool(cfg.get("alibi"))) or \
-        (mt == "granitemoehybrid" and cfg.get("position_embedding_type") == "nope")
+        (mt == "granitemoehybrid" and cfg.get("position_embedding_type") == "nope") or \
+        (mt == "baichuan" and _baichuan_alibi(cfg))
 
 
 def _conventional(cfg: dict, mt: str) -> dict:
@@ -923,7 +1006,8 @@ def _conventional(cfg: dict, mt: str) -> dict:
     kind = "mha" if kv == heads else "mqa" if kv == 1 else "gqa"
     a = {"kind": kind, "num_heads": heads, "num_kv_heads": kv, "qk_nope_head_dim": head_dim - rope,
          "qk_rope_head_dim": rope, "v_head_dim": head_dim}
-    if mt in ("qwen2", "qwen2_moe") or (mt in QKV_BIAS_FLAG and cfg.get(QKV_BIAS_FLAG[mt])):
+    # Qwen-1 (QWenAttention's c_attn: nn.Linear's default bias) like Qwen2's: q/k/v biases whatever the config says
+    if mt in ("qwen2", "qwen2_moe", "qwen") or (mt in QKV_BIAS_FLAG and cfg.get(QKV_BIAS_FLAG[mt])):
         a["qkv_bias"] = True                                          # q/k/v biases, none on o_proj
     elif cfg.get(ALL_BIAS_FLAG.get(mt, "attention_bias")) is True or mt == "gpt2":
         a["qkv_bias"] = a["o_bias"] = True
@@ -1169,7 +1253,7 @@ def _ffn(cfg: dict, mt: str) -> dict:
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size")}
     f = {"kind": "moe", "num_experts": experts,
          "experts_per_token": _req(cfg, mt, "num_experts_per_tok", "num_experts_per_token", "experts_per_token")}
-    if mt in ("mixtral", "gpt_oss", "minimax_m2", *EXPERT_WIDTH_IS_INTERMEDIATE):
+    if mt in ("mixtral", "gpt_oss", "minimax_m2", "phimoe", *EXPERT_WIDTH_IS_INTERMEDIATE):
         # intermediate_size is the expert width; no dense layers
         inter = _req(cfg, mt, "intermediate_size")
         f.update(intermediate_size=inter, expert_intermediate_size=inter)

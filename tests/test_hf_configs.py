@@ -127,6 +127,10 @@ SOURCES = {
     "mlx_medllama3_v20_4bit": "https://huggingface.co/mlx-community/medllama3-v20/blob/refs%2Fpr%2F1/config.json",
     "mlx_smollm2_360m_6bit": "https://huggingface.co/TheBlueObserver/SmolLM2-360M-Instruct-MLX-8777b/blob/"
                              "f078fab98df9e3c2702dd09bd13460602ad44f05/config.json",
+    # The tenth round: Qwen-1's and Baichuan's remote-code configs (SOURCE.md; docs/zoo-facts.md section 13)
+    "qwen_7b": "https://huggingface.co/Qwen/Qwen-7B/blob/main/config.json",
+    "baichuan2_7b_chat": "https://huggingface.co/baichuan-inc/Baichuan2-7B-Chat/blob/main/config.json",
+    "baichuan2_13b_chat": "https://huggingface.co/baichuan-inc/Baichuan2-13B-Chat/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -724,6 +728,10 @@ CARDS = {
     "internlm3_8b": (48 * 2 * 128 * 2 * 2, 8.8e9, 0.001),            # "8B" (8.8B with embeddings); 8.80B here
     "mlx_medllama3_v20_4bit": (32 * 8 * 128 * 2 * 2, 8.03e9, 0.001),  # Llama-3-8B's shape: 8.03B
     "mlx_smollm2_360m_6bit": (32 * 5 * 64 * 2 * 2, 362e6, 0.002),     # SmolLM2-360M's shape: "362M"
+    # the tenth round (hand counts in the tests below); all three MHA
+    "qwen_7b": (32 * 32 * 128 * 2 * 2, 7.72e9, 0.001),                # "7B"; 7.72B by a walk-through's count
+    "baichuan2_7b_chat": (32 * 32 * 128 * 2 * 2, 7.506e9, 0.0001),    # "7B"; its 13.98 GiB bf16 pytorch_model.bin
+    "baichuan2_13b_chat": (40 * 40 * 128 * 2 * 2, 13e9, 0.07),        # "13B": 13.90B here, the name rounds down
 }
 
 
@@ -1197,6 +1205,9 @@ def test_gemma3n_wrapper_is_refused_through_its_text_config(tmp_path):
     ("granite_3_1_3b_a800m", 32 * 8 * 64 * 4, 3_298_793_472, 1),
     ("dbrx_instruct", 40 * 8 * 128 * 4, 131_596_523_520, 8), ("internlm3_8b", 48 * 2 * 128 * 4, 8_804_241_408, 1),
     ("mlx_medllama3_v20_4bit", 32 * 8 * 128 * 4, 8_030_261_248, 1),
+    # the tenth round (Qwen-1 and Baichuan: MHA, every head its own K and V)
+    ("qwen_7b", 32 * 32 * 128 * 4, 7_721_324_544, 8), ("baichuan2_7b_chat", 32 * 32 * 128 * 4, 7_505_973_248, 8),
+    ("baichuan2_13b_chat", 40 * 40 * 128 * 4, 13_896_668_160, 8),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
@@ -2330,3 +2341,197 @@ def test_bad_expert_counts_are_one_line(tmp_path, family, key, value):
 def test_zero_experts_are_refused(tmp_path, family, key):
     with pytest.raises(SpecError, match=f"{key} is 0: an MoE layer without experts"):
         load_spec(_write(tmp_path, _edited(family, **{key: 0})))
+
+
+# --------------------------------------------- the tenth round: Qwen-1, Baichuan-2, JetMoE (zoo-facts section 13)
+
+def test_qwen_7b_remote_code_keys_by_hand():
+    """Qwen-7B (model_type qwen, QWenLMHeadModel's remote code) was refused by the generic reader on attn_dropout_prob.
+    QWenAttention: c_attn 4096 -> 3 x 32 x 128 (kv_channels) with a bias (nn.Linear's default), c_proj 4096 x 4096
+    without (no_bias true); QWenMLP: w1, w2 4096 -> 22016 // 2 = 11008 and c_proj back, a1 * silu(a2) (gated);
+    ln_1, ln_2 RMSNorms; wte and an untied lm_head of 151936; RoPE over all 128 dims (rotary_pct 1.0).
+
+    A layer: 4 x 4096^2 + 3 x 4096 (the q/k/v biases) + 3 x 4096 x 11008 + 2 x 4096 = 202,395,648; x 32 =
+    6,476,660,736, + 2 x 151936 x 4096 = 1,244,659,712, + 4096 (ln_f) = 7,721,324,544 (the card's "7B"; a
+    walk-through of the same config counts 7.72B).
+    KV (bf16): 32 layers x 32 heads x 128 x (K, V) x 2 bytes = 524,288 B a token."""
+    s = hf("qwen_7b")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qk_rope_head_dim) == \
+        (32, "mha", 32, 32, 128, 128)
+    assert a.qkv_bias and not a.o_bias and (f.kind, f.intermediate_size, f.gated) == ("dense", 11008, True)
+    assert not s.tie_word_embeddings and s.max_context == 32768 and s.dtypes.weights == "bf16"   # no torch_dtype key
+    d = 4096
+    layer = 4 * d * d + 3 * d + 3 * d * 11008 + 2 * d
+    assert layer == 202_395_648
+    assert weights(s).params.total == 32 * layer + 2 * 151936 * d + d == 7_721_324_544
+    assert kv_per_token("qwen_7b") == 32 * 32 * 128 * 2 * 2 == 524_288
+
+
+def test_qwen_72b_sizing_keys(tmp_path):
+    """Qwen-72B's sizing keys (Qwen's README table: 80 layers, 64 heads, d_model 8192, vocab 152064; kv_channels 128,
+    intermediate_size 49152, seq_length 32768) on the 7B's file. A layer: 4 x 8192^2 + 3 x 8192 + 3 x 8192 x 24576 +
+    2 x 8192 = 872,456,192; x 80 + 2 x 152064 x 8192 + 8192 = 72,287,920,128, the card's "72B"."""
+    s = load_spec(_write(tmp_path, _edited("qwen_7b", hidden_size=8192, num_hidden_layers=80, num_attention_heads=64,
+                                           intermediate_size=49152, vocab_size=152064, seq_length=32768)))
+    d = 8192
+    layer = 4 * d * d + 3 * d + 3 * d * 24576 + 2 * d
+    assert layer == 872_456_192
+    assert weights(s).params.total == 80 * layer + 2 * 152064 * d + d == 72_287_920_128
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 80 * 64 * 128 * 4 == 2_621_440
+
+
+def test_qwen_rotary_pct_limit_and_vision_tower(tmp_path):
+    """rotary_pct 0.5 rotates int(128 x 0.5) = 64 dims of each head (QWenModel); no max_position_embeddings falls
+    back to seq_length; Qwen-VL (model_type qwen with a ``visual`` block) reads its decoder and says the tower is left
+    out."""
+    s = load_spec(_write(tmp_path, _edited("qwen_7b", rotary_pct=0.5, max_position_embeddings=...)))
+    assert (s.attention.qk_rope_head_dim, s.attention.qk_nope_head_dim, s.max_context) == (64, 64, 8192)
+    vl = load_spec(_write(tmp_path, _edited("qwen_7b", visual={"heads": 16, "layers": 48, "width": 1664})))
+    assert weights(vl).params.total == 7_721_324_544 and "visual tower is left out" in vl.description
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"no_bias": False}, "model_type qwen: biases on the output projection and the MLP (no_bias false)"),
+    ({"no_bias": "true"}, "model_type qwen: no_bias must be true or false"),
+    ({"kv_channels": 64}, "model_type qwen: kv_channels 64 x 32 heads is not hidden_size 4096"),
+    ({"kv_channels": "128"}, "model_type qwen: kv_channels must be a whole number of at least 1"),
+    ({"rotary_pct": 0}, "model_type qwen: rotary_pct must be a number above 0 and at most 1, got 0"),
+    ({"rotary_pct": "1.0"}, "model_type qwen: rotary_pct must be a number above 0 and at most 1"),
+    ({"intermediate_size": 1}, "model_type qwen: intermediate_size must be at least 2"),
+])
+def test_bad_qwen_configs_are_one_line(capsys, tmp_path, changes, words):
+    from helpers import refused
+
+    refused(capsys, "weights", _write(tmp_path, _edited("qwen_7b", **changes)), words=words)
+
+
+def test_baichuan2_7b_rope_w_pack_by_hand():
+    """Baichuan2-7B-Chat (model_type baichuan, BaichuanForCausalLM's remote code) was refused by the generic reader on
+    _from_model_config. W_pack 4096 -> 3 x 4096 (fused q/k/v, no bias), o_proj, a gated MLP of 11008, two RMSNorms,
+    an untied NormHead of 125696 (its rows are normalised in the forward pass: same size). RoPE (hidden_size 4096).
+
+    A layer: 4 x 4096^2 + 3 x 4096 x 11008 + 2 x 4096 = 202,383,360; x 32 = 6,476,267,520, + 2 x 125696 x 4096 =
+    1,029,701,632, + 4096 = 7,505,973,248: in bf16 15,011,946,496 bytes, the 13.98 GiB of the release's
+    pytorch_model.bin. KV: 32 x 32 x 128 x 2 x 2 = 524,288 B a token; context model_max_length 4096."""
+    s = hf("baichuan2_7b_chat")
+    a = s.attention
+    assert (s.num_layers, a.kind, a.num_heads, a.qk_head_dim, a.qk_rope_head_dim, a.qkv_bias) == \
+        (32, "mha", 32, 128, 128, False)
+    assert not s.tie_word_embeddings and s.max_context == 4096 and "RoPE" in s.description
+    d = 4096
+    layer = 4 * d * d + 3 * d * 11008 + 2 * d
+    r = weights(s)
+    assert r.params.total == 32 * layer + 2 * 125696 * d + d == 7_505_973_248
+    assert r.bytes.total == 7_505_973_248 * 2 and round(r.bytes.total / 2**30, 2) == 13.98
+    assert kv_per_token("baichuan2_7b_chat") == 524_288
+
+
+def test_baichuan2_13b_alibi_by_hand(tmp_path):
+    """Baichuan2-13B-Chat: the same block at 5120 wide, 40 layers of 40 heads, MLP 13696, and ALiBi (no rotary dims;
+    the config does not say it: vLLM's rule, hidden_size not 4096). No max_position_embeddings: model_max_length 4096.
+
+    A layer: 4 x 5120^2 + 3 x 5120 x 13696 + 2 x 5120 = 315,238,400; x 40 = 12,609,536,000, + 2 x 125696 x 5120 =
+    1,287,127,040, + 5120 = 13,896,668,160 (the card's "13B"). KV: 40 x 40 x 128 x 2 x 2 = 819,200 B a token."""
+    s = hf("baichuan2_13b_chat")
+    a = s.attention
+    assert (s.num_layers, a.num_heads, a.qk_head_dim, a.qk_rope_head_dim, s.max_context) == (40, 40, 128, 0, 4096)
+    assert "ALiBi" in s.description
+    d = 5120
+    layer = 4 * d * d + 3 * d * 13696 + 2 * d
+    assert layer == 315_238_400
+    assert weights(s).params.total == 40 * layer + 2 * 125696 * d + d == 13_896_668_160
+    assert kv_per_token("baichuan2_13b_chat") == 819_200
+    # Baichuan-7B (v1): architecture BaiChuanForCausalLM, RoPE whatever the width (vLLM's BaiChuanForCausalLM)
+    v1 = _edited("baichuan2_13b_chat", architectures=["BaiChuanForCausalLM"])
+    assert "RoPE" in load_spec(_write(tmp_path, v1)).description
+
+
+@pytest.mark.parametrize("model_type,words", [
+    ("jetmoe", "JetMoE's mixture of attention heads (MoA"),
+])
+def test_tenth_round_families_refused_by_name(capsys, tmp_path, model_type, words):
+    """JetMoE-8B (jetmoe): JetMoeAttention's query and output projections are a mixture of num_local_experts experts
+    (top num_experts_per_tok) over one shared kv_proj; the spec's attention is one set of projections, so its weights
+    and active weights cannot be said. Refused in one line, exit 2, by kv, weights and specs show."""
+    import json
+
+    from helpers import refused
+
+    cfg = json.loads((FIXTURES / "llama" / "config.json").read_text()) | {"model_type": model_type}
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
+
+
+def _phi_3_5_moe() -> dict:
+    """Phi-3.5-MoE-instruct's sizing keys as two transcriptions give them (no whole file stored): an MLX Rust test's
+    "trimmed config matching the phi-3.5-moe-instruct checkpoint" (vocab 32064, hidden 4096, 6400, 32 layers, 32 / 8
+    heads, 16 experts top 2) and a parameter-count script's PhiMoEConfig (max_position_embeddings 131072,
+    original_max_position_embeddings 4096); attention_bias and lm_head_bias true as the release sets them (a Rust
+    engine's phimoe test config writes both), sliding_window 131072 (as long as the context: global attention)."""
+    return {"architectures": ["PhimoeForCausalLM"], "model_type": "phimoe", "vocab_size": 32064, "hidden_size": 4096,
+            "intermediate_size": 6400, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+            "num_local_experts": 16, "num_experts_per_tok": 2, "attention_bias": True, "lm_head_bias": True,
+            "max_position_embeddings": 131072, "original_max_position_embeddings": 4096, "sliding_window": 131072,
+            "input_jitter_noise": 0.01, "router_jitter_noise": 0.01, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+            "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
+
+
+def test_phi_3_5_moe_mixtral_experts_with_attention_biases(tmp_path):
+    """Phi-3.5-MoE (phimoe; PhimoeForCausalLM) was refused by the generic reader on its first unknown key. PhimoeAttention:
+    q 4096 x 4096, k and v 4096 x 1024, o 4096 x 4096, each biased (attention_bias); PhimoeSparseMoeBlock: 16 gated
+    experts of 6400 (w1, w3 d -> 6400, w2 back), a bias-free router d -> 16; two LayerNorms (their biases, 2 x 4096 a
+    layer, and lm_head's bias of 32064 are not counted, as for StableLM).
+
+    A layer: 2 x 4096^2 + 2 x 4096 x 1024 + (4096 + 2 x 1024 + 4096) + 16 x 3 x 4096 x 6400 + 4096 x 16 + 2 x 4096 =
+    1,300,318,208; x 32 = 41,610,182,656, + 2 x 32064 x 4096 = 262,668,288, + 4096 = 41,872,855,040: the card's "42B"
+    (16 x 3.8B with 6.6B active). Active: 2 experts a token: 32 x (layer - 14 x 78,643,200) + the head + the final
+    norm + one embedding row = 6,509,371,392; with the whole embedding 6,640,701,440, the card's "6.6B active".
+    KV: 32 x 8 x 128 x 2 x 2 = 131,072 B a token, every layer global (window 131072 = the context)."""
+    s = load_spec(_write(tmp_path, _phi_3_5_moe()))
+    a, f = s.attention, s.ffn
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qkv_bias, a.o_bias, a.sliding_window) == \
+        ("gqa", 32, 8, 128, True, True, None)
+    assert (f.kind, f.num_experts, f.experts_per_token, f.expert_intermediate_size) == ("moe", 16, 2, 6400)
+    d, expert = 4096, 3 * 4096 * 6400
+    layer = 2 * d * d + 2 * d * 1024 + (d + 2 * 1024 + d) + 16 * expert + d * 16 + 2 * d
+    assert layer == 1_300_318_208
+    r = weights(s)
+    assert r.params.total == 32 * layer + 2 * 32064 * d + d == 41_872_855_040
+    active = 32 * (layer - 14 * expert) + 32064 * d + d + d
+    assert r.active.total == active == 6_509_371_392 and active + (32064 - 1) * d == 6_640_701_440
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 32 * 8 * 128 * 4 == 131_072
+
+
+def test_hunyuan_7b_dense_is_read_as_hunyuan(tmp_path):
+    """Hunyuan-7B-Instruct (hunyuan_v1_dense; HunYuanDenseV1ForCausalLM, also Hunyuan-MT-7B and Hy-MT2) was refused by
+    the generic reader on its first unknown key. Keys as a TensorRT model-connect test transcribes the release (32
+    layers, 4096, 14336, 32 / 8 heads, vocab 128167, max_position_embeddings 262144, use_qk_norm true, use_cla false)
+    and a simulator's HUNYUAN_7B_HF (head_dim 128, tied). Read as the hunyuan reader's dense branch: q/k/v/o without
+    bias, q/k RMSNorms of head_dim, a gated MLP of 14336.
+
+    A layer: 2 x 4096^2 + 2 x 4096 x 1024 + 3 x 4096 x 14336 + 2 x 128 + 2 x 4096 = 218,112,256; x 32 =
+    6,979,592,192, + 128167 x 4096 (tied) = 524,972,032, + 4096 = 7,504,568,320 (the card's "7B" rounds down).
+    KV: 32 x 8 x 128 x 2 x 2 = 131,072 B a token."""
+    cfg = {"model_type": "hunyuan_v1_dense", "architectures": ["HunYuanDenseV1ForCausalLM"],
+           "num_hidden_layers": 32, "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
+           "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 128167, "max_position_embeddings": 262144,
+           "rms_norm_eps": 1e-5, "use_qk_norm": True, "use_cla": False, "attention_bias": False, "mlp_bias": False,
+           "tie_word_embeddings": True, "rope_theta": 10000,
+           "rope_scaling": {"type": "dynamic", "alpha": 1000, "factor": 1}, "torch_dtype": "bfloat16"}
+    s = load_spec(_write(tmp_path, cfg))
+    a = s.attention
+    assert (a.kind, a.num_kv_heads, a.qk_head_dim, a.qk_norm, a.qkv_bias, s.ffn.kind) == \
+        ("gqa", 8, 128, True, False, "dense")
+    assert s.tie_word_embeddings and s.max_context == 262144 and s.description == "read as hunyuan"
+    d = 4096
+    layer = 2 * d * d + 2 * d * 1024 + 3 * d * 14336 + 2 * 128 + 2 * d
+    assert weights(s).params.total == 32 * layer + 128167 * d + d == 7_504_568_320
+    with pytest.raises(SpecError, match="model_type hunyuan: cross-layer attention"):
+        load_spec(_write(tmp_path, cfg | {"use_cla": True, "cla_share_factor": 2}))
+    with pytest.raises(SpecError, match=r"model_type hunyuan: MLP biases \(mlp_bias\)"):
+        load_spec(_write(tmp_path, cfg | {"mlp_bias": True}))
