@@ -1000,3 +1000,34 @@ def test_audit4_a_model_of_cross_layers_only_is_refused(capsys, args):
     """Cross layers cache only image tokens: every layer cross cached nothing of the sequence, and compare, fit, sweep
     and roofline divided by that zero (ZeroDivisionError tracebacks)."""
     refused(capsys, *args, words="layer_types: needs at least one attention layer over the sequence's own tokens")
+
+
+# --- audit 6: silent wrongness in the roofline's weight widths, training pipelines, and the terminal width -----------
+
+MLX_4BIT = __file__.rsplit("/", 1)[0] + "/fixtures/hf/mlx_medllama3_v20_4bit/config.json"
+
+
+def test_audit6_roofline_streams_a_quantized_head_at_its_stored_width():
+    """An MLX 4-bit checkpoint stores its output head at 4 bits plus a 16-bit scale and bias per 64 (4.5 bits), as
+    `weights` prices it: 128,256 x 4,096 x 4.5 / 8 = 295,501,824 B. The roofline streamed it at 16 bits
+    (1,050,673,152 B), a fifth of a batch-1 decode step's bytes."""
+    import mlacalc
+
+    head = mlacalc.roofline(MLX_4BIT, batch=1, context=1).op("lm_head").op.weight_bytes
+    assert head == 128256 * 4096 * 4.5 / 8 == 295_501_824 == mlacalc.weights(MLX_4BIT).bytes.head
+
+
+def test_audit6_roofline_streams_a_spec_files_quantization_block(tmp_path):
+    """A spec file's quantization block (GPTQ: 4 bits, a 16-bit scale and a 4-bit zero point per 128: 4.15625 bits)
+    over the attention and FFN of a model whose dtypes.weights stays bf16: `weights` and `fit` priced those matrices
+    at 4.15625 bits, the roofline (and fit's decode time) at 16. Llama-3.1-8B's attention, 32 x (2 x 4096 x 4096 +
+    2 x 4096 x 1024) = 1,342,177,280 weights: 697,303,040 B, not 2,684,354,560."""
+    import mlacalc
+
+    spec = _spec_file(tmp_path, quantization={"method": "gptq", "bits": 4, "group_size": 128, "scale_bits": 16,
+                                              "zero_point_bits": 4, "components": ["attention", "dense_ffn"]})
+    r = mlacalc.roofline(spec, batch=1, context=1)
+    w = mlacalc.weights(spec).bytes
+    attention = r.op("qkv_proj").op.weight_bytes + r.op("o_proj").op.weight_bytes
+    assert attention == 1_342_177_280 * 4.15625 / 8 == 697_303_040 == w.attention
+    assert r.op("ffn").op.weight_bytes == w.dense_ffn and r.op("lm_head").op.weight_bytes == w.head
