@@ -1031,3 +1031,18 @@ def test_audit6_roofline_streams_a_spec_files_quantization_block(tmp_path):
     attention = r.op("qkv_proj").op.weight_bytes + r.op("o_proj").op.weight_bytes
     assert attention == 1_342_177_280 * 4.15625 / 8 == 697_303_040 == w.attention
     assert r.op("ffn").op.weight_bytes == w.dense_ffn and r.op("lm_head").op.weight_bytes == w.head
+
+
+def test_audit6_train_pipeline_depth_is_pp_even_when_the_last_stages_hold_no_layers(capsys):
+    """Qwen2.5-7B's 28 layers over --pp 8 are stages of ceil(28 / 8) = 4 layers, seven of them holding layers; 1F1B
+    over 8 stages keeps 8 micro-batches in flight on the first (pp - i on stage i), but the count was the stages
+    holding layers (7), so its activations read 7 x 4 layers' worth: 22,562,340,864 B for 8 x 4 x 805,797,888 =
+    25,785,532,416 B."""
+    import json
+
+    code, out, _, _ = run(capsys, "train", "qwen2.5-7b", "--pp", "8", "--json")
+    d = json.loads(out)
+    stage0, per_layer = d["stages"][0], d["layers"]["dense"]["stored"]["total"]
+    assert code == 0 and per_layer == 805_797_888 and stage0["num_layers"] == 4
+    assert [s["micro_batches_in_flight"] for s in d["stages"]] == [8, 7, 6, 5, 4, 3, 2]
+    assert stage0["activations"]["layers"] == 8 * 4 * per_layer == 25_785_532_416
