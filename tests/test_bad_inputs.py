@@ -1046,3 +1046,12 @@ def test_audit6_train_pipeline_depth_is_pp_even_when_the_last_stages_hold_no_lay
     assert code == 0 and per_layer == 805_797_888 and stage0["num_layers"] == 4
     assert [s["micro_batches_in_flight"] for s in d["stages"]] == [8, 7, 6, 5, 4, 3, 2]
     assert stage0["activations"]["layers"] == 8 * 4 * per_layer == 25_785_532_416
+
+
+@pytest.mark.parametrize("columns", ["0", "00", "-5", "abc", ""])
+def test_audit6_a_columns_value_that_is_no_width_is_ignored(capsys, monkeypatch, columns):
+    """COLUMNS=0 (a shell or CI runner that knows no width) made rich draw every table 0 columns wide: `mlacalc kv`
+    printed nothing at all and exited 0. A COLUMNS that is not a positive whole number now counts as unset."""
+    monkeypatch.setenv("COLUMNS", columns)
+    code, out, err, _ = run(capsys, "kv", "llama-3.1-8b")
+    assert code == 0 and "KV cache: llama-3.1-8b" in out and "512.00 MiB" in out, (out, err)
