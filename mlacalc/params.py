@@ -139,6 +139,20 @@ def active_non_embedding(spec: ModelSpec) -> float:
     return a.total - a.embed - a.head
 
 
+def bytes_per_weight(weight_bits: float, quantization: Quantization | None = None) -> Params:
+    """Bytes one weight of each component is stored in (a :class:`Params` of widths), by the rules of
+    :func:`weight_bytes`. The roofline streams each component's weights at these widths too, so that a step reads
+    what ``weights`` says is stored (it read a quantized head at 16 bits, and a checkpoint's matrices at the spec's
+    ``dtypes.weights`` whatever its ``quantization`` block said)."""
+    hi = max(weight_bits, HIGH_PRECISION_BITS) / 8
+    if quantization is None:
+        lo = weight_bits / 8
+        return Params(embed=hi, attention=lo, dense_ffn=lo, router=hi, shared_experts=lo, routed_experts=lo,
+                      norms=hi, head=hi, mtp=lo)
+    q = quantization.bits_per_value / 8
+    return Params(**{f.name: q if f.name in quantization.components else hi for f in fields(Params)})
+
+
 def weight_bytes(p: Params, weight_bits: float, quantization: Quantization | None = None) -> Params:
     """Bytes for a parameter breakdown.
 
@@ -147,15 +161,8 @@ def weight_bytes(p: Params, weight_bits: float, quantization: Quantization | Non
     bits plus each group's scale and zero point, averaged over the group: partial groups at a matrix edge are not
     rounded up), every other component at ``max(16, weight_bits)``. Vectors inside a quantized component (biases,
     MLA's latent norms, gpt-oss's expert biases) are priced with it, though checkpoints keep them at 16 bits."""
-    hi = max(weight_bits, HIGH_PRECISION_BITS) / 8
-    if quantization is None:
-        lo = weight_bits / 8
-        per = {"embed": hi, "attention": lo, "dense_ffn": lo, "router": hi, "shared_experts": lo,
-               "routed_experts": lo, "norms": hi, "head": hi, "mtp": lo}
-    else:
-        q = quantization.bits_per_value / 8
-        per = {f.name: q if f.name in quantization.components else hi for f in fields(Params)}
-    return Params(**{name: getattr(p, name) * b for name, b in per.items()})
+    per = bytes_per_weight(weight_bits, quantization)
+    return Params(**{f.name: getattr(p, f.name) * getattr(per, f.name) for f in fields(Params)})
 
 
 def checkpoint_quantization(spec: ModelSpec, weight_dtype: str | float | None = None) -> Quantization | None:

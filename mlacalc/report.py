@@ -7,14 +7,20 @@ from .units import fmt_bytes, fmt_count
 
 def console():
     """A rich console; piped output (no terminal, no COLUMNS) gets 130 columns instead of rich's 80, so that
-    wide tables do not wrap in logs and README snippets."""
+    wide tables do not wrap in logs and README snippets. A COLUMNS that is not a positive whole number counts as
+    unset: rich took COLUMNS=0 as a width of 0 and printed nothing."""
     import os
+    import shutil
     import sys
 
     from rich.console import Console
 
-    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(width=130 if piped else None)
+    columns = os.environ.get("COLUMNS")
+    given = columns is not None and columns.strip().isdigit() and int(columns) > 0
+    if not given and not sys.stdout.isatty():
+        return Console(width=130)
+    # a terminal's own width when COLUMNS says none (shutil skips a COLUMNS of 0 or a word; rich would take 0)
+    return Console(width=None if given or columns is None else shutil.get_terminal_size().columns)
 
 
 # A cell up to this long is kept whole on one line (a number with its unit, a model name); longer cells (a

@@ -57,10 +57,12 @@ refused, not ignored: a step of one TP/EP group is what this models):
   token-expert pairs in expectation: the same FLOPs as TP-split experts; it reads the touched experts among
   its own (``touched / ep`` of the expert weights; ``touched / n`` at ``ep = n``, as TP-split experts).
 
-Dtypes: activations bf16. Weights at the weight dtype (embedding, head, router and norms at >= 16 bits, as in
-:mod:`mlacalc.params`). GEMMs run at the fp8 rate when weights are fp8 (W8A8, as DeepSeek-V3 serves), otherwise
-at the bf16 rate (narrower weights are dequantised: W4A16). The attention core runs at the bf16 rate (an fp8
-cache is dequantised on load). Norms run on the CUDA cores (the fp32 rate).
+Dtypes: activations bf16. Weights at the widths :mod:`mlacalc.params` stores each component in
+(:func:`~mlacalc.params.bytes_per_weight`: the weight dtype, embedding, head, router and norms at >= 16 bits; a
+checkpoint's ``quantization`` block at its bits per value, scales included, for the components it lists). GEMMs
+run at the fp8 rate when weights are fp8 (W8A8, as DeepSeek-V3 serves), otherwise at the bf16 rate (narrower
+weights are dequantised: W4A16). The attention core runs at the bf16 rate (an fp8 cache is dequantised on load).
+Norms run on the CUDA cores (the fp32 rate).
 
 Not modelled: softmax, RoPE, activation functions and residual adds as separate FLOPs (they are fused into
 neighbouring kernels or tiny); collective latency (the alpha term: it matters for small decode batches), and
@@ -83,7 +85,7 @@ from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
 from .spec import ModelSpec
-from .params import HIGH_PRECISION_BITS
+from .params import HIGH_PRECISION_BITS, bytes_per_weight
 
 PHASES = ("prefill", "decode")
 SUPPORTED = ("tp", "ep", "dp_attention")     # degrees the step model covers (one TP/EP group)
@@ -236,13 +238,13 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     form = family(spec.attention).resolve_form(mla_form, step.phase)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
-    ab, wb, kb = ACT_BITS / 8, wbits / 8, kbits / 8
-    hb = max(wbits, HIGH_PRECISION_BITS) / 8
-    # routed experts stored narrower than the other matrices (gpt-oss's MXFP4 experts, Kimi-K2-Thinking's int4)
-    # stream at their stored bits, scales included; a uniformly quantized model (fp8, AWQ) streams at wbits
-    q = spec.quantization if weight_bits is None else None
-    mixed = q is not None and "routed_experts" in q.components and q.bits != wbits
-    eb = q.bits_per_value / 8 if mixed else wb
+    ab, kb = ACT_BITS / 8, kbits / 8
+    hb = max(wbits, HIGH_PRECISION_BITS) / 8                # biases
+    # each component streams at the width it is stored in (--weight-dtype overrides the checkpoint's quantization):
+    # gpt-oss's MXFP4 experts, an MLX checkpoint's 4.5-bit head, a quantization block under dtypes.weights: bf16
+    width = bytes_per_weight(wbits, spec.quantization if weight_bits is None else None)
+    wb, eb = width.attention, width.routed_experts
+    head_b = width.embed if spec.tie_word_embeddings else width.head
     n = parallel.tp
     B, prior, new = step.batch, step.prior, step.new
     T = B * new                                           # tokens in the step, over the whole group
@@ -251,8 +253,8 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     ops: list[OpCost] = []
 
     vocab_share = 1.0 if parallel.dp_attention else 1.0 / n
-    ops.append(OpCost("embed", "memory", weight_bytes=Ta * d * hb * vocab_share, act_bytes=Ta * d * ab, out_width=d,
-                      launches=1))
+    ops.append(OpCost("embed", "memory", weight_bytes=Ta * d * width.embed * vocab_share, act_bytes=Ta * d * ab,
+                      out_width=d, launches=1))
     core_launches = 2 if step.phase == "decode" else 1     # split-KV + combine in decode; one kernel in prefill
 
     # --- attention, per group of layers with the same block: the family's projections, cache write and core,
@@ -279,15 +281,15 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
 
     norm_elems = Ta * (norm_width + d)
     ops.append(OpCost("norms", "vector", flops=NORM_FLOPS_PER_ELEMENT * norm_elems, act_bytes=2 * norm_elems * ab,
-                      weight_bytes=(norm_width + d) * hb, out_width=d, launches=norm_count + 1))
+                      weight_bytes=(norm_width + d) * width.norms, out_width=d, launches=norm_count + 1))
 
     # --- FFN / MoE: all T tokens of the group, widths or experts split n ways
     Ld, Lm = spec.num_dense_layers, spec.num_moe_layers
     if Ld:
-        ops.append(_ffn("ffn", T, d, f.intermediate_size / n, f.gated, wb, ab, Ld))
+        ops.append(_ffn("ffn", T, d, f.intermediate_size / n, f.gated, width.dense_ffn, ab, Ld))
     if Lm:
         E, k = f.num_experts, f.experts_per_token
-        ops.append(OpCost("router", "matmul", flops=2 * T * d * E * Lm, weight_bytes=d * E * hb * Lm,
+        ops.append(OpCost("router", "matmul", flops=2 * T * d * E * Lm, weight_bytes=d * E * width.router * Lm,
                           act_bytes=T * (d + E) * ab * Lm, out_width=E, launches=Lm, rows=T))
         touched = touched_experts(E, k, T)
         if parallel.ep > 1:   # E/ep whole experts per GPU, T k / n token-expert pairs in expectation
@@ -298,11 +300,12 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                            weight_fraction=touched, rows=T * k / max(touched, 1e-9))
         ops.append(experts)
         if f.num_shared_experts:
-            ops.append(_ffn("shared_experts", T, d, f.num_shared_experts * f.shared_width / n, f.gated, wb, ab, Lm))
+            ops.append(_ffn("shared_experts", T, d, f.num_shared_experts * f.shared_width / n, f.gated,
+                            width.shared_experts, ab, Lm))
 
     Th = B * step.head_tokens
     ops.append(OpCost("lm_head", "matmul", flops=2 * Th * d * spec.vocab_size / n,
-                      weight_bytes=spec.vocab_size * d * hb / n, act_bytes=Th * (d + spec.vocab_size / n) * ab,
+                      weight_bytes=spec.vocab_size * d * head_b / n, act_bytes=Th * (d + spec.vocab_size / n) * ab,
                       out_width=spec.vocab_size / n, launches=1, rows=Th))
 
     # --- communication (bytes each GPU sends; see module docstring)

@@ -15,8 +15,9 @@ are TP-split like the dense FFN and replicated over ``dp``. TP, EP and PP splits
 :mod:`mlacalc.params` (MTP's experts count as dense there).
 
 Activations come from :mod:`mlacalc.activations`. Pipeline: the 1F1B schedule with at least ``pp`` micro-batches
-per step; stage ``i`` of ``n`` holds ``n - i`` micro-batches in flight (Narayanan et al. 2021; Korthikanti et
-al. 2022 section 4.2.3: the first stage holds ``L`` layers' worth whatever ``pp``). The embedding is on the first
+per step; stage ``i`` holds ``pp - i`` micro-batches in flight (Narayanan et al. 2021; Korthikanti et
+al. 2022 section 4.2.3: the first stage holds ``L`` layers' worth whatever ``pp``), also where ``ceil(L / pp)``-layer
+stages leave the last ones without layers (28 layers over 8 stages: seven of 4 layers; the first still holds 8). The embedding is on the first
 stage, the head, loss and MTP on the last. The reported GPU is the stage with the largest total.
 
 Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context, cuBLAS/NCCL buffers and
@@ -215,7 +216,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     peak = {k: backward_peak(spec, j, cfg).total for k, j in kinds.items()}
     out = []
     for i, (layers, prm) in enumerate(zip(ranges, params)):
-        in_flight = n - i
+        in_flight = par.pp - i            # 1F1B over pp stages, the empty ones too (not the n that hold layers)
         first, last = i == 0, i == n - 1
         here = [_kind(spec, j) for j in layers]
         acts = StageActivations(

@@ -1000,3 +1000,58 @@ def test_audit4_a_model_of_cross_layers_only_is_refused(capsys, args):
     """Cross layers cache only image tokens: every layer cross cached nothing of the sequence, and compare, fit, sweep
     and roofline divided by that zero (ZeroDivisionError tracebacks)."""
     refused(capsys, *args, words="layer_types: needs at least one attention layer over the sequence's own tokens")
+
+
+# --- audit 6: silent wrongness in the roofline's weight widths, training pipelines, and the terminal width -----------
+
+MLX_4BIT = __file__.rsplit("/", 1)[0] + "/fixtures/hf/mlx_medllama3_v20_4bit/config.json"
+
+
+def test_audit6_roofline_streams_a_quantized_head_at_its_stored_width():
+    """An MLX 4-bit checkpoint stores its output head at 4 bits plus a 16-bit scale and bias per 64 (4.5 bits), as
+    `weights` prices it: 128,256 x 4,096 x 4.5 / 8 = 295,501,824 B. The roofline streamed it at 16 bits
+    (1,050,673,152 B), a fifth of a batch-1 decode step's bytes."""
+    import mlacalc
+
+    head = mlacalc.roofline(MLX_4BIT, batch=1, context=1).op("lm_head").op.weight_bytes
+    assert head == 128256 * 4096 * 4.5 / 8 == 295_501_824 == mlacalc.weights(MLX_4BIT).bytes.head
+
+
+def test_audit6_roofline_streams_a_spec_files_quantization_block(tmp_path):
+    """A spec file's quantization block (GPTQ: 4 bits, a 16-bit scale and a 4-bit zero point per 128: 4.15625 bits)
+    over the attention and FFN of a model whose dtypes.weights stays bf16: `weights` and `fit` priced those matrices
+    at 4.15625 bits, the roofline (and fit's decode time) at 16. Llama-3.1-8B's attention, 32 x (2 x 4096 x 4096 +
+    2 x 4096 x 1024) = 1,342,177,280 weights: 697,303,040 B, not 2,684,354,560."""
+    import mlacalc
+
+    spec = _spec_file(tmp_path, quantization={"method": "gptq", "bits": 4, "group_size": 128, "scale_bits": 16,
+                                              "zero_point_bits": 4, "components": ["attention", "dense_ffn"]})
+    r = mlacalc.roofline(spec, batch=1, context=1)
+    w = mlacalc.weights(spec).bytes
+    attention = r.op("qkv_proj").op.weight_bytes + r.op("o_proj").op.weight_bytes
+    assert attention == 1_342_177_280 * 4.15625 / 8 == 697_303_040 == w.attention
+    assert r.op("ffn").op.weight_bytes == w.dense_ffn and r.op("lm_head").op.weight_bytes == w.head
+
+
+def test_audit6_train_pipeline_depth_is_pp_even_when_the_last_stages_hold_no_layers(capsys):
+    """Qwen2.5-7B's 28 layers over --pp 8 are stages of ceil(28 / 8) = 4 layers, seven of them holding layers; 1F1B
+    over 8 stages keeps 8 micro-batches in flight on the first (pp - i on stage i), but the count was the stages
+    holding layers (7), so its activations read 7 x 4 layers' worth: 22,562,340,864 B for 8 x 4 x 805,797,888 =
+    25,785,532,416 B."""
+    import json
+
+    code, out, _, _ = run(capsys, "train", "qwen2.5-7b", "--pp", "8", "--json")
+    d = json.loads(out)
+    stage0, per_layer = d["stages"][0], d["layers"]["dense"]["stored"]["total"]
+    assert code == 0 and per_layer == 805_797_888 and stage0["num_layers"] == 4
+    assert [s["micro_batches_in_flight"] for s in d["stages"]] == [8, 7, 6, 5, 4, 3, 2]
+    assert stage0["activations"]["layers"] == 8 * 4 * per_layer == 25_785_532_416
+
+
+@pytest.mark.parametrize("columns", ["0", "00", "-5", "abc", ""])
+def test_audit6_a_columns_value_that_is_no_width_is_ignored(capsys, monkeypatch, columns):
+    """COLUMNS=0 (a shell or CI runner that knows no width) made rich draw every table 0 columns wide: `mlacalc kv`
+    printed nothing at all and exited 0. A COLUMNS that is not a positive whole number now counts as unset."""
+    monkeypatch.setenv("COLUMNS", columns)
+    code, out, err, _ = run(capsys, "kv", "llama-3.1-8b")
+    assert code == 0 and "KV cache: llama-3.1-8b" in out and "512.00 MiB" in out, (out, err)
