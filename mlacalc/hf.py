@@ -248,9 +248,8 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
-                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe"} | MAMBA2_HYBRIDS | \
-    LIGHTNING_HYBRIDS | \
-    HUNYUAN
+                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe"} \
+    | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
 

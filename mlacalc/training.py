@@ -17,8 +17,9 @@ are TP-split like the dense FFN and replicated over ``dp``. TP, EP and PP splits
 Activations come from :mod:`mlacalc.activations`. Pipeline: the 1F1B schedule with at least ``pp`` micro-batches
 per step; stage ``i`` holds ``pp - i`` micro-batches in flight (Narayanan et al. 2021; Korthikanti et
 al. 2022 section 4.2.3: the first stage holds ``L`` layers' worth whatever ``pp``), also where ``ceil(L / pp)``-layer
-stages leave the last ones without layers (28 layers over 8 stages: seven of 4 layers; the first still holds 8). The embedding is on the first
-stage, the head, loss and MTP on the last. The reported GPU is the stage with the largest total.
+stages leave the last ones without layers (28 layers over 8 stages: seven of 4 layers; the first still holds 8).
+The embedding is on the first stage, the head, loss and MTP on the last. The reported GPU is the stage with the
+largest total.
 
 Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context, cuBLAS/NCCL buffers and
 allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 one layer's gathered bf16 weights (no
