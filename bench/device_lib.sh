@@ -132,11 +132,12 @@ ncu_case() {           # $1: a bench/ncu_probe.py case; $2: file to append ncu's
   echo "ncu $1 exit $? at ${SECONDS} s" | tee -a "$LOG"
 }
 
-random_points() {      # $1: seed; $2: seconds. bench/random_points.py: 60 (N) random decode points measured against
-  # the committed calibration into $OUT/random
-  timeout "$2" python3 bench/random_points.py --seed "$1" --n "${N:-60}" --out "$OUT/random" \
+random_points() {      # $1: seed; $2: seconds; $3: folder under $OUT (default random). bench/random_points.py: 60
+  # (N) random decode points measured against the committed calibration into $OUT/$3, its accuracy table onto the log
+  timeout "$2" python3 bench/random_points.py --seed "$1" --n "${N:-60}" --out "$OUT/${3:-random}" \
     --gpu reports/h200/h200.yaml >> "$LOG" 2>&1
-  echo "random points exit $? at ${SECONDS} s" | tee -a "$LOG"
+  echo "random points ${3:-} exit $? at ${SECONDS} s" | tee -a "$LOG"
+  grep -A8 "^## Accuracy" "$OUT/${3:-random}/validate.md" | tee -a "$LOG"
 }
 
 mla_triton_gpu_tests() {  # $1: seconds; $2: output file. The Triton MLA kernel's GPU tests (not Gluon, not sparse)
@@ -155,6 +156,7 @@ use_triton_slim() {    # The slimmed Triton of bench/slim_triton.sh (carried: .t
   # first on PYTHONPATH, ahead of the machine's Triton 3.6, with the machine's ptxas (CUDA 13.0; the slim copy has
   # none); its version onto the log. Status 1 when it is not carried or does not import
   [ -f .t39/triton-slim.tar.xz ] || { echo "no .t39/triton-slim.tar.xz carried" | tee -a "$LOG"; return 1; }
+  MACHINE_PYTHONPATH=${PYTHONPATH:-}
   mkdir -p /tmp/triton-slim && tar xJf .t39/triton-slim.tar.xz -C /tmp/triton-slim
   export PYTHONPATH=/tmp/triton-slim${PYTHONPATH:+:$PYTHONPATH}
   export TRITON_PTXAS_PATH=$(command -v ptxas || echo "${CUDA_HOME:-/usr/local/cuda}/bin/ptxas")
@@ -163,4 +165,10 @@ use_triton_slim() {    # The slimmed Triton of bench/slim_triton.sh (carried: .t
   python3 -c "import triton, torch; print('now triton', triton.__version__, 'torch', torch.__version__)" \
     >> "$LOG" 2>&1 || { tail -3 "$LOG"; return 1; }
   tail -1 "$LOG"
+}
+
+use_machine_triton() {  # back to the machine's Triton 3.6 after use_triton_slim; its version onto the log
+  export PYTHONPATH=$MACHINE_PYTHONPATH
+  unset TRITON_PTXAS_PATH TRITON_PTXAS_BLACKWELL_PATH
+  python3 -c "import triton; print('now triton', triton.__version__)" | tee -a "$LOG"
 }

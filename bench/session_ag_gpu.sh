@@ -10,7 +10,6 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-BASE_PYTHONPATH=${PYTHONPATH:-}
 use_triton_slim || exit 1
 check_fp8_gluon
 check_sparse_gluon
@@ -20,8 +19,7 @@ echo "pytest (3.9) exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_t39.txt")" | 
 echo "== bench kernels --peers (no FlashMLA), triton 3.9" | tee -a "$LOG"
 timeout 140 mlacalc bench kernels --peers --json --out "$OUT/kernels_t39.json" >> "$LOG" 2>&1
 echo "bench (3.9) exit $? at ${SECONDS} s" | tee -a "$LOG"
-export PYTHONPATH=$BASE_PYTHONPATH; unset TRITON_PTXAS_PATH TRITON_PTXAS_BLACKWELL_PATH
-python3 -c "import triton; print('now triton', triton.__version__)" | tee -a "$LOG"
+use_machine_triton
 echo "== bench kernels --peers (no FlashMLA), triton 3.6" | tee -a "$LOG"
 timeout $(( 585 - SECONDS )) mlacalc bench kernels --peers --json --out "$OUT/kernels_t36.json" >> "$LOG" 2>&1
 echo "bench (3.6) exit $? at ${SECONDS} s" | tee -a "$LOG"

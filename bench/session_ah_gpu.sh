@@ -8,17 +8,9 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-BASE_PYTHONPATH=${PYTHONPATH:-}
 use_triton_slim || exit 1
 gqa_gpu_tests 100 "$OUT/pytest_gqa_t39.txt"
-timeout $(( 330 - SECONDS )) python3 bench/random_points.py --seed 10 --n 60 --out "$OUT/random_t39" \
-  --gpu reports/h200/h200.yaml >> "$LOG" 2>&1
-echo "random points (3.9) exit $? at ${SECONDS} s" | tee -a "$LOG"
-grep -A8 "^## Accuracy" "$OUT/random_t39/validate.md" | tee -a "$LOG"
-export PYTHONPATH=$BASE_PYTHONPATH; unset TRITON_PTXAS_PATH TRITON_PTXAS_BLACKWELL_PATH
-python3 -c "import triton; print('now triton', triton.__version__)" | tee -a "$LOG"
-timeout $(( 585 - SECONDS )) python3 bench/random_points.py --seed 10 --n 60 --out "$OUT/random_t36" \
-  --gpu reports/h200/h200.yaml >> "$LOG" 2>&1
-echo "random points (3.6) exit $? at ${SECONDS} s" | tee -a "$LOG"
-grep -A8 "^## Accuracy" "$OUT/random_t36/validate.md" | tee -a "$LOG"
+random_points 10 $(( 330 - SECONDS )) random_t39
+use_machine_triton
+random_points 10 $(( 585 - SECONDS )) random_t36
 echo "total ${SECONDS} s"

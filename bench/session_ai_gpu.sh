@@ -7,12 +7,10 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-BASE_PYTHONPATH=${PYTHONPATH:-}
 use_triton_slim || exit 1
 timeout 200 python3 bench/ab_mla_tiles16.py --out "$OUT/ab_tiles16_t39.json" >> "$LOG" 2>&1
 echo "ab (3.9) exit $? at ${SECONDS} s" | tee -a "$LOG"
-export PYTHONPATH=$BASE_PYTHONPATH; unset TRITON_PTXAS_PATH TRITON_PTXAS_BLACKWELL_PATH
-python3 -c "import triton; print('now triton', triton.__version__)" | tee -a "$LOG"
+use_machine_triton
 timeout $(( 420 - SECONDS )) python3 bench/ab_mla_tiles16.py --out "$OUT/ab_tiles16_t36.json" >> "$LOG" 2>&1
 echo "ab (3.6) exit $? at ${SECONDS} s" | tee -a "$LOG"
 echo "total ${SECONDS} s"

@@ -8,14 +8,10 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-BASE_PYTHONPATH=${PYTHONPATH:-}
 use_triton_slim || exit 1
 mla_triton_gpu_tests 150 "$OUT/pytest_mla_t39.txt"
-timeout $(( 300 - SECONDS )) python3 bench/random_points.py --seed 10 --n 60 --out "$OUT/random_t39" \
-  --gpu reports/h200/h200.yaml >> "$LOG" 2>&1
-echo "random points (3.9) exit $? at ${SECONDS} s" | tee -a "$LOG"
-grep -A8 "^## Accuracy" "$OUT/random_t39/validate.md" | tee -a "$LOG"
-export PYTHONPATH=$BASE_PYTHONPATH; unset TRITON_PTXAS_PATH TRITON_PTXAS_BLACKWELL_PATH
+random_points 10 $(( 300 - SECONDS )) random_t39
+use_machine_triton
 timeout $(( 400 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_profiler_gpu.py \
   tests/test_whole_step.py > "$OUT/pytest_profiler.txt" 2>&1
 echo "profiler pytest (3.6) exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_profiler.txt")" | tee -a "$LOG"

@@ -8,4 +8,3 @@ set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
 random_points "${SEED:-1}" $(( 560 - SECONDS ))
-grep -A14 "^## Accuracy" "$OUT/random/validate.md" | tee -a "$LOG"
