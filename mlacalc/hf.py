@@ -224,6 +224,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "phimoe": {"attention_bias": False, "tie_word_embeddings": False},
     # BaichuanConfig (Baichuan's remote code, configuration_baichuan.py): tie_word_embeddings=False
     "baichuan": {"tie_word_embeddings": False},
+    # ExaoneConfig (EXAONE-3.0/3.5's remote code, configuration_exaone.py) passes no tie_word_embeddings
+    # (PretrainedConfig's True: EXAONE-3.5-2.4B's file has no key and is tied), activation_function="silu"
+    "exaone": {"tie_word_embeddings": True, "activation_function": "silu"},
 }
 
 # DBRX's nested blocks (transformers DbrxAttentionConfig, DbrxFFNConfig): their size keys, the class default of each
@@ -248,7 +251,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
-                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe"} \
+                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone"} \
     | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
@@ -513,6 +516,8 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
             description = f"the text decoder of qwen; the {' and '.join(towers)} tower is left out"
     if mt == "baichuan":
         description = _baichuan_positions(merged)
+    if mt == "exaone":
+        merged = _exaone_keys(_checked(merged, mt), mt)
     return mt, _checked(merged, mt), description
 
 
@@ -607,6 +612,28 @@ def _qwen_keys(cfg: dict, mt: str) -> dict:
                                f"of it), got {cfg['intermediate_size']}")
     out["partial_rotary_factor"] = int(head * pct) / head                 # QWenModel: int(kv_channels * rotary_pct)
     out["max_position_embeddings"] = cfg.get("max_position_embeddings") or cfg.get("seq_length")
+    return out
+
+
+def _exaone_keys(cfg: dict, mt: str) -> dict:
+    """EXAONE-3.0/3.5's remote-code config (ExaoneConfig, modeling_exaone.py: EXAONE-3.0-7.8B, EXAONE-3.5-2.4B/7.8B/32B)
+    in the names the readers use: ``num_layers`` layers (ExaoneConfig's attribute_map makes num_hidden_layers its
+    alias); ExaoneAttention's q/k/v_proj and out_proj without biases, heads of ``head_dim`` (else hidden / heads);
+    ExaoneGatedMLP: c_fc_0 and c_fc_1 d -> ``intermediate_size`` (``4 x hidden_size`` where none is given) and
+    c_proj back, ``activation_function`` on c_fc_0 (a gated MLP whatever the function); RMSNorms ln_1, ln_2, ln_f of
+    ``layer_norm_epsilon``; RoPE over the whole head. ``embed_dropout`` sizes nothing. Biases (``attention_bias``,
+    ``mlp_bias``: keys the released code does not read) are refused rather than guessed."""
+    for key in ("attention_bias", "mlp_bias"):
+        if cfg.get(key):
+            raise _refuse(mt, f"{key} true (modeling_exaone.py's projections have no biases) is not modelled")
+    act = cfg.get("activation_function")
+    if not _name(act):
+        raise SpecError(WHERE, f"model_type {mt}: activation_function must be a name, got {_show(act)}")
+    out = dict(cfg)
+    out["num_hidden_layers"] = _req(cfg, mt, "num_layers", "num_hidden_layers")
+    out["hidden_act"] = act
+    if cfg.get("intermediate_size") is None:                 # ExaoneConfig: hidden_size * 4 where none is given
+        out["intermediate_size"] = 4 * _req(cfg, mt, "hidden_size")
     return out
 
 
