@@ -2614,3 +2614,27 @@ def test_bad_exaone_configs_are_one_line(capsys, tmp_path, changes, words):
     from helpers import refused
 
     refused(capsys, "weights", _write(tmp_path, _edited("exaone_3_5_32b", **changes)), words=words)
+
+
+@pytest.mark.parametrize("model_type,words", [
+    ("mimo_v2_flash", "MiMo-V2-Flash's sliding-window layers with an attention shape of their own"),
+    ("step3p5", "Step-3.5's sliding-window layers with an attention shape of their own (attention_other_setting"),
+])
+def test_eleventh_round_families_refused_by_name(capsys, tmp_path, model_type, words):
+    """MiMo-V2-Flash (mimo_v2_flash; MiMoV2FlashForCausalLM): its sliding-window layers have their own heads and head
+    width (swa_num_attention_heads 64, swa_num_key_value_heads 8 beside the full layers' 4 KV heads, as the engines'
+    MiMoV2Attention builds them per layer type). Step-3.5-Flash (step3p5): attention_other_setting gives the sliding
+    layers their own head count, with per-layer rope_theta and partial_rotary_factors lists. The spec holds one
+    attention shape for every layer (a sliding layer differs only in its window), so both are refused in one line,
+    exit 2, by kv, weights and specs show (before: refused on their first unknown key)."""
+    import json
+
+    from helpers import refused
+
+    cfg = json.loads((FIXTURES / "llama" / "config.json").read_text()) | {"model_type": model_type}
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
+    # Step-3.7 wraps a step3p5 decoder in text_config: refused the same way
+    wrapped = {"model_type": "step3p7", "text_config": cfg | {"model_type": "step3p5"}}
+    if model_type == "step3p5":
+        refused(capsys, "kv", _write(tmp_path, wrapped), words="model_type step3p5: Step-3.5's")
