@@ -134,6 +134,7 @@ SOURCES = {
     # The eleventh round: EXAONE-3.0/3.5's remote-code config (SOURCE.md; docs/zoo-facts.md section 14)
     "exaone_3_5_2_4b": "https://huggingface.co/LGAI-EXAONE/EXAONE-3.5-2.4B-Instruct/blob/main/config.json",
     "exaone_3_5_32b": "https://huggingface.co/LGAI-EXAONE/EXAONE-3.5-32B-Instruct/blob/main/config.json",
+    "trinity_nano": "https://huggingface.co/arcee-ai/Trinity-Nano-Preview/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -738,6 +739,7 @@ CARDS = {
     # the eleventh round (hand counts in the tests below)
     "exaone_3_5_2_4b": (30 * 8 * 80 * 2 * 2, 2.4e9, 0.003),           # "2.4B" (2.14B without embeddings); 2.405B
     "exaone_3_5_32b": (64 * 8 * 128 * 2 * 2, 32.0e9, 0.001),          # "32B" (30.95B without embeddings); 32.003B
+    "trinity_nano": (56 * 2 * 128 * 2 * 2, 6e9, 0.021),               # "6B total, 1B active": 6.12B, 1.02B here
 }
 
 
@@ -1216,6 +1218,7 @@ def test_gemma3n_wrapper_is_refused_through_its_text_config(tmp_path):
     ("baichuan2_13b_chat", 40 * 40 * 128 * 4, 13_896_668_160, 8),
     # the eleventh round (EXAONE-3.5's remote-code keys)
     ("exaone_3_5_2_4b", 30 * 8 * 80 * 4, 2_405_327_360, 1), ("exaone_3_5_32b", 64 * 8 * 128 * 4, 32_003_200_000, 8),
+    ("trinity_nano", 56 * 2 * 128 * 4, 6_120_003_328, 2),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
@@ -2638,3 +2641,47 @@ def test_eleventh_round_families_refused_by_name(capsys, tmp_path, model_type, w
     wrapped = {"model_type": "step3p7", "text_config": cfg | {"model_type": "step3p5"}}
     if model_type == "step3p5":
         refused(capsys, "kv", _write(tmp_path, wrapped), words="model_type step3p5: Step-3.5's")
+
+
+def test_trinity_nano_afmoe_by_hand(tmp_path):
+    """Arcee Trinity-Nano-Preview (afmoe; AfmoeForCausalLM) was refused by the generic reader on its first unknown key.
+    AfmoeAttention (LlamaAttention): q 1024 -> 8 x 128, k and v 1024 -> 2 x 128, o back, gate_proj 1024 -> 8 x 128 (a
+    sigmoid gate on the attention output), q_norm and k_norm of 128; four RMSNorms a layer (input, post-attention,
+    pre-MLP, post-MLP); layers 0-1 dense (num_dense_layers 2: a gated MLP of 3072), layers 2-55 AfmoeSparseMoeBlock:
+    128 gated experts of 256, top 8, one shared MLP of 256, a bias-free router 1024 -> 128 and expert_bias (128).
+    Every 4th layer global (3, 7, ...: 14 of 56), the others a 2048-token window; RoPE on the sliding layers only.
+
+    Attention a layer: 3 x 1024^2 + 2 x 1024 x 256 + 2 x 128 = 3,670,272; norms 4 x 1024.
+    Dense layer: + 3 x 1024 x 3072 = 13,111,552; MoE layer: + 129 x 3 x 1024 x 256 + 1024 x 128 + 128 = 105,255,296.
+    2 x 13,111,552 + 54 x 105,255,296 + 2 x 200192 x 1024 + 1024 = 6,120,003,328 (the card's "6B").
+    Active: 8 + 1 experts: a MoE layer 10,883,456; 2 x 13,111,552 + 54 x 10,883,456 + 200192 x 1024 (head) + 1024
+    (one embedding row) + 1024 = 818,928,384; with the whole embedding 1,023,923,968 (the card's "1B active").
+    KV (bf16): 2 x 128 x 2 x 2 = 1,024 B a token and layer: 57,344 B a token until the window fills; at 131,072
+    tokens 14 x 131072 + 42 x 2048 token-layers."""
+    s = hf("trinity_nano")
+    a, f = s.attention, s.ffn
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qk_norm, a.output_gate) == \
+        ("gqa", 8, 2, 128, True, True)
+    assert (a.sliding_window, a.global_every, s.norms_per_layer) == (2048, 4, 4)
+    assert (f.kind, f.num_experts, f.experts_per_token, f.num_shared_experts, f.expert_intermediate_size,
+            f.first_dense_layers, f.intermediate_size, f.router_bias) == ("moe", 128, 8, 1, 256, 2, 3072, True)
+    assert "no RoPE" in s.description
+    d, expert = 1024, 3 * 1024 * 256
+    attn = 3 * d * d + 2 * d * 256 + 2 * 128
+    dense = attn + 4 * d + 3 * d * 3072
+    moe = attn + 4 * d + 129 * expert + d * 128 + 128
+    assert (attn, dense, moe) == (3_670_272, 13_111_552, 105_255_296)
+    r = weights(s)
+    assert r.params.total == 2 * dense + 54 * moe + 2 * 200192 * d + d == 6_120_003_328
+    active = 2 * dense + 54 * (moe - 120 * expert) + 200192 * d + d + d
+    assert r.active.total == active == 818_928_384 and active + (200192 - 1) * d == 1_023_923_968
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 56 * 2 * 128 * 4 == 57_344
+    assert kv_report(s, context=131072).per_sequence.total == (14 * 131072 + 42 * 2048) * 1024
+    # layer_types, where a file gives them, win over the period
+    explicit = _edited("trinity_nano", layer_types=["sliding_attention", "full_attention"] * 28)
+    e = load_spec(_write(tmp_path, explicit))
+    assert kv_report(e, context=131072).per_sequence.total == (28 * 131072 + 28 * 2048) * 1024
+    with pytest.raises(SpecError, match="model_type afmoe: has no num_dense_layers"):
+        load_spec(_write(tmp_path, _edited("trinity_nano", num_dense_layers=...)))
