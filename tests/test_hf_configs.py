@@ -2625,8 +2625,8 @@ def test_bad_exaone_configs_are_one_line(capsys, tmp_path, changes, words):
 ])
 def test_eleventh_round_families_refused_by_name(capsys, tmp_path, model_type, words):
     """MiMo-V2-Flash (mimo_v2_flash; MiMoV2FlashForCausalLM): its sliding-window layers have their own heads and head
-    width (swa_num_attention_heads 64, swa_num_key_value_heads 8 beside the full layers' 4 KV heads, as the engines'
-    MiMoV2Attention builds them per layer type). Step-3.5-Flash (step3p5): attention_other_setting gives the sliding
+    width (swa_num_attention_heads, swa_num_key_value_heads, swa_head_dim beside num_key_value_heads and head_dim, as
+    the engines' MiMoV2Attention builds them per layer type). Step-3.5-Flash (step3p5): attention_other_setting gives the sliding
     layers their own head count, with per-layer rope_theta and partial_rotary_factors lists. The spec holds one
     attention shape for every layer (a sliding layer differs only in its window), so both are refused in one line,
     exit 2, by kv, weights and specs show (before: refused on their first unknown key)."""
