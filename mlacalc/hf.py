@@ -224,6 +224,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "phimoe": {"attention_bias": False, "tie_word_embeddings": False},
     # BaichuanConfig (Baichuan's remote code, configuration_baichuan.py): tie_word_embeddings=False
     "baichuan": {"tie_word_embeddings": False},
+    # ExaoneConfig (EXAONE-3.0/3.5's remote code, configuration_exaone.py) passes no tie_word_embeddings
+    # (PretrainedConfig's True: EXAONE-3.5-2.4B's file has no key and is tied), activation_function="silu"
+    "exaone": {"tie_word_embeddings": True, "activation_function": "silu"},
 }
 
 # DBRX's nested blocks (transformers DbrxAttentionConfig, DbrxFFNConfig): their size keys, the class default of each
@@ -248,7 +251,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
-                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe"} \
+                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe"} \
     | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
 KNOWN = CONVENTIONAL | LATENT
@@ -289,6 +292,13 @@ REFUSED = {
     # the tenth round (docs/zoo-facts.md section 13)
     "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
               "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
+    # the eleventh round (docs/zoo-facts.md section 14): sliding-window and full layers of different shapes; the
+    # spec holds one attention block for every layer (sliding layers differ from full ones only in their window)
+    "mimo_v2_flash": "MiMo-V2-Flash's sliding-window layers with an attention shape of their own "
+                     "(swa_num_attention_heads, swa_num_key_value_heads, swa_head_dim beside the full layers' heads "
+                     "and head_dim; the spec holds one for every layer) are not modelled",
+    "step3p5": "Step-3.5's sliding-window layers with an attention shape of their own (attention_other_setting: their "
+               "own head count) and per-layer RoPE (rope_theta and partial_rotary_factors lists) are not modelled",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -318,12 +328,14 @@ SIZES = {k: 1 for k in (
     # ChatGLM's own names (ChatGLMConfig), read by _chatglm_keys
     "num_layers", "padded_vocab_size", "multi_query_group_num", "kv_channels", "seq_length",
     # DBRX's top-level names (DbrxConfig), read by _dbrx_keys
-    "d_model", "n_layers", "max_seq_len")} | {k: 0 for k in (
+    "d_model", "n_layers", "max_seq_len",
+    # Arcee's AFMoE (AfmoeConfig): the global-layer period, read by _layer_types
+    "global_attn_every_n_layers")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
     "max_window_layers", "moe_shared_expert_intermediate_size", "attn_rotary_emb", "moe_num_shared_experts", "moe_layer_start_index",
-    "num_shared_expert", "moe_layer_num_skipped")}
+    "num_shared_expert", "moe_layer_num_skipped", "num_dense_layers")}
 # sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
@@ -513,6 +525,14 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
             description = f"the text decoder of qwen; the {' and '.join(towers)} tower is left out"
     if mt == "baichuan":
         description = _baichuan_positions(merged)
+    if mt == "exaone":
+        merged = _exaone_keys(_checked(merged, mt), mt)
+    if mt == "afmoe":
+        merged = _afmoe_keys(_checked(merged, mt), mt)
+        # AfmoeAttention applies RoPE on its sliding layers only; the spec's rotary dims are one for all layers (no
+        # byte or parameter count depends on them outside MLA)
+        description = description or "afmoe: the global layers use no RoPE (the rotary dims shown are the " \
+                                     "sliding layers')"
     return mt, _checked(merged, mt), description
 
 
@@ -607,6 +627,42 @@ def _qwen_keys(cfg: dict, mt: str) -> dict:
                                f"of it), got {cfg['intermediate_size']}")
     out["partial_rotary_factor"] = int(head * pct) / head                 # QWenModel: int(kv_channels * rotary_pct)
     out["max_position_embeddings"] = cfg.get("max_position_embeddings") or cfg.get("seq_length")
+    return out
+
+
+def _exaone_keys(cfg: dict, mt: str) -> dict:
+    """EXAONE-3.0/3.5's remote-code config (ExaoneConfig, modeling_exaone.py: EXAONE-3.0-7.8B, EXAONE-3.5-2.4B/7.8B/32B)
+    in the names the readers use: ``num_layers`` layers (ExaoneConfig's attribute_map makes num_hidden_layers its
+    alias); ExaoneAttention's q/k/v_proj and out_proj without biases, heads of ``head_dim`` (else hidden / heads);
+    ExaoneGatedMLP: c_fc_0 and c_fc_1 d -> ``intermediate_size`` (``4 x hidden_size`` where none is given) and
+    c_proj back, ``activation_function`` on c_fc_0 (a gated MLP whatever the function); RMSNorms ln_1, ln_2, ln_f of
+    ``layer_norm_epsilon``; RoPE over the whole head. ``embed_dropout`` sizes nothing. Biases (``attention_bias``,
+    ``mlp_bias``: keys the released code does not read) are refused rather than guessed."""
+    for key in ("attention_bias", "mlp_bias"):
+        if cfg.get(key):
+            raise _refuse(mt, f"{key} true (modeling_exaone.py's projections have no biases) is not modelled")
+    act = cfg.get("activation_function")
+    if not _name(act):
+        raise SpecError(WHERE, f"model_type {mt}: activation_function must be a name, got {_show(act)}")
+    out = dict(cfg)
+    out["num_hidden_layers"] = _req(cfg, mt, "num_layers", "num_hidden_layers")
+    out["hidden_act"] = act
+    if cfg.get("intermediate_size") is None:                 # ExaoneConfig: hidden_size * 4 where none is given
+        out["intermediate_size"] = 4 * _req(cfg, mt, "hidden_size")
+    return out
+
+
+def _afmoe_keys(cfg: dict, mt: str) -> dict:
+    """Arcee's AFMoE (AfmoeConfig, transformers models/afmoe: Trinity Nano/Mini/Large) in the names the readers use.
+    AfmoeDecoderLayer: the first ``num_dense_layers`` layers have a dense AfmoeMLP of ``intermediate_size``
+    (first_k_dense_replace), the rest AfmoeSparseMoeBlock: ``num_experts`` gated experts of
+    ``moe_intermediate_size``, top ``num_experts_per_tok``, shared_experts one MLP of ``moe_intermediate_size x
+    num_shared_experts`` (the parameters of that many shared experts), a bias-free router d -> E and ``expert_bias``
+    (E values a layer, a parameter in the checkpoint: counted as the router's bias). The layer types come from
+    ``layer_types`` or every ``global_attn_every_n_layers``-th layer global (_layer_types). ``route_scale``,
+    ``route_norm``, ``score_func``, ``n_group``/``topk_group`` and ``mup_enabled`` size nothing."""
+    out = dict(cfg)
+    out["first_k_dense_replace"] = _req(cfg, mt, "num_dense_layers")
     return out
 
 
@@ -870,6 +926,10 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         return ["sliding" if i >= first else "full" for i in range(L)], None
     if mt == "gemma2":
         return ["full" if i % 2 else "sliding" for i in range(L)], 2
+    if mt == "afmoe":
+        # AfmoeConfig: layer_types (read above), else layer i is full iff (i + 1) % global_attn_every_n_layers == 0
+        n = _req(cfg, mt, "global_attn_every_n_layers")
+        return ["full" if (i + 1) % n == 0 else "sliding" for i in range(L)], n
     if mt in ("gemma3_text", "cohere2", "exaone4"):
         # every n-th layer global (Gemma3TextConfig, Cohere2Config, Exaone4Config: layer i is full iff
         # (i + 1) % n == 0); Cohere2 configs re-saved by newer transformers spell it _sliding_window_pattern (and
@@ -1027,10 +1087,14 @@ def _conventional(cfg: dict, mt: str) -> dict:
     # EXAONE-4 (Exaone4Attention: RMSNorm of head_dim)
     # dots.llm1 (Dots1Attention is Qwen3's); OLMoE (OlmoeAttention: q_norm over the query projection, k_norm over
     # the key projection, as OLMo-2's)
-    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1", "olmoe") or \
+    # AFMoE (AfmoeAttention: q_norm, k_norm of head_dim)
+    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1", "olmoe",
+              "afmoe") or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next" and cfg.get("attn_output_gate", True):   # Qwen3.5 says so (attn_output_gate)
+        a["output_gate"] = True
+    if mt == "afmoe":                     # AfmoeAttention: o_proj(attn * sigmoid(gate_proj(x))), gate d -> heads x hd
         a["output_gate"] = True
     if mt == "gpt_oss":
         a["sinks"] = True
@@ -1278,6 +1342,8 @@ def _ffn(cfg: dict, mt: str) -> dict:
     f.update(intermediate_size=cfg.get("intermediate_size") or expert_w, expert_intermediate_size=expert_w,
              first_dense_layers=cfg.get("first_k_dense_replace", 0) or 0,
              num_shared_experts=cfg.get("n_shared_experts") or cfg.get("num_shared_experts") or 0)
+    if mt == "afmoe":                  # AfmoeSparseMoeBlock.expert_bias: num_experts values a layer, added to the scores
+        f["router_bias"] = True
     if cfg.get("moe_shared_expert_intermediate_size") and f["num_shared_experts"]:
         # Ling-2.0 (BailingMoeV2): num_shared_experts ungated shared experts of this width (Ling-mini-2.0: one of 512)
         f["shared_expert_intermediate_size"] = cfg["moe_shared_expert_intermediate_size"]
@@ -1320,7 +1386,7 @@ def _norms(cfg: dict, mt: str) -> int:
     """RMSNorms (or LayerNorms) of hidden_size per layer."""
     if mt == "nemotron_h":
         return 1                                             # NemotronHBlock: one norm before its one mixer
-    if mt in ("gemma2", "gemma3_text", "glm4"):
+    if mt in ("gemma2", "gemma3_text", "glm4", "afmoe"):
         # pre and post norms around attention and MLP (Glm4DecoderLayer: input_layernorm, post_self_attn_layernorm,
         # post_attention_layernorm, post_mlp_layernorm)
         return 4

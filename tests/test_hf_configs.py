@@ -131,6 +131,10 @@ SOURCES = {
     "qwen_7b": "https://huggingface.co/Qwen/Qwen-7B/blob/main/config.json",
     "baichuan2_7b_chat": "https://huggingface.co/baichuan-inc/Baichuan2-7B-Chat/blob/main/config.json",
     "baichuan2_13b_chat": "https://huggingface.co/baichuan-inc/Baichuan2-13B-Chat/blob/main/config.json",
+    # The eleventh round: EXAONE-3.0/3.5's remote-code config (SOURCE.md; docs/zoo-facts.md section 14)
+    "exaone_3_5_2_4b": "https://huggingface.co/LGAI-EXAONE/EXAONE-3.5-2.4B-Instruct/blob/main/config.json",
+    "exaone_3_5_32b": "https://huggingface.co/LGAI-EXAONE/EXAONE-3.5-32B-Instruct/blob/main/config.json",
+    "trinity_nano": "https://huggingface.co/arcee-ai/Trinity-Nano-Preview/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -732,6 +736,10 @@ CARDS = {
     "qwen_7b": (32 * 32 * 128 * 2 * 2, 7.72e9, 0.001),                # "7B"; 7.72B by a walk-through's count
     "baichuan2_7b_chat": (32 * 32 * 128 * 2 * 2, 7.506e9, 0.0001),    # "7B"; its 13.98 GiB bf16 pytorch_model.bin
     "baichuan2_13b_chat": (40 * 40 * 128 * 2 * 2, 13e9, 0.07),        # "13B": 13.90B here, the name rounds down
+    # the eleventh round (hand counts in the tests below)
+    "exaone_3_5_2_4b": (30 * 8 * 80 * 2 * 2, 2.4e9, 0.003),           # "2.4B" (2.14B without embeddings); 2.405B
+    "exaone_3_5_32b": (64 * 8 * 128 * 2 * 2, 32.0e9, 0.001),          # "32B" (30.95B without embeddings); 32.003B
+    "trinity_nano": (56 * 2 * 128 * 2 * 2, 6e9, 0.021),               # "6B total, 1B active": 6.12B, 1.02B here
 }
 
 
@@ -1208,6 +1216,9 @@ def test_gemma3n_wrapper_is_refused_through_its_text_config(tmp_path):
     # the tenth round (Qwen-1 and Baichuan: MHA, every head its own K and V)
     ("qwen_7b", 32 * 32 * 128 * 4, 7_721_324_544, 8), ("baichuan2_7b_chat", 32 * 32 * 128 * 4, 7_505_973_248, 8),
     ("baichuan2_13b_chat", 40 * 40 * 128 * 4, 13_896_668_160, 8),
+    # the eleventh round (EXAONE-3.5's remote-code keys)
+    ("exaone_3_5_2_4b", 30 * 8 * 80 * 4, 2_405_327_360, 1), ("exaone_3_5_32b", 64 * 8 * 128 * 4, 32_003_200_000, 8),
+    ("trinity_nano", 56 * 2 * 128 * 4, 6_120_003_328, 2),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
@@ -2535,3 +2546,142 @@ def test_hunyuan_7b_dense_is_read_as_hunyuan(tmp_path):
         load_spec(_write(tmp_path, cfg | {"use_cla": True, "cla_share_factor": 2}))
     with pytest.raises(SpecError, match=r"model_type hunyuan: MLP biases \(mlp_bias\)"):
         load_spec(_write(tmp_path, cfg | {"mlp_bias": True}))
+
+
+# ------------------------------------- the eleventh round: EXAONE-3.5, GLM-4.1V, four refusals (zoo-facts section 14)
+
+def test_exaone_3_5_32b_remote_code_keys_by_hand():
+    """EXAONE-3.5-32B-Instruct (model_type exaone, LG's remote code) was refused by the generic reader on
+    activation_function. ExaoneAttention: q 5120 -> 40 x 128, k and v 5120 -> 8 x 128, out_proj back, no biases;
+    ExaoneGatedMLP: c_fc_0, c_fc_1 5120 -> 27392, c_proj back; RMSNorms ln_1, ln_2, ln_f; wte and an untied lm_head
+    of 102400; RoPE over all 128 dims (llama3 scaling to 32768).
+
+    A layer: 2 x 5120^2 + 2 x 5120 x 1024 + 3 x 5120 x 27392 + 2 x 5120 = 483,665,920; x 64 = 30,954,618,880 (the
+    card's "30.95B without embeddings"), + 2 x 102400 x 5120 = 1,048,576,000, + 5120 = 32,003,200,000 (the card's
+    "32B"). KV (bf16): 64 layers x 8 heads x 128 x (K, V) x 2 bytes = 262,144 B a token."""
+    s = hf("exaone_3_5_32b")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qk_rope_head_dim) == \
+        (64, "gqa", 40, 8, 128, 128)
+    assert not a.qkv_bias and not a.o_bias and (f.kind, f.intermediate_size, f.gated) == ("dense", 27392, True)
+    assert not s.tie_word_embeddings and s.max_context == 32768
+    d = 5120
+    layer = 2 * d * d + 2 * d * 1024 + 3 * d * 27392 + 2 * d
+    assert layer == 483_665_920 and 64 * layer == 30_954_618_880
+    assert weights(s).params.total == 64 * layer + 2 * 102400 * d + d == 32_003_200_000
+    assert kv_per_token("exaone_3_5_32b") == 64 * 8 * 128 * 2 * 2 == 262_144
+
+
+def test_exaone_3_5_2_4b_is_tied_by_the_class_default():
+    """EXAONE-3.5-2.4B-Instruct: no tie_word_embeddings key, and ExaoneConfig passes none, so PretrainedConfig's True
+    holds (the card: "Tie word embeddings: True"). 30 layers, 2560 wide, 32 / 8 heads of 80, MLP 7168.
+
+    A layer: 2 x 2560^2 + 2 x 2560 x 640 + 3 x 2560 x 7168 + 2 x 2560 = 71,439,360; x 30 = 2,143,180,800 (the card's
+    "2.14B without embeddings"), + 102400 x 2560 (tied) = 262,144,000, + 2560 = 2,405,327,360 (the card's "2.4B").
+    KV: 30 x 8 x 80 x 2 x 2 = 76,800 B a token."""
+    s = hf("exaone_3_5_2_4b")
+    a = s.attention
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.qk_head_dim) == (30, 32, 8, 80) and s.tie_word_embeddings
+    d = 2560
+    layer = 2 * d * d + 2 * d * 640 + 3 * d * 7168 + 2 * d
+    assert layer == 71_439_360 and 30 * layer == 2_143_180_800
+    assert weights(s).params.total == 30 * layer + 102400 * d + d == 2_405_327_360
+    assert kv_per_token("exaone_3_5_2_4b") == 30 * 8 * 80 * 4 == 76_800
+
+
+def test_exaone_3_5_7_8b_sizing_keys(tmp_path):
+    """EXAONE-3.5-7.8B-Instruct's sizing keys (an MLX conversion's config as a preflight manifest projects it: 32
+    layers, 4096, 14336, 32 / 8 heads, vocab 102400, 32768 positions, untied; EXAONE-3.0-7.8B's whole file has the same
+    shape) on the 32B's file, head_dim left to hidden / heads = 128.
+
+    A layer: 2 x 4096^2 + 2 x 4096 x 1024 + 3 x 4096 x 14336 + 2 x 4096 = 218,112,000; x 32 = 6,979,584,000 (the
+    card's "6.98B without embeddings"), + 2 x 102400 x 4096 = 838,860,800, + 4096 = 7,818,448,896 (the card's
+    "7.8B"). KV: 32 x 8 x 128 x 2 x 2 = 131,072 B a token."""
+    s = load_spec(_write(tmp_path, _edited("exaone_3_5_32b", hidden_size=4096, num_layers=32, num_attention_heads=32,
+                                           intermediate_size=14336, head_dim=...)))
+    d = 4096
+    layer = 2 * d * d + 2 * d * 1024 + 3 * d * 14336 + 2 * d
+    assert layer == 218_112_000
+    assert weights(s).params.total == 32 * layer + 2 * 102400 * d + d == 7_818_448_896
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 32 * 8 * 128 * 4 == 131_072
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"attention_bias": True}, "model_type exaone: attention_bias true (modeling_exaone.py's projections have no"),
+    ({"activation_function": 7}, "model_type exaone: activation_function must be a name, got 7"),
+    ({"num_layers": 0}, "model_type exaone: num_layers must be a whole number of at least 1"),
+])
+def test_bad_exaone_configs_are_one_line(capsys, tmp_path, changes, words):
+    from helpers import refused
+
+    refused(capsys, "weights", _write(tmp_path, _edited("exaone_3_5_32b", **changes)), words=words)
+
+
+@pytest.mark.parametrize("model_type,words", [
+    ("mimo_v2_flash", "MiMo-V2-Flash's sliding-window layers with an attention shape of their own"),
+    ("step3p5", "Step-3.5's sliding-window layers with an attention shape of their own (attention_other_setting"),
+])
+def test_eleventh_round_families_refused_by_name(capsys, tmp_path, model_type, words):
+    """MiMo-V2-Flash (mimo_v2_flash; MiMoV2FlashForCausalLM): its sliding-window layers have their own heads and head
+    width (swa_num_attention_heads, swa_num_key_value_heads, swa_head_dim beside num_key_value_heads and head_dim, as
+    the engines' MiMoV2Attention builds them per layer type). Step-3.5-Flash (step3p5): attention_other_setting gives the sliding
+    layers their own head count, with per-layer rope_theta and partial_rotary_factors lists. The spec holds one
+    attention shape for every layer (a sliding layer differs only in its window), so both are refused in one line,
+    exit 2, by kv, weights and specs show (before: refused on their first unknown key)."""
+    import json
+
+    from helpers import refused
+
+    cfg = json.loads((FIXTURES / "llama" / "config.json").read_text()) | {"model_type": model_type}
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
+    # Step-3.7 wraps a step3p5 decoder in text_config: refused the same way
+    wrapped = {"model_type": "step3p7", "text_config": cfg | {"model_type": "step3p5"}}
+    if model_type == "step3p5":
+        refused(capsys, "kv", _write(tmp_path, wrapped), words="model_type step3p5: Step-3.5's")
+
+
+def test_trinity_nano_afmoe_by_hand(tmp_path):
+    """Arcee Trinity-Nano-Preview (afmoe; AfmoeForCausalLM) was refused by the generic reader on its first unknown key.
+    AfmoeAttention (LlamaAttention): q 1024 -> 8 x 128, k and v 1024 -> 2 x 128, o back, gate_proj 1024 -> 8 x 128 (a
+    sigmoid gate on the attention output), q_norm and k_norm of 128; four RMSNorms a layer (input, post-attention,
+    pre-MLP, post-MLP); layers 0-1 dense (num_dense_layers 2: a gated MLP of 3072), layers 2-55 AfmoeSparseMoeBlock:
+    128 gated experts of 256, top 8, one shared MLP of 256, a bias-free router 1024 -> 128 and expert_bias (128).
+    Every 4th layer global (3, 7, ...: 14 of 56), the others a 2048-token window; RoPE on the sliding layers only.
+
+    Attention a layer: 3 x 1024^2 + 2 x 1024 x 256 + 2 x 128 = 3,670,272; norms 4 x 1024.
+    Dense layer: + 3 x 1024 x 3072 = 13,111,552; MoE layer: + 129 x 3 x 1024 x 256 + 1024 x 128 + 128 = 105,255,296.
+    2 x 13,111,552 + 54 x 105,255,296 + 2 x 200192 x 1024 + 1024 = 6,120,003,328 (the card's "6B").
+    Active: 8 + 1 experts: a MoE layer 10,883,456; 2 x 13,111,552 + 54 x 10,883,456 + 200192 x 1024 (head) + 1024
+    (one embedding row) + 1024 = 818,928,384; with the whole embedding 1,023,923,968 (the card's "1B active").
+    KV (bf16): 2 x 128 x 2 x 2 = 1,024 B a token and layer: 57,344 B a token until the window fills; at 131,072
+    tokens 14 x 131072 + 42 x 2048 token-layers."""
+    s = hf("trinity_nano")
+    a, f = s.attention, s.ffn
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_head_dim, a.qk_norm, a.output_gate) == \
+        ("gqa", 8, 2, 128, True, True)
+    assert (a.sliding_window, a.global_every, s.norms_per_layer) == (2048, 4, 4)
+    assert (f.kind, f.num_experts, f.experts_per_token, f.num_shared_experts, f.expert_intermediate_size,
+            f.first_dense_layers, f.intermediate_size, f.router_bias) == ("moe", 128, 8, 1, 256, 2, 3072, True)
+    assert "no RoPE" in s.description
+    d, expert = 1024, 3 * 1024 * 256
+    attn = 3 * d * d + 2 * d * 256 + 2 * 128
+    dense = attn + 4 * d + 3 * d * 3072
+    moe = attn + 4 * d + 129 * expert + d * 128 + 128
+    assert (attn, dense, moe) == (3_670_272, 13_111_552, 105_255_296)
+    r = weights(s)
+    assert r.params.total == 2 * dense + 54 * moe + 2 * 200192 * d + d == 6_120_003_328
+    active = 2 * dense + 54 * (moe - 120 * expert) + 200192 * d + d + d
+    assert r.active.total == active == 818_928_384 and active + (200192 - 1) * d == 1_023_923_968
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 56 * 2 * 128 * 4 == 57_344
+    assert kv_report(s, context=131072).per_sequence.total == (14 * 131072 + 42 * 2048) * 1024
+    # layer_types, where a file gives them, win over the period
+    explicit = _edited("trinity_nano", layer_types=["sliding_attention", "full_attention"] * 28)
+    e = load_spec(_write(tmp_path, explicit))
+    assert kv_report(e, context=131072).per_sequence.total == (28 * 131072 + 28 * 2048) * 1024
+    with pytest.raises(SpecError, match="model_type afmoe: has no num_dense_layers"):
+        load_spec(_write(tmp_path, _edited("trinity_nano", num_dense_layers=...)))
