@@ -411,7 +411,10 @@ def widens(shape: DecodeShape) -> bool:
 
 def kernel_tiling(shape: DecodeShape, arch: str = "") -> tuple[int, int]:
     """(programs on one SM, keys per tile) of the project's kernel for this shape on a card of ``arch``
-    (kernels/triton_mla_decode.py default_mla_config, kernels/triton_gqa_decode.py gqa_tiling)."""
+    (kernels/triton_mla_decode.py default_mla_config, kernels/triton_gqa_decode.py gqa_tiling), as the calibration
+    compiled them (Triton 3.6 on the GPU machine). Under Triton >= 3.9 the MLA kernel's 16-row contiguous tile at
+    DeepSeek's dims is the 32-key one with two programs an SM, measured at 0.97-1.04x the 3.6 tile's time
+    (reports/h200/tuning/ab_tiles16_t39.json), so the 3.6 tile's plan prices both."""
     if shape.kernel == "gqa":
         return gqa_tiling(shape, arch)[2], TILE_KEYS
     per_sm = MLA_PROGRAMS_PER_SM
