@@ -15,12 +15,13 @@ variant is not timed on that shape.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 
 import torch
+
+from common import gpu_lab_args
 
 from mlacalc.kernels.bench import run_meta, time_ms
 from mlacalc.kernels.testing import make_gqa_case, rel_error, run_gqa_case
@@ -66,12 +67,9 @@ def inputs(B, ctx, shape, layout):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--quick", action="store_true", help="batch 32 and 128, 32k context only")
-    a = ap.parse_args()
-    if not torch.cuda.is_available():
-        print("ab_gqa_plan: needs a CUDA GPU", file=sys.stderr)
+    a = gpu_lab_args(__doc__, lambda ap: ap.add_argument("--quick", action="store_true",
+                                                         help="batch 32 and 128, 32k context only"))
+    if a is None:
         return 2
     t_start = time.time()
     flusher = L2Flusher(torch.cuda.current_device())

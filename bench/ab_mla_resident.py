@@ -16,13 +16,14 @@ blocks). Each variant is first checked against the float64 reference on a small 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from dataclasses import replace
 
 import torch
+
+from common import gpu_lab_args
 
 from mlacalc.kernels.bench import run_meta, time_ms
 from mlacalc.kernels.launch import num_sms
@@ -97,11 +98,8 @@ def time_variants(vs: dict, heads: int, points: list, r: int, dr: int, flusher, 
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
-    a = ap.parse_args()
-    if not torch.cuda.is_available():
-        print("ab_mla_resident: needs a CUDA GPU", file=sys.stderr)
+    a = gpu_lab_args(__doc__)
+    if a is None:
         return 2
     t_start = time.time()
     flusher = L2Flusher(torch.cuda.current_device())

@@ -15,7 +15,6 @@ Variants (kernels/triton_mla_decode.py MLADecodeConfig; block_h/block_n/warps/st
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import replace
@@ -23,6 +22,7 @@ from dataclasses import replace
 import torch
 
 from ab_mla_resident import time_variants, write
+from common import gpu_lab_args
 
 from mlacalc.kernels.launch import num_sms
 from mlacalc.kernels.triton_mla_decode import default_mla_config
@@ -40,11 +40,8 @@ def variants() -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
-    a = ap.parse_args()
-    if not torch.cuda.is_available():
-        print("ab_mla_tiles16: needs a CUDA GPU", file=sys.stderr)
+    a = gpu_lab_args(__doc__)
+    if a is None:
         return 2
     t_start = time.time()
     rows = []

@@ -8,6 +8,8 @@ run by path from anywhere, e.g. `python bench/gpu_check.py --out DIR`. Timing an
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 import torch
@@ -17,6 +19,20 @@ from mlacalc.kernels.bench import MLA_R
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 D = 576  # absorbed MLA key: 512 latent + 64 RoPE dims
+
+
+def gpu_lab_args(doc: str, add=None) -> argparse.Namespace | None:
+    """A GPU lab script's arguments: ``--out`` (required) and what ``add(parser)`` adds, its description the first
+    line of ``doc``; None, with one line on stderr, where no CUDA GPU is present (the script then exits 2)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--out", required=True)
+    if add is not None:
+        add(ap)
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        print(f"{Path(sys.argv[0]).stem}: needs a CUDA GPU", file=sys.stderr)
+        return None
+    return args
 
 
 def mla_inputs(B, ctx, H, dev):
