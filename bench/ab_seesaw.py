@@ -1,13 +1,15 @@
 """Lab script (GPU): the seesaw Gluon kernel as it is now against an earlier version of it, and FlashMLA, on the
 same inputs (graph-timed, L2 flushed), plus the Triton kernel at 16 heads paged against contiguous.
 
-    python3 bench/ab_seesaw.py --old FILE.py --out OUT.json [--seesaw-only]
+    python3 bench/ab_seesaw.py --old FILE.py --out OUT.json [--seesaw-only] [--variants new32,old32] [--repeat N]
     python3 bench/ab_seesaw.py --old FILE.py --out OUT.json --fp8   # the fp8 cache only (e4m3, per-tensor scale,
                                                                      # widened by a third warp group), new vs old
 
 FILE.py: an earlier kernels/gluon_mla_seesaw.py (e.g. `git show REV:kernels/gluon_mla_seesaw.py`); its
 _mla_decode_seesaw_kernel must take the same arguments. Each variant is checked against the float64 reference on a
-small mixed-length case first; a failed check is recorded and that variant is not timed.
+small mixed-length case first; a failed check is recorded and that variant is not timed. --repeat N times each
+point's variants N times, the order reversed every other round (rows carry `round`), so that a drift in clocks
+over a point shows as a spread between rounds, not as a difference between variants.
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--seesaw-only", action="store_true", help="time the seesaw variants and FlashMLA only")
     ap.add_argument("--fp8", action="store_true", help="the fp8 cache through both kernels only")
+    ap.add_argument("--variants", default="new32,new64,old32", help="comma-separated: new32, new64, old32")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of each point's variants (order alternating)")
     a = ap.parse_args()
     if not a.old.endswith(".py") or not os.path.isfile(a.old):
         print(f"ab_seesaw: --old {a.old!r}: expected an earlier kernels/gluon_mla_seesaw.py", file=sys.stderr)
@@ -136,7 +140,13 @@ def main() -> int:
         write_rows(a.out, ab_fp8(new_kernel, old_kernel, flusher))
         return 0
     fm = _flash_mla()
-    variants = {"new32": (new_kernel, 32), "new64": (new_kernel, 64), "old32": (old_kernel, 32)}
+    known = {"new32": (new_kernel, 32), "new64": (new_kernel, 64), "old32": (old_kernel, 32)}
+    names = a.variants.split(",")
+    if not set(names) <= set(known) or a.repeat < 1:
+        print(f"ab_seesaw: --variants {a.variants!r} / --repeat {a.repeat}: expected names from {sorted(known)}, "
+              "repeat >= 1", file=sys.stderr)
+        return 2
+    variants = {n: known[n] for n in names}
     rows, ok = [], {}
     for name, (kern, bn) in variants.items():
         use(kern)
@@ -149,14 +159,16 @@ def main() -> int:
         print("check", name, err, flush=True)
     for B, ctx, H, layout in POINTS:
         q, cache, lens, table, fm_table = inputs(B, ctx, H, layout)
-        for name, (kern, bn) in variants.items():
-            if not ok[name]:
-                continue
-            use(kern)
-            cfg = gmd.GluonMLAConfig(block_n=bn)
-            t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, cache, lens, table, softmax_scale=MLA_SCALE,
-                                                             max_seqlen=ctx, config=cfg), flusher)
-            record(rows, kind="seesaw", variant=name, B=B, ctx=ctx, heads=H, layout=layout, **t)
+        for rnd in range(a.repeat):
+            order = list(variants.items())
+            for name, (kern, bn) in (order[::-1] if rnd % 2 else order):
+                if not ok[name]:
+                    continue
+                use(kern)
+                cfg = gmd.GluonMLAConfig(block_n=bn)
+                t = eager_and_graph(lambda: gmd.mla_decode_gluon(q, cache, lens, table, softmax_scale=MLA_SCALE,
+                                                                 max_seqlen=ctx, config=cfg), flusher)
+                record(rows, kind="seesaw", variant=name, round=rnd, B=B, ctx=ctx, heads=H, layout=layout, **t)
         if fm is not None:
             record(rows, kind="seesaw", variant="flashmla", B=B, ctx=ctx, heads=H, layout=layout,
                    **time_flashmla(fm, q, cache, lens, table, fm_table, flusher))

@@ -24,6 +24,11 @@ One program = 64 query rows x one split of one sequence. Two warp groups, each i
     the other half is still in use.
   * Rows past a sequence's end in its last, partial tile are zeroed in shared memory by the group that multiplies
     them (0 * NaN would poison O); their scores are masked to -inf.
+  * Each group's loop runs in two parts: first the pairs whose keys every query row sees whole (_unmasked_pairs),
+    compiled without the score mask, the zeroed tail rows and the tile-exists test (MASK=False), then the rest with
+    them, as FlashMLA specialises its last blocks at compile time. On the H200 the split loop took 0.90-0.98x the
+    time of one masked loop (geomean 0.94, 9 points; reports/h200/tuning/ab_unmasked.json). A sparse list (unused
+    slots in any tile) and an fp8 cache keep the one masked loop.
 An fp8 e4m3 cache (FP8) adds a third warp group, _wg_widen: each fp8 tile lands by TMA in the upper half of the
 16-bit buffer it will occupy and is widened there to fp16 (the compute groups then multiply in fp16; Q is recast
 once), signalling the `ready` barriers a TMA would; the compute groups hand buffer parts back on `free` barriers
@@ -110,13 +115,18 @@ def _visible(keys, last_key, end, srow, t, SPARSE: gl.constexpr):
 
 
 @gluon.jit
-def _softmax_step(s, m_i, l_i, visible, qk_scale):
+def _softmax_step(s, m_i, l_i, visible, qk_scale, MASK: gl.constexpr):
     """One online-softmax step in base 2 (qk_scale includes log2 e) over the scores `visible` keeps. Returns m, l,
-    P (fp32) and the rescale."""
+    P (fp32) and the rescale. Without MASK every score counts (a tile every row sees whole: `visible` is ignored),
+    so the new max is finite and needs no guard."""
     s = s * qk_scale
-    s = gl.where(visible, s, float("-inf"))
+    if MASK:
+        s = gl.where(visible, s, float("-inf"))
     m_new = gl.maximum(m_i, gl.max(s, axis=1))
-    m_use = gl.where(m_new == float("-inf"), 0.0, m_new)
+    if MASK:
+        m_use = gl.where(m_new == float("-inf"), 0.0, m_new)
+    else:
+        m_use = m_new
     alpha = gl.exp2(m_i - m_use)
     p = gl.exp2(s - gl.expand_dims(m_use, 1))
     l_new = l_i * alpha + gl.sum(p, axis=1)
@@ -388,6 +398,148 @@ def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_de
 
 
 @gluon.jit
+def _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N: gl.constexpr, SPARSE: gl.constexpr, FED: gl.constexpr):
+    """Pairs of tiles at the start of a split that every query row sees whole: keys before the split's end and at
+    or before the first query token's causal limit (seqlen - q_len; later tokens see more). 0 for a sparse list
+    (its unused slots are masked in every tile), and 0 for a fed (fp8) cache: there the second loop body raised
+    the spills from 18 to 55 (Triton 3.9: `python bench/sass_loops.py --gluon`) and the time 1-3% on the H200
+    (reports/h200/tuning/ab_unmasked_fp8.json, where old32 is the split loop), so the fp8 kernel keeps its one
+    masked loop."""
+    if SPARSE or FED:
+        n = 0
+    else:
+        n = gl.maximum(gl.minimum(end, seqlen - q_len + 1) - start, 0) // (2 * BLOCK_N)
+    return n
+
+
+@gluon.jit
+def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo,
+              free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow, kv_half_desc, kv_rope_desc,
+              BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
+              PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
+              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
+              MASK: gl.constexpr):
+    """WG0's part of pair i (tiles 2i and 2i + 1; `s`: tile 2i's scores). Returns the next pair's scores and the
+    running m, l and O_L. Without MASK both tiles exist and every row sees all their keys: no score mask, no zeroed
+    tail rows, no existence test (FlashMLA specialises its last blocks at compile time the same way)."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    row_s: gl.constexpr = m_i.type.layout
+    row_o: gl.constexpr = gl.SliceLayout(1, acc.type.layout)
+    p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc.type.layout, k_width=2)
+    dtype: gl.constexpr = q_lo.dtype
+    t0 = 2 * i
+    t1 = t0 + 1
+    b0 = t0 % NUM_BUF
+    b1 = b0 + 1
+    ph = i & 1
+    row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
+                            PAGE_SIZE, FED)
+    # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
+    visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE) if MASK else s
+    m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale, MASK)
+    sm0.store(m_i)
+    sa0.store(a0)
+    mbarrier.arrive(bar_s0)
+    # O_L = O_L * a0 + P0 V0_L, P0 from registers
+    if MASK:
+        _zero_tail(kv_lo.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
+    acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
+    acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
+    acc = warpgroup_mma_wait(0, deps=(acc,))
+    # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
+    _hand_back(free_lo, ready_lo, b0, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row0,
+               t0 + NUM_BUF < n_tiles, D_LAT, False, FED)
+    # WG1's softmax of t1: its max is now the running max; hand over P0 * a1 through buffer 0's RoPE part
+    mbarrier.wait(bar_s1, ph)
+    m_i = sm1.load(row_s)
+    a1 = sa1.load(row_s)
+    _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store((p * gl.expand_dims(a1, 1)).to(dtype))
+    fence_async_shared()
+    mbarrier.arrive(bar_p0)
+    # O_L = O_L * a1 + P1 V1_L, P1 from buffer 1's RoPE part
+    l_i = l_i * a1
+    acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
+    mbarrier.wait(bar_p1, ph)
+    if SPARSE:  # buffer 1 came from cp.async (seen through WG1's wait): order it before the wgmma
+        fence_async_shared()
+    if MASK:
+        if t1 < n_tiles:
+            _zero_tail(kv_lo.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
+            acc = warpgroup_mma(_p_tile(kv_rope, b1, BLOCK_H, BLOCK_N), kv_lo.index(b1), acc, is_async=True)
+            acc = warpgroup_mma_wait(0, deps=(acc,))
+    else:
+        acc = warpgroup_mma(_p_tile(kv_rope, b1, BLOCK_H, BLOCK_N), kv_lo.index(b1), acc, is_async=True)
+        acc = warpgroup_mma_wait(0, deps=(acc,))
+    # V1_L and P1 are done with: load tile t1 + NUM_BUF's left half and RoPE part into its buffer
+    _hand_back(free_lo, ready_lo, b1, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row1,
+               t1 + NUM_BUF < n_tiles, D_LAT, True, FED)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF,
+                False, SPARSE)
+    return s, m_i, l_i, acc
+
+
+@gluon.jit
+def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo,
+              free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow, kv_half_desc, kv_rope_desc,
+              BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
+              PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
+              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
+              MASK: gl.constexpr):
+    """WG1's part of pair i (`s`: tile 2i + 1's scores); MASK as in :func:`_wg0_pair`."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    row_s: gl.constexpr = m_i.type.layout
+    row_o: gl.constexpr = gl.SliceLayout(1, acc.type.layout)
+    p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc.type.layout, k_width=2)
+    dtype: gl.constexpr = q_lo.dtype
+    t0 = 2 * i
+    t1 = t0 + 1
+    b0 = t0 % NUM_BUF
+    b1 = b0 + 1
+    ph = i & 1
+    row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
+                            PAGE_SIZE, FED)
+    # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
+    mbarrier.wait(bar_s0, ph)
+    m0 = sm0.load(row_s)
+    a0 = sa0.load(row_s)
+    visible = _visible(start + t1 * BLOCK_N + offs_n, last_key, end, srow, t1, SPARSE) if MASK else s
+    m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale, MASK)
+    sm1.store(m_i)
+    sa1.store(a1)
+    mbarrier.arrive(bar_s1)
+    # hand P1 to WG0 through buffer 1's RoPE part (its scores are done)
+    _p_tile(kv_rope, b1, BLOCK_H, BLOCK_N).store(p.to(dtype))
+    fence_async_shared()
+    mbarrier.arrive(bar_p1)
+    # O_R = O_R * a0 * a1 + P1 V1_R (P1 from registers) + (P0 * a1) V0_R
+    acc = acc * gl.expand_dims(gl.convert_layout(a0 * a1, row_o), 1)
+    if MASK:
+        if t1 < n_tiles:
+            _zero_tail(kv_hi.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
+            acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
+            acc = warpgroup_mma_wait(0, deps=(acc,))
+    else:
+        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
+        acc = warpgroup_mma_wait(0, deps=(acc,))
+    # V1_R is done with: load tile t1 + NUM_BUF's right half into its buffer
+    _hand_back(free_hi, ready_hi, b1, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row1,
+               t1 + NUM_BUF < n_tiles, D_LAT, False, FED)
+    mbarrier.wait(bar_p0, ph)
+    if SPARSE:  # buffer 0 came from cp.async (seen through WG0's wait): order it before the wgmma
+        fence_async_shared()
+    if MASK:
+        _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
+    acc = warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
+    acc = warpgroup_mma_wait(0, deps=(acc,))
+    # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
+    _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row0,
+               t0 + NUM_BUF < n_tiles, D_LAT, True, FED)
+    s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF,
+                True, SPARSE)
+    return s, m_i, l_i, acc
+
+
+@gluon.jit
 def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0, bar_s1,
          bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
          kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
@@ -417,50 +569,21 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     mbarrier.wait(q_bar, 0)
     s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 0, n_tiles, s_zero, NUM_BUF,
                 False, SPARSE)
-    for i in range(gl.cdiv(n_tiles, 2)):
-        t0 = 2 * i
-        t1 = t0 + 1
-        b0 = t0 % NUM_BUF
-        b1 = b0 + 1
-        ph = i & 1
-        row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
-                                PAGE_SIZE, FED)
-        # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
-        visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE)
-        m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale)
-        sm0.store(m_i)
-        sa0.store(a0)
-        mbarrier.arrive(bar_s0)
-        # O_L = O_L * a0 + P0 V0_L, P0 from registers
-        _zero_tail(kv_lo.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
-        acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
-        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
-        acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
-        _hand_back(free_lo, ready_lo, b0, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row0,
-                   t0 + NUM_BUF < n_tiles, D_LAT, False, FED)
-        # WG1's softmax of t1: its max is now the running max; hand over P0 * a1 through buffer 0's RoPE part
-        mbarrier.wait(bar_s1, ph)
-        m_i = sm1.load(row_s)
-        a1 = sa1.load(row_s)
-        _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store((p * gl.expand_dims(a1, 1)).to(dtype))
-        fence_async_shared()
-        mbarrier.arrive(bar_p0)
-        # O_L = O_L * a1 + P1 V1_L, P1 from buffer 1's RoPE part
-        l_i = l_i * a1
-        acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
-        mbarrier.wait(bar_p1, ph)
-        if SPARSE:  # buffer 1 came from cp.async (seen through WG1's wait): order it before the wgmma
-            fence_async_shared()
-        if t1 < n_tiles:
-            _zero_tail(kv_lo.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
-            acc = warpgroup_mma(_p_tile(kv_rope, b1, BLOCK_H, BLOCK_N), kv_lo.index(b1), acc, is_async=True)
-            acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V1_L and P1 are done with: load tile t1 + NUM_BUF's left half and RoPE part into its buffer
-        _hand_back(free_lo, ready_lo, b1, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row1,
-                   t1 + NUM_BUF < n_tiles, D_LAT, True, FED)
-        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF,
-                    False, SPARSE)
+    # pairs of whole tiles every row sees in full first, then the rest with masks (a split's partial last tile,
+    # the causal band of a multi-token query, every pair of a sparse list)
+    n_main = _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N, SPARSE, FED)
+    for i in range(n_main):
+        s, m_i, l_i, acc = _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
+                                ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow,
+                                kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b,
+                                seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
+                                BLOCK_N, NUM_BUF, FED, SPARSE, False)
+    for i in range(n_main, gl.cdiv(n_tiles, 2)):
+        s, m_i, l_i, acc = _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
+                                ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow,
+                                kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b,
+                                seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
+                                BLOCK_N, NUM_BUF, FED, SPARSE, True)
 
     sl0.store(l_i)
     mbarrier.arrive(bar_l0)
@@ -502,47 +625,21 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     mbarrier.wait(q_bar, 0)
     s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, 1, n_tiles, s_zero, NUM_BUF,
                 True, SPARSE)
-    for i in range(gl.cdiv(n_tiles, 2)):
-        t0 = 2 * i
-        t1 = t0 + 1
-        b0 = t0 % NUM_BUF
-        b1 = b0 + 1
-        ph = i & 1
-        row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
-                                PAGE_SIZE, FED)
-        # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
-        mbarrier.wait(bar_s0, ph)
-        m0 = sm0.load(row_s)
-        a0 = sa0.load(row_s)
-        visible = _visible(start + t1 * BLOCK_N + offs_n, last_key, end, srow, t1, SPARSE)
-        m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale)
-        sm1.store(m_i)
-        sa1.store(a1)
-        mbarrier.arrive(bar_s1)
-        # hand P1 to WG0 through buffer 1's RoPE part (its scores are done)
-        _p_tile(kv_rope, b1, BLOCK_H, BLOCK_N).store(p.to(dtype))
-        fence_async_shared()
-        mbarrier.arrive(bar_p1)
-        # O_R = O_R * a0 * a1 + P1 V1_R (P1 from registers) + (P0 * a1) V0_R
-        acc = acc * gl.expand_dims(gl.convert_layout(a0 * a1, row_o), 1)
-        if t1 < n_tiles:
-            _zero_tail(kv_hi.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
-            acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_hi.index(b1), acc, is_async=True)
-            acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V1_R is done with: load tile t1 + NUM_BUF's right half into its buffer
-        _hand_back(free_hi, ready_hi, b1, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row1,
-                   t1 + NUM_BUF < n_tiles, D_LAT, False, FED)
-        mbarrier.wait(bar_p0, ph)
-        if SPARSE:  # buffer 0 came from cp.async (seen through WG0's wait): order it before the wgmma
-            fence_async_shared()
-        _zero_tail(kv_hi.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
-        acc = warpgroup_mma(_p_tile(kv_rope, b0, BLOCK_H, BLOCK_N), kv_hi.index(b0), acc, is_async=True)
-        acc = warpgroup_mma_wait(0, deps=(acc,))
-        # V0_R and P0 are done with: load tile t0 + NUM_BUF's right half and RoPE part into its buffer
-        _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row0,
-                   t0 + NUM_BUF < n_tiles, D_LAT, True, FED)
-        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF,
-                    True, SPARSE)
+    # pairs of whole tiles every row sees in full first, then the rest with masks (a split's partial last tile,
+    # the causal band of a multi-token query, every pair of a sparse list)
+    n_main = _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N, SPARSE, FED)
+    for i in range(n_main):
+        s, m_i, l_i, acc = _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
+                                ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow,
+                                kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b,
+                                seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
+                                BLOCK_N, NUM_BUF, FED, SPARSE, False)
+    for i in range(n_main, gl.cdiv(n_tiles, 2)):
+        s, m_i, l_i, acc = _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
+                                ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow,
+                                kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b,
+                                seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
+                                BLOCK_N, NUM_BUF, FED, SPARSE, True)
 
     sl1.store(l_i)
     mbarrier.arrive(bar_l1)
