@@ -1528,15 +1528,17 @@ def _norms(cfg: dict, mt: str) -> int:
 # Quantization: quantization_config -> the spec's quantization block
 # ---------------------------------------------------------------------------------------------------------
 
-def _module_names(spec: dict) -> dict[str, list[str]]:
+def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     """Module names of each weight component the model has, in the checkpoint's (DeepSeek/Llama/Qwen) naming, to
-    test a quantization config's ignore patterns against."""
+    test a quantization config's ignore patterns against (LongCat-Flash's own naming: :func:`_longcat_module_names`)."""
     a, f = spec["attention"], spec["ffn"]
     if a["kind"] in ("mla", "dsa"):
         attn = (["q_a_proj", "q_b_proj"] if a.get("q_lora_rank") else ["q_proj"]) + \
             ["kv_a_proj_with_mqa", "kv_b_proj", "o_proj"]
     else:
         attn = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    if mt == "longcat_flash":
+        return _longcat_module_names(attn)
     m = "model.layers.7."
     names = {"attention": [m + "self_attn." + p for p in attn], "embed": ["model.embed_tokens"], "head": ["lm_head"]}
     if f["kind"] == "dense" or f.get("first_dense_layers") or f.get("moe_layer_step", 1) > 1:
@@ -1549,6 +1551,18 @@ def _module_names(spec: dict) -> dict[str, list[str]]:
         names["shared_experts"] = [f"{m}mlp.{shared}.{p}_proj" for p in ("gate", "up", "down")]
     return names
 
+
+def _longcat_module_names(attn: list[str]) -> dict[str, list[str]]:
+    """LongCat-Flash's module names (LongcatFlashDecoderLayer): ``self_attn.0``/``self_attn.1`` the two MLA blocks,
+    ``mlps.0`` the first sub-layer's MLP (the spec's dense_ffn) and ``mlps.1`` the second's (the spec's shared
+    expert beside the MoE), ``mlp.router.classifier`` and ``mlp.experts`` the shortcut MoE. Matched against the
+    DeepSeek names, an ignore list naming ``self_attn.0.kv_b_proj`` covered nothing and was priced as quantized."""
+    m = "model.layers.7."
+    mlp = ("gate_proj", "up_proj", "down_proj")
+    return {"attention": [f"{m}self_attn.{i}.{p}" for i in (0, 1) for p in attn],
+            "dense_ffn": [f"{m}mlps.0.{p}" for p in mlp], "shared_experts": [f"{m}mlps.1.{p}" for p in mlp],
+            "router": [m + "mlp.router.classifier"], "routed_experts": [f"{m}mlp.experts.3.{p}" for p in mlp],
+            "embed": ["model.embed_tokens"], "head": ["lm_head"]}
 
 def _matches(pattern: str, name: str) -> bool:
     """Whether an ignore pattern covers module ``name``: ``re:`` regexes (compressed-tensors, matched from the
@@ -1567,7 +1581,7 @@ def _matches(pattern: str, name: str) -> bool:
 def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | None) -> list[str]:
     """The candidate components no ignore pattern covers. A pattern that covers part of a component (one
     projection of attention) is refused: a component is priced at one width."""
-    names = _module_names(spec)
+    names = _module_names(spec, mt)
     out = []
     for c in candidates:
         if c not in names:
@@ -1830,7 +1844,7 @@ def mlx_quantization(q: dict, cfg: dict, spec: dict, mt: str) -> dict:
         scale = zero = 16
     elif (bits, group) != {"mxfp4": (4, 32), "nvfp4": (4, 16), "mxfp8": (8, 32)}[mode]:
         raise _refuse(mt, f"MLX {mode} quantization at {bits} bits in groups of {group} is not modelled")
-    names = _module_names(spec)
+    names = _module_names(spec, mt)
     comps = [c for c in ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head")
              if c in names and not (c == "head" and spec["tie_word_embeddings"])]
     for path, value in q.items():

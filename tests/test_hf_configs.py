@@ -2820,6 +2820,28 @@ def test_bad_longcat_flash_configs_are_one_line(capsys, tmp_path, changes, words
             words=f"model_type longcat_flash: {words}")
 
 
+def test_longcat_flash_fp8_ignore_list_in_its_own_module_names(capsys, tmp_path):
+    """An fp8 checkpoint's ignored_layers name LongCat's modules (self_attn.0 / self_attn.1, mlps.0 / mlps.1,
+    mlp.router.classifier, mlp.experts): matched against DeepSeek's names, an ignore list naming every kv_b_proj
+    covered nothing and the attention was priced at 8 bits; now it covers part of the attention and is refused, and
+    a list naming every MLA projection leaves the attention at 16 bits."""
+    from helpers import refused
+
+    def fp8(ignored):
+        return _edited("longcat_flash", quantization_config={
+            "quant_method": "fp8", "activation_scheme": "dynamic", "fmt": "e4m3", "weight_block_size": [128, 128],
+            "ignored_layers": ignored})
+
+    plain = load_spec(_write(tmp_path, fp8(["lm_head", "model.embed_tokens", "model.layers.0.mlp.router.classifier"])))
+    assert plain.quantization.components == ("attention", "dense_ffn", "shared_experts", "routed_experts")
+    mla = ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"]
+    every = load_spec(_write(tmp_path, fp8(["lm_head"] + [f"model.layers.*.self_attn.*.{p}" for p in mla])))
+    assert every.quantization.components == ("dense_ffn", "shared_experts", "routed_experts")
+    refused(capsys, "weights", _write(tmp_path, fp8(["lm_head", "model.layers.*.self_attn.*.kv_b_proj"])),
+            words="model_type longcat_flash: quantization_config leaves part of the attention unquantized "
+                  "(model.layers.7.self_attn.0.kv_b_proj)")
+
+
 @pytest.mark.parametrize("model_type,words", [
     ("longcat_flash_ngram", "LongCat-Flash-Lite's n-gram embedding tables (ngram_vocab_size_ratio"),
 ])
