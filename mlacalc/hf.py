@@ -20,8 +20,10 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``llm_config``, the ``thinker_config.text_config`` of ``qwen2_5_omni``/``qwen3_omni_moe``): read as the family they
   rename (:data:`ALIASES`) or as the inner ``model_type``. An unknown model_type carrying a wrapper's keys
   (``vision_config``, ``language_config``, ...) without a ``text_config`` is refused in one line naming it;
-- MLA: ``deepseek_v2``, ``deepseek_v3``, ``kimi_k2``, ``minicpm3``; DSA (MLA plus the lightning indexer):
-  ``deepseek_v32``, ``glm_moe_dsa``;
+- MLA: ``deepseek_v2``, ``deepseek_v3``, ``kimi_k2``, ``minicpm3``, ``glm4_moe_lite`` (GLM-4.7-Flash: DeepSeek-V3's
+  MLA with GLM-4.5's experts, :func:`_glm4_moe_lite_keys`), ``longcat_flash`` (LongCat-Flash: two MLA blocks and two
+  dense MLPs a layer beside one shortcut MoE with zero experts, read as twice as many spec layers,
+  :func:`_longcat_keys`); DSA (MLA plus the lightning indexer): ``deepseek_v32``, ``glm_moe_dsa``;
 - hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet; Qwen3.5's ``qwen3_5``/``qwen3_5_moe``
   wrappers, whose ``qwen3_5_text``/``qwen3_5_moe_text`` decoders are read as it), ``kimi_linear`` (KDA and MLA);
 - hybrids of Mamba-2 and attention (:func:`_mamba2`): ``nemotron_h`` (Nemotron-H, Nemotron-Nano-v2, Nemotron 3:
@@ -75,8 +77,8 @@ refused it.
 
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
-refused with one line naming the model_type and the feature (:data:`REFUSED`: ``longcat_flash``'s two attention
-blocks per layer, the Mamba layers of ``jamba`` (Mamba-1, whose state is not Mamba-2's), ``falcon_h1`` (Mamba-2 heads
+refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
+tables (``longcat_flash_ngram``), the Mamba layers of ``jamba`` (Mamba-1, whose state is not Mamba-2's), ``falcon_h1`` (Mamba-2 heads
 beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted
 as an attention layer, the short
 convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared layers (``gemma3n_text``), Nemotron-NAS's per-layer
@@ -253,12 +255,15 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe"} \
     | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
-LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear"}
+LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
+          "glm4_moe_lite", "longcat_flash"}
 KNOWN = CONVENTIONAL | LATENT
 
 # model_types whose configs parse but whose architecture the spec cannot describe
 REFUSED = {
-    "longcat_flash": "two attention blocks per layer (and zero-computation experts) are not modelled",
+    # LongCat-Flash-Lite (LongcatFlashNgramForCausalLM): LongCat-Flash's layers behind an n-gram embedding
+    "longcat_flash_ngram": "LongCat-Flash-Lite's n-gram embedding tables (ngram_vocab_size_ratio, emb_split_num, "
+                           "emb_neighbor_num beside the token embedding) are not modelled",
     "jamba": "Mamba (Mamba-1) layers between the attention layers are not modelled",
     "falcon_h1": "Mamba-2 heads beside attention in every layer (two mixers and two caches a layer; the spec holds "
                  "one mixer a layer) are not modelled",
@@ -330,18 +335,20 @@ SIZES = {k: 1 for k in (
     # DBRX's top-level names (DbrxConfig), read by _dbrx_keys
     "d_model", "n_layers", "max_seq_len",
     # Arcee's AFMoE (AfmoeConfig): the global-layer period, read by _layer_types
-    "global_attn_every_n_layers")} | {k: 0 for k in (
+    "global_attn_every_n_layers",
+    # LongCat-Flash (LongcatFlashConfig), read by _longcat_keys
+    "expert_ffn_hidden_size", "qk_head_dim")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
     "max_window_layers", "moe_shared_expert_intermediate_size", "attn_rotary_emb", "moe_num_shared_experts", "moe_layer_start_index",
-    "num_shared_expert", "moe_layer_num_skipped", "num_dense_layers")}
+    "num_shared_expert", "moe_layer_num_skipped", "num_dense_layers", "zero_expert_num")}
 # sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
                "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types"}
-NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type"}
+NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type", "mlp_layer_types"}
 # switches read as true/false: a string such as "no" or "false" was taken by truthiness (tie_word_embeddings "no"
 # tied the head, silently a different parameter count) or as false by `is True` (attention_bias "true")
 SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bias", "use_qkv_bias",
@@ -527,6 +534,11 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         description = _baichuan_positions(merged)
     if mt == "exaone":
         merged = _exaone_keys(_checked(merged, mt), mt)
+    if mt == "glm4_moe_lite":
+        merged = _glm4_moe_lite_keys(_checked(merged, mt), mt)
+    if mt == "longcat_flash":
+        merged = _longcat_keys(_checked(merged, mt), mt)
+        description = LONGCAT_READING
     if mt == "afmoe":
         merged = _afmoe_keys(_checked(merged, mt), mt)
         # AfmoeAttention applies RoPE on its sliding layers only; the spec's rotary dims are one for all layers (no
@@ -664,6 +676,118 @@ def _afmoe_keys(cfg: dict, mt: str) -> dict:
     out = dict(cfg)
     out["first_k_dense_replace"] = _req(cfg, mt, "num_dense_layers")
     return out
+
+
+def _glm4_moe_lite_keys(cfg: dict, mt: str) -> dict:
+    """GLM-4.7-Flash (Glm4MoeLiteConfig, transformers models/glm4_moe_lite; vLLM glm4_moe_lite.py) in the names the
+    MLA reader uses. Glm4MoeLiteAttention is DeepseekV3Attention (vLLM: DeepseekV2MLAAttention): q_a_proj d ->
+    ``q_lora_rank``, q_a_layernorm, q_b_proj -> heads x (``qk_nope_head_dim`` + ``qk_rope_head_dim``),
+    kv_a_proj_with_mqa d -> ``kv_lora_rank`` + rope, kv_a_layernorm, kv_b_proj -> heads x (nope + ``v_head_dim``),
+    o_proj back; the cache is the latent and the RoPE key. The MLPs are GLM-4.5's (Glm4MoeMLP of
+    ``intermediate_size``; Glm4MoeMoE: ``n_routed_experts`` gated experts of ``moe_intermediate_size``, top
+    ``num_experts_per_tok``, ``n_shared_experts`` shared ones, a bias-free router d -> E with the
+    e_score_correction_bias buffer, not counted as for DeepSeek-V3). The dense layers lead: ``mlp_layer_types``
+    (transformers 5: ``dense`` then ``sparse``; Glm4MoeLiteConfig's default is one dense layer) or
+    ``first_k_dense_replace`` (vLLM). ``num_nextn_predict_layers`` MTP layers are counted apart (transformers skips
+    model.layers.47). Refused in one line: MLP types that are not a dense prefix, or that disagree with
+    ``first_k_dense_replace``; ``attention_bias`` (biases on the MLA projections); a partial RoPE factor other than 1
+    or a ``head_dim`` other than ``qk_rope_head_dim`` (its attribute_map alias): the RoPE width is
+    ``qk_rope_head_dim``. ``topk_method``, ``scoring_func``, ``n_group``/``topk_group``, ``routed_scaling_factor``,
+    ``norm_topk_prob`` and ``rope_interleave`` size nothing."""
+    if cfg.get("attention_bias"):
+        raise _refuse(mt, "biases on the MLA projections (attention_bias) are not modelled")
+    factor = cfg.get("partial_rotary_factor")
+    factor = _rope_factor(cfg, mt) if factor is None else factor
+    if factor is not None and factor != 1:
+        raise _refuse(mt, f"partial_rotary_factor {factor}: MLA's RoPE width is qk_rope_head_dim; a fraction of it "
+                          "is not modelled")
+    rope = _req(cfg, mt, "qk_rope_head_dim")
+    if cfg.get("head_dim") is not None and cfg["head_dim"] != rope:
+        raise _refuse(mt, f"head_dim {cfg['head_dim']} is not qk_rope_head_dim {rope} (Glm4MoeLiteConfig's "
+                          "attribute_map makes it that alias)")
+    out = dict(cfg)
+    out["first_k_dense_replace"] = _lite_dense_layers(cfg, mt)
+    return out
+
+
+def _lite_dense_layers(cfg: dict, mt: str) -> int:
+    """The leading dense layers of a GLM-4.7-Flash config: ``mlp_layer_types`` (a ``dense`` prefix, then ``sparse``)
+    where given, else ``first_k_dense_replace``, else 1 (Glm4MoeLiteConfig's default types); both given must agree."""
+    types, first = cfg.get("mlp_layer_types"), cfg.get("first_k_dense_replace")
+    if types is None:
+        return 1 if first is None else first
+    L = _req(cfg, mt, "num_hidden_layers")
+    dense = next((i for i, t in enumerate(types) if t != "dense"), len(types))
+    if len(types) != L or types[dense:] != ["sparse"] * (L - dense):
+        raise _refuse(mt, "mlp_layer_types other than leading dense layers then sparse ones (one a layer) are not "
+                          "modelled")
+    if first is not None and first != dense:
+        raise _refuse(mt, f"mlp_layer_types has {dense} leading dense layers but first_k_dense_replace is {first}")
+    return dense
+
+
+# what a LongCat-Flash reading is, said where the spec is shown (specs show)
+LONGCAT_READING = ("LongCat-Flash: each of its num_layers layers is two spec layers (two MLA blocks, two dense MLPs; "
+                   "the shortcut MoE counted on the second, beside its MLP as a shared expert), as transformers' cache "
+                   "counts them; the router's zero-expert rows are not counted, and active counts every routed slot "
+                   "as a real expert (the card's upper bound)")
+
+
+def _longcat_keys(cfg: dict, mt: str) -> dict:
+    """LongCat-Flash (LongcatFlashConfig and LongcatFlashDecoderLayer, transformers models/longcat_flash: LongCat-Flash-
+    Chat, -Thinking) in the names the MLA reader uses. Each of the ``num_layers`` layers holds two LongcatFlashMLA
+    blocks (DeepSeek-V3's MLA with a q-LoRA; ``mla_scale_q_lora``/``mla_scale_kv_lora`` scale activations, no size),
+    two dense LongcatFlashMLPs of ``ffn_hidden_size``, four RMSNorms, and one shortcut MoE (LongcatFlashMoE:
+    ``n_routed_experts`` gated experts of ``expert_ffn_hidden_size``, top ``moe_topk``, among ``zero_expert_num``
+    identity experts that have no weights; a router d -> experts + zero experts). LongcatFlashModel sets
+    num_hidden_layers to 2 x num_layers for its cache (self_attn[i] is cache layer 2 x layer + i), and so does this
+    reading: 2 x ``num_layers`` spec layers of one MLA block, one dense MLP and two norms each, the MoE on every
+    second one (:func:`_longcat_ffn`). What the spec cannot hold is said (:data:`LONGCAT_READING`): the router's
+    ``zero_expert_num`` rows (d x zero_expert_num a layer) are not counted, and the active count takes every routed
+    slot as a real expert (a token routed to identity experts uses fewer). Refused in one line: ``attention_method``
+    other than MLA, ``attention_bias`` (biases on the MLA projections), ``router_bias`` (a bias over the zero experts
+    too), ``zero_expert_type`` other than identity, a ``qk_head_dim`` that is not nope + rope, a
+    ``num_hidden_layers`` that is not twice ``num_layers``. ``routed_scaling_factor`` sizes nothing; the checkpoint's
+    MTP module (model.mtp, skipped by transformers, no key gives its shape) is not counted."""
+    method = cfg.get("attention_method", "MLA")
+    if method != "MLA":
+        raise _refuse(mt, f"attention_method {_show(method)} (only MLA is read) is not modelled")
+    for key, what in (("attention_bias", "biases on the MLA projections (attention_bias) are"),
+                      ("router_bias", "a router bias over the experts and zero experts (router_bias) is")):
+        if cfg.get(key) is True:
+            raise _refuse(mt, f"{what} not modelled")
+        if cfg.get(key) not in (None, False):
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be true or false, got {_show(cfg[key])}")
+    kind = cfg.get("zero_expert_type", "identity")
+    if cfg.get("zero_expert_num") and kind != "identity":
+        raise _refuse(mt, f"zero experts of type {_show(kind)} (only identity experts are read) are not modelled")
+    nope, rope = _req(cfg, mt, "qk_nope_head_dim"), _req(cfg, mt, "qk_rope_head_dim")
+    if cfg.get("qk_head_dim") is not None and cfg["qk_head_dim"] != nope + rope:
+        raise _refuse(mt, f"qk_head_dim {cfg['qk_head_dim']} is not qk_nope_head_dim + qk_rope_head_dim "
+                          f"({nope + rope})")
+    layers = _req(cfg, mt, "num_layers")
+    if cfg.get("num_hidden_layers") is not None and cfg["num_hidden_layers"] != 2 * layers:
+        raise _refuse(mt, f"num_hidden_layers {cfg['num_hidden_layers']} is not twice num_layers {layers} (two "
+                          "attention blocks a layer)")
+    out = dict(cfg)
+    out["num_hidden_layers"] = 2 * layers
+    if not _req(cfg, mt, "q_lora_rank"):
+        _missing(mt, "q_lora_rank")              # LongcatFlashMLA always projects queries through q_a_proj
+    return out
+
+
+def _longcat_ffn(cfg: dict, mt: str) -> dict:
+    """LongCat-Flash's FFN blocks over its 2 x num_layers spec layers (:func:`_longcat_keys`): every spec layer a dense
+    gated MLP of ``ffn_hidden_size``; every second one also the layer's MoE (``n_routed_experts`` of
+    ``expert_ffn_hidden_size``, top ``moe_topk``), its MLP then counted as one shared expert of the same width."""
+    width = _req(cfg, mt, "ffn_hidden_size")
+    experts = _req(cfg, mt, "n_routed_experts")
+    if not experts:
+        raise _refuse(mt, "n_routed_experts is 0: a shortcut MoE without experts is not modelled")
+    return {"kind": "moe", "intermediate_size": width, "num_experts": experts,
+            "experts_per_token": _req(cfg, mt, "moe_topk"), "expert_intermediate_size":
+            _req(cfg, mt, "expert_ffn_hidden_size"), "num_shared_experts": 1,
+            "shared_expert_intermediate_size": width, "moe_layer_step": 2}
 
 
 def _baichuan_alibi(cfg: dict) -> bool:
@@ -1298,6 +1422,8 @@ def _ffn(cfg: dict, mt: str) -> dict:
         return _minimax_ffn(cfg, mt)
     if mt == "granitemoehybrid":
         return _granite_ffn(cfg, mt)
+    if mt == "longcat_flash":
+        return _longcat_ffn(cfg, mt)
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
     if mt == "gpt2":
         return {"kind": "dense", "intermediate_size": cfg.get("n_inner") or 4 * hidden, "gated": False}
@@ -1402,15 +1528,17 @@ def _norms(cfg: dict, mt: str) -> int:
 # Quantization: quantization_config -> the spec's quantization block
 # ---------------------------------------------------------------------------------------------------------
 
-def _module_names(spec: dict) -> dict[str, list[str]]:
+def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     """Module names of each weight component the model has, in the checkpoint's (DeepSeek/Llama/Qwen) naming, to
-    test a quantization config's ignore patterns against."""
+    test a quantization config's ignore patterns against (LongCat-Flash's own naming: :func:`_longcat_module_names`)."""
     a, f = spec["attention"], spec["ffn"]
     if a["kind"] in ("mla", "dsa"):
         attn = (["q_a_proj", "q_b_proj"] if a.get("q_lora_rank") else ["q_proj"]) + \
             ["kv_a_proj_with_mqa", "kv_b_proj", "o_proj"]
     else:
         attn = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    if mt == "longcat_flash":
+        return _longcat_module_names(attn)
     m = "model.layers.7."
     names = {"attention": [m + "self_attn." + p for p in attn], "embed": ["model.embed_tokens"], "head": ["lm_head"]}
     if f["kind"] == "dense" or f.get("first_dense_layers") or f.get("moe_layer_step", 1) > 1:
@@ -1423,6 +1551,18 @@ def _module_names(spec: dict) -> dict[str, list[str]]:
         names["shared_experts"] = [f"{m}mlp.{shared}.{p}_proj" for p in ("gate", "up", "down")]
     return names
 
+
+def _longcat_module_names(attn: list[str]) -> dict[str, list[str]]:
+    """LongCat-Flash's module names (LongcatFlashDecoderLayer): ``self_attn.0``/``self_attn.1`` the two MLA blocks,
+    ``mlps.0`` the first sub-layer's MLP (the spec's dense_ffn) and ``mlps.1`` the second's (the spec's shared
+    expert beside the MoE), ``mlp.router.classifier`` and ``mlp.experts`` the shortcut MoE. Matched against the
+    DeepSeek names, an ignore list naming ``self_attn.0.kv_b_proj`` covered nothing and was priced as quantized."""
+    m = "model.layers.7."
+    mlp = ("gate_proj", "up_proj", "down_proj")
+    return {"attention": [f"{m}self_attn.{i}.{p}" for i in (0, 1) for p in attn],
+            "dense_ffn": [f"{m}mlps.0.{p}" for p in mlp], "shared_experts": [f"{m}mlps.1.{p}" for p in mlp],
+            "router": [m + "mlp.router.classifier"], "routed_experts": [f"{m}mlp.experts.3.{p}" for p in mlp],
+            "embed": ["model.embed_tokens"], "head": ["lm_head"]}
 
 def _matches(pattern: str, name: str) -> bool:
     """Whether an ignore pattern covers module ``name``: ``re:`` regexes (compressed-tensors, matched from the
@@ -1441,7 +1581,7 @@ def _matches(pattern: str, name: str) -> bool:
 def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | None) -> list[str]:
     """The candidate components no ignore pattern covers. A pattern that covers part of a component (one
     projection of attention) is refused: a component is priced at one width."""
-    names = _module_names(spec)
+    names = _module_names(spec, mt)
     out = []
     for c in candidates:
         if c not in names:
@@ -1704,7 +1844,7 @@ def mlx_quantization(q: dict, cfg: dict, spec: dict, mt: str) -> dict:
         scale = zero = 16
     elif (bits, group) != {"mxfp4": (4, 32), "nvfp4": (4, 16), "mxfp8": (8, 32)}[mode]:
         raise _refuse(mt, f"MLX {mode} quantization at {bits} bits in groups of {group} is not modelled")
-    names = _module_names(spec)
+    names = _module_names(spec, mt)
     comps = [c for c in ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head")
              if c in names and not (c == "head" and spec["tie_word_embeddings"])]
     for path, value in q.items():

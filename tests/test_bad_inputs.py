@@ -664,7 +664,7 @@ def test_audit3_nonfinite_word_where_a_size_goes_is_refused_for_every_family(tmp
     for fixture in {c[0] for c in _size_keys()}:
         try:
             base[fixture] = spec_of(__file__.rsplit("/", 1)[0] + f"/fixtures/hf/{fixture}")
-        except SpecError:                 # families refused whatever their sizes (longcat_flash, gpt_neox, ...)
+        except SpecError:                 # families refused whatever their sizes (gpt_bigcode, gpt_neox, ...)
             pass
     cases = [c for c in _size_keys() if c[0] in base]
     assert len(cases) > 500

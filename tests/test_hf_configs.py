@@ -135,10 +135,13 @@ SOURCES = {
     "exaone_3_5_2_4b": "https://huggingface.co/LGAI-EXAONE/EXAONE-3.5-2.4B-Instruct/blob/main/config.json",
     "exaone_3_5_32b": "https://huggingface.co/LGAI-EXAONE/EXAONE-3.5-32B-Instruct/blob/main/config.json",
     "trinity_nano": "https://huggingface.co/arcee-ai/Trinity-Nano-Preview/blob/main/config.json",
+    # The twelfth round: GLM-4.7-Flash's MLA (SOURCE.md; docs/zoo-facts.md section 15; longcat_flash, above, now
+    # holds its real file)
+    "glm_4_7_flash": "https://huggingface.co/zai-org/GLM-4.7-Flash/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
-REFUSED = {"longcat_flash", "gpt_bigcode_santacoder", "redpajama_incite_3b"}
+REFUSED = {"gpt_bigcode_santacoder", "redpajama_incite_3b"}
 
 # family folder -> built-in spec of the same model
 SAME_MODEL = {
@@ -517,8 +520,6 @@ def test_deepseek_fp8_block_scales():
 
 
 @pytest.mark.parametrize("family,message", [
-    ("longcat_flash", ("model_type longcat_flash: two attention blocks per layer (and zero-computation experts) are "
-                       "not modelled")),
     ("gpt_bigcode_santacoder", ("model_type gpt_bigcode: learned positions with a biased, non-gated MLP are read "
                                 "for gpt2 only")),
     ("redpajama_incite_3b", ("model_type gpt_neox: biased LayerNorms and MLPs (and use_parallel_residual blocks) "
@@ -740,6 +741,9 @@ CARDS = {
     "exaone_3_5_2_4b": (30 * 8 * 80 * 2 * 2, 2.4e9, 0.003),           # "2.4B" (2.14B without embeddings); 2.405B
     "exaone_3_5_32b": (64 * 8 * 128 * 2 * 2, 32.0e9, 0.001),          # "32B" (30.95B without embeddings); 32.003B
     "trinity_nano": (56 * 2 * 128 * 2 * 2, 6e9, 0.021),               # "6B total, 1B active": 6.12B, 1.02B here
+    # the twelfth round (hand counts in the tests below); MLA: layers x (kv_lora_rank + qk_rope_head_dim) x 2 bytes
+    "glm_4_7_flash": (47 * (512 + 64) * 2, 30e9, 0.002),               # "30B-A3B": 29.94B, 3.58B active here
+    "longcat_flash": (2 * 28 * (512 + 64) * 2, 560e9, 0.0012),         # "560B", 18.6B-31.3B active: 560.62B, 31.33B
 }
 
 
@@ -2685,3 +2689,171 @@ def test_trinity_nano_afmoe_by_hand(tmp_path):
     assert kv_report(e, context=131072).per_sequence.total == (28 * 131072 + 28 * 2048) * 1024
     with pytest.raises(SpecError, match="model_type afmoe: has no num_dense_layers"):
         load_spec(_write(tmp_path, _edited("trinity_nano", num_dense_layers=...)))
+
+
+# ------------------------------------ the twelfth round: GLM-4.7-Flash, LongCat-Flash (docs/zoo-facts.md section 15)
+
+def test_glm_4_7_flash_mla_by_hand():
+    """GLM-4.7-Flash (glm4_moe_lite; Glm4MoeLiteForCausalLM) was refused by the generic reader on
+    first_k_dense_replace. Glm4MoeLiteAttention is DeepSeek-V3's MLA: q_a_proj 2048 -> 768, q_a_layernorm (768),
+    q_b_proj 768 -> 20 x (192 + 64), kv_a_proj_with_mqa 2048 -> 512 + 64, kv_a_layernorm (512), kv_b_proj 512 -> 20 x
+    (192 + 256), o_proj 20 x 256 -> 2048; layer 0 a dense MLP of 10240, layers 1-46 Glm4MoeMoE: 64 experts of 1536,
+    top 4, one shared expert of 1536, a router 2048 -> 64 (its e_score_correction_bias a buffer, as DeepSeek-V3's);
+    two RMSNorms a layer; untied head of 154880; one MTP layer, counted apart.
+
+    Attention a layer: 2048 x 768 + 768 + 768 x 5120 + 2048 x 576 + 512 + 512 x 8960 + 5120 x 2048 = 21,759,232.
+    Dense layer: + 2 x 2048 + 3 x 2048 x 10240 = 84,677,888; MoE layer: + 2 x 2048 + 65 x 3 x 2048 x 1536 + 2048 x 64
+    = 635,311,360. 84,677,888 + 46 x 635,311,360 + 2 x 154880 x 2048 + 2048 = 29,943,390,976 (the card's "30B").
+    Active: 4 + 1 experts: 84,677,888 + 46 x (635,311,360 - 60 x 9,437,184) + 154880 x 2048 (head) + 2048 (one
+    embedding row) + 2048 = 3,579,570,944 (the card's "A3B"; Unsloth's guide says "about 3.6B").
+    KV (bf16): the latent and the RoPE key, 47 x (512 + 64) x 2 = 54,144 B a token."""
+    s = hf("glm_4_7_flash")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.kind, a.num_heads, a.q_lora_rank, a.kv_lora_rank) == (47, "mla", 20, 768, 512)
+    assert (a.qk_nope_head_dim, a.qk_rope_head_dim, a.v_head_dim) == (192, 64, 256)
+    assert (f.kind, f.num_experts, f.experts_per_token, f.num_shared_experts, f.expert_intermediate_size,
+            f.first_dense_layers, f.intermediate_size) == ("moe", 64, 4, 1, 1536, 1, 10240)
+    assert (s.mtp_layers, s.tie_word_embeddings, s.max_context) == (1, False, 202752)
+    d, expert = 2048, 3 * 2048 * 1536
+    attn = d * 768 + 768 + 768 * 20 * 256 + d * 576 + 512 + 512 * 20 * 448 + 20 * 256 * d
+    dense = attn + 2 * d + 3 * d * 10240
+    moe = attn + 2 * d + 65 * expert + d * 64
+    assert (attn, dense, moe) == (21_759_232, 84_677_888, 635_311_360)
+    r = weights(s)
+    assert r.params.total == dense + 46 * moe + 2 * 154880 * d + d == 29_943_390_976
+    assert r.active.total == dense + 46 * (moe - 60 * expert) + 154880 * d + d + d == 3_579_570_944
+    assert kv_per_token("glm_4_7_flash") == 47 * (512 + 64) * 2 == 54_144
+
+
+def test_glm_4_7_flash_transformers_5_mlp_layer_types(tmp_path):
+    """transformers 5 re-saves write mlp_layer_types (one dense, then sparse) and head_dim 64 (the attribute_map alias
+    of qk_rope_head_dim), as https://huggingface.co/dphnAI/flash-beta1 does: the same model. Without either key the
+    dense prefix is Glm4MoeLiteConfig's default, one layer."""
+    base = weights(hf("glm_4_7_flash")).params.total
+    resaved = _edited("glm_4_7_flash", mlp_layer_types=["dense"] + ["sparse"] * 46, head_dim=64,
+                      partial_rotary_factor=..., rope_parameters={"partial_rotary_factor": 1.0, "rope_theta": 1e6})
+    assert weights(load_spec(_write(tmp_path, resaved))).params.total == base
+    bare = _edited("glm_4_7_flash", first_k_dense_replace=...)
+    assert load_spec(_write(tmp_path, bare)).ffn.first_dense_layers == 1
+    three = _edited("glm_4_7_flash", first_k_dense_replace=..., mlp_layer_types=["dense"] * 3 + ["sparse"] * 44)
+    assert load_spec(_write(tmp_path, three)).ffn.first_dense_layers == 3
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"mlp_layer_types": ["sparse", "dense"] + ["sparse"] * 45}, "mlp_layer_types other than leading dense layers"),
+    ({"mlp_layer_types": ["dense"] * 2 + ["sparse"] * 45}, "mlp_layer_types has 2 leading dense layers but "
+                                                             "first_k_dense_replace is 1"),
+    ({"mlp_layer_types": ["dense"] + ["sparse"] * 40}, "mlp_layer_types other than leading dense layers"),
+    ({"mlp_layer_types": "dense"}, "mlp_layer_types must be a list of names"),
+    ({"attention_bias": True}, "biases on the MLA projections (attention_bias) are not modelled"),
+    ({"partial_rotary_factor": 0.5}, "partial_rotary_factor 0.5: MLA's RoPE width is qk_rope_head_dim"),
+    ({"head_dim": 128}, "head_dim 128 is not qk_rope_head_dim 64"),
+    ({"kv_lora_rank": ...}, "has no kv_lora_rank, which sizes the model"),
+])
+def test_bad_glm_4_7_flash_configs_are_one_line(capsys, tmp_path, changes, words):
+    from helpers import refused
+
+    refused(capsys, "weights", _write(tmp_path, _edited("glm_4_7_flash", **changes)),
+            words=f"model_type glm4_moe_lite: {words}")
+
+
+def test_longcat_flash_two_mla_blocks_a_layer_by_hand():
+    """LongCat-Flash-Chat (longcat_flash) was refused by name ("two attention blocks per layer"). LongcatFlashDecoderLayer
+    holds two LongcatFlashMLA blocks, two dense MLPs of 12288 and four RMSNorms, and one shortcut MoE of 512 experts of
+    2048, top 12, among 256 zero (identity) experts. transformers' own cache counts 2 x 28 = 56 layers, and so does
+    the reading: 56 spec layers of one MLA block, one MLP and two norms, the MoE on every second (its MLP counted as
+    a shared expert of 12288: the same matrices).
+
+    MLA a block: 6144 x 1536 + 1536 + 1536 x 64 x 192 + 6144 x 576 + 512 + 512 x 64 x 256 + 64 x 128 x 6144 =
+    90,572,800. A LongCat layer: 2 x 90,572,800 + 4 x 6144 + 2 x 3 x 6144 x 12288 + 512 x 3 x 6144 x 2048 + 6144 x 512
+    (the router's expert rows) = 19,964,653,568; x 28 + 2 x 131072 x 6144 + 6144 = 560,620,918,784 (the card's
+    "560B"). Not counted: the router's 256 zero-expert rows, 28 x 256 x 6144 = 44,040,192 (0.008%).
+    Active with 12 real experts a token: 28 x (2 x 90,572,800 + 4 x 6144 + 2 x 226,492,416 + 12 x 37,748,736 +
+    6144 x 512) + 131072 x 6144 (head) + 6144 (one embedding row) + 6144 = 31,333,314,560: the card's upper bound
+    "31.3B" (a token routed to zero experts uses fewer; "average ~27B").
+    KV (bf16): 56 latents and RoPE keys, 56 x (512 + 64) x 2 = 64,512 B a token."""
+    s = hf("longcat_flash")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, a.kind, a.num_heads, a.q_lora_rank, a.kv_lora_rank) == (56, "mla", 64, 1536, 512)
+    assert (a.qk_nope_head_dim, a.qk_rope_head_dim, a.v_head_dim) == (128, 64, 128)
+    assert (f.kind, f.num_experts, f.experts_per_token, f.expert_intermediate_size, f.intermediate_size,
+            f.num_shared_experts, f.shared_width, f.moe_layer_step, f.first_dense_layers) == \
+        ("moe", 512, 12, 2048, 12288, 1, 12288, 2, 0)
+    assert s.num_moe_layers == 28 and s.num_dense_layers == 28 and s.norms_per_layer == 2
+    assert (s.tie_word_embeddings, s.max_context, s.dtypes.weights, s.mtp_layers) == (False, 131072, "bf16", 0)
+    assert "two spec layers" in s.description and "zero-expert rows are not counted" in s.description
+    d, mlp, expert = 6144, 3 * 6144 * 12288, 3 * 6144 * 2048
+    attn = d * 1536 + 1536 + 1536 * 64 * 192 + d * 576 + 512 + 512 * 64 * 256 + 64 * 128 * d
+    layer = 2 * attn + 4 * d + 2 * mlp + 512 * expert + d * 512
+    assert (attn, layer) == (90_572_800, 19_964_653_568)
+    r = weights(s)
+    assert r.params.total == 28 * layer + 2 * 131072 * d + d == 560_620_918_784
+    assert r.active.total == 28 * (layer - 500 * expert) + 131072 * d + d + d == 31_333_314_560
+    assert kv_per_token("longcat_flash") == 56 * (512 + 64) * 2 == 64_512
+
+
+def test_longcat_flash_transformers_resave_is_the_same_model(tmp_path):
+    """A transformers re-save (as hf-internal-testing/LongCat-ShortCat writes it) adds num_hidden_layers = 2 x
+    num_layers, num_key_value_heads, head_dim and qk_head_dim: the same reading."""
+    resaved = _edited("longcat_flash", num_hidden_layers=56, num_key_value_heads=64, head_dim=64, qk_head_dim=192,
+                      tie_word_embeddings=False, dtype="bfloat16")
+    assert weights(load_spec(_write(tmp_path, resaved))).params.total == weights(hf("longcat_flash")).params.total
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"attention_method": "GQA"}, "attention_method 'GQA' (only MLA is read) is not modelled"),
+    ({"attention_bias": True}, "biases on the MLA projections (attention_bias) are not modelled"),
+    ({"router_bias": True}, "a router bias over the experts and zero experts (router_bias) is not"),
+    ({"zero_expert_type": "zero"}, "zero experts of type 'zero' (only identity experts are read)"),
+    ({"qk_head_dim": 128}, "qk_head_dim 128 is not qk_nope_head_dim + qk_rope_head_dim (192)"),
+    ({"num_hidden_layers": 28}, "num_hidden_layers 28 is not twice num_layers 28"),
+    ({"num_layers": ...}, "has no num_layers, which sizes the model"),
+    ({"num_layers": 0}, "num_layers must be a whole number of at least 1"),
+    ({"q_lora_rank": ...}, "has no q_lora_rank, which sizes the model"),
+    ({"expert_ffn_hidden_size": "2048"}, "expert_ffn_hidden_size must be a whole number of at least 1"),
+    ({"n_routed_experts": 0}, "n_routed_experts is 0: a shortcut MoE without experts is not modelled"),
+])
+def test_bad_longcat_flash_configs_are_one_line(capsys, tmp_path, changes, words):
+    from helpers import refused
+
+    refused(capsys, "weights", _write(tmp_path, _edited("longcat_flash", **changes)),
+            words=f"model_type longcat_flash: {words}")
+
+
+def test_longcat_flash_fp8_ignore_list_in_its_own_module_names(capsys, tmp_path):
+    """An fp8 checkpoint's ignored_layers name LongCat's modules (self_attn.0 / self_attn.1, mlps.0 / mlps.1,
+    mlp.router.classifier, mlp.experts): matched against DeepSeek's names, an ignore list naming every kv_b_proj
+    covered nothing and the attention was priced at 8 bits; now it covers part of the attention and is refused, and
+    a list naming every MLA projection leaves the attention at 16 bits."""
+    from helpers import refused
+
+    def fp8(ignored):
+        return _edited("longcat_flash", quantization_config={
+            "quant_method": "fp8", "activation_scheme": "dynamic", "fmt": "e4m3", "weight_block_size": [128, 128],
+            "ignored_layers": ignored})
+
+    plain = load_spec(_write(tmp_path, fp8(["lm_head", "model.embed_tokens", "model.layers.0.mlp.router.classifier"])))
+    assert plain.quantization.components == ("attention", "dense_ffn", "shared_experts", "routed_experts")
+    mla = ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"]
+    every = load_spec(_write(tmp_path, fp8(["lm_head"] + [f"model.layers.*.self_attn.*.{p}" for p in mla])))
+    assert every.quantization.components == ("dense_ffn", "shared_experts", "routed_experts")
+    refused(capsys, "weights", _write(tmp_path, fp8(["lm_head", "model.layers.*.self_attn.*.kv_b_proj"])),
+            words="model_type longcat_flash: quantization_config leaves part of the attention unquantized "
+                  "(model.layers.7.self_attn.0.kv_b_proj)")
+
+
+@pytest.mark.parametrize("model_type,words", [
+    ("longcat_flash_ngram", "LongCat-Flash-Lite's n-gram embedding tables (ngram_vocab_size_ratio"),
+])
+def test_twelfth_round_families_refused_by_name(capsys, tmp_path, model_type, words):
+    """LongCat-Flash-Lite (longcat_flash_ngram; LongcatFlashNgramForCausalLM): LongCat-Flash's layers behind n-gram
+    embedding tables (ngram_vocab_size_ratio x vocab rows split emb_split_num ways over emb_neighbor_num neighbours:
+    most of its 68.5B parameters), which the spec's one embedding cannot hold. Refused in one line, exit 2, by kv,
+    weights and specs show (before: its first unknown key)."""
+    import json
+
+    from helpers import refused
+
+    cfg = json.loads((FIXTURES / "longcat_flash" / "config.json").read_text()) | {"model_type": model_type}
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
