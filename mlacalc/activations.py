@@ -305,9 +305,20 @@ def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
         # AttributeError (native), the Megatron convention's two blocks a layer a silent overcount
         raise SpecError("layer_types", "training memory of ffn layers (one block a layer: an FFN alone, or "
                                        "attention without one, as Nemotron-H) is not modelled")
+    if spec.layer_type(layer) == "cross":
+        check_cross_layers(spec)
     if cfg.convention == "megatron":
         return _megatron_layer(spec, cfg)
     return _native_layer(spec, layer, cfg)
+
+
+def check_cross_layers(spec: ModelSpec) -> None:
+    """Refuse a model with cross-attention layers (Llama-3.2-Vision). They were each counted as a self-attention
+    layer over the text plus its FFN (audit 7), which they are not: their keys and values come from the image
+    tokens, and a text-only batch skips the layers altogether (transformers' MllamaTextModel)."""
+    if any(spec.layer_type(i) == "cross" for i in range(spec.num_layers)):
+        raise SpecError("layer_types", "training memory of cross-attention layers (keys and values of the image "
+                                       "tokens) is not modelled")
 
 
 def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:

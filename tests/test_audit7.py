@@ -1,0 +1,69 @@
+"""The seventh audit's findings (training, fit's context search, ...): each test fails before its fix. Numbers are
+worked out by hand in the test."""
+
+import json
+
+import pytest
+
+from mlacalc.errors import SpecError
+from mlacalc.hardware import load_hardware
+from mlacalc.parallel import Parallelism
+from mlacalc.spec import load_spec
+from mlacalc.training import TrainRun, model_states, stage_memory, train_memory
+
+from helpers import make_spec, refused, run
+
+FIXTURES = __file__.rsplit("/", 1)[0] + "/fixtures/hf/"
+LLAMA_8B_PARAMS = 8_030_261_248     # 32 x (41,943,040 attention + 176,160,768 FFN + 8,192 norms) + 2 x 525,336,576 + 4,096
+
+
+# --- ZeRO shards over every rank that holds the same weights: dp x cp ------------------------------------------------
+# Context-parallel ranks hold the same weights and all-reduce their gradients: Megatron-Core's distributed optimizer
+# shards over intra_dp_cp_group (DP x CP), DeepSpeed-Ulysses over its seq_data_parallel_group, torchtitan's FSDP over
+# dp_shard_cp. `train --cp 2 --zero 1` kept the whole optimizer on each of the two ranks.
+
+def test_zero_shards_over_context_parallel_ranks_too():
+    spec = load_spec("llama-3.1-8b")
+    P = LLAMA_8B_PARAMS
+    run1 = TrainRun(micro_batch=1, seq=4096, zero=1, parallel=Parallelism(cp=2))
+    s = stage_memory(spec, run1)[0].states
+    assert (s.weights, s.gradients, s.optimizer) == (2 * P, 2 * P, 12 * P / 2)
+    run3 = TrainRun(micro_batch=1, seq=4096, zero=3, parallel=Parallelism(dp=2, cp=2))
+    s = stage_memory(spec, run3)[0].states
+    assert (s.weights, s.gradients, s.optimizer) == (2 * P / 4, 2 * P / 4, 12 * P / 4)
+
+
+def test_zero_shards_experts_over_their_replicas_times_cp():
+    # 8 experts over ep=4 ranks drawn from tp x dp = 1 x 8: 2 replicas of each expert in a context rank's slice, and
+    # cp = 2 slices: ZeRO-1 shards expert optimizer states over 2 x 2 = 4 ranks, dense ones over 8 x 2 = 16.
+    spec = make_spec({"kind": "mha", "num_heads": 4, "head_dim": 64},
+                     ffn={"kind": "moe", "intermediate_size": 512, "num_experts": 8, "experts_per_token": 2,
+                          "expert_intermediate_size": 64})
+    from mlacalc.params import params_per_gpu
+
+    par = Parallelism(dp=8, ep=4, cp=2)
+    p = params_per_gpu(spec, par)
+    s = model_states(p, "mixed", 1, par)
+    dense = p.total - p.routed_experts
+    assert s.optimizer == pytest.approx(12 * (dense / 16 + p.routed_experts / 4))
+
+
+def test_train_cli_cp_halves_the_optimizer(capsys):
+    code, out, _, _ = run(capsys, "train", "llama-3.1-8b", "--zero", "1", "--cp", "2", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["per_gpu"]["optimizer"] == 12 * LLAMA_8B_PARAMS / 2
+
+
+# --- training memory of cross-attention layers is refused, not priced as self-attention ------------------------------
+# Llama-3.2-Vision's 8 cross layers were each counted as a self-attention layer over the text (q, k, v of 4,096
+# tokens) plus its FFN, whatever the image tokens: their keys and values come from the image tokens, and a text-only
+# batch skips those layers altogether (transformers' MllamaTextModel). Neither was what was printed.
+
+def test_train_refuses_cross_attention_layers(capsys):
+    refused(capsys, "train", FIXTURES + "llama_3_2_11b_vision", words="cross-attention")
+
+
+def test_train_api_refuses_cross_attention_layers():
+    spec = load_spec(FIXTURES + "llama_3_2_11b_vision")
+    with pytest.raises(SpecError, match="cross-attention"):
+        train_memory(spec, TrainRun(micro_batch=1, seq=4096), load_hardware("h100"))
