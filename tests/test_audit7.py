@@ -67,3 +67,17 @@ def test_train_api_refuses_cross_attention_layers():
     spec = load_spec(FIXTURES + "llama_3_2_11b_vision")
     with pytest.raises(SpecError, match="cross-attention"):
         train_memory(spec, TrainRun(micro_batch=1, seq=4096), load_hardware("h100"))
+
+
+# --- fit: a longest context at the search limit is a lower bound, not a number ---------------------------------------
+# A model whose every layer is sliding (Mistral-7B's 4,096-token window) holds the same cache at any context, so the
+# search stops at its limit (2**26 tokens): fit printed "longest context 67,108,864" as if memory ran out there.
+
+def test_fit_says_when_the_longest_context_is_the_search_limit(capsys):
+    code, out, _, _ = run(capsys, "fit", "mistral-7b", "--gpu", "h100", "--set", "max_context=null", "--json")
+    f = json.loads(out)["fits"][0]
+    assert code == 0 and f["max_context"] == 2**26 and f["max_context_capped"] is True
+    code, out, _, _ = run(capsys, "fit", "mistral-7b", "--gpu", "h100", "--set", "max_context=null")
+    assert code == 0 and ">= 67,108,864" in out
+    code, out, _, _ = run(capsys, "fit", "llama-3.1-8b", "--gpu", "h100", "--json")
+    assert json.loads(out)["fits"][0]["max_context_capped"] is False
