@@ -1411,16 +1411,29 @@ def _module_names(spec: dict) -> dict[str, list[str]]:
             ["kv_a_proj_with_mqa", "kv_b_proj", "o_proj"]
     else:
         attn = ["q_proj", "k_proj", "v_proj", "o_proj"]
-    m = "model.layers.7."
-    names = {"attention": [m + "self_attn." + p for p in attn], "embed": ["model.embed_tokens"], "head": ["lm_head"]}
-    if f["kind"] == "dense" or f.get("first_dense_layers") or f.get("moe_layer_step", 1) > 1:
-        names["dense_ffn"] = [f"model.layers.0.mlp.{p}_proj" for p in ("gate", "up", "down")]
-    if f["kind"] == "moe":
-        names |= {"router": [m + "mlp.gate", m + "mlp.router"],
-                  "routed_experts": [f"{m}mlp.experts.3.{p}_proj" for p in ("gate", "up", "down")]}
-    if f.get("num_shared_experts"):
-        shared = "shared_expert" if f.get("shared_expert_gate") else "shared_experts"
-        names["shared_experts"] = [f"{m}mlp.{shared}.{p}_proj" for p in ("gate", "up", "down")]
+    # Every layer that holds the component (and the first and last expert), not one representative layer: a pattern
+    # naming one layer ("model.layers.0.mlp") covered the representative and left the component unquantized in all
+    # 80 layers (Llama-3.3-70B AWQ priced at 123 GB for 40), or missed it and left that layer quantized (audit 7).
+    L, types = spec["num_layers"], spec.get("layer_types") or ()
+    kind = [types[i] if i < len(types) else "full" for i in range(L)]
+    mixer = [i for i in range(L) if kind[i] not in ("linear", "ffn")]
+    ffn = [i for i in range(L) if "ffn" not in types or kind[i] == "ffn"]
+    moe = [i for i in ffn if f["kind"] == "moe" and i >= (f.get("first_dense_layers") or 0)
+           and (i + 1) % (f.get("moe_layer_step") or 1) == 0]
+    dense = [i for i in ffn if i not in set(moe)]
+    gate_up_down = ("gate", "up", "down")
+    names = {"attention": [f"model.layers.{i}.self_attn.{p}" for i in mixer for p in attn],
+             "embed": ["model.embed_tokens"], "head": ["lm_head"]}
+    if dense:
+        names["dense_ffn"] = [f"model.layers.{i}.mlp.{p}_proj" for i in dense for p in gate_up_down]
+    if moe:
+        experts = sorted({0, max(0, (f.get("num_experts") or 1) - 1)})
+        names |= {"router": [f"model.layers.{i}.mlp.{r}" for i in moe for r in ("gate", "router")],
+                  "routed_experts": [f"model.layers.{i}.mlp.experts.{e}.{p}_proj" for i in moe for e in experts
+                                     for p in gate_up_down]}
+        if f.get("num_shared_experts"):
+            shared = "shared_expert" if f.get("shared_expert_gate") else "shared_experts"
+            names["shared_experts"] = [f"model.layers.{i}.mlp.{shared}.{p}_proj" for i in moe for p in gate_up_down]
     return names
 
 
@@ -1440,7 +1453,7 @@ def _matches(pattern: str, name: str) -> bool:
 
 def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | None) -> list[str]:
     """The candidate components no ignore pattern covers. A pattern that covers part of a component (one
-    projection of attention) is refused: a component is priced at one width."""
+    projection of attention, or some of its layers) is refused: a component is priced at one width."""
     names = _module_names(spec)
     out = []
     for c in candidates:

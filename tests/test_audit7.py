@@ -81,3 +81,31 @@ def test_fit_says_when_the_longest_context_is_the_search_limit(capsys):
     assert code == 0 and ">= 67,108,864" in out
     code, out, _, _ = run(capsys, "fit", "llama-3.1-8b", "--gpu", "h100", "--json")
     assert json.loads(out)["fits"][0]["max_context_capped"] is False
+
+
+# --- a quantization config's ignore list that names one layer ---------------------------------------------------------
+# The ignore patterns were tested against one representative layer per component (attention at layer 7, the dense FFN
+# at layer 0): Llama-3.3-70B's AWQ config with modules_to_not_convert ["model.layers.0.mlp"] left the dense FFN of all
+# 80 layers at 16 bits (123.2 GB for 39.8 GB), and ["model.layers.1.mlp"] left every layer quantized. One layer's
+# module left unquantized is a partly quantized component, refused in one line as a partial pattern already was.
+
+def _awq_llama(tmp_path, ignore):
+    cfg = json.load(open(FIXTURES + "llama_3_3_70b/config.json"))
+    cfg["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128,
+                                  "modules_to_not_convert": ignore}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("ignore", [["model.layers.0.mlp"], ["model.layers.1.mlp"], ["model.layers.7.self_attn"],
+                                    ["model.layers.3.self_attn.q_proj"]])
+def test_quantization_ignoring_one_layer_is_refused(capsys, tmp_path, ignore):
+    refused(capsys, "weights", _awq_llama(tmp_path, ignore), words="unquantized")
+
+
+def test_quantization_ignoring_every_layer_leaves_the_component_whole(capsys, tmp_path):
+    # every layer's self_attn listed one by one, as some export tools write it: attention at 16 bits, the rest AWQ
+    path = _awq_llama(tmp_path, [f"model.layers.{i}.self_attn" for i in range(80)])
+    code, out, _, _ = run(capsys, "weights", path, "--json")
+    q = json.loads(out)["quantization"]
+    assert code == 0 and "attention" not in q["components"] and "dense_ffn" in q["components"]
