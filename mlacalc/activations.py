@@ -12,7 +12,8 @@ What a module keeps (the rule behind every entry below):
 - RoPE keeps only ``cos``/``sin`` (shared by every layer: counted once per stage); queries and keys after
   RoPE are kept by the attention kernel.
 - Attention, fused (FlashAttention-2 style): ``q, k, v, out`` and the fp32 log-sum-exp per query row; no
-  S x S. GQA keys and values stay at KV heads. Eager: ``softmax(QK^T)`` in the activation dtype (Megatron's
+  S x S. GQA keys and values stay at KV heads. A gated output ``out * sigmoid(gate)`` (Qwen3-Next, Trinity) also
+  keeps sigmoid's output and the product (o_proj's input). Eager: ``softmax(QK^T)`` in the activation dtype (Megatron's
   fused scale-mask-softmax), kept by softmax's backward and by ``P V``; GQA keys and values expanded to all
   heads by ``repeat_kv`` (a copy), as the matmuls keep them. No attention dropout (modern LLMs train without).
 - Gated FFN ``down(silu(gate(x)) * up(x))``: ``x``, the SiLU input, both factors of the product and the
@@ -510,6 +511,11 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     d_o = _grad("grad.attn.out", ("b", "s", "a", "d_v"), (b, sl, heads, dv_o), "o_proj's backward")
     w_o = _grad("grad.W_o", ("a d_v", "h"), (heads * dv_o, h), "o_proj's weight gradient, before the buffer")
     phases.append(BackwardPhase("attn.o_proj", (d_h, d_o, w_o), gone))
+    if a.output_gate:   # the product's backward: d(core output) and d(sigmoid), then sigmoid's d(gate)
+        d_gated = _grad("grad.attn.gate", ("b", "s", "a", "d_v"), (b, sl, heads, dv_o), "the gate's backward")
+        gone = gone | {"attn.gated_out"}
+        phases.append(BackwardPhase("attn.output_gate", (d_h, d_o, d_gated, d_gated), gone))
+        gone = gone | {"attn.gate"}
     core_names = {"attn.lse", "attn.probs"}
     kv_sym = fam.kv_symbol
     eager = cfg.kernel == "eager"

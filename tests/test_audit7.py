@@ -109,3 +109,24 @@ def test_quantization_ignoring_every_layer_leaves_the_component_whole(capsys, tm
     code, out, _, _ = run(capsys, "weights", path, "--json")
     q = json.loads(out)["quantization"]
     assert code == 0 and "attention" not in q["components"] and "dense_ffn" in q["components"]
+
+
+# --- the attention output gate's stored tensors ------------------------------------------------------------------------
+# A gated attention output (Qwen3-Next's and Trinity's `out * sigmoid(gate)`) keeps two more [b, s, a, d_v] tensors:
+# sigmoid's output (kept by sigmoid's backward and by the product) and the product (o_proj's input). Training memory
+# counted a gated layer as an ungated one.
+
+def test_output_gate_keeps_the_sigmoid_and_the_product():
+    from mlacalc.activations import ActivationConfig, backward_peak, layer_activations
+
+    # h=256, 4 heads x 64, gated FFN 512; b=2, s=16 -> T = 32 tokens; bf16 = 2 B (tests/test_activations.py's layer)
+    T, a, d = 2 * 16, 4, 64
+    plain = make_spec({"kind": "mha", "num_heads": 4, "head_dim": 64})
+    gated = make_spec({"kind": "mha", "num_heads": 4, "head_dim": 64, "output_gate": True})
+    cfg = ActivationConfig(micro_batch=2, seq=16)
+    assert layer_activations(gated, 0, cfg).attention - layer_activations(plain, 0, cfg).attention == 2 * T * a * d * 2
+    for mode in ("selective", "full"):        # recomputed with the layer's other tensors, as a product's inputs are
+        c = ActivationConfig(micro_batch=2, seq=16, recompute=mode)
+        extra = 2 * T * a * d * 2 if mode == "selective" else 0
+        assert layer_activations(gated, 0, c).total - layer_activations(plain, 0, c).total == extra
+    assert backward_peak(gated, 0, cfg).total >= backward_peak(plain, 0, cfg).total
