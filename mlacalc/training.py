@@ -39,8 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from .activations import (ActivationConfig, LatentVsExpanded, LayerActivations, SavedTensor, backward_peak,
-                          check_cross_layers, embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded, layer_activations,
-                          mtp_bytes, rope_tensors, saved_tensors, sum_by_group)
+                          check_cross_layers, embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded,
+                          layer_activations, mtp_bytes, rope_tensors, saved_tensors, sum_by_group)
 from .attention import blocks, family
 from .errors import ArgError, show
 from .hardware import Hardware

@@ -14,7 +14,8 @@ from mlacalc.training import TrainRun, model_states, stage_memory, train_memory
 from helpers import make_spec, refused, run
 
 FIXTURES = __file__.rsplit("/", 1)[0] + "/fixtures/hf/"
-LLAMA_8B_PARAMS = 8_030_261_248     # 32 x (41,943,040 attention + 176,160,768 FFN + 8,192 norms) + 2 x 525,336,576 + 4,096
+# 32 x (41,943,040 attention + 176,160,768 FFN + 8,192 norms) + 2 x 525,336,576 (embedding, head) + 4,096
+LLAMA_8B_PARAMS = 8_030_261_248
 
 
 # --- ZeRO shards over every rank that holds the same weights: dp x cp ------------------------------------------------
@@ -111,7 +112,7 @@ def test_quantization_ignoring_every_layer_leaves_the_component_whole(capsys, tm
     assert code == 0 and "attention" not in q["components"] and "dense_ffn" in q["components"]
 
 
-# --- the attention output gate's stored tensors ------------------------------------------------------------------------
+# --- the attention output gate's stored tensors ---------------------------------------------------------------------
 # A gated attention output (Qwen3-Next's and Trinity's `out * sigmoid(gate)`) keeps two more [b, s, a, d_v] tensors:
 # sigmoid's output (kept by sigmoid's backward and by the product) and the product (o_proj's input). Training memory
 # counted a gated layer as an ungated one.
