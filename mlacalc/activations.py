@@ -8,7 +8,8 @@ real forward+backward with these lists term by term, so the list is the model; e
 What a module keeps (the rule behind every entry below):
 
 - ``nn.Linear`` keeps its input (not its output). Layers reading one tensor share it: q/k/v read one input.
-- RMSNorm (fused) keeps its input and the per-token ``rstd`` in fp32.
+- RMSNorm (fused) keeps its input and the per-token ``rstd`` in fp32; a layer has ``norms_per_layer`` of them (4:
+  Gemma-2/3's post-attention and post-FFN norms too; 1: a parallel attention/FFN block reading one norm's output).
 - RoPE keeps only ``cos``/``sin`` (shared by every layer: counted once per stage); queries and keys after
   RoPE are kept by the attention kernel.
 - Attention, fused (FlashAttention-2 style): ``q, k, v, out`` and the fp32 log-sum-exp per query row; no
@@ -205,6 +206,8 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
     out = [SavedTensor("ffn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "ffn",
                        "gate/up projections (MoE: router, experts)", "sp")]
+    if spec.norms_per_layer == 1:   # a parallel block: the FFN reads attention's input, kept once (attn.input)
+        out = []
     if not moe:
         return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), divide(f.intermediate_size, t,
                                                                                   "ffn.intermediate_size"), "f", f.gated)
@@ -234,11 +237,18 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
 
 
 def _native_layer(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
+    """The layer's norms follow ``norms_per_layer`` (both were always two, audit 7): 4 adds Gemma-2/3's, GLM-4's and
+    Trinity's post-attention and post-FFN norms (their inputs: the o_proj and down_proj outputs); 1 is the parallel
+    block of Cohere, Falcon-7B and StableLM-2, attention and FFN reading the one norm's output (``attn.input``)."""
     b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
+    n = spec.norms_per_layer
+    post = [_norm(f"{part}.post_norm", "norms", b, st, h, "h", f"post-{part} norm ({out} output)")
+            for part, out in (("attn", "o_proj"), ("ffn", "down_proj"))[:max(0, n - 2)]]
+    ffn_norm = _norm("ffn_norm", "norms", b, st, h, "h", "ffn_norm (the residual stream)") if n > 1 else []
     return (_norm("attn_norm", "norms", b, st, h, "h", "attn_norm (the layer input)", drop="input")
-            + _attention(spec, layer, cfg)
-            + _norm("ffn_norm", "norms", b, st, h, "h", "ffn_norm (the residual stream)")
-            + _ffn(spec, cfg, is_moe_layer(spec, layer)))
+            + _attention(spec, layer, cfg) + (post[0] if post else [])
+            + ffn_norm
+            + _ffn(spec, cfg, is_moe_layer(spec, layer)) + (post[1] if len(post) > 1 else []))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -131,3 +131,25 @@ def test_output_gate_keeps_the_sigmoid_and_the_product():
         extra = 2 * T * a * d * 2 if mode == "selective" else 0
         assert layer_activations(gated, 0, c).total - layer_activations(plain, 0, c).total == extra
     assert backward_peak(gated, 0, cfg).total >= backward_peak(plain, 0, cfg).total
+
+
+# --- training activations follow the layer's norms: Gemma's sandwich norms, Cohere's and Falcon's parallel block -------
+# The native layer always kept two RMSNorms and a separate FFN input, whatever norms_per_layer said: Gemma-2/3, GLM-4
+# and Trinity (4 norms: post-attention and post-FFN norms keep their inputs, the o_proj and down_proj outputs) were
+# short two [b, s, h] inputs a layer, and the parallel attention/MLP block after one shared norm (Cohere, Falcon-7B,
+# StableLM-2: 1 norm) was counted with a second norm and a second copy of its input.
+
+@pytest.mark.parametrize("norms,total", [
+    (2, 262_912),                              # tests/test_activations.py's tiny layer, by hand
+    (4, 262_912 + 2 * (32 * 256 * 2 + 32 * 4)),  # + post-attention and post-FFN norms: input (bf16) and rstd (fp32)
+    (1, 262_912 - (32 * 256 * 2 + 32 * 4) - 32 * 256 * 2),  # - ffn_norm (input, rstd) - the FFN's own input copy
+])
+def test_layer_keeps_the_norms_the_spec_has(norms, total):
+    from mlacalc.activations import ActivationConfig, layer_activations
+
+    # h=256, 4 heads x 64, gated FFN 512; b=2, s=16 -> T = 32 tokens
+    spec = make_spec({"kind": "mha", "num_heads": 4, "head_dim": 64}, norms_per_layer=norms)
+    la = layer_activations(spec, 0, ActivationConfig(micro_batch=2, seq=16))
+    assert la.total == total
+    full = layer_activations(spec, 0, ActivationConfig(micro_batch=2, seq=16, recompute="full"))
+    assert full.total == 32 * 256 * 2          # full recomputation keeps the layer input alone, whatever the norms
