@@ -22,7 +22,8 @@ What a module keeps (the rule behind every entry below):
 - MoE: the router keeps its input (``x``, shared) and its probabilities (fp32, ``b s E``); top-k indices
   (int64) and the normalised top-k weights (fp32); the permuted token copies that feed the experts (the
   dispatch buffer, ``b s k x h``); each copy's gated-FFN tensors; the expert outputs kept by the multiply with
-  the routing weights (the combine buffer, ``b s k x h``). Shared experts are a dense gated FFN.
+  the routing weights (the combine buffer, ``b s k x h``). Shared experts are a dense gated FFN; a sigmoid gate on
+  them (Qwen2-MoE) keeps their output and the sigmoid's for its product.
 - MLA (DeepSeek-V2, arXiv 2405.04434, eqs. 9-14 and 37-40): ``c_Q`` before and after its RMSNorm (the
   latter is the input of ``W_UQ``), ``[c_KV | k_R]`` as ``W_DKV`` writes it (the norm keeps the ``c_KV`` view,
   which keeps the whole buffer alive), the normed latent (input of ``W_UKV``), then the decompressed per-head
@@ -233,6 +234,11 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     if f.num_shared_experts:
         width_s = divide(f.num_shared_experts * f.shared_width, t, "shared experts' width")
         out += _gated("moe.shared", "ffn", ("b", "s"), (b, sl), width_s, "n_s*f_s", f.gated)
+        if f.shared_expert_gate:    # sigmoid(gate(x)) * shared(x) (Qwen2-MoE): the product keeps both (audit 7)
+            out += [SavedTensor("moe.shared.output", ("b", "s", "h"), (b, st, h), ACT_BYTES, "ffn",
+                                "the shared expert gate's product", "sp"),
+                    SavedTensor("moe.shared.gate", ("b", "s", "1"), (b, st, 1), ACT_BYTES, "ffn",
+                                "sigmoid and the shared expert gate's product", "sp")]
     return out
 
 

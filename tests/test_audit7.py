@@ -153,3 +153,19 @@ def test_layer_keeps_the_norms_the_spec_has(norms, total):
     assert la.total == total
     full = layer_activations(spec, 0, ActivationConfig(micro_batch=2, seq=16, recompute="full"))
     assert full.total == 32 * 256 * 2          # full recomputation keeps the layer input alone, whatever the norms
+
+
+# --- Qwen-MoE's gated shared expert -------------------------------------------------------------------------------------
+# sigmoid(shared_expert_gate(x)) * shared_expert(x) keeps the shared expert's output ([b, s, h]) and the sigmoid's
+# ([b, s, 1]) for the product's backward (transformers' Qwen2MoeSparseMoeBlock); they were left out.
+
+def test_gated_shared_expert_keeps_its_output_and_the_gate():
+    from mlacalc.activations import ActivationConfig, layer_activations
+
+    moe = {"kind": "moe", "intermediate_size": 512, "num_experts": 8, "experts_per_token": 2,
+           "expert_intermediate_size": 64, "num_shared_experts": 1}
+    attn = {"kind": "mha", "num_heads": 4, "head_dim": 64}
+    plain = make_spec(attn, ffn=moe)
+    gated = make_spec(attn, ffn=moe | {"shared_expert_gate": True})
+    cfg = ActivationConfig(micro_batch=2, seq=16)            # T = 32 tokens, h = 256, bf16
+    assert layer_activations(gated, 0, cfg).total - layer_activations(plain, 0, cfg).total == 32 * 256 * 2 + 32 * 2
