@@ -80,7 +80,8 @@ class TrainRun:
         # a list or dict precision raised TypeError (unhashable) and zero=True passed as stage 1
         if not isinstance(self.precision, str) or self.precision not in PRECISIONS:
             raise ArgError("precision", f"must be one of {', '.join(PRECISIONS)}, got {show(self.precision)}")
-        if isinstance(self.zero, bool) or self.zero not in ZERO_STAGES:
+        if isinstance(self.zero, bool) or not isinstance(self.zero, int) or self.zero not in ZERO_STAGES:
+            # zero=1.0 passed as stage 1 and printed "ZeRO-1.0"; q_tokens and the parallel degrees refuse floats too
             raise ArgError("zero", f"must be 0, 1, 2 or 3, got {show(self.zero)}")
         finite(self.reserve_bytes, "reserve_bytes", minimum=0, maximum=2.0**60)
         if self.parallel.dp_attention:

@@ -169,3 +169,11 @@ def test_gated_shared_expert_keeps_its_output_and_the_gate():
     gated = make_spec(attn, ffn=moe | {"shared_expert_gate": True})
     cfg = ActivationConfig(micro_batch=2, seq=16)            # T = 32 tokens, h = 256, bf16
     assert layer_activations(gated, 0, cfg).total - layer_activations(plain, 0, cfg).total == 32 * 256 * 2 + 32 * 2
+
+
+def test_train_api_zero_stage_is_a_whole_number():
+    # zero=1.0 passed (1.0 in (0, 1, 2, 3)) and the report said "ZeRO-1.0" and "zero": 1.0, while q_tokens=2.0 and
+    # tp=2.0 are refused; True was already refused
+    for z in (1.0, "1", True):
+        with pytest.raises(SpecError, match="zero"):
+            TrainRun(micro_batch=1, seq=4096, zero=z)
