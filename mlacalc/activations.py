@@ -8,11 +8,13 @@ real forward+backward with these lists term by term, so the list is the model; e
 What a module keeps (the rule behind every entry below):
 
 - ``nn.Linear`` keeps its input (not its output). Layers reading one tensor share it: q/k/v read one input.
-- RMSNorm (fused) keeps its input and the per-token ``rstd`` in fp32.
+- RMSNorm (fused) keeps its input and the per-token ``rstd`` in fp32; a layer has ``norms_per_layer`` of them (4:
+  Gemma-2/3's post-attention and post-FFN norms too; 1: a parallel attention/FFN block reading one norm's output).
 - RoPE keeps only ``cos``/``sin`` (shared by every layer: counted once per stage); queries and keys after
   RoPE are kept by the attention kernel.
 - Attention, fused (FlashAttention-2 style): ``q, k, v, out`` and the fp32 log-sum-exp per query row; no
-  S x S. GQA keys and values stay at KV heads. Eager: ``softmax(QK^T)`` in the activation dtype (Megatron's
+  S x S. GQA keys and values stay at KV heads. A gated output ``out * sigmoid(gate)`` (Qwen3-Next, Trinity) also
+  keeps sigmoid's output and the product (o_proj's input). Eager: ``softmax(QK^T)`` in the activation dtype (Megatron's
   fused scale-mask-softmax), kept by softmax's backward and by ``P V``; GQA keys and values expanded to all
   heads by ``repeat_kv`` (a copy), as the matmuls keep them. No attention dropout (modern LLMs train without).
 - Gated FFN ``down(silu(gate(x)) * up(x))``: ``x``, the SiLU input, both factors of the product and the
@@ -20,7 +22,8 @@ What a module keeps (the rule behind every entry below):
 - MoE: the router keeps its input (``x``, shared) and its probabilities (fp32, ``b s E``); top-k indices
   (int64) and the normalised top-k weights (fp32); the permuted token copies that feed the experts (the
   dispatch buffer, ``b s k x h``); each copy's gated-FFN tensors; the expert outputs kept by the multiply with
-  the routing weights (the combine buffer, ``b s k x h``). Shared experts are a dense gated FFN.
+  the routing weights (the combine buffer, ``b s k x h``). Shared experts are a dense gated FFN; a sigmoid gate on
+  them (Qwen2-MoE) keeps their output and the sigmoid's for its product.
 - MLA (DeepSeek-V2, arXiv 2405.04434, eqs. 9-14 and 37-40): ``c_Q`` before and after its RMSNorm (the
   latter is the input of ``W_UQ``), ``[c_KV | k_R]`` as ``W_DKV`` writes it (the norm keeps the ``c_KV`` view,
   which keeps the whole buffer alive), the normed latent (input of ``W_UKV``), then the decompressed per-head
@@ -204,6 +207,8 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
     out = [SavedTensor("ffn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "ffn",
                        "gate/up projections (MoE: router, experts)", "sp")]
+    if spec.norms_per_layer == 1:   # a parallel block: the FFN reads attention's input, kept once (attn.input)
+        out = []
     if not moe:
         return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), divide(f.intermediate_size, t,
                                                                                   "ffn.intermediate_size"), "f", f.gated)
@@ -229,15 +234,27 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     if f.num_shared_experts:
         width_s = divide(f.num_shared_experts * f.shared_width, t, "shared experts' width")
         out += _gated("moe.shared", "ffn", ("b", "s"), (b, sl), width_s, "n_s*f_s", f.gated)
+        if f.shared_expert_gate:    # sigmoid(gate(x)) * shared(x) (Qwen2-MoE): the product keeps both (audit 7)
+            out += [SavedTensor("moe.shared.output", ("b", "s", "h"), (b, st, h), ACT_BYTES, "ffn",
+                                "the shared expert gate's product", "sp"),
+                    SavedTensor("moe.shared.gate", ("b", "s", "1"), (b, st, 1), ACT_BYTES, "ffn",
+                                "sigmoid and the shared expert gate's product", "sp")]
     return out
 
 
 def _native_layer(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
+    """The layer's norms follow ``norms_per_layer`` (both were always two, audit 7): 4 adds Gemma-2/3's, GLM-4's and
+    Trinity's post-attention and post-FFN norms (their inputs: the o_proj and down_proj outputs); 1 is the parallel
+    block of Cohere, Falcon-7B and StableLM-2, attention and FFN reading the one norm's output (``attn.input``)."""
     b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
+    n = spec.norms_per_layer
+    post = [_norm(f"{part}.post_norm", "norms", b, st, h, "h", f"post-{part} norm ({out} output)")
+            for part, out in (("attn", "o_proj"), ("ffn", "down_proj"))[:max(0, n - 2)]]
+    ffn_norm = _norm("ffn_norm", "norms", b, st, h, "h", "ffn_norm (the residual stream)") if n > 1 else []
     return (_norm("attn_norm", "norms", b, st, h, "h", "attn_norm (the layer input)", drop="input")
-            + _attention(spec, layer, cfg)
-            + _norm("ffn_norm", "norms", b, st, h, "h", "ffn_norm (the residual stream)")
-            + _ffn(spec, cfg, is_moe_layer(spec, layer)))
+            + _attention(spec, layer, cfg) + (post[0] if post else [])
+            + ffn_norm
+            + _ffn(spec, cfg, is_moe_layer(spec, layer)) + (post[1] if len(post) > 1 else []))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -305,9 +322,20 @@ def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
         # AttributeError (native), the Megatron convention's two blocks a layer a silent overcount
         raise SpecError("layer_types", "training memory of ffn layers (one block a layer: an FFN alone, or "
                                        "attention without one, as Nemotron-H) is not modelled")
+    if spec.layer_type(layer) == "cross":
+        check_cross_layers(spec)
     if cfg.convention == "megatron":
         return _megatron_layer(spec, cfg)
     return _native_layer(spec, layer, cfg)
+
+
+def check_cross_layers(spec: ModelSpec) -> None:
+    """Refuse a model with cross-attention layers (Llama-3.2-Vision). They were each counted as a self-attention
+    layer over the text plus its FFN (audit 7), which they are not: their keys and values come from the image
+    tokens, and a text-only batch skips the layers altogether (transformers' MllamaTextModel)."""
+    if any(spec.layer_type(i) == "cross" for i in range(spec.num_layers)):
+        raise SpecError("layer_types", "training memory of cross-attention layers (keys and values of the image "
+                                       "tokens) is not modelled")
 
 
 def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
@@ -499,6 +527,11 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     d_o = _grad("grad.attn.out", ("b", "s", "a", "d_v"), (b, sl, heads, dv_o), "o_proj's backward")
     w_o = _grad("grad.W_o", ("a d_v", "h"), (heads * dv_o, h), "o_proj's weight gradient, before the buffer")
     phases.append(BackwardPhase("attn.o_proj", (d_h, d_o, w_o), gone))
+    if a.output_gate:   # the product's backward: d(core output) and d(sigmoid), then sigmoid's d(gate)
+        d_gated = _grad("grad.attn.gate", ("b", "s", "a", "d_v"), (b, sl, heads, dv_o), "the gate's backward")
+        gone = gone | {"attn.gated_out"}
+        phases.append(BackwardPhase("attn.output_gate", (d_h, d_o, d_gated, d_gated), gone))
+        gone = gone | {"attn.gate"}
     core_names = {"attn.lse", "attn.probs"}
     kv_sym = fam.kv_symbol
     eager = cfg.kernel == "eager"

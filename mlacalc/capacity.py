@@ -107,6 +107,13 @@ class Fit:
         return min(self.max_context, self.context_limit) if self.context_limit else self.max_context
 
     @property
+    def max_context_capped(self) -> bool:
+        """The longest-context search stopped at its limit (:data:`MAX_CONTEXT_SEARCH`): ``max_context`` is a lower
+        bound (a model whose every layer is sliding holds the same cache at any context), not where memory runs out.
+        fit printed the limit, 67,108,864, as the longest context (audit 7)."""
+        return self.max_context >= MAX_CONTEXT_SEARCH
+
+    @property
     def kv_budget(self) -> float:
         """Bytes per GPU left for the KV cache (negative: the weights and workspace alone do not fit)."""
         return self.usable - self.weights - self.workspace.total
@@ -123,7 +130,8 @@ class Fit:
                                "kv_budget": self.kv_budget},
             "workspace": self.workspace.as_dict(),
             "kv_bytes_per_seq_per_gpu": self.kv_bytes_per_seq, "max_batch": self.max_batch,
-            "batch": self.batch, "max_context": self.max_context, "context_limit": self.context_limit,
+            "batch": self.batch, "max_context": self.max_context, "max_context_capped": self.max_context_capped,
+            "context_limit": self.context_limit,
             "usable_context": self.usable_context,
             "decode": None if d is None else {
                 "throughput_basis": f"expected ({d.kernel} kernels, {d.coefficients}); *_floor: the roofline floor",

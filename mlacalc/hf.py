@@ -1538,31 +1538,50 @@ def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     else:
         attn = ["q_proj", "k_proj", "v_proj", "o_proj"]
     if mt == "longcat_flash":
-        return _longcat_module_names(attn)
-    m = "model.layers.7."
-    names = {"attention": [m + "self_attn." + p for p in attn], "embed": ["model.embed_tokens"], "head": ["lm_head"]}
-    if f["kind"] == "dense" or f.get("first_dense_layers") or f.get("moe_layer_step", 1) > 1:
-        names["dense_ffn"] = [f"model.layers.0.mlp.{p}_proj" for p in ("gate", "up", "down")]
-    if f["kind"] == "moe":
-        names |= {"router": [m + "mlp.gate", m + "mlp.router"],
-                  "routed_experts": [f"{m}mlp.experts.3.{p}_proj" for p in ("gate", "up", "down")]}
-    if f.get("num_shared_experts"):
-        shared = "shared_expert" if f.get("shared_expert_gate") else "shared_experts"
-        names["shared_experts"] = [f"{m}mlp.{shared}.{p}_proj" for p in ("gate", "up", "down")]
+        return _longcat_module_names(spec, attn)
+    # Every layer that holds the component (and the first and last expert), not one representative layer: a pattern
+    # naming one layer ("model.layers.0.mlp") covered the representative and left the component unquantized in all
+    # 80 layers (Llama-3.3-70B AWQ priced at 123 GB for 40), or missed it and left that layer quantized (audit 7).
+    L, types = spec["num_layers"], spec.get("layer_types") or ()
+    kind = [types[i] if i < len(types) else "full" for i in range(L)]
+    mixer = [i for i in range(L) if kind[i] not in ("linear", "ffn")]
+    ffn = [i for i in range(L) if "ffn" not in types or kind[i] == "ffn"]
+    moe = [i for i in ffn if f["kind"] == "moe" and i >= (f.get("first_dense_layers") or 0)
+           and (i + 1) % (f.get("moe_layer_step") or 1) == 0]
+    dense = [i for i in ffn if i not in set(moe)]
+    gate_up_down = ("gate", "up", "down")
+    names = {"attention": [f"model.layers.{i}.self_attn.{p}" for i in mixer for p in attn],
+             "embed": ["model.embed_tokens"], "head": ["lm_head"]}
+    if dense:
+        names["dense_ffn"] = [f"model.layers.{i}.mlp.{p}_proj" for i in dense for p in gate_up_down]
+    if moe:
+        experts = sorted({0, max(0, (f.get("num_experts") or 1) - 1)})
+        names |= {"router": [f"model.layers.{i}.mlp.{r}" for i in moe for r in ("gate", "router")],
+                  "routed_experts": [f"model.layers.{i}.mlp.experts.{e}.{p}_proj" for i in moe for e in experts
+                                     for p in gate_up_down]}
+        if f.get("num_shared_experts"):
+            shared = "shared_expert" if f.get("shared_expert_gate") else "shared_experts"
+            names["shared_experts"] = [f"model.layers.{i}.mlp.{shared}.{p}_proj" for i in moe for p in gate_up_down]
     return names
 
 
-def _longcat_module_names(attn: list[str]) -> dict[str, list[str]]:
-    """LongCat-Flash's module names (LongcatFlashDecoderLayer): ``self_attn.0``/``self_attn.1`` the two MLA blocks,
+def _longcat_module_names(spec: dict, attn: list[str]) -> dict[str, list[str]]:
+    """LongCat-Flash's module names (LongcatFlashDecoderLayer), in every checkpoint layer (two spec layers each,
+    :func:`_longcat_keys`) as :func:`_module_names` lists them: ``self_attn.0``/``self_attn.1`` the two MLA blocks,
     ``mlps.0`` the first sub-layer's MLP (the spec's dense_ffn) and ``mlps.1`` the second's (the spec's shared
-    expert beside the MoE), ``mlp.router.classifier`` and ``mlp.experts`` the shortcut MoE. Matched against the
-    DeepSeek names, an ignore list naming ``self_attn.0.kv_b_proj`` covered nothing and was priced as quantized."""
-    m = "model.layers.7."
+    expert beside the MoE), ``mlp.router.classifier`` and ``mlp.experts`` (first and last) the shortcut MoE. Matched
+    against the DeepSeek names, an ignore list naming ``self_attn.0.kv_b_proj`` covered nothing and was priced as
+    quantized."""
+    layers = [f"model.layers.{i}." for i in range(spec["num_layers"] // 2)]
     mlp = ("gate_proj", "up_proj", "down_proj")
-    return {"attention": [f"{m}self_attn.{i}.{p}" for i in (0, 1) for p in attn],
-            "dense_ffn": [f"{m}mlps.0.{p}" for p in mlp], "shared_experts": [f"{m}mlps.1.{p}" for p in mlp],
-            "router": [m + "mlp.router.classifier"], "routed_experts": [f"{m}mlp.experts.3.{p}" for p in mlp],
+    experts = sorted({0, max(0, (spec["ffn"].get("num_experts") or 1) - 1)})
+    return {"attention": [f"{m}self_attn.{i}.{p}" for m in layers for i in (0, 1) for p in attn],
+            "dense_ffn": [f"{m}mlps.0.{p}" for m in layers for p in mlp],
+            "shared_experts": [f"{m}mlps.1.{p}" for m in layers for p in mlp],
+            "router": [m + "mlp.router.classifier" for m in layers],
+            "routed_experts": [f"{m}mlp.experts.{e}.{p}" for m in layers for e in experts for p in mlp],
             "embed": ["model.embed_tokens"], "head": ["lm_head"]}
+
 
 def _matches(pattern: str, name: str) -> bool:
     """Whether an ignore pattern covers module ``name``: ``re:`` regexes (compressed-tensors, matched from the
@@ -1580,7 +1599,7 @@ def _matches(pattern: str, name: str) -> bool:
 
 def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | None) -> list[str]:
     """The candidate components no ignore pattern covers. A pattern that covers part of a component (one
-    projection of attention) is refused: a component is priced at one width."""
+    projection of attention, or some of its layers) is refused: a component is priced at one width."""
     names = _module_names(spec, mt)
     out = []
     for c in candidates:

@@ -78,8 +78,8 @@ class Parallelism:
 
     @property
     def expert_dp(self) -> int:
-        """Replicas of each routed expert (ZeRO shards its states over them): ``tp x dp / ep`` with EP, else
-        ``dp`` (each expert TP-split like a dense FFN)."""
+        """Replicas of each routed expert within one context rank's slice: ``tp x dp / ep`` with EP, else ``dp``
+        (each expert TP-split like a dense FFN). ZeRO shards its states over ``expert_dp x cp`` (mlacalc.training)."""
         return self.tp * self.dp // self.ep if self.ep > 1 else self.dp
 
     @property

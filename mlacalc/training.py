@@ -7,11 +7,14 @@ parameter:
   16 bytes. (Megatron accumulates fp32 main gradients, 18 bytes; not modelled.)
 - ``bf16``: bf16 weights (2), gradients (2), Adam m and v in bf16 (2 + 2), no master copy: 8 bytes.
 
-ZeRO over the data-parallel group of ``D`` ranks: stage 1 shards the optimizer states, stage 2 also the
-gradients, stage 3 also the weights (``/D`` each). Dense parameters are replicated over ``dp`` ranks. Routed
-experts (``ep > 1``) are whole experts spread over EP ranks drawn from the TP x DP ranks of a stage (MoE
-parallel folding), so each expert has ``tp * dp / ep`` replicas and shards over that many; with ``ep = 1`` they
-are TP-split like the dense FFN and replicated over ``dp``. TP, EP and PP splits of the parameters come from
+ZeRO over the ``D`` ranks that hold the same weights: stage 1 shards the optimizer states, stage 2 also the
+gradients, stage 3 also the weights (``/D`` each). Dense parameters are replicated over ``dp x cp`` ranks: context-
+parallel ranks hold the same weights and reduce their gradients together, so ZeRO shards over them too (Megatron-Core's
+distributed optimizer over its DP x CP group, DeepSpeed-Ulysses over its sequence-data-parallel group, torchtitan's
+FSDP over ``dp_shard_cp``). Routed experts (``ep > 1``) are whole experts spread over EP ranks drawn from the TP x DP
+ranks of a stage (MoE parallel folding), so each expert has ``tp * dp / ep`` replicas in a context rank's slice, ``cp``
+times that in all, and shards over that many; with ``ep = 1`` they are TP-split like the dense FFN and replicated
+over ``dp x cp``. TP, EP and PP splits of the parameters come from
 :mod:`mlacalc.params` (MTP's experts count as dense there).
 
 Activations come from :mod:`mlacalc.activations`. Pipeline: the 1F1B schedule with at least ``pp`` micro-batches
@@ -36,8 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from .activations import (ActivationConfig, LatentVsExpanded, LayerActivations, SavedTensor, backward_peak,
-                          embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded, layer_activations,
-                          mtp_bytes, rope_tensors, saved_tensors, sum_by_group)
+                          check_cross_layers, embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded,
+                          layer_activations, mtp_bytes, rope_tensors, saved_tensors, sum_by_group)
 from .attention import blocks, family
 from .errors import ArgError, show
 from .hardware import Hardware
@@ -77,7 +80,8 @@ class TrainRun:
         # a list or dict precision raised TypeError (unhashable) and zero=True passed as stage 1
         if not isinstance(self.precision, str) or self.precision not in PRECISIONS:
             raise ArgError("precision", f"must be one of {', '.join(PRECISIONS)}, got {show(self.precision)}")
-        if isinstance(self.zero, bool) or self.zero not in ZERO_STAGES:
+        if isinstance(self.zero, bool) or not isinstance(self.zero, int) or self.zero not in ZERO_STAGES:
+            # zero=1.0 passed as stage 1 and printed "ZeRO-1.0"; q_tokens and the parallel degrees refuse floats too
             raise ArgError("zero", f"must be 0, 1, 2 or 3, got {show(self.zero)}")
         finite(self.reserve_bytes, "reserve_bytes", minimum=0, maximum=2.0**60)
         if self.parallel.dp_attention:
@@ -108,7 +112,9 @@ class ModelStates:
 
 def model_states(params: Params, precision: str, zero: int, parallel: Parallelism) -> ModelStates:
     """ZeRO's per-GPU model states (arXiv 1910.02054, Figure 1): ``(2 + 2 + K) psi`` with the optimizer
-    sharded from stage 1, gradients from stage 2, weights from stage 3, each over its data-parallel group."""
+    sharded from stage 1, gradients from stage 2, weights from stage 3, each over the ranks that hold the same
+    weights: ``dp x cp`` (dense) and ``expert_dp x cp`` (routed experts). Sharding over ``dp`` alone kept the whole
+    optimizer on each of ``--cp 2``'s ranks (audit 7)."""
     w, g, o = PRECISIONS[precision]
     experts = params.routed_experts
     dense = params.total - experts
@@ -116,7 +122,7 @@ def model_states(params: Params, precision: str, zero: int, parallel: Parallelis
     def shard(bytes_per_param: float, stage: int) -> float:
         if zero < stage:
             return bytes_per_param * (dense + experts)
-        return bytes_per_param * (dense / parallel.dp + experts / parallel.expert_dp)
+        return bytes_per_param * (dense / (parallel.dp * parallel.cp) + experts / (parallel.expert_dp * parallel.cp))
 
     return ModelStates(weights=shard(w, 3), gradients=shard(g, 2), optimizer=shard(o, 1))
 
@@ -205,6 +211,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     p = par = run.parallel
     for b in blocks(spec):                 # refuse a block whose training memory is not modelled, whatever layer
         family(b).check_training(spec)
+    check_cross_layers(spec)               # the representative layers below may all be self-attention ones
     cfg = run.activation_config()
     ranges = par.stage_ranges(spec.num_layers)
     params = stage_params(spec, par)

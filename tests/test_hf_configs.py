@@ -2839,7 +2839,7 @@ def test_longcat_flash_fp8_ignore_list_in_its_own_module_names(capsys, tmp_path)
     assert every.quantization.components == ("dense_ffn", "shared_experts", "routed_experts")
     refused(capsys, "weights", _write(tmp_path, fp8(["lm_head", "model.layers.*.self_attn.*.kv_b_proj"])),
             words="model_type longcat_flash: quantization_config leaves part of the attention unquantized "
-                  "(model.layers.7.self_attn.0.kv_b_proj)")
+                  "(model.layers.0.self_attn.0.kv_b_proj)")
 
 
 @pytest.mark.parametrize("model_type,words", [

@@ -234,7 +234,15 @@ class AttentionFamily:
             out.append(SavedTensor("attn.probs", ("b", "a", "s", "s_kv"), (b, heads, sl, cfg.seq), ACT_BYTES,
                                    "attention_core", "softmax and PV", "tp", "core"))
         out.append(SavedTensor("attn.out", ("b", "s", "a", "d_v"), (b, sl, heads, a.v_head_dim), ACT_BYTES,
-                               "attention", "o_proj (and the attention kernel)", "tp"))
+                               "attention", "o_proj (and the attention kernel)" if not a.output_gate else
+                               "the output gate's product (and the attention kernel)", "tp"))
+        if a.output_gate:
+            # out * sigmoid(gate) (Qwen3-Next, Trinity): sigmoid keeps its output, which the product keeps too, and
+            # o_proj keeps the product; a gated layer was counted as an ungated one (audit 7)
+            out += [SavedTensor("attn.gate", ("b", "s", "a", "d_v"), (b, sl, heads, a.v_head_dim), ACT_BYTES,
+                                "attention", "sigmoid and the output gate's product", "tp"),
+                    SavedTensor("attn.gated_out", ("b", "s", "a", "d_v"), (b, sl, heads, a.v_head_dim), ACT_BYTES,
+                                "attention", "o_proj (the gated output)", "tp")]
         return out
 
 

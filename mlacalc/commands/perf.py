@@ -142,10 +142,12 @@ def _accuracy(acc) -> str:
 
 
 def _longest_context(f) -> str:
-    """The fit table's longest-context cell: what fits, or the model's configured limit when memory allows more."""
+    """The fit table's longest-context cell: what fits, or the model's configured limit when memory allows more; a
+    search that stopped at its limit is a lower bound (``>=``)."""
+    memory = f"{'>= ' if f.max_context_capped else ''}{f.max_context:,}"
     if f.usable_context < f.max_context:
-        return f"{f.usable_context:,} (model limit; memory: {f.max_context:,})"
-    return f"{f.max_context:,}"
+        return f"{f.usable_context:,} (model limit; memory: {memory})"
+    return memory
 
 
 def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu: GpuOpt = "h100-sxm",
