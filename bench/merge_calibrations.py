@@ -4,7 +4,11 @@ variance a one-run fit absorbs). The first run's point list is the merged list: 
 only points of it (a later calibration may add points; an earlier one cannot have points the first lacks). The first
 run's other fields (ceilings, gemm and sdpa points) are kept as they are; each merged point lists its runs' times.
 
-    python bench/merge_calibrations.py OUT.json RUN1.json RUN2.json [...]
+    python bench/merge_calibrations.py [--first-only GROUP] OUT.json RUN1.json RUN2.json [...]
+
+--first-only GROUP: points of that kernel group take the first run's time alone, the later runs having timed a
+kernel since changed. Groups: gluon-dense-16bit (our MLA decode on the Gluon seesaw kernel, 16-bit cache: tiles of
+64+ rows through the auto backend; its loop was split in the sixteenth session, 0.93-0.995x the points' time).
 
 then `python bench/fit_expected.py OUT.json HARDWARE.yaml --write HARDWARE.yaml` fits the decode coefficients to it.
 """
@@ -16,9 +20,23 @@ import math
 import sys
 
 
-def merge(runs: list[dict]) -> dict:
+def gluon_dense_16bit(point: dict) -> bool:
+    """Whether a calibration point runs the Gluon seesaw kernel over a 16-bit cache (auto backend, 64+ rows)."""
+    from mlacalc.expected import gluon_dense
+    from mlacalc.profiler.kernel_calibration import point_shape
+
+    sixteen_bit = point["kv_dtype"] in ("bf16", "fp16")
+    return point["backend"] == "auto" and sixteen_bit and gluon_dense(point_shape(point), True)
+
+
+GROUPS = {"gluon-dense-16bit": gluon_dense_16bit}
+USAGE = "usage: python bench/merge_calibrations.py [--first-only GROUP] OUT.json RUN1.json RUN2.json [...]"
+
+
+def merge(runs: list[dict], first_only=lambda point: False) -> dict:
     """The first run with its decode points' ``measured_s`` replaced by the geometric mean over the ``runs`` that
-    measured each (keyed by backend and point key); a later run's point the first lacks is an error."""
+    measured each (keyed by backend and point key); a later run's point the first lacks is an error. Points for
+    which ``first_only`` holds keep the first run's time alone."""
     def decode(run):
         return {(p["backend"], p["key"]): p for p in run["calibration_points"] if "key" in p}
 
@@ -32,6 +50,8 @@ def merge(runs: list[dict]) -> dict:
         if "key" not in p:
             continue
         times = [m[(p["backend"], p["key"])]["measured_s"] for m in maps if (p["backend"], p["key"]) in m]
+        if first_only(p):
+            times = times[:1]
         p["measured_s"] = math.exp(sum(math.log(t) for t in times) / len(times))
         p["runs_measured_s"] = times
         p.pop("fitted_s", None)         # the fit of one run; bench/fit_expected.py fits the merged points
@@ -42,12 +62,18 @@ def merge(runs: list[dict]) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    first_only = lambda point: False  # noqa: E731
+    if argv[:1] == ["--first-only"]:
+        if len(argv) < 2 or argv[1] not in GROUPS:
+            print(f"merge_calibrations: --first-only takes one of {sorted(GROUPS)}", file=sys.stderr)
+            return 2
+        first_only, argv = GROUPS[argv[1]], argv[2:]
     if len(argv) < 3:
-        print(__doc__.strip().splitlines()[-3].strip(), file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     try:
         runs = [json.load(open(f)) for f in argv[1:]]
-        merged = merge(runs)
+        merged = merge(runs, first_only)
     except (OSError, ValueError, KeyError, TypeError) as e:     # a missing or foreign file: one line, not a traceback
         print(f"merge_calibrations: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
         return 2
