@@ -155,7 +155,13 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            # transformers' HunYuanDenseV1 (Hunyuan-7B/4B/1.8B/0.5B-Instruct, Hunyuan-MT-7B, Hy-MT2): the released
            # Hunyuan decoder without experts: q/k/v/o biased by attention_bias, q/k norms by use_qk_norm, a gated
            # MLP of intermediate_size biased by mlp_bias (refused), head_dim; the hunyuan reader's dense branch
-           "hunyuan_v1_dense": "hunyuan"}
+           "hunyuan_v1_dense": "hunyuan",
+           # Upstage Solar Open (SolarOpenConfig(Glm4MoeConfig), transformers models/solar_open/modular_solar_open.py):
+           # GLM-4.5's MoE block (Glm4MoeMoE: n_routed_experts gated experts of moe_intermediate_size, a bias-free
+           # router with its e_score_correction_bias buffer, n_shared_experts x moe_intermediate_size shared) on every
+           # layer behind LlamaAttention (q/k/v biased by attention_bias, o_proj never; no q/k norm), RoPE over
+           # partial_rotary_factor (default 1.0); read as glm4_moe after _solar_open_keys
+           "solar_open": "glm4_moe"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -493,6 +499,8 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         if not inner_mt:
             raise _refuse(mt, "its text_config has no model_type")
         wrapper, mt, cfg = mt, inner_mt, inner
+    if mt == "solar_open":
+        cfg = _solar_open_keys(cfg, mt)
     read_as = f" (read as {ALIASES[mt]})" if mt in ALIASES else ""
     mt = ALIASES.get(mt, mt)
     description = f"the text decoder of {wrapper}{read_as}; {_left_out(wrapper)}" if wrapper else \
@@ -675,6 +683,23 @@ def _afmoe_keys(cfg: dict, mt: str) -> dict:
     ``route_norm``, ``score_func``, ``n_group``/``topk_group`` and ``mup_enabled`` size nothing."""
     out = dict(cfg)
     out["first_k_dense_replace"] = _req(cfg, mt, "num_dense_layers")
+    return out
+
+
+def _solar_open_keys(cfg: dict, mt: str) -> dict:
+    """Solar Open (SolarOpenConfig, transformers models/solar_open) in glm4_moe's terms. SolarOpenConfig deletes
+    ``first_k_dense_replace``, ``intermediate_size`` and ``use_qk_norm`` (AttributeError): SolarOpenDecoderLayer
+    builds Glm4MoeMoE on every layer and SolarOpenAttention (LlamaAttention) has no q/k norm, whatever a file says.
+    The release's file still carries ``first_k_dense_replace: 0`` and an unused ``intermediate_size`` (10240); a
+    dense prefix other than 0 is refused (transformers would build none, an engine reading the key would: the two
+    disagree), ``use_qk_norm`` is dropped (no norm is built). ``partial_rotary_factor`` defaults to 1.0 here, not to
+    GLM-4.5's 0.5 (SolarOpenConfig.__post_init__)."""
+    if cfg.get("first_k_dense_replace") not in (None, 0):
+        raise _refuse(mt, f"first_k_dense_replace {_show(cfg['first_k_dense_replace'])}: SolarOpenDecoderLayer builds "
+                          "the MoE on every layer (SolarOpenConfig has no dense prefix), so the count is not known")
+    out = {k: v for k, v in cfg.items() if k not in ("use_qk_norm", "intermediate_size")}
+    out["first_k_dense_replace"] = 0
+    out.setdefault("partial_rotary_factor", 1.0)
     return out
 
 

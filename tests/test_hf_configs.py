@@ -138,6 +138,8 @@ SOURCES = {
     # The twelfth round: GLM-4.7-Flash's MLA (SOURCE.md; docs/zoo-facts.md section 15; longcat_flash, above, now
     # holds its real file)
     "glm_4_7_flash": "https://huggingface.co/zai-org/GLM-4.7-Flash/blob/main/config.json",
+    # The thirteenth round: Solar Open (SOURCE.md; docs/zoo-facts.md section 16)
+    "solar_open_100b": "https://huggingface.co/upstage/Solar-Open-100B/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -2857,3 +2859,69 @@ def test_twelfth_round_families_refused_by_name(capsys, tmp_path, model_type, wo
     cfg = json.loads((FIXTURES / "longcat_flash" / "config.json").read_text()) | {"model_type": model_type}
     for command in (("kv",), ("weights",), ("specs", "show")):
         refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
+
+
+# ------------------------------------ the thirteenth round: Solar Open, K-EXAONE (docs/zoo-facts.md section 16)
+
+def test_solar_open_100b_glm_experts_on_every_layer_by_hand():
+    """Solar-Open-100B (solar_open; SolarOpenForCausalLM) was refused by the generic reader on auto_map. SolarOpenConfig
+    is Glm4MoeConfig without intermediate_size, first_k_dense_replace or use_qk_norm: LlamaAttention (q 4096 -> 64 x
+    128, k and v 4096 -> 8 x 128, o back, no biases: attention_bias is absent, Glm4MoeConfig's false) and Glm4MoeMoE
+    on all 48 layers: 128 experts of 1280, top 8, one shared expert of 1280, a router 4096 -> 128 (its
+    e_score_correction_bias a buffer); two RMSNorms a layer; untied head of 196608; full RoPE (partial_rotary_factor
+    1.0, not GLM-4.5's 0.5).
+
+    Attention a layer: 4096 x 8192 + 2 x 4096 x 1024 + 8192 x 4096 = 75,497,472. A layer: + 2 x 4096 + 129 x 3 x
+    4096 x 1280 + 4096 x 128 = 2,105,024,512. x 48 + 2 x 196608 x 4096 + 4096 = 102,651,793,408 (the card's
+    "102B-parameter"; the GGUF page's "103B params" rounds the same count up).
+    Active: 8 + 1 experts: 48 x (2,105,024,512 - 120 x 15,728,640) + 196608 x 4096 (head) + 4096 (one embedding row)
+    + 4096 = 11,249,524,736; with the whole embedding table counted, as cards often do, 12,054,827,008: the card's
+    "12B active".
+    KV (bf16): 48 x 8 x 128 x 2 (K, V) x 2 = 196,608 B a token."""
+    s = hf("solar_open_100b")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, s.hidden_size, s.vocab_size, s.tie_word_embeddings, s.max_context) == \
+        (48, 4096, 196608, False, 131072)
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_nope_head_dim, a.qk_rope_head_dim, a.v_head_dim) == \
+        ("gqa", 64, 8, 0, 128, 128)
+    assert not a.qkv_bias and not a.o_bias and not a.qk_norm
+    assert (f.kind, f.num_experts, f.experts_per_token, f.num_shared_experts, f.expert_intermediate_size,
+            f.first_dense_layers) == ("moe", 128, 8, 1, 1280, 0)
+    assert s.num_moe_layers == 48 and s.mtp_layers == 0 and s.norms_per_layer == 2
+    d, expert = 4096, 3 * 4096 * 1280
+    attn = d * 8192 + 2 * d * 1024 + 8192 * d
+    layer = attn + 2 * d + 129 * expert + d * 128
+    assert (attn, layer) == (75_497_472, 2_105_024_512)
+    r = weights(s)
+    assert r.params.total == 48 * layer + 2 * 196608 * d + d == 102_651_793_408
+    assert r.active.total == 48 * (layer - 120 * expert) + 196608 * d + d + d == 11_249_524_736
+    assert r.active.total + 196608 * d - d == 12_054_827_008
+    assert kv_per_token("solar_open_100b") == 48 * 8 * 128 * 2 * 2 == 196_608
+    assert "read as glm4_moe" in s.description
+
+
+def test_solar_open_ignores_the_keys_its_config_class_deletes(tmp_path):
+    """SolarOpenConfig deletes use_qk_norm and intermediate_size: a file carrying use_qk_norm true (GLM-4.5's key)
+    builds no q/k norm, and a different intermediate_size sizes nothing. A transformers 5 re-save (dtype, the factor
+    in rope_parameters, attention_bias false) is the same model; attention_bias true biases q, k and v (o_proj never)."""
+    base = weights(hf("solar_open_100b")).params.total
+    for changes in ({"use_qk_norm": True}, {"intermediate_size": 99}, {"partial_rotary_factor": ...},
+                    {"attention_bias": False, "dtype": "bfloat16", "torch_dtype": ...,
+                     "rope_parameters": {"rope_type": "yarn", "factor": 2.0, "partial_rotary_factor": 1.0}}):
+        s = load_spec(_write(tmp_path, _edited("solar_open_100b", **changes)))
+        assert weights(s).params.total == base and not s.attention.qk_norm and s.attention.qk_rope_head_dim == 128
+    biased = load_spec(_write(tmp_path, _edited("solar_open_100b", attention_bias=True)))
+    assert biased.attention.qkv_bias and not biased.attention.o_bias
+    assert weights(biased).params.total == base + 48 * (8192 + 1024 + 1024)
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"first_k_dense_replace": 3}, "first_k_dense_replace 3: SolarOpenDecoderLayer builds the MoE on every layer"),
+    ({"n_routed_experts": 0}, "n_routed_experts is 0"),
+    ({"moe_intermediate_size": ...}, "has no moe_intermediate_size, which sizes the model"),
+    ({"head_dim": "128"}, "head_dim must be a whole number of at least 1"),
+])
+def test_bad_solar_open_configs_are_one_line(capsys, tmp_path, changes, words):
+    from helpers import refused
+
+    refused(capsys, "weights", _write(tmp_path, _edited("solar_open_100b", **changes)), words=words)
