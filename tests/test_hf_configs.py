@@ -2903,7 +2903,8 @@ def test_solar_open_100b_glm_experts_on_every_layer_by_hand():
 def test_solar_open_ignores_the_keys_its_config_class_deletes(tmp_path):
     """SolarOpenConfig deletes use_qk_norm and intermediate_size: a file carrying use_qk_norm true (GLM-4.5's key)
     builds no q/k norm, and a different intermediate_size sizes nothing. A transformers 5 re-save (dtype, the factor
-    in rope_parameters, attention_bias false) is the same model; attention_bias true biases q, k and v (o_proj never)."""
+    in rope_parameters, attention_bias false) is the same model; attention_bias true biases q, k and v (o_proj
+    never)."""
     base = weights(hf("solar_open_100b")).params.total
     for changes in ({"use_qk_norm": True}, {"intermediate_size": 99}, {"partial_rotary_factor": ...},
                     {"attention_bias": False, "dtype": "bfloat16", "torch_dtype": ...,
