@@ -191,6 +191,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "starcoder2": {"tie_word_embeddings": True, "use_bias": True},
     # Exaone4Config(sliding_window=4096, sliding_window_pattern=4, tie_word_embeddings=False)
     "exaone4": {"sliding_window_pattern": 4},
+    # ExaoneMoeConfig (transformers models/exaone_moe, K-EXAONE): Exaone4Config's pattern default (4), one shared
+    # expert (its first_k_dense_replace=1 default is _lite_dense_layers')
+    "exaone_moe": {"sliding_window_pattern": 4, "num_shared_experts": 1},
     # ApertusConfig(qk_norm=True, hidden_act="xielu", tie_word_embeddings=False)
     "apertus": {"qk_norm": True},
     # NemotronHConfig(use_conv_bias=True, use_bias=False, mamba_ssm_cache_dtype="float32")
@@ -258,7 +261,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
-                "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
+                "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe", "exaone_moe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe"} \
     | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
@@ -518,8 +521,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         # said where the spec is shown (specs show): a model_type never seen was read without a word
         description = description or (f"model_type {mt} is not one this tool knows; read as a Llama-shaped dense "
                                       "model (every key it carries is one a Llama config has)")
-    if mt == "exaone4" and isinstance(merged.get("sliding_window_pattern"), str):
+    if mt in ("exaone4", "exaone_moe") and isinstance(merged.get("sliding_window_pattern"), str):
         merged = _exaone_letters(merged, mt)
+    if mt == "exaone_moe":
+        merged = _exaone_moe_keys(_checked(merged, mt), mt)
     if mt in LIGHTNING_HYBRIDS:
         merged = _minimax_shared(merged, mt)
     if mt in HUNYUAN:
@@ -732,6 +737,47 @@ def _glm4_moe_lite_keys(cfg: dict, mt: str) -> dict:
                           "attribute_map makes it that alias)")
     out = dict(cfg)
     out["first_k_dense_replace"] = _lite_dense_layers(cfg, mt)
+    return out
+
+
+def _exaone_moe_keys(cfg: dict, mt: str) -> dict:
+    """K-EXAONE (ExaoneMoeConfig(Exaone4Config), transformers models/exaone_moe/modular_exaone_moe.py) in the names the
+    readers use. ExaoneMoeAttention is Exaone4Attention (q/k/v/o without biases, q_norm and k_norm of ``head_dim``;
+    RoPE on the sliding layers only); ExaoneMoeDecoderLayer is OlmoeDecoderLayer's two RMSNorms around attention and
+    MLP; the MLP is ExaoneMoeMLP (gated, ``intermediate_size``) on ``dense`` layers, else ExaoneMoeSparseMoEBlock
+    (DeepseekV3MoE): ``num_experts`` gated experts of ``moe_intermediate_size``, top ``num_experts_per_tok``, a
+    bias-free router d -> E with its e_score_correction_bias buffer (not counted, as DeepSeek-V3's), shared_experts
+    one MLP of ``moe_intermediate_size x num_shared_experts``. The dense layers lead: ``mlp_layer_types`` (else
+    ``first_k_dense_replace``, default 1), or, as TensorRT-LLM's ExaoneMoEConfig spells them, ``is_moe_layer`` (one
+    true/false a layer) beside ``first_last_k_dense_replace`` (read as the leading count, as llama.cpp's converter
+    reads it); given together they must agree. Layer types as EXAONE-4's (``sliding_window_pattern``: every N-th
+    layer global, or letters). ``num_nextn_predict_layers`` MTP layers are counted apart (transformers skips
+    ``mtp.*``). ``scoring_func``, ``topk_method``, ``n_group``/``topk_group``, ``routed_scaling_factor`` and
+    ``norm_topk_prob`` size nothing. Biases (``attention_bias``, ``mlp_bias``: keys the class does not have) are
+    refused rather than guessed."""
+    for key in ("attention_bias", "mlp_bias"):
+        if cfg.get(key):
+            raise _refuse(mt, f"{key} true (ExaoneMoe's projections have no biases) is not modelled")
+    out = dict(cfg)
+    flags = cfg.get("is_moe_layer")
+    if flags is not None:
+        if not isinstance(flags, list) or any(not isinstance(x, bool) for x in flags):
+            raise SpecError(WHERE, f"model_type {mt}: is_moe_layer must be a list of true/false, got {_show(flags)}")
+        types = ["sparse" if x else "dense" for x in flags]
+        if cfg.get("mlp_layer_types") is not None and list(cfg["mlp_layer_types"]) != types:
+            raise _refuse(mt, "is_moe_layer and mlp_layer_types disagree")
+        out["mlp_layer_types"] = types
+    lead = cfg.get("first_last_k_dense_replace")
+    if lead is not None and not _whole(lead, 0):
+        raise SpecError(WHERE, f"model_type {mt}: first_last_k_dense_replace must be a whole number of at least 0, "
+                               f"got {_show(lead)}")
+    if out.get("mlp_layer_types") is None and lead is not None:
+        raise _refuse(mt, "first_last_k_dense_replace without is_moe_layer or mlp_layer_types: which layers are "
+                          "dense is not known")
+    dense = _lite_dense_layers(out, mt)
+    if lead is not None and lead != dense:
+        raise _refuse(mt, f"first_last_k_dense_replace {lead} is not the {dense} leading dense layers of is_moe_layer")
+    out["first_k_dense_replace"] = dense
     return out
 
 
@@ -1079,7 +1125,7 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         # AfmoeConfig: layer_types (read above), else layer i is full iff (i + 1) % global_attn_every_n_layers == 0
         n = _req(cfg, mt, "global_attn_every_n_layers")
         return ["full" if (i + 1) % n == 0 else "sliding" for i in range(L)], n
-    if mt in ("gemma3_text", "cohere2", "exaone4"):
+    if mt in ("gemma3_text", "cohere2", "exaone4", "exaone_moe"):
         # every n-th layer global (Gemma3TextConfig, Cohere2Config, Exaone4Config: layer i is full iff
         # (i + 1) % n == 0); Cohere2 configs re-saved by newer transformers spell it _sliding_window_pattern (and
         # carry layer_types, read above)
@@ -1238,7 +1284,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
     # the key projection, as OLMo-2's)
     # AFMoE (AfmoeAttention: q_norm, k_norm of head_dim)
     if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1", "olmoe",
-              "afmoe") or \
+              "afmoe", "exaone_moe") or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next" and cfg.get("attn_output_gate", True):   # Qwen3.5 says so (attn_output_gate)

@@ -2926,3 +2926,104 @@ def test_bad_solar_open_configs_are_one_line(capsys, tmp_path, changes, words):
     from helpers import refused
 
     refused(capsys, "weights", _write(tmp_path, _edited("solar_open_100b", **changes)), words=words)
+
+
+# K-EXAONE's keys as TensorRT-LLM's unit test tests/unittest/_torch/modeling/test_modeling_exaone_moe.py spells them
+# (EXAONE_MOE_CONFIG, code corpus file id 4294797590): the release's sizes (6144 wide, 64/8 heads of 128, 128 experts
+# of 2048 top 8 + 1 shared, a dense MLP of 18432, vocab 153600, 262144 positions) at the test's 4 layers and window 4;
+# Python's False/True/None written as JSON's. No whole K-EXAONE config.json was found.
+K_EXAONE_TRT = {
+    "architectures": ["ExaoneMoEForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "dtype": "bfloat16",
+    "eos_token_id": 53, "first_last_k_dense_replace": 1, "head_dim": 128, "hidden_act": "silu", "hidden_size": 6144,
+    "initializer_range": 0.02, "intermediate_size": 18432, "is_moe_layer": [False] + [True] * 3,
+    "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"],
+    "max_position_embeddings": 262144, "model_type": "exaone_moe", "moe_intermediate_size": 2048, "n_group": 1,
+    "norm_topk_prob": True, "num_attention_heads": 64, "num_experts": 128, "num_experts_per_tok": 8,
+    "num_hidden_layers": 4, "num_key_value_heads": 8, "num_shared_experts": 1, "pad_token_id": 0,
+    "rms_norm_eps": 1e-05, "rope_scaling": None, "rope_theta": 1000000, "routed_scaling_factor": 2.5,
+    "scoring_func": "sigmoid", "sliding_window": 4, "sliding_window_pattern": "LLLG", "tie_word_embeddings": False,
+    "tokenizer_class": "GPT2Tokenizer", "topk_group": 1, "topk_method": "noaux_tc",
+    "transformers_version": "5.0.0.dev0", "use_cache": True, "vocab_size": 153600}
+
+
+def test_k_exaone_exaone4_attention_with_deepseek_experts_by_hand(tmp_path):
+    """K-EXAONE (exaone_moe; ExaoneMoeForCausalLM) was refused by the generic reader on its first unknown key.
+    transformers' modular_exaone_moe.py: Exaone4Attention (q 6144 -> 64 x 128, k and v 6144 -> 8 x 128, o back, no
+    biases; q_norm and k_norm of 128), OlmoeDecoderLayer's two RMSNorms, ExaoneMoeMLP of 18432 on the dense layers
+    (is_moe_layer false: layer 0), else DeepseekV3MoE: 128 experts of 2048, top 8, one shared of 2048, a router
+    6144 -> 128 (e_score_correction_bias a buffer). Layers as EXAONE-4's "LLLG": three sliding, one global.
+
+    Attention a layer: 6144 x 8192 + 2 x 6144 x 1024 + 8192 x 6144 + 2 x 128 = 113,246,464. Dense layer: + 2 x 6144
+    + 3 x 6144 x 18432 = 452,997,376; MoE layer: + 2 x 6144 + 129 x 3 x 6144 x 2048 + 6144 x 128 = 4,983,632,128.
+    At the test's 4 layers: 452,997,376 + 3 x 4,983,632,128 + 2 x 153600 x 6144 + 6144 = 17,291,336,704; active
+    (8 + 1 experts) 452,997,376 + 3 x (4,983,632,128 - 120 x 37,748,736) + 153600 x 6144 + 6144 + 6144 =
+    2,758,079,488. KV (bf16, before the window fills): 4 x 8 x 128 x 2 x 2 = 16,384 B a token.
+
+    The card ("236B total, 23B active") gives no layer count and no whole config was found: at 48 layers (1 dense +
+    47 MoE, the count the card's totals imply; not read from a file) the same reading gives 236,571,150,336 and
+    22,724,567,040 active (23,668,279,296 with the whole embedding)."""
+    s = load_spec(_write(tmp_path, K_EXAONE_TRT))
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, s.hidden_size, s.vocab_size, s.tie_word_embeddings, s.max_context) == \
+        (4, 6144, 153600, False, 262144)
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_norm, a.qkv_bias, a.o_bias) == \
+        ("gqa", 64, 8, 128, True, False, False)
+    assert a.sliding_window == 4 and s.layer_types == ("sliding", "sliding", "sliding", "full")
+    assert (f.kind, f.num_experts, f.experts_per_token, f.num_shared_experts, f.expert_intermediate_size,
+            f.intermediate_size, f.first_dense_layers) == ("moe", 128, 8, 1, 2048, 18432, 1)
+    assert s.norms_per_layer == 2 and s.mtp_layers == 0
+    d, expert = 6144, 3 * 6144 * 2048
+    attn = d * 8192 + 2 * d * 1024 + 8192 * d + 2 * 128
+    dense = attn + 2 * d + 3 * d * 18432
+    moe = attn + 2 * d + 129 * expert + d * 128
+    assert (attn, dense, moe) == (113_246_464, 452_997_376, 4_983_632_128)
+    r = weights(s)
+    assert r.params.total == dense + 3 * moe + 2 * 153600 * d + d == 17_291_336_704
+    assert r.active.total == dense + 3 * (moe - 120 * expert) + 153600 * d + d + d == 2_758_079_488
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 4 * 8 * 128 * 2 * 2 == 16_384
+    card_keys = K_EXAONE_TRT | {"num_hidden_layers": 48, "is_moe_layer": [False] + [True] * 47}
+    card = load_spec(_write(tmp_path, {k: v for k, v in card_keys.items() if k != "layer_types"}))
+    rc = weights(card)
+    assert rc.params.total == dense + 47 * moe + 2 * 153600 * d + d == 236_571_150_336
+    assert rc.active.total == dense + 47 * (moe - 120 * expert) + 153600 * d + d + d == 22_724_567_040
+    assert card.layer_types[:4] == ("sliding", "sliding", "sliding", "full") and len(card.layer_types) == 4
+
+
+def test_k_exaone_transformers_names_read_the_same_model(tmp_path):
+    """ExaoneMoeConfig's own names (transformers 5: mlp_layer_types, or first_k_dense_replace, default 1; an integer
+    sliding_window_pattern) give the same reading as TensorRT-LLM's is_moe_layer."""
+    from mlacalc.kv import kv_report
+
+    def kv(spec):           # bytes of one 1000-token sequence: three layers hold 4 tokens, one holds 1000
+        return kv_report(spec, context=1000).per_sequence.total
+
+    trt = load_spec(_write(tmp_path, K_EXAONE_TRT))
+    base = weights(trt).params.total
+    assert kv(trt) == (3 * 4 + 1000) * 8 * 128 * 2 * 2
+    plain = {k: v for k, v in K_EXAONE_TRT.items() if k not in ("is_moe_layer", "first_last_k_dense_replace",
+                                                                "layer_types")}
+    for changes in ({}, {"first_k_dense_replace": 1}, {"mlp_layer_types": ["dense"] + ["sparse"] * 3},
+                    {"sliding_window_pattern": 4}):
+        s = load_spec(_write(tmp_path, plain | changes))
+        assert weights(s).params.total == base and s.ffn.first_dense_layers == 1 and kv(s) == kv(trt)
+    two = load_spec(_write(tmp_path, plain | {"first_k_dense_replace": 2}))
+    assert two.ffn.first_dense_layers == 2
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"is_moe_layer": [True, False, True, True]}, "mlp_layer_types other than leading dense layers"),
+    ({"is_moe_layer": "first"}, "is_moe_layer must be a list of true/false"),
+    ({"first_last_k_dense_replace": 2}, "first_last_k_dense_replace 2 is not the 1 leading dense layers"),
+    ({"is_moe_layer": ..., "layer_types": ...}, "first_last_k_dense_replace without is_moe_layer or mlp_layer_types"),
+    ({"mlp_layer_types": ["dense"] * 2 + ["sparse"] * 2}, "is_moe_layer and mlp_layer_types disagree"),
+    ({"attention_bias": True}, "attention_bias true (ExaoneMoe's projections have no biases) is not modelled"),
+    ({"sliding_window_pattern": "LLXG", "layer_types": ...}, "sliding_window_pattern must be a whole number or"),
+    ({"num_experts": 0}, "num_experts is 0"),
+])
+def test_bad_k_exaone_configs_are_one_line(capsys, tmp_path, changes, words):
+    from helpers import refused
+
+    cfg = {k: v for k, v in (K_EXAONE_TRT | changes).items() if v is not ...}
+    refused(capsys, "weights", _write(tmp_path, cfg), words=f"model_type exaone_moe: {words}")
