@@ -11,7 +11,11 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   (DeepSeek-MoE, MHA), ``seed_oss`` (Seed-OSS: Llama with q/k/v biases, ``attention_out_bias``), ``olmo3`` (OLMo-2's
   block with ``layer_types``: three 4096-token sliding layers to one global), ``apertus`` (Apertus: q/k norms and a
   non-gated xIELU MLP, ``up_proj``/``down_proj`` only), ``exaone4`` (EXAONE-4.0: q/k norms, post-norms, and
-  ``sliding_window_pattern`` as every N-th layer global or as a string of ``L``/``G`` per layer);
+  ``sliding_window_pattern`` as every N-th layer global or as a string of ``L``/``G`` per layer), ``exaone_moe``
+  (K-EXAONE: EXAONE-4's attention and layer pattern, OLMoE's two norms, DeepSeek-V3's experts after dense layers
+  given by ``mlp_layer_types``, ``first_k_dense_replace`` or TensorRT-LLM's ``is_moe_layer``,
+  :func:`_exaone_moe_keys`), ``solar_open`` (Solar Open: GLM-4.5's experts on every layer behind Llama's attention,
+  read as ``glm4_moe`` after :func:`_solar_open_keys`);
 - text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
   ``qwen3_vl_moe``, ``glm4v_moe`` (GLM-4.5V: ``glm4v_moe_text`` is GLM-4.5-Air's decoder with M-RoPE), the
@@ -261,8 +265,9 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "gemma3_text", "olmo2", "gpt_oss", "llama4_text", "mllama", "qwen3_next", "gpt2", "falcon",
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
-                "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe", "exaone_moe",
-                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe"} \
+                "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
+                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
+                "exaone_moe"} \
     | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
