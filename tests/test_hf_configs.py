@@ -746,6 +746,8 @@ CARDS = {
     # the twelfth round (hand counts in the tests below); MLA: layers x (kv_lora_rank + qk_rope_head_dim) x 2 bytes
     "glm_4_7_flash": (47 * (512 + 64) * 2, 30e9, 0.002),               # "30B-A3B": 29.94B, 3.58B active here
     "longcat_flash": (2 * 28 * (512 + 64) * 2, 560e9, 0.0012),         # "560B", 18.6B-31.3B active: 560.62B, 31.33B
+    # the thirteenth round (hand counts in the tests below)
+    "solar_open_100b": (48 * 8 * 128 * 2 * 2, 102e9, 0.007),          # "102B", 12B active: 102.65B, 11.25B here
 }
 
 
