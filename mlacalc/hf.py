@@ -11,7 +11,11 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   (DeepSeek-MoE, MHA), ``seed_oss`` (Seed-OSS: Llama with q/k/v biases, ``attention_out_bias``), ``olmo3`` (OLMo-2's
   block with ``layer_types``: three 4096-token sliding layers to one global), ``apertus`` (Apertus: q/k norms and a
   non-gated xIELU MLP, ``up_proj``/``down_proj`` only), ``exaone4`` (EXAONE-4.0: q/k norms, post-norms, and
-  ``sliding_window_pattern`` as every N-th layer global or as a string of ``L``/``G`` per layer);
+  ``sliding_window_pattern`` as every N-th layer global or as a string of ``L``/``G`` per layer), ``exaone_moe``
+  (K-EXAONE: EXAONE-4's attention and layer pattern, OLMoE's two norms, DeepSeek-V3's experts after dense layers
+  given by ``mlp_layer_types``, ``first_k_dense_replace`` or TensorRT-LLM's ``is_moe_layer``,
+  :func:`_exaone_moe_keys`), ``solar_open`` (Solar Open: GLM-4.5's experts on every layer behind Llama's attention,
+  read as ``glm4_moe`` after :func:`_solar_open_keys`);
 - text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
   ``qwen3_vl_moe``, ``glm4v_moe`` (GLM-4.5V: ``glm4v_moe_text`` is GLM-4.5-Air's decoder with M-RoPE), the
@@ -155,7 +159,13 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            # transformers' HunYuanDenseV1 (Hunyuan-7B/4B/1.8B/0.5B-Instruct, Hunyuan-MT-7B, Hy-MT2): the released
            # Hunyuan decoder without experts: q/k/v/o biased by attention_bias, q/k norms by use_qk_norm, a gated
            # MLP of intermediate_size biased by mlp_bias (refused), head_dim; the hunyuan reader's dense branch
-           "hunyuan_v1_dense": "hunyuan"}
+           "hunyuan_v1_dense": "hunyuan",
+           # Upstage Solar Open (SolarOpenConfig(Glm4MoeConfig), transformers models/solar_open/modular_solar_open.py):
+           # GLM-4.5's MoE block (Glm4MoeMoE: n_routed_experts gated experts of moe_intermediate_size, a bias-free
+           # router with its e_score_correction_bias buffer, n_shared_experts x moe_intermediate_size shared) on every
+           # layer behind LlamaAttention (q/k/v biased by attention_bias, o_proj never; no q/k norm), RoPE over
+           # partial_rotary_factor (default 1.0); read as glm4_moe after _solar_open_keys
+           "solar_open": "glm4_moe"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -185,6 +195,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "starcoder2": {"tie_word_embeddings": True, "use_bias": True},
     # Exaone4Config(sliding_window=4096, sliding_window_pattern=4, tie_word_embeddings=False)
     "exaone4": {"sliding_window_pattern": 4},
+    # ExaoneMoeConfig (transformers models/exaone_moe, K-EXAONE): Exaone4Config's pattern default (4), one shared
+    # expert (its first_k_dense_replace=1 default is _lite_dense_layers')
+    "exaone_moe": {"sliding_window_pattern": 4, "num_shared_experts": 1},
     # ApertusConfig(qk_norm=True, hidden_act="xielu", tie_word_embeddings=False)
     "apertus": {"qk_norm": True},
     # NemotronHConfig(use_conv_bias=True, use_bias=False, mamba_ssm_cache_dtype="float32")
@@ -253,7 +266,8 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "phi3", "glm4_moe", "minimax_m2", "cohere", "cohere2", "internlm2", "stablelm", "starcoder2", "minicpm",
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
-                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe"} \
+                "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
+                "exaone_moe"} \
     | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
@@ -493,6 +507,8 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         if not inner_mt:
             raise _refuse(mt, "its text_config has no model_type")
         wrapper, mt, cfg = mt, inner_mt, inner
+    if mt == "solar_open":
+        cfg = _solar_open_keys(cfg, mt)
     read_as = f" (read as {ALIASES[mt]})" if mt in ALIASES else ""
     mt = ALIASES.get(mt, mt)
     description = f"the text decoder of {wrapper}{read_as}; {_left_out(wrapper)}" if wrapper else \
@@ -510,8 +526,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         # said where the spec is shown (specs show): a model_type never seen was read without a word
         description = description or (f"model_type {mt} is not one this tool knows; read as a Llama-shaped dense "
                                       "model (every key it carries is one a Llama config has)")
-    if mt == "exaone4" and isinstance(merged.get("sliding_window_pattern"), str):
+    if mt in ("exaone4", "exaone_moe") and isinstance(merged.get("sliding_window_pattern"), str):
         merged = _exaone_letters(merged, mt)
+    if mt == "exaone_moe":
+        merged = _exaone_moe_keys(_checked(merged, mt), mt)
     if mt in LIGHTNING_HYBRIDS:
         merged = _minimax_shared(merged, mt)
     if mt in HUNYUAN:
@@ -678,6 +696,23 @@ def _afmoe_keys(cfg: dict, mt: str) -> dict:
     return out
 
 
+def _solar_open_keys(cfg: dict, mt: str) -> dict:
+    """Solar Open (SolarOpenConfig, transformers models/solar_open) in glm4_moe's terms. SolarOpenConfig deletes
+    ``first_k_dense_replace``, ``intermediate_size`` and ``use_qk_norm`` (AttributeError): SolarOpenDecoderLayer
+    builds Glm4MoeMoE on every layer and SolarOpenAttention (LlamaAttention) has no q/k norm, whatever a file says.
+    The release's file still carries ``first_k_dense_replace: 0`` and an unused ``intermediate_size`` (10240); a
+    dense prefix other than 0 is refused (transformers would build none, an engine reading the key would: the two
+    disagree), ``use_qk_norm`` is dropped (no norm is built). ``partial_rotary_factor`` defaults to 1.0 here, not to
+    GLM-4.5's 0.5 (SolarOpenConfig.__post_init__)."""
+    if cfg.get("first_k_dense_replace") not in (None, 0):
+        raise _refuse(mt, f"first_k_dense_replace {_show(cfg['first_k_dense_replace'])}: SolarOpenDecoderLayer builds "
+                          "the MoE on every layer (SolarOpenConfig has no dense prefix), so the count is not known")
+    out = {k: v for k, v in cfg.items() if k not in ("use_qk_norm", "intermediate_size")}
+    out["first_k_dense_replace"] = 0
+    out.setdefault("partial_rotary_factor", 1.0)
+    return out
+
+
 def _glm4_moe_lite_keys(cfg: dict, mt: str) -> dict:
     """GLM-4.7-Flash (Glm4MoeLiteConfig, transformers models/glm4_moe_lite; vLLM glm4_moe_lite.py) in the names the
     MLA reader uses. Glm4MoeLiteAttention is DeepseekV3Attention (vLLM: DeepseekV2MLAAttention): q_a_proj d ->
@@ -707,6 +742,47 @@ def _glm4_moe_lite_keys(cfg: dict, mt: str) -> dict:
                           "attribute_map makes it that alias)")
     out = dict(cfg)
     out["first_k_dense_replace"] = _lite_dense_layers(cfg, mt)
+    return out
+
+
+def _exaone_moe_keys(cfg: dict, mt: str) -> dict:
+    """K-EXAONE (ExaoneMoeConfig(Exaone4Config), transformers models/exaone_moe/modular_exaone_moe.py) in the names the
+    readers use. ExaoneMoeAttention is Exaone4Attention (q/k/v/o without biases, q_norm and k_norm of ``head_dim``;
+    RoPE on the sliding layers only); ExaoneMoeDecoderLayer is OlmoeDecoderLayer's two RMSNorms around attention and
+    MLP; the MLP is ExaoneMoeMLP (gated, ``intermediate_size``) on ``dense`` layers, else ExaoneMoeSparseMoEBlock
+    (DeepseekV3MoE): ``num_experts`` gated experts of ``moe_intermediate_size``, top ``num_experts_per_tok``, a
+    bias-free router d -> E with its e_score_correction_bias buffer (not counted, as DeepSeek-V3's), shared_experts
+    one MLP of ``moe_intermediate_size x num_shared_experts``. The dense layers lead: ``mlp_layer_types`` (else
+    ``first_k_dense_replace``, default 1), or, as TensorRT-LLM's ExaoneMoEConfig spells them, ``is_moe_layer`` (one
+    true/false a layer) beside ``first_last_k_dense_replace`` (read as the leading count, as llama.cpp's converter
+    reads it); given together they must agree. Layer types as EXAONE-4's (``sliding_window_pattern``: every N-th
+    layer global, or letters). ``num_nextn_predict_layers`` MTP layers are counted apart (transformers skips
+    ``mtp.*``). ``scoring_func``, ``topk_method``, ``n_group``/``topk_group``, ``routed_scaling_factor`` and
+    ``norm_topk_prob`` size nothing. Biases (``attention_bias``, ``mlp_bias``: keys the class does not have) are
+    refused rather than guessed."""
+    for key in ("attention_bias", "mlp_bias"):
+        if cfg.get(key):
+            raise _refuse(mt, f"{key} true (ExaoneMoe's projections have no biases) is not modelled")
+    out = dict(cfg)
+    flags = cfg.get("is_moe_layer")
+    if flags is not None:
+        if not isinstance(flags, list) or any(not isinstance(x, bool) for x in flags):
+            raise SpecError(WHERE, f"model_type {mt}: is_moe_layer must be a list of true/false, got {_show(flags)}")
+        types = ["sparse" if x else "dense" for x in flags]
+        if cfg.get("mlp_layer_types") is not None and list(cfg["mlp_layer_types"]) != types:
+            raise _refuse(mt, "is_moe_layer and mlp_layer_types disagree")
+        out["mlp_layer_types"] = types
+    lead = cfg.get("first_last_k_dense_replace")
+    if lead is not None and not _whole(lead, 0):
+        raise SpecError(WHERE, f"model_type {mt}: first_last_k_dense_replace must be a whole number of at least 0, "
+                               f"got {_show(lead)}")
+    if out.get("mlp_layer_types") is None and lead is not None:
+        raise _refuse(mt, "first_last_k_dense_replace without is_moe_layer or mlp_layer_types: which layers are "
+                          "dense is not known")
+    dense = _lite_dense_layers(out, mt)
+    if lead is not None and lead != dense:
+        raise _refuse(mt, f"first_last_k_dense_replace {lead} is not the {dense} leading dense layers of is_moe_layer")
+    out["first_k_dense_replace"] = dense
     return out
 
 
@@ -1054,7 +1130,7 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         # AfmoeConfig: layer_types (read above), else layer i is full iff (i + 1) % global_attn_every_n_layers == 0
         n = _req(cfg, mt, "global_attn_every_n_layers")
         return ["full" if (i + 1) % n == 0 else "sliding" for i in range(L)], n
-    if mt in ("gemma3_text", "cohere2", "exaone4"):
+    if mt in ("gemma3_text", "cohere2", "exaone4", "exaone_moe"):
         # every n-th layer global (Gemma3TextConfig, Cohere2Config, Exaone4Config: layer i is full iff
         # (i + 1) % n == 0); Cohere2 configs re-saved by newer transformers spell it _sliding_window_pattern (and
         # carry layer_types, read above)
@@ -1213,7 +1289,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
     # the key projection, as OLMo-2's)
     # AFMoE (AfmoeAttention: q_norm, k_norm of head_dim)
     if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1", "olmoe",
-              "afmoe") or \
+              "afmoe", "exaone_moe") or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next" and cfg.get("attn_output_gate", True):   # Qwen3.5 says so (attn_output_gate)

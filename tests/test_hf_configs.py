@@ -138,6 +138,8 @@ SOURCES = {
     # The twelfth round: GLM-4.7-Flash's MLA (SOURCE.md; docs/zoo-facts.md section 15; longcat_flash, above, now
     # holds its real file)
     "glm_4_7_flash": "https://huggingface.co/zai-org/GLM-4.7-Flash/blob/main/config.json",
+    # The thirteenth round: Solar Open (SOURCE.md; docs/zoo-facts.md section 16)
+    "solar_open_100b": "https://huggingface.co/upstage/Solar-Open-100B/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -744,6 +746,8 @@ CARDS = {
     # the twelfth round (hand counts in the tests below); MLA: layers x (kv_lora_rank + qk_rope_head_dim) x 2 bytes
     "glm_4_7_flash": (47 * (512 + 64) * 2, 30e9, 0.002),               # "30B-A3B": 29.94B, 3.58B active here
     "longcat_flash": (2 * 28 * (512 + 64) * 2, 560e9, 0.0012),         # "560B", 18.6B-31.3B active: 560.62B, 31.33B
+    # the thirteenth round (hand counts in the tests below)
+    "solar_open_100b": (48 * 8 * 128 * 2 * 2, 102e9, 0.007),          # "102B", 12B active: 102.65B, 11.25B here
 }
 
 
@@ -2857,3 +2861,171 @@ def test_twelfth_round_families_refused_by_name(capsys, tmp_path, model_type, wo
     cfg = json.loads((FIXTURES / "longcat_flash" / "config.json").read_text()) | {"model_type": model_type}
     for command in (("kv",), ("weights",), ("specs", "show")):
         refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
+
+
+# ------------------------------------ the thirteenth round: Solar Open, K-EXAONE (docs/zoo-facts.md section 16)
+
+def test_solar_open_100b_glm_experts_on_every_layer_by_hand():
+    """Solar-Open-100B (solar_open; SolarOpenForCausalLM) was refused by the generic reader on auto_map. SolarOpenConfig
+    is Glm4MoeConfig without intermediate_size, first_k_dense_replace or use_qk_norm: LlamaAttention (q 4096 -> 64 x
+    128, k and v 4096 -> 8 x 128, o back, no biases: attention_bias is absent, Glm4MoeConfig's false) and Glm4MoeMoE
+    on all 48 layers: 128 experts of 1280, top 8, one shared expert of 1280, a router 4096 -> 128 (its
+    e_score_correction_bias a buffer); two RMSNorms a layer; untied head of 196608; full RoPE (partial_rotary_factor
+    1.0, not GLM-4.5's 0.5).
+
+    Attention a layer: 4096 x 8192 + 2 x 4096 x 1024 + 8192 x 4096 = 75,497,472. A layer: + 2 x 4096 + 129 x 3 x
+    4096 x 1280 + 4096 x 128 = 2,105,024,512. x 48 + 2 x 196608 x 4096 + 4096 = 102,651,793,408 (the card's
+    "102B-parameter"; the GGUF page's "103B params" rounds the same count up).
+    Active: 8 + 1 experts: 48 x (2,105,024,512 - 120 x 15,728,640) + 196608 x 4096 (head) + 4096 (one embedding row)
+    + 4096 = 11,249,524,736; with the whole embedding table counted, as cards often do, 12,054,827,008: the card's
+    "12B active".
+    KV (bf16): 48 x 8 x 128 x 2 (K, V) x 2 = 196,608 B a token."""
+    s = hf("solar_open_100b")
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, s.hidden_size, s.vocab_size, s.tie_word_embeddings, s.max_context) == \
+        (48, 4096, 196608, False, 131072)
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_nope_head_dim, a.qk_rope_head_dim, a.v_head_dim) == \
+        ("gqa", 64, 8, 0, 128, 128)
+    assert not a.qkv_bias and not a.o_bias and not a.qk_norm
+    assert (f.kind, f.num_experts, f.experts_per_token, f.num_shared_experts, f.expert_intermediate_size,
+            f.first_dense_layers) == ("moe", 128, 8, 1, 1280, 0)
+    assert s.num_moe_layers == 48 and s.mtp_layers == 0 and s.norms_per_layer == 2
+    d, expert = 4096, 3 * 4096 * 1280
+    attn = d * 8192 + 2 * d * 1024 + 8192 * d
+    layer = attn + 2 * d + 129 * expert + d * 128
+    assert (attn, layer) == (75_497_472, 2_105_024_512)
+    r = weights(s)
+    assert r.params.total == 48 * layer + 2 * 196608 * d + d == 102_651_793_408
+    assert r.active.total == 48 * (layer - 120 * expert) + 196608 * d + d + d == 11_249_524_736
+    assert r.active.total + 196608 * d - d == 12_054_827_008
+    assert kv_per_token("solar_open_100b") == 48 * 8 * 128 * 2 * 2 == 196_608
+    assert "read as glm4_moe" in s.description
+
+
+def test_solar_open_ignores_the_keys_its_config_class_deletes(tmp_path):
+    """SolarOpenConfig deletes use_qk_norm and intermediate_size: a file carrying use_qk_norm true (GLM-4.5's key)
+    builds no q/k norm, and a different intermediate_size sizes nothing. A transformers 5 re-save (dtype, the factor
+    in rope_parameters, attention_bias false) is the same model; attention_bias true biases q, k and v (o_proj
+    never)."""
+    base = weights(hf("solar_open_100b")).params.total
+    for changes in ({"use_qk_norm": True}, {"intermediate_size": 99}, {"partial_rotary_factor": ...},
+                    {"attention_bias": False, "dtype": "bfloat16", "torch_dtype": ...,
+                     "rope_parameters": {"rope_type": "yarn", "factor": 2.0, "partial_rotary_factor": 1.0}}):
+        s = load_spec(_write(tmp_path, _edited("solar_open_100b", **changes)))
+        assert weights(s).params.total == base and not s.attention.qk_norm and s.attention.qk_rope_head_dim == 128
+    biased = load_spec(_write(tmp_path, _edited("solar_open_100b", attention_bias=True)))
+    assert biased.attention.qkv_bias and not biased.attention.o_bias
+    assert weights(biased).params.total == base + 48 * (8192 + 1024 + 1024)
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"first_k_dense_replace": 3}, "first_k_dense_replace 3: SolarOpenDecoderLayer builds the MoE on every layer"),
+    ({"n_routed_experts": 0}, "n_routed_experts is 0"),
+    ({"moe_intermediate_size": ...}, "has no moe_intermediate_size, which sizes the model"),
+    ({"head_dim": "128"}, "head_dim must be a whole number of at least 1"),
+])
+def test_bad_solar_open_configs_are_one_line(capsys, tmp_path, changes, words):
+    from helpers import refused
+
+    refused(capsys, "weights", _write(tmp_path, _edited("solar_open_100b", **changes)), words=words)
+
+
+# K-EXAONE's keys as TensorRT-LLM's unit test tests/unittest/_torch/modeling/test_modeling_exaone_moe.py spells them
+# (EXAONE_MOE_CONFIG, code corpus file id 4294797590): the release's sizes (6144 wide, 64/8 heads of 128, 128 experts
+# of 2048 top 8 + 1 shared, a dense MLP of 18432, vocab 153600, 262144 positions) at the test's 4 layers and window 4;
+# Python's False/True/None written as JSON's. No whole K-EXAONE config.json was found.
+K_EXAONE_TRT = {
+    "architectures": ["ExaoneMoEForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "dtype": "bfloat16",
+    "eos_token_id": 53, "first_last_k_dense_replace": 1, "head_dim": 128, "hidden_act": "silu", "hidden_size": 6144,
+    "initializer_range": 0.02, "intermediate_size": 18432, "is_moe_layer": [False] + [True] * 3,
+    "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"],
+    "max_position_embeddings": 262144, "model_type": "exaone_moe", "moe_intermediate_size": 2048, "n_group": 1,
+    "norm_topk_prob": True, "num_attention_heads": 64, "num_experts": 128, "num_experts_per_tok": 8,
+    "num_hidden_layers": 4, "num_key_value_heads": 8, "num_shared_experts": 1, "pad_token_id": 0,
+    "rms_norm_eps": 1e-05, "rope_scaling": None, "rope_theta": 1000000, "routed_scaling_factor": 2.5,
+    "scoring_func": "sigmoid", "sliding_window": 4, "sliding_window_pattern": "LLLG", "tie_word_embeddings": False,
+    "tokenizer_class": "GPT2Tokenizer", "topk_group": 1, "topk_method": "noaux_tc",
+    "transformers_version": "5.0.0.dev0", "use_cache": True, "vocab_size": 153600}
+
+
+def test_k_exaone_exaone4_attention_with_deepseek_experts_by_hand(tmp_path):
+    """K-EXAONE (exaone_moe; ExaoneMoeForCausalLM) was refused by the generic reader on its first unknown key.
+    transformers' modular_exaone_moe.py: Exaone4Attention (q 6144 -> 64 x 128, k and v 6144 -> 8 x 128, o back, no
+    biases; q_norm and k_norm of 128), OlmoeDecoderLayer's two RMSNorms, ExaoneMoeMLP of 18432 on the dense layers
+    (is_moe_layer false: layer 0), else DeepseekV3MoE: 128 experts of 2048, top 8, one shared of 2048, a router
+    6144 -> 128 (e_score_correction_bias a buffer). Layers as EXAONE-4's "LLLG": three sliding, one global.
+
+    Attention a layer: 6144 x 8192 + 2 x 6144 x 1024 + 8192 x 6144 + 2 x 128 = 113,246,464. Dense layer: + 2 x 6144
+    + 3 x 6144 x 18432 = 452,997,376; MoE layer: + 2 x 6144 + 129 x 3 x 6144 x 2048 + 6144 x 128 = 4,983,632,128.
+    At the test's 4 layers: 452,997,376 + 3 x 4,983,632,128 + 2 x 153600 x 6144 + 6144 = 17,291,336,704; active
+    (8 + 1 experts) 452,997,376 + 3 x (4,983,632,128 - 120 x 37,748,736) + 153600 x 6144 + 6144 + 6144 =
+    2,758,079,488. KV (bf16, before the window fills): 4 x 8 x 128 x 2 x 2 = 16,384 B a token.
+
+    The card ("236B total, 23B active") gives no layer count and no whole config was found: at 48 layers (1 dense +
+    47 MoE, the count the card's totals imply; not read from a file) the same reading gives 236,571,150,336 and
+    22,724,567,040 active (23,668,279,296 with the whole embedding)."""
+    s = load_spec(_write(tmp_path, K_EXAONE_TRT))
+    a, f = s.attention, s.ffn
+    assert (s.num_layers, s.hidden_size, s.vocab_size, s.tie_word_embeddings, s.max_context) == \
+        (4, 6144, 153600, False, 262144)
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_norm, a.qkv_bias, a.o_bias) == \
+        ("gqa", 64, 8, 128, True, False, False)
+    assert a.sliding_window == 4 and s.layer_types == ("sliding", "sliding", "sliding", "full")
+    assert (f.kind, f.num_experts, f.experts_per_token, f.num_shared_experts, f.expert_intermediate_size,
+            f.intermediate_size, f.first_dense_layers) == ("moe", 128, 8, 1, 2048, 18432, 1)
+    assert s.norms_per_layer == 2 and s.mtp_layers == 0
+    d, expert = 6144, 3 * 6144 * 2048
+    attn = d * 8192 + 2 * d * 1024 + 8192 * d + 2 * 128
+    dense = attn + 2 * d + 3 * d * 18432
+    moe = attn + 2 * d + 129 * expert + d * 128
+    assert (attn, dense, moe) == (113_246_464, 452_997_376, 4_983_632_128)
+    r = weights(s)
+    assert r.params.total == dense + 3 * moe + 2 * 153600 * d + d == 17_291_336_704
+    assert r.active.total == dense + 3 * (moe - 120 * expert) + 153600 * d + d + d == 2_758_079_488
+    from mlacalc.kv import kv_report
+
+    assert kv_report(s, context=1).per_token.total == 4 * 8 * 128 * 2 * 2 == 16_384
+    card_keys = K_EXAONE_TRT | {"num_hidden_layers": 48, "is_moe_layer": [False] + [True] * 47}
+    card = load_spec(_write(tmp_path, {k: v for k, v in card_keys.items() if k != "layer_types"}))
+    rc = weights(card)
+    assert rc.params.total == dense + 47 * moe + 2 * 153600 * d + d == 236_571_150_336
+    assert rc.active.total == dense + 47 * (moe - 120 * expert) + 153600 * d + d + d == 22_724_567_040
+    assert card.layer_types[:4] == ("sliding", "sliding", "sliding", "full") and len(card.layer_types) == 4
+
+
+def test_k_exaone_transformers_names_read_the_same_model(tmp_path):
+    """ExaoneMoeConfig's own names (transformers 5: mlp_layer_types, or first_k_dense_replace, default 1; an integer
+    sliding_window_pattern) give the same reading as TensorRT-LLM's is_moe_layer."""
+    from mlacalc.kv import kv_report
+
+    def kv(spec):           # bytes of one 1000-token sequence: three layers hold 4 tokens, one holds 1000
+        return kv_report(spec, context=1000).per_sequence.total
+
+    trt = load_spec(_write(tmp_path, K_EXAONE_TRT))
+    base = weights(trt).params.total
+    assert kv(trt) == (3 * 4 + 1000) * 8 * 128 * 2 * 2
+    plain = {k: v for k, v in K_EXAONE_TRT.items() if k not in ("is_moe_layer", "first_last_k_dense_replace",
+                                                                "layer_types")}
+    for changes in ({}, {"first_k_dense_replace": 1}, {"mlp_layer_types": ["dense"] + ["sparse"] * 3},
+                    {"sliding_window_pattern": 4}):
+        s = load_spec(_write(tmp_path, plain | changes))
+        assert weights(s).params.total == base and s.ffn.first_dense_layers == 1 and kv(s) == kv(trt)
+    two = load_spec(_write(tmp_path, plain | {"first_k_dense_replace": 2}))
+    assert two.ffn.first_dense_layers == 2
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"is_moe_layer": [True, False, True, True]}, "mlp_layer_types other than leading dense layers"),
+    ({"is_moe_layer": "first"}, "is_moe_layer must be a list of true/false"),
+    ({"first_last_k_dense_replace": 2}, "first_last_k_dense_replace 2 is not the 1 leading dense layers"),
+    ({"is_moe_layer": ..., "layer_types": ...}, "first_last_k_dense_replace without is_moe_layer or mlp_layer_types"),
+    ({"mlp_layer_types": ["dense"] * 2 + ["sparse"] * 2}, "is_moe_layer and mlp_layer_types disagree"),
+    ({"attention_bias": True}, "attention_bias true (ExaoneMoe's projections have no biases) is not modelled"),
+    ({"sliding_window_pattern": "LLXG", "layer_types": ...}, "sliding_window_pattern must be a whole number or"),
+    ({"num_experts": 0}, "num_experts is 0"),
+])
+def test_bad_k_exaone_configs_are_one_line(capsys, tmp_path, changes, words):
+    from helpers import refused
+
+    cfg = {k: v for k, v in (K_EXAONE_TRT | changes).items() if v is not ...}
+    refused(capsys, "weights", _write(tmp_path, cfg), words=f"model_type exaone_moe: {words}")
