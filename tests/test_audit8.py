@@ -67,3 +67,48 @@ def test_sweep_loads_mtp_only_when_drafting(capsys):
         rows[q] = json.loads(out)["rows"][0]
     extra = rows["2"]["weight_bytes_per_gpu"] - rows["1"]["weight_bytes_per_gpu"]
     assert extra == pytest.approx(MTP_PARAMS / 8 * FP8_BLOCK_BYTES, rel=1e-12)
+
+
+# --- the vocabulary's collectives: the embedding's all-reduce and the logits' all-gather -----------------------------
+# Under TP, VocabParallelEmbedding (vLLM, SGLang) looks up the rows of its V/n shard and all-reduces the T x d result;
+# the vocab-split lm_head leaves each rank V/n logits a token, all-gathered (LogitsProcessor) before sampling. The
+# roofline sent only the layers' all-reduces.
+
+def test_gpt_oss_120b_tp4_decode_sends_the_vocabulary_collectives():
+    import mlacalc
+
+    # gpt-oss-120b (config.json: 36 layers, hidden 2880, vocab 201,088), 4 ranks, batch 8, one token each, bf16
+    T, d, V, L, ring = 8, 2880, 201_088, 36, 3 / 4
+    layers = L * 2 * (2 * ring * T * d * 2)          # two all-reduces a layer, each 2 (n-1)/n T d bytes sent
+    embed = 2 * ring * T * d * 2                     # one all-reduce of the looked-up rows
+    logits = ring * T * V * 2                        # all-gather: each rank sends its shard to the 3 others
+    assert (layers, embed, logits) == (4_976_640, 69_120, 2_413_056)
+    r = mlacalc.roofline(load_spec("gpt-oss-120b"), "h100-sxm", batch=8, context=4096,
+                         parallel=Parallelism(tp=4))
+    assert r.op("comm").op.comm_bytes == layers
+    assert r.op("embed").op.comm_bytes == embed and r.op("lm_head").op.comm_bytes == logits
+    assert r.total_comm_bytes == layers + embed + logits           # was 4,976,640: 50% short
+    # the head's time carries its all-gather at the H100's 450 GB/s a direction (NVLink 4)
+    head = r.op("lm_head")
+    hw = load_hardware("h100-sxm")
+    floor = max(head.op.flops / (hw.bf16_tflops * 1e12), head.op.bytes / (hw.mem_bandwidth_gb_s * 1e9))
+    assert head.time_s == pytest.approx(floor + logits / 450e9, rel=1e-12)
+    assert head.expected_s >= head.time_s
+
+
+def test_dp_attention_embeds_whole_and_sends_no_embedding_all_reduce():
+    import mlacalc
+
+    # DeepSeek-V3 on 8 GPUs, dp-attention: every rank holds the whole table (SGLang: enable_tp=False), so no
+    # all-reduce; the head stays vocab-split over the 8: 64 tokens' logits all-gathered, 7/8 of 64 x 129,280 x 2 B
+    r = mlacalc.roofline(load_spec("deepseek-v3"), "h200", batch=64, context=32768,
+                         parallel=Parallelism(tp=8, dp_attention=True, ep=8))
+    assert r.op("embed").op.comm_bytes == 0
+    assert r.op("lm_head").op.comm_bytes == 7 / 8 * 64 * 129_280 * 2 == 14_479_360
+
+
+def test_one_gpu_sends_nothing():
+    import mlacalc
+
+    r = mlacalc.roofline(load_spec("llama-3.1-8b"), "h100-sxm", batch=8, context=4096)
+    assert r.total_comm_bytes == 0 and "comm" not in [t.op.name for t in r.ops]
