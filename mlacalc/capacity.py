@@ -7,9 +7,10 @@ Memory on each GPU of a group of ``n``:
     batch     = the most sequences whose KV cache per GPU fits in kv_budget
 
 Weights per GPU come from :func:`mlacalc.params.params_per_gpu` (TP splits heads and FFN widths, EP splits the
-routed experts); with data-parallel attention every GPU holds the full attention weights. KV per GPU comes from
-:func:`mlacalc.kv.kv_report` with the same :class:`~mlacalc.parallel.Parallelism`: under TP every GPU holds its heads'
-share of every sequence (all of an MLA latent, which belongs to no head); under data-parallel attention each GPU
+routed experts); with data-parallel attention every GPU holds the full attention weights. Multi-token-prediction
+modules are loaded only when each step drafts (``q_tokens > 1``; :func:`served_params_per_gpu`). KV per GPU comes
+from :func:`mlacalc.kv.kv_report` with the same :class:`~mlacalc.parallel.Parallelism`: under TP every GPU holds its
+heads' share of every sequence (all of an MLA latent, which belongs to no head); under data-parallel attention each GPU
 holds whole sequences, ``ceil(batch / n)`` of them.
 
 The activation workspace is stated, not measured: the peak live activations of one forward step of
@@ -24,6 +25,7 @@ kernel-aware expected time (:mod:`mlacalc.expected`); the floor is reported besi
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .attention import pattern
@@ -34,7 +36,7 @@ from .parallel import Parallelism
 from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roofline, Step, roofline
 from .spec import ModelSpec
 from .units import finite
-from .params import params_per_gpu, weight_bytes
+from .params import Params, stage_params, weight_bytes
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
@@ -144,6 +146,21 @@ class Fit:
         }
 
 
+def served_params_per_gpu(spec: ModelSpec, parallel: Parallelism, q_tokens: int = 1) -> Params:
+    """Parameters a serving engine loads on the fullest GPU (counts, not bytes): :func:`mlacalc.params.stage_params`,
+    without the multi-token-prediction modules unless each decode step drafts tokens (``q_tokens > 1``).
+
+    vLLM (``models/deepseek_v2.py`` ``load_weights``: "skip spec decode layers for main model") and SGLang
+    (``DeepseekV2ForCausalLM`` skips the ``num_nextn_predict_layers`` layers; ``deepseek_nextn.py`` loads them as the
+    draft model) keep a checkpoint's MTP layers out of GPU memory unless speculative decoding is on. ``fit`` charged
+    them whatever ``q_tokens`` was: DeepSeek-V3 (11.61 B MTP parameters, fp8) on 8 H200s lost 1.35 GiB of KV budget
+    per GPU, 104 sequences at 32k instead of 112 for DeepSeek-V3.2 under dp-attention and ep 8 (audit 8)."""
+    stages = stage_params(spec, parallel)
+    if q_tokens == 1:
+        stages = [dataclasses.replace(p, mtp=0) for p in stages]
+    return max(stages, key=lambda p: p.total)
+
+
 def kv_per_gpu(spec: ModelSpec, context: int, batch: int, parallel: Parallelism, kv_bits: float,
                block_size: int | None = None, kv_format: str | None = None) -> float:
     """KV bytes on the fullest GPU for ``batch`` sequences of ``context`` tokens."""
@@ -205,7 +222,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
     usable = gpu_mem_util * hw.memory_bytes
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
-    w = weight_bytes(params_per_gpu(spec, parallel), wbits, quant).total
+    w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant).total
     budget = usable - w - ws.total
     mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
     mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)

@@ -53,6 +53,12 @@ refused, not ignored: a step of one TP/EP group is what this models):
   attention weights; the FFN/MoE stays split over the group, reached by an all-gather and a reduce-scatter
   (``2 (n-1)/n T d`` bytes per FFN layer), or with ``ep > 1`` an all-to-all dispatch and combine of the ``T k / n``
   token-expert pairs a GPU holds (``2 (n-1)/n (T/n) k d`` bytes per MoE layer).
+- The vocabulary's two collectives, charged to the ops that need them (``comm_bytes`` of ``embed`` and ``lm_head``,
+  timed at the interconnect on top of the op's own roofline): a vocab-split embedding (TP) all-reduces the rows
+  its ranks looked up (vLLM's and SGLang's ``VocabParallelEmbedding``: ``2 (n-1)/n T d`` bytes; none under
+  dp-attention, where each rank holds the whole table), and the vocab-split head all-gathers its logits in both
+  layouts (``LogitsProcessor``: ``(n-1)/n T_h V`` bytes at the activation dtype). They were left out: gpt-oss-120b's
+  decode under TP 4 sends 50% more than its layers' all-reduces (a vocabulary of 201,088 against d = 2,880).
 - Expert parallel (``ep`` ranks, dividing ``n``): each GPU holds ``E / ep`` whole experts and runs ``T k / n``
   token-expert pairs in expectation: the same FLOPs as TP-split experts; it reads the touched experts among
   its own (``touched / ep`` of the expert weights; ``touched / n`` at ``ep = n``, as TP-split experts).
@@ -253,8 +259,10 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     ops: list[OpCost] = []
 
     vocab_share = 1.0 if parallel.dp_attention else 1.0 / n
+    ring = (n - 1) / n
+    embed_comm = 0.0 if parallel.dp_attention else 2 * ring * Ta * d * ab     # all-reduce of the looked-up rows
     ops.append(OpCost("embed", "memory", weight_bytes=Ta * d * width.embed * vocab_share, act_bytes=Ta * d * ab,
-                      out_width=d, launches=1))
+                      comm_bytes=embed_comm, out_width=d, launches=1))
     core_launches = 2 if step.phase == "decode" else 1     # split-KV + combine in decode; one kernel in prefill
 
     # --- attention, per group of layers with the same block: the family's projections, cache write and core,
@@ -306,11 +314,11 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     Th = B * step.head_tokens
     ops.append(OpCost("lm_head", "matmul", flops=2 * Th * d * spec.vocab_size / n,
                       weight_bytes=spec.vocab_size * d * head_b / n, act_bytes=Th * (d + spec.vocab_size / n) * ab,
+                      comm_bytes=ring * Th * spec.vocab_size * ab,                 # all-gather of the logits
                       out_width=spec.vocab_size / n, launches=1, rows=Th))
 
-    # --- communication (bytes each GPU sends; see module docstring)
+    # --- communication of the layers (bytes each GPU sends; see module docstring)
     if n > 1:
-        ring = (n - 1) / n
         if not parallel.dp_attention:
             blocks = spec.num_blocks                                      # attention and FFN: two a layer
             comm = blocks * (2 * ring * T * d * ab)                       # one all-reduce per block
@@ -373,9 +381,17 @@ def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits:
             continue
         peak = peaks[o.kind]
         tc, tm = o.flops / peak, (o.weight_bytes + o.act_bytes + o.kv_bytes) / bw
-        extra = o.launches * launch_s
+        extra = o.launches * launch_s + op_link_s(o, hw)
         out.append(OpTime(o, peak, tc + extra, "compute") if tc > tm else OpTime(o, peak, tm + extra, "memory"))
     return tuple(out)
+
+
+def op_link_s(o: OpCost, hw: Hardware) -> float:
+    """Seconds a non-``comm`` op spends in its one collective (the embedding's all-reduce, the logits' all-gather):
+    ``comm_bytes`` at the interconnect plus one ``collective_latency_us``; 0 for an op that sends nothing."""
+    if not o.comm_bytes:
+        return 0.0
+    return o.comm_bytes / hw.interconnect_bytes_s + hw.collective_latency_us * 1e-6
 
 
 def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str | None,
@@ -426,6 +442,8 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: Dec
             e = gemm_s(o.flops, o.bytes, o.rows, o.launches, hw, gemm_m, t.peak_flops_s)
         else:
             e = other_s(o.flops, o.bytes, o.launches, hw, other_m, t.peak_flops_s)
+        if o.kind != "comm":
+            e += op_link_s(o, hw)           # the op's own collective (embed, lm_head), at the floor's rate
         out.append(t._replace(expected_s=max(e, t.time_s)))
     return tuple(out)
 

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import ArgError, SpecError
-from .capacity import DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch
+from .capacity import (DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch,
+                       served_params_per_gpu)
 from .hardware import Hardware
 from .kv import format_bits, kv_report
 from .parallel import Parallelism
 from .step import Step, check_step_size, roofline
 from .units import finite
 from .spec import ModelSpec
-from .params import params_per_gpu, weight_bytes
+from .params import weight_bytes
 
 
 class SweepRow(NamedTuple):
@@ -122,7 +123,7 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         step_kbits = format_bits(spec, kv_format) or kbits         # what the roofline reads per cache element
         try:
             par = _group(n, ep, dp_attention).check(spec)
-            w = weight_bytes(params_per_gpu(spec, par), wbits,
+            w = weight_bytes(served_params_per_gpu(spec, par, q_tokens), wbits,
                              spec.quantization if weight_bits is None else None).total
             ws = activation_workspace(spec, workspace_tokens, par.attention_tp).total
             budget = gpu_mem_util * hw.memory_bytes - w - ws

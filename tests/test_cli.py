@@ -362,7 +362,9 @@ def test_fit_names_the_group_batch_and_the_shortfall(capsys):
     --dp-attention is 16 per GPU); and weights past the usable memory showed as a KV budget of "0 B"."""
     code, out, _ = run(capsys, "fit", "deepseek-v3", "--gpu", "h800", "--tp", "8")
     assert code == 0
-    assert "largest batch (8 GPUs)" in out and "none (9.33 GiB short)" in out
+    # 7.97 GiB short without the MTP module a non-drafting server does not load (9.33 GiB with it, 1.35 GiB a GPU:
+    # tests/test_audit8.py)
+    assert "largest batch (8 GPUs)" in out and "none (7.97 GiB short)" in out
     code, out, _ = run(capsys, "fit", "llama-3.1-8b", "--gpu", "h200")
     assert code == 0 and "largest batch " in out and "GPUs)" not in out
 

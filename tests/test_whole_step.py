@@ -296,6 +296,23 @@ def test_the_point_sets_each_op_beside_its_floor_and_expected_time():
     assert [r[0] for r in rows][:3] == ["embed", "q_down", "q_up"] and rows[-1][0] == "step (kernels)"
 
 
+def test_the_vocabulary_collectives_are_left_out_of_embed_and_lm_head_on_one_gpu():
+    # deepseek-v3 decode at tp 8, batch 32, one token: the roofline charges lm_head the logits' all-gather,
+    # (8 - 1) / 8 x 32 x 129,280 x 2 bytes = 7,239,680 B, and embed the rows' all-reduce, 2 x 7/8 x 32 x 7,168 x 2 bytes
+    # = 802,816 B; one GPU runs neither, so the whole step's rows compare the ops without them.
+    spec = load_spec("deepseek-v3")
+    cfg = StepConfig("deepseek-v3", "decode", "auto", batch=32, context=4096, layers=2, tp=8)
+    roof, point = _canned(cfg, spec)
+    hw = roof.gpu
+    head, embed = roof.op("lm_head"), roof.op("embed")
+    assert head.op.comm_bytes == 7 / 8 * 32 * 129_280 * 2 and embed.op.comm_bytes == 2 * 7 / 8 * 32 * 7_168 * 2
+    comps = {c["name"]: c for c in point["comparisons"]}
+    for t in (head, embed):
+        link = t.op.comm_bytes / hw.interconnect_bytes_s + hw.collective_latency_us * 1e-6
+        assert comps[f"{t.op.name}_s"]["predicted"] == pytest.approx(t.time_s - link)
+        assert comps[f"{t.op.name}_expected_s"]["predicted"] == pytest.approx(t.expected_s - link)
+
+
 def test_the_report_module_renders_a_whole_step_point():
     from mlacalc.profiler.report import error_rows
 
