@@ -413,6 +413,17 @@ def _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N: gl.constexpr, SPARSE: gl
 
 
 @gluon.jit
+def _pass_range(MASKED: gl.constexpr, n_main, n_tiles):
+    """The pairs a compute group's loop runs in its unmasked pass (MASKED 0: [0, n_main)) or its masked one
+    (MASKED 1: [n_main, the split's pairs))."""
+    if MASKED == 0:
+        lo, hi = 0, n_main
+    else:
+        lo, hi = n_main, gl.cdiv(n_tiles, 2)
+    return lo, hi
+
+
+@gluon.jit
 def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo,
               free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow, kv_half_desc, kv_rope_desc,
               BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
@@ -572,18 +583,14 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     # pairs of whole tiles every row sees in full first, then the rest with masks (a split's partial last tile,
     # the causal band of a multi-token query, every pair of a sparse list)
     n_main = _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N, SPARSE, FED)
-    for i in range(n_main):
-        s, m_i, l_i, acc = _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
-                                ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow,
-                                kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b,
-                                seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
-                                BLOCK_N, NUM_BUF, FED, SPARSE, False)
-    for i in range(n_main, gl.cdiv(n_tiles, 2)):
-        s, m_i, l_i, acc = _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
-                                ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow,
-                                kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b,
-                                seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
-                                BLOCK_N, NUM_BUF, FED, SPARSE, True)
+    for MASKED in gl.static_range(2):      # pass 0: pairs [0, n_main) unmasked; pass 1: the rest, masked
+        lo, hi = _pass_range(MASKED, n_main, n_tiles)
+        for i in range(lo, hi):
+            s, m_i, l_i, acc = _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
+                                    ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1,
+                                    srow, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
+                                    stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE,
+                                    D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, FED, SPARSE, MASKED == 1)
 
     sl0.store(l_i)
     mbarrier.arrive(bar_l0)
@@ -628,18 +635,14 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
     # pairs of whole tiles every row sees in full first, then the rest with masks (a split's partial last tile,
     # the causal band of a multi-token query, every pair of a sparse list)
     n_main = _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N, SPARSE, FED)
-    for i in range(n_main):
-        s, m_i, l_i, acc = _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
-                                ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow,
-                                kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b,
-                                seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
-                                BLOCK_N, NUM_BUF, FED, SPARSE, False)
-    for i in range(n_main, gl.cdiv(n_tiles, 2)):
-        s, m_i, l_i, acc = _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
-                                ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, srow,
-                                kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b,
-                                seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
-                                BLOCK_N, NUM_BUF, FED, SPARSE, True)
+    for MASKED in gl.static_range(2):      # pass 0: pairs [0, n_main) unmasked; pass 1: the rest, masked
+        lo, hi = _pass_range(MASKED, n_main, n_tiles)
+        for i in range(lo, hi):
+            s, m_i, l_i, acc = _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo,
+                                    ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1,
+                                    srow, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
+                                    stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE,
+                                    D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, FED, SPARSE, MASKED == 1)
 
     sl1.store(l_i)
     mbarrier.arrive(bar_l1)
