@@ -15,7 +15,8 @@ FSDP over ``dp_shard_cp``). Routed experts (``ep > 1``) are whole experts spread
 ranks of a stage (MoE parallel folding), so each expert has ``tp * dp / ep`` replicas in a context rank's slice, ``cp``
 times that in all, and shards over that many; with ``ep = 1`` they are TP-split like the dense FFN and replicated
 over ``dp x cp``. TP, EP and PP splits of the parameters come from
-:mod:`mlacalc.params` (MTP's experts count as dense there).
+:mod:`mlacalc.params`; the MTP modules' routed experts are
+sharded as experts (audit 10: they counted as dense).
 
 Activations come from :mod:`mlacalc.activations`. Pipeline: the 1F1B schedule with at least ``pp`` micro-batches
 per step; stage ``i`` holds ``pp - i`` micro-batches in flight (Narayanan et al. 2021; Korthikanti et
@@ -47,7 +48,7 @@ from .hardware import Hardware
 from .parallel import Parallelism
 from .spec import ModelSpec
 from .units import finite
-from .params import Params, layer_params_per_gpu, stage_params
+from .params import Params, layer_params_per_gpu, mtp_params_per_gpu, stage_params
 
 GIB = 2**30
 DEFAULT_RESERVE_BYTES = 2 * GIB
@@ -215,6 +216,10 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     cfg = run.activation_config()
     ranges = par.stage_ranges(spec.num_layers)
     params = stage_params(spec, par)
+    # the MTP modules' routed experts are experts like any other: ZeRO shards them over their own replicas
+    mtp_experts = mtp_params_per_gpu(spec, par).routed_experts
+    params[-1] = replace(params[-1], mtp=params[-1].mtp - mtp_experts,
+                         routed_experts=params[-1].routed_experts + mtp_experts)
     n = len(ranges)
     megatron = cfg.convention == "megatron"
     # Layers of one kind keep the same tensors: compute each kind once. The Megatron convention counts stored

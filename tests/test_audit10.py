@@ -1,0 +1,53 @@
+"""The tenth audit's findings (training memory and prefill): each test fails before its fix. Numbers are worked out by
+hand in the test."""
+
+import json
+
+import pytest
+
+from mlacalc.parallel import Parallelism
+from mlacalc.spec import load_spec
+from mlacalc.training import TrainRun, stage_memory
+
+from helpers import run
+
+GIB = 2**30
+
+# DeepSeek-V3 (config.json): hidden 7168, q_lora_rank 1536, kv_lora_rank 512, 128 heads of 128 + 64 RoPE dims, v 128,
+# 256 routed experts of 2048 and one shared, vocabulary 129,280, 61 layers (the first 3 dense), one MTP module.
+D = 7168
+V3_ATTN_REPLICATED = D * 1536 + 1536 + D * 576 + 512          # q_a_proj, q_a_layernorm, kv_a_proj_with_mqa, its norm
+V3_ATTN_HEADS = 1536 * 128 * 192 + 512 * 128 * (128 + 128) + 128 * 128 * D   # q_b_proj, kv_b_proj, o_proj
+V3_EXPERT = 3 * D * 2048
+
+
+# --- the MTP module's experts split over EP like every other MoE layer's ---------------------------------------------
+# stage_params divided the whole MTP module by tp: at tp 1 and ep 64 the last stage held all 256 experts of the MTP
+# layer (11.3 B parameters, 42 GiB of bf16 weights and gradients) where the EP rank holds 256 / 64 = 4, as it does for
+# the main model's MoE layers (Megatron-Core builds the MTP layer with the same MoE spec).
+
+def test_deepseek_v3_last_stage_holds_its_ep_share_of_the_mtp_experts():
+    spec = load_spec("deepseek-v3")
+    run1 = TrainRun(micro_batch=1, seq=4096, recompute="full", zero=1, parallel=Parallelism(pp=16, dp=64, ep=64))
+    last = stage_memory(spec, run1)[-1]
+    assert (last.first_layer, last.num_layers) == (60, 1)          # 61 layers in stages of 4: the last holds one
+    # one MoE layer on an EP rank: attention (tp 1: all of it), two norms, router, 4 of 256 experts, the shared one
+    layer = V3_ATTN_REPLICATED + V3_ATTN_HEADS + 2 * D + D * 256 + 4 * V3_EXPERT + V3_EXPERT
+    mtp = layer + 2 * D + 2 * D * D                                  # + enorm, hnorm, eh_proj
+    head = 129_280 * D + D                                           # output head and the final norm
+    total = layer + mtp + head
+    assert total == 1_847_776_256                                    # was 12,946,722,816 (the MTP whole)
+    experts = 2 * 4 * V3_EXPERT                                      # the layer's and the MTP layer's 4 experts
+    s = last.states
+    assert s.weights == s.gradients == 2 * total                     # 3.44 GiB each, was 24.11 GiB
+    # ZeRO-1: dense states over dp = 64; each expert has tp x dp / ep = 1 replica, so its states stay whole
+    assert s.optimizer == 12 * ((total - experts) / 64 + experts)
+
+
+def test_train_cli_deepseek_v3_fullest_gpu_with_full_recompute(capsys):
+    code, out, _, _ = run(capsys, "train", "deepseek-v3", "--seq", "4k", "--pp", "16", "--dp", "64", "--ep", "64",
+                          "--zero", "1", "--recompute", "full", "--gpu", "h200", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["stage"] == 15
+    assert d["per_gpu"]["parameters"] == 2 * 1_847_776_256          # 3.44 GiB (was 24.11 GiB: 63.79 GiB in all)
+    assert d["per_gpu"]["total"] / GIB == pytest.approx(22.45, abs=0.005)
