@@ -87,6 +87,14 @@ class TrainRun:
         finite(self.reserve_bytes, "reserve_bytes", minimum=0, maximum=2.0**60)
         if self.parallel.dp_attention:
             raise ArgError("dp_attention", "is an inference layout; training memory does not model it")
+        p = self.parallel
+        if p.ep > 1 and p.tp > 1 and not p.sp:
+            # Megatron-Core refuses this layout (TransformerConfig: "When using expert parallelism and tensor
+            # parallelism, sequence parallelism must be used"): without SP every TP rank holds all the tokens and
+            # would dispatch each of them, so the token copies were priced tp times over (DeepSeek-V3, tp 8, ep 8,
+            # 4k: 896 MiB of dispatch and combine a MoE layer where SP gives 112 MiB)
+            raise ArgError("sp", f"expert parallelism (ep {p.ep}) under tensor parallelism (tp {p.tp}) needs "
+                                 "sequence parallelism (--sp), as Megatron-Core requires")
         self.activation_config()  # validates sizes and modes
 
     def activation_config(self) -> ActivationConfig:

@@ -5,11 +5,12 @@ import json
 
 import pytest
 
+from mlacalc.errors import ArgError
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
 from mlacalc.training import TrainRun, stage_memory
 
-from helpers import run
+from helpers import refused, run
 
 GIB = 2**30
 
@@ -51,3 +52,22 @@ def test_train_cli_deepseek_v3_fullest_gpu_with_full_recompute(capsys):
     assert code == 0 and d["stage"] == 15
     assert d["per_gpu"]["parameters"] == 2 * 1_847_776_256          # 3.44 GiB (was 24.11 GiB: 63.79 GiB in all)
     assert d["per_gpu"]["total"] / GIB == pytest.approx(22.45, abs=0.005)
+
+
+# --- expert parallelism under tensor parallelism needs sequence parallelism -------------------------------------------
+# Megatron-Core's TransformerConfig raises "When using expert parallelism and tensor parallelism, sequence parallelism
+# must be used". Without SP each TP rank holds every token, and the calculator sent all b s k copies from each rank:
+# DeepSeek-V3 at tp 8, ep 8, 4k tokens priced dispatch + combine at 2 x 4,096 x 8 x 7,168 x 2 B = 896 MiB a MoE layer
+# (166.28 GiB on the fullest GPU at pp 16), where with SP each rank routes its 4,096 / 8 tokens: 112 MiB.
+
+def test_train_refuses_ep_under_tp_without_sp(capsys):
+    refused(capsys, "train", "deepseek-v3", "--tp", "8", "--ep", "8", words="--sp")
+    with pytest.raises(ArgError, match="sequence parallelism"):
+        TrainRun(micro_batch=1, seq=4096, parallel=Parallelism(tp=2, ep=2))
+
+
+def test_train_ep_under_tp_with_sp_routes_each_ranks_own_tokens(capsys):
+    code, out, _, _ = run(capsys, "train", "deepseek-v3", "--seq", "4k", "--tp", "8", "--ep", "8", "--sp",
+                          "--pp", "16", "--json")
+    assert code == 0
+    assert json.loads(out)["layers"]["moe"]["stored"]["dispatch"] == 2 * (4096 // 8) * 8 * D * 2    # 112 MiB
