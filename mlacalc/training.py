@@ -26,8 +26,9 @@ The embedding is on the first stage, the head, loss and MTP on the last. The rep
 largest total.
 
 Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context, cuBLAS/NCCL buffers and
-allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 one layer's gathered bf16 weights (no
-prefetch); on the last stage the fp32 gradient of the logits that the loss's backward writes (``b s V / t``).
+allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 the largest unit's gathered bf16 weights (no
+prefetch; a layer, the embedding or the head: :func:`zero3_units`); on the last stage the fp32 gradient of the
+logits that the loss's backward writes (``b s V / t``).
 
 Backward: the widest instant of one layer's backward (:func:`mlacalc.activations.backward_peak`: activation
 gradients in flight, recomputed tensors, less the stored tensors that backward has already freed) is added once
@@ -215,6 +216,23 @@ def _total(ts: list[SavedTensor]) -> float:
     return float(sum(t.bytes for t in ts))
 
 
+def zero3_units(spec: ModelSpec, par: Parallelism, layers: range, prm: Params, first: bool, last: bool) -> list[float]:
+    """Parameters of each unit ZeRO-3 gathers whole on one GPU of a stage (one at a time, no prefetch): each decoder
+    layer, on the first stage the embedding, on the last the final norm with the output head and each MTP module.
+    torchtitan's ``apply_fsdp`` wraps ``tok_embeddings``, every block and ``[norm, output]`` as units (DeepSpeed's
+    ZeRO-3 gathers module by module alike). Only the layers were counted (audit 10): Llama-3.1-8B's head, 128,256 x
+    4,096, is 2.4 times its largest layer, and it stays gathered from the forward to its backward
+    (``reshard_after_forward=False``) while the loss's logit gradient is alive."""
+    units = [layer_params_per_gpu(spec, j, par).total for j in layers]
+    if first:
+        units.append(prm.embed)
+    if last:
+        units.append(prm.head + spec.hidden_size)                       # tied at pp 1: the embedding's unit
+        if spec.mtp_layers:
+            units.append(mtp_params_per_gpu(spec, par).total / spec.mtp_layers)
+    return units
+
+
 def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     """Memory of one GPU in each pipeline stage."""
     p = par = run.parallel
@@ -249,7 +267,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
             backward_peak=max(peak[k] for k in here))
         gather = 0.0
         if run.zero == 3:
-            gather = WEIGHT_GATHER_BYTES * max(layer_params_per_gpu(spec, j, par).total for j in layers)
+            gather = WEIGHT_GATHER_BYTES * max(zero3_units(spec, par, layers, prm, first, last))
         logit_grad = 0.0
         if last and not megatron:
             logit_grad = LOGIT_GRAD_BYTES * run.micro_batch * cfg.seq_local * -(-spec.vocab_size // p.tp)

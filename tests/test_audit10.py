@@ -71,3 +71,31 @@ def test_train_ep_under_tp_with_sp_routes_each_ranks_own_tokens(capsys):
                           "--pp", "16", "--json")
     assert code == 0
     assert json.loads(out)["layers"]["moe"]["stored"]["dispatch"] == 2 * (4096 // 8) * 8 * D * 2    # 112 MiB
+
+
+# --- ZeRO-3 gathers the embedding and the head too, not only layers -------------------------------------------------
+# The workspace held one layer's gathered bf16 weights. torchtitan's apply_fsdp wraps tok_embeddings, each block and
+# [norm, output] as units, the last with reshard_after_forward=False, so the whole head is gathered while the loss's
+# logit gradient is alive. Llama-3.1-8B (one stage): a layer is 4,096 x (4,096 + 1,024 + 1,024 + 4,096) attention +
+# 3 x 4,096 x 14,336 FFN + 2 x 4,096 norms = 218,112,000 parameters (416.02 MiB in bf16); the head with the final norm,
+# 128,256 x 4,096 + 4,096 = 525,340,672 (1,002.01 MiB): `train llama-3.1-8b --seq 8k --zero 3 --dp 8 --recompute
+# selective` said 66.82 GiB, 67.40 GiB with it.
+
+def test_zero3_gathers_the_head_when_it_is_the_largest_unit():
+    spec = load_spec("llama-3.1-8b")
+    run3 = TrainRun(micro_batch=1, seq=8192, recompute="selective", zero=3, parallel=Parallelism(dp=8))
+    w = stage_memory(spec, run3)[0].workspace
+    layer = 4096 * (4096 + 1024 + 1024 + 4096) + 3 * 4096 * 14336 + 2 * 4096
+    head = 128_256 * 4096 + 4096
+    assert (layer, head) == (218_112_000, 525_340_672)
+    assert w.zero3_gather == 2 * head                                  # was 2 * layer
+
+
+def test_zero3_gather_on_pipeline_stages():
+    # pp 2: stage 0 holds the embedding (128,256 x 4,096 = 525,336,576) and 16 layers, stage 1 the head; tp 2 splits
+    # both vocabularies and the layers (norms replicated)
+    spec = load_spec("llama-3.1-8b")
+    run3 = TrainRun(micro_batch=1, seq=8192, zero=3, parallel=Parallelism(tp=2, pp=2, dp=4))
+    first, last = (s.workspace.zero3_gather for s in stage_memory(spec, run3))
+    assert first == 2 * 128_256 * 4096 / 2
+    assert last == 2 * (128_256 * 4096 / 2 + 4096)
