@@ -99,3 +99,21 @@ def test_zero3_gather_on_pipeline_stages():
     first, last = (s.workspace.zero3_gather for s in stage_memory(spec, run3))
     assert first == 2 * 128_256 * 4096 / 2
     assert last == 2 * (128_256 * 4096 / 2 + 4096)
+
+
+# --- DSA prefill, decompressed: each key's latent is decompressed once, not once per query that selects it -----------
+# The decompressed form's kv_up took its row count from the keys the core reads, which under a top-k rule are the
+# (query, key) pairs: DeepSeek-V3.2's 8k prompt at tp 8 decompressed sum_p min(p + 1, 2048) = 14.68 M latents a layer
+# instead of 8,192, 3.76 PFLOPs of kv_up (2.13 s at the floor, of a 4.19 s step). DeepSeek-V3.2-Exp's
+# inference/model.py runs wkv_b once over the prompt's latents in prefill.
+
+def test_dsa_prefill_decompresses_each_latent_once(capsys):
+    code, out, _, _ = run(capsys, "roofline", "deepseek-v3.2", "--phase", "prefill", "--context", "8k", "--gpu", "h200",
+                          "--tp", "8", "--json")
+    assert code == 0
+    kv_up = next(o for o in json.loads(out)["ops"] if o["name"] == "kv_up")
+    rows = 8192 * 61                                        # prompt tokens x MLA layers
+    heads = 128 // 8
+    assert kv_up["flops"] == 2 * rows * 512 * heads * (128 + 128)            # 2.10 TFLOPs (was 3.76 PFLOPs)
+    assert kv_up["kv_bytes"] == rows * (512 + 64) * 2                        # the latent and RoPE key, read once
+    assert kv_up["act_bytes"] == rows * heads * (128 + 64 + 128) * 2         # per-head K (RoPE key broadcast) and V
