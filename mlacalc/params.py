@@ -198,6 +198,21 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
                   shared_experts=full.shared_experts / tp, routed_experts=experts)
 
 
+def mtp_params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
+    """The multi-token-prediction modules on one GPU of the last stage, by component (all of them: ``mtp_layers``
+    alike modules). Each is two RMSNorms of ``d`` (replicated, as every norm), ``eh_proj`` ``2d x d`` split over TP
+    (Megatron-Core's ``MultiTokenPredictionLayer`` builds it column-parallel, ``gather_output=False``), in field
+    ``mtp``, and one decoder layer of the last layer's kind split as the main model's layers are
+    (:func:`_layer_per_gpu`: its routed experts over EP, its MLA down projections replicated).
+
+    The whole module was divided by ``tp`` (audit 10): under ``--ep 64`` at ``tp 1`` DeepSeek-V3's last stage held
+    all 256 experts of its MTP layer (11.3 B parameters) where the EP rank holds 4, as for every other MoE layer."""
+    d = spec.hidden_size
+    layer = _layer_per_gpu(spec, spec.num_layers - 1, par)
+    one = _add(layer, Params(norms=2 * d, mtp=2 * d * d / par.tp))
+    return Params(**{f.name: spec.mtp_layers * getattr(one, f.name) for f in fields(Params)})
+
+
 def layer_params_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     """One layer's parameters on one GPU (public name for the TP/EP split used by :func:`params_per_gpu`)."""
     return _layer_per_gpu(spec, layer, par)
@@ -223,7 +238,7 @@ def stage_params(spec: ModelSpec, par: Parallelism) -> list[Params]:
         if r.start == 0:
             extra = _add(extra, Params(embed=v * d / par.attention_tp))   # whole under dp-attention
         if r.stop >= L:
-            mtp = _mtp_params(spec) / par.tp  # approximation: MTP's experts split like the head's stage
+            mtp = mtp_params_per_gpu(spec, par).total
             head = 0 if spec.tie_word_embeddings and par.pp == 1 else v * d / par.tp
             extra = _add(extra, Params(head=head, norms=d, mtp=mtp))
         stages.append(_add(*per_layer[r.start:r.stop], extra))

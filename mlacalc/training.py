@@ -15,7 +15,8 @@ FSDP over ``dp_shard_cp``). Routed experts (``ep > 1``) are whole experts spread
 ranks of a stage (MoE parallel folding), so each expert has ``tp * dp / ep`` replicas in a context rank's slice, ``cp``
 times that in all, and shards over that many; with ``ep = 1`` they are TP-split like the dense FFN and replicated
 over ``dp x cp``. TP, EP and PP splits of the parameters come from
-:mod:`mlacalc.params` (MTP's experts count as dense there).
+:mod:`mlacalc.params`; the MTP modules' routed experts are
+sharded as experts (audit 10: they counted as dense).
 
 Activations come from :mod:`mlacalc.activations`. Pipeline: the 1F1B schedule with at least ``pp`` micro-batches
 per step; stage ``i`` holds ``pp - i`` micro-batches in flight (Narayanan et al. 2021; Korthikanti et
@@ -25,8 +26,9 @@ The embedding is on the first stage, the head, loss and MTP on the last. The rep
 largest total.
 
 Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context, cuBLAS/NCCL buffers and
-allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 one layer's gathered bf16 weights (no
-prefetch); on the last stage the fp32 gradient of the logits that the loss's backward writes (``b s V / t``).
+allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 the largest unit's gathered bf16 weights (no
+prefetch; a layer, the embedding or the head: :func:`zero3_units`); on the last stage the fp32 gradient of the
+logits that the loss's backward writes (``b s V / t``).
 
 Backward: the widest instant of one layer's backward (:func:`mlacalc.activations.backward_peak`: activation
 gradients in flight, recomputed tensors, less the stored tensors that backward has already freed) is added once
@@ -47,7 +49,7 @@ from .hardware import Hardware
 from .parallel import Parallelism
 from .spec import ModelSpec
 from .units import finite
-from .params import Params, layer_params_per_gpu, stage_params
+from .params import Params, layer_params_per_gpu, mtp_params_per_gpu, stage_params
 
 GIB = 2**30
 DEFAULT_RESERVE_BYTES = 2 * GIB
@@ -86,6 +88,14 @@ class TrainRun:
         finite(self.reserve_bytes, "reserve_bytes", minimum=0, maximum=2.0**60)
         if self.parallel.dp_attention:
             raise ArgError("dp_attention", "is an inference layout; training memory does not model it")
+        p = self.parallel
+        if p.ep > 1 and p.tp > 1 and not p.sp:
+            # Megatron-Core refuses this layout (TransformerConfig: "When using expert parallelism and tensor
+            # parallelism, sequence parallelism must be used"): without SP every TP rank holds all the tokens and
+            # would dispatch each of them, so the token copies were priced tp times over (DeepSeek-V3, tp 8, ep 8,
+            # 4k: 896 MiB of dispatch and combine a MoE layer where SP gives 112 MiB)
+            raise ArgError("sp", f"expert parallelism (ep {p.ep}) under tensor parallelism (tp {p.tp}) needs "
+                                 "sequence parallelism (--sp), as Megatron-Core requires")
         self.activation_config()  # validates sizes and modes
 
     def activation_config(self) -> ActivationConfig:
@@ -206,6 +216,23 @@ def _total(ts: list[SavedTensor]) -> float:
     return float(sum(t.bytes for t in ts))
 
 
+def zero3_units(spec: ModelSpec, par: Parallelism, layers: range, prm: Params, first: bool, last: bool) -> list[float]:
+    """Parameters of each unit ZeRO-3 gathers whole on one GPU of a stage (one at a time, no prefetch): each decoder
+    layer, on the first stage the embedding, on the last the final norm with the output head and each MTP module.
+    torchtitan's ``apply_fsdp`` wraps ``tok_embeddings``, every block and ``[norm, output]`` as units (DeepSpeed's
+    ZeRO-3 gathers module by module alike). Only the layers were counted (audit 10): Llama-3.1-8B's head, 128,256 x
+    4,096, is 2.4 times its largest layer, and it stays gathered from the forward to its backward
+    (``reshard_after_forward=False``) while the loss's logit gradient is alive."""
+    units = [layer_params_per_gpu(spec, j, par).total for j in layers]
+    if first:
+        units.append(prm.embed)
+    if last:
+        units.append(prm.head + spec.hidden_size)                       # tied at pp 1: the embedding's unit
+        if spec.mtp_layers:
+            units.append(mtp_params_per_gpu(spec, par).total / spec.mtp_layers)
+    return units
+
+
 def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     """Memory of one GPU in each pipeline stage."""
     p = par = run.parallel
@@ -215,6 +242,10 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     cfg = run.activation_config()
     ranges = par.stage_ranges(spec.num_layers)
     params = stage_params(spec, par)
+    # the MTP modules' routed experts are experts like any other: ZeRO shards them over their own replicas
+    mtp_experts = mtp_params_per_gpu(spec, par).routed_experts
+    params[-1] = replace(params[-1], mtp=params[-1].mtp - mtp_experts,
+                         routed_experts=params[-1].routed_experts + mtp_experts)
     n = len(ranges)
     megatron = cfg.convention == "megatron"
     # Layers of one kind keep the same tensors: compute each kind once. The Megatron convention counts stored
@@ -236,7 +267,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
             backward_peak=max(peak[k] for k in here))
         gather = 0.0
         if run.zero == 3:
-            gather = WEIGHT_GATHER_BYTES * max(layer_params_per_gpu(spec, j, par).total for j in layers)
+            gather = WEIGHT_GATHER_BYTES * max(zero3_units(spec, par, layers, prm, first, last))
         logit_grad = 0.0
         if last and not megatron:
             logit_grad = LOGIT_GRAD_BYTES * run.micro_batch * cfg.seq_local * -(-spec.vocab_size // p.tp)

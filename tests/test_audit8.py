@@ -29,19 +29,27 @@ MTP_ATTENTION = (D * 1536 + 1536 + 1536 * 128 * 192          # q_a_proj, q_a_lay
 MTP_MOE = D * 256 + 256 * 3 * D * 2048 + 3 * D * 2048          # router, routed experts, shared expert
 MTP_PARAMS = 2 * D + 2 * D * D + MTP_ATTENTION + MTP_MOE + 2 * D  # enorm, hnorm, eh_proj; the layer's two norms
 FP8_BLOCK_BYTES = (8 + 32 / (128 * 128)) / 8                   # e4m3 value + one fp32 scale per 128 x 128 block
+# One GPU's share, split as the main model's MoE layers are (audit 10 corrected the expectations below, which divided
+# the whole module by tp): norms, MLA's down projections and the router replicated; eh_proj (column-parallel), the
+# head-split projections and the experts over the 8 ranks; under dp-attention the attention whole.
+MTP_REPLICATED = 2 * D + (D * 1536 + 1536 + D * 576 + 512) + 2 * D + D * 256
+MTP_HEADS = 1536 * 128 * 192 + 512 * 128 * (128 + 128) + 128 * 128 * D
+MTP_TP8 = MTP_REPLICATED + (2 * D * D + MTP_HEADS + MTP_MOE - D * 256) / 8
+MTP_DPA_EP8 = MTP_REPLICATED + MTP_HEADS + (2 * D * D + MTP_MOE - D * 256) / 8
 
 
 def test_mtp_module_hand_count():
     assert MTP_PARAMS == 11_610_060_800
 
 
-@pytest.mark.parametrize("par", [Parallelism(tp=8), Parallelism(tp=8, dp_attention=True, ep=8)])
-def test_fit_loads_mtp_only_when_drafting(par):
+@pytest.mark.parametrize("par, mtp", [(Parallelism(tp=8), MTP_TP8),
+                                      (Parallelism(tp=8, dp_attention=True, ep=8), MTP_DPA_EP8)])
+def test_fit_loads_mtp_only_when_drafting(par, mtp):
     spec, hw = load_spec("deepseek-v3"), load_hardware("h200")
     plain = fit(spec, hw, 32768, par, workspace_bytes=0)
     drafting = fit(spec, hw, 32768, par, workspace_bytes=0, q_tokens=2)
-    # the MTP module splits over the 8 ranks like the head's stage (mlacalc.params.stage_params)
-    assert drafting.weights - plain.weights == pytest.approx(MTP_PARAMS / 8 * FP8_BLOCK_BYTES, rel=1e-12)   # 1.35 GiB
+    # the MTP module splits over the 8 ranks like the main model's MoE layers (mlacalc.params.mtp_params_per_gpu)
+    assert drafting.weights - plain.weights == pytest.approx(mtp * FP8_BLOCK_BYTES, rel=1e-12)   # 1.37, 1.51 GiB
 
 
 def test_fit_deepseek_v32_dp_attention_batch_without_mtp():
@@ -66,7 +74,7 @@ def test_sweep_loads_mtp_only_when_drafting(capsys):
         assert code == 0
         rows[q] = json.loads(out)["rows"][0]
     extra = rows["2"]["weight_bytes_per_gpu"] - rows["1"]["weight_bytes_per_gpu"]
-    assert extra == pytest.approx(MTP_PARAMS / 8 * FP8_BLOCK_BYTES, rel=1e-12)
+    assert extra == pytest.approx(MTP_TP8 * FP8_BLOCK_BYTES, rel=1e-12)
 
 
 # --- the vocabulary's collectives: the embedding's all-reduce and the logits' all-gather -----------------------------

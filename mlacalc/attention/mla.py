@@ -28,6 +28,7 @@ no-RoPE/RoPE/value dims ``d_nope``, ``d_rope``, ``d_v``:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
@@ -138,7 +139,11 @@ class MLA(AttentionFamily):
             ops.append(self.core_cost(spec, s))
             ops.append(matmul("v_up", Ta * H, dc, dv, 0, ab, L, extra_weight=H * dc * dv * wb, out_width=H * dv))
         else:
-            _, keys = rules_span(s.rules, s.prior, s.new)
+            # every visible token's latent is decompressed once per layer, whichever keys each query then attends:
+            # a top-k rule (DSA) read its selected keys once per query, so kv_up re-decompressed each key for every
+            # query that picked it (DeepSeek-V3.2's 8k prefill at tp 8: 3.76 PFLOPs of kv_up for 2.10 T; audit 10).
+            # DeepSeek-V3.2-Exp's inference/model.py prefill runs wkv_b once over the sequence's latents.
+            _, keys = rules_span(tuple((n, replace(r, topk=None)) for n, r in s.rules), s.prior, s.new)
             decompressed = s.seqs * keys                   # token x layer latents turned into per-head K and V
             # reads latent + RoPE key from the cache, writes per-head K (RoPE key broadcast) and V
             ops.append(OpCost("kv_up", "matmul", flops=2 * decompressed * dc * H * (dn + dv),
