@@ -385,13 +385,13 @@ def test_004_keeping_the_latent_saves_a_small_model_15_percent_not_2x_batch(caps
 
 def test_004_v3_trains_no_longer_sequences_than_its_mha_twin_by_much(capsys):
     # "Longer context windows in training": V3 with full recomputation on its layout, MLA against its MHA twin.
-    # Only the layer inputs are kept, the same for both; the longest sequence grows 14% (MHA's bigger attention
-    # weights and backward peak take the rest), and the micro-batch does not grow.
+    # Only the layer inputs are kept, the same for both; the longest sequence grows 4.6% (29,181 against 27,907
+    # tokens: MHA's bigger attention weights and backward peak take the rest), the micro-batch by one (7 against 6).
     args = ("--seq", "4k", "--pp", "16", "--dp", "64", "--ep", "64", "--zero", "1", "--recompute", "full",
             "--gpu", "h800")
     mla, mha = ask(capsys, "train", "deepseek-v3", *args), ask(capsys, "train", "deepseek-v3@as=mha", *args)
-    assert mla["max_micro_batch"] == mha["max_micro_batch"]
-    assert 1.0 < mla["max_seq"] / mha["max_seq"] < 1.2
+    assert mla["max_micro_batch"] == mha["max_micro_batch"] + 1
+    assert 1.0 < mla["max_seq"] / mha["max_seq"] < 1.1
 
 
 def test_004_low_rank_attention_has_fewer_weights_but_tp_sends_the_same_bytes(capsys):
