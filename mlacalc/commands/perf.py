@@ -288,9 +288,12 @@ def sweep(model: ModelArg,
                  f"{r.tokens_per_s_per_gpu:,.0f}" if r.fits else "-", r.bound] for r in sw.rows]
         cap = "; ".join(f"skipped {s['variant']} on {s['gpus']} x {s['gpu']}: {where_message(s['argument'], s['reason'])}"
                         for s in sw.skipped)
+        basis = "; ".join(f"{short.get(name, name)}: coefficients {b}" for name, b in sw.expected_basis)
+        cap = "\n".join(x for x in (cap, f"per token and tok/s/GPU: kernel-aware expected time (mlacalc.expected; "
+                                          f"{basis})") if x)
         report.console().print(report.table(f"Sweep: {model} ({phase})", ["variant", "gpu", "n", "context", "batch",
                                                                  "KV/GPU", "fits", "max batch", "per token",
-                                                                 "tok/s/GPU", "bound"], rows, cap or None))
+                                                                 "tok/s/GPU", "bound"], rows, cap))
 
 
 def register(app: typer.Typer) -> None:
