@@ -284,18 +284,31 @@ def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
     return KernelModel(**out)
 
 
-def coefficient_basis(hw, backend: str) -> str:
+# NVIDIA archs under compute capability 8.9, where Triton has no e4m3 type (its CUDA backend: "type fp8e4nv not
+# supported in this architecture. The supported fp8 dtypes are ('fp8e4b15', 'fp8e5')"), so the project's decode kernels
+# cannot read an 8-bit cache (kernels/triton_mla_decode.py widens a float8_e4m3fn cache as tl.float8e4nv).
+NO_E4M3_ARCHS = ("sm_80", "sm_86", "sm_87")
+
+
+def coefficient_basis(hw, backend: str, kv_bits: float = 16) -> str:
     """Where ``backend``'s coefficients on ``hw`` come from, and so how far to trust the expected time: measured on
     this card (``calibrated``), the H200 defaults on a Hopper card (sm_90, or a spec naming no arch: the kernels and
     tiles they were fitted on, scaled by bandwidth per SM), or the H200 defaults on another architecture, where other
-    kernels run (Triton, not Gluon) on other tensor cores and nothing has checked them: an estimate."""
-    if backend in dict(getattr(hw, "kernels", ()) or ()):
-        return "calibrated"
+    kernels run (Triton, not Gluon) on other tensor cores and nothing has checked them: an estimate. ``kv_bits``: the
+    decode cache's bits an element; an 8-bit cache on an arch without e4m3 (:data:`NO_E4M3_ARCHS`) is said to price a
+    kernel that does not build there."""
     arch = getattr(hw, "arch", "")
-    if not arch or arch in GLUON_ARCHS:
-        return "defaults measured on an H200"
-    return (f"defaults measured on an H200 (sm_90), not calibrated on {arch}: an estimate until mlacalc calibrate "
-            f"--kernels measures this card")
+    if backend in dict(getattr(hw, "kernels", ()) or ()):
+        basis = "calibrated"
+    elif not arch or arch in GLUON_ARCHS:
+        basis = "defaults measured on an H200"
+    else:
+        basis = (f"defaults measured on an H200 (sm_90), not calibrated on {arch}: an estimate until mlacalc "
+                 f"calibrate --kernels measures this card")
+    if kv_bits <= 8 and arch in NO_E4M3_ARCHS:
+        basis += (f"; the decode attention time prices an 8-bit cache on kernels that do not build on {arch} "
+                  f"(Triton has no e4m3 below sm_89)")
+    return basis
 
 
 @dataclass(frozen=True)

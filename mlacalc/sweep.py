@@ -163,5 +163,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             if any(r.variant == label and r.gpu == hw.name and r.gpus == n for r in rows):
                 focus[label] = roofline(spec, hw, Step(phase, b, c, q_tokens), _group(n, ep, dp_attention),
                                         weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kv_bits)
-    basis = tuple((hw.name, coefficient_basis(hw, "auto")) for hw in gpus)
+    # the cache the decode rows read: the smallest of the variants' (an 8-bit one flags archs without e4m3)
+    bits = min((format_bits(spec, kv_format) or (spec.dtypes.kv_bits if kv_bits is None else kv_bits))
+               for _, spec in variants) if phase == "decode" else 16
+    basis = tuple((hw.name, coefficient_basis(hw, "auto", bits)) for hw in gpus)
     return Sweep(tuple(rows), tuple(skipped), focus, focus_config, basis)

@@ -91,3 +91,27 @@ def test_mi300x_llama_decode_is_priced_with_its_lds():
     # floor: 32 layers x 8 KV heads x 128 x 2 (K, V) x 2 B = 131,072 B a token; 32 x 8,193 tokens at 5,300 GB/s
     assert floor == pytest.approx(32 * 8193 * 131072 / 5300e9, rel=2e-3)
     assert r.op("attn_core").expected_s == pytest.approx(7.665e-3, rel=1e-3)
+
+
+# --- an 8-bit cache on Ampere: the kernels priced do not build there -------------------------------------------------
+# The project's decode kernels read an fp8 cache as Triton's fp8e4nv (kernels/triton_mla_decode.py), which Triton's
+# CUDA backend refuses below compute capability 8.9 ("type fp8e4nv not supported in this architecture"). Before,
+# roofline/fit/sweep priced DeepSeek-V3's fp8 decode core on an A100 (sm_80) with the H200's widening rates and said
+# only "not calibrated on sm_80"; now the basis says the kernel does not build there. sm_89 (L40S) has e4m3.
+
+def test_fp8_cache_on_ampere_is_flagged_in_every_basis(capsys):
+    spec, step = load_spec("deepseek-v3"), Step("decode", 64, 32768)
+    a100, l40s = load_hardware("a100-80gb"), load_hardware("l40s")
+    flag = "do not build on sm_80"
+    assert flag in roofline(spec, a100, step, Parallelism(tp=8), kv_bits=8).coefficients
+    assert "do not build" not in roofline(spec, a100, step, Parallelism(tp=8), kv_bits=16).coefficients
+    assert "do not build" not in roofline(spec, l40s, step, Parallelism(tp=8), kv_bits=8).coefficients
+    assert "do not build" not in roofline(spec, a100, Step("prefill", 1, 8192), Parallelism(tp=8),
+                                          kv_bits=8).coefficients      # prefill runs SDPA on fresh 16-bit K/V
+    code, out, _, _ = run(capsys, "fit", "llama-3.1-8b", "--gpu", "a100", "--kv-dtype", "fp8", "--json")
+    assert code == 0 and flag in json.loads(out)["fits"][0]["decode"]["throughput_basis"]
+    code, out, _, _ = run(capsys, "fit", "llama-3.1-8b", "--gpu", "a100", "--kv-dtype", "fp8")
+    assert code == 0 and flag in " ".join(out.split())
+    code, out, _, _ = run(capsys, "sweep", "llama-3.1-8b", "--gpu", "a100", "--gpus", "1", "--context", "8k",
+                          "--batch", "32", "--kv-dtype", "fp8", "--json")
+    assert code == 0 and flag in json.loads(out)["expected_basis"]["NVIDIA A100 SXM4 80GB"]

@@ -205,7 +205,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         cap = (f"{hw.name} x {par.tp}{' dp-attention' if dp_attention else ''}{f' EP {ep}' if ep > 1 else ''}; "
                f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable; weights {f0.weight_bits:g}-bit, "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
-               f"kernel-aware time (mlacalc.expected; coefficients {coefficient_basis(hw, 'auto')}), "
+               f"kernel-aware time (mlacalc.expected; coefficients "
+               f"{f0.decode.coefficients if f0.decode else coefficient_basis(hw, 'auto', f0.kv_bits)}), "
                f"floor: roofline")
         report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows, cap))
 
