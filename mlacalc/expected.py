@@ -108,6 +108,21 @@ GROUP_WIDENING = ("auto", "gluon")
 GLUON_ARCHS = ("sm_90", "sm_90a")
 # ... for DeepSeek's dims only (gluon_supported: kv_lora_rank 512 and a 64-dim RoPE key, values of 512): d_k + d_v
 GLUON_DKV = 576 + 512
+# Backends that build for one architecture only, so that naming them on another card prices a kernel that cannot run:
+# FlashMLA's dense decode (csrc/api/dense_decode.h: "Dense decode MLA is only supported on SM90a architecture"; its
+# sm_100 kernels are sparse decode and prefill) and the project's Gluon kernels (gluon_supported: capability 9.x).
+# auto and triton run the Triton kernels on any card.
+BACKEND_ARCHS = {"flashmla": GLUON_ARCHS, "gluon": GLUON_ARCHS}
+
+
+def check_backend_runs(hw, backend: str) -> None:
+    """Refuse ``backend`` on a card whose ``arch`` its kernels do not build for (:data:`BACKEND_ARCHS`), in one line;
+    a card whose file has that backend calibrated (it ran there), or a spec that names no arch, passes."""
+    arch, allowed = getattr(hw, "arch", ""), BACKEND_ARCHS.get(backend)
+    if not allowed or not arch or arch in allowed or backend in dict(getattr(hw, "kernels", ()) or ()):
+        return
+    raise SpecError("kernel", f"{backend} runs on sm_90 (Hopper) only; {getattr(hw, 'name', 'this GPU')} is {arch}: "
+                              f"use auto or triton (the Triton kernels)")
 
 
 def runs_gluon(backend: str, hw) -> bool:
@@ -141,10 +156,16 @@ GQA_REGS = {(32, 16): 62, (32, 32): 127, (32, 64): 122, (64, 16): 68, (64, 32): 
             (128, 16): 108, (128, 32): 168, (128, 64): 209, (256, 16): 144, (256, 32): 184, (256, 64): 255}
 # What an SM holds (CUDA C++ Programming Guide, technical specifications per compute capability): shared memory an SM
 # and the most a block may opt into, bytes, by arch; others (and a spec without an arch) take Hopper's, the card the
-# coefficients were measured on. 64 K registers and 2,048 threads an SM, 1 KB of shared memory reserved a block.
+# coefficients were measured on (Blackwell's sm_100/sm_103 have the same 228/227 KB). 64 K registers and 2,048 threads
+# an SM, 1 KB of shared memory reserved a block (kernels/launch.py counts it on any device). AMD compute units hold
+# their LDS (ROCm's GPU specifications table, "LDS (KiB)"): 64 KiB on CDNA 2/3 (gfx90a, gfx942: MI250, MI300X,
+# MI325X), 160 on CDNA 4 (gfx950: MI350X, MI355X), all of it open to one workgroup; they took Hopper's 228 KB, so the
+# GQA kernel was priced at 3 programs a CU of 3-stage 72 KB tiles that a 64 KB LDS cannot hold at all.
 SMEM_BY_ARCH = {"sm_80": (164 * 1024, 163 * 1024), "sm_87": (164 * 1024, 163 * 1024),
                 "sm_86": (100 * 1024, 99 * 1024), "sm_89": (100 * 1024, 99 * 1024),
-                "sm_120": (100 * 1024, 99 * 1024), "sm_121": (100 * 1024, 99 * 1024)}
+                "sm_120": (100 * 1024, 99 * 1024), "sm_121": (100 * 1024, 99 * 1024),
+                "gfx90a": (64 * 1024, 64 * 1024), "gfx942": (64 * 1024, 64 * 1024),
+                "gfx950": (160 * 1024, 160 * 1024)}
 HOPPER_SMEM = (228 * 1024, 227 * 1024)
 REGS_PER_SM, THREADS_PER_SM, SMEM_RESERVED_PER_BLOCK_B = 65536, 2048, 1024
 # ... except the MLA kernel's tile for an 8-bit cache and <= 16 query rows (default_mla_config): two 4-warp
@@ -263,18 +284,31 @@ def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
     return KernelModel(**out)
 
 
-def coefficient_basis(hw, backend: str) -> str:
+# NVIDIA archs under compute capability 8.9, where Triton has no e4m3 type (its CUDA backend: "type fp8e4nv not
+# supported in this architecture. The supported fp8 dtypes are ('fp8e4b15', 'fp8e5')"), so the project's decode kernels
+# cannot read an 8-bit cache (kernels/triton_mla_decode.py widens a float8_e4m3fn cache as tl.float8e4nv).
+NO_E4M3_ARCHS = ("sm_80", "sm_86", "sm_87")
+
+
+def coefficient_basis(hw, backend: str, kv_bits: float = 16) -> str:
     """Where ``backend``'s coefficients on ``hw`` come from, and so how far to trust the expected time: measured on
     this card (``calibrated``), the H200 defaults on a Hopper card (sm_90, or a spec naming no arch: the kernels and
     tiles they were fitted on, scaled by bandwidth per SM), or the H200 defaults on another architecture, where other
-    kernels run (Triton, not Gluon) on other tensor cores and nothing has checked them: an estimate."""
-    if backend in dict(getattr(hw, "kernels", ()) or ()):
-        return "calibrated"
+    kernels run (Triton, not Gluon) on other tensor cores and nothing has checked them: an estimate. ``kv_bits``: the
+    decode cache's bits an element; an 8-bit cache on an arch without e4m3 (:data:`NO_E4M3_ARCHS`) is said to price a
+    kernel that does not build there."""
     arch = getattr(hw, "arch", "")
-    if not arch or arch in GLUON_ARCHS:
-        return "defaults measured on an H200"
-    return (f"defaults measured on an H200 (sm_90), not calibrated on {arch}: an estimate until mlacalc calibrate "
-            f"--kernels measures this card")
+    if backend in dict(getattr(hw, "kernels", ()) or ()):
+        basis = "calibrated"
+    elif not arch or arch in GLUON_ARCHS:
+        basis = "defaults measured on an H200"
+    else:
+        basis = (f"defaults measured on an H200 (sm_90), not calibrated on {arch}: an estimate until mlacalc "
+                 f"calibrate --kernels measures this card")
+    if kv_bits <= 8 and arch in NO_E4M3_ARCHS:
+        basis += (f"; the decode attention time prices an 8-bit cache on kernels that do not build on {arch} "
+                  f"(Triton has no e4m3 below sm_89)")
+    return basis
 
 
 @dataclass(frozen=True)
@@ -335,6 +369,7 @@ def kernel_model(hw, backend: str) -> KernelModel:
     """``backend``'s coefficients on ``hw``: calibrated ones from its YAML, else the defaults scaled to it."""
     if backend not in BACKENDS:
         raise SpecError("kernel", f"must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    check_backend_runs(hw, backend)
     try:
         return _kernel_model(hw, backend)
     except TypeError:             # an unhashable stand-in for a Hardware (tests): no cache

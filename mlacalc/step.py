@@ -556,7 +556,7 @@ class Roofline:
     @property
     def coefficients(self) -> str:
         """Where the expected time's coefficients come from."""
-        return coefficient_basis(self.gpu, self.kernel)
+        return coefficient_basis(self.gpu, self.kernel, self.kv_bits if self.step.phase == "decode" else 16)
 
     @property
     def attn_accuracy(self) -> Accuracy | None:

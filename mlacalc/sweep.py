@@ -16,6 +16,7 @@ from typing import NamedTuple
 from .errors import ArgError, SpecError
 from .capacity import (DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch,
                        served_params_per_gpu)
+from .expected import coefficient_basis
 from .hardware import Hardware
 from .kv import format_bits, kv_report
 from .parallel import Parallelism
@@ -57,10 +58,13 @@ class Sweep:
     skipped: tuple[dict, ...]
     focus: dict                      # variant -> mlacalc.step.Roofline at the focus configuration
     focus_config: dict               # gpu, gpus, context, batch of the focus step
+    # GPU name -> where its expected times' coefficients come from (mlacalc.expected.coefficient_basis: measured on
+    # this card, or the H200's defaults, and off sm_90 an uncalibrated estimate); the rows' times are expected times
+    expected_basis: tuple = ()
 
     def to_json(self) -> dict:
         return {"rows": [r._asdict() for r in self.rows], "skipped": list(self.skipped),
-                "focus": self.focus_config}
+                "focus": self.focus_config, "expected_basis": dict(self.expected_basis)}
 
 
 # The most configurations one sweep runs (computed at about 10,000 a second; the table view renders about 1,000 rows
@@ -159,4 +163,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             if any(r.variant == label and r.gpu == hw.name and r.gpus == n for r in rows):
                 focus[label] = roofline(spec, hw, Step(phase, b, c, q_tokens), _group(n, ep, dp_attention),
                                         weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kv_bits)
-    return Sweep(tuple(rows), tuple(skipped), focus, focus_config)
+    # the cache the decode rows read: the smallest of the variants' (an 8-bit one flags archs without e4m3)
+    bits = min((format_bits(spec, kv_format) or (spec.dtypes.kv_bits if kv_bits is None else kv_bits))
+               for _, spec in variants) if phase == "decode" else 16
+    basis = tuple((hw.name, coefficient_basis(hw, "auto", bits)) for hw in gpus)
+    return Sweep(tuple(rows), tuple(skipped), focus, focus_config, basis)

@@ -205,7 +205,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         cap = (f"{hw.name} x {par.tp}{' dp-attention' if dp_attention else ''}{f' EP {ep}' if ep > 1 else ''}; "
                f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable; weights {f0.weight_bits:g}-bit, "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
-               f"kernel-aware time (mlacalc.expected; coefficients {coefficient_basis(hw, 'auto')}), "
+               f"kernel-aware time (mlacalc.expected; coefficients "
+               f"{f0.decode.coefficients if f0.decode else coefficient_basis(hw, 'auto', f0.kv_bits)}), "
                f"floor: roofline")
         report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows, cap))
 
@@ -288,9 +289,12 @@ def sweep(model: ModelArg,
                  f"{r.tokens_per_s_per_gpu:,.0f}" if r.fits else "-", r.bound] for r in sw.rows]
         cap = "; ".join(f"skipped {s['variant']} on {s['gpus']} x {s['gpu']}: {where_message(s['argument'], s['reason'])}"
                         for s in sw.skipped)
+        basis = "; ".join(f"{short.get(name, name)}: coefficients {b}" for name, b in sw.expected_basis)
+        cap = "\n".join(x for x in (cap, f"per token and tok/s/GPU: kernel-aware expected time (mlacalc.expected; "
+                                          f"{basis})") if x)
         report.console().print(report.table(f"Sweep: {model} ({phase})", ["variant", "gpu", "n", "context", "batch",
                                                                  "KV/GPU", "fits", "max batch", "per token",
-                                                                 "tok/s/GPU", "bound"], rows, cap or None))
+                                                                 "tok/s/GPU", "bound"], rows, cap))
 
 
 def register(app: typer.Typer) -> None:
