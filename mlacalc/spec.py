@@ -852,6 +852,8 @@ def _schema_of(cls) -> dict:
         sub = SUBS.get(f.name) if cls is ModelSpec else None
         if sub:
             s = _schema_of(sub)
+            if "None" in t:   # linear_attention: null, quantization: null (what `specs show` prints) were flagged
+                s["type"] = ["object", "null"]
         elif meta.get("kind") == "components":
             s = {"type": "array", "items": {"enum": list(QUANT_COMPONENTS)}, "minItems": 1}
         elif meta.get("kind") == "layer_types":

@@ -41,3 +41,38 @@ def test_a_blank_model_name_is_refused_like_a_missing_one(capsys, value):
     refused(capsys, "kv", "llama-3.1-8b", "--set", f"name={value}", words="name: may not be empty or blank")
     with pytest.raises(mlacalc.SpecError, match="name: may not be empty"):
         load_spec("llama-3.1-8b", [f"name={value}"])
+
+
+# --- the JSON Schema takes what `specs show` prints ---------------------------------------------------------------
+# `specs show MODEL` prints every field, `linear_attention: null` and `quantization: null` among them, and the loader
+# reads that back; `mlacalc schema` typed both as "object", so an editor flagged the shown spec of 29 of the 31
+# built-in models (saved and edited, as the README suggests) on those lines.
+
+@pytest.mark.parametrize("field", ["linear_attention", "quantization"])
+def test_schema_allows_null_where_the_spec_does(capsys, field):
+    code, out, _, _ = run(capsys, "schema")
+    prop = json.loads(out)["properties"][field]
+    assert code == 0 and prop["type"] == ["object", "null"]           # was "object"
+    code, out, _, _ = run(capsys, "specs", "show", "llama-3.1-8b", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown[field] is None                         # printed as null, and read back:
+    assert load_spec("llama-3.1-8b", [f"{field}=null"]) == load_spec("llama-3.1-8b")
+
+
+def test_every_null_a_shown_builtin_spec_holds_is_one_the_schema_allows(capsys):
+    code, out, _, _ = run(capsys, "schema")
+    schema = json.loads(out)
+
+    def nulls_refused(shown: dict, sch: dict, where: str = "") -> list[str]:
+        bad = []
+        for key, value in shown.items():
+            prop = sch["properties"][key]
+            if value is None and "null" not in prop["type"]:
+                bad.append(where + key)
+            elif isinstance(value, dict):
+                bad += nulls_refused(value, prop, f"{where}{key}.")
+        return bad
+
+    for name in ("llama-3.1-8b", "deepseek-v3", "qwen3-next-80b-a3b", "gpt-oss-120b"):
+        code, out, _, _ = run(capsys, "specs", "show", name, "--json")
+        assert code == 0 and nulls_refused(json.loads(out), schema) == [], name
