@@ -76,3 +76,26 @@ def test_every_null_a_shown_builtin_spec_holds_is_one_the_schema_allows(capsys):
     for name in ("llama-3.1-8b", "deepseek-v3", "qwen3-next-80b-a3b", "gpt-oss-120b"):
         code, out, _, _ = run(capsys, "specs", "show", name, "--json")
         assert code == 0 and nulls_refused(json.loads(out), schema) == [], name
+
+
+# --- weights --json: the per-GPU total leaves the MTP modules apart, as the model's total and the table do ----------
+# weight_bytes_total (626.92 GiB for DeepSeek-V3) leaves its MTP module apart, as papers count; weight_bytes_per_gpu
+# included it, so that one GPU held more than the whole model (637.73 GiB at tp 1) and at tp 8 ep 8 the JSON said
+# 80.66 GiB where the table's per-GPU total said 79.29 GiB.
+
+def test_weights_json_per_gpu_total_is_the_tables_mtp_apart(capsys):
+    code, out, _, _ = run(capsys, "weights", "deepseek-v3", "--json")
+    one = json.loads(out)
+    assert code == 0 and one["weight_bytes_per_gpu"] == one["weight_bytes_total"]     # one GPU holds the model
+    assert one["weight_bytes_mtp_per_gpu"] == one["weight_bytes_mtp"]
+    code, out, _, _ = run(capsys, "weights", "deepseek-v3", "--tp", "8", "--ep", "8", "--json")
+    r = json.loads(out)
+    per_gpu = r["per_gpu_bytes"]
+    assert r["weight_bytes_per_gpu"] == per_gpu["total"] - per_gpu["mtp"]
+    assert round(r["weight_bytes_per_gpu"] / 2**30, 2) == 79.29                         # was 80.66
+    assert round(r["weight_bytes_mtp_per_gpu"] / 2**30, 2) == 1.37
+    code, out, _, _ = run(capsys, "weights", "deepseek-v3", "--tp", "8", "--ep", "8")
+    total = next(line for line in out.splitlines() if line.startswith("│ total"))
+    assert total.rstrip("│ ").endswith("79.29 GiB")
+    api = mlacalc.weights("deepseek-v3", parallel=mlacalc.Parallelism(tp=8, ep=8)).to_json()
+    assert api["weight_bytes_per_gpu"] == r["weight_bytes_per_gpu"]
