@@ -99,3 +99,27 @@ def test_weights_json_per_gpu_total_is_the_tables_mtp_apart(capsys):
     assert total.rstrip("│ ").endswith("79.29 GiB")
     api = mlacalc.weights("deepseek-v3", parallel=mlacalc.Parallelism(tp=8, ep=8)).to_json()
     assert api["weight_bytes_per_gpu"] == r["weight_bytes_per_gpu"]
+
+
+# --- sweep: one card or one value given twice under two spellings ---------------------------------------------------
+# The sweep refused `--gpu h100,h100` and `--context 4k,4k` but compared spellings only: an alias and its card
+# (h100 is h100-sxm) or 4k and 4096 swept every row twice.
+
+@pytest.mark.parametrize("flag,value,words", [
+    ("--gpu", "h100,h100-sxm", "--gpu: 'h100' and 'h100-sxm' are the same GPU"),
+    ("--gpu", "H200,h200-sxm", "--gpu: 'H200' and 'h200-sxm' are the same GPU"),
+    ("--context", "4k,4096", "--context: '4k' and '4096' are the same value"),
+    ("--batch", "1,1.0", "--batch: '1' and '1.0' are the same value"),
+    ("--gpus", "1,01", "--gpus: '1' and '01' are the same value"),
+])
+def test_sweep_refuses_one_value_given_twice_in_two_spellings(capsys, flag, value, words):
+    args = {"--gpu": "h100-sxm", "--context": "4k", "--batch": "1", "--gpus": "1"} | {flag: value}
+    refused(capsys, "sweep", "llama-3.1-8b", *[x for kv in args.items() for x in kv], words=words)
+
+
+def test_sweep_still_runs_distinct_values_once_each(capsys):
+    code, out, _, _ = run(capsys, "sweep", "llama-3.1-8b", "--gpu", "h100,h200", "--context", "4k,8k", "--batch",
+                          "1", "--gpus", "1", "--json")
+    rows = json.loads(out)["rows"]
+    assert code == 0 and len(rows) == 2 * 2
+    assert len({(r["gpu"], r["context"]) for r in rows}) == 4
