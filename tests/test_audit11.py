@@ -123,3 +123,43 @@ def test_sweep_still_runs_distinct_values_once_each(capsys):
     rows = json.loads(out)["rows"]
     assert code == 0 and len(rows) == 2 * 2
     assert len({(r["gpu"], r["context"]) for r in rows}) == 4
+
+
+# --- a YaRN-extended config.json: the context limit is what YaRN extends it to --------------------------------------
+# Qwen2.5-7B-Instruct's model card: "add to config.json: rope_scaling {factor: 4.0, original_max_position_embeddings:
+# 32768, type: yarn}" for 131,072 tokens; max_position_embeddings stays 32,768. vLLM derives max_model_len as
+# original_max_position_embeddings x factor = 32,768 x 4 = 131,072; mlacalc took 32,768, so `fit` capped the longest
+# context there ("model limit") and `kv --context 128k` warned that it exceeded the model's limit.
+
+QWEN25_7B = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 3584,
+             "intermediate_size": 18944, "num_attention_heads": 28, "num_hidden_layers": 28, "num_key_value_heads": 4,
+             "vocab_size": 152064, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+             "max_position_embeddings": 32768, "sliding_window": 131072, "use_sliding_window": False}
+
+
+@pytest.mark.parametrize("key,rope", [
+    ("rope_scaling", {"factor": 4.0, "original_max_position_embeddings": 32768, "type": "yarn"}),
+    ("rope_scaling", {"factor": 4.0, "original_max_position_embeddings": 32768, "rope_type": "yarn"}),
+    ("rope_parameters", {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768,
+                         "rope_theta": 1000000.0}),                                  # transformers 5's key
+])
+def test_yarn_rope_scaling_extends_the_context_limit(capsys, tmp_path, key, rope):
+    path = tmp_path / "Qwen2.5-7B-Instruct" / "config.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(QWEN25_7B | {key: rope}), encoding="utf-8")
+    assert load_spec(str(path)).max_context == 32768 * 4 == 131072                   # was 32,768
+    code, out, err, _ = run(capsys, "kv", str(path), "--context", "128k", "--json")
+    assert code == 0 and err == ""                                                   # was a warning past 32,768
+    code, out, _, _ = run(capsys, "fit", str(path), "--gpu", "h200", "--json")
+    f = json.loads(out)["fits"][0]
+    assert code == 0 and f["context_limit"] == 131072 and f["usable_context"] == min(f["max_context"], 131072)
+
+
+def test_rope_scaling_that_is_not_yarn_keeps_max_position_embeddings(tmp_path):
+    # Llama-3.1's llama3 scaling is already inside its max_position_embeddings (131,072 = 8,192 x 16); linear and
+    # dynamic scaling and a YaRN block without its original length leave the limit as written
+    for rope in ({"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 8192},
+                 {"type": "linear", "factor": 4.0}, {"type": "yarn", "factor": 4.0}, "yarn"):
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(QWEN25_7B | {"rope_scaling": rope}), encoding="utf-8")
+        assert load_spec(str(path)).max_context == 32768, rope
