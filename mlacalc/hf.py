@@ -974,8 +974,23 @@ def _limit(c: dict) -> int | None:
     for k in ("max_position_embeddings", "n_positions", "model_max_length"):
         v = c.get(k)
         if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            return v
+            return max(v, _yarn_limit(c))
     return None
+
+
+def _yarn_limit(c: dict) -> int:
+    """The context a YaRN ``rope_scaling`` (or transformers 5's ``rope_parameters``) extends the model to:
+    ``original_max_position_embeddings x factor``, as vLLM derives its max_model_len (Qwen2.5's model card adds
+    ``{"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}`` to a config whose
+    max_position_embeddings stays 32,768: 131,072 tokens); 0 without one. ``fit`` capped such a model at 32,768."""
+    for key in ("rope_scaling", "rope_parameters"):
+        r = c.get(key)
+        if not isinstance(r, dict) or (r.get("rope_type") or r.get("type")) != "yarn":
+            continue
+        factor, base = r.get("factor"), r.get("original_max_position_embeddings")
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < 2**40 for x in (factor, base)):
+            return int(base * factor)
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------------

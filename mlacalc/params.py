@@ -248,7 +248,8 @@ def stage_params(spec: ModelSpec, par: Parallelism) -> list[Params]:
 @dataclass(frozen=True)
 class WeightsReport:
     """Everything ``mlacalc weights`` prints. ``params`` is the model without its MTP modules (``mtp_params``
-    apart); ``per_gpu_*`` is what the fullest GPU holds, MTP included on the last stage."""
+    apart); ``per_gpu_*`` is what the fullest GPU holds, MTP included on the last stage (field ``mtp``); JSON's
+    ``weight_bytes_per_gpu`` leaves it apart, as ``weight_bytes_total`` does (``weight_bytes_mtp_per_gpu``)."""
 
     model: str
     weight_bits: float
@@ -273,7 +274,10 @@ class WeightsReport:
                 "params_active": self.active.total, "params_active_non_embedding": self.active_non_embedding,
                 "params_active_counts": "one embedding row (d) and the output head; no MTP",
                 "weight_bytes_total": self.bytes.total, "weight_bytes_mtp": self.mtp_bytes,
-                "weight_bytes_per_gpu": self.per_gpu_bytes.total,
+                # MTP apart, as weight_bytes_total and the table's per-GPU total (it included the MTP modules: at
+                # tp 1 DeepSeek-V3's one GPU held 637.73 GiB of a 626.92 GiB model)
+                "weight_bytes_per_gpu": self.per_gpu_bytes.total - self.per_gpu_bytes.mtp,
+                "weight_bytes_mtp_per_gpu": self.per_gpu_bytes.mtp,
                 "params": self.params.as_dict(), "params_active_parts": self.active.as_dict(),
                 "bytes": self.bytes.as_dict(), "per_gpu_params": self.per_gpu_params.as_dict(),
                 "per_gpu_bytes": self.per_gpu_bytes.as_dict(), "attention_per_layer": self.attention_per_layer,

@@ -538,6 +538,8 @@ def spec_from_dict(raw: Any) -> ModelSpec:
     if isinstance(raw.get("linear_attention"), dict):
         raw["linear_attention"] = _normalise_linear(raw["linear_attention"])
     spec = _build(ModelSpec, raw, "")
+    if not spec.name.strip():    # name: "" (or " ") passed, and every report is titled by the name
+        raise SpecError("name", f"may not be empty or blank, got {spec.name!r}")
     _cross_checks(spec)
     return spec
 
@@ -657,13 +659,22 @@ def _read_file(path: Path) -> dict:
         from .hf import WHERE, spec_dict_from_hf_config
 
         try:
-            data = spec_dict_from_hf_config(data, name=path.parent.name if path.name == "config.json" else path.stem)
+            data = spec_dict_from_hf_config(data, name=_config_name(path))
         except SpecError as e:   # the reader says "config.json"; name the file read (which of several, in compare)
             if e.field != WHERE:
                 raise
             raise SpecError(str(path), e.message) from None
         data.setdefault("source", str(path))
     return data
+
+
+def _config_name(path: Path) -> str:
+    """The model name of an HF config file: its folder's name for ``config.json`` (``Llama-3.1-8B/config.json``), else
+    the file's stem. The folder is taken from the absolute path: ``mlacalc kv config.json`` (or ``kv .``) run inside
+    the model's folder named the model "" (``Path("config.json").parent.name``), and every report was titled by it."""
+    if path.name != "config.json":
+        return path.stem
+    return path.absolute().parent.name or "config"      # "/config.json": no folder name to take
 
 
 def raw_spec(model: str) -> dict:
@@ -841,6 +852,8 @@ def _schema_of(cls) -> dict:
         sub = SUBS.get(f.name) if cls is ModelSpec else None
         if sub:
             s = _schema_of(sub)
+            if "None" in t:   # linear_attention: null, quantization: null (what `specs show` prints) were flagged
+                s["type"] = ["object", "null"]
         elif meta.get("kind") == "components":
             s = {"type": "array", "items": {"enum": list(QUANT_COMPONENTS)}, "minItems": 1}
         elif meta.get("kind") == "layer_types":

@@ -46,6 +46,18 @@ def _distinct(as_: list[str] | None) -> list[str]:
     return seen
 
 
+def _once(values: dict, flag: str) -> dict:
+    """``values`` (as typed -> as read) with no value read twice: ``--gpu h100,h100-sxm`` (an alias and its card) or
+    ``--context 4k,4096`` passed the check on spellings (:func:`mlacalc.sweep.parse_list`) and swept every row twice."""
+    seen: dict = {}
+    for typed, value in values.items():
+        first = next((t for t, v in seen.items() if v == value), None)
+        if first is not None:
+            raise SpecError(flag, f"{first!r} and {typed!r} are the same {'GPU' if flag == '--gpu' else 'value'}")
+        seen[typed] = value
+    return seen
+
+
 def _hw(gpu: str):
     from ..hardware import load_hardware
 
@@ -256,12 +268,11 @@ def sweep(model: ModelArg,
         raise SpecError("--sp", "the sweep does not model it (it models tp, ep, dp_attention)")
     variants = [(model if v is None else f"{model} as {v}", model_spec(model, set_, v))
                 for v in [None] + _distinct(as_)]
-    kinds = {g: _hw(g) for g in parse_list(gpu, "--gpu")}
+    kinds = _once({g: _hw(g) for g in parse_list(gpu, "--gpu")}, "--gpu")
     short = {hw.name: g for g, hw in kinds.items()}
-    sw = compute(variants, list(kinds.values()),
-                 [count(x, "--gpus") for x in parse_list(gpus, "--gpus")],
-                 [count(x, "--context") for x in parse_list(context, "--context")],
-                 [count(x, "--batch") for x in parse_list(batch, "--batch")], phase=phase, q_tokens=q_tokens,
+    counts, contexts, batches = ([v for v in _once({x: count(x, flag) for x in parse_list(text, flag)}, flag).values()]
+                                 for text, flag in ((gpus, "--gpus"), (context, "--context"), (batch, "--batch")))
+    sw = compute(variants, list(kinds.values()), counts, contexts, batches, phase=phase, q_tokens=q_tokens,
                  dp_attention=dp_attention, ep=ep, weight_bits=_wbits(weight_dtype),
                  kv_bits=kv_bits(kv_dtype, kv_bits_), gpu_mem_util=gpu_mem_util, kv_format=kv_format(kv_dtype))
     if not sw.rows:
