@@ -413,6 +413,21 @@ def _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N: gl.constexpr, SPARSE: gl
 
 
 @gluon.jit
+def _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr,
+                PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, FED: gl.constexpr):
+    """Pair i's tiles t0 = 2i and t1 = 2i + 1, their buffers b0 and b1, the mbarrier phase, and the cache rows of the
+    tiles NUM_BUF ahead that will reload those buffers (:func:`_next_rows`)."""
+    t0 = 2 * i
+    t1 = t0 + 1
+    b0 = t0 % NUM_BUF
+    b1 = b0 + 1
+    ph = i & 1
+    row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
+                            PAGE_SIZE, FED)
+    return t0, t1, b0, b1, ph, row0, row1
+
+
+@gluon.jit
 def _pass_range(MASKED: gl.constexpr, n_main, n_tiles):
     """The pairs a compute group's loop runs in its unmasked pass (MASKED 0: [0, n_main)) or its masked one
     (MASKED 1: [n_main, the split's pairs))."""
@@ -438,13 +453,8 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     row_o: gl.constexpr = gl.SliceLayout(1, acc.type.layout)
     p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc.type.layout, k_width=2)
     dtype: gl.constexpr = q_lo.dtype
-    t0 = 2 * i
-    t1 = t0 + 1
-    b0 = t0 % NUM_BUF
-    b1 = b0 + 1
-    ph = i & 1
-    row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
-                            PAGE_SIZE, FED)
+    t0, t1, b0, b1, ph, row0, row1 = _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N,
+                                                 NUM_BUF, PAGED, PAGE_SIZE, FED)
     # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
     visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE) if MASK else s
     m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale, MASK)
@@ -502,13 +512,8 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     row_o: gl.constexpr = gl.SliceLayout(1, acc.type.layout)
     p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc.type.layout, k_width=2)
     dtype: gl.constexpr = q_lo.dtype
-    t0 = 2 * i
-    t1 = t0 + 1
-    b0 = t0 % NUM_BUF
-    b1 = b0 + 1
-    ph = i & 1
-    row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
-                            PAGE_SIZE, FED)
+    t0, t1, b0, b1, ph, row0, row1 = _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N,
+                                                 NUM_BUF, PAGED, PAGE_SIZE, FED)
     # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
     mbarrier.wait(bar_s0, ph)
     m0 = sm0.load(row_s)
