@@ -387,7 +387,9 @@ def _sliding_block(a: Attention) -> Attention:
     kind = a.kind
     if kind in ("mha", "mqa", "gqa") and kind != "gqa":
         kind = "mha" if kv == heads else "mqa" if kv == 1 else "gqa"
-    return dataclasses.replace(a, **new, kind=kind, sliding_shape=None)
+    block = dataclasses.replace(a, **new, kind=kind, sliding_shape=None)
+    # a shape that changes nothing is no second block: every number is the plain spec's, training included
+    return a if block == dataclasses.replace(a, sliding_shape=None) else block
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -971,9 +973,9 @@ def _schema_of(cls) -> dict:
             if meta.get("maximum") is not None:
                 s["maximum"] = meta["maximum"]
         else:
-            s = {"type": "string"}
+            s = {"type": ["string", "null"] if "None" in t else "string"}
             if meta.get("choices"):
-                s["enum"] = list(meta["choices"])
+                s["enum"] = list(meta["choices"]) + ([None] if "None" in t else [])
         s["description"] = meta.get("doc", "")
         props[f.name] = s
         if f.default is dataclasses.MISSING and f.name != "name":
