@@ -68,7 +68,7 @@ from .attention import divide, family, layer_block
 from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
-from .spec import ModelSpec
+from .spec import ModelSpec, refuse_sliding_shape
 INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
 
@@ -339,6 +339,9 @@ def check_cross_layers(spec: ModelSpec) -> None:
 
 
 def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
+    # every layer's tensors below are sized by spec.attention (the backward phases, the Megatron layer, the MTP
+    # module's layer): sliding layers of another shape would be sized as full ones
+    refuse_sliding_shape(spec, "training memory")
     if cfg.recompute == "mla-latent" and not family(spec.attention).latent_recompute:
         raise ArgError("recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
 

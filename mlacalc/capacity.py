@@ -66,14 +66,16 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
 
     The FFN term takes the widest of: the dense FFN ``f / tp``, and an MoE layer's ``k`` routed experts plus its
     shared experts (``(k f_e + n_s f_s) / tp`` per token). MLA attention counts the decompressed form (prefill).
+    The attention term is the widest block's (the full layers', or the sliding layers' own shape).
     """
-    a, f, d = spec.attention, spec.ffn, spec.hidden_size
+    f, d = spec.ffn, spec.hidden_size
     width = f.intermediate_size
     if f.kind == "moe":
         width = max(width, f.experts_per_token * f.expert_intermediate_size + f.num_shared_experts * f.shared_width)
-    heads = a.num_heads / tp
+    attn = max(tokens * (a.num_heads / tp) * (a.qk_head_dim + a.v_head_dim) * 2
+               for a in (spec.attention, spec.sliding_attention))
     return Workspace(tokens=tokens, residual=2 * tokens * d * 2,
-                     attention=tokens * heads * (a.qk_head_dim + a.v_head_dim) * 2,
+                     attention=attn,
                      ffn=tokens * 2 * width / tp * 2)
 
 

@@ -311,13 +311,15 @@ REFUSED = {
     # the tenth round (docs/zoo-facts.md section 13)
     "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
               "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
-    # the eleventh round (docs/zoo-facts.md section 14): sliding-window and full layers of different shapes; the
-    # spec holds one attention block for every layer (sliding layers differ from full ones only in their window)
+    # the eleventh round (docs/zoo-facts.md section 14): sliding-window and full layers of different shapes. The spec
+    # can hold them since (attention.sliding_shape, section 17); the readers wait for a whole config.json of each
     "mimo_v2_flash": "MiMo-V2-Flash's sliding-window layers with an attention shape of their own "
-                     "(swa_num_attention_heads, swa_num_key_value_heads, swa_head_dim beside the full layers' heads "
-                     "and head_dim; the spec holds one for every layer) are not modelled",
+                     "(swa_num_attention_heads, swa_num_key_value_heads, swa_head_dim beside the full layers') are not "
+                     "read from a config yet (no whole config.json was pinned); a spec file can give them in "
+                     "attention.sliding_shape",
     "step3p5": "Step-3.5's sliding-window layers with an attention shape of their own (attention_other_setting: their "
-               "own head count) and per-layer RoPE (rope_theta and partial_rotary_factors lists) are not modelled",
+               "own head count) are not read from a config yet (no whole config.json was pinned); a spec file can "
+               "give them in attention.sliding_shape",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)

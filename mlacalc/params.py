@@ -66,6 +66,15 @@ def attention_projections(spec: ModelSpec) -> dict[str, int]:
     return family(spec.attention).projections(spec.attention, spec.hidden_size)
 
 
+def sliding_projections(spec: ModelSpec) -> dict[str, int]:
+    """Parameters of one sliding layer's attention, by projection, where ``attention.sliding_shape`` gives the sliding
+    layers heads of their own ({} otherwise: they are :func:`attention_projections`)."""
+    if spec.attention_shapes == 1:
+        return {}
+    b = spec.sliding_attention
+    return family(b).projections(b, spec.hidden_size)
+
+
 def linear_projections(spec: ModelSpec) -> dict[str, int]:
     """Parameters of one linear-attention layer, by projection ({} without linear layers)."""
     b = spec.linear_attention
@@ -101,9 +110,37 @@ def _add(*ps: Params) -> Params:
     return Params(**{f.name: sum(getattr(p, f.name) for p in ps) for f in fields(Params)})
 
 
+def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
+    """The decoder layer of one multi-token-prediction module: a layer of the last layer's kind (its FFN or MoE),
+    whose attention is the block of ``mtp_layer_type`` where the spec gives one (MiMo-V2-Flash's MTP layers use
+    the sliding shape, ``MiMoV2MTPLayers`` in its modeling file), on one GPU of ``par`` when given."""
+    last = spec.num_layers - 1
+    layer = layer_params(spec, last) if par is None else _layer_per_gpu(spec, last, par)
+    t = spec.mtp_layer_type
+    if t is None or t == spec.layer_type(last):
+        return layer
+    b = spec.sliding_attention if t == "sliding" else spec.attention
+    fam = family(b)
+    attn = sum(_split(fam, b, name, n, par) for name, n in fam.projections(b, spec.hidden_size).items())
+    return dataclasses.replace(layer, attention=attn)
+
+
+def _split(fam, block, name: str, n: float, par: Parallelism | None) -> float:
+    """Projection ``name`` (``n`` parameters) on one GPU of ``par`` (all of it without one): see
+    :func:`_layer_per_gpu`."""
+    if par is None:
+        return n
+    how = fam.projection_split(block, name)
+    if how == "replicated":
+        return n
+    if how == "kv":
+        return n * par.kv_share(fam.kv_groups(block))
+    return n / par.attention_tp
+
+
 def _mtp_params(spec: ModelSpec) -> float:
     d = spec.hidden_size
-    one = 2 * d + 2 * d * d + layer_params(spec, spec.num_layers - 1).total  # norms, eh_proj, a last-kind layer
+    one = 2 * d + 2 * d * d + mtp_layer(spec).total  # norms, eh_proj, a last-kind layer
     return spec.mtp_layers * one
 
 
@@ -186,13 +223,7 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     attn = 0.0
     fam = family(a) if a is not None else None
     for name, n in (fam.projections(a, spec.hidden_size).items() if fam else ()):
-        how = fam.projection_split(a, name)
-        if how == "replicated":
-            attn += n
-        elif how == "kv":
-            attn += n * par.kv_share(fam.kv_groups(a))
-        else:
-            attn += n / par.attention_tp
+        attn += _split(fam, a, name, n, par)
     experts = full.routed_experts / (par.ep if par.ep > 1 else tp)
     return Params(attention=attn, norms=full.norms, dense_ffn=full.dense_ffn / tp, router=full.router,
                   shared_experts=full.shared_experts / tp, routed_experts=experts)
@@ -208,7 +239,7 @@ def mtp_params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
     The whole module was divided by ``tp`` (audit 10): under ``--ep 64`` at ``tp 1`` DeepSeek-V3's last stage held
     all 256 experts of its MTP layer (11.3 B parameters) where the EP rank holds 4, as for every other MoE layer."""
     d = spec.hidden_size
-    layer = _layer_per_gpu(spec, spec.num_layers - 1, par)
+    layer = mtp_layer(spec, par)
     one = _add(layer, Params(norms=2 * d, mtp=2 * d * d / par.tp))
     return Params(**{f.name: spec.mtp_layers * getattr(one, f.name) for f in fields(Params)})
 
@@ -265,6 +296,7 @@ class WeightsReport:
     attention_per_layer: dict
     linear_attention_per_layer: dict = dataclasses.field(default_factory=dict)
     quantization: Quantization | None = None
+    sliding_attention_per_layer: dict = dataclasses.field(default_factory=dict)   # {} unless a sliding shape
 
     def to_json(self) -> dict:
         p = self.parallel
@@ -282,6 +314,8 @@ class WeightsReport:
                 "bytes": self.bytes.as_dict(), "per_gpu_params": self.per_gpu_params.as_dict(),
                 "per_gpu_bytes": self.per_gpu_bytes.as_dict(), "attention_per_layer": self.attention_per_layer,
                 "linear_attention_per_layer": self.linear_attention_per_layer,
+                **({"sliding_attention_per_layer": self.sliding_attention_per_layer}
+                   if self.sliding_attention_per_layer else {}),
                 "quantization": self.quantization_json()}
 
     def quantization_json(self) -> dict:
@@ -310,4 +344,5 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          mtp_bytes=weight_bytes(Params(mtp=mtp), bits, quant).total,
                          per_gpu_params=per_gpu, per_gpu_bytes=weight_bytes(per_gpu, bits, quant),
                          attention_per_layer=attention_projections(spec),
-                         linear_attention_per_layer=linear_projections(spec), quantization=quant)
+                         linear_attention_per_layer=linear_projections(spec), quantization=quant,
+                         sliding_attention_per_layer=sliding_projections(spec))

@@ -207,10 +207,16 @@ def weights_table(r) -> object:
     return table(f"Weights: {r.model}", ["component", "params", "active/token", "bytes", "per GPU"], rows, cap)
 
 
-def attention_table(r) -> object:
-    rows = [[k, fmt_count(v)] for k, v in r.attention_per_layer.items()]
-    rows.append(["total", fmt_count(sum(r.attention_per_layer.values()))])
-    return table("Attention parameters per layer", ["projection", "params"], rows)
+def attention_table(r, sliding: bool = False) -> object:
+    """One attention layer's parameters by projection; ``sliding``: a sliding layer's, where the sliding layers have
+    a shape of their own (``attention.sliding_shape``)."""
+    per = r.sliding_attention_per_layer if sliding else r.attention_per_layer
+    rows = [[k, fmt_count(v)] for k, v in per.items()]
+    rows.append(["total", fmt_count(sum(per.values()))])
+    if sliding:
+        return table("Attention parameters per sliding layer", ["projection", "params"], rows)
+    title = "per full layer" if r.sliding_attention_per_layer else "per layer"
+    return table(f"Attention parameters {title}", ["projection", "params"], rows)
 
 
 def linear_attention_table(r, label: str) -> object:

@@ -46,6 +46,26 @@ def _f(doc: str, default: Any = dataclasses.MISSING, *, minimum: int | None = No
 
 
 @dataclass(frozen=True)
+class AttentionShape:
+    """The head counts and head dims of one layer type's attention where they differ from ``attention``'s
+    (``attention.sliding_shape``): MiMo-V2-Flash's sliding layers (config ``swa_num_attention_heads``,
+    ``swa_num_key_value_heads``, ``swa_head_dim``, ``swa_v_head_dim``), Step-3.5-Flash's
+    (``attention_other_setting.num_attention_heads`` / ``num_attention_groups``). A field left out (none) is the full
+    layers' value; everything else (kind, window, biases, norms, sinks, gate) is shared. A plain ``head_dim`` (with
+    ``rope_dim``) is accepted as in ``attention``."""
+
+    num_heads: int | None = _f("query heads (none: attention.num_heads)", None, minimum=1, maximum=MAX_HEADS)
+    num_kv_heads: int | None = _f("key/value heads (none: attention.num_kv_heads)", None, minimum=1,
+                                  maximum=MAX_HEADS)
+    qk_nope_head_dim: int | None = _f("query/key dims per head without RoPE (none: attention's)", None, minimum=0)
+    qk_rope_head_dim: int | None = _f("query/key dims per head with RoPE (none: attention's)", None, minimum=0)
+    v_head_dim: int | None = _f("value dims per head (none: attention's)", None, minimum=1)
+
+
+SHAPE_FIELDS = ("num_heads", "num_kv_heads", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+
+
+@dataclass(frozen=True)
 class Attention:
     """Attention block shape. Per-head dims follow DeepSeek-V2's naming (arXiv 2405.04434, section 2.1)."""
 
@@ -85,6 +105,9 @@ class Attention:
     index_cache_bytes: int | None = _f("dsa: bytes of indexer key cache per token and layer (none: fp8 keys plus "
                                        "one fp32 scale per 128 values, as engines store them: 132 at 128 dims)",
                                        None, minimum=1)
+    sliding_shape: AttentionShape | None = _f("mha/mqa/gqa: the sliding layers' own head counts and head dims "
+                                              "(MiMo-V2-Flash, Step-3.5-Flash); fields left out are the full "
+                                              "layers'; none: every layer has the shape above", None)
 
     @property
     def qk_head_dim(self) -> int:
@@ -262,6 +285,9 @@ class ModelSpec:
                            "choice: --image-tokens)", 0, minimum=0, maximum=MAX_COUNT)
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,
                          minimum=0, maximum=MAX_LAYERS)
+    mtp_layer_type: str | None = _f("full | sliding: whose attention block the MTP modules' layer has, where the "
+                                    "sliding layers have a shape of their own (MiMo-V2-Flash: sliding); none: the "
+                                    "last layer's", None, choices=("full", "sliding"))
     dtypes: DTypes = _f("default dtypes", DTypes())
     quantization: Quantization | None = _f("the checkpoint's quantized weights (none: every matrix at "
                                            "dtypes.weights)", None)
@@ -269,6 +295,22 @@ class ModelSpec:
                                  "commands warn past it; none: unknown", None, minimum=1)
     source: str = _f("where the numbers come from (a public config URL, a paper)", "")
     description: str = _f("one line on what this model or variant is", "")
+
+    def __post_init__(self):
+        # the sliding layers' block, built once so that every calculator sees the same object (mlacalc.attention
+        # groups layers by their block's identity); not a field: specs compare and print without it
+        object.__setattr__(self, "_sliding", _sliding_block(self.attention))
+
+    @property
+    def sliding_attention(self) -> Attention:
+        """The attention block of the sliding layers: ``attention`` with ``attention.sliding_shape``'s heads and
+        head dims (and the kind they make), or ``attention`` itself without a sliding shape."""
+        return self._sliding
+
+    @property
+    def attention_shapes(self) -> int:
+        """Distinct attention shapes of the layers: 2 with a sliding shape, else 1."""
+        return 1 if self._sliding is self.attention else 2
 
     def layer_type(self, layer: int) -> str:
         """The attention of decoder layer ``layer`` (0-based): ``layer_types`` (repeating when shorter), else a
@@ -331,6 +373,23 @@ class ModelSpec:
 
 SUBS = {"attention": Attention, "ffn": FFN, "dtypes": DTypes, "linear_attention": LinearAttention,
         "quantization": Quantization}
+NESTED = {ModelSpec: SUBS, Attention: {"sliding_shape": AttentionShape}}    # mappings inside a mapping
+
+
+def _sliding_block(a: Attention) -> Attention:
+    """``a`` with its ``sliding_shape`` applied (fields left out keep ``a``'s), or ``a`` itself without one. The kind
+    follows the heads for mha/mqa (8 KV heads under 64 query heads is GQA-8, whatever the full layers are)."""
+    sh = a.sliding_shape
+    if sh is None:
+        return a
+    new = {k: getattr(sh, k) for k in SHAPE_FIELDS if getattr(sh, k) is not None}
+    heads, kv = new.get("num_heads", a.num_heads), new.get("num_kv_heads", a.num_kv_heads)
+    kind = a.kind
+    if kind in ("mha", "mqa", "gqa") and kind != "gqa":
+        kind = "mha" if kv == heads else "mqa" if kv == 1 else "gqa"
+    block = dataclasses.replace(a, **new, kind=kind, sliding_shape=None)
+    # a shape that changes nothing is no second block: every number is the plain spec's, training included
+    return a if block == dataclasses.replace(a, sliding_shape=None) else block
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -412,7 +471,7 @@ def _build(cls, data: Any, path: str):
             if f.default is dataclasses.MISSING:
                 raise SpecError(f"{path}{name}", "is required")
             continue
-        sub = SUBS.get(name) if cls is ModelSpec else None
+        sub = NESTED.get(cls, {}).get(name)
         if sub and data[name] is None and "None" in str(by_name[name].type):
             kwargs[name] = None
             continue
@@ -421,20 +480,29 @@ def _build(cls, data: Any, path: str):
     return cls(**kwargs)
 
 
-def _normalise_attention(raw: dict) -> dict:
-    """Expand the ``head_dim``/``rope_dim`` shorthand and default KV heads from the kind."""
-    a = dict(raw)
+def _expand_head_dim(a: dict, path: str) -> dict:
+    """The ``head_dim``/``rope_dim`` shorthand of the mapping at ``path`` expanded into the three head dims."""
+    a = dict(a)
     if "head_dim" in a:
         explicit = [k for k in ("qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim") if k in a]
         if explicit:
-            raise SpecError("attention.head_dim", f"give either head_dim or {', '.join(explicit)}, not both")
-        hd = _whole(a.pop("head_dim"), "attention.head_dim", minimum=1)
-        rope = _whole(a.pop("rope_dim", hd), "attention.rope_dim", minimum=0)
+            raise SpecError(f"{path}.head_dim", f"give either head_dim or {', '.join(explicit)}, not both")
+        hd = _whole(a.pop("head_dim"), f"{path}.head_dim", minimum=1)
+        rope = _whole(a.pop("rope_dim", hd), f"{path}.rope_dim", minimum=0)
         if rope > hd:
-            raise SpecError("attention.rope_dim", f"({rope}) cannot exceed head_dim ({hd})")
+            raise SpecError(f"{path}.rope_dim", f"({rope}) cannot exceed head_dim ({hd})")
         a.update(qk_nope_head_dim=hd - rope, qk_rope_head_dim=rope, v_head_dim=hd)
     elif "rope_dim" in a:
-        raise SpecError("attention.rope_dim", "only goes with head_dim")
+        raise SpecError(f"{path}.rope_dim", "only goes with head_dim")
+    return a
+
+
+def _normalise_attention(raw: dict) -> dict:
+    """Expand the ``head_dim``/``rope_dim`` shorthand (of ``sliding_shape`` too) and default KV heads from the
+    kind."""
+    a = _expand_head_dim(raw, "attention")
+    if isinstance(a.get("sliding_shape"), dict):
+        a["sliding_shape"] = _expand_head_dim(a["sliding_shape"], "attention.sliding_shape")
     if a.get("kind") in ATTENTION_KINDS:
         a = family(a["kind"]).normalise(a)
     return a
@@ -459,6 +527,7 @@ def _cross_checks(spec: ModelSpec) -> None:
     if a.qk_head_dim < 1:
         raise SpecError("attention.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
     family(a).validate(a)
+    _check_sliding_shape(spec)
     if spec.linear_attention is not None:
         family(spec.linear_attention).validate(spec.linear_attention)
     if a.global_every is not None and a.sliding_window is None:
@@ -476,6 +545,36 @@ def _cross_checks(spec: ModelSpec) -> None:
             raise SpecError("ffn.moe_layer_step", f"({f.moe_layer_step}) exceeds num_layers ({spec.num_layers})")
     else:
         _refuse_expert_fields(f)
+
+
+def _check_sliding_shape(spec: ModelSpec) -> None:
+    """A sliding shape belongs to conventional attention with sliding layers, and its block must be valid on its
+    own (heads a multiple of KV heads, a key head of at least one dim)."""
+    a = spec.attention
+    if a.sliding_shape is None:
+        return
+    where = "attention.sliding_shape"
+    if a.kind not in ("mha", "mqa", "gqa"):
+        raise SpecError(where, f"applies to mha, mqa and gqa attention, not {a.kind}")
+    if all(getattr(a.sliding_shape, k) is None for k in SHAPE_FIELDS):
+        raise SpecError(where, "sets no field; give num_heads, num_kv_heads, head_dim or v_head_dim, or leave it out")
+    if not any(spec.layer_type(i) == "sliding" for i in range(spec.num_layers)):
+        raise SpecError(where, "is set but no layer is sliding")
+    s = spec.sliding_attention
+    if s.num_kv_heads > s.num_heads or s.num_heads % s.num_kv_heads:
+        raise SpecError(f"{where}.num_kv_heads", f"the sliding layers' {s.num_heads} query heads must be a multiple "
+                                                 f"of their {s.num_kv_heads} KV heads")
+    if s.qk_head_dim < 1:
+        raise SpecError(f"{where}.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
+    family(s).validate(s)
+
+
+def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question whose answer would take every layer to have ``spec.attention``'s shape (the
+    training activations, the profiler's layers) for a spec whose sliding layers have their own."""
+    if spec.attention_shapes > 1:
+        raise SpecError("attention.sliding_shape", f"{what} is not modelled where the sliding layers have an attention "
+                                                   f"shape of their own ({spec.name})")
 
 
 # FFN fields a dense FFN reads nowhere, with their defaults. expert_intermediate_size, first_dense_layers, the biases
@@ -519,6 +618,9 @@ def _check_layers(spec: ModelSpec) -> None:
         # tokens, and roofline, fit, sweep and compare divided by its zero KV (ZeroDivisionError tracebacks)
         raise SpecError("layer_types", "needs at least one attention layer over the sequence's own tokens (full, "
                                        "sliding or chunked)")
+    if spec.mtp_layer_type is not None and (spec.mtp_layers == 0 or spec.attention_shapes == 1):
+        # it only picks between two attention shapes of an MTP module: anywhere else it would change nothing
+        raise SpecError("mtp_layer_type", "only applies with mtp_layers and an attention.sliding_shape")
     if "linear" not in used and spec.dtypes.ssm_state is not None:
         # Llama with --state-dtype fp32 reported ssm_state_bits 32 and counted nothing: a setting without effect
         raise SpecError("dtypes.ssm_state", "is set (--set, or --state-dtype) but no layer is linear: the model keeps "
@@ -849,7 +951,7 @@ def _schema_of(cls) -> dict:
     for f in fields(cls):
         meta = f.metadata
         t = f.type if isinstance(f.type, str) else str(f.type)
-        sub = SUBS.get(f.name) if cls is ModelSpec else None
+        sub = NESTED.get(cls, {}).get(f.name)
         if sub:
             s = _schema_of(sub)
             if "None" in t:   # linear_attention: null, quantization: null (what `specs show` prints) were flagged
@@ -871,18 +973,18 @@ def _schema_of(cls) -> dict:
             if meta.get("maximum") is not None:
                 s["maximum"] = meta["maximum"]
         else:
-            s = {"type": "string"}
+            s = {"type": ["string", "null"] if "None" in t else "string"}
             if meta.get("choices"):
-                s["enum"] = list(meta["choices"])
+                s["enum"] = list(meta["choices"]) + ([None] if "None" in t else [])
         s["description"] = meta.get("doc", "")
         props[f.name] = s
         if f.default is dataclasses.MISSING and f.name != "name":
             required.append(f.name)
-    if cls is Attention:
+    if cls in (Attention, AttentionShape):
         props["head_dim"] = {"type": "integer", "minimum": 1, "description": "shorthand: qk_rope_head_dim = "
                              "v_head_dim = head_dim (minus rope_dim for partial RoPE), qk_nope_head_dim = 0"}
         props["rope_dim"] = {"type": "integer", "minimum": 0, "description": "with head_dim: RoPE dims"}
-        required = ["kind", "num_heads"]
+        required = ["kind", "num_heads"] if cls is Attention else []
     return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
 
 

@@ -103,16 +103,21 @@ NORM_FLOPS_PER_ELEMENT = 4      # RMSNorm: x*x, sum, x*rsqrt, *weight
 MAX_DECODE_ROWS = 2**27
 
 
+def max_heads(spec: ModelSpec) -> int:
+    """Query heads of the widest attention block (the full layers', or the sliding layers' own shape)."""
+    return max(spec.attention.num_heads, spec.sliding_attention.num_heads)
+
+
 def decode_rows(spec: ModelSpec, batch: int, q_tokens: int) -> int:
-    """Query rows of one decode step: sequences x query tokens x query heads."""
-    return batch * q_tokens * spec.attention.num_heads
+    """Query rows of one decode step: sequences x query tokens x query heads (of the widest attention block)."""
+    return batch * q_tokens * max_heads(spec)
 
 
 def check_step_size(spec: ModelSpec, step: Step) -> None:
     """Refuse a decode step too large to price (:data:`MAX_DECODE_ROWS`), naming ``q_tokens`` or ``batch``."""
     if step.phase != "decode":
         return
-    heads = spec.attention.num_heads
+    heads = max_heads(spec)
     rows = decode_rows(spec, step.batch, step.q_tokens)
     if rows > MAX_DECODE_ROWS:
         name = "q_tokens" if step.q_tokens * heads > MAX_DECODE_ROWS else "batch"
@@ -191,17 +196,37 @@ def touched_experts(num_experts: int, experts_per_token: int, tokens: float) -> 
     return num_experts * (1.0 - (1.0 - experts_per_token / num_experts) ** tokens)
 
 
+def attention_rules(spec: ModelSpec) -> tuple[tuple[object, tuple], ...]:
+    """(block, ((layers, KeyRule), ...)) per attention block (linear layers left out): the spec's attention over
+    all its attention layers (:func:`layer_rules`), or, where the sliding layers have a shape of their own
+    (``attention.sliding_shape``), each block over its own layers (:func:`mlacalc.attention.layer_groups`)."""
+    if spec.attention_shapes == 1:
+        return ((spec.attention, layer_rules(spec)),)
+    out: dict[int, tuple] = {}
+    for _, block, rules in layer_groups(spec):
+        if block is spec.linear_attention:
+            continue
+        b, old = out.get(id(block), (block, ()))
+        out[id(block)] = (b, old + rules)
+    return tuple(out.values())
+
+
 def attn_core_cost(spec: ModelSpec, seqs: int, prior: int, new: int, *, head_share: float = 1.0,
                    kv_share: float = 1.0, form: str | None = None, kv_bits: float = 16,
-                   launches_per_layer: float = 0.0) -> OpCost:
+                   launches_per_layer: float = 0.0, parallel: Parallelism | None = None) -> OpCost:
     """The attention core of the spec's attention layers on one GPU for ``seqs`` sequences (the family's
-    :meth:`core_cost`): ``head_share`` of the heads, ``kv_share`` of each token's KV, computed in ``form``."""
-    a = spec.attention
-    rules = layer_rules(spec)
-    s = StepShape(block=a, rules=rules, seqs=seqs, prior=prior, new=new, heads=a.num_heads * head_share,
-                  head_share=head_share, kv_share=kv_share, layers=sum(n for n, _ in rules), wb=0.0, hb=0.0,
-                  ab=ACT_BITS / 8, kb=kv_bits / 8, kv_bits=kv_bits, form=form, core_launches=launches_per_layer)
-    return family(a).core_cost(spec, s)
+    :meth:`core_cost`): ``head_share`` of the heads, ``kv_share`` of each token's KV, computed in ``form``. With
+    ``parallel``, each attention block's KV share is its own (``Parallelism.kv_share`` of its KV heads: the
+    sliding layers' 8 KV heads split over 8 ranks where the full layers' 4 are replicated); the blocks' costs are
+    summed."""
+    parts = []
+    for a, rules in attention_rules(spec):
+        ks = kv_share if parallel is None else parallel.kv_share(family(a).kv_groups(a))
+        s = StepShape(block=a, rules=rules, seqs=seqs, prior=prior, new=new, heads=a.num_heads * head_share,
+                      head_share=head_share, kv_share=ks, layers=sum(n for n, _ in rules), wb=0.0, hb=0.0,
+                      ab=ACT_BITS / 8, kb=kv_bits / 8, kv_bits=kv_bits, form=form, core_launches=launches_per_layer)
+        parts.append(family(a).core_cost(spec, s))
+    return merge_ops(parts)[0]
 
 
 def merge_ops(ops: list[OpCost]) -> list[OpCost]:
@@ -397,33 +422,51 @@ def op_link_s(o: OpCost, hw: Hardware) -> float:
 def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str | None,
                  kv_bits: float) -> DecodeShape | None:
     """The decode attention core of the spec's attention layers on one GPU, as mlacalc.expected prices it
-    (None in prefill, or with no attention layers)."""
+    (None in prefill, or with no attention layers). A spec whose sliding layers have a shape of their own has one
+    per block: :func:`decode_shapes`."""
+    shapes = decode_shapes(spec, step, parallel, form, kv_bits)
+    if len(shapes) > 1:
+        raise ArgError("model", f"{spec.name} has {len(shapes)} attention shapes (attention.sliding_shape): one "
+                                "decode shape per block, from decode_shapes")
+    return shapes[0] if shapes else None
+
+
+def decode_shapes(spec: ModelSpec, step: Step, parallel: Parallelism, form: str | None,
+                  kv_bits: float) -> tuple[DecodeShape, ...]:
+    """The decode attention core on one GPU, one :class:`DecodeShape` per attention block with layers (the full
+    and the sliding layers apart where ``attention.sliding_shape`` gives the latter their own heads: each block is
+    its own kernel launch over its own KV heads); () in prefill."""
     if step.phase != "decode":
-        return None
-    a = spec.attention
-    fam = family(a)
-    rules = fam.core_rules(a, layer_rules(spec))
-    layers = sum(n for n, _ in rules)
-    if not layers:
-        return None
-    groups_total = fam.kv_groups(a) or 1
-    groups = parallel.kv_groups_per_rank(fam.kv_groups(a))
-    heads = parallel.heads_per_rank(a.num_heads)
-    pairs, _ = rules_span(rules, step.prior, step.new)
-    slots = sum(n * rule.slots(step.prior, step.new) for n, rule in rules)
-    dk, dv = fam.core_dims(a, form)
-    return DecodeShape(seqs=parallel.sequences_per_rank(step.batch), rows=max(1, step.new * heads // groups),
-                       kv_groups=groups, keys=pairs / (layers * step.new),
-                       key_bytes=fam.core_cache_elements(a, form) / groups_total * kv_bits / 8, dkv=dk + dv,
-                       out_dv=dv, layers=layers, key_elems=fam.core_cache_elements(a, form) / groups_total,
-                       kernel=fam.kernel, tokens=step.new, gathered=any(r.topk is not None for _, r in rules),
-                       slots=slots / (layers * step.new), paged=step.paged)
+        return ()
+    out = []
+    for a, block_rules in attention_rules(spec):
+        fam = family(a)
+        rules = fam.core_rules(a, block_rules)
+        layers = sum(n for n, _ in rules)
+        if not layers:
+            continue
+        groups_total = fam.kv_groups(a) or 1
+        groups = parallel.kv_groups_per_rank(fam.kv_groups(a))
+        heads = parallel.heads_per_rank(a.num_heads)
+        pairs, _ = rules_span(rules, step.prior, step.new)
+        slots = sum(n * rule.slots(step.prior, step.new) for n, rule in rules)
+        dk, dv = fam.core_dims(a, form)
+        out.append(DecodeShape(seqs=parallel.sequences_per_rank(step.batch), rows=max(1, step.new * heads // groups),
+                               kv_groups=groups, keys=pairs / (layers * step.new),
+                               key_bytes=fam.core_cache_elements(a, form) / groups_total * kv_bits / 8, dkv=dk + dv,
+                               out_dv=dv, layers=layers, key_elems=fam.core_cache_elements(a, form) / groups_total,
+                               kernel=fam.kernel, tokens=step.new, gathered=any(r.topk is not None for _, r in rules),
+                               slots=slots / (layers * step.new), paged=step.paged))
+    return tuple(out)
 
 
-def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | None,
+def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | tuple | None,
                weight_bits: float, kv_bits: float, prompt: int = 0) -> tuple[OpTime, ...]:
     """Each op's kernel-aware expected time (:mod:`mlacalc.expected`): decode attention by the split-KV model of
-    ``backend``, GEMMs by the GEMM model, the rest at the other ops' efficiencies; communication as the floor."""
+    ``backend`` (summed over the shapes where ``shape`` is a tuple: one per attention block), GEMMs by the GEMM
+    model, the rest at the other ops' efficiencies; communication as the floor."""
+    shapes = shape if isinstance(shape, tuple) else (shape,) if shape is not None else ()
+    shape = shapes or None
     attn_m, gemm_m, other_m = kernel_model(hw, backend), kernel_model(hw, "gemm"), kernel_model(hw, "other")
     prefill_m = kernel_model(hw, "sdpa")
     out = []
@@ -432,10 +475,12 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: Dec
         if o.kind == "comm":
             e = t.time_s
         elif o.name == "attn_core" and shape is not None:
-            own = decode_backend(backend, shape.kernel)
-            e = decode_attention_s(shape, hw, attn_m if own == backend else kernel_model(hw, own),
-                                   hw.flops_per_s(32 if kv_bits > 16 else 16), PLANNERS.get(own, "waves"),
-                                   runs_gluon(own, hw))
+            e = 0.0
+            for sh in shapes:
+                own = decode_backend(backend, sh.kernel)
+                e += decode_attention_s(sh, hw, attn_m if own == backend else kernel_model(hw, own),
+                                        hw.flops_per_s(32 if kv_bits > 16 else 16), PLANNERS.get(own, "waves"),
+                                        runs_gluon(own, hw))
         elif o.name == "attn_core":     # prefill: causal FlashAttention computes whole diagonal tiles
             e = other_s(o.flops * causal_tile_waste(prompt), o.bytes, o.launches, hw, prefill_m, t.peak_flops_s)
         elif o.kind == "matmul":
@@ -483,7 +528,7 @@ def attention_bound(spec: ModelSpec, hw: Hardware, step: Step, parallel: Paralle
 
     def intensity(prior: int, new: int) -> float:
         return attn_core_cost(spec, 1, prior, new, head_share=hs, kv_share=kv_share, form=form,
-                              kv_bits=kbits).intensity
+                              kv_bits=kbits, parallel=None if spec.attention_shapes == 1 else parallel).intensity
 
     here = intensity(step.prior, step.new)
     need = None
@@ -637,7 +682,7 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     form = family(spec.attention).resolve_form(mla_form, step.phase)
     ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=weight_bits, kv_bits=kbits)  # None: checkpoint's
     times = expect_ops(time_ops(ops, hw, wbits, kbits), hw, kernel,
-                       decode_shape(spec, step, parallel, form, kbits), wbits, kbits,
+                       decode_shapes(spec, step, parallel, form, kbits), wbits, kbits,
                        prompt=step.new if step.phase == "prefill" else 0)
     return Roofline(model=spec.name, attention=spec.attention.kind, gpu=hw, step=step, parallel=parallel,
                     mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=times,

@@ -88,6 +88,9 @@ class PointConfig:
         return "/".join(bits)
 
     def validate(self, spec: ModelSpec) -> None:
+        from mlacalc.spec import refuse_sliding_shape
+
+        refuse_sliding_shape(spec, "the profiler's layers (built with the full layers' heads)")
         if self.phase not in PHASES:
             raise SpecError("--phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
         if self.kernel not in KERNELS:

@@ -62,10 +62,13 @@ def family(block) -> AttentionFamily:
 
 def layer_block(spec: "ModelSpec", layer: int):
     """The attention block of decoder layer ``layer``: ``spec.linear_attention`` on linear layers, none on the
-    ``ffn`` layers of a one-block-per-layer model (no mixer), else ``spec.attention``."""
+    ``ffn`` layers of a one-block-per-layer model (no mixer), ``spec.sliding_attention`` on sliding layers (the
+    full block unless ``attention.sliding_shape`` gives them their own heads), else ``spec.attention``."""
     t = spec.layer_type(layer)
     if t == "ffn":
         return None
+    if t == "sliding":
+        return spec.sliding_attention
     return spec.linear_attention if t == "linear" else spec.attention
 
 
@@ -85,7 +88,7 @@ def layer_groups(spec: "ModelSpec") -> tuple[tuple[int, object, tuple], ...]:
     for (_, _), layers in groups.items():
         b = layer_block(spec, layers[0])
         counts: dict[KeyRule, int] = {}
-        if b is spec.attention:
+        if b is not spec.linear_attention:
             for i in layers:
                 r = key_rule(spec, i)
                 counts[r] = counts.get(r, 0) + 1

@@ -57,6 +57,8 @@ def weights(model: ModelArg,
         c = report.console()
         c.print(report.weights_table(r))
         c.print(report.attention_table(r))
+        if r.sliding_attention_per_layer:
+            c.print(report.attention_table(r, sliding=True))
         if r.linear_attention_per_layer:
             b = spec.linear_attention
             c.print(report.linear_attention_table(r, family(b).label(b)))
