@@ -1726,7 +1726,9 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
       experts only. NVFP4 (``type: float``, 4 bits, ``strategy: tensor_group``, ``group_size: 16``): e2m1 values,
       one e4m3 scale per 16 (4.5 bits a weight; the per-tensor fp32 global scale is not counted).
     - ``awq``/``gptq``: ``bits`` and ``group_size``, an fp16 scale and a packed zero point of ``bits`` per group
-      (GPTQ stores zeros even when symmetric), on every Linear of the decoder layers.
+      (GPTQ stores zeros even when symmetric), on every Linear of the decoder layers, and on the output head with
+      ``lm_head: true``; GPTQ's ``dynamic`` ``-:`` rules leave their modules unquantized
+      (:func:`_gptq_dynamic_skips`).
 
     The router stays at 16 bits unless a config quantizes it explicitly; per-channel or per-tensor scales
     (``group_size`` none) are not counted."""
@@ -1750,10 +1752,51 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
         bits = _req(q, mt, "bits", "w_bit")
         group = q.get("group_size", q.get("q_group_size", 128))
         zero = bits if method == "gptq" or q.get("zero_point", True) else 0
-        comps = _quantized(mt, spec, LINEAR, q.get("modules_to_not_convert"))
+        # lm_head: true (GPTQModel, AutoRound) quantizes the output head like the layers: vLLM's GPTQ and AWQ configs
+        # read it (lm_head_quantized = get_from_keys_or(config, ["lm_head"], default=False)); it was ignored, the
+        # head priced at 16 bits
+        candidates = LINEAR + (("head",) if q.get("lm_head") else ())
+        skip = (q.get("modules_to_not_convert") or []) + _gptq_dynamic_skips(q, spec, mt, bits, group)
+        comps = _quantized(mt, spec, candidates, skip)
         return {"method": method, "bits": bits, "group_size": group if group and group > 0 else None,
                 "scale_bits": 16, "zero_point_bits": zero, "components": comps}
     raise _refuse(mt, f"quantization_config quant_method {method or '(none)'} is not modelled")
+
+
+def _gptq_dynamic_skips(q: dict, spec: dict, mt: str, bits: int, group: int | None) -> list[str]:
+    """The modules a GPTQ ``dynamic`` block leaves unquantized, as ignore patterns (``re:`` regexes).
+
+    GPTQModel (and AutoRound's GPTQ export) write ``dynamic``: a mapping of module-name regexes to overrides. vLLM
+    (``gptq_utils.get_dynamic_override``) tests each against a layer's name with ``re.match``: a ``-:`` key leaves
+    the matching modules unquantized (Intel's AutoRound Qwen3-Next and Qwen3.5 int4: ``-:.*attn.*`` keeps every
+    attention and linear-attention projection in bf16), a ``+:`` (or bare) key overrides ``bits``/``group_size``
+    for them. The block was ignored: every module was priced at the top-level bits. A positive rule that changes
+    the width of a module this tool prices is refused (a component is priced at one width)."""
+    dyn = q.get("dynamic")
+    if dyn is None:
+        return []
+    if not isinstance(dyn, dict) or not all(_name(k) for k in dyn):
+        raise SpecError(WHERE, f"model_type {mt}: quantization_config.dynamic must be a mapping of module "
+                               f"patterns, got {_show(dyn)}")
+    skips = []
+    names = [n for ns in _module_names(spec, mt).values() for n in ns]
+    for key, rule in dyn.items():
+        try:
+            pattern = re.compile(key.removeprefix("-:").removeprefix("+:"))
+        except re.error:
+            raise SpecError(WHERE, f"model_type {mt}: quantization_config.dynamic key {_show(key)} is not a "
+                                   "regular expression") from None
+        if key.startswith("-:"):
+            skips.append("re:" + pattern.pattern)
+            continue
+        if not isinstance(rule, dict):
+            continue
+        same = rule.get("bits", bits) == bits and rule.get("group_size", group) == group
+        hit = next((n for n in names if pattern.match(n)), None)
+        if not same and hit is not None:
+            raise _refuse(mt, f"quantization_config.dynamic gives {hit} {rule.get('bits', bits)} bits in groups of "
+                              f"{rule.get('group_size', group)}: a component is priced at one width")
+    return skips
 
 
 def _checked_quant(q: dict, mt: str) -> dict:
@@ -1764,10 +1807,11 @@ def _checked_quant(q: dict, mt: str) -> dict:
         if v is not None and not _whole(v, -1):
             raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a whole number, "
                                    f"got {_show(v)}")
-    if q.get("zero_point") is not None and not isinstance(q["zero_point"], bool):
-        # "false" was truthy: an asymmetric zero point counted for a symmetric AWQ checkpoint
-        raise SpecError(WHERE, f"model_type {mt}: quantization_config.zero_point must be true or false, "
-                               f"got {_show(q['zero_point'])}")
+    for key in ("zero_point", "lm_head"):
+        if q.get(key) is not None and not isinstance(q[key], bool):
+            # "false" was truthy: an asymmetric zero point counted for a symmetric AWQ checkpoint
+            raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be true or false, "
+                                   f"got {_show(q[key])}")
     block = q.get("weight_block_size")
     if block is not None and not _pair(block):
         raise SpecError(WHERE, f"model_type {mt}: quantization_config.weight_block_size must be two whole numbers, "
