@@ -52,7 +52,9 @@ refused, not ignored: a step of one TP/EP group is what this models):
 - Data-parallel attention (``dp_attention``): each GPU runs all heads for ``ceil(B / n)`` sequences with full
   attention weights; the FFN/MoE stays split over the group, reached by an all-gather and a reduce-scatter
   (``2 (n-1)/n T d`` bytes per FFN layer), or with ``ep > 1`` an all-to-all dispatch and combine of the ``T k / n``
-  token-expert pairs a GPU holds (``2 (n-1)/n (T/n) k d`` bytes per MoE layer).
+  token-expert pairs a GPU holds (``2 (n-1)/n (T/n) k d`` bytes per MoE layer). With the all-to-all each GPU routes
+  and runs the shared experts on its own ``ceil(B / n)`` sequences' tokens, the shared experts whole on every GPU
+  (SGLang's ``DeepseekV2MoE`` under DeepEP: ``tp_size=1``; :attr:`Parallelism.shared_expert_tp`).
 - The vocabulary's two collectives, charged to the ops that need them (``comm_bytes`` of ``embed`` and ``lm_head``,
   timed at the interconnect on top of the op's own roofline): a vocab-split embedding (TP) all-reduces the rows
   its ranks looked up (vLLM's and SGLang's ``VocabParallelEmbedding``: ``2 (n-1)/n T d`` bytes; none under
@@ -322,8 +324,10 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         ops.append(_ffn("ffn", T, d, f.intermediate_size / n, f.gated, width.dense_ffn, ab, Ld))
     if Lm:
         E, k = f.num_experts, f.experts_per_token
-        ops.append(OpCost("router", "matmul", flops=2 * T * d * E * Lm, weight_bytes=d * E * width.router * Lm,
-                          act_bytes=T * (d + E) * ab * Lm, out_width=E, launches=Lm, rows=T))
+        # tokens this GPU routes and runs the shared experts on: its own under an all-to-all (DeepEP), else all T
+        Tm = Ta if parallel.moe_a2a else T
+        ops.append(OpCost("router", "matmul", flops=2 * Tm * d * E * Lm, weight_bytes=d * E * width.router * Lm,
+                          act_bytes=Tm * (d + E) * ab * Lm, out_width=E, launches=Lm, rows=Tm))
         touched = touched_experts(E, k, T)
         if parallel.ep > 1:   # E/ep whole experts per GPU, T k / n token-expert pairs in expectation
             experts = _ffn("experts", T * k / n, d, f.expert_intermediate_size, f.gated, eb, ab, Lm,
@@ -333,8 +337,8 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                            weight_fraction=touched, rows=T * k / max(touched, 1e-9))
         ops.append(experts)
         if f.num_shared_experts:
-            ops.append(_ffn("shared_experts", T, d, f.num_shared_experts * f.shared_width / n, f.gated,
-                            width.shared_experts, ab, Lm))
+            ops.append(_ffn("shared_experts", Tm, d, f.num_shared_experts * f.shared_width / parallel.shared_expert_tp,
+                            f.gated, width.shared_experts, ab, Lm))
 
     Th = B * step.head_tokens
     ops.append(OpCost("lm_head", "matmul", flops=2 * Th * d * spec.vocab_size / n,
