@@ -63,6 +63,8 @@ class OpCost(NamedTuple):
     out_width: float = 0.0
     launches: float = 0.0     # kernel launches, summed over layers
     rows: float = 0.0         # GEMMs: rows of the activation operand per launch (tile padding in mlacalc.expected)
+    a2a_bytes: float = 0.0    # of comm_bytes, those sent in all-to-alls (MoE dispatch and combine): across NVLink
+    #                           domains they go at the network's rate (mlacalc.hardware.Hardware.collective_bytes_s)
 
     @property
     def bytes(self) -> float:

@@ -14,6 +14,12 @@ their memory to it (L40S: 46,068 MiB of 48 GiB).
 kernels -- launch, scheduling and completion of a kernel that does no work. Datasheets do not give it, so the
 built-in specs leave it 0 (roofline times unchanged); ``mlacalc calibrate`` measures it (a 1-element add replayed
 from a CUDA graph, per kernel) and ``mlacalc.step`` adds ``launches x kernel_launch_us`` to each op.
+
+``scale_up_gpus`` and ``scale_out_gb_s`` (optional): the GPUs one NVLink domain joins (8 on an HGX/DGX board, 72 in
+a GB200/GB300 NVL72 rack) and each GPU's network bandwidth beyond it (one NIC a GPU on these systems: DGX A100 8 x
+ConnectX-6 200 Gb/s; DGX H100/H200 and DGX B200 8 x ConnectX-7 400 Gb/s; DGX B300 and GB300 NVL72 ConnectX-8
+800 Gb/s; GB200 NVL72 ConnectX-7 400 Gb/s). A collective over more GPUs than one domain holds is priced at the
+network (:meth:`Hardware.collective_bytes_s`); ``--tp 16`` on H200s was priced at NVLink's 450 GB/s.
 """
 
 from __future__ import annotations
@@ -47,6 +53,10 @@ class Hardware:
     arch: str = ""                # compute capability (``sm_90``) or AMD target (``gfx942``): which kernels run; "" =
     #                               unknown, taken as the card the kernel defaults were measured on (a Hopper)
     collective_latency_us: float = 0.0  # fixed cost of one collective (alpha); 0: not modelled (datasheet specs)
+    scale_up_gpus: int = 0        # GPUs one NVLink/xGMI domain joins at interconnect_gb_s (HGX board 8, NVL72 72);
+    #                               0: not given, every group taken as one domain
+    scale_out_gb_s: float = 0.0   # each GPU's network bandwidth per direction to GPUs outside its domain, GB/s (its
+    #                               NIC: 400 Gb/s ConnectX-7 = 50); 0: not given (see collective_bytes_s)
     kernels: tuple = ()           # ((backend, mlacalc.expected.KernelModel), ...): calibrated coefficients
 
     @property
@@ -56,6 +66,36 @@ class Hardware:
     @property
     def interconnect_bytes_s(self) -> float:
         return self.interconnect_gb_s * 1e9
+
+    def domains(self, gpus: int) -> int:
+        """NVLink (xGMI) domains a group of ``gpus`` GPUs spans: ``ceil(gpus / scale_up_gpus)``; 1 when the spec does
+        not give its domain size or its network bandwidth."""
+        if not self.scale_up_gpus or not self.scale_out_gb_s:
+            return 1
+        return -(-gpus // self.scale_up_gpus)
+
+    def collective_bytes_s(self, gpus: int, all_to_all: bool = False) -> float:
+        """Bytes/s at which one GPU of a group of ``gpus`` sends its share of a collective (the ``comm_bytes`` the
+        roofline counts per GPU): ``interconnect_gb_s`` inside one domain. A group that spans ``N`` domains of ``m``:
+
+        - ring collectives (all-reduce, all-gather, reduce-scatter): NCCL's rings each cross every domain boundary,
+          one ring per NIC of a rail-optimized node, so the bus bandwidth is ``min(interconnect, m x scale_out)``.
+        - all-to-all (MoE dispatch and combine): of the bytes a GPU sends, ``(m - 1) / (n - 1)`` stay in its domain
+          and ``(n - m) / (n - 1)`` leave through its NIC, both at once (DeepEP's internode kernels forward over
+          NVLink while RDMA runs): time is the larger of the two. DeepEP (README) measures 43-58 GB/s of RDMA a GPU
+          on 400 Gb/s ConnectX-7 (50 GB/s) and 153-158 GB/s of NVLink on the H800 (DeepSeek-V3 report, section
+          3.2.2: NVLink 160 GB/s, IB 50 GB/s), which is why an expert-parallel group that crosses nodes is bound by
+          the network.
+        """
+        link = self.interconnect_bytes_s
+        m = self.scale_up_gpus
+        if self.domains(gpus) == 1:
+            return link
+        net = self.scale_out_gb_s * 1e9
+        if not all_to_all:
+            return min(link, m * net)
+        n = gpus
+        return 1.0 / max((m - 1) / (n - 1) / link, (n - m) / (n - 1) / net)
 
     def ridge_point(self, dtype_bits: float = 16) -> float:
         """FLOP per byte of HBM traffic above which a kernel is compute-bound: peak FLOP/s / bytes/s."""
@@ -81,7 +121,7 @@ ARCH_RE = re.compile(r"sm_\d{2,3}[a-z]?|gfx[0-9a-f]{3,4}")
 # 1e300 is refused here rather than turning into an infinity or a NaN inside a roofline.
 _MAX = {"memory_bytes": 2.0**60, "mem_bandwidth_gb_s": 1e9, "bf16_tflops": 1e9, "fp16_tflops": 1e9,
         "fp8_tflops": 1e9, "fp32_tflops": 1e9, "interconnect_gb_s": 1e9, "kernel_launch_us": 1e9,
-        "collective_latency_us": 1e9}
+        "collective_latency_us": 1e9, "scale_out_gb_s": 1e9}
 # Lower bounds of the rates every time divides by, far below any card (1 MB/s, 1 MFLOP/s): a rate of 1.0e-300 passed
 # the "positive" check and a long step's time overflowed to infinity, so that --json died in a ValueError traceback
 # (non-finite compute_util) and tables printed 300-digit times. fp8_tflops may still be 0. (Memory has no floor: a
@@ -122,6 +162,11 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
         if d["sms"] != int(d["sms"]):
             raise SpecError(f"{where}: sms", f"must be a whole number, got {d['sms']!r}")
         d["sms"] = int(d["sms"])
+    if "scale_up_gpus" in d:
+        finite(d["scale_up_gpus"], f"{where}: scale_up_gpus", minimum=0, maximum=1 << 20)
+        if d["scale_up_gpus"] != int(d["scale_up_gpus"]):
+            raise SpecError(f"{where}: scale_up_gpus", f"must be a whole number, got {d['scale_up_gpus']!r}")
+        d["scale_up_gpus"] = int(d["scale_up_gpus"])
     for k in _REQUIRED + ("memory_bytes",):
         if k not in d:
             raise SpecError(f"{where}: {k}", "is required")
@@ -136,7 +181,7 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
     if not isinstance(d.get("measured", False), bool):
         raise SpecError(f"{where}: measured", f"must be true or false, got {d['measured']!r}")
     for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops",
-              "interconnect_gb_s", "kernel_launch_us", "collective_latency_us"):
+              "interconnect_gb_s", "kernel_launch_us", "collective_latency_us", "scale_out_gb_s"):
         if k in d:
             finite(d[k], f"{where}: {k}", minimum=0, maximum=_MAX[k])
     d.setdefault("fp16_tflops", d["bf16_tflops"])

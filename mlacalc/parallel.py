@@ -19,6 +19,9 @@ The rules, in one place (:meth:`Parallelism.check` against a spec):
   EP ranks are drawn from the ``tp x dp`` ranks of a stage (MoE parallel folding, Megatron-Core), so ``ep``
   divides ``tp x dp``. Each EP rank holds ``E / ep`` whole experts.
 - ``sp`` and ``dp_attention`` split over the TP ranks, so they need ``tp > 1``.
+- **Shared experts** split over TP like a dense FFN, except under ``dp_attention`` with ``ep > 1``: there each rank
+  sends its own tokens to the experts by all-to-all (DeepEP) and runs the shared experts on them itself, so every
+  rank holds them whole (:attr:`Parallelism.shared_expert_tp`).
 
 Calculators that model only some degrees (the inference roofline models one TP/EP group) say so through
 :meth:`Parallelism.require`, which refuses the rest instead of ignoring them.
@@ -86,6 +89,21 @@ class Parallelism:
     def attention_tp(self) -> int:
         """Ranks the attention heads split over: ``tp``, or 1 under data-parallel attention."""
         return 1 if self.dp_attention else self.tp
+
+    @property
+    def moe_a2a(self) -> bool:
+        """Each rank's MoE layers reach the experts by an all-to-all of its own tokens (DeepEP dispatch and combine):
+        data-parallel attention with expert parallelism. Otherwise every rank of the group holds all the group's
+        tokens at the MoE (after an all-reduce under TP, an all-gather under dp-attention without EP)."""
+        return self.dp_attention and self.ep > 1
+
+    @property
+    def shared_expert_tp(self) -> int:
+        """Ranks each shared expert is split over: ``tp``, or 1 (whole on every rank) under :attr:`moe_a2a`, where a
+        rank runs the shared experts on its own tokens only. SGLang's ``DeepseekV2MoE`` builds them with
+        ``tp_rank=0, tp_size=1`` "if get_moe_a2a_backend().is_deepep()" (so do its GLM-4-MoE, Bailing-MoE and
+        LLaDA2 models); vLLM's data-parallel ranks (``--data-parallel-size N --enable-expert-parallel``) run tp 1."""
+        return 1 if self.moe_a2a else self.tp
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

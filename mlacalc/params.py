@@ -214,7 +214,8 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     Attention projections split as the family says (:meth:`projection_split`): by query heads (``1 / tp``), like
     the KV heads (``Parallelism.kv_share``: replicated when there are fewer KV heads than ranks), or replicated
     (MLA's down projections and all norms: vLLM's ReplicatedLinear for DeepSeek). Under data-parallel attention
-    every GPU holds all attention weights. Dense FFN and shared experts split over TP; routed experts are whole
+    every GPU holds all attention weights. Dense FFN and shared experts split over TP (shared experts are whole on
+    every GPU under data-parallel attention with EP: :attr:`Parallelism.shared_expert_tp`); routed experts are whole
     on ``E / ep`` experts per GPU when ``ep > 1`` (EP ranks drawn from TP x DP), otherwise each is TP-split.
     The router is replicated.
     """
@@ -226,7 +227,7 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
         attn += _split(fam, a, name, n, par)
     experts = full.routed_experts / (par.ep if par.ep > 1 else tp)
     return Params(attention=attn, norms=full.norms, dense_ffn=full.dense_ffn / tp, router=full.router,
-                  shared_experts=full.shared_experts / tp, routed_experts=experts)
+                  shared_experts=full.shared_experts / par.shared_expert_tp, routed_experts=experts)
 
 
 def mtp_params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:

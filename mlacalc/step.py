@@ -30,7 +30,9 @@ Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query head
   of ``E`` experts uniformly and independently, an expert is missed by one token with probability ``1 - k/E``,
   so ``E (1 - (1 - k/E)^T)`` distinct experts are read (:func:`touched_experts`).
 - ``lm_head``: logits for the tokens that need them (prefill: the last token per sequence; decode: all ``q``).
-- ``comm``: bytes each GPU sends over the interconnect (below).
+- ``comm``: bytes each GPU sends over the interconnect (below), of which ``a2a_bytes`` in the MoE's all-to-all
+  under data-parallel attention with EP. A group larger than one NVLink domain (``--tp 16`` on 8-GPU boards) sends
+  them at the network's rate (:meth:`mlacalc.hardware.Hardware.collective_bytes_s`).
 
 Kernel launches (``OpCost.launches``, summed over layers; they cost time only with a hardware ``kernel_launch_us``):
 one kernel per op per layer (projections, ``kv_write``, ``q_absorb``, ``v_up``, ``kv_up``, the router), one per
@@ -52,7 +54,9 @@ refused, not ignored: a step of one TP/EP group is what this models):
 - Data-parallel attention (``dp_attention``): each GPU runs all heads for ``ceil(B / n)`` sequences with full
   attention weights; the FFN/MoE stays split over the group, reached by an all-gather and a reduce-scatter
   (``2 (n-1)/n T d`` bytes per FFN layer), or with ``ep > 1`` an all-to-all dispatch and combine of the ``T k / n``
-  token-expert pairs a GPU holds (``2 (n-1)/n (T/n) k d`` bytes per MoE layer).
+  token-expert pairs a GPU holds (``2 (n-1)/n (T/n) k d`` bytes per MoE layer). With the all-to-all each GPU routes
+  and runs the shared experts on its own ``ceil(B / n)`` sequences' tokens, the shared experts whole on every GPU
+  (SGLang's ``DeepseekV2MoE`` under DeepEP: ``tp_size=1``; :attr:`Parallelism.shared_expert_tp`).
 - The vocabulary's two collectives, charged to the ops that need them (``comm_bytes`` of ``embed`` and ``lm_head``,
   timed at the interconnect on top of the op's own roofline): a vocab-split embedding (TP) all-reduces the rows
   its ranks looked up (vLLM's and SGLang's ``VocabParallelEmbedding``: ``2 (n-1)/n T d`` bytes; none under
@@ -237,6 +241,7 @@ def merge_ops(ops: list[OpCost]) -> list[OpCost]:
         out[o.name] = o if p is None else p._replace(
             flops=p.flops + o.flops, weight_bytes=p.weight_bytes + o.weight_bytes, act_bytes=p.act_bytes + o.act_bytes,
             kv_bytes=p.kv_bytes + o.kv_bytes, comm_bytes=p.comm_bytes + o.comm_bytes,
+            a2a_bytes=p.a2a_bytes + o.a2a_bytes,
             out_width=max(p.out_width, o.out_width), launches=p.launches + o.launches)
     return list(out.values())
 
@@ -322,8 +327,10 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         ops.append(_ffn("ffn", T, d, f.intermediate_size / n, f.gated, width.dense_ffn, ab, Ld))
     if Lm:
         E, k = f.num_experts, f.experts_per_token
-        ops.append(OpCost("router", "matmul", flops=2 * T * d * E * Lm, weight_bytes=d * E * width.router * Lm,
-                          act_bytes=T * (d + E) * ab * Lm, out_width=E, launches=Lm, rows=T))
+        # tokens this GPU routes and runs the shared experts on: its own under an all-to-all (DeepEP), else all T
+        Tm = Ta if parallel.moe_a2a else T
+        ops.append(OpCost("router", "matmul", flops=2 * Tm * d * E * Lm, weight_bytes=d * E * width.router * Lm,
+                          act_bytes=Tm * (d + E) * ab * Lm, out_width=E, launches=Lm, rows=Tm))
         touched = touched_experts(E, k, T)
         if parallel.ep > 1:   # E/ep whole experts per GPU, T k / n token-expert pairs in expectation
             experts = _ffn("experts", T * k / n, d, f.expert_intermediate_size, f.gated, eb, ab, Lm,
@@ -333,8 +340,8 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                            weight_fraction=touched, rows=T * k / max(touched, 1e-9))
         ops.append(experts)
         if f.num_shared_experts:
-            ops.append(_ffn("shared_experts", T, d, f.num_shared_experts * f.shared_width / n, f.gated,
-                            width.shared_experts, ab, Lm))
+            ops.append(_ffn("shared_experts", Tm, d, f.num_shared_experts * f.shared_width / parallel.shared_expert_tp,
+                            f.gated, width.shared_experts, ab, Lm))
 
     Th = B * step.head_tokens
     ops.append(OpCost("lm_head", "matmul", flops=2 * Th * d * spec.vocab_size / n,
@@ -344,18 +351,20 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
 
     # --- communication of the layers (bytes each GPU sends; see module docstring)
     if n > 1:
+        a2a = 0.0
         if not parallel.dp_attention:
             blocks = spec.num_blocks                                      # attention and FFN: two a layer
             comm = blocks * (2 * ring * T * d * ab)                       # one all-reduce per block
             collectives = blocks
         else:
-            moe_ep = Lm if parallel.ep > 1 else 0
+            moe_ep = Lm if parallel.moe_a2a else 0
             comm = (Ld + Lm - moe_ep) * 2 * ring * T * d * ab             # all-gather + reduce-scatter
-            comm += moe_ep * 2 * ring * (T / n) * f.experts_per_token * d * ab   # all-to-all dispatch + combine
+            a2a = moe_ep * 2 * ring * (T / n) * f.experts_per_token * d * ab     # all-to-all dispatch + combine
+            comm += a2a
             collectives = 2 * (Ld + Lm)                                   # around each FFN layer
         # collectives: two per layer in every layout above, one per layer where a layer holds one block (their
-        # latency: hardware collective_latency_us)
-        ops.append(OpCost("comm", "comm", comm_bytes=comm, launches=collectives))
+        # latency: hardware collective_latency_us); the all-to-all's bytes apart (across nodes: the network's rate)
+        ops.append(OpCost("comm", "comm", comm_bytes=comm, launches=collectives, a2a_bytes=a2a))
     return tuple(ops)
 
 
@@ -387,13 +396,16 @@ class OpTime(NamedTuple):
                 "act_bytes": o.act_bytes, "kv_bytes": o.kv_bytes, "comm_bytes": o.comm_bytes, "launches": o.launches}
 
 
-def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits: float = 16) -> tuple[OpTime, ...]:
+def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits: float = 16,
+             gpus: int = 1) -> tuple[OpTime, ...]:
     """``time = max(flops / peak, bytes / bandwidth) + launches x kernel_launch_us`` per op, in seconds (the
     launch term is 0 unless the hardware spec gives ``kernel_launch_us``, measured by ``mlacalc calibrate``);
     comm ops take ``comm_bytes / interconnect + collectives x collective_latency_us`` (the latency term is 0 unless
     the hardware spec gives it: ``mlacalc calibrate --gpus N`` measures it). ``bound`` says which of the two roofline
-    terms is larger."""
-    bw, link = hw.mem_bandwidth_bytes_s, hw.interconnect_bytes_s
+    terms is larger. ``gpus``: the group the collectives run over; beyond one NVLink domain they run at the network's
+    rate (:meth:`Hardware.collective_bytes_s`; the ``a2a_bytes`` of ``comm``, the MoE's all-to-all, as an
+    all-to-all)."""
+    bw = hw.mem_bandwidth_bytes_s
     launch_s = hw.kernel_launch_us * 1e-6
     peaks = {"matmul": hw.flops_per_s(gemm_bits(weight_bits)), "attention": hw.flops_per_s(32 if kv_bits > 16 else 16),
              "indexer": hw.flops_per_s(8) or hw.flops_per_s(16),
@@ -401,22 +413,25 @@ def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits:
     out = []
     for o in ops:
         if o.kind == "comm":   # alpha-beta: each collective's latency plus its bytes at the bus bandwidth
-            t = o.comm_bytes / link + o.launches * hw.collective_latency_us * 1e-6
+            ring = o.comm_bytes - o.a2a_bytes
+            t = (ring / hw.collective_bytes_s(gpus) + o.a2a_bytes / hw.collective_bytes_s(gpus, all_to_all=True)
+                 + o.launches * hw.collective_latency_us * 1e-6)
             out.append(OpTime(o, 0.0, t, "interconnect"))
             continue
         peak = peaks[o.kind]
         tc, tm = o.flops / peak, (o.weight_bytes + o.act_bytes + o.kv_bytes) / bw
-        extra = o.launches * launch_s + op_link_s(o, hw)
+        extra = o.launches * launch_s + op_link_s(o, hw, gpus)
         out.append(OpTime(o, peak, tc + extra, "compute") if tc > tm else OpTime(o, peak, tm + extra, "memory"))
     return tuple(out)
 
 
-def op_link_s(o: OpCost, hw: Hardware) -> float:
-    """Seconds a non-``comm`` op spends in its one collective (the embedding's all-reduce, the logits' all-gather):
-    ``comm_bytes`` at the interconnect plus one ``collective_latency_us``; 0 for an op that sends nothing."""
+def op_link_s(o: OpCost, hw: Hardware, gpus: int = 1) -> float:
+    """Seconds a non-``comm`` op spends in its one collective (the embedding's all-reduce, the logits' all-gather)
+    over ``gpus`` GPUs: ``comm_bytes`` at the interconnect (the network beyond one NVLink domain:
+    :meth:`Hardware.collective_bytes_s`) plus one ``collective_latency_us``; 0 for an op that sends nothing."""
     if not o.comm_bytes:
         return 0.0
-    return o.comm_bytes / hw.interconnect_bytes_s + hw.collective_latency_us * 1e-6
+    return o.comm_bytes / hw.collective_bytes_s(gpus) + hw.collective_latency_us * 1e-6
 
 
 def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str | None,
@@ -461,7 +476,7 @@ def decode_shapes(spec: ModelSpec, step: Step, parallel: Parallelism, form: str 
 
 
 def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | tuple | None,
-               weight_bits: float, kv_bits: float, prompt: int = 0) -> tuple[OpTime, ...]:
+               weight_bits: float, kv_bits: float, prompt: int = 0, gpus: int = 1) -> tuple[OpTime, ...]:
     """Each op's kernel-aware expected time (:mod:`mlacalc.expected`): decode attention by the split-KV model of
     ``backend`` (summed over the shapes where ``shape`` is a tuple: one per attention block), GEMMs by the GEMM
     model, the rest at the other ops' efficiencies; communication as the floor."""
@@ -488,7 +503,7 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: Dec
         else:
             e = other_s(o.flops, o.bytes, o.launches, hw, other_m, t.peak_flops_s)
         if o.kind != "comm":
-            e += op_link_s(o, hw)           # the op's own collective (embed, lm_head), at the floor's rate
+            e += op_link_s(o, hw, gpus)     # the op's own collective (embed, lm_head), at the floor's rate
         out.append(t._replace(expected_s=max(e, t.time_s)))
     return tuple(out)
 
@@ -681,9 +696,9 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
     form = family(spec.attention).resolve_form(mla_form, step.phase)
     ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=weight_bits, kv_bits=kbits)  # None: checkpoint's
-    times = expect_ops(time_ops(ops, hw, wbits, kbits), hw, kernel,
+    times = expect_ops(time_ops(ops, hw, wbits, kbits, gpus=parallel.tp), hw, kernel,
                        decode_shapes(spec, step, parallel, form, kbits), wbits, kbits,
-                       prompt=step.new if step.phase == "prefill" else 0)
+                       prompt=step.new if step.phase == "prefill" else 0, gpus=parallel.tp)
     return Roofline(model=spec.name, attention=spec.attention.kind, gpu=hw, step=step, parallel=parallel,
                     mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=times,
                     attn=attention_bound(spec, hw, step, parallel, mla_form=form, kv_bits=kbits)

@@ -35,7 +35,10 @@ FP8_BLOCK_BYTES = (8 + 32 / (128 * 128)) / 8                   # e4m3 value + on
 MTP_REPLICATED = 2 * D + (D * 1536 + 1536 + D * 576 + 512) + 2 * D + D * 256
 MTP_HEADS = 1536 * 128 * 192 + 512 * 128 * (128 + 128) + 128 * 128 * D
 MTP_TP8 = MTP_REPLICATED + (2 * D * D + MTP_HEADS + MTP_MOE - D * 256) / 8
-MTP_DPA_EP8 = MTP_REPLICATED + MTP_HEADS + (2 * D * D + MTP_MOE - D * 256) / 8
+# Under dp-attention with EP the shared expert is whole on every rank too (audit 14: SGLang's DeepEP path builds it
+# with tp_size=1).
+MTP_SHARED = 3 * D * 2048
+MTP_DPA_EP8 = MTP_REPLICATED + MTP_HEADS + MTP_SHARED + (2 * D * D + MTP_MOE - D * 256 - MTP_SHARED) / 8
 
 
 def test_mtp_module_hand_count():
@@ -55,15 +58,20 @@ def test_fit_loads_mtp_only_when_drafting(par, mtp):
 def test_fit_deepseek_v32_dp_attention_batch_without_mtp():
     # DeepSeek-V3.2 on 8 H200s, dp-attention, ep 8, 32k: KV per sequence (MLA 576 x 2 B + indexer 128 + 4 B) x 61
     # layers x 32,768 tokens = 2,566,520,832 B, whole on the GPU that serves it. Budget: 0.9 x 143,771 MiB less the
-    # weights without MTP (90.147 GiB, as `weights --tp 8 --dp-attention --ep 8` less its MTP row) and the workspace
+    # weights without MTP (90.147 GiB, as `weights --tp 8 --dp-attention --ep 8` less its MTP row, and since audit 14
+    # the 7/8 of the 58 layers' shared experts each rank holds under DeepEP, 58 x 3 x 7168 x 2048 x 7/8 fp8 values
+    # with block scales = 2.082 GiB: 92.229 GiB) and the workspace
     spec, hw = load_spec("deepseek-v3.2"), load_hardware("h200")
     per_seq = (576 * 2 + 132) * 61 * 32768
     assert per_seq == 2_566_520_832
     f = fit(spec, hw, 32768, Parallelism(tp=8, dp_attention=True, ep=8))
     assert f.kv_bytes_per_seq == per_seq
     budget = 0.9 * 143_771 * 2**20 - f.weights - f.workspace.total
-    assert f.max_batch == int(budget // per_seq) * 8 == 112          # was 104: 14 sequences a GPU, not 13
-    assert f.weights == pytest.approx(90.147 * GIB, abs=0.001 * GIB)
+    # audit 8: 112 with the MTP module left out (it was 104 with it); audit 14: 104 with the shared experts whole
+    assert f.max_batch == int(budget // per_seq) * 8 == 104
+    assert f.weights == pytest.approx((90.147 + 2.082) * GIB, abs=0.001 * GIB)
+    drafting = fit(spec, hw, 32768, Parallelism(tp=8, dp_attention=True, ep=8), q_tokens=2)
+    assert drafting.weights - f.weights > 1.5 * GIB                  # the MTP module loads only to draft
 
 
 def test_sweep_loads_mtp_only_when_drafting(capsys):

@@ -96,14 +96,14 @@ def test_dp_attention_splits_sequences_and_all_heads_stay():
     assert p["kv_bytes"] == 2 * 3 * 1024 * (512 + 64) * 2     # 2 layers, 3 sequences, bf16
 
 
-def test_dp_attention_with_ep_replicates_shared_experts_where_the_calculator_splits_them():
+def test_dp_attention_with_ep_replicates_shared_experts_as_the_calculator_does():
     spec = load_spec("deepseek-v2-lite")
     par = Parallelism(tp=4, ep=4, dp_attention=True)
     lay = rank_layout(spec, par, 1)
     assert lay.shared_replicated and len(lay.shared_width) == 2 * 1408
     built = _by_component(spec, lay, 1)["shared_experts"]
     assert built == 3 * 2048 * 2816
-    assert layer_params(spec, par, 2).shared_experts == built / 4      # the difference the point reports
+    assert layer_params(spec, par, 2).shared_experts == built           # audit 14: was built / 4
 
 
 def test_gqa_kv_heads_split_then_replicate_past_their_count():
@@ -217,9 +217,7 @@ def test_weights_per_rank_are_the_calculator_s_component_by_component(decoded):
         for r in p["ranks"]:
             got = {k: v / 4 for k, v in r["weights_by_component"].items()}      # fp32 bytes -> parameters
             want = {k: v for k, v in calc.items() if v and k != "total"}
-            if i == 3:          # dp-attention + EP: shared experts whole here, 1/tp in the calculator
-                assert got.pop("shared_experts") == 2 * want.pop("shared_experts")
-            assert got == want
+            assert got == want  # dp-attention + EP: shared experts whole in both since audit 14 (were 1/tp here)
 
 
 def test_experts_are_split_over_ep_ranks(decoded):
@@ -260,7 +258,7 @@ def test_the_report_holds_the_points_to_issue_15_s_targets(decoded, tmp_path):
     assert rows["Multi-GPU: per-rank KV within 2%"]["met"]
     assert rows["Multi-GPU: collectives per step as the calculator counts"]["met"]
     weights = rows["Multi-GPU: per-rank weights as the calculator splits them"]
-    assert (weights["points"], weights["passed"]) == (6, 5)       # dp-attention + EP: the shared experts
+    assert (weights["points"], weights["passed"]) == (6, 6)       # audit 14: dp-attention + EP's shared experts
     assert not any("peak" in t or "latency" in t or "communication" in t for t in rows if "Multi" in t)  # CPU
     write_reports(tmp_path, {"meta": {"command": "test", "gpus": 2}, "points": list(decoded)})
     md = (tmp_path / "validate.md").read_text()

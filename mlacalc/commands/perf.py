@@ -37,6 +37,12 @@ WorkspaceTokOpt = Annotated[str, typer.Option("--workspace-tokens", help="Tokens
                                               "(a chunked-prefill budget).")]
 
 
+
+def _domains(hw, gpus: int) -> str:
+    """Words for a group that spans NVLink domains (its collectives at the network's rate), else nothing."""
+    n = hw.domains(gpus)
+    return f" over {n} NVLink domains of {hw.scale_up_gpus} ({hw.scale_out_gb_s:g} GB/s network a GPU)" if n > 1 else ""
+
 def _distinct(as_: list[str] | None) -> list[str]:
     """``--as`` values for commands that compare several variants; a repeated one is refused."""
     seen = list(as_ or [])
@@ -121,7 +127,8 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
         form = f", MLA {r.mla_form}" if r.mla_form else ""
         lines = [
             f"{what}; {r.gpu.name} x {r.parallel.tp}{' (dp-attention)' if r.parallel.dp_attention else ''}"
-            f"{f' (EP {r.parallel.ep})' if r.parallel.ep > 1 else ''}{form}; weights {r.weight_bits:g}-bit, "
+            f"{f' (EP {r.parallel.ep})' if r.parallel.ep > 1 else ''}{_domains(r.gpu, r.parallel.tp)}{form}; "
+            f"weights {r.weight_bits:g}-bit, "
             f"KV {r.kv_bits:g}-bit",
             f"{'time per output token' if s.phase == 'decode' else 'time to first token'}: "
             f"{_t(r.time_per_output_token_s)} floor, {_t(r.expected_time_per_output_token_s)} expected; "
@@ -214,7 +221,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                 row("tokens/s per GPU (expected)", dec(lambda d: f"{d.expected_tokens_per_s_per_gpu:,.0f}")),
                 row("tokens/s per GPU (floor)", dec(lambda d: f"{d.tokens_per_s_per_gpu:,.0f}")),
                 row("vs first", dec(lambda d: f"{d.expected_tokens_per_s_per_gpu / base:.2f}x" if base else "-"))]
-        cap = (f"{hw.name} x {par.tp}{' dp-attention' if dp_attention else ''}{f' EP {ep}' if ep > 1 else ''}; "
+        cap = (f"{hw.name} x {par.tp}{' dp-attention' if dp_attention else ''}{f' EP {ep}' if ep > 1 else ''}"
+               f"{_domains(hw, par.tp)}; "
                f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable; weights {f0.weight_bits:g}-bit, "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
                f"kernel-aware time (mlacalc.expected; coefficients "
