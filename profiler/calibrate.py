@@ -44,15 +44,37 @@ class Calibration:
     notes: str
     kernel_launch_us: float = 0.0
     kernel_launch_eager_us: float = 0.0
+    scale_up_gpus: int = 0          # the base spec's NVLink domain and network (not measured: one card); 0: none
+    scale_out_gb_s: float = 0.0
 
     def hardware_dict(self) -> dict:
         """The mapping ``mlacalc.hardware.hardware_from_dict`` accepts (``measured: true``)."""
-        return {"name": self.name, "source": "measured by mlacalc calibrate", "measured": True,
-                "memory_bytes": self.memory_bytes, "mem_bandwidth_gb_s": round(self.mem_bandwidth_gb_s, 1),
-                "bf16_tflops": round(self.bf16_tflops, 1), "fp16_tflops": round(self.fp16_tflops, 1),
-                "fp8_tflops": round(self.fp8_tflops, 1), "fp32_tflops": round(self.fp32_tflops, 2),
-                "interconnect_gb_s": self.interconnect_gb_s, "kernel_launch_us": round(self.kernel_launch_us, 2),
-                "notes": self.notes}
+        d = {"name": self.name, "source": "measured by mlacalc calibrate", "measured": True,
+             "memory_bytes": self.memory_bytes, "mem_bandwidth_gb_s": round(self.mem_bandwidth_gb_s, 1),
+             "bf16_tflops": round(self.bf16_tflops, 1), "fp16_tflops": round(self.fp16_tflops, 1),
+             "fp8_tflops": round(self.fp8_tflops, 1), "fp32_tflops": round(self.fp32_tflops, 2),
+             "interconnect_gb_s": self.interconnect_gb_s, "kernel_launch_us": round(self.kernel_launch_us, 2),
+             "notes": self.notes}
+        if self.scale_up_gpus and self.scale_out_gb_s:
+            d |= {"scale_up_gpus": self.scale_up_gpus, "scale_out_gb_s": self.scale_out_gb_s}
+        return d
+
+
+def base_links(base: str | None) -> tuple[float, str, int, float]:
+    """(interconnect GB/s, its note, GPUs an NVLink domain, network GB/s a GPU) taken from the built-in spec
+    ``base``: one card measures none of them, and without the domain a calibrated file would price a group of two
+    boards' GPUs as one NVLink domain. (0, "not measured", 0, 0) without a base or for an unknown one."""
+    from mlacalc.hardware import load_hardware
+
+    if base:
+        try:
+            hw = load_hardware(base)
+        except Exception:  # noqa: BLE001 - an unknown base leaves the links unknown, as with no base
+            hw = None
+        if hw is not None:
+            return (hw.interconnect_gb_s, f"interconnect from the built-in spec {base!r}, not measured",
+                    hw.scale_up_gpus, hw.scale_out_gb_s)
+    return 0.0, "interconnect not measured (one card)", 0, 0.0
 
 
 def copy_bandwidth(size_bytes: int = 2 << 30, reps: int = 30) -> tuple[float, float]:
@@ -144,13 +166,7 @@ def calibrate(*, base: str | None = "h100-sxm", quick: bool = False, device: int
         launch, launch_eager, launch_sp = 0.0, 0.0, 0.0
     del flusher
     torch.cuda.empty_cache()
-    ic, ic_note = 0.0, "interconnect not measured (one card)"
-    if base:
-        try:
-            hw = load_hardware(base)
-            ic, ic_note = hw.interconnect_gb_s, f"interconnect from the built-in spec {base!r}, not measured"
-        except Exception:
-            pass
+    ic, ic_note, scale_up, scale_out = base_links(base)
     if not ic:
         ic = 1.0  # the format needs a positive number; one card never uses it
     notes = (f"copy {(512 if quick else 2048)} MiB device-to-device (read + write bytes); matmul {n}^3 via "
@@ -164,7 +180,8 @@ def calibrate(*, base: str | None = "h100-sxm", quick: bool = False, device: int
                        fp32_tflops=fp32, interconnect_gb_s=ic,
                        spreads_pct={"copy": bw_sp, "bf16": bf16_sp, "fp16": fp16_sp, "fp8": fp8_sp,
                                     "fp32": fp32_sp, "launch": launch_sp},
-                       notes=notes, kernel_launch_us=launch, kernel_launch_eager_us=launch_eager)
+                       notes=notes, kernel_launch_us=launch, kernel_launch_eager_us=launch_eager,
+                       scale_up_gpus=scale_up, scale_out_gb_s=scale_out)
 
 
 def measure_ceilings(log=None, *, flusher: L2Flusher | None = None) -> dict:

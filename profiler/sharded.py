@@ -330,8 +330,8 @@ def assemble(cfg: ShardedConfig, spec, predicted: dict, ranks: list[dict], backe
     if cfg.phase == "decode":
         lay = predicted["layout"]
         if lay["shared_replicated"]:
-            point["notes"].append("shared experts whole on every rank (SGLang's all-to-all MoE); the calculator "
-                                  "counts them 1/tp per rank")
+            point["notes"].append("shared experts whole on every rank (SGLang's all-to-all MoE), as the calculator "
+                                  "counts them (mlacalc.parallel: shared_expert_tp)")
         lat = _fullest(ranks, "latency_s")
         comps = [
             Comparison("weights_bytes", "B", predicted["weights_bytes"], _fullest(ranks, "weights_bytes"), 0.0),

@@ -550,6 +550,22 @@ def test_calibration_writes_kernel_launch_us_the_loader_reads(tmp_path):
     assert load_hardware(str(tmp_path / "hw.yaml")).kernel_launch_us == 2.35
 
 
+def test_a_calibrated_file_keeps_its_base_cards_nvlink_domain_and_network(tmp_path):
+    # One card measures neither: they come from the built-in spec named by --base (h200: 8 GPUs a board, one
+    # 400 Gb/s NIC a GPU = 50 GB/s), so 16 GPUs still span two domains in the written file.
+    from mlacalc.profiler.calibrate import Calibration, base_links, write_hardware_yaml
+
+    ic, note, up, out = base_links("h200")
+    assert (ic, up, out) == (450, 8, 50) and "not measured" in note
+    assert base_links(None)[2:] == base_links("no-such-card")[2:] == (0, 0.0)
+    cal = Calibration(name="Fake (measured)", memory_bytes=80 * 2**30, mem_bandwidth_gb_s=3000, bf16_tflops=700,
+                      fp16_tflops=700, fp8_tflops=1400, fp32_tflops=50, interconnect_gb_s=ic, spreads_pct={},
+                      notes="n", scale_up_gpus=up, scale_out_gb_s=out)
+    write_hardware_yaml(cal, tmp_path / "hw.yaml")
+    hw = load_hardware(str(tmp_path / "hw.yaml"))
+    assert (hw.scale_up_gpus, hw.scale_out_gb_s) == (8, 50) and hw.domains(16) == 2
+
+
 def test_repredict_recomputes_inference_latency_with_the_runs_hardware():
     from dataclasses import replace
 
