@@ -14,17 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import make_spec
-from mlacalc.activations import ActivationConfig, layer_activations, megatron_layer_bytes
-from mlacalc.capacity import activation_workspace, fit
-from mlacalc.costs import KVCache, matmul
+from mlacalc.activations import ActivationConfig, layer_activations
+from mlacalc.attention import tokens_held
+from mlacalc.attention.dsa import index_cache_bytes
+from mlacalc.capacity import activation_workspace, fit, served_params_per_gpu
+from mlacalc.costs import OpCost, matmul
 from mlacalc.hardware import load_hardware
-from mlacalc.kv import kv_report
+from mlacalc.kv import format_bits, kv_report
 from mlacalc.parallel import Parallelism
-from mlacalc.params import (Params, ffn_params, param_counts, params_per_gpu, stage_params, weight_bytes,
-                            weights_report)
+from mlacalc.params import (Params, active_non_embedding, bytes_per_weight, ffn_params, param_counts, params_per_gpu,
+                            weight_bytes, weights_report)
 from mlacalc.spec import builtin_names, load_spec
-from mlacalc.step import Step, roofline, step_ops, touched_experts
-from mlacalc.training import TrainRun, model_states, stage_memory
+from mlacalc.step import Step, attn_core_cost, decode_rows, gemm_bits, roofline, step_ops, time_ops, touched_experts
+from mlacalc.training import TrainRun, model_states, stage_memory, zero3_units
 
 FAST = settings(max_examples=25, deadline=None)
 H200 = load_hardware("h200")
@@ -285,3 +287,129 @@ def test_fits_largest_batch_is_monotone_in_memory_and_antitone_in_context(model,
     b_short, b_long = fit(spec, small, lo).max_batch, fit(spec, small, hi).max_batch
     assert b_long <= b_short
     assert fit(spec, big, lo).max_batch >= b_short
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hand-worked numbers for formulas no test had worked out
+# ---------------------------------------------------------------------------------------------------------
+
+def test_ffn_params_by_hand():
+    # Llama-3.1-8B's MLP (config.json: hidden 4,096, intermediate 14,336): gate, up and down, 3 d f
+    assert ffn_params(4096, 14336, gated=True) == 3 * 4096 * 14336 == 176_160_768
+    # an ungated 4h MLP (GPT-2 style): up and down, 2 d f
+    assert ffn_params(768, 3072, gated=False) == 2 * 768 * 3072
+    # gpt-oss's experts (d = f = 2,880) carry biases: gate and up 2 f, down d
+    assert ffn_params(2880, 2880, gated=True, bias=True) == 3 * 2880 * 2880 + 2 * 2880 + 2880
+
+
+def test_matmul_cost_by_hand():
+    # 3 layers of a 4-token x 8 by 8 x 16 matmul, fp8 weights (1 B), bf16 activations (2 B)
+    o = matmul("x", tokens=4, k=8, n=16, wb=1, ab=2, layers=3)
+    assert o.flops == 2 * 4 * 8 * 16 * 3 == 3072               # a multiply-add is 2 FLOPs
+    assert o.weight_bytes == 8 * 16 * 1 * 3 == 384             # the weights read once a layer
+    assert o.act_bytes == 4 * (8 + 16) * 2 * 3 == 576          # the input read, the output written
+    assert (o.bytes, o.launches, o.out_width) == (384 + 576, 3, 16)
+
+
+def test_bytes_per_weight_by_hand():
+    # fp8 matrices (DeepSeek-V3's checkpoint), embedding/head/router/norms kept at bf16 (tech report 3.3.1)
+    w = bytes_per_weight(8)
+    assert (w.attention, w.routed_experts, w.mtp) == (1, 1, 1)
+    assert (w.embed, w.head, w.router, w.norms) == (2, 2, 2, 2)
+    # int4: half a byte a matrix weight; fp32 everything 4 bytes (max(16, 32) bits)
+    assert bytes_per_weight(4).dense_ffn == 0.5
+    assert set(bytes_per_weight(32).as_dict().values()) - {bytes_per_weight(32).total} == {4.0}
+    # weight_bytes prices each part at its width: 1,000 attention weights at fp8 and 10 norms at bf16
+    assert weight_bytes(Params(attention=1000, norms=10), 8).total == 1000 * 1 + 10 * 2
+
+
+def test_gemm_bits_by_hand():
+    # fp8 weights run W8A8 GEMMs; int4 weights are dequantised to bf16 (W4A16); fp32 runs at the fp32 rate
+    assert [gemm_bits(b) for b in (8, 4, 16, 32)] == [8, 16, 16, 32]
+
+
+def test_time_ops_by_hand():
+    # a round card: 1,000 GB/s, 100 TFLOP/s bf16, 10 TFLOP/s fp32, 5 us a kernel launch
+    hw = dataclasses.replace(H200, mem_bandwidth_gb_s=1000.0, bf16_tflops=100.0, fp32_tflops=10.0,
+                             kernel_launch_us=5.0, fp8_tflops=0.0)
+    gemm = OpCost("g", "matmul", flops=1e9, weight_bytes=1e6, launches=2)        # 1e9 / 1e14 = 10 us > 1 us
+    copy = OpCost("c", "memory", act_bytes=4e6, flops=1e6, launches=1)           # 4e6 / 1e12 = 4 us > 0.1 us
+    g, c = time_ops((gemm, copy), hw, weight_bits=16)
+    assert (g.bound, c.bound) == ("compute", "memory")
+    assert g.time_s == pytest.approx(1e9 / 100e12 + 2 * 5e-6, rel=1e-12)       # 10 us + two launches
+    assert c.time_s == pytest.approx(4e6 / 1000e9 + 5e-6, rel=1e-12)            # 4 us + one launch
+
+
+def test_decode_rows_by_hand():
+    # DeepSeek-V3 (128 query heads): 4 sequences x 2 query tokens (one MTP draft) x 128 heads
+    assert decode_rows(load_spec("deepseek-v3"), 4, 2) == 4 * 2 * 128 == 1024
+
+
+def test_tokens_held_by_hand():
+    # a global and a sliding layer (window 100), paged in blocks of 16: 1,000 -> 1,008 and 100 -> 112 tokens
+    spec = make_spec({"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 64, "sliding_window": 100},
+                     layer_types=["full", "sliding"])
+    assert tokens_held(spec, 1000) == [1000, 100]
+    assert tokens_held(spec, 1000, 16) == [63 * 16, 7 * 16] == [1008, 112]
+
+
+def test_dsa_index_key_and_fp8_ds_bits_by_hand():
+    spec = load_spec("deepseek-v3.2")
+    # indexer key (config.json index_head_dim 128): 128 fp8 values + one fp32 scale per 128 values
+    assert index_cache_bytes(spec.attention) == 128 + 4 * 1 == 132
+    # FlashMLA's fp8-ds token: 512 fp8 latent values, 4 fp32 scales (one per 128), 64 bf16 RoPE values = 656 B
+    # for the 512 + 64 = 576 values of a token: 656 x 8 / 576 bits an element
+    assert 512 + 4 * 4 + 64 * 2 == 656
+    assert format_bits(spec, "fp8-ds") == pytest.approx(656 * 8 / 576, rel=1e-12)
+
+
+def test_attn_core_cost_by_hand():
+    # tiny MHA: 2 layers, 4 heads x 64 (d_k = d_v = 64); one sequence decodes 1 token after 9 cached
+    spec = make_spec({"kind": "mha", "num_heads": 4, "head_dim": 64})
+    o = attn_core_cost(spec, seqs=1, prior=9, new=1, kv_bits=16)
+    pairs = 10 * 2                                           # the new token attends 9 + 1 keys, in each of 2 layers
+    assert o.flops == 2 * 4 * pairs * (64 + 64) == 20480     # Q K^T and P V: 2 H P (d_k + d_v)
+    assert o.kv_bytes == pairs * (4 * 64 + 4 * 64) * 2 == 20480     # each key's K and V read once, bf16
+    assert o.act_bytes == 1 * 2 * 4 * (64 + 64) * 2 == 2048  # the query in, the output out, per layer
+
+
+def test_touched_experts_by_hand():
+    # 2 tokens each pick 2 of 8 experts: one token misses an expert with probability 6/8,
+    # so 8 (1 - (3/4)^2) = 3.5 experts are hit on average
+    assert touched_experts(8, 2, 2) == pytest.approx(8 * (1 - 0.75**2)) == 3.5
+    assert touched_experts(8, 2, 0) == 0.0
+
+
+def test_activation_workspace_by_hand():
+    # tiny MHA (d = 256, 4 heads x 64, gated FFN 512), 8 tokens on one GPU, bf16 (2 B)
+    spec = make_spec({"kind": "mha", "num_heads": 4, "head_dim": 64})
+    ws = activation_workspace(spec, tokens=8, tp=1)
+    assert ws.residual == 2 * 8 * 256 * 2 == 8192            # residual stream and normed input, 2 T d
+    assert ws.attention == 8 * 4 * (64 + 64) * 2 == 8192     # queries and attention output, T H (d_qk + d_v)
+    assert ws.ffn == 8 * 2 * 512 * 2 == 16384                # gate and up, 2 T f
+    assert activation_workspace(spec, tokens=8, tp=2).attention == 8192 / 2
+
+
+def test_active_non_embedding_and_served_params_by_hand():
+    # tiny MHA with one MTP module: per layer attention 4 x 256^2, FFN 3 x 256 x 512, two norms of 256
+    spec = make_spec({"kind": "mha", "num_heads": 4, "head_dim": 64}, mtp_layers=1)
+    layer = 4 * 256 * 256 + 3 * 256 * 512 + 2 * 256
+    assert active_non_embedding(spec) == 2 * layer + 256     # two layers and the final norm
+    # the MTP module (DeepSeek-V3 report 2.2): two norms, eh_proj 2d x d, one layer like the last
+    mtp = 2 * 256 + 2 * 256 * 256 + layer
+    assert served_params_per_gpu(spec, Parallelism(), q_tokens=1).mtp == 0          # not loaded without drafts
+    assert served_params_per_gpu(spec, Parallelism(), q_tokens=2).mtp == mtp
+
+
+def test_model_states_and_zero3_units_by_hand():
+    # 1,000 attention parameters, mixed precision (2 + 2 + 12 B a parameter), ZeRO-1 over 4 data-parallel ranks
+    s = model_states(Params(attention=1000), "mixed", 1, Parallelism(dp=4))
+    assert (s.weights, s.gradients, s.optimizer) == (2 * 1000, 2 * 1000, 12 * 1000 / 4)
+    # ZeRO-3: all three sharded
+    s3 = model_states(Params(attention=1000), "mixed", 3, Parallelism(dp=4))
+    assert s3.total == 16 * 1000 / 4
+    # ZeRO-3's units of the tiny MHA on one stage: each layer, the embedding, the head with the final norm
+    spec = make_spec({"kind": "mha", "num_heads": 4, "head_dim": 64})
+    layer = 4 * 256 * 256 + 3 * 256 * 512 + 2 * 256
+    units = zero3_units(spec, Parallelism(), range(2), param_counts(spec), first=True, last=True)
+    assert units == [layer, layer, 1000 * 256, 1000 * 256 + 256]
