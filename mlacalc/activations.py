@@ -152,6 +152,8 @@ class LayerActivations:
 
 
 def sum_by_group(tensors: list[SavedTensor]) -> LayerActivations:
+    """Bytes of ``tensors`` summed by their ``group`` into a :class:`LayerActivations` (its parts sum to the list's
+    total bytes)."""
     parts: dict[str, float] = {}
     for t in tensors:
         parts[t.group] = parts.get(t.group, 0) + t.bytes
