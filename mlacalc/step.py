@@ -76,7 +76,8 @@ Norms run on the CUDA cores (the fp32 rate).
 
 Not modelled: softmax, RoPE, activation functions and residual adds as separate FLOPs (they are fused into
 neighbouring kernels or tiny); collective latency (the alpha term: it matters for small decode batches), and
-launch latency unless the hardware spec gives it (above), overlap of communication with compute (times are summed), load imbalance between experts or between
+launch latency unless the hardware spec gives it (above), overlap of communication with compute (times are summed),
+load imbalance between experts or between
 sequences of unequal length, MTP draft-module cost and speculative acceptance rate (``q`` tokens are all
 accepted), the naive (decompressed) MLA cache, pipeline parallelism, L2 cache reuse, and achievable fractions of
 peak (use a calibrated hardware file from ``mlacalc calibrate`` for measured rates).
@@ -677,7 +678,8 @@ class Roofline:
             "total": {"flops": self.total_flops, "bytes": self.total_bytes, "comm_bytes": self.total_comm_bytes,
                       "time_s": self.time_s},
             "time_by_bound_s": self.time_by_bound(),
-            "expected": {"time_s": self.expected_time_s, "time_per_output_token_s": self.expected_time_per_output_token_s,
+            "expected": {"time_s": self.expected_time_s,
+                         "time_per_output_token_s": self.expected_time_per_output_token_s,
                          "tokens_per_s": self.expected_tokens_per_s,
                          "tokens_per_s_per_gpu": self.expected_tokens_per_s_per_gpu, "kernel": self.kernel,
                          "coefficients": self.coefficients,
