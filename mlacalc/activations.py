@@ -152,6 +152,8 @@ class LayerActivations:
 
 
 def sum_by_group(tensors: list[SavedTensor]) -> LayerActivations:
+    """Bytes of ``tensors`` summed by their ``group`` into a :class:`LayerActivations` (its parts sum to the list's
+    total bytes)."""
     parts: dict[str, float] = {}
     for t in tensors:
         parts[t.group] = parts.get(t.group, 0) + t.bytes
@@ -210,8 +212,8 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     if spec.norms_per_layer == 1:   # a parallel block: the FFN reads attention's input, kept once (attn.input)
         out = []
     if not moe:
-        return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), divide(f.intermediate_size, t,
-                                                                                  "ffn.intermediate_size"), "f", f.gated)
+        width = divide(f.intermediate_size, t, "ffn.intermediate_size")
+        return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), width, "f", f.gated)
     E, k = f.num_experts, f.experts_per_token
     out += [SavedTensor("moe.router_probs", ("b", "s", "E"), (b, st, E), FP32_BYTES, "router",
                         "softmax/sigmoid of the router logits", "sp"),

@@ -78,8 +78,9 @@ class OpCost(NamedTuple):
 
 def matmul(name: str, tokens: float, k: float, n: float, wb: float, ab: float, layers: int = 1,
            extra_weight: float = 0.0, out_width: float | None = None) -> OpCost:
-    """``layers`` matmuls of ``tokens x k`` by ``k x n``: FLOPs ``2 T k n``; weights (``wb`` bytes each) once,
-    input and output (``ab`` bytes each) once; one launch per layer."""
+    """``layers`` matmuls of ``tokens x k`` by ``k x n``: FLOPs ``2 T k n`` (a multiply-add is 2); HBM bytes: the
+    weights (``wb`` bytes each, plus ``extra_weight`` bytes) once, input and output (``ab`` bytes each) once; one launch
+    per layer. The one-kernel-per-op layout of LLM-Viewer (arXiv 2402.16363, section 3)."""
     return OpCost(name, "matmul", 2 * tokens * k * n * layers, (k * n * wb + extra_weight) * layers,
                   tokens * (k + n) * ab * layers, 0.0, 0.0, n if out_width is None else out_width, layers, tokens)
 

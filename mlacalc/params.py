@@ -55,8 +55,9 @@ class Params:
 
 
 def ffn_params(hidden: int, width: int, gated: bool, bias: bool = False) -> int:
-    """One FFN (or expert): ``3 d f`` gated (gate, up, down projections), ``2 d f`` otherwise; with biases
-    (gpt-oss's experts) ``2 f + d`` (gate and up) or ``f + d`` more."""
+    """Parameters (a count) of one FFN (or expert) of hidden ``d`` and width ``f``: ``3 d f`` gated (gate, up, down
+    projections: HF ``LlamaMLP``), ``2 d f`` otherwise (an up and a down projection); with biases (gpt-oss's experts,
+    ``GptOssExperts``' ``gate_up_proj_bias`` and ``down_proj_bias``) ``2 f + d`` (gate and up) or ``f + d`` more."""
     m = 3 if gated else 2
     return m * hidden * width + (((m - 1) * width + hidden) if bias else 0)
 

@@ -76,7 +76,8 @@ Norms run on the CUDA cores (the fp32 rate).
 
 Not modelled: softmax, RoPE, activation functions and residual adds as separate FLOPs (they are fused into
 neighbouring kernels or tiny); collective latency (the alpha term: it matters for small decode batches), and
-launch latency unless the hardware spec gives it (above), overlap of communication with compute (times are summed), load imbalance between experts or between
+launch latency unless the hardware spec gives it (above), overlap of communication with compute (times are summed),
+load imbalance between experts or between
 sequences of unequal length, MTP draft-module cost and speculative acceptance rate (``q`` tokens are all
 accepted), the naive (decompressed) MLA cache, pipeline parallelism, L2 cache reuse, and achievable fractions of
 peak (use a calibrated hardware file from ``mlacalc calibrate`` for measured rates).
@@ -222,7 +223,7 @@ def attn_core_cost(spec: ModelSpec, seqs: int, prior: int, new: int, *, head_sha
     :meth:`core_cost`): ``head_share`` of the heads, ``kv_share`` of each token's KV, computed in ``form``. With
     ``parallel``, each attention block's KV share is its own (``Parallelism.kv_share`` of its KV heads: the
     sliding layers' 8 KV heads split over 8 ranks where the full layers' 4 are replicated); the blocks' costs are
-    summed."""
+    summed. Units: FLOPs and HBM bytes, summed over the attention layers (an :class:`OpCost`)."""
     parts = []
     for a, rules in attention_rules(spec):
         ks = kv_share if parallel is None else parallel.kv_share(family(a).kv_groups(a))
@@ -510,11 +511,12 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: Dec
 
 @dataclass(frozen=True)
 class AttentionBound:
-    """Where the attention core sits against the GPU's ridge point (FLOP/byte at the bf16 rate)."""
+    """Where the attention core sits against the GPU's ridge point (FLOP/byte at the bf16 rate; Williams, Waterman,
+    Patterson, "Roofline", CACM 2009)."""
 
     intensity: float              # attn_core FLOP per HBM byte
     ridge: float                  # peak bf16 FLOP/s / HBM bytes/s
-    heads_per_gpu: float
+    heads_per_gpu: float          # query heads (a count) on one GPU
     q_tokens_for_compute_bound: int | None   # smallest q (decode) that makes attn_core compute-bound; None if > 4096
 
     @property
@@ -564,7 +566,9 @@ def attention_bound(spec: ModelSpec, hw: Hardware, step: Step, parallel: Paralle
 
 @dataclass(frozen=True)
 class Roofline:
-    """One step's ops timed on one GPU of the group, with totals and throughput."""
+    """One step's ops timed on one GPU of the group, with totals and throughput. Units: FLOPs, HBM bytes and
+    interconnect bytes per GPU (``total_*``: the sum of the ops'), seconds (``*_s``), tokens/s (``*tokens_per_s*``);
+    the formulas are the module docstring's (LLM-Viewer's layout, arXiv 2402.16363, timed by the roofline)."""
 
     model: str
     attention: str
@@ -674,7 +678,8 @@ class Roofline:
             "total": {"flops": self.total_flops, "bytes": self.total_bytes, "comm_bytes": self.total_comm_bytes,
                       "time_s": self.time_s},
             "time_by_bound_s": self.time_by_bound(),
-            "expected": {"time_s": self.expected_time_s, "time_per_output_token_s": self.expected_time_per_output_token_s,
+            "expected": {"time_s": self.expected_time_s,
+                         "time_per_output_token_s": self.expected_time_per_output_token_s,
                          "tokens_per_s": self.expected_tokens_per_s,
                          "tokens_per_s_per_gpu": self.expected_tokens_per_s_per_gpu, "kernel": self.kernel,
                          "coefficients": self.coefficients,

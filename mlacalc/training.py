@@ -105,7 +105,7 @@ class TrainRun:
 
 @dataclass(frozen=True)
 class ModelStates:
-    """Bytes of weights, gradients and optimizer states on one GPU."""
+    """Bytes of weights, gradients and optimizer states on one GPU (ZeRO, arXiv 1910.02054: :func:`model_states`)."""
 
     weights: float
     gradients: float
@@ -162,7 +162,8 @@ class StageActivations:
 
 @dataclass(frozen=True)
 class Workspace:
-    """Stated workspace on one GPU (see the module docstring)."""
+    """Stated workspace on one GPU, bytes (see the module docstring): the ``reserve``, ZeRO-3's largest gathered unit
+    at bf16 (:func:`zero3_units`), the fp32 logit gradient ``4 b s V / t`` on the last stage."""
 
     reserve: float
     zero3_gather: float
@@ -179,7 +180,7 @@ class Workspace:
 
 @dataclass(frozen=True)
 class StageMemory:
-    """One GPU of pipeline stage ``stage``: states + activations + workspace."""
+    """One GPU of pipeline stage ``stage``, bytes: states + activations + workspace (``total`` is their sum)."""
 
     stage: int
     first_layer: int

@@ -28,7 +28,8 @@ How to add a family:
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property
    tests of its invariants. A new per-layer key pattern goes in :mod:`.keys` instead.
 
-DSA, the linear family, Mamba-2 and lightning attention were added this way: one module each, spec fields, and their tests.
+DSA, the linear family, Mamba-2 and lightning attention were added this way: one module each, spec fields, and their
+tests.
 """
 
 from __future__ import annotations
@@ -122,5 +123,6 @@ def pattern(spec: "ModelSpec") -> str:
 
 
 __all__ = ["AttentionFamily", "AttentionOps", "FAMILIES", "KINDS", "KeyRule", "StepShape", "attention_span",
-           "blocks", "divide", "family", "key_rule", "pattern", "layer_block", "layer_groups", "layer_rules", "rules_span",
+           "blocks", "divide", "family", "key_rule", "pattern", "layer_block", "layer_groups", "layer_rules",
+           "rules_span",
            "tokens_held"]

@@ -120,7 +120,8 @@ class AttentionFamily:
         """Bytes one token adds to one layer's cache: :meth:`cache_parts` at ``kv_bits`` (a family with parts
         stored at their own width, or a packed ``kv_format``, overrides this)."""
         if kv_format is not None:
-            # fp8-ds is FlashMLA's sparse (DSA) layout; "an MLA cache layout; mla attention has none" contradicted itself
+            # fp8-ds is FlashMLA's sparse (DSA) layout; "an MLA cache layout; mla attention has none" contradicted
+            # itself
             raise ArgError("kv_dtype", f"{kv_format} is the cache layout of DSA (FlashMLA's sparse MLA kernels); "
                                        f"{self.name} attention has none")
         return self.cache_parts(a, cache).scaled(kv_bits / 8)

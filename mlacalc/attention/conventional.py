@@ -70,6 +70,10 @@ class Conventional(AttentionFamily):
     # --- weights ----------------------------------------------------------------------------------------------
 
     def projections(self, a: "Attention", hidden: int) -> dict[str, int]:
+        """Parameters (counts) by projection (HF ``LlamaAttention``, ``Qwen2Attention``, ``Qwen3Attention``):
+        ``q`` ``d x H d_qk`` (twice as wide with an output gate, Qwen3-Next), ``k`` ``d x H_kv d_qk``, ``v``
+        ``d x H_kv d_v`` (0 with ``kv_shared``), ``o`` ``H d_v x d``; q/k/v biases, an ``o`` bias, the per-head
+        q/k norms (``2 d_qk``) and one sink a head (gpt-oss) where the spec has them."""
         d = hidden
         q_out, k_out = a.num_heads * a.qk_head_dim, a.num_kv_heads * a.qk_head_dim
         v_out = 0 if a.kv_shared else a.num_kv_heads * a.v_head_dim
@@ -91,9 +95,11 @@ class Conventional(AttentionFamily):
     # --- roofline ---------------------------------------------------------------------------------------------
 
     def core_dims(self, a: "Attention", form: str | None) -> tuple[int, int]:
+        """(key, value) dims per head as the core sees them: ``(d_qk, d_v)``."""
         return a.qk_head_dim, a.v_head_dim
 
     def core_cache_elements(self, a: "Attention", form: str | None) -> float:
+        """Cache elements per key the core reads: the whole K and V of the token (:meth:`cache_parts`)."""
         return self.cache_parts(a).total
 
     def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:

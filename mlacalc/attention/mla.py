@@ -77,6 +77,9 @@ class MLA(AttentionFamily):
     # --- KV ---------------------------------------------------------------------------------------------------
 
     def cache_parts(self, a: "Attention", cache: str = "compressed") -> KVCache:
+        """Elements per token and layer: compressed, the latent ``c_KV`` (``d_c``) and the decoupled RoPE key ``k_R``
+        (``d_h^R``), DeepSeek-V2 (arXiv 2405.04434) Table 1's ``(d_c + d_h^R) l``; naive, the decompressed per-head
+        K ``H (d_nope + d_rope)`` and V ``H d_v``, as an implementation that caches after ``kv_b_proj`` holds."""
         if self.check_cache(cache) == "compressed":
             return KVCache(latent=a.kv_lora_rank, rope_key=a.qk_rope_head_dim)
         return KVCache(k=a.num_heads * a.qk_head_dim, v=a.num_heads * a.v_head_dim)
@@ -88,6 +91,10 @@ class MLA(AttentionFamily):
     # --- weights ----------------------------------------------------------------------------------------------
 
     def projections(self, a: "Attention", hidden: int) -> dict[str, int]:
+        """Parameters (counts) by projection, as DeepSeek's ``modeling_deepseek.py`` builds them: ``q_a_proj``
+        ``d x d_cq``, ``q_a_layernorm`` ``d_cq``, ``q_b_proj`` ``d_cq x H d_qk`` (or one ``q_proj`` ``d x H d_qk``
+        without a query latent); ``kv_a_proj_with_mqa`` ``d x (d_c + d_rope)``, ``kv_a_layernorm`` ``d_c``,
+        ``kv_b_proj`` ``d_c x H (d_nope + d_v)``; ``o_proj`` ``H d_v x d``."""
         d = hidden
         q = {"q_down": d * a.q_lora_rank, "q_norm": a.q_lora_rank,
              "q_up": a.q_lora_rank * a.num_heads * a.qk_head_dim} if a.q_lora_rank else \
@@ -102,6 +109,9 @@ class MLA(AttentionFamily):
     # --- roofline ---------------------------------------------------------------------------------------------
 
     def core_dims(self, a: "Attention", form: str | None) -> tuple[int, int]:
+        """(key, value) dims per head: absorbed, the latent and RoPE key ``(d_c + d_rope, d_c)`` (DeepSeek-V2,
+        arXiv 2405.04434, section 2.1.2: ``W_UK`` absorbed into the query, ``W_UV`` into the output); decompressed,
+        ``(d_nope + d_rope, d_v)``."""
         if form == "absorbed":
             return a.kv_lora_rank + a.qk_rope_head_dim, a.kv_lora_rank
         return a.qk_head_dim, a.v_head_dim
