@@ -23,16 +23,17 @@ GDN = {"kind": "gated_deltanet", "num_k_heads": 2, "num_v_heads": 4, "head_k_dim
 contexts = st.integers(1, 5000)
 
 
-def ops(spec, phase, batch, context):
-    return {o.name: o for o in step_ops(spec, Step(phase, batch, context))}
+def ops(spec, phase, batch, context, form=None):
+    return {o.name: o for o in step_ops(spec, Step(phase, batch, context), mla_form=form)}
 
 
 @settings(max_examples=40, deadline=None)
 @given(context=st.integers(1, 63), batch=st.integers(1, 8), phase=st.sampled_from(["decode", "prefill"]))
 def test_dsa_with_topk_at_least_the_context_attends_like_mla(context, batch, phase):
     mla, dsa = make_spec(MLA), make_spec(DSA)       # top-64 >= every visible key (decode: context + 1)
-    a, b = ops(mla, phase, batch, context)["attn_core"], ops(dsa, phase, batch, context)["attn_core"]
-    assert a.flops == b.flops
+    for form in ("absorbed", "decompressed"):       # in the same form (DSA prefills absorbed, MLA decompressed)
+        a, b = ops(mla, phase, batch, context, form)["attn_core"], ops(dsa, phase, batch, context, form)["attn_core"]
+        assert a.flops == b.flops
 
 
 @settings(max_examples=40, deadline=None)

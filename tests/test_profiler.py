@@ -259,7 +259,7 @@ def test_dsa_profiles_sparse_decode_and_dense_prefill():
     """A DSA model's decode is timed through the sparse kernels (auto/triton/gluon over a bf16 cache; anything
     else is one SpecError naming the flag) and its cache holds the indexer's keys too (the calculator counts them:
     DeepSeek-V3.2, 1 layer x 2 x 1000 tokens x (1152 + 132) bytes); prefill runs SDPA over every key, so its
-    prediction is MLA's without the top-k."""
+    prediction is MLA's without the top-k (decompressed), not the calculator's DSA prefill (absorbed, top-k)."""
     from mlacalc.errors import SpecError
     from mlacalc.profiler.run import kernel_view
 
@@ -281,7 +281,10 @@ def test_dsa_profiles_sparse_decode_and_dense_prefill():
     assert dense.attention.kind == "mla" and dense.attention.index_topk is None
     sparse_op = predict.attn_core(spec, H100, "prefill", 1, 8192, tp=8, layers=1)
     dense_op = predict.attn_core(dense, H100, "prefill", 1, 8192, tp=8, layers=1)
-    assert dense_op.flops > 2 * sparse_op.flops  # 8k prompt: a top-2048 query attends at most a quarter
+    # the calculator's DSA prefill: absorbed (FlashMLA's sparse prefill, 576 + 512 a pair and head) over the top-2048
+    # pairs; the profiled dense view: decompressed (192 + 128) over every causal pair; 16 heads a GPU at tp 8
+    assert sparse_op.flops == 2 * (2048 * 2049 // 2 + (8192 - 2048) * 2048) * 16 * (576 + 512)
+    assert dense_op.flops == 2 * (8192 * 8193 // 2) * 16 * (192 + 128)
 
 
 def test_dsa_profiles_the_fp8_ds_cache_as_the_calculator_counts_it():

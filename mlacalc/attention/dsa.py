@@ -52,6 +52,13 @@ class DSA(MLA):
     def label(self, a: "Attention") -> str:
         return f"DSA (MLA, top-{a.index_topk})"
 
+    def default_form(self, phase: str) -> str:
+        """Absorbed in both phases: each query reads only its top-k latent rows, so prefill stays in the latent space
+        as decode does (FlashMLA's sparse prefill kernel, ``flash_mla_sparse_fwd``: q ``[s_q, h_q, 576]`` against kv
+        ``[s_kv, 1, 576]``, d_v 512; vLLM's and SGLang's DeepSeek-V3.2 backends call it). Decompressing instead
+        would expand every selected key per query and head (MLA's dense prefill decompresses each key once)."""
+        return "absorbed"
+
     def validate(self, a: "Attention") -> None:
         super().validate(a)
         for f in INDEX_FIELDS[:3]:
