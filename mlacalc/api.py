@@ -71,11 +71,12 @@ def _bits(dtype: str | float | None, name: str) -> float | None:
 def _kv(kv_dtype: str | float | None) -> tuple[float | None, str | None]:
     """(bits per KV element, packed layout) that ``kv_dtype`` names, as the CLI's ``--kv-dtype`` reads it:
     ``"fp8-ds"`` (FlashMLA's 656-byte DSA rows) is 8-bit values in that layout. The API refused it while
-    ``mlacalc kv --kv-dtype fp8-ds`` sized it (audit 5)."""
-    from .attention.dsa import FP8_DS
+    ``mlacalc kv --kv-dtype fp8-ds`` sized it (audit 5). ``"int4"``, ``"int8"``, ``"fp4"``: values and their
+    scales (:func:`mlacalc.kv.kv_dtype_layout`)."""
+    from .kv import kv_dtype_layout
 
-    if kv_dtype == FP8_DS:
-        return 8.0, FP8_DS
+    if isinstance(kv_dtype, str):
+        return kv_dtype_layout(kv_dtype)
     return _bits(kv_dtype, "kv_dtype"), None
 
 

@@ -21,7 +21,9 @@ class KVCache:
 
     ``latent``/``rope_key``: MLA's compressed cache (c_KV and the decoupled RoPE key k_R); ``k``/``v``:
     per-head keys and values of conventional attention (or of an MLA cache kept decompressed); ``indexer``:
-    DSA's indexer keys; ``state``: linear attention's constant per-sequence state."""
+    DSA's indexer keys; ``state``: linear attention's constant per-sequence state; ``scales``: the scales and zero
+    points a scaled cache layout stores beside its values (``--kv-dtype int4``, ``int8``, ``fp4``:
+    :mod:`mlacalc.attention.quant`)."""
 
     latent: float = 0
     rope_key: float = 0
@@ -29,18 +31,19 @@ class KVCache:
     v: float = 0
     indexer: float = 0       # DSA's lightning-indexer keys
     state: float = 0         # linear attention: recurrent and convolution state (per sequence, not per token)
+    scales: float = 0        # a scaled layout's scales and zero points (int4/int8: LMDeploy's, fp4: SGLang's)
 
     @property
     def total(self) -> float:
-        return self.latent + self.rope_key + self.k + self.v + self.indexer + self.state
+        return self.latent + self.rope_key + self.k + self.v + self.indexer + self.state + self.scales
 
     def scaled(self, factor: float) -> "KVCache":
         return KVCache(self.latent * factor, self.rope_key * factor, self.k * factor, self.v * factor,
-                       self.indexer * factor, self.state * factor)
+                       self.indexer * factor, self.state * factor, self.scales * factor)
 
     def plus(self, o: "KVCache") -> "KVCache":
         return KVCache(self.latent + o.latent, self.rope_key + o.rope_key, self.k + o.k, self.v + o.v,
-                       self.indexer + o.indexer, self.state + o.state)
+                       self.indexer + o.indexer, self.state + o.state, self.scales + o.scales)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}

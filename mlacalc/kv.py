@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .attention import family, layer_block, layer_groups, tokens_held
+from .attention.dsa import FP8_DS
+from .attention.quant import SCALED, VALUE_BITS
 from .costs import KVCache
 from .errors import ArgError, show
 from .parallel import Parallelism
@@ -35,9 +37,25 @@ def kv_elements_per_token_layer(attn: Attention, cache: str = "compressed") -> K
     return family(attn).cache_parts(attn, cache)
 
 
+def kv_dtype_layout(kv_dtype: str) -> tuple[float, str | None]:
+    """(bits per stored value, cache layout or None) that a ``--kv-dtype`` name gives. Layouts that store more
+    than their values: ``fp8-ds`` (FlashMLA's 656-byte DSA rows, 8-bit values), ``int4`` / ``int8`` (LMDeploy's
+    ``quant_policy`` 4 / 8: a scale and a zero point per KV head and token), ``fp4`` (SGLang's ``fp4_e2m1``: an
+    8-bit scale per 16 values); :mod:`mlacalc.attention.quant` cites them. Other names (``bf16``, ``fp8``) and bit
+    counts are flat: ``fp8``'s scale is one per layer, no bytes per token. ``--kv-bits 4`` gives flat 4-bit
+    values without scales (what ``int4`` priced before it had its layout)."""
+    key = str(kv_dtype).strip().lower()
+    if key == FP8_DS:
+        return 8.0, FP8_DS
+    if key in SCALED:
+        return float(VALUE_BITS[key]), key
+    return dtype_bits(kv_dtype, "kv_dtype"), None
+
+
 def format_bits(spec: ModelSpec, kv_format: str | None) -> float | None:
-    """Average bits per cache element of a packed layout (fp8-ds: 656 B for 576 MLA values, 9.11 bits), for
-    costs that count elements (the roofline); None without a layout."""
+    """Average bits per cache element of a layout, scales included (fp8-ds: 656 B for 576 MLA values, 9.11 bits;
+    int4 on Llama-3.1-8B: 1088 B for 2048 values, 4.25 bits), for costs that count elements (the roofline); None
+    without a layout. From ``spec.attention``'s shape (a differently shaped sliding block is priced alike)."""
     if kv_format is None:
         return None
     a = spec.attention
@@ -65,7 +83,7 @@ class KVReport:
     per_gpu_fraction: float      # share of `total` one GPU holds (can exceed 1/#GPUs through replication)
     batch_per_gpu: int
     per_gpu_parts: KVCache | None = None     # what the fullest GPU holds, by part
-    kv_format: str | None = None             # a packed cache layout (fp8-ds), or None
+    kv_format: str | None = None             # a cache layout (fp8-ds, int4, int8, fp4), or None
     state_bits: float = 16                   # linear-attention state dtype (the convolution's)
     ssm_state_bits: float = 16               # the recurrent (SSM) state's dtype
 
@@ -139,7 +157,7 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
             token = fam.cache_bytes(block, cache, bits, kv_format)
             seq = fam.state_bytes(block, sbits, ssm_bits).scaled(count)
             for n, rule in rules:
-                seq = seq.plus(token.scaled(n * _rounded(rule.held(context), block_size)))
+                seq = seq.plus(token.scaled(n * rule.held_paged(context, block_size)))
             per_seq = per_seq.plus(seq)
             per_gpu_seq = per_gpu_seq.plus(seq.scaled(parallel.kv_share(fam.kv_groups(block, cache))))
     else:                         # by layer: the fullest pipeline stage
@@ -172,11 +190,6 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                     per_gpu_fraction=per_gpu.total / total.total if total.total else 0.0,
                     batch_per_gpu=batch_per_gpu, per_gpu_parts=per_gpu, kv_format=kv_format, state_bits=sbits,
                     ssm_state_bits=ssm_bits)
-
-
-def _rounded(tokens: int, block_size: int | None) -> int:
-    """Tokens rounded up to whole blocks of a paged allocator (vLLM's PagedAttention)."""
-    return -(-tokens // block_size) * block_size if block_size else tokens
 
 
 def _sum(parts: list[KVCache]) -> KVCache:

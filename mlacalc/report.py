@@ -169,12 +169,13 @@ def kv_table(r) -> object:
               (f"per sequence ({r.context:,} tok)", r.per_sequence), (f"batch of {r.batch}", r.total),
               ("per GPU", r.per_gpu)]
     parts = [("latent c_KV", "latent"), ("RoPE key k_R", "rope_key"), ("K", "k"), ("V", "v"),
-             ("indexer keys (DSA)", "indexer"), ("linear-attn state", "state")]
+             ("indexer keys (DSA)", "indexer"), ("linear-attn state", "state"), ("scales and zeros", "scales")]
     rows = [[label] + [fmt_bytes(getattr(kv, attr)) for _, kv in scopes]
             for label, attr in parts if getattr(r.per_sequence, attr)]
     rows.append(["total"] + [fmt_bytes(kv.total) for _, kv in scopes])
     sh = r.parallel
-    notes = [f"{r.kind.upper()} ({r.cache} cache), KV at {r.kv_bits:g} bits/element"]
+    notes = [f"{r.kind.upper()} ({r.cache} cache), KV at {r.kv_bits:g} bits/element"
+             + (f" ({r.kv_format} layout)" if r.kv_format else "")]
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:

@@ -346,11 +346,12 @@ def test_decode_rows_by_hand():
 
 
 def test_tokens_held_by_hand():
-    # a global and a sliding layer (window 100), paged in blocks of 16: 1,000 -> 1,008 and 100 -> 112 tokens
+    # a global and a sliding layer (window 100), paged in blocks of 16: 1,000 -> 1,008 tokens; the window's 100 keys
+    # start anywhere in a block, so ceil(99 / 16) + 1 = 8 blocks = 128 (vLLM's SlidingWindowManager), not 7 x 16
     spec = make_spec({"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 64, "sliding_window": 100},
                      layer_types=["full", "sliding"])
     assert tokens_held(spec, 1000) == [1000, 100]
-    assert tokens_held(spec, 1000, 16) == [63 * 16, 7 * 16] == [1008, 112]
+    assert tokens_held(spec, 1000, 16) == [63 * 16, 8 * 16] == [1008, 128]
 
 
 def test_dsa_index_key_and_fp8_ds_bits_by_hand():

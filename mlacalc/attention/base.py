@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor
 from ..errors import ArgError, SpecError
 from .keys import rules_span
+from .quant import SCALED, VALUE_BITS
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
@@ -118,13 +119,23 @@ class AttentionFamily:
 
     def cache_bytes(self, a: "Attention", cache: str, kv_bits: float, kv_format: str | None = None) -> KVCache:
         """Bytes one token adds to one layer's cache: :meth:`cache_parts` at ``kv_bits`` (a family with parts
-        stored at their own width, or a packed ``kv_format``, overrides this)."""
+        stored at their own width, or a packed ``kv_format``, overrides this). A scaled layout (``int4``, ``int8``,
+        ``fp4``: :mod:`mlacalc.attention.quant`) goes to :meth:`scaled_cache_bytes`."""
+        if kv_format in SCALED:
+            return self.scaled_cache_bytes(a, cache, kv_format)
         if kv_format is not None:
             # fp8-ds is FlashMLA's sparse (DSA) layout; "an MLA cache layout; mla attention has none" contradicted
             # itself
             raise ArgError("kv_dtype", f"{kv_format} is the cache layout of DSA (FlashMLA's sparse MLA kernels); "
                                        f"{self.name} attention has none")
         return self.cache_parts(a, cache).scaled(kv_bits / 8)
+
+    def scaled_cache_bytes(self, a: "Attention", cache: str, fmt: str) -> KVCache:
+        """Bytes one token adds to one layer's cache in a scaled layout (values plus their ``scales``); refused by
+        default: a family says which engine layout it has."""
+        bits = VALUE_BITS[fmt]
+        raise ArgError("kv_dtype", f"{fmt}: no engine's {fmt} KV layout is known for {self.name} attention; "
+                                   f"--kv-bits {bits} gives flat {bits}-bit values without scales")
 
     def state_bytes(self, a, state_bits: float, ssm_bits: float | None = None) -> KVCache:
         """Bytes one sequence holds per layer whatever its length (linear-attention state: the convolution at

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import SpecError
 from .base import INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
+from .quant import head_rows_bytes
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
@@ -66,6 +67,15 @@ class Conventional(AttentionFamily):
 
     def kv_groups(self, a: "Attention", cache: str = "compressed") -> int:
         return a.num_kv_heads
+
+    def scaled_cache_bytes(self, a: "Attention", cache: str, fmt: str) -> KVCache:
+        """Bytes per token and layer in a scaled layout (:mod:`mlacalc.attention.quant`): K and V as one row a KV
+        head each, their values at the layout's bits and their scales (LMDeploy int4/int8: scale and zero, 4 B a
+        row; SGLang fp4: 1 B per 16 values) in ``scales``."""
+        self.check_cache(cache)
+        k, k_scales = head_rows_bytes(a.num_kv_heads, a.qk_head_dim, fmt)
+        v, v_scales = head_rows_bytes(0 if a.kv_shared else a.num_kv_heads, a.v_head_dim, fmt)
+        return KVCache(k=k, v=v, scales=k_scales + v_scales)
 
     # --- weights ----------------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from ..errors import ArgError, SpecError
 from .base import INDEX_FIELDS, AttentionOps, StepShape
 from .keys import rules_span
 from .mla import MLA
+from .quant import SCALED
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
@@ -69,6 +70,11 @@ class DSA(MLA):
         """The MLA cache at ``kv_bits`` (or the 656-byte fp8-ds layout) plus the indexer's key."""
         if kv_format is None:
             mla = self.cache_parts(a, cache).scaled(kv_bits / 8)
+        elif kv_format in SCALED:
+            # DSA's engines (FlashMLA's sparse kernels in vLLM and SGLang) read bf16 or fp8-ds rows; SGLang's NSA pool
+            # takes no fp4 latent (its fp4 pool is dense MLA's)
+            raise ArgError("kv_dtype", f"{kv_format}: DSA's sparse kernels read bf16 or fp8-ds rows; no engine keeps "
+                                       f"a DSA cache in {kv_format}")
         elif kv_format == FP8_DS and cache == "compressed":
             scales = 4 * math.ceil(a.kv_lora_rank / SCALE_GROUP)
             mla = KVCache(latent=a.kv_lora_rank + scales, rope_key=2 * a.qk_rope_head_dim)

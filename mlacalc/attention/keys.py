@@ -21,7 +21,6 @@ that selects (:mod:`mlacalc.attention.dsa`). Linear-attention layers attend no k
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -76,6 +75,24 @@ class KeyRule:
         if self.chunk is not None:
             return min(context, self.chunk)
         return context
+
+    def held_paged(self, context: int, block_size: int | None) -> int:
+        """Token slots the layer's cache holds for a sequence of ``context`` tokens in whole blocks of
+        ``block_size`` (vLLM's PagedAttention, arXiv 2309.06180); :meth:`held` when not paged.
+
+        A sliding window's ``w`` keys (the query's own token included) start anywhere inside a block, so as the
+        sequence grows they span up to ``ceil((w - 1) / B) + 1`` blocks: vLLM's ``SlidingWindowManager``
+        (``vllm/v1/core/single_type_kv_cache_manager.py``, ``remove_skipped_blocks``) frees only the blocks wholly
+        before ``num_computed_tokens - w + 1``, the first kept block partly expired. Over the positions up to
+        ``context`` the most it holds is ``min(ceil(C / B), ceil((w - 1) / B) + 1)`` blocks, what a sequence that
+        reaches ``C`` needs reserved (gpt-oss, window 128, blocks of 16: 9 blocks, 144 slots, not 8). Other rules:
+        their tokens rounded up to whole blocks."""
+        if not block_size:
+            return self.held(context)
+        if self.window is not None and self.fixed is None and self.chunk is None:
+            blocks = min(-(-context // block_size), -(-(self.window - 1) // block_size) + 1)
+            return blocks * block_size
+        return -(-self.held(context) // block_size) * block_size
 
     def _visible_sum(self, prior: int, new: int, cap: int | None) -> float:
         """``sum`` of ``min(visible(p), cap)`` over positions ``prior .. prior + new - 1``, in closed form."""
@@ -153,14 +170,12 @@ def layer_rules(spec: "ModelSpec") -> tuple[tuple[int, KeyRule], ...]:
 
 
 def tokens_held(spec: "ModelSpec", context: int, block_size: int | None = None) -> list[int]:
-    """Tokens each layer's cache holds for one sequence of ``context`` tokens (0 for a linear or ffn layer), rounded up
-    to whole blocks of ``block_size`` tokens when paged (vLLM's PagedAttention, arXiv 2309.06180)."""
+    """Tokens each layer's cache holds for one sequence of ``context`` tokens (0 for a linear or ffn layer), in whole
+    blocks of ``block_size`` tokens when paged (:meth:`KeyRule.held_paged`: a window spans one block more)."""
     held = []
     for layer in range(spec.num_layers):
-        n = 0 if spec.layer_type(layer) in NO_KV_LAYERS else key_rule(spec, layer).held(context)
-        if block_size:
-            n = math.ceil(n / block_size) * block_size
-        held.append(n)
+        kept = spec.layer_type(layer) not in NO_KV_LAYERS
+        held.append(key_rule(spec, layer).held_paged(context, block_size) if kept else 0)
     return held
 
 

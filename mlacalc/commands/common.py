@@ -8,8 +8,8 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from ..attention.dsa import FP8_DS
 from ..errors import ArgError, SpecError
+from ..kv import kv_dtype_layout
 from ..parallel import Parallelism
 from ..spec import ModelSpec, load_spec
 from ..units import dtype_bits, parse_count
@@ -23,7 +23,8 @@ AsOpt = Annotated[Optional[list[str]], typer.Option(
 ContextOpt = Annotated[str, typer.Option("--context", "-c", help="Tokens per sequence (128k = 131072).")]
 BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences.")]
 KvDtypeOpt = Annotated[Optional[str], typer.Option(
-    "--kv-dtype", help="KV-cache dtype: bf16, fp16, fp32, fp8, int8, int4, or fp8-ds (DSA: FlashMLA's "
+    "--kv-dtype", help="KV-cache dtype: bf16, fp16, fp32, fp8; int8 or int4 (LMDeploy: a scale and zero point per "
+                       "head and token), fp4 (SGLang: e2m1, a scale per 16 values), or fp8-ds (DSA: FlashMLA's "
                        "656-byte sparse MLA layout) (default: the spec's).")]
 ImageTokensOpt = Annotated[Optional[int], typer.Option(
     "--image-tokens", help="Image tokens each sequence's cross-attention layers attend and cache (Llama-3.2-"
@@ -98,22 +99,21 @@ def count(text: str, flag: str, minimum: int = 1) -> int:
 
 
 def kv_bits(kv_dtype: str | None, kv_bits_: float | None) -> float | None:
-    """Bits per KV element from --kv-dtype or --kv-bits (not both); None = the spec's default. ``fp8-ds`` (a
-    packed MLA layout, :func:`kv_format`) stores its values at 8 bits."""
+    """Bits per KV value from --kv-dtype or --kv-bits (not both); None = the spec's default. A layout
+    (:func:`kv_format`: fp8-ds, int4, int8, fp4) gives its values' bits; its scales are in the layout's bytes."""
     if kv_dtype is not None and kv_bits_ is not None:
         raise ArgError("kv_bits", "give --kv-dtype or --kv-bits, not both")
-    if kv_dtype == FP8_DS:
-        return 8.0
     if kv_dtype is not None:
-        return dtype_bits(kv_dtype, "kv_dtype")
+        return kv_dtype_layout(kv_dtype)[0]
     if kv_bits_ is not None:
         return dtype_bits(kv_bits_, "kv_bits")
     return None
 
 
 def kv_format(kv_dtype: str | None) -> str | None:
-    """The packed cache layout ``--kv-dtype`` names (``fp8-ds``: FlashMLA's 656-byte MLA layout), or None."""
-    return FP8_DS if kv_dtype == FP8_DS else None
+    """The cache layout ``--kv-dtype`` names (``fp8-ds``: FlashMLA's 656-byte MLA rows; ``int4``/``int8``:
+    LMDeploy's per-head scaled values; ``fp4``: SGLang's e2m1 with 16-value scales), or None."""
+    return None if kv_dtype is None else kv_dtype_layout(kv_dtype)[1]
 
 
 def spec_sets(sets: list[str] | None, image_tokens: int | None = None, state_dtype: str | None = None) -> list[str]:
