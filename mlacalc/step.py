@@ -360,7 +360,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                           heads=getattr(block, "num_heads", 0) * hs, head_share=hs, kv_share=kv_share, layers=count,
                           wb=wb, hb=hb, ab=ab, kb=kb, kv_bits=kbits, form=form if fam.forms else None,
                           core_launches=core_launches, state_bits=spec.dtypes.state_bits,
-                          ssm_state_bits=spec.dtypes.ssm_state_bits)
+                          ssm_state_bits=spec.dtypes.ssm_state_bits, ranks=parallel.attention_tp)
         attn = fam.attention_ops(spec, shape)
         attn_ops.extend(attn.ops)
         attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, wb, ab, count))

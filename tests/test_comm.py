@@ -13,11 +13,15 @@ import json
 import pytest
 
 import mlacalc
+from mlacalc.attention import family
+from mlacalc.errors import ArgError
+from mlacalc.kv import kv_report
 from mlacalc.parallel import Parallelism
+from mlacalc.params import params_per_gpu
 from mlacalc.spec import load_spec
-from mlacalc.step import dispatch_bytes_per_value, moe_a2a_bytes
+from mlacalc.step import Step, dispatch_bytes_per_value, moe_a2a_bytes, step_ops
 
-from helpers import run
+from helpers import make_spec, run
 
 # DeepSeek-V3 (config.json): hidden 7168, 61 layers of which the first 3 dense, 58 MoE; 8 of 256 experts a token;
 # block-fp8 checkpoint (weight_block_size [128, 128]) with the routed experts in it
@@ -91,3 +95,76 @@ def test_roofline_cli_json_reports_the_fp8_dispatch(capsys):
     assert code == 0
     comm = next(o for o in json.loads(out)["ops"] if o["name"] == "comm")
     assert comm["comm_bytes"] == 301_557_760
+
+
+# --- 2. Mamba-2 groups under TP -------------------------------------------------------------------------------------
+# Bamba-9B (tests/fixtures/hf/bamba_9b, ibm-ai-platform/Bamba-9B config.json; the mixer Granite-4.0-H reuses): hidden
+# d = 4096, 32 layers of which 29 Mamba-2 (attention at 9, 18, 27), H = 128 heads of P = 64 (I = 8192), G = 1 group
+# of B and C with N = 128 state dims, a width-4 convolution with biases, no projection biases, bf16.
+# At --tp 8 each rank runs 16 heads; its heads' group is the one group, whose B and C it holds whole (vLLM
+# MambaMixer2: n_groups 1 -> 1 + extra_groups_for_head_shards(1, 8) = 8 groups, conv_dim = 8192 + 2 x 8 x 128,
+# in_proj column-split over 8 ranks: 2 x 128 B/C columns a rank).
+
+BAMBA = "tests/fixtures/hf/bamba_9b"
+NEMOTRON_H = "tests/fixtures/hf/nemotron_h_8b"
+d, H, P, I, G, N, KW, L_M = 4096, 128, 64, 8192, 1, 128, 4, 29
+
+
+def test_bamba_9b_tp8_weights_hold_the_replicated_groups():
+    spec = load_spec(BAMBA)
+    assert spec.count_layers("linear") == L_M
+    # per rank, a layer: in_proj d x (2 I/8 + 2 G N + H/8) = 4096 x 2320 (was 4096 x 16768 / 8 = 4096 x 2096);
+    # conv (I/8 + 2 G N) x K = 1280 x 4 and its 1280 biases (was 8448 / 8 = 1056 channels); the rest by heads
+    in_proj, conv, bias = d * (2 * I // 8 + 2 * G * N + H // 8), (I // 8 + 2 * G * N) * KW, I // 8 + 2 * G * N
+    was = d * (2 * I + 2 * G * N + H) / 8 + (I + 2 * G * N) * KW / 8 + (I + 2 * G * N) / 8
+    assert (in_proj, conv, bias) == (9_502_720, 5_120, 1_280)
+    extra = in_proj + conv + bias - was
+    assert extra == 4096 * 2 * 128 * 7 / 8 + 4 * 256 * 7 / 8 + 256 * 7 / 8 == 918_624      # the 7/8 not split
+    whole = params_per_gpu(spec, Parallelism(tp=8)).attention
+    rank = family(spec.linear_attention).projections_per_rank(spec.linear_attention, d, Parallelism(tp=8))
+    assert (rank["in_proj"], rank["conv"], rank["conv_bias"]) == (in_proj, conv, bias)
+    assert rank["out_proj"] == I * d / 8 and rank["norm"] == I / 8 and rank["A_log"] == H / 8
+    # 29 layers x 918,624 = 26,640,096 parameters a GPU more than the even split (53.3 MB at bf16)
+    assert whole - L_M * extra == 386_518_928                              # what mlacalc counted before
+    assert whole == 413_159_024
+
+
+def test_bamba_9b_tp8_conv_state_holds_the_replicated_groups():
+    # per sequence and layer on a rank: SSM state 16 heads x 64 x 128 = 131,072 elements; conv state
+    # (K - 1) x (I/8 + 2 G N) = 3 x 1280 = 3,840 (was 3 x 8448 / 8 = 3,168); bf16, 29 layers
+    per_gpu = kv_report(load_spec(BAMBA), 1000, parallel=Parallelism(tp=8)).per_gpu.state
+    assert per_gpu == (H // 8 * P * N + (KW - 1) * (I // 8 + 2 * G * N)) * 2 * L_M == 7_824_896   # was 7,785,920
+
+
+def test_bamba_9b_tp8_roofline_reads_the_replicated_groups():
+    # decode, 8 sequences: in_proj 2 x 8 x 4096 x 2320 FLOPs a layer, the convolution 2 x 1280 x 4 a token, the
+    # state (131,072 + 3,840 elements, bf16) read and written once
+    ops = {o.name: o for o in step_ops(load_spec(BAMBA), Step("decode", 8, 1000), Parallelism(tp=8))}
+    assert ops["linear_in_proj"].flops == 2 * 8 * d * 2320 * L_M == 4_409_262_080       # was 3,983,540,224
+    core = ops["linear_core"]
+    assert core.flops == 8 * L_M * (H // 8 * 5 * P * N + 2 * 1280 * KW)
+    assert core.kv_bytes == 2 * 8 * L_M * (H // 8 * P * N + 3 * 1280) * 2
+    assert core.act_bytes == 8 * L_M * (1280 + I // 8) * 2                  # conv channels in, inner width out
+
+
+def test_nemotron_h_8b_tp8_groups_divide_and_nothing_changes():
+    # Nemotron-H-8B: G = 8 groups over 8 ranks, one each: B and C split evenly, as before (24 Mamba-2 layers, in_proj
+    # 4096 x (2 x 8192 + 2 x 8 x 128 + 128) / 8 = 4096 x 2320 either way)
+    spec = load_spec(NEMOTRON_H)
+    b = spec.linear_attention
+    rank = family(b).projections_per_rank(b, d, Parallelism(tp=8))
+    assert rank["in_proj"] == d * (2 * I + 2 * 8 * N + H) / 8 == d * 2320
+    # at --tp 16 two ranks share each group: 8 x 128 of the 2 x 8 x 128 B/C columns a rank, not 128
+    rank16 = family(b).projections_per_rank(b, d, Parallelism(tp=16))
+    assert rank16["in_proj"] == d * (2 * I // 16 + 2 * 1 * N + H // 16) == d * 1288    # was d x 1160
+
+
+def test_mamba2_groups_that_straddle_ranks_are_refused(capsys):
+    # 6 heads in 2 groups over 3 ranks: rank 1's heads 2 and 3 lie in both groups; vLLM asserts
+    # n_groups % tp_size == 0 or n_groups == 1
+    spec = make_spec({"kind": "gqa", "num_heads": 6, "num_kv_heads": 3, "head_dim": 32}, layers=2,
+                     layer_types=["linear", "full"],
+                     linear_attention={"kind": "mamba2", "num_k_heads": 2, "num_v_heads": 6, "head_k_dim": 32,
+                                       "head_v_dim": 16})
+    with pytest.raises(ArgError, match="cannot share 2 Mamba-2 groups"):
+        Parallelism(tp=3).check(spec)
