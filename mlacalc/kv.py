@@ -155,11 +155,12 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
         for count, block, rules in layer_groups(spec):
             fam = family(block)
             token = fam.cache_bytes(block, cache, bits, kv_format)
-            seq = fam.state_bytes(block, sbits, ssm_bits).scaled(count)
+            held = KVCache()
             for n, rule in rules:
-                seq = seq.plus(token.scaled(n * rule.held_paged(context, block_size)))
-            per_seq = per_seq.plus(seq)
-            per_gpu_seq = per_gpu_seq.plus(seq.scaled(parallel.kv_share(fam.kv_groups(block, cache))))
+                held = held.plus(token.scaled(n * rule.held_paged(context, block_size)))
+            per_seq = per_seq.plus(held).plus(fam.state_bytes(block, sbits, ssm_bits).scaled(count))
+            per_gpu_seq = per_gpu_seq.plus(held.scaled(parallel.kv_share(fam.kv_groups(block, cache)))).plus(
+                fam.state_bytes_per_rank(block, sbits, ssm_bits, parallel).scaled(count))
     else:                         # by layer: the fullest pipeline stage
         held = tokens_held(spec, context, block_size)
         per_seq_layer, per_gpu_layer = [], []
@@ -170,10 +171,10 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                 per_gpu_layer.append(KVCache())
                 continue
             fam = family(b)
-            seq = fam.cache_bytes(b, cache, bits, kv_format).scaled(held[layer]).plus(
-                fam.state_bytes(b, sbits, ssm_bits))
-            per_seq_layer.append(seq)
-            per_gpu_layer.append(seq.scaled(parallel.kv_share(fam.kv_groups(b, cache))))
+            tokens = fam.cache_bytes(b, cache, bits, kv_format).scaled(held[layer])
+            per_seq_layer.append(tokens.plus(fam.state_bytes(b, sbits, ssm_bits)))
+            per_gpu_layer.append(tokens.scaled(parallel.kv_share(fam.kv_groups(b, cache))).plus(
+                fam.state_bytes_per_rank(b, sbits, ssm_bits, parallel)))
         per_seq = _sum(per_seq_layer)
         stages = [_sum(per_gpu_layer[r.start:r.stop]) for r in parallel.stage_ranges(spec.num_layers)]
         per_gpu_seq = max(stages, key=lambda c: c.total)

@@ -94,7 +94,9 @@ class Parallelism:
     def moe_a2a(self) -> bool:
         """Each rank's MoE layers reach the experts by an all-to-all of its own tokens (DeepEP dispatch and combine):
         data-parallel attention with expert parallelism. Otherwise every rank of the group holds all the group's
-        tokens at the MoE (after an all-reduce under TP, an all-gather under dp-attention without EP)."""
+        tokens at the MoE (after an all-reduce under TP, an all-gather under dp-attention without EP). Its bytes:
+        :func:`mlacalc.step.moe_a2a_bytes` (the dispatch at fp8 plus scales for fp8 block-quantized experts, the
+        combine at bf16)."""
         return self.dp_attention and self.ep > 1
 
     @property

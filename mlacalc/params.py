@@ -121,22 +121,15 @@ def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
     if t is None or t == spec.layer_type(last):
         return layer
     b = spec.sliding_attention if t == "sliding" else spec.attention
-    fam = family(b)
-    attn = sum(_split(fam, b, name, n, par) for name, n in fam.projections(b, spec.hidden_size).items())
-    return dataclasses.replace(layer, attention=attn)
+    return dataclasses.replace(layer, attention=_block_params(b, spec.hidden_size, par))
 
 
-def _split(fam, block, name: str, n: float, par: Parallelism | None) -> float:
-    """Projection ``name`` (``n`` parameters) on one GPU of ``par`` (all of it without one): see
-    :func:`_layer_per_gpu`."""
-    if par is None:
-        return n
-    how = fam.projection_split(block, name)
-    if how == "replicated":
-        return n
-    if how == "kv":
-        return n * par.kv_share(fam.kv_groups(block))
-    return n / par.attention_tp
+def _block_params(block, hidden: int, par: Parallelism | None) -> float:
+    """Parameters of one layer's attention block on one GPU of ``par`` (all of it without one): the family's
+    :meth:`projections_per_rank` (see :func:`_layer_per_gpu`)."""
+    fam = family(block)
+    parts = fam.projections(block, hidden) if par is None else fam.projections_per_rank(block, hidden, par)
+    return sum(parts.values())
 
 
 def _mtp_params(spec: ModelSpec) -> float:
@@ -214,7 +207,9 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
 
     Attention projections split as the family says (:meth:`projection_split`): by query heads (``1 / tp``), like
     the KV heads (``Parallelism.kv_share``: replicated when there are fewer KV heads than ranks), or replicated
-    (MLA's down projections and all norms: vLLM's ReplicatedLinear for DeepSeek). Under data-parallel attention
+    (MLA's down projections and all norms: vLLM's ReplicatedLinear for DeepSeek); Mamba-2's B and C groups
+    replicated where they are fewer than the ranks (:meth:`mlacalc.attention.mamba2.Mamba2.rank_block`). Under
+    data-parallel attention
     every GPU holds all attention weights. Dense FFN and shared experts split over TP (shared experts are whole on
     every GPU under data-parallel attention with EP: :attr:`Parallelism.shared_expert_tp`); routed experts are whole
     on ``E / ep`` experts per GPU when ``ep > 1`` (EP ranks drawn from TP x DP), otherwise each is TP-split.
@@ -222,10 +217,7 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     """
     full = layer_params(spec, layer)
     a, tp = layer_block(spec, layer), par.tp
-    attn = 0.0
-    fam = family(a) if a is not None else None
-    for name, n in (fam.projections(a, spec.hidden_size).items() if fam else ()):
-        attn += _split(fam, a, name, n, par)
+    attn = _block_params(a, spec.hidden_size, par) if a is not None else 0.0
     experts = full.routed_experts / (par.ep if par.ep > 1 else tp)
     return Params(attention=attn, norms=full.norms, dense_ffn=full.dense_ffn / tp, router=full.router,
                   shared_experts=full.shared_experts / par.shared_expert_tp, routed_experts=experts)

@@ -54,7 +54,10 @@ refused, not ignored: a step of one TP/EP group is what this models):
 - Data-parallel attention (``dp_attention``): each GPU runs all heads for ``ceil(B / n)`` sequences with full
   attention weights; the FFN/MoE stays split over the group, reached by an all-gather and a reduce-scatter
   (``2 (n-1)/n T d`` bytes per FFN layer), or with ``ep > 1`` an all-to-all dispatch and combine of the ``T k / n``
-  token-expert pairs a GPU holds (``2 (n-1)/n (T/n) k d`` bytes per MoE layer). With the all-to-all each GPU routes
+  token-expert pairs a GPU holds (``(n-1)/n (T/n) k d`` values each way per MoE layer: :func:`moe_a2a_bytes`). The
+  combine returns bf16 (2 bytes a value); the dispatch sends bf16 too, unless the routed experts are fp8
+  block-quantized (W8A8, DeepSeek-V3's checkpoint): then DeepEP sends fp8 e4m3 values with one fp32 scale per 128,
+  ``1 + 4/128`` bytes a value (:func:`dispatch_bytes_per_value`). With the all-to-all each GPU routes
   and runs the shared experts on its own ``ceil(B / n)`` sequences' tokens, the shared experts whole on every GPU
   (SGLang's ``DeepseekV2MoE`` under DeepEP: ``tp_size=1``; :attr:`Parallelism.shared_expert_tp`).
 - The vocabulary's two collectives, charged to the ops that need them (``comm_bytes`` of ``embed`` and ``lm_head``,
@@ -95,7 +98,7 @@ from .expected import (PLANNERS, Accuracy, DecodeShape, attention_accuracy, caus
 from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
-from .spec import ModelSpec
+from .spec import ModelSpec, Quantization
 from .params import HIGH_PRECISION_BITS, bytes_per_weight
 
 PHASES = ("prefill", "decode")
@@ -199,6 +202,55 @@ def touched_experts(num_experts: int, experts_per_token: int, tokens: float) -> 
     if tokens <= 0:
         return 0.0
     return num_experts * (1.0 - (1.0 - experts_per_token / num_experts) ** tokens)
+
+
+# DeepEP's fp8 dispatch (deep_ep/buffer.py, Buffer.dispatch and low_latency_dispatch(use_fp8=True)): the tokens go as
+# float8_e4m3fn [tokens, hidden] with float32 scales [tokens, hidden // 128]
+DISPATCH_FP8_BYTES = 1              # e4m3: one byte a value
+DISPATCH_SCALE_BYTES = 4            # one fp32 scale ...
+DISPATCH_SCALE_BLOCK = 128          # ... per 128 values of a token (DeepEP's and vLLM's DEEPEP_QUANT_BLOCK_SIZE)
+
+
+def dispatch_bytes_per_value(quantization: Quantization | None) -> float:
+    """Bytes per hidden value each token-expert pair carries in the MoE all-to-all's dispatch.
+
+    fp8 block-quantized routed experts (``quantization.method`` ``fp8-block`` listing ``routed_experts``: W8A8 with
+    128-wide activation blocks, as DeepSeek-V3 and Kimi-K2 ship): fp8 e4m3 values and one fp32 scale per 128,
+    ``1 + 4/128 = 1.03125`` bytes. DeepEP sends that tuple (``deep_ep/buffer.py``: ``dispatch`` takes ``x`` as
+    ``(float8_e4m3fn [tokens, hidden], float [tokens, hidden // 128])``; ``low_latency_dispatch(use_fp8=True)``
+    casts in the kernel and returns the same pair); vLLM turns it on when the experts' activations are fp8 in
+    128-blocks (``use_fp8_dispatch = quant_dtype == fp8 and act_quant_block_size[1] == DEEPEP_QUANT_BLOCK_SIZE``,
+    fused_moe/layer.py; deepep_ll_prepare_finalize.py), SGLang whenever its DeepEP output dtype is fp8
+    (token_dispatcher/deepep.py: ``sglang_per_token_group_quant_fp8(hidden_states, 128)`` before the normal
+    dispatch, ``use_fp8=self.use_fp8`` for the low-latency one). Anything else (bf16 experts, per-tensor fp8,
+    ``--weight-dtype`` overriding the checkpoint, 4-bit experts): the activation dtype, bf16 (2 bytes).
+    Blackwell's packed UE8M0 scales (1 byte per 128) and NVFP4 dispatch are not modelled."""
+    q = quantization
+    if q is not None and q.method == "fp8-block" and "routed_experts" in q.components:
+        return DISPATCH_FP8_BYTES + DISPATCH_SCALE_BYTES / DISPATCH_SCALE_BLOCK
+    return ACT_BITS / 8
+
+
+@dataclass(frozen=True)
+class A2ABytes:
+    """Bytes one GPU sends in the MoE all-to-all of a step, by direction (their sum: :attr:`total`)."""
+
+    dispatch: float       # tokens to their experts' ranks, at dispatch_bytes_per_value
+    combine: float        # expert outputs back to their tokens' ranks, bf16
+
+    @property
+    def total(self) -> float:
+        return self.dispatch + self.combine
+
+
+def moe_a2a_bytes(pairs: float, hidden: int, layers: int, ranks: int,
+                  quantization: Quantization | None = None) -> A2ABytes:
+    """Bytes one GPU sends in the dispatch and the combine of ``layers`` MoE layers, for the ``pairs`` token-expert
+    pairs it holds (``T k / n``): ``(n-1)/n`` of them leave the GPU (uniform routing over ``ranks`` EP ranks), each
+    ``hidden`` values, at :func:`dispatch_bytes_per_value` out and bf16 (2 bytes) back: DeepEP's combine takes and
+    returns ``torch.bfloat16`` (``low_latency_combine``: "x ... with torch.bfloat16")."""
+    sent = layers * (ranks - 1) / ranks * pairs * hidden            # values that leave the GPU, each way
+    return A2ABytes(dispatch=sent * dispatch_bytes_per_value(quantization), combine=sent * ACT_BITS / 8)
 
 
 def attention_rules(spec: ModelSpec) -> tuple[tuple[object, tuple], ...]:
@@ -308,7 +360,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                           heads=getattr(block, "num_heads", 0) * hs, head_share=hs, kv_share=kv_share, layers=count,
                           wb=wb, hb=hb, ab=ab, kb=kb, kv_bits=kbits, form=form if fam.forms else None,
                           core_launches=core_launches, state_bits=spec.dtypes.state_bits,
-                          ssm_state_bits=spec.dtypes.ssm_state_bits)
+                          ssm_state_bits=spec.dtypes.ssm_state_bits, ranks=parallel.attention_tp)
         attn = fam.attention_ops(spec, shape)
         attn_ops.extend(attn.ops)
         attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, wb, ab, count))
@@ -360,7 +412,8 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         else:
             moe_ep = Lm if parallel.moe_a2a else 0
             comm = (Ld + Lm - moe_ep) * 2 * ring * T * d * ab             # all-gather + reduce-scatter
-            a2a = moe_ep * 2 * ring * (T / n) * f.experts_per_token * d * ab     # all-to-all dispatch + combine
+            a2a = moe_a2a_bytes(T / n * f.experts_per_token, d, moe_ep, n,   # all-to-all dispatch + combine
+                                spec.quantization if weight_bits is None else None).total
             comm += a2a
             collectives = 2 * (Ld + Lm)                                   # around each FFN layer
         # collectives: two per layer in every layout above, one per layer where a layer holds one block (their

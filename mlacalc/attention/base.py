@@ -24,6 +24,7 @@ from .keys import rules_span
 from .quant import SCALED, VALUE_BITS
 
 if TYPE_CHECKING:
+    from ..parallel import Parallelism
     from ..spec import Attention, ModelSpec
 
 
@@ -51,6 +52,7 @@ class StepShape(NamedTuple):
     core_launches: float     # kernels per layer for the attention core
     state_bits: float = 16   # linear-attention state dtype (the convolution's, and the recurrent state's by default)
     ssm_state_bits: float | None = None   # the recurrent (SSM) state's dtype where it differs
+    ranks: int = 1           # ranks the heads split over (Parallelism.attention_tp): head_share = 1 / ranks
 
     @property
     def tokens(self) -> int:
@@ -142,6 +144,11 @@ class AttentionFamily:
         ``state_bits``, the recurrent state at ``ssm_bits``, default ``state_bits``); none by default."""
         return KVCache()
 
+    def state_bytes_per_rank(self, a, state_bits: float, ssm_bits: float | None, par: "Parallelism") -> KVCache:
+        """Bytes of one sequence's state in one layer on one GPU of ``par``: :meth:`state_bytes` times the rank's
+        share of the head groups (``Parallelism.kv_share`` of :meth:`kv_groups`)."""
+        return self.state_bytes(a, state_bits, ssm_bits).scaled(par.kv_share(self.kv_groups(a)))
+
     def label(self, a) -> str:
         """A short name of the block for tables (``GQA-8``, ``MLA``)."""
         return self.name.upper()
@@ -162,6 +169,16 @@ class AttentionFamily:
     def projection_split(self, a: "Attention", name: str) -> str:
         """How projection ``name`` splits over TP: ``heads``, ``kv`` (like the KV heads) or ``replicated``."""
         raise NotImplementedError
+
+    def projections_per_rank(self, a, hidden: int, par: "Parallelism") -> dict[str, float]:
+        """Parameters of one layer's block on one GPU of ``par``, by projection: as :meth:`projection_split` says,
+        by query heads (``1 / attention_tp``), like the KV heads (``Parallelism.kv_share``), or replicated."""
+        out = {}
+        for name, n in self.projections(a, hidden).items():
+            how = self.projection_split(a, name)
+            out[name] = (n if how == "replicated" else n * par.kv_share(self.kv_groups(a)) if how == "kv"
+                         else n / par.attention_tp)
+        return out
 
     def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
         """Projections, cache write and core of one step (everything before ``o_proj``), on one GPU."""

@@ -20,9 +20,18 @@ twice) and the convolution runs over ``conv_dim = I + 2 G N`` channels (x, B and
   ``GraniteMoeHybridMambaLayer`` reuses): ``in_proj: d x (2 I + 2 G N + H)`` (the gate z, then x, B, C, then one
   dt per head; plus a bias of the same width with ``proj_bias``), the depthwise ``conv1d`` of ``conv_dim K``
   weights (plus ``conv_dim`` biases with ``conv_bias``), ``dt_bias``, ``A_log`` and ``D`` (``H`` each), the gated
-  RMSNorm's weight (``I``), ``out_proj: I x d`` (plus ``d`` with ``proj_bias``). TP splits the heads; when ``G``
-  does not divide over the ranks vLLM replicates B and C's groups so each rank holds its heads' (the few extra
-  in_proj and convolution channels, and their conv state, are not counted).
+  RMSNorm's weight (``I``), ``out_proj: I x d`` (plus ``d`` with ``proj_bias``).
+- **tensor parallelism** over ``t`` ranks (:meth:`Mamba2.rank_block`): the heads split, ``H / t`` a rank, and with
+  them z, x, dt, the SSM state, the gated norm and ``out_proj``. B and C split by group where ``t`` divides ``G``
+  (``G / t`` groups a rank); where ``G < t`` (``t`` a multiple of ``G``) each rank's heads lie in one group, whose B
+  and C it holds whole: ``G`` groups become ``t``, one a rank, replicated ``t / G`` times. vLLM's ``MambaMixer2``
+  (``if n_groups % self.tp_size != 0: self.n_groups = n_groups + extra_groups_for_head_shards(n_groups,
+  self.tp_size)``, then ``conv_dim = intermediate_size + 2 * self.n_groups * ssm_state_size`` and ``in_proj`` of
+  ``intermediate_size + conv_dim + num_heads`` outputs, column-split: ``2 N`` B/C columns a rank at ``G = 1``;
+  ``MambaStateShapeCalculator.mamba2_state_shape`` sizes the conv state ``(K - 1, conv_dim / tp)`` from the same
+  extended groups). So a rank holds ``2 I / t + 2 g N + H / t`` in_proj columns, ``I / t + 2 g N`` convolution
+  channels and conv state, with ``g = max(1, G / t)``. Other pairs (neither divides the other) are refused: a rank's
+  heads would straddle two groups (current vLLM asserts ``n_groups % tp_size == 0 or n_groups == 1``).
 - **cost** per token and layer, convolution apart. Decode runs the recurrence ``h = exp(dt A) h + dt x B^T``,
   ``y = h C + D x`` (the paper's eq. 1 with scalar-times-identity A, section 3): per head the decay (``P N``), the
   rank-one update (``2 P N``) and the read-out (``2 P N``), ``5 P N`` FLOPs, reading and writing the state once a
@@ -33,13 +42,17 @@ twice) and the convolution runs over ``conv_dim = I + 2 G N`` channels (x, B and
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from ..errors import ArgError, SpecError
+from .base import AttentionOps, StepShape
 from .linear import Linear
 
 if TYPE_CHECKING:
-    from ..spec import LinearAttention
+    from ..costs import KVCache
+    from ..parallel import Parallelism
+    from ..spec import LinearAttention, ModelSpec
 
 STATE_FLOPS = 5             # FLOPs per P N per token and head in the recurrent step (decay 1, update 2, read-out 2)
 SSD_STATE_FLOPS = 4         # FLOPs per P N per token and head in chunked prefill (chunk states 2, their read-out 2)
@@ -66,6 +79,39 @@ class Mamba2(Linear):
         if b.num_v_heads % tp:
             raise ArgError("tp", f"{tp} ranks cannot split {b.num_v_heads} Mamba-2 heads "
                                  "(linear_attention.num_v_heads) evenly")
+        if b.num_k_heads % tp and tp % b.num_k_heads:
+            raise ArgError("tp", f"{tp} ranks cannot share {b.num_k_heads} Mamba-2 groups of B and C "
+                                 "(linear_attention.num_k_heads) evenly (need one to divide the other)")
+
+    def rank_groups(self, b: "LinearAttention", tp: int) -> int:
+        """B/C groups one of ``tp`` ranks holds: ``G / tp``, or 1 (replicated) where ``tp`` exceeds ``G`` (see the
+        module docstring: vLLM's ``extra_groups_for_head_shards``)."""
+        return max(1, b.num_k_heads // tp)
+
+    def rank_block(self, b: "LinearAttention", tp: int) -> "LinearAttention":
+        """The mixer one of ``tp`` ranks runs, as a block of its own: ``H / tp`` heads and :meth:`rank_groups`
+        groups, so that its projections, state and FLOPs are the rank's (B and C whole where replicated)."""
+        if tp == 1:
+            return b
+        self.check_split(b, tp)
+        return dataclasses.replace(b, num_v_heads=b.num_v_heads // tp, num_k_heads=self.rank_groups(b, tp))
+
+    def projections_per_rank(self, b, hidden: int, par: "Parallelism") -> dict[str, float]:
+        """Parameters on one GPU by tensor: those of :meth:`rank_block` (in_proj ``d (2 I / t + 2 g N + H / t)``,
+        the convolution's ``I / t + 2 g N`` channels), but out_proj's bias, which every rank adds whole."""
+        return dict(self.projections(self.rank_block(b, par.attention_tp), hidden))
+
+    def state_bytes_per_rank(self, b, state_bits: float, ssm_bits: float | None, par: "Parallelism") -> "KVCache":
+        """One sequence's state on one GPU: the SSM state of its ``H / t`` heads and the conv state of its
+        ``I / t + 2 g N`` channels (vLLM ``mamba2_state_shape``: ``(K - 1, conv_dim / tp)`` with the groups
+        extended to the ranks)."""
+        return self.state_bytes(self.rank_block(b, par.attention_tp), state_bits, ssm_bits)
+
+    def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
+        """:meth:`Linear.attention_ops` of the rank's own mixer (:meth:`rank_block`): in_proj's columns, the
+        convolution's channels and FLOPs, the state read and written, and chunked prefill's per-group ``C B^T``
+        count the replicated groups."""
+        return super().attention_ops(spec, s._replace(block=self.rank_block(s.block, s.ranks), head_share=1.0))
 
     def input_width(self, b: "LinearAttention", hidden: int) -> float:
         """``in_proj``'s output features: the gate z and x (``I`` each), B and C (``G N`` each), dt (``H``)."""
