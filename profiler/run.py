@@ -22,7 +22,6 @@ prediction (predicted peak against the memory free when the point started); the 
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 
 from mlacalc.attention.base import INDEX_FIELDS
@@ -289,24 +288,29 @@ def held_tokens(cfg: PointConfig, spec: ModelSpec) -> list[int]:
 def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch, device: str = "cuda") -> tuple[list, list]:
     """KV tensors of each layer run ([cache] for MLA, DSA adding the indexer's keys; [k, v] otherwise), each holding
     the layer's held tokens (:func:`held_tokens`), and each layer's block table (None when contiguous)."""
+    from mlacalc.attention import key_rule
+
     a = spec.attention
     h = predict.heads_per_rank(spec, cfg.tp)
     B = cfg.batch
     dt = torch.float8_e4m3fn if cfg.kv_dtype == "fp8" else torch.bfloat16
     paged = cfg.paged or cfg.kernel == "flashmla"    # FlashMLA reads only a paged cache of 64-token blocks
-    tables: dict[int, object] = {}
+    tables: dict[tuple[int, int], object] = {}
     layers, layer_tables = [], []
-    for C in held_tokens(cfg, spec):
+    bs = (cfg.block_size or _default_block(spec)) if paged else None
+    for i, C in enumerate(held_tokens(cfg, spec)):
         if paged:
-            bs = cfg.block_size or _default_block(spec)
-            nblk = math.ceil(C / bs)
-            if C not in tables:
-                tables[C] = _block_table(B * nblk, cfg.paged, torch, device, seed=len(tables)).view(B, nblk)
+            # the calculator's paged count (held_paged): a sliding window keeps up to one block more than ceil(C / bs),
+            # its first block partly expired (vLLM's SlidingWindowManager); the kernel reads the first C tokens
+            nblk = key_rule(spec, i).held_paged(cfg.context, bs) // bs
+            if (C, nblk) not in tables:
+                tables[C, nblk] = _block_table(B * nblk, cfg.paged, torch, device, seed=len(tables)).view(B, nblk)
             rows = (B * nblk, bs)
         else:
-            tables.setdefault(C, None)
+            nblk = 0
+            tables.setdefault((C, nblk), None)
             rows = (B, C)
-        layer_tables.append(tables[C])
+        layer_tables.append(tables[C, nblk])
         if predict.mla_kernel(a):
             if cfg.kv_dtype == FP8_DS:
                 cache = _fp8_ds_cache(rows, a, torch, device)

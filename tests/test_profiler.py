@@ -329,7 +329,9 @@ def test_dsa_profiles_the_fp8_ds_cache_as_the_calculator_counts_it():
 @pytest.mark.parametrize("model,kw", [("deepseek-v3.2", dict(kv_dtype="fp8-ds", paged=True, tp=8)),
                                       ("deepseek-v3.2", dict(paged=True, tp=8)), ("deepseek-v2-lite", {}),
                                       ("deepseek-v2-lite", dict(kv_dtype="fp8", paged=True)),
-                                      ("llama-3.1-8b", dict(kernel="sdpa"))])
+                                      ("llama-3.1-8b", dict(kernel="sdpa")),
+                                      # a 4,096-token window in 64-token blocks past the window: 65 blocks, not 64
+                                      ("mistral-7b", dict(paged=True, context=5000, layers=1))])
 def test_the_cache_the_profiler_builds_is_the_one_it_predicts(model, kw):
     """_alloc_kv on the CPU: its tensors' bytes (block tables aside) are the predicted KV bytes, to the byte (a
     DSA cache: the MLA rows and the indexer's keys)."""
