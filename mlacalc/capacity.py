@@ -236,7 +236,6 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
                           weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kbits,
                           analyse_attention=False)
     return Fit(model=spec.name, attention=spec.attention.kind, pattern=pattern(spec), gpu=hw, parallel=parallel,
-               weight_bits=wbits,
-               kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w, workspace=ws,
-               kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
+               weight_bits=wbits, kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w,
+               workspace=ws, kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
                context_limit=spec.max_context)

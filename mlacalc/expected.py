@@ -237,9 +237,9 @@ class KernelModel:
 # datasheet's 4,800 GB/s and 989 TFLOP/s by `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`,
 # so that a datasheet spec gives the expected times the calibrated file gives. Other cards take them with sm_bandwidth
 # (and the DSA gather rate) scaled by their bandwidth per SM (see kernel_model); triton_gather_tile_us (the Triton
-# sparse kernel's wait a tile: a latency) is not scaled. Coefficients no calibration point can pin are left at 0 (FlashMLA: no fp8 dense path, no tile under 64
-# rows, no gathered rows). "other" (norms, cache writes, ...) is not calibrated: a stated 80% of the bandwidth and a
-# 2 us launch.
+# sparse kernel's wait a tile: a latency) is not scaled. Coefficients no calibration point can pin are left at 0
+# (FlashMLA: no fp8 dense path, no tile under 64 rows, no gathered rows). "other" (norms, cache writes, ...) is not
+# calibrated: a stated 80% of the bandwidth and a 2 us launch.
 DEFAULTS: dict[str, KernelModel] = {
     "auto": KernelModel(bandwidth_eff=0.841, sm_bandwidth_gb_s=150.0, mma_eff=0.522, fixed_us=0.5, min_rows_per_cta=16,
                         min_split_tokens=256, max_splits=128, ramp_us=8.0, combine_us_per_split=0.14,

@@ -22,7 +22,7 @@ from .attention import family, layer_block, layer_groups, tokens_held
 from .attention.dsa import FP8_DS
 from .attention.quant import SCALED, VALUE_BITS
 from .costs import KVCache
-from .errors import ArgError, show
+from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
 from .spec import Attention, ModelSpec
 from .units import MAX_COUNT, dtype_bits
@@ -49,7 +49,14 @@ def kv_dtype_layout(kv_dtype: str) -> tuple[float, str | None]:
         return 8.0, FP8_DS
     if key in SCALED:
         return float(VALUE_BITS[key]), key
-    return dtype_bits(kv_dtype, "kv_dtype"), None
+    try:
+        return dtype_bits(kv_dtype, "kv_dtype"), None
+    except SpecError as e:
+        if "unknown dtype" not in str(e):
+            raise
+        # the generic list (a checkpoint's dtypes) leaves out the cache layouts only --kv-dtype takes
+        names = ", ".join(("bf16", "fp16", "fp32", "fp8", *SCALED, FP8_DS))
+        raise SpecError("kv_dtype", f"unknown dtype {kv_dtype!r} (known: {names}, or a bit count)") from None
 
 
 def format_bits(spec: ModelSpec, kv_format: str | None) -> float | None:

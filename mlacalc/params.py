@@ -209,11 +209,10 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     the KV heads (``Parallelism.kv_share``: replicated when there are fewer KV heads than ranks), or replicated
     (MLA's down projections and all norms: vLLM's ReplicatedLinear for DeepSeek); Mamba-2's B and C groups
     replicated where they are fewer than the ranks (:meth:`mlacalc.attention.mamba2.Mamba2.rank_block`). Under
-    data-parallel attention
-    every GPU holds all attention weights. Dense FFN and shared experts split over TP (shared experts are whole on
-    every GPU under data-parallel attention with EP: :attr:`Parallelism.shared_expert_tp`); routed experts are whole
-    on ``E / ep`` experts per GPU when ``ep > 1`` (EP ranks drawn from TP x DP), otherwise each is TP-split.
-    The router is replicated.
+    data-parallel attention every GPU holds all attention weights. Dense FFN and shared experts split over TP (shared
+    experts are whole on every GPU under data-parallel attention with EP: :attr:`Parallelism.shared_expert_tp`);
+    routed experts are whole on ``E / ep`` experts per GPU when ``ep > 1`` (EP ranks drawn from TP x DP), otherwise
+    each is TP-split. The router is replicated.
     """
     full = layer_params(spec, layer)
     a, tp = layer_block(spec, layer), par.tp

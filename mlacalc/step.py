@@ -80,10 +80,9 @@ Norms run on the CUDA cores (the fp32 rate).
 Not modelled: softmax, RoPE, activation functions and residual adds as separate FLOPs (they are fused into
 neighbouring kernels or tiny); collective latency (the alpha term: it matters for small decode batches), and
 launch latency unless the hardware spec gives it (above), overlap of communication with compute (times are summed),
-load imbalance between experts or between
-sequences of unequal length, MTP draft-module cost and speculative acceptance rate (``q`` tokens are all
-accepted), the naive (decompressed) MLA cache, pipeline parallelism, L2 cache reuse, and achievable fractions of
-peak (use a calibrated hardware file from ``mlacalc calibrate`` for measured rates).
+load imbalance between experts or between sequences of unequal length, MTP draft-module cost and speculative acceptance
+rate (``q`` tokens are all accepted), the naive (decompressed) MLA cache, pipeline parallelism, L2 cache reuse, and
+achievable fractions of peak (use a calibrated hardware file from ``mlacalc calibrate`` for measured rates).
 """
 
 from __future__ import annotations
@@ -529,13 +528,11 @@ def decode_shapes(spec: ModelSpec, step: Step, parallel: Parallelism, form: str 
     return tuple(out)
 
 
-def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: DecodeShape | tuple | None,
+def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shapes: tuple[DecodeShape, ...],
                weight_bits: float, kv_bits: float, prompt: int = 0, gpus: int = 1) -> tuple[OpTime, ...]:
     """Each op's kernel-aware expected time (:mod:`mlacalc.expected`): decode attention by the split-KV model of
-    ``backend`` (summed over the shapes where ``shape`` is a tuple: one per attention block), GEMMs by the GEMM
+    ``backend`` (summed over ``shapes``, one per attention block: :func:`decode_shapes`), GEMMs by the GEMM
     model, the rest at the other ops' efficiencies; communication as the floor."""
-    shapes = shape if isinstance(shape, tuple) else (shape,) if shape is not None else ()
-    shape = shapes or None
     attn_m, gemm_m, other_m = kernel_model(hw, backend), kernel_model(hw, "gemm"), kernel_model(hw, "other")
     prefill_m = kernel_model(hw, "sdpa")
     out = []
@@ -543,7 +540,7 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shape: Dec
         o = t.op
         if o.kind == "comm":
             e = t.time_s
-        elif o.name == "attn_core" and shape is not None:
+        elif o.name == "attn_core" and shapes:
             e = 0.0
             for sh in shapes:
                 own = decode_backend(backend, sh.kernel)

@@ -14,9 +14,8 @@ distributed optimizer over its DP x CP group, DeepSpeed-Ulysses over its sequenc
 FSDP over ``dp_shard_cp``). Routed experts (``ep > 1``) are whole experts spread over EP ranks drawn from the TP x DP
 ranks of a stage (MoE parallel folding), so each expert has ``tp * dp / ep`` replicas in a context rank's slice, ``cp``
 times that in all, and shards over that many; with ``ep = 1`` they are TP-split like the dense FFN and replicated
-over ``dp x cp``. TP, EP and PP splits of the parameters come from
-:mod:`mlacalc.params`; the MTP modules' routed experts are
-sharded as experts (audit 10: they counted as dense).
+over ``dp x cp``. TP, EP and PP splits of the parameters come from :mod:`mlacalc.params`; the MTP modules' routed
+experts are sharded as experts (audit 10: they counted as dense).
 
 Activations come from :mod:`mlacalc.activations`. Pipeline: the 1F1B schedule with at least ``pp`` micro-batches
 per step; stage ``i`` holds ``pp - i`` micro-batches in flight (Narayanan et al. 2021; Korthikanti et

@@ -2762,8 +2762,9 @@ def test_bad_glm_4_7_flash_configs_are_one_line(capsys, tmp_path, changes, words
 
 
 def test_longcat_flash_two_mla_blocks_a_layer_by_hand():
-    """LongCat-Flash-Chat (longcat_flash) was refused by name ("two attention blocks per layer"). LongcatFlashDecoderLayer
-    holds two LongcatFlashMLA blocks, two dense MLPs of 12288 and four RMSNorms, and one shortcut MoE of 512 experts of
+    """LongCat-Flash-Chat (longcat_flash) was refused by name ("two attention blocks per layer").
+    LongcatFlashDecoderLayer holds two LongcatFlashMLA blocks, two dense MLPs of 12288 and four RMSNorms, and one
+    shortcut MoE of 512 experts of
     2048, top 12, among 256 zero (identity) experts. transformers' own cache counts 2 x 28 = 56 layers, and so does
     the reading: 56 spec layers of one MLA block, one MLP and two norms, the MoE on every second (its MLP counted as
     a shared expert of 12288: the same matrices).

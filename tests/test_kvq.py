@@ -127,3 +127,11 @@ def _vllm_sliding_blocks(context: int, window: int, block: int) -> int:
 @given(st.integers(1, 700), st.integers(1, 200), st.sampled_from([1, 3, 16, 64]))
 def test_sliding_paged_matches_vllms_sliding_window_manager(context, window, block):
     assert KeyRule(window=window).held_paged(context, block) == _vllm_sliding_blocks(context, window, block) * block
+
+
+def test_an_unknown_kv_dtype_names_every_layout_kv_dtype_takes(capsys):
+    # the generic dtype list (a checkpoint's) left out fp4 and fp8-ds, which only --kv-dtype takes
+    refused(capsys, "kv", "llama-3.1-8b", "--kv-dtype", "int3",
+            words="--kv-dtype: unknown dtype 'int3' (known: bf16, fp16, fp32, fp8, int4, int8, fp4, fp8-ds, or a bit "
+                  "count)")
+    refused(capsys, "kv", "llama-3.1-8b", "--kv-dtype", "0.5", words="--kv-dtype: bits per element must be in [1, 64]")

@@ -124,5 +124,4 @@ def pattern(spec: "ModelSpec") -> str:
 
 __all__ = ["AttentionFamily", "AttentionOps", "FAMILIES", "KINDS", "KeyRule", "StepShape", "attention_span",
            "blocks", "divide", "family", "key_rule", "pattern", "layer_block", "layer_groups", "layer_rules",
-           "rules_span",
-           "tokens_held"]
+           "rules_span", "tokens_held"]

@@ -126,8 +126,8 @@ class AttentionFamily:
         if kv_format in SCALED:
             return self.scaled_cache_bytes(a, cache, kv_format)
         if kv_format is not None:
-            # fp8-ds is FlashMLA's sparse (DSA) layout; "an MLA cache layout; mla attention has none" contradicted
-            # itself
+            # fp8-ds is FlashMLA's sparse (DSA) layout ("an MLA cache layout; mla attention has none" contradicted
+            # itself)
             raise ArgError("kv_dtype", f"{kv_format} is the cache layout of DSA (FlashMLA's sparse MLA kernels); "
                                        f"{self.name} attention has none")
         return self.cache_parts(a, cache).scaled(kv_bits / 8)

@@ -41,7 +41,9 @@ WorkspaceTokOpt = Annotated[str, typer.Option("--workspace-tokens", help="Tokens
 def _domains(hw, gpus: int) -> str:
     """Words for a group that spans NVLink domains (its collectives at the network's rate), else nothing."""
     n = hw.domains(gpus)
-    return f" over {n} NVLink domains of {hw.scale_up_gpus} ({hw.scale_out_gb_s:g} GB/s network a GPU)" if n > 1 else ""
+    if n == 1:
+        return ""
+    return f" over {n} NVLink domains of {hw.scale_up_gpus} ({hw.scale_out_gb_s:g} GB/s network a GPU)"
 
 def _distinct(as_: list[str] | None) -> list[str]:
     """``--as`` values for commands that compare several variants; a repeated one is refused."""
@@ -278,8 +280,11 @@ def sweep(model: ModelArg,
                 for v in [None] + _distinct(as_)]
     kinds = _once({g: _hw(g) for g in parse_list(gpu, "--gpu")}, "--gpu")
     short = {hw.name: g for g, hw in kinds.items()}
-    counts, contexts, batches = ([v for v in _once({x: count(x, flag) for x in parse_list(text, flag)}, flag).values()]
-                                 for text, flag in ((gpus, "--gpus"), (context, "--context"), (batch, "--batch")))
+    def whole_numbers(text: str, flag: str) -> list:
+        return list(_once({x: count(x, flag) for x in parse_list(text, flag)}, flag).values())
+
+    counts, contexts, batches = (whole_numbers(gpus, "--gpus"), whole_numbers(context, "--context"),
+                                 whole_numbers(batch, "--batch"))
     sw = compute(variants, list(kinds.values()), counts, contexts, batches, phase=phase, q_tokens=q_tokens,
                  dp_attention=dp_attention, ep=ep, weight_bits=_wbits(weight_dtype),
                  kv_bits=kv_bits(kv_dtype, kv_bits_), gpu_mem_util=gpu_mem_util, kv_format=kv_format(kv_dtype))
