@@ -37,6 +37,9 @@ POINTS = [(64, 16384, 128, "contiguous"), (32, 32768, 128, "paged64"), (128, 409
           (128, 32768, 128, "paged64"), (128, 4096, 128, "paged64"),
           (8, 32768, 128, "contiguous"), (32, 32768, 64, "paged64"), (128, 4096, 64, "paged64"),
           (8, 4096, 64, "contiguous")]
+# the dense grid of `mlacalc bench kernels` (kernels/bench.py) where the seesaw kernel runs: 64 and 128 heads
+BENCH_POINTS = [(B, ctx, H, layout) for B in (8, 32, 128) for ctx in (4096, 32768) for H in (64, 128)
+                for layout in ("contiguous", "paged64")]
 TRITON_POINTS = [(32, 32768, 16, "paged64"), (32, 32768, 16, "contiguous"), (32, 4096, 16, "paged64"),
                  (8, 32768, 16, "paged64")]
 # Triton tiles two programs to an SM (4 warps each: the default one-program tiles leave 4 warps an SM, latency-bound
@@ -125,7 +128,9 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--seesaw-only", action="store_true", help="time the seesaw variants and FlashMLA only")
     ap.add_argument("--fp8", action="store_true", help="the fp8 cache through both kernels only")
-    ap.add_argument("--variants", default="new32,new64,old32", help="comma-separated: new32, new64, old32")
+    ap.add_argument("--variants", default="new32,new64,old32", help="comma-separated: new32, new64, old32, old64")
+    ap.add_argument("--points", choices=("ab", "bench"), default="ab",
+                    help="ab: the 9 points above; bench: the dense grid of `mlacalc bench kernels` at 64 and 128 heads")
     ap.add_argument("--repeat", type=int, default=1, help="rounds of each point's variants (order alternating)")
     a = ap.parse_args()
     if not a.old.endswith(".py") or not os.path.isfile(a.old):
@@ -140,7 +145,7 @@ def main() -> int:
         write_rows(a.out, ab_fp8(new_kernel, old_kernel, flusher))
         return 0
     fm = _flash_mla()
-    known = {"new32": (new_kernel, 32), "new64": (new_kernel, 64), "old32": (old_kernel, 32)}
+    known = {"new32": (new_kernel, 32), "new64": (new_kernel, 64), "old32": (old_kernel, 32), "old64": (old_kernel, 64)}
     names = a.variants.split(",")
     if not set(names) <= set(known) or a.repeat < 1:
         print(f"ab_seesaw: --variants {a.variants!r} / --repeat {a.repeat}: expected names from {sorted(known)}, "
@@ -157,7 +162,7 @@ def main() -> int:
         ok[name] = isinstance(err, float) and err < 1e-2
         rows.append(dict(kind="check", variant=name, rel_err=err))
         print("check", name, err, flush=True)
-    for B, ctx, H, layout in POINTS:
+    for B, ctx, H, layout in (POINTS if a.points == "ab" else BENCH_POINTS):
         q, cache, lens, table, fm_table = inputs(B, ctx, H, layout)
         for rnd in range(a.repeat):
             order = list(variants.items())

@@ -27,21 +27,44 @@ from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms, new_launch_key
+from .triton_mla_decode import TRITON_VERSION
 from .triton_split_kv import combine_splits, plan_splits
 
-__all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_splits", "DEFAULT_GLUON_CONFIG"]
+__all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_splits", "DEFAULT_GLUON_CONFIG",
+           "default_gluon_config"]
 
 
 @dataclass(frozen=True)
 class GluonMLAConfig:
-    """block_n: keys per tile, 32 (4 kv buffers) or 64 (2 buffers); the default measured best on the H100
-    (docs/kernels-notes.md, follow-up 5; reports/h100/kernels.tune_seesaw.json)."""
+    """block_n: keys per tile, 32 (4 kv buffers) or 64 (2 buffers); 32 measured best on the H100 (docs/kernels-notes.md,
+    follow-up 5; reports/h100/kernels.tune_seesaw.json) and under Triton 3.6; see default_gluon_config."""
 
     block_n: int = 32
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
 BLOCK_H = 64  # one wgmma M tile; both warp groups share its rows
+WIDE_TILE = GluonMLAConfig(block_n=64)
+
+
+def default_gluon_config(rows: int, *, fp8: bool = False, page_size: int | None = None,
+                         triton_version: tuple[int, int] | None = None) -> GluonMLAConfig:
+    """The tile mla_decode_gluon takes when given no config, for `rows` = s_q x heads query rows a sequence.
+
+    64-key tiles for more than one head block (rows > 64: the many-heads case, bound by the score wgmmas' shared-memory
+    reads, which an N = 64 wgmma halves per key against N = 32), a 16-bit cache, paged blocks a multiple of 64, and
+    Triton >= 3.9 (``triton_version``, default the installed one; what torch 2.13 installs). Measured on the H200
+    (bench/session_as_gpu.sh, reports/h200/tuning/ab_t39_64.json; best of two rounds, graph-timed): at 128 heads
+    0.84-0.94x the 32-key tile's time from batch 32 (e.g. 128 x 32k 1.83 vs 2.17 ms), 0.88-0.89x at batch 8 x 32k,
+    1.00-1.01x at 8 x 4k; at 64 heads (one head block, kept at 32) 0.96-0.98x at large batch x context but 1.14-1.15x
+    at 8 x 4k. Under Triton 3.6 the 64-key tile spills (453 spill loads/stores compiled for sm_90, against 129 under
+    3.9: bench/sass_loops.py) and lost (0.99-1.15x the 32-key tile's time at 128 heads, eleventh session), so there,
+    and for fp8 caches (their widening group fills 32-key tiles), the 32-key tile stays."""
+    version = triton_version or TRITON_VERSION
+    if rows > BLOCK_H and not fp8 and (page_size is None or page_size % WIDE_TILE.block_n == 0) \
+            and version >= (3, 9):
+        return WIDE_TILE
+    return DEFAULT_GLUON_CONFIG
 
 
 def gluon_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: int = 512, page_size: int | None = None,
@@ -79,15 +102,15 @@ def mla_decode_gluon(
     kv_scale: torch.Tensor | float | None = None,
     max_seqlen: int | None = None,
     num_splits: int | None = None,
-    config: GluonMLAConfig = DEFAULT_GLUON_CONFIG,
+    config: GluonMLAConfig | None = None,
     out: torch.Tensor | None = None,
     check: bool | None = None,
 ) -> torch.Tensor:
     """Absorbed MLA decode on sm_90 (see gluon_supported). Arguments and result as mla_decode_triton:
     q [B, s_q, H, 576], kv_cache [B, S, 576] or paged [num_blocks, block_size, 576] with block_table [B, nblk]
     int32, cache_seqlens [B] int32 -> [B, s_q, H, 512] in q.dtype. An fp8 e4m3 cache takes kv_scale (a float, or a
-    1-element fp32 tensor read by the kernel: no host sync); a 16-bit cache none. Bad input: one KernelInputError
-    (ValueError).
+    1-element fp32 tensor read by the kernel: no host sync); a 16-bit cache none. config None: default_gluon_config's
+    tile for this call. Bad input: one KernelInputError (ValueError).
 
     Host cost: the plan (splits, scratch, layouts) is cached per shape (launch.py); the four TMA descriptors are
     rebuilt only when q's or the cache's address changes (the last pair is kept, so the plan holds a reference to
@@ -101,10 +124,12 @@ def mla_decode_gluon(
         require(kv_scale is None or kv_cache.dtype == torch.float8_e4m3fn, "kv_scale",
                 "only an fp8 cache takes a scale")
         page = kv_cache.shape[1] if block_table is not None else None
-        require(gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page, block_n=config.block_n),
+        cfg = config or default_gluon_config(q.shape[1] * q.shape[2], fp8=kv_cache.dtype == torch.float8_e4m3fn,
+                                             page_size=page)
+        require(gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page, block_n=cfg.block_n),
                 "q", "this call is outside the Gluon kernel's domain (gluon_supported): use mla_decode_triton")
         return _GluonPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
-                          num_splits=num_splits, config=config)
+                          num_splits=num_splits, config=cfg)
 
     plan = cached_plan("mla_decode_gluon", key, make, q.device)
     if checks_enabled(check, q.device):

@@ -37,7 +37,10 @@ tile); plus, for an 8-bit cache, widening ``key_elems`` per key at ``dequant_gel
 ``widen_tile_us`` per 32-key tile (the Triton kernel widens a tile slice by slice), latency-bound, so programs
 resident on one SM overlap it). Tiles of 64 or more rows over an 8-bit cache with
 DeepSeek's dims run the Gluon kernel (:func:`gluon_dense`), whose third warp group widens each tile while the other
-two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. Rows selected by
+two compute: one SM's time is the larger of its dots and its widening at ``widen_group_gelem_s``. The Gluon kernel's
+16-bit tiles are priced as the GPU machine's Triton 3.6 runs them (32 keys); under Triton >= 3.9 more than 64 rows a
+sequence take 64-key tiles (kernels/gluon_mla_decode.default_gluon_config), measured 0.84-0.94x this time at 128
+heads from batch 32 (reports/h200/tuning/ab_t39_64.json), so the model overstates those points there. Rows selected by
 index (DeepSeek Sparse Attention's top-k, ``DecodeShape.gathered``) on those backends, from 8 heads, run the Gluon
 sparse kernel: its own planner (:func:`sparse_split_plan`), 64-row tiles, and a gather warp group that copies a CTA's
 rows at ``gather_sm_gb_s`` and then widens 8-bit rows at ``widen_group_gelem_s`` (the dense kernel's widening
