@@ -3,6 +3,7 @@ refused where it enters with one line on stderr and exit code 2, and quickly (a 
 
 import pytest
 import yaml
+from hypothesis import given, settings, strategies as st
 
 from mlacalc.cli import main
 from mlacalc.errors import SpecError
@@ -1184,3 +1185,46 @@ def test_badin_hardware_errors_name_the_field_the_file_wrote(capsys, tmp_path, t
     f = tmp_path / "gpu.yaml"
     f.write_text(text, encoding="utf-8")
     refused(capsys, "roofline", "llama-3.1-8b", "--gpu", str(f), words=words)
+
+
+@pytest.mark.parametrize("second,words", [
+    # compare loads several models; a spec's error named its field only, not which model held it
+    ("mistral-7b@num_layers=0", "error: mistral-7b@num_layers=0: num_layers: must be at least 1, got 0"),
+    ("mistral-7b@as=gqa:3", "error: mistral-7b@as=gqa:3: attention.num_kv_heads: num_heads (32) must be divisible"),
+    # already named: kept as they were
+    ("nosuch", "error: nosuch: unknown model"),
+    ("mistral-7b@x", "error: mistral-7b@: expected field=value, got 'x'"),
+])
+def test_badin_compare_names_the_model_an_error_belongs_to(capsys, second, words):
+    refused(capsys, "compare", "llama-3.1-8b", second, words=words)
+
+
+def test_badin_compare_names_the_spec_file(capsys, tmp_path):
+    f = _spec_file(tmp_path, attention={"kind": "gqa", "num_heads": 32, "num_kv_heads": 8, "head_dim": -128})
+    refused(capsys, "compare", "llama-3.1-8b", f, words=f"error: {f}: attention.head_dim: must be at least 1, got -128")
+
+
+def test_badin_compare_keeps_a_flags_error_unprefixed(capsys):
+    refused(capsys, "compare", "llama-3.1-8b", "mistral-7b", "--as", "foo", words="error: --as: expected mha, mqa")
+
+
+_COUNT_CHARS = "0123456789_.eE+-kKMG x\u0661\uff15"
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(st.sampled_from(_COUNT_CHARS), max_size=8) | st.from_regex(r"[+-]?[0-9_]{1,6}(\.[0-9_]{0,3})?[kMG]?",
+                                                                          fullmatch=True))
+def test_badin_a_count_accepted_is_ascii_and_reads_as_pythons_float_does(text):
+    """Whatever parse_count accepts is ASCII and is the number Python's float() reads in it, times the suffix (so
+    Python's own rules for underscores hold: 1_000, not _1, 1_ or 1__0)."""
+    from mlacalc.units import _COUNT_SUFFIX, parse_count
+
+    try:
+        value = parse_count(text, "x", minimum=-(2**50))
+    except SpecError:
+        return
+    core, mult = text.strip(), 1
+    if core[-1] in _COUNT_SUFFIX:
+        core, mult = core[:-1], _COUNT_SUFFIX[core[-1]]
+    assert text.isascii() and " " not in core
+    assert value == float(core) * mult
