@@ -55,7 +55,7 @@ def refuse_nonfinite(data: Any, where: str) -> None:
 MAX_BYTES = 4 * 2**20   # 4 MiB: the largest HF config.json we know is ~10 KiB
 MAX_DEPTH = 64          # a spec nests 3 deep; an HF config ~4
 MAX_NODES = 100_000     # values after expanding YAML aliases: a spec holds ~100, or 10,000 layer_types at most;
-#                         PyYAML reads ~50,000 values a second, so a refusal takes 2-4 s (at 1,000,000: 19 s, 650 MB)
+#                         PyYAML parses ~75,000 a second: a refusal takes under 2 s (at 1,000,000: 19 s, 650 MB)
 _TOO_MANY = f"too many values (over {MAX_NODES:,}, each YAML alias counted as the values it copies)"
 MAX_NUMBER = 2**63      # no field of a spec or hardware file needs more (bytes, tokens, FLOP/s are all smaller)
 

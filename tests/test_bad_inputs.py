@@ -1228,3 +1228,23 @@ def test_badin_a_count_accepted_is_ascii_and_reads_as_pythons_float_does(text):
         core, mult = core[:-1], _COUNT_SUFFIX[core[-1]]
     assert text.isascii() and " " not in core
     assert value == float(core) * mult
+
+
+@pytest.mark.parametrize("shell_args,env", [
+    ("kv nosuch-model", {}),
+    ("kv llama-3.1-8b --context 1__0 --json", {}),
+    ("kv \u6a21\u578b", {"PYTHONIOENCODING": "ascii"}),      # a name the terminal cannot print
+    ("kv llama-3.1-8b >&-", {}),                              # stdout closed: was an AttributeError traceback
+])
+def test_badin_real_entry_point_answers_bad_input_in_one_line(shell_args, env):
+    """The start-up path the in-process tests skip (``python -m mlacalc``, the interpreter's own stream set-up),
+    with warnings as errors: exit code 2, one ``error:`` line on stderr, nothing on stdout."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    cmd = f"{shlex.quote(sys.executable)} -W error -m mlacalc {shell_args}"
+    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+    assert p.returncode == 2 and p.stdout == "", (p.returncode, p.stdout[:200], p.stderr)
+    assert p.stderr.startswith("error: ") and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr, p.stderr
