@@ -60,11 +60,30 @@ def make_app(groups=GROUPS) -> "typer.Typer":
 
 
 def _groups_for(argv: list[str]) -> tuple[str, ...]:
-    """The one group the command line needs, or all of them (help, typos, no command)."""
+    """The one group the command line needs, or all of them (top-level help, typos, no command)."""
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first in COMMAND_GROUPS and not any(a in ("--help", "-h") for a in argv[:argv.index(first)]):
-        return (COMMAND_GROUPS[first],)
-    return GROUPS
+    return (COMMAND_GROUPS[first],) if first in COMMAND_GROUPS else GROUPS
+
+
+HELP = ("-h", "--help")
+
+
+def _help_where_asked(cmd, argv: list[str]) -> list[str]:
+    """``argv`` with help flags typed before a command's name moved after it: ``mlacalc -h kv`` (and ``mlacalc specs
+    -h show``) shows that command's help, as ``mlacalc kv -h`` does, rather than the list of commands (click answers
+    the first group whose options hold the flag). What follows the command is left as typed."""
+    node, path, i, asked = cmd, [], 0, False
+    while i < len(argv):
+        subs = getattr(node, "commands", None) or {}
+        if argv[i] in HELP:
+            asked = True
+        elif argv[i] in subs:
+            path.append(argv[i])
+            node = subs[argv[i]]
+        else:
+            break
+        i += 1
+    return path + ["--help"] + argv[i:] if asked and path else argv
 
 
 def version() -> str:
@@ -102,7 +121,8 @@ def _one_line(message: str) -> str:
 
 
 def _fail(message: str, code: int = 2) -> None:
-    print(f"error: {_one_line(message)}", file=sys.stderr)
+    if sys.stderr is not None:       # closed (2>&-): print(file=None) would write the error on stdout
+        print(f"error: {_one_line(message)}", file=sys.stderr)
     sys.exit(code)
 
 
@@ -112,9 +132,13 @@ def main(argv: list[str] | None = None) -> None:
     import typer.main
 
     args = sys.argv[1:] if argv is None else list(argv)
+    if sys.stdout is None:
+        # started with stdout closed (>&-): every command writes there, and rich's console raised AttributeError
+        _fail("standard output is closed; nowhere to write the answer")
     try:
         cmd = typer.main.get_command(make_app(_groups_for(args)))
         _add_version_option(cmd)
+        args = _help_where_asked(cmd, args)
         rv = cmd.main(args=args, prog_name="mlacalc", standalone_mode=False)
     except SpecError as e:
         from .commands.common import flag_message

@@ -11,8 +11,8 @@ lists, str, int, float, bool, None) or raises one :class:`~mlacalc.errors.SpecEr
   recursion (YAML parser events; a bracket scan for JSON), and ``RecursionError`` is still caught behind it;
 - a key given twice in one mapping (YAML and JSON keep the last silently; a spec that says ``num_layers`` twice is a
   mistake either way) is refused, naming the key and its line;
-- YAML aliases: a recursive alias, or anchors that expand to more than ``MAX_NODES`` values (the "billion laughs"
-  file that is small on disk and huge once copied), are refused;
+- size once parsed: more than ``MAX_NODES`` values is refused, each YAML alias counted as the values it copies (the
+  "billion laughs" file that is small on disk and huge once expanded), and so is a recursive alias;
 - values: NaN, infinity, numbers beyond ``MAX_NUMBER``, and YAML-only types (dates, binary, sets) are refused;
   non-string mapping keys (YAML ``1: x``) become strings, so that "unknown field" messages can name them.
 """
@@ -54,7 +54,9 @@ def refuse_nonfinite(data: Any, where: str) -> None:
 
 MAX_BYTES = 4 * 2**20   # 4 MiB: the largest HF config.json we know is ~10 KiB
 MAX_DEPTH = 64          # a spec nests 3 deep; an HF config ~4
-MAX_NODES = 1_000_000   # values after expanding YAML aliases
+MAX_NODES = 100_000     # values after expanding YAML aliases: a spec holds ~100, or 10,000 layer_types at most;
+#                         PyYAML parses ~75,000 a second: a refusal takes under 2 s (at 1,000,000: 19 s, 650 MB)
+_TOO_MANY = f"too many values (over {MAX_NODES:,}, each YAML alias counted as the values it copies)"
 MAX_NUMBER = 2**63      # no field of a spec or hardware file needs more (bytes, tokens, FLOP/s are all smaller)
 
 
@@ -201,8 +203,7 @@ def _parse_yaml(text: str, where: str) -> Any:
     import yaml
 
     try:
-        events = list(yaml.parse(text, Loader=yaml.SafeLoader))
-        _check_yaml_events(events, where)
+        events = _checked_yaml_events(yaml.parse(text, Loader=yaml.SafeLoader), where)
         return _with_exponent_floats(text, _plain_exponent_floats(events))
     except SpecError:
         raise
@@ -215,14 +216,19 @@ def _parse_yaml(text: str, where: str) -> Any:
         raise MalformedText(where, f"malformed YAML{line}: {problem}") from None
 
 
-def _check_yaml_events(events, where: str) -> None:
-    """Depth, recursive aliases and expanded size, from the parser's event stream (iterative)."""
+def _checked_yaml_events(events, where: str) -> list:
+    """The parser's ``events`` as a list, checked for depth, recursive aliases and expanded size as they stream in
+    (iterative): the first event past a limit stops the parse. PyYAML's scanner takes time quadratic in the depth of
+    flow brackets, so the whole list first meant 23 s for a 40 KB file of 20,000 ``[`` (a 4 MiB one: hours), and
+    1.2 GB and 40 s for a flat list of 1.9 million numbers, before either was refused."""
     import yaml
 
+    seen: list = []
     sizes: dict[str, int] = {}     # anchor -> values under it once expanded (closed anchors only)
     stack: list[list] = []         # open collections: [anchor, values so far, keys seen (mappings) or None, nodes]
     total = 0
     for ev in events:
+        seen.append(ev)
         if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             stack.append([ev.anchor, 0, set() if isinstance(ev, yaml.MappingStartEvent) else None, 0])
             if len(stack) > MAX_DEPTH:
@@ -256,15 +262,22 @@ def _check_yaml_events(events, where: str) -> None:
         else:
             total += n
         if total + sum(entry[1] for entry in stack) > MAX_NODES:
-            raise SpecError(where, f"too large once YAML aliases are expanded (over {MAX_NODES:,} values)")
+            raise SpecError(where, _TOO_MANY)
+    return seen
 
 
 def _plain(data: Any, where: str) -> Any:
-    """``data`` with string keys, checked for values JSON and the calculator cannot hold (iterative walk)."""
+    """``data`` with string keys, checked for values JSON and the calculator cannot hold (iterative walk), and for
+    more than ``MAX_NODES`` of them (a JSON file's: YAML's were counted as parsed; a 4 MiB JSON list of 2 million
+    numbers took 3.6 s and 370 MB to be refused for an unknown key)."""
     root = [data]
     todo = [(root, 0, "")]
+    walked = 0
     while todo:
         parent, key, path = todo.pop()
+        walked += 1
+        if walked > MAX_NODES:
+            raise SpecError(where, _TOO_MANY)
         v = parent[key]
         at = f"{where}: {path}" if path else where
         if isinstance(v, dict):

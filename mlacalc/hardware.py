@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
-from .errors import SpecError
+from .errors import SpecError, show
 from .units import finite
 
 
@@ -142,7 +142,8 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
             raise SpecError(f"{where}: {k}", "unknown field" + (f" (did you mean {near[0]!r}?)" if near else ""))
     if "memory_gib" in d and "memory_bytes" in d:     # memory_gib won silently, whatever memory_bytes said
         raise SpecError(f"{where}: memory_bytes", "give memory_gib or memory_bytes, not both")
-    if "memory_gib" in d:
+    gave_gib = "memory_gib" in d
+    if gave_gib:
         gib = d.pop("memory_gib")
         finite(gib, f"{where}: memory_gib", minimum=0, maximum=2.0**30)
         d["memory_bytes"] = gib * 2**30
@@ -167,9 +168,11 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
         if d["scale_up_gpus"] != int(d["scale_up_gpus"]):
             raise SpecError(f"{where}: scale_up_gpus", f"must be a whole number, got {d['scale_up_gpus']!r}")
         d["scale_up_gpus"] = int(d["scale_up_gpus"])
-    for k in _REQUIRED + ("memory_bytes",):
+    for k in _REQUIRED:
         if k not in d:
             raise SpecError(f"{where}: {k}", "is required")
+    if "memory_bytes" not in d:      # named the field the built-in files never write (they give memory_gib)
+        raise SpecError(f"{where}: memory_gib", "is required (or memory_bytes)")
     if "arch" in d and not (isinstance(d["arch"], str) and ARCH_RE.fullmatch(d["arch"])):
         raise SpecError(f"{where}: arch", f"expected a compute capability like sm_90 or an AMD target like gfx942, "
                                           f"got {d['arch']!r}")
@@ -178,6 +181,8 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
             raise SpecError(f"{where}: {k}", f"must be a string, got {d[k]!r}")
     if not d["name"].strip():                          # every report names the GPU; a model spec refuses it too
         raise SpecError(f"{where}: name", "may not be empty")
+    if not d["name"].isprintable():                    # a line break split the reports' titles, as a model's did
+        raise SpecError(f"{where}: name", f"must be one line of printable text, got {show(d['name'])}")
     if not isinstance(d.get("measured", False), bool):
         raise SpecError(f"{where}: measured", f"must be true or false, got {d['measured']!r}")
     for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops",
@@ -191,7 +196,9 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
     for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp32_tflops",
               "interconnect_gb_s"):
         if d[k] == 0:  # fp8_tflops may be 0 (no fp8 tensor cores), kernel_launch_us 0 (not modelled)
-            raise SpecError(f"{where}: {k}", f"must be a positive number, got {d[k]!r}")
+            # the field as the file wrote it: memory_gib: 0 was reported as "memory_bytes: must be ..., got 0"
+            field = "memory_gib" if k == "memory_bytes" and gave_gib else k
+            raise SpecError(f"{where}: {field}", f"must be a positive number, got 0")
     _check_floors(d, where)
     return Hardware(**d)
 

@@ -642,6 +642,8 @@ def spec_from_dict(raw: Any) -> ModelSpec:
     spec = _build(ModelSpec, raw, "")
     if not spec.name.strip():    # name: "" (or " ") passed, and every report is titled by the name
         raise SpecError("name", f"may not be empty or blank, got {spec.name!r}")
+    if not spec.name.isprintable():   # a line break or tab split every report's title and table row in two
+        raise SpecError("name", f"must be one line of printable text, got {show(spec.name)}")
     _cross_checks(spec)
     return spec
 

@@ -9,6 +9,7 @@ Conventions:
 from __future__ import annotations
 
 import math
+import re
 
 from .errors import SpecError
 
@@ -46,9 +47,17 @@ def finite(value, name: str, minimum: float | None = None, maximum: float | None
     return v
 
 
+# A count as typed before its suffix: one optional sign, ASCII digits with underscores only between two digits (as
+# Python writes 1_000), an optional fraction and exponent. float() alone took "_1", "1_" and "1__0" (underscores
+# stripped first), Arabic-Indic or full-width digits and "5 k" (a space before the suffix), while an int() path
+# checked isascii().
+_COUNT_TEXT = re.compile(r"[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?",
+                         re.ASCII)
+
+
 def parse_count(text: str | int, what: str = "value", minimum: int = 1, maximum: int = MAX_COUNT) -> int:
-    """Parse ``4096``, ``128k``, ``1M``, ``1.5k`` or ``1e6`` into an int in ``[minimum, maximum]``; anything else
-    (NaN, infinity, a fraction, words) is a ``SpecError`` naming ``what``."""
+    """Parse ``4096``, ``128k``, ``1M``, ``1.5k``, ``1e6`` or ``1_000`` into an int in ``[minimum, maximum]``; anything
+    else (NaN, infinity, a fraction, words, other scripts' digits) is a ``SpecError`` naming ``what``."""
     if isinstance(text, bool):
         raise SpecError(what, f"expected a whole number, got {text!r}")
     if isinstance(text, int):
@@ -58,21 +67,20 @@ def parse_count(text: str | int, what: str = "value", minimum: int = 1, maximum:
             raise SpecError(what, f"expected a whole number, got {text!r}")
         value = int(text)
     else:
-        s = str(text).strip().replace("_", "")
+        s = str(text).strip()
         mult = 1
         if s and s[-1] in _COUNT_SUFFIX:
             mult, s = _COUNT_SUFFIX[s[-1]], s[:-1]
-        # plain integers exactly (float would round 2**53 + 1); one sign at most: "--1" passed a lstrip("+-") test
-        # and int() raised ValueError, a traceback in every command that takes a count
-        if s.isascii() and s.removeprefix("+").removeprefix("-").isdigit() and s[:2] != "+-":
+        if not _COUNT_TEXT.fullmatch(s):
+            raise SpecError(what, f"expected a number such as 4096 or 128k, got {text!r}")
+        s = s.replace("_", "")
+        # plain integers exactly (float would round 2**53 + 1)
+        if s.lstrip("+-").isdigit():
             if len(s) > 30:  # int() refuses beyond 4,300 digits; any of these is over maximum anyway
                 raise SpecError(what, f"too large: at most {maximum:,}, got a {len(s)}-digit number")
             value = int(s) * mult
         else:
-            try:
-                f = float(s) * mult
-            except ValueError:
-                raise SpecError(what, f"expected a number such as 4096 or 128k, got {text!r}") from None
+            f = float(s) * mult
             if not math.isfinite(f) or f != int(f):
                 raise SpecError(what, f"expected a whole number, got {text!r}")
             value = int(f)

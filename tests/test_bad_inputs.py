@@ -3,6 +3,7 @@ refused where it enters with one line on stderr and exit code 2, and quickly (a 
 
 import pytest
 import yaml
+from hypothesis import given, settings, strategies as st
 
 from mlacalc.cli import main
 from mlacalc.errors import SpecError
@@ -60,8 +61,8 @@ BOMB = "[&a [1,1,1,1,1,1,1,1,1], " + ", ".join(
 
 
 @pytest.mark.parametrize("setting,words", [
-    ("num_layers=" + BOMB, "--set num_layers: too large once YAML aliases are expanded"),   # hung, ate memory
-    ("name=" + BOMB, "--set name: too large once YAML aliases are expanded"),
+    ("num_layers=" + BOMB, "--set num_layers: too many values (over 100,000, each YAML alias"),   # hung, ate memory
+    ("name=" + BOMB, "--set name: too many values"),
     ("num_layers=10000000000000000000000000000000", "--set num_layers: number too large"),  # hung
     ("num_layers=2024-01-01", "--set num_layers: unsupported YAML value of type date"),
     ("num_layers=" + "[" * 100 + "]" * 100, "--set num_layers: nested too deeply"),
@@ -1055,3 +1056,195 @@ def test_audit6_a_columns_value_that_is_no_width_is_ignored(capsys, monkeypatch,
     monkeypatch.setenv("COLUMNS", columns)
     code, out, err, _ = run(capsys, "kv", "llama-3.1-8b")
     assert code == 0 and "KV cache: llama-3.1-8b" in out and "512.00 MiB" in out, (out, err)
+
+
+# --- hostile-input audit (badin): counts read by Python's float(), help before the command, YAML that scans slowly,
+# a closed stdout, names on two lines, hardware fields named as the file does not write them ---------------------------
+
+@pytest.mark.parametrize("args,words", [
+    # parse_count stripped every underscore first, then float() took other scripts' digits and a space before the
+    # suffix: each of these ran as a count (`_1` and `1_` as 1 token, `4_k` as 4096, `١٢٣` as 123, `5 k` as 5120)
+    (("kv", "llama-3.1-8b", "--context", "_1"), "--context: expected a number such as 4096 or 128k, got '_1'"),
+    (("kv", "llama-3.1-8b", "--context", "1_"), "--context: expected a number such as 4096 or 128k, got '1_'"),
+    (("kv", "llama-3.1-8b", "--batch", "1__0"), "--batch: expected a number such as 4096 or 128k, got '1__0'"),
+    (("train", "llama-3.1-8b", "--seq", "4_k"), "--seq: expected a number such as 4096 or 128k, got '4_k'"),
+    (("kv", "llama-3.1-8b", "--context", "\u0661\u0662\u0663"), "--context: expected a number"),   # Arabic-Indic 123
+    (("roofline", "llama-3.1-8b", "--context", "\uff15\uff11\uff12"), "--context: expected a number"),  # full-width
+    (("fit", "llama-3.1-8b", "--context", "5 k"), "--context: expected a number such as 4096 or 128k, got '5 k'"),
+    (("sweep", "llama-3.1-8b", "--context", "4k,1__0"), "--context: expected a number"),
+    (("fit", "llama-3.1-8b", "--workspace", "4_G"), "--workspace: expected a number"),
+    # a name on two lines split every report's title and table row (exit 0)
+    (("kv", 'llama-3.1-8b@name="a\\nb"'), "name: must be one line of printable text, got 'a\\nb'"),
+    (("compare", "llama-3.1-8b", "mistral-7b@name=x\ty"), "name: must be one line of printable text, got 'x\\ty'"),
+])
+def test_badin_cli_inputs_are_refused(capsys, args, words):
+    refused(capsys, *args, words=words)
+
+
+@pytest.mark.parametrize("text,value", [("4096", 4096), ("128k", 131072), ("1_000", 1000), ("1_024k", 1024**2),
+                                        (" 8 ", 8), ("+4k", 4096), ("1.5k", 1536), ("1e6", 10**6), (".5k", 512)])
+def test_badin_counts_as_documented_still_parse(text, value):
+    from mlacalc.units import parse_count
+
+    assert parse_count(text, "x") == value
+
+
+def test_badin_api_refuses_the_same_counts():
+    import mlacalc
+
+    for text in ("_1", "\u0661\u0662\u0663", "5 k"):
+        with pytest.raises(SpecError, match="context: expected a number"):
+            mlacalc.kv_cache("llama-3.1-8b", context=text)
+
+
+@pytest.mark.parametrize("before,usage", [
+    (("-h", "kv"), "Usage: mlacalc kv [OPTIONS]"),                  # showed the list of commands
+    (("--help", "train"), "Usage: mlacalc train [OPTIONS]"),
+    (("-h", "specs", "show"), "Usage: mlacalc specs show [OPTIONS]"),
+    (("specs", "-h", "show"), "Usage: mlacalc specs show [OPTIONS]"),  # showed the specs group's list
+    (("-h", "bench", "kernels"), "Usage: mlacalc bench kernels [OPTIONS]"),
+    (("-h", "-h", "kv", "deepseek-v3"), "Usage: mlacalc kv [OPTIONS]"),
+])
+def test_badin_help_before_the_command_shows_that_commands_help(capsys, before, usage):
+    code, out, err, _ = run(capsys, *before)
+    assert code == 0 and out.startswith(usage) and err == "", out[:200]
+
+
+@pytest.mark.parametrize("args", [("-h",), ("-h", "nosuch"), ("--help", "--version")])
+def test_badin_help_without_a_command_still_lists_the_commands(capsys, args):
+    code, out, _, _ = run(capsys, *args)
+    assert code == 0 and out.startswith("Usage: mlacalc [OPTIONS] COMMAND") and "roofline" in out
+
+
+def test_badin_deep_flow_brackets_are_refused_quickly(capsys, tmp_path):
+    """PyYAML's scanner takes time quadratic in the depth of flow brackets, and the whole file was parsed before
+    its depth was checked: 10,000 ``[`` (20 KB) took 10 s, 20,000 took 23 s, a 4 MiB file hours. The events are now
+    checked as they stream in, so the parse stops at level 65."""
+    f = tmp_path / "deep.yaml"
+    f.write_text("num_layers: " + "[" * 10_000 + "]" * 10_000 + "\n", encoding="utf-8")
+    refused(capsys, "kv", str(f), words="nested too deeply (more than 64 levels)", seconds=2)
+    refused(capsys, "kv", "llama-3.1-8b", "--set", "num_layers=" + "[" * 10_000, words="nested too deeply",
+            seconds=2)
+
+
+@pytest.mark.parametrize("suffix,text", [
+    (".yaml", "a: [" + ",".join(["1"] * 100_001) + "]\n"),                 # no alias: 1,000,000 took 40 s, 1.2 GB
+    (".json", '{"a": [' + ",".join(["1"] * 100_001) + "]}"),
+])
+def test_badin_files_of_too_many_values_are_refused_by_count(capsys, tmp_path, suffix, text):
+    """A spec holds ~100 values (10,000 layer_types at most); 100,001 are refused before the spec is read, with a
+    message that does not speak of aliases the file has none of ("too large once YAML aliases are expanded")."""
+    f = tmp_path / ("spec" + suffix)
+    f.write_text(text, encoding="utf-8")
+    refused(capsys, "kv", str(f), words="too many values (over 100,000", seconds=6)
+
+
+def test_badin_a_spec_of_ten_thousand_layer_types_still_loads(tmp_path):
+    """The node limit leaves room for the largest spec the schema allows (num_layers <= 10,000, one type each)."""
+    d = yaml.safe_load(LLAMA)
+    d.update(num_layers=10_000, layer_types=["full"] * 10_000)
+    f = tmp_path / "deep-model.yaml"
+    f.write_text(yaml.safe_dump(d), encoding="utf-8")
+    from mlacalc.spec import load_spec
+
+    assert load_spec(str(f)).num_layers == 10_000
+
+
+def test_badin_closed_stdout_is_one_line(capsys, monkeypatch):
+    """`mlacalc kv llama-3.1-8b >&-`: Python sets sys.stdout to None and rich's console raised AttributeError."""
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)
+    with pytest.raises(SystemExit) as e:
+        main(["kv", "llama-3.1-8b"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err == "error: standard output is closed; nowhere to write the answer\n"
+
+
+def test_badin_closed_stderr_keeps_the_error_off_stdout(capsys, monkeypatch):
+    """`mlacalc kv x --json 2>&-`: print(file=None) writes to stdout, so the error line landed where --json's reader
+    expects JSON."""
+    import sys
+
+    monkeypatch.setattr(sys, "stderr", None)
+    with pytest.raises(SystemExit) as e:
+        main(["kv", "llama-3.1-8b", "--context", "x", "--json"])
+    assert e.value.code == 2 and capsys.readouterr().out == ""
+
+
+_HW = "name: toy\nmem_bandwidth_gb_s: 1000\nbf16_tflops: 100\ninterconnect_gb_s: 100\n"
+
+
+@pytest.mark.parametrize("text,words", [
+    (_HW + "memory_gib: 0\n", "memory_gib: must be a positive number, got 0"),     # said memory_bytes
+    (_HW, "memory_gib: is required (or memory_bytes)"),                             # said memory_bytes
+    (_HW + "memory_bytes: 0\n", "memory_bytes: must be a positive number, got 0"),
+    (_HW.replace("name: toy", 'name: "toy\\nGPU"') + "memory_gib: 80\n", "name: must be one line of printable text"),
+])
+def test_badin_hardware_errors_name_the_field_the_file_wrote(capsys, tmp_path, text, words):
+    f = tmp_path / "gpu.yaml"
+    f.write_text(text, encoding="utf-8")
+    refused(capsys, "roofline", "llama-3.1-8b", "--gpu", str(f), words=words)
+
+
+@pytest.mark.parametrize("second,words", [
+    # compare loads several models; a spec's error named its field only, not which model held it
+    ("mistral-7b@num_layers=0", "error: mistral-7b@num_layers=0: num_layers: must be at least 1, got 0"),
+    ("mistral-7b@as=gqa:3", "error: mistral-7b@as=gqa:3: attention.num_kv_heads: num_heads (32) must be divisible"),
+    # already named: kept as they were
+    ("nosuch", "error: nosuch: unknown model"),
+    ("mistral-7b@x", "error: mistral-7b@: expected field=value, got 'x'"),
+])
+def test_badin_compare_names_the_model_an_error_belongs_to(capsys, second, words):
+    refused(capsys, "compare", "llama-3.1-8b", second, words=words)
+
+
+def test_badin_compare_names_the_spec_file(capsys, tmp_path):
+    f = _spec_file(tmp_path, attention={"kind": "gqa", "num_heads": 32, "num_kv_heads": 8, "head_dim": -128})
+    refused(capsys, "compare", "llama-3.1-8b", f, words=f"error: {f}: attention.head_dim: must be at least 1, got -128")
+
+
+def test_badin_compare_keeps_a_flags_error_unprefixed(capsys):
+    refused(capsys, "compare", "llama-3.1-8b", "mistral-7b", "--as", "foo", words="error: --as: expected mha, mqa")
+
+
+_COUNT_CHARS = "0123456789_.eE+-kKMG x\u0661\uff15"
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(st.sampled_from(_COUNT_CHARS), max_size=8) | st.from_regex(r"[+-]?[0-9_]{1,6}(\.[0-9_]{0,3})?[kMG]?",
+                                                                          fullmatch=True))
+def test_badin_a_count_accepted_is_ascii_and_reads_as_pythons_float_does(text):
+    """Whatever parse_count accepts is ASCII and is the number Python's float() reads in it, times the suffix (so
+    Python's own rules for underscores hold: 1_000, not _1, 1_ or 1__0)."""
+    from mlacalc.units import _COUNT_SUFFIX, parse_count
+
+    try:
+        value = parse_count(text, "x", minimum=-(2**50))
+    except SpecError:
+        return
+    core, mult = text.strip(), 1
+    if core[-1] in _COUNT_SUFFIX:
+        core, mult = core[:-1], _COUNT_SUFFIX[core[-1]]
+    assert text.isascii() and " " not in core
+    assert value == float(core) * mult
+
+
+@pytest.mark.parametrize("shell_args,env", [
+    ("kv nosuch-model", {}),
+    ("kv llama-3.1-8b --context 1__0 --json", {}),
+    ("kv \u6a21\u578b", {"PYTHONIOENCODING": "ascii"}),      # a name the terminal cannot print
+    ("kv llama-3.1-8b >&-", {}),                              # stdout closed: was an AttributeError traceback
+])
+def test_badin_real_entry_point_answers_bad_input_in_one_line(shell_args, env):
+    """The start-up path the in-process tests skip (``python -m mlacalc``, the interpreter's own stream set-up),
+    with warnings as errors: exit code 2, one ``error:`` line on stderr, nothing on stdout."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    cmd = f"{shlex.quote(sys.executable)} -W error -m mlacalc {shell_args}"
+    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+    assert p.returncode == 2 and p.stdout == "", (p.returncode, p.stdout[:200], p.stderr)
+    assert p.stderr.startswith("error: ") and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr, p.stderr

@@ -362,6 +362,20 @@ def test_fuzz_hardware_files_keep_the_contract(data, content):
         check(argv)
 
 
+@settings(FUZZ, max_examples=max(10, FUZZ.max_examples // 5))
+@given(name=st.sampled_from(sorted(COMMANDS)), data=st.data())
+def test_fuzz_help_anywhere_in_the_command_path_shows_that_commands_help(name, data):
+    """``-h``/``--help`` typed before a command's name (``mlacalc -h kv``, ``mlacalc specs -h show``) or after it,
+    once or twice, shows that command's help: the top-level list answered ``mlacalc -h kv``."""
+    argv = name.split()
+    for _ in range(data.draw(st.integers(1, 2))):
+        argv.insert(data.draw(st.integers(0, len(argv))), data.draw(st.sampled_from(["-h", "--help"])))
+    if data.draw(st.booleans()) and any(a.name in ("model", "models", "files") for a in _arguments(COMMANDS[name])):
+        argv.append(data.draw(st.sampled_from(BUILTIN_MODELS)))
+    code, out, err = run_cli(argv)
+    assert code == 0 and out.startswith(f"Usage: mlacalc {name} ") and err == "", (argv, code, out[:200], err)
+
+
 def test_every_command_is_fuzzed():
     """The fuzz draws from every leaf command the CLI registers (a new command joins without editing here)."""
     assert {c.split()[0] for c in COMMANDS} == set(COMMAND_GROUPS)

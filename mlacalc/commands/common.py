@@ -94,6 +94,17 @@ def model_spec(model: str, sets: list[str] | None, as_: str | list[str] | None) 
     return load_spec(model, sets or [], as_)
 
 
+def naming_model(model: str, e: SpecError) -> SpecError:
+    """``e`` with ``model`` in front, for a command that loads several models: ``compare llama-3.1-8b bad.yaml`` said
+    only "attention.head_dim: must be at least 1, got -128". A flag's error (:class:`ArgError`: it is the same for
+    every model) and one whose field names the model already (an unknown name, an unreadable file) are kept."""
+    path = model.split("@")[0]
+    if isinstance(e, ArgError) or e.field.startswith("--") or e.field in ARGUMENTS or \
+            e.field.startswith((path + "/", path + ":", path + "@")) or e.field in (path, model):
+        return e
+    return SpecError(model, flag_message(e))
+
+
 def count(text: str, flag: str, minimum: int = 1) -> int:
     return parse_count(text, flag, minimum)
 

@@ -15,7 +15,7 @@ from ..spec import builtin_names, json_schema, load_spec, spec_to_dict
 from ..params import weights_report
 from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpNotOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, ImageTokensOpt,
                      JsonOpt, KvBitsOpt, KvDtypeOpt, PpOpt, SetOpt, SpOpt, StateDtypeOpt, TpOpt, count, emit, kv_bits,
-                     kv_format, model_spec, notes, parallelism, spec_sets)
+                     kv_format, model_spec, naming_model, notes, parallelism, spec_sets)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 
@@ -79,9 +79,12 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
     states = spec_sets(None, None, state_dtype)    # --state-dtype likewise: models with linear layers only
     specs = []
     for m in models:
-        extra = (images if images and _has_layer(m, set_, "cross") else []) + \
-            (states if states and _has_layer(m, set_, "linear") else [])
-        specs.append(model_spec(m, list(set_ or []) + extra, as_))
+        try:
+            extra = (images if images and _has_layer(m, set_, "cross") else []) + \
+                (states if states and _has_layer(m, set_, "linear") else [])
+            specs.append(model_spec(m, list(set_ or []) + extra, as_))
+        except SpecError as e:
+            raise naming_model(m, e) from None
     if images and not any(any(s.layer_type(i) == "cross" for i in range(s.num_layers)) for s in specs):
         raise SpecError("--image-tokens", "none of the models has cross-attention layers")
     if states and not any(any(s.layer_type(i) == "linear" for i in range(s.num_layers)) for s in specs):
