@@ -779,8 +779,13 @@ def _read_file(path: Path) -> dict:
     if hf_config:
         from .hf import WHERE, spec_dict_from_hf_config
 
+        # ModelOpt 0.29 and before kept the quantization (and the KV cache's) in hf_quant_config.json beside
+        # config.json; vLLM reads it when config.json has no quantization_config (transformers_utils/config.py)
+        beside = path.parent / "hf_quant_config.json"
+        quant_file = read_data(beside, str(beside), "json") if path.name == "config.json" and beside.is_file() \
+            else None
         try:
-            data = spec_dict_from_hf_config(data, name=_config_name(path))
+            data = spec_dict_from_hf_config(data, name=_config_name(path), quant_file=quant_file)
         except SpecError as e:   # the reader says "config.json"; name the file read (which of several, in compare)
             if e.field != WHERE:
                 raise
