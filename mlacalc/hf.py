@@ -1630,9 +1630,36 @@ def _norms(cfg: dict, mt: str) -> int:
 # Quantization: quantization_config -> the spec's quantization block
 # ---------------------------------------------------------------------------------------------------------
 
+# The quantizable Linear modules of each linear-attention block in its decoder layer, as the checkpoints name them
+# (the HF modules, whose names ignore lists are written against; vLLM builds the same names): (the layer's attribute,
+# projections). Their parameters are part of the ``attention`` component (mlacalc.params), so an ignore list naming them
+# must be tested against them: linear layers had no names, and a list that left Qwen3-Next's Gated DeltaNet in bf16
+# (``re:.*linear_attn.*``) priced it at the quantized width. Convolutions, A_log, dt_bias and norms are no Linear.
+LINEAR_MODULES = {
+    # Qwen3-Next: transformers Qwen3NextGatedDeltaNet, vLLM qwen3_next.py (in_proj_qkvz, in_proj_ba, out_proj)
+    "gated_deltanet": ("linear_attn", ("in_proj_qkvz", "in_proj_ba", "out_proj")),
+    # Kimi-Linear: the KDA block sits at self_attn as the MLA one does (vLLM kimi_linear.py KimiDecoderLayer;
+    # layers/kda.py KimiDeltaAttention: q/k/v_proj, f_a/f_b_proj, b_proj, g_a/g_b_proj, o_proj)
+    "kda": ("self_attn", ("q_proj", "k_proj", "v_proj", "f_a_proj", "f_b_proj", "b_proj", "g_a_proj", "g_b_proj",
+                          "o_proj")),
+    # Granite-4.0-H, Bamba: the Mamba-2 mixer is the layer's ``mamba`` (transformers GraniteMoeHybridDecoderLayer,
+    # BambaDecoderLayer; vLLM granitemoehybrid.py MambaMixer2: in_proj, out_proj); Nemotron-H: _nemotron_h_module_names
+    "mamba2": ("mamba", ("in_proj", "out_proj")),
+    # MiniMax-Text-01/M1: lightning attention at self_attn (vLLM minimax_text_01.py MiniMaxText01LinearAttention:
+    # qkv_proj, output_gate, out_proj)
+    "lightning": ("self_attn", ("qkv_proj", "output_gate", "out_proj")),
+}
+# Qwen3.5's Gated DeltaNet splits the fused projections (vLLM qwen3_5.py: in_proj_qkv and in_proj_z into the fused
+# in_proj_qkvz, "separate in_proj_b and in_proj_a weights in the checkpoint")
+QWEN3_5_GDN = ("linear_attn", ("in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj_a", "out_proj"))
+QWEN3_5_TYPES = ("qwen3_5_text", "qwen3_5_moe_text")
+
+
 def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     """Module names of each weight component the model has, in the checkpoint's (DeepSeek/Llama/Qwen) naming, to
-    test a quantization config's ignore patterns against (LongCat-Flash's own naming: :func:`_longcat_module_names`)."""
+    test a quantization config's ignore patterns against (LongCat-Flash's own naming: :func:`_longcat_module_names`;
+    Nemotron-H's: :func:`_nemotron_h_module_names`). The linear layers of a hybrid name their block's projections
+    (:data:`LINEAR_MODULES`) under ``attention``."""
     a, f = spec["attention"], spec["ffn"]
     if a["kind"] in ("mla", "dsa"):
         attn = (["q_a_proj", "q_b_proj"] if a.get("q_lora_rank") else ["q_proj"]) + \
@@ -1641,11 +1668,15 @@ def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
         attn = ["q_proj", "k_proj", "v_proj", "o_proj"]
     if mt == "longcat_flash":
         return _longcat_module_names(spec, attn)
+    if mt == "nemotron_h":
+        return _nemotron_h_module_names(spec, attn)
     # Every layer that holds the component (and the first and last expert), not one representative layer: a pattern
     # naming one layer ("model.layers.0.mlp") covered the representative and left the component unquantized in all
     # 80 layers (Llama-3.3-70B AWQ priced at 123 GB for 40), or missed it and left that layer quantized (audit 7).
     L, types = spec["num_layers"], spec.get("layer_types") or ()
-    kind = [types[i] if i < len(types) else "full" for i in range(L)]
+    # layer_types is the period that repeats over the layers (_period): Qwen3-Next's [linear x 3, full] read layers
+    # 4 to 47 as full, so self_attn names of 33 linear layers that have none
+    kind = [types[i % len(types)] if types else "full" for i in range(L)]
     mixer = [i for i in range(L) if kind[i] not in ("linear", "ffn")]
     ffn = [i for i in range(L) if "ffn" not in types or kind[i] == "ffn"]
     moe = [i for i in ffn if f["kind"] == "moe" and i >= (f.get("first_dense_layers") or 0)
@@ -1654,6 +1685,11 @@ def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     gate_up_down = ("gate", "up", "down")
     names = {"attention": [f"model.layers.{i}.self_attn.{p}" for i in mixer for p in attn],
              "embed": ["model.embed_tokens"], "head": ["lm_head"]}
+    lin = spec.get("linear_attention")
+    if lin:
+        where, projs = QWEN3_5_GDN if mt in QWEN3_5_TYPES else LINEAR_MODULES[lin["kind"]]
+        names["attention"] += [f"model.layers.{i}.{where}.{p}" for i in range(L) if kind[i] == "linear"
+                               for p in projs]
     if dense:
         names["dense_ffn"] = [f"model.layers.{i}.mlp.{p}_proj" for i in dense for p in gate_up_down]
     if moe:
@@ -1683,6 +1719,32 @@ def _longcat_module_names(spec: dict, attn: list[str]) -> dict[str, list[str]]:
             "router": [m + "mlp.router.classifier" for m in layers],
             "routed_experts": [f"{m}mlp.experts.{e}.{p}" for m in layers for e in experts for p in mlp],
             "embed": ["model.embed_tokens"], "head": ["lm_head"]}
+
+
+def _nemotron_h_module_names(spec: dict, attn: list[str]) -> dict[str, list[str]]:
+    """Nemotron-H's module names (transformers NemotronHForCausalLM): one ``mixer`` a layer under ``backbone.layers``,
+    the Mamba-2 mixer's ``in_proj``/``out_proj``, the attention's q/k/v/o, the MLP's ``up_proj``/``down_proj`` (ReLU²,
+    no gate), an MoE layer's router ``gate``, ``experts.N`` and ``shared_experts`` (Nemotron 3); the embedding is
+    ``backbone.embeddings``. As ModelOpt's exclude lists name them (``backbone.layers.4.mixer.in_proj``); under the
+    Llama names every such pattern missed, and excluded mixers were priced at the quantized width."""
+    f, types = spec["ffn"], spec.get("layer_types") or ()
+    L = spec["num_layers"]
+    kind = [types[i % len(types)] if types else "full" for i in range(L)]
+    layer = [f"backbone.layers.{i}.mixer." for i in range(L)]
+    mlp = ("up_proj", "down_proj") if not f.get("gated", True) else ("gate_proj", "up_proj", "down_proj")
+    names = {"attention": [layer[i] + p for i in range(L) if kind[i] not in ("linear", "ffn") for p in attn] +
+                          [layer[i] + p for i in range(L) if kind[i] == "linear" for p in ("in_proj", "out_proj")],
+             "embed": ["backbone.embeddings"], "head": ["lm_head"]}
+    ffn = [i for i in range(L) if kind[i] == "ffn"]
+    if f["kind"] == "moe":
+        experts = sorted({0, max(0, (f.get("num_experts") or 1) - 1)})
+        names |= {"router": [layer[i] + "gate" for i in ffn],
+                  "routed_experts": [f"{layer[i]}experts.{e}.{p}" for i in ffn for e in experts for p in mlp]}
+        if f.get("num_shared_experts"):
+            names["shared_experts"] = [f"{layer[i]}shared_experts.{p}" for i in ffn for p in mlp]
+    elif ffn:
+        names["dense_ffn"] = [layer[i] + p for i in ffn for p in mlp]
+    return names
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -2237,7 +2299,9 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     linear = _linear(cfg, mt)
     if linear:
         out["linear_attention"] = linear
-    quant = mlx_quantization(mlx, cfg, out, mt) if mlx is not None else quantization(cfg, out, mt)
+    # Qwen3.5 is read as Qwen3-Next, but its checkpoints name the DeltaNet's projections their own way (QWEN3_5_GDN)
+    qmt = str(cfg.get("model_type") or "").lower() if cfg.get("model_type") in QWEN3_5_TYPES else mt
+    quant = mlx_quantization(mlx, cfg, out, qmt) if mlx is not None else quantization(cfg, out, qmt)
     if quant:
         out["quantization"] = quant
     kv = kv_cache_dtype(cfg.get("quantization_config"), attn["kind"], mt) if mlx is None else None
