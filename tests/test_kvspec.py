@@ -70,7 +70,8 @@ def test_a_yaml_spec_with_dtypes_kv_int4_through_the_cli(tmp_path, capsys):
 def test_fit_sweep_roofline_and_compare_size_the_spec_layout(capsys):
     spec = _llama("int4")
     # fit: 32k tokens x 32 layers x 1088 B = 1,140,850,688 B a sequence, the largest batch as --kv-dtype int4 gives
-    f, flag = api.fit(spec, "h100-sxm", context=32768), api.fit("llama-3.1-8b", "h100-sxm", context=32768, kv_dtype="int4")
+    f = api.fit(spec, "h100-sxm", context=32768)
+    flag = api.fit("llama-3.1-8b", "h100-sxm", context=32768, kv_dtype="int4")
     assert f.kv_bytes_per_seq == 32768 * LAYERS * INT4_LAYER
     assert (f.max_batch, f.max_context) == (flag.max_batch, flag.max_context)
     # the roofline reads 1088 B for 2048 elements: 4.25 bits an element, scales included (4 before)
@@ -103,7 +104,8 @@ def test_fp8_ds_from_the_spec_is_flashmlas_656_byte_row_plus_the_indexer():
 
 
 @pytest.mark.parametrize("model, kv, words", [
-    ("deepseek-v3", "int4", "dtypes.kv: int4 is LMDeploy's per-head, per-token scaled layout; an MLA latent has no heads"),
+    ("deepseek-v3", "int4", "dtypes.kv: int4 is LMDeploy's per-head, per-token scaled layout; an MLA latent has no "
+                            "heads"),
     ("deepseek-v3", "int8", "dtypes.kv: int8 is LMDeploy's"),
     ("deepseek-v3", "nvfp4", "dtypes.kv: nvfp4 is vLLM's per-head NVFP4 KV cache, which vLLM refuses for MLA"),
     ("deepseek-v3.2", "fp4", "dtypes.kv: fp4: DSA's sparse kernels read bf16 or fp8-ds rows"),

@@ -141,5 +141,5 @@ def pattern(spec: "ModelSpec") -> str:
 
 
 __all__ = ["AttentionFamily", "AttentionOps", "FAMILIES", "KINDS", "KeyRule", "StepShape", "attention_span",
-           "blocks", "check_kv_layout", "divide", "family", "key_rule", "pattern", "layer_block", "layer_groups", "layer_rules",
-           "rules_span", "tokens_held"]
+           "blocks", "check_kv_layout", "divide", "family", "key_rule", "pattern", "layer_block", "layer_groups",
+           "layer_rules", "rules_span", "tokens_held"]
