@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from .attention import pattern
 from .errors import ArgError, show
 from .hardware import Hardware
-from .kv import format_bits, kv_report
+from .kv import format_bits, kv_report, kv_storage
 from .parallel import Parallelism
 from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roofline, Step, roofline
 from .spec import ModelSpec
@@ -215,7 +215,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     if isinstance(workspace_tokens, bool) or not isinstance(workspace_tokens, int) or workspace_tokens < 0:
         raise ArgError("workspace_tokens", f"must be a whole number of at least 0, got {show(workspace_tokens)}")
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
-    kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
+    kbits, kv_format = kv_storage(spec, kv_bits, kv_format)   # none given: dtypes.kv, its layout included
     ws = activation_workspace(spec, workspace_tokens, parallel.attention_tp)
     if workspace_bytes is not None:
         if finite(workspace_bytes, "workspace_bytes") < 0:

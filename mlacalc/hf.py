@@ -105,7 +105,16 @@ counts (8 query, 4 KV heads) either, MiniCPM3's has no ``v_head_dim`` (``hidden_
 wrappers (``text_config``) give the text decoder; the vision tower is left out and the description says so.
 
 Weights: ``quantization_config`` becomes the spec's ``quantization`` block (fp8 blocks, MXFP4, compressed-tensors,
-AWQ, GPTQ; :func:`quantization`), MLX's ``quantization`` block likewise (:func:`mlx_quantization`); an fp32 ``torch_dtype`` is served at 16 bits (bf16), as engines load it.
+AWQ, GPTQ, NVIDIA ModelOpt FP8/NVFP4; :func:`quantization`), MLX's ``quantization`` block likewise
+(:func:`mlx_quantization`); a ModelOpt ``hf_quant_config.json`` beside a config.json that has no
+``quantization_config`` is read as one, as vLLM reads it. An fp32 ``torch_dtype`` is served at 16 bits (bf16), as
+engines load it.
+
+KV cache: the dtype the checkpoint declares becomes ``dtypes.kv`` (:func:`kv_cache_dtype`): fp8 for a
+compressed-tensors ``kv_cache_scheme`` or a ModelOpt ``kv_cache_quant_algo`` ``FP8`` (FlashMLA's fp8-ds rows on DSA),
+vLLM's nvfp4 for ModelOpt ``NVFP4``, else bf16. That is vLLM's ``--kv-cache-dtype auto``: the checkpoint's KV dtype
+when it declares one, the model's otherwise; ``--kv-dtype`` (or ``--kv-bits``) overrides it, as an explicit
+``--kv-cache-dtype`` does in vLLM.
 ``max_position_embeddings`` (:func:`max_position_embeddings`) becomes ``max_context``.
 ``tests/fixtures/hf/`` holds a config of each family.
 """
@@ -1621,9 +1630,36 @@ def _norms(cfg: dict, mt: str) -> int:
 # Quantization: quantization_config -> the spec's quantization block
 # ---------------------------------------------------------------------------------------------------------
 
+# The quantizable Linear modules of each linear-attention block in its decoder layer, as the checkpoints name them
+# (the HF modules, whose names ignore lists are written against; vLLM builds the same names): (the layer's attribute,
+# projections). Their parameters are part of the ``attention`` component (mlacalc.params), so an ignore list naming them
+# must be tested against them: linear layers had no names, and a list that left Qwen3-Next's Gated DeltaNet in bf16
+# (``re:.*linear_attn.*``) priced it at the quantized width. Convolutions, A_log, dt_bias and norms are no Linear.
+LINEAR_MODULES = {
+    # Qwen3-Next: transformers Qwen3NextGatedDeltaNet, vLLM qwen3_next.py (in_proj_qkvz, in_proj_ba, out_proj)
+    "gated_deltanet": ("linear_attn", ("in_proj_qkvz", "in_proj_ba", "out_proj")),
+    # Kimi-Linear: the KDA block sits at self_attn as the MLA one does (vLLM kimi_linear.py KimiDecoderLayer;
+    # layers/kda.py KimiDeltaAttention: q/k/v_proj, f_a/f_b_proj, b_proj, g_a/g_b_proj, o_proj)
+    "kda": ("self_attn", ("q_proj", "k_proj", "v_proj", "f_a_proj", "f_b_proj", "b_proj", "g_a_proj", "g_b_proj",
+                          "o_proj")),
+    # Granite-4.0-H, Bamba: the Mamba-2 mixer is the layer's ``mamba`` (transformers GraniteMoeHybridDecoderLayer,
+    # BambaDecoderLayer; vLLM granitemoehybrid.py MambaMixer2: in_proj, out_proj); Nemotron-H: _nemotron_h_module_names
+    "mamba2": ("mamba", ("in_proj", "out_proj")),
+    # MiniMax-Text-01/M1: lightning attention at self_attn (vLLM minimax_text_01.py MiniMaxText01LinearAttention:
+    # qkv_proj, output_gate, out_proj)
+    "lightning": ("self_attn", ("qkv_proj", "output_gate", "out_proj")),
+}
+# Qwen3.5's Gated DeltaNet splits the fused projections (vLLM qwen3_5.py: in_proj_qkv and in_proj_z into the fused
+# in_proj_qkvz, "separate in_proj_b and in_proj_a weights in the checkpoint")
+QWEN3_5_GDN = ("linear_attn", ("in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj_a", "out_proj"))
+QWEN3_5_TYPES = ("qwen3_5_text", "qwen3_5_moe_text")
+
+
 def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     """Module names of each weight component the model has, in the checkpoint's (DeepSeek/Llama/Qwen) naming, to
-    test a quantization config's ignore patterns against (LongCat-Flash's own naming: :func:`_longcat_module_names`)."""
+    test a quantization config's ignore patterns against (LongCat-Flash's own naming: :func:`_longcat_module_names`;
+    Nemotron-H's: :func:`_nemotron_h_module_names`). The linear layers of a hybrid name their block's projections
+    (:data:`LINEAR_MODULES`) under ``attention``."""
     a, f = spec["attention"], spec["ffn"]
     if a["kind"] in ("mla", "dsa"):
         attn = (["q_a_proj", "q_b_proj"] if a.get("q_lora_rank") else ["q_proj"]) + \
@@ -1632,11 +1668,15 @@ def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
         attn = ["q_proj", "k_proj", "v_proj", "o_proj"]
     if mt == "longcat_flash":
         return _longcat_module_names(spec, attn)
+    if mt == "nemotron_h":
+        return _nemotron_h_module_names(spec, attn)
     # Every layer that holds the component (and the first and last expert), not one representative layer: a pattern
     # naming one layer ("model.layers.0.mlp") covered the representative and left the component unquantized in all
     # 80 layers (Llama-3.3-70B AWQ priced at 123 GB for 40), or missed it and left that layer quantized (audit 7).
     L, types = spec["num_layers"], spec.get("layer_types") or ()
-    kind = [types[i] if i < len(types) else "full" for i in range(L)]
+    # layer_types is the period that repeats over the layers (_period): Qwen3-Next's [linear x 3, full] read layers
+    # 4 to 47 as full, so self_attn names of 33 linear layers that have none
+    kind = [types[i % len(types)] if types else "full" for i in range(L)]
     mixer = [i for i in range(L) if kind[i] not in ("linear", "ffn")]
     ffn = [i for i in range(L) if "ffn" not in types or kind[i] == "ffn"]
     moe = [i for i in ffn if f["kind"] == "moe" and i >= (f.get("first_dense_layers") or 0)
@@ -1645,6 +1685,11 @@ def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     gate_up_down = ("gate", "up", "down")
     names = {"attention": [f"model.layers.{i}.self_attn.{p}" for i in mixer for p in attn],
              "embed": ["model.embed_tokens"], "head": ["lm_head"]}
+    lin = spec.get("linear_attention")
+    if lin:
+        where, projs = QWEN3_5_GDN if mt in QWEN3_5_TYPES else LINEAR_MODULES[lin["kind"]]
+        names["attention"] += [f"model.layers.{i}.{where}.{p}" for i in range(L) if kind[i] == "linear"
+                               for p in projs]
     if dense:
         names["dense_ffn"] = [f"model.layers.{i}.mlp.{p}_proj" for i in dense for p in gate_up_down]
     if moe:
@@ -1674,6 +1719,32 @@ def _longcat_module_names(spec: dict, attn: list[str]) -> dict[str, list[str]]:
             "router": [m + "mlp.router.classifier" for m in layers],
             "routed_experts": [f"{m}mlp.experts.{e}.{p}" for m in layers for e in experts for p in mlp],
             "embed": ["model.embed_tokens"], "head": ["lm_head"]}
+
+
+def _nemotron_h_module_names(spec: dict, attn: list[str]) -> dict[str, list[str]]:
+    """Nemotron-H's module names (transformers NemotronHForCausalLM): one ``mixer`` a layer under ``backbone.layers``,
+    the Mamba-2 mixer's ``in_proj``/``out_proj``, the attention's q/k/v/o, the MLP's ``up_proj``/``down_proj`` (ReLU²,
+    no gate), an MoE layer's router ``gate``, ``experts.N`` and ``shared_experts`` (Nemotron 3); the embedding is
+    ``backbone.embeddings``. As ModelOpt's exclude lists name them (``backbone.layers.4.mixer.in_proj``); under the
+    Llama names every such pattern missed, and excluded mixers were priced at the quantized width."""
+    f, types = spec["ffn"], spec.get("layer_types") or ()
+    L = spec["num_layers"]
+    kind = [types[i % len(types)] if types else "full" for i in range(L)]
+    layer = [f"backbone.layers.{i}.mixer." for i in range(L)]
+    mlp = ("up_proj", "down_proj") if not f.get("gated", True) else ("gate_proj", "up_proj", "down_proj")
+    names = {"attention": [layer[i] + p for i in range(L) if kind[i] not in ("linear", "ffn") for p in attn] +
+                          [layer[i] + p for i in range(L) if kind[i] == "linear" for p in ("in_proj", "out_proj")],
+             "embed": ["backbone.embeddings"], "head": ["lm_head"]}
+    ffn = [i for i in range(L) if kind[i] == "ffn"]
+    if f["kind"] == "moe":
+        experts = sorted({0, max(0, (f.get("num_experts") or 1) - 1)})
+        names |= {"router": [layer[i] + "gate" for i in ffn],
+                  "routed_experts": [f"{layer[i]}experts.{e}.{p}" for i in ffn for e in experts for p in mlp]}
+        if f.get("num_shared_experts"):
+            names["shared_experts"] = [f"{layer[i]}shared_experts.{p}" for i in ffn for p in mlp]
+    elif ffn:
+        names["dense_ffn"] = [layer[i] + p for i in ffn for p in mlp]
+    return names
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -1731,7 +1802,9 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
       (:func:`_gptq_dynamic_skips`).
 
     The router stays at 16 bits unless a config quantizes it explicitly; per-channel or per-tensor scales
-    (``group_size`` none) are not counted."""
+    (``group_size`` none) are not counted.
+
+    - ``modelopt`` (NVIDIA ModelOpt, in config.json or ``hf_quant_config.json``): :func:`_modelopt`."""
     q = cfg.get("quantization_config")
     if not isinstance(q, dict):
         return None
@@ -1748,6 +1821,8 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
         return {"method": "mxfp4", "bits": 4, "group_size": 32, "scale_bits": 8, "components": comps}
     if method == "compressed-tensors":
         return _compressed_tensors(q, spec, mt)
+    if method.startswith("modelopt"):
+        return _modelopt(q, spec, mt)
     if method in ("awq", "gptq"):
         bits = _req(q, mt, "bits", "w_bit")
         group = q.get("group_size", q.get("q_group_size", 128))
@@ -1872,6 +1947,115 @@ def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
 
 # compressed-tensors' QuantizationStrategy values a weight scheme may take
 CT_STRATEGIES = ("tensor", "channel", "group", "tensor_group", "block")
+
+
+def _modelopt_block(q: dict) -> dict:
+    """The mapping that holds a ModelOpt config's keys: ``quantization`` in ``hf_quant_config.json`` (and a
+    config.json that copied it), else the ``quantization_config`` itself (vLLM ``get_kv_cache_quant_algo_string``:
+    ``quant_cfg.get("quantization", quant_cfg)``)."""
+    inner = q.get("quantization")
+    return inner if isinstance(inner, dict) else q
+
+
+def _modelopt(q: dict, spec: dict, mt: str) -> dict:
+    """The spec's ``quantization`` block for an NVIDIA ModelOpt checkpoint (``quant_method: modelopt``, or the
+    ``hf_quant_config.json`` of ModelOpt 0.29 and before, :func:`spec_dict_from_hf_config`).
+
+    ``quant_algo`` as vLLM reads it (``ModelOptFp8Config``, ``ModelOptNvFp4Config``): ``FP8``, e4m3 weights with one
+    fp32 scale per tensor (not counted); ``NVFP4``, e2m1 weights with one e4m3 scale per ``group_size`` (16) values
+    and a per-tensor fp32 global scale (not counted): 4.5 bits a weight, as compressed-tensors' NVFP4. Every Linear
+    of the decoder layers but ``exclude_modules`` (globs such as ``model.layers.0.self_attn*``; ``lm_head`` in every
+    export) is quantized; the router stays at 16 bits unless listed, as for the other methods. Other algorithms
+    (``MIXED_PRECISION``'s per-layer formats, ``W4A8_AWQ``, ``INT4_AWQ``, ...) are refused in one line."""
+    inner = _modelopt_block(q)
+    algo = inner.get("quant_algo")
+    exclude = inner.get("exclude_modules", q.get("exclude_modules"))
+    if exclude is not None and (not isinstance(exclude, list) or not all(_name(x) for x in exclude)):
+        raise SpecError(WHERE, f"model_type {mt}: ModelOpt exclude_modules must be a list of names, got "
+                               f"{_show(exclude)}")
+    comps = _quantized(mt, spec, LINEAR, exclude)
+    if _name(algo) and algo.upper() == "FP8":
+        return {"method": "fp8", "bits": 8, "group_size": None, "scale_bits": 32, "components": comps}
+    if _name(algo) and algo.upper() == "NVFP4":
+        group = inner.get("group_size", 16)
+        if group != 16:
+            raise _refuse(mt, f"ModelOpt NVFP4 in groups of {_show(group)} is not modelled (NVFP4 scales 16 values)")
+        return {"method": "nvfp4", "bits": 4, "group_size": 16, "scale_bits": 8, "components": comps}
+    raise _refuse(mt, f"ModelOpt quant_algo {_show(algo)} is not modelled (FP8 and NVFP4 are)")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# KV cache: the dtype the checkpoint declares, as vLLM's --kv-cache-dtype auto takes it
+# ---------------------------------------------------------------------------------------------------------
+
+# ModelOpt kv_cache_quant_algo -> the KV dtype (vllm/utils/torch_utils.py MODELOPT_TO_VLLM_KV_CACHE_DTYPE_MAP:
+# fp8 -> fp8_e4m3, nvfp4 -> nvfp4, mixed_precision -> auto); any other value vLLM serves at "auto", the model dtype
+MODELOPT_KV = {"fp8": "fp8", "nvfp4": "nvfp4", "mixed_precision": None}
+# compressed-tensors kv_cache_scheme strategies vLLM serves (CompressedTensorsKVCacheMethod.validate_kv_cache_scheme):
+# one scale per tensor, or per attention head (k/v_scale of num_kv_heads values a layer): no bytes per token either way
+CT_KV_STRATEGIES = ("tensor", "attn_head")
+
+
+def kv_cache_dtype(q: Any, attention_kind: str, mt: str) -> str | None:
+    """The KV-cache dtype a checkpoint's quantization config declares (None: none, the model's dtype), as vLLM serves
+    it under ``--kv-cache-dtype auto``; the spec's ``dtypes.kv`` takes it, and ``--kv-dtype`` overrides it.
+
+    - compressed-tensors ``kv_cache_scheme`` (llm-compressor, RedHatAI/neuralmagic ``-FP8-KV`` checkpoints): vLLM's
+      ``Attention`` turns an ``auto`` cache to ``fp8`` whenever the scheme is present
+      (``vllm/model_executor/layers/attention/attention.py``); ``CompressedTensorsKVCacheMethod`` takes 8-bit float,
+      symmetric, ``strategy`` ``tensor`` (one k/v scale a layer) or ``attn_head`` (one per KV head a layer): flat fp8,
+      no scale bytes per token. Any other scheme (int, 4 bits, per channel or token, asymmetric) vLLM refuses, and so
+      is it here, in one line.
+    - ModelOpt (``quant_method`` ``modelopt``/``modelopt_fp4``, or ``hf_quant_config.json``): ``kv_cache_scheme`` or
+      ``kv_cache_quant_algo`` (vLLM ``get_kv_cache_quant_algo_string``, in that order): ``FP8`` (or a dict of 8-bit
+      float, ``dynamic: false``) is fp8; ``NVFP4`` (or 4-bit float) vLLM's NVFP4 cache (:mod:`mlacalc.attention.quant`,
+      refused for MLA models as vLLM refuses it); anything else vLLM serves at the model dtype (``auto``).
+    - other methods (``fp8`` with AutoFP8's ``kv_cache_scheme: "static"``, AWQ, GPTQ, MXFP4): none; their KV scales
+      take effect only under ``--kv-cache-dtype fp8`` (neuralmagic's model cards say so), which ``--kv-dtype fp8``
+      prices.
+
+    On DSA (DeepSeek-V3.2), vLLM stores an fp8 cache as FlashMLA's ``fp8_ds_mla`` rows
+    (``DeepseekV32ForCausalLM.verify_and_update_config``: any fp8 cache dtype becomes ``fp8_ds_mla``): ``fp8-ds``."""
+    if not isinstance(q, dict):
+        return None
+    method = str(q.get("quant_method") or "").lower()
+    kv = None
+    if method == "compressed-tensors":
+        kv = _ct_kv(q.get("kv_cache_scheme"), mt)
+    elif method.startswith("modelopt"):
+        inner = _modelopt_block(q)
+        algo = (inner.get("kv_cache_scheme") or q.get("kv_cache_scheme") or inner.get("kv_cache_quant_algo")
+                or q.get("kv_cache_quant_algo"))
+        if isinstance(algo, dict):
+            fp8 = algo.get("dynamic") is False and algo.get("num_bits") == 8 and algo.get("type") == "float"
+            kv = "fp8" if fp8 else "nvfp4" if algo.get("num_bits") == 4 and algo.get("type") == "float" else None
+        elif _name(algo):
+            kv = MODELOPT_KV.get(algo.lower())
+        elif algo is not None:
+            raise SpecError(WHERE, f"model_type {mt}: ModelOpt kv_cache_quant_algo must be a name, got {_show(algo)}")
+    if kv == "nvfp4" and attention_kind in ("mla", "dsa"):
+        raise _refuse(mt, "an NVFP4 KV cache (kv_cache_quant_algo) on MLA: vLLM refuses it for MLA models "
+                          "(validate_nvfp4_kv_cache_with_mla)")
+    if kv == "fp8" and attention_kind == "dsa":
+        return "fp8-ds"
+    return kv
+
+
+def _ct_kv(scheme: Any, mt: str) -> str | None:
+    """fp8 for a compressed-tensors ``kv_cache_scheme`` vLLM serves (see :func:`kv_cache_dtype`), None for none."""
+    if scheme is None:
+        return None
+    if not isinstance(scheme, dict):
+        raise SpecError(WHERE, f"model_type {mt}: compressed-tensors kv_cache_scheme must be a mapping or null, "
+                               f"got {_show(scheme)}")
+    # QuantizationArgs' defaults: type int, symmetric true, strategy tensor when no group_size
+    kind, bits, sym = scheme.get("type", "int"), scheme.get("num_bits"), scheme.get("symmetric", True)
+    strategy = scheme.get("strategy") or "tensor"
+    if kind != "float" or bits != 8 or sym is not True or strategy not in CT_KV_STRATEGIES:
+        raise _refuse(mt, f"compressed-tensors kv_cache_scheme of {_show(kind)} {_show(bits)}-bit values, strategy "
+                          f"{_show(strategy)}, symmetric {_show(sym)}: vLLM serves an 8-bit float, symmetric scheme "
+                          f"per tensor or per attention head only")
+    return "fp8"
 
 
 def _ct_strategy(w: dict, mt: str) -> str:
@@ -2060,6 +2244,17 @@ def _weight_dtype(cfg: dict, quant: dict | None, spec: dict) -> str:
     return _DTYPE_NAMES[dtype.replace("torch.", "")]
 
 
+def _quant_file(q: Any) -> dict:
+    """``hf_quant_config.json`` as a quantization config: a ModelOpt one (``producer.name: modelopt``) gets the
+    ``quant_method`` vLLM gives it (``ModelConfig._normalize_quantization_config``: modelopt for FP8, modelopt_fp4 for
+    NVFP4; here one reader, :func:`_modelopt`); any other producer's is refused in one line."""
+    producer = q.get("producer") if isinstance(q, dict) else None
+    name = producer.get("name") if isinstance(producer, dict) else None
+    if name != "modelopt":
+        raise SpecError(WHERE, f"hf_quant_config.json from producer {_show(name)} is not modelled (ModelOpt's is)")
+    return q | {"quant_method": "modelopt"}
+
+
 # ---------------------------------------------------------------------------------------------------------
 
 def _check_generic(cfg: dict, mt: str) -> None:
@@ -2074,8 +2269,12 @@ def _check_generic(cfg: dict, mt: str) -> None:
         raise _refuse(mt, "does not say whether the output head is tied (tie_word_embeddings)")
 
 
-def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
-    """Map an HF ``config.json`` mapping to mlacalc's raw spec mapping (validated later)."""
+def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> dict:
+    """Map an HF ``config.json`` mapping to mlacalc's raw spec mapping (validated later). ``quant_file``: the
+    ``hf_quant_config.json`` beside it (ModelOpt 0.29 and before wrote the quantization there), read as vLLM's
+    ``get_config`` reads it: the quantization config when config.json has none, a ModelOpt one by its ``producer``."""
+    if quant_file is not None and cfg.get("quantization_config") is None:
+        cfg = dict(cfg) | {"quantization_config": _quant_file(quant_file)}
     mlx = _mlx_block(cfg)          # mlx_lm's top-level quantization block, checked before the decoder is found
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
@@ -2100,10 +2299,13 @@ def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     linear = _linear(cfg, mt)
     if linear:
         out["linear_attention"] = linear
-    quant = mlx_quantization(mlx, cfg, out, mt) if mlx is not None else quantization(cfg, out, mt)
+    # Qwen3.5 is read as Qwen3-Next, but its checkpoints name the DeltaNet's projections their own way (QWEN3_5_GDN)
+    qmt = str(cfg.get("model_type") or "").lower() if cfg.get("model_type") in QWEN3_5_TYPES else mt
+    quant = mlx_quantization(mlx, cfg, out, qmt) if mlx is not None else quantization(cfg, out, qmt)
     if quant:
         out["quantization"] = quant
-    out["dtypes"] = {"weights": _weight_dtype(cfg, quant, out), "kv": "bf16"}
+    kv = kv_cache_dtype(cfg.get("quantization_config"), attn["kind"], mt) if mlx is None else None
+    out["dtypes"] = {"weights": _weight_dtype(cfg, quant, out), "kv": kv or "bf16"}
     if mt == "nemotron_h" and linear:         # a pattern without Mamba-2 blocks keeps no SSM state
         out["dtypes"]["ssm_state"] = _ssm_cache_dtype(cfg, mt)
     if mt == "kimi_linear":     # vLLM's MambaStateDtypeCalculator.kda_state_dtype: the recurrent state in float32

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .attention import family, layer_block, layer_groups, tokens_held
-from .attention.dsa import FP8_DS
-from .attention.quant import SCALED, VALUE_BITS
+from .attention import blocks, check_kv_layout, family, layer_block, layer_groups, tokens_held
+from .attention.quant import kv_dtype_layout
 from .costs import KVCache
-from .errors import ArgError, SpecError, show
+from .errors import ArgError, show
 from .parallel import Parallelism
 from .spec import Attention, ModelSpec
 from .units import MAX_COUNT, dtype_bits
@@ -37,26 +36,24 @@ def kv_elements_per_token_layer(attn: Attention, cache: str = "compressed") -> K
     return family(attn).cache_parts(attn, cache)
 
 
-def kv_dtype_layout(kv_dtype: str) -> tuple[float, str | None]:
-    """(bits per stored value, cache layout or None) that a ``--kv-dtype`` name gives. Layouts that store more
-    than their values: ``fp8-ds`` (FlashMLA's 656-byte DSA rows, 8-bit values), ``int4`` / ``int8`` (LMDeploy's
-    ``quant_policy`` 4 / 8: a scale and a zero point per KV head and token), ``fp4`` (SGLang's ``fp4_e2m1``: an
-    8-bit scale per 16 values); :mod:`mlacalc.attention.quant` cites them. Other names (``bf16``, ``fp8``) and bit
-    counts are flat: ``fp8``'s scale is one per layer, no bytes per token. ``--kv-bits 4`` gives flat 4-bit
-    values without scales (what ``int4`` priced before it had its layout)."""
-    key = str(kv_dtype).strip().lower()
-    if key == FP8_DS:
-        return 8.0, FP8_DS
-    if key in SCALED:
-        return float(VALUE_BITS[key]), key
-    try:
-        return dtype_bits(kv_dtype, "kv_dtype"), None
-    except SpecError as e:
-        if "unknown dtype" not in str(e):
-            raise
-        # the generic list (a checkpoint's dtypes) leaves out the cache layouts only --kv-dtype takes
-        names = ", ".join(("bf16", "fp16", "fp32", "fp8", *SCALED, FP8_DS))
-        raise SpecError("kv_dtype", f"unknown dtype {kv_dtype!r} (known: {names}, or a bit count)") from None
+def kv_storage(spec: ModelSpec, kv_bits: float | None = None, kv_format: str | None = None
+               ) -> tuple[float, str | None]:
+    """(bits per stored value, cache layout or None) a KV cache is held in: the caller's choice (``--kv-dtype`` gives
+    both, ``--kv-bits`` flat bits alone), else the spec's ``dtypes.kv``, whose name selects its layout as
+    ``--kv-dtype``'s does (:func:`kv_dtype_layout`): ``dtypes.kv: int4`` is LMDeploy's scaled int4, 1088 B a
+    token-layer on Llama-3.1-8B, not flat 4 bits (1024 B). A layout given without bits stores its values' bits."""
+    if kv_bits is None and kv_format is None:
+        return spec.dtypes.kv_bits, spec.dtypes.kv_format
+    if kv_bits is None:
+        return kv_dtype_layout(kv_format)[0], kv_format
+    return dtype_bits(kv_bits, "kv_bits"), kv_format
+
+
+def kv_element_bits(spec: ModelSpec, kv_bits: float | None = None, kv_format: str | None = None) -> float:
+    """Average bits a cache element is read at, scales included, for costs that count elements (the roofline):
+    :func:`format_bits` of the layout :func:`kv_storage` picks, or its flat bits."""
+    bits, fmt = kv_storage(spec, kv_bits, kv_format)
+    return format_bits(spec, fmt) or bits
 
 
 def format_bits(spec: ModelSpec, kv_format: str | None) -> float | None:
@@ -137,7 +134,8 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
     Layer by layer: the family's bytes per token (:meth:`cache_bytes`: at ``kv_bits``, indexer keys at their own
     width, or a packed ``kv_format`` such as ``fp8-ds``) times the tokens the layer holds (windows, chunks,
     blocks), plus its constant per-sequence state (linear attention and Mamba-2: the convolution at ``state_bits``,
-    the recurrent state at the spec's ``dtypes.ssm_state``; a ``state_bits`` given here sets both).
+    the recurrent state at the spec's ``dtypes.ssm_state``; a ``state_bits`` given here sets both). Without
+    ``kv_bits`` and ``kv_format`` the cache is the spec's ``dtypes.kv``, its layout included (:func:`kv_storage`).
 
     Per GPU: a TP rank holds its share of each token's KV (``Parallelism.kv_share``: all of an MLA latent) for
     the sequences it serves (all of them under TP; ``ceil(batch / tp)`` under data-parallel attention); a PP
@@ -153,7 +151,12 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
         raise ArgError("cache", f"must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
     parallel.check(spec)
     parallel.require("the KV cache per GPU", ("tp", "pp", "dp", "ep", "sp", "dp_attention"))
-    bits = spec.dtypes.kv_bits if kv_bits is None else dtype_bits(kv_bits, "kv_bits")
+    from_spec = kv_bits is None and kv_format is None
+    bits, kv_format = kv_storage(spec, kv_bits, kv_format)
+    if from_spec:
+        # the spec's layout in this cache mode, refused as dtypes.kv (the check at load assumes the compressed
+        # cache; fp8-ds in a naive one would have said "--kv-dtype: ...", a flag nobody gave)
+        check_kv_layout(blocks(spec), kv_format, cache)
     sbits = spec.dtypes.state_bits if state_bits is None else dtype_bits(state_bits, "state_bits")
     ssm_bits = spec.dtypes.ssm_state_bits if state_bits is None else sbits    # state_bits overrides both states
     batch_per_gpu = parallel.sequences_per_rank(batch)

@@ -23,7 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .attention import KINDS as ATTENTION_KINDS, family
+from .attention import KINDS as ATTENTION_KINDS, check_kv_layout, family
+from .attention.quant import kv_dtype_layout
 from .errors import ArgError, SpecError, show
 from .units import MAX_COUNT, MAX_LAYERS, dtype_bits
 FFN_KINDS = ("dense", "moe")
@@ -150,10 +151,15 @@ class FFN:
 
 @dataclass(frozen=True)
 class DTypes:
-    """Default storage dtypes: a name (bf16, fp16, fp32, fp8, int8, int4) or a bit count (6)."""
+    """Default storage dtypes: a name (bf16, fp16, fp32, fp8, int8, int4) or a bit count (6). The KV dtype's name
+    selects its cache layout as ``--kv-dtype`` does (:func:`mlacalc.attention.quant.kv_dtype_layout`): ``int4``
+    and ``int8`` are LMDeploy's per-head scaled caches, ``fp4`` SGLang's and ``nvfp4`` vLLM's e2m1 caches with a
+    scale per 16 values, ``fp8-ds`` FlashMLA's DSA rows; a bit count is flat values without scales."""
 
     weights: str = _f("weight dtype", "bf16", kind="dtype")
-    kv: str = _f("KV-cache dtype", "bf16", kind="dtype")
+    kv: str = _f("KV-cache dtype: bf16, fp16, fp32, fp8 or a bit count (flat); int8, int4 (LMDeploy: a scale and "
+                 "zero point per head and token), fp4 (SGLang), nvfp4 (vLLM: a scale per 16 values) or fp8-ds (DSA: "
+                 "FlashMLA's 656-byte rows), their scales counted", "bf16", kind="kv_dtype")
     state: str = _f("linear-attention convolution state dtype, and the recurrent state's unless ssm_state says "
                     "otherwise (the model's dtype: vLLM's mamba_cache_dtype auto)", "bf16", kind="dtype")
     ssm_state: str | None = _f("recurrent (SSM) state dtype where it differs from dtypes.state (vLLM's "
@@ -165,7 +171,13 @@ class DTypes:
 
     @property
     def kv_bits(self) -> float:
-        return dtype_bits(self.kv, "dtypes.kv")
+        """Bits per stored KV value (a layout's scales are in its bytes: :meth:`kv_format`)."""
+        return kv_dtype_layout(self.kv, "dtypes.kv")[0]
+
+    @property
+    def kv_format(self) -> str | None:
+        """The cache layout ``kv`` names (int4, int8, fp4, nvfp4, fp8-ds), or None for flat values."""
+        return kv_dtype_layout(self.kv, "dtypes.kv")[1]
 
     @property
     def state_bits(self) -> float:
@@ -432,6 +444,9 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
     if kind == "dtype":
         dtype_bits(value, path)
         return value
+    if kind == "kv_dtype":
+        kv_dtype_layout(value, path)
+        return value
     if kind == "components":
         return _choice_list(value, path, QUANT_COMPONENTS, "components", unique=True)
     if kind == "layer_types":
@@ -528,6 +543,10 @@ def _cross_checks(spec: ModelSpec) -> None:
         raise SpecError("attention.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
     family(a).validate(a)
     _check_sliding_shape(spec)
+    # the layout dtypes.kv names, refused where --kv-dtype would be (an MLA latent in int4, a DSA cache in fp4), at
+    # load: it was priced as flat bits, int4 on MLA included (1088 B a token-layer with --kv-dtype int4 on
+    # Llama-3.1-8B, 1024 from dtypes.kv: int4)
+    check_kv_layout((a, spec.sliding_attention), spec.dtypes.kv_format)
     if spec.linear_attention is not None:
         family(spec.linear_attention).validate(spec.linear_attention)
     if a.global_every is not None and a.sliding_window is None:
@@ -762,8 +781,13 @@ def _read_file(path: Path) -> dict:
     if hf_config:
         from .hf import WHERE, spec_dict_from_hf_config
 
+        # ModelOpt 0.29 and before kept the quantization (and the KV cache's) in hf_quant_config.json beside
+        # config.json; vLLM reads it when config.json has no quantization_config (transformers_utils/config.py)
+        beside = path.parent / "hf_quant_config.json"
+        quant_file = read_data(beside, str(beside), "json") if path.name == "config.json" and beside.is_file() \
+            else None
         try:
-            data = spec_dict_from_hf_config(data, name=_config_name(path))
+            data = spec_dict_from_hf_config(data, name=_config_name(path), quant_file=quant_file)
         except SpecError as e:   # the reader says "config.json"; name the file read (which of several, in compare)
             if e.field != WHERE:
                 raise
@@ -964,7 +988,7 @@ def _schema_of(cls) -> dict:
             # was {"type": "string"}: an editor flagged every spec with a layer pattern (gpt-oss, Qwen3-Next,
             # Nemotron-H's ffn layers) and passed layer_types: ffn, which the spec refuses
             s = {"type": ["array", "null"], "items": {"enum": list(LAYER_TYPES)}, "minItems": 1}
-        elif meta.get("kind") == "dtype":
+        elif meta.get("kind") in ("dtype", "kv_dtype"):
             s = {"type": ["string", "number", "null"] if "None" in t else ["string", "number"]}
         elif "bool" in t:
             s = {"type": "boolean"}

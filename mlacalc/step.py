@@ -96,6 +96,7 @@ from .expected import (PLANNERS, Accuracy, DecodeShape, attention_accuracy, caus
                        decode_attention_s, decode_backend, gemm_s, kernel_model, other_s, runs_gluon)
 from .errors import ArgError, show
 from .hardware import Hardware
+from .kv import kv_element_bits
 from .parallel import Parallelism
 from .spec import ModelSpec, Quantization
 from .params import HIGH_PRECISION_BITS, bytes_per_weight
@@ -325,7 +326,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     parallel.check(spec).require("the roofline", SUPPORTED)
     form = family(spec.attention).resolve_form(mla_form, step.phase)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
-    kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
+    kbits = kv_element_bits(spec) if kv_bits is None else kv_bits     # dtypes.kv, its layout's scales included
     ab, kb = ACT_BITS / 8, kbits / 8
     hb = max(wbits, HIGH_PRECISION_BITS) / 8                # biases
     # each component streams at the width it is stored in (--weight-dtype overrides the checkpoint's quantization):
@@ -588,7 +589,7 @@ def attention_bound(spec: ModelSpec, hw: Hardware, step: Step, parallel: Paralle
     ``I ~ 2 H' q (2 d_c + d_r) / ((d_c + d_r) kv_bytes)``.
     """
     a = spec.attention
-    kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
+    kbits = kv_element_bits(spec) if kv_bits is None else kv_bits     # dtypes.kv, its layout's scales included
     form = family(a).resolve_form(mla_form, step.phase)
     _, hs, kv_share = _shares(spec, parallel, step.batch)
     ridge = hw.ridge_point(32 if kbits > 16 else 16)
@@ -748,7 +749,7 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     ``analyse_attention=False`` skips the search in :func:`attention_bound` (sweeps)."""
     check_step_size(spec, step)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
-    kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
+    kbits = kv_element_bits(spec) if kv_bits is None else kv_bits     # dtypes.kv, its layout's scales included
     form = family(spec.attention).resolve_form(mla_form, step.phase)
     ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=weight_bits, kv_bits=kbits)  # None: checkpoint's
     times = expect_ops(time_ops(ops, hw, wbits, kbits, gpus=parallel.tp), hw, kernel,

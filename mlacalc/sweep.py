@@ -18,7 +18,7 @@ from .capacity import (DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activatio
                        served_params_per_gpu)
 from .expected import coefficient_basis
 from .hardware import Hardware
-from .kv import format_bits, kv_report
+from .kv import format_bits, kv_element_bits, kv_report, kv_storage
 from .parallel import Parallelism
 from .step import Step, check_step_size, roofline
 from .units import finite
@@ -123,8 +123,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
     rows, skipped = [], []
     for (label, spec), hw, n in itertools.product(variants, gpus, counts):
         wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
-        kbits = spec.dtypes.kv_bits if kv_bits is None else kv_bits
-        step_kbits = format_bits(spec, kv_format) or kbits         # what the roofline reads per cache element
+        kbits, fmt = kv_storage(spec, kv_bits, kv_format)          # none given: the variant's dtypes.kv and layout
+        step_kbits = format_bits(spec, fmt) or kbits               # what the roofline reads per cache element
         try:
             par = _group(n, ep, dp_attention).check(spec)
             w = weight_bytes(served_params_per_gpu(spec, par, q_tokens), wbits,
@@ -136,8 +136,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "argument": e.field, "reason": e.message})
             continue
         for c in contexts:
-            per_seq = kv_report(spec, c, 1, kv_bits=kbits, kv_format=kv_format).per_sequence.total
-            mb, per_seq_gpu = max_batch(spec, c, budget, par, kbits, kv_format=kv_format)
+            per_seq = kv_report(spec, c, 1, kv_bits=kbits, kv_format=fmt).per_sequence.total
+            mb, per_seq_gpu = max_batch(spec, c, budget, par, kbits, kv_format=fmt)
             for b in batches:
                 held = par.sequences_per_rank(b)
                 fits = b <= mb
@@ -162,9 +162,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         for label, spec in variants:
             if any(r.variant == label and r.gpu == hw.name and r.gpus == n for r in rows):
                 focus[label] = roofline(spec, hw, Step(phase, b, c, q_tokens), _group(n, ep, dp_attention),
-                                        weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kv_bits)
+                                        weight_bits=weight_bits, kv_bits=kv_element_bits(spec, kv_bits, kv_format))
     # the cache the decode rows read: the smallest of the variants' (an 8-bit one flags archs without e4m3)
-    bits = min((format_bits(spec, kv_format) or (spec.dtypes.kv_bits if kv_bits is None else kv_bits))
-               for _, spec in variants) if phase == "decode" else 16
+    bits = min(kv_element_bits(spec, kv_bits, kv_format) for _, spec in variants) if phase == "decode" else 16
     basis = tuple((hw.name, coefficient_basis(hw, "auto", bits)) for hw in gpus)
     return Sweep(tuple(rows), tuple(skipped), focus, focus_config, basis)

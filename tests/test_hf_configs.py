@@ -140,6 +140,10 @@ SOURCES = {
     "glm_4_7_flash": "https://huggingface.co/zai-org/GLM-4.7-Flash/blob/main/config.json",
     # The thirteenth round: Solar Open (SOURCE.md; docs/zoo-facts.md section 16)
     "solar_open_100b": "https://huggingface.co/upstage/Solar-Open-100B/blob/main/config.json",
+    # Checkpoints that declare their KV cache (SOURCE.md; docs/zoo-facts.md section 18; tests/test_hf_kvcache.py)
+    "llama_3_8b_instruct_fp8_kv": "https://huggingface.co/neuralmagic/Meta-Llama-3-8B-Instruct-FP8-KV (the recipe of "
+                                  "llm-compressor examples/quantization_kv_cache/llama3_fp8_kv_example.py)",
+    "deepseek_r1_0528_nvfp4": "https://huggingface.co/nvidia/DeepSeek-R1-0528-NVFP4/blob/main/hf_quant_config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -748,6 +752,9 @@ CARDS = {
     "longcat_flash": (2 * 28 * (512 + 64) * 2, 560e9, 0.0012),         # "560B", 18.6B-31.3B active: 560.62B, 31.33B
     # the thirteenth round (hand counts in the tests below)
     "solar_open_100b": (48 * 8 * 128 * 2 * 2, 102e9, 0.007),          # "102B", 12B active: 102.65B, 11.25B here
+    # checkpoints that declare an fp8 KV cache: one byte a value (tests/test_hf_kvcache.py)
+    "llama_3_8b_instruct_fp8_kv": (32 * 8 * 128 * 2 * 1, 8.03e9, 0.001),   # "8.03B params" on the Hub
+    "deepseek_r1_0528_nvfp4": (61 * (512 + 64) * 1, 671e9, 0.001),          # DeepSeek-V3's 671B, MTP apart
 }
 
 

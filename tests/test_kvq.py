@@ -132,6 +132,6 @@ def test_sliding_paged_matches_vllms_sliding_window_manager(context, window, blo
 def test_an_unknown_kv_dtype_names_every_layout_kv_dtype_takes(capsys):
     # the generic dtype list (a checkpoint's) left out fp4 and fp8-ds, which only --kv-dtype takes
     refused(capsys, "kv", "llama-3.1-8b", "--kv-dtype", "int3",
-            words="--kv-dtype: unknown dtype 'int3' (known: bf16, fp16, fp32, fp8, int4, int8, fp4, fp8-ds, or a bit "
-                  "count)")
+            words="--kv-dtype: unknown dtype 'int3' (known: bf16, fp16, fp32, fp8, int4, int8, fp4, nvfp4, fp8-ds, "
+                  "or a bit count)")
     refused(capsys, "kv", "llama-3.1-8b", "--kv-dtype", "0.5", words="--kv-dtype: bits per element must be in [1, 64]")

@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
+from ..errors import ArgError, SpecError
 from .base import AttentionFamily, AttentionOps, StepShape, divide
 from .conventional import CONVENTIONAL
 from .dsa import DSA_FAMILY
@@ -106,6 +107,23 @@ def blocks(spec: "ModelSpec") -> tuple:
     return tuple(out)
 
 
+def check_kv_layout(attention_blocks, kv_format: str | None, cache: str = "compressed",
+                    field: str = "dtypes.kv") -> None:
+    """Refuse, as a :class:`SpecError` naming ``field``, a KV cache layout (:mod:`.quant`) that one of
+    ``attention_blocks`` has none of: the refusals ``--kv-dtype`` meets in the family's :meth:`cache_bytes` (int4/int8
+    and nvfp4 on an MLA latent, scaled layouts on DSA, fp8-ds off DSA), for a layout a spec's ``dtypes.kv`` names.
+    Linear-attention blocks cache nothing per token and take any."""
+    if kv_format is None:
+        return
+    for b in attention_blocks:
+        try:
+            family(b).cache_bytes(b, cache, 8, kv_format)
+        except ArgError as e:
+            if e.argument != "kv_dtype":
+                raise
+            raise SpecError(field, e.message) from None
+
+
 def pattern(spec: "ModelSpec") -> str:
     """The attention layers in words, e.g. ``"12 GQA-2 + 36 Gated DeltaNet"`` or ``"18 GQA-8 sliding-128 +
     18 GQA-8"``: each family's label with the layer type's qualifier, counted (``ffn`` layers hold none)."""
@@ -123,5 +141,5 @@ def pattern(spec: "ModelSpec") -> str:
 
 
 __all__ = ["AttentionFamily", "AttentionOps", "FAMILIES", "KINDS", "KeyRule", "StepShape", "attention_span",
-           "blocks", "divide", "family", "key_rule", "pattern", "layer_block", "layer_groups", "layer_rules",
-           "rules_span", "tokens_held"]
+           "blocks", "check_kv_layout", "divide", "family", "key_rule", "pattern", "layer_block", "layer_groups",
+           "layer_rules", "rules_span", "tokens_held"]

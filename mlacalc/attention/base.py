@@ -137,7 +137,8 @@ class AttentionFamily:
         default: a family says which engine layout it has."""
         bits = VALUE_BITS[fmt]
         raise ArgError("kv_dtype", f"{fmt}: no engine's {fmt} KV layout is known for {self.name} attention; "
-                                   f"--kv-bits {bits} gives flat {bits}-bit values without scales")
+                                   f"--kv-bits {bits} (or dtypes.kv: {bits}) gives flat {bits}-bit values without "
+                                   "scales")
 
     def state_bytes(self, a, state_bits: float, ssm_bits: float | None = None) -> KVCache:
         """Bytes one sequence holds per layer whatever its length (linear-attention state: the convolution at

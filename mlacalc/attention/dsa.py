@@ -30,12 +30,11 @@ from ..errors import ArgError, SpecError
 from .base import INDEX_FIELDS, AttentionOps, StepShape
 from .keys import rules_span
 from .mla import MLA
-from .quant import SCALED
+from .quant import FP8_DS, SCALED
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
 
-FP8_DS = "fp8-ds"
 SCALE_GROUP = 128            # values per fp32 scale in the fp8 layouts (indexer keys, fp8-ds latent)
 
 

@@ -35,7 +35,7 @@ from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import ArgError, SpecError
 from .base import INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
 from .keys import rules_span
-from .quant import FP4, VALUE_BITS, head_rows_bytes
+from .quant import FP4, NVFP4, VALUE_BITS, head_rows_bytes
 
 if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
@@ -89,16 +89,21 @@ class MLA(AttentionFamily):
         """Bytes per token and layer in a scaled layout (:mod:`mlacalc.attention.quant`). Compressed: SGLang's fp4
         MLA pool (``MLATokenToKVPoolFP4``) stores the ``d_c + d_R`` row as e2m1 values with one 8-bit scale per 16
         (DeepSeek-V3: 288 + 36 = 324 B); LMDeploy's per-head int4/int8 scales have no head to attach to in a
-        latent, and no engine offers them for MLA, so they are refused. Naive (decompressed per-head K and V): rows
-        per query head, as a conventional cache."""
+        latent, and no engine offers them for MLA, so they are refused; vLLM's ``nvfp4`` is refused for MLA models
+        in either cache (``VllmConfig.validate_nvfp4_kv_cache_with_mla``). Naive (decompressed per-head K and V):
+        rows per query head, as a conventional cache."""
+        if fmt == NVFP4:
+            raise ArgError("kv_dtype", "nvfp4 is vLLM's per-head NVFP4 KV cache, which vLLM refuses for MLA models; "
+                                       "use fp4 (SGLang's MLA fp4 cache) or fp8")
         if self.check_cache(cache) == "naive":
             k, k_scales = head_rows_bytes(a.num_heads, a.qk_head_dim, fmt)
             v, v_scales = head_rows_bytes(a.num_heads, a.v_head_dim, fmt)
             return KVCache(k=k, v=v, scales=k_scales + v_scales)
         if fmt != FP4:
             raise ArgError("kv_dtype", f"{fmt} is LMDeploy's per-head, per-token scaled layout; an MLA latent has no "
-                                       f"heads and no engine offers it: use fp4 (SGLang's MLA fp4 cache) or "
-                                       f"--kv-bits {VALUE_BITS[fmt]} (flat, no scales)")
+                                       f"heads and no engine offers it: use fp4 (SGLang's MLA fp4 cache) or flat "
+                                       f"{VALUE_BITS[fmt]}-bit values without scales (--kv-bits {VALUE_BITS[fmt]}, "
+                                       f"or dtypes.kv: {VALUE_BITS[fmt]})")
         latent, _ = head_rows_bytes(1, a.kv_lora_rank, fmt)
         rope, _ = head_rows_bytes(1, a.qk_rope_head_dim, fmt)
         _, scales = head_rows_bytes(1, a.kv_lora_rank + a.qk_rope_head_dim, fmt)

@@ -24,8 +24,9 @@ ContextOpt = Annotated[str, typer.Option("--context", "-c", help="Tokens per seq
 BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences.")]
 KvDtypeOpt = Annotated[Optional[str], typer.Option(
     "--kv-dtype", help="KV-cache dtype: bf16, fp16, fp32, fp8; int8 or int4 (LMDeploy: a scale and zero point per "
-                       "head and token), fp4 (SGLang: e2m1, a scale per 16 values), or fp8-ds (DSA: FlashMLA's "
-                       "656-byte sparse MLA layout) (default: the spec's).")]
+                       "head and token), fp4 (SGLang) or nvfp4 (vLLM): e2m1, a scale per 16 values, or fp8-ds (DSA: "
+                       "FlashMLA's 656-byte sparse MLA layout). Default: the spec's dtypes.kv, layout included; for a "
+                       "config.json the KV dtype the checkpoint declares, as vLLM's --kv-cache-dtype auto reads it.")]
 ImageTokensOpt = Annotated[Optional[int], typer.Option(
     "--image-tokens", help="Image tokens each sequence's cross-attention layers attend and cache (Llama-3.2-"
                            "Vision; default 0).")]
@@ -123,7 +124,8 @@ def kv_bits(kv_dtype: str | None, kv_bits_: float | None) -> float | None:
 
 def kv_format(kv_dtype: str | None) -> str | None:
     """The cache layout ``--kv-dtype`` names (``fp8-ds``: FlashMLA's 656-byte MLA rows; ``int4``/``int8``:
-    LMDeploy's per-head scaled values; ``fp4``: SGLang's e2m1 with 16-value scales), or None."""
+    LMDeploy's per-head scaled values; ``fp4``/``nvfp4``: SGLang's / vLLM's e2m1 with 16-value scales), or None (then,
+    with no ``--kv-bits`` either, the calculators take the spec's ``dtypes.kv`` and its layout)."""
     return None if kv_dtype is None else kv_dtype_layout(kv_dtype)[1]
 
 
