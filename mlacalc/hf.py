@@ -1725,6 +1725,7 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
       model dtype (bf16), an asymmetric zero point at ``num_bits``. Kimi-K2-Thinking: int4, group 32, routed
       experts only. NVFP4 (``type: float``, 4 bits, ``strategy: tensor_group``, ``group_size: 16``): e2m1 values,
       one e4m3 scale per 16 (4.5 bits a weight; the per-tensor fp32 global scale is not counted).
+    - ``modelopt`` (NVIDIA ModelOpt, TensorRT Model Optimizer): :func:`_modelopt`.
     - ``awq``/``gptq``: ``bits`` and ``group_size``, an fp16 scale and a packed zero point of ``bits`` per group
       (GPTQ stores zeros even when symmetric), on every Linear of the decoder layers, and on the output head with
       ``lm_head: true``; GPTQ's ``dynamic`` ``-:`` rules leave their modules unquantized
@@ -1737,6 +1738,9 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
         return None
     q = _checked_quant(q, mt)
     method = str(q.get("quant_method", "")).lower()
+    producer = q.get("producer")
+    if method == "modelopt" or (isinstance(producer, dict) and producer.get("name") == "modelopt"):
+        return _modelopt(q, spec, mt)
     if method == "fp8":
         block = q.get("weight_block_size")
         group = block[0] * block[1] if block else None
@@ -1799,6 +1803,50 @@ def _gptq_dynamic_skips(q: dict, spec: dict, mt: str, bits: int, group: int | No
     return skips
 
 
+# ModelOpt's quant_algo values vLLM serves (vllm/model_executor/layers/quantization/modelopt.py: ModelOptFp8Config
+# takes FP8, FP8_PER_CHANNEL_PER_TOKEN, FP8_PB_WO; ModelOptNvFp4Config NVFP4) -> (method, bits, group_size, scale_bits):
+# FP8 e4m3 weights with one fp32 scale per tensor (ModelOptFp8LinearMethod) or per output channel
+# (ModelOptFp8PcPtLinearMethod): neither counted, as for the other per-tensor and per-channel schemes; FP8_PB_WO one
+# fp32 scale per 128 x 128 block (ModelOptFp8PbWoLinearMethod); NVFP4 e2m1 values with one e4m3 scale per 16
+# (ModelOptNvFp4LinearMethod: weight_scale float8_e4m3fn, in/16 a row; the fp32 weight_scale_2 and input_scale per
+# tensor not counted)
+MODELOPT_ALGOS = {"FP8": ("fp8", 8, None, 32), "FP8_PER_CHANNEL_PER_TOKEN": ("fp8", 8, None, 32),
+                  "FP8_PB_WO": ("fp8-block", 8, 128 * 128, 32), "NVFP4": ("nvfp4", 4, 16, 8)}
+
+
+def _modelopt(q: dict, spec: dict, mt: str) -> dict:
+    """NVIDIA ModelOpt's scheme, in either form vLLM reads (ModelOptQuantConfigBase.from_config): ModelOpt 0.31+
+    writes ``{quant_method: modelopt, quant_algo, group_size, ignore}`` into config.json; older exports write
+    ``hf_quant_config.json`` beside it, ``{producer: {name: modelopt}, quantization: {quant_algo, group_size,
+    exclude_modules}}`` (:func:`mlacalc.spec.raw_spec` reads that file when config.json has no scheme, as vLLM's
+    get_config does). Every Linear of the decoder layers is quantized but the modules the list names (globs such as
+    ``model.layers.30.self_attn*``); the output head stays at 16 bits (vLLM quantizes only LinearBase and FusedMoE
+    layers). ``kv_cache_quant_algo`` sets no KV dtype here: vLLM loads its scales and caches in fp8 only with
+    ``--kv-cache-dtype fp8`` (``--kv-dtype fp8`` here)."""
+    inner = q.get("quantization", q) if "quantization" in q else q
+    if not isinstance(inner, dict):
+        raise SpecError(WHERE, f"model_type {mt}: quantization_config.quantization must be a mapping (ModelOpt's "
+                               f"quant_algo, group_size, exclude_modules), got {_show(inner)}")
+    inner = _checked_quant(inner, mt) if inner is not q else q
+    algo = inner.get("quant_algo")
+    if algo is None:
+        raise SpecError(WHERE, f"model_type {mt}: the ModelOpt quantization_config has no quant_algo")
+    if not _name(algo):
+        raise SpecError(WHERE, f"model_type {mt}: ModelOpt quant_algo must be a name, got {_show(algo)}")
+    algo = algo.upper()                       # vLLM: "ModelOpt may emit lowercase"
+    if algo == "MIXED_PRECISION":
+        raise _refuse(mt, "ModelOpt quant_algo MIXED_PRECISION (a scheme per layer, quantized_layers) is not modelled")
+    if algo not in MODELOPT_ALGOS:
+        raise _refuse(mt, f"ModelOpt quant_algo {algo} is not modelled (read: {', '.join(MODELOPT_ALGOS)})")
+    method, bits, group, scale = MODELOPT_ALGOS[algo]
+    if method == "nvfp4" and inner.get("group_size") not in (None, 16):
+        raise SpecError(WHERE, f"model_type {mt}: ModelOpt NVFP4 scales one group of 16 values (an e4m3 scale per "
+                               f"16), got group_size {_show(inner['group_size'])}")
+    ignore = inner.get("ignore") if inner.get("ignore") is not None else inner.get("exclude_modules")
+    return {"method": method, "bits": bits, "group_size": group, "scale_bits": scale,
+            "components": _quantized(mt, spec, LINEAR, ignore)}
+
+
 def _checked_quant(q: dict, mt: str) -> dict:
     """``q`` with its sizes whole numbers (``bits``, ``group_size``: -1 is GPTQ's per channel) and its name lists
     lists of names, or one line naming the key."""
@@ -1816,7 +1864,7 @@ def _checked_quant(q: dict, mt: str) -> dict:
     if block is not None and not _pair(block):
         raise SpecError(WHERE, f"model_type {mt}: quantization_config.weight_block_size must be two whole numbers, "
                                f"got {_show(block)}")
-    for key in ("modules_to_not_convert", "ignored_layers", "ignore"):
+    for key in ("modules_to_not_convert", "ignored_layers", "ignore", "exclude_modules"):
         v = q.get(key)
         if v is not None and (not isinstance(v, list) or not all(_name(x) for x in v)):
             raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a list of names, "
@@ -2077,6 +2125,11 @@ def _check_generic(cfg: dict, mt: str) -> None:
 def spec_dict_from_hf_config(cfg: dict, name: str) -> dict:
     """Map an HF ``config.json`` mapping to mlacalc's raw spec mapping (validated later)."""
     mlx = _mlx_block(cfg)          # mlx_lm's top-level quantization block, checked before the decoder is found
+    if cfg.get("quantization_config") is None and cfg.get("compression_config") is not None:
+        # early llm-compressor checkpoints keep their compressed-tensors block under compression_config; vLLM reads it
+        # there when there is no quantization_config (ModelConfig._parse_quant_hf_config: "compressed-tensors uses a
+        # compression_config key"). It was ignored: an FP8 Llama-3.1-8B priced at bf16, 16.06 GB instead of 9.08
+        cfg = {**cfg, "quantization_config": cfg["compression_config"]}
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)

@@ -739,6 +739,26 @@ def _read_yaml(text: str, where: str) -> Any:
     return parse_text(text, where, "yaml")
 
 
+# NVIDIA ModelOpt <= 0.29 writes its quantization scheme to this file beside config.json, not into it
+QUANT_SIDECAR = "hf_quant_config.json"
+
+
+def _with_sidecar_quantization(data: dict, path: Path) -> dict:
+    """``data`` with the scheme of ``hf_quant_config.json`` beside ``config.json`` as its ``quantization_config``, where
+    config.json has none: vLLM's get_config (vllm/transformers_utils/config.py) reads that file then ("ModelOpt 0.29.0
+    and before saves the quantization config in a separate hf_quant_config.json"). Such an NVFP4 folder was priced
+    at bf16 without a word. A scheme in config.json wins, as in vLLM."""
+    side = path.parent / QUANT_SIDECAR
+    if path.name.lower() != "config.json" or data.get("quantization_config") is not None or not side.is_file():
+        return data
+    from .files import read_data
+
+    quant = read_data(side, str(side), "json")
+    if not isinstance(quant, dict):
+        raise SpecError(str(side), f"expected a mapping at the top level, got {type(quant).__name__}")
+    return {**data, "quantization_config": quant}
+
+
 def _read_file(path: Path) -> dict:
     from .files import read_data, refuse_nonfinite
 
@@ -760,6 +780,7 @@ def _read_file(path: Path) -> dict:
     if hf_config:
         from .hf import WHERE, spec_dict_from_hf_config
 
+        data = _with_sidecar_quantization(data, path)
         try:
             data = spec_dict_from_hf_config(data, name=_config_name(path))
         except SpecError as e:   # the reader says "config.json"; name the file read (which of several, in compare)

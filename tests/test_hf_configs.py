@@ -3030,3 +3030,111 @@ def test_bad_k_exaone_configs_are_one_line(capsys, tmp_path, changes, words):
 
     cfg = {k: v for k, v in (K_EXAONE_TRT | changes).items() if v is not ...}
     refused(capsys, "weights", _write(tmp_path, cfg), words=f"model_type exaone_moe: {words}")
+
+
+# ------------------------------------------- the fifteenth round: ModelOpt, compression_config (zoo-facts section 18)
+
+# Llama-3.3-70B's linear weights a layer: q and o 8192 x 8192, k and v 8192 x 1024, gate/up/down 8192 x 28672
+LLAMA_70B_LINEAR = 2 * 8192 * 8192 + 2 * 8192 * 1024 + 3 * 8192 * 28672        # 855,638,016
+# ModelOpt's legacy hf_quant_config.json (modelopt <= 0.29 writes it beside config.json, which then has no
+# quantization_config): the shape of nvidia/DeepSeek-R1-NVFP4's and of every NVFP4 export found (Behemoth-R1-V2
+# ModelOpt-NVFP4, DeepSeek-R1-Distill-Qwen-32B-NVFP4: producer, quantization.quant_algo/kv_cache_quant_algo/
+# group_size/exclude_modules); nvidia/Llama-3.3-70B-Instruct-FP4 is a modelopt 0.23.0 export of this kind
+MODELOPT_NVFP4_SIDECAR = {"producer": {"name": "modelopt", "version": "0.23.0"},
+                          "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": None, "group_size": 16,
+                                           "exclude_modules": ["lm_head"]}}
+
+
+def test_modelopt_nvfp4_in_config_json_by_hand(tmp_path):
+    """ModelOpt 0.31+ writes its scheme into config.json (vLLM modelopt.py, ModelOptQuantConfigBase.from_config:
+    the "compressed-tensors style" {quant_method: modelopt, quant_algo, group_size, ignore}). It was refused
+    ("quant_method modelopt is not modelled"). NVFP4: e2m1 values, one e4m3 scale per 16 (vLLM
+    ModelOptNvFp4LinearMethod: weight_scale float8_e4m3fn of in/16 per row; the fp32 weight_scale_2 and input_scale
+    per tensor are not counted), so 4 + 8 / 16 = 4.5 bits a weight; lm_head ignored, so bf16.
+
+    Llama-3.3-70B: 80 x 855,638,016 = 68,451,041,280 linear weights x 4.5 / 8 = 38,503,710,720 bytes; embedding and
+    head 2 x 128256 x 8192 x 2 bytes; norms (80 x 2 + 1) x 8192 x 2 bytes."""
+    cfg = _edited("llama_3_3_70b", quantization_config={
+        "quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16, "kv_cache_quant_algo": "FP8",
+        "ignore": ["lm_head"], "producer": {"name": "modelopt", "version": "0.33.0"}})
+    s = load_spec(_write(tmp_path, cfg))
+    q = s.quantization
+    assert (q.method, q.bits, q.group_size, q.scale_bits) == ("nvfp4", 4, 16, 8)
+    assert set(q.components) == {"attention", "dense_ffn"}
+    b = weights(s).bytes
+    assert 80 * LLAMA_70B_LINEAR == 68_451_041_280
+    assert b.attention + b.dense_ffn == 80 * LLAMA_70B_LINEAR * 4.5 / 8 == 38_503_710_720
+    assert b.embed == b.head == 128256 * 8192 * 2
+    assert b.total == 38_503_710_720 + 2 * 128256 * 8192 * 2 + (80 * 2 + 1) * 8192 * 2
+
+
+def test_modelopt_hf_quant_config_json_beside_config_json(tmp_path):
+    """A ModelOpt NVFP4 folder of the older export (config.json without quantization_config, the scheme in
+    hf_quant_config.json beside it) was priced at bf16 without a word: 141.1 GB for Llama-3.3-70B instead of
+    42.7 GB. vLLM reads that file when config.json has none (transformers_utils/config.py, get_config: "ModelOpt
+    0.29.0 and before saves the quantization config in a separate hf_quant_config.json") and takes producer.name
+    modelopt with quantization.quant_algo NVFP4 as modelopt_fp4 (ModelConfig._parse_quant_hf_config). Given the
+    folder or its config.json, the file beside it is read; a quantization_config in config.json wins, as there."""
+    import json
+
+    (tmp_path / "hf_quant_config.json").write_text(json.dumps(MODELOPT_NVFP4_SIDECAR))
+    _write(tmp_path, _edited("llama_3_3_70b"))
+    for path in (tmp_path, tmp_path / "config.json"):
+        s = load_spec(str(path))
+        assert (s.quantization.method, s.quantization.group_size) == ("nvfp4", 16), path
+        assert weights(s).bytes.total == 38_503_710_720 + 2 * 128256 * 8192 * 2 + (80 * 2 + 1) * 8192 * 2
+    own = _edited("llama_3_3_70b", quantization_config={"quant_method": "fp8", "weight_block_size": [128, 128]})
+    assert load_spec(_write(tmp_path, own)).quantization.method == "fp8-block"
+
+
+def test_modelopt_fp8_per_tensor_and_excluded_attention(tmp_path):
+    """ModelOpt FP8 (quant_algo FP8: e4m3 weights, one fp32 scale per tensor, vLLM ModelOptFp8LinearMethod): 8 bits a
+    weight, the per-tensor scale not counted. DeepSeek-R1-NVFP4's exclude_modules name every layer's attention with
+    a glob ("model.layers.30.self_attn*"); listing every layer leaves the attention at bf16, one layer alone is a
+    partly quantized component (refused, as for the other schemes)."""
+    import json
+
+    fp8 = {"producer": {"name": "modelopt", "version": "0.27.0"},
+           "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": "FP8", "exclude_modules": ["lm_head"]}}
+    (tmp_path / "hf_quant_config.json").write_text(json.dumps(fp8))
+    s = load_spec(_write(tmp_path, _edited("llama_3_3_70b")))
+    assert (s.quantization.method, s.quantization.bits, s.quantization.group_size) == ("fp8", 8, None)
+    assert weights(s).bytes.attention + weights(s).bytes.dense_ffn == 80 * LLAMA_70B_LINEAR
+    every = dict(MODELOPT_NVFP4_SIDECAR, quantization=dict(
+        MODELOPT_NVFP4_SIDECAR["quantization"], exclude_modules=[f"model.layers.{i}.self_attn*" for i in range(80)]))
+    (tmp_path / "hf_quant_config.json").write_text(json.dumps(every))
+    s = load_spec(str(tmp_path))
+    assert set(s.quantization.components) == {"dense_ffn"}
+    assert weights(s).bytes.attention == 80 * (2 * 8192 * 8192 + 2 * 8192 * 1024) * 2
+
+
+def test_compression_config_is_read_as_quantization_config(tmp_path):
+    """Early llm-compressor checkpoints (neuralmagic and nm-testing FP8 repos before their "Updated
+    compression_config to quantization_config" commits, e.g. nm-testing/Meta-Llama-3-8B-FP8-compressed-tensors-
+    test-bos @3ba88c5's parent) keep the compressed-tensors block under compression_config. vLLM reads it there
+    when there is no quantization_config ("compressed-tensors uses a compression_config key",
+    ModelConfig._parse_quant_hf_config); it was ignored and the checkpoint priced at bf16 (16.06 GB for
+    Llama-3.1-8B's 8.03 B parameters instead of 9.08 GB). FP8 per channel: 8 bits, scales not counted."""
+    scheme = {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True, "dynamic": False}
+    block = {"quant_method": "compressed-tensors", "format": "float-quantized", "quantization_status": "frozen",
+             "config_groups": {"group_0": {"targets": ["Linear"], "weights": scheme,
+                                           "input_activations": scheme | {"strategy": "token", "dynamic": True}}},
+             "ignore": ["lm_head"]}
+    s = load_spec(_write(tmp_path, _edited("llama", compression_config=block)))
+    assert (s.quantization.method, s.quantization.bits) == ("fp8", 8)
+    linear = 32 * (2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336)              # 6,979,321,856
+    assert weights(s).bytes.total == linear + 2 * 128256 * 4096 * 2 + (32 * 2 + 1) * 4096 * 2 == 9_081_200_640
+
+
+@pytest.mark.parametrize("quant,words", [
+    ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION", "quantized_layers": {}},
+     "quant_algo MIXED_PRECISION (a scheme per layer, quantized_layers) is not modelled"),
+    ({"quant_method": "modelopt", "quant_algo": "W4A8_AWQ"}, "quant_algo W4A8_AWQ is not modelled"),
+    ({"quant_method": "modelopt"}, "has no quant_algo"),
+    ({"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 32}, "NVFP4 scales one group of 16"),
+    ({"producer": {"name": "modelopt"}, "quantization": "NVFP4"}, "quantization_config.quantization must be a "),
+])
+def test_bad_modelopt_configs_are_one_line(capsys, tmp_path, quant, words):
+    from helpers import refused
+
+    refused(capsys, "weights", _write(tmp_path, _edited("llama_3_3_70b", quantization_config=quant)), words=words)
