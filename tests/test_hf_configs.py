@@ -3265,3 +3265,21 @@ def test_granite_4_0_micro_dense_attention_only_granitemoehybrid(tmp_path):
     layer = 2 * 2560 * 2560 + 2 * 2560 * 512 + 3 * 2560 * 8192 + 2 * 2560
     assert weights(s).params.total == 40 * layer + 100352 * 2560 + 2560 == 3_402_836_480
     assert kv_report(s, context=1).per_token.total == 40 * 8 * 64 * 2 * 2 == 81_920
+
+
+def test_transformers_ministral_type_is_read_with_its_interleaved_layers(tmp_path):
+    """transformers' ministral model_type (MinistralConfig, added 2025-09: "1 full attention layer followed by 3
+    sliding window attention layers", 128K) carries Mistral's keys plus layer_types; its attention has no biases
+    (modular_ministral.py, MinistralAttention: "Match Mistral: q/k/v do not have bias"; o_proj Qwen2Attention's,
+    bias-free). The Llama-shaped reader takes it with its layer_types: 9 full and 27 sliding layers of 32768. At
+    131072 tokens: (9 x 131072 + 27 x 32768) x 8 x 128 x 2 x 2 = 8,455,716,864 B; the parameters are the HF file's."""
+    from mlacalc.kv import kv_report
+
+    cfg = _edited("ministral_8b_2410", model_type="ministral", architectures=["MinistralForCausalLM"],
+                  max_position_embeddings=131072, _name_or_path=...,
+                  layer_types=(["full_attention"] + ["sliding_attention"] * 3) * 9)
+    s = load_spec(_write(tmp_path, cfg))
+    assert s.layer_types == ("full", "sliding", "sliding", "sliding") and s.attention.sliding_window == 32768
+    assert weights(s).params.total == weights(hf("ministral_8b_2410")).params.total == 8_019_808_256
+    assert kv_report(s, context=131072).per_sequence.total == (9 * 131072 + 27 * 32768) * 8 * 128 * 2 * 2 \
+        == 8_455_716_864
