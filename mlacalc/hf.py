@@ -1818,8 +1818,8 @@ def _modelopt(q: dict, spec: dict, mt: str) -> dict:
     """NVIDIA ModelOpt's scheme, in either form vLLM reads (ModelOptQuantConfigBase.from_config): ModelOpt 0.31+
     writes ``{quant_method: modelopt, quant_algo, group_size, ignore}`` into config.json; older exports write
     ``hf_quant_config.json`` beside it, ``{producer: {name: modelopt}, quantization: {quant_algo, group_size,
-    exclude_modules}}`` (:func:`mlacalc.spec.raw_spec` reads that file when config.json has no scheme, as vLLM's
-    get_config does). Every Linear of the decoder layers is quantized but the modules the list names (globs such as
+    exclude_modules}}`` (:func:`mlacalc.spec._with_sidecar_quantization` reads that file when config.json has none,
+    as vLLM's get_config does). Every Linear of the decoder layers is quantized but the modules the list names (globs such as
     ``model.layers.30.self_attn*``); the output head stays at 16 bits (vLLM quantizes only LinearBase and FusedMoE
     layers). ``kv_cache_quant_algo`` sets no KV dtype here: vLLM loads its scales and caches in fp8 only with
     ``--kv-cache-dtype fp8`` (``--kv-dtype fp8`` here)."""
