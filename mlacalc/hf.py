@@ -1796,6 +1796,7 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
       model dtype (bf16), an asymmetric zero point at ``num_bits``. Kimi-K2-Thinking: int4, group 32, routed
       experts only. NVFP4 (``type: float``, 4 bits, ``strategy: tensor_group``, ``group_size: 16``): e2m1 values,
       one e4m3 scale per 16 (4.5 bits a weight; the per-tensor fp32 global scale is not counted).
+    - ``modelopt`` (NVIDIA ModelOpt, TensorRT Model Optimizer): :func:`_modelopt`.
     - ``awq``/``gptq``: ``bits`` and ``group_size``, an fp16 scale and a packed zero point of ``bits`` per group
       (GPTQ stores zeros even when symmetric), on every Linear of the decoder layers, and on the output head with
       ``lm_head: true``; GPTQ's ``dynamic`` ``-:`` rules leave their modules unquantized
@@ -1821,7 +1822,8 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
         return {"method": "mxfp4", "bits": 4, "group_size": 32, "scale_bits": 8, "components": comps}
     if method == "compressed-tensors":
         return _compressed_tensors(q, spec, mt)
-    if method.startswith("modelopt"):
+    producer = q.get("producer")            # hf_quant_config.json's mark, also when copied into config.json
+    if method.startswith("modelopt") or (isinstance(producer, dict) and producer.get("name") == "modelopt"):
         return _modelopt(q, spec, mt)
     if method in ("awq", "gptq"):
         bits = _req(q, mt, "bits", "w_bit")
@@ -1891,7 +1893,7 @@ def _checked_quant(q: dict, mt: str) -> dict:
     if block is not None and not _pair(block):
         raise SpecError(WHERE, f"model_type {mt}: quantization_config.weight_block_size must be two whole numbers, "
                                f"got {_show(block)}")
-    for key in ("modules_to_not_convert", "ignored_layers", "ignore"):
+    for key in ("modules_to_not_convert", "ignored_layers", "ignore", "exclude_modules"):
         v = q.get(key)
         if v is not None and (not isinstance(v, list) or not all(_name(x) for x in v)):
             raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a list of names, "
@@ -1957,31 +1959,49 @@ def _modelopt_block(q: dict) -> dict:
     return inner if isinstance(inner, dict) else q
 
 
-def _modelopt(q: dict, spec: dict, mt: str) -> dict:
-    """The spec's ``quantization`` block for an NVIDIA ModelOpt checkpoint (``quant_method: modelopt``, or the
-    ``hf_quant_config.json`` of ModelOpt 0.29 and before, :func:`spec_dict_from_hf_config`).
+# ModelOpt's quant_algo values vLLM serves (vllm/model_executor/layers/quantization/modelopt.py: ModelOptFp8Config
+# takes FP8, FP8_PER_CHANNEL_PER_TOKEN, FP8_PB_WO; ModelOptNvFp4Config NVFP4) -> (method, bits, group_size, scale_bits):
+# FP8 e4m3 weights with one fp32 scale per tensor (ModelOptFp8LinearMethod) or per output channel
+# (ModelOptFp8PcPtLinearMethod): neither counted, as for the other per-tensor and per-channel schemes; FP8_PB_WO one
+# fp32 scale per 128 x 128 block (ModelOptFp8PbWoLinearMethod); NVFP4 e2m1 values with one e4m3 scale per 16
+# (ModelOptNvFp4LinearMethod: weight_scale float8_e4m3fn, in/16 a row; the fp32 weight_scale_2 and input_scale per
+# tensor not counted)
+MODELOPT_ALGOS = {"FP8": ("fp8", 8, None, 32), "FP8_PER_CHANNEL_PER_TOKEN": ("fp8", 8, None, 32),
+                  "FP8_PB_WO": ("fp8-block", 8, 128 * 128, 32), "NVFP4": ("nvfp4", 4, 16, 8)}
 
-    ``quant_algo`` as vLLM reads it (``ModelOptFp8Config``, ``ModelOptNvFp4Config``): ``FP8``, e4m3 weights with one
-    fp32 scale per tensor (not counted); ``NVFP4``, e2m1 weights with one e4m3 scale per ``group_size`` (16) values
-    and a per-tensor fp32 global scale (not counted): 4.5 bits a weight, as compressed-tensors' NVFP4. Every Linear
-    of the decoder layers but ``exclude_modules`` (globs such as ``model.layers.0.self_attn*``; ``lm_head`` in every
-    export) is quantized; the router stays at 16 bits unless listed, as for the other methods. Other algorithms
+
+def _modelopt(q: dict, spec: dict, mt: str) -> dict:
+    """The spec's ``quantization`` block for an NVIDIA ModelOpt checkpoint (``quant_method: modelopt``, which ModelOpt
+    0.31+ writes into config.json with an ``ignore`` list, or the ``hf_quant_config.json`` of ModelOpt 0.29 and
+    before with ``exclude_modules``, :func:`spec_dict_from_hf_config`), ``quant_algo`` as vLLM reads it
+    (:data:`MODELOPT_ALGOS`; lowercase accepted, as vLLM's "ModelOpt may emit lowercase"). Every Linear of the decoder
+    layers but the listed modules (globs such as ``model.layers.0.self_attn*``; ``lm_head`` in every export) is
+    quantized; the router stays at 16 bits unless listed, as for the other methods. Other algorithms
     (``MIXED_PRECISION``'s per-layer formats, ``W4A8_AWQ``, ``INT4_AWQ``, ...) are refused in one line."""
+    if "quantization" in q and not isinstance(q["quantization"], dict):
+        raise SpecError(WHERE, f"model_type {mt}: quantization_config.quantization must be a mapping (ModelOpt's "
+                               f"quant_algo, group_size, exclude_modules), got {_show(q['quantization'])}")
     inner = _modelopt_block(q)
     algo = inner.get("quant_algo")
-    exclude = inner.get("exclude_modules", q.get("exclude_modules"))
+    exclude = next((v for v in (inner.get("exclude_modules"), inner.get("ignore"), q.get("exclude_modules"),
+                                q.get("ignore")) if v is not None), None)
     if exclude is not None and (not isinstance(exclude, list) or not all(_name(x) for x in exclude)):
         raise SpecError(WHERE, f"model_type {mt}: ModelOpt exclude_modules must be a list of names, got "
                                f"{_show(exclude)}")
-    comps = _quantized(mt, spec, LINEAR, exclude)
-    if _name(algo) and algo.upper() == "FP8":
-        return {"method": "fp8", "bits": 8, "group_size": None, "scale_bits": 32, "components": comps}
-    if _name(algo) and algo.upper() == "NVFP4":
-        group = inner.get("group_size", 16)
-        if group != 16:
-            raise _refuse(mt, f"ModelOpt NVFP4 in groups of {_show(group)} is not modelled (NVFP4 scales 16 values)")
-        return {"method": "nvfp4", "bits": 4, "group_size": 16, "scale_bits": 8, "components": comps}
-    raise _refuse(mt, f"ModelOpt quant_algo {_show(algo)} is not modelled (FP8 and NVFP4 are)")
+    if algo is None:
+        raise SpecError(WHERE, f"model_type {mt}: the ModelOpt quantization config has no quant_algo")
+    if not _name(algo):
+        raise SpecError(WHERE, f"model_type {mt}: ModelOpt quant_algo must be a name, got {_show(algo)}")
+    if algo.upper() == "MIXED_PRECISION":
+        raise _refuse(mt, f"ModelOpt quant_algo {_show(algo)} (a scheme per layer, quantized_layers) is not modelled")
+    if algo.upper() not in MODELOPT_ALGOS:
+        raise _refuse(mt, f"ModelOpt quant_algo {_show(algo)} is not modelled (read: {', '.join(MODELOPT_ALGOS)})")
+    method, bits, group, scale = MODELOPT_ALGOS[algo.upper()]
+    if method == "nvfp4" and inner.get("group_size", 16) != 16:
+        raise SpecError(WHERE, f"model_type {mt}: ModelOpt NVFP4 scales one group of 16 values (an e4m3 scale per "
+                               f"16), got group_size {_show(inner['group_size'])}")
+    return {"method": method, "bits": bits, "group_size": group, "scale_bits": scale,
+            "components": _quantized(mt, spec, LINEAR, exclude)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -2276,6 +2296,11 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     if quant_file is not None and cfg.get("quantization_config") is None:
         cfg = dict(cfg) | {"quantization_config": _quant_file(quant_file)}
     mlx = _mlx_block(cfg)          # mlx_lm's top-level quantization block, checked before the decoder is found
+    if cfg.get("quantization_config") is None and cfg.get("compression_config") is not None:
+        # early llm-compressor checkpoints keep their compressed-tensors block under compression_config; vLLM reads it
+        # there when there is no quantization_config (ModelConfig._parse_quant_hf_config: "compressed-tensors uses a
+        # compression_config key"). It was ignored: an FP8 Llama-3.1-8B priced at bf16, 16.06 GB instead of 9.08
+        cfg = {**cfg, "quantization_config": cfg["compression_config"]}
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)

@@ -144,6 +144,15 @@ SOURCES = {
     "llama_3_8b_instruct_fp8_kv": "https://huggingface.co/neuralmagic/Meta-Llama-3-8B-Instruct-FP8-KV (the recipe of "
                                   "llm-compressor examples/quantization_kv_cache/llama3_fp8_kv_example.py)",
     "deepseek_r1_0528_nvfp4": "https://huggingface.co/nvidia/DeepSeek-R1-0528-NVFP4/blob/main/hf_quant_config.json",
+    # The fifteenth round: deployed models not pinned before (SOURCE.md; docs/zoo-facts.md section 19)
+    "gemma_2_27b_gptq": "https://huggingface.co/ssg97/gemma-2-27b-it-gptq-int4/blob/"
+                        "758908e2f1c99d822aa4e178e2ba7e807b34809c/config.json",
+    "ministral_8b_2410": "https://huggingface.co/mistralai/Ministral-8B-Instruct-2410/blob/main/config.json",
+    "mistral_nemo_12b": "https://huggingface.co/mistralai/Mistral-Nemo-Instruct-2407/blob/main/config.json",
+    "qwen3_vl_8b": "https://huggingface.co/Qwen/Qwen3-VL-8B-Instruct/blob/main/config.json",
+    "llama_3_2_3b": "https://huggingface.co/meta-llama/Llama-3.2-3B-Instruct/blob/main/config.json",
+    "deepseek_r1_distill_qwen_32b": "https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-32B/blob/main/config.json",
+    "qwen3_4b_2507": "https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -755,6 +764,14 @@ CARDS = {
     # checkpoints that declare an fp8 KV cache: one byte a value (tests/test_hf_kvcache.py)
     "llama_3_8b_instruct_fp8_kv": (32 * 8 * 128 * 2 * 1, 8.03e9, 0.001),   # "8.03B params" on the Hub
     "deepseek_r1_0528_nvfp4": (61 * (512 + 64) * 1, 671e9, 0.001),          # DeepSeek-V3's 671B, MTP apart
+    # the fifteenth round (exact counts in test_fifteenth_round_dense_models_by_hand)
+    "gemma_2_27b_gptq": (46 * 16 * 128 * 2 * 2, 27.2e9, 0.001),        # "27.2B"
+    "ministral_8b_2410": (36 * 8 * 128 * 2 * 2, 8.02e9, 0.0001),       # "8,019,808,256 parameters"
+    "mistral_nemo_12b": (40 * 8 * 128 * 2 * 2, 12.2e9, 0.004),         # "12.2B"
+    "qwen3_vl_8b": (36 * 8 * 128 * 2 * 2, 8.191e9, 0.0001),            # decoder "8.191B" (vision tower left out)
+    "llama_3_2_3b": (28 * 8 * 128 * 2 * 2, 3.21e9, 0.001),             # "3.21B"
+    "deepseek_r1_distill_qwen_32b": (64 * 8 * 128 * 2 * 2, 32.8e9, 0.002),  # "32.8B"
+    "qwen3_4b_2507": (36 * 8 * 128 * 2 * 2, 4.0e9, 0.006),            # "4.0B"
 }
 
 
@@ -3037,3 +3054,239 @@ def test_bad_k_exaone_configs_are_one_line(capsys, tmp_path, changes, words):
 
     cfg = {k: v for k, v in (K_EXAONE_TRT | changes).items() if v is not ...}
     refused(capsys, "weights", _write(tmp_path, cfg), words=f"model_type exaone_moe: {words}")
+
+
+# ------------------------------------------- the fifteenth round: ModelOpt, compression_config (zoo-facts section 19)
+
+# Llama-3.3-70B's linear weights a layer: q and o 8192 x 8192, k and v 8192 x 1024, gate/up/down 8192 x 28672
+LLAMA_70B_LINEAR = 2 * 8192 * 8192 + 2 * 8192 * 1024 + 3 * 8192 * 28672        # 855,638,016
+# ModelOpt's legacy hf_quant_config.json (modelopt <= 0.29 writes it beside config.json, which then has no
+# quantization_config): the shape of nvidia/DeepSeek-R1-NVFP4's and of every NVFP4 export found (Behemoth-R1-V2
+# ModelOpt-NVFP4, DeepSeek-R1-Distill-Qwen-32B-NVFP4: producer, quantization.quant_algo/kv_cache_quant_algo/
+# group_size/exclude_modules); nvidia/Llama-3.3-70B-Instruct-FP4 is a modelopt 0.23.0 export of this kind
+MODELOPT_NVFP4_SIDECAR = {"producer": {"name": "modelopt", "version": "0.23.0"},
+                          "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": None, "group_size": 16,
+                                           "exclude_modules": ["lm_head"]}}
+
+
+def test_modelopt_nvfp4_in_config_json_by_hand(tmp_path):
+    """ModelOpt 0.31+ writes its scheme into config.json (vLLM modelopt.py, ModelOptQuantConfigBase.from_config:
+    the "compressed-tensors style" {quant_method: modelopt, quant_algo, group_size, ignore}). It was refused
+    ("quant_method modelopt is not modelled"). NVFP4: e2m1 values, one e4m3 scale per 16 (vLLM
+    ModelOptNvFp4LinearMethod: weight_scale float8_e4m3fn of in/16 per row; the fp32 weight_scale_2 and input_scale
+    per tensor are not counted), so 4 + 8 / 16 = 4.5 bits a weight; lm_head ignored, so bf16.
+
+    Llama-3.3-70B: 80 x 855,638,016 = 68,451,041,280 linear weights x 4.5 / 8 = 38,503,710,720 bytes; embedding and
+    head 2 x 128256 x 8192 x 2 bytes; norms (80 x 2 + 1) x 8192 x 2 bytes."""
+    cfg = _edited("llama_3_3_70b", quantization_config={
+        "quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16, "kv_cache_quant_algo": "FP8",
+        "ignore": ["lm_head"], "producer": {"name": "modelopt", "version": "0.33.0"}})
+    s = load_spec(_write(tmp_path, cfg))
+    q = s.quantization
+    assert (q.method, q.bits, q.group_size, q.scale_bits) == ("nvfp4", 4, 16, 8)
+    assert set(q.components) == {"attention", "dense_ffn"}
+    b = weights(s).bytes
+    assert 80 * LLAMA_70B_LINEAR == 68_451_041_280
+    assert b.attention + b.dense_ffn == 80 * LLAMA_70B_LINEAR * 4.5 / 8 == 38_503_710_720
+    assert b.embed == b.head == 128256 * 8192 * 2
+    assert b.total == 38_503_710_720 + 2 * 128256 * 8192 * 2 + (80 * 2 + 1) * 8192 * 2
+
+
+def test_modelopt_hf_quant_config_json_beside_config_json(tmp_path):
+    """A ModelOpt NVFP4 folder of the older export (config.json without quantization_config, the scheme in
+    hf_quant_config.json beside it) was priced at bf16 without a word: 141.1 GB for Llama-3.3-70B instead of
+    42.7 GB. vLLM reads that file when config.json has none (transformers_utils/config.py, get_config: "ModelOpt
+    0.29.0 and before saves the quantization config in a separate hf_quant_config.json") and takes producer.name
+    modelopt with quantization.quant_algo NVFP4 as modelopt_fp4 (ModelConfig._parse_quant_hf_config). Given the
+    folder or its config.json, the file beside it is read; a quantization_config in config.json wins, as there."""
+    import json
+
+    (tmp_path / "hf_quant_config.json").write_text(json.dumps(MODELOPT_NVFP4_SIDECAR))
+    _write(tmp_path, _edited("llama_3_3_70b"))
+    for path in (tmp_path, tmp_path / "config.json"):
+        s = load_spec(str(path))
+        assert (s.quantization.method, s.quantization.group_size) == ("nvfp4", 16), path
+        assert weights(s).bytes.total == 38_503_710_720 + 2 * 128256 * 8192 * 2 + (80 * 2 + 1) * 8192 * 2
+    own = _edited("llama_3_3_70b", quantization_config={"quant_method": "fp8", "weight_block_size": [128, 128]})
+    assert load_spec(_write(tmp_path, own)).quantization.method == "fp8-block"
+
+
+def test_modelopt_fp8_per_tensor_and_excluded_attention(tmp_path):
+    """ModelOpt FP8 (quant_algo FP8: e4m3 weights, one fp32 scale per tensor, vLLM ModelOptFp8LinearMethod): 8 bits a
+    weight, the per-tensor scale not counted. DeepSeek-R1-NVFP4's exclude_modules name every layer's attention with
+    a glob ("model.layers.30.self_attn*"); listing every layer leaves the attention at bf16, one layer alone is a
+    partly quantized component (refused, as for the other schemes)."""
+    import json
+
+    fp8 = {"producer": {"name": "modelopt", "version": "0.27.0"},
+           "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": "FP8", "exclude_modules": ["lm_head"]}}
+    (tmp_path / "hf_quant_config.json").write_text(json.dumps(fp8))
+    s = load_spec(_write(tmp_path, _edited("llama_3_3_70b")))
+    assert (s.quantization.method, s.quantization.bits, s.quantization.group_size) == ("fp8", 8, None)
+    assert weights(s).bytes.attention + weights(s).bytes.dense_ffn == 80 * LLAMA_70B_LINEAR
+    every = dict(MODELOPT_NVFP4_SIDECAR, quantization=dict(
+        MODELOPT_NVFP4_SIDECAR["quantization"], exclude_modules=[f"model.layers.{i}.self_attn*" for i in range(80)]))
+    (tmp_path / "hf_quant_config.json").write_text(json.dumps(every))
+    s = load_spec(str(tmp_path))
+    assert set(s.quantization.components) == {"dense_ffn"}
+    assert weights(s).bytes.attention == 80 * (2 * 8192 * 8192 + 2 * 8192 * 1024) * 2
+
+
+def test_compression_config_is_read_as_quantization_config(tmp_path):
+    """Early llm-compressor checkpoints (neuralmagic and nm-testing FP8 repos before their "Updated
+    compression_config to quantization_config" commits, e.g. nm-testing/Meta-Llama-3-8B-FP8-compressed-tensors-
+    test-bos @3ba88c5's parent) keep the compressed-tensors block under compression_config. vLLM reads it there
+    when there is no quantization_config ("compressed-tensors uses a compression_config key",
+    ModelConfig._parse_quant_hf_config); it was ignored and the checkpoint priced at bf16 (16.06 GB for
+    Llama-3.1-8B's 8.03 B parameters instead of 9.08 GB). FP8 per channel: 8 bits, scales not counted."""
+    scheme = {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True, "dynamic": False}
+    block = {"quant_method": "compressed-tensors", "format": "float-quantized", "quantization_status": "frozen",
+             "config_groups": {"group_0": {"targets": ["Linear"], "weights": scheme,
+                                           "input_activations": scheme | {"strategy": "token", "dynamic": True}}},
+             "ignore": ["lm_head"]}
+    s = load_spec(_write(tmp_path, _edited("llama", compression_config=block)))
+    assert (s.quantization.method, s.quantization.bits) == ("fp8", 8)
+    linear = 32 * (2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336)              # 6,979,321,856
+    assert weights(s).bytes.total == linear + 2 * 128256 * 4096 * 2 + (32 * 2 + 1) * 4096 * 2 == 9_081_200_640
+
+
+@pytest.mark.parametrize("quant,words", [
+    ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION", "quantized_layers": {}},
+     "quant_algo 'MIXED_PRECISION' (a scheme per layer, quantized_layers) is not modelled"),
+    ({"quant_method": "modelopt", "quant_algo": "W4A8_AWQ"}, "quant_algo 'W4A8_AWQ' is not modelled"),
+    ({"quant_method": "modelopt"}, "has no quant_algo"),
+    ({"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 32}, "NVFP4 scales one group of 16"),
+    ({"producer": {"name": "modelopt"}, "quantization": "NVFP4"}, "quantization_config.quantization must be a "),
+])
+def test_bad_modelopt_configs_are_one_line(capsys, tmp_path, quant, words):
+    from helpers import refused
+
+    refused(capsys, "weights", _write(tmp_path, _edited("llama_3_3_70b", quantization_config=quant)), words=words)
+
+
+def _gqa_layer(d: int, heads: int, kv: int, head_dim: int, ffn: int, norms: int = 2, qk_norm: bool = False,
+               qkv_bias: bool = False) -> int:
+    """One dense GQA layer's parameters, spelt out: q and o (d x heads x head_dim), k and v (d x kv x head_dim),
+    q/k/v biases, per-head q/k norms, a gated MLP (3 d ffn) and its RMSNorms."""
+    attn = 2 * d * heads * head_dim + 2 * d * kv * head_dim
+    bias = (heads + 2 * kv) * head_dim if qkv_bias else 0
+    return attn + bias + (2 * head_dim if qk_norm else 0) + 3 * d * ffn + norms * d
+
+
+# family folder -> (layers, hidden, heads, KV heads, head_dim, MLP width, vocab, tied, norms a layer, q/k norms,
+# q/k/v biases, params on the card or transformers' own count, max context): the fifteenth round's dense models
+ROUND_15 = {
+    # gemma-2-27b-it: 32 heads of 128 = 4096 != 4608; four norms a layer; "27.2B" (transformers: 27,227,128,320)
+    "gemma_2_27b_gptq": (46, 4608, 32, 16, 128, 36864, 256000, True, 4, False, False, 27_227_128_320, 8192),
+    # Ministral-8B-Instruct-2410's card: "8,019,808,256 parameters"
+    "ministral_8b_2410": (36, 4096, 32, 8, 128, 12288, 131072, False, 2, False, False, 8_019_808_256, 32768),
+    # Mistral-Nemo: 32 heads of 128 = 4096 != 5120; "12.2B" (Hub: 12,247,782,400)
+    "mistral_nemo_12b": (40, 5120, 32, 8, 128, 14336, 131072, False, 2, False, False, 12_247_782_400, 1024000),
+    # Qwen3-VL-8B's decoder: OpenExplorer's tensor count "Language model (LM) parameters 8.191B"
+    "qwen3_vl_8b": (36, 4096, 32, 8, 128, 12288, 151936, False, 2, True, False, 8_190_735_360, 262144),
+    # Llama-3.2-3B: "3.21B" (Meta's table: 3.21B)
+    "llama_3_2_3b": (28, 3072, 24, 8, 128, 8192, 128256, True, 2, False, False, 3_212_749_824, 131072),
+    # DeepSeek-R1-Distill-Qwen-32B = Qwen2.5-32B's shape: "32.8B" (Hub: 32,763,876,352)
+    "deepseek_r1_distill_qwen_32b": (64, 5120, 40, 8, 128, 27648, 152064, False, 2, False, True, 32_763_876_352,
+                                     131072),
+    # Qwen3-4B-Instruct-2507: "Number of Parameters: 4.0B"; 262,144 native context
+    "qwen3_4b_2507": (36, 2560, 32, 8, 128, 9728, 151936, True, 2, True, False, 4_022_468_096, 262144),
+}
+
+
+@pytest.mark.parametrize("family", sorted(ROUND_15))
+def test_fifteenth_round_dense_models_by_hand(family):
+    """Each fixture's parameters summed by hand from its config (_gqa_layer), against the card; KV bf16 per token =
+    layers x KV heads x head_dim x 2 (K, V) x 2 bytes; the context read. All were read right before this round (no
+    defect): the test pins them."""
+    L, d, h, kv, hd, f, vocab, tied, norms, qkn, bias, card, ctx = ROUND_15[family]
+    s = hf(family)
+    a = s.attention
+    assert (s.num_layers, s.hidden_size, s.vocab_size, s.tie_word_embeddings, s.max_context) == (L, d, vocab, tied, ctx)
+    assert (a.num_heads, a.num_kv_heads, a.qk_head_dim, a.v_head_dim, a.qk_norm, a.qkv_bias, a.o_bias) == \
+        (h, kv, hd, hd, qkn, bias, False)
+    total = L * _gqa_layer(d, h, kv, hd, f, norms, qkn, bias) + (1 if tied else 2) * vocab * d + d
+    assert weights(s).params.total == total == card
+    assert kv_per_token(family) == L * kv * hd * 2 * 2
+
+
+def test_gemma_2_27b_gptq_window_and_int4_bytes_by_hand():
+    """gemma-2-27b-it as GPTQModel exports it (bits 4, group 128, sym, desc_act false): every linear weight at 4 bits
+    plus an fp16 scale and a packed 4-bit zero per 128 (GPTQ stores zeros even when symmetric): 4 + 20 / 128 =
+    4.15625 bits; the tied embedding and the norms at bf16. 46 x 566,231,040 = 26,046,627,840 linear weights x
+    4.15625 / 8 = 13,532,037,120 B; + 256000 x 4608 x 2 + (46 x 4 + 1) x 4608 x 2 = 15,893,038,080 B (a 15.9 GB
+    checkpoint for 54.5 GB at bf16).
+    KV: every other layer (the even ones) slides over 4096 tokens; at 8192 tokens 23 layers hold 8192 and 23 hold
+    4096, 16 x 128 x 2 x 2 = 8192 B a token-layer: 23 x 8192 x 8192 + 23 x 4096 x 8192 = 2,315,255,808 B."""
+    from mlacalc.kv import kv_report
+
+    s = hf("gemma_2_27b_gptq")
+    q = s.quantization
+    assert (q.method, q.bits, q.group_size, q.scale_bits, q.zero_point_bits) == ("gptq", 4, 128, 16, 4)
+    linear = 46 * (2 * 4608 * 4096 + 2 * 4608 * 2048 + 3 * 4608 * 36864)
+    assert linear == 26_046_627_840
+    assert weights(s).bytes.total == linear * (4 + 20 / 128) / 8 + 256000 * 4608 * 2 + (46 * 4 + 1) * 4608 * 2 \
+        == 15_893_038_080
+    assert (s.attention.sliding_window, s.attention.global_every) == (4096, 2)
+    assert kv_report(s, context=8192).per_sequence.total == 23 * 8192 * 8192 + 23 * 4096 * 8192 == 2_315_255_808
+
+
+def test_ministral_8b_window_as_long_as_its_context_is_full_attention():
+    """Ministral-8B-Instruct-2410's HF file says sliding_window 32768 = max_position_embeddings 32768 and no
+    layer_types: every layer attends over the whole 32768 tokens (vLLM reads it so in HF format). The interleaved
+    pattern (one full layer to three sliding, 128K) lives in Mistral's params.json and transformers' later
+    ministral model_type, not in this file; 36 x 8 x 128 x 4 = 147,456 B a token at any length up to 32768."""
+    from mlacalc.kv import kv_report
+
+    s = hf("ministral_8b_2410")
+    assert s.layer_types is None and s.attention.sliding_window is None
+    assert kv_report(s, context=32768).per_sequence.total == 32768 * 36 * 8 * 128 * 2 * 2
+
+
+def test_granite_4_0_micro_dense_attention_only_granitemoehybrid(tmp_path):
+    """Granite-4.0-Micro (ibm-granite/granite-4.0-micro) is granitemoehybrid with attention on all 40 layers and
+    no experts: the Mamba keys size nothing, the shared MLP of 8192 is the FFN, RoPE (position_embedding_type rope),
+    tied. Keys as the docs corpus shows unsloth/granite-4.0-micro's fine-tune Sethblocks/Neuron-v0.3-3b up to
+    "normalization" (2560 wide, 40 "attention" layer types, mamba_n_heads 128, 131072 positions); the rest as
+    granite_4_0_h_tiny's file spells them, with the Micro's sizes (40/8 heads, shared_intermediate_size 8192, vocab
+    100352; no whole file was found, so no fixture).
+    A layer: 2 x 2560 x 2560 + 2 x 2560 x 512 + 3 x 2560 x 8192 + 2 x 2560 = 78,648,320; x 40 + 100352 x 2560 + 2560
+    = 3,402,836,480 (the Hub's "3.4B params"); KV 40 x 8 x 64 x 4 = 81,920 B a token, no SSM state."""
+    cfg = {"architectures": ["GraniteMoeHybridForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+           "attention_multiplier": 0.015625, "bos_token_id": 100257, "dtype": "bfloat16", "embedding_multiplier": 12,
+           "eos_token_id": 100257, "hidden_act": "silu", "hidden_size": 2560, "initializer_range": 0.1,
+           "intermediate_size": 8192, "layer_types": ["attention"] * 40, "logits_scaling": 10,
+           "mamba_chunk_size": 256, "mamba_conv_bias": True, "mamba_d_conv": 4, "mamba_d_head": 40,
+           "mamba_d_state": 256, "mamba_expand": 2, "mamba_n_groups": 1, "mamba_n_heads": 128,
+           "mamba_proj_bias": False, "max_position_embeddings": 131072, "model_type": "granitemoehybrid",
+           "normalization_function": "rmsnorm", "num_attention_heads": 40, "num_experts_per_tok": 0,
+           "num_hidden_layers": 40, "num_key_value_heads": 8, "num_local_experts": 0,
+           "position_embedding_type": "rope", "residual_multiplier": 0.22, "rms_norm_eps": 1e-05,
+           "rope_theta": 10000000, "shared_intermediate_size": 8192, "tie_word_embeddings": True,
+           "vocab_size": 100352}
+    from mlacalc.kv import kv_report
+
+    s = load_spec(_write(tmp_path, cfg))
+    assert s.linear_attention is None and s.layer_types is None and s.ffn.kind == "dense"
+    assert (s.attention.num_heads, s.attention.num_kv_heads, s.attention.qk_rope_head_dim) == (40, 8, 64)
+    layer = 2 * 2560 * 2560 + 2 * 2560 * 512 + 3 * 2560 * 8192 + 2 * 2560
+    assert weights(s).params.total == 40 * layer + 100352 * 2560 + 2560 == 3_402_836_480
+    assert kv_report(s, context=1).per_token.total == 40 * 8 * 64 * 2 * 2 == 81_920
+
+
+def test_transformers_ministral_type_is_read_with_its_interleaved_layers(tmp_path):
+    """transformers' ministral model_type (MinistralConfig, added 2025-09: "1 full attention layer followed by 3
+    sliding window attention layers", 128K) carries Mistral's keys plus layer_types; its attention has no biases
+    (modular_ministral.py, MinistralAttention: "Match Mistral: q/k/v do not have bias"; o_proj Qwen2Attention's,
+    bias-free). The Llama-shaped reader takes it with its layer_types: 9 full and 27 sliding layers of 32768. At
+    131072 tokens: (9 x 131072 + 27 x 32768) x 8 x 128 x 2 x 2 = 8,455,716,864 B; the parameters are the HF file's."""
+    from mlacalc.kv import kv_report
+
+    cfg = _edited("ministral_8b_2410", model_type="ministral", architectures=["MinistralForCausalLM"],
+                  max_position_embeddings=131072, _name_or_path=...,
+                  layer_types=(["full_attention"] + ["sliding_attention"] * 3) * 9)
+    s = load_spec(_write(tmp_path, cfg))
+    assert s.layer_types == ("full", "sliding", "sliding", "sliding") and s.attention.sliding_window == 32768
+    assert weights(s).params.total == weights(hf("ministral_8b_2410")).params.total == 8_019_808_256
+    assert kv_report(s, context=131072).per_sequence.total == (9 * 131072 + 27 * 32768) * 8 * 128 * 2 * 2 \
+        == 8_455_716_864
