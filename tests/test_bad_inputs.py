@@ -1236,7 +1236,7 @@ def test_badin_a_count_accepted_is_ascii_and_reads_as_pythons_float_does(text):
     ("kv \u6a21\u578b", {"PYTHONIOENCODING": "ascii"}),      # a name the terminal cannot print
     ("kv llama-3.1-8b >&-", {}),                              # stdout closed: was an AttributeError traceback
 ])
-def test_badin_real_entry_point_answers_bad_input_in_one_line(shell_args, env):
+def test_badin_real_entry_point_answers_bad_input_in_one_line(shell_args, env, tmp_path):
     """The start-up path the in-process tests skip (``python -m mlacalc``, the interpreter's own stream set-up),
     with warnings as errors: exit code 2, one ``error:`` line on stderr, nothing on stdout."""
     import os
@@ -1245,6 +1245,9 @@ def test_badin_real_entry_point_answers_bad_input_in_one_line(shell_args, env):
     import sys
 
     cmd = f"{shlex.quote(sys.executable)} -W error -m mlacalc {shell_args}"
-    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+    # from an empty folder: in the repository root `-m mlacalc` would import its mlacalc/, which lacks the mapped
+    # sub-packages (mlacalc.model_specs, ...), not the installed package CI tests
+    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env={**os.environ, **env}, timeout=60,
+                       cwd=tmp_path)
     assert p.returncode == 2 and p.stdout == "", (p.returncode, p.stdout[:200], p.stderr)
     assert p.stderr.startswith("error: ") and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr, p.stderr
