@@ -146,6 +146,13 @@ mla_triton_gpu_tests() {  # $1: seconds; $2: output file. The Triton MLA kernel'
   echo "mla pytest exit $? at ${SECONDS} s: $(tail -1 "$2")" | tee -a "$LOG"
 }
 
+profiler_gpu_tests() {  # $1: seconds; $2: output file. The profiler's (validate, calibrate, windows, DSA), the
+  # whole-step and the sharded runners' GPU tests
+  timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_profiler_gpu.py tests/test_whole_step.py \
+    tests/test_sharded.py > "$2" 2>&1
+  echo "profiler/whole-step/sharded pytest exit $? at ${SECONDS} s: $(tail -1 "$2")" | tee -a "$LOG"
+}
+
 gqa_gpu_tests() {      # $1: seconds; $2: output file. The GQA kernel's GPU tests (GQA, MHA, MQA)
   timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider -k "gqa or mha or mqa" tests/test_kernels_gpu.py \
     > "$2" 2>&1

@@ -7,8 +7,6 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout 170 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_profiler_gpu.py tests/test_whole_step.py \
-  tests/test_sharded.py > "$OUT/profiler.txt" 2>&1
-echo "profiler/whole-step/sharded pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/profiler.txt")" | tee -a "$LOG"
+profiler_gpu_tests 170 "$OUT/profiler.txt"
 gqa_gpu_tests $(( 240 - SECONDS )) "$OUT/gqa.txt"
 echo "total ${SECONDS} s"
