@@ -760,9 +760,6 @@ def _read_yaml(text: str, where: str) -> Any:
     return parse_text(text, where, "yaml")
 
 
-# NVIDIA ModelOpt <= 0.29 writes its quantization scheme to this file beside config.json, not into it
-
-
 def _read_file(path: Path) -> dict:
     from .files import read_data, refuse_nonfinite
 
