@@ -9,6 +9,7 @@ pynvml) happen inside the commands that need them.
 
 from __future__ import annotations
 
+import re
 import sys
 
 from typing import TYPE_CHECKING
@@ -115,6 +116,36 @@ def _add_version_option(cmd) -> None:
         todo.extend(getattr(c, "commands", {}).values())
 
 
+# What an integer option takes: an optional sign and ASCII digits. click's int type calls int(), which also took
+# "1_0" (underscores) and other scripts' digits ("８", "٣"), which mlacalc.units.parse_count refuses for counts.
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def _strict_ints(cmd) -> None:
+    """Every integer option of ``cmd`` and its subcommands (``--tp``, ``--block-size``, ``--reps``, ...) refuses text
+    other than ASCII digits, as a usage error (one line, exit 2), before click's ``int()`` reads it. Each option gets
+    a copy of its type under a checking subclass (click's INT is one shared object), so no command module has to
+    declare anything."""
+    import copy
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not _INT_TEXT.fullmatch(value.strip()):
+            self.fail(f"{value!r} is not a whole number in ASCII digits", param, ctx)
+        return super(type(self), self).convert(value, param, ctx)
+
+    strict: dict[type, type] = {}
+    todo = [cmd]
+    while todo:
+        c = todo.pop()
+        for p in c.params:
+            t = type(p.type)
+            if "IntParamType" in {k.__name__ for k in t.__mro__} and not t.__name__.startswith("Strict"):
+                strict.setdefault(t, type("Strict" + t.__name__, (t,), {"convert": convert}))
+                p.type = copy.copy(p.type)
+                p.type.__class__ = strict[t]
+        todo.extend(getattr(c, "commands", {}).values())
+
+
 def _one_line(message: str) -> str:
     """``message`` on one line: line breaks (from a file name or a value the user typed) shown as ``\\n``."""
     return "\\n".join(message.splitlines()) or "(no message)"
@@ -138,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cmd = typer.main.get_command(make_app(_groups_for(args)))
         _add_version_option(cmd)
+        _strict_ints(cmd)
         args = _help_where_asked(cmd, args)
         rv = cmd.main(args=args, prog_name="mlacalc", standalone_mode=False)
     except SpecError as e:

@@ -123,6 +123,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import SpecError
@@ -1655,11 +1656,86 @@ QWEN3_5_GDN = ("linear_attn", ("in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj
 QWEN3_5_TYPES = ("qwen3_5_text", "qwen3_5_moe_text")
 
 
+# Each family's FFN modules, as its checkpoints (and vLLM, which loads them under the same names) name them, relative
+# to the decoder layer (``model.layers.N.``): the dense MLP's Linears, the router, one routed expert's Linears (``{e}``
+# the expert's index; none when the experts are one fused module), the shared expert's. Ignore lists are written
+# against these names: under Llama's ``mlp.*`` for every family, Mixtral's ``block_sparse_moe.experts.N.w1`` or
+# Llama-4's ``feed_forward.shared_expert`` matched nothing and a module the checkpoint keeps at 16 bits was priced
+# quantized, or a pattern such as ``down_proj`` hit Llama names the family does not have and was refused as a partly
+# quantized component.
+@dataclass(frozen=True)
+class FfnNames:
+    dense: tuple[str, ...] = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+    router: tuple[str, ...] = ("mlp.gate",)
+    experts: tuple[str, ...] = ("mlp.experts.{e}.gate_proj", "mlp.experts.{e}.up_proj", "mlp.experts.{e}.down_proj")
+    shared: tuple[str, ...] = ("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj",
+                               "mlp.shared_experts.down_proj")
+
+
+def _proj(prefix: str, *names: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}.{n}" for n in names)
+
+
+GATED = ("gate_proj", "up_proj", "down_proj")
+# Mixtral's experts (transformers MixtralSparseMoeBlock: gate, experts[N].w1/w2/w3; vLLM mixtral.py maps
+# block_sparse_moe.experts.N.w1/w3 onto its FusedMoE); PhiMoE and MiniMax (M1, Text-01, M2) build the same block
+MIXTRAL_FFN = FfnNames(router=("block_sparse_moe.gate",), experts=_proj("block_sparse_moe.experts.{e}", "w1", "w2", "w3"))
+# Granite-MoE (transformers GraniteMoeMoE: router.layer, ParallelExperts input_linear / output_linear holding every
+# expert; GraniteMoeSharedMLP shared_mlp.input_linear / output_linear on the layer; vLLM granitemoe.py,
+# granitemoeshared.py, granitemoehybrid.py): Granite-4.0-H's dense layers are the shared MLP alone
+GRANITE_FFN = FfnNames(dense=_proj("shared_mlp", "input_linear", "output_linear"),
+                       router=("block_sparse_moe.router.layer",),
+                       experts=_proj("block_sparse_moe", "input_linear", "output_linear"),
+                       shared=_proj("shared_mlp", "input_linear", "output_linear"))
+# Qwen2-MoE, Qwen3-Next, Qwen3.5-MoE: one shared expert and its d -> 1 gate (transformers Qwen2MoeSparseMoeBlock:
+# gate, experts, shared_expert, shared_expert_gate)
+QWEN_SHARED_FFN = FfnNames(router=("mlp.gate", "mlp.shared_expert_gate"), shared=_proj("mlp.shared_expert", *GATED))
+FFN_NAMES: dict[str, FfnNames] = {
+    "mixtral": MIXTRAL_FFN, "phimoe": MIXTRAL_FFN, "minimax_m2": MIXTRAL_FFN,
+    # MiniMax-Text-01/M1 (vLLM minimax_text_01.py MiniMaxText01DecoderLayer): Mixtral's block, a shared_mlp beside it
+    **dict.fromkeys(LIGHTNING_HYBRIDS, FfnNames(router=MIXTRAL_FFN.router, experts=MIXTRAL_FFN.experts,
+                                                shared=_proj("shared_mlp", *GATED))),
+    "granitemoe": GRANITE_FFN, "granitemoeshared": GRANITE_FFN, "granitemoehybrid": GRANITE_FFN,
+    "qwen2_moe": QWEN_SHARED_FFN, "qwen3_next": QWEN_SHARED_FFN,
+    # gpt-oss (transformers GptOssMLP: router, experts with fused gate_up_proj / down_proj parameters, one module)
+    "gpt_oss": FfnNames(router=("mlp.router",), experts=("mlp.experts",)),
+    # Llama-4 (transformers Llama4TextMoe: router, experts with fused gate_up_proj / down_proj, shared_expert;
+    # Llama4TextMLP on the dense layers; vLLM llama4.py Llama4MoE at feed_forward)
+    "llama4_text": FfnNames(dense=_proj("feed_forward", *GATED), router=("feed_forward.router",),
+                            experts=("feed_forward.experts",), shared=_proj("feed_forward.shared_expert", *GATED)),
+    # DBRX (transformers DbrxFFN: router.layer, experts.mlp holding w1, v1, w2 of every expert; vLLM dbrx.py)
+    "dbrx": FfnNames(router=("ffn.router.layer",), experts=("ffn.experts.mlp",)),
+    # Hunyuan (vLLM hunyuan_v1.py HunYuanSparseMoeBlock: gate.wg, experts, shared_mlp)
+    **dict.fromkeys(HUNYUAN, FfnNames(router=("mlp.gate.wg",), shared=_proj("mlp.shared_mlp", *GATED))),
+    # dense MLPs under other names: InternLM2 (feed_forward.w1/w3/w2), Phi-3 and GLM-4 (gate_up_proj fused), Bamba
+    # (feed_forward), GPT-2 and StarCoder2 (c_fc, c_proj), Falcon and ChatGLM (dense_h_to_4h, dense_4h_to_h), Qwen-1
+    # (w1, w2, c_proj), EXAONE-3 (c_fc_0, c_fc_1, c_proj); vLLM internlm2.py, phi3.py (llama.py), glm4.py, bamba.py,
+    # gpt2.py, starcoder2.py, falcon.py, chatglm.py, qwen.py, exaone.py
+    "internlm2": FfnNames(dense=_proj("feed_forward", "w1", "w3", "w2")),
+    **dict.fromkeys(("phi3", "glm", "glm4"), FfnNames(dense=_proj("mlp", "gate_up_proj", "down_proj"))),
+    "bamba": FfnNames(dense=_proj("feed_forward", *GATED)),
+    **dict.fromkeys(("gpt2", "starcoder2"), FfnNames(dense=_proj("mlp", "c_fc", "c_proj"))),
+    **dict.fromkeys(("falcon", "chatglm"), FfnNames(dense=_proj("mlp", "dense_h_to_4h", "dense_4h_to_h"))),
+    "qwen": FfnNames(dense=_proj("mlp", "w1", "w2", "c_proj")),
+    "exaone": FfnNames(dense=_proj("mlp", "c_fc_0", "c_fc_1", "c_proj")),
+}
+
+
+def _ffn_names(mt: str, gated: bool) -> FfnNames:
+    """The family's FFN module names (:data:`FFN_NAMES`, Llama/DeepSeek/Qwen3-MoE's ``mlp.*`` for the others; an
+    alias's own family); an ungated MLP (Apertus, Arcee: up_proj, down_proj) has no gate_proj."""
+    names = FFN_NAMES.get(mt) or FFN_NAMES.get(ALIASES.get(mt, ""), FfnNames())
+    if not gated and names.dense == FfnNames.dense:
+        names = replace(names, dense=_proj("mlp", "up_proj", "down_proj"))
+    return names
+
+
 def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     """Module names of each weight component the model has, in the checkpoint's (DeepSeek/Llama/Qwen) naming, to
     test a quantization config's ignore patterns against (LongCat-Flash's own naming: :func:`_longcat_module_names`;
     Nemotron-H's: :func:`_nemotron_h_module_names`). The linear layers of a hybrid name their block's projections
-    (:data:`LINEAR_MODULES`) under ``attention``."""
+    (:data:`LINEAR_MODULES`) under ``attention``; the FFN, router and shared expert take the family's names
+    (:data:`FFN_NAMES`)."""
     a, f = spec["attention"], spec["ffn"]
     if a["kind"] in ("mla", "dsa"):
         attn = (["q_a_proj", "q_b_proj"] if a.get("q_lora_rank") else ["q_proj"]) + \
@@ -1682,7 +1758,6 @@ def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     moe = [i for i in ffn if f["kind"] == "moe" and i >= (f.get("first_dense_layers") or 0)
            and (i + 1) % (f.get("moe_layer_step") or 1) == 0]
     dense = [i for i in ffn if i not in set(moe)]
-    gate_up_down = ("gate", "up", "down")
     names = {"attention": [f"model.layers.{i}.self_attn.{p}" for i in mixer for p in attn],
              "embed": ["model.embed_tokens"], "head": ["lm_head"]}
     lin = spec.get("linear_attention")
@@ -1690,16 +1765,17 @@ def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
         where, projs = QWEN3_5_GDN if mt in QWEN3_5_TYPES else LINEAR_MODULES[lin["kind"]]
         names["attention"] += [f"model.layers.{i}.{where}.{p}" for i in range(L) if kind[i] == "linear"
                                for p in projs]
+    ffn_names = _ffn_names(mt, f.get("gated", True))
     if dense:
-        names["dense_ffn"] = [f"model.layers.{i}.mlp.{p}_proj" for i in dense for p in gate_up_down]
+        names["dense_ffn"] = [f"model.layers.{i}.{p}" for i in dense for p in ffn_names.dense]
     if moe:
+        # a fused experts module is one name; else the first and last expert's Linears
         experts = sorted({0, max(0, (f.get("num_experts") or 1) - 1)})
-        names |= {"router": [f"model.layers.{i}.mlp.{r}" for i in moe for r in ("gate", "router")],
-                  "routed_experts": [f"model.layers.{i}.mlp.experts.{e}.{p}_proj" for i in moe for e in experts
-                                     for p in gate_up_down]}
+        names |= {"router": [f"model.layers.{i}.{r}" for i in moe for r in ffn_names.router],
+                  "routed_experts": list(dict.fromkeys(f"model.layers.{i}.{p.format(e=e)}" for i in moe
+                                                       for e in experts for p in ffn_names.experts))}
         if f.get("num_shared_experts"):
-            shared = "shared_expert" if f.get("shared_expert_gate") else "shared_experts"
-            names["shared_experts"] = [f"model.layers.{i}.mlp.{shared}.{p}_proj" for i in moe for p in gate_up_down]
+            names["shared_experts"] = [f"model.layers.{i}.{p}" for i in moe for p in ffn_names.shared]
     return names
 
 
