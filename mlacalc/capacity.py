@@ -16,7 +16,12 @@ holds whole sequences, ``ceil(batch / n)`` of them.
 The activation workspace is stated, not measured: the peak live activations of one forward step of
 ``workspace_tokens`` tokens (default 8,192, a chunked-prefill budget) at bf16 (:func:`activation_workspace`).
 Not counted: CUDA graphs, NCCL buffers, allocator fragmentation, the logits buffer; pass ``workspace_bytes`` to
-use a measured number instead.
+use a measured number instead. Against vLLM's start-up logs (docs/vllm-capacity-checks.md) the budget is 5-46% over
+what vLLM gives the KV cache, from three terms this model leaves out: vLLM multiplies ``gpu_mem_util`` by
+``torch.cuda.mem_get_info``'s total, 0.35-0.45 GiB under nvidia-smi's that the hardware files hold; it subtracts the
+memory outside PyTorch (0.25-3.6 GiB: CUDA context, cuBLAS, NCCL); and its profiled peak includes the sampler's
+vocabulary-wide buffers for ``max_num_seqs`` rows (V0's ``profile_run`` samples with ``top_k = vocab - 1``), 1.26
+GiB for Llama-3-8B at TP 1 and TP 2 alike.
 
 Then the decode step at the largest batch is timed with :func:`mlacalc.step.roofline`: a smaller cache
 per sequence gives a bigger batch, which spreads the weight reads over more tokens. Throughput is at the
