@@ -219,7 +219,8 @@ def hardware_names() -> list[str]:
 # board, the A100 the 80 GB SXM4 one).
 ALIASES = {"h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-80gb": "h100-sxm", "h200-sxm": "h200",
            "h200-141gb": "h200", "h800-sxm": "h800", "a100": "a100-80gb", "a100-80g": "a100-80gb",
-           "a100-40g": "a100-40gb", "4090": "rtx-4090", "rtx4090": "rtx-4090", "geforce-rtx-4090": "rtx-4090",
+           "a100-40g": "a100-40gb", "a800-sxm4-80gb": "a800", "a800-80gb": "a800", "a800-sxm": "a800",
+           "4090": "rtx-4090", "rtx4090": "rtx-4090", "geforce-rtx-4090": "rtx-4090",
            "5090": "rtx-5090", "rtx5090": "rtx-5090", "geforce-rtx-5090": "rtx-5090",
            "rtx-pro-6000-blackwell": "rtx-pro-6000", "b300-sxm": "b300", "gb200-nvl72": "gb200",
            "gb300-nvl72": "gb300", "mi300": "mi300x", "mi325": "mi325x", "mi355": "mi355x"}

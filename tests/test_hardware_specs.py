@@ -10,7 +10,7 @@ from mlacalc.hardware import hardware_names, load_hardware
 
 REQUIRED = {"h100-sxm", "h100-pcie", "h100-nvl", "h200", "h200-nvl", "h800", "h20", "a100-40gb", "a100-80gb", "a10",
             "l4", "l20", "l40s", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x", "rtx-4090", "rtx-5090",
-            "rtx-pro-6000"}
+            "rtx-pro-6000", "l40", "a800"}
 
 
 def test_all_required_gpus_are_built_in():
@@ -48,7 +48,7 @@ def test_kernel_launch_us_is_optional_non_negative_microseconds():
 @pytest.mark.parametrize("name", hardware_names())
 def test_every_built_in_card_names_its_architecture(name):
     hw = load_hardware(name)
-    want = {"a100": "sm_80", "a10": "sm_86", "h1": "sm_90", "h2": "sm_90", "h8": "sm_90", "b2": "sm_100",
+    want = {"a100": "sm_80", "a800": "sm_80", "a10": "sm_86", "h1": "sm_90", "h2": "sm_90", "h8": "sm_90", "b2": "sm_100",
             "gb2": "sm_100", "b3": "sm_103", "gb3": "sm_103", "l": "sm_89", "rtx-4": "sm_89", "rtx-": "sm_120",
             "mi3": "gfx942", "mi355": "gfx950"}
     want = {k: want[k] for k in sorted(want, key=len, reverse=True)}   # the longest prefix wins
@@ -136,7 +136,11 @@ def test_unknown_gpu_is_one_line_exit_2_and_an_alias_runs(capsys):
                                       # audit 5: these three were datasheet GB read as GiB (94, 270) or a guessed
                                       # ECC share (90 of 96), not the driver's figure; nvidia-smi on each card
                                       # (public logs): 95,830, 275,040 and 97,887 MiB
-                                      ("h100-nvl", 95_830), ("b300", 275_040), ("rtx-pro-6000", 97_887)])
+                                      ("h100-nvl", 95_830), ("b300", 275_040), ("rtx-pro-6000", 97_887),
+                                      # hwaudit: the rack specs' 186 and 279 GB a GPU were read as GiB; nvidia-smi on
+                                      # a GB200 (1,200 W) and a GB300 (1,400 W) NVL72 tray (public logs): 189,471 and
+                                      # 284,208 MiB. The L40 (non-S) keeps 1/16 for ECC, as the L40S: 46,068 MiB
+                                      ("gb200", 189_471), ("gb300", 284_208), ("l40", 46_068)])
 def test_memory_is_what_the_driver_reports_not_the_datasheet_gb(name, mib):
     """Memory is nvidia-smi's total (the files cite each), in GiB to 2 decimals: an engine allocates from it. The L40S's
     "48 GB" is 46,068 MiB = 44.99 GiB with ECC on (inline ECC keeps 1/16: 48 x 15/16 = 45), 6% below 48 GiB; the H100's
@@ -158,6 +162,9 @@ def test_new_cards_rates_by_hand():
     assert load_hardware("gb200").bf16_tflops == 360e3 / 72 / 2
     assert load_hardware("b300").bf16_tflops == 36e3 / 8 / 2
     assert load_hardware("mi355x").bf16_tflops == 2516.6 and load_hardware("mi355x").fp8_tflops == 5033.2
+    # L40 (non-S) datasheet: BF16 181.05 | 362.1*, FP8 362 | 724*, FP32 90.5: half the L40S's tensor rates
+    assert load_hardware("l40").bf16_tflops == 362.1 / 2 and load_hardware("l40").fp8_tflops == 724 / 2
+    assert load_hardware("l40").bf16_tflops == pytest.approx(load_hardware("l40s").bf16_tflops / 2, rel=1e-3)
     # no fp8 tensor cores on Ampere: fp8 runs at the bf16 rate (A10: 125 TFLOP/s)
     assert load_hardware("a10").fp8_tflops == 0 and load_hardware("a10").flops_per_s(8) == 125e12
 
@@ -209,3 +216,22 @@ def test_expected_time_says_how_sure_it_is_off_hopper(capsys):
     with pytest.raises(SystemExit):
         main(["fit", "llama-3.1-8b", "--gpu", "l4", "--context", "4k", "--json"])
     assert "an estimate" in json.loads(capsys.readouterr().out)["fits"][0]["decode"]["throughput_basis"]
+
+
+def test_gb200_and_gb300_memory_is_below_the_rack_figure_read_as_gib():
+    """GB200 NVL72: "13.4 TB" over 72 GPUs, 186 GB a GPU, was read as 186 GiB; nvidia-smi says 189,471 MiB
+    = 189,471 / 1,024 = 185.03 GiB. GB300 NVL72's 279 GB a GPU: nvidia-smi 284,208 MiB = 277.55 GiB. Both less than
+    the datasheet figure read as GiB, as every HBM card's driver total is (H100 79.65 of "80", H200 140.4 of "141")."""
+    for name, mib, datasheet_gb in (("gb200", 189_471, 186), ("gb300", 284_208, 279)):
+        gib = load_hardware(name).memory_bytes / 2**30
+        assert gib == pytest.approx(mib / 1024, abs=0.006) and gib < datasheet_gb
+
+
+def test_a800_is_an_a100_80gb_with_two_thirds_of_its_nvlink():
+    """The A800 SXM4 80GB: the A100 80GB SXM4's memory, bandwidth and dense rates (312 TFLOP/s bf16, no fp8), NVLink
+    cut from 600 to 400 GB/s bidirectional = 200 GB/s a direction (the A100's 300)."""
+    a800, a100 = load_hardware("A800"), load_hardware("a100-80gb")
+    assert (a800.memory_bytes, a800.mem_bandwidth_gb_s, a800.bf16_tflops, a800.fp8_tflops, a800.sms, a800.arch) == \
+        (a100.memory_bytes, 2039, 312, 0, 108, "sm_80")
+    assert a800.interconnect_gb_s == 400 / 2 == a100.interconnect_gb_s * 2 / 3
+    assert load_hardware("a800-80gb") == a800 == load_hardware("NVIDIA A800-SXM4-80GB")
