@@ -1721,6 +1721,107 @@ FFN_NAMES: dict[str, FfnNames] = {
 }
 
 
+# Each family's decoder-layer container, attention module and its Linears, embedding and head, as its checkpoints
+# name them (the HF modules ignore lists are written against; vLLM loads the same names). Under Llama's
+# ``model.layers.N.self_attn.q_proj`` for every family, an ignore list naming GPT-2's ``transformer.h.N.attn.c_attn``,
+# Falcon's ``self_attention.query_key_value``, DBRX's ``norm_attn_norm.attn.Wqkv``, InternLM2's ``attention.wqkv``,
+# Baichuan's ``W_pack`` or Phi-3's ``qkv_proj`` matched nothing, and the attention it keeps at 16 bits was priced
+# quantized. (gpt-oss's attention ``sinks`` are a parameter, no Linear: no name.)
+@dataclass(frozen=True)
+class AttnNames:
+    layers: str = "model.layers"                     # the decoder layers' container: "{layers}.{i}."
+    attn: str = "self_attn"                          # the attention module in a layer
+    projs: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    embed: str = "model.embed_tokens"
+    head: str = "lm_head"
+
+
+GPT2_ATTN = AttnNames("transformer.h", "attn", ("c_attn", "c_proj"), "transformer.wte")
+ATTN_NAMES: dict[str, AttnNames] = {
+    # GPT-2 and Qwen-1 (transformers GPT2Attention; Qwen's remote modeling_qwen.py QWenAttention; vLLM gpt2.py,
+    # qwen.py): the fused c_attn and c_proj under transformer.h
+    "gpt2": GPT2_ATTN, "qwen": GPT2_ATTN,
+    # Falcon (transformers FalconAttention: query_key_value, dense; FalconModel.word_embeddings; vLLM falcon.py)
+    "falcon": AttnNames("transformer.h", "self_attention", ("query_key_value", "dense"),
+                        "transformer.word_embeddings"),
+    # ChatGLM2/3, GLM-4-9B-Chat (remote modeling_chatglm.py: transformer.encoder.layers.N.self_attention
+    # .query_key_value / dense, transformer.embedding.word_embeddings, transformer.output_layer; vLLM chatglm.py)
+    "chatglm": AttnNames("transformer.encoder.layers", "self_attention", ("query_key_value", "dense"),
+                         "transformer.embedding.word_embeddings", "transformer.output_layer"),
+    # EXAONE-3/3.5 (remote modeling_exaone.py: transformer.h.N.attn.attention.q/k/v_proj, out_proj; transformer.wte;
+    # vLLM exaone.py ExaoneBlockAttention)
+    "exaone": AttnNames("transformer.h", "attn.attention", ("q_proj", "k_proj", "v_proj", "out_proj"),
+                        "transformer.wte"),
+    # DBRX (transformers DbrxBlock: norm_attn_norm.attn.Wqkv / out_proj; DbrxModel.wte; vLLM dbrx.py)
+    "dbrx": AttnNames("transformer.blocks", "norm_attn_norm.attn", ("Wqkv", "out_proj"), "transformer.wte"),
+    # InternLM2 (remote modeling_internlm2.py: attention.wqkv / wo, model.tok_embeddings, output; vLLM internlm2.py)
+    "internlm2": AttnNames(attn="attention", projs=("wqkv", "wo"), embed="model.tok_embeddings", head="output"),
+    # Baichuan (remote modeling_baichuan.py: self_attn.W_pack, o_proj; vLLM baichuan.py)
+    "baichuan": AttnNames(projs=("W_pack", "o_proj")),
+    # Phi-3 / Phi-4 (transformers Phi3Attention: qkv_proj, o_proj)
+    "phi3": AttnNames(projs=("qkv_proj", "o_proj")),
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a checkpoint keeps the text decoder's modules: a multimodal wrapper moves the text model's ``model.``
+    (``model``) and ``lm_head`` (``head``), or puts every name under one module (``outer``). Ignore lists name the
+    modules of the model the quantizer held, i.e. as the transformers that wrote the config built it."""
+    model: str = "model."
+    head: str = "lm_head"
+    outer: str = ""
+
+    def name(self, n: str) -> str:
+        if n == "lm_head":
+            n = self.head
+        elif n.startswith("model."):
+            n = self.model + n[len("model."):]
+        return self.outer + n
+
+
+# transformers < 4.52: Llama4/Gemma3/Mistral3/Mllama/LLaVA ForConditionalGeneration hold the causal LM as
+# language_model (language_model.model.layers.N, language_model.lm_head); from 4.52 (the VLM refactor, each class's
+# _checkpoint_conversion_mapping "^language_model.model" -> "model.language_model", "^language_model.lm_head" ->
+# "lm_head") the text model is model.language_model and the head lm_head. Llama-4 kept the old layout (transformers
+# 4.57 and 5.25 modeling_llama4.py: self.language_model = Llama4ForCausalLM). Qwen2-VL / Qwen2.5-VL went from
+# model.layers to model.language_model.layers ("^model" -> "model.language_model"); Qwen3-VL, GLM-4.xV came after.
+LEGACY_WRAPPED = Layout("language_model.model.", "language_model.lm_head")
+MODERN_WRAPPED = Layout("model.language_model.")
+VLM_REFACTOR = (4, 52)
+LAYOUTS: dict[str, tuple[Layout, Layout]] = {          # model_type -> (before 4.52, from 4.52)
+    "llama4": (LEGACY_WRAPPED, LEGACY_WRAPPED),
+    **dict.fromkeys(("gemma3", "mistral3", "mllama", "llava"), (LEGACY_WRAPPED, MODERN_WRAPPED)),
+    **dict.fromkeys(("qwen2_vl", "qwen2_5_vl"), (Layout(), MODERN_WRAPPED)),
+    **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "glm4v", "glm4v_moe"), (MODERN_WRAPPED, MODERN_WRAPPED)),
+    # InternVL's remote InternVLChatModel: language_model is the whole causal LM (language_model.model.layers.N,
+    # language_model.lm_head; an InternLM2 decoder's language_model.output), vision_model and mlp1 beside it
+    "internvl_chat": (Layout(outer="language_model."),) * 2,
+    # Qwen2.5-Omni / Qwen3-Omni: thinker.model.layers.N, thinker.lm_head (transformers ...ThinkerForConditionalGeneration)
+    **dict.fromkeys(("qwen2_5_omni", "qwen3_omni_moe"), (Layout(outer="thinker."),) * 2),
+}
+
+
+def _version(v: Any) -> tuple[int, int] | None:
+    m = re.match(r"(\d+)\.(\d+)", v) if isinstance(v, str) else None
+    return (int(m[1]), int(m[2])) if m else None
+
+
+def checkpoint_layout(cfg: dict) -> Layout:
+    """The :class:`Layout` of a config.json's checkpoint: by its top-level ``model_type`` and, where transformers
+    renamed the modules, its ``transformers_version`` (the version that wrote it). With none readable, the older
+    layout (the first releases of these models were written so), except a Qwen2(.5)-VL config that nests a
+    ``text_config``, which only the refactored classes write (Qwen2_5_VLConfig with sub-configs, transformers 4.52+)."""
+    mt = str(cfg.get("model_type") or "").lower()
+    if mt not in LAYOUTS:
+        return Layout()
+    old, new = LAYOUTS[mt]
+    version = _version(cfg.get("transformers_version"))
+    if version is None:
+        return new if mt in ("qwen2_vl", "qwen2_5_vl") and isinstance(cfg.get("text_config"), dict) else old
+    return new if version >= VLM_REFACTOR else old
+
+
 def _ffn_names(mt: str, gated: bool) -> FfnNames:
     """The family's FFN module names (:data:`FFN_NAMES`, Llama/DeepSeek/Qwen3-MoE's ``mlp.*`` for the others; an
     alias's own family); an ungated MLP (Apertus, Arcee: up_proj, down_proj) has no gate_proj."""
@@ -1730,18 +1831,28 @@ def _ffn_names(mt: str, gated: bool) -> FfnNames:
     return names
 
 
-def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
-    """Module names of each weight component the model has, in the checkpoint's (DeepSeek/Llama/Qwen) naming, to
-    test a quantization config's ignore patterns against (LongCat-Flash's own naming: :func:`_longcat_module_names`;
-    Nemotron-H's: :func:`_nemotron_h_module_names`). The linear layers of a hybrid name their block's projections
-    (:data:`LINEAR_MODULES`) under ``attention``; the FFN, router and shared expert take the family's names
-    (:data:`FFN_NAMES`)."""
+def _module_names(spec: dict, mt: str = "", layout: Layout = Layout()) -> dict[str, list[str]]:
+    """Module names of each weight component the model has, as the checkpoint names them, to test a quantization
+    config's ignore patterns against: the family's layer container, attention and its Linears, embedding and head
+    (:data:`ATTN_NAMES`; MLA's q_a_proj/q_b_proj or q_proj, kv_a_proj_with_mqa, kv_b_proj, o_proj as DeepSeek-V2/V3,
+    MiniCPM3 and Kimi name them), under a multimodal wrapper's prefixes (``layout``, :func:`checkpoint_layout`);
+    LongCat-Flash's own naming: :func:`_longcat_module_names`; Nemotron-H's: :func:`_nemotron_h_module_names`. The
+    linear layers of a hybrid name their block's projections (:data:`LINEAR_MODULES`) under ``attention``; the FFN,
+    router and shared expert take the family's names (:data:`FFN_NAMES`). A vision tower is not named: the tool
+    prices the text decoder, and a pattern that names only vision modules covers none of these."""
+    names = _text_module_names(spec, mt)
+    return {c: [layout.name(n) for n in ns] for c, ns in names.items()}
+
+
+def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
+    """:func:`_module_names` of the text decoder on its own (``model.layers.N...``, ``lm_head``)."""
     a, f = spec["attention"], spec["ffn"]
+    A = ATTN_NAMES.get(mt, AttnNames())
     if a["kind"] in ("mla", "dsa"):
         attn = (["q_a_proj", "q_b_proj"] if a.get("q_lora_rank") else ["q_proj"]) + \
             ["kv_a_proj_with_mqa", "kv_b_proj", "o_proj"]
     else:
-        attn = ["q_proj", "k_proj", "v_proj", "o_proj"]
+        attn = list(A.projs)
     if mt == "longcat_flash":
         return _longcat_module_names(spec, attn)
     if mt == "nemotron_h":
@@ -1758,24 +1869,24 @@ def _module_names(spec: dict, mt: str = "") -> dict[str, list[str]]:
     moe = [i for i in ffn if f["kind"] == "moe" and i >= (f.get("first_dense_layers") or 0)
            and (i + 1) % (f.get("moe_layer_step") or 1) == 0]
     dense = [i for i in ffn if i not in set(moe)]
-    names = {"attention": [f"model.layers.{i}.self_attn.{p}" for i in mixer for p in attn],
-             "embed": ["model.embed_tokens"], "head": ["lm_head"]}
+    layer = [f"{A.layers}.{i}." for i in range(L)]
+    names = {"attention": [f"{layer[i]}{A.attn}.{p}" for i in mixer for p in attn],
+             "embed": [A.embed], "head": [A.head]}
     lin = spec.get("linear_attention")
     if lin:
         where, projs = QWEN3_5_GDN if mt in QWEN3_5_TYPES else LINEAR_MODULES[lin["kind"]]
-        names["attention"] += [f"model.layers.{i}.{where}.{p}" for i in range(L) if kind[i] == "linear"
-                               for p in projs]
+        names["attention"] += [f"{layer[i]}{where}.{p}" for i in range(L) if kind[i] == "linear" for p in projs]
     ffn_names = _ffn_names(mt, f.get("gated", True))
     if dense:
-        names["dense_ffn"] = [f"model.layers.{i}.{p}" for i in dense for p in ffn_names.dense]
+        names["dense_ffn"] = [layer[i] + p for i in dense for p in ffn_names.dense]
     if moe:
         # a fused experts module is one name; else the first and last expert's Linears
         experts = sorted({0, max(0, (f.get("num_experts") or 1) - 1)})
-        names |= {"router": [f"model.layers.{i}.{r}" for i in moe for r in ffn_names.router],
-                  "routed_experts": list(dict.fromkeys(f"model.layers.{i}.{p.format(e=e)}" for i in moe
+        names |= {"router": [layer[i] + r for i in moe for r in ffn_names.router],
+                  "routed_experts": list(dict.fromkeys(layer[i] + p.format(e=e) for i in moe
                                                        for e in experts for p in ffn_names.experts))}
         if f.get("num_shared_experts"):
-            names["shared_experts"] = [f"model.layers.{i}.{p}" for i in moe for p in ffn_names.shared]
+            names["shared_experts"] = [layer[i] + p for i in moe for p in ffn_names.shared]
     return names
 
 
@@ -1837,10 +1948,11 @@ def _matches(pattern: str, name: str) -> bool:
     return any(parts[i:i + len(want)] == want for i in range(len(parts)))
 
 
-def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | None) -> list[str]:
+def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | None,
+               layout: Layout = Layout()) -> list[str]:
     """The candidate components no ignore pattern covers. A pattern that covers part of a component (one
     projection of attention, or some of its layers) is refused: a component is priced at one width."""
-    names = _module_names(spec, mt)
+    names = _module_names(spec, mt, layout)
     out = []
     for c in candidates:
         if c not in names:
@@ -1859,7 +1971,7 @@ def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | 
 LINEAR = ("attention", "dense_ffn", "shared_experts", "routed_experts", "mtp")
 
 
-def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
+def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> dict | None:
     """The spec's ``quantization`` block for a ``quantization_config`` (None without one).
 
     - ``fp8`` (DeepSeek-V3/V3.2, Kimi-K2): e4m3 values; ``weight_block_size [128, 128]`` -> one fp32 scale
@@ -1890,17 +2002,17 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
     if method == "fp8":
         block = q.get("weight_block_size")
         group = block[0] * block[1] if block else None
-        comps = _quantized(mt, spec, LINEAR, q.get("modules_to_not_convert") or q.get("ignored_layers"))
+        comps = _quantized(mt, spec, LINEAR, q.get("modules_to_not_convert") or q.get("ignored_layers"), layout)
         return {"method": "fp8-block" if group else "fp8", "bits": 8, "group_size": group, "scale_bits": 32,
                 "components": comps}
     if method == "mxfp4":
-        comps = _quantized(mt, spec, LINEAR, q.get("modules_to_not_convert"))
+        comps = _quantized(mt, spec, LINEAR, q.get("modules_to_not_convert"), layout)
         return {"method": "mxfp4", "bits": 4, "group_size": 32, "scale_bits": 8, "components": comps}
     if method == "compressed-tensors":
-        return _compressed_tensors(q, spec, mt)
+        return _compressed_tensors(q, spec, mt, layout)
     producer = q.get("producer")            # hf_quant_config.json's mark, also when copied into config.json
     if method.startswith("modelopt") or (isinstance(producer, dict) and producer.get("name") == "modelopt"):
-        return _modelopt(q, spec, mt)
+        return _modelopt(q, spec, mt, layout)
     if method in ("awq", "gptq"):
         bits = _req(q, mt, "bits", "w_bit")
         group = q.get("group_size", q.get("q_group_size", 128))
@@ -1909,14 +2021,15 @@ def quantization(cfg: dict, spec: dict, mt: str) -> dict | None:
         # read it (lm_head_quantized = get_from_keys_or(config, ["lm_head"], default=False)); it was ignored, the
         # head priced at 16 bits
         candidates = LINEAR + (("head",) if q.get("lm_head") else ())
-        skip = (q.get("modules_to_not_convert") or []) + _gptq_dynamic_skips(q, spec, mt, bits, group)
-        comps = _quantized(mt, spec, candidates, skip)
+        skip = (q.get("modules_to_not_convert") or []) + _gptq_dynamic_skips(q, spec, mt, bits, group, layout)
+        comps = _quantized(mt, spec, candidates, skip, layout)
         return {"method": method, "bits": bits, "group_size": group if group and group > 0 else None,
                 "scale_bits": 16, "zero_point_bits": zero, "components": comps}
     raise _refuse(mt, f"quantization_config quant_method {method or '(none)'} is not modelled")
 
 
-def _gptq_dynamic_skips(q: dict, spec: dict, mt: str, bits: int, group: int | None) -> list[str]:
+def _gptq_dynamic_skips(q: dict, spec: dict, mt: str, bits: int, group: int | None,
+                        layout: Layout = Layout()) -> list[str]:
     """The modules a GPTQ ``dynamic`` block leaves unquantized, as ignore patterns (``re:`` regexes).
 
     GPTQModel (and AutoRound's GPTQ export) write ``dynamic``: a mapping of module-name regexes to overrides. vLLM
@@ -1932,7 +2045,7 @@ def _gptq_dynamic_skips(q: dict, spec: dict, mt: str, bits: int, group: int | No
         raise SpecError(WHERE, f"model_type {mt}: quantization_config.dynamic must be a mapping of module "
                                f"patterns, got {_show(dyn)}")
     skips = []
-    names = [n for ns in _module_names(spec, mt).values() for n in ns]
+    names = [n for ns in _module_names(spec, mt, layout).values() for n in ns]
     for key, rule in dyn.items():
         try:
             pattern = re.compile(key.removeprefix("-:").removeprefix("+:"))
@@ -1981,7 +2094,7 @@ def _checked_quant(q: dict, mt: str) -> dict:
     return q
 
 
-def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
+def _compressed_tensors(q: dict, spec: dict, mt: str, layout: Layout = Layout()) -> dict:
     groups = [g for g in (q.get("config_groups") or {}).values() if isinstance(g, dict)]
     weights = [g.get("weights") for g in groups if g.get("weights")]
     if not weights or any(w != weights[0] for w in weights):
@@ -2018,7 +2131,7 @@ def _compressed_tensors(q: dict, spec: dict, mt: str) -> dict:
         raise SpecError(WHERE, f"model_type {mt}: compressed-tensors weights.symmetric must be true or false, "
                                f"got {_show(w['symmetric'])}")
     zero = 0 if w.get("symmetric", True) else bits
-    comps = _quantized(mt, spec, LINEAR + ("head",), q.get("ignore"))
+    comps = _quantized(mt, spec, LINEAR + ("head",), q.get("ignore"), layout)
     return {"method": method, "bits": bits, "group_size": group, "scale_bits": scale, "zero_point_bits": zero,
             "components": comps}
 
@@ -2046,7 +2159,7 @@ MODELOPT_ALGOS = {"FP8": ("fp8", 8, None, 32), "FP8_PER_CHANNEL_PER_TOKEN": ("fp
                   "FP8_PB_WO": ("fp8-block", 8, 128 * 128, 32), "NVFP4": ("nvfp4", 4, 16, 8)}
 
 
-def _modelopt(q: dict, spec: dict, mt: str) -> dict:
+def _modelopt(q: dict, spec: dict, mt: str, layout: Layout = Layout()) -> dict:
     """The spec's ``quantization`` block for an NVIDIA ModelOpt checkpoint (``quant_method: modelopt``, which ModelOpt
     0.31+ writes into config.json with an ``ignore`` list, or the ``hf_quant_config.json`` of ModelOpt 0.29 and
     before with ``exclude_modules``, :func:`spec_dict_from_hf_config`), ``quant_algo`` as vLLM reads it
@@ -2077,7 +2190,7 @@ def _modelopt(q: dict, spec: dict, mt: str) -> dict:
         raise SpecError(WHERE, f"model_type {mt}: ModelOpt NVFP4 scales one group of 16 values (an e4m3 scale per "
                                f"16), got group_size {_show(inner['group_size'])}")
     return {"method": method, "bits": bits, "group_size": group, "scale_bits": scale,
-            "components": _quantized(mt, spec, LINEAR, exclude)}
+            "components": _quantized(mt, spec, LINEAR, exclude, layout)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -2377,6 +2490,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         # there when there is no quantization_config (ModelConfig._parse_quant_hf_config: "compressed-tensors uses a
         # compression_config key"). It was ignored: an FP8 Llama-3.1-8B priced at bf16, 16.06 GB instead of 9.08
         cfg = {**cfg, "quantization_config": cfg["compression_config"]}
+    layout = checkpoint_layout(cfg)               # the wrapper's module prefixes, read before the decoder is found
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)
@@ -2402,7 +2516,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         out["linear_attention"] = linear
     # Qwen3.5 is read as Qwen3-Next, but its checkpoints name the DeltaNet's projections their own way (QWEN3_5_GDN)
     qmt = str(cfg.get("model_type") or "").lower() if cfg.get("model_type") in QWEN3_5_TYPES else mt
-    quant = mlx_quantization(mlx, cfg, out, qmt) if mlx is not None else quantization(cfg, out, qmt)
+    quant = mlx_quantization(mlx, cfg, out, qmt) if mlx is not None else \
+        quantization(cfg, out, qmt, layout)
     if quant:
         out["quantization"] = quant
     kv = kv_cache_dtype(cfg.get("quantization_config"), attn["kind"], mt) if mlx is None else None

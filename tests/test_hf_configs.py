@@ -153,6 +153,8 @@ SOURCES = {
     "llama_3_2_3b": "https://huggingface.co/meta-llama/Llama-3.2-3B-Instruct/blob/main/config.json",
     "deepseek_r1_distill_qwen_32b": "https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-32B/blob/main/config.json",
     "qwen3_4b_2507": "https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/blob/main/config.json",
+    # trimmed (its SOURCE.md): the quantization block and top-level keys verbatim, text_config completed
+    "qwen2_5_vl_32b_fp8": "https://huggingface.co/AngelSlim/Qwen2.5-VL-32B-Instruct-FP8-Dynamic/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -772,6 +774,9 @@ CARDS = {
     "llama_3_2_3b": (28 * 8 * 128 * 2 * 2, 3.21e9, 0.001),             # "3.21B"
     "deepseek_r1_distill_qwen_32b": (64 * 8 * 128 * 2 * 2, 32.8e9, 0.002),  # "32.8B"
     "qwen3_4b_2507": (36 * 8 * 128 * 2 * 2, 4.0e9, 0.006),            # "4.0B"
+    # AngelSlim's FP8 Qwen2.5-VL-32B: its text decoder is DeepSeek-R1-Distill-Qwen-32B's (Qwen2.5-32B's) shape, whose
+    # card says "32.8B" (64 layers of 487,605,248 + 2 x 152064 x 5120 + 5120); the vision tower left out
+    "qwen2_5_vl_32b_fp8": (64 * 8 * 128 * 2 * 2, 32.8e9, 0.002),
 }
 
 

@@ -134,8 +134,9 @@ def test_each_family_names_its_router_experts_and_shared_expert(family, mt, rout
 
 
 def test_dense_mlps_under_other_names():
-    # InternLM2 feed_forward.w1/w3/w2, Phi-3 mlp.gate_up_proj (fused), GPT-2 mlp.c_fc
-    for family, mt, first in [("internlm2_5_7b", "internlm2", "feed_forward.w1"),
-                              ("phi_3_5_mini", "phi3", "mlp.gate_up_proj"), ("gpt2", "gpt2", "mlp.c_fc")]:
+    # InternLM2 feed_forward.w1/w3/w2, Phi-3 mlp.gate_up_proj (fused), GPT-2 mlp.c_fc (under transformer.h, GPT2Model)
+    for family, mt, first in [("internlm2_5_7b", "internlm2", "model.layers.0.feed_forward.w1"),
+                              ("phi_3_5_mini", "phi3", "model.layers.0.mlp.gate_up_proj"),
+                              ("gpt2", "gpt2", "transformer.h.0.mlp.c_fc")]:
         names = _names(family, mt)
-        assert names["dense_ffn"][0] == "model.layers.0." + first
+        assert names["dense_ffn"][0] == first
