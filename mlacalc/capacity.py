@@ -228,7 +228,7 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
 
 def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Parallelism(), *, batch: int = 1,
         weight_bits: float | None = None, kv_bits: float | None = None,
-        gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int | None = DEFAULT_WORKSPACE_TOKENS,
+        gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int | None = None,
         workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
         mla_form: str | None = None, kv_format: str | None = None, engine: str = "mlacalc",
         max_num_seqs: int | None = None, non_torch_bytes: float | None = None) -> Fit:
