@@ -10,6 +10,10 @@ is 81,559 MiB = 79.65 GiB, the H200's 141 GB 143,771 MiB = 140.4 GiB), so a data
 figure is read as GiB, never as 1e9 bytes (7% less). Data-center GDDR cards keep ECC on by default and lose 1/16 of
 their memory to it (L40S: 46,068 MiB of 48 GiB).
 
+``cuda_memory_gib`` (optional): cudaMemGetInfo's total, what ``torch.cuda.mem_get_info`` and so vLLM see, under the
+driver's figure (H100 79.22 against 79.65 GiB; H200 139.80 against 140.40, measured: reports/h200/nontorch_memory.json).
+Only ``fit --engine vllm`` reads it; files give it only where a measurement or a vLLM log states it.
+
 ``kernel_launch_us`` (optional, microseconds, default 0): the fixed cost of one kernel in a stream of dependent
 kernels -- launch, scheduling and completion of a kernel that does no work. Datasheets do not give it, so the
 built-in specs leave it 0 (roofline times unchanged); ``mlacalc calibrate`` measures it (a 1-element add replayed
