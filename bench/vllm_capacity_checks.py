@@ -8,7 +8,9 @@ Each point is ``mlacalc fit SPEC --gpu GPU --tp N --gpu-mem-util U --workspace-t
 ``memory_per_gpu``), with T = the engine's ``max_num_batched_tokens`` (the tokens vLLM's profile run pushes through
 the model). Two budgets are printed: mlacalc's own (device memory from the hardware file, which is nvidia-smi's
 total), and the same with the device memory the log reports (``total_gpu_memory``: what ``torch.cuda.mem_get_info``
-returns, smaller than nvidia-smi's), so that the difference in total memory is separated from the rest.
+returns, smaller than nvidia-smi's), so that the difference in total memory is separated from the rest. A third is
+``fit --engine vllm`` (mlacalc/vllm.py: vLLM's own accounting, each term from vLLM's source or a measurement) with
+the point's ``max_num_batched_tokens`` and ``max_num_seqs``.
 
 Log figures are GiB as vLLM prints them (``GiB_bytes = 1 << 30``; V0 labelled them "GB"). None: the log does not
 say. Nothing here is fitted: the points are a validation set.
@@ -60,6 +62,8 @@ class Point:
     kv_tokens: int | None       # "GPU KV cache size" or "# GPU blocks" x 16
     quant: Quantization | None = None
     smi_gib: float | None = None  # nvidia-smi total for a card mlacalc has no file for
+    max_num_seqs: int = 256     # sequences of the profile run's sampler: V0's EngineArgs default 256; V1 on a card of
+    #                             >= 70 GiB 1024 (vllm/engine/arg_utils.py get_batch_defaults)
 
 
 POINTS = [
@@ -88,14 +92,14 @@ POINTS = [
     # vllm-project/vllm #21348, MMuzzammil1, 2025-07-22: Qwen3-235B-A22B-FP8 on 4 x H100, tp 4, defaults (V1:
     # max_num_batched_tokens 8192 for the API server on a >= 70 GiB card, max_model_len 40960)
     Point("D1", "vllm#21348 (MMuzzammil1, 2025-07-22)", "v0.9.x V1", "qwen3-235b-a22b", "Qwen/Qwen3-235B-A22B-FP8",
-          "h100-sxm", 4, 0.90, 8192, None, None, None, None, 8.11, 178880, quant=QWEN3_FP8),
+          "h100-sxm", 4, 0.90, 8192, None, None, None, None, 8.11, 178880, quant=QWEN3_FP8, max_num_seqs=1024),
     # Weights-only points ("Model loading took"): the rest of the log is missing or the engine failed.
     # vllm-project/vllm #23278, QichangZheng, 2025-08-20: openai/gpt-oss-120b on one H100, Marlin MXFP4 MoE
     Point("E1", "vllm#23278 (QichangZheng, 2025-08-20)", "v0.10.1 V1 (Marlin MoE)", "gpt-oss-120b",
-          "openai/gpt-oss-120b", "h100-sxm", 1, 0.90, 8192, None, 65.9651, None, None, None, None),
+          "openai/gpt-oss-120b", "h100-sxm", 1, 0.90, 8192, None, 65.9651, None, None, None, None, max_num_seqs=1024),
     # vllm-project/vllm #33155, tonyaw, 2026-01-27: the same checkpoint on one H100, Triton MXFP4 MoE backend
     Point("E2", "vllm#33155 (tonyaw, 2026-01-27)", "v0.14.1 V1 (Triton MoE)", "gpt-oss-120b",
-          "openai/gpt-oss-120b", "h100-sxm", 1, 0.90, 8192, None, 64.38, None, None, None, None),
+          "openai/gpt-oss-120b", "h100-sxm", 1, 0.90, 8192, None, 64.38, None, None, None, None, max_num_seqs=1024),
     # vllm-project/vllm PR #4650, pcmoritz, 2024-06-28: deepseek-ai/DeepSeek-V2-Lite, tp 1, V0 (v0.5.0.post1)
     Point("F1", "vllm#4650 (pcmoritz, 2024-06-28)", "v0.5.0.post1 V0", "deepseek-v2-lite", "deepseek-ai/DeepSeek-V2-Lite",
           "h100-sxm", 1, 0.90, 32000, None, 29.3010, None, None, None, None),
@@ -108,7 +112,8 @@ def predict(p: Point) -> dict:
         spec = dataclasses.replace(spec, quantization=p.quant)
     hw = load_hardware(p.gpu or "rtx-4090")
     if p.gpu is None:
-        hw = dataclasses.replace(hw, name=f"{p.smi_gib} GiB card", memory_bytes=p.smi_gib * GIB)
+        # no cudaMemGetInfo figure in any file for this card: --engine vllm falls back to nvidia-smi's total
+        hw = dataclasses.replace(hw, name=f"{p.smi_gib} GiB card", memory_bytes=p.smi_gib * GIB, cuda_memory_bytes=0)
     par = Parallelism(tp=p.tp)
     own = fit(spec, hw, 1024, par, gpu_mem_util=p.util, workspace_tokens=p.batched_tokens)
     row = {"id": p.id, "source": p.source, "engine": p.engine, "checkpoint": p.checkpoint, "model": p.model,
@@ -120,6 +125,12 @@ def predict(p: Point) -> dict:
     # KV bytes of one token on one GPU (linear in context for these full-attention models)
     per_token = kv_report(spec, 1024, 1, parallel=par).per_gpu.total / 1024
     row["kv_bytes_per_token_per_gpu"] = per_token
+    eng = fit(spec, hw, 1024, par, gpu_mem_util=p.util, workspace_tokens=p.batched_tokens, engine="vllm",
+              max_num_seqs=p.max_num_seqs)
+    row["max_num_seqs"] = p.max_num_seqs
+    row["v_kv_gib"] = eng.kv_budget / GIB
+    bytes_keys = ("total", "usable", "weights", "non_torch", "activation_peak", "forward", "sampler", "kv_budget")
+    row["v_memory_gib"] = {k: v / GIB if k in bytes_keys else v for k, v in eng.vllm.as_dict().items()}
     row["m_kv_tokens"] = int(own.kv_budget // per_token) if own.kv_budget > 0 else 0
     if p.total_gib is not None:
         at = fit(spec, dataclasses.replace(hw, memory_bytes=p.total_gib * GIB), 1024, par, gpu_mem_util=p.util,
@@ -178,6 +189,19 @@ def main(argv: list[str]) -> None:
               f"{r['log_kv_gib']:.2f} | {r['m_kv_gib']:.2f} | {r['log_kv_gib'] / r['m_kv_gib']:.3f} | "
               f"{f(r.get('m_kv_gib_at_log_total'))} | {tok:,}{'' if r['log_kv_tokens'] else ' (from GiB)'} | "
               f"{r['m_kv_tokens']:,} | {tok / r['m_kv_tokens']:.3f} |")
+    print("\nKV cache per GPU with `fit --engine vllm` (GiB; vLLM's accounting, mlacalc/vllm.py)\n")
+    print("| id | total (source) | non-torch | forward | sampler (seqs) | activation peak | log KV | mlacalc KV | "
+          "log / mlacalc before | --engine vllm KV | log / mlacalc after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if r["log_kv_gib"] is None:
+            continue
+        v = r["v_memory_gib"]
+        src = "cuda" if v["total_source"] == "cudaMemGetInfo" else "smi"
+        print(f"| {r['id']} | {v['total']:.2f} ({src}) | {v['non_torch']:.2f} | {v['forward']:.2f} | "
+              f"{v['sampler']:.2f} ({r['max_num_seqs']:,}) | {v['activation_peak']:.2f} | {r['log_kv_gib']:.2f} | "
+              f"{r['m_kv_gib']:.2f} | {r['log_kv_gib'] / r['m_kv_gib']:.3f} | {r['v_kv_gib']:.2f} | "
+              f"{r['log_kv_gib'] / r['v_kv_gib']:.3f} |")
     print("\nWhere the KV gap comes from (GiB per GPU; mlacalc minus log; positive: mlacalc gives the KV cache more)\n")
     print("| id | usable (total memory) | weights | workspace vs activation peak | non-torch | total gap | "
           "log activation | mlacalc workspace |")

@@ -120,14 +120,17 @@ def roofline(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, phase: 
 def fit(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, context: int | str = 32768,
         batch: int | str = 1, parallel: Parallelism | None = None, q_tokens: int = 1,
         weight_dtype: str | float | None = None, kv_dtype: str | float | None = None, gpu_mem_util: float = 0.9,
-        workspace_tokens: int | str = 8192, workspace_bytes: float | None = None,
-        block_size: int | None = None) -> Fit:
-    """The largest batch at ``context``, the longest context at ``batch``, and decode there (``mlacalc fit``)."""
+        workspace_tokens: int | str | None = None, workspace_bytes: float | None = None,
+        block_size: int | None = None, engine: str = "mlacalc", max_num_seqs: int | None = None,
+        non_torch_bytes: float | None = None) -> Fit:
+    """The largest batch at ``context``, the longest context at ``batch``, and decode there (``mlacalc fit``).
+    ``workspace_tokens`` None: 8,192, or vLLM's default for the card under ``engine="vllm"`` (mlacalc.vllm)."""
     bits, fmt = _kv(kv_dtype)
     return _fit(_spec(spec), _gpu(gpu), _count(context, "context"), _parallel(parallel), batch=_count(batch, "batch"),
                 weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=bits, kv_format=fmt,
-                gpu_mem_util=gpu_mem_util, workspace_tokens=_count(workspace_tokens, "workspace_tokens", 0),
-                workspace_bytes=workspace_bytes, block_size=block_size, q_tokens=q_tokens)
+                gpu_mem_util=gpu_mem_util, workspace_bytes=workspace_bytes, block_size=block_size, q_tokens=q_tokens,
+                workspace_tokens=None if workspace_tokens is None else _count(workspace_tokens, "workspace_tokens", 0),
+                engine=engine, max_num_seqs=max_num_seqs, non_torch_bytes=non_torch_bytes)
 
 
 def train_memory(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, micro_batch: int | str = 1,

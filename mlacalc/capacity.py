@@ -23,6 +23,10 @@ memory outside PyTorch (0.25-3.6 GiB: CUDA context, cuBLAS, NCCL); and its profi
 vocabulary-wide buffers for ``max_num_seqs`` rows (V0's ``profile_run`` samples with ``top_k = vocab - 1``), 1.26
 GiB for Llama-3-8B at TP 1 and TP 2 alike.
 
+``engine="vllm"`` (``fit --engine vllm``) sizes the budget as vLLM does instead (:mod:`mlacalc.vllm`): utilization of
+cudaMemGetInfo's total where the hardware file has it, less the weights, a stated non-torch memory and the profile
+run's activation peak (the forward's workspace above, or the sampler's vocabulary-wide buffers, whichever is larger).
+
 Then the decode step at the largest batch is timed with :func:`mlacalc.step.roofline`: a smaller cache
 per sequence gives a bigger batch, which spreads the weight reads over more tokens. Throughput is at the
 kernel-aware expected time (:mod:`mlacalc.expected`); the floor is reported beside it.
@@ -42,9 +46,12 @@ from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roof
 from .spec import ModelSpec
 from .units import finite
 from .params import Params, stage_params, weight_bytes
+from .vllm import (NON_TORCH_BYTES, VllmMemory, batch_defaults, check_max_num_seqs, check_non_torch,
+                   sampler_peak)
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
+ENGINES = ("mlacalc", "vllm")   # whose accounting sizes the KV budget (module docstring)
 MAX_CONTEXT_SEARCH = 1 << 26          # longest context searched (tokens); the spec holds no trained window
 
 
@@ -108,6 +115,7 @@ class Fit:
     pattern: str = ""             # the attention layers in words (mlacalc.attention.pattern)
     context_limit: int | None = None  # the longest context the model is configured for (spec.max_context: HF
     #                               max_position_embeddings); None when the spec does not say
+    vllm: VllmMemory | None = None  # engine "vllm": vLLM's accounting, which then gives usable and kv_budget
 
     @property
     def usable_context(self) -> int:
@@ -125,17 +133,27 @@ class Fit:
     @property
     def kv_budget(self) -> float:
         """Bytes per GPU left for the KV cache (negative: the weights and workspace alone do not fit)."""
+        if self.vllm is not None:
+            return self.vllm.kv_budget
         return self.usable - self.weights - self.workspace.total
+
+    @property
+    def reserved(self) -> float:
+        """Bytes per GPU that are neither weights nor KV: the workspace, or under vLLM's accounting its non-torch
+        memory plus the activation peak (so that usable = weights + reserved + kv_budget)."""
+        if self.vllm is not None:
+            return self.vllm.non_torch + self.vllm.activation_peak
+        return self.workspace.total
 
     def to_json(self) -> dict:
         d = self.decode
-        return {
+        out = {
             "model": self.model, "attention": self.attention, "attention_pattern": self.pattern,
             "gpu": self.gpu.name, "gpus": self.parallel.tp,
             "dp_attention": self.parallel.dp_attention, "ep": self.parallel.ep, "parallel": self.parallel.as_dict(),
             "weight_bits": self.weight_bits,
             "kv_bits": self.kv_bits, "gpu_mem_util": self.gpu_mem_util, "context": self.context,
-            "memory_per_gpu": {"usable": self.usable, "weights": self.weights, "workspace": self.workspace.total,
+            "memory_per_gpu": {"usable": self.usable, "weights": self.weights, "workspace": self.reserved,
                                "kv_budget": self.kv_budget},
             "workspace": self.workspace.as_dict(),
             "kv_bytes_per_seq_per_gpu": self.kv_bytes_per_seq, "max_batch": self.max_batch,
@@ -151,6 +169,10 @@ class Fit:
                 "step_time_floor_s": d.time_s, "tokens_per_s_per_gpu_floor": d.tokens_per_s_per_gpu,
                 "bandwidth_util": d.bandwidth_util, "compute_util": d.compute_util},
         }
+        if self.vllm is not None:   # the default engine's output is left as it was
+            out["engine"] = "vllm"
+            out["vllm_memory"] = self.vllm.as_dict()
+        return out
 
 
 def served_params_per_gpu(spec: ModelSpec, parallel: Parallelism, q_tokens: int = 1) -> Params:
@@ -206,11 +228,30 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
 
 def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Parallelism(), *, batch: int = 1,
         weight_bits: float | None = None, kv_bits: float | None = None,
-        gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int = DEFAULT_WORKSPACE_TOKENS,
+        gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int | None = None,
         workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
-        mla_form: str | None = None, kv_format: str | None = None) -> Fit:
+        mla_form: str | None = None, kv_format: str | None = None, engine: str = "mlacalc",
+        max_num_seqs: int | None = None, non_torch_bytes: float | None = None) -> Fit:
     """Largest batch at ``context`` and longest context at ``batch`` on ``parallel.tp`` GPUs of kind ``hw``,
-    then the decode step at the largest batch (see module docstring)."""
+    then the decode step at the largest batch (see module docstring).
+
+    ``engine="vllm"``: vLLM's accounting (:mod:`mlacalc.vllm`). ``workspace_tokens`` is then its
+    ``max_num_batched_tokens`` (None: vLLM's default for the card), ``max_num_seqs`` the sequences its sampler warms
+    up (None: vLLM's default), ``non_torch_bytes`` the memory outside PyTorch (None:
+    :data:`mlacalc.vllm.NON_TORCH_BYTES`). The last two are refused under the default engine."""
+    if engine not in ENGINES:
+        raise ArgError("engine", f"must be one of {', '.join(ENGINES)}, got {show(engine)}")
+    if engine != "vllm" and (max_num_seqs is not None or non_torch_bytes is not None):
+        raise ArgError("max_num_seqs" if max_num_seqs is not None else "non_torch_bytes",
+                       "applies only with engine vllm")
+    cuda_total = hw.cuda_memory_bytes or hw.memory_bytes
+    if engine == "vllm":
+        tokens_default, seqs_default = batch_defaults(cuda_total, hw.name)
+        workspace_tokens = tokens_default if workspace_tokens is None else workspace_tokens
+        max_num_seqs = seqs_default if max_num_seqs is None else check_max_num_seqs(max_num_seqs)
+        non_torch_bytes = NON_TORCH_BYTES if non_torch_bytes is None else check_non_torch(non_torch_bytes)
+    elif workspace_tokens is None:
+        workspace_tokens = DEFAULT_WORKSPACE_TOKENS
     finite(gpu_mem_util, "gpu_mem_util")
     if not 0 < gpu_mem_util <= 1:
         raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
@@ -230,7 +271,15 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     usable = gpu_mem_util * hw.memory_bytes
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
     w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant).total
-    budget = usable - w - ws.total
+    vm = None
+    if engine == "vllm":
+        vm = VllmMemory(total=cuda_total, total_source="cudaMemGetInfo" if hw.cuda_memory_bytes else
+                        "nvidia-smi (the hardware file has no cuda_memory_gib)", gpu_mem_util=gpu_mem_util,
+                        weights=w, non_torch=non_torch_bytes, forward=ws.total,
+                        sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs),
+                        tokens=workspace_tokens, max_num_seqs=max_num_seqs)
+        usable = vm.usable
+    budget = usable - w - ws.total if vm is None else vm.kv_budget
     mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
     mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
     decode = None
@@ -243,4 +292,4 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     return Fit(model=spec.name, attention=spec.attention.kind, pattern=pattern(spec), gpu=hw, parallel=parallel,
                weight_bits=wbits, kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w,
                workspace=ws, kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
-               context_limit=spec.max_context)
+               context_limit=spec.max_context, vllm=vm)

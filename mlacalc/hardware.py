@@ -10,6 +10,10 @@ is 81,559 MiB = 79.65 GiB, the H200's 141 GB 143,771 MiB = 140.4 GiB), so a data
 figure is read as GiB, never as 1e9 bytes (7% less). Data-center GDDR cards keep ECC on by default and lose 1/16 of
 their memory to it (L40S: 46,068 MiB of 48 GiB).
 
+``cuda_memory_gib`` (optional): cudaMemGetInfo's total, what ``torch.cuda.mem_get_info`` and so vLLM see, under the
+driver's figure (H100 79.22 against 79.65 GiB; H200 139.80 against 140.40, measured: reports/h200/nontorch_memory.json).
+Only ``fit --engine vllm`` reads it; files give it only where a measurement or a vLLM log states it.
+
 ``kernel_launch_us`` (optional, microseconds, default 0): the fixed cost of one kernel in a stream of dependent
 kernels -- launch, scheduling and completion of a kernel that does no work. Datasheets do not give it, so the
 built-in specs leave it 0 (roofline times unchanged); ``mlacalc calibrate`` measures it (a 1-element add replayed
@@ -57,6 +61,8 @@ class Hardware:
     #                               0: not given, every group taken as one domain
     scale_out_gb_s: float = 0.0   # each GPU's network bandwidth per direction to GPUs outside its domain, GB/s (its
     #                               NIC: 400 Gb/s ConnectX-7 = 50); 0: not given (see collective_bytes_s)
+    cuda_memory_bytes: float = 0.0  # cudaMemGetInfo's total (what torch.cuda.mem_get_info and vLLM see), under the
+    #                               driver's memory_bytes; 0: not measured. Only fit --engine vllm reads it
     kernels: tuple = ()           # ((backend, mlacalc.expected.KernelModel), ...): calibrated coefficients
 
     @property
@@ -121,7 +127,7 @@ ARCH_RE = re.compile(r"sm_\d{2,3}[a-z]?|gfx[0-9a-f]{3,4}")
 # 1e300 is refused here rather than turning into an infinity or a NaN inside a roofline.
 _MAX = {"memory_bytes": 2.0**60, "mem_bandwidth_gb_s": 1e9, "bf16_tflops": 1e9, "fp16_tflops": 1e9,
         "fp8_tflops": 1e9, "fp32_tflops": 1e9, "interconnect_gb_s": 1e9, "kernel_launch_us": 1e9,
-        "collective_latency_us": 1e9, "scale_out_gb_s": 1e9}
+        "collective_latency_us": 1e9, "scale_out_gb_s": 1e9, "cuda_memory_bytes": 2.0**60}
 # Lower bounds of the rates every time divides by, far below any card (1 MB/s, 1 MFLOP/s): a rate of 1.0e-300 passed
 # the "positive" check and a long step's time overflowed to infinity, so that --json died in a ValueError traceback
 # (non-finite compute_util) and tables printed 300-digit times. fp8_tflops may still be 0. (Memory has no floor: a
@@ -135,7 +141,7 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
     if not isinstance(d, dict):
         raise SpecError(where, "a hardware spec must be a mapping")
     d = dict(d)
-    known = {f.name for f in fields(Hardware)} | {"memory_gib", "notes"}
+    known = {f.name for f in fields(Hardware)} | {"memory_gib", "cuda_memory_gib", "notes"}
     for k in d:
         if k not in known:
             near = difflib.get_close_matches(k, sorted(known), n=1)
@@ -147,6 +153,12 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
         gib = d.pop("memory_gib")
         finite(gib, f"{where}: memory_gib", minimum=0, maximum=2.0**30)
         d["memory_bytes"] = gib * 2**30
+    if "cuda_memory_gib" in d and "cuda_memory_bytes" in d:
+        raise SpecError(f"{where}: cuda_memory_bytes", "give cuda_memory_gib or cuda_memory_bytes, not both")
+    if "cuda_memory_gib" in d:
+        gib = d.pop("cuda_memory_gib")
+        finite(gib, f"{where}: cuda_memory_gib", minimum=0, maximum=2.0**30)
+        d["cuda_memory_bytes"] = gib * 2**30
     d.pop("notes", None)
     if "kernels" in d:
         from .expected import BACKENDS, kernel_model_from_dict
@@ -186,9 +198,13 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
     if not isinstance(d.get("measured", False), bool):
         raise SpecError(f"{where}: measured", f"must be true or false, got {d['measured']!r}")
     for k in ("memory_bytes", "mem_bandwidth_gb_s", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops",
-              "interconnect_gb_s", "kernel_launch_us", "collective_latency_us", "scale_out_gb_s"):
+              "interconnect_gb_s", "kernel_launch_us", "collective_latency_us", "scale_out_gb_s", "cuda_memory_bytes"):
         if k in d:
             finite(d[k], f"{where}: {k}", minimum=0, maximum=_MAX[k])
+    if d.get("cuda_memory_bytes", 0) > d["memory_bytes"]:   # CUDA's total is the driver's less its reserve
+        raise SpecError(f"{where}: cuda_memory_gib", f"must be at most the card's memory "
+                                                     f"({d['memory_bytes'] / 2**30:g} GiB), got "
+                                                     f"{d['cuda_memory_bytes'] / 2**30:g} GiB")
     d.setdefault("fp16_tflops", d["bf16_tflops"])
     d.setdefault("fp8_tflops", 0.0)
     d.setdefault("fp32_tflops", d["bf16_tflops"] / 16)

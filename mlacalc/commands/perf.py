@@ -35,6 +35,17 @@ WorkspaceOpt = Annotated[Optional[str], typer.Option("--workspace", help="Activa
                                                      "(e.g. 4G = 4 GiB); default: computed for --workspace-tokens.")]
 WorkspaceTokOpt = Annotated[str, typer.Option("--workspace-tokens", help="Tokens per step the workspace must hold "
                                               "(a chunked-prefill budget).")]
+FitTokOpt = Annotated[Optional[str], typer.Option("--workspace-tokens", help="Tokens per step the workspace must hold "
+                                                  "(a chunked-prefill budget); default 8k, or with --engine vllm "
+                                                  "vLLM's max_num_batched_tokens for the card.")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="Whose accounting sizes the KV budget: mlacalc (util x "
+                                        "nvidia-smi total - weights - workspace) or vllm (util x cudaMemGetInfo "
+                                        "total - weights - non-torch - profile-run activation peak).")]
+MaxSeqsOpt = Annotated[Optional[int], typer.Option("--max-num-seqs", help="--engine vllm: sequences the profile "
+                                                   "run's sampler warms up (default: vLLM's for the card).")]
+NonTorchOpt = Annotated[Optional[str], typer.Option("--non-torch", help="--engine vllm: memory outside PyTorch per "
+                                                    "GPU in bytes (e.g. 1.5G); default 0.67 GiB, measured on an "
+                                                    "H200 (CUDA context + cuBLAS; NCCL not counted).")]
 
 
 
@@ -175,7 +186,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         tp: TpOpt = 1, pp: PpNotOpt = 1, dp: DpNotOpt = 1, ep: EpOpt = 1, cp: CpNotOpt = 1, sp: SpNotOpt = False,
         dp_attention: DpAttnOpt = False, q_tokens: QOpt = 1,
         weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
-        gpu_mem_util: MemUtilOpt = 0.9, workspace: WorkspaceOpt = None, workspace_tokens: WorkspaceTokOpt = "8k",
+        gpu_mem_util: MemUtilOpt = 0.9, workspace: WorkspaceOpt = None, workspace_tokens: FitTokOpt = None,
+        engine: EngineOpt = "mlacalc", max_num_seqs: MaxSeqsOpt = None, non_torch: NonTorchOpt = None,
         block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged KV: round each sequence up "
                                                           "to whole blocks of N tokens (the decode step is then "
                                                           "priced over a paged cache).")] = None,
@@ -196,8 +208,11 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
     sets = spec_sets(set_, image_tokens, state_dtype)
     fits = [compute(model_spec(model, sets, v), hw, count(context, "--context"), par, kv_format=kv_format(kv_dtype),
                     batch=count(batch, "--batch"), weight_bits=_wbits(weight_dtype), kv_bits=kb,
-                    gpu_mem_util=gpu_mem_util, workspace_tokens=count(workspace_tokens, "--workspace-tokens"),
-                    workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens) for v in labels]
+                    gpu_mem_util=gpu_mem_util, workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens,
+                    workspace_tokens=None if workspace_tokens is None else count(workspace_tokens, "--workspace-tokens"),
+                    engine=engine, max_num_seqs=max_num_seqs,
+                    non_torch_bytes=None if non_torch is None else count(non_torch, "--non-torch", 0))
+            for v in labels]
     notes(model_spec(model, sets, None), count(context, "--context"))   # after the checks, as in roofline
     payload = {"fits": [f.to_json() for f in fits]}
 
@@ -211,9 +226,18 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         def dec(cell):
             return lambda f: cell(f.decode) if f.decode else "-"
 
-        rows = [row("attention", lambda f: f.pattern or f.attention),
-                row("weights", lambda f: fmt_bytes(f.weights)),
-                row("workspace", lambda f: fmt_bytes(f.workspace.total)),
+        if f0.vllm is None:
+            memory = [row("weights", lambda f: fmt_bytes(f.weights)),
+                      row("workspace", lambda f: fmt_bytes(f.workspace.total))]
+        else:     # vLLM's accounting: usable - weights - non-torch - activation peak = KV budget
+            memory = [row(f"usable ({f0.gpu_mem_util:g} x {fmt_bytes(f0.vllm.total)})", lambda f: fmt_bytes(f.usable)),
+                      row("weights", lambda f: fmt_bytes(f.weights)),
+                      row("non-torch (context, cuBLAS)", lambda f: fmt_bytes(f.vllm.non_torch)),
+                      row(f"activation peak ({f0.vllm.tokens:,} tokens, {f0.vllm.max_num_seqs:,} seqs)",
+                          lambda f: f"{fmt_bytes(f.vllm.activation_peak)} ("
+                                    f"{'sampler' if f.vllm.sampler >= f.vllm.forward else 'forward'}; forward "
+                                    f"{fmt_bytes(f.vllm.forward)}, sampler {fmt_bytes(f.vllm.sampler)})")]
+        rows = [row("attention", lambda f: f.pattern or f.attention), *memory,
                 row("KV budget", lambda f: fmt_bytes(f.kv_budget) if f.kv_budget >= 0
                     else f"none ({fmt_bytes(-f.kv_budget)} short)"),
                 row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq)),
@@ -225,7 +249,10 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                 row("vs first", dec(lambda d: f"{d.expected_tokens_per_s_per_gpu / base:.2f}x" if base else "-"))]
         cap = (f"{hw.name} x {par.tp}{' dp-attention' if dp_attention else ''}{f' EP {ep}' if ep > 1 else ''}"
                f"{_domains(hw, par.tp)}; "
-               f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable; weights {f0.weight_bits:g}-bit, "
+               + (f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable" if f0.vllm is None else
+                  f"vLLM's accounting: {f0.gpu_mem_util:.0%} of {fmt_bytes(f0.vllm.total)} "
+                  f"({f0.vllm.total_source}) usable") +
+               f"; weights {f0.weight_bits:g}-bit, "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
                f"kernel-aware time (mlacalc.expected; coefficients "
                f"{f0.decode.coefficients if f0.decode else coefficient_basis(hw, 'auto', f0.kv_bits)}), "

@@ -1,0 +1,117 @@
+"""vLLM's own accounting of the KV budget (``fit --engine vllm``): what vLLM subtracts that mlacalc's default does not.
+
+vLLM v1 ``gpu_worker.py`` ``determine_available_memory`` (V0 ``worker.py`` ``determine_num_available_blocks``):
+
+    kv_budget = gpu_memory_utilization x total - weights - non_torch - activation_peak
+
+- ``total``: ``torch.cuda.mem_get_info()``'s total, i.e. cudaMemGetInfo's, under nvidia-smi's (the H200's 139.80 GiB
+  against 140.40 GiB, measured: reports/h200/nontorch_memory.json). Taken from the hardware file's
+  ``cuda_memory_gib`` when it has one; otherwise nvidia-smi's ``memory_gib`` and the breakdown says so.
+- ``non_torch``: memory the process holds outside PyTorch's allocator (CUDA context, cuBLAS workspaces).
+  Default :data:`NON_TORCH_BYTES`, measured in one process on an H200. NCCL's buffers at tp > 1 are not counted: their
+  size is NCCL_BUFFSIZE (4 MiB) x channels x peers x protocols, and the channel count is chosen by NCCL's topology
+  search at run time (not derivable from a spec); vLLM's custom all-reduce buffers are left out with them.
+- ``activation_peak``: PyTorch's peak allocation during ``profile_run`` (``torch.cuda.memory_stats()
+  ["allocated_bytes.all.peak"]``, a maximum over time): a dummy forward of ``max_num_batched_tokens`` tokens, then
+  ``_dummy_sampler_run`` over ``min(max_num_batched_tokens, max_num_seqs)`` rows (one per dummy request). The
+  forward's intermediates are freed before the sampler runs, so the peak is the larger of the two phases, not their
+  sum; Llama-3-8B's logged peak is 1.26 GiB at tp 1 and at tp 2 alike (vllm PR #10511), the sampler's phase, which
+  tp does not shrink (``LogitsProcessor`` gathers full-vocabulary logits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ArgError, show
+from .units import finite
+
+GIB = 2**30
+
+# reports/h200/nontorch_memory.json "nontorch_bytes" (bench/nontorch_memory.py, one process, torch 2.11 + CUDA 13.0):
+# device memory used after the CUDA context and a cuBLAS matmul, less what PyTorch's allocator reserved. 0.669 GiB.
+NON_TORCH_BYTES = 718_077_952
+
+# vllm/engine/arg_utils.py EngineArgs.get_batch_defaults, OPENAI_API_SERVER usage context (``vllm serve``): a card of
+# at least 70 GiB (current_platform.get_device_total_memory(): the CUDA total) that is not an A100 gets 8192 batched
+# tokens and 1024 sequences; any other card 2048 and 256.
+LARGE_CARD_BYTES = 70 * GIB
+LARGE_CARD_DEFAULTS = (8192, 1024)      # (max_num_batched_tokens, max_num_seqs)
+SMALL_CARD_DEFAULTS = (2048, 256)
+
+# Bytes live per row per vocabulary entry at the sampler's widest point, vLLM v1 (sampler.py Sampler.forward and
+# ops/topk_topp_sampler.py apply_top_k_top_p, native path), with _dummy_sampler_run's top_k = vocab - 1, top_p = 0.9.
+# At ``logits_sort.scatter(...)`` these are all referenced:
+#   compute_logits' output in the model dtype (bf16)             2   (_dummy_sampler_run's ``logits``)
+#   ``logits.to(torch.float32)``                                   4   (Sampler.forward)
+#   ``logits_sort, logits_idx = logits.sort(dim=-1)``              4 + 8 (fp32 values, int64 indices)
+#   ``top_k_mask = logits_sort < top_k_mask``                      1   (bool)
+#   ``probs_sort = logits_sort.softmax(dim=-1)`` (cumsum in place) 4
+#   ``top_p_mask = probs_sum <= 1 - p``                            1   (bool)
+#   ``logits_sort.scatter(...)`` (the re-sorted logits)            4
+# = 28. Not counted: torch.sort's internal scratch (cub's segmented-sort buffers), which the source does not show.
+SAMPLER_BYTES_PER_LOGIT = 2 + 4 + 4 + 8 + 1 + 4 + 1 + 4
+
+
+def batch_defaults(total_bytes: float, gpu_name: str) -> tuple[int, int]:
+    """vLLM's ``(max_num_batched_tokens, max_num_seqs)`` for ``vllm serve`` on a card of ``total_bytes`` (its CUDA
+    total) named ``gpu_name`` (see :data:`LARGE_CARD_DEFAULTS`)."""
+    if total_bytes >= LARGE_CARD_BYTES and "a100" not in gpu_name.lower():
+        return LARGE_CARD_DEFAULTS
+    return SMALL_CARD_DEFAULTS
+
+
+def sampler_peak(vocab_size: int, hidden_size: int, tokens: int, max_num_seqs: int) -> float:
+    """Bytes live while ``_dummy_sampler_run`` samples: the forward's output kept by ``profile_run`` (``tokens x d``,
+    bf16), the rows gathered for sampling and ``torch.rand_like`` of them (``2 x rows x d``, bf16), and
+    :data:`SAMPLER_BYTES_PER_LOGIT` per row per vocabulary entry. ``rows = min(tokens, max_num_seqs)``
+    (v1 ``_dummy_run``: ``num_reqs = min(num_tokens, max_num_reqs)``, one sampled position per request)."""
+    rows = min(tokens, max_num_seqs)
+    return tokens * hidden_size * 2 + 2 * rows * hidden_size * 2 + rows * vocab_size * SAMPLER_BYTES_PER_LOGIT
+
+
+@dataclass(frozen=True)
+class VllmMemory:
+    """Memory per GPU as vLLM accounts it, bytes: ``usable - weights - non_torch - activation_peak = kv_budget``."""
+
+    total: float                 # the device total the utilization multiplies (cudaMemGetInfo's, or nvidia-smi's)
+    total_source: str            # "cudaMemGetInfo" or "nvidia-smi (no cuda_memory_gib in the hardware file)"
+    gpu_mem_util: float
+    weights: float
+    non_torch: float
+    forward: float               # peak live activations of the dummy forward (mlacalc.capacity.activation_workspace)
+    sampler: float               # live bytes while the dummy sampler runs (sampler_peak)
+    tokens: int                  # max_num_batched_tokens of the profile run
+    max_num_seqs: int
+
+    @property
+    def usable(self) -> float:
+        return self.gpu_mem_util * self.total
+
+    @property
+    def activation_peak(self) -> float:
+        """The profile run's peak: the larger phase (see module docstring)."""
+        return max(self.forward, self.sampler)
+
+    @property
+    def kv_budget(self) -> float:
+        return self.usable - self.weights - self.non_torch - self.activation_peak
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, "total_source": self.total_source, "gpu_mem_util": self.gpu_mem_util,
+                "usable": self.usable, "weights": self.weights, "non_torch": self.non_torch,
+                "activation_peak": self.activation_peak, "forward": self.forward, "sampler": self.sampler,
+                "max_num_batched_tokens": self.tokens, "max_num_seqs": self.max_num_seqs,
+                "kv_budget": self.kv_budget}
+
+
+def check_max_num_seqs(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ArgError("max_num_seqs", f"must be a whole number of at least 1, got {show(n)}")
+    if n > 1 << 24:
+        raise ArgError("max_num_seqs", f"too large (at most {1 << 24:,}), got {n:,}")
+    return n
+
+
+def check_non_torch(b) -> float:
+    return finite(b, "non_torch_bytes", minimum=0, maximum=2.0**60)

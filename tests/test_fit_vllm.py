@@ -1,0 +1,112 @@
+"""fit --engine vllm: vLLM's accounting of the KV budget (mlacalc/vllm.py), worked by hand; the default unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlacalc.capacity import activation_workspace, fit
+from mlacalc.cli import main
+from mlacalc.errors import SpecError
+from mlacalc.hardware import hardware_from_dict, load_hardware
+from mlacalc.parallel import Parallelism
+from mlacalc.spec import load_spec
+from mlacalc.vllm import batch_defaults
+
+GIB = 2**30
+# Llama-3-8B's shape (config.json: 32 layers, d 4096, 32 query / 8 KV heads of 128, FFN 14336, vocab 128256, untied)
+LLAMA_PARAMS = 2 * 128256 * 4096 + 32 * (2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336) + 65 * 4096
+
+
+def test_llama3_8b_on_h100_breakdown_by_hand():
+    """vllm PR #10511's setup: Llama-3-8B, one H100, util 0.9, 8,192 profile tokens, V0's 256 sequences."""
+    f = fit(load_spec("llama-3.1-8b"), load_hardware("h100-sxm"), 1024, gpu_mem_util=0.9, workspace_tokens=8192,
+            engine="vllm", max_num_seqs=256)
+    v = f.vllm
+    total = 79.22 * GIB                                 # h100-sxm.yaml cuda_memory_gib (the log's total_gpu_memory)
+    weights = LLAMA_PARAMS * 2                          # bf16: 14.9575 GiB
+    non_torch = 718_077_952                             # reports/h200/nontorch_memory.json nontorch_bytes
+    forward = 2 * 8192 * 4096 * 2 + 8192 * 32 * (128 + 128) * 2 + 8192 * 2 * 14336 * 2      # 0.6875 GiB
+    sampler = 8192 * 4096 * 2 + 2 * 256 * 4096 * 2 + 256 * 128256 * (2 + 4 + 4 + 8 + 1 + 4 + 1 + 4)  # 0.9226 GiB
+    assert (v.total, v.weights, v.non_torch, v.forward, v.sampler) == pytest.approx(
+        (total, weights, non_torch, forward, sampler), rel=1e-12)
+    assert v.activation_peak == sampler                  # the larger phase, not the sum
+    kv = 0.9 * total - weights - non_torch - sampler     # 71.298 - 14.9575 - 0.6688 - 0.9226 = 54.75 GiB
+    assert f.kv_budget == pytest.approx(kv, rel=1e-12)
+    assert kv / GIB == pytest.approx(54.75, abs=0.005)
+    assert f.usable == f.reserved + f.weights + f.kv_budget == pytest.approx(0.9 * total)
+    d = f.to_json()
+    assert d["engine"] == "vllm" and d["vllm_memory"]["kv_budget"] == pytest.approx(kv)
+    m = d["memory_per_gpu"]
+    assert m["usable"] - m["weights"] - m["workspace"] == pytest.approx(m["kv_budget"])
+
+
+def test_default_engine_keeps_the_old_budget():
+    """Without --engine the budget is still util x nvidia-smi's total - weights - workspace, on cards whose file now
+    also holds a cudaMemGetInfo total (h100-sxm, h200) and on one that does not (a100-80gb)."""
+    for model, gpu, tp in (("llama-3.1-8b", "h100-sxm", 1), ("deepseek-v2-lite", "h200", 2),
+                           ("qwen2.5-7b", "a100-80gb", 1)):
+        spec, hw, par = load_spec(model), load_hardware(gpu), Parallelism(tp=tp)
+        f = fit(spec, hw, 4096, par)
+        old = 0.9 * hw.memory_bytes - f.weights - activation_workspace(spec, 8192, tp).total
+        assert f.kv_budget == old and f.usable == 0.9 * hw.memory_bytes and f.vllm is None
+        assert fit(spec, hw, 4096, par, engine="mlacalc").kv_budget == old
+        assert "engine" not in f.to_json() and "vllm_memory" not in f.to_json()
+
+
+def test_sampler_peak_does_not_shrink_with_tp():
+    """LogitsProcessor gathers full-vocabulary logits on every rank: tp 2 halves the forward, not the sampler."""
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    one = fit(spec, hw, 1024, engine="vllm", max_num_seqs=256, workspace_tokens=8192).vllm
+    two = fit(spec, hw, 1024, Parallelism(tp=2), engine="vllm", max_num_seqs=256, workspace_tokens=8192).vllm
+    assert two.sampler == one.sampler and two.forward < one.forward
+
+
+def test_vllm_defaults_by_card():
+    """vllm/engine/arg_utils.py get_batch_defaults (vllm serve): >= 70 GiB and not an A100 -> 8192 tokens, 1024
+    sequences; else 2048 and 256."""
+    h100, a100, rtx = load_hardware("h100-sxm"), load_hardware("a100-80gb"), load_hardware("rtx-4090")
+    assert batch_defaults(h100.cuda_memory_bytes, h100.name) == (8192, 1024)
+    assert batch_defaults(a100.memory_bytes, a100.name) == (2048, 256)
+    assert batch_defaults(rtx.cuda_memory_bytes, rtx.name) == (2048, 256)
+    v = fit(load_spec("llama-3.1-8b"), rtx, 1024, engine="vllm").vllm
+    assert (v.tokens, v.max_num_seqs) == (2048, 256)
+
+
+def test_card_without_cuda_total_falls_back_to_nvidia_smi():
+    hw = load_hardware("a100-80gb")
+    assert hw.cuda_memory_bytes == 0
+    v = fit(load_spec("llama-3.1-8b"), hw, 1024, engine="vllm").vllm
+    assert v.total == hw.memory_bytes and v.total_source.startswith("nvidia-smi")
+
+
+def test_non_torch_flag_replaces_the_default(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "llama-3.1-8b", "--gpu", "h100-sxm", "--engine", "vllm", "--non-torch", "2G", "--json"])
+    assert e.value.code in (0, None)
+    v = json.loads(capsys.readouterr().out)["fits"][0]["vllm_memory"]
+    assert v["non_torch"] == 2 * GIB
+
+
+def test_cuda_total_above_the_cards_memory_is_refused():
+    with pytest.raises(SpecError, match="cuda_memory_gib"):
+        hardware_from_dict({"name": "x", "memory_gib": 80, "cuda_memory_gib": 81, "mem_bandwidth_gb_s": 1,
+                            "bf16_tflops": 1, "interconnect_gb_s": 1}, "x")
+
+
+@pytest.mark.parametrize("args", [["--engine", "sglang"], ["--engine", "vllm", "--max-num-seqs", "0"],
+                                  ["--engine", "vllm", "--non-torch", "-1G"], ["--max-num-seqs", "64"],
+                                  ["--non-torch", "1G"]])
+def test_bad_engine_values_exit_2_with_one_line(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "llama-3.1-8b", *args])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err and "\n" not in err and "Traceback" not in err
+
+
+def test_api_fit_takes_the_engine():
+    import mlacalc
+
+    f = mlacalc.fit("llama-3.1-8b", "h100-sxm", context=1024, workspace_tokens=8192, engine="vllm", max_num_seqs=256)
+    assert f.kv_budget / GIB == pytest.approx(54.75, abs=0.005)        # the hand-worked figure above
