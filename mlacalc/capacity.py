@@ -226,6 +226,43 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
     return lo
 
 
+def engine_settings(hw: Hardware, engine: str, workspace_tokens: int | None, max_num_seqs: int | None,
+                    non_torch_bytes: float | None) -> tuple[int, int | None, float | None]:
+    """``(workspace_tokens, max_num_seqs, non_torch_bytes)`` for ``engine`` on ``hw``, None filled with its defaults:
+    mlacalc's ``DEFAULT_WORKSPACE_TOKENS`` (the last two apply only to vLLM and are refused here when given), vLLM's
+    ``max_num_batched_tokens`` / ``max_num_seqs`` for the card (:func:`mlacalc.vllm.batch_defaults`, from its CUDA
+    total) and :data:`mlacalc.vllm.NON_TORCH_BYTES`."""
+    if engine not in ENGINES:
+        raise ArgError("engine", f"must be one of {', '.join(ENGINES)}, got {show(engine)}")
+    if engine != "vllm":
+        if max_num_seqs is not None or non_torch_bytes is not None:
+            raise ArgError("max_num_seqs" if max_num_seqs is not None else "non_torch_bytes",
+                           "applies only with engine vllm")
+        return (DEFAULT_WORKSPACE_TOKENS if workspace_tokens is None else workspace_tokens), None, None
+    tokens_default, seqs_default = batch_defaults(hw.cuda_memory_bytes or hw.memory_bytes, hw.name)
+    return ((tokens_default if workspace_tokens is None else workspace_tokens),
+            (seqs_default if max_num_seqs is None else check_max_num_seqs(max_num_seqs)),
+            (NON_TORCH_BYTES if non_torch_bytes is None else check_non_torch(non_torch_bytes)))
+
+
+def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, gpu_mem_util: float, engine: str,
+              workspace_tokens: int, max_num_seqs: int | None = None, non_torch_bytes: float | None = None
+              ) -> tuple[float, VllmMemory | None, float]:
+    """``(usable, vLLM's breakdown or None, KV budget)`` per GPU, bytes, for ``weights`` and a forward ``workspace``
+    (bytes) under ``engine`` (settings from :func:`engine_settings`): mlacalc's ``gpu_mem_util x memory - weights -
+    workspace``, or vLLM's accounting (:class:`mlacalc.vllm.VllmMemory`: its CUDA total, non-torch memory, the larger
+    of the forward and its sampler pass). ``fit`` and ``sweep`` size the cache with it."""
+    if engine != "vllm":
+        usable = gpu_mem_util * hw.memory_bytes
+        return usable, None, usable - weights - workspace
+    vm = VllmMemory(total=hw.cuda_memory_bytes or hw.memory_bytes, total_source="cudaMemGetInfo"
+                    if hw.cuda_memory_bytes else "nvidia-smi (the hardware file has no cuda_memory_gib)",
+                    gpu_mem_util=gpu_mem_util, weights=weights, non_torch=non_torch_bytes, forward=workspace,
+                    sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs),
+                    tokens=workspace_tokens, max_num_seqs=max_num_seqs)
+    return vm.usable, vm, vm.kv_budget
+
+
 def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Parallelism(), *, batch: int = 1,
         weight_bits: float | None = None, kv_bits: float | None = None,
         gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int | None = None,
@@ -239,19 +276,8 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     ``max_num_batched_tokens`` (None: vLLM's default for the card), ``max_num_seqs`` the sequences its sampler warms
     up (None: vLLM's default), ``non_torch_bytes`` the memory outside PyTorch (None:
     :data:`mlacalc.vllm.NON_TORCH_BYTES`). The last two are refused under the default engine."""
-    if engine not in ENGINES:
-        raise ArgError("engine", f"must be one of {', '.join(ENGINES)}, got {show(engine)}")
-    if engine != "vllm" and (max_num_seqs is not None or non_torch_bytes is not None):
-        raise ArgError("max_num_seqs" if max_num_seqs is not None else "non_torch_bytes",
-                       "applies only with engine vllm")
-    cuda_total = hw.cuda_memory_bytes or hw.memory_bytes
-    if engine == "vllm":
-        tokens_default, seqs_default = batch_defaults(cuda_total, hw.name)
-        workspace_tokens = tokens_default if workspace_tokens is None else workspace_tokens
-        max_num_seqs = seqs_default if max_num_seqs is None else check_max_num_seqs(max_num_seqs)
-        non_torch_bytes = NON_TORCH_BYTES if non_torch_bytes is None else check_non_torch(non_torch_bytes)
-    elif workspace_tokens is None:
-        workspace_tokens = DEFAULT_WORKSPACE_TOKENS
+    workspace_tokens, max_num_seqs, non_torch_bytes = engine_settings(hw, engine, workspace_tokens, max_num_seqs,
+                                                                      non_torch_bytes)
     finite(gpu_mem_util, "gpu_mem_util")
     if not 0 < gpu_mem_util <= 1:
         raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
@@ -268,18 +294,10 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
             raise ArgError("workspace_bytes", f"must be at least 0, got {workspace_bytes}")
         finite(workspace_bytes, "workspace_bytes", maximum=2.0**60)     # an exabyte: the --workspace ceiling
         ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
-    usable = gpu_mem_util * hw.memory_bytes
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
     w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant).total
-    vm = None
-    if engine == "vllm":
-        vm = VllmMemory(total=cuda_total, total_source="cudaMemGetInfo" if hw.cuda_memory_bytes else
-                        "nvidia-smi (the hardware file has no cuda_memory_gib)", gpu_mem_util=gpu_mem_util,
-                        weights=w, non_torch=non_torch_bytes, forward=ws.total,
-                        sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs),
-                        tokens=workspace_tokens, max_num_seqs=max_num_seqs)
-        usable = vm.usable
-    budget = usable - w - ws.total if vm is None else vm.kv_budget
+    usable, vm, budget = kv_budget(spec, hw, w, ws.total, gpu_mem_util, engine, workspace_tokens, max_num_seqs,
+                                   non_torch_bytes)
     mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
     mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
     decode = None

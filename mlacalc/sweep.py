@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import ArgError, SpecError
-from .capacity import (DEFAULT_GPU_MEM_UTIL, DEFAULT_WORKSPACE_TOKENS, activation_workspace, max_batch,
+from .capacity import (DEFAULT_GPU_MEM_UTIL, activation_workspace, engine_settings, kv_budget, max_batch,
                        served_params_per_gpu)
 from .expected import coefficient_basis
 from .hardware import Hardware
@@ -61,10 +61,14 @@ class Sweep:
     # GPU name -> where its expected times' coefficients come from (mlacalc.expected.coefficient_basis: measured on
     # this card, or the H200's defaults, and off sm_90 an uncalibrated estimate); the rows' times are expected times
     expected_basis: tuple = ()
+    engine: str = "mlacalc"          # whose accounting sized the KV budget (capacity.kv_budget)
 
     def to_json(self) -> dict:
-        return {"rows": [r._asdict() for r in self.rows], "skipped": list(self.skipped),
-                "focus": self.focus_config, "expected_basis": dict(self.expected_basis)}
+        out = {"rows": [r._asdict() for r in self.rows], "skipped": list(self.skipped),
+               "focus": self.focus_config, "expected_basis": dict(self.expected_basis)}
+        if self.engine != "mlacalc":    # the default engine's output is left as it was
+            out["engine"] = self.engine
+        return out
 
 
 # The most configurations one sweep runs (computed at about 10,000 a second; the table view renders about 1,000 rows
@@ -96,14 +100,15 @@ def _group(n: int, ep: int, dp_attention: bool) -> Parallelism:
 def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: list[int], contexts: list[int],
           batches: list[int], *, phase: str = "decode", q_tokens: int = 1, ep: int = 1, dp_attention: bool = False,
           weight_bits: float | None = None, kv_bits: float | None = None,
-          gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int = DEFAULT_WORKSPACE_TOKENS,
-          kv_format: str | None = None) -> Sweep:
+          gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int | None = None,
+          kv_format: str | None = None, engine: str = "mlacalc") -> Sweep:
     """All combinations; see module docstring. ``variants``: (label, spec) pairs. Each GPU count ``n`` of
     ``counts`` is a group ``Parallelism(tp=n, ep=ep, dp_attention=dp_attention)`` (a count the layout does not
     fit is skipped with the reason). Rows that do not fit in memory carry ``fits = False`` and no time or
     throughput. ``kv_format``: a packed cache layout (``fp8-ds``), sized and priced as ``fit`` and ``roofline`` do
     (it was dropped: DeepSeek-V3.2 at 708 B a token and layer, plain fp8, not the layout's 788; a GQA model took
-    it as fp8 without a word)."""
+    it as fp8 without a word). ``engine``: whose accounting sizes the KV budget, as ``fit``'s
+    (:func:`mlacalc.capacity.kv_budget`; ``workspace_tokens`` None: that engine's default for each card)."""
     n_configs = len(variants) * len(gpus) * len(counts) * len(contexts) * len(batches)
     if n_configs > MAX_CONFIGURATIONS:
         raise SpecError("sweep", f"{len(variants)} variant(s) x {len(gpus)} GPU kind(s) x {len(counts)} GPU count(s) x "
@@ -129,8 +134,9 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             par = _group(n, ep, dp_attention).check(spec)
             w = weight_bytes(served_params_per_gpu(spec, par, q_tokens), wbits,
                              spec.quantization if weight_bits is None else None).total
-            ws = activation_workspace(spec, workspace_tokens, par.attention_tp).total
-            budget = gpu_mem_util * hw.memory_bytes - w - ws
+            tokens, seqs, non_torch = engine_settings(hw, engine, workspace_tokens, None, None)
+            ws = activation_workspace(spec, tokens, par.attention_tp).total
+            budget = kv_budget(spec, hw, w, ws, gpu_mem_util, engine, tokens, seqs, non_torch)[2]
             roofline(spec, hw, Step(phase, 1, contexts[0], q_tokens), par, analyse_attention=False)
         except SpecError as e:
             skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "argument": e.field, "reason": e.message})
@@ -166,4 +172,4 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
     # the cache the decode rows read: the smallest of the variants' (an 8-bit one flags archs without e4m3)
     bits = min(kv_element_bits(spec, kv_bits, kv_format) for _, spec in variants) if phase == "decode" else 16
     basis = tuple((hw.name, coefficient_basis(hw, "auto", bits)) for hw in gpus)
-    return Sweep(tuple(rows), tuple(skipped), focus, focus_config, basis)
+    return Sweep(tuple(rows), tuple(skipped), focus, focus_config, basis, engine)

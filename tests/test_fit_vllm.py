@@ -110,3 +110,18 @@ def test_api_fit_takes_the_engine():
 
     f = mlacalc.fit("llama-3.1-8b", "h100-sxm", context=1024, workspace_tokens=8192, engine="vllm", max_num_seqs=256)
     assert f.kv_budget / GIB == pytest.approx(54.75, abs=0.005)        # the hand-worked figure above
+
+
+def test_sweep_sizes_the_cache_as_fit_under_each_engine():
+    """sweep and fit share one KV budget (capacity.kv_budget): under --engine vllm the sweep's largest batch is fit's
+    (Llama-3.1-8B on one H100 at 8k: 52 sequences; mlacalc's accounting gives more), and the default engine's sweep
+    JSON keeps its keys."""
+    from mlacalc import fit, load_hardware, load_spec
+    from mlacalc.sweep import sweep
+
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    runs = {e: sweep([("m", spec)], [hw], [1], [8192], [1], engine=e) for e in ("mlacalc", "vllm")}
+    for engine, sw in runs.items():
+        assert sw.rows[0].max_batch == fit(spec, hw, context=8192, engine=engine).max_batch
+    assert runs["vllm"].rows[0].max_batch == 52 < runs["mlacalc"].rows[0].max_batch
+    assert "engine" not in runs["mlacalc"].to_json() and runs["vllm"].to_json()["engine"] == "vllm"

@@ -273,7 +273,7 @@ def sweep(model: ModelArg,
           phase: PhaseOpt = "decode", q_tokens: QOpt = 1, tp: TpNotOpt = 1, pp: PpNotOpt = 1, dp: DpNotOpt = 1,
           ep: EpOpt = 1, cp: CpNotOpt = 1, sp: SpNotOpt = False, dp_attention: DpAttnOpt = False,
           weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
-          gpu_mem_util: MemUtilOpt = 0.9,
+          gpu_mem_util: MemUtilOpt = 0.9, engine: EngineOpt = "mlacalc",
           fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
           plot: Annotated[Optional[str], typer.Option("--plot", help="Write charts to this HTML file (offline, "
                                                       "plotly.js inside).")] = None,
@@ -314,7 +314,8 @@ def sweep(model: ModelArg,
                                  whole_numbers(batch, "--batch"))
     sw = compute(variants, list(kinds.values()), counts, contexts, batches, phase=phase, q_tokens=q_tokens,
                  dp_attention=dp_attention, ep=ep, weight_bits=_wbits(weight_dtype),
-                 kv_bits=kv_bits(kv_dtype, kv_bits_), gpu_mem_util=gpu_mem_util, kv_format=kv_format(kv_dtype))
+                 kv_bits=kv_bits(kv_dtype, kv_bits_), gpu_mem_util=gpu_mem_util, kv_format=kv_format(kv_dtype),
+                 engine=engine)
     if not sw.rows:
         reasons = "; ".join(sorted({where_message(s["argument"], s["reason"]) for s in sw.skipped}))
         raise SpecError("--gpus", f"no combination can be laid out: {reasons}")
@@ -341,8 +342,10 @@ def sweep(model: ModelArg,
         cap = "; ".join(f"skipped {s['variant']} on {s['gpus']} x {s['gpu']}: {where_message(s['argument'], s['reason'])}"
                         for s in sw.skipped)
         basis = "; ".join(f"{short.get(name, name)}: coefficients {b}" for name, b in sw.expected_basis)
-        cap = "\n".join(x for x in (cap, f"per token and tok/s/GPU: kernel-aware expected time (mlacalc.expected; "
-                                          f"{basis})") if x)
+        budget = ("max batch: vLLM's KV budget (its CUDA total, non-torch memory, profile-run peak; "
+                  "mlacalc.vllm)" if sw.engine == "vllm" else "")
+        cap = "\n".join(x for x in (cap, budget, f"per token and tok/s/GPU: kernel-aware expected time "
+                                                 f"(mlacalc.expected; {basis})") if x)
         report.console().print(report.table(f"Sweep: {model} ({phase})", ["variant", "gpu", "n", "context", "batch",
                                                                  "KV/GPU", "fits", "max batch", "per token",
                                                                  "tok/s/GPU", "bound"], rows, cap))
