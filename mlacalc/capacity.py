@@ -255,10 +255,10 @@ def engine_settings(hw: Hardware, engine: str, workspace_tokens: int | None, max
         return ((chunk if workspace_tokens is None else workspace_tokens), None,
                 (NON_TORCH_BYTES if non_torch_bytes is None else check_non_torch(non_torch_bytes)))
     if engine != "vllm":
-        if max_num_seqs is not None or non_torch_bytes is not None:
-            raise ArgError("max_num_seqs" if max_num_seqs is not None else "non_torch_bytes",
-                           "applies only with engine vllm or sglang" if max_num_seqs is None else
-                           "applies only with engine vllm")
+        if max_num_seqs is not None:
+            raise ArgError("max_num_seqs", "applies only with engine vllm")
+        if non_torch_bytes is not None:
+            raise ArgError("non_torch_bytes", "applies only with engine vllm or sglang")
         return (DEFAULT_WORKSPACE_TOKENS if workspace_tokens is None else workspace_tokens), None, None
     tokens_default, seqs_default = batch_defaults(hw.cuda_memory_bytes or hw.memory_bytes, hw.name)
     return ((tokens_default if workspace_tokens is None else workspace_tokens),
