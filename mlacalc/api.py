@@ -119,12 +119,14 @@ def roofline(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, phase: 
 
 def fit(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, context: int | str = 32768,
         batch: int | str = 1, parallel: Parallelism | None = None, q_tokens: int = 1,
-        weight_dtype: str | float | None = None, kv_dtype: str | float | None = None, gpu_mem_util: float = 0.9,
+        weight_dtype: str | float | None = None, kv_dtype: str | float | None = None, gpu_mem_util: float | None = None,
         workspace_tokens: int | str | None = None, workspace_bytes: float | None = None,
         block_size: int | None = None, engine: str = "mlacalc", max_num_seqs: int | None = None,
         non_torch_bytes: float | None = None) -> Fit:
     """The largest batch at ``context``, the longest context at ``batch``, and decode there (``mlacalc fit``).
-    ``workspace_tokens`` None: 8,192, or vLLM's default for the card under ``engine="vllm"`` (mlacalc.vllm)."""
+    ``workspace_tokens`` None: 8,192, or vLLM's default for the card under ``engine="vllm"`` (mlacalc.vllm), SGLang's
+    ``chunked_prefill_size`` under ``engine="sglang"`` (mlacalc.sglang). ``gpu_mem_util`` None: 0.9, or under
+    ``engine="sglang"`` SGLang's default ``mem_fraction_static`` for the card and the layout."""
     bits, fmt = _kv(kv_dtype)
     return _fit(_spec(spec), _gpu(gpu), _count(context, "context"), _parallel(parallel), batch=_count(batch, "batch"),
                 weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=bits, kv_format=fmt,

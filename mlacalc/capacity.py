@@ -26,6 +26,8 @@ GiB for Llama-3-8B at TP 1 and TP 2 alike.
 ``engine="vllm"`` (``fit --engine vllm``) sizes the budget as vLLM does instead (:mod:`mlacalc.vllm`): utilization of
 cudaMemGetInfo's total where the hardware file has it, less the weights, a stated non-torch memory and the profile
 run's activation peak (the forward's workspace above, or the sampler's vocabulary-wide buffers, whichever is larger).
+``engine="sglang"`` sizes it as SGLang does (:mod:`mlacalc.sglang`): ``mem_fraction_static`` (``gpu_mem_util``; None:
+SGLang's default for the card and tp) of the free memory before the weights load, less the weights.
 
 Then the decode step at the largest batch is timed with :func:`mlacalc.step.roofline`: a smaller cache
 per sequence gives a bigger batch, which spreads the weight reads over more tokens. Throughput is at the
@@ -46,12 +48,13 @@ from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roof
 from .spec import ModelSpec
 from .units import finite
 from .params import Params, stage_params, weight_bytes
+from .sglang import MIB, SglangMemory, server_defaults, sglang_memory
 from .vllm import (NON_TORCH_BYTES, VllmMemory, batch_defaults, check_max_num_seqs, check_non_torch,
                    sampler_peak)
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
-ENGINES = ("mlacalc", "vllm")   # whose accounting sizes the KV budget (module docstring)
+ENGINES = ("mlacalc", "vllm", "sglang")   # whose accounting sizes the KV budget (module docstring)
 MAX_CONTEXT_SEARCH = 1 << 26          # longest context searched (tokens); the spec holds no trained window
 
 
@@ -116,6 +119,7 @@ class Fit:
     context_limit: int | None = None  # the longest context the model is configured for (spec.max_context: HF
     #                               max_position_embeddings); None when the spec does not say
     vllm: VllmMemory | None = None  # engine "vllm": vLLM's accounting, which then gives usable and kv_budget
+    sglang: SglangMemory | None = None  # engine "sglang": SGLang's accounting, likewise
 
     @property
     def usable_context(self) -> int:
@@ -135,14 +139,19 @@ class Fit:
         """Bytes per GPU left for the KV cache (negative: the weights and workspace alone do not fit)."""
         if self.vllm is not None:
             return self.vllm.kv_budget
+        if self.sglang is not None:
+            return self.sglang.kv_budget
         return self.usable - self.weights - self.workspace.total
 
     @property
     def reserved(self) -> float:
         """Bytes per GPU that are neither weights nor KV: the workspace, or under vLLM's accounting its non-torch
-        memory plus the activation peak (so that usable = weights + reserved + kv_budget)."""
+        memory plus the activation peak, under SGLang's its headroom ``(1 - mem_fraction_static) x free memory``
+        (so that usable = weights + reserved + kv_budget)."""
         if self.vllm is not None:
             return self.vllm.non_torch + self.vllm.activation_peak
+        if self.sglang is not None:
+            return self.sglang.headroom
         return self.workspace.total
 
     def to_json(self) -> dict:
@@ -172,6 +181,9 @@ class Fit:
         if self.vllm is not None:   # the default engine's output is left as it was
             out["engine"] = "vllm"
             out["vllm_memory"] = self.vllm.as_dict()
+        if self.sglang is not None:
+            out["engine"] = "sglang"
+            out["sglang_memory"] = self.sglang.as_dict()
         return out
 
 
@@ -231,13 +243,22 @@ def engine_settings(hw: Hardware, engine: str, workspace_tokens: int | None, max
     """``(workspace_tokens, max_num_seqs, non_torch_bytes)`` for ``engine`` on ``hw``, None filled with its defaults:
     mlacalc's ``DEFAULT_WORKSPACE_TOKENS`` (the last two apply only to vLLM and are refused here when given), vLLM's
     ``max_num_batched_tokens`` / ``max_num_seqs`` for the card (:func:`mlacalc.vllm.batch_defaults`, from its CUDA
-    total) and :data:`mlacalc.vllm.NON_TORCH_BYTES`."""
+    total) and :data:`mlacalc.vllm.NON_TORCH_BYTES`; under SGLang its ``chunked_prefill_size`` for the card
+    (:func:`mlacalc.sglang.server_defaults`, from nvidia-smi's total) and the same non-torch memory, held before the
+    weights load (``max_num_seqs`` refused)."""
     if engine not in ENGINES:
         raise ArgError("engine", f"must be one of {', '.join(ENGINES)}, got {show(engine)}")
+    if engine == "sglang":
+        if max_num_seqs is not None:
+            raise ArgError("max_num_seqs", "applies only with engine vllm")
+        chunk = server_defaults(hw.memory_bytes / MIB, 1)[0]     # the chunk does not depend on tp
+        return ((chunk if workspace_tokens is None else workspace_tokens), None,
+                (NON_TORCH_BYTES if non_torch_bytes is None else check_non_torch(non_torch_bytes)))
     if engine != "vllm":
-        if max_num_seqs is not None or non_torch_bytes is not None:
-            raise ArgError("max_num_seqs" if max_num_seqs is not None else "non_torch_bytes",
-                           "applies only with engine vllm")
+        if max_num_seqs is not None:
+            raise ArgError("max_num_seqs", "applies only with engine vllm")
+        if non_torch_bytes is not None:
+            raise ArgError("non_torch_bytes", "applies only with engine vllm or sglang")
         return (DEFAULT_WORKSPACE_TOKENS if workspace_tokens is None else workspace_tokens), None, None
     tokens_default, seqs_default = batch_defaults(hw.cuda_memory_bytes or hw.memory_bytes, hw.name)
     return ((tokens_default if workspace_tokens is None else workspace_tokens),
@@ -245,19 +266,40 @@ def engine_settings(hw: Hardware, engine: str, workspace_tokens: int | None, max
             (NON_TORCH_BYTES if non_torch_bytes is None else check_non_torch(non_torch_bytes)))
 
 
-def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, gpu_mem_util: float, engine: str,
-              workspace_tokens: int, max_num_seqs: int | None = None, non_torch_bytes: float | None = None
-              ) -> tuple[float, VllmMemory | None, float]:
-    """``(usable, vLLM's breakdown or None, KV budget)`` per GPU, bytes, for ``weights`` and a forward ``workspace``
-    (bytes) under ``engine`` (settings from :func:`engine_settings`): mlacalc's ``gpu_mem_util x memory - weights -
-    workspace``, or vLLM's accounting (:class:`mlacalc.vllm.VllmMemory`: its CUDA total, non-torch memory, the larger
-    of the forward and its sampler pass). ``fit`` and ``sweep`` size the cache with it."""
+def check_mem_util(gpu_mem_util: float | None, engine: str) -> float | None:
+    """``gpu_mem_util`` checked, None filled with :data:`DEFAULT_GPU_MEM_UTIL` except under SGLang, whose default
+    fraction depends on the card and the layout (:func:`mlacalc.sglang.reserved_mib`) and stays None here."""
+    if gpu_mem_util is None:
+        return None if engine == "sglang" else DEFAULT_GPU_MEM_UTIL
+    finite(gpu_mem_util, "gpu_mem_util")
+    if not 0 < gpu_mem_util <= 1:
+        raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
+    return gpu_mem_util
+
+
+def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, gpu_mem_util: float | None,
+              engine: str, workspace_tokens: int, max_num_seqs: int | None = None,
+              non_torch_bytes: float | None = None, parallel: Parallelism = Parallelism()
+              ) -> tuple[float, VllmMemory | SglangMemory | None, float]:
+    """``(usable, the engine's breakdown or None, KV budget)`` per GPU, bytes, for ``weights`` and a forward
+    ``workspace`` (bytes) under ``engine`` (settings from :func:`engine_settings`): mlacalc's ``gpu_mem_util x memory
+    - weights - workspace``; vLLM's accounting (:class:`mlacalc.vllm.VllmMemory`: its CUDA total, non-torch memory,
+    the larger of the forward and its sampler pass); or SGLang's (:class:`mlacalc.sglang.SglangMemory`:
+    ``mem_fraction_static`` of the free memory before the weights, less the weights; ``gpu_mem_util`` None: SGLang's
+    default for the card and ``parallel``; ``workspace`` unused). ``fit`` and ``sweep`` size the cache with it."""
+    total, source = ((hw.cuda_memory_bytes, "cudaMemGetInfo") if hw.cuda_memory_bytes else
+                     (hw.memory_bytes, "nvidia-smi (the hardware file has no cuda_memory_gib)"))
+    if engine == "sglang":
+        sm = sglang_memory(total, source, hw.memory_bytes / MIB, parallel.tp,
+                           parallel.tp // parallel.attention_tp if parallel.dp_attention else 0, weights,
+                           non_torch_bytes, workspace_tokens, gpu_mem_util)
+        return sm.usable, sm, sm.kv_budget
+    if gpu_mem_util is None:
+        gpu_mem_util = DEFAULT_GPU_MEM_UTIL
     if engine != "vllm":
         usable = gpu_mem_util * hw.memory_bytes
         return usable, None, usable - weights - workspace
-    vm = VllmMemory(total=hw.cuda_memory_bytes or hw.memory_bytes, total_source="cudaMemGetInfo"
-                    if hw.cuda_memory_bytes else "nvidia-smi (the hardware file has no cuda_memory_gib)",
-                    gpu_mem_util=gpu_mem_util, weights=weights, non_torch=non_torch_bytes, forward=workspace,
+    vm = VllmMemory(total=total, total_source=source, gpu_mem_util=gpu_mem_util, weights=weights, non_torch=non_torch_bytes, forward=workspace,
                     sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs),
                     tokens=workspace_tokens, max_num_seqs=max_num_seqs)
     return vm.usable, vm, vm.kv_budget
@@ -265,7 +307,7 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
 
 def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Parallelism(), *, batch: int = 1,
         weight_bits: float | None = None, kv_bits: float | None = None,
-        gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int | None = None,
+        gpu_mem_util: float | None = None, workspace_tokens: int | None = None,
         workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
         mla_form: str | None = None, kv_format: str | None = None, engine: str = "mlacalc",
         max_num_seqs: int | None = None, non_torch_bytes: float | None = None) -> Fit:
@@ -275,12 +317,18 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     ``engine="vllm"``: vLLM's accounting (:mod:`mlacalc.vllm`). ``workspace_tokens`` is then its
     ``max_num_batched_tokens`` (None: vLLM's default for the card), ``max_num_seqs`` the sequences its sampler warms
     up (None: vLLM's default), ``non_torch_bytes`` the memory outside PyTorch (None:
-    :data:`mlacalc.vllm.NON_TORCH_BYTES`). The last two are refused under the default engine."""
+    :data:`mlacalc.vllm.NON_TORCH_BYTES`). The last two are refused under the default engine.
+
+    ``engine="sglang"``: SGLang's accounting (:mod:`mlacalc.sglang`). ``gpu_mem_util`` is its
+    ``mem_fraction_static`` (None: SGLang's default for the card and the layout; 0.9 under the other engines),
+    ``workspace_tokens`` its ``chunked_prefill_size`` (None: its default for the card), ``non_torch_bytes`` the memory
+    held before the weights load; ``workspace_bytes`` and ``max_num_seqs`` are refused."""
     workspace_tokens, max_num_seqs, non_torch_bytes = engine_settings(hw, engine, workspace_tokens, max_num_seqs,
                                                                       non_torch_bytes)
-    finite(gpu_mem_util, "gpu_mem_util")
-    if not 0 < gpu_mem_util <= 1:
-        raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
+    gpu_mem_util = check_mem_util(gpu_mem_util, engine)
+    if engine == "sglang" and workspace_bytes is not None:
+        raise ArgError("workspace_bytes", "does not apply with engine sglang: its headroom is (1 - "
+                                          "mem_fraction_static) of the free memory; give --gpu-mem-util")
     parallel.check(spec).require("fit", SUPPORTED)
     check_step_size(spec, Step("decode", 1, context, q_tokens))   # validates the numbers before the search
     Step("decode", batch, context, q_tokens)
@@ -296,8 +344,12 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
     w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant).total
-    usable, vm, budget = kv_budget(spec, hw, w, ws.total, gpu_mem_util, engine, workspace_tokens, max_num_seqs,
-                                   non_torch_bytes)
+    usable, em, budget = kv_budget(spec, hw, w, ws.total, gpu_mem_util, engine, workspace_tokens, max_num_seqs,
+                                   non_torch_bytes, parallel)
+    vm = em if isinstance(em, VllmMemory) else None
+    sm = em if isinstance(em, SglangMemory) else None
+    if sm is not None:
+        gpu_mem_util = sm.mem_fraction_static
     mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
     mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
     decode = None
@@ -310,4 +362,4 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     return Fit(model=spec.name, attention=spec.attention.kind, pattern=pattern(spec), gpu=hw, parallel=parallel,
                weight_bits=wbits, kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w,
                workspace=ws, kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
-               context_limit=spec.max_context, vllm=vm)
+               context_limit=spec.max_context, vllm=vm, sglang=sm)

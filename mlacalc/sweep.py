@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import ArgError, SpecError
-from .capacity import (DEFAULT_GPU_MEM_UTIL, activation_workspace, engine_settings, kv_budget, max_batch,
+from .capacity import (activation_workspace, check_mem_util, engine_settings, kv_budget, max_batch,
                        served_params_per_gpu)
 from .expected import coefficient_basis
 from .hardware import Hardware
 from .kv import format_bits, kv_element_bits, kv_report, kv_storage
 from .parallel import Parallelism
 from .step import Step, check_step_size, roofline
-from .units import finite
 from .spec import ModelSpec
 from .params import weight_bytes
 
@@ -100,7 +99,7 @@ def _group(n: int, ep: int, dp_attention: bool) -> Parallelism:
 def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: list[int], contexts: list[int],
           batches: list[int], *, phase: str = "decode", q_tokens: int = 1, ep: int = 1, dp_attention: bool = False,
           weight_bits: float | None = None, kv_bits: float | None = None,
-          gpu_mem_util: float = DEFAULT_GPU_MEM_UTIL, workspace_tokens: int | None = None,
+          gpu_mem_util: float | None = None, workspace_tokens: int | None = None,
           kv_format: str | None = None, engine: str = "mlacalc") -> Sweep:
     """All combinations; see module docstring. ``variants``: (label, spec) pairs. Each GPU count ``n`` of
     ``counts`` is a group ``Parallelism(tp=n, ep=ep, dp_attention=dp_attention)`` (a count the layout does not
@@ -114,9 +113,7 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         raise SpecError("sweep", f"{len(variants)} variant(s) x {len(gpus)} GPU kind(s) x {len(counts)} GPU count(s) x "
                                  f"{len(contexts)} context(s) x {len(batches)} batch(es) = {n_configs:,} configurations; "
                                  f"at most {MAX_CONFIGURATIONS:,}")
-    finite(gpu_mem_util, "gpu_mem_util")
-    if not 0 < gpu_mem_util <= 1:
-        raise ArgError("gpu_mem_util", f"must be in (0, 1], got {gpu_mem_util}")
+    gpu_mem_util = check_mem_util(gpu_mem_util, engine)   # None: 0.9, or SGLang's default per card and count
     Parallelism(tp=ep if isinstance(ep, int) and ep > 1 else 1, ep=ep, dp_attention=False)  # ep: a valid degree
     for n in counts:
         Parallelism(tp=n)                       # a count that is not a valid degree is a usage error
@@ -136,7 +133,7 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
                              spec.quantization if weight_bits is None else None).total
             tokens, seqs, non_torch = engine_settings(hw, engine, workspace_tokens, None, None)
             ws = activation_workspace(spec, tokens, par.attention_tp).total
-            budget = kv_budget(spec, hw, w, ws, gpu_mem_util, engine, tokens, seqs, non_torch)[2]
+            budget = kv_budget(spec, hw, w, ws, gpu_mem_util, engine, tokens, seqs, non_torch, par)[2]
             roofline(spec, hw, Step(phase, 1, contexts[0], q_tokens), par, analyse_attention=False)
         except SpecError as e:
             skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "argument": e.field, "reason": e.message})

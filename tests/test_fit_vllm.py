@@ -95,7 +95,7 @@ def test_cuda_total_above_the_cards_memory_is_refused():
                             "bf16_tflops": 1, "interconnect_gb_s": 1}, "x")
 
 
-@pytest.mark.parametrize("args", [["--engine", "sglang"], ["--engine", "vllm", "--max-num-seqs", "0"],
+@pytest.mark.parametrize("args", [["--engine", "tgi"], ["--engine", "vllm", "--max-num-seqs", "0"],
                                   ["--engine", "vllm", "--non-torch", "-1G"], ["--max-num-seqs", "64"],
                                   ["--non-torch", "1G"]])
 def test_bad_engine_values_exit_2_with_one_line(args, capsys):

@@ -29,21 +29,25 @@ MlaFormOpt = Annotated[Optional[str], typer.Option("--mla-form", help="MLA: abso
                                                    "absorbed in decode, decompressed in prefill).")]
 WeightDtypeOpt = Annotated[Optional[str], typer.Option("--weight-dtype", help="bf16, fp8, int4, ... (default: the "
                                                        "spec's).")]
-MemUtilOpt = Annotated[float, typer.Option("--gpu-mem-util", help="Share of device memory the engine may use "
-                                           "(vLLM's --gpu-memory-utilization).")]
+MemUtilOpt = Annotated[Optional[float], typer.Option("--gpu-mem-util", help="Share of device memory the engine may "
+                                                     "use (vLLM's --gpu-memory-utilization; with --engine sglang "
+                                                     "its --mem-fraction-static). Default 0.9, or with --engine "
+                                                     "sglang SGLang's default for the card and --tp.")]
 WorkspaceOpt = Annotated[Optional[str], typer.Option("--workspace", help="Activation workspace per GPU in bytes "
                                                      "(e.g. 4G = 4 GiB); default: computed for --workspace-tokens.")]
 WorkspaceTokOpt = Annotated[str, typer.Option("--workspace-tokens", help="Tokens per step the workspace must hold "
                                               "(a chunked-prefill budget).")]
 FitTokOpt = Annotated[Optional[str], typer.Option("--workspace-tokens", help="Tokens per step the workspace must hold "
                                                   "(a chunked-prefill budget); default 8k, or with --engine vllm "
-                                                  "vLLM's max_num_batched_tokens for the card.")]
+                                                  "vLLM's max_num_batched_tokens for the card, with --engine sglang "
+                                                  "its chunked_prefill_size.")]
 EngineOpt = Annotated[str, typer.Option("--engine", help="Whose accounting sizes the KV budget: mlacalc (util x "
-                                        "nvidia-smi total - weights - workspace) or vllm (util x cudaMemGetInfo "
-                                        "total - weights - non-torch - profile-run activation peak).")]
+                                        "nvidia-smi total - weights - workspace), vllm (util x cudaMemGetInfo "
+                                        "total - weights - non-torch - profile-run activation peak) or sglang "
+                                        "(mem_fraction_static x free memory before the weights - weights).")]
 MaxSeqsOpt = Annotated[Optional[int], typer.Option("--max-num-seqs", help="--engine vllm: sequences the profile "
                                                    "run's sampler warms up (default: vLLM's for the card).")]
-NonTorchOpt = Annotated[Optional[str], typer.Option("--non-torch", help="--engine vllm: memory outside PyTorch per "
+NonTorchOpt = Annotated[Optional[str], typer.Option("--non-torch", help="--engine vllm or sglang: memory outside PyTorch per "
                                                     "GPU in bytes (e.g. 1.5G); default 0.67 GiB, measured on an "
                                                     "H200 (CUDA context + cuBLAS; NCCL not counted).")]
 
@@ -186,7 +190,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         tp: TpOpt = 1, pp: PpNotOpt = 1, dp: DpNotOpt = 1, ep: EpOpt = 1, cp: CpNotOpt = 1, sp: SpNotOpt = False,
         dp_attention: DpAttnOpt = False, q_tokens: QOpt = 1,
         weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
-        gpu_mem_util: MemUtilOpt = 0.9, workspace: WorkspaceOpt = None, workspace_tokens: FitTokOpt = None,
+        gpu_mem_util: MemUtilOpt = None, workspace: WorkspaceOpt = None, workspace_tokens: FitTokOpt = None,
         engine: EngineOpt = "mlacalc", max_num_seqs: MaxSeqsOpt = None, non_torch: NonTorchOpt = None,
         block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged KV: round each sequence up "
                                                           "to whole blocks of N tokens (the decode step is then "
@@ -226,7 +230,13 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         def dec(cell):
             return lambda f: cell(f.decode) if f.decode else "-"
 
-        if f0.vllm is None:
+        if f0.sglang is not None:     # SGLang's accounting: free before the weights - weights - headroom = KV budget
+            memory = [row(f"free before the weights ({fmt_bytes(f0.sglang.total)} - non-torch)",
+                          lambda f: fmt_bytes(f.usable)),
+                      row("weights", lambda f: fmt_bytes(f.weights)),
+                      row(f"headroom (1 - {f0.sglang.mem_fraction_static:g}, {f0.sglang.fraction_source})",
+                          lambda f: fmt_bytes(f.sglang.headroom))]
+        elif f0.vllm is None:
             memory = [row("weights", lambda f: fmt_bytes(f.weights)),
                       row("workspace", lambda f: fmt_bytes(f.workspace.total))]
         else:     # vLLM's accounting: usable - weights - non-torch - activation peak = KV budget
@@ -249,7 +259,10 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                 row("vs first", dec(lambda d: f"{d.expected_tokens_per_s_per_gpu / base:.2f}x" if base else "-"))]
         cap = (f"{hw.name} x {par.tp}{' dp-attention' if dp_attention else ''}{f' EP {ep}' if ep > 1 else ''}"
                f"{_domains(hw, par.tp)}; "
-               + (f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable" if f0.vllm is None else
+               + (f"SGLang's accounting: mem_fraction_static {f0.gpu_mem_util:g} of the free memory "
+                  f"({f0.sglang.total_source} total less {fmt_bytes(f0.sglang.non_torch)} non-torch)"
+                  if f0.sglang is not None else
+                  f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable" if f0.vllm is None else
                   f"vLLM's accounting: {f0.gpu_mem_util:.0%} of {fmt_bytes(f0.vllm.total)} "
                   f"({f0.vllm.total_source}) usable") +
                f"; weights {f0.weight_bits:g}-bit, "
@@ -273,7 +286,7 @@ def sweep(model: ModelArg,
           phase: PhaseOpt = "decode", q_tokens: QOpt = 1, tp: TpNotOpt = 1, pp: PpNotOpt = 1, dp: DpNotOpt = 1,
           ep: EpOpt = 1, cp: CpNotOpt = 1, sp: SpNotOpt = False, dp_attention: DpAttnOpt = False,
           weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
-          gpu_mem_util: MemUtilOpt = 0.9, engine: EngineOpt = "mlacalc",
+          gpu_mem_util: MemUtilOpt = None, engine: EngineOpt = "mlacalc",
           fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
           plot: Annotated[Optional[str], typer.Option("--plot", help="Write charts to this HTML file (offline, "
                                                       "plotly.js inside).")] = None,
@@ -343,7 +356,9 @@ def sweep(model: ModelArg,
                         for s in sw.skipped)
         basis = "; ".join(f"{short.get(name, name)}: coefficients {b}" for name, b in sw.expected_basis)
         budget = ("max batch: vLLM's KV budget (its CUDA total, non-torch memory, profile-run peak; "
-                  "mlacalc.vllm)" if sw.engine == "vllm" else "")
+                  "mlacalc.vllm)" if sw.engine == "vllm" else
+                  "max batch: SGLang's KV budget (mem_fraction_static of the free memory less the weights; "
+                  "mlacalc.sglang)" if sw.engine == "sglang" else "")
         cap = "\n".join(x for x in (cap, budget, f"per token and tok/s/GPU: kernel-aware expected time "
                                                  f"(mlacalc.expected; {basis})") if x)
         report.console().print(report.table(f"Sweep: {model} ({phase})", ["variant", "gpu", "n", "context", "batch",
