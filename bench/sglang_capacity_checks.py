@@ -26,15 +26,11 @@ from mlacalc.capacity import fit
 from mlacalc.hardware import load_hardware
 from mlacalc.kv import kv_report
 from mlacalc.parallel import Parallelism
-from mlacalc.spec import Quantization, load_spec
+from mlacalc.spec import load_spec
+
+from vllm_capacity_checks import QWEN3_FP8  # the same checkpoint's fp8 blocks (bench/ on sys.path, as scripts run)
 
 GIB = 2**30
-
-# Qwen3-235B-A22B-FP8's quantization_config (quant_method fp8, weight_block_size [128, 128]): e4m3 values and one
-# fp32 scale per 128x128 block in the attention and expert projections (https://huggingface.co/Qwen/Qwen3-235B-A22B-FP8,
-# config.json); the same as bench/vllm_capacity_checks.py QWEN3_FP8.
-QWEN3_FP8 = Quantization(method="fp8-block", bits=8, components=("attention", "routed_experts"), group_size=16384,
-                         scale_bits=32)
 
 # Qwen/QwQ-32B is Qwen2.5-32B's shape (config.json: 64 layers, d 5120, 40 heads, 8 KV heads of 128, FFN 27648,
 # vocab 152064, q/k/v biases, untied head).

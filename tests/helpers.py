@@ -67,3 +67,20 @@ def refused(capsys, *args, words: str, seconds: float = 5.0) -> None:
     assert code == 2 and out == "", (code, out[:200], err)
     assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
     assert dt < seconds, f"took {dt:.1f} s"
+
+
+def bench_module(name: str):
+    """A lab script of bench/ imported as a module (bench/ is no package: its scripts import each other by name, so it
+    goes on sys.path; @dataclass looks its module up in sys.modules)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod

@@ -1,17 +1,10 @@
 """bench/sglang_capacity_checks.py: the points behind docs/sglang-capacity-checks.md."""
 
-import importlib.util
-import sys
-from pathlib import Path
+from helpers import bench_module
 
 
 def _module():
-    path = Path(__file__).resolve().parent.parent / "bench" / "sglang_capacity_checks.py"
-    spec = importlib.util.spec_from_file_location("sglang_capacity_checks", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod                # @dataclass looks its module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return bench_module("sglang_capacity_checks")
 
 
 def test_sglangs_rule_on_each_logs_own_figures_gives_its_token_count():

@@ -1,19 +1,12 @@
 """bench/vllm_capacity_checks.py: the points behind docs/vllm-capacity-checks.md."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+
+from helpers import bench_module
 
 
 def _module():
-    path = Path(__file__).resolve().parent.parent / "bench" / "vllm_capacity_checks.py"
-    spec = importlib.util.spec_from_file_location("vllm_capacity_checks", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod                # @dataclass looks its module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return bench_module("vllm_capacity_checks")
 
 
 def test_llama3_8b_weights_by_hand_match_vllms_load():
