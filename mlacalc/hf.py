@@ -1763,6 +1763,12 @@ ATTN_NAMES: dict[str, AttnNames] = {
 }
 
 
+# Mllama (Llama-3.2-Vision): the cross-attention decoder layers' attention module (transformers
+# MllamaCrossAttentionDecoderLayer.cross_attn: q_proj, k_proj, v_proj, o_proj, q_norm, k_norm; vLLM mllama.py
+# prefix f"{prefix}.cross_attn"); cross_attn_attn_gate and cross_attn_mlp_gate are scalar parameters, no Linear
+CROSS_ATTN = "cross_attn"
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where a checkpoint keeps the text decoder's modules: a multimodal wrapper moves the text model's ``model.``
@@ -1870,7 +1876,10 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
            and (i + 1) % (f.get("moe_layer_step") or 1) == 0]
     dense = [i for i in ffn if i not in set(moe)]
     layer = [f"{A.layers}.{i}." for i in range(L)]
-    names = {"attention": [f"{layer[i]}{A.attn}.{p}" for i in mixer for p in attn],
+    # Mllama's cross-attention layers hold their attention at cross_attn (MllamaCrossAttentionDecoderLayer), the others
+    # at self_attn
+    module = [CROSS_ATTN if kind[i] == "cross" else A.attn for i in range(L)]
+    names = {"attention": [f"{layer[i]}{module[i]}.{p}" for i in mixer for p in attn],
              "embed": [A.embed], "head": [A.head]}
     lin = spec.get("linear_attention")
     if lin:
