@@ -291,3 +291,48 @@ def test_mllama_vision_only_list_quantizes_every_layers_attention(tmp_path):
     assert "attention" in spec.quantization.components
     assert api.weights(spec).bytes.attention == 40 * MLLAMA_LAYER_ATTN == 1_677_721_600
 
+
+# ---- DSA's lightning indexer: self_attn.indexer.wq_b / wk --------------------------------------------------------
+
+# DeepSeek-V3.2 (tests/fixtures/hf/deepseek_v32): 61 layers, d 7168, 128 heads, q latent 1536, KV latent 512, RoPE
+# 64, nope 128, v 128; indexer 64 heads of 128 (DeepSeek-V3.2-Exp inference/model.py Indexer)
+V32_MLA = (7168 * 1536 + 1536 + 1536 * 128 * (128 + 64)        # q_a_proj, q_a_layernorm, q_b_proj
+           + 7168 * (512 + 64) + 512 + 512 * 128 * (128 + 128)  # kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj
+           + 128 * 128 * 7168)                                  # o_proj
+V32_INDEXER = 1536 * 64 * 128 + 7168 * 128 + 2 * 128 + 7168 * 64  # wq_b, wk, k_norm (weight, bias), weights_proj
+MLA_PROJS = ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj")
+
+
+def _v32_fp8(tmp_path: Path, keep: list[str], name: str) -> str:
+    cfg = _cfg("deepseek_v32")
+    return _write(tmp_path, cfg | {"quantization_config": cfg["quantization_config"] | {"modules_to_not_convert": keep}},
+                  name)
+
+
+def test_dsa_indexer_linears_are_named_in_the_attention():
+    for family, mt in (("deepseek_v32", "deepseek_v32"), ("glm_5", "glm_moe_dsa")):
+        attn = _names(_cfg(family), mt)["attention"]
+        assert attn[:7] == [f"model.layers.0.self_attn.{p}" for p in MLA_PROJS + ("indexer.wq_b", "indexer.wk")]
+        assert not any("weights_proj" in n for n in attn)     # never quantized (vLLM, SGLang: quant_config=None)
+
+
+def test_dsa_list_keeping_the_mla_projections_but_not_the_indexer_bf16_is_refused(tmp_path):
+    # every MLA projection of every layer left out, the indexer's wq_b and wk quantized. Before: the indexer had no
+    # names, every attention name was hit and all of it was priced bf16: 2 x 61 x 201,066,752 = 24,530,143,744 B,
+    # where the indexer's 61 x 13,500,416 wq_b + wk weights are fp8
+    assert V32_MLA + V32_INDEXER == 201_066_752
+    assert 1536 * 64 * 128 + 7168 * 128 == 13_500_416
+    mla_only = [f"model.layers.{i}.self_attn.{p}" for i in range(61) for p in MLA_PROJS]
+    with pytest.raises(SpecError, match=re.escape("part of the attention unquantized (model.layers.0.self_attn.q_a_proj)")):
+        load_spec(_v32_fp8(tmp_path, mla_only, "mla"))
+    # the indexer alone kept in bf16 (re:.*indexer.*): before it matched nothing, all priced fp8-block
+    with pytest.raises(SpecError, match=re.escape("(model.layers.0.self_attn.indexer.wq_b)")):
+        load_spec(_v32_fp8(tmp_path, ["re:.*indexer.*"], "indexer"))
+
+
+def test_dsa_list_naming_the_mla_projections_and_the_indexer_keeps_the_attention_bf16(tmp_path):
+    keep = [f"model.layers.{i}.self_attn.{p}" for i in range(61)
+            for p in MLA_PROJS + ("indexer.wq_b", "indexer.wk", "indexer.weights_proj")]
+    spec = load_spec(_v32_fp8(tmp_path, keep, "all"))
+    assert "attention" not in spec.quantization.components
+    assert api.weights(spec).bytes.attention == 2 * 61 * (V32_MLA + V32_INDEXER) == 24_530_143_744
