@@ -1763,6 +1763,21 @@ ATTN_NAMES: dict[str, AttnNames] = {
 }
 
 
+# DSA's lightning indexer sits in the attention module (DeepSeek-V3.2-Exp inference/model.py: MLA.indexer = Indexer;
+# transformers DeepseekV32Attention.indexer; vLLM deepseek_v2.py and SGLang's Indexer: prefixes indexer.wq_b,
+# indexer.wk, indexer.weights_proj, indexer.k_norm) and is priced with the attention (mlacalc.attention.dsa). Its
+# quantizable Linears are wq_b (q latent -> H_I d_I) and wk (d -> d_I): under the MLA names alone, a list keeping the
+# MLA projections in bf16 while the indexer was quantized priced the whole attention at 16 bits, and a list keeping the
+# indexer in bf16 (re:.*indexer.*) matched nothing. weights_proj is left unnamed: vLLM and SGLang build it with
+# quant_config=None ("weight_proj is not quantized"), so a list naming it or not changes nothing served; k_norm is a
+# LayerNorm, no Linear.
+DSA_INDEXER = ["indexer.wq_b", "indexer.wk"]
+# Mllama (Llama-3.2-Vision): the cross-attention decoder layers' attention module (transformers
+# MllamaCrossAttentionDecoderLayer.cross_attn: q_proj, k_proj, v_proj, o_proj, q_norm, k_norm; vLLM mllama.py
+# prefix f"{prefix}.cross_attn"); cross_attn_attn_gate and cross_attn_mlp_gate are scalar parameters, no Linear
+CROSS_ATTN = "cross_attn"
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where a checkpoint keeps the text decoder's modules: a multimodal wrapper moves the text model's ``model.``
@@ -1851,6 +1866,8 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
     if a["kind"] in ("mla", "dsa"):
         attn = (["q_a_proj", "q_b_proj"] if a.get("q_lora_rank") else ["q_proj"]) + \
             ["kv_a_proj_with_mqa", "kv_b_proj", "o_proj"]
+        if a["kind"] == "dsa":
+            attn += DSA_INDEXER
     else:
         attn = list(A.projs)
     if mt == "longcat_flash":
@@ -1870,7 +1887,10 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
            and (i + 1) % (f.get("moe_layer_step") or 1) == 0]
     dense = [i for i in ffn if i not in set(moe)]
     layer = [f"{A.layers}.{i}." for i in range(L)]
-    names = {"attention": [f"{layer[i]}{A.attn}.{p}" for i in mixer for p in attn],
+    # Mllama's cross-attention layers hold their attention at cross_attn (MllamaCrossAttentionDecoderLayer), the others
+    # at self_attn
+    module = [CROSS_ATTN if kind[i] == "cross" else A.attn for i in range(L)]
+    names = {"attention": [f"{layer[i]}{module[i]}.{p}" for i in mixer for p in attn],
              "embed": [A.embed], "head": [A.head]}
     lin = spec.get("linear_attention")
     if lin:

@@ -224,3 +224,115 @@ def test_dbrx_list_naming_one_layers_wqkv_is_refused_as_partly_quantized(tmp_pat
     with pytest.raises(SpecError, match=re.escape("part of the attention unquantized "
                                                   "(transformer.blocks.0.norm_attn_norm.attn.Wqkv)")):
         load_spec(cfg)
+
+
+# ---- Mllama's cross-attention layers: cross_attn, not self_attn ----------------------------------------------------
+
+# Llama-3.2-11B-Vision's text model (tests/fixtures/hf/llama_3_2_11b_vision): 40 layers, d 4096, 32 heads and 8 KV
+# heads of 128; cross_attention_layers 3, 8, ..., 38 (8 layers). Every layer's attention, self or cross, has q and o
+# 4096 x 4096 and k and v 4096 x 1024 (MllamaTextSelfAttention, MllamaTextCrossAttention)
+MLLAMA_LAYER_ATTN = 4096 * (4096 + 1024 + 1024 + 4096)
+MLLAMA_CROSS = [3, 8, 13, 18, 23, 28, 33, 38]
+
+
+def _mllama_attention(i: int) -> str:
+    return "cross_attn" if i in MLLAMA_CROSS else "self_attn"
+
+
+def test_mllama_cross_attention_layers_are_named_cross_attn_in_both_layouts():
+    # MllamaCrossAttentionDecoderLayer.cross_attn (transformers modeling_mllama.py; vLLM mllama.py prefix
+    # f"{prefix}.cross_attn"), under language_model.model.layers.N before transformers 4.52, model.language_model after
+    cfg = _cfg("llama_3_2_11b_vision")
+    old = _names(cfg | {"transformers_version": "4.45.0.dev0"}, "mllama")["attention"]
+    new = _names(cfg | {"transformers_version": "4.52.4"}, "mllama")["attention"]
+    assert old[12:16] == [f"language_model.model.layers.3.cross_attn.{p}" for p in ("q_proj", "k_proj", "v_proj",
+                                                                                  "o_proj")]
+    assert new[12] == "model.language_model.layers.3.cross_attn.q_proj"
+    assert old[0] == "language_model.model.layers.0.self_attn.q_proj"
+    assert not any(".3.self_attn" in n for n in old)
+    assert sum("cross_attn" in n for n in old) == 8 * 4 and len(old) == 40 * 4
+
+
+def test_mllama_list_naming_each_layers_own_attention_keeps_all_of_it_bf16(tmp_path):
+    # a list that names each layer's attention module as the checkpoint has it (unsloth's Llama-3.2-11B-Vision
+    # llm_int8_skip_modules names language_model.model.layers.8.cross_attn.o_proj and so on). Before: the 8 cross
+    # layers were named self_attn, their cross_attn entries matched nothing, and the list was refused as a partly
+    # quantized attention (32 of 40 layers hit)
+    ignore = [f"language_model.model.layers.{i}.{_mllama_attention(i)}" for i in range(40)]
+    ignore += ["re:.*lm_head", "re:multi_modal_projector.*", "re:vision_model.*"]
+    spec = load_spec(_with_quant(tmp_path, "llama_3_2_11b_vision", _ct(ignore)))
+    assert spec.quantization.components == ("dense_ffn",)
+    assert MLLAMA_LAYER_ATTN == 41_943_040
+    assert api.weights(spec).bytes.attention == 2 * 40 * MLLAMA_LAYER_ATTN == 3_355_443_200
+
+
+def test_mllama_list_leaving_out_only_the_cross_attention_is_refused(tmp_path):
+    # GPTQModel's MLlamaQModel leaves the cross-attention unquantized ("we currently do not support quantizing cross
+    # attention layer"): re:.*cross_attn.* keeps 8 layers' attention in bf16, the other 32 quantized. Before: it
+    # matched nothing and all 40 were priced at 1 byte: 40 x 41,943,040 = 1,677,721,600 B, where the checkpoint
+    # holds 8 x 41,943,040 x 2 + 32 x 41,943,040 = 2,013,265,920 B
+    assert 8 * MLLAMA_LAYER_ATTN * 2 + 32 * MLLAMA_LAYER_ATTN == 2_013_265_920
+    cfg = _with_quant(tmp_path, "llama_3_2_11b_vision", _ct(["re:.*lm_head", "re:.*cross_attn.*"]))
+    with pytest.raises(SpecError, match=re.escape("part of the attention unquantized "
+                                                  "(language_model.model.layers.3.cross_attn.q_proj)")):
+        load_spec(cfg)
+    # and the other way: re:.*self_attn.* (llm-compressor's Llama-4 recipe pattern) kept all 40 layers bf16
+    # (3,355,443,200 B) though the 8 cross layers were quantized
+    cfg = _write(tmp_path, _cfg("llama_3_2_11b_vision") | {"quantization_config": _ct(["re:.*self_attn.*"])}, "self")
+    with pytest.raises(SpecError, match="part of the attention unquantized"):
+        load_spec(cfg)
+
+
+def test_mllama_vision_only_list_quantizes_every_layers_attention(tmp_path):
+    # llm-compressor's mllama_example.py: ignore re:.*lm_head, re:multi_modal_projector.*, re:vision_model.* (the
+    # RedHatAI Llama-3.2-Vision FP8-dynamic recipes leave out the same): the decoder's 40 attentions at 1 byte
+    ignore = ["re:.*lm_head", "re:multi_modal_projector.*", "re:vision_model.*"]
+    spec = load_spec(_with_quant(tmp_path, "llama_3_2_11b_vision", _ct(ignore)))
+    assert "attention" in spec.quantization.components
+    assert api.weights(spec).bytes.attention == 40 * MLLAMA_LAYER_ATTN == 1_677_721_600
+
+
+# ---- DSA's lightning indexer: self_attn.indexer.wq_b / wk --------------------------------------------------------
+
+# DeepSeek-V3.2 (tests/fixtures/hf/deepseek_v32): 61 layers, d 7168, 128 heads, q latent 1536, KV latent 512, RoPE
+# 64, nope 128, v 128; indexer 64 heads of 128 (DeepSeek-V3.2-Exp inference/model.py Indexer)
+V32_MLA = (7168 * 1536 + 1536 + 1536 * 128 * (128 + 64)        # q_a_proj, q_a_layernorm, q_b_proj
+           + 7168 * (512 + 64) + 512 + 512 * 128 * (128 + 128)  # kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj
+           + 128 * 128 * 7168)                                  # o_proj
+V32_INDEXER = 1536 * 64 * 128 + 7168 * 128 + 2 * 128 + 7168 * 64  # wq_b, wk, k_norm (weight, bias), weights_proj
+MLA_PROJS = ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj")
+
+
+def _v32_fp8(tmp_path: Path, keep: list[str], name: str) -> str:
+    cfg = _cfg("deepseek_v32")
+    return _write(tmp_path, cfg | {"quantization_config": cfg["quantization_config"] | {"modules_to_not_convert": keep}},
+                  name)
+
+
+def test_dsa_indexer_linears_are_named_in_the_attention():
+    for family, mt in (("deepseek_v32", "deepseek_v32"), ("glm_5", "glm_moe_dsa")):
+        attn = _names(_cfg(family), mt)["attention"]
+        assert attn[:7] == [f"model.layers.0.self_attn.{p}" for p in MLA_PROJS + ("indexer.wq_b", "indexer.wk")]
+        assert not any("weights_proj" in n for n in attn)     # never quantized (vLLM, SGLang: quant_config=None)
+
+
+def test_dsa_list_keeping_the_mla_projections_but_not_the_indexer_bf16_is_refused(tmp_path):
+    # every MLA projection of every layer left out, the indexer's wq_b and wk quantized. Before: the indexer had no
+    # names, every attention name was hit and all of it was priced bf16: 2 x 61 x 201,066,752 = 24,530,143,744 B,
+    # where the indexer's 61 x 13,500,416 wq_b + wk weights are fp8
+    assert V32_MLA + V32_INDEXER == 201_066_752
+    assert 1536 * 64 * 128 + 7168 * 128 == 13_500_416
+    mla_only = [f"model.layers.{i}.self_attn.{p}" for i in range(61) for p in MLA_PROJS]
+    with pytest.raises(SpecError, match=re.escape("part of the attention unquantized (model.layers.0.self_attn.q_a_proj)")):
+        load_spec(_v32_fp8(tmp_path, mla_only, "mla"))
+    # the indexer alone kept in bf16 (re:.*indexer.*): before it matched nothing, all priced fp8-block
+    with pytest.raises(SpecError, match=re.escape("(model.layers.0.self_attn.indexer.wq_b)")):
+        load_spec(_v32_fp8(tmp_path, ["re:.*indexer.*"], "indexer"))
+
+
+def test_dsa_list_naming_the_mla_projections_and_the_indexer_keeps_the_attention_bf16(tmp_path):
+    keep = [f"model.layers.{i}.self_attn.{p}" for i in range(61)
+            for p in MLA_PROJS + ("indexer.wq_b", "indexer.wk", "indexer.weights_proj")]
+    spec = load_spec(_v32_fp8(tmp_path, keep, "all"))
+    assert "attention" not in spec.quantization.components
+    assert api.weights(spec).bytes.attention == 2 * 61 * (V32_MLA + V32_INDEXER) == 24_530_143_744
