@@ -11,8 +11,9 @@ figure is read as GiB, never as 1e9 bytes (7% less). Data-center GDDR cards keep
 their memory to it (L40S: 46,068 MiB of 48 GiB).
 
 ``cuda_memory_gib`` (optional): cudaMemGetInfo's total, what ``torch.cuda.mem_get_info`` and so vLLM see, under the
-driver's figure (H100 79.22 against 79.65 GiB; H200 139.80 against 140.40, measured: reports/h200/nontorch_memory.json).
-Only ``fit --engine vllm`` reads it; files give it only where a measurement or a vLLM log states it.
+driver's figure (H100 79.22 against 79.65 GiB; H200 139.80 against 140.40, measured: reports/h200/nontorch_memory.json;
+A100 40GB, A100 80GB, L40S, RTX 4090 and RTX 5090 from public vLLM logs, each file cites its log). Only ``--engine vllm``
+and ``--engine sglang`` read it; files give it only where a measurement or a vLLM log naming the card states it.
 
 ``kernel_launch_us`` (optional, microseconds, default 0): the fixed cost of one kernel in a stream of dependent
 kernels -- launch, scheduling and completion of a kernel that does no work. Datasheets do not give it, so the

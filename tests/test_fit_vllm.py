@@ -44,9 +44,9 @@ def test_llama3_8b_on_h100_breakdown_by_hand():
 
 def test_default_engine_keeps_the_old_budget():
     """Without --engine the budget is still util x nvidia-smi's total - weights - workspace, on cards whose file now
-    also holds a cudaMemGetInfo total (h100-sxm, h200) and on one that does not (a100-80gb)."""
+    also holds a cudaMemGetInfo total (h100-sxm, h200, a100-80gb) and on one that does not (h20)."""
     for model, gpu, tp in (("llama-3.1-8b", "h100-sxm", 1), ("deepseek-v2-lite", "h200", 2),
-                           ("qwen2.5-7b", "a100-80gb", 1)):
+                           ("qwen2.5-7b", "a100-80gb", 1), ("qwen2.5-7b", "h20", 1)):
         spec, hw, par = load_spec(model), load_hardware(gpu), Parallelism(tp=tp)
         f = fit(spec, hw, 4096, par)
         old = 0.9 * hw.memory_bytes - f.weights - activation_workspace(spec, 8192, tp).total
@@ -68,14 +68,14 @@ def test_vllm_defaults_by_card():
     sequences; else 2048 and 256."""
     h100, a100, rtx = load_hardware("h100-sxm"), load_hardware("a100-80gb"), load_hardware("rtx-4090")
     assert batch_defaults(h100.cuda_memory_bytes, h100.name) == (8192, 1024)
-    assert batch_defaults(a100.memory_bytes, a100.name) == (2048, 256)
+    assert batch_defaults(a100.cuda_memory_bytes, a100.name) == (2048, 256)   # 79.32 GiB, but an A100
     assert batch_defaults(rtx.cuda_memory_bytes, rtx.name) == (2048, 256)
     v = fit(load_spec("llama-3.1-8b"), rtx, 1024, engine="vllm").vllm
     assert (v.tokens, v.max_num_seqs) == (2048, 256)
 
 
 def test_card_without_cuda_total_falls_back_to_nvidia_smi():
-    hw = load_hardware("a100-80gb")
+    hw = load_hardware("h20")   # no public log of its cudaMemGetInfo total found
     assert hw.cuda_memory_bytes == 0
     v = fit(load_spec("llama-3.1-8b"), hw, 1024, engine="vllm").vllm
     assert v.total == hw.memory_bytes and v.total_source.startswith("nvidia-smi")

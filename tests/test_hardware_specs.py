@@ -235,3 +235,28 @@ def test_a800_is_an_a100_80gb_with_two_thirds_of_its_nvlink():
         (a100.memory_bytes, 2039, 312, 0, 108, "sm_80")
     assert a800.interconnect_gb_s == 400 / 2 == a100.interconnect_gb_s * 2 / 3
     assert load_hardware("a800-80gb") == a800 == load_hardware("NVIDIA A800-SXM4-80GB")
+
+
+# cudaMemGetInfo's total (cuda_memory_gib) from public engine logs that name the card. Each log also prints
+# util x total, which checks that the figure is the total vLLM budgets from, not a free figure: (card, total GiB,
+# util, util x total as the log printed it, nvidia-smi's total in GiB from the file, the reservation worked by hand).
+@pytest.mark.parametrize("name,total,util,budget,smi,reserve", [
+    # vllm-project/vllm #15196 (artemus717, 2025-03-20), L40S, vLLM 0.7.2: "total_gpu_memory (44.31GiB) x
+    # gpu_memory_utilization (0.45) = 19.94GiB"; 46,068 MiB = 44.99 GiB, 44.99 - 44.31 = 0.68
+    ("l40s", 44.31, 0.45, 19.94, 44.99, 0.68),
+    # vllm-project/vllm #12330 (log 2025-01-13), one A100 40GB: "total_gpu_memory (39.50GiB) x
+    # gpu_memory_utilization (0.90) = 35.55GiB"; 40,536 MiB = 39.59 GiB, 39.59 - 39.50 = 0.09
+    ("a100-40gb", 39.50, 0.90, 35.55, 39.59, 0.09),
+    # vllm-project/vllm-omni #276 (wulaoshi, 2025-12-11), A100 80GB: "Free memory on device (0.49/79.32 GiB) ...
+    # (0.6, 47.59 GiB)": free 0.49 with another process on the card, total 79.32; 81,920 MiB = 80 GiB, 0.68 under
+    ("a100-80gb", 79.32, 0.6, 47.59, 80.0, 0.68),
+    # g0t4/examples 5090/try-vllm/notes-vllm-on-5090.fish, RTX 5090: "total_gpu_memory (31.37GiB) x
+    # gpu_memory_utilization (0.90) = 28.23GiB"; 32,607 MiB = 31.84 GiB, 31.84 - 31.37 = 0.47
+    ("rtx-5090", 31.37, 0.90, 28.23, 31.84, 0.47),
+])
+def test_cuda_total_from_public_engine_logs(name, total, util, budget, smi, reserve):
+    hw = load_hardware(name)
+    assert hw.cuda_memory_bytes == total * 2**30
+    assert util * total == pytest.approx(budget, abs=0.005)   # the log's own product: the figure is the total
+    assert hw.memory_bytes == pytest.approx(smi * 2**30)
+    assert (hw.memory_bytes - hw.cuda_memory_bytes) / 2**30 == pytest.approx(reserve, abs=1e-9)
