@@ -238,6 +238,12 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
     return lo
 
 
+def check_engine(engine: str) -> None:
+    """One line for an engine :data:`ENGINES` does not name."""
+    if engine not in ENGINES:
+        raise ArgError("engine", f"must be one of {', '.join(ENGINES)}, got {show(engine)}")
+
+
 def engine_settings(hw: Hardware, engine: str, workspace_tokens: int | None, max_num_seqs: int | None,
                     non_torch_bytes: float | None) -> tuple[int, int | None, float | None]:
     """``(workspace_tokens, max_num_seqs, non_torch_bytes)`` for ``engine`` on ``hw``, None filled with its defaults:
@@ -246,17 +252,14 @@ def engine_settings(hw: Hardware, engine: str, workspace_tokens: int | None, max
     total) and :data:`mlacalc.vllm.NON_TORCH_BYTES`; under SGLang its ``chunked_prefill_size`` for the card
     (:func:`mlacalc.sglang.server_defaults`, from nvidia-smi's total) and the same non-torch memory, held before the
     weights load (``max_num_seqs`` refused)."""
-    if engine not in ENGINES:
-        raise ArgError("engine", f"must be one of {', '.join(ENGINES)}, got {show(engine)}")
+    check_engine(engine)
+    if engine != "vllm" and max_num_seqs is not None:
+        raise ArgError("max_num_seqs", "applies only with engine vllm")
     if engine == "sglang":
-        if max_num_seqs is not None:
-            raise ArgError("max_num_seqs", "applies only with engine vllm")
         chunk = server_defaults(hw.memory_bytes / MIB, 1)[0]     # the chunk does not depend on tp
         return ((chunk if workspace_tokens is None else workspace_tokens), None,
                 (NON_TORCH_BYTES if non_torch_bytes is None else check_non_torch(non_torch_bytes)))
-    if engine != "vllm":
-        if max_num_seqs is not None:
-            raise ArgError("max_num_seqs", "applies only with engine vllm")
+    if engine == "mlacalc":
         if non_torch_bytes is not None:
             raise ArgError("non_torch_bytes", "applies only with engine vllm or sglang")
         return (DEFAULT_WORKSPACE_TOKENS if workspace_tokens is None else workspace_tokens), None, None
@@ -299,7 +302,8 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
     if engine != "vllm":
         usable = gpu_mem_util * hw.memory_bytes
         return usable, None, usable - weights - workspace
-    vm = VllmMemory(total=total, total_source=source, gpu_mem_util=gpu_mem_util, weights=weights, non_torch=non_torch_bytes, forward=workspace,
+    vm = VllmMemory(total=total, total_source=source, gpu_mem_util=gpu_mem_util, weights=weights,
+                    non_torch=non_torch_bytes, forward=workspace,
                     sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs),
                     tokens=workspace_tokens, max_num_seqs=max_num_seqs)
     return vm.usable, vm, vm.kv_budget

@@ -128,22 +128,29 @@ def _strict_ints(cmd) -> None:
     declare anything."""
     import copy
 
-    def convert(self, value, param, ctx):
-        if isinstance(value, str) and not _INT_TEXT.fullmatch(value.strip()):
-            self.fail(f"{value!r} is not a whole number in ASCII digits", param, ctx)
-        return super(type(self), self).convert(value, param, ctx)
-
     strict: dict[type, type] = {}
     todo = [cmd]
     while todo:
         c = todo.pop()
         for p in c.params:
             t = type(p.type)
-            if "IntParamType" in {k.__name__ for k in t.__mro__} and not t.__name__.startswith("Strict"):
-                strict.setdefault(t, type("Strict" + t.__name__, (t,), {"convert": convert}))
+            if "IntParamType" in {k.__name__ for k in t.__mro__} and t not in strict.values():
                 p.type = copy.copy(p.type)
-                p.type.__class__ = strict[t]
+                p.type.__class__ = strict.setdefault(t, _strict_int_type(t))
         todo.extend(getattr(c, "commands", {}).values())
+
+
+def _strict_int_type(base: type) -> type:
+    """``base`` (click's IntParamType or a subclass such as IntRange) with ASCII digits checked before its ``int()``."""
+
+    class Strict(base):
+        def convert(self, value, param, ctx):
+            if isinstance(value, str) and not _INT_TEXT.fullmatch(value.strip()):
+                self.fail(f"{value!r} is not a whole number in ASCII digits", param, ctx)
+            return super().convert(value, param, ctx)
+
+    Strict.__name__ = "Strict" + base.__name__
+    return Strict
 
 
 def _one_line(message: str) -> str:

@@ -1679,7 +1679,8 @@ def _proj(prefix: str, *names: str) -> tuple[str, ...]:
 GATED = ("gate_proj", "up_proj", "down_proj")
 # Mixtral's experts (transformers MixtralSparseMoeBlock: gate, experts[N].w1/w2/w3; vLLM mixtral.py maps
 # block_sparse_moe.experts.N.w1/w3 onto its FusedMoE); PhiMoE and MiniMax (M1, Text-01, M2) build the same block
-MIXTRAL_FFN = FfnNames(router=("block_sparse_moe.gate",), experts=_proj("block_sparse_moe.experts.{e}", "w1", "w2", "w3"))
+MIXTRAL_FFN = FfnNames(router=("block_sparse_moe.gate",),
+                       experts=_proj("block_sparse_moe.experts.{e}", "w1", "w2", "w3"))
 # Granite-MoE (transformers GraniteMoeMoE: router.layer, ParallelExperts input_linear / output_linear holding every
 # expert; GraniteMoeSharedMLP shared_mlp.input_linear / output_linear on the layer; vLLM granitemoe.py,
 # granitemoeshared.py, granitemoehybrid.py): Granite-4.0-H's dense layers are the shared MLP alone
@@ -1812,7 +1813,8 @@ LAYOUTS: dict[str, tuple[Layout, Layout]] = {          # model_type -> (before 4
     # InternVL's remote InternVLChatModel: language_model is the whole causal LM (language_model.model.layers.N,
     # language_model.lm_head; an InternLM2 decoder's language_model.output), vision_model and mlp1 beside it
     "internvl_chat": (Layout(outer="language_model."),) * 2,
-    # Qwen2.5-Omni / Qwen3-Omni: thinker.model.layers.N, thinker.lm_head (transformers ...ThinkerForConditionalGeneration)
+    # Qwen2.5-Omni / Qwen3-Omni: thinker.model.layers.N, thinker.lm_head (transformers
+    # ...ThinkerForConditionalGeneration)
     **dict.fromkeys(("qwen2_5_omni", "qwen3_omni_moe"), (Layout(outer="thinker."),) * 2),
 }
 
@@ -2477,7 +2479,10 @@ def _quant_file(q: Any) -> dict:
     """``hf_quant_config.json`` as a quantization config: a ModelOpt one (``producer.name: modelopt``) gets the
     ``quant_method`` vLLM gives it (``ModelConfig._normalize_quantization_config``: modelopt for FP8, modelopt_fp4 for
     NVFP4; here one reader, :func:`_modelopt`); any other producer's is refused in one line."""
-    producer = q.get("producer") if isinstance(q, dict) else None
+    if not isinstance(q, dict):
+        raise SpecError(WHERE, f"hf_quant_config.json must hold a mapping (ModelOpt's producer and quantization), got "
+                               f"{_show(q)}")
+    producer = q.get("producer")
     name = producer.get("name") if isinstance(producer, dict) else None
     if name != "modelopt":
         raise SpecError(WHERE, f"hf_quant_config.json from producer {_show(name)} is not modelled (ModelOpt's is)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import ArgError, SpecError
-from .capacity import (activation_workspace, check_mem_util, engine_settings, kv_budget, max_batch,
+from .capacity import (activation_workspace, check_engine, check_mem_util, engine_settings, kv_budget, max_batch,
                        served_params_per_gpu)
 from .expected import coefficient_basis
 from .hardware import Hardware
@@ -113,6 +113,7 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         raise SpecError("sweep", f"{len(variants)} variant(s) x {len(gpus)} GPU kind(s) x {len(counts)} GPU count(s) x "
                                  f"{len(contexts)} context(s) x {len(batches)} batch(es) = {n_configs:,} configurations; "
                                  f"at most {MAX_CONFIGURATIONS:,}")
+    check_engine(engine)                                   # a usage error, not a layout to skip
     gpu_mem_util = check_mem_util(gpu_mem_util, engine)   # None: 0.9, or SGLang's default per card and count
     Parallelism(tp=ep if isinstance(ep, int) and ep > 1 else 1, ep=ep, dp_attention=False)  # ep: a valid degree
     for n in counts:

@@ -13,6 +13,8 @@ from mlacalc.errors import SpecError
 from mlacalc.hardware import load_hardware
 from mlacalc.parallel import Parallelism
 from mlacalc.sglang import server_defaults
+
+from helpers import refused
 from mlacalc.spec import load_spec
 
 GIB, MIB = 2**30, 2**20
@@ -127,3 +129,9 @@ def test_a_card_too_small_for_the_default_reserve_is_refused():
     hw = dataclasses.replace(load_hardware("l4"), memory_bytes=2 * GIB, cuda_memory_bytes=0)
     with pytest.raises(SpecError, match="gpu_mem_util"):
         fit(load_spec("llama-3.1-8b"), hw, 1024, engine="sglang")
+
+
+def test_sweep_refuses_an_unknown_engine_as_a_usage_error(capsys):
+    """An unknown --engine is the flag's error, not every combination skipped ("--gpus: no combination can be laid
+    out: engine: ...")."""
+    refused(capsys, "sweep", "llama-3.1-8b", "--engine", "tgi", words="--engine: must be one of mlacalc, vllm, sglang")

@@ -145,6 +145,15 @@ def test_a_quant_file_from_another_producer_is_refused(tmp_path, capsys):
     refused(capsys, "kv", str(d), words="hf_quant_config.json from producer 'shared-scales-nvfp4' is not modelled")
 
 
+def test_a_quant_file_that_is_not_a_mapping_says_so(tmp_path, capsys):
+    """A list in hf_quant_config.json was reported as "from producer None"."""
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "config.json").write_text((FIXTURES / "llama" / "config.json").read_text())
+    (d / "hf_quant_config.json").write_text("[1, 2]")
+    refused(capsys, "kv", str(d), words="hf_quant_config.json must hold a mapping")
+
+
 @pytest.mark.parametrize("quant, kv", [
     # config.json's own quantization_config, flat (ModelOpt 0.31 and after) or nested as hf_quant_config.json
     ({"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}, "fp8"),

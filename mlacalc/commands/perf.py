@@ -47,9 +47,10 @@ EngineOpt = Annotated[str, typer.Option("--engine", help="Whose accounting sizes
                                         "(mem_fraction_static x free memory before the weights - weights).")]
 MaxSeqsOpt = Annotated[Optional[int], typer.Option("--max-num-seqs", help="--engine vllm: sequences the profile "
                                                    "run's sampler warms up (default: vLLM's for the card).")]
-NonTorchOpt = Annotated[Optional[str], typer.Option("--non-torch", help="--engine vllm or sglang: memory outside PyTorch per "
-                                                    "GPU in bytes (e.g. 1.5G); default 0.67 GiB, measured on an "
-                                                    "H200 (CUDA context + cuBLAS; NCCL not counted).")]
+NonTorchOpt = Annotated[Optional[str], typer.Option("--non-torch", help="--engine vllm or sglang: memory outside "
+                                                    "PyTorch per GPU in bytes (e.g. 1.5G); default 0.67 GiB, "
+                                                    "measured on an H200 (CUDA context + cuBLAS; NCCL not "
+                                                    "counted).")]
 
 
 
@@ -213,7 +214,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
     fits = [compute(model_spec(model, sets, v), hw, count(context, "--context"), par, kv_format=kv_format(kv_dtype),
                     batch=count(batch, "--batch"), weight_bits=_wbits(weight_dtype), kv_bits=kb,
                     gpu_mem_util=gpu_mem_util, workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens,
-                    workspace_tokens=None if workspace_tokens is None else count(workspace_tokens, "--workspace-tokens"),
+                    workspace_tokens=(None if workspace_tokens is None
+                                      else count(workspace_tokens, "--workspace-tokens")),
                     engine=engine, max_num_seqs=max_num_seqs,
                     non_torch_bytes=None if non_torch is None else count(non_torch, "--non-torch", 0))
             for v in labels]
