@@ -27,7 +27,6 @@ from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
 from .checks import check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms, new_launch_key
-from .triton_mla_decode import TRITON_VERSION
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_splits", "DEFAULT_GLUON_CONFIG",
@@ -47,22 +46,19 @@ BLOCK_H = 64  # one wgmma M tile; both warp groups share its rows
 WIDE_TILE = GluonMLAConfig(block_n=64)
 
 
-def default_gluon_config(rows: int, *, fp8: bool = False, page_size: int | None = None,
-                         triton_version: tuple[int, int] | None = None) -> GluonMLAConfig:
+def default_gluon_config(rows: int, *, fp8: bool = False, page_size: int | None = None) -> GluonMLAConfig:
     """The tile mla_decode_gluon takes when given no config, for `rows` = s_q x heads query rows a sequence.
 
     64-key tiles for more than one head block (rows > 64: the many-heads case, bound by the score wgmmas' shared-memory
-    reads, which an N = 64 wgmma halves per key against N = 32), a 16-bit cache, paged blocks a multiple of 64, and
-    Triton >= 3.9 (``triton_version``, default the installed one; what torch 2.13 installs). Measured on the H200
-    (bench/session_as_gpu.sh, reports/h200/tuning/ab_t39_64.json; best of two rounds, graph-timed): at 128 heads
-    0.84-0.94x the 32-key tile's time from batch 32 (e.g. 128 x 32k 1.83 vs 2.17 ms), 0.88-0.89x at batch 8 x 32k,
-    1.00-1.01x at 8 x 4k; at 64 heads (one head block, kept at 32) 0.96-0.98x at large batch x context but 1.14-1.15x
-    at 8 x 4k. Under Triton 3.6 the 64-key tile spills (453 spill loads/stores compiled for sm_90, against 129 under
-    3.9: bench/sass_loops.py) and lost (0.99-1.15x the 32-key tile's time at 128 heads, eleventh session), so there,
-    and for fp8 caches (their widening group fills 32-key tiles), the 32-key tile stays."""
-    version = triton_version or TRITON_VERSION
-    if rows > BLOCK_H and not fp8 and (page_size is None or page_size % WIDE_TILE.block_n == 0) \
-            and version >= (3, 9):
+    reads, which an N = 64 wgmma halves per key against N = 32), a 16-bit cache and paged blocks a multiple of 64.
+    Measured on the H200, best of two rounds, graph-timed, under the GPU machine's Triton 3.6 (bench/session_aw_gpu.sh,
+    reports/h200/tuning/ab_t36_64.json): at 128 heads 0.83-0.87x the 32-key tile's time at large batch x context
+    (e.g. 128 x 32k 1.89 vs 2.29 ms), 0.90-0.91x at 32 x 4k, 0.99-1.02x at 8 x 4k; at 64 heads (one head block,
+    kept at 32) 0.91-0.97x at large batch x context but 1.20-1.27x at 8 x 4k. Triton 3.9 measured alike
+    (ab_t39_64.json, with the tile's earlier, spilling build). Until _pair_tiles kept the wgmma descriptors in the
+    loop, the 64-key tile spilled 427 times under 3.6 (0.99-1.15x the 32-key tile's time), which is why it was off
+    there before. fp8 caches keep 32 keys (their widening group fills 32-key tiles)."""
+    if rows > BLOCK_H and not fp8 and (page_size is None or page_size % WIDE_TILE.block_n == 0):
         return WIDE_TILE
     return DEFAULT_GLUON_CONFIG
 
@@ -81,12 +77,21 @@ def gluon_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: in
             and kv_cache.stride(-1) == 1 and (page_size is None or page_size % block_n == 0))
 
 
+def split_keys(config: GluonMLAConfig) -> int:
+    """Keys a split of the Gluon kernel is a whole number of: a pair of 64-key tiles, or one 32-key tile. The two
+    compute groups take alternate tiles, so a split of an odd number of 64-key tiles leaves one group idle through
+    the last (under Triton 3.6 on the H200, 128 heads: splits of 5 and 9 such tiles (12 x 1536, 6 x 6144 keys) took
+    1.15 and 1.11x the 32-key tile's time where even counts took 0.84-1.0x: reports/h200/calibrate-18a.json against
+    calibrate-merged.json)."""
+    return 2 * config.block_n if config.block_n == WIDE_TILE.block_n else config.block_n
+
+
 def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int = DEFAULT_GLUON_CONFIG.block_n,
                  token_bytes: int = 1152, kv_lora_rank: int = 512, num_splits: int | None = None) -> tuple[int, int]:
     """(num_splits, tokens_per_split) mla_decode_gluon launches with for `batch` sequences of `rows` query rows
     (s_q x heads) and keys up to `max_len` (for predictions on a machine without a GPU: mlacalc.expected restates
     it): the Triton kernel's planner over batch x ceil(rows / 64) programs, one an SM, splits of at least 256 keys
-    in whole tiles of block_n."""
+    in whole units of block_n keys (:func:`split_keys` of the tile)."""
     return plan_splits(batch * triton.cdiv(rows, BLOCK_H), max_len, block_n, sms=sms, num_splits=num_splits,
                        min_tokens=256, token_bytes=token_bytes, partial_bytes_per_split=batch * rows * kv_lora_rank * 8)
 
@@ -158,7 +163,7 @@ class _GluonPlan:
         max_len = min(max_seqlen or self.capacity, self.capacity)
         self.rows = rows = s_q * H
         head_blocks = triton.cdiv(rows, BLOCK_H)
-        self.splits, tokens_per_split = gluon_splits(B, rows, max_len, sms=num_sms(dev), block_n=config.block_n,
+        self.splits, tokens_per_split = gluon_splits(B, rows, max_len, sms=num_sms(dev), block_n=split_keys(config),
                                                      token_bytes=Dk * kv_cache.element_size(), kv_lora_rank=r,
                                                      num_splits=num_splits)
         gdt = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16

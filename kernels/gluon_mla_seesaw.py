@@ -416,8 +416,17 @@ def _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N: gl.constexpr, SPARSE: gl
 def _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr,
                 PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, FED: gl.constexpr):
     """Pair i's tiles t0 = 2i and t1 = 2i + 1, their buffers b0 and b1, the mbarrier phase, and the cache rows of the
-    tiles NUM_BUF ahead that will reload those buffers (:func:`_next_rows`)."""
+    tiles NUM_BUF ahead that will reload those buffers (:func:`_next_rows`).
+
+    With two buffers (64-key tiles) b0 = 2i % 2 is 0 at compile time, so every wgmma's shared-memory descriptor is
+    loop-invariant, and the compiler hoisted all of them out of the loop into registers (two 64-bit values per
+    k-step), which the accumulator leaves no room for: 427 spill instructions under Triton 3.6, 155 under 3.9. t0
+    gets `i & sign(seq_rows)` added, 0 at run time (a row count is never negative) but not provably so, which keeps
+    the descriptors in the loop as the four-buffer tile has them: 57 and 3 spills (`python bench/sass_loops.py
+    --gluon`)."""
     t0 = 2 * i
+    if NUM_BUF == 2:
+        t0 += i & (seq_rows >> 31)
     t1 = t0 + 1
     b0 = t0 % NUM_BUF
     b1 = b0 + 1

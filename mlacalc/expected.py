@@ -88,6 +88,8 @@ from .units import finite
 BACKENDS = ("auto", "gqa", "flashmla", "triton", "gluon", "sdpa", "gemm", "other")
 TILE_ROWS = 64                 # rows of a tensor-core tile (wgmma m64)
 TILE_KEYS = 64                 # keys per tile of the project's decode kernels (block_n): splits are whole tiles
+GLUON_WIDE_SPLIT_KEYS = 128    # the Gluon kernel's 64-key tiles split in pairs (kernels/gluon_mla_decode.split_keys);
+#                                its 32-key tiles (16-bit, 64 rows a sequence) one at a time (FP8_TILE_KEYS)
 PREFILL_TILE = 128             # query and key block of FlashAttention-2/3's causal prefill (Hopper, head dim <= 256)
 PROLOGUE_KEYS = 2 * TILE_KEYS  # keys a decode CTA loads before its first dot (a software pipeline two tiles deep)
 INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits")
@@ -212,6 +214,8 @@ class KernelModel:
     small_tile_mma_eff: float = 0.0    # tiles under 64 rows (mma.sync, not wgmma): their tensor-core share (0: mma_eff)
     triton_mma_eff: float = 0.0        # MLA tiles of 64+ rows on the Triton kernel, not the Gluon one (other head dims,
     #                                    backend triton, other cards): their tensor-core share (0: mma_eff)
+    wide_tile_mma_eff: float = 0.0     # the Gluon kernel's 64-key tiles (more than 64 rows a sequence over a 16-bit
+    #                                    cache: gluon_wide_tile): their tensor-core share (0: mma_eff)
     gather_sm_gb_s: float = 0.0        # index-selected rows (DSA) one CTA's gather warp group copies, GB/s (latency-
     #                                    bound: a few tiles in flight; 0: gathered rows stream like contiguous keys)
     triton_gather_tile_us: float = 0.0  # ... on the Triton sparse kernel: one program's wait per tile of selected rows
@@ -598,9 +602,11 @@ def shape_row_tiles(shape: DecodeShape, m: KernelModel, planner: str, arch: str 
     return row_tiles(shape.rows, m)
 
 
-def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch: str = "") -> SplitPlan:
+def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch: str = "",
+               widen_group: bool = False) -> SplitPlan:
     """The CTAs of one layer's decode core under ``planner`` (PLANNERS): "cost" (the project's kernels, on a card of
-    ``arch``), "flashmla" (FlashMLA's scheduler) or "waves" (as many splits as fit in one wave, FlashDecoding)."""
+    ``arch``; ``widen_group``: a backend that runs the Gluon kernels), "flashmla" (FlashMLA's scheduler) or "waves"
+    (as many splits as fit in one wave, FlashDecoding)."""
     tile, tiles = shape_row_tiles(shape, m, planner, arch)
     units = shape.seqs * shape.kv_groups * tiles
     if planner == "flashmla":   # num_sm_parts = SMs / h_k / ceil(rows / 64); one CTA per (row tile, KV head, part)
@@ -609,6 +615,8 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch:
         return SplitPlan(busy * shape.kv_groups * tiles, blocks * FLASHMLA_BLOCK, splits, segments)
     if planner == "cost":
         per_sm, tile_keys = kernel_tiling(shape, arch)
+        if gluon_dense(shape, widen_group) and not widens(shape):   # kernels/gluon_mla_decode.split_keys
+            tile_keys = GLUON_WIDE_SPLIT_KEYS if gluon_wide_tile(shape, widen_group) else FP8_TILE_KEYS
 
         def plan(slots: int) -> int:
             return choose_splits(units, shape.visits, sms=slots, min_tokens=m.min_split_tokens,
@@ -644,6 +652,15 @@ def gluon_dense(shape: DecodeShape, widen_group: bool) -> bool:
     runs the Gluon kernels (``widen_group``), 64 or more query rows a sequence, DeepSeek's dims (GLUON_DKV)."""
     return (widen_group and shape.kernel == "mla" and not shape.gathered and shape.rows >= TILE_ROWS
             and shape.dkv == GLUON_DKV)
+
+
+def gluon_wide_tile(shape: DecodeShape, widen_group: bool) -> bool:
+    """Whether a dense MLA decode core runs the Gluon kernel's 64-key tile (kernels/gluon_mla_decode.
+    default_gluon_config): more than one 64-row head block a sequence over a 16-bit cache, priced at
+    ``wide_tile_mma_eff``. Its score wgmmas (N = 64) read the query tile from shared memory half as often a key as the
+    32-key tile's, which binds at many heads: 0.83-0.87x the 32-key tile's time at 128 heads from batch 32 on the
+    H200 (reports/h200/tuning/ab_t36_64.json)."""
+    return gluon_dense(shape, widen_group) and shape.rows > TILE_ROWS and not widens(shape)
 
 
 def triton_wide_tile(shape: DecodeShape, widen_group: bool) -> bool:
@@ -747,7 +764,7 @@ def decode_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, wide
         return sparse_split_plan(shape, sms)
     if triton_sparse_priced(shape, m, widen_group):
         return triton_sparse_plan(shape, sms)
-    return split_plan(shape, m, sms, planner, arch)
+    return split_plan(shape, m, sms, planner, arch, widen_group)
 
 
 def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float, planner: str = "waves",
@@ -811,6 +828,8 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     if (tile >= TILE_ROWS and m.triton_mma_eff and planner == "cost"
             and (gather or triton_wide_tile(shape, widen_group))):
         mma = m.triton_mma_eff
+    if m.wide_tile_mma_eff and planner == "cost" and gluon_wide_tile(shape, widen_group):
+        mma = m.wide_tile_mma_eff
     # a wave's ramp: a fixed latency, then the first PROLOGUE_KEYS keys reach an SM at its own rate before any dot
     ramp = m.ramp_us * 1e-6 + min(plan.keys_cta, PROLOGUE_KEYS) * shape.key_bytes / gather_bw
 

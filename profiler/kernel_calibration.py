@@ -142,6 +142,7 @@ GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "combine_us_per_split": [0.02 * i for i in range(26)],
          "small_tile_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
          "triton_mma_eff": [0.0] + [0.05 * i for i in range(1, 21)],
+         "wide_tile_mma_eff": [0.0] + [0.2 + 0.025 * i for i in range(31)],
          "gather_sm_gb_s": [0.0] + [2.5 * i for i in range(1, 41)],
          "triton_gather_tile_us": [0.0] + [0.25 * i for i in range(1, 41)],
          "segment_us": [0.25 * i for i in range(0, 41)],
@@ -246,7 +247,7 @@ RESTARTS = 48           # extra descents from random grid points per decode back
 DECODE_NAMES = ("sm_bandwidth_gb_s", "bandwidth_eff", "mma_eff", "fixed_us", "ramp_us", "combine_us_per_split",
                 "dequant_gelem_s", "widen_group_gelem_s", "small_tile_mma_eff", "gather_sm_gb_s",
                 "triton_gather_tile_us", "triton_mma_eff", "segment_us", "paged_ramp_us", "widen_tile_us",
-                "sparse_dequant_gelem_s")
+                "sparse_dequant_gelem_s", "wide_tile_mma_eff")
 
 
 def split_by_kernel(backend: str, recs: list[dict]) -> dict[str, list[dict]]:
@@ -271,9 +272,10 @@ def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str,
     segment its points, the small-tile rate tiles under 64
     rows, the gather rate rows gathered by the Gluon sparse kernel, the wait a tile rows gathered by the Triton
     sparse kernel (DSA under 8 heads on auto), the Triton kernels' rate at 64+ rows their tiles of that size (dense
-    MLA off the Gluon kernel, e.g. MiniCPM3's dims; the sparse kernel from 65 heads)."""
-    from mlacalc.expected import (DEFAULTS, PLANNERS, KernelModel, runs_gluon, sparse_group, triton_sparse_runs,
-                                  triton_sparse_tiling, triton_wide_tile, widens)
+    MLA off the Gluon kernel, e.g. MiniCPM3's dims; the sparse kernel from 65 heads), the Gluon kernel's 64-key
+    tile's rate points of more than 64 rows over a 16-bit cache on it."""
+    from mlacalc.expected import (DEFAULTS, PLANNERS, KernelModel, gluon_wide_tile, runs_gluon, sparse_group,
+                                  triton_sparse_runs, triton_sparse_tiling, triton_wide_tile, widens)
 
     start = DEFAULTS.get(backend, KernelModel())
     gluon = runs_gluon(backend, hw)
@@ -288,6 +290,8 @@ def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str,
               "widen_group_gelem_s": gluon and (any(n >= 64 for n in fp8_rows) or ds_rows),
               "small_tile_mma_eff": start.min_rows_per_cta < 64,
               "gather_sm_gb_s": any(sparse_group(shape, gluon) for shape in shapes),
+              "wide_tile_mma_eff": PLANNERS.get(backend) == "cost" and any(gluon_wide_tile(shape, gluon)
+                                                                          for shape in shapes),
               "triton_gather_tile_us": any(triton_sparse_runs(shape, gluon) for shape in shapes),
               "triton_mma_eff": PLANNERS.get(backend) == "cost" and any(
                   triton_wide_tile(shape, gluon) or (triton_sparse_runs(shape, gluon)

@@ -119,19 +119,29 @@ def test_sparse_split_plan_keeps_each_split_within_the_resolved_rows():
     assert sparse_gluon_splits(64, 128, 2048, sms=132, row_bytes=656) == (1, 2048)
 
 
-@pytest.mark.parametrize("rows, fp8, page, version, want", [
-    (128, False, None, (3, 9), 64),   # two head blocks, 16-bit, Triton 3.9: the 64-key tile
-    (128, False, 64, (3, 9), 64),     # paged in blocks of 64
-    (256, False, 128, (3, 10), 64),   # 128 heads x 2 tokens, blocks of 128, a later Triton
-    (65, False, None, (3, 9), 64),    # a second, partial head block
-    (64, False, None, (3, 9), 32),    # one head block (64 heads): the 64-key tile lost at batch 8 x 4k
-    (128, False, None, (3, 6), 32),   # Triton 3.6: the 64-key tile spills
-    (128, True, None, (3, 9), 32),    # fp8: the widening group fills 32-key tiles
-    (128, False, 32, (3, 9), 32),     # paged blocks of 32 hold no 64-key tile
+@pytest.mark.parametrize("rows, fp8, page, want", [
+    (128, False, None, 64),   # two head blocks, 16-bit: the 64-key tile
+    (128, False, 64, 64),     # paged in blocks of 64
+    (256, False, 128, 64),    # 128 heads x 2 tokens, blocks of 128
+    (65, False, None, 64),    # a second, partial head block
+    (64, False, None, 32),    # one head block (64 heads): the 64-key tile lost at batch 8 x 4k
+    (128, True, None, 32),    # fp8: the widening group fills 32-key tiles
+    (128, False, 32, 32),     # paged blocks of 32 hold no 64-key tile
 ])
-def test_default_gluon_tile(rows, fp8, page, version, want):
-    """default_gluon_config: 64-key tiles only where they were measured faster (many heads, 16-bit cache, Triton >= 3.9)
-    and where they fit the cache's blocks; else the 32-key default."""
+def test_default_gluon_tile(rows, fp8, page, want):
+    """default_gluon_config: 64-key tiles only where they were measured faster (many heads, 16-bit cache) and where
+    they fit the cache's blocks; else the 32-key default."""
     from mlacalc.kernels.gluon_mla_decode import default_gluon_config
 
-    assert default_gluon_config(rows, fp8=fp8, page_size=page, triton_version=version).block_n == want
+    assert default_gluon_config(rows, fp8=fp8, page_size=page).block_n == want
+
+
+@pytest.mark.parametrize("block_n, want", [(64, 128), (32, 32)])
+def test_gluon_splits_take_whole_tile_pairs_of_the_wide_tile(block_n, want):
+    """A split of 64-key tiles is a whole number of pairs (the two compute groups take alternate tiles): 12 sequences
+    of 1,536 keys at 128 heads are 24 programs; the planner's 5 splits of 308 keys round up to 3 pairs (384 keys),
+    4 splits; 32-key tiles round 308 up to 10 tiles (320 keys), 5 splits."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, gluon_splits, split_keys
+
+    assert split_keys(GluonMLAConfig(block_n=block_n)) == want
+    assert gluon_splits(12, 128, 1536, sms=132, block_n=want) == ((4, 384) if block_n == 64 else (5, 320))
