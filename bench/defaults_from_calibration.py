@@ -22,7 +22,7 @@ def main() -> None:
         d = m.to_dict()
         for k in ("bandwidth_eff",):
             d[k] = round(d[k] * bw, 3)
-        for k in ("mma_eff", "small_tile_mma_eff", "triton_mma_eff"):
+        for k in ("mma_eff", "small_tile_mma_eff", "triton_mma_eff", "wide_tile_mma_eff"):
             d[k] = round(d[k] * mma, 3)
         body = ", ".join(f"{k}={v!r}" for k, v in d.items())
         print(f'    "{name}": KernelModel({body}),')

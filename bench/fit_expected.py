@@ -2,12 +2,15 @@
 run and show how the fitted model does on a validation run's held-out points (report only: nothing is fitted to
 them).
 
-    python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml [VALIDATE-EXPECTED.json] [--write OUT.yaml]
+    python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml [VALIDATE-EXPECTED.json] [--only NAMES] [--write OUT.yaml]
 
 --write: HARDWARE.yaml with its decode coefficients (auto, gqa, flashmla) replaced by the refit ones, the rest (the
 measured ceilings, gemm, sdpa) as it was -- what `mlacalc calibrate --kernels` would have written from the same
 points with this code's model (the fit is seeded and starts from KernelModel's own values, not the built-in defaults:
-the same points give the same coefficients, whatever DEFAULTS say).
+the same points give the same coefficients, whatever DEFAULTS say). --only NAMES (comma-separated coefficients, e.g.
+wide_tile_mma_eff): fit those alone, every other coefficient held at HARDWARE.yaml's -- for a new coefficient whose
+points a kernel change moved, while the kernels the others price did not change (a full refit of the same points
+lands in another of its near-equal minima).
 """
 
 from __future__ import annotations
@@ -21,16 +24,21 @@ from mlacalc.attention import family
 from mlacalc.expected import PLANNERS, decode_attention_s, decode_backend, decode_plan, runs_gluon
 from mlacalc.errors import SpecError
 from mlacalc.hardware import load_hardware
-from mlacalc.profiler.kernel_calibration import fit_decode, point_shape, split_by_kernel
+from mlacalc.expected import kernel_model
+from mlacalc.profiler.kernel_calibration import fit, fit_decode, fitted_names, point_shape, split_by_kernel
 from mlacalc.spec import load_spec
 
 
 def main() -> None:
     args = sys.argv[1:]
-    write = None
+    write = only = None
     if "--write" in args:
         i = args.index("--write")
         write = args[i + 1]
+        del args[i:i + 2]
+    if "--only" in args:
+        i = args.index("--only")
+        only = tuple(args[i + 1].split(","))
         del args[i:i + 2]
     sys.argv[1:] = args
     if len(args) < 2:
@@ -49,7 +57,9 @@ def main() -> None:
     for backend in ("auto", "flashmla"):
         groups.update(split_by_kernel(backend, [r for r in recs if r["backend"] == backend]))
     for backend, rs in groups.items():
-        m, err = fit_decode(backend, rs, hw)
+        m, err = fit_decode(backend, rs, hw) if only is None else fit_some(backend, rs, hw, only)
+        if m is None:
+            continue
         models[backend] = m
         print(f"{backend}: rms log error {err:.3f}\n  {m.to_dict()}")
         for r in rs:
@@ -59,7 +69,7 @@ def main() -> None:
             print(f"  {r['key']:<52} {r['measured_s'] * 1e6:8.1f} {r['fitted_s'] * 1e6:8.1f} "
                   f"{(r['fitted_s'] / r['measured_s'] - 1) * 100:+6.1f}%{flag}")
     if write:
-        write_refit(sys.argv[2], models, write)
+        write_refit(sys.argv[2], models, write, f" --only {','.join(only)}" if only else "")
     if val is not None:
         for backend in ("auto", "flashmla"):
             errs = []
@@ -72,16 +82,38 @@ def main() -> None:
                 sh = point_shape(r)
                 own = decode_backend(backend, family(load_spec(c["model"]).attention).kernel)
                 floor = p["predicted"]["attn_core"]["time_s"]
-                pred = max(floor, decode_attention_s(sh, hw, models.get(own, models["auto"]), hw.flops_per_s(16),
+                model = models.get(own) or kernel_model(hw, own)
+                pred = max(floor, decode_attention_s(sh, hw, model, hw.flops_per_s(16),
                                                      PLANNERS[own], runs_gluon(own, hw)))
                 e = (pred / p["latency"]["median"] - 1) * 100
                 errs.append(abs(e))
                 print(f"  held-out {p['key']:<52} {p['latency']['median'] * 1e6:8.1f} {pred * 1e6:8.1f} {e:+6.1f}%"
                       f"{'' if abs(e) <= 15 else '  MISS'}")
-            print(f"{backend}: {sum(e <= 15 for e in errs)}/{len(errs)} within 15%, median {statistics.median(errs):.1f}%")
+            if errs:
+                print(f"{backend}: {sum(e <= 15 for e in errs)}/{len(errs)} within 15%, "
+                      f"median {statistics.median(errs):.1f}%")
 
 
-def write_refit(hw_path: str, models: dict, out: str) -> None:
+def fit_some(backend: str, recs: list[dict], hw, names: tuple[str, ...]):
+    """``backend``'s coefficients in HARDWARE.yaml with ``names`` (those its records pin) refit to ``recs``, the rest
+    held; each record gains ``fitted_s``. (None, None) when the records pin none of them (the backend is kept)."""
+    peak16 = hw.flops_per_s(16)
+    planner = PLANNERS.get(backend, "waves")
+    pts = [(point_shape(r), r["measured_s"]) for r in recs]
+
+    def pred(m, shape):
+        return decode_attention_s(shape, hw, m, peak16, planner, runs_gluon(backend, hw))
+
+    names = tuple(n for n in names if n in fitted_names(backend, recs, [sh for sh, _ in pts], hw))
+    if not names:
+        return None, None
+    m, err = fit(kernel_model(hw, backend), pts, pred, names)
+    for r, (shape, _) in zip(recs, pts):
+        r["fitted_s"] = pred(m, shape)
+    return m, (err / len(pts)) ** 0.5
+
+
+def write_refit(hw_path: str, models: dict, out: str, flags: str = "") -> None:
     """HARDWARE.yaml with the refit decode backends' coefficients, written as `mlacalc calibrate` writes it."""
     import yaml
 
@@ -94,7 +126,7 @@ def write_refit(hw_path: str, models: dict, out: str) -> None:
     cal = Path(sys.argv[1]).name
     note = f" Decode coefficients refit on the CPU from the points of {cal} by `python bench/fit_expected.py"
     notes = d.get("notes", "").split(" Decode coefficients refit on the CPU")[0]     # one refit note, the latest
-    d["notes"] = notes + note + f" {cal} {Path(hw_path).name} --write {Path(out).name}`."
+    d["notes"] = notes + note + f" {cal} {Path(hw_path).name}{flags} --write {Path(out).name}`."
     hardware_from_dict(dict(d), out)
     write_atomic(out, "# Written by `mlacalc calibrate`: measured on this card; see notes.\n"
                  + yaml.safe_dump(d, sort_keys=False, width=110))

@@ -269,6 +269,25 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
             "lse": _round512(B * h.q * S * 4)}
 
 
+def gluon_dense_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int, tp: int, sms: int,
+                       kv_element_size: int, paged: bool, sm90: bool) -> int | None:
+    """The Gluon dense MLA kernel's split count where it runs (kernels/decode.py: auto or gluon on sm_90, 512 + 64
+    dims, 64+ query rows a sequence; its default tile, paged blocks of 64), else None. E.g. DeepSeek-V3 at tp 1, 12
+    sequences of 1,536 keys: 24 programs of 128 rows in pairs of 64-key tiles, 4 splits of 384 keys."""
+    a = spec.attention
+    rows = q_tokens * heads_per_rank(spec, tp).q
+    if not (sm90 and kernel in ("auto", "gluon") and a.kv_lora_rank == 512 and a.qk_rope_head_dim == 64
+            and rows >= 64):
+        return None
+    try:
+        from mlacalc.kernels.gluon_mla_decode import default_gluon_config, gluon_splits, split_keys
+    except ImportError:     # a Triton without Gluon's Hopper API: the Gluon kernel cannot run here
+        return None
+    cfg = default_gluon_config(rows, fp8=kv_element_size == 1, page_size=64 if paged else None)
+    return gluon_splits(batch, rows, context, sms=sms, block_n=split_keys(cfg),
+                        token_bytes=(a.kv_lora_rank + a.qk_rope_head_dim) * kv_element_size)[0]
+
+
 def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
                       sms: int = 132, kv_element_size: int = 2, paged: bool = False, sm90: bool = False,
                       kv_format: str | None = None, arch: str = "") -> int:
@@ -277,8 +296,10 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
     of ``kv_element_size``-byte values or of the packed ``kv_format`` (fp8-ds: 656 bytes at DeepSeek's dims). The
     GQA kernel plans with the programs that fit an SM of ``arch``, the MLA kernel's 16-bit tiles again over them once
     a plan outgrows the SMs (the card's shared memory: mlacalc.expected.SMEM_BY_ARCH, Hopper's where the arch is not
-    listed)."""
-    if kernel not in ("triton", "auto", "gluon"):   # auto and gluon: the Triton plan (the Gluon kernel plans alike)
+    listed). Dense MLA on an sm_90 card (``sm90``) at DeepSeek's dims and 64+ query rows a sequence runs the Gluon
+    kernel under auto and gluon (kernels/decode.py), whose planner is the Triton kernel's in units of its tile
+    (kernels/gluon_mla_decode.split_keys: pairs of 64-key tiles above 64 rows over a 16-bit cache)."""
+    if kernel not in ("triton", "auto", "gluon"):
         return 1
     h = heads_per_rank(spec, tp)
     try:
@@ -306,6 +327,10 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
     # the card's shared memory and registers: both kernels' planners count the programs an SM holds
     limits = SMLimits(*SMEM_BY_ARCH.get(arch, HOPPER_SMEM), REGS_PER_SM)
     if family(spec.attention).kernel == "mla":
+        gluon = gluon_dense_splits(spec, kernel, batch, context, q_tokens=q_tokens, tp=tp, sms=sms,
+                                   kv_element_size=kv_element_size, paged=paged, sm90=sm90)
+        if gluon is not None:
+            return gluon
         from mlacalc.kernels.triton_mla_decode import mla_num_splits
 
         # The kernel's own plan, so value-split programs (split_v) count as work items exactly as it launches.

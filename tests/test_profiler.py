@@ -720,3 +720,19 @@ def test_gpu_commands_refuse_in_one_line_when_torch_warns_on_import(tmp_path, mo
         with pytest.raises(GPUUnavailable, match="no CUDA GPU"):
             require_cuda()
     assert not seen
+
+
+def test_gluon_dense_split_count_is_the_gluon_kernels_own():
+    """DeepSeek-V3 at tp 1 (128 heads), 12 sequences of 1,536 keys on an sm_90 card: the Gluon kernel's 24 programs
+    (two 64-row head blocks a sequence); the planner's 5 splits of ceil(1536 / 5) = 308 keys round up to whole pairs
+    of 64-key tiles, 384 keys, so 1536 / 384 = 4 splits. Off sm_90 the Triton kernel's plan: 308 keys round up to 5
+    tiles of 64 (320 keys), 5 splits."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    spec = load_spec("deepseek-v3")
+    assert predict.gluon_dense_splits(spec, "auto", 12, 1536, q_tokens=1, tp=1, sms=132, kv_element_size=2,
+                                      paged=False, sm90=True) == 4
+    assert predict.kernel_num_splits(spec, "auto", 12, 1536, sm90=True) == 4
+    assert predict.kernel_num_splits(spec, "auto", 12, 1536, sm90=False) == 5
+    # 16 heads (tp 8): one 16-row tile, the Triton kernel's plan on any card
+    assert predict.gluon_dense_splits(spec, "auto", 12, 1536, q_tokens=1, tp=8, sms=132, kv_element_size=2,
+                                      paged=False, sm90=True) is None
