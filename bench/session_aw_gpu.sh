@@ -14,7 +14,8 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-timeout 200 python3 -m pytest -q -m gpu -p no:cacheprovider -k "gluon" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
+timeout 200 python3 -m pytest -q -m gpu -p no:cacheprovider -k "gluon" tests/test_kernels_gpu.py \
+  > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 timeout 280 python3 bench/ab_seesaw.py --old kernels/_ab_base_seesaw.py --seesaw-only --points bench \

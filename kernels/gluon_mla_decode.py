@@ -35,8 +35,8 @@ __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_split
 
 @dataclass(frozen=True)
 class GluonMLAConfig:
-    """block_n: keys per tile, 32 (4 kv buffers) or 64 (2 buffers); 32 measured best on the H100 (docs/kernels-notes.md,
-    follow-up 5; reports/h100/kernels.tune_seesaw.json) and under Triton 3.6; see default_gluon_config."""
+    """block_n: keys per tile, 32 (4 kv buffers) or 64 (2 buffers); which one a call takes: default_gluon_config (64
+    above 64 query rows over a 16-bit cache, else 32)."""
 
     block_n: int = 32
 

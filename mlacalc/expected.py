@@ -244,8 +244,8 @@ class KernelModel:
 # `python bench/fit_expected.py`; the paged wait fitted on the GQA kernel only; wide_tile_mma_eff alone fitted
 # (`--only wide_tile_mma_eff`, the rest held) to the eighteenth session's 16 points on the 64-key Gluon tile,
 # `bash bench/session_ay_gpu.sh`, merged with `--from calibrate-18b.json gluon-wide-16bit`), converted to fractions
-# of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`,
-# so that a datasheet spec gives the expected times the calibrated file gives. Other cards take them with sm_bandwidth
+# of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by
+# `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected times the calibrated file gives. Other cards take them with sm_bandwidth
 # (and the DSA gather rate) scaled by their bandwidth per SM (see kernel_model); triton_gather_tile_us (the Triton
 # sparse kernel's wait a tile: a latency) is not scaled. Coefficients no calibration point can pin are left at 0
 # (FlashMLA: no fp8 dense path, no tile under 64 rows, no gathered rows). "other" (norms, cache writes, ...) is not
@@ -664,7 +664,8 @@ def gluon_wide_tile(shape: DecodeShape, widen_group: bool) -> bool:
     default_gluon_config): more than one 64-row head block a sequence over a 16-bit cache, priced at
     ``wide_tile_mma_eff``. Its score wgmmas (N = 64) read the query tile from shared memory half as often a key as the
     32-key tile's, which binds at many heads: 0.83-0.87x the 32-key tile's time at 128 heads from batch 32 on the
-    H200 (reports/h200/tuning/ab_t36_64.json)."""
+    H200 (reports/h200/tuning/ab_t36_64.json). A paged cache is taken in blocks of 64 (the profiler's for MLA); in
+    blocks of 16 or 32 the kernel keeps the 32-key tile, which this prices as the 64-key one."""
     return gluon_dense(shape, widen_group) and shape.rows > TILE_ROWS and not widens(shape)
 
 
