@@ -1,0 +1,71 @@
+"""Lab script (GPU): our MLA decode (mla_decode, impl auto) beside FlashMLA's dense decode at points nobody chose:
+seeded random batch (1-128), mixed sequence lengths (each drawn in [ctx / 2, ctx], ctx log-uniform in 1k-64k, not
+multiples of the 64-token block), 16/32/64/128 heads, one query token, the same paged bf16 cache (64-token blocks
+in shuffled order) and block table for both, graph-timed with the L2 flushed. Each row is written as it lands.
+
+    python3 bench/random_vs_flashmla.py --out OUT.json [--seed 1] [--n 40]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import torch
+
+from common import gpu_lab_args, record
+
+from mlacalc.kernels.bench import MLA_SCALE, _flash_mla, eager_and_graph
+from mlacalc.kernels.decode import mla_decode
+from mlacalc.profiler.timing import L2Flusher
+
+D, R, BLOCK = 576, 512, 64
+
+
+def draw(seed: int, n: int) -> list[tuple[int, int, int]]:
+    """(batch, ctx, heads) points, seeded."""
+    rng = random.Random(seed)
+    return [(rng.choice([1, 2, 3, 5, 8, 12, 16, 24, 32, 48, 64, 96, 128]),
+             int(math.exp(rng.uniform(math.log(1024), math.log(65536)))), rng.choice([16, 32, 64, 128]))
+            for _ in range(n)]
+
+
+def main() -> int:
+    a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--seed", type=int, default=1),
+                                          ap.add_argument("--n", type=int, default=40)))
+    if a is None:
+        return 2
+    fm = _flash_mla()
+    if fm is None:
+        print("random_vs_flashmla: flash_mla not importable")
+        return 2
+    dev, flusher, rows = torch.device("cuda"), L2Flusher(torch.cuda.current_device()), []
+    gen = torch.Generator(device="cpu").manual_seed(a.seed)
+    for B, ctx, H in draw(a.seed, a.n):
+        lens_cpu = torch.randint(ctx // 2, ctx + 1, (B,), generator=gen, dtype=torch.int32)
+        blocks = -(-ctx // BLOCK)
+        pool = torch.randn(B * blocks, BLOCK, D, device=dev, dtype=torch.bfloat16)
+        table = torch.randperm(B * blocks, device=dev).view(B, blocks).to(torch.int32)
+        lens = lens_cpu.to(dev)
+        q = torch.randn(B, 1, H, D, device=dev, dtype=torch.bfloat16)
+        ours = eager_and_graph(lambda: mla_decode(q, pool, lens, table, softmax_scale=MLA_SCALE, max_seqlen=ctx),
+                               flusher)
+        meta = fm.get_mla_metadata()[0]
+        kc = pool.view(-1, BLOCK, 1, D)
+        theirs = eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, table, lens, R, meta,
+                                                                   softmax_scale=MLA_SCALE), flusher)
+        record(rows, B=B, ctx=ctx, heads=H, mean_len=float(lens_cpu.float().mean()), ours_ms=ours["graph_ms"],
+               flashmla_ms=theirs["graph_ms"], ratio=ours["graph_ms"] / theirs["graph_ms"])
+        with open(a.out, "w") as f:
+            json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, seed=a.seed, rows=rows), f,
+                      indent=1)
+        del pool, table, q
+        torch.cuda.empty_cache()
+    r = sorted(x["ratio"] for x in rows)
+    print(f"ours / FlashMLA over {len(r)} points: median {r[len(r) // 2]:.3f}, max {r[-1]:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
