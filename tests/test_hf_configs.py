@@ -2581,8 +2581,10 @@ def test_hunyuan_7b_dense_is_read_as_hunyuan(tmp_path):
     d = 4096
     layer = 2 * d * d + 2 * d * 1024 + 3 * d * 14336 + 2 * 128 + 2 * d
     assert weights(s).params.total == 32 * layer + 128167 * d + d == 7_504_568_320
-    with pytest.raises(SpecError, match="model_type hunyuan: cross-layer attention"):
-        load_spec(_write(tmp_path, cfg | {"use_cla": True, "cla_share_factor": 2}))
+    # use_cla with cla_share_factor 2 (was refused): the 16 odd layers lose k_proj and v_proj, d x 1024 each
+    cla = load_spec(_write(tmp_path, cfg | {"use_cla": True, "cla_share_factor": 2}))
+    assert cla.attention.kv_share_layers == 2
+    assert weights(cla).params.total == 7_504_568_320 - 16 * 2 * d * 1024 == 7_370_350_592
     with pytest.raises(SpecError, match=r"model_type hunyuan: MLP biases \(mlp_bias\)"):
         load_spec(_write(tmp_path, cfg | {"mlp_bias": True}))
 
