@@ -48,7 +48,7 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   wider MLP, MoE from ``moe_layer_start_index`` every ``moe_layer_interval`` layers to the last), ``hunyuan``/
   ``hunyuan_v1_moe`` (Hunyuan-A13B, Hunyuan-7B: per-layer ``moe_topk``/``moe_intermediate_size``/``num_shared_expert``
   lists read when uniform, a shared MLP of ``intermediate_size x num_shared_expert``, q/k norms; cross-layer
-  attention, ``use_cla``, refused), ``arcee`` (Arcee AFM: Llama's attention with a non-gated ReLU² MLP,
+  attention, ``use_cla`` with ``cla_share_factor`` N as ``attention.kv_share_layers``: Hunyuan-Large), ``arcee`` (Arcee AFM: Llama's attention with a non-gated ReLU² MLP,
   ``up_proj``/``down_proj`` only);
 - GLM's dense decoders: ``chatglm`` (ChatGLM2/3, GLM-4-9B-Chat, GLM-4V-9B's decoder: THUDM's remote-code names,
   ``num_layers``, ``multi_query_group_num`` K/V heads of ``kv_channels``, ``ffn_hidden_size``, ``padded_vocab_size``,
@@ -1302,8 +1302,10 @@ def _conventional(cfg: dict, mt: str) -> dict:
     if mt in ("seed_oss", *NON_GATED_MLP) and cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     if mt in HUNYUAN and cfg.get("use_cla") and (cfg.get("cla_share_factor") or 1) > 1:
-        raise _refuse(mt, "cross-layer attention (use_cla: layers off every cla_share_factor-th reuse the previous "
-                          "layer's K/V and cache none) is not modelled")
+        # cross-layer attention (Hunyuan-Large: cla_share_factor 2): layers off every cla_share_factor-th reuse the
+        # K/V of the group's first layer and have no k_proj/v_proj (vLLM hunyuan_v1.py _get_cla_factor: the factor
+        # when use_cla, else 1; HunYuanDecoderLayer: layer_id % cla_factor != 0 is a HunYuanCrossAttention)
+        a["kv_share_layers"] = cfg["cla_share_factor"]
     if mt in HUNYUAN and cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     if mt == "internlm3" and cfg.get("bias"):       # InternLM3Attention o_proj and InternLM3MLP: bias=config.bias

@@ -6,7 +6,8 @@ arXiv 2405.04434, Table 1: ``(d_c + d_h^R) l`` elements per token), or, with ``c
 into per-head K and V as an implementation that decompresses before caching holds.
 
 How many tokens a layer holds comes from :func:`mlacalc.attention.keys.tokens_held`: every token on global
-layers, at most the window on sliding-window layers; paged allocation rounds each sequence's tokens in each
+layers, at most the window on sliding-window layers, none on a layer that reads the K/V of another (cross-layer
+attention, ``attention.kv_share_layers``: ``ceil(L / N)`` of ``L`` layers cache); paged allocation rounds each sequence's tokens in each
 layer up to whole blocks of ``block_size`` tokens (vLLM's PagedAttention, arXiv 2309.06180).
 
 Per GPU (:class:`mlacalc.parallel.Parallelism`): a TP rank holds its KV heads' share of every sequence it
@@ -81,7 +82,7 @@ class KVReport:
     block_size: int | None
     parallel: Parallelism
     per_token_layer: KVCache     # bytes one token adds to one (attention, not linear) layer
-    per_token: KVCache           # bytes one token adds over all layers (as if every layer kept every token)
+    per_token: KVCache           # bytes one token adds over all layers that cache K/V (as if each kept every token)
     per_sequence: KVCache        # one sequence of `context` tokens (windows and blocks applied)
     total: KVCache               # `batch` sequences, before sharding
     per_gpu_fraction: float      # share of `total` one GPU holds (can exceed 1/#GPUs through replication)
@@ -189,8 +190,9 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
         stages = [_sum(per_gpu_layer[r.start:r.stop]) for r in parallel.stage_ranges(spec.num_layers)]
         per_gpu_seq = max(stages, key=lambda c: c.total)
     per_token = KVCache()
-    for count, block, _ in layer_groups(spec):
-        per_token = per_token.plus(family(block).cache_bytes(block, cache, bits, kv_format).scaled(count))
+    for count, block, rules in layer_groups(spec):      # the layers that cache K/V (not a cross-layer reader)
+        writers = count - sum(n for n, rule in rules if rule.shared)
+        per_token = per_token.plus(family(block).cache_bytes(block, cache, bits, kv_format).scaled(writers))
     total = per_seq.scaled(batch)
     per_gpu = per_gpu_seq.scaled(batch_per_gpu)
     attn = spec.attention

@@ -93,10 +93,12 @@ def _moe_layer(spec: ModelSpec) -> Params:
 
 def layer_params(spec: ModelSpec, layer: int) -> Params:
     """Parameters of decoder layer ``layer`` (0-based): its attention block (or linear-attention block), its FFN
-    or MoE, ``norms_per_layer`` RMSNorms of ``d``. A one-block-per-layer model (Nemotron-H) has one of the two."""
+    or MoE, ``norms_per_layer`` RMSNorms of ``d``. A one-block-per-layer model (Nemotron-H) has one of the two. A layer
+    that reads another layer's K/V (cross-layer attention, ``attention.kv_share_layers``) has no k/v projections
+    (:meth:`~mlacalc.attention.base.AttentionFamily.shared_kv_projections`)."""
     b = layer_block(spec, layer)
     d = spec.hidden_size
-    attn = sum(family(b).projections(b, d).values()) if b is not None else 0
+    attn = sum(family(b).layer_projections(b, d, spec.owns_kv(layer)).values()) if b is not None else 0
     if not spec.has_ffn(layer):
         ffn = Params()
     elif spec.is_moe_layer(layer):
@@ -124,11 +126,12 @@ def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
     return dataclasses.replace(layer, attention=_block_params(b, spec.hidden_size, par))
 
 
-def _block_params(block, hidden: int, par: Parallelism | None) -> float:
+def _block_params(block, hidden: int, par: Parallelism | None, owns_kv: bool = True) -> float:
     """Parameters of one layer's attention block on one GPU of ``par`` (all of it without one): the family's
-    :meth:`projections_per_rank` (see :func:`_layer_per_gpu`)."""
+    :meth:`projections_per_rank` (see :func:`_layer_per_gpu`); ``owns_kv`` False: a cross-layer reader's."""
     fam = family(block)
-    parts = fam.projections(block, hidden) if par is None else fam.projections_per_rank(block, hidden, par)
+    parts = fam.layer_projections(block, hidden, owns_kv) if par is None else \
+        fam.projections_per_rank(block, hidden, par, owns_kv)
     return sum(parts.values())
 
 
@@ -216,7 +219,7 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     """
     full = layer_params(spec, layer)
     a, tp = layer_block(spec, layer), par.tp
-    attn = _block_params(a, spec.hidden_size, par) if a is not None else 0.0
+    attn = _block_params(a, spec.hidden_size, par, spec.owns_kv(layer)) if a is not None else 0.0
     experts = full.routed_experts / (par.ep if par.ep > 1 else tp)
     return Params(attention=attn, norms=full.norms, dense_ffn=full.dense_ffn / tp, router=full.router,
                   shared_experts=full.shared_experts / par.shared_expert_tp, routed_experts=experts)

@@ -109,6 +109,11 @@ class Attention:
     sliding_shape: AttentionShape | None = _f("mha/mqa/gqa: the sliding layers' own head counts and head dims "
                                               "(MiMo-V2-Flash, Step-3.5-Flash); fields left out are the full "
                                               "layers'; none: every layer has the shape above", None)
+    kv_share_layers: int = _f("cross-layer attention (CLA, Brandon et al. 2024, arXiv 2405.12981; Hunyuan-Large's "
+                              "cla_share_factor): K/V are projected and cached once per group of this many "
+                              "consecutive layers, by its first (0-based layers 0, N, 2N, ...); the others project "
+                              "queries only and attend that cache. 1: every layer has its own", 1, minimum=1,
+                              maximum=MAX_LAYERS)
 
     @property
     def qk_head_dim(self) -> int:
@@ -336,6 +341,21 @@ class ModelSpec:
             return "chunked"
         return "full"
 
+    def owns_kv(self, layer: int) -> bool:
+        """Whether decoder layer ``layer`` (0-based) projects and caches its own K/V: every layer, except under
+        cross-layer attention (``attention.kv_share_layers`` N > 1) where only layers ``0, N, 2N, ...`` do (Tencent's
+        ``modeling_hunyuan.py``, sunyanguomt/Tencent-Hunyuan-Large ``models/modeling_hunyuan.py``: ``kv_states`` passed
+        on ``if self.cla and layer_idx % self.cla_share_factor == 0``; vLLM ``vllm/model_executor/models/hunyuan_v1.py``
+        ``HunYuanDecoderLayer``: a ``HunYuanCrossAttention`` with ``q_proj`` and ``o_proj`` only where
+        ``layer_id % cla_factor != 0``). With L layers ``ceil(L / N)`` own K/V."""
+        return layer % self.attention.kv_share_layers == 0
+
+    @property
+    def num_kv_layers(self) -> int:
+        """Attention layers that cache their own K/V: all but the cross-layer readers (:meth:`owns_kv`) and the linear
+        and ffn layers."""
+        return sum(self.owns_kv(i) and self.layer_type(i) not in ("linear", "ffn") for i in range(self.num_layers))
+
     def count_layers(self, layer_type: str) -> int:
         return sum(self.layer_type(i) == layer_type for i in range(self.num_layers))
 
@@ -552,6 +572,7 @@ def _cross_checks(spec: ModelSpec) -> None:
     if a.global_every is not None and a.sliding_window is None:
         raise SpecError("attention.global_every", "needs sliding_window")
     _check_layers(spec)
+    _check_kv_sharing(spec)
     if f.kind == "moe":
         if f.num_experts < 1 or f.experts_per_token < 1 or f.expert_intermediate_size < 1:
             raise SpecError("ffn", "moe needs num_experts, experts_per_token and expert_intermediate_size >= 1")
@@ -586,6 +607,34 @@ def _check_sliding_shape(spec: ModelSpec) -> None:
     if s.qk_head_dim < 1:
         raise SpecError(f"{where}.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
     family(s).validate(s)
+
+
+def _check_kv_sharing(spec: ModelSpec) -> None:
+    """Cross-layer K/V sharing (``attention.kv_share_layers`` > 1) as Hunyuan-Large has it: conventional attention
+    (mha/mqa/gqa) on full layers only, no MTP modules. Anything else (a reader in a sliding, chunked, cross or linear
+    layer; an MLA latent shared across layers; an MTP layer whose owner is undefined) is refused in one line rather
+    than priced as something it is not."""
+    a, n = spec.attention, spec.attention.kv_share_layers
+    if n == 1:
+        return
+    where = "attention.kv_share_layers"
+    if a.kind not in ("mha", "mqa", "gqa"):
+        raise SpecError(where, f"cross-layer K/V sharing is modelled for mha, mqa and gqa attention, not {a.kind}")
+    other = sorted({spec.layer_type(i) for i in range(spec.num_layers)} - {"full"})
+    if other:
+        raise SpecError(where, f"cross-layer K/V sharing is modelled where every layer is full attention; this spec "
+                               f"has {', '.join(other)} layers")
+    if spec.mtp_layers:
+        raise SpecError(where, "cross-layer K/V sharing with multi-token-prediction modules is not modelled")
+
+
+def refuse_kv_sharing(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question whose answer would take every layer to project and cache its own K/V (the
+    training activations, the profiler's layers) for a spec with cross-layer K/V sharing."""
+    if spec.attention.kv_share_layers > 1:
+        raise SpecError("attention.kv_share_layers", f"{what} is not modelled with cross-layer K/V sharing "
+                                                     f"({spec.name}: K/V once per {spec.attention.kv_share_layers} "
+                                                     "layers)")
 
 
 def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:

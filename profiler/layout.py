@@ -30,6 +30,8 @@ def check_supported(spec, layers: int) -> None:
     if a.kind not in ("mla", "mha", "mqa", "gqa"):
         raise SpecError("attention.kind", f"the multi-GPU runner builds mla, mha, mqa or gqa, not {a.kind}")
     bad = [n for n in ("qkv_bias", "qk_norm", "o_bias", "output_gate", "sinks", "kv_shared") if getattr(a, n)]
+    if a.kv_share_layers > 1:       # every layer it builds projects and caches its own K/V
+        bad.append(f"kv_share_layers={a.kv_share_layers}")
     bad += [f"ffn.{n}" for n in ("expert_bias", "router_bias", "shared_expert_gate") if getattr(f, n)]
     if not f.gated:
         bad.append("ffn.gated=false")

@@ -113,6 +113,8 @@ SOURCES = {
     "ernie_4_5_21b_a3b": "https://huggingface.co/baidu/ERNIE-4.5-21B-A3B-PT/blob/main/config.json",
     "minimax_m1": "https://huggingface.co/MiniMaxAI/MiniMax-M1-80k/blob/main/config.json",
     "hunyuan_a13b": "https://huggingface.co/tencent/Hunyuan-A13B-Instruct/blob/main/config.json",
+    # reconstructed from the paper and a transcription (SOURCE.md): cross-layer attention, cla_share_factor 2
+    "hunyuan_large": "arXiv 2411.02265 Table 1 (hyperparameters); https://huggingface.co/tencent/Tencent-Hunyuan-Large",
     # The seventh round: a wrapper's llm_config, ChatGLM's remote code, MiMo (SOURCE.md; docs/zoo-facts.md section 10)
     "internvl3_1b": "https://huggingface.co/OpenGVLab/InternVL3-1B/blob/main/config.json",
     "glm_4_9b_chat": "https://huggingface.co/THUDM/glm-4-9b-chat/blob/main/config.json",
@@ -738,6 +740,8 @@ CARDS = {
     "ernie_4_5_21b_a3b": (28 * 4 * 128 * 2 * 2, 21e9, 0.04),
     "minimax_m1": (10 * 8 * 128 * 2 * 2, 456e9, 0.0002),            # "456B total, 45.9B activated"; KV: 10 GQA
     "hunyuan_a13b": (32 * 8 * 128 * 2 * 2, 80e9, 0.005),            # "80B total, 13B active"; 80.39B here
+    # CLA 2: K/V cached on 64 / 2 = 32 layers, 8 heads of 6400 / 80 = 80 dims; "389B total": 388.70B here
+    "hunyuan_large": (64 // 2 * 8 * 80 * 2 * 2, 389e9, 0.002),
     # the seventh round (hand counts in the tests below)
     "internvl3_1b": (24 * 2 * 64 * 2 * 2, 629_697_920, 0),           # the printed Qwen2 decoder's shapes, exact
     "glm_4_9b_chat": (40 * 2 * 128 * 2 * 2, 9.4e9, 0.001),           # "9B"; 9.40B here
@@ -1895,15 +1899,13 @@ def test_hunyuan_v1_moe_reads_the_same_model(tmp_path):
 
 
 def test_hunyuan_dense_and_features_not_modelled(tmp_path):
-    """One expert (Hunyuan-7B's num_experts 1) is a dense gated MLP of intermediate_size; cross-layer attention
-    (Hunyuan-Large's use_cla with cla_share_factor 2: odd layers reuse the even layer's K/V and cache none) and lists
-    that differ layer by layer are refused in one line, as is a remote-code config that does not say whether the
-    shared MLP exists."""
+    """One expert (Hunyuan-7B's num_experts 1) is a dense gated MLP of intermediate_size; lists that differ layer by
+    layer are refused in one line, as is a remote-code config that does not say whether the shared MLP exists.
+    Cross-layer attention (use_cla) is read: tests/test_cla.py."""
     dense = load_spec(_write(tmp_path, _edited("hunyuan_a13b", num_experts=1, moe_topk=[1] * 32,
                                                intermediate_size=14336)))
     assert dense.ffn.kind == "dense" and dense.ffn.intermediate_size == 14336
-    cases = [({"use_cla": True, "cla_share_factor": 2}, "cross-layer attention (use_cla"),
-             ({"moe_topk": [8] * 31 + [4]}, "moe_topk differing layer by layer"),
+    cases = [({"moe_topk": [8] * 31 + [4]}, "moe_topk differing layer by layer"),
              ({"use_mixed_mlp_moe": ...}, "does not say whether a shared MLP runs beside the experts"),
              ({"moe_layer_num_skipped": 2}, "dense layers before the MoE (moe_layer_num_skipped)"),
              ({"mlp_bias": True}, "MLP biases (mlp_bias) are not modelled")]
@@ -2579,8 +2581,10 @@ def test_hunyuan_7b_dense_is_read_as_hunyuan(tmp_path):
     d = 4096
     layer = 2 * d * d + 2 * d * 1024 + 3 * d * 14336 + 2 * 128 + 2 * d
     assert weights(s).params.total == 32 * layer + 128167 * d + d == 7_504_568_320
-    with pytest.raises(SpecError, match="model_type hunyuan: cross-layer attention"):
-        load_spec(_write(tmp_path, cfg | {"use_cla": True, "cla_share_factor": 2}))
+    # use_cla with cla_share_factor 2 (was refused): the 16 odd layers lose k_proj and v_proj, d x 1024 each
+    cla = load_spec(_write(tmp_path, cfg | {"use_cla": True, "cla_share_factor": 2}))
+    assert cla.attention.kv_share_layers == 2
+    assert weights(cla).params.total == 7_504_568_320 - 16 * 2 * d * 1024 == 7_370_350_592
     with pytest.raises(SpecError, match=r"model_type hunyuan: MLP biases \(mlp_bias\)"):
         load_spec(_write(tmp_path, cfg | {"mlp_bias": True}))
 

@@ -78,16 +78,18 @@ def layer_block(spec: "ModelSpec", layer: int):
 def layer_groups(spec: "ModelSpec") -> tuple[tuple[int, object, tuple], ...]:
     """The layers grouped by block: ``(layers, block, ((count, KeyRule), ...))`` per block in first-seen order
     (linear layers have no rules; ``ffn`` layers, which have no attention block, are left out). A sum over layers'
-    attention is a sum over these groups."""
+    attention is a sum over these groups. Layers that read another layer's K/V (``KeyRule.shared``: cross-layer
+    attention) are a group of their own, so that each group either writes K/V on every layer or on none."""
     groups: dict[tuple, list] = {}
     for layer in range(spec.num_layers):
         b = layer_block(spec, layer)
         if b is None:
             continue
-        key = (id(b), spec.layer_type(layer) == "cross")    # cross layers project no K/V from the text
+        # cross layers project no K/V from the text; a cross-layer reader (attention.kv_share_layers) none at all
+        key = (id(b), spec.layer_type(layer) == "cross", spec.owns_kv(layer))
         groups.setdefault(key, []).append(layer)
     out = []
-    for (_, _), layers in groups.items():
+    for layers in groups.values():
         b = layer_block(spec, layers[0])
         counts: dict[KeyRule, int] = {}
         if b is not spec.linear_attention:
@@ -126,7 +128,8 @@ def check_kv_layout(attention_blocks, kv_format: str | None, cache: str = "compr
 
 def pattern(spec: "ModelSpec") -> str:
     """The attention layers in words, e.g. ``"12 GQA-2 + 36 Gated DeltaNet"`` or ``"18 GQA-8 sliding-128 +
-    18 GQA-8"``: each family's label with the layer type's qualifier, counted (``ffn`` layers hold none)."""
+    18 GQA-8"``: each family's label with the layer type's qualifier, counted (``ffn`` layers hold none); layers that
+    read another layer's K/V (cross-layer attention) are ``shared-KV`` (``32 GQA-8 + 32 GQA-8 shared-KV``)."""
     counts: dict[str, int] = {}
     a = spec.attention
     for layer in range(spec.num_layers):
@@ -135,7 +138,7 @@ def pattern(spec: "ModelSpec") -> str:
         if b is None:
             continue
         q = {"sliding": f" sliding-{a.sliding_window}", "chunked": f" chunked-{a.chunk_size}", "cross": " cross"}
-        key = family(b).label(b) + q.get(t, "")
+        key = family(b).label(b) + q.get(t, "") + ("" if spec.owns_kv(layer) else " shared-KV")
         counts[key] = counts.get(key, 0) + 1
     return " + ".join(f"{n} {k}" for k, n in counts.items())
 

@@ -171,11 +171,23 @@ class AttentionFamily:
         """How projection ``name`` splits over TP: ``heads``, ``kv`` (like the KV heads) or ``replicated``."""
         raise NotImplementedError
 
-    def projections_per_rank(self, a, hidden: int, par: "Parallelism") -> dict[str, float]:
+    def shared_kv_projections(self, a: "Attention", hidden: int) -> dict[str, int]:
+        """Parameters of one layer's attention where the layer reads another layer's K/V (cross-layer attention,
+        ``attention.kv_share_layers``): refused unless the family says which projections such a layer lacks."""
+        raise SpecError("attention.kv_share_layers", f"cross-layer K/V sharing is not modelled for {self.name} "
+                                                     "attention")
+
+    def layer_projections(self, a: "Attention", hidden: int, owns_kv: bool = True) -> dict[str, int]:
+        """:meth:`projections` of a layer that computes its own K/V, :meth:`shared_kv_projections` of one that reads
+        another layer's."""
+        return self.projections(a, hidden) if owns_kv else self.shared_kv_projections(a, hidden)
+
+    def projections_per_rank(self, a, hidden: int, par: "Parallelism", owns_kv: bool = True) -> dict[str, float]:
         """Parameters of one layer's block on one GPU of ``par``, by projection: as :meth:`projection_split` says,
-        by query heads (``1 / attention_tp``), like the KV heads (``Parallelism.kv_share``), or replicated."""
+        by query heads (``1 / attention_tp``), like the KV heads (``Parallelism.kv_share``), or replicated
+        (``owns_kv`` False: a cross-layer reader's, :meth:`shared_kv_projections`)."""
         out = {}
-        for name, n in self.projections(a, hidden).items():
+        for name, n in self.layer_projections(a, hidden, owns_kv).items():
             how = self.projection_split(a, name)
             out[name] = (n if how == "replicated" else n * par.kv_share(self.kv_groups(a)) if how == "kv"
                          else n / par.attention_tp)

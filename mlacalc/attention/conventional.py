@@ -99,6 +99,20 @@ class Conventional(AttentionFamily):
             parts["sinks"] = a.num_heads
         return parts
 
+    def shared_kv_projections(self, a: "Attention", hidden: int) -> dict[str, int]:
+        """A layer that reads the K/V of its cross-layer group's first layer (``attention.kv_share_layers``): no
+        ``k`` and ``v`` projections and no k/v biases; its ``q``, ``o``, q bias, o bias, sinks and its own q/k norms
+        stay. Tencent's ``modeling_hunyuan.py`` (sunyanguomt/Tencent-Hunyuan-Large ``models/modeling_hunyuan.py``,
+        ``HunYuanAttention``: ``k_proj``/``v_proj`` built only ``if self.attention_type == 'self'``,
+        ``query_layernorm``/``key_layernorm`` on every layer) and vLLM's ``HunYuanCrossAttention``
+        (``vllm/model_executor/models/hunyuan_v1.py``: ``q_proj``, ``o_proj``, ``query_layernorm``,
+        ``key_layernorm``, the key norm applied to the shared key)."""
+        parts = self.projections(a, hidden)
+        parts["k"] = parts["v"] = 0
+        if a.qkv_bias:
+            parts["qkv_bias"] = a.num_heads * a.qk_head_dim
+        return parts
+
     def projection_split(self, a: "Attention", name: str) -> str:
         return {"k": "kv", "v": "kv", "qk_norm": "replicated", "o_bias": "replicated"}.get(name, "heads")
 
@@ -113,11 +127,16 @@ class Conventional(AttentionFamily):
         return self.cache_parts(a).total
 
     def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
-        """``qkv_proj`` ``2 T d (H d_qk + H_kv (d_qk + d_v))`` (this GPU's heads), the cache write, the core."""
+        """``qkv_proj`` ``2 T d (H d_qk + H_kv (d_qk + d_v))`` (this GPU's heads), the cache write, the core.
+
+        Layers that read another layer's K/V (``KeyRule.shared``, cross-layer attention) project queries only
+        (``2 T d H d_qk``) and write nothing; their core reads the shared cache as any layer reads its own, so each
+        attending layer still streams the keys it attends. A cross layer's K/V come from the image tokens, once."""
         a, d, L = s.block, spec.hidden_size, s.layers
         Ta = s.tokens
-        cross = all(r.fixed is not None for _, r in s.rules)       # K/V come from the image tokens, once
-        kv_elems = 0.0 if cross else self.cache_parts(a).total * s.kv_share   # K and V per token on this GPU
+        cross = all(r.fixed is not None for _, r in s.rules)
+        reader = all(r.shared for _, r in s.rules)
+        kv_elems = 0.0 if cross or reader else self.cache_parts(a).total * s.kv_share   # K and V per token here
         width = s.heads * a.qk_head_dim * (2 if a.output_gate else 1) + kv_elems
         bias = width * s.hb if a.qkv_bias else 0.0
         ops = [matmul("qkv_proj", Ta, d, width, s.wb, s.ab, L, extra_weight=bias)]

@@ -13,6 +13,8 @@ tokens a layer's cache must hold:
   cache still holds every visible token (the indexer chose among all of them);
 - **cross** attention (Llama-3.2-Vision's cross-attention layers): every query attends the same ``N`` image
   tokens (``spec.image_tokens``, set by ``--image-tokens``), which is what the layer caches, whatever the context.
+- **shared** K/V (cross-layer attention, ``attention.kv_share_layers``: Hunyuan-Large's odd layers): the query
+  attends the keys its rule says, from the cache the first layer of its group wrote; the layer itself holds none.
 
 Which rule a layer has comes from :meth:`mlacalc.spec.ModelSpec.layer_type`; top-k is applied by the family
 that selects (:mod:`mlacalc.attention.dsa`). Linear-attention layers attend no keys (their state is constant).
@@ -49,6 +51,7 @@ class KeyRule:
     chunk: int | None = None
     topk: int | None = None
     fixed: int | None = None        # cross-attention: every query attends the same ``fixed`` (image) tokens
+    shared: bool = False            # reads the K/V cache another layer wrote (cross-layer attention): holds none
 
     def visible(self, position: int) -> int:
         """Keys the query at 0-based ``position`` may attend (before any top-k selection)."""
@@ -67,7 +70,10 @@ class KeyRule:
         return n if self.topk is None else min(n, self.topk)
 
     def held(self, context: int) -> int:
-        """Tokens the layer's cache holds for a sequence of ``context`` tokens (what an engine reserves)."""
+        """Tokens the layer's cache holds for a sequence of ``context`` tokens (what an engine reserves): none for a
+        layer that reads another layer's K/V."""
+        if self.shared:
+            return 0
         if self.fixed is not None:
             return self.fixed
         if self.window is not None:
@@ -87,7 +93,7 @@ class KeyRule:
         ``context`` the most it holds is ``min(ceil(C / B), ceil((w - 1) / B) + 1)`` blocks, what a sequence that
         reaches ``C`` needs reserved (gpt-oss, window 128, blocks of 16: 9 blocks, 144 slots, not 8). Other rules:
         their tokens rounded up to whole blocks."""
-        if not block_size:
+        if not block_size or self.shared:
             return self.held(context)
         if self.window is not None and self.fixed is None and self.chunk is None:
             blocks = min(-(-context // block_size), -(-(self.window - 1) // block_size) + 1)
@@ -143,9 +149,12 @@ class KeyRule:
 
 
 def key_rule(spec: "ModelSpec", layer: int) -> KeyRule:
-    """The :class:`KeyRule` of decoder layer ``layer`` (0-based), from its layer type."""
+    """The :class:`KeyRule` of decoder layer ``layer`` (0-based), from its layer type; ``shared`` where the layer
+    reads the K/V of its cross-layer group's first layer (:meth:`mlacalc.spec.ModelSpec.owns_kv`)."""
     t = spec.layer_type(layer)
     a = spec.attention
+    if not spec.owns_kv(layer):           # full layers only (the spec refuses sharing elsewhere)
+        return KeyRule(shared=True)
     if t == "sliding":
         return KeyRule(window=a.sliding_window)
     if t == "chunked":

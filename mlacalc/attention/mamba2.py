@@ -96,9 +96,12 @@ class Mamba2(Linear):
         self.check_split(b, tp)
         return dataclasses.replace(b, num_v_heads=b.num_v_heads // tp, num_k_heads=self.rank_groups(b, tp))
 
-    def projections_per_rank(self, b, hidden: int, par: "Parallelism") -> dict[str, float]:
+    def projections_per_rank(self, b, hidden: int, par: "Parallelism", owns_kv: bool = True) -> dict[str, float]:
         """Parameters on one GPU by tensor: those of :meth:`rank_block` (in_proj ``d (2 I / t + 2 g N + H / t)``,
-        the convolution's ``I / t + 2 g N`` channels), but out_proj's bias, which every rank adds whole."""
+        the convolution's ``I / t + 2 g N`` channels), but out_proj's bias, which every rank adds whole. A Mamba-2
+        layer shares no K/V across layers (``owns_kv`` False is refused)."""
+        if not owns_kv:
+            self.shared_kv_projections(b, hidden)
         return dict(self.projections(self.rank_block(b, par.attention_tp), hidden))
 
     def state_bytes_per_rank(self, b, state_bits: float, ssm_bits: float | None, par: "Parallelism") -> "KVCache":
