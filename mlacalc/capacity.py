@@ -45,7 +45,7 @@ from .hardware import Hardware
 from .kv import format_bits, kv_report, kv_storage
 from .parallel import Parallelism
 from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roofline, Step, roofline
-from .spec import ModelSpec
+from .spec import ModelSpec, refuse_kv_sharing
 from .units import finite
 from .params import Params, stage_params, weight_bytes
 from .sglang import MIB, SglangMemory, server_defaults, sglang_memory
@@ -290,6 +290,11 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
     the larger of the forward and its sampler pass); or SGLang's (:class:`mlacalc.sglang.SglangMemory`:
     ``mem_fraction_static`` of the free memory before the weights, less the weights; ``gpu_mem_util`` None: SGLang's
     default for the card and ``parallel``; ``workspace`` unused). ``fit`` and ``sweep`` size the cache with it."""
+    if engine in ("vllm", "sglang"):
+        # vLLM builds Hunyuan's K/V-reading layers as encoder-decoder attention with caches of their own
+        # (vllm/model_executor/models/hunyuan_v1.py, HunYuanCrossAttention: attn_type ENCODER_DECODER), sized by its
+        # cross-attention spec, not by this model's sharing; what SGLang allocates is not established either
+        refuse_kv_sharing(spec, f"engine {engine}'s KV cache")
     total, source = ((hw.cuda_memory_bytes, "cudaMemGetInfo") if hw.cuda_memory_bytes else
                      (hw.memory_bytes, "nvidia-smi (the hardware file has no cuda_memory_gib)"))
     if engine == "sglang":

@@ -108,8 +108,13 @@ def test_sharing_is_refused_where_not_modelled(tmp_path):
         load_spec("deepseek-v3", ["attention.kv_share_layers=2"])
 
 
-@pytest.mark.parametrize("argv", [["train", LARGE, "--seq", "4096"], ["kv", LARGE, "--set", "attention.kv_share_layers=x"]])
+@pytest.mark.parametrize("argv", [["train", LARGE, "--seq", "4096"],
+                                  ["kv", LARGE, "--set", "attention.kv_share_layers=x"],
+                                  ["fit", LARGE, "--gpu", "h200", "--tp", "8", "--engine", "vllm"],
+                                  ["fit", LARGE, "--gpu", "h200", "--tp", "8", "--engine", "sglang"]])
 def test_cli_refusals_are_one_line(capsys, argv):
+    """Training memory, a malformed factor, and the engines' KV accounting (vLLM gives Hunyuan's K/V-reading layers
+    caches of their own) are refused in one line; the default engine's fit is not."""
     with pytest.raises(SystemExit) as e:
         main(argv)
     out, err = capsys.readouterr()
@@ -139,9 +144,21 @@ def test_factor_one_is_todays_model_and_kv_scales_as_ceil_l_over_f(case):
     raw = spec_to_dict(spec)
     shared = spec_from_dict({**raw, "attention": {**raw["attention"], "kv_share_layers": factor}})
     L = spec.num_layers
-    ratio = kv_report(shared, 300, block_size=16).per_sequence.total / kv_report(spec, 300, block_size=16).per_sequence.total
+    ratio = (kv_report(shared, 300, block_size=16).per_sequence.total
+             / kv_report(spec, 300, block_size=16).per_sequence.total)
     assert ratio == pytest.approx(math.ceil(L / factor) / L)
     a = spec.attention
     kv_params = spec.hidden_size * a.num_kv_heads * (a.qk_head_dim + a.v_head_dim) + \
         (a.num_kv_heads * (a.qk_head_dim + a.v_head_dim) if a.qkv_bias else 0)
     assert param_counts(spec).total - param_counts(shared).total == (L - math.ceil(L / factor)) * kv_params
+
+
+def test_default_engine_fit_counts_the_owning_layers_only():
+    """mlacalc's own fit sizes the cache with the sharing: per GPU at tp 8, a sequence of 4,096 tokens holds
+    32 owning layers x 1 KV head (8 / 8) x 80 dims (6,400 / 80 heads) x 2 (K, V) x 2 B x 4,096 = 41,943,040 B."""
+    from mlacalc.capacity import fit
+    from mlacalc.hardware import load_hardware
+
+    spec = load_spec(LARGE)
+    f = fit(spec, load_hardware("h200"), 4096, Parallelism(tp=8))
+    assert f.kv_bytes_per_seq == 32 * 1 * 80 * 2 * 2 * 4096 == 41_943_040
