@@ -91,6 +91,9 @@ class KVReport:
     kv_format: str | None = None             # a cache layout (fp8-ds, int4, int8, fp4), or None
     state_bits: float = 16                   # linear-attention state dtype (the convolution's)
     ssm_state_bits: float = 16               # the recurrent (SSM) state's dtype
+    kv_share_layers: int = 1                 # cross-layer attention: one layer in this many caches K/V
+    kv_layers: int = 0                       # layers that cache their own K/V (spec.num_kv_layers)
+    num_layers: int = 0                      # all layers
 
     @property
     def per_gpu(self) -> KVCache:
@@ -111,6 +114,7 @@ class KVReport:
             "kv_bytes_total": self.total.total,
             "kv_bytes_per_gpu": self.per_gpu.total,
             "batch_per_gpu": self.batch_per_gpu,
+            "kv_share_layers": self.kv_share_layers, "kv_layers": self.kv_layers, "num_layers": self.num_layers,
             "parts_per_token": self.per_token.as_dict(),
             "parts_per_gpu": self.per_gpu.as_dict(),
         }
@@ -202,7 +206,8 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                     per_token=per_token, per_sequence=per_seq, total=total,
                     per_gpu_fraction=per_gpu.total / total.total if total.total else 0.0,
                     batch_per_gpu=batch_per_gpu, per_gpu_parts=per_gpu, kv_format=kv_format, state_bits=sbits,
-                    ssm_state_bits=ssm_bits)
+                    ssm_state_bits=ssm_bits, kv_share_layers=attn.kv_share_layers, kv_layers=spec.num_kv_layers,
+                    num_layers=spec.num_layers)
 
 
 def _sum(parts: list[KVCache]) -> KVCache:

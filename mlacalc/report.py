@@ -176,6 +176,9 @@ def kv_table(r) -> object:
     sh = r.parallel
     notes = [f"{r.kind.upper()} ({r.cache} cache), KV at {r.kv_bits:g} bits/element"
              + (f" ({r.kv_format} layout)" if r.kv_format else "")]
+    if r.kv_share_layers > 1:
+        notes.append(f"cross-layer attention: {r.kv_layers} of {r.num_layers} layers cache K/V, each read by "
+                     f"{r.kv_share_layers} layers")
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:

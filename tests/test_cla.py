@@ -162,3 +162,20 @@ def test_default_engine_fit_counts_the_owning_layers_only():
     spec = load_spec(LARGE)
     f = fit(spec, load_hardware("h200"), 4096, Parallelism(tp=8))
     assert f.kv_bytes_per_seq == 32 * 1 * 80 * 2 * 2 * 4096 == 41_943_040
+
+
+def test_kv_output_says_which_layers_cache(capsys):
+    """`mlacalc kv` names the sharing (per token is 32 of the 64 layers' worth): in the table's note and the JSON."""
+    import json
+
+    for argv in (["kv", LARGE, "--json"], ["kv", LARGE]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code in (0, None)
+        out = capsys.readouterr().out
+        if "--json" in argv:
+            d = json.loads(out)
+            assert (d["kv_share_layers"], d["kv_layers"], d["num_layers"]) == (2, 32, 64)
+            assert d["kv_bytes_per_token"] == 32 * d["kv_bytes_per_token_layer"]
+        else:
+            assert "32 of 64 layers cache K/V" in " ".join(out.split())
