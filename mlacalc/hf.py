@@ -1207,6 +1207,11 @@ def _latent(cfg: dict, mt: str) -> dict:
         if mt != "minicpm3":
             _missing(mt, "v_head_dim")
         v = _req(cfg, mt, "hidden_size") // heads                       # MiniCPM3's remote code
+    if "q_lora_rank" not in cfg:
+        # read as no query down-projection (null), where transformers builds its class default's: DeepseekV2Config and
+        # DeepseekV3Config q_lora_rank=1536 (DeepSeek-V3 without the key was 678.80 B parameters, not 671.03 B)
+        raise SpecError(WHERE, f"model_type {mt}: has no q_lora_rank (null: queries without a down-projection), "
+                               "which sizes the model")
     a = {"kind": "mla", "num_heads": heads, "qk_nope_head_dim": _req(cfg, mt, "qk_nope_head_dim"),
          "qk_rope_head_dim": _req(cfg, mt, "qk_rope_head_dim"), "v_head_dim": v,
          "q_lora_rank": cfg.get("q_lora_rank") or None, "kv_lora_rank": _req(cfg, mt, "kv_lora_rank")}
@@ -1435,6 +1440,7 @@ def _granite_ffn(cfg: dict, mt: str) -> dict:
     ``intermediate_size`` (top ``num_experts_per_tok``, a bias-free router) when there are any, else alone (the
     dense Granite-4.0-H-Micro and -1B)."""
     shared = _req(cfg, mt, "shared_intermediate_size")
+    _refuse_uncounted_experts(cfg, mt, ("num_local_experts",))
     experts = cfg.get("num_local_experts") or 0
     if not experts:
         return {"kind": "dense", "intermediate_size": shared}
@@ -1500,6 +1506,7 @@ def _hunyuan_ffn(cfg: dict, mt: str) -> dict:
     gated MLP of ``intermediate_size x num_shared_expert`` on every layer; one expert or none is a dense model
     (HunYuanMLP of ``intermediate_size``, Hunyuan-7B). ``moe_layer_num_skipped`` (vLLM reads no such key) must be 0."""
     inter = _req(cfg, mt, "intermediate_size")
+    _refuse_uncounted_experts(cfg, mt, ("num_experts",))
     experts = cfg.get("num_experts") or 1
     if experts <= 1:
         return {"kind": "dense", "intermediate_size": inter}
@@ -1590,6 +1597,10 @@ def _ffn(cfg: dict, mt: str) -> dict:
         raise _refuse(mt, f"decoder_sparse_step {step} leaves no MoE layer")
     if step != 1:
         f["moe_layer_step"] = step
+    if (f["first_dense_layers"] or step != 1) and not cfg.get("intermediate_size"):
+        # the dense layers' MLP (DeepseekV3MLP of intermediate_size) was read as one expert wide: DeepSeek-V3
+        # without intermediate_size had 3 dense layers of 2048, not 18432 (669.97 B parameters, not 671.03 B)
+        _missing(mt, "intermediate_size")
     return f
 
 
@@ -1605,12 +1616,29 @@ DENSE_WITHOUT_EXPERTS = ("qwen2_moe", "qwen3_moe", "qwen3_next")
 EXPERT_COUNTS = ("n_routed_experts", "num_local_experts", "num_experts")
 
 
+# keys only an MoE layer has: the experts each token is routed to (Hunyuan: moe_topk) and the experts' width
+MOE_MARKS = ("num_experts_per_tok", "num_experts_per_token", "experts_per_token", "moe_topk", "moe_intermediate_size")
+
+
 def _refuse_no_experts(cfg: dict, mt: str) -> None:
     """Refuse an expert count of 0 where the family has no dense reading of it: Mixtral with num_local_experts 0
-    was read as a dense model (7.24 B parameters, not 46.7 B), DeepSeek-V3 with n_routed_experts 0 as 37 B."""
+    was read as a dense model (7.24 B parameters, not 46.7 B), DeepSeek-V3 with n_routed_experts 0 as 37 B; and an
+    MoE config with no expert count at all (:func:`_refuse_uncounted_experts`)."""
     zero = [k for k in EXPERT_COUNTS if cfg.get(k) == 0]
     if zero and mt not in DENSE_WITHOUT_EXPERTS:
         raise _refuse(mt, f"{zero[0]} is 0: an MoE layer without experts (a dense model gives no expert count)")
+    _refuse_uncounted_experts(cfg, mt)
+
+
+def _refuse_uncounted_experts(cfg: dict, mt: str, counts: tuple[str, ...] = EXPERT_COUNTS) -> None:
+    """Refuse an MoE config (one of :data:`MOE_MARKS` given: experts per token, the experts' width) without any of
+    the expert ``counts``. It was read as a dense model: Mixtral without num_local_experts 7.24 B parameters (not
+    46.7 B), DeepSeek-V3 without n_routed_experts 37.4 B (not 671 B), Qwen3-30B-A3B 3.3 B, where transformers builds
+    its class default's experts (MixtralConfig 8, DeepseekV3Config 256, Qwen3MoeConfig 128)."""
+    mark = next((k for k in MOE_MARKS if cfg.get(k)), None)
+    if mark and all(cfg.get(k) is None for k in counts):
+        raise SpecError(WHERE, f"model_type {mt}: has {mark} but no expert count ({' or '.join(counts)}), which "
+                               "sizes the model")
 
 
 def _norms(cfg: dict, mt: str) -> int:

@@ -1251,3 +1251,50 @@ def test_badin_real_entry_point_answers_bad_input_in_one_line(shell_args, env, t
                        cwd=tmp_path)
     assert p.returncode == 2 and p.stdout == "", (p.returncode, p.stdout[:200], p.stderr)
     assert p.stderr.startswith("error: ") and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr, p.stderr
+
+
+# ----------------------------------------------------------------------------------------- fuzz2 (bench/fuzz_cli.py)
+
+@pytest.mark.parametrize("fixture,inner,changes,words", [
+    # an MoE config without its expert count was read as dense: Mixtral 7.24 B parameters (not 46.7 B), DeepSeek-V3
+    # 37.4 B (not 671 B), Qwen3-VL-30B-A3B 3.3 B, Granite-4.0-H-Tiny 0.90 B (not 6.94 B), Hunyuan-A13B 3.1 B (not 80 B)
+    ("mixtral", False, {"num_local_experts": _DROP},
+     "model_type mixtral: has num_experts_per_tok but no expert count (n_routed_experts or num_local_experts or"),
+    ("deepseek_v3", False, {"n_routed_experts": _DROP}, "model_type deepseek_v3: has num_experts_per_tok but no expert"),
+    ("qwen3_vl_30b_a3b", True, {"num_experts": _DROP}, "has num_experts_per_tok but no expert count"),
+    ("granite_4_0_h_tiny", False, {"num_local_experts": _DROP},
+     "model_type granitemoehybrid: has num_experts_per_tok but no expert count (num_local_experts)"),
+    ("hunyuan_a13b", False, {"num_experts": _DROP}, "but no expert count (num_experts), which sizes the model"),
+    # the 3 dense layers were read one expert (2048) wide, not intermediate_size 18432: 669.97 B, not 671.03 B
+    ("deepseek_v3", False, {"intermediate_size": _DROP}, "model_type deepseek_v3: has no intermediate_size, which"),
+    # read as null (no query down-projection: 678.80 B), where DeepseekV3Config's default is 1536
+    ("deepseek_v3", False, {"q_lora_rank": _DROP}, "model_type deepseek_v3: has no q_lora_rank (null: queries without"),
+    ("kimi_k2", False, {"q_lora_rank": _DROP}, "model_type kimi_k2: has no q_lora_rank"),
+])
+def test_fuzz2_hf_config_without_a_sizing_key_is_refused(capsys, tmp_path, fixture, inner, changes, words):
+    refused(capsys, "weights", _hf(tmp_path, fixture, inner, **changes), words=words)
+
+
+def test_fuzz2_dense_readings_kept(tmp_path):
+    """What stays readable: an explicit null q_lora_rank (DeepSeek-V2-Lite: q_proj), a dense Granite-4.0 (no experts,
+    none per token), DeepSeek-V3 without dense layers needing no intermediate_size."""
+    import mlacalc
+
+    lite = mlacalc.load_spec(_hf(tmp_path, "deepseek_v2", q_lora_rank=None))
+    assert lite.attention.q_lora_rank is None
+    dense = mlacalc.load_spec(_hf(tmp_path, "granite_4_0_h_tiny", num_local_experts=_DROP, num_experts_per_tok=0))
+    assert dense.ffn.kind == "dense"
+    moe = mlacalc.load_spec(_hf(tmp_path, "deepseek_v3", intermediate_size=_DROP, first_k_dense_replace=0))
+    assert moe.ffn.first_dense_layers == 0 and moe.ffn.intermediate_size == 2048
+
+
+def test_fuzz2_lab_fuzz_script_smoke():
+    """bench/fuzz_cli.py's first 20 seeded cases (mutated config.json and spec files, hostile flags) keep the
+    contract: the lab script still runs and the CLI still answers them; the full run is ``python bench/fuzz_cli.py``."""
+    import time
+
+    from helpers import bench_module
+
+    t0 = time.perf_counter()
+    assert bench_module("fuzz_cli").main(["--cases", "20", "--seed", "0"]) == 0
+    assert time.perf_counter() - t0 < 3

@@ -640,7 +640,7 @@ def test_missing_sizing_key_names_it_without_asking_to_invent_it(tmp_path):
     import json
 
     cfg = json.loads((FIXTURES / "gpt_oss_20b" / "config.json").read_text())
-    del cfg["num_local_experts"], cfg["intermediate_size"]
+    del cfg["intermediate_size"]          # the experts' width (without num_local_experts too, the count is named)
     with pytest.raises(SpecError, match="model_type gpt_oss: has no intermediate_size, which sizes the model"):
         load_spec(_write(tmp_path, cfg))
 
