@@ -101,7 +101,9 @@ not counted; a q/k norm over the whole projection (MiniMax-M2) is counted per he
 Defaults a config.json leaves out are the transformers class defaults, which differ by family (:data:`DEFAULTS`):
 Gemma ties embeddings by default, Gemma-3's ``text_config`` has no ``vocab_size`` (262208) and no
 ``sliding_window_pattern`` (6), Gemma-3-12B's no ``head_dim`` (256, not 3840 / 16 = 240) and Gemma-3-4B's no head
-counts (8 query, 4 KV heads) either, MiniCPM3's has no ``v_head_dim`` (``hidden_size / num_heads``). Multimodal
+counts (8 query, 4 KV heads) either, MiniCPM3's has no ``v_head_dim`` (``hidden_size / num_heads``). A missing
+``head_dim`` is the class's fixed default where it has one (Qwen3 128, Qwen3-Next 256, gpt-oss 64, ...; an alias's
+own, Ministral3Config's 128, over the family it is read as), else ``hidden_size / num_attention_heads``. Multimodal
 wrappers (``text_config``) give the text decoder; the vision tower is left out and the description says so.
 
 Weights: ``quantization_config`` becomes the spec's ``quantization`` block (fp8 blocks, MXFP4, compressed-tensors,
@@ -192,6 +194,38 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262208, "sliding_window_pattern": 6,
                     "max_position_embeddings": 131072, "num_attention_heads": 8, "num_key_value_heads": 4,
                     "head_dim": 256, "sliding_window": 4096},
+    # head_dim a config leaves out (wrappers' text_configs drop class defaults): the class default where the class
+    # has a fixed one, checked in huggingface/transformers v4.57.1 and v5.25.0; the class computes
+    # hidden_size // num_attention_heads only where it is None, as vLLM does (vLLM reads the config object
+    # transformers builds, so it sees the class default). Qwen3-32B without head_dim: 30.50 B parameters, not 32.76.
+    "qwen3": {"head_dim": 128},        # src/transformers/models/qwen3/configuration_qwen3.py: head_dim=128
+    # src/transformers/models/qwen3_next/configuration_qwen3_next.py: head_dim=256 (Qwen3.5's qwen3_5_text and
+    # qwen3_5_moe_text, read as qwen3_next: models/qwen3_5*/configuration_qwen3_5*.py head_dim=256 too)
+    "qwen3_next": {"head_dim": 256},
+    "gpt_oss": {"head_dim": 64},       # src/transformers/models/gpt_oss/configuration_gpt_oss.py: head_dim=64
+    # src/transformers/models/llama4/configuration_llama4.py: Llama4TextConfig(head_dim=128)
+    "llama4_text": {"head_dim": 128},
+    "seed_oss": {"head_dim": 128},     # src/transformers/models/seed_oss/configuration_seed_oss.py: head_dim=128
+    "ernie4_5": {"head_dim": 128},     # src/transformers/models/ernie4_5/configuration_ernie4_5.py: head_dim=128
+    # src/transformers/models/minimax_m2/configuration_minimax_m2.py (v5): head_dim=128, as the release's remote
+    # MiniMaxM2Config (head_dim=128; copy in ModelCloud/GPTQModel gptqmodel/hf_minimax_m2/configuration_minimax_m2.py)
+    "minimax_m2": {"head_dim": 128},
+    # src/transformers/models/ministral3/configuration_ministral3.py (v5): Ministral3Config(head_dim=128), where
+    # MistralConfig, which it is read as, has head_dim=None (hidden / heads: Ministral-3-3B's 3072 / 32 = 96)
+    "ministral3": {"head_dim": 128},
+    # src/transformers/models/solar_open/configuration_solar_open.py (v5): SolarOpenConfig(head_dim=128), where
+    # Glm4MoeConfig, which it is read as, has none (hidden / heads: Solar Open's 4096 / 64 = 64)
+    "solar_open": {"head_dim": 128},
+    # src/transformers/models/internlm3/configuration_internlm3.py (v5): head_dim=128
+    "internlm3": {"head_dim": 128},
+    "afmoe": {"head_dim": 128},        # src/transformers/models/afmoe/configuration_afmoe.py (v5): head_dim=128
+    # No head_dim default (the attention takes getattr(config, "head_dim", hidden_size // num_attention_heads), or
+    # always hidden / heads), so hidden / heads is already right: llama, mistral, mixtral, arcee, minimax (None),
+    # qwen3_vl_moe_text (None), and no key at all in qwen2, qwen2_moe, qwen3_moe, qwen2_5_vl_text,
+    # qwen2_5_omni_text, qwen3_omni_moe_text (the Omni configs' 128 and 64 are their talkers'), olmo2, olmo3, phi3,
+    # glm4_moe, glm4v_moe_text, exaone4, exaone_moe, dots1, ernie4_5_moe, olmoe, granitemoe, granitemoeshared,
+    # granitemoehybrid, bamba, phimoe, apertus, cohere, starcoder2, mllama, stablelm, falcon, gpt2, dbrx; cohere2
+    # sets hidden // heads itself. qwen3_vl_text's 128 (configuration_qwen3_vl.py) is qwen3's, which it is read as.
     "minicpm3": {"tie_word_embeddings": True},
     "gpt2": {"tie_word_embeddings": True},
     "falcon": {"tie_word_embeddings": True},
@@ -522,12 +556,15 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     if mt == "solar_open":
         cfg = _solar_open_keys(cfg, mt)
     read_as = f" (read as {ALIASES[mt]})" if mt in ALIASES else ""
+    # an alias's own class defaults over those of the family it is read as (Ministral3Config head_dim=128 over
+    # MistralConfig's none)
+    defaults = {**DEFAULTS.get(ALIASES.get(mt, mt), {}), **DEFAULTS.get(mt, {})}
     mt = ALIASES.get(mt, mt)
     description = f"the text decoder of {wrapper}{read_as}; {_left_out(wrapper)}" if wrapper else \
         f"read as {mt}" if read_as else ""
     if not wrapper and mt not in KNOWN and mt not in REFUSED:
         _refuse_unknown_wrapper(cfg, mt)
-    defaults = DEFAULTS.get(mt, {})          # a key given as null takes the class default too
+    # a key given as null takes the class default too
     merged = {**defaults, **{k: v for k, v in cfg.items() if v is not None or k not in defaults}}
     # what the tool cannot describe is said before any value is checked (EXAONE-4's sliding_window_pattern "LLLG"
     # is not a bad value, its architecture is unknown)
@@ -1212,9 +1249,14 @@ def _latent(cfg: dict, mt: str) -> dict:
         # DeepseekV3Config q_lora_rank=1536 (DeepSeek-V3 without the key was 678.80 B parameters, not 671.03 B)
         raise SpecError(WHERE, f"model_type {mt}: has no q_lora_rank (null: queries without a down-projection), "
                                "which sizes the model")
+    if cfg["q_lora_rank"] == 0:
+        # was read as no down-projection; transformers (DeepseekV3Attention: `if self.q_lora_rank is None`) and vLLM
+        # (deepseek_v2.py: `if self.q_lora_rank is not None`) build a q_a_proj of width 0
+        raise SpecError(WHERE, f"model_type {mt}: q_lora_rank must be at least 1 (null: queries without a "
+                               "down-projection), got 0")
     a = {"kind": "mla", "num_heads": heads, "qk_nope_head_dim": _req(cfg, mt, "qk_nope_head_dim"),
          "qk_rope_head_dim": _req(cfg, mt, "qk_rope_head_dim"), "v_head_dim": v,
-         "q_lora_rank": cfg.get("q_lora_rank") or None, "kv_lora_rank": _req(cfg, mt, "kv_lora_rank")}
+         "q_lora_rank": cfg.get("q_lora_rank"), "kv_lora_rank": _req(cfg, mt, "kv_lora_rank")}
     if mt in ("deepseek_v32", "glm_moe_dsa"):
         a.update(kind="dsa", index_n_heads=_req(cfg, mt, "index_n_heads"),
                  index_head_dim=_req(cfg, mt, "index_head_dim"), index_topk=_req(cfg, mt, "index_topk"))

@@ -1270,6 +1270,8 @@ def test_badin_real_entry_point_answers_bad_input_in_one_line(shell_args, env, t
     # read as null (no query down-projection: 678.80 B), where DeepseekV3Config's default is 1536
     ("deepseek_v3", False, {"q_lora_rank": _DROP}, "model_type deepseek_v3: has no q_lora_rank (null: queries without"),
     ("kimi_k2", False, {"q_lora_rank": _DROP}, "model_type kimi_k2: has no q_lora_rank"),
+    # 0 was read as null (no down-projection); transformers and vLLM build a q_a_proj of width 0 for it
+    ("deepseek_v3", False, {"q_lora_rank": 0}, "model_type deepseek_v3: q_lora_rank must be at least 1 (null: queries"),
 ])
 def test_fuzz2_hf_config_without_a_sizing_key_is_refused(capsys, tmp_path, fixture, inner, changes, words):
     refused(capsys, "weights", _hf(tmp_path, fixture, inner, **changes), words=words)
