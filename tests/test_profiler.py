@@ -759,3 +759,24 @@ def test_gluon_dense_split_count_follows_the_paged_block_size():
     cfg = PointConfig(model="deepseek-v3", phase="decode", batch=12, context=1536, kernel="auto", paged=True,
                       block_size=32, layers=1)
     assert plan_inference(cfg, spec, load_hardware("h200"), sm90=True).num_splits == 5
+
+
+@pytest.mark.parametrize("argv, words", [
+    ([], "usage: python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml"),
+    (["cal.json", "hw.yaml", "--only"], "--only takes a value"),
+    (["cal.json", "hw.yaml", "--write"], "--write takes a value"),
+    (["cal.json", "hw.yaml", "--only", "--write", "x.yaml"], "--only takes a value"),
+    (["cal.json", "hw.yaml", "--only", "wide_tile_eff"], "--only: wide_tile_eff is no decode coefficient"),
+])
+def test_fit_expected_usage_errors_are_one_line(capsys, monkeypatch, argv, words):
+    """bench/fit_expected.py: its usage line (the docstring's, found by content: a fixed line index printed a line of
+    prose once the docstring grew), and --only/--write without a value or with an unknown coefficient refused in one
+    line, exit 2 (they were an IndexError traceback, or a fit of nothing)."""
+    from helpers import bench_module
+
+    mod = bench_module("fit_expected")
+    monkeypatch.setattr("sys.argv", ["fit_expected.py", *argv])
+    with pytest.raises(SystemExit) as e:
+        mod.main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and words in err, err
