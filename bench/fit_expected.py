@@ -2,7 +2,7 @@
 run and show how the fitted model does on a validation run's held-out points (report only: nothing is fitted to
 them).
 
-    python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml [VALIDATE-EXPECTED.json] [--only NAMES] [--write OUT.yaml]
+    python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml [VALIDATE.json] [--only NAMES] [--write OUT.yaml]
 
 --write: HARDWARE.yaml with its decode coefficients (auto, gqa, flashmla) replaced by the refit ones, the rest (the
 measured ceilings, gemm, sdpa) as it was -- what `mlacalc calibrate --kernels` would have written from the same
@@ -25,24 +25,42 @@ from mlacalc.expected import PLANNERS, decode_attention_s, decode_backend, decod
 from mlacalc.errors import SpecError
 from mlacalc.hardware import load_hardware
 from mlacalc.expected import kernel_model
-from mlacalc.profiler.kernel_calibration import fit, fit_decode, fitted_names, point_shape, split_by_kernel
+from mlacalc.profiler.kernel_calibration import (DECODE_NAMES, fit, fit_decode, fitted_names, point_shape,
+                                                 split_by_kernel)
 from mlacalc.spec import load_spec
+
+
+USAGE = next(line.strip() for line in __doc__.splitlines() if line.strip().startswith("python bench/fit_expected.py"))
+
+
+def option(args: list[str], flag: str) -> str | None:
+    """The value after ``flag`` in ``args`` (both removed), None when the flag is absent; a flag without a value
+    (the last word, or another flag after it) is a usage error."""
+    if flag not in args:
+        return None
+    i = args.index(flag)
+    if i + 1 >= len(args) or args[i + 1].startswith("--"):
+        print(f"fit_expected: {flag} takes a value; usage: {USAGE}", file=sys.stderr)
+        raise SystemExit(2)
+    value = args[i + 1]
+    del args[i:i + 2]
+    return value
 
 
 def main() -> None:
     args = sys.argv[1:]
-    write = only = None
-    if "--write" in args:
-        i = args.index("--write")
-        write = args[i + 1]
-        del args[i:i + 2]
-    if "--only" in args:
-        i = args.index("--only")
-        only = tuple(args[i + 1].split(","))
-        del args[i:i + 2]
+    write = option(args, "--write")
+    only = option(args, "--only")
+    if only is not None:
+        only = tuple(only.split(","))
+        unknown = [n for n in only if n not in DECODE_NAMES]
+        if unknown:
+            print(f"fit_expected: --only: {', '.join(unknown)} is no decode coefficient (known: "
+                  f"{', '.join(DECODE_NAMES)})", file=sys.stderr)
+            raise SystemExit(2)
     sys.argv[1:] = args
     if len(args) < 2:
-        print(__doc__.strip().splitlines()[-6].strip(), file=sys.stderr)
+        print(f"usage: {USAGE}", file=sys.stderr)
         raise SystemExit(2)
     try:
         cal = json.load(open(sys.argv[1]))

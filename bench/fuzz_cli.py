@@ -59,7 +59,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HF = ROOT / "tests" / "fixtures" / "hf"
 SPECS = ROOT / "model_specs"
 
-HF_PICKS = ["llama", "llama_3_3_70b", "llama_3_2_11b_vision", "llama_4_scout", "qwen3", "qwen3_moe", "qwen3_next_80b_a3b",
+HF_PICKS = ["llama", "llama_3_3_70b", "llama_3_2_11b_vision", "llama_4_scout", "qwen3", "qwen3_moe",
+            "qwen3_next_80b_a3b",
             "qwen3_vl_30b_a3b", "qwen2_5_vl_32b_fp8", "deepseek_v2", "deepseek_v3", "deepseek_v32",
             "deepseek_r1_0528_nvfp4", "kimi_k2", "kimi_linear_48b_a3b", "gemma_3_27b", "gemma2", "gemma_2_27b_gptq",
             "gpt_oss_20b", "minimax_m1", "minimax_m2", "nemotron_h_8b", "bamba_9b", "glm_4_5_air", "glm_4_7_flash",
@@ -356,7 +357,8 @@ def yaml_raw_case(rng: random.Random, tmp: Path) -> tuple[list[str], str]:
         "bomb": bomb, "bomb_in_spec": base + "\n" + bomb.replace("a0:", "description: x\nzz0:"),
         "tabs": base.replace("  ", "\t", 3), "dup": base + "\nnum_layers: -3\n", "list": "- 1\n- 2\n",
         "scalar": "42\n", "text": "just text\n", "null": "null\n", "empty": "", "doc2": base + "\n---\n" + base,
-        "anchor_self": "a: &a\n  b: *a\n", "merge": "<<: {num_layers: 2}\n" + base, "tag": "!!python/object:os.system {}\n",
+        "anchor_self": "a: &a\n  b: *a\n", "merge": "<<: {num_layers: 2}\n" + base,
+        "tag": "!!python/object:os.system {}\n",
         "binary_tag": "num_layers: !!binary aGVsbG8=\n" + base, "set": "num_layers: !!set {a, b}\n" + base,
         "timestamp": base + "\ndescription: 2024-01-01\n", "bytes": "\xff\xfe",
         "huge": base + "\nvocab_size: " + "9" * 5000 + "\n", "alias_key": "&k num_layers: 2\n" + base,

@@ -245,7 +245,8 @@ class KernelModel:
 # (`--only wide_tile_mma_eff`, the rest held) to the eighteenth session's 16 points on the 64-key Gluon tile,
 # `bash bench/session_ay_gpu.sh`, merged with `--from calibrate-18b.json gluon-wide-16bit`), converted to fractions
 # of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by
-# `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected times the calibrated file gives. Other cards take them with sm_bandwidth
+# `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected
+# times the calibrated file gives. Other cards take them with sm_bandwidth
 # (and the DSA gather rate) scaled by their bandwidth per SM (see kernel_model); triton_gather_tile_us (the Triton
 # sparse kernel's wait a tile: a latency) is not scaled. Coefficients no calibration point can pin are left at 0
 # (FlashMLA: no fp8 dense path, no tile under 64 rows, no gathered rows). "other" (norms, cache writes, ...) is not

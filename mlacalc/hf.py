@@ -48,8 +48,8 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   wider MLP, MoE from ``moe_layer_start_index`` every ``moe_layer_interval`` layers to the last), ``hunyuan``/
   ``hunyuan_v1_moe`` (Hunyuan-A13B, Hunyuan-7B: per-layer ``moe_topk``/``moe_intermediate_size``/``num_shared_expert``
   lists read when uniform, a shared MLP of ``intermediate_size x num_shared_expert``, q/k norms; cross-layer
-  attention, ``use_cla`` with ``cla_share_factor`` N as ``attention.kv_share_layers``: Hunyuan-Large), ``arcee`` (Arcee AFM: Llama's attention with a non-gated ReLU² MLP,
-  ``up_proj``/``down_proj`` only);
+  attention, ``use_cla`` with ``cla_share_factor`` N as ``attention.kv_share_layers``: Hunyuan-Large), ``arcee``
+  (Arcee AFM: Llama's attention with a non-gated ReLU² MLP, ``up_proj``/``down_proj`` only);
 - GLM's dense decoders: ``chatglm`` (ChatGLM2/3, GLM-4-9B-Chat, GLM-4V-9B's decoder: THUDM's remote-code names,
   ``num_layers``, ``multi_query_group_num`` K/V heads of ``kv_channels``, ``ffn_hidden_size``, ``padded_vocab_size``,
   ``seq_length``; q/k/v biases by ``add_qkv_bias``; RoPE over half of each head; :func:`_chatglm_keys`), and

@@ -7,8 +7,8 @@ into per-head K and V as an implementation that decompresses before caching hold
 
 How many tokens a layer holds comes from :func:`mlacalc.attention.keys.tokens_held`: every token on global
 layers, at most the window on sliding-window layers, none on a layer that reads the K/V of another (cross-layer
-attention, ``attention.kv_share_layers``: ``ceil(L / N)`` of ``L`` layers cache); paged allocation rounds each sequence's tokens in each
-layer up to whole blocks of ``block_size`` tokens (vLLM's PagedAttention, arXiv 2309.06180).
+attention, ``attention.kv_share_layers``: ``ceil(L / N)`` of ``L`` layers cache); paged allocation rounds each
+sequence's tokens in each layer up to whole blocks of ``block_size`` tokens (vLLM's PagedAttention, arXiv 2309.06180).
 
 Per GPU (:class:`mlacalc.parallel.Parallelism`): a TP rank holds its KV heads' share of every sequence it
 serves (all of an MLA latent, which belongs to no head); under data-parallel attention each rank holds whole
@@ -94,6 +94,15 @@ class KVReport:
     kv_share_layers: int = 1                 # cross-layer attention: one layer in this many caches K/V
     kv_layers: int = 0                       # layers that cache their own K/V (spec.num_kv_layers)
     num_layers: int = 0                      # all layers
+
+    @property
+    def share_groups(self) -> tuple[int, int]:
+        """(layers of a full cross-layer group, layers of the last group): the ``L`` layers in ``ceil(L / N)`` groups
+        of ``N`` consecutive layers, the last holding what is left; all ``L`` in one group where ``N >= L``. E.g.
+        5 layers at N 2: (2, 1); 64 at 2: (2, 2); 64 at 1000: (64, 64)."""
+        n, layers = self.kv_share_layers, self.num_layers
+        full = min(n, layers)
+        return full, layers - (self.kv_layers - 1) * n if self.kv_layers else full
 
     @property
     def per_gpu(self) -> KVCache:

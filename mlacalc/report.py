@@ -177,8 +177,9 @@ def kv_table(r) -> object:
     notes = [f"{r.kind.upper()} ({r.cache} cache), KV at {r.kv_bits:g} bits/element"
              + (f" ({r.kv_format} layout)" if r.kv_format else "")]
     if r.kv_share_layers > 1:
+        full, last = r.share_groups
         notes.append(f"cross-layer attention: {r.kv_layers} of {r.num_layers} layers cache K/V, each read by "
-                     f"{r.kv_share_layers} layers")
+                     f"{full} layers" + (f" (the last by {last})" if last != full else ""))
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:

@@ -270,27 +270,32 @@ def prefill_workspace(spec: ModelSpec, batch: int, seq: int, *, tp: int = 1) -> 
 
 
 def gluon_dense_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int, tp: int, sms: int,
-                       kv_element_size: int, paged: bool, sm90: bool) -> int | None:
+                       kv_element_size: int, paged: bool, sm90: bool, block_size: int | None = None) -> int | None:
     """The Gluon dense MLA kernel's split count where it runs (kernels/decode.py: auto or gluon on sm_90, 512 + 64
-    dims, 64+ query rows a sequence; its default tile, paged blocks of 64), else None. E.g. DeepSeek-V3 at tp 1, 12
-    sequences of 1,536 keys: 24 programs of 128 rows in pairs of 64-key tiles, 4 splits of 384 keys."""
+    dims, 64+ query rows a sequence, paged blocks of ``block_size`` tokens (None: 64, the profiler's for MLA) a
+    multiple of 32; its default tile for them), else None. E.g. DeepSeek-V3 at tp 1, 12 sequences of 1,536 keys:
+    24 programs of 128 rows in pairs of 64-key tiles, 4 splits of 384 keys; in blocks of 32 the 32-key tile, 5."""
     a = spec.attention
     rows = q_tokens * heads_per_rank(spec, tp).q
     if not (sm90 and kernel in ("auto", "gluon") and a.kv_lora_rank == 512 and a.qk_rope_head_dim == 64
             and rows >= 64):
         return None
     try:
-        from mlacalc.kernels.gluon_mla_decode import default_gluon_config, gluon_splits, split_keys
+        from mlacalc.kernels.gluon_mla_decode import (DEFAULT_GLUON_CONFIG, default_gluon_config, gluon_splits,
+                                                      split_keys)
     except ImportError:     # a Triton without Gluon's Hopper API: the Gluon kernel cannot run here
         return None
-    cfg = default_gluon_config(rows, fp8=kv_element_size == 1, page_size=64 if paged else None)
+    page = (block_size or 64) if paged else None
+    if page is not None and page % DEFAULT_GLUON_CONFIG.block_n:    # blocks of 16: gluon_supported says no (the
+        return None                                                 # Triton kernel runs them under auto)
+    cfg = default_gluon_config(rows, fp8=kv_element_size == 1, page_size=page)
     return gluon_splits(batch, rows, context, sms=sms, block_n=split_keys(cfg),
                         token_bytes=(a.kv_lora_rank + a.qk_rope_head_dim) * kv_element_size)[0]
 
 
 def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
                       sms: int = 132, kv_element_size: int = 2, paged: bool = False, sm90: bool = False,
-                      kv_format: str | None = None, arch: str = "") -> int:
+                      kv_format: str | None = None, arch: str = "", block_size: int | None = None) -> int:
     """The split count the project's decode kernels will choose (their own planners, imported), 1 otherwise. A
     sparse (DSA) model splits its index lists: the planner of the sparse kernel :func:`sparse_impl` names, over rows
     of ``kv_element_size``-byte values or of the packed ``kv_format`` (fp8-ds: 656 bytes at DeepSeek's dims). The
@@ -298,7 +303,8 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
     a plan outgrows the SMs (the card's shared memory: mlacalc.expected.SMEM_BY_ARCH, Hopper's where the arch is not
     listed). Dense MLA on an sm_90 card (``sm90``) at DeepSeek's dims and 64+ query rows a sequence runs the Gluon
     kernel under auto and gluon (kernels/decode.py), whose planner is the Triton kernel's in units of its tile
-    (kernels/gluon_mla_decode.split_keys: pairs of 64-key tiles above 64 rows over a 16-bit cache)."""
+    (kernels/gluon_mla_decode.split_keys: pairs of 64-key tiles above 64 rows over a 16-bit cache in blocks of
+    ``block_size`` tokens a multiple of 64; None: 64)."""
     if kernel not in ("triton", "auto", "gluon"):
         return 1
     h = heads_per_rank(spec, tp)
@@ -328,7 +334,7 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
     limits = SMLimits(*SMEM_BY_ARCH.get(arch, HOPPER_SMEM), REGS_PER_SM)
     if family(spec.attention).kernel == "mla":
         gluon = gluon_dense_splits(spec, kernel, batch, context, q_tokens=q_tokens, tp=tp, sms=sms,
-                                   kv_element_size=kv_element_size, paged=paged, sm90=sm90)
+                                   kv_element_size=kv_element_size, paged=paged, sm90=sm90, block_size=block_size)
         if gluon is not None:
             return gluon
         from mlacalc.kernels.triton_mla_decode import mla_num_splits

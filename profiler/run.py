@@ -199,7 +199,7 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
         splits = num_splits if num_splits is not None else max(predict.kernel_num_splits(
             spec, cfg.kernel, cfg.batch, c, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms,
             kv_element_size=max(1, int(bits) // 8), paged=cfg.paged, sm90=sm90, kv_format=fmt,
-            arch=getattr(hw, "arch", "")) for c in held)
+            arch=getattr(hw, "arch", ""), block_size=block) for c in held)
         ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, held[-1], q_tokens=cfg.q_tokens, tp=cfg.tp,
                                       num_splits=splits, paged_block=block, sms=sms)
     else:

@@ -1260,7 +1260,8 @@ def test_badin_real_entry_point_answers_bad_input_in_one_line(shell_args, env, t
     # 37.4 B (not 671 B), Qwen3-VL-30B-A3B 3.3 B, Granite-4.0-H-Tiny 0.90 B (not 6.94 B), Hunyuan-A13B 3.1 B (not 80 B)
     ("mixtral", False, {"num_local_experts": _DROP},
      "model_type mixtral: has num_experts_per_tok but no expert count (n_routed_experts or num_local_experts or"),
-    ("deepseek_v3", False, {"n_routed_experts": _DROP}, "model_type deepseek_v3: has num_experts_per_tok but no expert"),
+    ("deepseek_v3", False, {"n_routed_experts": _DROP},
+     "model_type deepseek_v3: has num_experts_per_tok but no expert"),
     ("qwen3_vl_30b_a3b", True, {"num_experts": _DROP}, "has num_experts_per_tok but no expert count"),
     ("granite_4_0_h_tiny", False, {"num_local_experts": _DROP},
      "model_type granitemoehybrid: has num_experts_per_tok but no expert count (num_local_experts)"),

@@ -179,3 +179,17 @@ def test_kv_output_says_which_layers_cache(capsys):
             assert d["kv_bytes_per_token"] == 32 * d["kv_bytes_per_token_layer"]
         else:
             assert "32 of 64 layers cache K/V" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("layers, factor, words", [
+    (64, 2, "32 of 64 layers cache K/V, each read by 2 layers"),
+    # 5 layers in groups of 2: layers 0-1, 2-3 and 4 alone (ceil(5 / 2) = 3 caching layers)
+    (5, 2, "3 of 5 layers cache K/V, each read by 2 layers (the last by 1)"),
+    # a factor above the layer count: one group of all 5 (it said "each read by 8 layers")
+    (5, 8, "1 of 5 layers cache K/V, each read by 5 layers"),
+])
+def test_kv_note_counts_the_layers_each_cache_serves(capsys, layers, factor, words):
+    with pytest.raises(SystemExit) as e:
+        main(["kv", LARGE, "--set", f"num_layers={layers}", "--set", f"attention.kv_share_layers={factor}"])
+    assert e.value.code in (0, None)
+    assert " ".join(capsys.readouterr().out.split()).endswith("cross-layer attention: " + words)

@@ -238,6 +238,48 @@ def test_fp8_split_plan_restates_the_mla_kernels(batch, keys, heads):
     assert split_plan(shape, DEFAULTS["auto"], 132, "cost").splits == want
 
 
+@pytest.mark.parametrize("rows, key_bytes, paged, want", [
+    (64, 1152, False, 14),    # one head block: the 32-key tile, splits of whole tiles: 267 -> 288 keys
+    (65, 1152, False, 11),    # a second head block: the 64-key tile, whole pairs: 267 -> 384 keys
+    (128, 1152, False, 11),
+    (128, 1152, True, 11),    # paged (blocks of 64, the profiler's)
+    (256, 1152, False, 11),
+    (128, 576, False, 14),    # fp8: the widening group fills 32-key tiles
+])
+def test_gluon_split_plan_takes_the_gluon_kernels_split_unit(rows, key_bytes, paged, want):
+    """kernels/gluon_mla_decode.gluon_splits with split_keys(default_gluon_config(rows)), worked by hand: one sequence
+    of 4,000 keys over 132 SMs (head blocks of 64 rows: 1, 2 or 4 programs, one wave at any split count up to the
+    limit 4000 // 256 = 15). The modelled bytes, ceil(4000 / s) x token bytes x 132 + s x rows x 512 x 8, fall up to
+    s = 15 (bf16, 64 rows: 267 x 152,064 + 15 x 262,144 = 44,533,248 against s = 14's 47,160,320, over 3% more; at 128
+    rows 48,465,408 against 50,830,336; at 256, 56,329,728 against 58,170,368; fp8 at 128, 28,164,864 against
+    29,085,184): 15 splits of ceil(4000 / 15) = 267 keys. Then whole units: 32 keys -> 288, ceil(4000 / 288) = 14;
+    128 (a pair of 64-key tiles) -> 384, ceil(4000 / 384) = 11. (Whole 64-key tiles, the Triton kernel's unit, would
+    give 320 and 13.)"""
+    from mlacalc.expected import DEFAULTS, split_plan
+
+    shape = DecodeShape(seqs=1, rows=rows, kv_groups=1, keys=4000, key_bytes=key_bytes, dkv=1088, out_dv=512,
+                        layers=1, key_elems=576, paged=paged)
+    assert split_plan(shape, DEFAULTS["auto"], 132, "cost", "sm_90", widen_group=True).splits == want
+
+
+@settings(max_examples=80, deadline=None)
+@given(batch=st.integers(1, 300), keys=st.integers(1, 200_000), rows=st.sampled_from([64, 65, 96, 128, 192, 256]),
+       fp8=st.booleans())
+def test_gluon_split_plan_restates_the_gluon_kernels(batch, keys, rows, fp8):
+    """64+ rows at DeepSeek's dims on a backend running the Gluon kernels: its planner, in units of its tile's
+    split_keys (pairs of 64-key tiles above 64 rows over a 16-bit cache, else single 32-key tiles)."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.expected import DEFAULTS, split_plan
+    from mlacalc.kernels.gluon_mla_decode import default_gluon_config, gluon_splits, split_keys
+
+    token_bytes = 576 if fp8 else 1152
+    shape = DecodeShape(seqs=batch, rows=rows, kv_groups=1, keys=keys, key_bytes=token_bytes, dkv=1088, out_dv=512,
+                        layers=1, key_elems=576)
+    unit = split_keys(default_gluon_config(rows, fp8=fp8))
+    want = gluon_splits(batch, rows, keys, sms=132, block_n=unit, token_bytes=token_bytes)[0]
+    assert split_plan(shape, DEFAULTS["auto"], 132, "cost", "sm_90", widen_group=True).splits == want
+
+
 def test_a_64_row_fp8_tile_widens_in_its_own_warp_group_beside_the_dots():
     # auto's Gluon kernel: 20 sequences x 128 rows (two 64-row tiles) over an fp8 latent, 10 SMs, one program an SM.
     # Splits: 1 costs ceil(40 / 10) = 4 waves x 2048 keys x 10 SMs x 576 B = 47.2 MB; 2 costs 8 waves x 1024 keys

@@ -736,3 +736,47 @@ def test_gluon_dense_split_count_is_the_gluon_kernels_own():
     # 16 heads (tp 8): one 16-row tile, the Triton kernel's plan on any card
     assert predict.gluon_dense_splits(spec, "auto", 12, 1536, q_tokens=1, tp=8, sms=132, kv_element_size=2,
                                       paged=False, sm90=True) is None
+
+
+def test_gluon_dense_split_count_follows_the_paged_block_size():
+    """The Gluon kernel's tile depends on the cache's blocks (default_gluon_config: 64 keys only where a block holds
+    whole 64-key tiles; gluon_supported: blocks a multiple of 32). DeepSeek-V3 at tp 1 (128 rows), 12 sequences of
+    1,536 keys, 24 programs: the planner's 5 splits of 308 keys. Blocks of 64: pairs of 64-key tiles, 308 -> 384,
+    1536 / 384 = 4 splits. Blocks of 32: 32-key tiles, 308 -> 320, ceil(1536 / 320) = 5 splits (it was priced as
+    blocks of 64: 4). Blocks of 16: no Gluon plan (auto runs the Triton kernel)."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    spec = load_spec("deepseek-v3")
+    kw = dict(q_tokens=1, tp=1, sms=132, kv_element_size=2, paged=True, sm90=True)
+    assert predict.gluon_dense_splits(spec, "auto", 12, 1536, **kw) == 4
+    assert predict.gluon_dense_splits(spec, "auto", 12, 1536, block_size=64, **kw) == 4
+    assert predict.gluon_dense_splits(spec, "auto", 12, 1536, block_size=32, **kw) == 5
+    assert predict.gluon_dense_splits(spec, "auto", 12, 1536, block_size=16, **kw) is None
+    assert predict.kernel_num_splits(spec, "auto", 12, 1536, paged=True, sm90=True, block_size=32) == 5
+    # what the profiler plans for such a point: `--paged --block-size 32` reaches the planner
+    from mlacalc.hardware import load_hardware
+    from mlacalc.profiler.run import PointConfig, plan_inference
+
+    cfg = PointConfig(model="deepseek-v3", phase="decode", batch=12, context=1536, kernel="auto", paged=True,
+                      block_size=32, layers=1)
+    assert plan_inference(cfg, spec, load_hardware("h200"), sm90=True).num_splits == 5
+
+
+@pytest.mark.parametrize("argv, words", [
+    ([], "usage: python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml"),
+    (["cal.json", "hw.yaml", "--only"], "--only takes a value"),
+    (["cal.json", "hw.yaml", "--write"], "--write takes a value"),
+    (["cal.json", "hw.yaml", "--only", "--write", "x.yaml"], "--only takes a value"),
+    (["cal.json", "hw.yaml", "--only", "wide_tile_eff"], "--only: wide_tile_eff is no decode coefficient"),
+])
+def test_fit_expected_usage_errors_are_one_line(capsys, monkeypatch, argv, words):
+    """bench/fit_expected.py: its usage line (the docstring's, found by content: a fixed line index printed a line of
+    prose once the docstring grew), and --only/--write without a value or with an unknown coefficient refused in one
+    line, exit 2 (they were an IndexError traceback, or a fit of nothing)."""
+    from helpers import bench_module
+
+    mod = bench_module("fit_expected")
+    monkeypatch.setattr("sys.argv", ["fit_expected.py", *argv])
+    with pytest.raises(SystemExit) as e:
+        mod.main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and words in err, err
