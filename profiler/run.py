@@ -144,10 +144,10 @@ class PointConfig:
                                               f"indexer (use fp8)")
             elif self.kernel == "gluon":  # kernels/gluon_mla_decode.gluon_supported, less what needs a GPU to see
                 rows = self.q_tokens * predict.heads_per_rank(spec, self.tp).q
-                if not mla or rows < 64 or (self.kv_dtype == "fp8" and (self.block_size or 64) % 32):
+                if not mla or rows < 64 or (self.paged and (self.block_size or 64) % 32):
                     raise SpecError("--kernel", f"gluon runs MLA decode with at least 64 query rows per sequence "
-                                                f"(this point: {rows}; an fp8 cache: blocks a multiple of 32 "
-                                                f"tokens); use auto or triton")
+                                                f"(this point: {rows}) over paged blocks a multiple of 32 tokens "
+                                                f"(this point: {self.block_size or 64}); use auto or triton")
         elif self.kernel in ("auto", "triton", "gluon", "flashmla"):
             if self.phase == "prefill":
                 raise SpecError("--kernel", "prefill runs through sdpa")

@@ -1294,10 +1294,6 @@ def test_fuzz2_dense_readings_kept(tmp_path):
 def test_fuzz2_lab_fuzz_script_smoke():
     """bench/fuzz_cli.py's first 20 seeded cases (mutated config.json and spec files, hostile flags) keep the
     contract: the lab script still runs and the CLI still answers them; the full run is ``python bench/fuzz_cli.py``."""
-    import time
-
     from helpers import bench_module
 
-    t0 = time.perf_counter()
     assert bench_module("fuzz_cli").main(["--cases", "20", "--seed", "0"]) == 0
-    assert time.perf_counter() - t0 < 3

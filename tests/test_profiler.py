@@ -698,6 +698,11 @@ def test_gluon_is_profiled_only_where_it_runs():
     with pytest.raises(SpecError, match="multiple of 32"):
         PointConfig("deepseek-v3", "decode", "gluon", 8, 4096, layers=2, kv_dtype="fp8", paged=True,
                     block_size=16).validate(v3)
+    # a 16-bit cache too: gluon_supported takes blocks a multiple of its 32-key tile (it passed validation and
+    # failed on the GPU); blocks of 32 take the 32-key tile
+    with pytest.raises(SpecError, match="multiple of 32.*16"):
+        PointConfig("deepseek-v3", "decode", "gluon", 8, 4096, layers=2, paged=True, block_size=16).validate(v3)
+    PointConfig("deepseek-v3", "decode", "gluon", 8, 4096, layers=2, paged=True, block_size=32).validate(v3)
     with pytest.raises(SpecError, match="project's MLA kernels only"):
         PointConfig("deepseek-v3", "decode", "flashmla", 8, 4096, layers=2, kv_dtype="fp8").validate(v3)
 
