@@ -16,7 +16,8 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   given by ``mlp_layer_types``, ``first_k_dense_replace`` or TensorRT-LLM's ``is_moe_layer``,
   :func:`_exaone_moe_keys`), ``mimo_v2_flash`` (MiMo-V2-Flash: sliding layers with 8 KV heads beside the full
   layers' 4 as ``attention.sliding_shape``, from the release's ``hybrid_layer_pattern``/``swa_*`` keys or
-  transformers' ``layer_types``, :func:`_mimo_v2_flash_keys`), ``solar_open`` (Solar Open: GLM-4.5's experts on every layer behind Llama's attention,
+  transformers' ``layer_types``, :func:`_mimo_v2_flash_keys`), ``solar_open`` (Solar Open: GLM-4.5's experts on every
+  layer behind Llama's attention,
   read as ``glm4_moe`` after :func:`_solar_open_keys`);
 - text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
