@@ -14,7 +14,10 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``sliding_window_pattern`` as every N-th layer global or as a string of ``L``/``G`` per layer), ``exaone_moe``
   (K-EXAONE: EXAONE-4's attention and layer pattern, OLMoE's two norms, DeepSeek-V3's experts after dense layers
   given by ``mlp_layer_types``, ``first_k_dense_replace`` or TensorRT-LLM's ``is_moe_layer``,
-  :func:`_exaone_moe_keys`), ``solar_open`` (Solar Open: GLM-4.5's experts on every layer behind Llama's attention,
+  :func:`_exaone_moe_keys`), ``mimo_v2_flash`` (MiMo-V2-Flash: sliding layers with 8 KV heads beside the full
+  layers' 4 as ``attention.sliding_shape``, from the release's ``hybrid_layer_pattern``/``swa_*`` keys or
+  transformers' ``layer_types``, :func:`_mimo_v2_flash_keys`), ``solar_open`` (Solar Open: GLM-4.5's experts on every
+  layer behind Llama's attention,
   read as ``glm4_moe`` after :func:`_solar_open_keys`);
 - text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
@@ -219,6 +222,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # src/transformers/models/internlm3/configuration_internlm3.py (v5): head_dim=128
     "internlm3": {"head_dim": 128},
     "afmoe": {"head_dim": 128},        # src/transformers/models/afmoe/configuration_afmoe.py (v5): head_dim=128
+    # MiMoV2FlashConfig (transformers models/mimo_v2_flash, and the release's remote configuration_mimo_v2_flash.py):
+    # head_dim=192, v_head_dim=128, tie_word_embeddings=False
+    "mimo_v2_flash": {"head_dim": 192, "v_head_dim": 128, "tie_word_embeddings": False},
     # No head_dim default (the attention takes getattr(config, "head_dim", hidden_size // num_attention_heads), or
     # always hidden / heads), so hidden / heads is already right: llama, mistral, mixtral, arcee, minimax (None),
     # qwen3_vl_moe_text (None), and no key at all in qwen2, qwen2_moe, qwen3_moe, qwen2_5_vl_text,
@@ -311,7 +317,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
-                "exaone_moe"} \
+                "exaone_moe", "mimo_v2_flash"} \
     | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
@@ -356,11 +362,8 @@ REFUSED = {
     "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
               "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
     # the eleventh round (docs/zoo-facts.md section 14): sliding-window and full layers of different shapes. The spec
-    # can hold them since (attention.sliding_shape, section 17); the readers wait for a whole config.json of each
-    "mimo_v2_flash": "MiMo-V2-Flash's sliding-window layers with an attention shape of their own "
-                     "(swa_num_attention_heads, swa_num_key_value_heads, swa_head_dim beside the full layers') are not "
-                     "read from a config yet (no whole config.json was pinned); a spec file can give them in "
-                     "attention.sliding_shape",
+    # can hold them since (attention.sliding_shape, section 17); MiMo-V2-Flash is read since (_mimo_v2_flash_keys),
+    # Step-3.5 waits for a whole config.json (its head-wise gate and its layer_types over the MTP layers unsettled)
     "step3p5": "Step-3.5's sliding-window layers with an attention shape of their own (attention_other_setting: their "
                "own head count) are not read from a config yet (no whole config.json was pinned); a spec file can "
                "give them in attention.sliding_shape",
@@ -579,6 +582,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _exaone_letters(merged, mt)
     if mt == "exaone_moe":
         merged = _exaone_moe_keys(_checked(merged, mt), mt)
+    if mt == "mimo_v2_flash":
+        merged = _mimo_v2_flash_keys(merged, mt)
+        description = description or MIMO_READING
     if mt in LIGHTNING_HYBRIDS:
         merged = _minimax_shared(merged, mt)
     if mt in HUNYUAN:
@@ -849,6 +855,85 @@ def _lite_dense_layers(cfg: dict, mt: str) -> int:
     if first is not None and first != dense:
         raise _refuse(mt, f"mlp_layer_types has {dense} leading dense layers but first_k_dense_replace is {first}")
     return dense
+
+
+# what a MiMo-V2-Flash reading leaves out, said where the spec is shown (specs show)
+MIMO_READING = ("MiMo-V2-Flash: the sliding layers' attention sinks are counted on the full layers too (the spec's "
+                "sinks is one flag); the MTP layers the checkpoint carries are counted only where the config "
+                "gives num_nextn_predict_layers")
+
+
+def _mimo_v2_flash_keys(cfg: dict, mt: str) -> dict:
+    """MiMo-V2-Flash in the names the readers use, from either spelling: the release's remote-code config
+    (MiMoV2FlashConfig of configuration_mimo_v2_flash.py: ``hybrid_layer_pattern`` one 0 (full) or 1 (sliding) a layer,
+    ``moe_layer_freq`` one 0 (dense) or 1 (MoE) a layer, ``swa_num_attention_heads``, ``swa_num_key_value_heads``,
+    ``swa_head_dim``, ``swa_v_head_dim``, ``sliding_window_size``, ``add_swa_attention_sink_bias``/
+    ``add_full_attention_sink_bias``, ``partial_rotary_factor``, ``n_shared_experts`` null) or transformers' native
+    one (``models/mimo_v2_flash``; its converter drops the ``swa_*`` keys: ``layer_types``, ``mlp_layer_types``,
+    ``rope_parameters`` per layer type; MiMoV2FlashAttention gives a sliding layer 2 x ``num_key_value_heads`` KV
+    heads and sinks, a full layer none). The model (modular_mimo_v2_flash.py): Qwen2Attention with q/k/v of
+    ``head_dim`` 192 (v of ``v_head_dim`` 128), biased by ``attention_bias``, o_proj without; LlamaDecoderLayer's two
+    RMSNorms; Glm4MoeMLP of ``intermediate_size`` on dense layers, else DeepseekV3MoE without shared experts
+    (``n_routed_experts`` gated experts of ``moe_intermediate_size``, a bias-free router whose
+    e_score_correction_bias is a buffer, not counted as DeepSeek-V3's). The dense layers must lead. Defaults where
+    neither spelling gives one: MiMoV2FlashConfig's (layer 0 and every 6th full; layer 0 dense; factor 0.334).
+    ``attention_value_scale``, ``swa_rope_theta``, ``attention_chunk_size``, ``layernorm_epsilon``, ``scoring_func``,
+    ``topk_method``, ``n_group``/``topk_group``, ``routed_scaling_factor``, ``norm_topk_prob`` size nothing."""
+    out = dict(cfg)
+    L = _req(_checked({"num_hidden_layers": cfg.get("num_hidden_layers")}, mt), mt, "num_hidden_layers")
+    lists = {"hybrid_layer_pattern": ("layer_types", "full_attention", "sliding_attention"),
+             "moe_layer_freq": ("mlp_layer_types", "dense", "sparse")}
+    for key, (native, zero, one) in lists.items():
+        bits = out.pop(key, None)
+        if bits is None:
+            continue
+        if not isinstance(bits, list) or any(b not in (0, 1) or isinstance(b, bool) for b in bits):
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be a list of 0 and 1, one a layer, got {_show(bits)}")
+        if len(bits) != L:
+            raise SpecError(WHERE, f"model_type {mt}: {key} names {len(bits)} layers for num_hidden_layers {L}")
+        types = [one if b else zero for b in bits]
+        if out.get(native) is not None and list(out[native]) != types:
+            raise _refuse(mt, f"{key} and {native} disagree")
+        out[native] = types
+    if out.get("layer_types") is None:          # MiMoV2FlashConfig.__post_init__
+        out["layer_types"] = ["full_attention" if i == 0 or (i + 1) % 6 == 0 else "sliding_attention"
+                              for i in range(L)]
+    if out.get("mlp_layer_types") is None:
+        out["mlp_layer_types"] = ["dense"] + ["sparse"] * (L - 1)
+    out["first_k_dense_replace"] = _lite_dense_layers(out, mt)
+    if out.get("n_shared_experts"):            # MiMoV2FlashSparseMoeBlock deletes DeepseekV3MoE's shared experts
+        raise _refuse(mt, "n_shared_experts (MiMo-V2-Flash's MoE has no shared experts) is not modelled")
+    out.pop("n_shared_experts", None)
+    window, size = out.get("sliding_window"), out.get("sliding_window_size")
+    if window is not None and size is not None and window != size:
+        raise _refuse(mt, f"sliding_window {_show(window)} and sliding_window_size {_show(size)} disagree")
+    out["sliding_window"] = window if window is not None else size if size is not None else 128
+    factor = out.get("partial_rotary_factor")
+    rp = out.get("rope_parameters")
+    if factor is None and isinstance(rp, dict):        # native: one factor per layer type
+        factors = {rp[t].get("partial_rotary_factor") for t in ("full_attention", "sliding_attention")
+                   if isinstance(rp.get(t), dict)}
+        if len(factors) > 1:
+            raise _refuse(mt, "a partial RoPE factor of each layer type is not modelled (the spec has one)")
+        factor = factors.pop() if factors else None
+    out["partial_rotary_factor"] = 0.334 if factor is None else factor
+    native = "swa_num_key_value_heads" not in out and "hybrid_layer_pattern" not in cfg
+    sinks = ("add_swa_attention_sink_bias", "add_full_attention_sink_bias")
+    if native:                                  # MiMoV2FlashAttention: is_swa -> 2 x KV heads and sinks
+        kv = out.get("num_key_value_heads")
+        out.setdefault("swa_num_key_value_heads", 2 * kv if _whole(kv, 1) else kv)
+        out.update({sinks[0]: True, sinks[1]: False})
+    out.setdefault(sinks[0], True)              # the remote MiMoV2FlashConfig's defaults
+    out.setdefault(sinks[1], False)
+    for swa, full in (("swa_num_attention_heads", "num_attention_heads"), ("swa_num_key_value_heads",
+                      "num_key_value_heads"), ("swa_head_dim", "head_dim"), ("swa_v_head_dim", "v_head_dim")):
+        if out.get(swa) is None:
+            out[swa] = out.get(full)
+    for key in ("swa_num_attention_heads", "swa_num_key_value_heads", "swa_head_dim", "swa_v_head_dim"):
+        if not _whole(out[key], 1):
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be a whole number of at least 1, "
+                                   f"got {_show(out[key])}")
+    return out
 
 
 # what a LongCat-Flash reading is, said where the spec is shown (specs show)
@@ -1273,7 +1358,8 @@ def _latent(cfg: dict, mt: str) -> dict:
 # (GlmAttention, Glm4Attention: q/k/v bias=attention_bias, o_proj none; ChatGLM's query_key_value bias=add_qkv_bias)
 QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias", "seed_oss": "attention_bias",
                  "bailing_moe": "use_qkv_bias", "bailing_moe_v2": "use_qkv_bias", "glm": "attention_bias",
-                 "glm4": "attention_bias", "chatglm": "add_qkv_bias", "internlm3": "qkv_bias"}
+                 "glm4": "attention_bias", "chatglm": "add_qkv_bias", "internlm3": "qkv_bias",
+                 "mimo_v2_flash": "attention_bias"}
 # config flags of an o_proj bias apart from the q/k/v ones (SeedOssAttention: o_proj bias=attention_out_bias)
 O_BIAS_FLAG = {"seed_oss": "attention_out_bias", "bailing_moe": "use_bias", "bailing_moe_v2": "use_bias"}
 # config flags of biases on q, k, v and o (Llama and most: attention_bias)
@@ -1373,6 +1459,31 @@ def _conventional(cfg: dict, mt: str) -> dict:
     if mt == "afmoe":                     # AfmoeAttention: o_proj(attn * sigmoid(gate_proj(x))), gate d -> heads x hd
         a["output_gate"] = True
     if mt == "gpt_oss":
+        a["sinks"] = True
+    if mt == "mimo_v2_flash":
+        a.update(_mimo_attention(cfg, mt, head_dim, rope))
+    return a
+
+
+def _mimo_attention(cfg: dict, mt: str, head_dim: int, rope: int) -> dict:
+    """MiMo-V2-Flash's attention beyond Qwen2's (after :func:`_mimo_v2_flash_keys`): values of ``v_head_dim`` (192-wide
+    queries and keys, 128-wide values: MiMoV2FlashAttention's v_proj and o_proj), the sliding layers' own heads
+    (``swa_*``) as ``attention.sliding_shape`` (fields equal to the full layers' left out), and the sinks. The spec's
+    ``sinks`` is one flag for every layer; MiMo's are on the sliding layers only (``add_swa_attention_sink_bias``), so
+    the full layers' are counted too (9 x 64 = 576 logits of 309 B)."""
+    v = cfg.get("v_head_dim") or head_dim
+    a: dict = {"v_head_dim": v}
+    swa_head = cfg["swa_head_dim"]
+    swa_rope = round(swa_head * cfg["partial_rotary_factor"])
+    mine = {"num_heads": cfg["swa_num_attention_heads"], "num_kv_heads": cfg["swa_num_key_value_heads"],
+            "qk_nope_head_dim": swa_head - swa_rope, "qk_rope_head_dim": swa_rope,
+            "v_head_dim": cfg.get("swa_v_head_dim") or v}
+    full = {"num_heads": cfg["num_attention_heads"], "num_kv_heads": cfg.get("num_key_value_heads"),
+            "qk_nope_head_dim": head_dim - rope, "qk_rope_head_dim": rope, "v_head_dim": v}
+    shape = {k: x for k, x in mine.items() if x != full[k]}
+    if shape and "sliding_attention" in cfg["layer_types"]:
+        a["sliding_shape"] = shape
+    if cfg.get("add_swa_attention_sink_bias") or cfg.get("add_full_attention_sink_bias"):
         a["sinks"] = True
     return a
 
@@ -2605,6 +2716,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         "norms_per_layer": _norms(cfg, mt),
         "mtp_layers": cfg.get("num_nextn_predict_layers", 0) or 0,
     }
+    if mt == "mimo_v2_flash" and out["mtp_layers"] and "sliding_shape" in attn:
+        out["mtp_layer_type"] = "sliding"        # MiMo's MTP layers are sliding-window layers (MiMoV2MTPLayers)
     if mt == "nemotron_h" and out["mtp_layers"]:
         raise _refuse(mt, "multi-token-prediction layers of their own pattern (mtp_hybrid_override_pattern) are "
                           "not modelled")

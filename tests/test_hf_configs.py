@@ -2661,7 +2661,6 @@ def test_bad_exaone_configs_are_one_line(capsys, tmp_path, changes, words):
 
 
 @pytest.mark.parametrize("model_type,words", [
-    ("mimo_v2_flash", "MiMo-V2-Flash's sliding-window layers with an attention shape of their own"),
     ("step3p5", "Step-3.5's sliding-window layers with an attention shape of their own (attention_other_setting"),
 ])
 def test_eleventh_round_families_refused_by_name(capsys, tmp_path, model_type, words):
