@@ -2205,8 +2205,8 @@ def _kept_attention(mt: str, spec: dict, names: dict, hit: list[str]) -> list[st
         on = [n for n in ns if n in covered]
         if on and len(on) < len(ns):
             off = next(n for n in ns if n not in covered)
-            raise _refuse(mt, f"quantization_config leaves part of the attention unquantized ({on[0]} but not "
-                              f"{off}): a projection at two widths over the layers is not modelled")
+            raise _refuse(mt, f"quantization_config leaves part of the attention unquantized ({on[0]}), not {off}: "
+                              "a projection at two widths over the layers is not modelled")
         if on:
             kept.append(p)
     if spec.get("mtp_layers"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ from mlacalc.spec import load_spec
 from mlacalc.step import Step, step_ops
 from test_hf_mimo_v2_flash import AT_48, D, DENSE_MLP, E, EXPERT, FULL, O, Q, V
 
+ROOT = Path(__file__).resolve().parent.parent
 MIMO_FP8 = {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8", "store_dtype": "fp8",
             "ignored_layers": [f"model.layers.{i}.self_attn.o_proj" for i in range(48)] +
             ["model.decoder.self_attn.o_proj"], "weight_block_size": [128, 128]}
@@ -89,7 +91,7 @@ def test_per_gpu_roofline_and_fit_read_o_at_16_bits(tmp_path):
 def test_mla_kv_b_proj_kept_on_every_layer(tmp_path):
     """DeepSeek-V3's shape with kv_b_proj in modules_to_not_convert: kv_up (512 -> 128 x (128 + 128)) at 2 B, the
     rest of the attention in fp8 blocks; the roofline's kv_up reads it at 2 B."""
-    cfg = json.loads(open("tests/fixtures/hf/deepseek_v3/config.json").read())
+    cfg = json.loads((ROOT / "tests/fixtures/hf/deepseek_v3/config.json").read_text())
     cfg.pop("num_nextn_predict_layers", None)
     L = cfg["num_hidden_layers"]
     cfg["quantization_config"] = {"quant_method": "fp8", "weight_block_size": [128, 128],
@@ -108,8 +110,8 @@ def test_a_projection_kept_on_some_layers_only_is_refused(capsys, tmp_path):
     q = MIMO_FP8 | {"ignored_layers": ["model.layers.0.self_attn.o_proj"]}
     (tmp_path / "config.json").write_text(json.dumps(AT_48 | {"quantization_config": q}))
     refused(capsys, "weights", str(tmp_path), words="leaves part of the attention unquantized "
-                                                    "(model.layers.0.self_attn.o_proj but not "
-                                                    "model.layers.1.self_attn.o_proj)")
+                                                    "(model.layers.0.self_attn.o_proj), not "
+                                                    "model.layers.1.self_attn.o_proj")
 
 
 def test_kept_projections_beside_mtp_modules_are_refused(tmp_path):
@@ -126,7 +128,7 @@ def test_bad_unquantized_lists_are_one_line(tmp_path, block, words):
     import yaml
 
     from mlacalc.spec import spec_from_dict
-    raw = yaml.safe_load(open("model_specs/llama-3.1-8b.yaml")) | {"name": "llama-fp8"}
+    raw = yaml.safe_load((ROOT / "model_specs/llama-3.1-8b.yaml").read_text()) | {"name": "llama-fp8"}
     raw["quantization"] = {"method": "fp8", "bits": 8, **block}
     with pytest.raises(SpecError, match=words):
         spec_from_dict(raw)
