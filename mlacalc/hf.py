@@ -2080,7 +2080,8 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
     lin = spec.get("linear_attention")
     if lin:
         where, projs = QWEN3_5_GDN if mt in QWEN3_5_TYPES else LINEAR_MODULES[lin["kind"]]
-        names["attention"] += [f"{layer[i]}{where}.{p}" for i in range(L) if kind[i] == "linear" for p in projs]
+        names["_linear"] = [f"{layer[i]}{where}.{p}" for i in range(L) if kind[i] == "linear" for p in projs]
+        names["attention"] += names["_linear"]
     ffn_names = _ffn_names(mt, f.get("gated", True))
     if dense:
         names["dense_ffn"] = [layer[i] + p for i in dense for p in ffn_names.dense]
@@ -2124,9 +2125,9 @@ def _nemotron_h_module_names(spec: dict, attn: list[str]) -> dict[str, list[str]
     kind = [types[i % len(types)] if types else "full" for i in range(L)]
     layer = [f"backbone.layers.{i}.mixer." for i in range(L)]
     mlp = ("up_proj", "down_proj") if not f.get("gated", True) else ("gate_proj", "up_proj", "down_proj")
-    names = {"attention": [layer[i] + p for i in range(L) if kind[i] not in ("linear", "ffn") for p in attn] +
-                          [layer[i] + p for i in range(L) if kind[i] == "linear" for p in ("in_proj", "out_proj")],
-             "embed": ["backbone.embeddings"], "head": ["lm_head"]}
+    linear = [layer[i] + p for i in range(L) if kind[i] == "linear" for p in ("in_proj", "out_proj")]
+    names = {"attention": [layer[i] + p for i in range(L) if kind[i] not in ("linear", "ffn") for p in attn] + linear,
+             "_linear": linear, "embed": ["backbone.embeddings"], "head": ["lm_head"]}
     ffn = [i for i in range(L) if kind[i] == "ffn"]
     if f["kind"] == "moe":
         experts = sorted({0, max(0, (f.get("num_experts") or 1) - 1)})
@@ -2153,24 +2154,89 @@ def _matches(pattern: str, name: str) -> bool:
     return any(parts[i:i + len(want)] == want for i in range(len(parts)))
 
 
+# A softmax-attention Linear's checkpoint name (the end of its module name: :data:`ATTN_NAMES`, MLA's and DSA's names)
+# -> the projections (:meth:`mlacalc.attention.base.AttentionFamily.projections` keys) it holds: a fused q/k/v module
+# holds three (GPT-2 c_attn, Falcon/ChatGLM query_key_value, DBRX Wqkv, InternLM2 wqkv, Baichuan W_pack, Phi-3
+# qkv_proj); the output projection is o under every name (c_proj, dense, wo, out_proj, o_proj)
+ATTN_PROJECTION_OF = {
+    "q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "o_proj": ("o",),
+    **dict.fromkeys(("qkv_proj", "c_attn", "W_pack", "query_key_value", "wqkv", "Wqkv"), ("q", "k", "v")),
+    **dict.fromkeys(("c_proj", "dense", "wo", "out_proj"), ("o",)),
+    "q_a_proj": ("q_down",), "q_b_proj": ("q_up",), "kv_a_proj_with_mqa": ("kv_down",), "kv_b_proj": ("kv_up",),
+    "indexer.wq_b": ("index_q",), "indexer.wk": ("index_k",),
+}
+
+
+def _projections_of(name: str) -> tuple[str, ...]:
+    """The projections module ``name`` (``model.layers.3.self_attn.o_proj``) holds (:data:`ATTN_PROJECTION_OF`)."""
+    for tail in sorted(ATTN_PROJECTION_OF, key=len, reverse=True):
+        if name.endswith("." + tail):
+            return ATTN_PROJECTION_OF[tail]
+    return ()
+
+
+def _kept_attention(mt: str, spec: dict, names: dict, hit: list[str]) -> list[str]:
+    """The attention projections an ignore list keeps unquantized while the rest of the attention is quantized,
+    as :attr:`mlacalc.spec.Quantization.unquantized` takes them: a projection is kept when the list covers it on
+    every softmax-attention layer that holds it (MiMo-V2-Flash's fp8 release: o_proj of all 48 layers).
+
+    Refused in one line: a projection covered on some layers only (weights and roofline price a block's projection
+    at one width in every layer of the block; per-layer widths are not modelled, and no release seen needs them), a
+    covered linear-attention projection (Qwen3-Next's ``linear_attn`` kept in bf16: a linear block priced apart from
+    the softmax attention is not modelled), and MTP modules beside kept projections (an MTP module is priced at one
+    width whole)."""
+    linear = set(names.get("_linear", ()))
+    if any(n in linear for n in hit):
+        raise _refuse(mt, f"quantization_config leaves part of the attention unquantized ({hit[0]}): linear-attention "
+                          "projections kept apart from the rest of the attention are not modelled")
+    covered = set(hit)
+    holders: dict[str, list[str]] = {}
+    for n in names["attention"]:
+        if n in linear:
+            continue
+        projs = _projections_of(n)
+        if not projs:
+            raise _refuse(mt, f"quantization_config leaves part of the attention unquantized ({hit[0]}); "
+                              "a partly quantized component is not modelled")
+        for p in projs:
+            holders.setdefault(p, []).append(n)
+    kept = []
+    for p, ns in holders.items():
+        on = [n for n in ns if n in covered]
+        if on and len(on) < len(ns):
+            off = next(n for n in ns if n not in covered)
+            raise _refuse(mt, f"quantization_config leaves part of the attention unquantized ({on[0]}), not {off}: "
+                              "a projection at two widths over the layers is not modelled")
+        if on:
+            kept.append(p)
+    if spec.get("mtp_layers"):
+        raise _refuse(mt, f"quantization_config leaves part of the attention unquantized ({hit[0]}) beside "
+                          f"{spec['mtp_layers']} MTP modules, priced at one width whole: not modelled")
+    return kept
+
+
 def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | None,
-               layout: Layout = Layout()) -> list[str]:
-    """The candidate components no ignore pattern covers. A pattern that covers part of a component (one
-    projection of attention, or some of its layers) is refused: a component is priced at one width."""
+               layout: Layout = Layout()) -> dict:
+    """``components``: the candidate components no ignore pattern covers; ``unquantized`` (where any): the attention
+    projections the patterns keep unquantized on every layer while the rest of the attention is quantized
+    (:func:`_kept_attention`). A pattern that covers part of another component is refused: a component is priced at
+    one width."""
     names = _module_names(spec, mt, layout)
-    out = []
+    out, kept = [], []
     for c in candidates:
         if c not in names:
             continue
         hit = [n for n in names[c] if any(_matches(str(p), n) for p in ignore or [])]
         if hit and len(hit) < len(names[c]):
-            raise _refuse(mt, f"quantization_config leaves part of the {c} unquantized ({hit[0]}); "
-                              "a partly quantized component is not modelled")
+            if c != "attention":
+                raise _refuse(mt, f"quantization_config leaves part of the {c} unquantized ({hit[0]}); "
+                                  "a partly quantized component is not modelled")
+            kept, hit = _kept_attention(mt, spec, names, hit), []
         if not hit:
             out.append(c)
     if "mtp" in candidates and spec.get("mtp_layers") and {"attention", "routed_experts"} <= set(out):
         out.append("mtp")           # the MTP module is a decoder layer: quantized like them
-    return out
+    return {"components": out} | ({"unquantized": kept} if kept else {})
 
 
 LINEAR = ("attention", "dense_ffn", "shared_experts", "routed_experts", "mtp")
@@ -2209,10 +2275,10 @@ def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> d
         group = block[0] * block[1] if block else None
         comps = _quantized(mt, spec, LINEAR, q.get("modules_to_not_convert") or q.get("ignored_layers"), layout)
         return {"method": "fp8-block" if group else "fp8", "bits": 8, "group_size": group, "scale_bits": 32,
-                "components": comps}
+                **comps}
     if method == "mxfp4":
         comps = _quantized(mt, spec, LINEAR, q.get("modules_to_not_convert"), layout)
-        return {"method": "mxfp4", "bits": 4, "group_size": 32, "scale_bits": 8, "components": comps}
+        return {"method": "mxfp4", "bits": 4, "group_size": 32, "scale_bits": 8, **comps}
     if method == "compressed-tensors":
         return _compressed_tensors(q, spec, mt, layout)
     producer = q.get("producer")            # hf_quant_config.json's mark, also when copied into config.json
@@ -2229,7 +2295,7 @@ def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> d
         skip = (q.get("modules_to_not_convert") or []) + _gptq_dynamic_skips(q, spec, mt, bits, group, layout)
         comps = _quantized(mt, spec, candidates, skip, layout)
         return {"method": method, "bits": bits, "group_size": group if group and group > 0 else None,
-                "scale_bits": 16, "zero_point_bits": zero, "components": comps}
+                "scale_bits": 16, "zero_point_bits": zero, **comps}
     raise _refuse(mt, f"quantization_config quant_method {method or '(none)'} is not modelled")
 
 
@@ -2338,7 +2404,7 @@ def _compressed_tensors(q: dict, spec: dict, mt: str, layout: Layout = Layout())
     zero = 0 if w.get("symmetric", True) else bits
     comps = _quantized(mt, spec, LINEAR + ("head",), q.get("ignore"), layout)
     return {"method": method, "bits": bits, "group_size": group, "scale_bits": scale, "zero_point_bits": zero,
-            "components": comps}
+            **comps}
 
 
 # compressed-tensors' QuantizationStrategy values a weight scheme may take
@@ -2395,7 +2461,7 @@ def _modelopt(q: dict, spec: dict, mt: str, layout: Layout = Layout()) -> dict:
         raise SpecError(WHERE, f"model_type {mt}: ModelOpt NVFP4 scales one group of 16 values (an e4m3 scale per "
                                f"16), got group_size {_show(inner['group_size'])}")
     return {"method": method, "bits": bits, "group_size": group, "scale_bits": scale,
-            "components": _quantized(mt, spec, LINEAR, exclude, layout)}
+            **_quantized(mt, spec, LINEAR, exclude, layout)}
 
 
 # ---------------------------------------------------------------------------------------------------------

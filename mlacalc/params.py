@@ -16,7 +16,10 @@ stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint 
 3.3.1). A spec's ``quantization`` block (:class:`mlacalc.spec.Quantization`, read from an HF
 ``quantization_config``) prices the components it lists at their stored bits per value, scales and zero points
 included (DeepSeek-V3's one fp32 scale per 128x128 block: 8 + 32/16384 bits; gpt-oss's MXFP4 experts: 4 + 8/32),
-and every other component at ``max(16, weight bits)``.
+and every other component at ``max(16, weight bits)``. Attention projections the block lists as ``unquantized``
+(MiMo-V2-Flash's fp8 release keeps every ``o_proj`` in bf16) are counted apart, in ``attention_unquantized``, and
+priced at ``max(16, weight bits)`` without scales, in every layer of a softmax-attention block (full, sliding; not the
+linear-attention layers, whose projections have names of their own).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Params:
 
     embed: float = 0
     attention: float = 0
+    attention_unquantized: float = 0    # attention projections the checkpoint keeps unquantized (quantization.unquantized)
     dense_ffn: float = 0
     router: float = 0
     shared_experts: float = 0
@@ -82,6 +86,22 @@ def linear_projections(spec: ModelSpec) -> dict[str, int]:
     return family(b).projections(b, spec.hidden_size) if b is not None else {}
 
 
+def kept_projections(spec: ModelSpec, block) -> frozenset:
+    """Projections of ``block`` the checkpoint keeps unquantized (:attr:`Quantization.unquantized`): those of a
+    softmax-attention block (full or sliding; a linear-attention block's projections are another family's and keep
+    none), empty without a quantization block."""
+    q = spec.quantization
+    if q is None or block is None or block is spec.linear_attention:
+        return frozenset()
+    return frozenset(q.unquantized)
+
+
+def _split(parts: dict, kept: frozenset) -> tuple[float, float]:
+    """(quantized, kept unquantized) parameters of one block's projections ``parts``."""
+    k = sum(v for n, v in parts.items() if n in kept)
+    return sum(parts.values()) - k, k
+
+
 def _moe_layer(spec: ModelSpec) -> Params:
     """Router (``d E``, plus ``E`` with a bias), routed experts, and shared experts (plus a ``d``-wide sigmoid
     gate each when ``shared_expert_gate``: Qwen2-MoE, Qwen3-Next)."""
@@ -98,15 +118,16 @@ def layer_params(spec: ModelSpec, layer: int) -> Params:
     (:meth:`~mlacalc.attention.base.AttentionFamily.shared_kv_projections`)."""
     b = layer_block(spec, layer)
     d = spec.hidden_size
-    attn = sum(family(b).layer_projections(b, d, spec.owns_kv(layer)).values()) if b is not None else 0
+    attn, kept = _split(family(b).layer_projections(b, d, spec.owns_kv(layer)), kept_projections(spec, b)) \
+        if b is not None else (0, 0)
     if not spec.has_ffn(layer):
         ffn = Params()
     elif spec.is_moe_layer(layer):
         ffn = _moe_layer(spec)
     else:
         ffn = Params(dense_ffn=ffn_params(d, spec.ffn.intermediate_size, spec.ffn.gated))
-    return Params(attention=attn, norms=spec.norms_per_layer * d, dense_ffn=ffn.dense_ffn, router=ffn.router,
-                  shared_experts=ffn.shared_experts, routed_experts=ffn.routed_experts)
+    return Params(attention=attn, attention_unquantized=kept, norms=spec.norms_per_layer * d, dense_ffn=ffn.dense_ffn,
+                  router=ffn.router, shared_experts=ffn.shared_experts, routed_experts=ffn.routed_experts)
 
 
 def _add(*ps: Params) -> Params:
@@ -123,16 +144,18 @@ def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
     if t is None or t == spec.layer_type(last):
         return layer
     b = spec.sliding_attention if t == "sliding" else spec.attention
-    return dataclasses.replace(layer, attention=_block_params(b, spec.hidden_size, par))
+    attn, kept = _block_params(spec, b, par)
+    return dataclasses.replace(layer, attention=attn, attention_unquantized=kept)
 
 
-def _block_params(block, hidden: int, par: Parallelism | None, owns_kv: bool = True) -> float:
-    """Parameters of one layer's attention block on one GPU of ``par`` (all of it without one): the family's
-    :meth:`projections_per_rank` (see :func:`_layer_per_gpu`); ``owns_kv`` False: a cross-layer reader's."""
-    fam = family(block)
+def _block_params(spec: ModelSpec, block, par: Parallelism | None, owns_kv: bool = True) -> tuple[float, float]:
+    """(quantized, kept unquantized) parameters of one layer's attention block on one GPU of ``par`` (all of it
+    without one): the family's :meth:`projections_per_rank` (see :func:`_layer_per_gpu`), split by
+    :func:`kept_projections`; ``owns_kv`` False: a cross-layer reader's."""
+    fam, hidden = family(block), spec.hidden_size
     parts = fam.layer_projections(block, hidden, owns_kv) if par is None else \
         fam.projections_per_rank(block, hidden, par, owns_kv)
-    return sum(parts.values())
+    return _split(parts, kept_projections(spec, block))
 
 
 def _mtp_params(spec: ModelSpec) -> float:
@@ -181,9 +204,10 @@ def bytes_per_weight(weight_bits: float, quantization: Quantization | None = Non
     hi = max(weight_bits, HIGH_PRECISION_BITS) / 8
     if quantization is None:
         lo = weight_bits / 8
-        return Params(embed=hi, attention=lo, dense_ffn=lo, router=hi, shared_experts=lo, routed_experts=lo,
-                      norms=hi, head=hi, mtp=lo)
+        return Params(embed=hi, attention=lo, attention_unquantized=lo, dense_ffn=lo, router=hi, shared_experts=lo,
+                      routed_experts=lo, norms=hi, head=hi, mtp=lo)
     q = quantization.bits_per_value / 8
+    # attention_unquantized is no component a quantization lists: the projections it keeps at >= 16 bits
     return Params(**{f.name: q if f.name in quantization.components else hi for f in fields(Params)})
 
 
@@ -219,9 +243,9 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     """
     full = layer_params(spec, layer)
     a, tp = layer_block(spec, layer), par.tp
-    attn = _block_params(a, spec.hidden_size, par, spec.owns_kv(layer)) if a is not None else 0.0
+    attn, kept = _block_params(spec, a, par, spec.owns_kv(layer)) if a is not None else (0.0, 0.0)
     experts = full.routed_experts / (par.ep if par.ep > 1 else tp)
-    return Params(attention=attn, norms=full.norms, dense_ffn=full.dense_ffn / tp, router=full.router,
+    return Params(attention=attn, attention_unquantized=kept, norms=full.norms, dense_ffn=full.dense_ffn / tp, router=full.router,
                   shared_experts=full.shared_experts / par.shared_expert_tp, routed_experts=experts)
 
 
@@ -320,9 +344,10 @@ class WeightsReport:
         q = self.quantization
         if q is None:
             return {"method": None, "weight_bits": self.weight_bits, "other_bits": hi,
-                    "components": ["attention", "dense_ffn", "shared_experts", "routed_experts", "mtp"]}
-        return dataclasses.asdict(q) | {"components": list(q.components), "bits_per_value": q.bits_per_value,
-                                        "other_bits": hi}
+                    "components": ["attention", "attention_unquantized", "dense_ffn", "shared_experts",
+                                   "routed_experts", "mtp"]}
+        return dataclasses.asdict(q) | {"components": list(q.components), "unquantized": list(q.unquantized),
+                                        "bits_per_value": q.bits_per_value, "other_bits": hi}
 
 
 def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,

@@ -196,6 +196,9 @@ class DTypes:
 
 QUANT_METHODS = ("fp8-block", "fp8", "mxfp4", "nvfp4", "mxfp8", "int4", "int8", "awq", "gptq", "affine")
 QUANT_COMPONENTS = ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head", "mtp")
+# the projections of a softmax-attention block (conventional, MLA, DSA: each family's ``projections`` keys) a checkpoint
+# may keep unquantized while the rest of its attention is quantized (``Quantization.unquantized``)
+ATTN_PROJECTIONS = ("q", "k", "v", "o", "q_down", "q_up", "kv_down", "kv_up", "index_q", "index_k")
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,10 @@ class Quantization:
     scale_bits: int = _f("bits of each scale (fp32: 32, bf16/fp16: 16, e8m0/e4m3: 8)", 16, minimum=0)
     zero_point_bits: int = _f("bits of each group's zero point (asymmetric int formats: AWQ/GPTQ pack 4-bit zeros); "
                               "0: symmetric", 0, minimum=0)
+    unquantized: tuple = _f("projections of the (softmax) attention the checkpoint keeps at max(16, dtypes.weights) "
+                            "bits on every layer while the rest of the attention is quantized (MiMo-V2-Flash's fp8: "
+                            "o): " + ", ".join(ATTN_PROJECTIONS) + "; needs attention among components",
+                            (), kind="projections")
 
     @property
     def bits_per_value(self) -> float:
@@ -469,6 +476,10 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
         return value
     if kind == "components":
         return _choice_list(value, path, QUANT_COMPONENTS, "components", unique=True)
+    if kind == "projections":
+        if isinstance(value, (list, tuple)) and not value:
+            return ()
+        return _choice_list(value, path, ATTN_PROJECTIONS, "projections", unique=True)
     if kind == "layer_types":
         return _choice_list(value, path, LAYER_TYPES, "layer types")
     base = t.replace("| None", "").strip()
@@ -573,6 +584,7 @@ def _cross_checks(spec: ModelSpec) -> None:
         raise SpecError("attention.global_every", "needs sliding_window")
     _check_layers(spec)
     _check_kv_sharing(spec)
+    _check_unquantized(spec)
     if f.kind == "moe":
         if f.num_experts < 1 or f.experts_per_token < 1 or f.expert_intermediate_size < 1:
             raise SpecError("ffn", "moe needs num_experts, experts_per_token and expert_intermediate_size >= 1")
@@ -585,6 +597,22 @@ def _cross_checks(spec: ModelSpec) -> None:
             raise SpecError("ffn.moe_layer_step", f"({f.moe_layer_step}) exceeds num_layers ({spec.num_layers})")
     else:
         _refuse_expert_fields(f)
+
+
+def _check_unquantized(spec: ModelSpec) -> None:
+    """``quantization.unquantized`` names projections of a quantized attention that this attention has: keeping
+    ``q_down`` of a GQA block, or ``o`` of an attention left whole at 16 bits, would price nothing."""
+    q = spec.quantization
+    if q is None or not q.unquantized:
+        return
+    if "attention" not in q.components:
+        raise SpecError("quantization.unquantized", "needs attention among quantization.components (the rest of "
+                                                    "the attention quantized)")
+    own = family(spec.attention).projections(spec.attention, spec.hidden_size)
+    for i, name in enumerate(q.unquantized):
+        if name not in own:
+            raise SpecError(f"quantization.unquantized[{i}]", f"{spec.attention.kind} attention has no projection "
+                                                              f"{name!r} (it has {', '.join(own)})")
 
 
 def _check_sliding_shape(spec: ModelSpec) -> None:
@@ -1033,6 +1061,8 @@ def _schema_of(cls) -> dict:
                 s["type"] = ["object", "null"]
         elif meta.get("kind") == "components":
             s = {"type": "array", "items": {"enum": list(QUANT_COMPONENTS)}, "minItems": 1}
+        elif meta.get("kind") == "projections":
+            s = {"type": "array", "items": {"enum": list(ATTN_PROJECTIONS)}, "uniqueItems": True}
         elif meta.get("kind") == "layer_types":
             # was {"type": "string"}: an editor flagged every spec with a layer pattern (gpt-oss, Qwen3-Next,
             # Nemotron-H's ffn layers) and passed layer_types: ffn, which the spec refuses

@@ -99,7 +99,7 @@ from .hardware import Hardware
 from .kv import kv_element_bits
 from .parallel import Parallelism
 from .spec import ModelSpec, Quantization
-from .params import HIGH_PRECISION_BITS, bytes_per_weight
+from .params import HIGH_PRECISION_BITS, bytes_per_weight, kept_projections
 
 PHASES = ("prefill", "decode")
 SUPPORTED = ("tp", "ep", "dp_attention")     # degrees the step model covers (one TP/EP group)
@@ -360,10 +360,13 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                           heads=getattr(block, "num_heads", 0) * hs, head_share=hs, kv_share=kv_share, layers=count,
                           wb=wb, hb=hb, ab=ab, kb=kb, kv_bits=kbits, form=form if fam.forms else None,
                           core_launches=core_launches, state_bits=spec.dtypes.state_bits,
-                          ssm_state_bits=spec.dtypes.ssm_state_bits, ranks=parallel.attention_tp)
+                          ssm_state_bits=spec.dtypes.ssm_state_bits, ranks=parallel.attention_tp,
+                          # projections kept unquantized stream at hb, as weights stores them (none under
+                          # --weight-dtype: every matrix at it)
+                          kept=kept_projections(spec, block) if weight_bits is None else frozenset())
         attn = fam.attention_ops(spec, shape)
         attn_ops.extend(attn.ops)
-        attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, wb, ab, count))
+        attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, shape.w("o"), ab, count))
         norm_width += attn.norm_width * count               # ... and the family's (latent norms, q/k norms)
         norm_count += attn.norm_count * count
     attn_ops = merge_ops(attn_ops)

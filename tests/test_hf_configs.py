@@ -2874,9 +2874,12 @@ def test_longcat_flash_fp8_ignore_list_in_its_own_module_names(capsys, tmp_path)
     mla = ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"]
     every = load_spec(_write(tmp_path, fp8(["lm_head"] + [f"model.layers.*.self_attn.*.{p}" for p in mla])))
     assert every.quantization.components == ("dense_ffn", "shared_experts", "routed_experts")
-    refused(capsys, "weights", _write(tmp_path, fp8(["lm_head", "model.layers.*.self_attn.*.kv_b_proj"])),
+    # every kv_b_proj of both blocks: kv_up kept at 16 bits, the rest of the MLA in fp8 (it was refused)
+    kv_b = load_spec(_write(tmp_path, fp8(["lm_head", "model.layers.*.self_attn.*.kv_b_proj"])))
+    assert kv_b.quantization.unquantized == ("kv_up",)
+    refused(capsys, "weights", _write(tmp_path, fp8(["lm_head", "model.layers.0.self_attn.0.kv_b_proj"])),
             words="model_type longcat_flash: quantization_config leaves part of the attention unquantized "
-                  "(model.layers.0.self_attn.0.kv_b_proj)")
+                  "(model.layers.0.self_attn.0.kv_b_proj), not model.layers.0.self_attn.1.kv_b_proj")
 
 
 @pytest.mark.parametrize("model_type,words", [

@@ -76,7 +76,8 @@ def test_weight_dtype_overrides_the_quantization():
 def test_weights_json_describes_the_quantization():
     j = weights_report(load_spec("gpt-oss-20b")).to_json()
     assert j["quantization"] == {"method": "mxfp4", "bits": 4, "group_size": 32, "scale_bits": 8,
-                                 "zero_point_bits": 0, "components": ["routed_experts"], "bits_per_value": 4.25,
+                                 "zero_point_bits": 0, "components": ["routed_experts"], "unquantized": [],
+                                 "bits_per_value": 4.25,
                                  "other_bits": 16.0}
 
 
@@ -112,8 +113,11 @@ def test_gptq_stores_zeros_even_when_symmetric(tmp_path):
 
 
 def test_a_pattern_that_splits_a_component_is_refused(tmp_path):
-    with pytest.raises(SpecError, match="leaves part of the attention unquantized"):
-        _cfg(tmp_path, {"quant_method": "awq", "bits": 4, "group_size": 128, "modules_to_not_convert": ["q_proj"]})
+    # q_proj on every layer: q kept at 16 bits, the rest of the attention in int4 (it was refused)
+    q = _cfg(tmp_path, {"quant_method": "awq", "bits": 4, "group_size": 128, "modules_to_not_convert": ["q_proj"]})
+    assert q.quantization.unquantized == ("q",)
+    with pytest.raises(SpecError, match="leaves part of the dense_ffn unquantized"):
+        _cfg(tmp_path, {"quant_method": "awq", "bits": 4, "group_size": 128, "modules_to_not_convert": ["up_proj"]})
 
 
 def test_unknown_quant_method_is_refused_in_one_line(tmp_path):

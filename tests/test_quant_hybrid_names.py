@@ -103,10 +103,13 @@ def test_qwen3_next_a_list_keeping_the_deltanet_in_bf16_is_seen(tmp_path, capsys
     d = _with_quant(tmp_path, "qwen3_next_80b_a3b", _ct_nvfp4(["lm_head", "re:.*linear_attn.*", "re:.*mlp.gate$"]))
     refused(capsys, "weights", str(d), words="leaves part of the attention unquantized "
                                              "(model.layers.0.linear_attn.in_proj_qkvz)")
-    # the reverse: only the full layers' self_attn ignored was priced all in bf16, DeltaNet weights included
+    # the reverse: only the full layers' self_attn ignored was priced all in bf16, DeltaNet weights included; then
+    # refused; now the 12 full layers' q, k, v, o are kept in bf16 and the DeltaNet stays NVFP4
     d2 = _with_quant(tmp_path, "qwen3_next_80b_a3b", _ct_nvfp4(["lm_head", "re:.*self_attn.*"]), name="b")
-    with pytest.raises(SpecError, match="part of the attention"):
-        load_spec(str(d2))
+    s = load_spec(str(d2))
+    assert s.quantization.unquantized == ("q", "k", "v", "o") and "attention" in s.quantization.components
+    w = api.weights(s)
+    assert w.bytes.attention_unquantized == w.params.attention_unquantized * 2
 
 
 def test_qwen3_next_a_per_layer_exclude_list_covers_the_whole_attention(tmp_path):

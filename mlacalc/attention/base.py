@@ -32,7 +32,8 @@ class StepShape(NamedTuple):
     """One forward step's attention on one GPU, as the roofline hands it to a family.
 
     Bytes per element: ``wb`` weights at the weight dtype, ``hb`` weights kept at >= 16 bits, ``ab``
-    activations, ``kb`` cache (``kv_bits / 8``)."""
+    activations, ``kb`` cache (``kv_bits / 8``); ``kept``: the projections the checkpoint keeps unquantized
+    (:func:`mlacalc.params.kept_projections`), read at ``hb`` (:meth:`w`)."""
 
     block: object            # the layers' attention block (spec.attention, or spec.linear_attention)
     rules: tuple             # ((layers, KeyRule), ...) of these layers: which keys their queries attend
@@ -53,6 +54,12 @@ class StepShape(NamedTuple):
     state_bits: float = 16   # linear-attention state dtype (the convolution's, and the recurrent state's by default)
     ssm_state_bits: float | None = None   # the recurrent (SSM) state's dtype where it differs
     ranks: int = 1           # ranks the heads split over (Parallelism.attention_tp): head_share = 1 / ranks
+    kept: frozenset = frozenset()   # projections stored unquantized (quantization.unquantized)
+
+    def w(self, projection: str) -> float:
+        """Bytes a weight of ``projection`` (a family's :meth:`~AttentionFamily.projections` key) is read at:
+        ``hb`` where the checkpoint keeps it unquantized, else ``wb``."""
+        return self.hb if projection in self.kept else self.wb
 
     @property
     def tokens(self) -> int:

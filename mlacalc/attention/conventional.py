@@ -137,9 +137,13 @@ class Conventional(AttentionFamily):
         cross = all(r.fixed is not None for _, r in s.rules)
         reader = all(r.shared for _, r in s.rules)
         kv_elems = 0.0 if cross or reader else self.cache_parts(a).total * s.kv_share   # K and V per token here
-        width = s.heads * a.qk_head_dim * (2 if a.output_gate else 1) + kv_elems
+        q_width = s.heads * a.qk_head_dim * (2 if a.output_gate else 1)
+        width = q_width + kv_elems
         bias = width * s.hb if a.qkv_bias else 0.0
-        ops = [matmul("qkv_proj", Ta, d, width, s.wb, s.ab, L, extra_weight=bias)]
+        k_elems = 0.0 if cross or reader else self.cache_parts(a).k * s.kv_share
+        # q, k and v in one GEMM, each projection's weights read at its own width (:meth:`StepShape.w`)
+        weights = d * (q_width * s.w("q") + k_elems * s.w("k") + (kv_elems - k_elems) * s.w("v"))
+        ops = [matmul("qkv_proj", Ta, d, width, 0, s.ab, L, extra_weight=weights + bias)]
         norm_width, norm_count = 0.0, 0
         if a.qk_norm:                                               # per-head RMSNorm on q and k (Qwen3)
             norm_width += (s.heads + a.num_kv_heads * s.kv_share) * a.qk_head_dim

@@ -97,8 +97,9 @@ class DSA(MLA):
         ih, idim, ib = a.index_n_heads, a.index_head_dim, index_cache_bytes(a)
         pairs, keys = rules_span(s.rules, s.prior, s.new)           # dense: every visible key
         q_in = a.q_lora_rank or d
-        ops = [matmul("index_proj", Ta, q_in, ih * idim, s.wb, s.ab, L),
-               matmul("index_proj", Ta, d, idim + ih, s.wb, s.ab, L),
+        # wk (index_k) at its own width; weights_proj at the attention's (as before this split)
+        ops = [matmul("index_proj", Ta, q_in, ih * idim, s.w("index_q"), s.ab, L),
+               matmul("index_proj", Ta, d, idim + ih, 0, s.ab, L, extra_weight=d * (idim * s.w("index_k") + ih * s.wb)),
                OpCost("indexer", "indexer", flops=2 * s.seqs * pairs * ih * (idim + 1),
                       act_bytes=Ta * L * (ih * idim + ih) * s.ab, kv_bytes=s.seqs * keys * ib,
                       out_width=0, launches=L),

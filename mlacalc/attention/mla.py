@@ -152,17 +152,18 @@ class MLA(AttentionFamily):
     def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
         a, d, L, H, Ta = s.block, spec.hidden_size, s.layers, s.heads, s.tokens
         dc, dr, dn, dv = a.kv_lora_rank, a.qk_rope_head_dim, a.qk_nope_head_dim, a.v_head_dim
-        wb, ab, kb = s.wb, s.ab, s.kb
+        ab, kb = s.ab, s.kb
+        wb = s.w("kv_up")                                  # W_UK and W_UV: kv_b_proj's two halves
         ops: list[OpCost] = []
         norm_width, norm_count = 0.0, 0
         if a.q_lora_rank:
-            ops.append(matmul("q_down", Ta, d, a.q_lora_rank, wb, ab, L))
-            ops.append(matmul("q_up", Ta, a.q_lora_rank, H * a.qk_head_dim, wb, ab, L))
+            ops.append(matmul("q_down", Ta, d, a.q_lora_rank, s.w("q_down"), ab, L))
+            ops.append(matmul("q_up", Ta, a.q_lora_rank, H * a.qk_head_dim, s.w("q_up"), ab, L))
             norm_width += a.q_lora_rank
             norm_count += 1
         else:
-            ops.append(matmul("q_proj", Ta, d, H * a.qk_head_dim, wb, ab, L))
-        ops.append(matmul("kv_down", Ta, d, dc + dr, wb, ab, L))
+            ops.append(matmul("q_proj", Ta, d, H * a.qk_head_dim, s.w("q"), ab, L))
+        ops.append(matmul("kv_down", Ta, d, dc + dr, s.w("kv_down"), ab, L))
         norm_width += dc
         norm_count += 1
         ops.append(OpCost("kv_write", "memory", act_bytes=Ta * (dc + dr) * ab * L, kv_bytes=Ta * (dc + dr) * kb * L,
