@@ -250,8 +250,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "exaone_moe": {"sliding_window_pattern": 4, "num_shared_experts": 1},
     # ApertusConfig(qk_norm=True, hidden_act="xielu", tie_word_embeddings=False)
     "apertus": {"qk_norm": True},
-    # NemotronHConfig(use_conv_bias=True, use_bias=False, mamba_ssm_cache_dtype="float32")
-    "nemotron_h": {"use_conv_bias": True, "use_bias": False, "mamba_ssm_cache_dtype": "float32"},
+    # NemotronHConfig(use_conv_bias=True, use_bias=False, mamba_ssm_cache_dtype="float32"); the attention head width a
+    # config leaves out is 128 in every NemotronHConfig: NVIDIA's remote configuration_nemotron_h.py of the Nemotron-H
+    # releases (attention_head_dim=128; vLLM's copy vllm/transformers_utils/configs/nemotron_h.py) and of Nemotron 3
+    # (head_dim=128; SGLang's NemotronHConfig, nvidia-cosmos/cosmos-rl nemotron_vl_overwrite/configuration_nemotron_h.py),
+    # transformers v5's NemotronHConfig (head_dim=128). The attention (vLLM nemotron_h.py NemotronHAttention) takes
+    # hidden / heads only where the config object's head_dim is None, which the class default never is: a
+    # Nemotron-Nano-9B-v2 config without the key has heads of 128, not 4480 / 40 = 112
+    "nemotron_h": {"use_conv_bias": True, "use_bias": False, "mamba_ssm_cache_dtype": "float32",
+                   "attention_head_dim": 128},
     # GraniteMoeHybridConfig and BambaConfig(mamba_conv_bias=True, mamba_proj_bias=False)
     "granitemoehybrid": {"mamba_conv_bias": True, "mamba_proj_bias": False},
     "bamba": {"mamba_conv_bias": True, "mamba_proj_bias": False},
@@ -1954,7 +1961,8 @@ ATTN_NAMES: dict[str, AttnNames] = {
 # MLA projections in bf16 while the indexer was quantized priced the whole attention at 16 bits, and a list keeping the
 # indexer in bf16 (re:.*indexer.*) matched nothing. weights_proj is left unnamed: vLLM and SGLang build it with
 # quant_config=None ("weight_proj is not quantized"), so a list naming it or not changes nothing served; k_norm is a
-# LayerNorm, no Linear.
+# LayerNorm, no Linear. Both are priced in bf16 beside a quantized attention whatever the list says
+# (mlacalc.attention.dsa.DSA.never_quantized: the fp8 checkpoints store them so).
 DSA_INDEXER = ["indexer.wq_b", "indexer.wk"]
 # Mllama (Llama-3.2-Vision): the cross-attention decoder layers' attention module (transformers
 # MllamaCrossAttentionDecoderLayer.cross_attn: q_proj, k_proj, v_proj, o_proj, q_norm, k_norm; vLLM mllama.py

@@ -17,9 +17,12 @@ stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint 
 ``quantization_config``) prices the components it lists at their stored bits per value, scales and zero points
 included (DeepSeek-V3's one fp32 scale per 128x128 block: 8 + 32/16384 bits; gpt-oss's MXFP4 experts: 4 + 8/32),
 and every other component at ``max(16, weight bits)``. Attention projections the block lists as ``unquantized``
-(MiMo-V2-Flash's fp8 release keeps every ``o_proj`` in bf16) are counted apart, in ``attention_unquantized``, and
-priced at ``max(16, weight bits)`` without scales, in every layer of a softmax-attention block (full, sliding; not the
-linear-attention layers, whose projections have names of their own).
+(MiMo-V2-Flash's fp8 release keeps every ``o_proj`` in bf16), and those no checkpoint of the design quantizes (DSA's
+indexer ``weights_proj`` and ``k_norm``: :meth:`~mlacalc.attention.base.AttentionFamily.never_quantized`), are counted
+apart, in ``attention_unquantized``, and priced at ``max(16, weight bits)`` without scales, in every layer of a
+softmax-attention block (full, sliding; not the linear-attention layers, whose projections have names of their own).
+The MTP modules are priced at one width whole (their indexer's ``weights_proj`` too: 0.46 M parameters in
+DeepSeek-V3.2's one module).
 """
 
 from __future__ import annotations
@@ -87,13 +90,16 @@ def linear_projections(spec: ModelSpec) -> dict[str, int]:
 
 
 def kept_projections(spec: ModelSpec, block) -> frozenset:
-    """Projections of ``block`` the checkpoint keeps unquantized (:attr:`Quantization.unquantized`): those of a
-    softmax-attention block (full or sliding; a linear-attention block's projections are another family's and keep
-    none), empty without a quantization block."""
+    """Projections of ``block`` the checkpoint keeps unquantized: those :attr:`Quantization.unquantized` lists, and,
+    where the attention is quantized, those no checkpoint of the design quantizes
+    (:meth:`~mlacalc.attention.base.AttentionFamily.never_quantized`: DSA's indexer ``weights_proj`` and ``k_norm``).
+    Only a softmax-attention block's (full or sliding; a linear-attention block's projections are another family's
+    and keep none); empty without a quantization block."""
     q = spec.quantization
     if q is None or block is None or block is spec.linear_attention:
         return frozenset()
-    return frozenset(q.unquantized)
+    own = family(block).never_quantized(block) if "attention" in q.components else frozenset()
+    return frozenset(q.unquantized) | own
 
 
 def _split(parts: dict, kept: frozenset) -> tuple[float, float]:
@@ -317,6 +323,7 @@ class WeightsReport:
     linear_attention_per_layer: dict = dataclasses.field(default_factory=dict)
     quantization: Quantization | None = None
     sliding_attention_per_layer: dict = dataclasses.field(default_factory=dict)   # {} unless a sliding shape
+    kept: tuple = ()            # attention projections priced at >= 16 bits beside a quantized rest (kept_projections)
 
     def to_json(self) -> dict:
         p = self.parallel
@@ -346,7 +353,7 @@ class WeightsReport:
             return {"method": None, "weight_bits": self.weight_bits, "other_bits": hi,
                     "components": ["attention", "attention_unquantized", "dense_ffn", "shared_experts",
                                    "routed_experts", "mtp"]}
-        return dataclasses.asdict(q) | {"components": list(q.components), "unquantized": list(q.unquantized),
+        return dataclasses.asdict(q) | {"components": list(q.components), "unquantized": list(self.kept),
                                         "bits_per_value": q.bits_per_value, "other_bits": hi}
 
 
@@ -366,4 +373,5 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          per_gpu_params=per_gpu, per_gpu_bytes=weight_bytes(per_gpu, bits, quant),
                          attention_per_layer=attention_projections(spec),
                          linear_attention_per_layer=linear_projections(spec), quantization=quant,
-                         sliding_attention_per_layer=sliding_projections(spec))
+                         sliding_attention_per_layer=sliding_projections(spec),
+                         kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else ())

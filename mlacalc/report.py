@@ -207,8 +207,8 @@ def weights_table(r) -> object:
     q = r.quantization
     at = (f"{', '.join(q.components)} {q.method} at {q.bits_per_value:g} bits (scales included), the rest at "
           f">= 16 bits" if q else f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16)")
-    if q and q.unquantized:
-        at += f" (attention_unquantized: its {', '.join(q.unquantized)} kept at >= 16 bits)"
+    if q and r.kept:
+        at += f" (attention_unquantized: its {', '.join(r.kept)} kept at >= 16 bits)"
     cap = (f"{at}; active: one embedding row and "
            f"the head ({fmt_count(r.active_non_embedding)} without them); per GPU with TP={p.tp}, EP={p.ep}, "
            f"PP={p.pp}{', DP attention' if p.dp_attention else ''} (fullest stage)")

@@ -178,6 +178,11 @@ class AttentionFamily:
         """How projection ``name`` splits over TP: ``heads``, ``kv`` (like the KV heads) or ``replicated``."""
         raise NotImplementedError
 
+    def never_quantized(self, a: "Attention") -> frozenset:
+        """Projections (:meth:`projections` keys) every quantized checkpoint of this design stores at >= 16 bits,
+        whatever its ``quantization_config`` lists: the engines build them unquantized. None by default."""
+        return frozenset()
+
     def shared_kv_projections(self, a: "Attention", hidden: int) -> dict[str, int]:
         """Parameters of one layer's attention where the layer reads another layer's K/V (cross-layer attention,
         ``attention.kv_share_layers``): refused unless the family says which projections such a layer lacks."""

@@ -90,6 +90,18 @@ class DSA(MLA):
     def projection_split(self, a: "Attention", name: str) -> str:
         return "replicated" if name.startswith("index_") else super().projection_split(a, name)
 
+    def never_quantized(self, a: "Attention") -> frozenset:
+        """The indexer's ``weights_proj`` (``index_weights``) and its key LayerNorm (``index_k_norm``): bf16 in the
+        fp8 checkpoints, where ``wq_b`` and ``wk`` are fp8 with a ``weight_scale_inv`` each. DeepSeek-V3.2-Exp
+        ``inference/model.py`` ``Indexer``: ``wq_b`` and ``wk`` are ``Linear`` at the model's fp8 default, and
+        "weights_proj in the checkpoint is stored in bf16" (held as ``Linear(dim, n_heads, dtype=torch.float32)``);
+        ``k_norm`` a ``LayerNorm``, no Linear, never fp8. SGLang ``nsa_indexer.py`` and vLLM ``deepseek_v2.py`` build
+        ``weights_proj`` with no quant_config ("weight_proj is not quantized"); SGLang PR 17205: "weights_proj is
+        stored in BF16 precision in Hugging-Face". GLM-5's fp8 checkpoint lists ``indexer.weights_proj.weight`` and
+        ``indexer.k_norm.{weight,bias}`` in bf16 without scales beside fp8 ``wq_b`` / ``wk`` with
+        ``weight_scale_inv`` (a public weight inventory: code corpus file id 56970957992)."""
+        return frozenset({"index_weights", "index_k_norm"})
+
     def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
         """The indexer's projections, its scoring pass over every visible key and its cache write, then MLA over
         the selected keys."""
@@ -97,9 +109,11 @@ class DSA(MLA):
         ih, idim, ib = a.index_n_heads, a.index_head_dim, index_cache_bytes(a)
         pairs, keys = rules_span(s.rules, s.prior, s.new)           # dense: every visible key
         q_in = a.q_lora_rank or d
-        # wk (index_k) at its own width; weights_proj at the attention's (as before this split)
+        # wk (index_k) and weights_proj (index_weights, bf16 in every quantized checkpoint: never_quantized) each at
+        # its own width
         ops = [matmul("index_proj", Ta, q_in, ih * idim, s.w("index_q"), s.ab, L),
-               matmul("index_proj", Ta, d, idim + ih, 0, s.ab, L, extra_weight=d * (idim * s.w("index_k") + ih * s.wb)),
+               matmul("index_proj", Ta, d, idim + ih, 0, s.ab, L,
+                      extra_weight=d * (idim * s.w("index_k") + ih * s.w("index_weights"))),
                OpCost("indexer", "indexer", flops=2 * s.seqs * pairs * ih * (idim + 1),
                       act_bytes=Ta * L * (ih * idim + ih) * s.ab, kv_bytes=s.seqs * keys * ib,
                       out_width=0, launches=L),
