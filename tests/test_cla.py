@@ -193,3 +193,12 @@ def test_kv_note_counts_the_layers_each_cache_serves(capsys, layers, factor, wor
         main(["kv", LARGE, "--set", f"num_layers={layers}", "--set", f"attention.kv_share_layers={factor}"])
     assert e.value.code in (0, None)
     assert " ".join(capsys.readouterr().out.split()).endswith("cross-layer attention: " + words)
+
+
+def test_whole_step_profiling_refuses_cross_layer_sharing():
+    """`profile --whole-step` builds every layer with its own K/V projections and cache, beside a prediction that
+    prices the sharing: refused in one line, as the per-layer profiler is (it passed validation before)."""
+    from mlacalc.profiler.whole_step import StepConfig
+
+    with pytest.raises(SpecError, match="whole steps.*cross-layer K/V sharing"):
+        StepConfig(LARGE, "decode", "sdpa", 8, 4096).validate(load_spec(LARGE))
