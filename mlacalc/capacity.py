@@ -49,8 +49,8 @@ from .spec import ModelSpec, refuse_kv_sharing
 from .units import finite
 from .params import Params, stage_params, weight_bytes
 from .sglang import MIB, SglangMemory, server_defaults, sglang_memory
-from .vllm import (NON_TORCH_BYTES, VllmMemory, batch_defaults, check_max_num_seqs, check_non_torch,
-                   sampler_peak)
+from .vllm import (NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VllmMemory, batch_defaults, check_max_num_seqs,
+                   check_non_torch, sampler_peak)
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
@@ -249,16 +249,16 @@ def engine_settings(hw: Hardware, engine: str, workspace_tokens: int | None, max
     """``(workspace_tokens, max_num_seqs, non_torch_bytes)`` for ``engine`` on ``hw``, None filled with its defaults:
     mlacalc's ``DEFAULT_WORKSPACE_TOKENS`` (the last two apply only to vLLM and are refused here when given), vLLM's
     ``max_num_batched_tokens`` / ``max_num_seqs`` for the card (:func:`mlacalc.vllm.batch_defaults`, from its CUDA
-    total) and :data:`mlacalc.vllm.NON_TORCH_BYTES`; under SGLang its ``chunked_prefill_size`` for the card
-    (:func:`mlacalc.sglang.server_defaults`, from nvidia-smi's total) and the same non-torch memory, held before the
-    weights load (``max_num_seqs`` refused)."""
+    total); under SGLang its ``chunked_prefill_size`` for the card (:func:`mlacalc.sglang.server_defaults`, from
+    nvidia-smi's total) (``max_num_seqs`` refused). ``non_torch_bytes`` is checked and stays None when not given:
+    :func:`kv_budget` fills :data:`mlacalc.vllm.NON_TORCH_BYTES` and records that it did."""
     check_engine(engine)
     if engine != "vllm" and max_num_seqs is not None:
         raise ArgError("max_num_seqs", "applies only with engine vllm")
     if engine == "sglang":
         chunk = server_defaults(hw.memory_bytes / MIB, 1)[0]     # the chunk does not depend on tp
         return ((chunk if workspace_tokens is None else workspace_tokens), None,
-                (NON_TORCH_BYTES if non_torch_bytes is None else check_non_torch(non_torch_bytes)))
+                (None if non_torch_bytes is None else check_non_torch(non_torch_bytes)))
     if engine == "mlacalc":
         if non_torch_bytes is not None:
             raise ArgError("non_torch_bytes", "applies only with engine vllm or sglang")
@@ -266,7 +266,7 @@ def engine_settings(hw: Hardware, engine: str, workspace_tokens: int | None, max
     tokens_default, seqs_default = batch_defaults(hw.cuda_memory_bytes or hw.memory_bytes, hw.name)
     return ((tokens_default if workspace_tokens is None else workspace_tokens),
             (seqs_default if max_num_seqs is None else check_max_num_seqs(max_num_seqs)),
-            (NON_TORCH_BYTES if non_torch_bytes is None else check_non_torch(non_torch_bytes)))
+            (None if non_torch_bytes is None else check_non_torch(non_torch_bytes)))
 
 
 def check_mem_util(gpu_mem_util: float | None, engine: str) -> float | None:
@@ -289,12 +289,17 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
     - weights - workspace``; vLLM's accounting (:class:`mlacalc.vllm.VllmMemory`: its CUDA total, non-torch memory,
     the larger of the forward and its sampler pass); or SGLang's (:class:`mlacalc.sglang.SglangMemory`:
     ``mem_fraction_static`` of the free memory before the weights, less the weights; ``gpu_mem_util`` None: SGLang's
-    default for the card and ``parallel``; ``workspace`` unused). ``fit`` and ``sweep`` size the cache with it."""
+    default for the card and ``parallel``; ``workspace`` unused). ``non_torch_bytes`` None:
+    :data:`mlacalc.vllm.NON_TORCH_BYTES`, the one-process figure, at every tp (vLLM's breakdown says so in
+    ``non_torch_source``). ``fit`` and ``sweep`` size the cache with it."""
     if engine in ("vllm", "sglang"):
         # vLLM builds Hunyuan's K/V-reading layers as encoder-decoder attention with caches of their own
         # (vllm/model_executor/models/hunyuan_v1.py, HunYuanCrossAttention: attn_type ENCODER_DECODER), sized by its
         # cross-attention spec, not by this model's sharing; what SGLang allocates is not established either
         refuse_kv_sharing(spec, f"engine {engine}'s KV cache")
+    non_torch_source = NON_TORCH_DEFAULT_SOURCE if non_torch_bytes is None else "given"
+    if non_torch_bytes is None and engine in ("vllm", "sglang"):
+        non_torch_bytes = NON_TORCH_BYTES
     total, source = ((hw.cuda_memory_bytes, "cudaMemGetInfo") if hw.cuda_memory_bytes else
                      (hw.memory_bytes, "nvidia-smi (the hardware file has no cuda_memory_gib)"))
     if engine == "sglang":
@@ -308,7 +313,7 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
         usable = gpu_mem_util * hw.memory_bytes
         return usable, None, usable - weights - workspace
     vm = VllmMemory(total=total, total_source=source, gpu_mem_util=gpu_mem_util, weights=weights,
-                    non_torch=non_torch_bytes, forward=workspace,
+                    non_torch=non_torch_bytes, non_torch_source=non_torch_source, forward=workspace,
                     sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs),
                     tokens=workspace_tokens, max_num_seqs=max_num_seqs)
     return vm.usable, vm, vm.kv_budget

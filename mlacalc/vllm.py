@@ -8,9 +8,16 @@ vLLM v1 ``gpu_worker.py`` ``determine_available_memory`` (V0 ``worker.py`` ``det
   against 140.40 GiB, measured: reports/h200/nontorch_memory.json). Taken from the hardware file's
   ``cuda_memory_gib`` when it has one; otherwise nvidia-smi's ``memory_gib`` and the breakdown says so.
 - ``non_torch``: memory the process holds outside PyTorch's allocator (CUDA context, cuBLAS workspaces).
-  Default :data:`NON_TORCH_BYTES`, measured in one process on an H200. NCCL's buffers at tp > 1 are not counted: their
-  size is NCCL_BUFFSIZE (4 MiB) x channels x peers x protocols, and the channel count is chosen by NCCL's topology
-  search at run time (not derivable from a spec); vLLM's custom all-reduce buffers are left out with them.
+  Default :data:`NON_TORCH_BYTES`, measured in one process on an H200, at every tp: no term grows with tp, because the
+  public logs (docs/vllm-capacity-checks.md, "Non-torch memory at tp > 1") do not support one. At tp 2-8 they show
+  :data:`NON_TORCH_LOGGED_TP_GIB` per GPU, and what vLLM subtracts depends on its version more than on tp:
+  V0 from PR #12126 and V1 up to v0.10 subtract the growth since a snapshot taken before NCCL starts (NCCL and custom
+  all-reduce buffers counted: 3.58 GiB at tp 2 on an H100, vllm PR #10511; 2.10 GiB at tp 8 on A100 40GB, v0.7.1, a SageMaker write-up whose repository was not identified);
+  V1 from v0.11 (vllm PR #25359) takes the snapshot after NCCL starts, so NCCL's start-up buffers sit outside the
+  budget and are not subtracted (0.09 GiB at tp 4 on A30s, v0.11.1). NCCL's share is NCCL_BUFFSIZE (4 MiB) x channels
+  x peers x protocols, the channel count chosen by NCCL's topology search at run time (not derivable from a spec);
+  custom all-reduce adds two IPC buffers of ``max_size`` (8 MiB) per rank whatever the tp
+  (vllm/distributed/device_communicators/custom_all_reduce.py). Pass a measured figure (``--non-torch``) at tp > 1.
 - ``activation_peak``: PyTorch's peak allocation during ``profile_run`` (``torch.cuda.memory_stats()
   ["allocated_bytes.all.peak"]``, a maximum over time): a dummy forward of ``max_num_batched_tokens`` tokens, then
   ``_dummy_sampler_run`` over ``min(max_num_batched_tokens, max_num_seqs)`` rows (one per dummy request). The
@@ -31,6 +38,13 @@ GIB = 2**30
 # reports/h200/nontorch_memory.json "nontorch_bytes" (bench/nontorch_memory.py, one process, torch 2.11 + CUDA 13.0):
 # device memory used after the CUDA context and a cuBLAS matmul, less what PyTorch's allocator reserved. 0.669 GiB.
 NON_TORCH_BYTES = 718_077_952
+NON_TORCH_DEFAULT_SOURCE = "measured in one process on an H200: no NCCL or custom all-reduce buffers"
+
+# Non-torch memory per GPU that public vLLM start-up logs print at tp 2-8, GiB (least, most): 0.09 (vllm #29070:
+# OPT-2.7B, 4 x A30, v0.11.1, "non-torch forward increase memory") to 3.58 (vllm PR #10511: Llama-3-8B, 2 x H100,
+# v0.6.5.dev V0). Every point, with its version and GPU, is in docs/vllm-capacity-checks.md; the range is stated
+# beside the default at tp > 1 (fit's note), not used in any budget.
+NON_TORCH_LOGGED_TP_GIB = (0.09, 3.58)
 
 # vllm/engine/arg_utils.py EngineArgs.get_batch_defaults, OPENAI_API_SERVER usage context (``vllm serve``): a card of
 # at least 70 GiB (current_platform.get_device_total_memory(): the CUDA total) that is not an A100 gets 8192 batched
@@ -79,6 +93,7 @@ class VllmMemory:
     gpu_mem_util: float
     weights: float
     non_torch: float
+    non_torch_source: str        # "given", or NON_TORCH_DEFAULT_SOURCE where the default was used
     forward: float               # peak live activations of the dummy forward (mlacalc.capacity.activation_workspace)
     sampler: float               # live bytes while the dummy sampler runs (sampler_peak)
     tokens: int                  # max_num_batched_tokens of the profile run
@@ -100,7 +115,7 @@ class VllmMemory:
     def as_dict(self) -> dict:
         return {"total": self.total, "total_source": self.total_source, "gpu_mem_util": self.gpu_mem_util,
                 "usable": self.usable, "weights": self.weights, "non_torch": self.non_torch,
-                "activation_peak": self.activation_peak, "forward": self.forward, "sampler": self.sampler,
+                "non_torch_source": self.non_torch_source, "activation_peak": self.activation_peak, "forward": self.forward, "sampler": self.sampler,
                 "max_num_batched_tokens": self.tokens, "max_num_seqs": self.max_num_seqs,
                 "kv_budget": self.kv_budget}
 

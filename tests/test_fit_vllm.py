@@ -125,3 +125,57 @@ def test_sweep_sizes_the_cache_as_fit_under_each_engine():
         assert sw.rows[0].max_batch == fit(spec, hw, context=8192, engine=engine).max_batch
     assert runs["vllm"].rows[0].max_batch == 52 < runs["mlacalc"].rows[0].max_batch
     assert "engine" not in runs["mlacalc"].to_json() and runs["vllm"].to_json()["engine"] == "vllm"
+
+
+def test_tp8_on_h200_budget_before_and_after_a_given_non_torch():
+    """Llama-3.1-70B at tp 8 on H200s: the default non-torch is the one-process 0.669 GiB (no NCCL / custom
+    all-reduce), recorded as the default; a logged tp-8 figure (2.10 GiB, V0 v0.7.1 on A100 40GB; see
+    docs/vllm-capacity-checks.md) given with non_torch_bytes lowers the KV budget by exactly the difference."""
+    spec, hw, par = load_spec("llama-3.1-70b"), load_hardware("h200"), Parallelism(tp=8)
+    kw = dict(gpu_mem_util=0.9, workspace_tokens=8192, engine="vllm", max_num_seqs=1024)
+    before = fit(spec, hw, 1024, par, **kw)
+    after = fit(spec, hw, 1024, par, non_torch_bytes=2.10 * GIB, **kw)
+    v = before.vllm
+    assert v.non_torch == 718_077_952 and v.non_torch_source.startswith("measured in one process")
+    assert after.vllm.non_torch_source == "given"
+    # 0.9 x 139.80 GiB (h200.yaml cuda_memory_gib) - weights / 8 - 0.669 GiB - the activation peak
+    total = 139.80 * GIB
+    assert v.total == pytest.approx(total, rel=1e-12)
+    kv_before = 0.9 * total - v.weights - 718_077_952 - v.activation_peak
+    assert before.kv_budget == pytest.approx(kv_before, rel=1e-12)
+    # 2.10 GiB - 718,077,952 B = 2,254,857,830.4 - 718,077,952 = 1,536,779,878.4 B (1.431 GiB) less for the cache
+    assert before.kv_budget - after.kv_budget == pytest.approx(2.10 * 2**30 - 718_077_952, rel=1e-12)
+    assert (before.kv_budget - after.kv_budget) / GIB == pytest.approx(1.4312, abs=1e-4)
+    assert before.to_json()["vllm_memory"]["non_torch_source"] == v.non_torch_source
+
+
+def test_fit_says_the_non_torch_default_at_tp_above_one_is_the_one_process_figure(capsys, monkeypatch):
+    """At tp > 1 with the default non-torch memory the caption says NCCL's and custom all-reduce's buffers are not in
+    it and gives the logged range; at tp 1, or with --non-torch, it says nothing of it."""
+    from mlacalc.vllm import NON_TORCH_LOGGED_TP_GIB
+
+    monkeypatch.setenv("COLUMNS", "400")
+
+    def caption(*args):
+        with pytest.raises(SystemExit) as e:
+            main(["fit", "llama-3.1-8b", "--gpu", "h200", "--engine", "vllm", *args])
+        assert e.value.code in (0, None)
+        return " ".join(capsys.readouterr().out.split())
+
+    assert NON_TORCH_LOGGED_TP_GIB == (0.09, 3.58)
+    out = caption("--tp", "8")
+    assert "non-torch at tp 8: the default" in out and "no NCCL or custom all-reduce buffers" in out
+    assert "0.09-3.58 GiB per GPU" in out and "give --non-torch" in out
+    assert "non-torch at tp" not in caption("--tp", "1")
+    assert "non-torch at tp" not in caption("--tp", "8", "--non-torch", "2G")
+
+
+def test_sweep_caption_says_the_non_torch_default_is_used_at_every_gpu_count(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    for gpus, said in (("1,2", True), ("1", False)):
+        with pytest.raises(SystemExit) as e:
+            main(["sweep", "llama-3.1-8b", "--gpu", "h200", "--engine", "vllm", "--gpus", gpus, "--context", "4k",
+                  "--batch", "1"])
+        assert e.value.code in (0, None)
+        out = " ".join(capsys.readouterr().out.split())
+        assert ("at every GPU count" in out and "0.09-3.58 GiB per GPU" in out) == said

@@ -49,9 +49,33 @@ MaxSeqsOpt = Annotated[Optional[int], typer.Option("--max-num-seqs", help="--eng
                                                    "run's sampler warms up (default: vLLM's for the card).")]
 NonTorchOpt = Annotated[Optional[str], typer.Option("--non-torch", help="--engine vllm or sglang: memory outside "
                                                     "PyTorch per GPU in bytes (e.g. 1.5G); default 0.67 GiB, "
-                                                    "measured on an H200 (CUDA context + cuBLAS; NCCL not "
-                                                    "counted).")]
+                                                    "measured in one process on an H200 (CUDA context + cuBLAS; "
+                                                    "NCCL and custom all-reduce buffers at --tp > 1 not counted: "
+                                                    "vLLM's logs show 0.09-3.58 GiB per GPU there).")]
 
+
+
+def _non_torch_note(vm, gpus: int) -> str:
+    """Words for a vLLM budget at more than one GPU whose non-torch memory is the one-process default, else nothing:
+    NCCL's and custom all-reduce's buffers are not in it (mlacalc.vllm module docstring)."""
+    from ..vllm import NON_TORCH_LOGGED_TP_GIB
+
+    if gpus < 2 or vm.non_torch_source == "given":
+        return ""
+    lo, hi = NON_TORCH_LOGGED_TP_GIB
+    return (f"; non-torch at tp {gpus}: the default {fmt_bytes(vm.non_torch)}, {vm.non_torch_source} (vLLM's logs "
+            f"at tp 2-8: {lo:g}-{hi:g} GiB per GPU, by version; docs/vllm-capacity-checks.md): give --non-torch")
+
+
+def _sweep_non_torch_note(sw) -> str:
+    """The sweep's words for :func:`_non_torch_note`: its non-torch memory is always the default."""
+    from ..vllm import NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, NON_TORCH_LOGGED_TP_GIB
+
+    if not any(r.gpus > 1 for r in sw.rows):
+        return ""
+    lo, hi = NON_TORCH_LOGGED_TP_GIB
+    return (f"; non-torch {fmt_bytes(NON_TORCH_BYTES)} at every GPU count, {NON_TORCH_DEFAULT_SOURCE} (vLLM's "
+            f"logs at tp 2-8: {lo:g}-{hi:g} GiB per GPU, by version; fit --non-torch takes a measured figure)")
 
 
 def _domains(hw, gpus: int) -> str:
@@ -266,7 +290,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                   if f0.sglang is not None else
                   f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable" if f0.vllm is None else
                   f"vLLM's accounting: {f0.gpu_mem_util:.0%} of {fmt_bytes(f0.vllm.total)} "
-                  f"({f0.vllm.total_source}) usable") +
+                  f"({f0.vllm.total_source}) usable" + _non_torch_note(f0.vllm, par.tp)) +
                f"; weights {f0.weight_bits:g}-bit, "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
                f"kernel-aware time (mlacalc.expected; coefficients "
@@ -358,7 +382,7 @@ def sweep(model: ModelArg,
                         for s in sw.skipped)
         basis = "; ".join(f"{short.get(name, name)}: coefficients {b}" for name, b in sw.expected_basis)
         budget = ("max batch: vLLM's KV budget (its CUDA total, non-torch memory, profile-run peak; "
-                  "mlacalc.vllm)" if sw.engine == "vllm" else
+                  "mlacalc.vllm)" + _sweep_non_torch_note(sw) if sw.engine == "vllm" else
                   "max batch: SGLang's KV budget (mem_fraction_static of the free memory less the weights; "
                   "mlacalc.sglang)" if sw.engine == "sglang" else "")
         cap = "\n".join(x for x in (cap, budget, f"per token and tok/s/GPU: kernel-aware expected time "
