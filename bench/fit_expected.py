@@ -21,12 +21,10 @@ import statistics
 import sys
 
 from mlacalc.attention import family
-from mlacalc.expected import PLANNERS, decode_attention_s, decode_backend, decode_plan, runs_gluon
+from mlacalc.expected import PLANNERS, decode_attention_s, decode_backend, decode_plan, kernel_model, runs_gluon
 from mlacalc.errors import SpecError
 from mlacalc.hardware import load_hardware
-from mlacalc.expected import kernel_model
-from mlacalc.profiler.kernel_calibration import (DECODE_NAMES, fit, fit_decode, fitted_names, point_shape,
-                                                 split_by_kernel)
+from mlacalc.profiler.kernel_calibration import DECODE_NAMES, fit_decode, point_shape, split_by_kernel
 from mlacalc.spec import load_spec
 
 
@@ -75,7 +73,7 @@ def main() -> None:
     for backend in ("auto", "flashmla"):
         groups.update(split_by_kernel(backend, [r for r in recs if r["backend"] == backend]))
     for backend, rs in groups.items():
-        m, err = fit_decode(backend, rs, hw) if only is None else fit_some(backend, rs, hw, only)
+        m, err = fit_decode(backend, rs, hw, only)
         if m is None:
             continue
         models[backend] = m
@@ -83,7 +81,8 @@ def main() -> None:
         for r in rs:
             sh = point_shape(r)
             plan = decode_plan(sh, m, hw.sms, PLANNERS[backend], runs_gluon(backend, hw), getattr(hw, "arch", ""))
-            flag = "" if backend == "flashmla" or plan.splits == r["num_splits"] else f" splits {plan.splits}!={r['num_splits']}"
+            same = backend == "flashmla" or plan.splits == r["num_splits"]
+            flag = "" if same else f" splits {plan.splits}!={r['num_splits']}"
             print(f"  {r['key']:<52} {r['measured_s'] * 1e6:8.1f} {r['fitted_s'] * 1e6:8.1f} "
                   f"{(r['fitted_s'] / r['measured_s'] - 1) * 100:+6.1f}%{flag}")
     if write:
@@ -110,25 +109,6 @@ def main() -> None:
             if errs:
                 print(f"{backend}: {sum(e <= 15 for e in errs)}/{len(errs)} within 15%, "
                       f"median {statistics.median(errs):.1f}%")
-
-
-def fit_some(backend: str, recs: list[dict], hw, names: tuple[str, ...]):
-    """``backend``'s coefficients in HARDWARE.yaml with ``names`` (those its records pin) refit to ``recs``, the rest
-    held; each record gains ``fitted_s``. (None, None) when the records pin none of them (the backend is kept)."""
-    peak16 = hw.flops_per_s(16)
-    planner = PLANNERS.get(backend, "waves")
-    pts = [(point_shape(r), r["measured_s"]) for r in recs]
-
-    def pred(m, shape):
-        return decode_attention_s(shape, hw, m, peak16, planner, runs_gluon(backend, hw))
-
-    names = tuple(n for n in names if n in fitted_names(backend, recs, [sh for sh, _ in pts], hw))
-    if not names:
-        return None, None
-    m, err = fit(kernel_model(hw, backend), pts, pred, names)
-    for r, (shape, _) in zip(recs, pts):
-        r["fitted_s"] = pred(m, shape)
-    return m, (err / len(pts)) ** 0.5
 
 
 def write_refit(hw_path: str, models: dict, out: str, flags: str = "") -> None:

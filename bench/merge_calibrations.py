@@ -57,11 +57,11 @@ def merge(runs: list[dict], first_only=lambda point: False, later: dict | None =
         return {(p["backend"], p["key"]): p for p in run["calibration_points"] if "key" in p}
 
     maps = [decode(r) for r in runs]
+    late = decode(later) if later else {}
     keys = set(maps[0])
-    for i, m in enumerate(maps[1:] + ([decode(later)] if later else []), start=2):
+    for i, m in enumerate(maps[1:] + [late], start=2):
         if set(m) - keys:
             raise SystemExit(f"run {i} measured points the first did not: {sorted(set(m) - keys)[:3]} ...")
-    late = decode(later) if later else {}
     out = json.loads(json.dumps(runs[0]))
     for p in out["calibration_points"]:
         if "key" not in p:

@@ -300,12 +300,14 @@ def fitted_names(backend: str, recs: list[dict], shapes: list, hw) -> tuple[str,
     return tuple(n for n in DECODE_NAMES if pinned.get(n, True))
 
 
-def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
+def fit_decode(backend: str, recs: list[dict], hw, only: tuple[str, ...] | None = None) -> tuple:
     """Fit ``backend``'s decode coefficients to measured calibration records (measure_decode_points); each record
     gains ``fitted_s``. Returns (KernelModel, rms log error). The split planner is the backend's own
     (mlacalc.expected.PLANNERS), so the split counts are not fitted; only what the records pin is
-    (:func:`fitted_names`)."""
-    from mlacalc.expected import DEFAULTS, PLANNERS, KernelModel, decode_attention_s, runs_gluon
+    (:func:`fitted_names`). ``only``: fit just those coefficients (of the pinned ones), every other held at
+    ``hw``'s own (its calibrated YAML, else the defaults scaled to it), with no restarts; (None, None) when the
+    records pin none of them."""
+    from mlacalc.expected import DEFAULTS, PLANNERS, KernelModel, decode_attention_s, kernel_model, runs_gluon
 
     peak16 = hw.flops_per_s(16)
     planner = PLANNERS.get(backend, "waves")
@@ -315,12 +317,18 @@ def fit_decode(backend: str, recs: list[dict], hw) -> tuple:
         return decode_attention_s(shape, hw, m, peak16, planner, runs_gluon(backend, hw))
 
     names = fitted_names(backend, recs, [shape for shape, _ in pts], hw)
-    # the descent starts from KernelModel's own values for what it fits, not from DEFAULTS (which are restated from
-    # the fits: starting there, a restatement would move the next fit of the same points to another of the near-equal
-    # minima these coefficients have); planner fields and unpinned coefficients keep the backend's defaults
-    neutral = KernelModel()
-    start = replace(DEFAULTS.get(backend, neutral), **{n: getattr(neutral, n) for n in names})
-    m, err = fit(start, pts, pred, names, restarts=RESTARTS)
+    if only is not None:
+        names = tuple(n for n in names if n in only)
+        if not names:
+            return None, None
+        m, err = fit(kernel_model(hw, backend), pts, pred, names)
+    else:
+        # the descent starts from KernelModel's own values for what it fits, not from DEFAULTS (which are restated
+        # from the fits: starting there, a restatement would move the next fit of the same points to another of the
+        # near-equal minima these coefficients have); planner fields and unpinned coefficients keep the defaults
+        neutral = KernelModel()
+        start = replace(DEFAULTS.get(backend, neutral), **{n: getattr(neutral, n) for n in names})
+        m, err = fit(start, pts, pred, names, restarts=RESTARTS)
     for r, (shape, _) in zip(recs, pts):
         r["fitted_s"] = pred(m, shape)
     return m, math.sqrt(err / len(pts))

@@ -892,3 +892,28 @@ def test_the_decode_fit_does_not_depend_on_the_defaults_it_restates(monkeypatch)
                                                     sm_bandwidth_gb_s=40.0, ramp_us=9.0))
     second, _ = kc.fit_decode("gqa", [dict(r) for r in recs], hw)
     assert first == second
+
+
+@pytest.mark.parametrize("rows, kv_bytes, wide", [(128, 1152, True), (256, 1152, True), (64, 1152, False),
+                                                  (128, 576, False)])
+def test_wide_tile_rate_prices_only_the_gluon_64_key_tile(rows, kv_bytes, wide):
+    """wide_tile_mma_eff replaces mma_eff exactly where the Gluon kernel runs its 64-key tile (more than 64 rows a
+    sequence over a 16-bit cache of DeepSeek's 576 + 512 dims), and nowhere else (64 rows: the 32-key tile; an fp8
+    cache, 576 one-byte values a key: the widening kernel's 32-key tile). Compute-bound H200 shape: 32 sequences x
+    8,192 keys; at 0.3 of the peak the dots are slower than at 0.6, so a rate that is used shows."""
+    from mlacalc.expected import gluon_wide_tile
+
+    h200 = load_hardware("h200")
+    shape = DecodeShape(seqs=32, rows=rows, kv_groups=1, keys=8192, key_bytes=kv_bytes, dkv=1088, out_dv=512,
+                        layers=1, key_elems=576)
+    assert gluon_wide_tile(shape, True) is wide
+    base = replace(kernel_model(h200, "auto"), mma_eff=0.3, wide_tile_mma_eff=0.0)
+
+    def t(m):
+        return decode_attention_s(shape, h200, m, h200.flops_per_s(16), "cost", True)
+
+    with_wide = t(replace(base, wide_tile_mma_eff=0.6))
+    if wide:
+        assert with_wide == pytest.approx(t(replace(base, mma_eff=0.6))) and with_wide < t(base)
+    else:
+        assert with_wide == t(base)
