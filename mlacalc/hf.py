@@ -18,7 +18,11 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   layers' 4 as ``attention.sliding_shape``, from the release's ``hybrid_layer_pattern``/``swa_*`` keys or
   transformers' ``layer_types``, :func:`_mimo_v2_flash_keys`), ``solar_open`` (Solar Open: GLM-4.5's experts on every
   layer behind Llama's attention,
-  read as ``glm4_moe`` after :func:`_solar_open_keys`);
+  read as ``glm4_moe`` after :func:`_solar_open_keys`), StepFun's ``step3p5`` (Step-3.5-Flash: sliding layers with
+  their own head count from ``attention_other_setting`` as ``attention.sliding_shape``, a RoPE factor per layer type,
+  a head-wise output gate, MoE layers from ``moe_layers_enum``, dense MTP layers of the sliding shape) and
+  ``step3_text`` (Step-3: MFA, one K/V head of 256 under low-rank queries, ``share_q_dim`` as
+  ``attention.q_lora_rank``; its ``step3_vl`` wrapper) after :func:`_step_keys`;
 - text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
   ``qwen3_vl_moe``, ``glm4v_moe`` (GLM-4.5V: ``glm4v_moe_text`` is GLM-4.5-Air's decoder with M-RoPE), the
@@ -89,7 +93,7 @@ tables (``longcat_flash_ngram``), the Mamba layers of ``jamba`` (Mamba-1, whose 
 ``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no
 Mamba layer is ever counted as an attention layer, the short convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared
 layers (``gemma3n_text``), Nemotron-NAS's per-layer
-``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``), Phi-4-mini-flash's SambaY
+``block_configs`` (``nemotron-nas``), Phi-4-mini-flash's SambaY
 (``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
 (``jetmoe``)). A wrapper's ``text_config`` is refused
 the same way by its own ``model_type``.
@@ -138,7 +142,9 @@ from .units import MAX_LAYERS
 WHERE = "config.json"
 
 # model_type of the text decoder inside a multimodal wrapper
-WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mllama": "mllama"}
+# (Step3VLConfig, vLLM vllm/transformers_utils/configs/step3_vl.py: text_config builds a Step3TextConfig whatever its
+# model_type says)
+WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mllama": "mllama", "step3_vl": "step3_text"}
 
 # multimodal model_types whose config.json may carry the text decoder's keys at the top level, with no text_config
 # (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them): model_type of that decoder
@@ -299,6 +305,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # ExaoneConfig (EXAONE-3.0/3.5's remote code, configuration_exaone.py) passes no tie_word_embeddings
     # (PretrainedConfig's True: EXAONE-3.5-2.4B's file has no key and is tied), activation_function="silu"
     "exaone": {"tie_word_embeddings": True, "activation_function": "silu"},
+    # Step3TextConfig (StepFun's configuration_step3.py for stepfun-ai/step3; vLLM's copy
+    # vllm/transformers_utils/configs/step3_vl.py): the Step-3 card's sizes (61 layers, 7168, 64 query heads of 256,
+    # one K/V head, share_q_dim 2048, 48 experts of 5120 top 3, one shared expert of 5120, layers 4 to 59 MoE). Its
+    # head is its own matrix (vLLM's Step3TextForCausalLM builds lm_head apart and never ties it)
+    "step3_text": {"hidden_size": 7168, "intermediate_size": 18432, "num_attention_heads": 64,
+                   "num_attention_groups": 1, "num_hidden_layers": 61, "max_seq_len": 65536, "vocab_size": 128815,
+                   "moe_intermediate_size": 5120, "moe_num_experts": 48, "moe_top_k": 3,
+                   "max_position_embedding": 65536, "share_expert_dim": 5120, "share_q_dim": 2048, "head_dim": 256,
+                   "moe_layers_enum": list(range(4, 60)), "tie_word_embeddings": False},
 }
 
 # DBRX's nested blocks (transformers DbrxAttentionConfig, DbrxFFNConfig): their size keys, the class default of each
@@ -324,7 +339,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
-                "exaone_moe", "mimo_v2_flash"} \
+                "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5"} \
     | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
@@ -356,10 +371,6 @@ REFUSED = {
     "nemotron-nas": "per-layer block_configs (Llama-Nemotron Super/Ultra: attention skipped or linear and FFN widths "
                     "varying layer by layer) are not modelled",
     "deci": "per-layer attention and FFN widths (DeciLM, block_configs) are not modelled",
-    "step3_text": "Step-3's multi-matrix factorisation attention (MFA: one shared KV head, low-rank queries) is not "
-                  "modelled",
-    "step3_vl": "Step-3's multi-matrix factorisation attention (MFA: one shared KV head, low-rank queries) is not "
-                "modelled",
     # the seventh round (docs/zoo-facts.md section 10)
     "phi4flash": "SambaY's decoder-hybrid-decoder (Phi-4-mini-flash: Mamba and sliding-window layers, then gated "
                  "memory units that reuse one layer's KV cache instead of attention) is not modelled",
@@ -368,12 +379,6 @@ REFUSED = {
     # the tenth round (docs/zoo-facts.md section 13)
     "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
               "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
-    # the eleventh round (docs/zoo-facts.md section 14): sliding-window and full layers of different shapes. The spec
-    # can hold them since (attention.sliding_shape, section 17); MiMo-V2-Flash is read since (_mimo_v2_flash_keys),
-    # Step-3.5 waits for a whole config.json (its head-wise gate and its layer_types over the MTP layers unsettled)
-    "step3p5": "Step-3.5's sliding-window layers with an attention shape of their own (attention_other_setting: their "
-               "own head count) are not read from a config yet (no whole config.json was pinned); a spec file can "
-               "give them in attention.sliding_shape",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -407,12 +412,14 @@ SIZES = {k: 1 for k in (
     # Arcee's AFMoE (AfmoeConfig): the global-layer period, read by _layer_types
     "global_attn_every_n_layers",
     # LongCat-Flash (LongcatFlashConfig), read by _longcat_keys
-    "expert_ffn_hidden_size", "qk_head_dim")} | {k: 0 for k in (
+    "expert_ffn_hidden_size", "qk_head_dim",
+    # StepFun's Step-3 and Step-3.5 (Step3TextConfig, Step3p5Config), read by _step_keys
+    "num_attention_groups", "moe_top_k", "share_expert_dim", "max_position_embedding")} | {k: 0 for k in (
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
     "max_window_layers", "moe_shared_expert_intermediate_size", "attn_rotary_emb", "moe_num_shared_experts", "moe_layer_start_index",
-    "num_shared_expert", "moe_layer_num_skipped", "num_dense_layers", "zero_expert_num")}
+    "num_shared_expert", "moe_layer_num_skipped", "num_dense_layers", "zero_expert_num", "share_q_dim")}
 # sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
@@ -425,7 +432,7 @@ SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bi
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
             "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
-            "multi_query_attention", "qkv_bias", "no_bias"}
+            "multi_query_attention", "qkv_bias", "no_bias", "use_head_wise_attn_gate"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -592,6 +599,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     if mt == "mimo_v2_flash":
         merged = _mimo_v2_flash_keys(merged, mt)
         description = description or MIMO_READING
+    if mt in STEP_FAMILY:
+        merged = _step_keys(_checked(merged, mt), mt)
+        if mt == "step3p5":
+            description = "; ".join(x for x in (description, STEP3P5_READING) if x)
     if mt in LIGHTNING_HYBRIDS:
         merged = _minimax_shared(merged, mt)
     if mt in HUNYUAN:
@@ -940,6 +951,167 @@ def _mimo_v2_flash_keys(cfg: dict, mt: str) -> dict:
         if not _whole(out[key], 1):
             raise SpecError(WHERE, f"model_type {mt}: {key} must be a whole number of at least 1, "
                                    f"got {_show(out[key])}")
+    return out
+
+
+# StepFun's decoders read by _step_keys: Step-3 (Step3TextConfig, vLLM step3_text.py) and Step-3.5 (Step3p5Config,
+# vLLM step3p5.py, step3p5_mtp.py)
+STEP_FAMILY = ("step3_text", "step3p5")
+
+# what a Step-3.5 reading is and leaves out, said where the spec is shown (specs show)
+STEP3P5_READING = ("Step-3.5: read as vLLM's Step3p5Config and step3p5.py build it (no whole config.json of "
+                   "Step-3.5-Flash was pinned); each MTP module's own output head (shared_head.head, vocab x hidden) "
+                   "is not counted, as DeepSeek-V3's is not, nor the routers' router_bias (one value an expert, "
+                   "DeepSeek-V3's e_score_correction_bias); vLLM keeps the routers in fp32")
+
+# attention_other_setting keys vLLM's Step3p5DecoderLayer reads (config.attention_other_setting[key]: all must be
+# there), and the top-level key each stands in for on the layers of its attention_type
+STEP3P5_OTHER = {"num_attention_heads": "num_attention_heads", "num_attention_groups": "num_key_value_heads",
+                 "head_dim": "head_dim"}
+
+
+def _step_moe_layers(cfg: dict, mt: str, layers: int) -> set[int]:
+    """The layers ``moe_layers_enum`` names (vLLM ``Step3TextDecoderLayer``/``Step3p5DecoderLayer``: ``[int(i) for i
+    in moe_layers_enum.strip().split(",")]``; the config classes' defaults are tuples, read as lists), each one of the
+    ``layers`` (the decoder's and, for Step-3.5, its MTP layers, which vLLM builds with the same rule)."""
+    enum = cfg.get("moe_layers_enum")
+    if enum is None:
+        # vLLM then takes layers 1 to L-1, the remote Step3p5Config 3 to 44: which one a file means is not known
+        raise _refuse(mt, "without moe_layers_enum its MoE layers are not known (vLLM takes layers 1 on, StepFun's "
+                          "remote config class layers 3 to 44)")
+    if _name(enum):
+        items = [x.strip() for x in enum.strip().split(",")] if enum.strip() else []
+        if not all(x.isdigit() for x in items):
+            raise SpecError(WHERE, f"model_type {mt}: moe_layers_enum must name layers as whole numbers separated by "
+                                   f"commas, got {_show(enum)}")
+        found = [int(x) for x in items]
+    elif isinstance(enum, list) and all(_whole(x, 0) for x in enum):
+        found = list(enum)
+    else:
+        raise SpecError(WHERE, f"model_type {mt}: moe_layers_enum must be a string of layer numbers separated by "
+                               f"commas, got {_show(enum)}")
+    outside = [i for i in found if i >= layers]
+    if outside or len(set(found)) != len(found):
+        what = f"layer {outside[0]}, outside the {layers} layers" if outside else "a layer twice"
+        raise SpecError(WHERE, f"model_type {mt}: moe_layers_enum names {what}")
+    return set(found)
+
+
+def _step_keys(cfg: dict, mt: str) -> dict:
+    """StepFun's Step-3 (``step3_text``) and Step-3.5 (``step3p5``) in the names the readers use.
+
+    Both (vLLM ``step3_text.py``, ``step3p5.py``): ``num_attention_groups`` K/V heads of ``head_dim``; two RMSNorms a
+    layer; on the layers ``moe_layers_enum`` names (:func:`_step_moe_layers`) a bias-free router ``moe.gate`` d ->
+    ``moe_num_experts``, that many gated experts of ``moe_intermediate_size``, top ``moe_top_k``, and one gated
+    ``share_expert`` of ``share_expert_dim``; elsewhere a gated MLP of ``intermediate_size``. The MoE layers must be
+    one run (:func:`_step_ffn`: ``first_dense_layers`` before it, ``last_dense_layers`` after it).
+
+    Step-3 (``Step3TextAttention``, the release's ``Step3vAttention``): one K/V head (vLLM raises on another count),
+    queries through ``q_proj`` d -> ``share_q_dim`` (``head_dim`` when 0), ``inter_norm`` and ``wq`` ->
+    heads x ``head_dim``: ``attention.q_lora_rank``. Its context is ``max_position_embedding`` (Step3TextConfig's
+    name). No MTP module; ``tie_word_embeddings`` true is refused (vLLM builds lm_head apart whatever it says).
+
+    Step-3.5 (``Step3p5Attention``; no whole config.json of Step-3.5-Flash was pinned, so this follows vLLM's
+    ``Step3p5Config`` and model code): q/k/v/o of ``head_dim`` with per-head ``q_norm``/``k_norm`` always, biases by
+    ``attention_bias``, ``g_proj`` d -> heads by ``use_head_wise_attn_gate`` (``attention.head_gate``). ``layer_types``
+    holds the ``num_hidden_layers`` layers and then one entry a ``num_nextn_predict_layers`` MTP layer (vLLM builds
+    each MTP block as a decoder layer at index ``num_hidden_layers + i``); without it, with a ``sliding_window``, the
+    even layers are sliding (vLLM: ``layer_idx % 2 == 0``) and ``attention_other_setting`` applies to none. The layers
+    of ``attention_other_setting.attention_type`` (only ``sliding_attention`` is read) take its
+    ``num_attention_heads``, ``num_attention_groups``, ``head_dim`` (a null one the top level's, as vLLM's ``x if x
+    else config.x``): ``attention.sliding_shape``. ``partial_rotary_factors`` (one a layer, MTP layers included)
+    must be one value a layer type: RoPE over that share of each type's head. The MTP layers' type and FFN (dense
+    unless ``moe_layers_enum`` names them) become ``mtp_layer_type`` and ``mtp_ffn``. The sizing keys must be given:
+    vLLM's Step3p5Config and StepFun's remote class disagree on every default. ``att_impl_type`` other than GQA is
+    refused (vLLM raises). ``rope_theta`` lists, ``rope_scaling``, ``yarn_only_types``, ``use_rope_layers``,
+    ``swiglu_limits``, ``swiglu_limits_shared``, ``moe_router_activation``, ``moe_router_scaling_factor``,
+    ``norm_expert_weight``, ``need_fp32_gate``, ``use_moe`` and ``moe_every_n_layer`` size nothing."""
+    out = dict(cfg)
+    impl = cfg.get("att_impl_type", "GQA")
+    if impl != "GQA":
+        raise _refuse(mt, f"att_impl_type {_show(impl)} (vLLM's {mt} builds GQA only) is not modelled")
+    kv = _req(cfg, mt, "num_attention_groups")
+    if cfg.get("num_key_value_heads") is not None and cfg["num_key_value_heads"] != kv:
+        raise _refuse(mt, f"num_key_value_heads {cfg['num_key_value_heads']} and num_attention_groups {kv} disagree")
+    out["num_key_value_heads"] = kv
+    L = _req(cfg, mt, "num_hidden_layers")
+    mtp = cfg.get("num_nextn_predict_layers") or 0
+    if mt == "step3_text":
+        if kv != 1:
+            raise _refuse(mt, f"num_attention_groups {kv}: Step3TextAttention builds one K/V head")
+        if cfg.get("tie_word_embeddings"):
+            raise _refuse(mt, "tie_word_embeddings true (vLLM's Step3TextForCausalLM builds lm_head apart) is not "
+                              "modelled")
+        if mtp:
+            raise _refuse(mt, "num_nextn_predict_layers (Step-3 has no MTP module in vLLM's step3_text.py) is not "
+                              "modelled")
+        out["max_position_embeddings"] = cfg.get("max_position_embedding") or cfg.get("max_seq_len")
+    moe = _step_moe_layers(cfg, mt, L + mtp)
+    out["_moe_layers"] = sorted(i for i in moe if i < L)
+    if mt == "step3p5":
+        out.update(_step3p5_layers(cfg, mt, L, mtp, moe))
+    return out
+
+
+def _step3p5_layers(cfg: dict, mt: str, L: int, mtp: int, moe: set[int]) -> dict:
+    """Step-3.5's per-layer keys (:func:`_step_keys`): ``layer_types`` of the decoder's layers, the sliding shape
+    (``_swa``), the RoPE factor of the full layers (``partial_rotary_factor``) and of the sliding ones (``_swa_rope``),
+    the MTP layers' type and FFN (``_mtp_layer_type``, ``_mtp_ffn``)."""
+    out: dict = {}
+    types = cfg.get("layer_types")
+    if types is None:
+        types = ["sliding_attention" if cfg.get("sliding_window") and i % 2 == 0 else "full_attention"
+                 for i in range(L + mtp)]
+        other = None
+    else:
+        if len(types) != L + mtp:
+            raise _refuse(mt, f"layer_types has {len(types)} entries for {L} layers and {mtp} MTP layers (vLLM reads "
+                              "one a layer, the MTP layers' after the decoder's)")
+        other = cfg.get("attention_other_setting")
+    unknown = sorted({str(t) for t in types if t not in ("full_attention", "sliding_attention")})
+    if unknown:
+        raise _refuse(mt, f"layer type(s) {', '.join(unknown)} are not modelled")
+    out["layer_types"] = list(types[:L])
+    if mtp:
+        tail = set(types[L:])
+        kinds = {i in moe for i in range(L, L + mtp)}
+        if len(kinds) > 1:
+            raise _refuse(mt, "MTP layers of different FFNs (moe_layers_enum names some of them) are not modelled")
+        # None: of both types, which only matters where the two types have shapes of their own (spec_dict_...)
+        out["_mtp_layer_type"] = LAYER_NAMES[tail.pop()] if len(tail) == 1 else None
+        out["_mtp_ffn"] = "moe" if kinds.pop() else "dense"
+    factors = cfg.get("partial_rotary_factors")
+    if factors is not None:
+        if not isinstance(factors, list) or len(factors) != L + mtp or                 any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f <= 1 for f in factors):
+            raise SpecError(WHERE, f"model_type {mt}: partial_rotary_factors must be one fraction from 0 to 1 a layer "
+                                   f"({L + mtp}), got {_show(factors)}")
+        by_type: dict[str, set] = {}
+        for t, f in zip(types, factors):
+            by_type.setdefault(t, set()).add(f)
+        if any(len(v) > 1 for v in by_type.values()):
+            raise _refuse(mt, "partial_rotary_factors that differ between layers of one type are not modelled")
+        out["partial_rotary_factor"] = by_type.get("full_attention", {1.0}).pop()
+        out["_swa_rope"] = by_type.get("sliding_attention", {1.0}).pop()
+    if other is not None:
+        if not isinstance(other, dict):
+            raise SpecError(WHERE, f"model_type {mt}: attention_other_setting must be a mapping, got {_show(other)}")
+        missing = [k for k in ("attention_type", *STEP3P5_OTHER) if k not in other]
+        if missing:
+            raise SpecError(WHERE, f"model_type {mt}: attention_other_setting has no {missing[0]} (vLLM's "
+                                   "Step3p5DecoderLayer reads attention_type, num_attention_heads, num_attention_groups "
+                                   "and head_dim)")
+        if other["attention_type"] != "sliding_attention":
+            raise _refuse(mt, f"attention_other_setting for {_show(other['attention_type'])} layers (only the "
+                              "sliding layers' own shape is modelled) is not modelled")
+        swa = {}
+        for key, top in STEP3P5_OTHER.items():
+            v = other[key]
+            if v is not None and v != 0 and not _whole(v, 1):
+                raise SpecError(WHERE, f"model_type {mt}: attention_other_setting.{key} must be a whole number of at "
+                                       f"least 1, got {_show(v)}")
+            if v:
+                swa[top] = v
+        out["_swa"] = swa
     return out
 
 
@@ -1366,7 +1538,9 @@ def _latent(cfg: dict, mt: str) -> dict:
 QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias", "seed_oss": "attention_bias",
                  "bailing_moe": "use_qkv_bias", "bailing_moe_v2": "use_qkv_bias", "glm": "attention_bias",
                  "glm4": "attention_bias", "chatglm": "add_qkv_bias", "internlm3": "qkv_bias",
-                 "mimo_v2_flash": "attention_bias"}
+                 "mimo_v2_flash": "attention_bias",
+                 # Step3p5Attention: QKVParallelLinear(bias=getattr(config, "attention_bias", False)), o_proj bias=False
+                 "step3p5": "attention_bias"}
 # config flags of an o_proj bias apart from the q/k/v ones (SeedOssAttention: o_proj bias=attention_out_bias)
 O_BIAS_FLAG = {"seed_oss": "attention_out_bias", "bailing_moe": "use_bias", "bailing_moe_v2": "use_bias"}
 # config flags of biases on q, k, v and o (Llama and most: attention_bias)
@@ -1457,8 +1631,9 @@ def _conventional(cfg: dict, mt: str) -> dict:
     # dots.llm1 (Dots1Attention is Qwen3's); OLMoE (OlmoeAttention: q_norm over the query projection, k_norm over
     # the key projection, as OLMo-2's)
     # AFMoE (AfmoeAttention: q_norm, k_norm of head_dim)
+    # Step-3.5 (Step3p5Attention: q_norm and k_norm, GemmaRMSNorm of head_dim, on every layer)
     if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1", "olmoe",
-              "afmoe", "exaone_moe") or \
+              "afmoe", "exaone_moe", "step3p5") or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next" and cfg.get("attn_output_gate", True):   # Qwen3.5 says so (attn_output_gate)
@@ -1469,6 +1644,32 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["sinks"] = True
     if mt == "mimo_v2_flash":
         a.update(_mimo_attention(cfg, mt, head_dim, rope))
+    if mt == "step3_text":
+        # Step3TextAttention: q_size = share_q_dim if share_q_dim else head_dim; q_proj d -> q_size, inter_norm, wq
+        a["q_lora_rank"] = cfg.get("share_q_dim") or head_dim
+    if mt == "step3p5":
+        a.update(_step3p5_attention(cfg, head_dim, rope))
+    return a
+
+
+def _step3p5_attention(cfg: dict, head_dim: int, rope: int) -> dict:
+    """Step-3.5's attention beyond the conventional block (after :func:`_step_keys`): the head-wise gate
+    (``use_head_wise_attn_gate``: ``g_proj`` d -> heads) and the sliding layers' own shape (``attention_other_setting``
+    and their RoPE factor) as ``attention.sliding_shape``, fields equal to the full layers' left out."""
+    a: dict = {"head_gate": True} if cfg.get("use_head_wise_attn_gate") else {}
+    if "sliding_attention" not in cfg["layer_types"]:
+        return a
+    swa = cfg.get("_swa") or {}
+    hd = swa.get("head_dim", head_dim)
+    srope = round(hd * cfg.get("_swa_rope", 1.0))
+    mine = {"num_heads": swa.get("num_attention_heads", cfg["num_attention_heads"]),
+            "num_kv_heads": swa.get("num_key_value_heads", cfg["num_key_value_heads"]),
+            "qk_nope_head_dim": hd - srope, "qk_rope_head_dim": srope, "v_head_dim": hd}
+    full = {"num_heads": cfg["num_attention_heads"], "num_kv_heads": cfg["num_key_value_heads"],
+            "qk_nope_head_dim": head_dim - rope, "qk_rope_head_dim": rope, "v_head_dim": head_dim}
+    shape = {k: x for k, x in mine.items() if x != full[k]}
+    if shape:
+        a["sliding_shape"] = shape
     return a
 
 
@@ -1683,7 +1884,30 @@ def _hunyuan_ffn(cfg: dict, mt: str) -> dict:
     return f
 
 
+def _step_ffn(cfg: dict, mt: str) -> dict:
+    """StepFun's FFN blocks (:func:`_step_keys`): dense gated MLPs of ``intermediate_size`` outside the layers
+    ``moe_layers_enum`` names, which must be one run of layers (Step-3: 4 to 59 of 61, so ``first_dense_layers`` 4
+    and ``last_dense_layers`` 1; Step-3.5-Flash: 3 to 44 of 45); on them ``moe_num_experts`` gated experts of
+    ``moe_intermediate_size``, top ``moe_top_k``, and one gated shared expert of ``share_expert_dim``."""
+    run, L = cfg["_moe_layers"], cfg["num_hidden_layers"]
+    if not run:
+        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size")}
+    if run != list(range(run[0], run[-1] + 1)):
+        gap = next(i for i in range(run[0], run[-1]) if i not in set(run))
+        raise _refuse(mt, f"moe_layers_enum with a dense layer between its MoE layers (layer {gap}) is not modelled")
+    width = _req(cfg, mt, "moe_intermediate_size")
+    dense = run[0] > 0 or run[-1] < L - 1
+    return {"kind": "moe", "intermediate_size": _req(cfg, mt, "intermediate_size") if dense else
+            cfg.get("intermediate_size") or width,
+            "num_experts": _req(cfg, mt, "moe_num_experts"), "experts_per_token": _req(cfg, mt, "moe_top_k"),
+            "expert_intermediate_size": width, "num_shared_experts": 1,
+            "shared_expert_intermediate_size": _req(cfg, mt, "share_expert_dim"),
+            "first_dense_layers": run[0], "last_dense_layers": L - 1 - run[-1]}
+
+
 def _ffn(cfg: dict, mt: str) -> dict:
+    if mt in STEP_FAMILY:
+        return _step_ffn(cfg, mt)
     if mt == "nemotron_h":
         return _nemotron_ffn(cfg, mt)
     if mt in HUNYUAN:
@@ -1909,6 +2133,11 @@ FFN_NAMES: dict[str, FfnNames] = {
     **dict.fromkeys(("falcon", "chatglm"), FfnNames(dense=_proj("mlp", "dense_h_to_4h", "dense_4h_to_h"))),
     "qwen": FfnNames(dense=_proj("mlp", "w1", "w2", "c_proj")),
     "exaone": FfnNames(dense=_proj("mlp", "c_fc_0", "c_fc_1", "c_proj")),
+    # StepFun's Step-3 and Step-3.5 (vLLM step3_text.py, step3p5.py: mlp.gate_up_proj from mlp.gate_proj/up_proj,
+    # moe.gate, the experts stacked in one moe.gate_proj / up_proj / down_proj each ("Old packed 3D format"), the shared
+    # expert beside them at the layer's share_expert, which Step-3.5's hf_to_vllm_mapper moves under moe.)
+    **dict.fromkeys(STEP_FAMILY, FfnNames(router=("moe.gate",), experts=_proj("moe", *GATED),
+                                          shared=_proj("share_expert", *GATED))),
 }
 
 
@@ -1951,6 +2180,10 @@ ATTN_NAMES: dict[str, AttnNames] = {
     "baichuan": AttnNames(projs=("W_pack", "o_proj")),
     # Phi-3 / Phi-4 (transformers Phi3Attention: qkv_proj, o_proj)
     "phi3": AttnNames(projs=("qkv_proj", "o_proj")),
+    # Step-3 (vLLM step3_text.py: q_proj, k_proj, v_proj fused in qkv_proj at load, wq, o_proj; q_proj is the query's
+    # down projection here, STEP3_PROJECTIONS); Step-3.5 (step3p5.py: q/k/v_proj, o_proj, g_proj with a head gate)
+    "step3_text": AttnNames(projs=("q_proj", "k_proj", "v_proj", "wq", "o_proj")),
+    "step3p5": AttnNames(projs=("q_proj", "k_proj", "v_proj", "o_proj", "g_proj")),
 }
 
 
@@ -2062,7 +2295,8 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
         if a["kind"] == "dsa":
             attn += DSA_INDEXER
     else:
-        attn = list(A.projs)
+        # Step-3.5's g_proj is there only with its head gate
+        attn = [p for p in A.projs if p != "g_proj" or a.get("head_gate")]
     if mt == "longcat_flash":
         return _longcat_module_names(spec, attn)
     if mt == "nemotron_h":
@@ -2076,8 +2310,8 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
     kind = [types[i % len(types)] if types else "full" for i in range(L)]
     mixer = [i for i in range(L) if kind[i] not in ("linear", "ffn")]
     ffn = [i for i in range(L) if "ffn" not in types or kind[i] == "ffn"]
-    moe = [i for i in ffn if f["kind"] == "moe" and i >= (f.get("first_dense_layers") or 0)
-           and (i + 1) % (f.get("moe_layer_step") or 1) == 0]
+    moe = [i for i in ffn if f["kind"] == "moe" and (f.get("first_dense_layers") or 0) <= i <
+           L - (f.get("last_dense_layers") or 0) and (i + 1) % (f.get("moe_layer_step") or 1) == 0]
     dense = [i for i in ffn if i not in set(moe)]
     layer = [f"{A.layers}.{i}." for i in range(L)]
     # Mllama's cross-attention layers hold their attention at cross_attn (MllamaCrossAttentionDecoderLayer), the others
@@ -2172,14 +2406,19 @@ ATTN_PROJECTION_OF = {
     **dict.fromkeys(("c_proj", "dense", "wo", "out_proj"), ("o",)),
     "q_a_proj": ("q_down",), "q_b_proj": ("q_up",), "kv_a_proj_with_mqa": ("kv_down",), "kv_b_proj": ("kv_up",),
     "indexer.wq_b": ("index_q",), "indexer.wk": ("index_k",),
+    "g_proj": ("g",), "wq": ("q_up",),
 }
+# Step-3's q_proj is its low-rank query's down projection (Step3TextAttention: q_proj d -> share_q_dim, wq up)
+STEP3_PROJECTIONS = ATTN_PROJECTION_OF | {"q_proj": ("q_down",)}
 
 
-def _projections_of(name: str) -> tuple[str, ...]:
-    """The projections module ``name`` (``model.layers.3.self_attn.o_proj``) holds (:data:`ATTN_PROJECTION_OF`)."""
-    for tail in sorted(ATTN_PROJECTION_OF, key=len, reverse=True):
+def _projections_of(name: str, mt: str = "") -> tuple[str, ...]:
+    """The projections module ``name`` (``model.layers.3.self_attn.o_proj``) holds (:data:`ATTN_PROJECTION_OF`; Step-3's
+    own names: :data:`STEP3_PROJECTIONS`)."""
+    table = STEP3_PROJECTIONS if mt == "step3_text" else ATTN_PROJECTION_OF
+    for tail in sorted(table, key=len, reverse=True):
         if name.endswith("." + tail):
-            return ATTN_PROJECTION_OF[tail]
+            return table[tail]
     return ()
 
 
@@ -2202,7 +2441,7 @@ def _kept_attention(mt: str, spec: dict, names: dict, hit: list[str]) -> list[st
     for n in names["attention"]:
         if n in linear:
             continue
-        projs = _projections_of(n)
+        projs = _projections_of(n, mt)
         if not projs:
             raise _refuse(mt, f"quantization_config leaves part of the attention unquantized ({hit[0]}); "
                               "a partly quantized component is not modelled")
@@ -2623,11 +2862,12 @@ def _mlx_widths(spec: dict) -> list[tuple[str, int]]:
     out = [("hidden_size", spec["hidden_size"])]
     if a["kind"] in ("mla", "dsa"):
         out += [("kv_lora_rank", a["kv_lora_rank"]), ("num_heads x v_head_dim", a["num_heads"] * a["v_head_dim"])]
-        if a.get("q_lora_rank"):
-            out.append(("q_lora_rank", a["q_lora_rank"]))
     else:
         out.append(("num_heads x head_dim", a["num_heads"] * a["v_head_dim"]))
-    if f["kind"] == "dense" or f.get("first_dense_layers") or f.get("moe_layer_step", 1) > 1:
+    if a.get("q_lora_rank"):                 # MLA's q_b_proj, Step-3's wq: input the query's rank
+        out.append(("q_lora_rank", a["q_lora_rank"]))
+    if f["kind"] == "dense" or f.get("first_dense_layers") or f.get("last_dense_layers") or \
+            f.get("moe_layer_step", 1) > 1:
         out.append(("intermediate_size", f["intermediate_size"]))
     if f["kind"] == "moe":
         out.append(("expert width", f["expert_intermediate_size"]))
@@ -2792,6 +3032,14 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     }
     if mt == "mimo_v2_flash" and out["mtp_layers"] and "sliding_shape" in attn:
         out["mtp_layer_type"] = "sliding"        # MiMo's MTP layers are sliding-window layers (MiMoV2MTPLayers)
+    if mt == "step3p5" and out["mtp_layers"]:
+        # vLLM step3p5_mtp.py: each mtp_block is a Step3p5DecoderLayer at index num_hidden_layers + i, of that
+        # layer_types entry, MoE only where moe_layers_enum names it (Step-3.5-Flash: sliding, dense)
+        if "sliding_shape" in attn:
+            if cfg["_mtp_layer_type"] is None:
+                raise _refuse(mt, "MTP layers of both attention types, whose shapes differ, are not modelled")
+            out["mtp_layer_type"] = cfg["_mtp_layer_type"]
+        out["mtp_ffn"] = cfg["_mtp_ffn"]
     if mt == "nemotron_h" and out["mtp_layers"]:
         raise _refuse(mt, "multi-token-prediction layers of their own pattern (mtp_hybrid_override_pattern) are "
                           "not modelled")

@@ -143,15 +143,32 @@ def _add(*ps: Params) -> Params:
 def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
     """The decoder layer of one multi-token-prediction module: a layer of the last layer's kind (its FFN or MoE),
     whose attention is the block of ``mtp_layer_type`` where the spec gives one (MiMo-V2-Flash's MTP layers use
-    the sliding shape, ``MiMoV2MTPLayers`` in its modeling file), on one GPU of ``par`` when given."""
+    the sliding shape, ``MiMoV2MTPLayers`` in its modeling file) and whose FFN is the one ``mtp_ffn`` names where
+    the spec gives one (Step-3.5-Flash's MTP layers are dense behind a last MoE layer: vLLM ``step3p5_mtp.py`` builds
+    each ``mtp_block`` as a Step3p5DecoderLayer at index ``num_hidden_layers + i``, outside ``moe_layers_enum``), on
+    one GPU of ``par`` when given."""
     last = spec.num_layers - 1
     layer = layer_params(spec, last) if par is None else _layer_per_gpu(spec, last, par)
     t = spec.mtp_layer_type
-    if t is None or t == spec.layer_type(last):
-        return layer
-    b = spec.sliding_attention if t == "sliding" else spec.attention
-    attn, kept = _block_params(spec, b, par)
-    return dataclasses.replace(layer, attention=attn, attention_unquantized=kept)
+    if t is not None and t != spec.layer_type(last):
+        b = spec.sliding_attention if t == "sliding" else spec.attention
+        attn, kept = _block_params(spec, b, par)
+        layer = dataclasses.replace(layer, attention=attn, attention_unquantized=kept)
+    if spec.mtp_ffn is not None and (spec.mtp_ffn == "moe") != spec.is_moe_layer(last):
+        layer = dataclasses.replace(layer, **_ffn_parts(spec, spec.mtp_ffn == "moe", par))
+    return layer
+
+
+def _ffn_parts(spec: ModelSpec, moe: bool, par: Parallelism | None) -> dict:
+    """The FFN fields of one layer's :class:`Params`: its MoE block or dense FFN, on one GPU of ``par`` when given (as
+    :func:`_layer_per_gpu` splits them)."""
+    d, f = spec.hidden_size, spec.ffn
+    full = _moe_layer(spec) if moe else Params(dense_ffn=ffn_params(d, f.intermediate_size, f.gated))
+    if par is not None:
+        full = Params(dense_ffn=full.dense_ffn / par.tp, router=full.router,
+                      shared_experts=full.shared_experts / par.shared_expert_tp,
+                      routed_experts=full.routed_experts / (par.ep if par.ep > 1 else par.tp))
+    return {k: getattr(full, k) for k in ("dense_ffn", "router", "shared_experts", "routed_experts")}
 
 
 def _block_params(spec: ModelSpec, block, par: Parallelism | None, owns_kv: bool = True) -> tuple[float, float]:

@@ -81,14 +81,17 @@ class Attention:
     kv_shared: bool = _f("no separate V cache: the value is the first v_head_dim dims of the cached key "
                          "(KV-shared GQA variants; v_head_dim may equal the whole key, RoPE part included)",
                          False)
-    q_lora_rank: int | None = _f("MLA: rank of the query down-projection (none: full-rank query)", None,
-                                 minimum=1)
+    q_lora_rank: int | None = _f("rank of the query down-projection and its RMSNorm, then an up-projection to every "
+                                 "head (MLA's q_a_proj/q_b_proj; Step-3's MFA: q_proj, inter_norm, wq); none: "
+                                 "full-rank query", None, minimum=1)
     kv_lora_rank: int | None = _f("MLA: width of the cached KV latent c_KV", None, minimum=1)
     qkv_bias: bool = _f("q/k/v projections have biases (Qwen2)", False)
     qk_norm: bool = _f("RMSNorm on each query and key head (Qwen3)", False)
     o_bias: bool = _f("the output projection has a bias (gpt-oss)", False)
     output_gate: bool = _f("a sigmoid gate on the attention output from a second query-width projection "
                            "(Qwen3-Next: q_proj is twice as wide)", False)
+    head_gate: bool = _f("mha/mqa/gqa: a sigmoid gate per query head on the attention output from a d -> heads "
+                         "projection, one scalar a head (Step-3.5-Flash's g_proj, use_head_wise_attn_gate)", False)
     sinks: bool = _f("one learned attention-sink logit per query head and layer (gpt-oss): weights, not cache",
                      False)
     sliding_window: int | None = _f("tokens a local (sliding) layer attends to, itself included", None,
@@ -141,6 +144,8 @@ class FFN:
         "MoE: width of each shared expert (none: expert_intermediate_size)", None, minimum=1)
     first_dense_layers: int = _f("MoE: leading layers with a dense FFN (DeepSeek first_k_dense_replace)",
                                  0, minimum=0)
+    last_dense_layers: int = _f("MoE: trailing layers with a dense FFN (Step-3: its last layer, outside "
+                                "moe_layers_enum)", 0, minimum=0)
     moe_layer_step: int = _f("MoE: after the first_dense_layers, every N-th layer is MoE (layers N-1, 2N-1, ...) "
                              "and the others dense (Llama-4 Maverick interleave_moe_layer_step: 2; Qwen2-MoE "
                              "decoder_sparse_step)", 1, minimum=1)
@@ -198,7 +203,7 @@ QUANT_METHODS = ("fp8-block", "fp8", "mxfp4", "nvfp4", "mxfp8", "int4", "int8", 
 QUANT_COMPONENTS = ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head", "mtp")
 # the projections of a softmax-attention block (conventional, MLA, DSA: each family's ``projections`` keys) a checkpoint
 # may keep unquantized while the rest of its attention is quantized (``Quantization.unquantized``)
-ATTN_PROJECTIONS = ("q", "k", "v", "o", "q_down", "q_up", "kv_down", "kv_up", "index_q", "index_k")
+ATTN_PROJECTIONS = ("q", "k", "v", "o", "g", "q_down", "q_up", "kv_down", "kv_up", "index_q", "index_k")
 
 
 @dataclass(frozen=True)
@@ -312,6 +317,9 @@ class ModelSpec:
     mtp_layer_type: str | None = _f("full | sliding: whose attention block the MTP modules' layer has, where the "
                                     "sliding layers have a shape of their own (MiMo-V2-Flash: sliding); none: the "
                                     "last layer's", None, choices=("full", "sliding"))
+    mtp_ffn: str | None = _f("dense | moe: the FFN of the MTP modules' layer where it is not the last layer's "
+                             "(Step-3.5-Flash: dense, its last layer MoE); none: the last layer's", None,
+                             choices=("dense", "moe"))
     dtypes: DTypes = _f("default dtypes", DTypes())
     quantization: Quantization | None = _f("the checkpoint's quantized weights (none: every matrix at "
                                            "dtypes.weights)", None)
@@ -382,12 +390,13 @@ class ModelSpec:
         return self.layer_type(layer) != "ffn"
 
     def is_moe_layer(self, layer: int) -> bool:
-        """Whether decoder layer ``layer`` (0-based) has the MoE block: an FFN layer past ``first_dense_layers``,
-        the layers ``N-1, 2N-1, ...`` for ``moe_layer_step`` N (transformers Llama4TextConfig: ``moe_layers =
-        range(step - 1, L, step)``; Qwen2MoeDecoderLayer: ``(layer_idx + 1) % decoder_sparse_step == 0``)."""
+        """Whether decoder layer ``layer`` (0-based) has the MoE block: an FFN layer past ``first_dense_layers`` and
+        before the ``last_dense_layers``, the layers ``N-1, 2N-1, ...`` for ``moe_layer_step`` N (transformers
+        Llama4TextConfig: ``moe_layers = range(step - 1, L, step)``; Qwen2MoeDecoderLayer: ``(layer_idx + 1) %
+        decoder_sparse_step == 0``)."""
         f = self.ffn
-        return f.kind == "moe" and layer >= f.first_dense_layers and (layer + 1) % f.moe_layer_step == 0 and \
-            self.has_ffn(layer)
+        return f.kind == "moe" and f.first_dense_layers <= layer < self.num_layers - f.last_dense_layers and \
+            (layer + 1) % f.moe_layer_step == 0 and self.has_ffn(layer)
 
     @property
     def num_ffn_layers(self) -> int:
@@ -573,6 +582,9 @@ def _cross_checks(spec: ModelSpec) -> None:
     if a.qk_head_dim < 1:
         raise SpecError("attention.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
     family(a).validate(a)
+    if a.head_gate and a.kind not in ("mha", "mqa", "gqa"):
+        # counted nowhere in the latent families' projections: set there it would change no number
+        raise SpecError("attention.head_gate", f"applies to mha, mqa and gqa attention, not {a.kind}")
     _check_sliding_shape(spec)
     # the layout dtypes.kv names, refused where --kv-dtype would be (an MLA latent in int4, a DSA cache in fp4), at
     # load: it was priced as flat bits, int4 on MLA included (1088 B a token-layer with --kv-dtype int4 on
@@ -593,6 +605,9 @@ def _cross_checks(spec: ModelSpec) -> None:
                             f"({f.num_experts})")
         if f.first_dense_layers > spec.num_layers:
             raise SpecError("ffn.first_dense_layers", f"exceeds num_layers ({spec.num_layers})")
+        if f.first_dense_layers + f.last_dense_layers > spec.num_layers:
+            raise SpecError("ffn.last_dense_layers", f"({f.last_dense_layers}) and first_dense_layers "
+                                                     f"({f.first_dense_layers}) exceed num_layers ({spec.num_layers})")
         if f.moe_layer_step > spec.num_layers:
             raise SpecError("ffn.moe_layer_step", f"({f.moe_layer_step}) exceeds num_layers ({spec.num_layers})")
     else:
@@ -677,7 +692,8 @@ def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
 # and the shared-expert gate were not checked: a dense Llama with --set ffn.first_dense_layers=2**62 (or a file that
 # gave an expert width and forgot kind: moe) was accepted and the value ignored.
 MOE_ONLY = {"num_experts": 0, "experts_per_token": 0, "num_shared_experts": 0, "expert_intermediate_size": 0,
-            "shared_expert_intermediate_size": None, "first_dense_layers": 0, "moe_layer_step": 1,
+            "shared_expert_intermediate_size": None, "first_dense_layers": 0, "last_dense_layers": 0,
+            "moe_layer_step": 1,
             "expert_bias": False, "router_bias": False, "shared_expert_gate": False}
 
 
@@ -717,6 +733,10 @@ def _check_layers(spec: ModelSpec) -> None:
     if spec.mtp_layer_type is not None and (spec.mtp_layers == 0 or spec.attention_shapes == 1):
         # it only picks between two attention shapes of an MTP module: anywhere else it would change nothing
         raise SpecError("mtp_layer_type", "only applies with mtp_layers and an attention.sliding_shape")
+    if spec.mtp_ffn is not None and spec.mtp_layers == 0:
+        raise SpecError("mtp_ffn", "only applies with mtp_layers")
+    if spec.mtp_ffn == "moe" and spec.ffn.kind != "moe":
+        raise SpecError("mtp_ffn", "moe needs ffn.kind moe (the experts the MTP layer would have)")
     if "linear" not in used and spec.dtypes.ssm_state is not None:
         # Llama with --state-dtype fp32 reported ssm_state_bits 32 and counted nothing: a setting without effect
         raise SpecError("dtypes.ssm_state", "is set (--set, or --state-dtype) but no layer is linear: the model keeps "

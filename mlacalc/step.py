@@ -14,7 +14,8 @@ Units: FLOPs (a multiply-add is 2), bytes, seconds. A matmul of ``m x k`` by ``k
 Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query heads, ``L`` layers):
 
 - Attention projections, the cache write and the core: the spec's attention family
-  (:mod:`mlacalc.attention.conventional`: one ``qkv_proj``; :mod:`mlacalc.attention.mla`: ``q_down``, ``q_up``,
+  (:mod:`mlacalc.attention.conventional`: one ``qkv_proj``, or with a low-rank query (Step-3's MFA) ``q_down``,
+  ``q_up`` and ``kv_proj``; :mod:`mlacalc.attention.mla`: ``q_down``, ``q_up``,
   ``kv_down``, then the **absorbed** form (decode default: ``q_absorb``, core over the latent, ``v_up``) or the
   **decompressed** form (prefill default: ``kv_up``, then MHA)). ``o_proj``: ``2 T H d_v d``.
 - ``attn_core`` (scores and weighted values, summed over layers): ``2 H P (d_k + d_v)`` per sequence, where ``P``

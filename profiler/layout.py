@@ -29,7 +29,10 @@ def check_supported(spec, layers: int) -> None:
     a, f = spec.attention, spec.ffn
     if a.kind not in ("mla", "mha", "mqa", "gqa"):
         raise SpecError("attention.kind", f"the multi-GPU runner builds mla, mha, mqa or gqa, not {a.kind}")
-    bad = [n for n in ("qkv_bias", "qk_norm", "o_bias", "output_gate", "sinks", "kv_shared") if getattr(a, n)]
+    bad = [n for n in ("qkv_bias", "qk_norm", "o_bias", "output_gate", "head_gate", "sinks", "kv_shared")
+           if getattr(a, n)]
+    if a.q_lora_rank and a.kind != "mla":            # Step-3's MFA: the runner's GQA layers project full-rank queries
+        bad.append("q_lora_rank on mha/mqa/gqa")
     if a.kv_share_layers > 1:       # every layer it builds projects and caches its own K/V
         bad.append(f"kv_share_layers={a.kv_share_layers}")
     bad += [f"ffn.{n}" for n in ("expert_bias", "router_bias", "shared_expert_gate") if getattr(f, n)]

@@ -150,6 +150,9 @@ def spec_layers(spec: ModelSpec, layers: int) -> ModelSpec:
     ffn = spec.ffn
     if ffn.kind == "moe" and ffn.first_dense_layers > layers:
         ffn = replace(ffn, first_dense_layers=layers)
+    if ffn.kind == "moe":
+        # the trailing dense layers (Step-3's last) are in the cut only where it reaches them
+        ffn = replace(ffn, last_dense_layers=max(0, layers - (spec.num_layers - ffn.last_dense_layers)))
     return replace(spec, num_layers=layers, ffn=ffn)
 
 

@@ -91,6 +91,12 @@ class PointConfig:
 
         refuse_sliding_shape(spec, "the profiler's layers (built with the full layers' heads)")
         refuse_kv_sharing(spec, "the profiler's layers (each built with its own K/V projections and cache)")
+        a = spec.attention
+        if a.head_gate:
+            raise SpecError("attention.head_gate", "the profiler's layers have no head-wise output gate (g_proj)")
+        if a.q_lora_rank and a.kind in ("mha", "mqa", "gqa"):
+            raise SpecError("attention.q_lora_rank", "the profiler's MHA/GQA/MQA layers project full-rank queries (a "
+                                                     "low-rank query, Step-3's MFA, is not built)")
         if self.phase not in PHASES:
             raise SpecError("--phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
         if self.kernel not in KERNELS:

@@ -160,6 +160,8 @@ def _refuse_unbuilt(spec: ModelSpec) -> None:
         if t in types:
             raise SpecError("layer_types", f"--whole-step does not build {t} layers")
     flags = (("attention.sinks", a.sinks), ("attention.output_gate", a.output_gate), ("attention.o_bias", a.o_bias),
+             ("attention.head_gate", a.head_gate),
+             ("attention.q_lora_rank", a.q_lora_rank is not None and a.kind != "mla"),
              ("attention.kv_shared", a.kv_shared), ("ffn.expert_bias", f.expert_bias),
              ("ffn.router_bias", f.router_bias), ("ffn.shared_expert_gate", f.shared_expert_gate))
     for name, on in flags:
@@ -214,7 +216,8 @@ def tail_spec(spec: ModelSpec, layers: int) -> ModelSpec:
     if first % spec.ffn.moe_layer_step:        # the cut's MoE layers must be its (i + 1) % step == 0 ones
         raise ArgError("layers", f"{spec.name} has MoE on one layer in {spec.ffn.moe_layer_step}: the last "
                                  f"{layers} layers start mid-period; take a multiple of {spec.ffn.moe_layer_step}")
-    ffn = replace(spec.ffn, first_dense_layers=max(0, spec.ffn.first_dense_layers - first))
+    ffn = replace(spec.ffn, first_dense_layers=max(0, spec.ffn.first_dense_layers - first),
+                  last_dense_layers=min(spec.ffn.last_dense_layers, layers))
     return replace(spec, num_layers=layers, attention=a, ffn=ffn, layer_types=layer_types, mtp_layers=0)
 
 

@@ -9,8 +9,17 @@ query heads per group):
   ``W_k: d x H_kv d_qk``, ``W_v: d x H_kv d_v`` (none when ``kv_shared``), ``W_o: H d_v x d``; q/k/v biases
   (Qwen2); per-head q/k RMSNorm weights (Qwen3). TP splits q and o by query heads, k and v like the KV heads
   (replicated when there are fewer KV heads than ranks); the q/k norm weights are replicated.
-- **roofline**: one fused ``qkv_proj`` GEMM, the cache write, then the core over the cached K/V
-  (``d_k = d_qk``, ``d_v``), reading each attended key's K and V once at the KV dtype.
+- **low-rank query** (``q_lora_rank`` r; Step-3's multi-matrix factorisation attention, MFA, arXiv 2507.19427
+  section 3; vLLM ``step3_text.py`` ``Step3TextAttention``): ``q_proj`` ``d x r`` (``q_down``, in vLLM's
+  ReplicatedLinear: every rank holds it whole), the RMSNorm ``inter_norm`` of ``r`` (``q_norm``), ``wq``
+  ``r x H d_qk`` (``q_up``, split by heads) in place of ``W_q``: ``d r + r + r H d_qk`` parameters, ``2 T (d r +
+  r H d_qk)`` FLOPs. The cache is untouched: Step-3's one K/V head of 256 is MQA's.
+- **head-wise output gate** (``head_gate``; Step-3.5-Flash, vLLM ``step3p5.py`` ``Step3p5Attention``: ``g_proj`` a
+  ColumnParallelLinear ``d x H``, ``attn_out * sigmoid(g)`` one scalar a head): ``d H`` parameters split by heads,
+  ``2 T d H`` FLOPs in the projection GEMM.
+- **roofline**: one fused ``qkv_proj`` GEMM (with a low-rank query: ``q_down`` then ``q_up`` beside a ``kv`` GEMM),
+  the cache write, then the core over the cached K/V (``d_k = d_qk``, ``d_v``), reading each attended key's K and V
+  once at the KV dtype.
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ class Conventional(AttentionFamily):
                             "use kind: gqa")
         if a.kind == "mqa" and a.num_kv_heads != 1:
             raise SpecError("attention.num_kv_heads", "mqa needs num_kv_heads == 1")
-        refuse_fields(a, ("kv_lora_rank", "q_lora_rank"), "mla")
+        refuse_fields(a, ("kv_lora_rank",), "mla")
         refuse_fields(a, INDEX_FIELDS, "dsa")
         if a.kv_shared and a.v_head_dim > a.qk_head_dim:
             raise SpecError("attention.v_head_dim", f"with kv_shared the value is part of the key, so it cannot "
@@ -81,14 +90,20 @@ class Conventional(AttentionFamily):
 
     def projections(self, a: "Attention", hidden: int) -> dict[str, int]:
         """Parameters (counts) by projection (HF ``LlamaAttention``, ``Qwen2Attention``, ``Qwen3Attention``):
-        ``q`` ``d x H d_qk`` (twice as wide with an output gate, Qwen3-Next), ``k`` ``d x H_kv d_qk``, ``v``
-        ``d x H_kv d_v`` (0 with ``kv_shared``), ``o`` ``H d_v x d``; q/k/v biases, an ``o`` bias, the per-head
-        q/k norms (``2 d_qk``) and one sink a head (gpt-oss) where the spec has them."""
+        ``q`` ``d x H d_qk`` (twice as wide with an output gate, Qwen3-Next), or with a low-rank query ``q_down``
+        ``d x r``, ``q_norm`` ``r`` and ``q_up`` ``r x H d_qk`` (Step-3's ``q_proj``, ``inter_norm``, ``wq``);
+        ``k`` ``d x H_kv d_qk``, ``v`` ``d x H_kv d_v`` (0 with ``kv_shared``), ``o`` ``H d_v x d``; q/k/v biases,
+        an ``o`` bias, the per-head q/k norms (``2 d_qk``), a head-wise gate ``g`` ``d x H`` (Step-3.5's
+        ``g_proj``) and one sink a head (gpt-oss) where the spec has them."""
         d = hidden
         q_out, k_out = a.num_heads * a.qk_head_dim, a.num_kv_heads * a.qk_head_dim
         v_out = 0 if a.kv_shared else a.num_kv_heads * a.v_head_dim
         gate = q_out if a.output_gate else 0          # Qwen3-Next: q_proj also emits the output gate
-        parts = {"q": d * (q_out + gate), "k": d * k_out, "v": d * v_out, "o": a.num_heads * a.v_head_dim * d}
+        r = a.q_lora_rank
+        q = {"q_down": d * r, "q_norm": r, "q_up": r * (q_out + gate)} if r else {"q": d * (q_out + gate)}
+        parts = q | {"k": d * k_out, "v": d * v_out, "o": a.num_heads * a.v_head_dim * d}
+        if a.head_gate:
+            parts["g"] = d * a.num_heads
         if a.qkv_bias:
             parts["qkv_bias"] = q_out + k_out + v_out
         if a.o_bias:
@@ -114,7 +129,11 @@ class Conventional(AttentionFamily):
         return parts
 
     def projection_split(self, a: "Attention", name: str) -> str:
-        return {"k": "kv", "v": "kv", "qk_norm": "replicated", "o_bias": "replicated"}.get(name, "heads")
+        """``k``, ``v`` like the KV heads; the q/k norms, the ``o`` bias and a low-rank query's ``q_down`` and
+        ``q_norm`` replicated (vLLM ``Step3TextAttention``: ``qkv_proj`` is a ReplicatedLinear, ``inter_norm`` whole
+        on every rank); the rest by query heads (``wq`` and ``g_proj`` ColumnParallelLinear, ``o_proj`` row-parallel)."""
+        return {"k": "kv", "v": "kv", "qk_norm": "replicated", "o_bias": "replicated", "q_down": "replicated",
+                "q_norm": "replicated"}.get(name, "heads")
 
     # --- roofline ---------------------------------------------------------------------------------------------
 
@@ -138,13 +157,24 @@ class Conventional(AttentionFamily):
         reader = all(r.shared for _, r in s.rules)
         kv_elems = 0.0 if cross or reader else self.cache_parts(a).total * s.kv_share   # K and V per token here
         q_width = s.heads * a.qk_head_dim * (2 if a.output_gate else 1)
-        width = q_width + kv_elems
-        bias = width * s.hb if a.qkv_bias else 0.0
+        bias = (q_width + kv_elems) * s.hb if a.qkv_bias else 0.0
+        g_width = s.heads if a.head_gate else 0.0      # Step-3.5's g_proj: one gate logit a local head
+        r = a.q_lora_rank
+        ops: list[OpCost] = []
+        norm_width, norm_count = 0.0, 0
+        if r:
+            # Step-3's MFA: q_proj d -> r (replicated: every rank computes it whole), inter_norm, wq r -> this GPU's
+            # heads; k and v (and a head gate) in their own GEMM from the layer input
+            ops += [matmul("q_down", Ta, d, r, s.w("q_down"), s.ab, L),
+                    matmul("q_up", Ta, r, q_width, s.w("q_up"), s.ab, L)]
+            norm_width, norm_count = float(r), 1
+            q_width = 0.0
+        width = q_width + g_width + kv_elems
         k_elems = 0.0 if cross or reader else self.cache_parts(a).k * s.kv_share
         # q, k and v in one GEMM, each projection's weights read at its own width (:meth:`StepShape.w`)
-        weights = d * (q_width * s.w("q") + k_elems * s.w("k") + (kv_elems - k_elems) * s.w("v"))
-        ops = [matmul("qkv_proj", Ta, d, width, 0, s.ab, L, extra_weight=weights + bias)]
-        norm_width, norm_count = 0.0, 0
+        weights = d * (q_width * s.w("q") + g_width * s.w("g") + k_elems * s.w("k") + (kv_elems - k_elems) * s.w("v"))
+        if width:
+            ops.append(matmul("kv_proj" if r else "qkv_proj", Ta, d, width, 0, s.ab, L, extra_weight=weights + bias))
         if a.qk_norm:                                               # per-head RMSNorm on q and k (Qwen3)
             norm_width += (s.heads + a.num_kv_heads * s.kv_share) * a.qk_head_dim
             norm_count += 2
@@ -159,11 +189,27 @@ class Conventional(AttentionFamily):
     def attended_kv_heads(self, a: "Attention", tp: int) -> int:
         return max(1, a.num_kv_heads // tp)
 
+    def check_training(self, spec: "ModelSpec") -> None:
+        """A head-wise output gate's stored tensors (its sigmoid and the gated product) are not listed: refused."""
+        if spec.attention.head_gate:
+            raise SpecError("attention.head_gate", "training memory with a head-wise output gate (Step-3.5's g_proj) "
+                                                   "is not modelled")
+
     def projection_tensors(self, spec: "ModelSpec", cfg, heads: int, kv_heads: int) -> tuple[list, str]:
-        """Qwen3's per-head q/k RMSNorms keep their inputs and fp32 rstd; nothing else before the core."""
+        """Qwen3's per-head q/k RMSNorms keep their inputs and fp32 rstd; a low-rank query (Step-3's MFA) keeps, as
+        MLA's ``q_a_proj`` path does (:meth:`mlacalc.attention.mla.MLA.projection_tensors`), ``q_proj``'s output for
+        ``inter_norm`` with its fp32 rstd, and the normed latent for ``wq`` ([b, s, r], the whole sequence on every
+        rank: the down projection is replicated). Nothing else before the core."""
         a = spec.attention
-        b, sl = cfg.micro_batch, cfg.seq_local
+        b, sl, st = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens
         out = []
+        if a.q_lora_rank:
+            r = a.q_lora_rank
+            out += [SavedTensor("attn.q_down_out", ("b", "s", "r"), (b, st, r), ACT_BYTES, "attention", "q_norm",
+                                "sp"),
+                    SavedTensor("attn.q_norm.rstd", ("b", "s"), (b, st), FP32_BYTES, "attention", "q_norm", "sp"),
+                    SavedTensor("attn.q_latent", ("b", "s", "r"), (b, st, r), ACT_BYTES, "attention", "q_up (wq)",
+                                "sp")]
         if a.qk_norm:
             out += [SavedTensor("attn.q_norm.input", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim),
                                 ACT_BYTES, "norms", "q_norm", "tp"),
