@@ -72,7 +72,14 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``hidden_size`` 4096 and ALiBi otherwise as vLLM tells them apart, :func:`_baichuan_alibi`);
 - ``phimoe`` (Phi-3.5-MoE: Mixtral's experts on every layer, q/k/v/o biased by ``attention_bias``; its LayerNorm and
   ``lm_head_bias`` biases are not counted) and ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as
-  ``hunyuan`` without experts).
+  ``hunyuan`` without experts);
+- ``gemma3n``/``gemma3n_text`` (Gemma-3n E2B, E4B; :func:`_gemma3n_keys`): Gemma-3's sandwich norms and q/k norms on
+  four sliding-window layers to one global, the last ``num_kv_shared_layers`` reading the K/V of the last earlier
+  layer of their type (``attention.kv_shared_tail``; their k/v projections stored unused,
+  ``attention.reader_kv_weights``), AltUp, LAuReL and per-layer embeddings (``residual_extras``); a per-layer
+  ``intermediate_size`` read when uniform (a MatFormer slice with differing widths is refused),
+  ``activation_sparsity_pattern`` read as no change of weights or FLOPs (:data:`GEMMA3N_READING`); the wrapper's audio
+  and vision towers are left out.
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -87,8 +94,8 @@ knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that ne
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
 tables (``longcat_flash_ngram``), the Mamba layers of ``jamba`` (Mamba-1, whose state is not Mamba-2's),
 ``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no
-Mamba layer is ever counted as an attention layer, the short convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared
-layers (``gemma3n_text``), Nemotron-NAS's per-layer
+Mamba layer is ever counted as an attention layer, the short convolutions of ``lfm2``/``lfm2_moe``, Nemotron-NAS's
+per-layer
 ``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``), Phi-4-mini-flash's SambaY
 (``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
 (``jetmoe``)). A wrapper's ``text_config`` is refused

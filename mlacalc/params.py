@@ -7,12 +7,17 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
   :mod:`mlacalc.attention.mla`), which also says how each splits over tensor parallelism.
 - FFN: gated ``3 d f`` (gate, up, down), else ``2 d f``. MoE: router ``d x E``; each routed and shared expert
   is an FFN of its own width. Norms: two RMSNorms of ``d`` per layer and a final one.
+- Residual extras (Gemma-3n; :func:`residual_params`): AltUp, LAuReL and per-layer-input matrices in
+  ``residual``, their vectors in ``norms``, the per-layer embedding table in ``per_layer_embed`` (a lookup, one row
+  of ``L p`` a token, priced like ``embed``; the part of the model Google's "effective" count leaves out). A layer
+  that reads another layer's K/V has no k/v projections, unless the checkpoint stores them anyway
+  (``attention.reader_kv_weights``: Gemma-3n; :func:`unused_kv_params`).
 - Multi-token prediction (DeepSeek-V3 tech report, arXiv 2412.19437, section 2.2): per module two RMSNorms,
   a projection ``2d x d`` and one MoE transformer layer; embedding and head are shared with the main model.
   Counted apart (:func:`mtp_params`): the quoted totals (DeepSeek-V3's 671B) leave them out.
 
-Weight bytes: matrices inside the layers take the weight dtype; the embedding, output head, router and norms
-stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech report section
+Weight bytes: matrices inside the layers take the weight dtype; the embeddings (per-layer table included), output
+head, router and norms stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech report section
 3.3.1). A spec's ``quantization`` block (:class:`mlacalc.spec.Quantization`, read from an HF
 ``quantization_config``) prices the components it lists at their stored bits per value, scales and zero points
 included (DeepSeek-V3's one fp32 scale per 128x128 block: 8 + 32/16384 bits; gpt-oss's MXFP4 experts: 4 + 8/32),
@@ -385,6 +390,7 @@ class WeightsReport:
     quantization: Quantization | None = None
     sliding_attention_per_layer: dict = dataclasses.field(default_factory=dict)   # {} unless a sliding shape
     kept: tuple = ()            # attention projections priced at >= 16 bits beside a quantized rest (kept_projections)
+    unused_kv: float = 0        # k/v projection parameters stored on layers that read others' K/V (unused_kv_params)
 
     def to_json(self) -> dict:
         p = self.parallel
@@ -404,6 +410,7 @@ class WeightsReport:
                 "linear_attention_per_layer": self.linear_attention_per_layer,
                 **({"sliding_attention_per_layer": self.sliding_attention_per_layer}
                    if self.sliding_attention_per_layer else {}),
+                "params_unused_kv": self.unused_kv,
                 "quantization": self.quantization_json()}
 
     def quantization_json(self) -> dict:
@@ -435,4 +442,20 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          attention_per_layer=attention_projections(spec),
                          linear_attention_per_layer=linear_projections(spec), quantization=quant,
                          sliding_attention_per_layer=sliding_projections(spec),
-                         kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else ())
+                         kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else (),
+                         unused_kv=unused_kv_params(spec))
+
+
+def unused_kv_params(spec: ModelSpec) -> float:
+    """Parameters (a count, within ``attention``) of the k/v projections a checkpoint stores on layers that read
+    another layer's K/V and compute none (``attention.reader_kv_weights``: Gemma-3n's KV-shared layers); 0 else."""
+    if not spec.attention.reader_kv_weights:
+        return 0.0
+    total = 0.0
+    for layer in range(spec.num_layers):
+        b = layer_block(spec, layer)
+        if b is not None and not spec.owns_kv(layer):
+            fam = family(b)
+            total += sum(fam.projections(b, spec.hidden_size).values()) - \
+                sum(fam.shared_kv_projections(b, spec.hidden_size).values())
+    return total

@@ -32,6 +32,10 @@ def check_supported(spec, layers: int) -> None:
     bad = [n for n in ("qkv_bias", "qk_norm", "o_bias", "output_gate", "sinks", "kv_shared") if getattr(a, n)]
     if a.kv_share_layers > 1:       # every layer it builds projects and caches its own K/V
         bad.append(f"kv_share_layers={a.kv_share_layers}")
+    if a.kv_shared_tail:
+        bad.append(f"kv_shared_tail={a.kv_shared_tail}")
+    if spec.residual_extras is not None:    # ... and has a plain residual stream
+        bad.append("residual_extras")
     bad += [f"ffn.{n}" for n in ("expert_bias", "router_bias", "shared_expert_gate") if getattr(f, n)]
     if not f.gated:
         bad.append("ffn.gated=false")

@@ -157,6 +157,9 @@ SOURCES = {
     "qwen3_4b_2507": "https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/blob/main/config.json",
     # trimmed (its SOURCE.md): the quantization block and top-level keys verbatim, text_config completed
     "qwen2_5_vl_32b_fp8": "https://huggingface.co/AngelSlim/Qwen2.5-VL-32B-Instruct-FP8-Dynamic/blob/main/config.json",
+    # Gemma-3n: text_configs reconstructed, checked against the checkpoints' parameter counts (SOURCE.md)
+    "gemma_3n_e2b": "https://huggingface.co/google/gemma-3n-E2B-it/blob/main/config.json",
+    "gemma_3n_e4b": "https://huggingface.co/google/gemma-3n-E4B-it/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
