@@ -110,6 +110,19 @@ def test_decode_every_layer_reads_the_owners_write_and_readers_project_queries_o
     assert ops["qkv_proj"].weight_bytes == 2 * D * (30 * q + 20 * k_v)
 
 
+def test_decode_norms_leave_out_the_readers_key_norm():
+    """Gemma3nTextAttention norms keys only where it projects them (k_norm inside the non-shared branch): 20 of 30
+    layers; every layer norms its 8 query heads."""
+    s = load_spec(E2B)
+    B, L = 2, 30
+    ops = {o.name: o for o in step_ops(s, Step("decode", B, 100))}
+    width = (4 * D * L                                   # the sandwich norms
+             + HEADS * HD * L + KV_HEADS * HD * 20      # q norms on every layer, k norms on the 20 owners
+             + 4 * D * L                                 # AltUp's router norm and output scale, LAuReL's and PLE's norms
+             + P + D)                                    # per_layer_projection_norm, the final norm
+    assert ops["norms"].flops == 4 * B * width            # 4 FLOPs an element
+
+
 def test_decode_prices_altup_laurel_and_the_per_layer_inputs():
     s = load_spec(E2B)
     B, L = 3, 30
