@@ -135,6 +135,18 @@ def test_decode_prices_altup_laurel_and_the_per_layer_inputs():
     assert ops["per_layer_embed"].weight_bytes == B * L * P * 2      # one row of the table a token
 
 
+def test_fit_sizes_the_shared_cache_and_altups_streams():
+    """mlacalc's own fit: a 32k sequence holds (4 full x 32,768 + 16 sliding x 512) x 2,048 B; the workspace's
+    residual term holds AltUp's 4 streams, their 4 predictions and the normed input, (2 x 4 + 1) x d, and every
+    layer's per-layer input, 30 x 256, for 8,192 tokens at bf16 (it was 2 x d)."""
+    from mlacalc.capacity import activation_workspace, fit
+    from mlacalc.hardware import load_hardware
+
+    s = load_spec(E2B)
+    assert fit(s, load_hardware("h200"), 32768).kv_bytes_per_seq == (4 * 32768 + 16 * WINDOW) * 2048 == 285_212_672
+    assert activation_workspace(s, 8192).residual == 8192 * ((2 * K + 1) * D + 30 * P) * 2 == 427_819_008
+
+
 # --- the weights ---------------------------------------------------------------------------------------------------
 
 def _by_hand(L, width):
