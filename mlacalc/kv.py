@@ -225,7 +225,8 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
 
 def kv_sources(spec: ModelSpec) -> tuple:
     """((layer type, source layer), ...): under trailing K/V sharing (``attention.kv_shared_tail``) the layer whose
-    cache the readers of each type attend (:meth:`ModelSpec.kv_source`), in layer-type order of first reader; () else."""
+    cache the readers of each type attend (:meth:`ModelSpec.kv_source`), in the order of their first readers; ()
+    without it."""
     out: dict[str, int] = {}
     if spec.attention.kv_shared_tail:
         for layer in range(spec.num_layers - spec.attention.kv_shared_tail, spec.num_layers):

@@ -17,8 +17,8 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
   Counted apart (:func:`mtp_params`): the quoted totals (DeepSeek-V3's 671B) leave them out.
 
 Weight bytes: matrices inside the layers take the weight dtype; the embeddings (per-layer table included), output
-head, router and norms stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech report section
-3.3.1). A spec's ``quantization`` block (:class:`mlacalc.spec.Quantization`, read from an HF
+head, router and norms stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech
+report section 3.3.1). A spec's ``quantization`` block (:class:`mlacalc.spec.Quantization`, read from an HF
 ``quantization_config``) prices the components it lists at their stored bits per value, scales and zero points
 included (DeepSeek-V3's one fp32 scale per 128x128 block: 8 + 32/16384 bits; gpt-oss's MXFP4 experts: 4 + 8/32),
 and every other component at ``max(16, weight bits)``. Attention projections the block lists as ``unquantized``

@@ -118,7 +118,7 @@ def test_decode_norms_leave_out_the_readers_key_norm():
     ops = {o.name: o for o in step_ops(s, Step("decode", B, 100))}
     width = (4 * D * L                                   # the sandwich norms
              + HEADS * HD * L + KV_HEADS * HD * 20      # q norms on every layer, k norms on the 20 owners
-             + 4 * D * L                                 # AltUp's router norm and output scale, LAuReL's and PLE's norms
+             + 4 * D * L                                 # AltUp's router norm and output scale, LAuReL's, PLE's
              + P + D)                                    # per_layer_projection_norm, the final norm
     assert ops["norms"].flops == 4 * B * width            # 4 FLOPs an element
 
@@ -237,7 +237,8 @@ def test_zero_shared_layers_is_the_model_without_sharing(case, context):
         shared = spec_from_dict({**raw, "attention": {**raw["attention"], "kv_shared_tail": tail}})
         L, a = plain.num_layers, plain.attention
         assert kv_report(shared, context).per_token.total == (L - tail) * a.num_kv_heads * 32 * 2 * 2
-        assert param_counts(plain).total - param_counts(shared).total == tail * 2 * plain.hidden_size * a.num_kv_heads * 32
+        k_v = 2 * plain.hidden_size * a.num_kv_heads * 32
+        assert param_counts(plain).total - param_counts(shared).total == tail * k_v
         kept = spec_from_dict({**raw, "attention": {**raw["attention"], "kv_shared_tail": tail,
                                                     "reader_kv_weights": True}})
         assert param_counts(kept) == param_counts(plain)
