@@ -68,7 +68,7 @@ from .attention import divide, family, layer_block
 from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
-from .spec import ModelSpec, refuse_kv_sharing, refuse_sliding_shape
+from .spec import ModelSpec, refuse_kv_sharing, refuse_residual_extras, refuse_sliding_shape
 INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
 
@@ -327,6 +327,7 @@ def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
     if spec.layer_type(layer) == "cross":
         check_cross_layers(spec)
     refuse_kv_sharing(spec, "training memory")
+    refuse_residual_extras(spec, "training memory")
     if cfg.convention == "megatron":
         return _megatron_layer(spec, cfg)
     return _native_layer(spec, layer, cfg)
@@ -348,6 +349,8 @@ def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
     # a cross-layer reader stores no K/V of its own in an engine's cache, but what its backward keeps (the shared K/V
     # once, or RoPE'd and normed copies a layer as Tencent's reference code builds them) is not established
     refuse_kv_sharing(spec, "training memory")
+    # AltUp's K streams, LAuReL's and the per-layer inputs' tensors are not among the saved tensors below
+    refuse_residual_extras(spec, "training memory")
     if cfg.recompute == "mla-latent" and not family(spec.attention).latent_recompute:
         raise ArgError("recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
 

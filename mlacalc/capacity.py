@@ -63,7 +63,7 @@ class Workspace:
     """Activation workspace per GPU, bytes: live tensors of one step of ``tokens`` tokens at bf16."""
 
     tokens: int
-    residual: float              # the residual stream and the normed input: 2 T d
+    residual: float              # the residual stream and the normed input: 2 T d (AltUp, per-layer inputs: more)
     attention: float             # queries and attention output for this GPU's heads: T H' (d_qk + d_v)
     ffn: float                   # the widest FFN intermediate (gate and up): 2 T f'
 
@@ -82,14 +82,21 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
     The FFN term takes the widest of: the dense FFN ``f / tp``, and an MoE layer's ``k`` routed experts plus its
     shared experts (``(k f_e + n_s f_s) / tp`` per token). MLA attention counts the decompressed form (prefill).
     The attention term is the widest block's (the full layers', or the sliding layers' own shape).
+
+    With residual extras (Gemma-3n, transformers ``Gemma3nTextModel.forward``) the residual term holds AltUp's K
+    streams and the K predictions made from them beside the normed input, ``(2 K + 1) T d``, and the per-layer
+    inputs of every layer, ``T L p``, computed once before the first layer and live to the last.
     """
     f, d = spec.ffn, spec.hidden_size
+    r = spec.residual_extras
+    streams = 2 if r is None or r.altup_inputs == 1 else 2 * r.altup_inputs + 1
+    per_layer = spec.num_layers * r.per_layer_input_size if r is not None else 0
     width = f.intermediate_size
     if f.kind == "moe":
         width = max(width, f.experts_per_token * f.expert_intermediate_size + f.num_shared_experts * f.shared_width)
     attn = max(tokens * (a.num_heads / tp) * (a.qk_head_dim + a.v_head_dim) * 2
                for a in (spec.attention, spec.sliding_attention))
-    return Workspace(tokens=tokens, residual=2 * tokens * d * 2,
+    return Workspace(tokens=tokens, residual=tokens * (streams * d + per_layer) * 2,
                      attention=attn,
                      ffn=tokens * 2 * width / tp * 2)
 
@@ -295,7 +302,9 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
     if engine in ("vllm", "sglang"):
         # vLLM builds Hunyuan's K/V-reading layers as encoder-decoder attention with caches of their own
         # (vllm/model_executor/models/hunyuan_v1.py, HunYuanCrossAttention: attn_type ENCODER_DECODER), sized by its
-        # cross-attention spec, not by this model's sharing; what SGLang allocates is not established either
+        # cross-attention spec, not by this model's sharing; Gemma-3n's readers share their target's cache
+        # (gemma3n.py: kv_sharing_target_layer_name), but how its hybrid allocator then groups sliding and full
+        # layers' pages is not established here; what SGLang allocates is not established either
         refuse_kv_sharing(spec, f"engine {engine}'s KV cache")
     non_torch_source = NON_TORCH_DEFAULT_SOURCE if non_torch_bytes is None else "given"
     if non_torch_bytes is None and engine in ("vllm", "sglang"):

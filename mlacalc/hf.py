@@ -76,7 +76,14 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``hidden_size`` 4096 and ALiBi otherwise as vLLM tells them apart, :func:`_baichuan_alibi`);
 - ``phimoe`` (Phi-3.5-MoE: Mixtral's experts on every layer, q/k/v/o biased by ``attention_bias``; its LayerNorm and
   ``lm_head_bias`` biases are not counted) and ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as
-  ``hunyuan`` without experts).
+  ``hunyuan`` without experts);
+- ``gemma3n``/``gemma3n_text`` (Gemma-3n E2B, E4B; :func:`_gemma3n_keys`): Gemma-3's sandwich norms and q/k norms on
+  four sliding-window layers to one global, the last ``num_kv_shared_layers`` reading the K/V of the last earlier
+  layer of their type (``attention.kv_shared_tail``; their k/v projections stored unused,
+  ``attention.reader_kv_weights``), AltUp, LAuReL and per-layer embeddings (``residual_extras``); a per-layer
+  ``intermediate_size`` read when uniform (a MatFormer slice with differing widths is refused),
+  ``activation_sparsity_pattern`` read as no change of weights or FLOPs (:data:`GEMMA3N_READING`); the wrapper's audio
+  and vision towers are left out.
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -91,8 +98,8 @@ knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that ne
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
 tables (``longcat_flash_ngram``), the Mamba layers of ``jamba`` (Mamba-1, whose state is not Mamba-2's),
 ``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no
-Mamba layer is ever counted as an attention layer, the short convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared
-layers (``gemma3n_text``), Nemotron-NAS's per-layer
+Mamba layer is ever counted as an attention layer, the short convolutions of ``lfm2``/``lfm2_moe``, Nemotron-NAS's
+per-layer
 ``block_configs`` (``nemotron-nas``), Phi-4-mini-flash's SambaY
 (``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
 (``jetmoe``)). A wrapper's ``text_config`` is refused
@@ -144,7 +151,8 @@ WHERE = "config.json"
 # model_type of the text decoder inside a multimodal wrapper
 # (Step3VLConfig, vLLM vllm/transformers_utils/configs/step3_vl.py: text_config builds a Step3TextConfig whatever its
 # model_type says)
-WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mllama": "mllama", "step3_vl": "step3_text"}
+WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mllama": "mllama",
+            "step3_vl": "step3_text"}
 
 # multimodal model_types whose config.json may carry the text decoder's keys at the top level, with no text_config
 # (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them): model_type of that decoder
@@ -203,6 +211,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "gemma3_text": {"tie_word_embeddings": True, "vocab_size": 262208, "sliding_window_pattern": 6,
                     "max_position_embeddings": 131072, "num_attention_heads": 8, "num_key_value_heads": 4,
                     "head_dim": 256, "sliding_window": 4096},
+    # Gemma3nTextConfig (transformers src/transformers/models/gemma3n/configuration_gemma3n.py, the E4B shape): every
+    # sizing key, since a wrapper's text_config saved with use_diff drops those equal to the class's; layer_types
+    # and intermediate_size lists are built from these in _gemma3n_keys, as its __post_init__ builds them
+    "gemma3n_text": {"tie_word_embeddings": True, "vocab_size": 262400, "hidden_size": 2048, "intermediate_size": 16384,
+                     "num_hidden_layers": 35, "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 256,
+                     "max_position_embeddings": 32768, "sliding_window": 512, "vocab_size_per_layer_input": 262144,
+                     "hidden_size_per_layer_input": 256, "altup_active_idx": 0, "altup_num_inputs": 4,
+                     "num_kv_shared_layers": 15, "laurel_rank": 64},
     # head_dim a config leaves out (wrappers' text_configs drop class defaults): the class default where the class
     # has a fixed one, checked in huggingface/transformers v4.57.1 and v5.25.0; the class computes
     # hidden_size // num_attention_heads only where it is None, as vLLM does (vLLM reads the config object
@@ -339,7 +355,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
-                "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5"} \
+                "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5", "gemma3n_text"} \
     | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
@@ -364,10 +380,6 @@ REFUSED = {
     "gpt_neox": "biased LayerNorms and MLPs (and use_parallel_residual blocks) are not modelled",
     "gpt_bigcode": "learned positions with a biased, non-gated MLP are read for gpt2 only",
     # found in the zoo audit of real configs (docs/zoo-facts.md section 6)
-    "gemma3n": "KV-shared layers (num_kv_shared_layers), AltUp, LAuReL and per-layer embeddings (Gemma-3n) are not "
-               "modelled",
-    "gemma3n_text": "KV-shared layers (num_kv_shared_layers), AltUp, LAuReL and per-layer embeddings (Gemma-3n) are "
-                    "not modelled",
     "nemotron-nas": "per-layer block_configs (Llama-Nemotron Super/Ultra: attention skipped or linear and FFN widths "
                     "varying layer by layer) are not modelled",
     "deci": "per-layer attention and FFN widths (DeciLM, block_configs) are not modelled",
@@ -414,7 +426,10 @@ SIZES = {k: 1 for k in (
     # LongCat-Flash (LongcatFlashConfig), read by _longcat_keys
     "expert_ffn_hidden_size", "qk_head_dim",
     # StepFun's Step-3 and Step-3.5 (Step3TextConfig, Step3p5Config), read by _step_keys
-    "num_attention_groups", "moe_top_k", "share_expert_dim", "max_position_embedding")} | {k: 0 for k in (
+    "num_attention_groups", "moe_top_k", "share_expert_dim", "max_position_embedding",
+    # Gemma-3n (Gemma3nTextConfig), read by _gemma3n_keys and _residual_extras
+    "vocab_size_per_layer_input", "altup_num_inputs")} | {k: 0 for k in (
+    "num_kv_shared_layers", "laurel_rank", "hidden_size_per_layer_input", "altup_active_idx",
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
@@ -607,6 +622,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _minimax_shared(merged, mt)
     if mt in HUNYUAN:
         merged = _hunyuan_lists(merged, mt)
+    if mt == "gemma3n_text":
+        merged = _gemma3n_keys(merged, mt)
+        description = "; ".join(x for x in (description, GEMMA3N_READING) if x)
     if mt == "dbrx":
         merged = _dbrx_keys(_checked(merged, mt), mt)
     if mt == "granitemoeshared" and merged.get("shared_intermediate_size") == 0:
@@ -664,6 +682,10 @@ def _left_out(wrapper: str) -> str:
     """What a wrapper's reading leaves out, said where the spec is shown."""
     if wrapper in ("qwen2_5_omni", "qwen3_omni_moe"):
         return "the audio and vision towers and the talker are left out"
+    if wrapper == "gemma3n":
+        # Gemma3nModel: vision_tower (MobileNet-V5), audio_tower (USM conformer) and their Gemma3nMultimodalEmbedder
+        # projections into the text model (embed_vision, embed_audio)
+        return "the audio and vision towers and their embedders (embed_audio, embed_vision) are left out"
     return "the vision tower is left out"
 
 
@@ -1246,6 +1268,66 @@ def _hunyuan_lists(cfg: dict, mt: str) -> dict:
     return out
 
 
+GEMMA3N_READING = ("activation_sparsity_pattern changes no weight and no FLOP counted: transformers and vLLM compute "
+                   "the gate densely and zero it below a statistical top-k cutoff (Gemma3nTextMLP._gaussian_topk, "
+                   "GeluAndMulSparse)")
+
+
+def _gemma3n_keys(cfg: dict, mt: str) -> dict:
+    """Gemma-3n's text decoder (``Gemma3nTextConfig``) in the names the readers use: ``intermediate_size`` one value
+    a layer (``__post_init__`` repeats a single value L times; MatFormer's released E2B and E4B give one value
+    repeated) read as that value, and refused when the widths differ (a MatFormer "mix-n-match" slice, the
+    google/gemma3n-slicing-configs dataset: per-layer FFN widths the spec cannot tell apart); ``layer_types``, when
+    left out, the class's (``(i + 1) % 5 == 0`` full, the rest sliding); ``activation_sparsity_pattern`` checked as
+    the class checks it (one fraction a layer) and read as no change (:data:`GEMMA3N_READING`);
+    ``num_kv_shared_layers`` below ``num_hidden_layers`` (at ``L`` transformers shares nothing, ``first > 0`` fails,
+    while vLLM would share every layer: no reading is safe); ``altup_active_idx`` one of the AltUp streams. A quantized
+    checkpoint is refused: no quantization component holds the per-layer embeddings or AltUp/LAuReL."""
+    out = dict(cfg)
+    L = cfg.get("num_hidden_layers")
+    if not _whole(L, 1):
+        return out                        # _checked names it
+    width = cfg.get("intermediate_size")
+    if isinstance(width, list):
+        if len(width) != L:
+            raise SpecError(WHERE, f"model_type {mt}: intermediate_size names {len(width)} layers for "
+                                   f"num_hidden_layers {L}")
+        if width and len({repr(x) for x in width}) > 1:
+            raise _refuse(mt, f"FFN widths differing layer by layer (intermediate_size {_show(width)}: a MatFormer "
+                              "slice) are not modelled")
+        out["intermediate_size"] = width[0] if width else None
+    if cfg.get("layer_types") is None:
+        out["layer_types"] = ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention" for i in range(L)]
+    sparsity = cfg.get("activation_sparsity_pattern")
+    if sparsity is not None and (not isinstance(sparsity, list) or len(sparsity) != L or any(
+            isinstance(x, (bool, NonFinite)) or not isinstance(x, (int, float)) or not 0 <= x < 1 for x in sparsity)):
+        raise SpecError(WHERE, f"model_type {mt}: activation_sparsity_pattern must be {L} fractions from 0 to below 1 "
+                               f"(one a layer), got {_show(sparsity)}")
+    shared = cfg.get("num_kv_shared_layers")
+    if _whole(shared, 0) and shared >= L:
+        raise SpecError(WHERE, f"model_type {mt}: num_kv_shared_layers ({shared}) must be less than "
+                               f"num_hidden_layers ({L}): at least one layer computes the K/V the others read")
+    inputs, active = cfg.get("altup_num_inputs"), cfg.get("altup_active_idx")
+    if _whole(inputs, 1) and _whole(active, 0) and active >= inputs:
+        raise SpecError(WHERE, f"model_type {mt}: altup_active_idx ({active}) must be below altup_num_inputs "
+                               f"({inputs})")
+    if cfg.get("quantization_config") is not None:
+        raise _refuse(mt, "a quantized checkpoint is not priced: no quantization component holds the per-layer "
+                          "embeddings or AltUp and LAuReL")
+    return out
+
+
+def _residual_extras(cfg: dict, mt: str) -> dict | None:
+    """The spec's ``residual_extras`` block of a Gemma-3n decoder: ``altup_num_inputs`` AltUp streams, ``laurel_rank``,
+    ``hidden_size_per_layer_input`` (p) and ``vocab_size_per_layer_input`` rows of the per-layer table (transformers
+    ``Gemma3nTextModel``, ``Gemma3nTextDecoderLayer``; :class:`mlacalc.spec.ResidualExtras`)."""
+    if mt != "gemma3n_text":
+        return None
+    return {"altup_inputs": _req(cfg, mt, "altup_num_inputs"), "laurel_rank": _req(cfg, mt, "laurel_rank"),
+            "per_layer_input_size": _req(cfg, mt, "hidden_size_per_layer_input"),
+            "per_layer_vocab_size": _req(cfg, mt, "vocab_size_per_layer_input")}
+
+
 def _minimax_shared(cfg: dict, mt: str) -> dict:
     """MiniMax's ``shared_intermediate_size``: 0 or a list of zeros (MiniMax-VL-01's text config writes ``[0]``) is no
     shared MLP and is dropped; one positive width is one shared MLP on every layer (vLLM MiniMaxText01DecoderLayer);
@@ -1620,6 +1702,13 @@ def _conventional(cfg: dict, mt: str) -> dict:
         # K/V of the group's first layer and have no k_proj/v_proj (vLLM hunyuan_v1.py _get_cla_factor: the factor
         # when use_cla, else 1; HunYuanDecoderLayer: layer_id % cla_factor != 0 is a HunYuanCrossAttention)
         a["kv_share_layers"] = cfg["cla_share_factor"]
+    if mt == "gemma3n_text" and cfg.get("num_kv_shared_layers"):
+        # the last num_kv_shared_layers layers attend the cache of the last earlier layer of their type and compute
+        # no K/V (Gemma3nTextAttention: is_kv_shared_layer, kv_shared_layer_index; vLLM gemma3n.py:
+        # kv_sharing_target_layer_name), though the checkpoint stores their k_proj and v_proj (google/gemma-3n-E2B-it
+        # and -E4B-it: 5,439,438,272 and 7,849,978,192 parameters, HF's safetensors metadata, whose difference,
+        # 2,410,539,920, is the text decoders' with those projections counted on every layer)
+        a.update(kv_shared_tail=cfg["num_kv_shared_layers"], reader_kv_weights=True)
     if mt in HUNYUAN and cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     if mt == "internlm3" and cfg.get("bias"):       # InternLM3Attention o_proj and InternLM3MLP: bias=config.bias
@@ -1633,7 +1722,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
     # AFMoE (AfmoeAttention: q_norm, k_norm of head_dim)
     # Step-3.5 (Step3p5Attention: q_norm and k_norm, GemmaRMSNorm of head_dim, on every layer)
     if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1", "olmoe",
-              "afmoe", "exaone_moe", "step3p5") or \
+              "afmoe", "exaone_moe", "step3p5", "gemma3n_text") or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next" and cfg.get("attn_output_gate", True):   # Qwen3.5 says so (attn_output_gate)
@@ -2029,7 +2118,7 @@ def _norms(cfg: dict, mt: str) -> int:
     """RMSNorms (or LayerNorms) of hidden_size per layer."""
     if mt == "nemotron_h":
         return 1                                             # NemotronHBlock: one norm before its one mixer
-    if mt in ("gemma2", "gemma3_text", "glm4", "afmoe"):
+    if mt in ("gemma2", "gemma3_text", "glm4", "afmoe", "gemma3n_text"):
         # pre and post norms around attention and MLP (Glm4DecoderLayer: input_layernorm, post_self_attn_layernorm,
         # post_attention_layernorm, post_mlp_layernorm)
         return 4
@@ -3046,6 +3135,12 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     linear = _linear(cfg, mt)
     if linear:
         out["linear_attention"] = linear
+    extras = _residual_extras(cfg, mt)
+    if extras:
+        if mlx is not None:
+            raise _refuse(mt, "a quantized checkpoint is not priced: no quantization component holds the per-layer "
+                              "embeddings or AltUp and LAuReL")
+        out["residual_extras"] = extras
     # Qwen3.5 is read as Qwen3-Next, but its checkpoints name the DeltaNet's projections their own way (QWEN3_5_GDN)
     qmt = str(cfg.get("model_type") or "").lower() if cfg.get("model_type") in QWEN3_5_TYPES else mt
     quant = mlx_quantization(mlx, cfg, out, qmt) if mlx is not None else \

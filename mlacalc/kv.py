@@ -7,7 +7,8 @@ into per-head K and V as an implementation that decompresses before caching hold
 
 How many tokens a layer holds comes from :func:`mlacalc.attention.keys.tokens_held`: every token on global
 layers, at most the window on sliding-window layers, none on a layer that reads the K/V of another (cross-layer
-attention, ``attention.kv_share_layers``: ``ceil(L / N)`` of ``L`` layers cache); paged allocation rounds each
+attention, ``attention.kv_share_layers``: ``ceil(L / N)`` of ``L`` layers cache; trailing sharing,
+``attention.kv_shared_tail`` N: the first ``L - N`` cache, each with its own window); paged allocation rounds each
 sequence's tokens in each layer up to whole blocks of ``block_size`` tokens (vLLM's PagedAttention, arXiv 2309.06180).
 
 Per GPU (:class:`mlacalc.parallel.Parallelism`): a TP rank holds its KV heads' share of every sequence it
@@ -94,6 +95,8 @@ class KVReport:
     kv_share_layers: int = 1                 # cross-layer attention: one layer in this many caches K/V
     kv_layers: int = 0                       # layers that cache their own K/V (spec.num_kv_layers)
     num_layers: int = 0                      # all layers
+    kv_shared_tail: int = 0                  # trailing sharing: the last this many layers read earlier layers' K/V
+    kv_sources: tuple = ()                   # ((layer type, the layer its readers read), ...) under trailing sharing
 
     @property
     def share_groups(self) -> tuple[int, int]:
@@ -124,6 +127,7 @@ class KVReport:
             "kv_bytes_per_gpu": self.per_gpu.total,
             "batch_per_gpu": self.batch_per_gpu,
             "kv_share_layers": self.kv_share_layers, "kv_layers": self.kv_layers, "num_layers": self.num_layers,
+            "kv_shared_tail": self.kv_shared_tail, "kv_sources": dict(self.kv_sources),
             "parts_per_token": self.per_token.as_dict(),
             "parts_per_gpu": self.per_gpu.as_dict(),
         }
@@ -216,7 +220,18 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                     per_gpu_fraction=per_gpu.total / total.total if total.total else 0.0,
                     batch_per_gpu=batch_per_gpu, per_gpu_parts=per_gpu, kv_format=kv_format, state_bits=sbits,
                     ssm_state_bits=ssm_bits, kv_share_layers=attn.kv_share_layers, kv_layers=spec.num_kv_layers,
-                    num_layers=spec.num_layers)
+                    num_layers=spec.num_layers, kv_shared_tail=attn.kv_shared_tail, kv_sources=kv_sources(spec))
+
+
+def kv_sources(spec: ModelSpec) -> tuple:
+    """((layer type, source layer), ...): under trailing K/V sharing (``attention.kv_shared_tail``) the layer whose
+    cache the readers of each type attend (:meth:`ModelSpec.kv_source`), in the order of their first readers; ()
+    without it."""
+    out: dict[str, int] = {}
+    if spec.attention.kv_shared_tail:
+        for layer in range(spec.num_layers - spec.attention.kv_shared_tail, spec.num_layers):
+            out.setdefault(spec.layer_type(layer), spec.kv_source(layer))
+    return tuple(out.items())
 
 
 def _sum(parts: list[KVCache]) -> KVCache:

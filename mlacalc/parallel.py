@@ -124,6 +124,18 @@ class Parallelism:
             if spec.ffn.num_experts % self.ep:
                 raise ArgError("ep", f"{spec.ffn.num_experts} routed experts do not split evenly over "
                                      f"{self.ep} ranks")
+        if self.dp_attention and spec.residual_extras is not None:
+            # which ranks hold AltUp, LAuReL and the per-layer tables when each rank runs whole sequences' attention
+            # is not established (vLLM's Gemma-3n is served with TP)
+            raise ArgError("dp_attention", f"data-parallel attention with {spec.name}'s residual extras (AltUp, "
+                                           "LAuReL, per-layer inputs) is not modelled")
+        if self.pp > 1 and spec.attention.kv_shared_tail:
+            for stage in self.stage_ranges(spec.num_layers):
+                for layer in stage:
+                    if spec.kv_source(layer) not in stage:
+                        raise ArgError("pp", f"layer {layer} of {spec.name} reads the K/V cache of layer "
+                                             f"{spec.kv_source(layer)}, which stage {stage.start}-{stage.stop - 1} "
+                                             "does not hold")
         if not self.dp_attention:
             for b in blocks(spec):
                 fam = family(b)

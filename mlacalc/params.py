@@ -7,13 +7,18 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
   :mod:`mlacalc.attention.mla`), which also says how each splits over tensor parallelism.
 - FFN: gated ``3 d f`` (gate, up, down), else ``2 d f``. MoE: router ``d x E``; each routed and shared expert
   is an FFN of its own width. Norms: two RMSNorms of ``d`` per layer and a final one.
+- Residual extras (Gemma-3n; :func:`residual_params`): AltUp, LAuReL and per-layer-input matrices in
+  ``residual``, their vectors in ``norms``, the per-layer embedding table in ``per_layer_embed`` (a lookup, one row
+  of ``L p`` a token, priced like ``embed``; the part of the model Google's "effective" count leaves out). A layer
+  that reads another layer's K/V has no k/v projections, unless the checkpoint stores them anyway
+  (``attention.reader_kv_weights``: Gemma-3n; :func:`unused_kv_params`).
 - Multi-token prediction (DeepSeek-V3 tech report, arXiv 2412.19437, section 2.2): per module two RMSNorms,
   a projection ``2d x d`` and one MoE transformer layer; embedding and head are shared with the main model.
   Counted apart (:func:`mtp_params`): the quoted totals (DeepSeek-V3's 671B) leave them out.
 
-Weight bytes: matrices inside the layers take the weight dtype; the embedding, output head, router and norms
-stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech report section
-3.3.1). A spec's ``quantization`` block (:class:`mlacalc.spec.Quantization`, read from an HF
+Weight bytes: matrices inside the layers take the weight dtype; the embeddings (per-layer table included), output
+head, router and norms stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech
+report section 3.3.1). A spec's ``quantization`` block (:class:`mlacalc.spec.Quantization`, read from an HF
 ``quantization_config``) prices the components it lists at their stored bits per value, scales and zero points
 included (DeepSeek-V3's one fp32 scale per 128x128 block: 8 + 32/16384 bits; gpt-oss's MXFP4 experts: 4 + 8/32),
 and every other component at ``max(16, weight bits)``. Attention projections the block lists as ``unquantized``
@@ -43,12 +48,14 @@ class Params:
     """Parameter counts by component (or bytes, when returned by :func:`weight_bytes`)."""
 
     embed: float = 0
+    per_layer_embed: float = 0          # Gemma-3n's per-layer embedding table (residual_extras; a lookup: offloadable)
     attention: float = 0
     attention_unquantized: float = 0    # attention projections the checkpoint keeps unquantized (quantization.unquantized)
     dense_ffn: float = 0
     router: float = 0
     shared_experts: float = 0
     routed_experts: float = 0
+    residual: float = 0                 # AltUp, LAuReL and per-layer-input matrices (residual_extras: residual_params)
     norms: float = 0
     head: float = 0
     mtp: float = 0
@@ -117,14 +124,59 @@ def _moe_layer(spec: ModelSpec) -> Params:
                   routed_experts=f.num_experts * ffn_params(d, f.expert_intermediate_size, f.gated, f.expert_bias))
 
 
+def holds_kv_weights(spec: ModelSpec, layer: int) -> bool:
+    """Whether decoder layer ``layer`` holds k/v projection weights: where it computes its own K/V, and where it
+    reads another layer's but the checkpoint stores them anyway (``attention.reader_kv_weights``: Gemma-3n)."""
+    return spec.owns_kv(layer) or spec.attention.reader_kv_weights
+
+
+@dataclass(frozen=True)
+class ResidualParams:
+    """Parameters (counts) of the residual-stream extras (:class:`mlacalc.spec.ResidualExtras`), from transformers'
+    ``modeling_gemma3n.py`` module by module. Per layer: ``matrices`` (AltUp's ``modality_router`` d x K,
+    ``prediction_coefs`` K x K^2 and ``correction_coefs`` K x K; LAuReL's ``linear_left`` d x r and ``linear_right``
+    r x d; ``per_layer_input_gate`` d x p and ``per_layer_projection`` p x d), of which ``split`` split over tensor
+    parallelism (LAuReL's column- and row-parallel pair in vLLM's ``Gemma3nLaurelBlock``; the others are
+    ``ReplicatedLinear``), and ``vectors`` (AltUp's ``correct_output_scale`` and ``router_norm``,
+    ``post_laurel_norm``, ``post_per_layer_input_norm``: d each). Model level: ``first`` (``per_layer_model_projection``
+    d x L p and ``altup_projections`` (K - 1) d^2, column-parallel in vLLM), ``last`` (``altup_unembed_projections``
+    (K - 1) d^2, column-parallel), ``model_vectors`` (``per_layer_projection_norm``: p) and ``table``
+    (``embed_tokens_per_layer``: V_p x L p, vocabulary-parallel in vLLM)."""
+
+    matrices: float = 0
+    split: float = 0
+    vectors: float = 0
+    first: float = 0
+    last: float = 0
+    model_vectors: float = 0
+    table: float = 0
+
+
+def residual_params(spec: ModelSpec) -> ResidualParams:
+    """The residual-stream extras' parameters (see :class:`ResidualParams`); all 0 without ``residual_extras``."""
+    r = spec.residual_extras
+    if r is None:
+        return ResidualParams()
+    d, L, K, rank, p = spec.hidden_size, spec.num_layers, r.altup_inputs, r.laurel_rank, r.per_layer_input_size
+    altup = d * K + K ** 3 + K * K if K > 1 else 0           # modality_router, prediction_coefs, correction_coefs
+    laurel = 2 * d * rank                                      # linear_left, linear_right
+    ple = 2 * d * p                                            # per_layer_input_gate, per_layer_projection
+    vectors = d * ((2 if K > 1 else 0) + (1 if rank else 0) + (1 if p else 0))
+    table = (r.per_layer_vocab_size or spec.vocab_size) * L * p
+    return ResidualParams(matrices=altup + laurel + ple, split=laurel, vectors=vectors,
+                          first=d * L * p + (K - 1) * d * d, last=(K - 1) * d * d, model_vectors=p, table=table)
+
+
 def layer_params(spec: ModelSpec, layer: int) -> Params:
     """Parameters of decoder layer ``layer`` (0-based): its attention block (or linear-attention block), its FFN
-    or MoE, ``norms_per_layer`` RMSNorms of ``d``. A one-block-per-layer model (Nemotron-H) has one of the two. A layer
-    that reads another layer's K/V (cross-layer attention, ``attention.kv_share_layers``) has no k/v projections
-    (:meth:`~mlacalc.attention.base.AttentionFamily.shared_kv_projections`)."""
+    or MoE, ``norms_per_layer`` RMSNorms of ``d``, and the residual extras' matrices and vectors
+    (:func:`residual_params`). A one-block-per-layer model (Nemotron-H) has one of the two blocks. A layer that reads
+    another layer's K/V (``attention.kv_share_layers``, ``attention.kv_shared_tail``) has no k/v projections
+    (:meth:`~mlacalc.attention.base.AttentionFamily.shared_kv_projections`) unless the checkpoint stores them
+    (:func:`holds_kv_weights`)."""
     b = layer_block(spec, layer)
     d = spec.hidden_size
-    attn, kept = _split(family(b).layer_projections(b, d, spec.owns_kv(layer)), kept_projections(spec, b)) \
+    attn, kept = _split(family(b).layer_projections(b, d, holds_kv_weights(spec, layer)), kept_projections(spec, b)) \
         if b is not None else (0, 0)
     if not spec.has_ffn(layer):
         ffn = Params()
@@ -132,8 +184,10 @@ def layer_params(spec: ModelSpec, layer: int) -> Params:
         ffn = _moe_layer(spec)
     else:
         ffn = Params(dense_ffn=ffn_params(d, spec.ffn.intermediate_size, spec.ffn.gated))
-    return Params(attention=attn, attention_unquantized=kept, norms=spec.norms_per_layer * d, dense_ffn=ffn.dense_ffn,
-                  router=ffn.router, shared_experts=ffn.shared_experts, routed_experts=ffn.routed_experts)
+    res = residual_params(spec)
+    return Params(attention=attn, attention_unquantized=kept, norms=spec.norms_per_layer * d + res.vectors,
+                  dense_ffn=ffn.dense_ffn, router=ffn.router, shared_experts=ffn.shared_experts,
+                  routed_experts=ffn.routed_experts, residual=res.matrices)
 
 
 def _add(*ps: Params) -> Params:
@@ -192,7 +246,9 @@ def param_counts(spec: ModelSpec) -> Params:
     :func:`mtp_params`): the number papers and model cards quote (DeepSeek-V3: 671,026,404,352)."""
     d, v = spec.hidden_size, spec.vocab_size
     layers = _add(*(layer_params(spec, i) for i in range(spec.num_layers)))
-    return _add(layers, Params(embed=v * d, head=0 if spec.tie_word_embeddings else v * d, norms=d))
+    res = residual_params(spec)
+    return _add(layers, Params(embed=v * d, head=0 if spec.tie_word_embeddings else v * d, norms=d + res.model_vectors,
+                               per_layer_embed=res.table, residual=res.first + res.last))
 
 
 def mtp_params(spec: ModelSpec) -> float:
@@ -209,14 +265,18 @@ def active_params(spec: ModelSpec) -> Params:
     """
     p = param_counts(spec)
     share = spec.ffn.experts_per_token / spec.ffn.num_experts if spec.ffn.kind == "moe" else 1.0
-    return dataclasses.replace(p, routed_experts=p.routed_experts * share, embed=spec.hidden_size)
+    r = spec.residual_extras
+    row = spec.num_layers * r.per_layer_input_size if r is not None else 0     # one row of the per-layer table
+    return dataclasses.replace(p, routed_experts=p.routed_experts * share, embed=spec.hidden_size, per_layer_embed=row)
 
 
 def active_non_embedding(spec: ModelSpec) -> float:
-    """Active parameters per token without the embedding row and the output head (the convention of scaling
-    laws, Kaplan et al. 2020, which count non-embedding parameters)."""
+    """Active parameters per token without the embedding rows (the token's and its per-layer one) and the output
+    head (the convention of scaling laws, Kaplan et al. 2020, which count non-embedding parameters). For Gemma-3n
+    this is Google's "effective" count (E2B 1.91 B, E4B 3.98 B: the google/gemma3n-slicing-configs dataset), its
+    per-layer embeddings being "loaded and computed efficiently on the CPU" (ai.google.dev/gemma/docs/gemma-3n)."""
     a = active_params(spec)
-    return a.total - a.embed - a.head
+    return a.total - a.embed - a.per_layer_embed - a.head
 
 
 def bytes_per_weight(weight_bits: float, quantization: Quantization | None = None) -> Params:
@@ -227,8 +287,8 @@ def bytes_per_weight(weight_bits: float, quantization: Quantization | None = Non
     hi = max(weight_bits, HIGH_PRECISION_BITS) / 8
     if quantization is None:
         lo = weight_bits / 8
-        return Params(embed=hi, attention=lo, attention_unquantized=lo, dense_ffn=lo, router=hi, shared_experts=lo,
-                      routed_experts=lo, norms=hi, head=hi, mtp=lo)
+        return Params(embed=hi, per_layer_embed=hi, attention=lo, attention_unquantized=lo, dense_ffn=lo, router=hi,
+                      shared_experts=lo, routed_experts=lo, residual=lo, norms=hi, head=hi, mtp=lo)
     q = quantization.bits_per_value / 8
     # attention_unquantized is no component a quantization lists: the projections it keeps at >= 16 bits
     return Params(**{f.name: q if f.name in quantization.components else hi for f in fields(Params)})
@@ -266,10 +326,12 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     """
     full = layer_params(spec, layer)
     a, tp = layer_block(spec, layer), par.tp
-    attn, kept = _block_params(spec, a, par, spec.owns_kv(layer)) if a is not None else (0.0, 0.0)
+    attn, kept = _block_params(spec, a, par, holds_kv_weights(spec, layer)) if a is not None else (0.0, 0.0)
     experts = full.routed_experts / (par.ep if par.ep > 1 else tp)
-    return Params(attention=attn, attention_unquantized=kept, norms=full.norms, dense_ffn=full.dense_ffn / tp, router=full.router,
-                  shared_experts=full.shared_experts / par.shared_expert_tp, routed_experts=experts)
+    res = residual_params(spec)                 # LAuReL split over TP, AltUp and the per-layer gates replicated
+    return Params(attention=attn, attention_unquantized=kept, norms=full.norms, dense_ffn=full.dense_ffn / tp,
+                  router=full.router, shared_experts=full.shared_experts / par.shared_expert_tp, routed_experts=experts,
+                  residual=res.matrices - res.split + res.split / tp)
 
 
 def mtp_params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
@@ -306,15 +368,19 @@ def stage_params(spec: ModelSpec, par: Parallelism) -> list[Params]:
     par.check(spec)
     d, v, L = spec.hidden_size, spec.vocab_size, spec.num_layers
     per_layer = [_layer_per_gpu(spec, i, par) for i in range(L)]
+    res = residual_params(spec)
     stages = []
     for r in par.stage_ranges(L):
         extra = Params()
         if r.start == 0:
-            extra = _add(extra, Params(embed=v * d / par.attention_tp))   # whole under dp-attention
+            # whole under dp-attention; the per-layer table is vocabulary-parallel like the token table (vLLM
+            # gemma3n.py: VocabParallelEmbedding), the per-layer and AltUp projections column-parallel
+            extra = _add(extra, Params(embed=v * d / par.attention_tp, per_layer_embed=res.table / par.attention_tp,
+                                       residual=res.first / par.tp, norms=res.model_vectors))
         if r.stop >= L:
             mtp = mtp_params_per_gpu(spec, par).total
             head = 0 if spec.tie_word_embeddings and par.pp == 1 else v * d / par.tp
-            extra = _add(extra, Params(head=head, norms=d, mtp=mtp))
+            extra = _add(extra, Params(head=head, norms=d, mtp=mtp, residual=res.last / par.tp))
         stages.append(_add(*per_layer[r.start:r.stop], extra))
     return stages
 
@@ -341,6 +407,7 @@ class WeightsReport:
     quantization: Quantization | None = None
     sliding_attention_per_layer: dict = dataclasses.field(default_factory=dict)   # {} unless a sliding shape
     kept: tuple = ()            # attention projections priced at >= 16 bits beside a quantized rest (kept_projections)
+    unused_kv: float = 0        # k/v projection parameters stored on layers that read others' K/V (unused_kv_params)
 
     def to_json(self) -> dict:
         p = self.parallel
@@ -360,6 +427,7 @@ class WeightsReport:
                 "linear_attention_per_layer": self.linear_attention_per_layer,
                 **({"sliding_attention_per_layer": self.sliding_attention_per_layer}
                    if self.sliding_attention_per_layer else {}),
+                "params_unused_kv": self.unused_kv,
                 "quantization": self.quantization_json()}
 
     def quantization_json(self) -> dict:
@@ -391,4 +459,20 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          attention_per_layer=attention_projections(spec),
                          linear_attention_per_layer=linear_projections(spec), quantization=quant,
                          sliding_attention_per_layer=sliding_projections(spec),
-                         kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else ())
+                         kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else (),
+                         unused_kv=unused_kv_params(spec))
+
+
+def unused_kv_params(spec: ModelSpec) -> float:
+    """Parameters (a count, within ``attention``) of the k/v projections a checkpoint stores on layers that read
+    another layer's K/V and compute none (``attention.reader_kv_weights``: Gemma-3n's KV-shared layers); 0 else."""
+    if not spec.attention.reader_kv_weights:
+        return 0.0
+    total = 0.0
+    for layer in range(spec.num_layers):
+        b = layer_block(spec, layer)
+        if b is not None and not spec.owns_kv(layer):
+            fam = family(b)
+            total += sum(fam.projections(b, spec.hidden_size).values()) - \
+                sum(fam.shared_kv_projections(b, spec.hidden_size).values())
+    return total

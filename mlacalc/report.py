@@ -180,6 +180,10 @@ def kv_table(r) -> object:
         full, last = r.share_groups
         notes.append(f"cross-layer attention: {r.kv_layers} of {r.num_layers} layers cache K/V, each read by "
                      f"{full} layers" + (f" (the last by {last})" if last != full else ""))
+    if r.kv_shared_tail:
+        read = " and ".join(f"layer {layer}'s ({t})" for t, layer in r.kv_sources)
+        notes.append(f"KV sharing: {r.kv_layers} of {r.num_layers} layers cache K/V; the last {r.kv_shared_tail} "
+                     f"read {read}")
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:
@@ -191,8 +195,8 @@ def kv_table(r) -> object:
 
 def weights_table(r) -> object:
     """The model's parameters by component (MTP apart), active per token, bytes, and what the fullest GPU holds."""
-    names = ["embed", "attention", "attention_unquantized", "dense_ffn", "router", "shared_experts", "routed_experts",
-             "norms", "head"]
+    names = ["embed", "per_layer_embed", "attention", "attention_unquantized", "dense_ffn", "router", "shared_experts",
+             "routed_experts", "residual", "norms", "head"]
     rows = []
     for n in names:
         if getattr(r.params, n):
@@ -212,6 +216,13 @@ def weights_table(r) -> object:
     cap = (f"{at}; active: one embedding row and "
            f"the head ({fmt_count(r.active_non_embedding)} without them); per GPU with TP={p.tp}, EP={p.ep}, "
            f"PP={p.pp}{', DP attention' if p.dp_attention else ''} (fullest stage)")
+    if r.params.per_layer_embed:
+        cap += (f"; per_layer_embed: the per-layer embedding table, a lookup of one row a token that engines may keep "
+                f"off the GPU ({fmt_count(r.params.total - r.params.per_layer_embed)} without it)")
+    if r.params.residual:
+        cap += "; residual: AltUp, LAuReL and per-layer-input matrices"
+    if r.unused_kv:
+        cap += f"; attention holds {fmt_count(r.unused_kv)} of k/v projections stored on KV-sharing layers, unused"
     return table(f"Weights: {r.model}", ["component", "params", "active/token", "bytes", "per GPU"], rows, cap)
 
 

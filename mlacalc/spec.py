@@ -117,6 +117,13 @@ class Attention:
                               "consecutive layers, by its first (0-based layers 0, N, 2N, ...); the others project "
                               "queries only and attend that cache. 1: every layer has its own", 1, minimum=1,
                               maximum=MAX_LAYERS)
+    kv_shared_tail: int = _f("trailing KV sharing (Gemma-3n's num_kv_shared_layers): the last N layers project no "
+                             "K/V and attend the cache of the last earlier layer of their own type, full or sliding "
+                             "(transformers Gemma3nTextAttention.kv_shared_layer_index); 0: none. Not with "
+                             "kv_share_layers > 1", 0, minimum=0, maximum=MAX_LAYERS)
+    reader_kv_weights: bool = _f("the layers that read another layer's K/V still hold k/v projection weights, "
+                                 "unused (Gemma-3n's checkpoints store k_proj/v_proj on every layer): counted in "
+                                 "the weights, neither computed nor read by the roofline", False)
 
     @property
     def qk_head_dim(self) -> int:
@@ -288,6 +295,32 @@ class LinearAttention:
         return 2 * self.key_dim + self.value_dim
 
 
+@dataclass(frozen=True)
+class ResidualExtras:
+    """Blocks on the residual stream beside each layer's attention and FFN, as Gemma-3n has them (transformers
+    ``modeling_gemma3n.py``: ``Gemma3nTextAltUp``, ``Gemma3nTextLaurelBlock``, ``Gemma3nTextDecoderLayer``'s
+    ``per_layer_input_gate``/``per_layer_projection``, ``Gemma3nTextModel``'s ``embed_tokens_per_layer``,
+    ``per_layer_model_projection``, ``altup_projections`` and ``altup_unembed_projections``). Their weights:
+    :func:`mlacalc.params.residual_params`.
+
+    - **AltUp** (Baykal et al., "Alternating Updates for Efficient Transformers", NeurIPS 2023, arXiv 2301.13310):
+      the residual stream is ``altup_inputs`` K copies of width d; each layer updates one and predicts and corrects
+      the others (a ``d x K`` router, ``K x K^2`` prediction and ``K x K`` correction coefficients, an output scale
+      and a router norm of d); the model projects the embedding into K - 1 streams and back (``2 (K - 1) d^2``).
+    - **LAuReL** (Menghani et al., "LAuReL: Learned Augmented Residual Layer", arXiv 2411.07501): a low-rank
+      residual ``d x r``, ``r x d`` and a norm of d per layer.
+    - **Per-layer inputs** (Gemma-3n's PLE): a second embedding table of ``per_layer_vocab_size`` rows and
+      ``L x p`` columns (a slice of p per layer), a projection ``d x L p`` of the token embedding and a norm of p;
+      per layer a gate ``d x p``, a projection ``p x d`` and a norm of d."""
+
+    altup_inputs: int = _f("AltUp streams K (altup_num_inputs); 1: no AltUp", 1, minimum=1, maximum=MAX_HEADS)
+    laurel_rank: int = _f("LAuReL rank r (laurel_rank); 0: no LAuReL", 0, minimum=0)
+    per_layer_input_size: int = _f("per-layer input width p (hidden_size_per_layer_input); 0: no per-layer inputs",
+                                   0, minimum=0)
+    per_layer_vocab_size: int | None = _f("rows of the per-layer embedding table (vocab_size_per_layer_input; "
+                                          "none: vocab_size)", None, minimum=1)
+
+
 LAYER_TYPES = ("full", "sliding", "chunked", "linear", "cross", "ffn")
 
 
@@ -309,6 +342,8 @@ class ModelSpec:
                                   "shorter period that repeats (gpt-oss: [sliding, full]); none: from "
                                   "sliding_window/global_every", None, kind="layer_types")
     linear_attention: LinearAttention | None = _f("the linear-attention block of the linear layers", None)
+    residual_extras: ResidualExtras | None = _f("AltUp, LAuReL and per-layer inputs on the residual stream "
+                                                "(Gemma-3n); none: a plain residual stream", None)
     norms_per_layer: int = _f("RMSNorms of hidden_size per layer (Gemma-2/3 sandwich norms: 4)", 2, minimum=1)
     image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
                            "choice: --image-tokens)", 0, minimum=0, maximum=MAX_COUNT)
@@ -356,14 +391,42 @@ class ModelSpec:
             return "chunked"
         return "full"
 
+    @property
+    def kv_sharing(self) -> bool:
+        """Whether some layers read another layer's K/V instead of projecting and caching their own
+        (``attention.kv_share_layers`` > 1 or ``attention.kv_shared_tail`` > 0)."""
+        return self.attention.kv_share_layers > 1 or self.attention.kv_shared_tail > 0
+
     def owns_kv(self, layer: int) -> bool:
-        """Whether decoder layer ``layer`` (0-based) projects and caches its own K/V: every layer, except under
-        cross-layer attention (``attention.kv_share_layers`` N > 1) where only layers ``0, N, 2N, ...`` do (Tencent's
-        ``modeling_hunyuan.py``, sunyanguomt/Tencent-Hunyuan-Large ``models/modeling_hunyuan.py``: ``kv_states`` passed
-        on ``if self.cla and layer_idx % self.cla_share_factor == 0``; vLLM ``vllm/model_executor/models/hunyuan_v1.py``
-        ``HunYuanDecoderLayer``: a ``HunYuanCrossAttention`` with ``q_proj`` and ``o_proj`` only where
-        ``layer_id % cla_factor != 0``). With L layers ``ceil(L / N)`` own K/V."""
-        return layer % self.attention.kv_share_layers == 0
+        """Whether decoder layer ``layer`` (0-based) projects and caches its own K/V: every layer, except
+
+        - under cross-layer attention (``attention.kv_share_layers`` N > 1) only layers ``0, N, 2N, ...`` (Tencent's
+          ``modeling_hunyuan.py``, sunyanguomt/Tencent-Hunyuan-Large ``models/modeling_hunyuan.py``: ``kv_states``
+          passed on ``if self.cla and layer_idx % self.cla_share_factor == 0``; vLLM
+          ``vllm/model_executor/models/hunyuan_v1.py`` ``HunYuanDecoderLayer``: a ``HunYuanCrossAttention`` with
+          ``q_proj`` and ``o_proj`` only where ``layer_id % cla_factor != 0``). With L layers ``ceil(L / N)`` own K/V;
+        - under trailing sharing (``attention.kv_shared_tail`` N > 0) the first ``L - N`` (transformers
+          ``Gemma3nTextAttention``: ``is_kv_shared_layer = layer_idx >= num_hidden_layers - num_kv_shared_layers``;
+          vLLM ``gemma3n.py``: ``is_kv_shared``)."""
+        a = self.attention
+        if a.kv_shared_tail:
+            return layer < self.num_layers - a.kv_shared_tail
+        return layer % a.kv_share_layers == 0
+
+    def kv_source(self, layer: int) -> int:
+        """The layer whose K/V cache decoder layer ``layer`` attends: itself where it owns K/V (:meth:`owns_kv`);
+        its cross-layer group's first layer (``attention.kv_share_layers``); under ``attention.kv_shared_tail`` the
+        last layer before the shared ones of the same type (transformers ``Gemma3nTextAttention``:
+        ``kv_shared_layer_index = len(prev_layers) - 1 - prev_layers[::-1].index(layer_types[layer_idx])``; vLLM
+        ``gemma3n.py``: ``kv_sharing_target_layer_name``). -1 where there is none (refused at load)."""
+        if self.owns_kv(layer):
+            return layer
+        a = self.attention
+        if not a.kv_shared_tail:
+            return layer - layer % a.kv_share_layers
+        t = self.layer_type(layer)
+        first = self.num_layers - a.kv_shared_tail
+        return next((i for i in range(first - 1, -1, -1) if self.layer_type(i) == t), -1)
 
     @property
     def num_kv_layers(self) -> int:
@@ -420,7 +483,7 @@ class ModelSpec:
 
 
 SUBS = {"attention": Attention, "ffn": FFN, "dtypes": DTypes, "linear_attention": LinearAttention,
-        "quantization": Quantization}
+        "quantization": Quantization, "residual_extras": ResidualExtras}
 NESTED = {ModelSpec: SUBS, Attention: {"sliding_shape": AttentionShape}}    # mappings inside a mapping
 
 
@@ -596,6 +659,7 @@ def _cross_checks(spec: ModelSpec) -> None:
         raise SpecError("attention.global_every", "needs sliding_window")
     _check_layers(spec)
     _check_kv_sharing(spec)
+    _check_residual_extras(spec)
     _check_unquantized(spec)
     if f.kind == "moe":
         if f.num_experts < 1 or f.experts_per_token < 1 or f.expert_intermediate_size < 1:
@@ -653,31 +717,82 @@ def _check_sliding_shape(spec: ModelSpec) -> None:
 
 
 def _check_kv_sharing(spec: ModelSpec) -> None:
-    """Cross-layer K/V sharing (``attention.kv_share_layers`` > 1) as Hunyuan-Large has it: conventional attention
-    (mha/mqa/gqa) on full layers only, no MTP modules. Anything else (a reader in a sliding, chunked, cross or linear
-    layer; an MLA latent shared across layers; an MTP layer whose owner is undefined) is refused in one line rather
-    than priced as something it is not."""
-    a, n = spec.attention, spec.attention.kv_share_layers
-    if n == 1:
+    """K/V sharing across layers where the spec can price it. Cross-layer attention (``attention.kv_share_layers``
+    > 1) as Hunyuan-Large has it: conventional attention (mha/mqa/gqa) on full layers only. Trailing sharing
+    (``attention.kv_shared_tail``) as Gemma-3n has it: conventional attention on full and sliding layers, at least
+    one layer owning K/V, and an owner of each reader's type before the readers (transformers' ``list.index`` finds
+    none and raises). Neither with MTP modules (whose owner is undefined), nor both at once. Anything else (a reader
+    in a chunked, cross or linear layer; an MLA latent shared across layers) is refused in one line rather than priced
+    as something it is not."""
+    a, n, tail = spec.attention, spec.attention.kv_share_layers, spec.attention.kv_shared_tail
+    if a.reader_kv_weights and not spec.kv_sharing:
+        raise SpecError("attention.reader_kv_weights", "is set but no layer reads another layer's K/V "
+                                                       "(kv_share_layers or kv_shared_tail)")
+    if not spec.kv_sharing:
         return
-    where = "attention.kv_share_layers"
+    where = "attention.kv_shared_tail" if tail else "attention.kv_share_layers"
+    if n > 1 and tail:
+        raise SpecError(where, f"give kv_share_layers ({n}) or kv_shared_tail ({tail}), not both")
     if a.kind not in ("mha", "mqa", "gqa"):
         raise SpecError(where, f"cross-layer K/V sharing is modelled for mha, mqa and gqa attention, not {a.kind}")
-    other = sorted({spec.layer_type(i) for i in range(spec.num_layers)} - {"full"})
+    used = {spec.layer_type(i) for i in range(spec.num_layers)}
+    allowed = {"full", "sliding"} if tail else {"full"}
+    other = sorted(used - allowed)
     if other:
-        raise SpecError(where, f"cross-layer K/V sharing is modelled where every layer is full attention; this spec "
+        what = "full and sliding attention" if tail else "full attention"
+        raise SpecError(where, f"cross-layer K/V sharing is modelled where every layer is {what}; this spec "
                                f"has {', '.join(other)} layers")
+    if tail >= spec.num_layers:
+        raise SpecError(where, f"({tail}) must be less than num_layers ({spec.num_layers}): at least one layer "
+                               "computes the K/V the others read")
+    for layer in range(spec.num_layers - tail, spec.num_layers) if tail else ():
+        if spec.kv_source(layer) < 0:
+            raise SpecError(where, f"layer {layer} is {spec.layer_type(layer)} but no {spec.layer_type(layer)} "
+                                   f"layer before the last {tail} computes K/V for it to read")
     if spec.mtp_layers:
         raise SpecError(where, "cross-layer K/V sharing with multi-token-prediction modules is not modelled")
 
 
 def refuse_kv_sharing(spec: ModelSpec, what: str) -> None:
     """Refuse, in one line, a question whose answer would take every layer to project and cache its own K/V (the
-    training activations, the profiler's layers) for a spec with cross-layer K/V sharing."""
-    if spec.attention.kv_share_layers > 1:
+    training activations, the profiler's layers, an engine's cache) for a spec with K/V shared across layers."""
+    a = spec.attention
+    if a.kv_share_layers > 1:
         raise SpecError("attention.kv_share_layers", f"{what} is not modelled with cross-layer K/V sharing "
-                                                     f"({spec.name}: K/V once per {spec.attention.kv_share_layers} "
-                                                     "layers)")
+                                                     f"({spec.name}: K/V once per {a.kv_share_layers} layers)")
+    if a.kv_shared_tail:
+        raise SpecError("attention.kv_shared_tail", f"{what} is not modelled with cross-layer K/V sharing "
+                                                    f"({spec.name}: the last {a.kv_shared_tail} layers read "
+                                                    "earlier layers' K/V)")
+
+
+def _check_residual_extras(spec: ModelSpec) -> None:
+    """A residual-extras block sets at least one block (an empty one changes nothing and says something); the
+    per-layer table's rows go with per-layer inputs."""
+    r = spec.residual_extras
+    if r is None:
+        return
+    if r.altup_inputs == 1 and not r.laurel_rank and not r.per_layer_input_size:
+        raise SpecError("residual_extras", "sets no block; give altup_inputs > 1, laurel_rank or "
+                                           "per_layer_input_size, or leave it out")
+    if spec.mtp_layers:
+        raise SpecError("residual_extras", "with multi-token-prediction modules is not modelled (which of the "
+                                           "blocks an MTP layer has is undefined)")
+    if r.per_layer_vocab_size is not None and not r.per_layer_input_size:
+        raise SpecError("residual_extras.per_layer_vocab_size", "needs per_layer_input_size (the table's width "
+                                                                 "per layer)")
+
+
+def refuse_residual_extras(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question that would leave out AltUp, LAuReL or per-layer inputs (training activations,
+    the profiler's layers, an engine's memory accounting) for a spec that has them."""
+    r = spec.residual_extras
+    if r is None:
+        return
+    names = [n for n, on in (("AltUp", r.altup_inputs > 1), ("LAuReL", r.laurel_rank),
+                             ("per-layer inputs", r.per_layer_input_size)) if on]
+    raise SpecError("residual_extras", f"{what} is not modelled with {', '.join(names)} on the residual stream "
+                                       f"({spec.name})")
 
 
 def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:

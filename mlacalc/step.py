@@ -31,6 +31,10 @@ Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query head
   of ``E`` experts uniformly and independently, an expert is missed by one token with probability ``1 - k/E``,
   so ``E (1 - (1 - k/E)^T)`` distinct experts are read (:func:`touched_experts`).
 - ``lm_head``: logits for the tokens that need them (prefill: the last token per sequence; decode: all ``q``).
+- Residual extras (``residual_extras``, Gemma-3n; :func:`residual_ops`): ``per_layer_embed`` (the per-layer
+  table's rows looked up, ``L p`` values a token) and ``residual`` (AltUp, LAuReL, per-layer-input GEMMs); their
+  vectors are priced with ``norms``. Layers that read another layer's K/V project queries only, so k/v weights a
+  checkpoint stores on them (``attention.reader_kv_weights``) are not read.
 - ``comm``: bytes each GPU sends over the interconnect (below), of which ``a2a_bytes`` in the MoE's all-to-all
   under data-parallel attention with EP. A group larger than one NVLink domain (``--tp 16`` on 8-GPU boards) sends
   them at the network's rate (:meth:`mlacalc.hardware.Hardware.collective_bytes_s`).
@@ -100,7 +104,7 @@ from .hardware import Hardware
 from .kv import kv_element_bits
 from .parallel import Parallelism
 from .spec import ModelSpec, Quantization
-from .params import HIGH_PRECISION_BITS, bytes_per_weight, kept_projections
+from .params import HIGH_PRECISION_BITS, bytes_per_weight, kept_projections, residual_params
 
 PHASES = ("prefill", "decode")
 SUPPORTED = ("tp", "ep", "dp_attention")     # degrees the step model covers (one TP/EP group)
@@ -347,6 +351,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     embed_comm = 0.0 if parallel.dp_attention else 2 * ring * Ta * d * ab     # all-reduce of the looked-up rows
     ops.append(OpCost("embed", "memory", weight_bytes=Ta * d * width.embed * vocab_share, act_bytes=Ta * d * ab,
                       comm_bytes=embed_comm, out_width=d, launches=1))
+    ops.extend(residual_ops(spec, Ta, width.per_layer_embed, width.residual, ab, n))
     core_launches = 2 if step.phase == "decode" else 1     # split-KV + combine in decode; one kernel in prefill
 
     # --- attention, per group of layers with the same block: the family's projections, cache write and core,
@@ -374,6 +379,9 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     ops.extend(o for o in attn_ops if o.name != "o_proj")
     ops.extend(o for o in attn_ops if o.name == "o_proj")
 
+    res = residual_params(spec)          # the residual extras' vectors (AltUp's scale and router norm, ...)
+    norm_width += res.vectors * L + res.model_vectors
+    norm_count += (res.vectors // d) * L + (1 if res.model_vectors else 0)
     norm_elems = Ta * (norm_width + d)
     ops.append(OpCost("norms", "vector", flops=NORM_FLOPS_PER_ELEMENT * norm_elems, act_bytes=2 * norm_elems * ab,
                       weight_bytes=(norm_width + d) * width.norms, out_width=d, launches=norm_count + 1))
@@ -424,6 +432,51 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         # latency: hardware collective_latency_us); the all-to-all's bytes apart (across nodes: the network's rate)
         ops.append(OpCost("comm", "comm", comm_bytes=comm, launches=collectives, a2a_bytes=a2a))
     return tuple(ops)
+
+
+def residual_ops(spec: ModelSpec, tokens: float, table_b: float, wb: float, ab: float, tp: int) -> list[OpCost]:
+    """The residual extras' ops on one GPU (Gemma-3n: transformers ``Gemma3nTextModel.forward`` and
+    ``Gemma3nTextDecoderLayer.forward``; :class:`mlacalc.spec.ResidualExtras`) for ``tokens`` tokens; [] without them.
+    ``d`` hidden, ``L`` layers, ``K`` AltUp streams, ``r`` LAuReL rank, ``p`` per-layer input width.
+
+    - ``per_layer_embed``: each token's row of the per-layer table, ``L p`` values read at ``table_b`` bytes and
+      written at the activation width (a lookup, as ``embed``).
+    - ``residual``: per layer and token, AltUp's router twice (``predict`` on the active stream, ``correct`` on the
+      layer's output: ``2 x 2 d K``), its coefficients (``2 K^3`` prediction, ``2 K^2`` correction), the prediction's
+      mix of the K streams (``2 d K^2``) and the correction (``2 d K``); LAuReL ``4 d r``; the per-layer gate and
+      projection ``4 d p``; per token once, AltUp's projections into and out of the K - 1 extra streams
+      (``2 x 2 (K - 1) d^2``) and ``per_layer_model_projection`` (``2 d L p``). Weights: every matrix once. Activations,
+      each kernel reading its inputs and writing its outputs once: AltUp ``4 K d + d`` a layer (the K streams into
+      and out of ``predict``, and into ``correct`` with the layer output, and its K corrected streams out), LAuReL
+      ``2 d``, the per-layer input ``2 d + p + 2 (K - 1) d`` (the gate's input, the row, the projection out, added
+      to the K - 1 streams), and once ``4 (K - 1) d + d + 2 L p``.
+
+    Tensor parallelism is refused: vLLM's LAuReL is a row-parallel pair with an all-reduce of its own and the
+    per-layer and AltUp projections gather their outputs, collectives this step does not price."""
+    r = spec.residual_extras
+    if r is None:
+        return []
+    if tp > 1:
+        raise ArgError("tp", f"the step's cost of {spec.name}'s residual extras (AltUp, LAuReL, per-layer inputs) "
+                             "under tensor parallelism is not modelled (their collectives); use tp 1")
+    d, L, K, rank, p = spec.hidden_size, spec.num_layers, r.altup_inputs, r.laurel_rank, r.per_layer_input_size
+    alt = K > 1
+    res = residual_params(spec)
+    flops_layer = (4 * d * K + 2 * K ** 3 + 2 * K * K + 2 * d * K * K + 2 * d * K if alt else 0) + 4 * d * rank + \
+        4 * d * p
+    flops_model = 4 * (K - 1) * d * d + 2 * d * L * p
+    act_layer = (4 * K * d + d if alt else 0) + (2 * d if rank else 0) + (2 * d + p + 2 * (K - 1) * d if p else 0)
+    act_model = 4 * (K - 1) * d + (d + 2 * L * p if p else 0)
+    launches = L * ((4 if alt else 0) + (2 if rank else 0) + (2 if p else 0)) + 2 * (K - 1) + (1 if p else 0)
+    ops = []
+    if p:
+        ops.append(OpCost("per_layer_embed", "memory", weight_bytes=tokens * L * p * table_b,
+                          act_bytes=tokens * L * p * ab, out_width=L * p, launches=1))
+    ops.append(OpCost("residual", "matmul", flops=tokens * (flops_layer * L + flops_model),
+                      weight_bytes=(res.matrices * L + res.first + res.last) * wb,
+                      act_bytes=tokens * (act_layer * L + act_model) * ab, out_width=d, launches=launches,
+                      rows=tokens))
+    return ops
 
 
 # ---------------------------------------------------------------------------------------------------------

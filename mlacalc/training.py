@@ -46,7 +46,7 @@ from .attention import blocks, family
 from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
-from .spec import ModelSpec, refuse_kv_sharing
+from .spec import ModelSpec, refuse_kv_sharing, refuse_residual_extras
 from .units import finite
 from .params import Params, layer_params_per_gpu, mtp_params_per_gpu, stage_params
 
@@ -240,6 +240,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
         family(b).check_training(spec)
     check_cross_layers(spec)               # the representative layers below may all be self-attention ones
     refuse_kv_sharing(spec, "training memory")    # every layer below projects its own K/V
+    refuse_residual_extras(spec, "training memory")     # ... and has a plain residual stream
     cfg = run.activation_config()
     ranges = par.stage_ranges(spec.num_layers)
     params = stage_params(spec, par)

@@ -35,6 +35,10 @@ def check_supported(spec, layers: int) -> None:
         bad.append("q_lora_rank on mha/mqa/gqa")
     if a.kv_share_layers > 1:       # every layer it builds projects and caches its own K/V
         bad.append(f"kv_share_layers={a.kv_share_layers}")
+    if a.kv_shared_tail:
+        bad.append(f"kv_shared_tail={a.kv_shared_tail}")
+    if spec.residual_extras is not None:    # ... and has a plain residual stream
+        bad.append("residual_extras")
     bad += [f"ffn.{n}" for n in ("expert_bias", "router_bias", "shared_expert_gate") if getattr(f, n)]
     if not f.gated:
         bad.append("ffn.gated=false")

@@ -87,7 +87,7 @@ class PointConfig:
         return "/".join(bits)
 
     def validate(self, spec: ModelSpec) -> None:
-        from mlacalc.spec import refuse_kv_sharing, refuse_sliding_shape
+        from mlacalc.spec import refuse_kv_sharing, refuse_residual_extras, refuse_sliding_shape
 
         refuse_sliding_shape(spec, "the profiler's layers (built with the full layers' heads)")
         refuse_kv_sharing(spec, "the profiler's layers (each built with its own K/V projections and cache)")
@@ -97,6 +97,7 @@ class PointConfig:
         if a.q_lora_rank and a.kind in ("mha", "mqa", "gqa"):
             raise SpecError("attention.q_lora_rank", "the profiler's MHA/GQA/MQA layers project full-rank queries (a "
                                                      "low-rank query, Step-3's MFA, is not built)")
+        refuse_residual_extras(spec, "the profiler's layers (built with a plain residual stream)")
         if self.phase not in PHASES:
             raise SpecError("--phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
         if self.kernel not in KERNELS:

@@ -114,10 +114,11 @@ class StepConfig:
 
     def validate(self, spec: ModelSpec) -> None:
         """Refuse what the runner does not build, with one SpecError naming the flag or spec field."""
-        from mlacalc.spec import refuse_kv_sharing, refuse_sliding_shape
+        from mlacalc.spec import refuse_kv_sharing, refuse_residual_extras, refuse_sliding_shape
 
         refuse_sliding_shape(spec, "the profiler's layers (built with the full layers' heads)")
         refuse_kv_sharing(spec, "the profiler's whole steps (each layer built with its own K/V projections and cache)")
+        refuse_residual_extras(spec, "the profiler's whole steps (each layer built with a plain residual stream)")
         if self.phase not in PHASES:
             raise SpecError("--phase", f"--whole-step runs decode or prefill, got {self.phase!r}")
         if self.kernel not in KERNELS:

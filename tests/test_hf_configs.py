@@ -161,6 +161,9 @@ SOURCES = {
     # source in SOURCE.md (tests/test_hf_step.py counts them by hand)
     "step_3_5_flash": "https://huggingface.co/stepfun-ai/Step-3.5-Flash/blob/main/config.json",
     "step3": "https://huggingface.co/stepfun-ai/step3/blob/main/config.json",
+    # Gemma-3n: text_configs reconstructed, checked against the checkpoints' parameter counts (SOURCE.md)
+    "gemma_3n_e2b": "https://huggingface.co/google/gemma-3n-E2B-it/blob/main/config.json",
+    "gemma_3n_e4b": "https://huggingface.co/google/gemma-3n-E4B-it/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -796,7 +799,10 @@ CARDS = {
 def test_every_new_fixture_has_a_card():
     assert sorted(CARDS) == sorted(set(SOURCES) - REFUSED - set(SAME_MODEL) - set(PINNED) - {
         "deepseek_v2", "deepseek_v3", "kimi_k2", "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe",
-        "gemma2", "gpt2", "falcon_7b", "falcon_40b", "llama_3_2_11b_vision", "olmo_2_7b", "kimi_k2_thinking"})
+        "gemma2", "gpt2", "falcon_7b", "falcon_40b", "llama_3_2_11b_vision", "olmo_2_7b", "kimi_k2_thinking",
+        # the card counts the audio and vision towers too: tests/test_gemma3n.py checks the text decoders against
+        # the checkpoints' counts and Google's "effective" parameters instead
+        "gemma_3n_e2b", "gemma_3n_e4b"})
 
 
 @pytest.mark.parametrize("family", sorted(CARDS))
@@ -1232,7 +1238,7 @@ def test_kimi_k25_wrapper_gives_its_text_decoder(tmp_path, inner, quant_inside):
 
 
 @pytest.mark.parametrize("model_type,words", [
-    ("gemma3n_text", "KV-shared layers (num_kv_shared_layers)"), ("nemotron-nas", "per-layer block_configs"),
+    ("nemotron-nas", "per-layer block_configs"),
 ])
 def test_unmodelled_families_are_refused_by_name(tmp_path, model_type, words):
     import json
@@ -1243,11 +1249,13 @@ def test_unmodelled_families_are_refused_by_name(tmp_path, model_type, words):
     assert str(e.value).startswith(f"{tmp_path / 'config.json'}: model_type {model_type}: {words}")
 
 
-def test_gemma3n_wrapper_is_refused_through_its_text_config(tmp_path):
+def test_gemma3n_wrapper_is_read_through_its_text_config(tmp_path):
+    """Refused by name until Gemma-3n's sharing and residual extras could be sized (tests/test_gemma3n.py): the
+    wrapper's text_config is now the decoder read, its class defaults E4B's."""
     cfg = {"model_type": "gemma3n", "architectures": ["Gemma3nForConditionalGeneration"],
            "text_config": {"model_type": "gemma3n_text", "num_hidden_layers": 35, "num_kv_shared_layers": 15}}
-    with pytest.raises(SpecError, match="model_type gemma3n_text: KV-shared layers"):
-        load_spec(_write(tmp_path, cfg))
+    s = load_spec(_write(tmp_path, cfg))
+    assert (s.num_layers, s.attention.kv_shared_tail, s.num_kv_layers) == (35, 15, 20)
 
 
 @pytest.mark.parametrize("family,per_token,params,tp", [

@@ -176,8 +176,11 @@ class Conventional(AttentionFamily):
         if width:
             ops.append(matmul("kv_proj" if r else "qkv_proj", Ta, d, width, 0, s.ab, L, extra_weight=weights + bias))
         if a.qk_norm:                                               # per-head RMSNorm on q and k (Qwen3)
-            norm_width += (s.heads + a.num_kv_heads * s.kv_share) * a.qk_head_dim
-            norm_count += 2
+            # a reader norms the key it reads under cross-layer attention (vLLM HunYuanCrossAttention: key_layernorm
+            # on the shared key), not under trailing sharing (Gemma3nTextAttention: k_norm only where it projects K)
+            k_normed = not reader or spec.attention.kv_share_layers > 1
+            norm_width += (s.heads + (a.num_kv_heads * s.kv_share if k_normed else 0)) * a.qk_head_dim
+            norm_count += 2 if k_normed else 1
         if kv_elems:
             ops.append(OpCost("kv_write", "memory", act_bytes=Ta * kv_elems * s.ab * L,
                               kv_bytes=Ta * kv_elems * s.kb * L, out_width=kv_elems, launches=L))

@@ -13,8 +13,10 @@ tokens a layer's cache must hold:
   cache still holds every visible token (the indexer chose among all of them);
 - **cross** attention (Llama-3.2-Vision's cross-attention layers): every query attends the same ``N`` image
   tokens (``spec.image_tokens``, set by ``--image-tokens``), which is what the layer caches, whatever the context.
-- **shared** K/V (cross-layer attention, ``attention.kv_share_layers``: Hunyuan-Large's odd layers): the query
-  attends the keys its rule says, from the cache the first layer of its group wrote; the layer itself holds none.
+- **shared** K/V (cross-layer attention, ``attention.kv_share_layers``: Hunyuan-Large's odd layers; trailing
+  sharing, ``attention.kv_shared_tail``: Gemma-3n's last layers): the query attends the keys its rule says (a window
+  on a sliding reader), from the cache its source layer wrote (:meth:`mlacalc.spec.ModelSpec.kv_source`); the layer
+  itself holds none.
 
 Which rule a layer has comes from :meth:`mlacalc.spec.ModelSpec.layer_type`; top-k is applied by the family
 that selects (:mod:`mlacalc.attention.dsa`). Linear-attention layers attend no keys (their state is constant).
@@ -150,18 +152,19 @@ class KeyRule:
 
 def key_rule(spec: "ModelSpec", layer: int) -> KeyRule:
     """The :class:`KeyRule` of decoder layer ``layer`` (0-based), from its layer type; ``shared`` where the layer
-    reads the K/V of its cross-layer group's first layer (:meth:`mlacalc.spec.ModelSpec.owns_kv`)."""
+    reads the K/V another layer cached (:meth:`mlacalc.spec.ModelSpec.owns_kv`), attending as its own type does: a
+    sliding reader (Gemma-3n's shared sliding layers, ``sliding_window`` on the attention call of
+    ``Gemma3nTextAttention``) its window of the sliding owner's cache, a full reader all of the full owner's."""
     t = spec.layer_type(layer)
     a = spec.attention
-    if not spec.owns_kv(layer):           # full layers only (the spec refuses sharing elsewhere)
-        return KeyRule(shared=True)
+    shared = not spec.owns_kv(layer)      # full and sliding layers only (the spec refuses sharing elsewhere)
     if t == "sliding":
-        return KeyRule(window=a.sliding_window)
+        return KeyRule(window=a.sliding_window, shared=shared)
     if t == "chunked":
         return KeyRule(chunk=a.chunk_size)
     if t == "cross":
         return KeyRule(fixed=spec.image_tokens)
-    return KeyRule()
+    return KeyRule(shared=shared)
 
 
 @functools.lru_cache(maxsize=512)
