@@ -70,7 +70,9 @@ def ffn_params(hidden: int, width: int, gated: bool, bias: bool = False) -> int:
 
 
 def attention_projections(spec: ModelSpec) -> dict[str, int]:
-    """Parameters of one attention layer, by projection (the family's :meth:`projections`)."""
+    """Parameters of one attention layer, by projection (the family's :meth:`projections`; {} without attention)."""
+    if spec.attention is None:
+        return {}
     return family(spec.attention).projections(spec.attention, spec.hidden_size)
 
 
@@ -191,7 +193,8 @@ def active_params(spec: ModelSpec) -> Params:
     Without the embedding row and the head: :func:`active_non_embedding`.
     """
     p = param_counts(spec)
-    share = spec.ffn.experts_per_token / spec.ffn.num_experts if spec.ffn.kind == "moe" else 1.0
+    f = spec.ffn
+    share = f.experts_per_token / f.num_experts if f is not None and f.kind == "moe" else 1.0
     return dataclasses.replace(p, routed_experts=p.routed_experts * share, embed=spec.hidden_size)
 
 
