@@ -93,9 +93,9 @@ refused it.
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
-tables (``longcat_flash_ngram``), ``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no
-Mamba layer is ever counted as an attention layer, the short convolutions of ``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared
-layers (``gemma3n_text``), Nemotron-NAS's per-layer
+tables (``longcat_flash_ngram``), ``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2``
+(shared attention blocks), so that no Mamba layer is ever counted as an attention layer, the short convolutions of
+``lfm2``/``lfm2_moe``, Gemma-3n's KV-shared layers (``gemma3n_text``), Nemotron-NAS's per-layer
 ``block_configs`` (``nemotron-nas``), Step-3's MFA attention (``step3_text``), Phi-4-mini-flash's SambaY
 (``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
 (``jetmoe``)). A wrapper's ``text_config`` is refused

@@ -404,8 +404,8 @@ class ModelSpec:
         the layers ``N-1, 2N-1, ...`` for ``moe_layer_step`` N (transformers Llama4TextConfig: ``moe_layers =
         range(step - 1, L, step)``; Qwen2MoeDecoderLayer: ``(layer_idx + 1) % decoder_sparse_step == 0``)."""
         f = self.ffn
-        return f is not None and f.kind == "moe" and layer >= f.first_dense_layers and (layer + 1) % f.moe_layer_step == 0 and \
-            self.has_ffn(layer)
+        return f is not None and f.kind == "moe" and layer >= f.first_dense_layers and \
+            (layer + 1) % f.moe_layer_step == 0 and self.has_ffn(layer)
 
     @property
     def num_ffn_layers(self) -> int:
