@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .attention import pattern
+from .attention import family, pattern
 from .errors import ArgError, show
 from .hardware import Hardware
 from .kv import format_bits, kv_report, kv_storage
@@ -80,8 +80,10 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
     """Peak live activations of one forward step of ``tokens`` tokens on one of ``tp`` GPUs, bf16 (2 bytes).
 
     The FFN term takes the widest of: the dense FFN ``f / tp``, and an MoE layer's ``k`` routed experts plus its
-    shared experts (``(k f_e + n_s f_s) / tp`` per token). MLA attention counts the decompressed form (prefill).
-    The attention term is the widest block's (the full layers', or the sliding layers' own shape).
+    shared experts (``(k f_e + n_s f_s) / tp`` per token); none without an FFN. MLA attention counts the decompressed
+    form (prefill). The attention term is the widest block's (the full layers', or the sliding layers' own shape); a
+    model without attention (a state-space model) counts its mixer's input projection instead (``input_width / tp``
+    per token: Mamba-1's x and gate, ``2 d_inner``).
 
     With residual extras (Gemma-3n, transformers ``Gemma3nTextModel.forward``) the residual term holds AltUp's K
     streams and the K predictions made from them beside the normed input, ``(2 K + 1) T d``, and the per-layer
@@ -91,11 +93,15 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
     r = spec.residual_extras
     streams = 2 if r is None or r.altup_inputs == 1 else 2 * r.altup_inputs + 1
     per_layer = spec.num_layers * r.per_layer_input_size if r is not None else 0
-    width = f.intermediate_size
-    if f.kind == "moe":
+    width = 0 if f is None else f.intermediate_size
+    if f is not None and f.kind == "moe":
         width = max(width, f.experts_per_token * f.expert_intermediate_size + f.num_shared_experts * f.shared_width)
-    attn = max(tokens * (a.num_heads / tp) * (a.qk_head_dim + a.v_head_dim) * 2
-               for a in (spec.attention, spec.sliding_attention))
+    attn = max((tokens * (a.num_heads / tp) * (a.qk_head_dim + a.v_head_dim) * 2
+                for a in (spec.attention, spec.sliding_attention) if a is not None), default=0.0)
+    if spec.attention is None:
+        # a state-space model: its mixer's input projection (Mamba-1: x and z, 2 d_inner) is the widest activation
+        b = spec.linear_attention
+        attn = tokens * family(b).input_width(b, d) / tp * 2
     return Workspace(tokens=tokens, residual=tokens * (streams * d + per_layer) * 2,
                      attention=attn,
                      ffn=tokens * 2 * width / tp * 2)
@@ -382,7 +388,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         decode = roofline(spec, hw, step, parallel, mla_form=mla_form,
                           weight_bits=weight_bits, kv_bits=format_bits(spec, kv_format) or kbits,
                           analyse_attention=False)
-    return Fit(model=spec.name, attention=spec.attention.kind, pattern=pattern(spec), gpu=hw, parallel=parallel,
+    return Fit(model=spec.name, attention=spec.mixer_kind, pattern=pattern(spec), gpu=hw, parallel=parallel,
                weight_bits=wbits, kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w,
                workspace=ws, kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
                context_limit=spec.max_context, vllm=vm, sglang=sm)

@@ -43,6 +43,14 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   it), ``granitemoehybrid`` (Granite-4.0-H and the non-hybrid Granite-4.0: ``layer_types`` of ``mamba`` and
   ``attention``, a gated shared MLP beside the experts, or alone when ``num_local_experts`` is 0), ``bamba``
   (Bamba-9B: attention at ``attn_layer_indices``, partial RoPE over ``attn_rotary_emb`` dims);
+- state-space models without attention or MLP (:func:`_state_space`: one RMSNorm and one mixer a layer): ``mamba``
+  (Mamba: ``intermediate_size``, else ``expand x hidden_size``, channels of ``state_size`` states, ``time_step_rank``,
+  ``use_bias``, ``use_conv_bias``), ``falcon_mamba`` (Falcon-Mamba: the same with unweighted RMSNorms of dt, B and C),
+  ``mamba2`` (Mamba-Codestral: ``num_heads`` of ``head_dim``, ``n_groups``, ``state_size``, ``chunk_size``; read
+  through :func:`_mamba2`'s block);
+- hybrids of Mamba-1 and attention (:func:`_mamba1`): ``jamba`` (Jamba, Jamba-1.5/1.6/1.7 Mini and Large: attention
+  without RoPE on layers ``i % attn_layer_period == attn_layer_offset``, Mamba-1 elsewhere with RMSNorms of dt, B and
+  C; a gated MLP on every layer, Mixtral's experts on ``i % expert_layer_period == expert_layer_offset``);
 - hybrids of lightning attention and GQA (:func:`_lightning`): ``minimax_m1`` (MiniMax-M1), ``minimax_text_01``
   (MiniMax-Text-01) as released, ``attn_type_list`` one code a layer (0 lightning, 1 softmax attention), and
   transformers' ``minimax`` (``layer_types``); Mixtral's experts on every layer, a gated ``shared_intermediate_size``
@@ -96,10 +104,9 @@ refused it.
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
-tables (``longcat_flash_ngram``), the Mamba layers of ``jamba`` (Mamba-1, whose state is not Mamba-2's),
-``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2`` (shared attention blocks), so that no
-Mamba layer is ever counted as an attention layer, the short convolutions of ``lfm2``/``lfm2_moe``, Nemotron-NAS's
-per-layer
+tables (``longcat_flash_ngram``), ``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2``
+(shared attention blocks), so that no Mamba layer is ever counted as an attention layer, the short convolutions of
+``lfm2``/``lfm2_moe``, Nemotron-NAS's per-layer
 ``block_configs`` (``nemotron-nas``), Phi-4-mini-flash's SambaY
 (``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
 (``jetmoe``)). A wrapper's ``text_config`` is refused
@@ -142,6 +149,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .attention.mamba1 import dt_rank_auto
 from .errors import SpecError
 from .files import NonFinite
 from .units import MAX_LAYERS
@@ -284,6 +292,27 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # GraniteMoeHybridConfig and BambaConfig(mamba_conv_bias=True, mamba_proj_bias=False)
     "granitemoehybrid": {"mamba_conv_bias": True, "mamba_proj_bias": False},
     "bamba": {"mamba_conv_bias": True, "mamba_proj_bias": False},
+    # JambaConfig (transformers configuration_jamba.py): tie_word_embeddings=False, attn_layer_period=8,
+    # attn_layer_offset=4, expert_layer_period=2, expert_layer_offset=1, num_experts=16, num_experts_per_tok=2,
+    # mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank="auto", mamba_conv_bias=True,
+    # mamba_proj_bias=False, max_position_embeddings=262144
+    # MambaConfig and FalconMambaConfig (transformers): vocab_size=50280, hidden_size=768, state_size=16,
+    # num_hidden_layers=32, expand=2, conv_kernel=4, use_bias=False, use_conv_bias=True, time_step_rank="auto",
+    # tie_word_embeddings=True (PretrainedConfig's; FalconMambaConfig's dataclass field)
+    **dict.fromkeys(("mamba", "falcon_mamba"), {
+        "vocab_size": 50280, "hidden_size": 768, "state_size": 16, "num_hidden_layers": 32, "expand": 2,
+        "conv_kernel": 4, "use_bias": False, "use_conv_bias": True, "time_step_rank": "auto",
+        "tie_word_embeddings": True}),
+    # Mamba2Config (transformers): num_heads=128, head_dim=64, vocab_size=32768, hidden_size=4096, state_size=128,
+    # num_hidden_layers=64, expand=2, conv_kernel=4, n_groups=8, use_bias=False, use_conv_bias=True, rms_norm=True,
+    # chunk_size=256, tie_word_embeddings=False
+    "mamba2": {"num_heads": 128, "head_dim": 64, "vocab_size": 32768, "hidden_size": 4096, "state_size": 128,
+               "num_hidden_layers": 64, "expand": 2, "conv_kernel": 4, "n_groups": 8, "use_bias": False,
+               "use_conv_bias": True, "rms_norm": True, "chunk_size": 256, "tie_word_embeddings": False},
+    "jamba": {"tie_word_embeddings": False, "attn_layer_period": 8, "attn_layer_offset": 4, "expert_layer_period": 2,
+              "expert_layer_offset": 1, "num_experts": 16, "num_experts_per_tok": 2, "mamba_d_state": 16,
+              "mamba_d_conv": 4, "mamba_expand": 2, "mamba_dt_rank": "auto", "mamba_conv_bias": True,
+              "mamba_proj_bias": False, "max_position_embeddings": 262144},
     # Ernie4_5_MoeConfig(tie_word_embeddings=True, use_bias=False, moe_num_shared_experts=2, moe_layer_start_index=1,
     # moe_layer_end_index=-1 (the last layer), moe_layer_interval=1): the ERNIE-4.5-21B-A3B values
     "ernie4_5_moe": {"tie_word_embeddings": True, "use_bias": False, "moe_num_shared_experts": 2,
@@ -341,6 +370,8 @@ DBRX_NAMES = {"kv_n_heads": "num_key_value_heads", "ffn_hidden_size": "intermedi
 
 # hybrids of Mamba-2 layers and conventional attention (read by _mamba2, _mamba2_layer_types and _ffn)
 MAMBA2_HYBRIDS = {"nemotron_h", "granitemoehybrid", "bamba"}
+# hybrids of Mamba-1 layers and conventional attention (read by _mamba1, _jamba_layer_types and _jamba_ffn)
+MAMBA1_HYBRIDS = {"jamba"}
 # hybrids of lightning attention and GQA (read by _lightning, _minimax_layer_types and _ffn): MiniMax-M1 and
 # MiniMax-Text-01 as released (remote code, attn_type_list), and transformers' own MiniMax (layer_types)
 LIGHTNING_HYBRIDS = {"minimax_m1", "minimax_text_01", "minimax"}
@@ -356,23 +387,21 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
                 "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5", "gemma3n_text"} \
-    | MAMBA2_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
+    | MAMBA2_HYBRIDS | MAMBA1_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
-KNOWN = CONVENTIONAL | LATENT
+# models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
+STATE_SPACE = {"mamba", "falcon_mamba", "mamba2"}
+KNOWN = CONVENTIONAL | LATENT | STATE_SPACE
 
 # model_types whose configs parse but whose architecture the spec cannot describe
 REFUSED = {
     # LongCat-Flash-Lite (LongcatFlashNgramForCausalLM): LongCat-Flash's layers behind an n-gram embedding
     "longcat_flash_ngram": "LongCat-Flash-Lite's n-gram embedding tables (ngram_vocab_size_ratio, emb_split_num, "
                            "emb_neighbor_num beside the token embedding) are not modelled",
-    "jamba": "Mamba (Mamba-1) layers between the attention layers are not modelled",
     "falcon_h1": "Mamba-2 heads beside attention in every layer (two mixers and two caches a layer; the spec holds "
                  "one mixer a layer) are not modelled",
     "hymba": "Mamba heads beside attention in every layer are not modelled",
-    "mamba": "state-space (Mamba) layers are not modelled",
-    "mamba2": "state-space (Mamba-2) layers are not modelled",
-    "falcon_mamba": "state-space (Mamba) layers are not modelled",
     "lfm2": "short-convolution layers are not modelled",
     "lfm2_moe": "short-convolution layers are not modelled",
     "zamba": "Mamba layers with a shared attention block are not modelled",
@@ -407,6 +436,10 @@ SIZES = {k: 1 for k in (
     "mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "mamba_n_groups", "conv_kernel",
     "mamba_d_conv", "chunk_size", "mamba_chunk_size", "mamba_n_heads", "mamba_d_state", "mamba_expand", "expand",
     "attention_head_dim", "shared_intermediate_size",
+    # Jamba (JambaConfig): the attention and expert layers' periods; mamba_dt_rank may be "auto", so _mamba1 checks it
+    "attn_layer_period", "expert_layer_period",
+    # Mamba, Falcon-Mamba, Mamba-2 (MambaConfig, Mamba2Config); time_step_rank may be "auto", so _dt_rank checks it
+    "state_size",
     # ERNIE-4.5 MoE (Ernie4_5_MoeConfig); MiniMax's lightning block (block, block_size)
     "moe_num_experts", "moe_k", "moe_layer_interval", "block", "block_size",
     # Hunyuan (after _hunyuan_lists has made uniform per-layer lists one value)
@@ -434,7 +467,8 @@ SIZES = {k: 1 for k in (
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
     "num_shared_experts", "shared_expert_intermediate_size", "first_k_dense_replace", "num_nextn_predict_layers",
     "max_window_layers", "moe_shared_expert_intermediate_size", "attn_rotary_emb", "moe_num_shared_experts", "moe_layer_start_index",
-    "num_shared_expert", "moe_layer_num_skipped", "num_dense_layers", "zero_expert_num", "share_q_dim")}
+    "num_shared_expert", "moe_layer_num_skipped", "num_dense_layers", "zero_expert_num", "share_q_dim",
+    "attn_layer_offset", "expert_layer_offset")}
 # sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
@@ -447,7 +481,7 @@ SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bi
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
             "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
-            "multi_query_attention", "qkv_bias", "no_bias", "use_head_wise_attn_gate"}
+            "multi_query_attention", "qkv_bias", "no_bias", "use_head_wise_attn_gate", "rms_norm"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -1461,6 +1495,25 @@ def _mamba2_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
     return ["full" if i in set(attn) else "linear" for i in range(L)]
 
 
+def _jamba_periodic(cfg: dict, mt: str, what: str) -> tuple[int, int]:
+    """(period, offset) of Jamba's attention or expert layers: layer ``i`` has one iff ``i % period == offset``
+    (JambaConfig.layers_block_type, layers_num_experts). An offset at or past the period names no layer; JambaConfig
+    refuses it (``_check_supported_offset``: "layer offset must be smaller than layer period"), so here too."""
+    period, offset = cfg[f"{what}_layer_period"], cfg[f"{what}_layer_offset"]
+    if offset >= period:
+        raise SpecError(WHERE, f"model_type {mt}: {what}_layer_offset {offset} must be smaller than "
+                               f"{what}_layer_period {period}")
+    return period, offset
+
+
+def _jamba_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
+    """Jamba's layers: attention where ``i % attn_layer_period == attn_layer_offset``, Mamba-1 elsewhere."""
+    period, offset = _jamba_periodic(cfg, mt, "attn")
+    if cfg.get("sliding_window"):
+        raise _refuse(mt, "a sliding window on the attention layers (sliding_window) is not modelled")
+    return ["full" if i % period == offset else "linear" for i in range(L)]
+
+
 # MiniMax's attn_type_list codes (vLLM MiniMaxText01DecoderLayer: attention_type 0 builds MiniMaxText01LinearAttention,
 # the lightning block; 1 MiniMaxText01Attention, softmax GQA)
 MINIMAX_CODES = {0: "linear", 1: "full"}
@@ -1494,6 +1547,8 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
     the pattern as every N-th layer global (Gemma-2/3) rather than per layer."""
     if mt in MAMBA2_HYBRIDS:
         return _mamba2_layer_types(cfg, mt, L), None
+    if mt in MAMBA1_HYBRIDS:
+        return _jamba_layer_types(cfg, mt, L), None
     if mt in LIGHTNING_HYBRIDS:
         return _minimax_layer_types(cfg, mt, L), None
     if mt == "kimi_linear":
@@ -1649,10 +1704,10 @@ def _rope_factor(cfg: dict, mt: str) -> float | None:
 
 
 def _no_rope(cfg: dict, mt: str) -> bool:
-    """Attention without rotary dims: GPT-2's learned positions, Falcon's ALiBi, Nemotron-H's NoPE attention
-    (NemotronHAttention applies no rotary embedding), Granite-4.0-H's ``position_embedding_type: nope``, Baichuan-13B's
-    and Baichuan2-13B's ALiBi (:func:`_baichuan_alibi`)."""
-    return mt in ("gpt2", "nemotron_h") or (mt == "falcon" and bool(cfg.get("alibi"))) or \
+    """Attention without rotary dims: GPT-2's learned positions, Falcon's ALiBi, Nemotron-H's and Jamba's NoPE attention
+    (NemotronHAttention and JambaAttention apply no rotary embedding), Granite-4.0-H's ``position_embedding_type:
+    nope``, Baichuan-13B's and Baichuan2-13B's ALiBi (:func:`_baichuan_alibi`)."""
+    return mt in ("gpt2", "nemotron_h", "jamba") or (mt == "falcon" and bool(cfg.get("alibi"))) or \
         (mt == "granitemoehybrid" and cfg.get("position_embedding_type") == "nope") or \
         (mt == "baichuan" and _baichuan_alibi(cfg))
 
@@ -1826,6 +1881,81 @@ def _mamba_head_dim(cfg: dict, mt: str, heads: int, inner: int) -> int:
     return head
 
 
+def _dt_rank(cfg: dict, mt: str, key: str, hidden: int) -> int:
+    """The Mamba-1 time-step rank ``cfg[key]``: a whole number, or ``"auto"`` for ``ceil(hidden_size / 16)``
+    (MambaConfig, FalconMambaConfig ``time_step_rank``; JambaConfig ``mamba_dt_rank``)."""
+    rank = cfg.get(key, "auto")
+    if rank == "auto":
+        return dt_rank_auto(hidden)
+    if isinstance(rank, float) and rank.is_integer():
+        rank = int(rank)
+    if not _whole(rank, 1):
+        raise SpecError(WHERE, f"model_type {mt}: {key} must be a whole number of at least 1 or \"auto\", got "
+                               f"{_show(rank)}")
+    return rank
+
+
+def _mamba1(cfg: dict, mt: str) -> dict:
+    """The Mamba-1 block in :class:`mlacalc.spec.LinearAttention`'s terms (:mod:`mlacalc.attention.mamba1`: one
+    channel a head, one group of B and C). Jamba (``JambaMambaMixer``): ``mamba_expand x hidden_size`` channels,
+    ``mamba_d_state``, ``mamba_d_conv``, ``mamba_dt_rank``, biases by ``mamba_conv_bias`` and ``mamba_proj_bias``,
+    weighted RMSNorms of dt, B and C."""
+    hidden = _req(cfg, mt, "hidden_size")
+    inner = _req(cfg, mt, "mamba_expand") * hidden
+    return {"kind": "mamba1", "num_k_heads": 1, "num_v_heads": inner, "head_k_dim": _req(cfg, mt, "mamba_d_state"),
+            "head_v_dim": 1, "conv_kernel_size": _req(cfg, mt, "mamba_d_conv"),
+            "dt_rank": _dt_rank(cfg, mt, "mamba_dt_rank", hidden), "proj_bias": bool(cfg.get("mamba_proj_bias")),
+            "conv_bias": bool(cfg.get("mamba_conv_bias")), "mixer_norms": "weighted"}
+
+
+def _state_space_block(cfg: dict, mt: str) -> dict:
+    """The mixer of a state-space model (:data:`STATE_SPACE`). Mamba and Falcon-Mamba (transformers ``MambaMixer``,
+    ``FalconMambaMixer``): ``intermediate_size`` channels, which the configuration classes compute as ``expand x
+    hidden_size`` but which a config.json's own ``intermediate_size`` overrides (``PretrainedConfig`` sets the extra
+    keys last; vLLM's ``MambaMixer`` takes ``config.intermediate_size``): tiiuae/falcon-mamba-7b says ``expand`` 16 and
+    ``intermediate_size`` 8192 = 2 x 4096, and is 7.27 B parameters with 8192, 40 B with 65536. Falcon-Mamba
+    normalises dt, B and C without weights (``rms_forward``). Mamba-2 (``Mamba2Mixer``): ``num_heads`` of ``head_dim``
+    that must fill ``int(expand x hidden_size)``, the mixer's inner width, as its reshapes need."""
+    hidden = _req(cfg, mt, "hidden_size")
+    if mt == "mamba2":
+        heads, head = _req(cfg, mt, "num_heads"), _req(cfg, mt, "head_dim")
+        inner = int(_req(cfg, mt, "expand") * hidden)
+        if heads * head != inner:
+            raise SpecError(WHERE, f"model_type {mt}: num_heads x head_dim ({heads} x {head}) must equal expand x "
+                                   f"hidden_size ({inner})")
+        if cfg.get("rms_norm") is False:
+            raise _refuse(mt, "a Mamba-2 mixer without its gated RMSNorm (rms_norm false) is not modelled")
+        return {"kind": "mamba2", "num_k_heads": _req(cfg, mt, "n_groups"), "num_v_heads": heads,
+                "head_k_dim": _req(cfg, mt, "state_size"), "head_v_dim": head,
+                "conv_kernel_size": _req(cfg, mt, "conv_kernel"), "proj_bias": bool(cfg.get("use_bias")),
+                "conv_bias": bool(cfg.get("use_conv_bias")), "chunk_size": cfg.get("chunk_size")}
+    inner = cfg.get("intermediate_size") or _req(cfg, mt, "expand") * hidden
+    block = {"kind": "mamba1", "num_k_heads": 1, "num_v_heads": inner, "head_k_dim": _req(cfg, mt, "state_size"),
+             "head_v_dim": 1, "conv_kernel_size": _req(cfg, mt, "conv_kernel"),
+             "dt_rank": _dt_rank(cfg, mt, "time_step_rank", hidden), "proj_bias": bool(cfg.get("use_bias")),
+             "conv_bias": bool(cfg.get("use_conv_bias"))}
+    if mt == "falcon_mamba":
+        block["mixer_norms"] = "unweighted"
+    return block
+
+
+def _state_space(cfg: dict, mt: str, name: str, quantized: bool) -> dict:
+    """A state-space model's raw spec (:data:`STATE_SPACE`; MambaForCausalLM, FalconMambaForCausalLM,
+    Mamba2ForCausalLM): ``num_hidden_layers`` blocks of one RMSNorm and one mixer (``MambaBlock``: ``norm``,
+    ``mixer``), no attention and no MLP (``attention`` and ``ffn`` null), the embedding, the final ``norm_f`` and the
+    head (tied by ``tie_word_embeddings``). Its checkpoints' quantization is not read (their module names are not
+    the decoder's): refused."""
+    if quantized:
+        raise _refuse(mt, "quantized checkpoints of state-space models (quantization_config, MLX quantization) are "
+                          "not read")
+    out = {"name": name, "num_layers": cfg["num_hidden_layers"], "hidden_size": _req(cfg, mt, "hidden_size"),
+           "vocab_size": _req(cfg, mt, "vocab_size"), "tie_word_embeddings": bool(cfg.get("tie_word_embeddings")),
+           "attention": None, "ffn": None, "layer_types": ["linear"], "linear_attention": _state_space_block(cfg, mt),
+           "norms_per_layer": 1}
+    out["dtypes"] = {"weights": _weight_dtype(cfg, None, out), "kv": "bf16"}
+    return out
+
+
 def _lightning(cfg: dict, mt: str) -> dict:
     """MiniMax's lightning block in :class:`mlacalc.spec.LinearAttention`'s terms (:mod:`mlacalc.attention.lightning`):
     ``num_attention_heads`` heads of ``head_dim`` (MiniMax-M1's 128, not 6144 / 64 = 96), q, k and v alike, no
@@ -1843,6 +1973,8 @@ def _lightning(cfg: dict, mt: str) -> dict:
 def _linear(cfg: dict, mt: str) -> dict | None:
     if mt in MAMBA2_HYBRIDS:
         return _mamba2(cfg, mt) if "linear" in _mamba2_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
+    if mt in MAMBA1_HYBRIDS:
+        return _mamba1(cfg, mt) if "linear" in _jamba_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
     if mt in LIGHTNING_HYBRIDS:
         return _lightning(cfg, mt) if "linear" in _minimax_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
     if mt == "qwen3_next":
@@ -1898,6 +2030,29 @@ def _granite_ffn(cfg: dict, mt: str) -> dict:
     return {"kind": "moe", "num_experts": experts, "experts_per_token": _req(cfg, mt, "num_experts_per_tok"),
             "expert_intermediate_size": width, "intermediate_size": width, "num_shared_experts": 1,
             "shared_expert_intermediate_size": shared}
+
+
+def _jamba_ffn(cfg: dict, mt: str) -> dict:
+    """Jamba's FFN (JambaDecoderLayer: ``JambaSparseMoeBlock`` where ``layers_num_experts`` is above 1, else
+    ``JambaMLP``): a gated MLP of ``intermediate_size`` on every layer, and on the layers ``i % expert_layer_period ==
+    expert_layer_offset`` Mixtral's block instead, ``num_experts`` gated experts of ``intermediate_size``, top
+    ``num_experts_per_tok``, a bias-free router. The spec places MoE layers at ``(i + 1) % step == 0``: the offset
+    must be the period's last layer (Jamba's 1 of 2); another offset is refused."""
+    inter = _req(cfg, mt, "intermediate_size")
+    experts = cfg.get("num_experts") or 1
+    period, offset = _jamba_periodic(cfg, mt, "expert")
+    if experts <= 1:
+        return {"kind": "dense", "intermediate_size": inter}
+    if offset != period - 1:
+        raise _refuse(mt, f"MoE layers at expert_layer_offset {offset} of every {period} (other than the period's "
+                          "last layer) are not modelled")
+    if period > cfg["num_hidden_layers"]:
+        raise _refuse(mt, f"expert_layer_period {period} leaves no MoE layer in {cfg['num_hidden_layers']} layers")
+    f = {"kind": "moe", "num_experts": experts, "experts_per_token": _req(cfg, mt, "num_experts_per_tok"),
+         "intermediate_size": inter, "expert_intermediate_size": inter}
+    if period != 1:
+        f["moe_layer_step"] = period
+    return f
 
 
 def _ernie_moe_range(cfg: dict, mt: str, L: int) -> tuple[int, int]:
@@ -2007,6 +2162,8 @@ def _ffn(cfg: dict, mt: str) -> dict:
         return _minimax_ffn(cfg, mt)
     if mt == "granitemoehybrid":
         return _granite_ffn(cfg, mt)
+    if mt in MAMBA1_HYBRIDS:
+        return _jamba_ffn(cfg, mt)
     if mt == "longcat_flash":
         return _longcat_ffn(cfg, mt)
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
@@ -2149,6 +2306,9 @@ LINEAR_MODULES = {
     # Granite-4.0-H, Bamba: the Mamba-2 mixer is the layer's ``mamba`` (transformers GraniteMoeHybridDecoderLayer,
     # BambaDecoderLayer; vLLM granitemoehybrid.py MambaMixer2: in_proj, out_proj); Nemotron-H: _nemotron_h_module_names
     "mamba2": ("mamba", ("in_proj", "out_proj")),
+    # Jamba: the Mamba-1 mixer is the layer's ``mamba`` (transformers JambaMambaDecoderLayer; vLLM jamba.py
+    # JambaMambaDecoderLayer, MambaMixer: in_proj, x_proj, dt_proj, out_proj)
+    "mamba1": ("mamba", ("in_proj", "x_proj", "dt_proj", "out_proj")),
     # MiniMax-Text-01/M1: lightning attention at self_attn (vLLM minimax_text_01.py MiniMaxText01LinearAttention:
     # qkv_proj, output_gate, out_proj)
     "lightning": ("self_attn", ("qkv_proj", "output_gate", "out_proj")),
@@ -2218,6 +2378,10 @@ FFN_NAMES: dict[str, FfnNames] = {
     "internlm2": FfnNames(dense=_proj("feed_forward", "w1", "w3", "w2")),
     **dict.fromkeys(("phi3", "glm", "glm4"), FfnNames(dense=_proj("mlp", "gate_up_proj", "down_proj"))),
     "bamba": FfnNames(dense=_proj("feed_forward", *GATED)),
+    # Jamba (transformers JambaMLP and JambaSparseMoeBlock at feed_forward: router, experts.N.gate/up/down_proj; vLLM
+    # jamba.py JambaMLP, JambaMoE)
+    "jamba": FfnNames(dense=_proj("feed_forward", *GATED), router=("feed_forward.router",),
+                      experts=_proj("feed_forward.experts.{e}", *GATED)),
     **dict.fromkeys(("gpt2", "starcoder2"), FfnNames(dense=_proj("mlp", "c_fc", "c_proj"))),
     **dict.fromkeys(("falcon", "chatglm"), FfnNames(dense=_proj("mlp", "dense_h_to_4h", "dense_4h_to_h"))),
     "qwen": FfnNames(dense=_proj("mlp", "w1", "w2", "c_proj")),
@@ -3105,6 +3269,9 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)
+    if mt in STATE_SPACE:
+        out = _state_space(cfg, mt, name, cfg.get("quantization_config") is not None or mlx is not None)
+        return out | ({"description": description} if description else {})
     attn = _latent(cfg, mt) if mt in LATENT else _conventional(cfg, mt)
     pattern, layers = _pattern_fields(cfg, mt, L)
     out = {

@@ -62,7 +62,7 @@ def format_bits(spec: ModelSpec, kv_format: str | None) -> float | None:
     """Average bits per cache element of a layout, scales included (fp8-ds: 656 B for 576 MLA values, 9.11 bits;
     int4 on Llama-3.1-8B: 1088 B for 2048 values, 4.25 bits), for costs that count elements (the roofline); None
     without a layout. From ``spec.attention``'s shape (a differently shaped sliding block is priced alike)."""
-    if kv_format is None:
+    if kv_format is None or spec.attention is None:
         return None
     a = spec.attention
     fam = family(a)
@@ -82,7 +82,7 @@ class KVReport:
     kv_bits: float
     block_size: int | None
     parallel: Parallelism
-    per_token_layer: KVCache     # bytes one token adds to one (attention, not linear) layer
+    per_token_layer: KVCache     # bytes one token adds to one (attention, not linear) layer; none without attention
     per_token: KVCache           # bytes one token adds over all layers that cache K/V (as if each kept every token)
     per_sequence: KVCache        # one sequence of `context` tokens (windows and blocks applied)
     total: KVCache               # `batch` sequences, before sharding
@@ -167,6 +167,7 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
         _whole(block_size, "block_size")
     if cache not in CACHE_MODES:
         raise ArgError("cache", f"must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
+    attn = spec.attention            # None: a state-space model, which caches nothing per token (its KV dtype moot)
     parallel.check(spec)
     parallel.require("the KV cache per GPU", ("tp", "pp", "dp", "ep", "sp", "dp_attention"))
     from_spec = kv_bits is None and kv_format is None
@@ -212,15 +213,15 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
         per_token = per_token.plus(family(block).cache_bytes(block, cache, bits, kv_format).scaled(writers))
     total = per_seq.scaled(batch)
     per_gpu = per_gpu_seq.scaled(batch_per_gpu)
-    attn = spec.attention
-    first = family(attn).cache_bytes(attn, cache, bits, kv_format)
-    return KVReport(model=spec.name, kind=attn.kind, cache=cache, context=context, batch=batch,
+    first = family(attn).cache_bytes(attn, cache, bits, kv_format) if attn is not None else KVCache()
+    return KVReport(model=spec.name, kind=spec.mixer_kind, cache=cache, context=context, batch=batch,
                     kv_bits=bits, block_size=block_size, parallel=parallel, per_token_layer=first,
                     per_token=per_token, per_sequence=per_seq, total=total,
                     per_gpu_fraction=per_gpu.total / total.total if total.total else 0.0,
                     batch_per_gpu=batch_per_gpu, per_gpu_parts=per_gpu, kv_format=kv_format, state_bits=sbits,
-                    ssm_state_bits=ssm_bits, kv_share_layers=attn.kv_share_layers, kv_layers=spec.num_kv_layers,
-                    num_layers=spec.num_layers, kv_shared_tail=attn.kv_shared_tail, kv_sources=kv_sources(spec))
+                    ssm_state_bits=ssm_bits, kv_share_layers=attn.kv_share_layers if attn is not None else 1,
+                    kv_layers=spec.num_kv_layers, num_layers=spec.num_layers,
+                    kv_shared_tail=attn.kv_shared_tail if attn is not None else 0, kv_sources=kv_sources(spec))
 
 
 def kv_sources(spec: ModelSpec) -> tuple:
@@ -228,7 +229,7 @@ def kv_sources(spec: ModelSpec) -> tuple:
     cache the readers of each type attend (:meth:`ModelSpec.kv_source`), in the order of their first readers; ()
     without it."""
     out: dict[str, int] = {}
-    if spec.attention.kv_shared_tail:
+    if spec.attention is not None and spec.attention.kv_shared_tail:
         for layer in range(spec.num_layers - spec.attention.kv_shared_tail, spec.num_layers):
             out.setdefault(spec.layer_type(layer), spec.kv_source(layer))
     return tuple(out.items())

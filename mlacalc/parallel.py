@@ -119,8 +119,9 @@ class Parallelism:
         if self.pp > spec.num_layers:
             raise ArgError("pp", f"{self.pp} stages exceed the {spec.num_layers} layers of {spec.name}")
         if self.ep > 1:
-            if spec.ffn.kind != "moe":
-                raise ArgError("ep", f"expert parallelism needs an MoE model; {spec.name} has a dense FFN")
+            if spec.ffn is None or spec.ffn.kind != "moe":
+                raise ArgError("ep", f"expert parallelism needs an MoE model; {spec.name} has "
+                                     f"{'no FFN' if spec.ffn is None else 'a dense FFN'}")
             if spec.ffn.num_experts % self.ep:
                 raise ArgError("ep", f"{spec.ffn.num_experts} routed experts do not split evenly over "
                                      f"{self.ep} ranks")

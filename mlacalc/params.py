@@ -77,7 +77,9 @@ def ffn_params(hidden: int, width: int, gated: bool, bias: bool = False) -> int:
 
 
 def attention_projections(spec: ModelSpec) -> dict[str, int]:
-    """Parameters of one attention layer, by projection (the family's :meth:`projections`)."""
+    """Parameters of one attention layer, by projection (the family's :meth:`projections`; {} without attention)."""
+    if spec.attention is None:
+        return {}
     return family(spec.attention).projections(spec.attention, spec.hidden_size)
 
 
@@ -264,7 +266,8 @@ def active_params(spec: ModelSpec) -> Params:
     Without the embedding row and the head: :func:`active_non_embedding`.
     """
     p = param_counts(spec)
-    share = spec.ffn.experts_per_token / spec.ffn.num_experts if spec.ffn.kind == "moe" else 1.0
+    f = spec.ffn
+    share = f.experts_per_token / f.num_experts if f is not None and f.kind == "moe" else 1.0
     r = spec.residual_extras
     row = spec.num_layers * r.per_layer_input_size if r is not None else 0     # one row of the per-layer table
     return dataclasses.replace(p, routed_experts=p.routed_experts * share, embed=spec.hidden_size, per_layer_embed=row)
@@ -466,7 +469,7 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
 def unused_kv_params(spec: ModelSpec) -> float:
     """Parameters (a count, within ``attention``) of the k/v projections a checkpoint stores on layers that read
     another layer's K/V and compute none (``attention.reader_kv_weights``: Gemma-3n's KV-shared layers); 0 else."""
-    if not spec.attention.reader_kv_weights:
+    if spec.attention is None or not spec.attention.reader_kv_weights:
         return 0.0
     total = 0.0
     for layer in range(spec.num_layers):

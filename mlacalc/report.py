@@ -176,6 +176,9 @@ def kv_table(r) -> object:
     sh = r.parallel
     notes = [f"{r.kind.upper()} ({r.cache} cache), KV at {r.kv_bits:g} bits/element"
              + (f" ({r.kv_format} layout)" if r.kv_format else "")]
+    if not r.kv_layers:       # a state-space model: no attention layer
+        notes = [f"{r.kind.upper()}: no attention layer, nothing cached per token; the state of each sequence at "
+                 f"{r.state_bits:g} bits (SSM state {r.ssm_state_bits:g})"]
     if r.kv_share_layers > 1:
         full, last = r.share_groups
         notes.append(f"cross-layer attention: {r.kv_layers} of {r.num_layers} layers cache K/V, each read by "

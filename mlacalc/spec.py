@@ -247,7 +247,8 @@ class Quantization:
         return self.bits + extra
 
 
-LINEAR_KINDS = ("gated_deltanet", "kda", "mamba2", "lightning")
+LINEAR_KINDS = ("gated_deltanet", "kda", "mamba2", "mamba1", "lightning")
+MIXER_NORMS = ("weighted", "unweighted")      # mamba1's RMSNorms of dt, B and C (Jamba's weighted, Falcon-Mamba's not)
 
 
 @dataclass(frozen=True)
@@ -261,25 +262,39 @@ class LinearAttention:
     duality (section 7.2 there: C plays the query, B the key, x the value, and B, C shared by a group of heads as
     GQA shares keys): ``num_k_heads`` = ``n_groups``, ``head_k_dim`` = ``d_state``, ``num_v_heads`` = ``n_heads``,
     ``head_v_dim`` = ``head_dim``, so ``value_dim`` is the inner width (``expand x hidden`` in Bamba and Granite-4.0)
-    and ``conv_dim`` the convolution's ``intermediate + 2 n_groups d_state`` channels.
+    and the convolution runs over ``intermediate + 2 n_groups d_state`` channels. How many channels each kind's
+    convolution has is its family's (``conv_channels``).
+
+    Mamba-1 (Gu and Dao 2023, arXiv 2312.00752; :mod:`mlacalc.attention.mamba1`: Jamba, Falcon-Mamba, Mamba) is
+    the same duality with one channel a head: every one of the ``d_inner`` channels has its own ``d_state`` state and
+    time step, B and C are shared by all of them (one group): ``num_v_heads`` = ``d_inner``, ``head_v_dim`` 1,
+    ``num_k_heads`` 1, ``head_k_dim`` = ``d_state``; its convolution runs over x alone (``d_inner`` channels), and
+    ``dt_rank`` sizes the low-rank time-step projection.
 
     Lightning attention (MiniMax-Text-01, MiniMax-M1; :mod:`mlacalc.attention.lightning`) keeps one ``head_dim x
     head_dim`` state a head and has no convolution: ``num_k_heads = num_v_heads``, ``head_k_dim = head_v_dim``,
     ``conv_kernel_size`` 1 (filled in when left out)."""
 
-    kind: str = _f("gated_deltanet | kda | mamba2 | lightning", choices=LINEAR_KINDS)
-    num_k_heads: int = _f("query/key heads (mamba2: n_groups, the groups of B and C)", minimum=1, maximum=MAX_HEADS)
-    num_v_heads: int = _f("value heads, each holding one state (KDA: = num_k_heads; mamba2: n_heads)", minimum=1,
+    kind: str = _f("gated_deltanet | kda | mamba2 | mamba1 | lightning", choices=LINEAR_KINDS)
+    num_k_heads: int = _f("query/key heads (mamba2: n_groups, the groups of B and C; mamba1: 1)", minimum=1,
                           maximum=MAX_HEADS)
-    head_k_dim: int = _f("query/key dims per head (mamba2: d_state)", minimum=1)
-    head_v_dim: int = _f("value dims per head (mamba2: head_dim)", minimum=1)
-    conv_kernel_size: int = _f("width of the short causal convolution (mamba2: d_conv; lightning: 1, none)", 4,
+    num_v_heads: int = _f("value heads, each holding one state (KDA: = num_k_heads; mamba2: n_heads; mamba1: d_inner, "
+                          "one channel a head)", minimum=1, maximum=MAX_HEADS)
+    head_k_dim: int = _f("query/key dims per head (mamba2, mamba1: d_state)", minimum=1)
+    head_v_dim: int = _f("value dims per head (mamba2: head_dim; mamba1: 1)", minimum=1)
+    conv_kernel_size: int = _f("width of the short causal convolution (mamba2, mamba1: d_conv; lightning: 1, none)", 4,
                                minimum=1)
-    proj_bias: bool = _f("mamba2: in_proj and out_proj have biases (use_bias, mamba_proj_bias)", False)
-    conv_bias: bool = _f("mamba2: one bias per convolution channel (use_conv_bias, mamba_conv_bias)", False)
+    proj_bias: bool = _f("mamba2, mamba1: in_proj and out_proj have biases (use_bias, mamba_proj_bias)", False)
+    conv_bias: bool = _f("mamba2, mamba1: one bias per convolution channel (use_conv_bias, mamba_conv_bias)", False)
     chunk_size: int | None = _f("mamba2: tokens per chunk of the chunked (SSD) prefill (chunk_size, "
                                 "mamba_chunk_size); none: mamba_ssm's 256. lightning: the prefill block "
                                 "(MiniMax's block); none: vLLM's 256", None, minimum=1)
+    dt_rank: int | None = _f("mamba1: rank of the time-step projection, x_proj's first outputs and dt_proj's inputs "
+                             "(time_step_rank, mamba_dt_rank; their \"auto\" is ceil(hidden_size / 16))", None,
+                             minimum=1)
+    mixer_norms: str | None = _f("mamba1: RMSNorms of dt, B and C after x_proj: weighted (Jamba's dt_layernorm, "
+                                 "b_layernorm, c_layernorm) or unweighted (Falcon-Mamba's); none: no norms (Mamba)",
+                                 None, choices=MIXER_NORMS)
 
     @property
     def key_dim(self) -> int:
@@ -288,11 +303,6 @@ class LinearAttention:
     @property
     def value_dim(self) -> int:
         return self.num_v_heads * self.head_v_dim
-
-    @property
-    def conv_dim(self) -> int:
-        """Channels of the short convolution: q, k and v concatenated (2 key_dim + value_dim)."""
-        return 2 * self.key_dim + self.value_dim
 
 
 @dataclass(frozen=True)
@@ -332,8 +342,10 @@ class ModelSpec:
     num_layers: int = _f("decoder layers", minimum=1, maximum=MAX_LAYERS)
     hidden_size: int = _f("model width d_model", minimum=1)
     vocab_size: int = _f("vocabulary size", minimum=1)
-    attention: Attention = _f("attention block")
-    ffn: FFN = _f("feed-forward block")
+    attention: Attention | None = _f("attention block; null: no layer attends, every layer is linear (a pure "
+                                     "state-space model: Mamba, Falcon-Mamba, Mamba-2)")
+    ffn: FFN | None = _f("feed-forward block; null: no layer has one, each layer is its mixer alone (Mamba's "
+                         "MambaBlock: one norm, one mixer)")
     tie_word_embeddings: bool = _f("output head shares the embedding matrix", False)
     layer_types: tuple | None = _f("per-layer attention: full, sliding (sliding_window), chunked (chunk_size) or "
                                   "linear (linear_attention), or ffn: no attention, the layer is its FFN alone. "
@@ -375,6 +387,11 @@ class ModelSpec:
         return self._sliding
 
     @property
+    def mixer_kind(self) -> str:
+        """The kind of the attention block, or, in a model without attention, of its linear block (``mamba1``)."""
+        return self.attention.kind if self.attention is not None else self.linear_attention.kind
+
+    @property
     def attention_shapes(self) -> int:
         """Distinct attention shapes of the layers: 2 with a sliding shape, else 1."""
         return 1 if self._sliding is self.attention else 2
@@ -407,8 +424,10 @@ class ModelSpec:
           ``q_proj`` and ``o_proj`` only where ``layer_id % cla_factor != 0``). With L layers ``ceil(L / N)`` own K/V;
         - under trailing sharing (``attention.kv_shared_tail`` N > 0) the first ``L - N`` (transformers
           ``Gemma3nTextAttention``: ``is_kv_shared_layer = layer_idx >= num_hidden_layers - num_kv_shared_layers``;
-          vLLM ``gemma3n.py``: ``is_kv_shared``)."""
+          vLLM ``gemma3n.py``: ``is_kv_shared``); a model without attention has nothing to share."""
         a = self.attention
+        if a is None:
+            return True
         if a.kv_shared_tail:
             return layer < self.num_layers - a.kv_shared_tail
         return layer % a.kv_share_layers == 0
@@ -440,13 +459,14 @@ class ModelSpec:
     @property
     def one_block_per_layer(self) -> bool:
         """Whether each layer holds one block, a token mixer or an FFN (Nemotron-H's ``M``, ``*``, ``-``, ``E``
-        layers, transformers ``NemotronHBlock``: one norm, one mixer): the spec has ``ffn`` layers."""
-        return "ffn" in (self.layer_types or ())
+        layers, transformers ``NemotronHBlock``: one norm, one mixer): the spec has ``ffn`` layers, or no FFN at all
+        (``ffn`` null: Mamba's ``MambaBlock``, a norm and a mixer a layer)."""
+        return self.ffn is None or "ffn" in (self.layer_types or ())
 
     def has_ffn(self, layer: int) -> bool:
         """Whether decoder layer ``layer`` has an FFN block: every layer does, except the attention and linear
-        layers of a one-block-per-layer model."""
-        return not self.one_block_per_layer or self.layer_type(layer) == "ffn"
+        layers of a one-block-per-layer model (all of them without an FFN block)."""
+        return self.ffn is not None and (not self.one_block_per_layer or self.layer_type(layer) == "ffn")
 
     def has_mixer(self, layer: int) -> bool:
         """Whether decoder layer ``layer`` has an attention (or linear-attention) block: all but ``ffn`` layers."""
@@ -458,7 +478,8 @@ class ModelSpec:
         Llama4TextConfig: ``moe_layers = range(step - 1, L, step)``; Qwen2MoeDecoderLayer: ``(layer_idx + 1) %
         decoder_sparse_step == 0``)."""
         f = self.ffn
-        return f.kind == "moe" and f.first_dense_layers <= layer < self.num_layers - f.last_dense_layers and \
+        return f is not None and f.kind == "moe" and \
+            f.first_dense_layers <= layer < self.num_layers - f.last_dense_layers and \
             (layer + 1) % f.moe_layer_step == 0 and self.has_ffn(layer)
 
     @property
@@ -474,7 +495,8 @@ class ModelSpec:
 
     @property
     def num_moe_layers(self) -> int:
-        return sum(self.is_moe_layer(i) for i in range(self.num_layers)) if self.ffn.kind == "moe" else 0
+        f = self.ffn
+        return sum(self.is_moe_layer(i) for i in range(self.num_layers)) if f is not None and f.kind == "moe" else 0
 
     @property
     def num_dense_layers(self) -> int:
@@ -487,9 +509,12 @@ SUBS = {"attention": Attention, "ffn": FFN, "dtypes": DTypes, "linear_attention"
 NESTED = {ModelSpec: SUBS, Attention: {"sliding_shape": AttentionShape}}    # mappings inside a mapping
 
 
-def _sliding_block(a: Attention) -> Attention:
-    """``a`` with its ``sliding_shape`` applied (fields left out keep ``a``'s), or ``a`` itself without one. The kind
-    follows the heads for mha/mqa (8 KV heads under 64 query heads is GQA-8, whatever the full layers are)."""
+def _sliding_block(a: Attention | None) -> Attention | None:
+    """``a`` with its ``sliding_shape`` applied (fields left out keep ``a``'s), or ``a`` itself without one (None for a
+    model without attention). The kind follows the heads for mha/mqa (8 KV heads under 64 query heads is GQA-8,
+    whatever the full layers are)."""
+    if a is None:
+        return None
     sh = a.sliding_shape
     if sh is None:
         return a
@@ -635,32 +660,22 @@ def _normalise_linear(raw: dict) -> dict:
 
 def _cross_checks(spec: ModelSpec) -> None:
     """Consistency rules that span fields. Each raises a one-line SpecError."""
-    a, f = spec.attention, spec.ffn
-    if a.num_kv_heads > a.num_heads:
-        raise SpecError("attention.num_kv_heads", f"({a.num_kv_heads}) exceeds num_heads ({a.num_heads}): a K/V "
-                                                  "head serves one or more query heads")
-    if a.num_heads % a.num_kv_heads:
-        raise SpecError("attention.num_kv_heads",
-                        f"num_heads ({a.num_heads}) must be divisible by num_kv_heads ({a.num_kv_heads})")
-    if a.qk_head_dim < 1:
-        raise SpecError("attention.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
-    family(a).validate(a)
-    if a.head_gate and a.kind not in ("mha", "mqa", "gqa"):
-        # counted nowhere in the latent families' projections: set there it would change no number
-        raise SpecError("attention.head_gate", f"applies to mha, mqa and gqa attention, not {a.kind}")
-    _check_sliding_shape(spec)
-    # the layout dtypes.kv names, refused where --kv-dtype would be (an MLA latent in int4, a DSA cache in fp4), at
-    # load: it was priced as flat bits, int4 on MLA included (1088 B a token-layer with --kv-dtype int4 on
-    # Llama-3.1-8B, 1024 from dtypes.kv: int4)
-    check_kv_layout((a, spec.sliding_attention), spec.dtypes.kv_format)
+    if spec.attention is None:
+        _check_attention_free(spec)
+    else:
+        _check_attention(spec)
     if spec.linear_attention is not None:
         family(spec.linear_attention).validate(spec.linear_attention)
-    if a.global_every is not None and a.sliding_window is None:
-        raise SpecError("attention.global_every", "needs sliding_window")
     _check_layers(spec)
-    _check_kv_sharing(spec)
+    if spec.attention is not None:
+        _check_kv_sharing(spec)
     _check_residual_extras(spec)
     _check_unquantized(spec)
+    f = spec.ffn
+    if f is None:
+        if "ffn" in (spec.layer_types or ()):
+            raise SpecError("ffn", "is required: layer_types has ffn layers")
+        return
     if f.kind == "moe":
         if f.num_experts < 1 or f.experts_per_token < 1 or f.expert_intermediate_size < 1:
             raise SpecError("ffn", "moe needs num_experts, experts_per_token and expert_intermediate_size >= 1")
@@ -678,6 +693,41 @@ def _cross_checks(spec: ModelSpec) -> None:
         _refuse_expert_fields(f)
 
 
+def _check_attention(spec: ModelSpec) -> None:
+    """The attention block's own rules (heads, dims, its family's fields, the sliding shape, the KV layout)."""
+    a = spec.attention
+    if a.num_kv_heads > a.num_heads:
+        raise SpecError("attention.num_kv_heads", f"({a.num_kv_heads}) exceeds num_heads ({a.num_heads}): a K/V "
+                                                  "head serves one or more query heads")
+    if a.num_heads % a.num_kv_heads:
+        raise SpecError("attention.num_kv_heads",
+                        f"num_heads ({a.num_heads}) must be divisible by num_kv_heads ({a.num_kv_heads})")
+    if a.qk_head_dim < 1:
+        raise SpecError("attention.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
+    family(a).validate(a)
+    if a.head_gate and a.kind not in ("mha", "mqa", "gqa"):
+        # counted nowhere in the latent families' projections: set there it would change no number
+        raise SpecError("attention.head_gate", f"applies to mha, mqa and gqa attention, not {a.kind}")
+    _check_sliding_shape(spec)
+    # the layout dtypes.kv names, refused where --kv-dtype would be (an MLA latent in int4, a DSA cache in fp4), at
+    # load: it was priced as flat bits, int4 on MLA included (1088 B a token-layer with --kv-dtype int4 on
+    # Llama-3.1-8B, 1024 from dtypes.kv: int4)
+    check_kv_layout((a, spec.sliding_attention), spec.dtypes.kv_format)
+    if a.global_every is not None and a.sliding_window is None:
+        raise SpecError("attention.global_every", "needs sliding_window")
+
+
+def _check_attention_free(spec: ModelSpec) -> None:
+    """A model without attention (``attention`` null): every mixer linear (``linear`` layers, and ``ffn`` layers of a
+    one-block-per-layer model), so that something holds the sequence (the state); nothing is cached per token, so
+    ``dtypes.kv`` prices nothing there."""
+    types = {spec.layer_type(i) for i in range(spec.num_layers)} if spec.layer_types else {"full"}
+    if types - {"linear", "ffn"} or "linear" not in types:
+        other = ", ".join(sorted(types - {"linear", "ffn"})) or "no linear"
+        raise SpecError("attention", f"is required: layer_types has {other} layers (attention null means every "
+                                     "mixer is linear)")
+
+
 def _check_unquantized(spec: ModelSpec) -> None:
     """``quantization.unquantized`` names projections of a quantized attention that this attention has: keeping
     ``q_down`` of a GQA block, or ``o`` of an attention left whole at 16 bits, would price nothing."""
@@ -687,6 +737,8 @@ def _check_unquantized(spec: ModelSpec) -> None:
     if "attention" not in q.components:
         raise SpecError("quantization.unquantized", "needs attention among quantization.components (the rest of "
                                                     "the attention quantized)")
+    if spec.attention is None:
+        raise SpecError("quantization.unquantized", "names attention projections, but the model has no attention")
     own = family(spec.attention).projections(spec.attention, spec.hidden_size)
     for i, name in enumerate(q.unquantized):
         if name not in own:
@@ -757,6 +809,8 @@ def refuse_kv_sharing(spec: ModelSpec, what: str) -> None:
     """Refuse, in one line, a question whose answer would take every layer to project and cache its own K/V (the
     training activations, the profiler's layers, an engine's cache) for a spec with K/V shared across layers."""
     a = spec.attention
+    if a is None:
+        return
     if a.kv_share_layers > 1:
         raise SpecError("attention.kv_share_layers", f"{what} is not modelled with cross-layer K/V sharing "
                                                      f"({spec.name}: K/V once per {a.kv_share_layers} layers)")
@@ -795,6 +849,14 @@ def refuse_residual_extras(spec: ModelSpec, what: str) -> None:
                                        f"({spec.name})")
 
 
+def refuse_no_attention(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question about attention layers (the profiler's runs) for a model without attention (a
+    state-space model: ``attention`` null)."""
+    if spec.attention is None:
+        raise SpecError("attention", f"{what} is not modelled for {spec.name}: it has no attention layer (a "
+                                     f"state-space model of {spec.mixer_kind} layers)")
+
+
 def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
     """Refuse, in one line, a question whose answer would take every layer to have ``spec.attention``'s shape (the
     training activations, the profiler's layers) for a spec whose sliding layers have their own."""
@@ -826,25 +888,28 @@ def _check_layers(spec: ModelSpec) -> None:
         if spec.num_layers % len(types):
             raise SpecError("layer_types", f"{len(types)} entries neither equal nor evenly repeat "
                                            f"{spec.num_layers} layers")
-        if a.global_every is not None:
+        if a is not None and a.global_every is not None:
             raise SpecError("attention.global_every", "give layer_types or global_every, not both")
     elif a.sliding_window is not None and a.chunk_size is not None:
         raise SpecError("attention.chunk_size", "with sliding_window too, say which layers are which in layer_types")
     used = {spec.layer_type(i) for i in range(spec.num_layers)}
     if "cross" not in used and spec.image_tokens:
         raise SpecError("image_tokens", "is set but no layer is cross")
-    needs = {"sliding": ("attention.sliding_window", a.sliding_window), "chunked": ("attention.chunk_size", a.chunk_size),
-             "linear": ("linear_attention", spec.linear_attention)}
+    needs = {"linear": ("linear_attention", spec.linear_attention)}
+    if a is not None:
+        needs |= {"sliding": ("attention.sliding_window", a.sliding_window),
+                  "chunked": ("attention.chunk_size", a.chunk_size)}
     for t, (name, value) in needs.items():
         if t in used and value is None:
             raise SpecError(name, f"is required: layer_types has {t} layers")
         if t not in used and value is not None:
             raise SpecError(name, f"is set but no layer is {t}")
-    if used <= {"linear", "ffn", "cross"}:
+    if used <= {"linear", "ffn", "cross"} and a is not None:
         # cross layers attend the image tokens only: a model of them (layer_types=[cross]) cached nothing of its own
-        # tokens, and roofline, fit, sweep and compare divided by its zero KV (ZeroDivisionError tracebacks)
+        # tokens, and roofline, fit, sweep and compare divided by its zero KV (ZeroDivisionError tracebacks). A model
+        # without attention (attention null: every mixer linear) holds each sequence in its state instead
         raise SpecError("layer_types", "needs at least one attention layer over the sequence's own tokens (full, "
-                                       "sliding or chunked)")
+                                       "sliding or chunked); a model of linear layers alone has attention null")
     if spec.mtp_layer_type is not None and (spec.mtp_layers == 0 or spec.attention_shapes == 1):
         # it only picks between two attention shapes of an MTP module: anywhere else it would change nothing
         raise SpecError("mtp_layer_type", "only applies with mtp_layers and an attention.sliding_shape")
@@ -930,6 +995,9 @@ def convert_attention(raw: dict, target: str) -> dict:
     is a DSA model's indexer (its fields made every ``--as`` on DeepSeek-V3.2 or GLM-5 fail with
     "attention.index_n_heads: only applies to kind dsa").
     """
+    if "attention" in raw and raw["attention"] is None:
+        raise SpecError("--as", f"converts the attention layers; {raw.get('name', 'the model')} has none (a "
+                                "state-space model)")
     if not isinstance(raw.get("attention") or {}, dict):
         raise SpecError("attention", f"expected a mapping, got {type(raw['attention']).__name__}")
     a = dict(raw.get("attention") or {})

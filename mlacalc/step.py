@@ -117,8 +117,21 @@ MAX_DECODE_ROWS = 2**27
 
 
 def max_heads(spec: ModelSpec) -> int:
-    """Query heads of the widest attention block (the full layers', or the sliding layers' own shape)."""
+    """Query heads of the widest attention block (the full layers', or the sliding layers' own shape); 1 for a model
+    without attention (a state-space model: one row a token)."""
+    if spec.attention is None:
+        return 1
     return max(spec.attention.num_heads, spec.sliding_attention.num_heads)
+
+
+def step_form(spec: ModelSpec, mla_form: str | None, phase: str) -> str | None:
+    """The attention's computation form for ``phase`` (:meth:`AttentionFamily.resolve_form`); a model without
+    attention has none, and refuses one given."""
+    if spec.attention is None:
+        if mla_form is not None:
+            raise ArgError("mla_form", f"applies to MLA only; {spec.name} has no attention layer")
+        return None
+    return family(spec.attention).resolve_form(mla_form, phase)
 
 
 def decode_rows(spec: ModelSpec, batch: int, q_tokens: int) -> int:
@@ -262,6 +275,8 @@ def attention_rules(spec: ModelSpec) -> tuple[tuple[object, tuple], ...]:
     """(block, ((layers, KeyRule), ...)) per attention block (linear layers left out): the spec's attention over
     all its attention layers (:func:`layer_rules`), or, where the sliding layers have a shape of their own
     (``attention.sliding_shape``), each block over its own layers (:func:`mlacalc.attention.layer_groups`)."""
+    if spec.attention is None:
+        return ()
     if spec.attention_shapes == 1:
         return ((spec.attention, layer_rules(spec)),)
     out: dict[int, tuple] = {}
@@ -329,7 +344,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     """Every op of one forward step on one GPU (see module docstring for each formula)."""
     f, d, L = spec.ffn, spec.hidden_size, spec.num_layers
     parallel.check(spec).require("the roofline", SUPPORTED)
-    form = family(spec.attention).resolve_form(mla_form, step.phase)
+    form = step_form(spec, mla_form, step.phase)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = kv_element_bits(spec) if kv_bits is None else kv_bits     # dtypes.kv, its layout's scales included
     ab, kb = ACT_BITS / 8, kbits / 8
@@ -537,12 +552,13 @@ def time_ops(ops: tuple[OpCost, ...], hw: Hardware, weight_bits: float, kv_bits:
 
 
 def op_link_s(o: OpCost, hw: Hardware, gpus: int = 1) -> float:
-    """Seconds a non-``comm`` op spends in its one collective (the embedding's all-reduce, the logits' all-gather)
-    over ``gpus`` GPUs: ``comm_bytes`` at the interconnect (the network beyond one NVLink domain:
-    :meth:`Hardware.collective_bytes_s`) plus one ``collective_latency_us``; 0 for an op that sends nothing."""
+    """Seconds a non-``comm`` op spends in its collectives, one a launch (the embedding's all-reduce, the logits'
+    all-gather: one launch each; Mamba-1's ``x_proj`` all-reduce: one a layer) over ``gpus`` GPUs: ``comm_bytes`` at
+    the interconnect (the network beyond one NVLink domain: :meth:`Hardware.collective_bytes_s`) plus one
+    ``collective_latency_us`` a launch; 0 for an op that sends nothing."""
     if not o.comm_bytes:
         return 0.0
-    return o.comm_bytes / hw.collective_bytes_s(gpus) + hw.collective_latency_us * 1e-6
+    return o.comm_bytes / hw.collective_bytes_s(gpus) + o.launches * hw.collective_latency_us * 1e-6
 
 
 def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str | None,
@@ -807,12 +823,12 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     check_step_size(spec, step)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = kv_element_bits(spec) if kv_bits is None else kv_bits     # dtypes.kv, its layout's scales included
-    form = family(spec.attention).resolve_form(mla_form, step.phase)
+    form = step_form(spec, mla_form, step.phase)
     ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=weight_bits, kv_bits=kbits)  # None: checkpoint's
     times = expect_ops(time_ops(ops, hw, wbits, kbits, gpus=parallel.tp), hw, kernel,
                        decode_shapes(spec, step, parallel, form, kbits), wbits, kbits,
                        prompt=step.new if step.phase == "prefill" else 0, gpus=parallel.tp)
-    return Roofline(model=spec.name, attention=spec.attention.kind, gpu=hw, step=step, parallel=parallel,
+    return Roofline(model=spec.name, attention=spec.mixer_kind, gpu=hw, step=step, parallel=parallel,
                     mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=times,
                     attn=attention_bound(spec, hw, step, parallel, mla_form=form, kv_bits=kbits)
-                    if analyse_attention else None, kernel=kernel)
+                    if analyse_attention and spec.attention is not None else None, kernel=kernel)

@@ -44,7 +44,7 @@ class SweepRow(NamedTuple):
     tokens_per_s: float | None
     tokens_per_s_per_gpu: float | None
     bound: str                       # the bound that takes most of the step time
-    attn_intensity: float            # attn_core FLOP per byte
+    attn_intensity: float            # attn_core FLOP per byte (0 without attention layers)
     step_time_floor_s: float | None  # the roofline floor (the times above are expected: mlacalc.expected)
     tokens_per_s_per_gpu_floor: float | None
 
@@ -149,12 +149,12 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
                              kv_bits=step_kbits, analyse_attention=False)
                 t = r.time_s
                 by = r.time_by_bound()
-                rows.append(SweepRow(label, spec.attention.kind, hw.name, n, c, b, per_seq, per_seq_gpu * held, w,
+                rows.append(SweepRow(label, spec.mixer_kind, hw.name, n, c, b, per_seq, per_seq_gpu * held, w,
                                      fits, mb, r.expected_time_s if fits else None,
                                      r.expected_time_per_output_token_s if fits else None,
                                      r.expected_tokens_per_s if fits else None,
                                      r.expected_tokens_per_s / n if fits else None,
-                                     max(by, key=by.get), r.op("attn_core").op.intensity,
+                                     max(by, key=by.get), _core_intensity(r),
                                      t if fits else None, r.tokens_per_s / n if fits else None))
     focus, focus_config = {}, {}
     if rows:
@@ -171,3 +171,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
     bits = min(kv_element_bits(spec, kv_bits, kv_format) for _, spec in variants) if phase == "decode" else 16
     basis = tuple((hw.name, coefficient_basis(hw, "auto", bits)) for hw in gpus)
     return Sweep(tuple(rows), tuple(skipped), focus, focus_config, basis, engine)
+
+
+def _core_intensity(r) -> float:
+    """FLOP per byte of the step's attention core; 0 for a model without attention layers (no ``attn_core``)."""
+    return next((t.op.intensity for t in r.ops if t.op.name == "attn_core"), 0.0)

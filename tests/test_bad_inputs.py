@@ -741,7 +741,7 @@ def test_audit3_train_api_refuses_one_block_layers():
     (("fit", "deepseek-v3", "--state-dtype", "fp8"), "dtypes.ssm_state: is set"),
     (("kv", "llama-3.1-8b", "--set", "dtypes.ssm_state=fp32"), "dtypes.ssm_state: is set"),
     (("compare", "llama-3.1-8b", "mistral-7b", "--state-dtype", "fp32"),
-     "--state-dtype: none of the models has linear-attention or Mamba-2 layers"),
+     "--state-dtype: none of the models has linear-attention or Mamba layers"),
 ])
 def test_audit3_state_dtype_without_linear_layers_is_refused(capsys, args, words):
     refused(capsys, *args, words=words)

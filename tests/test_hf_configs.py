@@ -164,6 +164,11 @@ SOURCES = {
     # Gemma-3n: text_configs reconstructed, checked against the checkpoints' parameter counts (SOURCE.md)
     "gemma_3n_e2b": "https://huggingface.co/google/gemma-3n-E2B-it/blob/main/config.json",
     "gemma_3n_e4b": "https://huggingface.co/google/gemma-3n-E4B-it/blob/main/config.json",
+    # Mamba-1 and the state-space models (SOURCE.md; hand counts in tests/test_mamba1.py)
+    "jamba_1_5_mini": "https://huggingface.co/ai21labs/AI21-Jamba-1.5-Mini/blob/main/config.json",
+    "falcon_mamba_7b": "https://huggingface.co/tiiuae/falcon-mamba-7b/blob/main/config.json",
+    "mamba_2_8b": "https://huggingface.co/state-spaces/mamba-2.8b-hf/blob/main/config.json",
+    "mamba_codestral_7b": "https://huggingface.co/mistralai/Mamba-Codestral-7B-v0.1/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -793,6 +798,12 @@ CARDS = {
     # 256 on 61 layers, "Total Parameters (LLM) 316B": 316.29B here
     "step_3_5_flash": (45 * 8 * 128 * 2 * 2, 196.81e9, 0.001),
     "step3": (61 * 1 * 256 * 2 * 2, 316e9, 0.001),
+    # Mamba-1 and the state-space models (exact counts in tests/test_mamba1.py): KV from Jamba's 4 attention layers
+    # only; the pure state-space models cache nothing per token
+    "jamba_1_5_mini": (4 * 8 * 128 * 2 * 2, 52e9, 0.009),            # "12B active, 52B total": 51.57B, 11.84B here
+    "falcon_mamba_7b": (0, 7.27e9, 0.0004),                          # "7.27B": 7,272,665,088
+    "mamba_2_8b": (0, 2.8e9, 0.012),                                 # "2.8b": 2.77B here (the name rounds up)
+    "mamba_codestral_7b": (0, 7_285_403_648, 0),                     # Mistral's 7,285,403,648, exact
 }
 
 
@@ -927,9 +938,10 @@ def test_gemma3_1b_window_pattern_and_32k_cache():
 
 
 @pytest.mark.parametrize("model_type,feature", [
-    ("jamba", "Mamba (Mamba-1) layers"), ("falcon_h1", "Mamba-2 heads beside attention in every layer"),
+    ("falcon_h1", "Mamba-2 heads beside attention in every layer"),
     ("lfm2", "short-convolution layers"), ("lfm2_moe", "short-convolution layers"),
-    ("zamba2", "Mamba-2 layers with shared attention blocks"), ("mamba2", "state-space (Mamba-2) layers"),
+    ("zamba2", "Mamba-2 layers with shared attention blocks"), ("zamba", "Mamba layers with a shared attention block"),
+    ("hymba", "Mamba heads beside attention in every layer"),
 ])
 def test_hybrid_state_space_families_are_refused_by_name(tmp_path, model_type, feature):
     import json
@@ -1986,8 +1998,8 @@ def test_internvl_llm_config_takes_the_decoders_own_reader(tmp_path):
     qwen3 = json.loads((FIXTURES / "qwen3" / "config.json").read_text())
     s = load_spec(_write(tmp_path, _edited("internvl3_1b", llm_config=qwen3)))
     assert s.attention == hf("qwen3").attention and weights(s).params.total == weights(hf("qwen3")).params.total
-    with pytest.raises(SpecError, match="model_type jamba: Mamba"):
-        load_spec(_write(tmp_path, _edited("internvl3_1b", llm_config=qwen3 | {"model_type": "jamba"})))
+    with pytest.raises(SpecError, match="model_type falcon_h1: Mamba-2 heads"):
+        load_spec(_write(tmp_path, _edited("internvl3_1b", llm_config=qwen3 | {"model_type": "falcon_h1"})))
 
 
 @pytest.mark.parametrize("changes,words", [

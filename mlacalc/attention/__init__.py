@@ -13,6 +13,8 @@ Families:
 - :mod:`.dsa`: DeepSeek Sparse Attention (MLA plus a lightning indexer and top-k selection);
 - :mod:`.linear`: Gated DeltaNet and Kimi Delta Attention (constant recurrent and convolution state);
 - :mod:`.mamba2`: Mamba-2's state-space layers, the linear family's shape under the state-space duality;
+- :mod:`.mamba1`: Mamba-1's selective state-space layers (Jamba, Falcon-Mamba, Mamba), Mamba-2's block with one
+  channel a head;
 - :mod:`.lightning`: lightning attention (MiniMax-Text-01, MiniMax-M1), a linear attention with one ``d x d``
   state a head and no convolution.
 
@@ -28,8 +30,8 @@ How to add a family:
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property
    tests of its invariants. A new per-layer key pattern goes in :mod:`.keys` instead.
 
-DSA, the linear family, Mamba-2 and lightning attention were added this way: one module each, spec fields, and their
-tests.
+DSA, the linear family, Mamba-2, Mamba-1 and lightning attention were added this way: one module each, spec fields,
+and their tests.
 """
 
 from __future__ import annotations
@@ -44,13 +46,14 @@ from .dsa import DSA_FAMILY
 from .keys import KeyRule, attention_span, key_rule, layer_rules, rules_span, tokens_held
 from .lightning import LIGHTNING_FAMILY
 from .linear import LINEAR_FAMILY
+from .mamba1 import MAMBA1_FAMILY
 from .mamba2 import MAMBA2_FAMILY
 from .mla import MLA_FAMILY
 
 if TYPE_CHECKING:
     from ..spec import ModelSpec
 
-LINEAR_FAMILIES = (LINEAR_FAMILY, MAMBA2_FAMILY, LIGHTNING_FAMILY)      # the blocks of spec.linear_attention
+LINEAR_FAMILIES = (LINEAR_FAMILY, MAMBA2_FAMILY, MAMBA1_FAMILY, LIGHTNING_FAMILY)   # blocks of spec.linear_attention
 FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, *LINEAR_FAMILIES)
                                         for kind in fam.kinds}
 KINDS = tuple(k for k in FAMILIES if all(k not in f.kinds for f in LINEAR_FAMILIES))   # of spec.attention
@@ -137,8 +140,9 @@ def pattern(spec: "ModelSpec") -> str:
         b = layer_block(spec, layer)
         if b is None:
             continue
-        q = {"sliding": f" sliding-{a.sliding_window}", "chunked": f" chunked-{a.chunk_size}", "cross": " cross"}
-        key = family(b).label(b) + q.get(t, "") + ("" if spec.owns_kv(layer) else " shared-KV")
+        q = {"sliding": f" sliding-{a.sliding_window}", "chunked": f" chunked-{a.chunk_size}"}.get(t, "") \
+            if t in ("sliding", "chunked") else " cross" if t == "cross" else ""
+        key = family(b).label(b) + q + ("" if spec.owns_kv(layer) else " shared-KV")
         counts[key] = counts.get(key, 0) + 1
     return " + ".join(f"{n} {k}" for k, n in counts.items())
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import SpecError
-from .linear import Linear
+from .linear import Linear, refuse_foreign_fields
 
 if TYPE_CHECKING:
     from ..spec import LinearAttention
@@ -54,9 +54,7 @@ class Lightning(Linear):
             raise SpecError("linear_attention.conv_kernel_size", f"lightning attention has no short convolution "
                                                                  f"(give {NO_CONV} or leave it out), got "
                                                                  f"{b.conv_kernel_size}")
-        for name in ("proj_bias", "conv_bias"):
-            if getattr(b, name):
-                raise SpecError(f"linear_attention.{name}", "only applies to kind mamba2, not lightning")
+        refuse_foreign_fields(b)
 
     def label(self, b) -> str:
         return "lightning"

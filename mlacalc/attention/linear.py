@@ -39,8 +39,16 @@ if TYPE_CHECKING:
 
 CHUNK = 64                      # chunk of the chunkwise prefill algorithm (flash-linear-attention's default)
 STATE_FLOPS = 7                 # FLOPs per d_k d_v per token and value head in the recurrent update (see above)
-MAMBA2_FIELDS = ("proj_bias", "conv_bias", "chunk_size")    # spec fields only Mamba-2 blocks take (and lightning
-                                                            # the chunk_size: its prefill block)
+# spec fields only some kinds take -> those kinds (a field set on another kind would change nothing: refused)
+KIND_FIELDS = {"proj_bias": ("mamba2", "mamba1"), "conv_bias": ("mamba2", "mamba1"),
+               "chunk_size": ("mamba2", "lightning"), "dt_rank": ("mamba1",), "mixer_norms": ("mamba1",)}
+
+
+def refuse_foreign_fields(b: "LinearAttention") -> None:
+    """Refuse a field of :data:`KIND_FIELDS` set on a block of a kind that does not take it."""
+    for name, kinds in KIND_FIELDS.items():
+        if getattr(b, name) not in (None, False) and b.kind not in kinds:
+            raise SpecError(f"linear_attention.{name}", f"only applies to kind {' or '.join(kinds)}, not {b.kind}")
 
 
 class Linear(AttentionFamily):
@@ -48,10 +56,7 @@ class Linear(AttentionFamily):
     kinds = ("gated_deltanet", "kda")
 
     def validate(self, b: "LinearAttention") -> None:
-        for name in MAMBA2_FIELDS:
-            if getattr(b, name) not in (None, False):
-                kinds = "mamba2 or lightning" if name == "chunk_size" else "mamba2"
-                raise SpecError(f"linear_attention.{name}", f"only applies to kind {kinds}, not {b.kind}")
+        refuse_foreign_fields(b)
         if b.num_v_heads % b.num_k_heads:
             raise SpecError("linear_attention.num_v_heads", f"({b.num_v_heads}) must be a multiple of "
                                                             f"num_k_heads ({b.num_k_heads})")
@@ -69,9 +74,13 @@ class Linear(AttentionFamily):
     def cache_bytes(self, b, cache: str, kv_bits: float, kv_format: str | None = None) -> KVCache:
         return KVCache()
 
+    def conv_channels(self, b: "LinearAttention") -> int:
+        """Channels of the short convolution: q, k and v concatenated, ``conv_dim = 2 key_dim + value_dim``."""
+        return 2 * b.key_dim + b.value_dim
+
     def state_elements(self, b: "LinearAttention") -> tuple[int, int]:
         """(recurrent, convolution) state elements per sequence and layer (see the module docstring)."""
-        return b.num_v_heads * b.head_k_dim * b.head_v_dim, b.conv_dim * (b.conv_kernel_size - 1)
+        return b.num_v_heads * b.head_k_dim * b.head_v_dim, self.conv_channels(b) * (b.conv_kernel_size - 1)
 
     def state_bytes(self, b: "LinearAttention", state_bits: float, ssm_bits: float | None = None) -> KVCache:
         """Bytes of one sequence's state in one layer: the recurrent part at ``ssm_bits`` (default
@@ -92,7 +101,7 @@ class Linear(AttentionFamily):
         return b.value_dim
 
     def projections(self, b: "LinearAttention", hidden: int) -> dict[str, int]:
-        d, conv = hidden, b.conv_dim * b.conv_kernel_size
+        d, conv = hidden, self.conv_channels(b) * b.conv_kernel_size
         if b.kind == "gated_deltanet":
             return {"in_proj_qkvz": d * (2 * b.key_dim + 2 * b.value_dim), "in_proj_ba": d * 2 * b.num_v_heads,
                     "conv": conv, "A_log": b.num_v_heads, "dt_bias": b.num_v_heads, "norm": b.head_v_dim,
@@ -118,7 +127,7 @@ class Linear(AttentionFamily):
 
     def conv_flops(self, b: "LinearAttention") -> float:
         """FLOPs per token of one layer's short depthwise convolution: a multiply-add per channel and tap."""
-        return 2 * b.conv_dim * b.conv_kernel_size
+        return 2 * self.conv_channels(b) * b.conv_kernel_size
 
     def mixer_flops(self, b: "LinearAttention", prefill: bool) -> float:
         """FLOPs per token of one layer's recurrence over all heads, convolution apart (see the module
@@ -137,7 +146,7 @@ class Linear(AttentionFamily):
         reads = state_bytes if s.prior > 0 else 0.0                       # a fresh sequence starts from zeros
         ops.append(OpCost("linear_core", "attention",
                           flops=Ta * L * hs * (self.mixer_flops(b, s.new > 1) + conv_flops),
-                          act_bytes=Ta * L * (b.conv_dim + b.value_dim) * hs * s.ab,
+                          act_bytes=Ta * L * (self.conv_channels(b) + b.value_dim) * hs * s.ab,
                           kv_bytes=reads + state_bytes, out_width=b.value_dim * hs, launches=2 * L))
         return AttentionOps(tuple(ops), self.norm_width(b) * hs, 1)
 

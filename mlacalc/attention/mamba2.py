@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ArgError, SpecError
 from .base import AttentionOps, StepShape
-from .linear import Linear
+from .linear import Linear, refuse_foreign_fields
 
 if TYPE_CHECKING:
     from ..costs import KVCache
@@ -64,6 +64,7 @@ class Mamba2(Linear):
     kinds = ("mamba2",)
 
     def validate(self, b: "LinearAttention") -> None:
+        refuse_foreign_fields(b)
         if b.num_v_heads % b.num_k_heads:
             raise SpecError("linear_attention.num_v_heads", f"({b.num_v_heads} Mamba-2 heads) must split evenly into "
                                                             f"num_k_heads ({b.num_k_heads}) groups of B and C")
@@ -124,12 +125,13 @@ class Mamba2(Linear):
         """Parameters of one Mamba-2 mixer by tensor (see the module docstring); biases only where the spec has
         them."""
         d, width, heads = hidden, int(self.input_width(b, hidden)), b.num_v_heads
-        out = {"in_proj": d * width, "conv": b.conv_dim * b.conv_kernel_size, "dt_bias": heads, "A_log": heads,
+        conv = self.conv_channels(b)
+        out = {"in_proj": d * width, "conv": conv * b.conv_kernel_size, "dt_bias": heads, "A_log": heads,
                "D": heads, "norm": b.value_dim, "out_proj": b.value_dim * d}
         if b.proj_bias:
             out |= {"in_proj_bias": width, "out_proj_bias": d}
         if b.conv_bias:
-            out["conv_bias"] = b.conv_dim
+            out["conv_bias"] = conv
         return out
 
     def projection_split(self, b, name: str) -> str:

@@ -31,7 +31,7 @@ ImageTokensOpt = Annotated[Optional[int], typer.Option(
     "--image-tokens", help="Image tokens each sequence's cross-attention layers attend and cache (Llama-3.2-"
                            "Vision; default 0).")]
 StateDtypeOpt = Annotated[Optional[str], typer.Option(
-    "--state-dtype", help="Linear-attention and Mamba-2 state dtype, recurrent and convolution state alike "
+    "--state-dtype", help="Linear-attention and Mamba (1, 2) state dtype, recurrent and convolution state alike "
                           "(default: the spec's: the model dtype; Nemotron-H's SSM state fp32, as vLLM keeps it).")]
 KvBitsOpt = Annotated[Optional[float], typer.Option(
     "--kv-bits", help="KV-cache bits per element, e.g. 6 (DeepSeek-V2's quantised cache).")]

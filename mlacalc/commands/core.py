@@ -88,7 +88,7 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
     if images and not any(any(s.layer_type(i) == "cross" for i in range(s.num_layers)) for s in specs):
         raise SpecError("--image-tokens", "none of the models has cross-attention layers")
     if states and not any(any(s.layer_type(i) == "linear" for i in range(s.num_layers)) for s in specs):
-        raise SpecError("--state-dtype", "none of the models has linear-attention or Mamba-2 layers")
+        raise SpecError("--state-dtype", "none of the models has linear-attention or Mamba layers")
     rows = compare_models(specs, ctx, b, kv_bits=kv_bits(kv_dtype, kv_bits_), kv_format=kv_format(kv_dtype))
     for s in specs:           # after every check: a warning line before an error line broke the one-line rule
         notes(s, ctx)

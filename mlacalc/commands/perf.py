@@ -178,11 +178,12 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
             f"floor {r.tokens_per_s:,.0f}); bandwidth {100 * r.bandwidth_util:.0f}%, "
             f"compute {100 * r.compute_util:.0f}% of peak at the floor",
             f"expected: kernel-aware ({r.kernel} kernels, coefficients {r.coefficients}; mlacalc.expected)"
-            + _accuracy(r.attn_accuracy),
+            + (_accuracy(r.attn_accuracy) if a is not None else ""),
             f"attn_core: {a.intensity:,.1f} FLOP/B vs ridge {a.ridge:,.0f} -> {a.bound}-bound "
             f"({a.heads_per_gpu:g} query heads per GPU"
             + (f"; compute-bound from q >= {a.q_tokens_for_compute_bound}" if a.q_tokens_for_compute_bound else "")
-            + ")",
+            + ")" if a is not None else "no attention layer (a state-space model): no attn_core, its state is read and "
+                                        "written in linear_core",
         ]
         report.console().print(report.table(f"Roofline: {r.model}", ["op", "FLOPs", "bytes", "FLOP/B", "floor",
                                                                      "expected", "share", "bound"], rows,
