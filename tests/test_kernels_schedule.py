@@ -1,7 +1,8 @@
 """The balanced decode schedule's plain-Python side (kernels/schedule.py): the overhead and part counts by hand, a
 schedule worked out cell by cell, and its invariants over drawn lengths (every key tile covered exactly once, no
-part over its payload, slots consistent). No torch: the device kernel is checked against this mirror under the
-Triton interpreter (test_kernels_triton_interp.py)."""
+part over its payload, slots consistent). No torch, but for the last test (the lab script's dry run plans with the
+kernel's planner). The device kernel is checked against this mirror under the Triton interpreter
+(test_kernels_triton_interp.py)."""
 
 import math
 
@@ -116,3 +117,24 @@ def test_every_key_tile_is_covered_once_no_part_exceeds_its_payload_and_slots_ar
         slot += partials
     # at most G - 1 part boundaries inside sequences, and one more piece than boundaries a split sequence
     assert len(used) == s.slots == slot <= (parts - 1) + min(B, parts - 1) < slot_capacity(parts, B)
+
+
+def test_the_lab_scripts_dry_run_plans_each_point_and_balances_it(capsys):
+    """bench/ab_schedule.py --dry (CPU): one line a point with the fixed grid's and the schedule's imbalance; the
+    schedule's is the smaller at every point, and never above payload + overhead over the mean."""
+    import pytest
+
+    pytest.importorskip("torch")
+    pytest.importorskip("triton")
+    from helpers import bench_module
+
+    ab = bench_module("ab_schedule")
+    assert ab.main(["--dry", "--n", "6", "--seed", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [ln.split() for ln in lines[2:8]]
+    assert len(rows) == 6 and all(len(r) == 11 for r in rows)
+    for p, r in zip(ab.draw(4, 6), rows):
+        assert [int(x) for x in r[:3]] == [p["B"], p["ctx"], p["heads"]]
+        before, after, model = (float(x) for x in r[8:11])
+        assert 1.0 <= after < before and model < 1.0
+    assert ab.main([]) == 2  # a GPU run without --out (or without a GPU) is refused in one line
