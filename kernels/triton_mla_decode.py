@@ -545,6 +545,8 @@ class _MLAPlan:
         self.out_strides = (s_q * H * r, H * r, r)  # a fresh contiguous output
         self.sched_shape = None
         if scheduled:  # grid (head programs, G parts); partials by slot (schedule.py), at most slot_capacity
+            # the tile's own programs an SM (16 rows under Triton 3.9: 2), else one; not the resident count the
+            # fixed grid replans with (_plan): one wave of parts, each as long as the work allows
             G = schedule_parts(head_blocks * cfg.split_v, sms, cfg.programs_per_sm or 1)
             overhead = segment_overhead_tiles(min(block_h, rows), cfg.block_n, Dk, r // cfg.split_v,
                                               q_bytes=q.element_size(), kv_bytes=kv_cache.element_size())

@@ -30,13 +30,15 @@ import triton.language as tl
 from .checks import KernelInputError
 from .launch import FastLauncher
 
-__all__ = ["MLADecodeSchedule", "mla_decode_schedule", "fill_schedule", "schedule_chunk"]
+__all__ = ["MLADecodeSchedule", "mla_decode_schedule", "fill_schedule", "schedule_chunk", "MAX_CELLS"]
 
 SCHEDULE_WARPS = 8
 SCHEDULE_TILE = 8192  # elements of the program's [PARTS_P2, CHUNK] comparisons: 32 a thread of 8 warps (sm_90 compile
 # on the CPU: 150-153 registers, no spills at 256 x 32 and 512 x 16; 4 warps at 256 x 32 spilled 64 bytes)
-_BIG = tl.constexpr(1 << 30)  # above any cell index (the plan keeps the cells of a full cache under 2^28: MAX_CELLS)
+# Cells are int32: with total cells <= MAX_CELLS (the plan checks B x (tiles of a full cache + overhead)), a part's
+# first cell p x P < 2 G (total / G + 1) stays far below 2^31, and _BIG above every cell index
 MAX_CELLS = 1 << 28
+_BIG = tl.constexpr(1 << 30)
 
 
 @triton.jit
@@ -137,6 +139,8 @@ class MLADecodeSchedule:
     def tensors(self, shape: tuple, cache_seqlens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(parts, seqs) for a launch of `shape` (B, G, block_n, overhead, device): filled from cache_seqlens on the
         first call, as they are on later ones; a different shape is one KernelInputError."""
+        if shape is self.shape:  # the plan that filled it passes the same tuple: the call of every later layer
+            return self.parts, self.seqs
         if self.shape is None:
             B, G, block_n, overhead, device = shape
             self.parts = torch.empty((5, G), dtype=torch.int32, device=device)

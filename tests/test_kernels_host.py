@@ -635,3 +635,24 @@ def test_a_schedule_filled_for_one_batch_is_refused_for_another(monkeypatch):
     m.mla_decode_triton(q, kv, lens, **kw)
     with pytest.raises(KernelInputError, match="^schedule: filled for .* make one schedule per launch shape"):
         m.mla_decode_triton(q[:1], kv[:1], lens[:1], **kw)
+
+
+def test_a_cache_too_large_for_the_schedules_int32_cells_is_one_value_error(monkeypatch):
+    """The schedule program counts cells (tiles + overhead a sequence) in int32 with headroom (MAX_CELLS = 2^28, far
+    above any real cache); past it the plan refuses with one KernelInputError naming `schedule`, before a launch.
+    Here the bound is lowered to 20: 2 sequences x (300 keys / 64 = 5 tiles + 1 tile of overhead: fp32 rows, 16 x
+    80 x 4 + 2 x 16 x 65 x 4 = 13,440 bytes under one 20,480-byte tile) = 12 cells pass; 2 sequences of 700 keys,
+    2 x (11 + 1) = 24 cells, do not."""
+    from mlacalc.kernels import triton_mla_decode as m
+    from mlacalc.kernels import triton_schedule as ts
+
+    monkeypatch.setattr(m, "_LAUNCH_MLA", Recorder())
+    monkeypatch.setattr(m, "combine_slots", lambda *a, **k: None)
+    monkeypatch.setattr(ts, "_LAUNCH_SCHEDULE", Recorder())
+    monkeypatch.setattr(m, "MAX_CELLS", 20)
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64, check=False)
+    q, kv, lens, _ = _mla_inputs(S=300)
+    m.mla_decode_triton(q, kv, lens, schedule=ts.mla_decode_schedule(), **kw)
+    q, kv, lens, _ = _mla_inputs(S=700)
+    with pytest.raises(KernelInputError, match="^schedule: 2 sequences of up to 700 keys are 24 schedule cells"):
+        m.mla_decode_triton(q, kv, lens, schedule=ts.mla_decode_schedule(), **kw)
