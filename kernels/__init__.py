@@ -24,6 +24,10 @@ wrapper gluon_mla_decode.py, kernel gluon_mla_seesaw.py)
         -> o_lat [B, s_q, H, r] in q.dtype (apply W_UV per head afterwards). softmax_scale = (dn + dr) ** -0.5.
         Pass max_seqlen (an int) to avoid a host sync; kv_scale as a Python float avoids one too.
     mla_decode_eager(...) / triton_mla_decode.mla_decode_triton(...): the two implementations, same arguments.
+    schedule = triton_schedule.mla_decode_schedule(); mla_decode(..., impl="triton", schedule=schedule)
+        the Triton kernel over a balanced schedule (schedule.py: parts of equal work across sequence boundaries,
+        FlashMLA's get_mla_metadata in spirit), computed on the device by the first call given it and reused by
+        later ones: one a decode step (after cache_seqlens change), shared by the layers. Other kernels: ValueError.
     mla_decode(q, kv_cache, cache_seqlens, block_table, *, indices=..., softmax_scale, ...)   (sparse, DSA)
         indices [B, s_q, topk] int32 token positions through block_table (-1 unused; without a table: rows of the
         flattened pool, FlashMLA's convention); cache bf16/fp16 rows or the 656-byte fp8-ds rows of

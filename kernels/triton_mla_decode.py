@@ -25,6 +25,11 @@ Algorithm:
     for a contiguous cache.
   * Many heads (>= 128 rows, the default there): split_v = 2 splits the value dims over two programs, and an L2
     prefetch of the next tile stands in for a second pipeline stage (docs/kernels-notes.md, follow-up 1).
+  * Scheduled mode (`schedule=`, SCHEDULED): instead of `num_splits` equal chunks a sequence (planned from the
+    largest length), grid axis 1 is G parts of a balanced schedule computed on the device from the lengths
+    (schedule.py, triton_schedule.py); a program loops over its part's sequence segments, each through the same
+    query load and tile loop (the @jit helpers `_attend` and `_store`), writing a whole sequence's output directly
+    and a piece's as a partial to its slot; triton_split_kv.combine_slots merges the pieces.
 """
 
 from __future__ import annotations
@@ -41,64 +46,24 @@ from .triton_flash import LOG2E, finish, finish_rows, key_rows, latent_pv, laten
 from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs
 from .launch import (HOPPER_LIMITS, FastLauncher, SMLimits, cached_plan, checks_enabled, layout_key, new_launch_key,
                      num_sms, resident_programs, sm_limits)
-from .triton_split_kv import combine_splits, plan_splits
+from .schedule import schedule_parts, segment_overhead_tiles, slot_capacity
+from .triton_schedule import MAX_CELLS, MLADecodeSchedule
+from .triton_split_kv import combine_slots, combine_splits, plan_splits
 
 __all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_num_splits", "FP8_MODES", "fp8_slices"]
 
 
 @triton.jit
-def _mla_decode_kernel(
-    Q, KV, BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT, KV_SCALE,
-    stride_q_b, stride_q_t, stride_q_h,
-    stride_kv_page, stride_kv_tok,
-    stride_bt_b,
-    stride_op_b, stride_op_s, stride_op_r,
-    stride_lse_b, stride_lse_s,
-    stride_o_b, stride_o_t, stride_o_h,
-    num_heads, q_len, tokens_per_split,
-    qk_scale,  # softmax_scale * log2(e) * kv_scale (kv_scale from KV_SCALE when SCALE_PTR)
-    out_scale,  # kv_scale (likewise)
-    PAGE_SIZE: tl.constexpr,
-    PAGED: tl.constexpr,
-    D_LAT: tl.constexpr,
-    D_ROPE: tl.constexpr,
-    BLOCK_H: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    SINGLE_SPLIT: tl.constexpr,
-    SPLIT_V: tl.constexpr,
-    PREFETCH: tl.constexpr,
-    SCALE_PTR: tl.constexpr,
-    NS: tl.constexpr,
-    DUAL: tl.constexpr,
-):
-    """Grid (head_blocks * SPLIT_V, splits, B). With SPLIT_V = 2 the 512 value dims are split over two programs:
-    each recomputes the full 576-dim scores (QK^T costs twice) and keeps only a [BLOCK_H, D_LAT / 2] accumulator,
-    so BLOCK_H = 128 fits at 8 warps (one 64-row wgmma tile per warp group, no replicated QK^T: with 64 rows and 8
-    warps Triton's chained-dot layout puts both warp groups on the same 64 rows and computes the scores twice). The
-    program's own value slice is loaded once and feeds both dots; the other slice only feeds the scores.
-    PREFETCH (GPU only: inline PTX) asks L2 for the next tile (prefetch.global.L2, one per 128-byte line) before the
-    dots on the current one: with num_stages = 1 (a 147 KB kv tile leaves no room for a second buffer) the next
-    load then comes from L2 instead of HBM."""
+def _attend(Q, KV, BLOCK_TABLE, b, t, h, row_ok, last_key, start, end, vh,
+            stride_q_b, stride_q_t, stride_q_h, stride_kv_page, stride_kv_tok, stride_bt_b, qk_scale,
+            PAGE_SIZE: tl.constexpr, PAGED: tl.constexpr, D_LAT: tl.constexpr, D_ROPE: tl.constexpr,
+            BLOCK_H: tl.constexpr, BLOCK_N: tl.constexpr, SPLIT_V: tl.constexpr, PREFETCH: tl.constexpr,
+            NS: tl.constexpr, DUAL: tl.constexpr):
+    """One program's rows (query token t, head h) over keys [start, end) of sequence b (start a multiple of
+    BLOCK_N): the query rows loaded, then the pipelined tile loop. Returns (a0, a1, a2, a3, m_i, l_i): the
+    unnormalised output (NS == 0: a0 = [BLOCK_H, D_LAT / SPLIT_V], a1-a3 repeat it; else the NS latent slices'
+    accumulators) and the online softmax's running max and sum (base 2)."""
     D_V: tl.constexpr = D_LAT // SPLIT_V
-    pid_hv = tl.program_id(0)
-    pid_s = tl.program_id(1)
-    b = tl.program_id(2)
-    pid_h = pid_hv // SPLIT_V
-    vh = pid_hv % SPLIT_V
-    if SCALE_PTR:  # a tensor kv_scale is read here, not with a host sync in the wrapper
-        ks = tl.load(KV_SCALE)
-        qk_scale = qk_scale * ks
-        out_scale = out_scale * ks
-    seqlen = tl.load(SEQLENS + b)
-    start = pid_s * tokens_per_split
-    end = tl.minimum(start + tokens_per_split, seqlen)
-
-    rows = pid_h * BLOCK_H + tl.arange(0, BLOCK_H)
-    row_ok = rows < q_len * num_heads
-    t = rows // num_heads
-    h = rows % num_heads
-    last_key = seqlen - q_len + t  # causal limit of each row (inclusive)
-
     offs_v = tl.arange(0, D_V)
     offs_r = tl.arange(0, D_ROPE)
     v_own = vh * D_V
@@ -181,26 +146,138 @@ def _mla_decode_kernel(
             p, m_i, l_i, alpha = online_softmax_alpha(s * qk_scale, m_i, l_i, visible)
             a0, a1, a2, a3 = latent_pv(a0, a1, a2, a3, alpha, p, v0, v1, v2, v3, 1.0, 1.0, 1.0, 1.0, NS, False, 1.0,
                                        tl.float16)
-
     if NS == 0:
-        o, lse = finish(acc, m_i, l_i, out_scale)
-        if SINGLE_SPLIT:
+        a0 = acc
+        a1 = acc
+        a2 = acc
+        a3 = acc
+    return a0, a1, a2, a3, m_i, l_i
+
+
+@triton.jit
+def _store(OUT, O_PART, LSE_PART, a0, a1, a2, a3, m_i, l_i, out_scale, b, t, h, rows, row_ok, vh, slot, direct,
+           stride_op_b, stride_op_s, stride_op_r, stride_lse_b, stride_lse_s, stride_o_b, stride_o_t, stride_o_h,
+           D_LAT: tl.constexpr, SPLIT_V: tl.constexpr, NS: tl.constexpr):
+    """_attend's result normalised and stored: to OUT [b, t, h] when `direct` (a constexpr, or a runtime flag in
+    the scheduled mode), else as a partial (fp32 output and base-2 log-sum-exp) to slot `slot` of O_PART/LSE_PART
+    for the combine."""
+    D_V: tl.constexpr = D_LAT // SPLIT_V
+    offs_v = tl.arange(0, D_V)
+    v_own = vh * D_V
+    if NS == 0:
+        o, lse = finish(a0, m_i, l_i, out_scale)
+        if direct:
             o_off = b * stride_o_b + t * stride_o_t + h * stride_o_h + v_own
             tl.store(OUT + o_off[:, None] + offs_v[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
         else:
-            op = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r + v_own + offs_v[None, :]
+            op = O_PART + b * stride_op_b + slot * stride_op_s + rows[:, None] * stride_op_r + v_own + offs_v[None, :]
             tl.store(op, o, mask=row_ok[:, None])
             lse_mask = row_ok & ((rows * 0 + vh) == 0)  # one value half writes the lse
-            tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=lse_mask)
+            tl.store(LSE_PART + b * stride_lse_b + slot * stride_lse_s + rows, lse, mask=lse_mask)
     else:
+        SLICE: tl.constexpr = D_LAT // NS
         fac, lse = finish_rows(m_i, l_i, out_scale)
         fac = fac[:, None]
-        if SINGLE_SPLIT:
-            o_ptr = OUT + (b * stride_o_b + t * stride_o_t + h * stride_o_h)[:, None]
+        if direct:  # (each branch names its own pointer: a runtime `if` cannot merge a bf16 and an fp32 pointer)
+            out_ptr = OUT + (b * stride_o_b + t * stride_o_t + h * stride_o_h)[:, None]
+            store_slices(out_ptr, a0 * fac, a1 * fac, a2 * fac, a3 * fac, row_ok[:, None], SLICE, NS)
         else:
-            o_ptr = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r
-            tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=row_ok)
-        store_slices(o_ptr, a0 * fac, a1 * fac, a2 * fac, a3 * fac, row_ok[:, None], SLICE, NS)
+            part_ptr = O_PART + b * stride_op_b + slot * stride_op_s + rows[:, None] * stride_op_r
+            tl.store(LSE_PART + b * stride_lse_b + slot * stride_lse_s + rows, lse, mask=row_ok)
+            store_slices(part_ptr, a0 * fac, a1 * fac, a2 * fac, a3 * fac, row_ok[:, None], SLICE, NS)
+
+
+@triton.jit
+def _mla_decode_kernel(
+    Q, KV, BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT, KV_SCALE,
+    stride_q_b, stride_q_t, stride_q_h,
+    stride_kv_page, stride_kv_tok,
+    stride_bt_b,
+    stride_op_b, stride_op_s, stride_op_r,
+    stride_lse_b, stride_lse_s,
+    stride_o_b, stride_o_t, stride_o_h,
+    num_heads, q_len, tokens_per_split,
+    qk_scale,  # softmax_scale * log2(e) * kv_scale (kv_scale from KV_SCALE when SCALE_PTR)
+    out_scale,  # kv_scale (likewise)
+    PAGE_SIZE: tl.constexpr,
+    PAGED: tl.constexpr,
+    D_LAT: tl.constexpr,
+    D_ROPE: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    SINGLE_SPLIT: tl.constexpr,
+    SPLIT_V: tl.constexpr,
+    PREFETCH: tl.constexpr,
+    SCALE_PTR: tl.constexpr,
+    NS: tl.constexpr,
+    DUAL: tl.constexpr,
+    SCHED,  # SCHEDULED: the schedule's parts [5, G] and sequences [B, 2] int32 (triton_schedule.py); else unused
+    SEQ_INFO,
+    SCHEDULED: tl.constexpr,
+):
+    """Grid (head_blocks * SPLIT_V, splits, B). With SPLIT_V = 2 the 512 value dims are split over two programs:
+    each recomputes the full 576-dim scores (QK^T costs twice) and keeps only a [BLOCK_H, D_LAT / 2] accumulator,
+    so BLOCK_H = 128 fits at 8 warps (one 64-row wgmma tile per warp group, no replicated QK^T: with 64 rows and 8
+    warps Triton's chained-dot layout puts both warp groups on the same 64 rows and computes the scores twice). The
+    program's own value slice is loaded once and feeds both dots; the other slice only feeds the scores.
+    PREFETCH (GPU only: inline PTX) asks L2 for the next tile (prefetch.global.L2, one per 128-byte line) before the
+    dots on the current one: with num_stages = 1 (a 147 KB kv tile leaves no room for a second buffer) the next
+    load then comes from L2 instead of HBM.
+    SCHEDULED: grid (head_blocks * SPLIT_V, G); program (., p) runs part p's range of the schedule (schedule.py):
+    for each sequence b in it, the segment's key tiles [t0, t1) through the same loop, its output stored directly
+    when the part holds the whole sequence, else as a partial in the sequence's slot first_slot + piece (O_PART
+    [slots, rows, D_LAT], stride_op_b = stride_lse_b = 0); tokens_per_split and SINGLE_SPLIT are unused."""
+    pid_hv = tl.program_id(0)
+    if not SCHEDULED:
+        pid_s = tl.program_id(1)
+        b = tl.program_id(2)
+    pid_h = pid_hv // SPLIT_V
+    vh = pid_hv % SPLIT_V
+    if SCALE_PTR:  # a tensor kv_scale is read here, not with a host sync in the wrapper
+        ks = tl.load(KV_SCALE)
+        qk_scale = qk_scale * ks
+        out_scale = out_scale * ks
+    if not SCHEDULED:
+        seqlen = tl.load(SEQLENS + b)
+        start = pid_s * tokens_per_split
+        end = tl.minimum(start + tokens_per_split, seqlen)
+
+    rows = pid_h * BLOCK_H + tl.arange(0, BLOCK_H)
+    row_ok = rows < q_len * num_heads
+    t = rows // num_heads
+    h = rows % num_heads
+    if not SCHEDULED:
+        last_key = seqlen - q_len + t  # causal limit of each row (inclusive)
+        a0, a1, a2, a3, m_i, l_i = _attend(
+            Q, KV, BLOCK_TABLE, b, t, h, row_ok, last_key, start, end, vh, stride_q_b, stride_q_t, stride_q_h,
+            stride_kv_page, stride_kv_tok, stride_bt_b, qk_scale,
+            PAGE_SIZE, PAGED, D_LAT, D_ROPE, BLOCK_H, BLOCK_N, SPLIT_V, PREFETCH, NS, DUAL)
+        _store(OUT, O_PART, LSE_PART, a0, a1, a2, a3, m_i, l_i, out_scale, b, t, h, rows, row_ok, vh, pid_s,
+               SINGLE_SPLIT, stride_op_b, stride_op_s, stride_op_r, stride_lse_b, stride_lse_s, stride_o_b,
+               stride_o_t, stride_o_h, D_LAT, SPLIT_V, NS)
+    else:
+        part = tl.program_id(1)
+        parts = tl.num_programs(1)
+        begin_b = tl.load(SCHED + part)
+        begin_tile = tl.load(SCHED + parts + part)
+        end_b = tl.load(SCHED + 2 * parts + part)
+        end_tile = tl.load(SCHED + 3 * parts + part)
+        begin_piece = tl.load(SCHED + 4 * parts + part)
+        for i in range(0, end_b + 1 - begin_b):  # the part's segments, one sequence each
+            b = begin_b + i  # a tensor under the interpreter too (a range's index is a Python int there)
+            seqlen = tl.load(SEQLENS + b)
+            first = i == 0
+            start = tl.where(first, begin_tile, 0) * BLOCK_N
+            end = tl.minimum(tl.where(b == end_b, end_tile, tl.cdiv(seqlen, BLOCK_N)) * BLOCK_N, seqlen)
+            a0, a1, a2, a3, m_i, l_i = _attend(
+                Q, KV, BLOCK_TABLE, b, t, h, row_ok, seqlen - q_len + t, start, end, vh, stride_q_b, stride_q_t,
+                stride_q_h, stride_kv_page, stride_kv_tok, stride_bt_b, qk_scale,
+                PAGE_SIZE, PAGED, D_LAT, D_ROPE, BLOCK_H, BLOCK_N, SPLIT_V, PREFETCH, NS, DUAL)
+            slot = tl.load(SEQ_INFO + 2 * b) + tl.where(first, begin_piece, 0)
+            direct = tl.load(SEQ_INFO + 2 * b + 1) == 0  # the sequence is whole in this part
+            _store(OUT, O_PART, LSE_PART, a0, a1, a2, a3, m_i, l_i, out_scale, b, t, h, rows, row_ok, vh, slot,
+                   direct, stride_op_b, stride_op_s, stride_op_r, stride_lse_b, stride_lse_s, stride_o_b, stride_o_t,
+                   stride_o_h, D_LAT, SPLIT_V, NS)
 
 
 @dataclass(frozen=True)
@@ -361,21 +438,23 @@ def mla_num_splits(batch: int, s_q: int, heads: int, max_len: int, *, sms: int =
 
 
 def compile_sm90(d_lat: int, d_rope: int, block_h: int, block_n: int, num_warps: int, num_stages: int, *,
-                 paged: bool = False):
+                 paged: bool = False, scheduled: bool = False):
     """Compile _mla_decode_kernel's 16-bit path for sm_90 without a GPU (Triton ships ptxas), pointers and strides
     marked 16-divisible as at run time: the CPU check of the shared memory and registers a program holds (restated in
-    mlacalc.expected.mla_smem_b and MLA_REGS, which count the programs resident on an SM). Returns Triton's
-    CompiledKernel (.metadata.shared, .asm["cubin"])."""
+    mlacalc.expected.mla_smem_b and MLA_REGS, which count the programs resident on an SM). `scheduled`: the
+    scheduled mode (triton_schedule.py). Returns Triton's CompiledKernel (.metadata.shared, .asm["cubin"])."""
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
     names = _mla_decode_kernel.arg_names
-    sig = dict(zip(names[:8], ["*bf16", "*bf16", "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32"]))
-    sig |= {n: "i32" for n in names[8:25]} | {"qk_scale": "fp32", "out_scale": "fp32"}
+    pointers = dict(zip(names[:8], ["*bf16", "*bf16", "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32"]))
+    pointers |= {"SCHED": "*i32", "SEQ_INFO": "*i32"}
+    sig = pointers | {n: "i32" for n in names[8:25]} | {"qk_scale": "fp32", "out_scale": "fp32"}
     consts = dict(PAGE_SIZE=64 if paged else 1, PAGED=paged, D_LAT=d_lat, D_ROPE=d_rope, BLOCK_H=block_h,
-                  BLOCK_N=block_n, SINGLE_SPLIT=False, SPLIT_V=1, PREFETCH=False, SCALE_PTR=False, NS=0, DUAL=False)
+                  BLOCK_N=block_n, SINGLE_SPLIT=False, SPLIT_V=1, PREFETCH=False, SCALE_PTR=False, NS=0, DUAL=False,
+                  SCHEDULED=scheduled)
     sig |= {k: "constexpr" for k in consts}
-    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(names) if i < 8 or n.startswith("stride")}
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(names) if n in pointers or n.startswith("stride")}
     src = ASTSource(_mla_decode_kernel, sig, constexprs={(names.index(k),): v for k, v in consts.items()},
                     attrs=attrs)
     return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=num_warps,
@@ -396,6 +475,7 @@ def mla_decode_triton(
     config: MLADecodeConfig | None = None,
     out: torch.Tensor | None = None,
     check: bool | None = None,
+    schedule: MLADecodeSchedule | None = None,
 ) -> torch.Tensor:
     """Absorbed MLA decode. q [B, s_q, H, r+dr] (bf16/fp16/fp32), kv_cache contiguous [B, S, r+dr] or paged
     [num_blocks, block_size, r+dr] with block_table [B, nblk] int32; bf16/fp16/fp32 or float8_e4m3fn with kv_scale
@@ -404,30 +484,43 @@ def mla_decode_triton(
     Returns [B, s_q, H, r] in q.dtype. Bad input: one KernelInputError (ValueError) naming the argument; `check`:
     value checks of lengths and table entries (checks.py; default on for CPU tensors, off on CUDA).
 
+    schedule: a triton_schedule.mla_decode_schedule() object: the work is then cut by the lengths themselves
+    (schedule.py: G parts of about equal load, crossing sequence boundaries) instead of into num_splits chunks a
+    sequence planned from max_seqlen. The first call given an empty schedule fills it on the device (one extra
+    one-program launch, no host sync); later calls reuse it, so make a new one whenever cache_seqlens change (once
+    a decode step, shared by every layer). Not with num_splits (one KernelInputError). Without it nothing changes.
+
     Host cost: the launch plan (tile config, splits, grid, scratch buffers) is cached per shape (launch.py), so a
     repeated call costs the key, the output allocation and two direct launches."""
     scale_t = kv_scale if torch.is_tensor(kv_scale) else None
+    if schedule is not None and type(schedule) is not MLADecodeSchedule:
+        raise KernelInputError("schedule", f"expected an MLADecodeSchedule (mla_decode_schedule()), got "
+                                           f"{type(schedule).__name__}")
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
            layout_key(out), None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device),
-           kv_scale is None, kv_lora_rank, max_seqlen, num_splits, config)
+           kv_scale is None, kv_lora_rank, max_seqlen, num_splits, config, schedule is not None)
 
     def make():
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
                          out=out, max_seqlen=max_seqlen)
+        if schedule is not None and num_splits is not None:
+            raise KernelInputError("num_splits", "not with a schedule (the schedule cuts the work itself)")
         return _MLAPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
-                        num_splits=num_splits, config=config, has_scale=kv_scale is not None)
+                        num_splits=num_splits, config=config, has_scale=kv_scale is not None,
+                        scheduled=schedule is not None)
 
     plan = cached_plan("mla_decode_triton", key, make, q.device)
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)
-    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out)
+    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out, schedule)
 
 
 class _MLAPlan:
     """Everything mla_decode_triton launches with that depends only on shapes, strides, dtypes and options."""
 
-    def __init__(self, q, kv_cache, block_table, *, kv_lora_rank, max_seqlen, num_splits, config, has_scale):
+    def __init__(self, q, kv_cache, block_table, *, kv_lora_rank, max_seqlen, num_splits, config, has_scale,
+                 scheduled=False):
         self.launch_key = new_launch_key()
         B, s_q, H, Dk = q.shape
         r = kv_lora_rank
@@ -443,21 +536,42 @@ class _MLAPlan:
         max_len = min(max_seqlen or self.capacity, self.capacity)
         is_fp8 = kv_cache.dtype in (torch.float8_e4m3fn, torch.float8_e5m2)
         self.rows = rows = s_q * H
+        sms = num_sms(dev)
         cfg, block_h, head_blocks, self.num_splits, tokens_per_split = _plan(
-            B, s_q, H, max_len, sms=num_sms(dev), token_bytes=Dk * kv_cache.element_size(), kv_lora_rank=r,
+            B, s_q, H, max_len, sms=sms, token_bytes=Dk * kv_cache.element_size(), kv_lora_rank=r,
             fp8=is_fp8, config=config, num_splits=num_splits, paged=paged, kv_bytes=kv_cache.element_size(),
             limits=sm_limits(dev))
-        self.grid = (head_blocks * cfg.split_v, self.num_splits, B)
-        self.single = self.num_splits == 1
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)  # for cache_seqlens=None
         self.out_strides = (s_q * H * r, H * r, r)  # a fresh contiguous output
-        if self.single:
-            self.o_part = self.lse_part = None
-            sp = (0, 0, 0, 0, 0)
+        self.sched_shape = None
+        if scheduled:  # grid (head programs, G parts); partials by slot (schedule.py), at most slot_capacity
+            # the tile's own programs an SM (16 rows under Triton 3.9: 2), else one; not the resident count the
+            # fixed grid replans with (_plan): one wave of parts, each as long as the work allows
+            G = schedule_parts(head_blocks * cfg.split_v, sms, cfg.programs_per_sm or 1)
+            overhead = segment_overhead_tiles(min(block_h, rows), cfg.block_n, Dk, r // cfg.split_v,
+                                              q_bytes=q.element_size(), kv_bytes=kv_cache.element_size())
+            cells = B * (triton.cdiv(self.capacity, cfg.block_n) + overhead)
+            if cells > MAX_CELLS:
+                raise KernelInputError("schedule", f"{B} sequences of up to {self.capacity} keys are {cells} "
+                                                   f"schedule cells, above its {MAX_CELLS}")
+            self.sched_shape = (B, G, cfg.block_n, overhead, dev)
+            self.num_splits, tokens_per_split = G, 0
+            self.grid = (head_blocks * cfg.split_v, G, 1)
+            self.single = False
+            slots = slot_capacity(G, B)
+            self.o_part = torch.empty((slots, rows, r), dtype=torch.float32, device=dev)
+            self.lse_part = torch.empty((slots, rows), dtype=torch.float32, device=dev)
+            sp = (0, self.o_part.stride(0), self.o_part.stride(1), 0, self.lse_part.stride(0))
         else:
-            self.o_part = torch.empty((B, self.num_splits, rows, r), dtype=torch.float32, device=dev)
-            self.lse_part = torch.empty((B, self.num_splits, rows), dtype=torch.float32, device=dev)
-            sp = (*self.o_part.stride()[:3], *self.lse_part.stride()[:2])
+            self.grid = (head_blocks * cfg.split_v, self.num_splits, B)
+            self.single = self.num_splits == 1
+            if self.single:
+                self.o_part = self.lse_part = None
+                sp = (0, 0, 0, 0, 0)
+            else:
+                self.o_part = torch.empty((B, self.num_splits, rows, r), dtype=torch.float32, device=dev)
+                self.lse_part = torch.empty((B, self.num_splits, rows), dtype=torch.float32, device=dev)
+                sp = (*self.o_part.stride()[:3], *self.lse_part.stride()[:2])
         self.ints = (q.stride(0), q.stride(1), q.stride(2), kv_cache.stride(0), kv_cache.stride(1), self.stride_bt,
                      *sp)
         self.tail = (H, s_q, tokens_per_split)
@@ -468,7 +582,7 @@ class _MLAPlan:
         self.options = dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
         self.has_scale = has_scale
 
-    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out):
+    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out, schedule=None):
         B, s_q, H, r = self.B, self.s_q, self.H, self.r
         if out is None:
             out = torch.empty((B, s_q, H, r), dtype=q.dtype, device=q.device)
@@ -480,11 +594,18 @@ class _MLAPlan:
         o_part = self.o_part if self.o_part is not None else out  # unused pointers with one split
         lse_part = self.lse_part if self.lse_part is not None else out
         bt = block_table if block_table is not None else lens  # unused pointer
+        if self.sched_shape is not None:
+            sched, seqs = schedule.tensors(self.sched_shape, lens)
+        else:
+            sched = seqs = lens  # unused pointers
         args = (q, kv_cache, bt, lens, o_part, lse_part, out, scale_t if scale_t is not None else lens,
                 *self.ints, *o_strides, *self.tail, softmax_scale * LOG2E * kv_scale_f, kv_scale_f,
-                *self.consts, scale_t is not None, *self.consts_tail)
+                *self.consts, scale_t is not None, *self.consts_tail, sched, seqs, self.sched_shape is not None)
         _LAUNCH_MLA(self.launch_key, self.grid, args, **self.options)
-        if not self.single:
+        if self.sched_shape is not None:
+            combine_slots(self.o_part, self.lse_part, out.view(B, self.rows, r), seqs, max_partials=self.num_splits,
+                          key=self.launch_key)
+        elif not self.single:
             combine_splits(self.o_part, self.lse_part, out.view(B, self.rows, r), key=self.launch_key)
         return out
 

@@ -4,6 +4,8 @@ Stage 1 splits every sequence's keys into `num_splits` chunks; each program writ
 normalised partial output o_s [Dv] (float32) and its log-sum-exp lse_s (base 2). Stage 2 merges them:
     m = max_s lse_s,  w_s = 2^(lse_s - m),  out = sum_s w_s o_s / sum_s w_s
 Empty chunks carry lse = -inf and weigh nothing. With one split stage 1 writes the final output itself.
+The scheduled decode (triton_schedule.py) keeps a variable number of partials a sequence, in slots the schedule
+hands out: `combine_slots` merges them by the same rule (one @jit helper, `_merge`).
 
 `choose_num_splits` picks the split count from the grid size: enough programs to fill the SMs, without waves
 that are mostly empty, and chunks no shorter than `min_tokens`. `plan_splits` is what every decode wrapper
@@ -18,7 +20,25 @@ import triton.language as tl
 
 from .launch import PLAN_CACHE_SIZE, FastLauncher, num_sms
 
-__all__ = ["choose_num_splits", "plan_splits", "combine_splits", "num_sms"]
+__all__ = ["choose_num_splits", "plan_splits", "combine_splits", "combine_slots", "num_sms"]
+
+
+@triton.jit
+def _merge(LSE, O, n, stride_lse_s, stride_o_s, offs, SPLITS_P2: tl.constexpr):
+    """sum_s 2^(lse_s - m) o_s / sum_s 2^(lse_s - m) over the n partials of one query row: lse_s at LSE + s *
+    stride_lse_s (n <= SPLITS_P2), o_s [DV] at O + s * stride_o_s + offs. No partial weighing anything gives 0."""
+    offs_s = tl.arange(0, SPLITS_P2)
+    lse_all = tl.load(LSE + offs_s * stride_lse_s, mask=offs_s < n, other=float("-inf"))
+    m = tl.max(lse_all, 0)
+    m = tl.where(m == float("-inf"), 0.0, m)
+    l = tl.sum(tl.exp2(lse_all - m), 0)
+    acc = tl.zeros(offs.shape, dtype=tl.float32)
+    for s in range(n):
+        w = tl.exp2(tl.load(LSE + s * stride_lse_s) - m)
+        o = tl.load(O + s * stride_o_s + offs)
+        acc += w * o
+    l = tl.where(l == 0.0, 1.0, l)
+    return acc / l
 
 
 @triton.jit
@@ -34,19 +54,32 @@ def _combine_splits_kernel(
     r = tl.program_id(0)
     b = tl.program_id(1)
     offs = tl.arange(0, DV)
-    offs_s = tl.arange(0, SPLITS_P2)
-    lse_base = LSE_PART + b * stride_lse_b + r
-    lse_all = tl.load(lse_base + offs_s * stride_lse_s, mask=offs_s < num_splits, other=float("-inf"))
-    m = tl.max(lse_all, 0)
-    m = tl.where(m == float("-inf"), 0.0, m)
-    l = tl.sum(tl.exp2(lse_all - m), 0)
-    acc = tl.zeros([DV], dtype=tl.float32)
-    for s in range(num_splits):
-        w = tl.exp2(tl.load(lse_base + s * stride_lse_s) - m)
-        o = tl.load(O_PART + b * stride_op_b + s * stride_op_s + r * stride_op_r + offs)
-        acc += w * o
-    l = tl.where(l == 0.0, 1.0, l)
-    tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, (acc / l).to(OUT.dtype.element_ty))
+    o = _merge(LSE_PART + b * stride_lse_b + r, O_PART + b * stride_op_b + r * stride_op_r, num_splits,
+               stride_lse_s, stride_op_s, offs, SPLITS_P2)
+    tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, o.to(OUT.dtype.element_ty))
+
+
+@triton.jit
+def _combine_slots_kernel(
+    O_PART, LSE_PART, OUT, SEQS,
+    stride_op_s, stride_op_r,
+    stride_lse_s,
+    stride_out_b, stride_out_r,
+    DV: tl.constexpr,
+    SLOTS_P2: tl.constexpr,
+):
+    """The scheduled layout (triton_schedule.py): sequence b's partials sit in slots SEQS[b, 0] .. + SEQS[b, 1] - 1
+    of O_PART [slots, R, DV] / LSE_PART [slots, R]; a sequence without partials was written by the decode kernel
+    and is left as it is."""
+    r = tl.program_id(0)
+    b = tl.program_id(1)
+    n = tl.load(SEQS + 2 * b + 1)
+    if n > 0:
+        first = tl.load(SEQS + 2 * b)
+        offs = tl.arange(0, DV)
+        o = _merge(LSE_PART + first * stride_lse_s + r, O_PART + first * stride_op_s + r * stride_op_r, n,
+                   stride_lse_s, stride_op_s, offs, SLOTS_P2)
+        tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, o.to(OUT.dtype.element_ty))
 
 
 def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, *, key=None) -> None:
@@ -72,6 +105,30 @@ def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch
 
 _COMBINE_ARGS: dict = {}  # (plan key, out_rows strides) -> (the launch's integers, grid, warps)
 _LAUNCH_COMBINE = FastLauncher(_combine_splits_kernel)
+
+
+def combine_slots(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, seqs: torch.Tensor, *,
+                  max_partials: int, key=None) -> None:
+    """The scheduled layout's merge: o_part [slots, R, Dv] fp32, lse_part [slots, R] fp32, seqs [B, 2] int32
+    (first slot, partials; triton_schedule.py) -> out_rows [B, R, Dv], written in place for the sequences with
+    partials (at most `max_partials` each: the schedule's parts), untouched for the others. key: as combine_splits."""
+    lkey = None if key is None else (key, out_rows.stride())
+    prep = _SLOTS_ARGS.get(lkey) if lkey is not None else None
+    if prep is None:
+        slots, R, Dv = o_part.shape
+        assert out_rows.stride(-1) == 1 and o_part.stride(-1) == 1 and lse_part.stride(-1) == 1
+        prep = ((o_part.stride(0), o_part.stride(1), lse_part.stride(0), out_rows.stride(0), out_rows.stride(1), Dv,
+                 triton.next_power_of_2(max_partials)), (R, out_rows.shape[0], 1), 4 if Dv >= 256 else 2)
+        if lkey is not None:
+            _SLOTS_ARGS[lkey] = prep
+            if len(_SLOTS_ARGS) > 4 * PLAN_CACHE_SIZE:
+                _SLOTS_ARGS.pop(next(iter(_SLOTS_ARGS)))
+    ints, grid, warps = prep
+    _LAUNCH_SLOTS(lkey, grid, (o_part, lse_part, out_rows, seqs, *ints), num_warps=warps)
+
+
+_SLOTS_ARGS: dict = {}
+_LAUNCH_SLOTS = FastLauncher(_combine_slots_kernel)
 
 
 def choose_num_splits(

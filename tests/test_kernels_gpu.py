@@ -128,6 +128,77 @@ def test_triton_mla_variants(variant, mode):
     assert rel_error(run_mla_case(mla_decode_triton, case, config=cfg, **extra), case.ref) < bound
 
 
+def _mixed_lengths(seed: int, n: int = 12, top: int = 32768) -> list[int]:
+    """Mixed lengths 1..top: the edge lengths (0, 1, 2, a tile and one, the longest) and the rest drawn."""
+    import random
+
+    rng = random.Random(seed)
+    return [0, 1, 2, 65, top] + [rng.randint(1, top) for _ in range(n - 5)]
+
+
+@pytest.mark.parametrize("paged", [False, True])
+@pytest.mark.parametrize("heads,s_q", [(16, 1), (16, 2), (32, 1), (32, 2), (128, 1)])
+def test_triton_mla_scheduled_mixed_lengths(heads, s_q, paged):
+    """The balanced schedule (triton_schedule.py) at mixed lengths 1..32k: the scheduled decode matches the float64
+    reference and the fixed grid's output, and some sequence was split over parts (the combine ran)."""
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_mla_decode import mla_decode_triton
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    case = _mla(lens=_mixed_lengths(heads + s_q), heads=heads, s_q=s_q, paged=paged, seed=heads)
+    sched = mla_decode_schedule()
+    out = run_mla_case(mla_decode_triton, case, schedule=sched)
+    plain = run_mla_case(mla_decode_triton, case, max_seqlen=32768)
+    assert rel_error(out, case.ref) < 1e-2 and rel_error(out, plain) < 1e-2
+    assert int(sched.seqs[:, 1].max()) > 1
+    again = run_mla_case(mla_decode_triton, case, schedule=sched)  # a second layer: the schedule reused
+    assert rel_error(again, case.ref) < 1e-2
+
+
+@pytest.mark.parametrize("heads", [16, 128])
+def test_triton_mla_scheduled_fp8(heads):
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_mla_decode import mla_decode_triton
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    case = _mla(lens=_mixed_lengths(heads, top=8192), heads=heads, paged=True, fp8=True, seed=heads)
+    out = run_mla_case(mla_decode_triton, case, schedule=mla_decode_schedule())
+    assert rel_error(out, case.ref) < 2e-2
+
+
+def test_scheduled_decode_in_a_cuda_graph_follows_the_lengths_of_each_replay():
+    """A call captured with a fresh schedule records the schedule's filling too: each replay recomputes it from the
+    lengths in the (same) cache_seqlens buffer. Here the lengths shrink after the capture, and the replay matches
+    the reference at the new lengths."""
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.reference import mla_latent_attention_reference
+    from mlacalc.kernels.testing import rel_error
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    case = _mla(lens=_mixed_lengths(5, top=8192), heads=16, seed=5)
+    lens = case.cache_seqlens.clone()
+    kw = dict(softmax_scale=case.softmax_scale, kv_lora_rank=case.kv_lora_rank, impl="triton")
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):  # warm-up: compiles the three kernels, builds the plan
+        mla_decode(case.q, case.kv_cache, lens, schedule=mla_decode_schedule(), **kw)
+    torch.cuda.current_stream().wait_stream(s)
+    sched = mla_decode_schedule()  # kept alive as long as the graph: its tensors live in the graph's pool
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        out = mla_decode(case.q, case.kv_cache, lens, schedule=sched, **kw)
+    g.replay()
+    torch.cuda.synchronize()
+    assert rel_error(out, case.ref) < 1e-2
+    short = torch.tensor([max(n // 3, 1) for n in lens.tolist()], dtype=torch.int32)
+    lens.copy_(short)
+    g.replay()
+    torch.cuda.synchronize()
+    ref = mla_latent_attention_reference(case.q.cpu(), case.kv_cache.cpu(), case.kv_lora_rank,
+                                         scale=case.softmax_scale, kv_lengths=short)
+    assert rel_error(out, ref) < 1e-2
+
+
 needs_sm90 = pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] != 9,
                                 reason="the Gluon kernel is for sm_90 (Hopper)")
 

@@ -550,3 +550,109 @@ def test_a_gqa_head_dim_too_wide_for_shared_memory_is_one_error():
     k = torch.zeros(1, 8, 1, 1024, dtype=torch.bfloat16)
     with pytest.raises(KernelInputError, match="^k_cache: head dim 1024 needs 296,960 bytes"):
         gqa_decode_triton(q, k, k.clone())
+
+
+# ------------------------------------------------------------------------------------ the balanced schedule
+
+
+@pytest.mark.parametrize("paged", [False, True])
+def test_scheduled_plan_is_cached_and_a_schedule_is_filled_once_then_reused(monkeypatch, paged):
+    """mla_decode_triton(..., schedule=): one plan per shape (apart from the unscheduled one), one launch of the
+    schedule program per schedule object (the first call that uses it), none by later calls with it, and a cached
+    call queries no device and syncs nothing. The grid: (head programs, G, 1), G = SMs x programs an SM / head
+    programs; the partial buffers hold G + min(B, G) slots."""
+    from mlacalc.kernels import triton_mla_decode as m
+    from mlacalc.kernels import triton_schedule as ts
+
+    rec, comb, fills = Recorder(), [], Recorder()
+    monkeypatch.setattr(m, "_LAUNCH_MLA", rec)
+    monkeypatch.setattr(m, "combine_slots", lambda *a, **k: comb.append((a, k)))
+    monkeypatch.setattr(m, "combine_splits", lambda *a, **k: pytest.fail("the fixed grid's combine"))
+    monkeypatch.setattr(ts, "_LAUNCH_SCHEDULE", fills)
+    monkeypatch.setitem(launch._SMS, ("cpu", None), 6)
+    plans = launch.plan_cache("mla_decode_triton")
+    q, kv, lens, bt = _mla_inputs(paged=paged, S=419)  # a shape no other test uses (paged: 7 blocks a sequence)
+    # 16 heads x 1 token: one 16-row program; the default 16-row tile here (d_k 80, not DeepSeek's 576) has
+    # programs_per_sm None -> 1: G = 6 x 1 / 1 = 6 parts; slots 6 + min(2, 6) = 8
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64, check=False)
+    before = plans.misses
+    s1 = ts.mla_decode_schedule()
+    assert not s1.filled
+    m.mla_decode_triton(q, kv, lens, bt, schedule=s1, **kw)
+    assert plans.misses == before + 1 and len(fills.calls) == 1 and s1.filled
+    assert rec.calls[-1][1] == (1, 6, 1) and tuple(s1.parts.shape) == (5, 6) and tuple(s1.seqs.shape) == (2, 2)
+    o_part = comb[-1][0][0]
+    assert tuple(o_part.shape) == (8, 16, 64) and comb[-1][1]["max_partials"] == 6
+    _no_device_no_sync(monkeypatch)
+    for _ in range(2):  # later layers of the same step: the same schedule, no new fill, the same buffers
+        m.mla_decode_triton(torch.randn_like(q), kv, lens, bt, schedule=s1, **kw)
+    assert plans.misses == before + 1 and len(fills.calls) == 1 and comb[-1][0][0] is o_part
+    m.mla_decode_triton(q, kv, lens, bt, schedule=ts.mla_decode_schedule(), **kw)  # the next step: a new one
+    assert plans.misses == before + 1 and len(fills.calls) == 2
+    m.mla_decode_triton(q, kv, lens, bt, **kw)  # no schedule: the fixed grid's own plan
+    assert plans.misses == before + 2 and rec.calls[-1][1][2] == 2
+
+
+def _bad_schedule_calls():
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    q, kv, lens, _ = _mla_inputs()
+    qp, pool, lensp, bt = _mla_inputs(paged=True)
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64)
+    idx = torch.zeros(2, 1, 8, dtype=torch.int32)
+    return [
+        ("schedule", dict(impl="triton"), (q, kv, lens, None), dict(kw, schedule={"parts": None})),
+        ("num_splits", dict(impl="triton"), (q, kv, lens, None), dict(kw, schedule=mla_decode_schedule(),
+                                                                      num_splits=3)),
+        ("schedule", dict(impl="eager"), (q, kv, lens, None), dict(kw, schedule=mla_decode_schedule())),
+        ("schedule", dict(impl="gluon"), (q, kv, lens, None), dict(kw, schedule=mla_decode_schedule())),
+        ("schedule", dict(impl="triton", indices=idx), (qp, pool, lensp, bt), dict(kw, schedule=mla_decode_schedule())),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_bad_schedule_calls())))
+def test_a_schedule_where_it_does_not_apply_is_one_value_error(case):
+    from mlacalc.kernels.decode import mla_decode
+
+    arg, how, args, kw = _bad_schedule_calls()[case]
+    with pytest.raises(ValueError, match=f"^{arg}:") as exc:
+        mla_decode(*args, **how, **kw)
+    assert isinstance(exc.value, KernelInputError) and exc.value.arg == arg
+
+
+def test_a_schedule_filled_for_one_batch_is_refused_for_another(monkeypatch):
+    """The contract: one schedule per launch shape and set of lengths. Reused for a batch of another size (or a
+    tile of another shape) it is one KernelInputError naming `schedule`, before any launch."""
+    from mlacalc.kernels import triton_mla_decode as m
+    from mlacalc.kernels import triton_schedule as ts
+
+    monkeypatch.setattr(m, "_LAUNCH_MLA", Recorder())
+    monkeypatch.setattr(m, "combine_slots", lambda *a, **k: None)
+    monkeypatch.setattr(ts, "_LAUNCH_SCHEDULE", Recorder())
+    q, kv, lens, _ = _mla_inputs(S=287)
+    sched = ts.mla_decode_schedule()
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64, check=False, schedule=sched)
+    m.mla_decode_triton(q, kv, lens, **kw)
+    with pytest.raises(KernelInputError, match="^schedule: filled for .* make one schedule per launch shape"):
+        m.mla_decode_triton(q[:1], kv[:1], lens[:1], **kw)
+
+
+def test_a_cache_too_large_for_the_schedules_int32_cells_is_one_value_error(monkeypatch):
+    """The schedule program counts cells (tiles + overhead a sequence) in int32 with headroom (MAX_CELLS = 2^28, far
+    above any real cache); past it the plan refuses with one KernelInputError naming `schedule`, before a launch.
+    Here the bound is lowered to 20: 2 sequences x (300 keys / 64 = 5 tiles + 1 tile of overhead: fp32 rows, 16 x
+    80 x 4 + 2 x 16 x 65 x 4 = 13,440 bytes under one 20,480-byte tile) = 12 cells pass; 2 sequences of 700 keys,
+    2 x (11 + 1) = 24 cells, do not."""
+    from mlacalc.kernels import triton_mla_decode as m
+    from mlacalc.kernels import triton_schedule as ts
+
+    monkeypatch.setattr(m, "_LAUNCH_MLA", Recorder())
+    monkeypatch.setattr(m, "combine_slots", lambda *a, **k: None)
+    monkeypatch.setattr(ts, "_LAUNCH_SCHEDULE", Recorder())
+    monkeypatch.setattr(m, "MAX_CELLS", 20)
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64, check=False)
+    q, kv, lens, _ = _mla_inputs(S=300)
+    m.mla_decode_triton(q, kv, lens, schedule=ts.mla_decode_schedule(), **kw)
+    q, kv, lens, _ = _mla_inputs(S=700)
+    with pytest.raises(KernelInputError, match="^schedule: 2 sequences of up to 700 keys are 24 schedule cells"):
+        m.mla_decode_triton(q, kv, lens, schedule=ts.mla_decode_schedule(), **kw)

@@ -37,3 +37,26 @@ def test_mla_program_resources_match_the_model(d_lat, d_rope, rows, shared):
     regs = _registers(k)
     if regs is not None:
         assert regs <= MLA_REGS[d_k, rows]
+
+
+@pytest.mark.parametrize("rows,paged", [(16, False), (16, True), (64, False), (32, True)])
+def test_the_scheduled_mode_keeps_the_tile_loop_pipelined(rows, paged):
+    """The scheduled mode runs the same tile loop inside a loop over a part's sequences: Triton still pipelines the
+    inner loop as in the fixed grid (the same asynchronous copies into shared memory and waits, the same shared
+    memory a program), and the two loops are there."""
+    from mlacalc.expected import MLA_TILES
+    from mlacalc.kernels.triton_mla_decode import compile_sm90
+
+    keys, warps, stages = MLA_TILES[rows]
+    try:
+        plain = compile_sm90(512, 64, rows, keys, warps, stages, paged=paged)
+        sched = compile_sm90(512, 64, rows, keys, warps, stages, paged=paged, scheduled=True)
+    except (RuntimeError, FileNotFoundError) as exc:
+        if "ptxas" in str(exc):
+            pytest.skip(f"no ptxas: {exc}")
+        raise
+    count = lambda k, op: k.asm["ttgir"].count(op)  # noqa: E731
+    assert sched.metadata.shared == plain.metadata.shared
+    for op in ("async_copy_global_to_local", "async_wait"):
+        assert count(sched, op) == count(plain, op) > 0
+    assert count(plain, "scf.for") == 1 and count(sched, "scf.for") == 2

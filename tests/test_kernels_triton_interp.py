@@ -127,6 +127,39 @@ CASES = {
     # through the public entry point: mla_decode(..., indices=...)
     "sparse_via_mla_decode": ("sparse_entry", dict(lens=[17, 64], heads=16, topk=40, r=64, dr=16,
                                                    dtype="float16", block_size=64), 1e-2),
+    # the balanced schedule (kernels/schedule.py, triton_schedule.py): the device's records equal the Python
+    # mirror's for drawn lengths (err = mismatching schedules, of `n`)
+    "schedule_matches_mirror": ("schedule", dict(n=80, seed=3), 0.5),
+    # scheduled decode (family "mla_sched": config, SMs the plan sees -> G parts): mixed lengths with 0- and
+    # 1-token sequences; err = the worse of (scheduled vs reference, scheduled vs the fixed grid)
+    "sched_contiguous_mixed": ("mla_sched", dict(lens=[0, 1, 63, 64, 65, 300, 2, 129], heads=8, r=64, dr=16,
+                                                 dtype="float16"), 1e-2, None, 5),
+    "sched_paged16_mixed": ("mla_sched", dict(lens=[0, 1, 63, 64, 65, 300, 2, 129], heads=8, r=64, dr=16,
+                                              dtype="float16", paged=True, block_size=16), 1e-2, None, 5),
+    "sched_paged64_mtp": ("mla_sched", dict(lens=[2, 70, 130, 1, 0], heads=5, s_q=2, r=64, dr=16, dtype="float32",
+                                            paged=True, block_size=64), 1e-4, None, 4),
+    # many parts (tiny pieces, a sequence over most of them) and one part (every sequence written directly)
+    "sched_many_parts": ("mla_sched", dict(lens=[1, 700, 20, 0, 3], heads=16, r=32, dr=16, dtype="float16",
+                                           paged=True, block_size=16), 1e-2, None, 40),
+    "sched_one_part": ("mla_sched", dict(lens=[1, 700, 20, 0, 3], heads=16, r=32, dr=16, dtype="float16"), 1e-2,
+                       None, 1),
+    "sched_splitv_nan_tail": ("mla_sched", dict(lens=[1, 63, 64, 65, 0, 200], heads=8, r=64, dr=16,
+                                                dtype="float16"), 1e-2,
+                              dict(block_h=16, block_n=16, num_warps=4, num_stages=2, split_v=2), 6, "nan_tail"),
+    "sched_default_128_heads": ("mla_sched", dict(lens=[1, 64, 700, 0], heads=128, r=64, dr=16, dtype="float16"),
+                                1e-2, None, 8),
+    "sched_fp8": ("mla_sched", dict(lens=[1, 65, 200, 0], heads=4, r=32, dr=16, dtype="float32", fp8=True,
+                                    paged=True, block_size=32), 2e-2, None, 4),
+    "sched_fp8_fp16q_dual": ("mla_sched", dict(lens=[1, 31, 32, 33, 200, 0], heads=8, r=64, dr=16,
+                                               dtype="float16", fp8=True, paged=True, block_size=32), 1e-2,
+                             dict(block_h=16, block_n=16, num_warps=4, num_stages=2, fp8_mode="dual"), 4),
+    "sched_fp8_fp16q_slices_mtp": ("mla_sched", dict(lens=[3, 70, 130, 2], heads=5, s_q=2, r=64, dr=16,
+                                                     dtype="float16", fp8=True), 1e-2,
+                                   dict(block_h=16, block_n=32, num_warps=4, num_stages=2, fp8_mode="slices"), 3),
+    # through mla_decode(impl="triton"), the schedule reused by a second call with new queries (a second layer)
+    "sched_via_mla_decode_reused": ("mla_sched", dict(lens=[5, 300, 1, 90], heads=16, r=64, dr=16,
+                                                      dtype="float16", paged=True, block_size=64), 1e-2, None, 5,
+                                    "entry_twice"),
 }
 
 
@@ -140,7 +173,11 @@ def _run_case(name: str) -> dict:
     from mlacalc.kernels.triton_mla_decode import MLADecodeConfig
 
     family, kw, bound, *rest = CASES[name]
+    if family == "schedule":
+        return {"err": _schedule_mismatches(**kw), "bound": bound}
     kw = dict(kw, dtype=getattr(torch, kw["dtype"]))
+    if family == "mla_sched":
+        return {"err": _scheduled_error(kw, *rest), "bound": bound}
     if family in ("sparse", "sparse_entry"):
         from mlacalc.kernels.decode import mla_decode
         from mlacalc.kernels.triton_mla_sparse import SparseMLAConfig, mla_decode_sparse
@@ -179,6 +216,66 @@ def _run_case(name: str) -> dict:
             extra["num_splits"] = rest[1]
         out = testing.run_gqa_case(gqa_decode_triton, case, **extra)
     return {"err": testing.rel_error(out, case.ref), "bound": bound}
+
+
+def _schedule_mismatches(n: int, seed: int) -> int:
+    """Schedules (of n drawn sets of lengths, part counts, tiles and overheads) whose device records differ from
+    kernels/schedule.plan_schedule's."""
+    import random
+
+    import torch
+
+    from mlacalc.kernels.schedule import plan_schedule
+    from mlacalc.kernels.triton_schedule import fill_schedule
+
+    rng, bad = random.Random(seed), 0
+    for _ in range(n):
+        B = rng.choice([1, 2, 3, 31, 32, 33, 70, 200])
+        G = rng.choice([1, 2, 5, 66, 132, 264, 300])
+        block_n, overhead = rng.choice([16, 32, 64]), rng.randint(1, 9)
+        top = rng.choice([1, 100, 5000, 64_000])
+        lens = [rng.choice([0, 1, rng.randint(top // 2, top), rng.randint(0, top)]) for _ in range(B)]
+        parts = torch.full((5, G), -7, dtype=torch.int32)
+        seqs = torch.full((B, 2), -7, dtype=torch.int32)
+        fill_schedule(torch.tensor(lens, dtype=torch.int32), parts, seqs, block_n=block_n, overhead=overhead)
+        want = plan_schedule(lens, block_n=block_n, overhead=overhead, parts=G)
+        bad += [tuple(p) for p in parts.t().tolist()] != list(want.parts) or \
+            [tuple(x) for x in seqs.tolist()] != list(want.seqs)
+    return bad
+
+
+def _scheduled_error(kw, config, sms, mode=None) -> float:
+    """A scheduled decode (the plan seeing `sms` SMs) against the float64 reference and against the fixed grid's
+    output; the worse relative error."""
+    import torch
+
+    from mlacalc.kernels import launch, testing
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.triton_mla_decode import MLADecodeConfig, mla_decode_triton
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    case = testing.make_mla_case(seed=7, **kw)
+    if mode == "nan_tail":
+        for b, n in enumerate(case.cache_seqlens.tolist()):
+            case.kv_cache[b, n:] = float("nan")
+    launch._SMS[("cpu", None)] = sms
+    launch.plan_cache("mla_decode_triton").clear()  # plans are keyed by shapes, not by the SM count
+    extra = {} if config is None else {"config": MLADecodeConfig(**config)}
+    sched = mla_decode_schedule()
+    if mode == "entry_twice":
+        first = torch.randn_like(case.q)
+        mla_decode(first, case.kv_cache, case.cache_seqlens, case.block_table, softmax_scale=case.softmax_scale,
+                   kv_lora_rank=case.kv_lora_rank, impl="triton", schedule=sched)
+        assert sched.filled
+        out = testing.run_mla_case(lambda *a, **k: mla_decode(*a, impl="triton", **k), case, schedule=sched, **extra)
+    else:
+        out = testing.run_mla_case(mla_decode_triton, case, schedule=sched, **extra)
+    # with more than one part some sequence is split here (the cases are chosen so), so the combine runs too
+    assert (int(sched.seqs[:, 1].max()) > 0) == (sms > 1), sched.seqs.tolist()
+    plain = testing.run_mla_case(mla_decode_triton, case, **extra)
+    launch._SMS.pop(("cpu", None))
+    launch.plan_cache("mla_decode_triton").clear()
+    return max(testing.rel_error(out, case.ref), testing.rel_error(out, plain))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,159 @@
+"""The balanced decode schedule in plain Python: how many parts, what a sequence segment costs, and a mirror of the
+schedule the device computes (triton_schedule.py), integer for integer. No torch, no Triton: tests, the dry run of
+bench/ab_schedule.py and anyone reading the kernel use it.
+
+Why a schedule. The fixed grid cuts every sequence into `num_splits` chunks of one length chosen from the largest
+length (triton_split_kv.plan_splits). With mixed lengths the chunks of short sequences end early and, when the grid
+is about one wave, their SMs idle while the longest sequences' chunks run (lengths drawn in [L/2, L] left the
+Triton kernel 1.1-1.4x FlashMLA's time on the H200: docs/kernels-notes.md). FlashMLA instead cuts the *sum* of the
+work evenly (get_mla_metadata; csrc/smxx/decode/get_decoding_sched_meta/get_decoding_sched_meta.cu): one range of
+work a part, crossing sequence boundaries, each part about the same load.
+
+The cut (ours; FlashMLA walks the sequences one by one in a single thread, this is a closed form that a Triton
+program computes with prefix sums):
+  * A sequence of L keys is n = max(ceil(L / BLOCK_N), 1) units, one per key tile (a sequence of no keys keeps one
+    empty unit, so that a part owns it and writes its output: zeros, as the fixed grid does). With s_q > 1 query
+    tokens the last one sees all L keys (last_key = L - s_q + t), so the units are the same.
+  * Lay the sequences on one line of cells: sequence b first takes `overhead` cells (the fixed cost of a segment:
+    segment_overhead_tiles), then its n tiles. C_b = sum over earlier sequences of (overhead + n), its first tile
+    at s_b = C_b + overhead, its last at e_b = s_b + n - 1; total = C_B.
+  * payload P = ceil(total / G): part p owns the tiles whose cell lies in [p P, (p + 1) P). So tile j of sequence b
+    belongs to part (s_b + j) // P; sequence b spans parts s_b // P .. e_b // P, one segment (piece) in each.
+  * A part's real cost is its tiles plus `overhead` a segment. The cells of [p P, (p + 1) P) count each segment's
+    overhead except that of a piece continued from the previous part, so no part costs more than P + overhead:
+    FlashMLA's payload, ceil(total / G) + overhead, by another route.
+  * Slots: a sequence in k > 1 pieces writes k partial results (o, lse) to slots first_slot .. first_slot + k - 1
+    (first_slot = the partials of the sequences before it); one in one piece is written directly (0 partials).
+    At most G - 1 part boundaries fall inside sequences, each adding one piece, and each split sequence has one
+    piece more than its boundaries, so the slots are at most (G - 1) + min(B, G - 1) < G + min(B, G).
+
+The records (what the device writes; int32):
+  parts [5, G]: begin_b, begin_tile, end_b (inclusive), end_tile (exclusive, in sequence end_b), begin_piece (the
+    piece index of the part's first segment within its sequence: > 0 when that sequence began in an earlier part).
+    A part without tiles is (0, 0, -1, 0, 0): its loop over begin_b .. end_b is empty.
+  seqs [B, 2]: first_slot, partials (0: written directly by the one part that holds the whole sequence).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+__all__ = ["schedule_parts", "segment_overhead_tiles", "Schedule", "plan_schedule", "part_segments", "part_loads",
+           "grid_loads", "makespan", "EMPTY_PART", "slot_capacity"]
+
+EMPTY_PART = (0, 0, -1, 0, 0)  # the record of a part that owns no tile
+
+
+def schedule_parts(head_programs: int, sms: int, programs_per_sm: int = 1) -> int:
+    """G, the parts the work is cut into: one wave of the scheduled grid (head_programs x G programs), i.e. the
+    program slots of the GPU (sms x programs_per_sm) over the programs that share a part's range (head blocks x value
+    halves), at least 1. FlashMLA's num_sm_parts is the same count for its 64-row tiles: max(SMs / h_k / ceil(rows /
+    64), 1) (csrc/api/dense_decode.h). E.g. 132 SMs, 16 heads in one 16-row program: 132 parts; 128 heads in one
+    128-row block over two value halves: 66."""
+    return max(1, (sms * programs_per_sm) // max(head_programs, 1))
+
+
+def segment_overhead_tiles(rows: int, block_n: int, d_k: int, d_v: int, *, q_bytes: int, kv_bytes: int) -> int:
+    """The fixed cost of one sequence segment a program runs, in key tiles (the schedule's `overhead`): the bytes a
+    segment moves besides its keys, over the bytes of one tile of keys, rounded up, at least 1.
+
+    A segment loads its query rows (rows x d_k x q_bytes), writes a partial (rows x (d_v + 1) x 4: fp32 output and
+    log-sum-exp) that the combine reads back; a key tile is block_n x d_k x kv_bytes (a split-v program reads whole
+    rows: its value half and the other half for the scores). `rows` the program's real rows, `d_v` its value dims.
+    Every segment is charged, split or not (as FlashMLA does): an upper bound for those written directly.
+    FlashMLA's constant, 5 blocks of 64 keys (csrc/api/dense_decode.h: GetDecodeSchedMetaParams), is this count at
+    its tile: 64 rows, bf16: (73,728 + 2 x 131,328) / 73,728 = 4.56 -> 5. What it leaves out: the latency of a
+    segment's first tile (the pipeline's fill), not measured yet."""
+    moved = rows * d_k * q_bytes + 2 * rows * (d_v + 1) * 4
+    return max(1, math.ceil(moved / (block_n * d_k * kv_bytes)))
+
+
+def slot_capacity(parts: int, batch: int) -> int:
+    """Partial-result slots a schedule of `parts` parts over `batch` sequences can use, with room to spare: G +
+    min(B, G) (module docstring: at most (G - 1) + min(B, G - 1))."""
+    return parts + min(batch, parts)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The schedule of one set of lengths (module docstring): parts[p] = (begin_b, begin_tile, end_b, end_tile,
+    begin_piece); seqs[b] = (first_slot, partials); payload P in cells; overhead in tiles; units[b] tiles of b."""
+
+    parts: tuple[tuple[int, int, int, int, int], ...]
+    seqs: tuple[tuple[int, int], ...]
+    payload: int
+    overhead: int
+    units: tuple[int, ...]
+
+    @property
+    def slots(self) -> int:
+        """Partial-result slots used."""
+        return sum(k for _, k in self.seqs)
+
+
+def units_of(length: int, block_n: int) -> int:
+    """Key tiles of a sequence of `length` keys: at least one (an empty one for length 0)."""
+    return max(-(-max(length, 0) // block_n), 1)
+
+
+def plan_schedule(lengths, *, block_n: int, overhead: int, parts: int) -> Schedule:
+    """The schedule of `lengths` (cache_seqlens) in tiles of `block_n` keys over `parts` parts, as the device kernel
+    computes it, written sequence by sequence (module docstring)."""
+    units = tuple(units_of(n, block_n) for n in lengths)
+    total = sum(overhead + n for n in units)
+    P = max(-(-total // parts), 1)
+    pieces: list[list[tuple[int, int, int, int]]] = [[] for _ in range(parts)]  # part -> (b, t0, t1, piece)
+    seqs, slot, cell = [], 0, 0
+    for b, n in enumerate(units):
+        s = cell + overhead                       # the sequence's first tile's cell
+        first, last = s // P, (s + n - 1) // P    # the parts it spans
+        for p in range(first, last + 1):
+            t0 = max(p * P, s) - s
+            t1 = min((p + 1) * P, s + n) - s
+            pieces[p].append((b, t0, t1, p - first))
+        k = last - first + 1
+        seqs.append((slot, k if k > 1 else 0))
+        slot += k if k > 1 else 0
+        cell = s + n
+    recs = tuple((segs[0][0], segs[0][1], segs[-1][0], segs[-1][2], segs[0][3]) if segs else EMPTY_PART
+                 for segs in pieces)
+    return Schedule(recs, tuple(seqs), P, overhead, units)
+
+
+def part_segments(sched: Schedule, p: int) -> list[tuple[int, int, int, int]]:
+    """The segments part p runs, read from its record as the decode kernel reads it: (b, first tile, end tile,
+    piece) for b in begin_b .. end_b; the first starts at begin_tile (piece begin_piece), the last ends at end_tile,
+    the others are whole sequences (piece 0)."""
+    bb, bt, eb, et, bp = sched.parts[p]
+    return [(b, bt if b == bb else 0, et if b == eb else sched.units[b], bp if b == bb else 0)
+            for b in range(bb, eb + 1)]
+
+
+def part_loads(sched: Schedule) -> list[int]:
+    """Each part's cost in tiles: its key tiles plus `overhead` for each segment it runs."""
+    return [sum(t1 - t0 + sched.overhead for _, t0, t1, _ in part_segments(sched, p))
+            for p in range(len(sched.parts))]
+
+
+def grid_loads(lengths, *, block_n: int, tokens_per_split: int, num_splits: int, overhead: int) -> list[int]:
+    """Each program's cost in tiles under the fixed grid (triton_mla_decode without a schedule; one head program):
+    split s of sequence b runs the tiles of keys [s x tokens_per_split, min((s + 1) x tokens_per_split, L_b)), plus
+    `overhead` (it loads its query rows and writes a partial even when its chunk is empty). In launch order (split
+    fastest, then sequence: grid axis 1, then 2)."""
+    loads = []
+    for n in lengths:
+        for s in range(num_splits):
+            keys = max(0, min((s + 1) * tokens_per_split, n) - s * tokens_per_split)
+            loads.append(-(-keys // block_n) + overhead)
+    return loads
+
+
+def makespan(loads, slots: int) -> int:
+    """Time (in the loads' unit) for `slots` program slots to run programs of `loads` handed out in order, each to
+    the slot that frees first (the block scheduler's behaviour, idealised)."""
+    free = [0] * max(slots, 1)
+    for x in loads:
+        heapq.heapreplace(free, free[0] + x)
+    return max(free)

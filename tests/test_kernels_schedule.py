@@ -1,0 +1,140 @@
+"""The balanced decode schedule's plain-Python side (kernels/schedule.py): the overhead and part counts by hand, a
+schedule worked out cell by cell, and its invariants over drawn lengths (every key tile covered exactly once, no
+part over its payload, slots consistent). No torch, but for the last test (the lab script's dry run plans with the
+kernel's planner). The device kernel is checked against this mirror under the Triton interpreter
+(test_kernels_triton_interp.py)."""
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlacalc.kernels.schedule import (EMPTY_PART, grid_loads, makespan, part_loads, part_segments, plan_schedule,
+                                      schedule_parts, segment_overhead_tiles, slot_capacity)
+
+
+def test_segment_overhead_restates_flashmlas_five_blocks_at_its_tile():
+    # FlashMLA: 64 rows, 576-dim bf16 keys, 64-key blocks, 512 value dims: query 64 x 576 x 2 = 73,728 B, partial
+    # written and read back 2 x 64 x 513 x 4 = 262,656 B, a tile 64 x 576 x 2 = 73,728 B: 4.56 tiles -> 5, the
+    # constant of csrc/api/dense_decode.h
+    assert math.ceil((73_728 + 262_656) / 73_728) == 5
+    assert segment_overhead_tiles(64, 64, 576, 512, q_bytes=2, kv_bytes=2) == 5
+
+
+def test_segment_overhead_at_our_tiles_by_hand():
+    # 16 heads, 32-key bf16 tile: (16 x 576 x 2 + 2 x 16 x 513 x 4) / (32 x 576 x 2) = 84,096 / 36,864 = 2.28 -> 3
+    assert segment_overhead_tiles(16, 32, 576, 512, q_bytes=2, kv_bytes=2) == 3
+    # 128 heads over two value halves (d_v 256 a program), 64-key tile: (147,456 + 2 x 128 x 257 x 4) / 73,728
+    # = 410,624 / 73,728 = 5.57 -> 6
+    assert segment_overhead_tiles(128, 64, 576, 256, q_bytes=2, kv_bytes=2) == 6
+    # an fp8 cache halves a tile's bytes: 16 rows, 32 keys: 84,096 / 18,432 = 4.56 -> 5
+    assert segment_overhead_tiles(16, 32, 576, 512, q_bytes=2, kv_bytes=1) == 5
+    # a tiny program still pays one tile
+    assert segment_overhead_tiles(1, 64, 576, 512, q_bytes=2, kv_bytes=2) == 1
+
+
+def test_parts_fill_one_wave_of_program_slots():
+    assert schedule_parts(1, 132) == 132        # 16 heads: one 16-row program a part
+    assert schedule_parts(2, 132) == 66         # 128 heads: one 128-row block over two value halves
+    assert schedule_parts(1, 132, 2) == 264     # two programs an SM
+    assert schedule_parts(3, 132) == 44
+    assert schedule_parts(200, 132) == 1        # never fewer than one
+
+
+def test_a_schedule_worked_out_cell_by_cell():
+    """Lengths 0, 1, 100, 5000, 64, 3 in 64-key tiles: 1, 1, 2, 79, 1, 1 tiles (a sequence of no keys keeps one
+    empty tile). Overhead 5, 8 parts: 6 x 5 + 85 = 115 cells, payload ceil(115 / 8) = 15. Cells: seq 0's tile at
+    5, seq 1's at 11 (part 0); seq 2's at 17-18 (part 1); seq 3's at 24-102: part 1 takes 24-29 (tiles 0-5), parts
+    2-5 fifteen each (tiles 6-65), part 6 cells 90-102 (tiles 66-78); seq 4's tile at 108, seq 5's at 114 (part 7)."""
+    s = plan_schedule([0, 1, 100, 5000, 64, 3], block_n=64, overhead=5, parts=8)
+    assert s.units == (1, 1, 2, 79, 1, 1) and s.payload == 15
+    assert s.parts == ((0, 0, 1, 1, 0), (2, 0, 3, 6, 0), (3, 6, 3, 21, 1), (3, 21, 3, 36, 2), (3, 36, 3, 51, 3),
+                       (3, 51, 3, 66, 4), (3, 66, 3, 79, 5), (4, 0, 5, 1, 0))
+    # only seq 3 is split (6 pieces: slots 0-5); the others are written directly
+    assert s.seqs == ((0, 0), (0, 0), (0, 0), (0, 6), (6, 0), (6, 0)) and s.slots == 6
+    # loads: part 0 two segments of one tile (2 x 6), part 1 2 + 6 tiles and two segments, part 2 15 + 5
+    assert part_loads(s) == [12, 18, 20, 20, 20, 20, 18, 12]
+    assert part_segments(s, 1) == [(2, 0, 2, 0), (3, 0, 6, 0)]
+
+
+def test_parts_beyond_the_work_are_empty():
+    # one sequence of 2 tiles, overhead 1, 8 parts: 3 cells, payload 1: part 0 holds the overhead cell only,
+    # parts 1 and 2 one tile each (two pieces), parts 3-7 nothing
+    s = plan_schedule([100], block_n=64, overhead=1, parts=8)
+    assert s.parts == (EMPTY_PART, (0, 0, 0, 1, 0), (0, 1, 0, 2, 1)) + (EMPTY_PART,) * 5
+    assert s.seqs == ((0, 2),)
+    assert part_segments(s, 0) == [] and part_loads(s) == [0, 2, 2, 0, 0, 0, 0, 0]
+
+
+def test_the_fixed_grids_program_loads_and_makespan_by_hand():
+    # lengths 100 and 10 keys, 2 splits of 64 keys, 32-key tiles, overhead 1: seq 0 splits 64 + 36 keys = 2 + 2
+    # tiles, seq 1 10 + 0 keys = 1 + 0 tiles; each program + 1
+    loads = grid_loads([100, 10], block_n=32, tokens_per_split=64, num_splits=2, overhead=1)
+    assert loads == [3, 3, 2, 1]
+    # two slots: 3 | 3, then the 2 goes to a slot free at 3 (5), the 1 to the other (4): 5
+    assert makespan(loads, 2) == 5
+    assert makespan(loads, 4) == 3 and makespan(loads, 1) == 9
+
+
+lengths = st.lists(st.one_of(st.sampled_from([0, 1, 2, 63, 64, 65]), st.integers(0, 3000),
+                             st.integers(30_000, 200_000)), min_size=1, max_size=70)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lens=lengths, parts=st.integers(1, 300), block_n=st.sampled_from([16, 32, 64]), overhead=st.integers(1, 9))
+def test_every_key_tile_is_covered_once_no_part_exceeds_its_payload_and_slots_are_consistent(lens, parts, block_n,
+                                                                                            overhead):
+    s = plan_schedule(lens, block_n=block_n, overhead=overhead, parts=parts)
+    B = len(lens)
+    units = [max(-(-n // block_n), 1) for n in lens]
+    assert list(s.units) == units
+    total = sum(n + overhead for n in units)
+    assert s.payload == max(-(-total // parts), 1)
+    covered = [[0] * n for n in units]
+    pieces = [[] for _ in range(B)]  # (part, piece) of each sequence's segments, in part order
+    for p, rec in enumerate(s.parts):
+        segs = part_segments(s, p)
+        assert (rec == EMPTY_PART) == (not segs)
+        for b, t0, t1, piece in segs:
+            assert 0 <= t0 < t1 <= units[b]  # no empty segment
+            for j in range(t0, t1):
+                covered[b][j] += 1
+            pieces[b].append((p, piece))
+    assert all(c == 1 for row in covered for c in row)  # every tile of every sequence exactly once
+    loads = part_loads(s)
+    assert max(loads) <= s.payload + overhead  # FlashMLA's payload: ceil(total / G) + overhead
+    assert sum(loads) >= total  # each sequence pays its overhead at least once
+    slot, used = 0, set()
+    for b, (first, partials) in enumerate(s.seqs):
+        assert first == slot  # slots handed out in sequence order
+        if partials == 0:  # written directly: one part holds the whole sequence
+            assert [pc for _, pc in pieces[b]] == [0]
+        else:
+            assert partials == len(pieces[b]) > 1
+            assert [pc for _, pc in pieces[b]] == list(range(partials))
+            assert [p for p, _ in pieces[b]] == list(range(pieces[b][0][0], pieces[b][0][0] + partials))
+            used |= {first + k for k in range(partials)}
+        slot += partials
+    # at most G - 1 part boundaries inside sequences, and one more piece than boundaries a split sequence
+    assert len(used) == s.slots == slot <= (parts - 1) + min(B, parts - 1) < slot_capacity(parts, B)
+
+
+def test_the_lab_scripts_dry_run_plans_each_point_and_balances_it(capsys):
+    """bench/ab_schedule.py --dry (CPU): one line a point with the fixed grid's and the schedule's imbalance; the
+    schedule's is the smaller at every point, and never above payload + overhead over the mean."""
+    import pytest
+
+    pytest.importorskip("torch")
+    pytest.importorskip("triton")
+    from helpers import bench_module
+
+    ab = bench_module("ab_schedule")
+    assert ab.main(["--dry", "--n", "6", "--seed", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [ln.split() for ln in lines[2:8]]
+    assert len(rows) == 6 and all(len(r) == 11 for r in rows)
+    for p, r in zip(ab.draw(4, 6), rows):
+        assert [int(x) for x in r[:3]] == [p["B"], p["ctx"], p["heads"]]
+        before, after, model = (float(x) for x in r[8:11])
+        assert 1.0 <= after < before and model < 1.0
+    assert ab.main([]) == 2  # a GPU run without --out (or without a GPU) is refused in one line
