@@ -64,16 +64,21 @@ def default_gluon_config(rows: int, *, fp8: bool = False, page_size: int | None 
 
 
 def gluon_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: int = 512, page_size: int | None = None,
-                    block_n: int = DEFAULT_GLUON_CONFIG.block_n) -> bool:
+                    block_n: int = DEFAULT_GLUON_CONFIG.block_n, min_rows: int = BLOCK_H) -> bool:
     """Whether mla_decode_gluon handles this call: an sm_90 GPU, bf16/fp16 q, a cache of q's dtype or fp8 e4m3
-    (then 32-token tiles), 512 + 64 dims, at least 64 query rows per sequence, TMA-compatible (16-byte aligned) rows,
-    paged block size a multiple of block_n."""
+    (then 32-token tiles), 512 + 64 dims, at least `min_rows` query rows per sequence (auto: 64, a whole head block;
+    mla_decode_gluon itself takes fewer, padded to the 64-row tile as FlashMLA pads them), TMA-compatible (16-byte
+    aligned) rows, paged block size a multiple of block_n.
+
+    Fewer rows than 64 (UNMEASURED: branch gluon-rows, for the next GPU session): a program's 64-row Q box then
+    reads the next sequence's rows, or TMA's zero fill past the tensor; their softmax sees only existing keys and
+    the output and LSE stores mask rows >= rows_per_seq, so they never reach memory."""
     if not (q.is_cuda and device_capability(q.device)[0] == 9):
         return False
     B, s_q, H, Dk = q.shape
     fp8 = kv_cache.dtype == torch.float8_e4m3fn
     return (q.dtype in (torch.bfloat16, torch.float16) and (kv_cache.dtype == q.dtype or (fp8 and block_n == 32))
-            and kv_lora_rank == 512 and Dk == 576 and s_q * H >= BLOCK_H and q.is_contiguous()
+            and kv_lora_rank == 512 and Dk == 576 and s_q * H >= min_rows and q.is_contiguous()
             and kv_cache.stride(-1) == 1 and (page_size is None or page_size % block_n == 0))
 
 
@@ -131,7 +136,8 @@ def mla_decode_gluon(
         page = kv_cache.shape[1] if block_table is not None else None
         cfg = config or default_gluon_config(q.shape[1] * q.shape[2], fp8=kv_cache.dtype == torch.float8_e4m3fn,
                                              page_size=page)
-        require(gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page, block_n=cfg.block_n),
+        require(gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page, block_n=cfg.block_n,
+                                min_rows=1),
                 "q", "this call is outside the Gluon kernel's domain (gluon_supported): use mla_decode_triton")
         return _GluonPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
                           num_splits=num_splits, config=cfg)

@@ -205,7 +205,8 @@ needs_sm90 = pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_
 
 @needs_sm90
 @pytest.mark.parametrize("block_n", [64, 32])
-@pytest.mark.parametrize("mode", ["contiguous_nan_tail", "paged", "single_split", "splits_17", "mtp_causal", "h64"])
+@pytest.mark.parametrize("mode", ["contiguous_nan_tail", "paged", "single_split", "splits_17", "mtp_causal", "h64",
+                                  "h32", "h16_paged", "h32_b1"])
 def test_gluon_mla(mode, block_n):
     from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
     from mlacalc.kernels.testing import rel_error, run_mla_case
@@ -215,6 +216,10 @@ def test_gluon_mla(mode, block_n):
         kw.update(lens=[max(n, 2) for n in LENS], heads=64, s_q=2)
     elif mode == "h64":
         kw["heads"] = 64
+    elif mode in ("h32", "h16_paged", "h32_b1"):  # under 64 rows: the 64-row tile padded (Q box past the rows)
+        kw.update(heads=16 if mode == "h16_paged" else 32, paged=mode == "h16_paged")
+        if mode == "h32_b1":
+            kw["lens"] = LENS[-1:]  # one sequence: the 64-row box is larger than the whole [32, 576] query
     elif mode == "single_split":
         extra["num_splits"] = 1
     elif mode == "splits_17":
