@@ -117,11 +117,17 @@ def _parent(d, path):
     return node
 
 
+def _odd(rng: random.Random):
+    """One of ODD, copied: the lists in ODD are shared, and a later mutation that writes into one (a path inside
+    it) could make it contain itself (seed 21: a RecursionError in _paths, the fuzzer's own bug)."""
+    return copy.deepcopy(rng.choice(ODD))
+
+
 def _odd_value(rng: random.Random, old):
     """A value of the wrong kind or range for ``old``."""
     choice = rng.random()
     if isinstance(old, bool):
-        return rng.choice(ODD)
+        return _odd(rng)
     if isinstance(old, int) and choice < 0.4:
         return rng.choice([-old, 0, old + 0.5, old * 10**20, -1, 1, float(old), str(old), old + 1, old - 1])
     if isinstance(old, float) and choice < 0.4:
@@ -129,10 +135,10 @@ def _odd_value(rng: random.Random, old):
     if isinstance(old, list) and choice < 0.5:
         n = len(old)
         return rng.choice([old[: n // 2], old + old[-1:] * 3, old[:-1], old[1:], list(reversed(old)),
-                           [rng.choice(ODD)] + old[1:], old[:-1] + [None]] if n else [[1], [None], ["x"]])
+                           [_odd(rng)] + old[1:], old[:-1] + [None]] if n else [[1], [None], ["x"]])
     if isinstance(old, str) and choice < 0.4:
         return rng.choice([old.upper(), old + "x", "", "none", old * 50, "x" * 10_000])
-    return rng.choice(ODD)
+    return _odd(rng)
 
 
 def mutate(rng: random.Random, d: dict, specials: dict) -> list[str]:
