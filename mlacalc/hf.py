@@ -48,6 +48,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``use_bias``, ``use_conv_bias``), ``falcon_mamba`` (Falcon-Mamba: the same with unweighted RMSNorms of dt, B and C),
   ``mamba2`` (Mamba-Codestral: ``num_heads`` of ``head_dim``, ``n_groups``, ``state_size``, ``chunk_size``; read
   through :func:`_mamba2`'s block);
+- attention and Mamba-2 side by side in every layer (the spec's ``parallel_mixers``): ``falcon_h1`` (Falcon-H1
+  0.5B-34B and Falcon-H1R: full attention with ``head_dim`` on every layer, beside a Mamba-2 of ``mamba_d_ssm``
+  channels, :func:`_falcon_h1_mamba`; the gated RMSNorm by ``mamba_rms_norm``; the muP multipliers are no weights);
 - hybrids of Mamba-1 and attention (:func:`_mamba1`): ``jamba`` (Jamba, Jamba-1.5/1.6/1.7 Mini and Large: attention
   without RoPE on layers ``i % attn_layer_period == attn_layer_offset``, Mamba-1 elsewhere with RMSNorms of dt, B and
   C; a gated MLP on every layer, Mixtral's experts on ``i % expert_layer_period == expert_layer_offset``);
@@ -104,8 +107,8 @@ refused it.
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
-tables (``longcat_flash_ngram``), ``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2``
-(shared attention blocks), so that no Mamba layer is ever counted as an attention layer, the short convolutions of
+tables (``longcat_flash_ngram``), ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted as an
+attention layer, the short convolutions of
 ``lfm2``/``lfm2_moe``, Nemotron-NAS's per-layer
 ``block_configs`` (``nemotron-nas``), Phi-4-mini-flash's SambaY
 (``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads

@@ -161,7 +161,7 @@ def pattern(spec: "ModelSpec") -> str:
             if t in ("sliding", "chunked") else " cross" if t == "cross" else ""
         key = family(b).label(b) + q + ("" if spec.owns_kv(layer) else " shared-KV")
         beside = parallel_block(spec, layer)
-        if beside is not None:                  # Falcon-H1: "44 GQA-6 and Mamba-2 in parallel"
+        if beside is not None:                  # Falcon-H1-7B: "44 GQA-2 and Mamba-2 in parallel"
             key += f" and {family(beside).label(beside)} in parallel"
         counts[key] = counts.get(key, 0) + 1
     return " + ".join(f"{n} {k}" for k, n in counts.items())
