@@ -68,7 +68,8 @@ from .attention import divide, family, layer_block
 from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
-from .spec import ModelSpec, refuse_kv_sharing, refuse_residual_extras, refuse_sliding_shape
+from .spec import (ModelSpec, refuse_kv_sharing, refuse_parallel_mixers, refuse_residual_extras,
+                   refuse_sliding_shape)
 INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
 
@@ -351,6 +352,8 @@ def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
     refuse_kv_sharing(spec, "training memory")
     # AltUp's K streams, LAuReL's and the per-layer inputs' tensors are not among the saved tensors below
     refuse_residual_extras(spec, "training memory")
+    # nor the tensors a Mamba-2 beside each layer's attention saves (Falcon-H1)
+    refuse_parallel_mixers(spec, "training memory")
     if cfg.recompute == "mla-latent" and not family(spec.attention).latent_recompute:
         raise ArgError("recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
 

@@ -83,7 +83,8 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
     shared experts (``(k f_e + n_s f_s) / tp`` per token); none without an FFN. MLA attention counts the decompressed
     form (prefill). The attention term is the widest block's (the full layers', or the sliding layers' own shape); a
     model without attention (a state-space model) counts its mixer's input projection instead (``input_width / tp``
-    per token: Mamba-1's x and gate, ``2 d_inner``).
+    per token: Mamba-1's x and gate, ``2 d_inner``), and one with parallel mixers the wider of the two (Falcon-H1's
+    Mamba-2 ``in_proj``, ``2 I + 2 G N + H`` a token, is wider than its attention's queries and output).
 
     With residual extras (Gemma-3n, transformers ``Gemma3nTextModel.forward``) the residual term holds AltUp's K
     streams and the K predictions made from them beside the normed input, ``(2 K + 1) T d``, and the per-layer
@@ -98,10 +99,11 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
         width = max(width, f.experts_per_token * f.expert_intermediate_size + f.num_shared_experts * f.shared_width)
     attn = max((tokens * (a.num_heads / tp) * (a.qk_head_dim + a.v_head_dim) * 2
                 for a in (spec.attention, spec.sliding_attention) if a is not None), default=0.0)
-    if spec.attention is None:
-        # a state-space model: its mixer's input projection (Mamba-1: x and z, 2 d_inner) is the widest activation
+    if spec.attention is None or spec.parallel_mixers:
+        # a state-space model: its mixer's input projection (Mamba-1: x and z, 2 d_inner) is the widest activation;
+        # with parallel mixers (Falcon-H1) the wider of it and the attention's
         b = spec.linear_attention
-        attn = tokens * family(b).input_width(b, d) / tp * 2
+        attn = max(attn, tokens * family(b).input_width(b, d) / tp * 2)
     return Workspace(tokens=tokens, residual=tokens * (streams * d + per_layer) * 2,
                      attention=attn,
                      ffn=tokens * 2 * width / tp * 2)

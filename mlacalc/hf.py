@@ -48,6 +48,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``use_bias``, ``use_conv_bias``), ``falcon_mamba`` (Falcon-Mamba: the same with unweighted RMSNorms of dt, B and C),
   ``mamba2`` (Mamba-Codestral: ``num_heads`` of ``head_dim``, ``n_groups``, ``state_size``, ``chunk_size``; read
   through :func:`_mamba2`'s block);
+- attention and Mamba-2 side by side in every layer (the spec's ``parallel_mixers``): ``falcon_h1`` (Falcon-H1
+  0.5B-34B and Falcon-H1R: full attention with ``head_dim`` on every layer, beside a Mamba-2 of ``mamba_d_ssm``
+  channels, :func:`_falcon_h1_mamba`; the gated RMSNorm by ``mamba_rms_norm``; the muP multipliers are no weights);
 - hybrids of Mamba-1 and attention (:func:`_mamba1`): ``jamba`` (Jamba, Jamba-1.5/1.6/1.7 Mini and Large: attention
   without RoPE on layers ``i % attn_layer_period == attn_layer_offset``, Mamba-1 elsewhere with RMSNorms of dt, B and
   C; a gated MLP on every layer, Mixtral's experts on ``i % expert_layer_period == expert_layer_offset``);
@@ -104,8 +107,8 @@ refused it.
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
-tables (``longcat_flash_ngram``), ``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2``
-(shared attention blocks), so that no Mamba layer is ever counted as an attention layer, the short convolutions of
+tables (``longcat_flash_ngram``), ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted as an
+attention layer, the short convolutions of
 ``lfm2``/``lfm2_moe``, Nemotron-NAS's per-layer
 ``block_configs`` (``nemotron-nas``), Phi-4-mini-flash's SambaY
 (``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
@@ -292,6 +295,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # GraniteMoeHybridConfig and BambaConfig(mamba_conv_bias=True, mamba_proj_bias=False)
     "granitemoehybrid": {"mamba_conv_bias": True, "mamba_proj_bias": False},
     "bamba": {"mamba_conv_bias": True, "mamba_proj_bias": False},
+    # FalconH1Config (transformers configuration_falcon_h1.py): mamba_n_heads=128, mamba_n_groups=1, mamba_d_state=256,
+    # mamba_d_conv=4, mamba_expand=2, mamba_chunk_size=256, mamba_conv_bias=True, mamba_proj_bias=False,
+    # mamba_rms_norm=False, projectors_bias=False, num_key_value_heads=8, tie_word_embeddings=False. mamba_d_ssm
+    # (1024) and mamba_d_head ("auto") are not here: a null mamba_d_ssm means mamba_expand x hidden_size, not the
+    # class default (_falcon_h1_mamba)
+    "falcon_h1": {"mamba_n_heads": 128, "mamba_n_groups": 1, "mamba_d_state": 256, "mamba_d_conv": 4,
+                  "mamba_expand": 2, "mamba_chunk_size": 256, "mamba_conv_bias": True, "mamba_proj_bias": False,
+                  "mamba_rms_norm": False, "projectors_bias": False, "num_key_value_heads": 8,
+                  "tie_word_embeddings": False},
     # JambaConfig (transformers configuration_jamba.py): tie_word_embeddings=False, attn_layer_period=8,
     # attn_layer_offset=4, expert_layer_period=2, expert_layer_offset=1, num_experts=16, num_experts_per_tok=2,
     # mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank="auto", mamba_conv_bias=True,
@@ -372,6 +384,9 @@ DBRX_NAMES = {"kv_n_heads": "num_key_value_heads", "ffn_hidden_size": "intermedi
 MAMBA2_HYBRIDS = {"nemotron_h", "granitemoehybrid", "bamba"}
 # hybrids of Mamba-1 layers and conventional attention (read by _mamba1, _jamba_layer_types and _jamba_ffn)
 MAMBA1_HYBRIDS = {"jamba"}
+# attention and a Mamba-2 mixer side by side in every layer (the spec's parallel_mixers; read by _falcon_h1_layers and
+# _falcon_h1_mamba): Falcon-H1 (transformers FalconH1DecoderLayer, vLLM FalconH1ParallelHybrid)
+PARALLEL_HYBRIDS = {"falcon_h1"}
 # hybrids of lightning attention and GQA (read by _lightning, _minimax_layer_types and _ffn): MiniMax-M1 and
 # MiniMax-Text-01 as released (remote code, attn_type_list), and transformers' own MiniMax (layer_types)
 LIGHTNING_HYBRIDS = {"minimax_m1", "minimax_text_01", "minimax"}
@@ -387,7 +402,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
                 "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5", "gemma3n_text"} \
-    | MAMBA2_HYBRIDS | MAMBA1_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN
+    | MAMBA2_HYBRIDS | MAMBA1_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN | PARALLEL_HYBRIDS
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -399,8 +414,6 @@ REFUSED = {
     # LongCat-Flash-Lite (LongcatFlashNgramForCausalLM): LongCat-Flash's layers behind an n-gram embedding
     "longcat_flash_ngram": "LongCat-Flash-Lite's n-gram embedding tables (ngram_vocab_size_ratio, emb_split_num, "
                            "emb_neighbor_num beside the token embedding) are not modelled",
-    "falcon_h1": "Mamba-2 heads beside attention in every layer (two mixers and two caches a layer; the spec holds "
-                 "one mixer a layer) are not modelled",
     "hymba": "Mamba heads beside attention in every layer are not modelled",
     "lfm2": "short-convolution layers are not modelled",
     "lfm2_moe": "short-convolution layers are not modelled",
@@ -436,6 +449,8 @@ SIZES = {k: 1 for k in (
     "mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "mamba_n_groups", "conv_kernel",
     "mamba_d_conv", "chunk_size", "mamba_chunk_size", "mamba_n_heads", "mamba_d_state", "mamba_expand", "expand",
     "attention_head_dim", "shared_intermediate_size",
+    # Falcon-H1's Mamba-2 inner width (FalconH1Config); mamba_d_head may be "auto", so _falcon_h1_mamba checks it
+    "mamba_d_ssm",
     # Jamba (JambaConfig): the attention and expert layers' periods; mamba_dt_rank may be "auto", so _mamba1 checks it
     "attn_layer_period", "expert_layer_period",
     # Mamba, Falcon-Mamba, Mamba-2 (MambaConfig, Mamba2Config); time_step_rank may be "auto", so _dt_rank checks it
@@ -481,7 +496,8 @@ SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bi
             "attention_out_bias", "use_qk_norm", "use_sliding_window", "multi_query", "new_decoder_architecture",
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
             "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
-            "multi_query_attention", "qkv_bias", "no_bias", "use_head_wise_attn_gate", "rms_norm"}
+            "multi_query_attention", "qkv_bias", "no_bias", "use_head_wise_attn_gate", "rms_norm", "mamba_rms_norm",
+            "projectors_bias"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -1551,6 +1567,8 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         return _jamba_layer_types(cfg, mt, L), None
     if mt in LIGHTNING_HYBRIDS:
         return _minimax_layer_types(cfg, mt, L), None
+    if mt in PARALLEL_HYBRIDS:
+        return _falcon_h1_layers(cfg, mt, L), None
     if mt == "kimi_linear":
         lac = cfg.get("linear_attn_config")
         if not isinstance(lac, dict) or not isinstance(lac.get("full_attn_layers"), list):
@@ -1750,7 +1768,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["qkv_bias"] = a["o_bias"] = True
     if mt in O_BIAS_FLAG and cfg.get(O_BIAS_FLAG[mt]) is True:
         a["o_bias"] = True
-    if mt in ("seed_oss", *NON_GATED_MLP) and cfg.get("mlp_bias"):
+    if mt in ("seed_oss", "falcon_h1", *NON_GATED_MLP) and cfg.get("mlp_bias"):     # FalconH1MLP: LlamaMLP's
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     if mt in HUNYUAN and cfg.get("use_cla") and (cfg.get("cla_share_factor") or 1) > 1:
         # cross-layer attention (Hunyuan-Large: cla_share_factor 2): layers off every cla_share_factor-th reuse the
@@ -1867,9 +1885,10 @@ def _mamba2(cfg: dict, mt: str) -> dict:
             "conv_kernel_size": conv, "proj_bias": bool(proj_bias), "conv_bias": bool(conv_bias), "chunk_size": chunk}
 
 
-def _mamba_head_dim(cfg: dict, mt: str, heads: int, inner: int) -> int:
-    """``mamba_d_head``, or ``inner / heads`` for BambaConfig's ``auto``; its heads must fill the inner width
-    ``mamba_expand x hidden_size`` exactly, as BambaMixer's reshapes need."""
+def _mamba_head_dim(cfg: dict, mt: str, heads: int, inner: int, width: str = "mamba_expand x hidden_size") -> int:
+    """``mamba_d_head``, or ``inner / heads`` for BambaConfig's (and FalconH1Config's) ``auto``; its heads must fill
+    the inner width (``width``: ``mamba_expand x hidden_size``, Falcon-H1's ``mamba_d_ssm``) exactly, as BambaMixer's
+    reshapes need (FalconH1Config.validate_architecture raises where they do not)."""
     head = cfg.get("mamba_d_head", "auto")
     if head == "auto" and inner % heads == 0:
         head = inner // heads
@@ -1877,8 +1896,48 @@ def _mamba_head_dim(cfg: dict, mt: str, heads: int, inner: int) -> int:
         raise SpecError(WHERE, f"model_type {mt}: mamba_d_head must be a whole number of at least 1, got {_show(head)}")
     if heads * head != inner:
         raise SpecError(WHERE, f"model_type {mt}: mamba_n_heads x mamba_d_head ({heads} x {head}) must equal "
-                               f"mamba_expand x hidden_size ({inner})")
+                               f"{width} ({inner})")
     return head
+
+
+def _falcon_h1_layers(cfg: dict, mt: str, L: int) -> list[str]:
+    """Falcon-H1's layers: full attention in every one, its Mamba-2 mixer beside it (``parallel_mixers``:
+    FalconH1Config.layers_block_type is ``hybrid`` for every layer; transformers FalconH1DecoderLayer and vLLM
+    FalconH1ParallelHybrid build ``self_attn`` and ``mamba`` in each). ``attn_layer_indices`` (older configs write
+    null) and ``sliding_window`` are read by neither: a value there would say something those classes do not build,
+    so it is refused rather than ignored."""
+    for key in ("attn_layer_indices", "sliding_window"):
+        if cfg.get(key) is not None:
+            raise _refuse(mt, f"{key} {_show(cfg[key])}: Falcon-H1's layers all hold attention and Mamba-2 over the "
+                              "whole sequence (transformers and vLLM read no such key)")
+    return ["full"] * L
+
+
+def _falcon_h1_mamba(cfg: dict, mt: str) -> dict:
+    """Falcon-H1's Mamba-2 mixer (transformers ``FalconH1Mixer``, vLLM ``MambaMixer2`` in ``FalconH1SSMDecoderLayer``)
+    in :class:`mlacalc.spec.LinearAttention`'s terms: an inner width of ``mamba_d_ssm`` (null: ``mamba_expand x
+    hidden_size``; absent: FalconH1Config's 1024), which ``mamba_n_heads x mamba_d_head`` must fill; ``mamba_n_groups``
+    groups of B and C of ``mamba_d_state``; a ``mamba_d_conv`` convolution biased by ``mamba_conv_bias``; the gated
+    RMSNorm only with ``mamba_rms_norm`` (Falcon-H1-0.5B has none). transformers biases ``in_proj`` by
+    ``mamba_proj_bias`` and ``out_proj`` by ``projectors_bias``, vLLM both by ``mamba_proj_bias``: where the two keys
+    differ the checkpoint's biases are not known, refused. ``mamba_use_mlp`` sizes nothing: both classes build the MLP
+    whatever it says. The muP multipliers (``ssm_multipliers`` and the rest) are scalars and a ``persistent=False``
+    buffer, no weights."""
+    hidden = _req(cfg, mt, "hidden_size")
+    inner = cfg["mamba_d_ssm"] if "mamba_d_ssm" in cfg else 1024          # FalconH1Config(mamba_d_ssm=1024)
+    width = "mamba_d_ssm"
+    if inner is None:
+        inner, width = _req(cfg, mt, "mamba_expand") * hidden, "mamba_expand x hidden_size (mamba_d_ssm null)"
+    heads = _req(cfg, mt, "mamba_n_heads")
+    head = _mamba_head_dim(cfg, mt, heads, inner, width)
+    if bool(cfg.get("mamba_proj_bias")) != bool(cfg.get("projectors_bias")):
+        raise _refuse(mt, f"mamba_proj_bias {cfg.get('mamba_proj_bias')} with projectors_bias "
+                          f"{cfg.get('projectors_bias')}: transformers biases out_proj by the second, vLLM by the first")
+    return {"kind": "mamba2", "num_k_heads": _req(cfg, mt, "mamba_n_groups"), "num_v_heads": heads,
+            "head_k_dim": _req(cfg, mt, "mamba_d_state"), "head_v_dim": head,
+            "conv_kernel_size": _req(cfg, mt, "mamba_d_conv"), "proj_bias": bool(cfg.get("mamba_proj_bias")),
+            "conv_bias": bool(cfg.get("mamba_conv_bias")), "chunk_size": cfg.get("mamba_chunk_size"),
+            "gated_norm": bool(cfg.get("mamba_rms_norm"))}
 
 
 def _dt_rank(cfg: dict, mt: str, key: str, hidden: int) -> int:
@@ -1977,6 +2036,8 @@ def _linear(cfg: dict, mt: str) -> dict | None:
         return _mamba1(cfg, mt) if "linear" in _jamba_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
     if mt in LIGHTNING_HYBRIDS:
         return _lightning(cfg, mt) if "linear" in _minimax_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
+    if mt in PARALLEL_HYBRIDS:
+        return _falcon_h1_mamba(cfg, mt)
     if mt == "qwen3_next":
         return {"kind": "gated_deltanet", "num_k_heads": _req(cfg, mt, "linear_num_key_heads"),
                 "num_v_heads": _req(cfg, mt, "linear_num_value_heads"),
@@ -2378,6 +2439,9 @@ FFN_NAMES: dict[str, FfnNames] = {
     "internlm2": FfnNames(dense=_proj("feed_forward", "w1", "w3", "w2")),
     **dict.fromkeys(("phi3", "glm", "glm4"), FfnNames(dense=_proj("mlp", "gate_up_proj", "down_proj"))),
     "bamba": FfnNames(dense=_proj("feed_forward", *GATED)),
+    # Falcon-H1 (transformers FalconH1DecoderLayer.feed_forward, FalconH1MLP; vLLM falcon_h1.py FalconH1MLP, loaded from
+    # feed_forward.gate_proj/up_proj/down_proj)
+    "falcon_h1": FfnNames(dense=_proj("feed_forward", *GATED)),
     # Jamba (transformers JambaMLP and JambaSparseMoeBlock at feed_forward: router, experts.N.gate/up/down_proj; vLLM
     # jamba.py JambaMLP, JambaMoE)
     "jamba": FfnNames(dense=_proj("feed_forward", *GATED), router=("feed_forward.router",),
@@ -2575,7 +2639,9 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
     lin = spec.get("linear_attention")
     if lin:
         where, projs = QWEN3_5_GDN if mt in QWEN3_5_TYPES else LINEAR_MODULES[lin["kind"]]
-        names["_linear"] = [f"{layer[i]}{where}.{p}" for i in range(L) if kind[i] == "linear" for p in projs]
+        beside = bool(spec.get("parallel_mixers"))           # Falcon-H1: a mamba beside every layer's self_attn
+        names["_linear"] = [f"{layer[i]}{where}.{p}" for i in range(L) if kind[i] == "linear" or beside
+                            for p in projs]
         names["attention"] += names["_linear"]
     ffn_names = _ffn_names(mt, f.get("gated", True))
     if dense:
@@ -3302,6 +3368,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     linear = _linear(cfg, mt)
     if linear:
         out["linear_attention"] = linear
+    if mt in PARALLEL_HYBRIDS:
+        out["parallel_mixers"] = True
     extras = _residual_extras(cfg, mt)
     if extras:
         if mlx is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .attention import blocks, check_kv_layout, family, layer_block, layer_groups, tokens_held
+from .attention import blocks, check_kv_layout, family, layer_blocks, layer_groups, tokens_held
 from .attention.quant import kv_dtype_layout
 from .costs import KVCache
 from .errors import ArgError, show
@@ -194,16 +194,15 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
         held = tokens_held(spec, context, block_size)
         per_seq_layer, per_gpu_layer = [], []
         for layer in range(spec.num_layers):
-            b = layer_block(spec, layer)
-            if b is None:                 # an FFN-only layer of a one-block-per-layer model caches nothing
-                per_seq_layer.append(KVCache())
-                per_gpu_layer.append(KVCache())
-                continue
-            fam = family(b)
-            tokens = fam.cache_bytes(b, cache, bits, kv_format).scaled(held[layer])
-            per_seq_layer.append(tokens.plus(fam.state_bytes(b, sbits, ssm_bits)))
-            per_gpu_layer.append(tokens.scaled(parallel.kv_share(fam.kv_groups(b, cache))).plus(
-                fam.state_bytes_per_rank(b, sbits, ssm_bits, parallel)))
+            seq, gpu = KVCache(), KVCache()     # an FFN-only layer of a one-block-per-layer model caches nothing
+            for b in layer_blocks(spec, layer):  # its mixer, and the linear block beside it (parallel mixers)
+                fam = family(b)
+                tokens = fam.cache_bytes(b, cache, bits, kv_format).scaled(held[layer])
+                seq = seq.plus(tokens).plus(fam.state_bytes(b, sbits, ssm_bits))
+                gpu = gpu.plus(tokens.scaled(parallel.kv_share(fam.kv_groups(b, cache)))).plus(
+                    fam.state_bytes_per_rank(b, sbits, ssm_bits, parallel))
+            per_seq_layer.append(seq)
+            per_gpu_layer.append(gpu)
         per_seq = _sum(per_seq_layer)
         stages = [_sum(per_gpu_layer[r.start:r.stop]) for r in parallel.stage_ranges(spec.num_layers)]
         per_gpu_seq = max(stages, key=lambda c: c.total)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, fields
 
-from .attention import family, layer_block
+from .attention import family, layer_block, parallel_block
 from .parallel import Parallelism
 from .spec import ModelSpec, Quantization
 from .units import dtype_bits
@@ -175,11 +175,14 @@ def layer_params(spec: ModelSpec, layer: int) -> Params:
     (:func:`residual_params`). A one-block-per-layer model (Nemotron-H) has one of the two blocks. A layer that reads
     another layer's K/V (``attention.kv_share_layers``, ``attention.kv_shared_tail``) has no k/v projections
     (:meth:`~mlacalc.attention.base.AttentionFamily.shared_kv_projections`) unless the checkpoint stores them
-    (:func:`holds_kv_weights`)."""
-    b = layer_block(spec, layer)
+    (:func:`holds_kv_weights`). With parallel mixers (Falcon-H1) the layer holds the linear block beside its
+    attention (:func:`mlacalc.attention.parallel_block`), both counted in ``attention``."""
+    b, beside = layer_block(spec, layer), parallel_block(spec, layer)
     d = spec.hidden_size
     attn, kept = _split(family(b).layer_projections(b, d, holds_kv_weights(spec, layer)), kept_projections(spec, b)) \
         if b is not None else (0, 0)
+    if beside is not None:         # parallel mixers: the linear block's parameters beside the attention's
+        attn += sum(family(beside).projections(beside, d).values())
     if not spec.has_ffn(layer):
         ffn = Params()
     elif spec.is_moe_layer(layer):
@@ -330,6 +333,9 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     full = layer_params(spec, layer)
     a, tp = layer_block(spec, layer), par.tp
     attn, kept = _block_params(spec, a, par, holds_kv_weights(spec, layer)) if a is not None else (0.0, 0.0)
+    beside = parallel_block(spec, layer)
+    if beside is not None:         # parallel mixers: the linear block's share on this GPU (it keeps nothing unquantized)
+        attn += _block_params(spec, beside, par)[0]
     experts = full.routed_experts / (par.ep if par.ep > 1 else tp)
     res = residual_params(spec)                 # LAuReL split over TP, AltUp and the per-layer gates replicated
     return Params(attention=attn, attention_unquantized=kept, norms=full.norms, dense_ffn=full.dense_ffn / tp,

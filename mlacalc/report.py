@@ -241,11 +241,13 @@ def attention_table(r, sliding: bool = False) -> object:
     return table(f"Attention parameters {title}", ["projection", "params"], rows)
 
 
-def linear_attention_table(r, label: str) -> object:
-    """The parameters of one linear layer (Gated DeltaNet, KDA, Mamba-2), by tensor; counted under attention."""
+def linear_attention_table(r, label: str, beside: bool = False) -> object:
+    """The parameters of one linear layer (Gated DeltaNet, KDA, Mamba-2), by tensor, or with ``beside`` (parallel
+    mixers: Falcon-H1) of the linear block every layer holds beside its attention; counted under attention."""
     rows = [[k, fmt_count(v)] for k, v in r.linear_attention_per_layer.items()]
     rows.append(["total", fmt_count(sum(r.linear_attention_per_layer.values()))])
-    return table(f"{label} parameters per linear layer", ["tensor", "params"], rows,
+    where = "per layer, beside its attention" if beside else "per linear layer"
+    return table(f"{label} parameters {where}", ["tensor", "params"], rows,
                  "counted in the attention component above")
 
 

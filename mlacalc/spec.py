@@ -295,6 +295,9 @@ class LinearAttention:
     mixer_norms: str | None = _f("mamba1: RMSNorms of dt, B and C after x_proj: weighted (Jamba's dt_layernorm, "
                                  "b_layernorm, c_layernorm) or unweighted (Falcon-Mamba's); none: no norms (Mamba)",
                                  None, choices=MIXER_NORMS)
+    gated_norm: bool = _f("mamba2: the gated RMSNorm over the inner width before out_proj (Mamba2Mixer's norm; "
+                          "Falcon-H1's mamba_rms_norm); false: out_proj(y * silu(z)) with no norm and no norm weight "
+                          "(Falcon-H1-0.5B). Only mamba2 may leave it out", True)
 
     @property
     def key_dim(self) -> int:
@@ -353,7 +356,12 @@ class ModelSpec:
                                   "the others their attention block and no FFN. A list of num_layers entries, or a "
                                   "shorter period that repeats (gpt-oss: [sliding, full]); none: from "
                                   "sliding_window/global_every", None, kind="layer_types")
-    linear_attention: LinearAttention | None = _f("the linear-attention block of the linear layers", None)
+    linear_attention: LinearAttention | None = _f("the linear-attention block of the linear layers (and, with "
+                                                  "parallel_mixers, of every layer)", None)
+    parallel_mixers: bool = _f("every layer holds linear_attention's block beside its attention, both on the "
+                               "layer's normed input, their outputs summed before the FFN (Falcon-H1: GQA and Mamba-2 "
+                               "in parallel in every layer): each layer caches its K/V and holds its state. Every "
+                               "layer must be full, sliding or chunked", False)
     residual_extras: ResidualExtras | None = _f("AltUp, LAuReL and per-layer inputs on the residual stream "
                                                 "(Gemma-3n); none: a plain residual stream", None)
     norms_per_layer: int = _f("RMSNorms of hidden_size per layer (Gemma-2/3 sandwich norms: 4)", 2, minimum=1)
@@ -489,9 +497,14 @@ class ModelSpec:
 
     @property
     def num_blocks(self) -> int:
-        """Mixer and FFN blocks over all layers: two a layer, or one a layer when one block per layer. Each ends in
-        a row-parallel projection, so under tensor parallelism each is one all-reduce."""
-        return self.num_layers if self.one_block_per_layer else 2 * self.num_layers
+        """Mixer and FFN blocks over all layers: two a layer, three with parallel mixers (the attention, the linear
+        block beside it and the FFN), or one a layer when one block per layer. Each ends in a row-parallel
+        projection, so under tensor parallelism each is one all-reduce: vLLM's ``FalconH1ParallelHybrid``
+        (``vllm/model_executor/models/falcon_h1.py``) sums ``attn_hidden`` and ``ssm_hidden`` after the attention's
+        ``o_proj`` and the ``MambaMixer2``'s ``out_proj`` have each reduced their ``RowParallelLinear`` output."""
+        if self.one_block_per_layer:
+            return self.num_layers
+        return (3 if self.parallel_mixers else 2) * self.num_layers
 
     @property
     def num_moe_layers(self) -> int:
@@ -667,6 +680,7 @@ def _cross_checks(spec: ModelSpec) -> None:
     if spec.linear_attention is not None:
         family(spec.linear_attention).validate(spec.linear_attention)
     _check_layers(spec)
+    _check_parallel_mixers(spec)
     if spec.attention is not None:
         _check_kv_sharing(spec)
     _check_residual_extras(spec)
@@ -895,7 +909,8 @@ def _check_layers(spec: ModelSpec) -> None:
     used = {spec.layer_type(i) for i in range(spec.num_layers)}
     if "cross" not in used and spec.image_tokens:
         raise SpecError("image_tokens", "is set but no layer is cross")
-    needs = {"linear": ("linear_attention", spec.linear_attention)}
+    # with parallel mixers the linear block sits beside every layer's attention, no layer being linear
+    needs = {} if spec.parallel_mixers else {"linear": ("linear_attention", spec.linear_attention)}
     if a is not None:
         needs |= {"sliding": ("attention.sliding_window", a.sliding_window),
                   "chunked": ("attention.chunk_size", a.chunk_size)}
@@ -917,10 +932,40 @@ def _check_layers(spec: ModelSpec) -> None:
         raise SpecError("mtp_ffn", "only applies with mtp_layers")
     if spec.mtp_ffn == "moe" and spec.ffn.kind != "moe":
         raise SpecError("mtp_ffn", "moe needs ffn.kind moe (the experts the MTP layer would have)")
-    if "linear" not in used and spec.dtypes.ssm_state is not None:
+    if "linear" not in used and not spec.parallel_mixers and spec.dtypes.ssm_state is not None:
         # Llama with --state-dtype fp32 reported ssm_state_bits 32 and counted nothing: a setting without effect
         raise SpecError("dtypes.ssm_state", "is set (--set, or --state-dtype) but no layer is linear: the model keeps "
                                             "no recurrent state")
+
+
+PARALLEL_LAYER_TYPES = ("full", "sliding", "chunked")     # layers that can hold a linear block beside attention
+
+
+def _check_parallel_mixers(spec: ModelSpec) -> None:
+    """Parallel mixers (Falcon-H1): an attention block and a linear block in every layer. Both must be there, every
+    layer must attend its own tokens (full, sliding or chunked: a linear, ffn or cross layer beside a linear block is
+    no model this tool knows), and no layer may read another's K/V (the linear block has no K/V to share)."""
+    if not spec.parallel_mixers:
+        return
+    if spec.attention is None:
+        raise SpecError("parallel_mixers", "needs attention: the linear block runs beside each layer's attention")
+    if spec.linear_attention is None:
+        raise SpecError("linear_attention", "is required: parallel_mixers puts it beside every layer's attention")
+    other = sorted({spec.layer_type(i) for i in range(spec.num_layers)} - set(PARALLEL_LAYER_TYPES))
+    if other:
+        raise SpecError("parallel_mixers", f"is modelled where every layer is {', '.join(PARALLEL_LAYER_TYPES)} "
+                                           f"attention with the linear block beside it; this spec has "
+                                           f"{', '.join(other)} layers")
+    if spec.kv_sharing:
+        raise SpecError("parallel_mixers", "with cross-layer K/V sharing is not modelled")
+
+
+def refuse_parallel_mixers(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question whose answer would build or count one mixer a layer (training memory, the
+    profiler's layers and whole steps) for a spec whose layers hold a linear block beside their attention."""
+    if spec.parallel_mixers:
+        raise SpecError("parallel_mixers", f"{what} is not modelled where each layer holds a "
+                                           f"{spec.linear_attention.kind} block beside its attention ({spec.name})")
 
 
 def spec_from_dict(raw: Any) -> ModelSpec:

@@ -54,7 +54,8 @@ refused, not ignored: a step of one TP/EP group is what this models):
   ``n`` ways; MLA's ``q_down``/``kv_down``, the router and all norms are replicated (vLLM's ReplicatedLinear).
   Each GPU reads its share of the KV cache (:meth:`Parallelism.kv_share`): **all** of the MLA latent,
   since it belongs to no head. Two all-reduces per layer (after attention, after the FFN; one where each layer
-  holds one block, as Nemotron-H's do: :attr:`ModelSpec.num_blocks`) of ``T d`` activations, ring algorithm:
+  holds one block, as Nemotron-H's do; three with parallel mixers, Falcon-H1's attention and Mamba-2 each reducing
+  its own output: :attr:`ModelSpec.num_blocks`) of ``T d`` activations, ring algorithm:
   each GPU sends ``2 (n-1)/n T d`` bytes per all-reduce.
 - Data-parallel attention (``dp_attention``): each GPU runs all heads for ``ceil(B / n)`` sequences with full
   attention weights; the FFN/MoE stays split over the group, reached by an all-gather and a reduce-scatter

@@ -46,7 +46,7 @@ from .attention import blocks, family
 from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
-from .spec import ModelSpec, refuse_kv_sharing, refuse_residual_extras
+from .spec import ModelSpec, refuse_kv_sharing, refuse_parallel_mixers, refuse_residual_extras
 from .units import finite
 from .params import Params, layer_params_per_gpu, mtp_params_per_gpu, stage_params
 
@@ -236,6 +236,7 @@ def zero3_units(spec: ModelSpec, par: Parallelism, layers: range, prm: Params, f
 def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     """Memory of one GPU in each pipeline stage."""
     p = par = run.parallel
+    refuse_parallel_mixers(spec, "training memory")     # said before the linear block's own refusal below
     for b in blocks(spec):                 # refuse a block whose training memory is not modelled, whatever layer
         family(b).check_training(spec)
     check_cross_layers(spec)               # the representative layers below may all be self-attention ones

@@ -169,6 +169,11 @@ SOURCES = {
     "falcon_mamba_7b": "https://huggingface.co/tiiuae/falcon-mamba-7b/blob/main/config.json",
     "mamba_2_8b": "https://huggingface.co/state-spaces/mamba-2.8b-hf/blob/main/config.json",
     "mamba_codestral_7b": "https://huggingface.co/mistralai/Mamba-Codestral-7B-v0.1/blob/main/config.json",
+    # Falcon-H1: attention and Mamba-2 in parallel in every layer; transcriptions of the releases' files (SOURCE.md;
+    # hand counts in tests/test_falcon_h1.py)
+    "falcon_h1_0_5b": "https://huggingface.co/tiiuae/Falcon-H1-0.5B-Instruct/blob/main/config.json",
+    "falcon_h1_7b": "https://huggingface.co/tiiuae/Falcon-H1-7B-Instruct/blob/main/config.json",
+    "falcon_h1_34b": "https://huggingface.co/tiiuae/Falcon-H1-34B-Instruct/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -804,6 +809,10 @@ CARDS = {
     "falcon_mamba_7b": (0, 7.27e9, 0.0004),                          # "7.27B": 7,272,665,088
     "mamba_2_8b": (0, 2.8e9, 0.012),                                 # "2.8b": 2.77B here (the name rounds up)
     "mamba_codestral_7b": (0, 7_285_403_648, 0),                     # Mistral's 7,285,403,648, exact
+    # Falcon-H1 (exact counts in tests/test_falcon_h1.py): every layer caches K/V, whatever its Mamba-2 beside it
+    "falcon_h1_0_5b": (36 * 2 * 64 * 2 * 2, 521e6, 0.001),           # "521M" (paiml/aprender #269); 521,411,104
+    "falcon_h1_7b": (44 * 2 * 128 * 2 * 2, 7e9, 0.084),              # the name's "7B": 7,585,654,880 here
+    "falcon_h1_34b": (72 * 4 * 128 * 2 * 2, 34e9, 0.011),            # the name's "34B": 33,642,516,224 here
 }
 
 
@@ -938,7 +947,6 @@ def test_gemma3_1b_window_pattern_and_32k_cache():
 
 
 @pytest.mark.parametrize("model_type,feature", [
-    ("falcon_h1", "Mamba-2 heads beside attention in every layer"),
     ("lfm2", "short-convolution layers"), ("lfm2_moe", "short-convolution layers"),
     ("zamba2", "Mamba-2 layers with shared attention blocks"), ("zamba", "Mamba layers with a shared attention block"),
     ("hymba", "Mamba heads beside attention in every layer"),
@@ -1998,8 +2006,8 @@ def test_internvl_llm_config_takes_the_decoders_own_reader(tmp_path):
     qwen3 = json.loads((FIXTURES / "qwen3" / "config.json").read_text())
     s = load_spec(_write(tmp_path, _edited("internvl3_1b", llm_config=qwen3)))
     assert s.attention == hf("qwen3").attention and weights(s).params.total == weights(hf("qwen3")).params.total
-    with pytest.raises(SpecError, match="model_type falcon_h1: Mamba-2 heads"):
-        load_spec(_write(tmp_path, _edited("internvl3_1b", llm_config=qwen3 | {"model_type": "falcon_h1"})))
+    with pytest.raises(SpecError, match="model_type zamba2: Mamba-2 layers with shared attention blocks"):
+        load_spec(_write(tmp_path, _edited("internvl3_1b", llm_config=qwen3 | {"model_type": "zamba2"})))
 
 
 @pytest.mark.parametrize("changes,words", [

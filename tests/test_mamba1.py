@@ -363,7 +363,7 @@ def test_specs_show_a_state_space_model(capsys):
     assert d["linear_attention"] | {} == {"kind": "mamba1", "num_k_heads": 1, "num_v_heads": 8192, "head_k_dim": 16,
                                           "head_v_dim": 1, "conv_kernel_size": 4, "proj_bias": False,
                                           "conv_bias": True, "chunk_size": None, "dt_rank": 256,
-                                          "mixer_norms": "unweighted"}
+                                          "mixer_norms": "unweighted", "gated_norm": True}
     code, out, _, _ = run(capsys, "specs", "show", path)
     assert "attention: null" in out and "kind: mamba1" in out
 

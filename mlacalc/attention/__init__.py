@@ -77,11 +77,25 @@ def layer_block(spec: "ModelSpec", layer: int):
     return spec.linear_attention if t == "linear" else spec.attention
 
 
+def parallel_block(spec: "ModelSpec", layer: int):
+    """The linear block decoder layer ``layer`` runs beside its attention (``spec.parallel_mixers``: Falcon-H1's
+    Mamba-2, transformers ``FalconH1DecoderLayer``: ``self.mamba`` and ``self.self_attn`` on the same normed input,
+    their scaled outputs summed), or None: every other layer holds :func:`layer_block` alone."""
+    return spec.linear_attention if spec.parallel_mixers and layer_block(spec, layer) is not None else None
+
+
+def layer_blocks(spec: "ModelSpec", layer: int) -> tuple:
+    """Every mixer block of decoder layer ``layer``: :func:`layer_block` (none on an ``ffn`` layer) and
+    :func:`parallel_block` where there is one. A sum over a layer's mixers (weights, state) is a sum over these."""
+    return tuple(b for b in (layer_block(spec, layer), parallel_block(spec, layer)) if b is not None)
+
+
 @functools.lru_cache(maxsize=512)
 def layer_groups(spec: "ModelSpec") -> tuple[tuple[int, object, tuple], ...]:
     """The layers grouped by block: ``(layers, block, ((count, KeyRule), ...))`` per block in first-seen order
-    (linear layers have no rules; ``ffn`` layers, which have no attention block, are left out). A sum over layers'
-    attention is a sum over these groups. Layers that read another layer's K/V (``KeyRule.shared``: cross-layer
+    (linear layers have no rules; ``ffn`` layers, which have no attention block, are left out; with parallel mixers
+    the linear blocks beside the attention are a last group of their own, so that a layer is in two groups). A sum
+    over layers' attention is a sum over these groups. Layers that read another layer's K/V (``KeyRule.shared``: cross-layer
     attention) are a group of their own, so that each group either writes K/V on every layer or on none."""
     groups: dict[tuple, list] = {}
     for layer in range(spec.num_layers):
@@ -100,6 +114,9 @@ def layer_groups(spec: "ModelSpec") -> tuple[tuple[int, object, tuple], ...]:
                 r = key_rule(spec, i)
                 counts[r] = counts.get(r, 0) + 1
         out.append((len(layers), b, tuple((n, r) for r, n in counts.items())))
+    beside = sum(parallel_block(spec, layer) is not None for layer in range(spec.num_layers))
+    if beside:       # parallel mixers: the linear block of every layer, a group of its own (no keys, a state each)
+        out.append((beside, spec.linear_attention, ()))
     return tuple(out)
 
 
@@ -143,10 +160,14 @@ def pattern(spec: "ModelSpec") -> str:
         q = {"sliding": f" sliding-{a.sliding_window}", "chunked": f" chunked-{a.chunk_size}"}.get(t, "") \
             if t in ("sliding", "chunked") else " cross" if t == "cross" else ""
         key = family(b).label(b) + q + ("" if spec.owns_kv(layer) else " shared-KV")
+        beside = parallel_block(spec, layer)
+        if beside is not None:                  # Falcon-H1-7B: "44 GQA-2 and Mamba-2 in parallel"
+            key += f" and {family(beside).label(beside)} in parallel"
         counts[key] = counts.get(key, 0) + 1
     return " + ".join(f"{n} {k}" for k, n in counts.items())
 
 
 __all__ = ["AttentionFamily", "AttentionOps", "FAMILIES", "KINDS", "KeyRule", "StepShape", "attention_span",
-           "blocks", "check_kv_layout", "divide", "family", "key_rule", "pattern", "layer_block", "layer_groups",
+           "blocks", "check_kv_layout", "divide", "family", "key_rule", "pattern", "layer_block", "layer_blocks",
+           "layer_groups", "parallel_block",
            "layer_rules", "rules_span", "tokens_held"]

@@ -49,6 +49,8 @@ def refuse_foreign_fields(b: "LinearAttention") -> None:
     for name, kinds in KIND_FIELDS.items():
         if getattr(b, name) not in (None, False) and b.kind not in kinds:
             raise SpecError(f"linear_attention.{name}", f"only applies to kind {' or '.join(kinds)}, not {b.kind}")
+    if not b.gated_norm and b.kind != "mamba2":      # a default-on switch: only Mamba-2's norm may be left out
+        raise SpecError("linear_attention.gated_norm", f"only kind mamba2 may leave out its gated norm, not {b.kind}")
 
 
 class Linear(AttentionFamily):

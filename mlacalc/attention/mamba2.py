@@ -20,7 +20,11 @@ twice) and the convolution runs over ``conv_dim = I + 2 G N`` channels (x, B and
   ``GraniteMoeHybridMambaLayer`` reuses): ``in_proj: d x (2 I + 2 G N + H)`` (the gate z, then x, B, C, then one
   dt per head; plus a bias of the same width with ``proj_bias``), the depthwise ``conv1d`` of ``conv_dim K``
   weights (plus ``conv_dim`` biases with ``conv_bias``), ``dt_bias``, ``A_log`` and ``D`` (``H`` each), the gated
-  RMSNorm's weight (``I``), ``out_proj: I x d`` (plus ``d`` with ``proj_bias``).
+  RMSNorm's weight (``I``; none without ``gated_norm``: transformers ``FalconH1Mixer`` builds ``self.norm`` only
+  ``if self.mamba_rms_norm``, else ``y * silu(gate)``), ``out_proj: I x d`` (plus ``d`` with ``proj_bias``).
+  Falcon-H1's mixer (``FalconH1Mixer``) is this block with ``I = mamba_d_ssm``; its per-column muP multipliers
+  (``mup_vector``, from ``ssm_multipliers``) are a buffer registered ``persistent=False``, no weight of the
+  checkpoint.
 - **tensor parallelism** over ``t`` ranks (:meth:`Mamba2.rank_block`): the heads split, ``H / t`` a rank, and with
   them z, x, dt, the SSM state, the gated norm and ``out_proj``. B and C split by group where ``t`` divides ``G``
   (``G / t`` groups a rank); where ``G < t`` (``t`` a multiple of ``G``) each rank's heads lie in one group, whose B
@@ -115,7 +119,8 @@ class Mamba2(Linear):
         """:meth:`Linear.attention_ops` of the rank's own mixer (:meth:`rank_block`): in_proj's columns, the
         convolution's channels and FLOPs, the state read and written, and chunked prefill's per-group ``C B^T``
         count the replicated groups."""
-        return super().attention_ops(spec, s._replace(block=self.rank_block(s.block, s.ranks), head_share=1.0))
+        ops = super().attention_ops(spec, s._replace(block=self.rank_block(s.block, s.ranks), head_share=1.0))
+        return ops if s.block.gated_norm else ops._replace(norm_count=0)        # no norm kernel either
 
     def input_width(self, b: "LinearAttention", hidden: int) -> float:
         """``in_proj``'s output features: the gate z and x (``I`` each), B and C (``G N`` each), dt (``H``)."""
@@ -128,11 +133,17 @@ class Mamba2(Linear):
         conv = self.conv_channels(b)
         out = {"in_proj": d * width, "conv": conv * b.conv_kernel_size, "dt_bias": heads, "A_log": heads,
                "D": heads, "norm": b.value_dim, "out_proj": b.value_dim * d}
+        if not b.gated_norm:
+            del out["norm"]
         if b.proj_bias:
             out |= {"in_proj_bias": width, "out_proj_bias": d}
         if b.conv_bias:
             out["conv_bias"] = conv
         return out
+
+    def norm_width(self, b: "LinearAttention") -> float:
+        """Elements per token the gated RMSNorm normalises (the inner width ``I``); none without ``gated_norm``."""
+        return b.value_dim if b.gated_norm else 0
 
     def projection_split(self, b, name: str) -> str:
         """Everything splits with the heads (vLLM's ``MambaMixer2`` shards in_proj, the convolution, dt_bias,

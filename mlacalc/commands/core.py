@@ -61,7 +61,7 @@ def weights(model: ModelArg,
             c.print(report.attention_table(r, sliding=True))
         if r.linear_attention_per_layer:
             b = spec.linear_attention
-            c.print(report.linear_attention_table(r, family(b).label(b)))
+            c.print(report.linear_attention_table(r, family(b).label(b), spec.parallel_mixers))
 
     emit(json_, r.to_json(), render)
 
