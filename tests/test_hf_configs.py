@@ -169,6 +169,10 @@ SOURCES = {
     "falcon_mamba_7b": "https://huggingface.co/tiiuae/falcon-mamba-7b/blob/main/config.json",
     "mamba_2_8b": "https://huggingface.co/state-spaces/mamba-2.8b-hf/blob/main/config.json",
     "mamba_codestral_7b": "https://huggingface.co/mistralai/Mamba-Codestral-7B-v0.1/blob/main/config.json",
+    # LFM2's short-convolution hybrids (SOURCE.md; hand counts in tests/test_short_conv.py)
+    "lfm2_1_2b": "https://huggingface.co/LiquidAI/LFM2-1.2B/blob/main/config.json",
+    "lfm2_350m": "https://huggingface.co/LiquidAI/LFM2-350M/blob/main/config.json",
+    "lfm2_8b_a1b": "https://huggingface.co/LiquidAI/LFM2-8B-A1B/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -804,6 +808,11 @@ CARDS = {
     "falcon_mamba_7b": (0, 7.27e9, 0.0004),                          # "7.27B": 7,272,665,088
     "mamba_2_8b": (0, 2.8e9, 0.012),                                 # "2.8b": 2.77B here (the name rounds up)
     "mamba_codestral_7b": (0, 7_285_403_648, 0),                     # Mistral's 7,285,403,648, exact
+    # LFM2 (exact counts in tests/test_short_conv.py): KV from the attention layers only (6 of 16, 6 of 24), the
+    # cards' exact "Parameters" rows for the dense ones; LFM2-8B-A1B "8.3B total": 8,339,929,856 here
+    "lfm2_1_2b": (6 * 8 * 64 * 2 * 2, 1_170_340_608, 0),
+    "lfm2_350m": (6 * 8 * 64 * 2 * 2, 354_483_968, 0),
+    "lfm2_8b_a1b": (6 * 8 * 64 * 2 * 2, 8.3e9, 0.005),
 }
 
 
@@ -939,7 +948,6 @@ def test_gemma3_1b_window_pattern_and_32k_cache():
 
 @pytest.mark.parametrize("model_type,feature", [
     ("falcon_h1", "Mamba-2 heads beside attention in every layer"),
-    ("lfm2", "short-convolution layers"), ("lfm2_moe", "short-convolution layers"),
     ("zamba2", "Mamba-2 layers with shared attention blocks"), ("zamba", "Mamba layers with a shared attention block"),
     ("hymba", "Mamba heads beside attention in every layer"),
 ])
