@@ -51,6 +51,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 - hybrids of Mamba-1 and attention (:func:`_mamba1`): ``jamba`` (Jamba, Jamba-1.5/1.6/1.7 Mini and Large: attention
   without RoPE on layers ``i % attn_layer_period == attn_layer_offset``, Mamba-1 elsewhere with RMSNorms of dt, B and
   C; a gated MLP on every layer, Mixtral's experts on ``i % expert_layer_period == expert_layer_offset``);
+- hybrids of LFM2's gated short convolutions and GQA (:func:`_short_conv`, :mod:`mlacalc.attention.short_conv`):
+  ``lfm2`` (LFM2-350M/700M/1.2B/2.6B: ``conv`` and ``full_attention`` layers from ``layer_types`` or the release's
+  ``full_attn_idxs``, q/k norms, an MLP whose width transformers adjusts from ``block_ff_dim``/``intermediate_size``,
+  :func:`lfm2_ffn_width`; the release's ``tie_embedding``), ``lfm2_moe`` (LFM2-8B-A1B: ``num_dense_layers`` dense MLPs,
+  then sigmoid-routed experts, no shared expert), and the ``lfm2-vl`` wrapper's ``text_config``; quantized LFM2
+  checkpoints are refused (their module names are not mapped);
 - hybrids of lightning attention and GQA (:func:`_lightning`): ``minimax_m1`` (MiniMax-M1), ``minimax_text_01``
   (MiniMax-Text-01) as released, ``attn_type_list`` one code a layer (0 lightning, 1 softmax attention), and
   transformers' ``minimax`` (``layer_types``); Mixtral's experts on every layer, a gated ``shared_intermediate_size``
@@ -105,8 +111,7 @@ Any other ``model_type`` is read as a Llama-shaped dense model only when every k
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
 tables (``longcat_flash_ngram``), ``falcon_h1`` (Mamba-2 heads beside attention in every layer) and ``zamba2``
-(shared attention blocks), so that no Mamba layer is ever counted as an attention layer, the short convolutions of
-``lfm2``/``lfm2_moe``, Nemotron-NAS's per-layer
+(shared attention blocks), so that no Mamba layer is ever counted as an attention layer, Nemotron-NAS's per-layer
 ``block_configs`` (``nemotron-nas``), Phi-4-mini-flash's SambaY
 (``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
 (``jetmoe``)). A wrapper's ``text_config`` is refused

@@ -24,9 +24,9 @@ convolution (``conv_bias``): LFM2's one ``conv_bias`` switch sets all three.
 - **weights** per layer (``Lfm2ShortConv``): ``in_proj: d x 3 c``, the depthwise ``conv`` of ``c L`` weights,
   ``out_proj: c x d``; with ``conv_bias`` a bias on each (``3 c``, ``c``, ``d``). No norm inside the block.
 - **tensor parallelism** over ``t`` ranks (vLLM ``ShortConv``): ``in_proj`` a ``MergedColumnParallelLinear`` of three
-  outputs of ``c`` (B, C and x each split by channel), ``conv`` a ``ColumnParallelLinear`` over the channels, ``out_proj``
-  a ``RowParallelLinear`` (its bias added once, whole on every rank); the state splits with the channels, ``c / t``
-  a rank. ``c`` must divide by ``t``.
+  outputs of ``c`` (B, C and x each split by channel), ``conv`` a ``ColumnParallelLinear`` over the channels,
+  ``out_proj`` a ``RowParallelLinear`` (its bias added once, whole on every rank); the state splits with the
+  channels, ``c / t`` a rank. ``c`` must divide by ``t``.
 - **cost** per token and layer, ``in_proj`` and ``out_proj`` apart (GEMMs, ``2 d 3c`` and ``2 c d``). vLLM runs three
   kernels (``ShortConv.forward_cuda``): ``Bx = B * x`` (``c`` multiplies), ``causal_conv1d_fn`` (prefill) or
   ``causal_conv1d_update`` (decode) (``L`` multiplies and ``L - 1`` adds a channel, counted as ``2 c L`` as the other
@@ -65,8 +65,9 @@ class ShortConv(Linear):
         """One channel a head: the key heads default to the value heads (the channels), the head dims to 1."""
         out = dict(raw)
         heads = out.get("num_v_heads")
-        if isinstance(heads, int) and not isinstance(heads, bool):    # a bad value is named as num_v_heads
-            out.setdefault("num_k_heads", heads)
+        if "num_v_heads" in out:
+            # a bad num_v_heads ("x") is then refused under its own name, not as a missing or bad num_k_heads
+            out.setdefault("num_k_heads", heads if isinstance(heads, int) and not isinstance(heads, bool) else 1)
         out.setdefault("head_k_dim", 1)
         out.setdefault("head_v_dim", 1)
         return out
