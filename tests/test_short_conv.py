@@ -161,8 +161,8 @@ def test_lfm2_8b_a1b_parameters_by_hand():
     ({"hidden_size": 1536, "block_dim": 1536, "conv_dim": 1536, "conv_dim_out": 1536, "num_attention_heads": 24,
       "num_heads": 24, "block_ff_dim": 10240}, 742_489_344),
     # LFM2-2.6B: hidden 2048, 30 layers, 22 conv + 8 attention (the card), an MLP of 10752 with the adjustment off
-    # (LFM2.5-2.6B's file as a test in the corpus loads it: block_ff_dim 10752, 22 conv and 8 attention layers):
-    # "2,569,272,320"
+    # (LFM2.5-2.6B's file as a test in the corpus loads it: block_ff_dim 10752, 22 conv and 8 attention layers;
+    # which 8 layers attend changes no count): "2,569,272,320"
     ({"num_hidden_layers": 30, "full_attn_idxs": [2, 6, 10, 14, 18, 21, 25, 28], "block_ff_dim": 10752,
       "block_auto_adjust_ff_dim": False}, 2_569_272_320),
 ])
