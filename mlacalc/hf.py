@@ -54,6 +54,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 - hybrids of Mamba-1 and attention (:func:`_mamba1`): ``jamba`` (Jamba, Jamba-1.5/1.6/1.7 Mini and Large: attention
   without RoPE on layers ``i % attn_layer_period == attn_layer_offset``, Mamba-1 elsewhere with RMSNorms of dt, B and
   C; a gated MLP on every layer, Mixtral's experts on ``i % expert_layer_period == expert_layer_offset``);
+- hybrids of LFM2's gated short convolutions and GQA (:func:`_short_conv`, :mod:`mlacalc.attention.short_conv`):
+  ``lfm2`` (LFM2-350M/700M/1.2B/2.6B: ``conv`` and ``full_attention`` layers from ``layer_types`` or the release's
+  ``full_attn_idxs``, q/k norms, an MLP whose width transformers adjusts from ``block_ff_dim``/``intermediate_size``,
+  :func:`lfm2_ffn_width`; the release's ``tie_embedding``), ``lfm2_moe`` (LFM2-8B-A1B: ``num_dense_layers`` dense MLPs,
+  then sigmoid-routed experts, no shared expert), and the ``lfm2-vl`` wrapper's ``text_config``; quantized LFM2
+  checkpoints are refused (their module names are not mapped);
 - hybrids of lightning attention and GQA (:func:`_lightning`): ``minimax_m1`` (MiniMax-M1), ``minimax_text_01``
   (MiniMax-Text-01) as released, ``attn_type_list`` one code a layer (0 lightning, 1 softmax attention), and
   transformers' ``minimax`` (``layer_types``); Mixtral's experts on every layer, a gated ``shared_intermediate_size``
@@ -108,8 +114,7 @@ Any other ``model_type`` is read as a Llama-shaped dense model only when every k
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
 tables (``longcat_flash_ngram``), ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted as an
-attention layer, the short convolutions of
-``lfm2``/``lfm2_moe``, Nemotron-NAS's per-layer
+attention layer, Nemotron-NAS's per-layer
 ``block_configs`` (``nemotron-nas``), Phi-4-mini-flash's SambaY
 (``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
 (``jetmoe``)). A wrapper's ``text_config`` is refused
@@ -164,6 +169,11 @@ WHERE = "config.json"
 # model_type says)
 WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mllama": "mllama",
             "step3_vl": "step3_text"}
+
+# wrappers whose text_config may leave out its model_type: the decoder family the wrapper's config class builds then
+# (transformers Lfm2VlConfig, model_type "lfm2-vl": ``text_config.get("model_type", "lfm2")``; MLX conversions spell
+# the wrapper lfm2_vl)
+TEXT_DEFAULTS = {"lfm2-vl": "lfm2", "lfm2_vl": "lfm2"}
 
 # multimodal model_types whose config.json may carry the text decoder's keys at the top level, with no text_config
 # (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them): model_type of that decoder
@@ -331,6 +341,23 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                      "moe_layer_start_index": 1, "moe_layer_end_index": -1, "moe_layer_interval": 1},
     # MiniMaxM1Config / MiniMaxText01Config (the release's remote code) and transformers MiniMaxConfig:
     # tie_word_embeddings=False
+    # Lfm2Config (transformers src/transformers/models/lfm2/configuration_lfm2.py): vocab_size=65536, hidden_size=2560,
+    # intermediate_size=12288, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+    # max_position_embeddings=128000, tie_word_embeddings=True, conv_bias=False, conv_L_cache=3, block_multiple_of=256,
+    # block_auto_adjust_ff_dim=True (block_ffn_dim_multiplier=1.0 is no default here: a null in the file is None there,
+    # which changes the width; _lfm2_ffn takes 1.0 only where the key is absent)
+    "lfm2": {"vocab_size": 65536, "hidden_size": 2560, "intermediate_size": 12288, "num_hidden_layers": 32,
+             "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 128000,
+             "tie_word_embeddings": True, "conv_bias": False, "conv_L_cache": 3, "block_multiple_of": 256,
+             "block_auto_adjust_ff_dim": True},
+    # Lfm2MoeConfig (transformers models/lfm2_moe/configuration_lfm2_moe.py): vocab_size=65536, hidden_size=2048,
+    # intermediate_size=7168, moe_intermediate_size=1792, num_hidden_layers=32, num_attention_heads=32,
+    # num_key_value_heads=8, max_position_embeddings=128000, tie_word_embeddings=True, conv_bias=False, conv_L_cache=3,
+    # num_dense_layers=2, num_experts_per_tok=4, num_experts=32
+    "lfm2_moe": {"vocab_size": 65536, "hidden_size": 2048, "intermediate_size": 7168, "moe_intermediate_size": 1792,
+                 "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                 "max_position_embeddings": 128000, "tie_word_embeddings": True, "conv_bias": False,
+                 "conv_L_cache": 3, "num_dense_layers": 2, "num_experts_per_tok": 4, "num_experts": 32},
     "minimax_m1": {"tie_word_embeddings": False},
     "minimax_text_01": {"tie_word_embeddings": False},
     "minimax": {"tie_word_embeddings": False},
@@ -387,6 +414,9 @@ MAMBA1_HYBRIDS = {"jamba"}
 # attention and a Mamba-2 mixer side by side in every layer (the spec's parallel_mixers; read by _falcon_h1_layers and
 # _falcon_h1_mamba): Falcon-H1 (transformers FalconH1DecoderLayer, vLLM FalconH1ParallelHybrid)
 PARALLEL_HYBRIDS = {"falcon_h1"}
+# hybrids of LFM2's gated short convolutions and GQA (read by _lfm2_keys, _lfm2_layer_types, _short_conv, _lfm2_ffn):
+# LFM2 (Lfm2ForCausalLM) and LFM2-MoE (Lfm2MoeForCausalLM)
+SHORT_CONV_HYBRIDS = {"lfm2", "lfm2_moe"}
 # hybrids of lightning attention and GQA (read by _lightning, _minimax_layer_types and _ffn): MiniMax-M1 and
 # MiniMax-Text-01 as released (remote code, attn_type_list), and transformers' own MiniMax (layer_types)
 LIGHTNING_HYBRIDS = {"minimax_m1", "minimax_text_01", "minimax"}
@@ -402,7 +432,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
                 "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5", "gemma3n_text"} \
-    | MAMBA2_HYBRIDS | MAMBA1_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN | PARALLEL_HYBRIDS
+    | MAMBA2_HYBRIDS | MAMBA1_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN | PARALLEL_HYBRIDS | SHORT_CONV_HYBRIDS
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -415,8 +445,6 @@ REFUSED = {
     "longcat_flash_ngram": "LongCat-Flash-Lite's n-gram embedding tables (ngram_vocab_size_ratio, emb_split_num, "
                            "emb_neighbor_num beside the token embedding) are not modelled",
     "hymba": "Mamba heads beside attention in every layer are not modelled",
-    "lfm2": "short-convolution layers are not modelled",
-    "lfm2_moe": "short-convolution layers are not modelled",
     "zamba": "Mamba layers with a shared attention block are not modelled",
     "zamba2": "Mamba-2 layers with shared attention blocks are not modelled",
     "gpt_neox": "biased LayerNorms and MLPs (and use_parallel_residual blocks) are not modelled",
@@ -476,7 +504,9 @@ SIZES = {k: 1 for k in (
     # StepFun's Step-3 and Step-3.5 (Step3TextConfig, Step3p5Config), read by _step_keys
     "num_attention_groups", "moe_top_k", "share_expert_dim", "max_position_embedding",
     # Gemma-3n (Gemma3nTextConfig), read by _gemma3n_keys and _residual_extras
-    "vocab_size_per_layer_input", "altup_num_inputs")} | {k: 0 for k in (
+    "vocab_size_per_layer_input", "altup_num_inputs",
+    # LFM2 (Lfm2Config and the release's own keys), read by _lfm2_keys, _short_conv and _lfm2_ffn
+    "conv_L_cache", "block_ff_dim", "block_multiple_of", "block_dim", "conv_dim", "conv_dim_out")} | {k: 0 for k in (
     "num_kv_shared_layers", "laurel_rank", "hidden_size_per_layer_input", "altup_active_idx",
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
@@ -488,7 +518,7 @@ SIZES = {k: 1 for k in (
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
-               "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types"}
+               "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types", "full_attn_idxs"}
 NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type", "mlp_layer_types"}
 # switches read as true/false: a string such as "no" or "false" was taken by truthiness (tie_word_embeddings "no"
 # tied the head, silently a different parameter count) or as false by `is True` (attention_bias "true")
@@ -497,7 +527,7 @@ SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bi
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
             "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
             "multi_query_attention", "qkv_bias", "no_bias", "use_head_wise_attn_gate", "rms_norm", "mamba_rms_norm",
-            "projectors_bias"}
+            "projectors_bias", "conv_bias", "block_auto_adjust_ff_dim", "use_expert_bias", "tie_embedding"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -631,7 +661,7 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
             # read as the unknown family "5", then refused for a key it lacked
             raise SpecError(WHERE, f"model_type {mt}: text_config.model_type must be a string, got "
                                    f"{_show(inner['model_type'])}")
-        inner_mt = WRAPPERS.get(mt) or str(inner.get("model_type") or "").lower()
+        inner_mt = WRAPPERS.get(mt) or str(inner.get("model_type") or "").lower() or TEXT_DEFAULTS.get(mt, "")
         if not inner_mt:
             raise _refuse(mt, "its text_config has no model_type")
         wrapper, mt, cfg = mt, inner_mt, inner
@@ -704,7 +734,41 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         # byte or parameter count depends on them outside MLA)
         description = description or "afmoe: the global layers use no RoPE (the rotary dims shown are the " \
                                      "sliding layers')"
+    if mt in SHORT_CONV_HYBRIDS:
+        merged = _lfm2_keys(_checked(merged, mt), mt)
     return mt, _checked(merged, mt), description
+
+
+# LFM2's widths beside hidden_size that vLLM reads and transformers does not (vLLM lfm2.py: ShortConv(dim=conv_dim),
+# Lfm2MLP(dim=block_dim); the release's conv_dim_out): each must be the model width, which transformers builds
+# (Lfm2ShortConv's nn.Linear(hidden_size, 3 * hidden_size), Lfm2MLP's w1 of hidden_size)
+LFM2_WIDTHS = ("conv_dim", "conv_dim_out", "block_dim")
+
+
+def _lfm2_keys(cfg: dict, mt: str) -> dict:
+    """LFM2's config as transformers reads it (after :func:`_checked`): ``tie_embedding`` (the release's key) wins over
+    ``tie_word_embeddings`` (Lfm2Config and Lfm2MoeConfig: ``kwargs.get("tie_embedding", tie_word_embeddings)``);
+    for ``lfm2``, ``block_ff_dim`` over ``intermediate_size`` (Lfm2Config: ``intermediate_size =
+    kwargs.get("block_ff_dim", intermediate_size)``; Lfm2MoeConfig has no such key). The widths vLLM reads beside
+    ``hidden_size`` (:data:`LFM2_WIDTHS`) and a ``head_dim`` must agree with it (vLLM's Lfm2Attention builds heads of
+    ``hidden_size // num_attention_heads`` whatever the file says); a config where they differ is refused."""
+    out = dict(cfg)
+    if out.get("tie_embedding") is not None:
+        out["tie_word_embeddings"] = out["tie_embedding"]
+    if mt == "lfm2" and out.get("block_ff_dim") is not None:
+        out["intermediate_size"] = out["block_ff_dim"]
+    hidden, heads = _req(out, mt, "hidden_size"), _req(out, mt, "num_attention_heads")
+    for key in LFM2_WIDTHS:
+        if out.get(key) is not None and out[key] != hidden:
+            raise _refuse(mt, f"{key} {out[key]} differs from hidden_size {hidden} (transformers builds the block "
+                              "at hidden_size, vLLM at the config's value)")
+    if hidden % heads:
+        raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads (vLLM's heads are hidden_size // "
+                          "num_attention_heads)")
+    if out.get("head_dim") is not None and out["head_dim"] != hidden // heads:
+        raise _refuse(mt, f"head_dim {out['head_dim']} differs from hidden_size / num_attention_heads "
+                          f"({hidden // heads}), which vLLM's Lfm2Attention builds whatever the file says")
+    return out
 
 
 def _decoder_at(cfg: dict, mt: str, path: tuple[str, ...]) -> tuple[str, dict]:
@@ -1558,6 +1622,40 @@ def _minimax_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
     return [MINIMAX_CODES[c] for c in codes]
 
 
+LFM2_LAYERS = {"full_attention": "full", "conv": "linear"}     # Lfm2Config.layer_types names -> the spec's
+
+
+def _lfm2_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
+    """LFM2's layers: ``layer_types`` (``full_attention`` or ``conv``, one a layer), else, for ``lfm2``,
+    ``full_attn_idxs`` (Lfm2Config: ``["full_attention" if i in full_attn_idxs else "conv" for i in range(L)]``,
+    every layer attention when both are absent); Lfm2MoeConfig builds nothing, its decoder indexes
+    ``config.layer_types``. transformers and vLLM build a conv layer for any name but ``full_attention``; a name
+    other than ``conv`` is refused here, as is an index outside the layers, the two keys disagreeing, and a pattern
+    without attention (``Lfm2HybridConvCache``: ``layer_types.index("full_attention")`` raises)."""
+    types, idxs = cfg.get("layer_types"), cfg.get("full_attn_idxs")
+    if idxs is not None:
+        outside = sorted(i for i in idxs if not 0 <= i < L)
+        if outside:
+            raise SpecError(WHERE, f"model_type {mt}: full_attn_idxs names layer {outside[0]}, outside the {L} layers "
+                                   f"(0 to {L - 1})")
+    if types is None:
+        if mt == "lfm2_moe":
+            raise _refuse(mt, "without layer_types its layer pattern is unknown")
+        wanted = set(range(L)) if idxs is None else set(idxs)
+        types = ["full_attention" if i in wanted else "conv" for i in range(L)]
+    bad = sorted({str(t) for t in types if t not in LFM2_LAYERS})
+    if bad:
+        raise SpecError(WHERE, f"model_type {mt}: layer_types entry {bad[0]!r} is not full_attention or conv")
+    if len(types) != L:
+        raise SpecError(WHERE, f"model_type {mt}: layer_types names {len(types)} layers for num_hidden_layers {L}")
+    if idxs is not None and {i for i, t in enumerate(types) if t == "full_attention"} != set(idxs):
+        raise SpecError(WHERE, f"model_type {mt}: layer_types and full_attn_idxs name different attention layers")
+    if "full_attention" not in types:
+        raise _refuse(mt, "a pattern of conv layers alone (no full_attention in layer_types) is not modelled "
+                          "(transformers' Lfm2HybridConvCache needs an attention layer)")
+    return [LFM2_LAYERS[t] for t in types]
+
+
 def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
     """Per-layer types (full, sliding, chunked, linear, cross, ffn), and ``global_every`` N when the config states
     the pattern as every N-th layer global (Gemma-2/3) rather than per layer."""
@@ -1569,6 +1667,8 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         return _minimax_layer_types(cfg, mt, L), None
     if mt in PARALLEL_HYBRIDS:
         return _falcon_h1_layers(cfg, mt, L), None
+    if mt in SHORT_CONV_HYBRIDS:
+        return _lfm2_layer_types(cfg, mt, L), None
     if mt == "kimi_linear":
         lac = cfg.get("linear_attn_config")
         if not isinstance(lac, dict) or not isinstance(lac.get("full_attn_layers"), list):
@@ -1795,7 +1895,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
     # AFMoE (AfmoeAttention: q_norm, k_norm of head_dim)
     # Step-3.5 (Step3p5Attention: q_norm and k_norm, GemmaRMSNorm of head_dim, on every layer)
     if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1", "olmoe",
-              "afmoe", "exaone_moe", "step3p5", "gemma3n_text") or \
+              "afmoe", "exaone_moe", "step3p5", "gemma3n_text", *SHORT_CONV_HYBRIDS) or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next" and cfg.get("attn_output_gate", True):   # Qwen3.5 says so (attn_output_gate)
@@ -2029,6 +2129,16 @@ def _lightning(cfg: dict, mt: str) -> dict:
             "conv_kernel_size": 1, "chunk_size": cfg.get("block") or cfg.get("block_size")}
 
 
+def _short_conv(cfg: dict, mt: str) -> dict:
+    """LFM2's gated short convolution in :class:`mlacalc.spec.LinearAttention`'s terms
+    (:mod:`mlacalc.attention.short_conv`): ``hidden_size`` channels (``Lfm2ShortConv``: ``conv_dim`` is the model
+    width, :func:`_lfm2_keys`), ``conv_L_cache`` taps, ``conv_bias`` biasing ``in_proj``, the convolution and
+    ``out_proj`` alike (``bias=config.conv_bias`` on all three)."""
+    bias = bool(cfg.get("conv_bias"))
+    return {"kind": "short_conv", "num_v_heads": _req(cfg, mt, "hidden_size"),
+            "conv_kernel_size": _req(cfg, mt, "conv_L_cache"), "proj_bias": bias, "conv_bias": bias}
+
+
 def _linear(cfg: dict, mt: str) -> dict | None:
     if mt in MAMBA2_HYBRIDS:
         return _mamba2(cfg, mt) if "linear" in _mamba2_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
@@ -2038,6 +2148,8 @@ def _linear(cfg: dict, mt: str) -> dict | None:
         return _lightning(cfg, mt) if "linear" in _minimax_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
     if mt in PARALLEL_HYBRIDS:
         return _falcon_h1_mamba(cfg, mt)
+    if mt in SHORT_CONV_HYBRIDS:
+        return _short_conv(cfg, mt) if "linear" in _lfm2_layer_types(cfg, mt, cfg["num_hidden_layers"]) else None
     if mt == "qwen3_next":
         return {"kind": "gated_deltanet", "num_k_heads": _req(cfg, mt, "linear_num_key_heads"),
                 "num_v_heads": _req(cfg, mt, "linear_num_value_heads"),
@@ -2114,6 +2226,65 @@ def _jamba_ffn(cfg: dict, mt: str) -> dict:
     if period != 1:
         f["moe_layer_step"] = period
     return f
+
+
+def lfm2_ffn_width(width: int, auto_adjust: bool, multiplier: float | None, multiple_of: int) -> int:
+    """The width transformers builds LFM2's MLP at from the config's ``intermediate_size`` (``block_ff_dim``),
+    ``block_auto_adjust_ff_dim``, ``block_ffn_dim_multiplier`` and ``block_multiple_of`` (``Lfm2MLP.__init__``,
+    transformers src/transformers/models/lfm2/modeling_lfm2.py)::
+
+        if config.block_auto_adjust_ff_dim:
+            intermediate_size = int(2 * intermediate_size / 3)
+            if config.block_ffn_dim_multiplier is not None:
+                intermediate_size = int(config.block_ffn_dim_multiplier * intermediate_size)
+                intermediate_size = config.block_multiple_of * (
+                    (intermediate_size + config.block_multiple_of - 1) // config.block_multiple_of)
+
+    LFM2-1.2B: 12288 -> int(8192.0) = 8192 -> 8192 -> 8192; LFM2-350M: 6656 -> 4437 -> 4437 -> 4608."""
+    if not auto_adjust:
+        return width
+    width = int(2 * width / 3)
+    if multiplier is not None:
+        width = int(multiplier * width)
+        width = multiple_of * ((width + multiple_of - 1) // multiple_of)
+    return width
+
+
+def _lfm2_ffn(cfg: dict, mt: str) -> dict:
+    """LFM2's FFN: a gated MLP (``w1``, ``w3``, ``w2``) on every layer. ``lfm2``: of :func:`lfm2_ffn_width`. vLLM's
+    ``Lfm2MLP`` rounds up to ``block_multiple_of`` outside the multiplier's branch, so with
+    ``block_ffn_dim_multiplier`` null the two build different widths unless two thirds of the width is already a
+    multiple: such a config is refused. ``lfm2_moe`` (``Lfm2MoeDecoderLayer``): ``Lfm2MoeMLP`` of
+    ``intermediate_size`` as given on the first ``num_dense_layers`` layers, then ``Lfm2MoeSparseMoeBlock``:
+    ``num_experts`` gated experts of ``moe_intermediate_size`` (``Qwen2MoeExperts``), top ``num_experts_per_tok``, a
+    bias-free router ``d -> E`` (sigmoid scores); its ``expert_bias`` (``use_expert_bias``: a float32 buffer of E
+    values a layer, added to the scores for the choice only) is not counted, as DeepSeek-V3's
+    ``e_score_correction_bias``; no shared expert."""
+    if mt == "lfm2_moe":
+        _refuse_no_experts(cfg, mt)
+        L, dense = cfg["num_hidden_layers"], cfg.get("num_dense_layers") or 0
+        if dense > L:
+            raise SpecError(WHERE, f"model_type {mt}: num_dense_layers {dense} exceeds num_hidden_layers {L}")
+        width = _req(cfg, mt, "moe_intermediate_size")
+        return {"kind": "moe", "num_experts": _req(cfg, mt, "num_experts"),
+                "experts_per_token": _req(cfg, mt, "num_experts_per_tok"), "expert_intermediate_size": width,
+                "intermediate_size": _req(cfg, mt, "intermediate_size"), "first_dense_layers": dense}
+    width, multiple = _req(cfg, mt, "intermediate_size"), _req(cfg, mt, "block_multiple_of")
+    adjust = bool(cfg.get("block_auto_adjust_ff_dim"))
+    multiplier = cfg.get("block_ffn_dim_multiplier", 1.0)
+    if multiplier is not None and (isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or
+                                   not 0 < multiplier < 2**20):
+        raise SpecError(WHERE, f"model_type {mt}: block_ffn_dim_multiplier must be a positive number or null, got "
+                               f"{_show(multiplier)}")
+    if adjust and multiplier is None and int(2 * width / 3) % multiple:
+        raise _refuse(mt, f"block_ffn_dim_multiplier null with block_auto_adjust_ff_dim: transformers builds the MLP "
+                          f"{int(2 * width / 3)} wide, vLLM rounds it up to a multiple of block_multiple_of "
+                          f"{multiple}")
+    inter = lfm2_ffn_width(width, adjust, multiplier, multiple)
+    if inter < 1:
+        raise SpecError(WHERE, f"model_type {mt}: the MLP's width comes to {inter} (intermediate_size {width}, "
+                               f"block_ffn_dim_multiplier {multiplier})")
+    return {"kind": "dense", "intermediate_size": inter}
 
 
 def _ernie_moe_range(cfg: dict, mt: str, L: int) -> tuple[int, int]:
@@ -2225,6 +2396,8 @@ def _ffn(cfg: dict, mt: str) -> dict:
         return _granite_ffn(cfg, mt)
     if mt in MAMBA1_HYBRIDS:
         return _jamba_ffn(cfg, mt)
+    if mt in SHORT_CONV_HYBRIDS:
+        return _lfm2_ffn(cfg, mt)
     if mt == "longcat_flash":
         return _longcat_ffn(cfg, mt)
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
@@ -3333,6 +3506,10 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         cfg = {**cfg, "quantization_config": cfg["compression_config"]}
     layout = checkpoint_layout(cfg)               # the wrapper's module prefixes, read before the decoder is found
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
+    if mt in SHORT_CONV_HYBRIDS and (cfg.get("quantization_config") is not None or mlx is not None):
+        # the quantization readers match module names (ignore lists, MLX's per-module entries) against Llama's
+        # (mlp.gate_proj, self_attn.o_proj); LFM2's are conv.in_proj, self_attn.out_proj, feed_forward.w1
+        raise _refuse(mt, "quantized checkpoints of LFM2 (quantization_config, MLX quantization) are not read")
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)
     if mt in STATE_SPACE:

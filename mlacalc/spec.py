@@ -247,7 +247,7 @@ class Quantization:
         return self.bits + extra
 
 
-LINEAR_KINDS = ("gated_deltanet", "kda", "mamba2", "mamba1", "lightning")
+LINEAR_KINDS = ("gated_deltanet", "kda", "mamba2", "mamba1", "lightning", "short_conv")
 MIXER_NORMS = ("weighted", "unweighted")      # mamba1's RMSNorms of dt, B and C (Jamba's weighted, Falcon-Mamba's not)
 
 
@@ -273,19 +273,25 @@ class LinearAttention:
 
     Lightning attention (MiniMax-Text-01, MiniMax-M1; :mod:`mlacalc.attention.lightning`) keeps one ``head_dim x
     head_dim`` state a head and has no convolution: ``num_k_heads = num_v_heads``, ``head_k_dim = head_v_dim``,
-    ``conv_kernel_size`` 1 (filled in when left out)."""
+    ``conv_kernel_size`` 1 (filled in when left out).
 
-    kind: str = _f("gated_deltanet | kda | mamba2 | mamba1 | lightning", choices=LINEAR_KINDS)
-    num_k_heads: int = _f("query/key heads (mamba2: n_groups, the groups of B and C; mamba1: 1)", minimum=1,
-                          maximum=MAX_HEADS)
+    LFM2's gated short convolution (:mod:`mlacalc.attention.short_conv`) has no recurrent state, only the
+    convolution's last ``conv_kernel_size - 1`` inputs: one channel a head, ``num_k_heads = num_v_heads`` = the
+    channels (the model width), ``head_k_dim = head_v_dim = 1`` (filled in when left out)."""
+
+    kind: str = _f("gated_deltanet | kda | mamba2 | mamba1 | lightning | short_conv", choices=LINEAR_KINDS)
+    num_k_heads: int = _f("query/key heads (mamba2: n_groups, the groups of B and C; mamba1: 1; short_conv: the "
+                          "channels, num_v_heads when left out)", minimum=1, maximum=MAX_HEADS)
     num_v_heads: int = _f("value heads, each holding one state (KDA: = num_k_heads; mamba2: n_heads; mamba1: d_inner, "
-                          "one channel a head)", minimum=1, maximum=MAX_HEADS)
-    head_k_dim: int = _f("query/key dims per head (mamba2, mamba1: d_state)", minimum=1)
-    head_v_dim: int = _f("value dims per head (mamba2: head_dim; mamba1: 1)", minimum=1)
-    conv_kernel_size: int = _f("width of the short causal convolution (mamba2, mamba1: d_conv; lightning: 1, none)", 4,
-                               minimum=1)
-    proj_bias: bool = _f("mamba2, mamba1: in_proj and out_proj have biases (use_bias, mamba_proj_bias)", False)
-    conv_bias: bool = _f("mamba2, mamba1: one bias per convolution channel (use_conv_bias, mamba_conv_bias)", False)
+                          "one channel a head; short_conv: the channels, hidden_size)", minimum=1, maximum=MAX_HEADS)
+    head_k_dim: int = _f("query/key dims per head (mamba2, mamba1: d_state; short_conv: 1)", minimum=1)
+    head_v_dim: int = _f("value dims per head (mamba2: head_dim; mamba1, short_conv: 1)", minimum=1)
+    conv_kernel_size: int = _f("width of the short causal convolution (mamba2, mamba1: d_conv; lightning: 1, none; "
+                               "short_conv: conv_L_cache)", 4, minimum=1)
+    proj_bias: bool = _f("mamba2, mamba1, short_conv: in_proj and out_proj have biases (use_bias, mamba_proj_bias; "
+                         "LFM2's conv_bias)", False)
+    conv_bias: bool = _f("mamba2, mamba1, short_conv: one bias per convolution channel (use_conv_bias, "
+                         "mamba_conv_bias, LFM2's conv_bias)", False)
     chunk_size: int | None = _f("mamba2: tokens per chunk of the chunked (SSD) prefill (chunk_size, "
                                 "mamba_chunk_size); none: mamba_ssm's 256. lightning: the prefill block "
                                 "(MiniMax's block); none: vLLM's 256", None, minimum=1)
@@ -665,9 +671,12 @@ def _normalise_attention(raw: dict) -> dict:
 
 
 def _normalise_linear(raw: dict) -> dict:
-    """A lightning block without ``conv_kernel_size`` has none (1: no inputs kept), not the other kinds' 4."""
+    """A lightning block without ``conv_kernel_size`` has none (1: no inputs kept), not the other kinds' 4; a
+    kind's own defaults (short_conv: one channel a head) from its family."""
     if raw.get("kind") == "lightning" and "conv_kernel_size" not in raw:
         return {**raw, "conv_kernel_size": 1}
+    if raw.get("kind") in LINEAR_KINDS:
+        return family(raw["kind"]).normalise(raw)
     return raw
 
 
@@ -679,6 +688,7 @@ def _cross_checks(spec: ModelSpec) -> None:
         _check_attention(spec)
     if spec.linear_attention is not None:
         family(spec.linear_attention).validate(spec.linear_attention)
+        family(spec.linear_attention).validate_model(spec.linear_attention, spec)
     _check_layers(spec)
     _check_parallel_mixers(spec)
     if spec.attention is not None:

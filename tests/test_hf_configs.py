@@ -174,6 +174,10 @@ SOURCES = {
     "falcon_h1_0_5b": "https://huggingface.co/tiiuae/Falcon-H1-0.5B-Instruct/blob/main/config.json",
     "falcon_h1_7b": "https://huggingface.co/tiiuae/Falcon-H1-7B-Instruct/blob/main/config.json",
     "falcon_h1_34b": "https://huggingface.co/tiiuae/Falcon-H1-34B-Instruct/blob/main/config.json",
+    # LFM2's short-convolution hybrids (SOURCE.md; hand counts in tests/test_short_conv.py)
+    "lfm2_1_2b": "https://huggingface.co/LiquidAI/LFM2-1.2B/blob/main/config.json",
+    "lfm2_350m": "https://huggingface.co/LiquidAI/LFM2-350M/blob/main/config.json",
+    "lfm2_8b_a1b": "https://huggingface.co/LiquidAI/LFM2-8B-A1B/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each; see test_refusals_are_one_line)
@@ -813,6 +817,11 @@ CARDS = {
     "falcon_h1_0_5b": (36 * 2 * 64 * 2 * 2, 521e6, 0.001),           # "521M" (paiml/aprender #269); 521,411,104
     "falcon_h1_7b": (44 * 2 * 128 * 2 * 2, 7e9, 0.084),              # the name's "7B": 7,585,654,880 here
     "falcon_h1_34b": (72 * 4 * 128 * 2 * 2, 34e9, 0.011),            # the name's "34B": 33,642,516,224 here
+    # LFM2 (exact counts in tests/test_short_conv.py): KV from the attention layers only (6 of 16, 6 of 24), the
+    # cards' exact "Parameters" rows for the dense ones; LFM2-8B-A1B "8.3B total": 8,339,929,856 here
+    "lfm2_1_2b": (6 * 8 * 64 * 2 * 2, 1_170_340_608, 0),
+    "lfm2_350m": (6 * 8 * 64 * 2 * 2, 354_483_968, 0),
+    "lfm2_8b_a1b": (6 * 8 * 64 * 2 * 2, 8.3e9, 0.005),
 }
 
 
@@ -947,7 +956,6 @@ def test_gemma3_1b_window_pattern_and_32k_cache():
 
 
 @pytest.mark.parametrize("model_type,feature", [
-    ("lfm2", "short-convolution layers"), ("lfm2_moe", "short-convolution layers"),
     ("zamba2", "Mamba-2 layers with shared attention blocks"), ("zamba", "Mamba layers with a shared attention block"),
     ("hymba", "Mamba heads beside attention in every layer"),
 ])

@@ -74,8 +74,8 @@ def test_hybrid_parameter_total_by_hand():
     ({"num_v_heads": 8}, "lightning has one head dim for q, k and v and as many value heads as key heads"),
     ({"head_v_dim": 64}, "lightning has one head dim for q, k and v"),
     ({"conv_kernel_size": 4}, "linear_attention.conv_kernel_size: lightning attention has no short convolution"),
-    ({"proj_bias": True}, "linear_attention.proj_bias: only applies to kind mamba2 or mamba1, not lightning"),
-    ({"conv_bias": True}, "linear_attention.conv_bias: only applies to kind mamba2 or mamba1, not lightning"),
+    ({"proj_bias": True}, "linear_attention.proj_bias: only applies to kind mamba2 or mamba1 or short_conv, not lightning"),
+    ({"conv_bias": True}, "linear_attention.conv_bias: only applies to kind mamba2 or mamba1 or short_conv, not lightning"),
 ])
 def test_lightning_fields_it_cannot_take_are_refused(block, words):
     with pytest.raises(SpecError, match=words):

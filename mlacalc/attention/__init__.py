@@ -16,7 +16,9 @@ Families:
 - :mod:`.mamba1`: Mamba-1's selective state-space layers (Jamba, Falcon-Mamba, Mamba), Mamba-2's block with one
   channel a head;
 - :mod:`.lightning`: lightning attention (MiniMax-Text-01, MiniMax-M1), a linear attention with one ``d x d``
-  state a head and no convolution.
+  state a head and no convolution;
+- :mod:`.short_conv`: LFM2's gated short convolutions (LFM2, LFM2-MoE), no recurrent state, only the convolution's
+  last inputs.
 
 How to add a family:
 
@@ -30,7 +32,7 @@ How to add a family:
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property
    tests of its invariants. A new per-layer key pattern goes in :mod:`.keys` instead.
 
-DSA, the linear family, Mamba-2, Mamba-1 and lightning attention were added this way: one module each, spec fields,
+DSA, the linear family, Mamba-2, Mamba-1, lightning attention and short convolutions were added this way: one module each, spec fields,
 and their tests.
 """
 
@@ -49,11 +51,13 @@ from .linear import LINEAR_FAMILY
 from .mamba1 import MAMBA1_FAMILY
 from .mamba2 import MAMBA2_FAMILY
 from .mla import MLA_FAMILY
+from .short_conv import SHORT_CONV_FAMILY
 
 if TYPE_CHECKING:
     from ..spec import ModelSpec
 
-LINEAR_FAMILIES = (LINEAR_FAMILY, MAMBA2_FAMILY, MAMBA1_FAMILY, LIGHTNING_FAMILY)   # blocks of spec.linear_attention
+# blocks of spec.linear_attention
+LINEAR_FAMILIES = (LINEAR_FAMILY, MAMBA2_FAMILY, MAMBA1_FAMILY, LIGHTNING_FAMILY, SHORT_CONV_FAMILY)
 FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, *LINEAR_FAMILIES)
                                         for kind in fam.kinds}
 KINDS = tuple(k for k in FAMILIES if all(k not in f.kinds for f in LINEAR_FAMILIES))   # of spec.attention

@@ -95,6 +95,10 @@ class AttentionFamily:
     def validate(self, a: "Attention") -> None:
         """Raise :class:`SpecError` for field combinations this family cannot take."""
 
+    def validate_model(self, a, spec: "ModelSpec") -> None:
+        """Raise :class:`SpecError` for a block that does not fit the model around it (LFM2's short convolution: its
+        channels are the model width); none by default."""
+
     # --- forms -----------------------------------------------------------------------------------------------
 
     def default_form(self, phase: str) -> str | None:

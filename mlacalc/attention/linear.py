@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 CHUNK = 64                      # chunk of the chunkwise prefill algorithm (flash-linear-attention's default)
 STATE_FLOPS = 7                 # FLOPs per d_k d_v per token and value head in the recurrent update (see above)
 # spec fields only some kinds take -> those kinds (a field set on another kind would change nothing: refused)
-KIND_FIELDS = {"proj_bias": ("mamba2", "mamba1"), "conv_bias": ("mamba2", "mamba1"),
+KIND_FIELDS = {"proj_bias": ("mamba2", "mamba1", "short_conv"), "conv_bias": ("mamba2", "mamba1", "short_conv"),
                "chunk_size": ("mamba2", "lightning"), "dt_rank": ("mamba1",), "mixer_norms": ("mamba1",)}
 
 
