@@ -51,6 +51,7 @@ from .params import Params, stage_params, weight_bytes
 from .sglang import MIB, SglangMemory, server_defaults, sglang_memory
 from .vllm import (NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VllmMemory, batch_defaults, check_max_num_seqs,
                    check_non_torch, sampler_peak)
+from .vllm_hybrid import HybridPages, check_mamba_cache_mode, hybrid_pages, is_hybrid
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
@@ -135,6 +136,8 @@ class Fit:
     #                               max_position_embeddings); None when the spec does not say
     vllm: VllmMemory | None = None  # engine "vllm": vLLM's accounting, which then gives usable and kv_budget
     sglang: SglangMemory | None = None  # engine "sglang": SGLang's accounting, likewise
+    vllm_pages: HybridPages | None = None  # engine "vllm" on a hybrid: the pages its hybrid KV-cache manager cuts the
+    #                               budget into (mlacalc.vllm_hybrid), which then give max_batch and max_context
 
     @property
     def usable_context(self) -> int:
@@ -196,6 +199,8 @@ class Fit:
         if self.vllm is not None:   # the default engine's output is left as it was
             out["engine"] = "vllm"
             out["vllm_memory"] = self.vllm.as_dict()
+        if self.vllm_pages is not None:
+            out["vllm_hybrid"] = self.vllm_pages.as_dict(self.kv_budget, self.context)
         if self.sglang is not None:
             out["engine"] = "sglang"
             out["sglang_memory"] = self.sglang.as_dict()
@@ -251,6 +256,27 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
+
+
+def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: float, kv_format: str | None,
+                 block_size: int | None, mamba_cache_mode: str | None) -> HybridPages | None:
+    """vLLM's pages (:func:`mlacalc.vllm_hybrid.hybrid_pages`) when ``engine`` is vLLM and ``spec`` a hybrid, else
+    None: every other model, and every model under the other engines, is sized as a byte sum. ``mamba_cache_mode``
+    (None: "none", prefix caching off) is refused in one line where it changes nothing."""
+    if engine == "vllm" and is_hybrid(spec):
+        return hybrid_pages(spec, parallel, kv_bits, kv_format, mamba_cache_mode or "none", block_size)
+    if mamba_cache_mode is not None:
+        check_mamba_cache_mode(mamba_cache_mode)
+        raise ArgError("mamba_cache_mode", f"applies only with engine vllm to a model with state layers beside "
+                                           f"attention ({spec.name}: {pattern(spec)}, engine {engine})")
+    return None
+
+
+def paged_max_batch(pages: HybridPages, context: int, budget: float, parallel: Parallelism) -> tuple[int, float]:
+    """:func:`max_batch` under vLLM's hybrid pages: (largest batch over the group, bytes of the pool a request holds
+    on one GPU). Each GPU's pool holds the concurrency's floor; under dp-attention each of the ``tp`` GPUs that many."""
+    per_rank = pages.max_batch(budget, context) if budget > 0 else 0
+    return (per_rank * parallel.tp if parallel.dp_attention else per_rank), float(pages.bytes_per_request(context))
 
 
 def check_engine(engine: str) -> None:
@@ -341,14 +367,19 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         gpu_mem_util: float | None = None, workspace_tokens: int | None = None,
         workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
         mla_form: str | None = None, kv_format: str | None = None, engine: str = "mlacalc",
-        max_num_seqs: int | None = None, non_torch_bytes: float | None = None) -> Fit:
+        max_num_seqs: int | None = None, non_torch_bytes: float | None = None,
+        mamba_cache_mode: str | None = None) -> Fit:
     """Largest batch at ``context`` and longest context at ``batch`` on ``parallel.tp`` GPUs of kind ``hw``,
     then the decode step at the largest batch (see module docstring).
 
     ``engine="vllm"``: vLLM's accounting (:mod:`mlacalc.vllm`). ``workspace_tokens`` is then its
     ``max_num_batched_tokens`` (None: vLLM's default for the card), ``max_num_seqs`` the sequences its sampler warms
     up (None: vLLM's default), ``non_torch_bytes`` the memory outside PyTorch (None:
-    :data:`mlacalc.vllm.NON_TORCH_BYTES`). The last two are refused under the default engine.
+    :data:`mlacalc.vllm.NON_TORCH_BYTES`). The last two are refused under the default engine. On a hybrid (attention
+    beside state layers) the budget is cut into vLLM's pages (:mod:`mlacalc.vllm_hybrid`): the largest batch is the
+    concurrency vLLM logs at ``context``, floored, and ``mamba_cache_mode`` says how many state pages a request holds
+    ("none", the default: one a state group, prefix caching off; "align": two). ``block_size`` is then vLLM's
+    ``--block-size``, which the attention block is aligned to.
 
     ``engine="sglang"``: SGLang's accounting (:mod:`mlacalc.sglang`). ``gpu_mem_util`` is its
     ``mem_fraction_static`` (None: SGLang's default for the card and the layout; 0.9 under the other engines),
@@ -381,8 +412,13 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     sm = em if isinstance(em, SglangMemory) else None
     if sm is not None:
         gpu_mem_util = sm.mem_fraction_static
-    mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
-    mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
+    pages = engine_pages(spec, parallel, engine, kbits, kv_format, block_size, mamba_cache_mode)
+    if pages is None:
+        mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
+        mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
+    else:
+        mb, per_seq = paged_max_batch(pages, context, budget, parallel)
+        mc = pages.max_context(budget, parallel.sequences_per_rank(batch), MAX_CONTEXT_SEARCH)
     decode = None
     if mb >= 1 and decode_rows(spec, mb, q_tokens) <= MAX_DECODE_ROWS:  # beyond: too many rows to price
         # a block size means a paged cache: its decode step is priced with the block-table wait (Step.paged)
@@ -393,4 +429,4 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     return Fit(model=spec.name, attention=spec.mixer_kind, pattern=pattern(spec), gpu=hw, parallel=parallel,
                weight_bits=wbits, kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w,
                workspace=ws, kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
-               context_limit=spec.max_context, vllm=vm, sglang=sm)
+               context_limit=spec.max_context, vllm=vm, sglang=sm, vllm_pages=pages)
