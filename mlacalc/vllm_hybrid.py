@@ -193,40 +193,51 @@ def group_size(attention_layers: int, state_layers: int) -> int:
     return large if large < small * GROUP_SPREAD else small
 
 
-def hybrid_pages(spec: ModelSpec, parallel: Parallelism, kv_bits: float, kv_format: str | None = None,
-                 mamba_cache_mode: str = "none", block_size: int | None = None,
-                 kernel_block: int = KERNEL_BLOCK) -> HybridPages:
-    """vLLM's pages of hybrid ``spec`` on one GPU of ``parallel`` (module docstring): attention K/V at ``kv_bits``
-    (or the ``kv_format`` layout), states at the spec's ``dtypes.state`` / ``dtypes.ssm_state``; ``block_size`` a
-    block size given to vLLM (``--block-size``), which the alignment then takes (vLLM ``_align_hybrid_block_size``:
-    ``max(kernel block, block_size)``)."""
-    check_mamba_cache_mode(mamba_cache_mode)
-    for name, value in (("block_size", block_size), ("kernel_block", kernel_block)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not
-                                  1 <= value <= MAX_COUNT):
-            raise ArgError(name, f"must be a whole number of at least 1, got {show(value)}")
+def hybrid_layers(spec: ModelSpec, parallel: Parallelism, kv_bits: float, kv_format: str | None = None,
+                  ssm_bits: float | None = None) -> tuple[int, int, int, int]:
+    """``(attention layers, bytes a token of one on one GPU, state layers, bytes a state of one on one GPU)`` of a
+    hybrid, the two engines' common ground: attention K/V at ``kv_bits`` (or the ``kv_format`` layout), each GPU its
+    heads' share (``Parallelism.kv_share``); states at ``dtypes.state``, the recurrent part at ``ssm_bits`` (None: the
+    spec's ``dtypes.ssm_state``). Refused in one line: sliding, chunked or cross attention beside the state layers,
+    two attention shapes, a spec that is not a hybrid."""
     if parallel.pp > 1:
-        raise ArgError("pp", "vLLM's hybrid pages are modelled on one pipeline stage")
-    sbits, ssm_bits = spec.dtypes.state_bits, spec.dtypes.ssm_state_bits
+        raise ArgError("pp", "a hybrid's engine pools are modelled on one pipeline stage")
+    sbits = spec.dtypes.state_bits
+    ssm = spec.dtypes.ssm_state_bits if ssm_bits is None else ssm_bits
     attention, state = [], []           # (layers, bytes a token / a state on one GPU) per block
     for count, b, rules in layer_groups(spec):
         fam = family(b)
         if fam.cache_parts(b).total > 0:
             if any(r.window is not None or r.chunk is not None or r.fixed is not None or r.shared for _, r in rules):
-                raise SpecError("layer_types", f"vLLM's hybrid pages are modelled for full attention beside state "
+                raise SpecError("layer_types", f"engines' hybrid pools are modelled for full attention beside state "
                                                f"layers; {spec.name} also has sliding, chunked or cross layers")
             tok = fam.cache_bytes(b, "compressed", kv_bits, kv_format).scaled(
                 parallel.kv_share(fam.kv_groups(b, "compressed"))).total
             attention.append((count, tok))
         else:
-            state.append((count, fam.state_bytes_per_rank(b, sbits, ssm_bits, parallel).total))
+            state.append((count, fam.state_bytes_per_rank(b, sbits, ssm, parallel).total))
     if not attention or not state:
-        raise SpecError("layer_types", f"{spec.name} is not a hybrid: vLLM pages it as "
+        raise SpecError("layer_types", f"{spec.name} is not a hybrid: it has "
                                        f"{'state layers' if state else 'attention layers'} alone")
     if len({t for _, t in attention}) > 1 or len({s for _, s in state}) > 1:
         raise SpecError("attention", f"{spec.name}: layers of one kind with two page sizes are not modelled")
-    n_a, token = sum(n for n, _ in attention), int(math.ceil(attention[0][1]))
-    n_s, state_b = sum(n for n, _ in state), int(math.ceil(state[0][1]))
+    return (sum(n for n, _ in attention), int(math.ceil(attention[0][1])),
+            sum(n for n, _ in state), int(math.ceil(state[0][1])))
+
+
+def hybrid_pages(spec: ModelSpec, parallel: Parallelism, kv_bits: float, kv_format: str | None = None,
+                 mamba_cache_mode: str = "none", block_size: int | None = None,
+                 kernel_block: int = KERNEL_BLOCK) -> HybridPages:
+    """vLLM's pages of hybrid ``spec`` on one GPU of ``parallel`` (module docstring): attention K/V at ``kv_bits``
+    (or the ``kv_format`` layout), states at the spec's ``dtypes.state`` / ``dtypes.ssm_state`` (:func:`hybrid_layers`);
+    ``block_size`` a block size given to vLLM (``--block-size``), which the alignment then takes (vLLM
+    ``_align_hybrid_block_size``: ``max(kernel block, block_size)``)."""
+    check_mamba_cache_mode(mamba_cache_mode)
+    for name, value in (("block_size", block_size), ("kernel_block", kernel_block)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not
+                                  1 <= value <= MAX_COUNT):
+            raise ArgError(name, f"must be a whole number of at least 1, got {show(value)}")
+    n_a, token, n_s, state_b = hybrid_layers(spec, parallel, kv_bits, kv_format)
     align = max(kernel_block, block_size or 0)
     block = align * math.ceil(state_b / (align * token))
     size = group_size(n_a, n_s)
