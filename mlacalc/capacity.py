@@ -29,6 +29,11 @@ run's activation peak (the forward's workspace above, or the sampler's vocabular
 ``engine="sglang"`` sizes it as SGLang does (:mod:`mlacalc.sglang`): ``mem_fraction_static`` (``gpu_mem_util``; None:
 SGLang's default for the card and tp) of the free memory before the weights load, less the weights.
 
+A hybrid (attention layers beside layers with a constant state) is not a byte sum under either engine
+(:func:`engine_pages`): vLLM cuts the budget into equal pages, its attention blocks raised until a page holds a
+state (:mod:`mlacalc.vllm_hybrid`), and the largest batch is the concurrency it logs; SGLang sets 0.9/1.9 of it
+aside for state slots and a running request may take three of them (:class:`mlacalc.sglang.SglangHybridPool`).
+
 Then the decode step at the largest batch is timed with :func:`mlacalc.step.roofline`: a smaller cache
 per sequence gives a bigger batch, which spreads the weight reads over more tokens. Throughput is at the
 kernel-aware expected time (:mod:`mlacalc.expected`); the floor is reported beside it.
@@ -48,10 +53,10 @@ from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roof
 from .spec import ModelSpec, refuse_kv_sharing
 from .units import finite
 from .params import Params, stage_params, weight_bytes
-from .sglang import MIB, SglangMemory, server_defaults, sglang_memory
+from .sglang import MIB, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults, sglang_memory
 from .vllm import (NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VllmMemory, batch_defaults, check_max_num_seqs,
                    check_non_torch, sampler_peak)
-from .vllm_hybrid import HybridPages, check_mamba_cache_mode, hybrid_pages, is_hybrid
+from .vllm_hybrid import HybridPages, check_mamba_cache_mode, hybrid_layers, hybrid_pages, is_hybrid
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
@@ -138,6 +143,7 @@ class Fit:
     sglang: SglangMemory | None = None  # engine "sglang": SGLang's accounting, likewise
     vllm_pages: HybridPages | None = None  # engine "vllm" on a hybrid: the pages its hybrid KV-cache manager cuts the
     #                               budget into (mlacalc.vllm_hybrid), which then give max_batch and max_context
+    sglang_pool: SglangHybridPool | None = None  # engine "sglang" on a hybrid: its split into state slots and K/V
 
     @property
     def usable_context(self) -> int:
@@ -201,6 +207,8 @@ class Fit:
             out["vllm_memory"] = self.vllm.as_dict()
         if self.vllm_pages is not None:
             out["vllm_hybrid"] = self.vllm_pages.as_dict(self.kv_budget, self.context)
+        if self.sglang_pool is not None:
+            out["sglang_hybrid"] = self.sglang_pool.as_dict(self.kv_budget, self.context)
         if self.sglang is not None:
             out["engine"] = "sglang"
             out["sglang_memory"] = self.sglang.as_dict()
@@ -259,22 +267,30 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
 
 
 def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: float, kv_format: str | None,
-                 block_size: int | None, mamba_cache_mode: str | None) -> HybridPages | None:
-    """vLLM's pages (:func:`mlacalc.vllm_hybrid.hybrid_pages`) when ``engine`` is vLLM and ``spec`` a hybrid, else
-    None: every other model, and every model under the other engines, is sized as a byte sum. ``mamba_cache_mode``
-    (None: "none", prefix caching off) is refused in one line where it changes nothing."""
-    if engine == "vllm" and is_hybrid(spec):
-        return hybrid_pages(spec, parallel, kv_bits, kv_format, mamba_cache_mode or "none", block_size)
-    if mamba_cache_mode is not None:
+                 block_size: int | None, mamba_cache_mode: str | None) -> HybridPages | SglangHybridPool | None:
+    """How ``engine`` cuts a hybrid's budget (attention beside state layers): vLLM's pages
+    (:func:`mlacalc.vllm_hybrid.hybrid_pages`), SGLang's state slots and K/V pool (:class:`mlacalc.sglang.
+    SglangHybridPool`, the recurrent state at float32 unless the spec says otherwise); None for every other model and
+    under mlacalc's accounting, which size the cache as a byte sum. ``mamba_cache_mode`` (vLLM; None: "none", prefix
+    caching off) is refused in one line where it changes nothing."""
+    hybrid = engine in ("vllm", "sglang") and is_hybrid(spec)
+    if mamba_cache_mode is not None and not (hybrid and engine == "vllm"):
         check_mamba_cache_mode(mamba_cache_mode)
         raise ArgError("mamba_cache_mode", f"applies only with engine vllm to a model with state layers beside "
                                            f"attention ({spec.name}: {pattern(spec)}, engine {engine})")
-    return None
+    if not hybrid:
+        return None
+    if engine == "vllm":
+        return hybrid_pages(spec, parallel, kv_bits, kv_format, mamba_cache_mode or "none", block_size)
+    ssm = SSM_STATE_BITS if spec.dtypes.ssm_state is None else spec.dtypes.ssm_state_bits
+    n_a, token, n_s, state = hybrid_layers(spec, parallel, kv_bits, kv_format, ssm)
+    return SglangHybridPool(state_bytes=n_s * state, token_bytes=n_a * token)
 
 
-def paged_max_batch(pages: HybridPages, context: int, budget: float, parallel: Parallelism) -> tuple[int, float]:
-    """:func:`max_batch` under vLLM's hybrid pages: (largest batch over the group, bytes of the pool a request holds
-    on one GPU). Each GPU's pool holds the concurrency's floor; under dp-attention each of the ``tp`` GPUs that many."""
+def paged_max_batch(pages: HybridPages | SglangHybridPool, context: int, budget: float, parallel: Parallelism
+                    ) -> tuple[int, float]:
+    """:func:`max_batch` under an engine's hybrid pool (:func:`engine_pages`): (largest batch over the group, bytes
+    of the pool a request holds on one GPU). Under dp-attention each of the ``tp`` GPUs holds that many."""
     per_rank = pages.max_batch(budget, context) if budget > 0 else 0
     return (per_rank * parallel.tp if parallel.dp_attention else per_rank), float(pages.bytes_per_request(context))
 
@@ -384,7 +400,8 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     ``engine="sglang"``: SGLang's accounting (:mod:`mlacalc.sglang`). ``gpu_mem_util`` is its
     ``mem_fraction_static`` (None: SGLang's default for the card and the layout; 0.9 under the other engines),
     ``workspace_tokens`` its ``chunked_prefill_size`` (None: its default for the card), ``non_torch_bytes`` the memory
-    held before the weights load; ``workspace_bytes`` and ``max_num_seqs`` are refused."""
+    held before the weights load; ``workspace_bytes`` and ``max_num_seqs`` are refused. On a hybrid the budget is
+    split into state slots and a K/V pool as SGLang splits it (:class:`mlacalc.sglang.SglangHybridPool`)."""
     workspace_tokens, max_num_seqs, non_torch_bytes = engine_settings(hw, engine, workspace_tokens, max_num_seqs,
                                                                       non_torch_bytes)
     gpu_mem_util = check_mem_util(gpu_mem_util, engine)
@@ -418,7 +435,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
     else:
         mb, per_seq = paged_max_batch(pages, context, budget, parallel)
-        mc = pages.max_context(budget, parallel.sequences_per_rank(batch), MAX_CONTEXT_SEARCH)
+        mc = pages.max_context(budget, parallel.sequences_per_rank(batch), MAX_CONTEXT_SEARCH) if budget > 0 else 0
     decode = None
     if mb >= 1 and decode_rows(spec, mb, q_tokens) <= MAX_DECODE_ROWS:  # beyond: too many rows to price
         # a block size means a paged cache: its decode step is priced with the block-table wait (Step.paged)
@@ -429,4 +446,6 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     return Fit(model=spec.name, attention=spec.mixer_kind, pattern=pattern(spec), gpu=hw, parallel=parallel,
                weight_bits=wbits, kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w,
                workspace=ws, kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
-               context_limit=spec.max_context, vllm=vm, sglang=sm, vllm_pages=pages)
+               context_limit=spec.max_context, vllm=vm, sglang=sm,
+               vllm_pages=pages if isinstance(pages, HybridPages) else None,
+               sglang_pool=pages if isinstance(pages, SglangHybridPool) else None)

@@ -295,6 +295,12 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                        f"{f.vllm_pages.max_concurrency(f.kv_budget, f.context):.2f}x; "
                        f"{f.vllm_pages.logged_tokens(f.kv_budget, f.context):,} tokens")]
                   if any(f.vllm_pages is not None for f in fits) else []),
+                *([row("SGLang state slots", lambda f: "-" if f.sglang_pool is None else
+                       f"{f.sglang_pool.state_slots(f.kv_budget):,} x {fmt_bytes(f.sglang_pool.state_bytes)} "
+                       f"(0.9 : 1 of K/V; {f.sglang_pool.max_running(f.kv_budget):,} running at 3 a request)"),
+                   row("SGLang K/V tokens", lambda f: "-" if f.sglang_pool is None else
+                       f"{f.sglang_pool.kv_tokens(f.kv_budget):,}")]
+                  if any(f.sglang_pool is not None for f in fits) else []),
                 row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq)),
                 row(f"largest batch ({par.tp} GPUs)" if par.tp > 1 else "largest batch", lambda f: f"{f.max_batch:,}"),
                 row(f"longest context (batch {f0.batch})", _longest_context),
