@@ -53,7 +53,8 @@ from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roof
 from .spec import ModelSpec, refuse_kv_sharing
 from .units import finite
 from .params import Params, stage_params, weight_bytes
-from .sglang import MIB, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults, sglang_memory
+from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults,
+                     sglang_memory)
 from .vllm import (NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VllmMemory, batch_defaults, check_max_num_seqs,
                    check_non_torch, sampler_peak)
 from .vllm_hybrid import HybridPages, check_mamba_cache_mode, hybrid_layers, hybrid_pages, is_hybrid
@@ -282,7 +283,10 @@ def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: f
         return None
     if engine == "vllm":
         return hybrid_pages(spec, parallel, kv_bits, kv_format, mamba_cache_mode or "none", block_size)
-    ssm = SSM_STATE_BITS if spec.dtypes.ssm_state is None else spec.dtypes.ssm_state_bits
+    # SGLang's recurrent state is float32 unless the config says otherwise for the kinds it sizes through
+    # Mamba2CacheParams (mamba2_state_dtype); the others keep the spec's dtypes
+    default_fp32 = spec.linear_attention.kind in SGLANG_FP32_STATE_KINDS and spec.dtypes.ssm_state is None
+    ssm = SSM_STATE_BITS if default_fp32 else spec.dtypes.ssm_state_bits
     n_a, token, n_s, state = hybrid_layers(spec, parallel, kv_bits, kv_format, ssm)
     return SglangHybridPool(state_bytes=n_s * state, token_bytes=n_a * token)
 

@@ -44,7 +44,8 @@ _handle_max_mamba_cache``, the same split), :class:`SglangHybridPool`::
 ``state_bytes`` is ``mamba2_cache_params.mamba_cache_per_req``: the convolution and recurrent states of every state
 layer on one GPU, the convolution at bf16 and the recurrent state at ``mamba_ssm_dtype`` (``configs/mamba_utils.py``
 ``mamba2_state_dtype``: ``SGLANG_MAMBA_SSM_DTYPE``, else the config's ``mamba_ssm_dtype``, else float32; here the
-spec's ``dtypes.ssm_state``, else float32); ``cell_size`` counts the attention layers only. Not modelled there: the
+spec's ``dtypes.ssm_state``, else float32 for the Gated DeltaNet, KDA and Mamba-2 kinds, the spec's dtypes for the
+others); ``cell_size`` counts the attention layers only. Not modelled there: the
 MambaRadixCacheV2 ping-pong slots (+1 or +2 a request), speculative decoding's intermediate states,
 ``--max-mamba-cache-size``, and with the radix cache off a pool of ``max_running_requests`` slots.
 
@@ -173,6 +174,8 @@ MAMBA_FULL_MEMORY_RATIO = 0.9       # server_args.py mamba_full_memory_ratio: st
 MAMBA_SLOTS_PER_REQUEST = 3         # MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO: state slots a running request may
 #                                     take with the radix cache on (its own, and cached prefixes' states)
 SSM_STATE_BITS = 32                 # mamba2_state_dtype's default recurrent-state dtype, float32
+SGLANG_FP32_STATE_KINDS = ("gated_deltanet", "kda", "mamba2")  # linear kinds whose state SGLang sizes that way
+#                                     (Qwen3-Next/Qwen3.5, Kimi-Linear, Nemotron-H/Falcon-H1's Mamba2CacheParams)
 
 
 @dataclass(frozen=True)
