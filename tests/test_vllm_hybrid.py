@@ -303,6 +303,14 @@ def test_fit_table_and_json_show_the_block(capsys, monkeypatch):
     assert "vLLM attention block" not in out
 
 
+def test_api_fit_takes_the_mamba_cache_mode():
+    import mlacalc
+
+    f = mlacalc.fit("qwen3-next-80b-a3b", "h200", context=32_768, parallel=Parallelism(tp=4), engine="vllm",
+                    mamba_cache_mode="align")
+    assert f.vllm_pages.mamba_cache_mode == "align" and f.vllm_pages.blocks_per_request(32_768) == 121 + 6
+
+
 def test_sweep_takes_the_pages_as_fit_does():
     from mlacalc.sweep import sweep
 
