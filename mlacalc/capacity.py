@@ -29,6 +29,11 @@ run's activation peak (the forward's workspace above, or the sampler's vocabular
 ``engine="sglang"`` sizes it as SGLang does (:mod:`mlacalc.sglang`): ``mem_fraction_static`` (``gpu_mem_util``; None:
 SGLang's default for the card and tp) of the free memory before the weights load, less the weights.
 
+A hybrid (attention layers beside layers with a constant state) is not a byte sum under either engine
+(:func:`engine_pages`): vLLM cuts the budget into equal pages, its attention blocks raised until a page holds a
+state (:mod:`mlacalc.vllm_hybrid`), and the largest batch is the concurrency it logs; SGLang sets 0.9/1.9 of it
+aside for state slots and a running request may take three of them (:class:`mlacalc.sglang.SglangHybridPool`).
+
 Then the decode step at the largest batch is timed with :func:`mlacalc.step.roofline`: a smaller cache
 per sequence gives a bigger batch, which spreads the weight reads over more tokens. Throughput is at the
 kernel-aware expected time (:mod:`mlacalc.expected`); the floor is reported beside it.
@@ -48,9 +53,11 @@ from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roof
 from .spec import ModelSpec, refuse_kv_sharing
 from .units import finite
 from .params import Params, stage_params, weight_bytes
-from .sglang import MIB, SglangMemory, server_defaults, sglang_memory
+from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults,
+                     sglang_memory)
 from .vllm import (NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VllmMemory, batch_defaults, check_max_num_seqs,
                    check_non_torch, sampler_peak)
+from .vllm_hybrid import HybridPages, check_mamba_cache_mode, hybrid_layers, hybrid_pages, is_hybrid
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
@@ -135,6 +142,9 @@ class Fit:
     #                               max_position_embeddings); None when the spec does not say
     vllm: VllmMemory | None = None  # engine "vllm": vLLM's accounting, which then gives usable and kv_budget
     sglang: SglangMemory | None = None  # engine "sglang": SGLang's accounting, likewise
+    vllm_pages: HybridPages | None = None  # engine "vllm" on a hybrid: the pages its hybrid KV-cache manager cuts the
+    #                               budget into (mlacalc.vllm_hybrid), which then give max_batch and max_context
+    sglang_pool: SglangHybridPool | None = None  # engine "sglang" on a hybrid: its split into state slots and K/V
 
     @property
     def usable_context(self) -> int:
@@ -196,6 +206,10 @@ class Fit:
         if self.vllm is not None:   # the default engine's output is left as it was
             out["engine"] = "vllm"
             out["vllm_memory"] = self.vllm.as_dict()
+        if self.vllm_pages is not None:
+            out["vllm_hybrid"] = self.vllm_pages.as_dict(self.kv_budget, self.context)
+        if self.sglang_pool is not None:
+            out["sglang_hybrid"] = self.sglang_pool.as_dict(self.kv_budget, self.context)
         if self.sglang is not None:
             out["engine"] = "sglang"
             out["sglang_memory"] = self.sglang.as_dict()
@@ -251,6 +265,38 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
+
+
+def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: float, kv_format: str | None,
+                 block_size: int | None, mamba_cache_mode: str | None) -> HybridPages | SglangHybridPool | None:
+    """How ``engine`` cuts a hybrid's budget (attention beside state layers): vLLM's pages
+    (:func:`mlacalc.vllm_hybrid.hybrid_pages`), SGLang's state slots and K/V pool (:class:`mlacalc.sglang.
+    SglangHybridPool`, the recurrent state at float32 unless the spec says otherwise); None for every other model and
+    under mlacalc's accounting, which size the cache as a byte sum. ``mamba_cache_mode`` (vLLM; None: "none", prefix
+    caching off) is refused in one line where it changes nothing."""
+    hybrid = engine in ("vllm", "sglang") and is_hybrid(spec)
+    if mamba_cache_mode is not None and not (hybrid and engine == "vllm"):
+        check_mamba_cache_mode(mamba_cache_mode)
+        raise ArgError("mamba_cache_mode", f"applies only with engine vllm to a model with state layers beside "
+                                           f"attention ({spec.name}: {pattern(spec)}, engine {engine})")
+    if not hybrid:
+        return None
+    if engine == "vllm":
+        return hybrid_pages(spec, parallel, kv_bits, kv_format, mamba_cache_mode or "none", block_size)
+    # SGLang's recurrent state is float32 unless the config says otherwise for the kinds it sizes through
+    # Mamba2CacheParams (mamba2_state_dtype); the others keep the spec's dtypes
+    default_fp32 = spec.linear_attention.kind in SGLANG_FP32_STATE_KINDS and spec.dtypes.ssm_state is None
+    ssm = SSM_STATE_BITS if default_fp32 else spec.dtypes.ssm_state_bits
+    n_a, token, n_s, state = hybrid_layers(spec, parallel, kv_bits, kv_format, ssm)
+    return SglangHybridPool(state_bytes=n_s * state, token_bytes=n_a * token)
+
+
+def paged_max_batch(pages: HybridPages | SglangHybridPool, context: int, budget: float, parallel: Parallelism
+                    ) -> tuple[int, float]:
+    """:func:`max_batch` under an engine's hybrid pool (:func:`engine_pages`): (largest batch over the group, bytes
+    of the pool a request holds on one GPU). Under dp-attention each of the ``tp`` GPUs holds that many."""
+    per_rank = pages.max_batch(budget, context) if budget > 0 else 0
+    return (per_rank * parallel.tp if parallel.dp_attention else per_rank), float(pages.bytes_per_request(context))
 
 
 def check_engine(engine: str) -> None:
@@ -341,19 +387,25 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         gpu_mem_util: float | None = None, workspace_tokens: int | None = None,
         workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
         mla_form: str | None = None, kv_format: str | None = None, engine: str = "mlacalc",
-        max_num_seqs: int | None = None, non_torch_bytes: float | None = None) -> Fit:
+        max_num_seqs: int | None = None, non_torch_bytes: float | None = None,
+        mamba_cache_mode: str | None = None) -> Fit:
     """Largest batch at ``context`` and longest context at ``batch`` on ``parallel.tp`` GPUs of kind ``hw``,
     then the decode step at the largest batch (see module docstring).
 
     ``engine="vllm"``: vLLM's accounting (:mod:`mlacalc.vllm`). ``workspace_tokens`` is then its
     ``max_num_batched_tokens`` (None: vLLM's default for the card), ``max_num_seqs`` the sequences its sampler warms
     up (None: vLLM's default), ``non_torch_bytes`` the memory outside PyTorch (None:
-    :data:`mlacalc.vllm.NON_TORCH_BYTES`). The last two are refused under the default engine.
+    :data:`mlacalc.vllm.NON_TORCH_BYTES`). The last two are refused under the default engine. On a hybrid (attention
+    beside state layers) the budget is cut into vLLM's pages (:mod:`mlacalc.vllm_hybrid`): the largest batch is the
+    concurrency vLLM logs at ``context``, floored, and ``mamba_cache_mode`` says how many state pages a request holds
+    ("none", the default: one a state group, prefix caching off; "align": two). ``block_size`` is then vLLM's
+    ``--block-size``, which the attention block is aligned to.
 
     ``engine="sglang"``: SGLang's accounting (:mod:`mlacalc.sglang`). ``gpu_mem_util`` is its
     ``mem_fraction_static`` (None: SGLang's default for the card and the layout; 0.9 under the other engines),
     ``workspace_tokens`` its ``chunked_prefill_size`` (None: its default for the card), ``non_torch_bytes`` the memory
-    held before the weights load; ``workspace_bytes`` and ``max_num_seqs`` are refused."""
+    held before the weights load; ``workspace_bytes`` and ``max_num_seqs`` are refused. On a hybrid the budget is
+    split into state slots and a K/V pool as SGLang splits it (:class:`mlacalc.sglang.SglangHybridPool`)."""
     workspace_tokens, max_num_seqs, non_torch_bytes = engine_settings(hw, engine, workspace_tokens, max_num_seqs,
                                                                       non_torch_bytes)
     gpu_mem_util = check_mem_util(gpu_mem_util, engine)
@@ -381,8 +433,13 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     sm = em if isinstance(em, SglangMemory) else None
     if sm is not None:
         gpu_mem_util = sm.mem_fraction_static
-    mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
-    mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
+    pages = engine_pages(spec, parallel, engine, kbits, kv_format, block_size, mamba_cache_mode)
+    if pages is None:
+        mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
+        mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
+    else:
+        mb, per_seq = paged_max_batch(pages, context, budget, parallel)
+        mc = pages.max_context(budget, parallel.sequences_per_rank(batch), MAX_CONTEXT_SEARCH) if budget > 0 else 0
     decode = None
     if mb >= 1 and decode_rows(spec, mb, q_tokens) <= MAX_DECODE_ROWS:  # beyond: too many rows to price
         # a block size means a paged cache: its decode step is priced with the block-table wait (Step.paged)
@@ -393,4 +450,6 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     return Fit(model=spec.name, attention=spec.mixer_kind, pattern=pattern(spec), gpu=hw, parallel=parallel,
                weight_bits=wbits, kv_bits=kbits, gpu_mem_util=gpu_mem_util, context=context, usable=usable, weights=w,
                workspace=ws, kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
-               context_limit=spec.max_context, vllm=vm, sglang=sm)
+               context_limit=spec.max_context, vllm=vm, sglang=sm,
+               vllm_pages=pages if isinstance(pages, HybridPages) else None,
+               sglang_pool=pages if isinstance(pages, SglangHybridPool) else None)

@@ -3447,6 +3447,19 @@ def _ssm_cache_dtype(cfg: dict, mt: str) -> str | None:
     return _STATE_DTYPES[name.replace("torch.", "")]
 
 
+def _qwen3_5_ssm_dtype(cfg: dict, mt: str) -> str | None:
+    """The dtype vLLM keeps Qwen3.5's DeltaNet state in: its config hook (``vllm/model_executor/models/config.py``
+    ``Qwen3_5ForConditionalGenerationConfig``) sets ``mamba_ssm_cache_dtype`` from the text config's
+    ``mamba_ssm_dtype`` (float32 in the released configs; ``auto``: the model dtype, none here); SGLang reads the same
+    key (``mamba2_state_dtype``). vLLM's start-up logs show it: Qwen3.5-0.8B's 544-token blocks hold a float32 state
+    (1,085,440 B a layer), not a bf16 one (561,152 B: 288-token blocks)."""
+    name = cfg.get("mamba_ssm_dtype")
+    if not isinstance(name, str) or name.replace("torch.", "") not in _STATE_DTYPES:
+        raise SpecError(WHERE, f"model_type {mt}: mamba_ssm_dtype {_show(name)} is not one of "
+                               f"{', '.join(_STATE_DTYPES)}")
+    return _STATE_DTYPES[name.replace("torch.", "")]
+
+
 def _weight_dtype(cfg: dict, quant: dict | None, spec: dict) -> str:
     """The dtype of the matrices: the quantized one when every matrix of the decoder layers is quantized
     (DeepSeek-V3's fp8, AWQ int4), else the checkpoint's ``torch_dtype`` (fp32 served as bf16)."""
@@ -3565,6 +3578,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         out["dtypes"]["ssm_state"] = _ssm_cache_dtype(cfg, mt)
     if mt == "kimi_linear":     # vLLM's MambaStateDtypeCalculator.kda_state_dtype: the recurrent state in float32
         out["dtypes"]["ssm_state"] = "fp32"
+    if cfg.get("model_type") in QWEN3_5_TYPES and "mamba_ssm_dtype" in cfg:
+        out["dtypes"]["ssm_state"] = _qwen3_5_ssm_dtype(cfg, mt)
     limit = _limit(cfg)
     if limit:
         out["max_context"] = limit

@@ -33,6 +33,22 @@ element size`` with ``kv_heads_per_rank = max(1, kv_heads // attention_tp)``. ml
     reserved_mem = max(reserved_mem, 10 x 1024) on a card of more than 60 GiB
     mem_fraction_static = round((gpu_mem - reserved_mem) / gpu_mem, 3)
 
+A hybrid (attention layers beside state layers: Qwen3-Next, Qwen3.5, Nemotron-H, Falcon-H1, Kimi-Linear, ...) splits
+that budget in two (``model_runner_kv_cache_mixin.py`` ``handle_max_mamba_cache``; later ``KVCacheConfigurator.
+_handle_max_mamba_cache``, the same split), :class:`SglangHybridPool`::
+
+    state_slots          = int(kv_budget x r / (1 + r) // state_bytes)      r = mamba_full_memory_ratio, 0.9
+    max_total_num_tokens = (kv_budget - state_slots x state_bytes) // cell_size
+    max_running_requests <= state_slots // 3     (MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO, the radix cache on)
+
+``state_bytes`` is ``mamba2_cache_params.mamba_cache_per_req``: the convolution and recurrent states of every state
+layer on one GPU, the convolution at bf16 and the recurrent state at ``mamba_ssm_dtype`` (``configs/mamba_utils.py``
+``mamba2_state_dtype``: ``SGLANG_MAMBA_SSM_DTYPE``, else the config's ``mamba_ssm_dtype``, else float32; here the
+spec's ``dtypes.ssm_state``, else float32 for the Gated DeltaNet, KDA and Mamba-2 kinds, the spec's dtypes for the
+others); ``cell_size`` counts the attention layers only. Not modelled there: the
+MambaRadixCacheV2 ping-pong slots (+1 or +2 a request), speculative decoding's intermediate states,
+``--max-mamba-cache-size``, and with the radix cache off a pool of ``max_running_requests`` slots.
+
 Not modelled: the speculative-decoding reserve (+2 GiB for EAGLE/MTP drafts, +6 GiB for a standalone draft) and
 the draft model's own pool; the multimodal adjustment (``adjust_mem_fraction_for_vlm``); page alignment of the token
 count (``// page_size * page_size``, page 1 by default); ``--max-total-tokens``; SGLang before 0.4.9 chose the
@@ -152,3 +168,53 @@ def sglang_memory(total: float, total_source: str, gpu_mem_mib: float, tp: int, 
                         fraction_source="given" if reserve is None else "SGLang's default",
                         gpu_mem_mib=gpu_mem_mib, chunked_prefill_size=chunked_prefill_size,
                         cuda_graph_max_bs=graph_bs, reserved_mib=reserve, weights=weights)
+
+
+MAMBA_FULL_MEMORY_RATIO = 0.9       # server_args.py mamba_full_memory_ratio: state memory / full KV memory
+MAMBA_SLOTS_PER_REQUEST = 3         # MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO: state slots a running request may
+#                                     take with the radix cache on (its own, and cached prefixes' states)
+SSM_STATE_BITS = 32                 # mamba2_state_dtype's default recurrent-state dtype, float32
+SGLANG_FP32_STATE_KINDS = ("gated_deltanet", "kda", "mamba2")  # linear kinds whose state SGLang sizes that way
+#                                     (Qwen3-Next/Qwen3.5, Kimi-Linear, Nemotron-H/Falcon-H1's Mamba2CacheParams)
+
+
+@dataclass(frozen=True)
+class SglangHybridPool:
+    """SGLang's split of a hybrid's budget on one GPU (module docstring), bytes: state slots of ``state_bytes``
+    (every state layer of one request) and a K/V pool of ``token_bytes`` a token (every attention layer)."""
+
+    state_bytes: int
+    token_bytes: float
+    ratio: float = MAMBA_FULL_MEMORY_RATIO
+
+    def state_slots(self, budget: float) -> int:
+        """``max_mamba_cache_size``: ``int(budget x r / (1 + r) // state_bytes)``."""
+        return max(int(budget * self.ratio / (1 + self.ratio) // self.state_bytes), 0)
+
+    def kv_tokens(self, budget: float) -> int:
+        """``max_total_num_tokens``: what the state slots leave, in tokens of every attention layer."""
+        return max(int((budget - self.state_slots(budget) * self.state_bytes) // self.token_bytes), 0)
+
+    def max_running(self, budget: float) -> int:
+        """The requests the state slots allow to run at once (slots // 3)."""
+        return self.state_slots(budget) // MAMBA_SLOTS_PER_REQUEST
+
+    def max_batch(self, budget: float, context: int) -> int:
+        """Requests of ``context`` tokens running at once: the K/V pool's, capped by the state slots'."""
+        return min(self.kv_tokens(budget) // context, self.max_running(budget))
+
+    def max_context(self, budget: float, batch: int, limit: int) -> int:
+        """Longest context at which ``batch`` requests run (0: none), at most ``limit``."""
+        if batch > self.max_running(budget):
+            return 0
+        return min(self.kv_tokens(budget) // batch, limit)
+
+    def bytes_per_request(self, context: int) -> float:
+        """One request's K/V and its state slot."""
+        return context * self.token_bytes + self.state_bytes
+
+    def as_dict(self, budget: float, context: int) -> dict:
+        return {"state_bytes": self.state_bytes, "token_bytes": self.token_bytes,
+                "mamba_full_memory_ratio": self.ratio, "max_mamba_cache_size": self.state_slots(budget),
+                "max_total_num_tokens": self.kv_tokens(budget), "max_running_requests": self.max_running(budget),
+                "max_batch": self.max_batch(budget, context)}

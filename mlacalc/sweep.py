@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import ArgError, SpecError
-from .capacity import (activation_workspace, check_engine, check_mem_util, engine_settings, kv_budget, max_batch,
-                       served_params_per_gpu)
+from .capacity import (activation_workspace, check_engine, check_mem_util, engine_pages, engine_settings, kv_budget,
+                       max_batch, paged_max_batch, served_params_per_gpu)
 from .expected import coefficient_basis
 from .hardware import Hardware
 from .kv import format_bits, kv_element_bits, kv_report, kv_storage
@@ -107,7 +107,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
     throughput. ``kv_format``: a packed cache layout (``fp8-ds``), sized and priced as ``fit`` and ``roofline`` do
     (it was dropped: DeepSeek-V3.2 at 708 B a token and layer, plain fp8, not the layout's 788; a GQA model took
     it as fp8 without a word). ``engine``: whose accounting sizes the KV budget, as ``fit``'s
-    (:func:`mlacalc.capacity.kv_budget`; ``workspace_tokens`` None: that engine's default for each card)."""
+    (:func:`mlacalc.capacity.kv_budget`; ``workspace_tokens`` None: that engine's default for each card); under vLLM a
+    hybrid's largest batch is its pages' (:mod:`mlacalc.vllm_hybrid`, mamba_cache_mode "none")."""
     n_configs = len(variants) * len(gpus) * len(counts) * len(contexts) * len(batches)
     if n_configs > MAX_CONFIGURATIONS:
         raise SpecError("sweep", f"{len(variants)} variant(s) x {len(gpus)} GPU kind(s) x {len(counts)} GPU count(s) x "
@@ -135,13 +136,15 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             tokens, seqs, non_torch = engine_settings(hw, engine, workspace_tokens, None, None)
             ws = activation_workspace(spec, tokens, par.attention_tp).total
             budget = kv_budget(spec, hw, w, ws, gpu_mem_util, engine, tokens, seqs, non_torch, par)[2]
+            pages = engine_pages(spec, par, engine, kbits, fmt, None, None)     # vLLM on a hybrid: its pages
             roofline(spec, hw, Step(phase, 1, contexts[0], q_tokens), par, analyse_attention=False)
         except SpecError as e:
             skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "argument": e.field, "reason": e.message})
             continue
         for c in contexts:
             per_seq = kv_report(spec, c, 1, kv_bits=kbits, kv_format=fmt).per_sequence.total
-            mb, per_seq_gpu = max_batch(spec, c, budget, par, kbits, kv_format=fmt)
+            mb, per_seq_gpu = (max_batch(spec, c, budget, par, kbits, kv_format=fmt) if pages is None else
+                               paged_max_batch(pages, c, budget, par))
             for b in batches:
                 held = par.sequences_per_rank(b)
                 fits = b <= mb

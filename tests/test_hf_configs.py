@@ -105,6 +105,7 @@ SOURCES = {
     "ling_lite_1_5": "https://huggingface.co/inclusionAI/Ling-lite-1.5/blob/main/config.json",
     "ling_mini_2_0": "https://huggingface.co/inclusionAI/Ling-mini-2.0/blob/main/config.json",
     "qwen3_5_4b": "https://huggingface.co/Qwen/Qwen3.5-4B/blob/main/config.json",
+    "qwen3_5_0_8b": "https://huggingface.co/Qwen/Qwen3.5-0.8B/blob/main/config.json",
     # The Mamba-2 hybrids (each folder's SOURCE.md says where the keys were read; docs/zoo-facts.md section 8)
     "nemotron_h_8b": "https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K/blob/main/config.json",
     "bamba_9b": "https://huggingface.co/ibm-fms/Bamba-9B/blob/main/config.json",
@@ -752,6 +753,8 @@ CARDS = {
     # 8 full-attention layers of 32; no text-only total is published: the name's "4B" (4.206B here, 5.1% over; the
     # vision tower and the MTP layer are apart)
     "qwen3_5_4b": (8 * 4 * 256 * 2 * 2, 4e9, 0.06),
+    # 6 full-attention layers of 24 (2 KV heads of 256); "0.8B" with the vision tower, 752,393,024 in the text decoder
+    "qwen3_5_0_8b": (6 * 2 * 256 * 2 * 2, 0.8e9, 0.06),
     # the Mamba-2 hybrids: KV from their few attention layers only (hand counts of state and weights below)
     "nemotron_h_8b": (4 * 8 * 128 * 2 * 2, 8e9, 0.013),             # "8B"; 8.10B here, the card rounds down
     "bamba_9b": (3 * 8 * 128 * 2 * 2, 9.78e9, 0.0001),              # "Bamba 9B (9.78B)" (transformers docs)
@@ -1440,8 +1443,10 @@ def test_qwen3_5_4b_reads_as_qwen3_next_with_its_rope_factor_in_rope_parameters(
     layers to 1 full, 8 full of 32; full attention 16 query / 4 KV heads of 256 with an output gate (q_proj twice as
     wide) and q/k norms; RoPE on a quarter of the head, a factor given only inside rope_parameters (was read as 1.0);
     dense MLP 9216; tied head, vocab 248320.
-    KV: 8 x 4 x 256 x 2 x 2 = 32,768 B a token; DeltaNet state a sequence: 24 layers x (32 x 128 x 128 recurrent +
-    (2 x 16 x 128 + 32 x 128) = 8192 conv channels x 3 kept columns) x 2 bytes = 26,345,472 B.
+    KV: 8 x 4 x 256 x 2 x 2 = 32,768 B a token; DeltaNet state a sequence: 24 layers x (32 x 128 x 128 recurrent at
+    4 bytes, the config's mamba_ssm_dtype float32 (vLLM's Qwen3_5ForConditionalGenerationConfig keeps it there), +
+    (2 x 16 x 128 + 32 x 128) = 8192 conv channels x 3 kept columns at 2 bytes) = 51,511,296 B (26,345,472 when the
+    recurrent state was read at bf16).
     Parameters: full layer q 2560 x 8192, k, v 2560 x 1024, o 4096 x 2560, q/k norms 2 x 256; DeltaNet in_proj_qkv
     2560 x 8192, in_proj_z 2560 x 4096, in_proj_b/a 2 x 2560 x 32, conv 8192 x 4, A_log and dt_bias 2 x 32, norm 128,
     out_proj 4096 x 2560; MLP 3 x 2560 x 9216; two norms a layer; tied embedding 248320 x 2560; final norm."""
@@ -1459,7 +1464,8 @@ def test_qwen3_5_4b_reads_as_qwen3_next_with_its_rope_factor_in_rope_parameters(
     from mlacalc.kv import kv_report
 
     r = kv_report(s, context=32768)
-    assert r.per_sequence.state == 24 * (32 * 128 * 128 + 8192 * 3) * 2 == 26_345_472
+    assert s.dtypes.ssm_state == "fp32"
+    assert r.per_sequence.state == 24 * (32 * 128 * 128 * 4 + 8192 * 3 * 2) == 51_511_296
     assert r.per_sequence.k + r.per_sequence.v == 32_768 * 32768
 
 

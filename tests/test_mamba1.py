@@ -375,8 +375,31 @@ def test_fit_of_jamba_and_falcon_mamba_through_the_cli(capsys, engine):
                               "32k", "--engine", engine, "--json")
         f = json.loads(out)["fits"][0]
         kv = 16_384 * 32_768 if family_ == "jamba_1_5_mini" else 0
+        budget = f["memory_per_gpu"]["kv_budget"]
+        if engine == "vllm" and family_ == "jamba_1_5_mini":
+            # vLLM pages the hybrid (mlacalc.vllm_hybrid): a token of an attention layer on one of 2 GPUs is
+            # 2 x 4 heads x 128 x 2 B = 2,048 B; a Mamba-1 layer's state 4096 channels x (16 + 3) x 2 B = 155,648 B;
+            # blocks of 16 x ceil(155,648 / (16 x 2,048)) = 80 tokens, a page 80 x 2,048 = 163,840 B; 4 attention
+            # and 28 Mamba layers in groups of 4: 1 + 7 groups, a block id 4 pages; a request at 32k holds
+            # ceil(32,768 / 80) = 410 blocks + 7 states
+            assert code in (0, None) and f["kv_bytes_per_seq_per_gpu"] == (410 + 7) * 4 * 163_840
+            assert f["max_batch"] == int(budget // (4 * 163_840)) // (410 + 7)
+            assert f["vllm_hybrid"]["block_size"] == 80 and f["vllm_hybrid"]["state_groups"] == 7
+            continue
+        if engine == "sglang" and family_ == "jamba_1_5_mini":
+            # SGLang splits the budget (mlacalc.sglang.SglangHybridPool): state slots of 28 layers x 4096 channels x
+            # (3 + 16) x 2 B (Mamba-1 keeps the spec's bf16: SGLang's float32 default is for its Mamba2CacheParams
+            # kinds) = 4,358,144 B take 0.9 / 1.9 of it, tokens of 4 layers x 2,048 B the rest; three slots a request
+            state, token = 28 * 4096 * (3 + 16) * 2, 4 * 2048
+            slots = int(budget * 0.9 / 1.9 // state)
+            tokens = int((budget - slots * state) // token)
+            assert code in (0, None) and state == 4_358_144
+            assert f["kv_bytes_per_seq_per_gpu"] == 32_768 * token + state
+            assert f["max_batch"] == min(tokens // 32_768, slots // 3)
+            assert f["sglang_hybrid"]["max_mamba_cache_size"] == slots
+            continue
         assert code in (0, None) and f["kv_bytes_per_seq_per_gpu"] == (kv + state) / 2   # heads and channels split
-        assert f["max_batch"] == int(f["memory_per_gpu"]["kv_budget"] // f["kv_bytes_per_seq_per_gpu"])
+        assert f["max_batch"] == int(budget // f["kv_bytes_per_seq_per_gpu"]) and "vllm_hybrid" not in f
 
 
 def test_roofline_of_a_state_space_model(capsys):

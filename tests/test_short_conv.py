@@ -415,8 +415,25 @@ def test_fit_of_lfm2_through_the_cli(capsys, engine):
                           "32k", "--engine", engine, "--json")
     f = json.loads(out)["fits"][0]
     kv, state = 6 * 8 * 64 * 2 * 2 * 32_768, 18 * 2048 * 2 * 2
+    budget = f["memory_per_gpu"]["kv_budget"]
+    if engine == "vllm":
+        # vLLM pages the hybrid (mlacalc.vllm_hybrid): an attention token on one of 2 GPUs 2 x 4 heads x 64 x 2 B =
+        # 1,024 B, a convolution's state 1024 channels x 2 x 2 B = 4,096 B: blocks of 16 tokens (16 x 1,024 B is one
+        # page); 6 attention and 18 convolution layers in groups of 6: 1 + 3 groups, a block id 6 pages of 16,384 B;
+        # a request at 32k holds 32,768 / 16 = 2,048 blocks + 3 states
+        assert code in (0, None) and f["kv_bytes_per_seq_per_gpu"] == (2048 + 3) * 6 * 16_384
+        assert f["max_batch"] == int(budget // (6 * 16_384)) // (2048 + 3)
+        return
+    if engine == "sglang":
+        # SGLang splits the budget (mlacalc.sglang.SglangHybridPool): state slots of 18 x 4,096 B = 73,728 B (no
+        # recurrent state) take 0.9 / 1.9 of it, tokens of 6 x 1,024 B the rest; three slots a running request
+        slots = int(budget * 0.9 / 1.9 // 73_728)
+        tokens = int((budget - slots * 73_728) // 6144)
+        assert code in (0, None) and f["kv_bytes_per_seq_per_gpu"] == 32_768 * 6144 + 73_728
+        assert f["max_batch"] == min(tokens // 32_768, slots // 3)
+        return
     assert code in (0, None) and f["kv_bytes_per_seq_per_gpu"] == (kv + state) / 2    # KV heads and channels split
-    assert f["max_batch"] == int(f["memory_per_gpu"]["kv_budget"] // f["kv_bytes_per_seq_per_gpu"])
+    assert f["max_batch"] == int(budget // f["kv_bytes_per_seq_per_gpu"])
 
 
 def test_roofline_of_lfm2(capsys):

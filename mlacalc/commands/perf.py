@@ -52,6 +52,10 @@ NonTorchOpt = Annotated[Optional[str], typer.Option("--non-torch", help="--engin
                                                     "measured in one process on an H200 (CUDA context + cuBLAS; "
                                                     "NCCL and custom all-reduce buffers at --tp > 1 not counted: "
                                                     "vLLM's logs show 0.09-3.58 GiB per GPU there).")]
+MambaModeOpt = Annotated[Optional[str], typer.Option("--mamba-cache-mode", help="--engine vllm on a hybrid (state "
+                                                     "layers beside attention): state pages a request holds in each "
+                                                     "state group, none (prefix caching off: one; the default) or "
+                                                     "align (prefix caching on: two).")]
 
 
 
@@ -218,9 +222,12 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
         gpu_mem_util: MemUtilOpt = None, workspace: WorkspaceOpt = None, workspace_tokens: FitTokOpt = None,
         engine: EngineOpt = "mlacalc", max_num_seqs: MaxSeqsOpt = None, non_torch: NonTorchOpt = None,
+        mamba_cache_mode: MambaModeOpt = None,
         block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged KV: round each sequence up "
                                                           "to whole blocks of N tokens (the decode step is then "
-                                                          "priced over a paged cache).")] = None,
+                                                          "priced over a paged cache); with --engine vllm on a "
+                                                          "hybrid, vLLM's --block-size, which its attention block "
+                                                          "is aligned to.")] = None,
         as_: Annotated[Optional[list[str]], typer.Option("--as", help="Also fit the model with this attention "
                                                          "(mha, mqa, gqa:N). Repeatable.")] = None,
         image_tokens: ImageTokensOpt = None, state_dtype: StateDtypeOpt = None,
@@ -241,7 +248,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                     gpu_mem_util=gpu_mem_util, workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens,
                     workspace_tokens=(None if workspace_tokens is None
                                       else count(workspace_tokens, "--workspace-tokens")),
-                    engine=engine, max_num_seqs=max_num_seqs,
+                    engine=engine, max_num_seqs=max_num_seqs, mamba_cache_mode=mamba_cache_mode,
                     non_torch_bytes=None if non_torch is None else count(non_torch, "--non-torch", 0))
             for v in labels]
     notes(model_spec(model, sets, None), count(context, "--context"))   # after the checks, as in roofline
@@ -277,6 +284,23 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         rows = [row("attention", lambda f: f.pattern or f.attention), *memory,
                 row("KV budget", lambda f: fmt_bytes(f.kv_budget) if f.kv_budget >= 0
                     else f"none ({fmt_bytes(-f.kv_budget)} short)"),
+                *([row("vLLM attention block", lambda f: "-" if f.vllm_pages is None else
+                       f"{f.vllm_pages.block_size:,} tokens (state page padded "
+                       f"{f.vllm_pages.padding_pct:.2f}%, {f.vllm_pages.mamba_cache_mode})"),
+                   row("vLLM KV blocks", lambda f: "-" if f.vllm_pages is None else
+                       f"{f.vllm_pages.num_blocks(f.kv_budget):,} x {fmt_bytes(f.vllm_pages.block_bytes)} "
+                       f"({f.vllm_pages.groups} groups of {f.vllm_pages.group_size} layers; "
+                       f"{f.vllm_pages.blocks_per_request(f.context):,} a request)"),
+                   row(f"vLLM max concurrency ({f0.context:,})", lambda f: "-" if f.vllm_pages is None else
+                       f"{f.vllm_pages.max_concurrency(f.kv_budget, f.context):.2f}x; "
+                       f"{f.vllm_pages.logged_tokens(f.kv_budget, f.context):,} tokens")]
+                  if any(f.vllm_pages is not None for f in fits) else []),
+                *([row("SGLang state slots", lambda f: "-" if f.sglang_pool is None else
+                       f"{f.sglang_pool.state_slots(f.kv_budget):,} x {fmt_bytes(f.sglang_pool.state_bytes)} "
+                       f"(0.9 : 1 of K/V; {f.sglang_pool.max_running(f.kv_budget):,} running at 3 a request)"),
+                   row("SGLang K/V tokens", lambda f: "-" if f.sglang_pool is None else
+                       f"{f.sglang_pool.kv_tokens(f.kv_budget):,}")]
+                  if any(f.sglang_pool is not None for f in fits) else []),
                 row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq)),
                 row(f"largest batch ({par.tp} GPUs)" if par.tp > 1 else "largest batch", lambda f: f"{f.max_batch:,}"),
                 row(f"longest context (batch {f0.batch})", _longest_context),
