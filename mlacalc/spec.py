@@ -881,6 +881,14 @@ def refuse_no_attention(spec: ModelSpec, what: str) -> None:
                                      f"state-space model of {spec.mixer_kind} layers)")
 
 
+def refuse_no_ffn(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question about layers built with an FFN (the profiler's whole steps, its training layers
+    and multi-GPU runner) for a model without one (``ffn`` null: each layer its mixer alone)."""
+    if spec.ffn is None:
+        raise SpecError("ffn", f"{what} is not modelled for {spec.name}: it has no FFN (ffn null, each layer its "
+                               "mixer alone)")
+
+
 def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
     """Refuse, in one line, a question whose answer would take every layer to have ``spec.attention``'s shape (the
     training activations, the profiler's layers) for a spec whose sliding layers have their own."""
@@ -940,6 +948,9 @@ def _check_layers(spec: ModelSpec) -> None:
         raise SpecError("mtp_layer_type", "only applies with mtp_layers and an attention.sliding_shape")
     if spec.mtp_ffn is not None and spec.mtp_layers == 0:
         raise SpecError("mtp_ffn", "only applies with mtp_layers")
+    if spec.mtp_ffn is not None and spec.ffn is None:
+        # ffn null with mtp_ffn moe read spec.ffn.kind (AttributeError); with dense it priced no FFN at all
+        raise SpecError("mtp_ffn", "needs an ffn block (the model has none: ffn null)")
     if spec.mtp_ffn == "moe" and spec.ffn.kind != "moe":
         raise SpecError("mtp_ffn", "moe needs ffn.kind moe (the experts the MTP layer would have)")
     if "linear" not in used and not spec.parallel_mixers and spec.dtypes.ssm_state is not None:

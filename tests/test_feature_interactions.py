@@ -1,0 +1,98 @@
+"""The spec features read since d8245cd (attention/ffn null, parallel_mixers, kv_shared_tail, sliding shapes,
+q_lora_rank on conventional attention, mtp_ffn) against the other features and the commands: each test is a defect
+found by combining them (a traceback, or a number that silently changed), worked out by hand.
+
+The tiny state-space model: layers of one norm and one Mamba-1 mixer of d_inner 512, d_state 8, dt_rank 16, a width-4
+convolution (no attention, no FFN), hidden 256; its state a layer (vLLM mamba1_state_shape, bf16): SSM 512 x 8 and
+convolution 512 x 3 values, (4,096 + 1,536) x 2 = 11,264 B."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlacalc.errors import SpecError
+from mlacalc.kv import kv_report
+from mlacalc.parallel import Parallelism
+from mlacalc.spec import load_spec, spec_from_dict
+from mlacalc.step import Step, step_ops
+
+from helpers import refused, run
+
+FIXTURES = Path(__file__).parent / "fixtures" / "hf"
+M1 = {"kind": "mamba1", "num_k_heads": 1, "num_v_heads": 512, "head_k_dim": 8, "head_v_dim": 1, "dt_rank": 16,
+      "conv_kernel_size": 4}
+STATE = (512 * 8 + 512 * 3) * 2                     # 11,264 B a layer and sequence
+GQA = {"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32}
+
+
+def ssm(layers: int = 4):
+    return spec_from_dict({"name": "tiny-ssm", "num_layers": layers, "hidden_size": 256, "vocab_size": 1000,
+                           "attention": None, "ffn": None, "layer_types": ["linear"], "norms_per_layer": 1,
+                           "linear_attention": M1})
+
+
+def attention_alone(tmp_path) -> str:
+    """Two layers of attention and no FFN (ffn null: each layer its attention alone), as a YAML file."""
+    path = tmp_path / "attn.yaml"
+    path.write_text(json.dumps({"name": "attn-only", "num_layers": 2, "hidden_size": 256, "vocab_size": 1000,
+                                "attention": GQA, "ffn": None}))
+    return str(path)
+
+
+# ------------------------------------------------------------------------ models without attention or FFN
+
+def test_pipeline_stages_of_a_model_without_attention(capsys):
+    """Before: every --pp > 1 of an attention-free model (kv, weights, train) was an AttributeError traceback
+    ('NoneType' object has no attribute 'kv_shared_tail', Parallelism.check)."""
+    r = kv_report(ssm(4), context=1000, parallel=Parallelism(pp=2))
+    assert r.per_gpu_parts.state == 2 * STATE == 22_528            # 2 of the 4 layers a stage
+    # Falcon-Mamba-7B: 64 layers of d_inner 8192 (intermediate_size), d_state 16, d_conv 4; 32 a stage at pp 2
+    code, out, err, _ = run(capsys, "kv", str(FIXTURES / "falcon_mamba_7b"), "--pp", "2", "--json")
+    assert code == 0 and err == ""
+    assert json.loads(out)["kv_bytes_per_gpu"] == 32 * (8192 * 16 + 8192 * 3) * 2 == 9_961_472
+    code, _, err, _ = run(capsys, "weights", str(FIXTURES / "falcon_mamba_7b"), "--pp", "2")
+    assert code == 0 and err == ""
+    refused(capsys, "train", str(FIXTURES / "falcon_mamba_7b"), "--pp", "2",
+            words="training memory of linear-attention layers is not modelled")
+
+
+def test_dp_attention_on_a_model_without_ffn_sends_nothing():
+    """Before: roofline, fit and sweep with --dp-attention on a model without an FFN (Mamba, Falcon-Mamba) were an
+    AttributeError ('NoneType' object has no attribute 'experts_per_token'). Each of 4 ranks runs 2 of the 8
+    sequences through every mixer; with no FFN there is nothing to gather or scatter."""
+    ops = {o.name: o for o in step_ops(ssm(2), Step("decode", 8, 1000), Parallelism(tp=4, dp_attention=True))}
+    assert ops["comm"].comm_bytes == 0 and ops["comm"].launches == 0
+    # per token and layer: the selective scan 7 d_inner N and the convolution 2 d_inner K; 2 tokens, 2 layers
+    assert ops["linear_core"].flops == 2 * 2 * (7 * 512 * 8 + 2 * 512 * 4) == 131_072
+
+
+@pytest.mark.parametrize("mtp_ffn", ["moe", "dense"])
+def test_mtp_ffn_needs_an_ffn(mtp_ffn):
+    """Before: mtp_ffn moe with ffn null was an AttributeError at load ('NoneType' object has no attribute 'kind');
+    mtp_ffn dense priced an MTP layer without any FFN."""
+    raw = {"name": "t", "num_layers": 2, "hidden_size": 256, "vocab_size": 1000, "attention": GQA, "ffn": None,
+           "mtp_layers": 1, "mtp_ffn": mtp_ffn}
+    with pytest.raises(SpecError) as e:
+        spec_from_dict(raw)
+    assert e.value.field == "mtp_ffn" and "needs an ffn block" in e.value.message
+
+
+def test_profiler_refuses_layers_it_would_build_with_an_ffn(capsys, tmp_path):
+    """Attention with ffn null: the whole step (tail_spec), the training layers (layer_dims) and the multi-GPU runner
+    (check_supported) read spec.ffn; before, --whole-step was an AttributeError traceback ('NoneType' object has no
+    attribute 'moe_layer_step') and the other two passed validation to fail on the GPU. The attention-only runs
+    build no FFN: their N-layer cut (predict.spec_layers) raised the same AttributeError and now cuts the layers."""
+    from profiler import predict
+    from profiler.run import PointConfig
+    from profiler.sharded import ShardedConfig
+
+    path = attention_alone(tmp_path)
+    refused(capsys, "profile", path, "--whole-step", words="ffn: the profiler's whole steps")
+    spec = load_spec(path)
+    with pytest.raises(SpecError, match="the profiler's training layers"):
+        PointConfig(path, phase="train").validate(spec)
+    with pytest.raises(SpecError, match="the multi-GPU runner's layers"):
+        ShardedConfig(path, layers=2, tp=2).validate(spec)
+    PointConfig(path).validate(spec)                    # decode runs attention alone: accepted
+    assert predict.spec_layers(spec, 1).num_layers == 1 and predict.spec_layers(spec, 1).ffn is None
