@@ -1059,7 +1059,11 @@ def convert_attention(raw: dict, target: str) -> dict:
     ``mha``: one K/V head per query head; ``mqa``: one K/V head; ``gqa:N``: N K/V heads. For an MLA model the
     query/key head keeps ``qk_nope + qk_rope`` dims and the value ``v_head_dim``; latent ranks are dropped, and so
     is a DSA model's indexer (its fields made every ``--as`` on DeepSeek-V3.2 or GLM-5 fail with
-    "attention.index_n_heads: only applies to kind dsa").
+    "attention.index_n_heads: only applies to kind dsa"). A conventional model keeps its low-rank query
+    (``q_lora_rank``: Step-3's MFA), which has nothing to do with the cache (Step-3 ``--as mqa``, its own kind, read
+    316.29 B parameters as 320.52 B). A sliding shape (``attention.sliding_shape``: Step-3.5-Flash, MiMo-V2-Flash)
+    takes the target's K/V heads too: one a query head under ``mha`` (Step-3.5's 96 sliding heads were given the
+    full layers' 64 and refused), the target's count under ``mqa`` and ``gqa:N`` (its own count was kept).
     """
     if "attention" in raw and raw["attention"] is None:
         raise SpecError("--as", f"converts the attention layers; {raw.get('name', 'the model')} has none (a "
@@ -1082,9 +1086,19 @@ def convert_attention(raw: dict, target: str) -> dict:
         kv = heads if kind == "mha" else 1
     from .attention.base import INDEX_FIELDS
 
-    for k in ("kv_lora_rank", "q_lora_rank") + INDEX_FIELDS:
+    latent = a.get("kind") not in ("mha", "mqa", "gqa")
+    for k in ("kv_lora_rank",) + (("q_lora_rank",) if latent else ()) + INDEX_FIELDS:
         a.pop(k, None)
     a.update(kind=kind, num_kv_heads=kv)
+    if isinstance(a.get("sliding_shape"), dict):
+        sh = dict(a["sliding_shape"])
+        sh.pop("num_kv_heads", None)                  # none: the full layers' (the target's) count
+        if kind == "mha" and sh.get("num_heads") is not None:
+            sh["num_kv_heads"] = sh["num_heads"]
+        if any(v is not None for v in sh.values()):
+            a["sliding_shape"] = sh
+        else:                                         # it only set the K/V heads: the sliding layers are the full ones
+            a.pop("sliding_shape")
     out = dict(raw, attention=a)
     out["name"] = f"{raw.get('name', 'model')} (as {target})"
     return out

@@ -96,3 +96,52 @@ def test_profiler_refuses_layers_it_would_build_with_an_ffn(capsys, tmp_path):
         ShardedConfig(path, layers=2, tp=2).validate(spec)
     PointConfig(path).validate(spec)                    # decode runs attention alone: accepted
     assert predict.spec_layers(spec, 1).num_layers == 1 and predict.spec_layers(spec, 1).ffn is None
+
+
+# ------------------------------------------------------------------------ --as against today's attention fields
+
+STEP3 = FIXTURES / "step3"
+D3, R3, L3 = 7168, 2048, 61
+
+
+def test_as_keeps_a_conventional_low_rank_query(capsys):
+    """Step-3's MFA (MQA under a 2048-wide low-rank query, attention.q_lora_rank): --as changes the K/V heads only.
+    Before: --as dropped q_lora_rank, so --as mqa (its own kind) read 316,294,538,240 parameters as 320,515,980,288
+    (a full-rank 7168 x 16384 query on 61 layers)."""
+    code, out, _, _ = run(capsys, "weights", str(STEP3), "--json")
+    base = json.loads(out)["params_total"]
+    code, out, _, _ = run(capsys, "weights", str(STEP3), "--as", "mqa", "--json")
+    w = json.loads(out)
+    assert code == 0 and w["params_total"] == base == 316_294_538_240
+    assert w["attention_per_layer"]["q_down"] == D3 * R3 and "q" not in w["attention_per_layer"]
+    # gqa:8: k and v project 8 heads of 256 instead of 1: 2 x 7168 x 7 x 256 more a layer
+    code, out, _, _ = run(capsys, "weights", str(STEP3), "--as", "gqa:8", "--json")
+    assert json.loads(out)["params_total"] == base + L3 * 2 * D3 * 7 * 256 == 317_861_635_072
+
+
+def test_as_mha_gives_the_sliding_shape_one_kv_head_a_query_head(capsys):
+    """Step-3.5-Flash's sliding layers have 96 query heads (attention.sliding_shape), its full ones 64. Before, --as
+    mha gave the sliding layers the full layers' 64 K/V heads and refused ("the sliding layers' 96 query heads must be
+    a multiple of their 64 KV heads"). K and V of 128 each, bf16: 12 full layers of 64 heads, 33 sliding of 96."""
+    code, out, err, _ = run(capsys, "kv", str(FIXTURES / "step_3_5_flash"), "--as", "mha", "--context", "128k",
+                            "--json")
+    assert code == 0 and err == ""
+    kv = json.loads(out)
+    full, sliding = 64 * 256 * 2, 96 * 256 * 2               # bytes a token and layer
+    assert kv["kv_bytes_per_token"] == 12 * full + 33 * sliding == 2_015_232
+    assert kv["kv_bytes_per_sequence"] == 12 * 131072 * full + 33 * 512 * sliding
+
+
+def test_as_mqa_overrides_a_sliding_shapes_own_kv_heads(tmp_path, capsys):
+    """A sliding shape with K/V heads of its own (MiMo-V2-Flash's swa_num_key_value_heads) kept them under --as mqa:
+    its sliding layers stayed GQA-2. 2 full and 2 sliding layers of 4 query heads of 32 (K and V), bf16, context 8."""
+    path = tmp_path / "s.yaml"
+    path.write_text(json.dumps({
+        "name": "s", "num_layers": 4, "hidden_size": 256, "vocab_size": 1000,
+        "attention": {**GQA, "num_kv_heads": 4, "sliding_window": 8, "global_every": 2,
+                      "sliding_shape": {"num_kv_heads": 2}},
+        "ffn": {"kind": "dense", "intermediate_size": 512}}))
+    code, out, _, _ = run(capsys, "kv", str(path), "--as", "mqa", "--context", "8", "--json")
+    assert code == 0 and json.loads(out)["kv_bytes_per_token"] == 4 * 1 * 64 * 2 == 512     # one K/V head a layer
+    code, out, _, _ = run(capsys, "kv", str(path), "--context", "8", "--json")
+    assert json.loads(out)["kv_bytes_per_token"] == 2 * 4 * 64 * 2 + 2 * 2 * 64 * 2          # as given: 1,536
