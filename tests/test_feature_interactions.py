@@ -145,3 +145,16 @@ def test_as_mqa_overrides_a_sliding_shapes_own_kv_heads(tmp_path, capsys):
     assert code == 0 and json.loads(out)["kv_bytes_per_token"] == 4 * 1 * 64 * 2 == 512     # one K/V head a layer
     code, out, _, _ = run(capsys, "kv", str(path), "--context", "8", "--json")
     assert json.loads(out)["kv_bytes_per_token"] == 2 * 4 * 64 * 2 + 2 * 2 * 64 * 2          # as given: 1,536
+
+
+# ------------------------------------------------------------------------ reader defaults
+
+def test_jamba_without_num_key_value_heads_takes_jambaconfig_default(tmp_path, capsys):
+    """JambaConfig(num_key_value_heads=8) (transformers configuration_jamba.py); before, a file without the key was read
+    as 32 K/V heads (the query heads): 65,536 B a token, 51.67 B parameters. Jamba-1.5-Mini's 4 attention layers of
+    8 K/V heads of 128, K and V, bf16."""
+    cfg = json.loads((FIXTURES / "jamba_1_5_mini" / "config.json").read_text())
+    del cfg["num_key_value_heads"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    code, out, _, _ = run(capsys, "kv", str(tmp_path), "--json")
+    assert code == 0 and json.loads(out)["kv_bytes_per_token"] == 4 * 8 * 128 * 2 * 2 == 16_384
