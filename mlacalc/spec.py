@@ -507,10 +507,12 @@ class ModelSpec:
         block beside it and the FFN), or one a layer when one block per layer. Each ends in a row-parallel
         projection, so under tensor parallelism each is one all-reduce: vLLM's ``FalconH1ParallelHybrid``
         (``vllm/model_executor/models/falcon_h1.py``) sums ``attn_hidden`` and ``ssm_hidden`` after the attention's
-        ``o_proj`` and the ``MambaMixer2``'s ``out_proj`` have each reduced their ``RowParallelLinear`` output."""
-        if self.one_block_per_layer:
-            return self.num_layers
-        return (3 if self.parallel_mixers else 2) * self.num_layers
+        ``o_proj`` and the ``MambaMixer2``'s ``out_proj`` have each reduced their ``RowParallelLinear`` output. Parallel
+        mixers without an FFN (``ffn`` null) are two a layer."""
+        mixers = 2 if self.parallel_mixers else 1      # the attention, and the linear block beside it
+        if self.one_block_per_layer:                    # no FFN beside them (ffn null), or an FFN layer's FFN alone
+            return mixers * self.num_layers
+        return (mixers + 1) * self.num_layers
 
     @property
     def num_moe_layers(self) -> int:

@@ -158,3 +158,16 @@ def test_jamba_without_num_key_value_heads_takes_jambaconfig_default(tmp_path, c
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     code, out, _, _ = run(capsys, "kv", str(tmp_path), "--json")
     assert code == 0 and json.loads(out)["kv_bytes_per_token"] == 4 * 8 * 128 * 2 * 2 == 16_384
+
+
+def test_parallel_mixers_without_ffn_all_reduce_both_mixers():
+    """Every layer's attention (o_proj) and its Mamba-2 beside it (out_proj) each all-reduce their output under TP, FFN
+    or not; before, ffn null made the layer "one block" and counted one all-reduce a layer (8 instead of 16 on 8
+    layers). 2 layers, tp 2, decode of 4 sequences: each all-reduce sends 2 (n-1)/n T d bf16 values, T 4, d 256."""
+    m2 = {"kind": "mamba2", "num_k_heads": 2, "num_v_heads": 4, "head_k_dim": 32, "head_v_dim": 16,
+          "conv_kernel_size": 4}
+    s = spec_from_dict({"name": "t", "num_layers": 2, "hidden_size": 256, "vocab_size": 1000, "attention": GQA,
+                        "ffn": None, "linear_attention": m2, "parallel_mixers": True})
+    assert s.num_blocks == 2 * 2
+    comm = {o.name: o for o in step_ops(s, Step("decode", 4, 100), Parallelism(tp=2))}["comm"]
+    assert comm.launches == 4 and comm.comm_bytes == 4 * 2 * (1 / 2) * 4 * 256 * 2
