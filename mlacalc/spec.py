@@ -467,6 +467,12 @@ class ModelSpec:
         and ffn layers."""
         return sum(self.owns_kv(i) and self.layer_type(i) not in ("linear", "ffn") for i in range(self.num_layers))
 
+    @property
+    def holds_state(self) -> bool:
+        """Whether some layer holds a linear block's state (``dtypes.state``, ``dtypes.ssm_state``): a linear layer, or
+        the block beside every layer's attention (``parallel_mixers``: Falcon-H1)."""
+        return self.parallel_mixers or any(self.layer_type(i) == "linear" for i in range(self.num_layers))
+
     def count_layers(self, layer_type: str) -> int:
         return sum(self.layer_type(i) == layer_type for i in range(self.num_layers))
 

@@ -171,3 +171,16 @@ def test_parallel_mixers_without_ffn_all_reduce_both_mixers():
     assert s.num_blocks == 2 * 2
     comm = {o.name: o for o in step_ops(s, Step("decode", 4, 100), Parallelism(tp=2))}["comm"]
     assert comm.launches == 4 and comm.comm_bytes == 4 * 2 * (1 / 2) * 4 * 256 * 2
+
+
+def test_compare_applies_state_dtype_to_parallel_mixers(capsys):
+    """Falcon-H1 holds a Mamba-2 state on every layer (parallel_mixers) without a linear layer: compare's --state-dtype
+    looked for linear layers only, so beside Llama it was refused ("none of the models has linear-attention or Mamba
+    layers") and beside Jamba it stayed at bf16 while Jamba's went to fp32. Falcon-H1-7B at 8k: K/V 44 layers x 1,024 B
+    a token; the state 44 x (24 x 128 x 256 + 3 x 3,584) values at 4 B."""
+    state = 44 * (24 * 128 * 256 + 3 * 3584) * 4
+    for other in ("llama-3.1-8b", str(FIXTURES / "jamba_1_5_mini")):
+        code, out, err, _ = run(capsys, "compare", str(FIXTURES / "falcon_h1_7b"), other, "--state-dtype", "fp32",
+                                "--context", "8k", "--json")
+        assert code == 0 and err == ""
+        assert json.loads(out)["models"][0]["kv_bytes_per_sequence"] == 44 * 1024 * 8192 + state == 509_403_136
