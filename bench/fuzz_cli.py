@@ -12,12 +12,14 @@ inputs from five generators:
 - ``hf``: a real Hugging Face config.json from ``tests/fixtures/hf`` (about 30 across families) with 1-3 fields
   mutated: deleted, null, a string, negative, 0, a float for an int, 10**30, NaN/Infinity, a bool, a list, a
   mapping, an empty list; per-layer lists cut short or grown; ``quantization_config``, ``text_config``,
-  ``rope_scaling`` and ``layer_types`` replaced with plausible-looking junk;
+  ``rope_scaling`` and ``layer_types`` replaced with plausible-looking junk; now and then under ``--tp``, ``--ep``,
+  ``--pp`` or ``--dp-attention``;
 - ``hf_raw``: files no config.json holds (not UTF-8, empty, a JSON array or scalar, thousands of digits), a folder
   without config.json, a symlink loop;
 - ``yaml``: a built-in spec (``model_specs/*.yaml``) mutated the same way; ``yaml_raw``: alias bombs, tabs,
   duplicate keys, a non-mapping top level;
-- ``flags``: the main commands over built-in models with hostile option values (negative, 0, huge, floats,
+- ``flags``: the main commands over built-in models and the fixtures of the state-space, parallel-mixer, KV-sharing
+  and StepFun families (``FLAG_FIXTURES``) with hostile option values (negative, 0, huge, floats,
   unit suffixes, unknown GPUs and dtypes, conflicting parallelism, empty and very long strings, missing paths).
 
 A run keeps the contract when it (a) exits 0 and prints something, or (b) exits 1 or 2 with exactly one line on
@@ -72,6 +74,10 @@ HF_PICKS = ["llama", "llama_3_3_70b", "llama_3_2_11b_vision", "llama_4_scout", "
 SPEC_PICKS = ["deepseek-v3", "deepseek-v3.2", "llama-3.1-8b", "qwen3-next-80b-a3b", "kimi-linear-48b-a3b",
               "gemma-3-27b", "gpt-oss-20b", "mixtral-8x7b", "glm-5", "minicpm3-4b", "llama-4-scout", "variant-mla",
               "deepseek-v2-lite", "qwen3-235b-a22b"]
+# fixtures of the families read since d8245cd, also given to the flags generator: its built-in specs have no model
+# without attention or FFN, no parallel mixers, no K/V sharing tail, so --pp and --dp-attention never met them there
+FLAG_FIXTURES = [str(HF / n) for n in ("falcon_mamba_7b", "mamba_codestral_7b", "jamba_1_5_mini", "falcon_h1_7b",
+                                       "lfm2_1_2b", "gemma_3n_e2b", "step_3_5_flash", "step3")]
 MODEL_COMMANDS = ["kv", "weights", "roofline", "fit", "train", "specs show", "compare", "sweep", "specs validate"]
 
 NAN, INF = float("nan"), float("inf")
@@ -251,7 +257,7 @@ def flags_case(rng: random.Random, command: str) -> list[str]:
     if command == "compare":
         argv += [rng.choice(SPEC_PICKS), rng.choice(SPEC_PICKS)]
     elif command not in REQUIRED:
-        argv.append(rng.choice(SPEC_PICKS + ["nope", "", "/nonexistent/config.json", "x@num_layers=2",
+        argv.append(rng.choice(SPEC_PICKS + FLAG_FIXTURES + ["nope", "", "/nonexistent/config.json", "x@num_layers=2",
                                              "llama-3.1-8b@", "deepseek-v3@as=mha", "deepseek-v3@num_layers=0"]))
     argv += REQUIRED.get(command, [])
     flags = COMMAND_FLAGS[command]
@@ -303,8 +309,10 @@ def _model_command(rng: random.Random, target: str) -> list[str]:
         pass
     else:
         if rng.random() < 0.3:
-            f = rng.choice(["--tp", "--ep"])
-            if f in COMMAND_FLAGS[command]:
+            f = rng.choice(["--tp", "--ep", "--pp", "--dp-attention"])
+            if f == "--dp-attention" and f in COMMAND_FLAGS[command]:
+                argv += ["--tp", "2", f]
+            elif f in COMMAND_FLAGS[command]:
                 argv += [f, rng.choice(["2", "8"])]
         argv.append("--json")
     return argv

@@ -317,7 +317,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # JambaConfig (transformers configuration_jamba.py): tie_word_embeddings=False, attn_layer_period=8,
     # attn_layer_offset=4, expert_layer_period=2, expert_layer_offset=1, num_experts=16, num_experts_per_tok=2,
     # mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank="auto", mamba_conv_bias=True,
-    # mamba_proj_bias=False, max_position_embeddings=262144
+    # mamba_proj_bias=False, max_position_embeddings=262144, num_key_value_heads=8 (not the query heads: a file without
+    # the key was read as 32 K/V heads, MHA, 51.67 B parameters and 4x the KV)
     # MambaConfig and FalconMambaConfig (transformers): vocab_size=50280, hidden_size=768, state_size=16,
     # num_hidden_layers=32, expand=2, conv_kernel=4, use_bias=False, use_conv_bias=True, time_step_rank="auto",
     # tie_word_embeddings=True (PretrainedConfig's; FalconMambaConfig's dataclass field)
@@ -334,7 +335,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "jamba": {"tie_word_embeddings": False, "attn_layer_period": 8, "attn_layer_offset": 4, "expert_layer_period": 2,
               "expert_layer_offset": 1, "num_experts": 16, "num_experts_per_tok": 2, "mamba_d_state": 16,
               "mamba_d_conv": 4, "mamba_expand": 2, "mamba_dt_rank": "auto", "mamba_conv_bias": True,
-              "mamba_proj_bias": False, "max_position_embeddings": 262144},
+              "mamba_proj_bias": False, "max_position_embeddings": 262144, "num_key_value_heads": 8},
     # Ernie4_5_MoeConfig(tie_word_embeddings=True, use_bias=False, moe_num_shared_experts=2, moe_layer_start_index=1,
     # moe_layer_end_index=-1 (the last layer), moe_layer_interval=1): the ERNIE-4.5-21B-A3B values
     "ernie4_5_moe": {"tie_word_embeddings": True, "use_bias": False, "moe_num_shared_experts": 2,

@@ -130,7 +130,7 @@ class Parallelism:
             # is not established (vLLM's Gemma-3n is served with TP)
             raise ArgError("dp_attention", f"data-parallel attention with {spec.name}'s residual extras (AltUp, "
                                            "LAuReL, per-layer inputs) is not modelled")
-        if self.pp > 1 and spec.attention.kv_shared_tail:
+        if self.pp > 1 and spec.attention is not None and spec.attention.kv_shared_tail:   # (no attention: no sharing)
             for stage in self.stage_ranges(spec.num_layers):
                 for layer in stage:
                     if spec.kv_source(layer) not in stage:

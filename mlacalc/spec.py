@@ -467,6 +467,12 @@ class ModelSpec:
         and ffn layers."""
         return sum(self.owns_kv(i) and self.layer_type(i) not in ("linear", "ffn") for i in range(self.num_layers))
 
+    @property
+    def holds_state(self) -> bool:
+        """Whether some layer holds a linear block's state (``dtypes.state``, ``dtypes.ssm_state``): a linear layer, or
+        the block beside every layer's attention (``parallel_mixers``: Falcon-H1)."""
+        return self.parallel_mixers or any(self.layer_type(i) == "linear" for i in range(self.num_layers))
+
     def count_layers(self, layer_type: str) -> int:
         return sum(self.layer_type(i) == layer_type for i in range(self.num_layers))
 
@@ -507,10 +513,12 @@ class ModelSpec:
         block beside it and the FFN), or one a layer when one block per layer. Each ends in a row-parallel
         projection, so under tensor parallelism each is one all-reduce: vLLM's ``FalconH1ParallelHybrid``
         (``vllm/model_executor/models/falcon_h1.py``) sums ``attn_hidden`` and ``ssm_hidden`` after the attention's
-        ``o_proj`` and the ``MambaMixer2``'s ``out_proj`` have each reduced their ``RowParallelLinear`` output."""
-        if self.one_block_per_layer:
-            return self.num_layers
-        return (3 if self.parallel_mixers else 2) * self.num_layers
+        ``o_proj`` and the ``MambaMixer2``'s ``out_proj`` have each reduced their ``RowParallelLinear`` output. Parallel
+        mixers without an FFN (``ffn`` null) are two a layer."""
+        mixers = 2 if self.parallel_mixers else 1      # the attention, and the linear block beside it
+        if self.one_block_per_layer:                    # no FFN beside them (ffn null), or an FFN layer's FFN alone
+            return mixers * self.num_layers
+        return (mixers + 1) * self.num_layers
 
     @property
     def num_moe_layers(self) -> int:
@@ -881,6 +889,14 @@ def refuse_no_attention(spec: ModelSpec, what: str) -> None:
                                      f"state-space model of {spec.mixer_kind} layers)")
 
 
+def refuse_no_ffn(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question about layers built with an FFN (the profiler's whole steps, its training layers
+    and multi-GPU runner) for a model without one (``ffn`` null: each layer its mixer alone)."""
+    if spec.ffn is None:
+        raise SpecError("ffn", f"{what} is not modelled for {spec.name}: it has no FFN (ffn null, each layer its "
+                               "mixer alone)")
+
+
 def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
     """Refuse, in one line, a question whose answer would take every layer to have ``spec.attention``'s shape (the
     training activations, the profiler's layers) for a spec whose sliding layers have their own."""
@@ -940,6 +956,9 @@ def _check_layers(spec: ModelSpec) -> None:
         raise SpecError("mtp_layer_type", "only applies with mtp_layers and an attention.sliding_shape")
     if spec.mtp_ffn is not None and spec.mtp_layers == 0:
         raise SpecError("mtp_ffn", "only applies with mtp_layers")
+    if spec.mtp_ffn is not None and spec.ffn is None:
+        # ffn null with mtp_ffn moe read spec.ffn.kind (AttributeError); with dense it priced no FFN at all
+        raise SpecError("mtp_ffn", "needs an ffn block (the model has none: ffn null)")
     if spec.mtp_ffn == "moe" and spec.ffn.kind != "moe":
         raise SpecError("mtp_ffn", "moe needs ffn.kind moe (the experts the MTP layer would have)")
     if "linear" not in used and not spec.parallel_mixers and spec.dtypes.ssm_state is not None:
@@ -1048,7 +1067,11 @@ def convert_attention(raw: dict, target: str) -> dict:
     ``mha``: one K/V head per query head; ``mqa``: one K/V head; ``gqa:N``: N K/V heads. For an MLA model the
     query/key head keeps ``qk_nope + qk_rope`` dims and the value ``v_head_dim``; latent ranks are dropped, and so
     is a DSA model's indexer (its fields made every ``--as`` on DeepSeek-V3.2 or GLM-5 fail with
-    "attention.index_n_heads: only applies to kind dsa").
+    "attention.index_n_heads: only applies to kind dsa"). A conventional model keeps its low-rank query
+    (``q_lora_rank``: Step-3's MFA), which has nothing to do with the cache (Step-3 ``--as mqa``, its own kind, read
+    316.29 B parameters as 320.52 B). A sliding shape (``attention.sliding_shape``: Step-3.5-Flash, MiMo-V2-Flash)
+    takes the target's K/V heads too: one a query head under ``mha`` (Step-3.5's 96 sliding heads were given the
+    full layers' 64 and refused), the target's count under ``mqa`` and ``gqa:N`` (its own count was kept).
     """
     if "attention" in raw and raw["attention"] is None:
         raise SpecError("--as", f"converts the attention layers; {raw.get('name', 'the model')} has none (a "
@@ -1071,9 +1094,19 @@ def convert_attention(raw: dict, target: str) -> dict:
         kv = heads if kind == "mha" else 1
     from .attention.base import INDEX_FIELDS
 
-    for k in ("kv_lora_rank", "q_lora_rank") + INDEX_FIELDS:
+    latent = a.get("kind") not in ("mha", "mqa", "gqa")
+    for k in ("kv_lora_rank",) + (("q_lora_rank",) if latent else ()) + INDEX_FIELDS:
         a.pop(k, None)
     a.update(kind=kind, num_kv_heads=kv)
+    if isinstance(a.get("sliding_shape"), dict):
+        sh = dict(a["sliding_shape"])
+        sh.pop("num_kv_heads", None)                  # none: the full layers' (the target's) count
+        if kind == "mha" and sh.get("num_heads") is not None:
+            sh["num_kv_heads"] = sh["num_heads"]
+        if any(v is not None for v in sh.values()):
+            a["sliding_shape"] = sh
+        else:                                         # it only set the K/V heads: the sliding layers are the full ones
+            a.pop("sliding_shape")
     out = dict(raw, attention=a)
     out["name"] = f"{raw.get('name', 'model')} (as {target})"
     return out

@@ -440,7 +440,8 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         else:
             moe_ep = Lm if parallel.moe_a2a else 0
             comm = (Ld + Lm - moe_ep) * 2 * ring * T * d * ab             # all-gather + reduce-scatter
-            a2a = moe_a2a_bytes(T / n * f.experts_per_token, d, moe_ep, n,   # all-to-all dispatch + combine
+            k = f.experts_per_token if Lm else 0                          # (a model without an FFN: none)
+            a2a = moe_a2a_bytes(T / n * k, d, moe_ep, n,                  # all-to-all dispatch + combine
                                 spec.quantization if weight_bits is None else None).total
             comm += a2a
             collectives = 2 * (Ld + Lm)                                   # around each FFN layer

@@ -148,6 +148,8 @@ def kernel_launches(kernel: str, phase: str, num_splits: int) -> int | None:
 def spec_layers(spec: ModelSpec, layers: int) -> ModelSpec:
     """The same model cut to its first ``layers`` layers (for N-layer runs that are scaled up)."""
     ffn = spec.ffn
+    if ffn is None:               # no FFN (ffn null): nothing to cut
+        return replace(spec, num_layers=layers)
     if ffn.kind == "moe" and ffn.first_dense_layers > layers:
         ffn = replace(ffn, first_dense_layers=layers)
     if ffn.kind == "moe":

@@ -87,7 +87,7 @@ class PointConfig:
         return "/".join(bits)
 
     def validate(self, spec: ModelSpec) -> None:
-        from mlacalc.spec import (refuse_kv_sharing, refuse_no_attention, refuse_parallel_mixers,
+        from mlacalc.spec import (refuse_kv_sharing, refuse_no_attention, refuse_no_ffn, refuse_parallel_mixers,
                                   refuse_residual_extras, refuse_sliding_shape)
 
         refuse_no_attention(spec, "the profiler's layers (attention layers)")
@@ -104,6 +104,8 @@ class PointConfig:
         refuse_residual_extras(spec, "the profiler's layers (built with a plain residual stream)")
         if self.phase not in PHASES:
             raise SpecError("--phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
+        if self.phase == "train":     # its layers are built with the spec's FFN (profiler/train.py layer_dims)
+            refuse_no_ffn(spec, "the profiler's training layers (attention and FFN)")
         if self.kernel not in KERNELS:
             raise SpecError("--kernel", f"must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
         if self.recompute not in RECOMPUTE_MODES:

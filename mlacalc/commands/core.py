@@ -81,13 +81,13 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
     for m in models:
         try:
             extra = (images if images and _has_layer(m, set_, "cross") else []) + \
-                (states if states and _has_layer(m, set_, "linear") else [])
+                (states if states and model_spec(m, set_, None).holds_state else [])
             specs.append(model_spec(m, list(set_ or []) + extra, as_))
         except SpecError as e:
             raise naming_model(m, e) from None
     if images and not any(any(s.layer_type(i) == "cross" for i in range(s.num_layers)) for s in specs):
         raise SpecError("--image-tokens", "none of the models has cross-attention layers")
-    if states and not any(any(s.layer_type(i) == "linear" for i in range(s.num_layers)) for s in specs):
+    if states and not any(s.holds_state for s in specs):      # linear layers, or Falcon-H1's Mamba-2 beside attention
         raise SpecError("--state-dtype", "none of the models has linear-attention or Mamba layers")
     rows = compare_models(specs, ctx, b, kv_bits=kv_bits(kv_dtype, kv_bits_), kv_format=kv_format(kv_dtype))
     for s in specs:           # after every check: a warning line before an error line broke the one-line rule
@@ -98,7 +98,7 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
 
 def _has_layer(model: str, sets: list[str] | None, layer_type: str) -> bool:
     """Whether MODEL has layers of ``layer_type`` (``compare --image-tokens`` applies only to models with cross
-    layers, ``--state-dtype`` to those with linear ones)."""
+    layers; ``--state-dtype`` to those holding a state, :attr:`ModelSpec.holds_state`)."""
     s = model_spec(model, sets, None)
     return any(s.layer_type(i) == layer_type for i in range(s.num_layers))
 
