@@ -445,7 +445,8 @@ REFUSED = {
     # LongCat-Flash-Lite (LongcatFlashNgramForCausalLM): LongCat-Flash's layers behind an n-gram embedding
     "longcat_flash_ngram": "LongCat-Flash-Lite's n-gram embedding tables (ngram_vocab_size_ratio, emb_split_num, "
                            "emb_neighbor_num beside the token embedding) are not modelled",
-    "hymba": "Mamba heads beside attention in every layer are not modelled",
+    "hymba": "Hymba's hybrid-head layers (attention and Mamba heads fused within a layer, learnable meta tokens "
+              "prepended to every sequence, K/V shared across layer pairs) are not read",
     "zamba": "Mamba layers with a shared attention block are not modelled",
     "zamba2": "Mamba-2 layers with shared attention blocks are not modelled",
     "gpt_neox": "biased LayerNorms and MLPs (and use_parallel_residual blocks) are not modelled",

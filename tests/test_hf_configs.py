@@ -960,7 +960,7 @@ def test_gemma3_1b_window_pattern_and_32k_cache():
 
 @pytest.mark.parametrize("model_type,feature", [
     ("zamba2", "Mamba-2 layers with shared attention blocks"), ("zamba", "Mamba layers with a shared attention block"),
-    ("hymba", "Mamba heads beside attention in every layer"),
+    ("hymba", "Hymba's hybrid-head layers (attention and Mamba heads fused within a layer"),
 ])
 def test_hybrid_state_space_families_are_refused_by_name(tmp_path, model_type, feature):
     import json
