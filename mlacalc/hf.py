@@ -6,8 +6,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``qwen3_moe``, ``gemma``, ``gemma2``, ``gemma3``/``gemma3_text``, ``olmo2``, ``gpt_oss``, ``llama4``/
   ``llama4_text`` (Scout; Maverick's MoE on every other layer: ``ffn.moe_layer_step``), ``mllama``
   (Llama-3.2-Vision), ``gpt2``, ``gpt_bigcode`` (StarCoder, SantaCoder: GPT-2's block, :data:`GPT2_BLOCK`, with
-  multi-query attention, :func:`_gpt_bigcode_keys`), ``gpt_neox`` (Pythia, GPT-NeoX-20B, RedPajama-INCITE: RoPE over ``rotary_pct`` of each
-  head, biased projections and MLP, :func:`_gpt_neox_keys`), ``falcon``, ``phi3`` (Phi-3.5, Phi-4-mini: partial
+  multi-query attention, :func:`_gpt_bigcode_keys`), ``gpt_neox`` (Pythia, GPT-NeoX-20B, RedPajama-INCITE: RoPE
+  over ``rotary_pct`` of each head, biased projections and MLP, :func:`_gpt_neox_keys`), ``falcon``, ``phi3``
+  (Phi-3.5, Phi-4-mini: partial
   RoPE), ``glm4_moe`` (GLM-4.5/4.6: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
   (one LayerNorm per parallel block), ``cohere2`` (Command R7B, Command A: Cohere's parallel block with three
   sliding-window layers to one global), ``internlm2``, ``stablelm``, ``starcoder2``, ``minicpm``, ``deepseek``
@@ -281,10 +282,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # granitemoehybrid, bamba, phimoe, apertus, cohere, starcoder2, mllama, stablelm, falcon, gpt2, dbrx; cohere2
     # sets hidden // heads itself. qwen3_vl_text's 128 (configuration_qwen3_vl.py) is qwen3's, which it is read as.
     "minicpm3": {"tie_word_embeddings": True},
-    "gpt2": {"tie_word_embeddings": True},
+    # GPT2Config(n_positions=1024): the rows of its learned position table (wpe), and so its longest context
+    "gpt2": {"tie_word_embeddings": True, "n_positions": 1024},
     # GPTBigCodeConfig (transformers configuration_gpt_bigcode.py): multi_query=True, add_cross_attention=False,
-    # tie_word_embeddings=True (save_pretrained leaves the last out: SantaCoder's file has no tie_word_embeddings)
-    "gpt_bigcode": {"tie_word_embeddings": True, "multi_query": True, "add_cross_attention": False},
+    # n_positions=1024 (wpe's rows), tie_word_embeddings=True (save_pretrained leaves the last out: SantaCoder's
+    # file has no tie_word_embeddings)
+    "gpt_bigcode": {"tie_word_embeddings": True, "multi_query": True, "add_cross_attention": False,
+                    "n_positions": 1024},
     # GPTNeoXConfig (transformers configuration_gpt_neox.py): tie_word_embeddings=False, attention_bias=True,
     # use_parallel_residual=True; rotary_pct=0.25 (v5: rope_parameters' partial_rotary_factor, from rotary_pct, 0.25
     # where neither is given) is read by _gpt_neox_keys
@@ -1914,7 +1918,7 @@ def _uncounted(cfg: dict, mt: str, spec: dict) -> str:
     d, L, f = spec["hidden_size"], spec["num_layers"], spec["ffn"]["intermediate_size"]
     biases = L * (2 * d + f + d) + d
     if mt in GPT2_BLOCK:
-        rows = _limit(cfg) or 0
+        rows = _limit(cfg)                             # n_positions (1024, the class default, where none)
         return (f"the learned position table ({rows:,} x {d:,}) and the LayerNorm and MLP biases, "
                 f"{rows * d + biases:,} parameters, are not counted")
     return f"the LayerNorm and MLP biases, {biases:,} parameters, are not counted"

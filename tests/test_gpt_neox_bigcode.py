@@ -176,6 +176,14 @@ def test_untied_lm_head_where_the_config_says_so(tmp_path):
     assert weights_report(untied).params.total - weights_report(hf("starcoder")).params.total == 49152 * 6144
 
 
+def test_without_n_positions_the_position_table_is_the_class_defaults(tmp_path):
+    # GPTBigCodeConfig(n_positions=1024): wpe holds 1024 rows, so 1024 tokens is the longest context
+    s = load_spec(variant(tmp_path, "starcoder", n_positions=...))
+    assert s.max_context == 1024
+    assert s.description.startswith("the learned position table (1,024 x 6,144) and the LayerNorm and MLP biases, "
+                                    f"{1024 * 6144 + 40 * (2 * 6144 + 24576 + 6144) + 6144:,} parameters")
+
+
 def test_hidden_size_and_n_embd_read_alike(tmp_path):
     # GPTBigCodeConfig.attribute_map: hidden_size, num_attention_heads, num_hidden_layers, max_position_embeddings
     # name n_embd, n_head, n_layer, n_positions
