@@ -4,7 +4,11 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 
 - conventional attention: ``llama``, ``mistral``, ``mixtral``, ``qwen2``, ``qwen2_moe``, ``qwen3``,
   ``qwen3_moe``, ``gemma``, ``gemma2``, ``gemma3``/``gemma3_text``, ``olmo2``, ``gpt_oss``, ``llama4``/
-  ``llama4_text`` (Scout; Maverick's MoE on every other layer: ``ffn.moe_layer_step``), ``mllama`` (Llama-3.2-Vision), ``gpt2``, ``falcon``, ``phi3`` (Phi-3.5, Phi-4-mini: partial
+  ``llama4_text`` (Scout; Maverick's MoE on every other layer: ``ffn.moe_layer_step``), ``mllama``
+  (Llama-3.2-Vision), ``gpt2``, ``gpt_bigcode`` (StarCoder, SantaCoder: GPT-2's block, :data:`GPT2_BLOCK`, with
+  multi-query attention, :func:`_gpt_bigcode_keys`), ``gpt_neox`` (Pythia, GPT-NeoX-20B, RedPajama-INCITE: RoPE
+  over ``rotary_pct`` of each head, biased projections and MLP, :func:`_gpt_neox_keys`), ``falcon``, ``phi3``
+  (Phi-3.5, Phi-4-mini: partial
   RoPE), ``glm4_moe`` (GLM-4.5/4.6: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
   (one LayerNorm per parallel block), ``cohere2`` (Command R7B, Command A: Cohere's parallel block with three
   sliding-window layers to one global), ``internlm2``, ``stablelm``, ``starcoder2``, ``minicpm``, ``deepseek``
@@ -123,8 +127,10 @@ the same way by its own ``model_type``.
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
 
-Counted as the spec can: biases of MLPs (StarCoder2's ``use_bias``) and of LayerNorms (StableLM, StarCoder2) are
-not counted; a q/k norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
+Counted as the spec can: biases of MLPs (StarCoder2's ``use_bias``, GPT-2's, GPT-NeoX's, StarCoder's) and of
+LayerNorms (StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder) are not counted, nor GPT-2's and StarCoder's learned
+position tables (the description of a GPT-2-block or GPT-NeoX reading says how many parameters that leaves out,
+:func:`_uncounted`); a q/k norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
 ``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
 
 Defaults a config.json leaves out are the transformers class defaults, which differ by family (:data:`DEFAULTS`):
@@ -276,7 +282,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # granitemoehybrid, bamba, phimoe, apertus, cohere, starcoder2, mllama, stablelm, falcon, gpt2, dbrx; cohere2
     # sets hidden // heads itself. qwen3_vl_text's 128 (configuration_qwen3_vl.py) is qwen3's, which it is read as.
     "minicpm3": {"tie_word_embeddings": True},
-    "gpt2": {"tie_word_embeddings": True},
+    # GPT2Config(n_positions=1024): the rows of its learned position table (wpe), and so its longest context
+    "gpt2": {"tie_word_embeddings": True, "n_positions": 1024},
+    # GPTBigCodeConfig (transformers configuration_gpt_bigcode.py): multi_query=True, add_cross_attention=False,
+    # n_positions=1024 (wpe's rows), tie_word_embeddings=True (save_pretrained leaves the last out: SantaCoder's
+    # file has no tie_word_embeddings)
+    "gpt_bigcode": {"tie_word_embeddings": True, "multi_query": True, "add_cross_attention": False,
+                    "n_positions": 1024},
+    # GPTNeoXConfig (transformers configuration_gpt_neox.py): tie_word_embeddings=False, attention_bias=True,
+    # use_parallel_residual=True; rotary_pct=0.25 (v5: rope_parameters' partial_rotary_factor, from rotary_pct, 0.25
+    # where neither is given) is read by _gpt_neox_keys
+    "gpt_neox": {"tie_word_embeddings": False, "attention_bias": True, "use_parallel_residual": True},
     "falcon": {"tie_word_embeddings": True},
     "cohere": {"tie_word_embeddings": True},                        # CohereConfig(tie_word_embeddings=True)
     # Cohere2Config(tie_word_embeddings=True, sliding_window=4096, sliding_window_pattern=4)
@@ -432,7 +448,7 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
-                "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5", "gemma3n_text"} \
+                "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5", "gemma3n_text", "gpt_neox", "gpt_bigcode"} \
     | MAMBA2_HYBRIDS | MAMBA1_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN | PARALLEL_HYBRIDS | SHORT_CONV_HYBRIDS
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
@@ -449,8 +465,6 @@ REFUSED = {
               "prepended to every sequence, K/V shared across layer pairs) are not read",
     "zamba": "Mamba layers with a shared attention block are not modelled",
     "zamba2": "Mamba-2 layers with shared attention blocks are not modelled",
-    "gpt_neox": "biased LayerNorms and MLPs (and use_parallel_residual blocks) are not modelled",
-    "gpt_bigcode": "learned positions with a biased, non-gated MLP are read for gpt2 only",
     # found in the zoo audit of real configs (docs/zoo-facts.md section 6)
     "nemotron-nas": "per-layer block_configs (Llama-Nemotron Super/Ultra: attention skipped or linear and FFN widths "
                     "varying layer by layer) are not modelled",
@@ -529,7 +543,8 @@ SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bi
             "alibi", "use_parallel_residual", "parallel_attn", "qk_layernorm", "attn_output_gate", "use_conv_bias",
             "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
             "multi_query_attention", "qkv_bias", "no_bias", "use_head_wise_attn_gate", "rms_norm", "mamba_rms_norm",
-            "projectors_bias", "conv_bias", "block_auto_adjust_ff_dim", "use_expert_bias", "tie_embedding"}
+            "projectors_bias", "conv_bias", "block_auto_adjust_ff_dim", "use_expert_bias", "tie_embedding",
+            "add_cross_attention"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -738,6 +753,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
                                      "sliding layers')"
     if mt in SHORT_CONV_HYBRIDS:
         merged = _lfm2_keys(_checked(merged, mt), mt)
+    if mt == "gpt_neox":
+        merged = _gpt_neox_keys(_checked(merged, mt), mt)
+    if mt == "gpt_bigcode":
+        merged = _gpt_bigcode_keys(_checked(merged, mt), mt)
     return mt, _checked(merged, mt), description
 
 
@@ -853,10 +872,8 @@ def _qwen_keys(cfg: dict, mt: str) -> dict:
     that engines do not use) size nothing."""
     if not cfg.get("no_bias"):
         raise _refuse(mt, "biases on the output projection and the MLP (no_bias false) are not modelled")
-    pct = cfg.get("rotary_pct")
-    if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct <= 1:
-        raise SpecError(WHERE, f"model_type {mt}: rotary_pct must be a number above 0 and at most 1, got {_show(pct)}")
     heads, hidden, head = _req(cfg, mt, "num_attention_heads"), _req(cfg, mt, "hidden_size"), cfg["kv_channels"]
+    factor = _rotary_fraction(mt, "rotary_pct", cfg.get("rotary_pct"), head)   # QWenModel: int(kv_channels * pct)
     if heads * head != hidden:
         raise _refuse(mt, f"kv_channels {head} x {heads} heads is not hidden_size {hidden} (QWenAttention splits "
                           "its heads at hidden_size / num_attention_heads)")
@@ -866,9 +883,82 @@ def _qwen_keys(cfg: dict, mt: str) -> dict:
     if out["intermediate_size"] < 1:
         raise SpecError(WHERE, f"model_type {mt}: intermediate_size must be at least 2 (QWenMLP's width is half "
                                f"of it), got {cfg['intermediate_size']}")
-    out["partial_rotary_factor"] = int(head * pct) / head                 # QWenModel: int(kv_channels * rotary_pct)
+    out["partial_rotary_factor"] = factor
     out["max_position_embeddings"] = cfg.get("max_position_embeddings") or cfg.get("seq_length")
     return out
+
+
+def _rotary_fraction(mt: str, key: str, pct: Any, head: int) -> float:
+    """The fraction of a ``head``-dim head that gets RoPE under a ``rotary_pct`` (the key ``key``), as the remote
+    and transformers code rounds it: ``int(head x rotary_pct)`` dims (QWenModel: ``int(kv_channels * rotary_pct)``;
+    GPTNeoXAttention: ``rotary_ndims = int(head_size * rotary_pct)``; vLLM gpt_neox.py and qwen.py the same), as the
+    ``partial_rotary_factor`` :func:`_conventional` multiplies back by ``head``. ``pct`` must be a number above 0 and
+    at most 1 (0 rotates nothing: no RoPE the engines build); anything else is one line naming ``key``."""
+    if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct <= 1:
+        raise SpecError(WHERE, f"model_type {mt}: {key} must be a number above 0 and at most 1, got {_show(pct)}")
+    return int(head * pct) / head
+
+
+def _whole_heads(cfg: dict, mt: str, hidden: int, heads: int) -> int:
+    """The head width of a family that splits ``hidden_size`` into its heads whatever else the file says
+    (GPTNeoXAttention and GPTBigCodeAttention: ``head_size = hidden_size // num_attention_heads``, a ValueError where
+    it does not divide; vLLM gpt_neox.py and gpt_bigcode.py the same): ``hidden / heads``, refused where it is no
+    whole number or a ``head_dim`` key says otherwise (no class reads it)."""
+    if hidden % heads:
+        raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads (the attention splits "
+                          "hidden_size into its heads)")
+    if cfg.get("head_dim") is not None and cfg["head_dim"] != hidden // heads:
+        raise _refuse(mt, f"head_dim {cfg['head_dim']} differs from hidden_size / num_attention_heads "
+                          f"({hidden // heads}), which the attention builds whatever the file says")
+    return hidden // heads
+
+
+def _gpt_neox_keys(cfg: dict, mt: str) -> dict:
+    """GPT-NeoX's config (GPTNeoXConfig; Pythia, GPT-NeoX-20B, StableLM-alpha, RedPajama-INCITE, Dolly-v2) in the
+    names the readers use. GPTNeoXAttention: ``query_key_value`` d -> 3 d and ``dense`` d -> d, both biased by
+    ``attention_bias`` (default true), heads of ``hidden_size / num_attention_heads``, RoPE over
+    ``int(head x rotary_pct)`` dims of each (:func:`_rotary_fraction`; rotary_pct 0.25 where the file gives none).
+    transformers 4.45-4.57 save the same fraction as ``partial_rotary_factor`` beside ``rotary_pct``, v5 inside
+    ``rope_parameters`` (GPTNeoXConfig.convert_rope_params_to_dict: ``setdefault("partial_rotary_factor",
+    rotary_pct)``); where two of them disagree the file does not say which one the model was trained with, and it is
+    refused. GPTNeoXMLP: ``dense_h_to_4h`` d -> ``intermediate_size``, ``dense_4h_to_h`` back, both biased, no gate
+    (read by :func:`_ffn` as StarCoder2's). Two LayerNorms a layer (``input_layernorm``, ``post_attention_layernorm``)
+    whether ``use_parallel_residual`` runs attention and MLP side by side or one after the other: it changes no size.
+    ``embed_out`` is its own matrix unless ``tie_word_embeddings`` (GPTNeoXForCausalLM ties it to ``embed_in`` then;
+    vLLM gpt_neox.py the same). ``rotary_emb_base``, ``rope_scaling``, ``layer_norm_eps``, ``hidden_act`` size
+    nothing. The LayerNorm and MLP biases are not counted (the spec has no field for them)."""
+    hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
+    head = _whole_heads(cfg, mt, hidden, heads)
+    rp = cfg.get("rope_parameters")
+    given = {k: v for k, v in (("rotary_pct", cfg.get("rotary_pct")),
+                               ("partial_rotary_factor", cfg.get("partial_rotary_factor")),
+                               ("rope_parameters.partial_rotary_factor",
+                                rp.get("partial_rotary_factor") if isinstance(rp, dict) else None)) if v is not None}
+    key, pct = next(iter(given.items()), ("rotary_pct", 0.25))
+    factor = _rotary_fraction(mt, key, pct, head)
+    other = next(((k, v) for k, v in given.items() if k != key and _rotary_fraction(mt, k, v, head) != factor), None)
+    if other is not None:
+        raise _refuse(mt, f"{key} {_show(pct)} and {other[0]} {_show(other[1])} disagree (RoPE over "
+                          f"{round(factor * head)} or {round(_rotary_fraction(mt, *other, head) * head)} of "
+                          f"{head} dims)")
+    return {**cfg, "head_dim": head, "partial_rotary_factor": factor}
+
+
+def _gpt_bigcode_keys(cfg: dict, mt: str) -> dict:
+    """GPTBigCode's config (GPTBigCodeConfig; StarCoder, StarCoderBase, SantaCoder, WizardCoder-15B, Octocoder) in the
+    names the readers use: GPT-2's block (:data:`GPT2_BLOCK`: learned positions, biased ``c_attn``/``c_proj`` and a
+    biased non-gated MLP of ``n_inner``, 4 d where null) under GPT-2's keys (``n_embd``, ``n_head``, ``n_layer``,
+    ``n_positions``; GPTBigCodeConfig.attribute_map reads ``hidden_size`` and the others as the same), with
+    multi-query attention: GPTBigCodeAttention's ``c_attn`` is d -> d + 2 ``kv_dim``, ``kv_dim`` one head (128 for
+    StarCoder) under ``multi_query`` (the default) and all heads without it (vLLM gpt_bigcode.py: ``num_kv_heads`` 1
+    or ``num_heads``). transformers 5 saves ``num_key_value_heads`` as well, derived from ``multi_query``; neither
+    class reads it back, nor is it read here. ``add_cross_attention`` (cross-attention blocks to an encoder, which
+    GPTBigCodeBlock refuses under multi-query) is refused."""
+    if cfg.get("add_cross_attention"):
+        raise _refuse(mt, "cross-attention to an encoder (add_cross_attention) is not modelled")
+    hidden, heads = _req(cfg, mt, "hidden_size", "n_embd"), _req(cfg, mt, "num_attention_heads", "n_head")
+    head = _whole_heads(cfg, mt, hidden, heads)
+    return {**cfg, "head_dim": head, "num_key_value_heads": 1 if cfg.get("multi_query") else heads}
 
 
 def _exaone_keys(cfg: dict, mt: str) -> dict:
@@ -1810,6 +1900,28 @@ QK_NORM_FLAG = {"glm4_moe": "use_qk_norm", "minimax_m2": "use_qk_norm", "cohere"
 
 # dense families whose MLP is up_proj then down_proj, with no gate (2 d f a layer, not 3 d f)
 NON_GATED_MLP = ("apertus", "arcee")
+# GPT-2's block (transformers GPT2Block, GPTBigCodeBlock; vLLM gpt2.py, gpt_bigcode.py): a learned position table
+# (wpe, n_positions x d) instead of RoPE, c_attn and c_proj with biases, an MLP of c_fc d -> n_inner (4 d where null)
+# and c_proj back, both biased, no gate, LayerNorms with biases. GPTBigCode (StarCoder) is GPT-2's block with
+# multi-query attention (_gpt_bigcode_keys)
+GPT2_BLOCK = ("gpt2", "gpt_bigcode")
+# non-gated MLPs of intermediate_size with biases (up then down, 2 d f + f + d, the biases not counted): StarCoder2
+# (Starcoder2MLP c_fc, c_proj, biased by use_bias), GPT-NeoX (GPTNeoXMLP dense_h_to_4h, dense_4h_to_h, always biased)
+BIASED_MLP = ("starcoder2", "gpt_neox")
+
+
+def _uncounted(cfg: dict, mt: str, spec: dict) -> str:
+    """What of a GPT-2-block or GPT-NeoX checkpoint the spec has no field for, and so does not count, with its size:
+    per layer the two LayerNorms' biases (2 d) and the MLP's (f + d), the final LayerNorm's bias (d), and, in GPT-2's
+    block, the learned position table (``n_positions x d``). StarCoder: 40 (2 x 6144 + 24576 + 6144) + 6144 + 8192 x
+    6144 = 52,058,112 of its 15,517,456,384."""
+    d, L, f = spec["hidden_size"], spec["num_layers"], spec["ffn"]["intermediate_size"]
+    biases = L * (2 * d + f + d) + d
+    if mt in GPT2_BLOCK:
+        rows = _limit(cfg)                             # n_positions (1024, the class default, where none)
+        return (f"the learned position table ({rows:,} x {d:,}) and the LayerNorm and MLP biases, "
+                f"{rows * d + biases:,} parameters, are not counted")
+    return f"the LayerNorm and MLP biases, {biases:,} parameters, are not counted"
 
 
 def _rope_factor(cfg: dict, mt: str) -> float | None:
@@ -1824,10 +1936,10 @@ def _rope_factor(cfg: dict, mt: str) -> float | None:
 
 
 def _no_rope(cfg: dict, mt: str) -> bool:
-    """Attention without rotary dims: GPT-2's learned positions, Falcon's ALiBi, Nemotron-H's and Jamba's NoPE attention
-    (NemotronHAttention and JambaAttention apply no rotary embedding), Granite-4.0-H's ``position_embedding_type:
-    nope``, Baichuan-13B's and Baichuan2-13B's ALiBi (:func:`_baichuan_alibi`)."""
-    return mt in ("gpt2", "nemotron_h", "jamba") or (mt == "falcon" and bool(cfg.get("alibi"))) or \
+    """Attention without rotary dims: GPT-2's and StarCoder's learned positions, Falcon's ALiBi, Nemotron-H's and
+    Jamba's NoPE attention (NemotronHAttention and JambaAttention apply no rotary embedding), Granite-4.0-H's
+    ``position_embedding_type: nope``, Baichuan-13B's and Baichuan2-13B's ALiBi (:func:`_baichuan_alibi`)."""
+    return mt in (*GPT2_BLOCK, "nemotron_h", "jamba") or (mt == "falcon" and bool(cfg.get("alibi"))) or \
         (mt == "granitemoehybrid" and cfg.get("position_embedding_type") == "nope") or \
         (mt == "baichuan" and _baichuan_alibi(cfg))
 
@@ -1866,7 +1978,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
     # Qwen-1 (QWenAttention's c_attn: nn.Linear's default bias) like Qwen2's: q/k/v biases whatever the config says
     if mt in ("qwen2", "qwen2_moe", "qwen") or (mt in QKV_BIAS_FLAG and cfg.get(QKV_BIAS_FLAG[mt])):
         a["qkv_bias"] = True                                          # q/k/v biases, none on o_proj
-    elif cfg.get(ALL_BIAS_FLAG.get(mt, "attention_bias")) is True or mt == "gpt2":
+    elif cfg.get(ALL_BIAS_FLAG.get(mt, "attention_bias")) is True or mt in GPT2_BLOCK:
         a["qkv_bias"] = a["o_bias"] = True
     if mt in O_BIAS_FLAG and cfg.get(O_BIAS_FLAG[mt]) is True:
         a["o_bias"] = True
@@ -2403,11 +2515,11 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if mt == "longcat_flash":
         return _longcat_ffn(cfg, mt)
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
-    if mt == "gpt2":
+    if mt in GPT2_BLOCK:                                   # c_fc, c_proj (their biases are not counted)
         return {"kind": "dense", "intermediate_size": cfg.get("n_inner") or 4 * hidden, "gated": False}
     if mt == "falcon":
         return {"kind": "dense", "intermediate_size": cfg.get("ffn_hidden_size") or 4 * hidden, "gated": False}
-    if mt == "starcoder2":                                 # c_fc, c_proj (their biases are not counted)
+    if mt in BIASED_MLP:                                   # their biases are not counted
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
     if mt in NON_GATED_MLP:
         # ApertusMLP: down_proj(xIELU(up_proj(x))) (xIELU's two learned scalars a layer not counted); ArceeMLP (Arcee
@@ -2621,8 +2733,9 @@ FFN_NAMES: dict[str, FfnNames] = {
     # jamba.py JambaMLP, JambaMoE)
     "jamba": FfnNames(dense=_proj("feed_forward", *GATED), router=("feed_forward.router",),
                       experts=_proj("feed_forward.experts.{e}", *GATED)),
-    **dict.fromkeys(("gpt2", "starcoder2"), FfnNames(dense=_proj("mlp", "c_fc", "c_proj"))),
-    **dict.fromkeys(("falcon", "chatglm"), FfnNames(dense=_proj("mlp", "dense_h_to_4h", "dense_4h_to_h"))),
+    **dict.fromkeys(("gpt2", "gpt_bigcode", "starcoder2"), FfnNames(dense=_proj("mlp", "c_fc", "c_proj"))),
+    **dict.fromkeys(("falcon", "chatglm", "gpt_neox"),
+                    FfnNames(dense=_proj("mlp", "dense_h_to_4h", "dense_4h_to_h"))),
     "qwen": FfnNames(dense=_proj("mlp", "w1", "w2", "c_proj")),
     "exaone": FfnNames(dense=_proj("mlp", "c_fc_0", "c_fc_1", "c_proj")),
     # StepFun's Step-3 and Step-3.5 (vLLM step3_text.py, step3p5.py: mlp.gate_up_proj from mlp.gate_proj/up_proj,
@@ -2650,9 +2763,13 @@ class AttnNames:
 
 GPT2_ATTN = AttnNames("transformer.h", "attn", ("c_attn", "c_proj"), "transformer.wte")
 ATTN_NAMES: dict[str, AttnNames] = {
-    # GPT-2 and Qwen-1 (transformers GPT2Attention; Qwen's remote modeling_qwen.py QWenAttention; vLLM gpt2.py,
-    # qwen.py): the fused c_attn and c_proj under transformer.h
-    "gpt2": GPT2_ATTN, "qwen": GPT2_ATTN,
+    # GPT-2, StarCoder and Qwen-1 (transformers GPT2Attention, GPTBigCodeAttention; Qwen's remote modeling_qwen.py
+    # QWenAttention; vLLM gpt2.py, gpt_bigcode.py, qwen.py): the fused c_attn and c_proj under transformer.h
+    "gpt2": GPT2_ATTN, "gpt_bigcode": GPT2_ATTN, "qwen": GPT2_ATTN,
+    # GPT-NeoX (transformers GPTNeoXForCausalLM: gpt_neox.layers.N.attention.query_key_value / dense,
+    # gpt_neox.embed_in, embed_out; vLLM gpt_neox.py)
+    "gpt_neox": AttnNames("gpt_neox.layers", "attention", ("query_key_value", "dense"), "gpt_neox.embed_in",
+                          "embed_out"),
     # Falcon (transformers FalconAttention: query_key_value, dense; FalconModel.word_embeddings; vLLM falcon.py)
     "falcon": AttnNames("transformer.h", "self_attention", ("query_key_value", "dense"),
                         "transformer.word_embeddings"),
@@ -3585,6 +3702,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     limit = _limit(cfg)
     if limit:
         out["max_context"] = limit
+    if mt in (*GPT2_BLOCK, "gpt_neox"):       # said where the spec is shown: the gap to a checkpoint's count
+        description = "; ".join(x for x in (description, _uncounted(cfg, mt, out)) if x)
     if description:
         out["description"] = description
     return out

@@ -1381,7 +1381,31 @@ def _schema_of(cls) -> dict:
                              "v_head_dim = head_dim (minus rope_dim for partial RoPE), qk_nope_head_dim = 0"}
         props["rope_dim"] = {"type": "integer", "minimum": 0, "description": "with head_dim: RoPE dims"}
         required = ["kind", "num_heads"] if cls is Attention else []
-    return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
+    out = {"type": "object", "properties": props, "required": required, "additionalProperties": False}
+    if cls is LinearAttention:
+        out.update(_linear_kind_requirements(props, required))
+    return out
+
+
+def _linear_kind_requirements(props: dict, required: list[str]) -> dict:
+    """What a linear block must give depends on its kind: a kind's ``normalise`` fills some fields in
+    (:attr:`~mlacalc.attention.base.AttentionFamily.filled`: short_conv's key heads and head dims) and its
+    ``validate`` refuses a block without others (:attr:`~mlacalc.attention.base.AttentionFamily.requires`: mamba1's
+    dt_rank), so the block requires ``kind`` alone and each kind its own fields, by ``if``/``then``. Every field was
+    required of every kind: an editor flagged a valid short_conv block (LFM2's, as the HF reader writes it) for the
+    three the loader fills, and passed a mamba1 block without its dt_rank, which the loader refuses."""
+    rest = [r for r in required if r != "kind"]
+
+    def then(k: str) -> dict:
+        fam = family(k)
+        t: dict = {"required": [r for r in rest if r not in fam.filled] + list(fam.requires)}
+        if fam.requires:   # and not null: the field's own schema without its null
+            t["properties"] = {f: {**props[f], "type": [x for x in props[f]["type"] if x != "null"]}
+                               for f in fam.requires}
+        return t
+
+    return {"required": ["kind"], "allOf": [{"if": {"properties": {"kind": {"const": k}}, "required": ["kind"]},
+                                             "then": then(k)} for k in LINEAR_KINDS]}
 
 
 def json_schema() -> dict:

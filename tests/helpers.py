@@ -69,6 +69,50 @@ def refused(capsys, *args, words: str, seconds: float = 5.0) -> None:
     assert dt < seconds, f"took {dt:.1f} s"
 
 
+def schema_errors(value, schema: dict, path: str = "") -> list[str]:
+    """What of ``value`` the JSON Schema subset ``mlacalc schema`` uses refuses: type, enum, const, items, minItems,
+    minimum, maximum, properties, additionalProperties, required, and allOf of if/then (a linear block's per-kind
+    requirements). No validator package is installed; tests check that this one refuses what it should."""
+    kinds = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool,
+             "null": type(None)}
+    types = schema.get("type")
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        ok = any(isinstance(value, kinds[t]) and not (t in ("integer", "number") and isinstance(value, bool))
+                 for t in types)
+        if not ok:
+            return [f"{path}: {value!r} is not {types}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{path}: {value!r} not in {schema['enum']}"]
+    if "const" in schema and value != schema["const"]:
+        return [f"{path}: {value!r} is not {schema['const']!r}"]
+    out = []
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            out.append(f"{path}: fewer than {schema['minItems']} items")
+        for i, v in enumerate(value):
+            out += schema_errors(v, schema.get("items", {}), f"{path}[{i}]")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        out += [f"{path}.{k}: is required" for k in schema.get("required", []) if k not in value]
+        for k, v in value.items():
+            if k not in props:
+                if schema.get("additionalProperties") is False:
+                    out.append(f"{path}.{k}: not allowed")
+                continue
+            out += schema_errors(v, props[k], f"{path}.{k}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"] or "maximum" in schema and value > schema["maximum"]:
+            out.append(f"{path}: {value} out of range")
+    for sub in schema.get("allOf", []):
+        if "if" in sub:            # then applies where if holds (else, absent here, would where it does not)
+            if not schema_errors(value, sub["if"], path):
+                out += schema_errors(value, sub.get("then", {}), path)
+        else:
+            out += schema_errors(value, sub, path)
+    return out
+
+
 def bench_module(name: str):
     """A lab script of bench/ imported as a module (bench/ is no package: its scripts import each other by name, so it
     goes on sys.path; @dataclass looks its module up in sys.modules)."""

@@ -9,7 +9,7 @@ from mlacalc.cli import main
 from mlacalc.errors import SpecError
 from mlacalc.files import parse_text
 
-from helpers import refused, run
+from helpers import refused, run, schema_errors
 
 LLAMA = open(__file__.rsplit("/", 1)[0] + "/../model_specs/llama-3.1-8b.yaml", encoding="utf-8").read()
 
@@ -808,40 +808,6 @@ def test_audit3_model_at_overrides_after_a_path_that_holds_an_at(capsys, tmp_pat
 
 # --- audit round 3: the schema said layer_types is a string ----------------------------------------------------------
 
-def _schema_errors(value, schema, path="") -> list[str]:
-    """What of ``value`` the JSON Schema subset ``mlacalc schema`` uses (type, enum, items, minItems, minimum,
-    maximum, properties, additionalProperties) refuses."""
-    kinds = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool,
-             "null": type(None)}
-    types = schema.get("type")
-    if types is not None:
-        types = [types] if isinstance(types, str) else types
-        ok = any(isinstance(value, kinds[t]) and not (t in ("integer", "number") and isinstance(value, bool))
-                 for t in types)
-        if not ok:
-            return [f"{path}: {value!r} is not {types}"]
-    if "enum" in schema and value not in schema["enum"]:
-        return [f"{path}: {value!r} not in {schema['enum']}"]
-    out = []
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            out.append(f"{path}: fewer than {schema['minItems']} items")
-        for i, v in enumerate(value):
-            out += _schema_errors(v, schema.get("items", {}), f"{path}[{i}]")
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        for k, v in value.items():
-            if k not in props:
-                if schema.get("additionalProperties") is False:
-                    out.append(f"{path}.{k}: not allowed")
-                continue
-            out += _schema_errors(v, props[k], f"{path}.{k}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"] or "maximum" in schema and value > schema["maximum"]:
-            out.append(f"{path}: {value} out of range")
-    return out
-
-
 def test_audit3_every_builtin_spec_and_reader_output_satisfies_the_schema(capsys):
     import json
     import pathlib
@@ -853,9 +819,9 @@ def test_audit3_every_builtin_spec_and_reader_output_satisfies_the_schema(capsys
     specs = {n: raw_spec(n) for n in builtin_names()}
     for fixture in ("nemotron_h_8b", "bamba_9b", "granite_4_0_h_tiny", "gpt_oss_20b", "qwen3_next_80b_a3b"):
         specs[fixture] = raw_spec(str(pathlib.Path(__file__).parent / "fixtures" / "hf" / fixture))
-    errors = [e for name, raw in specs.items() for e in _schema_errors(raw, schema, name)]
+    errors = [e for name, raw in specs.items() for e in schema_errors(raw, schema, name)]
     assert errors == [], errors[:5]
-    assert _schema_errors({"layer_types": "ffn"}, schema) != []          # what the spec refuses, the schema refuses
+    assert schema_errors({"layer_types": "ffn"}, schema) != []          # what the spec refuses, the schema refuses
 
 
 def test_audit3_an_upper_case_json_suffix_is_read_as_json(capsys, tmp_path):

@@ -179,10 +179,16 @@ SOURCES = {
     "lfm2_1_2b": "https://huggingface.co/LiquidAI/LFM2-1.2B/blob/main/config.json",
     "lfm2_350m": "https://huggingface.co/LiquidAI/LFM2-350M/blob/main/config.json",
     "lfm2_8b_a1b": "https://huggingface.co/LiquidAI/LFM2-8B-A1B/blob/main/config.json",
+    # GPT-NeoX and GPTBigCode, refused before (SOURCE.md; hand counts in tests/test_gpt_neox_bigcode.py)
+    "gpt_neox_20b": "https://huggingface.co/EleutherAI/gpt-neox-20b/blob/main/config.json",
+    "pythia_12b_deduped": "https://huggingface.co/EleutherAI/pythia-12b-deduped/blob/main/config.json",
+    "pythia_1b": "https://huggingface.co/EleutherAI/pythia-1b/blob/main/config.json",
+    "starcoder": "https://huggingface.co/bigcode/starcoder/blob/main/config.json",
 }
 
-# fixtures the import refuses (one line each; see test_refusals_are_one_line)
-REFUSED = {"gpt_bigcode_santacoder", "redpajama_incite_3b"}
+# fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
+# are read; test_refusals_are_one_line refuses variants of them
+REFUSED: set[str] = set()
 
 # family folder -> built-in spec of the same model
 SAME_MODEL = {
@@ -560,16 +566,22 @@ def test_deepseek_fp8_block_scales():
     assert q.components == ("attention", "dense_ffn", "shared_experts", "routed_experts", "mtp")
 
 
-@pytest.mark.parametrize("family,message", [
-    ("gpt_bigcode_santacoder", ("model_type gpt_bigcode: learned positions with a biased, non-gated MLP are read "
-                                "for gpt2 only")),
-    ("redpajama_incite_3b", ("model_type gpt_neox: biased LayerNorms and MLPs (and use_parallel_residual blocks) "
-                             "are not modelled")),
+@pytest.mark.parametrize("family,changes,message", [
+    # GPTBigCodeBlock builds cross-attention to an encoder (and refuses it under multi-query)
+    ("gpt_bigcode_santacoder", {"add_cross_attention": True},
+     "model_type gpt_bigcode: cross-attention to an encoder (add_cross_attention) is not modelled"),
+    # RedPajama-INCITE-3B's heads of 2560 / 32 = 80: rotary_pct 1.0 rotates 80 dims, a factor 0.5 would rotate 40
+    ("redpajama_incite_3b", {"partial_rotary_factor": 0.5},
+     "model_type gpt_neox: rotary_pct 1.0 and partial_rotary_factor 0.5 disagree (RoPE over 80 or 40 of 80 dims)"),
 ])
-def test_refusals_are_one_line(family, message):
+def test_refusals_are_one_line(tmp_path, family, changes, message):
+    import json
+
+    cfg = json.loads((FIXTURES / family / "config.json").read_text()) | changes
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(SpecError) as e:
-        hf(family)
-    assert str(e.value) == f"{FIXTURES / family / 'config.json'}: " + message
+        load_spec(str(tmp_path / "config.json"))
+    assert str(e.value) == f"{tmp_path / 'config.json'}: " + message
     assert "\n" not in str(e.value)
 
 
@@ -825,6 +837,15 @@ CARDS = {
     "lfm2_1_2b": (6 * 8 * 64 * 2 * 2, 1_170_340_608, 0),
     "lfm2_350m": (6 * 8 * 64 * 2 * 2, 354_483_968, 0),
     "lfm2_8b_a1b": (6 * 8 * 64 * 2 * 2, 8.3e9, 0.005),
+    # GPT-NeoX and GPTBigCode (exact counts in tests/test_gpt_neox_bigcode.py): MHA over heads of hidden / heads, and
+    # StarCoder's multi-query attention, one K/V head of 6144 / 48 = 128 on each of its 40 layers. The spec has no field
+    # for the LayerNorm and MLP biases (nor GPTBigCode's learned position table): the cards' exact totals sit above
+    "pythia_1b": (16 * 8 * 256 * 2 * 2, 1_011_781_632, 0.0003),          # the card's exact total; 231,424 short
+    "pythia_12b_deduped": (36 * 40 * 128 * 2 * 2, 11_846_072_320, 0.0002),  # the card's exact total; 1,295,360 short
+    "gpt_neox_20b": (44 * 64 * 96 * 2 * 2, 20_554_567_680, 0.0001),      # the checkpoint's; 1,898,496 short
+    "redpajama_incite_3b": (32 * 32 * 80 * 2 * 2, 2.8e9, 0.009),         # "2.8B": 2.775B here
+    "starcoder": (40 * 1 * 128 * 2 * 2, 15.5e9, 0.003),                  # "15.5B": 15.465B, 15.517B with the rest
+    "gpt_bigcode_santacoder": (24 * 1 * 128 * 2 * 2, 1.1e9, 0.019),      # "1.1B": 1.120B here
 }
 
 

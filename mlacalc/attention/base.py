@@ -85,6 +85,12 @@ class AttentionFamily:
     kv_symbol: str = "a_kv"                  # symbol of the KV-head axis in saved-tensor shapes
     latent_recompute: bool = False           # supports recompute="mla-latent"
     kernel: str = ""                         # the mlacalc.kernels decode family that runs it ("mla", "gqa")
+    # fields without a default that ``normalise`` fills in where a file leaves them out (short_conv: one channel a
+    # head), so a spec file need not give them: the JSON Schema does not require them (mlacalc.spec.json_schema)
+    filled: tuple[str, ...] = ()
+    # optional (nullable) fields this kind cannot do without, which ``validate`` refuses a block without (mamba1's
+    # dt_rank): the JSON Schema requires them of this kind, and not null
+    requires: tuple[str, ...] = ()
 
     # --- spec ------------------------------------------------------------------------------------------------
 

@@ -71,6 +71,7 @@ class Mamba1(Mamba2):
 
     name = "mamba1"
     kinds = ("mamba1",)
+    requires = ("dt_rank",)                                     # refused without it by validate, below
 
     def validate(self, b: "LinearAttention") -> None:
         super().validate(b)

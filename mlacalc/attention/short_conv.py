@@ -60,6 +60,7 @@ class ShortConv(Linear):
 
     name = "short_conv"
     kinds = ("short_conv",)
+    filled = ("num_k_heads", "head_k_dim", "head_v_dim")      # by normalise, below
 
     def normalise(self, raw: dict) -> dict:
         """One channel a head: the key heads default to the value heads (the channels), the head dims to 1."""
