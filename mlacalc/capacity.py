@@ -51,7 +51,7 @@ from .kv import format_bits, kv_report, kv_storage
 from .parallel import Parallelism
 from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roofline, Step, roofline
 from .spec import ModelSpec, refuse_kv_sharing
-from .units import finite
+from .units import finite, largest_fitting
 from .params import Params, stage_params, weight_bytes
 from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults,
                      sglang_memory)
@@ -256,15 +256,7 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
     def fits(c: int) -> bool:
         return kv_per_gpu(spec, c, batch, parallel, kv_bits, block_size, kv_format) <= budget
 
-    if budget <= 0 or not fits(1):
-        return 0
-    if fits(MAX_CONTEXT_SEARCH):
-        return MAX_CONTEXT_SEARCH
-    lo, hi = 1, MAX_CONTEXT_SEARCH          # fits(lo), not fits(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
+    return 0 if budget <= 0 else largest_fitting(fits, MAX_CONTEXT_SEARCH)
 
 
 def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: float, kv_format: str | None,

@@ -55,6 +55,20 @@ _COUNT_TEXT = re.compile(r"[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\
                          re.ASCII)
 
 
+def largest_fitting(fits, limit: int) -> int:
+    """The largest n in [1, limit] with ``fits(n)`` true, for a ``fits`` that holds up to some n and fails past it
+    (a context or batch against a memory budget); 0 where ``fits(1)`` fails. Binary search: O(log limit) calls."""
+    if not fits(1):
+        return 0
+    if fits(limit):
+        return limit
+    lo, hi = 1, limit                       # fits(lo), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
 def parse_count(text: str | int, what: str = "value", minimum: int = 1, maximum: int = MAX_COUNT) -> int:
     """Parse ``4096``, ``128k``, ``1M``, ``1.5k``, ``1e6`` or ``1_000`` into an int in ``[minimum, maximum]``; anything
     else (NaN, infinity, a fraction, words, other scripts' digits) is a ``SpecError`` naming ``what``."""

@@ -58,7 +58,7 @@ from .attention import family, layer_groups
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
 from .spec import ModelSpec
-from .units import MAX_COUNT
+from .units import MAX_COUNT, largest_fitting
 
 KERNEL_BLOCK = 16           # the smallest kernel block of vLLM's attention backends on Hopper (FlashAttention,
 #                             FlashInfer, Triton; MLA's FlashMLA took 64 before the backends said their own sizes)
@@ -136,15 +136,7 @@ class HybridPages:
         def fits(c: int) -> bool:
             return batch * self.blocks_per_request(c) <= blocks
 
-        if not fits(1):
-            return 0
-        if fits(limit):
-            return limit
-        lo, hi = 1, limit                   # fits(lo), not fits(hi)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-        return lo
+        return largest_fitting(fits, limit)
 
     def logged_tokens(self, budget: float, context: int) -> int:
         """"GPU KV cache size: N tokens" as vLLM 0.28 logs it: ``int(concurrency x context)``."""
