@@ -83,9 +83,9 @@ def test_profiler_refuses_layers_it_would_build_with_an_ffn(capsys, tmp_path):
     (check_supported) read spec.ffn; before, --whole-step was an AttributeError traceback ('NoneType' object has no
     attribute 'moe_layer_step') and the other two passed validation to fail on the GPU. The attention-only runs
     build no FFN: their N-layer cut (predict.spec_layers) raised the same AttributeError and now cuts the layers."""
-    from profiler import predict
-    from profiler.run import PointConfig
-    from profiler.sharded import ShardedConfig
+    from mlacalc.profiler import predict
+    from mlacalc.profiler.run import PointConfig
+    from mlacalc.profiler.sharded import ShardedConfig
 
     path = attention_alone(tmp_path)
     refused(capsys, "profile", path, "--whole-step", words="ffn: the profiler's whole steps")
