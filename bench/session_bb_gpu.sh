@@ -14,11 +14,11 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-timeout 200 python3 -m pytest -q -m gpu -p no:cacheprovider -k "sched or gluon_mla" tests/test_kernels_gpu.py \
+timeout 230 python3 -m pytest -q -m gpu -p no:cacheprovider -k "sched or gluon_mla" tests/test_kernels_gpu.py \
   > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-timeout $(( 420 - SECONDS )) python3 bench/ab_schedule.py --out "$OUT/ab_schedule.json" 2>&1 | tail -30 \
+timeout $(( 450 - SECONDS )) python3 bench/ab_schedule.py --out "$OUT/ab_schedule.json" 2>&1 | tail -30 \
   | tee -a "$LOG"
 echo "ab_schedule done at ${SECONDS} s" | tee -a "$LOG"
 timeout $(( 580 - SECONDS )) python3 bench/ab_gluon_rows.py --out "$OUT/ab_gluon_rows.json" 2>&1 | tail -3 \
