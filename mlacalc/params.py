@@ -263,7 +263,9 @@ def mtp_params(spec: ModelSpec) -> float:
 
 def active_params(spec: ModelSpec) -> Params:
     """Parameters one token uses: routed experts scaled by ``experts_per_token / num_experts``, one row
-    (``d`` params) of the embedding table (a lookup, not a matmul), the whole output head, no MTP module.
+    (``d`` params) of the embedding table (a lookup, not a matmul), the whole output head, no MTP module. A tied head
+    is the embedding table, stored once under ``embed``, and is left out here: vendors count it both ways (IBM's
+    Granite-3.1-3B-A800M 0.81 B without it, 0.88 B with; ERNIE-4.5-300B-A47B 46.2 B without, 47.1 B with).
 
     This reproduces the papers' activated counts: DeepSeek-V3 36.6B ("37B"), DeepSeek-V2 20.9B ("21B").
     Without the embedding row and the head: :func:`active_non_embedding`.
