@@ -783,12 +783,7 @@ def _lfm2_keys(cfg: dict, mt: str) -> dict:
         if out.get(key) is not None and out[key] != hidden:
             raise _refuse(mt, f"{key} {out[key]} differs from hidden_size {hidden} (transformers builds the block "
                               "at hidden_size, vLLM at the config's value)")
-    if hidden % heads:
-        raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads (vLLM's heads are hidden_size // "
-                          "num_attention_heads)")
-    if out.get("head_dim") is not None and out["head_dim"] != hidden // heads:
-        raise _refuse(mt, f"head_dim {out['head_dim']} differs from hidden_size / num_attention_heads "
-                          f"({hidden // heads}), which vLLM's Lfm2Attention builds whatever the file says")
+    _whole_heads(out, mt, hidden, heads, "vLLM's Lfm2Attention")
     return out
 
 
@@ -899,17 +894,18 @@ def _rotary_fraction(mt: str, key: str, pct: Any, head: int) -> float:
     return int(head * pct) / head
 
 
-def _whole_heads(cfg: dict, mt: str, hidden: int, heads: int) -> int:
+def _whole_heads(cfg: dict, mt: str, hidden: int, heads: int, builder: str = "the attention") -> int:
     """The head width of a family that splits ``hidden_size`` into its heads whatever else the file says
     (GPTNeoXAttention and GPTBigCodeAttention: ``head_size = hidden_size // num_attention_heads``, a ValueError where
-    it does not divide; vLLM gpt_neox.py and gpt_bigcode.py the same): ``hidden / heads``, refused where it is no
-    whole number or a ``head_dim`` key says otherwise (no class reads it)."""
+    it does not divide; vLLM gpt_neox.py and gpt_bigcode.py the same; vLLM's Lfm2Attention, ``builder`` in the
+    message): ``hidden / heads``, refused where it is no whole number or a ``head_dim`` key says otherwise (no class
+    reads it)."""
     if hidden % heads:
-        raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads (the attention splits "
-                          "hidden_size into its heads)")
+        raise _refuse(mt, f"hidden_size {hidden} is not a multiple of {heads} heads ({builder} splits hidden_size "
+                          "into its heads)")
     if cfg.get("head_dim") is not None and cfg["head_dim"] != hidden // heads:
         raise _refuse(mt, f"head_dim {cfg['head_dim']} differs from hidden_size / num_attention_heads "
-                          f"({hidden // heads}), which the attention builds whatever the file says")
+                          f"({hidden // heads}), which {builder} builds whatever the file says")
     return hidden // heads
 
 
