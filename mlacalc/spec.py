@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -1173,6 +1174,11 @@ def _config_name(path: Path) -> str:
     return path.absolute().parent.name or "config"      # "/config.json": no folder name to take
 
 
+# a Hugging Face model id (ORG/NAME, the Hub's allowed characters) that names nothing on disk
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def raw_spec(model: str) -> dict:
     """The raw mapping for MODEL: a built-in name, a YAML/JSON spec file, or an HF config (file or folder)."""
     model = _model_arg(model)
@@ -1196,7 +1202,11 @@ def raw_spec(model: str) -> dict:
         from .files import read_data
 
         return read_data(resources.files("mlacalc.model_specs").joinpath(f"{model}.yaml"), model)
-    if p.suffix in (".yaml", ".yml", ".json") or "/" in model:
+    if HUB_ID.fullmatch(model) and p.suffix not in SPEC_SUFFIXES:
+        # deepseek-ai/DeepSeek-V3 was "no such file", as if a file had been meant: nothing is fetched from the Hub
+        raise SpecError(model, "no such file or folder; a Hugging Face model id is not downloaded: fetch its "
+                               "config.json (huggingface-cli download ORG/NAME config.json) and give its path")
+    if p.suffix in SPEC_SUFFIXES or "/" in model:
         raise SpecError(model, "no such file")
     near = difflib.get_close_matches(model, names, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(near)}?" if near else "; `mlacalc specs list` shows the built-in names"

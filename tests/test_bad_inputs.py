@@ -1263,3 +1263,23 @@ def test_fuzz2_lab_fuzz_script_smoke():
     from helpers import bench_module
 
     assert bench_module("fuzz_cli").main(["--cases", "20", "--seed", "0"]) == 0
+
+
+# --- a Hugging Face model id that names nothing on disk ----------------------------------------------------------------
+
+@pytest.mark.parametrize("model", ["deepseek-ai/DeepSeek-V3", "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B@num_layers=2"])
+def test_hub_id_says_it_is_not_downloaded(capsys, tmp_path, monkeypatch, model):
+    """``mlacalc kv deepseek-ai/DeepSeek-V3`` said "no such file", as if a file had been meant; an ORG/NAME that is
+    nothing on disk is now named as a Hub id that is not fetched, with how to get its config.json."""
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, "kv", model, words=f"{model.split('@')[0]}: no such file or folder; a Hugging Face model id is "
+                                       "not downloaded")
+
+
+@pytest.mark.parametrize("model", ["org/name.json", "nope/x.yaml", "a/b/c"])
+def test_paths_that_are_not_hub_ids_stay_no_such_file(capsys, tmp_path, monkeypatch, model):
+    """A missing spec file (a .json/.yaml suffix, or deeper than ORG/NAME) is still just missing."""
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, "kv", model, words=f"{model}: no such file")
+    _, _, err, _ = run(capsys, "kv", model)
+    assert "Hugging Face" not in err
