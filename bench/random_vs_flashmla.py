@@ -3,7 +3,12 @@ seeded random batch (1-128), mixed sequence lengths (each drawn in [ctx / 2, ctx
 multiples of the 64-token block), 16/32/64/128 heads, one query token, the same paged bf16 cache (64-token blocks
 in shuffled order) and block table for both, graph-timed with the L2 flushed. Each row is written as it lands.
 
-    python3 bench/random_vs_flashmla.py --out OUT.json [--seed 1] [--n 40]
+--schedule triton|all also times mla_decode with a balanced schedule (triton_schedule.mla_decode_schedule(), filled
+once before the timed calls, as FlashMLA's metadata is): at 16/32 heads (the Triton kernel's scheduled mode) or at
+every head count (the Gluon kernel's too, at >= 64 heads). bench/imbalance_vs_measured.py predicts, from the seed-1
+run without it, what the scheduled column should show.
+
+    python3 bench/random_vs_flashmla.py --out OUT.json [--seed 1] [--n 40] [--schedule none|triton|all]
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from common import gpu_lab_args, record
 
 from mlacalc.kernels.bench import MLA_SCALE, _flash_mla, eager_and_graph
 from mlacalc.kernels.decode import mla_decode
+from mlacalc.kernels.testing import rel_error
+from mlacalc.kernels.triton_schedule import mla_decode_schedule
 from mlacalc.profiler.timing import L2Flusher
 
 D, R, BLOCK = 576, 512, 64
@@ -34,7 +41,9 @@ def draw(seed: int, n: int) -> list[tuple[int, int, int]]:
 
 def main() -> int:
     a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--seed", type=int, default=1),
-                                          ap.add_argument("--n", type=int, default=40)))
+                                          ap.add_argument("--n", type=int, default=40),
+                                          ap.add_argument("--schedule", choices=["none", "triton", "all"],
+                                                          default="none")))
     if a is None:
         return 2
     fm = _flash_mla()
@@ -56,8 +65,11 @@ def main() -> int:
         kc = pool.view(-1, BLOCK, 1, D)
         theirs = eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, table, lens, R, meta,
                                                                    softmax_scale=MLA_SCALE), flusher)
-        record(rows, B=B, ctx=ctx, heads=H, mean_len=float(lens_cpu.float().mean()), ours_ms=ours["graph_ms"],
-               flashmla_ms=theirs["graph_ms"], ratio=ours["graph_ms"] / theirs["graph_ms"])
+        row = dict(B=B, ctx=ctx, heads=H, mean_len=float(lens_cpu.float().mean()), ours_ms=ours["graph_ms"],
+                   flashmla_ms=theirs["graph_ms"], ratio=ours["graph_ms"] / theirs["graph_ms"])
+        if a.schedule == "all" or (a.schedule == "triton" and H < 64):
+            row |= _scheduled(q, pool, lens, table, ctx, theirs["graph_ms"], flusher)
+        record(rows, **row)
         with open(a.out, "w") as f:
             json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, seed=a.seed, rows=rows), f,
                       indent=1)
@@ -65,7 +77,24 @@ def main() -> int:
         torch.cuda.empty_cache()
     r = sorted(x["ratio"] for x in rows)
     print(f"ours / FlashMLA over {len(r)} points: median {statistics.median(r):.3f}, max {r[-1]:.3f}")
+    rs = sorted(x["sched_ratio"] for x in rows if "sched_ratio" in x)
+    if rs:
+        print(f"scheduled / FlashMLA over {len(rs)} points: median {statistics.median(rs):.3f}, max {rs[-1]:.3f}")
     return 0
+
+
+def _scheduled(q, pool, lens, table, ctx, flashmla_ms, flusher) -> dict:
+    """The same call with a balanced schedule (filled by a first call outside the timing), its agreement with the
+    fixed grid's output, and its time; an error is recorded and the run goes on."""
+    kw = dict(softmax_scale=MLA_SCALE)
+    try:
+        fixed = mla_decode(q, pool, lens, table, max_seqlen=ctx, **kw)
+        sched = mla_decode_schedule()
+        out = mla_decode(q, pool, lens, table, schedule=sched, **kw)
+        t = eager_and_graph(lambda: mla_decode(q, pool, lens, table, schedule=sched, **kw), flusher)
+    except Exception as exc:  # noqa: BLE001 - a lab run records the failure and goes on
+        return dict(sched_error=f"{type(exc).__name__}: {exc}"[:300])
+    return dict(sched_ms=t["graph_ms"], sched_ratio=t["graph_ms"] / flashmla_ms, sched_agree=rel_error(out, fixed))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ loops, the figures docs/kernels-notes.md quotes ("Issue 14: counters first").
     python bench/sass_loops.py --gluon                # ... and the Gluon seesaw kernel (its warp groups' loops; bf16
                                                       # contiguous and paged, 64-key tiles, and fp8 caches)
     PYTHONPATH=DIR python bench/sass_loops.py --gluon # another Triton (e.g. 3.6, the GPU machine's, unpacked in DIR)
+    python bench/sass_loops.py --gluon-sched          # the Gluon kernel's fixed grid beside its scheduled mode
 
 Per kernel: instructions, local-memory spill loads/stores (STL/LDL), and for each loop (a backward branch over more
 than 128 instructions) its instruction count and commonest opcodes. Static counts: a branch inside a loop counts
@@ -54,14 +55,27 @@ def report(name: str, ins: list[tuple[int, str]]) -> None:
         if m and 128 * 16 < addr - int(m.group(1), 16) and "@" in text:  # a conditional backward branch: a loop
             body = [t for a, t in ins if int(m.group(1), 16) <= a <= addr]
             top = collections.Counter(opcode(t) for t in body).most_common(6)
-            print(f"  loop {int(m.group(1), 16):#x}-{addr:#x}: {len(body)} instructions, {top}")
+            spilled = sum(1 for t in body if opcode(t) in ("STL", "LDL"))
+            print(f"  loop {int(m.group(1), 16):#x}-{addr:#x}: {len(body)} instructions, {spilled} STL/LDL, {top}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gluon", action="store_true", help="also the Gluon seesaw kernel")
+    ap.add_argument("--gluon-sched", action="store_true",
+                    help="only the Gluon kernel, fixed grid and scheduled mode (bf16, 32- and 64-key tiles)")
     a = ap.parse_args()
     print("triton", triton.__version__)
+    if a.gluon_sched:
+        from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, compile_sm90
+
+        for block_n in (64, 32):
+            for paged in (False, True):
+                for scheduled in (False, True):
+                    k = compile_sm90(GluonMLAConfig(block_n=block_n), paged=paged, scheduled=scheduled)
+                    report(f"Gluon seesaw {block_n}-key tiles, {'paged' if paged else 'contiguous'}, "
+                           f"{'scheduled' if scheduled else 'fixed grid'}", sass(k))
+        return
     for paged in (False, True):
         report(f"Triton MLA 16/64/4/3 {'paged64' if paged else 'contiguous'}", sass(compile_mla(paged)))
     if a.gluon:

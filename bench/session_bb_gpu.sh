@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# For the next GPU session (written 2026-12-04, when no GPU was lent): measure the two opt-in decode paths merged
+# SUPERSEDED by session_bc_gpu.sh (which adds the Gluon schedule). For the next GPU session (written 2026-12-04,
+# when no GPU was lent): measure the two opt-in decode paths merged
 # unmeasured, in one call.
 # 1. GPU tests of both while FlashMLA builds: the Triton schedule (tests/test_kernels_gpu.py -k sched: 16/32/128
 #    heads, mixed lengths 0..32k, fp8, a graph replay) and the Gluon kernel under 64 rows (-k gluon_mla: h32,

@@ -92,10 +92,10 @@ def mla_decode(
     with a bf16 q), "auto" the Gluon kernel where gluon_sparse_supported says so, the heads reach its AUTO_MIN_HEADS and no Triton
     `config` is given.
     Balanced schedule (`schedule=triton_schedule.mla_decode_schedule()`, FlashMLA's metadata in spirit): the
-    Triton kernel only (impl "triton", or "auto" where auto picks Triton). Any other kernel (Gluon, eager, sparse)
-    given a schedule raises one KernelInputError naming `schedule` rather than ignoring it: a schedule is asked for
-    to balance mixed lengths, and a caller should learn that this call does not (the Gluon kernel plans its own
-    splits; eager has none; sparse work is bounded by top-k, not lengths).
+    dense Triton kernel and the Gluon kernel with a 16-bit cache (whichever impl, or auto, picks). Any other kernel
+    (the Gluon kernel's fp8 cache, eager, sparse) given a schedule raises one KernelInputError naming `schedule`
+    rather than ignoring it: a schedule is asked for to balance mixed lengths, and a caller should learn that this
+    call does not (eager has no splits; sparse work is bounded by top-k, not lengths).
     Bad input raises one KernelInputError (a ValueError naming the argument)."""
     schedule = kwargs.pop("schedule", None)
     if indices is not None:
@@ -111,9 +111,12 @@ def mla_decode(
     if impl == "auto":
         impl = _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs)
     if impl == "gluon":
-        _refuse_schedule(schedule, "the Gluon kernel (impl 'gluon', or 'auto' on sm_90 at >= 64 query rows)")
         from .gluon_mla_decode import mla_decode_gluon
 
+        if schedule is not None:
+            _refuse_schedule(schedule if kv_cache.dtype == torch.float8_e4m3fn else None,
+                             "the Gluon kernel with an fp8 cache")
+            kwargs["schedule"] = schedule
         return mla_decode_gluon(
             q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
             kv_scale=kv_scale, **kwargs,
@@ -132,8 +135,8 @@ def mla_decode(
 
 def _refuse_schedule(schedule, path: str) -> None:
     if schedule is not None:
-        raise KernelInputError("schedule", f"{path} takes no schedule: pass impl='triton' (the Triton dense kernel "
-                                           "has the scheduled mode)")
+        raise KernelInputError("schedule", f"{path} takes no schedule: the dense kernels with a 16-bit cache have "
+                                           "the scheduled mode")
 
 
 def _sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, kv_lora_rank, kv_scale, impl, kwargs):

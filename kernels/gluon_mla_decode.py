@@ -25,9 +25,11 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
-from .checks import check_lengths_and_table, check_mla_inputs, require
+from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms, new_launch_key
-from .triton_split_kv import combine_splits, plan_splits
+from .schedule import schedule_parts, segment_overhead_tiles, slot_capacity
+from .triton_schedule import MAX_CELLS, MLADecodeSchedule
+from .triton_split_kv import combine_slots, combine_splits, plan_splits
 
 __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_splits", "DEFAULT_GLUON_CONFIG",
            "default_gluon_config"]
@@ -115,6 +117,7 @@ def mla_decode_gluon(
     config: GluonMLAConfig | None = None,
     out: torch.Tensor | None = None,
     check: bool | None = None,
+    schedule: MLADecodeSchedule | None = None,
 ) -> torch.Tensor:
     """Absorbed MLA decode on sm_90 (see gluon_supported). Arguments and result as mla_decode_triton:
     q [B, s_q, H, 576], kv_cache [B, S, 576] or paged [num_blocks, block_size, 576] with block_table [B, nblk]
@@ -122,17 +125,31 @@ def mla_decode_gluon(
     1-element fp32 tensor read by the kernel: no host sync); a 16-bit cache none. config None: default_gluon_config's
     tile for this call. Bad input: one KernelInputError (ValueError).
 
+    schedule (16-bit caches; UNMEASURED: written without a GPU, for the next GPU session): a
+    triton_schedule.mla_decode_schedule() object, as for mla_decode_triton: the work is cut by the lengths
+    themselves (schedule.py, in units of split_keys(config) keys) into one wave of parts, each program looping over
+    its part's sequence segments (gluon_mla_seesaw._wg_sched); the first call given an empty schedule fills it on the
+    device, later calls reuse it (make one per decode step). Not with num_splits or an fp8 cache.
+
     Host cost: the plan (splits, scratch, layouts) is cached per shape (launch.py); the four TMA descriptors are
     rebuilt only when q's or the cache's address changes (the last pair is kept, so the plan holds a reference to
     the last q and cache it saw)."""
+    if schedule is not None and type(schedule) is not MLADecodeSchedule:
+        raise KernelInputError("schedule", f"expected an MLADecodeSchedule (mla_decode_schedule()), got "
+                                           f"{type(schedule).__name__}")
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
-           layout_key(out), kv_scale is None, torch.is_tensor(kv_scale), kv_lora_rank, max_seqlen, num_splits, config)
+           layout_key(out), kv_scale is None, torch.is_tensor(kv_scale), kv_lora_rank, max_seqlen, num_splits, config,
+           schedule is not None)
 
     def make():
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
                          out=out, max_seqlen=max_seqlen, kv_dtypes=(torch.bfloat16, torch.float16, torch.float8_e4m3fn))
         require(kv_scale is None or kv_cache.dtype == torch.float8_e4m3fn, "kv_scale",
                 "only an fp8 cache takes a scale")
+        require(schedule is None or kv_cache.dtype != torch.float8_e4m3fn, "schedule",
+                "the Gluon kernel's fp8 cache takes no schedule (its widening group plans one split)")
+        require(schedule is None or num_splits is None, "num_splits",
+                "not with a schedule (the schedule cuts the work itself)")
         page = kv_cache.shape[1] if block_table is not None else None
         cfg = config or default_gluon_config(q.shape[1] * q.shape[2], fp8=kv_cache.dtype == torch.float8_e4m3fn,
                                              page_size=page)
@@ -140,17 +157,17 @@ def mla_decode_gluon(
                                 min_rows=1),
                 "q", "this call is outside the Gluon kernel's domain (gluon_supported): use mla_decode_triton")
         return _GluonPlan(q, kv_cache, block_table, kv_lora_rank=kv_lora_rank, max_seqlen=max_seqlen,
-                          num_splits=num_splits, config=cfg)
+                          num_splits=num_splits, config=cfg, scheduled=schedule is not None)
 
     plan = cached_plan("mla_decode_gluon", key, make, q.device)
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)
-    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out)
+    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out, schedule)
 
 
 class _GluonPlan:
-    def __init__(self, q, kv_cache, block_table, *, kv_lora_rank, max_seqlen, num_splits, config):
+    def __init__(self, q, kv_cache, block_table, *, kv_lora_rank, max_seqlen, num_splits, config, scheduled=False):
         self.launch_key = new_launch_key()
         B, s_q, H, Dk = q.shape
         r, dr = kv_lora_rank, Dk - kv_lora_rank
@@ -181,20 +198,38 @@ class _GluonPlan:
         else:
             self.kv_layouts = (self.layout, self.layout)
         self.block_n = config.block_n
-        self.single = self.splits == 1
-        self.grid = (head_blocks, self.splits, B)
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
-        if self.single:
-            self.o_part = self.lse_part = None
-            sp = (0, 0, 0, 0)
+        self.sched_shape = None
+        unit = split_keys(config)
+        if scheduled:  # grid (head blocks, G parts); partials by slot (schedule.py), at most slot_capacity
+            G = schedule_parts(head_blocks, num_sms(dev))
+            overhead = segment_overhead_tiles(BLOCK_H, unit, Dk, r, q_bytes=q.element_size(),
+                                              kv_bytes=kv_cache.element_size())
+            cells = B * (triton.cdiv(self.capacity, unit) + overhead)
+            require(cells <= MAX_CELLS, "schedule", f"{B} sequences of up to {self.capacity} keys are {cells} "
+                                                    f"schedule cells, above its {MAX_CELLS}")
+            self.sched_shape = (B, G, unit, overhead, dev)
+            self.splits, tokens_per_split, self.single = G, 0, False
+            self.grid = (head_blocks, G, 1)
+            slots = slot_capacity(G, B)
+            self.o_part = torch.empty((slots, rows, r), dtype=torch.float32, device=dev)
+            self.lse_part = torch.empty((slots, rows), dtype=torch.float32, device=dev)
+            sp = (0, self.o_part.stride(0), 0, self.lse_part.stride(0))
         else:
-            self.o_part = torch.empty((B, self.splits, rows, r), dtype=torch.float32, device=dev)
-            self.lse_part = torch.empty((B, self.splits, rows), dtype=torch.float32, device=dev)
-            sp = (self.o_part.stride(0), self.o_part.stride(1), self.lse_part.stride(0), self.lse_part.stride(1))
+            self.single = self.splits == 1
+            self.grid = (head_blocks, self.splits, B)
+            if self.single:
+                self.o_part = self.lse_part = None
+                sp = (0, 0, 0, 0)
+            else:
+                self.o_part = torch.empty((B, self.splits, rows, r), dtype=torch.float32, device=dev)
+                self.lse_part = torch.empty((B, self.splits, rows), dtype=torch.float32, device=dev)
+                sp = (self.o_part.stride(0), self.o_part.stride(1), self.lse_part.stride(0), self.lse_part.stride(1))
         self.ints = (stride_bt, seq_rows, rows, H, s_q, tokens_per_split, *sp)
         # num_warps is the first warp group's; the second is warp_specialize's worker partition
         self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n,
                        seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8)
+        self.unit = unit
         self._desc_key = None
         self._descs = None
 
@@ -217,7 +252,7 @@ class _GluonPlan:
             self._desc_key = k
         return self._descs
 
-    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out):
+    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out, schedule=None):
         if out is None:
             out = torch.empty((self.B, self.s_q, self.H, self.r), dtype=q.dtype, device=q.device)
         lens = cache_seqlens if cache_seqlens is not None else self.full_lens
@@ -226,10 +261,18 @@ class _GluonPlan:
         bt = block_table if block_table is not None else lens  # unused pointer
         scale_ptr = torch.is_tensor(kv_scale)
         scale = 1.0 if kv_scale is None or scale_ptr else float(kv_scale)  # a tensor's: read in the kernel
+        if self.sched_shape is not None:
+            sched, seqs = schedule.tensors(self.sched_shape, lens)
+        else:
+            sched = seqs = lens  # unused pointers
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
-                *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr)
+                *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr, sched, seqs,
+                self.sched_shape is not None, self.unit)
         _LAUNCH_SEESAW(self.launch_key, self.grid, args, num_warps=4)
-        if not self.single:
+        if self.sched_shape is not None:
+            combine_slots(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), seqs,
+                          max_partials=self.splits, key=self.launch_key)
+        elif not self.single:
             combine_splits(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), key=self.launch_key)
         return out
 
@@ -238,10 +281,10 @@ _LAUNCH_SEESAW = FastLauncher(_mla_decode_seesaw_kernel)
 
 
 def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool = False, single_split: bool = False,
-                 fp8: bool = False, scale_ptr: bool = False):
+                 fp8: bool = False, scale_ptr: bool = False, scheduled: bool = False):
     """Compile the kernel for sm_90 without a GPU (Triton ships ptxas): the CPU check that it builds, fits in shared
-    memory and uses the intended instructions. fp8: an fp8 e4m3 cache (scale_ptr: its scale a tensor). Returns
-    triton's CompiledKernel (.metadata.shared, .asm["ptx"])."""
+    memory and uses the intended instructions. fp8: an fp8 e4m3 cache (scale_ptr: its scale a tensor); scheduled:
+    the balanced schedule's mode (16-bit caches). Returns triton's CompiledKernel (.metadata.shared, .asm["ptx"])."""
     from triton.backends.compiler import GPUTarget
     from triton.experimental.gluon._runtime import GluonASTSource
 
@@ -256,9 +299,10 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
         + ["fp32", "fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
-                  NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr)
+                  NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr, SCHEDULED=scheduled,
+                  UNIT=split_keys(config))
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
-    signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}
+    signature = dict(zip(names, arg_types)) | {"SCHED": "*i32", "SEQ_INFO": "*i32"} | {k: "constexpr" for k in consts}
     src = GluonASTSource(kernel, signature, constexprs={(names.index(k),): v for k, v in consts.items()})
     return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=4))

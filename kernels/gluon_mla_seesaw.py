@@ -180,16 +180,20 @@ def _issue_part(desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, t, n_tiles, s
 
 @gluon.jit
 def _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t, n_tiles, s_zero,
-            NUM_BUF: gl.constexpr, ODD: gl.constexpr, SPARSE: gl.constexpr):
+            NUM_BUF: gl.constexpr, ODD: gl.constexpr, SPARSE: gl.constexpr, par=0, SCHED: gl.constexpr = False):
     """S = Q K_t^T for tile t (in buffer t % NUM_BUF; fp32 [BLOCK_H, BLOCK_N]), each part multiplied as soon as it
     lands, the part issued first first: for even tiles the V_L half (reloaded by WG0 right after its P @ V), for odd
     tiles the V_R half (reloaded by WG1 right after its). A tile past n_tiles gives -inf scores without touching
     shared memory (it was never loaded). SPARSE: the tile was written by cp.async (generic proxy), so a proxy fence
-    orders it before the wgmma (async proxy) reads it."""
+    orders it before the wgmma (async proxy) reads it. SCHED (the scheduled mode, several segments a program): the
+    buffers' ready barriers have completed loads of earlier segments too; bit `buf` of `par` is the parity of those
+    (:func:`_loads_parity`), which offsets the phase."""
     s = gl.full(s_zero.shape, float("-inf"), gl.float32, layout=s_zero.type.layout)
     if t < n_tiles:
         buf = t % NUM_BUF
         phase = (t // NUM_BUF) & 1
+        if SCHED:
+            phase = phase ^ ((par >> buf) & 1)
         if ODD:
             mbarrier.wait(ready_hi.index(buf), phase)
             if SPARSE:
@@ -414,7 +418,7 @@ def _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N: gl.constexpr, SPARSE: gl
 
 @gluon.jit
 def _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr,
-                PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, FED: gl.constexpr):
+                PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, FED: gl.constexpr, pbase=0, SCHED: gl.constexpr = False):
     """Pair i's tiles t0 = 2i and t1 = 2i + 1, their buffers b0 and b1, the mbarrier phase, and the cache rows of the
     tiles NUM_BUF ahead that will reload those buffers (:func:`_next_rows`).
 
@@ -423,7 +427,9 @@ def _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: g
     k-step), which the accumulator leaves no room for: 427 spill instructions under Triton 3.6, 155 under 3.9. t0
     gets `i & sign(seq_rows)` added, 0 at run time (a row count is never negative) but not provably so, which keeps
     the descriptors in the loop as the four-buffer tile has them: 57 and 3 spills (`python bench/sass_loops.py
-    --gluon`)."""
+    --gluon`).
+
+    SCHED: the handover barriers have also completed the `pbase` pairs of the program's earlier segments."""
     t0 = 2 * i
     if NUM_BUF == 2:
         t0 += i & (seq_rows >> 31)
@@ -431,6 +437,8 @@ def _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: g
     b0 = t0 % NUM_BUF
     b1 = b0 + 1
     ph = i & 1
+    if SCHED:
+        ph = (i + pbase) & 1
     row0, row1 = _next_rows(t0 + NUM_BUF, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED,
                             PAGE_SIZE, FED)
     return t0, t1, b0, b1, ph, row0, row1
@@ -453,7 +461,7 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
               BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
-              MASK: gl.constexpr):
+              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False):
     """WG0's part of pair i (tiles 2i and 2i + 1; `s`: tile 2i's scores). Returns the next pair's scores and the
     running m, l and O_L. Without MASK both tiles exist and every row sees all their keys: no score mask, no zeroed
     tail rows, no existence test (FlashMLA specialises its last blocks at compile time the same way)."""
@@ -463,7 +471,7 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc.type.layout, k_width=2)
     dtype: gl.constexpr = q_lo.dtype
     t0, t1, b0, b1, ph, row0, row1 = _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N,
-                                                 NUM_BUF, PAGED, PAGE_SIZE, FED)
+                                                 NUM_BUF, PAGED, PAGE_SIZE, FED, pbase, SCHED)
     # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
     visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE) if MASK else s
     m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale, MASK)
@@ -504,7 +512,7 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     _hand_back(free_lo, ready_lo, b1, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row1,
                t1 + NUM_BUF < n_tiles, D_LAT, True, FED)
     s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF,
-                False, SPARSE)
+                False, SPARSE, par, SCHED)
     return s, m_i, l_i, acc
 
 
@@ -514,7 +522,7 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
               BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
-              MASK: gl.constexpr):
+              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False):
     """WG1's part of pair i (`s`: tile 2i + 1's scores); MASK as in :func:`_wg0_pair`."""
     D_HALF: gl.constexpr = D_LAT // 2
     row_s: gl.constexpr = m_i.type.layout
@@ -522,7 +530,7 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc.type.layout, k_width=2)
     dtype: gl.constexpr = q_lo.dtype
     t0, t1, b0, b1, ph, row0, row1 = _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N,
-                                                 NUM_BUF, PAGED, PAGE_SIZE, FED)
+                                                 NUM_BUF, PAGED, PAGE_SIZE, FED, pbase, SCHED)
     # softmax of t1 from WG0's new max (all -inf scores when t1 does not exist: p = 0, a1 = 1)
     mbarrier.wait(bar_s0, ph)
     m0 = sm0.load(row_s)
@@ -560,7 +568,7 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row0,
                t0 + NUM_BUF < n_tiles, D_LAT, True, FED)
     s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF,
-                True, SPARSE)
+                True, SPARSE, par, SCHED)
     return s, m_i, l_i, acc
 
 
@@ -669,6 +677,159 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
 
 
 @gluon.jit
+def _part_record(SCHED, part, parts):
+    """Part `part`'s record of the balanced schedule (kernels/schedule.py; SCHED [5, parts] int32): its first
+    sequence, first tile there, last sequence, end tile there, and the piece index of its first segment."""
+    return (gl.load(SCHED + part), gl.load(SCHED + parts + part), gl.load(SCHED + 2 * parts + part),
+            gl.load(SCHED + 3 * parts + part), gl.load(SCHED + 4 * parts + part))
+
+
+@gluon.jit
+def _segment(SEQLENS, j, begin_b, begin_tile, end_b, end_tile, UNIT: gl.constexpr, BLOCK_N: gl.constexpr):
+    """Segment j of a part: (sequence b, its length, first key, end key, tiles of BLOCK_N keys). The schedule counts
+    in units of UNIT keys (a pair of 64-key tiles, or one 32-key tile: gluon_mla_decode.split_keys); the part's first
+    segment starts at unit begin_tile of begin_b, its last ends at unit end_tile of end_b, the others are whole."""
+    b = begin_b + j
+    seqlen = gl.load(SEQLENS + b)
+    start = begin_tile * UNIT * (b == begin_b).to(gl.int32)
+    last_unit = gl.where(b == end_b, end_tile, gl.cdiv(seqlen, UNIT))
+    end = gl.minimum(last_unit * UNIT, seqlen)
+    n_tiles = gl.maximum(gl.cdiv(end - start, BLOCK_N), 0)
+    return b, seqlen, start, end, n_tiles
+
+
+@gluon.jit
+def _loads_parity(n_tiles, NUM_BUF: gl.constexpr):
+    """Bit k: whether a segment of n_tiles tiles completed an odd number of loads on buffer k's ready barriers (tiles
+    k, k + NUM_BUF, ... below n_tiles each load once): the parity the next segment's waits start from."""
+    bits = n_tiles * 0
+    for k in gl.static_range(NUM_BUF):
+        loads = (n_tiles - k + NUM_BUF - 1) // NUM_BUF  # tiles of buffer k (0 when n_tiles <= k)
+        bits = bits | ((loads & 1) << k)
+    return bits
+
+
+@gluon.jit
+def _issue_segment(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, kv_half_desc, kv_rope_desc, kv_lo, kv_hi,
+                   kv_rope, ready_lo, ready_hi, b, pid_h, rows_per_seq, start, end, n_tiles, BLOCK_TABLE, stride_bt_b,
+                   seq_rows, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr,
+                   NUM_BUF: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """Issue a segment's loads that no compute group issues itself: its sequence's query rows (q_bar) and its first
+    NUM_BUF tiles (an even tile's parts V_L | V_R + RoPE, an odd tile's V_L + RoPE | V_R; later tiles are reloaded by
+    the groups as they free buffers). The 16-bit kernel's opening, for any segment."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    _load_q(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, b * rows_per_seq + pid_h * BLOCK_H, D_LAT)
+    for k in gl.static_range(NUM_BUF):
+        if k % 2 == 0:
+            _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_half_desc, kv_lo.index(k), 0, ready_lo.index(k),
+                        k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False, BLOCK_N, PAGED,
+                        PAGE_SIZE)
+            _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_rope_desc, kv_rope.index(k), D_LAT,
+                        ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+                        BLOCK_N, PAGED, PAGE_SIZE)
+        else:
+            _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_rope_desc, kv_rope.index(k), D_LAT,
+                        ready_lo.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
+                        BLOCK_N, PAGED, PAGE_SIZE)
+            _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_half_desc, kv_hi.index(k), D_HALF,
+                        ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
+                        BLOCK_N, PAGED, PAGE_SIZE)
+
+
+@gluon.jit
+def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
+              bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
+              q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
+              O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
+              stride_op_s, stride_lse_s, qk_scale, out_scale,
+              PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
+              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, UNIT: gl.constexpr, WG: gl.constexpr):
+    """Compute group WG (0: even tiles, O_L; 1: odd tiles, O_R) of the scheduled mode: the 16-bit kernel's
+    per-split body (:func:`_wg0` / :func:`_wg1`) run once for each segment of this program's part, one sequence
+    each. Across segments the barriers keep counting: the ready barriers' phases from `par` (:func:`_loads_parity`),
+    the handover barriers' from the pairs run before (`pbase`), q_bar's and the row sums' from the segment index.
+    A segment's output goes to OUT when the part holds its whole sequence, else as a partial to the sequence's slot
+    (first_slot + piece: schedule.py); triton_split_kv.combine_slots merges them. Between segments both groups
+    arrive on seg_done once their epilogue has read the other's row sums; WG0 waits for both, then loads the next
+    segment's query rows and first tiles (every buffer and Q are free: each group's last wgmma was waited for)."""
+    D_HALF: gl.constexpr = D_LAT // 2
+    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
+                                                       instr_shape=[16, BLOCK_N, 16])
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
+                                                       instr_shape=[16, D_HALF, 16])
+    row_s: gl.constexpr = gl.SliceLayout(1, s_layout)
+    row_o: gl.constexpr = gl.SliceLayout(1, o_layout)
+    rows = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_s)
+    offs_n = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
+    s_zero = gl.zeros([BLOCK_H, BLOCK_N], gl.float32, layout=s_layout)
+    begin_b, begin_tile, end_b, end_tile, begin_piece = _part_record(SCHED, part, parts)
+    n_seg = end_b + 1 - begin_b
+    par = n_seg * 0    # bit k: parity of the loads buffer k's ready barriers completed in earlier segments
+    pbase = n_seg * 0  # pairs run in earlier segments
+    for j in range(0, n_seg):
+        b, seqlen, start, end, n_tiles = _segment(SEQLENS, j, begin_b, begin_tile, end_b, end_tile, UNIT, BLOCK_N)
+        last_key = seqlen - q_len + rows // num_heads
+        m_i = gl.full([BLOCK_H], float("-inf"), gl.float32, layout=row_s)
+        l_i = gl.zeros([BLOCK_H], gl.float32, layout=row_s)
+        acc = gl.zeros([BLOCK_H, D_HALF], gl.float32, layout=o_layout)
+        mbarrier.wait(q_bar, j & 1)
+        s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, WG, n_tiles, s_zero, NUM_BUF,
+                    WG == 1, False, par, True)
+        n_main = _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N, False, False)
+        for MASKED in gl.static_range(2):  # pass 0: pairs [0, n_main) unmasked; pass 1: the rest, masked
+            lo, hi = _pass_range(MASKED, n_main, n_tiles)
+            for i in range(lo, hi):
+                if WG == 0:
+                    s, m_i, l_i, acc = _wg0_pair(
+                        i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, ready_lo,
+                        ready_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, sl0, kv_half_desc,
+                        kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n,
+                        s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, False, False,
+                        MASKED == 1, par, pbase, True)
+                else:
+                    s, m_i, l_i, acc = _wg1_pair(
+                        i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, ready_lo,
+                        ready_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, sl0, kv_half_desc,
+                        kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n,
+                        s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, False, False,
+                        MASKED == 1, par, pbase, True)
+        # the row sums: each group publishes its own and reads the other's (phase: the segment's parity)
+        if WG == 0:
+            sl0.store(l_i)
+            mbarrier.arrive(bar_l0)
+            mbarrier.wait(bar_l1, j & 1)
+            l_other = sl1.load(row_s)
+        else:
+            sl1.store(l_i)
+            mbarrier.arrive(bar_l1)
+            mbarrier.wait(bar_l0, j & 1)
+            l_other = sl0.load(row_s)
+        l_o = gl.convert_layout(l_i, row_o)
+        l_x = gl.convert_layout(l_other, row_o)
+        m_o = gl.convert_layout(m_i, row_o)
+        if gl.load(SEQ_INFO + 2 * b + 1) == 0:  # the part holds the whole sequence: its output, directly
+            _write_out(acc, l_o, l_x, m_o, pid_h, b, 0, rows_per_seq, out_scale, O_PART, LSE_PART, OUT,
+                       0, 0, 0, 0, o_layout, WG * D_HALF, D_LAT, D_HALF, BLOCK_H, True, WG == 1)
+        else:  # a piece: a partial (fp32 output, base-2 LSE from WG1) in the sequence's slot
+            slot = gl.load(SEQ_INFO + 2 * b) + begin_piece * (b == begin_b).to(gl.int32)
+            _write_out(acc, l_o, l_x, m_o, pid_h, b, slot, rows_per_seq, out_scale, O_PART, LSE_PART, OUT,
+                       0, stride_op_s, 0, stride_lse_s, o_layout, WG * D_HALF, D_LAT, D_HALF, BLOCK_H, False,
+                       WG == 1)
+        mbarrier.arrive(seg_done)
+        par = par ^ _loads_parity(n_tiles, NUM_BUF)
+        pbase += gl.cdiv(n_tiles, 2)
+        if WG == 0:
+            mbarrier.wait(seg_done, j & 1)
+            if j + 1 < n_seg:
+                nb, nlen, nstart, nend, nn = _segment(SEQLENS, j + 1, begin_b, begin_tile, end_b, end_tile, UNIT,
+                                                      BLOCK_N)
+                _issue_segment(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, kv_half_desc, kv_rope_desc,
+                               kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, nb, pid_h, rows_per_seq, nstart, nend, nn,
+                               BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, PAGED,
+                               PAGE_SIZE)
+
+
+@gluon.jit
 def _load_q(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, q_row, D_LAT: gl.constexpr):
     """TMA copy of the program's query rows (from row q_row of the [rows, 576] view: both latent halves and the RoPE
     part) onto q_bar."""
@@ -713,18 +874,29 @@ def _mla_decode_seesaw_kernel(
     qk_scale, out_scale,
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
-    FP8: gl.constexpr, SCALE_PTR: gl.constexpr,
+    FP8: gl.constexpr, SCALE_PTR: gl.constexpr, SCHED=None, SEQ_INFO=None, SCHEDULED: gl.constexpr = False,
+    UNIT: gl.constexpr = 1,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles in
     place in the 16-bit buffers (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry
-    the per-tensor scale (SCALE_PTR: read from KV_SCALE here, no host sync)."""
+    the per-tensor scale (SCALE_PTR: read from KV_SCALE here, no host sync).
+    SCHEDULED (16-bit caches): grid (head blocks, G parts); program (., p) runs part p of the balanced schedule
+    (kernels/schedule.py: SCHED [5, G], SEQ_INFO [B, 2] int32, in units of UNIT keys), segment after segment
+    (:func:`_wg_sched`); partials by slot (O_PART [slots, rows, D_LAT]: stride_op_s, stride_lse_s); tokens_per_split,
+    SINGLE_SPLIT and the batch strides are unused."""
     pid_h = gl.program_id(0)
-    pid_s = gl.program_id(1)
-    b = gl.program_id(2)
-    seqlen = gl.load(SEQLENS + b)
-    start = pid_s * tokens_per_split
-    end = gl.minimum(start + tokens_per_split, seqlen)
-    n_tiles = gl.maximum(gl.cdiv(end - start, BLOCK_N), 0)
+    if SCHEDULED:
+        part = gl.program_id(1)
+        parts = gl.num_programs(1)
+        begin_b, begin_tile, end_b, end_tile, begin_piece = _part_record(SCHED, part, parts)
+        b, seqlen, start, end, n_tiles = _segment(SEQLENS, 0, begin_b, begin_tile, end_b, end_tile, UNIT, BLOCK_N)
+    else:
+        pid_s = gl.program_id(1)
+        b = gl.program_id(2)
+        seqlen = gl.load(SEQLENS + b)
+        start = pid_s * tokens_per_split
+        end = gl.minimum(start + tokens_per_split, seqlen)
+        n_tiles = gl.maximum(gl.cdiv(end - start, BLOCK_N), 0)
     D_HALF: gl.constexpr = D_LAT // 2
     if SCALE_PTR:
         kv_scale = gl.load(KV_SCALE).to(gl.float32)
@@ -778,12 +950,21 @@ def _mla_decode_seesaw_kernel(
     else:
         free_lo = ready_lo  # unused: the compute groups reload their buffers by TMA themselves
         free_hi = ready_hi
+    if SCHEDULED:  # both compute groups arrive once a segment (_wg_sched)
+        seg_done = gl.allocate_shared_memory(gl.int64, [1], bar_l)
+        mbarrier.init(seg_done, count=2)
     fence_async_shared()
 
     # Q once; then (16-bit cache) the first NUM_BUF tiles, later tiles loaded by the groups, part by part; (fp8) the
-    # widening group loads and widens every tile
-    _load_q(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, b * rows_per_seq + pid_h * BLOCK_H, D_LAT)
-    if not FP8:
+    # widening group loads and widens every tile. Scheduled: the part's first segment's (none for a part without)
+    if SCHEDULED:
+        if begin_b <= end_b:
+            _issue_segment(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, kv_half_desc, kv_rope_desc, kv_lo,
+                           kv_hi, kv_rope, ready_lo, ready_hi, b, pid_h, rows_per_seq, start, end, n_tiles,
+                           BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, PAGED, PAGE_SIZE)
+    else:
+        _load_q(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, b * rows_per_seq + pid_h * BLOCK_H, D_LAT)
+    if not FP8 and not SCHEDULED:
         for k in gl.static_range(NUM_BUF):  # an even tile's parts: V_L | V_R + RoPE; an odd tile's: V_L + RoPE | V_R
             if k % 2 == 0:
                 _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_half_desc, kv_lo.index(k), 0, ready_lo.index(k),
@@ -820,6 +1001,21 @@ def _mla_decode_seesaw_kernel(
                                   q_ready, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
                                   stride_bt_b, seq_rows, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF)),
         ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
+    elif SCHEDULED:
+        gl.warp_specialize([
+            (_wg_sched, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
+                         bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
+                         q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
+                         O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                         q_len, stride_op_s, stride_lse_s, qk_scale, out_scale,
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0)),
+            (_wg_sched, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
+                         bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
+                         q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
+                         O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                         q_len, stride_op_s, stride_lse_s, qk_scale, out_scale,
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 1)),
+        ], [WG_WARPS], [256])
     else:
         gl.warp_specialize([
             (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,

@@ -41,7 +41,7 @@ import math
 from dataclasses import dataclass
 
 __all__ = ["schedule_parts", "segment_overhead_tiles", "Schedule", "plan_schedule", "part_segments", "part_loads",
-           "grid_loads", "makespan", "EMPTY_PART", "slot_capacity"]
+           "grid_loads", "makespan", "EMPTY_PART", "slot_capacity", "loads_parity", "ready_phase"]
 
 EMPTY_PART = (0, 0, -1, 0, 0)  # the record of a part that owns no tile
 
@@ -157,3 +157,18 @@ def makespan(loads, slots: int) -> int:
     for x in loads:
         heapq.heapreplace(free, free[0] + x)
     return max(free)
+
+
+def loads_parity(n_tiles: int, num_buf: int) -> int:
+    """The Gluon kernel's barrier bookkeeping across a part's segments (gluon_mla_seesaw._loads_parity, mirrored):
+    bit k is set when a segment of n_tiles tiles loads an odd number of them into buffer k (tiles k, k + num_buf, ...
+    below n_tiles, one completion each of buffer k's ready barriers). A program keeps the XOR of these over its
+    earlier segments, `par`."""
+    return sum((((n_tiles - k + num_buf - 1) // num_buf) & 1) << k for k in range(num_buf))
+
+
+def ready_phase(t: int, num_buf: int, par: int) -> int:
+    """The phase a compute group waits on for tile t of the current segment (gluon_mla_seesaw._scores in the
+    scheduled mode): the tile's use of its buffer within the segment, (t // num_buf) & 1, offset by that buffer's
+    parity bit in `par`. An mbarrier's k-th completion (from 0) is waited for at phase k & 1."""
+    return ((t // num_buf) & 1) ^ ((par >> (t % num_buf)) & 1)

@@ -145,3 +145,23 @@ def test_gluon_splits_take_whole_tile_pairs_of_the_wide_tile(block_n, want):
 
     assert split_keys(GluonMLAConfig(block_n=block_n)) == want
     assert gluon_splits(12, 128, 1536, sms=132, block_n=want) == ((4, 384) if block_n == 64 else (5, 320))
+
+
+@pytest.mark.parametrize("block_n", [32, 64])
+@pytest.mark.parametrize("paged", [False, True])
+def test_the_scheduled_mode_compiles_with_the_same_tiles(block_n, paged):
+    """The balanced schedule's mode (gluon_mla_seesaw._wg_sched; UNMEASURED on a GPU): the same shared-memory plan
+    plus one mbarrier (the groups' segment handover), the same wgmma shapes and warp specialization, TMA copies, and
+    the compute groups' registers (256) as the fixed grid's 16-bit kernel; its loops read the part record (five int32
+    loads) and the per-sequence slot records."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
+
+    fixed = _compile(GluonMLAConfig(block_n=block_n), paged)
+    k = _compile(GluonMLAConfig(block_n=block_n), paged, scheduled=True)
+    assert fixed.metadata.shared < k.metadata.shared <= fixed.metadata.shared + 64 <= H100_MAX_SHARED_PER_BLOCK
+    ptx = k.asm["ptx"]
+    assert _wgmma_shapes(ptx) == {f"m64n{block_n}k16", "m64n256k16"}
+    assert "cp.async.bulk.tensor" in ptx and "setmaxnreg" in ptx
+    regs = {int(n) for n in re.findall(r"setmaxnreg\.(?:inc|dec)\.sync\.aligned\.u32\s+(\d+);", ptx)}
+    assert 256 in regs
+    assert ptx.count("mbarrier.init") == fixed.asm["ptx"].count("mbarrier.init") + 1

@@ -282,6 +282,98 @@ def test_gluon_mla_rescaling(trend):
         assert rel_error(run_mla_case(mla_decode_gluon, case, num_splits=splits), case.ref) < 1e-2
 
 
+# The Gluon kernel's scheduled mode (gluon_mla_seesaw._wg_sched), written without a GPU: run these first, each under
+# a timeout (bench/session_bc_gpu.sh): a barrier phase counted wrong across segments shows as a hang, not as wrong
+# numbers. Order: one segment a part (the fixed kernel's path), then several short segments a part, then mixed lengths.
+
+@needs_sm90
+@pytest.mark.parametrize("block_n", [64, 32])
+def test_gluon_sched_smoke_one_segment_a_part(block_n):
+    """128 heads, lengths 4,097 and 1,500: fewer schedule cells than parts, so each part holds at most one tile unit
+    of one sequence (one segment: the kernel runs as the fixed grid's, its output always a partial)."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    case = _mla(lens=[4097, 1500], heads=128, paged=True)
+    sched = mla_decode_schedule()
+    out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(block_n=block_n), schedule=sched)
+    assert rel_error(out, case.ref) < 1e-2
+    assert int(sched.seqs[:, 1].max()) > 1
+
+
+@needs_sm90
+@pytest.mark.parametrize("block_n", [64, 32])
+def test_gluon_sched_smoke_many_short_segments_a_part(block_n):
+    """256 sequences of 1-40 keys at 128 heads: several whole sequences a part, each of one or two tiles (odd tile
+    counts flip the ready barriers' parity from segment to segment), written directly; one of 0 keys (zeros)."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    lens = [0] + [1 + (7 * b) % 40 for b in range(1, 256)]
+    case = _mla(lens=lens, heads=128, paged=True, seed=3)
+    sched = mla_decode_schedule()
+    out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(block_n=block_n), schedule=sched)
+    assert rel_error(out, case.ref) < 1e-2
+    assert int((sched.parts[2] - sched.parts[0]).max()) >= 1  # some part runs two sequences or more
+
+
+@needs_sm90
+@pytest.mark.parametrize("paged", [False, True])
+@pytest.mark.parametrize("heads,s_q,block_n", [(128, 1, 64), (128, 1, 32), (64, 1, 32), (64, 2, 32), (128, 2, 64),
+                                               (32, 1, 32)])
+def test_gluon_sched_mixed_lengths(heads, s_q, block_n, paged):
+    """The scheduled Gluon decode at mixed lengths 1..32k (with 0, 1, 2, 65): matches the float64 reference and the
+    fixed grid's output, some sequence was split over parts, and a second call reusing the schedule (the next layer)
+    matches too. 32 heads: the 64-row tile padded."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    case = _mla(lens=_mixed_lengths(heads + s_q + block_n), heads=heads, s_q=s_q, paged=paged, seed=heads + 1)
+    cfg = GluonMLAConfig(block_n=block_n)
+    sched = mla_decode_schedule()
+    out = run_mla_case(mla_decode_gluon, case, config=cfg, schedule=sched)
+    plain = run_mla_case(mla_decode_gluon, case, config=cfg, max_seqlen=32768)
+    assert rel_error(out, case.ref) < 1e-2 and rel_error(out, plain) < 1e-2
+    assert int(sched.seqs[:, 1].max()) > 1
+    assert rel_error(run_mla_case(mla_decode_gluon, case, config=cfg, schedule=sched), case.ref) < 1e-2
+
+
+@needs_sm90
+def test_gluon_sched_through_auto_in_a_cuda_graph():
+    """mla_decode(impl="auto", schedule=) at 128 heads runs the Gluon kernel's scheduled mode; captured with a fresh
+    schedule, each replay recomputes the schedule from that replay's lengths."""
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.reference import mla_latent_attention_reference
+    from mlacalc.kernels.testing import rel_error
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    case = _mla(lens=_mixed_lengths(9, top=8192), heads=128, seed=9)
+    lens = case.cache_seqlens.clone()
+    kw = dict(softmax_scale=case.softmax_scale, kv_lora_rank=case.kv_lora_rank)
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        mla_decode(case.q, case.kv_cache, lens, schedule=mla_decode_schedule(), **kw)
+    torch.cuda.current_stream().wait_stream(s)
+    sched = mla_decode_schedule()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        out = mla_decode(case.q, case.kv_cache, lens, schedule=sched, **kw)
+    g.replay()
+    torch.cuda.synchronize()
+    assert rel_error(out, case.ref) < 1e-2
+    short = torch.tensor([max(n // 3, 1) for n in lens.tolist()], dtype=torch.int32)
+    lens.copy_(short)
+    g.replay()
+    torch.cuda.synchronize()
+    ref = mla_latent_attention_reference(case.q.cpu(), case.kv_cache.cpu(), case.kv_lora_rank,
+                                         scale=case.softmax_scale, kv_lengths=short)
+    assert rel_error(out, ref) < 1e-2
+
+
 @needs_sm90
 def test_auto_dispatch_picks_gluon_for_many_heads_only():
     from mlacalc.kernels.decode import _gluon_applies

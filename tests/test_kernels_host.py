@@ -605,7 +605,8 @@ def _bad_schedule_calls():
         ("num_splits", dict(impl="triton"), (q, kv, lens, None), dict(kw, schedule=mla_decode_schedule(),
                                                                       num_splits=3)),
         ("schedule", dict(impl="eager"), (q, kv, lens, None), dict(kw, schedule=mla_decode_schedule())),
-        ("schedule", dict(impl="gluon"), (q, kv, lens, None), dict(kw, schedule=mla_decode_schedule())),
+        ("schedule", dict(impl="gluon"), (q, kv.to(torch.float8_e4m3fn), lens, None),
+         dict(kw, schedule=mla_decode_schedule())),
         ("schedule", dict(impl="triton", indices=idx), (qp, pool, lensp, bt), dict(kw, schedule=mla_decode_schedule())),
     ]
 
@@ -618,6 +619,74 @@ def test_a_schedule_where_it_does_not_apply_is_one_value_error(case):
     with pytest.raises(ValueError, match=f"^{arg}:") as exc:
         mla_decode(*args, **how, **kw)
     assert isinstance(exc.value, KernelInputError) and exc.value.arg == arg
+
+
+@pytest.mark.parametrize("block_n", [32, 64])
+def test_gluon_scheduled_plan_launches_parts_and_merges_slots(monkeypatch, block_n):
+    """mla_decode_gluon(..., schedule=) (16-bit caches): one plan apart from the fixed grid's; the schedule is filled
+    once, on the device, in units of split_keys (two 64-key tiles, or one 32-key tile) with the segment overhead of a
+    64-row program; the grid is (head blocks, G, 1), G = SMs / head blocks; partials go to G + min(B, G) slots that
+    combine_slots merges (never combine_splits); a cached call queries no device and syncs nothing. 128 heads on 6
+    SMs: 2 head blocks, G = 3, slots 3 + min(2, 3) = 5. The overhead: a 64-row segment moves 64 x 576 x 2 bytes of
+    query and 2 x 64 x 513 x 4 of partial, 73,728 + 262,656 = 336,384 bytes, over a unit of 64 keys (73,728 bytes):
+    4.56 -> 5 (FlashMLA's constant); here over a unit of 128 keys (147,456 bytes): 2.28 -> 3, or of 32 keys (36,864):
+    9.13 -> 10."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels import gluon_mla_decode as gm
+    from mlacalc.kernels import triton_schedule as ts
+
+    launches, comb, fills = [], [], Recorder()
+    monkeypatch.setattr(gm, "gluon_supported", lambda *a, **k: True)
+    monkeypatch.setattr(gm, "_LAUNCH_SEESAW", lambda key, grid, args, **o: launches.append((grid, args)))
+    monkeypatch.setattr(gm, "combine_slots", lambda *a, **k: comb.append((a, k)))
+    monkeypatch.setattr(gm, "combine_splits", lambda *a, **k: pytest.fail("the fixed grid's combine"))
+    monkeypatch.setattr(ts, "_LAUNCH_SCHEDULE", fills)
+    monkeypatch.setitem(launch._SMS, ("cpu", None), 6)
+    B, H, S = 2, 128, 320 + block_n  # a shape no other test uses
+    q = torch.randn(B, 1, H, 576, dtype=torch.bfloat16)
+    pool, bt = to_paged(torch.randn(B, S, 576, dtype=torch.bfloat16), 64)
+    lens = torch.tensor([S, 9], dtype=torch.int32)
+    plans = launch.plan_cache("mla_decode_gluon")
+    before = plans.misses
+    kw = dict(softmax_scale=0.1, check=False, config=gm.GluonMLAConfig(block_n=block_n))
+    sched = ts.mla_decode_schedule()
+    gm.mla_decode_gluon(q, pool, lens, bt, schedule=sched, **kw)
+    unit, overhead = (128, 3) if block_n == 64 else (32, 10)
+    assert sched.shape[:4] == (B, 3, unit, overhead) and len(fills.calls) == 1
+    grid, args = launches[-1]
+    named = dict(zip(gm._mla_decode_seesaw_kernel.arg_names, args))
+    assert grid == (2, 3, 1) and named["SCHEDULED"] is True and named["UNIT"] == unit
+    assert named["SCHED"] is sched.parts and named["SEQ_INFO"] is sched.seqs
+    o_part = comb[-1][0][0]
+    assert tuple(o_part.shape) == (5, H, 512) and comb[-1][1]["max_partials"] == 3
+    assert (named["stride_op_b"], named["stride_op_s"], named["stride_lse_b"], named["stride_lse_s"]) == \
+        (0, H * 512, 0, H)
+    _no_device_no_sync(monkeypatch)
+    gm.mla_decode_gluon(q.clone(), pool, lens, bt, schedule=sched, **kw)  # the next layer: reused, not refilled
+    assert plans.misses == before + 1 and len(fills.calls) == 1 and comb[-1][0][0] is o_part
+    gm.mla_decode_gluon(q, pool, lens, bt, **kw)  # no schedule: the fixed grid's own plan, SCHEDULED off
+    assert plans.misses == before + 2 and dict(zip(gm._mla_decode_seesaw_kernel.arg_names,
+                                                    launches[-1][1]))["SCHEDULED"] is False
+
+
+def test_the_gluon_wrapper_refuses_a_schedule_with_splits_or_an_fp8_cache(monkeypatch):
+    """A schedule cuts the work itself (num_splits too is one KernelInputError naming num_splits), and the fp8
+    cache's widening group plans one split (a schedule there names `schedule`); a schedule of the wrong type is
+    named as such."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels import gluon_mla_decode as gm
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    monkeypatch.setattr(gm, "gluon_supported", lambda *a, **k: True)
+    q = torch.randn(1, 1, 64, 576, dtype=torch.bfloat16)
+    kv = torch.randn(1, 128, 576, dtype=torch.bfloat16)
+    with pytest.raises(KernelInputError, match="^num_splits: not with a schedule"):
+        gm.mla_decode_gluon(q, kv, softmax_scale=0.1, num_splits=2, schedule=mla_decode_schedule())
+    with pytest.raises(KernelInputError, match="^schedule: the Gluon kernel's fp8 cache takes no schedule"):
+        gm.mla_decode_gluon(q, kv.to(torch.float8_e4m3fn), softmax_scale=0.1, kv_scale=1.0,
+                            schedule=mla_decode_schedule())
+    with pytest.raises(KernelInputError, match="^schedule: expected an MLADecodeSchedule"):
+        gm.mla_decode_gluon(q, kv, softmax_scale=0.1, schedule=object())
 
 
 def test_a_schedule_filled_for_one_batch_is_refused_for_another(monkeypatch):

@@ -9,8 +9,9 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlacalc.kernels.schedule import (EMPTY_PART, grid_loads, makespan, part_loads, part_segments, plan_schedule,
-                                      schedule_parts, segment_overhead_tiles, slot_capacity)
+from mlacalc.kernels.schedule import (EMPTY_PART, grid_loads, loads_parity, makespan, part_loads, part_segments,
+                                      plan_schedule, ready_phase, schedule_parts, segment_overhead_tiles,
+                                      slot_capacity)
 
 
 def test_segment_overhead_restates_flashmlas_five_blocks_at_its_tile():
@@ -138,3 +139,31 @@ def test_the_lab_scripts_dry_run_plans_each_point_and_balances_it(capsys):
         before, after, model = (float(x) for x in r[8:11])
         assert 1.0 <= after < before and model < 1.0
     assert ab.main([]) == 2  # a GPU run without --out (or without a GPU) is refused in one line
+
+
+# --- the Gluon kernel's barriers across segments (gluon_mla_seesaw._wg_sched) -------------------------------------
+
+def test_loads_parity_by_hand():
+    """Two buffers (64-key tiles): 5 tiles load 3 into buffer 0 (tiles 0, 2, 4), 2 into buffer 1: bits 0b01. Four
+    buffers (32-key tiles): 6 tiles load 2, 2, 1, 1 into buffers 0-3: 0b1100. No tile: nothing."""
+    assert loads_parity(5, 2) == 0b01
+    assert loads_parity(6, 4) == 0b1100
+    assert loads_parity(0, 4) == 0 and loads_parity(1, 2) == 0b01
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 23), min_size=1, max_size=8), st.sampled_from([2, 4]))
+def test_a_segments_waits_match_the_barriers_completions_whatever_came_before(segments, num_buf):
+    """Simulate the ready barriers of a program that runs segments of these tile counts, each loading its tiles
+    t < n into buffer t % num_buf from buffer 0: the phase the kernel waits on for each tile (ready_phase, with the
+    running XOR of loads_parity) is the parity of the completions that buffer had before, and after each segment
+    `par` holds exactly those parities."""
+    done = [0] * num_buf
+    par = 0
+    for n in segments:
+        for t in range(n):
+            k = t % num_buf
+            assert ready_phase(t, num_buf, par) == done[k] & 1
+            done[k] += 1
+        par ^= loads_parity(n, num_buf)
+        assert par == sum((d & 1) << k for k, d in enumerate(done))
