@@ -209,9 +209,12 @@ DEEPSEEK_VL2 = "deepseek_vl_v2"
 # nor head_dim (transformers' DeepseekV2Config sets head_dim to qk_rope_head_dim)
 MLA_KEYS = ("kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "head_dim")
 # sizes a language_config must give: the two DeepseekV2Config classes an engine may build default them differently
-# (DeepSeek-VL2's: 30 layers, 32 query and 32 K/V heads, vocabulary 102400; transformers': 32 layers, K/V heads =
-# query heads, vocabulary 32000), so a file without one is not sized by a guess
-DEEPSEEK_VL2_SIZES = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size")
+# (DeepSeek-VL2's: 30 layers, 32 query and 32 K/V heads, vocabulary 102400, n_routed_experts and n_shared_experts
+# None, a dense model; transformers': 32 layers, K/V heads = query heads, vocabulary 32000, 64 routed and 2 shared
+# experts), so a file without one is not sized by a guess (without n_shared_experts DeepSeek-OCR read 2,859,040,000
+# parameters, its 2 shared experts left out)
+DEEPSEEK_VL2_SIZES = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size", "n_routed_experts",
+                      "n_shared_experts")
 # MLA widths both classes give the same default (DeepSeek-VL2's DeepseekV2Config and transformers' deepseek_v2
 # configuration: kv_lora_rank=512, q_lora_rank=1536, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128): a
 # use_mla language_config that leaves one out is built with it by either, so it is read so (alibaba rtp-llm's

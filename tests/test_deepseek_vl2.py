@@ -239,10 +239,13 @@ def test_a_wrapper_without_language_config_is_one_line(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("key", ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size",
-                                 "num_key_value_heads"])
+                                 "num_key_value_heads", "n_routed_experts", "n_shared_experts"])
 @pytest.mark.parametrize("command", ["kv", "weights", "fit"])
 def test_missing_size_is_one_line_naming_it(capsys, tmp_path, key, command):
-    # num_key_value_heads: DeepSeek-VL2's class defaults it to 32, transformers' to the query heads
+    """Sizes DeepSeek-VL2's DeepseekV2Config and transformers' default differently. num_key_value_heads: 32 against
+    the query heads; n_routed_experts, n_shared_experts: None (dense, no shared expert) against 64 and 2. Without
+    n_shared_experts DeepSeek-OCR read 2,859,040,000 parameters, its shared experts (11 x 3 x 1280 x 1792) left out."""
+    assert DECODER - 11 * 3 * 1280 * 1792 == 2_859_040_000
     refused(capsys, command, _with_language(tmp_path, **{key: ...}),
             words=f"model_type deepseek_vl_v2: language_config has no {key}, which sizes the model")
 
