@@ -5,6 +5,7 @@
     python bench/fuzz_cli.py --show 3              # print up to 3 full examples per failure signature
     python bench/fuzz_cli.py --only hf             # one generator: hf, hf_raw, yaml, yaml_raw, flags
     python bench/fuzz_cli.py --drops               # also: every key of every fixture dropped in turn (about 30 s)
+    python bench/fuzz_cli.py --only hf --fixture deepseek_ocr   # hf cases on chosen fixtures only
 
 Every case runs ``mlacalc.cli.main(argv)`` in this process (stdout and stderr captured, ``SystemExit`` caught) over
 inputs from five generators:
@@ -12,8 +13,9 @@ inputs from five generators:
 - ``hf``: a real Hugging Face config.json from ``tests/fixtures/hf`` (about 30 across families) with 1-3 fields
   mutated: deleted, null, a string, negative, 0, a float for an int, 10**30, NaN/Infinity, a bool, a list, a
   mapping, an empty list; per-layer lists cut short or grown; ``quantization_config``, ``text_config``,
-  ``rope_scaling`` and ``layer_types`` replaced with plausible-looking junk; now and then under ``--tp``, ``--ep``,
-  ``--pp`` or ``--dp-attention``;
+  ``rope_scaling`` and ``layer_types`` replaced with plausible-looking junk (and, in a fixture with a
+  ``language_config``, it, its ``use_mla`` and its ``topk_method``); now and then under ``--tp``, ``--ep``, ``--pp``
+  or ``--dp-attention``; ``--fixture`` (repeatable) draws from the named fixtures alone;
 - ``hf_raw``: files no config.json holds (not UTF-8, empty, a JSON array or scalar, thousands of digits), a folder
   without config.json, a symlink loop;
 - ``yaml``: a built-in spec (``model_specs/*.yaml``) mutated the same way; ``yaml_raw``: alias bombs, tabs,
@@ -28,8 +30,8 @@ stderr and no traceback. Anything else is a failure, grouped by signature: the e
 0 with ``--json`` is also checked for silent nonsense: a negative or zero count of bytes, parameters, FLOPs,
 times, heads or layers where the model has them (``nonsense: <key>``).
 
-``--drops`` adds a differential pass, listed apart and not counted as failures: each top-level (and text_config)
-key of every fixture in ``tests/fixtures/hf`` deleted alone; where the config still loads but ``weights`` gives other
+``--drops`` adds a differential pass, listed apart and not counted as failures: each top-level (and text_config or
+language_config) key of every fixture in ``tests/fixtures/hf`` deleted alone; where the config still loads but ``weights`` gives other
 parameter counts, the reader filled the key in. That is right where it takes the transformers class default
 (``num_key_value_heads`` = heads, hf.DEFAULTS) and a silent wrong number where it guesses (an MoE config without its
 expert count was read as dense); each listed key is for a person to judge.
@@ -71,7 +73,7 @@ HF_PICKS = ["llama", "llama_3_3_70b", "llama_3_2_11b_vision", "llama_4_scout", "
             "olmo_3_7b", "minicpm3_4b", "phi_3_5_mini", "gpt2", "hunyuan_large", "gemma_3n_e2b", "step_3_5_flash",
             "step3", "jamba_1_5_mini", "falcon_mamba_7b", "mamba_codestral_7b", "falcon_h1_0_5b", "falcon_h1_7b",
             "falcon_h1_34b", "lfm2_1_2b", "lfm2_350m", "lfm2_8b_a1b", "pythia_1b", "pythia_12b_deduped",
-            "gpt_neox_20b", "redpajama_incite_3b", "starcoder", "gpt_bigcode_santacoder"]
+            "gpt_neox_20b", "redpajama_incite_3b", "starcoder", "gpt_bigcode_santacoder", "deepseek_ocr"]
 SPEC_PICKS = ["deepseek-v3", "deepseek-v3.2", "llama-3.1-8b", "qwen3-next-80b-a3b", "kimi-linear-48b-a3b",
               "gemma-3-27b", "gpt-oss-20b", "mixtral-8x7b", "glm-5", "minicpm3-4b", "llama-4-scout", "variant-mla",
               "deepseek-v2-lite", "qwen3-235b-a22b"]
@@ -101,6 +103,10 @@ ROPE = [None, "yarn", [], {}, {"type": "yarn", "factor": -1}, {"rope_type": "yar
         {"rope_type": "yarn", "factor": 10**30, "original_max_position_embeddings": -5},
         {"rope_type": "llama3", "factor": 8}, {"rope_type": "linear", "factor": 0}, {"rope_type": None},
         {"rope_type": "default", "mrope_section": [1, 2]}, {"factor": "x"}]
+# deepseek_vl_v2's language_config and the two keys that choose its decoder family (mlacalc.hf._deepseek_vl2_decoder)
+LANGUAGE = {"language_config": [None, {}, [], "x", {"model_type": "deepseek_v2"}, {"num_hidden_layers": 0}],
+            "use_mla": [None, "false", "true", 0, 1, True, False, []],
+            "topk_method": ["noaux_tc", "greedy", None, 7, "", NAN]}
 LAYER_TYPES = [None, "full_attention", [], ["full_attention"], ["nonsense"] * 4, [0, 1], [None], {"a": 1},
                ["sliding_attention"] * 100_0]
 
@@ -150,13 +156,19 @@ def _odd_value(rng: random.Random, old):
     return _odd(rng)
 
 
+def _inner(d: dict) -> str | None:
+    """The key of the decoder's nested config: text_config, else language_config (deepseek_vl_v2), else None."""
+    return next((k for k in ("text_config", "language_config") if isinstance(d.get(k), dict)), None)
+
+
 def mutate(rng: random.Random, d: dict, specials: dict) -> list[str]:
     """Mutate ``d`` in place 1-3 times; returns a description of each mutation."""
     done = []
     for _ in range(rng.randint(1, 3)):
         if specials and rng.random() < 0.3:
             key = rng.choice(sorted(specials))
-            where = d.get("text_config") if isinstance(d.get("text_config"), dict) and rng.random() < 0.5 else d
+            inner = _inner(d)
+            where = d[inner] if inner and rng.random() < 0.5 else d
             value = copy.deepcopy(rng.choice(specials[key]))
             where[key] = value
             done.append(f"{key}={_short(value)}")
@@ -279,11 +291,13 @@ def flags_case(rng: random.Random, command: str) -> list[str]:
 # Files
 # ---------------------------------------------------------------------------------------------------------------
 
-def hf_case(rng: random.Random, tmp: Path) -> tuple[list[str], str]:
-    name = rng.choice(HF_PICKS)
+def hf_case(rng: random.Random, tmp: Path, picks: list[str] = HF_PICKS) -> tuple[list[str], str]:
+    name = rng.choice(picks)
     cfg = json.loads((HF / name / "config.json").read_text())
     specials = {"quantization_config": QUANT, "rope_scaling": ROPE, "layer_types": LAYER_TYPES,
                 "text_config": [None, {}, [], "x", {"model_type": "llama"}, {"num_hidden_layers": 0}]}
+    if isinstance(cfg.get("language_config"), dict):
+        specials |= LANGUAGE
     what = mutate(rng, cfg, specials)
     folder = tmp / f"hf{rng.randrange(10**9)}"
     folder.mkdir()
@@ -500,9 +514,9 @@ FLAG_COMMANDS = ["kv", "weights", "roofline", "fit", "sweep", "train", "compare"
                  "bench kernels", "calibrate", "validate"]
 
 
-def make_case(rng: random.Random, kind: str, tmp: Path) -> tuple[list[str], str]:
+def make_case(rng: random.Random, kind: str, tmp: Path, picks: list[str] = HF_PICKS) -> tuple[list[str], str]:
     if kind == "hf":
-        return hf_case(rng, tmp)
+        return hf_case(rng, tmp, picks)
     if kind == "hf_raw":
         return hf_raw_case(rng, tmp)
     if kind == "yaml":
@@ -534,7 +548,7 @@ def drops(tmp: Path) -> list[str]:
         base = _params(folder)
         if base is None:
             continue
-        inner = "text_config" if isinstance(cfg.get("text_config"), dict) else None
+        inner = _inner(cfg)
         for where, key in [(None, k) for k in cfg] + [(inner, k) for k in (cfg[inner] if inner else [])]:
             c = json.loads(json.dumps(cfg))
             del (c[where] if where else c)[key]
@@ -554,7 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show", type=int, default=1, help="examples printed per signature")
     ap.add_argument("--limit-s", type=int, default=30, help="seconds before one case counts as a hang")
     ap.add_argument("--drops", action="store_true", help="also list keys a fixture loads without (differential)")
+    ap.add_argument("--fixture", action="append", choices=sorted(p.name for p in HF.iterdir() if p.is_dir()),
+                    metavar="NAME", help="hf cases from this tests/fixtures/hf folder only (repeatable)")
     a = ap.parse_args(argv)
+    picks = a.fixture or HF_PICKS
     rng = random.Random(a.seed)
     kinds, weights = zip(*GENERATORS.items())
     counts, outcomes, failures = Counter(), Counter(), defaultdict(list)
@@ -565,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(a.cases):
             kind = a.only or rng.choices(kinds, weights)[0]
             case_rng = random.Random(f"{a.seed}:{i}")        # each case reproducible alone
-            argv_i, what = make_case(case_rng, kind, tmp)
+            argv_i, what = make_case(case_rng, kind, tmp, picks)
             counts[kind] += 1
             code, out, err, exc, seconds = run(argv_i, a.limit_s)
             if seconds > slowest[0]:

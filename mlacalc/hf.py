@@ -33,8 +33,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``text_config`` of any other wrapper (``kimi_k25``: a ``kimi_k2``/``deepseek_v3`` decoder; ``mistral3`` around
   ``deepseek_v3``), and the decoders wrappers keep under other keys (:data:`DECODER_PATHS`: ``internvl_chat``'s
   ``llm_config``, the ``thinker_config.text_config`` of ``qwen2_5_omni``/``qwen3_omni_moe``): read as the family they
-  rename (:data:`ALIASES`) or as the inner ``model_type``. An unknown model_type carrying a wrapper's keys
-  (``vision_config``, ``language_config``, ...) without a ``text_config`` is refused in one line naming it;
+  rename (:data:`ALIASES`) or as the inner ``model_type``; ``deepseek_vl_v2`` (DeepSeek-VL2, DeepSeek-OCR): its
+  ``language_config``, whose family vLLM picks from ``topk_method`` and ``use_mla`` (:data:`DEEPSEEK_VL2`,
+  :func:`_deepseek_vl2_decoder`: ``deepseek_v3`` for noaux_tc, the V1 MoE ``deepseek`` with plain attention for
+  use_mla false, its MLA keys' zeros and nulls dropped, ``deepseek_v2`` otherwise). An unknown model_type carrying a
+  wrapper's keys (``vision_config``, ``language_config``, ...) without a ``text_config`` is refused in one line
+  naming it;
 - MLA: ``deepseek_v2``, ``deepseek_v3``, ``kimi_k2``, ``minicpm3``, ``glm4_moe_lite`` (GLM-4.7-Flash: DeepSeek-V3's
   MLA with GLM-4.5's experts, :func:`_glm4_moe_lite_keys`), ``longcat_flash`` (LongCat-Flash: two MLA blocks and two
   dense MLPs a layer beside one shortcut MoE with zero experts, read as twice as many spec layers,
@@ -120,8 +124,7 @@ refused with one line naming the model_type and the feature (:data:`REFUSED`: Lo
 tables (``longcat_flash_ngram``), ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted as an
 attention layer, Nemotron-NAS's per-layer
 ``block_configs`` (``nemotron-nas``), Phi-4-mini-flash's SambaY
-(``phi4flash``), DeepSeek-VL2's ``language_config`` (``deepseek_vl_v2``), JetMoE's mixture of attention heads
-(``jetmoe``)). A wrapper's ``text_config`` is refused
+(``phi4flash``), JetMoE's mixture of attention heads (``jetmoe``)). A wrapper's ``text_config`` is refused
 the same way by its own ``model_type``.
 
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
@@ -191,6 +194,34 @@ FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2"}
 # talker, a second decoder that speaks the thinker's answer, is left out with the audio and vision towers)
 DECODER_PATHS = {"internvl_chat": ("llm_config",), "qwen2_5_omni": ("thinker_config", "text_config"),
                  "qwen3_omni_moe": ("thinker_config", "text_config")}
+
+# DeepSeek-VL2 and DeepSeek-OCR (model_type deepseek_vl_v2): the text decoder sits under language_config, a
+# DeepSeek-V2 config whose own model_type (none in DeepSeek-OCR's file) does not decide the family. vLLM picks it as
+# DeepseekVLV2ForCausalLM.__init__ does (vllm-project/vllm vllm/model_executor/models/deepseek_vl2.py, code-corpus
+# file id 74293414): topk_method "noaux_tc" -> DeepseekV3ForCausalLM; not use_mla -> DeepseekForCausalLM (the V1
+# MoE: plain attention of num_key_value_heads, head_dim = hidden_size // num_attention_heads, vllm deepseek.py
+# DeepseekAttention); else DeepseekV2ForCausalLM (MLA). use_mla left out is true: DeepSeek-VL2's own DeepseekV2Config
+# (deepseek-ai/DeepSeek-VL2 deepseek_vl2/models/configuration_deepseek.py, use_mla=True) and vLLM's copy of it
+# (vllm/transformers_utils/configs/deepseek_vl2.py before it took transformers' class)
+DEEPSEEK_VL2 = "deepseek_vl_v2"
+# the keys of an MLA attention, which a use_mla-false language_config carries as zeros and nulls (DeepSeek-OCR:
+# kv_lora_rank null, qk_nope_head_dim 0, qk_rope_head_dim 0, v_head_dim 0); DeepseekAttention reads none of them,
+# nor head_dim (transformers' DeepseekV2Config sets head_dim to qk_rope_head_dim)
+MLA_KEYS = ("kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "head_dim")
+# sizes a language_config must give: the two DeepseekV2Config classes an engine may build default them differently
+# (DeepSeek-VL2's: 30 layers, 32 query and 32 K/V heads, vocabulary 102400, n_routed_experts and n_shared_experts
+# None, a dense model; transformers': 32 layers, K/V heads = query heads, vocabulary 32000, 64 routed and 2 shared
+# experts), so a file without one is not sized by a guess (without n_shared_experts DeepSeek-OCR read 2,859,040,000
+# parameters, its 2 shared experts left out)
+DEEPSEEK_VL2_SIZES = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size", "n_routed_experts",
+                      "n_shared_experts")
+# MLA widths both classes give the same default (DeepSeek-VL2's DeepseekV2Config and transformers' deepseek_v2
+# configuration: kv_lora_rank=512, q_lora_rank=1536, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128): a
+# use_mla language_config that leaves one out is built with it by either, so it is read so (alibaba rtp-llm's
+# DeepSeek-VL2 test, code-corpus file id 57557901473, transcribes VL2-Small's and VL2's language_config without
+# them). A key given as null is not filled: q_lora_rank null is MLA without a query down-projection
+DEEPSEEK_VL2_MLA = {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
+                    "v_head_dim": 128}
 # keys that mark a multimodal wrapper: an unknown model_type carrying one, with its decoder under no key above, is
 # refused in one line rather than read as the decoder (its top-level keys are the wrapper's, not a decoder's)
 WRAPPER_MARKS = ("vision_config", "audio_config", "llm_config", "language_config", "thinker_config",
@@ -472,8 +503,6 @@ REFUSED = {
     # the seventh round (docs/zoo-facts.md section 10)
     "phi4flash": "SambaY's decoder-hybrid-decoder (Phi-4-mini-flash: Mamba and sliding-window layers, then gated "
                  "memory units that reuse one layer's KV cache instead of attention) is not modelled",
-    "deepseek_vl_v2": "DeepSeek-VL2's and DeepSeek-OCR's language_config (DeepSeek-V2 MoE whose attention is MLA or, "
-                      "with use_mla false, MHA) is not read",
     # the tenth round (docs/zoo-facts.md section 13)
     "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
               "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
@@ -662,8 +691,11 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         # it has none, below)
         raise SpecError(WHERE, f"model_type {mt}: text_config must be a mapping, got {_show(cfg['text_config'])}")
     wrapper = ""
+    via = ""
     if mt in DECODER_PATHS:
         wrapper, mt, cfg = mt, *_decoder_at(cfg, mt, DECODER_PATHS[mt])
+    elif mt == DEEPSEEK_VL2:
+        wrapper, mt, cfg, via = mt, *_deepseek_vl2_decoder(cfg, mt)
     elif mt in FLAT_WRAPPERS and not isinstance(cfg.get("text_config"), dict):
         wrapper, mt = mt, FLAT_WRAPPERS[mt]
     elif mt in WRAPPERS or isinstance(cfg.get("text_config"), dict):
@@ -684,7 +716,7 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         wrapper, mt, cfg = mt, inner_mt, inner
     if mt == "solar_open":
         cfg = _solar_open_keys(cfg, mt)
-    read_as = f" (read as {ALIASES[mt]})" if mt in ALIASES else ""
+    read_as = via or (f" (read as {ALIASES[mt]})" if mt in ALIASES else "")
     # an alias's own class defaults over those of the family it is read as (Ministral3Config head_dim=128 over
     # MistralConfig's none)
     defaults = {**DEFAULTS.get(ALIASES.get(mt, mt), {}), **DEFAULTS.get(mt, {})}
@@ -808,8 +840,59 @@ def _decoder_at(cfg: dict, mt: str, path: tuple[str, ...]) -> tuple[str, dict]:
     return inner_mt.lower(), inner
 
 
+def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
+    """(family, config, how it was chosen) of DeepSeek-VL2's and DeepSeek-OCR's text decoder, the ``language_config``,
+    read as vLLM reads it (:data:`DEEPSEEK_VL2`): ``deepseek_v3`` for ``topk_method`` noaux_tc, ``deepseek`` (the V1
+    MoE, plain attention) for ``use_mla`` false, ``deepseek_v2`` (MLA) otherwise. With use_mla false the MLA keys'
+    zeros and nulls are dropped (:data:`MLA_KEYS`), so that no qk_nope_head_dim 0 or v_head_dim 0 reaches the
+    reading, and the K/V head count must be given (DeepSeek-VL2's class defaults it to 32, transformers' to the query
+    heads). The wrapper's dtype, tie and quantization keys fill what the decoder leaves out; the copies of the
+    decoder's keys some files keep at the top level (DeepSeek-OCR's) are not read, as vLLM reads language_config
+    alone. Anything else is one line: a language_config that is no mapping, lacks a size
+    (:data:`DEEPSEEK_VL2_SIZES`), or has a use_mla that is not true or false."""
+    inner = cfg.get("language_config")
+    if not isinstance(inner, dict):
+        raise SpecError(WHERE, f"model_type {mt}: language_config must be a mapping (the text decoder's config), got "
+                               f"{_show(inner)}")
+    inner = dict(inner)
+    for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):
+        if k not in inner and k in cfg:
+            inner[k] = cfg[k]
+    use_mla = inner.get("use_mla", True)
+    if not isinstance(use_mla, bool):
+        raise SpecError(WHERE, f"model_type {mt}: language_config.use_mla must be true or false, got {_show(use_mla)}")
+    topk = inner.get("topk_method")
+    if topk is not None and not _name(topk):
+        raise SpecError(WHERE, f"model_type {mt}: language_config.topk_method must be a string, got {_show(topk)}")
+    missing = [k for k in DEEPSEEK_VL2_SIZES + (() if use_mla else ("num_key_value_heads",)) if inner.get(k) is None]
+    if missing:
+        raise SpecError(WHERE, f"model_type {mt}: language_config has no {missing[0]}, which sizes the model")
+    if topk == "noaux_tc":
+        if not use_mla:
+            # vLLM builds DeepseekV3ForCausalLM (MLA) whatever use_mla says; the file says plain attention
+            raise _refuse(mt, "language_config has topk_method noaux_tc (vLLM's DeepseekV3ForCausalLM, MLA) and "
+                              "use_mla false (plain attention): which one the checkpoint holds is not said")
+        family, why = "deepseek_v3", "topk_method noaux_tc, vLLM's DeepseekV3ForCausalLM"
+    elif use_mla:
+        family = "deepseek_v2"
+        why = "use_mla true, vLLM's DeepseekV2ForCausalLM" if "use_mla" in inner else \
+            "use_mla not given, true in DeepSeek-VL2's DeepseekV2Config; vLLM's DeepseekV2ForCausalLM"
+    if use_mla:
+        inner = {**DEEPSEEK_VL2_MLA, **inner}
+    else:
+        family, why = "deepseek", "use_mla false, vLLM's DeepseekForCausalLM"
+        inner = {k: v for k, v in inner.items() if k not in MLA_KEYS}
+    inner["model_type"] = family
+    return family, inner, f" (language_config read as {family}: {why})"
+
+
 def _left_out(wrapper: str) -> str:
     """What a wrapper's reading leaves out, said where the spec is shown."""
+    if wrapper == DEEPSEEK_VL2:
+        # DeepSeek-VL2: SigLIP-SO400M and a downsampling MLP projector; DeepSeek-OCR: SAM-ViT-B and CLIP-L towers and
+        # a linear projector (its checkpoint's model.sam_model, model.vision_model, model.projector), and both the
+        # image_newline and view_seperator rows
+        return "the vision encoders, the projector and the image_newline and view_seperator rows are left out"
     if wrapper in ("qwen2_5_omni", "qwen3_omni_moe"):
         return "the audio and vision towers and the talker are left out"
     if wrapper == "gemma3n":
@@ -826,7 +909,7 @@ def _refuse_unknown_wrapper(cfg: dict, mt: str) -> None:
     if marks:
         raise _refuse(mt, f"a multimodal wrapper ({marks[0]}) whose text decoder is not under a key this tool reads "
                           "(text_config; llm_config for internvl_chat; thinker_config.text_config for qwen2_5_omni, "
-                          "qwen3_omni_moe)")
+                          "qwen3_omni_moe; language_config for deepseek_vl_v2)")
 
 
 def _chatglm_keys(cfg: dict, mt: str) -> dict:
@@ -2859,6 +2942,8 @@ def checkpoint_layout(cfg: dict) -> Layout:
     layout (the first releases of these models were written so), except a Qwen2(.5)-VL config that nests a
     ``text_config``, which only the refactored classes write (Qwen2_5_VLConfig with sub-configs, transformers 4.52+)."""
     mt = str(cfg.get("model_type") or "").lower()
+    if mt == DEEPSEEK_VL2:
+        return _deepseek_vl2_layout(cfg)
     if mt not in LAYOUTS:
         return Layout()
     old, new = LAYOUTS[mt]
@@ -2866,6 +2951,21 @@ def checkpoint_layout(cfg: dict) -> Layout:
     if version is None:
         return new if mt in ("qwen2_vl", "qwen2_5_vl") and isinstance(cfg.get("text_config"), dict) else old
     return new if version >= VLM_REFACTOR else old
+
+
+# DeepSeek-OCR's checkpoint keeps the decoder at the top (model.layers.N, lm_head: its tensor list, code-corpus file
+# id 63052762923; OCR-2 loads through the same DeepseekOCR classes); DeepSeek-VL2's under language (language.model.layers.N,
+# language.lm_head: vLLM deepseek_vl2.py hf_to_vllm_mapper "language." -> "language_model."). VL2's config.json names
+# no architectures, DeepSeek-OCR's does
+DEEPSEEK_OCR_ARCHS = ("DeepseekOCRForCausalLM", "DeepseekOCR2ForCausalLM")
+
+
+def _deepseek_vl2_layout(cfg: dict) -> Layout:
+    """:class:`Layout` of a ``deepseek_vl_v2`` checkpoint: DeepSeek-OCR's at the top level, DeepSeek-VL2's under
+    ``language.`` (:data:`DEEPSEEK_OCR_ARCHS`)."""
+    archs = cfg.get("architectures")
+    ocr = isinstance(archs, list) and any(a in DEEPSEEK_OCR_ARCHS for a in archs if isinstance(a, str))
+    return Layout() if ocr else Layout(outer="language.")
 
 
 def _ffn_names(mt: str, gated: bool) -> FfnNames:

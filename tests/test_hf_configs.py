@@ -184,6 +184,9 @@ SOURCES = {
     "pythia_12b_deduped": "https://huggingface.co/EleutherAI/pythia-12b-deduped/blob/main/config.json",
     "pythia_1b": "https://huggingface.co/EleutherAI/pythia-1b/blob/main/config.json",
     "starcoder": "https://huggingface.co/bigcode/starcoder/blob/main/config.json",
+    # DeepSeek-OCR (deepseek_vl_v2): the decoder under language_config, read as vLLM picks it (SOURCE.md; hand counts
+    # in tests/test_deepseek_vl2.py; docs/zoo-facts.md section 25)
+    "deepseek_ocr": "https://huggingface.co/deepseek-ai/DeepSeek-OCR/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -846,6 +849,9 @@ CARDS = {
     "redpajama_incite_3b": (32 * 32 * 80 * 2 * 2, 2.8e9, 0.009),         # "2.8B": 2.775B here
     "starcoder": (40 * 1 * 128 * 2 * 2, 15.5e9, 0.003),                  # "15.5B": 15.465B, 15.517B with the rest
     "gpt_bigcode_santacoder": (24 * 1 * 128 * 2 * 2, 1.1e9, 0.019),      # "1.1B": 1.120B here
+    # MHA, 10 heads of 1280 / 10 = 128 on 12 layers; the decoder's tensors in the checkpoint, exact (the vision
+    # towers apart: tests/test_deepseek_vl2.py sums both to the checkpoint's 6,672,212,480 bytes)
+    "deepseek_ocr": (12 * 10 * 128 * 2 * 2, 2_934_734_080, 0),
 }
 
 
@@ -1328,6 +1334,8 @@ def test_gemma3n_wrapper_is_read_through_its_text_config(tmp_path):
     # the eleventh round (EXAONE-3.5's remote-code keys)
     ("exaone_3_5_2_4b", 30 * 8 * 80 * 4, 2_405_327_360, 1), ("exaone_3_5_32b", 64 * 8 * 128 * 4, 32_003_200_000, 8),
     ("trinity_nano", 56 * 2 * 128 * 4, 6_120_003_328, 2),
+    # DeepSeek-OCR's V1 MoE decoder under language_config (10 heads split 2 ways)
+    ("deepseek_ocr", 12 * 10 * 128 * 4, 2_934_734_080, 2),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
@@ -2098,7 +2106,9 @@ def test_unknown_multimodal_wrapper_is_refused_by_name(tmp_path):
 
 
 @pytest.mark.parametrize("model_type,words", [
-    ("phi4flash", "SambaY's decoder-hybrid-decoder"), ("deepseek_vl_v2", "DeepSeek-VL2's and DeepSeek-OCR's"),
+    ("phi4flash", "SambaY's decoder-hybrid-decoder"),
+    # deepseek_vl_v2 is read since (tests/test_deepseek_vl2.py); this language_config gives no size
+    ("deepseek_vl_v2", "language_config has no num_hidden_layers, which sizes the model"),
 ])
 def test_seventh_round_families_refused_by_name(tmp_path, model_type, words):
     with pytest.raises(SpecError, match=re.escape(f"model_type {model_type}: {words}")):
