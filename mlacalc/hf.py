@@ -82,7 +82,8 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``num_layers``, ``multi_query_group_num`` K/V heads of ``kv_channels``, ``ffn_hidden_size``, ``padded_vocab_size``,
   ``seq_length``; q/k/v biases by ``add_qkv_bias``; RoPE over half of each head; :func:`_chatglm_keys`), and
   transformers' ``glm`` (GlmForCausalLM) and ``glm4`` (GLM-4-0414, GLM-Z1: four norms a layer), the same block under
-  Llama's names; ``mimo`` (Xiaomi MiMo: Qwen2 with ``num_nextn_predict_layers`` MTP layers, read as ``qwen2``);
+  Llama's names (a ``partial_rotary_factor`` given in ``rope_parameters`` alone wins over GlmConfig's and
+  Glm4Config's 0.5); ``mimo`` (Xiaomi MiMo: Qwen2 with ``num_nextn_predict_layers`` MTP layers, read as ``qwen2``);
 - MoE of Mixtral's shape (an expert of ``intermediate_size`` on every layer, a bias-free router,
   :data:`EXPERT_WIDTH_IS_INTERMEDIATE`): ``olmoe`` (OLMoE: ``num_experts``, q/k norms as OLMo-2's; ``clip_qkv`` is
   no size), ``granitemoe`` (Granite-3.0/3.1 MoE: ``num_local_experts`` with fused ``input_linear``; the Granite
@@ -688,6 +689,12 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     # an alias's own class defaults over those of the family it is read as (Ministral3Config head_dim=128 over
     # MistralConfig's none)
     defaults = {**DEFAULTS.get(ALIASES.get(mt, mt), {}), **DEFAULTS.get(mt, {})}
+    rp = cfg.get("rope_parameters")
+    if isinstance(rp, dict) and rp.get("partial_rotary_factor") is not None and \
+            cfg.get("partial_rotary_factor") is None:
+        # transformers 5 keeps the factor in rope_parameters alone (GLM-OCR's 1.0): a class default of the top-level
+        # key (GlmConfig's, Glm4Config's 0.5) hid it, and GLM-OCR's full RoPE was read as half
+        defaults.pop("partial_rotary_factor", None)
     mt = ALIASES.get(mt, mt)
     description = f"the text decoder of {wrapper}{read_as}; {_left_out(wrapper)}" if wrapper else \
         f"read as {mt}" if read_as else ""

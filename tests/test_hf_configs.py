@@ -3349,3 +3349,15 @@ def test_transformers_ministral_type_is_read_with_its_interleaved_layers(tmp_pat
     assert weights(s).params.total == weights(hf("ministral_8b_2410")).params.total == 8_019_808_256
     assert kv_report(s, context=131072).per_sequence.total == (9 * 131072 + 27 * 32768) * 8 * 128 * 2 * 2 \
         == 8_455_716_864
+
+
+def test_rope_parameters_factor_is_not_hidden_by_the_class_default(tmp_path):
+    """transformers 5 writes the partial rotary factor in rope_parameters alone (GLM-OCR: 1.0); Glm4Config's
+    top-level default 0.5 was merged over it and a 128-wide RoPE read as 64 (vLLM's Glm4Attention takes
+    rope_parameters' factor where it has one). A top-level key the file gives still wins."""
+    only = {k: v for k, v in _glm_hf("glm4").items() if k != "partial_rotary_factor"}
+    only["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0}
+    a = load_spec(_write(tmp_path, only)).attention
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim) == (128, 0)
+    a = load_spec(_write(tmp_path, only | {"partial_rotary_factor": 0.5})).attention
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim) == (64, 64)
