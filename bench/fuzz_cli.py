@@ -73,7 +73,8 @@ HF_PICKS = ["llama", "llama_3_3_70b", "llama_3_2_11b_vision", "llama_4_scout", "
             "olmo_3_7b", "minicpm3_4b", "phi_3_5_mini", "gpt2", "hunyuan_large", "gemma_3n_e2b", "step_3_5_flash",
             "step3", "jamba_1_5_mini", "falcon_mamba_7b", "mamba_codestral_7b", "falcon_h1_0_5b", "falcon_h1_7b",
             "falcon_h1_34b", "lfm2_1_2b", "lfm2_350m", "lfm2_8b_a1b", "pythia_1b", "pythia_12b_deduped",
-            "gpt_neox_20b", "redpajama_incite_3b", "starcoder", "gpt_bigcode_santacoder", "deepseek_ocr"]
+            "gpt_neox_20b", "redpajama_incite_3b", "starcoder", "gpt_bigcode_santacoder", "deepseek_ocr",
+            "glm_4_1v_9b_thinking", "glm_ocr"]
 SPEC_PICKS = ["deepseek-v3", "deepseek-v3.2", "llama-3.1-8b", "qwen3-next-80b-a3b", "kimi-linear-48b-a3b",
               "gemma-3-27b", "gpt-oss-20b", "mixtral-8x7b", "glm-5", "minicpm3-4b", "llama-4-scout", "variant-mla",
               "deepseek-v2-lite", "qwen3-235b-a22b"]

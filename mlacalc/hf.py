@@ -29,7 +29,11 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``attention.q_lora_rank``; its ``step3_vl`` wrapper) after :func:`_step_keys`;
 - text decoders of vision-language wrappers: ``mistral3`` (Ministral-3), ``qwen2_vl``/``qwen2_5_vl`` (nested
   ``text_config`` or, as older transformers wrote them, the decoder's keys at the top level), ``qwen3_vl``,
-  ``qwen3_vl_moe``, ``glm4v_moe`` (GLM-4.5V: ``glm4v_moe_text`` is GLM-4.5-Air's decoder with M-RoPE), the
+  ``qwen3_vl_moe``, ``glm4v_moe`` (GLM-4.5V: ``glm4v_moe_text`` is GLM-4.5-Air's decoder with M-RoPE), ``glm4v``
+  (GLM-4.1V-9B, GLM-4.6V-Flash) and ``glm_ocr`` (GLM-OCR; its MTP layer counted apart): ``glm4v_text`` and
+  ``glm_ocr_text`` are GLM-4-0414's decoder with M-RoPE, read as ``glm4`` where transformers and vLLM build the same
+  weights (:func:`_glm_v_text_keys`: their attention hard-wires the q/k/v biases, and GLM-4.1V's its head width; a
+  file that says otherwise is refused), nested or, as ``Glm4vConfig`` also builds them, flat; the
   ``text_config`` of any other wrapper (``kimi_k25``: a ``kimi_k2``/``deepseek_v3`` decoder; ``mistral3`` around
   ``deepseek_v3``), and the decoders wrappers keep under other keys (:data:`DECODER_PATHS`: ``internvl_chat``'s
   ``llm_config``, the ``thinker_config.text_config`` of ``qwen2_5_omni``/``qwen3_omni_moe``): read as the family they
@@ -86,7 +90,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``num_layers``, ``multi_query_group_num`` K/V heads of ``kv_channels``, ``ffn_hidden_size``, ``padded_vocab_size``,
   ``seq_length``; q/k/v biases by ``add_qkv_bias``; RoPE over half of each head; :func:`_chatglm_keys`), and
   transformers' ``glm`` (GlmForCausalLM) and ``glm4`` (GLM-4-0414, GLM-Z1: four norms a layer), the same block under
-  Llama's names; ``mimo`` (Xiaomi MiMo: Qwen2 with ``num_nextn_predict_layers`` MTP layers, read as ``qwen2``);
+  Llama's names, and the GLM-V decoders read as ``glm4`` (above); a ``partial_rotary_factor`` given in
+  ``rope_parameters`` alone (GLM-OCR's 1.0) wins over GlmConfig's and Glm4Config's 0.5; ``mimo`` (Xiaomi MiMo: Qwen2
+  with ``num_nextn_predict_layers`` MTP layers, read as ``qwen2``);
 - MoE of Mixtral's shape (an expert of ``intermediate_size`` on every layer, a bias-free router,
   :data:`EXPERT_WIDTH_IS_INTERMEDIATE`): ``olmoe`` (OLMoE: ``num_experts``, q/k norms as OLMo-2's; ``clip_qkv`` is
   no size), ``granitemoe`` (Granite-3.0/3.1 MoE: ``num_local_experts`` with fused ``input_linear``; the Granite
@@ -176,8 +182,11 @@ WHERE = "config.json"
 # model_type of the text decoder inside a multimodal wrapper
 # (Step3VLConfig, vLLM vllm/transformers_utils/configs/step3_vl.py: text_config builds a Step3TextConfig whatever its
 # model_type says)
+# (Glm4vConfig, GlmOcrConfig, transformers models/glm4v/configuration_glm4v.py, models/glm_ocr/
+# configuration_glm_ocr.py: a text_config mapping builds Glm4vTextConfig / GlmOcrTextConfig whatever its model_type,
+# and the transformers convert_glm4v_mgt_weights_to_hf.py of 4.57 writes one without a model_type)
 WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mllama": "mllama",
-            "step3_vl": "step3_text"}
+            "step3_vl": "step3_text", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text"}
 
 # wrappers whose text_config may leave out its model_type: the decoder family the wrapper's config class builds then
 # (transformers Lfm2VlConfig, model_type "lfm2-vl": ``text_config.get("model_type", "lfm2")``; MLX conversions spell
@@ -185,8 +194,9 @@ WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama
 TEXT_DEFAULTS = {"lfm2-vl": "lfm2", "lfm2_vl": "lfm2"}
 
 # multimodal model_types whose config.json may carry the text decoder's keys at the top level, with no text_config
-# (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them): model_type of that decoder
-FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2"}
+# (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them; Glm4vConfig and GlmOcrConfig build their text config from
+# the top-level keys where text_config is absent, ``sub_configs["text_config"](**kwargs)``): model_type of that decoder
+FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text"}
 
 # wrappers whose text decoder sits under a key other than text_config: the path of keys to it
 # (InternVL's remote code, InternVLChatConfig: llm_config, a qwen2/qwen3/internlm2/llama/gpt_oss decoder;
@@ -252,7 +262,15 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            # router with its e_score_correction_bias buffer, n_shared_experts x moe_intermediate_size shared) on every
            # layer behind LlamaAttention (q/k/v biased by attention_bias, o_proj never; no q/k norm), RoPE over
            # partial_rotary_factor (default 1.0); read as glm4_moe after _solar_open_keys
-           "solar_open": "glm4_moe"}
+           "solar_open": "glm4_moe",
+           # GLM-4.1V-9B / GLM-4.6V-Flash (Glm4vTextConfig, transformers models/glm4v/modeling_glm4v.py) and GLM-OCR
+           # (GlmOcrTextConfig, models/glm_ocr/modular_glm_ocr.py): GLM-4-0414's block (Glm4DecoderLayer's four norms:
+           # input, post_self_attn, post_attention, post_mlp; Glm4MLP's fused gate_up_proj d -> 2 x intermediate_size;
+           # q/k/v/o projections, o_proj without a bias); only the RoPE is M-RoPE (mrope_section splits the rotary
+           # dims, no size).
+           # Where their attention differs from Glm4Attention (q/k/v biases and head width hard-wired rather than
+           # read) is checked by _glm_v_text_keys; vLLM's glm4_1v.py builds both decoders as Glm4ForCausalLM
+           "glm4v_text": "glm4", "glm_ocr_text": "glm4"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -419,7 +437,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # GlmConfig and Glm4Config (transformers): partial_rotary_factor=0.5, head_dim=128, attention_bias=True,
     # tie_word_embeddings=False
     "glm": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False},
-    "glm4": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False},
+    # Glm4Config(num_key_value_heads=2) too, not one K/V head a query head (a file without the key was read as MHA)
+    "glm4": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False,
+             "num_key_value_heads": 2},
+    # Glm4vTextConfig and GlmOcrTextConfig have no head_dim (Glm4vTextAttention: hidden_size // num_attention_heads;
+    # GlmOcrTextAttention: getattr(config, "head_dim", hidden_size // num_attention_heads)), not Glm4Config's 128;
+    # GlmOcrTextAttention's q/k/v have no biases (bias=False), Glm4Config's default true is not theirs. K/V heads:
+    # Glm4vTextConfig(num_key_value_heads=2), GlmOcrTextConfig's 8 (an explicit null is the query head count in
+    # both, _glm_v_text_keys)
+    "glm4v_text": {"head_dim": None},
+    "glm_ocr_text": {"head_dim": None, "attention_bias": False, "num_key_value_heads": 8},
     # DbrxConfig (transformers): d_model=2048, n_heads=16, n_layers=24, max_seq_len=2048, vocab_size=32000,
     # tie_word_embeddings=False; the nested blocks' defaults are DBRX_ATTN_DEFAULTS and DBRX_FFN_DEFAULTS
     "dbrx": {"d_model": 2048, "n_heads": 16, "n_layers": 24, "max_seq_len": 2048, "vocab_size": 32000,
@@ -686,9 +713,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         mt = next((ARCHITECTURES[a] for a in archs if isinstance(a, str) and a in ARCHITECTURES), "")
     if not mt:
         raise SpecError(WHERE, "has no model_type (and no architecture this tool knows)")
-    if cfg.get("text_config") is not None and not isinstance(cfg["text_config"], dict) and mt not in WRAPPERS:
+    if cfg.get("text_config") is not None and not isinstance(cfg["text_config"], dict) and \
+            (mt not in WRAPPERS or mt in FLAT_WRAPPERS):
         # a text_config of 5 or NaN was skipped and the top-level keys read as the decoder's (a WRAPPERS type says
-        # it has none, below)
+        # it has none, below; one that may be flat, glm4v, would read its top level)
         raise SpecError(WHERE, f"model_type {mt}: text_config must be a mapping, got {_show(cfg['text_config'])}")
     wrapper = ""
     via = ""
@@ -720,6 +748,13 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     # an alias's own class defaults over those of the family it is read as (Ministral3Config head_dim=128 over
     # MistralConfig's none)
     defaults = {**DEFAULTS.get(ALIASES.get(mt, mt), {}), **DEFAULTS.get(mt, {})}
+    rp = cfg.get("rope_parameters")
+    if isinstance(rp, dict) and rp.get("partial_rotary_factor") is not None and \
+            cfg.get("partial_rotary_factor") is None:
+        # transformers 5 keeps the factor in rope_parameters alone (GLM-OCR's 1.0): a class default of the top-level
+        # key (GlmConfig's, Glm4Config's 0.5) hid it, and GLM-OCR's full RoPE was read as half
+        defaults.pop("partial_rotary_factor", None)
+    named = mt                  # the decoder's own model_type, before an alias renames it
     mt = ALIASES.get(mt, mt)
     description = f"the text decoder of {wrapper}{read_as}; {_left_out(wrapper)}" if wrapper else \
         f"read as {mt}" if read_as else ""
@@ -738,6 +773,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
                                       "model (every key it carries is one a Llama config has)")
     if mt in ("exaone4", "exaone_moe") and isinstance(merged.get("sliding_window_pattern"), str):
         merged = _exaone_letters(merged, mt)
+    if named in GLM_V_TEXT:
+        merged = _glm_v_text_keys(_checked(merged, mt), named,
+                                  kv_null="num_key_value_heads" in cfg and cfg["num_key_value_heads"] is None)
     if mt == "exaone_moe":
         merged = _exaone_moe_keys(_checked(merged, mt), mt)
     if mt == "mimo_v2_flash":
@@ -817,6 +855,35 @@ def _lfm2_keys(cfg: dict, mt: str) -> dict:
                               "at hidden_size, vLLM at the config's value)")
     _whole_heads(out, mt, hidden, heads, "vLLM's Lfm2Attention")
     return out
+
+
+# GLM-V text decoders read as glm4 (:data:`ALIASES`): the q/k/v biases transformers' attention builds whatever
+# attention_bias says (Glm4vTextAttention: nn.Linear(..., bias=True); GlmOcrTextAttention: bias=False; transformers
+# models/glm4v/modeling_glm4v.py, models/glm_ocr/modular_glm_ocr.py) and the class that hard-wires them
+GLM_V_TEXT = {"glm4v_text": (True, "Glm4vTextAttention"), "glm_ocr_text": (False, "GlmOcrTextAttention")}
+
+
+def _glm_v_text_keys(cfg: dict, mt: str, kv_null: bool = False) -> dict:
+    """GLM-4.1V's and GLM-OCR's text decoders (``mt``: glm4v_text, glm_ocr_text) where they are not Glm4's. vLLM
+    (glm4_1v.py) builds both as Glm4ForCausalLM, whose Glm4Attention reads ``attention_bias`` and ``head_dim``;
+    transformers' attention hard-wires the biases (:data:`GLM_V_TEXT`) and, for glm4v_text, heads of
+    ``hidden_size // num_attention_heads`` whatever ``head_dim`` says. Where the file makes the two engines build
+    different weights (an ``attention_bias`` against the hard-wired one; a glm4v_text ``head_dim`` other than hidden
+    / heads) the checkpoint's own shape cannot be told from it, and it is refused; the releases agree (GLM-4.1V:
+    attention_bias true, no head_dim; GLM-OCR: attention_bias false, head_dim 128 read by both). ``kv_null``: the
+    file gave ``num_key_value_heads`` as null, which both classes read as one K/V head a query head (``if
+    num_key_value_heads is None: num_key_value_heads = num_attention_heads``), not as their default 2 or 8."""
+    bias, cls = GLM_V_TEXT[mt]
+    if kv_null:
+        cfg = {**cfg, "num_key_value_heads": None}
+    if cfg.get("attention_bias") is not bias:
+        raise _refuse(mt, f"attention_bias {str(not bias).lower()}: transformers' {cls} builds q/k/v "
+                          f"{'with' if bias else 'without'} biases whatever the file says, vLLM's Glm4Attention as "
+                          "attention_bias says; which the checkpoint holds cannot be told")
+    if mt == "glm4v_text":
+        hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
+        return {**cfg, "head_dim": _whole_heads(cfg, mt, hidden, heads, f"transformers' {cls}")}
+    return cfg
 
 
 def _decoder_at(cfg: dict, mt: str, path: tuple[str, ...]) -> tuple[str, dict]:
@@ -2921,7 +2988,10 @@ LAYOUTS: dict[str, tuple[Layout, Layout]] = {          # model_type -> (before 4
     "llama4": (LEGACY_WRAPPED, LEGACY_WRAPPED),
     **dict.fromkeys(("gemma3", "mistral3", "mllama", "llava"), (LEGACY_WRAPPED, MODERN_WRAPPED)),
     **dict.fromkeys(("qwen2_vl", "qwen2_5_vl"), (Layout(), MODERN_WRAPPED)),
-    **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "glm4v", "glm4v_moe"), (MODERN_WRAPPED, MODERN_WRAPPED)),
+    # (GLM-OCR: GlmOcrModel.language_model, model.language_model.layers.N as transformers' GlmOcrPreTrainedModel
+    # names its MTP layer, model\.language_model\.layers\.16)
+    **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "glm4v", "glm4v_moe", "glm_ocr"),
+                    (MODERN_WRAPPED, MODERN_WRAPPED)),
     # InternVL's remote InternVLChatModel: language_model is the whole causal LM (language_model.model.layers.N,
     # language_model.lm_head; an InternLM2 decoder's language_model.output), vision_model and mlp1 beside it
     "internvl_chat": (Layout(outer="language_model."),) * 2,

@@ -187,6 +187,10 @@ SOURCES = {
     # DeepSeek-OCR (deepseek_vl_v2): the decoder under language_config, read as vLLM picks it (SOURCE.md; hand counts
     # in tests/test_deepseek_vl2.py; docs/zoo-facts.md section 25)
     "deepseek_ocr": "https://huggingface.co/deepseek-ai/DeepSeek-OCR/blob/main/config.json",
+    # GLM-V's dense decoders, read as glm4 (SOURCE.md; docs/zoo-facts.md section 26): GLM-4.1V assembled key by key,
+    # GLM-OCR the release's file whole
+    "glm_4_1v_9b_thinking": "https://huggingface.co/zai-org/GLM-4.1V-9B-Thinking/blob/main/config.json",
+    "glm_ocr": "https://huggingface.co/zai-org/GLM-OCR/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -852,6 +856,9 @@ CARDS = {
     # MHA, 10 heads of 1280 / 10 = 128 on 12 layers; the decoder's tensors in the checkpoint, exact (the vision
     # towers apart: tests/test_deepseek_vl2.py sums both to the checkpoint's 6,672,212,480 bytes)
     "deepseek_ocr": (12 * 10 * 128 * 2 * 2, 2_934_734_080, 0),
+    # GLM-4.1V-9B-Thinking's decoder (hand count in test_glm_4_1v_decoder_is_glm_4_0414s_by_hand): the name's "9B" is
+    # GLM-4-9B-0414's 9.40B; the Hub's "10B" counts the vision tower too
+    "glm_4_1v_9b_thinking": (40 * 2 * 128 * 2 * 2, 9.4e9, 0.001),
 }
 
 
@@ -861,7 +868,10 @@ def test_every_new_fixture_has_a_card():
         "gemma2", "gpt2", "falcon_7b", "falcon_40b", "llama_3_2_11b_vision", "olmo_2_7b", "kimi_k2_thinking",
         # the card counts the audio and vision towers too: tests/test_gemma3n.py checks the text decoders against
         # the checkpoints' counts and Google's "effective" parameters instead
-        "gemma_3n_e2b", "gemma_3n_e4b"})
+        "gemma_3n_e2b", "gemma_3n_e4b",
+        # the card's "0.9B" counts the CogViT tower and its "GLM-0.5B" decoder leaves out the embedding and head:
+        # test_glm_ocr_by_hand checks the decoder against the second
+        "glm_ocr"})
 
 
 @pytest.mark.parametrize("family", sorted(CARDS))
@@ -1336,6 +1346,8 @@ def test_gemma3n_wrapper_is_read_through_its_text_config(tmp_path):
     ("trinity_nano", 56 * 2 * 128 * 4, 6_120_003_328, 2),
     # DeepSeek-OCR's V1 MoE decoder under language_config (10 heads split 2 ways)
     ("deepseek_ocr", 12 * 10 * 128 * 4, 2_934_734_080, 2),
+    # GLM-V's dense decoders (the GLM-4.1V-9B's 2 KV heads do not split 8 ways)
+    ("glm_4_1v_9b_thinking", 40 * 2 * 128 * 4, 9_400_279_040, 1), ("glm_ocr", 16 * 8 * 128 * 4, 673_285_632, 8),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
@@ -3359,3 +3371,136 @@ def test_transformers_ministral_type_is_read_with_its_interleaved_layers(tmp_pat
     assert weights(s).params.total == weights(hf("ministral_8b_2410")).params.total == 8_019_808_256
     assert kv_report(s, context=131072).per_sequence.total == (9 * 131072 + 27 * 32768) * 8 * 128 * 2 * 2 \
         == 8_455_716_864
+
+
+# ------------------------------------------ GLM-V's dense decoders: GLM-4.1V / GLM-4.6V-Flash and GLM-OCR, read as glm4
+
+def test_glm_4_1v_decoder_is_glm_4_0414s_by_hand(tmp_path):
+    """GLM-4.1V-9B-Thinking (glm4v; text_config glm4v_text) was refused on the decoder's partial_rotary_factor, a key
+    the generic reader did not know. Glm4vTextDecoderLayer is Glm4DecoderLayer (transformers models/glm4v/
+    modeling_glm4v.py; vLLM glm4_1v.py builds the decoder as Glm4ForCausalLM): q/k/v with biases, o_proj without,
+    four RMSNorms a layer, gate_up_proj d -> 2 x 13696 and down_proj back; the M-RoPE sections size nothing.
+    A layer: q 4096 x 4096 + 4096, k and v 4096 x 256 + 256 each, o 4096 x 4096, MLP 3 x 4096 x 13696, 4 norms of
+    4096 = 203,969,024; 40 of them, the embedding and the untied head 2 x 151552 x 4096, a final norm:
+    9,400,279,040, GLM-4-9B-0414's count. KV: 40 x 2 heads x 128 x (K, V) x 2 bytes = 40,960 B a token."""
+    from mlacalc.kv import kv_report
+
+    s = hf("glm_4_1v_9b_thinking")
+    a = s.attention
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == (40, 32, 2, 128, 64)
+    assert a.qkv_bias and not a.o_bias and s.norms_per_layer == 4 and not s.tie_word_embeddings
+    assert (s.ffn.intermediate_size, s.ffn.gated, s.mtp_layers, s.max_context) == (13696, True, 0, 65536)
+    assert s.description == "the text decoder of glm4v (read as glm4); the vision tower is left out"
+    layer = 4096 * 4096 + 4096 + 2 * (4096 * 256 + 256) + 4096 * 4096 + 3 * 4096 * 13696 + 4 * 4096
+    assert layer == 203_969_024
+    assert weights(s).params.total == 40 * layer + 2 * 151552 * 4096 + 4096 == 9_400_279_040
+    assert kv_report(s, context=1).per_token.total == 40 * 2 * 128 * 2 * 2 == 40_960
+    glm4 = load_spec(_write(tmp_path, _glm_hf("glm4")))
+    assert (s.attention, s.ffn, s.norms_per_layer) == (glm4.attention, glm4.ffn, glm4.norms_per_layer)
+
+
+def test_glm4v_decoder_flat_or_without_model_type_is_the_same(tmp_path):
+    """Glm4vConfig builds Glm4vTextConfig from a text_config whatever its model_type says (transformers 4.57's
+    converter writes none) and, where text_config is absent, from the top-level keys: the same decoder each way."""
+    want = hf("glm_4_1v_9b_thinking")
+    cfg = _edited("glm_4_1v_9b_thinking")
+    text = cfg.pop("text_config")
+    flat = load_spec(_write(tmp_path, cfg | {k: v for k, v in text.items() if k != "model_type"}))
+    unnamed = load_spec(_write(tmp_path, _edited("glm_4_1v_9b_thinking", text__model_type=...)))
+    for s in (flat, unnamed):
+        assert (s.attention, s.ffn, s.num_layers, s.vocab_size) == (want.attention, want.ffn, want.num_layers,
+                                                                    want.vocab_size)
+        assert weights(s).params.total == 9_400_279_040
+
+
+def test_glm_ocr_by_hand():
+    """GLM-OCR (glm_ocr; text_config glm_ocr_text), the release's file whole. GlmOcrTextAttention (transformers
+    models/glm_ocr/modular_glm_ocr.py) is Glm4vTextAttention with heads of head_dim (128, not 1536 / 16 = 96) and
+    q/k/v without biases; the layer is Glm4v's. A layer: q 1536 x 2048, k and v 1536 x 1024 each, o 2048 x 1536,
+    MLP 3 x 1536 x 4608, 4 norms of 1536 = 30,676,992; 16 of them, the untied embedding and head 2 x 59392 x 1536, a
+    final norm: 673,285,632, of which 490,833,408 outside the embedding and head: the card's "GLM-0.5B language
+    decoder" (its "0.9B" adds the CogViT tower, left out here). The num_nextn_predict_layers MTP layer (vLLM
+    glm_ocr_mtp.py: enorm, hnorm, eh_proj 2 x 1536 -> 1536, one Glm4DecoderLayer) is counted apart:
+    2 x 1536 + 2 x 1536^2 + 30,676,992 = 35,398,656. RoPE over the whole head (rope_parameters' factor 1.0).
+    KV: 16 x 8 heads x 128 x (K, V) x 2 bytes = 65,536 B a token."""
+    from mlacalc.kv import kv_report
+
+    s = hf("glm_ocr")
+    a = s.attention
+    assert (s.num_layers, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == (16, 16, 8, 128, 128)
+    assert not a.qkv_bias and not a.o_bias and s.norms_per_layer == 4 and s.mtp_layers == 1
+    assert (s.ffn.intermediate_size, s.max_context, s.vocab_size) == (4608, 131072, 59392)
+    layer = 1536 * 2048 + 2 * 1536 * 1024 + 2048 * 1536 + 3 * 1536 * 4608 + 4 * 1536
+    assert layer == 30_676_992
+    r = weights(s)
+    assert r.params.total == 16 * layer + 2 * 59392 * 1536 + 1536 == 673_285_632
+    assert r.params.total - r.params.embed - r.params.head == 16 * layer + 1536 == 490_833_408
+    assert abs((16 * layer + 1536) / 0.5e9 - 1) < 0.02
+    assert r.mtp_params == 2 * 1536 + 2 * 1536 * 1536 + layer == 35_398_656
+    assert kv_report(s, context=1).per_token.total == 16 * 8 * 128 * 2 * 2 == 65_536
+
+
+def test_glm_ocr_without_head_dim_or_bias_key_takes_its_classes(tmp_path):
+    """GlmOcrTextConfig has no head_dim (GlmOcrTextAttention: getattr(config, "head_dim", hidden // heads), vLLM's
+    Glm4Attention the same), so a file without one has heads of 1536 / 16 = 96, not Glm4Config's 128; nor does
+    either engine bias q/k/v without attention_bias (Glm4Config's default true is not GlmOcrTextConfig's)."""
+    s = load_spec(_write(tmp_path, _edited("glm_ocr", text__head_dim=..., text__attention_bias=...)))
+    assert (s.attention.v_head_dim, s.attention.qkv_bias) == (96, False)
+
+
+@pytest.mark.parametrize("family,model_type,kv,heads,total", [
+    # the fixtures' own counts (the hand-counted tests above)
+    ("glm_4_1v_9b_thinking", "glm4v_text", 2, 32, 9_400_279_040), ("glm_ocr", "glm_ocr_text", 8, 16, 673_285_632)])
+def test_glm_v_kv_heads_left_out_are_the_class_default_and_null_is_mha(tmp_path, family, model_type, kv, heads, total):
+    """Glm4vTextConfig(num_key_value_heads=2) and GlmOcrTextConfig's 8: a text_config without the key has the release's
+    K/V heads (it was read as one K/V head a query head, Llama's rule, GLM-4.1V as 10.66 B parameters); a null is
+    the query head count in both classes (if num_key_value_heads is None: num_key_value_heads =
+    num_attention_heads). Glm4Config's default is 2 as well."""
+    s = load_spec(_write(tmp_path, _edited(family, text__num_key_value_heads=...)))
+    assert s.attention.num_kv_heads == kv and weights(s).params.total == total
+    s = load_spec(_write(tmp_path, _edited(family, text__num_key_value_heads=None)))
+    assert s.attention.num_kv_heads == heads and s.attention.kind == "mha"
+    bare = {k: v for k, v in _glm_hf("glm4").items() if k != "num_key_value_heads"}
+    assert load_spec(_write(tmp_path, bare)).attention.num_kv_heads == 2
+
+
+def test_rope_parameters_factor_is_not_hidden_by_the_class_default(tmp_path):
+    """transformers 5 writes the partial rotary factor in rope_parameters alone (GLM-OCR: 1.0); Glm4Config's
+    top-level default 0.5 was merged over it and GLM-OCR's 128-wide RoPE read as 64 (vLLM's Glm4Attention takes
+    rope_parameters' factor where it has one). A top-level key the file gives still wins."""
+    only = {k: v for k, v in _glm_hf("glm4").items() if k != "partial_rotary_factor"}
+    only["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0}
+    a = load_spec(_write(tmp_path, only)).attention
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim) == (128, 0)
+    a = load_spec(_write(tmp_path, only | {"partial_rotary_factor": 0.5})).attention
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim) == (64, 64)
+    assert hf("glm_ocr").attention.qk_rope_head_dim == 128
+
+
+@pytest.mark.parametrize("family,changes,words", [
+    ("glm_4_1v_9b_thinking", {"text__attention_bias": False},
+     "model_type glm4v_text: attention_bias false: transformers' Glm4vTextAttention builds q/k/v with biases "
+     "whatever the file says, vLLM's Glm4Attention as attention_bias says"),
+    ("glm_4_1v_9b_thinking", {"text__head_dim": 64},
+     "model_type glm4v_text: head_dim 64 differs from hidden_size / num_attention_heads (128), which transformers' "
+     "Glm4vTextAttention builds"),
+    ("glm_4_1v_9b_thinking", {"text__hidden_size": 4100},
+     "model_type glm4v_text: hidden_size 4100 is not a multiple of 32 heads"),
+    ("glm_4_1v_9b_thinking", {"text_config": 5}, "model_type glm4v: text_config must be a mapping, got 5"),
+    ("glm_4_1v_9b_thinking", {"text__num_hidden_layers": "40"}, "num_hidden_layers must be a whole number"),
+    ("glm_ocr", {"text__attention_bias": True},
+     "model_type glm_ocr_text: attention_bias true: transformers' GlmOcrTextAttention builds q/k/v without biases"),
+    ("glm_ocr", {"text__hidden_size": ...}, "has no hidden_size, which sizes the model"),
+])
+def test_glm_v_decoders_the_engines_would_build_apart_are_one_line(capsys, tmp_path, family, changes, words):
+    """Where transformers (which hard-wires the GLM-V attention's biases, and GLM-4.1V's head width) and vLLM (which
+    reads them from the file) would build different weights, the file cannot say which the checkpoint holds: one
+    line, exit 2, for kv, weights and specs show."""
+    from mlacalc.cli import main
+
+    path = _write(tmp_path, _edited(family, **changes))
+    for command in (["kv", path], ["weights", path], ["specs", "show", path]):
+        with pytest.raises(SystemExit) as e:
+            main(command)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and words in err and err.count("\n") == 1 and "Traceback" not in err
