@@ -184,6 +184,12 @@ SOURCES = {
     "pythia_12b_deduped": "https://huggingface.co/EleutherAI/pythia-12b-deduped/blob/main/config.json",
     "pythia_1b": "https://huggingface.co/EleutherAI/pythia-1b/blob/main/config.json",
     "starcoder": "https://huggingface.co/bigcode/starcoder/blob/main/config.json",
+    # Llama-Nemotron's NAS decoders (nemotron-nas), refused before: block_configs read layer by layer (SOURCE.md; hand
+    # counts in tests/test_nemotron_nas.py)
+    "llama_3_3_nemotron_super_49b": "https://huggingface.co/nvidia/Llama-3_3-Nemotron-Super-49B-v1/blob/main/"
+                                    "config.json",
+    "llama_3_1_nemotron_ultra_253b": "https://huggingface.co/nvidia/Llama-3_1-Nemotron-Ultra-253B-v1/blob/main/"
+                                     "config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -846,6 +852,10 @@ CARDS = {
     "redpajama_incite_3b": (32 * 32 * 80 * 2 * 2, 2.8e9, 0.009),         # "2.8B": 2.775B here
     "starcoder": (40 * 1 * 128 * 2 * 2, 15.5e9, 0.003),                  # "15.5B": 15.465B, 15.517B with the rest
     "gpt_bigcode_santacoder": (24 * 1 * 128 * 2 * 2, 1.1e9, 0.019),      # "1.1B": 1.120B here
+    # Nemotron-NAS (exact counts in tests/test_nemotron_nas.py): K/V on the layers whose attention is not no_op, 8 heads
+    # of 128 (64 // 8, 128 // 16); Super "49.9B" (49,867,145,216), Ultra "253B" (253,401,268,224)
+    "llama_3_3_nemotron_super_49b": (49 * 8 * 128 * 2 * 2, 49.9e9, 0.001),
+    "llama_3_1_nemotron_ultra_253b": (64 * 8 * 128 * 2 * 2, 253e9, 0.002),
 }
 
 
@@ -1290,7 +1300,8 @@ def test_kimi_k25_wrapper_gives_its_text_decoder(tmp_path, inner, quant_inside):
 
 
 @pytest.mark.parametrize("model_type,words", [
-    ("nemotron-nas", "per-layer block_configs"),
+    # nemotron-nas was here until its block_configs were read (tests/test_nemotron_nas.py)
+    ("deci", "per-layer attention and FFN widths"),
 ])
 def test_unmodelled_families_are_refused_by_name(tmp_path, model_type, words):
     import json
