@@ -2692,6 +2692,8 @@ def _nemotron_nas_keys(cfg: dict, mt: str) -> dict:
         raise _refuse(mt, f"block_configs must be a list of {L} blocks (one a layer, num_hidden_layers), got "
                           f"{_show(blocks) if not isinstance(blocks, list) else f'{len(blocks)} blocks'}")
     heads, hidden = _req(cfg, mt, "num_attention_heads"), _req(cfg, mt, "hidden_size")
+    if cfg.get("mlp_bias"):             # DeciLMGatedMLP: gate/up/down with bias=config.mlp_bias
+        raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     types, widths, groups = [], [], {}
     for i, block in enumerate(blocks):
         attn, ffn = (_nas_part(block, part, i, mt) for part in ("attention", "ffn"))

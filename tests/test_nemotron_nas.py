@@ -240,6 +240,7 @@ def test_schema_takes_layer_widths():
      "no layer attends"),
     (config(SUPER) | {"block_configs": [{"attention": {"n_heads_in_group": 8}, "ffn": {"no_op": True}}] * 80},
      "no layer has an FFN"),
+    (config(SUPER) | {"mlp_bias": True}, "MLP biases (mlp_bias) are not modelled"),
 ])
 def test_what_is_not_modelled_is_refused_in_one_line(capsys, tmp_path, cfg, words):
     refused(capsys, "weights", write(tmp_path, cfg), words=words)
