@@ -68,7 +68,7 @@ from .attention import divide, family, layer_block
 from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
-from .spec import (ModelSpec, refuse_kv_sharing, refuse_parallel_mixers, refuse_residual_extras,
+from .spec import (ModelSpec, refuse_kv_sharing, refuse_layer_widths, refuse_parallel_mixers, refuse_residual_extras,
                    refuse_sliding_shape)
 INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
@@ -320,6 +320,8 @@ def megatron_layer_bytes(s: int, b: int, h: int, a: int, t: int = 1, sp: bool = 
 
 def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
     """Every tensor layer ``layer`` (0-based) keeps with no recomputation, on one GPU, for one micro-batch."""
+    # Nemotron-NAS's layers (ffn.layer_widths): each its own FFN width, or no attention or no FFN at all
+    refuse_layer_widths(spec, "training memory")
     if spec.one_block_per_layer:
         # every layer was counted as attention plus FFN: an ffn layer's missing attention block was an
         # AttributeError (native), the Megatron convention's two blocks a layer a silent overcount
@@ -354,6 +356,8 @@ def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
     refuse_residual_extras(spec, "training memory")
     # nor the tensors a Mamba-2 beside each layer's attention saves (Falcon-H1)
     refuse_parallel_mixers(spec, "training memory")
+    # every layer's FFN is sized by intermediate_size below (Nemotron-NAS's have their own widths, or none)
+    refuse_layer_widths(spec, "training memory")
     if cfg.recompute == "mla-latent" and not family(spec.attention).latent_recompute:
         raise ArgError("recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
 

@@ -101,7 +101,7 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
     r = spec.residual_extras
     streams = 2 if r is None or r.altup_inputs == 1 else 2 * r.altup_inputs + 1
     per_layer = spec.num_layers * r.per_layer_input_size if r is not None else 0
-    width = 0 if f is None else f.intermediate_size
+    width = 0 if f is None else f.intermediate_size     # with ffn.layer_widths the widest (spec._check_layer_widths)
     if f is not None and f.kind == "moe":
         width = max(width, f.experts_per_token * f.expert_intermediate_size + f.num_shared_experts * f.shared_width)
     attn = max((tokens * (a.num_heads / tp) * (a.qk_head_dim + a.v_head_dim) * 2

@@ -114,7 +114,13 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``attention.reader_kv_weights``), AltUp, LAuReL and per-layer embeddings (``residual_extras``); a per-layer
   ``intermediate_size`` read when uniform (a MatFormer slice with differing widths is refused),
   ``activation_sparsity_pattern`` read as no change of weights or FLOPs (:data:`GEMMA3N_READING`); the wrapper's audio
-  and vision towers are left out.
+  and vision towers are left out;
+- Llama-Nemotron's NAS decoders, ``nemotron-nas`` (``DeciLMForCausalLM``: Llama-3.3-Nemotron-Super-49B-v1/v1.5,
+  Llama-3.1-Nemotron-Ultra-253B-v1; :func:`_nemotron_nas_keys`): Llama's attention and gated MLP sized layer by layer
+  by ``block_configs``, ``num_attention_heads // n_heads_in_group`` K/V heads, an attention ``no_op`` layer read as
+  an ``ffn`` layer, each FFN ``_find_multiple(int(2 ffn_mult d / 3), 256)`` wide (:func:`nas_ffn_width`) or absent
+  (``no_op``) in ``ffn.layer_widths``; ``replace_with_linear`` and K/V heads that differ from layer to layer
+  (Llama-3.1-Nemotron-51B) are refused in one line.
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -128,8 +134,7 @@ Any other ``model_type`` is read as a Llama-shaped dense model only when every k
 knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
 tables (``longcat_flash_ngram``), ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted as an
-attention layer, Nemotron-NAS's per-layer
-``block_configs`` (``nemotron-nas``), Phi-4-mini-flash's SambaY
+attention layer, Phi-4-mini-flash's SambaY
 (``phi4flash``), JetMoE's mixture of attention heads (``jetmoe``)). A wrapper's ``text_config`` is refused
 the same way by its own ``model_type``.
 
@@ -508,6 +513,9 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
                 "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5", "gemma3n_text", "gpt_neox", "gpt_bigcode"} \
     | MAMBA2_HYBRIDS | MAMBA1_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN | PARALLEL_HYBRIDS | SHORT_CONV_HYBRIDS
+# Llama-Nemotron's NAS decoders (DeciLMForCausalLM): Llama's blocks, sized layer by layer by block_configs
+# (_nemotron_nas_keys)
+CONVENTIONAL |= {"nemotron-nas"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -524,8 +532,6 @@ REFUSED = {
     "zamba": "Mamba layers with a shared attention block are not modelled",
     "zamba2": "Mamba-2 layers with shared attention blocks are not modelled",
     # found in the zoo audit of real configs (docs/zoo-facts.md section 6)
-    "nemotron-nas": "per-layer block_configs (Llama-Nemotron Super/Ultra: attention skipped or linear and FFN widths "
-                    "varying layer by layer) are not modelled",
     "deci": "per-layer attention and FFN widths (DeciLM, block_configs) are not modelled",
     # the seventh round (docs/zoo-facts.md section 10)
     "phi4flash": "SambaY's decoder-hybrid-decoder (Phi-4-mini-flash: Mamba and sliding-window layers, then gated "
@@ -827,6 +833,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _gpt_neox_keys(_checked(merged, mt), mt)
     if mt == "gpt_bigcode":
         merged = _gpt_bigcode_keys(_checked(merged, mt), mt)
+    if mt == "nemotron-nas":
+        merged = _nemotron_nas_keys(_checked(merged, mt), mt)
+        description = "; ".join(x for x in (description, NAS_READING) if x)
     return mt, _checked(merged, mt), description
 
 
@@ -1897,6 +1906,8 @@ def _lfm2_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
 def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
     """Per-layer types (full, sliding, chunked, linear, cross, ffn), and ``global_every`` N when the config states
     the pattern as every N-th layer global (Gemma-2/3) rather than per layer."""
+    if mt == "nemotron-nas":                 # attention no_op: an ffn layer (_nemotron_nas_keys)
+        return list(cfg["_nas_layer_types"]), None
     if mt in MAMBA2_HYBRIDS:
         return _mamba2_layer_types(cfg, mt, L), None
     if mt in MAMBA1_HYBRIDS:
@@ -2642,6 +2653,8 @@ def _step_ffn(cfg: dict, mt: str) -> dict:
 
 
 def _ffn(cfg: dict, mt: str) -> dict:
+    if mt == "nemotron-nas":
+        return _nemotron_nas_ffn(cfg)
     if mt in STEP_FAMILY:
         return _step_ffn(cfg, mt)
     if mt == "nemotron_h":
@@ -2779,6 +2792,142 @@ def _norms(cfg: dict, mt: str) -> int:
         # one shared LayerNorm (Falcon-7B), or ln_attn and ln_mlp (new_decoder_architecture, Falcon-40B)
         return (cfg.get("num_ln_in_parallel_attn") or 2) if cfg.get("new_decoder_architecture") else 1
     return 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Llama-Nemotron NAS (model_type nemotron-nas, DeciLMForCausalLM): Llama's blocks sized layer by layer
+# ---------------------------------------------------------------------------------------------------------
+
+NAS_READING = ("nemotron-nas: block_configs read layer by layer (an attention no_op layer is an ffn layer, an ffn "
+               "no_op layer has width 0 in ffn.layer_widths, a layer with both no_op holds no block)")
+# the keys of a block_configs entry (the checkpoints' block_config.py: AttentionConfig, FFNConfig; copy in the code
+# corpus, file id 31670115195) that size nothing at these values: sinks, windows and sparsity are not read, so a block
+# that sets one is refused rather than priced as plain attention
+NAS_INERT = {"attention": {"num_sink_tokens": None, "window_length": None, "sparsify": None, "unshifted_sink": False,
+                           "use_prefill_window_in_sink_attention": False},
+             "ffn": {"sparsify": None, "hidden_act": ...}}      # hidden_act: any (the gated MLP's size is the same)
+NAS_SIZING = {"attention": ("no_op", "replace_with_linear", "n_heads_in_group"),
+              "ffn": ("no_op", "replace_with_linear", "ffn_mult", "intermediate_size")}
+
+
+def nas_ffn_width(ffn_mult: float, hidden: int) -> int:
+    """The FFN width (intermediate_size) of a Nemotron-NAS layer of ``ffn_mult`` at ``hidden``, as the checkpoints'
+    code builds it: ``block_config.py`` rounds ffn_mult to 6 decimals (``FFNConfig.__post_init__``), then
+    ``_ffn_mult_to_intermediate_size(ffn_mult, n_embd)`` = ``_find_multiple(int(2 * ffn_mult * n_embd / 3), 256)``,
+    the smallest multiple of 256 at or above it (the same function in vLLM ``nemotron_nas.py``, SGLang
+    ``nemotron_nas.py``, TensorRT-LLM ``modeling_nemotron_nas.py``, llama.cpp's ``DeciModel`` converter).
+    Super-49B at 8192: 5.25 -> 28672, 2.625 -> 14336, 3.28125 -> 17920, 1.3125 -> 7168, 1.0 -> int(5461.33) = 5461
+    -> 5632, 0.5 -> 2730 -> 2816."""
+    width = int(2 * round(ffn_mult, 6) * hidden / 3)
+    return width if width % 256 == 0 else width + 256 - width % 256
+
+
+def _nemotron_nas_keys(cfg: dict, mt: str) -> dict:
+    """Nemotron-NAS's ``block_configs`` (Llama-3.3-Nemotron-Super-49B-v1/v1.5, Llama-3.1-Nemotron-Ultra-253B-v1) read
+    into the reader's keys: one entry a decoder layer, each Llama's attention and gated SiLU MLP or less (vLLM
+    ``nemotron_nas.py`` ``DeciLMDecoderLayer``; the checkpoints' ``modeling_decilm.py``):
+
+    - attention: ``num_attention_heads // n_heads_in_group`` K/V heads (``num_kv_heads`` there), heads of
+      ``hidden_size / num_attention_heads``; ``no_op``: no attention, no ``input_layernorm``, nothing cached (the
+      spec's ``ffn`` layer type);
+    - FFN: ``gate_proj``, ``up_proj``, ``down_proj`` of :func:`nas_ffn_width` (or the block's ``intermediate_size``
+      where it gives one, as vLLM takes it); ``no_op``: no FFN, no ``post_attention_layernorm`` (width 0 in
+      ``ffn.layer_widths``).
+
+    Refused in one line: ``replace_with_linear`` (one hidden x hidden Linear in place of the attention or the FFN:
+    Llama-3.1-Nemotron-51B-Instruct's attention), K/V head counts that differ from layer to layer (51B's
+    n_heads_in_group 8, 16, 32 and 64), sinks, windows and sparsity (:data:`NAS_INERT`), anything malformed."""
+    blocks, L = cfg.get("block_configs"), cfg["num_hidden_layers"]
+    if not isinstance(blocks, list) or len(blocks) != L:
+        raise _refuse(mt, f"block_configs must be a list of {L} blocks (one a layer, num_hidden_layers), got "
+                          f"{_show(blocks) if not isinstance(blocks, list) else f'{len(blocks)} blocks'}")
+    heads, hidden = _req(cfg, mt, "num_attention_heads"), _req(cfg, mt, "hidden_size")
+    if cfg.get("mlp_bias"):             # DeciLMGatedMLP: gate/up/down with bias=config.mlp_bias
+        raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
+    types, widths, groups = [], [], {}
+    for i, block in enumerate(blocks):
+        attn, ffn = (_nas_part(block, part, i, mt) for part in ("attention", "ffn"))
+        if not attn["no_op"]:
+            g = attn.get("n_heads_in_group")
+            if not _whole(g, 1) or heads % g:
+                raise _refuse(mt, f"block_configs[{i}].attention.n_heads_in_group must be a whole number that "
+                                  f"divides num_attention_heads {heads}, got {_show(g)}")
+            groups.setdefault(g, i)
+        types.append("ffn" if attn["no_op"] else "full")
+        widths.append(0 if ffn["no_op"] else _nas_width(ffn, i, hidden, mt))
+    if len(groups) > 1:
+        (g1, i1), (g2, i2) = list(groups.items())[:2]
+        raise _refuse(mt, f"K/V head counts that differ from layer to layer (n_heads_in_group {g1} at layer {i1}, "
+                          f"{g2} at layer {i2}: Llama-3.1-Nemotron-51B) are not modelled")
+    if not groups:
+        raise _refuse(mt, "every block's attention is no_op: no layer attends")
+    if not any(widths):
+        raise _refuse(mt, "every block's FFN is no_op: no layer has an FFN")
+    out = dict(cfg)
+    out["num_key_value_heads"] = heads // next(iter(groups))
+    out["_nas_layer_types"], out["_nas_widths"] = types, widths
+    return out
+
+
+def _nas_part(block: Any, part: str, i: int, mt: str) -> dict:
+    """Block ``i``'s ``attention`` or ``ffn`` mapping with ``no_op`` and ``replace_with_linear`` read as the dataclass
+    defaults them (False), a key that sizes something we do not read refused (:data:`NAS_INERT`)."""
+    where = f"block_configs[{i}].{part}"
+    if not isinstance(block, dict):
+        raise _refuse(mt, f"block_configs[{i}] must be a mapping of attention and ffn, got {_show(block)}")
+    other = sorted(str(k) for k in block if k not in NAS_SIZING)
+    if other:        # a later DeciLM's block kinds (mamba, moe, ...) would be read as Llama's attention and MLP
+        raise _refuse(mt, f"block_configs[{i}].{other[0]} is not a key this tool reads (only attention and ffn)")
+    sub = block.get(part)
+    if not isinstance(sub, dict):
+        raise _refuse(mt, f"{where} must be a mapping, got {_show(sub)}")
+    for key, value in sub.items():
+        if key in NAS_SIZING[part]:
+            continue
+        if key not in NAS_INERT[part]:
+            raise _refuse(mt, f"{where}.{key} is not a key this tool reads (block_config.py's {part} keys: "
+                              f"{', '.join([*NAS_SIZING[part], *NAS_INERT[part]])})")
+        inert = NAS_INERT[part][key]
+        if inert is not ... and value is not inert:        # None and False: a sink, window or sparsity is set
+            raise _refuse(mt, f"{where}.{key} {_show(value)} is not modelled")
+    out = dict(sub)
+    for key in ("no_op", "replace_with_linear"):
+        if not isinstance(sub.get(key, False), bool):
+            raise _refuse(mt, f"{where}.{key} must be true or false, got {_show(sub[key])}")
+        out[key] = sub.get(key, False)
+    if out["replace_with_linear"]:
+        raise _refuse(mt, f"{where}.replace_with_linear (one hidden x hidden Linear in place of the {part}: "
+                          "Llama-3.1-Nemotron-51B) is not modelled")
+    return out
+
+
+def _nas_width(ffn: dict, i: int, hidden: int, mt: str) -> int:
+    """Block ``i``'s FFN width: :func:`nas_ffn_width` of its ``ffn_mult``, else its ``intermediate_size`` (vLLM's
+    ``DeciLMDecoderLayer`` takes that where the block has no ffn_mult)."""
+    mult = ffn.get("ffn_mult")
+    if mult is None:
+        width = ffn.get("intermediate_size")
+        if not _whole(width, 1):
+            raise _refuse(mt, f"block_configs[{i}].ffn needs ffn_mult (or intermediate_size) unless no_op, got "
+                              f"{_show(width) if 'intermediate_size' in ffn else 'neither'}")
+        return width
+    if isinstance(mult, bool) or not isinstance(mult, (int, float)) or isinstance(mult, NonFinite) or \
+            not 0 < mult < 1e6:
+        raise _refuse(mt, f"block_configs[{i}].ffn.ffn_mult must be a positive number, got {_show(mult)}")
+    width = nas_ffn_width(mult, hidden)
+    if width < 1:
+        raise _refuse(mt, f"block_configs[{i}].ffn.ffn_mult {mult} gives an FFN 0 wide at hidden_size {hidden}")
+    return width
+
+
+def _nemotron_nas_ffn(cfg: dict) -> dict:
+    """The dense gated FFN of a Nemotron-NAS model (after :func:`_nemotron_nas_keys`): one width when every layer
+    has attention and an FFN of one width (it reads as the Llama config it then is), else ``layer_widths``, the widest
+    as ``intermediate_size``."""
+    widths, types = cfg["_nas_widths"], cfg["_nas_layer_types"]
+    if len(set(widths)) == 1 and set(types) == {"full"}:
+        return {"kind": "dense", "intermediate_size": widths[0]}
+    return {"kind": "dense", "intermediate_size": max(widths), "layer_widths": list(widths)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -3085,6 +3234,8 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
     kind = [types[i % len(types)] if types else "full" for i in range(L)]
     mixer = [i for i in range(L) if kind[i] not in ("linear", "ffn")]
     ffn = [i for i in range(L) if "ffn" not in types or kind[i] == "ffn"]
+    if f.get("layer_widths") is not None:        # Nemotron-NAS: the layers whose FFN is not no_op
+        ffn = [i for i in range(L) if f["layer_widths"][i]]
     moe = [i for i in ffn if f["kind"] == "moe" and (f.get("first_dense_layers") or 0) <= i <
            L - (f.get("last_dense_layers") or 0) and (i + 1) % (f.get("moe_layer_step") or 1) == 0]
     dense = [i for i in ffn if i not in set(moe)]

@@ -171,8 +171,10 @@ def residual_params(spec: ModelSpec) -> ResidualParams:
 
 def layer_params(spec: ModelSpec, layer: int) -> Params:
     """Parameters of decoder layer ``layer`` (0-based): its attention block (or linear-attention block), its FFN
-    or MoE, ``norms_per_layer`` RMSNorms of ``d``, and the residual extras' matrices and vectors
-    (:func:`residual_params`). A one-block-per-layer model (Nemotron-H) has one of the two blocks. A layer that reads
+    or MoE, ``norms_per_layer`` RMSNorms of ``d`` (:meth:`~mlacalc.spec.ModelSpec.layer_norms`), and the residual
+    extras' matrices and vectors (:func:`residual_params`). A one-block-per-layer model (Nemotron-H) has one of the
+    two blocks; with ``ffn.layer_widths`` (Nemotron-NAS) a layer has an FFN of its own width, or none, and its
+    attention unless its layer type is ``ffn``. A layer that reads
     another layer's K/V (``attention.kv_share_layers``, ``attention.kv_shared_tail``) has no k/v projections
     (:meth:`~mlacalc.attention.base.AttentionFamily.shared_kv_projections`) unless the checkpoint stores them
     (:func:`holds_kv_weights`). With parallel mixers (Falcon-H1) the layer holds the linear block beside its
@@ -187,10 +189,10 @@ def layer_params(spec: ModelSpec, layer: int) -> Params:
         ffn = Params()
     elif spec.is_moe_layer(layer):
         ffn = _moe_layer(spec)
-    else:
-        ffn = Params(dense_ffn=ffn_params(d, spec.ffn.intermediate_size, spec.ffn.gated))
+    else:         # its own width where ffn.layer_widths gives one (Nemotron-NAS), else intermediate_size
+        ffn = Params(dense_ffn=ffn_params(d, spec.ffn_width(layer), spec.ffn.gated))
     res = residual_params(spec)
-    return Params(attention=attn, attention_unquantized=kept, norms=spec.norms_per_layer * d + res.vectors,
+    return Params(attention=attn, attention_unquantized=kept, norms=spec.layer_norms(layer) * d + res.vectors,
                   dense_ffn=ffn.dense_ffn, router=ffn.router, shared_experts=ffn.shared_experts,
                   routed_experts=ffn.routed_experts, residual=res.matrices)
 

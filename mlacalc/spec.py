@@ -161,6 +161,11 @@ class FFN:
     router_bias: bool = _f("MoE: the router has a bias (gpt-oss)", False)
     shared_expert_gate: bool = _f("MoE: a sigmoid gate (d -> 1) scales the shared expert (Qwen2-MoE, Qwen3-Next)",
                                   False)
+    layer_widths: tuple | None = _f("dense: the FFN width of each layer, num_layers entries, 0 where the layer has no "
+                                    "FFN (Nemotron-NAS's block_configs: ffn_mult per layer, ffn no_op); "
+                                    "intermediate_size is then the widest. With it a layer holds its FFN where its "
+                                    "width is not 0 and its mixer where its layer type is not ffn; none: every "
+                                    "layer's FFN is intermediate_size wide", None, kind="widths")
 
     @property
     def shared_width(self) -> int:
@@ -481,13 +486,40 @@ class ModelSpec:
     def one_block_per_layer(self) -> bool:
         """Whether each layer holds one block, a token mixer or an FFN (Nemotron-H's ``M``, ``*``, ``-``, ``E``
         layers, transformers ``NemotronHBlock``: one norm, one mixer): the spec has ``ffn`` layers, or no FFN at all
-        (``ffn`` null: Mamba's ``MambaBlock``, a norm and a mixer a layer)."""
+        (``ffn`` null: Mamba's ``MambaBlock``, a norm and a mixer a layer). Not with ``ffn.layer_widths``, which says
+        layer by layer whether there is an FFN (:meth:`has_ffn`)."""
+        if self.layer_widths is not None:
+            return False
         return self.ffn is None or "ffn" in (self.layer_types or ())
+
+    @property
+    def layer_widths(self) -> tuple | None:
+        """``ffn.layer_widths``: the dense FFN width of each layer (0: none), or None."""
+        return None if self.ffn is None else self.ffn.layer_widths
 
     def has_ffn(self, layer: int) -> bool:
         """Whether decoder layer ``layer`` has an FFN block: every layer does, except the attention and linear
-        layers of a one-block-per-layer model (all of them without an FFN block)."""
+        layers of a one-block-per-layer model (all of them without an FFN block); with ``ffn.layer_widths``, the
+        layers whose width is not 0 (Nemotron-NAS: ``ffn.no_op`` layers have none)."""
+        if self.layer_widths is not None:
+            return self.layer_widths[layer] > 0
         return self.ffn is not None and (not self.one_block_per_layer or self.layer_type(layer) == "ffn")
+
+    def ffn_width(self, layer: int) -> int:
+        """Width of decoder layer ``layer``'s dense FFN: its ``ffn.layer_widths`` entry, else
+        ``ffn.intermediate_size`` (0 where the layer has no FFN; an MoE layer's dense width is not its experts')."""
+        if not self.has_ffn(layer):
+            return 0
+        return self.layer_widths[layer] if self.layer_widths is not None else self.ffn.intermediate_size
+
+    def layer_norms(self, layer: int) -> int:
+        """RMSNorms of hidden_size in decoder layer ``layer``: ``norms_per_layer``; with ``ffn.layer_widths``, half of
+        them per block the layer holds, its mixer and its FFN (Nemotron-NAS, transformers' ``modeling_decilm.py`` and
+        vLLM ``nemotron_nas.py`` ``DeciLMDecoderLayer``: ``input_layernorm`` only where the attention is not
+        ``no_op``, ``post_attention_layernorm`` only where the FFN is not: 2, 1 or 0)."""
+        if self.layer_widths is None:
+            return self.norms_per_layer
+        return self.norms_per_layer // 2 * (self.has_mixer(layer) + self.has_ffn(layer))
 
     def has_mixer(self, layer: int) -> bool:
         """Whether decoder layer ``layer`` has an attention (or linear-attention) block: all but ``ffn`` layers."""
@@ -505,8 +537,10 @@ class ModelSpec:
 
     @property
     def num_ffn_layers(self) -> int:
-        """Layers with an FFN block (all of them unless one block per layer)."""
-        return sum(self.has_ffn(i) for i in range(self.num_layers)) if self.one_block_per_layer else self.num_layers
+        """Layers with an FFN block (all of them unless one block per layer or ``ffn.layer_widths`` says otherwise)."""
+        if self.one_block_per_layer or self.layer_widths is not None:
+            return sum(self.has_ffn(i) for i in range(self.num_layers))
+        return self.num_layers
 
     @property
     def num_blocks(self) -> int:
@@ -517,6 +551,8 @@ class ModelSpec:
         ``o_proj`` and the ``MambaMixer2``'s ``out_proj`` have each reduced their ``RowParallelLinear`` output. Parallel
         mixers without an FFN (``ffn`` null) are two a layer."""
         mixers = 2 if self.parallel_mixers else 1      # the attention, and the linear block beside it
+        if self.layer_widths is not None:              # the blocks each layer holds (Nemotron-NAS: 2, 1 or 0)
+            return sum(mixers * self.has_mixer(i) + self.has_ffn(i) for i in range(self.num_layers))
         if self.one_block_per_layer:                    # no FFN beside them (ffn null), or an FFN layer's FFN alone
             return mixers * self.num_layers
         return (mixers + 1) * self.num_layers
@@ -584,6 +620,17 @@ def _choice_list(value: Any, path: str, choices: tuple[str, ...], what: str, uni
     return tuple(value)
 
 
+def _widths(value: Any, path: str) -> tuple:
+    """A non-empty list of whole numbers of at least 0 (``ffn.layer_widths``), as a tuple. Its length is checked
+    against ``num_layers`` with the other fields (:func:`_check_layer_widths`); one longer than any model's layers is
+    refused here, before the entries are read."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise SpecError(path, f"expected a list of whole numbers, one FFN width a layer (0: no FFN), got {show(value)}")
+    if len(value) > MAX_LAYERS:
+        raise SpecError(path, f"has {len(value):,} entries, more than the {MAX_LAYERS:,} layers a spec may have")
+    return tuple(_whole(v, f"{path}[{i}]", 0) for i, v in enumerate(value))
+
+
 def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
     meta = f.metadata
     kind = meta.get("kind")
@@ -607,6 +654,8 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
         return _choice_list(value, path, ATTN_PROJECTIONS, "projections", unique=True)
     if kind == "layer_types":
         return _choice_list(value, path, LAYER_TYPES, "layer types")
+    if kind == "widths":
+        return _widths(value, path)
     base = t.replace("| None", "").strip()
     if base == "bool":
         if not isinstance(value, bool):
@@ -724,6 +773,40 @@ def _cross_checks(spec: ModelSpec) -> None:
             raise SpecError("ffn.moe_layer_step", f"({f.moe_layer_step}) exceeds num_layers ({spec.num_layers})")
     else:
         _refuse_expert_fields(f)
+    if f.layer_widths is not None:
+        _check_layer_widths(spec)
+
+
+def _check_layer_widths(spec: ModelSpec) -> None:
+    """``ffn.layer_widths`` (Nemotron-NAS's per-layer FFN widths): a dense FFN, one width a layer, the widest equal to
+    ``intermediate_size`` (what the workspace and the width-less readers take), on layers that each hold their own
+    blocks (no parallel mixers, no MTP module whose width is unsaid), with ``norms_per_layer`` even where a layer
+    misses a block (half of them a block: :meth:`ModelSpec.layer_norms`). Anything else is one line."""
+    f, L, where = spec.ffn, spec.num_layers, "ffn.layer_widths"
+    if f.kind == "moe":
+        raise SpecError(where, "applies to a dense FFN, not moe (per-layer widths of experts are not modelled)")
+    if len(f.layer_widths) != L:
+        raise SpecError(where, f"has {len(f.layer_widths)} entries for {L} layers (one width a layer, 0: no FFN)")
+    if max(f.layer_widths) != f.intermediate_size:
+        raise SpecError("ffn.intermediate_size", f"({f.intermediate_size}) must be the widest of ffn.layer_widths "
+                                                 f"({max(f.layer_widths)}) when they are given")
+    if spec.parallel_mixers:
+        raise SpecError(where, "with parallel_mixers is not modelled")
+    if spec.mtp_layers:
+        raise SpecError(where, "with multi-token-prediction modules is not modelled (the MTP layer's width is not "
+                               "given)")
+    partial = any(spec.has_mixer(i) + spec.has_ffn(i) < 2 for i in range(L))
+    if partial and spec.norms_per_layer % 2:
+        raise SpecError("norms_per_layer", f"({spec.norms_per_layer}) must be even with ffn.layer_widths and layers "
+                                           "missing a block: each block holds half of a layer's norms")
+
+
+def refuse_layer_widths(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question whose answer would build or size every layer alike (training activations, the
+    profiler's layers) for a spec whose layers have FFNs of their own widths (``ffn.layer_widths``: Nemotron-NAS)."""
+    if spec.layer_widths is not None:
+        raise SpecError("ffn.layer_widths", f"{what} is not modelled where each layer has an FFN of its own width, "
+                                            f"or none ({spec.name})")
 
 
 def _check_attention(spec: ModelSpec) -> None:
@@ -1364,6 +1447,9 @@ def _schema_of(cls) -> dict:
             s = {"type": "array", "items": {"enum": list(QUANT_COMPONENTS)}, "minItems": 1}
         elif meta.get("kind") == "projections":
             s = {"type": "array", "items": {"enum": list(ATTN_PROJECTIONS)}, "uniqueItems": True}
+        elif meta.get("kind") == "widths":
+            s = {"type": ["array", "null"], "items": {"type": "integer", "minimum": 0}, "minItems": 1,
+                 "maxItems": MAX_LAYERS}
         elif meta.get("kind") == "layer_types":
             # was {"type": "string"}: an editor flagged every spec with a layer pattern (gpt-oss, Qwen3-Next,
             # Nemotron-H's ffn layers) and passed layer_types: ffn, which the spec refuses

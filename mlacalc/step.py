@@ -373,8 +373,10 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     # --- attention, per group of layers with the same block: the family's projections, cache write and core,
     # then o_proj; groups' ops of the same name are summed
     attn_ops: list[OpCost] = []
-    norm_width = spec.norms_per_layer * d * L               # elements per token: the block norms of every layer ...
-    norm_count = spec.norms_per_layer * L
+    # norms_per_layer a layer; with ffn.layer_widths half of them a block the layer holds (Nemotron-NAS)
+    norms = spec.norms_per_layer * L if spec.layer_widths is None else sum(spec.layer_norms(i) for i in range(L))
+    norm_width = norms * d                                  # elements per token: the block norms of every layer ...
+    norm_count = norms
     for count, block, rules in layer_groups(spec):
         fam = family(block)
         _, hs, kv_share = _shares(spec, parallel, B, block)
@@ -405,7 +407,10 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     # --- FFN / MoE: all T tokens of the group, widths or experts split n ways
     Ld, Lm = spec.num_dense_layers, spec.num_moe_layers
     if Ld:
-        ops.append(_ffn("ffn", T, d, f.intermediate_size / n, f.gated, width.dense_ffn, ab, Ld))
+        # ffn.layer_widths (Nemotron-NAS, a dense FFN): the layers' mean width. Every term of _ffn is linear in
+        # width x layers, so Ld layers of the mean are the layers at their own widths, summed
+        mean = f.intermediate_size if spec.layer_widths is None else sum(spec.layer_widths) / Ld
+        ops.append(_ffn("ffn", T, d, mean / n, f.gated, width.dense_ffn, ab, Ld))
     if Lm:
         E, k = f.num_experts, f.experts_per_token
         # tokens this GPU routes and runs the shared experts on: its own under an all-to-all (DeepEP), else all T

@@ -46,7 +46,7 @@ from .attention import blocks, family
 from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
-from .spec import ModelSpec, refuse_kv_sharing, refuse_parallel_mixers, refuse_residual_extras
+from .spec import ModelSpec, refuse_kv_sharing, refuse_layer_widths, refuse_parallel_mixers, refuse_residual_extras
 from .units import finite
 from .params import Params, layer_params_per_gpu, mtp_params_per_gpu, stage_params
 
@@ -242,6 +242,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     check_cross_layers(spec)               # the representative layers below may all be self-attention ones
     refuse_kv_sharing(spec, "training memory")    # every layer below projects its own K/V
     refuse_residual_extras(spec, "training memory")     # ... and has a plain residual stream
+    refuse_layer_widths(spec, "training memory")        # ... and both blocks at one FFN width
     cfg = run.activation_config()
     ranges = par.stage_ranges(spec.num_layers)
     params = stage_params(spec, par)

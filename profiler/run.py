@@ -87,8 +87,8 @@ class PointConfig:
         return "/".join(bits)
 
     def validate(self, spec: ModelSpec) -> None:
-        from mlacalc.spec import (refuse_kv_sharing, refuse_no_attention, refuse_no_ffn, refuse_parallel_mixers,
-                                  refuse_residual_extras, refuse_sliding_shape)
+        from mlacalc.spec import (refuse_kv_sharing, refuse_layer_widths, refuse_no_attention, refuse_no_ffn,
+                                  refuse_parallel_mixers, refuse_residual_extras, refuse_sliding_shape)
 
         refuse_no_attention(spec, "the profiler's layers (attention layers)")
         # every layer's Mamba-2 beside its attention would go unbuilt and unmeasured, the prediction counting it
@@ -102,6 +102,9 @@ class PointConfig:
             raise SpecError("attention.q_lora_rank", "the profiler's MHA/GQA/MQA layers project full-rank queries (a "
                                                      "low-rank query, Step-3's MFA, is not built)")
         refuse_residual_extras(spec, "the profiler's layers (built with a plain residual stream)")
+        # its prediction counts every layer as an attention layer (Nemotron-NAS skips attention on some, and sizes
+        # each FFN its own way)
+        refuse_layer_widths(spec, "profiling (each layer built with attention and one FFN width)")
         if self.phase not in PHASES:
             raise SpecError("--phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
         if self.phase == "train":     # its layers are built with the spec's FFN (profiler/train.py layer_dims)

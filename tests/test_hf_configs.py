@@ -191,6 +191,12 @@ SOURCES = {
     # GLM-OCR the release's file whole
     "glm_4_1v_9b_thinking": "https://huggingface.co/zai-org/GLM-4.1V-9B-Thinking/blob/main/config.json",
     "glm_ocr": "https://huggingface.co/zai-org/GLM-OCR/blob/main/config.json",
+    # Llama-Nemotron's NAS decoders (nemotron-nas), refused before: block_configs read layer by layer (SOURCE.md; hand
+    # counts in tests/test_nemotron_nas.py)
+    "llama_3_3_nemotron_super_49b": "https://huggingface.co/nvidia/Llama-3_3-Nemotron-Super-49B-v1/blob/main/"
+                                    "config.json",
+    "llama_3_1_nemotron_ultra_253b": "https://huggingface.co/nvidia/Llama-3_1-Nemotron-Ultra-253B-v1/blob/main/"
+                                     "config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -859,6 +865,10 @@ CARDS = {
     # GLM-4.1V-9B-Thinking's decoder (hand count in test_glm_4_1v_decoder_is_glm_4_0414s_by_hand): the name's "9B" is
     # GLM-4-9B-0414's 9.40B; the Hub's "10B" counts the vision tower too
     "glm_4_1v_9b_thinking": (40 * 2 * 128 * 2 * 2, 9.4e9, 0.001),
+    # Nemotron-NAS (exact counts in tests/test_nemotron_nas.py): K/V on the layers whose attention is not no_op, 8 heads
+    # of 128 (64 // 8, 128 // 16); Super "49.9B" (49,867,145,216), Ultra "253B" (253,401,268,224)
+    "llama_3_3_nemotron_super_49b": (49 * 8 * 128 * 2 * 2, 49.9e9, 0.001),
+    "llama_3_1_nemotron_ultra_253b": (64 * 8 * 128 * 2 * 2, 253e9, 0.002),
 }
 
 
@@ -1306,7 +1316,8 @@ def test_kimi_k25_wrapper_gives_its_text_decoder(tmp_path, inner, quant_inside):
 
 
 @pytest.mark.parametrize("model_type,words", [
-    ("nemotron-nas", "per-layer block_configs"),
+    # nemotron-nas was here until its block_configs were read (tests/test_nemotron_nas.py)
+    ("deci", "per-layer attention and FFN widths"),
 ])
 def test_unmodelled_families_are_refused_by_name(tmp_path, model_type, words):
     import json
