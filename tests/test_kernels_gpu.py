@@ -351,6 +351,30 @@ def test_gluon_sched_smoke_empty_and_one_tile_segments_after_split_ones(heads, s
 
 
 @needs_sm90
+@pytest.mark.parametrize("block_n", [64, 32])
+def test_gluon_sched_smoke_two_parts_of_many_segments(block_n, monkeypatch):
+    """The SM count read as 4 (launch._SMS), so 128 heads (2 head blocks) make G = 2 parts of 14-15 segments each
+    over 29 sequences of 0-900 keys, contiguous cache: the barrier phases carried through a long chain of segments
+    (45-90 pairs a part: schedule.plan_schedule) rather than the 1-2 segments a part of a full GPU; against the
+    float64 reference. (29 sequences: a shape no other test uses, so the plan is made with the patched count.)"""
+    import random
+
+    from mlacalc.kernels import launch
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    rng = random.Random(29)
+    lens = [0, 1, 2, 65, 130, 700] + [rng.randint(0, 900) for _ in range(23)]
+    case = _mla(lens=lens, heads=128, seed=29)
+    monkeypatch.setitem(launch._SMS, (case.q.device.type, case.q.device.index), 4)
+    sched = mla_decode_schedule()
+    out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(block_n=block_n), schedule=sched)
+    assert rel_error(out, case.ref) < 1e-2
+    assert tuple(sched.parts.shape) == (5, 2) and int((sched.parts[2] - sched.parts[0]).min()) >= 13
+
+
+@needs_sm90
 @pytest.mark.parametrize("paged", [False, True])
 @pytest.mark.parametrize("heads,s_q,block_n", [(128, 1, 64), (128, 1, 32), (64, 1, 32), (64, 2, 32), (128, 2, 64),
                                                (32, 1, 32)])
