@@ -2,7 +2,7 @@
 # For the next GPU session (written 2026-12-05, when no GPU was lent): the three opt-in decode paths merged
 # unmeasured, in one call (supersedes session_bb_gpu.sh, which did not know the Gluon schedule).
 # 1. The Gluon kernel's scheduled mode first, alone, under a timeout: its smoke tests (one segment a part, then many
-#    short segments a part, then empty and one-tile segments after split ones) show a barrier phase counted wrong
+#    short segments a part, empty and one-tile segments after split ones, two parts of ~15 segments) show a phase counted wrong
 #    across segments as a hang (exit 124), cut at 200 s.
 # 2. The GPU tests of all three while FlashMLA builds: the Triton schedule and the Gluon one (-k sched), the Gluon
 #    kernel under 64 rows (-k gluon_mla); the Gluon schedule's tests are left out when its smoke tests failed.
