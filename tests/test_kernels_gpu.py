@@ -283,14 +283,18 @@ def test_gluon_mla_rescaling(trend):
 
 
 # The Gluon kernel's scheduled mode (gluon_mla_seesaw._wg_sched), written without a GPU: run these first, each under
-# a timeout (bench/session_bc_gpu.sh): a barrier phase counted wrong across segments shows as a hang, not as wrong
-# numbers. Order: one segment a part (the fixed kernel's path), then several short segments a part, then mixed lengths.
+# a timeout (bench/session_bc_gpu.sh): a barrier phase counted wrong across segments shows as a hang, or (a wait that
+# passes a phase early, its tile still in flight) as wrong numbers; tests/test_kernels_seesaw_protocol.py checks the
+# protocol on the CPU. Order: one segment a part (the fixed kernel's path), then several short segments a part, then
+# empty and one-tile segments after split ones, then mixed lengths.
 
 @needs_sm90
 @pytest.mark.parametrize("block_n", [64, 32])
 def test_gluon_sched_smoke_one_segment_a_part(block_n):
-    """128 heads, lengths 4,097 and 1,500: fewer schedule cells than parts, so each part holds at most one tile unit
-    of one sequence (one segment: the kernel runs as the fixed grid's, its output always a partial)."""
+    """128 heads, lengths 4,097 and 1,500: each part runs one segment (the kernel runs as the fixed grid's, its output
+    always a partial). On 132 SMs (66 parts): 64-key tiles, units of 128 keys, 33 + 12 units and 3 overhead a
+    sequence, 51 cells: a part is one cell; 32-key tiles, 129 + 47 units and 10 overhead, 196 cells: a part is 3
+    cells, fewer than the 10 overhead cells between the two sequences' tiles."""
     from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
     from mlacalc.kernels.testing import rel_error, run_mla_case
     from mlacalc.kernels.triton_schedule import mla_decode_schedule
@@ -300,6 +304,7 @@ def test_gluon_sched_smoke_one_segment_a_part(block_n):
     out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(block_n=block_n), schedule=sched)
     assert rel_error(out, case.ref) < 1e-2
     assert int(sched.seqs[:, 1].max()) > 1
+    assert int((sched.parts[2] - sched.parts[0]).max()) == 0  # the premise: no part reaches a second sequence
 
 
 @needs_sm90
@@ -317,6 +322,56 @@ def test_gluon_sched_smoke_many_short_segments_a_part(block_n):
     out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(block_n=block_n), schedule=sched)
     assert rel_error(out, case.ref) < 1e-2
     assert int((sched.parts[2] - sched.parts[0]).max()) >= 1  # some part runs two sequences or more
+
+
+@needs_sm90
+@pytest.mark.parametrize("block_n", [64, 32])
+@pytest.mark.parametrize("heads,s_q", [(128, 1), (64, 2)])
+def test_gluon_sched_smoke_empty_and_one_tile_segments_after_split_ones(heads, s_q, block_n):
+    """Parts that start inside a split sequence and go on into sequences of 0, 1, 2, 64, 129 and 130 keys: where the
+    bookkeeping across segments differs most from the fixed grid. An empty segment after another turns only q_bar,
+    the row sums and seg_done (it is the case seg_done exists for: without it WG0 could store that segment's row sum
+    before WG1 read the last one: tests/test_kernels_seesaw_protocol.py); segments of 1 or 3 tiles flip the ready
+    barriers' parity; s_q = 2 puts the causal band in pieces. The structure is asserted on the device's schedule
+    (on 132 SMs: 66 parts at 128 rows, with 5-6 parts that start mid-sequence and run on, 7-9 empty segments after
+    another: schedule.plan_schedule); the output, NaN-poisoned first, against the float64 reference."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    pattern = [2000, 0, 1, 0, 130, 0, 64, 4100, 0, 0, 2, 129]
+    lens = [pattern[b % len(pattern)] for b in range(48)]
+    case = _mla(lens=lens, heads=heads, s_q=s_q, paged=True, seed=5)
+    sched = mla_decode_schedule()
+    out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(block_n=block_n), schedule=sched)
+    assert rel_error(out, case.ref) < 1e-2
+    first_b, first_unit, last_b = (sched.parts[k].tolist() for k in range(3))
+    assert any(u > 0 and e > b for b, u, e in zip(first_b, first_unit, last_b))  # mid-sequence start, then more
+    assert any(lens[x] == 0 for b, e in zip(first_b, last_b) for x in range(b + 1, e + 1))  # an empty later segment
+
+
+@needs_sm90
+@pytest.mark.parametrize("block_n", [64, 32])
+def test_gluon_sched_smoke_two_parts_of_many_segments(block_n, monkeypatch):
+    """The SM count read as 4 (launch._SMS), so 128 heads (2 head blocks) make G = 2 parts of 14-15 segments each
+    over 29 sequences of 0-900 keys, contiguous cache: the barrier phases carried through a long chain of segments
+    (45-90 pairs a part: schedule.plan_schedule) rather than the 1-2 segments a part of a full GPU; against the
+    float64 reference. (29 sequences: a shape no other test uses, so the plan is made with the patched count.)"""
+    import random
+
+    from mlacalc.kernels import launch
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    rng = random.Random(29)
+    lens = [0, 1, 2, 65, 130, 700] + [rng.randint(0, 900) for _ in range(23)]
+    case = _mla(lens=lens, heads=128, seed=29)
+    monkeypatch.setitem(launch._SMS, (case.q.device.type, case.q.device.index), 4)
+    sched = mla_decode_schedule()
+    out = run_mla_case(mla_decode_gluon, case, config=GluonMLAConfig(block_n=block_n), schedule=sched)
+    assert rel_error(out, case.ref) < 1e-2
+    assert tuple(sched.parts.shape) == (5, 2) and int((sched.parts[2] - sched.parts[0]).min()) >= 13
 
 
 @needs_sm90
