@@ -914,17 +914,15 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
     zeros and nulls are dropped (:data:`MLA_KEYS`), so that no qk_nope_head_dim 0 or v_head_dim 0 reaches the
     reading, and the K/V head count must be given (DeepSeek-VL2's class defaults it to 32, transformers' to the query
     heads). The wrapper's dtype, tie and quantization keys fill what the decoder leaves out; the copies of the
-    decoder's keys some files keep at the top level (DeepSeek-OCR's) are not read, as vLLM reads language_config
-    alone. Anything else is one line: a language_config that is no mapping, lacks a size
-    (:data:`DEEPSEEK_VL2_SIZES`), or has a use_mla that is not true or false."""
+    decoder's keys DeepSeek-OCR's file keeps at the top level are read as vLLM reads them, not at all, once they are
+    known to agree with language_config (:func:`_deepseek_ocr_copies`). Anything else is one line: a language_config
+    that is no mapping, lacks a size (:data:`DEEPSEEK_VL2_SIZES`), has a use_mla that is not true or false, or says
+    otherwise than a top-level copy."""
     inner = cfg.get("language_config")
     if not isinstance(inner, dict):
         raise SpecError(WHERE, f"model_type {mt}: language_config must be a mapping (the text decoder's config), got "
                                f"{_show(inner)}")
     inner = dict(inner)
-    for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):
-        if k not in inner and k in cfg:
-            inner[k] = cfg[k]
     use_mla = inner.get("use_mla", True)
     if not isinstance(use_mla, bool):
         raise SpecError(WHERE, f"model_type {mt}: language_config.use_mla must be true or false, got {_show(use_mla)}")
@@ -934,6 +932,11 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
     missing = [k for k in DEEPSEEK_VL2_SIZES + (() if use_mla else ("num_key_value_heads",)) if inner.get(k) is None]
     if missing:
         raise SpecError(WHERE, f"model_type {mt}: language_config has no {missing[0]}, which sizes the model")
+    if _is_deepseek_ocr(cfg):
+        _deepseek_ocr_copies(cfg, inner, mt, use_mla)
+    for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):
+        if k not in inner and k in cfg:
+            inner[k] = cfg[k]
     if topk == "noaux_tc":
         if not use_mla:
             # vLLM builds DeepseekV3ForCausalLM (MLA) whatever use_mla says; the file says plain attention
@@ -951,6 +954,35 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
         inner = {k: v for k, v in inner.items() if k not in MLA_KEYS}
     inner["model_type"] = family
     return family, inner, f" (language_config read as {family}: {why})"
+
+
+def _deepseek_ocr_copies(cfg: dict, inner: dict, mt: str, use_mla: bool) -> None:
+    """Refuse a DeepSeek-OCR file whose top-level copy of a decoder key that shapes the model (:data:`SIZES`,
+    :data:`SWITCHES`, ``use_mla``, ``topk_method``) says otherwise than its ``language_config`` (``inner``, before
+    the wrapper's keys fill it), or gives a key language_config leaves out. The release's own code builds the decoder
+    from the top level: its modeling_deepseekocr.py declares ``class DeepseekOCRConfig(DeepseekV2Config)`` and
+    ``DeepseekOCRModel(DeepseekV2Model).__init__(config)`` on that config, language_config being one more attribute
+    (code-corpus file ids 17685560866 and 11150405776, copies of the release's file); vLLM builds it from
+    language_config alone (DeepseekVLV2Config: ``text_config = DeepseekV2Config(**language_config)``, a key left out
+    taking the class default). Where they differ the checkpoint's shape cannot be told from the file: the top level's
+    ``num_hidden_layers`` 24 built 24 layers there while 12 were read here. With use_mla false neither reads the MLA
+    widths (:data:`MLA_KEYS`), which are not compared."""
+    for key in (*SIZES, *sorted(SWITCHES), "use_mla", "topk_method"):
+        if key not in cfg or (not use_mla and key in MLA_KEYS):
+            continue
+        if key in inner and inner[key] == cfg[key]:
+            continue
+        there = _show(inner[key]) if key in inner else "not given"
+        raise _refuse(mt, f"{key} is {_show(cfg[key])} at the top level, which DeepSeek-OCR's own DeepseekOCRConfig "
+                          f"builds the decoder from, and {there} in language_config, which vLLM builds it from: "
+                          "which the checkpoint holds cannot be told")
+
+
+def _is_deepseek_ocr(cfg: dict) -> bool:
+    """Whether a ``deepseek_vl_v2`` config is DeepSeek-OCR's (:data:`DEEPSEEK_OCR_ARCHS`; DeepSeek-VL2's names no
+    architectures)."""
+    archs = cfg.get("architectures")
+    return isinstance(archs, list) and any(a in DEEPSEEK_OCR_ARCHS for a in archs if isinstance(a, str))
 
 
 def _left_out(wrapper: str) -> str:
@@ -3033,9 +3065,7 @@ DEEPSEEK_OCR_ARCHS = ("DeepseekOCRForCausalLM", "DeepseekOCR2ForCausalLM")
 def _deepseek_vl2_layout(cfg: dict) -> Layout:
     """:class:`Layout` of a ``deepseek_vl_v2`` checkpoint: DeepSeek-OCR's at the top level, DeepSeek-VL2's under
     ``language.`` (:data:`DEEPSEEK_OCR_ARCHS`)."""
-    archs = cfg.get("architectures")
-    ocr = isinstance(archs, list) and any(a in DEEPSEEK_OCR_ARCHS for a in archs if isinstance(a, str))
-    return Layout() if ocr else Layout(outer="language.")
+    return Layout() if _is_deepseek_ocr(cfg) else Layout(outer="language.")
 
 
 def _ffn_names(mt: str, gated: bool) -> FfnNames:
