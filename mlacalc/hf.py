@@ -917,7 +917,7 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
     decoder's keys DeepSeek-OCR's file keeps at the top level are read as vLLM reads them, not at all, once they are
     known to agree with language_config (:func:`_deepseek_ocr_copies`). Anything else is one line: a language_config
     that is no mapping, lacks a size (:data:`DEEPSEEK_VL2_SIZES`), has a use_mla that is not true or false, or says
-    otherwise than a top-level copy."""
+    otherwise than a top-level copy, or (use_mla false) an MLA width that is no whole number or null."""
     inner = cfg.get("language_config")
     if not isinstance(inner, dict):
         raise SpecError(WHERE, f"model_type {mt}: language_config must be a mapping (the text decoder's config), got "
@@ -932,6 +932,14 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
     missing = [k for k in DEEPSEEK_VL2_SIZES + (() if use_mla else ("num_key_value_heads",)) if inner.get(k) is None]
     if missing:
         raise SpecError(WHERE, f"model_type {mt}: language_config has no {missing[0]}, which sizes the model")
+    if not use_mla:
+        for k in MLA_KEYS:
+            v = inner.get(k)
+            # not read, but no width at all (a string, NaN, -1, 1.5, a list) is a broken file: vLLM's
+            # DeepseekV2Config declares each an int or None, and transformers 5 checks it
+            if v is not None and not _whole(v, 0) and not (isinstance(v, float) and v.is_integer() and v >= 0):
+                raise SpecError(WHERE, f"model_type {mt}: language_config.{k} must be a whole number of at least 0 "
+                                       f"or null, got {_show(v)}")
     if _is_deepseek_ocr(cfg):
         _deepseek_ocr_copies(cfg, inner, mt, use_mla)
     for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):

@@ -166,9 +166,23 @@ def test_with_use_mla_false_the_mla_keys_never_reach_the_reading(tmp_path):
     """DeepseekAttention reads no MLA width (nor head_dim: transformers' DeepseekV2Config sets it to
     qk_rope_head_dim): whatever they hold, the heads are 1280 / 10 = 128 wide."""
     for odd in ({"v_head_dim": 0, "qk_nope_head_dim": 0}, {"kv_lora_rank": 512, "q_lora_rank": 1536},
-                {"qk_rope_head_dim": 64, "head_dim": 64}, {"v_head_dim": "x"}):
+                {"v_head_dim": 64, "head_dim": 64}, {"v_head_dim": 128.0}):
         s = load_spec(_with_language(tmp_path, **odd))
         assert (s.attention.kind, s.attention.v_head_dim, s.attention.kv_lora_rank) == ("mha", 128, None), odd
+
+
+@pytest.mark.parametrize("key", ["kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
+                                 "head_dim"])
+@pytest.mark.parametrize("value", ["x", "NaN", -1, 1.5, True, [], {"a": 1}])
+def test_a_dropped_mla_width_that_is_no_width_is_one_line(capsys, tmp_path, key, value):
+    """With use_mla false the MLA widths are not read, but one that is no whole number (a string, NaN, -1, 1.5, a
+    bool, a list, a mapping) is a broken file, not a width to skip: the DeepseekV2Config vLLM builds declares each an
+    int or None (transformers 5 checks it). Before: read as if absent, 2,934,734,080 parameters."""
+    path = _with_language(tmp_path, **{key: value})
+    if value == "NaN":             # JSON's NaN, not the string "NaN"
+        Path(path, "config.json").write_text(Path(path, "config.json").read_text().replace('"NaN"', "NaN"))
+    refused(capsys, "weights", path,
+            words=f"model_type deepseek_vl_v2: language_config.{key} must be a whole number of at least 0 or null")
 
 
 def test_kv_heads_fewer_than_query_heads_read_as_gqa(tmp_path):
