@@ -917,7 +917,8 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
     decoder's keys DeepSeek-OCR's file keeps at the top level are read as vLLM reads them, not at all, once they are
     known to agree with language_config (:func:`_deepseek_ocr_copies`). Anything else is one line: a language_config
     that is no mapping, lacks a size (:data:`DEEPSEEK_VL2_SIZES`), has a use_mla that is not true or false, or says
-    otherwise than a top-level copy, or (use_mla false) an MLA width that is no whole number or null."""
+    otherwise than a top-level copy, or (use_mla false) an MLA width that is no whole number or null, or
+    qk_nope_head_dim and qk_rope_head_dim not both 0 (vLLM builds MLA then, the releases' code plain attention)."""
     inner = cfg.get("language_config")
     if not isinstance(inner, dict):
         raise SpecError(WHERE, f"model_type {mt}: language_config must be a mapping (the text decoder's config), got "
@@ -940,6 +941,19 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
             if v is not None and not _whole(v, 0) and not (isinstance(v, float) and v.is_integer() and v >= 0):
                 raise SpecError(WHERE, f"model_type {mt}: language_config.{k} must be a whole number of at least 0 "
                                        f"or null, got {_show(v)}")
+        widths = [inner.get(k, "not given") for k in ("qk_nope_head_dim", "qk_rope_head_dim")]
+        if widths != [0, 0]:
+            # the releases' own code builds plain attention on use_mla alone (modeling_deepseekv2.py: "mha_" ->
+            # LlamaAttention); current vLLM on the widths alone (deepseek_v2.py DeepseekV2DecoderLayer: use_mha =
+            # model_type "deepseek" or qk_nope_head_dim == qk_rope_head_dim == 0; its DeepseekForCausalLM is a
+            # DeepseekV2ForCausalLM, the text config's model_type deepseek_v2), MLA where either is not 0, left out
+            # transformers' 128 and 64
+            nope, rope = (w if w == "not given" else _show(w) for w in widths)
+            raise _refuse(mt, f"language_config has use_mla false and qk_nope_head_dim {nope} and "
+                              f"qk_rope_head_dim {rope}: DeepSeek-VL2's and DeepSeek-OCR's own code build "
+                              "plain attention on use_mla, vLLM's DeepseekV2DecoderLayer only where both widths are "
+                              "0 (MLA otherwise; left out, transformers' 128 and 64); which the checkpoint holds "
+                              "cannot be told")
     if _is_deepseek_ocr(cfg):
         _deepseek_ocr_copies(cfg, inner, mt, use_mla)
     for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):

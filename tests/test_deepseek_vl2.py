@@ -185,6 +185,27 @@ def test_a_dropped_mla_width_that_is_no_width_is_one_line(capsys, tmp_path, key,
             words=f"model_type deepseek_vl_v2: language_config.{key} must be a whole number of at least 0 or null")
 
 
+# use_mla false: the releases' own code builds plain attention on use_mla alone (modeling_deepseekv2.py
+# DeepseekV2DecoderLayer: "mha_" + attn_implementation -> LlamaAttention; code-corpus file ids 67124163279,
+# 1237564379), current vLLM on the head widths alone (deepseek_v2.py DeepseekV2DecoderLayer: use_mha =
+# config.model_type == "deepseek" or qk_nope_head_dim == qk_rope_head_dim == 0, the text config's model_type being
+# deepseek_v2; its DeepseekForCausalLM is a DeepseekV2ForCausalLM; code-corpus file ids 66991402925, 62653025771).
+# Left out, the widths are transformers' DeepseekV2Config defaults, 128 and 64: MLA there.
+@pytest.mark.parametrize("widths,shown", [
+    ({"qk_rope_head_dim": 64}, "qk_nope_head_dim 0 and qk_rope_head_dim 64"),
+    ({"qk_nope_head_dim": 128, "qk_rope_head_dim": 64}, "qk_nope_head_dim 128 and qk_rope_head_dim 64"),
+    ({"qk_nope_head_dim": ..., "qk_rope_head_dim": ...}, "qk_nope_head_dim not given and qk_rope_head_dim not given"),
+])
+def test_use_mla_false_beside_mla_head_widths_is_one_line(capsys, tmp_path, widths, shown):
+    """Before: read as plain attention whatever the widths said, 2,934,734,080 parameters and 61,440 B a token, where
+    vLLM builds MLA attention. Which one the checkpoint holds cannot be told from the file."""
+    (tmp_path / "ocr").mkdir()
+    words = f"model_type deepseek_vl_v2: language_config has use_mla false and {shown}"
+    refused(capsys, "kv", _with_language(tmp_path / "ocr", **widths), words=words)
+    vl2 = {k: v for k, v in (VL2_TINY | widths).items() if v is not ...}
+    refused(capsys, "weights", _write(tmp_path, _vl2(vl2)), words=words)
+
+
 def test_kv_heads_fewer_than_query_heads_read_as_gqa(tmp_path):
     # DeepseekAttention's num_kv_heads: 12 layers x 2 K/V heads of 128 x (K, V) x 2 bytes
     s = load_spec(_with_language(tmp_path, num_key_value_heads=2))
