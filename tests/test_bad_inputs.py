@@ -1276,9 +1276,12 @@ def test_hub_id_says_it_is_not_downloaded(capsys, tmp_path, monkeypatch, model):
                                        "not downloaded")
 
 
-@pytest.mark.parametrize("model", ["org/name.json", "nope/x.yaml", "a/b/c"])
+@pytest.mark.parametrize("model", ["org/name.json", "nope/x.yaml", "a/b/c", "org/name.JSON", "nope/x.YAML",
+                                   "org/x.Yml", r"C:\models\Qwen3-8B", r"models\deepseek-v3.json"])
 def test_paths_that_are_not_hub_ids_stay_no_such_file(capsys, tmp_path, monkeypatch, model):
-    """A missing spec file (a .json/.yaml suffix, or deeper than ORG/NAME) is still just missing."""
+    """A missing spec file (a .json/.yaml suffix in any case, as the reader takes it; deeper than ORG/NAME; a
+    Windows path) is still just missing: org/name.JSON was named a Hugging Face id, and C:\\models\\Qwen3-8B an
+    unknown built-in model ("`mlacalc specs list` shows the built-in names")."""
     monkeypatch.chdir(tmp_path)
     refused(capsys, "kv", model, words=f"{model}: no such file")
     _, _, err, _ = run(capsys, "kv", model)
