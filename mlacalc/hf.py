@@ -435,8 +435,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "chatglm": {"add_bias_linear": False, "add_qkv_bias": False, "multi_query_attention": False,
                 "multi_query_group_num": 1, "tie_word_embeddings": False},
     # GlmConfig and Glm4Config (transformers): partial_rotary_factor=0.5, head_dim=128, attention_bias=True,
-    # tie_word_embeddings=False
-    "glm": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False},
+    # tie_word_embeddings=False; GlmConfig(num_key_value_heads=2), not one K/V head a query head (a glm file without
+    # the key was read as MHA, 32 K/V heads: 10,658,549,760 parameters for 9,399,951,360)
+    "glm": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False,
+            "num_key_value_heads": 2},
     # Glm4Config(num_key_value_heads=2) too, not one K/V head a query head (a file without the key was read as MHA)
     "glm4": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False,
              "num_key_value_heads": 2},
