@@ -1206,8 +1206,9 @@ def raw_spec(model: str) -> dict:
     spec_file = p.suffix.lower() in SPEC_SUFFIXES
     if HUB_ID.fullmatch(model) and not spec_file:
         # deepseek-ai/DeepSeek-V3 was "no such file", as if a file had been meant: nothing is fetched from the Hub
+        # (hf, huggingface_hub's CLI since 0.34; huggingface-cli no longer works in 1.x)
         raise SpecError(model, "no such file or folder; a Hugging Face model id is not downloaded: fetch its "
-                               "config.json (huggingface-cli download ORG/NAME config.json) and give its path")
+                               f"config.json (hf download {model} config.json --local-dir DIR) and give DIR")
     if spec_file or "/" in model or "\\" in model:
         # a Windows path (C:\models\Qwen3-8B) was "unknown model", as if a built-in name had been meant
         raise SpecError(model, "no such file")
