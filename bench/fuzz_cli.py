@@ -301,7 +301,19 @@ def hf_case(rng: random.Random, tmp: Path, picks: list[str] = HF_PICKS) -> tuple
                 "text_config": [None, {}, [], "x", {"model_type": "llama"}, {"num_hidden_layers": 0}]}
     if isinstance(cfg.get("language_config"), dict):
         specials |= LANGUAGE
+    lang = cfg.get("language_config")
+    copies = [k for k in lang if k in cfg] if isinstance(lang, dict) else []
     what = mutate(rng, cfg, specials)
+    if copies and isinstance(cfg.get("language_config"), dict) and rng.random() < 0.7:
+        # DeepSeek-OCR keeps copies of language_config's keys at the top level, and a copy that disagrees is refused
+        # (mlacalc.hf._deepseek_ocr_copies) before the decoder is read: most cases bring the copies along, so the
+        # mutation reaches the reading
+        for k in copies:
+            if k in cfg["language_config"]:
+                cfg[k] = copy.deepcopy(cfg["language_config"][k])
+            else:
+                cfg.pop(k, None)
+        what.append("top-level copies kept in step")
     folder = tmp / f"hf{rng.randrange(10**9)}"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(cfg, allow_nan=True))

@@ -440,8 +440,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "chatglm": {"add_bias_linear": False, "add_qkv_bias": False, "multi_query_attention": False,
                 "multi_query_group_num": 1, "tie_word_embeddings": False},
     # GlmConfig and Glm4Config (transformers): partial_rotary_factor=0.5, head_dim=128, attention_bias=True,
-    # tie_word_embeddings=False
-    "glm": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False},
+    # tie_word_embeddings=False; GlmConfig(num_key_value_heads=2), not one K/V head a query head (a glm file without
+    # the key was read as MHA, 32 K/V heads: 10,658,549,760 parameters for 9,399,951,360)
+    "glm": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False,
+            "num_key_value_heads": 2},
     # Glm4Config(num_key_value_heads=2) too, not one K/V head a query head (a file without the key was read as MHA)
     "glm4": {"partial_rotary_factor": 0.5, "head_dim": 128, "attention_bias": True, "tie_word_embeddings": False,
              "num_key_value_heads": 2},
@@ -923,17 +925,16 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
     zeros and nulls are dropped (:data:`MLA_KEYS`), so that no qk_nope_head_dim 0 or v_head_dim 0 reaches the
     reading, and the K/V head count must be given (DeepSeek-VL2's class defaults it to 32, transformers' to the query
     heads). The wrapper's dtype, tie and quantization keys fill what the decoder leaves out; the copies of the
-    decoder's keys some files keep at the top level (DeepSeek-OCR's) are not read, as vLLM reads language_config
-    alone. Anything else is one line: a language_config that is no mapping, lacks a size
-    (:data:`DEEPSEEK_VL2_SIZES`), or has a use_mla that is not true or false."""
+    decoder's keys DeepSeek-OCR's file keeps at the top level are read as vLLM reads them, not at all, once they are
+    known to agree with language_config (:func:`_deepseek_ocr_copies`). Anything else is one line: a language_config
+    that is no mapping, lacks a size (:data:`DEEPSEEK_VL2_SIZES`), has a use_mla that is not true or false, or says
+    otherwise than a top-level copy, or (use_mla false) an MLA width that is no whole number or null, or
+    qk_nope_head_dim and qk_rope_head_dim not both 0 (vLLM builds MLA then, the releases' code plain attention)."""
     inner = cfg.get("language_config")
     if not isinstance(inner, dict):
         raise SpecError(WHERE, f"model_type {mt}: language_config must be a mapping (the text decoder's config), got "
                                f"{_show(inner)}")
     inner = dict(inner)
-    for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):
-        if k not in inner and k in cfg:
-            inner[k] = cfg[k]
     use_mla = inner.get("use_mla", True)
     if not isinstance(use_mla, bool):
         raise SpecError(WHERE, f"model_type {mt}: language_config.use_mla must be true or false, got {_show(use_mla)}")
@@ -943,6 +944,32 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
     missing = [k for k in DEEPSEEK_VL2_SIZES + (() if use_mla else ("num_key_value_heads",)) if inner.get(k) is None]
     if missing:
         raise SpecError(WHERE, f"model_type {mt}: language_config has no {missing[0]}, which sizes the model")
+    if not use_mla:
+        for k in MLA_KEYS:
+            v = inner.get(k)
+            # not read, but no width at all (a string, NaN, -1, 1.5, a list) is a broken file: vLLM's
+            # DeepseekV2Config declares each an int or None, and transformers 5 checks it
+            if v is not None and not _whole(v, 0) and not (isinstance(v, float) and v.is_integer() and v >= 0):
+                raise SpecError(WHERE, f"model_type {mt}: language_config.{k} must be a whole number of at least 0 "
+                                       f"or null, got {_show(v)}")
+        widths = [inner.get(k, "not given") for k in ("qk_nope_head_dim", "qk_rope_head_dim")]
+        if widths != [0, 0]:
+            # the releases' own code builds plain attention on use_mla alone (modeling_deepseekv2.py: "mha_" ->
+            # LlamaAttention); current vLLM on the widths alone (deepseek_v2.py DeepseekV2DecoderLayer: use_mha =
+            # model_type "deepseek" or qk_nope_head_dim == qk_rope_head_dim == 0; its DeepseekForCausalLM is a
+            # DeepseekV2ForCausalLM, the text config's model_type deepseek_v2), MLA where either is not 0, left out
+            # transformers' 128 and 64
+            nope, rope = (w if w == "not given" else _show(w) for w in widths)
+            raise _refuse(mt, f"language_config has use_mla false and qk_nope_head_dim {nope} and "
+                              f"qk_rope_head_dim {rope}: DeepSeek-VL2's and DeepSeek-OCR's own code build "
+                              "plain attention on use_mla, vLLM's DeepseekV2DecoderLayer only where both widths are "
+                              "0 (MLA otherwise; left out, transformers' 128 and 64); which the checkpoint holds "
+                              "cannot be told")
+    if _is_deepseek_ocr(cfg):
+        _deepseek_ocr_copies(cfg, inner, mt, use_mla)
+    for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):
+        if k not in inner and k in cfg:
+            inner[k] = cfg[k]
     if topk == "noaux_tc":
         if not use_mla:
             # vLLM builds DeepseekV3ForCausalLM (MLA) whatever use_mla says; the file says plain attention
@@ -960,6 +987,35 @@ def _deepseek_vl2_decoder(cfg: dict, mt: str) -> tuple[str, dict, str]:
         inner = {k: v for k, v in inner.items() if k not in MLA_KEYS}
     inner["model_type"] = family
     return family, inner, f" (language_config read as {family}: {why})"
+
+
+def _deepseek_ocr_copies(cfg: dict, inner: dict, mt: str, use_mla: bool) -> None:
+    """Refuse a DeepSeek-OCR file whose top-level copy of a decoder key that shapes the model (:data:`SIZES`,
+    :data:`SWITCHES`, ``use_mla``, ``topk_method``) says otherwise than its ``language_config`` (``inner``, before
+    the wrapper's keys fill it), or gives a key language_config leaves out. The release's own code builds the decoder
+    from the top level: its modeling_deepseekocr.py declares ``class DeepseekOCRConfig(DeepseekV2Config)`` and
+    ``DeepseekOCRModel(DeepseekV2Model).__init__(config)`` on that config, language_config being one more attribute
+    (code-corpus file ids 17685560866 and 11150405776, copies of the release's file); vLLM builds it from
+    language_config alone (DeepseekVLV2Config: ``text_config = DeepseekV2Config(**language_config)``, a key left out
+    taking the class default). Where they differ the checkpoint's shape cannot be told from the file: the top level's
+    ``num_hidden_layers`` 24 built 24 layers there while 12 were read here. With use_mla false neither reads the MLA
+    widths (:data:`MLA_KEYS`), which are not compared."""
+    for key in (*SIZES, *sorted(SWITCHES), "use_mla", "topk_method"):
+        if key not in cfg or (not use_mla and key in MLA_KEYS):
+            continue
+        if key in inner and inner[key] == cfg[key]:
+            continue
+        there = _show(inner[key]) if key in inner else "not given"
+        raise _refuse(mt, f"{key} is {_show(cfg[key])} at the top level, which DeepSeek-OCR's own DeepseekOCRConfig "
+                          f"builds the decoder from, and {there} in language_config, which vLLM builds it from: "
+                          "which the checkpoint holds cannot be told")
+
+
+def _is_deepseek_ocr(cfg: dict) -> bool:
+    """Whether a ``deepseek_vl_v2`` config is DeepSeek-OCR's (:data:`DEEPSEEK_OCR_ARCHS`; DeepSeek-VL2's names no
+    architectures)."""
+    archs = cfg.get("architectures")
+    return isinstance(archs, list) and any(a in DEEPSEEK_OCR_ARCHS for a in archs if isinstance(a, str))
 
 
 def _left_out(wrapper: str) -> str:
@@ -3182,9 +3238,7 @@ DEEPSEEK_OCR_ARCHS = ("DeepseekOCRForCausalLM", "DeepseekOCR2ForCausalLM")
 def _deepseek_vl2_layout(cfg: dict) -> Layout:
     """:class:`Layout` of a ``deepseek_vl_v2`` checkpoint: DeepSeek-OCR's at the top level, DeepSeek-VL2's under
     ``language.`` (:data:`DEEPSEEK_OCR_ARCHS`)."""
-    archs = cfg.get("architectures")
-    ocr = isinstance(archs, list) and any(a in DEEPSEEK_OCR_ARCHS for a in archs if isinstance(a, str))
-    return Layout() if ocr else Layout(outer="language.")
+    return Layout() if _is_deepseek_ocr(cfg) else Layout(outer="language.")
 
 
 def _ffn_names(mt: str, gated: bool) -> FfnNames:

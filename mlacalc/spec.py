@@ -1285,11 +1285,15 @@ def raw_spec(model: str) -> dict:
         from .files import read_data
 
         return read_data(resources.files("mlacalc.model_specs").joinpath(f"{model}.yaml"), model)
-    if HUB_ID.fullmatch(model) and p.suffix not in SPEC_SUFFIXES:
+    # the suffix in any case, as _read_file takes it (org/name.JSON was named a Hugging Face id)
+    spec_file = p.suffix.lower() in SPEC_SUFFIXES
+    if HUB_ID.fullmatch(model) and not spec_file:
         # deepseek-ai/DeepSeek-V3 was "no such file", as if a file had been meant: nothing is fetched from the Hub
+        # (hf, huggingface_hub's CLI since 0.34; huggingface-cli no longer works in 1.x)
         raise SpecError(model, "no such file or folder; a Hugging Face model id is not downloaded: fetch its "
-                               "config.json (huggingface-cli download ORG/NAME config.json) and give its path")
-    if p.suffix in SPEC_SUFFIXES or "/" in model:
+                               f"config.json (hf download {model} config.json --local-dir DIR) and give DIR")
+    if spec_file or "/" in model or "\\" in model:
+        # a Windows path (C:\models\Qwen3-8B) was "unknown model", as if a built-in name had been meant
         raise SpecError(model, "no such file")
     near = difflib.get_close_matches(model, names, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(near)}?" if near else "; `mlacalc specs list` shows the built-in names"

@@ -1276,9 +1276,24 @@ def test_hub_id_says_it_is_not_downloaded(capsys, tmp_path, monkeypatch, model):
                                        "not downloaded")
 
 
-@pytest.mark.parametrize("model", ["org/name.json", "nope/x.yaml", "a/b/c"])
+def test_hub_id_message_gives_a_command_that_works(capsys, tmp_path, monkeypatch):
+    """The message told users to run `huggingface-cli download ORG/NAME config.json`: huggingface_hub renamed its CLI
+    hf (0.34, July 2025: huggingface.co/blog/hf-cli) and huggingface-cli no longer works in 1.x ("huggingface-cli is
+    deprecated and no longer works. Use hf instead.", microsoft/BitNet#560), and ORG/NAME was left for the user to
+    fill in. It now names the id given and a folder to pass back."""
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, "kv", "Qwen/Qwen3-8B@as=mha",
+            words="fetch its config.json (hf download Qwen/Qwen3-8B config.json --local-dir DIR) and give DIR")
+    _, _, err, _ = run(capsys, "kv", "Qwen/Qwen3-8B")
+    assert "huggingface-cli" not in err and "ORG/NAME" not in err
+
+
+@pytest.mark.parametrize("model", ["org/name.json", "nope/x.yaml", "a/b/c", "org/name.JSON", "nope/x.YAML",
+                                   "org/x.Yml", r"C:\models\Qwen3-8B", r"models\deepseek-v3.json"])
 def test_paths_that_are_not_hub_ids_stay_no_such_file(capsys, tmp_path, monkeypatch, model):
-    """A missing spec file (a .json/.yaml suffix, or deeper than ORG/NAME) is still just missing."""
+    """A missing spec file (a .json/.yaml suffix in any case, as the reader takes it; deeper than ORG/NAME; a
+    Windows path) is still just missing: org/name.JSON was named a Hugging Face id, and C:\\models\\Qwen3-8B an
+    unknown built-in model ("`mlacalc specs list` shows the built-in names")."""
     monkeypatch.chdir(tmp_path)
     refused(capsys, "kv", model, words=f"{model}: no such file")
     _, _, err, _ = run(capsys, "kv", model)

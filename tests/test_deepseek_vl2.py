@@ -38,14 +38,16 @@ def _write(tmp_path: Path, cfg: dict) -> str:
     return str(tmp_path)
 
 
-def _with_language(tmp_path: Path, **changes) -> str:
-    """DeepSeek-OCR's file with keys of its language_config replaced (a value of ... deletes the key)."""
+def _with_language(tmp_path: Path, top: bool = True, **changes) -> str:
+    """DeepSeek-OCR's file with keys of its language_config replaced (a value of ... deletes the key), and their
+    top-level copies alike unless ``top`` is false (the release's code reads those, vLLM language_config)."""
     cfg = _ocr()
     for key, value in changes.items():
-        if value is ...:
-            del cfg["language_config"][key]
-        else:
-            cfg["language_config"][key] = value
+        for where in (cfg["language_config"], cfg) if top else (cfg["language_config"],):
+            if value is ...:
+                where.pop(key, None)
+            else:
+                where[key] = value
     return _write(tmp_path, cfg)
 
 
@@ -120,21 +122,88 @@ def test_deepseek_ocr_kv_is_ten_k_and_ten_v_heads_of_128_on_12_layers():
     assert kv_report(load_spec(str(OCR)), context=1).per_token.total == 12 * 10 * 128 * 2 * 2 == 61_440
 
 
-def test_top_level_copies_of_the_decoder_keys_are_not_read(tmp_path):
+def test_top_level_copies_that_agree_with_language_config_change_nothing(tmp_path):
     """The file repeats language_config's keys at the top level; vLLM builds the decoder from language_config alone
-    (DeepseekVLV2Config: text_config = DeepseekV2Config(**language_config)), so changing the copies changes nothing."""
-    cfg = _ocr() | {"hidden_size": 4096, "num_hidden_layers": 60, "use_mla": True, "kv_lora_rank": 512}
-    assert load_spec(_write(tmp_path, cfg)).num_layers == 12
+    (DeepseekVLV2Config: text_config = DeepseekV2Config(**language_config)). Copies that agree, and top-level keys
+    that size nothing (token ids, rm_head), change nothing."""
+    cfg = _ocr() | {"bos_token_id": 7, "eos_token_id": 8, "rm_head": True, "lm_head": False}
     assert weights(load_spec(_write(tmp_path, cfg))).params.total == DECODER
+
+
+# DeepSeek-OCR's release code builds the decoder from the TOP level: its modeling_deepseekocr.py declares
+# `class DeepseekOCRConfig(DeepseekV2Config)` and `DeepseekOCRModel(DeepseekV2Model).__init__(config)` on that config
+# (code-corpus file ids 17685560866, 11150405776: copies of the release's file), language_config being one more
+# attribute. With 24 layers at the top level it builds 12 more layers of attention, two norms and the MoE:
+MORE_LAYERS = 12 * (ATTN + 2 * D + MOE)
+
+
+@pytest.mark.parametrize("top,words", [
+    ({"num_hidden_layers": 24}, "num_hidden_layers is 24 at the top level"),
+    ({"hidden_size": 2048}, "hidden_size is 2048 at the top level"),
+    ({"n_shared_experts": 0}, "n_shared_experts is 0 at the top level"),
+    ({"use_mla": True}, "use_mla is True at the top level"),
+    ({"tie_word_embeddings": True}, "tie_word_embeddings is True at the top level"),
+])
+def test_top_level_copy_that_disagrees_with_language_config_is_one_line(capsys, tmp_path, top, words):
+    """Before, the top level was not read: 2,934,734,080 parameters whatever it said, where the release's own code
+    builds 24 layers from num_hidden_layers 24 (5,739,377,920). Which one the checkpoint holds cannot be told."""
+    assert DECODER + MORE_LAYERS == 5_739_377_920
+    refused(capsys, "weights", _write(tmp_path, _ocr() | top),
+            words=f"model_type deepseek_vl_v2: {words}, which DeepSeek-OCR's own DeepseekOCRConfig builds the decoder "
+                  "from,")
+
+
+def test_a_size_the_top_level_gives_and_language_config_leaves_out_is_one_line(capsys, tmp_path):
+    """language_config without first_k_dense_replace: vLLM's class default 0 (every layer MoE: 3,135,601,920
+    parameters, as read before) against the top level's 1 (2,934,734,080), the release's own reading."""
+    assert DECODER - DENSE + MOE == 3_135_601_920
+    refused(capsys, "weights", _with_language(tmp_path, top=False, first_k_dense_replace=...),
+            words="first_k_dense_replace is 1 at the top level, which DeepSeek-OCR's own DeepseekOCRConfig builds the "
+                  "decoder from, and not given in language_config")
 
 
 def test_with_use_mla_false_the_mla_keys_never_reach_the_reading(tmp_path):
     """DeepseekAttention reads no MLA width (nor head_dim: transformers' DeepseekV2Config sets it to
     qk_rope_head_dim): whatever they hold, the heads are 1280 / 10 = 128 wide."""
     for odd in ({"v_head_dim": 0, "qk_nope_head_dim": 0}, {"kv_lora_rank": 512, "q_lora_rank": 1536},
-                {"qk_rope_head_dim": 64, "head_dim": 64}, {"v_head_dim": "x"}):
+                {"v_head_dim": 64, "head_dim": 64}, {"v_head_dim": 128.0}):
         s = load_spec(_with_language(tmp_path, **odd))
         assert (s.attention.kind, s.attention.v_head_dim, s.attention.kv_lora_rank) == ("mha", 128, None), odd
+
+
+@pytest.mark.parametrize("key", ["kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
+                                 "head_dim"])
+@pytest.mark.parametrize("value", ["x", "NaN", -1, 1.5, True, [], {"a": 1}])
+def test_a_dropped_mla_width_that_is_no_width_is_one_line(capsys, tmp_path, key, value):
+    """With use_mla false the MLA widths are not read, but one that is no whole number (a string, NaN, -1, 1.5, a
+    bool, a list, a mapping) is a broken file, not a width to skip: the DeepseekV2Config vLLM builds declares each an
+    int or None (transformers 5 checks it). Before: read as if absent, 2,934,734,080 parameters."""
+    path = _with_language(tmp_path, **{key: value})
+    if value == "NaN":             # JSON's NaN, not the string "NaN"
+        Path(path, "config.json").write_text(Path(path, "config.json").read_text().replace('"NaN"', "NaN"))
+    refused(capsys, "weights", path,
+            words=f"model_type deepseek_vl_v2: language_config.{key} must be a whole number of at least 0 or null")
+
+
+# use_mla false: the releases' own code builds plain attention on use_mla alone (modeling_deepseekv2.py
+# DeepseekV2DecoderLayer: "mha_" + attn_implementation -> LlamaAttention; code-corpus file ids 67124163279,
+# 1237564379), current vLLM on the head widths alone (deepseek_v2.py DeepseekV2DecoderLayer: use_mha =
+# config.model_type == "deepseek" or qk_nope_head_dim == qk_rope_head_dim == 0, the text config's model_type being
+# deepseek_v2; its DeepseekForCausalLM is a DeepseekV2ForCausalLM; code-corpus file ids 66991402925, 62653025771).
+# Left out, the widths are transformers' DeepseekV2Config defaults, 128 and 64: MLA there.
+@pytest.mark.parametrize("widths,shown", [
+    ({"qk_rope_head_dim": 64}, "qk_nope_head_dim 0 and qk_rope_head_dim 64"),
+    ({"qk_nope_head_dim": 128, "qk_rope_head_dim": 64}, "qk_nope_head_dim 128 and qk_rope_head_dim 64"),
+    ({"qk_nope_head_dim": ..., "qk_rope_head_dim": ...}, "qk_nope_head_dim not given and qk_rope_head_dim not given"),
+])
+def test_use_mla_false_beside_mla_head_widths_is_one_line(capsys, tmp_path, widths, shown):
+    """Before: read as plain attention whatever the widths said, 2,934,734,080 parameters and 61,440 B a token, where
+    vLLM builds MLA attention. Which one the checkpoint holds cannot be told from the file."""
+    (tmp_path / "ocr").mkdir()
+    words = f"model_type deepseek_vl_v2: language_config has use_mla false and {shown}"
+    refused(capsys, "kv", _with_language(tmp_path / "ocr", **widths), words=words)
+    vl2 = {k: v for k, v in (VL2_TINY | widths).items() if v is not ...}
+    refused(capsys, "weights", _write(tmp_path, _vl2(vl2)), words=words)
 
 
 def test_kv_heads_fewer_than_query_heads_read_as_gqa(tmp_path):

@@ -3475,6 +3475,19 @@ def test_glm_v_kv_heads_left_out_are_the_class_default_and_null_is_mha(tmp_path,
     assert load_spec(_write(tmp_path, bare)).attention.num_kv_heads == 2
 
 
+def test_glm_kv_heads_left_out_are_glmconfigs_two(tmp_path):
+    """GlmConfig(num_key_value_heads=2) as Glm4Config (transformers models/glm/configuration_glm.py; code-corpus file
+    id 65749230700): a glm file without the key was read as one K/V head a query head, 32, so 40 layers x 2 (k, v)
+    x (4096 x 30 x 128 + 30 x 128) more parameters (10,658,549,760 for 9,399,951,360) and 16 x the KV."""
+    from mlacalc.kv import kv_report
+
+    bare = {k: v for k, v in _glm_hf("glm").items() if k != "num_key_value_heads"}
+    s = load_spec(_write(tmp_path, bare))
+    assert s.attention.num_kv_heads == 2
+    assert weights(s).params.total == 9_399_951_360 == 10_658_549_760 - 40 * 2 * (4096 * 30 * 128 + 30 * 128)
+    assert kv_report(s, context=1).per_token.total == 40 * 2 * 128 * 2 * 2
+
+
 def test_rope_parameters_factor_is_not_hidden_by_the_class_default(tmp_path):
     """transformers 5 writes the partial rotary factor in rope_parameters alone (GLM-OCR: 1.0); Glm4Config's
     top-level default 0.5 was merged over it and GLM-OCR's 128-wide RoPE read as 64 (vLLM's Glm4Attention takes
