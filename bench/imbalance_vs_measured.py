@@ -120,10 +120,30 @@ def main(argv=None) -> int:
               f"(range {min(ratio):.3f}-{max(ratio):.3f}); predicted balanced median {med('predicted'):.3f} "
               f"(max {max(o['predicted'] for o in sel):.3f}); a program a segment {med('predicted_pieces'):.3f} (max "
               f"{max(o['predicted_pieces'] for o in sel):.3f})")
+    _padded_gluon(rows, points, out, a.sms)
     m, p = [o["measured"] for o in out], [o["predicted"] for o in out]
     print(f"all {len(out)} points: measured median {statistics.median(m):.3f} max {max(m):.3f}; predicted balanced "
           f"median {statistics.median(p):.3f} max {max(p):.3f}")
     return 0
+
+
+def _padded_gluon(rows, points, out, sms: int) -> None:
+    """Under 64 heads, the Gluon kernel's 64-row tile padded (impl="gluon", merged unmeasured) does a 64-head
+    program's work, so its per-key cost ratio to FlashMLA is taken from the 64-head points (their median measured /
+    model): printed as a prediction for those points, with the fixed split plan and with the balanced cut."""
+    factor = statistics.median(o["measured"] / o["model"] for o in out if o["heads"] == 64)
+    for H in sorted({o["heads"] for o in out if o["heads"] < BLOCK_H}):
+        fixed, cut = [], []
+        for r, (B, ctx, h, lens) in zip(rows, points):
+            if h != H:
+                continue
+            fm = balanced(lens, FLASHMLA_BLOCK, FLASHMLA_OVERHEAD, 1, sms)[0]
+            keys, block_n, ov, hp, _ = ours_fixed(B, ctx, BLOCK_H, lens, sms)  # the 64-row tile's plan
+            fixed.append(factor * keys / fm)
+            cut.append(factor * balanced(lens, block_n, ov, hp, sms)[0] / fm)
+        print(f"{H:>3} heads on the padded Gluon tile (per-key factor {factor:.3f} from the 64-head points): predicted "
+              f"fixed grid median {statistics.median(fixed):.3f} (max {max(fixed):.3f}), balanced cut median "
+              f"{statistics.median(cut):.3f} (max {max(cut):.3f})")
 
 
 if __name__ == "__main__":
