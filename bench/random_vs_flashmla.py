@@ -8,7 +8,11 @@ once before the timed calls, as FlashMLA's metadata is): at 16/32 heads (the Tri
 every head count (the Gluon kernel's too, at >= 64 heads). bench/imbalance_vs_measured.py predicts, from the seed-1
 run without it, what the scheduled column should show.
 
+--padded-gluon also times impl="gluon" under 64 heads (the 64-row tile padded), with the fixed grid and, with
+--schedule all, with a schedule: columns gluon_ratio, gluon_sched_ratio (imbalance_vs_measured.py predicts them).
+
     python3 bench/random_vs_flashmla.py --out OUT.json [--seed 1] [--n 40] [--schedule none|triton|all]
+                                        [--padded-gluon]
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ def main() -> int:
     a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--seed", type=int, default=1),
                                           ap.add_argument("--n", type=int, default=40),
                                           ap.add_argument("--schedule", choices=["none", "triton", "all"],
-                                                          default="none")))
+                                                          default="none"),
+                                          ap.add_argument("--padded-gluon", action="store_true")))
     if a is None:
         return 2
     fm = _flash_mla()
@@ -69,6 +74,8 @@ def main() -> int:
                    flashmla_ms=theirs["graph_ms"], ratio=ours["graph_ms"] / theirs["graph_ms"])
         if a.schedule == "all" or (a.schedule == "triton" and H < 64):
             row |= _scheduled(q, pool, lens, table, ctx, theirs["graph_ms"], flusher)
+        if a.padded_gluon and H < 64:
+            row |= _padded_gluon(q, pool, lens, table, ctx, theirs["graph_ms"], flusher, a.schedule == "all")
         record(rows, **row)
         with open(a.out, "w") as f:
             json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, seed=a.seed, rows=rows), f,
@@ -81,6 +88,24 @@ def main() -> int:
     if rs:
         print(f"scheduled / FlashMLA over {len(rs)} points: median {statistics.median(rs):.3f}, max {rs[-1]:.3f}")
     return 0
+
+
+def _padded_gluon(q, pool, lens, table, ctx, flashmla_ms, flusher, scheduled: bool) -> dict:
+    """impl="gluon" under 64 heads (the 64-row tile padded): its fixed grid and, when `scheduled`, with a schedule,
+    each against FlashMLA; an error is recorded and the run goes on."""
+    kw = dict(softmax_scale=MLA_SCALE, impl="gluon")
+    out = {}
+    try:
+        t = eager_and_graph(lambda: mla_decode(q, pool, lens, table, max_seqlen=ctx, **kw), flusher)
+        out |= dict(gluon_ms=t["graph_ms"], gluon_ratio=t["graph_ms"] / flashmla_ms)
+        if scheduled:
+            sched = mla_decode_schedule()
+            mla_decode(q, pool, lens, table, schedule=sched, **kw)
+            t = eager_and_graph(lambda: mla_decode(q, pool, lens, table, schedule=sched, **kw), flusher)
+            out |= dict(gluon_sched_ms=t["graph_ms"], gluon_sched_ratio=t["graph_ms"] / flashmla_ms)
+    except Exception as exc:  # noqa: BLE001 - a lab run records the failure and goes on
+        out["gluon_error"] = f"{type(exc).__name__}: {exc}"[:300]
+    return out
 
 
 def _scheduled(q, pool, lens, table, ctx, flashmla_ms, flusher) -> dict:
