@@ -15,7 +15,8 @@
 # Then: where the schedule wins, make auto build one per call when none is given (its fill is one launch: timed in
 #   bench/ab_schedule.py) or document it as the engine's job, price it in mlacalc.expected, calibrate; if Gluon wins
 #   under 64 rows, move auto's threshold (kernels/decode._gluon_applies: min_rows).
-# Files under $OUT: run.log, smoke.txt, pytest.txt, random_sched.json (written point by point: a cut run keeps its rows).
+# Files under $OUT: run.log, smoke.txt, pytest.txt, random_sched.json (written point by point: a cut run keeps
+# its rows).
 #     run(command="bash bench/session_bc_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
 . bench/device_lib.sh
