@@ -962,24 +962,12 @@ def _mla_decode_seesaw_kernel(
             _issue_segment(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, kv_half_desc, kv_rope_desc, kv_lo,
                            kv_hi, kv_rope, ready_lo, ready_hi, b, pid_h, rows_per_seq, start, end, n_tiles,
                            BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, PAGED, PAGE_SIZE)
-    else:
+    elif FP8:
         _load_q(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, b * rows_per_seq + pid_h * BLOCK_H, D_LAT)
-    if not FP8 and not SCHEDULED:
-        for k in gl.static_range(NUM_BUF):  # an even tile's parts: V_L | V_R + RoPE; an odd tile's: V_L + RoPE | V_R
-            if k % 2 == 0:
-                _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_half_desc, kv_lo.index(k), 0, ready_lo.index(k),
-                            k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False, BLOCK_N, PAGED,
-                            PAGE_SIZE)
-                _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_rope_desc, kv_rope.index(k), D_LAT,
-                            ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
-                            BLOCK_N, PAGED, PAGE_SIZE)
-            else:
-                _issue_part(kv_half_desc, kv_lo.index(k), 0, kv_rope_desc, kv_rope.index(k), D_LAT,
-                            ready_lo.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, True,
-                            BLOCK_N, PAGED, PAGE_SIZE)
-                _issue_part(kv_half_desc, kv_hi.index(k), D_HALF, kv_half_desc, kv_hi.index(k), D_HALF,
-                            ready_hi.index(k), k, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, False,
-                            BLOCK_N, PAGED, PAGE_SIZE)
+    else:
+        _issue_segment(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, kv_half_desc, kv_rope_desc, kv_lo, kv_hi,
+                       kv_rope, ready_lo, ready_hi, b, pid_h, rows_per_seq, start, end, n_tiles, BLOCK_TABLE,
+                       stride_bt_b, seq_rows, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, PAGED, PAGE_SIZE)
 
     # the same arguments for both groups, written out: a tuple held in a variable loses its constexprs (Triton 3.6)
     if FP8:
