@@ -884,6 +884,7 @@ def refuse_layer_widths(spec: ModelSpec, what: str) -> None:
 def _check_attention(spec: ModelSpec) -> None:
     """The attention block's own rules (heads, dims, its family's fields, the sliding shape, the KV layout)."""
     a = spec.attention
+    _check_layer_heads(spec)        # first: the most of its layers' heads must be num_heads and num_kv_heads
     if a.num_kv_heads > a.num_heads:
         raise SpecError("attention.num_kv_heads", f"({a.num_kv_heads}) exceeds num_heads ({a.num_heads}): a K/V "
                                                   "head serves one or more query heads")
@@ -897,7 +898,6 @@ def _check_attention(spec: ModelSpec) -> None:
         # counted nowhere in the latent families' projections: set there it would change no number
         raise SpecError("attention.head_gate", f"applies to mha, mqa and gqa attention, not {a.kind}")
     _check_sliding_shape(spec)
-    _check_layer_heads(spec)
     # the layout dtypes.kv names, refused where --kv-dtype would be (an MLA latent in int4, a DSA cache in fp4), at
     # load: it was priced as flat bits, int4 on MLA included (1088 B a token-layer with --kv-dtype int4 on
     # Llama-3.1-8B, 1024 from dtypes.kv: int4)
@@ -999,7 +999,14 @@ def _check_layer_heads(spec: ModelSpec) -> None:
         if a.kind == "mqa" and kv != 1:
             raise SpecError(f"{where}[{i}]", f"mqa needs one K/V head, got {list(pair)}; use kind: gqa")
     given = [p for p in heads if p is not None]
+    if not given:
+        raise SpecError(where, "is null on every layer: no layer attends")
     most_q, most_kv = max(q for q, _ in given), max(kv for _, kv in given)
+    if most_q % most_kv:
+        # the spec's block holds the most of each (the workspace's widest); layers of 12/4 and 10/5 make 12/5
+        raise SpecError(where, f"the most heads ({most_q}) and the most K/V heads ({most_kv}) of any layer must make "
+                               f"a block, num_heads a multiple of num_kv_heads (this spec's attention.num_heads and "
+                               "num_kv_heads)")
     if (a.num_heads, a.num_kv_heads) != (most_q, most_kv):
         field = "num_heads" if a.num_heads != most_q else "num_kv_heads"
         raise SpecError(f"attention.{field}", f"num_heads and num_kv_heads ({a.num_heads}, {a.num_kv_heads}) must be "
@@ -1598,10 +1605,10 @@ def _schema_of(cls) -> dict:
             s = {"type": ["array", "null"], "items": {"type": "integer", "minimum": 0}, "minItems": 1,
                  "maxItems": MAX_LAYERS}
         elif meta.get("kind") == "heads":
-            pair = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_HEADS},
+            # each entry a pair of head counts, or null (a layer without attention)
+            pair = {"type": ["array", "null"], "items": {"type": "integer", "minimum": 1, "maximum": MAX_HEADS},
                     "minItems": 2, "maxItems": 2}
-            s = {"type": ["array", "null"], "items": {"anyOf": [pair, {"type": "null"}]}, "minItems": 1,
-                 "maxItems": MAX_LAYERS}
+            s = {"type": ["array", "null"], "items": pair, "minItems": 1, "maxItems": MAX_LAYERS}
         elif meta.get("kind") == "layer_types":
             # was {"type": "string"}: an editor flagged every spec with a layer pattern (gpt-oss, Qwen3-Next,
             # Nemotron-H's ffn layers) and passed layer_types: ffn, which the spec refuses
