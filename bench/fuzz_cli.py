@@ -76,6 +76,7 @@ HF_PICKS = ["llama", "llama_3_3_70b", "llama_3_2_11b_vision", "llama_4_scout", "
             "gpt_neox_20b", "redpajama_incite_3b", "starcoder", "gpt_bigcode_santacoder", "deepseek_ocr",
             "glm_4_1v_9b_thinking", "glm_ocr"]
 HF_PICKS += ["llama_3_3_nemotron_super_49b", "llama_3_1_nemotron_ultra_253b"]      # nemotron-nas: ffn.layer_widths
+HF_PICKS += ["openelm_270m", "openelm_450m", "openelm_1_1b_instruct", "openelm_3b"]   # openelm: attention.layer_heads
 SPEC_PICKS = ["deepseek-v3", "deepseek-v3.2", "llama-3.1-8b", "qwen3-next-80b-a3b", "kimi-linear-48b-a3b",
               "gemma-3-27b", "gpt-oss-20b", "mixtral-8x7b", "glm-5", "minicpm3-4b", "llama-4-scout", "variant-mla",
               "deepseek-v2-lite", "qwen3-235b-a22b"]
@@ -84,6 +85,7 @@ SPEC_PICKS = ["deepseek-v3", "deepseek-v3.2", "llama-3.1-8b", "qwen3-next-80b-a3
 FLAG_FIXTURES = [str(HF / n) for n in ("falcon_mamba_7b", "mamba_codestral_7b", "jamba_1_5_mini", "falcon_h1_7b",
                                        "lfm2_1_2b", "gemma_3n_e2b", "step_3_5_flash", "step3")]
 FLAG_FIXTURES += [str(HF / n) for n in ("llama_3_3_nemotron_super_49b", "llama_3_1_nemotron_ultra_253b")]
+FLAG_FIXTURES += [str(HF / n) for n in ("openelm_270m", "openelm_1_1b_instruct")]     # heads of their own a layer
 MODEL_COMMANDS = ["kv", "weights", "roofline", "fit", "train", "specs show", "compare", "sweep", "specs validate"]
 
 NAN, INF = float("nan"), float("inf")

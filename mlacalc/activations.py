@@ -68,8 +68,8 @@ from .attention import divide, family, layer_block
 from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
-from .spec import (ModelSpec, refuse_kv_sharing, refuse_layer_widths, refuse_parallel_mixers, refuse_residual_extras,
-                   refuse_sliding_shape)
+from .spec import (ModelSpec, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths, refuse_parallel_mixers,
+                   refuse_residual_extras, refuse_sliding_shape)
 INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
 
@@ -322,6 +322,7 @@ def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
     """Every tensor layer ``layer`` (0-based) keeps with no recomputation, on one GPU, for one micro-batch."""
     # Nemotron-NAS's layers (ffn.layer_widths): each its own FFN width, or no attention or no FFN at all
     refuse_layer_widths(spec, "training memory")
+    refuse_layer_heads(spec, "training memory")       # OpenELM's layers: each its own heads
     if spec.one_block_per_layer:
         # every layer was counted as attention plus FFN: an ffn layer's missing attention block was an
         # AttributeError (native), the Megatron convention's two blocks a layer a silent overcount
@@ -349,6 +350,7 @@ def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
     # every layer's tensors below are sized by spec.attention (the backward phases, the Megatron layer, the MTP
     # module's layer): sliding layers of another shape would be sized as full ones
     refuse_sliding_shape(spec, "training memory")
+    refuse_layer_heads(spec, "training memory")       # ... or layers of their own heads (attention.layer_heads)
     # a cross-layer reader stores no K/V of its own in an engine's cache, but what its backward keeps (the shared K/V
     # once, or RoPE'd and normed copies a layer as Tencent's reference code builds them) is not established
     refuse_kv_sharing(spec, "training memory")

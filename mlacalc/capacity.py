@@ -50,7 +50,7 @@ from .hardware import Hardware
 from .kv import format_bits, kv_report, kv_storage
 from .parallel import Parallelism
 from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roofline, Step, roofline
-from .spec import ModelSpec, refuse_kv_sharing
+from .spec import ModelSpec, refuse_kv_sharing, refuse_layer_heads
 from .units import finite, largest_fitting
 from .params import Params, stage_params, weight_bytes
 from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults,
@@ -352,6 +352,9 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
         # (gemma3n.py: kv_sharing_target_layer_name), but how its hybrid allocator then groups sliding and full
         # layers' pages is not established here; what SGLang allocates is not established either
         refuse_kv_sharing(spec, f"engine {engine}'s KV cache")
+        # layers of their own K/V heads have pages of their own sizes: vLLM's unify_kv_cache_spec_page_size raises
+        # each layer's block to a common page, or refuses; which, and what SGLang does, is not established here
+        refuse_layer_heads(spec, f"engine {engine}'s KV cache")
     non_torch_source = NON_TORCH_DEFAULT_SOURCE if non_torch_bytes is None else "given"
     if non_torch_bytes is None and engine in ("vllm", "sglang"):
         non_torch_bytes = NON_TORCH_BYTES

@@ -119,8 +119,16 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   Llama-3.1-Nemotron-Ultra-253B-v1; :func:`_nemotron_nas_keys`): Llama's attention and gated MLP sized layer by layer
   by ``block_configs``, ``num_attention_heads // n_heads_in_group`` K/V heads, an attention ``no_op`` layer read as
   an ``ffn`` layer, each FFN ``_find_multiple(int(2 ffn_mult d / 3), 256)`` wide (:func:`nas_ffn_width`) or absent
-  (``no_op``) in ``ffn.layer_widths``; ``replace_with_linear`` and K/V heads that differ from layer to layer
-  (Llama-3.1-Nemotron-51B) are refused in one line.
+  (``no_op``) in ``ffn.layer_widths``, K/V heads that differ from layer to layer in ``attention.layer_heads``;
+  ``replace_with_linear`` (Llama-3.1-Nemotron-51B's attention) is refused in one line;
+- Apple's OpenELM, ``openelm`` (``OpenELMForCausalLM``: OpenELM-270M/450M/1_1B/3B and their -Instruct;
+  :func:`_openelm_keys`): Llama's pre-norm block, no biases, q/k norms by ``normalize_qk_projections``, RoPE over
+  the whole ``head_dim``, each layer's query and K/V heads derived from ``qkv_multipliers`` as
+  ``OpenELMConfig.__post_init__`` derives them (:func:`openelm_layer_heads`; ``num_query_heads``/``num_kv_heads``
+  lists that disagree are refused) in ``attention.layer_heads``, each FFN ``make_divisible(ffn_multiplier x
+  model_dim, ffn_dim_divisor)`` wide in ``ffn.layer_widths`` (gated by ``ffn_with_glu``), the embedding shared with
+  the output by ``share_input_output_layers``, ``max_context_length`` the context limit; quantized checkpoints are
+  refused.
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -518,6 +526,8 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
 # Llama-Nemotron's NAS decoders (DeciLMForCausalLM): Llama's blocks, sized layer by layer by block_configs
 # (_nemotron_nas_keys)
 CONVENTIONAL |= {"nemotron-nas"}
+# Apple's OpenELM: Llama's block with each layer's own heads and FFN width (_openelm_keys)
+CONVENTIONAL |= {"openelm"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -534,7 +544,10 @@ REFUSED = {
     "zamba": "Mamba layers with a shared attention block are not modelled",
     "zamba2": "Mamba-2 layers with shared attention blocks are not modelled",
     # found in the zoo audit of real configs (docs/zoo-facts.md section 6)
-    "deci": "per-layer attention and FFN widths (DeciLM, block_configs) are not modelled",
+    # the spec has per-layer heads since (attention.layer_heads), but no DeciLM-7B config was found to check a reading
+    # of num_key_value_heads_per_layer against (docs/zoo-facts.md section 28)
+    "deci": "DeciLM's per-layer K/V heads (num_key_value_heads_per_layer) are not read: no released config was "
+            "available to check the reading against",
     # the seventh round (docs/zoo-facts.md section 10)
     "phi4flash": "SambaY's decoder-hybrid-decoder (Phi-4-mini-flash: Mamba and sliding-window layers, then gated "
                  "memory units that reuse one layer's KV cache instead of attention) is not modelled",
@@ -838,6 +851,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     if mt == "nemotron-nas":
         merged = _nemotron_nas_keys(_checked(merged, mt), mt)
         description = "; ".join(x for x in (description, NAS_READING) if x)
+    if mt == "openelm":
+        merged = _openelm_keys(merged, mt)
+        description = "; ".join(x for x in (description, OPENELM_READING) if x)
     return mt, _checked(merged, mt), description
 
 
@@ -2711,6 +2727,8 @@ def _step_ffn(cfg: dict, mt: str) -> dict:
 def _ffn(cfg: dict, mt: str) -> dict:
     if mt == "nemotron-nas":
         return _nemotron_nas_ffn(cfg)
+    if mt == "openelm":
+        return _openelm_ffn(cfg)
     if mt in STEP_FAMILY:
         return _step_ffn(cfg, mt)
     if mt == "nemotron_h":
@@ -2890,9 +2908,10 @@ def _nemotron_nas_keys(cfg: dict, mt: str) -> dict:
       where it gives one, as vLLM takes it); ``no_op``: no FFN, no ``post_attention_layernorm`` (width 0 in
       ``ffn.layer_widths``).
 
-    Refused in one line: ``replace_with_linear`` (one hidden x hidden Linear in place of the attention or the FFN:
-    Llama-3.1-Nemotron-51B-Instruct's attention), K/V head counts that differ from layer to layer (51B's
-    n_heads_in_group 8, 16, 32 and 64), sinks, windows and sparsity (:data:`NAS_INERT`), anything malformed."""
+    K/V heads that differ from layer to layer (``n_heads_in_group`` per block: 51B's 8, 16, 32 and 64) are
+    ``attention.layer_heads``, null on the ``no_op`` layers. Refused in one line: ``replace_with_linear`` (one hidden x
+    hidden Linear in place of the attention or the FFN: Llama-3.1-Nemotron-51B-Instruct's attention), sinks, windows
+    and sparsity (:data:`NAS_INERT`), anything malformed."""
     blocks, L = cfg.get("block_configs"), cfg["num_hidden_layers"]
     if not isinstance(blocks, list) or len(blocks) != L:
         raise _refuse(mt, f"block_configs must be a list of {L} blocks (one a layer, num_hidden_layers), got "
@@ -2900,28 +2919,28 @@ def _nemotron_nas_keys(cfg: dict, mt: str) -> dict:
     heads, hidden = _req(cfg, mt, "num_attention_heads"), _req(cfg, mt, "hidden_size")
     if cfg.get("mlp_bias"):             # DeciLMGatedMLP: gate/up/down with bias=config.mlp_bias
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
-    types, widths, groups = [], [], {}
+    types, widths, groups, pairs = [], [], {}, []
     for i, block in enumerate(blocks):
         attn, ffn = (_nas_part(block, part, i, mt) for part in ("attention", "ffn"))
+        pairs.append(None)
         if not attn["no_op"]:
             g = attn.get("n_heads_in_group")
             if not _whole(g, 1) or heads % g:
                 raise _refuse(mt, f"block_configs[{i}].attention.n_heads_in_group must be a whole number that "
                                   f"divides num_attention_heads {heads}, got {_show(g)}")
             groups.setdefault(g, i)
+            pairs[-1] = [heads, heads // g]          # DeciLMAttention: num_key_value_heads = heads // n_heads_in_group
         types.append("ffn" if attn["no_op"] else "full")
         widths.append(0 if ffn["no_op"] else _nas_width(ffn, i, hidden, mt))
-    if len(groups) > 1:
-        (g1, i1), (g2, i2) = list(groups.items())[:2]
-        raise _refuse(mt, f"K/V head counts that differ from layer to layer (n_heads_in_group {g1} at layer {i1}, "
-                          f"{g2} at layer {i2}: Llama-3.1-Nemotron-51B) are not modelled")
     if not groups:
         raise _refuse(mt, "every block's attention is no_op: no layer attends")
     if not any(widths):
         raise _refuse(mt, "every block's FFN is no_op: no layer has an FFN")
     out = dict(cfg)
-    out["num_key_value_heads"] = heads // next(iter(groups))
+    out["num_key_value_heads"] = heads // min(groups)           # the most K/V heads of any layer
     out["_nas_layer_types"], out["_nas_widths"] = types, widths
+    if len(groups) > 1:     # each attention layer's own K/V heads, none on a no_op layer (attention.layer_heads)
+        out["_layer_heads"] = pairs
     return out
 
 
@@ -2984,6 +3003,143 @@ def _nemotron_nas_ffn(cfg: dict) -> dict:
     if len(set(widths)) == 1 and set(types) == {"full"}:
         return {"kind": "dense", "intermediate_size": widths[0]}
     return {"kind": "dense", "intermediate_size": max(widths), "layer_widths": list(widths)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Apple OpenELM (model_type openelm, OpenELMForCausalLM): layer-wise scaling of the heads and FFN widths
+# ---------------------------------------------------------------------------------------------------------
+
+OPENELM_READING = ("openelm: each layer's heads (attention.layer_heads) from qkv_multipliers and its FFN width "
+                   "(ffn.layer_widths) from ffn_multipliers, by Apple's configuration_openelm.py")
+# the keys of Apple's OpenELMConfig (configuration_openelm.py, copy in the code corpus: file id 2824045709) and those
+# PretrainedConfig saves beside them; none of the others changes a size (rope_freq_constant and rope_max_length set
+# RoPE's frequencies and its table, activation_fn_name the FFN's nonlinearity, normalization_layer_name nothing:
+# OpenELMDecoderLayer builds OpenELMRMSNorm whatever it says)
+OPENELM_KEYS = {"num_transformer_layers", "model_dim", "head_dim", "qkv_multipliers", "num_query_heads",
+                "num_kv_heads", "num_gqa_groups", "ffn_multipliers", "ffn_with_glu", "ffn_dim_divisor",
+                "activation_fn_name", "normalization_layer_name", "normalize_qk_projections",
+                "share_input_output_layers", "rope_freq_constant", "rope_max_length", "max_context_length",
+                "vocab_size", "initializer_range", "use_cache", "bos_token_id", "eos_token_id", "model_type",
+                "architectures", "auto_map", "torch_dtype", "dtype", "transformers_version", "_name_or_path"}
+# OpenELMConfig's defaults for the keys that size the model (configuration_openelm.py, OpenELMConfig.__init__)
+OPENELM_DEFAULTS = {"vocab_size": 32000, "max_context_length": 2048, "num_transformer_layers": 12, "model_dim": 2048,
+                    "head_dim": 128, "qkv_multipliers": 1.0, "num_gqa_groups": 1, "ffn_multipliers": 4.0,
+                    "ffn_with_glu": True, "ffn_dim_divisor": 256, "normalize_qk_projections": False,
+                    "share_input_output_layers": False}
+
+
+def openelm_make_divisible(v: float, divisor: int) -> int:
+    """OpenELM's ``make_divisible(v, divisor)`` (configuration_openelm.py, MobileNet's rule): ``v`` rounded to the
+    nearest multiple of ``divisor`` (at least ``divisor``), one multiple more where that lost over 10% of ``v``.
+    OpenELM-1.1B's FFN at ``model_dim`` 2048, divisor 256: 0.5 -> 1024, 2.19 -> int(4485.12 + 128) // 256 * 256 =
+    4608, 2.31 -> 4608."""
+    new = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * v else new
+
+
+def openelm_multipliers(value: Any, L: int) -> list[float]:
+    """One multiplier a layer as ``OpenELMConfig.__post_init__`` expands ``qkv_multipliers`` or ``ffn_multipliers``:
+    a number for every layer; a pair ``[a, b]`` as ``np.linspace(a, b, num=L)``, each rounded to 2 decimals as numpy
+    rounds (``rint(x * 100) / 100``, halves to even); ``L`` numbers as given (``ffn_multipliers`` only: a
+    ``qkv_multipliers`` list of other than two raises NotImplementedError there, checked by the caller). numpy's
+    linspace is ``a + i (b - a) / (L - 1)``, its last value ``b``."""
+    if not isinstance(value, list):
+        return [value] * L
+    if len(value) == 2:
+        a, b = value
+        step = (b - a) / (L - 1) if L > 1 else 0.0
+        return [round((b if i == L - 1 and L > 1 else i * step + a) * 100) / 100 for i in range(L)]
+    return list(value)
+
+
+def openelm_layer_heads(model_dim: int, head_dim: int, qkv: Any, groups: int, L: int) -> list[list[int]]:
+    """Each layer's ``[query heads, K/V heads]`` by ``OpenELMConfig.__post_init__``: the query width
+    ``make_divisible(model_dim x m, head_dim x num_gqa_groups)`` for the layer's qkv multiplier m, its heads that
+    width / head_dim, the K/V heads ``heads // num_gqa_groups`` (``num_gqa_groups`` is the query heads a K/V head
+    serves). OpenELM-270M (1280, 64, [0.5, 1.0], 4, 16 layers): layer 0 m 0.5, 640 -> int(640 + 128) // 256 x 256 =
+    768, 12 heads, 3 K/V heads; layer 5 m 0.67, 857.6 -> 768, under 0.9 x 857.6, so 1024: 16 heads, 4 K/V heads;
+    layer 15 m 1.0, 1280, 20 heads, 5 K/V heads."""
+    out = []
+    for m in openelm_multipliers(qkv, L):
+        q = openelm_make_divisible(model_dim * m, head_dim * groups) // head_dim
+        out.append([q, q // groups])
+    return out
+
+
+def _openelm_number(v: Any, key: str, mt: str) -> float:
+    """A multiplier: a finite positive number (not a bool), at most 1e6."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or isinstance(v, NonFinite) or not 0 < v <= 1e6:
+        raise _refuse(mt, f"{key} must hold positive numbers, got {_show(v)}")
+    return v
+
+
+def _openelm_keys(cfg: dict, mt: str) -> dict:
+    """Apple's OpenELM config read into the reader's keys (``modeling_openelm.py``, copy in the code corpus: file id
+    2573748740): Llama's pre-norm block with each layer's own heads and FFN width.
+
+    - attention (``OpenELMMultiHeadCausalAttention``): ``qkv_proj`` ``d x (q + 2 kv) head_dim``, ``out_proj``
+      ``q head_dim x d``, no biases, RoPE over the whole head (``OpenELMRotaryEmbedding(model_dim=head_dim)``),
+      ``q_norm``/``k_norm`` RMSNorms of ``head_dim`` where ``normalize_qk_projections``; ``q``, ``kv`` per layer from
+      ``qkv_multipliers`` (:func:`openelm_layer_heads`: ``__post_init__`` derives ``num_query_heads`` and
+      ``num_kv_heads`` from them whatever the file lists, so lists that disagree are refused);
+    - FFN (``OpenELMFeedForwardNetwork``): ``proj_1`` ``d x 2f`` and ``proj_2`` ``f x d`` with ``ffn_with_glu`` (a
+      gated FFN, 3 d f), else ``d x f`` and ``f x d``; f = ``int(make_divisible(ffn_multiplier x model_dim,
+      ffn_dim_divisor))`` per layer (:func:`openelm_make_divisible`);
+    - ``attn_norm``, ``ffn_norm`` and a final ``norm``, RMSNorms of d; ``token_embeddings`` shared with the output
+      where ``share_input_output_layers`` (``OpenELMForCausalLM``: ``lm_head`` None, logits from the embedding);
+      ``max_context_length`` the context limit.
+
+    Keys outside :data:`OPENELM_KEYS` and quantized checkpoints (their module names, ``qkv_proj``, ``proj_1``, are not
+    mapped) are refused in one line."""
+    out = {**OPENELM_DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
+    other = sorted(k for k in out if k not in OPENELM_KEYS and k not in ("quantization", "quantization_config"))
+    if other:
+        raise _refuse(mt, f"key {other[0]} is not one OpenELM's config has (configuration_openelm.py), so the "
+                          "architecture cannot be sized")
+    if out.get("quantization") is not None or out.get("quantization_config") is not None:
+        raise _refuse(mt, "quantized checkpoints of OpenELM (quantization_config, MLX quantization) are not read")
+    for key in ("num_transformer_layers", "model_dim", "head_dim", "num_gqa_groups", "ffn_dim_divisor", "vocab_size",
+                "max_context_length"):
+        v = out[key]
+        if isinstance(v, float) and v.is_integer():
+            v = out[key] = int(v)
+        if not _whole(v, 1):
+            raise _refuse(mt, f"{key} must be a whole number of at least 1, got {_show(v)}")
+    for key in ("ffn_with_glu", "normalize_qk_projections", "share_input_output_layers"):
+        if not isinstance(out[key], bool):
+            raise _refuse(mt, f"{key} must be true or false, got {_show(out[key])}")
+    L, d, hd, g = out["num_transformer_layers"], out["model_dim"], out["head_dim"], out["num_gqa_groups"]
+    if L > MAX_LAYERS:
+        raise _refuse(mt, f"num_transformer_layers must be at most {MAX_LAYERS:,}, got {L:,}")
+    qkv, ffn = out["qkv_multipliers"], out["ffn_multipliers"]
+    if isinstance(qkv, list) and len(qkv) != 2:      # __post_init__: NotImplementedError
+        raise _refuse(mt, f"qkv_multipliers must be a number or two numbers (first and last layer's), got {_show(qkv)}")
+    if isinstance(ffn, list) and len(ffn) not in (2, L):       # __post_init__: an AssertionError
+        raise _refuse(mt, f"ffn_multipliers must be a number, two numbers or one a layer ({L}), got {len(ffn)}")
+    for key, v in (("qkv_multipliers", qkv), ("ffn_multipliers", ffn)):
+        for x in (v if isinstance(v, list) else [v]):
+            _openelm_number(x, key, mt)
+    heads = openelm_layer_heads(d, hd, qkv, g, L)
+    for key, i in (("num_query_heads", 0), ("num_kv_heads", 1)):
+        given = out.get(key)
+        if isinstance(given, list) and given != [p[i] for p in heads]:
+            raise _refuse(mt, f"{key} {_show(given)} contradicts qkv_multipliers {_show(qkv)}, from which "
+                              f"OpenELMConfig derives {_show([p[i] for p in heads])}")
+    widths = [int(openelm_make_divisible(m * d, out["ffn_dim_divisor"])) for m in openelm_multipliers(ffn, L)]
+    kept = {k: v for k, v in cfg.items() if k in ("torch_dtype", "dtype", "model_type", "architectures")}
+    return {**kept, "num_hidden_layers": L, "hidden_size": d, "vocab_size": out["vocab_size"], "head_dim": hd,
+            "num_attention_heads": max(q for q, _ in heads), "num_key_value_heads": max(kv for _, kv in heads),
+            "intermediate_size": max(widths), "tie_word_embeddings": out["share_input_output_layers"],
+            "max_position_embeddings": out["max_context_length"], "_openelm_qk_norm": out["normalize_qk_projections"],
+            "_layer_heads": heads, "_openelm_widths": widths, "_openelm_gated": out["ffn_with_glu"]}
+
+
+def _openelm_ffn(cfg: dict) -> dict:
+    """OpenELM's dense FFN (after :func:`_openelm_keys`): gated by ``ffn_with_glu``, one width where every layer's
+    is the same, else ``layer_widths``, the widest as ``intermediate_size``."""
+    widths = cfg["_openelm_widths"]
+    out = {"kind": "dense", "intermediate_size": max(widths), "gated": cfg["_openelm_gated"]}
+    return out if len(set(widths)) == 1 else out | {"layer_widths": list(widths)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -4019,6 +4175,10 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         out = _state_space(cfg, mt, name, cfg.get("quantization_config") is not None or mlx is not None)
         return out | ({"description": description} if description else {})
     attn = _latent(cfg, mt) if mt in LATENT else _conventional(cfg, mt)
+    if cfg.get("_layer_heads") is not None:       # OpenELM, Nemotron-NAS: each layer's own heads
+        attn["layer_heads"] = cfg["_layer_heads"]
+    if cfg.get("_openelm_qk_norm"):                # OpenELMMultiHeadCausalAttention: q_norm, k_norm of head_dim
+        attn["qk_norm"] = True
     pattern, layers = _pattern_fields(cfg, mt, L)
     out = {
         "name": name,

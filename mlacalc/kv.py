@@ -82,7 +82,8 @@ class KVReport:
     kv_bits: float
     block_size: int | None
     parallel: Parallelism
-    per_token_layer: KVCache     # bytes one token adds to one (attention, not linear) layer; none without attention
+    per_token_layer: KVCache     # bytes one token adds to one (attention, not linear) layer, spec.attention's (with
+    #                              attention.layer_heads the layer of the most K/V heads); none without attention
     per_token: KVCache           # bytes one token adds over all layers that cache K/V (as if each kept every token)
     per_sequence: KVCache        # one sequence of `context` tokens (windows and blocks applied)
     total: KVCache               # `batch` sequences, before sharding
@@ -97,6 +98,7 @@ class KVReport:
     num_layers: int = 0                      # all layers
     kv_shared_tail: int = 0                  # trailing sharing: the last this many layers read earlier layers' K/V
     kv_sources: tuple = ()                   # ((layer type, the layer its readers read), ...) under trailing sharing
+    heads_vary: bool = False                 # attention.layer_heads: layers cache K/V of their own head counts
 
     @property
     def share_groups(self) -> tuple[int, int]:
@@ -128,6 +130,7 @@ class KVReport:
             "batch_per_gpu": self.batch_per_gpu,
             "kv_share_layers": self.kv_share_layers, "kv_layers": self.kv_layers, "num_layers": self.num_layers,
             "kv_shared_tail": self.kv_shared_tail, "kv_sources": dict(self.kv_sources),
+            **({"kv_heads_vary_by_layer": True} if self.heads_vary else {}),
             "parts_per_token": self.per_token.as_dict(),
             "parts_per_gpu": self.per_gpu.as_dict(),
         }
@@ -220,7 +223,8 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                     batch_per_gpu=batch_per_gpu, per_gpu_parts=per_gpu, kv_format=kv_format, state_bits=sbits,
                     ssm_state_bits=ssm_bits, kv_share_layers=attn.kv_share_layers if attn is not None else 1,
                     kv_layers=spec.num_kv_layers, num_layers=spec.num_layers,
-                    kv_shared_tail=attn.kv_shared_tail if attn is not None else 0, kv_sources=kv_sources(spec))
+                    kv_shared_tail=attn.kv_shared_tail if attn is not None else 0, kv_sources=kv_sources(spec),
+                    heads_vary=spec.layer_heads is not None and not spec.uniform_attention)
 
 
 def kv_sources(spec: ModelSpec) -> tuple:

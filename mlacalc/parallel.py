@@ -9,7 +9,7 @@ DeepSeek-V3).
 The rules, in one place (:meth:`Parallelism.check` against a spec):
 
 - **Query heads** split evenly over TP: ``num_heads % tp == 0`` (not needed under ``dp_attention``, where no
-  head is split).
+  head is split); with ``attention.layer_heads``, each layer's.
 - **KV heads** (the head-indexed groups of the cache, as an attention family reports them) split over TP when
   ``tp`` divides them, and are **replicated** when the heads divide ``tp``: each rank keeps ``max(1, g / tp)``
   of the ``g`` groups, so ``tp / g`` ranks share a copy (vLLM and Megatron). Any other pair is refused. A cache
@@ -138,12 +138,29 @@ class Parallelism:
                                              f"{spec.kv_source(layer)}, which stage {stage.start}-{stage.stop - 1} "
                                              "does not hold")
         if not self.dp_attention:
+            self._check_layer_heads(spec)
             for b in blocks(spec):
                 fam = family(b)
                 fam.check_split(b, self.tp)
                 for cache in fam.cache_modes:
                     self.kv_share(fam.kv_groups(b, cache))
         return self
+
+    def _check_layer_heads(self, spec: "ModelSpec") -> None:
+        """The rules above for each layer of ``attention.layer_heads`` (OpenELM: 3 to 5 K/V heads, so no TP degree
+        but 1 shares every layer's), naming the first layer that breaks them and its own heads (the block's check
+        below would name ``attention.num_heads``, the most of any layer, not the layer's)."""
+        tp = self.attention_tp
+        for i, pair in enumerate(spec.layer_heads or ()):
+            if pair is None or tp == 1:
+                continue
+            q, kv = pair
+            if q % tp:
+                raise ArgError("tp", f"{tp} ranks cannot split layer {i}'s {q} query heads (attention.layer_heads) "
+                                     "evenly")
+            if kv % tp and tp % kv:
+                raise ArgError("tp", f"{tp} ranks cannot share layer {i}'s {kv} KV heads evenly (need one to divide "
+                                     "the other; attention.layer_heads)")
 
     def require(self, what: str, supported: tuple[str, ...]) -> "Parallelism":
         """Refuse degrees that ``what`` does not model (instead of silently ignoring them)."""

@@ -421,6 +421,7 @@ class WeightsReport:
     sliding_attention_per_layer: dict = dataclasses.field(default_factory=dict)   # {} unless a sliding shape
     kept: tuple = ()            # attention projections priced at >= 16 bits beside a quantized rest (kept_projections)
     unused_kv: float = 0        # k/v projection parameters stored on layers that read others' K/V (unused_kv_params)
+    heads_vary: bool = False    # attention.layer_heads: attention_per_layer is the widest layer's (spec.attention)
 
     def to_json(self) -> dict:
         p = self.parallel
@@ -441,6 +442,7 @@ class WeightsReport:
                 **({"sliding_attention_per_layer": self.sliding_attention_per_layer}
                    if self.sliding_attention_per_layer else {}),
                 "params_unused_kv": self.unused_kv,
+                **({"attention_per_layer_is": "the widest layer's (attention.layer_heads)"} if self.heads_vary else {}),
                 "quantization": self.quantization_json()}
 
     def quantization_json(self) -> dict:
@@ -473,7 +475,8 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          linear_attention_per_layer=linear_projections(spec), quantization=quant,
                          sliding_attention_per_layer=sliding_projections(spec),
                          kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else (),
-                         unused_kv=unused_kv_params(spec))
+                         unused_kv=unused_kv_params(spec),
+                         heads_vary=spec.layer_heads is not None and not spec.uniform_attention)
 
 
 def unused_kv_params(spec: ModelSpec) -> float:

@@ -187,6 +187,9 @@ def kv_table(r) -> object:
         read = " and ".join(f"layer {layer}'s ({t})" for t, layer in r.kv_sources)
         notes.append(f"KV sharing: {r.kv_layers} of {r.num_layers} layers cache K/V; the last {r.kv_shared_tail} "
                      f"read {read}")
+    if r.heads_vary:
+        notes.append("K/V heads differ by layer (attention.layer_heads): per token, layer is the widest layer's; "
+                     "per token sums every layer's own")
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:
@@ -237,7 +240,8 @@ def attention_table(r, sliding: bool = False) -> object:
     rows.append(["total", fmt_count(sum(per.values()))])
     if sliding:
         return table("Attention parameters per sliding layer", ["projection", "params"], rows)
-    title = "per full layer" if r.sliding_attention_per_layer else "per layer"
+    title = "per full layer" if r.sliding_attention_per_layer else \
+        "of the widest layer (heads differ by layer: attention.layer_heads)" if r.heads_vary else "per layer"
     return table(f"Attention parameters {title}", ["projection", "params"], rows)
 
 

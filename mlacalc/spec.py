@@ -125,6 +125,12 @@ class Attention:
     reader_kv_weights: bool = _f("the layers that read another layer's K/V still hold k/v projection weights, "
                                  "unused (Gemma-3n's checkpoints store k_proj/v_proj on every layer): counted in "
                                  "the weights, neither computed nor read by the roofline", False)
+    layer_heads: tuple | None = _f("mha/mqa/gqa: the query and K/V heads of each layer, num_layers entries [heads, "
+                                   "kv_heads], null on a layer without attention (linear, ffn): OpenELM's layer-wise "
+                                   "scaling (num_query_heads, num_kv_heads), Nemotron-NAS's n_heads_in_group per "
+                                   "block. num_heads and num_kv_heads are then the most of any layer; head dims and "
+                                   "everything else are shared. none: every layer has num_heads and num_kv_heads",
+                                   None, kind="heads")
 
     @property
     def qk_head_dim(self) -> int:
@@ -399,12 +405,36 @@ class ModelSpec:
         # the sliding layers' block, built once so that every calculator sees the same object (mlacalc.attention
         # groups layers by their block's identity); not a field: specs compare and print without it
         object.__setattr__(self, "_sliding", _sliding_block(self.attention))
+        # the per-layer blocks of attention.layer_heads, one object per distinct pair (None: every layer's is the
+        # block above); built before validation, which refuses a list of the wrong length (then none is built)
+        object.__setattr__(self, "_per_layer", _layer_head_blocks(self.attention, self.num_layers))
 
     @property
     def sliding_attention(self) -> Attention:
         """The attention block of the sliding layers: ``attention`` with ``attention.sliding_shape``'s heads and
         head dims (and the kind they make), or ``attention`` itself without a sliding shape."""
         return self._sliding
+
+    @property
+    def layer_heads(self) -> tuple | None:
+        """``attention.layer_heads``: each layer's (query heads, K/V heads), None on layers without attention; or None
+        where the spec gives none (a model without attention included)."""
+        return None if self.attention is None else self.attention.layer_heads
+
+    def attention_block(self, layer: int) -> Attention:
+        """The softmax-attention block of decoder layer ``layer`` (one whose type is not linear or ffn):
+        ``attention.layer_heads``' block of its heads where it gives them, else the sliding layers' block on a sliding
+        layer, else ``attention``. Layers of equal heads get the same object, and heads equal to ``attention``'s get
+        ``attention`` itself (mlacalc.attention groups layers by their block's identity)."""
+        if self._per_layer is not None and self._per_layer[layer] is not None:
+            return self._per_layer[layer]
+        return self._sliding if self.layer_type(layer) == "sliding" else self.attention
+
+    @property
+    def uniform_attention(self) -> bool:
+        """Whether every attention layer has ``attention``'s block: no sliding shape of its own, and no layer whose
+        ``attention.layer_heads`` differ from ``attention``'s heads."""
+        return self._sliding is self.attention and self._per_layer is None
 
     @property
     def mixer_kind(self) -> str:
@@ -592,6 +622,26 @@ def _sliding_block(a: Attention | None) -> Attention | None:
     return a if block == dataclasses.replace(a, sliding_shape=None) else block
 
 
+def _layer_head_blocks(a: Attention | None, num_layers: int) -> tuple | None:
+    """The attention block of each layer under ``a.layer_heads`` (``a`` with that layer's ``num_heads`` and
+    ``num_kv_heads``; None on a layer whose entry is null), one object per distinct pair and ``a`` itself where the
+    pair is ``a``'s; None without a list, with one of the wrong length (refused by validation), or where every layer's
+    block is ``a`` (a list of ``a``'s heads is the plain spec: every number the same)."""
+    if a is None or a.layer_heads is None or len(a.layer_heads) != num_layers:
+        return None
+    made: dict[tuple, Attention] = {(a.num_heads, a.num_kv_heads): a}
+    out = []
+    for pair in a.layer_heads:
+        if pair is None:
+            out.append(None)
+            continue
+        pair = tuple(pair)
+        if pair not in made:
+            made[pair] = dataclasses.replace(a, num_heads=pair[0], num_kv_heads=pair[1], layer_heads=None)
+        out.append(made[pair])
+    return None if all(b is a or b is None for b in out) else tuple(out)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Validation: raw dict (from YAML/JSON/overrides) -> frozen dataclasses
 # ---------------------------------------------------------------------------------------------------------
@@ -631,6 +681,26 @@ def _widths(value: Any, path: str) -> tuple:
     return tuple(_whole(v, f"{path}[{i}]", 0) for i, v in enumerate(value))
 
 
+def _heads(value: Any, path: str) -> tuple:
+    """A non-empty list of ``[heads, kv_heads]`` pairs of whole numbers from 1 to :data:`MAX_HEADS`, or nulls
+    (``attention.layer_heads``), as a tuple of tuples. Its length and the pairs' rules are checked with the other
+    fields (:func:`_check_layer_heads`); one longer than any model's layers is refused here."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise SpecError(path, f"expected a list of [heads, kv_heads] pairs, one a layer (null: no attention), got "
+                              f"{show(value)}")
+    if len(value) > MAX_LAYERS:
+        raise SpecError(path, f"has {len(value):,} entries, more than the {MAX_LAYERS:,} layers a spec may have")
+    out = []
+    for i, pair in enumerate(value):
+        if pair is None:
+            out.append(None)
+            continue
+        if isinstance(pair, str) or not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise SpecError(f"{path}[{i}]", f"expected [heads, kv_heads] (or null), got {show(pair)}")
+        out.append(tuple(_whole(v, f"{path}[{i}][{j}]", 1, MAX_HEADS) for j, v in enumerate(pair)))
+    return tuple(out)
+
+
 def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
     meta = f.metadata
     kind = meta.get("kind")
@@ -656,6 +726,8 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
         return _choice_list(value, path, LAYER_TYPES, "layer types")
     if kind == "widths":
         return _widths(value, path)
+    if kind == "heads":
+        return _heads(value, path)
     base = t.replace("| None", "").strip()
     if base == "bool":
         if not isinstance(value, bool):
@@ -812,6 +884,7 @@ def refuse_layer_widths(spec: ModelSpec, what: str) -> None:
 def _check_attention(spec: ModelSpec) -> None:
     """The attention block's own rules (heads, dims, its family's fields, the sliding shape, the KV layout)."""
     a = spec.attention
+    _check_layer_heads(spec)        # first: the most of its layers' heads must be num_heads and num_kv_heads
     if a.num_kv_heads > a.num_heads:
         raise SpecError("attention.num_kv_heads", f"({a.num_kv_heads}) exceeds num_heads ({a.num_heads}): a K/V "
                                                   "head serves one or more query heads")
@@ -882,6 +955,72 @@ def _check_sliding_shape(spec: ModelSpec) -> None:
     if s.qk_head_dim < 1:
         raise SpecError(f"{where}.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
     family(s).validate(s)
+
+
+def _check_layer_heads(spec: ModelSpec) -> None:
+    """``attention.layer_heads`` (OpenELM's, Nemotron-NAS's per-layer heads): conventional attention, one entry a
+    layer, a pair on every layer with attention and null on the others (linear, ffn), each pair a valid block of the
+    kind (heads a multiple of K/V heads; mha: as many K/V heads as heads, mqa: one), the most heads and K/V heads of
+    any layer ``num_heads`` and ``num_kv_heads`` (what the workspace and the width-less readers take). Not with a
+    sliding shape (two per-layer shapes), K/V shared across layers (a reader of other heads than its source's) or MTP
+    modules (whose heads are unsaid). Anything else is one line."""
+    a, L, where = spec.attention, spec.num_layers, "attention.layer_heads"
+    heads = a.layer_heads
+    if heads is None:
+        return
+    if a.kind not in ("mha", "mqa", "gqa"):
+        raise SpecError(where, f"applies to mha, mqa and gqa attention, not {a.kind}")
+    if len(heads) != L:
+        raise SpecError(where, f"has {len(heads)} entries for {L} layers (one [heads, kv_heads] a layer, null where "
+                               "the layer has no attention)")
+    if a.sliding_shape is not None:
+        raise SpecError(where, "with attention.sliding_shape is not modelled (give one or the other)")
+    if a.kv_share_layers > 1 or a.kv_shared_tail:
+        raise SpecError(where, "with cross-layer K/V sharing is not modelled")
+    if spec.mtp_layers:
+        raise SpecError(where, "with multi-token-prediction modules is not modelled (the MTP layer's heads are not "
+                               "given)")
+    for i, pair in enumerate(heads):
+        t = spec.layer_type(i)
+        attends = t not in ("linear", "ffn")
+        if pair is None and attends:
+            raise SpecError(f"{where}[{i}]", f"is null but layer {i} is a {t} attention layer: give its [heads, "
+                                             "kv_heads]")
+        if pair is None:
+            continue
+        if not attends:
+            raise SpecError(f"{where}[{i}]", f"layer {i} is a {t} layer, without attention: its entry must be null, "
+                                             f"got {list(pair)}")
+        q, kv = pair
+        if kv > q or q % kv:
+            raise SpecError(f"{where}[{i}]", f"{q} heads must be a multiple of {kv} K/V heads")
+        if a.kind == "mha" and kv != q:
+            raise SpecError(f"{where}[{i}]", f"mha needs as many K/V heads as heads, got {list(pair)}; use kind: gqa")
+        if a.kind == "mqa" and kv != 1:
+            raise SpecError(f"{where}[{i}]", f"mqa needs one K/V head, got {list(pair)}; use kind: gqa")
+    given = [p for p in heads if p is not None]
+    if not given:
+        raise SpecError(where, "is null on every layer: no layer attends")
+    most_q, most_kv = max(q for q, _ in given), max(kv for _, kv in given)
+    if most_q % most_kv:
+        # the spec's block holds the most of each (the workspace's widest); layers of 12/4 and 10/5 make 12/5
+        raise SpecError(where, f"the most heads ({most_q}) and the most K/V heads ({most_kv}) of any layer must make "
+                               f"a block, num_heads a multiple of num_kv_heads (this spec's attention.num_heads and "
+                               "num_kv_heads)")
+    if (a.num_heads, a.num_kv_heads) != (most_q, most_kv):
+        field = "num_heads" if a.num_heads != most_q else "num_kv_heads"
+        raise SpecError(f"attention.{field}", f"num_heads and num_kv_heads ({a.num_heads}, {a.num_kv_heads}) must be "
+                                              f"the most of attention.layer_heads ({most_q}, {most_kv}) when it is "
+                                              "given")
+
+
+def refuse_layer_heads(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question whose answer would build or size every attention layer alike (training
+    activations, the profiler's layers, an engine's KV pages) for a spec whose layers have heads of their own
+    (``attention.layer_heads``: OpenELM)."""
+    if spec.attention is not None and spec._per_layer is not None:
+        raise SpecError("attention.layer_heads", f"{what} is not modelled where the attention layers have heads of "
+                                                 f"their own ({spec.name})")
 
 
 def _check_kv_sharing(spec: ModelSpec) -> None:
@@ -1155,7 +1294,9 @@ def convert_attention(raw: dict, target: str) -> dict:
     (``q_lora_rank``: Step-3's MFA), which has nothing to do with the cache (Step-3 ``--as mqa``, its own kind, read
     316.29 B parameters as 320.52 B). A sliding shape (``attention.sliding_shape``: Step-3.5-Flash, MiMo-V2-Flash)
     takes the target's K/V heads too: one a query head under ``mha`` (Step-3.5's 96 sliding heads were given the
-    full layers' 64 and refused), the target's count under ``mqa`` and ``gqa:N`` (its own count was kept).
+    full layers' 64 and refused), the target's count under ``mqa`` and ``gqa:N`` (its own count was kept). Per-layer
+    heads (``attention.layer_heads``: OpenELM) keep each layer's query heads and take the target's K/V heads
+    (:func:`_converted_heads`).
     """
     if "attention" in raw and raw["attention"] is None:
         raise SpecError("--as", f"converts the attention layers; {raw.get('name', 'the model')} has none (a "
@@ -1191,9 +1332,22 @@ def convert_attention(raw: dict, target: str) -> dict:
             a["sliding_shape"] = sh
         else:                                         # it only set the K/V heads: the sliding layers are the full ones
             a.pop("sliding_shape")
+    if isinstance(a.get("layer_heads"), (list, tuple)):
+        a["layer_heads"] = _converted_heads(a["layer_heads"], kind, kv)
     out = dict(raw, attention=a)
     out["name"] = f"{raw.get('name', 'model')} (as {target})"
     return out
+
+
+def _converted_heads(heads: list, kind: str, kv: int) -> list:
+    """``attention.layer_heads`` under ``--as``: each layer keeps its query heads and takes the target's K/V heads
+    (``mha``: one a query head; ``mqa``: one; ``gqa:N``: N, refused at validation on a layer whose heads N does not
+    divide, as ``--as gqa:N`` is on a plain spec). Entries that are not pairs are left for validation to name."""
+    def one(pair):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            return pair
+        return [pair[0], pair[0] if kind == "mha" else kv]
+    return [one(p) for p in heads]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1454,6 +1608,11 @@ def _schema_of(cls) -> dict:
         elif meta.get("kind") == "widths":
             s = {"type": ["array", "null"], "items": {"type": "integer", "minimum": 0}, "minItems": 1,
                  "maxItems": MAX_LAYERS}
+        elif meta.get("kind") == "heads":
+            # each entry a pair of head counts, or null (a layer without attention)
+            pair = {"type": ["array", "null"], "items": {"type": "integer", "minimum": 1, "maximum": MAX_HEADS},
+                    "minItems": 2, "maxItems": 2}
+            s = {"type": ["array", "null"], "items": pair, "minItems": 1, "maxItems": MAX_LAYERS}
         elif meta.get("kind") == "layer_types":
             # was {"type": "string"}: an editor flagged every spec with a layer pattern (gpt-oss, Qwen3-Next,
             # Nemotron-H's ffn layers) and passed layer_types: ffn, which the spec refuses

@@ -118,8 +118,9 @@ MAX_DECODE_ROWS = 2**27
 
 
 def max_heads(spec: ModelSpec) -> int:
-    """Query heads of the widest attention block (the full layers', or the sliding layers' own shape); 1 for a model
-    without attention (a state-space model: one row a token)."""
+    """Query heads of the widest attention block (the full layers', or the sliding layers' own shape; with
+    ``attention.layer_heads``, ``attention.num_heads`` is the most of any layer); 1 for a model without attention (a
+    state-space model: one row a token)."""
     if spec.attention is None:
         return 1
     return max(spec.attention.num_heads, spec.sliding_attention.num_heads)
@@ -275,10 +276,11 @@ def moe_a2a_bytes(pairs: float, hidden: int, layers: int, ranks: int,
 def attention_rules(spec: ModelSpec) -> tuple[tuple[object, tuple], ...]:
     """(block, ((layers, KeyRule), ...)) per attention block (linear layers left out): the spec's attention over
     all its attention layers (:func:`layer_rules`), or, where the sliding layers have a shape of their own
-    (``attention.sliding_shape``), each block over its own layers (:func:`mlacalc.attention.layer_groups`)."""
+    (``attention.sliding_shape``) or layers have heads of their own (``attention.layer_heads``), each block over its
+    own layers (:func:`mlacalc.attention.layer_groups`)."""
     if spec.attention is None:
         return ()
-    if spec.attention_shapes == 1:
+    if spec.uniform_attention:
         return ((spec.attention, layer_rules(spec)),)
     out: dict[int, tuple] = {}
     for _, block, rules in layer_groups(spec):
@@ -575,8 +577,8 @@ def decode_shape(spec: ModelSpec, step: Step, parallel: Parallelism, form: str |
     per block: :func:`decode_shapes`."""
     shapes = decode_shapes(spec, step, parallel, form, kv_bits)
     if len(shapes) > 1:
-        raise ArgError("model", f"{spec.name} has {len(shapes)} attention shapes (attention.sliding_shape): one "
-                                "decode shape per block, from decode_shapes")
+        raise ArgError("model", f"{spec.name} has {len(shapes)} attention shapes (attention.sliding_shape or "
+                                "attention.layer_heads): one decode shape per block, from decode_shapes")
     return shapes[0] if shapes else None
 
 
@@ -676,7 +678,7 @@ def attention_bound(spec: ModelSpec, hw: Hardware, step: Step, parallel: Paralle
 
     def intensity(prior: int, new: int) -> float:
         return attn_core_cost(spec, 1, prior, new, head_share=hs, kv_share=kv_share, form=form,
-                              kv_bits=kbits, parallel=None if spec.attention_shapes == 1 else parallel).intensity
+                              kv_bits=kbits, parallel=None if spec.uniform_attention else parallel).intensity
 
     here = intensity(step.prior, step.new)
     need = None

@@ -87,13 +87,14 @@ class PointConfig:
         return "/".join(bits)
 
     def validate(self, spec: ModelSpec) -> None:
-        from mlacalc.spec import (refuse_kv_sharing, refuse_layer_widths, refuse_no_attention, refuse_no_ffn,
-                                  refuse_parallel_mixers, refuse_residual_extras, refuse_sliding_shape)
+        from mlacalc.spec import (refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths, refuse_no_attention,
+                                  refuse_no_ffn, refuse_parallel_mixers, refuse_residual_extras, refuse_sliding_shape)
 
         refuse_no_attention(spec, "the profiler's layers (attention layers)")
         # every layer's Mamba-2 beside its attention would go unbuilt and unmeasured, the prediction counting it
         refuse_parallel_mixers(spec, "the profiler's layers (attention layers alone)")
         refuse_sliding_shape(spec, "the profiler's layers (built with the full layers' heads)")
+        refuse_layer_heads(spec, "the profiler's layers (each built with attention.num_heads)")
         refuse_kv_sharing(spec, "the profiler's layers (each built with its own K/V projections and cache)")
         a = spec.attention
         if a.head_gate:

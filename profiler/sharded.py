@@ -126,13 +126,14 @@ class ShardedConfig:
     def validate(self, spec) -> None:
         """Refuse what the runner does not build, in one line (``SpecError``)."""
         from mlacalc.activations import is_moe_layer
-        from mlacalc.spec import (refuse_layer_widths, refuse_no_attention, refuse_no_ffn, refuse_parallel_mixers,
-                                  refuse_sliding_shape)
+        from mlacalc.spec import (refuse_layer_heads, refuse_layer_widths, refuse_no_attention, refuse_no_ffn,
+                                  refuse_parallel_mixers, refuse_sliding_shape)
 
         refuse_no_attention(spec, "the multi-GPU runner's layers (attention and FFN layers)")
         refuse_no_ffn(spec, "the multi-GPU runner's layers (attention and FFN layers)")
         refuse_parallel_mixers(spec, "the multi-GPU runner's layers (attention and FFN layers)")
         refuse_sliding_shape(spec, "the profiler's layers (built with the full layers' heads)")
+        refuse_layer_heads(spec, "the profiler's layers (each built with attention.num_heads)")
         refuse_layer_widths(spec, "the multi-GPU runner (each layer built with attention and one FFN width)")
         if self.phase not in PHASES:
             raise SpecError("--phase", f"the multi-GPU runner runs {' or '.join(PHASES)}, got {self.phase!r}")

@@ -71,7 +71,7 @@ def refused(capsys, *args, words: str, seconds: float = 5.0) -> None:
 
 def schema_errors(value, schema: dict, path: str = "") -> list[str]:
     """What of ``value`` the JSON Schema subset ``mlacalc schema`` uses refuses: type, enum, const, items, minItems,
-    minimum, maximum, properties, additionalProperties, required, and allOf of if/then (a linear block's per-kind
+    maxItems, minimum, maximum, properties, additionalProperties, required, and allOf of if/then (a linear block's per-kind
     requirements). No validator package is installed; tests check that this one refuses what it should."""
     kinds = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool,
              "null": type(None)}
@@ -90,6 +90,8 @@ def schema_errors(value, schema: dict, path: str = "") -> list[str]:
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             out.append(f"{path}: fewer than {schema['minItems']} items")
+        if len(value) > schema.get("maxItems", len(value)):
+            out.append(f"{path}: more than {schema['maxItems']} items")
         for i, v in enumerate(value):
             out += schema_errors(v, schema.get("items", {}), f"{path}[{i}]")
     if isinstance(value, dict):

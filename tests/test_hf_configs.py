@@ -197,6 +197,13 @@ SOURCES = {
                                     "config.json",
     "llama_3_1_nemotron_ultra_253b": "https://huggingface.co/nvidia/Llama-3_1-Nemotron-Ultra-253B-v1/blob/main/"
                                      "config.json",
+    # Apple's OpenELM (openelm), refused before as an unknown family: heads and FFN widths layer by layer
+    # (attention.layer_heads, ffn.layer_widths; SOURCE.md: 1.1B-Instruct copied, the others assembled from Apple's
+    # OpenELM_CONFIGS; hand counts in tests/test_openelm.py)
+    "openelm_270m": "https://huggingface.co/apple/OpenELM-270M/blob/main/config.json",
+    "openelm_450m": "https://huggingface.co/apple/OpenELM-450M/blob/main/config.json",
+    "openelm_1_1b_instruct": "https://huggingface.co/apple/OpenELM-1_1B-Instruct/blob/main/config.json",
+    "openelm_3b": "https://huggingface.co/apple/OpenELM-3B/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -869,6 +876,13 @@ CARDS = {
     # of 128 (64 // 8, 128 // 16); Super "49.9B" (49,867,145,216), Ultra "253B" (253,401,268,224)
     "llama_3_3_nemotron_super_49b": (49 * 8 * 128 * 2 * 2, 49.9e9, 0.001),
     "llama_3_1_nemotron_ultra_253b": (64 * 8 * 128 * 2 * 2, 253e9, 0.002),
+    # OpenELM (exact counts in tests/test_openelm.py): K and V of each layer's own K/V heads, a quarter of its query
+    # heads, of 64 (3B: 128); the names' 270M (271.53 M here), 450M (457.18 M), 1.1B (1.0799 B; the paper's Table 1
+    # "1.1 B"), 3B (3.0366 B)
+    "openelm_270m": ((5 * 3 + 7 * 4 + 4 * 5) * 64 * 2 * 2, 270e6, 0.006),
+    "openelm_450m": ((3 * 3 + 7 * 4 + 6 * 5 + 4 * 6) * 64 * 2 * 2, 450e6, 0.016),
+    "openelm_1_1b_instruct": ((3 * 4 + 7 * 5 + 8 * 6 + 6 * 7 + 4 * 8) * 64 * 2 * 2, 1.1e9, 0.019),
+    "openelm_3b": ((4 * 3 + 14 * 4 + 12 * 5 + 6 * 6) * 128 * 2 * 2, 3e9, 0.013),
 }
 
 
@@ -1317,7 +1331,7 @@ def test_kimi_k25_wrapper_gives_its_text_decoder(tmp_path, inner, quant_inside):
 
 @pytest.mark.parametrize("model_type,words", [
     # nemotron-nas was here until its block_configs were read (tests/test_nemotron_nas.py)
-    ("deci", "per-layer attention and FFN widths"),
+    ("deci", "DeciLM's per-layer K/V heads (num_key_value_heads_per_layer) are not read"),
 ])
 def test_unmodelled_families_are_refused_by_name(tmp_path, model_type, words):
     import json

@@ -71,14 +71,14 @@ def family(block) -> AttentionFamily:
 
 def layer_block(spec: "ModelSpec", layer: int):
     """The attention block of decoder layer ``layer``: ``spec.linear_attention`` on linear layers, none on the
-    ``ffn`` layers of a one-block-per-layer model (no mixer), ``spec.sliding_attention`` on sliding layers (the
-    full block unless ``attention.sliding_shape`` gives them their own heads), else ``spec.attention``."""
+    ``ffn`` layers of a one-block-per-layer model (no mixer), else its softmax-attention block
+    (:meth:`~mlacalc.spec.ModelSpec.attention_block`): the block of its own heads where ``attention.layer_heads``
+    gives them (OpenELM), ``spec.sliding_attention`` on sliding layers (the full block unless
+    ``attention.sliding_shape`` gives them their own heads), else ``spec.attention``."""
     t = spec.layer_type(layer)
     if t == "ffn":
         return None
-    if t == "sliding":
-        return spec.sliding_attention
-    return spec.linear_attention if t == "linear" else spec.attention
+    return spec.linear_attention if t == "linear" else spec.attention_block(layer)
 
 
 def parallel_block(spec: "ModelSpec", layer: int):
