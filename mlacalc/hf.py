@@ -3089,10 +3089,14 @@ def _openelm_keys(cfg: dict, mt: str) -> dict:
       where ``share_input_output_layers`` (``OpenELMForCausalLM``: ``lm_head`` None, logits from the embedding);
       ``max_context_length`` the context limit.
 
-    Keys outside :data:`OPENELM_KEYS` and quantized checkpoints (their module names, ``qkv_proj``, ``proj_1``, are not
-    mapped) are refused in one line."""
-    out = {**OPENELM_DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
-    other = sorted(k for k in out if k not in OPENELM_KEYS and k not in ("quantization", "quantization_config"))
+    Keys outside :data:`OPENELM_KEYS`, a null size key or switch (the class keeps it None and fails or reads it as
+    false) and quantized checkpoints (their module names, ``qkv_proj``, ``proj_1``, are not mapped) are refused in
+    one line."""
+    # an absent key takes OpenELMConfig.__init__'s default; an explicit null does not (the class keeps None, then
+    # q_heads // None raises, `if config.ffn_with_glu` builds an ungated FFN): refused below as the wrong type
+    out = {**OPENELM_DEFAULTS, **cfg}
+    other = sorted(k for k, v in out.items()
+                   if v is not None and k not in OPENELM_KEYS and k not in ("quantization", "quantization_config"))
     if other:
         raise _refuse(mt, f"key {other[0]} is not one OpenELM's config has (configuration_openelm.py), so the "
                           "architecture cannot be sized")
