@@ -3021,6 +3021,10 @@ OPENELM_KEYS = {"num_transformer_layers", "model_dim", "head_dim", "qkv_multipli
                 "share_input_output_layers", "rope_freq_constant", "rope_max_length", "max_context_length",
                 "vocab_size", "initializer_range", "use_cache", "bos_token_id", "eos_token_id", "model_type",
                 "architectures", "auto_map", "torch_dtype", "dtype", "transformers_version", "_name_or_path"}
+# ... and those PretrainedConfig saves when a fine-tune sets them (a pad token, a tokenizer class), which size nothing:
+# GENERIC_KEYS' bookkeeping (a config with pad_token_id was refused as having a key OpenELM's does not)
+OPENELM_KEYS |= {"pad_token_id", "output_attentions", "output_hidden_states", "return_dict", "id2label", "label2id",
+                 "problem_type", "tokenizer_class"}
 # OpenELMConfig's defaults for the keys that size the model (configuration_openelm.py, OpenELMConfig.__init__)
 OPENELM_DEFAULTS = {"vocab_size": 32000, "max_context_length": 2048, "num_transformer_layers": 12, "model_dim": 2048,
                     "head_dim": 128, "qkv_multipliers": 1.0, "num_gqa_groups": 1, "ffn_multipliers": 4.0,

@@ -270,3 +270,13 @@ def test_null_keys_that_size_nothing_are_still_read(tmp_path):
     # num_query_heads None is OpenELMConfig's own default (derived in __post_init__); bookkeeping keys change no size
     cfg = config("openelm_270m") | {"num_query_heads": None, "num_kv_heads": None, "bos_token_id": None}
     assert param_counts(load_spec(write(tmp_path, cfg))).total == 271_527_168
+
+
+def test_pretrained_config_bookkeeping_keys_are_read(tmp_path):
+    """Keys PretrainedConfig saves beside OpenELMConfig's own when set (a fine-tune's ``pad_token_id``, a
+    ``tokenizer_class``, ``output_attentions``...) size nothing: the other readers take them (hf.GENERIC_KEYS), this
+    one refused them as keys "OpenELM's config" does not have."""
+    cfg = config("openelm_270m") | {"pad_token_id": 0, "tokenizer_class": "LlamaTokenizer", "return_dict": True,
+                                    "output_attentions": False, "output_hidden_states": False,
+                                    "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}, "problem_type": None}
+    assert param_counts(load_spec(write(tmp_path, cfg))).total == 271_527_168
