@@ -2912,7 +2912,7 @@ def _nemotron_nas_keys(cfg: dict, mt: str) -> dict:
     ``attention.layer_heads``, null on the ``no_op`` layers. Refused in one line: ``replace_with_linear`` (one hidden x
     hidden Linear in place of the attention or the FFN: Llama-3.1-Nemotron-51B-Instruct's attention), sinks, windows
     and sparsity (:data:`NAS_INERT`), anything malformed."""
-    blocks, L = cfg.get("block_configs"), cfg["num_hidden_layers"]
+    blocks, L = cfg.get("block_configs"), _req(cfg, mt, "num_hidden_layers")     # was cfg[...]: a KeyError
     if not isinstance(blocks, list) or len(blocks) != L:
         raise _refuse(mt, f"block_configs must be a list of {L} blocks (one a layer, num_hidden_layers), got "
                           f"{_show(blocks) if not isinstance(blocks, list) else f'{len(blocks)} blocks'}")

@@ -280,3 +280,10 @@ def test_pretrained_config_bookkeeping_keys_are_read(tmp_path):
                                     "output_attentions": False, "output_hidden_states": False,
                                     "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}, "problem_type": None}
     assert param_counts(load_spec(write(tmp_path, cfg))).total == 271_527_168
+
+
+def test_nas_config_without_its_layer_count_is_refused_in_one_line(capsys, tmp_path):
+    # block_configs is read against num_hidden_layers: without it the reader raised KeyError (a traceback)
+    cfg = config(SUPER)
+    cfg.pop("num_hidden_layers")
+    refused(capsys, "kv", write(tmp_path, cfg), words="has no num_hidden_layers")
