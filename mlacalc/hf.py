@@ -2912,7 +2912,7 @@ def _nemotron_nas_keys(cfg: dict, mt: str) -> dict:
     ``attention.layer_heads``, null on the ``no_op`` layers. Refused in one line: ``replace_with_linear`` (one hidden x
     hidden Linear in place of the attention or the FFN: Llama-3.1-Nemotron-51B-Instruct's attention), sinks, windows
     and sparsity (:data:`NAS_INERT`), anything malformed."""
-    blocks, L = cfg.get("block_configs"), cfg["num_hidden_layers"]
+    blocks, L = cfg.get("block_configs"), _req(cfg, mt, "num_hidden_layers")     # was cfg[...]: a KeyError
     if not isinstance(blocks, list) or len(blocks) != L:
         raise _refuse(mt, f"block_configs must be a list of {L} blocks (one a layer, num_hidden_layers), got "
                           f"{_show(blocks) if not isinstance(blocks, list) else f'{len(blocks)} blocks'}")
@@ -3021,6 +3021,10 @@ OPENELM_KEYS = {"num_transformer_layers", "model_dim", "head_dim", "qkv_multipli
                 "share_input_output_layers", "rope_freq_constant", "rope_max_length", "max_context_length",
                 "vocab_size", "initializer_range", "use_cache", "bos_token_id", "eos_token_id", "model_type",
                 "architectures", "auto_map", "torch_dtype", "dtype", "transformers_version", "_name_or_path"}
+# ... and those PretrainedConfig saves when a fine-tune sets them (a pad token, a tokenizer class), which size nothing:
+# GENERIC_KEYS' bookkeeping (a config with pad_token_id was refused as having a key OpenELM's does not)
+OPENELM_KEYS |= {"pad_token_id", "output_attentions", "output_hidden_states", "return_dict", "id2label", "label2id",
+                 "problem_type", "tokenizer_class"}
 # OpenELMConfig's defaults for the keys that size the model (configuration_openelm.py, OpenELMConfig.__init__)
 OPENELM_DEFAULTS = {"vocab_size": 32000, "max_context_length": 2048, "num_transformer_layers": 12, "model_dim": 2048,
                     "head_dim": 128, "qkv_multipliers": 1.0, "num_gqa_groups": 1, "ffn_multipliers": 4.0,
@@ -3089,10 +3093,14 @@ def _openelm_keys(cfg: dict, mt: str) -> dict:
       where ``share_input_output_layers`` (``OpenELMForCausalLM``: ``lm_head`` None, logits from the embedding);
       ``max_context_length`` the context limit.
 
-    Keys outside :data:`OPENELM_KEYS` and quantized checkpoints (their module names, ``qkv_proj``, ``proj_1``, are not
-    mapped) are refused in one line."""
-    out = {**OPENELM_DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
-    other = sorted(k for k in out if k not in OPENELM_KEYS and k not in ("quantization", "quantization_config"))
+    Keys outside :data:`OPENELM_KEYS`, a null size key or switch (the class keeps it None and fails or reads it as
+    false) and quantized checkpoints (their module names, ``qkv_proj``, ``proj_1``, are not mapped) are refused in
+    one line."""
+    # an absent key takes OpenELMConfig.__init__'s default; an explicit null does not (the class keeps None, then
+    # q_heads // None raises, `if config.ffn_with_glu` builds an ungated FFN): refused below as the wrong type
+    out = {**OPENELM_DEFAULTS, **cfg}
+    other = sorted(k for k, v in out.items()
+                   if v is not None and k not in OPENELM_KEYS and k not in ("quantization", "quantization_config"))
     if other:
         raise _refuse(mt, f"key {other[0]} is not one OpenELM's config has (configuration_openelm.py), so the "
                           "architecture cannot be sized")

@@ -1494,7 +1494,9 @@ def parse_model_arg(arg: str) -> tuple[str, list[str]]:
 
     ``as=mha|mqa|gqa:N`` among them converts this model's attention, like ``--as``."""
     arg = _model_arg(arg)
-    if "@" in arg and not Path(arg).exists():
+    # _exists, not Path.exists: an override past 255 characters (attention.layer_heads of 36 layers) made the whole
+    # argument a name too long for the file system, whose OSError was the answer
+    if "@" in arg and not _exists(arg):
         # the first "@" after which MODEL names a file or folder (a path may hold "@": .../org@rev@num_layers=2 read
         # .../org as the model, "no such file"), else the first "@"
         cut = next((i for i, ch in enumerate(arg) if ch == "@" and _exists(arg[:i])), arg.index("@"))

@@ -270,3 +270,25 @@ def test_hf_and_builtin_specs_are_unchanged():
         assert s.layer_heads is None and all(layer_block(s, i) in (s.attention, s.sliding_attention,
                                                                     s.linear_attention)
                                              for i in range(s.num_layers))
+
+
+def test_a_long_per_model_override_is_read_not_taken_for_a_file_name(capsys, tmp_path):
+    """``NAME@attention.layer_heads=[...]`` over 255 characters (40 layers here; OpenELM-3B's 36 pairs are ~300) was
+    handed to ``Path.exists`` whole, whose OSError "File name too long" was the CLI's answer (exit 2) and
+    load_spec's (a raw OSError); the override is read as a shorter one is."""
+    import yaml
+
+    heads = [[8, 2], [16, 4]] * 20
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw(heads)))
+    flipped = json.dumps([[16, 4], [8, 2]] * 20).replace(" ", "")
+    arg = f"{path}@attention.layer_heads={flipped}"
+    assert len(arg) > 255
+    s = load_spec(arg)
+    assert s.layer_heads[0] == (16, 4) and s.layer_heads[1] == (8, 2)
+    # K and V of 20 x (4 + 2) K/V heads of 64, 2 bytes each
+    assert kv_report(s, 1).per_token.total == 20 * (4 + 2) * 64 * 2 * 2
+    from helpers import run
+
+    code, out, err, _ = run(capsys, "kv", arg, "--context", "1", "--json")
+    assert code == 0 and json.loads(out)["kv_bytes_per_token"] == 20 * (4 + 2) * 64 * 2 * 2, err

@@ -246,3 +246,44 @@ def test_nas_replace_with_linear_is_still_refused(capsys, tmp_path):
     cfg = config(SUPER)
     cfg["block_configs"][11]["attention"] = {"no_op": False, "replace_with_linear": True}
     refused(capsys, "weights", write(tmp_path, cfg), words="replace_with_linear")
+
+
+@pytest.mark.parametrize("key,words", [
+    # OpenELMConfig keeps an explicit None (only an absent key takes __init__'s default), and then:
+    # q_heads // None in __post_init__ (TypeError) -- was read as the default 1, an MHA cache 4x the model's
+    # (270M: 63 x 4 = 252 K/V heads, 64,512 B a token, not 16,128)
+    ("num_gqa_groups", "num_gqa_groups must be a whole number of at least 1, got None"),
+    # `if config.ffn_with_glu` is false for None: proj_1 d x f, an ungated FFN -- was read as the default, gated
+    ("ffn_with_glu", "ffn_with_glu must be true or false, got None"),
+    ("share_input_output_layers", "share_input_output_layers must be true or false, got None"),
+    # make_divisible(None x m, ...), np.linspace(..., num=None), a multiplier neither a number nor a list: raised
+    ("model_dim", "model_dim must be a whole number of at least 1, got None"),
+    ("num_transformer_layers", "num_transformer_layers must be a whole number of at least 1, got None"),
+    ("qkv_multipliers", "qkv_multipliers must hold positive numbers, got None"),
+    ("ffn_multipliers", "ffn_multipliers must hold positive numbers, got None"),
+])
+def test_a_null_size_key_is_refused_not_read_as_its_default(capsys, tmp_path, key, words):
+    refused(capsys, "kv", write(tmp_path, config("openelm_270m") | {key: None}), words=words)
+
+
+def test_null_keys_that_size_nothing_are_still_read(tmp_path):
+    # num_query_heads None is OpenELMConfig's own default (derived in __post_init__); bookkeeping keys change no size
+    cfg = config("openelm_270m") | {"num_query_heads": None, "num_kv_heads": None, "bos_token_id": None}
+    assert param_counts(load_spec(write(tmp_path, cfg))).total == 271_527_168
+
+
+def test_pretrained_config_bookkeeping_keys_are_read(tmp_path):
+    """Keys PretrainedConfig saves beside OpenELMConfig's own when set (a fine-tune's ``pad_token_id``, a
+    ``tokenizer_class``, ``output_attentions``...) size nothing: the other readers take them (hf.GENERIC_KEYS), this
+    one refused them as keys "OpenELM's config" does not have."""
+    cfg = config("openelm_270m") | {"pad_token_id": 0, "tokenizer_class": "LlamaTokenizer", "return_dict": True,
+                                    "output_attentions": False, "output_hidden_states": False,
+                                    "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}, "problem_type": None}
+    assert param_counts(load_spec(write(tmp_path, cfg))).total == 271_527_168
+
+
+def test_nas_config_without_its_layer_count_is_refused_in_one_line(capsys, tmp_path):
+    # block_configs is read against num_hidden_layers: without it the reader raised KeyError (a traceback)
+    cfg = config(SUPER)
+    cfg.pop("num_hidden_layers")
+    refused(capsys, "kv", write(tmp_path, cfg), words="has no num_hidden_layers")
