@@ -151,6 +151,31 @@ def test_ultra_253b_parameters_by_hand():
     assert all(layer_params(s, i).total == 0 and s.layer_norms(i) == 0 for i in empty)
 
 
+# --- serving engines ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,layers,attending", [(SUPER, 80, 49), (ULTRA, 162, 64)])
+def test_sglang_pool_holds_kv_for_every_decoder_layer(name, layers, attending):
+    """SGLang sizes the K/V pool of a model that is no hybrid by num_effective_layers (sgl-project/sglang
+    model_runner_kv_cache_mixin.py profile_max_num_token -> get_cell_size_per_token(num_layers); pool_configurator.py
+    DefaultPoolConfigurator the same), end_layer - start_layer = num_hidden_layers for its nemotron_nas.py DeciModel,
+    which sets neither: cell = kv_heads_per_rank x (head_dim + v_head_dim) x num_hidden_layers x 2 B, the layers whose
+    attention is no_op included (a buffer each, indexed by layer_id, never written). At tp 8 both have one K/V head a
+    rank (8 // 8): 1 x 256 x 80 x 2 = 40,960 B a token for Super (not 49 layers' 25,088), 1 x 256 x 162 x 2 = 82,944 B
+    for Ultra (not 64 layers' 32,768). vLLM caches only the Attention modules it builds, as mlacalc does."""
+    from mlacalc.capacity import fit
+    from mlacalc.hardware import load_hardware
+    spec, hw, ctx = hf(name), load_hardware("h200"), 32768
+    f = fit(spec, hw, ctx, Parallelism(tp=8), engine="sglang")
+    cell = 1 * (128 + 128) * layers * 2
+    assert f.kv_bytes_per_seq == ctx * cell
+    assert f.max_batch == int(f.kv_budget // (ctx * cell))
+    assert f.to_json()["sglang_kv_layers"] == layers
+    plain = fit(spec, hw, ctx, Parallelism(tp=8), engine="vllm")          # vLLM: the attention layers alone
+    assert plain.kv_bytes_per_seq == ctx * 1 * 256 * attending * 2 and "sglang_kv_layers" not in plain.to_json()
+    # the decode step at that batch still reads the attention layers' cache alone
+    assert f.decode.ops[[o.op.name for o in f.decode.ops].index("attn_core")].op.launches == 2 * attending
+
+
 # --- invariants ----------------------------------------------------------------------------------------------
 
 @settings(max_examples=25, deadline=None)
