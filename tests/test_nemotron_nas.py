@@ -176,6 +176,19 @@ def test_sglang_pool_holds_kv_for_every_decoder_layer(name, layers, attending):
     assert f.decode.ops[[o.op.name for o in f.decode.ops].index("attn_core")].op.launches == 2 * attending
 
 
+def test_sglang_sweep_sizes_the_pool_as_fit(capsys):
+    """sweep --engine sglang takes the same pool: its largest batch at 32k on 8 H200s is fit's (90, not 147)."""
+    from mlacalc.capacity import fit
+    from mlacalc.hardware import load_hardware
+    code, out, err, _ = run(capsys, "sweep", str(FIXTURES / SUPER), "--gpu", "h200", "--gpus", "8", "--context", "32k",
+                            "--batch", "1", "--engine", "sglang", "--json")
+    assert code in (0, None), err
+    rows = json.loads(out)["rows"]
+    f = fit(hf(SUPER), load_hardware("h200"), 32768, Parallelism(tp=8), engine="sglang")
+    assert [r["max_batch"] for r in rows] == [f.max_batch]
+    assert f.max_batch < fit(hf(SUPER), load_hardware("h200"), 32768, Parallelism(tp=8), engine="vllm").max_batch
+
+
 # --- invariants ----------------------------------------------------------------------------------------------
 
 @settings(max_examples=25, deadline=None)
