@@ -247,6 +247,24 @@ def test_a_layer_without_ffn_has_one_norm_and_one_block():
     assert comm.launches == 4
 
 
+@pytest.mark.parametrize("norms", [1, 2, 3, 4])
+def test_a_layer_with_both_blocks_keeps_every_norm(norms):
+    """A layer that holds its mixer and its FFN has norms_per_layer norms whatever its parity; only a layer missing
+    a block has half of them a block. With ffn.layer_widths and no block missing, norms_per_layer 1 read 0 norms a
+    layer (1 // 2 x 2) and 3 read 2: llama-3.1-8b's shape at 2 layers, d 256, 1 -> 2 x 1 x 256 + 256 = 768 norm
+    parameters, not 256."""
+    d, L = 256, 2
+    attn = {"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 64}
+    s = make_spec(attn, layers=L, hidden=d, norms_per_layer=norms,
+                  ffn={"kind": "dense", "intermediate_size": 512, "layer_widths": [512, 256]})
+    plain = make_spec(attn, layers=L, hidden=d, norms_per_layer=norms)
+    assert [s.layer_norms(i) for i in range(L)] == [norms, norms]
+    assert param_counts(s).norms == param_counts(plain).norms == L * norms * d + d
+    step = Step("decode", batch=2, context=64)
+    n = {o.name: o for o in step_ops(s, step)}["norms"]
+    assert n.launches == L * norms + 1 and n.weight_bytes == (L * norms * d + d) * 2
+
+
 def test_schema_takes_layer_widths():
     schema = json_schema()
     spec = json.loads(json.dumps(spec_to_dict(hf(SUPER))))      # as specs show --json writes it
