@@ -145,6 +145,8 @@ class Fit:
     vllm_pages: HybridPages | None = None  # engine "vllm" on a hybrid: the pages its hybrid KV-cache manager cuts the
     #                               budget into (mlacalc.vllm_hybrid), which then give max_batch and max_context
     sglang_pool: SglangHybridPool | None = None  # engine "sglang" on a hybrid: its split into state slots and K/V
+    sglang_kv_layers: int | None = None  # engine "sglang" where its pool holds K/V for layers without attention
+    #                               (engine_kv_spec: Nemotron-NAS): the layers it holds K/V for, all of them
 
     @property
     def usable_context(self) -> int:
@@ -213,6 +215,8 @@ class Fit:
         if self.sglang is not None:
             out["engine"] = "sglang"
             out["sglang_memory"] = self.sglang.as_dict()
+        if self.sglang_kv_layers is not None:
+            out["sglang_kv_layers"] = self.sglang_kv_layers
         return out
 
 
@@ -281,6 +285,21 @@ def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: f
     ssm = SSM_STATE_BITS if default_fp32 else spec.dtypes.ssm_state_bits
     n_a, token, n_s, state = hybrid_layers(spec, parallel, kv_bits, kv_format, ssm)
     return SglangHybridPool(state_bytes=n_s * state, token_bytes=n_a * token)
+
+
+def engine_kv_spec(spec: ModelSpec, engine: str) -> ModelSpec:
+    """The spec whose K/V bytes a token are what ``engine``'s pool holds a token for a model that is no hybrid: ``spec``
+    itself, except under SGLang for a spec with ``ffn.layer_widths`` (Nemotron-NAS), whose layers without attention
+    (the ``ffn`` layer type: attention ``no_op``) then hold a K/V buffer of the full layers' each. SGLang sizes such a
+    pool by ``num_effective_layers`` (sgl-project/sglang ``model_runner_kv_cache_mixin.py`` ``profile_max_num_token``
+    -> ``get_cell_size_per_token(num_layers)``, later ``pool_configurator.py`` ``DefaultPoolConfigurator``; only a
+    Mamba hybrid counts its ``full_attention_layer_ids``), ``end_layer - start_layer`` = ``num_hidden_layers`` for its
+    ``nemotron_nas.py`` ``DeciModel``, which sets neither: the pool's buffers are indexed by each RadixAttention's
+    ``layer_id``. Llama-3.3-Nemotron-Super-49B's cell is 80 layers' K/V, not its 49 attention layers'. vLLM caches
+    only the ``Attention`` modules it builds (``get_kv_cache_spec``), as mlacalc's own accounting does."""
+    if engine != "sglang" or spec.layer_widths is None or not spec.layer_types or is_hybrid(spec):
+        return spec
+    return dataclasses.replace(spec, layer_types=tuple("full" if t == "ffn" else t for t in spec.layer_types))
 
 
 def paged_max_batch(pages: HybridPages | SglangHybridPool, context: int, budget: float, parallel: Parallelism
@@ -429,9 +448,10 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     if sm is not None:
         gpu_mem_util = sm.mem_fraction_static
     pages = engine_pages(spec, parallel, engine, kbits, kv_format, block_size, mamba_cache_mode)
+    pool = engine_kv_spec(spec, engine)        # SGLang's K/V pool: every decoder layer of a Nemotron-NAS model
     if pages is None:
-        mb, per_seq = max_batch(spec, context, budget, parallel, kbits, block_size, kv_format)
-        mc = max_context(spec, batch, budget, parallel, kbits, block_size, kv_format)
+        mb, per_seq = max_batch(pool, context, budget, parallel, kbits, block_size, kv_format)
+        mc = max_context(pool, batch, budget, parallel, kbits, block_size, kv_format)
     else:
         mb, per_seq = paged_max_batch(pages, context, budget, parallel)
         mc = pages.max_context(budget, parallel.sequences_per_rank(batch), MAX_CONTEXT_SEARCH) if budget > 0 else 0
@@ -447,4 +467,5 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
                workspace=ws, kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
                context_limit=spec.max_context, vllm=vm, sglang=sm,
                vllm_pages=pages if isinstance(pages, HybridPages) else None,
-               sglang_pool=pages if isinstance(pages, SglangHybridPool) else None)
+               sglang_pool=pages if isinstance(pages, SglangHybridPool) else None,
+               sglang_kv_layers=None if pool is spec else pool.num_kv_layers)

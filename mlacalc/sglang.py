@@ -21,7 +21,9 @@ memory the process already holds outside PyTorch (CUDA context, cuBLAS, NCCL com
 ``cell_size`` is the KV bytes of one token on one rank: MLA ``(kv_lora_rank + qk_rope_head_dim) x layers x
 element size`` (one latent copy, every rank holds it whole); MHA/GQA ``kv_heads_per_rank x head_dim x layers x 2 x
 element size`` with ``kv_heads_per_rank = max(1, kv_heads // attention_tp)``. mlacalc's own KV bytes per token per GPU
-(:func:`mlacalc.kv.kv_report`) are that layout, so ``fit`` divides this budget by them.
+(:func:`mlacalc.kv.kv_report`) are that layout, so ``fit`` divides this budget by them. ``layers`` is every decoder
+layer of a model that is no hybrid, those without attention too (Nemotron-NAS's attention ``no_op`` layers:
+:func:`mlacalc.capacity.engine_kv_spec`).
 
 ``mem_fraction_static`` when not given (``server_args.py`` ``ServerArgs._handle_gpu_memory_settings``, SGLang
 0.5.x): ``gpu_mem`` is nvidia-smi's ``memory.total`` in MiB (``get_device_memory_capacity``), the card picks

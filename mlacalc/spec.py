@@ -546,10 +546,12 @@ class ModelSpec:
         """RMSNorms of hidden_size in decoder layer ``layer``: ``norms_per_layer``; with ``ffn.layer_widths``, half of
         them per block the layer holds, its mixer and its FFN (Nemotron-NAS, transformers' ``modeling_decilm.py`` and
         vLLM ``nemotron_nas.py`` ``DeciLMDecoderLayer``: ``input_layernorm`` only where the attention is not
-        ``no_op``, ``post_attention_layernorm`` only where the FFN is not: 2, 1 or 0)."""
+        ``no_op``, ``post_attention_layernorm`` only where the FFN is not: 2, 1 or 0). A layer that holds both blocks
+        keeps all ``norms_per_layer`` whatever their parity (1 // 2 x 2 read 0 norms a layer)."""
         if self.layer_widths is None:
             return self.norms_per_layer
-        return self.norms_per_layer // 2 * (self.has_mixer(layer) + self.has_ffn(layer))
+        blocks = self.has_mixer(layer) + self.has_ffn(layer)
+        return self.norms_per_layer if blocks == 2 else self.norms_per_layer // 2 * blocks
 
     def has_mixer(self, layer: int) -> bool:
         """Whether decoder layer ``layer`` has an attention (or linear-attention) block: all but ``ffn`` layers."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import ArgError, SpecError
-from .capacity import (activation_workspace, check_engine, check_mem_util, engine_pages, engine_settings, kv_budget,
-                       max_batch, paged_max_batch, served_params_per_gpu)
+from .capacity import (activation_workspace, check_engine, check_mem_util, engine_kv_spec, engine_pages,
+                       engine_settings, kv_budget, max_batch, paged_max_batch, served_params_per_gpu)
 from .expected import coefficient_basis
 from .hardware import Hardware
 from .kv import format_bits, kv_element_bits, kv_report, kv_storage
@@ -143,7 +143,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             continue
         for c in contexts:
             per_seq = kv_report(spec, c, 1, kv_bits=kbits, kv_format=fmt).per_sequence.total
-            mb, per_seq_gpu = (max_batch(spec, c, budget, par, kbits, kv_format=fmt) if pages is None else
+            mb, per_seq_gpu = (max_batch(engine_kv_spec(spec, engine), c, budget, par, kbits, kv_format=fmt)
+                               if pages is None else
                                paged_max_batch(pages, c, budget, par))
             for b in batches:
                 held = par.sequences_per_rank(b)

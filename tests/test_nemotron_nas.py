@@ -151,6 +151,44 @@ def test_ultra_253b_parameters_by_hand():
     assert all(layer_params(s, i).total == 0 and s.layer_norms(i) == 0 for i in empty)
 
 
+# --- serving engines ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,layers,attending", [(SUPER, 80, 49), (ULTRA, 162, 64)])
+def test_sglang_pool_holds_kv_for_every_decoder_layer(name, layers, attending):
+    """SGLang sizes the K/V pool of a model that is no hybrid by num_effective_layers (sgl-project/sglang
+    model_runner_kv_cache_mixin.py profile_max_num_token -> get_cell_size_per_token(num_layers); pool_configurator.py
+    DefaultPoolConfigurator the same), end_layer - start_layer = num_hidden_layers for its nemotron_nas.py DeciModel,
+    which sets neither: cell = kv_heads_per_rank x (head_dim + v_head_dim) x num_hidden_layers x 2 B, the layers whose
+    attention is no_op included (a buffer each, indexed by layer_id, never written). At tp 8 both have one K/V head a
+    rank (8 // 8): 1 x 256 x 80 x 2 = 40,960 B a token for Super (not 49 layers' 25,088), 1 x 256 x 162 x 2 = 82,944 B
+    for Ultra (not 64 layers' 32,768). vLLM caches only the Attention modules it builds, as mlacalc does."""
+    from mlacalc.capacity import fit
+    from mlacalc.hardware import load_hardware
+    spec, hw, ctx = hf(name), load_hardware("h200"), 32768
+    f = fit(spec, hw, ctx, Parallelism(tp=8), engine="sglang")
+    cell = 1 * (128 + 128) * layers * 2
+    assert f.kv_bytes_per_seq == ctx * cell
+    assert f.max_batch == int(f.kv_budget // (ctx * cell))
+    assert f.to_json()["sglang_kv_layers"] == layers
+    plain = fit(spec, hw, ctx, Parallelism(tp=8), engine="vllm")          # vLLM: the attention layers alone
+    assert plain.kv_bytes_per_seq == ctx * 1 * 256 * attending * 2 and "sglang_kv_layers" not in plain.to_json()
+    # the decode step at that batch still reads the attention layers' cache alone
+    assert f.decode.ops[[o.op.name for o in f.decode.ops].index("attn_core")].op.launches == 2 * attending
+
+
+def test_sglang_sweep_sizes_the_pool_as_fit(capsys):
+    """sweep --engine sglang takes the same pool: its largest batch at 32k on 8 H200s is fit's (90, not 147)."""
+    from mlacalc.capacity import fit
+    from mlacalc.hardware import load_hardware
+    code, out, err, _ = run(capsys, "sweep", str(FIXTURES / SUPER), "--gpu", "h200", "--gpus", "8", "--context", "32k",
+                            "--batch", "1", "--engine", "sglang", "--json")
+    assert code in (0, None), err
+    rows = json.loads(out)["rows"]
+    f = fit(hf(SUPER), load_hardware("h200"), 32768, Parallelism(tp=8), engine="sglang")
+    assert [r["max_batch"] for r in rows] == [f.max_batch]
+    assert f.max_batch < fit(hf(SUPER), load_hardware("h200"), 32768, Parallelism(tp=8), engine="vllm").max_batch
+
+
 # --- invariants ----------------------------------------------------------------------------------------------
 
 @settings(max_examples=25, deadline=None)
@@ -207,6 +245,24 @@ def test_a_layer_without_ffn_has_one_norm_and_one_block():
     assert (s.num_blocks, s.num_ffn_layers, s.num_kv_layers) == (4, 2, 2)
     comm = next(o for o in step_ops(s, Step("decode", batch=1, context=8), Parallelism(tp=2)) if o.name == "comm")
     assert comm.launches == 4
+
+
+@pytest.mark.parametrize("norms", [1, 2, 3, 4])
+def test_a_layer_with_both_blocks_keeps_every_norm(norms):
+    """A layer that holds its mixer and its FFN has norms_per_layer norms whatever its parity; only a layer missing
+    a block has half of them a block. With ffn.layer_widths and no block missing, norms_per_layer 1 read 0 norms a
+    layer (1 // 2 x 2) and 3 read 2: llama-3.1-8b's shape at 2 layers, d 256, 1 -> 2 x 1 x 256 + 256 = 768 norm
+    parameters, not 256."""
+    d, L = 256, 2
+    attn = {"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 64}
+    s = make_spec(attn, layers=L, hidden=d, norms_per_layer=norms,
+                  ffn={"kind": "dense", "intermediate_size": 512, "layer_widths": [512, 256]})
+    plain = make_spec(attn, layers=L, hidden=d, norms_per_layer=norms)
+    assert [s.layer_norms(i) for i in range(L)] == [norms, norms]
+    assert param_counts(s).norms == param_counts(plain).norms == L * norms * d + d
+    step = Step("decode", batch=2, context=64)
+    n = {o.name: o for o in step_ops(s, step)}["norms"]
+    assert n.launches == L * norms + 1 and n.weight_bytes == (L * norms * d + d) * 2
 
 
 def test_schema_takes_layer_widths():

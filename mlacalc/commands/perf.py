@@ -301,7 +301,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                    row("SGLang K/V tokens", lambda f: "-" if f.sglang_pool is None else
                        f"{f.sglang_pool.kv_tokens(f.kv_budget):,}")]
                   if any(f.sglang_pool is not None for f in fits) else []),
-                row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq)),
+                row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq) + (
+                    "" if f.sglang_kv_layers is None else f" (SGLang's pool: K/V of all {f.sglang_kv_layers} layers)")),
                 row(f"largest batch ({par.tp} GPUs)" if par.tp > 1 else "largest batch", lambda f: f"{f.max_batch:,}"),
                 row(f"longest context (batch {f0.batch})", _longest_context),
                 row("time per token (expected)", dec(lambda d: _t(d.expected_time_per_output_token_s))),
