@@ -1,11 +1,13 @@
 """Small spec builders and compile helpers shared by tests (a test reads like a worked example around them)."""
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import strategies as st
 
-from mlacalc.spec import spec_from_dict
+from mlacalc.spec import load_spec, spec_from_dict
 
 
 def make_spec(attention: dict, *, layers: int = 2, hidden: int = 256, vocab: int = 1000, ffn: dict | None = None,
@@ -130,3 +132,22 @@ def bench_module(name: str):
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+HF_FIXTURES = Path(__file__).parent / "fixtures" / "hf"
+
+
+def hf_fixture(name: str):
+    """The spec read from the config.json of fixture folder ``name`` (tests/fixtures/hf)."""
+    return load_spec(str(HF_FIXTURES / name))
+
+
+def fixture_config(name: str) -> dict:
+    """The raw config.json of fixture folder ``name``."""
+    return json.loads((HF_FIXTURES / name / "config.json").read_text())
+
+
+def write_config(tmp_path, cfg: dict) -> str:
+    """``cfg`` written as tmp_path/config.json; its path."""
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    return str(tmp_path / "config.json")

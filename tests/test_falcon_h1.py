@@ -28,7 +28,7 @@ from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec, spec_from_dict, spec_to_dict
 from mlacalc.step import Step, step_ops
 
-from helpers import make_spec, mamba_blocks, refused, run
+from helpers import make_spec, mamba_blocks, refused, run, hf_fixture as hf
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
 GQA = {"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32}
@@ -38,10 +38,6 @@ M2 = {"kind": "mamba2", "num_k_heads": 2, "num_v_heads": 4, "head_k_dim": 32, "h
 
 def parallel(**extra):
     return make_spec(GQA, layers=2, linear_attention=M2 | extra.pop("block", {}), parallel_mixers=True, **extra)
-
-
-def hf(name: str):
-    return load_spec(str(FIXTURES / name))
 
 
 def ops(spec, phase="decode", batch=4, context=1000, tp=1):

@@ -27,13 +27,9 @@ from mlacalc.kv import kv_report
 from mlacalc.params import weights_report
 from mlacalc.spec import load_spec
 
-from helpers import refused, run
+from helpers import refused, run, hf_fixture as hf
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
-
-
-def hf(name: str):
-    return load_spec(str(FIXTURES / name))
 
 
 def cfg(name: str) -> dict:

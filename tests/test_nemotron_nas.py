@@ -25,24 +25,12 @@ from mlacalc.parallel import Parallelism
 from mlacalc.spec import json_schema, load_spec, spec_from_dict, spec_to_dict
 from mlacalc.step import Step, step_ops
 
-from helpers import make_spec, refused, run, schema_errors
+from helpers import fixture_config as config, hf_fixture as hf, make_spec, refused, run, schema_errors, \
+    write_config as write
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
 SUPER, ULTRA = "llama_3_3_nemotron_super_49b", "llama_3_1_nemotron_ultra_253b"
 V = 128256                                              # both: Llama-3's vocabulary, untied head
-
-
-def hf(name: str):
-    return load_spec(str(FIXTURES / name))
-
-
-def config(name: str) -> dict:
-    return json.loads((FIXTURES / name / "config.json").read_text())
-
-
-def write(tmp_path, cfg: dict) -> str:
-    (tmp_path / "config.json").write_text(json.dumps(cfg))
-    return str(tmp_path / "config.json")
 
 
 def with_block(name: str, i: int, part: str, **changes) -> dict:

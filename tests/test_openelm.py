@@ -20,23 +20,10 @@ from mlacalc.params import param_counts
 from mlacalc.spec import load_spec
 from mlacalc.step import Step, step_ops
 
-from helpers import refused, run
+from helpers import refused, run, hf_fixture as hf, fixture_config as config, write_config as write
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
 V = 32000
-
-
-def hf(name: str):
-    return load_spec(str(FIXTURES / name))
-
-
-def config(name: str) -> dict:
-    return json.loads((FIXTURES / name / "config.json").read_text())
-
-
-def write(tmp_path, cfg: dict) -> str:
-    (tmp_path / "config.json").write_text(json.dumps(cfg))
-    return str(tmp_path / "config.json")
 
 
 def runs(*pairs) -> list:

@@ -25,7 +25,7 @@ from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
 from mlacalc.step import Step, step_ops
 
-from helpers import make_spec, refused, run
+from helpers import make_spec, refused, run, hf_fixture as hf, fixture_config as config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
 GQA = {"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 64}
@@ -39,14 +39,6 @@ STATE = 256 * (3 - 1) * 2                  # c x (L - 1) inputs of B x kept, bf1
 def hybrid(block: dict | None = None, **extra):
     """Two layers, a short convolution then attention, each with its gated FFN of 512 (LFM2's layout)."""
     return make_spec(GQA, layers=2, layer_types=["linear", "full"], linear_attention=SC | (block or {}), **extra)
-
-
-def hf(name: str):
-    return load_spec(str(FIXTURES / name))
-
-
-def config(name: str) -> dict:
-    return json.loads((FIXTURES / name / "config.json").read_text())
 
 
 def edited(tmp_path, name: str, **changes) -> str:

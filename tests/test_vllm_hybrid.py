@@ -26,14 +26,10 @@ from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec, spec_from_dict
 from mlacalc.vllm_hybrid import group_size, hybrid_pages, is_hybrid
 
-from helpers import make_spec, mamba_blocks, refused, run
+from helpers import make_spec, mamba_blocks, refused, run, hf_fixture as hf
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
 GIB = 2**30
-
-
-def hf(name: str):
-    return load_spec(str(FIXTURES / name))
 
 
 # --- Qwen3.5-0.8B (Gated DeltaNet), vLLM 0.28.0 on one A100 80GB, bf16, prefix caching on ("Mamba cache mode is set
