@@ -338,6 +338,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # src/transformers/models/solar_open/configuration_solar_open.py (v5): SolarOpenConfig(head_dim=128), where
     # Glm4MoeConfig, which it is read as, has none (hidden / heads: Solar Open's 4096 / 64 = 64)
     "solar_open": {"head_dim": 128},
+    # src/transformers/models/mistral4/configuration_mistral4.py: Mistral4Config's sizing defaults (the 119B's), which
+    # a wrapper's text_config saved without them leaves to the class; DeepSeek-V3's reader, which mistral4 is read
+    # as, took a missing n_shared_experts as none (118.07 B parameters, not 118.97). q_lora_rank is left out: its
+    # null is no down-projection, which a class default here would have overwritten
+    "mistral4": {"vocab_size": 131072, "hidden_size": 4096, "intermediate_size": 12288, "moe_intermediate_size": 2048,
+                 "num_hidden_layers": 36, "num_attention_heads": 32, "n_shared_experts": 1, "n_routed_experts": 128,
+                 "kv_lora_rank": 256, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 64,
+                 "num_experts_per_tok": 4, "first_k_dense_replace": 0, "max_position_embeddings": 1048576,
+                 "tie_word_embeddings": False},
     # src/transformers/models/internlm3/configuration_internlm3.py (v5): head_dim=128
     "internlm3": {"head_dim": 128},
     "afmoe": {"head_dim": 128},        # src/transformers/models/afmoe/configuration_afmoe.py (v5): head_dim=128

@@ -3580,6 +3580,25 @@ def test_mistral_small_4_is_deepseek_v3s_mla_by_hand():
     assert "read as deepseek_v3" in s.description
 
 
+@pytest.mark.parametrize("key", ["n_shared_experts", "num_hidden_layers", "kv_lora_rank", "first_k_dense_replace",
+                                 "tie_word_embeddings", "moe_intermediate_size"])
+def test_mistral_small_4_keys_left_out_take_mistral4configs_defaults(tmp_path, key):
+    """A text_config saved without a key equal to Mistral4Config's default is built with that default (1 shared
+    expert, 36 layers, ...): the same 118,972,826,624 parameters. DeepSeek-V3's reader took a missing
+    n_shared_experts as none: 118,066,857,024 (36 x 25,165,824 fewer)."""
+    s = load_spec(_write(tmp_path, _edited("mistral_small_4_119b", **{key: ...})))
+    assert weights(s).params.total == 118_972_826_624
+
+
+def test_mistral_small_4_null_q_lora_rank_is_no_down_projection(tmp_path):
+    """q_lora_rank null is MLA without a query down-projection (Mistral4Attention's q_proj d x heads x 128), not the
+    class default's 1024: 36 x (4096 x 4096 - (4096 x 1024 + 1024 + 1024 x 4096)) more parameters."""
+    s = load_spec(_write(tmp_path, _edited("mistral_small_4_119b", q_lora_rank=None)))
+    assert s.attention.q_lora_rank is None
+    more = 36 * (4096 * 32 * 128 - (4096 * 1024 + 1024 + 1024 * 32 * 128))
+    assert weights(s).params.total == 118_972_826_624 + more
+
+
 def test_mistral_small_4_through_its_mistral3_wrapper(tmp_path):
     """The release's config.json is a mistral3 wrapper (Mistral3ForConditionalGeneration, a Pixtral tower) around the
     mistral4 decoder: read through text_config, the same decoder as the fixture's."""
