@@ -283,7 +283,15 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            # dims, no size).
            # Where their attention differs from Glm4Attention (q/k/v biases and head width hard-wired rather than
            # read) is checked by _glm_v_text_keys; vLLM's glm4_1v.py builds both decoders as Glm4ForCausalLM
-           "glm4v_text": "glm4", "glm_ocr_text": "glm4"}
+           "glm4v_text": "glm4", "glm_ocr_text": "glm4",
+           # Mistral Small 4 (Mistral4Config, transformers models/mistral4/modular_mistral4.py; the text_config of a
+           # mistral3 wrapper): DeepseekV3Attention's MLA (q_a_proj/q_a_layernorm/q_b_proj, kv_a_proj_with_mqa,
+           # kv_a_layernorm, kv_b_proj, o_proj; biased by attention_bias, refused by _mistral4_keys), DeepseekV3MoE
+           # (n_routed_experts gated experts of moe_intermediate_size, a bias-free router of its weight alone,
+           # n_shared_experts x moe_intermediate_size shared) from layer first_k_dense_replace on, Qwen2MoeMLP of
+           # intermediate_size before it, two RMSNorms a layer. rope_interleave and rope_parameters'
+           # llama_4_scaling_beta (a query scale by position) size nothing
+           "mistral4": "deepseek_v3"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -330,6 +338,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # src/transformers/models/solar_open/configuration_solar_open.py (v5): SolarOpenConfig(head_dim=128), where
     # Glm4MoeConfig, which it is read as, has none (hidden / heads: Solar Open's 4096 / 64 = 64)
     "solar_open": {"head_dim": 128},
+    # src/transformers/models/mistral4/configuration_mistral4.py: Mistral4Config's sizing defaults (the 119B's), which
+    # a wrapper's text_config saved without them leaves to the class; DeepSeek-V3's reader, which mistral4 is read
+    # as, took a missing n_shared_experts as none (118.07 B parameters, not 118.97). q_lora_rank is left out: its
+    # null is no down-projection, which a class default here would have overwritten
+    "mistral4": {"vocab_size": 131072, "hidden_size": 4096, "intermediate_size": 12288, "moe_intermediate_size": 2048,
+                 "num_hidden_layers": 36, "num_attention_heads": 32, "n_shared_experts": 1, "n_routed_experts": 128,
+                 "kv_lora_rank": 256, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 64,
+                 "num_experts_per_tok": 4, "first_k_dense_replace": 0, "max_position_embeddings": 1048576,
+                 "tie_word_embeddings": False},
     # src/transformers/models/internlm3/configuration_internlm3.py (v5): head_dim=128
     "internlm3": {"head_dim": 128},
     "afmoe": {"head_dim": 128},        # src/transformers/models/afmoe/configuration_afmoe.py (v5): head_dim=128
@@ -554,6 +571,19 @@ REFUSED = {
     # the tenth round (docs/zoo-facts.md section 13)
     "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
               "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
+    # the breadth audit (docs/zoo-facts.md section 29)
+    # Gemma4TextConfig (transformers models/gemma4/configuration_gemma4.py): the full-attention layers take
+    # global_head_dim (512) and num_global_key_value_heads through per_layer_config, and attention_k_eq_v reuses
+    # the key projection's output as the value; per-layer embeddings, KV-shared layers and an optional MoE block
+    "gemma4_text": "Gemma-4's full-attention layers of their own head width and K/V heads (global_head_dim, "
+                   "num_global_key_value_heads) with keys reused as values (attention_k_eq_v) are not read",
+    # DeepseekV4Config (transformers models/deepseek_v4/configuration_deepseek_v4.py): per-layer compressed sparse
+    # and heavily compressed attention (compress_rates 4 and 128) over one shared K/V head of head_dim 512 with a
+    # sliding branch, a grouped low-rank output projection (o_groups, o_lora_rank), Manifold-Constrained
+    # Hyper-Connections (hc_mult residual streams) and hash-routed MoE layers
+    "deepseek_v4": "DeepSeek-V4's compressed attention (compressed_sparse_attention, heavily_compressed_attention: "
+                   "K/V compressed 4x and 128x beside a sliding window), grouped output projection and "
+                   "hyper-connections (hc_mult) are not modelled",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -797,6 +827,8 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     if named in GLM_V_TEXT:
         merged = _glm_v_text_keys(_checked(merged, mt), named,
                                   kv_null="num_key_value_heads" in cfg and cfg["num_key_value_heads"] is None)
+    if named == "mistral4":
+        _mistral4_keys(_checked(merged, named), named)
     if mt == "exaone_moe":
         merged = _exaone_moe_keys(_checked(merged, mt), mt)
     if mt == "mimo_v2_flash":
@@ -1239,6 +1271,16 @@ def _solar_open_keys(cfg: dict, mt: str) -> dict:
     out["first_k_dense_replace"] = 0
     out.setdefault("partial_rotary_factor", 1.0)
     return out
+
+
+def _mistral4_keys(cfg: dict, mt: str) -> None:
+    """Mistral Small 4 (``mistral4``) is read as DeepSeek-V3, whose MLA reader reads no bias: Mistral4Attention
+    biases q_a_proj, kv_a_proj_with_mqa and o_proj by ``attention_bias`` (false in Mistral4Config's defaults, the
+    release's own), and its MLPs (Qwen2MoeMLP, DeepseekV3's experts) have none whatever ``mlp_bias`` says (NeMo's copy of the class
+    carries the key). A true ``attention_bias`` is refused rather than priced without its biases."""
+    if cfg.get("attention_bias"):             # a switch, checked true/false by _checked
+        raise _refuse(mt, "attention biases (attention_bias true: q_a_proj, kv_a_proj_with_mqa, o_proj) are not "
+                          "modelled")
 
 
 def _glm4_moe_lite_keys(cfg: dict, mt: str) -> dict:

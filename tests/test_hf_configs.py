@@ -204,6 +204,9 @@ SOURCES = {
     "openelm_450m": "https://huggingface.co/apple/OpenELM-450M/blob/main/config.json",
     "openelm_1_1b_instruct": "https://huggingface.co/apple/OpenELM-1_1B-Instruct/blob/main/config.json",
     "openelm_3b": "https://huggingface.co/apple/OpenELM-3B/blob/main/config.json",
+    # Mistral Small 4 (mistral4, read as deepseek_v3; docs/zoo-facts.md section 29): assembled from Mistral4Config's
+    # class defaults (SOURCE.md), the release's whole file not being in the corpora
+    "mistral_small_4_119b": "https://huggingface.co/mistralai/Mistral-Small-4-119B-2603/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -883,6 +886,9 @@ CARDS = {
     "openelm_450m": ((3 * 3 + 7 * 4 + 6 * 5 + 4 * 6) * 64 * 2 * 2, 450e6, 0.016),
     "openelm_1_1b_instruct": ((3 * 4 + 7 * 5 + 8 * 6 + 6 * 7 + 4 * 8) * 64 * 2 * 2, 1.1e9, 0.019),
     "openelm_3b": ((4 * 3 + 14 * 4 + 12 * 5 + 6 * 6) * 128 * 2 * 2, 3e9, 0.013),
+    # Mistral Small 4: MLA, one latent of kv_lora_rank 256 and a rope key of 64 a layer (DeepSeek-V3's cache);
+    # "119B parameters" (118,972,826,624 by hand in test_mistral_small_4_is_deepseek_v3s_mla_by_hand)
+    "mistral_small_4_119b": (36 * (256 + 64) * 2, 119e9, 0.001),
 }
 
 
@@ -1373,6 +1379,9 @@ def test_gemma3n_wrapper_is_read_through_its_text_config(tmp_path):
     ("deepseek_ocr", 12 * 10 * 128 * 4, 2_934_734_080, 2),
     # GLM-V's dense decoders (the GLM-4.1V-9B's 2 KV heads do not split 8 ways)
     ("glm_4_1v_9b_thinking", 40 * 2 * 128 * 4, 9_400_279_040, 1), ("glm_ocr", 16 * 8 * 128 * 4, 673_285_632, 8),
+    # the breadth audit (docs/zoo-facts.md section 29): Mistral Small 4's MLA latent, 36 x (256 + 64) x 2 bytes
+    # (bf16, 238 GB: two H200s, as vLLM's recipe serves its FP8 release)
+    ("mistral_small_4_119b", 36 * (256 + 64) * 2, 118_972_826_624, 2),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
@@ -3542,3 +3551,102 @@ def test_glm_v_decoders_the_engines_would_build_apart_are_one_line(capsys, tmp_p
             main(command)
         err = capsys.readouterr().err
         assert e.value.code == 2 and words in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+# ------------------------------ the breadth audit: Mistral Small 4 read, Gemma-4 and DeepSeek-V4 refused (section 29)
+
+def test_mistral_small_4_is_deepseek_v3s_mla_by_hand():
+    """Mistral Small 4 (mistral4; Mistral4ForCausalLM) was refused by the generic reader on first_k_dense_replace.
+    transformers' modular_mistral4.py builds DeepseekV3Attention's MLA and DeepseekV3MoE (a router of its weight
+    alone, E x d), two RMSNorms a layer, no dense layer at first_k_dense_replace 0: DeepSeek-V3's decoder under a new
+    name. By hand from the fixture's keys (Mistral4Config's defaults, the 119B's):
+    attention: q_a 4096 x 1024 + q_a_layernorm 1024 + q_b 1024 x 32 x (64 + 64) + kv_a 4096 x (256 + 64)
+    + kv_a_layernorm 256 + kv_b 256 x 32 x (64 + 128) + o 32 x 128 x 4096."""
+    s = hf("mistral_small_4_119b")
+    a = s.attention
+    assert (a.kind, a.num_heads, a.kv_lora_rank, a.qk_rope_head_dim, a.q_lora_rank) == ("mla", 32, 256, 64, 1024)
+    attn = 4096 * 1024 + 1024 + 1024 * 32 * 128 + 4096 * 320 + 256 + 256 * 32 * 192 + 32 * 128 * 4096
+    assert attn == 28_050_688
+    expert = 3 * 4096 * 2048                                   # gate, up, down of moe_intermediate_size
+    layer = attn + (128 + 1) * expert + 128 * 4096 + 2 * 4096  # routed + 1 shared, router, two norms
+    total = 36 * layer + 2 * 131072 * 4096 + 4096              # untied embedding and head, final norm
+    assert weights(s).params.total == total == 118_972_826_624     # the card: "119B parameters"
+    # active: 4 routed + 1 shared experts a layer, the head, one embedding row (the card's "6.5B activated" is not
+    # this: docs/zoo-facts.md section 29)
+    active = 36 * (attn + 5 * expert + 128 * 4096 + 2 * 4096) + 131072 * 4096 + 4096 + 4096
+    assert weights(s).active.total == active == 6_095_721_472
+    # KV: DeepSeek-V3's latent cache, (kv_lora_rank + qk_rope_head_dim) x 2 bytes a layer
+    assert kv_per_token("mistral_small_4_119b") == 36 * (256 + 64) * 2 == 23_040
+    assert "read as deepseek_v3" in s.description
+
+
+@pytest.mark.parametrize("key", ["n_shared_experts", "num_hidden_layers", "kv_lora_rank", "first_k_dense_replace",
+                                 "tie_word_embeddings", "moe_intermediate_size"])
+def test_mistral_small_4_keys_left_out_take_mistral4configs_defaults(tmp_path, key):
+    """A text_config saved without a key equal to Mistral4Config's default is built with that default (1 shared
+    expert, 36 layers, ...): the same 118,972,826,624 parameters. DeepSeek-V3's reader took a missing
+    n_shared_experts as none: 118,066,857,024 (36 x 25,165,824 fewer)."""
+    s = load_spec(_write(tmp_path, _edited("mistral_small_4_119b", **{key: ...})))
+    assert weights(s).params.total == 118_972_826_624
+
+
+def test_mistral_small_4_null_q_lora_rank_is_no_down_projection(tmp_path):
+    """q_lora_rank null is MLA without a query down-projection (Mistral4Attention's q_proj d x heads x 128), not the
+    class default's 1024: 36 x (4096 x 4096 - (4096 x 1024 + 1024 + 1024 x 4096)) more parameters."""
+    s = load_spec(_write(tmp_path, _edited("mistral_small_4_119b", q_lora_rank=None)))
+    assert s.attention.q_lora_rank is None
+    more = 36 * (4096 * 32 * 128 - (4096 * 1024 + 1024 + 1024 * 32 * 128))
+    assert weights(s).params.total == 118_972_826_624 + more
+
+
+def test_mistral_small_4_through_its_mistral3_wrapper(tmp_path):
+    """The release's config.json is a mistral3 wrapper (Mistral3ForConditionalGeneration, a Pixtral tower) around the
+    mistral4 decoder: read through text_config, the same decoder as the fixture's."""
+    import json
+
+    text = json.loads((FIXTURES / "mistral_small_4_119b" / "config.json").read_text())
+    cfg = {"architectures": ["Mistral3ForConditionalGeneration"], "model_type": "mistral3", "text_config": text,
+           "vision_config": {"model_type": "pixtral"}}
+    s, want = load_spec(_write(tmp_path, cfg)), hf("mistral_small_4_119b")
+    assert (s.attention, s.ffn, s.num_layers) == (want.attention, want.ffn, want.num_layers)
+    assert weights(s).params.total == weights(want).params.total == 118_972_826_624
+    assert "mistral3" in s.description
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"attention_bias": True}, "model_type mistral4: attention biases (attention_bias true: q_a_proj, "
+                               "kv_a_proj_with_mqa, o_proj) are not modelled"),
+    ({"attention_bias": "yes"}, "model_type mistral4: attention_bias must be true or false, got 'yes'"),
+    ({"q_lora_rank": ...}, "model_type deepseek_v3: has no q_lora_rank"),
+])
+def test_mistral_small_4_what_deepseek_v3s_reader_would_miss_is_one_line(capsys, tmp_path, changes, words):
+    """Mistral4Attention biases q_a_proj, kv_a_proj_with_mqa and o_proj by attention_bias; DeepSeek-V3's MLA reader
+    reads no bias, so a true one was priced without them: refused, one line, exit 2 (kv, weights, specs show)."""
+    from helpers import refused
+
+    path = _write(tmp_path, _edited("mistral_small_4_119b", **changes))
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, path, words=words)
+
+
+@pytest.mark.parametrize("cfg,model_type,words", [
+    # Gemma-4 as released: a gemma4 wrapper whose text_config is gemma4_text
+    ({"model_type": "gemma4", "architectures": ["Gemma4ForConditionalGeneration"],
+      "text_config": {"model_type": "gemma4_text", "num_hidden_layers": 30, "hidden_size": 2304,
+                      "attention_k_eq_v": True, "num_kv_shared_layers": 0}, "vision_config": {}},
+     "gemma4_text", "Gemma-4's full-attention layers of their own head width and K/V heads"),
+    ({"model_type": "deepseek_v4", "architectures": ["DeepseekV4ForCausalLM"], "num_hidden_layers": 43,
+      "hidden_size": 4096, "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512, "vocab_size": 129280,
+      "moe_intermediate_size": 2048, "n_routed_experts": 256, "hc_mult": 4, "o_groups": 8, "o_lora_rank": 1024,
+      "compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 128}},
+     "deepseek_v4", "DeepSeek-V4's compressed attention (compressed_sparse_attention"),
+])
+def test_breadth_audit_families_refused_by_name(capsys, tmp_path, cfg, model_type, words):
+    """Gemma-4 (Gemma4TextConfig: full-attention layers of global_head_dim 512 and their own K/V heads, keys reused as
+    values, per-layer embeddings) and DeepSeek-V4 (DeepseekV4Config: 4x and 128x compressed attention, grouped
+    output projection, hyper-connections) were refused on their first unknown key; now by name with the reason,
+    one line, exit 2, by kv, weights and specs show."""
+    from helpers import refused
+
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
