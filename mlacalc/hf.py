@@ -128,7 +128,17 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   lists that disagree are refused) in ``attention.layer_heads``, each FFN ``make_divisible(ffn_multiplier x
   model_dim, ffn_dim_divisor)`` wide in ``ffn.layer_widths`` (gated by ``ffn_with_glu``), the embedding shared with
   the output by ``share_input_output_layers``, ``max_context_length`` the context limit; quantized checkpoints are
-  refused.
+  refused;
+- Microsoft's Phi-1, Phi-1.5, Phi-2, ``phi`` (``PhiForCausalLM``; :func:`_phi_keys`): attention and a non-gated
+  gelu_new MLP (fc1, fc2) side by side under one biased LayerNorm a layer, q/k/v/dense always biased, RoPE over
+  ``int(head x partial_rotary_factor)`` dims (the top-level key or ``rope_parameters``'; PhiConfig's 0.5), a biased
+  ``lm_head``; the LayerNorm, MLP and lm_head biases are not counted (:func:`_uncounted`). What transformers' and
+  vLLM's PhiForCausalLM would build differently (K/V heads other than the query heads, an ``intermediate_size`` other
+  than ``4 x hidden_size``, ``qk_layernorm``, a tied head, a ``head_dim`` other than hidden / heads) is refused;
+- InternLM-1, ``internlm`` (InternLM-7B/20B's remote code; vLLM builds it as ``LlamaForCausalLM``): read as ``llama``
+  (:data:`ALIASES`) after :func:`_internlm_keys`, its ``bias`` (default true) biasing q/k/v/o; Aquila (``aquila``) and
+  XVERSE (``xverse``), which vLLM builds as Llama too, are not aliased: no whole released config was found to pin
+  them (docs/zoo-facts.md section 29).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -1269,7 +1279,9 @@ def _internlm_keys(cfg: dict, mt: str) -> dict:
     file says, vLLM's LlamaAttention reads ``num_key_value_heads``, ``head_dim`` and ``attention_bias or bias``: a
     file where they would differ (an ``attention_bias`` true beside ``bias`` false, K/V heads other than the query
     heads, another ``head_dim``) is refused in one line."""
-    bias = cfg.get("bias", True)                  # InternLMConfig(bias=True)
+    # InternLMConfig(bias=True, tie_word_embeddings=False) (the remote configuration_internlm.py; a copy in
+    # mindspore-lab/mindnlp mindnlp/transformers/models/internlm/configuration_internlm.py)
+    bias = cfg.get("bias", True)
     if cfg.get("attention_bias") and not bias:
         raise _refuse(mt, "attention_bias true and bias false disagree (InternLMAttention reads bias, vLLM's "
                           "LlamaAttention either)")
