@@ -78,6 +78,7 @@ HF_PICKS = ["llama", "llama_3_3_70b", "llama_3_2_11b_vision", "llama_4_scout", "
 HF_PICKS += ["llama_3_3_nemotron_super_49b", "llama_3_1_nemotron_ultra_253b"]      # nemotron-nas: ffn.layer_widths
 HF_PICKS += ["openelm_270m", "openelm_450m", "openelm_1_1b_instruct", "openelm_3b"]   # openelm: attention.layer_heads
 HF_PICKS += ["mistral_small_4_119b"]      # mistral4: DeepSeek-V3's MLA and MoE under a new name (assembled fixture)
+HF_PICKS += ["phi_2", "phi_1_5", "internlm_20b"]   # phi: one LayerNorm, biases; internlm: a llama alias
 SPEC_PICKS = ["deepseek-v3", "deepseek-v3.2", "llama-3.1-8b", "qwen3-next-80b-a3b", "kimi-linear-48b-a3b",
               "gemma-3-27b", "gpt-oss-20b", "mixtral-8x7b", "glm-5", "minicpm3-4b", "llama-4-scout", "variant-mla",
               "deepseek-v2-lite", "qwen3-235b-a22b"]

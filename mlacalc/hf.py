@@ -128,7 +128,17 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   lists that disagree are refused) in ``attention.layer_heads``, each FFN ``make_divisible(ffn_multiplier x
   model_dim, ffn_dim_divisor)`` wide in ``ffn.layer_widths`` (gated by ``ffn_with_glu``), the embedding shared with
   the output by ``share_input_output_layers``, ``max_context_length`` the context limit; quantized checkpoints are
-  refused.
+  refused;
+- Microsoft's Phi-1, Phi-1.5, Phi-2, ``phi`` (``PhiForCausalLM``; :func:`_phi_keys`): attention and a non-gated
+  gelu_new MLP (fc1, fc2) side by side under one biased LayerNorm a layer, q/k/v/dense always biased, RoPE over
+  ``int(head x partial_rotary_factor)`` dims (the top-level key or ``rope_parameters``'; PhiConfig's 0.5), a biased
+  ``lm_head``; the LayerNorm, MLP and lm_head biases are not counted (:func:`_uncounted`). What transformers' and
+  vLLM's PhiForCausalLM would build differently (K/V heads other than the query heads, an ``intermediate_size`` other
+  than ``4 x hidden_size``, ``qk_layernorm``, a tied head, a ``head_dim`` other than hidden / heads) is refused;
+- InternLM-1, ``internlm`` (InternLM-7B/20B's remote code; vLLM builds it as ``LlamaForCausalLM``): read as ``llama``
+  (:data:`ALIASES`) after :func:`_internlm_keys`, its ``bias`` (default true) biasing q/k/v/o; Aquila (``aquila``) and
+  XVERSE (``xverse``), which vLLM builds as Llama too, are not aliased: no whole released config was found to pin
+  them (docs/zoo-facts.md section 29).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -291,7 +301,14 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            # n_shared_experts x moe_intermediate_size shared) from layer first_k_dense_replace on, Qwen2MoeMLP of
            # intermediate_size before it, two RMSNorms a layer. rope_interleave and rope_parameters'
            # llama_4_scaling_beta (a query scale by position) size nothing
-           "mistral4": "deepseek_v3"}
+           "mistral4": "deepseek_v3",
+           # InternLM-1 (InternLM-7B, InternLM-20B and their -chat; remote modeling_internlm.py): LlamaForCausalLM's
+           # decoder with q/k/v/o biased by the file's ``bias`` (InternLMAttention: nn.Linear(..., bias=config.bias)),
+           # InternLMMLP's gate/up/down without bias, MHA (k/v of num_attention_heads, head hidden / heads), RMSNorms,
+           # an untied lm_head. vLLM builds it as LlamaForCausalLM (registry.py: "InternLMForCausalLM": ("llama",
+           # "LlamaForCausalLM")), whose LlamaAttention biases q/k/v/o by ``attention_bias or bias``. _internlm_keys
+           # reads ``bias`` as attention_bias and refuses what the two would build differently
+           "internlm": "llama"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -347,6 +364,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                  "kv_lora_rank": 256, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 64,
                  "num_experts_per_tok": 4, "first_k_dense_replace": 0, "max_position_embeddings": 1048576,
                  "tie_word_embeddings": False},
+    # PhiConfig (transformers models/phi/configuration_phi.py): tie_word_embeddings=False, qk_layernorm=False,
+    # partial_rotary_factor 0.5 ("assign default for BC"; v5 keeps it in rope_parameters)
+    "phi": {"tie_word_embeddings": False, "qk_layernorm": False, "partial_rotary_factor": 0.5},
     # src/transformers/models/internlm3/configuration_internlm3.py (v5): head_dim=128
     "internlm3": {"head_dim": 128},
     "afmoe": {"head_dim": 128},        # src/transformers/models/afmoe/configuration_afmoe.py (v5): head_dim=128
@@ -545,6 +565,8 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
 CONVENTIONAL |= {"nemotron-nas"}
 # Apple's OpenELM: Llama's block with each layer's own heads and FFN width (_openelm_keys)
 CONVENTIONAL |= {"openelm"}
+# Microsoft Phi-1, Phi-1.5, Phi-2 (PhiForCausalLM): attention and MLP side by side under one LayerNorm (_phi_keys)
+CONVENTIONAL |= {"phi"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -878,6 +900,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _lfm2_keys(_checked(merged, mt), mt)
     if mt == "gpt_neox":
         merged = _gpt_neox_keys(_checked(merged, mt), mt)
+    if mt == "phi":
+        merged = _phi_keys(_checked(merged, mt), mt)
+    if named == "internlm":
+        merged = _internlm_keys(_checked(merged, named), named)
     if mt == "gpt_bigcode":
         merged = _gpt_bigcode_keys(_checked(merged, mt), mt)
     if mt == "nemotron-nas":
@@ -1188,19 +1214,84 @@ def _gpt_neox_keys(cfg: dict, mt: str) -> dict:
     nothing. The LayerNorm and MLP biases are not counted (the spec has no field for them)."""
     hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
     head = _whole_heads(cfg, mt, hidden, heads)
+    factor = _rotary_choice(cfg, mt, head, ("rotary_pct", "partial_rotary_factor",
+                                            "rope_parameters.partial_rotary_factor"), 0.25)
+    return {**cfg, "head_dim": head, "partial_rotary_factor": factor}
+
+
+def _rotary_choice(cfg: dict, mt: str, head: int, keys: tuple[str, ...], default: float) -> float:
+    """The rotary fraction of a ``head``-dim head (:func:`_rotary_fraction`, truncated as the attention truncates
+    it) from the first of ``keys`` the file gives (``rope_parameters.X``: the key X inside ``rope_parameters``, where
+    transformers 5 saves it), ``default`` where it gives none. Keys that give different rotary dims are refused: the
+    file does not say which one the model was trained with."""
     rp = cfg.get("rope_parameters")
-    given = {k: v for k, v in (("rotary_pct", cfg.get("rotary_pct")),
-                               ("partial_rotary_factor", cfg.get("partial_rotary_factor")),
-                               ("rope_parameters.partial_rotary_factor",
-                                rp.get("partial_rotary_factor") if isinstance(rp, dict) else None)) if v is not None}
-    key, pct = next(iter(given.items()), ("rotary_pct", 0.25))
+    values = {k: (rp.get(k.split(".", 1)[1]) if isinstance(rp, dict) else None) if k.startswith("rope_parameters.")
+              else cfg.get(k) for k in keys}
+    given = {k: v for k, v in values.items() if v is not None}
+    key, pct = next(iter(given.items()), (keys[0], default))
     factor = _rotary_fraction(mt, key, pct, head)
     other = next(((k, v) for k, v in given.items() if k != key and _rotary_fraction(mt, k, v, head) != factor), None)
     if other is not None:
         raise _refuse(mt, f"{key} {_show(pct)} and {other[0]} {_show(other[1])} disagree (RoPE over "
                           f"{round(factor * head)} or {round(_rotary_fraction(mt, *other, head) * head)} of "
                           f"{head} dims)")
-    return {**cfg, "head_dim": head, "partial_rotary_factor": factor}
+    return factor
+
+
+def _phi_keys(cfg: dict, mt: str) -> dict:
+    """Phi-1, Phi-1.5, Phi-2 (PhiConfig; transformers models/phi/modular_phi.py, vLLM model_executor/models/phi.py) in
+    the names the readers use. PhiDecoderLayer: one LayerNorm (``input_layernorm``, with a bias) whose output feeds
+    attention and MLP side by side (``attn + mlp + residual``). PhiAttention: q_proj, k_proj, v_proj and ``dense``,
+    all four biased whatever the file says (transformers hard-wires ``bias=True``, vLLM's QKVParallelLinear(bias=True)
+    and RowParallelLinear's default), RoPE over ``int(head x partial_rotary_factor)`` dims (the top-level key, or
+    transformers 5's in ``rope_parameters``; PhiConfig's 0.5 where neither). PhiMLP: fc1 d -> ``intermediate_size``
+    and fc2 back, both biased, no gate (gelu_new; read by :func:`_ffn` as GPT-NeoX's). ``final_layernorm`` (biased)
+    and an ``lm_head`` with a bias. The LayerNorm, MLP and lm_head biases are not counted (:func:`_uncounted`).
+
+    What transformers and vLLM would build differently from one file is refused, since the served model would not be
+    the checkpoint priced: a ``head_dim`` other than hidden / heads (vLLM splits hidden_size), K/V heads other than
+    the query heads (vLLM's PhiAttention builds all of them), an ``intermediate_size`` other than vLLM's fc1 width
+    (``n_inner``, else 4 x hidden_size), ``qk_layernorm`` (vLLM builds no q/k LayerNorm), a tied head (vLLM asserts
+    ``not tie_word_embeddings``: the lm_head has its own bias)."""
+    hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
+    head = _whole_heads(cfg, mt, hidden, heads, "vLLM's PhiAttention")
+    kv = cfg.get("num_key_value_heads") or heads                  # PhiConfig: None -> num_attention_heads
+    if kv != heads:
+        raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (transformers' "
+                          f"PhiAttention builds k/v of {kv} heads, vLLM's of all {heads})")
+    width, vllm_width = _req(cfg, mt, "intermediate_size"), cfg.get("n_inner") or 4 * hidden
+    if width != vllm_width:
+        raise _refuse(mt, f"intermediate_size {width} differs from vLLM's fc1 width {vllm_width} (n_inner, else 4 x "
+                          "hidden_size)")
+    if cfg.get("qk_layernorm"):
+        raise _refuse(mt, "q/k LayerNorms (qk_layernorm) are not read: vLLM's PhiAttention builds none")
+    if cfg.get("tie_word_embeddings"):
+        raise _refuse(mt, "a tied head (tie_word_embeddings) is not read: vLLM's PhiForCausalLM refuses it (its "
+                          "lm_head has a bias)")
+    factor = _rotary_choice(cfg, mt, head, ("partial_rotary_factor", "rope_parameters.partial_rotary_factor"), 0.5)
+    return {**cfg, "head_dim": head, "num_key_value_heads": heads, "partial_rotary_factor": factor}
+
+
+def _internlm_keys(cfg: dict, mt: str) -> dict:
+    """InternLM-1's remote-code config (InternLMConfig; read as ``llama``, :data:`ALIASES`) in Llama's names: the
+    file's ``bias`` (InternLMConfig's default true; InternLM-20B's false) biases q/k/v/o, which LlamaAttention
+    spells ``attention_bias``. InternLMAttention builds MHA of ``hidden_size / num_attention_heads`` whatever the
+    file says, vLLM's LlamaAttention reads ``num_key_value_heads``, ``head_dim`` and ``attention_bias or bias``: a
+    file where they would differ (an ``attention_bias`` true beside ``bias`` false, K/V heads other than the query
+    heads, another ``head_dim``) is refused in one line."""
+    # InternLMConfig(bias=True, tie_word_embeddings=False) (the remote configuration_internlm.py; a copy in
+    # mindspore-lab/mindnlp mindnlp/transformers/models/internlm/configuration_internlm.py)
+    bias = cfg.get("bias", True)
+    if cfg.get("attention_bias") and not bias:
+        raise _refuse(mt, "attention_bias true and bias false disagree (InternLMAttention reads bias, vLLM's "
+                          "LlamaAttention either)")
+    hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
+    head = _whole_heads(cfg, mt, hidden, heads, "InternLMAttention")
+    kv = cfg.get("num_key_value_heads") or heads
+    if kv != heads:
+        raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (InternLMAttention "
+                          f"builds k/v of all {heads} heads, vLLM's LlamaAttention of {kv})")
+    return {**cfg, "attention_bias": bias, "head_dim": head}
 
 
 def _gpt_bigcode_keys(cfg: dict, mt: str) -> dict:
@@ -2177,16 +2268,23 @@ NON_GATED_MLP = ("apertus", "arcee")
 # multi-query attention (_gpt_bigcode_keys)
 GPT2_BLOCK = ("gpt2", "gpt_bigcode")
 # non-gated MLPs of intermediate_size with biases (up then down, 2 d f + f + d, the biases not counted): StarCoder2
-# (Starcoder2MLP c_fc, c_proj, biased by use_bias), GPT-NeoX (GPTNeoXMLP dense_h_to_4h, dense_4h_to_h, always biased)
-BIASED_MLP = ("starcoder2", "gpt_neox")
+# (Starcoder2MLP c_fc, c_proj, biased by use_bias), GPT-NeoX (GPTNeoXMLP dense_h_to_4h, dense_4h_to_h, always biased),
+# Phi (PhiMLP fc1, fc2, always biased)
+BIASED_MLP = ("starcoder2", "gpt_neox", "phi")
 
 
 def _uncounted(cfg: dict, mt: str, spec: dict) -> str:
-    """What of a GPT-2-block or GPT-NeoX checkpoint the spec has no field for, and so does not count, with its size:
-    per layer the two LayerNorms' biases (2 d) and the MLP's (f + d), the final LayerNorm's bias (d), and, in GPT-2's
-    block, the learned position table (``n_positions x d``). StarCoder: 40 (2 x 6144 + 24576 + 6144) + 6144 + 8192 x
-    6144 = 52,058,112 of its 15,517,456,384."""
+    """What of a GPT-2-block, GPT-NeoX or Phi checkpoint the spec has no field for, and so does not count, with its
+    size: per layer the two LayerNorms' biases (2 d) and the MLP's (f + d), the final LayerNorm's bias (d), and, in
+    GPT-2's block, the learned position table (``n_positions x d``); Phi's one LayerNorm a layer (d), the MLP's
+    (f + d), the final LayerNorm's (d) and the lm_head's (vocab). StarCoder: 40 (2 x 6144 + 24576 + 6144) + 6144 +
+    8192 x 6144 = 52,058,112 of its 15,517,456,384."""
     d, L, f = spec["hidden_size"], spec["num_layers"], spec["ffn"]["intermediate_size"]
+    if mt == "phi":
+        # one LayerNorm a layer (d) and the MLP's (f + d), final_layernorm's (d), lm_head's (vocab). Phi-2:
+        # 32 (2560 + 10240 + 2560) + 2560 + 51200 = 545,280 of its 2,779,683,840
+        biases = L * (d + f + d) + d + spec["vocab_size"]
+        return f"the LayerNorm, MLP and lm_head biases, {biases:,} parameters, are not counted"
     biases = L * (2 * d + f + d) + d
     if mt in GPT2_BLOCK:
         rows = _limit(cfg)                             # n_positions (1024, the class default, where none)
@@ -2249,7 +2347,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
     # Qwen-1 (QWenAttention's c_attn: nn.Linear's default bias) like Qwen2's: q/k/v biases whatever the config says
     if mt in ("qwen2", "qwen2_moe", "qwen") or (mt in QKV_BIAS_FLAG and cfg.get(QKV_BIAS_FLAG[mt])):
         a["qkv_bias"] = True                                          # q/k/v biases, none on o_proj
-    elif cfg.get(ALL_BIAS_FLAG.get(mt, "attention_bias")) is True or mt in GPT2_BLOCK:
+    elif cfg.get(ALL_BIAS_FLAG.get(mt, "attention_bias")) is True or mt in (*GPT2_BLOCK, "phi"):
         a["qkv_bias"] = a["o_bias"] = True
     if mt in O_BIAS_FLAG and cfg.get(O_BIAS_FLAG[mt]) is True:
         a["o_bias"] = True
@@ -2902,7 +3000,7 @@ def _norms(cfg: dict, mt: str) -> int:
         # pre and post norms around attention and MLP (Glm4DecoderLayer: input_layernorm, post_self_attn_layernorm,
         # post_attention_layernorm, post_mlp_layernorm)
         return 4
-    if mt in ("cohere", "cohere2") or (mt == "stablelm" and cfg.get("use_parallel_residual")):
+    if mt in ("cohere", "cohere2", "phi") or (mt == "stablelm" and cfg.get("use_parallel_residual")):
         return 1                                             # attention and MLP in parallel after one norm
     if mt == "falcon" and cfg.get("parallel_attn", True):
         # one shared LayerNorm (Falcon-7B), or ln_attn and ln_mlp (new_decoder_architecture, Falcon-40B)
@@ -3294,6 +3392,8 @@ FFN_NAMES: dict[str, FfnNames] = {
     **dict.fromkeys(("falcon", "chatglm", "gpt_neox"),
                     FfnNames(dense=_proj("mlp", "dense_h_to_4h", "dense_4h_to_h"))),
     "qwen": FfnNames(dense=_proj("mlp", "w1", "w2", "c_proj")),
+    # Phi-1/1.5/2 (transformers PhiMLP: fc1, fc2; vLLM phi.py)
+    "phi": FfnNames(dense=_proj("mlp", "fc1", "fc2")),
     "exaone": FfnNames(dense=_proj("mlp", "c_fc_0", "c_fc_1", "c_proj")),
     # StepFun's Step-3 and Step-3.5 (vLLM step3_text.py, step3p5.py: mlp.gate_up_proj from mlp.gate_proj/up_proj,
     # moe.gate, the experts stacked in one moe.gate_proj / up_proj / down_proj each ("Old packed 3D format"), the shared
@@ -3346,6 +3446,8 @@ ATTN_NAMES: dict[str, AttnNames] = {
     "baichuan": AttnNames(projs=("W_pack", "o_proj")),
     # Phi-3 / Phi-4 (transformers Phi3Attention: qkv_proj, o_proj)
     "phi3": AttnNames(projs=("qkv_proj", "o_proj")),
+    # Phi-1/1.5/2 (transformers PhiAttention: q_proj, k_proj, v_proj, dense; vLLM phi.py)
+    "phi": AttnNames(projs=("q_proj", "k_proj", "v_proj", "dense")),
     # Step-3 (vLLM step3_text.py: q_proj, k_proj, v_proj fused in qkv_proj at load, wq, o_proj; q_proj is the query's
     # down projection here, STEP3_PROJECTIONS); Step-3.5 (step3p5.py: q/k/v_proj, o_proj, g_proj with a head gate)
     "step3_text": AttnNames(projs=("q_proj", "k_proj", "v_proj", "wq", "o_proj")),
@@ -4283,7 +4385,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     limit = _limit(cfg)
     if limit:
         out["max_context"] = limit
-    if mt in (*GPT2_BLOCK, "gpt_neox"):       # said where the spec is shown: the gap to a checkpoint's count
+    if mt in (*GPT2_BLOCK, "gpt_neox", "phi"):       # said where the spec is shown: the gap to a checkpoint's count
         description = "; ".join(x for x in (description, _uncounted(cfg, mt, out)) if x)
     if description:
         out["description"] = description

@@ -207,6 +207,11 @@ SOURCES = {
     # Mistral Small 4 (mistral4, read as deepseek_v3; docs/zoo-facts.md section 29): assembled from Mistral4Config's
     # class defaults (SOURCE.md), the release's whole file not being in the corpora
     "mistral_small_4_119b": "https://huggingface.co/mistralai/Mistral-Small-4-119B-2603/blob/main/config.json",
+    # Phi-1.5 and Phi-2 (phi), refused before on embd_pdrop; InternLM-1 (internlm, read as llama), refused before on
+    # auto_map (SOURCE.md each; docs/zoo-facts.md section 29)
+    "phi_2": "https://huggingface.co/microsoft/phi-2/blob/main/config.json",
+    "phi_1_5": "https://huggingface.co/microsoft/phi-1_5/blob/main/config.json",
+    "internlm_20b": "https://huggingface.co/internlm/internlm-20b/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -889,6 +894,12 @@ CARDS = {
     # Mistral Small 4: MLA, one latent of kv_lora_rank 256 and a rope key of 64 a layer (DeepSeek-V3's cache);
     # "119B parameters" (118,972,826,624 by hand in test_mistral_small_4_is_deepseek_v3s_mla_by_hand)
     "mistral_small_4_119b": (36 * (256 + 64) * 2, 119e9, 0.001),
+    # Phi (exact counts in test_phi_2_by_hand, test_phi_1_5_by_hand): MHA over heads of hidden / heads (80, 64); the
+    # checkpoints' tensor totals, which hold the LayerNorm, MLP and lm_head biases the spec has no field for
+    "phi_2": (32 * 32 * 80 * 2 * 2, 2_779_683_840, 0.0002),             # 545,280 short; the card's "2.7 billion"
+    "phi_1_5": (24 * 32 * 64 * 2 * 2, 1_418_270_720, 0.0003),           # 348,160 short; the card's "1.3 billion"
+    # InternLM-20B: MHA, 40 heads of 128 on 60 layers; the name's "20B" (20,088,714,240 by hand)
+    "internlm_20b": (60 * 40 * 128 * 2 * 2, 20e9, 0.005),
 }
 
 
@@ -1382,6 +1393,9 @@ def test_gemma3n_wrapper_is_read_through_its_text_config(tmp_path):
     # the breadth audit (docs/zoo-facts.md section 29): Mistral Small 4's MLA latent, 36 x (256 + 64) x 2 bytes
     # (bf16, 238 GB: two H200s, as vLLM's recipe serves its FP8 release)
     ("mistral_small_4_119b", 36 * (256 + 64) * 2, 118_972_826_624, 2),
+    # Phi-2 and Phi-1.5 (32 heads split 8 ways) and InternLM-20B (40 heads split 8 ways); bf16 KV
+    ("phi_2", 32 * 32 * 80 * 4, 2_779_138_560, 8), ("phi_1_5", 24 * 32 * 64 * 4, 1_417_922_560, 1),
+    ("internlm_20b", 60 * 40 * 128 * 4, 20_088_714_240, 8),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
@@ -3650,3 +3664,130 @@ def test_breadth_audit_families_refused_by_name(capsys, tmp_path, cfg, model_typ
 
     for command in (("kv",), ("weights",), ("specs", "show")):
         refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
+
+
+# ------------------------------------- the breadth audit's next families: Phi-1/1.5/2 and InternLM-1 (section 29)
+
+def test_phi_2_by_hand():
+    """Phi-2 (phi; PhiForCausalLM) was refused by the generic reader on embd_pdrop. PhiDecoderLayer: one LayerNorm,
+    then attention and MLP side by side; q/k/v/dense 2560 -> 2560 with biases, fc1 2560 -> 10240 and fc2 back (no
+    gate), RoPE over int(80 x 0.4) = 32 dims of each 2560 / 32 = 80-dim head; an untied lm_head."""
+    s = hf("phi_2")
+    a = s.attention
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.v_head_dim) == ("mha", 32, 32, 80)
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim, a.qkv_bias, a.o_bias, a.qk_norm) == (32, 48, True, True, False)
+    assert (s.ffn.gated, s.ffn.intermediate_size, s.norms_per_layer, s.tie_word_embeddings) == (False, 10240, 1, False)
+    d, f, V, L = 2560, 10240, 51200, 32
+    attn = 4 * d * d + 4 * d          # q, k, v, dense and their biases
+    layer = attn + 2 * d * f + d      # fc1, fc2 (weights); input_layernorm's weight
+    counted = L * layer + d + 2 * V * d  # final_layernorm's weight; embed_tokens, lm_head
+    assert weights(s).params.total == counted == 2_779_138_560
+    # the checkpoint's every tensor (SOURCE.md's module tree): plus each LayerNorm's bias, fc1's and fc2's biases
+    # and lm_head's
+    uncounted = L * (d + f + d) + d + V
+    assert uncounted == 545_280 and counted + uncounted == 2_779_683_840
+    assert s.description == "the LayerNorm, MLP and lm_head biases, 545,280 parameters, are not counted"
+    # KV: 32 layers x 32 heads x 80 x (K, V) x 2 bytes
+    assert kv_per_token("phi_2") == 32 * 32 * 80 * 2 * 2 == 327_680
+
+
+def test_phi_1_5_by_hand():
+    """Phi-1.5: 24 layers of hidden 2048, 32 heads of 64 (num_key_value_heads null: PhiConfig's "same as
+    num_attention_heads"), RoPE over int(64 x 0.5) = 32 dims, fc1 8192. Its tensor list (SOURCE.md) sums to
+    1,418,270,720."""
+    s = hf("phi_1_5")
+    a = s.attention
+    assert (a.kind, a.num_kv_heads, a.qk_rope_head_dim, a.qk_nope_head_dim) == ("mha", 32, 32, 32)
+    d, f, V, L = 2048, 8192, 51200, 24
+    counted = L * (4 * d * d + 4 * d + 2 * d * f + d) + d + 2 * V * d
+    assert weights(s).params.total == counted == 1_417_922_560
+    assert counted + L * (d + f + d) + d + V == 1_418_270_720
+    assert kv_per_token("phi_1_5") == 24 * 32 * 64 * 2 * 2 == 196_608
+
+
+@pytest.mark.parametrize("changes,rope", [
+    ({"partial_rotary_factor": None}, 40),                      # PhiConfig's 0.5 of 80 (a null takes the default)
+    ({"partial_rotary_factor": 0.33}, 26),                      # int(80 x 0.33) = int(26.4): truncated, not 26.4
+    # transformers 5 keeps the factor in rope_parameters (PhiConfig.__post_init__'s kwargs)
+    ({"partial_rotary_factor": None, "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
+                                                         "partial_rotary_factor": 0.4}}, 32),
+])
+def test_phi_rotary_dims_from_either_key(tmp_path, changes, rope):
+    a = load_spec(_write(tmp_path, _edited("phi_2", **changes))).attention
+    assert (a.qk_rope_head_dim, a.qk_nope_head_dim) == (rope, 80 - rope)
+
+
+def test_phi_attention_bias_key_changes_nothing(tmp_path):
+    """PhiAttention hard-wires bias=True on q/k/v/dense (transformers and vLLM): an attention_bias false in the file
+    builds the same biases."""
+    s = load_spec(_write(tmp_path, _edited("phi_2", attention_bias=False)))
+    assert (s.attention.qkv_bias, s.attention.o_bias) == (True, True)
+    assert weights(s).params.total == 2_779_138_560
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"num_key_value_heads": 8}, "model_type phi: num_key_value_heads 8 differs from num_attention_heads 32 "
+                                 "(transformers' PhiAttention builds k/v of 8 heads, vLLM's of all 32)"),
+    ({"intermediate_size": 8192}, "model_type phi: intermediate_size 8192 differs from vLLM's fc1 width 10240 "
+                                  "(n_inner, else 4 x hidden_size)"),
+    ({"qk_layernorm": True}, "model_type phi: q/k LayerNorms (qk_layernorm) are not read: vLLM's PhiAttention "
+                             "builds none"),
+    ({"tie_word_embeddings": True}, "model_type phi: a tied head (tie_word_embeddings) is not read: vLLM's "
+                                    "PhiForCausalLM refuses it (its lm_head has a bias)"),
+    # hf-internal-testing's tiny random Phi: head_dim 80 beside 768 / 32 = 24
+    ({"head_dim": 64}, "model_type phi: head_dim 64 differs from hidden_size / num_attention_heads (80), which "
+                       "vLLM's PhiAttention builds whatever the file says"),
+    ({"hidden_size": 2561}, "model_type phi: hidden_size 2561 is not a multiple of 32 heads"),
+    ({"partial_rotary_factor": 0.5, "rope_parameters": {"partial_rotary_factor": 0.4}},
+     "model_type phi: partial_rotary_factor 0.5 and rope_parameters.partial_rotary_factor 0.4 disagree (RoPE over "
+     "40 or 32 of 80 dims)"),
+    ({"partial_rotary_factor": 0}, "model_type phi: partial_rotary_factor must be a number above 0 and at most 1"),
+    ({"qk_layernorm": "no"}, "model_type phi: qk_layernorm must be true or false, got 'no'"),
+    ({"intermediate_size": "10240"}, "model_type phi: intermediate_size must be a whole number of at least 1"),
+])
+def test_phi_variants_the_engines_build_differently_are_one_line(capsys, tmp_path, changes, words):
+    """Where transformers' PhiForCausalLM and vLLM's would build other weights from one file (or the file is
+    malformed): one line, exit 2, by kv, weights and specs show."""
+    from helpers import refused
+
+    path = _write(tmp_path, _edited("phi_2", **changes))
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, path, words=words)
+
+
+def test_internlm_20b_is_llama_by_hand():
+    """InternLM-20B (internlm; the remote InternLMForCausalLM, vLLM's LlamaForCausalLM) was refused by the generic
+    reader on auto_map. Llama's decoder: MHA of 40 heads of 5120 / 40 = 128, q/k/v/o without biases (bias false), a
+    gated MLP of 13824, two RMSNorms a layer, untied."""
+    s = hf("internlm_20b")
+    a = s.attention
+    assert (a.kind, a.num_heads, a.num_kv_heads, a.v_head_dim, a.qk_rope_head_dim) == ("mha", 40, 40, 128, 128)
+    assert (a.qkv_bias, a.o_bias, s.ffn.gated, s.norms_per_layer) == (False, False, True, 2)
+    d, f, V, L = 5120, 13824, 103168, 60
+    total = L * (4 * d * d + 3 * d * f + 2 * d) + 2 * V * d + d
+    assert weights(s).params.total == total == 20_088_714_240
+    assert kv_per_token("internlm_20b") == 60 * 40 * 128 * 2 * 2 == 1_228_800
+    assert s.description == "read as llama" and s.max_context == 4096
+
+
+@pytest.mark.parametrize("changes", [{"bias": True}, {"bias": ...}])
+def test_internlm_bias_biases_q_k_v_and_o(tmp_path, changes):
+    """InternLM-7B's bias true (InternLMConfig's default where the file has none): InternLMAttention biases q, k, v
+    and o_proj (vLLM's LlamaAttention: attention_bias or bias), the MLP never: 60 x 4 x 5120 more parameters."""
+    s = load_spec(_write(tmp_path, _edited("internlm_20b", **changes)))
+    assert (s.attention.qkv_bias, s.attention.o_bias) == (True, True)
+    assert weights(s).params.total == 20_088_714_240 + 60 * 4 * 5120
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"attention_bias": True}, "model_type internlm: attention_bias true and bias false disagree"),
+    ({"num_key_value_heads": 8}, "model_type internlm: num_key_value_heads 8 differs from num_attention_heads 40"),
+    ({"head_dim": 64}, "model_type internlm: head_dim 64 differs from hidden_size / num_attention_heads (128)"),
+    ({"bias": "true"}, "model_type internlm: bias must be true or false, got 'true'"),
+])
+def test_internlm_variants_the_engines_build_differently_are_one_line(capsys, tmp_path, changes, words):
+    from helpers import refused
+
+    path = _write(tmp_path, _edited("internlm_20b", **changes))
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, path, words=words)
