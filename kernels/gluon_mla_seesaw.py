@@ -88,6 +88,12 @@ WIDEN_REGS = gl.constexpr(56)
 COMPUTE_REGS_FP8 = gl.constexpr(224)
 
 
+@gluon.constexpr_function
+def _wgmma_layout(n):
+    """The register layout of a compute warp group's wgmma accumulator of N = n columns (64 rows over 4 warps)."""
+    return gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1], instr_shape=[16, n, 16])
+
+
 @gluon.jit
 def _kv_row(BLOCK_TABLE, b, stride_bt_b, n0, seq_rows, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
     """Row of token n0 of sequence b in the 2-D [rows, 576] view of the cache."""
@@ -583,10 +589,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
          SPARSE: gl.constexpr):
     """Warp group 0: scores and softmax of even tiles, O_L (value columns 0-255)."""
     D_HALF: gl.constexpr = D_LAT // 2
-    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
-                                                       instr_shape=[16, BLOCK_N, 16])
-    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
-                                                       instr_shape=[16, D_HALF, 16])
+    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)  # the scores' accumulator
+    o_layout: gl.constexpr = _wgmma_layout(D_HALF)   # the group's half of O
     row_s: gl.constexpr = gl.SliceLayout(1, s_layout)
     row_o: gl.constexpr = gl.SliceLayout(1, o_layout)
     p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
@@ -635,10 +639,8 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
          SPARSE: gl.constexpr):
     """Warp group 1: scores and softmax of odd tiles, O_R (value columns 256-511)."""
     D_HALF: gl.constexpr = D_LAT // 2
-    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
-                                                       instr_shape=[16, BLOCK_N, 16])
-    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
-                                                       instr_shape=[16, D_HALF, 16])
+    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)  # the scores' accumulator
+    o_layout: gl.constexpr = _wgmma_layout(D_HALF)   # the group's half of O
     row_s: gl.constexpr = gl.SliceLayout(1, s_layout)
     row_o: gl.constexpr = gl.SliceLayout(1, o_layout)
     p_op: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
@@ -753,10 +755,8 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
     arrive on seg_done once their epilogue has read the other's row sums; WG0 waits for both, then loads the next
     segment's query rows and first tiles (every buffer and Q are free: each group's last wgmma was waited for)."""
     D_HALF: gl.constexpr = D_LAT // 2
-    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
-                                                       instr_shape=[16, BLOCK_N, 16])
-    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WG_WARPS, 1],
-                                                       instr_shape=[16, D_HALF, 16])
+    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)  # the scores' accumulator
+    o_layout: gl.constexpr = _wgmma_layout(D_HALF)   # the group's half of O
     row_s: gl.constexpr = gl.SliceLayout(1, s_layout)
     row_o: gl.constexpr = gl.SliceLayout(1, o_layout)
     rows = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_s)
