@@ -358,7 +358,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # src/transformers/models/mistral4/configuration_mistral4.py: Mistral4Config's sizing defaults (the 119B's), which
     # a wrapper's text_config saved without them leaves to the class; DeepSeek-V3's reader, which mistral4 is read
     # as, took a missing n_shared_experts as none (118.07 B parameters, not 118.97). q_lora_rank is left out: its
-    # null is no down-projection, which a class default here would have overwritten
+    # null is no down-projection, which a class default here would have overwritten (_mistral4_keys gives a missing
+    # one the class's 1024)
     "mistral4": {"vocab_size": 131072, "hidden_size": 4096, "intermediate_size": 12288, "moe_intermediate_size": 2048,
                  "num_hidden_layers": 36, "num_attention_heads": 32, "n_shared_experts": 1, "n_routed_experts": 128,
                  "kv_lora_rank": 256, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 64,
@@ -850,7 +851,7 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _glm_v_text_keys(_checked(merged, mt), named,
                                   kv_null="num_key_value_heads" in cfg and cfg["num_key_value_heads"] is None)
     if named == "mistral4":
-        _mistral4_keys(_checked(merged, named), named)
+        merged = _mistral4_keys(_checked(merged, named), named)
     if mt == "exaone_moe":
         merged = _exaone_moe_keys(_checked(merged, mt), mt)
     if mt == "mimo_v2_flash":
@@ -1364,14 +1365,20 @@ def _solar_open_keys(cfg: dict, mt: str) -> dict:
     return out
 
 
-def _mistral4_keys(cfg: dict, mt: str) -> None:
+def _mistral4_keys(cfg: dict, mt: str) -> dict:
     """Mistral Small 4 (``mistral4``) is read as DeepSeek-V3, whose MLA reader reads no bias: Mistral4Attention
     biases q_a_proj, kv_a_proj_with_mqa and o_proj by ``attention_bias`` (false in Mistral4Config's defaults, the
     release's own), and its MLPs (Qwen2MoeMLP, DeepseekV3's experts) have none whatever ``mlp_bias`` says (NeMo's copy of the class
-    carries the key). A true ``attention_bias`` is refused rather than priced without its biases."""
+    carries the key). A true ``attention_bias`` is refused rather than priced without its biases.
+
+    ``q_lora_rank`` left out is Mistral4Config's ``q_lora_rank: int | None = 1024`` (transformers
+    models/mistral4/configuration_mistral4.py), as a text_config saved without class defaults leaves it; given as
+    null it stays null (no query down-projection), which is why it is not in :data:`DEFAULTS` (whose defaults a null
+    takes too). Without this, a mistral4 file lacking the key was refused as ``deepseek_v3: has no q_lora_rank``."""
     if cfg.get("attention_bias"):             # a switch, checked true/false by _checked
         raise _refuse(mt, "attention biases (attention_bias true: q_a_proj, kv_a_proj_with_mqa, o_proj) are not "
                           "modelled")
+    return cfg if "q_lora_rank" in cfg else {**cfg, "q_lora_rank": 1024}
 
 
 def _glm4_moe_lite_keys(cfg: dict, mt: str) -> dict:
