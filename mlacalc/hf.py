@@ -1277,15 +1277,19 @@ def _internlm_keys(cfg: dict, mt: str) -> dict:
     """InternLM-1's remote-code config (InternLMConfig; read as ``llama``, :data:`ALIASES`) in Llama's names: the
     file's ``bias`` (InternLMConfig's default true; InternLM-20B's false) biases q/k/v/o, which LlamaAttention
     spells ``attention_bias``. InternLMAttention builds MHA of ``hidden_size / num_attention_heads`` whatever the
-    file says, vLLM's LlamaAttention reads ``num_key_value_heads``, ``head_dim`` and ``attention_bias or bias``: a
-    file where they would differ (an ``attention_bias`` true beside ``bias`` false, K/V heads other than the query
-    heads, another ``head_dim``) is refused in one line."""
+    file says, vLLM's LlamaAttention reads ``num_key_value_heads``, ``head_dim`` and ``attention_bias or bias``, its
+    LlamaMLP ``mlp_bias``: a file where they would differ (an ``attention_bias`` true beside ``bias`` false, K/V
+    heads other than the query heads, another ``head_dim``, ``mlp_bias`` true) is refused in one line."""
     # InternLMConfig(bias=True, tie_word_embeddings=False) (the remote configuration_internlm.py; a copy in
     # mindspore-lab/mindnlp mindnlp/transformers/models/internlm/configuration_internlm.py)
     bias = cfg.get("bias", True)
     if cfg.get("attention_bias") and not bias:
         raise _refuse(mt, "attention_bias true and bias false disagree (InternLMAttention reads bias, vLLM's "
                           "LlamaAttention either)")
+    if cfg.get("mlp_bias"):
+        # InternLMMLP's gate/up/down: nn.Linear(..., bias=False) whatever the file says; vLLM's LlamaDecoderLayer
+        # builds LlamaMLP(bias=getattr(config, "mlp_bias", False)) (vllm model_executor/models/llama.py)
+        raise _refuse(mt, "mlp_bias true (InternLMMLP builds no MLP biases, vLLM's LlamaMLP would) is not modelled")
     hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
     head = _whole_heads(cfg, mt, hidden, heads, "InternLMAttention")
     kv = cfg.get("num_key_value_heads") or heads
