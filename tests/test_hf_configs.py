@@ -3631,6 +3631,32 @@ def test_mistral_small_4_wrapper_text_config_of_model_type_alone_is_the_119b(tmp
     assert weights(s).params.total == total == 118_972_826_624
 
 
+@pytest.mark.parametrize("quant", [
+    {"quant_method": "fp8", "activation_scheme": "static",
+     "modules_to_not_convert": ["model.vision_tower", "model.multi_modal_projector", "lm_head"]},
+    {"quant_method": "fp8", "activation_scheme": "static"},
+])
+def test_mistral_small_4_fp8_release_shape_by_hand(tmp_path, quant):
+    """The release (recipes.vllm.ai/mistralai/Mistral-Small-4-119B-2603): FP8 E4M3 weights, the vision tower, projector
+    and lm_head in BF16, under its mistral3 wrapper. The parameters are the bf16 decoder's; the bytes: the MLA
+    projections, shared and routed experts at 1 byte (per-tensor scales, a few per matrix, not counted; the latent
+    norms q_a_layernorm/kv_a_layernorm with them, as params.py's docstring says), embedding, lm_head (vLLM's
+    ParallelLMHead is no fp8 Linear, listed or not), the router (DeepseekV2MoE's gate: ReplicatedLinear without a
+    quant_config) and the layer norms at 2."""
+    import json
+
+    text = json.loads((FIXTURES / "mistral_small_4_119b" / "config.json").read_text())
+    cfg = {"architectures": ["Mistral3ForConditionalGeneration"], "model_type": "mistral3", "text_config": text,
+           "vision_config": {"model_type": "pixtral"}, "quantization_config": quant}
+    d, L, V = 4096, 36, 131072
+    attn = d * 1024 + 1024 + 1024 * 32 * 128 + d * (256 + 64) + 256 + 256 * 32 * (64 + 128) + 32 * 128 * d
+    fp8 = L * (attn + 129 * 3 * d * 2048)
+    bf16 = 2 * V * d + L * (128 * d + 2 * d) + d
+    w = weights(load_spec(_write(tmp_path, cfg)))
+    assert w.params.total == fp8 + bf16 == 118_972_826_624
+    assert w.bytes.total == fp8 + 2 * bf16 == 120_065_741_824
+
+
 def test_mistral_small_4_through_its_mistral3_wrapper(tmp_path):
     """The release's config.json is a mistral3 wrapper (Mistral3ForConditionalGeneration, a Pixtral tower) around the
     mistral4 decoder: read through text_config, the same decoder as the fixture's."""
