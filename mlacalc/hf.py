@@ -358,7 +358,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # src/transformers/models/mistral4/configuration_mistral4.py: Mistral4Config's sizing defaults (the 119B's), which
     # a wrapper's text_config saved without them leaves to the class; DeepSeek-V3's reader, which mistral4 is read
     # as, took a missing n_shared_experts as none (118.07 B parameters, not 118.97). q_lora_rank is left out: its
-    # null is no down-projection, which a class default here would have overwritten
+    # null is no down-projection, which a class default here would have overwritten (_mistral4_keys gives a missing
+    # one the class's 1024)
     "mistral4": {"vocab_size": 131072, "hidden_size": 4096, "intermediate_size": 12288, "moe_intermediate_size": 2048,
                  "num_hidden_layers": 36, "num_attention_heads": 32, "n_shared_experts": 1, "n_routed_experts": 128,
                  "kv_lora_rank": 256, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 64,
@@ -850,7 +851,7 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _glm_v_text_keys(_checked(merged, mt), named,
                                   kv_null="num_key_value_heads" in cfg and cfg["num_key_value_heads"] is None)
     if named == "mistral4":
-        _mistral4_keys(_checked(merged, named), named)
+        merged = _mistral4_keys(_checked(merged, named), named)
     if mt == "exaone_moe":
         merged = _exaone_moe_keys(_checked(merged, mt), mt)
     if mt == "mimo_v2_flash":
@@ -1276,15 +1277,19 @@ def _internlm_keys(cfg: dict, mt: str) -> dict:
     """InternLM-1's remote-code config (InternLMConfig; read as ``llama``, :data:`ALIASES`) in Llama's names: the
     file's ``bias`` (InternLMConfig's default true; InternLM-20B's false) biases q/k/v/o, which LlamaAttention
     spells ``attention_bias``. InternLMAttention builds MHA of ``hidden_size / num_attention_heads`` whatever the
-    file says, vLLM's LlamaAttention reads ``num_key_value_heads``, ``head_dim`` and ``attention_bias or bias``: a
-    file where they would differ (an ``attention_bias`` true beside ``bias`` false, K/V heads other than the query
-    heads, another ``head_dim``) is refused in one line."""
+    file says, vLLM's LlamaAttention reads ``num_key_value_heads``, ``head_dim`` and ``attention_bias or bias``, its
+    LlamaMLP ``mlp_bias``: a file where they would differ (an ``attention_bias`` true beside ``bias`` false, K/V
+    heads other than the query heads, another ``head_dim``, ``mlp_bias`` true) is refused in one line."""
     # InternLMConfig(bias=True, tie_word_embeddings=False) (the remote configuration_internlm.py; a copy in
     # mindspore-lab/mindnlp mindnlp/transformers/models/internlm/configuration_internlm.py)
     bias = cfg.get("bias", True)
     if cfg.get("attention_bias") and not bias:
         raise _refuse(mt, "attention_bias true and bias false disagree (InternLMAttention reads bias, vLLM's "
                           "LlamaAttention either)")
+    if cfg.get("mlp_bias"):
+        # InternLMMLP's gate/up/down: nn.Linear(..., bias=False) whatever the file says; vLLM's LlamaDecoderLayer
+        # builds LlamaMLP(bias=getattr(config, "mlp_bias", False)) (vllm model_executor/models/llama.py)
+        raise _refuse(mt, "mlp_bias true (InternLMMLP builds no MLP biases, vLLM's LlamaMLP would) is not modelled")
     hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
     head = _whole_heads(cfg, mt, hidden, heads, "InternLMAttention")
     kv = cfg.get("num_key_value_heads") or heads
@@ -1364,14 +1369,20 @@ def _solar_open_keys(cfg: dict, mt: str) -> dict:
     return out
 
 
-def _mistral4_keys(cfg: dict, mt: str) -> None:
+def _mistral4_keys(cfg: dict, mt: str) -> dict:
     """Mistral Small 4 (``mistral4``) is read as DeepSeek-V3, whose MLA reader reads no bias: Mistral4Attention
     biases q_a_proj, kv_a_proj_with_mqa and o_proj by ``attention_bias`` (false in Mistral4Config's defaults, the
     release's own), and its MLPs (Qwen2MoeMLP, DeepseekV3's experts) have none whatever ``mlp_bias`` says (NeMo's copy of the class
-    carries the key). A true ``attention_bias`` is refused rather than priced without its biases."""
+    carries the key). A true ``attention_bias`` is refused rather than priced without its biases.
+
+    ``q_lora_rank`` left out is Mistral4Config's ``q_lora_rank: int | None = 1024`` (transformers
+    models/mistral4/configuration_mistral4.py), as a text_config saved without class defaults leaves it; given as
+    null it stays null (no query down-projection), which is why it is not in :data:`DEFAULTS` (whose defaults a null
+    takes too). Without this, a mistral4 file lacking the key was refused as ``deepseek_v3: has no q_lora_rank``."""
     if cfg.get("attention_bias"):             # a switch, checked true/false by _checked
         raise _refuse(mt, "attention biases (attention_bias true: q_a_proj, kv_a_proj_with_mqa, o_proj) are not "
                           "modelled")
+    return cfg if "q_lora_rank" in cfg else {**cfg, "q_lora_rank": 1024}
 
 
 def _glm4_moe_lite_keys(cfg: dict, mt: str) -> dict:

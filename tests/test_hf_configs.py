@@ -3595,7 +3595,7 @@ def test_mistral_small_4_is_deepseek_v3s_mla_by_hand():
 
 
 @pytest.mark.parametrize("key", ["n_shared_experts", "num_hidden_layers", "kv_lora_rank", "first_k_dense_replace",
-                                 "tie_word_embeddings", "moe_intermediate_size"])
+                                 "tie_word_embeddings", "moe_intermediate_size", "q_lora_rank"])
 def test_mistral_small_4_keys_left_out_take_mistral4configs_defaults(tmp_path, key):
     """A text_config saved without a key equal to Mistral4Config's default is built with that default (1 shared
     expert, 36 layers, ...): the same 118,972,826,624 parameters. DeepSeek-V3's reader took a missing
@@ -3611,6 +3611,50 @@ def test_mistral_small_4_null_q_lora_rank_is_no_down_projection(tmp_path):
     assert s.attention.q_lora_rank is None
     more = 36 * (4096 * 32 * 128 - (4096 * 1024 + 1024 + 1024 * 32 * 128))
     assert weights(s).params.total == 118_972_826_624 + more
+
+
+def test_mistral_small_4_wrapper_text_config_of_model_type_alone_is_the_119b(tmp_path):
+    """A mistral3 wrapper whose text_config was saved without the keys equal to Mistral4Config's defaults (here all
+    of them) is built by transformers as Mistral4Config() itself, q_lora_rank 1024 included: the 119B, by hand.
+    Per layer: q_a 4096 x 1024, q_a_layernorm 1024, q_b 1024 x 32 x 128, kv_a_proj_with_mqa 4096 x (256 + 64),
+    kv_a_layernorm 256, kv_b 256 x 32 x (64 + 128), o 32 x 128 x 4096; 128 experts and one shared of 3 x 4096 x 2048,
+    router 128 x 4096, two RMSNorms; embedding and untied head 131072 x 4096, final norm. Was refused: "model_type
+    deepseek_v3: has no q_lora_rank" (a missing q_lora_rank was not given Mistral4Config's 1024)."""
+    d, L, V = 4096, 36, 131072
+    attn = d * 1024 + 1024 + 1024 * 32 * 128 + d * (256 + 64) + 256 + 256 * 32 * (64 + 128) + 32 * 128 * d
+    moe = (128 + 1) * 3 * d * 2048 + 128 * d
+    total = L * (attn + moe + 2 * d) + 2 * V * d + d
+    cfg = {"architectures": ["Mistral3ForConditionalGeneration"], "model_type": "mistral3",
+           "text_config": {"model_type": "mistral4"}, "vision_config": {"model_type": "pixtral"}}
+    s = load_spec(_write(tmp_path, cfg))
+    assert s.attention.q_lora_rank == 1024
+    assert weights(s).params.total == total == 118_972_826_624
+
+
+@pytest.mark.parametrize("quant", [
+    {"quant_method": "fp8", "activation_scheme": "static",
+     "modules_to_not_convert": ["model.vision_tower", "model.multi_modal_projector", "lm_head"]},
+    {"quant_method": "fp8", "activation_scheme": "static"},
+])
+def test_mistral_small_4_fp8_release_shape_by_hand(tmp_path, quant):
+    """The release (recipes.vllm.ai/mistralai/Mistral-Small-4-119B-2603): FP8 E4M3 weights, the vision tower, projector
+    and lm_head in BF16, under its mistral3 wrapper. The parameters are the bf16 decoder's; the bytes: the MLA
+    projections, shared and routed experts at 1 byte (per-tensor scales, a few per matrix, not counted; the latent
+    norms q_a_layernorm/kv_a_layernorm with them, as params.py's docstring says), embedding, lm_head (vLLM's
+    ParallelLMHead is no fp8 Linear, listed or not), the router (DeepseekV2MoE's gate: ReplicatedLinear without a
+    quant_config) and the layer norms at 2."""
+    import json
+
+    text = json.loads((FIXTURES / "mistral_small_4_119b" / "config.json").read_text())
+    cfg = {"architectures": ["Mistral3ForConditionalGeneration"], "model_type": "mistral3", "text_config": text,
+           "vision_config": {"model_type": "pixtral"}, "quantization_config": quant}
+    d, L, V = 4096, 36, 131072
+    attn = d * 1024 + 1024 + 1024 * 32 * 128 + d * (256 + 64) + 256 + 256 * 32 * (64 + 128) + 32 * 128 * d
+    fp8 = L * (attn + 129 * 3 * d * 2048)
+    bf16 = 2 * V * d + L * (128 * d + 2 * d) + d
+    w = weights(load_spec(_write(tmp_path, cfg)))
+    assert w.params.total == fp8 + bf16 == 118_972_826_624
+    assert w.bytes.total == fp8 + 2 * bf16 == 120_065_741_824
 
 
 def test_mistral_small_4_through_its_mistral3_wrapper(tmp_path):
@@ -3631,7 +3675,6 @@ def test_mistral_small_4_through_its_mistral3_wrapper(tmp_path):
     ({"attention_bias": True}, "model_type mistral4: attention biases (attention_bias true: q_a_proj, "
                                "kv_a_proj_with_mqa, o_proj) are not modelled"),
     ({"attention_bias": "yes"}, "model_type mistral4: attention_bias must be true or false, got 'yes'"),
-    ({"q_lora_rank": ...}, "model_type deepseek_v3: has no q_lora_rank"),
 ])
 def test_mistral_small_4_what_deepseek_v3s_reader_would_miss_is_one_line(capsys, tmp_path, changes, words):
     """Mistral4Attention biases q_a_proj, kv_a_proj_with_mqa and o_proj by attention_bias; DeepSeek-V3's MLA reader
@@ -3784,6 +3827,10 @@ def test_internlm_bias_biases_q_k_v_and_o(tmp_path, changes):
     ({"num_key_value_heads": 8}, "model_type internlm: num_key_value_heads 8 differs from num_attention_heads 40"),
     ({"head_dim": 64}, "model_type internlm: head_dim 64 differs from hidden_size / num_attention_heads (128)"),
     ({"bias": "true"}, "model_type internlm: bias must be true or false, got 'true'"),
+    # InternLMMLP builds no biases, vLLM's LlamaMLP bias=mlp_bias: was read without a word (20,088,714,240, neither
+    # engine's count: vLLM's is 60 x (2 x 13824 + 5120) more)
+    ({"mlp_bias": True}, "model_type internlm: mlp_bias true (InternLMMLP builds no MLP biases, vLLM's LlamaMLP "
+                         "would) is not modelled"),
 ])
 def test_internlm_variants_the_engines_build_differently_are_one_line(capsys, tmp_path, changes, words):
     from helpers import refused
