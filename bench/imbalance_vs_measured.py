@@ -21,7 +21,11 @@ checked on the GPU, not a measurement. `pieces` (and the prediction after it) pl
 segment of the balanced cut a program, no loop over segments inside the program, the programs handed to the SMs
 in launch order.
 
-    python bench/imbalance_vs_measured.py [--run FILE] [--sms 132]
+    python bench/imbalance_vs_measured.py [--run FILE] [--sms 132] [--check FILE]
+
+--check FILE (a bench/random_vs_flashmla.py --schedule all --padded-gluon run at the same seed, e.g.
+reports/h200/tuning/random_sched_seed1_t36.json) prints, per head count, what was measured with the schedule and on
+the padded Gluon tile beside what was predicted.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", default=str(RUN), help="a bench/random_vs_flashmla.py JSON")
     ap.add_argument("--sms", type=int, default=132)
+    ap.add_argument("--check", help="a random_vs_flashmla.py run with --schedule all --padded-gluon, same seed")
     a = ap.parse_args(argv)
     run = json.loads(Path(a.run).read_text())
     rows = run["rows"]
@@ -124,7 +129,28 @@ def main(argv=None) -> int:
     m, p = [o["measured"] for o in out], [o["predicted"] for o in out]
     print(f"all {len(out)} points: measured median {statistics.median(m):.3f} max {max(m):.3f}; predicted balanced "
           f"median {statistics.median(p):.3f} max {max(p):.3f}")
+    if a.check:
+        _check(json.loads(Path(a.check).read_text()), out)
     return 0
+
+
+def _check(run: dict, predicted: list[dict]) -> None:
+    """Measured (a run with the schedule) beside predicted, per head count: medians (max) of ours / FlashMLA."""
+    rows = run["rows"]
+
+    def cell(values) -> str:
+        return f"{statistics.median(values):.3f} ({max(values):.3f})" if values else "-"
+
+    print(f"check against {run['gpu']} run (seed {run['seed']}): ours / FlashMLA, median (max)")
+    print(f"{'heads':>5} {'fixed':>15} {'scheduled':>15} {'predicted':>15} {'gluon fixed':>15} {'gluon sched':>15}")
+    for H in sorted({r["heads"] for r in rows}):
+        sel = [r for r in rows if r["heads"] == H]
+        col = lambda k: [r[k] for r in sel if k in r]  # noqa: E731
+        pred = [o["predicted"] for o in predicted if o["heads"] == H]
+        print(f"{H:>5} {cell(col('ratio')):>15} {cell(col('sched_ratio')):>15} {cell(pred):>15} "
+              f"{cell(col('gluon_ratio')):>15} {cell(col('gluon_sched_ratio')):>15}")
+    agree = [r["sched_agree"] for r in rows if "sched_agree" in r]
+    print(f"scheduled vs fixed output: largest relative difference {max(agree):.4f} over {len(agree)} points")
 
 
 def _padded_gluon(rows, points, out, sms: int) -> None:
