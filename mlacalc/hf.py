@@ -850,10 +850,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     if named in GLM_V_TEXT:
         merged = _glm_v_text_keys(_checked(merged, mt), named,
                                   kv_null="num_key_value_heads" in cfg and cfg["num_key_value_heads"] is None)
-    if named == "mistral4":
-        merged = _mistral4_keys(_checked(merged, named), named)
-    if mt == "exaone_moe":
-        merged = _exaone_moe_keys(_checked(merged, mt), mt)
+    reader, by = _key_reader(mt, named)
+    if reader is not None:
+        merged = reader(_checked(merged, by), by)
     if mt == "mimo_v2_flash":
         merged = _mimo_v2_flash_keys(merged, mt)
         description = description or MIMO_READING
@@ -868,8 +867,6 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     if mt == "gemma3n_text":
         merged = _gemma3n_keys(merged, mt)
         description = "; ".join(x for x in (description, GEMMA3N_READING) if x)
-    if mt == "dbrx":
-        merged = _dbrx_keys(_checked(merged, mt), mt)
     if mt == "granitemoeshared" and merged.get("shared_intermediate_size") == 0:
         # GraniteMoeSharedDecoderLayer: shared_mlp is None when the width is 0 (the class default)
         merged = {k: v for k, v in merged.items() if k != "shared_intermediate_size"}
@@ -884,10 +881,6 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
             description = f"the text decoder of qwen; the {' and '.join(towers)} tower is left out"
     if mt == "baichuan":
         description = _baichuan_positions(merged)
-    if mt == "exaone":
-        merged = _exaone_keys(_checked(merged, mt), mt)
-    if mt == "glm4_moe_lite":
-        merged = _glm4_moe_lite_keys(_checked(merged, mt), mt)
     if mt == "longcat_flash":
         merged = _longcat_keys(_checked(merged, mt), mt)
         description = LONGCAT_READING
@@ -897,16 +890,6 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         # byte or parameter count depends on them outside MLA)
         description = description or "afmoe: the global layers use no RoPE (the rotary dims shown are the " \
                                      "sliding layers')"
-    if mt in SHORT_CONV_HYBRIDS:
-        merged = _lfm2_keys(_checked(merged, mt), mt)
-    if mt == "gpt_neox":
-        merged = _gpt_neox_keys(_checked(merged, mt), mt)
-    if mt == "phi":
-        merged = _phi_keys(_checked(merged, mt), mt)
-    if named == "internlm":
-        merged = _internlm_keys(_checked(merged, named), named)
-    if mt == "gpt_bigcode":
-        merged = _gpt_bigcode_keys(_checked(merged, mt), mt)
     if mt == "nemotron-nas":
         merged = _nemotron_nas_keys(_checked(merged, mt), mt)
         description = "; ".join(x for x in (description, NAS_READING) if x)
@@ -914,6 +897,19 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _openelm_keys(merged, mt)
         description = "; ".join(x for x in (description, OPENELM_READING) if x)
     return mt, _checked(merged, mt), description
+
+
+def _key_reader(mt: str, named: str):
+    """(function, name) that rewrites a family's config into the keys the readers take, after :func:`_checked`, or
+    (None, mt): by the decoder's own model_type before an alias renames it (Mistral Small 4, InternLM-1), else by the
+    model_type read. Each takes the checked config and that name, and refuses in one line what it cannot read."""
+    by_own_name = {"mistral4": _mistral4_keys, "internlm": _internlm_keys}
+    if named in by_own_name:
+        return by_own_name[named], named
+    readers = {"exaone_moe": _exaone_moe_keys, "dbrx": _dbrx_keys, "exaone": _exaone_keys,
+               "glm4_moe_lite": _glm4_moe_lite_keys, "gpt_neox": _gpt_neox_keys, "phi": _phi_keys,
+               "gpt_bigcode": _gpt_bigcode_keys, **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys)}
+    return readers.get(mt), mt
 
 
 # LFM2's widths beside hidden_size that vLLM reads and transformers does not (vLLM lfm2.py: ShortConv(dim=conv_dim),
