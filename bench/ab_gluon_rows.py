@@ -8,12 +8,11 @@ variant first checked against the float64 reference on a small mixed-length case
 
 from __future__ import annotations
 
-import json
 import statistics
 
 import torch
 
-from common import gpu_lab_args, record
+from common import dump_run, gpu_lab_args, record, time_flashmla_paged
 
 from mlacalc.kernels.bench import MLA_SCALE, _flash_mla, eager_and_graph
 from mlacalc.kernels.decode import mla_decode
@@ -62,13 +61,9 @@ def main() -> int:
                 t[impl] = eager_and_graph(lambda: mla_decode(q, pool, lens, table, softmax_scale=MLA_SCALE,
                                                              max_seqlen=ctx, impl=impl), flusher)["graph_ms"]
         if fm is not None:
-            meta, kc = fm.get_mla_metadata()[0], pool.view(-1, BLOCK, 1, D)
-            t["flashmla"] = eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, table, lens, R, meta,
-                                                                              softmax_scale=MLA_SCALE),
-                                            flusher)["graph_ms"]
+            t["flashmla"] = time_flashmla_paged(fm, q, pool, table, lens, flusher)["graph_ms"]
         record(rows, kind="point", B=B, ctx=ctx, heads=H, mixed=mixed, **{f"{k}_ms": v for k, v in t.items()})
-        with open(a.out, "w") as f:
-            json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
+        dump_run(a.out, rows)
         del pool, table, q
         torch.cuda.empty_cache()
     pts = [r for r in rows if r["kind"] == "point" and "gluon_ms" in r and "triton_ms" in r]

@@ -18,7 +18,6 @@ expected time ratio where the time is the busiest slot's tiles (the combine and 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import statistics
@@ -98,7 +97,7 @@ def gpu(a) -> int:
     from mlacalc.kernels.triton_schedule import fill_schedule, mla_decode_schedule
     from mlacalc.profiler.timing import L2Flusher, time_cuda
 
-    from common import D, record
+    from common import D, dump_run, record, time_flashmla_paged
 
     fm = _flash_mla()
     dev, flusher, rows = torch.device("cuda"), L2Flusher(torch.cuda.current_device()), []
@@ -125,16 +124,11 @@ def gpu(a) -> int:
                    fixed_eager_ms=fixed["eager_ms"], scheduled_eager_ms=scheduled["eager_ms"])
         row |= {f"model_{k}": v for k, v in plans(p, sms).items()}
         if fm is not None:
-            meta = fm.get_mla_metadata()[0]
-            kc = pool.view(-1, BLOCK, 1, D)
-            theirs = eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, table, lens, 512, meta,
-                                                                       softmax_scale=MLA_SCALE), flusher)
+            theirs = time_flashmla_paged(fm, q, pool, table, lens, flusher)
             row |= dict(flashmla_ms=theirs["graph_ms"], fixed_vs_flashmla=fixed["graph_ms"] / theirs["graph_ms"],
                         scheduled_vs_flashmla=scheduled["graph_ms"] / theirs["graph_ms"])
         record(rows, **row)
-        with open(a.out, "w") as f:
-            json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, seed=a.seed, rows=rows), f,
-                      indent=1)
+        dump_run(a.out, rows, seed=a.seed)
         del pool, table, q
         torch.cuda.empty_cache()
     print(f"{'B':>4} {'ctx':>6} {'H':>3} {'fixed ms':>9} {'sched ms':>9} {'ratio':>6} {'model':>6} {'vs FlashMLA':>11}")

@@ -9,12 +9,13 @@ run by path from anywhere, e.g. `python bench/gpu_check.py --out DIR`. Timing an
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import torch
 
-from mlacalc.kernels.bench import MLA_R
+from mlacalc.kernels.bench import MLA_R, MLA_SCALE, eager_and_graph
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -59,3 +60,20 @@ def record(rows: list, **row) -> None:
     """Append one result row of a lab script and print it as it lands (a cut run keeps what its log shows)."""
     rows.append(row)
     print(row, flush=True)
+
+
+def time_flashmla_paged(fm, q, pool, table, lens, flusher) -> dict:
+    """FlashMLA's dense decode over the same paged bf16 pool of 64-token blocks ([blocks, 64, 576]) and block table as
+    ours, eager and graph-timed as ours are (kernels/bench.py's eager_and_graph); its scheduler metadata is built by
+    the first call and reused, as engines do."""
+    meta = fm.get_mla_metadata()[0]
+    kc = pool.view(-1, pool.shape[1], 1, D)
+    return eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, table, lens, MLA_R, meta,
+                                                             softmax_scale=MLA_SCALE), flusher)
+
+
+def dump_run(path: str, rows: list, **meta) -> None:
+    """Write a lab run's rows as JSON with the GPU's name, the torch version and `meta` (e.g. the seed): after every
+    row, so that a run cut by its time limit keeps what it measured."""
+    with open(path, "w") as f:
+        json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, **meta, rows=rows), f, indent=1)

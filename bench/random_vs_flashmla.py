@@ -17,14 +17,13 @@ run without it, what the scheduled column should show.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import statistics
 
 import torch
 
-from common import gpu_lab_args, record
+from common import dump_run, gpu_lab_args, record, time_flashmla_paged
 
 from mlacalc.kernels.bench import MLA_SCALE, _flash_mla, eager_and_graph
 from mlacalc.kernels.decode import mla_decode
@@ -66,10 +65,7 @@ def main() -> int:
         q = torch.randn(B, 1, H, D, device=dev, dtype=torch.bfloat16)
         ours = eager_and_graph(lambda: mla_decode(q, pool, lens, table, softmax_scale=MLA_SCALE, max_seqlen=ctx),
                                flusher)
-        meta = fm.get_mla_metadata()[0]
-        kc = pool.view(-1, BLOCK, 1, D)
-        theirs = eager_and_graph(lambda: fm.flash_mla_with_kvcache(q, kc, table, lens, R, meta,
-                                                                   softmax_scale=MLA_SCALE), flusher)
+        theirs = time_flashmla_paged(fm, q, pool, table, lens, flusher)
         row = dict(B=B, ctx=ctx, heads=H, mean_len=float(lens_cpu.float().mean()), ours_ms=ours["graph_ms"],
                    flashmla_ms=theirs["graph_ms"], ratio=ours["graph_ms"] / theirs["graph_ms"])
         if a.schedule == "all" or (a.schedule == "triton" and H < 64):
@@ -77,9 +73,7 @@ def main() -> int:
         if a.padded_gluon and H < 64:
             row |= _padded_gluon(q, pool, lens, table, ctx, theirs["graph_ms"], flusher, a.schedule == "all")
         record(rows, **row)
-        with open(a.out, "w") as f:
-            json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, seed=a.seed, rows=rows), f,
-                      indent=1)
+        dump_run(a.out, rows, seed=a.seed)
         del pool, table, q
         torch.cuda.empty_cache()
     r = sorted(x["ratio"] for x in rows)
