@@ -113,9 +113,9 @@ def mla_decode(
     if impl == "gluon":
         from .gluon_mla_decode import mla_decode_gluon
 
+        if kv_cache.dtype == torch.float8_e4m3fn:
+            _refuse_schedule(schedule, "the Gluon kernel with an fp8 cache")
         if schedule is not None:
-            _refuse_schedule(schedule if kv_cache.dtype == torch.float8_e4m3fn else None,
-                             "the Gluon kernel with an fp8 cache")
             kwargs["schedule"] = schedule
         return mla_decode_gluon(
             q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
