@@ -16,7 +16,7 @@ def main(path: str, pairs: str = "new32/old32") -> int:
     times = collections.defaultdict(list)
     for r in json.load(open(path))["rows"]:
         if r.get("graph_ms") is not None and "variant" in r:
-            point = tuple(r.get(k) for k in ("kind", "B", "ctx", "heads", "layout"))
+            point = tuple(r.get(k) for k in ("kind", "B", "ctx", "heads", "layout", "cache"))
             times[point, r["variant"]].append(r["graph_ms"])
     found = False
     for pair in pairs.split(","):

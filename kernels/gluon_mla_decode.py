@@ -23,7 +23,7 @@ import triton
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from .gluon_mla_seesaw import _mla_decode_seesaw_kernel, seesaw_buffers
+from .gluon_mla_seesaw import RESCALE_SLACK, _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
 from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms, new_launch_key
@@ -38,9 +38,11 @@ __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_split
 @dataclass(frozen=True)
 class GluonMLAConfig:
     """block_n: keys per tile, 32 (4 kv buffers) or 64 (2 buffers); which one a call takes: default_gluon_config (64
-    above 64 query rows over a 16-bit cache, else 32)."""
+    above 64 query rows over a 16-bit cache, else 32). rescale_slack: base-2 growth of a row's max before the
+    running output is rescaled (gluon_mla_seesaw._softmax_step; 0: every tile, as FlashMLA does)."""
 
     block_n: int = 32
+    rescale_slack: float = RESCALE_SLACK.value
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
@@ -230,6 +232,7 @@ class _GluonPlan:
         self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n,
                        seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8)
         self.unit = unit
+        self.slack = config.rescale_slack
         self._desc_key = None
         self._descs = None
 
@@ -267,7 +270,7 @@ class _GluonPlan:
             sched = seqs = lens  # unused pointers
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
                 *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr, sched, seqs,
-                self.sched_shape is not None, self.unit)
+                self.sched_shape is not None, self.unit, self.slack)
         _LAUNCH_SEESAW(self.launch_key, self.grid, args, num_warps=4)
         if self.sched_shape is not None:
             combine_slots(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), seqs,
@@ -300,7 +303,7 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
                   NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr, SCHEDULED=scheduled,
-                  UNIT=split_keys(config))
+                  UNIT=split_keys(config), SLACK=config.rescale_slack)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {"SCHED": "*i32", "SEQ_INFO": "*i32"} | {k: "constexpr" for k in consts}

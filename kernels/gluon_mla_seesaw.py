@@ -55,6 +55,8 @@ _tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
 _cta_sync = getattr(gl, "thread_barrier", None) or gl.barrier
 
 WG_WARPS = gl.constexpr(4)  # one warp group per partition
+# Base-2 slack before a row's reference max moves (_softmax_step): 8 bounds P by 2^8; 0 rescales every tile.
+RESCALE_SLACK = gl.constexpr(8.0)
 
 # Shared-memory views of other shape/layout over the same bytes: `_reinterpret` in Triton 3.6 (the GPU machine),
 # `reinterpret` in later releases (CI's 3.9).
@@ -121,14 +123,21 @@ def _visible(keys, last_key, end, srow, t, SPARSE: gl.constexpr):
 
 
 @gluon.jit
-def _softmax_step(s, m_i, l_i, visible, qk_scale, MASK: gl.constexpr):
+def _softmax_step(s, m_i, l_i, visible, qk_scale, MASK: gl.constexpr, SLACK: gl.constexpr):
     """One online-softmax step in base 2 (qk_scale includes log2 e) over the scores `visible` keeps. Returns m, l,
     P (fp32) and the rescale. Without MASK every score counts (a tile every row sees whole: `visible` is ignored),
-    so the new max is finite and needs no guard."""
+    so the new max is finite and needs no guard.
+    SLACK > 0 (base-2 units): a row's reference max m moves only when the tile's max passes it by more than SLACK,
+    so P = 2^(s - m) <= 2^SLACK and the rescale is exactly 1 otherwise (:func:`_rescaled` then skips the
+    accumulator's multiply). Any reference m gives the same O / l and LSE = m + log2 l; the bound keeps P within
+    the 16-bit P @ V operand's range (2^8 = 256 for the default) and l within fp32's. FlashAttention-4 (Dao et al.,
+    2025) rescales only past such a threshold too; FlashMLA's seesaw rescales every tile."""
     s = s * qk_scale
     if MASK:
         s = gl.where(visible, s, float("-inf"))
     m_new = gl.maximum(m_i, gl.max(s, axis=1))
+    if SLACK > 0:
+        m_new = gl.where(m_new > m_i + SLACK, m_new, m_i)
     if MASK:
         m_use = gl.where(m_new == float("-inf"), 0.0, m_new)
     else:
@@ -137,6 +146,17 @@ def _softmax_step(s, m_i, l_i, visible, qk_scale, MASK: gl.constexpr):
     p = gl.exp2(s - gl.expand_dims(m_use, 1))
     l_new = l_i * alpha + gl.sum(p, axis=1)
     return m_new, l_new, p, alpha
+
+
+@gluon.jit
+def _rescaled(a, SLACK: gl.constexpr):
+    """Whether any row's rescale factor `a` differs from 1: with SLACK the common case is none, and the group skips
+    multiplying its 128-register accumulator (a warp-group-wide reduction and a branch, against 128 FMULs a thread);
+    without SLACK, always (the compiler drops the test)."""
+    if SLACK > 0:
+        return gl.min(a, axis=0) < 1.0
+    else:
+        return True
 
 
 @gluon.jit
@@ -467,7 +487,7 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
               BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
-              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False):
+              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = 0.0):
     """WG0's part of pair i (tiles 2i and 2i + 1; `s`: tile 2i's scores). Returns the next pair's scores and the
     running m, l and O_L. Without MASK both tiles exist and every row sees all their keys: no score mask, no zeroed
     tail rows, no existence test (FlashMLA specialises its last blocks at compile time the same way)."""
@@ -480,14 +500,15 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
                                                  NUM_BUF, PAGED, PAGE_SIZE, FED, pbase, SCHED)
     # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
     visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE) if MASK else s
-    m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale, MASK)
+    m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale, MASK, SLACK)
     sm0.store(m_i)
     sa0.store(a0)
     mbarrier.arrive(bar_s0)
     # O_L = O_L * a0 + P0 V0_L, P0 from registers
     if MASK:
         _zero_tail(kv_lo.index(b0), t0, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
-    acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
+    if _rescaled(a0, SLACK):
+        acc = acc * gl.expand_dims(gl.convert_layout(a0, row_o), 1)
     acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_op), kv_lo.index(b0), acc, is_async=True)
     acc = warpgroup_mma_wait(0, deps=(acc,))
     # V0_L is done with: load tile t0 + NUM_BUF's left half into its buffer (fp8: tell the widening group)
@@ -497,12 +518,16 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     mbarrier.wait(bar_s1, ph)
     m_i = sm1.load(row_s)
     a1 = sa1.load(row_s)
-    _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store((p * gl.expand_dims(a1, 1)).to(dtype))
+    scale1 = _rescaled(a1, SLACK)
+    if scale1:
+        p = p * gl.expand_dims(a1, 1)
+    _p_tile(kv_rope, b0, BLOCK_H, BLOCK_N).store(p.to(dtype))
     fence_async_shared()
     mbarrier.arrive(bar_p0)
     # O_L = O_L * a1 + P1 V1_L, P1 from buffer 1's RoPE part
     l_i = l_i * a1
-    acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
+    if scale1:
+        acc = acc * gl.expand_dims(gl.convert_layout(a1, row_o), 1)
     mbarrier.wait(bar_p1, ph)
     if SPARSE:  # buffer 1 came from cp.async (seen through WG1's wait): order it before the wgmma
         fence_async_shared()
@@ -528,7 +553,7 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
               BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
-              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False):
+              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = 0.0):
     """WG1's part of pair i (`s`: tile 2i + 1's scores); MASK as in :func:`_wg0_pair`."""
     D_HALF: gl.constexpr = D_LAT // 2
     row_s: gl.constexpr = m_i.type.layout
@@ -542,7 +567,7 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     m0 = sm0.load(row_s)
     a0 = sa0.load(row_s)
     visible = _visible(start + t1 * BLOCK_N + offs_n, last_key, end, srow, t1, SPARSE) if MASK else s
-    m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale, MASK)
+    m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale, MASK, SLACK)
     sm1.store(m_i)
     sa1.store(a1)
     mbarrier.arrive(bar_s1)
@@ -551,7 +576,9 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     fence_async_shared()
     mbarrier.arrive(bar_p1)
     # O_R = O_R * a0 * a1 + P1 V1_R (P1 from registers) + (P0 * a1) V0_R
-    acc = acc * gl.expand_dims(gl.convert_layout(a0 * a1, row_o), 1)
+    a01 = a0 * a1
+    if _rescaled(a01, SLACK):
+        acc = acc * gl.expand_dims(gl.convert_layout(a01, row_o), 1)
     if MASK:
         if t1 < n_tiles:
             _zero_tail(kv_hi.index(b1), t1, n_tiles, start, end, BLOCK_N, D_HALF, SPARSE)
@@ -586,7 +613,7 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
          BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FED: gl.constexpr,
-         SPARSE: gl.constexpr):
+         SPARSE: gl.constexpr, SLACK: gl.constexpr = RESCALE_SLACK):
     """Warp group 0: scores and softmax of even tiles, O_L (value columns 0-255)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)  # the scores' accumulator
@@ -616,7 +643,8 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
                                     ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1,
                                     srow, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
                                     stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE,
-                                    D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, FED, SPARSE, MASKED == 1)
+                                    D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, FED, SPARSE, MASKED == 1, 0, 0, False,
+                                    SLACK)
 
     sl0.store(l_i)
     mbarrier.arrive(bar_l0)
@@ -636,7 +664,7 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
          BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FED: gl.constexpr,
-         SPARSE: gl.constexpr):
+         SPARSE: gl.constexpr, SLACK: gl.constexpr = RESCALE_SLACK):
     """Warp group 1: scores and softmax of odd tiles, O_R (value columns 256-511)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)  # the scores' accumulator
@@ -666,7 +694,8 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
                                     ready_hi, free_lo, free_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1,
                                     srow, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
                                     stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE,
-                                    D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, FED, SPARSE, MASKED == 1)
+                                    D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, FED, SPARSE, MASKED == 1, 0, 0, False,
+                                    SLACK)
 
     sl1.store(l_i)
     mbarrier.arrive(bar_l1)
@@ -745,7 +774,8 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
               O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
               stride_op_s, stride_lse_s, qk_scale, out_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, UNIT: gl.constexpr, WG: gl.constexpr):
+              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, UNIT: gl.constexpr, WG: gl.constexpr,
+              SLACK: gl.constexpr):
     """Compute group WG (0: even tiles, O_L; 1: odd tiles, O_R) of the scheduled mode: the 16-bit kernel's
     per-split body (:func:`_wg0` / :func:`_wg1`) run once for each segment of this program's part, one sequence
     each. Across segments the barriers keep counting: the ready barriers' phases from `par` (:func:`_loads_parity`),
@@ -785,14 +815,14 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
                         ready_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, sl0, kv_half_desc,
                         kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n,
                         s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, False, False,
-                        MASKED == 1, par, pbase, True)
+                        MASKED == 1, par, pbase, True, SLACK)
                 else:
                     s, m_i, l_i, acc = _wg1_pair(
                         i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, ready_lo,
                         ready_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, sl0, kv_half_desc,
                         kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n,
                         s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, False, False,
-                        MASKED == 1, par, pbase, True)
+                        MASKED == 1, par, pbase, True, SLACK)
         # the row sums: each group publishes its own and reads the other's (phase: the segment's parity)
         if WG == 0:
             sl0.store(l_i)
@@ -875,7 +905,7 @@ def _mla_decode_seesaw_kernel(
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
     FP8: gl.constexpr, SCALE_PTR: gl.constexpr, SCHED=None, SEQ_INFO=None, SCHEDULED: gl.constexpr = False,
-    UNIT: gl.constexpr = 1,
+    UNIT: gl.constexpr = 1, SLACK: gl.constexpr = RESCALE_SLACK,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles in
     place in the 16-bit buffers (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry
@@ -977,13 +1007,13 @@ def _mla_decode_seesaw_kernel(
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
             (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
                     bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
             (_wg_widen, (raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo,
                                   ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar,
                                   q_ready, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
@@ -996,13 +1026,13 @@ def _mla_decode_seesaw_kernel(
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                          q_len, stride_op_s, stride_lse_s, qk_scale, out_scale,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0)),
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0, SLACK)),
             (_wg_sched, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
                          bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                          q_len, stride_op_s, stride_lse_s, qk_scale, out_scale,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 1)),
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 1, SLACK)),
         ], [WG_WARPS], [256])
     else:
         gl.warp_specialize([
@@ -1011,11 +1041,11 @@ def _mla_decode_seesaw_kernel(
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
             (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                     bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
         ], [WG_WARPS], [256])

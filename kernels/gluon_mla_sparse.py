@@ -49,7 +49,7 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .cache import fp8_ds_row_bytes, fp8_ds_views
 from .checks import check_lengths_and_table, check_sparse_indices, require
-from .gluon_mla_seesaw import WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
+from .gluon_mla_seesaw import RESCALE_SLACK, WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
     _load_q, _recast_q, _wg0, _wg1
 from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms, new_launch_key
 from .triton_flash import LOG2E
@@ -87,9 +87,11 @@ GATHER_REGS = gl.constexpr(56)
 @dataclass(frozen=True)
 class GluonSparseConfig:
     """min_tokens_per_split: the shortest chunk of an index list a program takes (splits fill the SMs at small
-    batches; each costs a partial output and its merge)."""
+    batches; each costs a partial output and its merge). rescale_slack: as GluonMLAConfig's (the compute groups are
+    the dense kernel's)."""
 
     min_tokens_per_split: int = 128
+    rescale_slack: float = RESCALE_SLACK.value
 
 
 DEFAULT_SPARSE_CONFIG = GluonSparseConfig()
@@ -349,6 +351,7 @@ def _mla_sparse_seesaw_kernel(
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, HAS_LENS: gl.constexpr, FP8_DS: gl.constexpr,
     D_LAT: gl.constexpr, D_ROPE: gl.constexpr, BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr,
     NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, MAX_SLOTS: gl.constexpr,
+    SLACK: gl.constexpr = RESCALE_SLACK,
 ):
     """Grid (head blocks, splits, B * s_q). Q comes by TMA ([B * s_q * H, 576] view), the cache rows by the gather
     group through three views of the cache (latent, scales, RoPE; 16-bit rows: the latent view for the scales too,
@@ -427,13 +430,13 @@ def _mla_sparse_seesaw_kernel(
                 q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                 bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
                 1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
-                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True)),
+                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True, SLACK)),
         (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                 bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
                 q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                 bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
                 1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
-                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True)),
+                PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True, SLACK)),
         (_wg_gather, (kv_lo, kv_hi, kv_rope, srow, q_ready, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi,
                       q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, KV_LAT, KV_SC,
                       KV_ROPE, IDX, BT_ROW, start, end, n_tiles, limit, num_blocks, stride_lat_page, stride_lat_tok,
@@ -540,6 +543,7 @@ class _GluonSparsePlan:
             config=config, num_splits=num_splits)
         self.grid = (triton.cdiv(H, BLOCK_H), self.splits, B * s_q)
         self.single = self.splits == 1
+        self.slack = config.rescale_slack
         if self.single:
             self.o_part = self.lse_part = None
             sp = (0, 0, 0, 0)
@@ -585,7 +589,7 @@ class _GluonSparsePlan:
         bt = block_table if block_table is not None else indices  # unused pointer
         args = (*self.q_descriptors(q), *self.cache_views(kv_cache), indices, bt, lens, o_part, lse_part, out,
                 *self.ints, softmax_scale * LOG2E, self.paged, self.page_size, has_lens, self.fp8_ds, r,
-                self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single, MAX_SLOTS)
+                self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single, MAX_SLOTS, self.slack)
         _LAUNCH_SPARSE_SEESAW((self.launch_key, has_lens), self.grid, args, num_warps=4)
         if not self.single:
             combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=self.launch_key)
@@ -596,7 +600,7 @@ _LAUNCH_SPARSE_SEESAW = FastLauncher(_mla_sparse_seesaw_kernel)
 
 
 def compile_sparse_sm90(*, fp8_ds: bool = False, paged: bool = True, has_lens: bool = True,
-                        single_split: bool = False):
+                        single_split: bool = False, rescale_slack: float = RESCALE_SLACK.value):
     """Compile the kernel for sm_90 without a GPU (Triton ships ptxas): the CPU check that it builds, fits in shared
     memory and uses cp.async with zero-fill and the intended register split; fp8_ds: the 656-byte rows (bf16 q).
     Returns triton's CompiledKernel."""
@@ -610,7 +614,7 @@ def compile_sparse_sm90(*, fp8_ds: bool = False, paged: bool = True, has_lens: b
                  "*bf16"] + ["i32"] * 19 + ["fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64, HAS_LENS=has_lens, FP8_DS=fp8_ds, D_LAT=512, D_ROPE=64,
                   BLOCK_H=BLOCK_H, BLOCK_N=BLOCK_N, NUM_BUF=NUM_BUF, SINGLE_SPLIT=single_split,
-                  MAX_SLOTS=MAX_SLOTS)
+                  MAX_SLOTS=MAX_SLOTS, SLACK=rescale_slack)
     kernel = _mla_sparse_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}

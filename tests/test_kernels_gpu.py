@@ -263,12 +263,17 @@ def test_gluon_mla_fp8(mode):
 
 
 @needs_sm90
-@pytest.mark.parametrize("trend", ["rising", "falling", "peaked"])
-def test_gluon_mla_rescaling(trend):
+@pytest.mark.parametrize("slack", [8.0, 0.0, 1.0])
+@pytest.mark.parametrize("block_n", [64, 32])
+@pytest.mark.parametrize("trend", ["rising", "falling", "peaked", "spikes"])
+def test_gluon_mla_rescaling(trend, block_n, slack):
     """The seesaw kernel's running-max handover between its warp groups: keys whose scores grow along the sequence
-    (the max moves at almost every tile), shrink (it settles at the first tile), and a peaked softmax (scores 8x
-    larger), against the float64 reference, with planned splits and with one."""
-    from mlacalc.kernels.gluon_mla_decode import mla_decode_gluon
+    (the max moves at almost every tile), shrink (it settles at the first tile), a peaked softmax (scores 8x
+    larger), and single keys far above the rest (a spike in an even and in an odd tile of each 64-key pair, then a
+    larger one), against the float64 reference, with planned splits and with one. `slack`: how far a row's max may
+    grow before the output is rescaled (8: the default; 0: every tile; 1: rescales at most tiles, where a rising
+    ramp passes the reference by 1-8 at once)."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
     from mlacalc.kernels.reference import mla_latent_attention_reference
     from mlacalc.kernels.testing import rel_error, run_mla_case
 
@@ -276,13 +281,17 @@ def test_gluon_mla_rescaling(trend):
     S = case.kv_cache.shape[1]
     if trend == "peaked":
         case.q.mul_(8)
+    elif trend == "spikes":  # each sequence's key t made parallel to head 0's query: that row's score jumps there
+        for t, gain in ((100, 2.0), (161, 3.0), (1400, 5.0), (4000, 8.0)):
+            case.kv_cache[:, t, :] = (gain * case.q[:, 0, 0, :]).to(case.kv_cache.dtype)
     else:
         ramp = torch.linspace(0.2, 3.0, S, device="cuda")
         case.kv_cache.mul_((ramp if trend == "rising" else ramp.flip(0))[None, :, None].to(case.kv_cache.dtype))
     case.ref = mla_latent_attention_reference(case.q.cpu(), case.kv_cache.cpu(), 512, scale=case.softmax_scale,
                                               kv_lengths=case.cache_seqlens.cpu())
+    config = GluonMLAConfig(block_n=block_n, rescale_slack=slack)
     for splits in (None, 1):
-        assert rel_error(run_mla_case(mla_decode_gluon, case, num_splits=splits), case.ref) < 1e-2
+        assert rel_error(run_mla_case(mla_decode_gluon, case, num_splits=splits, config=config), case.ref) < 1e-2
 
 
 # The Gluon kernel's scheduled mode (gluon_mla_seesaw._wg_sched), written without a GPU: run these first, each under
