@@ -18,8 +18,9 @@ wrapper gluon_mla_decode.py, kernel gluon_mla_seesaw.py)
                kv_scale=None, impl="auto"|"triton"|"gluon"|"eager", max_seqlen=None, num_splits=None, config=None,
                out=None)
         impl="auto": the Gluon kernel (64 rows per program, TMA loads, two warp-specialized groups; an fp8 e4m3
-        cache adds a third that widens its tiles) where gluon_supported() says so (sm_90, >= 64 query rows, bf16/fp16
-        q, block size a multiple of 32), else Triton.
+        cache adds a third that widens its tiles) where gluon_supported() says so (sm_90, more than 16 query rows
+        a sequence over a 16-bit cache, the 64-row tile padded below 64; 64 or more over fp8 e4m3; bf16/fp16 q,
+        block size a multiple of 32), else Triton.
         q [B, s_q, H, r+dr] bf16 (absorbed: W_UK^T q_nope, then q_pe), cache bf16 or float8_e4m3fn with kv_scale
         -> o_lat [B, s_q, H, r] in q.dtype (apply W_UV per head afterwards). softmax_scale = (dn + dr) ** -0.5.
         Pass max_seqlen (an int) to avoid a host sync; kv_scale as a Python float avoids one too.

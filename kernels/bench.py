@@ -277,7 +277,7 @@ def _auto_rows(rows: list[dict]) -> list[dict]:
 
 def summarize_targets(rows: list[dict]) -> dict:
     """The issue's targets for the MLA decode kernels (bf16, s_q = 1; contiguous and paged reported apart), for the
-    Triton kernel alone ("triton") and for what mla_decode(impl="auto") runs ("auto": Gluon at >= 64 rows on sm_90)."""
+    Triton kernel alone ("triton") and for what mla_decode(impl="auto") runs ("auto": Gluon above 16 rows over a 16-bit cache, from 64 over fp8, on sm_90)."""
     mla = [r for r in rows if r["kind"] == "mla_decode" and r["status"] == "ok" and r["kv_dtype"] == "bf16"
            and r["s_q"] == 1]
 

@@ -81,9 +81,10 @@ def mla_decode(
     indices: torch.Tensor | None = None,
     **kwargs,
 ) -> torch.Tensor:
-    """Absorbed MLA decode; impl "triton" (flash-decoding kernel), "gluon" (sm_90, >= 64 query rows, bf16/fp16),
-    "auto" (gluon where gluon_supported says so and no Triton `config` is given, else triton) or "eager". Same
-    arguments as mla_decode_eager.
+    """Absorbed MLA decode; impl "triton" (flash-decoding kernel), "gluon" (sm_90, bf16/fp16 q, rows padded to its
+    64-row tile), "auto" (gluon where gluon_supported says so from gluon_mla_decode.auto_min_rows query rows a
+    sequence, more than 16 over a 16-bit cache, 64 over fp8, and no Triton `config` is given; else triton) or
+    "eager". Same arguments as mla_decode_eager.
 
     Sparse (DeepSeek Sparse Attention): with `indices` [B, s_q, topk] int32 each query token attends only the cache
     rows it selects (token positions through block_table, -1 unused; FlashMLA's style: the same entry point);
@@ -204,11 +205,12 @@ def _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> 
     if (kv_scale is not None) != (kv_cache.dtype == torch.float8_e4m3fn) or "config" in kwargs or not q.is_cuda:
         return False
     try:
-        from .gluon_mla_decode import gluon_supported
+        from .gluon_mla_decode import auto_min_rows, gluon_supported
     except ImportError:  # a Triton without Gluon's Hopper API
         return False
     page = kv_cache.shape[1] if block_table is not None else None
-    return gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page)
+    return gluon_supported(q, kv_cache, kv_lora_rank=kv_lora_rank, page_size=page,
+                           min_rows=auto_min_rows(kv_cache.dtype == torch.float8_e4m3fn))
 
 
 def gqa_decode_sdpa(

@@ -1,4 +1,5 @@
-"""Absorbed-MLA decode for Hopper (sm_90) in Gluon: the many-heads case (>= 64 query rows per sequence).
+"""Absorbed-MLA decode for Hopper (sm_90) in Gluon: the many-heads case (64 query rows a program; impl="auto" takes it
+above 16 rows a sequence over a 16-bit cache, padding fewer than 64, and from 64 over fp8: auto_min_rows).
 
 Same maths and arguments as triton_mla_decode.mla_decode_triton (one 576-dim key per token, its first 512 dims are
 also the value), written in Gluon, Triton's tile-level dialect in which the kernel states its own layouts, shared
@@ -32,7 +33,7 @@ from .triton_schedule import MAX_CELLS, MLADecodeSchedule
 from .triton_split_kv import combine_slots, combine_splits, plan_splits
 
 __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_splits", "DEFAULT_GLUON_CONFIG",
-           "default_gluon_config"]
+           "default_gluon_config", "auto_min_rows"]
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,28 @@ def default_gluon_config(rows: int, *, fp8: bool = False, page_size: int | None 
     return DEFAULT_GLUON_CONFIG
 
 
+def auto_min_rows(fp8: bool) -> int:
+    """The fewest query rows a sequence (s_q x heads) for which impl="auto" takes this kernel: over a 16-bit cache
+    more than 16 (its 64-row tile padded, as FlashMLA pads: fewer rows are the Triton kernel's 16-row tile, which
+    keeps pace), over an fp8 cache a whole head block (the padded tile with its widening group is not measured).
+    Measured on the H200 under Triton 3.6 at the 12 seed-1 random points with 32 heads (batch 1-96, lengths 1k-32k
+    mixed; reports/h200/tuning/random_sched_seed1_t36.json, columns ratio and gluon_ratio): ours / FlashMLA
+    1.08-1.25 (median 1.17) padded, against 0.98-1.77 (median 1.53) on the Triton kernel's 32-row tile, which runs
+    mma.sync compute-bound; the padded tile was faster at every point. At the 8 points with 16 heads the Triton tile
+    measured 0.91-1.25 (median 1.11) and the padded tile 0.95-1.29 (median 1.13), so 16 rows stay on Triton."""
+    return BLOCK_H if fp8 else 17
+
+
 def gluon_supported(q: torch.Tensor, kv_cache: torch.Tensor, *, kv_lora_rank: int = 512, page_size: int | None = None,
                     block_n: int = DEFAULT_GLUON_CONFIG.block_n, min_rows: int = BLOCK_H) -> bool:
     """Whether mla_decode_gluon handles this call: an sm_90 GPU, bf16/fp16 q, a cache of q's dtype or fp8 e4m3
-    (then 32-token tiles), 512 + 64 dims, at least `min_rows` query rows per sequence (auto: 64, a whole head block;
-    mla_decode_gluon itself takes fewer, padded to the 64-row tile as FlashMLA pads them), TMA-compatible (16-byte
+    (then 32-token tiles), 512 + 64 dims, at least `min_rows` query rows per sequence (auto: :func:`auto_min_rows`;
+    mla_decode_gluon itself takes any, padded to the 64-row tile as FlashMLA pads them), TMA-compatible (16-byte
     aligned) rows, paged block size a multiple of block_n.
 
-    Fewer rows than 64 (UNMEASURED: branch gluon-rows, for the next GPU session): a program's 64-row Q box then
-    reads the next sequence's rows, or TMA's zero fill past the tensor; their softmax sees only existing keys and
-    the output and LSE stores mask rows >= rows_per_seq, so they never reach memory."""
+    Fewer rows than 64: a program's 64-row Q box then reads the next sequence's rows, or TMA's zero fill past the
+    tensor; their softmax sees only existing keys and the output and LSE stores mask rows >= rows_per_seq, so they
+    never reach memory (GPU tests test_gluon_mla h32, h16_paged, h32_b1, h16_mtp)."""
     if not (q.is_cuda and device_capability(q.device)[0] == 9):
         return False
     B, s_q, H, Dk = q.shape

@@ -88,6 +88,8 @@ from .units import finite
 
 BACKENDS = ("auto", "gqa", "flashmla", "triton", "gluon", "sdpa", "gemm", "other")
 TILE_ROWS = 64                 # rows of a tensor-core tile (wgmma m64)
+# the Gluon kernel takes more query rows than this over a 16-bit cache (kernels/gluon_mla_decode.auto_min_rows)
+GLUON_MIN_ROWS_16BIT = 16
 TILE_KEYS = 64                 # keys per tile of the project's decode kernels (block_n): splits are whole tiles
 GLUON_WIDE_SPLIT_KEYS = 128    # the Gluon kernel's 64-key tiles split in pairs (kernels/gluon_mla_decode.split_keys);
 #                                its 32-key tiles (16-bit, 64 rows a sequence) one at a time (FP8_TILE_KEYS)
@@ -599,12 +601,16 @@ def row_tiles(rows: int, m: KernelModel) -> tuple[int, int]:
     return tile, math.ceil(rows / tile)
 
 
-def shape_row_tiles(shape: DecodeShape, m: KernelModel, planner: str, arch: str = "") -> tuple[int, int]:
+def shape_row_tiles(shape: DecodeShape, m: KernelModel, planner: str, arch: str = "",
+                    widen_group: bool = False) -> tuple[int, int]:
     """:func:`row_tiles` of the shape, except on the project's GQA kernel, whose tile is :func:`gqa_tiling`'s (fewer
-    rows where a card's shared memory does not hold a 64-row program)."""
+    rows where a card's shared memory does not hold a 64-row program), and on the Gluon kernel, whose tile is 64 rows
+    whatever the rows (fewer are padded: 32 heads cost a 64-row tile's dots, as on FlashMLA)."""
     if planner == "cost" and shape.kernel == "gqa":
         tile = gqa_tiling(shape, arch)[0]
         return tile, math.ceil(shape.rows / tile)
+    if planner == "cost" and gluon_dense(shape, widen_group):
+        return TILE_ROWS, math.ceil(shape.rows / TILE_ROWS)
     return row_tiles(shape.rows, m)
 
 
@@ -613,7 +619,7 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch:
     """The CTAs of one layer's decode core under ``planner`` (PLANNERS): "cost" (the project's kernels, on a card of
     ``arch``; ``widen_group``: a backend that runs the Gluon kernels), "flashmla" (FlashMLA's scheduler) or "waves"
     (as many splits as fit in one wave, FlashDecoding)."""
-    tile, tiles = shape_row_tiles(shape, m, planner, arch)
+    tile, tiles = shape_row_tiles(shape, m, planner, arch, widen_group)
     units = shape.seqs * shape.kv_groups * tiles
     if planner == "flashmla":   # num_sm_parts = SMs / h_k / ceil(rows / 64); one CTA per (row tile, KV head, part)
         parts = max(1, sms // shape.kv_groups // tiles)
@@ -655,8 +661,11 @@ def resident_programs(shape: DecodeShape, widen_group: bool, arch: str = "") -> 
 
 def gluon_dense(shape: DecodeShape, widen_group: bool) -> bool:
     """Whether a dense MLA decode core runs the Gluon seesaw kernel (kernels/decode.py _gluon_applies): a backend that
-    runs the Gluon kernels (``widen_group``), 64 or more query rows a sequence, DeepSeek's dims (GLUON_DKV)."""
-    return (widen_group and shape.kernel == "mla" and not shape.gathered and shape.rows >= TILE_ROWS
+    runs the Gluon kernels (``widen_group``), DeepSeek's dims (GLUON_DKV), and more than GLUON_MIN_ROWS_16BIT query
+    rows a sequence over a 16-bit cache (the 64-row tile padded: :func:`shape_row_tiles`), 64 or more over an 8-bit one
+    (kernels/gluon_mla_decode.auto_min_rows)."""
+    least = TILE_ROWS if widens(shape) else GLUON_MIN_ROWS_16BIT + 1
+    return (widen_group and shape.kernel == "mla" and not shape.gathered and shape.rows >= least
             and shape.dkv == GLUON_DKV)
 
 
@@ -781,7 +790,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     of its own."""
     sms, arch = getattr(hw, "sms", 0), getattr(hw, "arch", "")
     bw = hw.mem_bandwidth_bytes_s * m.bandwidth_eff
-    tile, tiles = shape_row_tiles(shape, m, planner, arch)
+    tile, tiles = shape_row_tiles(shape, m, planner, arch, widen_group)
     if not sms:                                   # no SM count: the floor at the model's efficiencies
         units = shape.seqs * shape.kv_groups * tiles
         flops = 2 * units * tile * shape.visits * shape.dkv

@@ -4,7 +4,7 @@ import math
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import mlacalc
@@ -263,21 +263,47 @@ def test_gluon_split_plan_takes_the_gluon_kernels_split_unit(rows, key_bytes, pa
 
 
 @settings(max_examples=80, deadline=None)
-@given(batch=st.integers(1, 300), keys=st.integers(1, 200_000), rows=st.sampled_from([64, 65, 96, 128, 192, 256]),
-       fp8=st.booleans())
+@given(batch=st.integers(1, 300), keys=st.integers(1, 200_000),
+       rows=st.sampled_from([17, 32, 48, 64, 65, 96, 128, 192, 256]), fp8=st.booleans())
 def test_gluon_split_plan_restates_the_gluon_kernels(batch, keys, rows, fp8):
-    """64+ rows at DeepSeek's dims on a backend running the Gluon kernels: its planner, in units of its tile's
+    """Rows the Gluon kernel takes under auto (kernels/gluon_mla_decode.auto_min_rows: more than 16 over a 16-bit
+    cache, 64 over fp8) at DeepSeek's dims on a backend running the Gluon kernels: its planner, in units of its tile's
     split_keys (pairs of 64-key tiles above 64 rows over a 16-bit cache, else single 32-key tiles)."""
     pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
     from mlacalc.expected import DEFAULTS, split_plan
-    from mlacalc.kernels.gluon_mla_decode import default_gluon_config, gluon_splits, split_keys
+    from mlacalc.kernels.gluon_mla_decode import auto_min_rows, default_gluon_config, gluon_splits, split_keys
 
+    assume(rows >= auto_min_rows(fp8))
     token_bytes = 576 if fp8 else 1152
     shape = DecodeShape(seqs=batch, rows=rows, kv_groups=1, keys=keys, key_bytes=token_bytes, dkv=1088, out_dv=512,
                         layers=1, key_elems=576)
     unit = split_keys(default_gluon_config(rows, fp8=fp8))
     want = gluon_splits(batch, rows, keys, sms=132, block_n=unit, token_bytes=token_bytes)[0]
     assert split_plan(shape, DEFAULTS["auto"], 132, "cost", "sm_90", widen_group=True).splits == want
+
+
+def test_32_rows_over_a_16_bit_cache_run_the_gluon_kernels_padded_tile():
+    """auto takes the Gluon kernel above 16 rows over a 16-bit cache (kernels/gluon_mla_decode.auto_min_rows) and pads
+    its 64-row tile: 32 rows cost one 64-row tile's dots, as on FlashMLA. Off the Gluon kernels (backend "triton")
+    they are the Triton kernel's 32-row tile; 16 rows stay on it either way; over fp8, under 64 rows, too."""
+    from mlacalc.expected import DEFAULTS, GLUON_MIN_ROWS_16BIT, gluon_dense, shape_row_tiles
+
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels.gluon_mla_decode import auto_min_rows
+
+    assert GLUON_MIN_ROWS_16BIT + 1 == auto_min_rows(fp8=False) and auto_min_rows(fp8=True) == 64
+
+    def shape(rows, key_bytes=1152):
+        return DecodeShape(seqs=8, rows=rows, kv_groups=1, keys=4096, key_bytes=key_bytes, dkv=1088, out_dv=512,
+                           layers=1, key_elems=576)
+
+    m = DEFAULTS["auto"]
+    assert shape_row_tiles(shape(32), m, "cost", "sm_90", widen_group=True) == (64, 1)
+    assert shape_row_tiles(shape(32), m, "cost", "sm_90", widen_group=False) == (32, 1)
+    assert shape_row_tiles(shape(16), m, "cost", "sm_90", widen_group=True) == (16, 1)
+    assert shape_row_tiles(shape(96), m, "cost", "sm_90", widen_group=True) == (64, 2)
+    assert not gluon_dense(shape(32, key_bytes=576), True)      # fp8 under 64 rows: the Triton kernel
+    assert gluon_dense(shape(17), True) and not gluon_dense(shape(16), True)
 
 
 def test_a_64_row_fp8_tile_widens_in_its_own_warp_group_beside_the_dots():
@@ -331,9 +357,9 @@ def test_an_fp8_cache_on_small_tiles_pays_widening_and_the_mma_sync_rate():
 
 def test_mla_tiles_off_the_gluon_kernel_take_the_triton_rate():
     # 40 sequences x 40 heads (a 64-row tile), 10 SMs, one split: 4 waves of 10 CTAs. MiniCPM3's dims (d_k 256 + 32,
-    # d_v 256: dkv 544) run the Triton kernel's 64-row tile on auto (gluon_dense: DeepSeek's dkv 1,088 and 64+ rows
-    # only), priced at triton_mma_eff = 0.25; DeepSeek's dims at 64 rows run the Gluon kernel at mma_eff = 1.0, and at
-    # 40 rows (a 64-row tile, under the Gluon kernel's 64 rows) the Triton one
+    # d_v 256: dkv 544) run the Triton kernel's 64-row tile on auto (gluon_dense: DeepSeek's dkv 1,088 only), priced
+    # at triton_mma_eff = 0.25; DeepSeek's dims at 64 rows run the Gluon kernel at mma_eff = 1.0, at 40 rows over a
+    # 16-bit cache too (its 64-row tile padded: the same time), over an fp8 cache the Triton one
     from mlacalc.expected import gluon_dense, triton_wide_tile
 
     m = KernelModel(bandwidth_eff=1.0, sm_bandwidth_gb_s=50.0, mma_eff=1.0, fixed_us=2.0, min_rows_per_cta=16,
@@ -348,10 +374,12 @@ def test_mla_tiles_off_the_gluon_kernel_take_the_triton_rate():
     ds = DecodeShape(seqs=40, rows=64, kv_groups=1, keys=4096, key_bytes=1152, dkv=1088, out_dv=512, layers=1)
     assert gluon_dense(ds, True) and not triton_wide_tile(ds, True)
     assert triton_wide_tile(ds, False) and not gluon_dense(ds, False)     # backend triton, or a card without Gluon
-    assert triton_wide_tile(replace(ds, rows=40), True)
+    assert gluon_dense(replace(ds, rows=40), True) and not triton_wide_tile(replace(ds, rows=40), True)
+    assert triton_wide_tile(replace(ds, rows=40, key_bytes=576, key_elems=576), True)
     t_gluon = 2 * 64 * 4096 * 1088 / (100e12 / 10)
-    assert decode_attention_s(ds, HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
-        4 * (128 * 1152 / 50e9 + max(10 * 4096 * 1152 / 500e9, t_gluon)) + 2e-6)
+    for rows in (64, 40):
+        assert decode_attention_s(replace(ds, rows=rows), HW, m, 100e12, "cost", widen_group=True) == pytest.approx(
+            4 * (128 * 1152 / 50e9 + max(10 * 4096 * 1152 / 500e9, t_gluon)) + 2e-6)
 
 
 def test_full_waves_are_priced_alike_and_a_million_of_them_at_once():

@@ -209,14 +209,14 @@ needs_sm90 = pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_
 @needs_sm90
 @pytest.mark.parametrize("block_n", [64, 32])
 @pytest.mark.parametrize("mode", ["contiguous_nan_tail", "paged", "single_split", "splits_17", "mtp_causal", "h64",
-                                  "h32", "h16_paged", "h32_b1"])
+                                  "h32", "h16_paged", "h32_b1", "h16_mtp"])
 def test_gluon_mla(mode, block_n):
     from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
     from mlacalc.kernels.testing import rel_error, run_mla_case
 
     kw, extra = dict(lens=LENS, heads=128, paged=mode == "paged"), {}
-    if mode == "mtp_causal":
-        kw.update(lens=[max(n, 2) for n in LENS], heads=64, s_q=2)
+    if mode in ("mtp_causal", "h16_mtp"):  # two query tokens: 128 rows, or 32 padded to the 64-row tile
+        kw.update(lens=[max(n, 2) for n in LENS], heads=64 if mode == "mtp_causal" else 16, s_q=2)
     elif mode == "h64":
         kw["heads"] = 64
     elif mode in ("h32", "h16_paged", "h32_b1"):  # under 64 rows: the 64-row tile padded (Q box past the rows)
@@ -409,15 +409,20 @@ def test_gluon_sched_mixed_lengths(heads, s_q, block_n, paged):
 
 
 @needs_sm90
-def test_auto_dispatch_picks_gluon_for_many_heads_only():
+def test_auto_dispatch_picks_gluon_above_16_rows():
     from mlacalc.kernels.decode import _gluon_applies
 
     q128 = torch.zeros(2, 1, 128, 576, device="cuda", dtype=torch.bfloat16)
+    q32 = torch.zeros(2, 1, 32, 576, device="cuda", dtype=torch.bfloat16)
     q16 = torch.zeros(2, 1, 16, 576, device="cuda", dtype=torch.bfloat16)
+    q16x2 = torch.zeros(2, 2, 16, 576, device="cuda", dtype=torch.bfloat16)  # two query tokens: 32 rows
     kv = torch.zeros(2, 64, 576, device="cuda", dtype=torch.bfloat16)
     assert _gluon_applies(q128, kv, None, 512, None, {})
+    assert _gluon_applies(q32, kv, None, 512, None, {})  # 32 rows: the 64-row tile padded
+    assert _gluon_applies(q16x2, kv, None, 512, None, {})
     assert not _gluon_applies(q16, kv, None, 512, None, {})  # 16 rows: the Triton kernel
     assert _gluon_applies(q128, kv.to(torch.float8_e4m3fn), None, 512, 0.02, {})  # fp8: the widening kernel
+    assert not _gluon_applies(q32, kv.to(torch.float8_e4m3fn), None, 512, 0.02, {})  # fp8 under 64 rows: Triton
     assert not _gluon_applies(q16, kv.to(torch.float8_e4m3fn), None, 512, 0.02, {})
     assert not _gluon_applies(q128, kv.to(torch.float8_e5m2), None, 512, 0.02, {})  # e5m2: Triton
     assert not _gluon_applies(q128, kv.view(-1, 16, 576), torch.zeros(2, 4, dtype=torch.int32, device="cuda"),
