@@ -131,19 +131,28 @@ def _softmax_step(s, m_i, l_i, visible, qk_scale, MASK: gl.constexpr, SLACK: gl.
     so P = 2^(s - m) <= 2^SLACK and the rescale is exactly 1 otherwise (:func:`_rescaled` then skips the
     accumulator's multiply). Any reference m gives the same O / l and LSE = m + log2 l; the bound keeps P within
     the 16-bit P @ V operand's range (2^8 = 256 for the default) and l within fp32's. FlashAttention-4 (Dao et al.,
-    2025) rescales only past such a threshold too; FlashMLA's seesaw rescales every tile."""
-    s = s * qk_scale
-    if MASK:
-        s = gl.where(visible, s, float("-inf"))
-    m_new = gl.maximum(m_i, gl.max(s, axis=1))
-    if SLACK > 0:
+    2025) rescales only past such a threshold too; FlashMLA's seesaw rescales every tile. With SLACK the scale also
+    moves into the exponent, P = 2^(raw x qk_scale - m), one FFMA a score where a multiply and a subtraction were
+    (FlashMLA's form): 32 instructions a thread a 64-key tile. SLACK 0 keeps the previous kernel exactly."""
+    if SLACK > 0:  # the scale folded into the exponent's FFMA below (qk_scale > 0: the max commutes with it)
+        if MASK:
+            s = gl.where(visible, s, float("-inf"))
+        m_new = gl.maximum(m_i, gl.max(s, axis=1) * qk_scale)
         m_new = gl.where(m_new > m_i + SLACK, m_new, m_i)
+    else:  # the kernel as it was before the slack (byte-identical SASS: the A/B's base)
+        s = s * qk_scale
+        if MASK:
+            s = gl.where(visible, s, float("-inf"))
+        m_new = gl.maximum(m_i, gl.max(s, axis=1))
     if MASK:
         m_use = gl.where(m_new == float("-inf"), 0.0, m_new)
     else:
         m_use = m_new
     alpha = gl.exp2(m_i - m_use)
-    p = gl.exp2(s - gl.expand_dims(m_use, 1))
+    if SLACK > 0:
+        p = gl.exp2(s * qk_scale - gl.expand_dims(m_use, 1))
+    else:
+        p = gl.exp2(s - gl.expand_dims(m_use, 1))
     l_new = l_i * alpha + gl.sum(p, axis=1)
     return m_new, l_new, p, alpha
 
