@@ -138,7 +138,14 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 - InternLM-1, ``internlm`` (InternLM-7B/20B's remote code; vLLM builds it as ``LlamaForCausalLM``): read as ``llama``
   (:data:`ALIASES`) after :func:`_internlm_keys`, its ``bias`` (default true) biasing q/k/v/o; Aquila (``aquila``) and
   XVERSE (``xverse``), which vLLM builds as Llama too, are not aliased: no whole released config was found to pin
-  them (docs/zoo-facts.md section 29).
+  them (docs/zoo-facts.md section 29);
+- Tencent's Hy3, ``hy_v3`` (Hy3-preview, Hy3; :func:`_hy_v3_keys`): GQA with q/k norms on every layer, leading dense
+  layers (``mlp_layer_types`` or ``first_k_dense_replace``), then sigmoid-routed experts of ``moe_intermediate_size``
+  (vLLM: ``expert_hidden_dim``) and ``num_shared_experts`` shared ones, ``num_nextn_predict_layers`` MTP layers;
+- Cohere2-MoE, ``cohere2_moe`` (Command A+, the ``text_config`` of its ``cohere2_vision`` wrapper; North Mini Code;
+  :func:`_cohere2_moe_keys`): Cohere2's parallel block and sliding layers, experts of ``intermediate_size`` with one
+  shared MLP of ``num_shared_experts`` of them, a dense prefix of ``prefix_dense_intermediate_size`` whose window
+  pattern is its own (:func:`cohere2_moe_layer_types`), a tied head (docs/zoo-facts.md section 30).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
