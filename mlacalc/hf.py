@@ -1573,7 +1573,8 @@ def _cohere2_moe_keys(cfg: dict, mt: str) -> dict:
     ``intermediate_size x num_shared_experts`` (the parameters of that many shared experts, averaged with the routed
     output or summed: no size). Dense layers lead: ``mlp_layer_types`` or ``first_k_dense_replace`` (default 0; SGLang
     reads the second, transformers and vLLM the first); given together they must agree. Layer types: ``layer_types``,
-    else :func:`cohere2_moe_layer_types` (the dense prefix's own window pattern). Refused in one line, where the
+    else :func:`cohere2_moe_layer_types` over the ``first_k_dense_replace`` prefix (Cohere2MoeConfig derives them from
+    that key, not from ``mlp_layer_types``), the dense prefix with a window pattern of its own. Refused in one line, where the
     engines would build different weights: ``attention_bias`` true (vLLM and SGLang hard-wire none), an untied head
     (vLLM computes the logits with embed_tokens and drops ``lm_head.*``), a routing or combination no engine accepts
     (:data:`COHERE2_MOE_CHOICES`); a dense prefix past the layers. ``use_qk_norm`` is read by neither engine (no norm
