@@ -1517,7 +1517,8 @@ def _hy_v3_keys(cfg: dict, mt: str) -> dict:
     different weights or neither builds what the file says: ``attention_bias`` or ``mlp_bias`` true (vLLM hard-wires
     none), ``qk_norm`` false (transformers' attention builds the norms whatever it says, vLLM's as it says), the two
     expert widths unequal, a window (``sliding_window``, ``layer_types`` other than full), no MoE layer (vLLM's
-    HYV3Model raises). ``route_norm``, ``router_scaling_factor``, ``moe_router_use_sigmoid``,
+    HYV3Model raises), ``num_shared_experts`` 0 (transformers' shared MLP falls back to ``intermediate_size``, vLLM
+    builds none). ``route_norm``, ``router_scaling_factor``, ``moe_router_use_sigmoid``,
     ``moe_router_enable_expert_bias``, ``use_grouped_mm`` and the ``enable_*_fp32`` switches size nothing."""
     for key, what in (("attention_bias", "q/k/v/o biases"), ("mlp_bias", "MLP biases")):
         if cfg.get(key):
@@ -1532,6 +1533,11 @@ def _hy_v3_keys(cfg: dict, mt: str) -> dict:
     if cfg.get("sliding_window") or any(t != "full_attention" for t in cfg.get("layer_types") or []):
         raise _refuse(mt, "a sliding window (sliding_window, layer_types) is not modelled: HYV3Attention attends to "
                           "every token")
+    if cfg.get("num_shared_experts") == 0:
+        # HYV3MoE: HYV3MLP(config, intermediate_size=moe_intermediate_size * 0), whose width is `intermediate_size or
+        # config.intermediate_size`; vLLM's HYV3MoEFused builds shared_mlp only `if config.num_shared_experts > 0`
+        raise _refuse(mt, f"num_shared_experts 0: transformers' HYV3MoE builds a shared MLP of intermediate_size "
+                          f"({cfg.get('intermediate_size')}) where the width is 0, vLLM's none")
     out = dict(cfg)
     out["moe_intermediate_size"] = width if width is not None else hidden_dim
     dense = _lite_dense_layers(cfg, mt)

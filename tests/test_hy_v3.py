@@ -108,6 +108,18 @@ def test_hy3_what_the_reader_cannot_represent_is_one_line(capsys, tmp_path, chan
         refused(capsys, *command, path, words=words)
 
 
+def test_hy3_shared_expert_count_of_zero_is_refused(capsys, tmp_path):
+    """num_shared_experts 0: vLLM's HYV3MoEFused builds no shared MLP (``if config.num_shared_experts > 0``), but
+    transformers' HYV3MoE builds HYV3MLP(intermediate_size=1536 x 0) and HYV3MLP takes ``intermediate_size or
+    config.intermediate_size``: a shared MLP of 13312, 3 x 4096 x 13312 = 163,577,856 parameters a MoE layer. Read
+    before as vLLM's (TOTAL - 79 x 3 x 4096 x 1536 = 293,542,453,248, no word); refused now, one line."""
+    assert TOTAL - 79 * EXPERT == 293_542_453_248 and 3 * D * DENSE == 163_577_856
+    path = write(tmp_path, config("hy3") | {"num_shared_experts": 0})
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, path, words="num_shared_experts 0: transformers' HYV3MoE builds a shared MLP of "
+                                              "intermediate_size (13312)")
+
+
 def test_hy3_through_the_cli(capsys):
     """kv, weights and specs show on the fixture folder, JSON out: the hand-worked numbers, exit 0."""
     import json
