@@ -1518,7 +1518,8 @@ def _hy_v3_keys(cfg: dict, mt: str) -> dict:
     none), ``qk_norm`` false (transformers' attention builds the norms whatever it says, vLLM's as it says), the two
     expert widths unequal, a window (``sliding_window``, ``layer_types`` other than full), no MoE layer (vLLM's
     HYV3Model raises), ``num_shared_experts`` 0 (transformers' shared MLP falls back to ``intermediate_size``, vLLM
-    builds none). ``route_norm``, ``router_scaling_factor``, ``moe_router_use_sigmoid``,
+    builds none), a dense prefix other than one layer given by only one of ``mlp_layer_types`` (transformers) and
+    ``first_k_dense_replace`` (vLLM): each engine takes one dense layer where its own key is absent. ``route_norm``, ``router_scaling_factor``, ``moe_router_use_sigmoid``,
     ``moe_router_enable_expert_bias``, ``use_grouped_mm`` and the ``enable_*_fp32`` switches size nothing."""
     for key, what in (("attention_bias", "q/k/v/o biases"), ("mlp_bias", "MLP biases")):
         if cfg.get(key):
@@ -1544,6 +1545,14 @@ def _hy_v3_keys(cfg: dict, mt: str) -> dict:
     if dense >= _req(cfg, mt, "num_hidden_layers"):
         raise _refuse(mt, f"{dense} dense layers of {cfg['num_hidden_layers']} leave no MoE layer (vLLM's HYV3Model "
                           "raises)")
+    types, first = cfg.get("mlp_layer_types"), cfg.get("first_k_dense_replace")
+    if (types is None) != (first is None) and dense != 1:
+        # transformers' HYV3Config has no first_k_dense_replace (its default mlp_layer_types: one dense layer); vLLM's
+        # HYV3DecoderLayer reads first_k_dense_replace alone (its HYV3Config default 1), no mlp_layer_types
+        given = "first_k_dense_replace" if types is None else "mlp_layer_types"
+        raise _refuse(mt, f"{dense} dense layers from {given} alone: transformers' HYV3 takes them from "
+                          "mlp_layer_types (one dense layer where absent), vLLM's from first_k_dense_replace (1 "
+                          "where absent); give both")
     out["first_k_dense_replace"] = dense
     out.pop("layer_types", None)
     return out

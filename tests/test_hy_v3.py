@@ -120,6 +120,31 @@ def test_hy3_shared_expert_count_of_zero_is_refused(capsys, tmp_path):
                                               "intermediate_size (13312)")
 
 
+@pytest.mark.parametrize("changes,drop,words", [
+    # vLLM builds 2 dense layers, transformers 1 (mlp_layer_types absent: HYV3Config's default, one dense layer)
+    ({"first_k_dense_replace": 2}, None, "2 dense layers from first_k_dense_replace alone"),
+    # vLLM builds none (every layer MoE), transformers still 1
+    ({"first_k_dense_replace": 0}, None, "0 dense layers from first_k_dense_replace alone"),
+    # transformers builds 2, vLLM 1 (first_k_dense_replace absent: vLLM's HYV3Config default 1)
+    ({"mlp_layer_types": ["dense"] * 2 + ["sparse"] * 78}, "first_k_dense_replace",
+     "2 dense layers from mlp_layer_types alone"),
+])
+def test_hy3_dense_prefix_from_one_engine_key_alone_is_refused(capsys, tmp_path, changes, drop, words):
+    """transformers' HYV3 takes its dense layers from mlp_layer_types alone (one where it is absent; it has no
+    first_k_dense_replace), vLLM's from first_k_dense_replace alone (1 where absent; it reads no mlp_layer_types).
+    Where only one key is given and says other than one dense layer, the engines build different weights: 2 dense
+    layers are TOTAL - MOE_LAYER + DENSE_LAYER = 291,553,566,720 in one and TOTAL in the other. Read before as whichever
+    key was given, no word; refused now. One dense layer from either key alone (the release) is read, both agree."""
+    assert TOTAL - MOE_LAYER + DENSE_LAYER == 291_553_566_720
+    cfg = {k: v for k, v in (config("hy3") | changes).items() if k != drop}
+    path = write(tmp_path, cfg)
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, path, words=words)
+    one = {k: v for k, v in config("hy3").items() if k != "first_k_dense_replace"} | \
+        {"mlp_layer_types": ["dense"] + ["sparse"] * 79}
+    assert weights(hf_path(tmp_path, one)).params.total == TOTAL
+
+
 def test_hy3_through_the_cli(capsys):
     """kv, weights and specs show on the fixture folder, JSON out: the hand-worked numbers, exit 0."""
     import json
