@@ -138,7 +138,14 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 - InternLM-1, ``internlm`` (InternLM-7B/20B's remote code; vLLM builds it as ``LlamaForCausalLM``): read as ``llama``
   (:data:`ALIASES`) after :func:`_internlm_keys`, its ``bias`` (default true) biasing q/k/v/o; Aquila (``aquila``) and
   XVERSE (``xverse``), which vLLM builds as Llama too, are not aliased: no whole released config was found to pin
-  them (docs/zoo-facts.md section 29).
+  them (docs/zoo-facts.md section 29);
+- Tencent's Hy3, ``hy_v3`` (Hy3-preview, Hy3; :func:`_hy_v3_keys`): GQA with q/k norms on every layer, leading dense
+  layers (``mlp_layer_types`` or ``first_k_dense_replace``), then sigmoid-routed experts of ``moe_intermediate_size``
+  (vLLM: ``expert_hidden_dim``) and ``num_shared_experts`` shared ones, ``num_nextn_predict_layers`` MTP layers;
+- Cohere2-MoE, ``cohere2_moe`` (Command A+, the ``text_config`` of its ``cohere2_vision`` wrapper; North Mini Code;
+  :func:`_cohere2_moe_keys`): Cohere2's parallel block and sliding layers, experts of ``intermediate_size`` with one
+  shared MLP of ``num_shared_experts`` of them, a dense prefix of ``prefix_dense_intermediate_size`` whose window
+  pattern is its own (:func:`cohere2_moe_layer_types`), a tied head (docs/zoo-facts.md section 30).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -397,6 +404,24 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "cohere": {"tie_word_embeddings": True},                        # CohereConfig(tie_word_embeddings=True)
     # Cohere2Config(tie_word_embeddings=True, sliding_window=4096, sliding_window_pattern=4)
     "cohere2": {"tie_word_embeddings": True, "sliding_window": 4096},
+    # HYV3Config (transformers models/hy_v3/configuration_hy_v3.py; vLLM's own HYV3Config, the same sizes): the Hy3
+    # shape, head_dim 128 (not 4096 / 64 = 64), 8 K/V heads, an untied head; qk_norm, expert_hidden_dim and
+    # first_k_dense_replace as vLLM's class defaults them (transformers has no such keys: it builds the q/k norms and
+    # one dense layer whatever they say)
+    "hy_v3": {"vocab_size": 120832, "hidden_size": 4096, "intermediate_size": 13312, "num_hidden_layers": 80,
+              "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 131072,
+              "tie_word_embeddings": False, "attention_bias": False, "mlp_bias": False, "num_experts": 192,
+              "num_experts_per_tok": 8, "num_shared_experts": 1, "moe_intermediate_size": 1536,
+              "expert_hidden_dim": 1536, "qk_norm": True},
+    # Cohere2MoeConfig (transformers models/cohere2_moe/configuration_cohere2_moe.py; vLLM and SGLang read
+    # transformers' class): head_dim=128 whatever hidden / heads is (Command A+: 4096 / 128 = 32), a tied head, a
+    # 4096-token window on three layers of four, the dense prefix's own pattern 1; num_key_value_heads None is the
+    # query heads (no default here). The sizes are the class's, not a release's
+    "cohere2_moe": {"vocab_size": 256000, "hidden_size": 8192, "intermediate_size": 22528, "num_hidden_layers": 40,
+                    "num_attention_heads": 64, "head_dim": 128, "max_position_embeddings": 8192,
+                    "tie_word_embeddings": True, "attention_bias": False, "sliding_window": 4096,
+                    "num_experts_per_tok": 2, "num_experts": 8, "num_shared_experts": 0,
+                    "prefix_dense_sliding_window_pattern": 1, "sliding_window_pattern": 4},
     # SmolLM3Config(tie_word_embeddings=True): save_pretrained writes the key only when it differs from the default,
     # so the tied checkpoints' config.json has none
     "smollm3": {"tie_word_embeddings": True},
@@ -559,7 +584,8 @@ CONVENTIONAL = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "q
                 "deepseek", "seed_oss", "olmo3", "apertus", "exaone4", "ernie4_5", "dots1", "bailing_moe",
                 "bailing_moe_v2", "arcee", "ernie4_5_moe", "chatglm", "glm", "glm4", "olmoe", "granitemoe",
                 "granitemoeshared", "dbrx", "internlm3", "qwen", "baichuan", "phimoe", "exaone", "afmoe",
-                "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5", "gemma3n_text", "gpt_neox", "gpt_bigcode"} \
+                "exaone_moe", "mimo_v2_flash", "step3_text", "step3p5", "gemma3n_text", "gpt_neox", "gpt_bigcode",
+                "hy_v3", "cohere2_moe"} \
     | MAMBA2_HYBRIDS | MAMBA1_HYBRIDS | LIGHTNING_HYBRIDS | HUNYUAN | PARALLEL_HYBRIDS | SHORT_CONV_HYBRIDS
 # Llama-Nemotron's NAS decoders (DeciLMForCausalLM): Llama's blocks, sized layer by layer by block_configs
 # (_nemotron_nas_keys)
@@ -652,7 +678,10 @@ SIZES = {k: 1 for k in (
     # Gemma-3n (Gemma3nTextConfig), read by _gemma3n_keys and _residual_extras
     "vocab_size_per_layer_input", "altup_num_inputs",
     # LFM2 (Lfm2Config and the release's own keys), read by _lfm2_keys, _short_conv and _lfm2_ffn
-    "conv_L_cache", "block_ff_dim", "block_multiple_of", "block_dim", "conv_dim", "conv_dim_out")} | {k: 0 for k in (
+    "conv_L_cache", "block_ff_dim", "block_multiple_of", "block_dim", "conv_dim", "conv_dim_out",
+    # Hy3 (vLLM's HYV3Config: the experts' width), Cohere2-MoE (Cohere2MoeConfig: the dense prefix's width and window
+    # pattern), read by _hy_v3_keys and _cohere2_moe_keys
+    "expert_hidden_dim", "prefix_dense_intermediate_size", "prefix_dense_sliding_window_pattern")} | {k: 0 for k in (
     "num_kv_shared_layers", "laurel_rank", "hidden_size_per_layer_input", "altup_active_idx",
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
@@ -674,7 +703,7 @@ SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bi
             "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
             "multi_query_attention", "qkv_bias", "no_bias", "use_head_wise_attn_gate", "rms_norm", "mamba_rms_norm",
             "projectors_bias", "conv_bias", "block_auto_adjust_ff_dim", "use_expert_bias", "tie_embedding",
-            "add_cross_attention"}
+            "add_cross_attention", "qk_norm"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -906,7 +935,8 @@ def _key_reader(mt: str, named: str):
     by_own_name = {"mistral4": _mistral4_keys, "internlm": _internlm_keys}
     if named in by_own_name:
         return by_own_name[named], named
-    readers = {"exaone_moe": _exaone_moe_keys, "dbrx": _dbrx_keys, "exaone": _exaone_keys,
+    readers = {"exaone_moe": _exaone_moe_keys, "dbrx": _dbrx_keys, "exaone": _exaone_keys, "hy_v3": _hy_v3_keys,
+               "cohere2_moe": _cohere2_moe_keys,
                "glm4_moe_lite": _glm4_moe_lite_keys, "gpt_neox": _gpt_neox_keys, "phi": _phi_keys,
                "gpt_bigcode": _gpt_bigcode_keys, **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys)}
     return readers.get(mt), mt
@@ -1454,12 +1484,13 @@ def _exaone_moe_keys(cfg: dict, mt: str) -> dict:
     return out
 
 
-def _lite_dense_layers(cfg: dict, mt: str) -> int:
+def _lite_dense_layers(cfg: dict, mt: str, default: int = 1) -> int:
     """The leading dense layers of a GLM-4.7-Flash config: ``mlp_layer_types`` (a ``dense`` prefix, then ``sparse``)
-    where given, else ``first_k_dense_replace``, else 1 (Glm4MoeLiteConfig's default types); both given must agree."""
+    where given, else ``first_k_dense_replace``, else ``default`` (1: Glm4MoeLiteConfig's, HYV3Config's default types;
+    0: Cohere2MoeConfig's); both given must agree."""
     types, first = cfg.get("mlp_layer_types"), cfg.get("first_k_dense_replace")
     if types is None:
-        return 1 if first is None else first
+        return default if first is None else first
     L = _req(cfg, mt, "num_hidden_layers")
     dense = next((i for i, t in enumerate(types) if t != "dense"), len(types))
     if len(types) != L or types[dense:] != ["sparse"] * (L - dense):
@@ -1468,6 +1499,126 @@ def _lite_dense_layers(cfg: dict, mt: str) -> int:
     if first is not None and first != dense:
         raise _refuse(mt, f"mlp_layer_types has {dense} leading dense layers but first_k_dense_replace is {first}")
     return dense
+
+
+def _hy_v3_keys(cfg: dict, mt: str) -> dict:
+    """Tencent Hy3 (``hy_v3``: Hy3-preview, Hy3; transformers models/hy_v3/modular_hy_v3.py, vLLM hy_v3.py) in the names
+    the readers use. HYV3Attention is ApertusAttention: q/k/v/o without biases, q_norm and k_norm (RMSNorm of
+    ``head_dim``) before RoPE over the whole head, GQA of ``num_key_value_heads``, no window. HYV3DecoderLayer: two
+    RMSNorms; HYV3MLP (gated, ``intermediate_size``) on ``dense`` layers, else HYV3MoE: a bias-free router d -> E
+    (``mlp.router.gate`` in the checkpoint) with its ``e_score_correction_bias`` (``expert_bias``, E floats a layer:
+    not counted, as DeepSeek-V3's), ``num_experts`` gated experts of ``moe_intermediate_size`` top
+    ``num_experts_per_tok``, and ``shared_experts`` one HYV3MLP of ``moe_intermediate_size x num_shared_experts``
+    (the parameters of that many shared experts). The dense layers lead: ``mlp_layer_types`` (transformers; default
+    one dense layer) or ``first_k_dense_replace`` (vLLM; default 1); given together they must agree. vLLM sizes the
+    experts by ``expert_hidden_dim`` (default 1536), transformers by ``moe_intermediate_size`` (1536): the release gives
+    both, equal. ``num_nextn_predict_layers`` MTP layers (model.layers.80: enorm, hnorm, eh_proj, a MoE decoder layer,
+    final_layernorm; vLLM hy_v3_mtp.py) are counted apart. Refused in one line, where the two engines would build
+    different weights or neither builds what the file says: ``attention_bias`` or ``mlp_bias`` true (vLLM hard-wires
+    none), ``qk_norm`` false (transformers' attention builds the norms whatever it says, vLLM's as it says), the two
+    expert widths unequal, a window (``sliding_window``, ``layer_types`` other than full), no MoE layer (vLLM's
+    HYV3Model raises), ``num_shared_experts`` 0 (transformers' shared MLP falls back to ``intermediate_size``, vLLM
+    builds none), a dense prefix other than one layer given by only one of ``mlp_layer_types`` (transformers) and
+    ``first_k_dense_replace`` (vLLM): each engine takes one dense layer where its own key is absent. ``route_norm``, ``router_scaling_factor``, ``moe_router_use_sigmoid``,
+    ``moe_router_enable_expert_bias``, ``use_grouped_mm`` and the ``enable_*_fp32`` switches size nothing."""
+    for key, what in (("attention_bias", "q/k/v/o biases"), ("mlp_bias", "MLP biases")):
+        if cfg.get(key):
+            raise _refuse(mt, f"{what} ({key} true) are not modelled: vLLM's HYV3 builds none, transformers' builds them")
+    if cfg.get("qk_norm") is False:
+        raise _refuse(mt, "qk_norm false: transformers' HYV3Attention builds q_norm and k_norm whatever it says, vLLM's "
+                          "none; which the checkpoint holds cannot be told")
+    width, hidden_dim = cfg.get("moe_intermediate_size"), cfg.get("expert_hidden_dim")
+    if width is not None and hidden_dim is not None and width != hidden_dim:
+        raise _refuse(mt, f"moe_intermediate_size {width} and expert_hidden_dim {hidden_dim} differ (transformers sizes "
+                          "the experts by the first, vLLM by the second)")
+    if cfg.get("sliding_window") or any(t != "full_attention" for t in cfg.get("layer_types") or []):
+        raise _refuse(mt, "a sliding window (sliding_window, layer_types) is not modelled: HYV3Attention attends to "
+                          "every token")
+    if cfg.get("num_shared_experts") == 0:
+        # HYV3MoE: HYV3MLP(config, intermediate_size=moe_intermediate_size * 0), whose width is `intermediate_size or
+        # config.intermediate_size`; vLLM's HYV3MoEFused builds shared_mlp only `if config.num_shared_experts > 0`
+        raise _refuse(mt, f"num_shared_experts 0: transformers' HYV3MoE builds a shared MLP of intermediate_size "
+                          f"({cfg.get('intermediate_size')}) where the width is 0, vLLM's none")
+    out = dict(cfg)
+    out["moe_intermediate_size"] = width if width is not None else hidden_dim
+    dense = _lite_dense_layers(cfg, mt)
+    if dense >= _req(cfg, mt, "num_hidden_layers"):
+        raise _refuse(mt, f"{dense} dense layers of {cfg['num_hidden_layers']} leave no MoE layer (vLLM's HYV3Model "
+                          "raises)")
+    types, first = cfg.get("mlp_layer_types"), cfg.get("first_k_dense_replace")
+    if (types is None) != (first is None) and dense != 1:
+        # transformers' HYV3Config has no first_k_dense_replace (its default mlp_layer_types: one dense layer); vLLM's
+        # HYV3DecoderLayer reads first_k_dense_replace alone (its HYV3Config default 1), no mlp_layer_types
+        given = "first_k_dense_replace" if types is None else "mlp_layer_types"
+        raise _refuse(mt, f"{dense} dense layers from {given} alone: transformers' HYV3 takes them from "
+                          "mlp_layer_types (one dense layer where absent), vLLM's from first_k_dense_replace (1 "
+                          "where absent); give both")
+    out["first_k_dense_replace"] = dense
+    out.pop("layer_types", None)
+    return out
+
+
+# Cohere2MoeConfig's routing and shared-expert combinations (Cohere2MoeTopKRouter, Cohere2MoeSparseMoeBlock raise on
+# anything else); they size nothing
+COHERE2_MOE_CHOICES = {"expert_selection_fn": ("softmax", "sigmoid"), "shared_expert_combination_strategy":
+                       ("average", "sum")}
+
+
+def cohere2_moe_layer_types(L: int, dense: int, prefix_pattern: int, pattern: int) -> list[str]:
+    """The attention of each layer as Cohere2MoeConfig.__post_init__ spells it where the file gives no ``layer_types``:
+    the ``dense`` leading layers (``first_k_dense_replace``) with a window pattern of their own, layer i full iff
+    ``(i + 1) % prefix_dense_sliding_window_pattern == 0`` (default 1: every prefix layer full), then the others
+    counted afresh, layer ``dense + j`` full iff ``(j + 1) % sliding_window_pattern == 0`` (default 4). North Mini
+    Code (49 layers, one dense): full at 0, then at 4, 8, ..., 48 (13 full, 36 sliding); with Cohere2's pattern on
+    every layer it would be 3, 7, ..., 47 (12 full)."""
+    def kind(i: int, n: int) -> str:
+        return "full_attention" if (i + 1) % n == 0 else "sliding_attention"
+    return [kind(i, prefix_pattern) for i in range(dense)] + [kind(j, pattern) for j in range(L - dense)]
+
+
+def _cohere2_moe_keys(cfg: dict, mt: str) -> dict:
+    """Cohere2-MoE (``cohere2_moe``: Command A+, the ``text_config`` of its ``cohere2_vision`` wrapper; North Mini Code;
+    transformers models/cohere2_moe/modular_cohere2_moe.py, vLLM and SGLang cohere2_moe.py) in the names the readers
+    use. Cohere2's parallel block: one LayerNorm (or RMSNorm where ``rms_norm_eps`` is given; a weight of d either
+    way) before attention and MLP side by side; Cohere2Attention's q/k/v/o, no q/k norm, RoPE on the sliding layers
+    (and on a dense prefix of window pattern 1), none on the full ones; the head tied to the embedding. The MLP is
+    Cohere2MoeMLP of ``prefix_dense_intermediate_size`` (``intermediate_size`` where null) on ``dense`` layers, else
+    Cohere2MoeSparseMoeBlock: a bias-free router E x d, ``num_experts`` gated experts of ``intermediate_size``
+    (MixtralExperts: the expert width is intermediate_size), top ``num_experts_per_tok``, and one shared MLP of
+    ``intermediate_size x num_shared_experts`` (the parameters of that many shared experts, averaged with the routed
+    output or summed: no size). Dense layers lead: ``mlp_layer_types`` or ``first_k_dense_replace`` (default 0; SGLang
+    reads the second, transformers and vLLM the first); given together they must agree. Layer types: ``layer_types``,
+    else :func:`cohere2_moe_layer_types` over the ``first_k_dense_replace`` prefix (Cohere2MoeConfig derives them from
+    that key, not from ``mlp_layer_types``), the dense prefix with a window pattern of its own. Refused in one line, where the
+    engines would build different weights: ``attention_bias`` true (vLLM and SGLang hard-wire none), an untied head
+    (vLLM computes the logits with embed_tokens and drops ``lm_head.*``), a routing or combination no engine accepts
+    (:data:`COHERE2_MOE_CHOICES`); a dense prefix past the layers. ``use_qk_norm`` is read by neither engine (no norm
+    is built) and sizes nothing; vLLM's sliding layers keep ``sliding_window + 1`` tokens, transformers'
+    ``sliding_window``: the config's value is read (one token in 4,096)."""
+    if cfg.get("attention_bias"):
+        raise _refuse(mt, "q/k/v/o biases (attention_bias true) are not modelled: vLLM's and SGLang's "
+                          "Cohere2MoeAttention build none, transformers' builds them")
+    if cfg.get("tie_word_embeddings") is False:
+        raise _refuse(mt, "an untied head (tie_word_embeddings false) is not modelled: vLLM's Cohere2MoeForCausalLM "
+                          "computes the logits with embed_tokens and drops lm_head, transformers' builds one")
+    for key, allowed in COHERE2_MOE_CHOICES.items():
+        if cfg.get(key) is not None and cfg[key] not in allowed:
+            raise _refuse(mt, f"{key} {_show(cfg[key])} is not {' or '.join(allowed)} (Cohere2-MoE's router and MoE "
+                              "block raise on anything else)")
+    L = _req(cfg, mt, "num_hidden_layers")
+    first = cfg.get("first_k_dense_replace")
+    if first is not None and first > L:
+        raise SpecError(WHERE, f"model_type {mt}: first_k_dense_replace {first} is past the {L} layers")
+    dense = _lite_dense_layers(cfg, mt, default=0)
+    out = dict(cfg)
+    if cfg.get("layer_types") is None:
+        out["layer_types"] = cohere2_moe_layer_types(
+            L, 0 if first is None else first, cfg.get("prefix_dense_sliding_window_pattern") or 1,
+            cfg.get("sliding_window_pattern") or cfg.get("_sliding_window_pattern") or 4)
+    expert = _req(cfg, mt, "intermediate_size")
+    out.update(moe_intermediate_size=expert, first_k_dense_replace=dense,
+               intermediate_size=cfg.get("prefix_dense_intermediate_size") or expert)
+    return out
 
 
 # what a MiMo-V2-Flash reading leaves out, said where the spec is shown (specs show)
@@ -2385,7 +2536,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
     # AFMoE (AfmoeAttention: q_norm, k_norm of head_dim)
     # Step-3.5 (Step3p5Attention: q_norm and k_norm, GemmaRMSNorm of head_dim, on every layer)
     if mt in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text", "olmo2", "olmo3", "exaone4", "dots1", "olmoe",
-              "afmoe", "exaone_moe", "step3p5", "gemma3n_text", *SHORT_CONV_HYBRIDS) or \
+              "afmoe", "exaone_moe", "step3p5", "gemma3n_text", "hy_v3", *SHORT_CONV_HYBRIDS) or \
             (mt in QK_NORM_FLAG and cfg.get(QK_NORM_FLAG[mt])):
         a["qk_norm"] = True
     if mt == "qwen3_next" and cfg.get("attn_output_gate", True):   # Qwen3.5 says so (attn_output_gate)
@@ -3007,7 +3158,7 @@ def _norms(cfg: dict, mt: str) -> int:
         # pre and post norms around attention and MLP (Glm4DecoderLayer: input_layernorm, post_self_attn_layernorm,
         # post_attention_layernorm, post_mlp_layernorm)
         return 4
-    if mt in ("cohere", "cohere2", "phi") or (mt == "stablelm" and cfg.get("use_parallel_residual")):
+    if mt in ("cohere", "cohere2", "cohere2_moe", "phi") or (mt == "stablelm" and cfg.get("use_parallel_residual")):
         return 1                                             # attention and MLP in parallel after one norm
     if mt == "falcon" and cfg.get("parallel_attn", True):
         # one shared LayerNorm (Falcon-7B), or ln_attn and ln_mlp (new_decoder_architecture, Falcon-40B)
@@ -3379,6 +3530,9 @@ FFN_NAMES: dict[str, FfnNames] = {
                             experts=("feed_forward.experts",), shared=_proj("feed_forward.shared_expert", *GATED)),
     # DBRX (transformers DbrxFFN: router.layer, experts.mlp holding w1, v1, w2 of every expert; vLLM dbrx.py)
     "dbrx": FfnNames(router=("ffn.router.layer",), experts=("ffn.experts.mlp",)),
+    # Hy3 as its checkpoints name it (vLLM hy_v3.py load_weights: mlp.router.gate, mlp.experts.N.*, mlp.shared_mlp;
+    # transformers renames them to mlp.gate and mlp.shared_experts on load)
+    "hy_v3": FfnNames(router=("mlp.router.gate",), shared=_proj("mlp.shared_mlp", *GATED)),
     # Hunyuan (vLLM hunyuan_v1.py HunYuanSparseMoeBlock: gate.wg, experts, shared_mlp)
     **dict.fromkeys(HUNYUAN, FfnNames(router=("mlp.gate.wg",), shared=_proj("mlp.shared_mlp", *GATED))),
     # dense MLPs under other names: InternLM2 (feed_forward.w1/w3/w2), Phi-3 and GLM-4 (gate_up_proj fused), Bamba

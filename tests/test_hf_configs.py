@@ -212,6 +212,12 @@ SOURCES = {
     "phi_2": "https://huggingface.co/microsoft/phi-2/blob/main/config.json",
     "phi_1_5": "https://huggingface.co/microsoft/phi-1_5/blob/main/config.json",
     "internlm_20b": "https://huggingface.co/internlm/internlm-20b/blob/main/config.json",
+    # Hy3 (hy_v3) and Cohere2-MoE (cohere2_moe), refused before on their first unknown key (docs/zoo-facts.md section
+    # 30; hand counts in tests/test_hy_v3.py, tests/test_cohere2_moe.py): Hy3's file transcribed whole, the two Cohere
+    # decoders assembled key by key (SOURCE.md each)
+    "hy3": "https://huggingface.co/tencent/Hy3/blob/main/config.json",
+    "north_mini_code_1_0": "https://huggingface.co/CohereLabs/North-Mini-Code-1.0/blob/main/config.json",
+    "command_a_plus_05_2026": "https://huggingface.co/CohereLabs/command-a-plus-05-2026-bf16/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -900,6 +906,12 @@ CARDS = {
     "phi_1_5": (24 * 32 * 64 * 2 * 2, 1_418_270_720, 0.0003),           # 348,160 short; the card's "1.3 billion"
     # InternLM-20B: MHA, 40 heads of 128 on 60 layers; the name's "20B" (20,088,714,240 by hand)
     "internlm_20b": (60 * 40 * 128 * 2 * 2, 20e9, 0.005),
+    # Hy3: 80 full layers of 8 K/V heads of 128; "295B" (295,033,528,320 by hand, MTP apart). North Mini Code: 49 layers
+    # of 4 K/V heads; "30B" (30,484,303,872). Command A+'s decoder: 32 layers of 8 K/V heads; "218B" (218,254,938,112).
+    # Per token at context 1: every layer, sliding or not
+    "hy3": (80 * 8 * 128 * 2 * 2, 295e9, 0.001),
+    "north_mini_code_1_0": (49 * 4 * 128 * 2 * 2, 30e9, 0.017),
+    "command_a_plus_05_2026": (32 * 8 * 128 * 2 * 2, 218e9, 0.002),
 }
 
 
@@ -1396,6 +1408,10 @@ def test_gemma3n_wrapper_is_read_through_its_text_config(tmp_path):
     # Phi-2 and Phi-1.5 (32 heads split 8 ways) and InternLM-20B (40 heads split 8 ways); bf16 KV
     ("phi_2", 32 * 32 * 80 * 4, 2_779_138_560, 8), ("phi_1_5", 24 * 32 * 64 * 4, 1_417_922_560, 1),
     ("internlm_20b", 60 * 40 * 128 * 4, 20_088_714_240, 8),
+    # section 30: Hy3 (590 GB at bf16: 8 H200s), North Mini Code (61 GB, 4 K/V heads split 2 ways), Command A+'s decoder
+    # (437 GB: 4 H200s)
+    ("hy3", 80 * 8 * 128 * 4, 295_033_528_320, 8), ("north_mini_code_1_0", 49 * 4 * 128 * 4, 30_484_303_872, 2),
+    ("command_a_plus_05_2026", 32 * 8 * 128 * 4, 218_254_938_112, 4),
 ])
 def test_new_fixtures_through_the_cli(capsys, family, per_token, params, tp):
     """kv, weights and fit on the config folder, JSON out: the hand-worked numbers, exit 0."""
