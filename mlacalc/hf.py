@@ -138,7 +138,18 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 - InternLM-1, ``internlm`` (InternLM-7B/20B's remote code; vLLM builds it as ``LlamaForCausalLM``): read as ``llama``
   (:data:`ALIASES`) after :func:`_internlm_keys`, its ``bias`` (default true) biasing q/k/v/o; Aquila (``aquila``) and
   XVERSE (``xverse``), which vLLM builds as Llama too, are not aliased: no whole released config was found to pin
-  them (docs/zoo-facts.md section 29).
+  them (docs/zoo-facts.md section 29);
+- NVIDIA's Nemotron-4 and Minitron, ``nemotron`` (``NemotronForCausalLM``: Minitron-4B/8B, Nemotron-4-340B's HF
+  conversion; :func:`_nemotron_keys`): Llama's attention over ``head_dim`` heads with RoPE over
+  ``partial_rotary_factor`` of each (vLLM's ``rope_percent``/``rope_percentage``, ``kv_channels`` compared with what
+  transformers reads), a relu2 MLP without gate (:data:`NON_GATED_MLP`), LayerNorm1P with weight and bias
+  (:data:`NORM_VECTORS`: the spec's ``norm_vectors`` 2); OLMo-1, ``olmo`` (``OlmoForCausalLM``: OLMo-1B/7B,
+  OLMo-1.7-7B; :func:`_olmo_keys`): Llama's block with LayerNorms without parameters (``norm_vectors`` 0),
+  ``clip_qkv`` no size, MHA as vLLM builds it; FlexOlmo, ``flex_olmo`` (FlexOlmo-7x7B-1T: read as ``olmoe`` after
+  :func:`_flex_olmo_keys`, its norms after attention and the MoE instead of before, two a layer all the same);
+  VaultGemma, ``vaultgemma`` (VaultGemma-1B: Gemma-2's block without the post-attention and post-feedforward norms,
+  two a layer; ``layer_types``, else Gemma-2's alternation; the soft-caps and ``query_pre_attn_scalar`` size nothing).
+  docs/zoo-facts.md section 31.
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -160,7 +171,8 @@ Every size a config gives is checked before any arithmetic on it (:data:`SIZES`,
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
 
 Counted as the spec can: biases of MLPs (StarCoder2's ``use_bias``, GPT-2's, GPT-NeoX's, StarCoder's) and of
-LayerNorms (StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder) are not counted, nor GPT-2's and StarCoder's learned
+LayerNorms (StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder) are not counted (Nemotron's LayerNorm1P biases are, by
+the spec's ``norm_vectors``), nor GPT-2's and StarCoder's learned
 position tables (the description of a GPT-2-block or GPT-NeoX reading says how many parameters that leaves out,
 :func:`_uncounted`); a q/k norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
 ``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
@@ -380,7 +392,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # configs/nemotron.py has the same defaults): vocab_size=256000, hidden_size=6144, intermediate_size=24576,
     # num_hidden_layers=32, num_attention_heads=48, max_position_embeddings=4096, tie_word_embeddings=False. Its
     # partial_rotary_factor=0.5 is _nemotron_keys' default (vLLM reads rope_percent before it, so the file's keys are
-    # compared there); head_dim None is hidden / heads in both
+    # compared there); head_dim None is hidden / heads in both; num_key_value_heads None is the query heads (vLLM's
+    # NemotronConfig "for backward compatibility"; transformers' keeps None, which its attention cannot build)
     "nemotron": {"vocab_size": 256000, "hidden_size": 6144, "intermediate_size": 24576, "num_hidden_layers": 32,
                  "num_attention_heads": 48, "max_position_embeddings": 4096, "tie_word_embeddings": False},
     # OlmoConfig (transformers models/olmo/configuration_olmo.py, "similar to allenai/OLMo-7B-hf"): vocab_size=50304,
