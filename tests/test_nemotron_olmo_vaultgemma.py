@@ -357,3 +357,26 @@ def test_the_multi_gpu_runner_refuses_norms_it_does_not_build():
     check_supported(make_spec(gqa), 2)
     with pytest.raises(SpecError, match="norm_vectors=2"):
         check_supported(make_spec(gqa, norm_vectors=2), 2)
+
+
+def test_zero3_gathers_the_head_with_the_final_norms_vectors():
+    """ZeRO-3's last unit is the output head with the final norm (torchtitan's ``[norm, output]``), and that norm
+    holds ``norm_vectors`` vectors of d like every other: the unit was head + one d whatever the norm held.
+    Minitron-8B (bf16, one stage): its 256,000 x 4,096 head and the final LayerNorm1P's weight and bias, 2 x 4,096,
+    outweigh a layer (192,954,368). OLMo-1.7-7B's final LayerNorm has no parameters: its head alone,
+    50,304 x 4,096 = 206,045,184, above its layer's 4 x 4,096^2 + 3 x 4,096 x 11,008 = 202,375,168."""
+    from mlacalc.parallel import Parallelism
+    from mlacalc.training import TrainRun, stage_memory, zero3_units
+
+    run3 = TrainRun(micro_batch=1, seq=4096, zero=3, parallel=Parallelism(dp=8))
+    minitron = stage_memory(hf("minitron_8b_base"), run3)[0].workspace
+    assert minitron.zero3_gather == 2 * (256_000 * 4096 + 2 * 4096) == 2_097_168_384     # was 2 x (... + 4,096)
+    olmo = stage_memory(hf("olmo_1_7_7b"), run3)[0].workspace
+    assert 50_304 * 4096 == 206_045_184 > 4 * 4096 ** 2 + 3 * 4096 * 11_008 == 202_375_168
+    assert olmo.zero3_gather == 2 * 206_045_184                                          # was 2 x (... + 4,096)
+    # the tiny model's units (2 layers of width 256, vocabulary 1,000): the last one's norm at 0, 1 and 2 vectors
+    gqa = {"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 64}
+    for n in (0, 1, 2):
+        spec = make_spec(gqa, norm_vectors=n)
+        assert zero3_units(spec, Parallelism(), range(2), param_counts(spec), first=False, last=True)[-1] == \
+            1000 * 256 + n * 256
