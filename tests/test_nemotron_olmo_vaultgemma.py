@@ -380,3 +380,12 @@ def test_zero3_gathers_the_head_with_the_final_norms_vectors():
         spec = make_spec(gqa, norm_vectors=n)
         assert zero3_units(spec, Parallelism(), range(2), param_counts(spec), first=False, last=True)[-1] == \
             1000 * 256 + n * 256
+
+
+@pytest.mark.parametrize("folder,vectors", [("minitron_8b_base", 2), ("olmo_1b", 0)])
+def test_whole_step_profiling_refuses_norms_it_does_not_build(capsys, folder, vectors):
+    """``profile --whole-step`` builds RMSNorms of one weight vector (torch's rms_norm) and holds them against the
+    calculator's norms op, which reads norm_vectors vectors of d a norm: Minitron's LayerNorm1P bias and OLMo-1's
+    weightless LayerNorm were run as RMSNorms, refused before looking for a GPU as the sharded runner refuses them."""
+    refused(capsys, "profile", str(FIXTURES / folder), "--whole-step", "--layers", "2",
+            words=f"norm_vectors: ({vectors}) is not built by --whole-step")
