@@ -1364,7 +1364,9 @@ def _nemotron_keys(cfg: dict, mt: str) -> dict:
     hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
     out = dict(cfg)
     if cfg.get("head_dim") is None and cfg.get("kv_channels") is not None:
-        if hidden % heads or cfg["kv_channels"] != hidden // heads:
+        # both build hidden // heads wide heads where kv_channels says the same, a multiple of hidden or not (the
+        # floor: transformers' q_proj d -> heads x head_dim, o_proj back)
+        if cfg["kv_channels"] != hidden // heads:
             raise _refuse(mt, f"kv_channels {cfg['kv_channels']} without head_dim: vLLM builds heads of "
                               f"{cfg['kv_channels']}, transformers' NemotronConfig of hidden_size // "
                               f"num_attention_heads ({hidden // heads})")

@@ -389,3 +389,15 @@ def test_whole_step_profiling_refuses_norms_it_does_not_build(capsys, folder, ve
     weightless LayerNorm were run as RMSNorms, refused before looking for a GPU as the sharded runner refuses them."""
     refused(capsys, "profile", str(FIXTURES / folder), "--whole-step", "--layers", "2",
             words=f"norm_vectors: ({vectors}) is not built by --whole-step")
+
+
+def test_nemotron_kv_channels_equal_to_the_floored_width_is_read(tmp_path):
+    """kv_channels 85 beside hidden 4,096 and 48 heads: vLLM builds heads of kv_channels (85), transformers' of
+    hidden_size // num_attention_heads (4,096 // 48 = 85): the same model, read, where it was refused with a line
+    that named the two widths as 85 and 85. Per layer: q 4,096 x 4,080, k and v 4,096 x 680 each, o 4,080 x 4,096,
+    up and down 2 x 4,096 x 16,384, two LayerNorm1P of 2 x 4,096."""
+    s = load_spec(write(tmp_path, edited("minitron_8b_base", head_dim=..., kv_channels=85)))
+    assert (s.attention.v_head_dim, s.attention.qk_rope_head_dim) == (85, 42)        # int(85 x 0.5)
+    layer = 4096 * 4080 + 2 * 4096 * 680 + 4080 * 4096 + 2 * 4096 * 16384 + 4 * 4096
+    assert params(s) == 32 * layer + 2 * 256_000 * 4096 + 2 * 4096
+    assert kv_token(s) == 32 * 8 * 85 * 2 * 2
