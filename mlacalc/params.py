@@ -6,7 +6,8 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
 - Attention: the projections of the spec's attention family (:mod:`mlacalc.attention.conventional`,
   :mod:`mlacalc.attention.mla`), which also says how each splits over tensor parallelism.
 - FFN: gated ``3 d f`` (gate, up, down), else ``2 d f``. MoE: router ``d x E``; each routed and shared expert
-  is an FFN of its own width. Norms: two RMSNorms of ``d`` per layer and a final one.
+  is an FFN of its own width. Norms: ``norms_per_layer`` (two) of ``d`` per layer and a final one, each of
+  ``norm_vectors`` vectors (an RMSNorm's weight: 1; Nemotron's LayerNorm1P weight and bias: 2; OLMo-1's: 0).
 - Residual extras (Gemma-3n; :func:`residual_params`): AltUp, LAuReL and per-layer-input matrices in
   ``residual``, their vectors in ``norms``, the per-layer embedding table in ``per_layer_embed`` (a lookup, one row
   of ``L p`` a token, priced like ``embed``; the part of the model Google's "effective" count leaves out). A layer
