@@ -146,6 +146,17 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   :func:`_cohere2_moe_keys`): Cohere2's parallel block and sliding layers, experts of ``intermediate_size`` with one
   shared MLP of ``num_shared_experts`` of them, a dense prefix of ``prefix_dense_intermediate_size`` whose window
   pattern is its own (:func:`cohere2_moe_layer_types`), a tied head (docs/zoo-facts.md section 30).
+- NVIDIA's Nemotron-4 and Minitron, ``nemotron`` (``NemotronForCausalLM``: Minitron-4B/8B, Nemotron-4-340B's HF
+  conversion; :func:`_nemotron_keys`): Llama's attention over ``head_dim`` heads with RoPE over
+  ``partial_rotary_factor`` of each (vLLM's ``rope_percent``/``rope_percentage``, ``kv_channels`` compared with what
+  transformers reads), a relu2 MLP without gate (:data:`NON_GATED_MLP`), LayerNorm1P with weight and bias
+  (:data:`NORM_VECTORS`: the spec's ``norm_vectors`` 2); OLMo-1, ``olmo`` (``OlmoForCausalLM``: OLMo-1B/7B,
+  OLMo-1.7-7B; :func:`_olmo_keys`): Llama's block with LayerNorms without parameters (``norm_vectors`` 0),
+  ``clip_qkv`` no size, MHA as vLLM builds it; FlexOlmo, ``flex_olmo`` (FlexOlmo-7x7B-1T: read as ``olmoe`` after
+  :func:`_flex_olmo_keys`, its norms after attention and the MoE instead of before, two a layer all the same);
+  VaultGemma, ``vaultgemma`` (VaultGemma-1B: Gemma-2's block without the post-attention and post-feedforward norms,
+  two a layer; ``layer_types``, else Gemma-2's alternation; the soft-caps and ``query_pre_attn_scalar`` size nothing).
+  docs/zoo-facts.md section 31.
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -167,7 +178,8 @@ Every size a config gives is checked before any arithmetic on it (:data:`SIZES`,
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
 
 Counted as the spec can: biases of MLPs (StarCoder2's ``use_bias``, GPT-2's, GPT-NeoX's, StarCoder's) and of
-LayerNorms (StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder) are not counted, nor GPT-2's and StarCoder's learned
+LayerNorms (StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder) are not counted (Nemotron's LayerNorm1P biases are, by
+the spec's ``norm_vectors``), nor GPT-2's and StarCoder's learned
 position tables (the description of a GPT-2-block or GPT-NeoX reading says how many parameters that leaves out,
 :func:`_uncounted`); a q/k norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
 ``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
@@ -315,7 +327,13 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            # an untied lm_head. vLLM builds it as LlamaForCausalLM (registry.py: "InternLMForCausalLM": ("llama",
            # "LlamaForCausalLM")), whose LlamaAttention biases q/k/v/o by ``attention_bias or bias``. _internlm_keys
            # reads ``bias`` as attention_bias and refuses what the two would build differently
-           "internlm": "llama"}
+           "internlm": "llama",
+           # FlexOlmo (FlexOlmoConfig(OlmoeConfig), transformers models/flex_olmo/modular_flex_olmo.py): OLMoE's
+           # decoder (OlmoeSparseMoeBlock: num_experts gated experts of intermediate_size, a bias-free router d -> E;
+           # q/k norms over the whole projections) with its two RMSNorms after attention and the MoE instead of
+           # before (post_attention_layernorm, post_feedforward_layernorm: two a layer, as OLMoE's); read as olmoe
+           # after _flex_olmo_keys, which refuses what vLLM's FlexOlmoAttention builds otherwise
+           "flex_olmo": "olmoe"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -377,6 +395,33 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "phi": {"tie_word_embeddings": False, "qk_layernorm": False, "partial_rotary_factor": 0.5},
     # src/transformers/models/internlm3/configuration_internlm3.py (v5): head_dim=128
     "internlm3": {"head_dim": 128},
+    # NemotronConfig (transformers models/nemotron/configuration_nemotron.py; vLLM's copy in transformers_utils/
+    # configs/nemotron.py has the same defaults): vocab_size=256000, hidden_size=6144, intermediate_size=24576,
+    # num_hidden_layers=32, num_attention_heads=48, max_position_embeddings=4096, tie_word_embeddings=False. Its
+    # partial_rotary_factor=0.5 is _nemotron_keys' default (vLLM reads rope_percent before it, so the file's keys are
+    # compared there); head_dim None is hidden / heads in both; num_key_value_heads None is the query heads (vLLM's
+    # NemotronConfig "for backward compatibility"; transformers' keeps None, which its attention cannot build)
+    "nemotron": {"vocab_size": 256000, "hidden_size": 6144, "intermediate_size": 24576, "num_hidden_layers": 32,
+                 "num_attention_heads": 48, "max_position_embeddings": 4096, "tie_word_embeddings": False},
+    # OlmoConfig (transformers models/olmo/configuration_olmo.py, "similar to allenai/OLMo-7B-hf"): vocab_size=50304,
+    # hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+    # max_position_embeddings=2048, tie_word_embeddings=False
+    "olmo": {"vocab_size": 50304, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+             "num_attention_heads": 32, "max_position_embeddings": 2048, "tie_word_embeddings": False},
+    # FlexOlmoConfig (transformers models/flex_olmo/modular_flex_olmo.py; vLLM's transformers_utils/configs/
+    # flex_olmo.py the same): vocab_size=100352, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+    # num_attention_heads=32, max_position_embeddings=4096, num_experts=7, num_experts_per_tok=5,
+    # tie_word_embeddings=False; OLMoE's reader, which flex_olmo is read as, would otherwise refuse a missing one
+    "flex_olmo": {"vocab_size": 100352, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+                  "num_attention_heads": 32, "max_position_embeddings": 4096, "num_experts": 7,
+                  "num_experts_per_tok": 5, "tie_word_embeddings": False},
+    # VaultGemmaConfig (transformers models/vaultgemma/configuration_vaultgemma.py, Gemma2Config's defaults):
+    # vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8,
+    # num_key_value_heads=4, head_dim=256, max_position_embeddings=8192, sliding_window=4096,
+    # tie_word_embeddings=True; layer_types None alternates sliding and full from layer 0 (_layer_types)
+    "vaultgemma": {"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+                   "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                   "max_position_embeddings": 8192, "sliding_window": 4096, "tie_word_embeddings": True},
     "afmoe": {"head_dim": 128},        # src/transformers/models/afmoe/configuration_afmoe.py (v5): head_dim=128
     # MiMoV2FlashConfig (transformers models/mimo_v2_flash, and the release's remote configuration_mimo_v2_flash.py):
     # head_dim=192, v_head_dim=128, tie_word_embeddings=False
@@ -594,6 +639,10 @@ CONVENTIONAL |= {"nemotron-nas"}
 CONVENTIONAL |= {"openelm"}
 # Microsoft Phi-1, Phi-1.5, Phi-2 (PhiForCausalLM): attention and MLP side by side under one LayerNorm (_phi_keys)
 CONVENTIONAL |= {"phi"}
+# NVIDIA Nemotron-4/Minitron (NemotronForCausalLM: LayerNorm1P with bias, a relu2 MLP without gate, partial RoPE;
+# _nemotron_keys), OLMo-1 (OlmoForCausalLM: LayerNorms without parameters; _olmo_keys), Google VaultGemma
+# (VaultGemmaForCausalLM: Gemma-2's block without its post-attention and post-feedforward norms)
+CONVENTIONAL |= {"nemotron", "olmo", "vaultgemma"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -932,13 +981,14 @@ def _key_reader(mt: str, named: str):
     """(function, name) that rewrites a family's config into the keys the readers take, after :func:`_checked`, or
     (None, mt): by the decoder's own model_type before an alias renames it (Mistral Small 4, InternLM-1), else by the
     model_type read. Each takes the checked config and that name, and refuses in one line what it cannot read."""
-    by_own_name = {"mistral4": _mistral4_keys, "internlm": _internlm_keys}
+    by_own_name = {"mistral4": _mistral4_keys, "internlm": _internlm_keys, "flex_olmo": _flex_olmo_keys}
     if named in by_own_name:
         return by_own_name[named], named
     readers = {"exaone_moe": _exaone_moe_keys, "dbrx": _dbrx_keys, "exaone": _exaone_keys, "hy_v3": _hy_v3_keys,
                "cohere2_moe": _cohere2_moe_keys,
                "glm4_moe_lite": _glm4_moe_lite_keys, "gpt_neox": _gpt_neox_keys, "phi": _phi_keys,
-               "gpt_bigcode": _gpt_bigcode_keys, **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys)}
+               "gpt_bigcode": _gpt_bigcode_keys, "nemotron": _nemotron_keys, "olmo": _olmo_keys,
+               **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys)}
     return readers.get(mt), mt
 
 
@@ -1323,6 +1373,91 @@ def _internlm_keys(cfg: dict, mt: str) -> dict:
         raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (InternLMAttention "
                           f"builds k/v of all {heads} heads, vLLM's LlamaAttention of {kv})")
     return {**cfg, "attention_bias": bias, "head_dim": head}
+
+
+def _nemotron_keys(cfg: dict, mt: str) -> dict:
+    """NVIDIA's Nemotron-4 and Minitron (NemotronConfig; transformers models/nemotron/modeling_nemotron.py, vLLM
+    model_executor/models/nemotron.py and its own transformers_utils/configs/nemotron.py) in the names the readers
+    use. NemotronDecoderLayer: ``input_layernorm`` and ``post_attention_layernorm``, NemotronLayerNorm1P (an
+    nn.LayerNorm with weight and bias, applied as ``weight + 1``), and a final one (:data:`NORM_VECTORS`: 2 vectors
+    each). NemotronAttention: q/k/v/o of ``head_dim`` heads, biased by ``attention_bias``; RoPE over
+    ``int(head x partial_rotary_factor)`` dims (NemotronRotaryEmbedding). NemotronMLP: up_proj then down_proj
+    (relu2), no gate, biased by ``mlp_bias`` (refused: :data:`NON_GATED_MLP`). An untied ``lm_head`` by default.
+
+    Where the two engines read the file differently it is refused in one line, since the served model would not be
+    the one priced: vLLM's NemotronConfig takes ``kv_channels`` as the head width where ``head_dim`` is absent and
+    ``rope_percent``/``rope_percentage`` before ``partial_rotary_factor``; transformers' reads neither (hidden /
+    heads; partial_rotary_factor, 0.5 by default). vLLM's attention biases q/k/v/o by ``attention_bias or bias``,
+    transformers' by ``attention_bias`` alone. Where they agree (the releases: Minitron-4B/8B give head_dim 128 and
+    partial_rotary_factor 0.5; the HF conversion of Nemotron-4-340B gives rope_percent and rope_percentage 0.5) the
+    keys are read."""
+    hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
+    out = dict(cfg)
+    if cfg.get("head_dim") is None and cfg.get("kv_channels") is not None:
+        # both build hidden // heads wide heads where kv_channels says the same, a multiple of hidden or not (the
+        # floor: transformers' q_proj d -> heads x head_dim, o_proj back)
+        if cfg["kv_channels"] != hidden // heads:
+            raise _refuse(mt, f"kv_channels {cfg['kv_channels']} without head_dim: vLLM builds heads of "
+                              f"{cfg['kv_channels']}, transformers' NemotronConfig of hidden_size // "
+                              f"num_attention_heads ({hidden // heads})")
+        out["head_dim"] = cfg["kv_channels"]
+    if cfg.get("bias") and not cfg.get("attention_bias"):
+        raise _refuse(mt, "bias true beside attention_bias false: vLLM biases q/k/v/o (attention_bias or bias), "
+                          "transformers' NemotronAttention does not")
+    head = out.get("head_dim") or (hidden // heads if not hidden % heads else None)
+    if head is None:          # _conventional refuses it in its words (no head_dim, hidden not a multiple of heads)
+        return out
+    # vLLM: rope_percent or rope_percentage or partial_rotary_factor (0.5); transformers: partial_rotary_factor (or
+    # transformers 5's rope_parameters), 0.5 where absent
+    factor = _rotary_choice(cfg, mt, head, ("partial_rotary_factor", "rope_parameters.partial_rotary_factor",
+                                            "rope_percent", "rope_percentage"), 0.5)
+    legacy = next((k for k in ("rope_percent", "rope_percentage") if cfg.get(k) is not None), None)
+    named = cfg.get("partial_rotary_factor") is not None or _rope_factor(cfg, mt) is not None
+    if legacy and not named and factor != _rotary_fraction(mt, "partial_rotary_factor", 0.5, head):
+        raise _refuse(mt, f"{legacy} {_show(cfg[legacy])} without partial_rotary_factor: vLLM rotates "
+                          f"{round(factor * head)} of {head} dims, transformers' NemotronConfig its default 0.5 "
+                          f"({round(_rotary_fraction(mt, legacy, 0.5, head) * head)})")
+    return out | {"partial_rotary_factor": factor}
+
+
+def _olmo_keys(cfg: dict, mt: str) -> dict:
+    """OLMo-1 (OlmoConfig; OLMo-1B/7B, OLMo-1.7-7B and their -hf conversions; transformers models/olmo/
+    modular_olmo.py, vLLM model_executor/models/olmo.py) in the names the readers use. OlmoDecoderLayer is Llama's
+    with OlmoLayerNorm, a LayerNorm without weight or bias (``F.layer_norm(x, shape, None, None)``; vLLM
+    ``nn.LayerNorm(d, elementwise_affine=False, bias=False)``), for both layer norms and the final one: no norm
+    parameters (:data:`NORM_VECTORS`). OlmoAttention: q/k/v/o biased by ``attention_bias``, RoPE over the whole
+    head; ``clip_qkv`` clamps the projections' outputs and sizes nothing. OlmoMLP: gate/up/down without biases.
+
+    vLLM's OlmoAttention builds MHA of ``hidden_size / num_attention_heads`` whatever the file says (QKVParallelLinear
+    without a K/V head count, ``head_dim = hidden_size // total_num_heads``); transformers' (LlamaAttention) reads
+    ``num_key_value_heads`` and ``head_dim``. A file where they differ is refused in one line (no OLMo-1 release
+    sets either)."""
+    hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
+    head = _whole_heads(cfg, mt, hidden, heads, "vLLM's OlmoAttention")
+    kv = cfg.get("num_key_value_heads") or heads                  # OlmoConfig: None -> num_attention_heads
+    if kv != heads:
+        raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (transformers' "
+                          f"OlmoAttention builds k/v of {kv} heads, vLLM's of all {heads})")
+    return {**cfg, "head_dim": head, "num_key_value_heads": heads}
+
+
+def _flex_olmo_keys(cfg: dict, mt: str) -> dict:
+    """FlexOlmo (FlexOlmoConfig(OlmoeConfig); transformers models/flex_olmo/modular_flex_olmo.py, vLLM
+    model_executor/models/flex_olmo.py), read as ``olmoe`` (:data:`ALIASES`): OLMoE's decoder with its two RMSNorms
+    moved after attention and the MoE (FlexOlmoDecoderLayer deletes ``input_layernorm`` and adds
+    ``post_attention_layernorm`` and ``post_feedforward_layernorm``: two a layer all the same), Olmo2Attention's q/k
+    norms over the whole query and key projections (vLLM: RMSNorm of ``total_num_heads x head_dim`` and
+    ``total_num_kv_heads x head_dim``, OLMoE's sizes), OlmoeSparseMoeBlock's ``num_experts`` gated experts of
+    ``intermediate_size`` and bias-free router. ``norm_topk_prob`` and ``clip_qkv`` (FlexOlmoConfig deletes it) size
+    nothing.
+
+    vLLM's FlexOlmoAttention (OlmoeAttention's projections) builds q/k/v/o without biases and heads of
+    ``hidden_size / num_attention_heads``; transformers' Olmo2Attention (LlamaAttention) reads ``attention_bias`` and
+    ``head_dim``. A file where they would differ is refused in one line."""
+    if cfg.get("attention_bias"):
+        raise _refuse(mt, "attention_bias true: transformers' FlexOlmoAttention biases q/k/v/o, vLLM's builds none")
+    hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
+    return {**cfg, "head_dim": _whole_heads(cfg, mt, hidden, heads, "vLLM's FlexOlmoAttention")}
 
 
 def _gpt_bigcode_keys(cfg: dict, mt: str) -> dict:
@@ -2319,7 +2454,9 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
     if mt in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):       # sliding from layer max_window_layers on
         first = cfg.get("max_window_layers", 0) or 0
         return ["sliding" if i >= first else "full" for i in range(L)], None
-    if mt == "gemma2":
+    if mt in ("gemma2", "vaultgemma"):
+        # Gemma2Config and VaultGemmaConfig without layer_types: "sliding_attention" if (i + 1) % 2 else
+        # "full_attention" (VaultGemma-1B's file lists every layer full: read above)
         return ["full" if i % 2 else "sliding" for i in range(L)], 2
     if mt == "afmoe":
         # AfmoeConfig: layer_types (read above), else layer i is full iff (i + 1) % global_attn_every_n_layers == 0
@@ -2419,7 +2556,7 @@ QK_NORM_FLAG = {"glm4_moe": "use_qk_norm", "minimax_m2": "use_qk_norm", "cohere"
 
 
 # dense families whose MLP is up_proj then down_proj, with no gate (2 d f a layer, not 3 d f)
-NON_GATED_MLP = ("apertus", "arcee")
+NON_GATED_MLP = ("apertus", "arcee", "nemotron")
 # GPT-2's block (transformers GPT2Block, GPTBigCodeBlock; vLLM gpt2.py, gpt_bigcode.py): a learned position table
 # (wpe, n_positions x d) instead of RoPE, c_attn and c_proj with biases, an MLP of c_fc d -> n_inner (4 d where null)
 # and c_proj back, both biased, no gate, LayerNorms with biases. GPTBigCode (StarCoder) is GPT-2's block with
@@ -3055,7 +3192,7 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if mt in NON_GATED_MLP:
         # ApertusMLP: down_proj(xIELU(up_proj(x))) (xIELU's two learned scalars a layer not counted); ArceeMLP (Arcee
         # AFM): down_proj(relu2(up_proj(x))), whose keys are all Llama's, so the generic reader took it as a gated
-        # Llama, a third too many MLP weights. No gate: 2 d f
+        # Llama, a third too many MLP weights; NemotronMLP: down_proj(relu2(up_proj(x))). No gate: 2 d f
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
     experts = cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts")
     _refuse_no_experts(cfg, mt)
@@ -3164,6 +3301,15 @@ def _norms(cfg: dict, mt: str) -> int:
         # one shared LayerNorm (Falcon-7B), or ln_attn and ln_mlp (new_decoder_architecture, Falcon-40B)
         return (cfg.get("num_ln_in_parallel_attn") or 2) if cfg.get("new_decoder_architecture") else 1
     return 2
+
+
+# vectors of hidden_size each layer norm and the final norm holds, where not an RMSNorm's one weight (the spec's
+# norm_vectors): Nemotron's NemotronLayerNorm1P is an nn.LayerNorm with weight and bias (transformers
+# modeling_nemotron.py, vLLM nemotron.py: input_layernorm, post_attention_layernorm, norm); OLMo-1's OlmoLayerNorm has
+# neither (transformers modular_olmo.py: F.layer_norm(x, shape, None, None); vLLM olmo.py: nn.LayerNorm(d,
+# elementwise_affine=False, bias=False)). Phi's, GPT-2's, GPT-NeoX's and StarCoder's LayerNorm biases are still said
+# in their readings' descriptions (_uncounted) rather than counted here
+NORM_VECTORS = {"nemotron": 2, "olmo": 0}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -4503,6 +4649,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         **layers,
         "ffn": _ffn(cfg, mt),
         "norms_per_layer": _norms(cfg, mt),
+        "norm_vectors": NORM_VECTORS.get(mt, 1),
         "mtp_layers": cfg.get("num_nextn_predict_layers", 0) or 0,
     }
     if mt == "mimo_v2_flash" and out["mtp_layers"] and "sliding_shape" in attn:

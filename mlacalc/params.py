@@ -6,7 +6,8 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
 - Attention: the projections of the spec's attention family (:mod:`mlacalc.attention.conventional`,
   :mod:`mlacalc.attention.mla`), which also says how each splits over tensor parallelism.
 - FFN: gated ``3 d f`` (gate, up, down), else ``2 d f``. MoE: router ``d x E``; each routed and shared expert
-  is an FFN of its own width. Norms: two RMSNorms of ``d`` per layer and a final one.
+  is an FFN of its own width. Norms: ``norms_per_layer`` (two) of ``d`` per layer and a final one, each of
+  ``norm_vectors`` vectors (an RMSNorm's weight: 1; Nemotron's LayerNorm1P weight and bias: 2; OLMo-1's: 0).
 - Residual extras (Gemma-3n; :func:`residual_params`): AltUp, LAuReL and per-layer-input matrices in
   ``residual``, their vectors in ``norms``, the per-layer embedding table in ``per_layer_embed`` (a lookup, one row
   of ``L p`` a token, priced like ``embed``; the part of the model Google's "effective" count leaves out). A layer
@@ -171,7 +172,8 @@ def residual_params(spec: ModelSpec) -> ResidualParams:
 
 def layer_params(spec: ModelSpec, layer: int) -> Params:
     """Parameters of decoder layer ``layer`` (0-based): its attention block (or linear-attention block), its FFN
-    or MoE, ``norms_per_layer`` RMSNorms of ``d`` (:meth:`~mlacalc.spec.ModelSpec.layer_norms`), and the residual
+    or MoE, ``norms_per_layer`` norms of ``norm_vectors`` vectors of ``d`` each (an RMSNorm's weight; a LayerNorm's
+    weight and bias; none: :meth:`~mlacalc.spec.ModelSpec.layer_norms`), and the residual
     extras' matrices and vectors (:func:`residual_params`). A one-block-per-layer model (Nemotron-H) has one of the
     two blocks; with ``ffn.layer_widths`` (Nemotron-NAS) a layer has an FFN of its own width, or none, and its
     attention unless its layer type is ``ffn``. A layer that reads
@@ -192,7 +194,8 @@ def layer_params(spec: ModelSpec, layer: int) -> Params:
     else:         # its own width where ffn.layer_widths gives one (Nemotron-NAS), else intermediate_size
         ffn = Params(dense_ffn=ffn_params(d, spec.ffn_width(layer), spec.ffn.gated))
     res = residual_params(spec)
-    return Params(attention=attn, attention_unquantized=kept, norms=spec.layer_norms(layer) * d + res.vectors,
+    return Params(attention=attn, attention_unquantized=kept,
+                  norms=spec.layer_norms(layer) * spec.norm_vectors * d + res.vectors,
                   dense_ffn=ffn.dense_ffn, router=ffn.router, shared_experts=ffn.shared_experts,
                   routed_experts=ffn.routed_experts, residual=res.matrices)
 
@@ -254,7 +257,9 @@ def param_counts(spec: ModelSpec) -> Params:
     d, v = spec.hidden_size, spec.vocab_size
     layers = _add(*(layer_params(spec, i) for i in range(spec.num_layers)))
     res = residual_params(spec)
-    return _add(layers, Params(embed=v * d, head=0 if spec.tie_word_embeddings else v * d, norms=d + res.model_vectors,
+    # the final norm: norm_vectors vectors of d, as each layer's (OLMo-1's LayerNorm without parameters: none)
+    return _add(layers, Params(embed=v * d, head=0 if spec.tie_word_embeddings else v * d,
+                               norms=spec.norm_vectors * d + res.model_vectors,
                                per_layer_embed=res.table, residual=res.first + res.last))
 
 
@@ -393,7 +398,7 @@ def stage_params(spec: ModelSpec, par: Parallelism) -> list[Params]:
         if r.stop >= L:
             mtp = mtp_params_per_gpu(spec, par).total
             head = 0 if spec.tie_word_embeddings and par.pp == 1 else v * d / par.tp
-            extra = _add(extra, Params(head=head, norms=d, mtp=mtp, residual=res.last / par.tp))
+            extra = _add(extra, Params(head=head, norms=spec.norm_vectors * d, mtp=mtp, residual=res.last / par.tp))
         stages.append(_add(*per_layer[r.start:r.stop], extra))
     return stages
 

@@ -383,6 +383,10 @@ class ModelSpec:
     residual_extras: ResidualExtras | None = _f("AltUp, LAuReL and per-layer inputs on the residual stream "
                                                 "(Gemma-3n); none: a plain residual stream", None)
     norms_per_layer: int = _f("RMSNorms of hidden_size per layer (Gemma-2/3 sandwich norms: 4)", 2, minimum=1)
+    norm_vectors: int = _f("vectors of hidden_size each of those norms and the final norm holds: 1 an RMSNorm's weight; "
+                           "2 a LayerNorm's weight and bias (Nemotron-4's LayerNorm1P); 0 none, a LayerNorm without "
+                           "parameters (OLMo-1's). Their parameters; the norms' computation is the same", 1, minimum=0,
+                           maximum=2)
     image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
                            "choice: --image-tokens)", 0, minimum=0, maximum=MAX_COUNT)
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,

@@ -25,7 +25,8 @@ Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query head
   Absorbed MLA: ``d_k = d_c + d_rope``, ``d_v = d_c``.
 - ``kv_write``: the new tokens' cache entries (read from the projection output, written at the KV dtype).
 - ``norms``: every RMSNorm (two per layer, MLA's latent norms, Qwen3's q/k norms, the final norm), 4 FLOPs per
-  element (square, sum, scale, weight).
+  element (square, sum, scale, weight). Weights read: ``norm_vectors`` vectors of ``d`` for each layer norm and the
+  final norm (a LayerNorm's bias beside its weight; none for OLMo-1's), the family's own norms' weights as they are.
 - ``ffn`` (gated: ``2 T 3 d f``), MoE ``router`` (``2 T d E``), ``experts`` (``2 T k 3 d f_e``) and
   ``shared_experts``. Expert weights read: the experts the step touches. With ``T`` tokens each routed to ``k``
   of ``E`` experts uniformly and independently, an expert is missed by one token with probability ``1 - k/E``,
@@ -403,8 +404,10 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     norm_width += res.vectors * L + res.model_vectors
     norm_count += (res.vectors // d) * L + (1 if res.model_vectors else 0)
     norm_elems = Ta * (norm_width + d)
+    # weights: the block norms (norms x d) and the final one (d) hold norm_vectors vectors of d each, not one
+    norm_weights = norm_width + d + (norms * d + d) * (spec.norm_vectors - 1)
     ops.append(OpCost("norms", "vector", flops=NORM_FLOPS_PER_ELEMENT * norm_elems, act_bytes=2 * norm_elems * ab,
-                      weight_bytes=(norm_width + d) * width.norms, out_width=d, launches=norm_count + 1))
+                      weight_bytes=norm_weights * width.norms, out_width=d, launches=norm_count + 1))
 
     # --- FFN / MoE: all T tokens of the group, widths or experts split n ways
     Ld, Lm = spec.num_dense_layers, spec.num_moe_layers

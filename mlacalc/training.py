@@ -228,7 +228,9 @@ def zero3_units(spec: ModelSpec, par: Parallelism, layers: range, prm: Params, f
     if first:
         units.append(prm.embed)
     if last:
-        units.append(prm.head + spec.hidden_size)                       # tied at pp 1: the embedding's unit
+        # the head with the final norm, norm_vectors vectors of d (Nemotron's LayerNorm1P: weight and bias; OLMo-1's:
+        # none); tied at pp 1, the embedding's unit
+        units.append(prm.head + spec.norm_vectors * spec.hidden_size)
         if spec.mtp_layers:
             units.append(mtp_params_per_gpu(spec, par).total / spec.mtp_layers)
     return units

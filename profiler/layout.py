@@ -44,6 +44,8 @@ def check_supported(spec, layers: int) -> None:
         bad.append("ffn.gated=false")
     if spec.norms_per_layer != 2:
         bad.append(f"norms_per_layer={spec.norms_per_layer}")
+    if spec.norm_vectors != 1:          # it builds RMSNorms, a weight each
+        bad.append(f"norm_vectors={spec.norm_vectors}")
     if a.kind != "mla" and a.qk_head_dim != a.v_head_dim:
         bad.append("qk_head_dim != v_head_dim")
     if bad:

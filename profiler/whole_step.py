@@ -175,6 +175,11 @@ def _refuse_unbuilt(spec: ModelSpec) -> None:
         if on:
             raise SpecError(name, "is not built by --whole-step (MLA, MHA/GQA with q/k norms and q/k/v biases, "
                                   "dense or MoE FFN with shared experts)")
+    if spec.norm_vectors != 1:
+        # its norms are torch's rms_norm with one weight vector (WholeStep._norm), while the prediction's norms op
+        # reads norm_vectors vectors of d for each (mlacalc.step): a LayerNorm's bias, or no weight, would go unbuilt
+        raise SpecError("norm_vectors", f"({spec.norm_vectors}) is not built by --whole-step: its norms are RMSNorms "
+                                        "of one weight vector each")
 
 
 def _check_kernel_shapes(cfg: StepConfig, spec: ModelSpec, mla: bool) -> None:

@@ -218,6 +218,18 @@ SOURCES = {
     "hy3": "https://huggingface.co/tencent/Hy3/blob/main/config.json",
     "north_mini_code_1_0": "https://huggingface.co/CohereLabs/North-Mini-Code-1.0/blob/main/config.json",
     "command_a_plus_05_2026": "https://huggingface.co/CohereLabs/command-a-plus-05-2026-bf16/blob/main/config.json",
+    # Nemotron-4/Minitron (nemotron), OLMo-1 (olmo), FlexOlmo (flex_olmo, read as olmoe), VaultGemma (vaultgemma),
+    # refused before by the generic reader (SOURCE.md each; hand counts in tests/test_nemotron_olmo_vaultgemma.py;
+    # docs/zoo-facts.md section 31): whole files, but FlexOlmo's and VaultGemma's assembled key by key
+    "minitron_8b_base": "https://huggingface.co/nvidia/Minitron-8B-Base/blob/main/config.json",
+    "minitron_4b_base": "https://huggingface.co/nvidia/Minitron-4B-Base/blob/ebb550662c925082c5333ea68a6640ab7ac62187/"
+                        "config.json",
+    "nemotron_4_340b_base": "https://huggingface.co/mgoin/Nemotron-4-340B-Base-hf/blob/"
+                            "6c78d6f7e50e0a654eddba595b45d7fbacc84452/config.json",
+    "olmo_1b": "https://huggingface.co/allenai/OLMo-1B-hf/blob/main/config.json",
+    "olmo_1_7_7b": "https://huggingface.co/allenai/OLMo-1.7-7B-hf/blob/main/config.json",
+    "flexolmo_7x7b_1t": "https://huggingface.co/allenai/FlexOlmo-7x7B-1T/blob/main/config.json",
+    "vaultgemma_1b": "https://huggingface.co/google/vaultgemma-1b/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -912,6 +924,19 @@ CARDS = {
     "hy3": (80 * 8 * 128 * 2 * 2, 295e9, 0.001),
     "north_mini_code_1_0": (49 * 4 * 128 * 2 * 2, 30e9, 0.017),
     "command_a_plus_05_2026": (32 * 8 * 128 * 2 * 2, 218e9, 0.002),
+    # section 31 (exact counts in tests/test_nemotron_olmo_vaultgemma.py). Minitron: GQA 8 K/V heads of head_dim 128;
+    # the bf16 pytorch_model.bin's "16.5 GB" and "8.38 GB" over 2 bytes. Nemotron-4-340B: 8 K/V heads of 192, "340B"
+    "minitron_8b_base": (32 * 8 * 128 * 2 * 2, 16.5e9 / 2, 0.003),
+    "minitron_4b_base": (32 * 8 * 128 * 2 * 2, 8.38e9 / 2, 0.001),
+    "nemotron_4_340b_base": (96 * 8 * 192 * 2 * 2, 340e9, 0.004),
+    # OLMo-1: MHA over heads of hidden / heads (128); OLMo-1B's fp32 model.safetensors "4.71 GB" over 4 bytes, the
+    # Open LLM Leaderboard's 6.888 (B) for OLMo-1.7-7B-hf
+    "olmo_1b": (16 * 16 * 128 * 2 * 2, 4.71e9 / 4, 0.001),
+    "olmo_1_7_7b": (32 * 32 * 128 * 2 * 2, 6.888e9, 0.0001),
+    # FlexOlmo-7x7B-1T: OLMo-2-7B's MHA; "33B total parameters" (33.27B here, all 7 experts active)
+    "flexolmo_7x7b_1t": (32 * 32 * 128 * 2 * 2, 33e9, 0.009),
+    # VaultGemma-1B: MHA, 4 heads of 256 on 26 full layers; the Hub's BF16 safetensors count, 1,038,741,120, exact
+    "vaultgemma_1b": (26 * 4 * 256 * 2 * 2, 1_038_741_120, 0),
 }
 
 
