@@ -212,11 +212,20 @@ SOURCES = {
     "phi_2": "https://huggingface.co/microsoft/phi-2/blob/main/config.json",
     "phi_1_5": "https://huggingface.co/microsoft/phi-1_5/blob/main/config.json",
     "internlm_20b": "https://huggingface.co/internlm/internlm-20b/blob/main/config.json",
+    # the decoders of 2021-2023 (docs/zoo-facts.md section 32), refused before on their first non-Llama key
+    # (SOURCE.md each; hand counts in tests/test_legacy_decoders.py)
+    "opt_125m": "https://huggingface.co/facebook/opt-125m/blob/main/config.json",
+    "opt_6_7b": "https://huggingface.co/facebook/opt-6.7b/blob/main/config.json",
+    "opt_350m": "https://huggingface.co/facebook/opt-350m/blob/main/config.json",
+    "gpt_j_6b": "https://huggingface.co/EleutherAI/gpt-j-6B/blob/main/config.json",
+    "bloom_560m": "https://huggingface.co/bigscience/bloom-560m/blob/main/config.json",
+    "mpt_7b": "https://huggingface.co/mosaicml/mpt-7b/blob/main/config.json",
+    "gpt_neo_125m": "https://huggingface.co/EleutherAI/gpt-neo-125M/blob/main/config.json",
 }
 
-# fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
-# are read; test_refusals_are_one_line refuses variants of them
-REFUSED: set[str] = set()
+# fixtures the import refuses (one line each): OPT-350m (word_embed_proj_dim 512 beside hidden 1024, post-LayerNorm
+# layers; tests/test_legacy_decoders.py); test_refusals_are_one_line refuses variants of the others
+REFUSED: set[str] = {"opt_350m"}
 
 # family folder -> built-in spec of the same model
 SAME_MODEL = {
@@ -900,6 +909,14 @@ CARDS = {
     "phi_1_5": (24 * 32 * 64 * 2 * 2, 1_418_270_720, 0.0003),           # 348,160 short; the card's "1.3 billion"
     # InternLM-20B: MHA, 40 heads of 128 on 60 layers; the name's "20B" (20,088,714,240 by hand)
     "internlm_20b": (60 * 40 * 128 * 2 * 2, 20e9, 0.005),
+    # the 2021-2023 decoders (exact counts in tests/test_legacy_decoders.py): MHA over heads of hidden / heads; the
+    # checkpoints' totals, which hold what the spec has no field for (position tables, LayerNorm, MLP, lm_head biases)
+    "opt_125m": (12 * 12 * 64 * 2 * 2, 125_239_296, 0.014),            # 1,639,680 short
+    "opt_6_7b": (32 * 32 * 128 * 2 * 2, 6_658_473_984, 0.0015),        # 9,318,400 short
+    "gpt_j_6b": (28 * 16 * 256 * 2 * 2, 6_050_882_784, 0.0002),        # 742,624 short; the card's 6,053,381,344
+    "bloom_560m": (24 * 16 * 64 * 2 * 2, 559_214_592, 0.0004),         # 175,104 short
+    "mpt_7b": (32 * 32 * 128 * 2 * 2, 6.7e9, 0.008),                   # 6,649,286,656 exactly; the card's "6.7B"
+    "gpt_neo_125m": (12 * 12 * 64 * 2 * 2, 125_198_592, 0.014),        # 1,638,144 short
 }
 
 
