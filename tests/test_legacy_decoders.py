@@ -1,7 +1,8 @@
 """The decoders of 2021-2023 (docs/zoo-facts.md section 32): OPT (``opt``), GPT-J (``gptj``), CodeGen (``codegen``),
 BLOOM (``bloom``), MPT (``mpt``) and GPT-Neo (``gpt_neo``), refused on their first unknown key before. Numbers worked
-out by hand in each test from the fixtures (tests/fixtures/hf/{opt_125m,opt_6_7b,opt_350m,gpt_j_6b,bloom_560m,
-mpt_7b,gpt_neo_125m}, SOURCE.md each) and the checkpoints' totals.
+out by hand in each test from the fixtures (tests/fixtures/hf/{opt_125m,opt_6_7b,gpt_j_6b,bloom_560m,mpt_7b,
+gpt_neo_125m}, SOURCE.md each; OPT-350m, refused, in tests/fixtures/hf_refused) and the checkpoints'
+totals.
 
 All are MHA over heads of hidden / heads. The spec counts the projections, the attention biases it has fields for
 (qkv_bias, o_bias), the norms' weights, embedding and head; it has no field for LayerNorm and MLP biases, an lm_head
@@ -103,7 +104,7 @@ def test_opt_350m_is_refused_in_one_line(capsys):
     """OPT-350m's embedding is 512 wide beside layers of 1024 (project_in, project_out) and its LayerNorms follow the
     blocks: the spec has no field for either."""
     for command in (("kv",), ("weights",), ("specs", "show")):
-        refused(capsys, *command, str(FIXTURES / "opt_350m"),
+        refused(capsys, *command, str(FIXTURES.parent / "hf_refused" / "opt_350m"),
                 words="model_type opt: word_embed_proj_dim 512 beside hidden_size 1024")
 
 
