@@ -148,8 +148,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``bloom`` (BLOOM, BLOOMZ; :func:`_bloom_keys`: ALiBi, biased ``query_key_value``/``dense``, an MLP of 4 x hidden, a
   LayerNorm on the embeddings), ``mpt`` (MPT-7B/30B; :func:`_mpt_keys`: ALiBi, no biases anywhere, an MLP of 4 x
   ``d_model``, a tied head; ``attn_config`` read and what transformers' and vLLM's MPT build differently refused),
-  ``gpt_neo`` (GPT-Neo; :func:`_gpt_neo_keys`: ``attention_types`` expanded to global and local layers, the local
-  ones a sliding window of ``window_size``, learned positions, out_proj and the MLP biased). What each checkpoint
+  ``gpt_neo`` (GPT-Neo; :func:`_gpt_neo_keys`: ``attention_types`` checked and expanded to global and local layers,
+  the local ones read as full since the window is in the mask alone and every engine that builds GPT-Neo caches
+  every token, learned positions, out_proj and the MLP biased). What each checkpoint
   holds beyond the spec's fields (position tables, LayerNorm, MLP and lm_head biases, BLOOM's embedding LayerNorm)
   is said with its size in the reading's description (:data:`UNCOUNTED`).
 
@@ -891,6 +892,8 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     reader, by = _key_reader(mt, named)
     if reader is not None:
         merged = reader(_checked(merged, by), by)
+    if mt == "gpt_neo":
+        description = "; ".join(x for x in (description, _gpt_neo_reading(merged)) if x)
     if mt == "mimo_v2_flash":
         merged = _mimo_v2_flash_keys(merged, mt)
         description = description or MIMO_READING
@@ -1530,8 +1533,8 @@ def _mpt_keys(cfg: dict, mt: str) -> dict:
             cfg["max_seq_len"], "intermediate_size": 4 * hidden, "attention_bias": False}
 
 
-# GPT-Neo's attention types (GPTNeoConfig.attention_types entries) -> layer types the readers take
-GPT_NEO_TYPES = {"global": "full_attention", "local": "sliding_attention"}
+# GPT-Neo's attention types (GPTNeoConfig.attention_types entries; GPTNeoAttention raises on any other)
+GPT_NEO_TYPES = ("global", "local")
 
 
 def _gpt_neo_keys(cfg: dict, mt: str) -> dict:
@@ -1542,9 +1545,15 @@ def _gpt_neo_keys(cfg: dict, mt: str) -> dict:
     ``intermediate_size`` (4 d where null) and c_proj back, both biased (gelu_new, no gate). GPTNeoModel: wte, wpe (a
     learned table of ``max_position_embeddings`` rows), ln_f; the head tied to wte. Layer types from
     ``attention_types`` (``[[["global", "local"], 12]]``: the pattern repeated,
-    GPTNeoConfig.expand_attention_types_params): global layers attend the whole context, local ones the last ``window_size`` tokens, themselves included
-    (GPTNeoSelfAttention's mask: ``bias ^ tril(bias, -window_size)``), read as sliding layers of that window. The
-    LayerNorm and MLP biases and the position table are not counted (:func:`_uncounted`). Refused: an
+    GPTNeoConfig.expand_attention_types_params): global layers attend the whole context, local ones the last
+    ``window_size`` tokens, themselves included (GPTNeoSelfAttention's mask: ``bias ^ tril(bias, -window_size)``).
+    The local layers are read as full layers, their window said in the description (:func:`_gpt_neo_reading`): the
+    window is in the mask alone, and every layer's keys and values go to one cache that keeps every token
+    (GPTNeoSelfAttention: ``layer_past.update(key, value, self.layer_id)`` into the ``DynamicCache()`` GPTNeoModel
+    builds without a window); no engine with a windowed cache builds GPT-Neo (vLLM's and SGLang's registries have no
+    GPTNeoForCausalLM). Read as sliding layers, GPT-Neo-125M held 42,467,328 B a sequence at 2,048 tokens, 44% under
+    transformers' 75,497,472. A ``sliding_window`` or ``layer_types`` key, which GPTNeoConfig does not read, is not
+    read either. The LayerNorm and MLP biases and the position table are not counted (:func:`_uncounted`). Refused: an
     ``attention_types`` that is no list of [types, repeats] pairs, that names another type, that expands to another
     number of layers than num_layers (GPTNeoConfig raises), or an ``attention_layers`` that disagrees with it (the file
     then says two things: transformers builds the layers from attention_layers, which PretrainedConfig sets after the
@@ -1555,8 +1564,8 @@ def _gpt_neo_keys(cfg: dict, mt: str) -> dict:
     head = _whole_heads(cfg, mt, hidden, heads, "GPTNeoSelfAttention")
     layers = _gpt_neo_layers(cfg, mt, L)
     out = {**cfg, "num_hidden_layers": L, "num_attention_heads": heads, "head_dim": head, "num_key_value_heads": heads,
-           "layer_types": [GPT_NEO_TYPES[t] for t in layers], "attention_bias": False, "attention_out_bias": True,
-           "intermediate_size": cfg.get("intermediate_size") or 4 * hidden}
+           "layer_types": None, "sliding_window": None, "attention_bias": False, "attention_out_bias": True,
+           "intermediate_size": cfg.get("intermediate_size") or 4 * hidden, "_gpt_neo_local": layers.count("local")}
     if "local" in layers:
         window = cfg.get("window_size")
         if isinstance(window, float) and window.is_integer():
@@ -1564,8 +1573,18 @@ def _gpt_neo_keys(cfg: dict, mt: str) -> dict:
         if not _whole(window, 1):
             raise SpecError(WHERE, f"model_type {mt}: window_size must be a whole number of at least 1, got "
                                    f"{_show(window)}")
-        out["sliding_window"] = window
+        out["window_size"] = window
     return out
+
+
+def _gpt_neo_reading(cfg: dict) -> str:
+    """What a GPT-Neo reading with local layers says of them (:func:`_gpt_neo_keys`): "" where there are none."""
+    n = cfg["_gpt_neo_local"]
+    if not n:
+        return ""
+    return (f"{n} of the {cfg['num_hidden_layers']} layers are local (a {cfg['window_size']:,}-token window in "
+            "GPTNeoSelfAttention's mask), read as full: transformers, the engine that builds GPT-Neo, caches every "
+            "token of every layer")
 
 
 def _gpt_neo_layers(cfg: dict, mt: str, L: int) -> list[str]:

@@ -304,31 +304,43 @@ def test_mpt_variants_the_engines_build_differently_are_one_line(capsys, tmp_pat
 
 def test_gpt_neo_125m_by_hand():
     """GPTNeoBlock: ln_1, q/k/v_proj without biases and out_proj with one, no RoPE; ln_2, c_fc 768 -> 3072 and
-    c_proj back with biases; global and local layers alternating, the local ones a window of 256; wpe of 2048 rows;
-    the head tied to wte."""
+    c_proj back with biases; global and local layers alternating (the local ones masked to a window of 256, cached
+    in full: test below); wpe of 2048 rows; the head tied to wte."""
     s = hf("gpt_neo_125m")
     a = s.attention
     assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_nope_head_dim, a.qk_rope_head_dim) == ("mha", 12, 12, 64, 0)
-    assert (a.qkv_bias, a.o_bias, a.sliding_window, s.layer_types) == (False, True, 256, ("full", "sliding"))
+    assert (a.qkv_bias, a.o_bias) == (False, True)
     assert (s.ffn.intermediate_size, s.norms_per_layer, s.tie_word_embeddings, s.max_context) == (3072, 2, True, 2048)
     d, L, f, V = 768, 12, 3072, 50257
     counted = L * (4 * d * d + d + 2 * d * f + 2 * d) + d + V * d     # out_proj's bias counted (o_bias)
     assert params(s) == counted == 123_560_448
     uncounted = 2048 * d + L * (2 * d + f + d) + d
     assert uncounted == 1_638_144 and counted + uncounted == 125_198_592
-    assert s.description == ("the learned position table (2,048 x 768) and the LayerNorm and MLP biases, 1,638,144 "
-                             "parameters, are not counted")
-    # every layer's K and V for a short context; at 2048 tokens the 6 local layers hold their last 256 alone
-    one = 12 * 64 * 2 * 2
-    assert per_token(s) == 12 * one == 36_864
-    assert kv_report(s, context=2048).per_sequence.total == 6 * 2048 * one + 6 * 256 * one == 42_467_328
+    assert s.description.endswith("; the learned position table (2,048 x 768) and the LayerNorm and MLP biases, "
+                                  "1,638,144 parameters, are not counted")
+    assert per_token(s) == 12 * 12 * 64 * 2 * 2 == 36_864
+
+
+def test_gpt_neo_local_layers_cache_every_token_as_transformers_does():
+    """GPTNeoSelfAttention makes a layer local in its mask alone (``bias ^ tril(bias, -window_size)``): its keys and
+    values go to the same cache as a global layer's (``layer_past.update``, a DynamicCache() that GPTNeoModel builds
+    without a window), and no engine with a windowed cache builds GPT-Neo (vLLM's and SGLang's registries have no
+    GPTNeoForCausalLM). Read as 256-token sliding layers, the six local layers held 256 tokens at 2048: 42,467,328 B
+    a sequence, 44% under the 75,497,472 transformers holds."""
+    s = hf("gpt_neo_125m")
+    assert (s.layer_types, s.attention.sliding_window) == (None, None)
+    one = 12 * 64 * 2 * 2                                          # heads x head_dim x (K, V) x 2 bytes, a layer
+    assert kv_report(s, context=2048).per_sequence.total == 12 * 2048 * one == 75_497_472
+    assert s.description.startswith("6 of the 12 layers are local (a 256-token window in GPTNeoSelfAttention's "
+                                    "mask), read as full: transformers")
 
 
 def test_gpt_neo_all_global_layers(tmp_path):
-    # GPT-Neo-2.7B's pattern on the 125M: attention_types [[["global"], 12]] expands to 12 global layers
+    # attention_types [[["global"], 12]] expands to 12 global layers: nothing local to say
     s = load_spec(variant(tmp_path, "gpt_neo_125m", attention_types=[[["global"], 12]], attention_layers=...))
     assert (s.layer_types, s.attention.sliding_window) == (None, None)
     assert kv_report(s, context=2048).per_sequence.total == 12 * 2048 * 12 * 64 * 2 * 2
+    assert s.description.startswith("the learned position table")
 
 
 @pytest.mark.parametrize("changes,words", [
