@@ -1400,14 +1400,15 @@ def _gptj_keys(cfg: dict, mt: str) -> dict:
 
     GPT-J, which vLLM serves too, is refused where vLLM refuses the file or the two engines would build other weights:
     a tied head (vLLM asserts ``not config.tie_word_embeddings``), ``rotary`` false (vLLM asserts it true;
-    transformers applies RoPE whatever the key says), ``rotary_dim`` null (transformers rotates the whole head, vLLM
-    takes ``rotary_dim % 2``). CodeGen, which transformers alone builds (vLLM's registry has no CodeGenForCausalLM),
-    reads a null rotary_dim as the whole head (CodeGenAttention: ``pos_embd_dim = self.rotary_dim or
-    self.embed_dim``) and ties its head where the file says so; its heads must split into CodeGenAttention's
-    ``mp_num = 4`` shards of q, v and k. A rotary_dim that is 0 or odd is refused for both: RoPE turns pairs of dims
-    (the sin/cos table holds rotary_dim / 2 frequencies)."""
+    transformers applies RoPE whatever the key says). CodeGen, which transformers alone builds (vLLM's registry has
+    no CodeGenForCausalLM), ties its head where the file says so; its heads must split into CodeGenAttention's
+    ``mp_num = 4`` shards of q, v and k. Refused for both: a null ``rotary_dim`` (GPTJAttention and CodeGenAttention:
+    ``pos_embd_dim = self.rotary_dim or self.embed_dim``, a sin/cos table of hidden_size applied to each whole head,
+    which fails to broadcast for more than one head; vLLM takes ``rotary_dim % 2`` of it), a rotary_dim that is 0 or
+    odd: RoPE turns pairs of dims (the sin/cos table holds rotary_dim / 2 frequencies)."""
     hidden, heads = _req(cfg, mt, "hidden_size", "n_embd"), _req(cfg, mt, "num_attention_heads", "n_head")
-    head = _whole_heads(cfg, mt, hidden, heads, "GPTJAttention" if mt == "gptj" else "CodeGenAttention")
+    builder = "GPTJAttention" if mt == "gptj" else "CodeGenAttention"
+    head = _whole_heads(cfg, mt, hidden, heads, builder)
     rotary = cfg["rotary_dim"] if "rotary_dim" in cfg else 64        # GPTJConfig, CodeGenConfig: rotary_dim=64
     if mt == "gptj":
         flag = cfg.get("rotary", True)
@@ -1419,14 +1420,11 @@ def _gptj_keys(cfg: dict, mt: str) -> dict:
         if cfg.get("tie_word_embeddings"):
             raise _refuse(mt, "a tied head (tie_word_embeddings) is not read: vLLM's GPTJForCausalLM refuses it (its "
                               "lm_head has a bias)")
-        if rotary is None:
-            raise _refuse(mt, "rotary_dim null is not modelled (transformers rotates the whole head, vLLM's "
-                              "GPTJAttention refuses it)")
-    else:
-        if heads % 4:
-            raise _refuse(mt, f"{heads} heads do not split into CodeGenAttention's 4 shards (mp_num) of whole heads")
-        if rotary is None:
-            rotary = head
+    elif heads % 4:
+        raise _refuse(mt, f"{heads} heads do not split into CodeGenAttention's 4 shards (mp_num) of whole heads")
+    if rotary is None:
+        raise _refuse(mt, f"rotary_dim null is not modelled: {builder}'s sin/cos table is then hidden_size ({hidden}) "
+                          f"wide, for heads of {head}")
     if rotary % 2 or rotary < 2:
         raise _refuse(mt, f"rotary_dim {rotary} is not modelled: RoPE turns pairs of dims, at least one pair")
     return {**cfg, "head_dim": head, "num_key_value_heads": heads, "rotary_dim": rotary, "attention_bias": False,

@@ -159,7 +159,7 @@ def test_gpt_j_defaults_and_keys_the_engines_hard_wire(tmp_path):
     ({"tie_word_embeddings": True}, "a tied head (tie_word_embeddings) is not read: vLLM's GPTJForCausalLM refuses it"),
     ({"rotary": False}, "rotary false is not modelled"),
     ({"rotary": "yes"}, "rotary must be true or false, got 'yes'"),
-    ({"rotary_dim": None}, "rotary_dim null is not modelled (transformers rotates the whole head, vLLM's"),
+    ({"rotary_dim": None}, "rotary_dim null is not modelled: GPTJAttention's sin/cos table is then hidden_size"),
     ({"rotary_dim": 63}, "rotary_dim 63 is not modelled: RoPE turns pairs of dims"),
     ({"rotary_dim": 0}, "rotary_dim 0 is not modelled"),
     ({"rotary_dim": 512}, "rotary_dim 512 exceeds head_dim 256"),
@@ -175,14 +175,21 @@ def test_gpt_j_variants_it_cannot_represent_are_one_line(capsys, tmp_path, chang
 def test_codegen_reads_gpt_j_keys_alike(tmp_path):
     """CodeGenConfig has GPT-J's keys and attribute_map; CodeGenAttention fuses q, k, v into one bias-free qkv_proj
     (the same 3 d^2), the MLP and lm_head are GPT-J's. No released CodeGen config was in the corpora: GPT-J's file
-    relabelled stands in. transformers alone builds CodeGen: a null rotary_dim rotates the whole head, a tied head is
-    read (the lm_head's bias stays apart)."""
+    relabelled stands in. transformers alone builds CodeGen: a tied head is read (the lm_head's bias stays apart)."""
     s = load_spec(variant(tmp_path, "gpt_j_6b", model_type="codegen", architectures=["CodeGenForCausalLM"]))
     assert params(s) == 6_050_140_160 and s.description == hf("gpt_j_6b").description
-    assert load_spec(variant(tmp_path, "gpt_j_6b", model_type="codegen", rotary_dim=None)).attention.qk_rope_head_dim \
-        == 256
     tied = load_spec(variant(tmp_path, "gpt_j_6b", model_type="codegen", tie_word_embeddings=True))
     assert params(s) - params(tied) == 50400 * 4096
+
+
+def test_codegen_rotary_dim_null_is_refused_as_gpt_j_s(capsys, tmp_path):
+    """CodeGenAttention with rotary_dim None: ``pos_embd_dim = self.rotary_dim or self.embed_dim`` builds a sin/cos
+    table of hidden_size (4096) and applies it to each whole head (256): the broadcast fails for any model of more than
+    one head. It was read as RoPE over the whole head (qk_rope_head_dim 256), a model no engine runs."""
+    path = variant(tmp_path, "gpt_j_6b", model_type="codegen", rotary_dim=None)
+    for command in (("kv",), ("weights",), ("specs", "show")):
+        refused(capsys, *command, path, words="model_type codegen: rotary_dim null is not modelled: "
+                                              "CodeGenAttention's sin/cos table is then hidden_size (4096)")
 
 
 def test_codegen_heads_must_split_into_four_shards(capsys, tmp_path):
