@@ -1355,6 +1355,13 @@ def _gpt_bigcode_keys(cfg: dict, mt: str) -> dict:
     return {**cfg, "head_dim": head, "num_key_value_heads": 1 if cfg.get("multi_query") else heads}
 
 
+# keys the 2021-2023 decoders' attention classes do not read (OPTAttention, GPTJAttention, CodeGenAttention,
+# BloomAttention, MptAttention, GPTNeoSelfAttention; vLLM opt.py, gpt_j.py, bloom.py, mpt.py): every layer keeps every
+# token whatever a stray sliding_window or layer_types says (read as Mistral's window before: OPT-125m's 2,048-token
+# sequence at 12 x 128 tokens instead of 12 x 2,048)
+NO_WINDOW = {"sliding_window": None, "layer_types": None}
+
+
 def _opt_keys(cfg: dict, mt: str) -> dict:
     """OPT's config (OPTConfig; transformers models/opt/modeling_opt.py and vLLM model_executor/models/opt.py build the
     same modules) in the names the readers use. OPTDecoderLayer: self_attn_layer_norm, OPTAttention's q_proj, k_proj,
@@ -1384,8 +1391,8 @@ def _opt_keys(cfg: dict, mt: str) -> dict:
     if not cfg.get("layer_norm_elementwise_affine"):
         raise _refuse(mt, "layer_norm_elementwise_affine false (LayerNorms without weights) is not modelled")
     head = _whole_heads(cfg, mt, hidden, heads, "OPTAttention")
-    return {**cfg, "head_dim": head, "num_key_value_heads": heads, "intermediate_size": _req(cfg, mt, "ffn_dim"),
-            "attention_bias": cfg["enable_bias"]}
+    return {**cfg, **NO_WINDOW, "head_dim": head, "num_key_value_heads": heads,
+            "intermediate_size": _req(cfg, mt, "ffn_dim"), "attention_bias": cfg["enable_bias"]}
 
 
 def _gptj_keys(cfg: dict, mt: str) -> dict:
@@ -1427,8 +1434,8 @@ def _gptj_keys(cfg: dict, mt: str) -> dict:
                           f"wide, for heads of {head}")
     if rotary % 2 or rotary < 2:
         raise _refuse(mt, f"rotary_dim {rotary} is not modelled: RoPE turns pairs of dims, at least one pair")
-    return {**cfg, "head_dim": head, "num_key_value_heads": heads, "rotary_dim": rotary, "attention_bias": False,
-            "intermediate_size": cfg.get("n_inner") or 4 * hidden}
+    return {**cfg, **NO_WINDOW, "head_dim": head, "num_key_value_heads": heads, "rotary_dim": rotary,
+            "attention_bias": False, "intermediate_size": cfg.get("n_inner") or 4 * hidden}
 
 
 def _bloom_keys(cfg: dict, mt: str) -> dict:
@@ -1450,7 +1457,7 @@ def _bloom_keys(cfg: dict, mt: str) -> dict:
         if cfg.get(key) is not None and cfg[key] != 4 * hidden:
             raise _refuse(mt, f"{key} {cfg[key]} is not modelled: BloomMLP is 4 x hidden_size ({4 * hidden}) wide "
                               "whatever the file says")
-    out = {**cfg, "hidden_size": hidden, "head_dim": head, "num_key_value_heads": heads,
+    out = {**cfg, **NO_WINDOW, "hidden_size": hidden, "head_dim": head, "num_key_value_heads": heads,
            "intermediate_size": 4 * hidden, "attention_bias": True}
     if cfg.get("max_position_embeddings") is None and cfg.get("seq_length") is not None:
         out["max_position_embeddings"] = cfg["seq_length"]
@@ -1525,7 +1532,7 @@ def _mpt_keys(cfg: dict, mt: str) -> dict:
     if not cfg["tie_word_embeddings"]:
         raise _refuse(mt, "an untied head (tie_word_embeddings false) is not read: vLLM's MPTForCausalLM refuses it")
     head = _whole_heads(cfg, mt, hidden, heads, "MptAttention")
-    return {**cfg, "hidden_size": hidden, "num_attention_heads": heads,
+    return {**cfg, **NO_WINDOW, "hidden_size": hidden, "num_attention_heads": heads,
             "num_hidden_layers": _req(cfg, mt, "num_hidden_layers", "n_layers"), "head_dim": head,
             "num_key_value_heads": heads, "max_position_embeddings": cfg.get("max_position_embeddings") or
             cfg["max_seq_len"], "intermediate_size": 4 * hidden, "attention_bias": False}
@@ -1562,7 +1569,7 @@ def _gpt_neo_keys(cfg: dict, mt: str) -> dict:
     head = _whole_heads(cfg, mt, hidden, heads, "GPTNeoSelfAttention")
     layers = _gpt_neo_layers(cfg, mt, L)
     out = {**cfg, "num_hidden_layers": L, "num_attention_heads": heads, "head_dim": head, "num_key_value_heads": heads,
-           "layer_types": None, "sliding_window": None, "attention_bias": False, "attention_out_bias": True,
+           **NO_WINDOW, "attention_bias": False, "attention_out_bias": True,
            "intermediate_size": cfg.get("intermediate_size") or 4 * hidden, "_gpt_neo_local": layers.count("local")}
     if "local" in layers:
         window = cfg.get("window_size")

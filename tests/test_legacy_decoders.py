@@ -371,6 +371,23 @@ def test_gpt_neo_variants_it_cannot_represent_are_one_line(capsys, tmp_path, cha
         refused(capsys, *command, path, words=words)
 
 
+# ------------------------------------------------------------------------------------------------ keys none reads
+
+@pytest.mark.parametrize("name,layers", [("opt_125m", 12), ("gpt_j_6b", 28), ("bloom_560m", 24), ("mpt_7b", 32),
+                                         ("gpt_neo_125m", 12)])
+def test_a_window_no_engine_of_the_family_reads_is_not_read(tmp_path, name, layers):
+    """OPTAttention, GPTJAttention, CodeGenAttention, BloomAttention, MptAttention and GPTNeoSelfAttention (and vLLM's
+    OPT, GPT-J, BLOOM and MPT) read no ``sliding_window`` or ``layer_types``: every layer keeps every token whatever
+    such a key says. Read as Mistral's, a stray window of 128 cut OPT-125m's 2,048-token sequence from 12 layers x
+    2,048 tokens to 12 x 128."""
+    base = kv_report(hf(name), context=2048).per_sequence.total
+    for changes in ({"sliding_window": 128}, {"sliding_window": 128, "layer_types": ["sliding_attention"] * layers}):
+        s = load_spec(variant(tmp_path, name, **changes))
+        assert (s.layer_types, s.attention.sliding_window) == (None, None)
+        assert kv_report(s, context=2048).per_sequence.total == base
+    assert kv_report(hf("opt_125m"), context=2048).per_sequence.total == 12 * 2048 * 12 * 64 * 2 * 2
+
+
 # ------------------------------------------------------------------------------------------------ module names
 
 @pytest.mark.parametrize("name,mt,attn,ffn,embed", [
