@@ -1465,7 +1465,8 @@ def _bloom_keys(cfg: dict, mt: str) -> dict:
 
 
 # MptAttentionConfig's defaults for the keys read (transformers configuration_mpt.py)
-MPT_ATTN_DEFAULTS = {"attn_type": "multihead_attention", "alibi": True, "prefix_lm": False, "qk_ln": False}
+MPT_ATTN_DEFAULTS = {"attn_type": "multihead_attention", "alibi": True, "prefix_lm": False, "qk_ln": False,
+                     "qk_gn": False}                # qk_gn: llm-foundry's MPTConfig (transformers' has none)
 
 
 def _mpt_keys(cfg: dict, mt: str) -> dict:
@@ -1482,7 +1483,9 @@ def _mpt_keys(cfg: dict, mt: str) -> dict:
     vLLM refuses it: ``attn_config.attn_type`` other than multihead_attention (llm-foundry's multiquery and
     grouped_query attention: transformers builds every head's K/V whatever it says, vLLM those of
     ``attn_config.kv_n_heads``), a ``kv_n_heads`` other than n_heads, ``alibi`` false (vLLM asserts it), ``prefix_lm``
-    (vLLM asserts it false), ``qk_ln`` (vLLM builds q/k LayerNorms, transformers none), ``rope``, ``expansion_ratio``
+    (vLLM asserts it false), ``qk_ln`` (vLLM builds q/k LayerNorms, transformers none), ``qk_gn`` (llm-foundry's q/k
+    norms of head_dim, built by neither), an ``ffn_config.ffn_hidden_size`` other than 4 x d_model (llm-foundry's
+    resolve_ffn_hidden_size sizes the MLP by it, both engines by 4 d), ``rope``, ``expansion_ratio``
     other than 4 (transformers' MptMLP is 4 x d_model whatever it says, vLLM's expansion_ratio x d_model), ``no_bias``
     false (biases in vLLM, none in transformers), an ``ffn_config`` of another MLP, an untied head (vLLM asserts
     ``tie_word_embeddings``). ``clip_qkv``, ``softmax_scale``, ``alibi_bias_max``, ``attn_impl``, ``logit_scale``,
@@ -1493,7 +1496,7 @@ def _mpt_keys(cfg: dict, mt: str) -> dict:
     if not isinstance(attn, dict):
         raise SpecError(WHERE, f"model_type {mt}: attn_config must be a mapping, got {_show(attn)}")
     a = {**MPT_ATTN_DEFAULTS, **{k: v for k, v in attn.items() if v is not None}}
-    for key in ("alibi", "prefix_lm", "qk_ln"):
+    for key in ("alibi", "prefix_lm", "qk_ln", "qk_gn"):
         if not isinstance(a[key], bool):
             raise SpecError(WHERE, f"model_type {mt}: attn_config.{key} must be true or false, got {_show(a[key])}")
     if a["attn_type"] != "multihead_attention":
@@ -1510,6 +1513,9 @@ def _mpt_keys(cfg: dict, mt: str) -> dict:
     if a["qk_ln"]:
         raise _refuse(mt, "attn_config.qk_ln (q/k LayerNorms: vLLM builds them, transformers' MptAttention does not) "
                           "is not modelled")
+    if a["qk_gn"]:
+        raise _refuse(mt, "attn_config.qk_gn (q/k norms of head_dim: neither transformers' nor vLLM's MPTAttention "
+                          "builds them) is not modelled")
     hidden = _req(cfg, mt, "hidden_size", "d_model")
     heads = _req(cfg, mt, "num_attention_heads", "n_heads")
     kv = a.get("kv_n_heads")
@@ -1523,6 +1529,11 @@ def _mpt_keys(cfg: dict, mt: str) -> dict:
     if ffn is not None and (not isinstance(ffn, dict) or ffn.get("ffn_type", "mptmlp") != "mptmlp"):
         raise _refuse(mt, f"ffn_config {_show(ffn)} is not modelled (transformers' and vLLM's MPT build the mptmlp "
                           "MLP, up_proj and down_proj)")
+    width = (ffn or {}).get("ffn_hidden_size")
+    if width is not None and width != 4 * hidden:
+        # llm-foundry's resolve_ffn_hidden_size: ffn_hidden_size, where given, sizes the MLP over expansion_ratio
+        raise _refuse(mt, f"ffn_config.ffn_hidden_size {_show(width)} is not modelled (llm-foundry's MLP width; "
+                          f"transformers' and vLLM's MPT build {4 * hidden})")
     if cfg["expansion_ratio"] != 4:
         raise _refuse(mt, f"expansion_ratio {cfg['expansion_ratio']} is not modelled (transformers' MptMLP is 4 x "
                           "d_model whatever it says, vLLM's expansion_ratio x d_model)")

@@ -293,8 +293,16 @@ def test_mpt_attn_config_left_out_takes_the_class_defaults(tmp_path):
     ({"attn_config": {"rope": True}}, "attn_config.rope (RoPE in place of ALiBi) is not modelled"),
     ({"attn_config": {"prefix_lm": True}}, "attn_config.prefix_lm (bidirectional attention over a prefix"),
     ({"attn_config": {"qk_ln": True}}, "attn_config.qk_ln (q/k LayerNorms: vLLM builds them"),
+    # llm-foundry's q/k norms of head_dim (build_norm(head_dim) when qk_gn): neither engine builds them; read before
+    ({"attn_config": {"qk_gn": True}}, "attn_config.qk_gn (q/k norms of head_dim: neither transformers' nor vLLM's"),
+    ({"attn_config": {"qk_gn": "yes"}}, "attn_config.qk_gn must be true or false, got 'yes'"),
     ({"attn_config": "torch"}, "attn_config must be a mapping, got 'torch'"),
     ({"ffn_config": {"ffn_type": "mptgeglu"}}, "ffn_config {'ffn_type': 'mptgeglu'} is not modelled"),
+    # llm-foundry's resolve_ffn_hidden_size: ffn_hidden_size wins over expansion_ratio (an 8192-wide MLP); both engines
+    # build 4 x 4096 = 16384 whatever it says. It was read as 16384, the checkpoint's MLP half that
+    ({"ffn_config": {"ffn_type": "mptmlp", "ffn_hidden_size": 8192}},
+     "ffn_config.ffn_hidden_size 8192 is not modelled (llm-foundry's MLP width; transformers' and vLLM's MPT build "
+     "16384)"),
     ({"expansion_ratio": 2}, "expansion_ratio 2 is not modelled (transformers' MptMLP is 4 x d_model"),
     ({"expansion_ratio": 2.5}, "expansion_ratio must be a whole number of at least 1, got 2.5"),
     ({"no_bias": False}, "no_bias false is not modelled"),
