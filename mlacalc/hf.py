@@ -157,6 +157,20 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   VaultGemma, ``vaultgemma`` (VaultGemma-1B: Gemma-2's block without the post-attention and post-feedforward norms,
   two a layer; ``layer_types``, else Gemma-2's alternation; the soft-caps and ``query_pre_attn_scalar`` size nothing).
   docs/zoo-facts.md section 31.
+- the decoders of 2021-2023 (docs/zoo-facts.md section 32), MHA all, each family's config rewritten by its own
+  function before reading: ``opt`` (OPT-125m ... 66B, :func:`_opt_keys`: learned positions of
+  ``max_position_embeddings + 2`` rows, q/k/v/out_proj and fc1/fc2 biased by ``enable_bias``, a ReLU MLP of
+  ``ffn_dim``, a tied head; OPT-350m's ``word_embed_proj_dim`` projections and post-LayerNorm layers refused),
+  ``gptj`` (GPT-J-6B) and ``codegen`` (CodeGen; :func:`_gptj_keys`: attention and MLP side by side under one
+  LayerNorm, bias-free q/k/v/out, RoPE over ``rotary_dim`` dims, fc_in/fc_out and the untied ``lm_head`` biased),
+  ``bloom`` (BLOOM, BLOOMZ; :func:`_bloom_keys`: ALiBi, biased ``query_key_value``/``dense``, an MLP of 4 x hidden, a
+  LayerNorm on the embeddings), ``mpt`` (MPT-7B/30B; :func:`_mpt_keys`: ALiBi, no biases anywhere, an MLP of 4 x
+  ``d_model``, a tied head; ``attn_config`` read and what transformers' and vLLM's MPT build differently refused),
+  ``gpt_neo`` (GPT-Neo; :func:`_gpt_neo_keys`: ``attention_types`` checked and expanded to global and local layers,
+  the local ones read as full since the window is in the mask alone and every engine that builds GPT-Neo caches
+  every token, learned positions, out_proj and the MLP biased). What each checkpoint
+  holds beyond the spec's fields (position tables, LayerNorm, MLP and lm_head biases, BLOOM's embedding LayerNorm)
+  is said with its size in the reading's description (:data:`UNCOUNTED`).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -177,11 +191,12 @@ the same way by its own ``model_type``.
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
 
-Counted as the spec can: biases of MLPs (StarCoder2's ``use_bias``, GPT-2's, GPT-NeoX's, StarCoder's) and of
-LayerNorms (StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder) are not counted (Nemotron's LayerNorm1P biases are, by
-the spec's ``norm_vectors``), nor GPT-2's and StarCoder's learned
-position tables (the description of a GPT-2-block or GPT-NeoX reading says how many parameters that leaves out,
-:func:`_uncounted`); a q/k norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
+Counted as the spec can: biases of MLPs (StarCoder2's ``use_bias``, GPT-2's, GPT-NeoX's, StarCoder's, OPT's,
+GPT-J's, BLOOM's, GPT-Neo's) and of LayerNorms (StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder and the 2021-2023
+decoders) are not counted (Nemotron's LayerNorm1P biases are, by the spec's
+``norm_vectors``), nor learned position tables (GPT-2's, StarCoder's, OPT's, GPT-Neo's) or BLOOM's embedding
+LayerNorm (the description of such a reading says how many parameters that leaves out, :func:`_uncounted`); a q/k
+norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
 ``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
 
 Defaults a config.json leaves out are the transformers class defaults, which differ by family (:data:`DEFAULTS`):
@@ -445,6 +460,24 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # use_parallel_residual=True; rotary_pct=0.25 (v5: rope_parameters' partial_rotary_factor, from rotary_pct, 0.25
     # where neither is given) is read by _gpt_neox_keys
     "gpt_neox": {"tie_word_embeddings": False, "attention_bias": True, "use_parallel_residual": True},
+    # OPTConfig (transformers configuration_opt.py): max_position_embeddings=2048, do_layer_norm_before=True,
+    # _remove_final_layer_norm=False, enable_bias=True, layer_norm_elementwise_affine=True, tie_word_embeddings=True
+    # (word_embed_proj_dim=None is hidden_size: read by _opt_keys)
+    "opt": {"tie_word_embeddings": True, "max_position_embeddings": 2048, "do_layer_norm_before": True,
+            "_remove_final_layer_norm": False, "enable_bias": True, "layer_norm_elementwise_affine": True},
+    # GPTJConfig, CodeGenConfig: n_positions=2048, tie_word_embeddings=False; rotary_dim=64 is read by _gptj_keys (a
+    # null there is transformers' "the whole head", not the default)
+    "gptj": {"tie_word_embeddings": False, "n_positions": 2048},
+    "codegen": {"tie_word_embeddings": False, "n_positions": 2048},
+    # BloomConfig passes no tie_word_embeddings (PretrainedConfig's True)
+    "bloom": {"tie_word_embeddings": True},
+    # MptConfig(expansion_ratio=4, max_seq_len=2048, no_bias=True); MptForCausalLM ties lm_head to wte
+    # (PretrainedConfig's tie_word_embeddings=True)
+    "mpt": {"tie_word_embeddings": True, "expansion_ratio": 4, "max_seq_len": 2048, "no_bias": True},
+    # GPTNeoConfig(max_position_embeddings=2048, attention_types=[[["global", "local"], 12]], window_size=256);
+    # tie_word_embeddings PretrainedConfig's True
+    "gpt_neo": {"tie_word_embeddings": True, "max_position_embeddings": 2048, "window_size": 256,
+                "attention_types": [[["global", "local"], 12]]},
     "falcon": {"tie_word_embeddings": True},
     "cohere": {"tie_word_embeddings": True},                        # CohereConfig(tie_word_embeddings=True)
     # Cohere2Config(tie_word_embeddings=True, sliding_window=4096, sliding_window_pattern=4)
@@ -643,6 +676,9 @@ CONVENTIONAL |= {"phi"}
 # _nemotron_keys), OLMo-1 (OlmoForCausalLM: LayerNorms without parameters; _olmo_keys), Google VaultGemma
 # (VaultGemmaForCausalLM: Gemma-2's block without its post-attention and post-feedforward norms)
 CONVENTIONAL |= {"nemotron", "olmo", "vaultgemma"}
+# the decoders of 2021-2023 (docs/zoo-facts.md section 32): OPT, GPT-J, CodeGen, BLOOM, MPT, GPT-Neo
+LEGACY = ("opt", "gptj", "codegen", "bloom", "mpt", "gpt_neo")
+CONVENTIONAL |= set(LEGACY)
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -730,7 +766,9 @@ SIZES = {k: 1 for k in (
     "conv_L_cache", "block_ff_dim", "block_multiple_of", "block_dim", "conv_dim", "conv_dim_out",
     # Hy3 (vLLM's HYV3Config: the experts' width), Cohere2-MoE (Cohere2MoeConfig: the dense prefix's width and window
     # pattern), read by _hy_v3_keys and _cohere2_moe_keys
-    "expert_hidden_dim", "prefix_dense_intermediate_size", "prefix_dense_sliding_window_pattern")} | {k: 0 for k in (
+    "expert_hidden_dim", "prefix_dense_intermediate_size", "prefix_dense_sliding_window_pattern",
+    # the 2021-2023 decoders: OPT (ffn_dim, word_embed_proj_dim), BLOOM (n_embed), MPT (n_heads, expansion_ratio)
+    "ffn_dim", "word_embed_proj_dim", "n_embed", "n_heads", "expansion_ratio")} | {k: 0 for k in (
     "num_kv_shared_layers", "laurel_rank", "hidden_size_per_layer_input", "altup_active_idx",
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
@@ -739,7 +777,7 @@ SIZES = {k: 1 for k in (
     "num_shared_expert", "moe_layer_num_skipped", "num_dense_layers", "zero_expert_num", "share_q_dim",
     "attn_layer_offset", "expert_layer_offset")}
 # sizes the reader loops over (one entry per layer) before the spec checks them: the spec's own bounds
-MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS}
+MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS, "num_layers": MAX_LAYERS, "n_layers": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
                "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types", "full_attn_idxs"}
@@ -752,7 +790,8 @@ SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bi
             "mamba_conv_bias", "mamba_proj_bias", "use_cla", "use_mixed_mlp_moe", "add_qkv_bias", "add_bias_linear",
             "multi_query_attention", "qkv_bias", "no_bias", "use_head_wise_attn_gate", "rms_norm", "mamba_rms_norm",
             "projectors_bias", "conv_bias", "block_auto_adjust_ff_dim", "use_expert_bias", "tie_embedding",
-            "add_cross_attention", "qk_norm"}
+            "add_cross_attention", "qk_norm", "enable_bias", "do_layer_norm_before",
+            "layer_norm_elementwise_affine", "_remove_final_layer_norm"}
 
 # keys a Llama-shaped config of an unknown model_type may carry: the ones read below and ones that do not change
 # sizes (token ids, dropout, initialisation, RoPE frequencies, norm epsilons, bookkeeping)
@@ -931,6 +970,8 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     reader, by = _key_reader(mt, named)
     if reader is not None:
         merged = reader(_checked(merged, by), by)
+    if mt == "gpt_neo":
+        description = "; ".join(x for x in (description, _gpt_neo_reading(merged)) if x)
     if mt == "mimo_v2_flash":
         merged = _mimo_v2_flash_keys(merged, mt)
         description = description or MIMO_READING
@@ -988,7 +1029,9 @@ def _key_reader(mt: str, named: str):
                "cohere2_moe": _cohere2_moe_keys,
                "glm4_moe_lite": _glm4_moe_lite_keys, "gpt_neox": _gpt_neox_keys, "phi": _phi_keys,
                "gpt_bigcode": _gpt_bigcode_keys, "nemotron": _nemotron_keys, "olmo": _olmo_keys,
-               **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys)}
+               **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys),
+               "opt": _opt_keys, "gptj": _gptj_keys, "codegen": _gptj_keys, "bloom": _bloom_keys, "mpt": _mpt_keys,
+               "gpt_neo": _gpt_neo_keys}
     return readers.get(mt), mt
 
 
@@ -1475,6 +1518,278 @@ def _gpt_bigcode_keys(cfg: dict, mt: str) -> dict:
     hidden, heads = _req(cfg, mt, "hidden_size", "n_embd"), _req(cfg, mt, "num_attention_heads", "n_head")
     head = _whole_heads(cfg, mt, hidden, heads)
     return {**cfg, "head_dim": head, "num_key_value_heads": 1 if cfg.get("multi_query") else heads}
+
+
+# keys the 2021-2023 decoders' attention classes do not read (OPTAttention, GPTJAttention, CodeGenAttention,
+# BloomAttention, MptAttention, GPTNeoSelfAttention; vLLM opt.py, gpt_j.py, bloom.py, mpt.py): every layer keeps every
+# token whatever a stray sliding_window or layer_types says (read as Mistral's window before: OPT-125m's 2,048-token
+# sequence at 12 x 128 tokens instead of 12 x 2,048)
+NO_WINDOW = {"sliding_window": None, "layer_types": None}
+
+
+def _opt_keys(cfg: dict, mt: str) -> dict:
+    """OPT's config (OPTConfig; transformers models/opt/modeling_opt.py and vLLM model_executor/models/opt.py build the
+    same modules) in the names the readers use. OPTDecoderLayer: self_attn_layer_norm, OPTAttention's q_proj, k_proj,
+    v_proj and out_proj (d -> d each, heads of hidden_size / num_attention_heads, all four biased by ``enable_bias``),
+    final_layer_norm, fc1 d -> ``ffn_dim`` and fc2 back (biased by ``enable_bias``; ReLU, no gate). OPTDecoder:
+    embed_tokens, embed_positions (OPTLearnedPositionalEmbedding: ``max_position_embeddings + 2`` rows, "OPT is set up
+    so that if padding_idx is specified then offset the embedding ids by 2"), a final LayerNorm; the lm_head is
+    embed_tokens (tie_word_embeddings, OPTConfig's default true). No RoPE. The LayerNorm and MLP biases and the
+    position table are not counted (:func:`_uncounted`). Neither engine reads a ``num_key_value_heads`` or
+    ``head_dim`` (OPTAttention splits hidden_size into its heads): the first is not read, the second refused where it
+    says otherwise (:func:`_whole_heads`).
+
+    Refused, the spec having no field for them: ``word_embed_proj_dim`` other than hidden_size (OPT-350m's 512: the
+    embedding and head that wide, project_in and project_out between it and the layers), post-LayerNorm layers
+    (``do_layer_norm_before`` false, OPT-350m's) and ``_remove_final_layer_norm`` (OPTDecoder builds no final
+    LayerNorm then; the spec counts one), LayerNorms without weights (``layer_norm_elementwise_affine`` false)."""
+    hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
+    proj = cfg.get("word_embed_proj_dim")
+    if proj is not None and proj != hidden:
+        raise _refuse(mt, f"word_embed_proj_dim {proj} beside hidden_size {hidden} (an embedding and head of {proj} "
+                          "with project_in and project_out to the layers, OPT-350m's) is not modelled")
+    if not cfg.get("do_layer_norm_before"):
+        raise _refuse(mt, "do_layer_norm_before false (post-LayerNorm layers without a final LayerNorm, OPT-350m's) "
+                          "is not modelled")
+    if cfg.get("_remove_final_layer_norm"):
+        raise _refuse(mt, "_remove_final_layer_norm (no final LayerNorm) is not modelled")
+    if not cfg.get("layer_norm_elementwise_affine"):
+        raise _refuse(mt, "layer_norm_elementwise_affine false (LayerNorms without weights) is not modelled")
+    head = _whole_heads(cfg, mt, hidden, heads, "OPTAttention")
+    return {**cfg, **NO_WINDOW, "head_dim": head, "num_key_value_heads": heads,
+            "intermediate_size": _req(cfg, mt, "ffn_dim"), "attention_bias": cfg["enable_bias"]}
+
+
+def _gptj_keys(cfg: dict, mt: str) -> dict:
+    """GPT-J's and CodeGen's config (GPTJConfig, CodeGenConfig: ``n_embd``, ``n_head``, ``n_layer``, ``n_positions``,
+    ``rotary_dim``, ``n_inner``; their attribute_map reads hidden_size, num_attention_heads, num_hidden_layers and
+    max_position_embeddings as the same) in the names the readers use. GPTJBlock and CodeGenBlock: one LayerNorm
+    (ln_1) whose output feeds attention and MLP side by side; q_proj, k_proj, v_proj (CodeGen: one qkv_proj d -> 3 d)
+    and out_proj, none biased, heads of hidden / heads, RoPE over the first ``rotary_dim`` dims of each (64 where the
+    file gives none); fc_in d -> ``n_inner`` (4 d where null) and fc_out back, both biased (gelu_new, no gate); ln_f;
+    an untied lm_head with a bias (transformers GPTJForCausalLM and CodeGenForCausalLM: nn.Linear(n_embd, vocab);
+    vLLM gpt_j.py: ParallelLMHead(bias=True)). The LayerNorm, MLP and lm_head biases are not counted.
+
+    GPT-J, which vLLM serves too, is refused where vLLM refuses the file or the two engines would build other weights:
+    a tied head (vLLM asserts ``not config.tie_word_embeddings``), ``rotary`` false (vLLM asserts it true;
+    transformers applies RoPE whatever the key says). CodeGen, which transformers alone builds (vLLM's registry has
+    no CodeGenForCausalLM), ties its head where the file says so; its heads must split into CodeGenAttention's
+    ``mp_num = 4`` shards of q, v and k. Refused for both: a null ``rotary_dim`` (GPTJAttention and CodeGenAttention:
+    ``pos_embd_dim = self.rotary_dim or self.embed_dim``, a sin/cos table of hidden_size applied to each whole head,
+    which fails to broadcast for more than one head; vLLM takes ``rotary_dim % 2`` of it), a rotary_dim that is 0 or
+    odd: RoPE turns pairs of dims (the sin/cos table holds rotary_dim / 2 frequencies)."""
+    hidden, heads = _req(cfg, mt, "hidden_size", "n_embd"), _req(cfg, mt, "num_attention_heads", "n_head")
+    builder = "GPTJAttention" if mt == "gptj" else "CodeGenAttention"
+    head = _whole_heads(cfg, mt, hidden, heads, builder)
+    rotary = cfg["rotary_dim"] if "rotary_dim" in cfg else 64        # GPTJConfig, CodeGenConfig: rotary_dim=64
+    if mt == "gptj":
+        flag = cfg.get("rotary", True)
+        if not isinstance(flag, bool):
+            raise SpecError(WHERE, f"model_type {mt}: rotary must be true or false, got {_show(flag)}")
+        if not flag:
+            raise _refuse(mt, "rotary false is not modelled (vLLM's GPTJAttention asserts it true; transformers "
+                              "applies RoPE whatever it says)")
+        if cfg.get("tie_word_embeddings"):
+            raise _refuse(mt, "a tied head (tie_word_embeddings) is not read: vLLM's GPTJForCausalLM refuses it (its "
+                              "lm_head has a bias)")
+    elif heads % 4:
+        raise _refuse(mt, f"{heads} heads do not split into CodeGenAttention's 4 shards (mp_num) of whole heads")
+    if rotary is None:
+        raise _refuse(mt, f"rotary_dim null is not modelled: {builder}'s sin/cos table is then hidden_size ({hidden}) "
+                          f"wide, for heads of {head}")
+    if rotary % 2 or rotary < 2:
+        raise _refuse(mt, f"rotary_dim {rotary} is not modelled: RoPE turns pairs of dims, at least one pair")
+    return {**cfg, **NO_WINDOW, "head_dim": head, "num_key_value_heads": heads, "rotary_dim": rotary,
+            "attention_bias": False, "intermediate_size": cfg.get("n_inner") or 4 * hidden}
+
+
+def _bloom_keys(cfg: dict, mt: str) -> dict:
+    """BLOOM's config (BloomConfig: ``n_layer``, ``n_head``, ``hidden_size`` or ``n_embed``, which wins over it
+    ("Backward compatibility with n_embed kwarg"); attribute_map reads num_hidden_layers and num_attention_heads as
+    the same) in the names the readers use. BloomBlock (transformers modeling_bloom.py, vLLM bloom.py): input_layernorm,
+    self_attention.query_key_value d -> 3 d and dense d -> d, both biased, heads of hidden / heads, ALiBi (no RoPE);
+    post_attention_layernorm, mlp.dense_h_to_4h d -> 4 d and dense_4h_to_h back, both biased (GELU, no gate).
+    BloomModel: word_embeddings, then word_embeddings_layernorm (a LayerNorm of hidden_size on the embeddings), ln_f;
+    the head tied to word_embeddings (PretrainedConfig's tie_word_embeddings true). ``seq_length`` (BLOOMZ's 2048,
+    one of the keys vLLM derives max_model_len from) is the context limit where no max_position_embeddings is given.
+    The LayerNorm and MLP biases and the embedding LayerNorm are not counted (:func:`_uncounted`). The MLP is 4 x
+    hidden_size whatever the file says (BloomMLP and vLLM's): an ``n_inner`` or ``intermediate_size`` of another
+    width is refused, since the checkpoint it describes is not the one either engine builds."""
+    hidden = cfg["n_embed"] if cfg.get("n_embed") is not None else _req(cfg, mt, "hidden_size")
+    heads = _req(cfg, mt, "num_attention_heads", "n_head")
+    head = _whole_heads(cfg, mt, hidden, heads, "BloomAttention")
+    for key in ("n_inner", "intermediate_size"):
+        if cfg.get(key) is not None and cfg[key] != 4 * hidden:
+            raise _refuse(mt, f"{key} {cfg[key]} is not modelled: BloomMLP is 4 x hidden_size ({4 * hidden}) wide "
+                              "whatever the file says")
+    out = {**cfg, **NO_WINDOW, "hidden_size": hidden, "head_dim": head, "num_key_value_heads": heads,
+           "intermediate_size": 4 * hidden, "attention_bias": True}
+    if cfg.get("max_position_embeddings") is None and cfg.get("seq_length") is not None:
+        out["max_position_embeddings"] = cfg["seq_length"]
+    return out
+
+
+# MptAttentionConfig's defaults for the keys read (transformers configuration_mpt.py)
+MPT_ATTN_DEFAULTS = {"attn_type": "multihead_attention", "alibi": True, "prefix_lm": False, "qk_ln": False,
+                     "qk_gn": False}                # qk_gn: llm-foundry's MPTConfig (transformers' has none)
+
+
+def _mpt_keys(cfg: dict, mt: str) -> dict:
+    """MPT's config (MptConfig: ``d_model``, ``n_heads``, ``n_layers``, ``max_seq_len``, ``expansion_ratio``,
+    ``no_bias`` and the nested ``attn_config``; attribute_map reads hidden_size, num_attention_heads and
+    num_hidden_layers as the same) in the names the readers use. MptBlock (transformers modeling_mpt.py): norm_1 (a
+    LayerNorm whose bias is removed, "backward compatibility with weights on the Hub"), attn.Wqkv d -> 3 d and
+    out_proj, both bias-free, heads of d_model / n_heads, ALiBi (no RoPE, no position table: learned_pos_emb is not
+    built beside ALiBi); norm_2, ffn.up_proj d -> 4 d and down_proj back, bias-free (GELU, no gate); norm_f; the head
+    tied to wte. vLLM's mpt.py builds the same from the same file where ``no_bias`` is true (it removes every
+    Linear's and LayerNorm's bias). Nothing of the checkpoint goes uncounted.
+
+    Refused where transformers' MptForCausalLM and vLLM's MPTForCausalLM would build other weights from one file, or
+    vLLM refuses it: ``attn_config.attn_type`` other than multihead_attention (llm-foundry's multiquery and
+    grouped_query attention: transformers builds every head's K/V whatever it says, vLLM those of
+    ``attn_config.kv_n_heads``), a ``kv_n_heads`` other than n_heads, ``alibi`` false (vLLM asserts it), ``prefix_lm``
+    (vLLM asserts it false), ``qk_ln`` (vLLM builds q/k LayerNorms, transformers none), ``qk_gn`` (llm-foundry's q/k
+    norms of head_dim, built by neither), an ``ffn_config.ffn_hidden_size`` other than 4 x d_model (llm-foundry's
+    resolve_ffn_hidden_size sizes the MLP by it, both engines by 4 d), ``rope``, ``expansion_ratio``
+    other than 4 (transformers' MptMLP is 4 x d_model whatever it says, vLLM's expansion_ratio x d_model), ``no_bias``
+    false (biases in vLLM, none in transformers), an ``ffn_config`` of another MLP, an untied head (vLLM asserts
+    ``tie_word_embeddings``). ``clip_qkv``, ``softmax_scale``, ``alibi_bias_max``, ``attn_impl``, ``logit_scale``,
+    ``embedding_fraction`` and ``norm_type`` size nothing."""
+    attn = cfg.get("attn_config")
+    if attn is None:
+        attn = {}
+    if not isinstance(attn, dict):
+        raise SpecError(WHERE, f"model_type {mt}: attn_config must be a mapping, got {_show(attn)}")
+    a = {**MPT_ATTN_DEFAULTS, **{k: v for k, v in attn.items() if v is not None}}
+    for key in ("alibi", "prefix_lm", "qk_ln", "qk_gn"):
+        if not isinstance(a[key], bool):
+            raise SpecError(WHERE, f"model_type {mt}: attn_config.{key} must be true or false, got {_show(a[key])}")
+    if a["attn_type"] != "multihead_attention":
+        raise _refuse(mt, f"attn_config.attn_type {_show(a['attn_type'])} is not modelled (transformers' "
+                          "MptAttention builds every head's K/V whatever it says, vLLM those of kv_n_heads)")
+    if not a["alibi"]:
+        raise _refuse(mt, "attn_config.alibi false (positions without ALiBi; vLLM's MPTAttention asserts it) is not "
+                          "modelled")
+    if a.get("rope"):
+        raise _refuse(mt, "attn_config.rope (RoPE in place of ALiBi) is not modelled")
+    if a["prefix_lm"]:
+        raise _refuse(mt, "attn_config.prefix_lm (bidirectional attention over a prefix; vLLM asserts it false) is "
+                          "not modelled")
+    if a["qk_ln"]:
+        raise _refuse(mt, "attn_config.qk_ln (q/k LayerNorms: vLLM builds them, transformers' MptAttention does not) "
+                          "is not modelled")
+    if a["qk_gn"]:
+        raise _refuse(mt, "attn_config.qk_gn (q/k norms of head_dim: neither transformers' nor vLLM's MPTAttention "
+                          "builds them) is not modelled")
+    hidden = _req(cfg, mt, "hidden_size", "d_model")
+    heads = _req(cfg, mt, "num_attention_heads", "n_heads")
+    kv = a.get("kv_n_heads")
+    if kv is not None and not _whole(kv, 1):
+        raise SpecError(WHERE, f"model_type {mt}: attn_config.kv_n_heads must be a whole number of at least 1, got "
+                               f"{_show(kv)}")
+    if kv is not None and kv != heads:
+        raise _refuse(mt, f"attn_config.kv_n_heads {_show(kv)} beside n_heads {heads} is not modelled (vLLM builds "
+                          "K/V heads of kv_n_heads, transformers' MptAttention every head's)")
+    ffn = cfg.get("ffn_config")
+    if ffn is not None and (not isinstance(ffn, dict) or ffn.get("ffn_type", "mptmlp") != "mptmlp"):
+        raise _refuse(mt, f"ffn_config {_show(ffn)} is not modelled (transformers' and vLLM's MPT build the mptmlp "
+                          "MLP, up_proj and down_proj)")
+    width = (ffn or {}).get("ffn_hidden_size")
+    if width is not None and width != 4 * hidden:
+        # llm-foundry's resolve_ffn_hidden_size: ffn_hidden_size, where given, sizes the MLP over expansion_ratio
+        raise _refuse(mt, f"ffn_config.ffn_hidden_size {_show(width)} is not modelled (llm-foundry's MLP width; "
+                          f"transformers' and vLLM's MPT build {4 * hidden})")
+    if cfg["expansion_ratio"] != 4:
+        raise _refuse(mt, f"expansion_ratio {cfg['expansion_ratio']} is not modelled (transformers' MptMLP is 4 x "
+                          "d_model whatever it says, vLLM's expansion_ratio x d_model)")
+    if not cfg["no_bias"]:
+        raise _refuse(mt, "no_bias false is not modelled (vLLM biases every Linear and LayerNorm, transformers' MPT "
+                          "none)")
+    if not cfg["tie_word_embeddings"]:
+        raise _refuse(mt, "an untied head (tie_word_embeddings false) is not read: vLLM's MPTForCausalLM refuses it")
+    head = _whole_heads(cfg, mt, hidden, heads, "MptAttention")
+    return {**cfg, **NO_WINDOW, "hidden_size": hidden, "num_attention_heads": heads,
+            "num_hidden_layers": _req(cfg, mt, "num_hidden_layers", "n_layers"), "head_dim": head,
+            "num_key_value_heads": heads, "max_position_embeddings": cfg.get("max_position_embeddings") or
+            cfg["max_seq_len"], "intermediate_size": 4 * hidden, "attention_bias": False}
+
+
+# GPT-Neo's attention types (GPTNeoConfig.attention_types entries; GPTNeoAttention raises on any other)
+GPT_NEO_TYPES = ("global", "local")
+
+
+def _gpt_neo_keys(cfg: dict, mt: str) -> dict:
+    """GPT-Neo's config (GPTNeoConfig: ``num_layers``, ``num_heads``, ``attention_types``, ``window_size``; its
+    attribute_map reads num_hidden_layers and num_attention_heads as the same) in the names the readers use.
+    GPTNeoBlock (transformers modeling_gpt_neo.py; vLLM's registry has no GPTNeoForCausalLM): ln_1, attention of
+    q_proj, k_proj, v_proj (bias-free) and out_proj (biased), heads of hidden / heads, no RoPE; ln_2, mlp.c_fc d ->
+    ``intermediate_size`` (4 d where null) and c_proj back, both biased (gelu_new, no gate). GPTNeoModel: wte, wpe (a
+    learned table of ``max_position_embeddings`` rows), ln_f; the head tied to wte. Layer types from
+    ``attention_types`` (``[[["global", "local"], 12]]``: the pattern repeated,
+    GPTNeoConfig.expand_attention_types_params): global layers attend the whole context, local ones the last
+    ``window_size`` tokens, themselves included (GPTNeoSelfAttention's mask: ``bias ^ tril(bias, -window_size)``).
+    The local layers are read as full layers, their window said in the description (:func:`_gpt_neo_reading`): the
+    window is in the mask alone, and every layer's keys and values go to one cache that keeps every token
+    (GPTNeoSelfAttention: ``layer_past.update(key, value, self.layer_id)`` into the ``DynamicCache()`` GPTNeoModel
+    builds without a window); no engine with a windowed cache builds GPT-Neo (vLLM's and SGLang's registries have no
+    GPTNeoForCausalLM). Read as sliding layers, GPT-Neo-125M held 42,467,328 B a sequence at 2,048 tokens, 44% under
+    transformers' 75,497,472. A ``sliding_window`` or ``layer_types`` key, which GPTNeoConfig does not read, is not
+    read either. The LayerNorm and MLP biases and the position table are not counted (:func:`_uncounted`). Refused: an
+    ``attention_types`` that is no list of [types, repeats] pairs, that names another type, that expands to another
+    number of layers than num_layers (GPTNeoConfig raises), or an ``attention_layers`` that disagrees with it (the file
+    then says two things: transformers builds the layers from attention_layers, which PretrainedConfig sets after the
+    expansion)."""
+    hidden = _req(cfg, mt, "hidden_size")
+    heads = _req(cfg, mt, "num_attention_heads", "num_heads")
+    L = _req(cfg, mt, "num_hidden_layers", "num_layers")
+    head = _whole_heads(cfg, mt, hidden, heads, "GPTNeoSelfAttention")
+    layers = _gpt_neo_layers(cfg, mt, L)
+    out = {**cfg, "num_hidden_layers": L, "num_attention_heads": heads, "head_dim": head, "num_key_value_heads": heads,
+           **NO_WINDOW, "attention_bias": False, "attention_out_bias": True,
+           "intermediate_size": cfg.get("intermediate_size") or 4 * hidden, "_gpt_neo_local": layers.count("local")}
+    if "local" in layers:
+        window = cfg.get("window_size")
+        if isinstance(window, float) and window.is_integer():
+            window = int(window)
+        if not _whole(window, 1):
+            raise SpecError(WHERE, f"model_type {mt}: window_size must be a whole number of at least 1, got "
+                                   f"{_show(window)}")
+        out["window_size"] = window
+    return out
+
+
+def _gpt_neo_reading(cfg: dict) -> str:
+    """What a GPT-Neo reading with local layers says of them (:func:`_gpt_neo_keys`): "" where there are none."""
+    n = cfg["_gpt_neo_local"]
+    if not n:
+        return ""
+    return (f"{n} of the {cfg['num_hidden_layers']} layers are local (a {cfg['window_size']:,}-token window in "
+            "GPTNeoSelfAttention's mask), read as full: transformers, the engine that builds GPT-Neo, caches every "
+            "token of every layer")
+
+
+def _gpt_neo_layers(cfg: dict, mt: str, L: int) -> list[str]:
+    """Each layer's attention type (global or local) from GPT-Neo's ``attention_types``, checked as
+    :func:`_gpt_neo_keys` says before it is expanded (a repeat count is compared, not unrolled)."""
+    types = cfg.get("attention_types")
+    pairs = isinstance(types, list) and bool(types) and all(
+        isinstance(t, list) and len(t) == 2 and isinstance(t[0], list) and t[0] and all(_name(x) for x in t[0])
+        and _whole(t[1], 0) for t in types)
+    if not pairs:
+        raise SpecError(WHERE, f"model_type {mt}: attention_types must be a list of [[layer types], repeats] pairs, "
+                               f"got {_show(types)}")
+    unknown = sorted({x for pattern, _ in types for x in pattern} - set(GPT_NEO_TYPES))
+    if unknown:
+        raise _refuse(mt, f"attention type {_show(unknown[0])} is not modelled (global and local are)")
+    count = sum(len(pattern) * n for pattern, n in types)
+    if count != L:
+        raise _refuse(mt, f"attention_types gives {count} layers for num_layers {L} (GPTNeoConfig requires them "
+                          "equal)")
+    layers = [x for pattern, n in types for _ in range(n) for x in pattern]
+    given = cfg.get("attention_layers")
+    if given is not None and given != layers:
+        raise _refuse(mt, "attention_layers disagrees with attention_types (which layers are local is not known)")
+    return layers
 
 
 def _exaone_keys(cfg: dict, mt: str) -> dict:
@@ -2546,7 +2861,9 @@ QKV_BIAS_FLAG = {"glm4_moe": "attention_bias", "stablelm": "use_qkv_bias", "seed
                  # Step3p5Attention: QKVParallelLinear(bias=getattr(config, "attention_bias", False)), o_proj bias=False
                  "step3p5": "attention_bias"}
 # config flags of an o_proj bias apart from the q/k/v ones (SeedOssAttention: o_proj bias=attention_out_bias)
-O_BIAS_FLAG = {"seed_oss": "attention_out_bias", "bailing_moe": "use_bias", "bailing_moe_v2": "use_bias"}
+# (GPT-Neo: out_proj biased, q/k/v not; _gpt_neo_keys sets attention_out_bias)
+O_BIAS_FLAG = {"seed_oss": "attention_out_bias", "bailing_moe": "use_bias", "bailing_moe_v2": "use_bias",
+               "gpt_neo": "attention_out_bias"}
 # config flags of biases on q, k, v and o (Llama and most: attention_bias)
 ALL_BIAS_FLAG = {"falcon": "bias", "internlm2": "bias", "starcoder2": "use_bias"}
 # config flags of a q/k norm with weights (Llama-4's use_qk_norm is a weightless L2 norm, so not read there)
@@ -2555,8 +2872,9 @@ QK_NORM_FLAG = {"glm4_moe": "use_qk_norm", "minimax_m2": "use_qk_norm", "cohere"
                 "bailing_moe_v2": "use_qk_norm", "hunyuan": "use_qk_norm", "hunyuan_v1_moe": "use_qk_norm"}
 
 
-# dense families whose MLP is up_proj then down_proj, with no gate (2 d f a layer, not 3 d f)
-NON_GATED_MLP = ("apertus", "arcee", "nemotron")
+# dense families whose MLP is up_proj then down_proj, with no gate (2 d f a layer, not 3 d f); MPT's MptMLP
+# (ffn.up_proj, ffn.down_proj, bias-free; _mpt_keys sets intermediate_size to 4 d)
+NON_GATED_MLP = ("apertus", "arcee", "nemotron", "mpt")
 # GPT-2's block (transformers GPT2Block, GPTBigCodeBlock; vLLM gpt2.py, gpt_bigcode.py): a learned position table
 # (wpe, n_positions x d) instead of RoPE, c_attn and c_proj with biases, an MLP of c_fc d -> n_inner (4 d where null)
 # and c_proj back, both biased, no gate, LayerNorms with biases. GPTBigCode (StarCoder) is GPT-2's block with
@@ -2564,28 +2882,65 @@ NON_GATED_MLP = ("apertus", "arcee", "nemotron")
 GPT2_BLOCK = ("gpt2", "gpt_bigcode")
 # non-gated MLPs of intermediate_size with biases (up then down, 2 d f + f + d, the biases not counted): StarCoder2
 # (Starcoder2MLP c_fc, c_proj, biased by use_bias), GPT-NeoX (GPTNeoXMLP dense_h_to_4h, dense_4h_to_h, always biased),
-# Phi (PhiMLP fc1, fc2, always biased)
-BIASED_MLP = ("starcoder2", "gpt_neox", "phi")
+# Phi (PhiMLP fc1, fc2, always biased), OPT (fc1, fc2 biased by enable_bias), GPT-J and CodeGen (mlp.fc_in, fc_out),
+# BLOOM (mlp.dense_h_to_4h, dense_4h_to_h), GPT-Neo (mlp.c_fc, c_proj); each reader sets intermediate_size
+BIASED_MLP = ("starcoder2", "gpt_neox", "phi", "opt", "gptj", "codegen", "bloom", "gpt_neo")
+
+
+@dataclass(frozen=True)
+class Uncounted:
+    """What of a family's checkpoint the spec has no field for (:func:`_uncounted`): the bias of each LayerNorm
+    (``norms_per_layer`` a layer and the final one), the MLP's biases (f + d a layer; or the name of the config
+    switch that decides them), an lm_head bias (vocab), a learned position table of ``max_position_embeddings +
+    table_offset`` rows (None: no table), an embedding LayerNorm's weight and bias."""
+
+    norm_bias: bool = True
+    mlp_bias: bool | str = True
+    head_bias: bool = False
+    table_offset: int | None = None
+    embed_norm: bool = False
+
+
+# families whose checkpoints hold what the spec has no field for (docs/zoo-facts.md sections 29 and 32). MPT holds
+# none (no biases, no position table) and is not here
+UNCOUNTED = {
+    "gpt2": Uncounted(table_offset=0), "gpt_bigcode": Uncounted(table_offset=0),   # wpe: n_positions rows
+    "gpt_neox": Uncounted(),
+    "phi": Uncounted(head_bias=True),                                             # PhiForCausalLM's lm_head bias
+    # OPTLearnedPositionalEmbedding(max_position_embeddings + 2 rows); fc1/fc2 biased by enable_bias
+    "opt": Uncounted(mlp_bias="enable_bias", table_offset=2),
+    "gptj": Uncounted(head_bias=True), "codegen": Uncounted(head_bias=True),      # lm_head = nn.Linear(d, vocab)
+    "bloom": Uncounted(embed_norm=True),                                          # word_embeddings_layernorm
+    "gpt_neo": Uncounted(table_offset=0),                                         # wpe: max_position_embeddings rows
+}
 
 
 def _uncounted(cfg: dict, mt: str, spec: dict) -> str:
-    """What of a GPT-2-block, GPT-NeoX or Phi checkpoint the spec has no field for, and so does not count, with its
-    size: per layer the two LayerNorms' biases (2 d) and the MLP's (f + d), the final LayerNorm's bias (d), and, in
-    GPT-2's block, the learned position table (``n_positions x d``); Phi's one LayerNorm a layer (d), the MLP's
-    (f + d), the final LayerNorm's (d) and the lm_head's (vocab). StarCoder: 40 (2 x 6144 + 24576 + 6144) + 6144 +
-    8192 x 6144 = 52,058,112 of its 15,517,456,384."""
-    d, L, f = spec["hidden_size"], spec["num_layers"], spec["ffn"]["intermediate_size"]
-    if mt == "phi":
-        # one LayerNorm a layer (d) and the MLP's (f + d), final_layernorm's (d), lm_head's (vocab). Phi-2:
-        # 32 (2560 + 10240 + 2560) + 2560 + 51200 = 545,280 of its 2,779,683,840
-        biases = L * (d + f + d) + d + spec["vocab_size"]
-        return f"the LayerNorm, MLP and lm_head biases, {biases:,} parameters, are not counted"
-    biases = L * (2 * d + f + d) + d
-    if mt in GPT2_BLOCK:
-        rows = _limit(cfg)                             # n_positions (1024, the class default, where none)
-        return (f"the learned position table ({rows:,} x {d:,}) and the LayerNorm and MLP biases, "
-                f"{rows * d + biases:,} parameters, are not counted")
-    return f"the LayerNorm and MLP biases, {biases:,} parameters, are not counted"
+    """What of the family's checkpoint the spec does not count (:data:`UNCOUNTED`), with its size, for the reading's
+    description: per layer each LayerNorm's bias (d) and the MLP's (f + d), the final LayerNorm's bias (d), an lm_head
+    bias (vocab), a learned position table (rows x d), an embedding LayerNorm (2 d); "" where there is none.
+    StarCoder: 8192 x 6144 + 40 (2 x 6144 + 24576 + 6144) + 6144 = 52,058,112 of its 15,517,456,384; Phi-2 (one
+    LayerNorm a layer and an lm_head bias): 32 (2560 + 10240 + 2560) + 2560 + 51200 = 545,280 of its 2,779,683,840."""
+    u = UNCOUNTED[mt]
+    d, L, f, V = spec["hidden_size"], spec["num_layers"], spec["ffn"]["intermediate_size"], spec["vocab_size"]
+    mlp = cfg.get(u.mlp_bias) is True if isinstance(u.mlp_bias, str) else u.mlp_bias
+    biases = [(name, n) for name, n, there in (
+        ("LayerNorm", L * spec["norms_per_layer"] * d + d, u.norm_bias), ("MLP", L * (f + d), mlp),
+        ("lm_head", V, u.head_bias)) if there]
+    parts = []
+    if u.table_offset is not None:
+        rows = _limit(cfg) + u.table_offset           # GPT-2's n_positions (1024, the class default, where none)
+        parts.append((f"the learned position table ({rows:,} x {d:,})", rows * d))
+    if u.embed_norm:
+        parts.append((f"the embedding LayerNorm (2 x {d:,})", 2 * d))
+    if biases:
+        names = [name for name, _ in biases]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        parts.append((f"the {listed} biases", sum(n for _, n in biases)))
+    if not parts:
+        return ""
+    what = " and ".join(text for text, _ in parts)
+    return f"{what}, {sum(n for _, n in parts):,} parameters, are not counted"
 
 
 def _rope_factor(cfg: dict, mt: str) -> float | None:
@@ -2600,10 +2955,12 @@ def _rope_factor(cfg: dict, mt: str) -> float | None:
 
 
 def _no_rope(cfg: dict, mt: str) -> bool:
-    """Attention without rotary dims: GPT-2's and StarCoder's learned positions, Falcon's ALiBi, Nemotron-H's and
-    Jamba's NoPE attention (NemotronHAttention and JambaAttention apply no rotary embedding), Granite-4.0-H's
-    ``position_embedding_type: nope``, Baichuan-13B's and Baichuan2-13B's ALiBi (:func:`_baichuan_alibi`)."""
-    return mt in (*GPT2_BLOCK, "nemotron_h", "jamba") or (mt == "falcon" and bool(cfg.get("alibi"))) or \
+    """Attention without rotary dims: GPT-2's, StarCoder's, OPT's and GPT-Neo's learned positions, BLOOM's and MPT's
+    ALiBi, Falcon's ALiBi, Nemotron-H's and Jamba's NoPE attention (NemotronHAttention and JambaAttention apply no
+    rotary embedding), Granite-4.0-H's ``position_embedding_type: nope``, Baichuan-13B's and Baichuan2-13B's ALiBi
+    (:func:`_baichuan_alibi`)."""
+    return mt in (*GPT2_BLOCK, "nemotron_h", "jamba", "opt", "gpt_neo", "bloom", "mpt") or \
+        (mt == "falcon" and bool(cfg.get("alibi"))) or \
         (mt == "granitemoehybrid" and cfg.get("position_embedding_type") == "nope") or \
         (mt == "baichuan" and _baichuan_alibi(cfg))
 
@@ -3295,7 +3652,8 @@ def _norms(cfg: dict, mt: str) -> int:
         # pre and post norms around attention and MLP (Glm4DecoderLayer: input_layernorm, post_self_attn_layernorm,
         # post_attention_layernorm, post_mlp_layernorm)
         return 4
-    if mt in ("cohere", "cohere2", "cohere2_moe", "phi") or (mt == "stablelm" and cfg.get("use_parallel_residual")):
+    if mt in ("cohere", "cohere2", "cohere2_moe", "phi", "gptj", "codegen") or \
+            (mt == "stablelm" and cfg.get("use_parallel_residual")):
         return 1                                             # attention and MLP in parallel after one norm
     if mt == "falcon" and cfg.get("parallel_attn", True):
         # one shared LayerNorm (Falcon-7B), or ln_attn and ln_mlp (new_decoder_architecture, Falcon-40B)
@@ -3702,6 +4060,14 @@ FFN_NAMES: dict[str, FfnNames] = {
     # Phi-1/1.5/2 (transformers PhiMLP: fc1, fc2; vLLM phi.py)
     "phi": FfnNames(dense=_proj("mlp", "fc1", "fc2")),
     "exaone": FfnNames(dense=_proj("mlp", "c_fc_0", "c_fc_1", "c_proj")),
+    # the 2021-2023 decoders (transformers and vLLM opt.py, gpt_j.py, bloom.py, mpt.py; modeling_codegen.py,
+    # modeling_gpt_neo.py): OPT's fc1/fc2 sit on the layer itself, GPT-J's and CodeGen's mlp.fc_in/fc_out, BLOOM's
+    # Megatron names, MPT's ffn.up_proj/down_proj, GPT-Neo's GPT-2 names
+    "opt": FfnNames(dense=("fc1", "fc2")),
+    **dict.fromkeys(("gptj", "codegen"), FfnNames(dense=_proj("mlp", "fc_in", "fc_out"))),
+    "bloom": FfnNames(dense=_proj("mlp", "dense_h_to_4h", "dense_4h_to_h")),
+    "mpt": FfnNames(dense=_proj("ffn", "up_proj", "down_proj")),
+    "gpt_neo": FfnNames(dense=_proj("mlp", "c_fc", "c_proj")),
     # StepFun's Step-3 and Step-3.5 (vLLM step3_text.py, step3p5.py: mlp.gate_up_proj from mlp.gate_proj/up_proj,
     # moe.gate, the experts stacked in one moe.gate_proj / up_proj / down_proj each ("Old packed 3D format"), the shared
     # expert beside them at the layer's share_expert, which Step-3.5's hf_to_vllm_mapper moves under moe.)
@@ -3755,6 +4121,21 @@ ATTN_NAMES: dict[str, AttnNames] = {
     "phi3": AttnNames(projs=("qkv_proj", "o_proj")),
     # Phi-1/1.5/2 (transformers PhiAttention: q_proj, k_proj, v_proj, dense; vLLM phi.py)
     "phi": AttnNames(projs=("q_proj", "k_proj", "v_proj", "dense")),
+    # OPT (transformers OPTForCausalLM: model.decoder.layers.N.self_attn.q/k/v/out_proj, model.decoder.embed_tokens;
+    # vLLM opt.py, which prefixes checkpoints' bare decoder.* names with model.)
+    "opt": AttnNames("model.decoder.layers", "self_attn", ("q_proj", "k_proj", "v_proj", "out_proj"),
+                     "model.decoder.embed_tokens"),
+    # GPT-J and CodeGen (transformer.h.N.attn.q/k/v_proj or qkv_proj, out_proj; transformer.wte; vLLM gpt_j.py)
+    "gptj": AttnNames("transformer.h", "attn", ("q_proj", "k_proj", "v_proj", "out_proj"), "transformer.wte"),
+    "codegen": AttnNames("transformer.h", "attn", ("qkv_proj", "out_proj"), "transformer.wte"),
+    # BLOOM (transformer.h.N.self_attention.query_key_value / dense, transformer.word_embeddings; vLLM bloom.py)
+    "bloom": AttnNames("transformer.h", "self_attention", ("query_key_value", "dense"),
+                       "transformer.word_embeddings"),
+    # MPT (transformer.blocks.N.attn.Wqkv / out_proj, transformer.wte; vLLM mpt.py)
+    "mpt": AttnNames("transformer.blocks", "attn", ("Wqkv", "out_proj"), "transformer.wte"),
+    # GPT-Neo (transformer.h.N.attn.attention.q/k/v_proj, out_proj; transformer.wte)
+    "gpt_neo": AttnNames("transformer.h", "attn.attention", ("q_proj", "k_proj", "v_proj", "out_proj"),
+                         "transformer.wte"),
     # Step-3 (vLLM step3_text.py: q_proj, k_proj, v_proj fused in qkv_proj at load, wq, o_proj; q_proj is the query's
     # down projection here, STEP3_PROJECTIONS); Step-3.5 (step3p5.py: q/k/v_proj, o_proj, g_proj with a head gate)
     "step3_text": AttnNames(projs=("q_proj", "k_proj", "v_proj", "wq", "o_proj")),
@@ -4693,7 +5074,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     limit = _limit(cfg)
     if limit:
         out["max_context"] = limit
-    if mt in (*GPT2_BLOCK, "gpt_neox", "phi"):       # said where the spec is shown: the gap to a checkpoint's count
+    if mt in UNCOUNTED:                 # said where the spec is shown: the gap to a checkpoint's count
         description = "; ".join(x for x in (description, _uncounted(cfg, mt, out)) if x)
     if description:
         out["description"] = description

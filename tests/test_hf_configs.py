@@ -230,10 +230,20 @@ SOURCES = {
     "olmo_1_7_7b": "https://huggingface.co/allenai/OLMo-1.7-7B-hf/blob/main/config.json",
     "flexolmo_7x7b_1t": "https://huggingface.co/allenai/FlexOlmo-7x7B-1T/blob/main/config.json",
     "vaultgemma_1b": "https://huggingface.co/google/vaultgemma-1b/blob/main/config.json",
+    # the decoders of 2021-2023 (docs/zoo-facts.md section 32), refused before on their first non-Llama key
+    # (SOURCE.md each; hand counts in tests/test_legacy_decoders.py)
+    "opt_125m": "https://huggingface.co/facebook/opt-125m/blob/main/config.json",
+    "opt_6_7b": "https://huggingface.co/facebook/opt-6.7b/blob/main/config.json",
+    "gpt_j_6b": "https://huggingface.co/EleutherAI/gpt-j-6B/blob/main/config.json",
+    "bloom_560m": "https://huggingface.co/bigscience/bloom-560m/blob/main/config.json",
+    "mpt_7b": "https://huggingface.co/mosaicml/mpt-7b/blob/main/config.json",
+    "gpt_neo_125m": "https://huggingface.co/EleutherAI/gpt-neo-125M/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
-# are read; test_refusals_are_one_line refuses variants of them
+# are read; test_refusals_are_one_line refuses variants of them. Released files refused whole live apart, in
+# tests/fixtures/hf_refused (OPT-350m: tests/test_legacy_decoders.py), since every folder here must load
+# (tests/test_schema.py)
 REFUSED: set[str] = set()
 
 # family folder -> built-in spec of the same model
@@ -937,6 +947,14 @@ CARDS = {
     "flexolmo_7x7b_1t": (32 * 32 * 128 * 2 * 2, 33e9, 0.009),
     # VaultGemma-1B: MHA, 4 heads of 256 on 26 full layers; the Hub's BF16 safetensors count, 1,038,741,120, exact
     "vaultgemma_1b": (26 * 4 * 256 * 2 * 2, 1_038_741_120, 0),
+    # the 2021-2023 decoders (exact counts in tests/test_legacy_decoders.py): MHA over heads of hidden / heads; the
+    # checkpoints' totals, which hold what the spec has no field for (position tables, LayerNorm, MLP, lm_head biases)
+    "opt_125m": (12 * 12 * 64 * 2 * 2, 125_239_296, 0.014),            # 1,639,680 short
+    "opt_6_7b": (32 * 32 * 128 * 2 * 2, 6_658_473_984, 0.0015),        # 9,318,400 short
+    "gpt_j_6b": (28 * 16 * 256 * 2 * 2, 6_050_882_784, 0.0002),        # 742,624 short; the card's 6,053,381,344
+    "bloom_560m": (24 * 16 * 64 * 2 * 2, 559_214_592, 0.0004),         # 175,104 short
+    "mpt_7b": (32 * 32 * 128 * 2 * 2, 6.7e9, 0.008),                   # 6,649,286,656 exactly; the card's "6.7B"
+    "gpt_neo_125m": (12 * 12 * 64 * 2 * 2, 125_198_592, 0.014),        # 1,638,144 short
 }
 
 
