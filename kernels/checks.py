@@ -89,6 +89,7 @@ def check_mla_inputs(q, kv_cache, cache_seqlens, block_table, *, kv_lora_rank, k
         require(kv_scale.numel() == 1, "kv_scale", f"expected one element, got shape {tuple(kv_scale.shape)}")
     elif kv_scale is not None:
         require(isinstance(kv_scale, (int, float)), "kv_scale", f"expected a float or tensor, got {type(kv_scale)}")
+        require(kv_scale > 0, "kv_scale", f"must be positive (a per-tensor scale: amax / 448), got {kv_scale}")
     if out is not None:
         check_tensor(out, "out", dtypes=(q.dtype,), device=dev, shape=(B, s_q, H, kv_lora_rank))
         require(out.is_contiguous(), "out", "must be contiguous")

@@ -133,23 +133,27 @@ def _softmax_step(s, m_i, l_i, visible, qk_scale, MASK: gl.constexpr, SLACK: gl.
     the 16-bit P @ V operand's range (2^8 = 256 for the default) and l within fp32's. FlashAttention-4 (Dao et al.,
     2025) rescales only past such a threshold too; FlashMLA's seesaw rescales every tile. With SLACK the scale also
     moves into the exponent, P = 2^(raw x qk_scale - m), one FFMA a score where a multiply and a subtraction were
-    (FlashMLA's form): 32 instructions a thread a 64-key tile. SLACK 0 keeps the previous kernel exactly."""
-    if SLACK > 0:  # the scale folded into the exponent's FFMA below (qk_scale > 0: the max commutes with it)
-        if MASK:
-            s = gl.where(visible, s, float("-inf"))
-        m_new = gl.maximum(m_i, gl.max(s, axis=1) * qk_scale)
-        m_new = gl.where(m_new > m_i + SLACK, m_new, m_i)
-    else:  # the kernel as it was before the slack (byte-identical SASS: the A/B's base)
+    (FlashMLA's form) on the unmasked tiles: 32 instructions a thread a 64-key tile. SLACK 0 keeps the previous kernel
+    exactly."""
+    # unmasked tiles with a slack fold the scale into the exponent's FFMA (qk_scale > 0, checked by the wrappers:
+    # the row max commutes with it); masked ones scale first, so that a zero scale never meets a masked -inf
+    FOLD: gl.constexpr = SLACK > 0 and not MASK
+    if not FOLD:
         s = s * qk_scale
-        if MASK:
-            s = gl.where(visible, s, float("-inf"))
+    if MASK:
+        s = gl.where(visible, s, float("-inf"))
+    if FOLD:
+        m_new = gl.maximum(m_i, gl.max(s, axis=1) * qk_scale)
+    else:
         m_new = gl.maximum(m_i, gl.max(s, axis=1))
+    if SLACK > 0:
+        m_new = gl.where(m_new > m_i + SLACK, m_new, m_i)
     if MASK:
         m_use = gl.where(m_new == float("-inf"), 0.0, m_new)
     else:
         m_use = m_new
     alpha = gl.exp2(m_i - m_use)
-    if SLACK > 0:
+    if FOLD:
         p = gl.exp2(s * qk_scale - gl.expand_dims(m_use, 1))
     else:
         p = gl.exp2(s - gl.expand_dims(m_use, 1))

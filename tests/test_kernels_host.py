@@ -287,6 +287,8 @@ def _bad_mla_calls():
         ("kv_cache", (q, kv.transpose(0, 2).contiguous().transpose(0, 2), lens, None), kw),
         ("kv_cache", (q, kv[:1], lens, None), kw),
         ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), kw),
+        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=0.0)),  # a scale is amax / 448
+        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=-0.5)),
         ("cache_seqlens", (q, kv, lens.long(), None), kw),
         ("cache_seqlens", (q, kv, lens[:1], None), kw),
         ("block_table", (qp, pool, lensp, bt.long()), kw),
@@ -667,6 +669,30 @@ def test_gluon_scheduled_plan_launches_parts_and_merges_slots(monkeypatch, block
     gm.mla_decode_gluon(q, pool, lens, bt, **kw)  # no schedule: the fixed grid's own plan, SCHEDULED off
     assert plans.misses == before + 2 and dict(zip(gm._mla_decode_seesaw_kernel.arg_names,
                                                     launches[-1][1]))["SCHEDULED"] is False
+
+
+def test_the_gluon_wrappers_refuse_a_softmax_scale_that_is_not_positive(monkeypatch):
+    """The seesaw kernel folds the scale into the exponent (gluon_mla_seesaw._softmax_step: the row max commutes with
+    a positive scale only), so the dense and sparse wrappers refuse 0 and negative scales in one line, before any
+    launch."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels import gluon_mla_decode as gm
+    from mlacalc.kernels import gluon_mla_sparse as gs
+
+    monkeypatch.setattr(gm, "gluon_supported", lambda *a, **k: True)
+    monkeypatch.setattr(gm, "_LAUNCH_SEESAW", lambda *a, **k: pytest.fail("launched"))
+    monkeypatch.setattr(gs, "gluon_sparse_supported", lambda *a, **k: True)
+    monkeypatch.setattr(gs, "_LAUNCH_SPARSE_SEESAW", lambda *a, **k: pytest.fail("launched"))
+    monkeypatch.setitem(launch._SMS, ("cpu", None), 6)
+    q = torch.randn(1, 1, 64, 576, dtype=torch.bfloat16)
+    kv = torch.randn(1, 128, 576, dtype=torch.bfloat16)
+    pool, bt = to_paged(kv, 64)
+    idx = torch.zeros(1, 1, 64, dtype=torch.int32)
+    for scale in (0.0, -0.1):
+        with pytest.raises(KernelInputError, match="^softmax_scale: must be positive"):
+            gm.mla_decode_gluon(q, kv, softmax_scale=scale, check=False)
+        with pytest.raises(KernelInputError, match="^softmax_scale: must be positive"):
+            gs.mla_decode_sparse_gluon(q, pool, idx, bt, softmax_scale=scale, check=False)
 
 
 def test_the_gluon_wrapper_refuses_a_schedule_with_splits_or_an_fp8_cache(monkeypatch):
