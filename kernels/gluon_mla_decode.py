@@ -175,8 +175,8 @@ def mla_decode_gluon(
                           num_splits=num_splits, config=cfg, scheduled=schedule is not None)
 
     plan = cached_plan("mla_decode_gluon", key, make, q.device)
-    require(softmax_scale > 0, "softmax_scale", f"must be positive (the kernel folds it into the exponent), got "
-            f"{softmax_scale}")
+    if not softmax_scale > 0:  # the message built only when it is raised: a format is host time on every call
+        require(False, "softmax_scale", f"must be positive (the kernel folds it into the exponent), got {softmax_scale}")
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)
