@@ -10,7 +10,8 @@
 #    14's targets at the points this kernel runs), then the fp8 and sparse points;
 # 3. the Gluon GPU tests (the rescaling test at slack 0, 1, 8 and both tiles; the padded tile; auto's dispatch) and
 #    the sparse Gluon ones, with what time is left.
-# Files under $OUT: run.log, ab_rescale_dense.json, ab_rescale_fs.json, pytest.txt.
+# 4. the scheduled mode's smoke tests, last.
+# Files under $OUT: run.log, ab_rescale_dense.json, ab_rescale_fs.json, pytest.txt, smoke.txt.
 #     run(command="bash bench/session_bd_gpu.sh", carry=[".peers"], timeout_s=600)
 set -u
 . bench/device_lib.sh
@@ -25,7 +26,11 @@ python3 bench/ab_summary.py "$OUT/ab_rescale_dense.json" slack8/slack0 | tee -a 
 timeout 110 python3 bench/ab_rescale.py --only fp8,sparse --out "$OUT/ab_rescale_fs.json" > "$W/ab_fs.log" 2>&1
 echo "ab fp8/sparse exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_rescale_fs.json" slack8/slack0 | tee -a "$LOG"
-timeout $(( 585 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider \
+timeout $(( 540 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider \
   -k "gluon_mla or rescaling or auto_dispatch or sparse_gluon" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
+# the scheduled mode's smoke tests (the same softmax inside _wg_sched), last: a hang there costs nothing above
+timeout $(( 588 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider -k "gluon_sched_smoke" \
+  tests/test_kernels_gpu.py > "$OUT/smoke.txt" 2>&1
+echo "sched smoke exit $? at ${SECONDS} s: $(tail -1 "$OUT/smoke.txt")" | tee -a "$LOG"
 echo "total ${SECONDS} s"
