@@ -151,3 +151,16 @@ def write_config(tmp_path, cfg: dict) -> str:
     """``cfg`` written as tmp_path/config.json; its path."""
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     return str(tmp_path / "config.json")
+
+
+def fixture_variant(tmp_path, name: str, **changes) -> str:
+    """Fixture ``name``'s config.json with ``changes`` (a value of ``...`` removes the key), written under
+    ``tmp_path``; the folder's path (what ``load_spec`` and the CLI take)."""
+    c = fixture_config(name)
+    for k, v in changes.items():
+        if v is ...:
+            c.pop(k, None)
+        else:
+            c[k] = v
+    write_config(tmp_path, c)
+    return str(tmp_path)

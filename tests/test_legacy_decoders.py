@@ -20,26 +20,12 @@ from mlacalc.kv import kv_report
 from mlacalc.params import weights_report
 from mlacalc.spec import load_spec
 
+from helpers import fixture_config as cfg
+from helpers import fixture_variant as variant
 from helpers import hf_fixture as hf
 from helpers import refused, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
-
-
-def cfg(name: str) -> dict:
-    return json.loads((FIXTURES / name / "config.json").read_text())
-
-
-def variant(tmp_path: Path, name: str, **changes) -> str:
-    """The fixture's config.json with ``changes`` (a value of ``...`` removes the key), written under ``tmp_path``."""
-    c = cfg(name)
-    for k, v in changes.items():
-        if v is ...:
-            c.pop(k, None)
-        else:
-            c[k] = v
-    (tmp_path / "config.json").write_text(json.dumps(c))
-    return str(tmp_path)
 
 
 def params(spec) -> int:
