@@ -1358,6 +1358,16 @@ def _rotary_choice(cfg: dict, mt: str, head: int, keys: tuple[str, ...], default
     return factor
 
 
+def _mha_as_vllm(cfg: dict, mt: str, heads: int, attention: str) -> None:
+    """Refuse a ``num_key_value_heads`` (None: the query heads, as the config classes default) other than the query
+    heads where vLLM's ``attention`` class builds K/V for all of them and transformers' reads the file's count: the
+    two engines would build different weights from one file."""
+    kv = cfg.get("num_key_value_heads") or heads
+    if kv != heads:
+        raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (transformers' "
+                          f"{attention} builds k/v of {kv} heads, vLLM's of all {heads})")
+
+
 def _phi_keys(cfg: dict, mt: str) -> dict:
     """Phi-1, Phi-1.5, Phi-2 (PhiConfig; transformers models/phi/modular_phi.py, vLLM model_executor/models/phi.py) in
     the names the readers use. PhiDecoderLayer: one LayerNorm (``input_layernorm``, with a bias) whose output feeds
@@ -1375,10 +1385,7 @@ def _phi_keys(cfg: dict, mt: str) -> dict:
     ``not tie_word_embeddings``: the lm_head has its own bias)."""
     hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
     head = _whole_heads(cfg, mt, hidden, heads, "vLLM's PhiAttention")
-    kv = cfg.get("num_key_value_heads") or heads                  # PhiConfig: None -> num_attention_heads
-    if kv != heads:
-        raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (transformers' "
-                          f"PhiAttention builds k/v of {kv} heads, vLLM's of all {heads})")
+    _mha_as_vllm(cfg, mt, heads, "PhiAttention")                 # PhiConfig: None -> num_attention_heads
     width, vllm_width = _req(cfg, mt, "intermediate_size"), cfg.get("n_inner") or 4 * hidden
     if width != vllm_width:
         raise _refuse(mt, f"intermediate_size {width} differs from vLLM's fc1 width {vllm_width} (n_inner, else 4 x "
@@ -1477,10 +1484,7 @@ def _olmo_keys(cfg: dict, mt: str) -> dict:
     sets either)."""
     hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
     head = _whole_heads(cfg, mt, hidden, heads, "vLLM's OlmoAttention")
-    kv = cfg.get("num_key_value_heads") or heads                  # OlmoConfig: None -> num_attention_heads
-    if kv != heads:
-        raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (transformers' "
-                          f"OlmoAttention builds k/v of {kv} heads, vLLM's of all {heads})")
+    _mha_as_vllm(cfg, mt, heads, "OlmoAttention")                # OlmoConfig: None -> num_attention_heads
     return {**cfg, "head_dim": head, "num_key_value_heads": heads}
 
 
