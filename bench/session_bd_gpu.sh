@@ -12,7 +12,7 @@
 #    the sparse Gluon ones, with what time is left.
 # 4. the scheduled mode's smoke tests, last.
 # Files under $OUT: run.log, ab_rescale_dense.json, ab_rescale_fs.json, pytest.txt, smoke.txt.
-#     run(command="bash bench/session_bd_gpu.sh", carry=[".peers"], timeout_s=600)
+#     run(command="bash bench/session_bd_gpu.sh", carry=[".peers"], timeout_s=480)
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
@@ -23,14 +23,14 @@ timeout 200 python3 bench/ab_rescale.py --only dense --out "$OUT/ab_rescale_dens
 echo "ab dense exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep "kind': 'check" "$W/ab_dense.log" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_rescale_dense.json" slack8/slack0 | tee -a "$LOG"
-timeout 110 python3 bench/ab_rescale.py --only fp8,sparse --out "$OUT/ab_rescale_fs.json" > "$W/ab_fs.log" 2>&1
+timeout 90 python3 bench/ab_rescale.py --only fp8,sparse --out "$OUT/ab_rescale_fs.json" > "$W/ab_fs.log" 2>&1
 echo "ab fp8/sparse exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_rescale_fs.json" slack8/slack0 | tee -a "$LOG"
-timeout $(( 540 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider \
+timeout $(( 420 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider \
   -k "gluon_mla or rescaling or auto_dispatch or sparse_gluon" tests/test_kernels_gpu.py > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
 # the scheduled mode's smoke tests (the same softmax inside _wg_sched), last: a hang there costs nothing above
-timeout $(( 588 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider -k "gluon_sched_smoke" \
+timeout $(( 465 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider -k "gluon_sched_smoke" \
   tests/test_kernels_gpu.py > "$OUT/smoke.txt" 2>&1
 echo "sched smoke exit $? at ${SECONDS} s: $(tail -1 "$OUT/smoke.txt")" | tee -a "$LOG"
 echo "total ${SECONDS} s"
