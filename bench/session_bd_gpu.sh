@@ -11,7 +11,8 @@
 # 3. the Gluon GPU tests (the rescaling test at slack 0, 1, 8 and both tiles; the padded tile; auto's dispatch) and
 #    the sparse Gluon ones, with what time is left.
 # 4. the scheduled mode's smoke tests, last.
-# Files under $OUT: run.log, ab_rescale_dense.json, ab_rescale_fs.json, pytest.txt, smoke.txt.
+# Files under $OUT: run.log, ab_rescale_dense.json, ab_rescale_fs.json (and their row logs ab_dense.log,
+# ab_fs.log), pytest.txt, smoke.txt.
 #     run(command="bash bench/session_bd_gpu.sh", carry=[".peers"], timeout_s=480)
 set -u
 . bench/device_lib.sh
@@ -19,11 +20,11 @@ begin_run || exit 1
 check_fp8_gluon
 check_sparse_gluon
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-timeout 200 python3 bench/ab_rescale.py --only dense --out "$OUT/ab_rescale_dense.json" > "$W/ab_dense.log" 2>&1
+timeout 200 python3 bench/ab_rescale.py --only dense --out "$OUT/ab_rescale_dense.json" > "$OUT/ab_dense.log" 2>&1
 echo "ab dense exit $? at ${SECONDS} s" | tee -a "$LOG"
-grep "kind': 'check" "$W/ab_dense.log" | tee -a "$LOG"
+grep "kind': 'check" "$OUT/ab_dense.log" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_rescale_dense.json" slack8/slack0 | tee -a "$LOG"
-timeout 90 python3 bench/ab_rescale.py --only fp8,sparse --out "$OUT/ab_rescale_fs.json" > "$W/ab_fs.log" 2>&1
+timeout 90 python3 bench/ab_rescale.py --only fp8,sparse --out "$OUT/ab_rescale_fs.json" > "$OUT/ab_fs.log" 2>&1
 echo "ab fp8/sparse exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_rescale_fs.json" slack8/slack0 | tee -a "$LOG"
 timeout $(( 420 - SECONDS )) python3 -m pytest -q -m gpu -p no:cacheprovider \
