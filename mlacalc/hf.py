@@ -178,7 +178,8 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``qwen3_5_text`` text_config), ``exaone4_5`` (EXAONE 4.5: ``exaone4_5_text`` or no model_type, read as
   ``exaone4``). ERNIE-4.5-VL (``ernie4_5_vl_moe``, the remote code's ``ernie4_5_moe_vl``: text and vision experts of
   their own widths in every MoE layer) and MiniMax-M3 (``minimax_m3_vl``, whose text_config says ``minimax_m2``:
-  block-sparse attention with a lightning indexer) are refused by name.
+  block-sparse attention with a lightning indexer), GLM-Image (``glm_image``: a head over its image tokens alone)
+  and HRM-Text (``hrm_text``: looped layer stacks) are refused by name.
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -250,15 +251,16 @@ WHERE = "config.json"
 # (Glm4vConfig, GlmOcrConfig, transformers models/glm4v/configuration_glm4v.py, models/glm_ocr/
 # configuration_glm_ocr.py: a text_config mapping builds Glm4vTextConfig / GlmOcrTextConfig whatever its model_type,
 # and the transformers convert_glm4v_mgt_weights_to_hf.py of 4.57 writes one without a model_type)
-# (PaddleOCRVLConfig, HunYuanVLConfig, Ernie4_5_VLMoeConfig: a text_config mapping builds PaddleOCRTextConfig /
-# HunYuanVLTextConfig / Ernie4_5_VLMoeTextConfig whatever its model_type; MiniMaxM3VLConfig pops the text_config's
+# (PaddleOCRVLConfig, HunYuanVLConfig, Ernie4_5_VLMoeConfig, GlmImageConfig: a text_config mapping builds
+# PaddleOCRTextConfig / HunYuanVLTextConfig / Ernie4_5_VLMoeTextConfig / GlmImageTextConfig whatever its model_type; MiniMaxM3VLConfig pops the text_config's
 # model_type, which MiniMax-M3's release writes as minimax_m2, and builds MiniMaxM3VLTextConfig: read as minimax_m2 it
 # lost its sparse attention and dense layers without a word; transformers models/{paddleocr_vl,hunyuan_vl,
 # ernie4_5_vl_moe,minimax_m3_vl}/configuration_*.py; docs/zoo-facts.md section 33)
 WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mllama": "mllama",
             "step3_vl": "step3_text", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text",
             "paddleocr_vl": "paddleocr_vl_text", "hunyuan_vl": "hunyuan_vl_text",
-            "ernie4_5_vl_moe": "ernie4_5_vl_moe_text", "minimax_m3_vl": "minimax_m3_vl_text"}
+            "ernie4_5_vl_moe": "ernie4_5_vl_moe_text", "minimax_m3_vl": "minimax_m3_vl_text",
+            "glm_image": "glm_image_text"}
 
 # wrappers whose text_config may leave out its model_type: the decoder family the wrapper's config class builds then
 # (transformers Lfm2VlConfig, model_type "lfm2-vl": ``text_config.get("model_type", "lfm2")``; MLX conversions spell
@@ -796,6 +798,18 @@ REFUSED = {
     "minimax_m3_vl_text": "MiniMax-M3's block-sparse attention (a lightning indexer choosing index_topk_blocks key "
                           "blocks on the layers sparse_attention_config.sparse_attention_freq marks, its keys cached "
                           "beside K/V) is not modelled",
+    # GlmImageForConditionalGeneration (transformers models/glm_image/modular_glm_image.py; vLLM glm_image.py the
+    # same): GLM-4.1V's text decoder whose lm_head is nn.Linear(hidden_size, vision_vocab_size), 16512 image-token
+    # rows beside an embedding of vocab_size (168064) rows: an autoregressive image-token generator before a
+    # diffusion decoder. The spec's head has the embedding's rows
+    "glm_image_text": "GLM-Image's output head over vision_vocab_size image tokens, narrower than its embedding of "
+                      "vocab_size rows, is not modelled",
+    # HrmTextConfig (models/hrm_text/configuration_hrm_text.py, HRM-Text-1B): an H stack and an L stack of
+    # num_layers_per_stack layers each, run H_cycles x (L_cycles + 1) times a token, each run caching its own K/V
+    # ("num_hidden_layers is then rewritten to num_layers_per_stack * H_cycles * (L_cycles + 1) so that DynamicCache
+    # pre-allocates one slot per unique attention invocation"): weights of 2 stacks, KV of many more layers
+    "hrm_text": "HRM's recurrent H and L stacks (layers run H_cycles x (L_cycles + 1) times a token, each run caching "
+                "its own K/V) are not modelled",
     "deepseek_v4": "DeepSeek-V4's compressed attention (compressed_sparse_attention, heavily_compressed_attention: "
                    "K/V compressed 4x and 128x beside a sliding window), grouped output projection and "
                    "hyper-connections (hc_mult) are not modelled",

@@ -226,3 +226,23 @@ def ernie_vl_text() -> dict:
 ])
 def test_ernie_4_5_vl_is_refused_by_name(tmp_path, capsys, config):
     refused_everywhere(capsys, write_config(tmp_path, config), "ERNIE-4.5-VL's modality-isolated MoE")
+
+
+def test_glm_image_is_refused_by_name(tmp_path, capsys):
+    """GLM-Image's decoder is GLM-4.1V's, but its lm_head has vision_vocab_size (16512) rows beside an embedding of
+    vocab_size (168064): GlmImageTextConfig's defaults, text_config named as the wrapper builds it or not at all."""
+    text = {"vocab_size": 168064, "vision_vocab_size": 16512, "hidden_size": 4096, "intermediate_size": 13696,
+            "num_hidden_layers": 40, "num_attention_heads": 32, "num_key_value_heads": 2, "attention_bias": True}
+    for named in ({"model_type": "glm_image_text"}, {}):
+        config = {"model_type": "glm_image", "text_config": {**text, **named}, "vision_config": {"depth": 40},
+                  "vq_config": {"embed_dim": 2048}}
+        refused_everywhere(capsys, write_config(tmp_path, config), "GLM-Image's output head over vision_vocab_size")
+
+
+def test_hrm_text_is_refused_by_name(tmp_path, capsys):
+    """HRM-Text (HrmTextConfig's defaults): two stacks of 16 layers run 2 x (3 + 1) times, one KV slot a run. It was
+    refused on its first unknown key (H_cycles), which named no reason."""
+    config = {"model_type": "hrm_text", "vocab_size": 151808, "hidden_size": 1536, "intermediate_size": 4096,
+              "num_hidden_layers": 16, "num_attention_heads": 12, "head_dim": 128, "H_cycles": 2, "L_cycles": 3,
+              "tie_word_embeddings": False}
+    refused_everywhere(capsys, write_config(tmp_path, config), "HRM's recurrent H and L stacks")
