@@ -2340,7 +2340,16 @@ def _step_keys(cfg: dict, mt: str) -> dict:
     vLLM's Step3p5Config and StepFun's remote class disagree on every default. ``att_impl_type`` other than GQA is
     refused (vLLM raises). ``rope_theta`` lists, ``rope_scaling``, ``yarn_only_types``, ``use_rope_layers``,
     ``swiglu_limits``, ``swiglu_limits_shared``, ``moe_router_activation``, ``moe_router_scaling_factor``,
-    ``norm_expert_weight``, ``need_fp32_gate``, ``use_moe`` and ``moe_every_n_layer`` size nothing."""
+    ``norm_expert_weight``, ``need_fp32_gate``, ``use_moe`` and ``moe_every_n_layer`` size nothing.
+
+    Step-3.7 (``step3p7``, its text_config ``step3p5``; transformers' Step3p7TextConfig) reads MiniMax-M3's
+    ``sparse_attention_config`` and builds a lightning indexer on the layers its ``sparse_attention_freq`` marks (layer
+    type ``minimax_m3_sparse``): a file that marks any is refused, not read as Step-3.5's dense attention."""
+    sparse = cfg.get("sparse_attention_config")
+    if isinstance(sparse, dict) and sparse.get("use_sparse_attention", True) is not False and \
+            any(x not in (0, False, None) for x in (sparse.get("sparse_attention_freq") or [])):
+        raise _refuse(mt, "block-sparse attention (sparse_attention_config.sparse_attention_freq: a lightning indexer "
+                          "choosing key blocks, its keys cached beside K/V) is not modelled")
     out = dict(cfg)
     impl = cfg.get("att_impl_type", "GQA")
     if impl != "GQA":

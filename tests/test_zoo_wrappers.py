@@ -246,3 +246,22 @@ def test_hrm_text_is_refused_by_name(tmp_path, capsys):
               "num_hidden_layers": 16, "num_attention_heads": 12, "head_dim": 128, "H_cycles": 2, "L_cycles": 3,
               "tie_word_embeddings": False}
     refused_everywhere(capsys, write_config(tmp_path, config), "HRM's recurrent H and L stacks")
+
+
+def test_step3p7_marking_sparse_layers_is_refused_not_read_as_step3p5(tmp_path, capsys):
+    """Step-3.7 (step3p7 around a step3p5 text_config) is read as Step-3.5; Step3p7TextConfig also reads MiniMax-M3's
+    sparse_attention_config, a lightning indexer on the layers sparse_attention_freq marks. Step-3.5-Flash's file with
+    such a block marking layers 3 on was read as dense attention without a word; now it is one line. A block marking
+    no layer changes nothing."""
+    from helpers import fixture_config
+
+    text = fixture_config("step_3_5_flash")
+    L = text["num_hidden_layers"]
+    wrapped = {"model_type": "step3p7", "vision_config": {"hidden_size": 1536}, "text_config": text}
+    dense = params(load_spec(write_config(tmp_path, wrapped)))
+    assert dense == params(hf("step_3_5_flash"))
+    off = {**text, "sparse_attention_config": {"sparse_attention_freq": [0] * L, "sparse_topk_blocks": 16}}
+    assert params(load_spec(write_config(tmp_path, {**wrapped, "text_config": off}))) == dense
+    on = {**text, "sparse_attention_config": {"sparse_attention_freq": [0] * 3 + [1] * (L - 3)}}
+    refused_everywhere(capsys, write_config(tmp_path, {**wrapped, "text_config": on}),
+                       "model_type step3p5: block-sparse attention (sparse_attention_config")
