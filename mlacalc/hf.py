@@ -173,8 +173,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   is said with its size in the reading's description (:data:`UNCOUNTED`).
 - the 2025-2026 wrappers whose decoder is a family read here (docs/zoo-facts.md section 33): ``paddleocr_vl``
   (PaddleOCR-VL: ERNIE-4.5-0.3B's decoder, ``paddleocr_vl_text`` read as ``ernie4_5``), ``hunyuan_vl`` (HunyuanOCR:
-  HunYuanDenseV1's, read as ``hunyuan`` after :func:`_hunyuan_vl_keys`), both flat as released or nested, their head
-  tied by the wrapper's own ``tie_word_embeddings`` (:data:`WRAPPER_TIES`); ``minicpmv4_6`` (MiniCPM-V 4.6: a
+  HunYuanDenseV1's, read as ``hunyuan`` after :func:`_hunyuan_vl_keys`), both flat as released or nested;
+  PaddleOCR-VL's head tied by the wrapper's own ``tie_word_embeddings`` (:data:`WRAPPER_TIES`), HunyuanOCR's by its
+  text_config's, as both engines read each; ``minicpmv4_6`` (MiniCPM-V 4.6: a
   ``qwen3_5_text`` text_config), ``exaone4_5`` (EXAONE 4.5: ``exaone4_5_text`` or no model_type, read as
   ``exaone4``). ERNIE-4.5-VL (``ernie4_5_vl_moe``, the remote code's ``ernie4_5_moe_vl``: text and vision experts of
   their own widths in every MoE layer) and MiniMax-M3 (``minimax_m3_vl``, whose text_config says ``minimax_m2``:
@@ -272,11 +273,15 @@ TEXT_DEFAULTS = {"lfm2-vl": "lfm2", "lfm2_vl": "lfm2", "exaone4_5": "exaone4"}
 # wrappers whose own tie_word_embeddings ties the head, not their text_config's: transformers 5 ties by the model's
 # config (PreTrainedModel.get_expanded_tied_weights_keys: ``getattr(self.config, "tie_word_embeddings", ...)``, the
 # wrapper's), and vLLM reads the wrapper's too (paddleocr_vl.py pops tie_word_embeddings from the text_config before
-# merging it into the wrapper's config; hunyuan_vision.py skips lm_head by ``self.config.tie_word_embeddings``). The
-# value where the wrapper gives none is its class default (PaddleOCRVLConfig, HunYuanVLConfig:
-# tie_word_embeddings=True). A PaddleOCR-VL file loaded flat and saved by transformers 5 keeps the release's false at
-# the top and PaddleOCRTextConfig's default true in text_config
-WRAPPER_TIES = {"paddleocr_vl": True, "hunyuan_vl": True}
+# merging it into the wrapper's config). The value where the wrapper gives none is its class default
+# (PaddleOCRVLConfig: tie_word_embeddings=True). A PaddleOCR-VL file loaded flat and saved by transformers 5 keeps the
+# release's false at the top and PaddleOCRTextConfig's default true in text_config.
+# Not hunyuan_vl: HunYuanVLConfig.__post_init__ copies text_config.tie_word_embeddings over its own
+# (``kwargs.setdefault("tie_word_embeddings", self.text_config.tie_word_embeddings)``, "mirrored here from the text
+# config"), and vLLM's own HunYuanVLConfig (vllm/transformers_utils/configs/hunyuan_vl.py, registered for hunyuan_vl)
+# answers any attribute its text_config holds from the text_config (``__getattribute__``), so hunyuan_vision.py's
+# ``self.config.tie_word_embeddings`` is the text_config's too: the text_config's flag first, as for other wrappers
+WRAPPER_TIES = {"paddleocr_vl": True}
 
 # multimodal model_types whose config.json may carry the text decoder's keys at the top level, with no text_config
 # (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them; Glm4vConfig and GlmOcrConfig build their text config from
@@ -497,8 +502,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # HunYuanVLTextConfig (models/hunyuan_vl/configuration_hunyuan_vl.py, HunYuanDenseV1Config's fields):
     # vocab_size=290943, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
     # num_key_value_heads None (the query heads), max_position_embeddings=2048, attention_bias=False, head_dim None
-    # (hidden / heads), tie_word_embeddings=True. use_qk_norm true: HunYuanDenseV1Attention builds query_layernorm
-    # and key_layernorm whatever a file says (vLLM by use_qk_norm; _hunyuan_vl_keys refuses a false one)
+    # (hidden / heads), tie_word_embeddings=True (the head's flag: HunYuanVLConfig copies it over its own). use_qk_norm
+    # true: HunYuanDenseV1Attention builds query_layernorm and key_layernorm whatever a file says (vLLM by
+    # use_qk_norm; _hunyuan_vl_keys refuses a false one)
     "hunyuan_vl_text": {"vocab_size": 290943, "hidden_size": 4096, "intermediate_size": 11008,
                         "num_hidden_layers": 32, "num_attention_heads": 32, "max_position_embeddings": 2048,
                         "attention_bias": False, "tie_word_embeddings": True, "use_qk_norm": True},

@@ -110,6 +110,26 @@ def test_hunyuan_ocr_is_hunyuan_dense_by_hand():
     assert per_token(s) == 24 * 8 * 128 * 2 * 2 == 98_304
 
 
+@pytest.mark.parametrize("top, text, tied", [(False, True, True), (True, False, False)])
+def test_hunyuan_ocr_nested_ties_by_its_text_configs_flag(tmp_path, top, text, tied):
+    """Unlike PaddleOCR-VL's, HunyuanOCR's head is tied by the text_config's flag in both engines: transformers'
+    HunYuanVLConfig.__post_init__ writes ``kwargs.setdefault("tie_word_embeddings",
+    self.text_config.tie_word_embeddings)`` over its own field ("it must be mirrored here from the text config"), and
+    vLLM's HunYuanVLConfig (vllm/transformers_utils/configs/hunyuan_vl.py, registered for hunyuan_vl) answers every
+    attribute its text_config holds from the text_config (``__getattribute__``), so hunyuan_vision.py's
+    ``self.config.tie_word_embeddings`` is the text_config's. Read by the wrapper's flag, a nested file saying false at
+    the top and true in text_config was priced with a head of 120,818 x 1,024 = 123,717,632 that neither engine
+    builds, and the reverse file 123,717,632 short."""
+    c = nested("hunyuan_ocr", "hunyuan_vl_text", ("architectures", "model_type", "tie_word_embeddings",
+                                                  "vision_config", "image_token_id"))
+    c["tie_word_embeddings"], c["text_config"]["tie_word_embeddings"] = top, text
+    d, V = 1024, 120818
+    layer = d * 2048 + 2 * d * 1024 + 2048 * d + 2 * 128 + 3 * d * 3584 + 2 * d      # as by hand above
+    expected = 24 * layer + d + V * d * (1 if tied else 2)
+    assert expected == (539_010_048 if tied else 662_727_680)
+    assert params(load_spec(write_config(tmp_path, c))) == expected
+
+
 def test_hunyuan_ocr_without_use_qk_norm_counts_the_norms_transformers_builds(tmp_path):
     """transformers' HunYuanDenseV1Attention builds query_layernorm and key_layernorm whatever the file says; a file
     without use_qk_norm (transformers 5 keeps it out of text_config) is read with them: 24 x 2 x 128 = 6,144."""
