@@ -2348,14 +2348,26 @@ def _step_keys(cfg: dict, mt: str) -> dict:
     ``swiglu_limits``, ``swiglu_limits_shared``, ``moe_router_activation``, ``moe_router_scaling_factor``,
     ``norm_expert_weight``, ``need_fp32_gate``, ``use_moe`` and ``moe_every_n_layer`` size nothing.
 
-    Step-3.7 (``step3p7``, its text_config ``step3p5``; transformers' Step3p7TextConfig) reads MiniMax-M3's
-    ``sparse_attention_config`` and builds a lightning indexer on the layers its ``sparse_attention_freq`` marks (layer
-    type ``minimax_m3_sparse``): a file that marks any is refused, not read as Step-3.5's dense attention."""
+    Step-3.7 (``step3p7``, its text_config ``step3p5``): one transformers version of Step3p7TextConfig
+    (models/step3p7/configuration_step3p7.py) takes MiniMax-M3's ``sparse_attention_config`` and builds a lightning
+    indexer on the layers ``layer_types`` marks ``minimax_m3_sparse`` (refused as an unknown layer type); it derives
+    those from ``sparse_attention_freq`` only where layer_types is None, after filling layer_types with
+    full_attention itself, and vLLM's step3p7.py builds the text_config as its Step3p5 decoder, which reads no such
+    block. A ``sparse_attention_freq`` (0 and 1, one a layer) that marks a layer, ``use_sparse_attention`` not false,
+    asks for an indexer neither engine builds: refused, as is a block or a freq of another type."""
     sparse = cfg.get("sparse_attention_config")
-    if isinstance(sparse, dict) and sparse.get("use_sparse_attention", True) is not False and \
-            any(x not in (0, False, None) for x in (sparse.get("sparse_attention_freq") or [])):
-        raise _refuse(mt, "block-sparse attention (sparse_attention_config.sparse_attention_freq: a lightning indexer "
-                          "choosing key blocks, its keys cached beside K/V) is not modelled")
+    if sparse is not None and not isinstance(sparse, dict):
+        raise SpecError(WHERE, f"model_type {mt}: sparse_attention_config must be a mapping, got {_show(sparse)}")
+    freq = (sparse or {}).get("sparse_attention_freq")
+    if freq is not None and (not isinstance(freq, list) or any(b not in (0, 1) or isinstance(b, bool) for b in freq)):
+        # a freq of 5 ended in a TypeError traceback, one of "x" was refused as marking layers
+        raise SpecError(WHERE, f"model_type {mt}: sparse_attention_config.sparse_attention_freq must be a list of 0 "
+                               f"and 1, one a layer, got {_show(freq)}")
+    if freq and any(freq) and sparse.get("use_sparse_attention", True) is not False:
+        raise _refuse(mt, "sparse_attention_config.sparse_attention_freq marks layers for MiniMax-M3's lightning "
+                          "indexer, which neither engine builds on this decoder (transformers' Step3p7TextConfig "
+                          "reads it only where layer_types is unset, after setting layer_types itself; vLLM's "
+                          "Step3p5 reads no such block): whether the checkpoint holds one cannot be told")
     out = dict(cfg)
     impl = cfg.get("att_impl_type", "GQA")
     if impl != "GQA":

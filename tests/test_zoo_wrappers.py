@@ -269,10 +269,15 @@ def test_hrm_text_is_refused_by_name(tmp_path, capsys):
 
 
 def test_step3p7_marking_sparse_layers_is_refused_not_read_as_step3p5(tmp_path, capsys):
-    """Step-3.7 (step3p7 around a step3p5 text_config) is read as Step-3.5; Step3p7TextConfig also reads MiniMax-M3's
-    sparse_attention_config, a lightning indexer on the layers sparse_attention_freq marks. Step-3.5-Flash's file with
-    such a block marking layers 3 on was read as dense attention without a word; now it is one line. A block marking
-    no layer changes nothing."""
+    """Step-3.7 (step3p7 around a step3p5 text_config) is read as Step-3.5. One transformers version of
+    Step3p7TextConfig (models/step3p7/configuration_step3p7.py, the one that takes MiniMax-M3's
+    sparse_attention_config) builds the lightning indexer on the layers ``layer_types`` marks ``minimax_m3_sparse``
+    (refused before this round: "layer type(s) minimax_m3_sparse are not modelled") and derives those from
+    ``sparse_attention_freq`` only where layer_types is None, after filling layer_types with full_attention itself;
+    vLLM's step3p7.py builds the text_config as its Step3p5 decoder, which reads no such block. A block whose
+    sparse_attention_freq marks layers asks for an indexer neither engine builds: refused as that, in one line. A
+    block marking no layer changes nothing; a block or a freq of the wrong type is one line, not a traceback (a freq
+    of 5 ended in TypeError) or a read (a block "yes" was skipped without a word, a freq "x" refused as sparse)."""
     from helpers import fixture_config
 
     text = fixture_config("step_3_5_flash")
@@ -282,6 +287,27 @@ def test_step3p7_marking_sparse_layers_is_refused_not_read_as_step3p5(tmp_path, 
     assert dense == params(hf("step_3_5_flash"))
     off = {**text, "sparse_attention_config": {"sparse_attention_freq": [0] * L, "sparse_topk_blocks": 16}}
     assert params(load_spec(write_config(tmp_path, {**wrapped, "text_config": off}))) == dense
+    unused = {**text, "sparse_attention_config": {"use_sparse_attention": False, "sparse_attention_freq": [1] * L}}
+    assert params(load_spec(write_config(tmp_path, {**wrapped, "text_config": unused}))) == dense
     on = {**text, "sparse_attention_config": {"sparse_attention_freq": [0] * 3 + [1] * (L - 3)}}
     refused_everywhere(capsys, write_config(tmp_path, {**wrapped, "text_config": on}),
-                       "model_type step3p5: block-sparse attention (sparse_attention_config")
+                       "model_type step3p5: sparse_attention_config.sparse_attention_freq marks layers for MiniMax-M3's "
+                       "lightning indexer, which neither engine builds")
+    marked = {**text, "layer_types": ["minimax_m3_sparse"] + text["layer_types"][1:]}
+    refused_everywhere(capsys, write_config(tmp_path, {**wrapped, "text_config": marked}),
+                       "layer type(s) minimax_m3_sparse are not modelled")
+
+
+@pytest.mark.parametrize("block, words", [
+    ({"sparse_attention_freq": 5}, "sparse_attention_config.sparse_attention_freq must be a list of 0 and 1, one a "
+                                   "layer, got 5"),
+    ({"sparse_attention_freq": "x"}, "sparse_attention_freq must be a list of 0 and 1, one a layer, got 'x'"),
+    ({"sparse_attention_freq": [0, 2]}, "sparse_attention_freq must be a list of 0 and 1, one a layer, got [0, 2]"),
+    ("yes", "model_type step3p5: sparse_attention_config must be a mapping, got 'yes'"),
+])
+def test_step3p5_sparse_attention_config_of_the_wrong_type_is_one_line(tmp_path, capsys, block, words):
+    from helpers import fixture_config
+
+    text = {**fixture_config("step_3_5_flash"), "sparse_attention_config": block}
+    path = write_config(tmp_path, {"model_type": "step3p7", "vision_config": {"hidden_size": 1536}, "text_config": text})
+    refused_everywhere(capsys, path, words)
