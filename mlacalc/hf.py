@@ -283,6 +283,22 @@ TEXT_DEFAULTS = {"lfm2-vl": "lfm2", "lfm2_vl": "lfm2", "exaone4_5": "exaone4"}
 # ``self.config.tie_word_embeddings`` is the text_config's too: the text_config's flag first, as for other wrappers
 WRAPPER_TIES = {"paddleocr_vl": True}
 
+# nested wrappers whose engines read a sizing key given at the top level beside text_config differently: the keys and
+# why. HunYuanVLConfig (transformers models/hunyuan_vl) builds its text config from ``{**text_config,
+# **top_level_text_fields}`` (HunYuanVLTextConfig's fields: the top level wins); vLLM's own HunYuanVLConfig
+# (vllm/transformers_utils/configs/hunyuan_vl.py) answers from the text_config every attribute it holds (its class
+# defaults included) and from the top level the rest (num_experts, cla_share_factor, mlp_bias), which hunyuan_v1.py
+# reads. A nested file was read as its text_config alone (a top-level num_hidden_layers 2 beside 24: 539,010,048,
+# transformers' 2-layer model not said). PaddleOCR-VL's two agree on the text_config's (PaddleOCRVLConfig drops the
+# top-level text keys where a text_config is given; vLLM's paddleocr_vl.py updates the wrapper with the whole
+# text_config), EXAONE 4.5's and MiniCPM-V 4.6's classes read the text_config alone
+TOP_LEVEL_SIZES = {"hunyuan_vl": (
+    ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+     "num_key_value_heads", "head_dim", "attention_bias", "mlp_bias", "use_qk_norm", "use_cla", "cla_share_factor",
+     "num_experts", "max_position_embeddings"),
+    "transformers' HunYuanVLConfig folds the top-level value into its text config, vLLM's reads the text_config's "
+    "where it holds one; which the checkpoint holds cannot be told")}
+
 # multimodal model_types whose config.json may carry the text decoder's keys at the top level, with no text_config
 # (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them; Glm4vConfig and GlmOcrConfig build their text config from
 # the top-level keys where text_config is absent, ``sub_configs["text_config"](**kwargs)``): model_type of that decoder
@@ -1028,6 +1044,11 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
                 inner[k] = cfg[k]
         if mt in WRAPPER_TIES:          # the wrapper's own, else its class default (WRAPPER_TIES)
             inner["tie_word_embeddings"] = cfg.get("tie_word_embeddings", WRAPPER_TIES[mt])
+        keys, why = TOP_LEVEL_SIZES.get(mt, ((), ""))
+        for k in keys:
+            if k in cfg and cfg[k] != inner.get(k):
+                raise _refuse(mt, f"{k} {_show(cfg[k])} at the top level and "
+                                  f"{_show(inner[k]) if k in inner else 'none'} in text_config: {why}")
         if inner.get("model_type") is not None and not _name(inner["model_type"]):
             # read as the unknown family "5", then refused for a key it lacked
             raise SpecError(WHERE, f"model_type {mt}: text_config.model_type must be a string, got "

@@ -140,6 +140,26 @@ def test_hunyuan_ocr_without_use_qk_norm_counts_the_norms_transformers_builds(tm
     assert s.attention.qk_norm and params(s) == params(hf("hunyuan_ocr")) == 539_010_048
 
 
+@pytest.mark.parametrize("top, words", [
+    ({"num_hidden_layers": 2}, "num_hidden_layers 2 at the top level and 24 in text_config"),
+    ({"vocab_size": 5}, "vocab_size 5 at the top level and 120818 in text_config"),
+    ({"num_experts": 8}, "num_experts 8 at the top level and 1 in text_config"),
+    ({"use_qk_norm": False}, "use_qk_norm False at the top level and True in text_config"),
+    ({"use_cla": True}, "use_cla True at the top level and False in text_config"),
+])
+def test_hunyuan_ocr_nested_with_other_sizes_at_the_top_is_refused(tmp_path, capsys, top, words):
+    """A nested HunyuanOCR file giving a sizing key at the top level other than its text_config does: transformers'
+    HunYuanVLConfig builds its text config from ``{**text_config, **top_level_text_fields}`` (the top level wins:
+    2 layers), vLLM's HunYuanVLConfig answers from the text_config what it holds and from the top level what it does
+    not (num_experts 8 there builds experts, use_qk_norm false drops the q/k norms). It was read as the text_config
+    alone, 539,010,048, without a word; the same key given equal at both levels changes nothing."""
+    c = nested("hunyuan_ocr", "hunyuan_vl_text", ("architectures", "model_type", "tie_word_embeddings",
+                                                  "vision_config", "image_token_id"))
+    refused_everywhere(capsys, write_config(tmp_path, {**c, **top}), f"model_type hunyuan_vl: {words}")
+    same = {**c, "num_hidden_layers": 24, "vocab_size": 120818}
+    assert params(load_spec(write_config(tmp_path, same))) == 539_010_048
+
+
 @pytest.mark.parametrize("change, words", [
     ({"use_qk_norm": False}, "use_qk_norm false: transformers' HunYuanDenseV1Attention builds q/k norms"),
     ({"use_cla": True, "cla_share_factor": 2}, "use_cla true: vLLM's HunYuan decoder shares K/V across layers"),
