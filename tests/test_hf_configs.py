@@ -961,11 +961,9 @@ CARDS = {
     "bloom_560m": (24 * 16 * 64 * 2 * 2, 559_214_592, 0.0004),         # 175,104 short
     "mpt_7b": (32 * 32 * 128 * 2 * 2, 6.7e9, 0.008),                   # 6,649,286,656 exactly; the card's "6.7B"
     "gpt_neo_125m": (12 * 12 * 64 * 2 * 2, 125_198_592, 0.014),        # 1,638,144 short
-    # section 33 (exact counts in tests/test_zoo_wrappers.py): the text decoders of two wrappers against what their
-    # cards say of them. MiniCPM-V 4.6: "Qwen3.5-0.8B" (752,161,600 here; 1.3B with SigLIP2-400M); KV from its 6 full
-    # layers. EXAONE-4.5-33B: the name's 33B counts the vision encoder (32,527,504,384 here); every layer at context 1
+    # section 33 (exact counts in tests/test_zoo_wrappers.py): MiniCPM-V 4.6's text decoder against what its card says
+    # of it, "Qwen3.5-0.8B" (752,161,600 here; 1.3B with SigLIP2-400M); KV from its 6 full layers
     "minicpm_v_4_6": (6 * 2 * 256 * 2 * 2, 0.8e9, 0.06),
-    "exaone_4_5_33b": (64 * 8 * 128 * 2 * 2, 33e9, 0.015),
 }
 
 
@@ -981,7 +979,11 @@ def test_every_new_fixture_has_a_card():
         "glm_ocr",
         # the OCR models' cards give the whole model ("0.9B", "1B") and their vision towers are left out:
         # tests/test_zoo_wrappers.py checks the decoders by hand (PaddleOCR-VL's against ERNIE-4.5-0.3B's)
-        "paddleocr_vl", "hunyuan_ocr"})
+        "paddleocr_vl", "hunyuan_ocr",
+        # "EXAONE-4.5-33B" names the decoder (32,527,504,384), the 28-layer vision encoder of 2048 (about 1.3 B with
+        # its merger) and the MTP module together: the decoder against 33e9 passed only within a tolerance chosen at
+        # 1.5 % for its 1.43 %; tests/test_zoo_wrappers.py checks it by hand
+        "exaone_4_5_33b"})
 
 
 @pytest.mark.parametrize("family", sorted(CARDS))
