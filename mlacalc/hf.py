@@ -253,10 +253,11 @@ WHERE = "config.json"
 # configuration_glm_ocr.py: a text_config mapping builds Glm4vTextConfig / GlmOcrTextConfig whatever its model_type,
 # and the transformers convert_glm4v_mgt_weights_to_hf.py of 4.57 writes one without a model_type)
 # (PaddleOCRVLConfig, HunYuanVLConfig, Ernie4_5_VLMoeConfig, GlmImageConfig: a text_config mapping builds
-# PaddleOCRTextConfig / HunYuanVLTextConfig / Ernie4_5_VLMoeTextConfig / GlmImageTextConfig whatever its model_type; MiniMaxM3VLConfig pops the text_config's
-# model_type, which MiniMax-M3's release writes as minimax_m2, and builds MiniMaxM3VLTextConfig: read as minimax_m2 it
-# lost its sparse attention and dense layers without a word; transformers models/{paddleocr_vl,hunyuan_vl,
-# ernie4_5_vl_moe,minimax_m3_vl}/configuration_*.py; docs/zoo-facts.md section 33)
+# PaddleOCRTextConfig / HunYuanVLTextConfig / Ernie4_5_VLMoeTextConfig / GlmImageTextConfig whatever its model_type;
+# MiniMaxM3VLConfig pops the text_config's model_type, which MiniMax-M3's release writes as minimax_m2, and builds
+# MiniMaxM3VLTextConfig: read as minimax_m2 it lost its sparse attention and dense layers without a word; transformers
+# models/{paddleocr_vl,hunyuan_vl,ernie4_5_vl_moe,minimax_m3_vl,glm_image}/configuration_*.py; docs/zoo-facts.md
+# section 33)
 WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mllama": "mllama",
             "step3_vl": "step3_text", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text",
             "paddleocr_vl": "paddleocr_vl_text", "hunyuan_vl": "hunyuan_vl_text",

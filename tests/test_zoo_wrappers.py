@@ -311,8 +311,8 @@ def test_step3p7_marking_sparse_layers_is_refused_not_read_as_step3p5(tmp_path, 
     assert params(load_spec(write_config(tmp_path, {**wrapped, "text_config": unused}))) == dense
     on = {**text, "sparse_attention_config": {"sparse_attention_freq": [0] * 3 + [1] * (L - 3)}}
     refused_everywhere(capsys, write_config(tmp_path, {**wrapped, "text_config": on}),
-                       "model_type step3p5: sparse_attention_config.sparse_attention_freq marks layers for MiniMax-M3's "
-                       "lightning indexer, which neither engine builds")
+                       "model_type step3p5: sparse_attention_config.sparse_attention_freq marks layers for "
+                       "MiniMax-M3's lightning indexer, which neither engine builds")
     marked = {**text, "layer_types": ["minimax_m3_sparse"] + text["layer_types"][1:]}
     refused_everywhere(capsys, write_config(tmp_path, {**wrapped, "text_config": marked}),
                        "layer type(s) minimax_m3_sparse are not modelled")
@@ -329,5 +329,6 @@ def test_step3p5_sparse_attention_config_of_the_wrong_type_is_one_line(tmp_path,
     from helpers import fixture_config
 
     text = {**fixture_config("step_3_5_flash"), "sparse_attention_config": block}
-    path = write_config(tmp_path, {"model_type": "step3p7", "vision_config": {"hidden_size": 1536}, "text_config": text})
+    wrapped = {"model_type": "step3p7", "vision_config": {"hidden_size": 1536}, "text_config": text}
+    path = write_config(tmp_path, wrapped)
     refused_everywhere(capsys, path, words)
