@@ -171,6 +171,16 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   every token, learned positions, out_proj and the MLP biased). What each checkpoint
   holds beyond the spec's fields (position tables, LayerNorm, MLP and lm_head biases, BLOOM's embedding LayerNorm)
   is said with its size in the reading's description (:data:`UNCOUNTED`).
+- the 2025-2026 wrappers whose decoder is a family read here (docs/zoo-facts.md section 33): ``paddleocr_vl``
+  (PaddleOCR-VL: ERNIE-4.5-0.3B's decoder, ``paddleocr_vl_text`` read as ``ernie4_5``), ``hunyuan_vl`` (HunyuanOCR:
+  HunYuanDenseV1's, read as ``hunyuan`` after :func:`_hunyuan_vl_keys`), both flat as released or nested;
+  PaddleOCR-VL's head tied by the wrapper's own ``tie_word_embeddings`` (:data:`WRAPPER_TIES`), HunyuanOCR's by its
+  text_config's, as both engines read each; ``minicpmv4_6`` (MiniCPM-V 4.6: a
+  ``qwen3_5_text`` text_config), ``exaone4_5`` (EXAONE 4.5: ``exaone4_5_text`` or no model_type, read as
+  ``exaone4``). ERNIE-4.5-VL (``ernie4_5_vl_moe``, the remote code's ``ernie4_5_moe_vl``: text and vision experts of
+  their own widths in every MoE layer) and MiniMax-M3 (``minimax_m3_vl``, whose text_config says ``minimax_m2``:
+  block-sparse attention with a lightning indexer), GLM-Image (``glm_image``: a head over its image tokens alone)
+  and HRM-Text (``hrm_text``: looped layer stacks) are refused by name.
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -242,18 +252,63 @@ WHERE = "config.json"
 # (Glm4vConfig, GlmOcrConfig, transformers models/glm4v/configuration_glm4v.py, models/glm_ocr/
 # configuration_glm_ocr.py: a text_config mapping builds Glm4vTextConfig / GlmOcrTextConfig whatever its model_type,
 # and the transformers convert_glm4v_mgt_weights_to_hf.py of 4.57 writes one without a model_type)
+# (PaddleOCRVLConfig, HunYuanVLConfig, Ernie4_5_VLMoeConfig, GlmImageConfig: a text_config mapping builds
+# PaddleOCRTextConfig / HunYuanVLTextConfig / Ernie4_5_VLMoeTextConfig / GlmImageTextConfig whatever its model_type;
+# MiniMaxM3VLConfig pops the text_config's model_type, which MiniMax-M3's release writes as minimax_m2, and builds
+# MiniMaxM3VLTextConfig: read as minimax_m2 it lost its sparse attention and dense layers without a word; transformers
+# models/{paddleocr_vl,hunyuan_vl,ernie4_5_vl_moe,minimax_m3_vl,glm_image}/configuration_*.py; docs/zoo-facts.md
+# section 33)
 WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mllama": "mllama",
-            "step3_vl": "step3_text", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text"}
+            "step3_vl": "step3_text", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text",
+            "paddleocr_vl": "paddleocr_vl_text", "hunyuan_vl": "hunyuan_vl_text",
+            "ernie4_5_vl_moe": "ernie4_5_vl_moe_text", "minimax_m3_vl": "minimax_m3_vl_text",
+            "glm_image": "glm_image_text"}
 
 # wrappers whose text_config may leave out its model_type: the decoder family the wrapper's config class builds then
 # (transformers Lfm2VlConfig, model_type "lfm2-vl": ``text_config.get("model_type", "lfm2")``; MLX conversions spell
 # the wrapper lfm2_vl)
-TEXT_DEFAULTS = {"lfm2-vl": "lfm2", "lfm2_vl": "lfm2"}
+# (Exaone4_5_Config, transformers models/exaone4_5/configuration_exaone4_5.py: ``text_config.get("model_type",
+# "exaone4")``)
+TEXT_DEFAULTS = {"lfm2-vl": "lfm2", "lfm2_vl": "lfm2", "exaone4_5": "exaone4"}
+
+# wrappers whose own tie_word_embeddings ties the head, not their text_config's: transformers 5 ties by the model's
+# config (PreTrainedModel.get_expanded_tied_weights_keys: ``getattr(self.config, "tie_word_embeddings", ...)``, the
+# wrapper's), and vLLM reads the wrapper's too (paddleocr_vl.py pops tie_word_embeddings from the text_config before
+# merging it into the wrapper's config). The value where the wrapper gives none is its class default
+# (PaddleOCRVLConfig: tie_word_embeddings=True). A PaddleOCR-VL file loaded flat and saved by transformers 5 keeps the
+# release's false at the top and PaddleOCRTextConfig's default true in text_config.
+# Not hunyuan_vl: HunYuanVLConfig.__post_init__ copies text_config.tie_word_embeddings over its own
+# (``kwargs.setdefault("tie_word_embeddings", self.text_config.tie_word_embeddings)``, "mirrored here from the text
+# config"), and vLLM's own HunYuanVLConfig (vllm/transformers_utils/configs/hunyuan_vl.py, registered for hunyuan_vl)
+# answers any attribute its text_config holds from the text_config (``__getattribute__``), so hunyuan_vision.py's
+# ``self.config.tie_word_embeddings`` is the text_config's too: the text_config's flag first, as for other wrappers
+WRAPPER_TIES = {"paddleocr_vl": True}
+
+# nested wrappers whose engines read a sizing key given at the top level beside text_config differently: the keys and
+# why. HunYuanVLConfig (transformers models/hunyuan_vl) builds its text config from ``{**text_config,
+# **top_level_text_fields}`` (HunYuanVLTextConfig's fields: the top level wins); vLLM's own HunYuanVLConfig
+# (vllm/transformers_utils/configs/hunyuan_vl.py) answers from the text_config every attribute it holds (its class
+# defaults included) and from the top level the rest (num_experts, cla_share_factor, mlp_bias), which hunyuan_v1.py
+# reads. A nested file was read as its text_config alone (a top-level num_hidden_layers 2 beside 24: 539,010,048,
+# transformers' 2-layer model not said). PaddleOCR-VL's two agree on the text_config's (PaddleOCRVLConfig drops the
+# top-level text keys where a text_config is given; vLLM's paddleocr_vl.py updates the wrapper with the whole
+# text_config), EXAONE 4.5's and MiniCPM-V 4.6's classes read the text_config alone
+TOP_LEVEL_SIZES = {"hunyuan_vl": (
+    ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+     "num_key_value_heads", "head_dim", "attention_bias", "mlp_bias", "use_qk_norm", "use_cla", "cla_share_factor",
+     "num_experts", "max_position_embeddings"),
+    "transformers' HunYuanVLConfig folds the top-level value into its text config, vLLM's reads the text_config's "
+    "where it holds one; which the checkpoint holds cannot be told")}
 
 # multimodal model_types whose config.json may carry the text decoder's keys at the top level, with no text_config
 # (Qwen2-VL, Qwen2.5-VL as transformers < 4.53 saved them; Glm4vConfig and GlmOcrConfig build their text config from
 # the top-level keys where text_config is absent, ``sub_configs["text_config"](**kwargs)``): model_type of that decoder
-FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text"}
+# (PaddleOCR-VL's and HunyuanOCR's releases are flat: PaddleOCRVLConfig and HunYuanVLConfig fold the top-level text
+# keys into their text config, "Hub configs are saved as flat dicts"; Ernie4_5_VLMoeConfig builds its text config from
+# the top-level kwargs where text_config is absent)
+FLAT_WRAPPERS = {"qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text",
+                 "paddleocr_vl": "paddleocr_vl_text", "hunyuan_vl": "hunyuan_vl_text",
+                 "ernie4_5_vl_moe": "ernie4_5_vl_moe_text"}
 
 # wrappers whose text decoder sits under a key other than text_config: the path of keys to it
 # (InternVL's remote code, InternVLChatConfig: llm_config, a qwen2/qwen3/internlm2/llama/gpt_oss decoder;
@@ -348,7 +403,23 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            # q/k norms over the whole projections) with its two RMSNorms after attention and the MoE instead of
            # before (post_attention_layernorm, post_feedforward_layernorm: two a layer, as OLMoE's); read as olmoe
            # after _flex_olmo_keys, which refuses what vLLM's FlexOlmoAttention builds otherwise
-           "flex_olmo": "olmoe"}
+           "flex_olmo": "olmoe",
+           # the 2025-2026 wrappers whose decoder is a family read here (docs/zoo-facts.md section 33).
+           # PaddleOCR-VL (PaddleOCRTextConfig(Ernie4_5Config), transformers models/paddleocr_vl/
+           # modular_paddleocr_vl.py): Ernie4_5DecoderLayer and Ernie4_5MLP under q/k/v/o projections biased by
+           # use_bias (PaddleOCRAttention), ERNIE-4.5-0.3B's decoder; only the RoPE is M-RoPE. vLLM paddleocr_vl.py
+           # builds it as its Ernie4_5ForCausalLM (Llama's). use_bias true is refused by the ernie4_5 reading
+           "paddleocr_vl_text": "ernie4_5",
+           # HunyuanOCR (HunYuanVLTextConfig(HunYuanDenseV1Config), models/hunyuan_vl/modular_hunyuan_vl.py):
+           # HunYuanDenseV1's decoder (LlamaAttention with query_layernorm and key_layernorm of head_dim, a gated MLP,
+           # two RMSNorms); only the RoPE is XD-RoPE. vLLM hunyuan_vision.py builds the text model as
+           # HunYuanDenseV1ForCausalLM (hunyuan_v1.py) from the same keys: the hunyuan reading, after
+           # _hunyuan_vl_keys
+           "hunyuan_vl_text": "hunyuan",
+           # EXAONE 4.5 (Exaone4_5_Config: "EXAONE 4.5 first released with the text model type as exaone4_5_text,
+           # now changed to exaone4"; models/exaone4_5/modular_exaone4_5.py builds AutoModel of the text config,
+           # Exaone4Model): EXAONE-4.0's decoder
+           "exaone4_5_text": "exaone4"}
 
 # architectures -> model_type, for configs written without one (MiniCPM3's remote-code config)
 ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
@@ -437,6 +508,23 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "vaultgemma": {"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
                    "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
                    "max_position_embeddings": 8192, "sliding_window": 4096, "tie_word_embeddings": True},
+    # PaddleOCRTextConfig (transformers models/paddleocr_vl/configuration_paddleocr_vl.py, ERNIE-4.5-0.3B's sizes):
+    # vocab_size=103424, hidden_size=1024, intermediate_size=3072, num_hidden_layers=18, num_attention_heads=16,
+    # num_key_value_heads=2, head_dim=128, max_position_embeddings=131072, use_bias=False; tie_word_embeddings is
+    # the wrapper's (WRAPPER_TIES)
+    "paddleocr_vl_text": {"vocab_size": 103424, "hidden_size": 1024, "intermediate_size": 3072,
+                          "num_hidden_layers": 18, "num_attention_heads": 16, "num_key_value_heads": 2,
+                          "head_dim": 128, "max_position_embeddings": 131072, "use_bias": False,
+                          "tie_word_embeddings": True},
+    # HunYuanVLTextConfig (models/hunyuan_vl/configuration_hunyuan_vl.py, HunYuanDenseV1Config's fields):
+    # vocab_size=290943, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+    # num_key_value_heads None (the query heads), max_position_embeddings=2048, attention_bias=False, head_dim None
+    # (hidden / heads), tie_word_embeddings=True (the head's flag: HunYuanVLConfig copies it over its own). use_qk_norm
+    # true: HunYuanDenseV1Attention builds query_layernorm and key_layernorm whatever a file says (vLLM by
+    # use_qk_norm; _hunyuan_vl_keys refuses a false one)
+    "hunyuan_vl_text": {"vocab_size": 290943, "hidden_size": 4096, "intermediate_size": 11008,
+                        "num_hidden_layers": 32, "num_attention_heads": 32, "max_position_embeddings": 2048,
+                        "attention_bias": False, "tie_word_embeddings": True, "use_qk_norm": True},
     "afmoe": {"head_dim": 128},        # src/transformers/models/afmoe/configuration_afmoe.py (v5): head_dim=128
     # MiMoV2FlashConfig (transformers models/mimo_v2_flash, and the release's remote configuration_mimo_v2_flash.py):
     # head_dim=192, v_head_dim=128, tie_word_embeddings=False
@@ -715,6 +803,36 @@ REFUSED = {
     # and heavily compressed attention (compress_rates 4 and 128) over one shared K/V head of head_dim 512 with a
     # sliding branch, a grouped low-rank output projection (o_groups, o_lora_rank), Manifold-Constrained
     # Hyper-Connections (hc_mult residual streams) and hash-routed MoE layers
+    # the 2025-2026 wrappers (docs/zoo-facts.md section 33). Ernie4_5_VLMoeTextConfig (transformers
+    # models/ernie4_5_vl_moe/modular_ernie4_5_vl_moe.py): each MoE layer holds two Ernie4_5_VLMoeSparseMoeBlock, text
+    # experts of moe_intermediate_size[0] (1536) and vision experts of moe_intermediate_size[1] (512), each with its
+    # own router, beside the shared experts; tokens are routed by modality. The spec has one expert set a layer; the
+    # vision experts (64 x 3 x 2560 x 512 a layer in the 28B) are resident weights, not a tower. Baidu's remote code
+    # (vLLM ernie45_vl.py) names the same model ernie4_5_moe_vl
+    "ernie4_5_vl_moe_text": "ERNIE-4.5-VL's modality-isolated MoE (text experts and vision experts of their own "
+                            "widths, moe_intermediate_size a list, and routers in every MoE layer) is not modelled",
+    "ernie4_5_moe_vl": "ERNIE-4.5-VL's modality-isolated MoE (text experts and vision experts of their own widths, "
+                       "moe_intermediate_size a list, and routers in every MoE layer) is not modelled",
+    # MiniMaxM3VLTextConfig (models/minimax_m3_vl/modular_minimax_m3_vl.py): sparse layers (sparse_attention_config
+    # .sparse_attention_freq, layer_types minimax_m3_sparse) run a lightning indexer of index_n_heads x
+    # index_head_dim that scores key blocks of index_block_size and attends index_topk_blocks of them plus
+    # index_local_blocks, caching the indexer's keys beside K/V (MiniMaxM3VLSparseCacheLayer.idx_keys); dense or MoE
+    # MLP by moe_layer_freq, a dense_intermediate_size MLP on the dense layers
+    "minimax_m3_vl_text": "MiniMax-M3's block-sparse attention (a lightning indexer choosing index_topk_blocks key "
+                          "blocks on the layers sparse_attention_config.sparse_attention_freq marks, its keys cached "
+                          "beside K/V) is not modelled",
+    # GlmImageForConditionalGeneration (transformers models/glm_image/modular_glm_image.py; vLLM glm_image.py the
+    # same): GLM-4.1V's text decoder whose lm_head is nn.Linear(hidden_size, vision_vocab_size), 16512 image-token
+    # rows beside an embedding of vocab_size (168064) rows: an autoregressive image-token generator before a
+    # diffusion decoder. The spec's head has the embedding's rows
+    "glm_image_text": "GLM-Image's output head over vision_vocab_size image tokens, narrower than its embedding of "
+                      "vocab_size rows, is not modelled",
+    # HrmTextConfig (models/hrm_text/configuration_hrm_text.py, HRM-Text-1B): an H stack and an L stack of
+    # num_layers_per_stack layers each, run H_cycles x (L_cycles + 1) times a token, each run caching its own K/V
+    # ("num_hidden_layers is then rewritten to num_layers_per_stack * H_cycles * (L_cycles + 1) so that DynamicCache
+    # pre-allocates one slot per unique attention invocation"): weights of 2 stacks, KV of many more layers
+    "hrm_text": "HRM's recurrent H and L stacks (layers run H_cycles x (L_cycles + 1) times a token, each run caching "
+                "its own K/V) are not modelled",
     "deepseek_v4": "DeepSeek-V4's compressed attention (compressed_sparse_attention, heavily_compressed_attention: "
                    "K/V compressed 4x and 128x beside a sliding window), grouped output projection and "
                    "hyper-connections (hc_mult) are not modelled",
@@ -925,6 +1043,13 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         for k in ("torch_dtype", "dtype", "tie_word_embeddings", "quantization_config"):
             if k not in inner and k in cfg:
                 inner[k] = cfg[k]
+        if mt in WRAPPER_TIES:          # the wrapper's own, else its class default (WRAPPER_TIES)
+            inner["tie_word_embeddings"] = cfg.get("tie_word_embeddings", WRAPPER_TIES[mt])
+        keys, why = TOP_LEVEL_SIZES.get(mt, ((), ""))
+        for k in keys:
+            if k in cfg and cfg[k] != inner.get(k):
+                raise _refuse(mt, f"{k} {_show(cfg[k])} at the top level and "
+                                  f"{_show(inner[k]) if k in inner else 'none'} in text_config: {why}")
         if inner.get("model_type") is not None and not _name(inner["model_type"]):
             # read as the unknown family "5", then refused for a key it lacked
             raise SpecError(WHERE, f"model_type {mt}: text_config.model_type must be a string, got "
@@ -1022,7 +1147,8 @@ def _key_reader(mt: str, named: str):
     """(function, name) that rewrites a family's config into the keys the readers take, after :func:`_checked`, or
     (None, mt): by the decoder's own model_type before an alias renames it (Mistral Small 4, InternLM-1), else by the
     model_type read. Each takes the checked config and that name, and refuses in one line what it cannot read."""
-    by_own_name = {"mistral4": _mistral4_keys, "internlm": _internlm_keys, "flex_olmo": _flex_olmo_keys}
+    by_own_name = {"mistral4": _mistral4_keys, "internlm": _internlm_keys, "flex_olmo": _flex_olmo_keys,
+                   "hunyuan_vl_text": _hunyuan_vl_keys}
     if named in by_own_name:
         return by_own_name[named], named
     readers = {"exaone_moe": _exaone_moe_keys, "dbrx": _dbrx_keys, "exaone": _exaone_keys, "hy_v3": _hy_v3_keys,
@@ -1423,6 +1549,27 @@ def _internlm_keys(cfg: dict, mt: str) -> dict:
         raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (InternLMAttention "
                           f"builds k/v of all {heads} heads, vLLM's LlamaAttention of {kv})")
     return {**cfg, "attention_bias": bias, "head_dim": head}
+
+
+def _hunyuan_vl_keys(cfg: dict, mt: str) -> dict:
+    """HunyuanOCR's text decoder (``hunyuan_vl_text``, read as ``hunyuan``) where transformers and vLLM would build
+    different weights from one file: transformers' HunYuanVLTextModel is HunYuanDenseV1's dense decoder, its
+    attention with query_layernorm and key_layernorm whatever ``use_qk_norm`` says, no cross-layer attention and no
+    experts (models/hunyuan_vl/modular_hunyuan_vl.py: "the dense-only, image-text HunYuanVL open-source variant");
+    vLLM's hunyuan_vision.py builds hunyuan_v1.py's decoder, whose q/k norms follow ``use_qk_norm``, which shares K/V
+    across layers by ``use_cla`` and builds experts for ``num_experts`` above 1. A false ``use_qk_norm``, a true
+    ``use_cla`` or more than one expert is refused in one line; HunyuanOCR's file says true, false and 1."""
+    if cfg.get("use_qk_norm") is False:
+        raise _refuse(mt, "use_qk_norm false: transformers' HunYuanDenseV1Attention builds q/k norms whatever the file "
+                          "says, vLLM's as use_qk_norm says; which the checkpoint holds cannot be told")
+    if cfg.get("use_cla"):
+        raise _refuse(mt, "use_cla true: vLLM's HunYuan decoder shares K/V across layers by it, transformers' "
+                          "HunYuanVL builds every layer's; which the checkpoint holds cannot be told")
+    experts = cfg.get("num_experts")
+    if isinstance(experts, list) or (experts is not None and experts != 1 and experts != 0):
+        raise _refuse(mt, f"num_experts {_show(experts)}: transformers' HunYuanVL is the dense-only variant, vLLM "
+                          "builds experts from it; which the checkpoint holds cannot be told")
+    return cfg
 
 
 def _nemotron_keys(cfg: dict, mt: str) -> dict:
@@ -2225,7 +2372,28 @@ def _step_keys(cfg: dict, mt: str) -> dict:
     vLLM's Step3p5Config and StepFun's remote class disagree on every default. ``att_impl_type`` other than GQA is
     refused (vLLM raises). ``rope_theta`` lists, ``rope_scaling``, ``yarn_only_types``, ``use_rope_layers``,
     ``swiglu_limits``, ``swiglu_limits_shared``, ``moe_router_activation``, ``moe_router_scaling_factor``,
-    ``norm_expert_weight``, ``need_fp32_gate``, ``use_moe`` and ``moe_every_n_layer`` size nothing."""
+    ``norm_expert_weight``, ``need_fp32_gate``, ``use_moe`` and ``moe_every_n_layer`` size nothing.
+
+    Step-3.7 (``step3p7``, its text_config ``step3p5``): one transformers version of Step3p7TextConfig
+    (models/step3p7/configuration_step3p7.py) takes MiniMax-M3's ``sparse_attention_config`` and builds a lightning
+    indexer on the layers ``layer_types`` marks ``minimax_m3_sparse`` (refused as an unknown layer type); it derives
+    those from ``sparse_attention_freq`` only where layer_types is None, after filling layer_types with
+    full_attention itself, and vLLM's step3p7.py builds the text_config as its Step3p5 decoder, which reads no such
+    block. A ``sparse_attention_freq`` (0 and 1, one a layer) that marks a layer, ``use_sparse_attention`` not false,
+    asks for an indexer neither engine builds: refused, as is a block or a freq of another type."""
+    sparse = cfg.get("sparse_attention_config")
+    if sparse is not None and not isinstance(sparse, dict):
+        raise SpecError(WHERE, f"model_type {mt}: sparse_attention_config must be a mapping, got {_show(sparse)}")
+    freq = (sparse or {}).get("sparse_attention_freq")
+    if freq is not None and (not isinstance(freq, list) or any(b not in (0, 1) or isinstance(b, bool) for b in freq)):
+        # a freq of 5 ended in a TypeError traceback, one of "x" was refused as marking layers
+        raise SpecError(WHERE, f"model_type {mt}: sparse_attention_config.sparse_attention_freq must be a list of 0 "
+                               f"and 1, one a layer, got {_show(freq)}")
+    if freq and any(freq) and sparse.get("use_sparse_attention", True) is not False:
+        raise _refuse(mt, "sparse_attention_config.sparse_attention_freq marks layers for MiniMax-M3's lightning "
+                          "indexer, which neither engine builds on this decoder (transformers' Step3p7TextConfig "
+                          "reads it only where layer_types is unset, after setting layer_types itself; vLLM's "
+                          "Step3p5 reads no such block): whether the checkpoint holds one cannot be told")
     out = dict(cfg)
     impl = cfg.get("att_impl_type", "GQA")
     if impl != "GQA":
