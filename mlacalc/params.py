@@ -482,6 +482,12 @@ class WeightsReport:
     kept: tuple = ()            # attention projections priced at >= 16 bits beside a quantized rest (kept_projections)
     unused_kv: float = 0        # k/v projection parameters stored on layers that read others' K/V (unused_kv_params)
     heads_vary: bool = False    # attention.layer_heads: attention_per_layer is the widest layer's (spec.attention)
+    position_row: bool = False  # a learned position table: active counts its row beside the embedding's
+
+    @property
+    def active_rows(self) -> str:
+        """The embedding rows the active count holds: the token's, and its position's where there is a table."""
+        return "one embedding row (d) and one position-table row (d)" if self.position_row else "one embedding row (d)"
 
     def to_json(self) -> dict:
         p = self.parallel
@@ -489,7 +495,7 @@ class WeightsReport:
                 "parallel": p.as_dict(),
                 "params_total": self.params.total, "params_mtp": self.mtp_params,
                 "params_active": self.active.total, "params_active_non_embedding": self.active_non_embedding,
-                "params_active_counts": "one embedding row (d) and the output head; no MTP",
+                "params_active_counts": f"{self.active_rows} and the output head; no MTP",
                 "weight_bytes_total": self.bytes.total, "weight_bytes_mtp": self.mtp_bytes,
                 # MTP apart, as weight_bytes_total and the table's per-GPU total (it included the MTP modules: at
                 # tp 1 DeepSeek-V3's one GPU held 637.73 GiB of a 626.92 GiB model)
@@ -536,7 +542,8 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          sliding_attention_per_layer=sliding_projections(spec),
                          kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else (),
                          unused_kv=unused_kv_params(spec),
-                         heads_vary=spec.layer_heads is not None and not spec.uniform_attention)
+                         heads_vary=spec.layer_heads is not None and not spec.uniform_attention,
+                         position_row=spec.position_embeddings > 0)
 
 
 def unused_kv_params(spec: ModelSpec) -> float:

@@ -56,6 +56,9 @@ def test_position_table_is_counted_with_the_embedding_and_one_row_a_token():
     assert param_counts(s).total - param_counts(plain()).total == 128 * d
     # one row of wte and one of wpe a token (GPT2Model: inputs_embeds + position_embeds)
     assert active_params(s).embed == 2 * d and active_params(plain()).embed == d
+    assert weights_report(s).to_json()["params_active_counts"] == \
+        "one embedding row (d) and one position-table row (d) and the output head; no MTP"
+    assert weights_report(plain()).to_json()["params_active_counts"] == "one embedding row (d) and the output head; no MTP"
 
 
 def test_head_bias_is_counted_with_the_head_and_kept_when_tied():
