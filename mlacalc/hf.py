@@ -133,9 +133,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   gelu_new MLP (fc1, fc2) side by side under one biased LayerNorm a layer, q/k/v/dense always biased, RoPE over
   ``int(head x partial_rotary_factor)`` dims (the top-level key or ``rope_parameters``'; PhiConfig's 0.5), a biased
   ``lm_head`` (``head_bias``); the LayerNorm and MLP biases counted (``norm_vectors`` 2, ``ffn.mlp_bias``). What
-  transformers' and
-  vLLM's PhiForCausalLM would build differently (K/V heads other than the query heads, an ``intermediate_size`` other
-  than ``4 x hidden_size``, ``qk_layernorm``, a tied head, a ``head_dim`` other than hidden / heads) is refused;
+  transformers' and vLLM's PhiForCausalLM would build differently (K/V heads other than the query heads, an
+  ``intermediate_size`` other than ``4 x hidden_size``, ``qk_layernorm``, a tied head, a ``head_dim`` other than
+  hidden / heads) is refused;
 - InternLM-1, ``internlm`` (InternLM-7B/20B's remote code; vLLM builds it as ``LlamaForCausalLM``): read as ``llama``
   (:data:`ALIASES`) after :func:`_internlm_keys`, its ``bias`` (default true) biasing q/k/v/o; Aquila (``aquila``) and
   XVERSE (``xverse``), which vLLM builds as Llama too, are not aliased: no whole released config was found to pin
@@ -1540,8 +1540,7 @@ def _opt_keys(cfg: dict, mt: str) -> dict:
     embed_tokens (tie_word_embeddings, OPTConfig's default true). No RoPE. The LayerNorm biases, the MLP's (by
     ``enable_bias``) and the position table are counted (:func:`position_rows`). Neither engine reads a
     ``num_key_value_heads`` or ``head_dim`` (OPTAttention splits hidden_size into its heads): the first is not read,
-    the second refused where it
-    says otherwise (:func:`_whole_heads`).
+    the second refused where it says otherwise (:func:`_whole_heads`).
 
     Refused, the spec having no field for them: ``word_embed_proj_dim`` other than hidden_size (OPT-350m's 512: the
     embedding and head that wide, project_in and project_out between it and the layers), post-LayerNorm layers

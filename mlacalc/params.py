@@ -252,7 +252,7 @@ def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
 def _ffn_parts(spec: ModelSpec, moe: bool, par: Parallelism | None) -> dict:
     """The FFN fields of one layer's :class:`Params`: its MoE block or dense FFN, on one GPU of ``par`` when given (as
     :func:`_layer_per_gpu` splits them)."""
-    d, f = spec.hidden_size, spec.ffn
+    f = spec.ffn
     full = _moe_layer(spec) if moe else Params(dense_ffn=dense_ffn_params(spec, f.intermediate_size))
     if par is not None:
         full = Params(dense_ffn=_dense_per_rank(spec, full.dense_ffn, par.tp), router=full.router,
@@ -440,7 +440,6 @@ def stage_params(spec: ModelSpec, par: Parallelism) -> list[Params]:
         extra = Params()
         if r.start == 0:
             # whole under dp-attention; the per-layer table is vocabulary-parallel like the token table (vLLM
-            # gemma3n.py: VocabParallelEmbedding), the per-layer and AltUp projections column-parallel
             # gemma3n.py: VocabParallelEmbedding), the per-layer and AltUp projections column-parallel; a learned
             # position table and the embeddings' norm whole on every rank (vLLM gpt2.py: wpe an nn.Embedding beside the
             # VocabParallelEmbedding wte; bloom.py: word_embeddings_layernorm an nn.LayerNorm)

@@ -237,3 +237,11 @@ def test_the_multi_gpu_runner_refuses_mlp_biases():
     gated = make_spec(MHA, ffn={"kind": "dense", "intermediate_size": 512, "mlp_bias": True})
     with pytest.raises(SpecError, match="ffn.mlp_bias"):
         check_supported(gated, 2)
+
+
+@pytest.mark.parametrize("name,words", [("stablelm_2_1_6b", "norm_vectors: (2) is not built by --whole-step"),
+                                        ("gpt_j_6b", "ffn.mlp_bias: is not built by --whole-step")])
+def test_whole_step_refuses_the_layernorm_families_it_ran_as_rmsnorm_models(capsys, name, words):
+    """StableLM-2-1.6B (no o_proj bias) and GPT-J (no attention biases) passed --whole-step's checks before, and would
+    have been run as RMSNorm models without their LayerNorm and MLP biases."""
+    refused(capsys, "profile", str(FIXTURES / name), "--whole-step", "--layers", "2", words=words)
