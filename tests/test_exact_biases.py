@@ -245,3 +245,29 @@ def test_whole_step_refuses_the_layernorm_families_it_ran_as_rmsnorm_models(caps
     """StableLM-2-1.6B (no o_proj bias) and GPT-J (no attention biases) passed --whole-step's checks before, and would
     have been run as RMSNorm models without their LayerNorm and MLP biases."""
     refused(capsys, "profile", str(FIXTURES / name), "--whole-step", "--layers", "2", words=words)
+
+
+# ------------------------------------------------------------------------------------------------ the other biases
+
+def test_the_k_and_v_biases_follow_the_kv_heads_over_tensor_parallelism():
+    """vLLM's QKVParallelLinear (vllm/model_executor/layers/linear.py) gives each rank (H / tp + 2 max(1, H_kv / tp))
+    head_dim outputs, bias included: with fewer K/V heads than ranks each rank holds whole K/V heads, their biases
+    with their weights. Only the q part of the bias splits with the query heads. GQA of 8 heads of 64 and 2 K/V
+    heads at TP 4: q bias 8 x 64 / 4 = 128, one K/V head a rank: k and v biases 64 each."""
+    gqa = make_spec({"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 64, "qkv_bias": True},
+                    layers=L, hidden=d, vocab=V)
+    per = layer_params_per_gpu(gqa, 0, Parallelism(tp=4))
+    q, kv, o = d * 8 * 64 / 4, 2 * d * 64, 8 * 64 * d / 4     # q split; k and v one head each; o split
+    assert per.attention == q + kv + o + 8 * 64 / 4 + 2 * 64 == 98_560
+    # at TP 2 each rank holds one of the 2 K/V heads: the split is the heads' either way
+    assert layer_params_per_gpu(gqa, 0, Parallelism(tp=2)).attention == (d * 8 * 64 + 2 * d * 2 * 64 + 8 * 64 * d
+                                                                          + 8 * 64 + 2 * 2 * 64) / 2
+
+
+def test_starcoder_holds_its_one_kv_heads_biases_on_every_rank():
+    """StarCoder's c_attn (multi-query: 48 heads of 128 and one K/V head, biased) at TP 2: the q rows and bias split,
+    the K/V head's rows and bias whole on each rank; c_proj's weight split, its bias whole (RowParallelLinear)."""
+    dd, hd = 6144, 128
+    per = layer_params_per_gpu(hf("starcoder"), 0, Parallelism(tp=2))
+    assert per.attention == dd * dd / 2 + 2 * dd * hd + dd * dd / 2 + dd / 2 + 2 * hd + dd == 39_331_072
+
