@@ -17,7 +17,8 @@ Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query head
   (:mod:`mlacalc.attention.conventional`: one ``qkv_proj``, or with a low-rank query (Step-3's MFA) ``q_down``,
   ``q_up`` and ``kv_proj``; :mod:`mlacalc.attention.mla`: ``q_down``, ``q_up``,
   ``kv_down``, then the **absorbed** form (decode default: ``q_absorb``, core over the latent, ``v_up``) or the
-  **decompressed** form (prefill default: ``kv_up``, then MHA)). ``o_proj``: ``2 T H d_v d``.
+  **decompressed** form (prefill default: ``kv_up``, then MHA)). ``o_proj``: ``2 T H d_v d``; with
+  ``attention.o_bias`` its bias of ``d`` read too (whole on each rank, at >= 16 bits).
 - ``attn_core`` (scores and weighted values, summed over layers): ``2 H P (d_k + d_v)`` per sequence, where ``P``
   counts attended (query, key) pairs: token ``i`` of the step attends ``prior + i + 1`` keys (causal; in prefill
   that halves ``S^2`` to ``S (S + 1) / 2``), capped as :mod:`mlacalc.attention.keys` says (windows). Bytes: the query
@@ -402,7 +403,12 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                           kept=kept_projections(spec, block) if weight_bits is None else frozenset())
         attn = fam.attention_ops(spec, shape)
         attn_ops.extend(attn.ops)
-        attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, shape.w("o"), ab, count))
+        # o_proj's bias (attention.o_bias: GPT-2's c_proj, Phi's dense, gpt-oss's o_proj) whole on every rank and read
+        # beside the weight, at >= 16 bits as the q/k/v biases (vLLM RowParallelLinear adds it on rank 0 after the
+        # reduction); a linear-attention block has none
+        o_bias = d * hb if getattr(block, "o_bias", False) else 0.0
+        attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, shape.w("o"), ab, count,
+                               extra_weight=o_bias))
         norm_width += attn.norm_width * count               # ... and the family's (latent norms, q/k norms)
         norm_count += attn.norm_count * count
     attn_ops = merge_ops(attn_ops)

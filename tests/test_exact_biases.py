@@ -271,3 +271,16 @@ def test_starcoder_holds_its_one_kv_heads_biases_on_every_rank():
     per = layer_params_per_gpu(hf("starcoder"), 0, Parallelism(tp=2))
     assert per.attention == dd * dd / 2 + 2 * dd * hd + dd * dd / 2 + dd / 2 + 2 * hd + dd == 39_331_072
 
+
+
+def test_the_roofline_reads_the_attention_biases_the_weights_hold():
+    """Decode at bf16: qkv_proj and o_proj read, a layer, this GPU's attention parameters at 2 bytes each, the o_proj
+    bias (whole on each rank, added on rank 0 after the reduction: vLLM RowParallelLinear) and the K/V biases of
+    replicated K/V heads included. StarCoder at TP 1 and 2."""
+    s = hf("starcoder")
+    for tp in (1, 2):
+        par = Parallelism(tp=tp)
+        read = op(s, "qkv_proj", par=par).weight_bytes + op(s, "o_proj", par=par).weight_bytes
+        assert read == 2 * 40 * layer_params_per_gpu(s, 0, par).attention
+    # GPT-2, MHA: the o_proj op reads c_proj's bias (768) beside its weight on each of the 12 layers
+    assert op(hf("gpt2"), "o_proj").weight_bytes == 12 * (768 * 768 + 768) * 2
