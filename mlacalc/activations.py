@@ -652,11 +652,18 @@ def backward_peak(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> Backwar
 # ---------------------------------------------------------------------------------------------------------
 
 def embedding_tensors(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
-    """First stage: the token ids (the embedding's backward is an index-add). Native convention only."""
+    """First stage: the token ids (the embedding's backward is an index-add), and where the embeddings are normed
+    (``embedding_norm``: BLOOM's word_embeddings_layernorm) that norm's input and rstd, as every norm's. A learned
+    position table's ids (``position_embeddings``) are not listed: one row of ``s`` ids shared by the batch. Native
+    convention only."""
     if cfg.convention == "megatron":
         return []
-    return [SavedTensor("embed.input_ids", ("b", "s"), (cfg.micro_batch, cfg.seq_local), INT64_BYTES, "embedding",
-                        "embedding (index-add)")]
+    ids = [SavedTensor("embed.input_ids", ("b", "s"), (cfg.micro_batch, cfg.seq_local), INT64_BYTES, "embedding",
+                       "embedding (index-add)")]
+    if not spec.embedding_norm:
+        return ids
+    return ids + _norm("embed_norm", "embedding", cfg.micro_batch, cfg.seq_tokens, spec.hidden_size, "h",
+                       "embedding norm")
 
 
 def rope_tensors(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:

@@ -132,9 +132,10 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 - Microsoft's Phi-1, Phi-1.5, Phi-2, ``phi`` (``PhiForCausalLM``; :func:`_phi_keys`): attention and a non-gated
   gelu_new MLP (fc1, fc2) side by side under one biased LayerNorm a layer, q/k/v/dense always biased, RoPE over
   ``int(head x partial_rotary_factor)`` dims (the top-level key or ``rope_parameters``'; PhiConfig's 0.5), a biased
-  ``lm_head``; the LayerNorm, MLP and lm_head biases are not counted (:func:`_uncounted`). What transformers' and
-  vLLM's PhiForCausalLM would build differently (K/V heads other than the query heads, an ``intermediate_size`` other
-  than ``4 x hidden_size``, ``qk_layernorm``, a tied head, a ``head_dim`` other than hidden / heads) is refused;
+  ``lm_head`` (``head_bias``); the LayerNorm and MLP biases counted (``norm_vectors`` 2, ``ffn.mlp_bias``). What
+  transformers' and vLLM's PhiForCausalLM would build differently (K/V heads other than the query heads, an
+  ``intermediate_size`` other than ``4 x hidden_size``, ``qk_layernorm``, a tied head, a ``head_dim`` other than
+  hidden / heads) is refused;
 - InternLM-1, ``internlm`` (InternLM-7B/20B's remote code; vLLM builds it as ``LlamaForCausalLM``): read as ``llama``
   (:data:`ALIASES`) after :func:`_internlm_keys`, its ``bias`` (default true) biasing q/k/v/o; Aquila (``aquila``) and
   XVERSE (``xverse``), which vLLM builds as Llama too, are not aliased: no whole released config was found to pin
@@ -168,9 +169,10 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``d_model``, a tied head; ``attn_config`` read and what transformers' and vLLM's MPT build differently refused),
   ``gpt_neo`` (GPT-Neo; :func:`_gpt_neo_keys`: ``attention_types`` checked and expanded to global and local layers,
   the local ones read as full since the window is in the mask alone and every engine that builds GPT-Neo caches
-  every token, learned positions, out_proj and the MLP biased). What each checkpoint
-  holds beyond the spec's fields (position tables, LayerNorm, MLP and lm_head biases, BLOOM's embedding LayerNorm)
-  is said with its size in the reading's description (:data:`UNCOUNTED`).
+  every token, learned positions, out_proj and the MLP biased). What each checkpoint holds beside Llama's tensors
+  is counted by the spec's fields (docs/zoo-facts.md section 34): position tables (``position_embeddings``:
+  :func:`position_rows`), LayerNorm biases (``norm_vectors`` 2), MLP biases (``ffn.mlp_bias``), lm_head biases
+  (``head_bias``), BLOOM's embedding LayerNorm (``embedding_norm``).
 - the 2025-2026 wrappers whose decoder is a family read here (docs/zoo-facts.md section 33): ``paddleocr_vl``
   (PaddleOCR-VL: ERNIE-4.5-0.3B's decoder, ``paddleocr_vl_text`` read as ``ernie4_5``), ``hunyuan_vl`` (HunyuanOCR:
   HunYuanDenseV1's, read as ``hunyuan`` after :func:`_hunyuan_vl_keys`), both flat as released or nested;
@@ -201,11 +203,11 @@ the same way by its own ``model_type``.
 Every size a config gives is checked before any arithmetic on it (:data:`SIZES`, :func:`_checked`): a
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
 
-Counted as the spec can: biases of MLPs (StarCoder2's ``use_bias``, GPT-2's, GPT-NeoX's, StarCoder's, OPT's,
-GPT-J's, BLOOM's, GPT-Neo's) and of LayerNorms (StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder and the 2021-2023
-decoders) are not counted (Nemotron's LayerNorm1P biases are, by the spec's
-``norm_vectors``), nor learned position tables (GPT-2's, StarCoder's, OPT's, GPT-Neo's) or BLOOM's embedding
-LayerNorm (the description of such a reading says how many parameters that leaves out, :func:`_uncounted`); a q/k
+Counted as the checkpoints hold them: biases of MLPs (``ffn.mlp_bias``: StarCoder2's ``use_bias``, GPT-2's,
+GPT-NeoX's, StarCoder's, Phi's, OPT's ``enable_bias``, GPT-J's, BLOOM's, GPT-Neo's) and of LayerNorms (``norm_vectors``
+2: StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder, Phi, Nemotron's LayerNorm1P and the 2021-2023 decoders but MPT),
+learned position tables (``position_embeddings``: GPT-2's, StarCoder's, OPT's, GPT-Neo's), lm_head biases
+(``head_bias``: Phi's, GPT-J's, CodeGen's) and BLOOM's embedding LayerNorm (``embedding_norm``); a q/k
 norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
 ``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
 
@@ -1457,7 +1459,7 @@ def _gpt_neox_keys(cfg: dict, mt: str) -> dict:
     whether ``use_parallel_residual`` runs attention and MLP side by side or one after the other: it changes no size.
     ``embed_out`` is its own matrix unless ``tie_word_embeddings`` (GPTNeoXForCausalLM ties it to ``embed_in`` then;
     vLLM gpt_neox.py the same). ``rotary_emb_base``, ``rope_scaling``, ``layer_norm_eps``, ``hidden_act`` size
-    nothing. The LayerNorm and MLP biases are not counted (the spec has no field for them)."""
+    nothing. The LayerNorms' biases (``norm_vectors`` 2) and the MLP's (``ffn.mlp_bias``) are counted."""
     hidden, heads = _req(cfg, mt, "hidden_size"), _req(cfg, mt, "num_attention_heads")
     head = _whole_heads(cfg, mt, hidden, heads)
     factor = _rotary_choice(cfg, mt, head, ("rotary_pct", "partial_rotary_factor",
@@ -1502,7 +1504,8 @@ def _phi_keys(cfg: dict, mt: str) -> dict:
     and RowParallelLinear's default), RoPE over ``int(head x partial_rotary_factor)`` dims (the top-level key, or
     transformers 5's in ``rope_parameters``; PhiConfig's 0.5 where neither). PhiMLP: fc1 d -> ``intermediate_size``
     and fc2 back, both biased, no gate (gelu_new; read by :func:`_ffn` as GPT-NeoX's). ``final_layernorm`` (biased)
-    and an ``lm_head`` with a bias. The LayerNorm, MLP and lm_head biases are not counted (:func:`_uncounted`).
+    and an ``lm_head`` with a bias. The LayerNorm, MLP and lm_head biases are counted (``norm_vectors`` 2,
+    ``ffn.mlp_bias``, ``head_bias``).
 
     What transformers and vLLM would build differently from one file is refused, since the served model would not be
     the checkpoint priced: a ``head_dim`` other than hidden / heads (vLLM splits hidden_size), K/V heads other than
@@ -1685,10 +1688,10 @@ def _opt_keys(cfg: dict, mt: str) -> dict:
     final_layer_norm, fc1 d -> ``ffn_dim`` and fc2 back (biased by ``enable_bias``; ReLU, no gate). OPTDecoder:
     embed_tokens, embed_positions (OPTLearnedPositionalEmbedding: ``max_position_embeddings + 2`` rows, "OPT is set up
     so that if padding_idx is specified then offset the embedding ids by 2"), a final LayerNorm; the lm_head is
-    embed_tokens (tie_word_embeddings, OPTConfig's default true). No RoPE. The LayerNorm and MLP biases and the
-    position table are not counted (:func:`_uncounted`). Neither engine reads a ``num_key_value_heads`` or
-    ``head_dim`` (OPTAttention splits hidden_size into its heads): the first is not read, the second refused where it
-    says otherwise (:func:`_whole_heads`).
+    embed_tokens (tie_word_embeddings, OPTConfig's default true). No RoPE. The LayerNorm biases, the MLP's (by
+    ``enable_bias``) and the position table are counted (:func:`position_rows`). Neither engine reads a
+    ``num_key_value_heads`` or ``head_dim`` (OPTAttention splits hidden_size into its heads): the first is not read,
+    the second refused where it says otherwise (:func:`_whole_heads`).
 
     Refused, the spec having no field for them: ``word_embed_proj_dim`` other than hidden_size (OPT-350m's 512: the
     embedding and head that wide, project_in and project_out between it and the layers), post-LayerNorm layers
@@ -1719,7 +1722,7 @@ def _gptj_keys(cfg: dict, mt: str) -> dict:
     and out_proj, none biased, heads of hidden / heads, RoPE over the first ``rotary_dim`` dims of each (64 where the
     file gives none); fc_in d -> ``n_inner`` (4 d where null) and fc_out back, both biased (gelu_new, no gate); ln_f;
     an untied lm_head with a bias (transformers GPTJForCausalLM and CodeGenForCausalLM: nn.Linear(n_embd, vocab);
-    vLLM gpt_j.py: ParallelLMHead(bias=True)). The LayerNorm, MLP and lm_head biases are not counted.
+    vLLM gpt_j.py: ParallelLMHead(bias=True)). The LayerNorm, MLP and lm_head biases are counted.
 
     GPT-J, which vLLM serves too, is refused where vLLM refuses the file or the two engines would build other weights:
     a tied head (vLLM asserts ``not config.tie_word_embeddings``), ``rotary`` false (vLLM asserts it true;
@@ -1763,7 +1766,7 @@ def _bloom_keys(cfg: dict, mt: str) -> dict:
     BloomModel: word_embeddings, then word_embeddings_layernorm (a LayerNorm of hidden_size on the embeddings), ln_f;
     the head tied to word_embeddings (PretrainedConfig's tie_word_embeddings true). ``seq_length`` (BLOOMZ's 2048,
     one of the keys vLLM derives max_model_len from) is the context limit where no max_position_embeddings is given.
-    The LayerNorm and MLP biases and the embedding LayerNorm are not counted (:func:`_uncounted`). The MLP is 4 x
+    The LayerNorm and MLP biases and the embedding LayerNorm are counted (``embedding_norm``). The MLP is 4 x
     hidden_size whatever the file says (BloomMLP and vLLM's): an ``n_inner`` or ``intermediate_size`` of another
     width is refused, since the checkpoint it describes is not the one either engine builds."""
     hidden = cfg["n_embed"] if cfg.get("n_embed") is not None else _req(cfg, mt, "hidden_size")
@@ -1885,7 +1888,7 @@ def _gpt_neo_keys(cfg: dict, mt: str) -> dict:
     builds without a window); no engine with a windowed cache builds GPT-Neo (vLLM's and SGLang's registries have no
     GPTNeoForCausalLM). Read as sliding layers, GPT-Neo-125M held 42,467,328 B a sequence at 2,048 tokens, 44% under
     transformers' 75,497,472. A ``sliding_window`` or ``layer_types`` key, which GPTNeoConfig does not read, is not
-    read either. The LayerNorm and MLP biases and the position table are not counted (:func:`_uncounted`). Refused: an
+    read either. The LayerNorm and MLP biases and the position table are counted. Refused: an
     ``attention_types`` that is no list of [types, repeats] pairs, that names another type, that expands to another
     number of layers than num_layers (GPTNeoConfig raises), or an ``attention_layers`` that disagrees with it (the file
     then says two things: transformers builds the layers from attention_layers, which PretrainedConfig sets after the
@@ -3052,67 +3055,32 @@ NON_GATED_MLP = ("apertus", "arcee", "nemotron", "mpt")
 # and c_proj back, both biased, no gate, LayerNorms with biases. GPTBigCode (StarCoder) is GPT-2's block with
 # multi-query attention (_gpt_bigcode_keys)
 GPT2_BLOCK = ("gpt2", "gpt_bigcode")
-# non-gated MLPs of intermediate_size with biases (up then down, 2 d f + f + d, the biases not counted): StarCoder2
+# non-gated MLPs of intermediate_size with biases (up then down, 2 d f + f + d: the spec's ffn.mlp_bias): StarCoder2
 # (Starcoder2MLP c_fc, c_proj, biased by use_bias), GPT-NeoX (GPTNeoXMLP dense_h_to_4h, dense_4h_to_h, always biased),
 # Phi (PhiMLP fc1, fc2, always biased), OPT (fc1, fc2 biased by enable_bias), GPT-J and CodeGen (mlp.fc_in, fc_out),
 # BLOOM (mlp.dense_h_to_4h, dense_4h_to_h), GPT-Neo (mlp.c_fc, c_proj); each reader sets intermediate_size
 BIASED_MLP = ("starcoder2", "gpt_neox", "phi", "opt", "gptj", "codegen", "bloom", "gpt_neo")
+# the config switch that biases those MLPs where one does (Starcoder2MLP: nn.Linear(..., bias=config.use_bias); OPT's
+# fc1/fc2: bias=config.enable_bias); the others' MLPs are biased whatever the file says, GPT-2's block's too
+MLP_BIAS_FLAG = {"starcoder2": "use_bias", "opt": "enable_bias"}
+# families whose lm_head has a bias of vocab_size (the spec's head_bias): PhiForCausalLM, GPTJForCausalLM and
+# CodeGenForCausalLM build nn.Linear(hidden, vocab) with its default bias (vLLM phi.py and gpt_j.py:
+# ParallelLMHead(..., bias=True))
+HEAD_BIAS = ("phi", "gptj", "codegen")
 
 
-@dataclass(frozen=True)
-class Uncounted:
-    """What of a family's checkpoint the spec has no field for (:func:`_uncounted`): the bias of each LayerNorm
-    (``norms_per_layer`` a layer and the final one), the MLP's biases (f + d a layer; or the name of the config
-    switch that decides them), an lm_head bias (vocab), a learned position table of ``max_position_embeddings +
-    table_offset`` rows (None: no table), an embedding LayerNorm's weight and bias."""
-
-    norm_bias: bool = True
-    mlp_bias: bool | str = True
-    head_bias: bool = False
-    table_offset: int | None = None
-    embed_norm: bool = False
-
-
-# families whose checkpoints hold what the spec has no field for (docs/zoo-facts.md sections 29 and 32). MPT holds
-# none (no biases, no position table) and is not here
-UNCOUNTED = {
-    "gpt2": Uncounted(table_offset=0), "gpt_bigcode": Uncounted(table_offset=0),   # wpe: n_positions rows
-    "gpt_neox": Uncounted(),
-    "phi": Uncounted(head_bias=True),                                             # PhiForCausalLM's lm_head bias
-    # OPTLearnedPositionalEmbedding(max_position_embeddings + 2 rows); fc1/fc2 biased by enable_bias
-    "opt": Uncounted(mlp_bias="enable_bias", table_offset=2),
-    "gptj": Uncounted(head_bias=True), "codegen": Uncounted(head_bias=True),      # lm_head = nn.Linear(d, vocab)
-    "bloom": Uncounted(embed_norm=True),                                          # word_embeddings_layernorm
-    "gpt_neo": Uncounted(table_offset=0),                                         # wpe: max_position_embeddings rows
-}
-
-
-def _uncounted(cfg: dict, mt: str, spec: dict) -> str:
-    """What of the family's checkpoint the spec does not count (:data:`UNCOUNTED`), with its size, for the reading's
-    description: per layer each LayerNorm's bias (d) and the MLP's (f + d), the final LayerNorm's bias (d), an lm_head
-    bias (vocab), a learned position table (rows x d), an embedding LayerNorm (2 d); "" where there is none.
-    StarCoder: 8192 x 6144 + 40 (2 x 6144 + 24576 + 6144) + 6144 = 52,058,112 of its 15,517,456,384; Phi-2 (one
-    LayerNorm a layer and an lm_head bias): 32 (2560 + 10240 + 2560) + 2560 + 51200 = 545,280 of its 2,779,683,840."""
-    u = UNCOUNTED[mt]
-    d, L, f, V = spec["hidden_size"], spec["num_layers"], spec["ffn"]["intermediate_size"], spec["vocab_size"]
-    mlp = cfg.get(u.mlp_bias) is True if isinstance(u.mlp_bias, str) else u.mlp_bias
-    biases = [(name, n) for name, n, there in (
-        ("LayerNorm", L * spec["norms_per_layer"] * d + d, u.norm_bias), ("MLP", L * (f + d), mlp),
-        ("lm_head", V, u.head_bias)) if there]
-    parts = []
-    if u.table_offset is not None:
-        rows = _limit(cfg) + u.table_offset           # GPT-2's n_positions (1024, the class default, where none)
-        parts.append((f"the learned position table ({rows:,} x {d:,})", rows * d))
-    if u.embed_norm:
-        parts.append((f"the embedding LayerNorm (2 x {d:,})", 2 * d))
-    if biases:
-        names = [name for name, _ in biases]
-        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        parts.append((f"the {listed} biases", sum(n for _, n in biases)))
-    if not parts:
-        return ""
-    what = " and ".join(text for text, _ in parts)
-    return f"{what}, {sum(n for _, n in parts):,} parameters, are not counted"
+def position_rows(cfg: dict, mt: str) -> int:
+    """Rows of the learned position table (the spec's ``position_embeddings``; 0 where the family has none): GPT-2's
+    and GPTBigCode's wpe of ``n_positions`` (GPT2Model: nn.Embedding(config.max_position_embeddings, d), the
+    attribute_map's name for n_positions, which wins where a file gives both), GPT-Neo's of
+    ``max_position_embeddings``, OPT's embed_positions of ``max_position_embeddings + 2``
+    (OPTLearnedPositionalEmbedding: "if padding_idx is specified then offset the embedding ids by 2"). The class
+    defaults are in :data:`DEFAULTS` (GPT-2's and GPTBigCode's 1024, OPT's and GPT-Neo's 2048); no YaRN factor
+    enlarges a table."""
+    if mt not in (*GPT2_BLOCK, "opt", "gpt_neo"):
+        return 0
+    rows = next(cfg[k] for k in ("max_position_embeddings", "n_positions") if cfg.get(k) is not None)
+    return rows + 2 if mt == "opt" else rows
 
 
 def _rope_factor(cfg: dict, mt: str) -> float | None:
@@ -3712,12 +3680,15 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if mt == "longcat_flash":
         return _longcat_ffn(cfg, mt)
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
-    if mt in GPT2_BLOCK:                                   # c_fc, c_proj (their biases are not counted)
-        return {"kind": "dense", "intermediate_size": cfg.get("n_inner") or 4 * hidden, "gated": False}
+    if mt in GPT2_BLOCK:                                   # c_fc, c_proj, both biased
+        return {"kind": "dense", "intermediate_size": cfg.get("n_inner") or 4 * hidden, "gated": False,
+                "mlp_bias": True}
     if mt == "falcon":
         return {"kind": "dense", "intermediate_size": cfg.get("ffn_hidden_size") or 4 * hidden, "gated": False}
-    if mt in BIASED_MLP:                                   # their biases are not counted
-        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
+    if mt in BIASED_MLP:                                   # biased, or where MLP_BIAS_FLAG says
+        bias = cfg.get(MLP_BIAS_FLAG[mt]) is True if mt in MLP_BIAS_FLAG else True
+        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False,
+                **({"mlp_bias": True} if bias else {})}
     if mt in NON_GATED_MLP:
         # ApertusMLP: down_proj(xIELU(up_proj(x))) (xIELU's two learned scalars a layer not counted); ArceeMLP (Arcee
         # AFM): down_proj(relu2(up_proj(x))), whose keys are all Llama's, so the generic reader took it as a gated
@@ -3837,9 +3808,14 @@ def _norms(cfg: dict, mt: str) -> int:
 # norm_vectors): Nemotron's NemotronLayerNorm1P is an nn.LayerNorm with weight and bias (transformers
 # modeling_nemotron.py, vLLM nemotron.py: input_layernorm, post_attention_layernorm, norm); OLMo-1's OlmoLayerNorm has
 # neither (transformers modular_olmo.py: F.layer_norm(x, shape, None, None); vLLM olmo.py: nn.LayerNorm(d,
-# elementwise_affine=False, bias=False)). Phi's, GPT-2's, GPT-NeoX's and StarCoder's LayerNorm biases are still said
-# in their readings' descriptions (_uncounted) rather than counted here
-NORM_VECTORS = {"nemotron": 2, "olmo": 0}
+# elementwise_affine=False, bias=False)). The nn.LayerNorm(hidden_size) of GPT-2's and GPTBigCode's blocks (ln_1, ln_2,
+# ln_f), GPT-NeoX's, Phi's, StableLM's (StableLmDecoderLayer's input_layernorm and post_attention_layernorm, the
+# model's norm), StarCoder2's (whatever use_bias says: Starcoder2DecoderLayer builds them without it), OPT's
+# (layer_norm_elementwise_affine false refused), GPT-J's, CodeGen's, BLOOM's and GPT-Neo's: weight and bias. MPT's
+# LayerNorms have their bias removed (MptBlock: norm_1.bias = None): a weight each, as an RMSNorm's
+NORM_VECTORS = {"nemotron": 2, "olmo": 0, **dict.fromkeys(
+    ("gpt2", "gpt_bigcode", "gpt_neox", "phi", "stablelm", "starcoder2", "opt", "gptj", "codegen", "bloom", "gpt_neo"),
+    2)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -5205,6 +5181,14 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         "norm_vectors": NORM_VECTORS.get(mt, 1),
         "mtp_layers": cfg.get("num_nextn_predict_layers", 0) or 0,
     }
+    # what the 2021-2023 decoders' checkpoints hold beside Llama's tensors: a learned position table, an lm_head bias,
+    # BLOOM's norm on the embeddings (word_embeddings_layernorm: nn.LayerNorm(hidden_size), weight and bias)
+    if position_rows(cfg, mt):
+        out["position_embeddings"] = position_rows(cfg, mt)
+    if mt in HEAD_BIAS:
+        out["head_bias"] = True
+    if mt == "bloom":
+        out["embedding_norm"] = True
     if mt == "mimo_v2_flash" and out["mtp_layers"] and "sliding_shape" in attn:
         out["mtp_layer_type"] = "sliding"        # MiMo's MTP layers are sliding-window layers (MiMoV2MTPLayers)
     if mt == "step3p5" and out["mtp_layers"]:
@@ -5246,8 +5230,6 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     limit = _limit(cfg)
     if limit:
         out["max_context"] = limit
-    if mt in UNCOUNTED:                 # said where the spec is shown: the gap to a checkpoint's count
-        description = "; ".join(x for x in (description, _uncounted(cfg, mt, out)) if x)
     if description:
         out["description"] = description
     return out

@@ -5,9 +5,14 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
 
 - Attention: the projections of the spec's attention family (:mod:`mlacalc.attention.conventional`,
   :mod:`mlacalc.attention.mla`), which also says how each splits over tensor parallelism.
-- FFN: gated ``3 d f`` (gate, up, down), else ``2 d f``. MoE: router ``d x E``; each routed and shared expert
-  is an FFN of its own width. Norms: ``norms_per_layer`` (two) of ``d`` per layer and a final one, each of
-  ``norm_vectors`` vectors (an RMSNorm's weight: 1; Nemotron's LayerNorm1P weight and bias: 2; OLMo-1's: 0).
+- FFN: gated ``3 d f`` (gate, up, down), else ``2 d f``; with ``ffn.mlp_bias`` (GPT-2's c_fc/c_proj, Phi's fc1/fc2)
+  ``f + d`` more (``2 f + d`` gated). MoE: router ``d x E``; each routed and shared expert is an FFN of its own
+  width. Norms: ``norms_per_layer`` (two) of ``d`` per layer and a final one, each of ``norm_vectors`` vectors (an
+  RMSNorm's weight: 1; a LayerNorm's weight and bias, Nemotron's LayerNorm1P or GPT-2's nn.LayerNorm: 2; OLMo-1's:
+  0), and BLOOM's norm on the embeddings (``embedding_norm``) the same.
+- Embedding ``V d``, plus a learned position table of ``position_embeddings`` rows of ``d`` (GPT-2's wpe, OPT's
+  embed_positions), counted in ``embed``; the output head ``V d`` unless tied, plus its bias ``V`` with ``head_bias``
+  (Phi's, GPT-J's lm_head), counted in ``head``.
 - Residual extras (Gemma-3n; :func:`residual_params`): AltUp, LAuReL and per-layer-input matrices in
   ``residual``, their vectors in ``norms``, the per-layer embedding table in ``per_layer_embed`` (a lookup, one row
   of ``L p`` a token, priced like ``embed``; the part of the model Google's "effective" count leaves out). A layer
@@ -118,6 +123,27 @@ def _split(parts: dict, kept: frozenset) -> tuple[float, float]:
     return sum(parts.values()) - k, k
 
 
+def dense_ffn_params(spec: ModelSpec, width: int) -> int:
+    """Parameters (a count) of one dense FFN of ``width``: :func:`ffn_params`, with the biases of ``ffn.mlp_bias``."""
+    f = spec.ffn
+    return ffn_params(spec.hidden_size, width, f.gated, f.mlp_bias)
+
+
+def dense_ffn_replicated(spec: ModelSpec) -> int:
+    """Parameters (a count) of one dense FFN that every tensor-parallel rank holds whole: the down projection's bias
+    (``d``) with ``ffn.mlp_bias``, else none. vLLM splits the up (and gate) projection's bias with its weight
+    (ColumnParallelLinear) and keeps the down projection's whole bias on every rank (RowParallelLinear, adding it on
+    rank 0 after the reduction: vllm/model_executor/models/gpt2.py GPT2MLP's c_fc and c_proj)."""
+    return spec.hidden_size if spec.ffn is not None and spec.ffn.mlp_bias else 0
+
+
+def _dense_per_rank(spec: ModelSpec, dense: float, tp: int) -> float:
+    """One GPU's share of ``dense`` dense-FFN parameters over ``tp`` ranks: split, but for the down projection's bias
+    (:func:`dense_ffn_replicated`) where there is one."""
+    whole = dense_ffn_replicated(spec) if dense else 0
+    return dense / tp if not whole else (dense - whole) / tp + whole
+
+
 def _moe_layer(spec: ModelSpec) -> Params:
     """Router (``d E``, plus ``E`` with a bias), routed experts, and shared experts (plus a ``d``-wide sigmoid
     gate each when ``shared_expert_gate``: Qwen2-MoE, Qwen3-Next)."""
@@ -192,7 +218,7 @@ def layer_params(spec: ModelSpec, layer: int) -> Params:
     elif spec.is_moe_layer(layer):
         ffn = _moe_layer(spec)
     else:         # its own width where ffn.layer_widths gives one (Nemotron-NAS), else intermediate_size
-        ffn = Params(dense_ffn=ffn_params(d, spec.ffn_width(layer), spec.ffn.gated))
+        ffn = Params(dense_ffn=dense_ffn_params(spec, spec.ffn_width(layer)))
     res = residual_params(spec)
     return Params(attention=attn, attention_unquantized=kept,
                   norms=spec.layer_norms(layer) * spec.norm_vectors * d + res.vectors,
@@ -226,10 +252,10 @@ def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
 def _ffn_parts(spec: ModelSpec, moe: bool, par: Parallelism | None) -> dict:
     """The FFN fields of one layer's :class:`Params`: its MoE block or dense FFN, on one GPU of ``par`` when given (as
     :func:`_layer_per_gpu` splits them)."""
-    d, f = spec.hidden_size, spec.ffn
-    full = _moe_layer(spec) if moe else Params(dense_ffn=ffn_params(d, f.intermediate_size, f.gated))
+    f = spec.ffn
+    full = _moe_layer(spec) if moe else Params(dense_ffn=dense_ffn_params(spec, f.intermediate_size))
     if par is not None:
-        full = Params(dense_ffn=full.dense_ffn / par.tp, router=full.router,
+        full = Params(dense_ffn=_dense_per_rank(spec, full.dense_ffn, par.tp), router=full.router,
                       shared_experts=full.shared_experts / par.shared_expert_tp,
                       routed_experts=full.routed_experts / (par.ep if par.ep > 1 else par.tp))
     return {k: getattr(full, k) for k in ("dense_ffn", "router", "shared_experts", "routed_experts")}
@@ -257,10 +283,25 @@ def param_counts(spec: ModelSpec) -> Params:
     d, v = spec.hidden_size, spec.vocab_size
     layers = _add(*(layer_params(spec, i) for i in range(spec.num_layers)))
     res = residual_params(spec)
-    # the final norm: norm_vectors vectors of d, as each layer's (OLMo-1's LayerNorm without parameters: none)
-    return _add(layers, Params(embed=v * d, head=0 if spec.tie_word_embeddings else v * d,
-                               norms=spec.norm_vectors * d + res.model_vectors,
+    # the final norm: norm_vectors vectors of d, as each layer's (OLMo-1's LayerNorm without parameters: none), and
+    # BLOOM's on the embeddings; the position table beside the token embedding, the head's bias beside its matrix
+    return _add(layers, Params(embed=v * d + spec.position_embeddings * d, head=head_params(spec),
+                               norms=spec.norm_vectors * d + res.model_vectors + embedding_norm_params(spec),
                                per_layer_embed=res.table, residual=res.first + res.last))
+
+
+def head_params(spec: ModelSpec) -> int:
+    """Parameters (a count) of the output head: ``V d`` unless tied to the embedding (then stored once, under
+    ``embed``), plus its bias ``V`` with ``head_bias`` (PhiForCausalLM's and GPTJForCausalLM's lm_head), which a tied
+    head keeps of its own (CodeGen)."""
+    v, d = spec.vocab_size, spec.hidden_size
+    return (0 if spec.tie_word_embeddings else v * d) + (v if spec.head_bias else 0)
+
+
+def embedding_norm_params(spec: ModelSpec) -> int:
+    """Parameters (a count) of the norm on the token embeddings (``embedding_norm``: BLOOM's
+    word_embeddings_layernorm, weight and bias): ``norm_vectors`` vectors of ``d``; 0 without one."""
+    return spec.norm_vectors * spec.hidden_size if spec.embedding_norm else 0
 
 
 def mtp_params(spec: ModelSpec) -> float:
@@ -270,7 +311,8 @@ def mtp_params(spec: ModelSpec) -> float:
 
 def active_params(spec: ModelSpec) -> Params:
     """Parameters one token uses: routed experts scaled by ``experts_per_token / num_experts``, one row
-    (``d`` params) of the embedding table (a lookup, not a matmul), the whole output head, no MTP module. A tied head
+    (``d`` params) of the embedding table (a lookup, not a matmul) and one of the position table where there is one
+    (``position_embeddings``), the whole output head (its bias too), no MTP module. A tied head's matrix
     is the embedding table, stored once under ``embed``, and is left out here: vendors count it both ways (IBM's
     Granite-3.1-3B-A800M 0.81 B without it, 0.88 B with; ERNIE-4.5-300B-A47B 46.2 B without, 47.1 B with).
 
@@ -282,7 +324,9 @@ def active_params(spec: ModelSpec) -> Params:
     share = f.experts_per_token / f.num_experts if f is not None and f.kind == "moe" else 1.0
     r = spec.residual_extras
     row = spec.num_layers * r.per_layer_input_size if r is not None else 0     # one row of the per-layer table
-    return dataclasses.replace(p, routed_experts=p.routed_experts * share, embed=spec.hidden_size, per_layer_embed=row)
+    # one row of the token table, and one of the position table where there is one (GPT-2: wte and wpe, summed)
+    embed = spec.hidden_size * (2 if spec.position_embeddings else 1)
+    return dataclasses.replace(p, routed_experts=p.routed_experts * share, embed=embed, per_layer_embed=row)
 
 
 def active_non_embedding(spec: ModelSpec) -> float:
@@ -316,7 +360,8 @@ def weight_bytes(p: Params, weight_bits: float, quantization: Quantization | Non
     ``max(16, weight_bits)``. With it: the components it lists at :attr:`Quantization.bits_per_value` (the value
     bits plus each group's scale and zero point, averaged over the group: partial groups at a matrix edge are not
     rounded up), every other component at ``max(16, weight_bits)``. Vectors inside a quantized component (biases,
-    MLA's latent norms, gpt-oss's expert biases) are priced with it, though checkpoints keep them at 16 bits."""
+    MLA's latent norms, gpt-oss's expert biases, ``ffn.mlp_bias``'s, a quantized head's ``head_bias``) are priced with
+    it, though checkpoints keep them at 16 bits; the norms (LayerNorm biases included) are never quantized."""
     per = bytes_per_weight(weight_bits, quantization)
     return Params(**{f.name: getattr(p, f.name) * getattr(per, f.name) for f in fields(Params)})
 
@@ -334,8 +379,9 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     the KV heads (``Parallelism.kv_share``: replicated when there are fewer KV heads than ranks), or replicated
     (MLA's down projections and all norms: vLLM's ReplicatedLinear for DeepSeek); Mamba-2's B and C groups
     replicated where they are fewer than the ranks (:meth:`mlacalc.attention.mamba2.Mamba2.rank_block`). Under
-    data-parallel attention every GPU holds all attention weights. Dense FFN and shared experts split over TP (shared
-    experts are whole on every GPU under data-parallel attention with EP: :attr:`Parallelism.shared_expert_tp`);
+    data-parallel attention every GPU holds all attention weights. Dense FFN (but for its down projection's bias:
+    :func:`dense_ffn_replicated`) and shared experts split over TP (shared experts are whole on every GPU under
+    data-parallel attention with EP: :attr:`Parallelism.shared_expert_tp`);
     routed experts are whole on ``E / ep`` experts per GPU when ``ep > 1`` (EP ranks drawn from TP x DP), otherwise
     each is TP-split. The router is replicated.
     """
@@ -347,7 +393,8 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
         attn += _block_params(spec, beside, par)[0]
     experts = full.routed_experts / (par.ep if par.ep > 1 else tp)
     res = residual_params(spec)                 # LAuReL split over TP, AltUp and the per-layer gates replicated
-    return Params(attention=attn, attention_unquantized=kept, norms=full.norms, dense_ffn=full.dense_ffn / tp,
+    return Params(attention=attn, attention_unquantized=kept, norms=full.norms,
+                  dense_ffn=_dense_per_rank(spec, full.dense_ffn, tp),
                   router=full.router, shared_experts=full.shared_experts / par.shared_expert_tp, routed_experts=experts,
                   residual=res.matrices - res.split + res.split / tp)
 
@@ -373,8 +420,9 @@ def layer_params_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Param
 
 
 def params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
-    """Parameters on the fullest GPU: stages of ``ceil(L / pp)`` layers; embedding on the first stage, head
-    (and MTP) on the last; the head vocab-split over TP, the embedding too except under data-parallel attention,
+    """Parameters on the fullest GPU: stages of ``ceil(L / pp)`` layers; embedding (a learned position table and an
+    embedding norm with it, whole on every rank) on the first stage, head (its bias vocab-split with it) and MTP on
+    the last; the head vocab-split over TP, the embedding too except under data-parallel attention,
     where every rank holds it whole (SGLang builds ``VocabParallelEmbedding(enable_tp=not is_dp_attention_enabled())``:
     each rank embeds its own sequences' tokens, as the roofline's ``embed`` op reads the whole table's rows)."""
     return max(stage_params(spec, par), key=lambda p: p.total)
@@ -392,12 +440,18 @@ def stage_params(spec: ModelSpec, par: Parallelism) -> list[Params]:
         extra = Params()
         if r.start == 0:
             # whole under dp-attention; the per-layer table is vocabulary-parallel like the token table (vLLM
-            # gemma3n.py: VocabParallelEmbedding), the per-layer and AltUp projections column-parallel
-            extra = _add(extra, Params(embed=v * d / par.attention_tp, per_layer_embed=res.table / par.attention_tp,
-                                       residual=res.first / par.tp, norms=res.model_vectors))
+            # gemma3n.py: VocabParallelEmbedding), the per-layer and AltUp projections column-parallel; a learned
+            # position table and the embeddings' norm whole on every rank (vLLM gpt2.py: wpe an nn.Embedding beside the
+            # VocabParallelEmbedding wte; bloom.py: word_embeddings_layernorm an nn.LayerNorm)
+            embed = v * d / par.attention_tp + spec.position_embeddings * d
+            extra = _add(extra, Params(embed=embed, per_layer_embed=res.table / par.attention_tp,
+                                       residual=res.first / par.tp,
+                                       norms=res.model_vectors + embedding_norm_params(spec)))
         if r.stop >= L:
             mtp = mtp_params_per_gpu(spec, par).total
             head = 0 if spec.tie_word_embeddings and par.pp == 1 else v * d / par.tp
+            if spec.head_bias:          # vocabulary-parallel, as the head (vLLM ParallelLMHead: a bias of V / tp)
+                head += v / par.tp
             extra = _add(extra, Params(head=head, norms=spec.norm_vectors * d, mtp=mtp, residual=res.last / par.tp))
         stages.append(_add(*per_layer[r.start:r.stop], extra))
     return stages
@@ -427,6 +481,12 @@ class WeightsReport:
     kept: tuple = ()            # attention projections priced at >= 16 bits beside a quantized rest (kept_projections)
     unused_kv: float = 0        # k/v projection parameters stored on layers that read others' K/V (unused_kv_params)
     heads_vary: bool = False    # attention.layer_heads: attention_per_layer is the widest layer's (spec.attention)
+    position_row: bool = False  # a learned position table: active counts its row beside the embedding's
+
+    @property
+    def active_rows(self) -> str:
+        """The embedding rows the active count holds: the token's, and its position's where there is a table."""
+        return "one embedding row (d) and one position-table row (d)" if self.position_row else "one embedding row (d)"
 
     def to_json(self) -> dict:
         p = self.parallel
@@ -434,7 +494,7 @@ class WeightsReport:
                 "parallel": p.as_dict(),
                 "params_total": self.params.total, "params_mtp": self.mtp_params,
                 "params_active": self.active.total, "params_active_non_embedding": self.active_non_embedding,
-                "params_active_counts": "one embedding row (d) and the output head; no MTP",
+                "params_active_counts": f"{self.active_rows} and the output head; no MTP",
                 "weight_bytes_total": self.bytes.total, "weight_bytes_mtp": self.mtp_bytes,
                 # MTP apart, as weight_bytes_total and the table's per-GPU total (it included the MTP modules: at
                 # tp 1 DeepSeek-V3's one GPU held 637.73 GiB of a 626.92 GiB model)
@@ -481,7 +541,8 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          sliding_attention_per_layer=sliding_projections(spec),
                          kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else (),
                          unused_kv=unused_kv_params(spec),
-                         heads_vary=spec.layer_heads is not None and not spec.uniform_attention)
+                         heads_vary=spec.layer_heads is not None and not spec.uniform_attention,
+                         position_row=spec.position_embeddings > 0)
 
 
 def unused_kv_params(spec: ModelSpec) -> float:

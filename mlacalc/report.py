@@ -219,7 +219,8 @@ def weights_table(r) -> object:
           f">= 16 bits" if q else f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16)")
     if q and r.kept:
         at += f" (attention_unquantized: its {', '.join(r.kept)} kept at >= 16 bits)"
-    cap = (f"{at}; active: one embedding row and "
+    rows_held = "one embedding row and one position row" if r.position_row else "one embedding row"
+    cap = (f"{at}; active: {rows_held} and "
            f"the head ({fmt_count(r.active_non_embedding)} without them); per GPU with TP={p.tp}, EP={p.ep}, "
            f"PP={p.pp}{', DP attention' if p.dp_attention else ''} (fullest stage)")
     if r.params.per_layer_embed:

@@ -150,6 +150,9 @@ class FFN:
     kind: str = _f("dense | moe", choices=FFN_KINDS)
     intermediate_size: int = _f("dense FFN width (in an MoE model: of its dense layers)", minimum=1)
     gated: bool = _f("gated (SwiGLU/GeGLU: three matrices) rather than two", True)
+    mlp_bias: bool = _f("dense: the FFN's projections have biases, f + d parameters a layer (2 f + d gated): GPT-2's "
+                        "and StarCoder's c_fc/c_proj, GPT-NeoX's dense_h_to_4h/dense_4h_to_h, Phi's and OPT's fc1/fc2 "
+                        "(transformers' modeling files: nn.Linear(..., bias=True))", False)
     num_experts: int = _f("MoE: routed experts per layer", 0, minimum=0)
     experts_per_token: int = _f("MoE: routed experts each token goes to", 0, minimum=0)
     num_shared_experts: int = _f("MoE: always-on shared experts per layer", 0, minimum=0)
@@ -384,9 +387,18 @@ class ModelSpec:
                                                 "(Gemma-3n); none: a plain residual stream", None)
     norms_per_layer: int = _f("RMSNorms of hidden_size per layer (Gemma-2/3 sandwich norms: 4)", 2, minimum=1)
     norm_vectors: int = _f("vectors of hidden_size each of those norms and the final norm holds: 1 an RMSNorm's weight; "
-                           "2 a LayerNorm's weight and bias (Nemotron-4's LayerNorm1P); 0 none, a LayerNorm without "
-                           "parameters (OLMo-1's). Their parameters; the norms' computation is the same", 1, minimum=0,
-                           maximum=2)
+                           "2 a LayerNorm's weight and bias (Nemotron-4's LayerNorm1P; GPT-2's, Phi's, StarCoder2's "
+                           "nn.LayerNorm); 0 none, a LayerNorm without parameters (OLMo-1's). Their parameters; the "
+                           "norms' computation is the same", 1, minimum=0, maximum=2)
+    embedding_norm: bool = _f("one more norm of hidden_size, of norm_vectors vectors, on the token embeddings before "
+                              "the first layer (BLOOM's word_embeddings_layernorm: weight and bias, 2 d parameters)",
+                              False)
+    position_embeddings: int = _f("rows of a learned absolute position table of hidden_size each, added to the token "
+                                  "embeddings (rows x d parameters, with the embedding: GPT-2's wpe of n_positions "
+                                  "rows, OPT's embed_positions of max_position_embeddings + 2); 0: none (RoPE, "
+                                  "ALiBi)", 0, minimum=0, maximum=MAX_COUNT)
+    head_bias: bool = _f("the output head has a bias of vocab_size (Phi's and GPT-J's lm_head: nn.Linear(d, vocab), "
+                         "bias=True), kept apart from the embedding when the head is tied", False)
     image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
                            "choice: --image-tokens)", 0, minimum=0, maximum=MAX_COUNT)
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,
@@ -837,6 +849,9 @@ def _cross_checks(spec: ModelSpec) -> None:
             raise SpecError("ffn", "is required: layer_types has ffn layers")
         return
     if f.kind == "moe":
+        if f.mlp_bias:          # counted nowhere in an MoE block: set there it would change no number
+            raise SpecError("ffn.mlp_bias", "applies to a dense FFN (kind dense), not moe (biases of an MoE model's "
+                                            "dense layers are not modelled)")
         if f.num_experts < 1 or f.experts_per_token < 1 or f.expert_intermediate_size < 1:
             raise SpecError("ffn", "moe needs num_experts, experts_per_token and expert_intermediate_size >= 1")
         if f.experts_per_token > f.num_experts:

@@ -17,21 +17,28 @@ Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query head
   (:mod:`mlacalc.attention.conventional`: one ``qkv_proj``, or with a low-rank query (Step-3's MFA) ``q_down``,
   ``q_up`` and ``kv_proj``; :mod:`mlacalc.attention.mla`: ``q_down``, ``q_up``,
   ``kv_down``, then the **absorbed** form (decode default: ``q_absorb``, core over the latent, ``v_up``) or the
-  **decompressed** form (prefill default: ``kv_up``, then MHA)). ``o_proj``: ``2 T H d_v d``.
+  **decompressed** form (prefill default: ``kv_up``, then MHA)). ``o_proj``: ``2 T H d_v d``; with
+  ``attention.o_bias`` its bias of ``d`` read too (whole on each rank, at >= 16 bits).
 - ``attn_core`` (scores and weighted values, summed over layers): ``2 H P (d_k + d_v)`` per sequence, where ``P``
   counts attended (query, key) pairs: token ``i`` of the step attends ``prior + i + 1`` keys (causal; in prefill
   that halves ``S^2`` to ``S (S + 1) / 2``), capped as :mod:`mlacalc.attention.keys` says (windows). Bytes: the query
   in, the output out, and the keys/values of every attended token read once (the cache, at the KV dtype).
   Absorbed MLA: ``d_k = d_c + d_rope``, ``d_v = d_c``.
 - ``kv_write``: the new tokens' cache entries (read from the projection output, written at the KV dtype).
-- ``norms``: every RMSNorm (two per layer, MLA's latent norms, Qwen3's q/k norms, the final norm), 4 FLOPs per
-  element (square, sum, scale, weight). Weights read: ``norm_vectors`` vectors of ``d`` for each layer norm and the
-  final norm (a LayerNorm's bias beside its weight; none for OLMo-1's), the family's own norms' weights as they are.
-- ``ffn`` (gated: ``2 T 3 d f``), MoE ``router`` (``2 T d E``), ``experts`` (``2 T k 3 d f_e``) and
-  ``shared_experts``. Expert weights read: the experts the step touches. With ``T`` tokens each routed to ``k``
-  of ``E`` experts uniformly and independently, an expert is missed by one token with probability ``1 - k/E``,
-  so ``E (1 - (1 - k/E)^T)`` distinct experts are read (:func:`touched_experts`).
-- ``lm_head``: logits for the tokens that need them (prefill: the last token per sequence; decode: all ``q``).
+- ``embed``: each token's row of the embedding table (its rank's share under TP), and of the learned position table
+  where there is one (``position_embeddings``: GPT-2's wpe, whole on every rank).
+- ``norms``: every RMSNorm (two per layer, MLA's latent norms, Qwen3's q/k norms, the final norm, BLOOM's norm on the
+  embeddings), 4 FLOPs per element (square, sum, scale, weight). Weights read: ``norm_vectors`` vectors of ``d`` for
+  each layer norm, the embeddings' and the final norm (a LayerNorm's bias beside its weight; none for OLMo-1's), the
+  family's own norms' weights as they are.
+- ``ffn`` (gated: ``2 T 3 d f``; with ``ffn.mlp_bias`` its biases read too, this GPU's share of the up projection's
+  and the down projection's whole, at >= 16 bits as the q/k/v biases; their adds are fused, no FLOPs), MoE
+  ``router`` (``2 T d E``), ``experts`` (``2 T k 3 d f_e``) and ``shared_experts``. Expert weights read: the experts
+  the step touches. With ``T`` tokens each routed to ``k`` of ``E`` experts uniformly and independently, an expert is
+  missed by one token with probability ``1 - k/E``, so ``E (1 - (1 - k/E)^T)`` distinct experts are read
+  (:func:`touched_experts`).
+- ``lm_head``: logits for the tokens that need them (prefill: the last token per sequence; decode: all ``q``); a
+  ``head_bias`` read beside the matrix (vocabulary-split, at >= 16 bits).
 - Residual extras (``residual_extras``, Gemma-3n; :func:`residual_ops`): ``per_layer_embed`` (the per-layer
   table's rows looked up, ``L p`` values a token) and ``residual`` (AltUp, LAuReL, per-layer-input GEMMs); their
   vectors are priced with ``norms``. Layers that read another layer's K/V project queries only, so k/v weights a
@@ -368,7 +375,10 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     vocab_share = 1.0 if parallel.dp_attention else 1.0 / n
     ring = (n - 1) / n
     embed_comm = 0.0 if parallel.dp_attention else 2 * ring * Ta * d * ab     # all-reduce of the looked-up rows
-    ops.append(OpCost("embed", "memory", weight_bytes=Ta * d * width.embed * vocab_share, act_bytes=Ta * d * ab,
+    embed_rows = Ta * d * width.embed * vocab_share
+    if spec.position_embeddings:        # each token's row of the learned position table too (whole on every rank)
+        embed_rows += Ta * d * width.embed
+    ops.append(OpCost("embed", "memory", weight_bytes=embed_rows, act_bytes=Ta * d * ab,
                       comm_bytes=embed_comm, out_width=d, launches=1))
     ops.extend(residual_ops(spec, Ta, width.per_layer_embed, width.residual, ab, n))
     core_launches = 2 if step.phase == "decode" else 1     # split-KV + combine in decode; one kernel in prefill
@@ -393,7 +403,12 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                           kept=kept_projections(spec, block) if weight_bits is None else frozenset())
         attn = fam.attention_ops(spec, shape)
         attn_ops.extend(attn.ops)
-        attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, shape.w("o"), ab, count))
+        # o_proj's bias (attention.o_bias: GPT-2's c_proj, Phi's dense, gpt-oss's o_proj) whole on every rank and read
+        # beside the weight, at >= 16 bits as the q/k/v biases (vLLM RowParallelLinear adds it on rank 0 after the
+        # reduction); a linear-attention block has none
+        o_bias = d * hb if getattr(block, "o_bias", False) else 0.0
+        attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, shape.w("o"), ab, count,
+                               extra_weight=o_bias))
         norm_width += attn.norm_width * count               # ... and the family's (latent norms, q/k norms)
         norm_count += attn.norm_count * count
     attn_ops = merge_ops(attn_ops)
@@ -403,8 +418,13 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     res = residual_params(spec)          # the residual extras' vectors (AltUp's scale and router norm, ...)
     norm_width += res.vectors * L + res.model_vectors
     norm_count += (res.vectors // d) * L + (1 if res.model_vectors else 0)
+    if spec.embedding_norm:              # BLOOM's word_embeddings_layernorm: one more norm of d, on the embeddings
+        norms += 1
+        norm_width += d
+        norm_count += 1
     norm_elems = Ta * (norm_width + d)
-    # weights: the block norms (norms x d) and the final one (d) hold norm_vectors vectors of d each, not one
+    # weights: the block norms (norms x d), the embeddings' one and the final one (d) hold norm_vectors vectors of d
+    # each, not one
     norm_weights = norm_width + d + (norms * d + d) * (spec.norm_vectors - 1)
     ops.append(OpCost("norms", "vector", flops=NORM_FLOPS_PER_ELEMENT * norm_elems, act_bytes=2 * norm_elems * ab,
                       weight_bytes=norm_weights * width.norms, out_width=d, launches=norm_count + 1))
@@ -415,7 +435,11 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         # ffn.layer_widths (Nemotron-NAS, a dense FFN): the layers' mean width. Every term of _ffn is linear in
         # width x layers, so Ld layers of the mean are the layers at their own widths, summed
         mean = f.intermediate_size if spec.layer_widths is None else sum(spec.layer_widths) / Ld
-        ops.append(_ffn("ffn", T, d, mean / n, f.gated, width.dense_ffn, ab, Ld))
+        ffn = _ffn("ffn", T, d, mean / n, f.gated, width.dense_ffn, ab, Ld)
+        if f.mlp_bias:       # this GPU's share of the up (and gate) biases, the down bias whole, read as q/k/v's are
+            m = 3 if f.gated else 2
+            ffn = ffn._replace(weight_bytes=ffn.weight_bytes + ((m - 1) * mean / n + d) * hb * Ld)
+        ops.append(ffn)
     if Lm:
         E, k = f.num_experts, f.experts_per_token
         # tokens this GPU routes and runs the shared experts on: its own under an all-to-all (DeepEP), else all T
@@ -435,8 +459,10 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
                             f.gated, width.shared_experts, ab, Lm))
 
     Th = B * step.head_tokens
+    head_bias = spec.vocab_size / n * hb if spec.head_bias else 0.0     # vocabulary-parallel, as the head
     ops.append(OpCost("lm_head", "matmul", flops=2 * Th * d * spec.vocab_size / n,
-                      weight_bytes=spec.vocab_size * d * head_b / n, act_bytes=Th * (d + spec.vocab_size / n) * ab,
+                      weight_bytes=spec.vocab_size * d * head_b / n + head_bias,
+                      act_bytes=Th * (d + spec.vocab_size / n) * ab,
                       comm_bytes=ring * Th * spec.vocab_size * ab,                 # all-gather of the logits
                       out_width=spec.vocab_size / n, launches=1, rows=Th))
 

@@ -49,7 +49,7 @@ from .parallel import Parallelism
 from .spec import (ModelSpec, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths, refuse_parallel_mixers,
                    refuse_residual_extras)
 from .units import finite
-from .params import Params, layer_params_per_gpu, mtp_params_per_gpu, stage_params
+from .params import Params, embedding_norm_params, layer_params_per_gpu, mtp_params_per_gpu, stage_params
 
 GIB = 2**30
 DEFAULT_RESERVE_BYTES = 2 * GIB
@@ -226,7 +226,8 @@ def zero3_units(spec: ModelSpec, par: Parallelism, layers: range, prm: Params, f
     (``reshard_after_forward=False``) while the loss's logit gradient is alive."""
     units = [layer_params_per_gpu(spec, j, par).total for j in layers]
     if first:
-        units.append(prm.embed)
+        # the embedding (a learned position table with it: prm.embed), and BLOOM's norm on the embeddings with them
+        units.append(prm.embed + embedding_norm_params(spec))
     if last:
         # the head with the final norm, norm_vectors vectors of d (Nemotron's LayerNorm1P: weight and bias; OLMo-1's:
         # none); tied at pp 1, the embedding's unit

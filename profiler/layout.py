@@ -39,7 +39,7 @@ def check_supported(spec, layers: int) -> None:
         bad.append(f"kv_shared_tail={a.kv_shared_tail}")
     if spec.residual_extras is not None:    # ... and has a plain residual stream
         bad.append("residual_extras")
-    bad += [f"ffn.{n}" for n in ("expert_bias", "router_bias", "shared_expert_gate") if getattr(f, n)]
+    bad += [f"ffn.{n}" for n in ("expert_bias", "router_bias", "shared_expert_gate", "mlp_bias") if getattr(f, n)]
     if not f.gated:
         bad.append("ffn.gated=false")
     if spec.norms_per_layer != 2:

@@ -170,7 +170,11 @@ def _refuse_unbuilt(spec: ModelSpec) -> None:
              ("attention.head_gate", a.head_gate),
              ("attention.q_lora_rank", a.q_lora_rank is not None and a.kind != "mla"),
              ("attention.kv_shared", a.kv_shared), ("ffn.expert_bias", f.expert_bias),
-             ("ffn.router_bias", f.router_bias), ("ffn.shared_expert_gate", f.shared_expert_gate))
+             ("ffn.router_bias", f.router_bias), ("ffn.shared_expert_gate", f.shared_expert_gate),
+             # the prediction reads them (mlacalc.step: the ffn op's biases, the embed op's position rows, the norms
+             # op's embedding norm, the lm_head op's bias); the runner builds none of them
+             ("ffn.mlp_bias", f.mlp_bias), ("position_embeddings", spec.position_embeddings),
+             ("embedding_norm", spec.embedding_norm), ("head_bias", spec.head_bias))
     for name, on in flags:
         if on:
             raise SpecError(name, "is not built by --whole-step (MLA, MHA/GQA with q/k norms and q/k/v biases, "

@@ -11,9 +11,9 @@ RoPE over ``int(head x rotary_pct)`` dims of each head, ``mlp.dense_h_to_4h`` d 
 ``attn.c_proj``, biased; ``ln_2``, ``mlp.c_fc`` d -> ``n_inner`` and ``mlp.c_proj`` back, biased; ``wte``, ``wpe``
 (learned positions, ``n_positions x d``), ``ln_f``, ``lm_head`` tied to ``wte``.
 
-The spec counts the projections, their biases on attention, the norms' weights, embedding and head; it has no field
-for the LayerNorm and MLP biases nor for a learned position table, so a reading sits that far under a checkpoint's
-total and says so in its description."""
+The spec counts the projections and their biases, the LayerNorms' weights and biases (``norm_vectors`` 2), the MLP's
+biases (``ffn.mlp_bias``), the learned position table (``position_embeddings``), embedding and head: every tensor of
+the checkpoints, so a reading is their total (docs/zoo-facts.md section 34)."""
 
 import json
 from dataclasses import replace
@@ -39,15 +39,16 @@ FIXTURES = Path(__file__).parent / "fixtures" / "hf"
 def test_pythia_1b_parameters_by_hand_against_the_card():
     d, L, f, V = 2048, 16, 8192, 50304
     attn = 4 * d * d + 4 * d          # query_key_value d -> 3 d and dense d -> d, each with its bias
-    layer = attn + 2 * d * f + 2 * d  # dense_h_to_4h, dense_4h_to_h; the weights of the two LayerNorms
-    total = L * layer + d + 2 * V * d  # final_layer_norm's weight; embed_in and embed_out (untied)
-    assert weights_report(hf("pythia_1b")).params.total == total == 1_011_550_208
-    # what the spec has no field for: per layer the two LayerNorms' biases (2 d) and the MLP's (f + d), and the final
-    # LayerNorm's bias; with them the Pythia card's exact total for "1B", and its 805,736,448 without the embeddings
-    biases = L * (2 * d + f + d) + d
-    assert biases == 231_424 and total + biases == 1_011_781_632
-    assert total + biases - 2 * V * d == 805_736_448
-    assert hf("pythia_1b").description == "the LayerNorm and MLP biases, 231,424 parameters, are not counted"
+    mlp = 2 * d * f + f + d           # dense_h_to_4h, dense_4h_to_h and their biases (ffn.mlp_bias)
+    layer = attn + mlp + 2 * 2 * d    # the two LayerNorms' weights and biases (norm_vectors 2)
+    total = L * layer + 2 * d + 2 * V * d  # final_layer_norm's weight and bias; embed_in and embed_out (untied)
+    s = hf("pythia_1b")
+    assert (s.norm_vectors, s.ffn.mlp_bias, s.position_embeddings, s.head_bias) == (2, True, 0, False)
+    # the Pythia card's exact total for "1B", and its 805,736,448 without the embeddings
+    assert weights_report(s).params.total == total == 1_011_781_632
+    assert total - 2 * V * d == 805_736_448
+    # they were left out before, said in the description: 231,424 short
+    assert L * (2 * d + f + d) + d == 231_424 and s.description == ""
 
 
 @pytest.mark.parametrize("name,d,L,f,V,checkpoint", [
@@ -55,9 +56,10 @@ def test_pythia_1b_parameters_by_hand_against_the_card():
     ("gpt_neox_20b", 6144, 44, 24576, 50432, 20_554_567_680),         # GPT-NeoX-20B's checkpoint
 ])
 def test_the_larger_gpt_neox_models_by_hand(name, d, L, f, V, checkpoint):
-    counted = L * (4 * d * d + 4 * d + 2 * d * f + 2 * d) + d + 2 * V * d
-    assert weights_report(hf(name)).params.total == counted
-    assert counted + L * (2 * d + f + d) + d == checkpoint
+    # attention and its biases; the MLP and its biases; two LayerNorms of weight and bias; the final one; embed_in,
+    # embed_out
+    counted = L * (4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d) + 2 * d + 2 * V * d
+    assert weights_report(hf(name)).params.total == counted == checkpoint
 
 
 @pytest.mark.parametrize("name,head,rope", [
@@ -116,15 +118,14 @@ def test_tie_word_embeddings_ties_embed_out_to_embed_in(tmp_path):
 def test_starcoder_parameters_by_hand():
     d, L, f, V, P, hd = 6144, 40, 24576, 49152, 8192, 6144 // 48
     attn = d * (d + 2 * hd) + (d + 2 * hd) + d * d + d   # c_attn d -> d + 2 x 128 (q, one k, one v), c_proj; biased
-    layer = attn + 2 * d * f + 2 * d                       # c_fc, c_proj; the weights of ln_1 and ln_2
-    total = L * layer + d + V * d                          # ln_f's weight; wte, tied to lm_head
+    layer = attn + 2 * d * f + f + d + 2 * 2 * d           # c_fc, c_proj and their biases; ln_1, ln_2 weight and bias
+    total = L * layer + 2 * d + V * d + P * d              # ln_f; wte, tied to lm_head; wpe of n_positions rows
     s = hf("starcoder")
-    assert weights_report(s).params.total == total == 15_465_398_272
-    # the learned position table wpe and the LayerNorm and MLP biases: with them the checkpoint's 15,517,456,384
-    uncounted = P * d + L * (2 * d + f + d) + d
-    assert uncounted == 52_058_112 and total + uncounted == 15_517_456_384
-    assert s.description == ("the learned position table (8,192 x 6,144) and the LayerNorm and MLP biases, "
-                             "52,058,112 parameters, are not counted")
+    assert (s.position_embeddings, s.norm_vectors, s.ffn.mlp_bias) == (8192, 2, True)
+    # the checkpoint's 15,517,456,384: what the spec counted before (15,465,398,272) and what it had no field for,
+    # said in the description (the position table and the LayerNorm and MLP biases, 52,058,112)
+    assert weights_report(s).params.total == total == 15_517_456_384 == 15_465_398_272 + 52_058_112
+    assert s.description == ""
     assert s.tie_word_embeddings and s.max_context == 8192 and not s.ffn.gated and s.ffn.intermediate_size == f
 
 
@@ -148,9 +149,12 @@ def test_multi_query_false_is_mha(tmp_path):
 
 
 def test_santacoder_parameters_by_hand():
-    d, L, f, V, hd = 2048, 24, 8192, 49280, 2048 // 16
-    layer = d * (d + 2 * hd) + (d + 2 * hd) + d * d + d + 2 * d * f + 2 * d
-    assert weights_report(hf("gpt_bigcode_santacoder")).params.total == L * layer + d + V * d == 1_120_346_112
+    d, L, f, V, P, hd = 2048, 24, 8192, 49280, 2048, 2048 // 16
+    layer = d * (d + 2 * hd) + (d + 2 * hd) + d * d + d + 2 * d * f + f + d + 2 * 2 * d
+    # 1,120,346,112 before, without wpe (2048 x 2048) and the LayerNorm and MLP biases (24 x (2 d + f + d) + d)
+    total = L * layer + 2 * d + V * d + P * d
+    assert weights_report(hf("gpt_bigcode_santacoder")).params.total == total == 1_124_886_528
+    assert total == 1_120_346_112 + P * d + L * (2 * d + f + d) + d
 
 
 def test_untied_lm_head_where_the_config_says_so(tmp_path):
@@ -161,9 +165,8 @@ def test_untied_lm_head_where_the_config_says_so(tmp_path):
 def test_without_n_positions_the_position_table_is_the_class_defaults(tmp_path):
     # GPTBigCodeConfig(n_positions=1024): wpe holds 1024 rows, so 1024 tokens is the longest context
     s = load_spec(variant(tmp_path, "starcoder", n_positions=...))
-    assert s.max_context == 1024
-    assert s.description.startswith("the learned position table (1,024 x 6,144) and the LayerNorm and MLP biases, "
-                                    f"{1024 * 6144 + 40 * (2 * 6144 + 24576 + 6144) + 6144:,} parameters")
+    assert (s.max_context, s.position_embeddings) == (1024, 1024)
+    assert weights_report(hf("starcoder")).params.total - weights_report(s).params.total == (8192 - 1024) * 6144
 
 
 def test_hidden_size_and_n_embd_read_alike(tmp_path):
@@ -200,7 +203,10 @@ def test_a_list_naming_gpt_neox_modules_keeps_them_at_16_bits(tmp_path):
     assert spec.quantization.components == ("dense_ffn",)
     w = api.weights(spec)
     attn = 16 * (4 * 2048 * 2048 + 4 * 2048)
-    assert w.bytes.attention == 2 * attn and w.bytes.dense_ffn == 16 * 2 * 2048 * 8192   # bf16; fp8
+    # bf16; fp8, the MLP's biases (8192 + 2048 a layer) priced with it as every vector inside a quantized component
+    assert w.bytes.attention == 2 * attn and w.bytes.dense_ffn == 16 * (2 * 2048 * 8192 + 8192 + 2048)
+    # the LayerNorms' weights and biases (norms are never quantized): 2 bytes each
+    assert w.bytes.norms == 2 * (16 * 2 * 2 * 2048 + 2 * 2048)
 
 
 # ------------------------------------------------------------------------------------------------ through the CLI
@@ -212,11 +218,11 @@ def test_kv_and_weights_through_the_cli(capsys):
     assert kv["kv_bytes_per_sequence"] == 40 * 2 * 128 * 2 * 8192
     code, out, _, _ = run(capsys, "weights", str(FIXTURES / "gpt_neox_20b"), "--json")
     w = json.loads(out)
-    assert code in (0, None) and w["params_total"] == 20_554_567_680 - 44 * (2 * 6144 + 24576 + 6144) - 6144
+    assert code in (0, None) and w["params_total"] == 20_554_567_680
     code, out, _, _ = run(capsys, "weights", str(FIXTURES / "pythia_1b"))
     assert code in (0, None) and "qkv_bias" in out and "1.01 B" in out
     code, out, _, _ = run(capsys, "specs", "show", str(FIXTURES / "starcoder"))
-    assert code in (0, None) and "learned position table (8,192 x 6,144)" in out
+    assert code in (0, None) and "position_embeddings: 8192" in out and "mlp_bias: true" in out
 
 
 def test_compare_mha_mqa_gqa_through_the_cli(capsys):

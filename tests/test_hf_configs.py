@@ -586,10 +586,13 @@ def test_gpt2_counts_what_the_spec_can_express():
     assert (a.kind, a.num_heads, a.qk_head_dim, a.qk_rope_head_dim) == ("mha", 12, 64, 0)  # learned positions
     assert a.qkv_bias and a.o_bias and not s.ffn.gated and s.ffn.intermediate_size == 4 * 768
     assert s.tie_word_embeddings and s.max_context == 1024  # n_positions
-    d, L = 768, 12
-    layer = 4 * d * d + 3 * d + d + 2 * d * 4 * d + 2 * d  # q,k,v,o with biases; c_fc, c_proj; 2 norm weights
-    assert weights(s).params.total == L * layer + 50257 * d + d == 123_588_096
-    # GPT-2's 124,439,808 also has what the spec has no field for: MLP biases 12 x (3072 + 768) = 46,080,
+    assert (s.position_embeddings, s.norm_vectors, s.ffn.mlp_bias, s.head_bias) == (1024, 2, True, False)
+    d, L, f = 768, 12, 4 * 768
+    # q,k,v,o with biases; c_fc, c_proj and their biases; ln_1, ln_2 weight and bias
+    layer = 4 * d * d + 3 * d + d + 2 * d * f + f + d + 2 * 2 * d
+    # ln_f's weight and bias; wte (tied to lm_head); wpe, 1024 x 768
+    assert weights(s).params.total == L * layer + 2 * d + 50257 * d + 1024 * d == 124_439_808   # GPT-2's checkpoint
+    # the 123,588,096 counted before, and what the spec had no field for: MLP biases 12 x (3072 + 768) = 46,080,
     # LayerNorm biases 12 x 2 x 768 + 768 = 19,200 and the learned position table 1024 x 768 = 786,432
     assert 123_588_096 + 46_080 + 19_200 + 786_432 == 124_439_808
 
@@ -785,8 +788,8 @@ CARDS = {
     "minimax_m2": (62 * 8 * 128 * 2 * 2, 230e9, 0.01),            # "230B total, 10B active"
     "aya_23_8b": (32 * 8 * 128 * 2 * 2, 8.0e9, 0.01),             # "8 billion"
     "internlm2_5_7b": (32 * 8 * 128 * 2 * 2, 7.74e9, 0.001),      # 7.74B
-    "stablelm_2_1_6b": (24 * 32 * 64 * 2 * 2, 1.64e9, 0.003),     # "1.6B"; 1,644,515,328 in the checkpoint
-    "starcoder2_7b": (32 * 4 * 128 * 2 * 2, 7.17e9, 0.001),       # 7.17B
+    "stablelm_2_1_6b": (24 * 32 * 64 * 2 * 2, 1_644_515_328, 0),  # the checkpoint's; "1.6B"
+    "starcoder2_7b": (32 * 4 * 128 * 2 * 2, 7_173_923_840, 0),    # the checkpoint's; "7.17B"
     "minicpm_2b": (40 * 36 * 64 * 2 * 2, 2.7e9, 0.01),            # "2.4B non-embedding" (2.7B with it)
     "deepseek_moe_16b": (28 * 16 * 128 * 2 * 2, 16.4e9, 0.003),   # "16.4B"
     "ministral_3_3b": (26 * 8 * 128 * 2 * 2, 3.4e9, 0.01),        # "3.4B language model + 0.4B vision encoder"
@@ -903,11 +906,12 @@ CARDS = {
     # StarCoder's multi-query attention, one K/V head of 6144 / 48 = 128 on each of its 40 layers. The spec has no field
     # for the LayerNorm and MLP biases (nor GPTBigCode's learned position table): the cards' exact totals sit above
     "pythia_1b": (16 * 8 * 256 * 2 * 2, 1_011_781_632, 0.0003),          # the card's exact total; 231,424 short
-    "pythia_12b_deduped": (36 * 40 * 128 * 2 * 2, 11_846_072_320, 0.0002),  # the card's exact total; 1,295,360 short
-    "gpt_neox_20b": (44 * 64 * 96 * 2 * 2, 20_554_567_680, 0.0001),      # the checkpoint's; 1,898,496 short
-    "redpajama_incite_3b": (32 * 32 * 80 * 2 * 2, 2.8e9, 0.009),         # "2.8B": 2.775B here
-    "starcoder": (40 * 1 * 128 * 2 * 2, 15.5e9, 0.003),                  # "15.5B": 15.465B, 15.517B with the rest
-    "gpt_bigcode_santacoder": (24 * 1 * 128 * 2 * 2, 1.1e9, 0.019),      # "1.1B": 1.120B here
+    # every tensor counted (LayerNorm, MLP biases, position tables: docs/zoo-facts.md section 34)
+    "pythia_12b_deduped": (36 * 40 * 128 * 2 * 2, 11_846_072_320, 0),    # the card's exact total
+    "gpt_neox_20b": (44 * 64 * 96 * 2 * 2, 20_554_567_680, 0),           # the checkpoint's
+    "redpajama_incite_3b": (32 * 32 * 80 * 2 * 2, 2.8e9, 0.009),         # "2.8B": 2.776B here
+    "starcoder": (40 * 1 * 128 * 2 * 2, 15_517_456_384, 0),              # the checkpoint's; "15.5B"
+    "gpt_bigcode_santacoder": (24 * 1 * 128 * 2 * 2, 1.1e9, 0.023),      # "1.1B": 1.125B here (SOURCE.md)
     # MHA, 10 heads of 1280 / 10 = 128 on 12 layers; the decoder's tensors in the checkpoint, exact (the vision
     # towers apart: tests/test_deepseek_vl2.py sums both to the checkpoint's 6,672,212,480 bytes)
     "deepseek_ocr": (12 * 10 * 128 * 2 * 2, 2_934_734_080, 0),
@@ -929,9 +933,9 @@ CARDS = {
     # "119B parameters" (118,972,826,624 by hand in test_mistral_small_4_is_deepseek_v3s_mla_by_hand)
     "mistral_small_4_119b": (36 * (256 + 64) * 2, 119e9, 0.001),
     # Phi (exact counts in test_phi_2_by_hand, test_phi_1_5_by_hand): MHA over heads of hidden / heads (80, 64); the
-    # checkpoints' tensor totals, which hold the LayerNorm, MLP and lm_head biases the spec has no field for
-    "phi_2": (32 * 32 * 80 * 2 * 2, 2_779_683_840, 0.0002),             # 545,280 short; the card's "2.7 billion"
-    "phi_1_5": (24 * 32 * 64 * 2 * 2, 1_418_270_720, 0.0003),           # 348,160 short; the card's "1.3 billion"
+    # checkpoints' tensor totals, the LayerNorm, MLP and lm_head biases included
+    "phi_2": (32 * 32 * 80 * 2 * 2, 2_779_683_840, 0),                  # the card's "2.7 billion"
+    "phi_1_5": (24 * 32 * 64 * 2 * 2, 1_418_270_720, 0),                # the card's "1.3 billion"
     # InternLM-20B: MHA, 40 heads of 128 on 60 layers; the name's "20B" (20,088,714,240 by hand)
     "internlm_20b": (60 * 40 * 128 * 2 * 2, 20e9, 0.005),
     # Hy3: 80 full layers of 8 K/V heads of 128; "295B" (295,033,528,320 by hand, MTP apart). North Mini Code: 49 layers
@@ -954,13 +958,13 @@ CARDS = {
     # VaultGemma-1B: MHA, 4 heads of 256 on 26 full layers; the Hub's BF16 safetensors count, 1,038,741,120, exact
     "vaultgemma_1b": (26 * 4 * 256 * 2 * 2, 1_038_741_120, 0),
     # the 2021-2023 decoders (exact counts in tests/test_legacy_decoders.py): MHA over heads of hidden / heads; the
-    # checkpoints' totals, which hold what the spec has no field for (position tables, LayerNorm, MLP, lm_head biases)
-    "opt_125m": (12 * 12 * 64 * 2 * 2, 125_239_296, 0.014),            # 1,639,680 short
-    "opt_6_7b": (32 * 32 * 128 * 2 * 2, 6_658_473_984, 0.0015),        # 9,318,400 short
-    "gpt_j_6b": (28 * 16 * 256 * 2 * 2, 6_050_882_784, 0.0002),        # 742,624 short; the card's 6,053,381,344
-    "bloom_560m": (24 * 16 * 64 * 2 * 2, 559_214_592, 0.0004),         # 175,104 short
+    # checkpoints' totals, position tables, LayerNorm, MLP and lm_head biases and BLOOM's embedding LayerNorm included
+    "opt_125m": (12 * 12 * 64 * 2 * 2, 125_239_296, 0),
+    "opt_6_7b": (32 * 32 * 128 * 2 * 2, 6_658_473_984, 0),
+    "gpt_j_6b": (28 * 16 * 256 * 2 * 2, 6_050_882_784, 0),             # the card's 6,053,381,344: 0.04% over
+    "bloom_560m": (24 * 16 * 64 * 2 * 2, 559_214_592, 0),
     "mpt_7b": (32 * 32 * 128 * 2 * 2, 6.7e9, 0.008),                   # 6,649,286,656 exactly; the card's "6.7B"
-    "gpt_neo_125m": (12 * 12 * 64 * 2 * 2, 125_198_592, 0.014),        # 1,638,144 short
+    "gpt_neo_125m": (12 * 12 * 64 * 2 * 2, 125_198_592, 0),
     # section 33 (exact counts in tests/test_zoo_wrappers.py): MiniCPM-V 4.6's text decoder against what its card says
     # of it, "Qwen3.5-0.8B" (752,161,600 here; 1.3B with SigLIP2-400M); KV from its 6 full layers
     "minicpm_v_4_6": (6 * 2 * 256 * 2 * 2, 0.8e9, 0.06),
@@ -1050,20 +1054,28 @@ def test_starcoder2_biases_plain_mlp_and_window_on_every_layer():
 
     # at 16k every layer still holds 4096 tokens: 4096 x 32 x 4 x 128 x 2 x 2 bytes
     assert kv_report(s, context=16384).per_sequence.total == 4096 * 32 * 4 * 128 * 2 * 2
-    d = 4608
-    layer = 2 * d * d + 2 * d * 512 + 36 * 128 + 2 * 512 + d + 2 * d * 18432 + 2 * d
-    # the checkpoint's 7,173,923,840 also has MLP biases 32 x (18432 + 4608) and LayerNorm biases 32 x 2 x 4608 + 4608
-    assert weights(s).params.total == 32 * layer + 49152 * d + d == 7_173_923_840 - 737_280 - 299_520
+    assert (s.norm_vectors, s.ffn.mlp_bias) == (2, True)       # nn.LayerNorm's weight and bias; c_fc, c_proj biased
+    d, f = 4608, 18432
+    # q (36 heads of 128), k, v (4 heads), o and their biases; c_fc, c_proj and their biases (use_bias); the two
+    # LayerNorms' weights and biases
+    layer = 2 * d * d + 2 * d * 512 + 36 * 128 + 2 * 512 + d + 2 * d * f + f + d + 2 * 2 * d
+    # the final LayerNorm's weight and bias; embed_tokens, tied: the checkpoint's 7,173,923,840, which the spec sat
+    # 737,280 (MLP biases) and 299,520 (LayerNorm biases) under before
+    assert weights(s).params.total == 32 * layer + 2 * d + 49152 * d == 7_173_923_840
+    assert 32 * (f + d) == 737_280 and 32 * 2 * d + d == 299_520
 
 
 def test_stablelm_quarter_rotary_and_q_k_v_biases():
     s = hf("stablelm_2_1_6b")
     a = s.attention
     assert (a.qk_rope_head_dim, a.qk_nope_head_dim) == (16, 48) and a.qkv_bias and not a.o_bias
+    # StableLmDecoderLayer's input_layernorm and post_attention_layernorm and the model's norm: nn.LayerNorm, weight
+    # and bias; StableLmMLP's gate/up/down bias-free
+    assert (s.norm_vectors, s.ffn.mlp_bias, s.norms_per_layer) == (2, False, 2)
     d = 2048
-    layer = 4 * d * d + 3 * d + 3 * d * 5632 + 2 * d
-    # 1,644,515,328 in the checkpoint, less its LayerNorm biases 24 x 2 x 2048 + 2048
-    assert weights(s).params.total == 24 * layer + 2 * 100352 * d + d == 1_644_515_328 - 100_352
+    layer = 4 * d * d + 3 * d + 3 * d * 5632 + 2 * 2 * d
+    # 1,644,515,328 in the checkpoint; the LayerNorm biases, 24 x 2 x 2048 + 2048 = 100,352, were left out before
+    assert weights(s).params.total == 24 * layer + 2 * 100352 * d + 2 * d == 1_644_515_328
 
 
 def test_internlm2_bias_flag_and_deepseek_moe_v1():
@@ -1465,7 +1477,7 @@ def test_gemma3n_wrapper_is_read_through_its_text_config(tmp_path):
     # (bf16, 238 GB: two H200s, as vLLM's recipe serves its FP8 release)
     ("mistral_small_4_119b", 36 * (256 + 64) * 2, 118_972_826_624, 2),
     # Phi-2 and Phi-1.5 (32 heads split 8 ways) and InternLM-20B (40 heads split 8 ways); bf16 KV
-    ("phi_2", 32 * 32 * 80 * 4, 2_779_138_560, 8), ("phi_1_5", 24 * 32 * 64 * 4, 1_417_922_560, 1),
+    ("phi_2", 32 * 32 * 80 * 4, 2_779_683_840, 8), ("phi_1_5", 24 * 32 * 64 * 4, 1_418_270_720, 1),
     ("internlm_20b", 60 * 40 * 128 * 4, 20_088_714_240, 8),
     # section 30: Hy3 (590 GB at bf16: 8 H200s), North Mini Code (61 GB, 4 K/V heads split 2 ways), Command A+'s decoder
     # (437 GB: 4 H200s)
@@ -3795,16 +3807,15 @@ def test_phi_2_by_hand():
     assert (a.kind, a.num_heads, a.num_kv_heads, a.v_head_dim) == ("mha", 32, 32, 80)
     assert (a.qk_rope_head_dim, a.qk_nope_head_dim, a.qkv_bias, a.o_bias, a.qk_norm) == (32, 48, True, True, False)
     assert (s.ffn.gated, s.ffn.intermediate_size, s.norms_per_layer, s.tie_word_embeddings) == (False, 10240, 1, False)
+    assert (s.norm_vectors, s.ffn.mlp_bias, s.head_bias, s.position_embeddings) == (2, True, True, 0)
     d, f, V, L = 2560, 10240, 51200, 32
     attn = 4 * d * d + 4 * d          # q, k, v, dense and their biases
-    layer = attn + 2 * d * f + d      # fc1, fc2 (weights); input_layernorm's weight
-    counted = L * layer + d + 2 * V * d  # final_layernorm's weight; embed_tokens, lm_head
-    assert weights(s).params.total == counted == 2_779_138_560
-    # the checkpoint's every tensor (SOURCE.md's module tree): plus each LayerNorm's bias, fc1's and fc2's biases
-    # and lm_head's
-    uncounted = L * (d + f + d) + d + V
-    assert uncounted == 545_280 and counted + uncounted == 2_779_683_840
-    assert s.description == "the LayerNorm, MLP and lm_head biases, 545,280 parameters, are not counted"
+    layer = attn + 2 * d * f + f + d + 2 * d  # fc1, fc2 and their biases; input_layernorm's weight and bias
+    total = L * layer + 2 * d + V * d + V * d + V  # final_layernorm's weight and bias; embed_tokens; lm_head, its bias
+    # the checkpoint's every tensor (SOURCE.md's module tree)
+    assert weights(s).params.total == total == 2_779_683_840
+    # 2,779,138,560 before: each LayerNorm's bias, fc1's and fc2's biases and lm_head's were said in the description
+    assert total - (L * (d + f + d) + d + V) == 2_779_138_560 and s.description == ""
     # KV: 32 layers x 32 heads x 80 x (K, V) x 2 bytes
     assert kv_per_token("phi_2") == 32 * 32 * 80 * 2 * 2 == 327_680
 
@@ -3817,9 +3828,10 @@ def test_phi_1_5_by_hand():
     a = s.attention
     assert (a.kind, a.num_kv_heads, a.qk_rope_head_dim, a.qk_nope_head_dim) == ("mha", 32, 32, 32)
     d, f, V, L = 2048, 8192, 51200, 24
-    counted = L * (4 * d * d + 4 * d + 2 * d * f + d) + d + 2 * V * d
-    assert weights(s).params.total == counted == 1_417_922_560
-    assert counted + L * (d + f + d) + d + V == 1_418_270_720
+    # attention and its biases, fc1/fc2 and theirs, one LayerNorm of weight and bias; the final one; embedding, lm_head
+    # and its bias: the tensor list's sum
+    total = L * (4 * d * d + 4 * d + 2 * d * f + f + d + 2 * d) + 2 * d + 2 * V * d + V
+    assert weights(s).params.total == total == 1_418_270_720
     assert kv_per_token("phi_1_5") == 24 * 32 * 64 * 2 * 2 == 196_608
 
 
@@ -3840,7 +3852,7 @@ def test_phi_attention_bias_key_changes_nothing(tmp_path):
     builds the same biases."""
     s = load_spec(_write(tmp_path, _edited("phi_2", attention_bias=False)))
     assert (s.attention.qkv_bias, s.attention.o_bias) == (True, True)
-    assert weights(s).params.total == 2_779_138_560
+    assert weights(s).params.total == 2_779_683_840
 
 
 @pytest.mark.parametrize("changes,words", [

@@ -4,11 +4,12 @@ out by hand in each test from the fixtures (tests/fixtures/hf/{opt_125m,opt_6_7b
 gpt_neo_125m}, SOURCE.md each; OPT-350m, refused, in tests/fixtures/hf_refused) and the checkpoints'
 totals.
 
-All are MHA over heads of hidden / heads. The spec counts the projections, the attention biases it has fields for
-(qkv_bias, o_bias), the norms' weights, embedding and head; it has no field for LayerNorm and MLP biases, an lm_head
-bias, a learned position table or BLOOM's embedding LayerNorm, so a reading sits that far under a checkpoint's total
-and says so, with the number, in its description (mlacalc.hf.UNCOUNTED). KV: layers x heads x head_dim x (K, V) x 2
-bytes (bf16 or fp16)."""
+All are MHA over heads of hidden / heads. The spec counts the projections and the attention biases (qkv_bias,
+o_bias), the LayerNorms' weights and biases (norm_vectors 2; MPT's weights alone), the MLP biases (ffn.mlp_bias), an
+lm_head bias (head_bias), a learned position table (position_embeddings) and BLOOM's embedding LayerNorm
+(embedding_norm), embedding and head: each reading is its checkpoint's total (docs/zoo-facts.md section 34; before,
+what had no field was said in the description and left out). KV: layers x heads x head_dim x (K, V) x 2 bytes (bf16
+or fp16)."""
 
 import json
 from pathlib import Path
@@ -46,36 +47,33 @@ def test_opt_125m_by_hand():
     assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_nope_head_dim, a.qk_rope_head_dim) == ("mha", 12, 12, 64, 0)
     assert (a.qkv_bias, a.o_bias, s.ffn.gated, s.ffn.intermediate_size) == (True, True, False, 3072)
     assert (s.norms_per_layer, s.tie_word_embeddings, s.max_context, s.dtypes.weights) == (2, True, 2048, "fp16")
+    assert (s.position_embeddings, s.norm_vectors, s.ffn.mlp_bias, s.head_bias) == (2050, 2, True, False)
     d, L, f, V = 768, 12, 3072, 50272
-    counted = L * (4 * d * d + 4 * d + 2 * d * f + 2 * d) + d + V * d   # + the final LayerNorm's weight, embed_tokens
-    assert params(s) == counted == 123_599_616
-    # OPTLearnedPositionalEmbedding: max_position_embeddings + 2 rows; each LayerNorm's bias, fc1's and fc2's
-    uncounted = (2048 + 2) * d + L * (2 * d + f + d) + d
-    assert uncounted == 1_639_680 and counted + uncounted == 125_239_296        # the loaded model's sum(p.numel())
-    assert s.description == ("the learned position table (2,050 x 768) and the LayerNorm and MLP biases, 1,639,680 "
-                             "parameters, are not counted")
+    # q/k/v/out_proj and their biases, fc1/fc2 and theirs, two LayerNorms of weight and bias; the final LayerNorm;
+    # embed_tokens (the head tied to it); OPTLearnedPositionalEmbedding's max_position_embeddings + 2 rows
+    total = L * (4 * d * d + 4 * d + 2 * d * f + f + d + 2 * 2 * d) + 2 * d + V * d + (2048 + 2) * d
+    assert params(s) == total == 125_239_296                          # the loaded model's sum(p.numel())
+    # 123,599,616 before; the position table and the LayerNorm and MLP biases, 1,639,680, were said, not counted
+    assert total - ((2048 + 2) * d + L * (2 * d + f + d) + d) == 123_599_616 and s.description == ""
     assert per_token(s) == 12 * 12 * 64 * 2 * 2 == 36_864
 
 
 def test_opt_6_7b_by_hand():
     s = hf("opt_6_7b")
     d, L, f, V = 4096, 32, 16384, 50272
-    counted = L * (4 * d * d + 4 * d + 2 * d * f + 2 * d) + d + V * d
-    uncounted = 2050 * d + L * (2 * d + f + d) + d
-    assert params(s) == counted == 6_649_155_584
-    assert uncounted == 9_318_400 and counted + uncounted == 6_658_473_984          # the name's "6.7b"
+    total = L * (4 * d * d + 4 * d + 2 * d * f + f + d + 2 * 2 * d) + 2 * d + V * d + 2050 * d
+    assert params(s) == total == 6_658_473_984 == 6_649_155_584 + 9_318_400       # the name's "6.7b"
     assert per_token(s) == 32 * 32 * 128 * 2 * 2 == 524_288                        # 512 KiB a token
 
 
 def test_opt_enable_bias_false_drops_every_projection_bias(tmp_path):
     """OPTAttention(bias=config.enable_bias) and fc1/fc2 the same (transformers and vLLM): without it, 4 d fewer
-    counted a layer, and the MLP biases leave the uncounted part."""
+    a layer in the attention and f + d in the MLP. The LayerNorms keep their biases (nn.LayerNorm whatever
+    enable_bias says)."""
     s = load_spec(variant(tmp_path, "opt_125m", enable_bias=False))
-    d, L = 768, 12
-    assert (s.attention.qkv_bias, s.attention.o_bias) == (False, False)
-    assert params(hf("opt_125m")) - params(s) == L * 4 * d
-    assert s.description == (f"the learned position table (2,050 x 768) and the LayerNorm biases, "
-                             f"{2050 * d + L * 2 * d + d:,} parameters, are not counted")
+    d, L, f = 768, 12, 3072
+    assert (s.attention.qkv_bias, s.attention.o_bias, s.ffn.mlp_bias, s.norm_vectors) == (False, False, False, 2)
+    assert params(hf("opt_125m")) - params(s) == L * (4 * d + f + d)
 
 
 def test_opt_untied_head_and_num_key_value_heads_that_no_engine_reads(tmp_path):
@@ -121,14 +119,15 @@ def test_gpt_j_6b_by_hand():
     assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_rope_head_dim, a.qk_nope_head_dim) == ("mha", 16, 16, 64, 192)
     assert (a.qkv_bias, a.o_bias, s.norms_per_layer, s.tie_word_embeddings) == (False, False, 1, False)
     assert (s.ffn.intermediate_size, s.ffn.gated, s.max_context, s.dtypes.weights) == (16384, False, 2048, "bf16")
+    assert (s.norm_vectors, s.ffn.mlp_bias, s.head_bias, s.position_embeddings) == (2, True, True, 0)
     d, L, f, V = 4096, 28, 16384, 50400
-    counted = L * (4 * d * d + 2 * d * f + d) + d + 2 * V * d       # ln_1's weight; ln_f's; wte and lm_head
-    assert params(s) == counted == 6_050_140_160
-    uncounted = L * (d + f + d) + d + V                             # ln_1's and fc_in/fc_out's biases; ln_f's; lm_head's
-    assert uncounted == 742_624 and counted + uncounted == 6_050_882_784      # GPTJForCausalLM's sum of parameters
-    assert s.description == "the LayerNorm, MLP and lm_head biases, 742,624 parameters, are not counted"
+    # q/k/v/out; fc_in, fc_out and their biases; ln_1's weight and bias; ln_f's; wte; lm_head and its bias
+    total = L * (4 * d * d + 2 * d * f + f + d + 2 * d) + 2 * d + 2 * V * d + V
+    assert params(s) == total == 6_050_882_784                      # GPTJForCausalLM's sum of parameters
+    # 6,050,140,160 before: the LayerNorm, MLP and lm_head biases (742,624) were said in the description
+    assert total - (L * (d + f + d) + d + V) == 6_050_140_160 and s.description == ""
     # the model card's n_parameters, 6,053,381,344, is 2,498,560 (0.04%) more than the module tree
-    assert abs((counted + uncounted) / 6_053_381_344 - 1) < 0.0005
+    assert 6_053_381_344 - total == 2_498_560
     assert per_token(s) == 28 * 16 * 256 * 2 * 2 == 458_752
 
 
@@ -136,7 +135,7 @@ def test_gpt_j_defaults_and_keys_the_engines_hard_wire(tmp_path):
     # GPTJConfig(rotary_dim=64) where the file gives none; n_inner widens the MLP (4 d where null)
     assert load_spec(variant(tmp_path, "gpt_j_6b", rotary_dim=...)).attention.qk_rope_head_dim == 64
     wide = load_spec(variant(tmp_path, "gpt_j_6b", n_inner=8192))
-    assert params(hf("gpt_j_6b")) - params(wide) == 28 * 2 * 4096 * (16384 - 8192)
+    assert params(hf("gpt_j_6b")) - params(wide) == 28 * (2 * 4096 + 1) * (16384 - 8192)   # fc_in's bias too
     # GPTJAttention's Linears are bias=False whatever an attention_bias key says
     assert params(load_spec(variant(tmp_path, "gpt_j_6b", attention_bias=True))) == params(hf("gpt_j_6b"))
 
@@ -163,9 +162,11 @@ def test_codegen_reads_gpt_j_keys_alike(tmp_path):
     (the same 3 d^2), the MLP and lm_head are GPT-J's. No released CodeGen config was in the corpora: GPT-J's file
     relabelled stands in. transformers alone builds CodeGen: a tied head is read (the lm_head's bias stays apart)."""
     s = load_spec(variant(tmp_path, "gpt_j_6b", model_type="codegen", architectures=["CodeGenForCausalLM"]))
-    assert params(s) == 6_050_140_160 and s.description == hf("gpt_j_6b").description
+    assert params(s) == 6_050_882_784 and s.description == hf("gpt_j_6b").description
     tied = load_spec(variant(tmp_path, "gpt_j_6b", model_type="codegen", tie_word_embeddings=True))
-    assert params(s) - params(tied) == 50400 * 4096
+    # the tied head's matrix is wte; its bias of 50400 stays (CodeGenForCausalLM: nn.Linear(n_embd, vocab_size))
+    assert tied.head_bias and params(s) - params(tied) == 50400 * 4096
+    assert weights_report(tied).params.head == 50400
 
 
 def test_codegen_rotary_dim_null_is_refused_as_gpt_j_s(capsys, tmp_path):
@@ -194,13 +195,14 @@ def test_bloom_560m_by_hand():
     assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_nope_head_dim, a.qk_rope_head_dim) == ("mha", 16, 16, 64, 0)
     assert (a.qkv_bias, a.o_bias, s.ffn.intermediate_size, s.ffn.gated) == (True, True, 4096, False)
     assert (s.norms_per_layer, s.tie_word_embeddings, s.max_context) == (2, True, None)
+    assert (s.embedding_norm, s.norm_vectors, s.ffn.mlp_bias, s.position_embeddings) == (True, 2, True, 0)
     d, L, f, V = 1024, 24, 4096, 250880
-    counted = L * (4 * d * d + 4 * d + 2 * d * f + 2 * d) + d + V * d
-    assert params(s) == counted == 559_039_488
-    uncounted = L * (2 * d + f + d) + d + 2 * d           # LayerNorm and MLP biases; ln_f's; the embedding LayerNorm
-    assert uncounted == 175_104 and counted + uncounted == 559_214_592     # the checkpoint's 293 tensors
-    assert s.description == ("the embedding LayerNorm (2 x 1,024) and the LayerNorm and MLP biases, 175,104 "
-                             "parameters, are not counted")
+    # query_key_value, dense and their biases; dense_h_to_4h, dense_4h_to_h and theirs; two LayerNorms of weight and
+    # bias; ln_f; word_embeddings (the head tied to it) and word_embeddings_layernorm (weight and bias)
+    total = L * (4 * d * d + 4 * d + 2 * d * f + f + d + 2 * 2 * d) + 2 * d + V * d + 2 * d
+    assert params(s) == total == 559_214_592                  # the checkpoint's 293 tensors
+    # 559,039,488 before: the LayerNorm and MLP biases, ln_f's and the embedding LayerNorm (175,104) said, not counted
+    assert total - (L * (2 * d + f + d) + d + 2 * d) == 559_039_488 and s.description == ""
     assert per_token(s) == 24 * 16 * 64 * 2 * 2 == 98_304
 
 
@@ -210,9 +212,7 @@ def test_bloom_176b_under_its_older_key_names(tmp_path):
     s = load_spec(variant(tmp_path, "bloom_560m", hidden_size=..., n_head=..., n_embed=14336, n_layer=70,
                           num_attention_heads=112))
     d, L, f, V = 14336, 70, 4 * 14336, 250880
-    counted = L * (4 * d * d + 4 * d + 2 * d * f + 2 * d) + d + V * d
-    assert params(s) == counted
-    assert counted + L * (2 * d + f + d) + 3 * d == 176_247_271_424
+    assert params(s) == L * (4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d) + 2 * d + V * d + 2 * d == 176_247_271_424
     assert per_token(s) == 70 * 112 * 128 * 2 * 2 == 4_014_080                   # 3.8 MiB a token
 
 
@@ -312,13 +312,16 @@ def test_gpt_neo_125m_by_hand():
     assert (a.kind, a.num_heads, a.num_kv_heads, a.qk_nope_head_dim, a.qk_rope_head_dim) == ("mha", 12, 12, 64, 0)
     assert (a.qkv_bias, a.o_bias) == (False, True)
     assert (s.ffn.intermediate_size, s.norms_per_layer, s.tie_word_embeddings, s.max_context) == (3072, 2, True, 2048)
+    assert (s.position_embeddings, s.norm_vectors, s.ffn.mlp_bias, s.head_bias) == (2048, 2, True, False)
     d, L, f, V = 768, 12, 3072, 50257
-    counted = L * (4 * d * d + d + 2 * d * f + 2 * d) + d + V * d     # out_proj's bias counted (o_bias)
-    assert params(s) == counted == 123_560_448
-    uncounted = 2048 * d + L * (2 * d + f + d) + d
-    assert uncounted == 1_638_144 and counted + uncounted == 125_198_592
-    assert s.description.endswith("; the learned position table (2,048 x 768) and the LayerNorm and MLP biases, "
-                                  "1,638,144 parameters, are not counted")
+    # q/k/v/out_proj and out_proj's bias (o_bias); c_fc, c_proj and their biases; ln_1, ln_2 weight and bias; ln_f; wte
+    # (the head tied to it); wpe of max_position_embeddings rows
+    total = L * (4 * d * d + d + 2 * d * f + f + d + 2 * 2 * d) + 2 * d + V * d + 2048 * d
+    assert params(s) == total == 125_198_592
+    # 123,560,448 before: the position table and the LayerNorm and MLP biases, 1,638,144, were said in the description
+    assert total - (2048 * d + L * (2 * d + f + d) + d) == 123_560_448
+    assert s.description.endswith("read as full: transformers, the engine that builds GPT-Neo, caches every token of "
+                                  "every layer")
     assert per_token(s) == 12 * 12 * 64 * 2 * 2 == 36_864
 
 
@@ -341,7 +344,7 @@ def test_gpt_neo_all_global_layers(tmp_path):
     s = load_spec(variant(tmp_path, "gpt_neo_125m", attention_types=[[["global"], 12]], attention_layers=...))
     assert (s.layer_types, s.attention.sliding_window) == (None, None)
     assert kv_report(s, context=2048).per_sequence.total == 12 * 2048 * 12 * 64 * 2 * 2
-    assert s.description.startswith("the learned position table")
+    assert s.description == ""
 
 
 @pytest.mark.parametrize("changes,words", [
@@ -413,15 +416,16 @@ def test_a_list_naming_opt_mlp_modules_keeps_them_at_16_bits(tmp_path):
 # ------------------------------------------------------------------------------------------------ through the CLI
 
 @pytest.mark.parametrize("name,kv,total", [
-    ("opt_125m", 36_864, 123_599_616), ("opt_6_7b", 524_288, 6_649_155_584), ("gpt_j_6b", 458_752, 6_050_140_160),
-    ("bloom_560m", 98_304, 559_039_488), ("mpt_7b", 524_288, 6_649_286_656), ("gpt_neo_125m", 36_864, 123_560_448),
+    ("opt_125m", 36_864, 125_239_296), ("opt_6_7b", 524_288, 6_658_473_984), ("gpt_j_6b", 458_752, 6_050_882_784),
+    ("bloom_560m", 98_304, 559_214_592), ("mpt_7b", 524_288, 6_649_286_656), ("gpt_neo_125m", 36_864, 125_198_592),
 ])
 def test_kv_weights_and_specs_show_through_the_cli(capsys, name, kv, total):
-    """The per-token KV and the counted total worked out above, through kv, weights and specs show (--json)."""
+    """The per-token KV and the total worked out above, through kv, weights and specs show (--json)."""
     path = str(FIXTURES / name)
     code, out, _, _ = run(capsys, "kv", path, "--context", "2k", "--json")
     assert code in (0, None) and json.loads(out)["kv_bytes_per_token"] == kv
     code, out, _, _ = run(capsys, "weights", path, "--json")
     assert code in (0, None) and json.loads(out)["params_total"] == total
     code, out, _, _ = run(capsys, "specs", "show", path)
-    assert code in (0, None) and (name == "mpt_7b" or "are not counted" in out)
+    assert code in (0, None) and "are not counted" not in out
+    assert ("norm_vectors: 1" if name == "mpt_7b" else "norm_vectors: 2") in out

@@ -32,6 +32,7 @@ from .base import INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse
 from .quant import head_rows_bytes
 
 if TYPE_CHECKING:
+    from ..parallel import Parallelism
     from ..spec import Attention, ModelSpec
 
 
@@ -134,6 +135,20 @@ class Conventional(AttentionFamily):
         on every rank); the rest by query heads (``wq`` and ``g_proj`` ColumnParallelLinear, ``o_proj`` row-parallel)."""
         return {"k": "kv", "v": "kv", "qk_norm": "replicated", "o_bias": "replicated", "q_down": "replicated",
                 "q_norm": "replicated"}.get(name, "heads")
+
+    def projections_per_rank(self, a: "Attention", hidden: int, par: "Parallelism",
+                             owns_kv: bool = True) -> dict[str, float]:
+        """:meth:`AttentionFamily.projections_per_rank`, but for the q/k/v bias (a count on one GPU): its q part
+        splits with the query heads, its k and v parts follow the K/V heads as the k and v weights do. vLLM's
+        ``QKVParallelLinear`` gives each rank ``(H / tp + 2 max(1, H_kv / tp)) x head_dim`` outputs, bias included,
+        so with fewer K/V heads than ranks each rank holds whole K/V heads' biases (StarCoder's one K/V head at
+        TP 2: 2 x 128 a layer on each rank, not 256 / 2)."""
+        out = super().projections_per_rank(a, hidden, par, owns_kv)
+        if a.qkv_bias and owns_kv:          # a reader's bias is its q part alone (shared_kv_projections)
+            q = a.num_heads * a.qk_head_dim
+            kv = a.num_kv_heads * a.qk_head_dim + (0 if a.kv_shared else a.num_kv_heads * a.v_head_dim)
+            out["qkv_bias"] = q / par.attention_tp + kv * par.kv_share(self.kv_groups(a))
+        return out
 
     # --- roofline ---------------------------------------------------------------------------------------------
 
