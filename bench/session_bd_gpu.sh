@@ -5,7 +5,7 @@
 # thread when no row's moved; FlashMLA rescales every tile), and auto's padded Gluon tile at 32 heads.
 # Slack 0 compiles to the previous kernel's SASS byte for byte (Triton 3.6 and 3.9, seven variants), so slack0 is
 # the base of the A/B.
-# 1. hang checks (fp8 and sparse Gluon kernels, now with slack 8), while FlashMLA builds;
+# 1. hang checks (fp8 and sparse Gluon kernels), while FlashMLA builds;
 # 2. bench/ab_rescale.py: the dense grid's 24 points at 64 and 128 heads (slack8 vs slack0, FlashMLA beside: issue
 #    14's targets at the points this kernel runs), then the fp8 and sparse points;
 # 3. the Gluon GPU tests (the rescaling test at slack 0, 1, 8 and both tiles; the padded tile; auto's dispatch) and
