@@ -114,7 +114,7 @@ GQA_MHA_POINTS = (
              "prefill", kernel="FA3"),
        # FA4 (CuTe DSL) forward on sm_100, head dim 128, causal, seqlen 8192, batch 4, 16 heads:
        # https://github.com/Dao-AILab/flash-attention/pull/2280 ("FA Python fwd: 0.775ms, 1418.1 TFLOPS")
-       Point("B1", "flash-attention #2280", "b200", _MHA_D[128], 4, 8192, 1, "sdpa", 775.0, "1418 TFLOP/s",
+       Point("BW1", "flash-attention #2280", "b200", _MHA_D[128], 4, 8192, 1, "sdpa", 775.0, "1418 TFLOP/s",
              "prefill", kernel="FA4")]
     + [Point(f"{tag}-{s // 1024}k", "aiter README", gpu, "llama-3.1-70b@num_layers=1", 1, s, 1, "sdpa",
              causal_fwd_us(1, s, 64, 128, tfs[i]), f"{tfs[i]} TFLOP/s", "prefill", kernel="aiter asm")
