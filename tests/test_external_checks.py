@@ -50,3 +50,32 @@ def test_a_decode_point_reads_the_sources_cache():
     assert r["context"] + 1 == 256
     mib = 2**20
     assert r["bytes"] == pytest.approx(66 * mib, rel=0.005)
+
+
+def _second_table(lines):
+    """The rows of the GQA/MHA table (the one whose header has a "kernel" column), as printed."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("| id | source | GPU | kernel |"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("| "):
+            break
+        rows.append(line)
+    return rows
+
+
+def test_the_docs_gqa_mha_table_is_the_scripts_output(capsys):
+    """docs/external-checks.md's second table is what ``python bench/external_checks.py`` prints, row for row, and
+    its count line ("Of the N points, M are within 15% of the expected time") counts the script's rows: a point added
+    to the script and not to the page (or a figure edited by hand) breaks it."""
+    from pathlib import Path
+    import re
+
+    mod = _module()
+    mod.main([])
+    printed = _second_table(capsys.readouterr().out.splitlines())
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "external-checks.md").read_text().splitlines()
+    assert _second_table(doc) == printed
+    rows = mod.rows(mod.GQA_MHA_POINTS, "test")
+    within = sum(abs(r["published_over_expected"] - 1) <= 0.15 for r in rows)
+    m = re.search(r"Of the (\d+) points, (\d+) are within 15% of the expected time", "\n".join(doc))
+    assert m and (int(m[1]), int(m[2])) == (len(rows), within)
