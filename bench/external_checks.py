@@ -10,7 +10,7 @@ decode point's expected time is priced with the point's kernel backend (``roofli
 roofline prices with ``auto``). Prefill is priced by the ``sdpa`` coefficients whatever the backend
 (mlacalc.step.expect_ops), so the prefill points name ``sdpa``.
 
-``POINTS`` are the first sections' (MLA decode, one FA3 MHA decode); ``GQA_MHA_POINTS`` the section of 2026-12-05
+``POINTS`` are the first section's (MLA decode, one FA3 MHA decode); ``GQA_MHA_POINTS`` the section of 2026-12-05
 (causal prefill of MHA/GQA on H100, H20, B200, MI300X and MI355X, and GQA/MHA decode on H100 and H20).
 """
 
@@ -135,7 +135,7 @@ GQA_MHA_POINTS = (
        for n, us in ((128, 18.79), (2000, 164.36), (4000, 321.43), (32000, 2474.93))]
     + [Point(f"J-{n}", "flash-attention #1572", "h20", "llama-2-7b@num_layers=1", 16, n - 1, 1, "auto", us, "",
              paged=True, kernel="FA3")
-       for n, us in ((2000, 539.24), (32000, 8211.85))]
+       for n, us in ((128, 48.31), (2000, 539.24), (4000, 1053.17), (32000, 8211.85))]
 )
 
 
