@@ -1,5 +1,8 @@
 """bench/external_checks.py: the points behind docs/external-checks.md, rebuilt from each source's stated setup."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from helpers import bench_module
@@ -67,9 +70,6 @@ def test_the_docs_gqa_mha_table_is_the_scripts_output(capsys):
     """docs/external-checks.md's second table is what ``python bench/external_checks.py`` prints, row for row, and
     its count line ("Of the N points, M are within 15% of the expected time") counts the script's rows: a point added
     to the script and not to the page (or a figure edited by hand) breaks it."""
-    from pathlib import Path
-    import re
-
     mod = _module()
     mod.main([])
     printed = _second_table(capsys.readouterr().out.splitlines())
