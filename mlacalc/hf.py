@@ -7,7 +7,10 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``llama4_text`` (Scout; Maverick's MoE on every other layer: ``ffn.moe_layer_step``), ``mllama``
   (Llama-3.2-Vision), ``gpt2``, ``gpt_bigcode`` (StarCoder, SantaCoder: GPT-2's block, :data:`GPT2_BLOCK`, with
   multi-query attention, :func:`_gpt_bigcode_keys`), ``gpt_neox`` (Pythia, GPT-NeoX-20B, RedPajama-INCITE: RoPE
-  over ``rotary_pct`` of each head, biased projections and MLP, :func:`_gpt_neox_keys`), ``falcon``, ``phi3``
+  over ``rotary_pct`` of each head, biased projections and MLP, :func:`_gpt_neox_keys`), ``falcon`` (Falcon-7B/40B/
+  180B, Falcon-11B, Falcon-RW: LayerNorms with biases, q/k/v/dense and the MLP biased by ``bias``,
+  :func:`_falcon_keys`; the remote-code ``RefinedWeb``/``RefinedWebModel`` configs through :func:`_refinedweb_keys`),
+  ``phi3``
   (Phi-3.5, Phi-4-mini: partial
   RoPE), ``glm4_moe`` (GLM-4.5/4.6: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
   (one LayerNorm per parallel block), ``cohere2`` (Command R7B, Command A: Cohere's parallel block with three
@@ -105,8 +108,8 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   q/k/v biases on the fused ``c_attn``, a gated MLP of half ``intermediate_size``; ``no_bias`` false refused;
   :func:`_qwen_keys`) and ``baichuan`` (Baichuan and Baichuan-2: W_pack fused q/k/v, Llama's block, RoPE at
   ``hidden_size`` 4096 and ALiBi otherwise as vLLM tells them apart, :func:`_baichuan_alibi`);
-- ``phimoe`` (Phi-3.5-MoE: Mixtral's experts on every layer, q/k/v/o biased by ``attention_bias``; its LayerNorm and
-  ``lm_head_bias`` biases are not counted) and ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as
+- ``phimoe`` (Phi-3.5-MoE: Mixtral's experts on every layer, q/k/v/o biased by ``attention_bias``, LayerNorms with
+  biases, an lm_head biased by ``lm_head_bias``; either flag false refused, :func:`_phimoe_keys`) and ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as
   ``hunyuan`` without experts);
 - ``gemma3n``/``gemma3n_text`` (Gemma-3n E2B, E4B; :func:`_gemma3n_keys`): Gemma-3's sandwich norms and q/k norms on
   four sliding-window layers to one global, the last ``num_kv_shared_layers`` reading the K/V of the last earlier
@@ -204,10 +207,10 @@ Every size a config gives is checked before any arithmetic on it (:data:`SIZES`,
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
 
 Counted as the checkpoints hold them: biases of MLPs (``ffn.mlp_bias``: StarCoder2's ``use_bias``, GPT-2's,
-GPT-NeoX's, StarCoder's, Phi's, OPT's ``enable_bias``, GPT-J's, BLOOM's, GPT-Neo's) and of LayerNorms (``norm_vectors``
-2: StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder, Phi, Nemotron's LayerNorm1P and the 2021-2023 decoders but MPT),
-learned position tables (``position_embeddings``: GPT-2's, StarCoder's, OPT's, GPT-Neo's), lm_head biases
-(``head_bias``: Phi's, GPT-J's, CodeGen's) and BLOOM's embedding LayerNorm (``embedding_norm``); a q/k
+GPT-NeoX's, StarCoder's, Phi's, OPT's ``enable_bias``, GPT-J's, BLOOM's, GPT-Neo's, Falcon's ``bias``) and of
+LayerNorms (``norm_vectors`` 2: StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder, Phi, Nemotron's LayerNorm1P, Falcon,
+Phi-3.5-MoE and the 2021-2023 decoders but MPT), learned position tables (``position_embeddings``: GPT-2's,
+StarCoder's, OPT's, GPT-Neo's), lm_head biases (``head_bias``: Phi's, GPT-J's, CodeGen's, Phi-3.5-MoE's) and BLOOM's embedding LayerNorm (``embedding_norm``); a q/k
 norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
 ``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
 
@@ -418,6 +421,13 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            # HunYuanDenseV1ForCausalLM (hunyuan_v1.py) from the same keys: the hunyuan reading, after
            # _hunyuan_vl_keys
            "hunyuan_vl_text": "hunyuan",
+           # Falcon's remote-code configs as first released (tiiuae/falcon-7b "RefinedWebModel", falcon-40b
+           # "RefinedWeb", RWForCausalLM, kept by fine-tunes of 2023): FalconForCausalLM's decoder under the names of
+           # the remote configuration_RW.py (n_layer, n_head, n_head_kv). vLLM reads them through its RWConfig
+           # (vllm/transformers_utils/config.py _CONFIG_REGISTRY; registry.py "RWForCausalLM": ("falcon",
+           # "FalconForCausalLM")); transformers' falcon/convert_custom_code_checkpoint.py renames them to falcon.
+           # _refinedweb_keys renames them and refuses what vLLM would build otherwise
+           "refinedweb": "falcon", "refinedwebmodel": "falcon",
            # EXAONE 4.5 (Exaone4_5_Config: "EXAONE 4.5 first released with the text model type as exaone4_5_text,
            # now changed to exaone4"; models/exaone4_5/modular_exaone4_5.py builds AutoModel of the text config,
            # Exaone4Model): EXAONE-4.0's decoder
@@ -569,6 +579,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "gpt_neo": {"tie_word_embeddings": True, "max_position_embeddings": 2048, "window_size": 256,
                 "attention_types": [[["global", "local"], 12]]},
     "falcon": {"tie_word_embeddings": True},
+    # RWConfig (vLLM's vllm/transformers_utils/configs/falcon.py, adapted from tiiuae/falcon-7b's configuration_RW.py;
+    # TGI's flash_rw_modeling.py RWConfig and PaddleNLP's RefinedWeb copy the same): parallel_attn=False, bias=False,
+    # alibi=False, where FalconConfig's parallel_attn is True. multi_query is not here: vLLM's RWConfig defaults it to
+    # True, TGI's and PaddleNLP's to False (_refinedweb_keys asks the file for it)
+    **dict.fromkeys(("refinedweb", "refinedwebmodel"), {"parallel_attn": False, "bias": False, "alibi": False}),
     "cohere": {"tie_word_embeddings": True},                        # CohereConfig(tie_word_embeddings=True)
     # Cohere2Config(tie_word_embeddings=True, sliding_window=4096, sliding_window_pattern=4)
     "cohere2": {"tie_word_embeddings": True, "sliding_window": 4096},
@@ -1150,7 +1165,8 @@ def _key_reader(mt: str, named: str):
     (None, mt): by the decoder's own model_type before an alias renames it (Mistral Small 4, InternLM-1), else by the
     model_type read. Each takes the checked config and that name, and refuses in one line what it cannot read."""
     by_own_name = {"mistral4": _mistral4_keys, "internlm": _internlm_keys, "flex_olmo": _flex_olmo_keys,
-                   "hunyuan_vl_text": _hunyuan_vl_keys}
+                   "hunyuan_vl_text": _hunyuan_vl_keys, "refinedweb": _refinedweb_keys,
+                   "refinedwebmodel": _refinedweb_keys}
     if named in by_own_name:
         return by_own_name[named], named
     readers = {"exaone_moe": _exaone_moe_keys, "dbrx": _dbrx_keys, "exaone": _exaone_keys, "hy_v3": _hy_v3_keys,
@@ -1159,7 +1175,7 @@ def _key_reader(mt: str, named: str):
                "gpt_bigcode": _gpt_bigcode_keys, "nemotron": _nemotron_keys, "olmo": _olmo_keys,
                **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys),
                "opt": _opt_keys, "gptj": _gptj_keys, "codegen": _gptj_keys, "bloom": _bloom_keys, "mpt": _mpt_keys,
-               "gpt_neo": _gpt_neo_keys}
+               "gpt_neo": _gpt_neo_keys, "falcon": _falcon_keys, "phimoe": _phimoe_keys}
     return readers.get(mt), mt
 
 
@@ -1552,6 +1568,69 @@ def _internlm_keys(cfg: dict, mt: str) -> dict:
         raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (InternLMAttention "
                           f"builds k/v of all {heads} heads, vLLM's LlamaAttention of {kv})")
     return {**cfg, "attention_bias": bias, "head_dim": head}
+
+
+def _falcon_keys(cfg: dict, mt: str) -> dict:
+    """Falcon (FalconConfig; transformers models/falcon/modeling_falcon.py, vLLM model_executor/models/falcon.py) where
+    the two would build different weights from one file. FalconMLP: transformers' dense_h_to_4h is ``ffn_hidden_size``
+    wide (FalconConfig: None is 4 x hidden_size), vLLM's ``4 * hidden_size`` whatever the file says: another width is
+    refused in one line (Falcon-11B's 16384 is 4 x 4096). The rest both read alike: ``bias`` biases query_key_value,
+    dense and both MLP projections (FalconLinear / QKVParallelLinear, RowParallelLinear, ColumnParallelLinear:
+    ``bias=config.bias``); every LayerNorm (input_layernorm, post_attention_layernorm or ln_attn and ln_mlp, ln_f) is
+    an nn.LayerNorm with weight and bias (:data:`NORM_VECTORS`); the lm_head has no bias and is tied unless
+    ``tie_word_embeddings`` is false (Falcon-11B's)."""
+    hidden = _req(cfg, mt, "hidden_size", "n_embd")
+    width = cfg.get("ffn_hidden_size")
+    if width is not None and width != 4 * hidden:
+        raise _refuse(mt, f"ffn_hidden_size {width} differs from 4 x hidden_size {4 * hidden}: transformers' FalconMLP "
+                          "builds the file's width, vLLM's 4 x hidden_size; which the checkpoint holds cannot be told")
+    return cfg
+
+
+def _refinedweb_keys(cfg: dict, mt: str) -> dict:
+    """Falcon's remote-code configs (``RefinedWebModel``: tiiuae/falcon-7b as first released; ``RefinedWeb``:
+    falcon-40b; fine-tunes of both keep them), read as ``falcon`` (:data:`ALIASES`) in FalconConfig's names:
+    ``n_layer``, ``n_head``, ``n_head_kv`` (transformers' falcon/convert_custom_code_checkpoint.py renames them so;
+    vLLM's RWConfig reads them by its attribute_map). ``new_decoder_architecture`` (grouped K/V of ``n_head_kv``,
+    ln_attn and ln_mlp) is the file's where it says, else the remote code's: 40B's RefinedWeb code always builds it,
+    7B's RefinedWebModel never (TGI's RWConfig: ``model_type == "RefinedWeb"``). vLLM's RWConfig takes the file's
+    flag, else false, and forces it on at hidden_size 8192 ("Hack for falcon-40b"): a file where that rule gives the
+    other answer is refused, as is one without ``multi_query`` outside the new architecture (vLLM's RWConfig defaults
+    it to true, TGI's and PaddleNLP's copies to false) and a RefinedWeb file without ``n_head_kv``."""
+    out = dict(cfg)
+    for old, new in (("n_layer", "num_hidden_layers"), ("n_head", "num_attention_heads"),
+                     ("n_head_kv", "num_kv_heads")):
+        if out.get(new) is None and out.get(old) is not None:
+            out[new] = out[old]
+    hidden = _req(out, mt, "hidden_size", "n_embd")
+    given = out.get("new_decoder_architecture")
+    nda = bool(given) if given is not None else mt == "refinedweb"
+    vllm = hidden == 8192 or bool(given)
+    if nda != vllm:
+        raise _refuse(mt, f"new_decoder_architecture {'given ' + _show(given) if given is not None else 'not given'} "
+                          f"at hidden_size {hidden}: the remote code builds "
+                          f"{'the 40B' if nda else 'the 7B'} decoder, vLLM's RWConfig the other")
+    if nda and out.get("num_kv_heads") is None:
+        _missing(mt, "n_head_kv")
+    if not nda and out.get("multi_query") is None:
+        raise _refuse(mt, "does not say multi_query (vLLM's RWConfig defaults it to true, the remote code's copies to "
+                          "false)")
+    return _falcon_keys({**out, "new_decoder_architecture": nda}, mt)
+
+
+def _phimoe_keys(cfg: dict, mt: str) -> dict:
+    """Phi-3.5-MoE (PhimoeConfig; transformers models/phimoe/modeling_phimoe.py, vLLM model_executor/models/phimoe.py)
+    where the two would build different weights from one file: transformers biases q/k/v/o by ``attention_bias`` and
+    the lm_head by ``lm_head_bias`` (both False in PhimoeConfig), vLLM's PhiMoEAttention and PhiMoEForCausalLM build
+    the biases whatever the file says (QKVParallelLinear, RowParallelLinear, ParallelLMHead: ``bias=True``). Either
+    flag false is refused in one line; the release sets both true. Its LayerNorms (input_layernorm,
+    post_attention_layernorm, the model's norm: nn.LayerNorm with weight and bias in both engines) are counted by
+    :data:`NORM_VECTORS`, the lm_head's bias of vocab_size by ``head_bias``."""
+    for key in ("attention_bias", "lm_head_bias"):
+        if not cfg.get(key):
+            raise _refuse(mt, f"{key} false (or left out: PhimoeConfig's default): transformers builds no such bias, "
+                              "vLLM's PhiMoE builds it whatever the file says")
+    return cfg
 
 
 def _hunyuan_vl_keys(cfg: dict, mt: str) -> dict:
@@ -3067,6 +3146,9 @@ MLP_BIAS_FLAG = {"starcoder2": "use_bias", "opt": "enable_bias"}
 # CodeGenForCausalLM build nn.Linear(hidden, vocab) with its default bias (vLLM phi.py and gpt_j.py:
 # ParallelLMHead(..., bias=True))
 HEAD_BIAS = ("phi", "gptj", "codegen")
+# families whose lm_head bias a config flag switches (PhimoeForCausalLM: nn.Linear(hidden, vocab,
+# bias=config.lm_head_bias); _phimoe_keys refuses it false, which vLLM would not follow)
+HEAD_BIAS_FLAG = {"phimoe": "lm_head_bias"}
 
 
 def position_rows(cfg: dict, mt: str) -> int:
@@ -3683,8 +3765,9 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if mt in GPT2_BLOCK:                                   # c_fc, c_proj, both biased
         return {"kind": "dense", "intermediate_size": cfg.get("n_inner") or 4 * hidden, "gated": False,
                 "mlp_bias": True}
-    if mt == "falcon":
-        return {"kind": "dense", "intermediate_size": cfg.get("ffn_hidden_size") or 4 * hidden, "gated": False}
+    if mt == "falcon":                                     # FalconMLP: both projections biased by `bias`
+        return {"kind": "dense", "intermediate_size": cfg.get("ffn_hidden_size") or 4 * hidden, "gated": False,
+                **({"mlp_bias": True} if cfg.get("bias") is True else {})}
     if mt in BIASED_MLP:                                   # biased, or where MLP_BIAS_FLAG says
         bias = cfg.get(MLP_BIAS_FLAG[mt]) is True if mt in MLP_BIAS_FLAG else True
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False,
@@ -3812,10 +3895,14 @@ def _norms(cfg: dict, mt: str) -> int:
 # ln_f), GPT-NeoX's, Phi's, StableLM's (StableLmDecoderLayer's input_layernorm and post_attention_layernorm, the
 # model's norm), StarCoder2's (whatever use_bias says: Starcoder2DecoderLayer builds them without it), OPT's
 # (layer_norm_elementwise_affine false refused), GPT-J's, CodeGen's, BLOOM's and GPT-Neo's: weight and bias. MPT's
-# LayerNorms have their bias removed (MptBlock: norm_1.bias = None): a weight each, as an RMSNorm's
+# LayerNorms have their bias removed (MptBlock: norm_1.bias = None): a weight each, as an RMSNorm's. Falcon's
+# (FalconDecoderLayer's input_layernorm, post_attention_layernorm or ln_attn and ln_mlp, FalconModel.ln_f; vLLM
+# falcon.py the same: torch's LayerNorm) and Phi-3.5-MoE's (PhimoeDecoderLayer's input_layernorm and
+# post_attention_layernorm, PhimoeModel.norm; vLLM phimoe.py: nn.LayerNorm(..., elementwise_affine=True)): weight and
+# bias
 NORM_VECTORS = {"nemotron": 2, "olmo": 0, **dict.fromkeys(
-    ("gpt2", "gpt_bigcode", "gpt_neox", "phi", "stablelm", "starcoder2", "opt", "gptj", "codegen", "bloom", "gpt_neo"),
-    2)}
+    ("gpt2", "gpt_bigcode", "gpt_neox", "phi", "stablelm", "starcoder2", "opt", "gptj", "codegen", "bloom", "gpt_neo",
+     "falcon", "phimoe"), 2)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -5185,7 +5272,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     # BLOOM's norm on the embeddings (word_embeddings_layernorm: nn.LayerNorm(hidden_size), weight and bias)
     if position_rows(cfg, mt):
         out["position_embeddings"] = position_rows(cfg, mt)
-    if mt in HEAD_BIAS:
+    if mt in HEAD_BIAS or (mt in HEAD_BIAS_FLAG and cfg.get(HEAD_BIAS_FLAG[mt]) is True):
         out["head_bias"] = True
     if mt == "bloom":
         out["embedding_norm"] = True
