@@ -186,6 +186,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   their own widths in every MoE layer) and MiniMax-M3 (``minimax_m3_vl``, whose text_config says ``minimax_m2``:
   block-sparse attention with a lightning indexer), GLM-Image (``glm_image``: a head over its image tokens alone)
   and HRM-Text (``hrm_text``: looped layer stacks) are refused by name.
+- the 2025-2026 decoders of docs/zoo-facts.md section 35: ``jais2`` (Jais-2: Llama's attention with q/k/v/o biased by
+  ``attention_bias``, a relu2 MLP of up_proj/down_proj biased by ``mlp_bias``, LayerNorms with biases;
+  :func:`_jais2_keys`) and ``granite_swa`` (Granite-SWA: Granite's block with a learned sink per query head and
+  sliding layers from ``layer_types``, every fourth layer full where none is given; :func:`_granite_swa_keys`).
+  Granite-SWA-MoE, ZAYA, A.X-K1/K2, OLMo-Hybrid, Laguna, HyperCLOVA X, Youtu, nanochat, Aquila, XVERSE and XGLM are
+  refused by name (:data:`REFUSED`).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -579,6 +585,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "gpt_neo": {"tie_word_embeddings": True, "max_position_embeddings": 2048, "window_size": 256,
                 "attention_types": [[["global", "local"], 12]]},
     "falcon": {"tie_word_embeddings": True},
+    # Jais2Config (transformers models/jais2/modular_jais2.py; vLLM's jais2.py reads transformers' class): the Jais-2-8B
+    # shape, attention_bias=True, mlp_bias=True, tie_word_embeddings=False; num_key_value_heads None is the query heads
+    "jais2": {"vocab_size": 150272, "hidden_size": 3328, "intermediate_size": 26624, "num_hidden_layers": 32,
+              "num_attention_heads": 26, "max_position_embeddings": 8192, "attention_bias": True, "mlp_bias": True,
+              "tie_word_embeddings": False},
+    # GraniteSWAConfig (transformers models/granite_swa/modular_granite_swa.py; vLLM's granite_swa.py reads it): the
+    # granite-swash-2b shape, sliding_window=128, a tied head; GraniteConfig's attention_bias=False, mlp_bias=False.
+    # layer_types None is every fourth layer full from layer 0 (_granite_swa_keys)
+    "granite_swa": {"vocab_size": 100352, "hidden_size": 2560, "intermediate_size": 8192, "num_hidden_layers": 24,
+                    "num_attention_heads": 20, "num_key_value_heads": 4, "max_position_embeddings": 8192,
+                    "tie_word_embeddings": True, "sliding_window": 128, "attention_bias": False, "mlp_bias": False},
     # RWConfig (vLLM's vllm/transformers_utils/configs/falcon.py, adapted from tiiuae/falcon-7b's configuration_RW.py;
     # TGI's flash_rw_modeling.py RWConfig and PaddleNLP's RefinedWeb copy the same): parallel_attn=False, bias=False,
     # alibi=False, where FalconConfig's parallel_attn is True. multi_query is not here: vLLM's RWConfig defaults it to
@@ -784,6 +801,10 @@ CONVENTIONAL |= {"nemotron", "olmo", "vaultgemma"}
 # the decoders of 2021-2023 (docs/zoo-facts.md section 32): OPT, GPT-J, CodeGen, BLOOM, MPT, GPT-Neo
 LEGACY = ("opt", "gptj", "codegen", "bloom", "mpt", "gpt_neo")
 CONVENTIONAL |= set(LEGACY)
+# the 2025-2026 decoders of docs/zoo-facts.md section 35: Jais-2 (Jais2ForCausalLM: Llama's attention, NemotronMLP,
+# LayerNorms; _jais2_keys) and Granite-SWA (GraniteSWAForCausalLM: Granite with sliding layers and attention sinks;
+# _granite_swa_keys)
+CONVENTIONAL |= {"jais2", "granite_swa"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -853,6 +874,35 @@ REFUSED = {
     "deepseek_v4": "DeepSeek-V4's compressed attention (compressed_sparse_attention, heavily_compressed_attention: "
                    "K/V compressed 4x and 128x beside a sliding window), grouped output projection and "
                    "hyper-connections (hc_mult) are not modelled",
+    # the survey of docs/zoo-facts.md section 35: decoders of 2025-2026 (and three older ones) whose classes were read
+    # (transformers models/<type>/modular_<type>.py and blocks.json; vLLM's model file where it has one) and which the
+    # spec cannot describe, or which no released file was found to check a reading against. Each was refused before
+    # on its first unknown key, which named a key rather than the reason
+    "granitemoe_swa": "Granite-SWA-MoE's experts have no gate (up and down projections only; the spec's experts are "
+                      "gated)",
+    "zaya": "ZAYA's experts have no gate (the spec's experts are gated)",
+    "axk2": "A.X-K2's MLA with an output gate is not modelled (the spec's output gate is conventional attention's)",
+    "olmo_hybrid": "OLMo-Hybrid's state-space mixer layers beside OLMo-3's attention layers are not read: no released "
+                   "config was found to check a reading against",
+    "laguna": "Laguna's query heads that differ by layer type (num_attention_heads_per_layer) under a per-head "
+              "output gate, beside a sigmoid-routed MoE after dense mlp_only_layers, are not read: no checkpoint "
+              "total was found to check a reading against",
+    "hyperclovax": "HyperCLOVA X's Peri-LN block (a norm before and after attention and MLP) on Granite's is not "
+                   "read: no released text config was found to check a reading against",
+    "axk1": "A.X-K1's extra RMSNorm on each MoE layer's output (post_mlp_layernorm) beside DeepSeek-V3's model is "
+            "not read: no released config was found to check a reading against",
+    "youtu": "Youtu-LLM's DeepSeek-V3 MLA over a dense MLP is not read: no released config was found to check a "
+             "reading against",
+    "nanochat": "nanochat's weightless RMSNorms and q/k norms, relu2 MLP and soft-capped logits are not read: no "
+                "released config was found to check a reading against",
+    # vLLM builds both as LlamaForCausalLM (registry.py); XVERSE-MoE-A4.2B shares XverseForCausalLM with experts
+    # vLLM's Llama does not build
+    "aquila": "Aquila is not read: vLLM builds it as Llama, but no released config was found to pin the alias by",
+    "xverse": "XVERSE is not read: vLLM builds it as Llama (its MoE model shares the architecture name with experts "
+              "Llama has not), and no released config was found to pin the alias by",
+    # XGLM (XGLMForCausalLM, transformers alone): sinusoidal positions, biased projections and MLP, LayerNorms
+    "xglm": "XGLM is not read: no released config.json was found (a printed XGLMConfig only) to check a reading of "
+            "its sinusoidal positions and biased layers against",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -1175,7 +1225,8 @@ def _key_reader(mt: str, named: str):
                "gpt_bigcode": _gpt_bigcode_keys, "nemotron": _nemotron_keys, "olmo": _olmo_keys,
                **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys),
                "opt": _opt_keys, "gptj": _gptj_keys, "codegen": _gptj_keys, "bloom": _bloom_keys, "mpt": _mpt_keys,
-               "gpt_neo": _gpt_neo_keys, "falcon": _falcon_keys, "phimoe": _phimoe_keys}
+               "gpt_neo": _gpt_neo_keys, "falcon": _falcon_keys, "phimoe": _phimoe_keys, "jais2": _jais2_keys,
+               "granite_swa": _granite_swa_keys}
     return readers.get(mt), mt
 
 
@@ -1631,6 +1682,42 @@ def _phimoe_keys(cfg: dict, mt: str) -> dict:
             raise _refuse(mt, f"{key} false (or left out: PhimoeConfig's default): transformers builds no such bias, "
                               "vLLM's PhiMoE builds it whatever the file says")
     return cfg
+
+
+def _jais2_keys(cfg: dict, mt: str) -> dict:
+    """Jais-2 (Jais2Config(LlamaConfig); transformers models/jais2/modular_jais2.py, vLLM model_executor/models/jais2.py)
+    where the two would build different weights from one file. Jais2DecoderLayer is Llama's with nn.LayerNorm
+    (weight and bias: :data:`NORM_VECTORS`) for input_layernorm, post_attention_layernorm and the model's norm, and
+    Jais2MLP = NemotronMLP: up_proj d -> f and down_proj back, relu2, no gate, both biased by ``mlp_bias``
+    (:data:`BIASED_MLP`); LlamaAttention's q/k/v/o biased by ``attention_bias`` (Jais2Config's defaults: both true).
+    vLLM biases the attention by ``attention_bias or bias`` and slides its layers by ``interleaved_sliding_window``,
+    which transformers reads neither of: a ``bias`` true beside attention_bias false, or the window key, is refused."""
+    if cfg.get("bias") and not cfg.get("attention_bias"):
+        raise _refuse(mt, "bias true and attention_bias false disagree (vLLM's Jais2Attention reads either, "
+                          "transformers' LlamaAttention attention_bias alone)")
+    if cfg.get("interleaved_sliding_window") is not None:
+        raise _refuse(mt, "interleaved_sliding_window is read by vLLM's Jais2Attention alone (transformers builds "
+                          "every layer full); which the checkpoint was trained with cannot be told")
+    return cfg
+
+
+def _granite_swa_keys(cfg: dict, mt: str) -> dict:
+    """Granite-SWA (GraniteSWAConfig(GraniteConfig); transformers models/granite_swa/modular_granite_swa.py, vLLM
+    model_executor/models/granite_swa.py): Granite's block (LlamaAttention, LlamaMLP gated, two RMSNorms; biases by
+    ``attention_bias`` and ``mlp_bias``; the multipliers size nothing) with a learnable sink per query head in every
+    layer (``self_attn.sinks``, num_attention_heads values: the spec's ``attention.sinks``) and ``layer_types``:
+    GraniteSWAConfig.__post_init__ fills a missing one as full attention where ``i % 4 == 0``, sliding (a window of
+    ``sliding_window``) elsewhere, which both engines then read. ``layer_rope_theta`` (a RoPE base a layer, 0 for
+    none) sizes nothing; vLLM rotates every layer whatever it says. A list of the wrong length is refused."""
+    L = cfg["num_hidden_layers"]
+    out = dict(cfg)
+    if out.get("layer_types") is None:
+        out["layer_types"] = ["full_attention" if i % 4 == 0 else "sliding_attention" for i in range(L)]
+    theta = out.get("layer_rope_theta")
+    if theta is not None and (not isinstance(theta, list) or len(theta) != L):
+        raise _refuse(mt, f"layer_rope_theta has {len(theta) if isinstance(theta, list) else 'no'} entries for {L} "
+                          "layers")
+    return out
 
 
 def _hunyuan_vl_keys(cfg: dict, mt: str) -> dict:
@@ -3138,10 +3225,16 @@ GPT2_BLOCK = ("gpt2", "gpt_bigcode")
 # (Starcoder2MLP c_fc, c_proj, biased by use_bias), GPT-NeoX (GPTNeoXMLP dense_h_to_4h, dense_4h_to_h, always biased),
 # Phi (PhiMLP fc1, fc2, always biased), OPT (fc1, fc2 biased by enable_bias), GPT-J and CodeGen (mlp.fc_in, fc_out),
 # BLOOM (mlp.dense_h_to_4h, dense_4h_to_h), GPT-Neo (mlp.c_fc, c_proj); each reader sets intermediate_size
-BIASED_MLP = ("starcoder2", "gpt_neox", "phi", "opt", "gptj", "codegen", "bloom", "gpt_neo")
+BIASED_MLP = ("starcoder2", "gpt_neox", "phi", "opt", "gptj", "codegen", "bloom", "gpt_neo", "jais2")
 # the config switch that biases those MLPs where one does (Starcoder2MLP: nn.Linear(..., bias=config.use_bias); OPT's
 # fc1/fc2: bias=config.enable_bias); the others' MLPs are biased whatever the file says, GPT-2's block's too
-MLP_BIAS_FLAG = {"starcoder2": "use_bias", "opt": "enable_bias"}
+MLP_BIAS_FLAG = {"starcoder2": "use_bias", "opt": "enable_bias",
+                 # Jais2MLP = NemotronMLP: up_proj, down_proj nn.Linear(..., bias=config.mlp_bias); vLLM's Jais2MLP
+                 # bias=getattr(config, "mlp_bias", False) of transformers' Jais2Config (default true)
+                 "jais2": "mlp_bias"}
+# gated MLPs biased by a config flag (2 f + d a layer: the spec's ffn.mlp_bias): Granite-SWA's GraniteMLP (LlamaMLP:
+# gate_proj, up_proj, down_proj bias=config.mlp_bias; vLLM granite.py GraniteMLP bias=mlp_bias)
+GATED_MLP_BIAS_FLAG = {"granite_swa": "mlp_bias"}
 # families whose lm_head has a bias of vocab_size (the spec's head_bias): PhiForCausalLM, GPTJForCausalLM and
 # CodeGenForCausalLM build nn.Linear(hidden, vocab) with its default bias (vLLM phi.py and gpt_j.py:
 # ParallelLMHead(..., bias=True))
@@ -3259,7 +3352,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["output_gate"] = True
     if mt == "afmoe":                     # AfmoeAttention: o_proj(attn * sigmoid(gate_proj(x))), gate d -> heads x hd
         a["output_gate"] = True
-    if mt == "gpt_oss":
+    if mt in ("gpt_oss", "granite_swa"):      # GraniteSWAAttention.sinks: nn.Parameter(num_attention_heads)
         a["sinks"] = True
     if mt == "mimo_v2_flash":
         a.update(_mimo_attention(cfg, mt, head_dim, rope))
@@ -3780,7 +3873,9 @@ def _ffn(cfg: dict, mt: str) -> dict:
     experts = cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts")
     _refuse_no_experts(cfg, mt)
     if not experts:
-        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size")}
+        biased = mt in GATED_MLP_BIAS_FLAG and cfg.get(GATED_MLP_BIAS_FLAG[mt]) is True
+        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"),
+                **({"mlp_bias": True} if biased else {})}
     f = {"kind": "moe", "num_experts": experts,
          "experts_per_token": _req(cfg, mt, "num_experts_per_tok", "num_experts_per_token", "experts_per_token")}
     if mt in ("mixtral", "gpt_oss", "minimax_m2", "phimoe", *EXPERT_WIDTH_IS_INTERMEDIATE):
@@ -3898,11 +3993,12 @@ def _norms(cfg: dict, mt: str) -> int:
 # LayerNorms have their bias removed (MptBlock: norm_1.bias = None): a weight each, as an RMSNorm's. Falcon's
 # (FalconDecoderLayer's input_layernorm, post_attention_layernorm or ln_attn and ln_mlp, FalconModel.ln_f; vLLM
 # falcon.py the same: torch's LayerNorm) and Phi-3.5-MoE's (PhimoeDecoderLayer's input_layernorm and
-# post_attention_layernorm, PhimoeModel.norm; vLLM phimoe.py: nn.LayerNorm(..., elementwise_affine=True)): weight and
-# bias
+# post_attention_layernorm, PhimoeModel.norm; vLLM phimoe.py: nn.LayerNorm(..., elementwise_affine=True)) and Jais-2's
+# (Jais2DecoderLayer's input_layernorm and post_attention_layernorm, Jais2Model.norm: nn.LayerNorm; vLLM jais2.py the
+# same): weight and bias
 NORM_VECTORS = {"nemotron": 2, "olmo": 0, **dict.fromkeys(
     ("gpt2", "gpt_bigcode", "gpt_neox", "phi", "stablelm", "starcoder2", "opt", "gptj", "codegen", "bloom", "gpt_neo",
-     "falcon", "phimoe"), 2)}
+     "falcon", "phimoe", "jais2"), 2)}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -249,6 +249,10 @@ SOURCES = {
     # SOURCE.md each; hand counts in tests/test_falcon_phimoe_exact.py)
     "falcon_7b_instruct_rw": "https://huggingface.co/tiiuae/falcon-7b-instruct/blob/main/config.json",
     "phi_3_5_moe_instruct": "https://huggingface.co/microsoft/Phi-3.5-MoE-instruct/blob/main/config.json",
+    # the 2025-2026 decoders read in section 35 (hand counts in tests/test_jais2_granite_swa.py)
+    "jais_2_8b_chat": "https://huggingface.co/inceptionai/Jais-2-8B-Chat/blob/main/config.json",
+    "granite_swash_2b": "https://huggingface.co/ibm-granite/granite-swash-2b/blob/"
+                        "af1e3227100b61088eead48389ab5409b5d0e39c/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -978,6 +982,10 @@ CARDS = {
     # K/V head of 64; Phi-3.5-MoE's 41,873,153,344 (a parameter count quoted on r/LocalLLaMA, SOURCE.md), exact
     "falcon_7b_instruct_rw": (32 * 1 * 64 * 2 * 2, 7e9, 0.012),
     "phi_3_5_moe_instruct": (32 * 8 * 128 * 2 * 2, 41_873_153_344, 0),
+    # Jais-2-8B: MHA, 26 heads of 128; the Hub's "~8.09B" (8,090,401,280 here); granite-swash-2b: 4 K/V heads of 128 on
+    # every layer at context 1, its name's "2b" (2,144,463,840 here)
+    "jais_2_8b_chat": (32 * 26 * 128 * 2 * 2, 8.09e9, 0.0005),
+    "granite_swash_2b": (24 * 4 * 128 * 2 * 2, 2e9, 0.08),
 }
 
 
