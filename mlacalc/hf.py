@@ -584,7 +584,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # tie_word_embeddings PretrainedConfig's True
     "gpt_neo": {"tie_word_embeddings": True, "max_position_embeddings": 2048, "window_size": 256,
                 "attention_types": [[["global", "local"], 12]]},
-    "falcon": {"tie_word_embeddings": True},
+    # FalconConfig (transformers models/falcon/configuration_falcon.py): multi_query=True, parallel_attn=True,
+    # tie_word_embeddings=True; num_kv_heads None is num_attention_heads (read by _conventional). A file without
+    # multi_query was read as MHA (Falcon-7B 8.225 B parameters, not 6.922; the fuzz script's --drops pass found it)
+    "falcon": {"tie_word_embeddings": True, "multi_query": True},
     # Jais2Config (transformers models/jais2/modular_jais2.py; vLLM's jais2.py reads transformers' class): the Jais-2-8B
     # shape, attention_bias=True, mlp_bias=True, tie_word_embeddings=False; num_key_value_heads None is the query heads
     "jais2": {"vocab_size": 150272, "hidden_size": 3328, "intermediate_size": 26624, "num_hidden_layers": 32,
@@ -599,8 +602,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # RWConfig (vLLM's vllm/transformers_utils/configs/falcon.py, adapted from tiiuae/falcon-7b's configuration_RW.py;
     # TGI's flash_rw_modeling.py RWConfig and PaddleNLP's RefinedWeb copy the same): parallel_attn=False, bias=False,
     # alibi=False, where FalconConfig's parallel_attn is True. multi_query is not here: vLLM's RWConfig defaults it to
-    # True, TGI's and PaddleNLP's to False (_refinedweb_keys asks the file for it)
-    **dict.fromkeys(("refinedweb", "refinedwebmodel"), {"parallel_attn": False, "bias": False, "alibi": False}),
+    # True, TGI's and PaddleNLP's to False (_refinedweb_keys asks the file for it; None here hides FalconConfig's True)
+    **dict.fromkeys(("refinedweb", "refinedwebmodel"), {"parallel_attn": False, "bias": False, "alibi": False,
+                                                        "multi_query": None}),
     "cohere": {"tie_word_embeddings": True},                        # CohereConfig(tie_word_embeddings=True)
     # Cohere2Config(tie_word_embeddings=True, sliding_window=4096, sliding_window_pattern=4)
     "cohere2": {"tie_word_embeddings": True, "sliding_window": 4096},
@@ -735,8 +739,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # intermediate_size=22016, tie_word_embeddings=False (lm_head is its own matrix)
     "qwen": {"kv_channels": 128, "rotary_pct": 1.0, "no_bias": True, "tie_word_embeddings": False},
     # PhimoeConfig (transformers): attention_bias=False, lm_head_bias=False, tie_word_embeddings=False (Phi-3.5-MoE's
-    # file sets both biases true)
-    "phimoe": {"attention_bias": False, "tie_word_embeddings": False},
+    # file sets both biases true); num_key_value_heads=8 (vLLM's PhiMoEConfig the same): a file without it was read as
+    # MHA, 42.68 B parameters and 4x the KV (the fuzz script's --drops pass)
+    "phimoe": {"attention_bias": False, "tie_word_embeddings": False, "num_key_value_heads": 8},
     # BaichuanConfig (Baichuan's remote code, configuration_baichuan.py): tie_word_embeddings=False
     "baichuan": {"tie_word_embeddings": False},
     # ExaoneConfig (EXAONE-3.0/3.5's remote code, configuration_exaone.py) passes no tie_word_embeddings
@@ -3283,8 +3288,8 @@ def _no_rope(cfg: dict, mt: str) -> bool:
 def _conventional(cfg: dict, mt: str) -> dict:
     heads = _req(cfg, mt, "num_attention_heads", "n_head")
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
-    if mt == "falcon":
-        kv = _req(cfg, mt, "num_kv_heads") if cfg.get("new_decoder_architecture") else \
+    if mt == "falcon":                  # FalconConfig: num_kv_heads None is num_attention_heads
+        kv = (cfg.get("num_kv_heads") or heads) if cfg.get("new_decoder_architecture") else \
             1 if cfg.get("multi_query") else heads
     else:
         kv = cfg.get("num_key_value_heads") or heads

@@ -177,3 +177,23 @@ def test_phi_3_5_moe_bias_flags_vllm_ignores_are_refused(tmp_path, capsys, key):
         path = write_config(tmp_path, bad)
         for command in (("kv",), ("weights",), ("specs", "show")):
             refused(capsys, *command, path, words=f"model_type phimoe: {key} false")
+
+
+def test_class_defaults_a_file_leaves_out(tmp_path):
+    """FalconConfig: multi_query=True (a Falcon-7B file without it was read as MHA: 71 K/V heads), num_kv_heads None
+    is num_attention_heads under new_decoder_architecture (was refused as missing); PhimoeConfig:
+    num_key_value_heads=8 (was read as 32, MHA). Found by bench/fuzz_cli.py --drops."""
+    d = 4544
+    no_mq = {k: v for k, v in fixture_config("falcon_7b").items() if k != "multi_query"}
+    s = load_spec(write_config(tmp_path, no_mq))
+    assert s.attention.num_kv_heads == 1 and weights(s).params.total == 6_921_720_704
+    assert kv_report(s, context=1).per_token.total == 32 * 1 * 64 * 2 * 2
+    no_kv = {k: v for k, v in fixture_config("falcon_40b").items() if k != "num_kv_heads"}
+    s40 = load_spec(write_config(tmp_path, no_kv))
+    assert (s40.attention.kind, s40.attention.num_kv_heads) == ("mha", 128)
+    d = 8192                                                   # query_key_value grows by 2 x (128 - 8) heads of 64
+    assert weights(s40).params.total == 41_303_293_952 + 60 * d * 2 * (128 - 8) * 64
+    phimoe = json.loads((FIXTURES / "phi_3_5_moe_instruct" / "config.json").read_text())
+    del phimoe["num_key_value_heads"]
+    sp = load_spec(write_config(tmp_path, phimoe))
+    assert sp.attention.num_kv_heads == 8 and weights(sp).params.total == 41_873_153_344
