@@ -109,8 +109,8 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   :func:`_qwen_keys`) and ``baichuan`` (Baichuan and Baichuan-2: W_pack fused q/k/v, Llama's block, RoPE at
   ``hidden_size`` 4096 and ALiBi otherwise as vLLM tells them apart, :func:`_baichuan_alibi`);
 - ``phimoe`` (Phi-3.5-MoE: Mixtral's experts on every layer, q/k/v/o biased by ``attention_bias``, LayerNorms with
-  biases, an lm_head biased by ``lm_head_bias``; either flag false refused, :func:`_phimoe_keys`) and ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as
-  ``hunyuan`` without experts);
+  biases, an lm_head biased by ``lm_head_bias``; either flag false refused, :func:`_phimoe_keys`) and
+  ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as ``hunyuan`` without experts);
 - ``gemma3n``/``gemma3n_text`` (Gemma-3n E2B, E4B; :func:`_gemma3n_keys`): Gemma-3's sandwich norms and q/k norms on
   four sliding-window layers to one global, the last ``num_kv_shared_layers`` reading the K/V of the last earlier
   layer of their type (``attention.kv_shared_tail``; their k/v projections stored unused,
@@ -216,9 +216,9 @@ Counted as the checkpoints hold them: biases of MLPs (``ffn.mlp_bias``: StarCode
 GPT-NeoX's, StarCoder's, Phi's, OPT's ``enable_bias``, GPT-J's, BLOOM's, GPT-Neo's, Falcon's ``bias``) and of
 LayerNorms (``norm_vectors`` 2: StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder, Phi, Nemotron's LayerNorm1P, Falcon,
 Phi-3.5-MoE and the 2021-2023 decoders but MPT), learned position tables (``position_embeddings``: GPT-2's,
-StarCoder's, OPT's, GPT-Neo's), lm_head biases (``head_bias``: Phi's, GPT-J's, CodeGen's, Phi-3.5-MoE's) and BLOOM's embedding LayerNorm (``embedding_norm``); a q/k
-norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
-``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
+StarCoder's, OPT's, GPT-Neo's), lm_head biases (``head_bias``: Phi's, GPT-J's, CodeGen's, Phi-3.5-MoE's) and
+BLOOM's embedding LayerNorm (``embedding_norm``); a q/k norm over the whole projection (MiniMax-M2) is counted per
+head; MiniMax-M2's ``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
 
 Defaults a config.json leaves out are the transformers class defaults, which differ by family (:data:`DEFAULTS`):
 Gemma ties embeddings by default, Gemma-3's ``text_config`` has no ``vocab_size`` (262208) and no
@@ -1690,13 +1690,14 @@ def _phimoe_keys(cfg: dict, mt: str) -> dict:
 
 
 def _jais2_keys(cfg: dict, mt: str) -> dict:
-    """Jais-2 (Jais2Config(LlamaConfig); transformers models/jais2/modular_jais2.py, vLLM model_executor/models/jais2.py)
-    where the two would build different weights from one file. Jais2DecoderLayer is Llama's with nn.LayerNorm
-    (weight and bias: :data:`NORM_VECTORS`) for input_layernorm, post_attention_layernorm and the model's norm, and
-    Jais2MLP = NemotronMLP: up_proj d -> f and down_proj back, relu2, no gate, both biased by ``mlp_bias``
-    (:data:`BIASED_MLP`); LlamaAttention's q/k/v/o biased by ``attention_bias`` (Jais2Config's defaults: both true).
-    vLLM biases the attention by ``attention_bias or bias`` and slides its layers by ``interleaved_sliding_window``,
-    which transformers reads neither of: a ``bias`` true beside attention_bias false, or the window key, is refused."""
+    """Jais-2 (Jais2Config(LlamaConfig); transformers models/jais2/modular_jais2.py, vLLM
+    model_executor/models/jais2.py) where the two would build different weights from one file. Jais2DecoderLayer is
+    Llama's with nn.LayerNorm (weight and bias: :data:`NORM_VECTORS`) for input_layernorm, post_attention_layernorm
+    and the model's norm, and Jais2MLP = NemotronMLP: up_proj d -> f and down_proj back, relu2, no gate, both biased by
+    ``mlp_bias`` (:data:`BIASED_MLP`); LlamaAttention's q/k/v/o biased by ``attention_bias`` (Jais2Config's defaults:
+    both true). vLLM biases the attention by ``attention_bias or bias`` and slides its layers by
+    ``interleaved_sliding_window``, which transformers reads neither of: a ``bias`` true beside attention_bias false, or
+    the window key, is refused."""
     if cfg.get("bias") and not cfg.get("attention_bias"):
         raise _refuse(mt, "bias true and attention_bias false disagree (vLLM's Jais2Attention reads either, "
                           "transformers' LlamaAttention attention_bias alone)")

@@ -18,9 +18,10 @@ from helpers import hf_fixture as hf
 
 
 def test_jais_2_8b_by_hand():
-    """Jais-2-8B-Chat (fixture jais_2_8b_chat): 32 layers of d 3328, 26 heads of 128 (MHA), MLP 26624, vocabulary 150272.
-    A layer: q/k/v/o 4 d^2 and their biases 4 d, up and down 2 d f and their biases f + d, two LayerNorms 2 x 2 d. The
-    Hub's metadata for the gated repo: "~8.09B params" (SOURCE.md). Refused before on its first unknown key."""
+    """Jais-2-8B-Chat (fixture jais_2_8b_chat): 32 layers of d 3328, 26 heads of 128 (MHA), MLP 26624, vocabulary
+    150272. A layer: q/k/v/o 4 d^2 and their biases 4 d, up and down 2 d f and their biases f + d, two LayerNorms
+    2 x 2 d. The Hub's metadata for the gated repo: "~8.09B params" (SOURCE.md). Refused before on its first unknown
+    key."""
     d, f, V, L = 3328, 26624, 150272, 32
     layer = 4 * d * d + 4 * d + 2 * d * f + f + d + 2 * 2 * d
     assert layer == 221_568_256
