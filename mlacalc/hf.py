@@ -3983,8 +3983,13 @@ def _norms(cfg: dict, mt: str) -> int:
             (mt == "stablelm" and cfg.get("use_parallel_residual")):
         return 1                                             # attention and MLP in parallel after one norm
     if mt == "falcon" and cfg.get("parallel_attn", True):
-        # one shared LayerNorm (Falcon-7B), or ln_attn and ln_mlp (new_decoder_architecture, Falcon-40B)
-        return (cfg.get("num_ln_in_parallel_attn") or 2) if cfg.get("new_decoder_architecture") else 1
+        # FalconDecoderLayer (transformers modeling_falcon.py and vLLM falcon.py alike): num_ln_in_parallel_attn None
+        # is 2 under new_decoder_architecture; ln_attn and ln_mlp where it is 2 (Falcon-40B, 180B), one
+        # input_layernorm for any other value (Falcon-7B; Falcon-11B's 1). Not the value itself: 3 builds one
+        n = cfg.get("num_ln_in_parallel_attn")
+        if n is None and cfg.get("new_decoder_architecture"):
+            n = 2
+        return 2 if n == 2 else 1
     return 2
 
 

@@ -93,6 +93,22 @@ def test_falcon_ffn_width_other_than_4x_is_refused(tmp_path, capsys):
         refused(capsys, *command, bad, words="model_type falcon: ffn_hidden_size 20480 differs from 4 x hidden_size")
 
 
+def test_falcon_num_ln_in_parallel_attn_builds_two_layernorms_at_2_and_one_otherwise(tmp_path):
+    """FalconDecoderLayer (transformers and vLLM alike) under parallel_attn: ``num_ln_in_parallel_attn == 2`` builds
+    ln_attn and ln_mlp, any other value one input_layernorm (None is 2 under new_decoder_architecture). Falcon-11B's 1
+    and a 3 are one LayerNorm a layer; was 3 counted as three. Falcon-40B's shape: one LayerNorm fewer a layer is
+    60 x 2 x 8192 = 983,040 parameters (weight and bias)."""
+    d, L, one_ln = 8192, 60, 41_303_293_952 - 60 * 2 * 8192
+    cfg = fixture_config("falcon_40b")
+    for n, lns in ((None, 2), (2, 2), (1, 1), (3, 1)):
+        s = load_spec(write_config(tmp_path, cfg | {"num_ln_in_parallel_attn": n}))
+        assert s.norms_per_layer == lns, n
+        assert weights(s).params.total == one_ln + (lns - 1) * L * 2 * d, n
+    # without new_decoder_architecture a 2 builds ln_attn and ln_mlp too (both __init__s test the value alone)
+    s7 = load_spec(write_config(tmp_path, fixture_config("falcon_7b") | {"num_ln_in_parallel_attn": 2}))
+    assert weights(s7).params.total == 6_921_720_704 + 32 * 2 * 4544
+
+
 def test_falcon_untied_head_counts_its_own_matrix(tmp_path):
     """tie_word_embeddings false (Falcon-11B's; vLLM's falcon.py: "only Falcon-11B doesn't share lm_head weight")
     adds the lm_head, V x d, to Falcon-40B's count."""
