@@ -26,15 +26,18 @@ def test_llama3_8b_on_h100_breakdown_by_hand():
     v = f.vllm
     total = 79.22 * GIB                                 # h100-sxm.yaml cuda_memory_gib (the log's total_gpu_memory)
     weights = LLAMA_PARAMS * 2                          # bf16: 14.9575 GiB
-    non_torch = 718_077_952                             # reports/h200/nontorch_memory.json nontorch_bytes
+    # reports/h200/nontorch_memory.json: nontorch_bytes less after_context_bytes (vLLM's start-up snapshot already
+    # holds the CUDA context): 718,077,952 - 650,969,088 = 64 MiB
+    non_torch = 718_077_952 - 650_969_088
     forward = 2 * 8192 * 4096 * 2 + 8192 * 32 * (128 + 128) * 2 + 8192 * 2 * 14336 * 2      # 0.6875 GiB
-    sampler = 8192 * 4096 * 2 + 2 * 256 * 4096 * 2 + 256 * 128256 * (2 + 4 + 4 + 8 + 1 + 4 + 1 + 4)  # 0.9226 GiB
+    # fused top-k/top-p (FlashInfer or Triton): bf16 and fp32 logits, two fp32 tensors: 14 B a logit, 0.4945 GiB
+    sampler = 8192 * 4096 * 2 + 2 * 256 * 4096 * 2 + 256 * 128256 * (2 + 4 + 4 + 4)
     assert (v.total, v.weights, v.non_torch, v.forward, v.sampler) == pytest.approx(
         (total, weights, non_torch, forward, sampler), rel=1e-12)
-    assert v.activation_peak == sampler                  # the larger phase, not the sum
-    kv = 0.9 * total - weights - non_torch - sampler     # 71.298 - 14.9575 - 0.6688 - 0.9226 = 54.75 GiB
+    assert v.activation_peak == forward                  # the larger phase, not the sum
+    kv = 0.9 * total - weights - non_torch - forward     # 71.298 - 14.9575 - 0.0625 - 0.6875 = 55.59 GiB
     assert f.kv_budget == pytest.approx(kv, rel=1e-12)
-    assert kv / GIB == pytest.approx(54.75, abs=0.005)
+    assert kv / GIB == pytest.approx(55.59, abs=0.005)
     assert f.usable == f.reserved + f.weights + f.kv_budget == pytest.approx(0.9 * total)
     d = f.to_json()
     assert d["engine"] == "vllm" and d["vllm_memory"]["kv_budget"] == pytest.approx(kv)
@@ -109,12 +112,12 @@ def test_api_fit_takes_the_engine():
     import mlacalc
 
     f = mlacalc.fit("llama-3.1-8b", "h100-sxm", context=1024, workspace_tokens=8192, engine="vllm", max_num_seqs=256)
-    assert f.kv_budget / GIB == pytest.approx(54.75, abs=0.005)        # the hand-worked figure above
+    assert f.kv_budget / GIB == pytest.approx(55.59, abs=0.005)        # the hand-worked figure above
 
 
 def test_sweep_sizes_the_cache_as_fit_under_each_engine():
     """sweep and fit share one KV budget (capacity.kv_budget): under --engine vllm the sweep's largest batch is fit's
-    (Llama-3.1-8B on one H100 at 8k: 52 sequences; mlacalc's accounting gives more), and the default engine's sweep
+    (Llama-3.1-8B on one H100 at 8k: 54 sequences; mlacalc's accounting gives more), and the default engine's sweep
     JSON keeps its keys."""
     from mlacalc import fit, load_hardware, load_spec
     from mlacalc.sweep import sweep
@@ -123,29 +126,29 @@ def test_sweep_sizes_the_cache_as_fit_under_each_engine():
     runs = {e: sweep([("m", spec)], [hw], [1], [8192], [1], engine=e) for e in ("mlacalc", "vllm")}
     for engine, sw in runs.items():
         assert sw.rows[0].max_batch == fit(spec, hw, context=8192, engine=engine).max_batch
-    assert runs["vllm"].rows[0].max_batch == 52 < runs["mlacalc"].rows[0].max_batch
+    assert runs["vllm"].rows[0].max_batch == 54 < runs["mlacalc"].rows[0].max_batch
     assert "engine" not in runs["mlacalc"].to_json() and runs["vllm"].to_json()["engine"] == "vllm"
 
 
 def test_tp8_on_h200_budget_before_and_after_a_given_non_torch():
-    """Llama-3.1-70B at tp 8 on H200s: the default non-torch is the one-process 0.669 GiB (no NCCL / custom
-    all-reduce), recorded as the default; a logged tp-8 figure (2.10 GiB, V0 v0.7.1 on A100 40GB; see
-    docs/vllm-capacity-checks.md) given with non_torch_bytes lowers the KV budget by exactly the difference."""
+    """Llama-3.1-70B at tp 8 on H200s: the default non-torch is the one-process 64 MiB growth after the CUDA context
+    (no NCCL / custom all-reduce), recorded as the default; a logged tp-8 figure (2.10 GiB, V0 v0.7.1 on A100 40GB;
+    see docs/vllm-capacity-checks.md) given with non_torch_bytes lowers the KV budget by exactly the difference."""
     spec, hw, par = load_spec("llama-3.1-70b"), load_hardware("h200"), Parallelism(tp=8)
     kw = dict(gpu_mem_util=0.9, workspace_tokens=8192, engine="vllm", max_num_seqs=1024)
     before = fit(spec, hw, 1024, par, **kw)
     after = fit(spec, hw, 1024, par, non_torch_bytes=2.10 * GIB, **kw)
     v = before.vllm
-    assert v.non_torch == 718_077_952 and v.non_torch_source.startswith("measured in one process")
+    assert v.non_torch == 67_108_864 and v.non_torch_source.startswith("measured in one process")
     assert after.vllm.non_torch_source == "given"
-    # 0.9 x 139.80 GiB (h200.yaml cuda_memory_gib) - weights / 8 - 0.669 GiB - the activation peak
+    # 0.9 x 139.80 GiB (h200.yaml cuda_memory_gib) - weights / 8 - 64 MiB - the activation peak
     total = 139.80 * GIB
     assert v.total == pytest.approx(total, rel=1e-12)
-    kv_before = 0.9 * total - v.weights - 718_077_952 - v.activation_peak
+    kv_before = 0.9 * total - v.weights - 67_108_864 - v.activation_peak
     assert before.kv_budget == pytest.approx(kv_before, rel=1e-12)
-    # 2.10 GiB - 718,077,952 B = 2,254,857,830.4 - 718,077,952 = 1,536,779,878.4 B (1.431 GiB) less for the cache
-    assert before.kv_budget - after.kv_budget == pytest.approx(2.10 * 2**30 - 718_077_952, rel=1e-12)
-    assert (before.kv_budget - after.kv_budget) / GIB == pytest.approx(1.4312, abs=1e-4)
+    # 2.10 GiB - 67,108,864 B = 2,254,857,830.4 - 67,108,864 = 2,187,748,966.4 B (2.0375 GiB) less for the cache
+    assert before.kv_budget - after.kv_budget == pytest.approx(2.10 * 2**30 - 67_108_864, rel=1e-12)
+    assert (before.kv_budget - after.kv_budget) / GIB == pytest.approx(2.0375, abs=1e-4)
     assert before.to_json()["vllm_memory"]["non_torch_source"] == v.non_torch_source
 
 
