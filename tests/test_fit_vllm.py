@@ -100,7 +100,9 @@ def test_cuda_total_above_the_cards_memory_is_refused():
 
 @pytest.mark.parametrize("args", [["--engine", "tgi"], ["--engine", "vllm", "--max-num-seqs", "0"],
                                   ["--engine", "vllm", "--non-torch", "-1G"], ["--max-num-seqs", "64"],
-                                  ["--non-torch", "1G"]])
+                                  ["--non-torch", "1G"], ["--sampler", "sort"],
+                                  ["--engine", "sglang", "--sampler", "fused"],
+                                  ["--engine", "vllm", "--sampler", "radix"]])
 def test_bad_engine_values_exit_2_with_one_line(args, capsys):
     with pytest.raises(SystemExit) as e:
         main(["fit", "llama-3.1-8b", *args])
@@ -182,3 +184,73 @@ def test_sweep_caption_says_the_non_torch_default_is_used_at_every_gpu_count(cap
         assert e.value.code in (0, None)
         out = " ".join(capsys.readouterr().out.split())
         assert ("at every GPU count" in out and "0.09-3.58 GiB per GPU" in out) == said
+
+
+# Qwen2-7B-Instruct's shape (config.json: 28 layers, d 3584, 28 query / 4 KV heads of 128, q/k/v biases, FFN 18944,
+# vocab 152064, untied head): the same as Qwen2.5-7B's, which the qwen2.5-7b spec holds
+QWEN2_7B_PARAMS = (2 * 152064 * 3584 + 28 * (2 * 3584 * 3584 + 2 * 3584 * 512 + 3584 + 2 * 512 + 3 * 3584 * 18944
+                                            + 2 * 3584) + 3584)
+QWEN2_7B_FORWARD_2K = 2 * 2048 * 3584 * 2 + 2048 * 28 * (128 + 128) * 2 + 2048 * 2 * 18944 * 2   # 0.199 GiB
+
+
+def test_vllm_non_torch_leaves_the_cuda_context_in_its_snapshot():
+    """vLLM subtracts the non-torch memory gained since the worker's start-up snapshot, which already holds the CUDA
+    context (v1 gpu_worker.py init_snapshot; mem_utils.memory_profiling; vLLM 0.19 logs "worker init memory snapshot:
+    ... non_torch_memory=0.51GiB" then "non-torch forward increase memory: 0.25GiB"). The default is the H200
+    measurement less its context: reports/h200/nontorch_memory.json 718,077,952 - 650,969,088 = 67,108,864 B. SGLang
+    reads its free memory after the context, so its default keeps all 718,077,952 B."""
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    v = fit(spec, hw, 1024, engine="vllm").vllm
+    assert v.non_torch == 718_077_952 - 650_969_088 == 64 * 2**20
+    assert "after the CUDA context" in v.non_torch_source
+    s = fit(spec, hw, 1024, engine="sglang").sglang
+    assert s.non_torch == 718_077_952 and s.usable == hw.cuda_memory_bytes - 718_077_952
+
+
+def test_qwen2_7b_a100_vllm_0101_by_hand():
+    """dennislee22/vLLM-benchmarking log/vllm-7B-1gpuA10080GB-0.5GRAM.log: Qwen2-7B-Instruct, one A100 80GB, vLLM
+    0.10.1.1 ("Using FlashInfer for top-p & top-k sampling"), util 0.5, 2,048 batched tokens and 256 sequences (the
+    A100's defaults): "Model loading took 14.2488 GiB", "Available KV cache memory: 24.83 GiB". By hand: 0.5 x 79.32
+    GiB - 14.1852 GiB - 64 MiB - the fused sampler (0.525 GiB, above the forward's 0.199) = 24.89 GiB, 0.998 of
+    which the log shows."""
+    f = fit(load_spec("qwen2.5-7b"), load_hardware("a100-80gb"), 16_384, gpu_mem_util=0.5, engine="vllm")
+    v = f.vllm
+    sampler = 2048 * 3584 * 2 + 2 * 256 * 3584 * 2 + 256 * 152064 * 14       # 0.525 GiB
+    assert (v.tokens, v.max_num_seqs, v.sampler_path) == (2048, 256, "fused")
+    assert (v.weights, v.forward, v.sampler) == pytest.approx((QWEN2_7B_PARAMS * 2, QWEN2_7B_FORWARD_2K, sampler),
+                                                             rel=1e-12)
+    kv = 0.5 * 79.32 * GIB - QWEN2_7B_PARAMS * 2 - 67_108_864 - sampler
+    assert f.kv_budget == pytest.approx(kv, rel=1e-12)
+    assert kv / GIB == pytest.approx(24.89, abs=0.005)
+    assert 24.83 / (kv / GIB) == pytest.approx(0.998, abs=0.001)
+    assert 14.2488 / (v.weights / GIB) == pytest.approx(1.0045, abs=1e-4)    # the rotary cache and padding in vLLM's
+
+
+def test_sort_sampler_by_hand_against_a_log_without_flashinfer():
+    """log/vllm-7B-2gpuA10040GB-0.5GRAM-diff-nodes.log (same repository): Qwen2-7B at tp 2 on two A100 40GB, vLLM
+    0.10.1.1 "FlashInfer is not available. Falling back to the PyTorch-native implementation": "Available KV cache
+    memory: 11.03 GiB". PyTorch's sort peaks during the sort (ATen SortStable.cu segmented_sort_pairs, 256 rows):
+    bf16 and fp32 logits, int64 reverse indices, sorted fp32 values and int64 indices, cub's alternate keys and
+    values, 2 + 4 + 8 + 4 + 8 + 4 + 8 = 38 B a logit. 0.5 x 39.50 - 7.0928 - 64 MiB - 1.3948 = 11.20 GiB (0.985 of
+    the log's; NCCL across nodes at tp 2 not counted); the fused path would leave 12.07 GiB."""
+    spec, hw = load_spec("qwen2.5-7b"), load_hardware("a100-40gb")
+    kw = dict(gpu_mem_util=0.5, engine="vllm")
+    f = fit(spec, hw, 16_384, Parallelism(tp=2), sampler="sort", **kw)
+    sampler = 2048 * 3584 * 2 + 2 * 256 * 3584 * 2 + 256 * 152064 * 38
+    assert f.vllm.sampler == pytest.approx(sampler, rel=1e-12) and f.vllm.sampler_path == "sort"
+    kv = 0.5 * 39.50 * GIB - f.weights - 67_108_864 - sampler
+    assert f.kv_budget == pytest.approx(kv, rel=1e-12)
+    assert kv / GIB == pytest.approx(11.20, abs=0.005)
+    fused = fit(spec, hw, 16_384, Parallelism(tp=2), **kw)
+    assert fused.kv_budget - f.kv_budget == pytest.approx(256 * 152064 * (38 - 14), rel=1e-12)
+    assert fused.kv_budget / GIB == pytest.approx(12.07, abs=0.005)
+
+
+def test_sampler_flag_reaches_the_breakdown(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "qwen2.5-7b", "--gpu", "a100-40gb", "--tp", "2", "--gpu-mem-util", "0.5", "--engine", "vllm",
+              "--sampler", "sort", "--json"])
+    assert e.value.code in (0, None)
+    v = json.loads(capsys.readouterr().out)["fits"][0]["vllm_memory"]
+    assert v["sampler_path"] == "sort"
+    assert v["sampler"] == 2048 * 3584 * 2 + 2 * 256 * 3584 * 2 + 256 * 152064 * 38
