@@ -1,6 +1,6 @@
-"""Held-out check of ``fit --engine vllm|sglang`` against public start-up logs not used before (docs/vllm-capacity-checks.md
-and docs/sglang-capacity-checks.md, section "Held-out round, 2026-09"): what mlacalc predicts for the weights, the KV
-budget, the KV tokens and the concurrency per GPU, beside what the engine printed.
+"""Held-out check of ``fit --engine vllm|sglang`` against public start-up logs not used before
+(docs/vllm-capacity-checks.md and docs/sglang-capacity-checks.md, section "Held-out round, 2026-09"): what mlacalc
+predicts for the weights, the KV budget, the KV tokens and the concurrency per GPU, beside what the engine printed.
 
     python bench/held_out_capacity_checks.py          # the tables, as markdown
     python bench/held_out_capacity_checks.py --json   # one JSON object per point

@@ -155,7 +155,8 @@ class VllmMemory:
     def as_dict(self) -> dict:
         return {"total": self.total, "total_source": self.total_source, "gpu_mem_util": self.gpu_mem_util,
                 "usable": self.usable, "weights": self.weights, "non_torch": self.non_torch,
-                "non_torch_source": self.non_torch_source, "activation_peak": self.activation_peak, "forward": self.forward, "sampler": self.sampler,
+                "non_torch_source": self.non_torch_source, "activation_peak": self.activation_peak,
+                "forward": self.forward, "sampler": self.sampler,
                 "max_num_batched_tokens": self.tokens, "max_num_seqs": self.max_num_seqs,
                 "sampler_path": self.sampler_path, "kv_budget": self.kv_budget}
 
