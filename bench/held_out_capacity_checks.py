@@ -6,9 +6,10 @@ predicts for the weights, the KV budget, the KV tokens and the concurrency per G
     python bench/held_out_capacity_checks.py --json   # one JSON object per point
 
 Each vLLM point is ``mlacalc fit MODEL --gpu GPU --tp N --engine vllm --gpu-mem-util U --workspace-tokens T
---max-num-seqs S --context C [--sampler sort] [--kv-dtype fp8] --json`` (the ``cmd`` field of ``--json`` spells it),
-with T and S the engine's ``max_num_batched_tokens`` / ``max_num_seqs`` and C its ``max_model_len``; each SGLang point
-``mlacalc fit MODEL --gpu GPU --tp N --engine sglang --gpu-mem-util F --workspace-tokens CHUNK --json``. "before" is
+--max-num-seqs S --context C [--sampler triton|sort] [--kv-dtype fp8] --json`` (the ``cmd`` field of ``--json``
+spells it), with T and S the engine's ``max_num_batched_tokens`` / ``max_num_seqs`` and C its ``max_model_len``; each
+SGLang point ``mlacalc fit MODEL --gpu GPU --tp N --engine sglang --gpu-mem-util F --workspace-tokens CHUNK --json``.
+"before" is
 the budget mlacalc gave before this round (vLLM's non-torch 0.669 GiB, the context included; a sampler of 28 B a
 logit; sliding-window layers as a byte sum), replayed here from those constants.
 
@@ -58,7 +59,7 @@ class VPoint:
     batched: int                # max_num_batched_tokens
     seqs: int                   # max_num_seqs
     context: int                # max_model_len
-    sampler: str = "fused"      # mlacalc --sampler: fused (FlashInfer, or vLLM 0.17+'s Triton) or sort
+    sampler: str = "flashinfer"  # mlacalc --sampler: flashinfer, triton (vLLM 0.17-0.19's default) or sort
     kv_dtype: str | None = None
     log_weights: float | None = None    # "Model loading took"
     log_kv: float | None = None         # "Available KV cache memory" (or derived: see kv_derived)
@@ -91,50 +92,59 @@ VPOINTS = [
            note="Marlin MXFP4 MoE (no FP4 on sm_80); Ray over four nodes"),
     VPoint("M1", "https://myoceane.fr/index.php/ai-vllm-a100-gemma-4/", "0.19.0, sampler by default (Triton)",
            "gpt-oss-20b", "openai/gpt-oss-20b", "a100-80gb", 1, 0.65, 2048, 256, 131072,
-           log_weights=13.72, log_kv=36.56, note="A100 (80 GB by its figures); Marlin MXFP4 MoE"),
+           sampler="triton", log_weights=13.72, log_kv=36.56, note="A100 (80 GB by its figures); Marlin MXFP4 MoE"),
     VPoint("H1", CSSNOEASY, "0.19.0, sampler by default (Triton)", HF + "qwen3_32b", "Qwen/Qwen3-32B",
-           "a100-80gb", 1, 0.9, 2048, 256, 8192, log_weights=61.03, log_kv=9.57, log_tokens=39_200, log_conc=4.79,
+           "a100-80gb", 1, 0.9, 2048, 256, 8192,
+           sampler="triton", log_weights=61.03, log_kv=9.57, log_tokens=39_200, log_conc=4.79,
            note="A100 80GB PCIe, eager"),
     VPoint("H2", CSSNOEASY, "0.19.0, sampler by default (Triton)", HF + "qwen3_32b", "Qwen/Qwen3-32B (fp8 KV)",
-           "a100-80gb", 1, 0.9, 2048, 256, 8192, kv_dtype="fp8", log_weights=61.03, log_kv=9.57, log_tokens=78_400,
+           "a100-80gb", 1, 0.9, 2048, 256, 8192, kv_dtype="fp8",
+           sampler="triton", log_weights=61.03, log_kv=9.57, log_tokens=78_400,
            log_conc=9.57, note="--kv-cache-dtype fp8"),
     VPoint("H3", CSSNOEASY, "0.19.0, sampler by default (Triton)", HF + "qwen3_32b_awq", "Qwen/Qwen3-32B-AWQ",
-           "a100-80gb", 1, 0.9, 2048, 256, 8192, log_weights=18.14, log_kv=52.31, log_tokens=214_272,
+           "a100-80gb", 1, 0.9, 2048, 256, 8192, sampler="triton", log_weights=18.14, log_kv=52.31, log_tokens=214_272,
            log_conc=26.16, note="fp16, AWQ (Marlin)"),
     VPoint("L1", LLMD + "results/v0.19.0/logs/google-gemma-2-9b-it--h100-80gb--tp1pp1dp1--8192.log",
            "0.19.0, FlashInfer off: Triton", HF + "gemma2", "google/gemma-2-9b-it", "h100-sxm", 1, 0.95, 8192,
-           1024, 8192, log_weights=17.22, log_kv=54.12, log_tokens=168_880, log_conc=20.60, log_activation=3.65,
+           1024, 8192,
+           sampler="triton", log_weights=17.22, log_kv=54.12, log_tokens=168_880, log_conc=20.60, log_activation=3.65,
            log_non_torch=0.25, log_total=79.19),
     VPoint("L2", LLMD + "accuracy_report.md", "0.19.0, FlashInfer off: Triton", "llama-3.1-8b",
-           "meta-llama/Llama-3.1-8B-Instruct", "h100-sxm", 1, 0.95, 8192, 1024, 8192, log_weights=14.99,
+           "meta-llama/Llama-3.1-8B-Instruct", "h100-sxm", 1, 0.95, 8192, 1024, 8192,
+           sampler="triton", log_weights=14.99,
            log_kv=58.11, log_tokens=476_000, log_conc=58.11, log_activation=1.89, log_non_torch=0.25, log_total=79.19),
     VPoint("L3", LLMD + "accuracy_report.md", "0.19.0, FlashInfer off: Triton", "llama-3.1-8b",
-           "meta-llama/Llama-3.1-8B-Instruct", "h100-sxm", 2, 0.95, 8192, 1024, 8192, log_weights=7.51,
+           "meta-llama/Llama-3.1-8B-Instruct", "h100-sxm", 2, 0.95, 8192, 1024, 8192,
+           sampler="triton", log_weights=7.51,
            log_kv=0.95 * 79.19 - 7.51 - 1.89 - 2.07, log_activation=1.89, log_non_torch=2.07, log_total=79.19,
            kv_derived=True),
     VPoint("L4", LLMD + "accuracy_report.md", "0.19.0, FlashInfer off: Triton", "llama-3.1-8b",
-           "meta-llama/Llama-3.1-8B-Instruct", "h100-sxm", 4, 0.95, 8192, 1024, 8192, log_weights=3.77,
+           "meta-llama/Llama-3.1-8B-Instruct", "h100-sxm", 4, 0.95, 8192, 1024, 8192,
+           sampler="triton", log_weights=3.77,
            log_kv=0.95 * 79.19 - 3.77 - 1.89 - 2.13, log_activation=1.89, log_non_torch=2.13, log_total=79.19,
            kv_derived=True),
     VPoint("L5", LLMD + "accuracy_report.md", "0.19.0, FlashInfer off: Triton", "qwen2.5-7b",
-           "Qwen/Qwen2.5-7B-Instruct", "h100-sxm", 1, 0.95, 8192, 1024, 8192, log_weights=14.25, log_kv=58.53,
+           "Qwen/Qwen2.5-7B-Instruct", "h100-sxm", 1, 0.95, 8192, 1024, 8192,
+           sampler="triton", log_weights=14.25, log_kv=58.53,
            log_tokens=1_096_000, log_conc=133.79, log_activation=2.21, log_non_torch=0.24, log_total=79.19),
     VPoint("L6", LLMD + "accuracy_report.md", "0.19.0, FlashInfer off: Triton", "qwen2.5-7b",
-           "Qwen/Qwen2.5-7B-Instruct", "h100-sxm", 2, 0.95, 8192, 1024, 8192, log_weights=7.12,
+           "Qwen/Qwen2.5-7B-Instruct", "h100-sxm", 2, 0.95, 8192, 1024, 8192, sampler="triton", log_weights=7.12,
            log_kv=0.95 * 79.19 - 7.12 - 2.21 - 2.06, log_activation=2.21, log_non_torch=2.06, log_total=79.19,
            kv_derived=True),
     VPoint("L7", LLMD + "accuracy_report.md", "0.19.0, FlashInfer off: Triton", "qwen2.5-7b",
-           "Qwen/Qwen2.5-7B-Instruct", "h100-sxm", 4, 0.95, 8192, 1024, 8192, log_weights=3.55,
+           "Qwen/Qwen2.5-7B-Instruct", "h100-sxm", 4, 0.95, 8192, 1024, 8192, sampler="triton", log_weights=3.55,
            log_kv=0.95 * 79.19 - 3.55 - 2.21 - 2.13, log_activation=2.21, log_non_torch=2.13, log_total=79.19,
            kv_derived=True),
     VPoint("L8", LLMD + "accuracy_report.md", "0.19.0, FlashInfer off: Triton", "qwen2.5-7b",
            "Qwen/Qwen2.5-7B-Instruct (fp8 KV)", "h100-sxm", 1, 0.95, 8192, 1024, 8192, kv_dtype="fp8",
-           log_weights=14.25, log_kv=58.53, log_tokens=2_192_000, log_total=79.19, note="--kv-cache-dtype fp8"),
+           sampler="triton", log_weights=14.25, log_kv=58.53, log_tokens=2_192_000, log_total=79.19,
+           note="--kv-cache-dtype fp8"),
     VPoint("Q16", LLMD + "accuracy_report.md", "0.16.0, FlashInfer off: sort", HF + "qwen3_14b", "Qwen/Qwen3-14B",
            "h100-sxm", 1, 0.95, 8192, 1024, 8192, sampler="sort", log_weights=27.52, log_kv=41.94,
            log_activation=5.64, log_non_torch=0.13, log_total=79.19, note="the report's version table"),
     VPoint("Q17", LLMD + "accuracy_report.md", "0.17.0, FlashInfer off: Triton", HF + "qwen3_14b", "Qwen/Qwen3-14B",
-           "h100-sxm", 1, 0.95, 8192, 1024, 8192, log_weights=27.52, log_kv=45.34, log_activation=2.23,
+           "h100-sxm", 1, 0.95, 8192, 1024, 8192,
+           sampler="triton", log_weights=27.52, log_kv=45.34, log_activation=2.23,
            log_non_torch=0.13, log_total=79.19, note="the report's version table"),
 ]
 
@@ -142,7 +152,7 @@ VPOINTS = [
 def _cmd(p: VPoint) -> str:
     return (f"mlacalc fit {p.model} --gpu {p.gpu} --tp {p.tp} --engine vllm --gpu-mem-util {p.util:g} "
             f"--workspace-tokens {p.batched} --max-num-seqs {p.seqs} --context {p.context}"
-            + (" --sampler sort" if p.sampler == "sort" else "")
+            + (f" --sampler {p.sampler}" if p.sampler != "flashinfer" else "")
             + (f" --kv-dtype {p.kv_dtype}" if p.kv_dtype else "") + " --json")
 
 
@@ -158,7 +168,7 @@ def predict_vllm(p: VPoint) -> dict:
             max_num_seqs=p.seqs, sampler=p.sampler, kv_bits=kv_bits)
     v = f.vllm
     # before this round: the context in the non-torch memory, 28 B a logit, no sort buffers
-    old_sampler = sampler_peak(spec.vocab_size, spec.hidden_size, p.batched, p.seqs, "fused") + (
+    old_sampler = sampler_peak(spec.vocab_size, spec.hidden_size, p.batched, p.seqs, "flashinfer") + (
         min(p.batched, p.seqs) * spec.vocab_size * (OLD_SAMPLER_BYTES - 14))
     before = v.usable - v.weights - PROCESS_NON_TORCH_BYTES - max(v.forward, old_sampler)
     token = kv_report(spec, 1024, 1, parallel=par, kv_bits=kv_bits or 16).per_gpu.total / 1024

@@ -70,7 +70,7 @@ class Point:
     max_num_seqs: int = 256     # sequences of the profile run's sampler: V0's EngineArgs default 256; V1 on a card of
     #                             >= 70 GiB 1024 (vllm/engine/arg_utils.py get_batch_defaults)
     sampler: str = "sort"       # the profile run's top-k/top-p path (mlacalc.vllm.SAMPLER_BYTES_PER_LOGIT): V0's
-    #                             sampler sorts; V1 with FlashInfer (its Docker image) takes the fused path
+    #                             sampler sorts; V1 with FlashInfer (its Docker image) takes FlashInfer's kernel
     context_in_non_torch: bool = False  # V0 before PR #12126 subtracted the absolute non-torch memory, the CUDA
     #                             context included (mlacalc.vllm.PROCESS_NON_TORCH_BYTES); later versions the growth
 
@@ -103,7 +103,7 @@ POINTS = [
     # max_num_batched_tokens 8192 for the API server on a >= 70 GiB card, max_model_len 40960)
     Point("D1", "vllm#21348 (MMuzzammil1, 2025-07-22)", "v0.9.x V1", "qwen3-235b-a22b", "Qwen/Qwen3-235B-A22B-FP8",
           "h100-sxm", 4, 0.90, 8192, None, None, None, None, 8.11, 178880, quant=QWEN3_FP8, max_num_seqs=1024,
-          sampler="fused"),
+          sampler="flashinfer"),
     # Weights-only points ("Model loading took"): the rest of the log is missing or the engine failed.
     # vllm-project/vllm #23278, QichangZheng, 2025-08-20: openai/gpt-oss-120b on one H100, Marlin MXFP4 MoE
     Point("E1", "vllm#23278 (QichangZheng, 2025-08-20)", "v0.10.1 V1 (Marlin MoE)", "gpt-oss-120b",

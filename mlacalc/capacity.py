@@ -409,7 +409,8 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
         return usable, None, usable - weights - workspace
     vm = VllmMemory(total=total, total_source=source, gpu_mem_util=gpu_mem_util, weights=weights,
                     non_torch=non_torch_bytes, non_torch_source=non_torch_source, forward=workspace,
-                    sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs, sampler),
+                    sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs, sampler,
+                                         hw.sms),
                     tokens=workspace_tokens, max_num_seqs=max_num_seqs, sampler_path=sampler)
     return vm.usable, vm, vm.kv_budget
 
@@ -427,11 +428,11 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     ``engine="vllm"``: vLLM's accounting (:mod:`mlacalc.vllm`). ``workspace_tokens`` is then its
     ``max_num_batched_tokens`` (None: vLLM's default for the card), ``max_num_seqs`` the sequences its sampler warms
     up (None: vLLM's default), ``non_torch_bytes`` the memory outside PyTorch (None:
-    :data:`mlacalc.vllm.NON_TORCH_BYTES`), ``sampler`` its top-k/top-p path ("fused", the default: FlashInfer or
-    Triton; "sort": PyTorch's sort, vLLM before 0.17 without FlashInfer). The last three are refused under the default
-    engine. A model with sliding-window layers is paged as vLLM's hybrid manager pages it (:mod:`mlacalc.vllm_sliding`:
-    a sliding layer holds ``window - 1 + max_num_batched_tokens`` tokens a request), the largest batch then the
-    concurrency vLLM logs. On a hybrid (attention
+    :data:`mlacalc.vllm.NON_TORCH_BYTES`), ``sampler`` its top-k/top-p path (:data:`mlacalc.vllm.SAMPLER_PATHS`:
+    "flashinfer", the default; "triton", vLLM 0.17-0.19's default, its buffer sized by the card's SMs; "sort",
+    PyTorch's sort). The last three are refused under the default engine. A model with sliding-window layers is paged
+    as vLLM's hybrid manager pages it (:mod:`mlacalc.vllm_sliding`: a sliding layer holds ``window - 1 +
+    max_num_batched_tokens`` tokens a request), the largest batch then the concurrency vLLM logs. On a hybrid (attention
     beside state layers) the budget is cut into vLLM's pages (:mod:`mlacalc.vllm_hybrid`): the largest batch is the
     concurrency vLLM logs at ``context``, floored, and ``mamba_cache_mode`` says how many state pages a request holds
     ("none", the default: one a state group, prefix caching off; "align": two). ``block_size`` is then vLLM's

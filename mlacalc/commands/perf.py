@@ -49,15 +49,19 @@ MaxSeqsOpt = Annotated[Optional[int], typer.Option("--max-num-seqs", help="--eng
                                                    "run's sampler warms up (default: vLLM's for the card).")]
 NonTorchOpt = Annotated[Optional[str], typer.Option("--non-torch", help="--engine vllm or sglang: memory outside "
                                                     "PyTorch per GPU in bytes (e.g. 1.5G); default measured in one "
-                                                    "process on an H200: vLLM 64 MiB (cuBLAS; its start-up snapshot "
-                                                    "already holds the CUDA context), SGLang 0.67 GiB (context + "
+                                                    "process on an H200: vLLM 66 MiB (the growth after the CUDA "
+                                                    "context, which vLLM's start-up snapshot holds from PR #19312, "
+                                                    "2025-06; V1 before it and V0 before PR #12126 subtracted the "
+                                                    "context too: pass 0.67G there), SGLang 0.67 GiB (context + "
                                                     "cuBLAS, held before the weights load). NCCL and custom "
                                                     "all-reduce buffers at --tp > 1 not counted: vLLM's logs show "
                                                     "0.09-3.58 GiB per GPU there.")]
 SamplerOpt = Annotated[Optional[str], typer.Option("--sampler", help="--engine vllm: the profile run's top-k/top-p "
-                                                   "path, fused (FlashInfer or Triton, no sort: 14 bytes a logit; "
-                                                   "the default) or sort (PyTorch's sort: 38 bytes a logit; vLLM "
-                                                   "before 0.17 without FlashInfer, and V0).")]
+                                                   "path: flashinfer (14 bytes a logit; the default: V1 with "
+                                                   "FlashInfer up to 0.11.0, and on by default again after 0.19), "
+                                                   "triton (14 bytes a logit and a buffer of up to one vocabulary a "
+                                                   "SM; 0.17-0.19) or sort (PyTorch's sort, 38 bytes a logit; V0, "
+                                                   "V1 without FlashInfer, 0.11.1-0.16).")]
 MambaModeOpt = Annotated[Optional[str], typer.Option("--mamba-cache-mode", help="--engine vllm on a hybrid (state "
                                                      "layers beside attention): state pages a request holds in each "
                                                      "state group, none (prefix caching off: one; the default) or "
