@@ -4,6 +4,11 @@ vLLM v1 ``gpu_worker.py`` ``determine_available_memory`` (V0 ``worker.py`` ``det
 
     kv_budget = gpu_memory_utilization x total - weights - non_torch - activation_peak
 
+Not modelled: vLLM can also subtract an estimate of its CUDA graphs' memory (PR #30515,
+``cudagraph_memory_estimate_applied`` in ``determine_available_memory``; ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS``,
+on by default from v0.21) unless ``--enforce-eager``. It depends on the capture sizes and the card, not on a spec: on
+those versions with graphs this budget is high by that estimate (vLLM logs it: "Estimated CUDA graph memory").
+
 - ``total``: ``torch.cuda.mem_get_info()``'s total, i.e. cudaMemGetInfo's, under nvidia-smi's (the H200's 139.80 GiB
   against 140.40 GiB, measured: reports/h200/nontorch_memory.json). Taken from the hardware file's
   ``cuda_memory_gib`` when it has one; otherwise nvidia-smi's ``memory_gib`` and the breakdown says so.
