@@ -12,6 +12,10 @@ returns, smaller than nvidia-smi's), so that the difference in total memory is s
 ``fit --engine vllm`` (mlacalc/vllm.py: vLLM's own accounting, each term from vLLM's source or a measurement) with
 the point's ``max_num_batched_tokens`` and ``max_num_seqs``.
 
+Each point's ``fit --engine vllm`` takes its version's sampler path (V0 sorts; V1 with FlashInfer does not) and, for
+V0 before PR #12126, the non-torch memory with the CUDA context in it (``--non-torch 718077952``): the versions'
+rules from their source (mlacalc/vllm.py), not figures read off the logs.
+
 Log figures are GiB as vLLM prints them (``GiB_bytes = 1 << 30``; V0 labelled them "GB"). None: the log does not
 say. Nothing here is fitted: the points are a validation set.
 """
@@ -28,6 +32,7 @@ from mlacalc.hardware import load_hardware
 from mlacalc.kv import kv_report
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import Quantization, load_spec
+from mlacalc.vllm import PROCESS_NON_TORCH_BYTES
 
 GIB = 2**30
 
@@ -64,25 +69,30 @@ class Point:
     smi_gib: float | None = None  # nvidia-smi total for a card mlacalc has no file for
     max_num_seqs: int = 256     # sequences of the profile run's sampler: V0's EngineArgs default 256; V1 on a card of
     #                             >= 70 GiB 1024 (vllm/engine/arg_utils.py get_batch_defaults)
+    sampler: str = "sort"       # the profile run's top-k/top-p path (mlacalc.vllm.SAMPLER_BYTES_PER_LOGIT): V0's
+    #                             sampler sorts; V1 with FlashInfer (its Docker image) takes FlashInfer's kernel
+    context_in_non_torch: bool = False  # V0 before PR #12126 subtracted the absolute non-torch memory, the CUDA
+    #                             context included (mlacalc.vllm.PROCESS_NON_TORCH_BYTES); later versions the growth
 
 
 POINTS = [
     # vllm-project/vllm PR #10511, comment by youkaichao, 2024-12-14: `vllm serve meta-llama/Meta-Llama-3-8B` on an
     # H100 80GB (V0 worker, max_model_len 8192 so the profile run is 8,192 tokens, no chunked prefill)
     Point("A1", "vllm#10511 (youkaichao, 2024-12-14)", "v0.6.5.dev V0", "llama-3.1-8b@max_context=8192",
-          "meta-llama/Meta-Llama-3-8B", "h100-sxm", 1, 0.90, 8192, 79.22, 14.96, 1.79, 1.26, 53.29, None),
+          "meta-llama/Meta-Llama-3-8B", "h100-sxm", 1, 0.90, 8192, 79.22, 14.96, 1.79, 1.26, 53.29, None,
+          context_in_non_torch=True),
     Point("A2", "vllm#10511 (youkaichao, 2024-12-14)", "v0.6.5.dev V0", "llama-3.1-8b@max_context=8192",
           "meta-llama/Meta-Llama-3-8B (-tp 2)", "h100-sxm", 2, 0.90, 8192, 79.22, 7.48, 3.58, 1.26,
-          71.29 - 7.48 - 3.58 - 1.26, None),
+          71.29 - 7.48 - 3.58 - 1.26, None, context_in_non_torch=True),
     # vllm-project/vllm #10517, comment by kaspersiminski, 2024-12-02: meta-llama/Llama-3.1-8B-Instruct on one RTX
     # 3090 (24,576 MiB), V0, --max-model-len 20000 and 29000 (under 32k: no chunked prefill, the profile run is
     # max_model_len tokens); activation = peak_torch_memory - weights; blocks of 16 tokens
     Point("B1", "vllm#10517 (kaspersiminski, 2024-12-02)", "v0.6.x V0", "llama-3.1-8b",
           "meta-llama/Llama-3.1-8B-Instruct", None, 1, 0.90, 20000, 23.58, 14.9888, 0.35, 17.06 - 14.9888, 3.81,
-          1952 * 16, smi_gib=24.0),
+          1952 * 16, smi_gib=24.0, context_in_non_torch=True),
     Point("B2", "vllm#10517 (kaspersiminski, 2024-12-02)", "v0.6.x V0", "llama-3.1-8b",
           "meta-llama/Llama-3.1-8B-Instruct", None, 1, 0.90, 29000, 23.58, 14.9888, 0.35, 17.98 - 14.9888, 2.89,
-          1478 * 16, smi_gib=24.0),
+          1478 * 16, smi_gib=24.0, context_in_non_torch=True),
     # vllm-project/vllm #13061, stg609, 2025-02-11: deepseek-ai/DeepSeek-R1-Distill-Qwen-14B, 2 x RTX 4090, tp 2,
     # --gpu_memory_utilization 0.98, max_model_len 131072 (V0 turns chunked prefill on past 32k: 2,048 tokens a
     # step). The user quotes 23.08 GiB usable = 0.98 x total, so total = 23.55 GiB.
@@ -92,7 +102,8 @@ POINTS = [
     # vllm-project/vllm #21348, MMuzzammil1, 2025-07-22: Qwen3-235B-A22B-FP8 on 4 x H100, tp 4, defaults (V1:
     # max_num_batched_tokens 8192 for the API server on a >= 70 GiB card, max_model_len 40960)
     Point("D1", "vllm#21348 (MMuzzammil1, 2025-07-22)", "v0.9.x V1", "qwen3-235b-a22b", "Qwen/Qwen3-235B-A22B-FP8",
-          "h100-sxm", 4, 0.90, 8192, None, None, None, None, 8.11, 178880, quant=QWEN3_FP8, max_num_seqs=1024),
+          "h100-sxm", 4, 0.90, 8192, None, None, None, None, 8.11, 178880, quant=QWEN3_FP8, max_num_seqs=1024,
+          sampler="flashinfer"),
     # Weights-only points ("Model loading took"): the rest of the log is missing or the engine failed.
     # vllm-project/vllm #23278, QichangZheng, 2025-08-20: openai/gpt-oss-120b on one H100, Marlin MXFP4 MoE
     Point("E1", "vllm#23278 (QichangZheng, 2025-08-20)", "v0.10.1 V1 (Marlin MoE)", "gpt-oss-120b",
@@ -126,8 +137,9 @@ def predict(p: Point) -> dict:
     per_token = kv_report(spec, 1024, 1, parallel=par).per_gpu.total / 1024
     row["kv_bytes_per_token_per_gpu"] = per_token
     eng = fit(spec, hw, 1024, par, gpu_mem_util=p.util, workspace_tokens=p.batched_tokens, engine="vllm",
-              max_num_seqs=p.max_num_seqs)
-    row["max_num_seqs"] = p.max_num_seqs
+              max_num_seqs=p.max_num_seqs, sampler=p.sampler,
+              non_torch_bytes=PROCESS_NON_TORCH_BYTES if p.context_in_non_torch else None)
+    row["max_num_seqs"], row["sampler"] = p.max_num_seqs, p.sampler
     row["v_kv_gib"] = eng.kv_budget / GIB
     bytes_keys = ("total", "usable", "weights", "non_torch", "activation_peak", "forward", "sampler", "kv_budget")
     row["v_memory_gib"] = {k: v / GIB if k in bytes_keys else v for k, v in eng.vllm.as_dict().items()}

@@ -55,9 +55,11 @@ from .units import finite, largest_fitting
 from .params import Params, stage_params, weight_bytes
 from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults,
                      sglang_memory)
-from .vllm import (NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VllmMemory, batch_defaults, check_max_num_seqs,
-                   check_non_torch, sampler_peak)
+from .sglang import PRELOAD_NON_TORCH_BYTES, PRELOAD_NON_TORCH_SOURCE
+from .vllm import (DEFAULT_SAMPLER, NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VllmMemory, batch_defaults,
+                   check_max_num_seqs, check_non_torch, check_sampler, sampler_peak)
 from .vllm_hybrid import HybridPages, check_mamba_cache_mode, hybrid_layers, hybrid_pages, is_hybrid
+from .vllm_sliding import SlidingPages, sliding_pages
 
 DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
@@ -147,6 +149,9 @@ class Fit:
     sglang_pool: SglangHybridPool | None = None  # engine "sglang" on a hybrid: its split into state slots and K/V
     sglang_kv_layers: int | None = None  # engine "sglang" where its pool holds K/V for layers without attention
     #                               (engine_kv_spec: Nemotron-NAS): the layers it holds K/V for, all of them
+    vllm_sliding: SlidingPages | None = None  # engine "vllm" on a model with sliding-window layers: the pages its
+    #                               hybrid KV-cache manager cuts the budget into (mlacalc.vllm_sliding), which then
+    #                               give max_batch and max_context
 
     @property
     def usable_context(self) -> int:
@@ -210,6 +215,8 @@ class Fit:
             out["vllm_memory"] = self.vllm.as_dict()
         if self.vllm_pages is not None:
             out["vllm_hybrid"] = self.vllm_pages.as_dict(self.kv_budget, self.context)
+        if self.vllm_sliding is not None:
+            out["vllm_sliding"] = self.vllm_sliding.as_dict(self.kv_budget, self.context)
         if self.sglang_pool is not None:
             out["sglang_hybrid"] = self.sglang_pool.as_dict(self.kv_budget, self.context)
         if self.sglang is not None:
@@ -264,18 +271,23 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
 
 
 def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: float, kv_format: str | None,
-                 block_size: int | None, mamba_cache_mode: str | None) -> HybridPages | SglangHybridPool | None:
+                 block_size: int | None, mamba_cache_mode: str | None, batched_tokens: int | None = None
+                 ) -> HybridPages | SlidingPages | SglangHybridPool | None:
     """How ``engine`` cuts a hybrid's budget (attention beside state layers): vLLM's pages
     (:func:`mlacalc.vllm_hybrid.hybrid_pages`), SGLang's state slots and K/V pool (:class:`mlacalc.sglang.
-    SglangHybridPool`, the recurrent state at float32 unless the spec says otherwise); None for every other model and
-    under mlacalc's accounting, which size the cache as a byte sum. ``mamba_cache_mode`` (vLLM; None: "none", prefix
-    caching off) is refused in one line where it changes nothing."""
+    SglangHybridPool`, the recurrent state at float32 unless the spec says otherwise); under vLLM, a model with
+    sliding-window layers beside (or without) full ones is paged too (:func:`mlacalc.vllm_sliding.sliding_pages`, a
+    sliding group holding ``window - 1 + batched_tokens`` tokens a request: vLLM's ``max_num_batched_tokens``). None
+    for every other model and under mlacalc's accounting, which size the cache as a byte sum.
+    ``mamba_cache_mode`` (vLLM; None: "none", prefix caching off) is refused in one line where it changes nothing."""
     hybrid = engine in ("vllm", "sglang") and is_hybrid(spec)
     if mamba_cache_mode is not None and not (hybrid and engine == "vllm"):
         check_mamba_cache_mode(mamba_cache_mode)
         raise ArgError("mamba_cache_mode", f"applies only with engine vllm to a model with state layers beside "
                                            f"attention ({spec.name}: {pattern(spec)}, engine {engine})")
     if not hybrid:
+        if engine == "vllm" and batched_tokens is not None:
+            return sliding_pages(spec, parallel, kv_bits, kv_format, batched_tokens, block_size)
         return None
     if engine == "vllm":
         return hybrid_pages(spec, parallel, kv_bits, kv_format, mamba_cache_mode or "none", block_size)
@@ -302,7 +314,8 @@ def engine_kv_spec(spec: ModelSpec, engine: str) -> ModelSpec:
     return dataclasses.replace(spec, layer_types=tuple("full" if t == "ffn" else t for t in spec.layer_types))
 
 
-def paged_max_batch(pages: HybridPages | SglangHybridPool, context: int, budget: float, parallel: Parallelism
+def paged_max_batch(pages: HybridPages | SlidingPages | SglangHybridPool, context: int, budget: float,
+                    parallel: Parallelism
                     ) -> tuple[int, float]:
     """:func:`max_batch` under an engine's hybrid pool (:func:`engine_pages`): (largest batch over the group, bytes
     of the pool a request holds on one GPU). Under dp-attention each of the ``tp`` GPUs holds that many."""
@@ -323,7 +336,8 @@ def engine_settings(hw: Hardware, engine: str, workspace_tokens: int | None, max
     ``max_num_batched_tokens`` / ``max_num_seqs`` for the card (:func:`mlacalc.vllm.batch_defaults`, from its CUDA
     total); under SGLang its ``chunked_prefill_size`` for the card (:func:`mlacalc.sglang.server_defaults`, from
     nvidia-smi's total) (``max_num_seqs`` refused). ``non_torch_bytes`` is checked and stays None when not given:
-    :func:`kv_budget` fills :data:`mlacalc.vllm.NON_TORCH_BYTES` and records that it did."""
+    :func:`kv_budget` fills the engine's default (:data:`mlacalc.vllm.NON_TORCH_BYTES`,
+    :data:`mlacalc.sglang.PRELOAD_NON_TORCH_BYTES`) and records that it did."""
     check_engine(engine)
     if engine != "vllm" and max_num_seqs is not None:
         raise ArgError("max_num_seqs", "applies only with engine vllm")
@@ -354,16 +368,18 @@ def check_mem_util(gpu_mem_util: float | None, engine: str) -> float | None:
 
 def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, gpu_mem_util: float | None,
               engine: str, workspace_tokens: int, max_num_seqs: int | None = None,
-              non_torch_bytes: float | None = None, parallel: Parallelism = Parallelism()
-              ) -> tuple[float, VllmMemory | SglangMemory | None, float]:
+              non_torch_bytes: float | None = None, parallel: Parallelism = Parallelism(),
+              sampler: str = DEFAULT_SAMPLER) -> tuple[float, VllmMemory | SglangMemory | None, float]:
     """``(usable, the engine's breakdown or None, KV budget)`` per GPU, bytes, for ``weights`` and a forward
     ``workspace`` (bytes) under ``engine`` (settings from :func:`engine_settings`): mlacalc's ``gpu_mem_util x memory
     - weights - workspace``; vLLM's accounting (:class:`mlacalc.vllm.VllmMemory`: its CUDA total, non-torch memory,
     the larger of the forward and its sampler pass); or SGLang's (:class:`mlacalc.sglang.SglangMemory`:
     ``mem_fraction_static`` of the free memory before the weights, less the weights; ``gpu_mem_util`` None: SGLang's
-    default for the card and ``parallel``; ``workspace`` unused). ``non_torch_bytes`` None:
-    :data:`mlacalc.vllm.NON_TORCH_BYTES`, the one-process figure, at every tp (vLLM's breakdown says so in
-    ``non_torch_source``). ``fit`` and ``sweep`` size the cache with it."""
+    default for the card and ``parallel``; ``workspace`` unused). ``non_torch_bytes`` None: the engine's one-process
+    figure at every tp, recorded in the breakdown's ``non_torch_source``: vLLM's growth after the CUDA context
+    (:data:`mlacalc.vllm.NON_TORCH_BYTES`), SGLang's context and cuBLAS held before the weights load
+    (:data:`mlacalc.sglang.PRELOAD_NON_TORCH_BYTES`). ``sampler``: vLLM's top-k/top-p path
+    (:data:`mlacalc.vllm.SAMPLER_BYTES_PER_LOGIT`). ``fit`` and ``sweep`` size the cache with it."""
     if engine in ("vllm", "sglang"):
         # vLLM builds Hunyuan's K/V-reading layers as encoder-decoder attention with caches of their own
         # (vllm/model_executor/models/hunyuan_v1.py, HunYuanCrossAttention: attn_type ENCODER_DECODER), sized by its
@@ -374,9 +390,11 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
         # layers of their own K/V heads have pages of their own sizes: vLLM's unify_kv_cache_spec_page_size raises
         # each layer's block to a common page, or refuses; which, and what SGLang does, is not established here
         refuse_layer_heads(spec, f"engine {engine}'s KV cache")
-    non_torch_source = NON_TORCH_DEFAULT_SOURCE if non_torch_bytes is None else "given"
-    if non_torch_bytes is None and engine in ("vllm", "sglang"):
-        non_torch_bytes = NON_TORCH_BYTES
+    non_torch_source = "given"
+    if non_torch_bytes is None and engine == "vllm":
+        non_torch_bytes, non_torch_source = NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE
+    elif non_torch_bytes is None and engine == "sglang":
+        non_torch_bytes, non_torch_source = PRELOAD_NON_TORCH_BYTES, PRELOAD_NON_TORCH_SOURCE
     total, source = ((hw.cuda_memory_bytes, "cudaMemGetInfo") if hw.cuda_memory_bytes else
                      (hw.memory_bytes, "nvidia-smi (the hardware file has no cuda_memory_gib)"))
     if engine == "sglang":
@@ -391,8 +409,9 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
         return usable, None, usable - weights - workspace
     vm = VllmMemory(total=total, total_source=source, gpu_mem_util=gpu_mem_util, weights=weights,
                     non_torch=non_torch_bytes, non_torch_source=non_torch_source, forward=workspace,
-                    sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs),
-                    tokens=workspace_tokens, max_num_seqs=max_num_seqs)
+                    sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs, sampler,
+                                         hw.sms),
+                    tokens=workspace_tokens, max_num_seqs=max_num_seqs, sampler_path=sampler)
     return vm.usable, vm, vm.kv_budget
 
 
@@ -402,14 +421,18 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
         mla_form: str | None = None, kv_format: str | None = None, engine: str = "mlacalc",
         max_num_seqs: int | None = None, non_torch_bytes: float | None = None,
-        mamba_cache_mode: str | None = None) -> Fit:
+        mamba_cache_mode: str | None = None, sampler: str | None = None) -> Fit:
     """Largest batch at ``context`` and longest context at ``batch`` on ``parallel.tp`` GPUs of kind ``hw``,
     then the decode step at the largest batch (see module docstring).
 
     ``engine="vllm"``: vLLM's accounting (:mod:`mlacalc.vllm`). ``workspace_tokens`` is then its
     ``max_num_batched_tokens`` (None: vLLM's default for the card), ``max_num_seqs`` the sequences its sampler warms
     up (None: vLLM's default), ``non_torch_bytes`` the memory outside PyTorch (None:
-    :data:`mlacalc.vllm.NON_TORCH_BYTES`). The last two are refused under the default engine. On a hybrid (attention
+    :data:`mlacalc.vllm.NON_TORCH_BYTES`), ``sampler`` its top-k/top-p path (:data:`mlacalc.vllm.SAMPLER_PATHS`:
+    "flashinfer", the default; "triton", vLLM 0.17-0.19's default, its buffer sized by the card's SMs; "sort",
+    PyTorch's sort). The last three are refused under the default engine. A model with sliding-window layers is paged
+    as vLLM's hybrid manager pages it (:mod:`mlacalc.vllm_sliding`: a sliding layer holds ``window - 1 +
+    max_num_batched_tokens`` tokens a request), the largest batch then the concurrency vLLM logs. On a hybrid (attention
     beside state layers) the budget is cut into vLLM's pages (:mod:`mlacalc.vllm_hybrid`): the largest batch is the
     concurrency vLLM logs at ``context``, floored, and ``mamba_cache_mode`` says how many state pages a request holds
     ("none", the default: one a state group, prefix caching off; "align": two). ``block_size`` is then vLLM's
@@ -422,6 +445,10 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     split into state slots and a K/V pool as SGLang splits it (:class:`mlacalc.sglang.SglangHybridPool`)."""
     workspace_tokens, max_num_seqs, non_torch_bytes = engine_settings(hw, engine, workspace_tokens, max_num_seqs,
                                                                       non_torch_bytes)
+    if sampler is not None and engine != "vllm":
+        check_sampler(sampler)
+        raise ArgError("sampler", "applies only with engine vllm")
+    sampler = DEFAULT_SAMPLER if sampler is None else check_sampler(sampler)
     gpu_mem_util = check_mem_util(gpu_mem_util, engine)
     if engine == "sglang" and workspace_bytes is not None:
         raise ArgError("workspace_bytes", "does not apply with engine sglang: its headroom is (1 - "
@@ -442,12 +469,12 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
     w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant).total
     usable, em, budget = kv_budget(spec, hw, w, ws.total, gpu_mem_util, engine, workspace_tokens, max_num_seqs,
-                                   non_torch_bytes, parallel)
+                                   non_torch_bytes, parallel, sampler)
     vm = em if isinstance(em, VllmMemory) else None
     sm = em if isinstance(em, SglangMemory) else None
     if sm is not None:
         gpu_mem_util = sm.mem_fraction_static
-    pages = engine_pages(spec, parallel, engine, kbits, kv_format, block_size, mamba_cache_mode)
+    pages = engine_pages(spec, parallel, engine, kbits, kv_format, block_size, mamba_cache_mode, workspace_tokens)
     pool = engine_kv_spec(spec, engine)        # SGLang's K/V pool: every decoder layer of a Nemotron-NAS model
     if pages is None:
         mb, per_seq = max_batch(pool, context, budget, parallel, kbits, block_size, kv_format)
@@ -467,5 +494,6 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
                workspace=ws, kv_bytes_per_seq=per_seq, max_batch=mb, batch=batch, max_context=mc, decode=decode,
                context_limit=spec.max_context, vllm=vm, sglang=sm,
                vllm_pages=pages if isinstance(pages, HybridPages) else None,
+               vllm_sliding=pages if isinstance(pages, SlidingPages) else None,
                sglang_pool=pages if isinstance(pages, SglangHybridPool) else None,
                sglang_kv_layers=None if pool is spec else pool.num_kv_layers)

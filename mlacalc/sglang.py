@@ -16,7 +16,9 @@ so, with ``available = total_gpu_memory - weights``::
 
 ``free_before_load`` = cudaMemGetInfo's total (the hardware file's ``cuda_memory_gib``, else nvidia-smi's) less the
 memory the process already holds outside PyTorch (CUDA context, cuBLAS, NCCL communicators): default
-:data:`mlacalc.vllm.NON_TORCH_BYTES`, measured on an H200 in one process (NCCL's buffers at tp > 1 not counted).
+:data:`PRELOAD_NON_TORCH_BYTES`, measured on an H200 in one process, the CUDA context included (SGLang reads the free
+memory after it; NCCL's buffers at tp > 1 not counted). vLLM's default differs: its start-up snapshot already holds the
+context (:data:`mlacalc.vllm.NON_TORCH_BYTES`).
 
 ``cell_size`` is the KV bytes of one token on one rank: MLA ``(kv_lora_rank + qk_rope_head_dim) x layers x
 element size`` (one latent copy, every rank holds it whole); MHA/GQA ``kv_heads_per_rank x head_dim x layers x 2 x
@@ -62,9 +64,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ArgError, show
+from .vllm import PROCESS_NON_TORCH_BYTES
 
 MIB = 2**20
 GIB = 2**30
+
+# Memory a process holds outside PyTorch before SGLang loads the weights (CUDA context and cuBLAS), one process on an
+# H200 (reports/h200/nontorch_memory.json "nontorch_bytes", 0.669 GiB): SGLang's total_gpu_memory is the free memory
+# after it (model_runner.py init_torch_distributed -> get_available_gpu_memory).
+PRELOAD_NON_TORCH_BYTES = PROCESS_NON_TORCH_BYTES
+PRELOAD_NON_TORCH_SOURCE = ("measured in one process on an H200, the CUDA context and cuBLAS: no NCCL or custom "
+                            "all-reduce buffers")
 
 # server_args.py _handle_gpu_memory_settings (CUDA branches; NPU ones left out): upper bound of the card's
 # nvidia-smi total in MiB (exclusive) -> (chunked_prefill_size, cuda_graph_max_bs at tp < 4, at tp >= 4).

@@ -4,15 +4,32 @@ vLLM v1 ``gpu_worker.py`` ``determine_available_memory`` (V0 ``worker.py`` ``det
 
     kv_budget = gpu_memory_utilization x total - weights - non_torch - activation_peak
 
+Not modelled: vLLM can also subtract an estimate of its CUDA graphs' memory (PR #30515,
+``cudagraph_memory_estimate_applied`` in ``determine_available_memory``; ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS``,
+on by default from v0.21) unless ``--enforce-eager``. It depends on the capture sizes and the card, not on a spec: on
+those versions with graphs this budget is high by that estimate (vLLM logs it: "Estimated CUDA graph memory").
+
 - ``total``: ``torch.cuda.mem_get_info()``'s total, i.e. cudaMemGetInfo's, under nvidia-smi's (the H200's 139.80 GiB
   against 140.40 GiB, measured: reports/h200/nontorch_memory.json). Taken from the hardware file's
   ``cuda_memory_gib`` when it has one; otherwise nvidia-smi's ``memory_gib`` and the breakdown says so.
-- ``non_torch``: memory the process holds outside PyTorch's allocator (CUDA context, cuBLAS workspaces).
-  Default :data:`NON_TORCH_BYTES`, measured in one process on an H200, at every tp: no term grows with tp, because the
-  public logs (docs/vllm-capacity-checks.md, "Non-torch memory at tp > 1") do not support one. At tp 2-8 they show
+- ``non_torch``: memory the process gained outside PyTorch's allocator since the worker's start-up snapshot (V1
+  ``gpu_worker.py`` ``init_device`` takes ``self.init_snapshot = MemorySnapshot()`` once the CUDA context exists;
+  ``vllm/utils/mem_utils.py`` ``memory_profiling``: ``non_torch_increase = after_profile.non_torch_memory -
+  baseline.non_torch_memory``; V0 the same from PR #12126, V1 from PR #19312, 2025-06, v0.9.2). The CUDA context is
+  in the snapshot, so it is not subtracted: vLLM 0.19's log prints "worker init memory snapshot: ...
+  non_torch_memory=0.51GiB" on an H100 and then "non-torch forward increase memory: 0.25GiB"
+  (llm-d-incubation/llm-d-planner accuracy/results/v0.19.0, gemma-2-9b). Default :data:`NON_TORCH_BYTES`: the growth
+  after the context measured in one process on an H200 (66 MiB: cuBLAS's handles and loaded kernels; its workspace
+  is PyTorch's). :data:`PROCESS_NON_TORCH_BYTES` (context included) is what V0 from PR #10511 to PR #12126 and V1
+  before PR #19312 subtracted (V1's ``determine_available_memory`` took device-used less torch-allocated, the
+  context and any other process's memory in it: pass it as ``--non-torch`` for those versions), and what SGLang's
+  free-memory figure already lacks (:mod:`mlacalc.sglang`). Public logs at tp 1 print 0.03-0.26 GiB (FlashInfer
+  and Triton kernels loaded, version by version). No term grows with tp, because the public logs
+  (docs/vllm-capacity-checks.md, "Non-torch memory at tp > 1") do not support one. At tp 2-8 they show
   :data:`NON_TORCH_LOGGED_TP_GIB` per GPU, and what vLLM subtracts depends on its version more than on tp:
-  V0 from PR #12126 and V1 up to v0.10 subtract the growth since a snapshot taken before NCCL starts (NCCL and custom
-  all-reduce buffers counted: 3.58 GiB at tp 2 on an H100, vllm PR #10511; 2.10 GiB at tp 8 on A100 40GB, v0.7.1, a SageMaker write-up whose repository was not identified);
+  V0 from PR #12126 and V1 from PR #19312 to v0.10 subtract the growth since a snapshot taken before NCCL starts
+  (NCCL and custom all-reduce buffers counted: 3.58 GiB at tp 2 on an H100, vllm PR #10511; 2.10 GiB at tp 8 on
+  A100 40GB, v0.7.1, a SageMaker write-up whose repository was not identified);
   V1 from v0.11 (vllm PR #25359) takes the snapshot after NCCL starts, so NCCL's start-up buffers sit outside the
   budget and are not subtracted (0.09 GiB at tp 4 on A30s, v0.11.1). NCCL's share is NCCL_BUFFSIZE (4 MiB) x channels
   x peers x protocols, the channel count chosen by NCCL's topology search at run time (not derivable from a spec);
@@ -23,7 +40,14 @@ vLLM v1 ``gpu_worker.py`` ``determine_available_memory`` (V0 ``worker.py`` ``det
   ``_dummy_sampler_run`` over ``min(max_num_batched_tokens, max_num_seqs)`` rows (one per dummy request). The
   forward's intermediates are freed before the sampler runs, so the peak is the larger of the two phases, not their
   sum; Llama-3-8B's logged peak is 1.26 GiB at tp 1 and at tp 2 alike (vllm PR #10511), the sampler's phase, which
-  tp does not shrink (``LogitsProcessor`` gathers full-vocabulary logits).
+  tp does not shrink (``LogitsProcessor`` gathers full-vocabulary logits). The sampler's bytes per logit depend on
+  the top-k/top-p path vLLM takes (:data:`SAMPLER_BYTES_PER_LOGIT`, :data:`SAMPLER_PATHS`), which depends on its
+  version: ``flashinfer`` (FlashInfer's kernel; the default: V1 with FlashInfer installed from PR #11394, 2024-12,
+  except between PRs #14815 and #15777, 2025-03 to 2025-05; off by default from PR #26859, v0.11.1, and on by default
+  again from PR #40376, after v0.19), ``triton`` (``apply_top_k_top_p_triton``: no sort, but a buffer of up to one
+  vocabulary a SM; v0.17-v0.19 by default), ``sort`` (PyTorch's ``logits.sort``: V0, V1 without FlashInfer before
+  v0.17, and v0.11.1-v0.16 by default). vLLM's Model Runner V2 (the default for dense models from v0.25, PR #44443)
+  has a sampler and profile run of its own, not checked here.
 """
 
 from __future__ import annotations
@@ -35,10 +59,21 @@ from .units import finite
 
 GIB = 2**30
 
-# reports/h200/nontorch_memory.json "nontorch_bytes" (bench/nontorch_memory.py, one process, torch 2.11 + CUDA 13.0):
-# device memory used after the CUDA context and a cuBLAS matmul, less what PyTorch's allocator reserved. 0.669 GiB.
-NON_TORCH_BYTES = 718_077_952
-NON_TORCH_DEFAULT_SOURCE = "measured in one process on an H200: no NCCL or custom all-reduce buffers"
+# reports/h200/nontorch_memory.json (bench/nontorch_memory.py, one process, torch 2.11 + CUDA 13.0): device memory
+# used after the CUDA context and a cuBLAS matmul, less what PyTorch's allocator reserved ("nontorch_bytes", 0.669
+# GiB). vLLM subtracts the non-torch growth after the context (module docstring), so the context's own non-torch
+# memory comes off: "after_context_bytes" (650,969,088 B) is the memory used once ``torch.zeros(1, device=0)`` has
+# run, which holds PyTorch's first block besides the context: a small allocation takes a 2 MiB segment
+# (c10/cuda/CUDACachingAllocator.cpp kSmallBuffer = 2,097,152), still reserved at the end (torch_reserved_bytes, 98
+# MiB = that 2 MiB + 3 x 32 MiB: ``a``, ``a @ a`` and cuBLAS's workspace, which PyTorch's allocator holds). The
+# context's non-torch memory is 650,969,088 - 2,097,152 = 648,871,936 B, and the growth after it 718,077,952 -
+# 648,871,936 = 69,206,016 B (66 MiB: cuBLAS's handles and the kernels the matmul, randn and sum loaded).
+PROCESS_NON_TORCH_BYTES = 718_077_952
+TORCH_SMALL_SEGMENT_BYTES = 2 * 2**20      # the 2 MiB block torch.zeros(1) reserved before after_context_bytes
+CUDA_CONTEXT_BYTES = 650_969_088 - TORCH_SMALL_SEGMENT_BYTES
+NON_TORCH_BYTES = PROCESS_NON_TORCH_BYTES - CUDA_CONTEXT_BYTES
+NON_TORCH_DEFAULT_SOURCE = ("measured in one process on an H200, the growth after the CUDA context (which vLLM's "
+                            "start-up snapshot holds): no NCCL or custom all-reduce buffers")
 
 # Non-torch memory per GPU that public vLLM start-up logs print at tp 2-8, GiB (least, most): 0.09 (vllm #29070:
 # OPT-2.7B, 4 x A30, v0.11.1, "non-torch forward increase memory") to 3.58 (vllm PR #10511: Llama-3-8B, 2 x H100,
@@ -53,18 +88,42 @@ LARGE_CARD_BYTES = 70 * GIB
 LARGE_CARD_DEFAULTS = (8192, 1024)      # (max_num_batched_tokens, max_num_seqs)
 SMALL_CARD_DEFAULTS = (2048, 256)
 
-# Bytes live per row per vocabulary entry at the sampler's widest point, vLLM v1 (sampler.py Sampler.forward and
-# ops/topk_topp_sampler.py apply_top_k_top_p, native path), with _dummy_sampler_run's top_k = vocab - 1, top_p = 0.9.
-# At ``logits_sort.scatter(...)`` these are all referenced:
+# Bytes live per row per vocabulary entry at the sampler's widest point, vLLM v1 (sampler.py Sampler.forward), with
+# _dummy_sampler_run's top_k = vocab - 1 and top_p = 0.9, by the top-k/top-p path (vllm/v1/sample/ops/
+# topk_topp_sampler.py):
+#
+# "flashinfer": flashinfer_sample -> flashinfer.sampling.top_k_top_p_sampling_from_logits, filter order "top_k_first"
+# (top_k_mask_logits, then softmax); "triton", from v0.17 the PyTorch path without FlashInfer: apply_top_k_top_p_triton
+# (in place), then forward_native's softmax and random_sample's exponential noise:
 #   compute_logits' output in the model dtype (bf16)             2   (_dummy_sampler_run's ``logits``)
 #   ``logits.to(torch.float32)``                                   4   (Sampler.forward)
-#   ``logits_sort, logits_idx = logits.sort(dim=-1)``              4 + 8 (fp32 values, int64 indices)
-#   ``top_k_mask = logits_sort < top_k_mask``                      1   (bool)
-#   ``probs_sort = logits_sort.softmax(dim=-1)`` (cumsum in place) 4
-#   ``top_p_mask = probs_sum <= 1 - p``                            1   (bool)
-#   ``logits_sort.scatter(...)`` (the re-sorted logits)            4
-# = 28. Not counted: torch.sort's internal scratch (cub's segmented-sort buffers), which the source does not show.
-SAMPLER_BYTES_PER_LOGIT = 2 + 4 + 4 + 8 + 1 + 4 + 1 + 4
+#   the masked logits (FlashInfer) / the probabilities (Triton)    4
+#   the probabilities (FlashInfer) / the noise ``q`` (Triton)      4
+# = 14. The Triton path also keeps a per-program buffer (:func:`triton_buffer_rows`).
+#
+# "sort": PyTorch's sort (apply_top_k_top_p_pytorch: ``logits_sort, logits_idx = logits.sort(dim=-1)``), widest
+# during the sort itself: for 128 or more rows ATen's segmented_sort_pairs (pytorch aten/src/ATen/native/cuda/
+# SortStable.cu) allocates an int64 index per logit and calls cub's DeviceSegmentedRadixSort::SortPairs, whose
+# temporary storage holds alternate key and value buffers (fp32 + int64):
+#   bf16 logits 2, fp32 logits 4, the int64 reverse indices 8, the sorted fp32 values 4 and int64 indices 8,
+#   cub's alternate keys 4 and values 8                           = 38
+# (after the sort the masks, top-p probabilities and re-scattered logits live beside the values and indices: 28).
+# Under 128 rows ATen sorts another way (segmented_sort_pairs_by_full_sort: two int2 arrays and a key copy), not
+# modelled. vLLM 0.15-0.16 logs (Qwen3-14B, H100, 1,024 rows: a 5.64 GiB peak) put 38.4 B a logit; V0's sampler also
+# keeps log-probabilities.
+SAMPLER_BYTES_PER_LOGIT = {"flashinfer": 2 + 4 + 4 + 4, "triton": 2 + 4 + 4 + 4, "sort": 2 + 4 + 8 + 4 + 8 + 4 + 8}
+SAMPLER_PATHS = tuple(SAMPLER_BYTES_PER_LOGIT)
+DEFAULT_SAMPLER = "flashinfer"
+TRITON_BUFFER_BYTES = 4         # fp32: the buffer is ``logits.new_empty(...)`` of the fp32 logits
+
+
+def triton_buffer_rows(rows: int, sms: int) -> int:
+    """Rows (of one vocabulary, fp32) of the buffer ``apply_top_k_top_p_triton`` caches in ``_TRITON_BUFFER_CACHE``
+    (vllm/v1/sample/ops/topk_topp_triton.py): ``NUM_PROGRAMS = min(num_sm, batch_size)``, the buffer
+    ``min(next_power_of_2(NUM_PROGRAMS), num_sm)`` rows, each program's scratch for the logits above its top-k pivot.
+    It stays allocated once the profile run's sampler made it. 1,024 rows on an H100 (132 SMs): 132."""
+    programs = min(sms, rows)
+    return min(1 << (programs - 1).bit_length(), sms)
 
 
 def batch_defaults(total_bytes: float, gpu_name: str) -> tuple[int, int]:
@@ -75,13 +134,29 @@ def batch_defaults(total_bytes: float, gpu_name: str) -> tuple[int, int]:
     return SMALL_CARD_DEFAULTS
 
 
-def sampler_peak(vocab_size: int, hidden_size: int, tokens: int, max_num_seqs: int) -> float:
+def check_sampler(path) -> str:
+    """``path`` checked: one of :data:`SAMPLER_PATHS`."""
+    if path not in SAMPLER_PATHS:
+        raise ArgError("sampler", f"must be one of {', '.join(SAMPLER_PATHS)}, got {show(path)}")
+    return path
+
+
+def sampler_peak(vocab_size: int, hidden_size: int, tokens: int, max_num_seqs: int,
+                 path: str = DEFAULT_SAMPLER, sms: int = 0) -> float:
     """Bytes live while ``_dummy_sampler_run`` samples: the forward's output kept by ``profile_run`` (``tokens x d``,
     bf16), the rows gathered for sampling and ``torch.rand_like`` of them (``2 x rows x d``, bf16), and
-    :data:`SAMPLER_BYTES_PER_LOGIT` per row per vocabulary entry. ``rows = min(tokens, max_num_seqs)``
-    (v1 ``_dummy_run``: ``num_reqs = min(num_tokens, max_num_reqs)``, one sampled position per request)."""
+    :data:`SAMPLER_BYTES_PER_LOGIT` of ``path`` per row per vocabulary entry. ``rows = min(tokens, max_num_seqs)``
+    (v1 ``_dummy_run``: ``num_reqs = min(num_tokens, max_num_reqs)``, one sampled position per request). The
+    "triton" path adds its cached buffer, :func:`triton_buffer_rows` of ``sms`` (the card's SM count; refused in one
+    line when unknown) x the vocabulary x 4 B."""
     rows = min(tokens, max_num_seqs)
-    return tokens * hidden_size * 2 + 2 * rows * hidden_size * 2 + rows * vocab_size * SAMPLER_BYTES_PER_LOGIT
+    peak = (tokens * hidden_size * 2 + 2 * rows * hidden_size * 2
+            + rows * vocab_size * SAMPLER_BYTES_PER_LOGIT[check_sampler(path)])
+    if path == "triton":
+        if not sms:
+            raise ArgError("sampler", "triton sizes a buffer by the card's SM count; the hardware file has no sms")
+        peak += triton_buffer_rows(rows, sms) * vocab_size * TRITON_BUFFER_BYTES
+    return peak
 
 
 @dataclass(frozen=True)
@@ -98,6 +173,7 @@ class VllmMemory:
     sampler: float               # live bytes while the dummy sampler runs (sampler_peak)
     tokens: int                  # max_num_batched_tokens of the profile run
     max_num_seqs: int
+    sampler_path: str = DEFAULT_SAMPLER  # the top-k/top-p path (SAMPLER_BYTES_PER_LOGIT)
 
     @property
     def usable(self) -> float:
@@ -115,9 +191,10 @@ class VllmMemory:
     def as_dict(self) -> dict:
         return {"total": self.total, "total_source": self.total_source, "gpu_mem_util": self.gpu_mem_util,
                 "usable": self.usable, "weights": self.weights, "non_torch": self.non_torch,
-                "non_torch_source": self.non_torch_source, "activation_peak": self.activation_peak, "forward": self.forward, "sampler": self.sampler,
+                "non_torch_source": self.non_torch_source, "activation_peak": self.activation_peak,
+                "forward": self.forward, "sampler": self.sampler,
                 "max_num_batched_tokens": self.tokens, "max_num_seqs": self.max_num_seqs,
-                "kv_budget": self.kv_budget}
+                "sampler_path": self.sampler_path, "kv_budget": self.kv_budget}
 
 
 def check_max_num_seqs(n) -> int:

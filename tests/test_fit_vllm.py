@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from mlacalc.capacity import activation_workspace, fit
 from mlacalc.cli import main
-from mlacalc.errors import SpecError
+from mlacalc.errors import ArgError, SpecError
 from mlacalc.hardware import hardware_from_dict, load_hardware
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
@@ -26,15 +27,18 @@ def test_llama3_8b_on_h100_breakdown_by_hand():
     v = f.vllm
     total = 79.22 * GIB                                 # h100-sxm.yaml cuda_memory_gib (the log's total_gpu_memory)
     weights = LLAMA_PARAMS * 2                          # bf16: 14.9575 GiB
-    non_torch = 718_077_952                             # reports/h200/nontorch_memory.json nontorch_bytes
+    # reports/h200/nontorch_memory.json: nontorch_bytes less the context's non-torch memory (after_context_bytes less
+    # PyTorch's 2 MiB block; vLLM's start-up snapshot already holds the context): 718,077,952 - 648,871,936 = 66 MiB
+    non_torch = 718_077_952 - (650_969_088 - 2 * 2**20)
     forward = 2 * 8192 * 4096 * 2 + 8192 * 32 * (128 + 128) * 2 + 8192 * 2 * 14336 * 2      # 0.6875 GiB
-    sampler = 8192 * 4096 * 2 + 2 * 256 * 4096 * 2 + 256 * 128256 * (2 + 4 + 4 + 8 + 1 + 4 + 1 + 4)  # 0.9226 GiB
+    # fused top-k/top-p (FlashInfer or Triton): bf16 and fp32 logits, two fp32 tensors: 14 B a logit, 0.4945 GiB
+    sampler = 8192 * 4096 * 2 + 2 * 256 * 4096 * 2 + 256 * 128256 * (2 + 4 + 4 + 4)
     assert (v.total, v.weights, v.non_torch, v.forward, v.sampler) == pytest.approx(
         (total, weights, non_torch, forward, sampler), rel=1e-12)
-    assert v.activation_peak == sampler                  # the larger phase, not the sum
-    kv = 0.9 * total - weights - non_torch - sampler     # 71.298 - 14.9575 - 0.6688 - 0.9226 = 54.75 GiB
+    assert v.activation_peak == forward                  # the larger phase, not the sum
+    kv = 0.9 * total - weights - non_torch - forward     # 71.298 - 14.9575 - 0.0645 - 0.6875 = 55.59 GiB
     assert f.kv_budget == pytest.approx(kv, rel=1e-12)
-    assert kv / GIB == pytest.approx(54.75, abs=0.005)
+    assert kv / GIB == pytest.approx(55.59, abs=0.005)
     assert f.usable == f.reserved + f.weights + f.kv_budget == pytest.approx(0.9 * total)
     d = f.to_json()
     assert d["engine"] == "vllm" and d["vllm_memory"]["kv_budget"] == pytest.approx(kv)
@@ -97,7 +101,10 @@ def test_cuda_total_above_the_cards_memory_is_refused():
 
 @pytest.mark.parametrize("args", [["--engine", "tgi"], ["--engine", "vllm", "--max-num-seqs", "0"],
                                   ["--engine", "vllm", "--non-torch", "-1G"], ["--max-num-seqs", "64"],
-                                  ["--non-torch", "1G"]])
+                                  ["--non-torch", "1G"], ["--sampler", "sort"],
+                                  ["--engine", "sglang", "--sampler", "flashinfer"],
+                                  ["--engine", "vllm", "--sampler", "fused"],
+                                  ["--engine", "vllm", "--sampler", "radix"]])
 def test_bad_engine_values_exit_2_with_one_line(args, capsys):
     with pytest.raises(SystemExit) as e:
         main(["fit", "llama-3.1-8b", *args])
@@ -109,12 +116,12 @@ def test_api_fit_takes_the_engine():
     import mlacalc
 
     f = mlacalc.fit("llama-3.1-8b", "h100-sxm", context=1024, workspace_tokens=8192, engine="vllm", max_num_seqs=256)
-    assert f.kv_budget / GIB == pytest.approx(54.75, abs=0.005)        # the hand-worked figure above
+    assert f.kv_budget / GIB == pytest.approx(55.59, abs=0.005)        # the hand-worked figure above
 
 
 def test_sweep_sizes_the_cache_as_fit_under_each_engine():
     """sweep and fit share one KV budget (capacity.kv_budget): under --engine vllm the sweep's largest batch is fit's
-    (Llama-3.1-8B on one H100 at 8k: 52 sequences; mlacalc's accounting gives more), and the default engine's sweep
+    (Llama-3.1-8B on one H100 at 8k: 54 sequences; mlacalc's accounting gives more), and the default engine's sweep
     JSON keeps its keys."""
     from mlacalc import fit, load_hardware, load_spec
     from mlacalc.sweep import sweep
@@ -123,29 +130,29 @@ def test_sweep_sizes_the_cache_as_fit_under_each_engine():
     runs = {e: sweep([("m", spec)], [hw], [1], [8192], [1], engine=e) for e in ("mlacalc", "vllm")}
     for engine, sw in runs.items():
         assert sw.rows[0].max_batch == fit(spec, hw, context=8192, engine=engine).max_batch
-    assert runs["vllm"].rows[0].max_batch == 52 < runs["mlacalc"].rows[0].max_batch
+    assert runs["vllm"].rows[0].max_batch == 54 < runs["mlacalc"].rows[0].max_batch
     assert "engine" not in runs["mlacalc"].to_json() and runs["vllm"].to_json()["engine"] == "vllm"
 
 
 def test_tp8_on_h200_budget_before_and_after_a_given_non_torch():
-    """Llama-3.1-70B at tp 8 on H200s: the default non-torch is the one-process 0.669 GiB (no NCCL / custom
-    all-reduce), recorded as the default; a logged tp-8 figure (2.10 GiB, V0 v0.7.1 on A100 40GB; see
-    docs/vllm-capacity-checks.md) given with non_torch_bytes lowers the KV budget by exactly the difference."""
+    """Llama-3.1-70B at tp 8 on H200s: the default non-torch is the one-process 66 MiB growth after the CUDA context
+    (no NCCL / custom all-reduce), recorded as the default; a logged tp-8 figure (2.10 GiB, V0 v0.7.1 on A100 40GB;
+    see docs/vllm-capacity-checks.md) given with non_torch_bytes lowers the KV budget by exactly the difference."""
     spec, hw, par = load_spec("llama-3.1-70b"), load_hardware("h200"), Parallelism(tp=8)
     kw = dict(gpu_mem_util=0.9, workspace_tokens=8192, engine="vllm", max_num_seqs=1024)
     before = fit(spec, hw, 1024, par, **kw)
     after = fit(spec, hw, 1024, par, non_torch_bytes=2.10 * GIB, **kw)
     v = before.vllm
-    assert v.non_torch == 718_077_952 and v.non_torch_source.startswith("measured in one process")
+    assert v.non_torch == 69_206_016 and v.non_torch_source.startswith("measured in one process")
     assert after.vllm.non_torch_source == "given"
-    # 0.9 x 139.80 GiB (h200.yaml cuda_memory_gib) - weights / 8 - 0.669 GiB - the activation peak
+    # 0.9 x 139.80 GiB (h200.yaml cuda_memory_gib) - weights / 8 - 66 MiB - the activation peak
     total = 139.80 * GIB
     assert v.total == pytest.approx(total, rel=1e-12)
-    kv_before = 0.9 * total - v.weights - 718_077_952 - v.activation_peak
+    kv_before = 0.9 * total - v.weights - 69_206_016 - v.activation_peak
     assert before.kv_budget == pytest.approx(kv_before, rel=1e-12)
-    # 2.10 GiB - 718,077,952 B = 2,254,857,830.4 - 718,077,952 = 1,536,779,878.4 B (1.431 GiB) less for the cache
-    assert before.kv_budget - after.kv_budget == pytest.approx(2.10 * 2**30 - 718_077_952, rel=1e-12)
-    assert (before.kv_budget - after.kv_budget) / GIB == pytest.approx(1.4312, abs=1e-4)
+    # 2.10 GiB - 69,206,016 B = 2,254,857,830.4 - 69,206,016 = 2,185,651,814.4 B (2.0355 GiB) less for the cache
+    assert before.kv_budget - after.kv_budget == pytest.approx(2.10 * 2**30 - 69_206_016, rel=1e-12)
+    assert (before.kv_budget - after.kv_budget) / GIB == pytest.approx(2.0355, abs=1e-4)
     assert before.to_json()["vllm_memory"]["non_torch_source"] == v.non_torch_source
 
 
@@ -179,3 +186,137 @@ def test_sweep_caption_says_the_non_torch_default_is_used_at_every_gpu_count(cap
         assert e.value.code in (0, None)
         out = " ".join(capsys.readouterr().out.split())
         assert ("at every GPU count" in out and "0.09-3.58 GiB per GPU" in out) == said
+
+
+# Qwen2-7B-Instruct's shape (config.json: 28 layers, d 3584, 28 query / 4 KV heads of 128, q/k/v biases, FFN 18944,
+# vocab 152064, untied head): the same as Qwen2.5-7B's, which the qwen2.5-7b spec holds
+QWEN2_7B_PARAMS = (2 * 152064 * 3584 + 28 * (2 * 3584 * 3584 + 2 * 3584 * 512 + 3584 + 2 * 512 + 3 * 3584 * 18944
+                                            + 2 * 3584) + 3584)
+QWEN2_7B_FORWARD_2K = 2 * 2048 * 3584 * 2 + 2048 * 28 * (128 + 128) * 2 + 2048 * 2 * 18944 * 2   # 0.199 GiB
+
+
+def test_vllm_non_torch_leaves_the_cuda_context_in_its_snapshot():
+    """vLLM subtracts the non-torch memory gained since the worker's start-up snapshot, which already holds the CUDA
+    context (v1 gpu_worker.py init_snapshot; mem_utils.memory_profiling; vLLM 0.19 logs "worker init memory snapshot:
+    ... non_torch_memory=0.51GiB" then "non-torch forward increase memory: 0.25GiB"). The default is the H200
+    measurement less its context's non-torch memory (see the next test): 718,077,952 - 648,871,936 = 69,206,016 B.
+    SGLang reads its free memory after the context, so its default keeps all 718,077,952 B."""
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    v = fit(spec, hw, 1024, engine="vllm").vllm
+    assert v.non_torch == 718_077_952 - 648_871_936 == 66 * 2**20
+    assert "after the CUDA context" in v.non_torch_source
+    s = fit(spec, hw, 1024, engine="sglang").sglang
+    assert s.non_torch == 718_077_952 and s.usable == hw.cuda_memory_bytes - 718_077_952
+
+
+def test_non_torch_default_is_measured_growth_not_used_memory_minus_non_torch():
+    """The default is a growth of non-torch memory (used less PyTorch's reserved), as vLLM's memory_profiling takes it,
+    so both ends must be non-torch. bench/nontorch_memory.py records after_context_bytes as the memory *used* once
+    ``torch.zeros(1, device=0)`` ran: the context plus the 2 MiB segment PyTorch's caching allocator takes for a small
+    allocation (c10/cuda/CUDACachingAllocator.cpp kSmallBuffer), still held at the end: torch_reserved_bytes 98 MiB =
+    2 + 32 (``a``) + 32 (``a @ a``) + 32 (cuBLAS's workspace). Used less non-torch at the end would leave the 2 MiB
+    segment out of the growth: 718,077,952 - 650,969,088 = 64 MiB; the growth is 718,077,952 - (650,969,088 -
+    2,097,152) = 69,206,016 B = 66 MiB."""
+    m = json.loads((Path(__file__).resolve().parent.parent / "reports/h200/nontorch_memory.json").read_text())
+    assert m["torch_reserved_bytes"] == (2 + 3 * 32) * 2**20
+    assert m["nontorch_bytes"] == m["after_cublas_bytes"] - m["torch_reserved_bytes"] == 718_077_952
+    context_non_torch = m["after_context_bytes"] - 2 * 2**20                  # 648,871,936
+    growth = m["nontorch_bytes"] - context_non_torch
+    assert growth == 69_206_016 == 66 * 2**20
+    assert fit(load_spec("llama-3.1-8b"), load_hardware("h100-sxm"), 1024, engine="vllm").vllm.non_torch == growth
+
+
+def test_qwen2_7b_a100_vllm_0101_by_hand():
+    """dennislee22/vLLM-benchmarking log/vllm-7B-1gpuA10080GB-0.5GRAM.log: Qwen2-7B-Instruct, one A100 80GB, vLLM
+    0.10.1.1 ("Using FlashInfer for top-p & top-k sampling"), util 0.5, 2,048 batched tokens and 256 sequences (the
+    A100's defaults): "Model loading took 14.2488 GiB", "Available KV cache memory: 24.83 GiB". By hand: 0.5 x 79.32
+    GiB - 14.1852 GiB - 66 MiB - the fused sampler (0.525 GiB, above the forward's 0.199) = 24.89 GiB, 0.998 of
+    which the log shows."""
+    f = fit(load_spec("qwen2.5-7b"), load_hardware("a100-80gb"), 16_384, gpu_mem_util=0.5, engine="vllm")
+    v = f.vllm
+    sampler = 2048 * 3584 * 2 + 2 * 256 * 3584 * 2 + 256 * 152064 * 14       # 0.525 GiB
+    assert (v.tokens, v.max_num_seqs, v.sampler_path) == (2048, 256, "flashinfer")
+    assert (v.weights, v.forward, v.sampler) == pytest.approx((QWEN2_7B_PARAMS * 2, QWEN2_7B_FORWARD_2K, sampler),
+                                                             rel=1e-12)
+    kv = 0.5 * 79.32 * GIB - QWEN2_7B_PARAMS * 2 - 69_206_016 - sampler
+    assert f.kv_budget == pytest.approx(kv, rel=1e-12)
+    assert kv / GIB == pytest.approx(24.89, abs=0.005)
+    assert 24.83 / (kv / GIB) == pytest.approx(0.998, abs=0.001)
+    assert 14.2488 / (v.weights / GIB) == pytest.approx(1.0045, abs=1e-4)    # the rotary cache and padding in vLLM's
+
+
+def test_sort_sampler_by_hand_against_a_log_without_flashinfer():
+    """log/vllm-7B-2gpuA10040GB-0.5GRAM-diff-nodes.log (same repository): Qwen2-7B at tp 2 on two A100 40GB, vLLM
+    0.10.1.1 "FlashInfer is not available. Falling back to the PyTorch-native implementation": "Available KV cache
+    memory: 11.03 GiB". PyTorch's sort peaks during the sort (ATen SortStable.cu segmented_sort_pairs, 256 rows):
+    bf16 and fp32 logits, int64 reverse indices, sorted fp32 values and int64 indices, cub's alternate keys and
+    values, 2 + 4 + 8 + 4 + 8 + 4 + 8 = 38 B a logit. 0.5 x 39.50 - 7.0928 - 66 MiB - 1.3948 = 11.20 GiB (0.985 of
+    the log's; NCCL across nodes at tp 2 not counted); the fused path would leave 12.07 GiB."""
+    spec, hw = load_spec("qwen2.5-7b"), load_hardware("a100-40gb")
+    kw = dict(gpu_mem_util=0.5, engine="vllm")
+    f = fit(spec, hw, 16_384, Parallelism(tp=2), sampler="sort", **kw)
+    sampler = 2048 * 3584 * 2 + 2 * 256 * 3584 * 2 + 256 * 152064 * 38
+    assert f.vllm.sampler == pytest.approx(sampler, rel=1e-12) and f.vllm.sampler_path == "sort"
+    kv = 0.5 * 39.50 * GIB - f.weights - 69_206_016 - sampler
+    assert f.kv_budget == pytest.approx(kv, rel=1e-12)
+    assert kv / GIB == pytest.approx(11.20, abs=0.005)
+    fused = fit(spec, hw, 16_384, Parallelism(tp=2), **kw)
+    assert fused.kv_budget - f.kv_budget == pytest.approx(256 * 152064 * (38 - 14), rel=1e-12)
+    assert fused.kv_budget / GIB == pytest.approx(12.07, abs=0.005)
+
+
+def test_sampler_flag_reaches_the_breakdown(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "qwen2.5-7b", "--gpu", "a100-40gb", "--tp", "2", "--gpu-mem-util", "0.5", "--engine", "vllm",
+              "--sampler", "sort", "--json"])
+    assert e.value.code in (0, None)
+    v = json.loads(capsys.readouterr().out)["fits"][0]["vllm_memory"]
+    assert v["sampler_path"] == "sort"
+    assert v["sampler"] == 2048 * 3584 * 2 + 2 * 256 * 3584 * 2 + 256 * 152064 * 38
+
+
+def test_triton_buffer_rows_by_hand():
+    """vllm/v1/sample/ops/topk_topp_triton.py apply_top_k_top_p_triton: NUM_PROGRAMS = min(num_sm, batch_size), the
+    cached buffer min(next_power_of_2(NUM_PROGRAMS), num_sm) rows of the vocabulary."""
+    from mlacalc.vllm import triton_buffer_rows
+
+    assert triton_buffer_rows(1024, 132) == min(256, 132) == 132      # H100, vLLM's 1,024 sequences
+    assert triton_buffer_rows(256, 108) == min(128, 108) == 108       # A100, 256 sequences
+    assert triton_buffer_rows(48, 132) == 64                           # 48 programs: the next power of two
+    assert triton_buffer_rows(1, 132) == 1
+
+
+def test_triton_sampler_against_vllm_019_on_an_h100_by_hand():
+    """llm-d-planner accuracy_report.md (vLLM 0.19.0, FlashInfer's sampler "available but disabled by default", so
+    the PyTorch path with apply_top_k_top_p_triton): Llama-3.1-8B on an H100, 8,192 tokens and 1,024 sequences,
+    "torch peak memory increase" 1.89 GiB. By hand: the forward's output 8,192 x 4,096 x 2 B and the gathered rows
+    2 x 1,024 x 4,096 x 2 B, 14 B a logit over 1,024 x 128,256, and the Triton buffer of 132 rows (132 SMs) x
+    128,256 x 4 B (0.063 GiB) = 1.854 GiB, above the forward's 0.6875; FlashInfer's kernel would leave 1.791 GiB."""
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    kw = dict(gpu_mem_util=0.95, workspace_tokens=8192, engine="vllm", max_num_seqs=1024)
+    t = fit(spec, hw, 8192, sampler="triton", **kw).vllm
+    flashinfer = 8192 * 4096 * 2 + 2 * 1024 * 4096 * 2 + 1024 * 128256 * 14
+    triton = flashinfer + 132 * 128256 * 4
+    assert t.sampler == pytest.approx(triton, rel=1e-12) and t.activation_peak == t.sampler
+    assert triton / GIB == pytest.approx(1.854, abs=5e-4)
+    assert fit(spec, hw, 8192, **kw).vllm.sampler == pytest.approx(flashinfer, rel=1e-12)
+    assert t.sampler_path == "triton" and t.as_dict()["sampler_path"] == "triton"
+
+
+def test_triton_sampler_needs_the_cards_sm_count():
+    hw = hardware_from_dict({"name": "x", "memory_gib": 80, "mem_bandwidth_gb_s": 1, "bf16_tflops": 1,
+                             "interconnect_gb_s": 1}, "x")
+    assert hw.sms == 0
+    with pytest.raises(ArgError) as e:
+        fit(load_spec("llama-3.1-8b"), hw, 8192, engine="vllm", sampler="triton")
+    assert e.value.field == "sampler" and "sms" in e.value.message
+    assert fit(load_spec("llama-3.1-8b"), hw, 8192, engine="vllm", sampler="sort").vllm.sampler_path == "sort"
+
+
+def test_api_fit_takes_the_sampler():
+    import mlacalc
+
+    a = mlacalc.fit("qwen2.5-7b", "a100-40gb", context=16_384, parallel=Parallelism(tp=2), gpu_mem_util=0.5,
+                    engine="vllm", sampler="sort")
+    assert a.vllm.sampler_path == "sort"
+    assert a.vllm.sampler == 2048 * 3584 * 2 + 2 * 256 * 3584 * 2 + 256 * 152064 * 38

@@ -87,6 +87,9 @@ SOURCES = {
     "seed_oss_36b": "https://huggingface.co/ByteDance-Seed/Seed-OSS-36B-Instruct/blob/main/config.json",
     # The zoo audit (docs/zoo-facts.md section 5 says where each was read and what was checked)
     "qwen3_32b": "https://huggingface.co/Qwen/Qwen3-32B/blob/main/config.json",
+    # The held-out capacity round of 2026-09 (docs/vllm-capacity-checks.md): rebuilt from the Hub's config.json
+    "qwen3_32b_awq": "https://huggingface.co/Qwen/Qwen3-32B-AWQ/blob/main/config.json",
+    "qwen3_14b": "https://huggingface.co/Qwen/Qwen3-14B/blob/main/config.json",
     "qwen3_coder_480b_a35b": "https://huggingface.co/Qwen/Qwen3-Coder-480B-A35B-Instruct/blob/main/config.json",
     "glm_4_6": "https://huggingface.co/zai-org/GLM-4.6/blob/main/config.json",
     "command_a": "https://huggingface.co/CohereLabs/c4ai-command-a-03-2025/blob/main/config.json",
@@ -819,6 +822,8 @@ CARDS = {
     "seed_oss_36b": (64 * 8 * 128 * 2 * 2, 36e9, 0.005),            # "36B"
     # the zoo audit
     "qwen3_32b": (64 * 8 * 128 * 2 * 2, 32.8e9, 0.002),             # "32.8B"; head_dim 128, not 5120 / 64 = 80
+    "qwen3_32b_awq": (64 * 8 * 128 * 2 * 2, 32.8e9, 0.002),         # Qwen3-32B's shape, AWQ weights
+    "qwen3_14b": (40 * 8 * 128 * 2 * 2, 14.8e9, 0.004),             # "14.8B" (to 0.1B; 14.77B counted)
     "qwen3_coder_480b_a35b": (62 * 8 * 128 * 2 * 2, 480e9, 0.001),  # "480B total, 35B activated"
     "glm_4_6": (92 * 8 * 128 * 2 * 2, 355e9, 0.01),                 # "355B total, 32B active" (MTP apart here)
     "command_a": (64 * 8 * 128 * 2 * 2, 111.058e9, 0.0001),         # 111.058B (Open PT LLM leaderboard request)

@@ -48,10 +48,20 @@ EngineOpt = Annotated[str, typer.Option("--engine", help="Whose accounting sizes
 MaxSeqsOpt = Annotated[Optional[int], typer.Option("--max-num-seqs", help="--engine vllm: sequences the profile "
                                                    "run's sampler warms up (default: vLLM's for the card).")]
 NonTorchOpt = Annotated[Optional[str], typer.Option("--non-torch", help="--engine vllm or sglang: memory outside "
-                                                    "PyTorch per GPU in bytes (e.g. 1.5G); default 0.67 GiB, "
-                                                    "measured in one process on an H200 (CUDA context + cuBLAS; "
-                                                    "NCCL and custom all-reduce buffers at --tp > 1 not counted: "
-                                                    "vLLM's logs show 0.09-3.58 GiB per GPU there).")]
+                                                    "PyTorch per GPU in bytes (e.g. 1.5G); default measured in one "
+                                                    "process on an H200: vLLM 66 MiB (the growth after the CUDA "
+                                                    "context, which vLLM's start-up snapshot holds from PR #19312, "
+                                                    "2025-06; V1 before it and V0 before PR #12126 subtracted the "
+                                                    "context too: pass 0.67G there), SGLang 0.67 GiB (context + "
+                                                    "cuBLAS, held before the weights load). NCCL and custom "
+                                                    "all-reduce buffers at --tp > 1 not counted: vLLM's logs show "
+                                                    "0.09-3.58 GiB per GPU there.")]
+SamplerOpt = Annotated[Optional[str], typer.Option("--sampler", help="--engine vllm: the profile run's top-k/top-p "
+                                                   "path: flashinfer (14 bytes a logit; the default: V1 with "
+                                                   "FlashInfer up to 0.11.0, and on by default again after 0.19), "
+                                                   "triton (14 bytes a logit and a buffer of up to one vocabulary a "
+                                                   "SM; 0.17-0.19) or sort (PyTorch's sort, 38 bytes a logit; V0, "
+                                                   "V1 without FlashInfer, 0.11.1-0.16).")]
 MambaModeOpt = Annotated[Optional[str], typer.Option("--mamba-cache-mode", help="--engine vllm on a hybrid (state "
                                                      "layers beside attention): state pages a request holds in each "
                                                      "state group, none (prefix caching off: one; the default) or "
@@ -222,7 +232,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
         gpu_mem_util: MemUtilOpt = None, workspace: WorkspaceOpt = None, workspace_tokens: FitTokOpt = None,
         engine: EngineOpt = "mlacalc", max_num_seqs: MaxSeqsOpt = None, non_torch: NonTorchOpt = None,
-        mamba_cache_mode: MambaModeOpt = None,
+        mamba_cache_mode: MambaModeOpt = None, sampler: SamplerOpt = None,
         block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged KV: round each sequence up "
                                                           "to whole blocks of N tokens (the decode step is then "
                                                           "priced over a paged cache); with --engine vllm on a "
@@ -248,7 +258,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                     gpu_mem_util=gpu_mem_util, workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens,
                     workspace_tokens=(None if workspace_tokens is None
                                       else count(workspace_tokens, "--workspace-tokens")),
-                    engine=engine, max_num_seqs=max_num_seqs, mamba_cache_mode=mamba_cache_mode,
+                    engine=engine, max_num_seqs=max_num_seqs, mamba_cache_mode=mamba_cache_mode, sampler=sampler,
                     non_torch_bytes=None if non_torch is None else count(non_torch, "--non-torch", 0))
             for v in labels]
     notes(model_spec(model, sets, None), count(context, "--context"))   # after the checks, as in roofline
@@ -276,8 +286,9 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         else:     # vLLM's accounting: usable - weights - non-torch - activation peak = KV budget
             memory = [row(f"usable ({f0.gpu_mem_util:g} x {fmt_bytes(f0.vllm.total)})", lambda f: fmt_bytes(f.usable)),
                       row("weights", lambda f: fmt_bytes(f.weights)),
-                      row("non-torch (context, cuBLAS)", lambda f: fmt_bytes(f.vllm.non_torch)),
-                      row(f"activation peak ({f0.vllm.tokens:,} tokens, {f0.vllm.max_num_seqs:,} seqs)",
+                      row("non-torch (growth after the CUDA context)", lambda f: fmt_bytes(f.vllm.non_torch)),
+                      row(f"activation peak ({f0.vllm.tokens:,} tokens, {f0.vllm.max_num_seqs:,} seqs, "
+                          f"{f0.vllm.sampler_path} sampler)",
                           lambda f: f"{fmt_bytes(f.vllm.activation_peak)} ("
                                     f"{'sampler' if f.vllm.sampler >= f.vllm.forward else 'forward'}; forward "
                                     f"{fmt_bytes(f.vllm.forward)}, sampler {fmt_bytes(f.vllm.sampler)})")]
@@ -295,6 +306,19 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                        f"{f.vllm_pages.max_concurrency(f.kv_budget, f.context):.2f}x; "
                        f"{f.vllm_pages.logged_tokens(f.kv_budget, f.context):,} tokens")]
                   if any(f.vllm_pages is not None for f in fits) else []),
+                *([row("vLLM sliding pages", lambda f: "-" if f.vllm_sliding is None else
+                       f"{f.vllm_sliding.block_size}-token blocks; a sliding layer holds "
+                       f"{f.vllm_sliding.sliding_tokens(f.context):,} tokens a request (window "
+                       f"{f.vllm_sliding.window:,} - 1 + {f.vllm_sliding.batched_tokens:,} batched)"),
+                   row("vLLM KV blocks", lambda f: "-" if f.vllm_sliding is None else
+                       f"{f.vllm_sliding.num_blocks(f.kv_budget):,} x {fmt_bytes(f.vllm_sliding.block_bytes)} "
+                       f"({f.vllm_sliding.groups} groups of {f.vllm_sliding.group_size} layers; "
+                       f"{f.vllm_sliding.blocks_per_request(f.context):,} a request)"),
+                   row(f"vLLM max concurrency ({f0.context:,})", lambda f: "-" if f.vllm_sliding is None else
+                       f"{f.vllm_sliding.max_concurrency(f.kv_budget, f.context):.2f}x; "
+                       f"{f.vllm_sliding.logged_tokens_legacy(f.kv_budget):,} tokens (vLLM 0.10-0.19), "
+                       f"{f.vllm_sliding.logged_tokens(f.kv_budget, f.context):,} (0.28)")]
+                  if any(f.vllm_sliding is not None for f in fits) else []),
                 *([row("SGLang state slots", lambda f: "-" if f.sglang_pool is None else
                        f"{f.sglang_pool.state_slots(f.kv_budget):,} x {fmt_bytes(f.sglang_pool.state_bytes)} "
                        f"(0.9 : 1 of K/V; {f.sglang_pool.max_running(f.kv_budget):,} running at 3 a request)"),

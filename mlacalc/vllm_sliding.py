@@ -1,0 +1,169 @@
+"""How vLLM pages the cache of a model with sliding-window layers (gpt-oss, Gemma 2 and 3, Mistral-7B v0.1).
+
+vLLM's hybrid KV-cache manager gives sliding-window layers a ``SlidingWindowSpec`` beside the full layers'
+``FullAttentionSpec`` and holds both in one pool of equal pages (vllm-project/vllm, file by file):
+
+1. **Groups** (``vllm/v1/core/kv_cache_utils.py`` ``_get_kv_cache_groups_uniform_page_size``): layers of one spec
+   form a kind; the kinds are cut into groups of ``group_size`` layers, the smaller count (or the larger where it is
+   under 1.5 x the smaller; :func:`mlacalc.vllm_hybrid.group_size`), each padded to whole groups. gpt-oss-120b, 18
+   sliding and 18 full layers: one group of each. Gemma-3-27B, 52 sliding and 10 full: one full group, six sliding.
+2. **Blocks** (``get_kv_cache_config_from_groups``): ``group_size`` tensors, each shared by one layer of every group,
+   so a block id costs a page (``block_size`` tokens of one layer) in each::
+
+       num_blocks = available_memory // page_bytes // group_size
+
+3. **Blocks a request holds** (``vllm/v1/kv_cache_interface.py`` ``max_memory_usage_bytes``): a full group
+   ``ceil(context / block_size)``; a sliding group ``ceil(min(window - 1 + max_num_batched_tokens, context) /
+   block_size) + 1``, because a chunk of ``max_num_batched_tokens`` tokens is written behind the last ``window - 1``
+   and the window need not start on a block boundary. At 16,384 tokens and 2,048 a step gpt-oss-120b's window of 128
+   holds 137 blocks a layer, not 8; Gemma-2's 4,096 at 8,192 a step holds the whole context.
+4. **The log** (``get_max_concurrency_for_kv_cache_config``, ``_report_kv_cache_config``)::
+
+       Maximum concurrency for {context} tokens per request: num_blocks / blocks_per_request
+       GPU KV cache size: num_blocks // groups x block_size tokens          (vLLM 0.10-0.19)
+                          int(concurrency x context) tokens                   (vLLM 0.28)
+
+Checked against vLLM start-up logs (tests/test_vllm_sliding.py): gpt-oss-120b at tp 4 on A100s (0.10.1: 45.32 GiB,
+2,640,144 tokens, 284.25x at 16,384) and Gemma-2-9B on an H100 (0.19: 54.12 GiB, 168,880 tokens, 20.60x at 8,192).
+
+Not modelled: the manager off (``--disable-hybrid-kv-cache-manager``, a KV connector), where vLLM turns every
+sliding layer into a full one (``unify_hybrid_kv_cache_specs``): pages are then a byte sum over all layers at the
+full context; sliding layers of two windows or two page sizes (vLLM then raises blocks to a common page), chunked
+local attention (Llama-4) and cross layers: ``sliding_pages`` returns None for those and ``fit`` keeps its byte sum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .attention import family, layer_groups
+from .errors import ArgError, show
+from .parallel import Parallelism
+from .spec import ModelSpec
+from .units import MAX_COUNT, largest_fitting
+from .vllm_hybrid import KERNEL_BLOCK, group_size
+
+
+@dataclass(frozen=True)
+class SlidingPages:
+    """vLLM's paging of a model with sliding-window layers on one GPU (module docstring); bytes and tokens."""
+
+    full_layers: int            # layers attending the whole context
+    sliding_layers: int         # layers attending the last ``window`` tokens
+    window: int                 # tokens a sliding layer attends
+    token_bytes: int            # one token of one layer on one GPU (K and V), every layer alike
+    block_size: int             # tokens a block holds
+    batched_tokens: int         # max_num_batched_tokens: the chunk a sliding group must hold behind its window
+    group_size: int             # layers a group holds
+    full_groups: int
+    sliding_groups: int
+
+    @property
+    def page_bytes(self) -> int:
+        """One page: ``block_size`` tokens of one layer."""
+        return self.block_size * self.token_bytes
+
+    @property
+    def groups(self) -> int:
+        return self.full_groups + self.sliding_groups
+
+    @property
+    def padding_layers(self) -> tuple[int, int]:
+        """(full, sliding) empty layers that fill the last group of each kind."""
+        return (self.full_groups * self.group_size - self.full_layers,
+                self.sliding_groups * self.group_size - self.sliding_layers)
+
+    @property
+    def block_bytes(self) -> int:
+        """Bytes one block id takes: a page in each of the ``group_size`` tensors."""
+        return self.page_bytes * self.group_size
+
+    def num_blocks(self, budget: float) -> int:
+        """Block ids in ``budget`` bytes (``get_num_blocks``: ``int(available // page // group_size)``)."""
+        return max(int(budget // self.page_bytes // self.group_size), 0)
+
+    def sliding_tokens(self, context: int) -> int:
+        """Tokens a sliding layer holds for a request of ``context``: ``min(window - 1 + batched, context)``."""
+        return min(self.window - 1 + self.batched_tokens, context)
+
+    def blocks_per_request(self, context: int) -> int:
+        """Block ids one request of ``context`` tokens holds: ``ceil(context / block)`` in each full group,
+        ``ceil(sliding_tokens / block) + 1`` in each sliding group."""
+        return (self.full_groups * math.ceil(context / self.block_size)
+                + self.sliding_groups * (math.ceil(self.sliding_tokens(context) / self.block_size) + 1))
+
+    def bytes_per_request(self, context: int) -> int:
+        """Bytes of the pool one request of ``context`` tokens holds, padding layers included."""
+        return self.blocks_per_request(context) * self.block_bytes
+
+    def max_concurrency(self, budget: float, context: int) -> float:
+        """vLLM's "Maximum concurrency for {context} tokens per request": blocks over blocks a request holds."""
+        return self.num_blocks(budget) / self.blocks_per_request(context)
+
+    def max_batch(self, budget: float, context: int) -> int:
+        """Requests of ``context`` tokens the pool holds at once: the concurrency's floor."""
+        return self.num_blocks(budget) // self.blocks_per_request(context)
+
+    def max_context(self, budget: float, batch: int, limit: int) -> int:
+        """Longest context at which ``batch`` requests fit (0: not one token), searched up to ``limit``."""
+        blocks = self.num_blocks(budget)
+
+        def fits(c: int) -> bool:
+            return batch * self.blocks_per_request(c) <= blocks
+
+        return largest_fitting(fits, limit)
+
+    def logged_tokens(self, budget: float, context: int) -> int:
+        """"GPU KV cache size: N tokens" as vLLM 0.28 logs it: ``int(concurrency x context)``."""
+        return int(self.max_concurrency(budget, context) * context)
+
+    def logged_tokens_legacy(self, budget: float) -> int:
+        """The same line as vLLM 0.10-0.19 logged it: ``num_blocks // groups x block_size``."""
+        return self.num_blocks(budget) // self.groups * self.block_size
+
+    def as_dict(self, budget: float, context: int) -> dict:
+        return {"block_size": self.block_size, "token_bytes": self.token_bytes, "page_bytes": self.page_bytes,
+                "window": self.window, "max_num_batched_tokens": self.batched_tokens,
+                "full_layers": self.full_layers, "sliding_layers": self.sliding_layers,
+                "group_size": self.group_size, "full_groups": self.full_groups,
+                "sliding_groups": self.sliding_groups, "padding_layers": list(self.padding_layers),
+                "num_blocks": self.num_blocks(budget), "sliding_tokens": self.sliding_tokens(context),
+                "blocks_per_request": self.blocks_per_request(context),
+                "max_concurrency": self.max_concurrency(budget, context),
+                "kv_cache_tokens": self.logged_tokens(budget, context),
+                "kv_cache_tokens_legacy": self.logged_tokens_legacy(budget)}
+
+
+def sliding_pages(spec: ModelSpec, parallel: Parallelism, kv_bits: float, kv_format: str | None,
+                  batched_tokens: int, block_size: int | None = None) -> SlidingPages | None:
+    """vLLM's pages of ``spec`` on one GPU of ``parallel`` when its attention layers are full and sliding layers of
+    one window and one page size (module docstring); None for every other model (no sliding layer; two windows or
+    page sizes; chunked, cross or shared-K/V layers; state layers, which :mod:`mlacalc.vllm_hybrid` pages).
+    ``batched_tokens`` is vLLM's ``max_num_batched_tokens``, ``block_size`` its ``--block-size`` (default 16)."""
+    for name, value in (("block_size", block_size), ("workspace_tokens", batched_tokens)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not
+                                  1 <= value <= MAX_COUNT):
+            raise ArgError(name, f"must be a whole number of at least 1, got {show(value)}")
+    full, sliding, windows, token = 0, 0, set(), set()
+    for _, b, rules in layer_groups(spec):
+        fam = family(b)
+        if fam.cache_parts(b).total <= 0:
+            return None                                  # state layers: a hybrid, or a model without attention
+        if any(r.chunk is not None or r.fixed is not None or r.shared or r.topk is not None for _, r in rules):
+            return None
+        token.add(fam.cache_bytes(b, "compressed", kv_bits, kv_format).scaled(
+            parallel.kv_share(fam.kv_groups(b, "compressed"))).total)
+        for n, r in rules:
+            if r.window is None:
+                full += n
+            else:
+                sliding += n
+                windows.add(r.window)
+    if not sliding or len(windows) > 1 or len(token) > 1 or parallel.pp > 1:
+        return None
+    size = group_size(full, sliding) if full else sliding
+    return SlidingPages(full_layers=full, sliding_layers=sliding, window=windows.pop(),
+                        token_bytes=int(math.ceil(token.pop())), block_size=block_size or KERNEL_BLOCK,
+                        batched_tokens=batched_tokens, group_size=size,
+                        full_groups=math.ceil(full / size), sliding_groups=math.ceil(sliding / size))
