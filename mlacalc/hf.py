@@ -1078,8 +1078,11 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         f"read as {mt}" if read_as else ""
     if not wrapper and mt not in KNOWN and mt not in REFUSED:
         _refuse_unknown_wrapper(cfg, mt)
-    # a key given as null takes the class default too
+    _refuse_null_defaults(cfg, mt, named, defaults)
     merged = {**defaults, **{k: v for k, v in cfg.items() if v is not None or k not in defaults}}
+    if named in NULL_KV_IS_HEADS - set(GLM_V_TEXT) and "num_key_value_heads" in cfg and \
+            cfg["num_key_value_heads"] is None:
+        merged["num_key_value_heads"] = None       # the query heads, read so by the readers (NULL_KV_IS_HEADS)
     # what the tool cannot describe is said before any value is checked (EXAONE-4's sliding_window_pattern "LLLG"
     # is not a bad value, its architecture is unknown)
     if mt in REFUSED:
@@ -1194,6 +1197,33 @@ def _lfm2_keys(cfg: dict, mt: str) -> dict:
 # attention_bias says (Glm4vTextAttention: nn.Linear(..., bias=True); GlmOcrTextAttention: bias=False; transformers
 # models/glm4v/modeling_glm4v.py, models/glm_ocr/modular_glm_ocr.py) and the class that hard-wires them
 GLM_V_TEXT = {"glm4v_text": (True, "Glm4vTextAttention"), "glm_ocr_text": (False, "GlmOcrTextAttention")}
+
+
+# Decoders whose config class reads ``num_key_value_heads`` given as null as the query head count (``if
+# num_key_value_heads is None: num_key_value_heads = num_attention_heads``), where a key left out takes the class's
+# default: JambaConfig.__init__ (transformers models/jamba/configuration_jamba.py), FalconH1Config.__post_init__
+# (models/falcon_h1/configuration_falcon_h1.py), and the GLM-V decoders (:func:`_glm_v_text_keys`).
+NULL_KV_IS_HEADS = {"jamba", "falcon_h1", "glm4v_text", "glm_ocr_text"}
+
+
+def _refuse_null_defaults(cfg: dict, mt: str, named: str, defaults: dict) -> None:
+    """Refuse a size (a key of :data:`SIZES` of at least 1: layers, widths, heads, vocabulary, positions, windows)
+    that ``cfg`` gives as null where its class has a default (``defaults``, which a config may leave out). A key left
+    out takes the class default; a null does not: transformers' config classes keep their arguments as given
+    (``self.n_layers = n_layers``; v5's strict dataclasses refuse None for an ``int`` field) and then build no model,
+    so a null read as the default was a silent other model (DBRX with ``"n_layers": null`` read as DbrxConfig's 24
+    layers, Gemma-3-27B's ``"head_dim": null`` as 256, Jamba's ``"num_key_value_heads": null`` as 8 K/V heads where
+    JambaConfig makes it the 32 query heads). :data:`NULL_KV_IS_HEADS` lists the classes that read a null K/V head
+    count as the query heads; the readers take it so. Other keys keep their readings of a null (ERNIE's
+    ``moe_layer_end_index``: the last layer; a null count of shared experts: none)."""
+    for k, v in cfg.items():
+        if v is not None or defaults.get(k) is None or SIZES.get(k) != 1:
+            continue
+        if k == "num_key_value_heads" and named in NULL_KV_IS_HEADS:
+            continue
+        raise SpecError(WHERE, f"model_type {mt}: {k} is null, which its transformers config class keeps as None "
+                               f"(no model is built from it); leave the key out for the class default "
+                               f"{_show(defaults[k])}, or give a value")
 
 
 def _glm_v_text_keys(cfg: dict, mt: str, kv_null: bool = False) -> dict:
@@ -2585,7 +2615,11 @@ def _dbrx_keys(cfg: dict, mt: str) -> dict:
         if not isinstance(inner, dict):
             raise SpecError(WHERE, f"model_type {mt}: {block} must be a mapping, got {_show(inner)}")
         for key, default in defaults.items():
-            v = default if inner.get(key) is None else inner[key]
+            if key in inner and inner[key] is None:      # kept as None by the class, as a top-level null
+                raise SpecError(WHERE, f"model_type {mt}: {block}.{key} is null, which its transformers config "
+                                       f"class keeps as None (no model is built from it); leave the key out for "
+                                       f"the class default {default}, or give a value")
+            v = inner.get(key, default)
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
             if not _whole(v, 1):

@@ -1,0 +1,69 @@
+"""Bad inputs found by the twenty-second fuzz round (bench/fuzz_cli.py's generators plus a differential pass: each
+scalar key of every tests/fixtures/hf config set to null, a bool, a string, a fraction, 0, -1, a list or a mapping,
+the result compared with the unmutated file). Each test fails before its fix."""
+
+import json
+
+import pytest
+
+from mlacalc.kv import kv_report
+from mlacalc.spec import load_spec
+
+from helpers import fixture_config, fixture_variant, refused, write_config
+
+
+# --- a key given as null is not the class default a key left out takes ---------------------------------------------
+# transformers' config classes keep their arguments as given (DbrxConfig: self.n_layers = n_layers), so a null builds
+# no model; a key left out takes the class default. The reader filled both with the default: DBRX with
+# "n_layers": null was read as DbrxConfig's 24 layers, Gemma-3-27B's "head_dim": null as 256.
+
+@pytest.mark.parametrize("fixture,inner,key,default", [
+    ("dbrx_instruct", None, "n_layers", 24),                 # DbrxConfig(n_layers=24); the file says 40
+    ("dbrx_instruct", None, "vocab_size", 32000),
+    ("gemma_3_27b", "text_config", "head_dim", 256),         # Gemma3TextConfig(head_dim=256); the file says 128
+    ("gemma_3_1b", None, "num_attention_heads", 8),
+    ("olmo_1b", None, "hidden_size", 4096),                  # OlmoConfig(hidden_size=4096); the file says 2048
+    ("falcon_mamba_7b", None, "num_hidden_layers", 32),
+    ("nemotron_4_340b_base", None, "num_hidden_layers", 32),
+])
+def test_a_null_size_with_a_class_default_is_refused(capsys, tmp_path, fixture, inner, key, default):
+    cfg = fixture_config(fixture)
+    (cfg[inner] if inner else cfg)[key] = None
+    refused(capsys, "weights", write_config(tmp_path, cfg),
+            words=f"{key} is null, which its transformers config class keeps as None (no model is built from it); "
+                  f"leave the key out for the class default {default}")
+
+
+@pytest.mark.parametrize("block,key,default", [("attn_config", "kv_n_heads", 1), ("ffn_config", "moe_num_experts", 4)])
+def test_a_null_in_dbrxs_blocks_is_refused(capsys, tmp_path, block, key, default):
+    cfg = fixture_config("dbrx_instruct")
+    cfg[block][key] = None
+    refused(capsys, "kv", write_config(tmp_path, cfg),
+            words=f"{block}.{key} is null, which its transformers config class keeps as None")
+
+
+def test_a_size_left_out_still_takes_the_class_default(tmp_path):
+    # DbrxConfig(n_layers=24): the file without the key is the 24-layer model transformers builds
+    s = load_spec(fixture_variant(tmp_path, "dbrx_instruct", n_layers=...))
+    assert s.num_layers == 24
+
+
+def test_jambas_null_kv_heads_are_the_query_heads(tmp_path):
+    """JambaConfig.__init__: ``if num_key_value_heads is None: num_key_value_heads = num_attention_heads``. Jamba-1.5-Mini
+    (32 layers, attention at i % 8 == 4: 4 layers, 32 heads of 4096 / 32 = 128) with a null was read as the class
+    default 8 K/V heads: 4 x 2 x 8 x 128 x 2 B = 16,384 B a token, where transformers builds 32."""
+    s = load_spec(fixture_variant(tmp_path, "jamba_1_5_mini", num_key_value_heads=None))
+    assert s.attention.num_kv_heads == 32
+    assert kv_report(s, context=1).per_token.total == 4 * 2 * 32 * 128 * 2 == 65_536
+    left_out = load_spec(fixture_variant(tmp_path, "jamba_1_5_mini", num_key_value_heads=...))
+    assert left_out.attention.num_kv_heads == 8                  # JambaConfig(num_key_value_heads=8)
+
+
+def test_falcon_h1s_null_kv_heads_are_the_query_heads(tmp_path):
+    """FalconH1Config.__post_init__: a null num_key_value_heads is num_attention_heads. Falcon-H1-7B (44 layers, 12
+    heads of 128, every layer attention beside its Mamba-2) was read as the class default 8 K/V heads: 44 x 2 x 8 x
+    128 x 2 B = 180,224 B a token, where transformers builds 12: 44 x 2 x 12 x 128 x 2 = 270,336."""
+    s = load_spec(fixture_variant(tmp_path, "falcon_h1_7b", num_key_value_heads=None))
+    assert s.attention.num_kv_heads == 12
+    assert kv_report(s, context=1).per_token.total == 44 * 2 * 12 * 128 * 2 == 270_336
+
