@@ -67,3 +67,31 @@ def test_falcon_h1s_null_kv_heads_are_the_query_heads(tmp_path):
     assert s.attention.num_kv_heads == 12
     assert kv_report(s, context=1).per_token.total == 44 * 2 * 12 * 128 * 2 == 270_336
 
+
+# --- float options and dtype bit counts: other scripts' digits ------------------------------------------------------
+# click's float type and dtype_bits called Python's float(), which reads "٣" (Arabic-Indic) and "８" (full-width) as
+# numbers: `train --reserve-gib ٣` reserved 3 GiB, `kv --kv-dtype ٣` priced a 3-bit cache. The integer options and
+# counts already refused them (tests/test_cli_ints.py).
+
+@pytest.mark.parametrize("value", ["٣", "８", "٠.٥"])
+@pytest.mark.parametrize("args", [("kv", "deepseek-v3", "--kv-bits"), ("fit", "llama-3.1-8b", "--gpu-mem-util"),
+                                  ("train", "llama-3.1-8b", "--reserve-gib")])
+def test_float_options_refuse_other_scripts_digits(capsys, args, value):
+    refused(capsys, *args, value, words=f"{args[-1]}': {value!r} is not a number in ASCII digits")
+
+
+@pytest.mark.parametrize("args", [("kv", "deepseek-v3", "--kv-dtype"), ("weights", "deepseek-v3", "--weight-dtype"),
+                                  ("kv", "qwen3-next-80b-a3b", "--state-dtype")])
+def test_dtype_bit_counts_refuse_other_scripts_digits(capsys, args):
+    refused(capsys, *args, "٣", words=f"{args[-1]}: unknown dtype '٣'")
+    refused(capsys, "kv", "deepseek-v3", "--set", "dtypes.kv=８", words="dtypes.kv: unknown dtype '８'")
+
+
+def test_float_options_and_bit_counts_still_take_ascii_numbers(capsys):
+    from helpers import run
+
+    code, out, _, _ = run(capsys, "kv", "deepseek-v3", "--kv-bits", "6", "--json")
+    assert code == 0 and json.loads(out)["kv_bits"] == 6.0
+    code, out, _, _ = run(capsys, "kv", "deepseek-v3", "--kv-dtype", "6", "--json")
+    assert code == 0 and json.loads(out)["kv_bits"] == 6.0
+
