@@ -225,3 +225,6 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{ctx.command_path + ': ' if ctx else ''}{e.format_message()}")
     sys.exit(rv if isinstance(rv, int) else 0)
 
+
+if __name__ == "__main__":      # `python -m mlacalc.cli kv ...` ran nothing and exited 0 (as `python -m mlacalc` runs)
+    main()

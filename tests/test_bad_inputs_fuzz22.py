@@ -95,3 +95,16 @@ def test_float_options_and_bit_counts_still_take_ascii_numbers(capsys):
     code, out, _, _ = run(capsys, "kv", "deepseek-v3", "--kv-dtype", "6", "--json")
     assert code == 0 and json.loads(out)["kv_bits"] == 6.0
 
+
+# --- python -m mlacalc.cli --------------------------------------------------------------------------------------------
+
+def test_python_m_mlacalc_cli_runs_the_cli():
+    """cli.py had no ``__main__`` block: ``python -m mlacalc.cli kv nope`` printed nothing and exited 0."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "mlacalc.cli", "kv", "nope"], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (2, "") and r.stderr.startswith("error: nope: unknown model"), r
+    r = subprocess.run([sys.executable, "-m", "mlacalc.cli", "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("Usage: mlacalc"), r
+
