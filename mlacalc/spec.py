@@ -1330,10 +1330,10 @@ def convert_attention(raw: dict, target: str) -> dict:
     if kind not in ("mha", "mqa", "gqa"):
         raise SpecError("--as", f"expected mha, mqa or gqa:N, got {target!r}")
     if kind == "gqa":
-        try:
-            kv = int(n)
-        except ValueError:
-            raise SpecError("--as", f"gqa needs a KV head count, e.g. gqa:8, got {target!r}") from None
+        # ASCII digits, as the integer flags take them: int() also read "gqa:٨" (Arabic-Indic) and "gqa:1_6"
+        if not re.fullmatch(r"\+?[0-9]+", n):
+            raise SpecError("--as", f"gqa needs a KV head count in ASCII digits, e.g. gqa:8, got {target!r}")
+        kv = int(n)
     else:
         if n:
             raise SpecError("--as", f"{kind} takes no count, got {target!r}")

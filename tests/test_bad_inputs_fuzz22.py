@@ -108,3 +108,19 @@ def test_python_m_mlacalc_cli_runs_the_cli():
     r = subprocess.run([sys.executable, "-m", "mlacalc.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("Usage: mlacalc"), r
 
+
+# --- --as gqa:N: the count in ASCII digits ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", ["gqa:٨", "gqa:８", "gqa:1_6", "gqa: 8"])
+def test_as_gqa_count_refuses_other_digits(capsys, target):
+    """int() read "gqa:٨" (Arabic-Indic 8) as 8 K/V heads and "gqa:1_6" as 16; the title then said "as gqa:٨"."""
+    refused(capsys, "kv", "llama-3.1-8b", "--as", target, words=f"--as: gqa needs a KV head count in ASCII digits, "
+                                                               f"e.g. gqa:8, got {target!r}")
+    refused(capsys, "kv", f"llama-3.1-8b@as={target}", words="--as: gqa needs a KV head count in ASCII digits")
+
+
+def test_as_gqa_count_in_ascii_still_converts():
+    # Llama-3.1-8B: 32 query heads of 128 over 32 layers; gqa:4 -> 32 x 2 x 4 x 128 x 2 B = 65,536 B a token
+    s = load_spec("llama-3.1-8b", as_attention="gqa:4")
+    assert s.attention.num_kv_heads == 4
+    assert kv_report(s, context=1).per_token.total == 32 * 2 * 4 * 128 * 2 == 65_536
