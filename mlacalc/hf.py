@@ -2360,8 +2360,10 @@ def _step_moe_layers(cfg: dict, mt: str, layers: int) -> set[int]:
         raise _refuse(mt, "without moe_layers_enum its MoE layers are not known (vLLM takes layers 1 on, StepFun's "
                           "remote config class layers 3 to 44)")
     if _name(enum):
-        items = [x.strip() for x in enum.strip().split(",")] if enum.strip() else []
-        if not all(x.isdigit() for x in items):
+        # ASCII digits between commas, as vLLM's int() of each piece needs one: str.isdigit() passed "²" (int()
+        # then raised a ValueError traceback), and a blank string was read as no MoE layer where vLLM's int("") fails
+        items = [x.strip() for x in enum.split(",")]
+        if not all(re.fullmatch(r"[0-9]+", x) for x in items):
             raise SpecError(WHERE, f"model_type {mt}: moe_layers_enum must name layers as whole numbers separated by "
                                    f"commas, got {_show(enum)}")
         found = [int(x) for x in items]

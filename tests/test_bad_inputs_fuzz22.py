@@ -124,3 +124,18 @@ def test_as_gqa_count_in_ascii_still_converts():
     s = load_spec("llama-3.1-8b", as_attention="gqa:4")
     assert s.attention.num_kv_heads == 4
     assert kv_report(s, context=1).per_token.total == 32 * 2 * 4 * 128 * 2 == 65_536
+
+
+# --- StepFun's moe_layers_enum: ASCII digits between commas ---------------------------------------------------------
+# vLLM (Step3TextDecoderLayer) reads [int(i) for i in moe_layers_enum.strip().split(",")]. The reader checked each
+# piece with str.isdigit(), which passes "²" (superscript two): int() then raised a ValueError traceback; a blank
+# string was read as no MoE layer at all (a dense model) where vLLM's int("") fails.
+
+@pytest.mark.parametrize("fixture", ["step3", "step_3_5_flash"])
+@pytest.mark.parametrize("enum", ["4,²", "٤,5", "", " "])
+def test_step_moe_layers_enum_refuses_other_digits_and_blank(capsys, tmp_path, fixture, enum):
+    cfg = fixture_config(fixture)
+    inner = cfg["text_config"] if "moe_layers_enum" in cfg.get("text_config", {}) else cfg
+    inner["moe_layers_enum"] = enum
+    refused(capsys, "weights", write_config(tmp_path, cfg),
+            words="moe_layers_enum must name layers as whole numbers separated by commas")
