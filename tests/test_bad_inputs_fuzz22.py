@@ -139,3 +139,20 @@ def test_step_moe_layers_enum_refuses_other_digits_and_blank(capsys, tmp_path, f
     inner["moe_layers_enum"] = enum
     refused(capsys, "weights", write_config(tmp_path, cfg),
             words="moe_layers_enum must name layers as whole numbers separated by commas")
+
+
+# --- COLUMNS and LINES that str.isdigit() passes and int() refuses ----------------------------------------------------
+
+@pytest.mark.parametrize("variable,value", [("COLUMNS", "²"), ("LINES", "²"),
+                                            ("COLUMNS", "١٠٠")])
+def test_a_terminal_size_in_other_digits_is_ignored(capsys, monkeypatch, variable, value):
+    """mlacalc.report.console checked COLUMNS with str.isdigit() and rich checks COLUMNS and LINES so: "²" (superscript
+    two) passes, and int() then raised a ValueError traceback (`COLUMNS=² mlacalc kv llama-3.1-8b`). Such a size now
+    counts as unset, as COLUMNS=0 and COLUMNS=abc already did. Llama-3.1-8B at 4,096 tokens: 32 layers x 2 x 8 heads x
+    128 x 2 B x 4,096 = 512 MiB."""
+    from helpers import run
+
+    monkeypatch.setenv(variable, value)
+    code, out, err, _ = run(capsys, "kv", "llama-3.1-8b")
+    assert 32 * 2 * 8 * 128 * 2 * 4096 == 512 * 2**20
+    assert code == 0 and "KV cache: llama-3.1-8b" in out and "512.00 MiB" in out, (out, err)
