@@ -156,3 +156,13 @@ def test_a_terminal_size_in_other_digits_is_ignored(capsys, monkeypatch, variabl
     code, out, err, _ = run(capsys, "kv", "llama-3.1-8b")
     assert 32 * 2 * 8 * 128 * 2 * 4096 == 512 * 2**20
     assert code == 0 and "KV cache: llama-3.1-8b" in out and "512.00 MiB" in out, (out, err)
+
+
+def test_a_hardware_arch_in_other_digits_is_refused(capsys, tmp_path):
+    """ARCH_RE's \\d took "sm_٩٠" (Arabic-Indic 90): the file loaded with an arch no kernel table names, and the
+    expected time called itself an estimate for an uncalibrated "sm_٩٠"."""
+    base = (tmp_path / "h100.yaml")
+    text = open(__file__.rsplit("/", 1)[0] + "/../model_specs/hardware/h100-sxm.yaml", encoding="utf-8").read()
+    base.write_text(text.replace("arch: sm_90", "arch: sm_٩٠"), encoding="utf-8")
+    refused(capsys, "roofline", "deepseek-v3", "--gpu", str(base),
+            words="arch: expected a compute capability like sm_90 or an AMD target like gfx942, got 'sm_٩٠'")
