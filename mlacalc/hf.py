@@ -4696,6 +4696,11 @@ def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> d
     if method in ("awq", "gptq"):
         bits = _req(q, mt, "bits", "w_bit")
         group = q.get("group_size", q.get("q_group_size", 128))
+        if group is None:
+            # read as per channel; vLLM's GPTQConfig and AWQConfig take the null as the group size and divide by it
+            key = "group_size" if "group_size" in q else "q_group_size"
+            raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} is null; -1 is per channel, or "
+                                   "leave the key out for 128")
         zero = bits if method == "gptq" or q.get("zero_point", True) else 0
         # lm_head: true (GPTQModel, AutoRound) quantizes the output head like the layers: vLLM's GPTQ and AWQ configs
         # read it (lm_head_quantized = get_from_keys_or(config, ["lm_head"], default=False)); it was ignored, the
@@ -4753,6 +4758,12 @@ def _checked_quant(q: dict, mt: str) -> dict:
         if v is not None and not _whole(v, -1):
             raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a whole number, "
                                    f"got {_show(v)}")
+    for key in ("group_size", "q_group_size"):
+        if q.get(key) == 0:
+            # read as per channel, GPTQ's -1; vLLM's GPTQ and AWQ configs divide each input width by it
+            # (gptq.py: input_size_per_partition % group_size), so no engine loads such a file
+            raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be -1 (per channel) or at least "
+                                   f"1, got 0")
     for key in ("zero_point", "lm_head"):
         if q.get(key) is not None and not isinstance(q[key], bool):
             # "false" was truthy: an asymmetric zero point counted for a symmetric AWQ checkpoint
@@ -4806,7 +4817,9 @@ def _compressed_tensors(q: dict, spec: dict, mt: str, layout: Layout = Layout())
         method, scale = "nvfp4", 8
     else:
         raise _refuse(mt, f"compressed-tensors {kind} weights of {bits} bits are not modelled")
-    if w.get("symmetric") is not None and not isinstance(w["symmetric"], bool):
+    if "symmetric" in w and not isinstance(w["symmetric"], bool):
+        # null included: it counted an asymmetric zero point, where compressed-tensors' QuantizationArgs (pydantic,
+        # symmetric: bool = True) refuses None and a key left out is symmetric
         # "false" was truthy: a symmetric scheme, no zero point counted
         raise SpecError(WHERE, f"model_type {mt}: compressed-tensors weights.symmetric must be true or false, "
                                f"got {_show(w['symmetric'])}")

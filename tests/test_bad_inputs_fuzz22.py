@@ -166,3 +166,35 @@ def test_a_hardware_arch_in_other_digits_is_refused(capsys, tmp_path):
     base.write_text(text.replace("arch: sm_90", "arch: sm_٩٠"), encoding="utf-8")
     refused(capsys, "roofline", "deepseek-v3", "--gpu", str(base),
             words="arch: expected a compute capability like sm_90 or an AMD target like gfx942, got 'sm_٩٠'")
+
+
+# --- quantization_config values no loader takes, read as something else ----------------------------------------------
+
+@pytest.mark.parametrize("key,value,words", [
+    # vLLM's GPTQConfig divides each input width by the group size (gptq.py: input_size_per_partition % group_size):
+    # 0 and null were read as per channel (GPTQ's -1), Gemma-2-27B-GPTQ at 15,384,314,880 B
+    ("group_size", 0, "quantization_config.group_size must be -1 (per channel) or at least 1, got 0"),
+    ("group_size", None, "quantization_config.group_size is null; -1 is per channel, or leave the key out for 128"),
+])
+def test_gptq_group_size_zero_or_null_is_refused(capsys, tmp_path, key, value, words):
+    cfg = fixture_config("gemma_2_27b_gptq")
+    cfg["quantization_config"][key] = value
+    refused(capsys, "weights", write_config(tmp_path, cfg), words=words)
+
+
+@pytest.mark.parametrize("fixture", ["kimi_k2_thinking", "llama_3_8b_instruct_fp8_kv"])
+def test_compressed_tensors_null_symmetric_is_refused(capsys, tmp_path, fixture):
+    """compressed-tensors' QuantizationArgs (pydantic, symmetric: bool = True) refuses a null; the reader took it as
+    false and counted an asymmetric zero point on every quantized weight group."""
+    cfg = fixture_config(fixture)
+    cfg["quantization_config"]["config_groups"]["group_0"]["weights"]["symmetric"] = None
+    refused(capsys, "weights", write_config(tmp_path, cfg),
+            words="compressed-tensors weights.symmetric must be true or false, got None")
+
+
+def test_gptq_per_channel_and_left_out_group_size_still_read(tmp_path):
+    cfg = fixture_config("gemma_2_27b_gptq")
+    cfg["quantization_config"]["group_size"] = -1
+    assert load_spec(write_config(tmp_path, cfg)).quantization.group_size is None        # per channel
+    del cfg["quantization_config"]["group_size"]
+    assert load_spec(write_config(tmp_path, cfg)).quantization.group_size == 128         # GPTQ's default
