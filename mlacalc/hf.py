@@ -2768,7 +2768,15 @@ def _yarn_limit(c: dict) -> int:
         if not isinstance(r, dict) or (r.get("rope_type") or r.get("type")) != "yarn":
             continue
         factor, base = r.get("factor"), r.get("original_max_position_embeddings")
-        if all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < 2**40 for x in (factor, base)):
+        # a factor or base given but not a size was skipped without a word, and the extended context with it
+        # ("factor": "4" left a Qwen2.5 with YaRN at 32,768), or read as one (4096.5 positions)
+        if factor is not None and not (isinstance(factor, (int, float)) and not isinstance(factor, bool) and
+                                       0 < factor < 2**20):
+            raise SpecError(WHERE, f"{key}.factor of a yarn RoPE must be a positive number, got {_show(factor)}")
+        if base is not None and not (_whole(base, 1) and base < 2**40):
+            raise SpecError(WHERE, f"{key}.original_max_position_embeddings must be a whole number of at least 1, "
+                                   f"got {_show(base)}")
+        if factor is not None and base is not None:
             return int(base * factor)
     return 0
 

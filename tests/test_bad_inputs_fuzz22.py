@@ -198,3 +198,32 @@ def test_gptq_per_channel_and_left_out_group_size_still_read(tmp_path):
     assert load_spec(write_config(tmp_path, cfg)).quantization.group_size is None        # per channel
     del cfg["quantization_config"]["group_size"]
     assert load_spec(write_config(tmp_path, cfg)).quantization.group_size == 128         # GPTQ's default
+
+
+# --- a YaRN rope_scaling whose factor or base is no size -------------------------------------------------------------
+
+def _qwen3_yarn(tmp_path, **yarn) -> str:
+    """Qwen3 with the YaRN block its model card adds: 32,768 positions x factor 4 = 131,072 tokens."""
+    cfg = fixture_config("qwen3")
+    cfg["max_position_embeddings"] = 32768
+    cfg["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768, **yarn}
+    return write_config(tmp_path, cfg)
+
+
+def test_yarn_extends_the_context(tmp_path):
+    assert load_spec(_qwen3_yarn(tmp_path)).max_context == 32768 * 4 == 131_072
+
+
+@pytest.mark.parametrize("yarn,words", [
+    # "4" was skipped without a word: the context limit fell back to 32,768
+    ({"factor": "4"}, "rope_scaling.factor of a yarn RoPE must be a positive number, got '4'"),
+    ({"factor": -4}, "rope_scaling.factor of a yarn RoPE must be a positive number, got -4"),
+    ({"factor": True}, "rope_scaling.factor of a yarn RoPE must be a positive number, got True"),
+    # 32768.5 positions were read as a limit of int(32768.5 x 4) = 131,074 tokens
+    ({"original_max_position_embeddings": 32768.5},
+     "rope_scaling.original_max_position_embeddings must be a whole number of at least 1, got 32768.5"),
+    ({"original_max_position_embeddings": 0},
+     "rope_scaling.original_max_position_embeddings must be a whole number of at least 1, got 0"),
+])
+def test_a_yarn_factor_or_base_that_is_no_size_is_refused(capsys, tmp_path, yarn, words):
+    refused(capsys, "fit", _qwen3_yarn(tmp_path, **yarn), words=words)
