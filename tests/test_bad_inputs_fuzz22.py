@@ -227,3 +227,29 @@ def test_yarn_extends_the_context(tmp_path):
 ])
 def test_a_yarn_factor_or_base_that_is_no_size_is_refused(capsys, tmp_path, yarn, words):
     refused(capsys, "fit", _qwen3_yarn(tmp_path, **yarn), words=words)
+
+
+# --- numbers only YAML 1.1 reads: leading-zero octal, base 60, binary ------------------------------------------------
+# PyYAML (YAML 1.1) read num_layers: 010 as 8 layers (YAML 1.2 reads 10), 1:00 as 60 and 0b1010 as 10; each was
+# taken without a word, in a spec file, a hardware file and a --set value alike.
+
+@pytest.mark.parametrize("value,kind", [("010", "an octal"), ("-010", "an octal"), ("1:00", "a base-60"),
+                                        ("1:30.5", "a base-60"), ("0b1010", "a binary")])
+def test_yaml11_only_numbers_are_refused(capsys, tmp_path, value, kind):
+    words = f"{value!r} (line 1) is {kind} number in YAML 1.1; write it in decimal digits without a leading zero"
+    refused(capsys, "kv", "llama-3.1-8b", "--set", f"num_layers={value}", words=words)
+    spec = tmp_path / "spec.yaml"
+    text = open(__file__.rsplit("/", 1)[0] + "/../model_specs/llama-3.1-8b.yaml", encoding="utf-8").read()
+    assert "num_layers: 32\n" in text
+    spec.write_text(text.replace("num_layers: 32\n", f"num_layers: {value}\n"), encoding="utf-8")
+    refused(capsys, "kv", str(spec), words=f"{value!r} (line ")
+
+
+@pytest.mark.parametrize("value,layers", [("10", 10), ("0x0A", 10), ("1_0", 10), ("1e1", 10)])
+def test_decimal_hex_and_exponent_numbers_still_read(value, layers):
+    assert load_spec("llama-3.1-8b", [f"num_layers={value}"]).num_layers == layers
+
+
+@pytest.mark.parametrize("value", ["'010'", '"1:00"', "!!str 010"])
+def test_quoted_yaml11_numbers_are_text(capsys, value):
+    refused(capsys, "kv", "llama-3.1-8b", "--set", f"num_layers={value}", words="num_layers: expected a whole number")
