@@ -253,3 +253,18 @@ def test_decimal_hex_and_exponent_numbers_still_read(value, layers):
 @pytest.mark.parametrize("value", ["'010'", '"1:00"', "!!str 010"])
 def test_quoted_yaml11_numbers_are_text(capsys, value):
     refused(capsys, "kv", "llama-3.1-8b", "--set", f"num_layers={value}", words="num_layers: expected a whole number")
+
+
+def test_an_empty_kernel_coefficient_block_is_refused(capsys, tmp_path):
+    """kernels: {auto: {}} priced the attention with every default coefficient while roofline --json called the
+    coefficients "calibrated" (mlacalc.expected.coefficient_basis: the backend is listed)."""
+    text = open(__file__.rsplit("/", 1)[0] + "/../model_specs/hardware/h100-sxm.yaml", encoding="utf-8").read()
+    hw = tmp_path / "hw.yaml"
+    hw.write_text(text + "kernels: {auto: {}}\n", encoding="utf-8")
+    refused(capsys, "roofline", "deepseek-v3", "--gpu", str(hw),
+            words="kernels.auto: no coefficients given; leave the backend out for the defaults")
+    hw.write_text(text + "kernels: {auto: {mma_eff: 0.7}}\n", encoding="utf-8")      # one given: calibrated
+    from helpers import run
+
+    code, out, _, _ = run(capsys, "roofline", "deepseek-v3", "--gpu", str(hw), "--json")
+    assert code == 0 and json.loads(out)["expected"]["coefficients"] == "calibrated"
