@@ -1413,6 +1413,10 @@ def _read_file(path: Path) -> dict:
         beside = path.parent / "hf_quant_config.json"
         quant_file = read_data(beside, str(beside), "json") if path.name == "config.json" and beside.is_file() \
             else None
+        if quant_file is None and path.name == "config.json" and beside.is_file() and \
+                data.get("quantization_config") is None:
+            # a null there was taken for no file: a ModelOpt NVFP4 checkpoint was priced at bf16 without a word
+            raise SpecError(str(beside), "holds null, not ModelOpt's mapping of producer and quantization")
         try:
             data = spec_dict_from_hf_config(data, name=_config_name(path), quant_file=quant_file)
         except SpecError as e:   # the reader says "config.json"; name the file read (which of several, in compare)

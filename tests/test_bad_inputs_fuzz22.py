@@ -9,7 +9,7 @@ import pytest
 from mlacalc.kv import kv_report
 from mlacalc.spec import load_spec
 
-from helpers import fixture_config, fixture_variant, refused, write_config
+from helpers import HF_FIXTURES, fixture_config, fixture_variant, refused, write_config
 
 
 # --- a key given as null is not the class default a key left out takes ---------------------------------------------
@@ -268,3 +268,15 @@ def test_an_empty_kernel_coefficient_block_is_refused(capsys, tmp_path):
 
     code, out, _, _ = run(capsys, "roofline", "deepseek-v3", "--gpu", str(hw), "--json")
     assert code == 0 and json.loads(out)["expected"]["coefficients"] == "calibrated"
+
+
+def test_a_null_hf_quant_config_beside_config_json_is_refused(capsys, tmp_path):
+    """DeepSeek-R1-0528-NVFP4 keeps its quantization in hf_quant_config.json (ModelOpt 0.29 and before); a file holding
+    null was taken for no file, and the NVFP4 checkpoint priced at bf16 without a word."""
+    import shutil
+
+    src = HF_FIXTURES / "deepseek_r1_0528_nvfp4"
+    shutil.copy(src / "config.json", tmp_path / "config.json")
+    assert "quantization_config" not in fixture_config("deepseek_r1_0528_nvfp4")
+    (tmp_path / "hf_quant_config.json").write_text("null")
+    refused(capsys, "weights", str(tmp_path), words="hf_quant_config.json: holds null, not ModelOpt's mapping")
