@@ -1204,26 +1204,42 @@ GLM_V_TEXT = {"glm4v_text": (True, "Glm4vTextAttention"), "glm_ocr_text": (False
 # default: JambaConfig.__init__ (transformers models/jamba/configuration_jamba.py), FalconH1Config.__post_init__
 # (models/falcon_h1/configuration_falcon_h1.py), and the GLM-V decoders (:func:`_glm_v_text_keys`).
 NULL_KV_IS_HEADS = {"jamba", "falcon_h1", "glm4v_text", "glm_ocr_text"}
+# Sizes whose null the readers take as none, as DeepSeek's MoE does (DeepseekV2MoE: ``if config.n_shared_experts is
+# not None``): a count of shared experts, and MLA's query down-projection (``if self.q_lora_rank is None``).
+NULL_IS_NONE = {"n_shared_experts", "num_shared_experts", "moe_num_shared_experts", "num_shared_expert", "q_lora_rank"}
 
 
 def _refuse_null_defaults(cfg: dict, mt: str, named: str, defaults: dict) -> None:
-    """Refuse a size (a key of :data:`SIZES` of at least 1: layers, widths, heads, vocabulary, positions, windows)
-    that ``cfg`` gives as null where its class has a default (``defaults``, which a config may leave out). A key left
+    """Refuse a size (a key of :data:`SIZES`: layers, widths, heads, experts, vocabulary, positions, windows) that
+    ``cfg`` gives as null where its class has a default (``defaults``, which a config may leave out). A key left
     out takes the class default; a null does not: transformers' config classes keep their arguments as given
     (``self.n_layers = n_layers``; v5's strict dataclasses refuse None for an ``int`` field) and then build no model,
     so a null read as the default was a silent other model (DBRX with ``"n_layers": null`` read as DbrxConfig's 24
     layers, Gemma-3-27B's ``"head_dim": null`` as 256, Jamba's ``"num_key_value_heads": null`` as 8 K/V heads where
-    JambaConfig makes it the 32 query heads). :data:`NULL_KV_IS_HEADS` lists the classes that read a null K/V head
-    count as the query heads; the readers take it so. Other keys keep their readings of a null (ERNIE's
-    ``moe_layer_end_index``: the last layer; a null count of shared experts: none)."""
+    JambaConfig makes it the 32 query heads, North-Mini-Code-1.0's "num_experts": null as Cohere2MoeConfig's 8
+    experts: 3.29 B parameters for 30.48). :data:`NULL_KV_IS_HEADS` lists the classes that read a null K/V head count as the query
+    heads; the readers take it so. Other keys keep their readings of a null (:data:`NULL_IS_NONE`; ERNIE's
+    ``moe_layer_end_index``: the last layer)."""
     for k, v in cfg.items():
-        if v is not None or defaults.get(k) is None or SIZES.get(k) != 1:
+        if v is not None or defaults.get(k) is None or k not in SIZES or k in NULL_IS_NONE:
             continue
         if k == "num_key_value_heads" and named in NULL_KV_IS_HEADS:
             continue
         raise SpecError(WHERE, f"model_type {mt}: {k} is null, which its transformers config class keeps as None "
                                f"(no model is built from it); leave the key out for the class default "
                                f"{_show(defaults[k])}, or give a value")
+
+
+def _refuse_null(cfg: dict, mt: str, *keys: str) -> None:
+    """Refuse ``keys`` given as null where the decoder compares or builds with them as numbers, so that transformers
+    and vLLM fail on the None: DeepSeek's ``layer_idx >= config.first_k_dense_replace`` (a null was read as 0 dense
+    layers: DeepSeek-V3 703.80 B parameters for 671.03), Llama-4's ``range(step - 1, L, step)`` over
+    ``interleave_moe_layer_step`` (a null was read as MoE on every layer: Maverick 784.26 B for 400.71) and its
+    dense MLP of ``intermediate_size_mlp``."""
+    for k in keys:
+        if k in cfg and cfg[k] is None:
+            raise SpecError(WHERE, f"model_type {mt}: {k} is null, which the decoder cannot be built with; give a "
+                                   f"whole number or leave the key out")
 
 
 def _glm_v_text_keys(cfg: dict, mt: str, kv_null: bool = False) -> dict:
@@ -3757,6 +3773,7 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if mt == "llama4_text":
         # Llama4TextConfig: moe_layers = range(step - 1, L, step) unless given (Maverick: step 2, the odd layers);
         # the other layers are dense, intermediate_size_mlp wide
+        _refuse_null(cfg, mt, "interleave_moe_layer_step", "intermediate_size_mlp")
         step = cfg.get("interleave_moe_layer_step", 1) or 1
         moe_layers = cfg.get("moe_layers")
         L = cfg["num_hidden_layers"]
@@ -3767,6 +3784,7 @@ def _ffn(cfg: dict, mt: str) -> dict:
                     "expert_intermediate_size": _req(cfg, mt, "intermediate_size"), "num_shared_experts": 1,
                     "moe_layer_step": step}
     expert_w = _req(cfg, mt, "moe_intermediate_size")
+    _refuse_null(cfg, mt, "first_k_dense_replace")
     f.update(intermediate_size=cfg.get("intermediate_size") or expert_w, expert_intermediate_size=expert_w,
              first_dense_layers=cfg.get("first_k_dense_replace", 0) or 0,
              num_shared_experts=cfg.get("n_shared_experts") or cfg.get("num_shared_experts") or 0)

@@ -280,3 +280,43 @@ def test_a_null_hf_quant_config_beside_config_json_is_refused(capsys, tmp_path):
     assert "quantization_config" not in fixture_config("deepseek_r1_0528_nvfp4")
     (tmp_path / "hf_quant_config.json").write_text("null")
     refused(capsys, "weights", str(tmp_path), words="hf_quant_config.json: holds null, not ModelOpt's mapping")
+
+
+@pytest.mark.parametrize("fixture,key,default", [
+    # Cohere2MoeConfig(num_experts=8): North-Mini-Code-1.0's 128 experts were read as 8, 30.48 B -> 3.29 B parameters
+    ("north_mini_code_1_0", "num_experts", 8),
+    ("jamba_1_5_mini", "num_experts", 16),                   # JambaConfig(num_experts=16); the file's is 16 too
+])
+def test_a_null_expert_count_with_a_class_default_is_refused(capsys, tmp_path, fixture, key, default):
+    cfg = fixture_config(fixture)
+    cfg[key] = None
+    refused(capsys, "weights", write_config(tmp_path, cfg),
+            words=f"{key} is null, which its transformers config class keeps as None (no model is built from it); "
+                  f"leave the key out for the class default {default}")
+
+
+def test_a_null_shared_expert_count_is_still_none(tmp_path):
+    """DeepseekV2MoE builds shared experts only ``if config.n_shared_experts is not None``: a null is none, as read
+    before (DeepSeek-V3: 61 - 3 = 58 MoE layers lose one shared expert of 3 x 7168 x 2048 weights each)."""
+    from mlacalc.params import weights_report as weights
+
+    base = weights(load_spec(fixture_variant(tmp_path, "deepseek_v3"))).params.total
+    s = load_spec(fixture_variant(tmp_path, "deepseek_v3", n_shared_experts=None))
+    assert base - weights(s).params.total == 58 * 3 * 7168 * 2048
+
+
+@pytest.mark.parametrize("fixture,inner,key", [
+    # DeepseekV3DecoderLayer / vLLM deepseek_v2.py: layer_idx >= config.first_k_dense_replace, a TypeError on None;
+    # the null was read as 0 dense layers, DeepSeek-V3 at 703.80 B parameters for 671.03
+    ("deepseek_v3", None, "first_k_dense_replace"),
+    ("glm_4_5_air", None, "first_k_dense_replace"),
+    # Llama4TextConfig: moe_layers = range(step - 1, L, step); a null was read as MoE on every layer (Maverick 784.26 B
+    # for 400.71), and a null intermediate_size_mlp as the experts' width for the dense layers
+    ("llama_4_maverick", "text_config", "interleave_moe_layer_step"),
+    ("llama_4_maverick", "text_config", "intermediate_size_mlp"),
+])
+def test_a_null_the_decoder_computes_with_is_refused(capsys, tmp_path, fixture, inner, key):
+    cfg = fixture_config(fixture)
+    (cfg[inner] if inner else cfg)[key] = None
+    refused(capsys, "weights", write_config(tmp_path, cfg),
+            words=f"{key} is null, which the decoder cannot be built with; give a whole number or leave the key out")
