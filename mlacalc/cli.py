@@ -168,7 +168,12 @@ def _one_line(message: str) -> str:
 
 def _fail(message: str, code: int = 2) -> None:
     if sys.stderr is not None:       # closed (2>&-): print(file=None) would write the error on stdout
-        print(f"error: {_one_line(message)}", file=sys.stderr)
+        try:
+            print(f"error: {_one_line(message)}", file=sys.stderr)
+        except OSError:
+            # stderr that cannot be written (2>/dev/full): the line is lost either way, and the OSError ended the
+            # run with a traceback and exit code 1 instead of the error's own code
+            pass
     sys.exit(code)
 
 

@@ -320,3 +320,21 @@ def test_a_null_the_decoder_computes_with_is_refused(capsys, tmp_path, fixture, 
     (cfg[inner] if inner else cfg)[key] = None
     refused(capsys, "weights", write_config(tmp_path, cfg),
             words=f"{key} is null, which the decoder cannot be built with; give a whole number or leave the key out")
+
+
+def test_an_unwritable_stderr_keeps_the_exit_code(monkeypatch):
+    """`mlacalc kv nope 2>/dev/full`: printing the error line raised OSError (no space left on device) inside the error
+    handler, and the run ended with a traceback and exit code 1 instead of the usage error's 2."""
+    import errno
+    import io
+
+    from mlacalc.cli import main
+
+    class Full(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("sys.stderr", Full())
+    with pytest.raises(SystemExit) as e:
+        main(["kv", "nope"])
+    assert e.value.code == 2
