@@ -1217,9 +1217,9 @@ def _refuse_null_defaults(cfg: dict, mt: str, named: str, defaults: dict) -> Non
     so a null read as the default was a silent other model (DBRX with ``"n_layers": null`` read as DbrxConfig's 24
     layers, Gemma-3-27B's ``"head_dim": null`` as 256, Jamba's ``"num_key_value_heads": null`` as 8 K/V heads where
     JambaConfig makes it the 32 query heads, North-Mini-Code-1.0's "num_experts": null as Cohere2MoeConfig's 8
-    experts: 3.29 B parameters for 30.48). :data:`NULL_KV_IS_HEADS` lists the classes that read a null K/V head count as the query
-    heads; the readers take it so. Other keys keep their readings of a null (:data:`NULL_IS_NONE`; ERNIE's
-    ``moe_layer_end_index``: the last layer)."""
+    experts: 3.29 B parameters for 30.48). :data:`NULL_KV_IS_HEADS` lists the classes that read a null K/V head
+    count as the query heads; the readers take it so. Other keys keep their readings of a null
+    (:data:`NULL_IS_NONE`; ERNIE's ``moe_layer_end_index``: the last layer)."""
     for k, v in cfg.items():
         if v is not None or defaults.get(k) is None or k not in SIZES or k in NULL_IS_NONE:
             continue

@@ -49,9 +49,9 @@ def test_a_size_left_out_still_takes_the_class_default(tmp_path):
 
 
 def test_jambas_null_kv_heads_are_the_query_heads(tmp_path):
-    """JambaConfig.__init__: ``if num_key_value_heads is None: num_key_value_heads = num_attention_heads``. Jamba-1.5-Mini
-    (32 layers, attention at i % 8 == 4: 4 layers, 32 heads of 4096 / 32 = 128) with a null was read as the class
-    default 8 K/V heads: 4 x 2 x 8 x 128 x 2 B = 16,384 B a token, where transformers builds 32."""
+    """JambaConfig.__init__: ``if num_key_value_heads is None: num_key_value_heads = num_attention_heads``.
+    Jamba-1.5-Mini (32 layers, attention at i % 8 == 4: 4 layers, 32 heads of 4096 / 32 = 128) with a null was read as
+    the class default 8 K/V heads: 4 x 2 x 8 x 128 x 2 B = 16,384 B a token, where transformers builds 32."""
     s = load_spec(fixture_variant(tmp_path, "jamba_1_5_mini", num_key_value_heads=None))
     assert s.attention.num_kv_heads == 32
     assert kv_report(s, context=1).per_token.total == 4 * 2 * 32 * 128 * 2 == 65_536
