@@ -502,7 +502,7 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
               BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
-              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = 0.0):
+              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = RESCALE_SLACK):
     """WG0's part of pair i (tiles 2i and 2i + 1; `s`: tile 2i's scores). Returns the next pair's scores and the
     running m, l and O_L. Without MASK both tiles exist and every row sees all their keys: no score mask, no zeroed
     tail rows, no existence test (FlashMLA specialises its last blocks at compile time the same way)."""
@@ -568,7 +568,7 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
               BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
-              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = 0.0):
+              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = RESCALE_SLACK):
     """WG1's part of pair i (`s`: tile 2i + 1's scores); MASK as in :func:`_wg0_pair`."""
     D_HALF: gl.constexpr = D_LAT // 2
     row_s: gl.constexpr = m_i.type.layout

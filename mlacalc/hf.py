@@ -7,7 +7,10 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``llama4_text`` (Scout; Maverick's MoE on every other layer: ``ffn.moe_layer_step``), ``mllama``
   (Llama-3.2-Vision), ``gpt2``, ``gpt_bigcode`` (StarCoder, SantaCoder: GPT-2's block, :data:`GPT2_BLOCK`, with
   multi-query attention, :func:`_gpt_bigcode_keys`), ``gpt_neox`` (Pythia, GPT-NeoX-20B, RedPajama-INCITE: RoPE
-  over ``rotary_pct`` of each head, biased projections and MLP, :func:`_gpt_neox_keys`), ``falcon``, ``phi3``
+  over ``rotary_pct`` of each head, biased projections and MLP, :func:`_gpt_neox_keys`), ``falcon`` (Falcon-7B/40B/
+  180B, Falcon-11B, Falcon-RW: LayerNorms with biases, q/k/v/dense and the MLP biased by ``bias``,
+  :func:`_falcon_keys`; the remote-code ``RefinedWeb``/``RefinedWebModel`` configs through :func:`_refinedweb_keys`),
+  ``phi3``
   (Phi-3.5, Phi-4-mini: partial
   RoPE), ``glm4_moe`` (GLM-4.5/4.6: partial RoPE, q/k/v biases, MTP), ``minimax_m2`` (``rotary_dim``), ``cohere``
   (one LayerNorm per parallel block), ``cohere2`` (Command R7B, Command A: Cohere's parallel block with three
@@ -105,9 +108,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   q/k/v biases on the fused ``c_attn``, a gated MLP of half ``intermediate_size``; ``no_bias`` false refused;
   :func:`_qwen_keys`) and ``baichuan`` (Baichuan and Baichuan-2: W_pack fused q/k/v, Llama's block, RoPE at
   ``hidden_size`` 4096 and ALiBi otherwise as vLLM tells them apart, :func:`_baichuan_alibi`);
-- ``phimoe`` (Phi-3.5-MoE: Mixtral's experts on every layer, q/k/v/o biased by ``attention_bias``; its LayerNorm and
-  ``lm_head_bias`` biases are not counted) and ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as
-  ``hunyuan`` without experts);
+- ``phimoe`` (Phi-3.5-MoE: Mixtral's experts on every layer, q/k/v/o biased by ``attention_bias``, LayerNorms with
+  biases, an lm_head biased by ``lm_head_bias``; either flag false refused, :func:`_phimoe_keys`) and
+  ``hunyuan_v1_dense`` (Hunyuan-7B and the Hunyuan-MT models: read as ``hunyuan`` without experts);
 - ``gemma3n``/``gemma3n_text`` (Gemma-3n E2B, E4B; :func:`_gemma3n_keys`): Gemma-3's sandwich norms and q/k norms on
   four sliding-window layers to one global, the last ``num_kv_shared_layers`` reading the K/V of the last earlier
   layer of their type (``attention.kv_shared_tail``; their k/v projections stored unused,
@@ -183,6 +186,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   their own widths in every MoE layer) and MiniMax-M3 (``minimax_m3_vl``, whose text_config says ``minimax_m2``:
   block-sparse attention with a lightning indexer), GLM-Image (``glm_image``: a head over its image tokens alone)
   and HRM-Text (``hrm_text``: looped layer stacks) are refused by name.
+- the 2025-2026 decoders of docs/zoo-facts.md section 35: ``jais2`` (Jais-2: Llama's attention with q/k/v/o biased by
+  ``attention_bias``, a relu2 MLP of up_proj/down_proj biased by ``mlp_bias``, LayerNorms with biases;
+  :func:`_jais2_keys`) and ``granite_swa`` (Granite-SWA: Granite's block with a learned sink per query head and
+  sliding layers from ``layer_types``, every fourth layer full where none is given; :func:`_granite_swa_keys`).
+  Granite-SWA-MoE, ZAYA, A.X-K1/K2, OLMo-Hybrid, Laguna, HyperCLOVA X, Youtu, nanochat, Aquila, XVERSE and XGLM are
+  refused by name (:data:`REFUSED`).
 
 An MLX-converted checkpoint's top-level ``quantization`` block (mlx_lm's affine quantization: ``bits``,
 ``group_size``, per-module entries; copied to a ``quantization_config`` without ``quant_method`` since mlx-lm #957)
@@ -204,12 +213,12 @@ Every size a config gives is checked before any arithmetic on it (:data:`SIZES`,
 ``"num_hidden_layers": "32"`` or ``-8`` is one line naming the key, not a traceback.
 
 Counted as the checkpoints hold them: biases of MLPs (``ffn.mlp_bias``: StarCoder2's ``use_bias``, GPT-2's,
-GPT-NeoX's, StarCoder's, Phi's, OPT's ``enable_bias``, GPT-J's, BLOOM's, GPT-Neo's) and of LayerNorms (``norm_vectors``
-2: StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder, Phi, Nemotron's LayerNorm1P and the 2021-2023 decoders but MPT),
-learned position tables (``position_embeddings``: GPT-2's, StarCoder's, OPT's, GPT-Neo's), lm_head biases
-(``head_bias``: Phi's, GPT-J's, CodeGen's) and BLOOM's embedding LayerNorm (``embedding_norm``); a q/k
-norm over the whole projection (MiniMax-M2) is counted per head; MiniMax-M2's
-``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
+GPT-NeoX's, StarCoder's, Phi's, OPT's ``enable_bias``, GPT-J's, BLOOM's, GPT-Neo's, Falcon's ``bias``) and of
+LayerNorms (``norm_vectors`` 2: StableLM, StarCoder2, GPT-2, GPT-NeoX, StarCoder, Phi, Nemotron's LayerNorm1P, Falcon,
+Phi-3.5-MoE and the 2021-2023 decoders but MPT), learned position tables (``position_embeddings``: GPT-2's,
+StarCoder's, OPT's, GPT-Neo's), lm_head biases (``head_bias``: Phi's, GPT-J's, CodeGen's, Phi-3.5-MoE's) and
+BLOOM's embedding LayerNorm (``embedding_norm``); a q/k norm over the whole projection (MiniMax-M2) is counted per
+head; MiniMax-M2's ``num_mtp_modules`` are not counted (its 230B on the model card is matched without them).
 
 Defaults a config.json leaves out are the transformers class defaults, which differ by family (:data:`DEFAULTS`):
 Gemma ties embeddings by default, Gemma-3's ``text_config`` has no ``vocab_size`` (262208) and no
@@ -418,6 +427,13 @@ ALIASES = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2", "qwen3_vl_text"
            # HunYuanDenseV1ForCausalLM (hunyuan_v1.py) from the same keys: the hunyuan reading, after
            # _hunyuan_vl_keys
            "hunyuan_vl_text": "hunyuan",
+           # Falcon's remote-code configs as first released (tiiuae/falcon-7b "RefinedWebModel", falcon-40b
+           # "RefinedWeb", RWForCausalLM, kept by fine-tunes of 2023): FalconForCausalLM's decoder under the names of
+           # the remote configuration_RW.py (n_layer, n_head, n_head_kv). vLLM reads them through its RWConfig
+           # (vllm/transformers_utils/config.py _CONFIG_REGISTRY; registry.py "RWForCausalLM": ("falcon",
+           # "FalconForCausalLM")); transformers' falcon/convert_custom_code_checkpoint.py renames them to falcon.
+           # _refinedweb_keys renames them and refuses what vLLM would build otherwise
+           "refinedweb": "falcon", "refinedwebmodel": "falcon",
            # EXAONE 4.5 (Exaone4_5_Config: "EXAONE 4.5 first released with the text model type as exaone4_5_text,
            # now changed to exaone4"; models/exaone4_5/modular_exaone4_5.py builds AutoModel of the text config,
            # Exaone4Model): EXAONE-4.0's decoder
@@ -568,7 +584,27 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # tie_word_embeddings PretrainedConfig's True
     "gpt_neo": {"tie_word_embeddings": True, "max_position_embeddings": 2048, "window_size": 256,
                 "attention_types": [[["global", "local"], 12]]},
-    "falcon": {"tie_word_embeddings": True},
+    # FalconConfig (transformers models/falcon/configuration_falcon.py): multi_query=True, parallel_attn=True,
+    # tie_word_embeddings=True; num_kv_heads None is num_attention_heads (read by _conventional). A file without
+    # multi_query was read as MHA (Falcon-7B 8.225 B parameters, not 6.922; the fuzz script's --drops pass found it)
+    "falcon": {"tie_word_embeddings": True, "multi_query": True},
+    # Jais2Config (transformers models/jais2/modular_jais2.py; vLLM's jais2.py reads transformers' class): the Jais-2-8B
+    # shape, attention_bias=True, mlp_bias=True, tie_word_embeddings=False; num_key_value_heads None is the query heads
+    "jais2": {"vocab_size": 150272, "hidden_size": 3328, "intermediate_size": 26624, "num_hidden_layers": 32,
+              "num_attention_heads": 26, "max_position_embeddings": 8192, "attention_bias": True, "mlp_bias": True,
+              "tie_word_embeddings": False},
+    # GraniteSWAConfig (transformers models/granite_swa/modular_granite_swa.py; vLLM's granite_swa.py reads it): the
+    # granite-swash-2b shape, sliding_window=128, a tied head; GraniteConfig's attention_bias=False, mlp_bias=False.
+    # layer_types None is every fourth layer full from layer 0 (_granite_swa_keys)
+    "granite_swa": {"vocab_size": 100352, "hidden_size": 2560, "intermediate_size": 8192, "num_hidden_layers": 24,
+                    "num_attention_heads": 20, "num_key_value_heads": 4, "max_position_embeddings": 8192,
+                    "tie_word_embeddings": True, "sliding_window": 128, "attention_bias": False, "mlp_bias": False},
+    # RWConfig (vLLM's vllm/transformers_utils/configs/falcon.py, adapted from tiiuae/falcon-7b's configuration_RW.py;
+    # TGI's flash_rw_modeling.py RWConfig and PaddleNLP's RefinedWeb copy the same): parallel_attn=False, bias=False,
+    # alibi=False, where FalconConfig's parallel_attn is True. multi_query is not here: vLLM's RWConfig defaults it to
+    # True, TGI's and PaddleNLP's to False (_refinedweb_keys asks the file for it; None here hides FalconConfig's True)
+    **dict.fromkeys(("refinedweb", "refinedwebmodel"), {"parallel_attn": False, "bias": False, "alibi": False,
+                                                        "multi_query": None}),
     "cohere": {"tie_word_embeddings": True},                        # CohereConfig(tie_word_embeddings=True)
     # Cohere2Config(tie_word_embeddings=True, sliding_window=4096, sliding_window_pattern=4)
     "cohere2": {"tie_word_embeddings": True, "sliding_window": 4096},
@@ -703,8 +739,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # intermediate_size=22016, tie_word_embeddings=False (lm_head is its own matrix)
     "qwen": {"kv_channels": 128, "rotary_pct": 1.0, "no_bias": True, "tie_word_embeddings": False},
     # PhimoeConfig (transformers): attention_bias=False, lm_head_bias=False, tie_word_embeddings=False (Phi-3.5-MoE's
-    # file sets both biases true)
-    "phimoe": {"attention_bias": False, "tie_word_embeddings": False},
+    # file sets both biases true); num_key_value_heads=8 (vLLM's PhiMoEConfig the same): a file without it was read as
+    # MHA, 42.68 B parameters and 4x the KV (the fuzz script's --drops pass)
+    "phimoe": {"attention_bias": False, "tie_word_embeddings": False, "num_key_value_heads": 8},
     # BaichuanConfig (Baichuan's remote code, configuration_baichuan.py): tie_word_embeddings=False
     "baichuan": {"tie_word_embeddings": False},
     # ExaoneConfig (EXAONE-3.0/3.5's remote code, configuration_exaone.py) passes no tie_word_embeddings
@@ -769,6 +806,10 @@ CONVENTIONAL |= {"nemotron", "olmo", "vaultgemma"}
 # the decoders of 2021-2023 (docs/zoo-facts.md section 32): OPT, GPT-J, CodeGen, BLOOM, MPT, GPT-Neo
 LEGACY = ("opt", "gptj", "codegen", "bloom", "mpt", "gpt_neo")
 CONVENTIONAL |= set(LEGACY)
+# the 2025-2026 decoders of docs/zoo-facts.md section 35: Jais-2 (Jais2ForCausalLM: Llama's attention, NemotronMLP,
+# LayerNorms; _jais2_keys) and Granite-SWA (GraniteSWAForCausalLM: Granite with sliding layers and attention sinks;
+# _granite_swa_keys)
+CONVENTIONAL |= {"jais2", "granite_swa"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -838,6 +879,35 @@ REFUSED = {
     "deepseek_v4": "DeepSeek-V4's compressed attention (compressed_sparse_attention, heavily_compressed_attention: "
                    "K/V compressed 4x and 128x beside a sliding window), grouped output projection and "
                    "hyper-connections (hc_mult) are not modelled",
+    # the survey of docs/zoo-facts.md section 35: decoders of 2025-2026 (and three older ones) whose classes were read
+    # (transformers models/<type>/modular_<type>.py and blocks.json; vLLM's model file where it has one) and which the
+    # spec cannot describe, or which no released file was found to check a reading against. Each was refused before
+    # on its first unknown key, which named a key rather than the reason
+    "granitemoe_swa": "Granite-SWA-MoE's experts have no gate (up and down projections only; the spec's experts are "
+                      "gated)",
+    "zaya": "ZAYA's experts have no gate (the spec's experts are gated)",
+    "axk2": "A.X-K2's MLA with an output gate is not modelled (the spec's output gate is conventional attention's)",
+    "olmo_hybrid": "OLMo-Hybrid's state-space mixer layers beside OLMo-3's attention layers are not read: no released "
+                   "config was found to check a reading against",
+    "laguna": "Laguna's query heads that differ by layer type (num_attention_heads_per_layer) under a per-head "
+              "output gate, beside a sigmoid-routed MoE after dense mlp_only_layers, are not read: no checkpoint "
+              "total was found to check a reading against",
+    "hyperclovax": "HyperCLOVA X's Peri-LN block (a norm before and after attention and MLP) on Granite's is not "
+                   "read: no released text config was found to check a reading against",
+    "axk1": "A.X-K1's extra RMSNorm on each MoE layer's output (post_mlp_layernorm) beside DeepSeek-V3's model is "
+            "not read: no released config was found to check a reading against",
+    "youtu": "Youtu-LLM's DeepSeek-V3 MLA over a dense MLP is not read: no released config was found to check a "
+             "reading against",
+    "nanochat": "nanochat's weightless RMSNorms and q/k norms, relu2 MLP and soft-capped logits are not read: no "
+                "released config was found to check a reading against",
+    # vLLM builds both as LlamaForCausalLM (registry.py); XVERSE-MoE-A4.2B shares XverseForCausalLM with experts
+    # vLLM's Llama does not build
+    "aquila": "Aquila is not read: vLLM builds it as Llama, but no released config was found to pin the alias by",
+    "xverse": "XVERSE is not read: vLLM builds it as Llama (its MoE model shares the architecture name with experts "
+              "Llama has not), and no released config was found to pin the alias by",
+    # XGLM (XGLMForCausalLM, transformers alone): sinusoidal positions, biased projections and MLP, LayerNorms
+    "xglm": "XGLM is not read: no released config.json was found (a printed XGLMConfig only) to check a reading of "
+            "its sinusoidal positions and biased layers against",
 }
 
 # keys that size the model: whole numbers of at least this minimum where a config gives them (None: not given)
@@ -1153,7 +1223,8 @@ def _key_reader(mt: str, named: str):
     (None, mt): by the decoder's own model_type before an alias renames it (Mistral Small 4, InternLM-1), else by the
     model_type read. Each takes the checked config and that name, and refuses in one line what it cannot read."""
     by_own_name = {"mistral4": _mistral4_keys, "internlm": _internlm_keys, "flex_olmo": _flex_olmo_keys,
-                   "hunyuan_vl_text": _hunyuan_vl_keys}
+                   "hunyuan_vl_text": _hunyuan_vl_keys, "refinedweb": _refinedweb_keys,
+                   "refinedwebmodel": _refinedweb_keys}
     if named in by_own_name:
         return by_own_name[named], named
     readers = {"exaone_moe": _exaone_moe_keys, "dbrx": _dbrx_keys, "exaone": _exaone_keys, "hy_v3": _hy_v3_keys,
@@ -1162,7 +1233,8 @@ def _key_reader(mt: str, named: str):
                "gpt_bigcode": _gpt_bigcode_keys, "nemotron": _nemotron_keys, "olmo": _olmo_keys,
                **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys),
                "opt": _opt_keys, "gptj": _gptj_keys, "codegen": _gptj_keys, "bloom": _bloom_keys, "mpt": _mpt_keys,
-               "gpt_neo": _gpt_neo_keys}
+               "gpt_neo": _gpt_neo_keys, "falcon": _falcon_keys, "phimoe": _phimoe_keys, "jais2": _jais2_keys,
+               "granite_swa": _granite_swa_keys}
     return readers.get(mt), mt
 
 
@@ -1598,6 +1670,106 @@ def _internlm_keys(cfg: dict, mt: str) -> dict:
         raise _refuse(mt, f"num_key_value_heads {kv} differs from num_attention_heads {heads} (InternLMAttention "
                           f"builds k/v of all {heads} heads, vLLM's LlamaAttention of {kv})")
     return {**cfg, "attention_bias": bias, "head_dim": head}
+
+
+def _falcon_keys(cfg: dict, mt: str) -> dict:
+    """Falcon (FalconConfig; transformers models/falcon/modeling_falcon.py, vLLM model_executor/models/falcon.py) where
+    the two would build different weights from one file. FalconMLP: transformers' dense_h_to_4h is ``ffn_hidden_size``
+    wide (FalconConfig: None is 4 x hidden_size), vLLM's ``4 * hidden_size`` whatever the file says: another width is
+    refused in one line (Falcon-11B's 16384 is 4 x 4096). The rest both read alike: ``bias`` biases query_key_value,
+    dense and both MLP projections (FalconLinear / QKVParallelLinear, RowParallelLinear, ColumnParallelLinear:
+    ``bias=config.bias``); every LayerNorm (input_layernorm, post_attention_layernorm or ln_attn and ln_mlp, ln_f) is
+    an nn.LayerNorm with weight and bias (:data:`NORM_VECTORS`); the lm_head has no bias and is tied unless
+    ``tie_word_embeddings`` is false (Falcon-11B's)."""
+    hidden = _req(cfg, mt, "hidden_size", "n_embd")
+    width = cfg.get("ffn_hidden_size")
+    if width is not None and width != 4 * hidden:
+        raise _refuse(mt, f"ffn_hidden_size {width} differs from 4 x hidden_size {4 * hidden}: transformers' FalconMLP "
+                          "builds the file's width, vLLM's 4 x hidden_size; which the checkpoint holds cannot be told")
+    return cfg
+
+
+def _refinedweb_keys(cfg: dict, mt: str) -> dict:
+    """Falcon's remote-code configs (``RefinedWebModel``: tiiuae/falcon-7b as first released; ``RefinedWeb``:
+    falcon-40b; fine-tunes of both keep them), read as ``falcon`` (:data:`ALIASES`) in FalconConfig's names:
+    ``n_layer``, ``n_head``, ``n_head_kv`` (transformers' falcon/convert_custom_code_checkpoint.py renames them so;
+    vLLM's RWConfig reads them by its attribute_map). ``new_decoder_architecture`` (grouped K/V of ``n_head_kv``,
+    ln_attn and ln_mlp) is the file's where it says, else the remote code's: 40B's RefinedWeb code always builds it,
+    7B's RefinedWebModel never (TGI's RWConfig: ``model_type == "RefinedWeb"``). vLLM's RWConfig takes the file's
+    flag, else false, and forces it on at hidden_size 8192 ("Hack for falcon-40b"): a file where that rule gives the
+    other answer is refused, as is one without ``multi_query`` outside the new architecture (vLLM's RWConfig defaults
+    it to true, TGI's and PaddleNLP's copies to false) and a RefinedWeb file without ``n_head_kv``."""
+    out = dict(cfg)
+    for old, new in (("n_layer", "num_hidden_layers"), ("n_head", "num_attention_heads"),
+                     ("n_head_kv", "num_kv_heads")):
+        if out.get(new) is None and out.get(old) is not None:
+            out[new] = out[old]
+    hidden = _req(out, mt, "hidden_size", "n_embd")
+    given = out.get("new_decoder_architecture")
+    nda = bool(given) if given is not None else mt == "refinedweb"
+    vllm = hidden == 8192 or bool(given)
+    if nda != vllm:
+        raise _refuse(mt, f"new_decoder_architecture {'given ' + _show(given) if given is not None else 'not given'} "
+                          f"at hidden_size {hidden}: the remote code builds "
+                          f"{'the 40B' if nda else 'the 7B'} decoder, vLLM's RWConfig the other")
+    if nda and out.get("num_kv_heads") is None:
+        _missing(mt, "n_head_kv")
+    if not nda and out.get("multi_query") is None:
+        raise _refuse(mt, "does not say multi_query (vLLM's RWConfig defaults it to true, the remote code's copies to "
+                          "false)")
+    return _falcon_keys({**out, "new_decoder_architecture": nda}, mt)
+
+
+def _phimoe_keys(cfg: dict, mt: str) -> dict:
+    """Phi-3.5-MoE (PhimoeConfig; transformers models/phimoe/modeling_phimoe.py, vLLM model_executor/models/phimoe.py)
+    where the two would build different weights from one file: transformers biases q/k/v/o by ``attention_bias`` and
+    the lm_head by ``lm_head_bias`` (both False in PhimoeConfig), vLLM's PhiMoEAttention and PhiMoEForCausalLM build
+    the biases whatever the file says (QKVParallelLinear, RowParallelLinear, ParallelLMHead: ``bias=True``). Either
+    flag false is refused in one line; the release sets both true. Its LayerNorms (input_layernorm,
+    post_attention_layernorm, the model's norm: nn.LayerNorm with weight and bias in both engines) are counted by
+    :data:`NORM_VECTORS`, the lm_head's bias of vocab_size by ``head_bias``."""
+    for key in ("attention_bias", "lm_head_bias"):
+        if not cfg.get(key):
+            raise _refuse(mt, f"{key} false (or left out: PhimoeConfig's default): transformers builds no such bias, "
+                              "vLLM's PhiMoE builds it whatever the file says")
+    return cfg
+
+
+def _jais2_keys(cfg: dict, mt: str) -> dict:
+    """Jais-2 (Jais2Config(LlamaConfig); transformers models/jais2/modular_jais2.py, vLLM
+    model_executor/models/jais2.py) where the two would build different weights from one file. Jais2DecoderLayer is
+    Llama's with nn.LayerNorm (weight and bias: :data:`NORM_VECTORS`) for input_layernorm, post_attention_layernorm
+    and the model's norm, and Jais2MLP = NemotronMLP: up_proj d -> f and down_proj back, relu2, no gate, both biased by
+    ``mlp_bias`` (:data:`BIASED_MLP`); LlamaAttention's q/k/v/o biased by ``attention_bias`` (Jais2Config's defaults:
+    both true). vLLM biases the attention by ``attention_bias or bias`` and slides its layers by
+    ``interleaved_sliding_window``, which transformers reads neither of: a ``bias`` true beside attention_bias false, or
+    the window key, is refused."""
+    if cfg.get("bias") and not cfg.get("attention_bias"):
+        raise _refuse(mt, "bias true and attention_bias false disagree (vLLM's Jais2Attention reads either, "
+                          "transformers' LlamaAttention attention_bias alone)")
+    if cfg.get("interleaved_sliding_window") is not None:
+        raise _refuse(mt, "interleaved_sliding_window is read by vLLM's Jais2Attention alone (transformers builds "
+                          "every layer full); which the checkpoint was trained with cannot be told")
+    return cfg
+
+
+def _granite_swa_keys(cfg: dict, mt: str) -> dict:
+    """Granite-SWA (GraniteSWAConfig(GraniteConfig); transformers models/granite_swa/modular_granite_swa.py, vLLM
+    model_executor/models/granite_swa.py): Granite's block (LlamaAttention, LlamaMLP gated, two RMSNorms; biases by
+    ``attention_bias`` and ``mlp_bias``; the multipliers size nothing) with a learnable sink per query head in every
+    layer (``self_attn.sinks``, num_attention_heads values: the spec's ``attention.sinks``) and ``layer_types``:
+    GraniteSWAConfig.__post_init__ fills a missing one as full attention where ``i % 4 == 0``, sliding (a window of
+    ``sliding_window``) elsewhere, which both engines then read. ``layer_rope_theta`` (a RoPE base a layer, 0 for
+    none) sizes nothing; vLLM rotates every layer whatever it says. A list of the wrong length is refused."""
+    L = cfg["num_hidden_layers"]
+    out = dict(cfg)
+    if out.get("layer_types") is None:
+        out["layer_types"] = ["full_attention" if i % 4 == 0 else "sliding_attention" for i in range(L)]
+    theta = out.get("layer_rope_theta")
+    if theta is not None and (not isinstance(theta, list) or len(theta) != L):
+        raise _refuse(mt, f"layer_rope_theta has {len(theta) if isinstance(theta, list) else 'no'} entries for {L} "
+                          "layers")
+    return out
 
 
 def _hunyuan_vl_keys(cfg: dict, mt: str) -> dict:
@@ -3119,14 +3291,23 @@ GPT2_BLOCK = ("gpt2", "gpt_bigcode")
 # (Starcoder2MLP c_fc, c_proj, biased by use_bias), GPT-NeoX (GPTNeoXMLP dense_h_to_4h, dense_4h_to_h, always biased),
 # Phi (PhiMLP fc1, fc2, always biased), OPT (fc1, fc2 biased by enable_bias), GPT-J and CodeGen (mlp.fc_in, fc_out),
 # BLOOM (mlp.dense_h_to_4h, dense_4h_to_h), GPT-Neo (mlp.c_fc, c_proj); each reader sets intermediate_size
-BIASED_MLP = ("starcoder2", "gpt_neox", "phi", "opt", "gptj", "codegen", "bloom", "gpt_neo")
+BIASED_MLP = ("starcoder2", "gpt_neox", "phi", "opt", "gptj", "codegen", "bloom", "gpt_neo", "jais2")
 # the config switch that biases those MLPs where one does (Starcoder2MLP: nn.Linear(..., bias=config.use_bias); OPT's
 # fc1/fc2: bias=config.enable_bias); the others' MLPs are biased whatever the file says, GPT-2's block's too
-MLP_BIAS_FLAG = {"starcoder2": "use_bias", "opt": "enable_bias"}
+MLP_BIAS_FLAG = {"starcoder2": "use_bias", "opt": "enable_bias",
+                 # Jais2MLP = NemotronMLP: up_proj, down_proj nn.Linear(..., bias=config.mlp_bias); vLLM's Jais2MLP
+                 # bias=getattr(config, "mlp_bias", False) of transformers' Jais2Config (default true)
+                 "jais2": "mlp_bias"}
+# gated MLPs biased by a config flag (2 f + d a layer: the spec's ffn.mlp_bias): Granite-SWA's GraniteMLP (LlamaMLP:
+# gate_proj, up_proj, down_proj bias=config.mlp_bias; vLLM granite.py GraniteMLP bias=mlp_bias)
+GATED_MLP_BIAS_FLAG = {"granite_swa": "mlp_bias"}
 # families whose lm_head has a bias of vocab_size (the spec's head_bias): PhiForCausalLM, GPTJForCausalLM and
 # CodeGenForCausalLM build nn.Linear(hidden, vocab) with its default bias (vLLM phi.py and gpt_j.py:
 # ParallelLMHead(..., bias=True))
 HEAD_BIAS = ("phi", "gptj", "codegen")
+# families whose lm_head bias a config flag switches (PhimoeForCausalLM: nn.Linear(hidden, vocab,
+# bias=config.lm_head_bias); _phimoe_keys refuses it false, which vLLM would not follow)
+HEAD_BIAS_FLAG = {"phimoe": "lm_head_bias"}
 
 
 def position_rows(cfg: dict, mt: str) -> int:
@@ -3168,8 +3349,8 @@ def _no_rope(cfg: dict, mt: str) -> bool:
 def _conventional(cfg: dict, mt: str) -> dict:
     heads = _req(cfg, mt, "num_attention_heads", "n_head")
     hidden = _req(cfg, mt, "hidden_size", "n_embd")
-    if mt == "falcon":
-        kv = _req(cfg, mt, "num_kv_heads") if cfg.get("new_decoder_architecture") else \
+    if mt == "falcon":                  # FalconConfig: num_kv_heads None is num_attention_heads
+        kv = (cfg.get("num_kv_heads") or heads) if cfg.get("new_decoder_architecture") else \
             1 if cfg.get("multi_query") else heads
     else:
         kv = cfg.get("num_key_value_heads") or heads
@@ -3237,7 +3418,7 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["output_gate"] = True
     if mt == "afmoe":                     # AfmoeAttention: o_proj(attn * sigmoid(gate_proj(x))), gate d -> heads x hd
         a["output_gate"] = True
-    if mt == "gpt_oss":
+    if mt in ("gpt_oss", "granite_swa"):      # GraniteSWAAttention.sinks: nn.Parameter(num_attention_heads)
         a["sinks"] = True
     if mt == "mimo_v2_flash":
         a.update(_mimo_attention(cfg, mt, head_dim, rope))
@@ -3743,8 +3924,9 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if mt in GPT2_BLOCK:                                   # c_fc, c_proj, both biased
         return {"kind": "dense", "intermediate_size": cfg.get("n_inner") or 4 * hidden, "gated": False,
                 "mlp_bias": True}
-    if mt == "falcon":
-        return {"kind": "dense", "intermediate_size": cfg.get("ffn_hidden_size") or 4 * hidden, "gated": False}
+    if mt == "falcon":                                     # FalconMLP: both projections biased by `bias`
+        return {"kind": "dense", "intermediate_size": cfg.get("ffn_hidden_size") or 4 * hidden, "gated": False,
+                **({"mlp_bias": True} if cfg.get("bias") is True else {})}
     if mt in BIASED_MLP:                                   # biased, or where MLP_BIAS_FLAG says
         bias = cfg.get(MLP_BIAS_FLAG[mt]) is True if mt in MLP_BIAS_FLAG else True
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False,
@@ -3757,7 +3939,9 @@ def _ffn(cfg: dict, mt: str) -> dict:
     experts = cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("num_experts")
     _refuse_no_experts(cfg, mt)
     if not experts:
-        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size")}
+        biased = mt in GATED_MLP_BIAS_FLAG and cfg.get(GATED_MLP_BIAS_FLAG[mt]) is True
+        return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"),
+                **({"mlp_bias": True} if biased else {})}
     f = {"kind": "moe", "num_experts": experts,
          "experts_per_token": _req(cfg, mt, "num_experts_per_tok", "num_experts_per_token", "experts_per_token")}
     if mt in ("mixtral", "gpt_oss", "minimax_m2", "phimoe", *EXPERT_WIDTH_IS_INTERMEDIATE):
@@ -3861,8 +4045,13 @@ def _norms(cfg: dict, mt: str) -> int:
             (mt == "stablelm" and cfg.get("use_parallel_residual")):
         return 1                                             # attention and MLP in parallel after one norm
     if mt == "falcon" and cfg.get("parallel_attn", True):
-        # one shared LayerNorm (Falcon-7B), or ln_attn and ln_mlp (new_decoder_architecture, Falcon-40B)
-        return (cfg.get("num_ln_in_parallel_attn") or 2) if cfg.get("new_decoder_architecture") else 1
+        # FalconDecoderLayer (transformers modeling_falcon.py and vLLM falcon.py alike): num_ln_in_parallel_attn None
+        # is 2 under new_decoder_architecture; ln_attn and ln_mlp where it is 2 (Falcon-40B, 180B), one
+        # input_layernorm for any other value (Falcon-7B; Falcon-11B's 1). Not the value itself: 3 builds one
+        n = cfg.get("num_ln_in_parallel_attn")
+        if n is None and cfg.get("new_decoder_architecture"):
+            n = 2
+        return 2 if n == 2 else 1
     return 2
 
 
@@ -3874,10 +4063,15 @@ def _norms(cfg: dict, mt: str) -> int:
 # ln_f), GPT-NeoX's, Phi's, StableLM's (StableLmDecoderLayer's input_layernorm and post_attention_layernorm, the
 # model's norm), StarCoder2's (whatever use_bias says: Starcoder2DecoderLayer builds them without it), OPT's
 # (layer_norm_elementwise_affine false refused), GPT-J's, CodeGen's, BLOOM's and GPT-Neo's: weight and bias. MPT's
-# LayerNorms have their bias removed (MptBlock: norm_1.bias = None): a weight each, as an RMSNorm's
+# LayerNorms have their bias removed (MptBlock: norm_1.bias = None): a weight each, as an RMSNorm's. Falcon's
+# (FalconDecoderLayer's input_layernorm, post_attention_layernorm or ln_attn and ln_mlp, FalconModel.ln_f; vLLM
+# falcon.py the same: torch's LayerNorm) and Phi-3.5-MoE's (PhimoeDecoderLayer's input_layernorm and
+# post_attention_layernorm, PhimoeModel.norm; vLLM phimoe.py: nn.LayerNorm(..., elementwise_affine=True)) and Jais-2's
+# (Jais2DecoderLayer's input_layernorm and post_attention_layernorm, Jais2Model.norm: nn.LayerNorm; vLLM jais2.py the
+# same): weight and bias
 NORM_VECTORS = {"nemotron": 2, "olmo": 0, **dict.fromkeys(
-    ("gpt2", "gpt_bigcode", "gpt_neox", "phi", "stablelm", "starcoder2", "opt", "gptj", "codegen", "bloom", "gpt_neo"),
-    2)}
+    ("gpt2", "gpt_bigcode", "gpt_neox", "phi", "stablelm", "starcoder2", "opt", "gptj", "codegen", "bloom", "gpt_neo",
+     "falcon", "phimoe", "jais2"), 2)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -5260,7 +5454,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     # BLOOM's norm on the embeddings (word_embeddings_layernorm: nn.LayerNorm(hidden_size), weight and bias)
     if position_rows(cfg, mt):
         out["position_embeddings"] = position_rows(cfg, mt)
-    if mt in HEAD_BIAS:
+    if mt in HEAD_BIAS or (mt in HEAD_BIAS_FLAG and cfg.get(HEAD_BIAS_FLAG[mt]) is True):
         out["head_bias"] = True
     if mt == "bloom":
         out["embedding_norm"] = True

@@ -7,6 +7,7 @@ from the HF config must equal it in every field the calculator uses.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -244,6 +245,14 @@ SOURCES = {
     "hunyuan_ocr": "https://huggingface.co/tencent/HunyuanOCR/blob/main/config.json",
     "minicpm_v_4_6": "https://huggingface.co/openbmb/MiniCPM-V-4.6/blob/main/config.json",
     "exaone_4_5_33b": "https://huggingface.co/LGAI-EXAONE/EXAONE-4.5-33B/blob/main/config.json",
+    # Falcon's remote-code RefinedWebModel config and Phi-3.5-MoE, both assembled (docs/zoo-facts.md section 35;
+    # SOURCE.md each; hand counts in tests/test_falcon_phimoe_exact.py)
+    "falcon_7b_instruct_rw": "https://huggingface.co/tiiuae/falcon-7b-instruct/blob/main/config.json",
+    "phi_3_5_moe_instruct": "https://huggingface.co/microsoft/Phi-3.5-MoE-instruct/blob/main/config.json",
+    # the 2025-2026 decoders read in section 35 (hand counts in tests/test_jais2_granite_swa.py)
+    "jais_2_8b_chat": "https://huggingface.co/inceptionai/Jais-2-8B-Chat/blob/main/config.json",
+    "granite_swash_2b": "https://huggingface.co/ibm-granite/granite-swash-2b/blob/"
+                        "af1e3227100b61088eead48389ab5409b5d0e39c/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -604,9 +613,10 @@ def test_falcon_multi_query_and_new_decoder_architecture():
     assert not s7.ffn.gated and s7.ffn.intermediate_size == 4 * 4544
     assert (s7.norms_per_layer, s40.norms_per_layer) == (1, 2)  # parallel attention: one LN / ln_attn + ln_mlp
     d = 4544
-    layer = d * (71 * 64 + 2 * 64) + d * d + 2 * d * 4 * d + d
-    # falcon-7b's 6,921,720,704 also has LayerNorm biases: 32 x 4544 + 4544 = 149,952 (the spec counts weights)
-    assert weights(s7).params.total == 32 * layer + 65024 * d + d == 6_921_720_704 - 149_952
+    # query_key_value, dense, the MLP of 4 d, one LayerNorm's weight and bias (section 35: the biases, 32 x 4544 +
+    # 4544 = 149,952, were left out before)
+    layer = d * (71 * 64 + 2 * 64) + d * d + 2 * d * 4 * d + 2 * d
+    assert weights(s7).params.total == 32 * layer + 65024 * d + 2 * d == 6_921_720_704
 
 
 def test_olmo2_fp32_checkpoint_is_served_at_16_bits():
@@ -968,6 +978,14 @@ CARDS = {
     # section 33 (exact counts in tests/test_zoo_wrappers.py): MiniCPM-V 4.6's text decoder against what its card says
     # of it, "Qwen3.5-0.8B" (752,161,600 here; 1.3B with SigLIP2-400M); KV from its 6 full layers
     "minicpm_v_4_6": (6 * 2 * 256 * 2 * 2, 0.8e9, 0.06),
+    # section 35 (exact counts in tests/test_falcon_phimoe_exact.py): Falcon-7B-Instruct's remote-code file, MQA, one
+    # K/V head of 64; Phi-3.5-MoE's 41,873,153,344 (a parameter count quoted on r/LocalLLaMA, SOURCE.md), exact
+    "falcon_7b_instruct_rw": (32 * 1 * 64 * 2 * 2, 7e9, 0.012),
+    "phi_3_5_moe_instruct": (32 * 8 * 128 * 2 * 2, 41_873_153_344, 0),
+    # Jais-2-8B: MHA, 26 heads of 128; the Hub's "~8.09B" (8,090,401,280 here); granite-swash-2b: 4 K/V heads of 128 on
+    # every layer at context 1, its name's "2b" (2,144,463,840 here)
+    "jais_2_8b_chat": (32 * 26 * 128 * 2 * 2, 8.09e9, 0.0005),
+    "granite_swash_2b": (24 * 4 * 128 * 2 * 2, 2e9, 0.08),
 }
 
 
@@ -2749,24 +2767,20 @@ def _phi_3_5_moe() -> dict:
     heads, 16 experts top 2) and a parameter-count script's PhiMoEConfig (max_position_embeddings 131072,
     original_max_position_embeddings 4096); attention_bias and lm_head_bias true as the release sets them (a Rust
     engine's phimoe test config writes both), sliding_window 131072 (as long as the context: global attention)."""
-    return {"architectures": ["PhimoeForCausalLM"], "model_type": "phimoe", "vocab_size": 32064, "hidden_size": 4096,
-            "intermediate_size": 6400, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
-            "num_local_experts": 16, "num_experts_per_tok": 2, "attention_bias": True, "lm_head_bias": True,
-            "max_position_embeddings": 131072, "original_max_position_embeddings": 4096, "sliding_window": 131072,
-            "input_jitter_noise": 0.01, "router_jitter_noise": 0.01, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
-            "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
+    return json.loads((FIXTURES / "phi_3_5_moe_instruct" / "config.json").read_text())      # the fixture since 35
 
 
 def test_phi_3_5_moe_mixtral_experts_with_attention_biases(tmp_path):
     """Phi-3.5-MoE (phimoe; PhimoeForCausalLM) was refused by the generic reader on its first unknown key. PhimoeAttention:
     q 4096 x 4096, k and v 4096 x 1024, o 4096 x 4096, each biased (attention_bias); PhimoeSparseMoeBlock: 16 gated
-    experts of 6400 (w1, w3 d -> 6400, w2 back), a bias-free router d -> 16; two LayerNorms (their biases, 2 x 4096 a
-    layer, and lm_head's bias of 32064 are not counted, as for StableLM).
+    experts of 6400 (w1, w3 d -> 6400, w2 back), a bias-free router d -> 16; two LayerNorms with weight and bias, and
+    lm_head's bias of 32064 (counted since section 35).
 
-    A layer: 2 x 4096^2 + 2 x 4096 x 1024 + (4096 + 2 x 1024 + 4096) + 16 x 3 x 4096 x 6400 + 4096 x 16 + 2 x 4096 =
-    1,300,318,208; x 32 = 41,610,182,656, + 2 x 32064 x 4096 = 262,668,288, + 4096 = 41,872,855,040: the card's "42B"
-    (16 x 3.8B with 6.6B active). Active: 2 experts a token: 32 x (layer - 14 x 78,643,200) + the head + the final
-    norm + one embedding row = 6,509,371,392; with the whole embedding 6,640,701,440, the card's "6.6B active".
+    A layer: 2 x 4096^2 + 2 x 4096 x 1024 + (4096 + 2 x 1024 + 4096) + 16 x 3 x 4096 x 6400 + 4096 x 16 + 4 x 4096 =
+    1,300,326,400; x 32 = 41,610,444,800, + 2 x 32064 x 4096 = 262,668,288, + 2 x 4096 + 32064 = 41,873,153,344: the
+    card's "42B" (16 x 3.8B with 6.6B active). Active: 2 experts a token: 32 x (layer - 14 x 78,643,200) + the head
+    and its bias + the final norm + one embedding row = 6,509,669,696; with the whole embedding 6,640,999,744, the
+    card's "6.6B active".
     KV: 32 x 8 x 128 x 2 x 2 = 131,072 B a token, every layer global (window 131072 = the context)."""
     s = load_spec(_write(tmp_path, _phi_3_5_moe()))
     a, f = s.attention, s.ffn
@@ -2774,12 +2788,12 @@ def test_phi_3_5_moe_mixtral_experts_with_attention_biases(tmp_path):
         ("gqa", 32, 8, 128, True, True, None)
     assert (f.kind, f.num_experts, f.experts_per_token, f.expert_intermediate_size) == ("moe", 16, 2, 6400)
     d, expert = 4096, 3 * 4096 * 6400
-    layer = 2 * d * d + 2 * d * 1024 + (d + 2 * 1024 + d) + 16 * expert + d * 16 + 2 * d
-    assert layer == 1_300_318_208
+    layer = 2 * d * d + 2 * d * 1024 + (d + 2 * 1024 + d) + 16 * expert + d * 16 + 2 * 2 * d
+    assert layer == 1_300_326_400
     r = weights(s)
-    assert r.params.total == 32 * layer + 2 * 32064 * d + d == 41_872_855_040
-    active = 32 * (layer - 14 * expert) + 32064 * d + d + d
-    assert r.active.total == active == 6_509_371_392 and active + (32064 - 1) * d == 6_640_701_440
+    assert r.params.total == 32 * layer + 2 * 32064 * d + 2 * d + 32064 == 41_873_153_344
+    active = 32 * (layer - 14 * expert) + 32064 * d + 32064 + 2 * d + d
+    assert r.active.total == active == 6_509_669_696 and active + (32064 - 1) * d == 6_640_999_744
     from mlacalc.kv import kv_report
 
     assert kv_report(s, context=1).per_token.total == 32 * 8 * 128 * 4 == 131_072
