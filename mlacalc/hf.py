@@ -1150,9 +1150,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         _refuse_unknown_wrapper(cfg, mt)
     _refuse_null_defaults(cfg, mt, named, defaults)
     merged = {**defaults, **{k: v for k, v in cfg.items() if v is not None or k not in defaults}}
-    if named in NULL_KV_IS_HEADS - set(GLM_V_TEXT) and "num_key_value_heads" in cfg and \
-            cfg["num_key_value_heads"] is None:
-        merged["num_key_value_heads"] = None       # the query heads, read so by the readers (NULL_KV_IS_HEADS)
+    for k, (types, value) in NULL_DERIVED.items():
+        if named in types and k in cfg and cfg[k] is None:
+            merged[k] = value                      # what the class derives from the null (NULL_DERIVED)
     # what the tool cannot describe is said before any value is checked (EXAONE-4's sliding_window_pattern "LLLG"
     # is not a bad value, its architecture is unknown)
     if mt in REFUSED:
@@ -1271,11 +1271,25 @@ def _lfm2_keys(cfg: dict, mt: str) -> dict:
 GLM_V_TEXT = {"glm4v_text": (True, "Glm4vTextAttention"), "glm_ocr_text": (False, "GlmOcrTextAttention")}
 
 
-# Decoders whose config class reads ``num_key_value_heads`` given as null as the query head count (``if
-# num_key_value_heads is None: num_key_value_heads = num_attention_heads``), where a key left out takes the class's
-# default: JambaConfig.__init__ (transformers models/jamba/configuration_jamba.py), FalconH1Config.__post_init__
-# (models/falcon_h1/configuration_falcon_h1.py), and the GLM-V decoders (:func:`_glm_v_text_keys`).
-NULL_KV_IS_HEADS = {"jamba", "falcon_h1", "glm4v_text", "glm_ocr_text"}
+# Keys whose null the decoder's config class derives a value from, where a key left out takes the class's default,
+# by the decoder's own model_type, with the value the readers take for the null:
+# - num_key_value_heads: ``if num_key_value_heads is None: num_key_value_heads = num_attention_heads`` (None: the
+#   readers' query heads): JambaConfig.__init__ (transformers models/jamba/configuration_jamba.py),
+#   FalconH1Config.__post_init__ (models/falcon_h1/configuration_falcon_h1.py), PhimoeConfig.__init__
+#   (models/phimoe/configuration_phimoe.py), GraniteSWAConfig.__post_init__ (models/granite_swa/
+#   configuration_granite_swa.py), PaddleOCRTextConfig.__post_init__ (models/paddleocr_vl/configuration_paddleocr_vl.py);
+#   the GLM-V decoders read theirs in :func:`_glm_v_text_keys`
+# - head_dim: ``head_dim if head_dim is not None else hidden_size // num_attention_heads`` (None: the readers' hidden /
+#   heads): Ernie4_5Config, SeedOssConfig and PaddleOCRTextConfig (``head_dim: int | None = 128``, __post_init__)
+# - multi_query: FalconAttention builds ``num_kv_heads if (new_decoder_architecture or not multi_query) else 1`` K/V
+#   heads and vLLM's FalconAttention one only ``elif self.multi_query`` (FalconConfig keeps the None: ``multi_query:
+#   bool | None = True``; vLLM's RWConfig and the RefinedWeb remote code the same), so a null is false: all heads
+NULL_DERIVED: dict[str, tuple[set[str], Any]] = {
+    "num_key_value_heads": ({"jamba", "falcon_h1", "phimoe", "granite_swa", "paddleocr_vl_text"}, None),
+    "head_dim": ({"ernie4_5", "seed_oss", "paddleocr_vl_text"}, None),
+    "multi_query": ({"falcon", "refinedweb", "refinedwebmodel"}, False),
+}
+NULL_KV_IS_HEADS = NULL_DERIVED["num_key_value_heads"][0] | set(GLM_V_TEXT)
 # Sizes whose null the readers take as none, as DeepSeek's MoE does (DeepseekV2MoE: ``if config.n_shared_experts is
 # not None``): a count of shared experts, and MLA's query down-projection (``if self.q_lora_rank is None``).
 NULL_IS_NONE = {"n_shared_experts", "num_shared_experts", "moe_num_shared_experts", "num_shared_expert", "q_lora_rank"}
@@ -1289,13 +1303,13 @@ def _refuse_null_defaults(cfg: dict, mt: str, named: str, defaults: dict) -> Non
     so a null read as the default was a silent other model (DBRX with ``"n_layers": null`` read as DbrxConfig's 24
     layers, Gemma-3-27B's ``"head_dim": null`` as 256, Jamba's ``"num_key_value_heads": null`` as 8 K/V heads where
     JambaConfig makes it the 32 query heads, North-Mini-Code-1.0's "num_experts": null as Cohere2MoeConfig's 8
-    experts: 3.29 B parameters for 30.48). :data:`NULL_KV_IS_HEADS` lists the classes that read a null K/V head
-    count as the query heads; the readers take it so. Other keys keep their readings of a null
+    experts: 3.29 B parameters for 30.48). :data:`NULL_DERIVED` lists the classes that derive a value from a null
+    (a K/V head count as the query heads, a head width as hidden / heads); the readers take it so. Other keys keep their readings of a null
     (:data:`NULL_IS_NONE`; ERNIE's ``moe_layer_end_index``: the last layer)."""
     for k, v in cfg.items():
         if v is not None or defaults.get(k) is None or k not in SIZES or k in NULL_IS_NONE:
             continue
-        if k == "num_key_value_heads" and named in NULL_KV_IS_HEADS:
+        if named in NULL_DERIVED.get(k, ((),))[0] or (k == "num_key_value_heads" and named in GLM_V_TEXT):
             continue
         raise SpecError(WHERE, f"model_type {mt}: {k} is null, which its transformers config class keeps as None "
                                f"(no model is built from it); leave the key out for the class default "
