@@ -1284,10 +1284,13 @@ GLM_V_TEXT = {"glm4v_text": (True, "Glm4vTextAttention"), "glm_ocr_text": (False
 # - multi_query: FalconAttention builds ``num_kv_heads if (new_decoder_architecture or not multi_query) else 1`` K/V
 #   heads and vLLM's FalconAttention one only ``elif self.multi_query`` (FalconConfig keeps the None: ``multi_query:
 #   bool | None = True``; vLLM's RWConfig and the RefinedWeb remote code the same), so a null is false: all heads
+# - sliding_window_pattern: Exaone4Config and ExaoneMoeConfig (``str | int | None = 4``: "None: No sliding window
+#   attention is used"), whose layers then come from layer_types or a null sliding_window (:func:`_layer_types`)
 NULL_DERIVED: dict[str, tuple[set[str], Any]] = {
     "num_key_value_heads": ({"jamba", "falcon_h1", "phimoe", "granite_swa", "paddleocr_vl_text"}, None),
     "head_dim": ({"ernie4_5", "seed_oss", "paddleocr_vl_text"}, None),
     "multi_query": ({"falcon", "refinedweb", "refinedwebmodel"}, False),
+    "sliding_window_pattern": ({"exaone4", "exaone_moe", "exaone4_5_text"}, None),
 }
 NULL_KV_IS_HEADS = NULL_DERIVED["num_key_value_heads"][0] | set(GLM_V_TEXT)
 # Sizes whose null the readers take as none, as DeepSeek's MoE does (DeepseekV2MoE: ``if config.n_shared_experts is
@@ -3202,6 +3205,11 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         # every n-th layer global (Gemma3TextConfig, Cohere2Config, Exaone4Config: layer i is full iff
         # (i + 1) % n == 0); Cohere2 configs re-saved by newer transformers spell it _sliding_window_pattern (and
         # carry layer_types, read above)
+        if mt in ("exaone4", "exaone_moe") and "sliding_window_pattern" in cfg and cfg["sliding_window_pattern"] is None:
+            # EXAONE's null (no sliding window, NULL_DERIVED) beside a window and no layer_types: Exaone4Config
+            # builds its layer types from (i + 1) % sliding_window_pattern, which fails on the None
+            raise SpecError(WHERE, f"model_type {mt}: sliding_window_pattern is null (no sliding window) beside "
+                                   f"sliding_window {_show(window)} and no layer_types; give one or the other")
         n = int(cfg.get("sliding_window_pattern") or cfg.get("_sliding_window_pattern") or 4)
         return ["full" if (i + 1) % n == 0 else "sliding" for i in range(L)], n
     max_pos = cfg.get("max_position_embeddings")

@@ -72,3 +72,28 @@ def test_granite_swa_null_window_is_still_refused(capsys, tmp_path):
     cfg = fixture_config("granite_swash_2b")
     cfg["sliding_window"] = None
     refused(capsys, "kv", write_config(tmp_path, cfg), words="model_type granite_swa: sliding_window is null")
+
+
+def _exaone_1_2b_shape(tmp_path, **changes) -> str:
+    """EXAONE-4.0-32B's fixture at the 1.2B's sizes (30 layers, 32 heads, 8 K/V heads of 64, hidden 2048): the 1.2B
+    is global attention on every layer (transformers' exaone4.md: the hybrid pattern is the 32B's)."""
+    return fixture_variant(tmp_path, "exaone_4_0_32b", hidden_size=2048, intermediate_size=4096, num_hidden_layers=30,
+                           num_attention_heads=32, num_key_value_heads=8, head_dim=64, **changes)
+
+
+def test_exaone_null_pattern_is_no_sliding_window(tmp_path):
+    """Exaone4Config(sliding_window_pattern: str | int | None = 4): "None: No sliding window attention is used". A
+    file with a null pattern and a null window, its layer_types all full, was refused by the branch ("keeps as None");
+    it is every layer global: 30 x 2 x 8 x 64 x 2 B = 61,440 B a token, as main read it."""
+    s = load_spec(_exaone_1_2b_shape(tmp_path, sliding_window=None, sliding_window_pattern=None,
+                                     layer_types=["full_attention"] * 30))
+    assert s.attention.sliding_window is None and s.attention.global_every is None
+    assert kv_report(s, context=1).per_token.total == 30 * 2 * 8 * 64 * 2 == 61_440
+
+
+def test_exaone_null_pattern_beside_a_window_and_no_layer_types_is_refused(capsys, tmp_path):
+    """Exaone4Config builds layer_types from (i + 1) % sliding_window_pattern: with a window and no layer_types the
+    null fails there (a TypeError), so it is one line here, not the class default 4 (three local layers of four)."""
+    refused(capsys, "kv", _exaone_1_2b_shape(tmp_path, sliding_window_pattern=None),
+            words="model_type exaone4: sliding_window_pattern is null (no sliding window) beside sliding_window 4096 "
+                  "and no layer_types")
