@@ -1277,8 +1277,8 @@ GLM_V_TEXT = {"glm4v_text": (True, "Glm4vTextAttention"), "glm_ocr_text": (False
 #   readers' query heads): JambaConfig.__init__ (transformers models/jamba/configuration_jamba.py),
 #   FalconH1Config.__post_init__ (models/falcon_h1/configuration_falcon_h1.py), PhimoeConfig.__init__
 #   (models/phimoe/configuration_phimoe.py), GraniteSWAConfig.__post_init__ (models/granite_swa/
-#   configuration_granite_swa.py), PaddleOCRTextConfig.__post_init__ (models/paddleocr_vl/configuration_paddleocr_vl.py);
-#   the GLM-V decoders read theirs in :func:`_glm_v_text_keys`
+#   configuration_granite_swa.py), PaddleOCRTextConfig.__post_init__ (models/paddleocr_vl/
+#   configuration_paddleocr_vl.py); the GLM-V decoders read theirs in :func:`_glm_v_text_keys`
 # - head_dim: ``head_dim if head_dim is not None else hidden_size // num_attention_heads`` (None: the readers' hidden /
 #   heads): Ernie4_5Config, SeedOssConfig and PaddleOCRTextConfig (``head_dim: int | None = 128``, __post_init__)
 # - multi_query: FalconAttention builds ``num_kv_heads if (new_decoder_architecture or not multi_query) else 1`` K/V
@@ -1307,8 +1307,8 @@ def _refuse_null_defaults(cfg: dict, mt: str, named: str, defaults: dict) -> Non
     layers, Gemma-3-27B's ``"head_dim": null`` as 256, Jamba's ``"num_key_value_heads": null`` as 8 K/V heads where
     JambaConfig makes it the 32 query heads, North-Mini-Code-1.0's "num_experts": null as Cohere2MoeConfig's 8
     experts: 3.29 B parameters for 30.48). :data:`NULL_DERIVED` lists the classes that derive a value from a null
-    (a K/V head count as the query heads, a head width as hidden / heads); the readers take it so. Other keys keep their readings of a null
-    (:data:`NULL_IS_NONE`; ERNIE's ``moe_layer_end_index``: the last layer)."""
+    (a K/V head count as the query heads, a head width as hidden / heads); the readers take it so. Other keys keep
+    their readings of a null (:data:`NULL_IS_NONE`; ERNIE's ``moe_layer_end_index``: the last layer)."""
     for k, v in cfg.items():
         if v is not None or defaults.get(k) is None or k not in SIZES or k in NULL_IS_NONE:
             continue
@@ -3205,7 +3205,8 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         # every n-th layer global (Gemma3TextConfig, Cohere2Config, Exaone4Config: layer i is full iff
         # (i + 1) % n == 0); Cohere2 configs re-saved by newer transformers spell it _sliding_window_pattern (and
         # carry layer_types, read above)
-        if mt in ("exaone4", "exaone_moe") and "sliding_window_pattern" in cfg and cfg["sliding_window_pattern"] is None:
+        if mt in ("exaone4", "exaone_moe") and "sliding_window_pattern" in cfg and \
+                cfg["sliding_window_pattern"] is None:
             # EXAONE's null (no sliding window, NULL_DERIVED) beside a window and no layer_types: Exaone4Config
             # builds its layer types from (i + 1) % sliding_window_pattern, which fails on the None
             raise SpecError(WHERE, f"model_type {mt}: sliding_window_pattern is null (no sliding window) beside "
