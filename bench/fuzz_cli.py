@@ -5,6 +5,7 @@
     python bench/fuzz_cli.py --show 3              # print up to 3 full examples per failure signature
     python bench/fuzz_cli.py --only hf             # one generator: hf, hf_raw, yaml, yaml_raw, flags
     python bench/fuzz_cli.py --drops               # also: every key of every fixture dropped in turn (about 30 s)
+    python bench/fuzz_cli.py --cases 0 --swaps     # only: every number set to null, a bool, text, a fraction
     python bench/fuzz_cli.py --only hf --fixture deepseek_ocr   # hf cases on chosen fixtures only
 
 Every case runs ``mlacalc.cli.main(argv)`` in this process (stdout and stderr captured, ``SystemExit`` caught) over
@@ -35,6 +36,11 @@ language_config) key of every fixture in ``tests/fixtures/hf`` deleted alone; wh
 parameter counts, the reader filled the key in. That is right where it takes the transformers class default
 (``num_key_value_heads`` = heads, hf.DEFAULTS) and a silent wrong number where it guesses (an MoE config without its
 expert count was read as dense); each listed key is for a person to judge.
+
+``--swaps`` adds a second differential pass, listed apart too: each number and switch of every fixture (top level,
+decoder config, and the mappings one level under them) set to null, a bool, its text and a fraction; where the config
+still loads with other parameter counts or KV bytes, the reader took the value (or a default for it). It found the
+nulls read as class defaults that transformers keeps as None (6355d9f) and Jamba's null K/V heads.
 
 Prints a summary (cases per generator, failures by signature with one example each) and exits 1 if any failed.
 """
@@ -579,6 +585,59 @@ def drops(tmp: Path) -> list[str]:
     return found
 
 
+def _sizes(folder: Path) -> tuple | None:
+    """(total parameters, active parameters, KV bytes a token) of FOLDER's config, or None when it is refused."""
+    params = _params(folder)
+    if params is None:
+        return None
+    code, out, _, exc, _ = run(["kv", str(folder), "--json"], 30)
+    return None if code != 0 or exc is not None else params + (json.loads(out)["kv_bytes_per_token"],)
+
+
+def _swap_values(v) -> list:
+    """Values of the wrong kind for ``v``: a null, a bool, ``v`` as text, a fraction."""
+    if isinstance(v, bool):
+        return [None, 1, str(v).lower()]
+    if isinstance(v, int):
+        return [None, True, str(v), v + 0.5]
+    if isinstance(v, float):
+        return [None, True, str(v)]
+    return []
+
+
+def swaps(tmp: Path) -> list[str]:
+    """Numbers and switches that, set to null, a bool, text or a fraction, leave a fixture loadable with other
+    parameter counts or KV bytes: the top level, the decoder's nested config and the mappings one level under either
+    (quantization_config, rope_scaling, DBRX's attn_config). Each is for a person to judge, as --drops': a null where
+    the config class reads none as something (Jamba's num_key_value_heads: the query heads) is right; a class default
+    taken for a null that transformers keeps (DBRX "n_layers": null read as 24 layers) was not (6355d9f)."""
+    found = []
+    folder = tmp / "swaps"
+    folder.mkdir()
+    for path in sorted(HF.glob("*/config.json")):
+        cfg = json.loads(path.read_text())
+        (folder / "config.json").write_text(json.dumps(cfg))
+        base = _sizes(folder)
+        if base is None:
+            continue
+        inner = _inner(cfg)
+        blocks = [()] + ([(inner,)] if inner else [])
+        blocks += [b + (k,) for b in list(blocks) for k, v in _parent(cfg, b + ("",)).items()
+                   if isinstance(v, dict) and b + (k,) not in blocks]
+        for block in blocks:
+            for key, v in list(_parent(cfg, block + ("",)).items()):
+                for new in _swap_values(v):
+                    c = json.loads(json.dumps(cfg))
+                    _parent(c, block + ("",))[key] = new
+                    (folder / "config.json").write_text(json.dumps(c))
+                    got = _sizes(folder)
+                    if got is not None and got != base:
+                        found.append(f"{path.parent.name}: {'.'.join(block + (key,))} {v!r} -> {new!r}: "
+                                     f"{base[0] / 1e9:.3f} B, {base[2]:,.0f} B/token -> {got[0] / 1e9:.3f} B, "
+                                     f"{got[2]:,.0f} B/token")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", type=int, default=3000)
@@ -587,6 +646,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show", type=int, default=1, help="examples printed per signature")
     ap.add_argument("--limit-s", type=int, default=30, help="seconds before one case counts as a hang")
     ap.add_argument("--drops", action="store_true", help="also list keys a fixture loads without (differential)")
+    ap.add_argument("--swaps", action="store_true", help="also list numbers a fixture loads with as null, a bool, "
+                                                         "text or a fraction (differential, about 5 minutes)")
     ap.add_argument("--fixture", action="append", choices=sorted(p.name for p in HF.iterdir() if p.is_dir()),
                     metavar="NAME", help="hf cases from this tests/fixtures/hf folder only (repeatable)")
     a = ap.parse_args(argv)
@@ -614,6 +675,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures[sig].append({"case": i, "kind": kind, "what": what, "argv": argv_i, "exit": code,
                                       "stdout": out[-300:], "stderr": err[-600:], "traceback": tb[-2500:]})
         dropped = drops(tmp) if a.drops else []
+        swapped = swaps(tmp) if a.swaps else []
     n_fail = sum(len(v) for v in failures.values())
     print(f"{a.cases} cases (seed {a.seed}) in {time.perf_counter() - t0:.0f} s: "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -631,6 +693,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.drops:
         print(f"\n{len(dropped)} key drops read with other parameter counts (review each: class default or guess):")
         for line in dropped:
+            print("  " + line)
+    if a.swaps:
+        print(f"\n{len(swapped)} values of the wrong kind read with other sizes (review each: the class's reading of "
+              "a null, or a guess):")
+        for line in swapped:
             print("  " + line)
     return 1 if n_fail else 0
 

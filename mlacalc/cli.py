@@ -123,9 +123,11 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
 def _strict_ints(cmd) -> None:
     """Every integer option of ``cmd`` and its subcommands (``--tp``, ``--block-size``, ``--reps``, ...) refuses text
-    other than ASCII digits, as a usage error (one line, exit 2), before click's ``int()`` reads it. Each option gets
-    a copy of its type under a checking subclass (click's INT is one shared object), so no command module has to
-    declare anything."""
+    other than ASCII digits, and every float option (``--kv-bits``, ``--gpu-mem-util``, ``--reserve-gib``) text that is
+    not ASCII, as a usage error (one line, exit 2), before click's ``int()`` or ``float()`` reads it: ``float()`` took
+    other scripts' digits too (``--reserve-gib ٣`` was 3 GiB, ``--kv-bits ８`` 8 bits). Each option gets a copy of its
+    type under a checking subclass (click's INT and FLOAT are shared objects), so no command module has to declare
+    anything."""
     import copy
 
     strict: dict[type, type] = {}
@@ -134,19 +136,25 @@ def _strict_ints(cmd) -> None:
         c = todo.pop()
         for p in c.params:
             t = type(p.type)
-            if "IntParamType" in {k.__name__ for k in t.__mro__} and t not in strict.values():
+            names = {k.__name__ for k in t.__mro__}
+            kind = "int" if "IntParamType" in names else "float" if "FloatParamType" in names else None
+            if kind and t not in strict.values():
                 p.type = copy.copy(p.type)
-                p.type.__class__ = strict.setdefault(t, _strict_int_type(t))
+                p.type.__class__ = strict.setdefault(t, _strict_type(t, kind))
         todo.extend(getattr(c, "commands", {}).values())
 
 
-def _strict_int_type(base: type) -> type:
-    """``base`` (click's IntParamType or a subclass such as IntRange) with ASCII digits checked before its ``int()``."""
+def _strict_type(base: type, kind: str) -> type:
+    """``base`` (click's IntParamType or FloatParamType, or a subclass such as IntRange) with its text checked before
+    its ``int()`` (ASCII digits) or ``float()`` (ASCII)."""
 
     class Strict(base):
         def convert(self, value, param, ctx):
-            if isinstance(value, str) and not _INT_TEXT.fullmatch(value.strip()):
-                self.fail(f"{value!r} is not a whole number in ASCII digits", param, ctx)
+            if isinstance(value, str):
+                if kind == "int" and not _INT_TEXT.fullmatch(value.strip()):
+                    self.fail(f"{value!r} is not a whole number in ASCII digits", param, ctx)
+                if kind == "float" and not value.isascii():
+                    self.fail(f"{value!r} is not a number in ASCII digits", param, ctx)
             return super().convert(value, param, ctx)
 
     Strict.__name__ = "Strict" + base.__name__
@@ -160,7 +168,12 @@ def _one_line(message: str) -> str:
 
 def _fail(message: str, code: int = 2) -> None:
     if sys.stderr is not None:       # closed (2>&-): print(file=None) would write the error on stdout
-        print(f"error: {_one_line(message)}", file=sys.stderr)
+        try:
+            print(f"error: {_one_line(message)}", file=sys.stderr)
+        except OSError:
+            # stderr that cannot be written (2>/dev/full): the line is lost either way, and the OSError ended the
+            # run with a traceback and exit code 1 instead of the error's own code
+            pass
     sys.exit(code)
 
 
@@ -216,3 +229,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(0)
         _fail(f"{ctx.command_path + ': ' if ctx else ''}{e.format_message()}")
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":      # `python -m mlacalc.cli kv ...` ran nothing and exited 0 (as `python -m mlacalc` runs)
+    main()

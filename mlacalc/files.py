@@ -164,6 +164,30 @@ def _plain_exponent_floats(events) -> set:
             if isinstance(e, yaml.ScalarEvent) and e.style is None and pattern.match(e.value)}
 
 
+# Numbers only YAML 1.1 (PyYAML) reads so, each a silent other value where a person wrote a number: a leading zero is
+# octal (num_layers: 040 was 32 layers; YAML 1.2 reads 40), digits joined by colons are base 60 (1:00 was 60), and 0b
+# is binary. They are refused, naming the value; 0x (hex) reads the same in YAML 1.2 and stays.
+# (PyYAML's resolver patterns for these forms: yaml/resolver.py, tag:yaml.org,2002:int and float)
+_YAML11_ONLY = (r"^[-+]?(?:0[0-7_]+|0b[0-1_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+|"
+                r"[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*)$")
+_NUMBER_TAGS = (None, "!", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+
+def _refuse_yaml11_numbers(events, where: str) -> None:
+    """Refuse a plain scalar (or one tagged ``!!int``/``!!float``) of a parse's ``events`` that only YAML 1.1 reads as a
+    number (:data:`_YAML11_ONLY`); quoted, it is text as before."""
+    import re
+
+    import yaml
+
+    pattern = re.compile(_YAML11_ONLY)
+    for e in events:
+        if isinstance(e, yaml.ScalarEvent) and e.style is None and e.tag in _NUMBER_TAGS and pattern.match(e.value):
+            kind = "a base-60" if ":" in e.value else "a binary" if "b" in e.value else "an octal"
+            raise SpecError(where, f"{e.value!r} (line {e.start_mark.line + 1}) is {kind} number in YAML 1.1; write "
+                                   f"it in decimal digits without a leading zero, or quote it for text")
+
+
 def _with_exponent_floats(text: str, marks: set):
     """``yaml.safe_load(text)`` with the plain scalars at ``marks`` read as floats (a SafeLoader subclass would do the
     same through yaml.load; specs load through safe_load only)."""
@@ -204,6 +228,7 @@ def _parse_yaml(text: str, where: str) -> Any:
 
     try:
         events = _checked_yaml_events(yaml.parse(text, Loader=yaml.SafeLoader), where)
+        _refuse_yaml11_numbers(events, where)
         return _with_exponent_floats(text, _plain_exponent_floats(events))
     except SpecError:
         raise

@@ -123,7 +123,7 @@ class Hardware:
 
 
 _REQUIRED = ("name", "mem_bandwidth_gb_s", "bf16_tflops", "interconnect_gb_s")
-ARCH_RE = re.compile(r"sm_\d{2,3}[a-z]?|gfx[0-9a-f]{3,4}")
+ARCH_RE = re.compile(r"sm_[0-9]{2,3}[a-z]?|gfx[0-9a-f]{3,4}")   # ASCII digits: \d took "sm_٩٠" (Arabic-Indic)
 # Upper bounds far above any card (a B200 has 192 GB, 8 TB/s, 4.5 PFLOP/s dense fp8), so that a typo like
 # 1e300 is refused here rather than turning into an infinity or a NaN inside a roofline.
 _MAX = {"memory_bytes": 2.0**60, "mem_bandwidth_gb_s": 1e9, "bf16_tflops": 1e9, "fp16_tflops": 1e9,

@@ -1148,8 +1148,11 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         f"read as {mt}" if read_as else ""
     if not wrapper and mt not in KNOWN and mt not in REFUSED:
         _refuse_unknown_wrapper(cfg, mt)
-    # a key given as null takes the class default too
+    _refuse_null_defaults(cfg, mt, named, defaults)
     merged = {**defaults, **{k: v for k, v in cfg.items() if v is not None or k not in defaults}}
+    for k, (types, value) in NULL_DERIVED.items():
+        if named in types and k in cfg and cfg[k] is None:
+            merged[k] = value                      # what the class derives from the null (NULL_DERIVED)
     # what the tool cannot describe is said before any value is checked (EXAONE-4's sliding_window_pattern "LLLG"
     # is not a bad value, its architecture is unknown)
     if mt in REFUSED:
@@ -1266,6 +1269,66 @@ def _lfm2_keys(cfg: dict, mt: str) -> dict:
 # attention_bias says (Glm4vTextAttention: nn.Linear(..., bias=True); GlmOcrTextAttention: bias=False; transformers
 # models/glm4v/modeling_glm4v.py, models/glm_ocr/modular_glm_ocr.py) and the class that hard-wires them
 GLM_V_TEXT = {"glm4v_text": (True, "Glm4vTextAttention"), "glm_ocr_text": (False, "GlmOcrTextAttention")}
+
+
+# Keys whose null the decoder's config class derives a value from, where a key left out takes the class's default,
+# by the decoder's own model_type, with the value the readers take for the null:
+# - num_key_value_heads: ``if num_key_value_heads is None: num_key_value_heads = num_attention_heads`` (None: the
+#   readers' query heads): JambaConfig.__init__ (transformers models/jamba/configuration_jamba.py),
+#   FalconH1Config.__post_init__ (models/falcon_h1/configuration_falcon_h1.py), PhimoeConfig.__init__
+#   (models/phimoe/configuration_phimoe.py), GraniteSWAConfig.__post_init__ (models/granite_swa/
+#   configuration_granite_swa.py), PaddleOCRTextConfig.__post_init__ (models/paddleocr_vl/
+#   configuration_paddleocr_vl.py); the GLM-V decoders read theirs in :func:`_glm_v_text_keys`
+# - head_dim: ``head_dim if head_dim is not None else hidden_size // num_attention_heads`` (None: the readers' hidden /
+#   heads): Ernie4_5Config, SeedOssConfig and PaddleOCRTextConfig (``head_dim: int | None = 128``, __post_init__)
+# - multi_query: FalconAttention builds ``num_kv_heads if (new_decoder_architecture or not multi_query) else 1`` K/V
+#   heads and vLLM's FalconAttention one only ``elif self.multi_query`` (FalconConfig keeps the None: ``multi_query:
+#   bool | None = True``; vLLM's RWConfig and the RefinedWeb remote code the same), so a null is false: all heads
+# - sliding_window_pattern: Exaone4Config and ExaoneMoeConfig (``str | int | None = 4``: "None: No sliding window
+#   attention is used"), whose layers then come from layer_types or a null sliding_window (:func:`_layer_types`)
+NULL_DERIVED: dict[str, tuple[set[str], Any]] = {
+    "num_key_value_heads": ({"jamba", "falcon_h1", "phimoe", "granite_swa", "paddleocr_vl_text"}, None),
+    "head_dim": ({"ernie4_5", "seed_oss", "paddleocr_vl_text"}, None),
+    "multi_query": ({"falcon", "refinedweb", "refinedwebmodel"}, False),
+    "sliding_window_pattern": ({"exaone4", "exaone_moe", "exaone4_5_text"}, None),
+}
+NULL_KV_IS_HEADS = NULL_DERIVED["num_key_value_heads"][0] | set(GLM_V_TEXT)
+# Sizes whose null the readers take as none, as DeepSeek's MoE does (DeepseekV2MoE: ``if config.n_shared_experts is
+# not None``): a count of shared experts, and MLA's query down-projection (``if self.q_lora_rank is None``).
+NULL_IS_NONE = {"n_shared_experts", "num_shared_experts", "moe_num_shared_experts", "num_shared_expert", "q_lora_rank"}
+
+
+def _refuse_null_defaults(cfg: dict, mt: str, named: str, defaults: dict) -> None:
+    """Refuse a size (a key of :data:`SIZES`: layers, widths, heads, experts, vocabulary, positions, windows) that
+    ``cfg`` gives as null where its class has a default (``defaults``, which a config may leave out). A key left
+    out takes the class default; a null does not: transformers' config classes keep their arguments as given
+    (``self.n_layers = n_layers``; v5's strict dataclasses refuse None for an ``int`` field) and then build no model,
+    so a null read as the default was a silent other model (DBRX with ``"n_layers": null`` read as DbrxConfig's 24
+    layers, Gemma-3-27B's ``"head_dim": null`` as 256, Jamba's ``"num_key_value_heads": null`` as 8 K/V heads where
+    JambaConfig makes it the 32 query heads, North-Mini-Code-1.0's "num_experts": null as Cohere2MoeConfig's 8
+    experts: 3.29 B parameters for 30.48). :data:`NULL_DERIVED` lists the classes that derive a value from a null
+    (a K/V head count as the query heads, a head width as hidden / heads); the readers take it so. Other keys keep
+    their readings of a null (:data:`NULL_IS_NONE`; ERNIE's ``moe_layer_end_index``: the last layer)."""
+    for k, v in cfg.items():
+        if v is not None or defaults.get(k) is None or k not in SIZES or k in NULL_IS_NONE:
+            continue
+        if named in NULL_DERIVED.get(k, ((),))[0] or (k == "num_key_value_heads" and named in GLM_V_TEXT):
+            continue
+        raise SpecError(WHERE, f"model_type {mt}: {k} is null, which its transformers config class keeps as None "
+                               f"(no model is built from it); leave the key out for the class default "
+                               f"{_show(defaults[k])}, or give a value")
+
+
+def _refuse_null(cfg: dict, mt: str, *keys: str) -> None:
+    """Refuse ``keys`` given as null where the decoder compares or builds with them as numbers, so that transformers
+    and vLLM fail on the None: DeepSeek's ``layer_idx >= config.first_k_dense_replace`` (a null was read as 0 dense
+    layers: DeepSeek-V3 703.80 B parameters for 671.03), Llama-4's ``range(step - 1, L, step)`` over
+    ``interleave_moe_layer_step`` (a null was read as MoE on every layer: Maverick 784.26 B for 400.71) and its
+    dense MLP of ``intermediate_size_mlp``."""
+    for k in keys:
+        if k in cfg and cfg[k] is None:
+            raise SpecError(WHERE, f"model_type {mt}: {k} is null, which the decoder cannot be built with; give a "
+                                   f"whole number or leave the key out")
 
 
 def _glm_v_text_keys(cfg: dict, mt: str, kv_null: bool = False) -> dict:
@@ -2502,8 +2565,10 @@ def _step_moe_layers(cfg: dict, mt: str, layers: int) -> set[int]:
         raise _refuse(mt, "without moe_layers_enum its MoE layers are not known (vLLM takes layers 1 on, StepFun's "
                           "remote config class layers 3 to 44)")
     if _name(enum):
-        items = [x.strip() for x in enum.strip().split(",")] if enum.strip() else []
-        if not all(x.isdigit() for x in items):
+        # ASCII digits between commas, as vLLM's int() of each piece needs one: str.isdigit() passed "²" (int()
+        # then raised a ValueError traceback), and a blank string was read as no MoE layer where vLLM's int("") fails
+        items = [x.strip() for x in enum.split(",")]
+        if not all(re.fullmatch(r"[0-9]+", x) for x in items):
             raise SpecError(WHERE, f"model_type {mt}: moe_layers_enum must name layers as whole numbers separated by "
                                    f"commas, got {_show(enum)}")
         found = [int(x) for x in items]
@@ -2757,7 +2822,11 @@ def _dbrx_keys(cfg: dict, mt: str) -> dict:
         if not isinstance(inner, dict):
             raise SpecError(WHERE, f"model_type {mt}: {block} must be a mapping, got {_show(inner)}")
         for key, default in defaults.items():
-            v = default if inner.get(key) is None else inner[key]
+            if key in inner and inner[key] is None:      # kept as None by the class, as a top-level null
+                raise SpecError(WHERE, f"model_type {mt}: {block}.{key} is null, which its transformers config "
+                                       f"class keeps as None (no model is built from it); leave the key out for "
+                                       f"the class default {default}, or give a value")
+            v = inner.get(key, default)
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
             if not _whole(v, 1):
@@ -2904,7 +2973,15 @@ def _yarn_limit(c: dict) -> int:
         if not isinstance(r, dict) or (r.get("rope_type") or r.get("type")) != "yarn":
             continue
         factor, base = r.get("factor"), r.get("original_max_position_embeddings")
-        if all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < 2**40 for x in (factor, base)):
+        # a factor or base given but not a size was skipped without a word, and the extended context with it
+        # ("factor": "4" left a Qwen2.5 with YaRN at 32,768), or read as one (4096.5 positions)
+        if factor is not None and not (isinstance(factor, (int, float)) and not isinstance(factor, bool) and
+                                       0 < factor < 2**20):
+            raise SpecError(WHERE, f"{key}.factor of a yarn RoPE must be a positive number, got {_show(factor)}")
+        if base is not None and not (_whole(base, 1) and base < 2**40):
+            raise SpecError(WHERE, f"{key}.original_max_position_embeddings must be a whole number of at least 1, "
+                                   f"got {_show(base)}")
+        if factor is not None and base is not None:
             return int(base * factor)
     return 0
 
@@ -3128,6 +3205,12 @@ def _layer_types(cfg: dict, mt: str, L: int) -> tuple[list[str], int | None]:
         # every n-th layer global (Gemma3TextConfig, Cohere2Config, Exaone4Config: layer i is full iff
         # (i + 1) % n == 0); Cohere2 configs re-saved by newer transformers spell it _sliding_window_pattern (and
         # carry layer_types, read above)
+        if mt in ("exaone4", "exaone_moe") and "sliding_window_pattern" in cfg and \
+                cfg["sliding_window_pattern"] is None:
+            # EXAONE's null (no sliding window, NULL_DERIVED) beside a window and no layer_types: Exaone4Config
+            # builds its layer types from (i + 1) % sliding_window_pattern, which fails on the None
+            raise SpecError(WHERE, f"model_type {mt}: sliding_window_pattern is null (no sliding window) beside "
+                                   f"sliding_window {_show(window)} and no layer_types; give one or the other")
         n = int(cfg.get("sliding_window_pattern") or cfg.get("_sliding_window_pattern") or 4)
         return ["full" if (i + 1) % n == 0 else "sliding" for i in range(L)], n
     max_pos = cfg.get("max_position_embeddings")
@@ -3897,6 +3980,7 @@ def _ffn(cfg: dict, mt: str) -> dict:
     if mt == "llama4_text":
         # Llama4TextConfig: moe_layers = range(step - 1, L, step) unless given (Maverick: step 2, the odd layers);
         # the other layers are dense, intermediate_size_mlp wide
+        _refuse_null(cfg, mt, "interleave_moe_layer_step", "intermediate_size_mlp")
         step = cfg.get("interleave_moe_layer_step", 1) or 1
         moe_layers = cfg.get("moe_layers")
         L = cfg["num_hidden_layers"]
@@ -3907,6 +3991,7 @@ def _ffn(cfg: dict, mt: str) -> dict:
                     "expert_intermediate_size": _req(cfg, mt, "intermediate_size"), "num_shared_experts": 1,
                     "moe_layer_step": step}
     expert_w = _req(cfg, mt, "moe_intermediate_size")
+    _refuse_null(cfg, mt, "first_k_dense_replace")
     f.update(intermediate_size=cfg.get("intermediate_size") or expert_w, expert_intermediate_size=expert_w,
              first_dense_layers=cfg.get("first_k_dense_replace", 0) or 0,
              num_shared_experts=cfg.get("n_shared_experts") or cfg.get("num_shared_experts") or 0)
@@ -4854,6 +4939,11 @@ def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> d
     if method in ("awq", "gptq"):
         bits = _req(q, mt, "bits", "w_bit")
         group = q.get("group_size", q.get("q_group_size", 128))
+        if group is None:
+            # read as per channel; vLLM's GPTQConfig and AWQConfig take the null as the group size and divide by it
+            key = "group_size" if "group_size" in q else "q_group_size"
+            raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} is null; -1 is per channel, or "
+                                   "leave the key out for 128")
         zero = bits if method == "gptq" or q.get("zero_point", True) else 0
         # lm_head: true (GPTQModel, AutoRound) quantizes the output head like the layers: vLLM's GPTQ and AWQ configs
         # read it (lm_head_quantized = get_from_keys_or(config, ["lm_head"], default=False)); it was ignored, the
@@ -4911,6 +5001,12 @@ def _checked_quant(q: dict, mt: str) -> dict:
         if v is not None and not _whole(v, -1):
             raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be a whole number, "
                                    f"got {_show(v)}")
+    for key in ("group_size", "q_group_size"):
+        if q.get(key) == 0:
+            # read as per channel, GPTQ's -1; vLLM's GPTQ and AWQ configs divide each input width by it
+            # (gptq.py: input_size_per_partition % group_size), so no engine loads such a file
+            raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} must be -1 (per channel) or at least "
+                                   f"1, got 0")
     for key in ("zero_point", "lm_head"):
         if q.get(key) is not None and not isinstance(q[key], bool):
             # "false" was truthy: an asymmetric zero point counted for a symmetric AWQ checkpoint
@@ -4964,7 +5060,9 @@ def _compressed_tensors(q: dict, spec: dict, mt: str, layout: Layout = Layout())
         method, scale = "nvfp4", 8
     else:
         raise _refuse(mt, f"compressed-tensors {kind} weights of {bits} bits are not modelled")
-    if w.get("symmetric") is not None and not isinstance(w["symmetric"], bool):
+    if "symmetric" in w and not isinstance(w["symmetric"], bool):
+        # null included: it counted an asymmetric zero point, where compressed-tensors' QuantizationArgs (pydantic,
+        # symmetric: bool = True) refuses None and a key left out is symmetric
         # "false" was truthy: a symmetric scheme, no zero point counted
         raise SpecError(WHERE, f"model_type {mt}: compressed-tensors weights.symmetric must be true or false, "
                                f"got {_show(w['symmetric'])}")

@@ -5,10 +5,23 @@ from __future__ import annotations
 from .units import fmt_bytes, fmt_count
 
 
+# The sizes rich reads from the environment (rich.console.Console: ``value.isdigit()``, then ``int(value)``).
+_SIZE_VARIABLES = ("COLUMNS", "LINES", "JUPYTER_COLUMNS", "JUPYTER_LINES")
+
+
+def _size_given(value: str | None) -> bool:
+    """Whether an environment size (``COLUMNS``, ``LINES``) is a positive whole number in ASCII digits."""
+    import re
+
+    return value is not None and re.fullmatch(r"[0-9]+", value.strip()) is not None and int(value) > 0
+
+
 def console():
     """A rich console; piped output (no terminal, no COLUMNS) gets 130 columns instead of rich's 80, so that
     wide tables do not wrap in logs and README snippets. A COLUMNS that is not a positive whole number counts as
-    unset: rich took COLUMNS=0 as a width of 0 and printed nothing."""
+    unset: rich took COLUMNS=0 as a width of 0 and printed nothing. Such sizes are hidden from rich too: its
+    ``isdigit()`` passes other digits than ASCII, and ``COLUMNS=²`` or ``LINES=²`` ended in a ValueError traceback
+    from ``int()``."""
     import os
     import shutil
     import sys
@@ -16,11 +29,12 @@ def console():
     from rich.console import Console
 
     columns = os.environ.get("COLUMNS")
-    given = columns is not None and columns.strip().isdigit() and int(columns) > 0
+    given = _size_given(columns)
+    environ = {k: v for k, v in os.environ.items() if k not in _SIZE_VARIABLES or _size_given(v)}
     if not given and not sys.stdout.isatty():
-        return Console(width=130)
+        return Console(width=130, _environ=environ)
     # a terminal's own width when COLUMNS says none (shutil skips a COLUMNS of 0 or a word; rich would take 0)
-    return Console(width=None if given or columns is None else shutil.get_terminal_size().columns)
+    return Console(width=None if given or columns is None else shutil.get_terminal_size().columns, _environ=environ)
 
 
 # A cell up to this long is kept whole on one line (a number with its unit, a model name); longer cells (a

@@ -1330,10 +1330,10 @@ def convert_attention(raw: dict, target: str) -> dict:
     if kind not in ("mha", "mqa", "gqa"):
         raise SpecError("--as", f"expected mha, mqa or gqa:N, got {target!r}")
     if kind == "gqa":
-        try:
-            kv = int(n)
-        except ValueError:
-            raise SpecError("--as", f"gqa needs a KV head count, e.g. gqa:8, got {target!r}") from None
+        # ASCII digits, as the integer flags take them: int() also read "gqa:٨" (Arabic-Indic) and "gqa:1_6"
+        if not re.fullmatch(r"\+?[0-9]+", n):
+            raise SpecError("--as", f"gqa needs a KV head count in ASCII digits, e.g. gqa:8, got {target!r}")
+        kv = int(n)
     else:
         if n:
             raise SpecError("--as", f"{kind} takes no count, got {target!r}")
@@ -1413,6 +1413,10 @@ def _read_file(path: Path) -> dict:
         beside = path.parent / "hf_quant_config.json"
         quant_file = read_data(beside, str(beside), "json") if path.name == "config.json" and beside.is_file() \
             else None
+        if quant_file is None and path.name == "config.json" and beside.is_file() and \
+                data.get("quantization_config") is None:
+            # a null there was taken for no file: a ModelOpt NVFP4 checkpoint was priced at bf16 without a word
+            raise SpecError(str(beside), "holds null, not ModelOpt's mapping of producer and quantization")
         try:
             data = spec_dict_from_hf_config(data, name=_config_name(path), quant_file=quant_file)
         except SpecError as e:   # the reader says "config.json"; name the file read (which of several, in compare)

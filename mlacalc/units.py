@@ -130,6 +130,8 @@ def dtype_bits(dtype: str | int | float, what: str = "dtype") -> float:
         if key in DTYPE_BITS:
             return float(DTYPE_BITS[key])
         try:
+            if not key.isascii():       # float() also reads other scripts' digits: "٣" (Arabic-Indic) was 3 bits
+                raise ValueError(key)
             bits = finite(float(key.removesuffix("bit").removesuffix("bits")), what)
         except ValueError:
             names = ", ".join(sorted({"fp32", "bf16", "fp16", "fp8", "int8", "int4"}))
