@@ -98,14 +98,20 @@ def test_float_options_and_bit_counts_still_take_ascii_numbers(capsys):
 
 # --- python -m mlacalc.cli --------------------------------------------------------------------------------------------
 
-def test_python_m_mlacalc_cli_runs_the_cli():
-    """cli.py had no ``__main__`` block: ``python -m mlacalc.cli kv nope`` printed nothing and exited 0."""
+def test_python_m_mlacalc_cli_runs_the_cli(tmp_path):
+    """cli.py had no ``__main__`` block: ``python -m mlacalc.cli kv nope`` printed nothing and exited 0. Run from
+    outside the repository: ``-m`` puts the working folder first on sys.path, and the repo root's mlacalc/ lacks
+    the sub-packages a wheel maps in (mlacalc.model_specs), as .ci/run notes."""
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "mlacalc.cli", "kv", "nope"], capture_output=True, text=True, timeout=60)
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "mlacalc.cli", *args], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path)
+
+    r = run("kv", "nope")
     assert (r.returncode, r.stdout) == (2, "") and r.stderr.startswith("error: nope: unknown model"), r
-    r = subprocess.run([sys.executable, "-m", "mlacalc.cli", "--help"], capture_output=True, text=True, timeout=60)
+    r = run("--help")
     assert r.returncode == 0 and r.stdout.startswith("Usage: mlacalc"), r
 
 
