@@ -67,8 +67,39 @@ STATE_PAGES = {"none": 1, "align": 2}      # state pages a request holds in each
 GROUP_SPREAD = 1.5          # _get_kv_cache_groups_uniform_page_size: groups of the larger count below 1.5 x the smaller
 
 
+class BlockPool:
+    """What vLLM's block pool answers for a layout whose requests hold block ids in several KV cache groups: the
+    subclasses give ``num_blocks(budget)``, ``blocks_per_request(context)`` and ``block_bytes`` (vLLM's
+    ``kv_cache_utils``: one pool of pages shared by the groups, a request holding a block id in each)."""
+
+    def bytes_per_request(self, context: int) -> int:
+        """Bytes of the pool one request of ``context`` tokens holds, padding included."""
+        return self.blocks_per_request(context) * self.block_bytes
+
+    def max_concurrency(self, budget: float, context: int) -> float:
+        """vLLM's "Maximum concurrency for {context} tokens per request": blocks over blocks a request holds."""
+        return self.num_blocks(budget) / self.blocks_per_request(context)
+
+    def max_batch(self, budget: float, context: int) -> int:
+        """Requests of ``context`` tokens the pool holds at once: the concurrency's floor."""
+        return self.num_blocks(budget) // self.blocks_per_request(context)
+
+    def max_context(self, budget: float, batch: int, limit: int) -> int:
+        """Longest context at which ``batch`` requests fit (0: not one token), searched up to ``limit``."""
+        blocks = self.num_blocks(budget)
+
+        def fits(c: int) -> bool:
+            return batch * self.blocks_per_request(c) <= blocks
+
+        return largest_fitting(fits, limit)
+
+    def logged_tokens(self, budget: float, context: int) -> int:
+        """"GPU KV cache size: N tokens" as vLLM 0.28 logs it: ``int(concurrency x context)``."""
+        return int(self.max_concurrency(budget, context) * context)
+
+
 @dataclass(frozen=True)
-class HybridPages:
+class HybridPages(BlockPool):
     """vLLM's paging of a hybrid on one GPU (module docstring); bytes and tokens."""
 
     attention_layers: int       # layers with a K/V cache
@@ -116,31 +147,6 @@ class HybridPages:
         group, one state page (two under "align") in each state group."""
         return (self.attention_groups * math.ceil(context / self.block_size)
                 + self.state_groups * STATE_PAGES[self.mamba_cache_mode])
-
-    def bytes_per_request(self, context: int) -> int:
-        """Bytes of the pool one request of ``context`` tokens holds, padding included."""
-        return self.blocks_per_request(context) * self.block_bytes
-
-    def max_concurrency(self, budget: float, context: int) -> float:
-        """vLLM's "Maximum concurrency for {context} tokens per request": blocks over blocks a request holds."""
-        return self.num_blocks(budget) / self.blocks_per_request(context)
-
-    def max_batch(self, budget: float, context: int) -> int:
-        """Requests of ``context`` tokens the pool holds at once: the concurrency's floor."""
-        return self.num_blocks(budget) // self.blocks_per_request(context)
-
-    def max_context(self, budget: float, batch: int, limit: int) -> int:
-        """Longest context at which ``batch`` requests fit (0: not one token), searched up to ``limit``."""
-        blocks = self.num_blocks(budget)
-
-        def fits(c: int) -> bool:
-            return batch * self.blocks_per_request(c) <= blocks
-
-        return largest_fitting(fits, limit)
-
-    def logged_tokens(self, budget: float, context: int) -> int:
-        """"GPU KV cache size: N tokens" as vLLM 0.28 logs it: ``int(concurrency x context)``."""
-        return int(self.max_concurrency(budget, context) * context)
 
     def logged_tokens_legacy(self, budget: float, context: int) -> int:
         """The same line as vLLM 0.17-0.19 logged it: ``num_blocks // groups x`` the smallest group block size

@@ -41,12 +41,12 @@ from .attention import family, layer_groups
 from .errors import ArgError, show
 from .parallel import Parallelism
 from .spec import ModelSpec
-from .units import MAX_COUNT, largest_fitting
-from .vllm_hybrid import KERNEL_BLOCK, group_size
+from .units import MAX_COUNT
+from .vllm_hybrid import KERNEL_BLOCK, BlockPool, group_size
 
 
 @dataclass(frozen=True)
-class SlidingPages:
+class SlidingPages(BlockPool):
     """vLLM's paging of a model with sliding-window layers on one GPU (module docstring); bytes and tokens."""
 
     full_layers: int            # layers attending the whole context
@@ -92,31 +92,6 @@ class SlidingPages:
         ``ceil(sliding_tokens / block) + 1`` in each sliding group."""
         return (self.full_groups * math.ceil(context / self.block_size)
                 + self.sliding_groups * (math.ceil(self.sliding_tokens(context) / self.block_size) + 1))
-
-    def bytes_per_request(self, context: int) -> int:
-        """Bytes of the pool one request of ``context`` tokens holds, padding layers included."""
-        return self.blocks_per_request(context) * self.block_bytes
-
-    def max_concurrency(self, budget: float, context: int) -> float:
-        """vLLM's "Maximum concurrency for {context} tokens per request": blocks over blocks a request holds."""
-        return self.num_blocks(budget) / self.blocks_per_request(context)
-
-    def max_batch(self, budget: float, context: int) -> int:
-        """Requests of ``context`` tokens the pool holds at once: the concurrency's floor."""
-        return self.num_blocks(budget) // self.blocks_per_request(context)
-
-    def max_context(self, budget: float, batch: int, limit: int) -> int:
-        """Longest context at which ``batch`` requests fit (0: not one token), searched up to ``limit``."""
-        blocks = self.num_blocks(budget)
-
-        def fits(c: int) -> bool:
-            return batch * self.blocks_per_request(c) <= blocks
-
-        return largest_fitting(fits, limit)
-
-    def logged_tokens(self, budget: float, context: int) -> int:
-        """"GPU KV cache size: N tokens" as vLLM 0.28 logs it: ``int(concurrency x context)``."""
-        return int(self.max_concurrency(budget, context) * context)
 
     def logged_tokens_legacy(self, budget: float) -> int:
         """The same line as vLLM 0.10-0.19 logged it: ``num_blocks // groups x block_size``."""
