@@ -26,8 +26,8 @@ largest total.
 
 Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context, cuBLAS/NCCL buffers and
 allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 the largest unit's gathered bf16 weights (no
-prefetch; a layer, the embedding or the head: :func:`zero3_units`); on the last stage the fp32 gradient of the
-logits that the loss's backward writes (``b s V / t``).
+prefetch; a layer, the embedding or the head: :func:`zero3_units`); on the last stage the two fp32 ``b s V / t``
+tensors the loss's backward writes while the saved log-probabilities are alive (:class:`Workspace`).
 
 Backward: the widest instant of one layer's backward (:func:`mlacalc.activations.backward_peak`: activation
 gradients in flight, recomputed tensors, less the stored tensors that backward has already freed) is added once
@@ -55,6 +55,7 @@ GIB = 2**30
 DEFAULT_RESERVE_BYTES = 2 * GIB
 WEIGHT_GATHER_BYTES = 2      # ZeRO-3 gathers bf16 weights
 LOGIT_GRAD_BYTES = 4         # fp32 gradient of the logits
+LOSS_GRAD_BYTES = 4          # fp32 dense gradient nll_loss's backward writes (the log-probabilities' gradient)
 
 # (weights, gradients, optimizer) bytes per parameter; see the module docstring.
 PRECISIONS = {"mixed": (2, 2, 12), "bf16": (2, 2, 4)}
@@ -163,19 +164,26 @@ class StageActivations:
 @dataclass(frozen=True)
 class Workspace:
     """Stated workspace on one GPU, bytes (see the module docstring): the ``reserve``, ZeRO-3's largest gathered unit
-    at bf16 (:func:`zero3_units`), the fp32 logit gradient ``4 b s V / t`` on the last stage."""
+    at bf16 (:func:`zero3_units`), and on the last stage the loss's backward: PyTorch's ``cross_entropy`` is
+    ``nll_loss(log_softmax(x))``; ``nll_loss``'s backward writes a dense fp32 gradient of the log-probabilities,
+    ``4 b s V / t`` (``loss_grad``: ``zeros_like(self)`` then a scatter of -1, aten/src/ATen/native/LossNLL.cpp), and
+    ``log_softmax``'s backward (``_log_softmax_backward_data(grad, result, ...)``, tools/autograd/derivatives.yaml)
+    writes the logits' gradient, another ``4 b s V / t`` (``logit_grad``), while both the saved log-probabilities
+    (:func:`mlacalc.activations.head_tensors`) and ``loss_grad`` are alive: three fp32 ``b s V / t`` tensors at
+    that instant, not two (held-out round 2026-12: torchtitan's Llama-3.1-8B at 32k tokens)."""
 
     reserve: float
     zero3_gather: float
     logit_grad: float
+    loss_grad: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.reserve + self.zero3_gather + self.logit_grad
+        return self.reserve + self.zero3_gather + self.logit_grad + self.loss_grad
 
     def as_dict(self) -> dict:
         return {"reserve": self.reserve, "zero3_gather": self.zero3_gather, "logit_grad": self.logit_grad,
-                "total": self.total}
+                "loss_grad": self.loss_grad, "total": self.total}
 
 
 @dataclass(frozen=True)
@@ -277,13 +285,14 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
         gather = 0.0
         if run.zero == 3:
             gather = WEIGHT_GATHER_BYTES * max(zero3_units(spec, par, layers, prm, first, last))
-        logit_grad = 0.0
+        logit_grad = loss_grad = 0.0
         if last and not megatron:
-            logit_grad = LOGIT_GRAD_BYTES * run.micro_batch * cfg.seq_local * -(-spec.vocab_size // p.tp)
+            logits = run.micro_batch * cfg.seq_local * -(-spec.vocab_size // p.tp)    # b s V / t elements
+            logit_grad, loss_grad = LOGIT_GRAD_BYTES * logits, LOSS_GRAD_BYTES * logits
         out.append(StageMemory(stage=i, first_layer=layers.start, num_layers=len(layers), in_flight=in_flight,
                                states=model_states(prm, run.precision, run.zero, p), activations=acts,
                                workspace=Workspace(reserve=run.reserve_bytes, zero3_gather=gather,
-                                                   logit_grad=logit_grad)))
+                                                   logit_grad=logit_grad, loss_grad=loss_grad)))
     return out
 
 
