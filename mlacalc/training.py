@@ -27,8 +27,9 @@ largest total.
 Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context, cuBLAS/NCCL buffers and
 allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 the largest unit's gathered bf16 weights (no
 prefetch; a layer, the embedding or the head: :func:`zero3_units`), and under ZeRO-3 with ``pp > 1`` the whole
-stage's gathered weights and its unsharded gradients instead (:func:`zero3_pipeline_bytes`); on the last stage the two fp32 ``b s V / t``
-tensors the loss's backward writes while the saved log-probabilities are alive (:class:`Workspace`).
+stage's gathered weights and its unsharded gradients instead (:func:`zero3_pipeline_bytes`); on the last stage the
+two fp32 ``b s V / t`` tensors the loss's backward writes while the saved log-probabilities are alive
+(:class:`Workspace`).
 
 Backward: the widest instant of one layer's backward (:func:`mlacalc.activations.backward_peak`: activation
 gradients in flight, recomputed tensors, less the stored tensors that backward has already freed) is added once
