@@ -172,11 +172,15 @@ class Workspace:
     at bf16 (:func:`zero3_units`; under PP the whole stage's, with its unsharded gradients, ``zero3_grads``:
     :func:`zero3_pipeline_bytes`), and on the last stage the loss's backward: PyTorch's ``cross_entropy`` is
     ``nll_loss(log_softmax(x))``; ``nll_loss``'s backward writes a dense fp32 gradient of the log-probabilities,
-    ``4 b s V / t`` (``loss_grad``: ``zeros_like(self)`` then a scatter of -1, aten/src/ATen/native/LossNLL.cpp), and
+    ``4 b s V / t`` (``loss_grad``: ``TORCH_META_FUNC(nll_loss_backward)`` allocates ``self``'s sizes, the kernel
+    zeroes it and writes ``-grad / total_weight`` at each target, aten/src/ATen/native/LossNLL.cpp), and
     ``log_softmax``'s backward (``_log_softmax_backward_data(grad, result, ...)``, tools/autograd/derivatives.yaml)
     writes the logits' gradient, another ``4 b s V / t`` (``logit_grad``), while both the saved log-probabilities
     (:func:`mlacalc.activations.head_tensors`) and ``loss_grad`` are alive: three fp32 ``b s V / t`` tensors at
-    that instant, not two (held-out round 2026-12: torchtitan's Llama-3.1-8B at 32k tokens)."""
+    that instant, not two (held-out round 2026-12: torchtitan's Llama-3.1-8B at 32k tokens). That is the eager
+    ``cross_entropy(logits.float())`` of HF and torchtitan without TP; a fused loss holds fewer (Megatron's
+    vocab-parallel cross-entropy reuses its saved softmax as the gradient), a compiled one need not materialise
+    them, and DTensor's ``loss_parallel`` holds four (docs/training-memory-checks.md, T4)."""
 
     reserve: float
     zero3_gather: float

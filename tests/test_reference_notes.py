@@ -389,8 +389,9 @@ def test_004_v3_trains_no_longer_sequences_than_its_mha_twin_by_much(capsys):
     # "Longer context windows in training": V3 with full recomputation on its layout, MLA against its MHA twin.
     # Only the layer inputs are kept, the same for both; the longest sequence grows 4.6% (24,092 against 23,027
     # tokens: MHA's bigger attention weights and backward peak take the rest), the micro-batch not at all (5 and 5;
-    # 7 against 6 until the held-out round of 2026-12 priced the last stage's two losses, main and MTP, at three fp32
-    # b s V tensors each at their backward).
+    # 7 against 6 until the held-out round of 2026-12 priced the loss's backward at three fp32 b s V tensors, not two:
+    # one more 4 b s V on the last stage, once, as one loss's backward runs at a time; the MTP modules' saved
+    # log-probabilities were counted already).
     args = ("--seq", "4k", "--pp", "16", "--dp", "64", "--ep", "64", "--zero", "1", "--recompute", "full",
             "--gpu", "h800")
     mla, mha = ask(capsys, "train", "deepseek-v3", *args), ask(capsys, "train", "deepseek-v3@as=mha", *args)

@@ -54,3 +54,18 @@ def test_the_docs_table_is_the_scripts_output(capsys):
     start = doc.index(printed[0])
     assert doc[start:start + len(printed)] == printed
     assert len(printed) == 2 + len(mod.POINTS)
+
+
+def test_the_70b_tp_point_prices_three_vocab_tensors_and_loss_parallel_holds_a_fourth():
+    """T4a: Llama-3.1-70B, TP 8 (vocab 128,256 / 8 = 16,032 a GPU), micro-batch 16 x 8,192. mlacalc prices the eager
+    loss's two backward tensors in the workspace (the saved log-probs sit in the activations); DTensor's
+    loss_parallel (torch/distributed/tensor/parallel/loss.py, _nll_loss_and_log_softmax_backward) holds one more,
+    4 x 16 x 8,192 x 16,032 B = 7.83 GiB. The doc's hand estimate adds it and the SP gathered inputs (+5.25 GiB) to
+    mlacalc's total: 70.3 GiB against the published 71.9."""
+    r = _row(_module(), "T4a")
+    one = 4 * 16 * 8192 * (128_256 // 8)
+    assert one == 8_405_385_216
+    assert r["loss_grads_gib"] == pytest.approx(2 * one / GIB)
+    by_hand = r["total_gib"] + 5.25 + one / GIB
+    assert round(by_hand, 1) == 70.3
+    assert round(by_hand / r["published_gib"] - 1, 3) == -0.022

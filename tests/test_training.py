@@ -80,7 +80,7 @@ def test_pipeline_first_stage_holds_pp_micro_batches():
 def test_loss_backward_holds_three_fp32_vocab_tensors():
     # PyTorch's cross_entropy = nll_loss(log_softmax(logits.float())). Its backward, at log_softmax's backward
     # (_log_softmax_backward_data(grad, result, ...), tools/autograd/derivatives.yaml), holds: the saved fp32
-    # log-probs, the dense fp32 gradient nll_loss's backward wrote (zeros_like(self) + scatter, LossNLL.cpp), and
+    # log-probs, the dense fp32 gradient nll_loss's backward wrote (self's sizes, zeroed, LossNLL.cpp), and
     # the fp32 logit gradient being written. b = 2, s = 16, V = 1000: each 2 x 16 x 1000 x 4 = 128,000 bytes.
     # Before the held-out round of 2026-12 the middle one was missing (8 b s V bytes counted, not 12).
     spec = make_spec(MHA, layers=4)
