@@ -20,7 +20,8 @@ def memory_table(m) -> object:
             rows.append([label, fmt_bytes(v)])
     rows.append(["workspace", fmt_bytes(w.total)])
     for label, v in (("  reserve (stated)", w.reserve), ("  ZeRO-3 gather", w.zero3_gather),
-                     ("  logit gradient", w.logit_grad)):
+                     ("  ZeRO-3 unsharded grads (PP)", w.zero3_grads),
+                     ("  logit gradient", w.logit_grad), ("  log-prob gradient", w.loss_grad)):
         if v:
             rows.append([label, fmt_bytes(v)])
     rows.append(["total", fmt_bytes(pk.total)])

@@ -26,8 +26,10 @@ largest total.
 
 Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context, cuBLAS/NCCL buffers and
 allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 the largest unit's gathered bf16 weights (no
-prefetch; a layer, the embedding or the head: :func:`zero3_units`); on the last stage the fp32 gradient of the
-logits that the loss's backward writes (``b s V / t``).
+prefetch; a layer, the embedding or the head: :func:`zero3_units`), and under ZeRO-3 with ``pp > 1`` the whole
+stage's gathered weights and its unsharded gradients instead (:func:`zero3_pipeline_bytes`); on the last stage the
+two fp32 ``b s V / t`` tensors the loss's backward writes while the saved log-probabilities are alive
+(:class:`Workspace`).
 
 Backward: the widest instant of one layer's backward (:func:`mlacalc.activations.backward_peak`: activation
 gradients in flight, recomputed tensors, less the stored tensors that backward has already freed) is added once
@@ -54,7 +56,11 @@ from .params import Params, embedding_norm_params, layer_params_per_gpu, mtp_par
 GIB = 2**30
 DEFAULT_RESERVE_BYTES = 2 * GIB
 WEIGHT_GATHER_BYTES = 2      # ZeRO-3 gathers bf16 weights
+# ZeRO-3 under PP: bytes of each unsharded gradient accumulated over the micro-batches, in FSDP2's reduce dtype
+# (torchtitan's mixed_precision_reduce = "float32"; pure bf16 reduces in bf16)
+UNSHARDED_GRAD_BYTES = {"mixed": 4, "bf16": 2}
 LOGIT_GRAD_BYTES = 4         # fp32 gradient of the logits
+LOSS_GRAD_BYTES = 4          # fp32 dense gradient nll_loss's backward writes (the log-probabilities' gradient)
 
 # (weights, gradients, optimizer) bytes per parameter; see the module docstring.
 PRECISIONS = {"mixed": (2, 2, 12), "bf16": (2, 2, 4)}
@@ -163,19 +169,32 @@ class StageActivations:
 @dataclass(frozen=True)
 class Workspace:
     """Stated workspace on one GPU, bytes (see the module docstring): the ``reserve``, ZeRO-3's largest gathered unit
-    at bf16 (:func:`zero3_units`), the fp32 logit gradient ``4 b s V / t`` on the last stage."""
+    at bf16 (:func:`zero3_units`; under PP the whole stage's, with its unsharded gradients, ``zero3_grads``:
+    :func:`zero3_pipeline_bytes`), and on the last stage the loss's backward: PyTorch's ``cross_entropy`` is
+    ``nll_loss(log_softmax(x))``; ``nll_loss``'s backward writes a dense fp32 gradient of the log-probabilities,
+    ``4 b s V / t`` (``loss_grad``: ``TORCH_META_FUNC(nll_loss_backward)`` allocates ``self``'s sizes, the kernel
+    zeroes it and writes ``-grad / total_weight`` at each target, aten/src/ATen/native/LossNLL.cpp), and
+    ``log_softmax``'s backward (``_log_softmax_backward_data(grad, result, ...)``, tools/autograd/derivatives.yaml)
+    writes the logits' gradient, another ``4 b s V / t`` (``logit_grad``), while both the saved log-probabilities
+    (:func:`mlacalc.activations.head_tensors`) and ``loss_grad`` are alive: three fp32 ``b s V / t`` tensors at
+    that instant, not two (held-out round 2026-12: torchtitan's Llama-3.1-8B at 32k tokens). That is the eager
+    ``cross_entropy(logits.float())`` of HF and torchtitan without TP; a fused loss holds fewer (Megatron's
+    vocab-parallel cross-entropy reuses its saved softmax as the gradient), a compiled one need not materialise
+    them, and DTensor's ``loss_parallel`` holds four (docs/training-memory-checks.md, T4)."""
 
     reserve: float
     zero3_gather: float
     logit_grad: float
+    loss_grad: float = 0.0
+    zero3_grads: float = 0.0    # ZeRO-3 under PP: the stage's unsharded gradients (:func:`zero3_pipeline_bytes`)
 
     @property
     def total(self) -> float:
-        return self.reserve + self.zero3_gather + self.logit_grad
+        return self.reserve + self.zero3_gather + self.logit_grad + self.loss_grad + self.zero3_grads
 
     def as_dict(self) -> dict:
         return {"reserve": self.reserve, "zero3_gather": self.zero3_gather, "logit_grad": self.logit_grad,
-                "total": self.total}
+                "loss_grad": self.loss_grad, "zero3_grads": self.zero3_grads, "total": self.total}
 
 
 @dataclass(frozen=True)
@@ -237,6 +256,24 @@ def zero3_units(spec: ModelSpec, par: Parallelism, layers: range, prm: Params, f
     return units
 
 
+def zero3_pipeline_bytes(stage_params: float, precision: str) -> tuple[float, float]:
+    """ZeRO-3 under pipeline parallelism, bytes on one GPU of a stage holding ``stage_params`` parameters (its TP/EP
+    share): (gathered bf16 weights, unsharded gradients), both alive from the stage's first micro-batch to its last.
+
+    DeepSpeed refuses ZeRO-2/3 with pipelining (``deepspeed/runtime/pipe/engine.py``: "ZeRO-2 and ZeRO-3 are
+    incompatible with pipeline parallelism"); the runtime that combines them is FSDP2 under
+    ``torch.distributed.pipelining`` (torchtitan). There, ``apply_fsdp`` sets ``reshard_after_forward=False`` for
+    every block when PP is on ("to avoid per-microbatch all-gathers", ``torchtitan/parallelisms/parallelize_llama.py``),
+    so the stage's weights stay gathered, ``2 P`` bytes; and ``PipelineStage.backward_maybe_with_nosync``
+    (``torch/distributed/pipelining/stage.py``) runs every micro-batch's backward with
+    ``set_requires_gradient_sync(False)`` and ``set_reshard_after_backward(False)``, reducing once after the last,
+    so each parameter's unsharded gradient accumulates in the reduce dtype (``FSDPParam.to_accumulated_grad_if_needed``
+    upcasts it to ``reduce_dtype``): ``4 P`` bytes in mixed precision (fp32), ``2 P`` in bf16. One unit at a time
+    was priced before (held-out round 2026-12: Llama-3.1-405B at FSDP 8, TP 8, PP 8, 34.6 GiB against torchtitan's
+    82.5 GiB)."""
+    return WEIGHT_GATHER_BYTES * stage_params, UNSHARDED_GRAD_BYTES[precision] * stage_params
+
+
 def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     """Memory of one GPU in each pipeline stage."""
     p = par = run.parallel
@@ -274,16 +311,20 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
             head=in_flight * _total(head_tensors(spec, cfg)) if last else 0.0,
             mtp=in_flight * mtp_bytes(spec, cfg) if last else 0.0,
             backward_peak=max(peak[k] for k in here))
-        gather = 0.0
-        if run.zero == 3:
+        gather = grad_accum = 0.0
+        if run.zero == 3 and par.pp > 1:
+            gather, grad_accum = zero3_pipeline_bytes(prm.total, run.precision)
+        elif run.zero == 3:
             gather = WEIGHT_GATHER_BYTES * max(zero3_units(spec, par, layers, prm, first, last))
-        logit_grad = 0.0
+        logit_grad = loss_grad = 0.0
         if last and not megatron:
-            logit_grad = LOGIT_GRAD_BYTES * run.micro_batch * cfg.seq_local * -(-spec.vocab_size // p.tp)
+            logits = run.micro_batch * cfg.seq_local * -(-spec.vocab_size // p.tp)    # b s V / t elements
+            logit_grad, loss_grad = LOGIT_GRAD_BYTES * logits, LOSS_GRAD_BYTES * logits
         out.append(StageMemory(stage=i, first_layer=layers.start, num_layers=len(layers), in_flight=in_flight,
                                states=model_states(prm, run.precision, run.zero, p), activations=acts,
                                workspace=Workspace(reserve=run.reserve_bytes, zero3_gather=gather,
-                                                   logit_grad=logit_grad)))
+                                                   logit_grad=logit_grad, loss_grad=loss_grad,
+                                                   zero3_grads=grad_accum)))
     return out
 
 

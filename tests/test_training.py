@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlacalc.activations import ActivationConfig, saved_tensors
+from mlacalc.activations import ActivationConfig, head_tensors, saved_tensors
 from mlacalc.cli import main
 from mlacalc.errors import SpecError
 from mlacalc.hardware import hardware_from_dict
@@ -77,6 +77,25 @@ def test_pipeline_first_stage_holds_pp_micro_batches():
     assert s1.workspace.logit_grad == 16 * 1000 * 4
 
 
+def test_loss_backward_holds_three_fp32_vocab_tensors():
+    # PyTorch's cross_entropy = nll_loss(log_softmax(logits.float())). Its backward, at log_softmax's backward
+    # (_log_softmax_backward_data(grad, result, ...), tools/autograd/derivatives.yaml), holds: the saved fp32
+    # log-probs, the dense fp32 gradient nll_loss's backward wrote (self's sizes, zeroed, LossNLL.cpp), and
+    # the fp32 logit gradient being written. b = 2, s = 16, V = 1000: each 2 x 16 x 1000 x 4 = 128,000 bytes.
+    # Before the held-out round of 2026-12 the middle one was missing (8 b s V bytes counted, not 12).
+    spec = make_spec(MHA, layers=4)
+    (s,) = stage_memory(spec, TrainRun(micro_batch=2, seq=16))
+    one = 2 * 16 * 1000 * 4
+    log_probs = next(t for t in head_tensors(spec, ActivationConfig(micro_batch=2, seq=16))
+                     if t.name == "loss.log_probs")
+    assert log_probs.bytes == one
+    assert s.workspace.logit_grad == one and s.workspace.loss_grad == one
+    assert log_probs.bytes + s.workspace.logit_grad + s.workspace.loss_grad == 3 * one == 384_000
+    # the Megatron convention (Table 2) counts no head or loss at all
+    (m,) = stage_memory(spec, TrainRun(micro_batch=2, seq=16, convention="megatron", kernel="eager"))
+    assert m.workspace.loss_grad == 0 and m.workspace.logit_grad == 0
+
+
 def test_stage_total_is_the_sum_of_its_parts():
     spec = load_spec("deepseek-v3")
     run = TrainRun(micro_batch=1, seq=4096, recompute="mla-latent", zero=1,
@@ -84,7 +103,8 @@ def test_stage_total_is_the_sum_of_its_parts():
     for s in stage_memory(spec, run):
         assert s.total == s.states.weights + s.states.gradients + s.states.optimizer + s.activations.layers + \
             s.activations.embedding + s.activations.head + s.activations.mtp + s.activations.backward_peak + \
-            s.workspace.reserve + s.workspace.zero3_gather + s.workspace.logit_grad
+            s.workspace.reserve + s.workspace.zero3_gather + s.workspace.logit_grad + s.workspace.loss_grad + \
+            s.workspace.zero3_grads
 
 
 @settings(max_examples=30, deadline=None)

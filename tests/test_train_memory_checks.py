@@ -1,0 +1,71 @@
+"""bench/train_memory_checks.py: the held-out torchtitan points behind docs/training-memory-checks.md (section "Held-out
+round, 2026-12"), rebuilt from each source's stated setup. Numbers are worked out by hand here."""
+
+from pathlib import Path
+
+import pytest
+
+from helpers import bench_module
+
+GIB = 2**30
+
+
+def _module():
+    return bench_module("train_memory_checks")
+
+
+def _row(mod, pid):
+    (pt,) = [p for p in mod.POINTS if p.id == pid]
+    return mod.predict(pt)
+
+
+def test_the_8b_32k_point_holds_three_fp32_vocab_tensors_at_the_loss():
+    """T2a: Llama-3.1-8B, 32,768 tokens, micro-batch 1, no TP: the saved fp32 log-probabilities, nll_loss's dense
+    gradient and the logit gradient, 4 x 32,768 x 128,256 B = 15.66 GiB each; "before" priced two."""
+    r = _row(_module(), "T2a")
+    one = 4 * 32768 * 128_256
+    assert r["loss_grads_gib"] == pytest.approx(2 * one / GIB)
+    assert r["total_gib"] - r["before_gib"] == pytest.approx(one / GIB)
+
+
+def test_the_405b_pipeline_point_gathers_the_whole_stage():
+    """T5a: Llama-3.1-405B at TP 8, PP 8 (126 layers: 16 a stage), FSDP 8. A layer on one GPU: attention 16,384 x
+    (16,384 + 1,024 + 1,024 + 16,384) / 8, SwiGLU 3 x 16,384 x 53,248 / 8, two norms of 16,384 (replicated); stage 0
+    adds the embedding, 128,256 x 16,384 / 8. Gathered in bf16 (2 B), gradients unsharded in fp32 (4 B); before,
+    one unit at a time: the largest, a layer."""
+    r = _row(_module(), "T5a")
+    layer = 16384 * (16384 + 1024 + 1024 + 16384) // 8 + 3 * 16384 * 53248 // 8 + 2 * 16384
+    assert layer == 398_491_648
+    stage0 = 16 * layer + 128_256 * 16384 // 8
+    assert stage0 == 6_638_534_656
+    assert r["stage"] == 0
+    assert r["zero3_gather_gib"] == pytest.approx(2 * stage0 / GIB)            # 12.37 GiB
+    assert r["zero3_grads_gib"] == pytest.approx(4 * stage0 / GIB)             # 24.73 GiB
+    assert r["total_gib"] - r["before_gib"] == pytest.approx((6 * stage0 - 2 * layer) / GIB)
+
+
+def test_the_docs_table_is_the_scripts_output(capsys):
+    """The held-out table of docs/training-memory-checks.md is what ``python bench/train_memory_checks.py`` prints,
+    row for row: a point added to the script and not to the page (or a figure edited by hand) breaks it."""
+    mod = _module()
+    mod.main([])
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "training-memory-checks.md").read_text().splitlines()
+    start = doc.index(printed[0])
+    assert doc[start:start + len(printed)] == printed
+    assert len(printed) == 2 + len(mod.POINTS)
+
+
+def test_the_70b_tp_point_prices_three_vocab_tensors_and_loss_parallel_holds_a_fourth():
+    """T4a: Llama-3.1-70B, TP 8 (vocab 128,256 / 8 = 16,032 a GPU), micro-batch 16 x 8,192. mlacalc prices the eager
+    loss's two backward tensors in the workspace (the saved log-probs sit in the activations); DTensor's
+    loss_parallel (torch/distributed/tensor/parallel/loss.py, _nll_loss_and_log_softmax_backward) holds one more,
+    4 x 16 x 8,192 x 16,032 B = 7.83 GiB. The doc's hand estimate adds it and the SP gathered inputs (+5.25 GiB) to
+    mlacalc's total: 70.3 GiB against the published 71.9."""
+    r = _row(_module(), "T4a")
+    one = 4 * 16 * 8192 * (128_256 // 8)
+    assert one == 8_405_385_216
+    assert r["loss_grads_gib"] == pytest.approx(2 * one / GIB)
+    by_hand = r["total_gib"] + 5.25 + one / GIB
+    assert round(by_hand, 1) == 70.3
+    assert round(by_hand / r["published_gib"] - 1, 3) == -0.022
