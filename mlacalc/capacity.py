@@ -437,9 +437,10 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     :data:`mlacalc.vllm.NON_TORCH_BYTES`), ``sampler`` its top-k/top-p path (:data:`mlacalc.vllm.SAMPLER_PATHS`:
     "flashinfer", the default; "triton", vLLM 0.17-0.19's default, its buffer sized by the card's SMs; "sort",
     PyTorch's sort; "mrv2", Model Runner V2's), ``cudagraph_bytes`` vLLM >= 0.21's CUDA-graph estimate (a
-    measurement: None, not subtracted). The last four are refused under the default engine. A model with sliding-window layers is paged
-    as vLLM's hybrid manager pages it (:mod:`mlacalc.vllm_sliding`: a sliding layer holds ``window - 1 +
-    max_num_batched_tokens`` tokens a request), the largest batch then the concurrency vLLM logs. On a hybrid (attention
+    measurement: None, not subtracted). The last four are refused under the default engine. A model with
+    sliding-window layers is paged as vLLM's hybrid manager pages it (:mod:`mlacalc.vllm_sliding`: a sliding layer
+    holds ``window - 1 + max_num_batched_tokens`` tokens a request), the largest batch then the concurrency vLLM logs.
+    On a hybrid (attention
     beside state layers) the budget is cut into vLLM's pages (:mod:`mlacalc.vllm_hybrid`): the largest batch is the
     concurrency vLLM logs at ``context``, floored, and ``mamba_cache_mode`` says how many state pages a request holds
     ("none", the default: one a state group, prefix caching off; "align": two). ``block_size`` is then vLLM's

@@ -126,7 +126,8 @@ SMALL_CARD_DEFAULTS = (2048, 256)
 # "mrv2": Model Runner V2's sampler (vllm/v1/worker/gpu/sample/sampler.py, Sampler.apply_sampling_params returns the
 # logits as they are when no request in the batch needs logits processing; the dummy batch's requests have none, so no
 # fp32 copy; top-k/top-p are not applied to them): only compute_logits' bf16 output, 2 B, plus the Gumbel kernel's
-# partials (:data:`GUMBEL_BLOCK`). MRV2 before the logits-processing gate always copied to fp32 (2 + 4 = 6 B); not
+# partials (:data:`GUMBEL_BLOCK`). The gate is upstream by PR #52329 (2026-08, ``_requires_logits_processing``);
+# MRV2 samplers before it (vllm-project/vllm sampler.py at 0120ce5a) copied to fp32 every step (2 + 4 = 6 B); not
 # modelled.
 SAMPLER_BYTES_PER_LOGIT = {"flashinfer": 2 + 4 + 4 + 4, "triton": 2 + 4 + 4 + 4, "sort": 2 + 4 + 8 + 4 + 8 + 4 + 8,
                            "mrv2": 2}
