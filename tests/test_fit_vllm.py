@@ -417,3 +417,13 @@ def test_api_fit_takes_the_cudagraph_estimate():
         mlacalc.fit("llama-3.1-8b", "h100-sxm", context=1024, cudagraph_bytes=GIB)
     with pytest.raises(SpecError):
         mlacalc.fit("llama-3.1-8b", "h100-sxm", cudagraph_bytes=float("nan"), **kw)
+
+
+@pytest.mark.parametrize("flag, value", [("--non-torch", "1G"), ("--cudagraph-mem", "1G")])
+def test_engine_only_flags_are_named_as_typed(flag, value, capsys):
+    """Under the default engine the refusal names the flag the user typed (it said --non-torch-bytes and
+    --cudagraph-bytes, flags that do not exist)."""
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "llama-3.1-8b", flag, value])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err.startswith(f"error: {flag}: applies only with engine vllm")
