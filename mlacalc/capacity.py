@@ -413,7 +413,7 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
     vm = VllmMemory(total=total, total_source=source, gpu_mem_util=gpu_mem_util, weights=weights,
                     non_torch=non_torch_bytes, non_torch_source=non_torch_source, forward=workspace,
                     sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs, sampler,
-                                         hw.sms),
+                                         hw.sms, parallel.attention_tp),
                     tokens=workspace_tokens, max_num_seqs=max_num_seqs, sampler_path=sampler,
                     **({} if cudagraph_bytes is None else
                        {"cudagraph": check_cudagraph(cudagraph_bytes), "cudagraph_source": "given"}))

@@ -172,7 +172,7 @@ def check_sampler(path) -> str:
 
 
 def sampler_peak(vocab_size: int, hidden_size: int, tokens: int, max_num_seqs: int,
-                 path: str = DEFAULT_SAMPLER, sms: int = 0) -> float:
+                 path: str = DEFAULT_SAMPLER, sms: int = 0, tp: int = 1) -> float:
     """Bytes live while ``_dummy_sampler_run`` samples: the forward's output kept by ``profile_run`` (``tokens x d``,
     bf16), the rows gathered for sampling and ``torch.rand_like`` of them (``2 x rows x d``, bf16), and
     :data:`SAMPLER_BYTES_PER_LOGIT` of ``path`` per row per vocabulary entry. ``rows = min(tokens, max_num_seqs)``
@@ -182,13 +182,19 @@ def sampler_peak(vocab_size: int, hidden_size: int, tokens: int, max_num_seqs: i
 
     ``path`` "mrv2" (Model Runner V2, ``vllm/v1/worker/gpu/model_runner.py`` ``profile_run``): the forward's output
     (``tokens x d``, bf16) and ``sample_hidden_states = hidden_states[logits_indices]`` (``rows x d``; no random
-    copy of them), the bf16 logits (2 B a logit: :data:`SAMPLER_BYTES_PER_LOGIT`) and the Gumbel kernel's partials,
-    ``rows x ceil(vocab / 1024) x 12`` B."""
+    copy of them), then the larger of two moments: sampling, the bf16 logits (2 B a logit:
+    :data:`SAMPLER_BYTES_PER_LOGIT`) and the Gumbel kernel's partials, ``rows x ceil(vocab / 1024) x 12`` B; and, on
+    ``tp`` > 1 GPUs (the LM head's vocabulary-parallel group), ``compute_logits``' all-gather, which holds this
+    rank's shard (``rows x ceil(vocab / tp)``), the gathered ``[tp x rows, vocab / tp]`` and its ``[rows, vocab]``
+    copy, all bf16 (``vllm/model_executor/layers/logits_processor.py`` ``_gather_logits`` ->
+    ``DeviceCommunicatorBase.all_gather``: ``all_gather_into_tensor``, then ``movedim(0, -1).reshape``, a copy; V1
+    paths count more bytes a logit later, so only here can the gather set the peak)."""
     rows = min(tokens, max_num_seqs)
     if check_sampler(path) == "mrv2":
         blocks = -(-vocab_size // GUMBEL_BLOCK)
-        return (tokens * hidden_size * 2 + rows * hidden_size * 2 + rows * vocab_size * SAMPLER_BYTES_PER_LOGIT[path]
-                + rows * blocks * GUMBEL_PARTIAL_BYTES)
+        sampling = rows * vocab_size * SAMPLER_BYTES_PER_LOGIT[path] + rows * blocks * GUMBEL_PARTIAL_BYTES
+        gather = rows * vocab_size * 2 * 2 + rows * -(-vocab_size // tp) * 2 if tp > 1 else 0
+        return tokens * hidden_size * 2 + rows * hidden_size * 2 + max(sampling, gather)
     peak = (tokens * hidden_size * 2 + 2 * rows * hidden_size * 2
             + rows * vocab_size * SAMPLER_BYTES_PER_LOGIT[check_sampler(path)])
     if path == "triton":

@@ -427,3 +427,51 @@ def test_engine_only_flags_are_named_as_typed(flag, value, capsys):
         main(["fit", "llama-3.1-8b", flag, value])
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err.startswith(f"error: {flag}: applies only with engine vllm")
+
+
+def test_mrv2_sampler_at_tp2_counts_the_logits_all_gather():
+    """At tp > 1 compute_logits all-gathers the vocabulary-parallel logits (logits_processor.py _gather_logits ->
+    DeviceCommunicatorBase.all_gather: all_gather_into_tensor into [tp x rows, vocab / tp], then movedim(0, -1) and
+    reshape, a copy), so this rank's shard, the gathered tensor and its copy are live at once: 2 B + 2 B + 2 B / tp a
+    logit, over MRV2's 2 B while sampling. Llama-3.1-8B, H100, tp 2, 8,192 tokens, 1,024 rows: 75,497,472 B of hidden
+    states + 1,024 x 128,256 x 4 + 1,024 x 64,128 x 2 = 656,670,720 B of logits = 0.6819 GiB, over the forward's
+    0.40625 GiB (it was 0.3164 GiB: the sampling moment only, so the forward set the peak, 0.2756 GiB too low)."""
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    v = fit(spec, hw, 8192, Parallelism(tp=2), gpu_mem_util=0.9, workspace_tokens=8192, engine="vllm",
+            max_num_seqs=1024, sampler="mrv2").vllm
+    hidden = 8192 * 4096 * 2 + 1024 * 4096 * 2
+    gather = 1024 * 128256 * 2 + 1024 * 128256 * 2 + 1024 * (128256 // 2) * 2
+    sampling = 1024 * 128256 * 2 + 1024 * 126 * 12
+    forward = 2 * 8192 * 4096 * 2 + 8192 * (32 // 2) * (128 + 128) * 2 + 8192 * 2 * (14336 // 2) * 2
+    assert gather > sampling
+    assert v.sampler == hidden + gather and v.sampler / GIB == pytest.approx(0.6819, abs=5e-5)
+    assert v.forward == forward and v.activation_peak == v.sampler
+    one = fit(spec, hw, 8192, gpu_mem_util=0.9, workspace_tokens=8192, engine="vllm", max_num_seqs=1024,
+              sampler="mrv2").vllm
+    assert one.sampler == hidden + sampling                # tp 1: no gather, the sampling moment
+
+
+def test_sweep_caption_says_cuda_graphs_are_not_subtracted(capsys, monkeypatch):
+    """sweep --engine vllm takes no --cudagraph-mem (refused in one line) and its budget leaves the estimate out; its
+    caption says so, as fit's does."""
+    monkeypatch.setenv("COLUMNS", "400")
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", "llama-3.1-8b", "--engine", "vllm", "--gpus", "1"])
+    assert e.value.code in (0, None)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "CUDA graphs not subtracted" in out and "fit --cudagraph-mem" in out
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", "llama-3.1-8b", "--engine", "vllm", "--cudagraph-mem", "1G"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and len(err.splitlines()) == 1 and "--cudagraph-mem" in err
+
+
+def test_cudagraph_help_says_a_disabled_estimate_is_logged_but_not_subtracted(capsys, monkeypatch):
+    """With VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0 vLLM still logs "Estimated CUDA graph memory" but subtracts
+    nothing (gpu_worker.py: cudagraph_memory_estimate_applied = 0, and a warning that profiling is disabled), so
+    passing the logged figure there would subtract what vLLM did not; the help says to leave it out."""
+    monkeypatch.setenv("COLUMNS", "400")
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0" in out

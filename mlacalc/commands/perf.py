@@ -69,7 +69,9 @@ CudaGraphOpt = Annotated[Optional[str], typer.Option("--cudagraph-mem", help="--
                                                      "0.61G), which it subtracts from the KV budget unless "
                                                      "--enforce-eager; a measurement, read from its log's "
                                                      "'Estimated CUDA graph memory: X GiB total'. Default: not "
-                                                     "subtracted (vLLM before 0.21, or eager).")]
+                                                     "subtracted (vLLM before 0.21, or eager; leave it out too under "
+                                                     "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0, which logs the "
+                                                     "line but subtracts nothing).")]
 MambaModeOpt = Annotated[Optional[str], typer.Option("--mamba-cache-mode", help="--engine vllm on a hybrid (state "
                                                      "layers beside attention): state pages a request holds in each "
                                                      "state group, none (prefix caching off: one; the default) or "
@@ -451,7 +453,9 @@ def sweep(model: ModelArg,
                         for s in sw.skipped)
         basis = "; ".join(f"{short.get(name, name)}: coefficients {b}" for name, b in sw.expected_basis)
         budget = ("max batch: vLLM's KV budget (its CUDA total, non-torch memory, profile-run peak; "
-                  "mlacalc.vllm)" + _sweep_non_torch_note(sw) if sw.engine == "vllm" else
+                  "mlacalc.vllm)" + _sweep_non_torch_note(sw) + "; CUDA graphs not subtracted (vLLM >= 0.21 "
+                  "subtracts its logged estimate unless eager: fit --cudagraph-mem takes it)"
+                  if sw.engine == "vllm" else
                   "max batch: SGLang's KV budget (mem_fraction_static of the free memory less the weights; "
                   "mlacalc.sglang)" if sw.engine == "sglang" else "")
         cap = "\n".join(x for x in (cap, budget, f"per token and tok/s/GPU: kernel-aware expected time "
