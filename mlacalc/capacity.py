@@ -57,7 +57,7 @@ from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridP
                      sglang_memory)
 from .sglang import PRELOAD_NON_TORCH_BYTES, PRELOAD_NON_TORCH_SOURCE
 from .vllm import (DEFAULT_SAMPLER, NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VllmMemory, batch_defaults,
-                   check_max_num_seqs, check_non_torch, check_sampler, sampler_peak)
+                   check_cudagraph, check_max_num_seqs, check_non_torch, check_sampler, sampler_peak)
 from .vllm_hybrid import HybridPages, check_mamba_cache_mode, hybrid_layers, hybrid_pages, is_hybrid
 from .vllm_sliding import SlidingPages, sliding_pages
 
@@ -178,10 +178,10 @@ class Fit:
     @property
     def reserved(self) -> float:
         """Bytes per GPU that are neither weights nor KV: the workspace, or under vLLM's accounting its non-torch
-        memory plus the activation peak, under SGLang's its headroom ``(1 - mem_fraction_static) x free memory``
-        (so that usable = weights + reserved + kv_budget)."""
+        memory plus the activation peak (and the CUDA-graph estimate when given), under SGLang's its headroom
+        ``(1 - mem_fraction_static) x free memory`` (so that usable = weights + reserved + kv_budget)."""
         if self.vllm is not None:
-            return self.vllm.non_torch + self.vllm.activation_peak
+            return self.vllm.non_torch + self.vllm.activation_peak + self.vllm.cudagraph
         if self.sglang is not None:
             return self.sglang.headroom
         return self.workspace.total
@@ -369,7 +369,8 @@ def check_mem_util(gpu_mem_util: float | None, engine: str) -> float | None:
 def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, gpu_mem_util: float | None,
               engine: str, workspace_tokens: int, max_num_seqs: int | None = None,
               non_torch_bytes: float | None = None, parallel: Parallelism = Parallelism(),
-              sampler: str = DEFAULT_SAMPLER) -> tuple[float, VllmMemory | SglangMemory | None, float]:
+              sampler: str = DEFAULT_SAMPLER,
+              cudagraph_bytes: float | None = None) -> tuple[float, VllmMemory | SglangMemory | None, float]:
     """``(usable, the engine's breakdown or None, KV budget)`` per GPU, bytes, for ``weights`` and a forward
     ``workspace`` (bytes) under ``engine`` (settings from :func:`engine_settings`): mlacalc's ``gpu_mem_util x memory
     - weights - workspace``; vLLM's accounting (:class:`mlacalc.vllm.VllmMemory`: its CUDA total, non-torch memory,
@@ -379,7 +380,9 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
     figure at every tp, recorded in the breakdown's ``non_torch_source``: vLLM's growth after the CUDA context
     (:data:`mlacalc.vllm.NON_TORCH_BYTES`), SGLang's context and cuBLAS held before the weights load
     (:data:`mlacalc.sglang.PRELOAD_NON_TORCH_BYTES`). ``sampler``: vLLM's top-k/top-p path
-    (:data:`mlacalc.vllm.SAMPLER_BYTES_PER_LOGIT`). ``fit`` and ``sweep`` size the cache with it."""
+    (:data:`mlacalc.vllm.SAMPLER_BYTES_PER_LOGIT`). ``cudagraph_bytes``: vLLM >= 0.21's CUDA-graph estimate, a
+    measurement (None: not subtracted, and the breakdown's ``cudagraph_source`` says so). ``fit`` and ``sweep`` size
+    the cache with it."""
     if engine in ("vllm", "sglang"):
         # vLLM builds Hunyuan's K/V-reading layers as encoder-decoder attention with caches of their own
         # (vllm/model_executor/models/hunyuan_v1.py, HunYuanCrossAttention: attn_type ENCODER_DECODER), sized by its
@@ -410,8 +413,10 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
     vm = VllmMemory(total=total, total_source=source, gpu_mem_util=gpu_mem_util, weights=weights,
                     non_torch=non_torch_bytes, non_torch_source=non_torch_source, forward=workspace,
                     sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs, sampler,
-                                         hw.sms),
-                    tokens=workspace_tokens, max_num_seqs=max_num_seqs, sampler_path=sampler)
+                                         hw.sms, parallel.attention_tp),
+                    tokens=workspace_tokens, max_num_seqs=max_num_seqs, sampler_path=sampler,
+                    **({} if cudagraph_bytes is None else
+                       {"cudagraph": check_cudagraph(cudagraph_bytes), "cudagraph_source": "given"}))
     return vm.usable, vm, vm.kv_budget
 
 
@@ -421,7 +426,8 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         workspace_bytes: float | None = None, block_size: int | None = None, q_tokens: int = 1,
         mla_form: str | None = None, kv_format: str | None = None, engine: str = "mlacalc",
         max_num_seqs: int | None = None, non_torch_bytes: float | None = None,
-        mamba_cache_mode: str | None = None, sampler: str | None = None) -> Fit:
+        mamba_cache_mode: str | None = None, sampler: str | None = None,
+        cudagraph_bytes: float | None = None) -> Fit:
     """Largest batch at ``context`` and longest context at ``batch`` on ``parallel.tp`` GPUs of kind ``hw``,
     then the decode step at the largest batch (see module docstring).
 
@@ -430,9 +436,11 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     up (None: vLLM's default), ``non_torch_bytes`` the memory outside PyTorch (None:
     :data:`mlacalc.vllm.NON_TORCH_BYTES`), ``sampler`` its top-k/top-p path (:data:`mlacalc.vllm.SAMPLER_PATHS`:
     "flashinfer", the default; "triton", vLLM 0.17-0.19's default, its buffer sized by the card's SMs; "sort",
-    PyTorch's sort). The last three are refused under the default engine. A model with sliding-window layers is paged
-    as vLLM's hybrid manager pages it (:mod:`mlacalc.vllm_sliding`: a sliding layer holds ``window - 1 +
-    max_num_batched_tokens`` tokens a request), the largest batch then the concurrency vLLM logs. On a hybrid (attention
+    PyTorch's sort; "mrv2", Model Runner V2's), ``cudagraph_bytes`` vLLM >= 0.21's CUDA-graph estimate (a
+    measurement: None, not subtracted). The last four are refused under the default engine. A model with
+    sliding-window layers is paged as vLLM's hybrid manager pages it (:mod:`mlacalc.vllm_sliding`: a sliding layer
+    holds ``window - 1 + max_num_batched_tokens`` tokens a request), the largest batch then the concurrency vLLM logs.
+    On a hybrid (attention
     beside state layers) the budget is cut into vLLM's pages (:mod:`mlacalc.vllm_hybrid`): the largest batch is the
     concurrency vLLM logs at ``context``, floored, and ``mamba_cache_mode`` says how many state pages a request holds
     ("none", the default: one a state group, prefix caching off; "align": two). ``block_size`` is then vLLM's
@@ -449,6 +457,10 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         check_sampler(sampler)
         raise ArgError("sampler", "applies only with engine vllm")
     sampler = DEFAULT_SAMPLER if sampler is None else check_sampler(sampler)
+    if cudagraph_bytes is not None:
+        check_cudagraph(cudagraph_bytes)
+        if engine != "vllm":
+            raise ArgError("cudagraph_bytes", "applies only with engine vllm")
     gpu_mem_util = check_mem_util(gpu_mem_util, engine)
     if engine == "sglang" and workspace_bytes is not None:
         raise ArgError("workspace_bytes", "does not apply with engine sglang: its headroom is (1 - "
@@ -469,7 +481,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
     w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant).total
     usable, em, budget = kv_budget(spec, hw, w, ws.total, gpu_mem_util, engine, workspace_tokens, max_num_seqs,
-                                   non_torch_bytes, parallel, sampler)
+                                   non_torch_bytes, parallel, sampler, cudagraph_bytes)
     vm = em if isinstance(em, VllmMemory) else None
     sm = em if isinstance(em, SglangMemory) else None
     if sm is not None:

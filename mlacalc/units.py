@@ -105,6 +105,24 @@ def parse_count(text: str | int, what: str = "value", minimum: int = 1, maximum:
     return value
 
 
+def parse_bytes(text: str, what: str = "value", maximum: int = 2**60) -> int:
+    """A size in bytes from ``text`` as :func:`parse_count` reads it, but a fraction of the suffix allowed and rounded
+    to the nearest byte: ``0.61G`` = round(0.61 x 1024**3) = 654,982,513 B, as vLLM's logs print GiB to two decimals.
+    At least 0, at most ``maximum`` (an exabyte); anything else is a ``SpecError`` naming ``what``."""
+    s = str(text).strip()
+    mult = 1
+    if s and s[-1] in _COUNT_SUFFIX:
+        mult, s = _COUNT_SUFFIX[s[-1]], s[:-1]
+    if isinstance(text, bool) or not _COUNT_TEXT.fullmatch(s):
+        raise SpecError(what, f"expected a size such as 0.61G or 512M, got {text!r}")
+    f = float(s.replace("_", "")) * mult
+    if not math.isfinite(f) or f > maximum:
+        raise SpecError(what, f"too large: at most {maximum:,} bytes, got {text!r}")
+    if f < 0:
+        raise SpecError(what, f"must be at least 0, got {text!r}")
+    return round(f)
+
+
 def _magnitude(value: int) -> str:
     """``1.84e+19`` for a large int, or its digit count where a float cannot hold it (``10**400``: formatting it
     with ``:g`` raised OverflowError, a traceback for ``kv_cache(spec, context=10**400)``)."""

@@ -4,10 +4,16 @@ vLLM v1 ``gpu_worker.py`` ``determine_available_memory`` (V0 ``worker.py`` ``det
 
     kv_budget = gpu_memory_utilization x total - weights - non_torch - activation_peak
 
-Not modelled: vLLM can also subtract an estimate of its CUDA graphs' memory (PR #30515,
-``cudagraph_memory_estimate_applied`` in ``determine_available_memory``; ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS``,
-on by default from v0.21) unless ``--enforce-eager``. It depends on the capture sizes and the card, not on a spec: on
-those versions with graphs this budget is high by that estimate (vLLM logs it: "Estimated CUDA graph memory").
+and from v0.21, less ``cudagraph`` (:attr:`VllmMemory.cudagraph`): vLLM's estimate of its CUDA graphs' memory (PR
+#30515, ``kv = requested_memory - non_kv_cache_memory - cudagraph_memory_estimate_applied``; the estimate applied when
+``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS``, opt-in in PR #30515 and on by default from v0.21.0, and graphs will be
+captured: not under ``--enforce-eager`` / ``cudagraph_mode`` NONE). It is a measurement, not derivable from a spec:
+``profile_cudagraph_memory`` (v1 ``gpu_model_runner.py``) captures, for each graph mode, the two largest graphs into a
+throwaway pool on a minimal KV cache and reads ``cudaMemGetInfo`` around each, then returns ``max over modes(first
+capture) + sum over modes(max(second capture, 1 MiB) x (graphs - 1))``, logged as "Estimated CUDA graph memory: X GiB
+total". Model Runner V2 returned 0 (PR #36520's placeholder) until PR #53306 (v0.29.0) measured its graphs too
+(capture every PIECEWISE graph, a sample of the FULL ones, extrapolated by token count). So it is an input
+(``fit --cudagraph-mem``), 0 when not given, and fit's note says where to read it.
 
 - ``total``: ``torch.cuda.mem_get_info()``'s total, i.e. cudaMemGetInfo's, under nvidia-smi's (the H200's 139.80 GiB
   against 140.40 GiB, measured: reports/h200/nontorch_memory.json). Taken from the hardware file's
@@ -46,8 +52,13 @@ those versions with graphs this budget is high by that estimate (vLLM logs it: "
   except between PRs #14815 and #15777, 2025-03 to 2025-05; off by default from PR #26859, v0.11.1, and on by default
   again from PR #40376, after v0.19), ``triton`` (``apply_top_k_top_p_triton``: no sort, but a buffer of up to one
   vocabulary a SM; v0.17-v0.19 by default), ``sort`` (PyTorch's ``logits.sort``: V0, V1 without FlashInfer before
-  v0.17, and v0.11.1-v0.16 by default). vLLM's Model Runner V2 (the default for dense models from v0.25, PR #44443)
-  has a sampler and profile run of its own, not checked here.
+  v0.17, and v0.11.1-v0.16 by default), ``mrv2`` (Model Runner V2: the default for dense models from v0.25.1, PR
+  #44443, and for all models from v0.29.0): its profile run is V1's (``_dummy_run(max_num_batched_tokens)``, one
+  sampled row per dummy request, ``min(tokens, max_num_seqs)`` rows), but its sampler (``vllm/v1/worker/gpu/sample/
+  sampler.py``) copies the logits to fp32 only for a request that needs logits processing, which no dummy request
+  does, skips top-k/top-p for them, and samples with a Triton Gumbel-max kernel that keeps two small per-block
+  partials (:data:`GUMBEL_BLOCK`): see :func:`sampler_peak`. The KV budget formula is the worker's, the same for both
+  runners (``gpu_worker.py`` ``determine_available_memory``); only the CUDA-graph estimate differs by version (above).
 """
 
 from __future__ import annotations
@@ -111,10 +122,29 @@ SMALL_CARD_DEFAULTS = (2048, 256)
 # Under 128 rows ATen sorts another way (segmented_sort_pairs_by_full_sort: two int2 arrays and a key copy), not
 # modelled. vLLM 0.15-0.16 logs (Qwen3-14B, H100, 1,024 rows: a 5.64 GiB peak) put 38.4 B a logit; V0's sampler also
 # keeps log-probabilities.
-SAMPLER_BYTES_PER_LOGIT = {"flashinfer": 2 + 4 + 4 + 4, "triton": 2 + 4 + 4 + 4, "sort": 2 + 4 + 8 + 4 + 8 + 4 + 8}
+#
+# "mrv2": Model Runner V2's sampler (vllm/v1/worker/gpu/sample/sampler.py, Sampler.apply_sampling_params returns the
+# logits as they are when no request in the batch needs logits processing; the dummy batch's requests have none, so no
+# fp32 copy; top-k/top-p are not applied to them): only compute_logits' bf16 output, 2 B, plus the Gumbel kernel's
+# partials (:data:`GUMBEL_BLOCK`). The gate is upstream by PR #52329 (2026-08, ``_requires_logits_processing``);
+# MRV2 samplers before it (vllm-project/vllm sampler.py at 0120ce5a) copied to fp32 every step (2 + 4 = 6 B); not
+# modelled.
+SAMPLER_BYTES_PER_LOGIT = {"flashinfer": 2 + 4 + 4 + 4, "triton": 2 + 4 + 4 + 4, "sort": 2 + 4 + 8 + 4 + 8 + 4 + 8,
+                           "mrv2": 2}
 SAMPLER_PATHS = tuple(SAMPLER_BYTES_PER_LOGIT)
 DEFAULT_SAMPLER = "flashinfer"
 TRITON_BUFFER_BYTES = 4         # fp32: the buffer is ``logits.new_empty(...)`` of the fp32 logits
+# vllm/v1/worker/gpu/sample/gumbel.py gumbel_sample: BLOCK_SIZE = 1024 vocabulary entries a program; per row and block
+# ``local_argmax`` (int64, 8 B) and ``local_max`` (fp32, 4 B; fp64 only with use_fp64_gumbel, off by default).
+GUMBEL_BLOCK = 1024
+GUMBEL_PARTIAL_BYTES = 8 + 4
+
+# The worker's log lines that give the CUDA-graph estimate vLLM subtracted (gpu_model_runner.py, gpu_worker.py, v0.21
+# and later; vllm-project/vllm #45178, gpustack/runner PR #251's v0.27.1 log), and the fit note that points at them.
+CUDAGRAPH_LOG_LINE = "Estimated CUDA graph memory: X GiB total"
+CUDAGRAPH_NOT_GIVEN = ("not subtracted: vLLM >= 0.21 subtracts its measured estimate unless --enforce-eager (PR "
+                       "#30515; VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1 by default); read its log's '"
+                       + CUDAGRAPH_LOG_LINE + "' and give --cudagraph-mem XG")
 
 
 def triton_buffer_rows(rows: int, sms: int) -> int:
@@ -142,14 +172,29 @@ def check_sampler(path) -> str:
 
 
 def sampler_peak(vocab_size: int, hidden_size: int, tokens: int, max_num_seqs: int,
-                 path: str = DEFAULT_SAMPLER, sms: int = 0) -> float:
+                 path: str = DEFAULT_SAMPLER, sms: int = 0, tp: int = 1) -> float:
     """Bytes live while ``_dummy_sampler_run`` samples: the forward's output kept by ``profile_run`` (``tokens x d``,
     bf16), the rows gathered for sampling and ``torch.rand_like`` of them (``2 x rows x d``, bf16), and
     :data:`SAMPLER_BYTES_PER_LOGIT` of ``path`` per row per vocabulary entry. ``rows = min(tokens, max_num_seqs)``
     (v1 ``_dummy_run``: ``num_reqs = min(num_tokens, max_num_reqs)``, one sampled position per request). The
     "triton" path adds its cached buffer, :func:`triton_buffer_rows` of ``sms`` (the card's SM count; refused in one
-    line when unknown) x the vocabulary x 4 B."""
+    line when unknown) x the vocabulary x 4 B.
+
+    ``path`` "mrv2" (Model Runner V2, ``vllm/v1/worker/gpu/model_runner.py`` ``profile_run``): the forward's output
+    (``tokens x d``, bf16) and ``sample_hidden_states = hidden_states[logits_indices]`` (``rows x d``; no random
+    copy of them), then the larger of two moments: sampling, the bf16 logits (2 B a logit:
+    :data:`SAMPLER_BYTES_PER_LOGIT`) and the Gumbel kernel's partials, ``rows x ceil(vocab / 1024) x 12`` B; and, on
+    ``tp`` > 1 GPUs (the LM head's vocabulary-parallel group), ``compute_logits``' all-gather, which holds this
+    rank's shard (``rows x ceil(vocab / tp)``), the gathered ``[tp x rows, vocab / tp]`` and its ``[rows, vocab]``
+    copy, all bf16 (``vllm/model_executor/layers/logits_processor.py`` ``_gather_logits`` ->
+    ``DeviceCommunicatorBase.all_gather``: ``all_gather_into_tensor``, then ``movedim(0, -1).reshape``, a copy; V1
+    paths count more bytes a logit later, so only here can the gather set the peak)."""
     rows = min(tokens, max_num_seqs)
+    if check_sampler(path) == "mrv2":
+        blocks = -(-vocab_size // GUMBEL_BLOCK)
+        sampling = rows * vocab_size * SAMPLER_BYTES_PER_LOGIT[path] + rows * blocks * GUMBEL_PARTIAL_BYTES
+        gather = rows * vocab_size * 2 * 2 + rows * -(-vocab_size // tp) * 2 if tp > 1 else 0
+        return tokens * hidden_size * 2 + rows * hidden_size * 2 + max(sampling, gather)
     peak = (tokens * hidden_size * 2 + 2 * rows * hidden_size * 2
             + rows * vocab_size * SAMPLER_BYTES_PER_LOGIT[check_sampler(path)])
     if path == "triton":
@@ -161,7 +206,8 @@ def sampler_peak(vocab_size: int, hidden_size: int, tokens: int, max_num_seqs: i
 
 @dataclass(frozen=True)
 class VllmMemory:
-    """Memory per GPU as vLLM accounts it, bytes: ``usable - weights - non_torch - activation_peak = kv_budget``."""
+    """Memory per GPU as vLLM accounts it, bytes: ``usable - weights - non_torch - activation_peak - cudagraph =
+    kv_budget`` (``cudagraph``: vLLM >= 0.21's CUDA-graph estimate when given, else 0; see the module docstring)."""
 
     total: float                 # the device total the utilization multiplies (cudaMemGetInfo's, or nvidia-smi's)
     total_source: str            # "cudaMemGetInfo" or "nvidia-smi (no cuda_memory_gib in the hardware file)"
@@ -174,6 +220,8 @@ class VllmMemory:
     tokens: int                  # max_num_batched_tokens of the profile run
     max_num_seqs: int
     sampler_path: str = DEFAULT_SAMPLER  # the top-k/top-p path (SAMPLER_BYTES_PER_LOGIT)
+    cudagraph: float = 0.0       # vLLM >= 0.21's "Estimated CUDA graph memory", given (a measurement); 0 otherwise
+    cudagraph_source: str = CUDAGRAPH_NOT_GIVEN  # "given", or the note that it was not subtracted
 
     @property
     def usable(self) -> float:
@@ -186,7 +234,7 @@ class VllmMemory:
 
     @property
     def kv_budget(self) -> float:
-        return self.usable - self.weights - self.non_torch - self.activation_peak
+        return self.usable - self.weights - self.non_torch - self.activation_peak - self.cudagraph
 
     def as_dict(self) -> dict:
         return {"total": self.total, "total_source": self.total_source, "gpu_mem_util": self.gpu_mem_util,
@@ -194,7 +242,8 @@ class VllmMemory:
                 "non_torch_source": self.non_torch_source, "activation_peak": self.activation_peak,
                 "forward": self.forward, "sampler": self.sampler,
                 "max_num_batched_tokens": self.tokens, "max_num_seqs": self.max_num_seqs,
-                "sampler_path": self.sampler_path, "kv_budget": self.kv_budget}
+                "sampler_path": self.sampler_path, "cudagraph": self.cudagraph,
+                "cudagraph_source": self.cudagraph_source, "kv_budget": self.kv_budget}
 
 
 def check_max_num_seqs(n) -> int:
@@ -207,3 +256,8 @@ def check_max_num_seqs(n) -> int:
 
 def check_non_torch(b) -> float:
     return finite(b, "non_torch_bytes", minimum=0, maximum=2.0**60)
+
+
+def check_cudagraph(b) -> float:
+    """vLLM's CUDA-graph estimate in bytes (``--cudagraph-mem``), checked: finite, 0 to an exabyte."""
+    return finite(b, "cudagraph_bytes", minimum=0, maximum=2.0**60)

@@ -104,7 +104,13 @@ def test_cuda_total_above_the_cards_memory_is_refused():
                                   ["--non-torch", "1G"], ["--sampler", "sort"],
                                   ["--engine", "sglang", "--sampler", "flashinfer"],
                                   ["--engine", "vllm", "--sampler", "fused"],
-                                  ["--engine", "vllm", "--sampler", "radix"]])
+                                  ["--engine", "vllm", "--sampler", "radix"],
+                                  ["--engine", "vllm", "--cudagraph-mem", "-1G"], ["--cudagraph-mem", "1G"],
+                                  ["--engine", "sglang", "--cudagraph-mem", "1G"],
+                                  ["--engine", "vllm", "--cudagraph-mem", "nan"],
+                                  ["--engine", "vllm", "--cudagraph-mem", "1e400G"],
+                                  ["--engine", "vllm", "--cudagraph-mem", "0.61GiB"],
+                                  ["--engine", "vllm", "--non-torch", "abc"]])
 def test_bad_engine_values_exit_2_with_one_line(args, capsys):
     with pytest.raises(SystemExit) as e:
         main(["fit", "llama-3.1-8b", *args])
@@ -320,3 +326,152 @@ def test_api_fit_takes_the_sampler():
                     engine="vllm", sampler="sort")
     assert a.vllm.sampler_path == "sort"
     assert a.vllm.sampler == 2048 * 3584 * 2 + 2 * 256 * 3584 * 2 + 256 * 152064 * 38
+
+
+def test_cudagraph_estimate_comes_off_the_budget_by_hand():
+    """vLLM >= 0.21 (PR #30515, VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS on by default from 0.21.0): kv =
+    requested_memory - non_kv_cache_memory - cudagraph_memory_estimate_applied (gpu_worker.py
+    determine_available_memory). The first test's setup with a logged "Estimated CUDA graph memory: 0.52 GiB total"
+    (LMCache #3430's figure) given: 55.59 - 0.52 = 55.07 GiB; usable = weights + reserved + KV still holds."""
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    kw = dict(gpu_mem_util=0.9, workspace_tokens=8192, engine="vllm", max_num_seqs=256)
+    before = fit(spec, hw, 1024, **kw)
+    after = fit(spec, hw, 1024, cudagraph_bytes=0.52 * GIB, **kw)
+    total, weights = 79.22 * GIB, LLAMA_PARAMS * 2
+    non_torch = 718_077_952 - (650_969_088 - 2 * 2**20)
+    forward = 2 * 8192 * 4096 * 2 + 8192 * 32 * (128 + 128) * 2 + 8192 * 2 * 14336 * 2
+    kv = 0.9 * total - weights - non_torch - forward - 0.52 * GIB
+    assert after.kv_budget == pytest.approx(kv, rel=1e-12) and kv / GIB == pytest.approx(55.07, abs=0.005)
+    assert before.kv_budget - after.kv_budget == pytest.approx(0.52 * GIB, rel=1e-12)
+    assert after.usable == pytest.approx(after.weights + after.reserved + after.kv_budget, rel=1e-12)
+    v = after.to_json()["vllm_memory"]
+    assert v["cudagraph"] == 0.52 * GIB and v["cudagraph_source"] == "given"
+    b = before.to_json()["vllm_memory"]
+    assert b["cudagraph"] == 0 and b["cudagraph_source"].startswith("not subtracted")
+    assert "Estimated CUDA graph memory: X GiB total" in b["cudagraph_source"]
+
+
+def test_cudagraph_flag_takes_the_logged_gib_and_reaches_the_json(capsys):
+    """--cudagraph-mem 0.61G (vLLM logs GiB to two decimals): round(0.61 x 2**30) = 654,982,513 B, subtracted."""
+    def run(*extra):
+        with pytest.raises(SystemExit) as e:
+            main(["fit", "llama-3.1-8b", "--gpu", "h100-sxm", "--engine", "vllm", "--json", *extra])
+        assert e.value.code in (0, None)
+        return json.loads(capsys.readouterr().out)["fits"][0]
+
+    plain, given = run(), run("--cudagraph-mem", "0.61G")
+    assert given["vllm_memory"]["cudagraph"] == 654_982_513 == round(0.61 * 2**30)
+    assert plain["memory_per_gpu"]["kv_budget"] - given["memory_per_gpu"]["kv_budget"] == 654_982_513
+
+
+def test_non_torch_flag_takes_a_fraction_of_a_gib(capsys):
+    """Public logs print non-torch memory to 0.01 GiB ("non-torch forward increase memory: 0.26GiB"); --non-torch
+    0.26G was refused as "expected a whole number" (0.26 x 2**30 is not a whole byte); now round(0.26 x 2**30)."""
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "llama-3.1-8b", "--gpu", "h100-sxm", "--engine", "vllm", "--non-torch", "0.26G", "--json"])
+    assert e.value.code in (0, None)
+    assert json.loads(capsys.readouterr().out)["fits"][0]["vllm_memory"]["non_torch"] == 279_172_874
+
+
+def test_fit_caption_says_where_to_read_the_cudagraph_estimate(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+
+    def caption(*args):
+        with pytest.raises(SystemExit) as e:
+            main(["fit", "llama-3.1-8b", "--gpu", "h200", "--engine", "vllm", *args])
+        assert e.value.code in (0, None)
+        return " ".join(capsys.readouterr().out.split())
+
+    out = caption()
+    assert "CUDA graphs not subtracted: vLLM >= 0.21" in out and "unless --enforce-eager" in out
+    assert "'Estimated CUDA graph memory: X GiB total'" in out and "--cudagraph-mem" in out
+    out = caption("--cudagraph-mem", "1G")
+    assert "CUDA graphs not subtracted" not in out and "1.00 GiB" in out
+
+
+def test_mrv2_sampler_by_hand():
+    """Model Runner V2 (vllm/v1/worker/gpu/model_runner.py profile_run, sample/sampler.py, sample/gumbel.py): the
+    dummy requests need no logits processing, so no fp32 copy and no top-k/top-p; live while sampling are the forward's
+    output 8,192 x 4,096 x 2 B, the gathered rows 1,024 x 4,096 x 2 B, the bf16 logits 1,024 x 128,256 x 2 B and the
+    Gumbel kernel's int64 + fp32 partials over ceil(128,256 / 1,024) = 126 blocks a row: 0.3164 GiB, under the
+    forward's 0.6875, so the forward sets the peak (FlashInfer's V1 path: 1.79 GiB, the sampler)."""
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    kw = dict(gpu_mem_util=0.9, workspace_tokens=8192, engine="vllm", max_num_seqs=1024)
+    v = fit(spec, hw, 8192, sampler="mrv2", **kw).vllm
+    sampler = 8192 * 4096 * 2 + 1024 * 4096 * 2 + 1024 * 128256 * 2 + 1024 * 126 * (8 + 4)
+    forward = 2 * 8192 * 4096 * 2 + 8192 * 32 * (128 + 128) * 2 + 8192 * 2 * 14336 * 2
+    assert v.sampler == sampler and sampler / GIB == pytest.approx(0.3164, abs=5e-5)
+    assert v.forward == forward and v.activation_peak == forward
+    v1 = fit(spec, hw, 8192, **kw).vllm
+    assert v1.activation_peak == v1.sampler and v.kv_budget - v1.kv_budget == pytest.approx(v1.sampler - forward)
+    assert v.sampler_path == "mrv2" and v.as_dict()["sampler_path"] == "mrv2"
+
+
+def test_api_fit_takes_the_cudagraph_estimate():
+    import mlacalc
+
+    kw = dict(context=1024, workspace_tokens=8192, engine="vllm", max_num_seqs=256)
+    f = mlacalc.fit("llama-3.1-8b", "h100-sxm", cudagraph_bytes=0.52 * GIB, **kw)
+    assert f.kv_budget / GIB == pytest.approx(55.07, abs=0.005)        # the hand-worked figure above
+    with pytest.raises(ArgError, match="engine vllm"):
+        mlacalc.fit("llama-3.1-8b", "h100-sxm", context=1024, cudagraph_bytes=GIB)
+    with pytest.raises(SpecError):
+        mlacalc.fit("llama-3.1-8b", "h100-sxm", cudagraph_bytes=float("nan"), **kw)
+
+
+@pytest.mark.parametrize("flag, value", [("--non-torch", "1G"), ("--cudagraph-mem", "1G")])
+def test_engine_only_flags_are_named_as_typed(flag, value, capsys):
+    """Under the default engine the refusal names the flag the user typed (it said --non-torch-bytes and
+    --cudagraph-bytes, flags that do not exist)."""
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "llama-3.1-8b", flag, value])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err.startswith(f"error: {flag}: applies only with engine vllm")
+
+
+def test_mrv2_sampler_at_tp2_counts_the_logits_all_gather():
+    """At tp > 1 compute_logits all-gathers the vocabulary-parallel logits (logits_processor.py _gather_logits ->
+    DeviceCommunicatorBase.all_gather: all_gather_into_tensor into [tp x rows, vocab / tp], then movedim(0, -1) and
+    reshape, a copy), so this rank's shard, the gathered tensor and its copy are live at once: 2 B + 2 B + 2 B / tp a
+    logit, over MRV2's 2 B while sampling. Llama-3.1-8B, H100, tp 2, 8,192 tokens, 1,024 rows: 75,497,472 B of hidden
+    states + 1,024 x 128,256 x 4 + 1,024 x 64,128 x 2 = 656,670,720 B of logits = 0.6819 GiB, over the forward's
+    0.40625 GiB (it was 0.3164 GiB: the sampling moment only, so the forward set the peak, 0.2756 GiB too low)."""
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    v = fit(spec, hw, 8192, Parallelism(tp=2), gpu_mem_util=0.9, workspace_tokens=8192, engine="vllm",
+            max_num_seqs=1024, sampler="mrv2").vllm
+    hidden = 8192 * 4096 * 2 + 1024 * 4096 * 2
+    gather = 1024 * 128256 * 2 + 1024 * 128256 * 2 + 1024 * (128256 // 2) * 2
+    sampling = 1024 * 128256 * 2 + 1024 * 126 * 12
+    forward = 2 * 8192 * 4096 * 2 + 8192 * (32 // 2) * (128 + 128) * 2 + 8192 * 2 * (14336 // 2) * 2
+    assert gather > sampling
+    assert v.sampler == hidden + gather and v.sampler / GIB == pytest.approx(0.6819, abs=5e-5)
+    assert v.forward == forward and v.activation_peak == v.sampler
+    one = fit(spec, hw, 8192, gpu_mem_util=0.9, workspace_tokens=8192, engine="vllm", max_num_seqs=1024,
+              sampler="mrv2").vllm
+    assert one.sampler == hidden + sampling                # tp 1: no gather, the sampling moment
+
+
+def test_sweep_caption_says_cuda_graphs_are_not_subtracted(capsys, monkeypatch):
+    """sweep --engine vllm takes no --cudagraph-mem (refused in one line) and its budget leaves the estimate out; its
+    caption says so, as fit's does."""
+    monkeypatch.setenv("COLUMNS", "400")
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", "llama-3.1-8b", "--engine", "vllm", "--gpus", "1"])
+    assert e.value.code in (0, None)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "CUDA graphs not subtracted" in out and "fit --cudagraph-mem" in out
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", "llama-3.1-8b", "--engine", "vllm", "--cudagraph-mem", "1G"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and len(err.splitlines()) == 1 and "--cudagraph-mem" in err
+
+
+def test_cudagraph_help_says_a_disabled_estimate_is_logged_but_not_subtracted(capsys, monkeypatch):
+    """With VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0 vLLM still logs "Estimated CUDA graph memory" but subtracts
+    nothing (gpu_worker.py: cudagraph_memory_estimate_applied = 0, and a warning that profiling is disabled), so
+    passing the logged figure there would subtract what vLLM did not; the help says to leave it out."""
+    monkeypatch.setenv("COLUMNS", "400")
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0" in out

@@ -57,7 +57,8 @@ SpNotOpt = Annotated[bool, typer.Option("--sp", hidden=True)]
 
 # Library argument names -> this CLI's flags, where they differ from `--` + the name with dashes.
 FLAGS = {"kernel": "--attention-kernel", "reserve_bytes": "--reserve-gib", "workspace_bytes": "--workspace",
-         "as_attention": "--as", "overrides": "--set", "kv_bits": "--kv-bits"}
+         "as_attention": "--as", "overrides": "--set", "kv_bits": "--kv-bits", "non_torch_bytes": "--non-torch",
+         "cudagraph_bytes": "--cudagraph-mem"}
 ARGUMENTS = {"tp", "pp", "dp", "ep", "cp", "sp", "dp_attention", "context", "batch", "q_tokens", "phase",
              "mla_form", "cache", "block_size", "micro_batch", "seq", "recompute", "convention", "precision", "zero",
              "gpu_mem_util", "workspace_tokens", "weight_dtype", "kv_dtype", "gpus", "gpu"} | set(FLAGS)

@@ -10,7 +10,7 @@ import typer
 
 from .. import report
 from ..errors import SpecError
-from ..units import dtype_bits, fmt_bytes
+from ..units import dtype_bits, fmt_bytes, parse_bytes
 from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpNotOpt, DpAttnOpt, DpNotOpt, EpOpt, ImageTokensOpt,
                      JsonOpt, KvBitsOpt, KvDtypeOpt, PpNotOpt, SetOpt, SpNotOpt, StateDtypeOpt, TpNotOpt, TpOpt, count,
                      emit, kv_bits, kv_format, model_spec, notes, parallelism, spec_sets, where_message)
@@ -60,8 +60,18 @@ SamplerOpt = Annotated[Optional[str], typer.Option("--sampler", help="--engine v
                                                    "path: flashinfer (14 bytes a logit; the default: V1 with "
                                                    "FlashInfer up to 0.11.0, and on by default again after 0.19), "
                                                    "triton (14 bytes a logit and a buffer of up to one vocabulary a "
-                                                   "SM; 0.17-0.19) or sort (PyTorch's sort, 38 bytes a logit; V0, "
-                                                   "V1 without FlashInfer, 0.11.1-0.16).")]
+                                                   "SM; 0.17-0.19), sort (PyTorch's sort, 38 bytes a logit; V0, "
+                                                   "V1 without FlashInfer, 0.11.1-0.16) or mrv2 (Model Runner V2, "
+                                                   "the default for dense models from 0.25.1 and all from 0.29: "
+                                                   "its dummy sampler keeps the bf16 logits, 2 bytes a logit).")]
+CudaGraphOpt = Annotated[Optional[str], typer.Option("--cudagraph-mem", help="--engine vllm: vLLM >= 0.21's "
+                                                     "estimate of its CUDA graphs' memory per GPU in bytes (e.g. "
+                                                     "0.61G), which it subtracts from the KV budget unless "
+                                                     "--enforce-eager; a measurement, read from its log's "
+                                                     "'Estimated CUDA graph memory: X GiB total'. Default: not "
+                                                     "subtracted (vLLM before 0.21, or eager; leave it out too under "
+                                                     "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0, which logs the "
+                                                     "line but subtracts nothing).")]
 MambaModeOpt = Annotated[Optional[str], typer.Option("--mamba-cache-mode", help="--engine vllm on a hybrid (state "
                                                      "layers beside attention): state pages a request holds in each "
                                                      "state group, none (prefix caching off: one; the default) or "
@@ -79,6 +89,12 @@ def _non_torch_note(vm, gpus: int) -> str:
     lo, hi = NON_TORCH_LOGGED_TP_GIB
     return (f"; non-torch at tp {gpus}: the default {fmt_bytes(vm.non_torch)}, {vm.non_torch_source} (vLLM's logs "
             f"at tp 2-8: {lo:g}-{hi:g} GiB per GPU, by version; docs/vllm-capacity-checks.md): give --non-torch")
+
+
+def _cudagraph_note(vm) -> str:
+    """Words for a vLLM budget with no CUDA-graph estimate given: vLLM >= 0.21 subtracts one, and the log line to
+    read it from (:data:`mlacalc.vllm.CUDAGRAPH_NOT_GIVEN`); nothing when it was given."""
+    return "" if vm.cudagraph_source == "given" else f"; CUDA graphs {vm.cudagraph_source}"
 
 
 def _sweep_non_torch_note(sw) -> str:
@@ -232,7 +248,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         weight_dtype: WeightDtypeOpt = None, kv_dtype: KvDtypeOpt = None, kv_bits_: KvBitsOpt = None,
         gpu_mem_util: MemUtilOpt = None, workspace: WorkspaceOpt = None, workspace_tokens: FitTokOpt = None,
         engine: EngineOpt = "mlacalc", max_num_seqs: MaxSeqsOpt = None, non_torch: NonTorchOpt = None,
-        mamba_cache_mode: MambaModeOpt = None, sampler: SamplerOpt = None,
+        mamba_cache_mode: MambaModeOpt = None, sampler: SamplerOpt = None, cudagraph_mem: CudaGraphOpt = None,
         block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged KV: round each sequence up "
                                                           "to whole blocks of N tokens (the decode step is then "
                                                           "priced over a paged cache); with --engine vllm on a "
@@ -259,7 +275,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                     workspace_tokens=(None if workspace_tokens is None
                                       else count(workspace_tokens, "--workspace-tokens")),
                     engine=engine, max_num_seqs=max_num_seqs, mamba_cache_mode=mamba_cache_mode, sampler=sampler,
-                    non_torch_bytes=None if non_torch is None else count(non_torch, "--non-torch", 0))
+                    non_torch_bytes=None if non_torch is None else parse_bytes(non_torch, "--non-torch"),
+                    cudagraph_bytes=None if cudagraph_mem is None else parse_bytes(cudagraph_mem, "--cudagraph-mem"))
             for v in labels]
     notes(model_spec(model, sets, None), count(context, "--context"))   # after the checks, as in roofline
     payload = {"fits": [f.to_json() for f in fits]}
@@ -291,7 +308,10 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                           f"{f0.vllm.sampler_path} sampler)",
                           lambda f: f"{fmt_bytes(f.vllm.activation_peak)} ("
                                     f"{'sampler' if f.vllm.sampler >= f.vllm.forward else 'forward'}; forward "
-                                    f"{fmt_bytes(f.vllm.forward)}, sampler {fmt_bytes(f.vllm.sampler)})")]
+                                    f"{fmt_bytes(f.vllm.forward)}, sampler {fmt_bytes(f.vllm.sampler)})"),
+                      row("CUDA graphs (vLLM >= 0.21's estimate)",
+                          lambda f: fmt_bytes(f.vllm.cudagraph) if f.vllm.cudagraph_source == "given" else
+                          "not given: 0")]
         rows = [row("attention", lambda f: f.pattern or f.attention), *memory,
                 row("KV budget", lambda f: fmt_bytes(f.kv_budget) if f.kv_budget >= 0
                     else f"none ({fmt_bytes(-f.kv_budget)} short)"),
@@ -340,7 +360,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                   if f0.sglang is not None else
                   f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable" if f0.vllm is None else
                   f"vLLM's accounting: {f0.gpu_mem_util:.0%} of {fmt_bytes(f0.vllm.total)} "
-                  f"({f0.vllm.total_source}) usable" + _non_torch_note(f0.vllm, par.tp)) +
+                  f"({f0.vllm.total_source}) usable" + _non_torch_note(f0.vllm, par.tp) +
+                  _cudagraph_note(f0.vllm)) +
                f"; weights {f0.weight_bits:g}-bit, "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
                f"kernel-aware time (mlacalc.expected; coefficients "
@@ -432,7 +453,9 @@ def sweep(model: ModelArg,
                         for s in sw.skipped)
         basis = "; ".join(f"{short.get(name, name)}: coefficients {b}" for name, b in sw.expected_basis)
         budget = ("max batch: vLLM's KV budget (its CUDA total, non-torch memory, profile-run peak; "
-                  "mlacalc.vllm)" + _sweep_non_torch_note(sw) if sw.engine == "vllm" else
+                  "mlacalc.vllm)" + _sweep_non_torch_note(sw) + "; CUDA graphs not subtracted (vLLM >= 0.21 "
+                  "subtracts its logged estimate unless eager: fit --cudagraph-mem takes it)"
+                  if sw.engine == "vllm" else
                   "max batch: SGLang's KV budget (mem_fraction_static of the free memory less the weights; "
                   "mlacalc.sglang)" if sw.engine == "sglang" else "")
         cap = "\n".join(x for x in (cap, budget, f"per token and tok/s/GPU: kernel-aware expected time "
