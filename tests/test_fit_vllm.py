@@ -162,6 +162,14 @@ def test_tp8_on_h200_budget_before_and_after_a_given_non_torch():
     assert before.to_json()["vllm_memory"]["non_torch_source"] == v.non_torch_source
 
 
+def _h200_caption(capsys, *args) -> str:
+    """The whole printed table and caption of `fit llama-3.1-8b --gpu h200 --engine vllm ARGS`, on one line."""
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "llama-3.1-8b", "--gpu", "h200", "--engine", "vllm", *args])
+    assert e.value.code in (0, None)
+    return " ".join(capsys.readouterr().out.split())
+
+
 def test_fit_says_the_non_torch_default_at_tp_above_one_is_the_one_process_figure(capsys, monkeypatch):
     """At tp > 1 with the default non-torch memory the caption says NCCL's and custom all-reduce's buffers are not in
     it and gives the logged range; at tp 1, or with --non-torch, it says nothing of it."""
@@ -170,10 +178,7 @@ def test_fit_says_the_non_torch_default_at_tp_above_one_is_the_one_process_figur
     monkeypatch.setenv("COLUMNS", "400")
 
     def caption(*args):
-        with pytest.raises(SystemExit) as e:
-            main(["fit", "llama-3.1-8b", "--gpu", "h200", "--engine", "vllm", *args])
-        assert e.value.code in (0, None)
-        return " ".join(capsys.readouterr().out.split())
+        return _h200_caption(capsys, *args)
 
     assert NON_TORCH_LOGGED_TP_GIB == (0.09, 3.58)
     out = caption("--tp", "8")
@@ -377,10 +382,7 @@ def test_fit_caption_says_where_to_read_the_cudagraph_estimate(capsys, monkeypat
     monkeypatch.setenv("COLUMNS", "400")
 
     def caption(*args):
-        with pytest.raises(SystemExit) as e:
-            main(["fit", "llama-3.1-8b", "--gpu", "h200", "--engine", "vllm", *args])
-        assert e.value.code in (0, None)
-        return " ".join(capsys.readouterr().out.split())
+        return _h200_caption(capsys, *args)
 
     out = caption()
     assert "CUDA graphs not subtracted: vLLM >= 0.21" in out and "unless --enforce-eager" in out
