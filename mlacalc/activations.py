@@ -686,7 +686,8 @@ def backward_phases(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[
     Recomputation: ``full`` (and ``op``, whose cached outputs the same recomputation replays) re-materialises every
     tensor of the layer before its backward starts (freed as their users run, like stored ones); ``selective`` the
     core's internals and a second copy of its output (the checkpointed core's backward needs its own), at the core;
-    ``mla-latent`` the decompressed q, k, v, at the core. The Megatron convention counts stored activations only (Table 2): no phases.
+    ``mla-latent`` the decompressed q, k, v, at the core. The Megatron convention counts stored activations only
+    (Table 2): no phases.
 
     Not modelled: MoE's router backward (small), communication buffers, kernel workspaces beyond the fused
     attention's (cuBLAS workspace is part of the workspace reserve)."""
