@@ -46,7 +46,7 @@ class Point(NamedTuple):
     cp: int
     tp: int
     pp: int
-    recompute: str       # mlacalc's mode; torchtitan's "selective" is op-level SAC (see ``ac``)
+    recompute: str       # mlacalc's mode; torchtitan's "selective" is op-level SAC (see ``ac``), mlacalc's "op"
     ac: str              # what torchtitan ran
     extras: str          # torch.compile / Float8 / AsyncTP / interleaving: not modelled
     published_gib: float
@@ -68,11 +68,18 @@ POINTS = [Point(*p) for p in [
     ("T1a'", PERF, "llama-3.1-8b", 8192, 2, 8, 1, 1, 1, "full", OP_SAC, "-", 82.4),
     ("T1b", PERF, "llama-3.1-8b", 8192, 2, 8, 1, 1, 1, "selective", OP_SAC, "compile", 77.0),
     ("T1c", PERF, "llama-3.1-8b", 8192, 2, 8, 1, 1, 1, "selective", OP_SAC, "compile, Float8", 76.8),
+    # the same three with mlacalc's op mode, torchtitan's policy itself (activations.op_sac_tensors)
+    ("T1a-op", PERF, "llama-3.1-8b", 8192, 2, 8, 1, 1, 1, "op", OP_SAC, "-", 82.4),
+    ("T1b-op", PERF, "llama-3.1-8b", 8192, 2, 8, 1, 1, 1, "op", OP_SAC, "compile", 77.0),
+    ("T1c-op", PERF, "llama-3.1-8b", 8192, 2, 8, 1, 1, 1, "op", OP_SAC, "compile, Float8", 76.8),
     # Table 3: the same on 128 GPUs (FSDP 128)
     ("T3a", PERF, "llama-3.1-8b", 8192, 2, 128, 1, 1, 1, "selective", OP_SAC, "-", 67.0),
     ("T3a'", PERF, "llama-3.1-8b", 8192, 2, 128, 1, 1, 1, "full", OP_SAC, "-", 67.0),
     ("T3b", PERF, "llama-3.1-8b", 8192, 2, 128, 1, 1, 1, "selective", OP_SAC, "compile", 62.0),
     ("T3c", PERF, "llama-3.1-8b", 8192, 2, 128, 1, 1, 1, "selective", OP_SAC, "compile, Float8", 61.8),
+    ("T3a-op", PERF, "llama-3.1-8b", 8192, 2, 128, 1, 1, 1, "op", OP_SAC, "-", 67.0),
+    ("T3b-op", PERF, "llama-3.1-8b", 8192, 2, 128, 1, 1, 1, "op", OP_SAC, "compile", 62.0),
+    ("T3c-op", PERF, "llama-3.1-8b", 8192, 2, 128, 1, 1, 1, "op", OP_SAC, "compile, Float8", 61.8),
     # Table 2: Llama 3.1 8B, 8 GPUs, FSDP x CP = 8, local batch 1, full AC, compile + Float8
     ("T2a", PERF, "llama-3.1-8b", 32768, 1, 8, 1, 1, 1, "full", "full", "compile, Float8", 83.9),
     ("T2b", PERF, "llama-3.1-8b", 65536, 1, 4, 2, 1, 1, "full", "full", "compile, Float8", 84.2),

@@ -37,6 +37,9 @@ are counted once, as ``recompute_peak``):
 - ``selective``: the attention core's internals are recomputed (Korthikanti et al. 2022, section 5): the
   S x S probabilities (eager) or the log-sum-exp (fused); its inputs q, k, v and its output stay.
 - ``full``: only each layer's input is kept (Chen et al. 2016 checkpointing, per layer).
+- ``op``: torchtitan's op-level selective activation checkpointing (``mode = "selective"``,
+  ``selective_ac_option = "op"``): each layer keeps its input and the outputs of ``aten.mm`` (every second one
+  excepted) and of the fused SDPA kernel; everything else is recomputed (:func:`op_sac_tensors`).
 - ``mla-latent``: MLA only. The latents stay; ``W_UQ``/``W_UKV`` and RoPE are re-run in backward, so the
   decompressed ``q, k, v`` are not stored (the reference note's argument, made exact).
 
@@ -73,7 +76,9 @@ from .spec import (ModelSpec, refuse_kv_sharing, refuse_layer_heads, refuse_laye
 INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
 
-RECOMPUTE_MODES = ("none", "selective", "full", "mla-latent")
+RECOMPUTE_MODES = ("none", "selective", "full", "mla-latent", "op")
+# torchtitan's op-level SAC saves the outputs of these ops (its _save_list), every second aten.mm excepted
+OP_SAC_SAVED = ("mm", "sdpa", "reduce_scatter", "max")
 KERNELS = ("fused", "eager")
 CONVENTIONS = ("native", "megatron")
 
@@ -107,6 +112,16 @@ class ActivationConfig:
                                   f"rank over tp {self.tp}: not even")
         if self.convention == "megatron" and self.recompute == "mla-latent":
             raise ArgError("recompute", "mla-latent has no meaning in the megatron convention (an MHA layer)")
+        if self.recompute == "op":
+            if self.convention == "megatron":
+                raise ArgError("recompute", "op (torchtitan's op-level SAC) has no meaning in the megatron convention")
+            if self.kernel != "fused":
+                raise ArgError("recompute", "op (torchtitan's op-level SAC) saves a fused SDPA kernel's outputs; "
+                                            "use --attention-kernel fused")
+            if self.parallel.tp > 1 or self.parallel.cp > 1:
+                # DTensor TP saves partial-sum mm outputs and reduce-scatter outputs of its own layouts, and CP's
+                # ring attention runs SDPA once per ring step: neither is derived here
+                raise ArgError("recompute", "op (torchtitan's op-level SAC) is modelled at tp 1 and cp 1 only")
 
     @property
     def tp(self) -> int:
@@ -378,12 +393,74 @@ def saved_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
         return [t for t in full if t.drop != "core"]
     if mode == "mla-latent":
         return [t for t in full if t.drop != "mla_up"]
+    if mode == "op":
+        return op_sac_tensors(spec, layer, cfg)
     checkpoint = [t for t in full if t.drop == "input"]
     if cfg.convention == "megatron":  # Table 2 keeps the full-recompute checkpoint whole: 2sbh
         t = checkpoint[0]
         checkpoint = [SavedTensor(t.name, t.shape, (cfg.seq_local,) + t.dims[1:], t.dtype_bytes, t.group,
                                   "checkpoint (Table 2: not split)", "none", "input")]
     return checkpoint
+
+
+def op_sac_policy(ops: list[tuple[str, SavedTensor]]) -> list[SavedTensor]:
+    """The tensors torchtitan's op-level SAC policy keeps of one checkpointed block's ops, given in forward order as
+    ``(op, output)``: an op's outputs are saved (``CheckpointPolicy.MUST_SAVE``) when the op is in ``_save_list``
+    (:data:`OP_SAC_SAVED`: ``aten.mm``, the SDPA flash/efficient kernels, ``reduce_scatter_tensor``; ``aten.max``
+    in later versions), except each even-numbered ``aten.mm`` of the block (``meta[mm_count_key] % 2 == 0``);
+    every other op is ``PREFER_RECOMPUTE``. torchtitan ``torchtitan/parallelisms/parallelize_llama.py``,
+    ``_apply_ac_to_transformer_block``, ``_custom_policy`` (the counter lives in a fresh ``defaultdict`` per
+    ``selective_checkpointing_context_fn`` call, i.e. per block and forward). ``torch/utils/checkpoint.py``
+    (``create_selective_checkpoint_contexts``): a saved op's outputs are held in the block's cache until its
+    recomputation in backward replays them; nothing else of the block's forward is held."""
+    kept, mm = [], 0
+    for op, out in ops:
+        if op == "mm":
+            mm += 1
+            if mm % 2 == 0:
+                continue
+        if op in OP_SAC_SAVED:
+            kept.append(out)
+    return kept
+
+
+def _ffn_op_sac_ops(spec: ModelSpec, cfg: ActivationConfig) -> list[tuple[str, SavedTensor]]:
+    """The dense FFN's ``aten.mm`` outputs in forward order: torchtitan's ``FeedForward.forward`` is
+    ``self.w2(F.silu(self.w1(x)) * self.w3(x))`` (w1, then w3, then w2); ungated, ``fc2(act(fc1(x)))``."""
+    f = spec.ffn
+    if f.mlp_bias:
+        raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for bias-free FFN projections; "
+                                    f"{spec.name}'s are aten.addmm")
+    b, s, h, w = cfg.micro_batch, cfg.seq_local, spec.hidden_size, f.intermediate_size
+    mm = lambda name, width, sym: ("mm", SavedTensor(  # noqa: E731
+        name, ("b*s", sym), (b * s, width), ACT_BYTES, "ffn", "op SAC cache (mm output)", "tp"))
+    # w1's output is the native list's SiLU input (fc1's the activation's input): one name, so the backward's
+    # recomputed tensors do not count it twice
+    up = [mm("ffn.gate_out", w, "f"), mm("ffn.w3_out", w, "f")] if f.gated else [mm("ffn.act_input", w, "f")]
+    return up + [mm("ffn.w2_out", h, "h")]
+
+
+def op_sac_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
+    """What layer ``layer`` keeps under torchtitan's op-level SAC (:func:`op_sac_policy`), bytes on one GPU: the
+    block's input (``checkpoint`` holds the wrapped block's arguments for the recomputation), then the saved op
+    outputs of its attention (:meth:`AttentionFamily.op_sac_ops`) and FFN. A Llama block dispatches seven
+    ``aten.mm`` (wq, wk, wv, wo, w1, w3, w2): the 1st, 3rd, 5th and 7th are kept (wq, wv, w1, w2), with SDPA's output
+    and log-sum-exp; the norms, RoPE, SiLU and the product are recomputed.
+
+    Refused where the block is not torchtitan's dense Llama block: an MoE layer (torchtitan's MoE and DeepSeek-V3
+    run grouped GEMMs and a router whose ops the 2024 ``_save_list`` does not name; not derived here), MLA and other
+    families, and a norm layout other than pre-norm attention and FFN (``norms_per_layer`` 2)."""
+    if is_moe_layer(spec, layer):
+        raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for dense FFN layers; {spec.name} "
+                                    f"has MoE layers (not derived here)")
+    if spec.norms_per_layer != 2:
+        raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for the Llama block (two pre-norms); "
+                                   f"{spec.name} has {spec.norms_per_layer} norms a layer")
+    b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
+    block_input = SavedTensor("attn_norm.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "norms",
+                              "checkpoint (the block's input, for the recomputation)", "sp", "input")
+    ops = family(layer_block(spec, layer)).op_sac_ops(spec, cfg) + _ffn_op_sac_ops(spec, cfg)
+    return [block_input] + op_sac_policy(ops)
 
 
 def recomputed_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
@@ -606,10 +683,11 @@ def backward_phases(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[
       accumulator and ``rowsum(dO O)``, GQA's per-query-head ``dK``/``dV``; eager: ``dP`` and ``dS``
       [b, a, s, s_kv] -- eager attention's backward is often the layer's widest instant.
 
-    Recomputation: ``full`` re-materialises every tensor of the layer before its backward starts (freed as their
-    users run, like stored ones); ``selective`` the core's internals and a second copy of its output (the
-    checkpointed core's backward needs its own), at the core; ``mla-latent`` the decompressed q, k, v, at the
-    core. The Megatron convention counts stored activations only (Table 2): no phases.
+    Recomputation: ``full`` (and ``op``, whose cached outputs the same recomputation replays) re-materialises every
+    tensor of the layer before its backward starts (freed as their users run, like stored ones); ``selective`` the
+    core's internals and a second copy of its output (the checkpointed core's backward needs its own), at the core;
+    ``mla-latent`` the decompressed q, k, v, at the core. The Megatron convention counts stored activations only
+    (Table 2): no phases.
 
     Not modelled: MoE's router backward (small), communication buffers, kernel workspaces beyond the fused
     attention's (cuBLAS workspace is part of the workspace reserve)."""
@@ -624,7 +702,8 @@ def backward_phases(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[
     if mode == "selective":
         out_t = next(x for x in layer_tensors(spec, layer, cfg) if x.name == "attn.out")
         rec += (replace(out_t, name="attn.out.recomputed", kept_by="the recomputed core's backward"),)
-    return [replace(p, recomputed=rec) if mode == "full" or p.name == "attn.core" else p for p in phases]
+    whole = mode in ("full", "op")     # op SAC re-runs the whole block's forward (replaying its cache) at once
+    return [replace(p, recomputed=rec) if whole or p.name == "attn.core" else p for p in phases]
 
 
 def backward_peak(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> BackwardPeak:

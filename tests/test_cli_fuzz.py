@@ -78,7 +78,7 @@ VALID = {
     "--phase": ["decode", "prefill", "train"], "--q-tokens": ["1", "2", "4"], "--gpu": BUILTIN_GPUS,
     "--mla-form": ["absorbed", "decompressed"], "--gpu-mem-util": ["0.9", "0.5", "1"],
     "--workspace": ["4G", "0", "512M"], "--workspace-tokens": ["8k", "1"], "--gpus": ["1", "8", "1,8"],
-    "--format": ["table", "csv", "json"], "--recompute": ["none", "selective", "full", "mla-latent"],
+    "--format": ["table", "csv", "json"], "--recompute": ["none", "selective", "full", "mla-latent", "op"],
     "--precision": ["mixed", "bf16"], "--attention-kernel": ["fused", "eager"],
     "--convention": ["native", "megatron"], "--reserve-gib": ["2", "0", "10"], "--kernel": ["eager", "triton", "sdpa"],
     "--layers": ["1", "2"], "--reps": ["1", "5"], "--block": ["64"], "--base": BUILTIN_GPUS,

@@ -266,6 +266,13 @@ class AttentionFamily:
         """Per key and head, elements the core reads as activations rather than cache (0 by default)."""
         return 0.0
 
+    def op_sac_ops(self, spec: "ModelSpec", cfg) -> list[tuple[str, SavedTensor]]:
+        """The attention block's outputs that torchtitan's op-level selective checkpointing decides on, in forward
+        order, as ``(op, tensor)`` with ``op`` "mm" or "sdpa" (see :func:`mlacalc.activations.op_sac_tensors`).
+        Refused by default: the policy's outcome for this family's ops is not established here."""
+        raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for mha/gqa/mqa attention, not "
+                                    f"{spec.attention.kind}")
+
     def saved_tensors(self, spec: "ModelSpec", cfg) -> list[SavedTensor]:
         """The attention block's stored tensors on one GPU (see :mod:`mlacalc.activations` for the rules):
         its input, the family's projection tensors, q/k/v for the kernel, the core's internals, the output."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
-from ..errors import SpecError
+from ..errors import ArgError, SpecError
 from .base import INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
 from .quant import head_rows_bytes
 
@@ -212,6 +212,37 @@ class Conventional(AttentionFamily):
         if spec.attention.head_gate:
             raise SpecError("attention.head_gate", "training memory with a head-wise output gate (Step-3.5's g_proj) "
                                                    "is not modelled")
+
+    def op_sac_ops(self, spec: "ModelSpec", cfg) -> list[tuple[str, SavedTensor]]:
+        """torchtitan's Llama attention (``torchtitan/models/llama/model.py``, ``Attention.forward``):
+        ``xq, xk, xv = self.wq(x), self.wk(x), self.wv(x)``, RoPE, ``repeat_kv``, ``F.scaled_dot_product_attention``,
+        then ``self.wo(output)``. Each bias-free ``nn.Linear`` on a ``[b, s, d]`` input dispatches one ``aten.mm``
+        (``matmul`` folds the batch: ``[b s, d] x [d, out]``); SDPA is ``_scaled_dot_product_flash_attention`` (or
+        the efficient / cuDNN one), whose outputs are the attention output ``[b, a, s, d_v]`` and the fp32
+        log-sum-exp ``[b, a, s]``. RoPE, ``repeat_kv``, the transposes and views dispatch no op the policy saves.
+        Biases (``addmm``), extra projections (a low-rank query, an output gate) or KV sharing change the mm
+        sequence: refused."""
+        a = spec.attention
+        self.check_training(spec)
+        for bad, why in ((a.qkv_bias or a.o_bias, "projection biases (aten.addmm, not aten.mm)"),
+                         (a.q_lora_rank, "a low-rank query (two query mm's)"),
+                         (a.output_gate, "an output gate (a fifth projection)"),
+                         (a.kv_shared, "shared K/V (no value projection)")):
+            if bad:
+                raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for plain q/k/v/o "
+                                            f"projections; {spec.name} has {why}")
+        b, s, h = cfg.micro_batch, cfg.seq_local, spec.hidden_size
+        heads, kv = a.num_heads, a.num_kv_heads
+        mm = lambda name, width, sym: ("mm", SavedTensor(  # noqa: E731
+            name, ("b*s", sym), (b * s, width), ACT_BYTES, "attention", "op SAC cache (mm output)", "tp"))
+        return [mm("attn.wq_out", heads * a.qk_head_dim, "a d_qk"),
+                mm("attn.wk_out", kv * a.qk_head_dim, "g d_qk"),
+                mm("attn.wv_out", kv * a.v_head_dim, "g d_v"),
+                ("sdpa", SavedTensor("attn.out", ("b", "a", "s", "d_v"), (b, heads, s, a.v_head_dim), ACT_BYTES,
+                                     "attention", "op SAC cache (SDPA output)", "tp")),
+                ("sdpa", SavedTensor("attn.lse", ("b", "a", "s"), (b, heads, s), FP32_BYTES, "attention_core",
+                                     "op SAC cache (SDPA log-sum-exp)", "tp")),
+                mm("attn.wo_out", h, "h")]
 
     def projection_tensors(self, spec: "ModelSpec", cfg, heads: int, kv_heads: int) -> tuple[list, str]:
         """Qwen3's per-head q/k RMSNorms keep their inputs and fp32 rstd; a low-rank query (Step-3's MFA) keeps, as

@@ -22,7 +22,9 @@ def train(model: ModelArg,
           seq: Annotated[str, typer.Option("--seq", "-s", help="Tokens per sequence (4k = 4096).")] = "4k",
           recompute: Annotated[str, typer.Option("--recompute", help="none | selective (attention core) | full "
                                                  "(layer inputs only) | mla-latent (keep MLA latents, redo "
-                                                 "up-projections).")] = "none",
+                                                 "up-projections) | op (torchtitan's op-level SAC: mm outputs "
+                                                 "but every second, SDPA outputs; dense mha/gqa, tp 1, cp 1)."
+                                                 )] = "none",
           zero: Annotated[int, typer.Option("--zero", help="ZeRO stage over DP: 0, 1 (optimizer), 2 (+grads), "
                                             "3 (+weights).")] = 0,
           tp: TpOpt = 1, pp: PpOpt = 1, dp: DpOpt = 1, ep: EpOpt = 1, cp: CpOpt = 1, sp: SpOpt = False,
