@@ -303,8 +303,9 @@ VERSION_RULES: tuple[tuple[str, V, V | None, str, str], ...] = (
     ("cudagraph", (0, 21), None, "measured",
      "vLLM >= 0.21 subtracts its measured estimate unless --enforce-eager (PR #30515)"),
 )
-# Model Runner V2's own graph estimate: 0 (PR #36520's placeholder) until PR #53306 (v0.29.0) measured its graphs.
-MRV2_NO_CUDAGRAPH = ((0, 25, 1), (0, 29))
+# Model Runner V2's own graph estimate: 0 (PR #36520's placeholder) until PR #53306 (v0.29.0) measured its graphs,
+# whether MRV2 ran by default (dense models, 0.25.1-0.28) or by VLLM_USE_V2_MODEL_RUNNER (--sampler mrv2) before.
+MRV2_MEASURES_CUDAGRAPHS = (0, 29)
 MRV2_NO_CUDAGRAPH_SOURCE = "Model Runner V2 subtracted none before PR #53306 (v0.29.0): PR #36520 returns 0"
 # The newest version the docs describe ("Current vLLM (0.21-0.30)").
 NEWEST_DOCUMENTED = (0, 30)
@@ -399,7 +400,7 @@ def version_rules(text, dense: bool, sampler: str | None = None, non_torch_given
         if value == "process":
             unknown.append("under V0 (VLLM_USE_V1=0) from PR #12126 the context is not subtracted (--non-torch 66M)")
     value, src = _rule("cudagraph", v)
-    if path == "mrv2" and MRV2_NO_CUDAGRAPH[0] <= v < MRV2_NO_CUDAGRAPH[1]:
+    if path == "mrv2" and v < MRV2_MEASURES_CUDAGRAPHS:
         value, src = "none", MRV2_NO_CUDAGRAPH_SOURCE
     if cudagraph_given:
         applied.append("CUDA graphs given" + (f" (the version subtracts none: {src})" if value == "none" else ""))

@@ -162,3 +162,11 @@ def test_caption_says_the_version_rules(capsys, monkeypatch):
         main(["fit", QWEN3_14B, "--gpu", "h100-sxm", "--engine", "vllm", "--vllm-version", "0.22"])
     out = " ".join(capsys.readouterr().out.split())
     assert "vLLM 0.22 rules: sampler flashinfer" in out and "give --cudagraph-mem" in out
+
+
+def test_mrv2_chosen_by_hand_before_029_subtracts_no_graph_estimate():
+    """--sampler mrv2 on 0.22 (MRV2 by VLLM_USE_V2_MODEL_RUNNER): its profile_cudagraph_memory returned 0 (PR #36520)
+    until PR #53306 (v0.29.0), so nothing is subtracted though V1 measures from 0.21."""
+    r = version_rules("0.22", False, sampler="mrv2")
+    assert r.cudagraph_none and "PR #36520" in r.cudagraph_source
+    assert not version_rules("0.22", False).cudagraph_none
