@@ -275,10 +275,10 @@ def check_cudagraph(b) -> float:
 # none; "measured": it subtracts its measurement, which --cudagraph-mem takes).
 V = tuple[int, ...]
 VERSION_RULES: tuple[tuple[str, V, V | None, str, str], ...] = (
-    ("sampler", (0,), (0, 7), "sort",
-     "V0 only (V1's gpu_worker.py from v0.7): PyTorch's sort"),
-    ("sampler", (0, 7), (0, 11, 1), "flashinfer",
-     "V1 with FlashInfer installed, PR #11394"),
+    ("sampler", (0,), (0, 8), "sort",
+     "V0, the default engine before PR #13726 (v0.8.0; V1 opt-in from v0.7): PyTorch's sort"),
+    ("sampler", (0, 8), (0, 11, 1), "flashinfer",
+     "V1 (the default from PR #13726, v0.8.0) with FlashInfer installed, PR #11394"),
     ("sampler", (0, 11, 1), (0, 17), "sort",
      "FlashInfer off by default from PR #26859 (v0.11.1), PyTorch's sort (llm-d's 0.16.0 Qwen3-14B log)"),
     ("sampler", (0, 17), (0, 20), "triton",
@@ -293,7 +293,10 @@ VERSION_RULES: tuple[tuple[str, V, V | None, str, str], ...] = (
     ("non_torch", (0,), (0, 7), "unknown",
      "V0 subtracted the CUDA context before PR #12126 (2025-01-16) and not after; the docs pin no release to it: "
      "give --non-torch (0.67G before it)"),
-    ("non_torch", (0, 7), (0, 9, 2), "process",
+    ("non_torch", (0, 7), (0, 8), "growth",
+     "V0, the default before PR #13726 (v0.8.0): its snapshot since PR #12126 holds the CUDA context (the docs' "
+     "v0.7.x V0 log, vllm #13061)"),
+    ("non_torch", (0, 8), (0, 9, 2), "process",
      "V1's determine_available_memory before PR #19312 (v0.9.2): device-used less torch-allocated, the CUDA context "
      "in it"),
     ("non_torch", (0, 9, 2), None, "growth",
@@ -312,11 +315,16 @@ NEWEST_DOCUMENTED = (0, 30)
 
 
 def parse_version(text) -> V:
-    """``X.Y[.Z[.W]]`` (a vLLM release: ``0.16``, ``0.9.2``, ``0.10.1.1``) as a tuple of whole numbers; anything else
-    refused in one line. Trailing zeros dropped, so 0.17 and 0.17.0 compare equal."""
-    parts = text.split(".") if isinstance(text, str) else []
+    """``X.Y[.Z[.W]]`` (a vLLM release: ``0.16``, ``0.9.2``, ``0.10.1.1``) as a tuple of whole numbers, a leading
+    ``v`` (a git tag, ``v0.11.0``) and a ``+local`` build tag (a wheel's ``0.11.0+cu128``) dropped; anything else,
+    pre-releases (``0.10.1rc1``, ``.dev``) included since which PRs they hold is not known, refused in one line.
+    Trailing zeros dropped, so 0.17 and 0.17.0 compare equal."""
+    core = text[1:] if isinstance(text, str) and text[:1] == "v" else text
+    core = core.split("+", 1)[0] if isinstance(core, str) and core.count("+") == 1 and core[-1:] != "+" else core
+    parts = core.split(".") if isinstance(core, str) else []
     if not 2 <= len(parts) <= 4 or not all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts):
-        raise ArgError("vllm_version", f"must be a release number X.Y[.Z], e.g. 0.17 or 0.9.2, got {show(text)}")
+        raise ArgError("vllm_version", f"must be a release number X.Y[.Z] (a leading v and a +local tag allowed), "
+                       f"e.g. 0.17 or 0.9.2, got {show(text)}")
     v = tuple(int(p) for p in parts)
     while len(v) > 1 and v[-1] == 0:
         v = v[:-1]
@@ -381,7 +389,10 @@ def version_rules(text, dense: bool, sampler: str | None = None, non_torch_given
         path = sampler
     else:
         applied.append(f"sampler {path} ({src})")
-        if (0, 7) <= v < (0, 11, 1):
+        if (0, 7) <= v < (0, 8):
+            unknown.append("V1 by VLLM_USE_V1=1 (opt-in before v0.8.0): FlashInfer's path if installed "
+                           "(--sampler flashinfer) and the context subtracted (--non-torch 0.67G)")
+        if (0, 8) <= v < (0, 11, 1):
             unknown.append("whether FlashInfer ran: without it, and between PR #14815 and #15777 (2025-03 to "
                            "2025-05, no release pinned), V1 sorted (--sampler sort)")
     if path == "mrv2":
@@ -408,6 +419,9 @@ def version_rules(text, dense: bool, sampler: str | None = None, non_torch_given
         applied.append(f"CUDA graphs 0 ({src})")
     else:
         unknown.append("the CUDA-graph estimate, a measurement (" + src + "): give --cudagraph-mem")
+    if v < (0, 8):
+        unknown.append("V0's batch defaults (256 sequences, the docs' A-C rows) are not applied: give --max-num-seqs "
+                       "and --workspace-tokens")
     if v[:2] > NEWEST_DOCUMENTED:
         unknown.append(f"vLLM {name} is newer than the docs describe ({show_version(NEWEST_DOCUMENTED)}): the newest "
                        f"rules applied, unchecked")

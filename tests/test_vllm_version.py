@@ -115,7 +115,8 @@ def test_rules_cover_every_version_once_and_cite_a_source():
     assert all("PR #" in r[4] or ".py" in r[4] or "log" in r[4] for r in VERSION_RULES)
 
 
-@pytest.mark.parametrize("text", ["banana", "0.x", "0", "0.17.", ".17", "0.1.2.3.4", "v0.17", "0.17rc1", "１.2", ""])
+@pytest.mark.parametrize("text", ["banana", "0.x", "0", "0.17.", ".17", "0.1.2.3.4", "0.17rc1", "0.10.1rc1",
+                                  "0.11.1.dev12+gabc", "0.11+", "+cu128", "vv0.17", "0.11.0+a+b", "１.2", ""])
 def test_bad_versions_are_refused(text):
     with pytest.raises(ArgError, match="vllm_version"):
         parse_version(text)
@@ -170,3 +171,28 @@ def test_mrv2_chosen_by_hand_before_029_subtracts_no_graph_estimate():
     r = version_rules("0.22", False, sampler="mrv2")
     assert r.cudagraph_none and "PR #36520" in r.cudagraph_source
     assert not version_rules("0.22", False).cudagraph_none
+
+
+def test_a_git_tag_and_a_local_build_tag_name_the_release():
+    """``v0.11.0`` (the git tag) and ``0.11.0+cu128`` (a wheel's local version) are release 0.11.0; pre-releases stay
+    refused (which PRs an rc holds is not known)."""
+    assert parse_version("v0.11.0") == parse_version("0.11.0+cu128") == parse_version("0.11") == (0, 11)
+    assert parse_version("v0.10.1.1+cu126") == (0, 10, 1, 1)
+    assert version_rules("v0.16", True).sampler == "sort"
+
+
+def test_07x_runs_v0_by_default_so_it_sorts_and_keeps_the_context_out():
+    """V1 became the default engine in v0.8.0 (vllm PR #13726; v0.7 shipped it opt-in, VLLM_USE_V1=1), so a plain
+    0.7.x start-up is V0: PyTorch's sort (38 B a logit) and, since PR #12126, a snapshot holding the CUDA context, so
+    only the growth after it is subtracted (the docs' v0.7.x V0 row, vllm #13061). 0.8.0 is V1: FlashInfer's path and
+    the whole-process 718,077,952 B (before PR #19312)."""
+    spec, hw = load_spec("llama-3.1-8b"), load_hardware("h100-sxm")
+    r7, r8 = version_rules("0.7.3", True), version_rules("0.8", True)
+    assert r7.sampler == "sort" and r7.non_torch == 69_206_016
+    assert any("VLLM_USE_V1=1" in u for u in r7.unknown)
+    assert r8.sampler == "flashinfer" and r8.non_torch == 718_077_952
+    f7, f8 = (fit(spec, hw, 8192, engine="vllm", vllm_version=v) for v in ("0.7.3", "0.8.0"))
+    assert any("256 sequences" in u for u in r7.unknown) and not any("256" in u for u in r8.unknown)
+    rows, vocab = 1024, 128_256     # fit's V1 batch default on an H100 (V0's 256 is said, not applied); Llama-3.1
+    assert f7.vllm.sampler == 8192 * 4096 * 2 + 2 * rows * 4096 * 2 + rows * vocab * 38
+    assert f7.vllm.non_torch == 69_206_016 and f8.vllm.non_torch == 718_077_952
