@@ -123,21 +123,24 @@ def fit(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, context: int
         workspace_tokens: int | str | None = None, workspace_bytes: float | None = None,
         block_size: int | None = None, engine: str = "mlacalc", max_num_seqs: int | None = None,
         non_torch_bytes: float | None = None, mamba_cache_mode: str | None = None, sampler: str | None = None,
-        cudagraph_bytes: float | None = None) -> Fit:
+        cudagraph_bytes: float | None = None, vllm_version: str | None = None) -> Fit:
     """The largest batch at ``context``, the longest context at ``batch``, and decode there (``mlacalc fit``).
     ``workspace_tokens`` None: 8,192, or vLLM's default for the card under ``engine="vllm"`` (mlacalc.vllm), SGLang's
     ``chunked_prefill_size`` under ``engine="sglang"`` (mlacalc.sglang). ``gpu_mem_util`` None: 0.9, or under
     ``engine="sglang"`` SGLang's default ``mem_fraction_static`` for the card and the layout. ``mamba_cache_mode``:
     vLLM on a hybrid, "none" (the default) or "align" (mlacalc.vllm_hybrid). ``sampler``: vLLM's top-k/top-p path,
     "flashinfer" (the default), "triton", "sort" or "mrv2" (mlacalc.vllm.SAMPLER_PATHS). ``cudagraph_bytes``: vLLM
-    >= 0.21's logged CUDA-graph estimate, subtracted from its budget (None: not subtracted)."""
+    >= 0.21's logged CUDA-graph estimate, subtracted from its budget (None: not subtracted). ``vllm_version``: a vLLM
+    release ("0.17") whose rules pick the sampler, the non-torch bytes and the CUDA-graph rule
+    (mlacalc.vllm.version_rules; a given ``sampler`` or ``non_torch_bytes`` wins)."""
     bits, fmt = _kv(kv_dtype)
     return _fit(_spec(spec), _gpu(gpu), _count(context, "context"), _parallel(parallel), batch=_count(batch, "batch"),
                 weight_bits=_bits(weight_dtype, "weight_dtype"), kv_bits=bits, kv_format=fmt,
                 gpu_mem_util=gpu_mem_util, workspace_bytes=workspace_bytes, block_size=block_size, q_tokens=q_tokens,
                 workspace_tokens=None if workspace_tokens is None else _count(workspace_tokens, "workspace_tokens", 0),
                 engine=engine, max_num_seqs=max_num_seqs, non_torch_bytes=non_torch_bytes,
-                mamba_cache_mode=mamba_cache_mode, sampler=sampler, cudagraph_bytes=cudagraph_bytes)
+                mamba_cache_mode=mamba_cache_mode, sampler=sampler, cudagraph_bytes=cudagraph_bytes,
+                vllm_version=vllm_version)
 
 
 def train_memory(spec: ModelSpec | str, gpu: Hardware | str = "h100-sxm", *, micro_batch: int | str = 1,

@@ -56,8 +56,9 @@ from .params import Params, stage_params, weight_bytes
 from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults,
                      sglang_memory)
 from .sglang import PRELOAD_NON_TORCH_BYTES, PRELOAD_NON_TORCH_SOURCE
-from .vllm import (DEFAULT_SAMPLER, NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VllmMemory, batch_defaults,
-                   check_cudagraph, check_max_num_seqs, check_non_torch, check_sampler, sampler_peak)
+from .vllm import (DEFAULT_SAMPLER, NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VersionRules, VllmMemory,
+                   batch_defaults, check_cudagraph, check_max_num_seqs, check_non_torch, check_sampler, parse_version,
+                   runs_dense, sampler_peak, version_rules)
 from .vllm_hybrid import HybridPages, check_mamba_cache_mode, hybrid_layers, hybrid_pages, is_hybrid
 from .vllm_sliding import SlidingPages, sliding_pages
 
@@ -370,7 +371,8 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
               engine: str, workspace_tokens: int, max_num_seqs: int | None = None,
               non_torch_bytes: float | None = None, parallel: Parallelism = Parallelism(),
               sampler: str = DEFAULT_SAMPLER,
-              cudagraph_bytes: float | None = None) -> tuple[float, VllmMemory | SglangMemory | None, float]:
+              cudagraph_bytes: float | None = None,
+              version: VersionRules | None = None) -> tuple[float, VllmMemory | SglangMemory | None, float]:
     """``(usable, the engine's breakdown or None, KV budget)`` per GPU, bytes, for ``weights`` and a forward
     ``workspace`` (bytes) under ``engine`` (settings from :func:`engine_settings`): mlacalc's ``gpu_mem_util x memory
     - weights - workspace``; vLLM's accounting (:class:`mlacalc.vllm.VllmMemory`: its CUDA total, non-torch memory,
@@ -381,8 +383,10 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
     (:data:`mlacalc.vllm.NON_TORCH_BYTES`), SGLang's context and cuBLAS held before the weights load
     (:data:`mlacalc.sglang.PRELOAD_NON_TORCH_BYTES`). ``sampler``: vLLM's top-k/top-p path
     (:data:`mlacalc.vllm.SAMPLER_BYTES_PER_LOGIT`). ``cudagraph_bytes``: vLLM >= 0.21's CUDA-graph estimate, a
-    measurement (None: not subtracted, and the breakdown's ``cudagraph_source`` says so). ``fit`` and ``sweep`` size
-    the cache with it."""
+    measurement (None: not subtracted, and the breakdown's ``cudagraph_source`` says so). ``version``: the rules of a
+    vLLM release (:func:`mlacalc.vllm.version_rules`), which fill ``non_torch_bytes`` (when None and the release's
+    is known) and say why no CUDA-graph estimate is subtracted; the sampler is the caller's. ``fit`` and ``sweep``
+    size the cache with it."""
     if engine in ("vllm", "sglang"):
         # vLLM builds Hunyuan's K/V-reading layers as encoder-decoder attention with caches of their own
         # (vllm/model_executor/models/hunyuan_v1.py, HunYuanCrossAttention: attn_type ENCODER_DECODER), sized by its
@@ -394,6 +398,8 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
         # each layer's block to a common page, or refuses; which, and what SGLang does, is not established here
         refuse_layer_heads(spec, f"engine {engine}'s KV cache")
     non_torch_source = "given"
+    if non_torch_bytes is None and version is not None and version.non_torch is not None:
+        non_torch_bytes, non_torch_source = version.non_torch, version.non_torch_source
     if non_torch_bytes is None and engine == "vllm":
         non_torch_bytes, non_torch_source = NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE
     elif non_torch_bytes is None and engine == "sglang":
@@ -414,9 +420,11 @@ def kv_budget(spec: ModelSpec, hw: Hardware, weights: float, workspace: float, g
                     non_torch=non_torch_bytes, non_torch_source=non_torch_source, forward=workspace,
                     sampler=sampler_peak(spec.vocab_size, spec.hidden_size, workspace_tokens, max_num_seqs, sampler,
                                          hw.sms, parallel.attention_tp),
-                    tokens=workspace_tokens, max_num_seqs=max_num_seqs, sampler_path=sampler,
-                    **({} if cudagraph_bytes is None else
-                       {"cudagraph": check_cudagraph(cudagraph_bytes), "cudagraph_source": "given"}))
+                    tokens=workspace_tokens, max_num_seqs=max_num_seqs, sampler_path=sampler, version=version,
+                    **({"cudagraph": check_cudagraph(cudagraph_bytes), "cudagraph_source": "given"}
+                       if cudagraph_bytes is not None else
+                       {"cudagraph_source": version.cudagraph_source} if version is not None and version.cudagraph_none
+                       else {}))
     return vm.usable, vm, vm.kv_budget
 
 
@@ -427,7 +435,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         mla_form: str | None = None, kv_format: str | None = None, engine: str = "mlacalc",
         max_num_seqs: int | None = None, non_torch_bytes: float | None = None,
         mamba_cache_mode: str | None = None, sampler: str | None = None,
-        cudagraph_bytes: float | None = None) -> Fit:
+        cudagraph_bytes: float | None = None, vllm_version: str | None = None) -> Fit:
     """Largest batch at ``context`` and longest context at ``batch`` on ``parallel.tp`` GPUs of kind ``hw``,
     then the decode step at the largest batch (see module docstring).
 
@@ -437,7 +445,10 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     :data:`mlacalc.vllm.NON_TORCH_BYTES`), ``sampler`` its top-k/top-p path (:data:`mlacalc.vllm.SAMPLER_PATHS`:
     "flashinfer", the default; "triton", vLLM 0.17-0.19's default, its buffer sized by the card's SMs; "sort",
     PyTorch's sort; "mrv2", Model Runner V2's), ``cudagraph_bytes`` vLLM >= 0.21's CUDA-graph estimate (a
-    measurement: None, not subtracted). The last four are refused under the default engine. A model with
+    measurement: None, not subtracted), ``vllm_version`` a vLLM release ("0.17", "0.9.2") whose rules
+    (:func:`mlacalc.vllm.version_rules`) pick the sampler, the non-torch bytes and whether a CUDA-graph estimate
+    applies, a given ``sampler`` or ``non_torch_bytes`` winning (None: the defaults above, no version assumed). The
+    last five are refused under the default engine. A model with
     sliding-window layers is paged as vLLM's hybrid manager pages it (:mod:`mlacalc.vllm_sliding`: a sliding layer
     holds ``window - 1 + max_num_batched_tokens`` tokens a request), the largest batch then the concurrency vLLM logs.
     On a hybrid (attention
@@ -456,11 +467,21 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     if sampler is not None and engine != "vllm":
         check_sampler(sampler)
         raise ArgError("sampler", "applies only with engine vllm")
-    sampler = DEFAULT_SAMPLER if sampler is None else check_sampler(sampler)
+    if sampler is not None:
+        check_sampler(sampler)
     if cudagraph_bytes is not None:
         check_cudagraph(cudagraph_bytes)
         if engine != "vllm":
             raise ArgError("cudagraph_bytes", "applies only with engine vllm")
+    version = None
+    if vllm_version is not None:
+        parse_version(vllm_version)
+        if engine != "vllm":
+            raise ArgError("vllm_version", "applies only with engine vllm")
+        version = version_rules(vllm_version, runs_dense(spec.num_moe_layers, spec.linear_attention is not None),
+                                sampler, non_torch_bytes is not None, cudagraph_bytes is not None)
+        sampler = version.sampler
+    sampler = DEFAULT_SAMPLER if sampler is None else sampler
     gpu_mem_util = check_mem_util(gpu_mem_util, engine)
     if engine == "sglang" and workspace_bytes is not None:
         raise ArgError("workspace_bytes", "does not apply with engine sglang: its headroom is (1 - "
@@ -481,7 +502,7 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
     w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant).total
     usable, em, budget = kv_budget(spec, hw, w, ws.total, gpu_mem_util, engine, workspace_tokens, max_num_seqs,
-                                   non_torch_bytes, parallel, sampler, cudagraph_bytes)
+                                   non_torch_bytes, parallel, sampler, cudagraph_bytes, version)
     vm = em if isinstance(em, VllmMemory) else None
     sm = em if isinstance(em, SglangMemory) else None
     if sm is not None:

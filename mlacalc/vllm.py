@@ -222,6 +222,7 @@ class VllmMemory:
     sampler_path: str = DEFAULT_SAMPLER  # the top-k/top-p path (SAMPLER_BYTES_PER_LOGIT)
     cudagraph: float = 0.0       # vLLM >= 0.21's "Estimated CUDA graph memory", given (a measurement); 0 otherwise
     cudagraph_source: str = CUDAGRAPH_NOT_GIVEN  # "given", or the note that it was not subtracted
+    version: "VersionRules | None" = None  # the --vllm-version rules applied (VERSION_RULES); None: none given
 
     @property
     def usable(self) -> float:
@@ -243,7 +244,8 @@ class VllmMemory:
                 "forward": self.forward, "sampler": self.sampler,
                 "max_num_batched_tokens": self.tokens, "max_num_seqs": self.max_num_seqs,
                 "sampler_path": self.sampler_path, "cudagraph": self.cudagraph,
-                "cudagraph_source": self.cudagraph_source, "kv_budget": self.kv_budget}
+                "cudagraph_source": self.cudagraph_source, "kv_budget": self.kv_budget,
+                **({} if self.version is None else {"vllm_version": self.version.as_dict()})}
 
 
 def check_max_num_seqs(n) -> int:
@@ -261,3 +263,169 @@ def check_non_torch(b) -> float:
 def check_cudagraph(b) -> float:
     """vLLM's CUDA-graph estimate in bytes (``--cudagraph-mem``), checked: finite, 0 to an exabyte."""
     return finite(b, "cudagraph_bytes", minimum=0, maximum=2.0**60)
+
+
+# --- The knobs a vLLM version sets (``fit --engine vllm --vllm-version X.Y[.Z]``) ---------------------------------
+#
+# Each row: (knob, first version, first version it no longer applies to (None: open), value, source). Only boundaries
+# docs/vllm-capacity-checks.md states with a PR, a file or a log ("Held-out round, 2026-09" item 1 and 2, "Non-torch
+# memory at tp > 1", "Current vLLM (0.21-0.30), 2026-12"). Values: the sampler path (SAMPLER_PATHS; "mrv2-dense":
+# Model Runner V2 for a dense model, the V1 path "flashinfer" otherwise), the non-torch bytes ("process":
+# PROCESS_NON_TORCH_BYTES, "growth": NON_TORCH_BYTES, "unknown"), the CUDA-graph estimate ("none": vLLM subtracts
+# none; "measured": it subtracts its measurement, which --cudagraph-mem takes).
+V = tuple[int, ...]
+VERSION_RULES: tuple[tuple[str, V, V | None, str, str], ...] = (
+    ("sampler", (0,), (0, 8), "sort",
+     "V0, the default engine before PR #13726 (v0.8.0; V1 opt-in from v0.7): PyTorch's sort"),
+    ("sampler", (0, 8), (0, 11, 1), "flashinfer",
+     "V1 (the default from PR #13726, v0.8.0) with FlashInfer installed, PR #11394"),
+    ("sampler", (0, 11, 1), (0, 17), "sort",
+     "FlashInfer off by default from PR #26859 (v0.11.1), PyTorch's sort (llm-d's 0.16.0 Qwen3-14B log)"),
+    ("sampler", (0, 17), (0, 20), "triton",
+     "apply_top_k_top_p_triton (vllm/v1/sample/ops/topk_topp_triton.py; llm-d's 0.17.0 log, 0.19's 'available but "
+     "disabled by default')"),
+    ("sampler", (0, 20), (0, 25, 1), "flashinfer",
+     "FlashInfer on by default again from PR #40376, after v0.19"),
+    ("sampler", (0, 25, 1), (0, 29), "mrv2-dense",
+     "Model Runner V2 the default for dense models from PR #44443 (0.25.1 per vllm #49224)"),
+    ("sampler", (0, 29), None, "mrv2",
+     "Model Runner V2 the default for all models (v0.29.0's notes, PR #53183)"),
+    ("non_torch", (0,), (0, 7), "unknown",
+     "V0 subtracted the CUDA context before PR #12126 (2025-01-16) and not after; the docs pin no release to it: "
+     "give --non-torch (0.67G before it)"),
+    ("non_torch", (0, 7), (0, 8), "growth",
+     "V0, the default before PR #13726 (v0.8.0): its snapshot since PR #12126 holds the CUDA context (the docs' "
+     "v0.7.x V0 log, vllm #13061)"),
+    ("non_torch", (0, 8), (0, 9, 2), "process",
+     "V1's determine_available_memory before PR #19312 (v0.9.2): device-used less torch-allocated, the CUDA context "
+     "in it"),
+    ("non_torch", (0, 9, 2), None, "growth",
+     "the growth after the CUDA context, which V1's start-up snapshot holds from PR #19312 (v0.9.2)"),
+    ("cudagraph", (0,), (0, 21), "none",
+     "no estimate subtracted before v0.21.0 (PR #30515 opt-in; on by default from v0.21.0, the worker's log)"),
+    ("cudagraph", (0, 21), None, "measured",
+     "vLLM >= 0.21 subtracts its measured estimate unless --enforce-eager (PR #30515)"),
+)
+# Model Runner V2's own graph estimate: 0 (PR #36520's placeholder) until PR #53306 (v0.29.0) measured its graphs,
+# whether MRV2 ran by default (dense models, 0.25.1-0.28) or by VLLM_USE_V2_MODEL_RUNNER (--sampler mrv2) before.
+MRV2_MEASURES_CUDAGRAPHS = (0, 29)
+MRV2_NO_CUDAGRAPH_SOURCE = "Model Runner V2 subtracted none before PR #53306 (v0.29.0): PR #36520 returns 0"
+# The newest version the docs describe ("Current vLLM (0.21-0.30)").
+NEWEST_DOCUMENTED = (0, 30)
+
+
+def parse_version(text) -> V:
+    """``X.Y[.Z[.W]]`` (a vLLM release: ``0.16``, ``0.9.2``, ``0.10.1.1``) as a tuple of whole numbers, a leading
+    ``v`` (a git tag, ``v0.11.0``) and a ``+local`` build tag (a wheel's ``0.11.0+cu128``) dropped; anything else,
+    pre-releases (``0.10.1rc1``, ``.dev``) included since which PRs they hold is not known, refused in one line.
+    Trailing zeros dropped, so 0.17 and 0.17.0 compare equal."""
+    core = text[1:] if isinstance(text, str) and text[:1] == "v" else text
+    core = core.split("+", 1)[0] if isinstance(core, str) and core.count("+") == 1 and core[-1:] != "+" else core
+    parts = core.split(".") if isinstance(core, str) else []
+    if not 2 <= len(parts) <= 4 or not all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts):
+        raise ArgError("vllm_version", f"must be a release number X.Y[.Z] (a leading v and a +local tag allowed), "
+                       f"e.g. 0.17 or 0.9.2, got {show(text)}")
+    v = tuple(int(p) for p in parts)
+    while len(v) > 1 and v[-1] == 0:
+        v = v[:-1]
+    return v
+
+
+def show_version(v: V) -> str:
+    return ".".join(map(str, v + (0,) * (2 - len(v))))
+
+
+def runs_dense(num_moe_layers: int, has_state_layers: bool) -> bool:
+    """Whether vLLM's Model Runner V2 oracle counts the model as dense: no MoE layer and no state (vLLM PR #39337's
+    ``use_v2_model_runner``: ``model_config.is_moe``, and ``has_inner_state`` listed as "hybrid/mamba models"). The
+    spec says so: MoE layers (``ffn.kind: moe``), state layers (``linear_attention``)."""
+    return num_moe_layers == 0 and not has_state_layers
+
+
+@dataclass(frozen=True)
+class VersionRules:
+    """What ``version`` of vLLM sets (:data:`VERSION_RULES`): the sampler path, the non-torch bytes (None: unknown,
+    the default kept), whether no CUDA-graph estimate is subtracted (``cudagraph_none``), and the words: ``applied``
+    (each rule, with its source) and ``unknown`` (what the docs leave open at this version; nothing guessed)."""
+
+    version: str
+    sampler: str
+    non_torch: float | None
+    non_torch_source: str        # the rule's words where ``non_torch`` is set
+    cudagraph_none: bool
+    cudagraph_source: str        # the rule's words where ``cudagraph_none``
+    applied: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {"version": self.version, "applied": list(self.applied), "unknown": list(self.unknown)}
+
+    def note(self) -> str:
+        return (f"vLLM {self.version} rules: " + "; ".join(self.applied)
+                + ("; not known at this version: " + "; ".join(self.unknown) if self.unknown else ""))
+
+
+def _rule(knob: str, v: V) -> tuple[str, str]:
+    for k, since, before, value, source in VERSION_RULES:
+        if k == knob and since <= v and (before is None or v < before):
+            return value, source
+    raise AssertionError(f"VERSION_RULES has no {knob} row for {v}")   # the rows cover every version from 0
+
+
+def version_rules(text, dense: bool, sampler: str | None = None, non_torch_given: bool = False,
+                  cudagraph_given: bool = False) -> VersionRules:
+    """The knobs vLLM ``text`` sets for a model (``dense``: :func:`runs_dense`), an explicit ``sampler`` /
+    non-torch / CUDA-graph figure winning over the version's. Versions past :data:`NEWEST_DOCUMENTED` take the newest
+    rows, said as unchecked."""
+    v = parse_version(text)
+    name = show_version(v)
+    applied, unknown = [], []
+    path, src = _rule("sampler", v)
+    if path == "mrv2-dense":
+        path, src = (("mrv2", src + ": dense (no MoE or state layers)") if dense else
+                     ("flashinfer", src + "; MoE or state layers keep Model Runner V1 (FlashInfer, PR #40376)"))
+    if sampler is not None:
+        applied.append(f"sampler {sampler} (given; the version's: {path})")
+        path = sampler
+    else:
+        applied.append(f"sampler {path} ({src})")
+        if (0, 7) <= v < (0, 8):
+            unknown.append("V1 by VLLM_USE_V1=1 (opt-in before v0.8.0): FlashInfer's path if installed "
+                           "(--sampler flashinfer) and the context subtracted (--non-torch 0.67G)")
+        if (0, 8) <= v < (0, 11, 1):
+            unknown.append("whether FlashInfer ran: without it, and between PR #14815 and #15777 (2025-03 to "
+                           "2025-05, no release pinned), V1 sorted (--sampler sort)")
+    if path == "mrv2":
+        unknown.append("MRV2 samplers before PR #52329 (2026-08-14, no release pinned) copied the logits to fp32, "
+                       "6 B a logit (not modelled)")
+    value, nt_src = _rule("non_torch", v)
+    src = nt_src
+    non_torch = {"process": float(PROCESS_NON_TORCH_BYTES), "growth": float(NON_TORCH_BYTES)}.get(value)
+    if non_torch_given:
+        applied.append("non-torch given")
+        non_torch = None
+    elif non_torch is None:
+        unknown.append("non-torch memory: " + src)
+    else:
+        applied.append(f"non-torch {non_torch / GIB:.3f} GiB ({src})")
+        if value == "process":
+            unknown.append("under V0 (VLLM_USE_V1=0) from PR #12126 the context is not subtracted (--non-torch 66M)")
+    value, src = _rule("cudagraph", v)
+    if path == "mrv2" and v < MRV2_MEASURES_CUDAGRAPHS:
+        value, src = "none", MRV2_NO_CUDAGRAPH_SOURCE
+    if cudagraph_given:
+        applied.append("CUDA graphs given" + (f" (the version subtracts none: {src})" if value == "none" else ""))
+    elif value == "none":
+        applied.append(f"CUDA graphs 0 ({src})")
+    else:
+        unknown.append("the CUDA-graph estimate, a measurement (" + src + "): give --cudagraph-mem")
+    if v < (0, 8):
+        unknown.append("V0's batch defaults (256 sequences, the docs' A-C rows) are not applied: give --max-num-seqs "
+                       "and --workspace-tokens")
+    if v[:2] > NEWEST_DOCUMENTED:
+        unknown.append(f"vLLM {name} is newer than the docs describe ({show_version(NEWEST_DOCUMENTED)}): the newest "
+                       f"rules applied, unchecked")
+    return VersionRules(version=name, sampler=path, non_torch=non_torch, non_torch_source=f"vLLM {name}: {nt_src}",
+                        cudagraph_none=value == "none" and not cudagraph_given,
+                        cudagraph_source=f"not subtracted: vLLM {name}, {src}",
+                        applied=tuple(applied), unknown=tuple(unknown))

@@ -72,6 +72,12 @@ CudaGraphOpt = Annotated[Optional[str], typer.Option("--cudagraph-mem", help="--
                                                      "subtracted (vLLM before 0.21, or eager; leave it out too under "
                                                      "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0, which logs the "
                                                      "line but subtracts nothing).")]
+VllmVersionOpt = Annotated[Optional[str], typer.Option("--vllm-version", help="--engine vllm: the vLLM release "
+                                                       "(X.Y[.Z], e.g. 0.17 or 0.9.2) whose defaults --sampler, "
+                                                       "--non-torch and the CUDA-graph estimate take (mlacalc.vllm "
+                                                       "VERSION_RULES; a given --sampler or --non-torch wins); the "
+                                                       "note says which rules applied and what stays unknown. "
+                                                       "Default: no version assumed.")]
 MambaModeOpt = Annotated[Optional[str], typer.Option("--mamba-cache-mode", help="--engine vllm on a hybrid (state "
                                                      "layers beside attention): state pages a request holds in each "
                                                      "state group, none (prefix caching off: one; the default) or "
@@ -94,7 +100,17 @@ def _non_torch_note(vm, gpus: int) -> str:
 def _cudagraph_note(vm) -> str:
     """Words for a vLLM budget with no CUDA-graph estimate given: vLLM >= 0.21 subtracts one, and the log line to
     read it from (:data:`mlacalc.vllm.CUDAGRAPH_NOT_GIVEN`); nothing when it was given."""
+    if vm.version is not None:     # the version's note says what applies (mlacalc.vllm.VersionRules.note)
+        return "; " + vm.version.note()
     return "" if vm.cudagraph_source == "given" else f"; CUDA graphs {vm.cudagraph_source}"
+
+
+def _context_included(vm) -> bool:
+    """Whether the non-torch figure is the version's whole-process one (the CUDA context in it; vLLM V1 before PR
+    #19312), not the growth after the context."""
+    from ..vllm import PROCESS_NON_TORCH_BYTES
+
+    return vm.version is not None and vm.non_torch_source != "given" and vm.non_torch == PROCESS_NON_TORCH_BYTES
 
 
 def _sweep_non_torch_note(sw) -> str:
@@ -249,6 +265,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         gpu_mem_util: MemUtilOpt = None, workspace: WorkspaceOpt = None, workspace_tokens: FitTokOpt = None,
         engine: EngineOpt = "mlacalc", max_num_seqs: MaxSeqsOpt = None, non_torch: NonTorchOpt = None,
         mamba_cache_mode: MambaModeOpt = None, sampler: SamplerOpt = None, cudagraph_mem: CudaGraphOpt = None,
+        vllm_version: VllmVersionOpt = None,
         block_size: Annotated[Optional[int], typer.Option("--block-size", help="Paged KV: round each sequence up "
                                                           "to whole blocks of N tokens (the decode step is then "
                                                           "priced over a paged cache); with --engine vllm on a "
@@ -276,7 +293,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                                       else count(workspace_tokens, "--workspace-tokens")),
                     engine=engine, max_num_seqs=max_num_seqs, mamba_cache_mode=mamba_cache_mode, sampler=sampler,
                     non_torch_bytes=None if non_torch is None else parse_bytes(non_torch, "--non-torch"),
-                    cudagraph_bytes=None if cudagraph_mem is None else parse_bytes(cudagraph_mem, "--cudagraph-mem"))
+                    cudagraph_bytes=None if cudagraph_mem is None else parse_bytes(cudagraph_mem, "--cudagraph-mem"),
+                    vllm_version=vllm_version)
             for v in labels]
     notes(model_spec(model, sets, None), count(context, "--context"))   # after the checks, as in roofline
     payload = {"fits": [f.to_json() for f in fits]}
@@ -303,7 +321,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         else:     # vLLM's accounting: usable - weights - non-torch - activation peak = KV budget
             memory = [row(f"usable ({f0.gpu_mem_util:g} x {fmt_bytes(f0.vllm.total)})", lambda f: fmt_bytes(f.usable)),
                       row("weights", lambda f: fmt_bytes(f.weights)),
-                      row("non-torch (growth after the CUDA context)", lambda f: fmt_bytes(f.vllm.non_torch)),
+                      row("non-torch (CUDA context included)" if _context_included(f0.vllm) else
+                          "non-torch (growth after the CUDA context)", lambda f: fmt_bytes(f.vllm.non_torch)),
                       row(f"activation peak ({f0.vllm.tokens:,} tokens, {f0.vllm.max_num_seqs:,} seqs, "
                           f"{f0.vllm.sampler_path} sampler)",
                           lambda f: f"{fmt_bytes(f.vllm.activation_peak)} ("
@@ -311,7 +330,8 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                                     f"{fmt_bytes(f.vllm.forward)}, sampler {fmt_bytes(f.vllm.sampler)})"),
                       row("CUDA graphs (vLLM >= 0.21's estimate)",
                           lambda f: fmt_bytes(f.vllm.cudagraph) if f.vllm.cudagraph_source == "given" else
-                          "not given: 0")]
+                          f"0 (vLLM {f.vllm.version.version} subtracts none)"
+                          if f.vllm.version is not None and f.vllm.version.cudagraph_none else "not given: 0")]
         rows = [row("attention", lambda f: f.pattern or f.attention), *memory,
                 row("KV budget", lambda f: fmt_bytes(f.kv_budget) if f.kv_budget >= 0
                     else f"none ({fmt_bytes(-f.kv_budget)} short)"),
