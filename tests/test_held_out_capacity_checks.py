@@ -81,3 +81,18 @@ def test_commands_name_the_points_settings():
     # vLLM 0.17-0.19 without FlashInfer's sampler take the Triton top-k/top-p path, FlashInfer's points the default
     assert _row(mod, "L2")["cmd"].endswith("--context 8192 --sampler triton --json")
     assert "--sampler" not in _row(mod, "G1")["cmd"]
+
+
+def test_the_docs_tables_are_the_scripts_output(capsys):
+    """Every table row ``python bench/held_out_capacity_checks.py`` prints stands, as printed, in
+    docs/vllm-capacity-checks.md or docs/sglang-capacity-checks.md: a figure edited by hand on the page, or a point
+    the script gained and the page did not, breaks it."""
+    from pathlib import Path
+
+    _module().main([])
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    pages = set((docs / "vllm-capacity-checks.md").read_text().splitlines()) | set(
+        (docs / "sglang-capacity-checks.md").read_text().splitlines())
+    assert len(printed) > 20
+    assert [line for line in printed if line not in pages] == []
