@@ -309,6 +309,23 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         def dec(cell):
             return lambda f: cell(f.decode) if f.decode else "-"
 
+        def pool_rows(pool_of, label, layout, tokens):
+            """vLLM's block-pool rows (a vllm_hybrid.BlockPool: hybrid pages or sliding pages), shown when any fit
+            has that pool: its layout, its blocks, and the concurrency with the logged token line."""
+            if all(pool_of(f) is None for f in fits):
+                return []
+
+            def cell(text):
+                return lambda f: "-" if pool_of(f) is None else text(pool_of(f), f)
+
+            return [row(label, cell(layout)),
+                    row("vLLM KV blocks", cell(lambda p, f: f"{p.num_blocks(f.kv_budget):,} x "
+                                                            f"{fmt_bytes(p.block_bytes)} ({p.groups} groups of "
+                                                            f"{p.group_size} layers; "
+                                                            f"{p.blocks_per_request(f.context):,} a request)")),
+                    row(f"vLLM max concurrency ({f0.context:,})",
+                        cell(lambda p, f: f"{p.max_concurrency(f.kv_budget, f.context):.2f}x; {tokens(p, f)}"))]
+
         if f0.sglang is not None:     # SGLang's accounting: free before the weights - weights - headroom = KV budget
             memory = [row(f"free before the weights ({fmt_bytes(f0.sglang.total)} - non-torch)",
                           lambda f: fmt_bytes(f.usable)),
@@ -335,30 +352,16 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
         rows = [row("attention", lambda f: f.pattern or f.attention), *memory,
                 row("KV budget", lambda f: fmt_bytes(f.kv_budget) if f.kv_budget >= 0
                     else f"none ({fmt_bytes(-f.kv_budget)} short)"),
-                *([row("vLLM attention block", lambda f: "-" if f.vllm_pages is None else
-                       f"{f.vllm_pages.block_size:,} tokens (state page padded "
-                       f"{f.vllm_pages.padding_pct:.2f}%, {f.vllm_pages.mamba_cache_mode})"),
-                   row("vLLM KV blocks", lambda f: "-" if f.vllm_pages is None else
-                       f"{f.vllm_pages.num_blocks(f.kv_budget):,} x {fmt_bytes(f.vllm_pages.block_bytes)} "
-                       f"({f.vllm_pages.groups} groups of {f.vllm_pages.group_size} layers; "
-                       f"{f.vllm_pages.blocks_per_request(f.context):,} a request)"),
-                   row(f"vLLM max concurrency ({f0.context:,})", lambda f: "-" if f.vllm_pages is None else
-                       f"{f.vllm_pages.max_concurrency(f.kv_budget, f.context):.2f}x; "
-                       f"{f.vllm_pages.logged_tokens(f.kv_budget, f.context):,} tokens")]
-                  if any(f.vllm_pages is not None for f in fits) else []),
-                *([row("vLLM sliding pages", lambda f: "-" if f.vllm_sliding is None else
-                       f"{f.vllm_sliding.block_size}-token blocks; a sliding layer holds "
-                       f"{f.vllm_sliding.sliding_tokens(f.context):,} tokens a request (window "
-                       f"{f.vllm_sliding.window:,} - 1 + {f.vllm_sliding.batched_tokens:,} batched)"),
-                   row("vLLM KV blocks", lambda f: "-" if f.vllm_sliding is None else
-                       f"{f.vllm_sliding.num_blocks(f.kv_budget):,} x {fmt_bytes(f.vllm_sliding.block_bytes)} "
-                       f"({f.vllm_sliding.groups} groups of {f.vllm_sliding.group_size} layers; "
-                       f"{f.vllm_sliding.blocks_per_request(f.context):,} a request)"),
-                   row(f"vLLM max concurrency ({f0.context:,})", lambda f: "-" if f.vllm_sliding is None else
-                       f"{f.vllm_sliding.max_concurrency(f.kv_budget, f.context):.2f}x; "
-                       f"{f.vllm_sliding.logged_tokens_legacy(f.kv_budget):,} tokens (vLLM 0.10-0.19), "
-                       f"{f.vllm_sliding.logged_tokens(f.kv_budget, f.context):,} (0.28)")]
-                  if any(f.vllm_sliding is not None for f in fits) else []),
+                *pool_rows(lambda f: f.vllm_pages, "vLLM attention block",
+                           lambda p, f: f"{p.block_size:,} tokens (state page padded {p.padding_pct:.2f}%, "
+                                        f"{p.mamba_cache_mode})",
+                           lambda p, f: f"{p.logged_tokens(f.kv_budget, f.context):,} tokens"),
+                *pool_rows(lambda f: f.vllm_sliding, "vLLM sliding pages",
+                           lambda p, f: f"{p.block_size}-token blocks; a sliding layer holds "
+                                        f"{p.sliding_tokens(f.context):,} tokens a request (window {p.window:,} - 1 "
+                                        f"+ {p.batched_tokens:,} batched)",
+                           lambda p, f: f"{p.logged_tokens_legacy(f.kv_budget):,} tokens (vLLM 0.10-0.19), "
+                                        f"{p.logged_tokens(f.kv_budget, f.context):,} (0.28)"),
                 *([row("SGLang state slots", lambda f: "-" if f.sglang_pool is None else
                        f"{f.sglang_pool.state_slots(f.kv_budget):,} x {fmt_bytes(f.sglang_pool.state_bytes)} "
                        f"(0.9 : 1 of K/V; {f.sglang_pool.max_running(f.kv_budget):,} running at 3 a request)"),
