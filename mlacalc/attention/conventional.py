@@ -213,6 +213,13 @@ class Conventional(AttentionFamily):
             raise SpecError("attention.head_gate", "training memory with a head-wise output gate (Step-3.5's g_proj) "
                                                    "is not modelled")
 
+    def check_dtensor_tp(self, spec: "ModelSpec", block) -> None:
+        """torchtitan's Llama plan (``apply_tp``): q/k/v read one gathered input. A low-rank query (Step-3's MFA: a
+        replicated down projection and its norm before ``wq``) has no torchtitan plan: refused."""
+        if block.q_lora_rank:
+            raise ArgError("tp_style", f"torchtitan's tensor parallelism is modelled for plain q/k/v projections; "
+                                       f"{spec.name} has a low-rank query")
+
     def op_sac_ops(self, spec: "ModelSpec", cfg) -> list[tuple[str, SavedTensor]]:
         """torchtitan's Llama attention (``torchtitan/models/llama/model.py``, ``Attention.forward``):
         ``xq, xk, xv = self.wq(x), self.wk(x), self.wv(x)``, RoPE, ``repeat_kv``, ``F.scaled_dot_product_attention``,
