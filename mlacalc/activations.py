@@ -425,16 +425,17 @@ def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
     if cfg.recompute == "mla-latent" and not family(spec.attention).latent_recompute:
         raise ArgError("recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
     if cfg.gathers_inputs:
-        check_torchtitan_tp(spec)
+        check_torchtitan_tp(spec, cfg.tp)
 
 
-def check_torchtitan_tp(spec: ModelSpec) -> None:
-    """Refuse a model whose tensors under torchtitan's DTensor TP (``--tp-style torchtitan``, ``tp > 1``) are not
-    derived here: attention other than mha/gqa/mqa (:meth:`AttentionFamily.check_dtensor_tp`), MoE layers (torchtitan's
+def check_torchtitan_tp(spec: ModelSpec, tp: int) -> None:
+    """Refuse a model whose tensors under torchtitan's DTensor TP (``--tp-style torchtitan`` over ``tp > 1`` ranks) are
+    not derived here or that torchtitan cannot split: attention other than mha/gqa/mqa, or key/value heads that ``tp``
+    does not divide (:meth:`AttentionFamily.check_dtensor_tp`), MoE layers (torchtitan's
     MoE plan, ``PrepareModuleInputOutput`` with a replicated input and grouped experts, is not derived), MTP modules,
     and a parallel block (one norm feeding attention and FFN: one gathered copy or two is not established)."""
     for b in blocks(spec):
-        family(b).check_dtensor_tp(spec, b)
+        family(b).check_dtensor_tp(spec, b, tp)
     if spec.ffn is not None and spec.ffn.kind == "moe":
         raise ArgError("tp_style", f"torchtitan's tensor parallelism is modelled for dense FFN layers; {spec.name} "
                                    "has MoE layers")

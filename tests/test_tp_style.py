@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from mlacalc.activations import ActivationConfig, backward_peak, head_tensors, saved_tensors
 from mlacalc.cli import main
+from mlacalc.errors import ArgError
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
 from mlacalc.training import TrainRun, stage_memory
@@ -133,10 +134,58 @@ def test_no_loss_parallel_runs_the_eager_loss_on_the_whole_vocabulary():
     assert (s.workspace.logit_grad, s.workspace.loss_grad, s.workspace.loss_parallel_sum) == (one, one, 0)
 
 
+def test_an_input_freed_before_the_widest_instant_leaves_the_gathered_row():
+    """No recomputation, eager attention, s 4,096: the widest backward instant is the attention core's (the
+    [b, a/t, s, s] scores), after the FFN's backward has freed this layer's ffn.input. Each gathered input is
+    2 x 4,096 x 256 x 2 B = 4,194,304 B (Megatron's shard: half). Alive at that instant: both layers' attn.input, the
+    other layer's ffn.input, the head's: 4 of the 5 stored. loss_parallel's sum: 4 x 2 x 4,096 x 500 B."""
+    spec = make_spec(MHA)
+    run = dict(micro_batch=2, seq=4096, kernel="eager", parallel=dict(tp=2, sp=True))
+    mg, tt = _stage(spec, "megatron", **dict(run)), _stage(spec, "torchtitan", **dict(run))
+    gathered, shard = 2 * 4096 * 256 * 2, 2 * 2048 * 256 * 2
+    assert tt.activations.gathered_inputs == 4 * gathered == 16_777_216
+    # the freed input is freed in both styles: four positions move from shard to gathered
+    assert tt.total - mg.total == 4 * (gathered - shard) + 4 * 2 * 4096 * 500 == 24_772_608
+    assert tt.total == _sum_of_parts(tt)
+
+
+def test_context_parallelism_gathers_over_tp_only():
+    """CP 2 x TP 2, s 64, full recomputation: the gathered input is the CP rank's [b, s / cp, h] = [2, 32, 256],
+    32,768 B (TP's all-gather undoes TP's split, not CP's); the stored layer input is the [2, 16, 256] shard."""
+    spec = make_spec(MHA)
+    s = _stage(spec, "torchtitan", micro_batch=2, seq=64, recompute="full", parallel=dict(tp=2, sp=True, cp=2))
+    assert s.activations.gathered_inputs == 3 * 2 * 32 * 256 * 2 == 98_304      # attn, ffn (recomputed), head
+    assert s.activations.layers == 2 * 2 * 16 * 256 * 2                          # 2 layers' attn_norm input
+    assert s.workspace.loss_parallel_sum == 4 * 2 * 32 * 500                      # b s/cp V/t fp32
+
+
+@pytest.mark.parametrize("extra,words", [
+    ({"mtp_layers": 1}, "MTP modules"), ({"norms_per_layer": 1}, "parallel block"),
+])
+def test_plans_not_derived_are_refused(extra, words):
+    spec = make_spec(MHA, **extra)
+    with pytest.raises(ArgError, match=words):
+        _stage(spec, "torchtitan", micro_batch=1, seq=64, parallel=dict(tp=2, sp=True))
+    _stage(spec, "megatron", micro_batch=1, seq=64, parallel=dict(tp=2, sp=True))           # the default prices it
+
+
+def test_low_rank_query_and_kv_heads_fewer_than_ranks_are_refused():
+    """torchtitan's Llama attention views wk/wv's ColwiseParallel outputs as ``(bs, seqlen, -1, head_dim)``, the
+    local heads inferred from the shard (torchtitan/models/llama3/model/model.py, ``Attention.forward``): a rank
+    needs whole key/value heads, so tp divides ``num_kv_heads``. 2 key/value heads: tp 2 runs, tp 4 is refused."""
+    gqa = {"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 32}
+    _stage(make_spec(gqa), "torchtitan", micro_batch=1, seq=64, parallel=dict(tp=2, sp=True))
+    with pytest.raises(ArgError, match="2 key/value heads"):
+        _stage(make_spec(gqa), "torchtitan", micro_batch=1, seq=64, parallel=dict(tp=4, sp=True))
+    _stage(make_spec(gqa), "megatron", micro_batch=1, seq=64, parallel=dict(tp=4, sp=True))
+    with pytest.raises(ArgError, match="low-rank query"):
+        _stage(make_spec(gqa | {"q_lora_rank": 64}), "torchtitan", micro_batch=1, seq=64, parallel=dict(tp=2, sp=True))
+
+
 # ------------------------------------------------------------------------------------------ properties
 
 _layouts = st.fixed_dictionaries({
-    "attention": st.sampled_from([MHA, {"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 32}]),
+    "attention": st.sampled_from([MHA, {"kind": "gqa", "num_heads": 8, "num_kv_heads": 4, "head_dim": 32}]),
     "recompute": st.sampled_from(["none", "selective", "full"]), "kernel": st.sampled_from(["fused", "eager"]),
     "b": st.integers(1, 4), "k": st.integers(1, 8), "pp": st.sampled_from([1, 2]), "cp": st.sampled_from([1, 2]),
     "loss_parallel": st.booleans()})
@@ -187,6 +236,9 @@ def _cli(capsys, *args):
     (("llama-3.1-8b", "--tp", "2", "--sp", "--tp-style", "torchtitan", "--convention", "megatron"), "native layer"),
     (("deepseek-v3", "--tp", "8", "--sp", "--ep", "8", "--tp-style", "torchtitan"), "not mla"),
     (("mixtral-8x7b", "--tp", "8", "--sp", "--tp-style", "torchtitan"), "MoE"),
+    # 8 key/value heads over 16 ranks, and MQA's one over 4: torchtitan cannot view its K/V shards as whole heads
+    (("llama-3.1-8b", "--tp", "16", "--sp", "--tp-style", "torchtitan"), "8 key/value heads"),
+    (("llama-2-7b", "--as", "mqa", "--tp", "4", "--sp", "--tp-style", "torchtitan"), "1 key/value heads"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, args, words):
     code, out, err = _cli(capsys, *args)

@@ -273,8 +273,8 @@ class AttentionFamily:
         raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for mha/gqa/mqa attention, not "
                                     f"{spec.attention.kind}")
 
-    def check_dtensor_tp(self, spec: "ModelSpec", block) -> None:
-        """Refuse torchtitan's DTensor tensor parallelism (``--tp-style torchtitan`` at ``tp > 1``) where which
+    def check_dtensor_tp(self, spec: "ModelSpec", block, tp: int) -> None:
+        """Refuse torchtitan's DTensor tensor parallelism (``--tp-style torchtitan`` over ``tp > 1`` ranks) where which
         tensors its plan saves is not established here: every family but mha/gqa/mqa (torchtitan's DeepSeek-V3 plan
         gathers MLA's latents too, ``NoParallel`` down-projections on a replicated input; not derived)."""
         raise ArgError("tp_style", f"torchtitan's tensor parallelism is modelled for mha/gqa/mqa attention, not "
