@@ -50,8 +50,9 @@ MAX_RANKS = 1 << 20          # a sanity bound on any degree (no deployment comes
 DEGREES = ("tp", "pp", "dp", "ep", "cp")
 SWITCHES = ("sp", "dp_attention")
 TP_STYLES = ("megatron", "torchtitan")
-# the training conventions and their defaults (a calculator that does not model them refuses other values: require)
-CONVENTIONS = {"tp_style": "megatron", "loss_parallel": True}
+# training-only fields and their defaults (a calculator that does not model them refuses other values: require);
+# not the activation "convention" (native|megatron) of mlacalc.activations.CONVENTIONS
+TRAINING_FIELDS = {"tp_style": "megatron", "loss_parallel": True}
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class Parallelism:
         return 1 if self.moe_a2a else self.tp
 
     def as_dict(self) -> dict:
-        """The degrees and switches (the training conventions are reported by ``mlacalc train``, which models them)."""
+        """The degrees and switches (the training-only fields are reported by ``mlacalc train``, which models them)."""
         return {name: getattr(self, name) for name in DEGREES + SWITCHES}
 
     # --- rules against a spec --------------------------------------------------------------------------------
@@ -190,9 +191,9 @@ class Parallelism:
                                      "the other; attention.layer_heads)")
 
     def require(self, what: str, supported: tuple[str, ...]) -> "Parallelism":
-        """Refuse degrees (and training conventions) that ``what`` does not model instead of silently ignoring them."""
-        for name in DEGREES + SWITCHES + tuple(CONVENTIONS):
-            default = CONVENTIONS.get(name, False if name in SWITCHES else 1)
+        """Refuse degrees (and training-only fields) that ``what`` does not model instead of silently ignoring them."""
+        for name in DEGREES + SWITCHES + tuple(TRAINING_FIELDS):
+            default = TRAINING_FIELDS.get(name, False if name in SWITCHES else 1)
             if name not in supported and getattr(self, name) != default:
                 raise ArgError(name, f"{what} does not model it (it models {', '.join(supported)})")
         return self
