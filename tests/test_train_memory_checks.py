@@ -79,6 +79,19 @@ def test_the_70b_tp_point_gathers_its_sp_inputs_and_loss_parallel_holds_a_fourth
     assert 3 * (gathered - gathered // 8) / GIB == 5.25
 
 
+def test_the_70b_tp_point_at_the_loss_instant_alone():
+    """The doc's limit (1) on T4a: the recomputed layer's backward peak (its two gathered inputs, 2 x 2 GiB, and the
+    rest of ``backward_peak``) is not alive during the loss's backward, where the four fp32 tensors are; the total
+    less that peak is the loss's instant, 70.3 - 10.3 = 60.0 GiB, -16.6% against the published 71.9."""
+    r = _row(_module(), "T4a")
+    layer_peak = r["backward_peak_gib"] + 2 * (16 * 8192 * 8192 * 2) / GIB
+    assert round(layer_peak, 1) == 10.3
+    assert round(r["total_gib"] - layer_peak, 1) == 60.0
+    assert round((r["total_gib"] - layer_peak) / r["published_gib"] - 1, 3) == -0.166
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "training-memory-checks.md").read_text()
+    assert "70.3 - 10.3 = 60.0 GiB (-16.6%)" in doc
+
+
 def test_the_docs_tp_style_table_is_the_scripts_output():
     """The "DTensor TP" section's before -> after table: each TP row's Megatron-style and torchtitan-style peaks and
     errors are what the script computes (``megatron_tp_gib``, ``total_gib``), not figures edited by hand."""
