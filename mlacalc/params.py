@@ -481,6 +481,7 @@ class WeightsReport:
     kept: tuple = ()            # attention projections priced at >= 16 bits beside a quantized rest (kept_projections)
     unused_kv: float = 0        # k/v projection parameters stored on layers that read others' K/V (unused_kv_params)
     heads_vary: bool = False    # attention.layer_heads: attention_per_layer is the widest layer's (spec.attention)
+    plain_layers: int = 0       # msa: layers without the indexer, whose attention is attention_per_layer less index_*
     position_row: bool = False  # a learned position table: active counts its row beside the embedding's
 
     @property
@@ -508,6 +509,9 @@ class WeightsReport:
                    if self.sliding_attention_per_layer else {}),
                 "params_unused_kv": self.unused_kv,
                 **({"attention_per_layer_is": "the widest layer's (attention.layer_heads)"} if self.heads_vary else {}),
+                **({"attention_per_layer_is": f"an MSA layer's; {self.plain_layers} layers without the indexer "
+                                              "(attention.index_layers 0) hold it less index_*"}
+                   if self.plain_layers else {}),
                 "quantization": self.quantization_json()}
 
     def quantization_json(self) -> dict:
@@ -520,6 +524,13 @@ class WeightsReport:
                                    "routed_experts", "mtp"]}
         return dataclasses.asdict(q) | {"components": list(q.components), "unquantized": list(self.kept),
                                         "bits_per_value": q.bits_per_value, "other_bits": hi}
+
+
+def index_free_layers(spec: ModelSpec) -> int:
+    """Layers of an msa model that run no indexer (``attention.index_layers`` 0: plain GQA of the same heads,
+    :meth:`~mlacalc.spec.ModelSpec.attention_block`); 0 for every other model."""
+    a = spec.attention
+    return a.index_layers.count(0) if a is not None and a.kind == "msa" and a.index_layers else 0
 
 
 def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
@@ -542,6 +553,7 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else (),
                          unused_kv=unused_kv_params(spec),
                          heads_vary=spec.layer_heads is not None and not spec.uniform_attention,
+                         plain_layers=index_free_layers(spec),
                          position_row=spec.position_embeddings > 0)
 
 

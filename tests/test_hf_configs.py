@@ -256,6 +256,9 @@ SOURCES = {
     "jais_2_8b_chat": "https://huggingface.co/inceptionai/Jais-2-8B-Chat/blob/main/config.json",
     "granite_swash_2b": "https://huggingface.co/ibm-granite/granite-swash-2b/blob/"
                         "af1e3227100b61088eead48389ab5409b5d0e39c/config.json",
+    # MiniMax-M3, the release's file transcribed whole (docs/zoo-facts.md section 39; SOURCE.md; hand counts in
+    # tests/test_minimax_m3.py)
+    "minimax_m3": "https://huggingface.co/MiniMaxAI/MiniMax-M3/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -283,6 +286,7 @@ SAME_MODEL = {
     "gemma_3_27b": "gemma-3-27b",
     "llama_4_scout": "llama-4-scout",
     "minicpm3_4b": "minicpm3-4b",
+    "minimax_m3": "minimax-m3",
 }
 
 # parameter totals pinned in tests/test_zoo.py (a transformers meta-device count of the same configs)

@@ -11,6 +11,7 @@ Families:
 - :mod:`.conventional`: MHA, MQA, GQA (KV-shared heads, partial RoPE, q/k/v/o biases, q/k norms, sinks, gates);
 - :mod:`.mla`: Multi-head Latent Attention (latent cache, decoupled RoPE key, absorbed and decompressed forms);
 - :mod:`.dsa`: DeepSeek Sparse Attention (MLA plus a lightning indexer and top-k selection);
+- :mod:`.msa`: MiniMax Sparse Attention (GQA plus a lightning indexer choosing top-k key blocks; MiniMax-M3);
 - :mod:`.linear`: Gated DeltaNet and Kimi Delta Attention (constant recurrent and convolution state);
 - :mod:`.mamba2`: Mamba-2's state-space layers, the linear family's shape under the state-space duality;
 - :mod:`.mamba1`: Mamba-1's selective state-space layers (Jamba, Falcon-Mamba, Mamba), Mamba-2's block with one
@@ -51,6 +52,7 @@ from .linear import LINEAR_FAMILY
 from .mamba1 import MAMBA1_FAMILY
 from .mamba2 import MAMBA2_FAMILY
 from .mla import MLA_FAMILY
+from .msa import MSA_FAMILY
 from .short_conv import SHORT_CONV_FAMILY
 
 if TYPE_CHECKING:
@@ -58,7 +60,8 @@ if TYPE_CHECKING:
 
 # blocks of spec.linear_attention
 LINEAR_FAMILIES = (LINEAR_FAMILY, MAMBA2_FAMILY, MAMBA1_FAMILY, LIGHTNING_FAMILY, SHORT_CONV_FAMILY)
-FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, *LINEAR_FAMILIES)
+FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, MSA_FAMILY,
+                                                                 *LINEAR_FAMILIES)
                                         for kind in fam.kinds}
 KINDS = tuple(k for k in FAMILIES if all(k not in f.kinds for f in LINEAR_FAMILIES))   # of spec.attention
 
