@@ -75,6 +75,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   :func:`lfm2_ffn_width`; the release's ``tie_embedding``), ``lfm2_moe`` (LFM2-8B-A1B: ``num_dense_layers`` dense MLPs,
   then sigmoid-routed experts, no shared expert), and the ``lfm2-vl`` wrapper's ``text_config``; quantized LFM2
   checkpoints are refused (their module names are not mapped);
+- MiniMax-M3 (the ``minimax_m3_vl`` wrapper's ``minimax_m3_vl_text``, whatever its text_config calls itself; read by
+  :func:`_minimax_m3_keys`): GQA with MiniMax Sparse Attention (``attention.kind: msa``, a lightning indexer choosing
+  top-k key blocks) on the layers ``sparse_attention_freq`` marks, dense MLPs before 128-expert MoE layers;
 - hybrids of lightning attention and GQA (:func:`_lightning`): ``minimax_m1`` (MiniMax-M1), ``minimax_text_01``
   (MiniMax-Text-01) as released, ``attn_type_list`` one code a layer (0 lightning, 1 softmax attention), and
   transformers' ``minimax`` (``layer_types``); Mixtral's experts on every layer, a gated ``shared_intermediate_size``
@@ -3018,8 +3021,8 @@ def _minimax_m3_keys(cfg: dict, mt: str) -> dict:
     dense), an index key given flat and in ``sparse_attention_config`` with two values, ``sparse_local_block`` below 1
     (which blocks a query attends then depends on the scores) or beyond the top-k budget with ``sparse_init_block``,
     an index value path
-    (``sparse_disable_index_value`` 0 on a sparse layer: an earlier vLLM model built index_v/index_o projections there,
-    transformers never does), a
+    (``sparse_disable_index_value`` 0 on a sparse layer: a vLLM-based model file builds index value/output projections
+    there, transformers and current vLLM never), a
     ``sparse_score_type`` other than ``max`` (the only one vLLM's kernels take), ``attention_output_gate`` true (no
     engine builds one)."""
     cfg = dict(cfg)
@@ -3076,8 +3079,9 @@ def _minimax_m3_keys(cfg: dict, mt: str) -> dict:
             off = _m3_flags(off, "sparse_attention_config.sparse_disable_index_value", mt, L)
             valued = [i for i in range(L) if indexed[i] and not off[i]]
             if valued:
-                raise _refuse(mt, f"an index value path on layer {valued[0]} (sparse_disable_index_value 0): a vLLM "
-                                  "revision built index_v/index_o projections there, transformers builds none")
+                raise _refuse(mt, f"an index value path on layer {valued[0]} (sparse_disable_index_value 0): a "
+                                  "vLLM-based model file builds index value/output projections there, transformers "
+                                  "and current vLLM none")
         msa = {**got, **({"index_layers": indexed} if not all(indexed) else {})}
     # --- MoE and dense MLP layers
     mlp = lists["mlp_layer_types"]
@@ -3106,8 +3110,10 @@ def _minimax_m3_keys(cfg: dict, mt: str) -> dict:
                 cfg["num_experts"] != cfg["num_local_experts"]:
             raise _refuse(mt, f"num_experts {cfg['num_experts']} and num_local_experts {cfg['num_local_experts']} "
                               "name one count (MiniMaxM2Config's attribute_map); give one")
-        _refuse_no_experts(cfg, mt)
         experts = next((cfg[k] for k in ("num_local_experts", "num_experts") if cfg.get(k) is not None), 128)
+        if not experts:
+            raise _refuse(mt, "num_local_experts is 0: an MoE layer without experts (mlp_layer_types or "
+                              "moe_layer_freq say which layers are dense)")
         ffn = {"kind": "moe", "intermediate_size": dense_width, "num_experts": experts,
                "experts_per_token": cfg["num_experts_per_tok"], "expert_intermediate_size": width,
                "num_shared_experts": 1, "shared_expert_intermediate_size": shared_width,

@@ -113,7 +113,8 @@ class MSA(Conventional):
     kernel = "gqa"              # a paged GQA decode over the chosen blocks (mlacalc.expected prices it as GQA's)
 
     def label(self, a: "Attention") -> str:
-        return f"MSA (GQA-{a.num_kv_heads}, top-{a.index_topk_blocks} x {a.index_block_size})"
+        heads = "MQA" if a.num_kv_heads == 1 else "MHA" if a.num_kv_heads == a.num_heads else f"GQA-{a.num_kv_heads}"
+        return f"MSA ({heads}, top-{a.index_topk_blocks} x {a.index_block_size})"
 
     def validate(self, a: "Attention") -> None:
         """GQA's heads with every indexer field given; one index head a K/V head (vLLM's
