@@ -819,6 +819,7 @@ CONVENTIONAL |= set(LEGACY)
 # MiniMax-M3's text decoder (MiniMaxM3VLTextConfig, the minimax_m3_vl wrapper's text_config; docs/zoo-facts.md
 # section 39): GQA with MiniMax Sparse Attention on the layers sparse_attention_freq marks, read by _minimax_m3_keys
 MINIMAX_M3 = "minimax_m3_vl_text"
+M3_ARCHITECTURE = "MiniMaxM3SparseForCausalLM"         # its text_config's architectures (the release's)
 CONVENTIONAL |= {MINIMAX_M3}
 # the 2025-2026 decoders of docs/zoo-facts.md section 35: Jais-2 (Jais2ForCausalLM: Llama's attention, NemotronMLP,
 # LayerNorms; _jais2_keys) and Granite-SWA (GraniteSWAForCausalLM: Granite with sliding layers and attention sinks;
@@ -1100,13 +1101,19 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         mt = next((ARCHITECTURES[a] for a in archs if isinstance(a, str) and a in ARCHITECTURES), "")
     if not mt:
         raise SpecError(WHERE, "has no model_type (and no architecture this tool knows)")
+    via = ""
+    if mt == "minimax_m2" and M3_ARCHITECTURE in archs:
+        # MiniMax-M3's text_config saved on its own (model_type minimax_m2, as the release writes it inside the
+        # wrapper): vLLM's registry builds MiniMaxM3SparseForCausalLM by its architecture (vllm/models/minimax_m3),
+        # where transformers would build MiniMax-M2 from the model_type, which cannot load the checkpoint. It was
+        # refused by accident on moe_layer_freq, a list where MiniMax-M2's reading checks a number
+        mt, via = MINIMAX_M3, f" (read as {MINIMAX_M3}: architecture {M3_ARCHITECTURE}, as vLLM builds it)"
     if cfg.get("text_config") is not None and not isinstance(cfg["text_config"], dict) and \
             (mt not in WRAPPERS or mt in FLAT_WRAPPERS):
         # a text_config of 5 or NaN was skipped and the top-level keys read as the decoder's (a WRAPPERS type says
         # it has none, below; one that may be flat, glm4v, would read its top level)
         raise SpecError(WHERE, f"model_type {mt}: text_config must be a mapping, got {_show(cfg['text_config'])}")
     wrapper = ""
-    via = ""
     if mt in DECODER_PATHS:
         wrapper, mt, cfg = mt, *_decoder_at(cfg, mt, DECODER_PATHS[mt])
     elif mt == DEEPSEEK_VL2:

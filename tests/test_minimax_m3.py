@@ -350,3 +350,15 @@ def test_the_layers_without_the_indexer_take_the_kind_their_heads_make():
     assert s.attention_block(0).kind == "mqa" and s.attention_block(59).kind == "msa"
     assert pattern(s) == "3 MQA + 57 MSA (MQA, top-16 x 128)"
     assert kv_report(s, 1).per_token.total == 60 * 512 + SPARSE * 256
+
+
+def test_its_text_config_saved_alone_is_read_by_its_architecture(tmp_path):
+    """The release's text_config on its own says model_type minimax_m2 and architectures MiniMaxM3SparseForCausalLM:
+    vLLM's registry builds MiniMax-M3 by the architecture (transformers would build MiniMax-M2 from the model_type,
+    which cannot load the checkpoint). It was refused by accident ("moe_layer_freq must be a whole number"); MiniMax-M2's
+    own file (architectures MiniMaxM2ForCausalLM) still reads as MiniMax-M2."""
+    text = {**fixture_config("minimax_m3")["text_config"], "model_type": "minimax_m2"}
+    s = load_spec(write_config(tmp_path, text))
+    assert s.attention.kind == "msa" and weights_report(s).params.total == 426_174_565_632
+    assert s.description.startswith("read as minimax_m3_vl_text")
+    assert hf_fixture("minimax_m2").attention.kind == "gqa"
