@@ -1,5 +1,5 @@
-"""MiniMax-M3 (``minimax_m3_vl``, decoder ``minimax_m3_vl_text``) read with MiniMax Sparse Attention (the ``msa`` family,
-mlacalc/attention/msa.py; docs/zoo-facts.md section 39). Numbers worked out by hand from the release's config.json
+"""MiniMax-M3 (``minimax_m3_vl``, decoder ``minimax_m3_vl_text``) read with MiniMax Sparse Attention (the ``msa``
+family, mlacalc/attention/msa.py; docs/zoo-facts.md section 39). Numbers worked out by hand from the release's config.json
 (tests/fixtures/hf/minimax_m3, SOURCE.md): d 6144, 60 layers, 64 query heads and 4 K/V heads of 128, a 4-head
 lightning indexer of 128 dims on layers 3-59 choosing 16 key blocks of 128 tokens, dense MLPs of 12288 on layers 0-2,
 128 experts of 3072 (top 4) and one shared expert of 3072 on layers 3-59, vocabulary 200064, untied head."""
@@ -355,8 +355,8 @@ def test_the_layers_without_the_indexer_take_the_kind_their_heads_make():
 def test_its_text_config_saved_alone_is_read_by_its_architecture(tmp_path):
     """The release's text_config on its own says model_type minimax_m2 and architectures MiniMaxM3SparseForCausalLM:
     vLLM's registry builds MiniMax-M3 by the architecture (transformers would build MiniMax-M2 from the model_type,
-    which cannot load the checkpoint). It was refused by accident ("moe_layer_freq must be a whole number"); MiniMax-M2's
-    own file (architectures MiniMaxM2ForCausalLM) still reads as MiniMax-M2."""
+    which cannot load the checkpoint). It was refused by accident ("moe_layer_freq must be a whole number");
+    MiniMax-M2's own file (architectures MiniMaxM2ForCausalLM) still reads as MiniMax-M2."""
     text = {**fixture_config("minimax_m3")["text_config"], "model_type": "minimax_m2"}
     s = load_spec(write_config(tmp_path, text))
     assert s.attention.kind == "msa" and weights_report(s).params.total == 426_174_565_632

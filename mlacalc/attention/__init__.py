@@ -33,8 +33,8 @@ How to add a family:
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property
    tests of its invariants. A new per-layer key pattern goes in :mod:`.keys` instead.
 
-DSA, the linear family, Mamba-2, Mamba-1, lightning attention, short convolutions and MSA were added this way: one module
-each, spec fields, and their tests.
+DSA, the linear family, Mamba-2, Mamba-1, lightning attention, short convolutions and MSA were added this way: one
+module each, spec fields, and their tests.
 """
 
 from __future__ import annotations
