@@ -1891,15 +1891,17 @@ def test_nemotron_h_ssm_state_dtype_follows_the_config():
 @pytest.mark.parametrize("changes,words", [
     ({"hybrid_override_pattern": "ME" * 24 + "*-" * 2}, "MLP (-) and MoE (E) blocks in one pattern are not modelled"),
     ({"hybrid_override_pattern": "M*" * 26}, "a pattern without MLP (-) or MoE (E) blocks is not modelled"),
-    ({"moe_latent_size": 1024}, "experts in a latent space (moe_latent_size, Nemotron 3 Super) are not modelled"),
-    ({"num_nextn_predict_layers": 1}, "multi-token-prediction layers of their own pattern"),
+    # Nemotron 3 Super's latent experts and MTP module are read since (tests/test_nemotron_latent_moe.py)
+    ({"num_nextn_predict_layers": 2}, "num_nextn_predict_layers 2 (vLLM's NemotronH-MTP builds one module"),
+    ({"num_nextn_predict_layers": 1, "mtp_hybrid_override_pattern": "*M"}, "MTP block 'M' in "
+     "mtp_hybrid_override_pattern is not modelled"),
     ({"hybrid_override_pattern": ..., "layers_block_type": None},
      "without hybrid_override_pattern or layers_block_type its layer pattern is unknown"),
 ])
 def test_nemotron_h_features_not_modelled_are_refused_in_one_line(capsys, tmp_path, changes, words):
     from mlacalc.cli import main
 
-    cfg = _nemotron_3_nano() if "moe_latent_size" in changes or "num_nextn_predict_layers" in changes else \
+    cfg = _nemotron_3_nano() if "num_nextn_predict_layers" in changes else \
         _edited("nemotron_h_8b")
     for k, v in changes.items():
         if v is ...:
