@@ -114,6 +114,9 @@ SOURCES = {
     "nemotron_h_8b": "https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K/blob/main/config.json",
     "bamba_9b": "https://huggingface.co/ibm-fms/Bamba-9B/blob/main/config.json",
     "granite_4_0_h_tiny": "https://huggingface.co/ibm-granite/granite-4.0-h-tiny/blob/main/config.json",
+    # Nemotron 3 Super: LatentMoE and an MTP module "*E" (SOURCE.md; docs/zoo-facts.md section 38)
+    "nemotron_3_super_120b_a12b":
+        "https://huggingface.co/nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16/blob/main/config.json",
     # The sixth round: ERNIE-4.5 MoE and MiniMax's lightning hybrid (SOURCE.md; docs/zoo-facts.md section 9)
     "ernie_4_5_21b_a3b": "https://huggingface.co/baidu/ERNIE-4.5-21B-A3B-PT/blob/main/config.json",
     "minimax_m1": "https://huggingface.co/MiniMaxAI/MiniMax-M1-80k/blob/main/config.json",
@@ -283,6 +286,7 @@ SAME_MODEL = {
     "gemma_3_27b": "gemma-3-27b",
     "llama_4_scout": "llama-4-scout",
     "minicpm3_4b": "minicpm3-4b",
+    "nemotron_3_super_120b_a12b": "nemotron-3-super-120b-a12b",
 }
 
 # parameter totals pinned in tests/test_zoo.py (a transformers meta-device count of the same configs)
