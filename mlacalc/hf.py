@@ -3763,7 +3763,9 @@ def _nemotron_ffn(cfg: dict, mt: str) -> dict:
     """Nemotron-H's FFN blocks: ``-`` an MLP of up_proj and down_proj with ReLU² between (NemotronHMLP: no gate),
     ``E`` a mixture of non-gated experts of ``moe_intermediate_size`` beside one shared MLP of
     ``moe_shared_expert_intermediate_size`` (NemotronHMoE builds one whatever ``n_shared_experts`` says); the
-    router's ``e_score_correction_bias`` buffer (one value an expert and layer) is not counted, as DeepSeek-V3's."""
+    router's ``e_score_correction_bias`` buffer (one value an expert and layer) is not counted, as DeepSeek-V3's.
+    ``moe_latent_size`` (Nemotron 3 Super's LatentMoE) is ``expert_latent_size``: the experts at that width between
+    ``fc1_latent_proj`` and ``fc2_latent_proj``; on a pattern of MLP blocks, which have no experts, refused."""
     blocks = set(_nemotron_blocks(cfg, mt, cfg["num_hidden_layers"]))
     if cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
