@@ -3052,7 +3052,8 @@ NEMOTRON_MTP_DEFAULT = ("full", "ffn")
 
 def _nemotron_h_keys(cfg: dict, mt: str) -> dict:
     """Nemotron-H's config in the keys the readers take. ``num_hidden_layers`` null (transformers v5 writes it so:
-    ``NemotronHConfig.num_hidden_layers`` is the length of ``layers_block_type``) is that length. With
+    ``NemotronHConfig.num_hidden_layers`` is the length of ``layers_block_type``, built from
+    ``hybrid_override_pattern``'s letters where only they are given) is that length. With
     ``num_nextn_predict_layers`` (Nemotron 3 Super: 1) the MTP module's blocks, ``_mtp_layer_types``: from
     ``mtp_layers_block_type``, else the letters of ``mtp_hybrid_override_pattern``, else the classes' default "*E"
     (an attention block, then a MoE block). Refused in one line: more than one MTP module (vLLM's NemotronH-MTP
@@ -3060,8 +3061,11 @@ def _nemotron_h_keys(cfg: dict, mt: str) -> dict:
     and ``E``, a MoE block beside a pattern of MLP (``-``) blocks, and a list and a pattern that name different
     blocks."""
     out = dict(cfg)
-    if cfg.get("num_hidden_layers") is None and isinstance(cfg.get("layers_block_type"), list):
-        out["num_hidden_layers"] = len(cfg["layers_block_type"])
+    if cfg.get("num_hidden_layers") is None:      # the block list, or the letters it is made from (_pattern_to_list)
+        blocks = cfg.get("layers_block_type")
+        blocks = cfg.get("hybrid_override_pattern") if blocks is None else blocks
+        if isinstance(blocks, list) or (_name(blocks) and blocks):
+            out["num_hidden_layers"] = len(blocks)
     mtp = cfg.get("num_nextn_predict_layers") or 0
     if not mtp:
         return out

@@ -220,6 +220,8 @@ def test_block_lists_and_a_null_layer_count_read_as_the_letters(tmp_path):
     base = super_spec()
     got = load_spec(_write(tmp_path, cfg))
     assert replace(got, name=base.name, source=base.source) == base
+    letters = load_spec(_write(tmp_path, _config(num_hidden_layers=None)))     # the pattern's 88 letters
+    assert replace(letters, name=base.name, source=base.source) == base
 
 
 def test_mtp_pattern_defaults_to_the_config_classes_star_e(tmp_path):
