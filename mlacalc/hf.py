@@ -646,9 +646,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # (head_dim=128; SGLang's NemotronHConfig, nvidia-cosmos/cosmos-rl nemotron_vl_overwrite/configuration_nemotron_h.py),
     # transformers v5's NemotronHConfig (head_dim=128). The attention (vLLM nemotron_h.py NemotronHAttention) takes
     # hidden / heads only where the config object's head_dim is None, which the class default never is: a
-    # Nemotron-Nano-9B-v2 config without the key has heads of 128, not 4480 / 40 = 112
+    # Nemotron-Nano-9B-v2 config without the key has heads of 128, not 4480 / 40 = 112. The shared expert of an "E"
+    # block a config leaves out is moe_shared_expert_intermediate_size=7688 (transformers configuration_nemotron_h.py
+    # and vLLM's NemotronHConfig; both NemotronHMoE build it from that key): read as none, a MoE pattern lost a
+    # shared expert (Nemotron 3 Super without the key: 118.91 B parameters for 121.43 B)
     "nemotron_h": {"use_conv_bias": True, "use_bias": False, "mamba_ssm_cache_dtype": "float32",
-                   "attention_head_dim": 128},
+                   "attention_head_dim": 128, "moe_shared_expert_intermediate_size": 7688},
     # GraniteMoeHybridConfig and BambaConfig(mamba_conv_bias=True, mamba_proj_bias=False)
     "granitemoehybrid": {"mamba_conv_bias": True, "mamba_proj_bias": False},
     "bamba": {"mamba_conv_bias": True, "mamba_proj_bias": False},
@@ -3766,7 +3769,8 @@ def _linear(cfg: dict, mt: str) -> dict | None:
 def _nemotron_ffn(cfg: dict, mt: str) -> dict:
     """Nemotron-H's FFN blocks: ``-`` an MLP of up_proj and down_proj with ReLU² between (NemotronHMLP: no gate),
     ``E`` a mixture of non-gated experts of ``moe_intermediate_size`` beside one shared MLP of
-    ``moe_shared_expert_intermediate_size`` (NemotronHMoE builds one whatever ``n_shared_experts`` says); the
+    ``moe_shared_expert_intermediate_size`` (the classes' 7688 where a config leaves it out, :data:`DEFAULTS`;
+    transformers' NemotronHMoE builds one whatever ``n_shared_experts`` says); the
     router's ``e_score_correction_bias`` buffer (one value an expert and layer) is not counted, as DeepSeek-V3's.
     ``moe_latent_size`` (Nemotron 3 Super's LatentMoE) is ``expert_latent_size``: the experts at that width between
     ``fc1_latent_proj`` and ``fc2_latent_proj``; on a pattern of MLP blocks, which have no experts, refused."""

@@ -176,6 +176,22 @@ def test_all_to_all_carries_the_latent_width():
     assert r.op("comm").op.a2a_bytes == a2a
 
 
+def test_roofline_under_dp_attention_and_ep_with_fp8_weights(tmp_path):
+    """dp-attention over 8 GPUs with EP 8, batch 64 decode, a ModelOpt FP8 config (every decoder Linear 1 B a weight):
+    each GPU projects its own 8 tokens down and up (2 x 8 x 2 x d l a layer), its two d x l matrices at 1 B; its 64 of
+    512 experts run 64 x 22 / 8 = 176 token-expert pairs through up l -> f and down f -> l, whole (not split) under
+    EP; the router reads the full width at 2 B."""
+    q = {"quant_method": "modelopt", "quant_algo": "FP8", "ignore": ["lm_head"]}
+    s = load_spec(_write(tmp_path, _config(quantization_config=q)))
+    r = mlacalc.roofline(s, "h200", batch=64, context=4096, parallel=Parallelism(tp=8, ep=8, dp_attention=True))
+    lat = r.op("latent_proj").op
+    assert lat.flops == 2 * 8 * 2 * D * LAT * L_MOE == 5_368_709_120
+    assert lat.weight_bytes == 2 * D * LAT * 1 * L_MOE == 335_544_320
+    ex = r.op("experts").op
+    assert ex.flops == 2 * (64 * K / 8) * 2 * LAT * F * L_MOE == 77_510_737_920
+    assert r.op("router").op.flops == 2 * 8 * D * E * L_MOE
+
+
 # --- the invariant: weights are linear in the latent width ----------------------------------------------------------
 
 def _with_latent(raw: dict, latent: int | None) -> dict:
@@ -229,6 +245,21 @@ def test_mtp_pattern_defaults_to_the_config_classes_star_e(tmp_path):
     transformers: mtp_layers_block_type ["full_attention", "moe"])."""
     s = load_spec(_write(tmp_path, _config(mtp_hybrid_override_pattern=...)))
     assert s.mtp_layer_types == ("full", "ffn") and weights_report(s).mtp_params == MTP
+
+
+def test_shared_expert_width_left_out_is_the_config_classes_7688(capsys, tmp_path):
+    """A config without moe_shared_expert_intermediate_size: transformers' NemotronHConfig
+    (moe_shared_expert_intermediate_size: int = 7688) and vLLM's (the same default) build the shared expert at 7688,
+    so each of the 40 MoE layers holds up 4096 x 7688 and down 7688 x 4096 there, not 5376 (was read as no shared
+    expert at all: 118,907,079,680). A null is refused in one line: vLLM multiplies it by n_shared_experts, v5's strict
+    config refuses None for the int."""
+    s = load_spec(_write(tmp_path, _config(moe_shared_expert_intermediate_size=...)))
+    assert s.ffn.num_shared_experts == 1 and s.ffn.shared_expert_intermediate_size == 7688
+    total = TOTAL - L_MOE * 2 * D * SHARED + L_MOE * 2 * D * 7688
+    assert total == 120_668_687_360 - 1_761_607_680 + 2_519_203_840 == 121_426_283_520
+    assert weights_report(s).params.total == total
+    code, out, err = _cli(capsys, "weights", _write(tmp_path, _config(moe_shared_expert_intermediate_size=None)))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "moe_shared_expert_intermediate_size is null" in err
 
 
 def test_without_mtp_the_main_model_is_unchanged(tmp_path):
