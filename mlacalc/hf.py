@@ -55,7 +55,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
 - hybrids of Mamba-2 and attention (:func:`_mamba2`): ``nemotron_h`` (Nemotron-H, Nemotron-Nano-v2, Nemotron 3:
   one block a layer, ``hybrid_override_pattern`` letters ``M`` Mamba-2, ``*`` attention, ``-`` MLP, ``E`` MoE, or
   the same as ``layers_block_type``; no RoPE; non-gated ReLU² MLPs and experts; the SSM state in fp32 as vLLM keeps
-  it), ``granitemoehybrid`` (Granite-4.0-H and the non-hybrid Granite-4.0: ``layer_types`` of ``mamba`` and
+  it; Nemotron 3 Super's LatentMoE, ``moe_latent_size``, as ``ffn.expert_latent_size``, and its MTP module's blocks,
+  ``mtp_hybrid_override_pattern`` or ``mtp_layers_block_type``, as ``mtp_layer_types``: :func:`_nemotron_h_keys`),
+  ``granitemoehybrid`` (Granite-4.0-H and the non-hybrid Granite-4.0: ``layer_types`` of ``mamba`` and
   ``attention``, a gated shared MLP beside the experts, or alone when ``num_local_experts`` is 0), ``bamba``
   (Bamba-9B: attention at ``attn_layer_indices``, partial RoPE over ``attn_rotary_emb`` dims);
 - state-space models without attention or MLP (:func:`_state_space`: one RMSNorm and one mixer a layer): ``mamba``
@@ -644,9 +646,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # (head_dim=128; SGLang's NemotronHConfig, nvidia-cosmos/cosmos-rl nemotron_vl_overwrite/configuration_nemotron_h.py),
     # transformers v5's NemotronHConfig (head_dim=128). The attention (vLLM nemotron_h.py NemotronHAttention) takes
     # hidden / heads only where the config object's head_dim is None, which the class default never is: a
-    # Nemotron-Nano-9B-v2 config without the key has heads of 128, not 4480 / 40 = 112
+    # Nemotron-Nano-9B-v2 config without the key has heads of 128, not 4480 / 40 = 112. The shared expert of an "E"
+    # block a config leaves out is moe_shared_expert_intermediate_size=7688 (transformers configuration_nemotron_h.py
+    # and vLLM's NemotronHConfig; both NemotronHMoE build it from that key): read as none, a MoE pattern lost a
+    # shared expert (Nemotron 3 Super without the key: 118.91 B parameters for 121.43 B)
     "nemotron_h": {"use_conv_bias": True, "use_bias": False, "mamba_ssm_cache_dtype": "float32",
-                   "attention_head_dim": 128},
+                   "attention_head_dim": 128, "moe_shared_expert_intermediate_size": 7688},
     # GraniteMoeHybridConfig and BambaConfig(mamba_conv_bias=True, mamba_proj_bias=False)
     "granitemoehybrid": {"mamba_conv_bias": True, "mamba_proj_bias": False},
     "bamba": {"mamba_conv_bias": True, "mamba_proj_bias": False},
@@ -958,7 +963,9 @@ SIZES = {k: 1 for k in (
     # pattern), read by _hy_v3_keys and _cohere2_moe_keys
     "expert_hidden_dim", "prefix_dense_intermediate_size", "prefix_dense_sliding_window_pattern",
     # the 2021-2023 decoders: OPT (ffn_dim, word_embed_proj_dim), BLOOM (n_embed), MPT (n_heads, expansion_ratio)
-    "ffn_dim", "word_embed_proj_dim", "n_embed", "n_heads", "expansion_ratio")} | {k: 0 for k in (
+    "ffn_dim", "word_embed_proj_dim", "n_embed", "n_heads", "expansion_ratio",
+    # Nemotron 3 Super's LatentMoE width (NemotronHConfig.moe_latent_size; None: no latent projections)
+    "moe_latent_size")} | {k: 0 for k in (
     "num_kv_shared_layers", "laurel_rank", "hidden_size_per_layer_input", "altup_active_idx",
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
@@ -971,7 +978,7 @@ MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS, "num_layers": 
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
                "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types", "full_attn_idxs"}
-NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type", "mlp_layer_types"}
+NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type", "mlp_layer_types", "mtp_layers_block_type"}
 # switches read as true/false: a string such as "no" or "false" was taken by truthiness (tie_word_embeddings "no"
 # tied the head, silently a different parameter count) or as false by `is True` (attention_bias "true")
 SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bias", "use_qkv_bias",
@@ -1234,7 +1241,7 @@ def _key_reader(mt: str, named: str):
                **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys),
                "opt": _opt_keys, "gptj": _gptj_keys, "codegen": _gptj_keys, "bloom": _bloom_keys, "mpt": _mpt_keys,
                "gpt_neo": _gpt_neo_keys, "falcon": _falcon_keys, "phimoe": _phimoe_keys, "jais2": _jais2_keys,
-               "granite_swa": _granite_swa_keys}
+               "granite_swa": _granite_swa_keys, "nemotron_h": _nemotron_h_keys}
     return readers.get(mt), mt
 
 
@@ -3036,6 +3043,62 @@ def _nemotron_blocks(cfg: dict, mt: str, L: int) -> list[str]:
     return blocks
 
 
+# Nemotron-H's MTP blocks -> the spec's mtp_layer_types: the letters of mtp_hybrid_override_pattern and the names of
+# mtp_layers_block_type (old and new spellings, transformers remap_legacy_layer_types). vLLM's
+# NemotronHMultiTokenPredictor (vllm/model_executor/models/nemotron_h_mtp.py) builds "*" (NemotronHMTPAttentionDecoder
+# Layer) and "E" (NemotronHMTPMoEDecoderLayer) and raises NotImplementedError on any other letter
+NEMOTRON_MTP = {"*": "full", "E": "ffn", "attention": "full", "full_attention": "full", "moe": "ffn"}
+# the MTP pattern a config that gives none has: "*E" in vLLM's NemotronHConfig (mtp_hybrid_override_pattern) and
+# ["full_attention", "moe"] in transformers' (mtp_layers_block_type)
+NEMOTRON_MTP_DEFAULT = ("full", "ffn")
+
+
+def _nemotron_h_keys(cfg: dict, mt: str) -> dict:
+    """Nemotron-H's config in the keys the readers take. ``num_hidden_layers`` null (transformers v5 writes it so:
+    ``NemotronHConfig.num_hidden_layers`` is the length of ``layers_block_type``, built from
+    ``hybrid_override_pattern``'s letters where only they are given) is that length. With
+    ``num_nextn_predict_layers`` (Nemotron 3 Super: 1) the MTP module's blocks, ``_mtp_layer_types``: from
+    ``mtp_layers_block_type``, else the letters of ``mtp_hybrid_override_pattern``, else the classes' default "*E"
+    (an attention block, then a MoE block). Refused in one line: more than one MTP module (vLLM's NemotronH-MTP
+    asserts one; Megatron-Bridge repeats one module's weights, ``mtp_use_repeated_layer``), a block other than ``*``
+    and ``E``, a MoE block beside a pattern of MLP (``-``) blocks, and a list and a pattern that name different
+    blocks."""
+    out = dict(cfg)
+    if cfg.get("num_hidden_layers") is None:      # the block list, or the letters it is made from (_pattern_to_list)
+        blocks = cfg.get("layers_block_type")
+        blocks = cfg.get("hybrid_override_pattern") if blocks is None else blocks
+        if isinstance(blocks, list) or (_name(blocks) and blocks):
+            out["num_hidden_layers"] = len(blocks)
+    mtp = cfg.get("num_nextn_predict_layers") or 0
+    if not mtp:
+        return out
+    if mtp > 1:
+        raise _refuse(mt, f"num_nextn_predict_layers {mtp} (vLLM's NemotronH-MTP builds one module, Megatron-Bridge "
+                          "repeats one module's weights) is not modelled")
+    listed, pattern = cfg.get("mtp_layers_block_type"), cfg.get("mtp_hybrid_override_pattern")
+    if pattern is not None and (not _name(pattern) or not pattern):
+        raise SpecError(WHERE, f"model_type {mt}: mtp_hybrid_override_pattern must be a string of * and E, got "
+                               f"{_show(pattern)}")
+    names = [str(b) for b in listed] if listed is not None else list(pattern) if pattern is not None else None
+    key = "mtp_layers_block_type" if listed is not None else "mtp_hybrid_override_pattern"
+    if names is None:
+        types = list(NEMOTRON_MTP_DEFAULT)
+    else:
+        bad = [b for b in names if b not in NEMOTRON_MTP]
+        if bad or not names:
+            raise _refuse(mt, f"MTP block {_show(bad[0]) if bad else 'list []'} in {key} is not modelled (vLLM's "
+                              "NemotronHMultiTokenPredictor builds attention (*) and MoE (E) blocks only)")
+        types = [NEMOTRON_MTP[b] for b in names]
+    if listed is not None and pattern is not None and types != [NEMOTRON_MTP.get(c) for c in pattern]:
+        raise SpecError(WHERE, f"model_type {mt}: mtp_layers_block_type {_show(listed)} and "
+                               f"mtp_hybrid_override_pattern {_show(pattern)} name different MTP blocks")
+    L = out.get("num_hidden_layers")
+    if "ffn" in types and isinstance(L, int) and "moe" not in _nemotron_blocks(out, mt, L):
+        raise _refuse(mt, "a MoE (E) block in the MTP module of a model whose FFN blocks are MLPs (-) is not modelled")
+    out["_mtp_layer_types"] = types
+    return out
+
+
 def _mamba2_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
     """The layer types of a Mamba-2 hybrid: Nemotron-H's blocks (:func:`_nemotron_blocks`), Granite-4.0's
     ``layer_types`` (``mamba`` or ``attention`` a layer, every layer with its FFN), Bamba's ``attn_layer_indices``
@@ -3706,8 +3769,11 @@ def _linear(cfg: dict, mt: str) -> dict | None:
 def _nemotron_ffn(cfg: dict, mt: str) -> dict:
     """Nemotron-H's FFN blocks: ``-`` an MLP of up_proj and down_proj with ReLU² between (NemotronHMLP: no gate),
     ``E`` a mixture of non-gated experts of ``moe_intermediate_size`` beside one shared MLP of
-    ``moe_shared_expert_intermediate_size`` (NemotronHMoE builds one whatever ``n_shared_experts`` says); the
-    router's ``e_score_correction_bias`` buffer (one value an expert and layer) is not counted, as DeepSeek-V3's."""
+    ``moe_shared_expert_intermediate_size`` (the classes' 7688 where a config leaves it out, :data:`DEFAULTS`;
+    transformers' NemotronHMoE builds one whatever ``n_shared_experts`` says); the
+    router's ``e_score_correction_bias`` buffer (one value an expert and layer) is not counted, as DeepSeek-V3's.
+    ``moe_latent_size`` (Nemotron 3 Super's LatentMoE) is ``expert_latent_size``: the experts at that width between
+    ``fc1_latent_proj`` and ``fc2_latent_proj``; on a pattern of MLP blocks, which have no experts, refused."""
     blocks = set(_nemotron_blocks(cfg, mt, cfg["num_hidden_layers"]))
     if cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
@@ -3716,13 +3782,19 @@ def _nemotron_ffn(cfg: dict, mt: str) -> dict:
     if {"mlp", "moe"} <= blocks:
         raise _refuse(mt, "MLP (-) and MoE (E) blocks in one pattern are not modelled")
     if "mlp" in blocks:
+        if cfg.get("moe_latent_size") is not None:
+            # NemotronHMLP has no latent projections: the key would change nothing a dense pattern builds
+            raise _refuse(mt, "moe_latent_size on a pattern of MLP (-) blocks, which have no experts, is not modelled")
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
-    if cfg.get("moe_latent_size") is not None:
-        raise _refuse(mt, "experts in a latent space (moe_latent_size, Nemotron 3 Super) are not modelled")
     width = _req(cfg, mt, "moe_intermediate_size")
     f = {"kind": "moe", "gated": False, "num_experts": _req(cfg, mt, "n_routed_experts"),
          "experts_per_token": _req(cfg, mt, "num_experts_per_tok"), "expert_intermediate_size": width,
          "intermediate_size": width}
+    if cfg.get("moe_latent_size") is not None:
+        # LatentMoE (Nemotron 3 Super): vLLM nemotron_h.py NemotronHMoE builds fc1_latent_proj (hidden -> latent) and
+        # fc2_latent_proj (latent -> hidden) when moe_latent_size is not None, the experts at hidden_size=latent, the
+        # gate and shared_experts at hidden_size; transformers modular_nemotron_h.py NemotronHMoE the same
+        f["expert_latent_size"] = cfg["moe_latent_size"]
     if cfg.get("moe_shared_expert_intermediate_size"):
         f.update(num_shared_experts=1, shared_expert_intermediate_size=cfg["moe_shared_expert_intermediate_size"])
     return f
@@ -4780,6 +4852,8 @@ def _nemotron_h_module_names(spec: dict, attn: list[str]) -> dict[str, list[str]
         experts = sorted({0, max(0, (f.get("num_experts") or 1) - 1)})
         names |= {"router": [layer[i] + "gate" for i in ffn],
                   "routed_experts": [f"{layer[i]}experts.{e}.{p}" for i in ffn for e in experts for p in mlp]}
+        if f.get("expert_latent_size") is not None:        # LatentMoE (NemotronHMoE): two Linears a MoE layer
+            names["latent_proj"] = [layer[i] + p for i in ffn for p in ("fc1_latent_proj", "fc2_latent_proj")]
         if f.get("num_shared_experts"):
             names["shared_experts"] = [f"{layer[i]}shared_experts.{p}" for i in ffn for p in mlp]
     elif ffn:
@@ -4891,7 +4965,7 @@ def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | 
     return {"components": out} | ({"unquantized": kept} if kept else {})
 
 
-LINEAR = ("attention", "dense_ffn", "shared_experts", "routed_experts", "mtp")
+LINEAR = ("attention", "dense_ffn", "shared_experts", "routed_experts", "latent_proj", "mtp")
 
 
 def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> dict | None:
@@ -5289,6 +5363,8 @@ def _mlx_widths(spec: dict) -> list[tuple[str, int]]:
         out.append(("intermediate_size", f["intermediate_size"]))
     if f["kind"] == "moe":
         out.append(("expert width", f["expert_intermediate_size"]))
+        if f.get("expert_latent_size") is not None:     # the experts' up_proj and fc2_latent_proj read the latent
+            out.append(("expert latent width", f["expert_latent_size"]))
         if f.get("num_shared_experts"):
             out.append(("shared expert width", f.get("shared_expert_intermediate_size") or
                         f["expert_intermediate_size"] * f["num_shared_experts"]))
@@ -5331,7 +5407,8 @@ def mlx_quantization(q: dict, cfg: dict, spec: dict, mt: str) -> dict:
     elif (bits, group) != {"mxfp4": (4, 32), "nvfp4": (4, 16), "mxfp8": (8, 32)}[mode]:
         raise _refuse(mt, f"MLX {mode} quantization at {bits} bits in groups of {group} is not modelled")
     names = _module_names(spec, mt)
-    comps = [c for c in ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head")
+    comps = [c for c in ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "latent_proj",
+                         "head")
              if c in names and not (c == "head" and spec["tie_word_embeddings"])]
     for path, value in q.items():
         if path in MLX_KEYS:
@@ -5492,8 +5569,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
             out["mtp_layer_type"] = cfg["_mtp_layer_type"]
         out["mtp_ffn"] = cfg["_mtp_ffn"]
     if mt == "nemotron_h" and out["mtp_layers"]:
-        raise _refuse(mt, "multi-token-prediction layers of their own pattern (mtp_hybrid_override_pattern) are "
-                          "not modelled")
+        out["mtp_layer_types"] = cfg["_mtp_layer_types"]       # _nemotron_h_keys
     linear = _linear(cfg, mt)
     if linear:
         out["linear_attention"] = linear

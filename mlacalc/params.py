@@ -7,7 +7,12 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
   :mod:`mlacalc.attention.mla`), which also says how each splits over tensor parallelism.
 - FFN: gated ``3 d f`` (gate, up, down), else ``2 d f``; with ``ffn.mlp_bias`` (GPT-2's c_fc/c_proj, Phi's fc1/fc2)
   ``f + d`` more (``2 f + d`` gated). MoE: router ``d x E``; each routed and shared expert is an FFN of its own
-  width. Norms: ``norms_per_layer`` (two) of ``d`` per layer and a final one, each of ``norm_vectors`` vectors (an
+  width. LatentMoE (``ffn.expert_latent_size`` l: Nemotron 3 Super): each routed expert an FFN of model width ``l``
+  (``2 l f_e`` non-gated), and one ``fc1_latent_proj`` ``d x l`` and one ``fc2_latent_proj`` ``l x d`` a MoE layer in
+  ``latent_proj``, always active, whole on every GPU (vLLM ``nemotron_h.py`` NemotronHMoE: ReplicatedLinear;
+  Megatron-Core ``moe_layer.py``: TELinear ``parallel_mode="duplicated"``); the router (``d x E``) and the shared
+  expert read the full-width input. Norms: ``norms_per_layer`` (two) of ``d`` per layer and a final one, each of
+  ``norm_vectors`` vectors (an
   RMSNorm's weight: 1; a LayerNorm's weight and bias, Nemotron's LayerNorm1P or GPT-2's nn.LayerNorm: 2; OLMo-1's:
   0), and BLOOM's norm on the embeddings (``embedding_norm``) the same.
 - Embedding ``V d``, plus a learned position table of ``position_embeddings`` rows of ``d`` (GPT-2's wpe, OPT's
@@ -20,7 +25,10 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
   (``attention.reader_kv_weights``: Gemma-3n; :func:`unused_kv_params`).
 - Multi-token prediction (DeepSeek-V3 tech report, arXiv 2412.19437, section 2.2): per module two RMSNorms,
   a projection ``2d x d`` and one MoE transformer layer; embedding and head are shared with the main model.
-  Counted apart (:func:`mtp_params`): the quoted totals (DeepSeek-V3's 671B) leave them out.
+  Counted apart (:func:`mtp_params`): the quoted totals (DeepSeek-V3's 671B) leave them out. With
+  ``mtp_layer_types`` (Nemotron-H: one block a layer) a module holds one layer of each listed type, enorm, hnorm,
+  ``eh_proj`` and a ``final_layernorm`` (vLLM ``nemotron_h_mtp.py``: the first block has the start projections, the
+  last the end norm): Nemotron 3 Super's "*E" module 2,942,324,736 parameters, its safetensors' ``mtp.*`` total.
 
 Weight bytes: matrices inside the layers take the weight dtype; the embeddings (per-layer table included), output
 head, router and norms stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech
@@ -61,6 +69,7 @@ class Params:
     router: float = 0
     shared_experts: float = 0
     routed_experts: float = 0
+    latent_proj: float = 0              # LatentMoE's d -> l and l -> d projections around the routed experts
     residual: float = 0                 # AltUp, LAuReL and per-layer-input matrices (residual_extras: residual_params)
     norms: float = 0
     head: float = 0
@@ -146,11 +155,18 @@ def _dense_per_rank(spec: ModelSpec, dense: float, tp: int) -> float:
 
 def _moe_layer(spec: ModelSpec) -> Params:
     """Router (``d E``, plus ``E`` with a bias), routed experts, and shared experts (plus a ``d``-wide sigmoid
-    gate each when ``shared_expert_gate``: Qwen2-MoE, Qwen3-Next)."""
+    gate each when ``shared_expert_gate``: Qwen2-MoE, Qwen3-Next). With ``ffn.expert_latent_size`` l the routed
+    experts are FFNs of model width l, and ``latent_proj`` holds the layer's ``fc1_latent_proj`` (d x l) and
+    ``fc2_latent_proj`` (l x d), no biases (transformers ``modular_nemotron_h.py`` NemotronHMoE and vLLM
+    ``nemotron_h.py``: ``bias=config.mlp_bias``, which the reader refuses when true); router and shared experts stay
+    at d (both read the layer's full-width input)."""
     f, d = spec.ffn, spec.hidden_size
     shared = f.num_shared_experts * (ffn_params(d, f.shared_width, f.gated) + (d if f.shared_expert_gate else 0))
+    latent = f.expert_latent_size
+    width = d if latent is None else latent
     return Params(router=d * f.num_experts + (f.num_experts if f.router_bias else 0), shared_experts=shared,
-                  routed_experts=f.num_experts * ffn_params(d, f.expert_intermediate_size, f.gated, f.expert_bias))
+                  routed_experts=f.num_experts * ffn_params(width, f.expert_intermediate_size, f.gated, f.expert_bias),
+                  latent_proj=0 if latent is None else 2 * d * latent)
 
 
 def holds_kv_weights(spec: ModelSpec, layer: int) -> bool:
@@ -223,11 +239,16 @@ def layer_params(spec: ModelSpec, layer: int) -> Params:
     return Params(attention=attn, attention_unquantized=kept,
                   norms=spec.layer_norms(layer) * spec.norm_vectors * d + res.vectors,
                   dense_ffn=ffn.dense_ffn, router=ffn.router, shared_experts=ffn.shared_experts,
-                  routed_experts=ffn.routed_experts, residual=res.matrices)
+                  routed_experts=ffn.routed_experts, latent_proj=ffn.latent_proj, residual=res.matrices)
 
 
 def _add(*ps: Params) -> Params:
     return Params(**{f.name: sum(getattr(p, f.name) for p in ps) for f in fields(Params)})
+
+
+def _last_of_type(spec: ModelSpec, layer_type: str) -> int:
+    """The last decoder layer of ``layer_type`` (the spec's check: there is one)."""
+    return max(i for i in range(spec.num_layers) if spec.layer_type(i) == layer_type)
 
 
 def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
@@ -236,7 +257,11 @@ def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
     the sliding shape, ``MiMoV2MTPLayers`` in its modeling file) and whose FFN is the one ``mtp_ffn`` names where
     the spec gives one (Step-3.5-Flash's MTP layers are dense behind a last MoE layer: vLLM ``step3p5_mtp.py`` builds
     each ``mtp_block`` as a Step3p5DecoderLayer at index ``num_hidden_layers + i``, outside ``moe_layers_enum``), on
-    one GPU of ``par`` when given."""
+    one GPU of ``par`` when given. With ``mtp_layer_types`` (Nemotron-H) the module's blocks, each the model's last
+    layer of its type (Nemotron 3 Super's "*E": an attention layer and a MoE layer, each with its one norm)."""
+    if spec.mtp_layer_types is not None:
+        return _add(*(layer_params(spec, i) if par is None else _layer_per_gpu(spec, i, par)
+                      for i in (_last_of_type(spec, t) for t in spec.mtp_layer_types)))
     last = spec.num_layers - 1
     layer = layer_params(spec, last) if par is None else _layer_per_gpu(spec, last, par)
     t = spec.mtp_layer_type
@@ -257,8 +282,9 @@ def _ffn_parts(spec: ModelSpec, moe: bool, par: Parallelism | None) -> dict:
     if par is not None:
         full = Params(dense_ffn=_dense_per_rank(spec, full.dense_ffn, par.tp), router=full.router,
                       shared_experts=full.shared_experts / par.shared_expert_tp,
-                      routed_experts=full.routed_experts / (par.ep if par.ep > 1 else par.tp))
-    return {k: getattr(full, k) for k in ("dense_ffn", "router", "shared_experts", "routed_experts")}
+                      routed_experts=full.routed_experts / (par.ep if par.ep > 1 else par.tp),
+                      latent_proj=full.latent_proj)
+    return {k: getattr(full, k) for k in ("dense_ffn", "router", "shared_experts", "routed_experts", "latent_proj")}
 
 
 def _block_params(spec: ModelSpec, block, par: Parallelism | None, owns_kv: bool = True) -> tuple[float, float]:
@@ -271,9 +297,15 @@ def _block_params(spec: ModelSpec, block, par: Parallelism | None, owns_kv: bool
     return _split(parts, kept_projections(spec, block))
 
 
+def mtp_norms(spec: ModelSpec) -> int:
+    """Norms of ``d`` an MTP module holds beside its layers: enorm and hnorm, and with ``mtp_layer_types`` the
+    ``final_layernorm`` vLLM's NemotronHMTP builds on the module's last block (``has_end_norm``)."""
+    return 3 if spec.mtp_layer_types is not None else 2
+
+
 def _mtp_params(spec: ModelSpec) -> float:
     d = spec.hidden_size
-    one = 2 * d + 2 * d * d + mtp_layer(spec).total  # norms, eh_proj, a last-kind layer
+    one = mtp_norms(spec) * d + 2 * d * d + mtp_layer(spec).total  # norms, eh_proj, a last-kind layer
     return spec.mtp_layers * one
 
 
@@ -347,7 +379,7 @@ def bytes_per_weight(weight_bits: float, quantization: Quantization | None = Non
     if quantization is None:
         lo = weight_bits / 8
         return Params(embed=hi, per_layer_embed=hi, attention=lo, attention_unquantized=lo, dense_ffn=lo, router=hi,
-                      shared_experts=lo, routed_experts=lo, residual=lo, norms=hi, head=hi, mtp=lo)
+                      shared_experts=lo, routed_experts=lo, latent_proj=lo, residual=lo, norms=hi, head=hi, mtp=lo)
     q = quantization.bits_per_value / 8
     # attention_unquantized is no component a quantization lists: the projections it keeps at >= 16 bits
     return Params(**{f.name: q if f.name in quantization.components else hi for f in fields(Params)})
@@ -356,7 +388,7 @@ def bytes_per_weight(weight_bits: float, quantization: Quantization | None = Non
 def weight_bytes(p: Params, weight_bits: float, quantization: Quantization | None = None) -> Params:
     """Bytes for a parameter breakdown.
 
-    Without ``quantization``: matrices (attention, FFN, experts, MTP) at ``weight_bits``, embed/head/router/norms at
+    Without ``quantization``: matrices (attention, FFN, experts, latent projections, MTP) at ``weight_bits``, embed/head/router/norms at
     ``max(16, weight_bits)``. With it: the components it lists at :attr:`Quantization.bits_per_value` (the value
     bits plus each group's scale and zero point, averaged over the group: partial groups at a matrix edge are not
     rounded up), every other component at ``max(16, weight_bits)``. Vectors inside a quantized component (biases,
@@ -383,7 +415,8 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     :func:`dense_ffn_replicated`) and shared experts split over TP (shared experts are whole on every GPU under
     data-parallel attention with EP: :attr:`Parallelism.shared_expert_tp`);
     routed experts are whole on ``E / ep`` experts per GPU when ``ep > 1`` (EP ranks drawn from TP x DP), otherwise
-    each is TP-split. The router is replicated.
+    each is TP-split. The router is replicated, and so are LatentMoE's latent projections (vLLM ``nemotron_h.py``:
+    ``fc1_latent_proj`` and ``fc2_latent_proj`` are ReplicatedLinear; Megatron-Core builds them "duplicated").
     """
     full = layer_params(spec, layer)
     a, tp = layer_block(spec, layer), par.tp
@@ -396,12 +429,13 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     return Params(attention=attn, attention_unquantized=kept, norms=full.norms,
                   dense_ffn=_dense_per_rank(spec, full.dense_ffn, tp),
                   router=full.router, shared_experts=full.shared_experts / par.shared_expert_tp, routed_experts=experts,
-                  residual=res.matrices - res.split + res.split / tp)
+                  latent_proj=full.latent_proj, residual=res.matrices - res.split + res.split / tp)
 
 
 def mtp_params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
     """The multi-token-prediction modules on one GPU of the last stage, by component (all of them: ``mtp_layers``
-    alike modules). Each is two RMSNorms of ``d`` (replicated, as every norm), ``eh_proj`` ``2d x d`` split over TP
+    alike modules). Each is two RMSNorms of ``d`` (three with ``mtp_layer_types``: :func:`mtp_norms`; replicated, as
+    every norm), ``eh_proj`` ``2d x d`` split over TP
     (Megatron-Core's ``MultiTokenPredictionLayer`` builds it column-parallel, ``gather_output=False``), in field
     ``mtp``, and one decoder layer of the last layer's kind split as the main model's layers are
     (:func:`_layer_per_gpu`: its routed experts over EP, its MLA down projections replicated).
@@ -410,7 +444,7 @@ def mtp_params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
     all 256 experts of its MTP layer (11.3 B parameters) where the EP rank holds 4, as for every other MoE layer."""
     d = spec.hidden_size
     layer = mtp_layer(spec, par)
-    one = _add(layer, Params(norms=2 * d, mtp=2 * d * d / par.tp))
+    one = _add(layer, Params(norms=mtp_norms(spec) * d, mtp=2 * d * d / par.tp))
     return Params(**{f.name: spec.mtp_layers * getattr(one, f.name) for f in fields(Params)})
 
 
@@ -517,7 +551,7 @@ class WeightsReport:
         if q is None:
             return {"method": None, "weight_bits": self.weight_bits, "other_bits": hi,
                     "components": ["attention", "attention_unquantized", "dense_ffn", "shared_experts",
-                                   "routed_experts", "mtp"]}
+                                   "routed_experts", "latent_proj", "mtp"]}
         return dataclasses.asdict(q) | {"components": list(q.components), "unquantized": list(self.kept),
                                         "bits_per_value": q.bits_per_value, "other_bits": hi}
 

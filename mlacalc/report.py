@@ -216,7 +216,7 @@ def kv_table(r) -> object:
 def weights_table(r) -> object:
     """The model's parameters by component (MTP apart), active per token, bytes, and what the fullest GPU holds."""
     names = ["embed", "per_layer_embed", "attention", "attention_unquantized", "dense_ffn", "router", "shared_experts",
-             "routed_experts", "residual", "norms", "head"]
+             "routed_experts", "latent_proj", "residual", "norms", "head"]
     rows = []
     for n in names:
         if getattr(r.params, n):
@@ -242,6 +242,9 @@ def weights_table(r) -> object:
                 f"off the GPU ({fmt_count(r.params.total - r.params.per_layer_embed)} without it)")
     if r.params.residual:
         cap += "; residual: AltUp, LAuReL and per-layer-input matrices"
+    if r.params.latent_proj:
+        cap += ("; latent_proj: LatentMoE's d -> latent and latent -> d projections around the routed experts, whole "
+                "on every GPU")
     if r.unused_kv:
         cap += f"; attention holds {fmt_count(r.unused_kv)} of k/v projections stored on KV-sharing layers, unused"
     return table(f"Weights: {r.model}", ["component", "params", "active/token", "bytes", "per GPU"], rows, cap)

@@ -157,6 +157,13 @@ class FFN:
     experts_per_token: int = _f("MoE: routed experts each token goes to", 0, minimum=0)
     num_shared_experts: int = _f("MoE: always-on shared experts per layer", 0, minimum=0)
     expert_intermediate_size: int = _f("MoE: width of each routed expert", 0, minimum=0)
+    expert_latent_size: int | None = _f(
+        "MoE: the routed experts' model width where they run in a latent space (NVIDIA's LatentMoE, Nemotron 3 Super's "
+        "moe_latent_size 1024 under a hidden of 4096): one d x l down projection before the experts and one l x d up "
+        "projection after their combine, a pair a MoE layer shared by all its routed experts (fc1_latent_proj, "
+        "fc2_latent_proj); each routed expert an FFN of this width, the router and the shared experts on the "
+        "full-width input; the token dispatch and combine at this width. None: the experts at hidden_size, no "
+        "projections", None, minimum=1)
     shared_expert_intermediate_size: int | None = _f(
         "MoE: width of each shared expert (none: expert_intermediate_size)", None, minimum=1)
     first_dense_layers: int = _f("MoE: leading layers with a dense FFN (DeepSeek first_k_dense_replace)",
@@ -222,7 +229,8 @@ class DTypes:
 
 
 QUANT_METHODS = ("fp8-block", "fp8", "mxfp4", "nvfp4", "mxfp8", "int4", "int8", "awq", "gptq", "affine")
-QUANT_COMPONENTS = ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head", "mtp")
+QUANT_COMPONENTS = ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "latent_proj",
+                    "head", "mtp")
 # the projections of a softmax-attention block (conventional, MLA, DSA: each family's ``projections`` keys) a checkpoint
 # may keep unquantized while the rest of its attention is quantized (``Quantization.unquantized``)
 ATTN_PROJECTIONS = ("q", "k", "v", "o", "g", "q_down", "q_up", "kv_down", "kv_up", "index_q", "index_k")
@@ -356,6 +364,10 @@ class ResidualExtras:
 
 
 LAYER_TYPES = ("full", "sliding", "chunked", "linear", "cross", "ffn")
+# the blocks an MTP module of a one-block-per-layer model may hold (mtp_layer_types): vLLM's
+# NemotronHMultiTokenPredictor builds "*" (attention) and "E" (MoE) layers and raises NotImplementedError on any other
+# letter (vllm/model_executor/models/nemotron_h_mtp.py)
+MTP_LAYER_TYPES = ("full", "ffn")
 
 
 @dataclass(frozen=True)
@@ -409,6 +421,13 @@ class ModelSpec:
     mtp_ffn: str | None = _f("dense | moe: the FFN of the MTP modules' layer where it is not the last layer's "
                              "(Step-3.5-Flash: dense, its last layer MoE); none: the last layer's", None,
                              choices=("dense", "moe"))
+    mtp_layer_types: tuple | None = _f("the blocks of each MTP module in a one-block-per-layer model (ffn layers: "
+                                       "Nemotron-H), one layer type each, full or ffn: Nemotron 3 Super's "
+                                       "mtp_hybrid_override_pattern '*E' is [full, ffn]. Each block is counted as the "
+                                       "last main-model layer of its type, and the module holds enorm, hnorm, eh_proj "
+                                       "(2d x d) and a final norm (vLLM nemotron_h_mtp.py); none: one layer of the "
+                                       "last layer's kind, two norms and eh_proj (DeepSeek-V3)", None,
+                                       kind="mtp_layer_types")
     dtypes: DTypes = _f("default dtypes", DTypes())
     quantization: Quantization | None = _f("the checkpoint's quantized weights (none: every matrix at "
                                            "dtypes.weights)", None)
@@ -742,6 +761,8 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
         return _choice_list(value, path, ATTN_PROJECTIONS, "projections", unique=True)
     if kind == "layer_types":
         return _choice_list(value, path, LAYER_TYPES, "layer types")
+    if kind == "mtp_layer_types":
+        return _choice_list(value, path, MTP_LAYER_TYPES, "layer types")
     if kind == "widths":
         return _widths(value, path)
     if kind == "heads":
@@ -1154,7 +1175,7 @@ def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
 # gave an expert width and forgot kind: moe) was accepted and the value ignored.
 MOE_ONLY = {"num_experts": 0, "experts_per_token": 0, "num_shared_experts": 0, "expert_intermediate_size": 0,
             "shared_expert_intermediate_size": None, "first_dense_layers": 0, "last_dense_layers": 0,
-            "moe_layer_step": 1,
+            "moe_layer_step": 1, "expert_latent_size": None,
             "expert_bias": False, "router_bias": False, "shared_expert_gate": False}
 
 
@@ -1205,10 +1226,41 @@ def _check_layers(spec: ModelSpec) -> None:
         raise SpecError("mtp_ffn", "needs an ffn block (the model has none: ffn null)")
     if spec.mtp_ffn == "moe" and spec.ffn.kind != "moe":
         raise SpecError("mtp_ffn", "moe needs ffn.kind moe (the experts the MTP layer would have)")
+    _check_mtp_layer_types(spec, used)
     if "linear" not in used and not spec.parallel_mixers and spec.dtypes.ssm_state is not None:
         # Llama with --state-dtype fp32 reported ssm_state_bits 32 and counted nothing: a setting without effect
         raise SpecError("dtypes.ssm_state", "is set (--set, or --state-dtype) but no layer is linear: the model keeps "
                                             "no recurrent state")
+
+
+def _check_mtp_layer_types(spec: ModelSpec, used: set) -> None:
+    """``mtp_layer_types`` (Nemotron-H's MTP pattern): with MTP modules, in a one-block-per-layer model (each listed
+    block is one layer of it), each type one the main model has (a block is counted as its last layer of that type),
+    and not beside ``mtp_layer_type`` or ``mtp_ffn``, which pick the one layer of the other MTP layout."""
+    t, where = spec.mtp_layer_types, "mtp_layer_types"
+    if t is None:
+        return
+    if not spec.mtp_layers:
+        raise SpecError(where, "only applies with mtp_layers")
+    if not spec.one_block_per_layer or spec.ffn is None:
+        raise SpecError(where, "applies to a model of one block a layer (ffn layers in layer_types: Nemotron-H); "
+                               "elsewhere an MTP module holds one layer of the last layer's kind")
+    if spec.mtp_layer_type is not None or spec.mtp_ffn is not None:
+        raise SpecError(where, "give it or mtp_layer_type / mtp_ffn, not both")
+    missing = sorted(set(t) - used)
+    if missing:
+        raise SpecError(where, f"lists a {missing[0]} block, but no layer of the model is {missing[0]} (an MTP block is "
+                               "counted as the model's last layer of its type)")
+
+
+def refuse_expert_latent(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question whose answer would size the routed experts at the model width (training
+    activations, the profiler's layers) for a spec whose experts run in a latent space (``ffn.expert_latent_size``)."""
+    f = spec.ffn
+    if f is not None and f.expert_latent_size is not None:
+        raise SpecError("ffn.expert_latent_size", f"{what} is not modelled with routed experts in a latent space "
+                                                  f"({spec.name}: {f.expert_latent_size} wide under a hidden of "
+                                                  f"{spec.hidden_size})")
 
 
 PARALLEL_LAYER_TYPES = ("full", "sliding", "chunked")     # layers that can hold a linear block beside attention
@@ -1644,6 +1696,8 @@ def _schema_of(cls) -> dict:
             # was {"type": "string"}: an editor flagged every spec with a layer pattern (gpt-oss, Qwen3-Next,
             # Nemotron-H's ffn layers) and passed layer_types: ffn, which the spec refuses
             s = {"type": ["array", "null"], "items": {"enum": list(LAYER_TYPES)}, "minItems": 1}
+        elif meta.get("kind") == "mtp_layer_types":
+            s = {"type": ["array", "null"], "items": {"enum": list(MTP_LAYER_TYPES)}, "minItems": 1}
         elif meta.get("kind") in ("dtype", "kv_dtype"):
             s = {"type": ["string", "number", "null"] if "None" in t else ["string", "number"]}
         elif "bool" in t:

@@ -36,7 +36,13 @@ Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query head
   ``router`` (``2 T d E``), ``experts`` (``2 T k 3 d f_e``) and ``shared_experts``. Expert weights read: the experts
   the step touches. With ``T`` tokens each routed to ``k`` of ``E`` experts uniformly and independently, an expert is
   missed by one token with probability ``1 - k/E``, so ``E (1 - (1 - k/E)^T)`` distinct experts are read
-  (:func:`touched_experts`).
+  (:func:`touched_experts`). LatentMoE (``ffn.expert_latent_size`` l, Nemotron 3 Super): the experts run at model
+  width l (``2 T k 2 l f_e`` non-gated), and ``latent_proj`` projects each token down before them and up after their
+  combine, ``2 T 2 d l`` FLOPs, its two ``d x l`` weights whole on every GPU (vLLM ``nemotron_h.py``:
+  ReplicatedLinear ``fc1_latent_proj``/``fc2_latent_proj``; the router and the shared experts read the full-width
+  input); an all-to-all sends the tokens at width l (Megatron-Core ``moe_layer.py``: ``fc1_latent_proj`` before
+  ``dispatch``, ``fc2_latent_proj`` after ``combine``; vLLM's MoERunner applies ``routed_input_transform`` before its
+  dispatch).
 - ``lm_head``: logits for the tokens that need them (prefill: the last token per sequence; decode: all ``q``); a
   ``head_bias`` read beside the matrix (vocabulary-split, at >= 16 bits).
 - Residual extras (``residual_extras``, Gemma-3n; :func:`residual_ops`): ``per_layer_embed`` (the per-layer
@@ -330,6 +336,13 @@ def merge_ops(ops: list[OpCost]) -> list[OpCost]:
     return list(out.values())
 
 
+def moe_width(spec: ModelSpec) -> int:
+    """The model width the routed experts run at, and their tokens travel at in an all-to-all: ``hidden_size``, or
+    ``ffn.expert_latent_size`` (LatentMoE)."""
+    latent = spec.ffn.expert_latent_size
+    return spec.hidden_size if latent is None else latent
+
+
 def _ffn(name: str, tokens: float, d: int, width: float, gated: bool, wb: float, ab: float, layers: int,
          weight_fraction: float = 1.0, rows: float | None = None) -> OpCost:
     """An FFN of ``width`` on ``tokens``: ``2 T m d f`` FLOPs (m = 3 gated, else 2). Bytes: the input, the
@@ -447,11 +460,16 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         ops.append(OpCost("router", "matmul", flops=2 * Tm * d * E * Lm, weight_bytes=d * E * width.router * Lm,
                           act_bytes=Tm * (d + E) * ab * Lm, out_width=E, launches=Lm, rows=Tm))
         touched = touched_experts(E, k, T)
+        de = moe_width(spec)          # the experts' model width: d, or LatentMoE's l
+        if f.expert_latent_size is not None:     # d -> l before the experts, l -> d after, on every rank (replicated)
+            ops.append(OpCost("latent_proj", "matmul", flops=2 * Tm * 2 * d * de * Lm,
+                              weight_bytes=2 * d * de * width.latent_proj * Lm,
+                              act_bytes=Tm * 2 * (d + de) * ab * Lm, out_width=de, launches=2 * Lm, rows=Tm))
         if parallel.ep > 1:   # E/ep whole experts per GPU, T k / n token-expert pairs in expectation
-            experts = _ffn("experts", T * k / n, d, f.expert_intermediate_size, f.gated, eb, ab, Lm,
+            experts = _ffn("experts", T * k / n, de, f.expert_intermediate_size, f.gated, eb, ab, Lm,
                            weight_fraction=touched / parallel.ep, rows=T * k / max(touched, 1e-9))
         else:           # every expert split n ways, all T k pairs
-            experts = _ffn("experts", T * k, d, f.expert_intermediate_size / n, f.gated, eb, ab, Lm,
+            experts = _ffn("experts", T * k, de, f.expert_intermediate_size / n, f.gated, eb, ab, Lm,
                            weight_fraction=touched, rows=T * k / max(touched, 1e-9))
         ops.append(experts)
         if f.num_shared_experts:
@@ -477,7 +495,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
             moe_ep = Lm if parallel.moe_a2a else 0
             comm = (Ld + Lm - moe_ep) * 2 * ring * T * d * ab             # all-gather + reduce-scatter
             k = f.experts_per_token if Lm else 0                          # (a model without an FFN: none)
-            a2a = moe_a2a_bytes(T / n * k, d, moe_ep, n,                  # all-to-all dispatch + combine
+            a2a = moe_a2a_bytes(T / n * k, moe_width(spec) if Lm else d, moe_ep, n,   # all-to-all dispatch + combine
                                 spec.quantization if weight_bits is None else None).total
             comm += a2a
             collectives = 2 * (Ld + Lm)                                   # around each FFN layer

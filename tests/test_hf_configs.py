@@ -114,6 +114,9 @@ SOURCES = {
     "nemotron_h_8b": "https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K/blob/main/config.json",
     "bamba_9b": "https://huggingface.co/ibm-fms/Bamba-9B/blob/main/config.json",
     "granite_4_0_h_tiny": "https://huggingface.co/ibm-granite/granite-4.0-h-tiny/blob/main/config.json",
+    # Nemotron 3 Super: LatentMoE and an MTP module "*E" (SOURCE.md; docs/zoo-facts.md section 38)
+    "nemotron_3_super_120b_a12b":
+        "https://huggingface.co/nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16/blob/main/config.json",
     # The sixth round: ERNIE-4.5 MoE and MiniMax's lightning hybrid (SOURCE.md; docs/zoo-facts.md section 9)
     "ernie_4_5_21b_a3b": "https://huggingface.co/baidu/ERNIE-4.5-21B-A3B-PT/blob/main/config.json",
     "minimax_m1": "https://huggingface.co/MiniMaxAI/MiniMax-M1-80k/blob/main/config.json",
@@ -283,6 +286,7 @@ SAME_MODEL = {
     "gemma_3_27b": "gemma-3-27b",
     "llama_4_scout": "llama-4-scout",
     "minicpm3_4b": "minicpm3-4b",
+    "nemotron_3_super_120b_a12b": "nemotron-3-super-120b-a12b",
 }
 
 # parameter totals pinned in tests/test_zoo.py (a transformers meta-device count of the same configs)
@@ -1891,15 +1895,17 @@ def test_nemotron_h_ssm_state_dtype_follows_the_config():
 @pytest.mark.parametrize("changes,words", [
     ({"hybrid_override_pattern": "ME" * 24 + "*-" * 2}, "MLP (-) and MoE (E) blocks in one pattern are not modelled"),
     ({"hybrid_override_pattern": "M*" * 26}, "a pattern without MLP (-) or MoE (E) blocks is not modelled"),
-    ({"moe_latent_size": 1024}, "experts in a latent space (moe_latent_size, Nemotron 3 Super) are not modelled"),
-    ({"num_nextn_predict_layers": 1}, "multi-token-prediction layers of their own pattern"),
+    # Nemotron 3 Super's latent experts and MTP module are read since (tests/test_nemotron_latent_moe.py)
+    ({"num_nextn_predict_layers": 2}, "num_nextn_predict_layers 2 (vLLM's NemotronH-MTP builds one module"),
+    ({"num_nextn_predict_layers": 1, "mtp_hybrid_override_pattern": "*M"}, "MTP block 'M' in "
+     "mtp_hybrid_override_pattern is not modelled"),
     ({"hybrid_override_pattern": ..., "layers_block_type": None},
      "without hybrid_override_pattern or layers_block_type its layer pattern is unknown"),
 ])
 def test_nemotron_h_features_not_modelled_are_refused_in_one_line(capsys, tmp_path, changes, words):
     from mlacalc.cli import main
 
-    cfg = _nemotron_3_nano() if "moe_latent_size" in changes or "num_nextn_predict_layers" in changes else \
+    cfg = _nemotron_3_nano() if "num_nextn_predict_layers" in changes else \
         _edited("nemotron_h_8b")
     for k, v in changes.items():
         if v is ...:
