@@ -28,8 +28,13 @@ Checked against vLLM start-up logs (tests/test_vllm_sliding.py): gpt-oss-120b at
 
 Not modelled: the manager off (``--disable-hybrid-kv-cache-manager``, a KV connector), where vLLM turns every
 sliding layer into a full one (``unify_hybrid_kv_cache_specs``): pages are then a byte sum over all layers at the
-full context; sliding layers of two windows or two page sizes (vLLM then raises blocks to a common page), chunked
-local attention (Llama-4) and cross layers: ``sliding_pages`` returns None for those and ``fit`` keeps its byte sum.
+full context; sliding layers of two windows, chunked local attention (Llama-4) and cross layers: ``sliding_pages``
+returns None for those and ``fit`` keeps its byte sum. Full and sliding layers whose pages differ (a sliding shape of
+its own heads or head width: Gemma-4, 16 K/V heads of 256 on its sliding layers, 4 of 512 on its full ones;
+MiMo-V2-Flash, Step-3.5-Flash) are refused in one line: ``unify_kv_cache_spec_page_size`` then raises the smaller
+pages' block size until the pages match, and how vLLM's releases group and count such layers has changed (Gemma-4's
+pool grew about tenfold from 0.20 to 0.21, vllm-project/vllm #43308, and again by ~40% from 0.25.1 to 0.26, #49878),
+which no start-up log here pins.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import math
 from dataclasses import dataclass
 
 from .attention import family, layer_groups
-from .errors import ArgError, show
+from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
 from .spec import ModelSpec
 from .units import MAX_COUNT
@@ -113,8 +118,9 @@ class SlidingPages(BlockPool):
 def sliding_pages(spec: ModelSpec, parallel: Parallelism, kv_bits: float, kv_format: str | None,
                   batched_tokens: int, block_size: int | None = None) -> SlidingPages | None:
     """vLLM's pages of ``spec`` on one GPU of ``parallel`` when its attention layers are full and sliding layers of
-    one window and one page size (module docstring); None for every other model (no sliding layer; two windows or
-    page sizes; chunked, cross or shared-K/V layers; state layers, which :mod:`mlacalc.vllm_hybrid` pages).
+    one window and one page size (module docstring); None for every other model (no sliding layer; two windows;
+    chunked, cross or shared-K/V layers; state layers, which :mod:`mlacalc.vllm_hybrid` pages). Full and sliding
+    layers of two page sizes are refused in one line (module docstring).
     ``batched_tokens`` is vLLM's ``max_num_batched_tokens``, ``block_size`` its ``--block-size`` (default 16)."""
     for name, value in (("block_size", block_size), ("workspace_tokens", batched_tokens)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not
@@ -135,8 +141,15 @@ def sliding_pages(spec: ModelSpec, parallel: Parallelism, kv_bits: float, kv_for
             else:
                 sliding += n
                 windows.add(r.window)
-    if not sliding or len(windows) > 1 or len(token) > 1 or parallel.pp > 1:
+    if not sliding or len(windows) > 1 or parallel.pp > 1:
         return None
+    if len(token) > 1:
+        small, large = sorted(token)
+        raise SpecError("attention.sliding_shape", f"engine vllm's pages for {spec.name}'s full and sliding layers of "
+                                                   f"two page sizes ({small:,.0f} and {large:,.0f} B a token on one "
+                                                   "GPU) are not modelled (vLLM raises the smaller pages' block "
+                                                   "size to match; its releases have grouped such layers "
+                                                   "differently: vllm #43308, #49878)")
     size = group_size(full, sliding) if full else sliding
     return SlidingPages(full_layers=full, sliding_layers=sliding, window=windows.pop(),
                         token_bytes=int(math.ceil(token.pop())), block_size=block_size or KERNEL_BLOCK,
