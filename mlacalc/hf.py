@@ -118,6 +118,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``intermediate_size`` read when uniform (a MatFormer slice with differing widths is refused),
   ``activation_sparsity_pattern`` read as no change of weights or FLOPs (:data:`GEMMA3N_READING`); the wrapper's audio
   and vision towers are left out;
+- ``gemma4``/``gemma4_text`` (Gemma-4 31B, 26B-A4B, E2B, E4B; :func:`_gemma4_keys`): full layers of
+  ``global_head_dim`` and their own K/V heads (``num_global_key_value_heads`` under ``attention_k_eq_v``, or
+  ``per_layer_config`` as transformers >= 5.8 writes it) as the attention, the sliding layers' heads as
+  ``attention.sliding_shape``, keys reused as values as ``attention.v_from_k``, the KV-shared tail and double-wide MLPs
+  (``ffn.layer_widths``), an MoE block beside the dense MLP (the shared expert), per-layer inputs; every other key is
+  refused by name (:data:`GEMMA4_KEYS`), as are quantized checkpoints; the towers are left out;
 - Llama-Nemotron's NAS decoders, ``nemotron-nas`` (``DeciLMForCausalLM``: Llama-3.3-Nemotron-Super-49B-v1/v1.5,
   Llama-3.1-Nemotron-Ultra-253B-v1; :func:`_nemotron_nas_keys`): Llama's attention and gated MLP sized layer by layer
   by ``block_configs``, ``num_attention_heads // n_heads_in_group`` K/V heads, an attention ``no_op`` layer read as

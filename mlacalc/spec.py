@@ -52,9 +52,11 @@ class AttentionShape:
     """The head counts and head dims of one layer type's attention where they differ from ``attention``'s
     (``attention.sliding_shape``): MiMo-V2-Flash's sliding layers (config ``swa_num_attention_heads``,
     ``swa_num_key_value_heads``, ``swa_head_dim``, ``swa_v_head_dim``), Step-3.5-Flash's
-    (``attention_other_setting.num_attention_heads`` / ``num_attention_groups``). A field left out (none) is the full
-    layers' value; everything else (kind, window, biases, norms, sinks, gate) is shared. A plain ``head_dim`` (with
-    ``rope_dim``) is accepted as in ``attention``."""
+    (``attention_other_setting.num_attention_heads`` / ``num_attention_groups``), Gemma-4's (``head_dim`` and
+    ``num_key_value_heads`` beside the full layers' ``global_head_dim``, and a v projection of their own where the full
+    layers' values come from their keys: ``v_from_k``). A field left out (none) is the full layers' value; everything
+    else (kind, window, biases, norms, sinks, gate) is shared. A plain ``head_dim`` (with ``rope_dim``) is accepted as
+    in ``attention``."""
 
     num_heads: int | None = _f("query heads (none: attention.num_heads)", None, minimum=1, maximum=MAX_HEADS)
     num_kv_heads: int | None = _f("key/value heads (none: attention.num_kv_heads)", None, minimum=1,

@@ -17,6 +17,8 @@ MODELS = {
     # the 2026 zoo (tests/test_zoo.py works their numbers out by hand)
     "deepseek-v3.2", "glm-5", "kimi-linear-48b-a3b", "qwen3-next-80b-a3b", "gpt-oss-120b", "gpt-oss-20b",
     "gemma-3-27b", "llama-4-scout", "minicpm3-4b",
+    # Gemma-4 (tests/test_gemma4.py works their numbers out by hand)
+    "gemma-4-31b", "gemma-4-26b-a4b",
 }
 # The attention variants of Su Jianlin's MLA ablation (kexue.fm/archives/10907), on one shared base.
 VARIANTS = {
