@@ -120,7 +120,7 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   and vision towers are left out;
 - ``gemma4``/``gemma4_text`` (Gemma-4 31B, 26B-A4B, E2B, E4B; :func:`_gemma4_keys`): full layers of
   ``global_head_dim`` and their own K/V heads (``num_global_key_value_heads`` under ``attention_k_eq_v``, or
-  ``per_layer_config`` as transformers >= 5.8 writes it) as the attention, the sliding layers' heads as
+  ``per_layer_config`` as transformers >= 5.15 writes it) as the attention, the sliding layers' heads as
   ``attention.sliding_shape``, keys reused as values as ``attention.v_from_k``, the KV-shared tail and double-wide MLPs
   (``ffn.layer_widths``), an MoE block beside the dense MLP (the shared expert), per-layer inputs; every other key is
   refused by name (:data:`GEMMA4_KEYS`), as are quantized checkpoints; the towers are left out;
@@ -1498,8 +1498,8 @@ def _left_out(wrapper: str) -> str:
     if wrapper in ("qwen2_5_omni", "qwen3_omni_moe"):
         return "the audio and vision towers and the talker are left out"
     if wrapper == "gemma4":
-        # Gemma4Model: vision_tower, audio_tower (E2B, E4B) and their Gemma4MultimodalEmbedder projections (embed_vision,
-        # embed_audio)
+        # Gemma4Model: vision_tower, audio_tower (E2B, E4B) and their Gemma4MultimodalEmbedder projections
+        # (embed_vision, embed_audio)
         return "the vision and audio towers and their embedders (embed_vision, embed_audio) are left out"
     if wrapper == "gemma3n":
         # Gemma3nModel: vision_tower (MobileNet-V5), audio_tower (USM conformer) and their Gemma3nMultimodalEmbedder
@@ -2940,7 +2940,7 @@ def _residual_extras(cfg: dict, mt: str) -> dict | None:
 # Gemma-4 (transformers models/gemma4/configuration_gemma4.py, Gemma4TextConfig; modeling_gemma4.py; vLLM
 # model_executor/models/gemma4.py; docs/zoo-facts.md section 37). The keys a gemma4_text config may carry: the class's
 # fields as transformers 5.5 (the release) to 5.25 define them, expert_intermediate_size (the release files' dev-era
-# name, null in them), per_layer_config (what transformers >= 5.8 writes in place of global_head_dim and
+# name, null in them), per_layer_config (what transformers >= 5.15 writes in place of global_head_dim and
 # num_global_key_value_heads), vLLM's use_second_mlp_block (its alias of enable_moe_block), sliding_window_pattern
 # (ports write it; no class reads it), and what PretrainedConfig saves beside them. Any other key is refused by name
 GEMMA4_KEYS = {
@@ -2961,8 +2961,6 @@ GEMMA4_TYPES = {"sliding_attention": "sliding", "full_attention": "full"}
 # Gemma4TextConfig.__post_init__'s rope_parameters where the config gives none: proportional RoPE over a quarter of
 # each full layer's head, the default over all of each sliding layer's
 GEMMA4_ROPE = {"sliding_attention": 1.0, "full_attention": 0.25}
-GEMMA4_READING = ("gemma4: the full layers' keys are their values (attention_k_eq_v) where the file says so, with no "
-                  "v_proj in the checkpoint (v_from_k); both engines still cache V beside K")
 
 
 def _gemma4_whole(cfg: dict, mt: str, key: str, default: Any, minimum: int = 1) -> int:
@@ -2980,12 +2978,12 @@ def _gemma4_whole(cfg: dict, mt: str, key: str, default: Any, minimum: int = 1) 
 
 def _gemma4_layer_shapes(cfg: dict, mt: str, types: list[str], k_eq_v: bool) -> dict[str, tuple[int, int]]:
     """``{layer type: (head_dim, K/V heads)}`` of a Gemma-4 decoder. Sliding layers: ``head_dim`` and
-    ``num_key_value_heads``. Full layers, from ``per_layer_config`` where the file has one (transformers >= 5.8 writes
+    ``num_key_value_heads``. Full layers, from ``per_layer_config`` where the file has one (transformers >= 5.15 writes
     each full layer's overrides there, ``{"05": {"head_dim": 512, "num_key_value_heads": 4}, ...}``, and reads nothing
     else), else as transformers 5.5 (Gemma4TextAttention) and vLLM (Gemma4DecoderLayer) build them: ``global_head_dim``
     (512 where left out), and ``num_global_key_value_heads`` K/V heads where ``attention_k_eq_v`` (neither engine reads
     it otherwise), ``num_key_value_heads`` elsewhere. Refused in one line: ``attention_k_eq_v`` without
-    ``num_global_key_value_heads`` (both build ``num_attention_heads // None`` and fail; transformers >= 5.8 falls back
+    ``num_global_key_value_heads`` (both build ``num_attention_heads // None`` and fail; transformers >= 5.15 falls back
     to num_key_value_heads), a per_layer_config beside global keys it contradicts (which one sizes the model depends on
     the transformers version), overrides of other attributes or on some layers of a type only."""
     hd, kv = cfg["head_dim"], cfg["num_key_value_heads"]
@@ -3032,7 +3030,7 @@ def _gemma4_layer_shapes(cfg: dict, mt: str, types: list[str], k_eq_v: bool) -> 
     for key, (given, read) in glob.items():
         if key in cfg and cfg[key] is not None and read is not None and given != read:
             raise _refuse(mt, f"{key} {given} and per_layer_config's {read} on the full layers disagree "
-                              "(transformers >= 5.8 reads per_layer_config, 5.5 to 5.7 and vLLM the global key)")
+                              "(transformers >= 5.15 reads per_layer_config, 5.5 to 5.14 and vLLM the global key)")
     return out
 
 
@@ -3096,9 +3094,9 @@ def _gemma4_ffn(cfg: dict, mt: str, L: int, shared: int, width: int) -> tuple[di
     E x 2m x d, ``down_proj`` E x d x m, top ``top_k_experts``) and three more norms: the dense MLP is the spec's
     shared expert (it runs on every token beside the experts, summed), and the norms are 4 + 3 + the router's scale
     = 8. Refused in one line: MoE without num_experts, top_k_experts or moe_intermediate_size (transformers builds
-    experts of None), ``expert_intermediate_size`` (the release files' dev-era key, null there) that moe_intermediate_size
-    does not repeat, vLLM's ``use_second_mlp_block`` where ``enable_moe_block`` is false (vLLM builds the experts,
-    transformers not), double-wide MLPs beside experts."""
+    experts of None), ``expert_intermediate_size`` (the release files' dev-era key, null there) that
+    moe_intermediate_size does not repeat, vLLM's ``use_second_mlp_block`` where ``enable_moe_block`` is false (vLLM
+    builds the experts, transformers not), double-wide MLPs beside experts."""
     moe = cfg["enable_moe_block"]
     second = cfg.get("use_second_mlp_block")
     if second is not None and not isinstance(second, bool):

@@ -110,7 +110,7 @@ def test_31b_decode_projects_no_value_on_full_layers_but_writes_it():
 
 
 def test_31b_read_as_transformers_5_8_writes_it(tmp_path):
-    """transformers >= 5.8 saves per_layer_config in place of global_head_dim and num_global_key_value_heads
+    """transformers >= 5.15 saves per_layer_config in place of global_head_dim and num_global_key_value_heads
     (Gemma4TextConfig.__post_init__; to_dict of the 31B's config in 5.25: {"05": {"head_dim": 512,
     "num_key_value_heads": 4}, "11": ..., "59": ...}): the same model."""
     full = {f"{i:02d}": {"head_dim": 512, "num_key_value_heads": 4} for i in range(5, 60, 6)}
@@ -120,7 +120,7 @@ def test_31b_read_as_transformers_5_8_writes_it(tmp_path):
     assert param_counts(s).total == 30_697_345_280
 
 
-# --- the 26B A4B: experts beside the dense MLP -------------------------------------------------------------------------
+# --- the 26B A4B: experts beside the dense MLP -----------------------------------------------------------------------
 
 def test_26b_a4b_kv_bytes_inside_and_beyond_the_window():
     s = load_spec(G26)

@@ -6,7 +6,8 @@ query heads per group):
 - **cache** per token: K ``H_kv (d_nope + d_rope)`` plus V ``H_kv d_v`` elements; with ``kv_shared`` no V (the
   value is the first ``d_v`` dims of the cached key: the KV-shared variants of the reference notes).
 - **weights** (HF transformers' Llama/Mistral/Qwen2/Qwen3 modeling files): ``W_q: d x H d_qk``,
-  ``W_k: d x H_kv d_qk``, ``W_v: d x H_kv d_v`` (none when ``kv_shared`` or ``v_from_k``), ``W_o: H d_v x d``; q/k/v biases
+  ``W_k: d x H_kv d_qk``, ``W_v: d x H_kv d_v`` (none when ``kv_shared`` or ``v_from_k``), ``W_o: H d_v x d``;
+  q/k/v biases
   (Qwen2); per-head q/k RMSNorm weights (Qwen3). TP splits q and o by query heads, k and v like the KV heads
   (replicated when there are fewer KV heads than ranks); the q/k norm weights are replicated.
 - **low-rank query** (``q_lora_rank`` r; Step-3's multi-matrix factorisation attention, MFA, arXiv 2507.19427
