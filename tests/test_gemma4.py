@@ -349,9 +349,6 @@ def test_a_quantized_mlx_conversion_is_refused(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv,words", [
-    (("fit", G31, "--engine", "vllm"), "engine vllm's pages for gemma_4_31b's full and sliding layers of two page "
-                                       "sizes (8,192 and 16,384 B a token on one GPU) are not modelled"),
-    (("fit", G26, "--engine", "vllm", "--tp", "2"), "two page sizes (2,048 and 4,096 B a token on one GPU)"),
     (("train", G31), "attention.v_from_k: training memory with values computed from the keys"),
     (("fit", E2B, "--engine", "vllm"), "attention.kv_shared_tail: engine vllm's KV cache is not modelled"),
 ])
@@ -398,3 +395,41 @@ def test_a_sliding_shape_of_v_from_k_alone_gives_the_sliding_layers_their_v_proj
     kv = 256 * 2 * 64
     assert param_counts(s).attention == 2 * (qo + kv) + 2 * (qo + 2 * kv)
     assert kv_report(s, 10).per_sequence.total == 4 * 10 * 2 * 2 * 64 * 2
+
+
+def test_vllm_pages_of_two_sizes_as_vllm_unifies_them():
+    """The 31B at tp 1 under vLLM: a sliding layer's token is 16 K/V heads x 256 x 2 x 2 B = 16,384 B, a full layer's
+    4 x 512 x 2 x 2 B = 8,192 B. vLLM's ``unify_kv_cache_spec_page_size`` (vllm/v1/core/kv_cache_utils.py) keeps the
+    larger page, 16 x 16,384 B = 256 KiB, and raises the full layers' block to 256 KiB / 8,192 B = 32 tokens. Groups of
+    10 (_get_kv_cache_groups_uniform_page_size: 10 full, 50 sliding): one full group, five sliding. The worked case of
+    vllm-project/vllm #49878 (a maintainer-traced comment on the 31B, max_num_batched_tokens 32,768, 262,144 tokens):
+    "full attention: 8192 blocks", "each sliding-window group: ceil((1023 + 32768) / 16) + 1 = 2113 blocks", "total:
+    (8192 + 5 * 2113) * 256 KiB = 45.79 GiB" (a block id costing a 256 KiB page in each of the group's 10 tensors)."""
+    from mlacalc.parallel import Parallelism
+    from mlacalc.vllm_sliding import sliding_pages
+
+    p = sliding_pages(load_spec(G31), Parallelism(), 16, None, 32768)
+    assert (p.token_bytes, p.page_bytes) == (16 * 256 * 2 * 2, 16 * 16_384) == (16_384, 262_144)
+    assert (p.block_size, p.full_block_size, p.sliding_block_size) == (16, 262_144 // 8_192, 16) == (16, 32, 16)
+    assert (p.group_size, p.full_groups, p.sliding_groups, p.block_bytes) == (10, 1, 5, 10 * 262_144)
+    blocks = 262_144 // 32 + 5 * ((1023 + 32768 + 15) // 16 + 1)
+    assert p.blocks_per_request(262_144) == blocks == 8192 + 5 * 2113 == 18_757
+    assert p.bytes_per_request(262_144) == 18_757 * 10 * 262_144
+    assert round(p.bytes_per_request(262_144) / 2**30, 2) == 45.79                 # #49878's figure
+    # vLLM 0.10-0.19's log line counts the smallest block of the groups: num_blocks // 6 groups x 16
+    budget = 40 * 2**30
+    assert p.num_blocks(budget) == budget // 262_144 // 10 == 16_384
+    assert p.logged_tokens_legacy(budget) == 16_384 // 6 * 16
+
+
+def test_vllm_pages_that_do_not_divide_or_pad_v_are_refused(tmp_path, capsys):
+    """vLLM raises NotImplementedError where the larger page is no multiple of the smaller (a sliding layer of 3 K/V
+    heads of 256 beside full layers of 4 x 512: 3,072 and 8,192 B a token); MiMo-V2-Flash's attention pads V (128) to
+    the key's 192 in the cache (vLLM mimo_v2_flash.py MiMoV2Attention: ``F.pad(v, [0, head_dim - v_head_dim])``), a
+    layout mlacalc's K/V bytes do not hold: both stay one line."""
+    refused(capsys, "fit", _write(tmp_path, _edited(G31, num_key_value_heads=3, num_attention_heads=24)),
+            "--engine", "vllm", words="no multiple of the smaller", seconds=20)
+    from test_hf_mimo_v2_flash import AT_48
+    (tmp_path / "config.json").write_text(json.dumps(AT_48))
+    refused(capsys, "fit", str(tmp_path), "--engine", "vllm", "--context", "8192",
+            words="pads V", seconds=20)
