@@ -123,7 +123,8 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``per_layer_config`` as transformers >= 5.15 writes it) as the attention, the sliding layers' heads as
   ``attention.sliding_shape``, keys reused as values as ``attention.v_from_k``, the KV-shared tail and double-wide MLPs
   (``ffn.layer_widths``), an MoE block beside the dense MLP (the shared expert), per-layer inputs; every other key is
-  refused by name (:data:`GEMMA4_KEYS`), as are quantized checkpoints; the towers are left out;
+  refused by name (:data:`GEMMA4_KEYS`), as are quantized checkpoints but the dense decoders' (31B: its Linears
+  named as Llama's under ``model.language_model``); the towers are left out;
 - Llama-Nemotron's NAS decoders, ``nemotron-nas`` (``DeciLMForCausalLM``: Llama-3.3-Nemotron-Super-49B-v1/v1.5,
   Llama-3.1-Nemotron-Ultra-253B-v1; :func:`_nemotron_nas_keys`): Llama's attention and gated MLP sized layer by layer
   by ``block_configs``, ``num_attention_heads // n_heads_in_group`` K/V heads, an attention ``no_op`` layer read as
@@ -3152,15 +3153,14 @@ def _gemma4_keys(cfg: dict, mt: str) -> dict:
     - each layer's ``layer_scalar`` is a buffer of one value the checkpoint stores (31B: 60 values), not counted.
 
     Refused in one line: a key outside :data:`GEMMA4_KEYS`; ``use_bidirectional_attention`` "all" (an encoder:
-    non-causal, its window halved); a null switch; a quantized checkpoint (its module names, experts.gate_up_proj,
-    router.proj, per_layer_input_gate, are not mapped); ``num_kv_shared_layers`` not below the layers."""
+    non-causal, its window halved); a null switch; a quantized checkpoint with experts, per-layer inputs or KV-shared
+    layers (their module names, experts.gate_up_proj, router.proj, per_layer_input_gate, are not mapped; a dense
+    decoder's quantization_config is read as Llama's, :data:`LAYOUTS`); ``num_kv_shared_layers`` not below the
+    layers."""
     other = sorted(k for k, v in cfg.items() if k not in GEMMA4_KEYS and not k.startswith("_gemma4"))
     if other:
         raise _refuse(mt, f"key {other[0]} is not one Gemma4TextConfig has (configuration_gemma4.py), so the "
                           "architecture cannot be sized")
-    if cfg.get("quantization_config") is not None:
-        raise _refuse(mt, "a quantized checkpoint is not priced: its module names (experts.gate_up_proj, router.proj, "
-                          "per_layer_input_gate) are not mapped")
     bidir = cfg.get("use_bidirectional_attention")
     if bidir == "all":
         raise _refuse(mt, "use_bidirectional_attention all (every token attends both ways, an encoder; "
@@ -3177,6 +3177,13 @@ def _gemma4_keys(cfg: dict, mt: str) -> dict:
     L = _req(cfg, mt, "num_hidden_layers")
     types, note = _gemma4_types(cfg, mt, L)
     shared = cfg.get("num_kv_shared_layers") or 0
+    if cfg.get("quantization_config") is not None and (out["enable_moe_block"] or shared
+                                                       or cfg.get("hidden_size_per_layer_input")):
+        # the dense decoders (31B) name their Linears as Llama does under model.language_model (LAYOUTS); the 26B's
+        # experts are 3-D parameters and its router router.proj, the E2B/E4B's per-layer gates and projections and
+        # KV-shared layers are modules the quantization readers do not name
+        raise _refuse(mt, "a quantized checkpoint with experts, per-layer inputs or KV-shared layers is not priced: "
+                          "its module names (experts.gate_up_proj, router.proj, per_layer_input_gate) are not mapped")
     if shared >= L:
         raise SpecError(WHERE, f"model_type {mt}: num_kv_shared_layers ({shared}) must be less than "
                                f"num_hidden_layers ({L}): at least one layer computes the K/V the others read")
@@ -4908,6 +4915,9 @@ LAYOUTS: dict[str, tuple[Layout, Layout]] = {          # model_type -> (before 4
     "llama4": (LEGACY_WRAPPED, LEGACY_WRAPPED),
     **dict.fromkeys(("gemma3", "mistral3", "mllama", "llava"), (LEGACY_WRAPPED, MODERN_WRAPPED)),
     **dict.fromkeys(("qwen2_vl", "qwen2_5_vl"), (Layout(), MODERN_WRAPPED)),
+    # Gemma-4 came after the refactor (transformers 5.5: Gemma4Model.language_model, lm_head tied; the QAT w4a16 and
+    # FP8 releases name model.language_model.layers.N.self_attn.q_proj)
+    "gemma4": (MODERN_WRAPPED, MODERN_WRAPPED),
     # (GLM-OCR: GlmOcrModel.language_model, model.language_model.layers.N as transformers' GlmOcrPreTrainedModel
     # names its MTP layer, model\.language_model\.layers\.16)
     **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "glm4v", "glm4v_moe", "glm_ocr"),
@@ -5012,7 +5022,12 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
     # Mllama's cross-attention layers hold their attention at cross_attn (MllamaCrossAttentionDecoderLayer), the others
     # at self_attn
     module = [CROSS_ATTN if kind[i] == "cross" else A.attn for i in range(L)]
-    names = {"attention": [f"{layer[i]}{module[i]}.{p}" for i in mixer for p in attn],
+    # values from the keys (Gemma-4's attention_k_eq_v full layers, attention.v_from_k): no v_proj on those layers
+    shape = a.get("sliding_shape") or {}
+    no_v = [bool(shape["v_from_k"] if kind[i] == "sliding" and shape.get("v_from_k") is not None
+                 else a.get("v_from_k")) for i in range(L)]
+    names = {"attention": [f"{layer[i]}{module[i]}.{p}" for i in mixer for p in attn
+                           if not (p == "v_proj" and no_v[i])],
              "embed": [A.embed], "head": [A.head]}
     lin = spec.get("linear_attention")
     if lin:
