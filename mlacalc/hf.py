@@ -120,6 +120,13 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``intermediate_size`` read when uniform (a MatFormer slice with differing widths is refused),
   ``activation_sparsity_pattern`` read as no change of weights or FLOPs (:data:`GEMMA3N_READING`); the wrapper's audio
   and vision towers are left out;
+- ``gemma4``/``gemma4_text`` (Gemma-4 31B, 26B-A4B, E2B, E4B; :func:`_gemma4_keys`): full layers of
+  ``global_head_dim`` and their own K/V heads (``num_global_key_value_heads`` under ``attention_k_eq_v``, or
+  ``per_layer_config`` as transformers >= 5.15 writes it) as the attention, the sliding layers' heads as
+  ``attention.sliding_shape``, keys reused as values as ``attention.v_from_k``, the KV-shared tail and double-wide MLPs
+  (``ffn.layer_widths``), an MoE block beside the dense MLP (the shared expert), per-layer inputs; every other key is
+  refused by name (:data:`GEMMA4_KEYS`), as are quantized checkpoints but the dense decoders' (31B: its Linears
+  named as Llama's under ``model.language_model``); the towers are left out;
 - Llama-Nemotron's NAS decoders, ``nemotron-nas`` (``DeciLMForCausalLM``: Llama-3.3-Nemotron-Super-49B-v1/v1.5,
   Llama-3.1-Nemotron-Ultra-253B-v1; :func:`_nemotron_nas_keys`): Llama's attention and gated MLP sized layer by layer
   by ``block_configs``, ``num_attention_heads // n_heads_in_group`` K/V heads, an attention ``no_op`` layer read as
@@ -271,7 +278,8 @@ WHERE = "config.json"
 # MiniMaxM3VLTextConfig: read as minimax_m2 it lost its sparse attention and dense layers without a word; transformers
 # models/{paddleocr_vl,hunyuan_vl,ernie4_5_vl_moe,minimax_m3_vl,glm_image}/configuration_*.py; docs/zoo-facts.md
 # section 33)
-WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mllama": "mllama",
+WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text", "llama4": "llama4_text",
+            "mllama": "mllama",
             "step3_vl": "step3_text", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text",
             "paddleocr_vl": "paddleocr_vl_text", "hunyuan_vl": "hunyuan_vl_text",
             "ernie4_5_vl_moe": "ernie4_5_vl_moe_text", "minimax_m3_vl": "minimax_m3_vl_text",
@@ -464,6 +472,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                      "max_position_embeddings": 32768, "sliding_window": 512, "vocab_size_per_layer_input": 262144,
                      "hidden_size_per_layer_input": 256, "altup_active_idx": 0, "altup_num_inputs": 4,
                      "num_kv_shared_layers": 15, "laurel_rank": 64},
+    # Gemma4TextConfig (transformers models/gemma4/configuration_gemma4.py, 5.5 to 5.25): its sizing keys (its own
+    # switches and global_head_dim are defaulted in _gemma4_keys, which refuses their nulls)
+    "gemma4_text": {"tie_word_embeddings": True, "vocab_size": 262144, "hidden_size": 2304, "intermediate_size": 9216,
+                    "num_hidden_layers": 30, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                    "max_position_embeddings": 131072, "sliding_window": 512, "vocab_size_per_layer_input": 262144,
+                    "hidden_size_per_layer_input": 256, "num_kv_shared_layers": 0},
     # head_dim a config leaves out (wrappers' text_configs drop class defaults): the class default where the class
     # has a fixed one, checked in huggingface/transformers v4.57.1 and v5.25.0; the class computes
     # hidden_size // num_attention_heads only where it is None, as vLLM does (vLLM reads the config object
@@ -815,6 +829,8 @@ CONVENTIONAL |= set(LEGACY)
 # LayerNorms; _jais2_keys) and Granite-SWA (GraniteSWAForCausalLM: Granite with sliding layers and attention sinks;
 # _granite_swa_keys)
 CONVENTIONAL |= {"jais2", "granite_swa"}
+# Gemma-4 (Gemma4TextConfig; _gemma4_keys, docs/zoo-facts.md section 37)
+CONVENTIONAL |= {"gemma4_text"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
@@ -841,12 +857,7 @@ REFUSED = {
     # the tenth round (docs/zoo-facts.md section 13)
     "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
               "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
-    # the breadth audit (docs/zoo-facts.md section 29)
-    # Gemma4TextConfig (transformers models/gemma4/configuration_gemma4.py): the full-attention layers take
-    # global_head_dim (512) and num_global_key_value_heads through per_layer_config, and attention_k_eq_v reuses
-    # the key projection's output as the value; per-layer embeddings, KV-shared layers and an optional MoE block
-    "gemma4_text": "Gemma-4's full-attention layers of their own head width and K/V heads (global_head_dim, "
-                   "num_global_key_value_heads) with keys reused as values (attention_k_eq_v) are not read",
+    # the breadth audit (docs/zoo-facts.md section 29; Gemma-4, refused there, is read since section 37)
     # DeepseekV4Config (transformers models/deepseek_v4/configuration_deepseek_v4.py): per-layer compressed sparse
     # and heavily compressed attention (compress_rates 4 and 128) over one shared K/V head of head_dim 512 with a
     # sliding branch, a grouped low-rank output projection (o_groups, o_lora_rank), Manifold-Constrained
@@ -1193,6 +1204,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     if mt == "gemma3n_text":
         merged = _gemma3n_keys(merged, mt)
         description = "; ".join(x for x in (description, GEMMA3N_READING) if x)
+    if mt == "gemma4_text":
+        merged = _gemma4_keys(_checked(merged, mt), mt)
+        description = "; ".join(x for x in (description, merged["_gemma4_note"]) if x)
     if mt == "granitemoeshared" and merged.get("shared_intermediate_size") == 0:
         # GraniteMoeSharedDecoderLayer: shared_mlp is None when the width is 0 (the class default)
         merged = {k: v for k, v in merged.items() if k != "shared_intermediate_size"}
@@ -1491,6 +1505,10 @@ def _left_out(wrapper: str) -> str:
         return "the vision encoders, the projector and the image_newline and view_seperator rows are left out"
     if wrapper in ("qwen2_5_omni", "qwen3_omni_moe"):
         return "the audio and vision towers and the talker are left out"
+    if wrapper == "gemma4":
+        # Gemma4Model: vision_tower, audio_tower (E2B, E4B) and their Gemma4MultimodalEmbedder projections
+        # (embed_vision, embed_audio)
+        return "the vision and audio towers and their embedders (embed_vision, embed_audio) are left out"
     if wrapper == "gemma3n":
         # Gemma3nModel: vision_tower (MobileNet-V5), audio_tower (USM conformer) and their Gemma3nMultimodalEmbedder
         # projections into the text model (embed_vision, embed_audio)
@@ -2918,11 +2936,286 @@ def _residual_extras(cfg: dict, mt: str) -> dict | None:
     """The spec's ``residual_extras`` block of a Gemma-3n decoder: ``altup_num_inputs`` AltUp streams, ``laurel_rank``,
     ``hidden_size_per_layer_input`` (p) and ``vocab_size_per_layer_input`` rows of the per-layer table (transformers
     ``Gemma3nTextModel``, ``Gemma3nTextDecoderLayer``; :class:`mlacalc.spec.ResidualExtras`)."""
+    if mt == "gemma4_text":                   # per-layer inputs alone (_gemma4_keys)
+        return cfg["_gemma4_extras"]
     if mt != "gemma3n_text":
         return None
     return {"altup_inputs": _req(cfg, mt, "altup_num_inputs"), "laurel_rank": _req(cfg, mt, "laurel_rank"),
             "per_layer_input_size": _req(cfg, mt, "hidden_size_per_layer_input"),
             "per_layer_vocab_size": _req(cfg, mt, "vocab_size_per_layer_input")}
+
+
+# Gemma-4 (transformers models/gemma4/configuration_gemma4.py, Gemma4TextConfig; modeling_gemma4.py; vLLM
+# model_executor/models/gemma4.py; docs/zoo-facts.md section 37). The keys a gemma4_text config may carry: the class's
+# fields as transformers 5.5 (the release) to 5.25 define them, expert_intermediate_size (the release files' dev-era
+# name, null in them), per_layer_config (what transformers >= 5.15 writes in place of global_head_dim and
+# num_global_key_value_heads), vLLM's use_second_mlp_block (its alias of enable_moe_block), sliding_window_pattern
+# (ports write it; no class reads it), and what PretrainedConfig saves beside them. Any other key is refused by name
+GEMMA4_KEYS = {
+    "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+    "num_key_value_heads", "head_dim", "hidden_activation", "max_position_embeddings", "initializer_range",
+    "rms_norm_eps", "use_cache", "pad_token_id", "eos_token_id", "bos_token_id", "tie_word_embeddings",
+    "rope_parameters", "attention_bias", "attention_dropout", "sliding_window", "layer_types",
+    "final_logit_softcapping", "use_bidirectional_attention", "vocab_size_per_layer_input",
+    "hidden_size_per_layer_input", "num_global_key_value_heads", "global_head_dim", "attention_k_eq_v",
+    "num_kv_shared_layers", "enable_moe_block", "use_double_wide_mlp", "num_experts", "top_k_experts",
+    "moe_intermediate_size", "expert_intermediate_size", "per_layer_config", "use_second_mlp_block",
+    "sliding_window_pattern", "model_type", "architectures", "torch_dtype", "dtype", "transformers_version",
+    "_name_or_path", "output_attentions", "output_hidden_states", "return_dict", "id2label", "label2id",
+    "problem_type", "tokenizer_class", "chunk_size_feed_forward", "is_encoder_decoder", "quantization_config"}
+# Gemma4TextConfig's defaults for its keys outside DEFAULTS (whose nulls the class refuses: strict int and bool fields)
+GEMMA4_SWITCHES = {"attention_k_eq_v": False, "enable_moe_block": False, "use_double_wide_mlp": False}
+GEMMA4_TYPES = {"sliding_attention": "sliding", "full_attention": "full"}
+# Gemma4TextConfig.__post_init__'s rope_parameters where the config gives none: proportional RoPE over a quarter of
+# each full layer's head, the default over all of each sliding layer's
+GEMMA4_ROPE = {"sliding_attention": 1.0, "full_attention": 0.25}
+
+
+def _gemma4_whole(cfg: dict, mt: str, key: str, default: Any, minimum: int = 1) -> int:
+    """``cfg[key]`` as a whole number of at least ``minimum``, ``default`` where the key is left out; a null (the
+    class's strict int field refuses it) or anything else is one line."""
+    if key not in cfg:
+        return default
+    v = cfg[key]
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not _whole(v, minimum):
+        raise SpecError(WHERE, f"model_type {mt}: {key} must be a whole number of at least {minimum}, got {_show(v)}")
+    return v
+
+
+def _gemma4_layer_shapes(cfg: dict, mt: str, types: list[str], k_eq_v: bool) -> dict[str, tuple[int, int]]:
+    """``{layer type: (head_dim, K/V heads)}`` of a Gemma-4 decoder. Sliding layers: ``head_dim`` and
+    ``num_key_value_heads``. Full layers, from ``per_layer_config`` where the file has one (transformers >= 5.15 writes
+    each full layer's overrides there, ``{"05": {"head_dim": 512, "num_key_value_heads": 4}, ...}``, and reads nothing
+    else), else as transformers 5.5 (Gemma4TextAttention) and vLLM (Gemma4DecoderLayer) build them: ``global_head_dim``
+    (512 where left out), and ``num_global_key_value_heads`` K/V heads where ``attention_k_eq_v`` (neither engine reads
+    it otherwise), ``num_key_value_heads`` elsewhere. Refused in one line: ``attention_k_eq_v`` without
+    ``num_global_key_value_heads`` (both build ``num_attention_heads // None`` and fail; transformers >= 5.15 falls back
+    to num_key_value_heads), a per_layer_config beside global keys it contradicts (which one sizes the model depends on
+    the transformers version), overrides of other attributes or on some layers of a type only."""
+    hd, kv = cfg["head_dim"], cfg["num_key_value_heads"]
+    glob_hd = _gemma4_whole(cfg, mt, "global_head_dim", 512)
+    glob_kv = cfg.get("num_global_key_value_heads")
+    if glob_kv is not None:
+        glob_kv = _gemma4_whole(cfg, mt, "num_global_key_value_heads", None)
+    per_layer = cfg.get("per_layer_config")
+    if per_layer is None:
+        if k_eq_v and glob_kv is None:
+            raise _refuse(mt, "attention_k_eq_v true without num_global_key_value_heads: transformers' "
+                              "Gemma4TextAttention (5.5) and vLLM's Gemma4DecoderLayer build num_attention_heads // "
+                              "None K/V groups and fail")
+        return {"sliding": (hd, kv), "full": (glob_hd, glob_kv if k_eq_v else kv)}
+    if not isinstance(per_layer, dict):
+        raise SpecError(WHERE, f"model_type {mt}: per_layer_config must be a mapping of layer index to overrides, got "
+                               f"{_show(per_layer)}")
+    shapes: dict[str, set] = {"sliding": set(), "full": set()}
+    over: dict[int, dict] = {}
+    for key, o in per_layer.items():
+        index = int(key) if isinstance(key, str) and key.isdigit() else None
+        if index is None or index >= len(types) or not isinstance(o, dict):
+            raise SpecError(WHERE, f"model_type {mt}: per_layer_config entry {_show(key)} must map a layer index "
+                                   f"(0 to {len(types) - 1}) to overrides, got {_show(o)}")
+        other = sorted(set(o) - {"head_dim", "num_key_value_heads"})
+        if other:
+            raise _refuse(mt, f"per_layer_config overrides {other[0]} on layer {index}: only head_dim and "
+                              "num_key_value_heads are read")
+        over[index] = o
+    for i, t in enumerate(types):
+        o = over.get(i, {})
+        shape = (o.get("head_dim", hd), o.get("num_key_value_heads", kv))
+        if not all(_whole(x, 1) for x in shape):
+            raise SpecError(WHERE, f"model_type {mt}: per_layer_config gives layer {i} head_dim and "
+                                   f"num_key_value_heads {_show(list(shape))}, not whole numbers of at least 1")
+        shapes[t].add(shape)
+    varied = [t for t, s in shapes.items() if len(s) > 1]
+    if varied:
+        raise _refuse(mt, f"per_layer_config gives {varied[0]} layers different head widths or K/V heads: one shape "
+                          "a layer type is modelled")
+    out = {t: next(iter(s)) if s else (hd, kv) for t, s in shapes.items()}
+    glob = {"global_head_dim": (glob_hd, out["full"][0]),
+            "num_global_key_value_heads": (glob_kv, out["full"][1] if k_eq_v else None)}
+    for key, (given, read) in glob.items():
+        if key in cfg and cfg[key] is not None and read is not None and given != read:
+            raise _refuse(mt, f"{key} {given} and per_layer_config's {read} on the full layers disagree "
+                              "(transformers >= 5.15 reads per_layer_config, 5.5 to 5.14 and vLLM the global key)")
+    return out
+
+
+def _gemma4_types(cfg: dict, mt: str, L: int) -> tuple[list[str], str]:
+    """Gemma-4's layer types (``full`` or ``sliding``) and a note: ``layer_types``, else Gemma4TextConfig's pattern,
+    every sixth layer full (``(i + 1) % 6``; ``sliding_window_pattern``, which no class reads, must agree or be 6);
+    the last layer full whatever the list says, as ``__post_init__`` forces it ("Last layer must use
+    `full_attention`"), which both engines then read."""
+    pattern = cfg.get("sliding_window_pattern")
+    given = cfg.get("layer_types")
+    if given is None:
+        if pattern is not None and pattern != 6:
+            raise _refuse(mt, f"sliding_window_pattern {_show(pattern)} without layer_types: Gemma4TextConfig reads "
+                              "no such key and builds every sixth layer full")
+        names = ["sliding_attention" if (i + 1) % 6 else "full_attention" for i in range(L)]
+    else:
+        names = list(given)
+        if len(names) != L:
+            raise SpecError(WHERE, f"model_type {mt}: layer_types has {len(names)} entries for {L} layers")
+        bad = next((n for n in names if n not in GEMMA4_TYPES), None)
+        if bad is not None:
+            raise _refuse(mt, f"layer type {_show(bad)} (Gemma-4's layers are sliding_attention or full_attention)")
+        if _whole(pattern, 1) and names != ["sliding_attention" if (i + 1) % pattern else "full_attention"
+                                            for i in range(L)]:
+            raise _refuse(mt, f"sliding_window_pattern {pattern} contradicts layer_types (transformers and vLLM read "
+                              "layer_types; the pattern key is a port's)")
+    note = ""
+    if names[-1] != "full_attention":
+        names[-1] = "full_attention"
+        note = "the last layer read as full: Gemma4TextConfig forces it whatever layer_types says"
+    return [GEMMA4_TYPES[n] for n in names], note
+
+
+def _gemma4_rope(cfg: dict, mt: str, t: str, head: int) -> int:
+    """RoPE dims of a ``t`` layer's ``head``-dim heads: ``rope_parameters[t].partial_rotary_factor`` (transformers'
+    proportional RoPE rotates ``2 int(factor x head // 2)`` dims, zero frequencies on the rest), 1.0 where the entry
+    gives none, :data:`GEMMA4_ROPE` where the config has no rope_parameters. No byte or parameter count depends on it
+    outside MLA."""
+    rp = cfg.get("rope_parameters")
+    name = {"sliding": "sliding_attention", "full": "full_attention"}[t]
+    if rp is None:
+        factor = GEMMA4_ROPE[name]
+    else:
+        entry = rp.get(name)
+        if not isinstance(entry, dict):
+            raise _refuse(mt, f"rope_parameters has no {name} entry (Gemma4TextRotaryEmbedding reads one a layer "
+                              "type)")
+        factor = entry.get("partial_rotary_factor", 1.0)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 <= factor <= 1:
+            raise SpecError(WHERE, f"model_type {mt}: rope_parameters.{name}.partial_rotary_factor must be a number "
+                                   f"from 0 to 1, got {_show(factor)}")
+    return 2 * int(factor * head // 2)
+
+
+def _gemma4_ffn(cfg: dict, mt: str, L: int, shared: int, width: int) -> tuple[dict, int]:
+    """(the spec's ffn block, norms a layer) of a Gemma-4 decoder. Gemma4TextDecoderLayer: ``mlp`` (Gemma3MLP: gate,
+    up, down of ``intermediate_size``) on every layer, twice as wide on the KV-shared layers where
+    ``use_double_wide_mlp`` (Gemma4TextMLP; the spec's ``ffn.layer_widths``), and four RMSNorms of d. With
+    ``enable_moe_block`` every layer adds Gemma4TextRouter (``proj`` d -> E, a ``scale`` of d after a weightless
+    norm, ``per_expert_scale`` of E: the spec's ``router_bias``), Gemma4TextExperts (MixtralExperts: ``gate_up_proj``
+    E x 2m x d, ``down_proj`` E x d x m, top ``top_k_experts``) and three more norms: the dense MLP is the spec's
+    shared expert (it runs on every token beside the experts, summed), and the norms are 4 + 3 + the router's scale
+    = 8. Refused in one line: MoE without num_experts, top_k_experts or moe_intermediate_size (transformers builds
+    experts of None), ``expert_intermediate_size`` (the release files' dev-era key, null there) that
+    moe_intermediate_size does not repeat, vLLM's ``use_second_mlp_block`` where ``enable_moe_block`` is false (vLLM
+    builds the experts, transformers not), double-wide MLPs beside experts."""
+    moe = cfg["enable_moe_block"]
+    second = cfg.get("use_second_mlp_block")
+    if second is not None and not isinstance(second, bool):
+        raise SpecError(WHERE, f"model_type {mt}: use_second_mlp_block must be true or false, got {_show(second)}")
+    if second and not moe:
+        raise _refuse(mt, "use_second_mlp_block true and enable_moe_block false: vLLM's Gemma4DecoderLayer builds the "
+                          "experts on either, transformers' on enable_moe_block alone")
+    double = cfg["use_double_wide_mlp"] and shared > 0
+    if not moe:
+        if double:
+            widths = [width] * (L - shared) + [2 * width] * shared
+            return {"kind": "dense", "intermediate_size": 2 * width, "layer_widths": widths}, 4
+        return {"kind": "dense", "intermediate_size": width}, 4
+    if double:
+        raise _refuse(mt, "double-wide MLPs (use_double_wide_mlp) on the KV-shared layers beside experts are not "
+                          "modelled")
+    experts = _gemma4_whole(cfg, mt, "num_experts", None) if cfg.get("num_experts") is not None else None
+    top = _gemma4_whole(cfg, mt, "top_k_experts", None) if cfg.get("top_k_experts") is not None else None
+    m = cfg.get("moe_intermediate_size")
+    old = cfg.get("expert_intermediate_size")
+    if old is not None and old != m:
+        raise _refuse(mt, f"expert_intermediate_size {_show(old)} beside moe_intermediate_size {_show(m)}: "
+                          "transformers (5.5 on) and vLLM size the experts by moe_intermediate_size alone")
+    for key, v in (("num_experts", experts), ("top_k_experts", top), ("moe_intermediate_size", m)):
+        if v is None:
+            raise SpecError(WHERE, f"model_type {mt}: enable_moe_block is true but it has no {key}, which sizes the "
+                                   "experts")
+    if top > experts:
+        raise SpecError(WHERE, f"model_type {mt}: top_k_experts ({top}) exceeds num_experts ({experts})")
+    return {"kind": "moe", "intermediate_size": width, "num_experts": experts, "experts_per_token": top,
+            "expert_intermediate_size": m, "num_shared_experts": 1, "shared_expert_intermediate_size": width,
+            "router_bias": True}, 8
+
+
+def _gemma4_keys(cfg: dict, mt: str) -> dict:
+    """Gemma-4's text decoder (``Gemma4TextConfig``; the ``text_config`` of the ``gemma4`` wrapper) in the names the
+    readers use, after :func:`_checked`. What each key builds (transformers ``modeling_gemma4.py``, vLLM
+    ``gemma4.py``):
+
+    - attention (Gemma4TextAttention): q/k/v/o projections (biased by ``attention_bias``), q_norm and k_norm of the
+      layer's head width, a v_norm without weights; sliding layers (a window of ``sliding_window``) of ``head_dim``
+      and ``num_key_value_heads``, full layers of their own width and K/V heads (:func:`_gemma4_layer_shapes`): the
+      full layers are the spec's ``attention``, the sliding ones its ``sliding_shape``. Where ``attention_k_eq_v`` the
+      full layers have no v_proj and take ``v_norm(k_proj(x))`` as the value (``attention.v_from_k``); both engines
+      still cache V beside K. Layer types: :func:`_gemma4_types`; RoPE dims: :func:`_gemma4_rope`;
+    - the last ``num_kv_shared_layers`` layers attend the cache of the last earlier layer of their type
+      (``attention.kv_shared_tail``); the released E2B/E4B checkpoints store their k_proj, v_proj and k_norm anyway
+      (``reader_kv_weights``: read from the safetensors headers, vllm-project/tpu-inference #3299; vllm #54917:
+      "The original Google releases happen to ship them redundantly");
+    - FFN and norms: :func:`_gemma4_ffn`; per-layer inputs where ``hidden_size_per_layer_input`` (embed_tokens_per_layer
+      of ``vocab_size_per_layer_input`` x L p, per_layer_model_projection d x L p, per_layer_projection_norm of p; a
+      layer's per_layer_input_gate, per_layer_projection, post_per_layer_input_norm): the spec's ``residual_extras``;
+    - each layer's ``layer_scalar`` is a buffer of one value the checkpoint stores (31B: 60 values), not counted.
+
+    Refused in one line: a key outside :data:`GEMMA4_KEYS`; ``use_bidirectional_attention`` "all" (an encoder:
+    non-causal, its window halved); a null switch; a quantized checkpoint with experts, per-layer inputs or KV-shared
+    layers (their module names, experts.gate_up_proj, router.proj, per_layer_input_gate, are not mapped; a dense
+    decoder's quantization_config is read as Llama's, :data:`LAYOUTS`); ``num_kv_shared_layers`` not below the
+    layers."""
+    other = sorted(k for k, v in cfg.items() if k not in GEMMA4_KEYS and not k.startswith("_gemma4"))
+    if other:
+        raise _refuse(mt, f"key {other[0]} is not one Gemma4TextConfig has (configuration_gemma4.py), so the "
+                          "architecture cannot be sized")
+    bidir = cfg.get("use_bidirectional_attention")
+    if bidir == "all":
+        raise _refuse(mt, "use_bidirectional_attention all (every token attends both ways, an encoder; "
+                          "Gemma4TextConfig then halves the window) caches no K/V for decoding")
+    if bidir not in (None, "vision"):
+        raise SpecError(WHERE, f"model_type {mt}: use_bidirectional_attention must be all, vision or null, got "
+                               f"{_show(bidir)}")
+    out = dict(cfg)
+    for key, default in GEMMA4_SWITCHES.items():
+        v = cfg.get(key, default)
+        if not isinstance(v, bool):
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be true or false, got {_show(v)}")
+        out[key] = v
+    L = _req(cfg, mt, "num_hidden_layers")
+    types, note = _gemma4_types(cfg, mt, L)
+    shared = cfg.get("num_kv_shared_layers") or 0
+    if cfg.get("quantization_config") is not None and (out["enable_moe_block"] or shared
+                                                       or cfg.get("hidden_size_per_layer_input")):
+        # the dense decoders (31B) name their Linears as Llama does under model.language_model (LAYOUTS); the 26B's
+        # experts are 3-D parameters and its router router.proj, the E2B/E4B's per-layer gates and projections and
+        # KV-shared layers are modules the quantization readers do not name
+        raise _refuse(mt, "a quantized checkpoint with experts, per-layer inputs or KV-shared layers is not priced: "
+                          "its module names (experts.gate_up_proj, router.proj, per_layer_input_gate) are not mapped")
+    if shared >= L:
+        raise SpecError(WHERE, f"model_type {mt}: num_kv_shared_layers ({shared}) must be less than "
+                               f"num_hidden_layers ({L}): at least one layer computes the K/V the others read")
+    k_eq_v = out["attention_k_eq_v"]
+    shapes = _gemma4_layer_shapes(out, mt, types, k_eq_v)
+    (full_hd, full_kv), (s_hd, s_kv) = shapes["full"], shapes["sliding"]
+    full_rope, s_rope = _gemma4_rope(cfg, mt, "full", full_hd), _gemma4_rope(cfg, mt, "sliding", s_hd)
+    attention: dict = {"qk_norm": True, **({"v_from_k": True} if k_eq_v else {})}
+    shape = {k: v for k, v, full in (("num_kv_heads", s_kv, full_kv), ("v_from_k", False, k_eq_v))
+             if v != full}
+    if s_hd != full_hd or s_rope != full_rope or shape:
+        shape |= {"qk_nope_head_dim": s_hd - s_rope, "qk_rope_head_dim": s_rope, "v_head_dim": s_hd}
+    if shape and "sliding" in types:
+        attention["sliding_shape"] = shape
+    if shared:
+        attention.update(kv_shared_tail=shared, reader_kv_weights=True)
+    ffn, norms = _gemma4_ffn(out, mt, L, shared, _req(cfg, mt, "intermediate_size"))
+    p = cfg.get("hidden_size_per_layer_input") or 0
+    extras = {"per_layer_input_size": p, "per_layer_vocab_size": _req(cfg, mt, "vocab_size_per_layer_input")} \
+        if p else None
+    out.update(head_dim=full_hd, num_key_value_heads=full_kv, partial_rotary_factor=full_rope / full_hd,
+               layer_types=[{"full": "full_attention", "sliding": "sliding_attention"}[t] for t in types],
+               _gemma4_attention=attention, _gemma4_ffn=ffn, _gemma4_norms=norms, _gemma4_extras=extras,
+               _gemma4_note=note)
+    return out
 
 
 def _minimax_shared(cfg: dict, mt: str) -> dict:
@@ -3477,6 +3770,8 @@ def _conventional(cfg: dict, mt: str) -> dict:
         # K/V of the group's first layer and have no k_proj/v_proj (vLLM hunyuan_v1.py _get_cla_factor: the factor
         # when use_cla, else 1; HunYuanDecoderLayer: layer_id % cla_factor != 0 is a HunYuanCrossAttention)
         a["kv_share_layers"] = cfg["cla_share_factor"]
+    if mt == "gemma4_text":             # its sliding shape, values from keys, KV sharing, q/k norms (_gemma4_keys)
+        a.update(cfg["_gemma4_attention"])
     if mt == "gemma3n_text" and cfg.get("num_kv_shared_layers"):
         # the last num_kv_shared_layers layers attend the cache of the last earlier layer of their type and compute
         # no K/V (Gemma3nTextAttention: is_kv_shared_layer, kv_shared_layer_index; vLLM gemma3n.py:
@@ -3993,6 +4288,8 @@ def _step_ffn(cfg: dict, mt: str) -> dict:
 
 
 def _ffn(cfg: dict, mt: str) -> dict:
+    if mt == "gemma4_text":
+        return cfg["_gemma4_ffn"]
     if mt == "nemotron-nas":
         return _nemotron_nas_ffn(cfg)
     if mt == "openelm":
@@ -4132,6 +4429,8 @@ def _norms(cfg: dict, mt: str) -> int:
     """RMSNorms (or LayerNorms) of hidden_size per layer."""
     if mt == "nemotron_h":
         return 1                                             # NemotronHBlock: one norm before its one mixer
+    if mt == "gemma4_text":
+        return cfg["_gemma4_norms"]                          # 4, or 8 beside experts (_gemma4_ffn)
     if mt in ("gemma2", "gemma3_text", "glm4", "afmoe", "gemma3n_text"):
         # pre and post norms around attention and MLP (Glm4DecoderLayer: input_layernorm, post_self_attn_layernorm,
         # post_attention_layernorm, post_mlp_layernorm)
@@ -4688,6 +4987,9 @@ LAYOUTS: dict[str, tuple[Layout, Layout]] = {          # model_type -> (before 4
     "llama4": (LEGACY_WRAPPED, LEGACY_WRAPPED),
     **dict.fromkeys(("gemma3", "mistral3", "mllama", "llava"), (LEGACY_WRAPPED, MODERN_WRAPPED)),
     **dict.fromkeys(("qwen2_vl", "qwen2_5_vl"), (Layout(), MODERN_WRAPPED)),
+    # Gemma-4 came after the refactor (transformers 5.5: Gemma4Model.language_model, lm_head tied; the QAT w4a16 and
+    # FP8 releases name model.language_model.layers.N.self_attn.q_proj)
+    "gemma4": (MODERN_WRAPPED, MODERN_WRAPPED),
     # (GLM-OCR: GlmOcrModel.language_model, model.language_model.layers.N as transformers' GlmOcrPreTrainedModel
     # names its MTP layer, model\.language_model\.layers\.16)
     **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "glm4v", "glm4v_moe", "glm_ocr"),
@@ -4792,7 +5094,12 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
     # Mllama's cross-attention layers hold their attention at cross_attn (MllamaCrossAttentionDecoderLayer), the others
     # at self_attn
     module = [CROSS_ATTN if kind[i] == "cross" else A.attn for i in range(L)]
-    names = {"attention": [f"{layer[i]}{module[i]}.{p}" for i in mixer for p in attn],
+    # values from the keys (Gemma-4's attention_k_eq_v full layers, attention.v_from_k): no v_proj on those layers
+    shape = a.get("sliding_shape") or {}
+    no_v = [bool(shape["v_from_k"] if kind[i] == "sliding" and shape.get("v_from_k") is not None
+                 else a.get("v_from_k")) for i in range(L)]
+    names = {"attention": [f"{layer[i]}{module[i]}.{p}" for i in mixer for p in attn
+                           if not (p == "v_proj" and no_v[i])],
              "embed": [A.embed], "head": [A.head]}
     lin = spec.get("linear_attention")
     if lin:
@@ -5522,6 +5829,9 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         cfg = {**cfg, "quantization_config": cfg["compression_config"]}
     layout = checkpoint_layout(cfg)               # the wrapper's module prefixes, read before the decoder is found
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
+    if mt == "gemma4_text" and mlx is not None:
+        raise _refuse(mt, "a quantized checkpoint is not priced: its module names (experts.gate_up_proj, router.proj, "
+                          "per_layer_input_gate) are not mapped")
     if mt in SHORT_CONV_HYBRIDS and (cfg.get("quantization_config") is not None or mlx is not None):
         # the quantization readers match module names (ignore lists, MLX's per-module entries) against Llama's
         # (mlp.gate_proj, self_attn.o_proj); LFM2's are conv.in_proj, self_attn.out_proj, feed_forward.w1

@@ -52,9 +52,11 @@ class AttentionShape:
     """The head counts and head dims of one layer type's attention where they differ from ``attention``'s
     (``attention.sliding_shape``): MiMo-V2-Flash's sliding layers (config ``swa_num_attention_heads``,
     ``swa_num_key_value_heads``, ``swa_head_dim``, ``swa_v_head_dim``), Step-3.5-Flash's
-    (``attention_other_setting.num_attention_heads`` / ``num_attention_groups``). A field left out (none) is the full
-    layers' value; everything else (kind, window, biases, norms, sinks, gate) is shared. A plain ``head_dim`` (with
-    ``rope_dim``) is accepted as in ``attention``."""
+    (``attention_other_setting.num_attention_heads`` / ``num_attention_groups``), Gemma-4's (``head_dim`` and
+    ``num_key_value_heads`` beside the full layers' ``global_head_dim``, and a v projection of their own where the full
+    layers' values come from their keys: ``v_from_k``). A field left out (none) is the full layers' value; everything
+    else (kind, window, biases, norms, sinks, gate) is shared. A plain ``head_dim`` (with ``rope_dim``) is accepted as
+    in ``attention``."""
 
     num_heads: int | None = _f("query heads (none: attention.num_heads)", None, minimum=1, maximum=MAX_HEADS)
     num_kv_heads: int | None = _f("key/value heads (none: attention.num_kv_heads)", None, minimum=1,
@@ -62,9 +64,11 @@ class AttentionShape:
     qk_nope_head_dim: int | None = _f("query/key dims per head without RoPE (none: attention's)", None, minimum=0)
     qk_rope_head_dim: int | None = _f("query/key dims per head with RoPE (none: attention's)", None, minimum=0)
     v_head_dim: int | None = _f("value dims per head (none: attention's)", None, minimum=1)
+    v_from_k: bool | None = _f("values from the key projection, no v projection (none: attention.v_from_k; "
+                               "Gemma-4's sliding layers: false beside full layers' true)", None)
 
 
-SHAPE_FIELDS = ("num_heads", "num_kv_heads", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+SHAPE_FIELDS = ("num_heads", "num_kv_heads", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "v_from_k")
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,11 @@ class Attention:
     kv_shared: bool = _f("no separate V cache: the value is the first v_head_dim dims of the cached key "
                          "(KV-shared GQA variants; v_head_dim may equal the whole key, RoPE part included)",
                          False)
+    v_from_k: bool = _f("mha/mqa/gqa: the value is computed from the key projection's output (before the key's "
+                        "norm and RoPE), so there is no v projection; the cache still holds V beside K, as both "
+                        "engines store it (Gemma-4's attention_k_eq_v full layers: transformers "
+                        "Gemma4TextAttention builds v_proj None and caches v_norm(k_proj(x)); vLLM gemma4.py loads "
+                        "k_proj into both halves of qkv_proj and caches K and V)", False)
     q_lora_rank: int | None = _f("rank of the query down-projection and its RMSNorm, then an up-projection to every "
                                  "head (MLA's q_a_proj/q_b_proj; Step-3's MFA: q_proj, inter_norm, wq); none: "
                                  "full-rank query", None, minimum=1)
@@ -1701,7 +1710,7 @@ def _schema_of(cls) -> dict:
         elif meta.get("kind") in ("dtype", "kv_dtype"):
             s = {"type": ["string", "number", "null"] if "None" in t else ["string", "number"]}
         elif "bool" in t:
-            s = {"type": "boolean"}
+            s = {"type": ["boolean", "null"] if "None" in t else "boolean"}   # sliding_shape.v_from_k: null
         elif "int" in t:
             s = {"type": ["integer", "null"] if "None" in t else "integer"}
             if meta.get("minimum") is not None:

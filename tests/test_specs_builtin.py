@@ -19,6 +19,8 @@ MODELS = {
     "gemma-3-27b", "llama-4-scout", "minicpm3-4b",
     # LatentMoE and an MTP module of two blocks (tests/test_nemotron_latent_moe.py)
     "nemotron-3-super-120b-a12b",
+    # Gemma-4 (tests/test_gemma4.py works their numbers out by hand)
+    "gemma-4-31b", "gemma-4-26b-a4b",
 }
 # The attention variants of Su Jianlin's MLA ablation (kexue.fm/archives/10907), on one shared base.
 VARIANTS = {

@@ -63,6 +63,9 @@ class MLA(AttentionFamily):
             raise SpecError("attention.kv_lora_rank", "is required for kind mla")
         if a.kv_shared:
             raise SpecError("attention.kv_shared", "does not apply to mla (its absorbed form already shares)")
+        if a.v_from_k:
+            raise SpecError("attention.v_from_k", f"applies to mha, mqa and gqa attention, not {a.kind} (its values "
+                                                  "come from the latent)")
         if a.num_kv_heads != a.num_heads:
             # read nowhere (the latent has no heads; decompressed, every query head has its own K/V), so
             # `--set attention.num_kv_heads=4` on an MLA model changed no number without a word
