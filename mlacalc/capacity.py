@@ -52,7 +52,7 @@ from .parallel import Parallelism
 from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roofline, Step, roofline
 from .spec import ModelSpec, refuse_kv_sharing, refuse_layer_heads
 from .units import finite, largest_fitting
-from .params import Params, stage_params, weight_bytes
+from .params import Params, mtp_width, stage_params, weight_bytes
 from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults,
                      sglang_memory)
 from .sglang import PRELOAD_NON_TORCH_BYTES, PRELOAD_NON_TORCH_SOURCE
@@ -281,6 +281,12 @@ def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: f
     sliding group holding ``window - 1 + batched_tokens`` tokens a request: vLLM's ``max_num_batched_tokens``). None
     for every other model and under mlacalc's accounting, which size the cache as a byte sum.
     ``mamba_cache_mode`` (vLLM; None: "none", prefix caching off) is refused in one line where it changes nothing."""
+    if engine in ("vllm", "sglang") and spec.attention is not None and spec.attention.kind == "compressed":
+        # vLLM pages DeepSeek-V4 in block groups of its own (the window, compressed and indexer caches and the
+        # compressor states of every layer type, pages padded to 576 B: MLAAttentionSpec alignment=576, the
+        # DeepSeek-V4 branch of kv_cache_utils), SGLang in DeepSeekV4TokenToKVPool: neither is this module's pages
+        raise ArgError("engine", f"{engine}'s cache pools for compressed attention (DeepSeek-V4: window, compressed, "
+                                 f"indexer and compressor-state groups) are not modelled; use --engine mlacalc")
     hybrid = engine in ("vllm", "sglang") and is_hybrid(spec)
     if mamba_cache_mode is not None and not (hybrid and engine == "vllm"):
         check_mamba_cache_mode(mamba_cache_mode)
@@ -500,7 +506,8 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         finite(workspace_bytes, "workspace_bytes", maximum=2.0**60)     # an exabyte: the --workspace ceiling
         ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
-    w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant).total
+    w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant,
+                     mtp_width(spec, parallel, wbits, quant)).total
     usable, em, budget = kv_budget(spec, hw, w, ws.total, gpu_mem_util, engine, workspace_tokens, max_num_seqs,
                                    non_torch_bytes, parallel, sampler, cudagraph_bytes, version)
     vm = em if isinstance(em, VllmMemory) else None

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .attention import blocks, check_kv_layout, family, layer_blocks, layer_groups, tokens_held
+from .attention import blocks, check_kv_layout, family, key_rule, layer_blocks, layer_groups
+from .attention.keys import NO_KV_LAYERS
 from .attention.quant import kv_dtype_layout
 from .costs import KVCache
 from .errors import ArgError, show
@@ -186,21 +187,23 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
         per_seq, per_gpu_seq = KVCache(), KVCache()
         for count, block, rules in layer_groups(spec):
             fam = family(block)
-            token = fam.cache_bytes(block, cache, bits, kv_format)
             held = KVCache()
-            for n, rule in rules:
-                held = held.plus(token.scaled(n * rule.held_paged(context, block_size)))
+            for n, rule in rules:     # the family prices what the rule holds (a window, compressed entries, tokens)
+                held = held.plus(fam.sequence_bytes(block, cache, bits, kv_format, rule, context,
+                                                    block_size).scaled(n))
             per_seq = per_seq.plus(held).plus(fam.state_bytes(block, sbits, ssm_bits).scaled(count))
             per_gpu_seq = per_gpu_seq.plus(held.scaled(parallel.kv_share(fam.kv_groups(block, cache)))).plus(
                 fam.state_bytes_per_rank(block, sbits, ssm_bits, parallel).scaled(count))
     else:                         # by layer: the fullest pipeline stage
-        held = tokens_held(spec, context, block_size)
         per_seq_layer, per_gpu_layer = [], []
         for layer in range(spec.num_layers):
             seq, gpu = KVCache(), KVCache()     # an FFN-only layer of a one-block-per-layer model caches nothing
+            rule = key_rule(spec, layer)
+            kept = spec.layer_type(layer) not in NO_KV_LAYERS
             for b in layer_blocks(spec, layer):  # its mixer, and the linear block beside it (parallel mixers)
                 fam = family(b)
-                tokens = fam.cache_bytes(b, cache, bits, kv_format).scaled(held[layer])
+                tokens = fam.sequence_bytes(b, cache, bits, kv_format, rule, context, block_size) if kept else \
+                    KVCache()
                 seq = seq.plus(tokens).plus(fam.state_bytes(b, sbits, ssm_bits))
                 gpu = gpu.plus(tokens.scaled(parallel.kv_share(fam.kv_groups(b, cache)))).plus(
                     fam.state_bytes_per_rank(b, sbits, ssm_bits, parallel))

@@ -182,8 +182,11 @@ def kv_table(r) -> object:
     scopes = [("per token, layer", r.per_token_layer), ("per token", r.per_token),
               (f"per sequence ({r.context:,} tok)", r.per_sequence), (f"batch of {r.batch}", r.total),
               ("per GPU", r.per_gpu)]
+    compressed = r.kind == "compressed"
     parts = [("latent c_KV", "latent"), ("RoPE key k_R", "rope_key"), ("K", "k"), ("V", "v"),
-             ("indexer keys (DSA)", "indexer"), ("linear-attn state", "state"), ("scales and zeros", "scales")]
+             ("window rows (K=V)", "window"), ("compressed entries (K=V)", "compressed"),
+             ("indexer keys" if compressed else "indexer keys (DSA)", "indexer"),
+             ("compressor buffers" if compressed else "linear-attn state", "state"), ("scales and zeros", "scales")]
     rows = [[label] + [fmt_bytes(getattr(kv, attr)) for _, kv in scopes]
             for label, attr in parts if getattr(r.per_sequence, attr)]
     rows.append(["total"] + [fmt_bytes(kv.total) for _, kv in scopes])
@@ -204,6 +207,10 @@ def kv_table(r) -> object:
     if r.heads_vary:
         notes.append("K/V heads differ by layer (attention.layer_heads): per token, layer is the widest layer's; "
                      "per token sums every layer's own")
+    if compressed:
+        notes.append("per token: what a token adds beyond the window (its share of a compressed entry and indexer "
+                     "key; per token, layer: a csa layer's); the window's rows and the compressor buffers are per "
+                     "sequence")
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:

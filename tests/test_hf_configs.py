@@ -256,6 +256,9 @@ SOURCES = {
     "jais_2_8b_chat": "https://huggingface.co/inceptionai/Jais-2-8B-Chat/blob/main/config.json",
     "granite_swash_2b": "https://huggingface.co/ibm-granite/granite-swash-2b/blob/"
                         "af1e3227100b61088eead48389ab5409b5d0e39c/config.json",
+    # DeepSeek-V4 read in section 36 (hand counts in tests/test_deepseek_v4.py; SOURCE.md in each folder)
+    "deepseek_v4_flash": "https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash/blob/main/config.json",
+    "deepseek_v4_pro": "https://huggingface.co/deepseek-ai/DeepSeek-V4-Pro/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -991,6 +994,11 @@ CARDS = {
     # every layer at context 1, its name's "2b" (2,144,463,840 here)
     "jais_2_8b_chat": (32 * 26 * 128 * 2 * 2, 8.09e9, 0.0005),
     "granite_swash_2b": (24 * 4 * 128 * 2 * 2, 2e9, 0.08),
+    # section 36 (exact counts in tests/test_deepseek_v4.py): per token, what a token adds beyond the window in the
+    # engines' fp8-ds rows (584 B) and fp8 indexer keys (132 B): a quarter of both on each csa layer, 1/128 of a row on
+    # each hca layer. The cards' "284B" (284,334,557,271 here) and "1.6T" (1,572,999,506,531; 1,598.84 B with MTP)
+    "deepseek_v4_flash": (21 * (584 + 132) / 4 + 20 * 584 / 128, 284e9, 0.002),
+    "deepseek_v4_pro": (30 * (584 + 132) / 4 + 31 * 584 / 128, 1.6e12, 0.02),
 }
 
 
@@ -3798,17 +3806,12 @@ def test_mistral_small_4_what_deepseek_v3s_reader_would_miss_is_one_line(capsys,
       "text_config": {"model_type": "gemma4_text", "num_hidden_layers": 30, "hidden_size": 2304,
                       "attention_k_eq_v": True, "num_kv_shared_layers": 0}, "vision_config": {}},
      "gemma4_text", "Gemma-4's full-attention layers of their own head width and K/V heads"),
-    ({"model_type": "deepseek_v4", "architectures": ["DeepseekV4ForCausalLM"], "num_hidden_layers": 43,
-      "hidden_size": 4096, "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512, "vocab_size": 129280,
-      "moe_intermediate_size": 2048, "n_routed_experts": 256, "hc_mult": 4, "o_groups": 8, "o_lora_rank": 1024,
-      "compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 128}},
-     "deepseek_v4", "DeepSeek-V4's compressed attention (compressed_sparse_attention"),
 ])
 def test_breadth_audit_families_refused_by_name(capsys, tmp_path, cfg, model_type, words):
     """Gemma-4 (Gemma4TextConfig: full-attention layers of global_head_dim 512 and their own K/V heads, keys reused as
-    values, per-layer embeddings) and DeepSeek-V4 (DeepseekV4Config: 4x and 128x compressed attention, grouped
-    output projection, hyper-connections) were refused on their first unknown key; now by name with the reason,
-    one line, exit 2, by kv, weights and specs show."""
+    values, per-layer embeddings) was refused on its first unknown key; now by name with the reason, one line, exit
+    2, by kv, weights and specs show. DeepSeek-V4, refused by name here too, is read since docs/zoo-facts.md section
+    36 (tests/test_deepseek_v4.py)."""
     from helpers import refused
 
     for command in (("kv",), ("weights",), ("specs", "show")):
