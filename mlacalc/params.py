@@ -96,8 +96,9 @@ def attention_projections(spec: ModelSpec) -> dict[str, int]:
 
 def sliding_projections(spec: ModelSpec) -> dict[str, int]:
     """Parameters of one sliding layer's attention, by projection, where ``attention.sliding_shape`` gives the sliding
-    layers heads of their own ({} otherwise: they are :func:`attention_projections`)."""
-    if spec.attention_shapes == 1:
+    layers heads of their own ({} otherwise: they are :func:`attention_projections`; compressed attention's are
+    :func:`layer_type_projections`)."""
+    if spec.attention_shapes == 1 or spec.attention.kind == "compressed":
         return {}
     b = spec.sliding_attention
     return family(b).projections(b, spec.hidden_size)
@@ -561,6 +562,8 @@ class WeightsReport:
     unused_kv: float = 0        # k/v projection parameters stored on layers that read others' K/V (unused_kv_params)
     heads_vary: bool = False    # attention.layer_heads: attention_per_layer is the widest layer's (spec.attention)
     position_row: bool = False  # a learned position table: active counts its row beside the embedding's
+    # compressed attention (DeepSeek-V4): each layer type's projections (sliding, csa, hca: those its layers have)
+    attention_by_layer_type: dict = dataclasses.field(default_factory=dict)
 
     @property
     def active_rows(self) -> str:
@@ -585,6 +588,7 @@ class WeightsReport:
                 "linear_attention_per_layer": self.linear_attention_per_layer,
                 **({"sliding_attention_per_layer": self.sliding_attention_per_layer}
                    if self.sliding_attention_per_layer else {}),
+                **({"attention_by_layer_type": self.attention_by_layer_type} if self.attention_by_layer_type else {}),
                 "params_unused_kv": self.unused_kv,
                 **({"attention_per_layer_is": "the widest layer's (attention.layer_heads)"} if self.heads_vary else {}),
                 "quantization": self.quantization_json()}
@@ -626,7 +630,19 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else (),
                          unused_kv=unused_kv_params(spec),
                          heads_vary=spec.layer_heads is not None and not spec.uniform_attention,
-                         position_row=spec.position_embeddings > 0)
+                         position_row=spec.position_embeddings > 0,
+                         attention_by_layer_type=layer_type_projections(spec))
+
+
+def layer_type_projections(spec: ModelSpec) -> dict:
+    """Compressed attention's (DeepSeek-V4) parameters of one layer of each type its layers have, by projection, in
+    order sliding, csa, hca; {} for any other attention (its full and sliding tables say it)."""
+    a = spec.attention
+    if a is None or a.kind != "compressed":
+        return {}
+    used = {spec.layer_type(i) for i in range(spec.num_layers)}
+    return {t: family(a).projections(spec.type_block(t), spec.hidden_size) for t in ("sliding", "csa", "hca")
+            if t in used}
 
 
 def unused_kv_params(spec: ModelSpec) -> float:

@@ -223,7 +223,7 @@ def kv_table(r) -> object:
 def weights_table(r) -> object:
     """The model's parameters by component (MTP apart), active per token, bytes, and what the fullest GPU holds."""
     names = ["embed", "per_layer_embed", "attention", "attention_unquantized", "dense_ffn", "router", "shared_experts",
-             "routed_experts", "residual", "norms", "head"]
+             "routed_experts", "residual", "norms", "fp32", "hash_tables", "head"]
     rows = []
     for n in names:
         if getattr(r.params, n):
@@ -238,6 +238,10 @@ def weights_table(r) -> object:
     q = r.quantization
     at = (f"{', '.join(q.components)} {q.method} at {q.bits_per_value:g} bits (scales included), the rest at "
           f">= 16 bits" if q else f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16)")
+    if q and q.experts_bits is not None:
+        at += f"; routed_experts at {q.expert_bits_per_value:g} bits (their own width, scales included)"
+    if r.params.fp32 or r.params.hash_tables:
+        at += "; fp32: tensors kept in float32 (mHC mappings, sinks, position biases); hash_tables: int64 expert ids"
     if q and r.kept:
         at += f" (attention_unquantized: its {', '.join(r.kept)} kept at >= 16 bits)"
     rows_held = "one embedding row and one position row" if r.position_row else "one embedding row"
@@ -252,6 +256,16 @@ def weights_table(r) -> object:
     if r.unused_kv:
         cap += f"; attention holds {fmt_count(r.unused_kv)} of k/v projections stored on KV-sharing layers, unused"
     return table(f"Weights: {r.model}", ["component", "params", "active/token", "bytes", "per GPU"], rows, cap)
+
+
+def layer_type_tables(r) -> list:
+    """Compressed attention's (DeepSeek-V4) parameters of one layer of each type it has, by projection."""
+    words = {"sliding": "window only", "csa": "window, compressor and indexer", "hca": "window and compressor"}
+    out = []
+    for t, per in r.attention_by_layer_type.items():
+        rows = [[k, fmt_count(v)] for k, v in per.items()] + [["total", fmt_count(sum(per.values()))]]
+        out.append(table(f"Attention parameters per {t} layer ({words[t]})", ["projection", "params"], rows))
+    return out
 
 
 def attention_table(r, sliding: bool = False) -> object:

@@ -74,6 +74,17 @@ def test_pro_reads_as_released():
     assert s.mtp_layer_type == "sliding" and s.quantization.experts_bits == 4   # no expert_dtype: vLLM's fp4
 
 
+@pytest.mark.parametrize("family,builtin", [("deepseek_v4_flash", "deepseek-v4-flash"),
+                                            ("deepseek_v4_pro", "deepseek-v4-pro")])
+def test_builtin_specs_are_the_configs(family, builtin):
+    got, want = hf(family), load_spec(builtin)
+    for field in ("attention", "ffn", "num_layers", "hidden_size", "vocab_size", "layer_types", "mtp_layers",
+                  "mtp_layer_type", "hyper_connections", "dtypes", "quantization", "max_context"):
+        assert getattr(got, field) == getattr(want, field), field
+    assert want.source == f"https://huggingface.co/deepseek-ai/{builtin.replace('deepseek-v4', 'DeepSeek-V4')}" \
+        .replace("-flash", "-Flash").replace("-pro", "-Pro") + "/blob/main/config.json"
+
+
 def test_layer_types_and_compress_ratios_read_alike(tmp_path):
     """transformers' own form (layer_types names, compress_rates) and the release's legacy one (compress_ratios
     0 / 4 / 128) give the same model."""
