@@ -50,6 +50,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   MLA with GLM-4.5's experts, :func:`_glm4_moe_lite_keys`), ``longcat_flash`` (LongCat-Flash: two MLA blocks and two
   dense MLPs a layer beside one shortcut MoE with zero experts, read as twice as many spec layers,
   :func:`_longcat_keys`); DSA (MLA plus the lightning indexer): ``deepseek_v32``, ``glm_moe_dsa``;
+- DeepSeek-V4, ``deepseek_v4`` (V4-Flash, V4-Pro; :func:`_deepseek_v4`, docs/zoo-facts.md section 36): compressed
+  attention (``attention.kind: compressed``) layer by layer from ``layer_types`` or the release's ``compress_ratios``
+  (0 / 4 / 128: the window alone, compressed sparse, heavily compressed; the MTP layer's entry after the layers), the
+  grouped output projection, ``hc_mult`` mHC streams (``hyper_connections``), MoE on every layer with the first
+  ``num_hash_layers`` hash-routed (``ffn.hash_layers``), fp8 blocks with MXFP4 routed experts (``expert_dtype``), the
+  cache in fp8-ds rows; the later variants' keys (V4.1's layers reading other layers' K/V, DSpark drafters) refused;
 - hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet; Qwen3.5's ``qwen3_5``/``qwen3_5_moe``
   wrappers, whose ``qwen3_5_text``/``qwen3_5_moe_text`` decoders are read as it), ``kimi_linear`` (KDA and MLA);
 - hybrids of Mamba-2 and attention (:func:`_mamba2`): ``nemotron_h`` (Nemotron-H, Nemotron-Nano-v2, Nemotron 3:

@@ -5,6 +5,11 @@ KV head for MHA/GQA/MQA (no V when KV-shared), MLA's latent ``c_KV`` plus decoup
 arXiv 2405.04434, Table 1: ``(d_c + d_h^R) l`` elements per token), or, with ``cache="naive"``, MLA decompressed
 into per-head K and V as an implementation that decompresses before caching holds.
 
+What one sequence holds in a layer is its family's :meth:`~mlacalc.attention.base.AttentionFamily.sequence_bytes`:
+the bytes a token adds times the tokens the layer holds, or, for DeepSeek-V4's compressed attention
+(:mod:`mlacalc.attention.compressed`), the window's raw rows and the compressed entries (one per ``m`` tokens, and an
+indexer key each on csa layers), whose per-token figure is what a token adds beyond the window.
+
 How many tokens a layer holds comes from :func:`mlacalc.attention.keys.tokens_held`: every token on global
 layers, at most the window on sliding-window layers, none on a layer that reads the K/V of another (cross-layer
 attention, ``attention.kv_share_layers``: ``ceil(L / N)`` of ``L`` layers cache; trailing sharing,
@@ -85,7 +90,8 @@ class KVReport:
     parallel: Parallelism
     per_token_layer: KVCache     # bytes one token adds to one (attention, not linear) layer, spec.attention's (with
     #                              attention.layer_heads the layer of the most K/V heads); none without attention
-    per_token: KVCache           # bytes one token adds over all layers that cache K/V (as if each kept every token)
+    per_token: KVCache           # bytes one token adds over all layers that cache K/V (as if each kept every token;
+    #                              compressed attention: what it adds beyond the window)
     per_sequence: KVCache        # one sequence of `context` tokens (windows and blocks applied)
     total: KVCache               # `batch` sequences, before sharding
     per_gpu_fraction: float      # share of `total` one GPU holds (can exceed 1/#GPUs through replication)

@@ -219,7 +219,8 @@ class DTypes:
     weights: str = _f("weight dtype", "bf16", kind="dtype")
     kv: str = _f("KV-cache dtype: bf16, fp16, fp32, fp8 or a bit count (flat); int8, int4 (LMDeploy: a scale and "
                  "zero point per head and token), fp4 (SGLang), nvfp4 (vLLM: a scale per 16 values) or fp8-ds (DSA: "
-                 "FlashMLA's 656-byte rows), their scales counted", "bf16", kind="kv_dtype")
+                 "FlashMLA's 656-byte rows; DeepSeek-V4: its 584-byte rows), their scales counted", "bf16",
+                 kind="kv_dtype")
     state: str = _f("linear-attention convolution state dtype, and the recurrent state's unless ssm_state says "
                     "otherwise (the model's dtype: vLLM's mamba_cache_dtype auto)", "bf16", kind="dtype")
     ssm_state: str | None = _f("recurrent (SSM) state dtype where it differs from dtypes.state (vLLM's "
