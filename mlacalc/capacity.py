@@ -98,11 +98,15 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
 
     With residual extras (Gemma-3n, transformers ``Gemma3nTextModel.forward``) the residual term holds AltUp's K
     streams and the K predictions made from them beside the normed input, ``(2 K + 1) T d``, and the per-layer
-    inputs of every layer, ``T L p``, computed once before the first layer and live to the last.
+    inputs of every layer, ``T L p``, computed once before the first layer and live to the last. With
+    hyper-connections (DeepSeek-V4's mHC, transformers ``DeepseekV4DecoderLayer``: ``hidden_states [B, S, hc_mult,
+    D]``) the residual term holds the n streams beside the normed input, ``(n + 1) T d``.
     """
     f, d = spec.ffn, spec.hidden_size
     r = spec.residual_extras
     streams = 2 if r is None or r.altup_inputs == 1 else 2 * r.altup_inputs + 1
+    if spec.hyper_connections > 1:      # mHC: the n residual streams and the sublayer's collapsed, normed input
+        streams = spec.hyper_connections + 1
     per_layer = spec.num_layers * r.per_layer_input_size if r is not None else 0
     width = 0 if f is None else f.intermediate_size     # with ffn.layer_widths the widest (spec._check_layer_widths)
     if f is not None and f.kind == "moe":

@@ -1239,7 +1239,11 @@ def refuse_no_ffn(spec: ModelSpec, what: str) -> None:
 
 def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
     """Refuse, in one line, a question whose answer would take every layer to have ``spec.attention``'s shape (the
-    training activations, the profiler's layers) for a spec whose sliding layers have their own."""
+    training activations, the profiler's layers) for a spec whose sliding layers have their own, or whose attention
+    is compressed (DeepSeek-V4: a block a layer type)."""
+    if spec.attention is not None and spec.attention.kind == "compressed":
+        raise SpecError("attention.kind", f"{what} is not modelled for compressed attention (DeepSeek-V4: a window and "
+                                          f"compressed entries a layer) ({spec.name})")
     if spec.attention_shapes > 1:
         raise SpecError("attention.sliding_shape", f"{what} is not modelled where the sliding layers have an attention "
                                                    f"shape of their own ({spec.name})")

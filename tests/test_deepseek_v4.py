@@ -434,3 +434,35 @@ def test_bad_specs_are_one_line(tmp_path, capsys, change, words):
 def test_questions_it_cannot_answer_are_one_line(capsys, args, words):
     path = f"tests/fixtures/hf/{V4}/config.json"
     refused(capsys, args[0], path, *args[1:], words=words)
+
+
+# ------------------------------------------------------------------------------------------------- roofline
+
+def test_roofline_step_by_hand():
+    """One decode token of one V4-Flash sequence at position 4,095: the step closes a csa entry (4,096 = 1,024 x 4)
+    and an hca one (32 x 128). The grouped output projection: ``wo_a`` 64 heads x 512 to 8 x 1024 and ``wo_b`` 8,192
+    to 4,096 a layer, fp8 with one e8m0 scale per 128 x 128; the compressors write a 584-byte row on each of the 41
+    csa/hca layers and an indexer key of 132 B on each csa layer; mHC maps the 4 x 4,096 streams to 24 outputs twice a
+    layer. At TP 8 the output projection is an eighth (8 heads, one group a rank), the compressors whole."""
+    s = flash()
+    ops = {o.name: o for o in step_ops(s, Step("decode", 1, 4095, 1))}
+    d, H, c, ro, g, L = 4096, 64, 512, 1024, 8, 43
+    assert ops["o_proj"].flops == L * (2 * H * c * ro + 2 * g * ro * d)
+    assert ops["o_proj"].weight_bytes == L * (H * c * ro + g * ro * d) * (8 + 8 / 16384) / 8
+    assert ops["compress"].kv_bytes == (21 + 20) * ROW and ops["index_compress"].kv_bytes == 21 * IDX
+    # the csa layers' compressor projects to 2 x 2 x 512, the hca layers' to 2 x 512; bf16
+    assert ops["compressor"].weight_bytes == (21 * 2 * 2 * c + 20 * 2 * c) * d * 2
+    n, mix = 4, 24
+    sub = 2 * n * d * mix + 2 * n * d + 2 * n * n * d + 2 * n * d
+    assert ops["hyper_connections"].flops == 2 * L * sub + 2 * n * d * n + 2 * n * d
+    tp8 = {o.name: o for o in step_ops(s, Step("decode", 1, 4095, 1), Parallelism(tp=8))}
+    assert tp8["o_proj"].flops == ops["o_proj"].flops / 8
+    assert tp8["compressor"].flops == ops["compressor"].flops and tp8["indexer"].flops == ops["indexer"].flops
+
+
+def test_workspace_holds_the_hyper_connection_streams():
+    """fit's activation workspace: 4 residual streams and the normed input, 5 x T x d x 2 B, where a plain residual
+    keeps 2."""
+    from mlacalc.capacity import activation_workspace
+
+    assert activation_workspace(flash(), 8192).residual == 5 * 8192 * 4096 * 2

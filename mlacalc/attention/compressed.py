@@ -92,11 +92,14 @@ class Compressed(AttentionFamily):
     name = "compressed"
     kinds = ("compressed",)
     cache_modes = ("compressed",)
+    requires = ("q_lora_rank", "o_groups", "o_lora_rank", "sliding_window")
 
     def normalise(self, raw: dict) -> dict:
-        """One K=V head, stored once: ``num_kv_heads`` 1 and ``kv_shared`` where a file leaves them out."""
+        """One K=V head, stored once, and a sink a head: ``num_kv_heads`` 1, ``kv_shared`` and ``sinks`` where a file
+        leaves them out."""
         raw.setdefault("num_kv_heads", 1)
         raw.setdefault("kv_shared", True)
+        raw.setdefault("sinks", True)
         return raw
 
     def validate(self, a: "Attention") -> None:
