@@ -5,15 +5,18 @@ training memory per GPU at the setup of each published torchtitan measurement.
     python bench/train_memory_checks.py --json   # one JSON object per point
 
 Each point is the same as ``mlacalc train MODEL --seq S -b B --dp D --cp C --tp T [--sp] --pp P --zero 3
---recompute MODE --json`` (``per_gpu.total``; the ``cmd`` field of ``--json`` spells it). torchtitan's FSDP2 is ZeRO-3
-over the ``dp x cp`` ranks (``dp_shard_cp``), fp32 sharded parameters, gradients and Adam states (16 B a parameter,
-``--precision mixed``), bf16 compute. Its "Memory(GiB)" is ``torch.cuda.max_memory_reserved`` (torchtitan's
-``DeviceMemoryMonitor``, the log's ``memory: ...GiB``), the caching allocator's reserved peak, the fullest GPU.
+--recompute MODE --tp-style torchtitan --json`` (``per_gpu.total``; the ``cmd`` field of ``--json`` spells it).
+torchtitan's FSDP2 is ZeRO-3 over the ``dp x cp`` ranks (``dp_shard_cp``), fp32 sharded parameters, gradients and
+Adam states (16 B a parameter, ``--precision mixed``), bf16 compute; its TP is DTensor's (``--tp-style torchtitan``:
+all-gathered saved linear inputs, ``loss_parallel``), identical to the default at TP 1. Its "Memory(GiB)" is
+``torch.cuda.max_memory_reserved`` (torchtitan's ``DeviceMemoryMonitor``, the log's ``memory: ...GiB``), the caching
+allocator's reserved peak, the fullest GPU.
 
-"before" is the peak the calculator gave before this round (:func:`before_bytes`: the loss's backward priced at two
-fp32 ``b s V / t`` tensors, not three; ZeRO-3 under PP gathering one unit at a time with sharded gradients). Nothing
-is fitted: the points are a validation set; the setups are read from the sources (URLs below) and the torchtitan
-configs they name.
+"before" is the peak the calculator gave before this round (:func:`before_bytes`: Megatron's TP style, the loss's
+backward priced at two fp32 ``b s V / t`` tensors, not three; ZeRO-3 under PP gathering one unit at a time with
+sharded gradients). ``megatron_tp_gib`` (``--json``) is today's calculator with Megatron's TP style, what the TP rows
+gave before ``--tp-style torchtitan`` existed. Nothing is fitted: the points are a validation set; the setups are read
+from the sources (URLs below) and the torchtitan configs they name.
 """
 
 from __future__ import annotations
@@ -51,14 +54,16 @@ class Point(NamedTuple):
     extras: str          # torch.compile / Float8 / AsyncTP / interleaving: not modelled
     published_gib: float
 
-    def run(self) -> TrainRun:
+    def run(self, tp_style: str = "torchtitan") -> TrainRun:
         return TrainRun(micro_batch=self.batch, seq=self.seq, recompute=self.recompute, zero=3,
-                        parallel=Parallelism(tp=self.tp, pp=self.pp, dp=self.dp, cp=self.cp, sp=self.tp > 1))
+                        parallel=Parallelism(tp=self.tp, pp=self.pp, dp=self.dp, cp=self.cp, sp=self.tp > 1,
+                                             tp_style=tp_style))
 
     def cmd(self) -> str:
         sp = " --sp" if self.tp > 1 else ""
         return (f"mlacalc train {self.model} --seq {self.seq} -b {self.batch} --dp {self.dp} --cp {self.cp} "
-                f"--tp {self.tp}{sp} --pp {self.pp} --zero 3 --recompute {self.recompute} --json")
+                f"--tp {self.tp}{sp} --pp {self.pp} --zero 3 --recompute {self.recompute} --tp-style torchtitan "
+                "--json")
 
 
 OP_SAC = "op SAC"
@@ -105,9 +110,10 @@ POINTS = [Point(*p) for p in [
 
 
 def before_bytes(spec, p: Point, s) -> float:
-    """Stage ``s``'s total as the calculator gave it before this round: no ``loss_grad`` (the loss's backward at two
-    fp32 ``b s V / t`` tensors), and ZeRO-3 gathering one unit at a time under PP too, with no unsharded gradients."""
-    run, w = p.run(), s.workspace
+    """Stage ``s`` (of the Megatron-style run, ``p.run("megatron")``)'s total as the calculator gave it before this
+    round: no ``loss_grad`` (the loss's backward at two fp32 ``b s V / t`` tensors), and ZeRO-3 gathering one unit at
+    a time under PP too, with no unsharded gradients."""
+    run, w = p.run("megatron"), s.workspace
     one_unit = w.zero3_gather
     if w.zero3_grads:
         prm = stage_params(spec, run.parallel)[s.stage]
@@ -122,15 +128,18 @@ def predict(p: Point) -> dict:
     spec = load_spec(p.model)
     stages = stage_memory(spec, p.run())
     pk = max(stages, key=lambda s: s.total)
-    before = max(before_bytes(spec, p, s) for s in stages)
+    megatron = stage_memory(spec, p.run("megatron"))
+    before = max(before_bytes(spec, p, s) for s in megatron)
+    megatron_tp = max(s.total for s in megatron)
     a, w = pk.activations, pk.workspace
     return {"id": p.id, "source": p.source, "cmd": p.cmd(), "torchtitan_ac": p.ac, "not_modelled": p.extras,
             "published_gib": p.published_gib, "stage": pk.stage,
             "states_gib": pk.states.total / GIB, "activations_gib": a.total / GIB,
             "layers_gib": a.layers / GIB, "head_gib": a.head / GIB, "backward_peak_gib": a.backward_peak / GIB,
-            "workspace_gib": w.total / GIB, "loss_grads_gib": (w.logit_grad + w.loss_grad) / GIB,
+            "gathered_inputs_gib": a.gathered_inputs / GIB, "workspace_gib": w.total / GIB,
+            "loss_grads_gib": (w.logit_grad + w.loss_grad + w.loss_parallel_sum) / GIB,
             "zero3_gather_gib": w.zero3_gather / GIB, "zero3_grads_gib": w.zero3_grads / GIB,
-            "total_gib": pk.total / GIB, "before_gib": before / GIB,
+            "total_gib": pk.total / GIB, "megatron_tp_gib": megatron_tp / GIB, "before_gib": before / GIB,
             "error": pk.total / GIB / p.published_gib - 1, "error_before": before / GIB / p.published_gib - 1}
 
 

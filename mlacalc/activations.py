@@ -49,6 +49,19 @@ context parallelism divides the sequence of every per-token tensor (the eager S 
 MoE: routing assumed balanced, so each GPU's experts see as many token copies as its own tokens send out
 (``b s k``); expert FFN tensors divide by TP (width-split experts, or token-split copies under SP).
 
+TP style (``Parallelism.tp_style``; :meth:`ActivationConfig.linear_input`): under SP, a column-parallel linear reads
+the all-gathered ``[b, s, h]``. Megatron-Core (``megatron``, the default) saves the ``[s/t, b, h]`` shard and gathers
+it again in backward (``LinearWithGradAccumulationAndAsyncCommunication.forward``: ``ctx.save_for_backward(input,
+weight)`` before the all-gather into a global buffer, ``megatron/core/tensor_parallel/layers.py``). torchtitan
+(``torchtitan``) runs DTensor's plan: ``PrepareModuleInput(input_layouts=(Shard(1), ...), desired_input_layouts=
+(Replicate(), ...))`` on ``attention`` and ``feed_forward``, ``ColwiseParallel()`` on wq/wk/wv and w1/w3
+(``torchtitan/models/llama3/infra/parallelize.py``, ``apply_tp``; ``torchtitan/parallelisms/parallelize_llama.py`` in
+2024-12). The redistribute runs once, in the module's forward pre-hook (``PrepareModuleInput._prepare_input_arg``,
+``torch/distributed/tensor/parallel/style.py``), and the colwise linears' own ``_prepare_input_fn`` finds the input
+already ``Replicate()``: one gathered ``[b, s, h]`` tensor a block, which autograd saves for the three projections
+(for w1 and w3: two), and the shard is not kept. The output head (``ColwiseParallel(input_layouts=Shard(1))``) saves
+its gathered input the same way. The norms (``SequenceParallel``) keep their sharded inputs, as under Megatron.
+
 Backward (:func:`backward_phases`, :func:`backward_peak`): the activation gradients alive while a layer's
 backward runs, instant by instant, with what recomputation re-materialises and what is already freed; the widest
 instant is what a layer's backward adds to the stored activations.
@@ -67,7 +80,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-from .attention import divide, family, layer_block
+from .attention import blocks, divide, family, layer_block
 from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
@@ -77,6 +90,7 @@ INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
 
 RECOMPUTE_MODES = ("none", "selective", "full", "mla-latent", "op")
+GATHERED = "gathered"   # group and split of a column-parallel linear's all-gathered saved input (torchtitan TP)
 # torchtitan's op-level SAC saves the outputs of these ops (its _save_list), every second aten.mm excepted
 OP_SAC_SAVED = ("mm", "sdpa", "reduce_scatter", "max")
 KERNELS = ("fused", "eager")
@@ -122,6 +136,9 @@ class ActivationConfig:
                 # DTensor TP saves partial-sum mm outputs and reduce-scatter outputs of its own layouts, and CP's
                 # ring attention runs SDPA once per ring step: neither is derived here
                 raise ArgError("recompute", "op (torchtitan's op-level SAC) is modelled at tp 1 and cp 1 only")
+        if self.convention == "megatron" and self.parallel.tp_style != "megatron":
+            raise ArgError("tp_style", "the megatron convention is the paper's Megatron layer; "
+                                       "--tp-style torchtitan prices the native layer")
 
     @property
     def tp(self) -> int:
@@ -145,6 +162,36 @@ class ActivationConfig:
         """Tokens per sequence of a token-replicated tensor on this GPU: split over TP only under SP."""
         return self.seq_local // self.tp if self.sp else self.seq_local
 
+    @property
+    def gathers_inputs(self) -> bool:
+        """The column-parallel linears save their all-gathered input (torchtitan's DTensor TP at ``tp > 1``; see
+        the module docstring), not Megatron's sequence shard."""
+        return self.parallel.tp_style == "torchtitan" and self.tp > 1
+
+    @property
+    def loss_parallel(self) -> bool:
+        """DTensor's ``loss_parallel`` runs the loss: torchtitan's TP unless ``parallelism.disable_loss_parallel``
+        (``ParallelDims.loss_parallel_enabled``: ``tp > 1 and enable_loss_parallel``)."""
+        return self.gathers_inputs and self.parallel.loss_parallel
+
+    @property
+    def vocab_split(self) -> int:
+        """Ranks the loss's ``b s V`` tensors split over: ``tp`` for Megatron's vocab-parallel cross-entropy and for
+        ``loss_parallel`` (the head's output stays ``Shard(-1)``); 1 for torchtitan's TP without it, whose head
+        all-gathers the logits (``ColwiseParallel(output_layouts=Replicate())``, ``apply_tp``) and runs the eager
+        loss on the whole vocabulary on every rank."""
+        return self.tp if self.parallel.tp_style == "megatron" or self.loss_parallel else 1
+
+    def linear_input(self, name: str, width: int, group: str, kept_by: str) -> SavedTensor:
+        """The ``[b, s, width]`` input a column-parallel linear (or the q/k/v or gate/up linears sharing it) saves, on
+        one GPU: the sequence shard ``[b, s/t, width]`` under Megatron's SP (replicated without SP), or, under
+        torchtitan's TP, the all-gathered ``[b, s, width]`` (group and split :data:`GATHERED`)."""
+        if self.gathers_inputs:
+            return SavedTensor(name, ("b", "s", "h"), (self.micro_batch, self.seq_local, width), ACT_BYTES, GATHERED,
+                               kept_by + "; all-gathered over TP (DTensor Replicate)", GATHERED)
+        return SavedTensor(name, ("b", "s", "h"), (self.micro_batch, self.seq_tokens, width), ACT_BYTES, group,
+                           kept_by, "sp")
+
 
 @dataclass(frozen=True)
 class LayerActivations:
@@ -158,6 +205,7 @@ class LayerActivations:
     router: float = 0          # router probabilities, top-k indices and weights
     dispatch: float = 0        # MoE token copies: dispatch (expert input) and combine (expert output)
     experts: float = 0         # routed experts' FFN tensors
+    gathered: float = 0        # torchtitan TP: the all-gathered inputs of the attention and FFN projections
 
     @property
     def total(self) -> float:
@@ -223,8 +271,7 @@ def _gated(prefix: str, group: str, tokens: tuple[str, ...], tdims: tuple[int, .
 def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]:
     f = spec.ffn
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
-    out = [SavedTensor("ffn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "ffn",
-                       "gate/up projections (MoE: router, experts)", "sp")]
+    out = [cfg.linear_input("ffn.input", h, "ffn", "gate/up projections (MoE: router, experts)")]
     if spec.norms_per_layer == 1:   # a parallel block: the FFN reads attention's input, kept once (attn.input)
         out = []
     if not moe:
@@ -377,6 +424,26 @@ def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
     refuse_layer_widths(spec, "training memory")
     if cfg.recompute == "mla-latent" and not family(spec.attention).latent_recompute:
         raise ArgError("recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
+    if cfg.gathers_inputs:
+        check_torchtitan_tp(spec, cfg.tp)
+
+
+def check_torchtitan_tp(spec: ModelSpec, tp: int) -> None:
+    """Refuse a model whose tensors under torchtitan's DTensor TP (``--tp-style torchtitan`` over ``tp > 1`` ranks) are
+    not derived here or that torchtitan cannot split: attention other than mha/gqa/mqa, or key/value heads that ``tp``
+    does not divide (:meth:`AttentionFamily.check_dtensor_tp`), MoE layers (torchtitan's
+    MoE plan, ``PrepareModuleInputOutput`` with a replicated input and grouped experts, is not derived), MTP modules,
+    and a parallel block (one norm feeding attention and FFN: one gathered copy or two is not established)."""
+    for b in blocks(spec):
+        family(b).check_dtensor_tp(spec, b, tp)
+    if spec.ffn is not None and spec.ffn.kind == "moe":
+        raise ArgError("tp_style", f"torchtitan's tensor parallelism is modelled for dense FFN layers; {spec.name} "
+                                   "has MoE layers")
+    if spec.mtp_layers:
+        raise ArgError("tp_style", f"torchtitan's tensor parallelism of {spec.name}'s MTP modules is not modelled")
+    if spec.norms_per_layer == 1:
+        raise ArgError("tp_style", f"torchtitan's tensor parallelism is modelled for blocks with a norm before "
+                                   f"attention and one before the FFN; {spec.name} has a parallel block")
 
 
 def saved_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
@@ -757,17 +824,19 @@ def rope_tensors(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
 
 
 def head_tensors(spec: ModelSpec, cfg: ActivationConfig, prefix: str = "") -> list[SavedTensor]:
-    """Last stage: final norm, the head's input, and the loss's fp32 log-probabilities (``b s V``, vocab-split
-    over TP as Megatron's vocab-parallel cross-entropy does; HF's ``cross_entropy(logits.float())`` keeps the
-    same log-softmax output)."""
+    """Last stage: final norm, the head's input (all-gathered under torchtitan's TP: :meth:`ActivationConfig.
+    linear_input`), and the loss's fp32 log-probabilities (``b s V``, vocab-split over TP as Megatron's vocab-parallel
+    cross-entropy and DTensor's ``loss_parallel`` do, whole without it: :attr:`ActivationConfig.vocab_split`; HF's
+    ``cross_entropy(logits.float())`` keeps the same log-softmax output)."""
     if cfg.convention == "megatron":
         return []
     b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
-    vocab = math.ceil(spec.vocab_size / cfg.tp)
+    vocab = math.ceil(spec.vocab_size / cfg.vocab_split)
+    split = "tp" if cfg.vocab_split == cfg.tp else "none"
     return (_norm(f"{prefix}final_norm", "head", b, st, h, "h", "final norm")
-            + [SavedTensor(f"{prefix}head.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "head", "output head", "sp"),
+            + [cfg.linear_input(f"{prefix}head.input", h, "head", "output head"),
                SavedTensor(f"{prefix}loss.log_probs", ("b", "s", "V"), (b, cfg.seq_local, vocab), FP32_BYTES,
-                           "head", "cross-entropy (log-softmax output)", "tp")])
+                           "head", "cross-entropy (log-softmax output)", split)])
 
 
 def mtp_tensors(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:

@@ -19,6 +19,14 @@ The rules, in one place (:meth:`Parallelism.check` against a spec):
   EP ranks are drawn from the ``tp x dp`` ranks of a stage (MoE parallel folding, Megatron-Core), so ``ep``
   divides ``tp x dp``. Each EP rank holds ``E / ep`` whole experts.
 - ``sp`` and ``dp_attention`` split over the TP ranks, so they need ``tp > 1``.
+- **TP style** (``tp_style``, training only): how a framework's tensor parallelism keeps activations for backward.
+  ``megatron`` (default): Megatron-Core's sequence parallelism, whose column-parallel linears save the ``[s/t, b, h]``
+  shard and all-gather it again in backward. ``torchtitan``: DTensor's plan (``SequenceParallel`` norms,
+  ``PrepareModuleInput`` redistributing ``Shard(1) -> Replicate()`` before attention and the FFN, ``ColwiseParallel``
+  with ``input_layouts=Shard(1)`` on the output head), where autograd saves the all-gathered ``[b, s, h]`` input; it is
+  sequence-parallel throughout, so under TP it needs ``sp``, and its loss is DTensor's ``loss_parallel`` unless
+  ``loss_parallel`` is off (torchtitan's ``parallelism.disable_loss_parallel``: the logits are all-gathered and the
+  loss runs on the whole vocabulary). The memory it implies: :mod:`mlacalc.activations` and :mod:`mlacalc.training`.
 - **Shared experts** split over TP like a dense FFN, except under ``dp_attention`` with ``ep > 1``: there each rank
   sends its own tokens to the experts by all-to-all (DeepEP) and runs the shared experts on them itself, so every
   rank holds them whole (:attr:`Parallelism.shared_expert_tp`).
@@ -30,7 +38,7 @@ Calculators that model only some degrees (the inference roofline models one TP/E
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import ArgError, show
@@ -41,6 +49,10 @@ if TYPE_CHECKING:
 MAX_RANKS = 1 << 20          # a sanity bound on any degree (no deployment comes near it)
 DEGREES = ("tp", "pp", "dp", "ep", "cp")
 SWITCHES = ("sp", "dp_attention")
+TP_STYLES = ("megatron", "torchtitan")
+# training-only fields and their defaults (a calculator that does not model them refuses other values: require);
+# not the activation "convention" (native|megatron) of mlacalc.activations.CONVENTIONS
+TRAINING_FIELDS = {"tp_style": "megatron", "loss_parallel": True}
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,8 @@ class Parallelism:
     cp: int = 1
     sp: bool = False
     dp_attention: bool = False
+    tp_style: str = "megatron"
+    loss_parallel: bool = True
 
     def __post_init__(self):
         for name in DEGREES:
@@ -68,6 +82,19 @@ class Parallelism:
         if self.dp_attention and self.tp == 1:
             raise ArgError("dp_attention", "data-parallel attention splits sequences over the TP ranks: "
                                            "it needs tp > 1")
+        if not isinstance(self.tp_style, str) or self.tp_style not in TP_STYLES:
+            raise ArgError("tp_style", f"must be one of {', '.join(TP_STYLES)}, got {show(self.tp_style)}")
+        if not isinstance(self.loss_parallel, bool):
+            raise ArgError("loss_parallel", f"must be true or false, got {show(self.loss_parallel)}")
+        if not self.loss_parallel and self.tp_style != "torchtitan":
+            # Megatron-Core's cross-entropy is always vocab-parallel; turning loss_parallel off is torchtitan's
+            # parallelism.disable_loss_parallel
+            raise ArgError("loss_parallel", "turning loss parallelism off is torchtitan's "
+                                            "parallelism.disable_loss_parallel: it needs --tp-style torchtitan")
+        if self.tp_style == "torchtitan" and self.tp > 1 and not self.sp:
+            # torchtitan's apply_tp puts SequenceParallel on every norm: its TP has no layout without SP
+            raise ArgError("tp_style", "torchtitan's tensor parallelism is sequence-parallel throughout "
+                                       "(SequenceParallel norms): add --sp")
         if self.ep > 1 and (self.tp * self.dp) % self.ep:
             raise ArgError("ep", f"expert-parallel ranks ({self.ep}) must divide tp x dp ({self.tp} x {self.dp}): "
                                  "experts spread over a stage's ranks")
@@ -108,7 +135,8 @@ class Parallelism:
         return 1 if self.moe_a2a else self.tp
 
     def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The degrees and switches (the training-only fields are reported by ``mlacalc train``, which models them)."""
+        return {name: getattr(self, name) for name in DEGREES + SWITCHES}
 
     # --- rules against a spec --------------------------------------------------------------------------------
 
@@ -163,9 +191,9 @@ class Parallelism:
                                      "the other; attention.layer_heads)")
 
     def require(self, what: str, supported: tuple[str, ...]) -> "Parallelism":
-        """Refuse degrees that ``what`` does not model (instead of silently ignoring them)."""
-        for name in DEGREES + SWITCHES:
-            default = False if name in SWITCHES else 1
+        """Refuse degrees (and training-only fields) that ``what`` does not model instead of silently ignoring them."""
+        for name in DEGREES + SWITCHES + tuple(TRAINING_FIELDS):
+            default = TRAINING_FIELDS.get(name, False if name in SWITCHES else 1)
             if name not in supported and getattr(self, name) != default:
                 raise ArgError(name, f"{what} does not model it (it models {', '.join(supported)})")
         return self

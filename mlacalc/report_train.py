@@ -15,13 +15,15 @@ def memory_table(m) -> object:
             ["optimizer", fmt_bytes(pk.states.optimizer)],
             ["activations", fmt_bytes(a.total)]]
     for label, v in (("  layers (stored)", a.layers), ("  embedding, RoPE", a.embedding), ("  head, loss", a.head),
-                     ("  MTP", a.mtp), ("  backward peak", a.recompute_peak)):
+                     ("  MTP", a.mtp), ("  backward peak", a.recompute_peak),
+                     ("  gathered SP inputs (torchtitan)", a.gathered_inputs)):
         if v:
             rows.append([label, fmt_bytes(v)])
     rows.append(["workspace", fmt_bytes(w.total)])
     for label, v in (("  reserve (stated)", w.reserve), ("  ZeRO-3 gather", w.zero3_gather),
                      ("  ZeRO-3 unsharded grads (PP)", w.zero3_grads),
-                     ("  logit gradient", w.logit_grad), ("  log-prob gradient", w.loss_grad)):
+                     ("  logit gradient", w.logit_grad), ("  log-prob gradient", w.loss_grad),
+                     ("  loss_parallel exp + one-hot", w.loss_parallel_sum)):
         if v:
             rows.append([label, fmt_bytes(v)])
     rows.append(["total", fmt_bytes(pk.total)])
@@ -29,10 +31,18 @@ def memory_table(m) -> object:
     rows.append([f"{m.gpu.name}", f"{fmt_bytes(m.gpu.memory_bytes)}: {verdict} "
                  f"({'+' if m.headroom >= 0 else '-'}{fmt_bytes(abs(m.headroom))})"])
     cap = (f"micro-batch {r.micro_batch} x {r.seq:,} tokens; recompute {r.recompute}; {r.kernel} attention; "
-           f"{r.convention} convention; {r.precision} precision, ZeRO-{r.zero}; TP={p.tp}{'+SP' if p.sp else ''} "
+           f"{r.convention} convention; {r.precision} precision, ZeRO-{r.zero}; TP={p.tp}{'+SP' if p.sp else ''}"
+           f"{_style(p)} "
            f"PP={p.pp} DP={p.dp} EP={p.ep} CP={p.cp}; fullest GPU: stage {pk.stage} ({pk.num_layers} layers, "
            f"micro-batches in flight: {pk.in_flight})")
     return table(f"Training memory per GPU: {m.model}", ["part", "bytes"], rows, cap)
+
+
+def _style(p) -> str:
+    """The TP style in the caption, where it is not the default (Megatron's)."""
+    if p.tp_style == "megatron":
+        return ""
+    return f" ({p.tp_style}{'' if p.loss_parallel else ', no loss_parallel'})"
 
 
 def limits_line(m) -> str:
@@ -45,7 +55,7 @@ def limits_line(m) -> str:
 
 def layers_table(m) -> object:
     names = list(m.layers)
-    parts = ["norms", "attention", "attention_core", "mla", "ffn", "router", "dispatch", "experts"]
+    parts = ["norms", "attention", "attention_core", "mla", "ffn", "router", "dispatch", "experts", "gathered"]
     rows = [[p] + [fmt_bytes(getattr(m.layers[n][0], p)) for n in names] for p in parts
             if any(getattr(m.layers[n][0], p) for n in names)]
     rows.append(["total"] + [fmt_bytes(m.layers[n][0].total) for n in names])

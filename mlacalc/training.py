@@ -28,8 +28,14 @@ Workspace (stated, not measured here): a fixed ``reserve`` for the CUDA context,
 allocator slack (default 2 GiB, ``--reserve-gib``); under ZeRO-3 the largest unit's gathered bf16 weights (no
 prefetch; a layer, the embedding or the head: :func:`zero3_units`), and under ZeRO-3 with ``pp > 1`` the whole
 stage's gathered weights and its unsharded gradients instead (:func:`zero3_pipeline_bytes`); on the last stage the
-two fp32 ``b s V / t`` tensors the loss's backward writes while the saved log-probabilities are alive
-(:class:`Workspace`).
+two fp32 ``b s V / t`` tensors the loss's backward writes while the saved log-probabilities are alive, three under
+DTensor's ``loss_parallel`` (torchtitan's TP: :class:`Workspace`).
+
+TP style (``Parallelism.tp_style``): ``megatron`` prices Megatron-Core's sequence parallelism; ``torchtitan`` prices
+DTensor's, whose column-parallel linears save their all-gathered ``[b, s, h]`` input
+(:meth:`mlacalc.activations.ActivationConfig.linear_input`). Those gathered inputs alive at the stage's peak (stored,
+the head's, and those the backward peak re-materialises) are their own part, ``StageActivations.gathered_inputs``,
+taken out of ``layers``, ``head`` and ``backward_peak``.
 
 Backward: the widest instant of one layer's backward (:func:`mlacalc.activations.backward_peak`: activation
 gradients in flight, recomputed tensors, less the stored tensors that backward has already freed) is added once
@@ -41,7 +47,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from .activations import (ActivationConfig, LatentVsExpanded, LayerActivations, SavedTensor, backward_peak,
+from .activations import (GATHERED, ActivationConfig, LatentVsExpanded, LayerActivations, SavedTensor, backward_peak,
                           check_cross_layers, embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded,
                           layer_activations, mtp_bytes, rope_tensors, saved_tensors, sum_by_group)
 from .attention import blocks, family
@@ -61,6 +67,7 @@ WEIGHT_GATHER_BYTES = 2      # ZeRO-3 gathers bf16 weights
 UNSHARDED_GRAD_BYTES = {"mixed": 4, "bf16": 2}
 LOGIT_GRAD_BYTES = 4         # fp32 gradient of the logits
 LOSS_GRAD_BYTES = 4          # fp32 dense gradient nll_loss's backward writes (the log-probabilities' gradient)
+LOSS_SUM_BYTES = 4           # fp32 ``grad_input + exp(x)`` of loss_parallel's fused backward (DTensor)
 
 # (weights, gradients, optimizer) bytes per parameter; see the module docstring.
 PRECISIONS = {"mixed": (2, 2, 12), "bf16": (2, 2, 4)}
@@ -152,6 +159,8 @@ class StageActivations:
     head: float             # final norm, head input, log-probabilities (last stage)
     mtp: float              # multi-token-prediction modules (last stage)
     backward_peak: float    # one layer's backward at its widest: gradients + recomputed - already freed
+    gathered_inputs: float = 0.0  # torchtitan TP: all-gathered [b, s, h] linear inputs alive at the peak (stored,
+    #                               the head's, and those the backward peak re-materialises), out of the three above
 
     @property
     def total(self) -> float:
@@ -178,23 +187,36 @@ class Workspace:
     writes the logits' gradient, another ``4 b s V / t`` (``logit_grad``), while both the saved log-probabilities
     (:func:`mlacalc.activations.head_tensors`) and ``loss_grad`` are alive: three fp32 ``b s V / t`` tensors at
     that instant, not two (held-out round 2026-12: torchtitan's Llama-3.1-8B at 32k tokens). That is the eager
-    ``cross_entropy(logits.float())`` of HF and torchtitan without TP; a fused loss holds fewer (Megatron's
-    vocab-parallel cross-entropy reuses its saved softmax as the gradient), a compiled one need not materialise
-    them, and DTensor's ``loss_parallel`` holds four (docs/training-memory-checks.md, T4)."""
+    ``cross_entropy(logits.float())`` of HF and torchtitan without TP (and of torchtitan's TP without
+    ``loss_parallel``, on the whole vocabulary: :attr:`mlacalc.activations.ActivationConfig.vocab_split`); a fused loss
+    holds fewer (Megatron's vocab-parallel cross-entropy reuses its saved softmax as the gradient), a compiled one
+    need not materialise them.
+
+    DTensor's ``loss_parallel`` (torchtitan's TP by default) holds four: its ``nll_loss`` backward handler fuses the
+    ``log_softmax`` backward (``_nll_loss_and_log_softmax_backward``, torch/distributed/tensor/parallel/loss.py):
+    ``grad_input = torch.zeros_like(x)`` with ``-1`` written at each target (``loss_grad``), then
+    ``(grad_input + torch.exp(x)) * grad_output``: ``exp(x)`` and the sum are new tensors (``loss_parallel_sum``; the
+    ``exp`` is freed once the sum is written) and the product is the logits' gradient (``logit_grad``), written while
+    the saved log-probabilities ``x``, ``grad_input`` and the sum are alive; ``_log_softmax_backward_handler`` only
+    returns it (``grad_output.to(input_dtype)``, no copy in fp32). Four fp32 ``b s V / t`` tensors at both the add and
+    the multiply."""
 
     reserve: float
     zero3_gather: float
     logit_grad: float
     loss_grad: float = 0.0
     zero3_grads: float = 0.0    # ZeRO-3 under PP: the stage's unsharded gradients (:func:`zero3_pipeline_bytes`)
+    loss_parallel_sum: float = 0.0   # loss_parallel: ``grad_input + exp(x)``, a fourth fp32 b s V / t tensor
 
     @property
     def total(self) -> float:
-        return self.reserve + self.zero3_gather + self.logit_grad + self.loss_grad + self.zero3_grads
+        return (self.reserve + self.zero3_gather + self.logit_grad + self.loss_grad + self.zero3_grads
+                + self.loss_parallel_sum)
 
     def as_dict(self) -> dict:
         return {"reserve": self.reserve, "zero3_gather": self.zero3_gather, "logit_grad": self.logit_grad,
-                "loss_grad": self.loss_grad, "zero3_grads": self.zero3_grads, "total": self.total}
+                "loss_grad": self.loss_grad, "zero3_grads": self.zero3_grads,
+                "loss_parallel_sum": self.loss_parallel_sum, "total": self.total}
 
 
 @dataclass(frozen=True)
@@ -234,6 +256,11 @@ def layer_kinds(spec: ModelSpec) -> dict[str, int]:
 
 def _total(ts: list[SavedTensor]) -> float:
     return float(sum(t.bytes for t in ts))
+
+
+def _gathered(ts) -> float:
+    """Bytes of the all-gathered linear inputs among ``ts`` (torchtitan's TP; none under Megatron's)."""
+    return float(sum(t.bytes for t in ts if t.group == GATHERED))
 
 
 def zero3_units(spec: ModelSpec, par: Parallelism, layers: range, prm: Params, first: bool, last: bool) -> list[float]:
@@ -297,34 +324,44 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     # Layers of one kind keep the same tensors: compute each kind once. The Megatron convention counts stored
     # activations only (Table 2), so no backward peak there (backward_peak returns 0).
     kinds = layer_kinds(spec)
-    stored = {k: _total(saved_tensors(spec, j, cfg)) for k, j in kinds.items()}
-    peak = {k: backward_peak(spec, j, cfg).total for k, j in kinds.items()}
+    saved = {k: saved_tensors(spec, j, cfg) for k, j in kinds.items()}
+    stored = {k: _total(ts) for k, ts in saved.items()}
+    stored_gathered = {k: _gathered(ts) for k, ts in saved.items()}
+    peaks = {k: backward_peak(spec, j, cfg) for k, j in kinds.items()}
+    peak = {k: p.total for k, p in peaks.items()}
+    # the gathered inputs alive at the peak: re-materialised ones still alive, less stored ones already freed
+    peak_gathered = {k: _gathered(p.tensors) - _gathered(p.released_tensors) for k, p in peaks.items()}
+    head_ts = head_tensors(spec, cfg)
     out = []
     for i, (layers, prm) in enumerate(zip(ranges, params)):
         in_flight = par.pp - i            # 1F1B over pp stages, the empty ones too (not the n that hold layers)
         first, last = i == 0, i == n - 1
         here = [_kind(spec, j) for j in layers]
+        worst = max(dict.fromkeys(here), key=lambda k: peak[k])      # the stage's widest backward, first kind on ties
+        gathered = (in_flight * (sum(stored_gathered[k] for k in here) + (_gathered(head_ts) if last else 0.0))
+                    + peak_gathered[worst])
         acts = StageActivations(
-            layers=in_flight * sum(stored[k] for k in here),
+            layers=in_flight * sum(stored[k] - stored_gathered[k] for k in here),
             embedding=in_flight * (_total(rope_tensors(spec, cfg)) + (_total(embedding_tensors(spec, cfg))
                                                                       if first else 0)),
-            head=in_flight * _total(head_tensors(spec, cfg)) if last else 0.0,
+            head=in_flight * (_total(head_ts) - _gathered(head_ts)) if last else 0.0,
             mtp=in_flight * mtp_bytes(spec, cfg) if last else 0.0,
-            backward_peak=max(peak[k] for k in here))
+            backward_peak=peak[worst] - peak_gathered[worst], gathered_inputs=gathered)
         gather = grad_accum = 0.0
         if run.zero == 3 and par.pp > 1:
             gather, grad_accum = zero3_pipeline_bytes(prm.total, run.precision)
         elif run.zero == 3:
             gather = WEIGHT_GATHER_BYTES * max(zero3_units(spec, par, layers, prm, first, last))
-        logit_grad = loss_grad = 0.0
+        logit_grad = loss_grad = loss_sum = 0.0
         if last and not megatron:
-            logits = run.micro_batch * cfg.seq_local * -(-spec.vocab_size // p.tp)    # b s V / t elements
+            logits = run.micro_batch * cfg.seq_local * -(-spec.vocab_size // cfg.vocab_split)    # b s V / t elements
             logit_grad, loss_grad = LOGIT_GRAD_BYTES * logits, LOSS_GRAD_BYTES * logits
+            loss_sum = LOSS_SUM_BYTES * logits if cfg.loss_parallel else 0.0
         out.append(StageMemory(stage=i, first_layer=layers.start, num_layers=len(layers), in_flight=in_flight,
                                states=model_states(prm, run.precision, run.zero, p), activations=acts,
                                workspace=Workspace(reserve=run.reserve_bytes, zero3_gather=gather,
                                                    logit_grad=logit_grad, loss_grad=loss_grad,
-                                                   zero3_grads=grad_accum)))
+                                                   zero3_grads=grad_accum, loss_parallel_sum=loss_sum)))
     return out
 
 
@@ -361,7 +398,7 @@ class TrainMemory:
             "config": {"micro_batch": r.micro_batch, "seq": r.seq, "recompute": r.recompute,
                        "attention_kernel": r.kernel, "convention": r.convention, "precision": r.precision,
                        "zero": r.zero, "tp": p.tp, "pp": p.pp, "dp": p.dp, "ep": p.ep, "cp": p.cp, "sp": p.sp,
-                       "reserve_bytes": r.reserve_bytes},
+                       "tp_style": p.tp_style, "loss_parallel": p.loss_parallel, "reserve_bytes": r.reserve_bytes},
             "per_gpu": {"parameters": pk.states.weights, "gradients": pk.states.gradients,
                         "optimizer": pk.states.optimizer, "activations": pk.activations.total,
                         "workspace": pk.workspace.total, "total": pk.total},

@@ -76,7 +76,7 @@ VALID = {
     "--set": ["num_layers=2", "attention.kv_lora_rank=256", "dtypes.kv=fp8", "attention.num_heads=0"],
     "--as": ["mha", "mqa", "gqa:8", "gqa:2", "gqa:3"], "--weight-dtype": ["bf16", "fp8", "int4"],
     "--phase": ["decode", "prefill", "train"], "--q-tokens": ["1", "2", "4"], "--gpu": BUILTIN_GPUS,
-    "--mla-form": ["absorbed", "decompressed"], "--gpu-mem-util": ["0.9", "0.5", "1"],
+    "--mla-form": ["absorbed", "decompressed"], "--tp-style": ["megatron", "torchtitan"], "--gpu-mem-util": ["0.9", "0.5", "1"],
     "--workspace": ["4G", "0", "512M"], "--workspace-tokens": ["8k", "1"], "--gpus": ["1", "8", "1,8"],
     "--format": ["table", "csv", "json"], "--recompute": ["none", "selective", "full", "mla-latent", "op"],
     "--precision": ["mixed", "bf16"], "--attention-kernel": ["fused", "eager"],

@@ -41,7 +41,12 @@ def test_the_405b_pipeline_point_gathers_the_whole_stage():
     assert r["stage"] == 0
     assert r["zero3_gather_gib"] == pytest.approx(2 * stage0 / GIB)            # 12.37 GiB
     assert r["zero3_grads_gib"] == pytest.approx(4 * stage0 / GIB)             # 24.73 GiB
-    assert r["total_gib"] - r["before_gib"] == pytest.approx((6 * stage0 - 2 * layer) / GIB)
+    assert r["megatron_tp_gib"] - r["before_gib"] == pytest.approx((6 * stage0 - 2 * layer) / GIB)
+    # torchtitan's TP: the recomputed layer's two projection inputs, gathered (4 x 8,192 x 16,384 x 2 B = 1 GiB each)
+    # where Megatron's style keeps eighths; stage 0 holds no head or loss
+    gathered = 4 * 8192 * 16384 * 2
+    assert r["gathered_inputs_gib"] == pytest.approx(2 * gathered / GIB)
+    assert r["total_gib"] - r["megatron_tp_gib"] == pytest.approx(2 * (gathered - gathered // 8) / GIB)   # 1.75
 
 
 def test_the_docs_table_is_the_scripts_output(capsys):
@@ -56,16 +61,47 @@ def test_the_docs_table_is_the_scripts_output(capsys):
     assert len(printed) == 2 + len(mod.POINTS)
 
 
-def test_the_70b_tp_point_prices_three_vocab_tensors_and_loss_parallel_holds_a_fourth():
-    """T4a: Llama-3.1-70B, TP 8 (vocab 128,256 / 8 = 16,032 a GPU), micro-batch 16 x 8,192. mlacalc prices the eager
-    loss's two backward tensors in the workspace (the saved log-probs sit in the activations); DTensor's
-    loss_parallel (torch/distributed/tensor/parallel/loss.py, _nll_loss_and_log_softmax_backward) holds one more,
-    4 x 16 x 8,192 x 16,032 B = 7.83 GiB. The doc's hand estimate adds it and the SP gathered inputs (+5.25 GiB) to
-    mlacalc's total: 70.3 GiB against the published 71.9."""
+def test_the_70b_tp_point_gathers_its_sp_inputs_and_loss_parallel_holds_a_fourth_vocab_tensor():
+    """T4a: Llama-3.1-70B, TP 8 (vocab 128,256 / 8 = 16,032 a GPU), micro-batch 16 x 8,192, run with ``--tp-style
+    torchtitan``. The loss's backward under DTensor's loss_parallel (torch/distributed/tensor/parallel/loss.py,
+    _nll_loss_and_log_softmax_backward) holds three fp32 workspace tensors beside the saved log-probs (``grad_input``,
+    ``grad_input + exp(x)``, the product), 4 x 16 x 8,192 x 16,032 B = 7.83 GiB each; the head's input and the
+    recomputed layer's two projection inputs are all-gathered, 16 x 8,192 x 8,192 x 2 B = 2 GiB each, where Megatron's
+    style keeps eighths: +5.25 GiB. The round's hand estimate, 57.2 + 5.25 + 7.83 = 70.3 GiB (-2.2%), is now the
+    calculator's."""
     r = _row(_module(), "T4a")
     one = 4 * 16 * 8192 * (128_256 // 8)
     assert one == 8_405_385_216
-    assert r["loss_grads_gib"] == pytest.approx(2 * one / GIB)
-    by_hand = r["total_gib"] + 5.25 + one / GIB
-    assert round(by_hand, 1) == 70.3
-    assert round(by_hand / r["published_gib"] - 1, 3) == -0.022
+    assert r["loss_grads_gib"] == pytest.approx(3 * one / GIB)
+    gathered = 16 * 8192 * 8192 * 2
+    assert r["gathered_inputs_gib"] == pytest.approx(3 * gathered / GIB)
+    assert r["total_gib"] - r["megatron_tp_gib"] == pytest.approx((3 * (gathered - gathered // 8) + one) / GIB)
+    assert 3 * (gathered - gathered // 8) / GIB == 5.25
+
+
+def test_the_70b_tp_point_at_the_loss_instant_alone():
+    """The doc's limit (1) on T4a: the recomputed layer's backward peak (its two gathered inputs, 2 x 2 GiB, and the
+    rest of ``backward_peak``) is not alive during the loss's backward, where the four fp32 tensors are; the total
+    less that peak is the loss's instant, 70.3 - 10.3 = 60.0 GiB, -16.6% against the published 71.9."""
+    r = _row(_module(), "T4a")
+    layer_peak = r["backward_peak_gib"] + 2 * (16 * 8192 * 8192 * 2) / GIB
+    assert round(layer_peak, 1) == 10.3
+    assert round(r["total_gib"] - layer_peak, 1) == 60.0
+    assert round((r["total_gib"] - layer_peak) / r["published_gib"] - 1, 3) == -0.166
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "training-memory-checks.md").read_text()
+    assert "70.3 - 10.3 = 60.0 GiB (-16.6%)" in doc
+
+
+def test_the_docs_tp_style_table_is_the_scripts_output():
+    """The "DTensor TP" section's before -> after table: each TP row's Megatron-style and torchtitan-style peaks and
+    errors are what the script computes (``megatron_tp_gib``, ``total_gib``), not figures edited by hand."""
+    mod = _module()
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "training-memory-checks.md").read_text().splitlines()
+    tp_rows = [p for p in mod.POINTS if p.tp > 1]
+    assert [p.id for p in tp_rows] == ["T4a", "T4b", "T5a", "T5b", "T6a", "T6b", "T6c", "T6d"]
+    for p in tp_rows:
+        r = mod.predict(p)
+        m, t = r["megatron_tp_gib"], r["total_gib"]
+        want = (f"| {p.id} | {p.published_gib:.1f} | {m:.1f} | {m / p.published_gib - 1:+.1%} | {t:.1f} | "
+                f"{r['error']:+.1%} |")
+        assert any(line.startswith(want) for line in doc), want

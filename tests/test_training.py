@@ -103,8 +103,8 @@ def test_stage_total_is_the_sum_of_its_parts():
     for s in stage_memory(spec, run):
         assert s.total == s.states.weights + s.states.gradients + s.states.optimizer + s.activations.layers + \
             s.activations.embedding + s.activations.head + s.activations.mtp + s.activations.backward_peak + \
-            s.workspace.reserve + s.workspace.zero3_gather + s.workspace.logit_grad + s.workspace.loss_grad + \
-            s.workspace.zero3_grads
+            s.activations.gathered_inputs + s.workspace.reserve + s.workspace.zero3_gather + \
+            s.workspace.logit_grad + s.workspace.loss_grad + s.workspace.zero3_grads + s.workspace.loss_parallel_sum
 
 
 @settings(max_examples=30, deadline=None)

@@ -294,16 +294,22 @@ class AttentionFamily:
         raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for mha/gqa/mqa attention, not "
                                     f"{spec.attention.kind}")
 
+    def check_dtensor_tp(self, spec: "ModelSpec", block, tp: int) -> None:
+        """Refuse torchtitan's DTensor tensor parallelism (``--tp-style torchtitan`` over ``tp > 1`` ranks) where which
+        tensors its plan saves is not established here: every family but mha/gqa/mqa (torchtitan's DeepSeek-V3 plan
+        gathers MLA's latents too, ``NoParallel`` down-projections on a replicated input; not derived)."""
+        raise ArgError("tp_style", f"torchtitan's tensor parallelism is modelled for mha/gqa/mqa attention, not "
+                                   f"{block.kind}")
+
     def saved_tensors(self, spec: "ModelSpec", cfg) -> list[SavedTensor]:
         """The attention block's stored tensors on one GPU (see :mod:`mlacalc.activations` for the rules):
         its input, the family's projection tensors, q/k/v for the kernel, the core's internals, the output."""
         a = spec.attention
         self.check_training(spec)
-        b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
+        b, sl, t, h = cfg.micro_batch, cfg.seq_local, cfg.tp, spec.hidden_size
         heads = divide(a.num_heads, t, "attention.num_heads")
         kv_heads = self.attended_kv_heads(a, t)
-        out = [SavedTensor("attn.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "attention",
-                           "q/k/v (MLA: q_down, kv_down) projections", "sp")]
+        out = [cfg.linear_input("attn.input", h, "attention", "q/k/v (MLA: q_down, kv_down) projections")]
         extra, up = self.projection_tensors(spec, cfg, heads, kv_heads)
         out += extra
         kv_sym = self.kv_symbol

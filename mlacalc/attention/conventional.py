@@ -214,6 +214,19 @@ class Conventional(AttentionFamily):
             raise SpecError("attention.head_gate", "training memory with a head-wise output gate (Step-3.5's g_proj) "
                                                    "is not modelled")
 
+    def check_dtensor_tp(self, spec: "ModelSpec", block, tp: int) -> None:
+        """torchtitan's Llama plan (``apply_tp``): q/k/v read one gathered input. A low-rank query (Step-3's MFA: a
+        replicated down projection and its norm before ``wq``) has no torchtitan plan: refused. ``wk``/``wv`` are
+        ``ColwiseParallel`` and their outputs are viewed as ``(bs, seqlen, -1, head_dim)``, the local heads inferred
+        from the shard (``Attention.forward``, torchtitan/models/llama3/model/model.py): ``tp`` must divide the
+        key/value heads (no replication, unlike the default style's ``max(1, a_kv / t)``)."""
+        if block.q_lora_rank:
+            raise ArgError("tp_style", f"torchtitan's tensor parallelism is modelled for plain q/k/v projections; "
+                                       f"{spec.name} has a low-rank query")
+        if block.num_kv_heads % tp:
+            raise ArgError("tp", f"torchtitan shards wk/wv by whole heads: {block.num_kv_heads} key/value heads "
+                                 f"do not split over {tp} TP ranks")
+
     def op_sac_ops(self, spec: "ModelSpec", cfg) -> list[tuple[str, SavedTensor]]:
         """torchtitan's Llama attention (``torchtitan/models/llama/model.py``, ``Attention.forward``):
         ``xq, xk, xv = self.wq(x), self.wk(x), self.wv(x)``, RoPE, ``repeat_kv``, ``F.scaled_dot_product_attention``,

@@ -58,8 +58,8 @@ SpNotOpt = Annotated[bool, typer.Option("--sp", hidden=True)]
 # Library argument names -> this CLI's flags, where they differ from `--` + the name with dashes.
 FLAGS = {"kernel": "--attention-kernel", "reserve_bytes": "--reserve-gib", "workspace_bytes": "--workspace",
          "as_attention": "--as", "overrides": "--set", "kv_bits": "--kv-bits", "non_torch_bytes": "--non-torch",
-         "cudagraph_bytes": "--cudagraph-mem"}
-ARGUMENTS = {"tp", "pp", "dp", "ep", "cp", "sp", "dp_attention", "context", "batch", "q_tokens", "phase",
+         "cudagraph_bytes": "--cudagraph-mem", "loss_parallel": "--no-loss-parallel"}
+ARGUMENTS = {"tp", "pp", "dp", "ep", "cp", "sp", "dp_attention", "tp_style", "context", "batch", "q_tokens", "phase",
              "mla_form", "cache", "block_size", "micro_batch", "seq", "recompute", "convention", "precision", "zero",
              "gpu_mem_util", "workspace_tokens", "weight_dtype", "kv_dtype", "gpus", "gpu"} | set(FLAGS)
 
@@ -77,9 +77,10 @@ def where_message(field: str, message: str, argument: bool = False) -> str:
 
 
 def parallelism(tp: int = 1, pp: int = 1, dp: int = 1, ep: int = 1, cp: int = 1, sp: bool = False,
-                dp_attention: bool = False) -> Parallelism:
+                dp_attention: bool = False, tp_style: str = "megatron", loss_parallel: bool = True) -> Parallelism:
     """The :class:`Parallelism` of a command's flags (validated by its constructor)."""
-    return Parallelism(tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, sp=sp, dp_attention=dp_attention)
+    return Parallelism(tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, sp=sp, dp_attention=dp_attention, tp_style=tp_style,
+                       loss_parallel=loss_parallel)
 
 
 MODEL_HELP = ("A built-in name (mlacalc specs list), a YAML spec, or a Hugging Face config.json (file or folder). "

@@ -38,11 +38,18 @@ def train(model: ModelArg,
                                                   "(Korthikanti et al. 2022's GPT layer).")] = "native",
           reserve_gib: Annotated[float, typer.Option("--reserve-gib", help="Stated allowance for CUDA context, "
                                                      "library buffers and allocator slack, GiB.")] = 2.0,
+          tp_style: Annotated[str, typer.Option("--tp-style", help="Whose tensor parallelism: megatron (Megatron-Core"
+                                                "'s SP saves each linear's sequence shard) or torchtitan (DTensor: "
+                                                "saves the all-gathered input; loss_parallel's loss). Needs --sp "
+                                                "under TP.")] = "megatron",
+          no_loss_parallel: Annotated[bool, typer.Option("--no-loss-parallel", help="torchtitan's parallelism."
+                                                         "disable_loss_parallel: the head all-gathers the logits "
+                                                         "and the eager loss runs on the whole vocabulary.")] = False,
           tensors: Annotated[bool, typer.Option("--tensors", help="Also list every saved tensor per layer.")] = False,
           set_: SetOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Training memory per GPU: parameters, gradients, optimizer, activations and workspace; whether it fits,
     and the largest micro-batch and longest sequence that do."""
-    par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
+    par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention, tp_style, not no_loss_parallel)
     reserve = finite(reserve_gib, "--reserve-gib", minimum=0, maximum=2.0**30)
     spec = model_spec(model, set_, as_)
     par.check(spec)
