@@ -1309,6 +1309,9 @@ NULL_DERIVED: dict[str, tuple[set[str], Any]] = {
 NULL_KV_IS_HEADS = NULL_DERIVED["num_key_value_heads"][0] | set(GLM_V_TEXT)
 # Sizes whose null the readers take as none, as DeepSeek's MoE does (DeepseekV2MoE: ``if config.n_shared_experts is
 # not None``): a count of shared experts, and MLA's query down-projection (``if self.q_lora_rank is None``).
+# Not DeepSeek-V4's: DeepseekV4Config is a strict dataclass (``q_lora_rank: int = 1024``, ``n_shared_experts: int =
+# 1``) whose attention always builds q_a_proj and whose MoE always builds its shared expert, so a null is refused
+# there as any other size's (it was read as the class default: V4-Pro 1,570.60 B parameters for 1,573.00 B).
 NULL_IS_NONE = {"n_shared_experts", "num_shared_experts", "moe_num_shared_experts", "num_shared_expert", "q_lora_rank"}
 
 
@@ -1324,7 +1327,7 @@ def _refuse_null_defaults(cfg: dict, mt: str, named: str, defaults: dict) -> Non
     (a K/V head count as the query heads, a head width as hidden / heads); the readers take it so. Other keys keep
     their readings of a null (:data:`NULL_IS_NONE`; ERNIE's ``moe_layer_end_index``: the last layer)."""
     for k, v in cfg.items():
-        if v is not None or defaults.get(k) is None or k not in SIZES or k in NULL_IS_NONE:
+        if v is not None or defaults.get(k) is None or k not in SIZES or (k in NULL_IS_NONE and mt not in COMPRESSED):
             continue
         if named in NULL_DERIVED.get(k, ((),))[0] or (k == "num_key_value_heads" and named in GLM_V_TEXT):
             continue
@@ -3463,14 +3466,27 @@ def _deepseek_v4(cfg: dict, mt: str, name: str, mlx: Any, description: str) -> d
         raise _refuse(mt, f"intermediate_size {_show(cfg['intermediate_size'])} and moe_intermediate_size "
                           f"{_show(width)} name one width (DeepseekV4Config.attribute_map) and disagree")
     head = cfg["head_dim"]
-    rope = cfg.get("qk_rope_head_dim")
-    if rope is None:
-        rope = int(head * cfg.get("partial_rotary_factor", V4_DEFAULTS["partial_rotary_factor"]))
+    # DeepseekV4Config.__post_init__: qk_rope_head_dim = int(head_dim x partial_rotary_factor), the legacy
+    # qk_rope_head_dim / head_dim standing in only where partial_rotary_factor is None (then 64 / 512)
+    rope, factor = cfg.get("qk_rope_head_dim"), cfg.get("partial_rotary_factor")
+    if factor is not None:
+        built = int(head * factor)
+        if rope is not None and rope != built:
+            raise _refuse(mt, f"partial_rotary_factor {_show(factor)} (head_dim x it: {built} rotary dims, what "
+                              f"DeepseekV4Config builds) and qk_rope_head_dim {_show(rope)} disagree")
+        rope = built
+    elif rope is None:
+        rope = int(head * V4_DEFAULTS["partial_rotary_factor"])
     if rope > head:
         raise _refuse(mt, f"qk_rope_head_dim {rope} exceeds head_dim {head}")
     nope = cfg.get("qk_nope_head_dim")
     if nope is not None and nope != head - rope:
         raise _refuse(mt, f"qk_nope_head_dim {nope} is not head_dim {head} less the rotary dims {rope}")
+    if cfg["hc_mult"] == 1:
+        # DeepseekV4HyperConnection builds its mappings at any hc_mult ((2 + 1) x d and 3 + 3 at 1); the spec's
+        # hyper_connections 1 is a plain residual with none
+        raise _refuse(mt, "hc_mult 1: DeepSeek-V4 still builds the mHC mappings of one stream, which are not modelled "
+                          "(hyper_connections 1 is a plain residual); give 2 or more")
     mtp = cfg.get("num_nextn_predict_layers") or 0
     types, mtp_type, csa, hca = _v4_layers(cfg, mt, L, mtp)
     attention = {"kind": "compressed", "num_heads": cfg["num_attention_heads"], "num_kv_heads": 1,

@@ -466,3 +466,33 @@ def test_workspace_holds_the_hyper_connection_streams():
     from mlacalc.capacity import activation_workspace
 
     assert activation_workspace(flash(), 8192).residual == 5 * 8192 * 4096 * 2
+
+
+# ------------------------------------------------------------------------------------------------- review fixes
+
+@pytest.mark.parametrize("key", ["q_lora_rank", "n_shared_experts"])
+def test_a_null_size_is_refused_not_defaulted(tmp_path, capsys, key):
+    """DeepseekV4Config is a strict dataclass (``q_lora_rank: int = 1024``, ``n_shared_experts: int = 1``): a null is
+    no model it builds. It was read as the class default (V4-Pro's ``q_lora_rank: null`` as 1024: 1,570.60 B
+    parameters for 1,573.00 B), where DeepSeek-V2/V3 read these nulls as "none" (no query LoRA, no shared expert)."""
+    cfg = fixture_config("deepseek_v4_pro") | {key: None}
+    refused(capsys, "weights", write_config(tmp_path, cfg), words=f"{key} is null")
+
+
+def test_hc_mult_one_is_refused(tmp_path, capsys):
+    """``hc_mult: 1`` still builds every mHC mapping (transformers ``DeepseekV4HyperConnection``: ``fn`` of ``(2 + 1)
+    1 x d``, ``base`` 3, ``scale`` 3, twice a layer, and the head's), while ``hyper_connections: 1`` is a plain
+    residual with none: the 43 x 2 x (3 x 4096 + 6) + (4096 + 2) parameters were dropped silently."""
+    cfg = fixture_config("deepseek_v4_flash") | {"hc_mult": 1}
+    refused(capsys, "weights", write_config(tmp_path, cfg), words="hc_mult 1")
+
+
+def test_partial_rotary_factor_wins_over_legacy_rope_dims(tmp_path, capsys):
+    """DeepseekV4Config reads the legacy ``qk_rope_head_dim`` only where ``partial_rotary_factor`` is None
+    (``__post_init__``); a file giving both that disagree builds ``head_dim x partial_rotary_factor`` rotary dims,
+    which the reader took from ``qk_rope_head_dim``: refused in one line, and read alike where they agree."""
+    cfg = fixture_config("deepseek_v4_flash")
+    refused(capsys, "kv", write_config(tmp_path, cfg | {"partial_rotary_factor": 0.25}),
+            words="partial_rotary_factor 0.25")
+    same = load_spec(write_config(tmp_path, cfg | {"partial_rotary_factor": 64 / 512}))
+    assert (same.attention.qk_rope_head_dim, same.attention.qk_nope_head_dim) == (64, 448)
