@@ -110,8 +110,8 @@ class Attention:
                                 "each query of a csa layer selects (V4-Flash 512, V4-Pro 1024)", None, minimum=1)
     index_cache_bytes: int | None = _f("dsa, compressed: bytes of indexer key cache per token (compressed: per "
                                        "entry) and layer (none: fp8 keys plus one fp32 scale per 128 values, as "
-                                       "engines store them: 132 at 128 dims; vLLM's fp4 indexer cache of "
-                                       "DeepSeek-V4: 68)", None, minimum=1)
+                                       "engines store them: 132 at 128 dims, vLLM's fp4 indexer cache of "
+                                       "DeepSeek-V4 too; an MXFP4 key itself: 68)", None, minimum=1)
     o_groups: int | None = _f("compressed: groups g of the grouped low-rank output projection (DeepSeek-V4's "
                               "o_groups): each group's H c / g output dims go to o_lora_rank (wo_a), the g "
                               "o_lora_rank to the model width (wo_b)", None, minimum=1, maximum=MAX_HEADS)

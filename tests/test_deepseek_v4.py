@@ -180,9 +180,10 @@ def test_the_report_s_kv_claim_holds_in_its_storage_convention():
     It holds, within its rounding (10% is [9.5%, 10.5%)), with V4's rows as the report stores them (section 2.3.4:
     FP8 for the no-RoPE dims, BF16 for the RoPE dims: the engines' 584-byte rows) and its indexer keys in FP4
     (section 5.2.1: "QK activations are cached, loaded, and multiplied entirely in FP4": MXFP4, 64 B of values and
-    4 B of scales, vLLM's ``use_fp4_indexer_cache``), against V3.2 in FlashMLA's fp8-ds layout with fp8 indexer keys.
-    The window's rows count, the compressors' fp32 buffers not (with them Pro is 10.51%, just out). With fp8 indexer
-    keys (132 B, vLLM's default) it does not hold: Pro 11.47%, Flash 8.01%."""
+    4 B of scales), against V3.2 in FlashMLA's fp8-ds layout with fp8 indexer keys. The window's rows count, the
+    compressors' fp32 buffers not (with them Pro is 10.51%, just out). With fp8 indexer keys (132 B, vLLM's default,
+    and what vLLM allocates under ``use_fp4_indexer_cache`` too: "we still allocate the same amount of memory as
+    FP8") it does not hold: Pro 11.47%, Flash 8.01%."""
     fp4_key = 128 // 2 + 128 // 32
     pro_fp4, flash_fp4 = _kv_claim("deepseek_v4_pro", fp4_key), _kv_claim("deepseek_v4_flash", fp4_key)
     assert 0.095 <= pro_fp4 < 0.105 and 0.065 <= flash_fp4 < 0.075
