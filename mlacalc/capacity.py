@@ -285,12 +285,8 @@ def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: f
     sliding group holding ``window - 1 + batched_tokens`` tokens a request: vLLM's ``max_num_batched_tokens``). None
     for every other model and under mlacalc's accounting, which size the cache as a byte sum.
     ``mamba_cache_mode`` (vLLM; None: "none", prefix caching off) is refused in one line where it changes nothing."""
-    if engine in ("vllm", "sglang") and spec.attention is not None and spec.attention.kind == "compressed":
-        # vLLM pages DeepSeek-V4 in block groups of its own (the window, compressed and indexer caches and the
-        # compressor states of every layer type, pages padded to 576 B: MLAAttentionSpec alignment=576, the
-        # DeepSeek-V4 branch of kv_cache_utils), SGLang in DeepSeekV4TokenToKVPool: neither is this module's pages
-        raise ArgError("engine", f"{engine}'s cache pools for compressed attention (DeepSeek-V4: window, compressed, "
-                                 f"indexer and compressor-state groups) are not modelled; use --engine mlacalc")
+    if spec.attention is not None:      # a family whose engine pages are its own (DeepSeek-V4's) refuses them
+        family(spec.attention).check_engine(engine)
     hybrid = engine in ("vllm", "sglang") and is_hybrid(spec)
     if mamba_cache_mode is not None and not (hybrid and engine == "vllm"):
         check_mamba_cache_mode(mamba_cache_mode)

@@ -98,7 +98,7 @@ def sliding_projections(spec: ModelSpec) -> dict[str, int]:
     """Parameters of one sliding layer's attention, by projection, where ``attention.sliding_shape`` gives the sliding
     layers heads of their own ({} otherwise: they are :func:`attention_projections`; compressed attention's are
     :func:`layer_type_projections`)."""
-    if spec.attention_shapes == 1 or spec.attention.kind == "compressed":
+    if spec.attention_shapes == 1 or family(spec.attention).layer_kinds:
         return {}
     b = spec.sliding_attention
     return family(b).projections(b, spec.hidden_size)
@@ -638,11 +638,9 @@ def layer_type_projections(spec: ModelSpec) -> dict:
     """Compressed attention's (DeepSeek-V4) parameters of one layer of each type its layers have, by projection, in
     order sliding, csa, hca; {} for any other attention (its full and sliding tables say it)."""
     a = spec.attention
-    if a is None or a.kind != "compressed":
-        return {}
+    kinds = family(a).layer_kinds if a is not None else ()
     used = {spec.layer_type(i) for i in range(spec.num_layers)}
-    return {t: family(a).projections(spec.type_block(t), spec.hidden_size) for t in ("sliding", "csa", "hca")
-            if t in used}
+    return {t: family(a).projections(spec.type_block(t), spec.hidden_size) for t in kinds if t in used}
 
 
 def unused_kv_params(spec: ModelSpec) -> float:

@@ -91,6 +91,9 @@ class AttentionFamily:
     # optional (nullable) fields this kind cannot do without, which ``validate`` refuses a block without (mamba1's
     # dt_rank): the JSON Schema requires them of this kind, and not null
     requires: tuple[str, ...] = ()
+    # layer types whose blocks the family builds from the one ``attention`` (compressed: sliding, csa, hca; their
+    # projections are weights' per-type tables); () where the spec's attention and sliding blocks are the layers'
+    layer_kinds: tuple[str, ...] = ()
 
     # --- spec ------------------------------------------------------------------------------------------------
 
@@ -165,6 +168,10 @@ class AttentionFamily:
         layer holds parts of their own counts (DeepSeek-V4's window and compressed entries) overrides this; the
         constant state is :meth:`state_bytes`."""
         return self.cache_bytes(a, cache, kv_bits, kv_format).scaled(rule.held_paged(context, block_size))
+
+    def check_engine(self, engine: str) -> None:
+        """Raise :class:`ArgError` where ``engine``'s cache pages are not modelled for this family (``fit --engine``);
+        every engine is by default."""
 
     def state_bytes(self, a, state_bits: float, ssm_bits: float | None = None) -> KVCache:
         """Bytes one sequence holds per layer whatever its length (linear-attention state: the convolution at

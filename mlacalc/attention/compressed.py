@@ -95,6 +95,7 @@ class Compressed(AttentionFamily):
     kinds = ("compressed",)
     cache_modes = ("compressed",)
     requires = ("q_lora_rank", "o_groups", "o_lora_rank", "sliding_window")
+    layer_kinds = LAYER_KINDS
 
     def normalise(self, raw: dict) -> dict:
         """One K=V head, stored once, and a sink a head: ``num_kv_heads`` 1, ``kv_shared`` and ``sinks`` where a file
@@ -151,6 +152,16 @@ class Compressed(AttentionFamily):
             raise ArgError("cache", f"compressed attention (DeepSeek-V4) caches its K=V rows as they are; there is no "
                                     f"{cache} form, got {cache!r}")
         return cache
+
+    def check_engine(self, engine: str) -> None:
+        """vLLM pages DeepSeek-V4 in block groups of its own (the window, compressed and indexer caches and the
+        compressor states of every layer type, pages padded to 576 B: ``MLAAttentionSpec`` ``alignment=576``, the
+        DeepSeek-V4 branch of ``kv_cache_utils``), SGLang in ``DeepSeekV4TokenToKVPool``: neither is
+        :mod:`mlacalc.capacity`'s pages, so those engines are refused; ``mlacalc`` sums the bytes."""
+        if engine in ("vllm", "sglang"):
+            raise ArgError("engine", f"{engine}'s cache pools for compressed attention (DeepSeek-V4: window, "
+                                     f"compressed, indexer and compressor-state groups) are not modelled; use --engine "
+                                     f"mlacalc")
 
     def check_split(self, a: "Attention", tp: int) -> None:
         """vLLM splits the query heads and the output groups (``n_local_groups = o_groups / tp``)."""
