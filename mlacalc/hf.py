@@ -50,6 +50,12 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   MLA with GLM-4.5's experts, :func:`_glm4_moe_lite_keys`), ``longcat_flash`` (LongCat-Flash: two MLA blocks and two
   dense MLPs a layer beside one shortcut MoE with zero experts, read as twice as many spec layers,
   :func:`_longcat_keys`); DSA (MLA plus the lightning indexer): ``deepseek_v32``, ``glm_moe_dsa``;
+- DeepSeek-V4, ``deepseek_v4`` (V4-Flash, V4-Pro; :func:`_deepseek_v4`, docs/zoo-facts.md section 36): compressed
+  attention (``attention.kind: compressed``) layer by layer from ``layer_types`` or the release's ``compress_ratios``
+  (0 / 4 / 128: the window alone, compressed sparse, heavily compressed; the MTP layer's entry after the layers), the
+  grouped output projection, ``hc_mult`` mHC streams (``hyper_connections``), MoE on every layer with the first
+  ``num_hash_layers`` hash-routed (``ffn.hash_layers``), fp8 blocks with MXFP4 routed experts (``expert_dtype``), the
+  cache in fp8-ds rows; the later variants' keys (V4.1's layers reading other layers' K/V, DSpark drafters) refused;
 - hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet; Qwen3.5's ``qwen3_5``/``qwen3_5_moe``
   wrappers, whose ``qwen3_5_text``/``qwen3_5_moe_text`` decoders are read as it), ``kimi_linear`` (KDA and MLA);
 - hybrids of Mamba-2 and attention (:func:`_mamba2`): ``nemotron_h`` (Nemotron-H, Nemotron-Nano-v2, Nemotron 3:
@@ -458,6 +464,14 @@ ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
 # head_dim=256), Gemma2Config and Gemma3TextConfig(num_attention_heads=8, num_key_value_heads=4, head_dim=256,
 # sliding_window=4096), transformers src/transformers/models/gemma*/configuration_gemma*.py)
 DEFAULTS: dict[str, dict[str, Any]] = {
+    # DeepseekV4Config (transformers models/deepseek_v4/configuration_deepseek_v4.py, V4-Flash's shape); its layer
+    # pattern, hash layers, compress rates and RoPE fraction default in _deepseek_v4 (V4_DEFAULTS)
+    "deepseek_v4": {"vocab_size": 129280, "hidden_size": 4096, "moe_intermediate_size": 2048, "num_hidden_layers": 43,
+                    "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512, "q_lora_rank": 1024,
+                    "num_experts_per_tok": 6, "n_routed_experts": 256, "n_shared_experts": 1,
+                    "max_position_embeddings": 1048576, "sliding_window": 128, "o_groups": 8, "o_lora_rank": 1024,
+                    "index_n_heads": 64, "index_head_dim": 128, "index_topk": 512, "num_nextn_predict_layers": 1,
+                    "hc_mult": 4, "tie_word_embeddings": False},
     "gemma": {"tie_word_embeddings": True, "num_attention_heads": 16, "num_key_value_heads": 16, "head_dim": 256},
     "gemma2": {"tie_word_embeddings": True, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
                "sliding_window": 4096},
@@ -835,7 +849,10 @@ LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
 STATE_SPACE = {"mamba", "falcon_mamba", "mamba2"}
-KNOWN = CONVENTIONAL | LATENT | STATE_SPACE
+# DeepSeek-V4 (V4-Flash, V4-Pro): compressed attention, mHC, hash-routed MoE (read whole by _deepseek_v4; refused by
+# name before docs/zoo-facts.md section 36)
+COMPRESSED = {"deepseek_v4"}
+KNOWN = CONVENTIONAL | LATENT | STATE_SPACE | COMPRESSED
 
 # model_types whose configs parse but whose architecture the spec cannot describe
 REFUSED = {
@@ -857,11 +874,8 @@ REFUSED = {
     # the tenth round (docs/zoo-facts.md section 13)
     "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
               "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
-    # the breadth audit (docs/zoo-facts.md section 29; Gemma-4, refused there, is read since section 37)
-    # DeepseekV4Config (transformers models/deepseek_v4/configuration_deepseek_v4.py): per-layer compressed sparse
-    # and heavily compressed attention (compress_rates 4 and 128) over one shared K/V head of head_dim 512 with a
-    # sliding branch, a grouped low-rank output projection (o_groups, o_lora_rank), Manifold-Constrained
-    # Hyper-Connections (hc_mult residual streams) and hash-routed MoE layers
+    # the breadth audit (docs/zoo-facts.md section 29; Gemma-4 and DeepSeek-V4, refused there, are read since sections
+    # 37 and 36)
     # the 2025-2026 wrappers (docs/zoo-facts.md section 33). Ernie4_5_VLMoeTextConfig (transformers
     # models/ernie4_5_vl_moe/modular_ernie4_5_vl_moe.py): each MoE layer holds two Ernie4_5_VLMoeSparseMoeBlock, text
     # experts of moe_intermediate_size[0] (1536) and vision experts of moe_intermediate_size[1] (512), each with its
@@ -892,9 +906,6 @@ REFUSED = {
     # pre-allocates one slot per unique attention invocation"): weights of 2 stacks, KV of many more layers
     "hrm_text": "HRM's recurrent H and L stacks (layers run H_cycles x (L_cycles + 1) times a token, each run caching "
                 "its own K/V) are not modelled",
-    "deepseek_v4": "DeepSeek-V4's compressed attention (compressed_sparse_attention, heavily_compressed_attention: "
-                   "K/V compressed 4x and 128x beside a sliding window), grouped output projection and "
-                   "hyper-connections (hc_mult) are not modelled",
     # the survey of docs/zoo-facts.md section 35: decoders of 2025-2026 (and three older ones) whose classes were read
     # (transformers models/<type>/modular_<type>.py and blocks.json; vLLM's model file where it has one) and which the
     # spec cannot describe, or which no released file was found to check a reading against. Each was refused before
@@ -976,7 +987,10 @@ SIZES = {k: 1 for k in (
     # the 2021-2023 decoders: OPT (ffn_dim, word_embed_proj_dim), BLOOM (n_embed), MPT (n_heads, expansion_ratio)
     "ffn_dim", "word_embed_proj_dim", "n_embed", "n_heads", "expansion_ratio",
     # Nemotron 3 Super's LatentMoE width (NemotronHConfig.moe_latent_size; None: no latent projections)
-    "moe_latent_size")} | {k: 0 for k in (
+    "moe_latent_size",
+    # DeepSeek-V4 (DeepseekV4Config), read by _deepseek_v4; a compress rate of 0 is refused there, in one line
+    "o_groups", "o_lora_rank", "hc_mult")} | {k: 0 for k in (
+    "num_hash_layers", "compress_rate_csa", "compress_rate_hca",
     "num_kv_shared_layers", "laurel_rank", "hidden_size_per_layer_input", "altup_active_idx",
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
@@ -988,7 +1002,8 @@ SIZES = {k: 1 for k in (
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS, "num_layers": MAX_LAYERS, "n_layers": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
-               "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types", "full_attn_idxs"}
+               "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types", "full_attn_idxs",
+               "compress_ratios"}
 NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type", "mlp_layer_types", "mtp_layers_block_type"}
 # switches read as true/false: a string such as "no" or "false" was taken by truthiness (tie_word_embeddings "no"
 # tied the head, silently a different parameter count) or as false by `is True` (attention_bias "true")
@@ -1316,6 +1331,9 @@ NULL_DERIVED: dict[str, tuple[set[str], Any]] = {
 NULL_KV_IS_HEADS = NULL_DERIVED["num_key_value_heads"][0] | set(GLM_V_TEXT)
 # Sizes whose null the readers take as none, as DeepSeek's MoE does (DeepseekV2MoE: ``if config.n_shared_experts is
 # not None``): a count of shared experts, and MLA's query down-projection (``if self.q_lora_rank is None``).
+# Not DeepSeek-V4's: DeepseekV4Config is a strict dataclass (``q_lora_rank: int = 1024``, ``n_shared_experts: int =
+# 1``) whose attention always builds q_a_proj and whose MoE always builds its shared expert, so a null is refused
+# there as any other size's (it was read as the class default: V4-Pro 1,570.60 B parameters for 1,573.00 B).
 NULL_IS_NONE = {"n_shared_experts", "num_shared_experts", "moe_num_shared_experts", "num_shared_expert", "q_lora_rank"}
 
 
@@ -1331,7 +1349,7 @@ def _refuse_null_defaults(cfg: dict, mt: str, named: str, defaults: dict) -> Non
     (a K/V head count as the query heads, a head width as hidden / heads); the readers take it so. Other keys keep
     their readings of a null (:data:`NULL_IS_NONE`; ERNIE's ``moe_layer_end_index``: the last layer)."""
     for k, v in cfg.items():
-        if v is not None or defaults.get(k) is None or k not in SIZES or k in NULL_IS_NONE:
+        if v is not None or defaults.get(k) is None or k not in SIZES or (k in NULL_IS_NONE and mt not in COMPRESSED):
             continue
         if named in NULL_DERIVED.get(k, ((),))[0] or (k == "num_key_value_heads" and named in GLM_V_TEXT):
             continue
@@ -3637,6 +3655,226 @@ def _latent(cfg: dict, mt: str) -> dict:
     return a
 
 
+# ---------------------------------------------------------------------------------------------------------
+# DeepSeek-V4 (deepseek_v4): compressed attention, mHC, hash-routed MoE, MXFP4 experts beside fp8 blocks
+# ---------------------------------------------------------------------------------------------------------
+
+# transformers DeepseekV4Config: layer_types names (DEEPSEEK_V4_LAYER_TYPES) and the legacy compress_ratios it maps
+# (_COMPRESS_RATIO_TO_LAYER_TYPE: only 0, 4 and 128; any other ratio is a KeyError there)
+V4_LAYER_TYPES = {"sliding_attention": "sliding", "compressed_sparse_attention": "csa",
+                  "heavily_compressed_attention": "hca"}
+V4_RATIOS = {0: "sliding", 4: "csa", 128: "hca"}
+V4_MLP_TYPES = ("hash_moe", "moe")                         # DEEPSEEK_V4_MLP_LAYER_TYPES
+V4_DEFAULTS = {"compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 128},
+               "num_hash_layers": 3, "partial_rotary_factor": 64 / 512}
+V4_EXPERT_DTYPES = ("fp4", "fp8")                          # vLLM _DEEPSEEK_V4_EXPERT_DTYPES
+# keys of DeepSeek-V4's later checkpoints whose layers read other layers' K/V or indexer, or that carry an n-gram
+# table or a speculative drafter (V4.1, V4-Flash-0731): their models are not the spec's
+V4_VARIANT_KEYS = ("kv_source_layers", "index_source_layers", "engram_layer_ids", "candidate_source_layer",
+                   "candidate_topk_blocks", "candidate_block_size")
+V4_READING = ("deepseek_v4: compressed attention (a 128-token window on every layer; csa layers add one entry per "
+              "compress_rate tokens and a lightning indexer's top-k, hca layers one entry per compress_rate tokens, "
+              "all attended), mHC (hc_mult residual streams), hash-routed leading MoE layers; the routers' "
+              "score-correction biases (gate.bias, fp32, one an expert on the non-hash layers) are not counted, as "
+              "DeepSeek-V3's are not; the cache priced in the engines' fp8-ds rows")
+
+
+def _v4_layers(cfg: dict, mt: str, L: int, mtp: int) -> tuple[list[str], str, int | None, int | None]:
+    """(each layer's type, the MTP layers' type, csa rate, hca rate) of a DeepSeek-V4 config: ``layer_types``
+    (transformers' names) or, as released, ``compress_ratios`` (0 / 4 / 128 a layer, the MTP layers' entries after
+    the ``num_hidden_layers``: V4-Flash's 44 and V4-Pro's 62 entries end in the MTP layer's 0); rates from
+    ``compress_rates`` (or the legacy ``compress_rate_csa`` / ``compress_rate_hca``), DeepseekV4Config's 4 and 128
+    where none is given. An MTP layer without an entry is sliding, as both releases' are (their ``mtp.0.attn`` holds
+    no compressor: code-corpus file id 62968290951). Anything transformers would not build, or builds otherwise, is
+    one line."""
+    names, ratios = cfg.get("layer_types"), cfg.get("compress_ratios")
+    if names is not None and ratios is not None:
+        raise _refuse(mt, "gives both layer_types and compress_ratios; transformers reads layer_types alone, give one")
+    rates = cfg.get("compress_rates")
+    if rates is not None and (not isinstance(rates, dict) or set(rates) - set(V4_LAYER_TYPES)):
+        raise _refuse(mt, f"compress_rates must map compressed_sparse_attention and heavily_compressed_attention to "
+                          f"whole numbers, got {_show(rates)}")
+    rates = {**V4_DEFAULTS["compress_rates"], **(rates or {})}
+    for key, t in (("compress_rate_csa", "compressed_sparse_attention"),
+                   ("compress_rate_hca", "heavily_compressed_attention")):
+        if cfg.get(key) is not None:
+            rates[t] = cfg[key]
+    for t, r in rates.items():
+        if not _whole(r, 1):
+            raise _refuse(mt, f"the compress rate of {t} must be a whole number of at least 1 (tokens per compressed "
+                              f"entry), got {_show(r)}")
+    if ratios is not None:
+        bad = [r for r in ratios if r not in V4_RATIOS]
+        if bad:
+            raise _refuse(mt, f"compress_ratios entry {_show(bad[0])} is none of 0, 4, 128 (transformers maps only "
+                              "these to sliding, compressed sparse and heavily compressed attention)")
+        if (rates["compressed_sparse_attention"], rates["heavily_compressed_attention"]) != (4, 128):
+            raise _refuse(mt, "compress_ratios names the layers by the rates 4 and 128; other compress_rates beside it "
+                              "contradict it")
+        types = [V4_RATIOS[r] for r in ratios]
+    else:
+        if names is None:         # DeepseekV4Config.__post_init__: two HCA layers, then CSA and HCA by turns
+            names = ["heavily_compressed_attention"] * min(L, 2) + [
+                "compressed_sparse_attention" if i % 2 else "heavily_compressed_attention" for i in range(max(L - 2, 0))]
+        bad = [t for t in names if t not in V4_LAYER_TYPES]
+        if bad:
+            raise _refuse(mt, f"layer_types entry {_show(bad[0])} is none of {', '.join(V4_LAYER_TYPES)}")
+        types = [V4_LAYER_TYPES[t] for t in names]
+    what = "compress_ratios" if ratios is not None else "layer_types"
+    if len(types) < L:
+        raise _refuse(mt, f"{what} has {len(types)} entries for {L} layers")
+    extra = types[L:L + mtp]
+    if len(set(extra)) > 1:
+        raise _refuse(mt, f"{what} gives the MTP layers types of their own each ({', '.join(extra)}), which are not "
+                          "modelled (one MTP layer type)")
+    used = set(types[:L]) | set(extra[:1])
+    csa = rates["compressed_sparse_attention"] if "csa" in used else None
+    hca = rates["heavily_compressed_attention"] if "hca" in used else None
+    return types[:L], extra[0] if extra else "sliding", csa, hca
+
+
+def _v4_hash_layers(cfg: dict, mt: str, L: int) -> int:
+    """The leading hash-routed MoE layers: ``mlp_layer_types`` (``hash_moe`` / ``moe``, the hash ones first) or
+    ``num_hash_layers`` (DeepseekV4Config's 3); both given must agree."""
+    kinds = cfg.get("mlp_layer_types")
+    n = cfg.get("num_hash_layers")
+    if kinds is None:
+        return min(L, V4_DEFAULTS["num_hash_layers"] if n is None else n)
+    bad = [k for k in kinds if k not in V4_MLP_TYPES]
+    if bad:
+        raise _refuse(mt, f"mlp_layer_types entry {_show(bad[0])} is none of {', '.join(V4_MLP_TYPES)}")
+    if len(kinds) < L:
+        raise _refuse(mt, f"mlp_layer_types has {len(kinds)} entries for {L} layers")
+    hashed = kinds[:L].count("hash_moe")
+    if kinds[:hashed] != ["hash_moe"] * hashed:
+        raise _refuse(mt, "mlp_layer_types has hash_moe layers after moe ones; hash-routed layers that do not lead "
+                          "are not modelled")
+    if n is not None and n != hashed:
+        raise _refuse(mt, f"num_hash_layers {n} and mlp_layer_types' {hashed} hash_moe layers disagree")
+    return hashed
+
+
+def _v4_quantization(cfg: dict, mt: str) -> tuple[dict | None, str]:
+    """(quantization block, weight dtype) of a DeepSeek-V4 checkpoint, as vLLM's ``DeepseekV4FP8Config`` loads it:
+    ``quantization_config`` fp8 (e4m3, 128 x 128 blocks) on every Linear, the routed experts by ``expert_dtype``
+    (fp4, vLLM's default where the key is missing: MXFP4, e2m1 values with one e8m0 scale per 32, the fp8 blocks'
+    scales e8m0 too, 8 bits; fp8, DeepSeek-V4-Flash-Base: fp8 blocks, "float32 FP8 linear scales"). The MTP module is
+    quantized alike (the V4-Pro inventory: ``mtp.0.*`` fp8 and int8-packed fp4 with e8m0 scales). No
+    quantization_config: every matrix at ``torch_dtype``. Other methods are refused in one line."""
+    q = cfg.get("quantization_config")
+    expert = cfg.get("expert_dtype")
+    if expert is not None and expert not in V4_EXPERT_DTYPES:
+        raise _refuse(mt, f"expert_dtype {_show(expert)} is none of {', '.join(V4_EXPERT_DTYPES)} (vLLM's)")
+    if q is None:
+        if expert is not None:
+            raise _refuse(mt, f"expert_dtype {expert} without a quantization_config is no checkpoint layout vLLM loads "
+                              "(DeepseekV4FP8Config applies it to an fp8 quantization_config)")
+        return None, ""
+    method = q.get("quant_method")
+    if method not in ("fp8", "deepseek_v4_fp8"):
+        raise _refuse(mt, f"quantization_config quant_method {_show(method)} is not read for DeepSeek-V4 (its fp8 "
+                          "release layout is)")
+    if q.get("fmt", "e4m3") != "e4m3" or q.get("weight_block_size") != [128, 128]:
+        raise _refuse(mt, "quantization_config other than e4m3 values in 128 x 128 blocks (fmt, weight_block_size) "
+                          "is not read for DeepSeek-V4")
+    for key in ("ignored_layers", "modules_to_not_convert"):
+        if q.get(key):
+            raise _refuse(mt, f"quantization_config {key} is not read for DeepSeek-V4")
+    fp4 = (expert or "fp4") == "fp4"
+    block = {"method": "fp8-block", "bits": 8, "group_size": 128 * 128, "scale_bits": 8 if fp4 else 32,
+             "components": ["attention", "shared_experts", "routed_experts", "mtp"]}
+    if fp4:
+        block |= {"experts_bits": 4, "experts_group_size": 32, "experts_scale_bits": 8}
+    return block, "fp8"
+
+
+def _deepseek_v4(cfg: dict, mt: str, name: str, mlx: Any, description: str) -> dict:
+    """The whole spec of a DeepSeek-V4 config (V4-Flash, V4-Pro; :mod:`mlacalc.attention.compressed`): attention
+    ``compressed`` with every layer's type (:func:`_v4_layers`), one K=V head of ``head_dim`` with
+    ``qk_rope_head_dim`` rotary dims (or ``head_dim x partial_rotary_factor``, DeepseekV4Config's 64 / 512), the query
+    rank, the grouped output projection, the window, the csa layers' indexer; MoE on every layer (shared experts of
+    ``moe_intermediate_size``, the leading ``num_hash_layers`` hash-routed: :func:`_v4_hash_layers`); ``hc_mult``
+    mHC streams; ``num_nextn_predict_layers`` MTP modules of the layer type their ``compress_ratios`` entry gives;
+    weights as vLLM loads them (:func:`_v4_quantization`); the cache in fp8-ds rows, the only layout vLLM
+    (``DeepseekV4MLAAttention`` asserts an fp8 cache and converts it to ``fp8_ds_mla``) and SGLang
+    (``DeepseekV4TokenToKVPool``, "fp8_ds_mla cache pool") keep. Keys transformers' class holds but builds nothing
+    from differently are refused in one line where they would change a number (``num_key_value_heads`` other than
+    1, ``first_k_dense_replace``, ``attention_bias``, a ``qk_nope_head_dim`` that is not ``head_dim`` less the rotary
+    dims), as are the later variants' keys (:data:`V4_VARIANT_KEYS`, ``dspark_*``)."""
+    if mlx is not None:
+        raise _refuse(mt, "an MLX quantization block is not read for DeepSeek-V4 (its module names are its own)")
+    for key in (*V4_VARIANT_KEYS, *sorted(k for k in cfg if str(k).startswith("dspark_"))):
+        if cfg.get(key) is not None:
+            raise _refuse(mt, f"{key}: a later DeepSeek-V4 variant (layers reading other layers' K/V or indexer, an "
+                              "n-gram table, a speculative drafter) is not modelled")
+    L = cfg["num_hidden_layers"]
+    if cfg.get("num_key_value_heads") != 1:
+        raise _refuse(mt, f"num_key_value_heads {_show(cfg.get('num_key_value_heads'))}: DeepseekV4Attention builds "
+                          "one K=V head whatever it says")
+    if cfg.get("first_k_dense_replace"):
+        raise _refuse(mt, "first_k_dense_replace: DeepseekV4 builds an MoE block on every layer, no dense ones")
+    if cfg.get("attention_bias"):
+        raise _refuse(mt, "attention_bias: DeepSeek-V4's attention has no biases")
+    if cfg.get("kv_lora_rank") is not None:
+        raise _refuse(mt, "kv_lora_rank: DeepSeek-V4 caches its K=V head whole (no latent)")
+    width = cfg.get("moe_intermediate_size")
+    if cfg.get("intermediate_size") is not None and cfg.get("intermediate_size") != width:
+        # DeepseekV4Config.attribute_map: intermediate_size is moe_intermediate_size
+        raise _refuse(mt, f"intermediate_size {_show(cfg['intermediate_size'])} and moe_intermediate_size "
+                          f"{_show(width)} name one width (DeepseekV4Config.attribute_map) and disagree")
+    head = cfg["head_dim"]
+    # DeepseekV4Config.__post_init__: qk_rope_head_dim = int(head_dim x partial_rotary_factor), the legacy
+    # qk_rope_head_dim / head_dim standing in only where partial_rotary_factor is None (then 64 / 512)
+    rope, factor = cfg.get("qk_rope_head_dim"), cfg.get("partial_rotary_factor")
+    if factor is not None:
+        built = int(head * factor)
+        if rope is not None and rope != built:
+            raise _refuse(mt, f"partial_rotary_factor {_show(factor)} (head_dim x it: {built} rotary dims, what "
+                              f"DeepseekV4Config builds) and qk_rope_head_dim {_show(rope)} disagree")
+        rope = built
+    elif rope is None:
+        rope = int(head * V4_DEFAULTS["partial_rotary_factor"])
+    if rope > head:
+        raise _refuse(mt, f"qk_rope_head_dim {rope} exceeds head_dim {head}")
+    nope = cfg.get("qk_nope_head_dim")
+    if nope is not None and nope != head - rope:
+        raise _refuse(mt, f"qk_nope_head_dim {nope} is not head_dim {head} less the rotary dims {rope}")
+    if cfg["hc_mult"] == 1:
+        # DeepseekV4HyperConnection builds its mappings at any hc_mult ((2 + 1) x d and 3 + 3 at 1); the spec's
+        # hyper_connections 1 is a plain residual with none
+        raise _refuse(mt, "hc_mult 1: DeepSeek-V4 still builds the mHC mappings of one stream, which are not modelled "
+                          "(hyper_connections 1 is a plain residual); give 2 or more")
+    mtp = cfg.get("num_nextn_predict_layers") or 0
+    types, mtp_type, csa, hca = _v4_layers(cfg, mt, L, mtp)
+    attention = {"kind": "compressed", "num_heads": cfg["num_attention_heads"], "num_kv_heads": 1,
+                 "qk_nope_head_dim": head - rope, "qk_rope_head_dim": rope, "v_head_dim": head, "kv_shared": True,
+                 "sinks": True, "q_lora_rank": cfg["q_lora_rank"], "o_groups": cfg["o_groups"],
+                 "o_lora_rank": cfg["o_lora_rank"], "sliding_window": cfg["sliding_window"]}
+    if csa is not None:
+        attention |= {"csa_rate": csa, "index_n_heads": cfg["index_n_heads"], "index_head_dim": cfg["index_head_dim"],
+                      "index_topk": cfg["index_topk"]}
+    if hca is not None:
+        attention["hca_rate"] = hca
+    f = {"kind": "moe", "intermediate_size": width, "num_experts": _req(cfg, mt, "n_routed_experts"),
+         "experts_per_token": _req(cfg, mt, "num_experts_per_tok"),
+         "num_shared_experts": cfg.get("n_shared_experts") or 0, "expert_intermediate_size": width,
+         "hash_layers": _v4_hash_layers(cfg, mt, L)}
+    quant, wdtype = _v4_quantization(cfg, mt)
+    out = {"name": name, "num_layers": L, "hidden_size": cfg["hidden_size"], "vocab_size": cfg["vocab_size"],
+           "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", False)), "attention": attention,
+           "layer_types": types, "ffn": f, "hyper_connections": cfg["hc_mult"], "mtp_layers": mtp,
+           "dtypes": {"weights": wdtype or _weight_dtype(cfg, None, {}), "kv": "fp8-ds"},
+           "description": "; ".join(x for x in (description, V4_READING) if x)}
+    if mtp:
+        out["mtp_layer_type"] = mtp_type
+    if quant:
+        out["quantization"] = quant
+    limit = _limit(cfg)
+    if limit:
+        out["max_context"] = limit
+    return out
+
+
 # config flags of q/k/v biases without an o_proj bias (Qwen2's are hard-wired): Glm4MoeAttention, StableLmAttention
 # (Ling's BailingMoe/BailingMoeV2 attention: query_key_value bias=use_qkv_bias, dense (o_proj) bias=use_bias)
 # (GlmAttention, Glm4Attention: q/k/v bias=attention_bias, o_proj none; ChatGLM's query_key_value bias=add_qkv_bias)
@@ -5838,6 +6076,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         raise _refuse(mt, "quantized checkpoints of LFM2 (quantization_config, MLX quantization) are not read")
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)
+    if mt in COMPRESSED:
+        return _deepseek_v4(cfg, mt, name, mlx, description)
     if mt in STATE_SPACE:
         out = _state_space(cfg, mt, name, cfg.get("quantization_config") is not None or mlx is not None)
         return out | ({"description": description} if description else {})

@@ -111,14 +111,28 @@ class Attention:
                                   "is local", None, minimum=1)
     chunk_size: int | None = _f("chunked layers attend within chunks of this many tokens (Llama-4's "
                                 "attention_chunk_size)", None, minimum=1)
-    index_n_heads: int | None = _f("dsa: heads of the lightning indexer (DeepSeek-V3.2: 64)", None, minimum=1,
-                                   maximum=MAX_HEADS)
-    index_head_dim: int | None = _f("dsa: dims of each indexer query head and of its one cached key (128)", None,
-                                    minimum=1)
-    index_topk: int | None = _f("dsa: keys each query selects and attends (2048)", None, minimum=1)
-    index_cache_bytes: int | None = _f("dsa: bytes of indexer key cache per token and layer (none: fp8 keys plus "
-                                       "one fp32 scale per 128 values, as engines store them: 132 at 128 dims)",
-                                       None, minimum=1)
+    index_n_heads: int | None = _f("dsa, compressed: heads of the lightning indexer (DeepSeek-V3.2, V4: 64)", None,
+                                   minimum=1, maximum=MAX_HEADS)
+    index_head_dim: int | None = _f("dsa, compressed: dims of each indexer query head and of its one cached key "
+                                    "(128)", None, minimum=1)
+    index_topk: int | None = _f("dsa: keys each query selects and attends (2048); compressed: compressed entries "
+                                "each query of a csa layer selects (V4-Flash 512, V4-Pro 1024)", None, minimum=1)
+    index_cache_bytes: int | None = _f("dsa, compressed: bytes of indexer key cache per token (compressed: per "
+                                       "entry) and layer (none: fp8 keys plus one fp32 scale per 128 values, as "
+                                       "engines store them: 132 at 128 dims, vLLM's fp4 indexer cache of "
+                                       "DeepSeek-V4 too; an MXFP4 key itself: 68)", None, minimum=1)
+    o_groups: int | None = _f("compressed: groups g of the grouped low-rank output projection (DeepSeek-V4's "
+                              "o_groups): each group's H c / g output dims go to o_lora_rank (wo_a), the g "
+                              "o_lora_rank to the model width (wo_b)", None, minimum=1, maximum=MAX_HEADS)
+    o_lora_rank: int | None = _f("compressed: the rank of each group of the grouped output projection (DeepSeek-V4: "
+                                 "1024)", None, minimum=1)
+    csa_rate: int | None = _f("compressed: tokens per compressed entry on the csa layers (compressed sparse "
+                              "attention, DeepSeek-V4's m = 4): windows of 2 m tokens overlapping by m, the indexer "
+                              "(index_n_heads, index_head_dim, index_topk) picking the entries a query attends", None,
+                              minimum=1)
+    hca_rate: int | None = _f("compressed: tokens per compressed entry on the hca layers (heavily compressed "
+                              "attention, DeepSeek-V4's m' = 128): windows of m' tokens, every entry attended, no "
+                              "indexer", None, minimum=1)
     sliding_shape: AttentionShape | None = _f("mha/mqa/gqa: the sliding layers' own head counts and head dims "
                                               "(MiMo-V2-Flash, Step-3.5-Flash); fields left out are the full "
                                               "layers'; none: every layer has the shape above", None)
@@ -150,6 +164,16 @@ class Attention:
     def group_size(self) -> int:
         """Query heads per KV head."""
         return self.num_heads // self.num_kv_heads
+
+
+@dataclass(frozen=True)
+class CompressedLayer(Attention):
+    """The block of one layer type of compressed attention (``attention.kind: compressed``, DeepSeek-V4): the spec's
+    ``attention`` as its ``layer_kind`` layers run it (``sliding``: the window alone; ``csa``, ``hca``: the window and
+    the compressed entries of ``csa_rate`` / ``hca_rate`` tokens, :mod:`mlacalc.attention.compressed`). Built by the
+    spec, one object a layer type (:meth:`ModelSpec.attention_block`), never written in a file."""
+
+    layer_kind: str = "csa"
 
 
 @dataclass(frozen=True)
@@ -186,6 +210,10 @@ class FFN:
     router_bias: bool = _f("MoE: the router has a bias (gpt-oss)", False)
     shared_expert_gate: bool = _f("MoE: a sigmoid gate (d -> 1) scales the shared expert (Qwen2-MoE, Qwen3-Next)",
                                   False)
+    hash_layers: int = _f("MoE: the first this many MoE layers pick their experts from a frozen table of "
+                          "vocab_size x experts_per_token int64 entries by token id (DeepSeek-V4's num_hash_layers, "
+                          "tid2eid; Roller et al. 2021, arXiv 2106.04426) instead of the router's top-k; the router's "
+                          "weight still weighs the picked experts", 0, minimum=0)
     layer_widths: tuple | None = _f("dense: the FFN width of each layer, num_layers entries, 0 where the layer has no "
                                     "FFN (Nemotron-NAS's block_configs: ffn_mult per layer, ffn no_op); "
                                     "intermediate_size is then the widest. With it a layer holds its FFN where its "
@@ -207,7 +235,8 @@ class DTypes:
     weights: str = _f("weight dtype", "bf16", kind="dtype")
     kv: str = _f("KV-cache dtype: bf16, fp16, fp32, fp8 or a bit count (flat); int8, int4 (LMDeploy: a scale and "
                  "zero point per head and token), fp4 (SGLang), nvfp4 (vLLM: a scale per 16 values) or fp8-ds (DSA: "
-                 "FlashMLA's 656-byte rows), their scales counted", "bf16", kind="kv_dtype")
+                 "FlashMLA's 656-byte rows; DeepSeek-V4: its 584-byte rows), their scales counted", "bf16",
+                 kind="kv_dtype")
     state: str = _f("linear-attention convolution state dtype, and the recurrent state's unless ssm_state says "
                     "otherwise (the model's dtype: vLLM's mamba_cache_dtype auto)", "bf16", kind="dtype")
     ssm_state: str | None = _f("recurrent (SSM) state dtype where it differs from dtypes.state (vLLM's "
@@ -267,6 +296,13 @@ class Quantization:
     scale_bits: int = _f("bits of each scale (fp32: 32, bf16/fp16: 16, e8m0/e4m3: 8)", 16, minimum=0)
     zero_point_bits: int = _f("bits of each group's zero point (asymmetric int formats: AWQ/GPTQ pack 4-bit zeros); "
                               "0: symmetric", 0, minimum=0)
+    experts_bits: int | None = _f("bits of each routed-expert value where the routed experts have a width of their own "
+                                  "beside the rest (DeepSeek-V4's expert_dtype fp4: MXFP4, 4); none: bits", None,
+                                  minimum=1)
+    experts_group_size: int | None = _f("values per scale of the routed experts stored apart (MXFP4: 32)", None,
+                                        minimum=1)
+    experts_scale_bits: int = _f("bits of each scale of the routed experts stored apart (MXFP4's e8m0: 8)", 8,
+                                 minimum=0)
     unquantized: tuple = _f("projections of the (softmax) attention the checkpoint keeps at max(16, dtypes.weights) "
                             "bits on every layer while the rest of the attention is quantized (MiMo-V2-Flash's fp8: "
                             "o): " + ", ".join(ATTN_PROJECTIONS) + "; needs attention among components",
@@ -277,6 +313,15 @@ class Quantization:
         """Stored bits per quantized weight: the value plus its share of the group's scale and zero point."""
         extra = (self.scale_bits + self.zero_point_bits) / self.group_size if self.group_size else 0.0
         return self.bits + extra
+
+    @property
+    def expert_bits_per_value(self) -> float:
+        """Stored bits per routed-expert weight: :attr:`experts_bits` and its share of a scale where the experts are
+        stored apart (DeepSeek-V4's MXFP4: 4 + 8 / 32 = 4.25), else :attr:`bits_per_value`."""
+        if self.experts_bits is None:
+            return self.bits_per_value
+        return self.experts_bits + (self.experts_scale_bits / self.experts_group_size if self.experts_group_size
+                                    else 0.0)
 
 
 LINEAR_KINDS = ("gated_deltanet", "kda", "mamba2", "mamba1", "lightning", "short_conv")
@@ -372,7 +417,7 @@ class ResidualExtras:
                                           "none: vocab_size)", None, minimum=1)
 
 
-LAYER_TYPES = ("full", "sliding", "chunked", "linear", "cross", "ffn")
+LAYER_TYPES = ("full", "sliding", "chunked", "linear", "cross", "ffn", "csa", "hca")
 # the blocks an MTP module of a one-block-per-layer model may hold (mtp_layer_types): vLLM's
 # NemotronHMultiTokenPredictor builds "*" (attention) and "E" (MoE) layers and raises NotImplementedError on any other
 # letter (vllm/model_executor/models/nemotron_h_mtp.py)
@@ -397,7 +442,9 @@ class ModelSpec:
                                   "With ffn layers every layer holds one block (Nemotron-H): ffn layers the FFN, "
                                   "the others their attention block and no FFN. A list of num_layers entries, or a "
                                   "shorter period that repeats (gpt-oss: [sliding, full]); none: from "
-                                  "sliding_window/global_every", None, kind="layer_types")
+                                  "sliding_window/global_every. Compressed attention (DeepSeek-V4) has sliding "
+                                  "(the window alone), csa and hca layers (the window and compressed entries of "
+                                  "attention.csa_rate, attention.hca_rate tokens)", None, kind="layer_types")
     linear_attention: LinearAttention | None = _f("the linear-attention block of the linear layers (and, with "
                                                   "parallel_mixers, of every layer)", None)
     parallel_mixers: bool = _f("every layer holds linear_attention's block beside its attention, both on the "
@@ -422,11 +469,18 @@ class ModelSpec:
                          "bias=True), kept apart from the embedding when the head is tied", False)
     image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
                            "choice: --image-tokens)", 0, minimum=0, maximum=MAX_COUNT)
+    hyper_connections: int = _f("residual streams of Manifold-Constrained Hyper-Connections (mHC, Xie et al. 2026, "
+                                "arXiv 2512.24880; DeepSeek-V4's hc_mult: 4): each layer's attention and FFN read a "
+                                "mix of the n streams and write back to all of them, through a mapping of "
+                                "(2 + n) n outputs from the n d normed streams (its weight, biases and 3 scales) "
+                                "before each, and one n-output collapse before the head; stored in fp32. 1: a plain "
+                                "residual", 1, minimum=1, maximum=MAX_HEADS)
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,
                          minimum=0, maximum=MAX_LAYERS)
-    mtp_layer_type: str | None = _f("full | sliding: whose attention block the MTP modules' layer has, where the "
-                                    "sliding layers have a shape of their own (MiMo-V2-Flash: sliding); none: the "
-                                    "last layer's", None, choices=("full", "sliding"))
+    mtp_layer_type: str | None = _f("full | sliding | csa | hca: whose attention block the MTP modules' layer has, "
+                                    "where the sliding layers have a shape of their own (MiMo-V2-Flash: sliding) or "
+                                    "the attention is compressed (DeepSeek-V4: sliding, csa or hca); none: the last "
+                                    "layer's", None, choices=("full", "sliding", "csa", "hca"))
     mtp_ffn: str | None = _f("dense | moe: the FFN of the MTP modules' layer where it is not the last layer's "
                              "(Step-3.5-Flash: dense, its last layer MoE); none: the last layer's", None,
                              choices=("dense", "moe"))
@@ -452,6 +506,12 @@ class ModelSpec:
         # the per-layer blocks of attention.layer_heads, one object per distinct pair (None: every layer's is the
         # block above); built before validation, which refuses a list of the wrong length (then none is built)
         object.__setattr__(self, "_per_layer", _layer_head_blocks(self.attention, self.num_layers))
+        # compressed attention (DeepSeek-V4): one block a layer type, sliding, csa and hca; the sliding one is the
+        # sliding layers' (and an MTP layer's of mtp_layer_type sliding)
+        compressed = _compressed_blocks(self.attention)
+        object.__setattr__(self, "_compressed", compressed)
+        if compressed:
+            object.__setattr__(self, "_sliding", compressed["sliding"])
 
     @property
     def sliding_attention(self) -> Attention:
@@ -465,6 +525,13 @@ class ModelSpec:
         where the spec gives none (a model without attention included)."""
         return None if self.attention is None else self.attention.layer_heads
 
+    def type_block(self, layer_type: str) -> Attention:
+        """The attention block of the layers of ``layer_type`` (what an MTP layer of ``mtp_layer_type`` has): the
+        sliding layers' block for sliding, compressed attention's own for csa and hca, else ``attention``."""
+        if layer_type in ("csa", "hca") and self._compressed:
+            return self._compressed[layer_type]
+        return self._sliding if layer_type == "sliding" else self.attention
+
     def attention_block(self, layer: int) -> Attention:
         """The softmax-attention block of decoder layer ``layer`` (one whose type is not linear or ffn):
         ``attention.layer_heads``' block of its heads where it gives them, else the sliding layers' block on a sliding
@@ -472,7 +539,7 @@ class ModelSpec:
         ``attention`` itself (mlacalc.attention groups layers by their block's identity)."""
         if self._per_layer is not None and self._per_layer[layer] is not None:
             return self._per_layer[layer]
-        return self._sliding if self.layer_type(layer) == "sliding" else self.attention
+        return self.type_block(self.layer_type(layer))
 
     @property
     def uniform_attention(self) -> bool:
@@ -666,6 +733,15 @@ def _sliding_block(a: Attention | None) -> Attention | None:
     block = dataclasses.replace(a, **new, kind=kind, sliding_shape=None)
     # a shape that changes nothing is no second block: every number is the plain spec's, training included
     return a if block == dataclasses.replace(a, sliding_shape=None) else block
+
+
+def _compressed_blocks(a: Attention | None) -> dict:
+    """Compressed attention's blocks, one a layer type (:class:`CompressedLayer` of ``a``'s fields), by type; {}
+    for any other attention."""
+    if a is None or a.kind != "compressed":
+        return {}
+    own = {f.name: getattr(a, f.name) for f in fields(Attention)}
+    return {t: CompressedLayer(**own, layer_kind=t) for t in ("sliding", "csa", "hca")}
 
 
 def _layer_head_blocks(a: Attention | None, num_layers: int) -> tuple | None:
@@ -873,7 +949,13 @@ def _cross_checks(spec: ModelSpec) -> None:
         _check_kv_sharing(spec)
     _check_residual_extras(spec)
     _check_unquantized(spec)
+    _check_experts_width(spec)
+    if spec.hyper_connections > 1 and spec.residual_extras is not None:
+        raise SpecError("hyper_connections", "with residual_extras (AltUp, LAuReL, per-layer inputs) is not modelled")
     f = spec.ffn
+    if f is not None and f.kind == "moe" and f.hash_layers:
+        if f.hash_layers > spec.num_moe_layers:
+            raise SpecError("ffn.hash_layers", f"({f.hash_layers}) exceeds the MoE layers ({spec.num_moe_layers})")
     if f is None:
         if "ffn" in (spec.layer_types or ()):
             raise SpecError("ffn", "is required: layer_types has ffn layers")
@@ -966,6 +1048,20 @@ def _check_attention_free(spec: ModelSpec) -> None:
         other = ", ".join(sorted(types - {"linear", "ffn"})) or "no linear"
         raise SpecError("attention", f"is required: layer_types has {other} layers (attention null means every "
                                      "mixer is linear)")
+
+
+def _check_experts_width(spec: ModelSpec) -> None:
+    """Routed experts stored at a width of their own (``quantization.experts_bits``) are routed experts the block
+    quantizes; their group and scale go with it."""
+    q = spec.quantization
+    if q is None:
+        return
+    if q.experts_bits is None:
+        if q.experts_group_size is not None:
+            raise SpecError("quantization.experts_group_size", "needs quantization.experts_bits")
+        return
+    if "routed_experts" not in q.components:
+        raise SpecError("quantization.experts_bits", "needs routed_experts among quantization.components")
 
 
 def _check_unquantized(spec: ModelSpec) -> None:
@@ -1173,7 +1269,11 @@ def refuse_no_ffn(spec: ModelSpec, what: str) -> None:
 
 def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
     """Refuse, in one line, a question whose answer would take every layer to have ``spec.attention``'s shape (the
-    training activations, the profiler's layers) for a spec whose sliding layers have their own."""
+    training activations, the profiler's layers) for a spec whose sliding layers have their own, or whose attention
+    is compressed (DeepSeek-V4: a block a layer type)."""
+    if spec.attention is not None and spec.attention.kind == "compressed":
+        raise SpecError("attention.kind", f"{what} is not modelled for compressed attention (DeepSeek-V4: a window and "
+                                          f"compressed entries a layer) ({spec.name})")
     if spec.attention_shapes > 1:
         raise SpecError("attention.sliding_shape", f"{what} is not modelled where the sliding layers have an attention "
                                                    f"shape of their own ({spec.name})")
@@ -1185,7 +1285,7 @@ def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
 MOE_ONLY = {"num_experts": 0, "experts_per_token": 0, "num_shared_experts": 0, "expert_intermediate_size": 0,
             "shared_expert_intermediate_size": None, "first_dense_layers": 0, "last_dense_layers": 0,
             "moe_layer_step": 1, "expert_latent_size": None,
-            "expert_bias": False, "router_bias": False, "shared_expert_gate": False}
+            "expert_bias": False, "router_bias": False, "shared_expert_gate": False, "hash_layers": 0}
 
 
 def _refuse_expert_fields(f: FFN) -> None:
@@ -1209,11 +1309,13 @@ def _check_layers(spec: ModelSpec) -> None:
     used = {spec.layer_type(i) for i in range(spec.num_layers)}
     if "cross" not in used and spec.image_tokens:
         raise SpecError("image_tokens", "is set but no layer is cross")
+    _check_compressed_layers(spec, used)
     # with parallel mixers the linear block sits beside every layer's attention, no layer being linear
     needs = {} if spec.parallel_mixers else {"linear": ("linear_attention", spec.linear_attention)}
     if a is not None:
-        needs |= {"sliding": ("attention.sliding_window", a.sliding_window),
-                  "chunked": ("attention.chunk_size", a.chunk_size)}
+        needs |= {"chunked": ("attention.chunk_size", a.chunk_size)}
+        if a.kind != "compressed":        # compressed attention: every layer keeps the window
+            needs |= {"sliding": ("attention.sliding_window", a.sliding_window)}
     for t, (name, value) in needs.items():
         if t in used and value is None:
             raise SpecError(name, f"is required: layer_types has {t} layers")
@@ -1227,7 +1329,12 @@ def _check_layers(spec: ModelSpec) -> None:
                                        "sliding or chunked); a model of linear layers alone has attention null")
     if spec.mtp_layer_type is not None and (spec.mtp_layers == 0 or spec.attention_shapes == 1):
         # it only picks between two attention shapes of an MTP module: anywhere else it would change nothing
-        raise SpecError("mtp_layer_type", "only applies with mtp_layers and an attention.sliding_shape")
+        raise SpecError("mtp_layer_type", "only applies with mtp_layers and an attention.sliding_shape (or compressed "
+                                          "attention's layer types)")
+    types = ("sliding", "csa", "hca") if a is not None and a.kind == "compressed" else ("full", "sliding")
+    if spec.mtp_layer_type is not None and spec.mtp_layer_type not in types:
+        raise SpecError("mtp_layer_type", f"{spec.mtp_layer_type} is no layer type of {a.kind} attention (it has "
+                                          f"{', '.join(types)})")
     if spec.mtp_ffn is not None and spec.mtp_layers == 0:
         raise SpecError("mtp_ffn", "only applies with mtp_layers")
     if spec.mtp_ffn is not None and spec.ffn is None:
@@ -1270,6 +1377,26 @@ def refuse_expert_latent(spec: ModelSpec, what: str) -> None:
         raise SpecError("ffn.expert_latent_size", f"{what} is not modelled with routed experts in a latent space "
                                                   f"({spec.name}: {f.expert_latent_size} wide under a hidden of "
                                                   f"{spec.hidden_size})")
+
+
+def _check_compressed_layers(spec: ModelSpec, used: set) -> None:
+    """csa and hca layers are compressed attention's (DeepSeek-V4), whose layers are all sliding, csa or hca; each
+    compress rate is set where its layers are and only there, so that none is set without effect."""
+    a = spec.attention
+    if a is None or a.kind != "compressed":
+        other = sorted(used & {"csa", "hca"})
+        if other:
+            raise SpecError("layer_types", f"has {other[0]} layers, which belong to attention.kind compressed "
+                                           "(DeepSeek-V4)")
+        return
+    stray = sorted(used - {"sliding", "csa", "hca"})
+    if stray:
+        raise SpecError("layer_types", f"has {stray[0]} layers; compressed attention's are sliding, csa and hca")
+    for t, name, rate in (("csa", "attention.csa_rate", a.csa_rate), ("hca", "attention.hca_rate", a.hca_rate)):
+        if t in used and rate is None:
+            raise SpecError(name, f"is required: layer_types has {t} layers")
+        if t not in used and rate is not None and not (spec.mtp_layers and spec.mtp_layer_type == t):
+            raise SpecError(name, f"is set but no layer is {t}")
 
 
 PARALLEL_LAYER_TYPES = ("full", "sliding", "chunked")     # layers that can hold a linear block beside attention
@@ -1386,6 +1513,10 @@ def convert_attention(raw: dict, target: str) -> dict:
     if not isinstance(raw.get("attention") or {}, dict):
         raise SpecError("attention", f"expected a mapping, got {type(raw['attention']).__name__}")
     a = dict(raw.get("attention") or {})
+    if a.get("kind") == "compressed":
+        # its layer types (csa, hca), window and compressor are no conventional attention's
+        raise SpecError("--as", "converting compressed attention (DeepSeek-V4: a window and compressed entries a "
+                                "layer) to conventional attention is not modelled")
     heads = a.get("num_heads")
     kind, _, n = target.partition(":")
     if kind not in ("mha", "mqa", "gqa"):

@@ -119,7 +119,8 @@ from .hardware import Hardware
 from .kv import kv_element_bits
 from .parallel import Parallelism
 from .spec import ModelSpec, Quantization
-from .params import HIGH_PRECISION_BITS, bytes_per_weight, kept_projections, residual_params
+from .params import (FP32_BITS, HIGH_PRECISION_BITS, bytes_per_weight, hyper_connection_params, kept_projections,
+                     residual_params)
 
 PHASES = ("prefill", "decode")
 SUPPORTED = ("tp", "ep", "dp_attention")     # degrees the step model covers (one TP/EP group)
@@ -394,6 +395,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     ops.append(OpCost("embed", "memory", weight_bytes=embed_rows, act_bytes=Ta * d * ab,
                       comm_bytes=embed_comm, out_width=d, launches=1))
     ops.extend(residual_ops(spec, Ta, width.per_layer_embed, width.residual, ab, n))
+    ops.extend(hyper_connection_ops(spec, Ta, ab))
     core_launches = 2 if step.phase == "decode" else 1     # split-KV + combine in decode; one kernel in prefill
 
     # --- attention, per group of layers with the same block: the family's projections, cache write and core,
@@ -420,8 +422,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         # beside the weight, at >= 16 bits as the q/k/v biases (vLLM RowParallelLinear adds it on rank 0 after the
         # reduction); a linear-attention block has none
         o_bias = d * hb if getattr(block, "o_bias", False) else 0.0
-        attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, shape.w("o"), ab, count,
-                               extra_weight=o_bias))
+        attn_ops.extend(fam.output_ops(spec, shape, o_bias))
         norm_width += attn.norm_width * count               # ... and the family's (latent norms, q/k norms)
         norm_count += attn.norm_count * count
     attn_ops = merge_ops(attn_ops)
@@ -503,6 +504,25 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         # latency: hardware collective_latency_us); the all-to-all's bytes apart (across nodes: the network's rate)
         ops.append(OpCost("comm", "comm", comm_bytes=comm, launches=collectives, a2a_bytes=a2a))
     return tuple(ops)
+
+
+def hyper_connection_ops(spec: ModelSpec, tokens: float, ab: float) -> list[OpCost]:
+    """Manifold-Constrained Hyper-Connections on one GPU (``hyper_connections`` n > 1: DeepSeek-V4; transformers
+    ``DeepseekV4HyperConnection.forward`` and ``DeepseekV4DecoderLayer.forward``) for ``tokens`` tokens; [] without.
+    Before each of a layer's two sublayers: the n streams' norm and their mapping ``n d -> (2 + n) n`` (``2 n d (2 +
+    n) n`` FLOPs), the Sinkhorn iterations on the ``n x n`` mix (negligible), the collapse into the sublayer's input
+    (``2 n d``); after it, the streams mixed and the output added (``2 n^2 d + 2 n d``). Once before the head, the
+    collapse ``n d -> n`` and its sum. Every replica on every rank (the mappings are replicated). Weights fp32 once;
+    activations: the n streams read twice and written once a sublayer (``3 n d``, at the activation width)."""
+    n, d, L = spec.hyper_connections, spec.hidden_size, spec.num_layers
+    if n == 1:
+        return []
+    mix = (2 + n) * n
+    layer, head = hyper_connection_params(spec)
+    flops_sub = 2 * n * d * mix + 2 * n * d + 2 * n * n * d + 2 * n * d
+    flops = tokens * (2 * L * flops_sub + 2 * n * d * n + 2 * n * d)
+    return [OpCost("hyper_connections", "vector", flops=flops, weight_bytes=(layer * L + head) * FP32_BITS / 8,
+                   act_bytes=tokens * (2 * L * 3 + 2) * n * d * ab, out_width=d, launches=2 * L + 1)]
 
 
 def residual_ops(spec: ModelSpec, tokens: float, table_b: float, wb: float, ab: float, tp: int) -> list[OpCost]:

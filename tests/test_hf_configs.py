@@ -264,6 +264,9 @@ SOURCES = {
     "gemma_4_31b": "https://huggingface.co/google/gemma-4-31B-it/blob/main/config.json",
     "gemma_4_e2b": "https://huggingface.co/google/gemma-4-E2B-it/blob/main/config.json",
     "gemma_4_26b_a4b": "https://huggingface.co/google/gemma-4-26B-A4B-it/blob/main/config.json",
+    # DeepSeek-V4 read in section 36 (hand counts in tests/test_deepseek_v4.py; SOURCE.md in each folder)
+    "deepseek_v4_flash": "https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash/blob/main/config.json",
+    "deepseek_v4_pro": "https://huggingface.co/deepseek-ai/DeepSeek-V4-Pro/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -1006,6 +1009,11 @@ CARDS = {
     # total" (25,233,141,760)
     "gemma_4_31b": (50 * 16 * 256 * 2 * 2 + 10 * 4 * 512 * 2 * 2, 30.7e9, 0.0001),
     "gemma_4_26b_a4b": (25 * 8 * 256 * 2 * 2 + 5 * 2 * 512 * 2 * 2, 25.2e9, 0.0014),
+    # section 36 (exact counts in tests/test_deepseek_v4.py): per token, what a token adds beyond the window in the
+    # engines' fp8-ds rows (584 B) and fp8 indexer keys (132 B): a quarter of both on each csa layer, 1/128 of a row on
+    # each hca layer. The cards' "284B" (284,334,557,271 here) and "1.6T" (1,572,999,506,531; 1,598.84 B with MTP)
+    "deepseek_v4_flash": (21 * (584 + 132) / 4 + 20 * 584 / 128, 284e9, 0.002),
+    "deepseek_v4_pro": (30 * (584 + 132) / 4 + 31 * 584 / 128, 1.6e12, 0.02),
 }
 
 
@@ -3807,25 +3815,6 @@ def test_mistral_small_4_what_deepseek_v3s_reader_would_miss_is_one_line(capsys,
     path = _write(tmp_path, _edited("mistral_small_4_119b", **changes))
     for command in (("kv",), ("weights",), ("specs", "show")):
         refused(capsys, *command, path, words=words)
-
-
-@pytest.mark.parametrize("cfg,model_type,words", [
-    # (Gemma-4, refused here by name until section 37, is read: tests/test_gemma4.py)
-    ({"model_type": "deepseek_v4", "architectures": ["DeepseekV4ForCausalLM"], "num_hidden_layers": 43,
-      "hidden_size": 4096, "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512, "vocab_size": 129280,
-      "moe_intermediate_size": 2048, "n_routed_experts": 256, "hc_mult": 4, "o_groups": 8, "o_lora_rank": 1024,
-      "compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 128}},
-     "deepseek_v4", "DeepSeek-V4's compressed attention (compressed_sparse_attention"),
-])
-def test_breadth_audit_families_refused_by_name(capsys, tmp_path, cfg, model_type, words):
-    """Gemma-4 (Gemma4TextConfig: full-attention layers of global_head_dim 512 and their own K/V heads, keys reused as
-    values, per-layer embeddings) and DeepSeek-V4 (DeepseekV4Config: 4x and 128x compressed attention, grouped
-    output projection, hyper-connections) were refused on their first unknown key; now by name with the reason,
-    one line, exit 2, by kv, weights and specs show. Gemma-4 is read since docs/zoo-facts.md section 37."""
-    from helpers import refused
-
-    for command in (("kv",), ("weights",), ("specs", "show")):
-        refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
 
 
 # ------------------------------------- the breadth audit's next families: Phi-1/1.5/2 and InternLM-1 (section 29)

@@ -21,6 +21,8 @@ MODELS = {
     "nemotron-3-super-120b-a12b",
     # Gemma-4 (tests/test_gemma4.py works their numbers out by hand)
     "gemma-4-31b", "gemma-4-26b-a4b",
+    # DeepSeek-V4 (tests/test_deepseek_v4.py; docs/zoo-facts.md section 36)
+    "deepseek-v4-flash", "deepseek-v4-pro",
 }
 # The attention variants of Su Jianlin's MLA ablation (kexue.fm/archives/10907), on one shared base.
 VARIANTS = {
@@ -58,9 +60,12 @@ def test_model_source_is_a_public_hf_config(name):
 
 def test_released_weight_dtypes():
     for name in MODELS:
-        want = "fp8" if name in ("deepseek-v3", "kimi-k2", "deepseek-v3.2") else "fp16" if name.startswith("llama-2") else "bf16"
+        v4 = name.startswith("deepseek-v4")
+        want = "fp8" if name in ("deepseek-v3", "kimi-k2", "deepseek-v3.2") or v4 else \
+            "fp16" if name.startswith("llama-2") else "bf16"
         assert load_spec(name).dtypes.weights == want, name
-        assert load_spec(name).dtypes.kv == "bf16", name
+        # DeepSeek-V4's engines keep its cache in fp8-ds rows alone (vLLM asserts an fp8 cache, SGLang's pool)
+        assert load_spec(name).dtypes.kv == ("fp8-ds" if v4 else "bf16"), name
 
 
 # KV-cache elements per token per layer, as the blog's "Cache" column gives them, from the spec's fields.

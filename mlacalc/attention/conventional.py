@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import ArgError, SpecError
-from .base import INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
+from .base import COMPRESSED_FIELDS, INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
 from .quant import head_rows_bytes
 
 if TYPE_CHECKING:
@@ -63,7 +63,8 @@ class Conventional(AttentionFamily):
         if a.kind == "mqa" and a.num_kv_heads != 1:
             raise SpecError("attention.num_kv_heads", "mqa needs num_kv_heads == 1")
         refuse_fields(a, ("kv_lora_rank",), "mla")
-        refuse_fields(a, INDEX_FIELDS, "dsa")
+        refuse_fields(a, INDEX_FIELDS, "dsa or compressed")
+        refuse_fields(a, COMPRESSED_FIELDS, "compressed")
         if a.kv_shared and a.v_head_dim > a.qk_head_dim:
             raise SpecError("attention.v_head_dim", f"with kv_shared the value is part of the key, so it cannot "
                             f"exceed the key head dim ({a.qk_head_dim})")
