@@ -84,8 +84,8 @@ from .attention import blocks, divide, family, layer_block
 from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
-from .spec import (ModelSpec, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths, refuse_parallel_mixers,
-                   refuse_residual_extras, refuse_sliding_shape)
+from .spec import (ModelSpec, refuse_expert_latent, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths,
+                   refuse_parallel_mixers, refuse_residual_extras, refuse_sliding_shape)
 INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
 
@@ -385,6 +385,9 @@ def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
     # Nemotron-NAS's layers (ffn.layer_widths): each its own FFN width, or no attention or no FFN at all
     refuse_layer_widths(spec, "training memory")
     refuse_layer_heads(spec, "training memory")       # OpenELM's layers: each its own heads
+    # the routed experts' tensors below are sized at hidden_size (moe.dispatch, the experts' inputs): LatentMoE's run at
+    # its latent width, with the two projections' inputs besides
+    refuse_expert_latent(spec, "training memory")
     if spec.one_block_per_layer:
         # every layer was counted as attention plus FFN: an ffn layer's missing attention block was an
         # AttributeError (native), the Megatron convention's two blocks a layer a silent overcount
@@ -422,6 +425,8 @@ def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
     refuse_parallel_mixers(spec, "training memory")
     # every layer's FFN is sized by intermediate_size below (Nemotron-NAS's have their own widths, or none)
     refuse_layer_widths(spec, "training memory")
+    # and every routed expert at hidden_size (LatentMoE's run at ffn.expert_latent_size)
+    refuse_expert_latent(spec, "training memory")
     if cfg.recompute == "mla-latent" and not family(spec.attention).latent_recompute:
         raise ArgError("recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
     if cfg.gathers_inputs:

@@ -52,7 +52,7 @@ from .parallel import Parallelism
 from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roofline, Step, roofline
 from .spec import ModelSpec, refuse_kv_sharing, refuse_layer_heads
 from .units import finite, largest_fitting
-from .params import Params, stage_params, weight_bytes
+from .params import Params, mtp_width, stage_params, weight_bytes
 from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults,
                      sglang_memory)
 from .sglang import PRELOAD_NON_TORCH_BYTES, PRELOAD_NON_TORCH_SOURCE
@@ -98,11 +98,15 @@ def activation_workspace(spec: ModelSpec, tokens: int = DEFAULT_WORKSPACE_TOKENS
 
     With residual extras (Gemma-3n, transformers ``Gemma3nTextModel.forward``) the residual term holds AltUp's K
     streams and the K predictions made from them beside the normed input, ``(2 K + 1) T d``, and the per-layer
-    inputs of every layer, ``T L p``, computed once before the first layer and live to the last.
+    inputs of every layer, ``T L p``, computed once before the first layer and live to the last. With
+    hyper-connections (DeepSeek-V4's mHC, transformers ``DeepseekV4DecoderLayer``: ``hidden_states [B, S, hc_mult,
+    D]``) the residual term holds the n streams beside the normed input, ``(n + 1) T d``.
     """
     f, d = spec.ffn, spec.hidden_size
     r = spec.residual_extras
     streams = 2 if r is None or r.altup_inputs == 1 else 2 * r.altup_inputs + 1
+    if spec.hyper_connections > 1:      # mHC: the n residual streams and the sublayer's collapsed, normed input
+        streams = spec.hyper_connections + 1
     per_layer = spec.num_layers * r.per_layer_input_size if r is not None else 0
     width = 0 if f is None else f.intermediate_size     # with ffn.layer_widths the widest (spec._check_layer_widths)
     if f is not None and f.kind == "moe":
@@ -281,6 +285,8 @@ def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: f
     sliding group holding ``window - 1 + batched_tokens`` tokens a request: vLLM's ``max_num_batched_tokens``). None
     for every other model and under mlacalc's accounting, which size the cache as a byte sum.
     ``mamba_cache_mode`` (vLLM; None: "none", prefix caching off) is refused in one line where it changes nothing."""
+    if spec.attention is not None:      # a family whose engine pages are its own (DeepSeek-V4's) refuses them
+        family(spec.attention).check_engine(engine)
     hybrid = engine in ("vllm", "sglang") and is_hybrid(spec)
     if mamba_cache_mode is not None and not (hybrid and engine == "vllm"):
         check_mamba_cache_mode(mamba_cache_mode)
@@ -500,7 +506,8 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
         finite(workspace_bytes, "workspace_bytes", maximum=2.0**60)     # an exabyte: the --workspace ceiling
         ws = Workspace(tokens=0, residual=0.0, attention=0.0, ffn=float(workspace_bytes))
     quant = spec.quantization if weight_bits is None else None      # --weight-dtype overrides the checkpoint's
-    w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant).total
+    w = weight_bytes(served_params_per_gpu(spec, parallel, q_tokens), wbits, quant,
+                     mtp_width(spec, parallel, wbits, quant)).total
     usable, em, budget = kv_budget(spec, hw, w, ws.total, gpu_mem_util, engine, workspace_tokens, max_num_seqs,
                                    non_torch_bytes, parallel, sampler, cudagraph_bytes, version)
     vm = em if isinstance(em, VllmMemory) else None

@@ -21,9 +21,11 @@ class KVCache:
 
     ``latent``/``rope_key``: MLA's compressed cache (c_KV and the decoupled RoPE key k_R); ``k``/``v``:
     per-head keys and values of conventional attention (or of an MLA cache kept decompressed); ``indexer``:
-    DSA's and MSA's indexer keys; ``state``: linear attention's constant per-sequence state; ``scales``: the scales
-    and zero points a scaled cache layout stores beside its values (``--kv-dtype int4``, ``int8``, ``fp4``:
-    :mod:`mlacalc.attention.quant`)."""
+    DSA's and MSA's indexer keys (and DeepSeek-V4's compressed ones); ``state``: linear attention's constant
+    per-sequence state (and DeepSeek-V4's compressor buffers); ``scales``: the scales and zero points a scaled cache
+    layout stores beside its values (``--kv-dtype int4``, ``int8``, ``fp4``: :mod:`mlacalc.attention.quant`);
+    ``window`` and ``compressed``: DeepSeek-V4's two pools of shared K=V rows (:mod:`mlacalc.attention.compressed`),
+    the sliding window's raw tokens and the compressed entries (one per ``m`` tokens)."""
 
     latent: float = 0
     rope_key: float = 0
@@ -32,18 +34,23 @@ class KVCache:
     indexer: float = 0       # DSA's and MSA's lightning-indexer keys
     state: float = 0         # linear attention: recurrent and convolution state (per sequence, not per token)
     scales: float = 0        # a scaled layout's scales and zero points (int4/int8: LMDeploy's, fp4: SGLang's)
+    window: float = 0        # DeepSeek-V4: the sliding window's raw K=V rows
+    compressed: float = 0    # DeepSeek-V4: the compressed K=V entries (one per m tokens)
 
     @property
     def total(self) -> float:
-        return self.latent + self.rope_key + self.k + self.v + self.indexer + self.state + self.scales
+        return self.latent + self.rope_key + self.k + self.v + self.indexer + self.state + self.scales + \
+            self.window + self.compressed
 
     def scaled(self, factor: float) -> "KVCache":
         return KVCache(self.latent * factor, self.rope_key * factor, self.k * factor, self.v * factor,
-                       self.indexer * factor, self.state * factor, self.scales * factor)
+                       self.indexer * factor, self.state * factor, self.scales * factor, self.window * factor,
+                       self.compressed * factor)
 
     def plus(self, o: "KVCache") -> "KVCache":
         return KVCache(self.latent + o.latent, self.rope_key + o.rope_key, self.k + o.k, self.v + o.v,
-                       self.indexer + o.indexer, self.state + o.state, self.scales + o.scales)
+                       self.indexer + o.indexer, self.state + o.state, self.scales + o.scales,
+                       self.window + o.window, self.compressed + o.compressed)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}

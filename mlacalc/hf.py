@@ -50,12 +50,20 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   MLA with GLM-4.5's experts, :func:`_glm4_moe_lite_keys`), ``longcat_flash`` (LongCat-Flash: two MLA blocks and two
   dense MLPs a layer beside one shortcut MoE with zero experts, read as twice as many spec layers,
   :func:`_longcat_keys`); DSA (MLA plus the lightning indexer): ``deepseek_v32``, ``glm_moe_dsa``;
+- DeepSeek-V4, ``deepseek_v4`` (V4-Flash, V4-Pro; :func:`_deepseek_v4`, docs/zoo-facts.md section 36): compressed
+  attention (``attention.kind: compressed``) layer by layer from ``layer_types`` or the release's ``compress_ratios``
+  (0 / 4 / 128: the window alone, compressed sparse, heavily compressed; the MTP layer's entry after the layers), the
+  grouped output projection, ``hc_mult`` mHC streams (``hyper_connections``), MoE on every layer with the first
+  ``num_hash_layers`` hash-routed (``ffn.hash_layers``), fp8 blocks with MXFP4 routed experts (``expert_dtype``), the
+  cache in fp8-ds rows; the later variants' keys (V4.1's layers reading other layers' K/V, DSpark drafters) refused;
 - hybrids of linear and full attention: ``qwen3_next`` (Gated DeltaNet; Qwen3.5's ``qwen3_5``/``qwen3_5_moe``
   wrappers, whose ``qwen3_5_text``/``qwen3_5_moe_text`` decoders are read as it), ``kimi_linear`` (KDA and MLA);
 - hybrids of Mamba-2 and attention (:func:`_mamba2`): ``nemotron_h`` (Nemotron-H, Nemotron-Nano-v2, Nemotron 3:
   one block a layer, ``hybrid_override_pattern`` letters ``M`` Mamba-2, ``*`` attention, ``-`` MLP, ``E`` MoE, or
   the same as ``layers_block_type``; no RoPE; non-gated ReLU² MLPs and experts; the SSM state in fp32 as vLLM keeps
-  it), ``granitemoehybrid`` (Granite-4.0-H and the non-hybrid Granite-4.0: ``layer_types`` of ``mamba`` and
+  it; Nemotron 3 Super's LatentMoE, ``moe_latent_size``, as ``ffn.expert_latent_size``, and its MTP module's blocks,
+  ``mtp_hybrid_override_pattern`` or ``mtp_layers_block_type``, as ``mtp_layer_types``: :func:`_nemotron_h_keys`),
+  ``granitemoehybrid`` (Granite-4.0-H and the non-hybrid Granite-4.0: ``layer_types`` of ``mamba`` and
   ``attention``, a gated shared MLP beside the experts, or alone when ``num_local_experts`` is 0), ``bamba``
   (Bamba-9B: attention at ``attn_layer_indices``, partial RoPE over ``attn_rotary_emb`` dims);
 - state-space models without attention or MLP (:func:`_state_space`: one RMSNorm and one mixer a layer): ``mamba``
@@ -121,6 +129,13 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``intermediate_size`` read when uniform (a MatFormer slice with differing widths is refused),
   ``activation_sparsity_pattern`` read as no change of weights or FLOPs (:data:`GEMMA3N_READING`); the wrapper's audio
   and vision towers are left out;
+- ``gemma4``/``gemma4_text`` (Gemma-4 31B, 26B-A4B, E2B, E4B; :func:`_gemma4_keys`): full layers of
+  ``global_head_dim`` and their own K/V heads (``num_global_key_value_heads`` under ``attention_k_eq_v``, or
+  ``per_layer_config`` as transformers >= 5.15 writes it) as the attention, the sliding layers' heads as
+  ``attention.sliding_shape``, keys reused as values as ``attention.v_from_k``, the KV-shared tail and double-wide MLPs
+  (``ffn.layer_widths``), an MoE block beside the dense MLP (the shared expert), per-layer inputs; every other key is
+  refused by name (:data:`GEMMA4_KEYS`), as are quantized checkpoints but the dense decoders' (31B: its Linears
+  named as Llama's under ``model.language_model``); the towers are left out;
 - Llama-Nemotron's NAS decoders, ``nemotron-nas`` (``DeciLMForCausalLM``: Llama-3.3-Nemotron-Super-49B-v1/v1.5,
   Llama-3.1-Nemotron-Ultra-253B-v1; :func:`_nemotron_nas_keys`): Llama's attention and gated MLP sized layer by layer
   by ``block_configs``, ``num_attention_heads // n_heads_in_group`` K/V heads, an attention ``no_op`` layer read as
@@ -272,7 +287,8 @@ WHERE = "config.json"
 # MiniMaxM3VLTextConfig: read as minimax_m2 it lost its sparse attention and dense layers without a word; transformers
 # models/{paddleocr_vl,hunyuan_vl,ernie4_5_vl_moe,minimax_m3_vl,glm_image}/configuration_*.py; docs/zoo-facts.md
 # section 33)
-WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mllama": "mllama",
+WRAPPERS = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text", "llama4": "llama4_text",
+            "mllama": "mllama",
             "step3_vl": "step3_text", "glm4v": "glm4v_text", "glm_ocr": "glm_ocr_text",
             "paddleocr_vl": "paddleocr_vl_text", "hunyuan_vl": "hunyuan_vl_text",
             "ernie4_5_vl_moe": "ernie4_5_vl_moe_text", "minimax_m3_vl": "minimax_m3_vl_text",
@@ -451,6 +467,14 @@ ARCHITECTURES = {"MiniCPM3ForCausalLM": "minicpm3"}
 # head_dim=256), Gemma2Config and Gemma3TextConfig(num_attention_heads=8, num_key_value_heads=4, head_dim=256,
 # sliding_window=4096), transformers src/transformers/models/gemma*/configuration_gemma*.py)
 DEFAULTS: dict[str, dict[str, Any]] = {
+    # DeepseekV4Config (transformers models/deepseek_v4/configuration_deepseek_v4.py, V4-Flash's shape); its layer
+    # pattern, hash layers, compress rates and RoPE fraction default in _deepseek_v4 (V4_DEFAULTS)
+    "deepseek_v4": {"vocab_size": 129280, "hidden_size": 4096, "moe_intermediate_size": 2048, "num_hidden_layers": 43,
+                    "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512, "q_lora_rank": 1024,
+                    "num_experts_per_tok": 6, "n_routed_experts": 256, "n_shared_experts": 1,
+                    "max_position_embeddings": 1048576, "sliding_window": 128, "o_groups": 8, "o_lora_rank": 1024,
+                    "index_n_heads": 64, "index_head_dim": 128, "index_topk": 512, "num_nextn_predict_layers": 1,
+                    "hc_mult": 4, "tie_word_embeddings": False},
     "gemma": {"tie_word_embeddings": True, "num_attention_heads": 16, "num_key_value_heads": 16, "head_dim": 256},
     "gemma2": {"tie_word_embeddings": True, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
                "sliding_window": 4096},
@@ -465,6 +489,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                      "max_position_embeddings": 32768, "sliding_window": 512, "vocab_size_per_layer_input": 262144,
                      "hidden_size_per_layer_input": 256, "altup_active_idx": 0, "altup_num_inputs": 4,
                      "num_kv_shared_layers": 15, "laurel_rank": 64},
+    # Gemma4TextConfig (transformers models/gemma4/configuration_gemma4.py, 5.5 to 5.25): its sizing keys (its own
+    # switches and global_head_dim are defaulted in _gemma4_keys, which refuses their nulls)
+    "gemma4_text": {"tie_word_embeddings": True, "vocab_size": 262144, "hidden_size": 2304, "intermediate_size": 9216,
+                    "num_hidden_layers": 30, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                    "max_position_embeddings": 131072, "sliding_window": 512, "vocab_size_per_layer_input": 262144,
+                    "hidden_size_per_layer_input": 256, "num_kv_shared_layers": 0},
     # head_dim a config leaves out (wrappers' text_configs drop class defaults): the class default where the class
     # has a fixed one, checked in huggingface/transformers v4.57.1 and v5.25.0; the class computes
     # hidden_size // num_attention_heads only where it is None, as vLLM does (vLLM reads the config object
@@ -654,9 +684,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # (head_dim=128; SGLang's NemotronHConfig, nvidia-cosmos/cosmos-rl nemotron_vl_overwrite/configuration_nemotron_h.py),
     # transformers v5's NemotronHConfig (head_dim=128). The attention (vLLM nemotron_h.py NemotronHAttention) takes
     # hidden / heads only where the config object's head_dim is None, which the class default never is: a
-    # Nemotron-Nano-9B-v2 config without the key has heads of 128, not 4480 / 40 = 112
+    # Nemotron-Nano-9B-v2 config without the key has heads of 128, not 4480 / 40 = 112. The shared expert of an "E"
+    # block a config leaves out is moe_shared_expert_intermediate_size=7688 (transformers configuration_nemotron_h.py
+    # and vLLM's NemotronHConfig; both NemotronHMoE build it from that key): read as none, a MoE pattern lost a
+    # shared expert (Nemotron 3 Super without the key: 118.91 B parameters for 121.43 B)
     "nemotron_h": {"use_conv_bias": True, "use_bias": False, "mamba_ssm_cache_dtype": "float32",
-                   "attention_head_dim": 128},
+                   "attention_head_dim": 128, "moe_shared_expert_intermediate_size": 7688},
     # GraniteMoeHybridConfig and BambaConfig(mamba_conv_bias=True, mamba_proj_bias=False)
     "granitemoehybrid": {"mamba_conv_bias": True, "mamba_proj_bias": False},
     "bamba": {"mamba_conv_bias": True, "mamba_proj_bias": False},
@@ -825,11 +858,16 @@ CONVENTIONAL |= {MINIMAX_M3}
 # LayerNorms; _jais2_keys) and Granite-SWA (GraniteSWAForCausalLM: Granite with sliding layers and attention sinks;
 # _granite_swa_keys)
 CONVENTIONAL |= {"jais2", "granite_swa"}
+# Gemma-4 (Gemma4TextConfig; _gemma4_keys, docs/zoo-facts.md section 37)
+CONVENTIONAL |= {"gemma4_text"}
 LATENT = {"deepseek_v2", "deepseek_v3", "kimi_k2", "minicpm3", "deepseek_v32", "glm_moe_dsa", "kimi_linear",
           "glm4_moe_lite", "longcat_flash"}
 # models of state-space layers alone, one RMSNorm and one mixer a layer, no attention, no MLP (read by _state_space)
 STATE_SPACE = {"mamba", "falcon_mamba", "mamba2"}
-KNOWN = CONVENTIONAL | LATENT | STATE_SPACE
+# DeepSeek-V4 (V4-Flash, V4-Pro): compressed attention, mHC, hash-routed MoE (read whole by _deepseek_v4; refused by
+# name before docs/zoo-facts.md section 36)
+COMPRESSED = {"deepseek_v4"}
+KNOWN = CONVENTIONAL | LATENT | STATE_SPACE | COMPRESSED
 
 # model_types whose configs parse but whose architecture the spec cannot describe
 REFUSED = {
@@ -851,16 +889,8 @@ REFUSED = {
     # the tenth round (docs/zoo-facts.md section 13)
     "jetmoe": "JetMoE's mixture of attention heads (MoA: each token's query and output projections come from "
               "num_experts_per_tok of num_local_experts attention experts over shared K/V heads) is not modelled",
-    # the breadth audit (docs/zoo-facts.md section 29)
-    # Gemma4TextConfig (transformers models/gemma4/configuration_gemma4.py): the full-attention layers take
-    # global_head_dim (512) and num_global_key_value_heads through per_layer_config, and attention_k_eq_v reuses
-    # the key projection's output as the value; per-layer embeddings, KV-shared layers and an optional MoE block
-    "gemma4_text": "Gemma-4's full-attention layers of their own head width and K/V heads (global_head_dim, "
-                   "num_global_key_value_heads) with keys reused as values (attention_k_eq_v) are not read",
-    # DeepseekV4Config (transformers models/deepseek_v4/configuration_deepseek_v4.py): per-layer compressed sparse
-    # and heavily compressed attention (compress_rates 4 and 128) over one shared K/V head of head_dim 512 with a
-    # sliding branch, a grouped low-rank output projection (o_groups, o_lora_rank), Manifold-Constrained
-    # Hyper-Connections (hc_mult residual streams) and hash-routed MoE layers
+    # the breadth audit (docs/zoo-facts.md section 29; Gemma-4 and DeepSeek-V4, refused there, are read since sections
+    # 37 and 36)
     # the 2025-2026 wrappers (docs/zoo-facts.md section 33). Ernie4_5_VLMoeTextConfig (transformers
     # models/ernie4_5_vl_moe/modular_ernie4_5_vl_moe.py): each MoE layer holds two Ernie4_5_VLMoeSparseMoeBlock, text
     # experts of moe_intermediate_size[0] (1536) and vision experts of moe_intermediate_size[1] (512), each with its
@@ -883,9 +913,6 @@ REFUSED = {
     # pre-allocates one slot per unique attention invocation"): weights of 2 stacks, KV of many more layers
     "hrm_text": "HRM's recurrent H and L stacks (layers run H_cycles x (L_cycles + 1) times a token, each run caching "
                 "its own K/V) are not modelled",
-    "deepseek_v4": "DeepSeek-V4's compressed attention (compressed_sparse_attention, heavily_compressed_attention: "
-                   "K/V compressed 4x and 128x beside a sliding window), grouped output projection and "
-                   "hyper-connections (hc_mult) are not modelled",
     # the survey of docs/zoo-facts.md section 35: decoders of 2025-2026 (and three older ones) whose classes were read
     # (transformers models/<type>/modular_<type>.py and blocks.json; vLLM's model file where it has one) and which the
     # spec cannot describe, or which no released file was found to check a reading against. Each was refused before
@@ -965,7 +992,12 @@ SIZES = {k: 1 for k in (
     # pattern), read by _hy_v3_keys and _cohere2_moe_keys
     "expert_hidden_dim", "prefix_dense_intermediate_size", "prefix_dense_sliding_window_pattern",
     # the 2021-2023 decoders: OPT (ffn_dim, word_embed_proj_dim), BLOOM (n_embed), MPT (n_heads, expansion_ratio)
-    "ffn_dim", "word_embed_proj_dim", "n_embed", "n_heads", "expansion_ratio")} | {k: 0 for k in (
+    "ffn_dim", "word_embed_proj_dim", "n_embed", "n_heads", "expansion_ratio",
+    # Nemotron 3 Super's LatentMoE width (NemotronHConfig.moe_latent_size; None: no latent projections)
+    "moe_latent_size",
+    # DeepSeek-V4 (DeepseekV4Config), read by _deepseek_v4; a compress rate of 0 is refused there, in one line
+    "o_groups", "o_lora_rank", "hc_mult")} | {k: 0 for k in (
+    "num_hash_layers", "compress_rate_csa", "compress_rate_hca",
     "num_kv_shared_layers", "laurel_rank", "hidden_size_per_layer_input", "altup_active_idx",
     "qk_nope_head_dim", "qk_rope_head_dim", "q_lora_rank", "rotary_dim", "n_routed_experts", "num_local_experts",
     "num_experts", "num_experts_per_tok", "num_experts_per_token", "experts_per_token", "n_shared_experts",
@@ -977,8 +1009,9 @@ SIZES = {k: 1 for k in (
 MAXIMA = {"num_hidden_layers": MAX_LAYERS, "n_layer": MAX_LAYERS, "num_layers": MAX_LAYERS, "n_layers": MAX_LAYERS}
 # keys that hold lists of layer indices (or of layer type names)
 INDEX_LISTS = {"no_rope_layers", "cross_attention_layers", "mlp_only_layers", "moe_layers", "full_attn_layers",
-               "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types", "full_attn_idxs"}
-NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type", "mlp_layer_types"}
+               "kda_layers", "attn_layer_indices", "attn_type_list", "decoder_attention_types", "full_attn_idxs",
+               "compress_ratios"}
+NAME_LISTS = {"layer_types", "indexer_types", "layers_block_type", "mlp_layer_types", "mtp_layers_block_type"}
 # switches read as true/false: a string such as "no" or "false" was taken by truthiness (tie_word_embeddings "no"
 # tied the head, silently a different parameter count) or as false by `is True` (attention_bias "true")
 SWITCHES = {"tie_word_embeddings", "attention_bias", "mlp_bias", "use_bias", "bias", "use_qkv_bias",
@@ -1202,6 +1235,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     if mt == "gemma3n_text":
         merged = _gemma3n_keys(merged, mt)
         description = "; ".join(x for x in (description, GEMMA3N_READING) if x)
+    if mt == "gemma4_text":
+        merged = _gemma4_keys(_checked(merged, mt), mt)
+        description = "; ".join(x for x in (description, merged["_gemma4_note"]) if x)
     if mt == "granitemoeshared" and merged.get("shared_intermediate_size") == 0:
         # GraniteMoeSharedDecoderLayer: shared_mlp is None when the width is 0 (the class default)
         merged = {k: v for k, v in merged.items() if k != "shared_intermediate_size"}
@@ -1250,7 +1286,7 @@ def _key_reader(mt: str, named: str):
                **dict.fromkeys(SHORT_CONV_HYBRIDS, _lfm2_keys),
                "opt": _opt_keys, "gptj": _gptj_keys, "codegen": _gptj_keys, "bloom": _bloom_keys, "mpt": _mpt_keys,
                "gpt_neo": _gpt_neo_keys, "falcon": _falcon_keys, "phimoe": _phimoe_keys, "jais2": _jais2_keys,
-               "granite_swa": _granite_swa_keys}
+               "granite_swa": _granite_swa_keys, "nemotron_h": _nemotron_h_keys}
     return readers.get(mt), mt
 
 
@@ -1311,6 +1347,9 @@ NULL_DERIVED: dict[str, tuple[set[str], Any]] = {
 NULL_KV_IS_HEADS = NULL_DERIVED["num_key_value_heads"][0] | set(GLM_V_TEXT)
 # Sizes whose null the readers take as none, as DeepSeek's MoE does (DeepseekV2MoE: ``if config.n_shared_experts is
 # not None``): a count of shared experts, and MLA's query down-projection (``if self.q_lora_rank is None``).
+# Not DeepSeek-V4's: DeepseekV4Config is a strict dataclass (``q_lora_rank: int = 1024``, ``n_shared_experts: int =
+# 1``) whose attention always builds q_a_proj and whose MoE always builds its shared expert, so a null is refused
+# there as any other size's (it was read as the class default: V4-Pro 1,570.60 B parameters for 1,573.00 B).
 NULL_IS_NONE = {"n_shared_experts", "num_shared_experts", "moe_num_shared_experts", "num_shared_expert", "q_lora_rank"}
 
 
@@ -1326,7 +1365,7 @@ def _refuse_null_defaults(cfg: dict, mt: str, named: str, defaults: dict) -> Non
     (a K/V head count as the query heads, a head width as hidden / heads); the readers take it so. Other keys keep
     their readings of a null (:data:`NULL_IS_NONE`; ERNIE's ``moe_layer_end_index``: the last layer)."""
     for k, v in cfg.items():
-        if v is not None or defaults.get(k) is None or k not in SIZES or k in NULL_IS_NONE:
+        if v is not None or defaults.get(k) is None or k not in SIZES or (k in NULL_IS_NONE and mt not in COMPRESSED):
             continue
         if named in NULL_DERIVED.get(k, ((),))[0] or (k == "num_key_value_heads" and named in GLM_V_TEXT):
             continue
@@ -1500,6 +1539,10 @@ def _left_out(wrapper: str) -> str:
         return "the vision encoders, the projector and the image_newline and view_seperator rows are left out"
     if wrapper in ("qwen2_5_omni", "qwen3_omni_moe"):
         return "the audio and vision towers and the talker are left out"
+    if wrapper == "gemma4":
+        # Gemma4Model: vision_tower, audio_tower (E2B, E4B) and their Gemma4MultimodalEmbedder projections
+        # (embed_vision, embed_audio)
+        return "the vision and audio towers and their embedders (embed_vision, embed_audio) are left out"
     if wrapper == "gemma3n":
         # Gemma3nModel: vision_tower (MobileNet-V5), audio_tower (USM conformer) and their Gemma3nMultimodalEmbedder
         # projections into the text model (embed_vision, embed_audio)
@@ -2927,11 +2970,286 @@ def _residual_extras(cfg: dict, mt: str) -> dict | None:
     """The spec's ``residual_extras`` block of a Gemma-3n decoder: ``altup_num_inputs`` AltUp streams, ``laurel_rank``,
     ``hidden_size_per_layer_input`` (p) and ``vocab_size_per_layer_input`` rows of the per-layer table (transformers
     ``Gemma3nTextModel``, ``Gemma3nTextDecoderLayer``; :class:`mlacalc.spec.ResidualExtras`)."""
+    if mt == "gemma4_text":                   # per-layer inputs alone (_gemma4_keys)
+        return cfg["_gemma4_extras"]
     if mt != "gemma3n_text":
         return None
     return {"altup_inputs": _req(cfg, mt, "altup_num_inputs"), "laurel_rank": _req(cfg, mt, "laurel_rank"),
             "per_layer_input_size": _req(cfg, mt, "hidden_size_per_layer_input"),
             "per_layer_vocab_size": _req(cfg, mt, "vocab_size_per_layer_input")}
+
+
+# Gemma-4 (transformers models/gemma4/configuration_gemma4.py, Gemma4TextConfig; modeling_gemma4.py; vLLM
+# model_executor/models/gemma4.py; docs/zoo-facts.md section 37). The keys a gemma4_text config may carry: the class's
+# fields as transformers 5.5 (the release) to 5.25 define them, expert_intermediate_size (the release files' dev-era
+# name, null in them), per_layer_config (what transformers >= 5.15 writes in place of global_head_dim and
+# num_global_key_value_heads), vLLM's use_second_mlp_block (its alias of enable_moe_block), sliding_window_pattern
+# (ports write it; no class reads it), and what PretrainedConfig saves beside them. Any other key is refused by name
+GEMMA4_KEYS = {
+    "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+    "num_key_value_heads", "head_dim", "hidden_activation", "max_position_embeddings", "initializer_range",
+    "rms_norm_eps", "use_cache", "pad_token_id", "eos_token_id", "bos_token_id", "tie_word_embeddings",
+    "rope_parameters", "attention_bias", "attention_dropout", "sliding_window", "layer_types",
+    "final_logit_softcapping", "use_bidirectional_attention", "vocab_size_per_layer_input",
+    "hidden_size_per_layer_input", "num_global_key_value_heads", "global_head_dim", "attention_k_eq_v",
+    "num_kv_shared_layers", "enable_moe_block", "use_double_wide_mlp", "num_experts", "top_k_experts",
+    "moe_intermediate_size", "expert_intermediate_size", "per_layer_config", "use_second_mlp_block",
+    "sliding_window_pattern", "model_type", "architectures", "torch_dtype", "dtype", "transformers_version",
+    "_name_or_path", "output_attentions", "output_hidden_states", "return_dict", "id2label", "label2id",
+    "problem_type", "tokenizer_class", "chunk_size_feed_forward", "is_encoder_decoder", "quantization_config"}
+# Gemma4TextConfig's defaults for its keys outside DEFAULTS (whose nulls the class refuses: strict int and bool fields)
+GEMMA4_SWITCHES = {"attention_k_eq_v": False, "enable_moe_block": False, "use_double_wide_mlp": False}
+GEMMA4_TYPES = {"sliding_attention": "sliding", "full_attention": "full"}
+# Gemma4TextConfig.__post_init__'s rope_parameters where the config gives none: proportional RoPE over a quarter of
+# each full layer's head, the default over all of each sliding layer's
+GEMMA4_ROPE = {"sliding_attention": 1.0, "full_attention": 0.25}
+
+
+def _gemma4_whole(cfg: dict, mt: str, key: str, default: Any, minimum: int = 1) -> int:
+    """``cfg[key]`` as a whole number of at least ``minimum``, ``default`` where the key is left out; a null (the
+    class's strict int field refuses it) or anything else is one line."""
+    if key not in cfg:
+        return default
+    v = cfg[key]
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not _whole(v, minimum):
+        raise SpecError(WHERE, f"model_type {mt}: {key} must be a whole number of at least {minimum}, got {_show(v)}")
+    return v
+
+
+def _gemma4_layer_shapes(cfg: dict, mt: str, types: list[str], k_eq_v: bool) -> dict[str, tuple[int, int]]:
+    """``{layer type: (head_dim, K/V heads)}`` of a Gemma-4 decoder. Sliding layers: ``head_dim`` and
+    ``num_key_value_heads``. Full layers, from ``per_layer_config`` where the file has one (transformers >= 5.15 writes
+    each full layer's overrides there, ``{"05": {"head_dim": 512, "num_key_value_heads": 4}, ...}``, and reads nothing
+    else), else as transformers 5.5 (Gemma4TextAttention) and vLLM (Gemma4DecoderLayer) build them: ``global_head_dim``
+    (512 where left out), and ``num_global_key_value_heads`` K/V heads where ``attention_k_eq_v`` (neither engine reads
+    it otherwise), ``num_key_value_heads`` elsewhere. Refused in one line: ``attention_k_eq_v`` without
+    ``num_global_key_value_heads`` (both build ``num_attention_heads // None`` and fail; transformers >= 5.15 falls back
+    to num_key_value_heads), a per_layer_config beside global keys it contradicts (which one sizes the model depends on
+    the transformers version), overrides of other attributes or on some layers of a type only."""
+    hd, kv = cfg["head_dim"], cfg["num_key_value_heads"]
+    glob_hd = _gemma4_whole(cfg, mt, "global_head_dim", 512)
+    glob_kv = cfg.get("num_global_key_value_heads")
+    if glob_kv is not None:
+        glob_kv = _gemma4_whole(cfg, mt, "num_global_key_value_heads", None)
+    per_layer = cfg.get("per_layer_config")
+    if per_layer is None:
+        if k_eq_v and glob_kv is None:
+            raise _refuse(mt, "attention_k_eq_v true without num_global_key_value_heads: transformers' "
+                              "Gemma4TextAttention (5.5) and vLLM's Gemma4DecoderLayer build num_attention_heads // "
+                              "None K/V groups and fail")
+        return {"sliding": (hd, kv), "full": (glob_hd, glob_kv if k_eq_v else kv)}
+    if not isinstance(per_layer, dict):
+        raise SpecError(WHERE, f"model_type {mt}: per_layer_config must be a mapping of layer index to overrides, got "
+                               f"{_show(per_layer)}")
+    shapes: dict[str, set] = {"sliding": set(), "full": set()}
+    over: dict[int, dict] = {}
+    for key, o in per_layer.items():
+        index = int(key) if isinstance(key, str) and key.isdigit() else None
+        if index is None or index >= len(types) or not isinstance(o, dict):
+            raise SpecError(WHERE, f"model_type {mt}: per_layer_config entry {_show(key)} must map a layer index "
+                                   f"(0 to {len(types) - 1}) to overrides, got {_show(o)}")
+        other = sorted(set(o) - {"head_dim", "num_key_value_heads"})
+        if other:
+            raise _refuse(mt, f"per_layer_config overrides {other[0]} on layer {index}: only head_dim and "
+                              "num_key_value_heads are read")
+        over[index] = o
+    for i, t in enumerate(types):
+        o = over.get(i, {})
+        shape = (o.get("head_dim", hd), o.get("num_key_value_heads", kv))
+        if not all(_whole(x, 1) for x in shape):
+            raise SpecError(WHERE, f"model_type {mt}: per_layer_config gives layer {i} head_dim and "
+                                   f"num_key_value_heads {_show(list(shape))}, not whole numbers of at least 1")
+        shapes[t].add(shape)
+    varied = [t for t, s in shapes.items() if len(s) > 1]
+    if varied:
+        raise _refuse(mt, f"per_layer_config gives {varied[0]} layers different head widths or K/V heads: one shape "
+                          "a layer type is modelled")
+    out = {t: next(iter(s)) if s else (hd, kv) for t, s in shapes.items()}
+    glob = {"global_head_dim": (glob_hd, out["full"][0]),
+            "num_global_key_value_heads": (glob_kv, out["full"][1] if k_eq_v else None)}
+    for key, (given, read) in glob.items():
+        if key in cfg and cfg[key] is not None and read is not None and given != read:
+            raise _refuse(mt, f"{key} {given} and per_layer_config's {read} on the full layers disagree "
+                              "(transformers >= 5.15 reads per_layer_config, 5.5 to 5.14 and vLLM the global key)")
+    return out
+
+
+def _gemma4_types(cfg: dict, mt: str, L: int) -> tuple[list[str], str]:
+    """Gemma-4's layer types (``full`` or ``sliding``) and a note: ``layer_types``, else Gemma4TextConfig's pattern,
+    every sixth layer full (``(i + 1) % 6``; ``sliding_window_pattern``, which no class reads, must agree or be 6);
+    the last layer full whatever the list says, as ``__post_init__`` forces it ("Last layer must use
+    `full_attention`"), which both engines then read."""
+    pattern = cfg.get("sliding_window_pattern")
+    given = cfg.get("layer_types")
+    if given is None:
+        if pattern is not None and pattern != 6:
+            raise _refuse(mt, f"sliding_window_pattern {_show(pattern)} without layer_types: Gemma4TextConfig reads "
+                              "no such key and builds every sixth layer full")
+        names = ["sliding_attention" if (i + 1) % 6 else "full_attention" for i in range(L)]
+    else:
+        names = list(given)
+        if len(names) != L:
+            raise SpecError(WHERE, f"model_type {mt}: layer_types has {len(names)} entries for {L} layers")
+        bad = next((n for n in names if n not in GEMMA4_TYPES), None)
+        if bad is not None:
+            raise _refuse(mt, f"layer type {_show(bad)} (Gemma-4's layers are sliding_attention or full_attention)")
+        if _whole(pattern, 1) and names != ["sliding_attention" if (i + 1) % pattern else "full_attention"
+                                            for i in range(L)]:
+            raise _refuse(mt, f"sliding_window_pattern {pattern} contradicts layer_types (transformers and vLLM read "
+                              "layer_types; the pattern key is a port's)")
+    note = ""
+    if names[-1] != "full_attention":
+        names[-1] = "full_attention"
+        note = "the last layer read as full: Gemma4TextConfig forces it whatever layer_types says"
+    return [GEMMA4_TYPES[n] for n in names], note
+
+
+def _gemma4_rope(cfg: dict, mt: str, t: str, head: int) -> int:
+    """RoPE dims of a ``t`` layer's ``head``-dim heads: ``rope_parameters[t].partial_rotary_factor`` (transformers'
+    proportional RoPE rotates ``2 int(factor x head // 2)`` dims, zero frequencies on the rest), 1.0 where the entry
+    gives none, :data:`GEMMA4_ROPE` where the config has no rope_parameters. No byte or parameter count depends on it
+    outside MLA."""
+    rp = cfg.get("rope_parameters")
+    name = {"sliding": "sliding_attention", "full": "full_attention"}[t]
+    if rp is None:
+        factor = GEMMA4_ROPE[name]
+    else:
+        entry = rp.get(name)
+        if not isinstance(entry, dict):
+            raise _refuse(mt, f"rope_parameters has no {name} entry (Gemma4TextRotaryEmbedding reads one a layer "
+                              "type)")
+        factor = entry.get("partial_rotary_factor", 1.0)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 <= factor <= 1:
+            raise SpecError(WHERE, f"model_type {mt}: rope_parameters.{name}.partial_rotary_factor must be a number "
+                                   f"from 0 to 1, got {_show(factor)}")
+    return 2 * int(factor * head // 2)
+
+
+def _gemma4_ffn(cfg: dict, mt: str, L: int, shared: int, width: int) -> tuple[dict, int]:
+    """(the spec's ffn block, norms a layer) of a Gemma-4 decoder. Gemma4TextDecoderLayer: ``mlp`` (Gemma3MLP: gate,
+    up, down of ``intermediate_size``) on every layer, twice as wide on the KV-shared layers where
+    ``use_double_wide_mlp`` (Gemma4TextMLP; the spec's ``ffn.layer_widths``), and four RMSNorms of d. With
+    ``enable_moe_block`` every layer adds Gemma4TextRouter (``proj`` d -> E, a ``scale`` of d after a weightless
+    norm, ``per_expert_scale`` of E: the spec's ``router_bias``), Gemma4TextExperts (MixtralExperts: ``gate_up_proj``
+    E x 2m x d, ``down_proj`` E x d x m, top ``top_k_experts``) and three more norms: the dense MLP is the spec's
+    shared expert (it runs on every token beside the experts, summed), and the norms are 4 + 3 + the router's scale
+    = 8. Refused in one line: MoE without num_experts, top_k_experts or moe_intermediate_size (transformers builds
+    experts of None), ``expert_intermediate_size`` (the release files' dev-era key, null there) that
+    moe_intermediate_size does not repeat, vLLM's ``use_second_mlp_block`` where ``enable_moe_block`` is false (vLLM
+    builds the experts, transformers not), double-wide MLPs beside experts."""
+    moe = cfg["enable_moe_block"]
+    second = cfg.get("use_second_mlp_block")
+    if second is not None and not isinstance(second, bool):
+        raise SpecError(WHERE, f"model_type {mt}: use_second_mlp_block must be true or false, got {_show(second)}")
+    if second and not moe:
+        raise _refuse(mt, "use_second_mlp_block true and enable_moe_block false: vLLM's Gemma4DecoderLayer builds the "
+                          "experts on either, transformers' on enable_moe_block alone")
+    double = cfg["use_double_wide_mlp"] and shared > 0
+    if not moe:
+        if double:
+            widths = [width] * (L - shared) + [2 * width] * shared
+            return {"kind": "dense", "intermediate_size": 2 * width, "layer_widths": widths}, 4
+        return {"kind": "dense", "intermediate_size": width}, 4
+    if double:
+        raise _refuse(mt, "double-wide MLPs (use_double_wide_mlp) on the KV-shared layers beside experts are not "
+                          "modelled")
+    experts = _gemma4_whole(cfg, mt, "num_experts", None) if cfg.get("num_experts") is not None else None
+    top = _gemma4_whole(cfg, mt, "top_k_experts", None) if cfg.get("top_k_experts") is not None else None
+    m = cfg.get("moe_intermediate_size")
+    old = cfg.get("expert_intermediate_size")
+    if old is not None and old != m:
+        raise _refuse(mt, f"expert_intermediate_size {_show(old)} beside moe_intermediate_size {_show(m)}: "
+                          "transformers (5.5 on) and vLLM size the experts by moe_intermediate_size alone")
+    for key, v in (("num_experts", experts), ("top_k_experts", top), ("moe_intermediate_size", m)):
+        if v is None:
+            raise SpecError(WHERE, f"model_type {mt}: enable_moe_block is true but it has no {key}, which sizes the "
+                                   "experts")
+    if top > experts:
+        raise SpecError(WHERE, f"model_type {mt}: top_k_experts ({top}) exceeds num_experts ({experts})")
+    return {"kind": "moe", "intermediate_size": width, "num_experts": experts, "experts_per_token": top,
+            "expert_intermediate_size": m, "num_shared_experts": 1, "shared_expert_intermediate_size": width,
+            "router_bias": True}, 8
+
+
+def _gemma4_keys(cfg: dict, mt: str) -> dict:
+    """Gemma-4's text decoder (``Gemma4TextConfig``; the ``text_config`` of the ``gemma4`` wrapper) in the names the
+    readers use, after :func:`_checked`. What each key builds (transformers ``modeling_gemma4.py``, vLLM
+    ``gemma4.py``):
+
+    - attention (Gemma4TextAttention): q/k/v/o projections (biased by ``attention_bias``), q_norm and k_norm of the
+      layer's head width, a v_norm without weights; sliding layers (a window of ``sliding_window``) of ``head_dim``
+      and ``num_key_value_heads``, full layers of their own width and K/V heads (:func:`_gemma4_layer_shapes`): the
+      full layers are the spec's ``attention``, the sliding ones its ``sliding_shape``. Where ``attention_k_eq_v`` the
+      full layers have no v_proj and take ``v_norm(k_proj(x))`` as the value (``attention.v_from_k``); both engines
+      still cache V beside K. Layer types: :func:`_gemma4_types`; RoPE dims: :func:`_gemma4_rope`;
+    - the last ``num_kv_shared_layers`` layers attend the cache of the last earlier layer of their type
+      (``attention.kv_shared_tail``); the released E2B/E4B checkpoints store their k_proj, v_proj and k_norm anyway
+      (``reader_kv_weights``: read from the safetensors headers, vllm-project/tpu-inference #3299; vllm #54917:
+      "The original Google releases happen to ship them redundantly");
+    - FFN and norms: :func:`_gemma4_ffn`; per-layer inputs where ``hidden_size_per_layer_input`` (embed_tokens_per_layer
+      of ``vocab_size_per_layer_input`` x L p, per_layer_model_projection d x L p, per_layer_projection_norm of p; a
+      layer's per_layer_input_gate, per_layer_projection, post_per_layer_input_norm): the spec's ``residual_extras``;
+    - each layer's ``layer_scalar`` is a buffer of one value the checkpoint stores (31B: 60 values), not counted.
+
+    Refused in one line: a key outside :data:`GEMMA4_KEYS`; ``use_bidirectional_attention`` "all" (an encoder:
+    non-causal, its window halved); a null switch; a quantized checkpoint with experts, per-layer inputs or KV-shared
+    layers (their module names, experts.gate_up_proj, router.proj, per_layer_input_gate, are not mapped; a dense
+    decoder's quantization_config is read as Llama's, :data:`LAYOUTS`); ``num_kv_shared_layers`` not below the
+    layers."""
+    other = sorted(k for k, v in cfg.items() if k not in GEMMA4_KEYS and not k.startswith("_gemma4"))
+    if other:
+        raise _refuse(mt, f"key {other[0]} is not one Gemma4TextConfig has (configuration_gemma4.py), so the "
+                          "architecture cannot be sized")
+    bidir = cfg.get("use_bidirectional_attention")
+    if bidir == "all":
+        raise _refuse(mt, "use_bidirectional_attention all (every token attends both ways, an encoder; "
+                          "Gemma4TextConfig then halves the window) caches no K/V for decoding")
+    if bidir not in (None, "vision"):
+        raise SpecError(WHERE, f"model_type {mt}: use_bidirectional_attention must be all, vision or null, got "
+                               f"{_show(bidir)}")
+    out = dict(cfg)
+    for key, default in GEMMA4_SWITCHES.items():
+        v = cfg.get(key, default)
+        if not isinstance(v, bool):
+            raise SpecError(WHERE, f"model_type {mt}: {key} must be true or false, got {_show(v)}")
+        out[key] = v
+    L = _req(cfg, mt, "num_hidden_layers")
+    types, note = _gemma4_types(cfg, mt, L)
+    shared = cfg.get("num_kv_shared_layers") or 0
+    if cfg.get("quantization_config") is not None and (out["enable_moe_block"] or shared
+                                                       or cfg.get("hidden_size_per_layer_input")):
+        # the dense decoders (31B) name their Linears as Llama does under model.language_model (LAYOUTS); the 26B's
+        # experts are 3-D parameters and its router router.proj, the E2B/E4B's per-layer gates and projections and
+        # KV-shared layers are modules the quantization readers do not name
+        raise _refuse(mt, "a quantized checkpoint with experts, per-layer inputs or KV-shared layers is not priced: "
+                          "its module names (experts.gate_up_proj, router.proj, per_layer_input_gate) are not mapped")
+    if shared >= L:
+        raise SpecError(WHERE, f"model_type {mt}: num_kv_shared_layers ({shared}) must be less than "
+                               f"num_hidden_layers ({L}): at least one layer computes the K/V the others read")
+    k_eq_v = out["attention_k_eq_v"]
+    shapes = _gemma4_layer_shapes(out, mt, types, k_eq_v)
+    (full_hd, full_kv), (s_hd, s_kv) = shapes["full"], shapes["sliding"]
+    full_rope, s_rope = _gemma4_rope(cfg, mt, "full", full_hd), _gemma4_rope(cfg, mt, "sliding", s_hd)
+    attention: dict = {"qk_norm": True, **({"v_from_k": True} if k_eq_v else {})}
+    shape = {k: v for k, v, full in (("num_kv_heads", s_kv, full_kv), ("v_from_k", False, k_eq_v))
+             if v != full}
+    if s_hd != full_hd or s_rope != full_rope or shape:
+        shape |= {"qk_nope_head_dim": s_hd - s_rope, "qk_rope_head_dim": s_rope, "v_head_dim": s_hd}
+    if shape and "sliding" in types:
+        attention["sliding_shape"] = shape
+    if shared:
+        attention.update(kv_shared_tail=shared, reader_kv_weights=True)
+    ffn, norms = _gemma4_ffn(out, mt, L, shared, _req(cfg, mt, "intermediate_size"))
+    p = cfg.get("hidden_size_per_layer_input") or 0
+    extras = {"per_layer_input_size": p, "per_layer_vocab_size": _req(cfg, mt, "vocab_size_per_layer_input")} \
+        if p else None
+    out.update(head_dim=full_hd, num_key_value_heads=full_kv, partial_rotary_factor=full_rope / full_hd,
+               layer_types=[{"full": "full_attention", "sliding": "sliding_attention"}[t] for t in types],
+               _gemma4_attention=attention, _gemma4_ffn=ffn, _gemma4_norms=norms, _gemma4_extras=extras,
+               _gemma4_note=note)
+    return out
 
 
 def _minimax_shared(cfg: dict, mt: str) -> dict:
@@ -3233,6 +3551,62 @@ def _nemotron_blocks(cfg: dict, mt: str, L: int) -> list[str]:
     return blocks
 
 
+# Nemotron-H's MTP blocks -> the spec's mtp_layer_types: the letters of mtp_hybrid_override_pattern and the names of
+# mtp_layers_block_type (old and new spellings, transformers remap_legacy_layer_types). vLLM's
+# NemotronHMultiTokenPredictor (vllm/model_executor/models/nemotron_h_mtp.py) builds "*" (NemotronHMTPAttentionDecoder
+# Layer) and "E" (NemotronHMTPMoEDecoderLayer) and raises NotImplementedError on any other letter
+NEMOTRON_MTP = {"*": "full", "E": "ffn", "attention": "full", "full_attention": "full", "moe": "ffn"}
+# the MTP pattern a config that gives none has: "*E" in vLLM's NemotronHConfig (mtp_hybrid_override_pattern) and
+# ["full_attention", "moe"] in transformers' (mtp_layers_block_type)
+NEMOTRON_MTP_DEFAULT = ("full", "ffn")
+
+
+def _nemotron_h_keys(cfg: dict, mt: str) -> dict:
+    """Nemotron-H's config in the keys the readers take. ``num_hidden_layers`` null (transformers v5 writes it so:
+    ``NemotronHConfig.num_hidden_layers`` is the length of ``layers_block_type``, built from
+    ``hybrid_override_pattern``'s letters where only they are given) is that length. With
+    ``num_nextn_predict_layers`` (Nemotron 3 Super: 1) the MTP module's blocks, ``_mtp_layer_types``: from
+    ``mtp_layers_block_type``, else the letters of ``mtp_hybrid_override_pattern``, else the classes' default "*E"
+    (an attention block, then a MoE block). Refused in one line: more than one MTP module (vLLM's NemotronH-MTP
+    asserts one; Megatron-Bridge repeats one module's weights, ``mtp_use_repeated_layer``), a block other than ``*``
+    and ``E``, a MoE block beside a pattern of MLP (``-``) blocks, and a list and a pattern that name different
+    blocks."""
+    out = dict(cfg)
+    if cfg.get("num_hidden_layers") is None:      # the block list, or the letters it is made from (_pattern_to_list)
+        blocks = cfg.get("layers_block_type")
+        blocks = cfg.get("hybrid_override_pattern") if blocks is None else blocks
+        if isinstance(blocks, list) or (_name(blocks) and blocks):
+            out["num_hidden_layers"] = len(blocks)
+    mtp = cfg.get("num_nextn_predict_layers") or 0
+    if not mtp:
+        return out
+    if mtp > 1:
+        raise _refuse(mt, f"num_nextn_predict_layers {mtp} (vLLM's NemotronH-MTP builds one module, Megatron-Bridge "
+                          "repeats one module's weights) is not modelled")
+    listed, pattern = cfg.get("mtp_layers_block_type"), cfg.get("mtp_hybrid_override_pattern")
+    if pattern is not None and (not _name(pattern) or not pattern):
+        raise SpecError(WHERE, f"model_type {mt}: mtp_hybrid_override_pattern must be a string of * and E, got "
+                               f"{_show(pattern)}")
+    names = [str(b) for b in listed] if listed is not None else list(pattern) if pattern is not None else None
+    key = "mtp_layers_block_type" if listed is not None else "mtp_hybrid_override_pattern"
+    if names is None:
+        types = list(NEMOTRON_MTP_DEFAULT)
+    else:
+        bad = [b for b in names if b not in NEMOTRON_MTP]
+        if bad or not names:
+            raise _refuse(mt, f"MTP block {_show(bad[0]) if bad else 'list []'} in {key} is not modelled (vLLM's "
+                              "NemotronHMultiTokenPredictor builds attention (*) and MoE (E) blocks only)")
+        types = [NEMOTRON_MTP[b] for b in names]
+    if listed is not None and pattern is not None and types != [NEMOTRON_MTP.get(c) for c in pattern]:
+        raise SpecError(WHERE, f"model_type {mt}: mtp_layers_block_type {_show(listed)} and "
+                               f"mtp_hybrid_override_pattern {_show(pattern)} name different MTP blocks")
+    L = out.get("num_hidden_layers")
+    if "ffn" in types and isinstance(L, int) and "moe" not in _nemotron_blocks(out, mt, L):
+        raise _refuse(mt, "a MoE (E) block in the MTP module of a model whose FFN blocks are MLPs (-) is not modelled")
+    out["_mtp_layer_types"] = types
+    return out
+
+
 def _mamba2_layer_types(cfg: dict, mt: str, L: int) -> list[str]:
     """The layer types of a Mamba-2 hybrid: Nemotron-H's blocks (:func:`_nemotron_blocks`), Granite-4.0's
     ``layer_types`` (``mamba`` or ``attention`` a layer, every layer with its FFN), Bamba's ``attn_layer_indices``
@@ -3478,6 +3852,226 @@ def _latent(cfg: dict, mt: str) -> dict:
     return a
 
 
+# ---------------------------------------------------------------------------------------------------------
+# DeepSeek-V4 (deepseek_v4): compressed attention, mHC, hash-routed MoE, MXFP4 experts beside fp8 blocks
+# ---------------------------------------------------------------------------------------------------------
+
+# transformers DeepseekV4Config: layer_types names (DEEPSEEK_V4_LAYER_TYPES) and the legacy compress_ratios it maps
+# (_COMPRESS_RATIO_TO_LAYER_TYPE: only 0, 4 and 128; any other ratio is a KeyError there)
+V4_LAYER_TYPES = {"sliding_attention": "sliding", "compressed_sparse_attention": "csa",
+                  "heavily_compressed_attention": "hca"}
+V4_RATIOS = {0: "sliding", 4: "csa", 128: "hca"}
+V4_MLP_TYPES = ("hash_moe", "moe")                         # DEEPSEEK_V4_MLP_LAYER_TYPES
+V4_DEFAULTS = {"compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 128},
+               "num_hash_layers": 3, "partial_rotary_factor": 64 / 512}
+V4_EXPERT_DTYPES = ("fp4", "fp8")                          # vLLM _DEEPSEEK_V4_EXPERT_DTYPES
+# keys of DeepSeek-V4's later checkpoints whose layers read other layers' K/V or indexer, or that carry an n-gram
+# table or a speculative drafter (V4.1, V4-Flash-0731): their models are not the spec's
+V4_VARIANT_KEYS = ("kv_source_layers", "index_source_layers", "engram_layer_ids", "candidate_source_layer",
+                   "candidate_topk_blocks", "candidate_block_size")
+V4_READING = ("deepseek_v4: compressed attention (a 128-token window on every layer; csa layers add one entry per "
+              "compress_rate tokens and a lightning indexer's top-k, hca layers one entry per compress_rate tokens, "
+              "all attended), mHC (hc_mult residual streams), hash-routed leading MoE layers; the routers' "
+              "score-correction biases (gate.bias, fp32, one an expert on the non-hash layers) are not counted, as "
+              "DeepSeek-V3's are not; the cache priced in the engines' fp8-ds rows")
+
+
+def _v4_layers(cfg: dict, mt: str, L: int, mtp: int) -> tuple[list[str], str, int | None, int | None]:
+    """(each layer's type, the MTP layers' type, csa rate, hca rate) of a DeepSeek-V4 config: ``layer_types``
+    (transformers' names) or, as released, ``compress_ratios`` (0 / 4 / 128 a layer, the MTP layers' entries after
+    the ``num_hidden_layers``: V4-Flash's 44 and V4-Pro's 62 entries end in the MTP layer's 0); rates from
+    ``compress_rates`` (or the legacy ``compress_rate_csa`` / ``compress_rate_hca``), DeepseekV4Config's 4 and 128
+    where none is given. An MTP layer without an entry is sliding, as both releases' are (their ``mtp.0.attn`` holds
+    no compressor: code-corpus file id 62968290951). Anything transformers would not build, or builds otherwise, is
+    one line."""
+    names, ratios = cfg.get("layer_types"), cfg.get("compress_ratios")
+    if names is not None and ratios is not None:
+        raise _refuse(mt, "gives both layer_types and compress_ratios; transformers reads layer_types alone, give one")
+    rates = cfg.get("compress_rates")
+    if rates is not None and (not isinstance(rates, dict) or set(rates) - set(V4_LAYER_TYPES)):
+        raise _refuse(mt, f"compress_rates must map compressed_sparse_attention and heavily_compressed_attention to "
+                          f"whole numbers, got {_show(rates)}")
+    rates = {**V4_DEFAULTS["compress_rates"], **(rates or {})}
+    for key, t in (("compress_rate_csa", "compressed_sparse_attention"),
+                   ("compress_rate_hca", "heavily_compressed_attention")):
+        if cfg.get(key) is not None:
+            rates[t] = cfg[key]
+    for t, r in rates.items():
+        if not _whole(r, 1):
+            raise _refuse(mt, f"the compress rate of {t} must be a whole number of at least 1 (tokens per compressed "
+                              f"entry), got {_show(r)}")
+    if ratios is not None:
+        bad = [r for r in ratios if r not in V4_RATIOS]
+        if bad:
+            raise _refuse(mt, f"compress_ratios entry {_show(bad[0])} is none of 0, 4, 128 (transformers maps only "
+                              "these to sliding, compressed sparse and heavily compressed attention)")
+        if (rates["compressed_sparse_attention"], rates["heavily_compressed_attention"]) != (4, 128):
+            raise _refuse(mt, "compress_ratios names the layers by the rates 4 and 128; other compress_rates beside it "
+                              "contradict it")
+        types = [V4_RATIOS[r] for r in ratios]
+    else:
+        if names is None:         # DeepseekV4Config.__post_init__: two HCA layers, then CSA and HCA by turns
+            names = ["heavily_compressed_attention"] * min(L, 2) + [
+                "compressed_sparse_attention" if i % 2 else "heavily_compressed_attention" for i in range(max(L - 2, 0))]
+        bad = [t for t in names if t not in V4_LAYER_TYPES]
+        if bad:
+            raise _refuse(mt, f"layer_types entry {_show(bad[0])} is none of {', '.join(V4_LAYER_TYPES)}")
+        types = [V4_LAYER_TYPES[t] for t in names]
+    what = "compress_ratios" if ratios is not None else "layer_types"
+    if len(types) < L:
+        raise _refuse(mt, f"{what} has {len(types)} entries for {L} layers")
+    extra = types[L:L + mtp]
+    if len(set(extra)) > 1:
+        raise _refuse(mt, f"{what} gives the MTP layers types of their own each ({', '.join(extra)}), which are not "
+                          "modelled (one MTP layer type)")
+    used = set(types[:L]) | set(extra[:1])
+    csa = rates["compressed_sparse_attention"] if "csa" in used else None
+    hca = rates["heavily_compressed_attention"] if "hca" in used else None
+    return types[:L], extra[0] if extra else "sliding", csa, hca
+
+
+def _v4_hash_layers(cfg: dict, mt: str, L: int) -> int:
+    """The leading hash-routed MoE layers: ``mlp_layer_types`` (``hash_moe`` / ``moe``, the hash ones first) or
+    ``num_hash_layers`` (DeepseekV4Config's 3); both given must agree."""
+    kinds = cfg.get("mlp_layer_types")
+    n = cfg.get("num_hash_layers")
+    if kinds is None:
+        return min(L, V4_DEFAULTS["num_hash_layers"] if n is None else n)
+    bad = [k for k in kinds if k not in V4_MLP_TYPES]
+    if bad:
+        raise _refuse(mt, f"mlp_layer_types entry {_show(bad[0])} is none of {', '.join(V4_MLP_TYPES)}")
+    if len(kinds) < L:
+        raise _refuse(mt, f"mlp_layer_types has {len(kinds)} entries for {L} layers")
+    hashed = kinds[:L].count("hash_moe")
+    if kinds[:hashed] != ["hash_moe"] * hashed:
+        raise _refuse(mt, "mlp_layer_types has hash_moe layers after moe ones; hash-routed layers that do not lead "
+                          "are not modelled")
+    if n is not None and n != hashed:
+        raise _refuse(mt, f"num_hash_layers {n} and mlp_layer_types' {hashed} hash_moe layers disagree")
+    return hashed
+
+
+def _v4_quantization(cfg: dict, mt: str) -> tuple[dict | None, str]:
+    """(quantization block, weight dtype) of a DeepSeek-V4 checkpoint, as vLLM's ``DeepseekV4FP8Config`` loads it:
+    ``quantization_config`` fp8 (e4m3, 128 x 128 blocks) on every Linear, the routed experts by ``expert_dtype``
+    (fp4, vLLM's default where the key is missing: MXFP4, e2m1 values with one e8m0 scale per 32, the fp8 blocks'
+    scales e8m0 too, 8 bits; fp8, DeepSeek-V4-Flash-Base: fp8 blocks, "float32 FP8 linear scales"). The MTP module is
+    quantized alike (the V4-Pro inventory: ``mtp.0.*`` fp8 and int8-packed fp4 with e8m0 scales). No
+    quantization_config: every matrix at ``torch_dtype``. Other methods are refused in one line."""
+    q = cfg.get("quantization_config")
+    expert = cfg.get("expert_dtype")
+    if expert is not None and expert not in V4_EXPERT_DTYPES:
+        raise _refuse(mt, f"expert_dtype {_show(expert)} is none of {', '.join(V4_EXPERT_DTYPES)} (vLLM's)")
+    if q is None:
+        if expert is not None:
+            raise _refuse(mt, f"expert_dtype {expert} without a quantization_config is no checkpoint layout vLLM loads "
+                              "(DeepseekV4FP8Config applies it to an fp8 quantization_config)")
+        return None, ""
+    method = q.get("quant_method")
+    if method not in ("fp8", "deepseek_v4_fp8"):
+        raise _refuse(mt, f"quantization_config quant_method {_show(method)} is not read for DeepSeek-V4 (its fp8 "
+                          "release layout is)")
+    if q.get("fmt", "e4m3") != "e4m3" or q.get("weight_block_size") != [128, 128]:
+        raise _refuse(mt, "quantization_config other than e4m3 values in 128 x 128 blocks (fmt, weight_block_size) "
+                          "is not read for DeepSeek-V4")
+    for key in ("ignored_layers", "modules_to_not_convert"):
+        if q.get(key):
+            raise _refuse(mt, f"quantization_config {key} is not read for DeepSeek-V4")
+    fp4 = (expert or "fp4") == "fp4"
+    block = {"method": "fp8-block", "bits": 8, "group_size": 128 * 128, "scale_bits": 8 if fp4 else 32,
+             "components": ["attention", "shared_experts", "routed_experts", "mtp"]}
+    if fp4:
+        block |= {"experts_bits": 4, "experts_group_size": 32, "experts_scale_bits": 8}
+    return block, "fp8"
+
+
+def _deepseek_v4(cfg: dict, mt: str, name: str, mlx: Any, description: str) -> dict:
+    """The whole spec of a DeepSeek-V4 config (V4-Flash, V4-Pro; :mod:`mlacalc.attention.compressed`): attention
+    ``compressed`` with every layer's type (:func:`_v4_layers`), one K=V head of ``head_dim`` with
+    ``qk_rope_head_dim`` rotary dims (or ``head_dim x partial_rotary_factor``, DeepseekV4Config's 64 / 512), the query
+    rank, the grouped output projection, the window, the csa layers' indexer; MoE on every layer (shared experts of
+    ``moe_intermediate_size``, the leading ``num_hash_layers`` hash-routed: :func:`_v4_hash_layers`); ``hc_mult``
+    mHC streams; ``num_nextn_predict_layers`` MTP modules of the layer type their ``compress_ratios`` entry gives;
+    weights as vLLM loads them (:func:`_v4_quantization`); the cache in fp8-ds rows, the only layout vLLM
+    (``DeepseekV4MLAAttention`` asserts an fp8 cache and converts it to ``fp8_ds_mla``) and SGLang
+    (``DeepseekV4TokenToKVPool``, "fp8_ds_mla cache pool") keep. Keys transformers' class holds but builds nothing
+    from differently are refused in one line where they would change a number (``num_key_value_heads`` other than
+    1, ``first_k_dense_replace``, ``attention_bias``, a ``qk_nope_head_dim`` that is not ``head_dim`` less the rotary
+    dims), as are the later variants' keys (:data:`V4_VARIANT_KEYS`, ``dspark_*``)."""
+    if mlx is not None:
+        raise _refuse(mt, "an MLX quantization block is not read for DeepSeek-V4 (its module names are its own)")
+    for key in (*V4_VARIANT_KEYS, *sorted(k for k in cfg if str(k).startswith("dspark_"))):
+        if cfg.get(key) is not None:
+            raise _refuse(mt, f"{key}: a later DeepSeek-V4 variant (layers reading other layers' K/V or indexer, an "
+                              "n-gram table, a speculative drafter) is not modelled")
+    L = cfg["num_hidden_layers"]
+    if cfg.get("num_key_value_heads") != 1:
+        raise _refuse(mt, f"num_key_value_heads {_show(cfg.get('num_key_value_heads'))}: DeepseekV4Attention builds "
+                          "one K=V head whatever it says")
+    if cfg.get("first_k_dense_replace"):
+        raise _refuse(mt, "first_k_dense_replace: DeepseekV4 builds an MoE block on every layer, no dense ones")
+    if cfg.get("attention_bias"):
+        raise _refuse(mt, "attention_bias: DeepSeek-V4's attention has no biases")
+    if cfg.get("kv_lora_rank") is not None:
+        raise _refuse(mt, "kv_lora_rank: DeepSeek-V4 caches its K=V head whole (no latent)")
+    width = cfg.get("moe_intermediate_size")
+    if cfg.get("intermediate_size") is not None and cfg.get("intermediate_size") != width:
+        # DeepseekV4Config.attribute_map: intermediate_size is moe_intermediate_size
+        raise _refuse(mt, f"intermediate_size {_show(cfg['intermediate_size'])} and moe_intermediate_size "
+                          f"{_show(width)} name one width (DeepseekV4Config.attribute_map) and disagree")
+    head = cfg["head_dim"]
+    # DeepseekV4Config.__post_init__: qk_rope_head_dim = int(head_dim x partial_rotary_factor), the legacy
+    # qk_rope_head_dim / head_dim standing in only where partial_rotary_factor is None (then 64 / 512)
+    rope, factor = cfg.get("qk_rope_head_dim"), cfg.get("partial_rotary_factor")
+    if factor is not None:
+        built = int(head * factor)
+        if rope is not None and rope != built:
+            raise _refuse(mt, f"partial_rotary_factor {_show(factor)} (head_dim x it: {built} rotary dims, what "
+                              f"DeepseekV4Config builds) and qk_rope_head_dim {_show(rope)} disagree")
+        rope = built
+    elif rope is None:
+        rope = int(head * V4_DEFAULTS["partial_rotary_factor"])
+    if rope > head:
+        raise _refuse(mt, f"qk_rope_head_dim {rope} exceeds head_dim {head}")
+    nope = cfg.get("qk_nope_head_dim")
+    if nope is not None and nope != head - rope:
+        raise _refuse(mt, f"qk_nope_head_dim {nope} is not head_dim {head} less the rotary dims {rope}")
+    if cfg["hc_mult"] == 1:
+        # DeepseekV4HyperConnection builds its mappings at any hc_mult ((2 + 1) x d and 3 + 3 at 1); the spec's
+        # hyper_connections 1 is a plain residual with none
+        raise _refuse(mt, "hc_mult 1: DeepSeek-V4 still builds the mHC mappings of one stream, which are not modelled "
+                          "(hyper_connections 1 is a plain residual); give 2 or more")
+    mtp = cfg.get("num_nextn_predict_layers") or 0
+    types, mtp_type, csa, hca = _v4_layers(cfg, mt, L, mtp)
+    attention = {"kind": "compressed", "num_heads": cfg["num_attention_heads"], "num_kv_heads": 1,
+                 "qk_nope_head_dim": head - rope, "qk_rope_head_dim": rope, "v_head_dim": head, "kv_shared": True,
+                 "sinks": True, "q_lora_rank": cfg["q_lora_rank"], "o_groups": cfg["o_groups"],
+                 "o_lora_rank": cfg["o_lora_rank"], "sliding_window": cfg["sliding_window"]}
+    if csa is not None:
+        attention |= {"csa_rate": csa, "index_n_heads": cfg["index_n_heads"], "index_head_dim": cfg["index_head_dim"],
+                      "index_topk": cfg["index_topk"]}
+    if hca is not None:
+        attention["hca_rate"] = hca
+    f = {"kind": "moe", "intermediate_size": width, "num_experts": _req(cfg, mt, "n_routed_experts"),
+         "experts_per_token": _req(cfg, mt, "num_experts_per_tok"),
+         "num_shared_experts": cfg.get("n_shared_experts") or 0, "expert_intermediate_size": width,
+         "hash_layers": _v4_hash_layers(cfg, mt, L)}
+    quant, wdtype = _v4_quantization(cfg, mt)
+    out = {"name": name, "num_layers": L, "hidden_size": cfg["hidden_size"], "vocab_size": cfg["vocab_size"],
+           "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", False)), "attention": attention,
+           "layer_types": types, "ffn": f, "hyper_connections": cfg["hc_mult"], "mtp_layers": mtp,
+           "dtypes": {"weights": wdtype or _weight_dtype(cfg, None, {}), "kv": "fp8-ds"},
+           "description": "; ".join(x for x in (description, V4_READING) if x)}
+    if mtp:
+        out["mtp_layer_type"] = mtp_type
+    if quant:
+        out["quantization"] = quant
+    limit = _limit(cfg)
+    if limit:
+        out["max_context"] = limit
+    return out
+
+
 # config flags of q/k/v biases without an o_proj bias (Qwen2's are hard-wired): Glm4MoeAttention, StableLmAttention
 # (Ling's BailingMoe/BailingMoeV2 attention: query_key_value bias=use_qkv_bias, dense (o_proj) bias=use_bias)
 # (GlmAttention, Glm4Attention: q/k/v bias=attention_bias, o_proj none; ChatGLM's query_key_value bias=add_qkv_bias)
@@ -3611,6 +4205,8 @@ def _conventional(cfg: dict, mt: str) -> dict:
         # K/V of the group's first layer and have no k_proj/v_proj (vLLM hunyuan_v1.py _get_cla_factor: the factor
         # when use_cla, else 1; HunYuanDecoderLayer: layer_id % cla_factor != 0 is a HunYuanCrossAttention)
         a["kv_share_layers"] = cfg["cla_share_factor"]
+    if mt == "gemma4_text":             # its sliding shape, values from keys, KV sharing, q/k norms (_gemma4_keys)
+        a.update(cfg["_gemma4_attention"])
     if mt == "gemma3n_text" and cfg.get("num_kv_shared_layers"):
         # the last num_kv_shared_layers layers attend the cache of the last earlier layer of their type and compute
         # no K/V (Gemma3nTextAttention: is_kv_shared_layer, kv_shared_layer_index; vLLM gemma3n.py:
@@ -3909,8 +4505,11 @@ def _linear(cfg: dict, mt: str) -> dict | None:
 def _nemotron_ffn(cfg: dict, mt: str) -> dict:
     """Nemotron-H's FFN blocks: ``-`` an MLP of up_proj and down_proj with ReLU² between (NemotronHMLP: no gate),
     ``E`` a mixture of non-gated experts of ``moe_intermediate_size`` beside one shared MLP of
-    ``moe_shared_expert_intermediate_size`` (NemotronHMoE builds one whatever ``n_shared_experts`` says); the
-    router's ``e_score_correction_bias`` buffer (one value an expert and layer) is not counted, as DeepSeek-V3's."""
+    ``moe_shared_expert_intermediate_size`` (the classes' 7688 where a config leaves it out, :data:`DEFAULTS`;
+    transformers' NemotronHMoE builds one whatever ``n_shared_experts`` says); the
+    router's ``e_score_correction_bias`` buffer (one value an expert and layer) is not counted, as DeepSeek-V3's.
+    ``moe_latent_size`` (Nemotron 3 Super's LatentMoE) is ``expert_latent_size``: the experts at that width between
+    ``fc1_latent_proj`` and ``fc2_latent_proj``; on a pattern of MLP blocks, which have no experts, refused."""
     blocks = set(_nemotron_blocks(cfg, mt, cfg["num_hidden_layers"]))
     if cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
@@ -3919,13 +4518,19 @@ def _nemotron_ffn(cfg: dict, mt: str) -> dict:
     if {"mlp", "moe"} <= blocks:
         raise _refuse(mt, "MLP (-) and MoE (E) blocks in one pattern are not modelled")
     if "mlp" in blocks:
+        if cfg.get("moe_latent_size") is not None:
+            # NemotronHMLP has no latent projections: the key would change nothing a dense pattern builds
+            raise _refuse(mt, "moe_latent_size on a pattern of MLP (-) blocks, which have no experts, is not modelled")
         return {"kind": "dense", "intermediate_size": _req(cfg, mt, "intermediate_size"), "gated": False}
-    if cfg.get("moe_latent_size") is not None:
-        raise _refuse(mt, "experts in a latent space (moe_latent_size, Nemotron 3 Super) are not modelled")
     width = _req(cfg, mt, "moe_intermediate_size")
     f = {"kind": "moe", "gated": False, "num_experts": _req(cfg, mt, "n_routed_experts"),
          "experts_per_token": _req(cfg, mt, "num_experts_per_tok"), "expert_intermediate_size": width,
          "intermediate_size": width}
+    if cfg.get("moe_latent_size") is not None:
+        # LatentMoE (Nemotron 3 Super): vLLM nemotron_h.py NemotronHMoE builds fc1_latent_proj (hidden -> latent) and
+        # fc2_latent_proj (latent -> hidden) when moe_latent_size is not None, the experts at hidden_size=latent, the
+        # gate and shared_experts at hidden_size; transformers modular_nemotron_h.py NemotronHMoE the same
+        f["expert_latent_size"] = cfg["moe_latent_size"]
     if cfg.get("moe_shared_expert_intermediate_size"):
         f.update(num_shared_experts=1, shared_expert_intermediate_size=cfg["moe_shared_expert_intermediate_size"])
     return f
@@ -4126,6 +4731,8 @@ def _step_ffn(cfg: dict, mt: str) -> dict:
 def _ffn(cfg: dict, mt: str) -> dict:
     if mt == MINIMAX_M3:
         return cfg["_m3_ffn"]
+    if mt == "gemma4_text":
+        return cfg["_gemma4_ffn"]
     if mt == "nemotron-nas":
         return _nemotron_nas_ffn(cfg)
     if mt == "openelm":
@@ -4265,6 +4872,8 @@ def _norms(cfg: dict, mt: str) -> int:
     """RMSNorms (or LayerNorms) of hidden_size per layer."""
     if mt == "nemotron_h":
         return 1                                             # NemotronHBlock: one norm before its one mixer
+    if mt == "gemma4_text":
+        return cfg["_gemma4_norms"]                          # 4, or 8 beside experts (_gemma4_ffn)
     if mt in ("gemma2", "gemma3_text", "glm4", "afmoe", "gemma3n_text"):
         # pre and post norms around attention and MLP (Glm4DecoderLayer: input_layernorm, post_self_attn_layernorm,
         # post_attention_layernorm, post_mlp_layernorm)
@@ -4828,6 +5437,9 @@ LAYOUTS: dict[str, tuple[Layout, Layout]] = {          # model_type -> (before 4
     "minimax_m3_vl": (LEGACY_WRAPPED, LEGACY_WRAPPED),
     **dict.fromkeys(("gemma3", "mistral3", "mllama", "llava"), (LEGACY_WRAPPED, MODERN_WRAPPED)),
     **dict.fromkeys(("qwen2_vl", "qwen2_5_vl"), (Layout(), MODERN_WRAPPED)),
+    # Gemma-4 came after the refactor (transformers 5.5: Gemma4Model.language_model, lm_head tied; the QAT w4a16 and
+    # FP8 releases name model.language_model.layers.N.self_attn.q_proj)
+    "gemma4": (MODERN_WRAPPED, MODERN_WRAPPED),
     # (GLM-OCR: GlmOcrModel.language_model, model.language_model.layers.N as transformers' GlmOcrPreTrainedModel
     # names its MTP layer, model\.language_model\.layers\.16)
     **dict.fromkeys(("qwen3_vl", "qwen3_vl_moe", "glm4v", "glm4v_moe", "glm_ocr"),
@@ -4933,7 +5545,12 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
     # Mllama's cross-attention layers hold their attention at cross_attn (MllamaCrossAttentionDecoderLayer), the others
     # at self_attn
     module = [CROSS_ATTN if kind[i] == "cross" else A.attn for i in range(L)]
-    names = {"attention": [f"{layer[i]}{module[i]}.{p}" for i in mixer for p in attn],
+    # values from the keys (Gemma-4's attention_k_eq_v full layers, attention.v_from_k): no v_proj on those layers
+    shape = a.get("sliding_shape") or {}
+    no_v = [bool(shape["v_from_k"] if kind[i] == "sliding" and shape.get("v_from_k") is not None
+                 else a.get("v_from_k")) for i in range(L)]
+    names = {"attention": [f"{layer[i]}{module[i]}.{p}" for i in mixer for p in attn
+                           if not (p == "v_proj" and no_v[i])],
              "embed": [A.embed], "head": [A.head]}
     # MiniMax-M3's indexer Linears on the layers that run it (MiniMaxM3SparseAttention: self_attn.index_q_proj,
     # index_k_proj; index_q_norm and index_k_norm are no Linear)
@@ -4997,6 +5614,8 @@ def _nemotron_h_module_names(spec: dict, attn: list[str]) -> dict[str, list[str]
         experts = sorted({0, max(0, (f.get("num_experts") or 1) - 1)})
         names |= {"router": [layer[i] + "gate" for i in ffn],
                   "routed_experts": [f"{layer[i]}experts.{e}.{p}" for i in ffn for e in experts for p in mlp]}
+        if f.get("expert_latent_size") is not None:        # LatentMoE (NemotronHMoE): two Linears a MoE layer
+            names["latent_proj"] = [layer[i] + p for i in ffn for p in ("fc1_latent_proj", "fc2_latent_proj")]
         if f.get("num_shared_experts"):
             names["shared_experts"] = [f"{layer[i]}shared_experts.{p}" for i in ffn for p in mlp]
     elif ffn:
@@ -5109,7 +5728,7 @@ def _quantized(mt: str, spec: dict, candidates: tuple[str, ...], ignore: list | 
     return {"components": out} | ({"unquantized": kept} if kept else {})
 
 
-LINEAR = ("attention", "dense_ffn", "shared_experts", "routed_experts", "mtp")
+LINEAR = ("attention", "dense_ffn", "shared_experts", "routed_experts", "latent_proj", "mtp")
 
 
 def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> dict | None:
@@ -5507,6 +6126,8 @@ def _mlx_widths(spec: dict) -> list[tuple[str, int]]:
         out.append(("intermediate_size", f["intermediate_size"]))
     if f["kind"] == "moe":
         out.append(("expert width", f["expert_intermediate_size"]))
+        if f.get("expert_latent_size") is not None:     # the experts' up_proj and fc2_latent_proj read the latent
+            out.append(("expert latent width", f["expert_latent_size"]))
         if f.get("num_shared_experts"):
             out.append(("shared expert width", f.get("shared_expert_intermediate_size") or
                         f["expert_intermediate_size"] * f["num_shared_experts"]))
@@ -5549,7 +6170,8 @@ def mlx_quantization(q: dict, cfg: dict, spec: dict, mt: str) -> dict:
     elif (bits, group) != {"mxfp4": (4, 32), "nvfp4": (4, 16), "mxfp8": (8, 32)}[mode]:
         raise _refuse(mt, f"MLX {mode} quantization at {bits} bits in groups of {group} is not modelled")
     names = _module_names(spec, mt)
-    comps = [c for c in ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head")
+    comps = [c for c in ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "latent_proj",
+                         "head")
              if c in names and not (c == "head" and spec["tie_word_embeddings"])]
     for path, value in q.items():
         if path in MLX_KEYS:
@@ -5663,12 +6285,17 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         cfg = {**cfg, "quantization_config": cfg["compression_config"]}
     layout = checkpoint_layout(cfg)               # the wrapper's module prefixes, read before the decoder is found
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
+    if mt == "gemma4_text" and mlx is not None:
+        raise _refuse(mt, "a quantized checkpoint is not priced: its module names (experts.gate_up_proj, router.proj, "
+                          "per_layer_input_gate) are not mapped")
     if mt in SHORT_CONV_HYBRIDS and (cfg.get("quantization_config") is not None or mlx is not None):
         # the quantization readers match module names (ignore lists, MLX's per-module entries) against Llama's
         # (mlp.gate_proj, self_attn.o_proj); LFM2's are conv.in_proj, self_attn.out_proj, feed_forward.w1
         raise _refuse(mt, "quantized checkpoints of LFM2 (quantization_config, MLX quantization) are not read")
     L = _req(cfg, mt, "num_hidden_layers", "n_layer")
     cfg.setdefault("num_hidden_layers", L)
+    if mt in COMPRESSED:
+        return _deepseek_v4(cfg, mt, name, mlx, description)
     if mt in STATE_SPACE:
         out = _state_space(cfg, mt, name, cfg.get("quantization_config") is not None or mlx is not None)
         return out | ({"description": description} if description else {})
@@ -5710,8 +6337,7 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
             out["mtp_layer_type"] = cfg["_mtp_layer_type"]
         out["mtp_ffn"] = cfg["_mtp_ffn"]
     if mt == "nemotron_h" and out["mtp_layers"]:
-        raise _refuse(mt, "multi-token-prediction layers of their own pattern (mtp_hybrid_override_pattern) are "
-                          "not modelled")
+        out["mtp_layer_types"] = cfg["_mtp_layer_types"]       # _nemotron_h_keys
     linear = _linear(cfg, mt)
     if linear:
         out["linear_attention"] = linear

@@ -5,6 +5,11 @@ KV head for MHA/GQA/MQA (no V when KV-shared), MLA's latent ``c_KV`` plus decoup
 arXiv 2405.04434, Table 1: ``(d_c + d_h^R) l`` elements per token), or, with ``cache="naive"``, MLA decompressed
 into per-head K and V as an implementation that decompresses before caching holds.
 
+What one sequence holds in a layer is its family's :meth:`~mlacalc.attention.base.AttentionFamily.sequence_bytes`:
+the bytes a token adds times the tokens the layer holds, or, for DeepSeek-V4's compressed attention
+(:mod:`mlacalc.attention.compressed`), the window's raw rows and the compressed entries (one per ``m`` tokens, and an
+indexer key each on csa layers), whose per-token figure is what a token adds beyond the window.
+
 How many tokens a layer holds comes from :func:`mlacalc.attention.keys.tokens_held`: every token on global
 layers, at most the window on sliding-window layers, none on a layer that reads the K/V of another (cross-layer
 attention, ``attention.kv_share_layers``: ``ceil(L / N)`` of ``L`` layers cache; trailing sharing,
@@ -21,7 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .attention import blocks, check_kv_layout, family, layer_blocks, layer_groups, tokens_held
+from .attention import blocks, check_kv_layout, family, key_rule, layer_blocks, layer_groups
+from .attention.keys import NO_KV_LAYERS
 from .attention.quant import kv_dtype_layout
 from .costs import KVCache
 from .errors import ArgError, show
@@ -85,7 +91,8 @@ class KVReport:
     parallel: Parallelism
     per_token_layer: KVCache     # bytes one token adds to one (attention, not linear) layer, spec.attention's (with
     #                              attention.layer_heads the layer of the most K/V heads); none without attention
-    per_token: KVCache           # bytes one token adds over all layers that cache K/V (as if each kept every token)
+    per_token: KVCache           # bytes one token adds over all layers that cache K/V (as if each kept every token;
+    #                              compressed attention: what it adds beyond the window)
     per_sequence: KVCache        # one sequence of `context` tokens (windows and blocks applied)
     total: KVCache               # `batch` sequences, before sharding
     per_gpu_fraction: float      # share of `total` one GPU holds (can exceed 1/#GPUs through replication)
@@ -187,21 +194,23 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
         per_seq, per_gpu_seq = KVCache(), KVCache()
         for count, block, rules in layer_groups(spec):
             fam = family(block)
-            token = fam.cache_bytes(block, cache, bits, kv_format)
             held = KVCache()
-            for n, rule in rules:
-                held = held.plus(token.scaled(n * rule.held_paged(context, block_size)))
+            for n, rule in rules:     # the family prices what the rule holds (a window, compressed entries, tokens)
+                held = held.plus(fam.sequence_bytes(block, cache, bits, kv_format, rule, context,
+                                                    block_size).scaled(n))
             per_seq = per_seq.plus(held).plus(fam.state_bytes(block, sbits, ssm_bits).scaled(count))
             per_gpu_seq = per_gpu_seq.plus(fam.cache_bytes_per_rank(block, held, parallel, cache)).plus(
                 fam.state_bytes_per_rank(block, sbits, ssm_bits, parallel).scaled(count))
     else:                         # by layer: the fullest pipeline stage
-        held = tokens_held(spec, context, block_size)
         per_seq_layer, per_gpu_layer = [], []
         for layer in range(spec.num_layers):
             seq, gpu = KVCache(), KVCache()     # an FFN-only layer of a one-block-per-layer model caches nothing
+            rule = key_rule(spec, layer)
+            kept = spec.layer_type(layer) not in NO_KV_LAYERS
             for b in layer_blocks(spec, layer):  # its mixer, and the linear block beside it (parallel mixers)
                 fam = family(b)
-                tokens = fam.cache_bytes(b, cache, bits, kv_format).scaled(held[layer])
+                tokens = fam.sequence_bytes(b, cache, bits, kv_format, rule, context, block_size) if kept else \
+                    KVCache()
                 seq = seq.plus(tokens).plus(fam.state_bytes(b, sbits, ssm_bits))
                 gpu = gpu.plus(fam.cache_bytes_per_rank(b, tokens, parallel, cache)).plus(
                     fam.state_bytes_per_rank(b, sbits, ssm_bits, parallel))

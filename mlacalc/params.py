@@ -7,7 +7,12 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
   :mod:`mlacalc.attention.mla`), which also says how each splits over tensor parallelism.
 - FFN: gated ``3 d f`` (gate, up, down), else ``2 d f``; with ``ffn.mlp_bias`` (GPT-2's c_fc/c_proj, Phi's fc1/fc2)
   ``f + d`` more (``2 f + d`` gated). MoE: router ``d x E``; each routed and shared expert is an FFN of its own
-  width. Norms: ``norms_per_layer`` (two) of ``d`` per layer and a final one, each of ``norm_vectors`` vectors (an
+  width. LatentMoE (``ffn.expert_latent_size`` l: Nemotron 3 Super): each routed expert an FFN of model width ``l``
+  (``2 l f_e`` non-gated), and one ``fc1_latent_proj`` ``d x l`` and one ``fc2_latent_proj`` ``l x d`` a MoE layer in
+  ``latent_proj``, always active, whole on every GPU (vLLM ``nemotron_h.py`` NemotronHMoE: ReplicatedLinear;
+  Megatron-Core ``moe_layer.py``: TELinear ``parallel_mode="duplicated"``); the router (``d x E``) and the shared
+  expert read the full-width input. Norms: ``norms_per_layer`` (two) of ``d`` per layer and a final one, each of
+  ``norm_vectors`` vectors (an
   RMSNorm's weight: 1; a LayerNorm's weight and bias, Nemotron's LayerNorm1P or GPT-2's nn.LayerNorm: 2; OLMo-1's:
   0), and BLOOM's norm on the embeddings (``embedding_norm``) the same.
 - Embedding ``V d``, plus a learned position table of ``position_embeddings`` rows of ``d`` (GPT-2's wpe, OPT's
@@ -20,7 +25,10 @@ Mistral, Mixtral, Qwen2/3, Gemma-2; DeepSeek's ``modeling_deepseek.py`` for MLA 
   (``attention.reader_kv_weights``: Gemma-3n; :func:`unused_kv_params`).
 - Multi-token prediction (DeepSeek-V3 tech report, arXiv 2412.19437, section 2.2): per module two RMSNorms,
   a projection ``2d x d`` and one MoE transformer layer; embedding and head are shared with the main model.
-  Counted apart (:func:`mtp_params`): the quoted totals (DeepSeek-V3's 671B) leave them out.
+  Counted apart (:func:`mtp_params`): the quoted totals (DeepSeek-V3's 671B) leave them out. With
+  ``mtp_layer_types`` (Nemotron-H: one block a layer) a module holds one layer of each listed type, enorm, hnorm,
+  ``eh_proj`` and a ``final_layernorm`` (vLLM ``nemotron_h_mtp.py``: the first block has the start projections, the
+  last the end norm): Nemotron 3 Super's "*E" module 2,942,324,736 parameters, its safetensors' ``mtp.*`` total.
 
 Weight bytes: matrices inside the layers take the weight dtype; the embeddings (per-layer table included), output
 head, router and norms stay in bf16 when the weight dtype is narrower, as DeepSeek-V3's FP8 checkpoint does (tech
@@ -47,6 +55,8 @@ from .spec import ModelSpec, Quantization
 from .units import dtype_bits
 
 HIGH_PRECISION_BITS = 16  # embedding, head, router, norms when the weight dtype is narrower (see docstring)
+FP32_BITS = 32            # the fp32 component (DeepSeek-V4: mHC mappings, sinks, position biases) whatever the dtype
+TABLE_BITS = 64           # hash routing's tables: int64 expert ids (tid2eid)
 
 
 @dataclass(frozen=True)
@@ -61,8 +71,12 @@ class Params:
     router: float = 0
     shared_experts: float = 0
     routed_experts: float = 0
+    latent_proj: float = 0              # LatentMoE's d -> l and l -> d projections around the routed experts
     residual: float = 0                 # AltUp, LAuReL and per-layer-input matrices (residual_extras: residual_params)
     norms: float = 0
+    fp32: float = 0                     # tensors every checkpoint keeps in float32 whatever its dtype: DeepSeek-V4's
+    #                                     mHC mappings (hyper_connections), attention sinks, compressor position biases
+    hash_tables: float = 0              # hash routing's token -> experts tables, int64 entries (ffn.hash_layers)
     head: float = 0
     mtp: float = 0
 
@@ -91,8 +105,9 @@ def attention_projections(spec: ModelSpec) -> dict[str, int]:
 
 def sliding_projections(spec: ModelSpec) -> dict[str, int]:
     """Parameters of one sliding layer's attention, by projection, where ``attention.sliding_shape`` gives the sliding
-    layers heads of their own ({} otherwise: they are :func:`attention_projections`)."""
-    if spec.attention_shapes == 1:
+    layers heads of their own ({} otherwise: they are :func:`attention_projections`; compressed attention's are
+    :func:`layer_type_projections`)."""
+    if spec.attention_shapes == 1 or family(spec.attention).layer_kinds:
         return {}
     b = spec.sliding_attention
     return family(b).projections(b, spec.hidden_size)
@@ -117,10 +132,12 @@ def kept_projections(spec: ModelSpec, block) -> frozenset:
     return frozenset(q.unquantized) | own
 
 
-def _split(parts: dict, kept: frozenset) -> tuple[float, float]:
-    """(quantized, kept unquantized) parameters of one block's projections ``parts``."""
-    k = sum(v for n, v in parts.items() if n in kept)
-    return sum(parts.values()) - k, k
+def _split(parts: dict, kept: frozenset, wide: frozenset = frozenset()) -> tuple[float, float, float]:
+    """(quantized, kept unquantized, float32) parameters of one block's projections ``parts``: ``wide`` names those
+    every checkpoint stores in fp32 (:meth:`~mlacalc.attention.base.AttentionFamily.fp32_projections`)."""
+    k = sum(v for n, v in parts.items() if n in kept and n not in wide)
+    w = sum(v for n, v in parts.items() if n in wide)
+    return sum(parts.values()) - k - w, k, w
 
 
 def dense_ffn_params(spec: ModelSpec, width: int) -> int:
@@ -144,13 +161,45 @@ def _dense_per_rank(spec: ModelSpec, dense: float, tp: int) -> float:
     return dense / tp if not whole else (dense - whole) / tp + whole
 
 
-def _moe_layer(spec: ModelSpec) -> Params:
+def _moe_layer(spec: ModelSpec, hashed: bool = False) -> Params:
     """Router (``d E``, plus ``E`` with a bias), routed experts, and shared experts (plus a ``d``-wide sigmoid
-    gate each when ``shared_expert_gate``: Qwen2-MoE, Qwen3-Next)."""
+    gate each when ``shared_expert_gate``: Qwen2-MoE, Qwen3-Next); a hash-routed layer (``hashed``: one of the first
+    ``ffn.hash_layers``) its table of ``vocab_size x experts_per_token`` expert ids beside the router, whose weight
+    still weighs the picked experts (transformers ``DeepseekV4HashRouter``: ``tid2eid`` a persistent buffer of
+    ``[vocab_size, top_k]`` int64, ``torch.int64 [129280, 6]`` in the V4 checkpoints). With ``ffn.expert_latent_size``
+    l the routed experts are FFNs of model width l, and ``latent_proj`` holds the layer's ``fc1_latent_proj`` (d x l)
+    and ``fc2_latent_proj`` (l x d), no biases (transformers ``modular_nemotron_h.py`` NemotronHMoE and vLLM
+    ``nemotron_h.py``: ``bias=config.mlp_bias``, which the reader refuses when true); router and shared experts stay
+    at d (both read the layer's full-width input)."""
     f, d = spec.ffn, spec.hidden_size
     shared = f.num_shared_experts * (ffn_params(d, f.shared_width, f.gated) + (d if f.shared_expert_gate else 0))
+    latent = f.expert_latent_size
+    width = d if latent is None else latent
     return Params(router=d * f.num_experts + (f.num_experts if f.router_bias else 0), shared_experts=shared,
-                  routed_experts=f.num_experts * ffn_params(d, f.expert_intermediate_size, f.gated, f.expert_bias))
+                  routed_experts=f.num_experts * ffn_params(width, f.expert_intermediate_size, f.gated, f.expert_bias),
+                  latent_proj=0 if latent is None else 2 * d * latent,
+                  hash_tables=spec.vocab_size * f.experts_per_token if hashed else 0)
+
+
+def hash_routed(spec: ModelSpec, layer: int) -> bool:
+    """Whether decoder layer ``layer`` is one of the first ``ffn.hash_layers`` MoE layers (hash-routed)."""
+    f = spec.ffn
+    if f is None or not f.hash_layers or not spec.is_moe_layer(layer):
+        return False
+    return sum(spec.is_moe_layer(i) for i in range(layer)) < f.hash_layers
+
+
+def hyper_connection_params(spec: ModelSpec) -> tuple[int, int]:
+    """(per layer, model) parameters of mHC (``hyper_connections`` n > 1; (0, 0) without): per layer two mappings,
+    before the attention and before the FFN (transformers ``DeepseekV4HyperConnection``: ``fn`` of ``(2 + n) n x n
+    d``, ``base`` of ``(2 + n) n``, ``scale`` of 3; DeepSeek-V4's checkpoints ``hc_attn_fn [24, 4 d]``,
+    ``hc_attn_base [24]``, ``hc_attn_scale [3]`` and the ``hc_ffn_*`` alike, fp32); the model's collapse before the
+    final norm (``DeepseekV4HyperHead``: ``hc_fn`` ``n x n d``, ``hc_base`` n, ``hc_scale`` 1)."""
+    n, d = spec.hyper_connections, spec.hidden_size
+    if n == 1:
+        return 0, 0
+    mix = (2 + n) * n
+    return 2 * (mix * n * d + mix + 3), n * n * d + n + 1
 
 
 def holds_kv_weights(spec: ModelSpec, layer: int) -> bool:
@@ -209,25 +258,31 @@ def layer_params(spec: ModelSpec, layer: int) -> Params:
     attention (:func:`mlacalc.attention.parallel_block`), both counted in ``attention``."""
     b, beside = layer_block(spec, layer), parallel_block(spec, layer)
     d = spec.hidden_size
-    attn, kept = _split(family(b).layer_projections(b, d, holds_kv_weights(spec, layer)), kept_projections(spec, b)) \
-        if b is not None else (0, 0)
+    attn, kept, wide = _split(family(b).layer_projections(b, d, holds_kv_weights(spec, layer)),
+                              kept_projections(spec, b), family(b).fp32_projections(b)) if b is not None else (0, 0, 0)
     if beside is not None:         # parallel mixers: the linear block's parameters beside the attention's
         attn += sum(family(beside).projections(beside, d).values())
     if not spec.has_ffn(layer):
         ffn = Params()
     elif spec.is_moe_layer(layer):
-        ffn = _moe_layer(spec)
+        ffn = _moe_layer(spec, hash_routed(spec, layer))
     else:         # its own width where ffn.layer_widths gives one (Nemotron-NAS), else intermediate_size
         ffn = Params(dense_ffn=dense_ffn_params(spec, spec.ffn_width(layer)))
     res = residual_params(spec)
     return Params(attention=attn, attention_unquantized=kept,
                   norms=spec.layer_norms(layer) * spec.norm_vectors * d + res.vectors,
                   dense_ffn=ffn.dense_ffn, router=ffn.router, shared_experts=ffn.shared_experts,
-                  routed_experts=ffn.routed_experts, residual=res.matrices)
+                  routed_experts=ffn.routed_experts, latent_proj=ffn.latent_proj, residual=res.matrices,
+                  fp32=wide + hyper_connection_params(spec)[0], hash_tables=ffn.hash_tables)
 
 
 def _add(*ps: Params) -> Params:
     return Params(**{f.name: sum(getattr(p, f.name) for p in ps) for f in fields(Params)})
+
+
+def _last_of_type(spec: ModelSpec, layer_type: str) -> int:
+    """The last decoder layer of ``layer_type`` (the spec's check: there is one)."""
+    return max(i for i in range(spec.num_layers) if spec.layer_type(i) == layer_type)
 
 
 def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
@@ -236,16 +291,24 @@ def mtp_layer(spec: ModelSpec, par: Parallelism | None = None) -> Params:
     the sliding shape, ``MiMoV2MTPLayers`` in its modeling file) and whose FFN is the one ``mtp_ffn`` names where
     the spec gives one (Step-3.5-Flash's MTP layers are dense behind a last MoE layer: vLLM ``step3p5_mtp.py`` builds
     each ``mtp_block`` as a Step3p5DecoderLayer at index ``num_hidden_layers + i``, outside ``moe_layers_enum``), on
-    one GPU of ``par`` when given."""
+    one GPU of ``par`` when given. With ``mtp_layer_types`` (Nemotron-H) the module's blocks, each the model's last
+    layer of its type (Nemotron 3 Super's "*E": an attention layer and a MoE layer, each with its one norm)."""
+    if spec.mtp_layer_types is not None:
+        return _add(*(layer_params(spec, i) if par is None else _layer_per_gpu(spec, i, par)
+                      for i in (_last_of_type(spec, t) for t in spec.mtp_layer_types)))
     last = spec.num_layers - 1
     layer = layer_params(spec, last) if par is None else _layer_per_gpu(spec, last, par)
     t = spec.mtp_layer_type
     if t is not None and t != spec.layer_type(last):
-        b = spec.sliding_attention if t == "sliding" else spec.attention
-        attn, kept = _block_params(spec, b, par)
-        layer = dataclasses.replace(layer, attention=attn, attention_unquantized=kept)
+        b = spec.type_block(t)
+        attn, kept, wide = _block_params(spec, b, par)
+        # the fp32 of the layer: its attention's own (the last layer's swapped for the MTP layer type's) and mHC's
+        old = _block_params(spec, layer_block(spec, last), par)[2]
+        layer = dataclasses.replace(layer, attention=attn, attention_unquantized=kept, fp32=layer.fp32 - old + wide)
     if spec.mtp_ffn is not None and (spec.mtp_ffn == "moe") != spec.is_moe_layer(last):
         layer = dataclasses.replace(layer, **_ffn_parts(spec, spec.mtp_ffn == "moe", par))
+    if layer.hash_tables:          # an MTP layer routes by its router (DeepSeek-V4's mtp.0.ffn.gate has no tid2eid)
+        layer = dataclasses.replace(layer, hash_tables=0)
     return layer
 
 
@@ -257,24 +320,40 @@ def _ffn_parts(spec: ModelSpec, moe: bool, par: Parallelism | None) -> dict:
     if par is not None:
         full = Params(dense_ffn=_dense_per_rank(spec, full.dense_ffn, par.tp), router=full.router,
                       shared_experts=full.shared_experts / par.shared_expert_tp,
-                      routed_experts=full.routed_experts / (par.ep if par.ep > 1 else par.tp))
-    return {k: getattr(full, k) for k in ("dense_ffn", "router", "shared_experts", "routed_experts")}
+                      routed_experts=full.routed_experts / (par.ep if par.ep > 1 else par.tp),
+                      latent_proj=full.latent_proj)
+    return {k: getattr(full, k) for k in ("dense_ffn", "router", "shared_experts", "routed_experts", "latent_proj")}
 
 
-def _block_params(spec: ModelSpec, block, par: Parallelism | None, owns_kv: bool = True) -> tuple[float, float]:
-    """(quantized, kept unquantized) parameters of one layer's attention block on one GPU of ``par`` (all of it
-    without one): the family's :meth:`projections_per_rank` (see :func:`_layer_per_gpu`), split by
-    :func:`kept_projections`; ``owns_kv`` False: a cross-layer reader's."""
+def _block_params(spec: ModelSpec, block, par: Parallelism | None, owns_kv: bool = True
+                  ) -> tuple[float, float, float]:
+    """(quantized, kept unquantized, float32) parameters of one layer's attention block on one GPU of ``par`` (all of
+    it without one): the family's :meth:`projections_per_rank` (see :func:`_layer_per_gpu`), split by
+    :func:`kept_projections` and the family's fp32 ones; ``owns_kv`` False: a cross-layer reader's."""
     fam, hidden = family(block), spec.hidden_size
     parts = fam.layer_projections(block, hidden, owns_kv) if par is None else \
         fam.projections_per_rank(block, hidden, par, owns_kv)
-    return _split(parts, kept_projections(spec, block))
+    return _split(parts, kept_projections(spec, block), fam.fp32_projections(block))
+
+
+def mtp_norms(spec: ModelSpec) -> int:
+    """Norms of ``d`` an MTP module holds beside its layers: enorm and hnorm, and with ``mtp_layer_types`` the
+    ``final_layernorm`` vLLM's NemotronHMTP builds on the module's last block (``has_end_norm``)."""
+    return 3 if spec.mtp_layer_types is not None else 2
 
 
 def _mtp_params(spec: ModelSpec) -> float:
     d = spec.hidden_size
-    one = 2 * d + 2 * d * d + mtp_layer(spec).total  # norms, eh_proj, a last-kind layer
+    one = mtp_norms(spec) * d + 2 * d * d + mtp_layer(spec).total + mtp_own_head(spec)  # norms, eh_proj, a layer
     return spec.mtp_layers * one
+
+
+def mtp_own_head(spec: ModelSpec) -> int:
+    """Parameters of what each MTP module holds before the shared head where the residual has hyper-connections:
+    its own final norm (``d``) and stream collapse (the model's ``hyper_connection_params`` head: DeepSeek-V4's
+    ``mtp.0.norm``, ``mtp.0.hc_head_fn``/``_base``/``_scale``, code-corpus file id 62968290951); 0 without."""
+    head = hyper_connection_params(spec)[1]
+    return spec.hidden_size + head if head else 0
 
 
 def param_counts(spec: ModelSpec) -> Params:
@@ -284,10 +363,12 @@ def param_counts(spec: ModelSpec) -> Params:
     layers = _add(*(layer_params(spec, i) for i in range(spec.num_layers)))
     res = residual_params(spec)
     # the final norm: norm_vectors vectors of d, as each layer's (OLMo-1's LayerNorm without parameters: none), and
-    # BLOOM's on the embeddings; the position table beside the token embedding, the head's bias beside its matrix
+    # BLOOM's on the embeddings; the position table beside the token embedding, the head's bias beside its matrix;
+    # mHC's collapse of the streams before the final norm
     return _add(layers, Params(embed=v * d + spec.position_embeddings * d, head=head_params(spec),
                                norms=spec.norm_vectors * d + res.model_vectors + embedding_norm_params(spec),
-                               per_layer_embed=res.table, residual=res.first + res.last))
+                               per_layer_embed=res.table, residual=res.first + res.last,
+                               fp32=hyper_connection_params(spec)[1]))
 
 
 def head_params(spec: ModelSpec) -> int:
@@ -326,7 +407,10 @@ def active_params(spec: ModelSpec) -> Params:
     row = spec.num_layers * r.per_layer_input_size if r is not None else 0     # one row of the per-layer table
     # one row of the token table, and one of the position table where there is one (GPT-2: wte and wpe, summed)
     embed = spec.hidden_size * (2 if spec.position_embeddings else 1)
-    return dataclasses.replace(p, routed_experts=p.routed_experts * share, embed=embed, per_layer_embed=row)
+    # a hash-routed layer looks one row of its table up (experts_per_token ids), as the embedding its row
+    tables = f.hash_layers * f.experts_per_token if f is not None and f.kind == "moe" else 0
+    return dataclasses.replace(p, routed_experts=p.routed_experts * share, embed=embed, per_layer_embed=row,
+                               hash_tables=tables)
 
 
 def active_non_embedding(spec: ModelSpec) -> float:
@@ -347,22 +431,30 @@ def bytes_per_weight(weight_bits: float, quantization: Quantization | None = Non
     if quantization is None:
         lo = weight_bits / 8
         return Params(embed=hi, per_layer_embed=hi, attention=lo, attention_unquantized=lo, dense_ffn=lo, router=hi,
-                      shared_experts=lo, routed_experts=lo, residual=lo, norms=hi, head=hi, mtp=lo)
+                      shared_experts=lo, routed_experts=lo, latent_proj=lo, residual=lo, norms=hi, head=hi, mtp=lo,
+                      fp32=FP32_BITS / 8, hash_tables=TABLE_BITS / 8)
     q = quantization.bits_per_value / 8
-    # attention_unquantized is no component a quantization lists: the projections it keeps at >= 16 bits
-    return Params(**{f.name: q if f.name in quantization.components else hi for f in fields(Params)})
+    # attention_unquantized is no component a quantization lists: the projections it keeps at >= 16 bits; routed
+    # experts at their own width where the block gives one (DeepSeek-V4's MXFP4 beside fp8 blocks)
+    widths = {f.name: q if f.name in quantization.components else hi for f in fields(Params)}
+    if "routed_experts" in quantization.components:
+        widths["routed_experts"] = quantization.expert_bits_per_value / 8
+    return Params(**widths | {"fp32": FP32_BITS / 8, "hash_tables": TABLE_BITS / 8})
 
 
-def weight_bytes(p: Params, weight_bits: float, quantization: Quantization | None = None) -> Params:
+def weight_bytes(p: Params, weight_bits: float, quantization: Quantization | None = None,
+                 mtp_width: float | None = None) -> Params:
     """Bytes for a parameter breakdown.
 
-    Without ``quantization``: matrices (attention, FFN, experts, MTP) at ``weight_bits``, embed/head/router/norms at
+    Without ``quantization``: matrices (attention, FFN, experts, latent projections, MTP) at ``weight_bits``, embed/head/router/norms at
     ``max(16, weight_bits)``. With it: the components it lists at :attr:`Quantization.bits_per_value` (the value
     bits plus each group's scale and zero point, averaged over the group: partial groups at a matrix edge are not
     rounded up), every other component at ``max(16, weight_bits)``. Vectors inside a quantized component (biases,
     MLA's latent norms, gpt-oss's expert biases, ``ffn.mlp_bias``'s, a quantized head's ``head_bias``) are priced with
     it, though checkpoints keep them at 16 bits; the norms (LayerNorm biases included) are never quantized."""
     per = bytes_per_weight(weight_bits, quantization)
+    if mtp_width is not None:             # the MTP modules by their parts (:func:`mtp_width`)
+        per = dataclasses.replace(per, mtp=mtp_width)
     return Params(**{f.name: getattr(p, f.name) * getattr(per, f.name) for f in fields(Params)})
 
 
@@ -383,11 +475,12 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     :func:`dense_ffn_replicated`) and shared experts split over TP (shared experts are whole on every GPU under
     data-parallel attention with EP: :attr:`Parallelism.shared_expert_tp`);
     routed experts are whole on ``E / ep`` experts per GPU when ``ep > 1`` (EP ranks drawn from TP x DP), otherwise
-    each is TP-split. The router is replicated.
+    each is TP-split. The router is replicated, and so are LatentMoE's latent projections (vLLM ``nemotron_h.py``:
+    ``fc1_latent_proj`` and ``fc2_latent_proj`` are ReplicatedLinear; Megatron-Core builds them "duplicated").
     """
     full = layer_params(spec, layer)
     a, tp = layer_block(spec, layer), par.tp
-    attn, kept = _block_params(spec, a, par, holds_kv_weights(spec, layer)) if a is not None else (0.0, 0.0)
+    attn, kept, wide = _block_params(spec, a, par, holds_kv_weights(spec, layer)) if a is not None else (0, 0, 0)
     beside = parallel_block(spec, layer)
     if beside is not None:         # parallel mixers: the linear block's share on this GPU (it keeps nothing unquantized)
         attn += _block_params(spec, beside, par)[0]
@@ -396,12 +489,16 @@ def _layer_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
     return Params(attention=attn, attention_unquantized=kept, norms=full.norms,
                   dense_ffn=_dense_per_rank(spec, full.dense_ffn, tp),
                   router=full.router, shared_experts=full.shared_experts / par.shared_expert_tp, routed_experts=experts,
-                  residual=res.matrices - res.split + res.split / tp)
+                  latent_proj=full.latent_proj, residual=res.matrices - res.split + res.split / tp,
+                  # the attention's fp32 tensors as they split (sinks by heads), mHC's whole on every rank; the hash
+                  # table whole, as the router
+                  fp32=wide + hyper_connection_params(spec)[0], hash_tables=full.hash_tables)
 
 
 def mtp_params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
     """The multi-token-prediction modules on one GPU of the last stage, by component (all of them: ``mtp_layers``
-    alike modules). Each is two RMSNorms of ``d`` (replicated, as every norm), ``eh_proj`` ``2d x d`` split over TP
+    alike modules). Each is two RMSNorms of ``d`` (three with ``mtp_layer_types``: :func:`mtp_norms`; replicated, as
+    every norm), ``eh_proj`` ``2d x d`` split over TP
     (Megatron-Core's ``MultiTokenPredictionLayer`` builds it column-parallel, ``gather_output=False``), in field
     ``mtp``, and one decoder layer of the last layer's kind split as the main model's layers are
     (:func:`_layer_per_gpu`: its routed experts over EP, its MLA down projections replicated).
@@ -410,8 +507,24 @@ def mtp_params_per_gpu(spec: ModelSpec, par: Parallelism) -> Params:
     all 256 experts of its MTP layer (11.3 B parameters) where the EP rank holds 4, as for every other MoE layer."""
     d = spec.hidden_size
     layer = mtp_layer(spec, par)
-    one = _add(layer, Params(norms=2 * d, mtp=2 * d * d / par.tp))
+    head = hyper_connection_params(spec)[1]       # with mHC, its own final norm and stream collapse (mtp_own_head)
+    one = _add(layer, Params(norms=mtp_norms(spec) * d + (d if head else 0), mtp=2 * d * d / par.tp, fp32=head))
     return Params(**{f.name: spec.mtp_layers * getattr(one, f.name) for f in fields(Params)})
+
+
+def mtp_width(spec: ModelSpec, par: Parallelism, weight_bits: float, quantization: Quantization | None
+              ) -> float | None:
+    """Bytes per parameter of the MTP modules on one GPU of ``par`` where they cannot be priced at one width
+    (:func:`weight_bytes`' ``mtp`` width): a checkpoint whose routed experts have a width of their own
+    (``quantization.experts_bits``: DeepSeek-V4's MXFP4 experts, its MTP module's too, ``mtp.0.ffn.experts.*`` int8
+    packed with e8m0 scales beside fp8 attention) or whose residual has hyper-connections (fp32 mappings): the
+    module's components each at its width (:func:`mtp_params_per_gpu`). None otherwise: the whole module at the
+    ``mtp`` component's width, as DeepSeek-V3's (fp8 blocks, norms and router among them: 11.6 B parameters)."""
+    own = quantization is not None and quantization.experts_bits is not None
+    if not spec.mtp_layers or not (own or spec.hyper_connections > 1):
+        return None
+    parts = mtp_params_per_gpu(spec, par)
+    return weight_bytes(parts, weight_bits, quantization).total / parts.total
 
 
 def layer_params_per_gpu(spec: ModelSpec, layer: int, par: Parallelism) -> Params:
@@ -452,7 +565,8 @@ def stage_params(spec: ModelSpec, par: Parallelism) -> list[Params]:
             head = 0 if spec.tie_word_embeddings and par.pp == 1 else v * d / par.tp
             if spec.head_bias:          # vocabulary-parallel, as the head (vLLM ParallelLMHead: a bias of V / tp)
                 head += v / par.tp
-            extra = _add(extra, Params(head=head, norms=spec.norm_vectors * d, mtp=mtp, residual=res.last / par.tp))
+            extra = _add(extra, Params(head=head, norms=spec.norm_vectors * d, mtp=mtp, residual=res.last / par.tp,
+                                       fp32=hyper_connection_params(spec)[1]))
         stages.append(_add(*per_layer[r.start:r.stop], extra))
     return stages
 
@@ -483,6 +597,8 @@ class WeightsReport:
     heads_vary: bool = False    # attention.layer_heads: attention_per_layer is the widest layer's (spec.attention)
     plain_layers: int = 0       # msa: layers without the indexer, whose attention is attention_per_layer less index_*
     position_row: bool = False  # a learned position table: active counts its row beside the embedding's
+    # compressed attention (DeepSeek-V4): each layer type's projections (sliding, csa, hca: those its layers have)
+    attention_by_layer_type: dict = dataclasses.field(default_factory=dict)
 
     @property
     def active_rows(self) -> str:
@@ -507,6 +623,7 @@ class WeightsReport:
                 "linear_attention_per_layer": self.linear_attention_per_layer,
                 **({"sliding_attention_per_layer": self.sliding_attention_per_layer}
                    if self.sliding_attention_per_layer else {}),
+                **({"attention_by_layer_type": self.attention_by_layer_type} if self.attention_by_layer_type else {}),
                 "params_unused_kv": self.unused_kv,
                 **({"attention_per_layer_is": "the widest layer's (attention.layer_heads)"} if self.heads_vary else {}),
                 **({"attention_per_layer_is": f"an MSA layer's; {self.plain_layers} layers without the indexer "
@@ -521,9 +638,12 @@ class WeightsReport:
         if q is None:
             return {"method": None, "weight_bits": self.weight_bits, "other_bits": hi,
                     "components": ["attention", "attention_unquantized", "dense_ffn", "shared_experts",
-                                   "routed_experts", "mtp"]}
-        return dataclasses.asdict(q) | {"components": list(q.components), "unquantized": list(self.kept),
-                                        "bits_per_value": q.bits_per_value, "other_bits": hi}
+                                   "routed_experts", "latent_proj", "mtp"]}
+        own = {} if q.experts_bits is None else {"experts_bits_per_value": q.expert_bits_per_value}
+        fields_ = {k: v for k, v in dataclasses.asdict(q).items()
+                   if q.experts_bits is not None or not k.startswith("experts_")}
+        return fields_ | {"components": list(q.components), "unquantized": list(self.kept),
+                          "bits_per_value": q.bits_per_value, "other_bits": hi} | own
 
 
 def index_free_layers(spec: ModelSpec) -> int:
@@ -545,8 +665,10 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
     return WeightsReport(model=spec.name, weight_bits=bits, parallel=parallel, params=p, mtp_params=mtp,
                          active=active_params(spec), active_non_embedding=active_non_embedding(spec),
                          bytes=weight_bytes(p, bits, quant),
-                         mtp_bytes=weight_bytes(Params(mtp=mtp), bits, quant).total,
-                         per_gpu_params=per_gpu, per_gpu_bytes=weight_bytes(per_gpu, bits, quant),
+                         mtp_bytes=weight_bytes(Params(mtp=mtp), bits, quant, mtp_width(spec, Parallelism(), bits,
+                                                                                          quant)).total,
+                         per_gpu_params=per_gpu,
+                         per_gpu_bytes=weight_bytes(per_gpu, bits, quant, mtp_width(spec, parallel, bits, quant)),
                          attention_per_layer=attention_projections(spec),
                          linear_attention_per_layer=linear_projections(spec), quantization=quant,
                          sliding_attention_per_layer=sliding_projections(spec),
@@ -554,7 +676,17 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          unused_kv=unused_kv_params(spec),
                          heads_vary=spec.layer_heads is not None and not spec.uniform_attention,
                          plain_layers=index_free_layers(spec),
-                         position_row=spec.position_embeddings > 0)
+                         position_row=spec.position_embeddings > 0,
+                         attention_by_layer_type=layer_type_projections(spec))
+
+
+def layer_type_projections(spec: ModelSpec) -> dict:
+    """Compressed attention's (DeepSeek-V4) parameters of one layer of each type its layers have, by projection, in
+    order sliding, csa, hca; {} for any other attention (its full and sliding tables say it)."""
+    a = spec.attention
+    kinds = family(a).layer_kinds if a is not None else ()
+    used = {spec.layer_type(i) for i in range(spec.num_layers)}
+    return {t: family(a).projections(spec.type_block(t), spec.hidden_size) for t in kinds if t in used}
 
 
 def unused_kv_params(spec: ModelSpec) -> float:

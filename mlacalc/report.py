@@ -182,8 +182,11 @@ def kv_table(r) -> object:
     scopes = [("per token, layer", r.per_token_layer), ("per token", r.per_token),
               (f"per sequence ({r.context:,} tok)", r.per_sequence), (f"batch of {r.batch}", r.total),
               ("per GPU", r.per_gpu)]
+    compressed = r.kind == "compressed"
     parts = [("latent c_KV", "latent"), ("RoPE key k_R", "rope_key"), ("K", "k"), ("V", "v"),
-             ("indexer keys (DSA, MSA)", "indexer"), ("linear-attn state", "state"), ("scales and zeros", "scales")]
+             ("window rows (K=V)", "window"), ("compressed entries (K=V)", "compressed"),
+             ("indexer keys" if compressed else "indexer keys (DSA, MSA)", "indexer"),
+             ("compressor buffers" if compressed else "linear-attn state", "state"), ("scales and zeros", "scales")]
     rows = [[label] + [fmt_bytes(getattr(kv, attr)) for _, kv in scopes]
             for label, attr in parts if getattr(r.per_sequence, attr)]
     rows.append(["total"] + [fmt_bytes(kv.total) for _, kv in scopes])
@@ -204,6 +207,10 @@ def kv_table(r) -> object:
     if r.heads_vary:
         notes.append("K/V heads differ by layer (attention.layer_heads): per token, layer is the widest layer's; "
                      "per token sums every layer's own")
+    if compressed:
+        notes.append("per token: what a token adds beyond the window (its share of a compressed entry and indexer "
+                     "key; per token, layer: a csa layer's); the window's rows and the compressor buffers are per "
+                     "sequence")
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:
@@ -216,7 +223,7 @@ def kv_table(r) -> object:
 def weights_table(r) -> object:
     """The model's parameters by component (MTP apart), active per token, bytes, and what the fullest GPU holds."""
     names = ["embed", "per_layer_embed", "attention", "attention_unquantized", "dense_ffn", "router", "shared_experts",
-             "routed_experts", "residual", "norms", "head"]
+             "routed_experts", "latent_proj", "residual", "norms", "fp32", "hash_tables", "head"]
     rows = []
     for n in names:
         if getattr(r.params, n):
@@ -231,6 +238,10 @@ def weights_table(r) -> object:
     q = r.quantization
     at = (f"{', '.join(q.components)} {q.method} at {q.bits_per_value:g} bits (scales included), the rest at "
           f">= 16 bits" if q else f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16)")
+    if q and q.experts_bits is not None:
+        at += f"; routed_experts at {q.expert_bits_per_value:g} bits (their own width, scales included)"
+    if r.params.fp32 or r.params.hash_tables:
+        at += "; fp32: tensors kept in float32 (mHC mappings, sinks, position biases); hash_tables: int64 expert ids"
     if q and r.kept:
         at += f" (attention_unquantized: its {', '.join(r.kept)} kept at >= 16 bits)"
     rows_held = "one embedding row and one position row" if r.position_row else "one embedding row"
@@ -242,9 +253,22 @@ def weights_table(r) -> object:
                 f"off the GPU ({fmt_count(r.params.total - r.params.per_layer_embed)} without it)")
     if r.params.residual:
         cap += "; residual: AltUp, LAuReL and per-layer-input matrices"
+    if r.params.latent_proj:
+        cap += ("; latent_proj: LatentMoE's d -> latent and latent -> d projections around the routed experts, whole "
+                "on every GPU")
     if r.unused_kv:
         cap += f"; attention holds {fmt_count(r.unused_kv)} of k/v projections stored on KV-sharing layers, unused"
     return table(f"Weights: {r.model}", ["component", "params", "active/token", "bytes", "per GPU"], rows, cap)
+
+
+def layer_type_tables(r) -> list:
+    """Compressed attention's (DeepSeek-V4) parameters of one layer of each type it has, by projection."""
+    words = {"sliding": "window only", "csa": "window, compressor and indexer", "hca": "window and compressor"}
+    out = []
+    for t, per in r.attention_by_layer_type.items():
+        rows = [[k, fmt_count(v)] for k, v in per.items()] + [["total", fmt_count(sum(per.values()))]]
+        out.append(table(f"Attention parameters per {t} layer ({words[t]})", ["projection", "params"], rows))
+    return out
 
 
 def attention_table(r, sliding: bool = False) -> object:

@@ -53,9 +53,11 @@ class AttentionShape:
     """The head counts and head dims of one layer type's attention where they differ from ``attention``'s
     (``attention.sliding_shape``): MiMo-V2-Flash's sliding layers (config ``swa_num_attention_heads``,
     ``swa_num_key_value_heads``, ``swa_head_dim``, ``swa_v_head_dim``), Step-3.5-Flash's
-    (``attention_other_setting.num_attention_heads`` / ``num_attention_groups``). A field left out (none) is the full
-    layers' value; everything else (kind, window, biases, norms, sinks, gate) is shared. A plain ``head_dim`` (with
-    ``rope_dim``) is accepted as in ``attention``."""
+    (``attention_other_setting.num_attention_heads`` / ``num_attention_groups``), Gemma-4's (``head_dim`` and
+    ``num_key_value_heads`` beside the full layers' ``global_head_dim``, and a v projection of their own where the full
+    layers' values come from their keys: ``v_from_k``). A field left out (none) is the full layers' value; everything
+    else (kind, window, biases, norms, sinks, gate) is shared. A plain ``head_dim`` (with ``rope_dim``) is accepted as
+    in ``attention``."""
 
     num_heads: int | None = _f("query heads (none: attention.num_heads)", None, minimum=1, maximum=MAX_HEADS)
     num_kv_heads: int | None = _f("key/value heads (none: attention.num_kv_heads)", None, minimum=1,
@@ -63,9 +65,11 @@ class AttentionShape:
     qk_nope_head_dim: int | None = _f("query/key dims per head without RoPE (none: attention's)", None, minimum=0)
     qk_rope_head_dim: int | None = _f("query/key dims per head with RoPE (none: attention's)", None, minimum=0)
     v_head_dim: int | None = _f("value dims per head (none: attention's)", None, minimum=1)
+    v_from_k: bool | None = _f("values from the key projection, no v projection (none: attention.v_from_k; "
+                               "Gemma-4's sliding layers: false beside full layers' true)", None)
 
 
-SHAPE_FIELDS = ("num_heads", "num_kv_heads", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+SHAPE_FIELDS = ("num_heads", "num_kv_heads", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "v_from_k")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,11 @@ class Attention:
     kv_shared: bool = _f("no separate V cache: the value is the first v_head_dim dims of the cached key "
                          "(KV-shared GQA variants; v_head_dim may equal the whole key, RoPE part included)",
                          False)
+    v_from_k: bool = _f("mha/mqa/gqa: the value is computed from the key projection's output (before the key's "
+                        "norm and RoPE), so there is no v projection; the cache still holds V beside K, as both "
+                        "engines store it (Gemma-4's attention_k_eq_v full layers: transformers "
+                        "Gemma4TextAttention builds v_proj None and caches v_norm(k_proj(x)); vLLM gemma4.py loads "
+                        "k_proj into both halves of qkv_proj and caches K and V)", False)
     q_lora_rank: int | None = _f("rank of the query down-projection and its RMSNorm, then an up-projection to every "
                                  "head (MLA's q_a_proj/q_b_proj; Step-3's MFA: q_proj, inter_norm, wq); none: "
                                  "full-rank query", None, minimum=1)
@@ -103,14 +112,29 @@ class Attention:
                                   "is local", None, minimum=1)
     chunk_size: int | None = _f("chunked layers attend within chunks of this many tokens (Llama-4's "
                                 "attention_chunk_size)", None, minimum=1)
-    index_n_heads: int | None = _f("dsa, msa: heads of the lightning indexer (DeepSeek-V3.2: 64; MiniMax-M3: 4, "
-                                   "one a K/V head)", None, minimum=1, maximum=MAX_HEADS)
-    index_head_dim: int | None = _f("dsa, msa: dims of each indexer query head and of its one cached key (128)", None,
-                                    minimum=1)
-    index_topk: int | None = _f("dsa: keys each query selects and attends (2048)", None, minimum=1)
-    index_cache_bytes: int | None = _f("dsa, msa: bytes of indexer key cache per token and layer (none: dsa fp8 "
-                                       "keys plus one fp32 scale per 128 values, as engines store them, 132 at 128 "
-                                       "dims; msa bf16 keys, 256 at 128 dims)", None, minimum=1)
+    index_n_heads: int | None = _f("dsa, compressed, msa: heads of the lightning indexer (DeepSeek-V3.2, V4: 64; "
+                                   "MiniMax-M3: 4, one a K/V head)", None, minimum=1, maximum=MAX_HEADS)
+    index_head_dim: int | None = _f("dsa, compressed, msa: dims of each indexer query head and of its one cached key "
+                                    "(128)", None, minimum=1)
+    index_topk: int | None = _f("dsa: keys each query selects and attends (2048); compressed: compressed entries "
+                                "each query of a csa layer selects (V4-Flash 512, V4-Pro 1024)", None, minimum=1)
+    index_cache_bytes: int | None = _f("dsa, compressed, msa: bytes of indexer key cache per token (compressed: per "
+                                       "entry) and layer (none: dsa and compressed fp8 keys plus one fp32 scale per "
+                                       "128 values, as engines store them: 132 at 128 dims, vLLM's fp4 indexer cache "
+                                       "of DeepSeek-V4 too, an MXFP4 key itself 68; msa bf16 keys, 256 at 128 dims)",
+                                       None, minimum=1)
+    o_groups: int | None = _f("compressed: groups g of the grouped low-rank output projection (DeepSeek-V4's "
+                              "o_groups): each group's H c / g output dims go to o_lora_rank (wo_a), the g "
+                              "o_lora_rank to the model width (wo_b)", None, minimum=1, maximum=MAX_HEADS)
+    o_lora_rank: int | None = _f("compressed: the rank of each group of the grouped output projection (DeepSeek-V4: "
+                                 "1024)", None, minimum=1)
+    csa_rate: int | None = _f("compressed: tokens per compressed entry on the csa layers (compressed sparse "
+                              "attention, DeepSeek-V4's m = 4): windows of 2 m tokens overlapping by m, the indexer "
+                              "(index_n_heads, index_head_dim, index_topk) picking the entries a query attends", None,
+                              minimum=1)
+    hca_rate: int | None = _f("compressed: tokens per compressed entry on the hca layers (heavily compressed "
+                              "attention, DeepSeek-V4's m' = 128): windows of m' tokens, every entry attended, no "
+                              "indexer", None, minimum=1)
     index_topk_blocks: int | None = _f("msa: key blocks each query attends, the block holding the query among them "
                                        "(MiniMax-M3's sparse_topk_blocks: 16): every key while a query sees no more "
                                        "blocks, then index_topk_blocks - 1 whole earlier blocks and its own up to "
@@ -155,6 +179,16 @@ class Attention:
 
 
 @dataclass(frozen=True)
+class CompressedLayer(Attention):
+    """The block of one layer type of compressed attention (``attention.kind: compressed``, DeepSeek-V4): the spec's
+    ``attention`` as its ``layer_kind`` layers run it (``sliding``: the window alone; ``csa``, ``hca``: the window and
+    the compressed entries of ``csa_rate`` / ``hca_rate`` tokens, :mod:`mlacalc.attention.compressed`). Built by the
+    spec, one object a layer type (:meth:`ModelSpec.attention_block`), never written in a file."""
+
+    layer_kind: str = "csa"
+
+
+@dataclass(frozen=True)
 class FFN:
     """Feed-forward block: dense, or mixture of experts with optional shared experts and leading dense layers."""
 
@@ -168,6 +202,13 @@ class FFN:
     experts_per_token: int = _f("MoE: routed experts each token goes to", 0, minimum=0)
     num_shared_experts: int = _f("MoE: always-on shared experts per layer", 0, minimum=0)
     expert_intermediate_size: int = _f("MoE: width of each routed expert", 0, minimum=0)
+    expert_latent_size: int | None = _f(
+        "MoE: the routed experts' model width where they run in a latent space (NVIDIA's LatentMoE, Nemotron 3 Super's "
+        "moe_latent_size 1024 under a hidden of 4096): one d x l down projection before the experts and one l x d up "
+        "projection after their combine, a pair a MoE layer shared by all its routed experts (fc1_latent_proj, "
+        "fc2_latent_proj); each routed expert an FFN of this width, the router and the shared experts on the "
+        "full-width input; the token dispatch and combine at this width. None: the experts at hidden_size, no "
+        "projections", None, minimum=1)
     shared_expert_intermediate_size: int | None = _f(
         "MoE: width of each shared expert (none: expert_intermediate_size)", None, minimum=1)
     first_dense_layers: int = _f("MoE: leading layers with a dense FFN (DeepSeek first_k_dense_replace)",
@@ -181,6 +222,10 @@ class FFN:
     router_bias: bool = _f("MoE: the router has a bias (gpt-oss)", False)
     shared_expert_gate: bool = _f("MoE: a sigmoid gate (d -> 1) scales the shared expert (Qwen2-MoE, Qwen3-Next)",
                                   False)
+    hash_layers: int = _f("MoE: the first this many MoE layers pick their experts from a frozen table of "
+                          "vocab_size x experts_per_token int64 entries by token id (DeepSeek-V4's num_hash_layers, "
+                          "tid2eid; Roller et al. 2021, arXiv 2106.04426) instead of the router's top-k; the router's "
+                          "weight still weighs the picked experts", 0, minimum=0)
     layer_widths: tuple | None = _f("dense: the FFN width of each layer, num_layers entries, 0 where the layer has no "
                                     "FFN (Nemotron-NAS's block_configs: ffn_mult per layer, ffn no_op); "
                                     "intermediate_size is then the widest. With it a layer holds its FFN where its "
@@ -202,7 +247,8 @@ class DTypes:
     weights: str = _f("weight dtype", "bf16", kind="dtype")
     kv: str = _f("KV-cache dtype: bf16, fp16, fp32, fp8 or a bit count (flat); int8, int4 (LMDeploy: a scale and "
                  "zero point per head and token), fp4 (SGLang), nvfp4 (vLLM: a scale per 16 values) or fp8-ds (DSA: "
-                 "FlashMLA's 656-byte rows), their scales counted", "bf16", kind="kv_dtype")
+                 "FlashMLA's 656-byte rows; DeepSeek-V4: its 584-byte rows), their scales counted", "bf16",
+                 kind="kv_dtype")
     state: str = _f("linear-attention convolution state dtype, and the recurrent state's unless ssm_state says "
                     "otherwise (the model's dtype: vLLM's mamba_cache_dtype auto)", "bf16", kind="dtype")
     ssm_state: str | None = _f("recurrent (SSM) state dtype where it differs from dtypes.state (vLLM's "
@@ -233,7 +279,8 @@ class DTypes:
 
 
 QUANT_METHODS = ("fp8-block", "fp8", "mxfp4", "nvfp4", "mxfp8", "int4", "int8", "awq", "gptq", "affine")
-QUANT_COMPONENTS = ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "head", "mtp")
+QUANT_COMPONENTS = ("embed", "attention", "dense_ffn", "router", "shared_experts", "routed_experts", "latent_proj",
+                    "head", "mtp")
 # the projections of a softmax-attention block (conventional, MLA, DSA: each family's ``projections`` keys) a checkpoint
 # may keep unquantized while the rest of its attention is quantized (``Quantization.unquantized``)
 ATTN_PROJECTIONS = ("q", "k", "v", "o", "g", "q_down", "q_up", "kv_down", "kv_up", "index_q", "index_k")
@@ -261,6 +308,13 @@ class Quantization:
     scale_bits: int = _f("bits of each scale (fp32: 32, bf16/fp16: 16, e8m0/e4m3: 8)", 16, minimum=0)
     zero_point_bits: int = _f("bits of each group's zero point (asymmetric int formats: AWQ/GPTQ pack 4-bit zeros); "
                               "0: symmetric", 0, minimum=0)
+    experts_bits: int | None = _f("bits of each routed-expert value where the routed experts have a width of their own "
+                                  "beside the rest (DeepSeek-V4's expert_dtype fp4: MXFP4, 4); none: bits", None,
+                                  minimum=1)
+    experts_group_size: int | None = _f("values per scale of the routed experts stored apart (MXFP4: 32)", None,
+                                        minimum=1)
+    experts_scale_bits: int = _f("bits of each scale of the routed experts stored apart (MXFP4's e8m0: 8)", 8,
+                                 minimum=0)
     unquantized: tuple = _f("projections of the (softmax) attention the checkpoint keeps at max(16, dtypes.weights) "
                             "bits on every layer while the rest of the attention is quantized (MiMo-V2-Flash's fp8: "
                             "o): " + ", ".join(ATTN_PROJECTIONS) + "; needs attention among components",
@@ -271,6 +325,15 @@ class Quantization:
         """Stored bits per quantized weight: the value plus its share of the group's scale and zero point."""
         extra = (self.scale_bits + self.zero_point_bits) / self.group_size if self.group_size else 0.0
         return self.bits + extra
+
+    @property
+    def expert_bits_per_value(self) -> float:
+        """Stored bits per routed-expert weight: :attr:`experts_bits` and its share of a scale where the experts are
+        stored apart (DeepSeek-V4's MXFP4: 4 + 8 / 32 = 4.25), else :attr:`bits_per_value`."""
+        if self.experts_bits is None:
+            return self.bits_per_value
+        return self.experts_bits + (self.experts_scale_bits / self.experts_group_size if self.experts_group_size
+                                    else 0.0)
 
 
 LINEAR_KINDS = ("gated_deltanet", "kda", "mamba2", "mamba1", "lightning", "short_conv")
@@ -366,7 +429,11 @@ class ResidualExtras:
                                           "none: vocab_size)", None, minimum=1)
 
 
-LAYER_TYPES = ("full", "sliding", "chunked", "linear", "cross", "ffn")
+LAYER_TYPES = ("full", "sliding", "chunked", "linear", "cross", "ffn", "csa", "hca")
+# the blocks an MTP module of a one-block-per-layer model may hold (mtp_layer_types): vLLM's
+# NemotronHMultiTokenPredictor builds "*" (attention) and "E" (MoE) layers and raises NotImplementedError on any other
+# letter (vllm/model_executor/models/nemotron_h_mtp.py)
+MTP_LAYER_TYPES = ("full", "ffn")
 
 
 @dataclass(frozen=True)
@@ -387,7 +454,9 @@ class ModelSpec:
                                   "With ffn layers every layer holds one block (Nemotron-H): ffn layers the FFN, "
                                   "the others their attention block and no FFN. A list of num_layers entries, or a "
                                   "shorter period that repeats (gpt-oss: [sliding, full]); none: from "
-                                  "sliding_window/global_every", None, kind="layer_types")
+                                  "sliding_window/global_every. Compressed attention (DeepSeek-V4) has sliding "
+                                  "(the window alone), csa and hca layers (the window and compressed entries of "
+                                  "attention.csa_rate, attention.hca_rate tokens)", None, kind="layer_types")
     linear_attention: LinearAttention | None = _f("the linear-attention block of the linear layers (and, with "
                                                   "parallel_mixers, of every layer)", None)
     parallel_mixers: bool = _f("every layer holds linear_attention's block beside its attention, both on the "
@@ -412,14 +481,28 @@ class ModelSpec:
                          "bias=True), kept apart from the embedding when the head is tied", False)
     image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
                            "choice: --image-tokens)", 0, minimum=0, maximum=MAX_COUNT)
+    hyper_connections: int = _f("residual streams of Manifold-Constrained Hyper-Connections (mHC, Xie et al. 2026, "
+                                "arXiv 2512.24880; DeepSeek-V4's hc_mult: 4): each layer's attention and FFN read a "
+                                "mix of the n streams and write back to all of them, through a mapping of "
+                                "(2 + n) n outputs from the n d normed streams (its weight, biases and 3 scales) "
+                                "before each, and one n-output collapse before the head; stored in fp32. 1: a plain "
+                                "residual", 1, minimum=1, maximum=MAX_HEADS)
     mtp_layers: int = _f("multi-token-prediction modules (DeepSeek-V3: 1); counted apart in weights", 0,
                          minimum=0, maximum=MAX_LAYERS)
-    mtp_layer_type: str | None = _f("full | sliding: whose attention block the MTP modules' layer has, where the "
-                                    "sliding layers have a shape of their own (MiMo-V2-Flash: sliding); none: the "
-                                    "last layer's", None, choices=("full", "sliding"))
+    mtp_layer_type: str | None = _f("full | sliding | csa | hca: whose attention block the MTP modules' layer has, "
+                                    "where the sliding layers have a shape of their own (MiMo-V2-Flash: sliding) or "
+                                    "the attention is compressed (DeepSeek-V4: sliding, csa or hca); none: the last "
+                                    "layer's", None, choices=("full", "sliding", "csa", "hca"))
     mtp_ffn: str | None = _f("dense | moe: the FFN of the MTP modules' layer where it is not the last layer's "
                              "(Step-3.5-Flash: dense, its last layer MoE); none: the last layer's", None,
                              choices=("dense", "moe"))
+    mtp_layer_types: tuple | None = _f("the blocks of each MTP module in a one-block-per-layer model (ffn layers: "
+                                       "Nemotron-H), one layer type each, full or ffn: Nemotron 3 Super's "
+                                       "mtp_hybrid_override_pattern '*E' is [full, ffn]. Each block is counted as the "
+                                       "last main-model layer of its type, and the module holds enorm, hnorm, eh_proj "
+                                       "(2d x d) and a final norm (vLLM nemotron_h_mtp.py); none: one layer of the "
+                                       "last layer's kind, two norms and eh_proj (DeepSeek-V3)", None,
+                                       kind="mtp_layer_types")
     dtypes: DTypes = _f("default dtypes", DTypes())
     quantization: Quantization | None = _f("the checkpoint's quantized weights (none: every matrix at "
                                            "dtypes.weights)", None)
@@ -435,6 +518,12 @@ class ModelSpec:
         # the per-layer blocks of attention.layer_heads, one object per distinct pair (None: every layer's is the
         # block above); built before validation, which refuses a list of the wrong length (then none is built)
         object.__setattr__(self, "_per_layer", _layer_head_blocks(self.attention, self.num_layers))
+        # compressed attention (DeepSeek-V4): one block a layer type, sliding, csa and hca; the sliding one is the
+        # sliding layers' (and an MTP layer's of mtp_layer_type sliding)
+        compressed = _compressed_blocks(self.attention)
+        object.__setattr__(self, "_compressed", compressed)
+        if compressed:
+            object.__setattr__(self, "_sliding", compressed["sliding"])
         # msa: the block of the layers attention.index_layers leaves without the indexer (plain GQA), or None
         object.__setattr__(self, "_dense", _dense_block(self.attention, self.num_layers))
 
@@ -450,6 +539,13 @@ class ModelSpec:
         where the spec gives none (a model without attention included)."""
         return None if self.attention is None else self.attention.layer_heads
 
+    def type_block(self, layer_type: str) -> Attention:
+        """The attention block of the layers of ``layer_type`` (what an MTP layer of ``mtp_layer_type`` has): the
+        sliding layers' block for sliding, compressed attention's own for csa and hca, else ``attention``."""
+        if layer_type in ("csa", "hca") and self._compressed:
+            return self._compressed[layer_type]
+        return self._sliding if layer_type == "sliding" else self.attention
+
     def attention_block(self, layer: int) -> Attention:
         """The softmax-attention block of decoder layer ``layer`` (one whose type is not linear or ffn):
         ``attention.layer_heads``' block of its heads where it gives them, else the sliding layers' block on a sliding
@@ -460,7 +556,7 @@ class ModelSpec:
             return self._per_layer[layer]
         if self._dense is not None and not self.attention.index_layers[layer]:
             return self._dense
-        return self._sliding if self.layer_type(layer) == "sliding" else self.attention
+        return self.type_block(self.layer_type(layer))
 
     @property
     def uniform_attention(self) -> bool:
@@ -669,6 +765,15 @@ def _dense_block(a: Attention | None, num_layers: int) -> Attention | None:
                                index_topk_blocks=None, index_block_size=None, index_layers=None)
 
 
+def _compressed_blocks(a: Attention | None) -> dict:
+    """Compressed attention's blocks, one a layer type (:class:`CompressedLayer` of ``a``'s fields), by type; {}
+    for any other attention."""
+    if a is None or a.kind != "compressed":
+        return {}
+    own = {f.name: getattr(a, f.name) for f in fields(Attention)}
+    return {t: CompressedLayer(**own, layer_kind=t) for t in ("sliding", "csa", "hca")}
+
+
 def _layer_head_blocks(a: Attention | None, num_layers: int) -> tuple | None:
     """The attention block of each layer under ``a.layer_heads`` (``a`` with that layer's ``num_heads`` and
     ``num_kv_heads``; None on a layer whose entry is null), one object per distinct pair and ``a`` itself where the
@@ -785,6 +890,8 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
         return _choice_list(value, path, ATTN_PROJECTIONS, "projections", unique=True)
     if kind == "layer_types":
         return _choice_list(value, path, LAYER_TYPES, "layer types")
+    if kind == "mtp_layer_types":
+        return _choice_list(value, path, MTP_LAYER_TYPES, "layer types")
     if kind == "widths":
         return _widths(value, path)
     if kind == "heads":
@@ -888,7 +995,13 @@ def _cross_checks(spec: ModelSpec) -> None:
         _check_kv_sharing(spec)
     _check_residual_extras(spec)
     _check_unquantized(spec)
+    _check_experts_width(spec)
+    if spec.hyper_connections > 1 and spec.residual_extras is not None:
+        raise SpecError("hyper_connections", "with residual_extras (AltUp, LAuReL, per-layer inputs) is not modelled")
     f = spec.ffn
+    if f is not None and f.kind == "moe" and f.hash_layers:
+        if f.hash_layers > spec.num_moe_layers:
+            raise SpecError("ffn.hash_layers", f"({f.hash_layers}) exceeds the MoE layers ({spec.num_moe_layers})")
     if f is None:
         if "ffn" in (spec.layer_types or ()):
             raise SpecError("ffn", "is required: layer_types has ffn layers")
@@ -984,6 +1097,20 @@ def _check_attention_free(spec: ModelSpec) -> None:
         other = ", ".join(sorted(types - {"linear", "ffn"})) or "no linear"
         raise SpecError("attention", f"is required: layer_types has {other} layers (attention null means every "
                                      "mixer is linear)")
+
+
+def _check_experts_width(spec: ModelSpec) -> None:
+    """Routed experts stored at a width of their own (``quantization.experts_bits``) are routed experts the block
+    quantizes; their group and scale go with it."""
+    q = spec.quantization
+    if q is None:
+        return
+    if q.experts_bits is None:
+        if q.experts_group_size is not None:
+            raise SpecError("quantization.experts_group_size", "needs quantization.experts_bits")
+        return
+    if "routed_experts" not in q.components:
+        raise SpecError("quantization.experts_bits", "needs routed_experts among quantization.components")
 
 
 def _check_unquantized(spec: ModelSpec) -> None:
@@ -1191,7 +1318,11 @@ def refuse_no_ffn(spec: ModelSpec, what: str) -> None:
 
 def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
     """Refuse, in one line, a question whose answer would take every layer to have ``spec.attention``'s shape (the
-    training activations, the profiler's layers) for a spec whose sliding layers have their own."""
+    training activations, the profiler's layers) for a spec whose sliding layers have their own, or whose attention
+    is compressed (DeepSeek-V4: a block a layer type)."""
+    if spec.attention is not None and spec.attention.kind == "compressed":
+        raise SpecError("attention.kind", f"{what} is not modelled for compressed attention (DeepSeek-V4: a window and "
+                                          f"compressed entries a layer) ({spec.name})")
     if spec.attention_shapes > 1:
         raise SpecError("attention.sliding_shape", f"{what} is not modelled where the sliding layers have an attention "
                                                    f"shape of their own ({spec.name})")
@@ -1202,8 +1333,8 @@ def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
 # gave an expert width and forgot kind: moe) was accepted and the value ignored.
 MOE_ONLY = {"num_experts": 0, "experts_per_token": 0, "num_shared_experts": 0, "expert_intermediate_size": 0,
             "shared_expert_intermediate_size": None, "first_dense_layers": 0, "last_dense_layers": 0,
-            "moe_layer_step": 1,
-            "expert_bias": False, "router_bias": False, "shared_expert_gate": False}
+            "moe_layer_step": 1, "expert_latent_size": None,
+            "expert_bias": False, "router_bias": False, "shared_expert_gate": False, "hash_layers": 0}
 
 
 def _refuse_expert_fields(f: FFN) -> None:
@@ -1227,11 +1358,13 @@ def _check_layers(spec: ModelSpec) -> None:
     used = {spec.layer_type(i) for i in range(spec.num_layers)}
     if "cross" not in used and spec.image_tokens:
         raise SpecError("image_tokens", "is set but no layer is cross")
+    _check_compressed_layers(spec, used)
     # with parallel mixers the linear block sits beside every layer's attention, no layer being linear
     needs = {} if spec.parallel_mixers else {"linear": ("linear_attention", spec.linear_attention)}
     if a is not None:
-        needs |= {"sliding": ("attention.sliding_window", a.sliding_window),
-                  "chunked": ("attention.chunk_size", a.chunk_size)}
+        needs |= {"chunked": ("attention.chunk_size", a.chunk_size)}
+        if a.kind != "compressed":        # compressed attention: every layer keeps the window
+            needs |= {"sliding": ("attention.sliding_window", a.sliding_window)}
     for t, (name, value) in needs.items():
         if t in used and value is None:
             raise SpecError(name, f"is required: layer_types has {t} layers")
@@ -1245,7 +1378,12 @@ def _check_layers(spec: ModelSpec) -> None:
                                        "sliding or chunked); a model of linear layers alone has attention null")
     if spec.mtp_layer_type is not None and (spec.mtp_layers == 0 or spec.attention_shapes == 1):
         # it only picks between two attention shapes of an MTP module: anywhere else it would change nothing
-        raise SpecError("mtp_layer_type", "only applies with mtp_layers and an attention.sliding_shape")
+        raise SpecError("mtp_layer_type", "only applies with mtp_layers and an attention.sliding_shape (or compressed "
+                                          "attention's layer types)")
+    types = ("sliding", "csa", "hca") if a is not None and a.kind == "compressed" else ("full", "sliding")
+    if spec.mtp_layer_type is not None and spec.mtp_layer_type not in types:
+        raise SpecError("mtp_layer_type", f"{spec.mtp_layer_type} is no layer type of {a.kind} attention (it has "
+                                          f"{', '.join(types)})")
     if spec.mtp_ffn is not None and spec.mtp_layers == 0:
         raise SpecError("mtp_ffn", "only applies with mtp_layers")
     if spec.mtp_ffn is not None and spec.ffn is None:
@@ -1253,10 +1391,61 @@ def _check_layers(spec: ModelSpec) -> None:
         raise SpecError("mtp_ffn", "needs an ffn block (the model has none: ffn null)")
     if spec.mtp_ffn == "moe" and spec.ffn.kind != "moe":
         raise SpecError("mtp_ffn", "moe needs ffn.kind moe (the experts the MTP layer would have)")
+    _check_mtp_layer_types(spec, used)
     if "linear" not in used and not spec.parallel_mixers and spec.dtypes.ssm_state is not None:
         # Llama with --state-dtype fp32 reported ssm_state_bits 32 and counted nothing: a setting without effect
         raise SpecError("dtypes.ssm_state", "is set (--set, or --state-dtype) but no layer is linear: the model keeps "
                                             "no recurrent state")
+
+
+def _check_mtp_layer_types(spec: ModelSpec, used: set) -> None:
+    """``mtp_layer_types`` (Nemotron-H's MTP pattern): with MTP modules, in a one-block-per-layer model (each listed
+    block is one layer of it), each type one the main model has (a block is counted as its last layer of that type),
+    and not beside ``mtp_layer_type`` or ``mtp_ffn``, which pick the one layer of the other MTP layout."""
+    t, where = spec.mtp_layer_types, "mtp_layer_types"
+    if t is None:
+        return
+    if not spec.mtp_layers:
+        raise SpecError(where, "only applies with mtp_layers")
+    if not spec.one_block_per_layer or spec.ffn is None:
+        raise SpecError(where, "applies to a model of one block a layer (ffn layers in layer_types: Nemotron-H); "
+                               "elsewhere an MTP module holds one layer of the last layer's kind")
+    if spec.mtp_layer_type is not None or spec.mtp_ffn is not None:
+        raise SpecError(where, "give it or mtp_layer_type / mtp_ffn, not both")
+    missing = sorted(set(t) - used)
+    if missing:
+        raise SpecError(where, f"lists a {missing[0]} block, but no layer of the model is {missing[0]} (an MTP block is "
+                               "counted as the model's last layer of its type)")
+
+
+def refuse_expert_latent(spec: ModelSpec, what: str) -> None:
+    """Refuse, in one line, a question whose answer would size the routed experts at the model width (training
+    activations, the profiler's layers) for a spec whose experts run in a latent space (``ffn.expert_latent_size``)."""
+    f = spec.ffn
+    if f is not None and f.expert_latent_size is not None:
+        raise SpecError("ffn.expert_latent_size", f"{what} is not modelled with routed experts in a latent space "
+                                                  f"({spec.name}: {f.expert_latent_size} wide under a hidden of "
+                                                  f"{spec.hidden_size})")
+
+
+def _check_compressed_layers(spec: ModelSpec, used: set) -> None:
+    """csa and hca layers are compressed attention's (DeepSeek-V4), whose layers are all sliding, csa or hca; each
+    compress rate is set where its layers are and only there, so that none is set without effect."""
+    a = spec.attention
+    if a is None or a.kind != "compressed":
+        other = sorted(used & {"csa", "hca"})
+        if other:
+            raise SpecError("layer_types", f"has {other[0]} layers, which belong to attention.kind compressed "
+                                           "(DeepSeek-V4)")
+        return
+    stray = sorted(used - {"sliding", "csa", "hca"})
+    if stray:
+        raise SpecError("layer_types", f"has {stray[0]} layers; compressed attention's are sliding, csa and hca")
+    for t, name, rate in (("csa", "attention.csa_rate", a.csa_rate), ("hca", "attention.hca_rate", a.hca_rate)):
+        if t in used and rate is None:
+            raise SpecError(name, f"is required: layer_types has {t} layers")
+        if t not in used and rate is not None and not (spec.mtp_layers and spec.mtp_layer_type == t):
+            raise SpecError(name, f"is set but no layer is {t}")
 
 
 PARALLEL_LAYER_TYPES = ("full", "sliding", "chunked")     # layers that can hold a linear block beside attention
@@ -1373,6 +1562,10 @@ def convert_attention(raw: dict, target: str) -> dict:
     if not isinstance(raw.get("attention") or {}, dict):
         raise SpecError("attention", f"expected a mapping, got {type(raw['attention']).__name__}")
     a = dict(raw.get("attention") or {})
+    if a.get("kind") == "compressed":
+        # its layer types (csa, hca), window and compressor are no conventional attention's
+        raise SpecError("--as", "converting compressed attention (DeepSeek-V4: a window and compressed entries a "
+                                "layer) to conventional attention is not modelled")
     heads = a.get("num_heads")
     kind, _, n = target.partition(":")
     if kind not in ("mha", "mqa", "gqa"):
@@ -1694,10 +1887,12 @@ def _schema_of(cls) -> dict:
             # was {"type": "string"}: an editor flagged every spec with a layer pattern (gpt-oss, Qwen3-Next,
             # Nemotron-H's ffn layers) and passed layer_types: ffn, which the spec refuses
             s = {"type": ["array", "null"], "items": {"enum": list(LAYER_TYPES)}, "minItems": 1}
+        elif meta.get("kind") == "mtp_layer_types":
+            s = {"type": ["array", "null"], "items": {"enum": list(MTP_LAYER_TYPES)}, "minItems": 1}
         elif meta.get("kind") in ("dtype", "kv_dtype"):
             s = {"type": ["string", "number", "null"] if "None" in t else ["string", "number"]}
         elif "bool" in t:
-            s = {"type": "boolean"}
+            s = {"type": ["boolean", "null"] if "None" in t else "boolean"}   # sliding_shape.v_from_k: null
         elif "int" in t:
             s = {"type": ["integer", "null"] if "None" in t else "integer"}
             if meta.get("minimum") is not None:

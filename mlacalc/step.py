@@ -36,7 +36,13 @@ Ops and their formulas (``T`` tokens in the step, ``d`` hidden, ``H`` query head
   ``router`` (``2 T d E``), ``experts`` (``2 T k 3 d f_e``) and ``shared_experts``. Expert weights read: the experts
   the step touches. With ``T`` tokens each routed to ``k`` of ``E`` experts uniformly and independently, an expert is
   missed by one token with probability ``1 - k/E``, so ``E (1 - (1 - k/E)^T)`` distinct experts are read
-  (:func:`touched_experts`).
+  (:func:`touched_experts`). LatentMoE (``ffn.expert_latent_size`` l, Nemotron 3 Super): the experts run at model
+  width l (``2 T k 2 l f_e`` non-gated), and ``latent_proj`` projects each token down before them and up after their
+  combine, ``2 T 2 d l`` FLOPs, its two ``d x l`` weights whole on every GPU (vLLM ``nemotron_h.py``:
+  ReplicatedLinear ``fc1_latent_proj``/``fc2_latent_proj``; the router and the shared experts read the full-width
+  input); an all-to-all sends the tokens at width l (Megatron-Core ``moe_layer.py``: ``fc1_latent_proj`` before
+  ``dispatch``, ``fc2_latent_proj`` after ``combine``; vLLM's MoERunner applies ``routed_input_transform`` before its
+  dispatch).
 - ``lm_head``: logits for the tokens that need them (prefill: the last token per sequence; decode: all ``q``); a
   ``head_bias`` read beside the matrix (vocabulary-split, at >= 16 bits).
 - Residual extras (``residual_extras``, Gemma-3n; :func:`residual_ops`): ``per_layer_embed`` (the per-layer
@@ -113,7 +119,8 @@ from .hardware import Hardware
 from .kv import kv_element_bits
 from .parallel import Parallelism
 from .spec import ModelSpec, Quantization
-from .params import HIGH_PRECISION_BITS, bytes_per_weight, kept_projections, residual_params
+from .params import (FP32_BITS, HIGH_PRECISION_BITS, bytes_per_weight, hyper_connection_params, kept_projections,
+                     residual_params)
 
 PHASES = ("prefill", "decode")
 SUPPORTED = ("tp", "ep", "dp_attention")     # degrees the step model covers (one TP/EP group)
@@ -330,6 +337,13 @@ def merge_ops(ops: list[OpCost]) -> list[OpCost]:
     return list(out.values())
 
 
+def moe_width(spec: ModelSpec) -> int:
+    """The model width the routed experts run at, and their tokens travel at in an all-to-all: ``hidden_size``, or
+    ``ffn.expert_latent_size`` (LatentMoE)."""
+    latent = spec.ffn.expert_latent_size
+    return spec.hidden_size if latent is None else latent
+
+
 def _ffn(name: str, tokens: float, d: int, width: float, gated: bool, wb: float, ab: float, layers: int,
          weight_fraction: float = 1.0, rows: float | None = None) -> OpCost:
     """An FFN of ``width`` on ``tokens``: ``2 T m d f`` FLOPs (m = 3 gated, else 2). Bytes: the input, the
@@ -381,6 +395,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
     ops.append(OpCost("embed", "memory", weight_bytes=embed_rows, act_bytes=Ta * d * ab,
                       comm_bytes=embed_comm, out_width=d, launches=1))
     ops.extend(residual_ops(spec, Ta, width.per_layer_embed, width.residual, ab, n))
+    ops.extend(hyper_connection_ops(spec, Ta, ab))
     core_launches = 2 if step.phase == "decode" else 1     # split-KV + combine in decode; one kernel in prefill
 
     # --- attention, per group of layers with the same block: the family's projections, cache write and core,
@@ -407,8 +422,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         # beside the weight, at >= 16 bits as the q/k/v biases (vLLM RowParallelLinear adds it on rank 0 after the
         # reduction); a linear-attention block has none
         o_bias = d * hb if getattr(block, "o_bias", False) else 0.0
-        attn_ops.append(matmul("o_proj", Ta, fam.output_width(block) * hs, d, shape.w("o"), ab, count,
-                               extra_weight=o_bias))
+        attn_ops.extend(fam.output_ops(spec, shape, o_bias))
         norm_width += attn.norm_width * count               # ... and the family's (latent norms, q/k norms)
         norm_count += attn.norm_count * count
     attn_ops = merge_ops(attn_ops)
@@ -447,11 +461,16 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         ops.append(OpCost("router", "matmul", flops=2 * Tm * d * E * Lm, weight_bytes=d * E * width.router * Lm,
                           act_bytes=Tm * (d + E) * ab * Lm, out_width=E, launches=Lm, rows=Tm))
         touched = touched_experts(E, k, T)
+        de = moe_width(spec)          # the experts' model width: d, or LatentMoE's l
+        if f.expert_latent_size is not None:     # d -> l before the experts, l -> d after, on every rank (replicated)
+            ops.append(OpCost("latent_proj", "matmul", flops=2 * Tm * 2 * d * de * Lm,
+                              weight_bytes=2 * d * de * width.latent_proj * Lm,
+                              act_bytes=Tm * 2 * (d + de) * ab * Lm, out_width=de, launches=2 * Lm, rows=Tm))
         if parallel.ep > 1:   # E/ep whole experts per GPU, T k / n token-expert pairs in expectation
-            experts = _ffn("experts", T * k / n, d, f.expert_intermediate_size, f.gated, eb, ab, Lm,
+            experts = _ffn("experts", T * k / n, de, f.expert_intermediate_size, f.gated, eb, ab, Lm,
                            weight_fraction=touched / parallel.ep, rows=T * k / max(touched, 1e-9))
         else:           # every expert split n ways, all T k pairs
-            experts = _ffn("experts", T * k, d, f.expert_intermediate_size / n, f.gated, eb, ab, Lm,
+            experts = _ffn("experts", T * k, de, f.expert_intermediate_size / n, f.gated, eb, ab, Lm,
                            weight_fraction=touched, rows=T * k / max(touched, 1e-9))
         ops.append(experts)
         if f.num_shared_experts:
@@ -477,7 +496,7 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
             moe_ep = Lm if parallel.moe_a2a else 0
             comm = (Ld + Lm - moe_ep) * 2 * ring * T * d * ab             # all-gather + reduce-scatter
             k = f.experts_per_token if Lm else 0                          # (a model without an FFN: none)
-            a2a = moe_a2a_bytes(T / n * k, d, moe_ep, n,                  # all-to-all dispatch + combine
+            a2a = moe_a2a_bytes(T / n * k, moe_width(spec) if Lm else d, moe_ep, n,   # all-to-all dispatch + combine
                                 spec.quantization if weight_bits is None else None).total
             comm += a2a
             collectives = 2 * (Ld + Lm)                                   # around each FFN layer
@@ -485,6 +504,25 @@ def step_ops(spec: ModelSpec, step: Step, parallel: Parallelism = Parallelism(),
         # latency: hardware collective_latency_us); the all-to-all's bytes apart (across nodes: the network's rate)
         ops.append(OpCost("comm", "comm", comm_bytes=comm, launches=collectives, a2a_bytes=a2a))
     return tuple(ops)
+
+
+def hyper_connection_ops(spec: ModelSpec, tokens: float, ab: float) -> list[OpCost]:
+    """Manifold-Constrained Hyper-Connections on one GPU (``hyper_connections`` n > 1: DeepSeek-V4; transformers
+    ``DeepseekV4HyperConnection.forward`` and ``DeepseekV4DecoderLayer.forward``) for ``tokens`` tokens; [] without.
+    Before each of a layer's two sublayers: the n streams' norm and their mapping ``n d -> (2 + n) n`` (``2 n d (2 +
+    n) n`` FLOPs), the Sinkhorn iterations on the ``n x n`` mix (negligible), the collapse into the sublayer's input
+    (``2 n d``); after it, the streams mixed and the output added (``2 n^2 d + 2 n d``). Once before the head, the
+    collapse ``n d -> n`` and its sum. Every replica on every rank (the mappings are replicated). Weights fp32 once;
+    activations: the n streams read twice and written once a sublayer (``3 n d``, at the activation width)."""
+    n, d, L = spec.hyper_connections, spec.hidden_size, spec.num_layers
+    if n == 1:
+        return []
+    mix = (2 + n) * n
+    layer, head = hyper_connection_params(spec)
+    flops_sub = 2 * n * d * mix + 2 * n * d + 2 * n * n * d + 2 * n * d
+    flops = tokens * (2 * L * flops_sub + 2 * n * d * n + 2 * n * d)
+    return [OpCost("hyper_connections", "vector", flops=flops, weight_bytes=(layer * L + head) * FP32_BITS / 8,
+                   act_bytes=tokens * (2 * L * 3 + 2) * n * d * ab, out_width=d, launches=2 * L + 1)]
 
 
 def residual_ops(spec: ModelSpec, tokens: float, table_b: float, wb: float, ab: float, tp: int) -> list[OpCost]:

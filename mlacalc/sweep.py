@@ -22,7 +22,7 @@ from .kv import format_bits, kv_element_bits, kv_report, kv_storage
 from .parallel import Parallelism
 from .step import Step, check_step_size, roofline
 from .spec import ModelSpec
-from .params import weight_bytes
+from .params import mtp_width, weight_bytes
 
 
 class SweepRow(NamedTuple):
@@ -131,8 +131,9 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
         step_kbits = format_bits(spec, fmt) or kbits               # what the roofline reads per cache element
         try:
             par = _group(n, ep, dp_attention).check(spec)
-            w = weight_bytes(served_params_per_gpu(spec, par, q_tokens), wbits,
-                             spec.quantization if weight_bits is None else None).total
+            quant = spec.quantization if weight_bits is None else None
+            w = weight_bytes(served_params_per_gpu(spec, par, q_tokens), wbits, quant,
+                             mtp_width(spec, par, wbits, quant)).total
             tokens, seqs, non_torch = engine_settings(hw, engine, workspace_tokens, None, None)
             ws = activation_workspace(spec, tokens, par.attention_tp).total
             budget = kv_budget(spec, hw, w, ws, gpu_mem_util, engine, tokens, seqs, non_torch, par)[2]

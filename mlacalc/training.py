@@ -54,8 +54,8 @@ from .attention import blocks, family
 from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
-from .spec import (ModelSpec, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths, refuse_parallel_mixers,
-                   refuse_residual_extras)
+from .spec import (ModelSpec, refuse_expert_latent, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths,
+                   refuse_parallel_mixers, refuse_residual_extras)
 from .units import finite
 from .params import Params, embedding_norm_params, layer_params_per_gpu, mtp_params_per_gpu, stage_params
 
@@ -312,6 +312,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     refuse_residual_extras(spec, "training memory")     # ... and has a plain residual stream
     refuse_layer_widths(spec, "training memory")        # ... and both blocks at one FFN width
     refuse_layer_heads(spec, "training memory")         # ... and attention of one shape
+    refuse_expert_latent(spec, "training memory")       # ... and experts at the model width (no LatentMoE)
     cfg = run.activation_config()
     ranges = par.stage_ranges(spec.num_layers)
     params = stage_params(spec, par)

@@ -87,8 +87,9 @@ class PointConfig:
         return "/".join(bits)
 
     def validate(self, spec: ModelSpec) -> None:
-        from mlacalc.spec import (refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths, refuse_no_attention,
-                                  refuse_no_ffn, refuse_parallel_mixers, refuse_residual_extras, refuse_sliding_shape)
+        from mlacalc.spec import (refuse_expert_latent, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths,
+                                  refuse_no_attention, refuse_no_ffn, refuse_parallel_mixers, refuse_residual_extras,
+                                  refuse_sliding_shape)
 
         refuse_no_attention(spec, "the profiler's layers (attention layers)")
         # every layer's Mamba-2 beside its attention would go unbuilt and unmeasured, the prediction counting it
@@ -113,6 +114,7 @@ class PointConfig:
             raise SpecError("--phase", f"must be one of {', '.join(PHASES)}, got {self.phase!r}")
         if self.phase == "train":     # its layers are built with the spec's FFN (profiler/train.py layer_dims)
             refuse_no_ffn(spec, "the profiler's training layers (attention and FFN)")
+            refuse_expert_latent(spec, "the profiler's training layers (experts built at hidden_size)")
         if self.kernel not in KERNELS:
             raise SpecError("--kernel", f"must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
         if self.recompute not in RECOMPUTE_MODES:

@@ -126,8 +126,8 @@ class ShardedConfig:
     def validate(self, spec) -> None:
         """Refuse what the runner does not build, in one line (``SpecError``)."""
         from mlacalc.activations import is_moe_layer
-        from mlacalc.spec import (refuse_layer_heads, refuse_layer_widths, refuse_no_attention, refuse_no_ffn,
-                                  refuse_parallel_mixers, refuse_sliding_shape)
+        from mlacalc.spec import (refuse_expert_latent, refuse_layer_heads, refuse_layer_widths, refuse_no_attention,
+                                  refuse_no_ffn, refuse_parallel_mixers, refuse_sliding_shape)
 
         refuse_no_attention(spec, "the multi-GPU runner's layers (attention and FFN layers)")
         refuse_no_ffn(spec, "the multi-GPU runner's layers (attention and FFN layers)")
@@ -135,6 +135,7 @@ class ShardedConfig:
         refuse_sliding_shape(spec, "the profiler's layers (built with the full layers' heads)")
         refuse_layer_heads(spec, "the profiler's layers (each built with attention.num_heads)")
         refuse_layer_widths(spec, "the multi-GPU runner (each layer built with attention and one FFN width)")
+        refuse_expert_latent(spec, "the multi-GPU runner (experts built at hidden_size)")
         if self.phase not in PHASES:
             raise SpecError("--phase", f"the multi-GPU runner runs {' or '.join(PHASES)}, got {self.phase!r}")
         if self.dtype not in DTYPES:

@@ -114,8 +114,9 @@ class StepConfig:
 
     def validate(self, spec: ModelSpec) -> None:
         """Refuse what the runner does not build, with one SpecError naming the flag or spec field."""
-        from mlacalc.spec import (refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths, refuse_no_attention,
-                                  refuse_no_ffn, refuse_parallel_mixers, refuse_residual_extras, refuse_sliding_shape)
+        from mlacalc.spec import (refuse_expert_latent, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths,
+                                  refuse_no_attention, refuse_no_ffn, refuse_parallel_mixers, refuse_residual_extras,
+                                  refuse_sliding_shape)
 
         refuse_no_attention(spec, "the profiler's whole steps (attention and FFN layers)")
         refuse_no_ffn(spec, "the profiler's whole steps (attention and FFN layers)")     # tail_spec reads spec.ffn
@@ -125,6 +126,7 @@ class StepConfig:
         refuse_kv_sharing(spec, "the profiler's whole steps (each layer built with its own K/V projections and cache)")
         refuse_residual_extras(spec, "the profiler's whole steps (each layer built with a plain residual stream)")
         refuse_layer_widths(spec, "profiling whole steps (each layer built with attention and one FFN width)")
+        refuse_expert_latent(spec, "the profiler's whole steps (experts built at hidden_size)")
         if self.phase not in PHASES:
             raise SpecError("--phase", f"--whole-step runs decode or prefill, got {self.phase!r}")
         if self.kernel not in KERNELS:

@@ -838,7 +838,8 @@ def test_audit3_an_upper_case_json_suffix_is_read_as_json(capsys, tmp_path):
     (("sweep", "llama-3.1-8b", "--kv-dtype", "fp8-ds"), "--kv-dtype: fp8-ds is the cache layout of DSA"),
     # "fp8-ds is an MLA cache layout; mla attention has none" contradicted itself
     (("kv", "deepseek-v3", "--kv-dtype", "fp8-ds"),
-     "--kv-dtype: fp8-ds is the cache layout of DSA (FlashMLA's sparse MLA kernels); mla attention has none"),
+     "--kv-dtype: fp8-ds is the cache layout of DSA and DeepSeek-V4's compressed attention (FlashMLA's sparse "
+     "kernels); mla attention has none"),
     # roofline priced the layout and dropped --kv-bits 4 without a word
     (("roofline", "deepseek-v3.2", "--kv-dtype", "fp8-ds", "--kv-bits", "4"),
      "--kv-bits: give --kv-dtype or --kv-bits, not both"),

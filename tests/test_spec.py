@@ -126,4 +126,5 @@ def test_canonical_dict_round_trips():
 def test_schema_lists_fields():
     sch = json_schema()
     assert "kv_lora_rank" in sch["properties"]["attention"]["properties"]
-    assert sch["properties"]["attention"]["properties"]["kind"]["enum"] == ["mha", "mqa", "gqa", "mla", "dsa", "msa"]
+    assert sch["properties"]["attention"]["properties"]["kind"]["enum"] == ["mha", "mqa", "gqa", "mla", "dsa",
+                                                                           "compressed", "msa"]

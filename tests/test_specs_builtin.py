@@ -17,6 +17,12 @@ MODELS = {
     # the 2026 zoo (tests/test_zoo.py works their numbers out by hand)
     "deepseek-v3.2", "glm-5", "kimi-linear-48b-a3b", "qwen3-next-80b-a3b", "gpt-oss-120b", "gpt-oss-20b",
     "gemma-3-27b", "llama-4-scout", "minicpm3-4b",
+    # LatentMoE and an MTP module of two blocks (tests/test_nemotron_latent_moe.py)
+    "nemotron-3-super-120b-a12b",
+    # Gemma-4 (tests/test_gemma4.py works their numbers out by hand)
+    "gemma-4-31b", "gemma-4-26b-a4b",
+    # DeepSeek-V4 (tests/test_deepseek_v4.py; docs/zoo-facts.md section 36)
+    "deepseek-v4-flash", "deepseek-v4-pro",
     # MiniMax-M3 (tests/test_minimax_m3.py)
     "minimax-m3",
 }
@@ -56,9 +62,12 @@ def test_model_source_is_a_public_hf_config(name):
 
 def test_released_weight_dtypes():
     for name in MODELS:
-        want = "fp8" if name in ("deepseek-v3", "kimi-k2", "deepseek-v3.2") else "fp16" if name.startswith("llama-2") else "bf16"
+        v4 = name.startswith("deepseek-v4")
+        want = "fp8" if name in ("deepseek-v3", "kimi-k2", "deepseek-v3.2") or v4 else \
+            "fp16" if name.startswith("llama-2") else "bf16"
         assert load_spec(name).dtypes.weights == want, name
-        assert load_spec(name).dtypes.kv == "bf16", name
+        # DeepSeek-V4's engines keep its cache in fp8-ds rows alone (vLLM asserts an fp8 cache, SGLang's pool)
+        assert load_spec(name).dtypes.kv == ("fp8-ds" if v4 else "bf16"), name
 
 
 # KV-cache elements per token per layer, as the blog's "Cache" column gives them, from the spec's fields.

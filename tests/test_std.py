@@ -318,7 +318,9 @@ def test_bytes_per_weight_by_hand():
     assert (w.embed, w.head, w.router, w.norms) == (2, 2, 2, 2)
     # int4: half a byte a matrix weight; fp32 everything 4 bytes (max(16, 32) bits)
     assert bytes_per_weight(4).dense_ffn == 0.5
-    assert set(bytes_per_weight(32).as_dict().values()) - {bytes_per_weight(32).total} == {4.0}
+    # (but hash routing's int64 expert ids, 8 bytes whatever the dtype)
+    assert set(bytes_per_weight(32).as_dict().values()) - {bytes_per_weight(32).total} == {4.0, 8.0}
+    assert bytes_per_weight(32).hash_tables == 8 and bytes_per_weight(8).fp32 == 4
     # weight_bytes prices each part at its width: 1,000 attention weights at fp8 and 10 norms at bf16
     assert weight_bytes(Params(attention=1000, norms=10), 8).total == 1000 * 1 + 10 * 2
 

@@ -11,6 +11,8 @@ Families:
 - :mod:`.conventional`: MHA, MQA, GQA (KV-shared heads, partial RoPE, q/k/v/o biases, q/k norms, sinks, gates);
 - :mod:`.mla`: Multi-head Latent Attention (latent cache, decoupled RoPE key, absorbed and decompressed forms);
 - :mod:`.dsa`: DeepSeek Sparse Attention (MLA plus a lightning indexer and top-k selection);
+- :mod:`.compressed`: DeepSeek-V4's compressed attention (shared-KV MQA over a sliding window and entries of ``m``
+  tokens: csa layers with an indexer's top-k, hca layers whole), one block a layer type;
 - :mod:`.msa`: MiniMax Sparse Attention (GQA plus a lightning indexer choosing top-k key blocks; MiniMax-M3);
 - :mod:`.linear`: Gated DeltaNet and Kimi Delta Attention (constant recurrent and convolution state);
 - :mod:`.mamba2`: Mamba-2's state-space layers, the linear family's shape under the state-space duality;
@@ -33,8 +35,8 @@ How to add a family:
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property
    tests of its invariants. A new per-layer key pattern goes in :mod:`.keys` instead.
 
-DSA, the linear family, Mamba-2, Mamba-1, lightning attention, short convolutions and MSA were added this way: one
-module each, spec fields, and their tests.
+DSA, the linear family, Mamba-2, Mamba-1, lightning attention, short convolutions, DeepSeek-V4's compressed
+attention and MSA were added this way: one module each, spec fields, and their tests.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ArgError, SpecError
 from .base import AttentionFamily, AttentionOps, StepShape, divide
+from .compressed import COMPRESSED_FAMILY
 from .conventional import CONVENTIONAL
 from .dsa import DSA_FAMILY
 from .keys import KeyRule, attention_span, key_rule, layer_rules, rules_span, tokens_held
@@ -60,8 +63,8 @@ if TYPE_CHECKING:
 
 # blocks of spec.linear_attention
 LINEAR_FAMILIES = (LINEAR_FAMILY, MAMBA2_FAMILY, MAMBA1_FAMILY, LIGHTNING_FAMILY, SHORT_CONV_FAMILY)
-FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, MSA_FAMILY,
-                                                                 *LINEAR_FAMILIES)
+FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, COMPRESSED_FAMILY,
+                                                               MSA_FAMILY, *LINEAR_FAMILIES)
                                         for kind in fam.kinds}
 KINDS = tuple(k for k in FAMILIES if all(k not in f.kinds for f in LINEAR_FAMILIES))   # of spec.attention
 

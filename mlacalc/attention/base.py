@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor
+from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import ArgError, SpecError
 from .keys import rules_span
 from .quant import SCALED, VALUE_BITS
@@ -91,6 +91,9 @@ class AttentionFamily:
     # optional (nullable) fields this kind cannot do without, which ``validate`` refuses a block without (mamba1's
     # dt_rank): the JSON Schema requires them of this kind, and not null
     requires: tuple[str, ...] = ()
+    # layer types whose blocks the family builds from the one ``attention`` (compressed: sliding, csa, hca; their
+    # projections are weights' per-type tables); () where the spec's attention and sliding blocks are the layers'
+    layer_kinds: tuple[str, ...] = ()
 
     # --- spec ------------------------------------------------------------------------------------------------
 
@@ -144,9 +147,9 @@ class AttentionFamily:
             return self.scaled_cache_bytes(a, cache, kv_format)
         if kv_format is not None:
             # fp8-ds is FlashMLA's sparse (DSA) layout ("an MLA cache layout; mla attention has none" contradicted
-            # itself)
-            raise ArgError("kv_dtype", f"{kv_format} is the cache layout of DSA (FlashMLA's sparse MLA kernels); "
-                                       f"{self.name} attention has none")
+            # itself), and DeepSeek-V4's
+            raise ArgError("kv_dtype", f"{kv_format} is the cache layout of DSA and DeepSeek-V4's compressed attention "
+                                       f"(FlashMLA's sparse kernels); {self.name} attention has none")
         return self.cache_parts(a, cache).scaled(kv_bits / 8)
 
     def scaled_cache_bytes(self, a: "Attention", cache: str, fmt: str) -> KVCache:
@@ -163,6 +166,19 @@ class AttentionFamily:
         latent). A family whose parts split differently (MSA: K/V by KV heads, the indexer's one key head whole on
         every rank) overrides this."""
         return token.scaled(par.kv_share(self.kv_groups(a, cache)))
+
+    def sequence_bytes(self, a: "Attention", cache: str, kv_bits: float, kv_format: str | None, rule,
+                       context: int, block_size: int | None = None) -> KVCache:
+        """Bytes one sequence of ``context`` tokens holds per token in one layer that follows ``rule`` (a
+        :class:`~mlacalc.attention.keys.KeyRule`): :meth:`cache_bytes` times the tokens the rule holds, in whole
+        blocks of ``block_size`` when paged (:meth:`~mlacalc.attention.keys.KeyRule.held_paged`). A family whose
+        layer holds parts of their own counts (DeepSeek-V4's window and compressed entries) overrides this; the
+        constant state is :meth:`state_bytes`."""
+        return self.cache_bytes(a, cache, kv_bits, kv_format).scaled(rule.held_paged(context, block_size))
+
+    def check_engine(self, engine: str) -> None:
+        """Raise :class:`ArgError` where ``engine``'s cache pages are not modelled for this family (``fit --engine``);
+        every engine is by default."""
 
     def state_bytes(self, a, state_bits: float, ssm_bits: float | None = None) -> KVCache:
         """Bytes one sequence holds per layer whatever its length (linear-attention state: the convolution at
@@ -195,6 +211,11 @@ class AttentionFamily:
         """How projection ``name`` splits over TP: ``heads``, ``kv`` (like the KV heads) or ``replicated``."""
         raise NotImplementedError
 
+    def fp32_projections(self, a: "Attention") -> frozenset:
+        """Projections (:meth:`projections` keys) every checkpoint of this design stores in float32 whatever its
+        dtype (DeepSeek-V4's attention sinks and compressor position biases); none by default."""
+        return frozenset()
+
     def never_quantized(self, a: "Attention") -> frozenset:
         """Projections (:meth:`projections` keys) every quantized checkpoint of this design stores at >= 16 bits,
         whatever its ``quantization_config`` lists: the engines build them unquantized. None by default."""
@@ -225,6 +246,13 @@ class AttentionFamily:
     def attention_ops(self, spec: "ModelSpec", s: StepShape) -> AttentionOps:
         """Projections, cache write and core of one step (everything before ``o_proj``), on one GPU."""
         raise NotImplementedError
+
+    def output_ops(self, spec: "ModelSpec", s: StepShape, o_bias: float = 0.0) -> tuple[OpCost, ...]:
+        """The output projection of one step on one GPU: ``o_proj``, this rank's heads' :meth:`output_width` to the
+        model width, with ``o_bias`` bytes of bias read beside the weight (DeepSeek-V4's grouped projection is two
+        GEMMs: :mod:`mlacalc.attention.compressed`)."""
+        return (matmul("o_proj", s.tokens, self.output_width(s.block) * s.head_share, spec.hidden_size, s.w("o"), s.ab,
+                       s.layers, extra_weight=o_bias),)
 
     def core_dims(self, a: "Attention", form: str | None) -> tuple[int, int]:
         """(query/key dims, value dims) per head as the attention core sees them."""
@@ -338,6 +366,7 @@ def divide(n: int, t: int, what: str) -> int:
 
 
 INDEX_FIELDS = ("index_n_heads", "index_head_dim", "index_topk", "index_cache_bytes")
+COMPRESSED_FIELDS = ("o_groups", "o_lora_rank", "csa_rate", "hca_rate")    # compressed attention's own fields
 # fields of MiniMax Sparse Attention's block selection (:mod:`.msa`), refused on every other kind
 MSA_FIELDS = ("index_topk_blocks", "index_block_size", "index_layers")
 

@@ -6,7 +6,8 @@ query heads per group):
 - **cache** per token: K ``H_kv (d_nope + d_rope)`` plus V ``H_kv d_v`` elements; with ``kv_shared`` no V (the
   value is the first ``d_v`` dims of the cached key: the KV-shared variants of the reference notes).
 - **weights** (HF transformers' Llama/Mistral/Qwen2/Qwen3 modeling files): ``W_q: d x H d_qk``,
-  ``W_k: d x H_kv d_qk``, ``W_v: d x H_kv d_v`` (none when ``kv_shared``), ``W_o: H d_v x d``; q/k/v biases
+  ``W_k: d x H_kv d_qk``, ``W_v: d x H_kv d_v`` (none when ``kv_shared`` or ``v_from_k``), ``W_o: H d_v x d``;
+  q/k/v biases
   (Qwen2); per-head q/k RMSNorm weights (Qwen3). TP splits q and o by query heads, k and v like the KV heads
   (replicated when there are fewer KV heads than ranks); the q/k norm weights are replicated.
 - **low-rank query** (``q_lora_rank`` r; Step-3's multi-matrix factorisation attention, MFA, arXiv 2507.19427
@@ -17,9 +18,14 @@ query heads per group):
 - **head-wise output gate** (``head_gate``; Step-3.5-Flash, vLLM ``step3p5.py`` ``Step3p5Attention``: ``g_proj`` a
   ColumnParallelLinear ``d x H``, ``attn_out * sigmoid(g)`` one scalar a head): ``d H`` parameters split by heads,
   ``2 T d H`` FLOPs in the projection GEMM.
-- **roofline**: one fused ``qkv_proj`` GEMM (with a low-rank query: ``q_down`` then ``q_up`` beside a ``kv`` GEMM),
-  the cache write, then the core over the cached K/V (``d_k = d_qk``, ``d_v``), reading each attended key's K and V
-  once at the KV dtype.
+- **values from keys** (``v_from_k``; Gemma-4's ``attention_k_eq_v`` full layers, transformers
+  ``Gemma4TextAttention``: ``v_proj`` None, ``value_states = v_norm(k_proj(x))``, a norm without weights): no ``W_v``
+  and no v bias; the cache keeps V beside K (transformers' DynamicCache stores ``value_states``, vLLM's Attention
+  writes K and V; vLLM builds the layer's ``qkv_proj`` with a V half and loads ``k_proj`` into it, a copy the
+  checkpoint does not hold and this count leaves out).
+- **roofline**: one fused ``qkv_proj`` GEMM (with a low-rank query: ``q_down`` then ``q_up`` beside a ``kv`` GEMM;
+  with ``v_from_k`` no V columns), the cache write, then the core over the cached K/V (``d_k = d_qk``, ``d_v``),
+  reading each attended key's K and V once at the KV dtype.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import ArgError, SpecError
-from .base import INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
+from .base import COMPRESSED_FIELDS, INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
 from .quant import head_rows_bytes
 
 if TYPE_CHECKING:
@@ -57,10 +63,17 @@ class Conventional(AttentionFamily):
         if a.kind == "mqa" and a.num_kv_heads != 1:
             raise SpecError("attention.num_kv_heads", "mqa needs num_kv_heads == 1")
         refuse_fields(a, ("kv_lora_rank",), "mla")
-        refuse_fields(a, INDEX_FIELDS, "dsa")
+        refuse_fields(a, INDEX_FIELDS, "dsa or compressed")
+        refuse_fields(a, COMPRESSED_FIELDS, "compressed")
         if a.kv_shared and a.v_head_dim > a.qk_head_dim:
             raise SpecError("attention.v_head_dim", f"with kv_shared the value is part of the key, so it cannot "
                             f"exceed the key head dim ({a.qk_head_dim})")
+        if a.v_from_k and a.kv_shared:
+            raise SpecError("attention.v_from_k", "and kv_shared both set: v_from_k caches V apart from K (computed "
+                                                  "from the key projection), kv_shared caches no V; give one")
+        if a.v_from_k and a.v_head_dim != a.qk_head_dim:
+            raise SpecError("attention.v_from_k", f"the value is the key projection's output, so v_head_dim "
+                                                  f"({a.v_head_dim}) must be the key head dim ({a.qk_head_dim})")
 
     def label(self, a: "Attention") -> str:
         return "MHA" if a.kind == "mha" else "MQA" if a.kind == "mqa" else f"GQA-{a.num_kv_heads}"
@@ -93,12 +106,13 @@ class Conventional(AttentionFamily):
         """Parameters (counts) by projection (HF ``LlamaAttention``, ``Qwen2Attention``, ``Qwen3Attention``):
         ``q`` ``d x H d_qk`` (twice as wide with an output gate, Qwen3-Next), or with a low-rank query ``q_down``
         ``d x r``, ``q_norm`` ``r`` and ``q_up`` ``r x H d_qk`` (Step-3's ``q_proj``, ``inter_norm``, ``wq``);
-        ``k`` ``d x H_kv d_qk``, ``v`` ``d x H_kv d_v`` (0 with ``kv_shared``), ``o`` ``H d_v x d``; q/k/v biases,
+        ``k`` ``d x H_kv d_qk``, ``v`` ``d x H_kv d_v`` (0 with ``kv_shared`` or ``v_from_k``), ``o`` ``H d_v x d``;
+        q/k/v biases (no v bias without a v projection),
         an ``o`` bias, the per-head q/k norms (``2 d_qk``), a head-wise gate ``g`` ``d x H`` (Step-3.5's
         ``g_proj``) and one sink a head (gpt-oss) where the spec has them."""
         d = hidden
         q_out, k_out = a.num_heads * a.qk_head_dim, a.num_kv_heads * a.qk_head_dim
-        v_out = 0 if a.kv_shared else a.num_kv_heads * a.v_head_dim
+        v_out = 0 if a.kv_shared or a.v_from_k else a.num_kv_heads * a.v_head_dim
         gate = q_out if a.output_gate else 0          # Qwen3-Next: q_proj also emits the output gate
         r = a.q_lora_rank
         q = {"q_down": d * r, "q_norm": r, "q_up": r * (q_out + gate)} if r else {"q": d * (q_out + gate)}
@@ -146,7 +160,7 @@ class Conventional(AttentionFamily):
         out = super().projections_per_rank(a, hidden, par, owns_kv)
         if a.qkv_bias and owns_kv:          # a reader's bias is its q part alone (shared_kv_projections)
             q = a.num_heads * a.qk_head_dim
-            kv = a.num_kv_heads * a.qk_head_dim + (0 if a.kv_shared else a.num_kv_heads * a.v_head_dim)
+            kv = a.num_kv_heads * a.qk_head_dim + (0 if a.kv_shared or a.v_from_k else a.num_kv_heads * a.v_head_dim)
             out["qkv_bias"] = q / par.attention_tp + kv * par.kv_share(self.kv_groups(a))
         return out
 
@@ -171,8 +185,10 @@ class Conventional(AttentionFamily):
         cross = all(r.fixed is not None for _, r in s.rules)
         reader = all(r.shared for _, r in s.rules)
         kv_elems = 0.0 if cross or reader else self.cache_parts(a).total * s.kv_share   # K and V per token here
+        k_elems = 0.0 if cross or reader else self.cache_parts(a).k * s.kv_share
+        proj_elems = k_elems if a.v_from_k else kv_elems     # projected: V is the key projection's output (v_from_k)
         q_width = s.heads * a.qk_head_dim * (2 if a.output_gate else 1)
-        bias = (q_width + kv_elems) * s.hb if a.qkv_bias else 0.0
+        bias = (q_width + proj_elems) * s.hb if a.qkv_bias else 0.0
         g_width = s.heads if a.head_gate else 0.0      # Step-3.5's g_proj: one gate logit a local head
         r = a.q_lora_rank
         ops: list[OpCost] = []
@@ -184,10 +200,9 @@ class Conventional(AttentionFamily):
                     matmul("q_up", Ta, r, q_width, s.w("q_up"), s.ab, L)]
             norm_width, norm_count = float(r), 1
             q_width = 0.0
-        width = q_width + g_width + kv_elems
-        k_elems = 0.0 if cross or reader else self.cache_parts(a).k * s.kv_share
+        width = q_width + g_width + proj_elems
         # q, k and v in one GEMM, each projection's weights read at its own width (:meth:`StepShape.w`)
-        weights = d * (q_width * s.w("q") + g_width * s.w("g") + k_elems * s.w("k") + (kv_elems - k_elems) * s.w("v"))
+        weights = d * (q_width * s.w("q") + g_width * s.w("g") + k_elems * s.w("k") + (proj_elems - k_elems) * s.w("v"))
         if width:
             ops.append(matmul("kv_proj" if r else "qkv_proj", Ta, d, width, 0, s.ab, L, extra_weight=weights + bias))
         if a.qk_norm:                                               # per-head RMSNorm on q and k (Qwen3)
@@ -208,10 +223,15 @@ class Conventional(AttentionFamily):
         return max(1, a.num_kv_heads // tp)
 
     def check_training(self, spec: "ModelSpec") -> None:
-        """A head-wise output gate's stored tensors (its sigmoid and the gated product) are not listed: refused."""
+        """A head-wise output gate's stored tensors (its sigmoid and the gated product) are not listed: refused; so
+        are values from the keys (``v_from_k``: the value's own weightless RMSNorm keeps its input and rstd, and the
+        key projection's output feeds both)."""
         if spec.attention.head_gate:
             raise SpecError("attention.head_gate", "training memory with a head-wise output gate (Step-3.5's g_proj) "
                                                    "is not modelled")
+        if spec.attention.v_from_k:
+            raise SpecError("attention.v_from_k", "training memory with values computed from the keys (Gemma-4's "
+                                                  "attention_k_eq_v) is not modelled")
 
     def check_dtensor_tp(self, spec: "ModelSpec", block, tp: int) -> None:
         """torchtitan's Llama plan (``apply_tp``): q/k/v read one gathered input. A low-rank query (Step-3's MFA: a
@@ -240,7 +260,8 @@ class Conventional(AttentionFamily):
         for bad, why in ((a.qkv_bias or a.o_bias, "projection biases (aten.addmm, not aten.mm)"),
                          (a.q_lora_rank, "a low-rank query (two query mm's)"),
                          (a.output_gate, "an output gate (a fifth projection)"),
-                         (a.kv_shared, "shared K/V (no value projection)")):
+                         (a.kv_shared, "shared K/V (no value projection)"),
+                         (a.v_from_k, "values from the keys (no value projection)")):
             if bad:
                 raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for plain q/k/v/o "
                                             f"projections; {spec.name} has {why}")

@@ -13,6 +13,14 @@ tokens a layer's cache must hold:
   cache still holds every visible token (the indexer chose among all of them);
 - **cross** attention (Llama-3.2-Vision's cross-attention layers): every query attends the same ``N`` image
   tokens (``spec.image_tokens``, set by ``--image-tokens``), which is what the layer caches, whatever the context.
+- **compressed** (DeepSeek-V4's csa and hca layers, :mod:`mlacalc.attention.compressed`): the query attends the
+  sliding window's ``min(p + 1, w)`` raw tokens and, beside them, the ``floor((p + 1) / m)`` compressed entries the
+  layer's compressor has closed so far (one per ``m`` tokens: DeepSeek-V4 ``inference/model.py``
+  ``get_compress_topk_idxs``, ``arange((start_pos + 1) // ratio)``; transformers ``DeepseekV4HCACompressor`` closes
+  a window of ``m`` tokens before the attention reads the pool), of which a csa layer's indexer picks ``topk``: the
+  top-k caps the compressed entries, never the window (vLLM ``combine_topk_swa_indices``). The layer holds the
+  window's raw rows and every closed entry (:meth:`KeyRule.entries`), which its family prices
+  (:meth:`mlacalc.attention.base.AttentionFamily.sequence_bytes`);
 - **shared** K/V (cross-layer attention, ``attention.kv_share_layers``: Hunyuan-Large's odd layers; trailing
   sharing, ``attention.kv_shared_tail``: Gemma-3n's last layers): the query attends the keys its rule says (a window
   on a sliding reader), from the cache its source layer wrote (:meth:`mlacalc.spec.ModelSpec.kv_source`); the layer
@@ -45,6 +53,29 @@ def _sum_min(a: int, b: int, w: int) -> float:
     return (a + w) * (w - a + 1) / 2 + (b - w) * w
 
 
+def _floor_sum(n: int, m: int) -> int:
+    """``sum_{t=1}^{n} floor(t / m)`` in closed form (0 for n < 1): with ``n = q m + r``, the full runs
+    ``t = j m .. j m + m - 1`` add ``m j`` for ``j < q`` (``m q (q - 1) / 2``) and the last run ``t = q m .. n`` adds
+    ``q (r + 1)``."""
+    if n < 1:
+        return 0
+    q, r = divmod(n, m)
+    return m * q * (q - 1) // 2 + q * (r + 1)
+
+
+def sum_floor_min(a: int, b: int, m: int, cap: int | None) -> float:
+    """``sum_{t=a}^{b} min(floor(t / m), cap)`` in closed form (0 when b < a; no cap when ``cap`` is None): the
+    compressed entries closed at each of the query positions ``t - 1`` (1-based ``t``), each capped at the top-k."""
+    if b < a:
+        return 0.0
+
+    def upto(n: int) -> int:              # sum_{t=1}^{n}
+        if cap is None or n < cap * m:
+            return _floor_sum(n, m)
+        return _floor_sum(cap * m - 1, m) + cap * (n - cap * m + 1)
+    return float(upto(b) - upto(a - 1))
+
+
 @dataclass(frozen=True)
 class KeyRule:
     """Keys a query attends at one layer (see the module docstring). ``None`` fields do not limit."""
@@ -54,6 +85,7 @@ class KeyRule:
     topk: int | None = None
     fixed: int | None = None        # cross-attention: every query attends the same ``fixed`` (image) tokens
     shared: bool = False            # reads the K/V cache another layer wrote (cross-layer attention): holds none
+    compress: int | None = None     # DeepSeek-V4: one compressed entry per ``compress`` tokens beside the window
 
     def visible(self, position: int) -> int:
         """Keys the query at 0-based ``position`` may attend (before any top-k selection)."""
@@ -64,12 +96,23 @@ class KeyRule:
             n = min(n, self.window)
         if self.chunk is not None:
             n = position % self.chunk + 1
+        if self.compress is not None:           # the window's raw tokens and the closed entries beside them
+            n += (position + 1) // self.compress
         return n
 
     def keys(self, position: int) -> int:
-        """Keys the query at 0-based ``position`` attends."""
+        """Keys the query at 0-based ``position`` attends (a compressed rule's top-k caps its entries alone)."""
+        if self.compress is not None:
+            entries = (position + 1) // self.compress
+            window = min(position + 1, self.window) if self.window is not None else position + 1
+            return window + (entries if self.topk is None else min(entries, self.topk))
         n = self.visible(position)
         return n if self.topk is None else min(n, self.topk)
+
+    def entries(self, context: int) -> int:
+        """Compressed entries a compressed rule's layer holds for a sequence of ``context`` tokens, ``floor(C / m)``
+        (the compressor closes one every ``m`` tokens; the last ``C mod m`` wait in its state); 0 for other rules."""
+        return context // self.compress if self.compress is not None else 0
 
     def held(self, context: int) -> int:
         """Tokens the layer's cache holds for a sequence of ``context`` tokens (what an engine reserves): none for a
@@ -103,8 +146,12 @@ class KeyRule:
         return -(-self.held(context) // block_size) * block_size
 
     def _visible_sum(self, prior: int, new: int, cap: int | None) -> float:
-        """``sum`` of ``min(visible(p), cap)`` over positions ``prior .. prior + new - 1``, in closed form."""
+        """``sum`` of ``min(visible(p), cap)`` over positions ``prior .. prior + new - 1``, in closed form (a
+        compressed rule: the window's keys uncapped plus its entries capped)."""
         first, last = prior + 1, prior + new                     # visible counts without a chunk: t = p + 1
+        if self.compress is not None:
+            w = last if self.window is None else min(self.window, last)
+            return _sum_min(first, last, w) + sum_floor_min(first, last, self.compress, cap)
         if self.fixed is not None:
             return new * (self.fixed if cap is None else min(self.fixed, cap))
         if self.chunk is None:
@@ -128,15 +175,22 @@ class KeyRule:
     def slots(self, prior: int, new: int) -> float:
         """Index slots the ``new`` queries' kernel steps through: top-k rules hand it ``topk`` indices a query
         (DSA's indexer returns a fixed-width list, -1 past a short context: DeepSeek-V3.2's inference code, vLLM's
-        sparse MLA backend), so ``new * topk``; other rules their pairs."""
-        if self.topk is not None:
+        sparse MLA backend), so ``new * topk``; other rules (a compressed rule too) their pairs."""
+        if self.topk is not None and self.compress is None:
             return float(new * self.topk)
         return self.pairs(prior, new)
 
     def read(self, prior: int, new: int) -> float:
         """Keys read from the cache in the step. Dense: every key some query attends, once
         (``min(prior + new, window + new - 1)``, within the chunks the step touches). Top-k: each query gathers
-        its own selected rows, so the pairs."""
+        its own selected rows, so the pairs. Compressed: the window's keys once, and the entries as the cap says
+        (every query its own top-k of them; without a top-k every entry closed by the step's end, once)."""
+        if self.compress is not None:
+            end = prior + new
+            window = end if self.window is None else min(end, self.window + new - 1)
+            if self.topk is None:
+                return window + end // self.compress
+            return window + sum_floor_min(prior + 1, end, self.compress, self.topk)
         if self.topk is not None:
             return self.pairs(prior, new)
         if self.fixed is not None:
@@ -164,6 +218,10 @@ def key_rule(spec: "ModelSpec", layer: int) -> KeyRule:
         return KeyRule(chunk=a.chunk_size)
     if t == "cross":
         return KeyRule(fixed=spec.image_tokens)
+    if t == "csa":        # DeepSeek-V4: the window, and the entries of m tokens its indexer picks top-k of
+        return KeyRule(window=a.sliding_window, compress=a.csa_rate, topk=a.index_topk)
+    if t == "hca":        # the window, and every entry of m' tokens
+        return KeyRule(window=a.sliding_window, compress=a.hca_rate)
     return KeyRule(shared=shared)
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import ArgError, SpecError
-from .base import INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
+from .base import COMPRESSED_FIELDS, INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
 from .keys import rules_span
 from .quant import FP4, NVFP4, VALUE_BITS, head_rows_bytes
 
@@ -63,13 +63,17 @@ class MLA(AttentionFamily):
             raise SpecError("attention.kv_lora_rank", "is required for kind mla")
         if a.kv_shared:
             raise SpecError("attention.kv_shared", "does not apply to mla (its absorbed form already shares)")
+        if a.v_from_k:
+            raise SpecError("attention.v_from_k", f"applies to mha, mqa and gqa attention, not {a.kind} (its values "
+                                                  "come from the latent)")
         if a.num_kv_heads != a.num_heads:
             # read nowhere (the latent has no heads; decompressed, every query head has its own K/V), so
             # `--set attention.num_kv_heads=4` on an MLA model changed no number without a word
             raise SpecError("attention.num_kv_heads", f"does not apply to mla: decompressed, each of the "
                             f"{a.num_heads} query heads has its own K/V head; leave it out or give {a.num_heads}")
         if self.name == "mla":                      # DSA (a subclass) owns the indexer fields
-            refuse_fields(a, INDEX_FIELDS, "dsa")
+            refuse_fields(a, INDEX_FIELDS, "dsa or compressed")
+        refuse_fields(a, COMPRESSED_FIELDS, "compressed")
 
     def default_form(self, phase: str) -> str:
         """Decode absorbs (no decompression of the cache); prefill decompresses (cheaper for long prompts)."""

@@ -56,7 +56,8 @@ def weights(model: ModelArg,
     def render():
         c = report.console()
         c.print(report.weights_table(r))
-        c.print(report.attention_table(r))
+        for t in report.layer_type_tables(r) or [report.attention_table(r)]:
+            c.print(t)
         if r.sliding_attention_per_layer:
             c.print(report.attention_table(r, sliding=True))
         if r.linear_attention_per_layer:
@@ -112,7 +113,7 @@ def specs_list(json_: JsonOpt = False) -> None:
     rows = []
     for name in builtin_names():
         s = load_spec(name)
-        kvr = kv_report(s, 1)
+        kvr = kv_report(s, 1, kv_bits=16)       # the column's bf16 (DeepSeek-V4's spec keeps fp8-ds rows)
         rows.append({"name": name, "attention": s.attention.kind, "layers": s.num_layers,
                      "heads": s.attention.num_heads, "kv_heads": s.attention.num_kv_heads,
                      "kv_bytes_per_token": kvr.per_token.total, "description": s.description})

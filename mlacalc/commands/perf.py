@@ -357,7 +357,9 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                                         f"{p.mamba_cache_mode})",
                            lambda p, f: f"{p.logged_tokens(f.kv_budget, f.context):,} tokens"),
                 *pool_rows(lambda f: f.vllm_sliding, "vLLM sliding pages",
-                           lambda p, f: f"{p.block_size}-token blocks; a sliding layer holds "
+                           lambda p, f: (f"{p.block_size}-token blocks" if p.full_block_size == p.sliding_block_size
+                                         else f"{p.full_block_size}-token full, {p.sliding_block_size}-token sliding "
+                                              f"blocks of {fmt_bytes(p.page_bytes)}") + "; a sliding layer holds "
                                         f"{p.sliding_tokens(f.context):,} tokens a request (window {p.window:,} - 1 "
                                         f"+ {p.batched_tokens:,} batched)",
                            lambda p, f: f"{p.logged_tokens_legacy(f.kv_budget):,} tokens (vLLM 0.10-0.19), "
