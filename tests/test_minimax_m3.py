@@ -305,10 +305,15 @@ def spec_dict() -> dict:
     ({"index_layers": [0] * 60}, "attention.index_layers", "marks no layer: without an indexer the model is kind gqa"),
     ({"index_layers": [2] * 60}, "attention.index_layers[0]", "must be 0 or 1, got 2"),
     ({"index_topk_blocks": None}, "attention.index_topk_blocks", "is required for kind msa"),
-    ({"index_topk": 2048}, "attention.index_topk", "only applies to kind dsa, not msa"),
+    ({"index_topk": 2048}, "attention.index_topk", "only applies to kind dsa or compressed, not msa"),
     ({"sliding_window": 4096}, "attention.sliding_window", "does not apply to msa"),
     ({"kind": "gqa"}, "attention.index_topk_blocks", "only applies to kind msa, not gqa"),
     ({"kv_share_layers": 2}, "attention.kv_share_layers", "not modelled for msa attention"),
+    # DeepSeek-V4's fields and GQA's value rules hold on msa too (both were read silently, changing no number: the
+    # family checked its own fields only, not the conventional family's)
+    ({"csa_rate": 4}, "attention.csa_rate", "only applies to kind compressed, not msa"),
+    ({"o_groups": 8, "o_lora_rank": 1024}, "attention.o_groups", "only applies to kind compressed, not msa"),
+    ({"v_from_k": True, "v_head_dim": 64}, "attention.v_from_k", "must be the key head dim (128)"),
 ])
 def test_bad_msa_specs_are_one_line(tmp_path, capsys, change, where, words):
     raw = spec_dict()

@@ -120,11 +120,13 @@ class MSA(Conventional):
         """GQA's heads with every indexer field given; one index head a K/V head (vLLM's
         ``MinimaxM3QKVParallelLinearWithIndexer`` raises otherwise: "total_num_index_heads must equal
         total_num_kv_heads"; transformers repeats each index head's blocks over ``num_heads / index_n_heads`` query
-        heads); no sliding window or chunks (the sparse layers attend whole blocks of all the keys)."""
+        heads); no sliding window or chunks (the sparse layers attend whole blocks of all the keys); GQA's value rules
+        (:meth:`Conventional.check_values`: DeepSeek-V4's fields were read silently here, changing no number)."""
         refuse_fields(a, ("kv_lora_rank",), "mla")
-        refuse_fields(a, ("index_topk",), "dsa")
+        refuse_fields(a, ("index_topk",), "dsa or compressed")
         if a.kv_shared:
             raise SpecError("attention.kv_shared", "does not apply to msa (its layers cache K and V)")
+        self.check_values(a)
         for f in ("index_n_heads", "index_head_dim", "index_topk_blocks", "index_block_size"):
             if getattr(a, f) is None:
                 raise SpecError(f"attention.{f}", "is required for kind msa")
