@@ -174,6 +174,12 @@ def test_prefill_roofline_at_tp8_by_hand():
     dense_pairs, sparse_pairs = 4096 * 4097 // 2, 6_162_432
     assert ops["attn_core"].flops == 2 * 8 * (3 * dense_pairs + SPARSE * sparse_pairs) * 256
     assert ops["indexer"].flops == 2 * 1 * SPARSE * dense_pairs * 128
+    # the index key is one head every rank holds and reads whole: 4,096 keys of 256 B a sparse layer, and each rank
+    # writes every token's key; the index_q rows of its one index head and all of index_k (replicated)
+    assert ops["indexer"].kv_bytes == SPARSE * 4096 * 256
+    assert ops["index_write"].kv_bytes == SPARSE * 4096 * 256
+    assert ops["index_proj"].weight_bytes == SPARSE * 2 * (D * 128 + D * 128)
+    assert ops["index_proj"].flops == 2 * SPARSE * 4096 * D * (128 + 128)
 
 
 def test_weights_per_gpu_at_tp8_by_hand():
