@@ -4,7 +4,9 @@
 ``spec.linear_attention`` for the linear layers of a hybrid); :func:`layer_groups` says which block and which
 key rule each layer has. Every calculator (KV, weights, roofline, training activations, the profiler's
 predictions) asks these, and none tests the attention kind itself. Which keys a query attends at a layer
-(windows, chunks, top-k) is answered once, by :mod:`.keys`.
+(windows, chunks, top-k) is answered once, by :mod:`.keys`; what a lightning indexer costs (its key bytes, query and
+key projections, scoring pass and cache write), by :mod:`.indexer` for every family that runs one (DSA, DeepSeek-V4's
+csa layers, MSA).
 
 Families:
 

@@ -42,10 +42,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ..costs import KVCache, OpCost, matmul
+from ..costs import KVCache, matmul
 from ..errors import ArgError, SpecError
 from .base import AttentionOps, StepShape, refuse_fields
 from .conventional import Conventional
+from .indexer import index_projections, key_bytes, score_op, write_op
 from .keys import KeyRule, rules_span
 
 if TYPE_CHECKING:
@@ -57,9 +58,7 @@ INDEX_KEY_BYTES = 2          # bf16: vLLM's indexer_kv_dtype default, transforme
 
 def index_cache_bytes(a: "Attention") -> int:
     """Bytes of indexer key per token and layer: ``index_head_dim`` bf16 values (or ``index_cache_bytes``)."""
-    if a.index_cache_bytes is not None:
-        return a.index_cache_bytes
-    return INDEX_KEY_BYTES * a.index_head_dim
+    return key_bytes(a, INDEX_KEY_BYTES * a.index_head_dim)
 
 
 def _own_block_sum(n: int, block: int) -> int:
@@ -183,9 +182,8 @@ class MSA(Conventional):
         """GQA's (:meth:`Conventional.projections`) plus ``index_q`` ``d x H_I d_I``, ``index_k`` ``d x d_I`` and the
         two index norms ``2 d_I`` (MiniMax-M3's checkpoint: ``self_attn.index_q_proj`` [512, 6144],
         ``index_k_proj`` [128, 6144], ``index_q_norm`` and ``index_k_norm`` [128] on layers 3-59)."""
-        d_i = a.index_head_dim
-        return super().projections(a, hidden) | {"index_q": hidden * a.index_n_heads * d_i,
-                                                  "index_k": hidden * d_i, "index_norm": 2 * d_i}
+        return super().projections(a, hidden) | index_projections(a, hidden, hidden) | {
+            "index_norm": 2 * a.index_head_dim}
 
     def projection_split(self, a: "Attention", name: str) -> str:
         """``index_q`` like the K/V heads, ``index_k`` and the index norms replicated, the rest as GQA's."""
@@ -211,10 +209,7 @@ class MSA(Conventional):
         pairs, keys = rules_span(s.rules, s.prior, s.new)   # full rules: every visible key
         ops = [matmul("index_proj", Ta, d, heads_i * d_i + d_i, 0, s.ab, L,
                       extra_weight=d * d_i * (heads_i * s.w("index_q") + s.w("index_k"))),
-               OpCost("indexer", "attention", flops=2 * s.seqs * pairs * heads_i * d_i,
-                      act_bytes=Ta * L * heads_i * d_i * s.ab, kv_bytes=s.seqs * keys * ib, out_width=0,
-                      launches=L),
-               OpCost("index_write", "memory", act_bytes=Ta * d_i * s.ab * L, kv_bytes=Ta * ib * L, launches=L)]
+               score_op(s, pairs, keys, heads_i, d_i, ib, weighted=False, kind="attention"), write_op(s, d_i, ib)]
         gqa = super().attention_ops(spec, s._replace(rules=self.core_rules(a, s.rules)))
         return AttentionOps(tuple(ops) + gqa.ops, gqa.norm_width + (heads_i + 1) * d_i, gqa.norm_count + 2)
 
