@@ -26,6 +26,7 @@ from typing import Any
 
 from .attention import KINDS as ATTENTION_KINDS, check_kv_layout, family
 from .attention.base import MSA_FIELDS, refuse_fields
+from .attention.conventional import heads_kind
 from .attention.quant import kv_dtype_layout
 from .errors import ArgError, SpecError, show
 from .units import MAX_COUNT, MAX_LAYERS, dtype_bits
@@ -746,7 +747,7 @@ def _sliding_block(a: Attention | None) -> Attention | None:
     heads, kv = new.get("num_heads", a.num_heads), new.get("num_kv_heads", a.num_kv_heads)
     kind = a.kind
     if kind in ("mha", "mqa", "gqa") and kind != "gqa":
-        kind = "mha" if kv == heads else "mqa" if kv == 1 else "gqa"
+        kind = heads_kind(heads, kv)
     block = dataclasses.replace(a, **new, kind=kind, sliding_shape=None)
     # a shape that changes nothing is no second block: every number is the plain spec's, training included
     return a if block == dataclasses.replace(a, sliding_shape=None) else block
@@ -760,9 +761,9 @@ def _dense_block(a: Attention | None, num_layers: int) -> Attention | None:
     if a is None or a.kind != "msa" or a.index_layers is None or len(a.index_layers) != num_layers or \
             all(a.index_layers):
         return None
-    kind = "mha" if a.num_kv_heads == a.num_heads else "mqa" if a.num_kv_heads == 1 else "gqa"
-    return dataclasses.replace(a, kind=kind, index_n_heads=None, index_head_dim=None, index_cache_bytes=None,
-                               index_topk_blocks=None, index_block_size=None, index_layers=None)
+    return dataclasses.replace(a, kind=heads_kind(a.num_heads, a.num_kv_heads), index_n_heads=None,
+                               index_head_dim=None, index_cache_bytes=None, index_topk_blocks=None,
+                               index_block_size=None, index_layers=None)
 
 
 def _compressed_blocks(a: Attention | None) -> dict:

@@ -42,6 +42,12 @@ if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
 
 
+def heads_kind(heads: int, kv_heads: int) -> str:
+    """The conventional kind ``heads`` query heads over ``kv_heads`` K/V heads make: ``mha`` (one K/V head a query
+    head), ``mqa`` (one K/V head), else ``gqa``."""
+    return "mha" if kv_heads == heads else "mqa" if kv_heads == 1 else "gqa"
+
+
 class Conventional(AttentionFamily):
     name = "conventional"
     kinds = ("mha", "mqa", "gqa")

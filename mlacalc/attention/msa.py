@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 from ..costs import KVCache, matmul
 from ..errors import ArgError, SpecError
 from .base import AttentionOps, StepShape, refuse_fields
-from .conventional import Conventional
+from .conventional import Conventional, heads_kind
 from .indexer import index_projections, key_bytes, score_op, write_op
 from .keys import KeyRule, rules_span
 
@@ -112,7 +112,8 @@ class MSA(Conventional):
     kernel = "gqa"              # a paged GQA decode over the chosen blocks (mlacalc.expected prices it as GQA's)
 
     def label(self, a: "Attention") -> str:
-        heads = "MQA" if a.num_kv_heads == 1 else "MHA" if a.num_kv_heads == a.num_heads else f"GQA-{a.num_kv_heads}"
+        """``MSA (GQA-4, top-16 x 128)``: the label its heads' conventional kind has, and the block budget."""
+        heads = super().label(replace(a, kind=heads_kind(a.num_heads, a.num_kv_heads)))
         return f"MSA ({heads}, top-{a.index_topk_blocks} x {a.index_block_size})"
 
     def validate(self, a: "Attention") -> None:
