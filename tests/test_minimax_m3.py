@@ -1,6 +1,6 @@
 """MiniMax-M3 (``minimax_m3_vl``, decoder ``minimax_m3_vl_text``) read with MiniMax Sparse Attention (the ``msa``
-family, mlacalc/attention/msa.py; docs/zoo-facts.md section 39). Numbers worked out by hand from the release's config.json
-(tests/fixtures/hf/minimax_m3, SOURCE.md): d 6144, 60 layers, 64 query heads and 4 K/V heads of 128, a 4-head
+family, mlacalc/attention/msa.py; docs/zoo-facts.md section 39). Numbers worked out by hand from the release's
+config.json (tests/fixtures/hf/minimax_m3, SOURCE.md): d 6144, 60 layers, 64 query heads and 4 K/V heads of 128, a 4-head
 lightning indexer of 128 dims on layers 3-59 choosing 16 key blocks of 128 tokens, dense MLPs of 12288 on layers 0-2,
 128 experts of 3072 (top 4) and one shared expert of 3072 on layers 3-59, vocabulary 200064, untied head."""
 
