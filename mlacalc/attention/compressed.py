@@ -153,16 +153,6 @@ class Compressed(AttentionFamily):
                                     f"{cache} form, got {cache!r}")
         return cache
 
-    def check_engine(self, engine: str) -> None:
-        """vLLM pages DeepSeek-V4 in block groups of its own (the window, compressed and indexer caches and the
-        compressor states of every layer type, pages padded to 576 B: ``MLAAttentionSpec`` ``alignment=576``, the
-        DeepSeek-V4 branch of ``kv_cache_utils``), SGLang in ``DeepSeekV4TokenToKVPool``: neither is
-        :mod:`mlacalc.capacity`'s pages, so those engines are refused; ``mlacalc`` sums the bytes."""
-        if engine in ("vllm", "sglang"):
-            raise ArgError("engine", f"{engine}'s cache pools for compressed attention (DeepSeek-V4: window, "
-                                     f"compressed, indexer and compressor-state groups) are not modelled; use --engine "
-                                     f"mlacalc")
-
     def check_split(self, a: "Attention", tp: int) -> None:
         """vLLM splits the query heads and the output groups (``n_local_groups = o_groups / tp``)."""
         super().check_split(a, tp)
