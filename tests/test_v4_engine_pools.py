@@ -20,6 +20,7 @@ from mlacalc.sglang_compressed import sglang_compressed_pool
 from mlacalc.spec import load_spec, spec_from_dict
 from mlacalc.vllm_compressed import approximate_gcd, compressed_pages
 
+from helpers import HF_FIXTURES
 from helpers import hf_fixture as hf
 from helpers import refused
 
@@ -208,7 +209,7 @@ def test_more_context_never_more_concurrency(s, a, b, batched, budget):
 
 # ------------------------------------------------------------------------------------------------------ refusals
 
-V4 = "tests/fixtures/hf/deepseek_v4_flash/config.json"
+V4 = str(HF_FIXTURES / "deepseek_v4_flash")
 
 
 @pytest.mark.parametrize("args,words", [
