@@ -21,17 +21,17 @@ class KVCache:
 
     ``latent``/``rope_key``: MLA's compressed cache (c_KV and the decoupled RoPE key k_R); ``k``/``v``:
     per-head keys and values of conventional attention (or of an MLA cache kept decompressed); ``indexer``:
-    DSA's indexer keys (and DeepSeek-V4's compressed ones); ``state``: linear attention's constant per-sequence state
-    (and DeepSeek-V4's compressor buffers); ``scales``: the scales and zero points a scaled cache layout stores beside
-    its values (``--kv-dtype int4``, ``int8``, ``fp4``: :mod:`mlacalc.attention.quant`); ``window`` and
-    ``compressed``: DeepSeek-V4's two pools of shared K=V rows (:mod:`mlacalc.attention.compressed`), the sliding
-    window's raw tokens and the compressed entries (one per ``m`` tokens)."""
+    DSA's and MSA's indexer keys (and DeepSeek-V4's compressed ones); ``state``: linear attention's constant
+    per-sequence state (and DeepSeek-V4's compressor buffers); ``scales``: the scales and zero points a scaled cache
+    layout stores beside its values (``--kv-dtype int4``, ``int8``, ``fp4``: :mod:`mlacalc.attention.quant`);
+    ``window`` and ``compressed``: DeepSeek-V4's two pools of shared K=V rows (:mod:`mlacalc.attention.compressed`),
+    the sliding window's raw tokens and the compressed entries (one per ``m`` tokens)."""
 
     latent: float = 0
     rope_key: float = 0
     k: float = 0
     v: float = 0
-    indexer: float = 0       # DSA's lightning-indexer keys
+    indexer: float = 0       # DSA's and MSA's lightning-indexer keys
     state: float = 0         # linear attention: recurrent and convolution state (per sequence, not per token)
     scales: float = 0        # a scaled layout's scales and zero points (int4/int8: LMDeploy's, fp4: SGLang's)
     window: float = 0        # DeepSeek-V4: the sliding window's raw K=V rows

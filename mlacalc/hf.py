@@ -83,6 +83,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   :func:`lfm2_ffn_width`; the release's ``tie_embedding``), ``lfm2_moe`` (LFM2-8B-A1B: ``num_dense_layers`` dense MLPs,
   then sigmoid-routed experts, no shared expert), and the ``lfm2-vl`` wrapper's ``text_config``; quantized LFM2
   checkpoints are refused (their module names are not mapped);
+- MiniMax-M3 (the ``minimax_m3_vl`` wrapper's ``minimax_m3_vl_text``, whatever its text_config calls itself; read by
+  :func:`_minimax_m3_keys`): GQA with MiniMax Sparse Attention (``attention.kind: msa``, a lightning indexer choosing
+  top-k key blocks) on the layers ``sparse_attention_freq`` marks, dense MLPs before 128-expert MoE layers;
 - hybrids of lightning attention and GQA (:func:`_lightning`): ``minimax_m1`` (MiniMax-M1), ``minimax_text_01``
   (MiniMax-Text-01) as released, ``attn_type_list`` one code a layer (0 lightning, 1 softmax attention), and
   transformers' ``minimax`` (``layer_types``); Mixtral's experts on every layer, a gated ``shared_intermediate_size``
@@ -508,6 +511,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # src/transformers/models/minimax_m2/configuration_minimax_m2.py (v5): head_dim=128, as the release's remote
     # MiniMaxM2Config (head_dim=128; copy in ModelCloud/GPTQModel gptqmodel/hf_minimax_m2/configuration_minimax_m2.py)
     "minimax_m2": {"head_dim": 128},
+    # MiniMaxM3VLTextConfig (transformers models/minimax_m3_vl/modular_minimax_m3_vl.py) where a text_config leaves a
+    # size out; its index_* defaults are applied by _minimax_m3_keys (a flat key beside a legacy one must be the file's)
+    "minimax_m3_vl_text": {"vocab_size": 200064, "hidden_size": 6144, "intermediate_size": 3072,
+                           "dense_intermediate_size": 12288, "shared_intermediate_size": 3072,
+                           "num_hidden_layers": 60, "num_attention_heads": 64, "num_key_value_heads": 4,
+                           "head_dim": 128, "max_position_embeddings": 524288, "num_experts_per_tok": 4,
+                           "rotary_dim": 64, "tie_word_embeddings": False},
     # src/transformers/models/ministral3/configuration_ministral3.py (v5): Ministral3Config(head_dim=128), where
     # MistralConfig, which it is read as, has head_dim=None (hidden / heads: Ministral-3-3B's 3072 / 32 = 96)
     "ministral3": {"head_dim": 128},
@@ -839,6 +849,11 @@ CONVENTIONAL |= {"nemotron", "olmo", "vaultgemma"}
 # the decoders of 2021-2023 (docs/zoo-facts.md section 32): OPT, GPT-J, CodeGen, BLOOM, MPT, GPT-Neo
 LEGACY = ("opt", "gptj", "codegen", "bloom", "mpt", "gpt_neo")
 CONVENTIONAL |= set(LEGACY)
+# MiniMax-M3's text decoder (MiniMaxM3VLTextConfig, the minimax_m3_vl wrapper's text_config; docs/zoo-facts.md
+# section 39): GQA with MiniMax Sparse Attention on the layers sparse_attention_freq marks, read by _minimax_m3_keys
+MINIMAX_M3 = "minimax_m3_vl_text"
+M3_ARCHITECTURE = "MiniMaxM3SparseForCausalLM"         # its text_config's architectures (the release's)
+CONVENTIONAL |= {MINIMAX_M3}
 # the 2025-2026 decoders of docs/zoo-facts.md section 35: Jais-2 (Jais2ForCausalLM: Llama's attention, NemotronMLP,
 # LayerNorms; _jais2_keys) and Granite-SWA (GraniteSWAForCausalLM: Granite with sliding layers and attention sinks;
 # _granite_swa_keys)
@@ -886,14 +901,6 @@ REFUSED = {
                             "widths, moe_intermediate_size a list, and routers in every MoE layer) is not modelled",
     "ernie4_5_moe_vl": "ERNIE-4.5-VL's modality-isolated MoE (text experts and vision experts of their own widths, "
                        "moe_intermediate_size a list, and routers in every MoE layer) is not modelled",
-    # MiniMaxM3VLTextConfig (models/minimax_m3_vl/modular_minimax_m3_vl.py): sparse layers (sparse_attention_config
-    # .sparse_attention_freq, layer_types minimax_m3_sparse) run a lightning indexer of index_n_heads x
-    # index_head_dim that scores key blocks of index_block_size and attends index_topk_blocks of them plus
-    # index_local_blocks, caching the indexer's keys beside K/V (MiniMaxM3VLSparseCacheLayer.idx_keys); dense or MoE
-    # MLP by moe_layer_freq, a dense_intermediate_size MLP on the dense layers
-    "minimax_m3_vl_text": "MiniMax-M3's block-sparse attention (a lightning indexer choosing index_topk_blocks key "
-                          "blocks on the layers sparse_attention_config.sparse_attention_freq marks, its keys cached "
-                          "beside K/V) is not modelled",
     # GlmImageForConditionalGeneration (transformers models/glm_image/modular_glm_image.py; vLLM glm_image.py the
     # same): GLM-4.1V's text decoder whose lm_head is nn.Linear(hidden_size, vision_vocab_size), 16512 image-token
     # rows beside an embedding of vocab_size (168064) rows: an autoregressive image-token generator before a
@@ -1127,13 +1134,19 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         mt = next((ARCHITECTURES[a] for a in archs if isinstance(a, str) and a in ARCHITECTURES), "")
     if not mt:
         raise SpecError(WHERE, "has no model_type (and no architecture this tool knows)")
+    via = ""
+    if mt == "minimax_m2" and M3_ARCHITECTURE in archs:
+        # MiniMax-M3's text_config saved on its own (model_type minimax_m2, as the release writes it inside the
+        # wrapper): vLLM's registry builds MiniMaxM3SparseForCausalLM by its architecture (vllm/models/minimax_m3),
+        # where transformers would build MiniMax-M2 from the model_type, which cannot load the checkpoint. It was
+        # refused by accident on moe_layer_freq, a list where MiniMax-M2's reading checks a number
+        mt, via = MINIMAX_M3, f" (read as {MINIMAX_M3}: architecture {M3_ARCHITECTURE}, as vLLM builds it)"
     if cfg.get("text_config") is not None and not isinstance(cfg["text_config"], dict) and \
             (mt not in WRAPPERS or mt in FLAT_WRAPPERS):
         # a text_config of 5 or NaN was skipped and the top-level keys read as the decoder's (a WRAPPERS type says
         # it has none, below; one that may be flat, glm4v, would read its top level)
         raise SpecError(WHERE, f"model_type {mt}: text_config must be a mapping, got {_show(cfg['text_config'])}")
     wrapper = ""
-    via = ""
     if mt in DECODER_PATHS:
         wrapper, mt, cfg = mt, *_decoder_at(cfg, mt, DECODER_PATHS[mt])
     elif mt == DEEPSEEK_VL2:
@@ -1197,6 +1210,9 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
                                       "model (every key it carries is one a Llama config has)")
     if mt in ("exaone4", "exaone_moe") and isinstance(merged.get("sliding_window_pattern"), str):
         merged = _exaone_letters(merged, mt)
+    if mt == MINIMAX_M3:            # its per-layer lists first: moe_layer_freq is a list here, a number elsewhere
+        merged = _minimax_m3_keys(merged, mt)
+        description = "; ".join(x for x in (description, MINIMAX_M3_READING) if x)
     if named in GLM_V_TEXT:
         merged = _glm_v_text_keys(_checked(merged, mt), named,
                                   kv_null="num_key_value_heads" in cfg and cfg["num_key_value_heads"] is None)
@@ -3250,6 +3266,187 @@ def _minimax_shared(cfg: dict, mt: str) -> dict:
     return cfg
 
 
+# MiniMax-M3's text decoder (docs/zoo-facts.md section 39). MiniMaxM3VLTextConfig (transformers
+# models/minimax_m3_vl/modular_minimax_m3_vl.py) maps the release's sparse_attention_config keys to flat fields, the
+# legacy key winning where both are given (``for flat, legacy in {...}: if legacy in sparse_cfg: setattr(self, flat,
+# sparse_cfg[legacy])``); vLLM (vllm/models/minimax_m3/nvidia/model.py, common/indexer.py) reads the legacy keys alone
+M3_INDEX_KEYS = {"index_n_heads": "sparse_num_index_heads", "index_head_dim": "sparse_index_dim",
+                 "index_block_size": "sparse_block_size", "index_topk_blocks": "sparse_topk_blocks",
+                 "index_local_blocks": "sparse_local_block"}
+# MiniMaxM3VLTextConfig's defaults of the flat fields, used where neither key is given (vLLM reads a missing
+# sparse_local_block as 0, and needs the other four given)
+M3_INDEX_DEFAULTS = {"index_n_heads": 4, "index_head_dim": 128, "index_block_size": 128, "index_topk_blocks": 16,
+                     "index_local_blocks": 1}
+MINIMAX_M3_READING = ("minimax_m3: MTP modules the config names (num_nextn_predict_layers, num_mtp_modules) are not "
+                      "counted: the release's weights hold none and transformers ignores mtp.* on load")
+
+
+def _m3_flags(v: Any, key: str, mt: str, L: int) -> list[int]:
+    """A per-layer list of 0/1 flags (``moe_layer_freq``, ``sparse_attention_freq``, ``sparse_disable_index_value``),
+    one a layer: nonzero is on (vLLM ``f != 0``, transformers truthiness)."""
+    if not isinstance(v, list) or any(isinstance(x, (bool, NonFinite)) or not isinstance(x, int) or x < 0 for x in v):
+        raise SpecError(WHERE, f"model_type {mt}: {key} must be a list of 0 and 1, one a layer, got {_show(v)}")
+    if len(v) != L:
+        raise _refuse(mt, f"{key} has {len(v)} entries for {L} layers")
+    return [int(x != 0) for x in v]
+
+
+def _m3_types(v: Any, key: str, mt: str, L: int, names: dict[str, int]) -> list[int]:
+    """``layer_types`` or ``mlp_layer_types`` as 0/1 flags by ``names`` (transformers' own per-layer dispatch)."""
+    if len(v) != L:
+        raise _refuse(mt, f"{key} has {len(v)} entries for {L} layers")
+    bad = sorted({t for t in v if t not in names})
+    if bad:
+        raise _refuse(mt, f"{key} entry {bad[0]!r} is not one MiniMaxM3VLTextConfig builds ({', '.join(names)})")
+    return [names[t] for t in v]
+
+
+def _m3_pattern(given: list[int] | None, derived: list[int] | None, mt: str, what: str, names: tuple[str, str],
+                default: int, L: int) -> list[int]:
+    """One per-layer pattern, as MiniMaxM3VLTextConfig builds it: its own list (``given``: ``layer_types``,
+    ``mlp_layer_types``, what transformers 5 saves) first, else the release's flags (``derived``:
+    ``sparse_attention_freq``, ``moe_layer_freq``, all vLLM reads), else ``default`` on every layer. Refused where a
+    file gives both and they differ (the two engines would build different layers); a file with transformers' list
+    alone is one vLLM cannot load as it stands (it reads the flags only), read as transformers builds it."""
+    if given is not None and derived is not None and given != derived:
+        i = next(i for i in range(L) if given[i] != derived[i])
+        raise _refuse(mt, f"{names[0]} and {names[1]} disagree at layer {i}: transformers builds {what} by the "
+                          "first, vLLM by the second")
+    pattern = given if given is not None else derived
+    return pattern if pattern is not None else [default] * L
+
+
+def _m3_whole(v: Any, key: str, mt: str, minimum: int) -> int:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not _whole(v, minimum):
+        raise SpecError(WHERE, f"model_type {mt}: {key} must be a whole number of at least {minimum}, got {_show(v)}")
+    return v
+
+
+def _minimax_m3_keys(cfg: dict, mt: str) -> dict:
+    """MiniMax-M3's text_config (MiniMaxM3VLTextConfig; vLLM's MiniMaxM3 model) as the keys the readers take, after
+    :func:`_checked`: ``_msa``, the attention's indexer fields (:mod:`mlacalc.attention.msa`), and ``_m3_ffn``, its
+    FFN block; ``num_nextn_predict_layers`` read as 0 (:data:`MINIMAX_M3_READING`).
+
+    Layers: the indexer runs where ``layer_types`` says ``minimax_m3_sparse`` (transformers) and
+    ``sparse_attention_config.sparse_attention_freq`` is nonzero (vLLM); a MoE block where ``mlp_layer_types`` says
+    ``sparse`` and ``moe_layer_freq`` is nonzero, a dense MLP of ``dense_intermediate_size`` elsewhere; the two lists
+    of each kind must agree where both are given (:func:`_m3_pattern`) and the dense MLPs lead
+    (``ffn.first_dense_layers``). The MoE block (transformers ``MiniMaxM3VLSparseMoeBlock``, vLLM ``MiniMaxM3MoE``):
+    ``num_local_experts`` gated experts of ``intermediate_size``, top ``num_experts_per_tok``, a bias-free fp32 router
+    (its ``e_score_correction_bias`` buffer not counted, as DeepSeek-V3's), one shared gated MLP: transformers builds it
+    ``shared_intermediate_size`` wide whatever ``n_shared_experts`` says, vLLM ``intermediate_size x
+    n_shared_experts`` wide (none at 0 or without the key), so where the file gives ``n_shared_experts`` the two
+    widths must agree. Keys a file leaves out take MiniMaxM3VLTextConfig's defaults (:data:`DEFAULTS`,
+    :data:`M3_INDEX_DEFAULTS`; ``sparse_local_block`` 1, which vLLM's reader would take as 0).
+
+    Refused in one line where the engines would build other weights or attend other keys: ``use_sparse_attention``
+    false beside marked layers (transformers and vLLM build the indexer on them whatever it says; other ports run them
+    dense), an index key given flat and in ``sparse_attention_config`` with two values, ``sparse_local_block`` below 1
+    (which blocks a query attends then depends on the scores) or beyond the top-k budget with ``sparse_init_block``,
+    an index value path
+    (``sparse_disable_index_value`` 0 on a sparse layer: a vLLM-based model file builds index value/output projections
+    there, transformers and current vLLM never), a
+    ``sparse_score_type`` other than ``max`` (the only one vLLM's kernels take), ``attention_output_gate`` true (no
+    engine builds one)."""
+    cfg = dict(cfg)
+    lists = {k: cfg.pop(k, None) for k in ("moe_layer_freq", "sparse_attention_config", "layer_types",
+                                            "mlp_layer_types")}
+    cfg = _checked(cfg, mt)
+    L = cfg["num_hidden_layers"]
+    sparse = lists["sparse_attention_config"]
+    if sparse is None:
+        sparse = {}
+    if not isinstance(sparse, dict):
+        raise SpecError(WHERE, f"model_type {mt}: sparse_attention_config must be a mapping, got {_show(sparse)}")
+    if cfg.get("attention_output_gate") is not None and cfg["attention_output_gate"] is not False:
+        raise _refuse(mt, f"attention_output_gate {_show(cfg['attention_output_gate'])}: neither transformers nor "
+                          "vLLM builds an attention output gate for MiniMax-M3")
+    # --- which layers run the indexer
+    types = lists["layer_types"]
+    if types is not None and (not isinstance(types, list) or not all(isinstance(t, str) for t in types)):
+        raise SpecError(WHERE, f"model_type {mt}: layer_types must be a list of names, got {_show(types)}")
+    freq = sparse.get("sparse_attention_freq")
+    indexed = _m3_pattern(
+        None if types is None else _m3_types(types, "layer_types", mt, L, {"full_attention": 0,
+                                                                            "minimax_m3_sparse": 1}),
+        None if freq is None else _m3_flags(freq, "sparse_attention_config.sparse_attention_freq", mt, L),
+        mt, "the lightning indexer", ("layer_types", "sparse_attention_config.sparse_attention_freq"), 0, L)
+    msa: dict = {}
+    if any(indexed):
+        use = sparse.get("use_sparse_attention")
+        if use is not None and use is not True:
+            raise _refuse(mt, f"sparse_attention_config.use_sparse_attention {_show(use)} beside layers "
+                              "sparse_attention_freq marks: transformers and vLLM build the indexer on them whatever "
+                              "it says, other ports run every layer dense")
+        for flat, legacy in M3_INDEX_KEYS.items():
+            if flat in cfg and legacy in sparse and cfg[flat] != sparse[legacy]:
+                raise _refuse(mt, f"{flat} {_show(cfg[flat])} and sparse_attention_config.{legacy} "
+                                  f"{_show(sparse[legacy])}: transformers takes the second, and vLLM reads it alone; "
+                                  "give one")
+        got = {flat: sparse[legacy] if legacy in sparse else cfg.get(flat, M3_INDEX_DEFAULTS[flat])
+               for flat, legacy in M3_INDEX_KEYS.items()}
+        got = {k: _m3_whole(v, k, mt, 0 if k == "index_local_blocks" else 1) for k, v in got.items()}
+        init = _m3_whole(sparse.get("sparse_init_block", 0), "sparse_attention_config.sparse_init_block", mt, 0)
+        local, topk = got.pop("index_local_blocks"), got["index_topk_blocks"]
+        if local < 1:
+            raise _refuse(mt, "sparse_local_block 0: without the query's own block forced, which keys a query attends "
+                              "depends on the indexer's scores")
+        if init + local > topk:
+            raise _refuse(mt, f"sparse_init_block {init} and sparse_local_block {local} force more blocks than "
+                              f"sparse_topk_blocks {topk} selects")
+        score = sparse.get("sparse_score_type", "max")
+        if score != "max":
+            raise _refuse(mt, f"sparse_score_type {_show(score)}: vLLM's indexer kernels take max only")
+        off = sparse.get("sparse_disable_index_value")
+        if off is not None:
+            off = _m3_flags(off, "sparse_attention_config.sparse_disable_index_value", mt, L)
+            valued = [i for i in range(L) if indexed[i] and not off[i]]
+            if valued:
+                raise _refuse(mt, f"an index value path on layer {valued[0]} (sparse_disable_index_value 0): a "
+                                  "vLLM-based model file builds index value/output projections there, transformers "
+                                  "and current vLLM none")
+        msa = {**got, **({"index_layers": indexed} if not all(indexed) else {})}
+    # --- MoE and dense MLP layers
+    mlp = lists["mlp_layer_types"]
+    if mlp is not None and (not isinstance(mlp, list) or not all(isinstance(t, str) for t in mlp)):
+        raise SpecError(WHERE, f"model_type {mt}: mlp_layer_types must be a list of names, got {_show(mlp)}")
+    moe_freq = lists["moe_layer_freq"]
+    moe = _m3_pattern(None if mlp is None else _m3_types(mlp, "mlp_layer_types", mt, L, {"dense": 0, "sparse": 1}),
+                      None if moe_freq is None else _m3_flags(moe_freq, "moe_layer_freq", mt, L),
+                      mt, "the MoE blocks", ("mlp_layer_types", "moe_layer_freq"), 1, L)
+    dense = moe.index(1) if any(moe) else L
+    if any(moe[dense:]) and not all(moe[dense:]):
+        gap = next(i for i in range(dense, L) if not moe[i])
+        raise _refuse(mt, f"a dense MLP between MoE layers (layer {gap}) is not modelled (only leading dense layers)")
+    dense_width = _m3_whole(cfg.get("dense_intermediate_size"), "dense_intermediate_size", mt, 1)
+    if dense == L:
+        ffn = {"kind": "dense", "intermediate_size": dense_width}
+    else:
+        width, shared_width = cfg["intermediate_size"], cfg["shared_intermediate_size"]
+        shared = cfg.get("n_shared_experts")
+        if shared is not None and (not shared or shared_width != width * shared):
+            raise _refuse(mt, f"n_shared_experts {shared} beside shared_intermediate_size {shared_width}: transformers "
+                              f"builds one shared MLP of shared_intermediate_size, vLLM one of intermediate_size x "
+                              f"n_shared_experts ({width * shared}, none at 0)")
+        # MiniMaxM2Config's attribute_map: num_experts is num_local_experts (class default 128)
+        if cfg.get("num_experts") is not None and cfg.get("num_local_experts") is not None and \
+                cfg["num_experts"] != cfg["num_local_experts"]:
+            raise _refuse(mt, f"num_experts {cfg['num_experts']} and num_local_experts {cfg['num_local_experts']} "
+                              "name one count (MiniMaxM2Config's attribute_map); give one")
+        experts = next((cfg[k] for k in ("num_local_experts", "num_experts") if cfg.get(k) is not None), 128)
+        if not experts:
+            raise _refuse(mt, "num_local_experts is 0: an MoE layer without experts (mlp_layer_types or "
+                              "moe_layer_freq say which layers are dense)")
+        ffn = {"kind": "moe", "intermediate_size": dense_width, "num_experts": experts,
+               "experts_per_token": cfg["num_experts_per_tok"], "expert_intermediate_size": width,
+               "num_shared_experts": 1, "shared_expert_intermediate_size": shared_width,
+               "first_dense_layers": dense}
+    cfg.update(_msa=msa, _m3_ffn=ffn, num_nextn_predict_layers=0)
+    return cfg
+
+
 def _exaone_letters(cfg: dict, mt: str) -> dict:
     """EXAONE-4's ``sliding_window_pattern`` as letters, one per layer and repeating (``"LLLG"``: three local layers,
     then a global one; EXAONE-4.0's remote code, ``pattern[i % len(pattern)] == "L"``) -> ``layer_types``, unless
@@ -4041,6 +4238,12 @@ def _conventional(cfg: dict, mt: str) -> dict:
         a["sinks"] = True
     if mt == "mimo_v2_flash":
         a.update(_mimo_attention(cfg, mt, head_dim, rope))
+    if mt == MINIMAX_M3:
+        # MiniMaxM3VLAttention (transformers) and vLLM's MiniMaxM3Attention / MiniMaxM3SparseAttention build per-head
+        # Gemma q/k norms of head_dim on every layer, whatever use_qk_norm and qk_norm_type say
+        a["qk_norm"] = True
+        if cfg["_msa"]:
+            a.update(kind="msa", **cfg["_msa"])
     if mt == "step3_text":
         # Step3TextAttention: q_size = share_q_dim if share_q_dim else head_dim; q_proj d -> q_size, inter_norm, wq
         a["q_lora_rank"] = cfg.get("share_q_dim") or head_dim
@@ -4526,6 +4729,8 @@ def _step_ffn(cfg: dict, mt: str) -> dict:
 
 
 def _ffn(cfg: dict, mt: str) -> dict:
+    if mt == MINIMAX_M3:
+        return cfg["_m3_ffn"]
     if mt == "gemma4_text":
         return cfg["_gemma4_ffn"]
     if mt == "nemotron-nas":
@@ -5057,6 +5262,10 @@ GRANITE_FFN = FfnNames(dense=_proj("shared_mlp", "input_linear", "output_linear"
 QWEN_SHARED_FFN = FfnNames(router=("mlp.gate", "mlp.shared_expert_gate"), shared=_proj("mlp.shared_expert", *GATED))
 FFN_NAMES: dict[str, FfnNames] = {
     "mixtral": MIXTRAL_FFN, "phimoe": MIXTRAL_FFN, "minimax_m2": MIXTRAL_FFN,
+    # MiniMax-M3 as its checkpoints name it (vLLM minimax_m3 MiniMaxM3DecoderLayer: mlp.gate_proj/up_proj/down_proj
+    # on the dense layers, block_sparse_moe.gate, experts.N.w1/w2/w3 and shared_experts.gate_proj/up_proj/down_proj)
+    MINIMAX_M3: FfnNames(router=MIXTRAL_FFN.router, experts=MIXTRAL_FFN.experts,
+                         shared=_proj("block_sparse_moe.shared_experts", *GATED)),
     # MiniMax-Text-01/M1 (vLLM minimax_text_01.py MiniMaxText01DecoderLayer): Mixtral's block, a shared_mlp beside it
     **dict.fromkeys(LIGHTNING_HYBRIDS, FfnNames(router=MIXTRAL_FFN.router, experts=MIXTRAL_FFN.experts,
                                                 shared=_proj("shared_mlp", *GATED))),
@@ -5223,6 +5432,9 @@ MODERN_WRAPPED = Layout("model.language_model.")
 VLM_REFACTOR = (4, 52)
 LAYOUTS: dict[str, tuple[Layout, Layout]] = {          # model_type -> (before 4.52, from 4.52)
     "llama4": (LEGACY_WRAPPED, LEGACY_WRAPPED),
+    # MiniMax-M3's release (MiniMaxM3SparseForConditionalGeneration): language_model.model.layers.N,
+    # language_model.lm_head beside vision_tower, multi_modal_projector, patch_merge_mlp, whatever transformers wrote it
+    "minimax_m3_vl": (LEGACY_WRAPPED, LEGACY_WRAPPED),
     **dict.fromkeys(("gemma3", "mistral3", "mllama", "llava"), (LEGACY_WRAPPED, MODERN_WRAPPED)),
     **dict.fromkeys(("qwen2_vl", "qwen2_5_vl"), (Layout(), MODERN_WRAPPED)),
     # Gemma-4 came after the refactor (transformers 5.5: Gemma4Model.language_model, lm_head tied; the QAT w4a16 and
@@ -5312,6 +5524,7 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
         attn = [p for p in A.projs if p != "g_proj" or a.get("head_gate")]
     if mt == "longcat_flash":
         return _longcat_module_names(spec, attn)
+    indexed = (a.get("index_layers") or [1] * spec["num_layers"]) if a["kind"] == "msa" else []
     if mt == "nemotron_h":
         return _nemotron_h_module_names(spec, attn)
     # Every layer that holds the component (and the first and last expert), not one representative layer: a pattern
@@ -5339,6 +5552,10 @@ def _text_module_names(spec: dict, mt: str) -> dict[str, list[str]]:
     names = {"attention": [f"{layer[i]}{module[i]}.{p}" for i in mixer for p in attn
                            if not (p == "v_proj" and no_v[i])],
              "embed": [A.embed], "head": [A.head]}
+    # MiniMax-M3's indexer Linears on the layers that run it (MiniMaxM3SparseAttention: self_attn.index_q_proj,
+    # index_k_proj; index_q_norm and index_k_norm are no Linear)
+    names["attention"] += [f"{layer[i]}{A.attn}.{p}" for i in range(len(indexed)) if indexed[i]
+                           for p in ("index_q_proj", "index_k_proj")]
     lin = spec.get("linear_attention")
     if lin:
         where, projs = QWEN3_5_GDN if mt in QWEN3_5_TYPES else LINEAR_MODULES[lin["kind"]]
@@ -5430,6 +5647,7 @@ ATTN_PROJECTION_OF = {
     **dict.fromkeys(("c_proj", "dense", "wo", "out_proj"), ("o",)),
     "q_a_proj": ("q_down",), "q_b_proj": ("q_up",), "kv_a_proj_with_mqa": ("kv_down",), "kv_b_proj": ("kv_up",),
     "indexer.wq_b": ("index_q",), "indexer.wk": ("index_k",),
+    "index_q_proj": ("index_q",), "index_k_proj": ("index_k",),
     "g_proj": ("g",), "wq": ("q_up",),
 }
 # Step-3's q_proj is its low-rank query's down projection (Step3TextAttention: q_proj d -> share_q_dim, wq up)

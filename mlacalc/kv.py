@@ -17,8 +17,9 @@ attention, ``attention.kv_share_layers``: ``ceil(L / N)`` of ``L`` layers cache;
 sequence's tokens in each layer up to whole blocks of ``block_size`` tokens (vLLM's PagedAttention, arXiv 2309.06180).
 
 Per GPU (:class:`mlacalc.parallel.Parallelism`): a TP rank holds its KV heads' share of every sequence it
-serves (all of an MLA latent, which belongs to no head); under data-parallel attention each rank holds whole
-sequences, ``ceil(batch / tp)`` of them; a pipeline stage holds its layers (the fullest stage is reported).
+serves (all of an MLA latent, which belongs to no head; all of MSA's indexer keys, one replicated head:
+:meth:`~mlacalc.attention.base.AttentionFamily.cache_bytes_per_rank`); under data-parallel attention each rank holds
+whole sequences, ``ceil(batch / tp)`` of them; a pipeline stage holds its layers (the fullest stage is reported).
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                 held = held.plus(fam.sequence_bytes(block, cache, bits, kv_format, rule, context,
                                                     block_size).scaled(n))
             per_seq = per_seq.plus(held).plus(fam.state_bytes(block, sbits, ssm_bits).scaled(count))
-            per_gpu_seq = per_gpu_seq.plus(held.scaled(parallel.kv_share(fam.kv_groups(block, cache)))).plus(
+            per_gpu_seq = per_gpu_seq.plus(fam.cache_bytes_per_rank(block, held, parallel, cache)).plus(
                 fam.state_bytes_per_rank(block, sbits, ssm_bits, parallel).scaled(count))
     else:                         # by layer: the fullest pipeline stage
         per_seq_layer, per_gpu_layer = [], []
@@ -211,7 +212,7 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                 tokens = fam.sequence_bytes(b, cache, bits, kv_format, rule, context, block_size) if kept else \
                     KVCache()
                 seq = seq.plus(tokens).plus(fam.state_bytes(b, sbits, ssm_bits))
-                gpu = gpu.plus(tokens.scaled(parallel.kv_share(fam.kv_groups(b, cache)))).plus(
+                gpu = gpu.plus(fam.cache_bytes_per_rank(b, tokens, parallel, cache)).plus(
                     fam.state_bytes_per_rank(b, sbits, ssm_bits, parallel))
             per_seq_layer.append(seq)
             per_gpu_layer.append(gpu)

@@ -595,6 +595,7 @@ class WeightsReport:
     kept: tuple = ()            # attention projections priced at >= 16 bits beside a quantized rest (kept_projections)
     unused_kv: float = 0        # k/v projection parameters stored on layers that read others' K/V (unused_kv_params)
     heads_vary: bool = False    # attention.layer_heads: attention_per_layer is the widest layer's (spec.attention)
+    plain_layers: int = 0       # msa: layers without the indexer, whose attention is attention_per_layer less index_*
     position_row: bool = False  # a learned position table: active counts its row beside the embedding's
     # compressed attention (DeepSeek-V4): each layer type's projections (sliding, csa, hca: those its layers have)
     attention_by_layer_type: dict = dataclasses.field(default_factory=dict)
@@ -625,6 +626,9 @@ class WeightsReport:
                 **({"attention_by_layer_type": self.attention_by_layer_type} if self.attention_by_layer_type else {}),
                 "params_unused_kv": self.unused_kv,
                 **({"attention_per_layer_is": "the widest layer's (attention.layer_heads)"} if self.heads_vary else {}),
+                **({"attention_per_layer_is": f"an MSA layer's; {self.plain_layers} layers without the indexer "
+                                              "(attention.index_layers 0) hold it less index_*"}
+                   if self.plain_layers else {}),
                 "quantization": self.quantization_json()}
 
     def quantization_json(self) -> dict:
@@ -640,6 +644,13 @@ class WeightsReport:
                    if q.experts_bits is not None or not k.startswith("experts_")}
         return fields_ | {"components": list(q.components), "unquantized": list(self.kept),
                           "bits_per_value": q.bits_per_value, "other_bits": hi} | own
+
+
+def index_free_layers(spec: ModelSpec) -> int:
+    """Layers of an msa model that run no indexer (``attention.index_layers`` 0: plain GQA of the same heads,
+    :meth:`~mlacalc.spec.ModelSpec.attention_block`); 0 for every other model."""
+    a = spec.attention
+    return a.index_layers.count(0) if a is not None and a.kind == "msa" and a.index_layers else 0
 
 
 def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
@@ -664,6 +675,7 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          kept=tuple(sorted(kept_projections(spec, spec.attention))) if quant else (),
                          unused_kv=unused_kv_params(spec),
                          heads_vary=spec.layer_heads is not None and not spec.uniform_attention,
+                         plain_layers=index_free_layers(spec),
                          position_row=spec.position_embeddings > 0,
                          attention_by_layer_type=layer_type_projections(spec))
 

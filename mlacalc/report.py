@@ -185,7 +185,7 @@ def kv_table(r) -> object:
     compressed = r.kind == "compressed"
     parts = [("latent c_KV", "latent"), ("RoPE key k_R", "rope_key"), ("K", "k"), ("V", "v"),
              ("window rows (K=V)", "window"), ("compressed entries (K=V)", "compressed"),
-             ("indexer keys" if compressed else "indexer keys (DSA)", "indexer"),
+             ("indexer keys" if compressed else "indexer keys (DSA, MSA)", "indexer"),
              ("compressor buffers" if compressed else "linear-attn state", "state"), ("scales and zeros", "scales")]
     rows = [[label] + [fmt_bytes(getattr(kv, attr)) for _, kv in scopes]
             for label, attr in parts if getattr(r.per_sequence, attr)]
@@ -280,8 +280,11 @@ def attention_table(r, sliding: bool = False) -> object:
     if sliding:
         return table("Attention parameters per sliding layer", ["projection", "params"], rows)
     title = "per full layer" if r.sliding_attention_per_layer else \
-        "of the widest layer (heads differ by layer: attention.layer_heads)" if r.heads_vary else "per layer"
-    return table(f"Attention parameters {title}", ["projection", "params"], rows)
+        "of the widest layer (heads differ by layer: attention.layer_heads)" if r.heads_vary else \
+        "per MSA layer" if r.plain_layers else "per layer"
+    cap = f"{r.plain_layers} layers run no indexer (attention.index_layers 0): these less index_*" \
+        if r.plain_layers else None
+    return table(f"Attention parameters {title}", ["projection", "params"], rows, cap)
 
 
 def linear_attention_table(r, label: str, beside: bool = False) -> object:
@@ -308,5 +311,5 @@ def compare_table(rows, context: int, batch: int) -> object:
                  ["model", "attention layers", "kv bits", "KV/token", "KV total", "KV ratio", "KV reduction",
                   "params", "active"], out,
                  f"KV/token: the cache a sequence holds at {context:,} tokens, per token (sliding windows and chunks "
-                 "hold less; DSA adds its indexer keys; linear-attention state is constant); params: the main model, "
-                 "without multi-token-prediction modules")
+                 "hold less; DSA and MSA add their indexer keys; linear-attention state is constant); params: the "
+                 "main model, without multi-token-prediction modules")

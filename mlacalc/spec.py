@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .attention import KINDS as ATTENTION_KINDS, check_kv_layout, family
+from .attention.base import MSA_FIELDS, refuse_fields
+from .attention.conventional import heads_kind
 from .attention.quant import kv_dtype_layout
 from .errors import ArgError, SpecError, show
 from .units import MAX_COUNT, MAX_LAYERS, dtype_bits
@@ -75,7 +77,7 @@ SHAPE_FIELDS = ("num_heads", "num_kv_heads", "qk_nope_head_dim", "qk_rope_head_d
 class Attention:
     """Attention block shape. Per-head dims follow DeepSeek-V2's naming (arXiv 2405.04434, section 2.1)."""
 
-    kind: str = _f("mha | mqa | gqa | mla", choices=ATTENTION_KINDS)
+    kind: str = _f("mha | mqa | gqa | mla | dsa | msa", choices=ATTENTION_KINDS)
     num_heads: int = _f("query heads", minimum=1, maximum=MAX_HEADS)
     num_kv_heads: int = _f("key/value heads (mha: = num_heads, mqa: 1; mla: = num_heads in the "
                            "decompressed form)", minimum=1, maximum=MAX_HEADS)
@@ -111,16 +113,17 @@ class Attention:
                                   "is local", None, minimum=1)
     chunk_size: int | None = _f("chunked layers attend within chunks of this many tokens (Llama-4's "
                                 "attention_chunk_size)", None, minimum=1)
-    index_n_heads: int | None = _f("dsa, compressed: heads of the lightning indexer (DeepSeek-V3.2, V4: 64)", None,
-                                   minimum=1, maximum=MAX_HEADS)
-    index_head_dim: int | None = _f("dsa, compressed: dims of each indexer query head and of its one cached key "
+    index_n_heads: int | None = _f("dsa, compressed, msa: heads of the lightning indexer (DeepSeek-V3.2, V4: 64; "
+                                   "MiniMax-M3: 4, one a K/V head)", None, minimum=1, maximum=MAX_HEADS)
+    index_head_dim: int | None = _f("dsa, compressed, msa: dims of each indexer query head and of its one cached key "
                                     "(128)", None, minimum=1)
     index_topk: int | None = _f("dsa: keys each query selects and attends (2048); compressed: compressed entries "
                                 "each query of a csa layer selects (V4-Flash 512, V4-Pro 1024)", None, minimum=1)
-    index_cache_bytes: int | None = _f("dsa, compressed: bytes of indexer key cache per token (compressed: per "
-                                       "entry) and layer (none: fp8 keys plus one fp32 scale per 128 values, as "
-                                       "engines store them: 132 at 128 dims, vLLM's fp4 indexer cache of "
-                                       "DeepSeek-V4 too; an MXFP4 key itself: 68)", None, minimum=1)
+    index_cache_bytes: int | None = _f("dsa, compressed, msa: bytes of indexer key cache per token (compressed: per "
+                                       "entry) and layer (none: dsa and compressed fp8 keys plus one fp32 scale per "
+                                       "128 values, as engines store them: 132 at 128 dims, vLLM's fp4 indexer cache "
+                                       "of DeepSeek-V4 too, an MXFP4 key itself 68; msa bf16 keys, 256 at 128 dims)",
+                                       None, minimum=1)
     o_groups: int | None = _f("compressed: groups g of the grouped low-rank output projection (DeepSeek-V4's "
                               "o_groups): each group's H c / g output dims go to o_lora_rank (wo_a), the g "
                               "o_lora_rank to the model width (wo_b)", None, minimum=1, maximum=MAX_HEADS)
@@ -133,6 +136,16 @@ class Attention:
     hca_rate: int | None = _f("compressed: tokens per compressed entry on the hca layers (heavily compressed "
                               "attention, DeepSeek-V4's m' = 128): windows of m' tokens, every entry attended, no "
                               "indexer", None, minimum=1)
+    index_topk_blocks: int | None = _f("msa: key blocks each query attends, the block holding the query among them "
+                                       "(MiniMax-M3's sparse_topk_blocks: 16): every key while a query sees no more "
+                                       "blocks, then index_topk_blocks - 1 whole earlier blocks and its own up to "
+                                       "itself", None, minimum=1)
+    index_block_size: int | None = _f("msa: tokens per key block the indexer scores and selects (MiniMax-M3's "
+                                      "sparse_block_size: 128)", None, minimum=1)
+    index_layers: tuple | None = _f("msa: one flag a layer, num_layers entries: 1 where the layer runs the indexer "
+                                    "(sparse_attention_freq), 0 where it is plain GQA of the same heads attending "
+                                    "every key (MiniMax-M3's first 3 layers); none: every layer runs it", None,
+                                    kind="flags")
     sliding_shape: AttentionShape | None = _f("mha/mqa/gqa: the sliding layers' own head counts and head dims "
                                               "(MiMo-V2-Flash, Step-3.5-Flash); fields left out are the full "
                                               "layers'; none: every layer has the shape above", None)
@@ -512,6 +525,8 @@ class ModelSpec:
         object.__setattr__(self, "_compressed", compressed)
         if compressed:
             object.__setattr__(self, "_sliding", compressed["sliding"])
+        # msa: the block of the layers attention.index_layers leaves without the indexer (plain GQA), or None
+        object.__setattr__(self, "_dense", _dense_block(self.attention, self.num_layers))
 
     @property
     def sliding_attention(self) -> Attention:
@@ -535,17 +550,20 @@ class ModelSpec:
     def attention_block(self, layer: int) -> Attention:
         """The softmax-attention block of decoder layer ``layer`` (one whose type is not linear or ffn):
         ``attention.layer_heads``' block of its heads where it gives them, else the sliding layers' block on a sliding
-        layer, else ``attention``. Layers of equal heads get the same object, and heads equal to ``attention``'s get
+        layer, else, for msa attention, plain GQA of its heads on a layer ``attention.index_layers`` marks 0, else
+        ``attention``. Layers of equal heads get the same object, and heads equal to ``attention``'s get
         ``attention`` itself (mlacalc.attention groups layers by their block's identity)."""
         if self._per_layer is not None and self._per_layer[layer] is not None:
             return self._per_layer[layer]
+        if self._dense is not None and not self.attention.index_layers[layer]:
+            return self._dense
         return self.type_block(self.layer_type(layer))
 
     @property
     def uniform_attention(self) -> bool:
-        """Whether every attention layer has ``attention``'s block: no sliding shape of its own, and no layer whose
-        ``attention.layer_heads`` differ from ``attention``'s heads."""
-        return self._sliding is self.attention and self._per_layer is None
+        """Whether every attention layer has ``attention``'s block: no sliding shape of its own, no layer whose
+        ``attention.layer_heads`` differ from ``attention``'s heads, and no msa layer left without the indexer."""
+        return self._sliding is self.attention and self._per_layer is None and self._dense is None
 
     @property
     def mixer_kind(self) -> str:
@@ -729,10 +747,23 @@ def _sliding_block(a: Attention | None) -> Attention | None:
     heads, kv = new.get("num_heads", a.num_heads), new.get("num_kv_heads", a.num_kv_heads)
     kind = a.kind
     if kind in ("mha", "mqa", "gqa") and kind != "gqa":
-        kind = "mha" if kv == heads else "mqa" if kv == 1 else "gqa"
+        kind = heads_kind(heads, kv)
     block = dataclasses.replace(a, **new, kind=kind, sliding_shape=None)
     # a shape that changes nothing is no second block: every number is the plain spec's, training included
     return a if block == dataclasses.replace(a, sliding_shape=None) else block
+
+
+def _dense_block(a: Attention | None, num_layers: int) -> Attention | None:
+    """The block of an msa model's layers that ``attention.index_layers`` marks 0: ``a`` without the indexer, of the
+    kind its heads make (GQA-4 for MiniMax-M3's first 3 layers: transformers ``MiniMaxM3VLAttention`` without an
+    ``indexer``, vLLM ``MiniMaxM3Attention``). None where every layer runs the indexer, for other kinds, and for a list
+    of the wrong length (refused by validation)."""
+    if a is None or a.kind != "msa" or a.index_layers is None or len(a.index_layers) != num_layers or \
+            all(a.index_layers):
+        return None
+    return dataclasses.replace(a, kind=heads_kind(a.num_heads, a.num_kv_heads), index_n_heads=None,
+                               index_head_dim=None, index_cache_bytes=None, index_topk_blocks=None,
+                               index_block_size=None, index_layers=None)
 
 
 def _compressed_blocks(a: Attention | None) -> dict:
@@ -803,6 +834,20 @@ def _widths(value: Any, path: str) -> tuple:
     return tuple(_whole(v, f"{path}[{i}]", 0) for i, v in enumerate(value))
 
 
+def _flags(value: Any, path: str) -> tuple:
+    """A non-empty list of 0 and 1, one a layer (``attention.index_layers``), as a tuple. Its length is checked
+    against ``num_layers`` by the attention family (:meth:`~mlacalc.attention.msa.MSA.validate_model`); one longer
+    than any model's layers is refused here."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise SpecError(path, f"expected a list of 0 and 1, one a layer, got {show(value)}")
+    if len(value) > MAX_LAYERS:
+        raise SpecError(path, f"has {len(value):,} entries, more than the {MAX_LAYERS:,} layers a spec may have")
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or v not in (0, 1):
+            raise SpecError(f"{path}[{i}]", f"must be 0 or 1, got {show(v)}")
+    return tuple(int(v) for v in value)
+
+
 def _heads(value: Any, path: str) -> tuple:
     """A non-empty list of ``[heads, kv_heads]`` pairs of whole numbers from 1 to :data:`MAX_HEADS`, or nulls
     (``attention.layer_heads``), as a tuple of tuples. Its length and the pairs' rules are checked with the other
@@ -852,6 +897,8 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
         return _widths(value, path)
     if kind == "heads":
         return _heads(value, path)
+    if kind == "flags":
+        return _flags(value, path)
     base = t.replace("| None", "").strip()
     if base == "bool":
         if not isinstance(value, bool):
@@ -1026,7 +1073,10 @@ def _check_attention(spec: ModelSpec) -> None:
                         f"num_heads ({a.num_heads}) must be divisible by num_kv_heads ({a.num_kv_heads})")
     if a.qk_head_dim < 1:
         raise SpecError("attention.qk_nope_head_dim", "query/key head dim (nope + rope) must be at least 1")
+    if a.kind != "msa":
+        refuse_fields(a, MSA_FIELDS, "msa")
     family(a).validate(a)
+    family(a).validate_model(a, spec)
     if a.head_gate and a.kind not in ("mha", "mqa", "gqa"):
         # counted nowhere in the latent families' projections: set there it would change no number
         raise SpecError("attention.head_gate", f"applies to mha, mqa and gqa attention, not {a.kind}")
@@ -1530,10 +1580,10 @@ def convert_attention(raw: dict, target: str) -> dict:
         if n:
             raise SpecError("--as", f"{kind} takes no count, got {target!r}")
         kv = heads if kind == "mha" else 1
-    from .attention.base import INDEX_FIELDS
+    from .attention.base import INDEX_FIELDS, MSA_FIELDS
 
-    latent = a.get("kind") not in ("mha", "mqa", "gqa")
-    for k in ("kv_lora_rank",) + (("q_lora_rank",) if latent else ()) + INDEX_FIELDS:
+    latent = a.get("kind") not in ("mha", "mqa", "gqa", "msa")      # msa is GQA with an indexer
+    for k in ("kv_lora_rank",) + (("q_lora_rank",) if latent else ()) + INDEX_FIELDS + MSA_FIELDS:
         a.pop(k, None)
     a.update(kind=kind, num_kv_heads=kv)
     if isinstance(a.get("sliding_shape"), dict):
@@ -1827,6 +1877,8 @@ def _schema_of(cls) -> dict:
         elif meta.get("kind") == "widths":
             s = {"type": ["array", "null"], "items": {"type": "integer", "minimum": 0}, "minItems": 1,
                  "maxItems": MAX_LAYERS}
+        elif meta.get("kind") == "flags":
+            s = {"type": ["array", "null"], "items": {"enum": [0, 1]}, "minItems": 1, "maxItems": MAX_LAYERS}
         elif meta.get("kind") == "heads":
             # each entry a pair of head counts, or null (a layer without attention)
             pair = {"type": ["array", "null"], "items": {"type": "integer", "minimum": 1, "maximum": MAX_HEADS},

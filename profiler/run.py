@@ -98,6 +98,9 @@ class PointConfig:
         refuse_layer_heads(spec, "the profiler's layers (each built with attention.num_heads)")
         refuse_kv_sharing(spec, "the profiler's layers (each built with its own K/V projections and cache)")
         a = spec.attention
+        if a.kind == "msa":           # its GQA kernel would run every key, the indexer and its cache unbuilt
+            raise SpecError("attention.kind", "the profiler builds no MSA layers (MiniMax-M3's lightning indexer and "
+                                              "block-sparse attention); the calculator: kv, weights, roofline")
         if a.head_gate:
             raise SpecError("attention.head_gate", "the profiler's layers have no head-wise output gate (g_proj)")
         if a.q_lora_rank and a.kind in ("mha", "mqa", "gqa"):

@@ -267,6 +267,9 @@ SOURCES = {
     # DeepSeek-V4 read in section 36 (hand counts in tests/test_deepseek_v4.py; SOURCE.md in each folder)
     "deepseek_v4_flash": "https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash/blob/main/config.json",
     "deepseek_v4_pro": "https://huggingface.co/deepseek-ai/DeepSeek-V4-Pro/blob/main/config.json",
+    # MiniMax-M3, the release's file transcribed whole (docs/zoo-facts.md section 39; SOURCE.md; hand counts in
+    # tests/test_minimax_m3.py)
+    "minimax_m3": "https://huggingface.co/MiniMaxAI/MiniMax-M3/blob/main/config.json",
 }
 
 # fixtures the import refuses (one line each): none since gpt_bigcode (SantaCoder) and gpt_neox (RedPajama-INCITE)
@@ -295,6 +298,7 @@ SAME_MODEL = {
     "llama_4_scout": "llama-4-scout",
     "minicpm3_4b": "minicpm3-4b",
     "nemotron_3_super_120b_a12b": "nemotron-3-super-120b-a12b",
+    "minimax_m3": "minimax-m3",
 }
 
 # parameter totals pinned in tests/test_zoo.py (a transformers meta-device count of the same configs)

@@ -34,7 +34,7 @@ def test_readme_block_is_real_output(command, shown):
 
 PYTHON = re.compile(r"```python\n(.*?)```", re.S)
 ZOO_MODELS = ["deepseek-v3", "deepseek-v3.2", "glm-5", "kimi-linear-48b-a3b", "qwen3-next-80b-a3b", "gpt-oss-120b",
-              "gpt-oss-20b", "gemma-3-27b", "llama-4-scout", "minicpm3-4b"]
+              "gpt-oss-20b", "gemma-3-27b", "llama-4-scout", "minicpm3-4b", "minimax-m3"]
 ZOO_HEADER = "| model | attention layers | KV per token (all layers) | KV at 128k | parameters | weights |\n|---|---|---|---|---|---|\n"
 
 

@@ -127,4 +127,4 @@ def test_schema_lists_fields():
     sch = json_schema()
     assert "kv_lora_rank" in sch["properties"]["attention"]["properties"]
     assert sch["properties"]["attention"]["properties"]["kind"]["enum"] == ["mha", "mqa", "gqa", "mla", "dsa",
-                                                                           "compressed"]
+                                                                           "compressed", "msa"]

@@ -23,6 +23,8 @@ MODELS = {
     "gemma-4-31b", "gemma-4-26b-a4b",
     # DeepSeek-V4 (tests/test_deepseek_v4.py; docs/zoo-facts.md section 36)
     "deepseek-v4-flash", "deepseek-v4-pro",
+    # MiniMax-M3 (tests/test_minimax_m3.py)
+    "minimax-m3",
 }
 # The attention variants of Su Jianlin's MLA ablation (kexue.fm/archives/10907), on one shared base.
 VARIANTS = {

@@ -1,7 +1,8 @@
 """The 2025-2026 multimodal wrappers of section 29's last row (docs/zoo-facts.md section 33): PaddleOCR-VL
 (``paddleocr_vl``), HunyuanOCR (``hunyuan_vl``), MiniCPM-V 4.6 (``minicpmv4_6``) and EXAONE 4.5 (``exaone4_5``) read
-as the decoder family each wraps; ERNIE-4.5-VL (``ernie4_5_vl_moe``, ``ernie4_5_moe_vl``) and MiniMax-M3
-(``minimax_m3_vl``) refused by name. Numbers worked out by hand in each test from the fixtures
+as the decoder family each wraps; ERNIE-4.5-VL (``ernie4_5_vl_moe``, ``ernie4_5_moe_vl``) refused by name;
+MiniMax-M3 (``minimax_m3_vl``), refused by name in that round, read since as its own decoder (section 39,
+tests/test_minimax_m3.py). Numbers worked out by hand in each test from the fixtures
 (tests/fixtures/hf/{paddleocr_vl,hunyuan_ocr,minicpm_v_4_6,exaone_4_5_33b}, SOURCE.md each).
 
 The vision towers are left out, as for every wrapper this tool reads (the reading's description says so); the model
@@ -238,14 +239,17 @@ def minimax_m3(**text) -> dict:
 @pytest.mark.parametrize("text", [
     {},
     # transformers 5's names for the MLP pattern: without moe_layer_freq the text_config's minimax_m2 was read as
-    # MiniMax-M2 (443,789,054,976 parameters, no sparse attention, no dense layers) without a word
+    # MiniMax-M2 (443,789,054,976 parameters, no sparse attention, no dense layers) without a word, then refused by
+    # name (section 33); read as MiniMaxM3VLTextConfig builds it since (section 39)
     {"moe_layer_freq": None, "mlp_layer_types": ["dense"] * 3 + ["sparse"] * 57},
     {"model_type": "minimax_m3_vl_text"},
     {"model_type": None},
 ])
-def test_minimax_m3_vl_is_refused_whatever_its_text_config_calls_itself(tmp_path, capsys, text):
-    path = write_config(tmp_path, minimax_m3(**text))
-    refused_everywhere(capsys, path, "model_type minimax_m3_vl_text: MiniMax-M3's block-sparse attention")
+def test_minimax_m3_vl_is_its_own_decoder_whatever_its_text_config_calls_itself(tmp_path, text):
+    """MiniMaxM3VLConfig pops the text_config's model_type and builds MiniMaxM3VLTextConfig: the release's text keys
+    (without sparse_local_block, which takes the class's 1) read as MiniMax-M3's decoder, 426,174,565,632 parameters
+    (tests/test_minimax_m3.py works it out by hand), never as MiniMax-M2's 443,789,054,976."""
+    assert params(load_spec(write_config(tmp_path, minimax_m3(**text)))) == 426_174_565_632
 
 
 def ernie_vl_text() -> dict:

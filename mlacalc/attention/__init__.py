@@ -4,7 +4,9 @@
 ``spec.linear_attention`` for the linear layers of a hybrid); :func:`layer_groups` says which block and which
 key rule each layer has. Every calculator (KV, weights, roofline, training activations, the profiler's
 predictions) asks these, and none tests the attention kind itself. Which keys a query attends at a layer
-(windows, chunks, top-k) is answered once, by :mod:`.keys`.
+(windows, chunks, top-k) is answered once, by :mod:`.keys`; what a lightning indexer costs (its key bytes, query and
+key projections, scoring pass and cache write), by :mod:`.indexer` for every family that runs one (DSA, DeepSeek-V4's
+csa layers, MSA).
 
 Families:
 
@@ -13,6 +15,7 @@ Families:
 - :mod:`.dsa`: DeepSeek Sparse Attention (MLA plus a lightning indexer and top-k selection);
 - :mod:`.compressed`: DeepSeek-V4's compressed attention (shared-KV MQA over a sliding window and entries of ``m``
   tokens: csa layers with an indexer's top-k, hca layers whole), one block a layer type;
+- :mod:`.msa`: MiniMax Sparse Attention (GQA plus a lightning indexer choosing top-k key blocks; MiniMax-M3);
 - :mod:`.linear`: Gated DeltaNet and Kimi Delta Attention (constant recurrent and convolution state);
 - :mod:`.mamba2`: Mamba-2's state-space layers, the linear family's shape under the state-space duality;
 - :mod:`.mamba1`: Mamba-1's selective state-space layers (Jamba, Falcon-Mamba, Mamba), Mamba-2's block with one
@@ -34,8 +37,8 @@ How to add a family:
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property
    tests of its invariants. A new per-layer key pattern goes in :mod:`.keys` instead.
 
-DSA, the linear family, Mamba-2, Mamba-1, lightning attention, short convolutions and DeepSeek-V4's compressed
-attention were added this way: one module each, spec fields, and their tests.
+DSA, the linear family, Mamba-2, Mamba-1, lightning attention, short convolutions, DeepSeek-V4's compressed
+attention and MSA were added this way: one module each, spec fields, and their tests.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from .linear import LINEAR_FAMILY
 from .mamba1 import MAMBA1_FAMILY
 from .mamba2 import MAMBA2_FAMILY
 from .mla import MLA_FAMILY
+from .msa import MSA_FAMILY
 from .short_conv import SHORT_CONV_FAMILY
 
 if TYPE_CHECKING:
@@ -62,7 +66,7 @@ if TYPE_CHECKING:
 # blocks of spec.linear_attention
 LINEAR_FAMILIES = (LINEAR_FAMILY, MAMBA2_FAMILY, MAMBA1_FAMILY, LIGHTNING_FAMILY, SHORT_CONV_FAMILY)
 FAMILIES: dict[str, AttentionFamily] = {kind: fam for fam in (CONVENTIONAL, MLA_FAMILY, DSA_FAMILY, COMPRESSED_FAMILY,
-                                                               *LINEAR_FAMILIES)
+                                                               MSA_FAMILY, *LINEAR_FAMILIES)
                                         for kind in fam.kinds}
 KINDS = tuple(k for k in FAMILIES if all(k not in f.kinds for f in LINEAR_FAMILIES))   # of spec.attention
 

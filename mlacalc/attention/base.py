@@ -160,6 +160,13 @@ class AttentionFamily:
                                    f"--kv-bits {bits} (or dtypes.kv: {bits}) gives flat {bits}-bit values without "
                                    "scales")
 
+    def cache_bytes_per_rank(self, a, token: KVCache, par: "Parallelism", cache: str = "compressed") -> KVCache:
+        """One GPU's share of ``token``, a :class:`KVCache` of this block's per-token bytes (or of tokens held):
+        every part times ``Parallelism.kv_share`` of :meth:`kv_groups` (all of it for a cache of no head, an MLA
+        latent). A family whose parts split differently (MSA: K/V by KV heads, the indexer's one key head whole on
+        every rank) overrides this."""
+        return token.scaled(par.kv_share(self.kv_groups(a, cache)))
+
     def sequence_bytes(self, a: "Attention", cache: str, kv_bits: float, kv_format: str | None, rule,
                        context: int, block_size: int | None = None) -> KVCache:
         """Bytes one sequence of ``context`` tokens holds per token in one layer that follows ``rule`` (a
@@ -356,6 +363,8 @@ def divide(n: int, t: int, what: str) -> int:
 
 INDEX_FIELDS = ("index_n_heads", "index_head_dim", "index_topk", "index_cache_bytes")
 COMPRESSED_FIELDS = ("o_groups", "o_lora_rank", "csa_rate", "hca_rate")    # compressed attention's own fields
+# fields of MiniMax Sparse Attention's block selection (:mod:`.msa`), refused on every other kind
+MSA_FIELDS = ("index_topk_blocks", "index_block_size", "index_layers")
 
 
 def refuse_fields(a: "Attention", names: tuple[str, ...], owner: str) -> None:

@@ -57,6 +57,7 @@ from ..costs import FP32_BYTES, KVCache, OpCost, matmul
 from ..errors import ArgError, SpecError
 from .base import COMPRESSED_FIELDS, INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape
 from .dsa import index_cache_bytes
+from .indexer import score_op
 from .keys import sum_floor_min
 from .quant import FP8_DS, SCALED
 
@@ -333,9 +334,7 @@ class Compressed(AttentionFamily):
                 ops += [matmul("index_q", Ta, r, hi * ci, s.w("index_q"), ab, L),
                         matmul("index_weights", Ta, d, hi, s.w("index_weights"), ab, L)]
                 ops += self._compressor_ops("index_compressor", "index_compress", s, d, ci, m, 2, closed, ib)
-                ops.append(OpCost("indexer", "indexer", flops=2 * s.seqs * pairs * hi * (ci + 1),
-                                  act_bytes=Ta * L * (hi * ci + hi) * ab, kv_bytes=s.seqs * L * (end // m) * ib,
-                                  launches=L))
+                ops.append(score_op(s, pairs, L * (end // m), hi, ci, ib, weighted=True, kind="indexer"))
         pairs = sum(n * rule.pairs(s.prior, s.new) for n, rule in s.rules)
         read = sum(n * rule.read(s.prior, s.new) for n, rule in s.rules)
         ops.append(OpCost("attn_core", "attention", flops=2 * s.seqs * H * pairs * (c + c),

@@ -42,6 +42,12 @@ if TYPE_CHECKING:
     from ..spec import Attention, ModelSpec
 
 
+def heads_kind(heads: int, kv_heads: int) -> str:
+    """The conventional kind ``heads`` query heads over ``kv_heads`` K/V heads make: ``mha`` (one K/V head a query
+    head), ``mqa`` (one K/V head), else ``gqa``."""
+    return "mha" if kv_heads == heads else "mqa" if kv_heads == 1 else "gqa"
+
+
 class Conventional(AttentionFamily):
     name = "conventional"
     kinds = ("mha", "mqa", "gqa")
@@ -64,6 +70,11 @@ class Conventional(AttentionFamily):
             raise SpecError("attention.num_kv_heads", "mqa needs num_kv_heads == 1")
         refuse_fields(a, ("kv_lora_rank",), "mla")
         refuse_fields(a, INDEX_FIELDS, "dsa or compressed")
+        self.check_values(a)
+
+    def check_values(self, a: "Attention") -> None:
+        """The rules of K/V heads every conventional kind shares (MSA's too): DeepSeek-V4's fields refused, a shared
+        K=V no wider than the key, ``v_from_k``'s V the key projection's output."""
         refuse_fields(a, COMPRESSED_FIELDS, "compressed")
         if a.kv_shared and a.v_head_dim > a.qk_head_dim:
             raise SpecError("attention.v_head_dim", f"with kv_shared the value is part of the key, so it cannot "

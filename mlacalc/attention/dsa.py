@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from ..costs import KVCache, OpCost, matmul
 from ..errors import ArgError, SpecError
 from .base import INDEX_FIELDS, AttentionOps, StepShape
+from .indexer import index_projections, key_bytes, score_op, write_op
 from .keys import rules_span
 from .mla import MLA
 from .quant import FP8_DS, SCALED
@@ -40,9 +41,7 @@ SCALE_GROUP = 128            # values per fp32 scale in the fp8 layouts (indexer
 
 def index_cache_bytes(a: "Attention") -> int:
     """Bytes of indexer key per token and layer: fp8 values plus one fp32 scale per 128 (or the override)."""
-    if a.index_cache_bytes is not None:
-        return a.index_cache_bytes
-    return a.index_head_dim + 4 * math.ceil(a.index_head_dim / SCALE_GROUP)
+    return key_bytes(a, a.index_head_dim + 4 * math.ceil(a.index_head_dim / SCALE_GROUP))
 
 
 class DSA(MLA):
@@ -82,9 +81,10 @@ class DSA(MLA):
         return mla.plus(KVCache(indexer=index_cache_bytes(a)))
 
     def projections(self, a: "Attention", hidden: int) -> dict[str, int]:
-        q_in = a.q_lora_rank or hidden
-        return super().projections(a, hidden) | {
-            "index_q": q_in * a.index_n_heads * a.index_head_dim, "index_k": hidden * a.index_head_dim,
+        """MLA's plus the indexer's ``index_q`` (``wq_b``, from the query latent) and ``index_k`` (``wk``)
+        (:func:`~mlacalc.attention.indexer.index_projections`), its key LayerNorm ``index_k_norm`` (weight and bias,
+        ``2 d_I``) and ``index_weights`` (``weights_proj``, ``d x H_I``)."""
+        return super().projections(a, hidden) | index_projections(a, a.q_lora_rank or hidden, hidden) | {
             "index_k_norm": 2 * a.index_head_dim, "index_weights": hidden * a.index_n_heads}
 
     def projection_split(self, a: "Attention", name: str) -> str:
@@ -114,10 +114,7 @@ class DSA(MLA):
         ops = [matmul("index_proj", Ta, q_in, ih * idim, s.w("index_q"), s.ab, L),
                matmul("index_proj", Ta, d, idim + ih, 0, s.ab, L,
                       extra_weight=d * (idim * s.w("index_k") + ih * s.w("index_weights"))),
-               OpCost("indexer", "indexer", flops=2 * s.seqs * pairs * ih * (idim + 1),
-                      act_bytes=Ta * L * (ih * idim + ih) * s.ab, kv_bytes=s.seqs * keys * ib,
-                      out_width=0, launches=L),
-               OpCost("index_write", "memory", act_bytes=Ta * idim * s.ab * L, kv_bytes=Ta * ib * L, launches=L)]
+               score_op(s, pairs, keys, ih, idim, ib, weighted=True, kind="indexer"), write_op(s, idim, ib)]
         sparse = self.core_rules(a, s.rules)
         mla = super().attention_ops(spec, s._replace(rules=sparse))
         return AttentionOps(_merge(tuple(ops)) + mla.ops, mla.norm_width, mla.norm_count)
