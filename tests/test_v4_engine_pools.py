@@ -147,6 +147,19 @@ def test_sglang_bytes_per_full_token_by_hand():
     assert p.c128_state_bytes == HCA_RINGS == 33_152 * 4_096 * 20 == 2_715_811_840
 
 
+def test_sglang_pro_by_hand():
+    """V4-Pro (61 layers: 30 csa, 31 hca; the same 584-B rows, 132-B keys, window 128): 0.1 x 584 x 61 + 584 x 30 / 4
+    + 584 x 31 / 128 + 132 x 30 / 4 + 0.1 x 8 / 128 x (8,192 + 2,048) x 30 = 3,562.4 + 4,380 + 141.4375 + 990 + 1,920
+    = 10,993.8375 B a token; hca rings 33,152 rows x 4 KiB x 31 layers = 4,209,508,352 B, 3.92 GiB (the docs said
+    4.21 GiB: the same bytes in 10^9)."""
+    p = sglang_compressed_pool(hf("deepseek_v4_pro"), Parallelism(), "fp8-ds")
+    assert (p.layers, p.csa_layers, p.hca_layers) == (61, 30, 31)
+    assert p.bytes_per_full_token == pytest.approx(0.1 * ROW * 61 + ROW * 30 / 4 + ROW * 31 / 128 + IDX * 30 / 4
+                                                   + 0.1 * 8 / 128 * (8_192 + 2_048) * 30) == pytest.approx(10_993.8375)
+    assert p.c128_state_bytes == 33_152 * 4_096 * 31 == 4_209_508_352
+    assert round(p.c128_state_bytes / GIB, 2) == 3.92
+
+
 @pytest.mark.parametrize("T", [4_096, 131_072, 1_048_576])
 def test_sglang_requests_by_hand(T):
     """On 100 GiB of budget: full tokens int((budget - rings) / 7,705.45), whole 256-token pages; a request holds
