@@ -58,7 +58,6 @@ group's page); which release took which is not pinned here, and fit's note says 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .attention import family, layer_groups
