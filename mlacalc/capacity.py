@@ -59,6 +59,8 @@ from .sglang import PRELOAD_NON_TORCH_BYTES, PRELOAD_NON_TORCH_SOURCE
 from .vllm import (DEFAULT_SAMPLER, NON_TORCH_BYTES, NON_TORCH_DEFAULT_SOURCE, VersionRules, VllmMemory,
                    batch_defaults, check_cudagraph, check_max_num_seqs, check_non_torch, check_sampler, parse_version,
                    runs_dense, sampler_peak, version_rules)
+from .sglang_compressed import SglangCompressedPool, sglang_compressed_pool
+from .vllm_compressed import CompressedPages, compressed_pages
 from .vllm_hybrid import HybridPages, check_mamba_cache_mode, hybrid_layers, hybrid_pages, is_hybrid
 from .vllm_sliding import SlidingPages, sliding_pages
 
@@ -157,6 +159,10 @@ class Fit:
     vllm_sliding: SlidingPages | None = None  # engine "vllm" on a model with sliding-window layers: the pages its
     #                               hybrid KV-cache manager cuts the budget into (mlacalc.vllm_sliding), which then
     #                               give max_batch and max_context
+    vllm_compressed: CompressedPages | None = None  # engine "vllm" on DeepSeek-V4: its block groups in one pool
+    #                               (mlacalc.vllm_compressed), which then give max_batch and max_context
+    sglang_compressed: SglangCompressedPool | None = None  # engine "sglang" on DeepSeek-V4: its full-token pools
+    #                               (mlacalc.sglang_compressed), likewise
 
     @property
     def usable_context(self) -> int:
@@ -224,6 +230,10 @@ class Fit:
             out["vllm_sliding"] = self.vllm_sliding.as_dict(self.kv_budget, self.context)
         if self.sglang_pool is not None:
             out["sglang_hybrid"] = self.sglang_pool.as_dict(self.kv_budget, self.context)
+        if self.vllm_compressed is not None:
+            out["vllm_compressed"] = self.vllm_compressed.as_dict(self.kv_budget, self.context)
+        if self.sglang_compressed is not None:
+            out["sglang_compressed"] = self.sglang_compressed.as_dict(self.kv_budget, self.context)
         if self.sglang is not None:
             out["engine"] = "sglang"
             out["sglang_memory"] = self.sglang.as_dict()
@@ -276,17 +286,27 @@ def max_context(spec: ModelSpec, batch: int, budget: float, parallel: Parallelis
 
 
 def engine_pages(spec: ModelSpec, parallel: Parallelism, engine: str, kv_bits: float, kv_format: str | None,
-                 block_size: int | None, mamba_cache_mode: str | None, batched_tokens: int | None = None
-                 ) -> HybridPages | SlidingPages | SglangHybridPool | None:
+                 block_size: int | None, mamba_cache_mode: str | None, batched_tokens: int | None = None,
+                 q_tokens: int = 1
+                 ) -> HybridPages | SlidingPages | SglangHybridPool | CompressedPages | SglangCompressedPool | None:
     """How ``engine`` cuts a hybrid's budget (attention beside state layers): vLLM's pages
     (:func:`mlacalc.vllm_hybrid.hybrid_pages`), SGLang's state slots and K/V pool (:class:`mlacalc.sglang.
     SglangHybridPool`, the recurrent state at float32 unless the spec says otherwise); under vLLM, a model with
     sliding-window layers beside (or without) full ones is paged too (:func:`mlacalc.vllm_sliding.sliding_pages`, a
-    sliding group holding ``window - 1 + batched_tokens`` tokens a request: vLLM's ``max_num_batched_tokens``). None
-    for every other model and under mlacalc's accounting, which size the cache as a byte sum.
+    sliding group holding ``window - 1 + batched_tokens`` tokens a request: vLLM's ``max_num_batched_tokens``).
+    DeepSeek-V4's compressed attention has pools of its own under both engines (:mod:`mlacalc.vllm_compressed`,
+    :mod:`mlacalc.sglang_compressed`; ``q_tokens`` > 1, speculative decoding, is refused there). None for every other
+    model and under mlacalc's accounting, which size the cache as a byte sum.
     ``mamba_cache_mode`` (vLLM; None: "none", prefix caching off) is refused in one line where it changes nothing."""
-    if spec.attention is not None:      # a family whose engine pages are its own (DeepSeek-V4's) refuses them
-        family(spec.attention).check_engine(engine)
+    if engine in ("vllm", "sglang"):
+        v4 = (compressed_pages(spec, parallel, kv_format, batched_tokens, block_size, q_tokens) if engine == "vllm"
+              else sglang_compressed_pool(spec, parallel, kv_format, block_size, q_tokens))
+        if v4 is not None:
+            if mamba_cache_mode is not None:
+                check_mamba_cache_mode(mamba_cache_mode)
+                raise ArgError("mamba_cache_mode", f"applies only with engine vllm to a model with state layers "
+                                                   f"beside attention ({spec.name}: {pattern(spec)})")
+            return v4
     hybrid = engine in ("vllm", "sglang") and is_hybrid(spec)
     if mamba_cache_mode is not None and not (hybrid and engine == "vllm"):
         check_mamba_cache_mode(mamba_cache_mode)
@@ -321,7 +341,8 @@ def engine_kv_spec(spec: ModelSpec, engine: str) -> ModelSpec:
     return dataclasses.replace(spec, layer_types=tuple("full" if t == "ffn" else t for t in spec.layer_types))
 
 
-def paged_max_batch(pages: HybridPages | SlidingPages | SglangHybridPool, context: int, budget: float,
+def paged_max_batch(pages: HybridPages | SlidingPages | SglangHybridPool | CompressedPages | SglangCompressedPool,
+                    context: int, budget: float,
                     parallel: Parallelism
                     ) -> tuple[int, float]:
     """:func:`max_batch` under an engine's hybrid pool (:func:`engine_pages`): (largest batch over the group, bytes
@@ -514,7 +535,8 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
     sm = em if isinstance(em, SglangMemory) else None
     if sm is not None:
         gpu_mem_util = sm.mem_fraction_static
-    pages = engine_pages(spec, parallel, engine, kbits, kv_format, block_size, mamba_cache_mode, workspace_tokens)
+    pages = engine_pages(spec, parallel, engine, kbits, kv_format, block_size, mamba_cache_mode, workspace_tokens,
+                         q_tokens)
     pool = engine_kv_spec(spec, engine)        # SGLang's K/V pool: every decoder layer of a Nemotron-NAS model
     if pages is None:
         mb, per_seq = max_batch(pool, context, budget, parallel, kbits, block_size, kv_format)
@@ -536,4 +558,6 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
                vllm_pages=pages if isinstance(pages, HybridPages) else None,
                vllm_sliding=pages if isinstance(pages, SlidingPages) else None,
                sglang_pool=pages if isinstance(pages, SglangHybridPool) else None,
+               vllm_compressed=pages if isinstance(pages, CompressedPages) else None,
+               sglang_compressed=pages if isinstance(pages, SglangCompressedPool) else None,
                sglang_kv_layers=None if pool is spec else pool.num_kv_layers)

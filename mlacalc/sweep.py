@@ -137,7 +137,7 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
             tokens, seqs, non_torch = engine_settings(hw, engine, workspace_tokens, None, None)
             ws = activation_workspace(spec, tokens, par.attention_tp).total
             budget = kv_budget(spec, hw, w, ws, gpu_mem_util, engine, tokens, seqs, non_torch, par)[2]
-            pages = engine_pages(spec, par, engine, kbits, fmt, None, None, tokens)   # vLLM on a hybrid: its pages
+            pages = engine_pages(spec, par, engine, kbits, fmt, None, None, tokens, q_tokens)   # an engine's pages
             roofline(spec, hw, Step(phase, 1, contexts[0], q_tokens), par, analyse_attention=False)
         except SpecError as e:
             skipped.append({"variant": label, "gpu": hw.name, "gpus": n, "argument": e.field, "reason": e.message})

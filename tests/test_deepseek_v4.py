@@ -429,7 +429,7 @@ def test_bad_specs_are_one_line(tmp_path, capsys, change, words):
     (("kv", "--cache", "naive"), "there is no naive form"),
     (("kv", "--kv-dtype", "fp4"), "none keeps them in fp4"),
     (("kv", "--as", "mha"), "converting compressed attention"),
-    (("fit", "--gpu", "h200", "--tp", "8", "--engine", "vllm"), "--engine: vllm's cache pools for compressed"),
+    (("fit", "--gpu", "h200", "--tp", "8", "--engine", "vllm", "--q-tokens", "2"), "under speculative decoding"),
     (("train", "--seq", "4096"), "training memory of compressed attention"),
 ])
 def test_questions_it_cannot_answer_are_one_line(capsys, args, words):

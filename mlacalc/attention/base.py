@@ -176,10 +176,6 @@ class AttentionFamily:
         constant state is :meth:`state_bytes`."""
         return self.cache_bytes(a, cache, kv_bits, kv_format).scaled(rule.held_paged(context, block_size))
 
-    def check_engine(self, engine: str) -> None:
-        """Raise :class:`ArgError` where ``engine``'s cache pages are not modelled for this family (``fit --engine``);
-        every engine is by default."""
-
     def state_bytes(self, a, state_bits: float, ssm_bits: float | None = None) -> KVCache:
         """Bytes one sequence holds per layer whatever its length (linear-attention state: the convolution at
         ``state_bits``, the recurrent state at ``ssm_bits``, default ``state_bits``); none by default."""

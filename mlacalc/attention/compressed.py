@@ -26,10 +26,11 @@ Sources: the DeepSeek-V4 report (arXiv 2606.19348, section 2.3: CSA eqs. 9-19, H
   "448B NoPE + 128B RoPE + 8B fp8 scale = 584B"; SGLang ``DeepSeekV4SingleKVPool``: ``quantize_block_size`` 64,
   ``scale_pad`` 1). The report's own "BF16 for the RoPE dimensions, FP8 for the rest" (section 2.3.4). An indexer
   key is fp8 with one fp32 scale per 128 values, 132 B (vLLM ``DeepseekV4Indexer``: "FP8 indxer cache use the same
-  layout as V3.2: head_dim bytes = 128 fp8 + 4 fp32 scale = 132"), whatever the rows' dtype. vLLM's
-  ``use_fp4_indexer_cache`` keeps 132 B a key all the same ("we still allocate the same amount of memory as FP8, but
+  layout as V3.2: head_dim bytes = 128 fp8 + 4 fp32 scale = 132"), whatever the rows' dtype. vLLM's first
+  ``use_fp4_indexer_cache`` kept 132 B a key all the same ("we still allocate the same amount of memory as FP8, but
   only use the first half"); ``attention.index_cache_bytes`` 68 prices the MXFP4 key itself (64 B of values, 4 e8m0
-  scales: the report's section 5.2.1), which no engine read here allocates.
+  scales: the report's section 5.2.1), which a later ``DeepseekV4Indexer`` allocates ("64 packed values + 4 UE8M0
+  scales = 68": :mod:`mlacalc.vllm_compressed`).
 - **per token** (:meth:`Compressed.cache_bytes`): what one token adds beyond the window, ``1/m`` of an entry (and of
   an indexer key on a csa layer); a sliding layer adds nothing past its window.
 - **weights** (:meth:`Compressed.projections`): ``wq_a: d x d_cq`` and its RMSNorm, ``wq_b: d_cq x H c`` (a
@@ -154,16 +155,6 @@ class Compressed(AttentionFamily):
                                     f"{cache} form, got {cache!r}")
         return cache
 
-    def check_engine(self, engine: str) -> None:
-        """vLLM pages DeepSeek-V4 in block groups of its own (the window, compressed and indexer caches and the
-        compressor states of every layer type, pages padded to 576 B: ``MLAAttentionSpec`` ``alignment=576``, the
-        DeepSeek-V4 branch of ``kv_cache_utils``), SGLang in ``DeepSeekV4TokenToKVPool``: neither is
-        :mod:`mlacalc.capacity`'s pages, so those engines are refused; ``mlacalc`` sums the bytes."""
-        if engine in ("vllm", "sglang"):
-            raise ArgError("engine", f"{engine}'s cache pools for compressed attention (DeepSeek-V4: window, "
-                                     f"compressed, indexer and compressor-state groups) are not modelled; use --engine "
-                                     f"mlacalc")
-
     def check_split(self, a: "Attention", tp: int) -> None:
         """vLLM splits the query heads and the output groups (``n_local_groups = o_groups / tp``)."""
         super().check_split(a, tp)
@@ -217,7 +208,8 @@ class Compressed(AttentionFamily):
         ``floor(C / m)`` compressed entries, each a row and on a csa layer an indexer key (paged: every block of
         ``B`` tokens holds ``B / m`` entries, vLLM's ``MLAAttentionSpec.storage_block_size = block_size //
         compress_ratio``, which needs ``B`` a multiple of ``m``). The compressor's buffers are
-        :meth:`state_bytes`. Not priced: vLLM pads each page to a multiple of 576 B (``alignment=576``)."""
+        :meth:`state_bytes`. Not priced here: vLLM pads each page to a multiple of 576 B (``alignment=576``), which
+        ``fit --engine vllm`` prices (:mod:`mlacalc.vllm_compressed`)."""
         self.check_cache(cache)
         row = self.row_bytes(a, kv_bits, kv_format)
         out = KVCache(window=row * rule.held_paged(context, block_size))

@@ -105,6 +105,43 @@ def _cudagraph_note(vm) -> str:
     return "" if vm.cudagraph_source == "given" else f"; CUDA graphs {vm.cudagraph_source}"
 
 
+def _compressed_rows(fits, row) -> list:
+    """The fit table's rows for DeepSeek-V4's engine pools, where any fit has one: vLLM's block groups, blocks and
+    concurrency (the start-up log's and a request in decode's), SGLang's full tokens and running requests."""
+    rows = []
+    if any(f.vllm_compressed is not None for f in fits):
+        def v(text):
+            return lambda f: "-" if f.vllm_compressed is None else text(f.vllm_compressed, f)
+
+        rows += [row("vLLM groups: layers x block", v(lambda p, f: ", ".join(
+                     f"{g.name} {g.layers} x {g.block_size}" for g in p.groups))),
+                 row("vLLM KV blocks", v(lambda p, f: f"{p.num_blocks(f.kv_budget):,} x {fmt_bytes(p.block_bytes)} "
+                                                      f"({p.blocks_per_request(f.context):,} a request; "
+                                                      f"{p.decode_blocks_per_request(f.context):,} in decode)")),
+                 row(f"vLLM max concurrency ({fits[0].context:,})",
+                     v(lambda p, f: f"{p.max_concurrency(f.kv_budget, f.context):.2f}x, "
+                                    f"{p.logged_tokens(f.kv_budget, f.context):,} tokens; in decode "
+                                    f"{p.num_blocks(f.kv_budget) / p.decode_blocks_per_request(f.context):.2f}x"))]
+    if any(f.sglang_compressed is not None for f in fits):
+        def s(text):
+            return lambda f: "-" if f.sglang_compressed is None else text(f.sglang_compressed, f)
+
+        rows += [row("SGLang full tokens (max_total_num_tokens)",
+                     s(lambda p, f: f"{p.full_tokens(f.kv_budget):,} at {p.bytes_per_full_token:,.2f} B a token "
+                                    f"(hca rings {fmt_bytes(p.c128_state_bytes)})")),
+                 row("SGLang running requests", s(lambda p, f: f"at most {p.max_running:,}"))]
+    return rows
+
+
+def _compressed_note(f) -> str:
+    """The caption's words on the DeepSeek-V4 pool an engine's fit used: which code was priced, what is not."""
+    from ..sglang_compressed import NOTE as SGLANG_NOTE
+    from ..vllm_compressed import NOTE as VLLM_NOTE
+
+    return ("; " + VLLM_NOTE if f.vllm_compressed is not None else
+            "; " + SGLANG_NOTE if f.sglang_compressed is not None else "")
+
+
 def _context_included(vm) -> bool:
     """Whether the non-torch figure is the version's whole-process one (the CUDA context in it; vLLM V1 before PR
     #19312), not the growth after the context."""
@@ -370,6 +407,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                    row("SGLang K/V tokens", lambda f: "-" if f.sglang_pool is None else
                        f"{f.sglang_pool.kv_tokens(f.kv_budget):,}")]
                   if any(f.sglang_pool is not None for f in fits) else []),
+                *_compressed_rows(fits, row),
                 row(f"KV per sequence ({f0.context:,})", lambda f: fmt_bytes(f.kv_bytes_per_seq) + (
                     "" if f.sglang_kv_layers is None else f" (SGLang's pool: K/V of all {f.sglang_kv_layers} layers)")),
                 row(f"largest batch ({par.tp} GPUs)" if par.tp > 1 else "largest batch", lambda f: f"{f.max_batch:,}"),
@@ -386,7 +424,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                   f"{f0.gpu_mem_util:.0%} of {fmt_bytes(hw.memory_bytes)} usable" if f0.vllm is None else
                   f"vLLM's accounting: {f0.gpu_mem_util:.0%} of {fmt_bytes(f0.vllm.total)} "
                   f"({f0.vllm.total_source}) usable" + _non_torch_note(f0.vllm, par.tp) +
-                  _cudagraph_note(f0.vllm)) +
+                  _cudagraph_note(f0.vllm)) + _compressed_note(f0) +
                f"; weights {f0.weight_bits:g}-bit, "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
                f"kernel-aware time (mlacalc.expected; coefficients "
