@@ -222,6 +222,23 @@ def kv_table(r) -> object:
     return table(f"KV cache: {r.model}", ["part"] + [s for s, _ in scopes], rows, "; ".join(notes))
 
 
+def quantization_text(q) -> str:
+    """What a checkpoint's quantized components are stored at: the components, the method and its bits per value
+    (scales included), routed experts at a width of their own where they have one; the rest at >= 16 bits."""
+    at = (f"{', '.join(q.components)} {q.method} at {q.bits_per_value:g} bits (scales included), the rest at "
+          f">= 16 bits")
+    if q.experts_bits is not None:
+        at += f"; routed_experts at {q.expert_bits_per_value:g} bits (their own width, scales included)"
+    return at
+
+
+def weights_caption(weight_bits: float, q) -> str:
+    """The weights' width in a roofline or fit caption: the checkpoint's quantization where it prices the weights
+    (no --weight-dtype), else the one width every matrix is priced at. "weights 16-bit" hid gpt-oss's MXFP4 experts
+    and "weights 8-bit" DeepSeek-V4's."""
+    return f"weights {weight_bits:g}-bit" if q is None else f"weights: {quantization_text(q)}"
+
+
 def weights_table(r) -> object:
     """The model's parameters by component (MTP apart), active per token, bytes, and what the fullest GPU holds."""
     names = ["embed", "per_layer_embed", "attention", "attention_unquantized", "dense_ffn", "router", "shared_experts",
@@ -238,10 +255,7 @@ def weights_table(r) -> object:
                      fmt_bytes(r.per_gpu_bytes.mtp)])
     p = r.parallel
     q = r.quantization
-    at = (f"{', '.join(q.components)} {q.method} at {q.bits_per_value:g} bits (scales included), the rest at "
-          f">= 16 bits" if q else f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16)")
-    if q and q.experts_bits is not None:
-        at += f"; routed_experts at {q.expert_bits_per_value:g} bits (their own width, scales included)"
+    at = quantization_text(q) if q else f"weights at {r.weight_bits:g} bits (embed/head/router/norms at >= 16)"
     if r.params.fp32 or r.params.hash_tables:
         at += "; fp32: tensors kept in float32 (mHC mappings, sinks, position biases); hash_tables: int64 expert ids"
     if q and r.kept:

@@ -424,3 +424,17 @@ def test_kv_note_names_a_cache_form_only_where_there_is_a_choice(capsys):
     assert code == 0 and "GQA, KV at 16 bits/element" in out and "cache)" not in out
     code, out, _ = run(capsys, "kv", "deepseek-v3", "--cache", "naive")
     assert code == 0 and "MLA (naive cache), KV at 16 bits/element" in out
+
+
+def test_roofline_and_fit_captions_name_the_checkpoints_quantization(capsys):
+    """The captions printed one width, dtypes.weights: "weights 16-bit" for gpt-oss-120b, whose routed experts are
+    MXFP4 (4 bits + one e8m0 scale per 32 values = 4.25) and priced so in the table above the caption. A
+    --weight-dtype still prices every matrix at one width, and says so."""
+    for command in (("roofline", "gpt-oss-120b", "--gpu", "h200", "--context", "8192", "--batch", "8"),
+                    ("fit", "gpt-oss-120b", "--gpu", "h200")):
+        code, out, _ = run(capsys, *command)
+        prose = " ".join(out.split())
+        assert code == 0 and "weights: routed_experts mxfp4 at 4.25 bits (scales included), the rest at >= 16 bits" \
+            in prose and "weights 16-bit" not in prose
+        code, out, _ = run(capsys, *command, "--weight-dtype", "fp8")
+        assert code == 0 and "weights 8-bit; KV 16-bit" in " ".join(out.split())

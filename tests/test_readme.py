@@ -34,7 +34,8 @@ def test_readme_block_is_real_output(command, shown):
 
 PYTHON = re.compile(r"```python\n(.*?)```", re.S)
 ZOO_MODELS = ["deepseek-v3", "deepseek-v3.2", "glm-5", "kimi-linear-48b-a3b", "qwen3-next-80b-a3b", "gpt-oss-120b",
-              "gpt-oss-20b", "gemma-3-27b", "llama-4-scout", "minicpm3-4b", "minimax-m3"]
+              "gpt-oss-20b", "gemma-3-27b", "llama-4-scout", "minicpm3-4b", "minimax-m3", "deepseek-v4-flash",
+              "deepseek-v4-pro", "gemma-4-31b", "gemma-4-26b-a4b", "nemotron-3-super-120b-a12b"]
 ZOO_HEADER = "| model | attention layers | KV per token (all layers) | KV at 128k | parameters | weights |\n|---|---|---|---|---|---|\n"
 
 

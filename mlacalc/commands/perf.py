@@ -253,7 +253,7 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
         lines = [
             f"{what}; {r.gpu.name} x {r.parallel.tp}{' (dp-attention)' if r.parallel.dp_attention else ''}"
             f"{f' (EP {r.parallel.ep})' if r.parallel.ep > 1 else ''}{_domains(r.gpu, r.parallel.tp)}{form}; "
-            f"weights {r.weight_bits:g}-bit, "
+            f"{report.weights_caption(r.weight_bits, spec.quantization if weight_dtype is None else None)}; "
             f"KV {r.kv_bits:g}-bit",
             f"{'time per output token' if s.phase == 'decode' else 'time to first token'}: "
             f"{_t(r.time_per_output_token_s)} floor, {_t(r.expected_time_per_output_token_s)} expected; "
@@ -333,7 +333,9 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                     cudagraph_bytes=None if cudagraph_mem is None else parse_bytes(cudagraph_mem, "--cudagraph-mem"),
                     vllm_version=vllm_version)
             for v in labels]
-    notes(model_spec(model, sets, None), count(context, "--context"))   # after the checks, as in roofline
+    spec0 = model_spec(model, sets, None)
+    quant0 = spec0.quantization if weight_dtype is None else None   # --weight-dtype overrides the checkpoint's
+    notes(spec0, count(context, "--context"))   # after the checks, as in roofline
     payload = {"fits": [f.to_json() for f in fits]}
 
     def render():
@@ -425,7 +427,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                   f"vLLM's accounting: {f0.gpu_mem_util:.0%} of {fmt_bytes(f0.vllm.total)} "
                   f"({f0.vllm.total_source}) usable" + _non_torch_note(f0.vllm, par.tp) +
                   _cudagraph_note(f0.vllm)) + _compressed_note(f0) +
-               f"; weights {f0.weight_bits:g}-bit, "
+               f"; {report.weights_caption(f0.weight_bits, quant0)}; "
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
                f"kernel-aware time (mlacalc.expected; coefficients "
                f"{f0.decode.coefficients if f0.decode else coefficient_basis(hw, 'auto', f0.kv_bits)}), "
