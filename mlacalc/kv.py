@@ -107,6 +107,7 @@ class KVReport:
     kv_shared_tail: int = 0                  # trailing sharing: the last this many layers read earlier layers' K/V
     kv_sources: tuple = ()                   # ((layer type, the layer its readers read), ...) under trailing sharing
     heads_vary: bool = False                 # attention.layer_heads: layers cache K/V of their own head counts
+    cache_forms: bool = False                # the attention family caches in more than one form (MLA: --cache)
 
     @property
     def share_groups(self) -> tuple[int, int]:
@@ -226,7 +227,9 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
     total = per_seq.scaled(batch)
     per_gpu = per_gpu_seq.scaled(batch_per_gpu)
     first = family(attn).cache_bytes(attn, cache, bits, kv_format) if attn is not None else KVCache()
+    cache_forms = attn is not None and len(family(attn).cache_modes) > 1
     return KVReport(model=spec.name, kind=spec.mixer_kind, cache=cache, context=context, batch=batch,
+                    cache_forms=cache_forms,
                     kv_bits=bits, block_size=block_size, parallel=parallel, per_token_layer=first,
                     per_token=per_token, per_sequence=per_seq, total=total,
                     per_gpu_fraction=per_gpu.total / total.total if total.total else 0.0,

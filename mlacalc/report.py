@@ -191,7 +191,9 @@ def kv_table(r) -> object:
             for label, attr in parts if getattr(r.per_sequence, attr)]
     rows.append(["total"] + [fmt_bytes(kv.total) for _, kv in scopes])
     sh = r.parallel
-    notes = [f"{r.kind.upper()} ({r.cache} cache), KV at {r.kv_bits:g} bits/element"
+    # the cache form only where the family has more than one (MLA's latent or decompressed): "GQA (compressed
+    # cache)" named a choice GQA does not have
+    notes = [f"{r.kind.upper()}" + (f" ({r.cache} cache)" if r.cache_forms else "") + f", KV at {r.kv_bits:g} bits/element"
              + (f" ({r.kv_format} layout)" if r.kv_format else "")]
     if not r.kv_layers:       # a state-space model: no attention layer
         notes = [f"{r.kind.upper()}: no attention layer, nothing cached per token; the state of each sequence at "

@@ -415,3 +415,12 @@ def test_counts_pick_the_unit_after_rounding(n, shown):
     """Audit 5: 999,999 parameters read "1,000.00 K"."""
     from mlacalc.units import fmt_count
     assert fmt_count(n) == shown
+
+
+def test_kv_note_names_a_cache_form_only_where_there_is_a_choice(capsys):
+    """`--cache compressed|naive` is MLA's choice (latent or decompressed per-head K/V); the note said "GQA
+    (compressed cache)" for Llama, naming a form GQA does not have."""
+    code, out, _ = run(capsys, "kv", "llama-3.1-8b")
+    assert code == 0 and "GQA, KV at 16 bits/element" in out and "cache)" not in out
+    code, out, _ = run(capsys, "kv", "deepseek-v3", "--cache", "naive")
+    assert code == 0 and "MLA (naive cache), KV at 16 bits/element" in out

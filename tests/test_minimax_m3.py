@@ -385,3 +385,17 @@ def test_its_text_config_saved_alone_is_read_by_its_architecture(tmp_path):
     assert s.attention.kind == "msa" and weights_report(s).params.total == 426_174_565_632
     assert s.description.startswith("read as minimax_m3_vl_text")
     assert hf_fixture("minimax_m2").attention.kind == "gqa"
+
+
+@pytest.mark.parametrize("model,field,owner", [
+    ("llama-3.1-8b", "index_n_heads", "dsa, compressed or msa"),
+    ("llama-3.1-8b", "index_cache_bytes", "dsa, compressed or msa"),
+    ("deepseek-v3", "index_head_dim", "dsa, compressed or msa"),
+    ("llama-3.1-8b", "index_topk", "dsa or compressed"),
+])
+def test_indexer_fields_on_a_family_without_one_name_every_owner(capsys, model, field, owner):
+    """The indexer's heads, width and key bytes belong to MSA too (MiniMax-M3), so a refusal elsewhere names it; a
+    per-token top-k stays DSA's and DeepSeek-V4's (MSA picks blocks). Was 'only applies to kind dsa or compressed'
+    for all four."""
+    refused(capsys, "kv", model, "--set", f"attention.{field}=64",
+            words=f"attention.{field}: only applies to kind {owner}")

@@ -371,6 +371,14 @@ COMPRESSED_FIELDS = ("o_groups", "o_lora_rank", "csa_rate", "hca_rate")    # com
 MSA_FIELDS = ("index_topk_blocks", "index_block_size", "index_layers")
 
 
+def refuse_index_fields(a: "Attention") -> None:
+    """Refuse the indexer's fields on a family without one, naming the kinds each belongs to: the indexer's heads,
+    width and key bytes are DSA's, DeepSeek-V4's (csa layers) and MSA's; a per-token top-k (``index_topk``) only the
+    first two's (MSA selects blocks: ``index_topk_blocks``)."""
+    refuse_fields(a, ("index_n_heads", "index_head_dim", "index_cache_bytes"), "dsa, compressed or msa")
+    refuse_fields(a, ("index_topk",), "dsa or compressed")
+
+
 def refuse_fields(a: "Attention", names: tuple[str, ...], owner: str) -> None:
     """Refuse fields of another family (``owner``: the kind they belong to) set on this one: they would silently
     do nothing."""

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import ArgError, SpecError
-from .base import COMPRESSED_FIELDS, INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
+from .base import COMPRESSED_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields, refuse_index_fields
 from .quant import head_rows_bytes
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class Conventional(AttentionFamily):
         if a.kind == "mqa" and a.num_kv_heads != 1:
             raise SpecError("attention.num_kv_heads", "mqa needs num_kv_heads == 1")
         refuse_fields(a, ("kv_lora_rank",), "mla")
-        refuse_fields(a, INDEX_FIELDS, "dsa or compressed")
+        refuse_index_fields(a)
         self.check_values(a)
 
     def check_values(self, a: "Attention") -> None:

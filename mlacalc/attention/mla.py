@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from ..costs import ACT_BYTES, FP32_BYTES, KVCache, OpCost, SavedTensor, matmul
 from ..errors import ArgError, SpecError
-from .base import COMPRESSED_FIELDS, INDEX_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields
+from .base import COMPRESSED_FIELDS, AttentionFamily, AttentionOps, StepShape, refuse_fields, refuse_index_fields
 from .keys import rules_span
 from .quant import FP4, NVFP4, VALUE_BITS, head_rows_bytes
 
@@ -72,7 +72,7 @@ class MLA(AttentionFamily):
             raise SpecError("attention.num_kv_heads", f"does not apply to mla: decompressed, each of the "
                             f"{a.num_heads} query heads has its own K/V head; leave it out or give {a.num_heads}")
         if self.name == "mla":                      # DSA (a subclass) owns the indexer fields
-            refuse_fields(a, INDEX_FIELDS, "dsa or compressed")
+            refuse_index_fields(a)
         refuse_fields(a, COMPRESSED_FIELDS, "compressed")
 
     def default_form(self, phase: str) -> str:
