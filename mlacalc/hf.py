@@ -6027,7 +6027,7 @@ def kv_cache_dtype(q: Any, attention_kind: str, mt: str) -> str | None:
     kv = None
     if method == "compressed-tensors":
         kv = _ct_kv(q.get("kv_cache_scheme"), mt)
-    elif method.startswith("modelopt"):
+    elif _is_modelopt(q):         # quant_method modelopt*, or the producer mark of a copied hf_quant_config.json
         inner = _modelopt_block(q)
         algo = (inner.get("kv_cache_scheme") or q.get("kv_cache_scheme") or inner.get("kv_cache_quant_algo")
                 or q.get("kv_cache_quant_algo"))

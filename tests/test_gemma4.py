@@ -542,3 +542,15 @@ def test_26b_a4b_nvfp4_that_quantizes_the_router_or_keeps_some_experts(capsys, t
     assert weights_report(load_spec(_nvfp4_26b(tmp_path, no_router))).bytes.total == 17_636_679_680
     some = NVFP4_26B | {"ignore": NVFP4_26B["ignore"] + ["model.language_model.layers.0.experts*"]}
     refused(capsys, "weights", _nvfp4_26b(tmp_path, some), words="leaves part of the routed_experts unquantized")
+
+
+def test_26b_a4b_nvfp4_copied_hf_quant_config_keeps_its_fp8_cache(tmp_path):
+    """hf_quant_config.json's block copied into config.json (``producer`` modelopt, no ``quant_method``; vLLM's
+    ``_parse_quant_hf_config`` gives it ``modelopt`` by that mark) was read as ModelOpt for the weights but not for the
+    cache: ``kv_cache_quant_algo`` FP8 came out bf16. The cache dtype now follows the same test as the weights."""
+    hq = {"producer": {"name": "modelopt", "version": "0.43.0rc2.dev91+gc79ebc014"},
+          "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": "FP8", "group_size": 16,
+                           "exclude_modules": NVFP4_26B["ignore"]}}
+    s = load_spec(_nvfp4_26b(tmp_path, hq))
+    assert s.quantization.method == "nvfp4" and s.dtypes.kv == "fp8"
+    assert weights_report(s).bytes.total == 22_837_985_280 * 4.5 / 8 + 2_395_156_480 * 2 == 17_636_679_680
