@@ -134,8 +134,9 @@ Field names as the transformers configuration classes spell them, per ``model_ty
   ``per_layer_config`` as transformers >= 5.15 writes it) as the attention, the sliding layers' heads as
   ``attention.sliding_shape``, keys reused as values as ``attention.v_from_k``, the KV-shared tail and double-wide MLPs
   (``ffn.layer_widths``), an MoE block beside the dense MLP (the shared expert), per-layer inputs; every other key is
-  refused by name (:data:`GEMMA4_KEYS`), as are quantized checkpoints but the dense decoders' (31B: its Linears
-  named as Llama's under ``model.language_model``); the towers are left out;
+  refused by name (:data:`GEMMA4_KEYS`); quantized checkpoints are read for the dense decoders (31B: its Linears
+  named as Llama's under ``model.language_model``) and ModelOpt's MoE (26B-A4B: experts stored as Linears), refused
+  for the rest (per-layer inputs, transformers' 3-D experts, MLX); the towers are left out;
 - Llama-Nemotron's NAS decoders, ``nemotron-nas`` (``DeciLMForCausalLM``: Llama-3.3-Nemotron-Super-49B-v1/v1.5,
   Llama-3.1-Nemotron-Ultra-253B-v1; :func:`_nemotron_nas_keys`): Llama's attention and gated MLP sized layer by layer
   by ``block_configs``, ``num_attention_heads // n_heads_in_group`` K/V heads, an attention ``no_op`` layer read as
@@ -3194,10 +3195,10 @@ def _gemma4_keys(cfg: dict, mt: str) -> dict:
     - each layer's ``layer_scalar`` is a buffer of one value the checkpoint stores (31B: 60 values), not counted.
 
     Refused in one line: a key outside :data:`GEMMA4_KEYS`; ``use_bidirectional_attention`` "all" (an encoder:
-    non-causal, its window halved); a null switch; a quantized checkpoint with experts, per-layer inputs or KV-shared
-    layers (their module names, experts.gate_up_proj, router.proj, per_layer_input_gate, are not mapped; a dense
-    decoder's quantization_config is read as Llama's, :data:`LAYOUTS`); ``num_kv_shared_layers`` not below the
-    layers."""
+    non-causal, its window halved); a null switch; a quantized checkpoint with per-layer inputs or KV-shared layers
+    (per_layer_input_gate, per_layer_projection are not mapped; a dense decoder's quantization_config is read as
+    Llama's, :data:`LAYOUTS`), or with experts other than ModelOpt's (transformers' experts are 3-D parameters; ModelOpt
+    stores them as Linears, :data:`FFN_NAMES` ``gemma4_text``); ``num_kv_shared_layers`` not below the layers."""
     other = sorted(k for k, v in cfg.items() if k not in GEMMA4_KEYS and not k.startswith("_gemma4"))
     if other:
         raise _refuse(mt, f"key {other[0]} is not one Gemma4TextConfig has (configuration_gemma4.py), so the "
@@ -3218,13 +3219,20 @@ def _gemma4_keys(cfg: dict, mt: str) -> dict:
     L = _req(cfg, mt, "num_hidden_layers")
     types, note = _gemma4_types(cfg, mt, L)
     shared = cfg.get("num_kv_shared_layers") or 0
-    if cfg.get("quantization_config") is not None and (out["enable_moe_block"] or shared
-                                                       or cfg.get("hidden_size_per_layer_input")):
-        # the dense decoders (31B) name their Linears as Llama does under model.language_model (LAYOUTS); the 26B's
-        # experts are 3-D parameters and its router router.proj, the E2B/E4B's per-layer gates and projections and
-        # KV-shared layers are modules the quantization readers do not name
-        raise _refuse(mt, "a quantized checkpoint with experts, per-layer inputs or KV-shared layers is not priced: "
-                          "its module names (experts.gate_up_proj, router.proj, per_layer_input_gate) are not mapped")
+    q = cfg.get("quantization_config")
+    if q is not None and (shared or cfg.get("hidden_size_per_layer_input")):
+        # the dense decoders (31B) name their Linears as Llama does under model.language_model (LAYOUTS); the E2B/E4B's
+        # per-layer gates and projections and KV-shared layers are modules the quantization readers do not name, and
+        # no quantized release of them was found to check a reading against (docs/zoo-facts.md section 37)
+        raise _refuse(mt, "a quantized checkpoint with per-layer inputs or KV-shared layers is not priced: its module "
+                          "names (per_layer_input_gate, per_layer_projection, per_layer_model_projection) are not mapped")
+    if q is not None and out["enable_moe_block"] and not _is_modelopt(q):
+        # transformers' Gemma4TextExperts holds every expert in two 3-D parameters (experts.gate_up_proj, down_proj),
+        # no Linear module: whether a Linear-targeting quantizer (compressed-tensors, AWQ, GPTQ, fp8) converted them
+        # depends on the tool, and the config does not say. ModelOpt's release stores them as Linears (GEMMA4_FFN).
+        raise _refuse(mt, "a quantized checkpoint with experts is priced for ModelOpt's layout alone (experts.N."
+                          "gate_proj/up_proj/down_proj, nvidia/Gemma-4-26B-A4B-NVFP4): transformers' experts are 3-D "
+                          "parameters, which a Linear-targeting quantizer may or may not have converted")
     if shared >= L:
         raise SpecError(WHERE, f"model_type {mt}: num_kv_shared_layers ({shared}) must be less than "
                                f"num_hidden_layers ({L}): at least one layer computes the K/V the others read")
@@ -5271,6 +5279,12 @@ FFN_NAMES: dict[str, FfnNames] = {
                                                 shared=_proj("shared_mlp", *GATED))),
     "granitemoe": GRANITE_FFN, "granitemoeshared": GRANITE_FFN, "granitemoehybrid": GRANITE_FFN,
     "qwen2_moe": QWEN_SHARED_FFN, "qwen3_next": QWEN_SHARED_FFN,
+    # Gemma-4 26B-A4B (Gemma4TextDecoderLayer: the dense mlp beside the experts is the spec's shared expert; the
+    # router's d -> E matrix router.proj; per_expert_scale and router.scale are vectors, no Linear). Experts as ModelOpt
+    # stores them (nvidia/Gemma-4-26B-A4B-NVFP4's tensors model.language_model.layers.N.experts.E.gate_proj.weight,
+    # weight_scale, weight_scale_2, input_scale: code corpus file id 59223722196, parse_expert_plane_name); transformers'
+    # fused experts.gate_up_proj is no Linear (_gemma4_keys refuses the other methods for it)
+    "gemma4_text": FfnNames(router=("router.proj",), experts=_proj("experts.{e}", *GATED), shared=_proj("mlp", *GATED)),
     # gpt-oss (transformers GptOssMLP: router, experts with fused gate_up_proj / down_proj parameters, one module)
     "gpt_oss": FfnNames(router=("mlp.router",), experts=("mlp.experts",)),
     # Llama-4 (transformers Llama4TextMoe: router, experts with fused gate_up_proj / down_proj, shared_expert;
@@ -5770,8 +5784,7 @@ def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> d
         return {"method": "mxfp4", "bits": 4, "group_size": 32, "scale_bits": 8, **comps}
     if method == "compressed-tensors":
         return _compressed_tensors(q, spec, mt, layout)
-    producer = q.get("producer")            # hf_quant_config.json's mark, also when copied into config.json
-    if method.startswith("modelopt") or (isinstance(producer, dict) and producer.get("name") == "modelopt"):
+    if _is_modelopt(q):
         return _modelopt(q, spec, mt, layout)
     if method in ("awq", "gptq"):
         bits = _req(q, mt, "bits", "w_bit")
@@ -5791,6 +5804,16 @@ def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> d
         return {"method": method, "bits": bits, "group_size": group if group and group > 0 else None,
                 "scale_bits": 16, "zero_point_bits": zero, **comps}
     raise _refuse(mt, f"quantization_config quant_method {method or '(none)'} is not modelled")
+
+
+def _is_modelopt(q: Any) -> bool:
+    """Whether a quantization config is NVIDIA ModelOpt's: ``quant_method`` modelopt/modelopt_fp4, or the ``producer``
+    mark of ``hf_quant_config.json`` (also when copied into config.json)."""
+    if not isinstance(q, dict):
+        return False
+    producer = q.get("producer")
+    return str(q.get("quant_method", "")).lower().startswith("modelopt") or \
+        (isinstance(producer, dict) and producer.get("name") == "modelopt")
 
 
 def _gptq_dynamic_skips(q: dict, spec: dict, mt: str, bits: int, group: int | None,
@@ -6004,7 +6027,7 @@ def kv_cache_dtype(q: Any, attention_kind: str, mt: str) -> str | None:
     kv = None
     if method == "compressed-tensors":
         kv = _ct_kv(q.get("kv_cache_scheme"), mt)
-    elif method.startswith("modelopt"):
+    elif _is_modelopt(q):         # quant_method modelopt*, or the producer mark of a copied hf_quant_config.json
         inner = _modelopt_block(q)
         algo = (inner.get("kv_cache_scheme") or q.get("kv_cache_scheme") or inner.get("kv_cache_quant_algo")
                 or q.get("kv_cache_quant_algo"))
@@ -6286,7 +6309,9 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
     layout = checkpoint_layout(cfg)               # the wrapper's module prefixes, read before the decoder is found
     mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
     if mt == "gemma4_text" and mlx is not None:
-        raise _refuse(mt, "a quantized checkpoint is not priced: its module names (experts.gate_up_proj, router.proj, "
+        # mlx_lm's Gemma-4 names its experts experts.switch_glu.* and its per-layer inputs' modules apart from the
+        # quantization readers' names, and no MLX release's per-module entries were checked against them
+        raise _refuse(mt, "a quantized checkpoint is not priced: MLX conversions of Gemma-4 (experts.switch_glu, "
                           "per_layer_input_gate) are not mapped")
     if mt in SHORT_CONV_HYBRIDS and (cfg.get("quantization_config") is not None or mlx is not None):
         # the quantization readers match module names (ignore lists, MLX's per-module entries) against Llama's

@@ -474,9 +474,83 @@ def test_31b_int4_qat_checkpoint_by_hand(tmp_path):
 
 
 def test_quantized_gemma4_with_experts_or_per_layer_inputs_stays_one_line(capsys, tmp_path):
-    """The 26B's experts are 3-D parameters (experts.gate_up_proj, not Linear modules), its router router.proj; the
-    E2B's per-layer gates and projections are Linears the quantization readers do not name: refused, not guessed."""
-    for fixture in (G26, E2B):
+    """The 26B's experts are 3-D parameters in transformers (experts.gate_up_proj, not Linear modules): a
+    Linear-targeting config other than ModelOpt's (whose release stores them as Linears) may or may not have converted
+    them; the E2B's per-layer gates and projections are Linears the quantization readers do not name, and no quantized
+    E2B/E4B release was found to check a reading against: refused, not guessed."""
+    for fixture, words in ((G26, "priced for ModelOpt's layout alone"), (E2B, "per-layer inputs or KV-shared")):
         cfg = json.loads((Path(fixture) / "config.json").read_text()) | {"quantization_config": W4A16_CT}
         (tmp_path / "config.json").write_text(json.dumps(cfg))
         refused(capsys, "weights", str(tmp_path), words="model_type gemma4_text: a quantized checkpoint")
+        refused(capsys, "weights", str(tmp_path), words=words)
+    cfg = json.loads((Path(E2B) / "config.json").read_text()) | {"quantization_config": NVFP4_26B}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    refused(capsys, "weights", str(tmp_path), words="per-layer inputs or KV-shared layers is not priced")
+
+
+# nvidia/Gemma-4-26B-A4B-NVFP4 at revision a19cfe00be84568a6867111c9a68c9c44fdcffe6: its config.json's
+# quantization_config as a loader that pins that revision checks it key by key (code corpus file id 59223722196,
+# validate_config_document: quant_method modelopt, quant_algo NVFP4, producer modelopt 0.43.0rc2.dev91+gc79ebc014,
+# config_groups.group_0 weights and input_activations of 4-bit floats in groups of 16, targets Linear, kv_cache_scheme
+# 8-bit float, and an ignore list of exactly lm_head, model.embed_vision*, model.vision_tower* and
+# model.language_model.layers.{0..29}.{mlp,router,self_attn}*). Rebuilt from those checks; key order may differ.
+NVFP4_26B = {"quant_method": "modelopt", "quant_algo": "NVFP4",
+             "producer": {"name": "modelopt", "version": "0.43.0rc2.dev91+gc79ebc014"},
+             "config_groups": {"group_0": {
+                 "weights": {"dynamic": False, "num_bits": 4, "type": "float", "group_size": 16},
+                 "input_activations": {"dynamic": False, "num_bits": 4, "type": "float", "group_size": 16},
+                 "targets": ["Linear"]}},
+             "kv_cache_scheme": {"dynamic": False, "num_bits": 8, "type": "float"},
+             "ignore": ["lm_head", "model.embed_vision*", "model.vision_tower*"] +
+             [f"model.language_model.layers.{i}.{c}*" for i in range(30) for c in ("mlp", "router", "self_attn")]}
+
+
+def _nvfp4_26b(tmp_path, q: dict = NVFP4_26B) -> str:
+    cfg = json.loads((Path(G26) / "config.json").read_text()) | {"quantization_config": q}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    return str(tmp_path)
+
+
+def test_26b_a4b_nvfp4_experts_only_by_hand(tmp_path):
+    """ModelOpt's "nvfp4_experts_only": the routed experts (experts.E.gate_proj/up_proj/down_proj, 30 x 128 x 3 Linears
+    the checkpoint stores one by one) at e2m1 4 bits with one e4m3 scale a group of 16 (4.5 bits a weight); attention,
+    the dense MLP (the spec's shared expert), the router, the tied embedding and the norms at bf16; the KV cache fp8.
+    The release's own text tensors weigh 17,636,771,900 B (the loader's GEMMA4_MOE_TEXT_RESIDENT_BYTES over its 46,677
+    text tensors): this reading plus the two fp32 per-tensor scalars of each expert Linear (weight_scale_2,
+    input_scale: not counted, as for every per-tensor scale) and the 30 bf16 layer scalars."""
+    s = load_spec(_nvfp4_26b(tmp_path))
+    q = s.quantization
+    assert (q.method, q.bits, q.group_size, q.scale_bits) == ("nvfp4", 4, 16, 8)
+    assert q.components == ("routed_experts",)
+    assert s.dtypes.kv == "fp8"
+    d, m, E, L = 2816, 704, 128, 30
+    experts = L * E * 3 * d * m                                       # 22,837,985,280
+    total = 25_233_141_760                                            # the bf16 reading (test above)
+    want = experts * 4.5 / 8 + (total - experts) * 2
+    r = weights_report(s)
+    assert r.bytes.routed_experts == experts * 4.5 / 8 == 12_846_366_720
+    assert r.bytes.total == want == 17_636_679_680
+    scalars = L * E * 3 * 2 * 4 + L * 2                               # fp32 weight_scale_2 and input_scale; layer_scalar
+    assert want + scalars == 17_636_771_900
+
+
+def test_26b_a4b_nvfp4_that_quantizes_the_router_or_keeps_some_experts(capsys, tmp_path):
+    """The router stays at 16 bits whatever the list says (no method here quantizes it unless asked), so leaving its
+    pattern out changes nothing; a pattern keeping one layer's experts unquantized is a component at two widths:
+    refused in one line."""
+    no_router = NVFP4_26B | {"ignore": [p for p in NVFP4_26B["ignore"] if not p.endswith("router*")]}
+    assert weights_report(load_spec(_nvfp4_26b(tmp_path, no_router))).bytes.total == 17_636_679_680
+    some = NVFP4_26B | {"ignore": NVFP4_26B["ignore"] + ["model.language_model.layers.0.experts*"]}
+    refused(capsys, "weights", _nvfp4_26b(tmp_path, some), words="leaves part of the routed_experts unquantized")
+
+
+def test_26b_a4b_nvfp4_copied_hf_quant_config_keeps_its_fp8_cache(tmp_path):
+    """hf_quant_config.json's block copied into config.json (``producer`` modelopt, no ``quant_method``; vLLM's
+    ``_parse_quant_hf_config`` gives it ``modelopt`` by that mark) was read as ModelOpt for the weights but not for the
+    cache: ``kv_cache_quant_algo`` FP8 came out bf16. The cache dtype now follows the same test as the weights."""
+    hq = {"producer": {"name": "modelopt", "version": "0.43.0rc2.dev91+gc79ebc014"},
+          "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": "FP8", "group_size": 16,
+                           "exclude_modules": NVFP4_26B["ignore"]}}
+    s = load_spec(_nvfp4_26b(tmp_path, hq))
+    assert s.quantization.method == "nvfp4" and s.dtypes.kv == "fp8"
+    assert weights_report(s).bytes.total == 22_837_985_280 * 4.5 / 8 + 2_395_156_480 * 2 == 17_636_679_680
