@@ -98,8 +98,23 @@ class BlockPool:
         return int(self.max_concurrency(budget, context) * context)
 
 
+class GroupedPages(BlockPool):
+    """A pool of one page size: each group holds ``group_size`` tensors of ``page_bytes`` pages, and a block id takes
+    a page in each (vLLM's ``get_num_blocks``); the hybrid and sliding layouts, not DeepSeek-V4's groups of pages of
+    several sizes."""
+
+    @property
+    def block_bytes(self) -> int:
+        """Bytes one block id takes: a page in each of the ``group_size`` tensors."""
+        return self.page_bytes * self.group_size
+
+    def num_blocks(self, budget: float) -> int:
+        """Block ids in ``budget`` bytes (``get_num_blocks``: ``int(available // page // group_size)``)."""
+        return max(int(budget // self.page_bytes // self.group_size), 0)
+
+
 @dataclass(frozen=True)
-class HybridPages(BlockPool):
+class HybridPages(GroupedPages):
     """vLLM's paging of a hybrid on one GPU (module docstring); bytes and tokens."""
 
     attention_layers: int       # layers with a K/V cache
@@ -132,15 +147,6 @@ class HybridPages(BlockPool):
         """(attention, state) empty layers that fill the last group of each kind."""
         return (self.attention_groups * self.group_size - self.attention_layers,
                 self.state_groups * self.group_size - self.state_layers)
-
-    @property
-    def block_bytes(self) -> int:
-        """Bytes one block id takes: a page in each of the ``group_size`` tensors."""
-        return self.page_bytes * self.group_size
-
-    def num_blocks(self, budget: float) -> int:
-        """Block ids in ``budget`` bytes (``get_num_blocks``: ``int(available // page // group_size)``)."""
-        return max(int(budget // self.page_bytes // self.group_size), 0)
 
     def blocks_per_request(self, context: int) -> int:
         """Block ids one request of ``context`` tokens holds: a block of ``block_size`` tokens in each attention

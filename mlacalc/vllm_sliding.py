@@ -53,11 +53,11 @@ from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
 from .spec import ModelSpec
 from .units import MAX_COUNT
-from .vllm_hybrid import KERNEL_BLOCK, BlockPool, group_size
+from .vllm_hybrid import KERNEL_BLOCK, GroupedPages, group_size
 
 
 @dataclass(frozen=True)
-class SlidingPages(BlockPool):
+class SlidingPages(GroupedPages):
     """vLLM's paging of a model with sliding-window layers on one GPU (module docstring); bytes and tokens."""
 
     full_layers: int            # layers attending the whole context
@@ -98,15 +98,6 @@ class SlidingPages(BlockPool):
         """(full, sliding) empty layers that fill the last group of each kind."""
         return (self.full_groups * self.group_size - self.full_layers,
                 self.sliding_groups * self.group_size - self.sliding_layers)
-
-    @property
-    def block_bytes(self) -> int:
-        """Bytes one block id takes: a page in each of the ``group_size`` tensors."""
-        return self.page_bytes * self.group_size
-
-    def num_blocks(self, budget: float) -> int:
-        """Block ids in ``budget`` bytes (``get_num_blocks``: ``int(available // page // group_size)``)."""
-        return max(int(budget // self.page_bytes // self.group_size), 0)
 
     def sliding_tokens(self, context: int) -> int:
         """Tokens a sliding layer holds for a request of ``context``: ``min(window - 1 + batched, context)``."""
