@@ -562,17 +562,23 @@ def _params(folder: Path) -> tuple | None:
     return j["params_total"], j["params_active"]
 
 
-def drops(tmp: Path) -> list[str]:
-    """Keys whose deletion leaves a fixture loadable with other parameter counts (see the module docstring)."""
-    found = []
-    folder = tmp / "drops"
+def _loadable_fixtures(folder: Path, measure):
+    """(path, config, ``measure(folder)``) of each fixture in ``tests/fixtures/hf`` that loads, its config written to
+    ``folder/config.json`` (made here) first: the baseline the --drops and --swaps passes compare each edit with."""
     folder.mkdir()
     for path in sorted(HF.glob("*/config.json")):
         cfg = json.loads(path.read_text())
         (folder / "config.json").write_text(json.dumps(cfg))
-        base = _params(folder)
-        if base is None:
-            continue
+        base = measure(folder)
+        if base is not None:
+            yield path, cfg, base
+
+
+def drops(tmp: Path) -> list[str]:
+    """Keys whose deletion leaves a fixture loadable with other parameter counts (see the module docstring)."""
+    found = []
+    folder = tmp / "drops"
+    for path, cfg, base in _loadable_fixtures(folder, _params):
         inner = _inner(cfg)
         for where, key in [(None, k) for k in cfg] + [(inner, k) for k in (cfg[inner] if inner else [])]:
             c = json.loads(json.dumps(cfg))
@@ -613,13 +619,7 @@ def swaps(tmp: Path) -> list[str]:
     taken for a null that transformers keeps (DBRX "n_layers": null read as 24 layers) was not (6355d9f)."""
     found = []
     folder = tmp / "swaps"
-    folder.mkdir()
-    for path in sorted(HF.glob("*/config.json")):
-        cfg = json.loads(path.read_text())
-        (folder / "config.json").write_text(json.dumps(cfg))
-        base = _sizes(folder)
-        if base is None:
-            continue
+    for path, cfg, base in _loadable_fixtures(folder, _sizes):
         inner = _inner(cfg)
         blocks = [()] + ([(inner,)] if inner else [])
         blocks += [b + (k,) for b in list(blocks) for k, v in _parent(cfg, b + ("",)).items()
