@@ -16,7 +16,6 @@ roofline prices with ``auto``). Prefill is priced by the ``sdpa`` coefficients w
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import NamedTuple
@@ -25,6 +24,7 @@ from mlacalc.hardware import load_hardware
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
 from mlacalc.step import Step, roofline
+from check_tables import json_flag_args  # bench/ on sys.path, as scripts run
 
 class Point(NamedTuple):
     """One published measurement and the setup it was taken at. ``context``: prefill, the prompt (S); decode, the
@@ -178,9 +178,7 @@ def h800_headline() -> dict:
 
 
 def main(argv: list[str]) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--json", action="store_true", help="one JSON object per point")
-    a = ap.parse_args(argv)
+    a = json_flag_args(__doc__, argv)
     first, second = rows(POINTS, "mla"), rows(GQA_MHA_POINTS, "gqa-mha-2026-12-05")
     if a.json:
         for row in first + second:

@@ -22,7 +22,6 @@ are a validation set; the sampler path and the log's settings are read from each
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -34,6 +33,7 @@ from mlacalc.kv import kv_report
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
 from mlacalc.vllm import PROCESS_NON_TORCH_BYTES, sampler_peak
+from check_tables import json_flag_args, dash as _f  # bench/ on sys.path, as scripts run
 
 GIB = 2**30
 REPO = Path(__file__).resolve().parent.parent
@@ -255,14 +255,8 @@ def predict_sglang(p: SPoint) -> dict:
             "default_fraction": default.sglang.mem_fraction_static}
 
 
-def _f(x, fmt="{:.2f}") -> str:
-    return "-" if x is None else fmt.format(x)
-
-
 def main(argv: list[str]) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--json", action="store_true", help="one JSON object per point")
-    a = ap.parse_args(argv)
+    a = json_flag_args(__doc__, argv)
     vrows, srows = [predict_vllm(p) for p in VPOINTS], [predict_sglang(p) for p in SPOINTS]
     if a.json:
         for r in vrows + srows:

@@ -17,7 +17,6 @@ None: the log does not say. Nothing here is fitted: the points are a validation 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -29,6 +28,7 @@ from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
 
 from vllm_capacity_checks import QWEN3_FP8  # the same checkpoint's fp8 blocks (bench/ on sys.path, as scripts run)
+from check_tables import json_flag_args  # bench/ on sys.path, as scripts run
 
 GIB = 2**30
 
@@ -119,9 +119,7 @@ def predict(p: Point) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--json", action="store_true", help="one JSON object per point")
-    a = ap.parse_args(argv)
+    a = json_flag_args(__doc__, argv)
     rows = [predict(p) for p in POINTS]
     if a.json:
         for r in rows:

@@ -21,7 +21,6 @@ from the sources (URLs below) and the torchtitan configs they name.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import NamedTuple
@@ -30,6 +29,7 @@ from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
 from mlacalc.params import stage_params
 from mlacalc.training import GIB, WEIGHT_GATHER_BYTES, TrainRun, stage_memory, zero3_units
+from check_tables import json_flag_args  # bench/ on sys.path, as scripts run
 
 PERF = "https://github.com/pytorch/torchtitan/blob/main/docs/performance.md"     # torchtitan 9dec370, 2024-12
 TRAINY = "https://github.com/pytorch/torchtitan/blob/main/benchmarks/llama3_8b_h200_2025-06_torchtitan.md"
@@ -158,9 +158,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", action="store_true", help="one JSON object per point")
-    args = ap.parse_args(argv)
+    args = json_flag_args(__doc__, argv)
     rows = [predict(p) for p in POINTS]
     if args.json:
         for r in rows:

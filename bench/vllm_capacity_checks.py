@@ -22,7 +22,6 @@ say. Nothing here is fitted: the points are a validation set.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -33,6 +32,7 @@ from mlacalc.kv import kv_report
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import Quantization, load_spec
 from mlacalc.vllm import PROCESS_NON_TORCH_BYTES
+from check_tables import json_flag_args, dash as f  # bench/ on sys.path, as scripts run
 
 GIB = 2**30
 
@@ -167,14 +167,8 @@ def gap(r: dict) -> dict:
             "total": r["m_kv_gib"] - r["log_kv_gib"]}
 
 
-def f(x, fmt="{:.2f}") -> str:
-    return "-" if x is None else fmt.format(x)
-
-
 def main(argv: list[str]) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--json", action="store_true", help="one JSON object per point")
-    a = ap.parse_args(argv)
+    a = json_flag_args(__doc__, argv)
     rows = [predict(p) for p in POINTS]
     for r in rows:
         r["gap_gib"] = gap(r)
