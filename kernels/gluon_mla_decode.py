@@ -40,15 +40,21 @@ __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_split
 class GluonMLAConfig:
     """block_n: keys per tile, 32 (4 kv buffers) or 64 (2 buffers); which one a call takes: default_gluon_config (64
     above 64 query rows over a 16-bit cache, else 32). rescale_slack: base-2 growth of a row's max before the
-    running output is rescaled (gluon_mla_seesaw._softmax_step; 0: every tile, as FlashMLA does)."""
+    running output is rescaled (gluon_mla_seesaw._softmax_step; 0: every tile, as FlashMLA does). l2_prefetch_pairs
+    (fp8 caches only): how many pairs of tiles ahead of its TMA copy the widening group asks L2 for a pair's bytes
+    (gluon_mla_seesaw._prefetch_tile; 0: none)."""
 
     block_n: int = 32
     rescale_slack: float = RESCALE_SLACK.value
+    l2_prefetch_pairs: int = 0
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
 BLOCK_H = 64  # one wgmma M tile; both warp groups share its rows
 WIDE_TILE = GluonMLAConfig(block_n=64)
+# fp8 caches: 32-key tiles, the widening group prefetching one pair ahead into L2 (UNMEASURED when written:
+# bench/ab_prefetch.py times 0, 1 and 2 pairs)
+FP8_TILE = GluonMLAConfig(l2_prefetch_pairs=1)
 
 
 def default_gluon_config(rows: int, *, fp8: bool = False, page_size: int | None = None) -> GluonMLAConfig:
@@ -63,7 +69,9 @@ def default_gluon_config(rows: int, *, fp8: bool = False, page_size: int | None 
     (ab_t39_64.json, with the tile's earlier, spilling build). Until _pair_tiles kept the wgmma descriptors in the
     loop, the 64-key tile spilled 427 times under 3.6 (0.99-1.15x the 32-key tile's time), which is why it was off
     there before. fp8 caches keep 32 keys (their widening group fills 32-key tiles)."""
-    if rows > BLOCK_H and not fp8 and (page_size is None or page_size % WIDE_TILE.block_n == 0):
+    if fp8:
+        return FP8_TILE
+    if rows > BLOCK_H and (page_size is None or page_size % WIDE_TILE.block_n == 0):
         return WIDE_TILE
     return DEFAULT_GLUON_CONFIG
 
@@ -165,6 +173,8 @@ def mla_decode_gluon(
                 "the Gluon kernel's fp8 cache takes no schedule (its widening group plans one split)")
         require(schedule is None or num_splits is None, "num_splits",
                 "not with a schedule (the schedule cuts the work itself)")
+        require(config is None or (type(config.l2_prefetch_pairs) is int and 0 <= config.l2_prefetch_pairs <= 4),
+                "config", f"l2_prefetch_pairs must be an integer 0-4, got {config and config.l2_prefetch_pairs!r}")
         page = kv_cache.shape[1] if block_table is not None else None
         cfg = config or default_gluon_config(q.shape[1] * q.shape[2], fp8=kv_cache.dtype == torch.float8_e4m3fn,
                                              page_size=page)
@@ -248,6 +258,7 @@ class _GluonPlan:
                        seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8)
         self.unit = unit
         self.slack = config.rescale_slack
+        self.pf_pairs = config.l2_prefetch_pairs if self.fp8 else 0
         self._desc_key = None
         self._descs = None
 
@@ -267,6 +278,7 @@ class _GluonPlan:
                                  self.kv_layouts[0]),
                 TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [self.block_n, dr], self.kv_layouts[1]),
             )
+            self._kv2d = (kv2d, kv2d.stride(0))  # the widening group's L2 prefetches read its rows' addresses
             self._desc_key = k
         return self._descs
 
@@ -285,7 +297,7 @@ class _GluonPlan:
             sched = seqs = lens  # unused pointers
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
                 *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr, sched, seqs,
-                self.sched_shape is not None, self.unit, self.slack)
+                self.sched_shape is not None, self.unit, self.slack, *self._kv2d, self.pf_pairs)
         _LAUNCH_SEESAW(self.launch_key, self.grid, args, num_warps=4)
         if self.sched_shape is not None:
             combine_slots(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), seqs,
@@ -315,12 +327,15 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
     arg_types = [q_desc(BLOCK_H, 256), q_desc(BLOCK_H, 64), kv_desc(config.block_n, 256), kv_desc(config.block_n, 64),
                  "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32" if scale_ptr else "*i32"] + ["i32"] * 10 \
         + ["fp32", "fp32"]
+    prefetch = {"KV_RAW": "*fp8e4nv" if fp8 else "*bf16", "stride_kv_row": "i32"}
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
                   NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr, SCHEDULED=scheduled,
-                  UNIT=split_keys(config), SLACK=config.rescale_slack)
+                  UNIT=split_keys(config), SLACK=config.rescale_slack,
+                  PF_PAIRS=config.l2_prefetch_pairs if fp8 else 0)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
-    signature = dict(zip(names, arg_types)) | {"SCHED": "*i32", "SEQ_INFO": "*i32"} | {k: "constexpr" for k in consts}
+    signature = dict(zip(names, arg_types)) | {"SCHED": "*i32", "SEQ_INFO": "*i32"} | prefetch \
+        | {k: "constexpr" for k in consts}
     src = GluonASTSource(kernel, signature, constexprs={(names.index(k),): v for k, v in consts.items()})
     return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=4))

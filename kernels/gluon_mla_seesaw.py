@@ -368,6 +368,56 @@ def _load_fp8_part(desc_half, raw_half, col, desc_rope, raw_rope, staged, free, 
 
 
 @gluon.jit
+def _prefetch_tile(KV_RAW, stride_kv_row, row, t, n_tiles, start, end, BLOCK_N: gl.constexpr):
+    """Ask L2 for fp8 tile t's bytes (its keys' rows from cache row `row`: one contiguous range, a tile never crosses
+    a block) before its TMA copy is issued: `prefetch.global.L2` a 128-byte line a lane, 256 lanes a tile (a 32-key
+    tile of 576-byte rows is 144 lines), lanes past the tile's valid keys predicated off (no address past them is
+    touched), none for a tile past the split. Why: the widening group issues a pair's copy only when the compute
+    groups free the pair before it, so at most one pair of fp8 tiles (36 KB) is in flight an SM, and the copy's DRAM
+    latency plus the widening then bound the loop (docs/kernels-notes.md, "L2 prefetch for the fp8 widening group");
+    with the lines already in L2 the copy waits for L2 only, while the prefetches keep DRAM busy ahead of it."""
+    layout: gl.constexpr = gl.BlockedLayout([2], [32], [WG_WARPS], [0])
+    off = gl.arange(0, 256, layout=layout) * 128
+    keys = gl.minimum(end - (start + t * BLOCK_N), BLOCK_N)
+    nbytes = gl.where(t < n_tiles, keys * stride_kv_row, 0)
+    ok = (off < nbytes).to(gl.int32)
+    ptrs = KV_RAW + row.to(gl.int64) * stride_kv_row + gl.minimum(off, gl.maximum(nbytes - 1, 0))
+    gl.inline_asm_elementwise(
+        "{ .reg .pred p; setp.ne.s32 p, $2, 0; @p prefetch.global.L2 [$1]; mov.u32 $0, 0; }", "=r,l,r", [ptrs, ok],
+        dtype=gl.int32, is_pure=False, pack=1)
+
+
+@gluon.jit
+def _prefetch_pair(KV_RAW, stride_kv_row, t, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
+                   BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """L2 prefetch of tiles t and t + 1 (t even; :func:`_prefetch_tile`), their rows looked up here."""
+    row0 = _pair_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
+    _prefetch_tile(KV_RAW, stride_kv_row, row0, t, n_tiles, start, end, BLOCK_N)
+    _prefetch_tile(KV_RAW, stride_kv_row, _odd_row(row0, t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
+                                                   BLOCK_N, PAGED, PAGE_SIZE), t + 1, n_tiles, start, end, BLOCK_N)
+
+
+@gluon.jit
+def _pair_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.constexpr, PAGED: gl.constexpr,
+              PAGE_SIZE: gl.constexpr):
+    """Row of even tile t (:func:`_part_row`), the one block-table load of a pair when its two tiles share a block."""
+    return _part_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
+
+
+@gluon.jit
+def _odd_row(row0, t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.constexpr, PAGED: gl.constexpr,
+             PAGE_SIZE: gl.constexpr):
+    """Row of tile t + 1 given even tile t's: the next BLOCK_N rows where the pair shares a block (splits start at
+    multiples of two tiles, so a pair never crosses a block of a multiple of 2 x BLOCK_N tokens; a contiguous cache
+    has none), else its own lookup. Past the split the row is not clamped as _part_row's is: _prefetch_tile touches
+    no address of a tile past the split."""
+    if PAGED and PAGE_SIZE % (2 * BLOCK_N) != 0:
+        return _part_row(t + 1, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
+    else:
+        return row0 + BLOCK_N
+
+
+@gluon.jit
 def _widen_part(raw_half, kv_half, raw_rope, kv_rope, staged, ready, buf, phase, D_LAT: gl.constexpr,
                 ROPE: gl.constexpr, BLOCK_N: gl.constexpr):
     """Once one part of buffer buf has landed (staged, phase): widen it in place (its value half, and the RoPE part
@@ -383,14 +433,16 @@ def _widen_part(raw_half, kv_half, raw_rope, kv_rope, staged, ready, buf, phase,
 def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi,
               free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
               kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-              PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
-              BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr):
+              KV_RAW, stride_kv_row, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr,
+              BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, PF_PAIRS: gl.constexpr):
     """Warp group 2 of the fp8 kernel: each fp8 tile is loaded by TMA into the upper half of the 16-bit buffer it
     will occupy and widened there, so four buffers fit (two pairs: one computed while the next is loaded and
     widened), as in the bf16 kernel. Per pair of tiles: widen the pair (parts in the order the compute groups read
     them, signalling the `ready` barriers a TMA would), then refill the previous pair's buffers with the next pair
     once the compute groups free them (free_*, part by part: the bf16 kernel's reload points). An even tile's parts
-    are V_L | V_R + RoPE, an odd tile's V_R | V_L + RoPE."""
+    are V_L | V_R + RoPE, an odd tile's V_R | V_L + RoPE. PF_PAIRS > 0: each pair's copy is preceded by an L2
+    prefetch PF_PAIRS pairs earlier (:func:`_prefetch_tile`); its rows are looked up at the top of the iteration, so
+    the block-table loads' latency passes under the widening."""
     D_HALF: gl.constexpr = D_LAT // 2
     for k in gl.static_range(NUM_BUF):  # the first two pairs into the empty buffers
         _load_fp8_part(kv_half_desc, raw_lo, 0, kv_rope_desc, raw_rope, staged_lo, free_lo, k, 0, k, n_tiles, start,
@@ -398,6 +450,9 @@ def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_r
         _load_fp8_part(kv_half_desc, raw_hi, D_HALF, kv_rope_desc, raw_rope, staged_hi, free_hi, k, 0, k, n_tiles,
                        start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, k % 2 == 0, False, BLOCK_N, PAGED,
                        PAGE_SIZE)
+    for p in gl.static_range(2, 2 + PF_PAIRS):  # the pairs whose copies the first PF_PAIRS iterations issue
+        _prefetch_pair(KV_RAW, stride_kv_row, 2 * p, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
+                       BLOCK_N, PAGED, PAGE_SIZE)
     _recast_q(q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready, D_LAT, BLOCK_H)
     for i in range(gl.cdiv(n_tiles, 2)):
         t0 = 2 * i
@@ -405,6 +460,7 @@ def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_r
         b0 = t0 % NUM_BUF
         b1 = b0 + 1
         ph = (t0 // NUM_BUF) & 1
+        tp = t0 + 2 + 2 * PF_PAIRS  # the pair this iteration prefetches (when it issues a copy: i >= 1)
         _widen_part(raw_lo, kv_lo, raw_rope, kv_rope, staged_lo, ready_lo, b0, ph, D_LAT, False, BLOCK_N)
         _widen_part(raw_hi, kv_hi, raw_rope, kv_rope, staged_hi, ready_hi, b0, ph, D_LAT, True, BLOCK_N)
         if t1 < n_tiles:
@@ -427,6 +483,9 @@ def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_r
             _load_fp8_part(kv_half_desc, raw_lo, 0, kv_rope_desc, raw_rope, staged_lo, free_lo, c0 + 1, fph, t1 + 2,
                            n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, True, BLOCK_N,
                            PAGED, PAGE_SIZE)
+            if PF_PAIRS > 0:
+                _prefetch_pair(KV_RAW, stride_kv_row, tp, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
+                               BLOCK_N, PAGED, PAGE_SIZE)
 
 
 @gluon.jit
@@ -921,7 +980,8 @@ def _mla_decode_seesaw_kernel(
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
     FP8: gl.constexpr, SCALE_PTR: gl.constexpr, SCHED=None, SEQ_INFO=None, SCHEDULED: gl.constexpr = False,
-    UNIT: gl.constexpr = 1, SLACK: gl.constexpr = RESCALE_SLACK,
+    UNIT: gl.constexpr = 1, SLACK: gl.constexpr = RESCALE_SLACK, KV_RAW=None, stride_kv_row=0,
+    PF_PAIRS: gl.constexpr = 0,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles in
     place in the 16-bit buffers (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry
@@ -1033,7 +1093,8 @@ def _mla_decode_seesaw_kernel(
             (_wg_widen, (raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo,
                                   ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar,
                                   q_ready, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
-                                  stride_bt_b, seq_rows, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF)),
+                                  stride_bt_b, seq_rows, KV_RAW, stride_kv_row, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
+                                  BLOCK_N, NUM_BUF, PF_PAIRS)),
         ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
     elif SCHEDULED:
         gl.warp_specialize([

@@ -64,6 +64,32 @@ def test_seesaw_kernel_fp8_compiles_for_sm90(paged):
     assert "cvt.rn.f16x2.e4m3x2" in ptx  # fp8 -> fp16, two values a conversion
 
 
+@pytest.mark.parametrize("pairs", [0, 1, 2])
+@pytest.mark.parametrize("paged", [False, True])
+def test_fp8_l2_prefetch_issues_predicated_line_prefetches(pairs, paged):
+    """l2_prefetch_pairs: the widening group asks L2 for the tiles `pairs` pairs ahead of their TMA copy, one
+    predicated `prefetch.global.L2` a 128-byte line a lane (256 lanes a tile over 128 threads: two a thread, so two
+    in the PTX a call), two tiles a pair. In the PTX: the loop's two tiles (4) plus two tiles for each pair prefetched
+    before it (4 x pairs); none at 0, and the bf16 kernel never prefetches. Shared memory is unchanged (L2, not shared memory, holds the lines)."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
+
+    k = _compile(GluonMLAConfig(l2_prefetch_pairs=pairs), paged, fp8=True)
+    ptx = k.asm["ptx"]
+    sites = ptx.count("prefetch.global.L2")
+    assert sites == (0 if pairs == 0 else 4 + 4 * pairs)
+    assert all(re.search(r"@%?p\w* prefetch\.global\.L2", line) for line in ptx.splitlines()
+               if "prefetch.global.L2" in line)  # every one predicated: no line past a tile's valid keys
+    assert 221_184 <= k.metadata.shared <= H100_MAX_SHARED_PER_BLOCK
+    assert "prefetch.global.L2" not in _compile(GluonMLAConfig(l2_prefetch_pairs=pairs), paged).asm["ptx"]
+
+
+def test_fp8_default_tile_prefetches_one_pair():
+    from mlacalc.kernels.gluon_mla_decode import default_gluon_config
+
+    assert default_gluon_config(128, fp8=True).l2_prefetch_pairs == 1
+    assert default_gluon_config(128).l2_prefetch_pairs == 0
+
+
 @pytest.mark.parametrize("fp8_ds", [False, True])
 @pytest.mark.parametrize("paged", [False, True])
 def test_sparse_seesaw_kernel_compiles_for_sm90(paged, fp8_ds):

@@ -263,6 +263,24 @@ def test_gluon_mla_fp8(mode):
 
 
 @needs_sm90
+@pytest.mark.parametrize("pairs", [0, 1, 2, 4])
+@pytest.mark.parametrize("heads", [128, 16])
+def test_gluon_mla_fp8_l2_prefetch(pairs, heads):
+    """The fp8 widening group's L2 prefetch (gluon_mla_seesaw._prefetch_tile) changes no value: 0-4 pairs ahead,
+    paged and contiguous, lengths that end mid-tile and mid-pair, a one-key sequence, 7 splits, against the float64
+    reference. The longest sequence is the last, with no spare rows after it (extra_capacity=0): its last tile holds
+    one key, so an unclamped prefetch would name up to 31 rows past the cache's allocation."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+
+    cfg = GluonMLAConfig(l2_prefetch_pairs=pairs)
+    for paged, splits in ((True, None), (False, None), (True, 7)):
+        case = _mla(lens=[1500, 64, 65, 1, 333, 4097], heads=heads, paged=paged, fp8=True, extra_capacity=0)
+        out = run_mla_case(mla_decode_gluon, case, config=cfg, num_splits=splits)
+        assert rel_error(out, case.ref) < 2e-2, (paged, splits)
+
+
+@needs_sm90
 @pytest.mark.parametrize("slack", [8.0, 0.0, 1.0])
 @pytest.mark.parametrize("block_n", [64, 32])
 @pytest.mark.parametrize("trend", ["rising", "falling", "peaked", "spikes"])
