@@ -715,6 +715,25 @@ def test_the_gluon_wrapper_refuses_a_schedule_with_splits_or_an_fp8_cache(monkey
         gm.mla_decode_gluon(q, kv, softmax_scale=0.1, schedule=object())
 
 
+def test_the_gluon_wrapper_refuses_a_bad_l2_prefetch_distance(monkeypatch):
+    """GluonMLAConfig.l2_prefetch_pairs is a whole number of pairs, 0-4 (the prologue unrolls one prefetch a pair):
+    -1, 5, 1.5 or True are each one KernelInputError naming config, before any device work; 0 and 4 pass the check
+    (and fail later on CPU tensors, past it)."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels import gluon_mla_decode as gm
+
+    monkeypatch.setattr(gm, "gluon_supported", lambda *a, **k: True)
+    monkeypatch.setattr(gm, "_GluonPlan", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("past the checks")))
+    q = torch.randn(1, 1, 64, 576, dtype=torch.bfloat16)
+    kv = torch.randn(1, 128, 576, dtype=torch.bfloat16).to(torch.float8_e4m3fn)
+    for bad in (-1, 5, 1.5, True):
+        with pytest.raises(KernelInputError, match="^config: l2_prefetch_pairs must be an integer 0-4"):
+            gm.mla_decode_gluon(q, kv, softmax_scale=0.1, kv_scale=1.0, config=gm.GluonMLAConfig(l2_prefetch_pairs=bad))
+    for good in (0, 4):
+        with pytest.raises(RuntimeError, match="past the checks"):
+            gm.mla_decode_gluon(q, kv, softmax_scale=0.1, kv_scale=1.0, config=gm.GluonMLAConfig(l2_prefetch_pairs=good))
+
+
 def test_a_schedule_filled_for_one_batch_is_refused_for_another(monkeypatch):
     """The contract: one schedule per launch shape and set of lengths. Reused for a batch of another size (or a
     tile of another shape) it is one KernelInputError naming `schedule`, before any launch."""
