@@ -9,12 +9,20 @@ What a module keeps (the rule behind every entry below):
 
 - ``nn.Linear`` keeps its input (not its output). Layers reading one tensor share it: q/k/v read one input.
 - RMSNorm (fused) keeps its input and the per-token ``rstd`` in fp32; a layer has ``norms_per_layer`` of them (4:
-  Gemma-2/3's post-attention and post-FFN norms too; 1: a parallel attention/FFN block reading one norm's output).
-- RoPE keeps only ``cos``/``sin`` (shared by every layer: counted once per stage); queries and keys after
-  RoPE are kept by the attention kernel.
+  Gemma-2/3/4's post-attention and post-FFN norms too; 1: a parallel attention/FFN block reading one norm's output;
+  8: Gemma-4's MoE layer, ``ffn.branch_norms``). Per-head q/k norms (Qwen3, Gemma) and Gemma-4's weightless value norm
+  (``attention.v_norm``) likewise, per head; two norms reading one tensor keep it once (Gemma-4's ``v_from_k``
+  layers: ``v_norm`` reads what ``k_norm`` reads:
+  :meth:`~mlacalc.attention.conventional.Conventional.projection_tensors`).
+- Each layer keeps its own attention block's tensors: the sliding layers' where ``attention.sliding_shape`` gives
+  them heads or head dims of their own (Gemma-4, MiMo-V2-Flash).
+- RoPE keeps only ``cos``/``sin`` (shared by every layer: counted once per stage, once a width where the sliding
+  layers rotate their own); queries and keys after RoPE are kept by the attention kernel.
 - Attention, fused (FlashAttention-2 style): ``q, k, v, out`` and the fp32 log-sum-exp per query row; no
-  S x S. GQA keys and values stay at KV heads. A gated output ``out * sigmoid(gate)`` (Qwen3-Next, Trinity) also
-  keeps sigmoid's output and the product (o_proj's input). Eager: ``softmax(QK^T)`` in the activation dtype (Megatron's
+  S x S. GQA keys and values stay at KV heads, except in a block wider than FlashAttention's 256 (Gemma-4's 512-wide
+  full layers), which PyTorch's memory-efficient SDPA kernel runs on ``repeat_kv``'s copies at every query head
+  (:meth:`~mlacalc.attention.conventional.Conventional.kernel_expands_kv`). A gated output ``out * sigmoid(gate)``
+  (Qwen3-Next, Trinity) also keeps sigmoid's output and the product (o_proj's input). Eager: ``softmax(QK^T)`` in the activation dtype (Megatron's
   fused scale-mask-softmax), kept by softmax's backward and by ``P V``; GQA keys and values expanded to all
   heads by ``repeat_kv`` (a copy), as the matmuls keep them. No attention dropout (modern LLMs train without).
 - Gated FFN ``down(silu(gate(x)) * up(x))``: ``x``, the SiLU input, both factors of the product and the
@@ -23,7 +31,10 @@ What a module keeps (the rule behind every entry below):
   (int64) and the normalised top-k weights (fp32); the permuted token copies that feed the experts (the
   dispatch buffer, ``b s k x h``); each copy's gated-FFN tensors; the expert outputs kept by the multiply with
   the routing weights (the combine buffer, ``b s k x h``). Shared experts are a dense gated FFN; a sigmoid gate on
-  them (Qwen2-MoE) keeps their output and the sigmoid's for its product.
+  them (Qwen2-MoE) keeps their output and the sigmoid's for its product. Gemma-4's block (``ffn.branch_norms``) adds
+  a post-norm on each branch, the experts' pre-norm and the router's own norm and scale (:func:`_router_norm`), its
+  softmax in bf16.
+- The head: soft-capped logits (``final_logit_softcap``: Gemma-2, Gemma-4) keep tanh's output, ``b s V``.
 - MLA (DeepSeek-V2, arXiv 2405.04434, eqs. 9-14 and 37-40): ``c_Q`` before and after its RMSNorm (the
   latter is the input of ``W_UQ``), ``[c_KV | k_R]`` as ``W_DKV`` writes it (the norm keeps the ``c_KV`` view,
   which keeps the whole buffer alive), the normed latent (input of ``W_UKV``), then the decompressed per-head

@@ -23,6 +23,9 @@ query heads per group):
   and no v bias; the cache keeps V beside K (transformers' DynamicCache stores ``value_states``, vLLM's Attention
   writes K and V; vLLM builds the layer's ``qkv_proj`` with a V half and loads ``k_proj`` into it, a copy the
   checkpoint does not hold and this count leaves out).
+- **training** (:meth:`Conventional.projection_tensors`): q/k norms and a value norm (``v_norm``, Gemma-4's weightless
+  one) keep their inputs and rstd a head; under ``v_from_k`` the value norm's input is the key norm's, kept once. A
+  block wider than FlashAttention's 256 keeps K/V at every query head (:meth:`Conventional.kernel_expands_kv`).
 - **roofline**: one fused ``qkv_proj`` GEMM (with a low-rank query: ``q_down`` then ``q_up`` beside a ``kv`` GEMM;
   with ``v_from_k`` no V columns), the cache write, then the core over the cached K/V (``d_k = d_qk``, ``d_v``),
   reading each attended key's K and V once at the KV dtype.
