@@ -22,9 +22,10 @@ What a module keeps (the rule behind every entry below):
   S x S. GQA keys and values stay at KV heads, except in a block wider than FlashAttention's 256 (Gemma-4's 512-wide
   full layers), which PyTorch's memory-efficient SDPA kernel runs on ``repeat_kv``'s copies at every query head
   (:meth:`~mlacalc.attention.conventional.Conventional.kernel_expands_kv`). A gated output ``out * sigmoid(gate)``
-  (Qwen3-Next, Trinity) also keeps sigmoid's output and the product (o_proj's input). Eager: ``softmax(QK^T)`` in the activation dtype (Megatron's
-  fused scale-mask-softmax), kept by softmax's backward and by ``P V``; GQA keys and values expanded to all
-  heads by ``repeat_kv`` (a copy), as the matmuls keep them. No attention dropout (modern LLMs train without).
+  (Qwen3-Next, Trinity) also keeps sigmoid's output and the product (o_proj's input). Eager: ``softmax(QK^T)`` in
+  the activation dtype (Megatron's fused scale-mask-softmax), kept by softmax's backward and by ``P V``; GQA keys
+  and values expanded to all heads by ``repeat_kv`` (a copy), as the matmuls keep them. No attention dropout (modern
+  LLMs train without).
 - Gated FFN ``down(silu(gate(x)) * up(x))``: ``x``, the SiLU input, both factors of the product and the
   down input: 4 ``b s f`` + ``b s h``. Ungated: ``x``, the activation input and the down input.
 - MoE: the router keeps its input (``x``, shared) and its probabilities (fp32, ``b s E``); top-k indices

@@ -256,9 +256,15 @@ def test_26b_torchtitan_tp_is_one_line(capsys):
 
 # --- refusals ------------------------------------------------------------------------------------------------------
 
-def test_v_from_k_without_a_value_norm_is_refused_in_training(capsys, tmp_path):
-    spec = make_spec({"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 64, "qk_norm": True,
-                      "v_from_k": True})
+@pytest.mark.parametrize("where", ["full", "sliding"])
+def test_v_from_k_without_a_value_norm_is_refused_in_training(where):
+    """Without v_norm the kernel's V would be k_proj's output itself (shared with k_norm's input): not modelled,
+    whichever layers take their values from the keys."""
+    gqa = {"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 64, "qk_norm": True}
+    if where == "full":
+        spec = make_spec(gqa | {"v_from_k": True})
+    else:
+        spec = make_spec(gqa | {"sliding_window": 16, "global_every": 2, "sliding_shape": {"v_from_k": True}})
     with pytest.raises(SpecError) as e:
         saved_tensors(spec, 0, cfg(s=64))
     assert e.value.field == "attention.v_from_k" and "through a value norm" in e.value.message
@@ -342,3 +348,25 @@ def test_cli_table_names_both_layer_kinds(capsys):
         main(["train", "gemma-4-26b-a4b", "--seq", "1k"])
     out = capsys.readouterr().out
     assert e.value.code in (0, None) and "moe sliding layer" in out and "moe full layer" in out
+
+
+# --- the profiler's runners build none of the new fields ----------------------------------------------------------
+
+def test_whole_step_refuses_values_from_the_keys(capsys):
+    """The prediction projects no V on a v_from_k layer; the runner would build a v projection."""
+    refused(capsys, "profile", "llama-3.1-8b@attention.v_from_k=true", "--whole-step", "--layers", "2",
+            words="attention.v_from_k: is not built by --whole-step")
+
+
+@pytest.mark.parametrize("attention,ffn,extra,words", [
+    (GQA | {"v_norm": True}, None, {}, "v_norm"),
+    (GQA | {"v_norm": True, "v_from_k": True}, None, {}, "v_from_k"),
+    (GQA, MOE | {"branch_norms": True}, {"norms_per_layer": 8}, "ffn.branch_norms"),
+    (GQA, None, {"final_logit_softcap": True}, "final_logit_softcap"),
+])
+def test_the_multi_gpu_runner_refuses_the_gemma4_fields(attention, ffn, extra, words):
+    from mlacalc.profiler.layout import check_supported
+
+    spec = make_spec(attention, ffn=ffn, **extra)
+    with pytest.raises(SpecError, match=words):
+        check_supported(spec, 2)

@@ -250,7 +250,7 @@ class Conventional(AttentionFamily):
         if a.head_gate:
             raise SpecError("attention.head_gate", "training memory with a head-wise output gate (Step-3.5's g_proj) "
                                                    "is not modelled")
-        if a.v_from_k and not a.v_norm:
+        if (a.v_from_k or spec.sliding_attention.v_from_k) and not a.v_norm:
             raise SpecError("attention.v_from_k", "training memory with values computed from the keys is modelled "
                                                   "through a value norm (Gemma-4's v_norm: attention.v_norm); "
                                                   "without one it is not")
