@@ -4877,11 +4877,21 @@ def _refuse_uncounted_experts(cfg: dict, mt: str, counts: tuple[str, ...] = EXPE
                                "sizes the model")
 
 
+# final_logit_softcapping where a config leaves it out: the class defaults of the model types whose heads apply it
+# (transformers Gemma2Config, VaultGemmaConfig, Gemma3nTextConfig: 30.0; Gemma3TextConfig, Gemma4TextConfig: None).
+# Other models' heads read no such field (LlamaForCausalLM ignores the key)
+SOFTCAP_DEFAULTS = {"gemma2": 30.0, "vaultgemma": 30.0, "gemma3n_text": 30.0, "gemma3_text": None, "gemma4_text": None}
+
+
 def _softcap(cfg: dict, mt: str) -> bool:
-    """Whether the head's logits are soft-capped: ``final_logit_softcapping`` set (Gemma-2, Gemma-3n, Gemma-4: 30.0;
-    transformers' ``Gemma2ForCausalLM``, ``Gemma3nForCausalLM``, ``Gemma4ForCausalLM`` apply ``cap * tanh(logits /
-    cap)`` where it is not None, Gemma-3's configs null). A value other than a positive number or null is refused."""
-    v = cfg.get("final_logit_softcapping")
+    """Whether the head's logits are soft-capped: ``final_logit_softcapping`` set, or left out where the class's
+    default is set (:data:`SOFTCAP_DEFAULTS`), on a model type whose head applies it (transformers'
+    ``Gemma2ForCausalLM``, ``VaultGemmaForCausalLM``, ``Gemma3ForCausalLM``, ``Gemma3nForCausalLM``,
+    ``Gemma4ForCausalLM``: ``cap * tanh(logits / cap)`` where it is not None; Gemma-3's configs null). A value other
+    than a positive number or null is refused."""
+    if mt not in SOFTCAP_DEFAULTS:
+        return False
+    v = cfg.get("final_logit_softcapping", SOFTCAP_DEFAULTS[mt])
     if v is None:
         return False
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:

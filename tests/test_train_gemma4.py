@@ -178,6 +178,27 @@ def test_final_logit_softcapping_is_read(fixture, capped):
     assert load_spec(str(FIXTURES / fixture)).final_logit_softcap is capped
 
 
+@pytest.mark.parametrize("fixture,wrapped,capped", [
+    ("gemma_2_2b", False, True), ("vaultgemma_1b", False, True), ("gemma_3n_e2b", True, True),
+    ("gemma_4_31b", True, False), ("gemma_3_1b", False, False)])
+def test_final_logit_softcapping_left_out_takes_the_class_default(tmp_path, fixture, wrapped, capped):
+    """A config without the key gets its class's default (transformers Gemma2Config, VaultGemmaConfig and
+    Gemma3nTextConfig: 30.0, so Gemma2ForCausalLM, VaultGemmaForCausalLM and Gemma3nForCausalLM cap; Gemma3TextConfig
+    and Gemma4TextConfig: None). Read as uncapped before, whatever the class."""
+    cfg_ = json.loads((FIXTURES / fixture / "config.json").read_text())
+    (cfg_["text_config"] if wrapped else cfg_).pop("final_logit_softcapping", None)
+    (tmp_path / "config.json").write_text(json.dumps(cfg_))
+    assert load_spec(str(tmp_path)).final_logit_softcap is capped
+
+
+def test_final_logit_softcapping_of_a_model_that_applies_none_is_not_read(tmp_path):
+    """Only the Gemma-2/3/3n/4 and VaultGemma heads soft-cap; a Llama config carrying the key (LlamaForCausalLM reads
+    no such field) gets no tanh output: it was counted, 4096 x 128256 x 2 B (1.05 GB) more at b 1, s 4096."""
+    cfg_ = json.loads((FIXTURES / "llama_3_2_1b" / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(cfg_ | {"final_logit_softcapping": 30.0}))
+    assert not load_spec(str(tmp_path)).final_logit_softcap
+
+
 def test_bad_final_logit_softcapping_is_one_line(capsys, tmp_path):
     cfg_ = json.loads((Path(G31) / "config.json").read_text())
     cfg_["text_config"]["final_logit_softcapping"] = "thirty"
