@@ -326,18 +326,45 @@ def test_new_fields_where_they_mean_nothing_are_refused(attention, ffn, extra, w
 
 def test_an_mtp_module_is_sized_by_a_layer_of_its_own_block():
     """MiMo-V2-Flash's MTP layers are sliding (mtp_layer_type): with a sliding shape of their own they were sized as
-    the last layer, a full one here; now as the last sliding layer. 12 layers, full at 0 and 6."""
+    the last layer, a full one here (layer types sliding x 5, full: 12 layers, full at 5 and 11); now as the last
+    sliding layer, 10. Full layers 2 K/V heads of 64, sliding 4: the module's layer keeps K and V at 4."""
     attention = {"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 64, "sliding_window": 16,
                  "sliding_shape": {"num_kv_heads": 4}}
-    spec = make_spec(attention, layers=12, layer_types=["full"] + ["sliding"] * 5, mtp_layers=1,
+    spec = make_spec(attention, layers=12, layer_types=["sliding"] * 5 + ["full"], mtp_layers=1,
                      mtp_layer_type="sliding")
+    assert (spec.layer_type(10), spec.layer_type(11)) == ("sliding", "full")
     c = cfg(s=64)
-    module = {t.name.removeprefix("mtp0.") for t in mtp_tensors(spec, c)}
-    assert _names(spec, 11, c) <= module and spec.layer_type(11) == "sliding"
-    sliding = sum(t.bytes for t in saved_tensors(spec, 11, c))
-    layer_part = sum(t.bytes for t in mtp_tensors(spec, c) if t.name.removeprefix("mtp0.") in _names(spec, 11, c)
-                     and not t.name.startswith("mtp0.head") and "final_norm" not in t.name)
-    assert layer_part == sliding != sum(t.bytes for t in saved_tensors(spec, 6, c))
+    module = {t.name.removeprefix("mtp0."): t for t in mtp_tensors(spec, c)}
+    assert module["attn.k"].dims == module["attn.v"].dims == (1, 64, 4, 64)      # the sliding layers' 4 K/V heads
+    layer_part = sum(t.bytes for n, t in module.items() if n in _names(spec, 10, c))
+    sliding, full = (sum(t.bytes for t in saved_tensors(spec, j, c)) for j in (10, 11))
+    assert layer_part == sliding == full + 2 * 64 * (4 - 2) * 64 * 2       # k and v at 2 K/V heads more
+
+
+def test_megatron_convention_takes_each_layers_heads():
+    """Korthikanti et al.'s layer, 34 s b h + 5 a s^2 b bytes (tp 1, eager), with a the layer's own heads: 8 on the
+    full layers, 4 on the sliding ones (sliding_shape num_heads); both were sized at 8."""
+    attention = {"kind": "mha", "num_heads": 8, "head_dim": 32, "sliding_window": 16,
+                 "sliding_shape": {"num_heads": 4, "num_kv_heads": 4}}
+    spec = make_spec(attention, layer_types=["sliding", "full"])
+    b, s, h = 1, 64, 256
+    c = cfg(b=b, s=s, kernel="eager", convention="megatron")
+    assert layer_activations(spec, 0, c).total == 34 * s * b * h + 5 * 4 * s * s * b
+    assert layer_activations(spec, 1, c).total == 34 * s * b * h + 5 * 8 * s * s * b
+
+
+def test_split_labels_of_the_new_tensors():
+    """What divides each new tensor (the JSON's "split"): v_norm's rstd by the K/V heads a TP rank holds (as k_norm's);
+    the router's and the branches' b s h tensors by SP (the residual stream's tokens); tanh's output by the
+    vocabulary-parallel head, as the log-probabilities."""
+    c = cfg(parallel=Parallelism(tp=2, sp=True))
+    ts = {t.name: t for t in saved_tensors(load_spec(G26), 5, c) + head_tensors(load_spec(G26), c)}
+    assert ts["attn.v_norm.rstd"].split == ts["attn.k_norm.rstd"].split == "tp"
+    for n in ("moe.router_norm.rstd", "moe.router_normed", "moe.router_input", "moe.experts_pre_norm.rstd",
+              "moe.experts_post_norm.input", "moe.shared_post_norm.input"):
+        assert ts[n].split == "sp" and ts[n].dims[1] == S // 2, n
+    assert ts["head.softcap_tanh"].split == ts["loss.log_probs"].split == "tp"
+    assert ts["head.softcap_tanh"].dims == (B, S, V // 2)
 
 
 # --- the CLI, end to end -------------------------------------------------------------------------------------------
