@@ -264,7 +264,14 @@ class Conventional(AttentionFamily):
         ``sdpa_attention_forward`` expands them with ``repeat_kv`` first (``use_gqa_in_sdpa`` false for head_dim >
         256: huggingface/transformers PR 46960; before it SDPA fell back to its math kernel, S x S). The kernel
         saves the expanded copies (``_scaled_dot_product_efficient_attention``'s backward reads query, key, value,
-        output and logsumexp), and nothing keeps the unexpanded K or V."""
+        output and logsumexp), and nothing keeps the unexpanded K or V.
+
+        The 256-wide layers of the same model are counted on FlashAttention-2, grouped: a per-layer dispatch
+        (verl-project/verl PR 7131: sliding layers on flash, the 512-wide ones on SDPA). Stock transformers has one
+        kernel a model: ``flash_attention_2`` refuses the 512-wide layers (Dao-AILab/flash-attention issue 2427's
+        workaround: SDPA on every layer), and SDPA on a sliding layer past its window gets a mask, so
+        ``use_gqa_in_sdpa`` is false: ``repeat_kv``'s copies and the converted mask (``b s s``, the query dtype)
+        are kept there too, which this count leaves out (``--attention-kernel eager`` is the other bound)."""
         wide = max(a.qk_head_dim, a.v_head_dim) > FLASH_MAX_HEAD_DIM
         return kernel == "eager" or wide
 
