@@ -9,21 +9,33 @@ What a module keeps (the rule behind every entry below):
 
 - ``nn.Linear`` keeps its input (not its output). Layers reading one tensor share it: q/k/v read one input.
 - RMSNorm (fused) keeps its input and the per-token ``rstd`` in fp32; a layer has ``norms_per_layer`` of them (4:
-  Gemma-2/3's post-attention and post-FFN norms too; 1: a parallel attention/FFN block reading one norm's output).
-- RoPE keeps only ``cos``/``sin`` (shared by every layer: counted once per stage); queries and keys after
-  RoPE are kept by the attention kernel.
+  Gemma-2/3/4's post-attention and post-FFN norms too; 1: a parallel attention/FFN block reading one norm's output;
+  8: Gemma-4's MoE layer, ``ffn.branch_norms``). Per-head q/k norms (Qwen3, Gemma) and Gemma-4's weightless value norm
+  (``attention.v_norm``) likewise, per head; two norms reading one tensor keep it once (Gemma-4's ``v_from_k``
+  layers: ``v_norm`` reads what ``k_norm`` reads:
+  :meth:`~mlacalc.attention.conventional.Conventional.projection_tensors`).
+- Each layer keeps its own attention block's tensors: the sliding layers' where ``attention.sliding_shape`` gives
+  them heads or head dims of their own (Gemma-4, MiMo-V2-Flash).
+- RoPE keeps only ``cos``/``sin`` (shared by every layer: counted once per stage, once a width where the sliding
+  layers rotate their own); queries and keys after RoPE are kept by the attention kernel.
 - Attention, fused (FlashAttention-2 style): ``q, k, v, out`` and the fp32 log-sum-exp per query row; no
-  S x S. GQA keys and values stay at KV heads. A gated output ``out * sigmoid(gate)`` (Qwen3-Next, Trinity) also
-  keeps sigmoid's output and the product (o_proj's input). Eager: ``softmax(QK^T)`` in the activation dtype (Megatron's
-  fused scale-mask-softmax), kept by softmax's backward and by ``P V``; GQA keys and values expanded to all
-  heads by ``repeat_kv`` (a copy), as the matmuls keep them. No attention dropout (modern LLMs train without).
+  S x S. GQA keys and values stay at KV heads, except in a block wider than FlashAttention's 256 (Gemma-4's 512-wide
+  full layers), which PyTorch's memory-efficient SDPA kernel runs on ``repeat_kv``'s copies at every query head
+  (:meth:`~mlacalc.attention.conventional.Conventional.kernel_expands_kv`). A gated output ``out * sigmoid(gate)``
+  (Qwen3-Next, Trinity) also keeps sigmoid's output and the product (o_proj's input). Eager: ``softmax(QK^T)`` in
+  the activation dtype (Megatron's fused scale-mask-softmax), kept by softmax's backward and by ``P V``; GQA keys
+  and values expanded to all heads by ``repeat_kv`` (a copy), as the matmuls keep them. No attention dropout (modern
+  LLMs train without).
 - Gated FFN ``down(silu(gate(x)) * up(x))``: ``x``, the SiLU input, both factors of the product and the
   down input: 4 ``b s f`` + ``b s h``. Ungated: ``x``, the activation input and the down input.
 - MoE: the router keeps its input (``x``, shared) and its probabilities (fp32, ``b s E``); top-k indices
   (int64) and the normalised top-k weights (fp32); the permuted token copies that feed the experts (the
   dispatch buffer, ``b s k x h``); each copy's gated-FFN tensors; the expert outputs kept by the multiply with
   the routing weights (the combine buffer, ``b s k x h``). Shared experts are a dense gated FFN; a sigmoid gate on
-  them (Qwen2-MoE) keeps their output and the sigmoid's for its product.
+  them (Qwen2-MoE) keeps their output and the sigmoid's for its product. Gemma-4's block (``ffn.branch_norms``) adds
+  a post-norm on each branch, the experts' pre-norm and the router's own norm and scale (:func:`_router_norm`), its
+  softmax in bf16.
+- The head: soft-capped logits (``final_logit_softcap``: Gemma-2, Gemma-4) keep tanh's output, ``b s V``.
 - MLA (DeepSeek-V2, arXiv 2405.04434, eqs. 9-14 and 37-40): ``c_Q`` before and after its RMSNorm (the
   latter is the input of ``W_UQ``), ``[c_KV | k_R]`` as ``W_DKV`` writes it (the norm keeps the ``c_KV`` view,
   which keeps the whole buffer alive), the normed latent (input of ``W_UKV``), then the decompressed per-head
@@ -85,7 +97,7 @@ from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
 from .spec import (ModelSpec, refuse_expert_latent, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths,
-                   refuse_parallel_mixers, refuse_residual_extras, refuse_sliding_shape)
+                   refuse_parallel_mixers, refuse_residual_extras)
 INT64_BYTES = 8    # token ids, top-k indices
 MASK_BYTES = 1     # torch.bool dropout masks (Megatron convention only)
 
@@ -252,8 +264,10 @@ def _norm(prefix: str, group: str, b: int, st: int, width: int, wsym: str, who: 
 
 def _attention(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
     """The attention block's stored tensors: its family's (:meth:`AttentionFamily.saved_tensors`; a family whose
-    training memory is not modelled refuses there)."""
-    return family(layer_block(spec, layer)).saved_tensors(spec, cfg)
+    training memory is not modelled refuses there), for the layer's own block (the sliding layers' shape where
+    ``attention.sliding_shape`` gives them one: Gemma-4's 256-wide sliding and 512-wide full layers)."""
+    block = layer_block(spec, layer)
+    return family(block).saved_tensors(spec, cfg, block)
 
 
 def _gated(prefix: str, group: str, tokens: tuple[str, ...], tdims: tuple[int, ...], width: int, wsym: str,
@@ -278,12 +292,20 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
         width = divide(f.intermediate_size, t, "ffn.intermediate_size")
         return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), width, "f", f.gated)
     E, k = f.num_experts, f.experts_per_token
-    out += [SavedTensor("moe.router_probs", ("b", "s", "E"), (b, st, E), FP32_BYTES, "router",
+    # Gemma-4's router (ffn.branch_norms) takes its softmax in the activation dtype: F.softmax(proj(x)) with no dtype
+    router_bytes = ACT_BYTES if f.branch_norms else FP32_BYTES
+    out += _router_norm(b, st, h) if f.branch_norms else []
+    out += [SavedTensor("moe.router_probs", ("b", "s", "E"), (b, st, E), router_bytes, "router",
                         "softmax/sigmoid of the router logits", "sp"),
             SavedTensor("moe.topk_indices", ("b", "s", "k"), (b, st, k), INT64_BYTES, "router",
                         "gather of the top-k weights", "sp"),
-            SavedTensor("moe.topk_weights", ("b", "s", "k"), (b, st, k), FP32_BYTES, "router",
+            SavedTensor("moe.topk_weights", ("b", "s", "k"), (b, st, k), router_bytes, "router",
                         "combine (weights x expert outputs)", "sp")]
+    if f.branch_norms:
+        # pre_feedforward_layernorm_2 reads the block's input (ffn_norm.input, kept once): its rstd alone; its output
+        # is gathered into the experts' token copies (moe.dispatch), which index keeps none of
+        out.append(SavedTensor("moe.experts_pre_norm.rstd", ("b", "s"), (b, st), FP32_BYTES, "norms",
+                               "pre_feedforward_layernorm_2 (its input: ffn_norm.input)", "sp"))
     # Token copies: under SP each TP rank routes its own tokens through whole experts; without SP the
     # tokens are replicated and the experts width-split. Either way the FFN tensors divide by t.
     copies = b * st * k
@@ -296,9 +318,14 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     out += _gated("moe.experts", "experts", ("b*s*k",), (copies,), width_e, "f_e", f.gated)
     out.append(SavedTensor("moe.combine", ("b*s*k", "h"), (copies, h), ACT_BYTES, "dispatch",
                            "combine (expert outputs x weights)", "sp"))
+    if f.branch_norms:   # post_feedforward_layernorm_2 on the experts' sum (index_add_'s output)
+        out += _norm("moe.experts_post_norm", "norms", b, st, h, "h", "post_feedforward_layernorm_2 (the experts' sum)")
     if f.num_shared_experts:
         width_s = divide(f.num_shared_experts * f.shared_width, t, "shared experts' width")
         out += _gated("moe.shared", "ffn", ("b", "s"), (b, sl), width_s, "n_s*f_s", f.gated)
+        if f.branch_norms:   # post_feedforward_layernorm_1 on the dense MLP's output
+            out += _norm("moe.shared_post_norm", "norms", b, st, h, "h", "post_feedforward_layernorm_1 (the MLP's "
+                                                                         "down_proj output)")
         if f.shared_expert_gate:    # sigmoid(gate(x)) * shared(x) (Qwen2-MoE): the product keeps both (audit 7)
             out += [SavedTensor("moe.shared.output", ("b", "s", "h"), (b, st, h), ACT_BYTES, "ffn",
                                 "the shared expert gate's product", "sp"),
@@ -307,12 +334,30 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
     return out
 
 
+def _router_norm(b: int, st: int, h: int) -> list[SavedTensor]:
+    """Gemma-4's router ahead of its projection (``ffn.branch_norms``; transformers ``Gemma4TextRouter.forward``:
+    ``norm(x)`` an RMSNorm without weights on the block's input, ``* self.scale * scalar_root_size``, then
+    ``proj``): the norm's rstd (its input is ``ffn_norm.input``, kept once), the normed input, which the product with
+    the ``scale`` parameter keeps for that parameter's gradient, and the scaled input ``proj`` keeps (the product by
+    the Python float ``d**-0.5`` keeps nothing). All at the layer's tokens, split by SP."""
+    return [SavedTensor("moe.router_norm.rstd", ("b", "s"), (b, st), FP32_BYTES, "router",
+                        "router.norm (its input: ffn_norm.input)", "sp"),
+            SavedTensor("moe.router_normed", ("b", "s", "h"), (b, st, h), ACT_BYTES, "router",
+                        "x * router.scale (the scale's gradient)", "sp"),
+            SavedTensor("moe.router_input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "router", "router.proj", "sp")]
+
+
 def _native_layer(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
     """The layer's norms follow ``norms_per_layer`` (both were always two, audit 7): 4 adds Gemma-2/3's, GLM-4's and
     Trinity's post-attention and post-FFN norms (their inputs: the o_proj and down_proj outputs); 1 is the parallel
     block of Cohere, Falcon-7B and StableLM-2, attention and FFN reading the one norm's output (``attn.input``)."""
     b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
     n = spec.norms_per_layer
+    if n not in (1, 2, 4) and not (n == 8 and spec.ffn.branch_norms):
+        # 8 is Gemma-4's MoE layer: the 4 sandwich norms here, the branches' 3 in _ffn (the router's scale holds no
+        # activation of its own); any other count was read as 4 (or 2) without a word
+        raise SpecError("norms_per_layer", f"training memory of {n} norms a layer is not modelled (1: a parallel "
+                                           "block, 2: pre-norms, 4: sandwich norms, 8: with ffn.branch_norms)")
     post = [_norm(f"{part}.post_norm", "norms", b, st, h, "h", f"post-{part} norm ({out} output)")
             for part, out in (("attn", "o_proj"), ("ffn", "down_proj"))[:max(0, n - 2)]]
     ffn_norm = _norm("ffn_norm", "norms", b, st, h, "h", "ffn_norm (the residual stream)") if n > 1 else []
@@ -326,13 +371,13 @@ def _native_layer(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
 # The Megatron convention: Korthikanti et al. 2022, section 4.1, their GPT layer in [s, b, h] order
 # ---------------------------------------------------------------------------------------------------------
 
-def _megatron_layer(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
+def _megatron_layer(spec: ModelSpec, cfg: ActivationConfig, layer: int) -> list[SavedTensor]:
     """Section 4.1's itemisation. Attention block 11sbh + 5as^2b: QKV input 2sbh, Q and K 4sbh, softmax output
     2as^2b, its dropout mask as^2b, dropout output 2as^2b, V 2sbh, output-projection input 2sbh, dropout mask
     sbh. MLP 19sbh: input 2sbh, GeLU input 8sbh, second linear input 8sbh, dropout mask sbh. Two LayerNorm
     inputs 4sbh. With TP the 24sbh of Q, K, V, projection input, GeLU and fc2 inputs and the 5as^2b split;
     the 10sbh of norms, linear inputs and dropout masks split only under SP (section 4.2.2)."""
-    s, b, t, h, a = cfg.seq_local, cfg.micro_batch, cfg.tp, spec.hidden_size, spec.attention.num_heads
+    s, b, t, h, a = cfg.seq_local, cfg.micro_batch, cfg.tp, spec.hidden_size, layer_block(spec, layer).num_heads
     st = cfg.seq_tokens
     ht, at, ft = (divide(h, t, "hidden_size"), divide(a, t, "attention.num_heads"),
                   divide(4 * h, t, "4 x hidden_size"))
@@ -398,7 +443,7 @@ def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
     refuse_kv_sharing(spec, "training memory")
     refuse_residual_extras(spec, "training memory")
     if cfg.convention == "megatron":
-        return _megatron_layer(spec, cfg)
+        return _megatron_layer(spec, cfg, layer)
     return _native_layer(spec, layer, cfg)
 
 
@@ -412,10 +457,10 @@ def check_cross_layers(spec: ModelSpec) -> None:
 
 
 def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
-    # every layer's tensors below are sized by spec.attention (the backward phases, the Megatron layer, the MTP
-    # module's layer): sliding layers of another shape would be sized as full ones
-    refuse_sliding_shape(spec, "training memory")
-    refuse_layer_heads(spec, "training memory")       # ... or layers of their own heads (attention.layer_heads)
+    # every layer's tensors below are sized by its own block (layer_block: the sliding layers' where
+    # attention.sliding_shape gives them one), but not per-layer heads (attention.layer_heads: OpenELM), whose
+    # layers the stage sums would take one representative of
+    refuse_layer_heads(spec, "training memory")
     # a cross-layer reader stores no K/V of its own in an engine's cache, but what its backward keeps (the shared K/V
     # once, or RoPE'd and normed copies a layer as Tencent's reference code builds them) is not established
     refuse_kv_sharing(spec, "training memory")
@@ -531,7 +576,8 @@ def op_sac_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[S
     b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
     block_input = SavedTensor("attn_norm.input", ("b", "s", "h"), (b, st, h), ACT_BYTES, "norms",
                               "checkpoint (the block's input, for the recomputation)", "sp", "input")
-    ops = family(layer_block(spec, layer)).op_sac_ops(spec, cfg) + _ffn_op_sac_ops(spec, cfg)
+    block = layer_block(spec, layer)
+    ops = family(block).op_sac_ops(spec, cfg, block) + _ffn_op_sac_ops(spec, cfg)
     return [block_input] + op_sac_policy(ops)
 
 
@@ -649,7 +695,7 @@ def _ffn_backward(prefix: str, held: tuple[SavedTensor, ...], d_out: SavedTensor
 def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[BackwardPhase]:
     """The instants of one native layer's backward (FFN block, its norm, attention, its norm); see
     :func:`backward_phases`."""
-    a, f = spec.attention, spec.ffn
+    a, f = layer_block(spec, layer), spec.ffn
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
     heads = divide(a.num_heads, t, "attention.num_heads")
     fam = family(a)
@@ -705,7 +751,8 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     core_names = {"attn.lse", "attn.probs"}
     kv_sym = fam.kv_symbol
     eager = cfg.kernel == "eager"
-    kv_core = heads if (eager and kv_heads != heads) else kv_heads
+    expanded = fam.kernel_expands_kv(a, cfg.kernel) and kv_heads != heads   # the kernel holds repeat_kv's copies
+    kv_core = heads if expanded else kv_heads
     dq = _grad("grad.attn.q", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim), "attention backward")
     dk = _grad("grad.attn.k", ("b", "s", kv_sym, "d_qk"), (b, sl, kv_core, a.qk_head_dim), "attention backward")
     dvv = _grad("grad.attn.v", ("b", "s", kv_sym, "d_v"), (b, sl, kv_core, a.v_head_dim), "attention backward")
@@ -716,7 +763,7 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
                     "fused backward's float32 dQ accumulator", nbytes=FP32_BYTES),
               _grad("grad.attn.delta", ("b", "a", "s"), (b, heads, sl), "fused backward's rowsum(dO * O)",
                     nbytes=FP32_BYTES)]
-        if kv_heads != heads:  # FA2's mha_bwd writes dK, dV per query head, then sums each group
+        if kv_heads != heads and not expanded:  # FA2's mha_bwd writes dK, dV per query head, then sums each group
             ws += [_grad("grad.attn.k_expanded", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim),
                          "fused backward's per-query-head dK (GQA), summed into dK"),
                    _grad("grad.attn.v_expanded", ("b", "s", "a", "d_v"), (b, sl, heads, a.v_head_dim),
@@ -819,13 +866,26 @@ def embedding_tensors(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTenso
 
 def rope_tensors(spec: ModelSpec, cfg: ActivationConfig) -> list[SavedTensor]:
     """Every stage: RoPE's cos and sin, computed once per forward and kept by every layer's RoPE (HF layout
-    ``b x s x d_rope`` in the activation dtype)."""
-    d = spec.attention.qk_rope_head_dim
-    if cfg.convention == "megatron" or not d:
+    ``b x s x d_rope`` in the activation dtype). Where the sliding layers rotate another width (``sliding_shape``:
+    Gemma-4's 256 against its full layers' 128), a table of each: transformers' ``Gemma4TextModel.forward`` computes
+    ``position_embeddings`` once per layer type. Left out: Gemma-4's full-layer tables are as wide as the head (512),
+    the unrotated dims at cos 1 and sin 0 (``_compute_proportional_rope_parameters``: "proportional RoPE will always
+    return an encoding that is the size of head_dim"), which ``rope_dim`` does not say (6 MiB at b 1, s 4096)."""
+    if cfg.convention == "megatron" or spec.attention is None:
         return []
-    dims = (cfg.micro_batch, cfg.seq_local, d)
-    return [SavedTensor(f"rope.{n}", ("b", "s", "d_rope"), dims, ACT_BYTES, "rope", "RoPE of q and k")
-            for n in ("cos", "sin")]
+    widths = {"full": spec.attention.qk_rope_head_dim}
+    if spec.sliding_attention.qk_rope_head_dim != widths["full"] and \
+            any(spec.layer_type(j) == "sliding" for j in range(spec.num_layers)):
+        widths["sliding"] = spec.sliding_attention.qk_rope_head_dim
+    out = []
+    for kind, d in widths.items():
+        if not d:
+            continue
+        name = "rope" if len(widths) == 1 else f"rope.{kind}"
+        out += [SavedTensor(f"{name}.{n}", ("b", "s", "d_rope"), (cfg.micro_batch, cfg.seq_local, d), ACT_BYTES,
+                            "rope", "RoPE of q and k" + ("" if len(widths) == 1 else f" ({kind} layers)"))
+                for n in ("cos", "sin")]
+    return out
 
 
 def head_tensors(spec: ModelSpec, cfg: ActivationConfig, prefix: str = "") -> list[SavedTensor]:
@@ -838,9 +898,14 @@ def head_tensors(spec: ModelSpec, cfg: ActivationConfig, prefix: str = "") -> li
     b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
     vocab = math.ceil(spec.vocab_size / cfg.vocab_split)
     split = "tp" if cfg.vocab_split == cfg.tp else "none"
+    # soft-capped logits (final_logit_softcap; transformers Gemma4ForCausalLM.forward: logits / cap, torch.tanh,
+    # * cap): tanh keeps its output for its backward, in the head's dtype; the divide and multiply by a Python float
+    # keep nothing. Its backward runs after the loss's (the workspace's three fp32 b s V tensors are freed by then)
+    cap = [SavedTensor(f"{prefix}head.softcap_tanh", ("b", "s", "V"), (b, cfg.seq_local, vocab), ACT_BYTES, "head",
+                       "tanh of the logit soft-cap (its output)", split)] if spec.final_logit_softcap else []
     return (_norm(f"{prefix}final_norm", "head", b, st, h, "h", "final norm")
-            + [cfg.linear_input(f"{prefix}head.input", h, "head", "output head"),
-               SavedTensor(f"{prefix}loss.log_probs", ("b", "s", "V"), (b, cfg.seq_local, vocab), FP32_BYTES,
+            + [cfg.linear_input(f"{prefix}head.input", h, "head", "output head")] + cap
+            + [SavedTensor(f"{prefix}loss.log_probs", ("b", "s", "V"), (b, cfg.seq_local, vocab), FP32_BYTES,
                            "head", "cross-entropy (log-softmax output)", split)])
 
 
@@ -870,8 +935,22 @@ def mtp_module_tensors(spec: ModelSpec, cfg: ActivationConfig, k: int) -> list[S
     one.append(SavedTensor(p + "proj_input", ("b", "s", "2h"), (b, st, 2 * h), ACT_BYTES, "mtp",
                            "MTP projection", "sp"))
     one += [SavedTensor(p + t.name, t.shape, t.dims, t.dtype_bytes, t.group, t.kept_by, t.split, t.drop)
-            for t in saved_tensors(spec, spec.num_layers - 1, cfg)]
+            for t in saved_tensors(spec, mtp_layer(spec), cfg)]
     return one + head_tensors(spec, cfg, prefix=p)
+
+
+def mtp_layer(spec: ModelSpec) -> int:
+    """A main-model layer whose stored tensors an MTP module's layer keeps: the last layer of the module's attention
+    block (``mtp_layer_type``: MiMo-V2-Flash's sliding shape; else the last layer's) and FFN (``mtp_ffn``, else the
+    last layer's). One line where no layer has both (their tensors would be some other layer's)."""
+    last = spec.num_layers - 1
+    block = spec.type_block(spec.mtp_layer_type) if spec.mtp_layer_type else layer_block(spec, last)
+    moe = spec.mtp_ffn == "moe" if spec.mtp_ffn else is_moe_layer(spec, last)
+    for j in range(last, -1, -1):
+        if layer_block(spec, j) is block and is_moe_layer(spec, j) == moe:
+            return j
+    raise SpecError("mtp_layer_type", f"training memory of {spec.name}'s MTP modules is not modelled: no layer has "
+                                      "their attention block and FFN to size them by")
 
 
 # ---------------------------------------------------------------------------------------------------------

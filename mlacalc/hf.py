@@ -3171,7 +3171,7 @@ def _gemma4_ffn(cfg: dict, mt: str, L: int, shared: int, width: int) -> tuple[di
         raise SpecError(WHERE, f"model_type {mt}: top_k_experts ({top}) exceeds num_experts ({experts})")
     return {"kind": "moe", "intermediate_size": width, "num_experts": experts, "experts_per_token": top,
             "expert_intermediate_size": m, "num_shared_experts": 1, "shared_expert_intermediate_size": width,
-            "router_bias": True}, 8
+            "router_bias": True, "branch_norms": True}, 8
 
 
 def _gemma4_keys(cfg: dict, mt: str) -> dict:
@@ -3240,7 +3240,8 @@ def _gemma4_keys(cfg: dict, mt: str) -> dict:
     shapes = _gemma4_layer_shapes(out, mt, types, k_eq_v)
     (full_hd, full_kv), (s_hd, s_kv) = shapes["full"], shapes["sliding"]
     full_rope, s_rope = _gemma4_rope(cfg, mt, "full", full_hd), _gemma4_rope(cfg, mt, "sliding", s_hd)
-    attention: dict = {"qk_norm": True, **({"v_from_k": True} if k_eq_v else {})}
+    # v_norm: Gemma4TextAttention builds Gemma4RMSNorm(head_dim, with_scale=False) on every layer that projects K/V
+    attention: dict = {"qk_norm": True, "v_norm": True, **({"v_from_k": True} if k_eq_v else {})}
     shape = {k: v for k, v, full in (("num_kv_heads", s_kv, full_kv), ("v_from_k", False, k_eq_v))
              if v != full}
     if s_hd != full_hd or s_rope != full_rope or shape:
@@ -4876,6 +4877,29 @@ def _refuse_uncounted_experts(cfg: dict, mt: str, counts: tuple[str, ...] = EXPE
                                "sizes the model")
 
 
+# final_logit_softcapping where a config leaves it out: the class defaults of the model types whose heads apply it
+# (transformers Gemma2Config, VaultGemmaConfig, Gemma3nTextConfig: 30.0; Gemma3TextConfig, Gemma4TextConfig: None).
+# Other models' heads read no such field (LlamaForCausalLM ignores the key)
+SOFTCAP_DEFAULTS = {"gemma2": 30.0, "vaultgemma": 30.0, "gemma3n_text": 30.0, "gemma3_text": None, "gemma4_text": None}
+
+
+def _softcap(cfg: dict, mt: str) -> bool:
+    """Whether the head's logits are soft-capped: ``final_logit_softcapping`` set, or left out where the class's
+    default is set (:data:`SOFTCAP_DEFAULTS`), on a model type whose head applies it (transformers'
+    ``Gemma2ForCausalLM``, ``VaultGemmaForCausalLM``, ``Gemma3ForCausalLM``, ``Gemma3nForCausalLM``,
+    ``Gemma4ForCausalLM``: ``cap * tanh(logits / cap)`` where it is not None; Gemma-3's configs null). A value other
+    than a positive number or null is refused."""
+    if mt not in SOFTCAP_DEFAULTS:
+        return False
+    v = cfg.get("final_logit_softcapping", SOFTCAP_DEFAULTS[mt])
+    if v is None:
+        return False
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+        raise SpecError(WHERE, f"model_type {mt}: final_logit_softcapping must be a positive number or null, got "
+                               f"{_show(v)}")
+    return True
+
+
 def _norms(cfg: dict, mt: str) -> int:
     """RMSNorms (or LayerNorms) of hidden_size per layer."""
     if mt == "nemotron_h":
@@ -6351,6 +6375,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         out["head_bias"] = True
     if mt == "bloom":
         out["embedding_norm"] = True
+    if _softcap(cfg, mt):
+        out["final_logit_softcap"] = True
     if mt == "mimo_v2_flash" and out["mtp_layers"] and "sliding_shape" in attn:
         out["mtp_layer_type"] = "sliding"        # MiMo's MTP layers are sliding-window layers (MiMoV2MTPLayers)
     if mt == "step3p5" and out["mtp_layers"]:

@@ -93,6 +93,9 @@ class Attention:
                         "engines store it (Gemma-4's attention_k_eq_v full layers: transformers "
                         "Gemma4TextAttention builds v_proj None and caches v_norm(k_proj(x)); vLLM gemma4.py loads "
                         "k_proj into both halves of qkv_proj and caches K and V)", False)
+    v_norm: bool = _f("mha/mqa/gqa: an RMSNorm without weights on each value head before the cache and the core "
+                      "(Gemma-4's v_norm: transformers Gemma4TextAttention, Gemma4RMSNorm(head_dim, "
+                      "with_scale=False)): no parameters; training keeps its input and rstd", False)
     q_lora_rank: int | None = _f("rank of the query down-projection and its RMSNorm, then an up-projection to every "
                                  "head (MLA's q_a_proj/q_b_proj; Step-3's MFA: q_proj, inter_norm, wq); none: "
                                  "full-rank query", None, minimum=1)
@@ -223,6 +226,13 @@ class FFN:
     router_bias: bool = _f("MoE: the router has a bias (gpt-oss)", False)
     shared_expert_gate: bool = _f("MoE: a sigmoid gate (d -> 1) scales the shared expert (Qwen2-MoE, Qwen3-Next)",
                                   False)
+    branch_norms: bool = _f("MoE: the one shared expert (a dense MLP) and the routed experts are two branches, each "
+                            "with its own post-norm and the experts with their own pre-norm, summed before the "
+                            "block's post-norm; the router norms the block's input itself (an RMSNorm without "
+                            "weights), scales it by a vector of d and takes its softmax in the activation dtype "
+                            "(Gemma-4's enable_moe_block: transformers Gemma4TextDecoderLayer's "
+                            "pre_feedforward_layernorm_2, post_feedforward_layernorm_1 and _2, Gemma4TextRouter). "
+                            "Those three norms and the router's scale are among norms_per_layer (8)", False)
     hash_layers: int = _f("MoE: the first this many MoE layers pick their experts from a frozen table of "
                           "vocab_size x experts_per_token int64 entries by token id (DeepSeek-V4's num_hash_layers, "
                           "tid2eid; Roller et al. 2021, arXiv 2106.04426) instead of the router's top-k; the router's "
@@ -478,6 +488,10 @@ class ModelSpec:
                                   "embeddings (rows x d parameters, with the embedding: GPT-2's wpe of n_positions "
                                   "rows, OPT's embed_positions of max_position_embeddings + 2); 0: none (RoPE, "
                                   "ALiBi)", 0, minimum=0, maximum=MAX_COUNT)
+    final_logit_softcap: bool = _f("the head's logits are soft-capped, cap x tanh(logits / cap), before the loss "
+                                   "(Gemma-2's, Gemma-3n's and Gemma-4's final_logit_softcapping: 30; transformers "
+                                   "Gemma4ForCausalLM). The cap's value sizes nothing: training keeps tanh's output, "
+                                   "b s V values in the activation dtype", False)
     head_bias: bool = _f("the output head has a bias of vocab_size (Phi's and GPT-J's lm_head: nn.Linear(d, vocab), "
                          "bias=True), kept apart from the embedding when the head is tied", False)
     image_tokens: int = _f("tokens of image features each sequence's cross layers attend and cache (a deployment "
@@ -1023,10 +1037,28 @@ def _cross_checks(spec: ModelSpec) -> None:
                                                      f"({f.first_dense_layers}) exceed num_layers ({spec.num_layers})")
         if f.moe_layer_step > spec.num_layers:
             raise SpecError("ffn.moe_layer_step", f"({f.moe_layer_step}) exceeds num_layers ({spec.num_layers})")
+        if f.branch_norms:
+            _check_branch_norms(spec)
     else:
         _refuse_expert_fields(f)
     if f.layer_widths is not None:
         _check_layer_widths(spec)
+
+
+def _check_branch_norms(spec: ModelSpec) -> None:
+    """``ffn.branch_norms`` (Gemma-4's MoE block) as transformers builds it: one shared expert (the dense MLP) beside
+    the routed experts on every layer (``Gemma4TextDecoderLayer`` builds router and experts on every layer under
+    ``enable_moe_block``), and 8 norms a layer: the 4 sandwich norms, the branches' 3 and the router's scale."""
+    f = spec.ffn
+    if f.num_shared_experts != 1:
+        raise SpecError("ffn.branch_norms", f"needs one shared expert (the dense MLP beside the experts), got "
+                                            f"num_shared_experts {f.num_shared_experts}")
+    if f.first_dense_layers or f.last_dense_layers or f.moe_layer_step != 1:
+        raise SpecError("ffn.branch_norms", "puts the experts beside the MLP on every layer: first_dense_layers, "
+                                            "last_dense_layers and moe_layer_step do not go with it")
+    if spec.norms_per_layer != 8:
+        raise SpecError("ffn.branch_norms", f"needs norms_per_layer 8 (4 sandwich norms, the branches' 3 and the "
+                                            f"router's scale), got {spec.norms_per_layer}")
 
 
 def _check_layer_widths(spec: ModelSpec) -> None:
@@ -1080,6 +1112,12 @@ def _check_attention(spec: ModelSpec) -> None:
     if a.head_gate and a.kind not in ("mha", "mqa", "gqa"):
         # counted nowhere in the latent families' projections: set there it would change no number
         raise SpecError("attention.head_gate", f"applies to mha, mqa and gqa attention, not {a.kind}")
+    if a.v_norm and a.kind not in ("mha", "mqa", "gqa"):
+        # the value norm is read by the conventional family's training tensors alone
+        raise SpecError("attention.v_norm", f"applies to mha, mqa and gqa attention, not {a.kind}")
+    if a.v_norm and a.kv_shared:
+        raise SpecError("attention.v_norm", "and kv_shared both set: with kv_shared there is no value apart from the "
+                                            "key to norm")
     _check_sliding_shape(spec)
     # the layout dtypes.kv names, refused where --kv-dtype would be (an MLA latent in int4, a DSA cache in fp4), at
     # load: it was priced as flat bits, int4 on MLA included (1088 B a token-layer with --kv-dtype int4 on
@@ -1334,7 +1372,7 @@ def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
 # gave an expert width and forgot kind: moe) was accepted and the value ignored.
 MOE_ONLY = {"num_experts": 0, "experts_per_token": 0, "num_shared_experts": 0, "expert_intermediate_size": 0,
             "shared_expert_intermediate_size": None, "first_dense_layers": 0, "last_dense_layers": 0,
-            "moe_layer_step": 1, "expert_latent_size": None,
+            "moe_layer_step": 1, "expert_latent_size": None, "branch_norms": False,
             "expert_bias": False, "router_bias": False, "shared_expert_gate": False, "hash_layers": 0}
 
 

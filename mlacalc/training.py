@@ -50,7 +50,7 @@ from dataclasses import dataclass, fields, replace
 from .activations import (GATHERED, ActivationConfig, LatentVsExpanded, LayerActivations, SavedTensor, backward_peak,
                           check_cross_layers, embedding_tensors, head_tensors, is_moe_layer, latent_vs_expanded,
                           layer_activations, mtp_bytes, rope_tensors, saved_tensors, sum_by_group)
-from .attention import blocks, family
+from .attention import blocks, family, layer_block
 from .errors import ArgError, show
 from .hardware import Hardware
 from .parallel import Parallelism
@@ -243,11 +243,16 @@ class StageMemory:
 
 
 def _kind(spec: ModelSpec, layer: int) -> str:
-    return "moe" if is_moe_layer(spec, layer) else "dense"
+    """"dense" or "moe", and where the sliding layers have an attention shape of their own (``sliding_shape``:
+    Gemma-4) the layer's type too ("dense sliding", "dense full"): layers of one kind keep the same tensors."""
+    ffn = "moe" if is_moe_layer(spec, layer) else "dense"
+    if spec.attention is None or spec.attention_shapes == 1:
+        return ffn
+    return f"{ffn} {'sliding' if layer_block(spec, layer) is spec.sliding_attention else 'full'}"
 
 
 def layer_kinds(spec: ModelSpec) -> dict[str, int]:
-    """One representative layer index per kind of layer ("dense", "moe"): layers of a kind keep the same tensors."""
+    """One representative layer index per kind of layer (:func:`_kind`): layers of a kind keep the same tensors."""
     out: dict[str, int] = {}
     for j in range(spec.num_layers):
         out.setdefault(_kind(spec, j), j)
@@ -377,7 +382,7 @@ class TrainMemory:
     max_micro_batch: int          # 0: not even one sequence fits
     max_seq: int                  # 0: not even the shortest sequence fits
     max_seq_capped: bool          # the search stopped at MAX_SEQ
-    layers: dict                  # "dense"/"moe" -> (LayerActivations, [SavedTensor])
+    layers: dict                  # "dense"/"moe" (+ " sliding"/" full") -> (LayerActivations, [SavedTensor])
     latent: LatentVsExpanded | None = None   # MLA: the reference note's latent-vs-expanded comparison
 
     @property

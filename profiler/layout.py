@@ -29,8 +29,8 @@ def check_supported(spec, layers: int) -> None:
     a, f = spec.attention, spec.ffn
     if a.kind not in ("mla", "mha", "mqa", "gqa"):
         raise SpecError("attention.kind", f"the multi-GPU runner builds mla, mha, mqa or gqa, not {a.kind}")
-    bad = [n for n in ("qkv_bias", "qk_norm", "o_bias", "output_gate", "head_gate", "sinks", "kv_shared")
-           if getattr(a, n)]
+    bad = [n for n in ("qkv_bias", "qk_norm", "o_bias", "output_gate", "head_gate", "sinks", "kv_shared", "v_from_k",
+                       "v_norm") if getattr(a, n)]
     if a.q_lora_rank and a.kind != "mla":            # Step-3's MFA: the runner's GQA layers project full-rank queries
         bad.append("q_lora_rank on mha/mqa/gqa")
     if a.kv_share_layers > 1:       # every layer it builds projects and caches its own K/V
@@ -39,7 +39,10 @@ def check_supported(spec, layers: int) -> None:
         bad.append(f"kv_shared_tail={a.kv_shared_tail}")
     if spec.residual_extras is not None:    # ... and has a plain residual stream
         bad.append("residual_extras")
-    bad += [f"ffn.{n}" for n in ("expert_bias", "router_bias", "shared_expert_gate", "mlp_bias") if getattr(f, n)]
+    bad += [f"ffn.{n}" for n in ("expert_bias", "router_bias", "shared_expert_gate", "mlp_bias", "branch_norms")
+            if getattr(f, n)]
+    if spec.final_logit_softcap:        # its head builds no soft-cap (tanh's output would go unbuilt)
+        bad.append("final_logit_softcap")
     if not f.gated:
         bad.append("ffn.gated=false")
     if spec.norms_per_layer != 2:

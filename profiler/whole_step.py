@@ -172,6 +172,9 @@ def _refuse_unbuilt(spec: ModelSpec) -> None:
              ("attention.head_gate", a.head_gate),
              ("attention.q_lora_rank", a.q_lora_rank is not None and a.kind != "mla"),
              ("attention.kv_shared", a.kv_shared), ("ffn.expert_bias", f.expert_bias),
+             # the prediction projects no V under v_from_k and prices 8 norms a layer under branch_norms; the runner
+             # builds a v projection and a plain MoE block
+             ("attention.v_from_k", a.v_from_k), ("ffn.branch_norms", f.branch_norms),
              ("ffn.router_bias", f.router_bias), ("ffn.shared_expert_gate", f.shared_expert_gate),
              # the prediction reads them (mlacalc.step: the ffn op's biases, the embed op's position rows, the norms
              # op's embedding norm, the lm_head op's bias); the runner builds none of them

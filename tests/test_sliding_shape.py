@@ -186,8 +186,18 @@ def test_tp_must_split_each_blocks_query_heads(tmp_path):
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "96 query heads" in p.stderr
 
 
-def test_training_memory_refuses_in_one_line(tmp_path):
-    f = tmp_path / "s.json"
-    f.write_text(json.dumps(spec_to_dict(mimo_like())))
-    p = run_cli("train", str(f), "--gpu", "h100-sxm")
-    assert p.returncode == 2 and p.stderr.startswith("error: attention.sliding_shape") and p.stderr.count("\n") == 1
+def test_training_memory_sizes_each_layer_type_at_its_own_shape():
+    """Training memory was refused for a sliding shape (every layer would have been sized as a full one); each layer
+    now keeps its own block's tensors. b 1, s 256, fused: the layers differ only in the kernel's K ([s, a_kv, 192])
+    and V ([s, a_kv, 128]), 4 K/V heads on the full layers (1 of 12), 8 on the sliding ones (the other 10 + 1)."""
+    from mlacalc.activations import ActivationConfig, layer_activations
+    from mlacalc.training import TrainRun, layer_kinds, stage_memory
+
+    spec, s = mimo_like(), 256
+    cfg = ActivationConfig(micro_batch=1, seq=s)
+    assert layer_kinds(spec) == {"dense full": 0, "dense sliding": 1}
+    full, sliding = layer_activations(spec, 0, cfg), layer_activations(spec, 1, cfg)
+    assert sliding.attention - full.attention == s * (8 - 4) * (192 + 128) * 2 == 655_360
+    assert sliding.total - full.total == 655_360
+    stage = stage_memory(spec, TrainRun(micro_batch=1, seq=s))[0]
+    assert stage.activations.layers == 2 * full.total + 10 * sliding.total

@@ -258,14 +258,20 @@ class AttentionFamily:
         """Cache elements per key the core reads from HBM (0 when it reads decompressed activations)."""
         raise NotImplementedError
 
-    def projection_tensors(self, spec: "ModelSpec", cfg, heads: int, kv_heads: int) -> tuple[list, str]:
-        """Tensors the projections before the core store for backward, and the ``drop`` tag of the core's
-        q/k/v (what recomputation may drop)."""
+    def projection_tensors(self, spec: "ModelSpec", cfg, a: "Attention", heads: int,
+                           kv_heads: int) -> tuple[list, str]:
+        """Tensors the projections of block ``a`` store before the core for backward, and the ``drop`` tag of the
+        core's q/k/v (what recomputation may drop)."""
         raise NotImplementedError
 
     def attended_kv_heads(self, a: "Attention", tp: int) -> int:
         """Key/value heads the attention kernel sees on one of ``tp`` ranks (training)."""
         raise NotImplementedError
+
+    def kernel_expands_kv(self, a: "Attention", kernel: str) -> bool:
+        """Whether the attention kernel keeps K and V at every query head (copies ``repeat_kv`` makes) rather than
+        at the K/V heads: eager attention does (its matmuls keep the expanded copies); a fused kernel does not."""
+        return kernel == "eager"
 
     # --- shared ----------------------------------------------------------------------------------------------
 
@@ -297,10 +303,11 @@ class AttentionFamily:
         """Per key and head, elements the core reads as activations rather than cache (0 by default)."""
         return 0.0
 
-    def op_sac_ops(self, spec: "ModelSpec", cfg) -> list[tuple[str, SavedTensor]]:
-        """The attention block's outputs that torchtitan's op-level selective checkpointing decides on, in forward
-        order, as ``(op, tensor)`` with ``op`` "mm" or "sdpa" (see :func:`mlacalc.activations.op_sac_tensors`).
-        Refused by default: the policy's outcome for this family's ops is not established here."""
+    def op_sac_ops(self, spec: "ModelSpec", cfg, a: "Attention") -> list[tuple[str, SavedTensor]]:
+        """The outputs of one layer's attention block ``a`` that torchtitan's op-level selective checkpointing
+        decides on, in forward order, as ``(op, tensor)`` with ``op`` "mm" or "sdpa" (see
+        :func:`mlacalc.activations.op_sac_tensors`). Refused by default: the policy's outcome for this family's ops
+        is not established here."""
         raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for mha/gqa/mqa attention, not "
                                     f"{spec.attention.kind}")
 
@@ -311,20 +318,22 @@ class AttentionFamily:
         raise ArgError("tp_style", f"torchtitan's tensor parallelism is modelled for mha/gqa/mqa attention, not "
                                    f"{block.kind}")
 
-    def saved_tensors(self, spec: "ModelSpec", cfg) -> list[SavedTensor]:
-        """The attention block's stored tensors on one GPU (see :mod:`mlacalc.activations` for the rules):
-        its input, the family's projection tensors, q/k/v for the kernel, the core's internals, the output."""
-        a = spec.attention
+    def saved_tensors(self, spec: "ModelSpec", cfg, a: "Attention") -> list[SavedTensor]:
+        """The stored tensors of one layer's attention block ``a`` (``spec.attention``, or the sliding layers' block
+        where they have a shape of their own) on one GPU (see :mod:`mlacalc.activations` for the rules): its input,
+        the family's projection tensors, q/k/v for the kernel, the core's internals, the output."""
         self.check_training(spec)
         b, sl, t, h = cfg.micro_batch, cfg.seq_local, cfg.tp, spec.hidden_size
         heads = divide(a.num_heads, t, "attention.num_heads")
         kv_heads = self.attended_kv_heads(a, t)
         out = [cfg.linear_input("attn.input", h, "attention", "q/k/v (MLA: q_down, kv_down) projections")]
-        extra, up = self.projection_tensors(spec, cfg, heads, kv_heads)
+        extra, up = self.projection_tensors(spec, cfg, a, heads, kv_heads)
         out += extra
         kv_sym = self.kv_symbol
-        if cfg.kernel == "eager" and kv_heads != heads:
-            kv_sym, kv_heads, kv_who = "a", heads, "QK^T and PV (repeat_kv copies)"
+        if self.kernel_expands_kv(a, cfg.kernel) and kv_heads != heads:
+            kv_who = "QK^T and PV (repeat_kv copies)" if cfg.kernel == "eager" else \
+                "attention kernel (repeat_kv copies)"
+            kv_sym, kv_heads = "a", heads
         else:
             kv_who = "attention kernel" if cfg.kernel == "fused" else "QK^T and PV"
         out += [SavedTensor("attn.q", ("b", "s", "a", "d_qk"), (b, sl, heads, a.qk_head_dim), ACT_BYTES,

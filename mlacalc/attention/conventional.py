@@ -23,6 +23,9 @@ query heads per group):
   and no v bias; the cache keeps V beside K (transformers' DynamicCache stores ``value_states``, vLLM's Attention
   writes K and V; vLLM builds the layer's ``qkv_proj`` with a V half and loads ``k_proj`` into it, a copy the
   checkpoint does not hold and this count leaves out).
+- **training** (:meth:`Conventional.projection_tensors`): q/k norms and a value norm (``v_norm``, Gemma-4's weightless
+  one) keep their inputs and rstd a head; under ``v_from_k`` the value norm's input is the key norm's, kept once. A
+  block wider than FlashAttention's 256 keeps K/V at every query head (:meth:`Conventional.kernel_expands_kv`).
 - **roofline**: one fused ``qkv_proj`` GEMM (with a low-rank query: ``q_down`` then ``q_up`` beside a ``kv`` GEMM;
   with ``v_from_k`` no V columns), the cache write, then the core over the cached K/V (``d_k = d_qk``, ``d_v``),
   reading each attended key's K and V once at the KV dtype.
@@ -40,6 +43,11 @@ from .quant import head_rows_bytes
 if TYPE_CHECKING:
     from ..parallel import Parallelism
     from ..spec import Attention, ModelSpec
+
+
+# the widest head FlashAttention-2 and -3 run (and train): head_dim_qk <= 256 (flash-attn's "FlashAttention forward only
+# supports head dimension at most 256"; NVIDIA TransformerEngine's backend check, issue 3006)
+FLASH_MAX_HEAD_DIM = 256
 
 
 def heads_kind(heads: int, kv_heads: int) -> str:
@@ -234,15 +242,38 @@ class Conventional(AttentionFamily):
         return max(1, a.num_kv_heads // tp)
 
     def check_training(self, spec: "ModelSpec") -> None:
-        """A head-wise output gate's stored tensors (its sigmoid and the gated product) are not listed: refused; so
-        are values from the keys (``v_from_k``: the value's own weightless RMSNorm keeps its input and rstd, and the
-        key projection's output feeds both)."""
-        if spec.attention.head_gate:
+        """A head-wise output gate's stored tensors (its sigmoid and the gated product) are not listed: refused. Values
+        from the keys are modelled as Gemma-4 computes them, through a value norm (``v_norm``: its input is the key
+        projection's output, which the key's norm keeps too; :meth:`projection_tensors`); without one the kernel's V
+        would be that output itself, shared with the key norm's input or not as the spec does not say: refused."""
+        a = spec.attention
+        if a.head_gate:
             raise SpecError("attention.head_gate", "training memory with a head-wise output gate (Step-3.5's g_proj) "
                                                    "is not modelled")
-        if spec.attention.v_from_k:
-            raise SpecError("attention.v_from_k", "training memory with values computed from the keys (Gemma-4's "
-                                                  "attention_k_eq_v) is not modelled")
+        if (a.v_from_k or spec.sliding_attention.v_from_k) and not a.v_norm:
+            raise SpecError("attention.v_from_k", "training memory with values computed from the keys is modelled "
+                                                  "through a value norm (Gemma-4's v_norm: attention.v_norm); "
+                                                  "without one it is not")
+
+    def kernel_expands_kv(self, a: "Attention", kernel: str) -> bool:
+        """Eager attention keeps ``repeat_kv``'s copies of K and V at every query head, and so does the fused path
+        of a block wider than FlashAttention's widest head (:data:`FLASH_MAX_HEAD_DIM`): Gemma-4's full layers (head
+        dim 512) have no FlashAttention kernel (FA2/FA3 stop at 256: Dao-AILab/flash-attention issue 2427, NVIDIA
+        TransformerEngine issue 3006 "Disabling FlashAttention 2 ... head_dim_qk <= 256"), and PyTorch's
+        memory-efficient SDPA kernel that runs them takes no grouped K/V at that width, so transformers'
+        ``sdpa_attention_forward`` expands them with ``repeat_kv`` first (``use_gqa_in_sdpa`` false for head_dim >
+        256: huggingface/transformers PR 46960; before it SDPA fell back to its math kernel, S x S). The kernel
+        saves the expanded copies (``_scaled_dot_product_efficient_attention``'s backward reads query, key, value,
+        output and logsumexp), and nothing keeps the unexpanded K or V.
+
+        The 256-wide layers of the same model are counted on FlashAttention-2, grouped: a per-layer dispatch
+        (verl-project/verl PR 7131: sliding layers on flash, the 512-wide ones on SDPA). Stock transformers has one
+        kernel a model: ``flash_attention_2`` refuses the 512-wide layers (Dao-AILab/flash-attention issue 2427's
+        workaround: SDPA on every layer), and SDPA on a sliding layer past its window gets a mask, so
+        ``use_gqa_in_sdpa`` is false: ``repeat_kv``'s copies and the converted mask (``b s s``, the query dtype)
+        are kept there too, which this count leaves out (``--attention-kernel eager`` is the other bound)."""
+        wide = max(a.qk_head_dim, a.v_head_dim) > FLASH_MAX_HEAD_DIM
+        return kernel == "eager" or wide
 
     def check_dtensor_tp(self, spec: "ModelSpec", block, tp: int) -> None:
         """torchtitan's Llama plan (``apply_tp``): q/k/v read one gathered input. A low-rank query (Step-3's MFA: a
@@ -257,7 +288,7 @@ class Conventional(AttentionFamily):
             raise ArgError("tp", f"torchtitan shards wk/wv by whole heads: {block.num_kv_heads} key/value heads "
                                  f"do not split over {tp} TP ranks")
 
-    def op_sac_ops(self, spec: "ModelSpec", cfg) -> list[tuple[str, SavedTensor]]:
+    def op_sac_ops(self, spec: "ModelSpec", cfg, a: "Attention") -> list[tuple[str, SavedTensor]]:
         """torchtitan's Llama attention (``torchtitan/models/llama/model.py``, ``Attention.forward``):
         ``xq, xk, xv = self.wq(x), self.wk(x), self.wv(x)``, RoPE, ``repeat_kv``, ``F.scaled_dot_product_attention``,
         then ``self.wo(output)``. Each bias-free ``nn.Linear`` on a ``[b, s, d]`` input dispatches one ``aten.mm``
@@ -265,8 +296,7 @@ class Conventional(AttentionFamily):
         the efficient / cuDNN one), whose outputs are the attention output ``[b, a, s, d_v]`` and the fp32
         log-sum-exp ``[b, a, s]``. RoPE, ``repeat_kv``, the transposes and views dispatch no op the policy saves.
         Biases (``addmm``), extra projections (a low-rank query, an output gate) or KV sharing change the mm
-        sequence: refused."""
-        a = spec.attention
+        sequence: refused. ``a`` is the layer's block (the sliding layers' where they have a shape of their own)."""
         self.check_training(spec)
         for bad, why in ((a.qkv_bias or a.o_bias, "projection biases (aten.addmm, not aten.mm)"),
                          (a.q_lora_rank, "a low-rank query (two query mm's)"),
@@ -289,12 +319,20 @@ class Conventional(AttentionFamily):
                                      "op SAC cache (SDPA log-sum-exp)", "tp")),
                 mm("attn.wo_out", h, "h")]
 
-    def projection_tensors(self, spec: "ModelSpec", cfg, heads: int, kv_heads: int) -> tuple[list, str]:
+    def projection_tensors(self, spec: "ModelSpec", cfg, a: "Attention", heads: int,
+                           kv_heads: int) -> tuple[list, str]:
         """Qwen3's per-head q/k RMSNorms keep their inputs and fp32 rstd; a low-rank query (Step-3's MFA) keeps, as
         MLA's ``q_a_proj`` path does (:meth:`mlacalc.attention.mla.MLA.projection_tensors`), ``q_proj``'s output for
         ``inter_norm`` with its fp32 rstd, and the normed latent for ``wq`` ([b, s, r], the whole sequence on every
-        rank: the down projection is replicated). Nothing else before the core."""
-        a = spec.attention
+        rank: the down projection is replicated). Nothing else before the core.
+
+        A value norm (``v_norm``; Gemma-4, transformers ``Gemma4TextAttention.forward``: ``value_states =
+        v_proj(x) if v_proj is not None else key_states``, then ``v_norm(value_states)``, a ``Gemma4RMSNorm``
+        without weights) keeps, as every norm here, its input and fp32 rstd a K/V head. With values from the keys
+        (``v_from_k``) its input is the key projection's output, the very tensor (``key_states``, before ``k_norm``)
+        the key norm keeps: only the rstd is new. So a ``v_from_k`` block keeps ``b s a_kv d_v`` activation-dtype
+        values fewer than the same block with a v projection, and nothing else differs (K and V still reach the
+        kernel as two tensors: ``k_norm`` then RoPE, ``v_norm`` alone)."""
         b, sl, st = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens
         out = []
         if a.q_lora_rank:
@@ -313,6 +351,14 @@ class Conventional(AttentionFamily):
                                 ACT_BYTES, "norms", "k_norm", "tp"),
                     SavedTensor("attn.k_norm.rstd", ("b", "s", "a_kv"), (b, sl, kv_heads), FP32_BYTES, "norms",
                                 "k_norm", "tp")]
+        if a.v_norm:
+            if not (a.v_from_k and a.qk_norm):       # else its input is attn.k_norm.input, kept once
+                out.append(SavedTensor("attn.v_norm.input", ("b", "s", "a_kv", "d_v"),
+                                       (b, sl, kv_heads, a.v_head_dim), ACT_BYTES, "norms",
+                                       "v_norm (the key projection's output)" if a.v_from_k else "v_norm", "tp"))
+            out.append(SavedTensor("attn.v_norm.rstd", ("b", "s", "a_kv"), (b, sl, kv_heads), FP32_BYTES, "norms",
+                                   "v_norm" + (" (its input: attn.k_norm.input, the key projection's output)"
+                                               if a.v_from_k and a.qk_norm else ""), "tp"))
         return out, ""
 
 

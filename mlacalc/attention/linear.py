@@ -157,7 +157,7 @@ class Linear(AttentionFamily):
         head's output."""
         return b.value_dim
 
-    def saved_tensors(self, spec: "ModelSpec", cfg) -> list:
+    def saved_tensors(self, spec: "ModelSpec", cfg, a) -> list:
         self.check_training(spec)
         return []
 

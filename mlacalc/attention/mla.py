@@ -199,8 +199,8 @@ class MLA(AttentionFamily):
         """The kernel sees decompressed K/V for every local query head."""
         return a.num_heads // tp
 
-    def projection_tensors(self, spec: "ModelSpec", cfg, heads: int, kv_heads: int) -> tuple[list, str]:
-        a = spec.attention
+    def projection_tensors(self, spec: "ModelSpec", cfg, a: "Attention", heads: int,
+                           kv_heads: int) -> tuple[list, str]:
         b, st = cfg.micro_batch, cfg.seq_tokens
         dr, dc = a.qk_rope_head_dim, a.kv_lora_rank
         out = []
