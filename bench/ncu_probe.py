@@ -32,6 +32,7 @@ CASES = {
     "flashmla-h16-paged": ("flashmla", 32, 32768, 16, "paged64"),
     "fp8-h16": ("fp8", 32, 32768, 16, "paged64"),
     "fp8-h128": ("fp8", 32, 8192, 128, "paged64"),
+    "fp8-h64-paged": ("fp8", 32, 32768, 64, "paged64"),  # the ours-h64-paged shape with an fp8 cache
     "ours-h128-paged-8k": ("ours", 32, 8192, 128, "paged64"),  # the fp8-h128 shape with a bf16 cache
     "sparse-bf16-h128": ("sparse-bf16", 64, 32768, 128, "paged64"),
     "sparse-bf16-h16": ("sparse-bf16", 64, 32768, 16, "paged64"),
