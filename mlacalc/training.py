@@ -243,11 +243,15 @@ class StageMemory:
 
 
 def _kind(spec: ModelSpec, layer: int) -> str:
-    return "moe" if is_moe_layer(spec, layer) else "dense"
+    """The layer's kind: its FFN ("dense", "moe"), with "linear " before it on a hybrid's linear-attention layers
+    (whose block keeps other tensors: Qwen3-Next's Gated DeltaNet layers beside its gated-GQA ones)."""
+    ffn = "moe" if is_moe_layer(spec, layer) else "dense"
+    return f"linear {ffn}" if spec.layer_type(layer) == "linear" else ffn
 
 
 def layer_kinds(spec: ModelSpec) -> dict[str, int]:
-    """One representative layer index per kind of layer ("dense", "moe"): layers of a kind keep the same tensors."""
+    """One representative layer index per kind of layer ("dense", "moe", "linear dense", "linear moe"): layers of a
+    kind keep the same tensors."""
     out: dict[str, int] = {}
     for j in range(spec.num_layers):
         out.setdefault(_kind(spec, j), j)
@@ -377,7 +381,7 @@ class TrainMemory:
     max_micro_batch: int          # 0: not even one sequence fits
     max_seq: int                  # 0: not even the shortest sequence fits
     max_seq_capped: bool          # the search stopped at MAX_SEQ
-    layers: dict                  # "dense"/"moe" -> (LayerActivations, [SavedTensor])
+    layers: dict                  # layer kind ("dense", "moe", "linear moe", ...) -> (LayerActivations, [SavedTensor])
     latent: LatentVsExpanded | None = None   # MLA: the reference note's latent-vs-expanded comparison
 
     @property
