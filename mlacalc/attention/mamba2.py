@@ -42,6 +42,10 @@ twice) and the convolution runs over ``conv_dim = I + 2 G N`` channels (x, B and
   step. Prefill runs the chunked SSD algorithm (section 6, chunks of ``Q = chunk_size``): per head the diagonal
   blocks' masked ``(C B^T) x`` (``2 Q P``), the chunk states ``B^T x`` (``2 N P``) and their read-out ``C h``
   (``2 N P``); per group the ``C B^T`` scores (``2 Q N``), shared by the group's heads.
+- **training** (:meth:`Mamba2.saved_tensors`, :meth:`Mamba2.backward_phases`): mamba_ssm's fused
+  ``mamba_split_conv1d_scan_combined`` keeps in_proj's output ``2 I' + 2 g N + H'``, the scan's output ``I'`` and the
+  gated norm's fp32 rstd ``g`` a token (``I' = H' P`` on a rank's ``H'`` heads), in_proj its input ``d``; backward
+  recomputes the convolution, ``dt``, ``C B^T`` and the chunk states (fp32, ``H' P N`` a chunk) from them.
 """
 
 from __future__ import annotations
