@@ -634,7 +634,7 @@ def _ffn_backward(prefix: str, held: tuple[SavedTensor, ...], d_out: SavedTensor
 def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[BackwardPhase]:
     """The instants of one native layer's backward (FFN block, its norm, attention, its norm); see
     :func:`backward_phases`."""
-    a, f = spec.attention, spec.ffn
+    f = spec.ffn
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
     names = [x.name for x in layer_tensors(spec, layer, cfg)]
     ffn_names = frozenset(n for n in names if n.startswith(("ffn.", "moe.")))
@@ -675,9 +675,8 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
 
     # --- attention: o_proj, the core, the projections, the norm
     d_h = _grad("grad.residual", hs, (b, st, h), "residual sum dy + d(ffn_norm input)", "sp")
-    block = layer_block(spec, layer)
     if spec.layer_type(layer) == "linear":       # the linear block's own instants (its family's)
-        phases += family(block).backward_phases(spec, cfg, (d_h,), gone)
+        phases += family(layer_block(spec, layer)).backward_phases(spec, cfg, (d_h,), gone)
         d_in = _grad("grad.attn.input", hs, (b, st, h), "the block's input projections' input gradient", "sp")
     else:
         phases += _attention_backward(spec, cfg, d_h, gone)

@@ -222,6 +222,13 @@ class Linear(AttentionFamily):
           without a residual) keeps the kernel's output, the gate ``z`` and an fp32 rstd a head and token;
         - ``out_proj`` keeps its input, the gated norm's output.
 
+        Versions: q and k are kept at the value heads because transformers repeats them before the kernel
+        (``Qwen3NextGatedDeltaNet``: ``query.repeat_interleave(num_v_heads // num_k_heads, dim=2)``); its Qwen3.5 twin
+        (``Qwen3_5GatedDeltaNet``) repeats only under flash-linear-attention < 0.5.0 (``fla_needs_equal_qk_heads``),
+        whose later kernels take fewer q/k heads, which then keep q, k and their rstds at ``h_k`` heads (smaller by
+        ``h_k / h_v``: not modelled). transformers' eager gated norm (taken where fla is absent) keeps fp32 copies
+        the fused one does not: not modelled either.
+
         Tagged ``core`` (dropped by ``selective``, the kernel re-run from its inputs as an attention core is): ``A``
         and the two rstds; the kernel's inputs q, k, v, g, beta (as large as what it keeps) and its output stay.
         ``full`` keeps the layer input alone. The attention kernel option (``--attention-kernel``) does not touch
