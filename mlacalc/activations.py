@@ -35,7 +35,8 @@ are counted once, as ``recompute_peak``):
 
 - ``none``: everything above.
 - ``selective``: the attention core's internals are recomputed (Korthikanti et al. 2022, section 5): the
-  S x S probabilities (eager) or the log-sum-exp (fused); its inputs q, k, v and its output stay.
+  S x S probabilities (eager) or the log-sum-exp (fused); its inputs q, k, v and its output stay. A hybrid's
+  linear-attention layers keep everything (Megatron-Core checkpoints ``Attention``'s core alone).
 - ``full``: only each layer's input is kept (Chen et al. 2016 checkpointing, per layer).
 - ``op``: torchtitan's op-level selective activation checkpointing (``mode = "selective"``,
   ``selective_ac_option = "op"``): each layer keeps its input and the outputs of ``aten.mm`` (every second one
@@ -764,7 +765,7 @@ def backward_phases(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[
     ``mla-latent`` the decompressed q, k, v, at the core. The Megatron convention counts stored activations only
     (Table 2): no phases. A linear-attention layer's block has its family's instants
     (:meth:`mlacalc.attention.linear.Linear.backward_phases`: Gated DeltaNet's chunk kernel, Mamba-2's fused scan),
-    ``selective`` re-materialising what its kernel recomputes at its ``core_phase``.
+    of which ``selective`` re-materialises nothing (it keeps the whole block).
 
     Not modelled: MoE's router backward (small), communication buffers, kernel workspaces beyond the fused
     attention's (cuBLAS workspace is part of the workspace reserve)."""
@@ -782,8 +783,7 @@ def backward_phases(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[
         out_t = next(x for x in layer_tensors(spec, layer, cfg) if x.name == "attn.out")
         rec += (replace(out_t, name="attn.out.recomputed", kept_by="the recomputed core's backward"),)
     whole = mode in ("full", "op")     # op SAC re-runs the whole block's forward (replaying its cache) at once
-    core = family(layer_block(spec, layer)).core_phase if linear else "attn.core"
-    return [replace(p, recomputed=rec) if whole or p.name == core else p for p in phases]
+    return [replace(p, recomputed=rec) if whole or p.name == "attn.core" else p for p in phases]
 
 
 def backward_peak(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> BackwardPeak:

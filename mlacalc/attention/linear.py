@@ -170,7 +170,6 @@ class Linear(AttentionFamily):
     # --- training (see the module docstring's "training" item) -------------------------------------------------
 
     trainable = ("gated_deltanet",)     # kinds of this family whose saved tensors are derived below
-    core_phase = "gdn.core"             # the backward instant at which ``selective`` re-materialises the core's own
 
     def check_training(self, spec: "ModelSpec") -> None:
         """Refuse a kind whose training memory is not derived: KDA (what fla's ``chunk_kda`` keeps is not pinned,
@@ -196,9 +195,18 @@ class Linear(AttentionFamily):
 
     def saved_tensors(self, spec: "ModelSpec", cfg) -> list[SavedTensor]:
         """What one Gated DeltaNet layer keeps for backward on one GPU, for ``cfg.micro_batch`` sequences of
-        ``cfg.seq_local`` tokens, in transformers' ``Qwen3NextGatedDeltaNet.forward`` (Qwen3-Next, Qwen3.5; the fast
-        path: ``causal_conv1d_fn`` and flash-linear-attention's ``chunk_gated_delta_rule`` and
-        ``FusedRMSNormGated``), ``h_k``/``h_v`` this rank's key/value heads (:meth:`rank_heads`):
+        ``cfg.seq_local`` tokens, ``h_k``/``h_v`` this rank's key/value heads (:meth:`rank_heads`).
+
+        Modelled: transformers' ``Qwen3NextGatedDeltaNet.forward`` (Qwen3-Next; Qwen3.5's ``Qwen3_5GatedDeltaNet``
+        is the same block) in the releases whose ``__init__`` builds flash-linear-attention's ``FusedRMSNormGated``
+        when fla is importable (``self.norm = Qwen3NextRMSNormGated(...) if FusedRMSNormGated is None else
+        FusedRMSNormGated(...)``; Qwen3-Next from 4.57), run with fla and causal-conv1d installed: the fast path of
+        ``causal_conv1d_fn``, fla's ``chunk_gated_delta_rule`` and ``FusedRMSNormGated``. Those releases repeat q and
+        k to the value heads for both models. Later releases (hub-kernel decorators, ``modular_qwen3_next.py``:
+        ``@use_kernel_forward_from_hub("RMSNormGated")`` on ``Qwen3NextRMSNormGated``, ``self.norm =
+        Qwen3NextRMSNormGated(...)`` always) still take fla's ``chunk_gated_delta_rule`` and causal-conv1d where
+        installed, but run the eager gated norm unless the model is loaded with ``use_kernels=True``; see
+        "Not modelled". The layer keeps:
 
         - ``in_proj_qkvz`` and ``in_proj_ba`` keep their one input ``[b, s, d]`` (:meth:`ActivationConfig.
           linear_input`: the sequence shard under SP);
@@ -222,17 +230,22 @@ class Linear(AttentionFamily):
           without a residual) keeps the kernel's output, the gate ``z`` and an fp32 rstd a head and token;
         - ``out_proj`` keeps its input, the gated norm's output.
 
-        Versions: q and k are kept at the value heads because transformers repeats them before the kernel
-        (``Qwen3NextGatedDeltaNet``: ``query.repeat_interleave(num_v_heads // num_k_heads, dim=2)``); its Qwen3.5 twin
-        (``Qwen3_5GatedDeltaNet``) repeats only under flash-linear-attention < 0.5.0 (``fla_needs_equal_qk_heads``),
-        whose later kernels take fewer q/k heads, which then keep q, k and their rstds at ``h_k`` heads (smaller by
-        ``h_k / h_v``: not modelled). transformers' eager gated norm (taken where fla is absent) keeps fp32 copies
-        the fused one does not: not modelled either.
+        Not modelled (each a per-head-and-token difference, ``d_v``/``d_k`` the head widths):
 
-        Tagged ``core`` (dropped by ``selective``, the kernel re-run from its inputs as an attention core is): ``A``
-        and the two rstds; the kernel's inputs q, k, v, g, beta (as large as what it keeps) and its output stay.
-        ``full`` keeps the layer input alone. The attention kernel option (``--attention-kernel``) does not touch
-        these layers: transformers runs flash-linear-attention's kernels whatever the softmax layers' kernel."""
+        - the eager gated norm of the later releases (``Qwen3NextRMSNormGated.forward``, autograd's saves): the fp32
+          input (``pow`` and the multiply by rsqrt), the fp32 rsqrt, the bf16 normalised input and its weighted
+          product (the two multiplies), the fp32 gate (``silu``) and fp32 ``silu(gate)`` (the last multiply): ``16
+          d_v + 4`` B for the fused norm's ``4 d_v + 4`` (a Qwen3-Next layer at b 1, s 4096: 192 MiB more);
+        - Qwen3.5 in the later releases under fla >= 0.5.0, which no longer repeats q and k
+          (``Qwen3_5GatedDeltaNet``: ``repeat_qk_heads = ... and fla_needs_equal_qk_heads()``): the kernel keeps q,
+          k and their rstds at ``h_k`` heads (``h_k / h_v`` of the above). Qwen3-Next repeats in every release;
+        - no causal-conv1d: ``F.silu(self.conv1d(x)[..., :s])``, where conv1d keeps the same input and SiLU its
+          input too (the convolution's output, ``2 h_k d_k + h_v d_v`` more channels).
+
+        ``selective`` keeps all of these (Megatron-Core's selective recompute, ``recompute_modules`` ``core_attn``,
+        checkpoints ``Attention``'s core alone; ``GatedDeltaNet.forward`` checkpoints nothing), ``full`` the layer
+        input alone. The attention kernel option (``--attention-kernel``) does not touch these layers: transformers
+        runs flash-linear-attention's kernels whatever the softmax layers' kernel."""
         self.check_training(spec)
         b = spec.linear_attention
         n, sl, h = cfg.micro_batch, cfg.seq_local, spec.hidden_size
@@ -250,13 +263,12 @@ class Linear(AttentionFamily):
                 t("softplus_input", ("h_v",), (hv,), FP32_BYTES, "softplus (a + dt_bias, fp32)"),
                 t("softplus_out", ("h_v",), (hv,), FP32_BYTES, "-exp(A_log) * softplus (A_log's gradient)"),
                 t("q", ("h_v", "d_k"), (hv, dk), ACT_BYTES, f"{core} (l2-normed, at the value heads)"),
-                t("q_rstd", ("h_v",), (hv,), FP32_BYTES, f"{core} (l2norm's rstd)", "attention_core", "core"),
+                t("q_rstd", ("h_v",), (hv,), FP32_BYTES, f"{core} (l2norm's rstd)", "attention_core"),
                 t("k", ("h_v", "d_k"), (hv, dk), ACT_BYTES, f"{core} (l2-normed, at the value heads)"),
-                t("k_rstd", ("h_v",), (hv,), FP32_BYTES, f"{core} (l2norm's rstd)", "attention_core", "core"),
+                t("k_rstd", ("h_v",), (hv,), FP32_BYTES, f"{core} (l2norm's rstd)", "attention_core"),
                 t("v", ("h_v", "d_v"), (hv, dv), ACT_BYTES, f"{core} (a contiguous copy)"),
                 t("g", ("h_v",), (hv,), FP32_BYTES, f"{core} (the gate's chunk-local cumsum)"),
-                t("A", ("h_v", "C"), (hv, CHUNK), ACT_BYTES, f"{core} ((I + A)^-1 of each chunk)", "attention_core",
-                  "core"),
+                t("A", ("h_v", "C"), (hv, CHUNK), ACT_BYTES, f"{core} ((I + A)^-1 of each chunk)", "attention_core"),
                 t("out", ("h_v", "d_v"), (hv, dv), ACT_BYTES, "the gated RMSNorm (its input: the kernel's output)"),
                 t("z", ("h_v", "d_v"), (hv, dv), ACT_BYTES, "the gated RMSNorm (its gate)"),
                 t("norm_rstd", ("h_v",), (hv,), FP32_BYTES, "the gated RMSNorm (one rstd a head)"),

@@ -167,7 +167,6 @@ class Mamba2(Linear):
     # --- training -------------------------------------------------------------------------------------------------
 
     trainable = ("mamba2",)
-    core_phase = "mamba.scan"
 
     def saved_tensors(self, spec: "ModelSpec", cfg) -> list[SavedTensor]:
         """What one Mamba-2 mixer keeps for backward on one GPU in training, on the rank's own mixer
@@ -186,8 +185,9 @@ class Mamba2(Linear):
         - the gated norm's fp32 rstd, one a token and group (``_layer_norm_fwd(..., group_size=dim // ngroups)``:
           ``rstd`` of ``ngroups * M``); none without ``gated_norm`` (``rmsnorm_weight`` None).
 
-        The convolution's output, ``dt``, the chunk states and ``C B^T`` are not kept: ``selective`` has nothing to
-        drop here (the kernel already recomputes its core), ``full`` keeps the layer input alone. Not modelled:
+        The convolution's output, ``dt``, the chunk states and ``C B^T`` are not kept. ``selective`` keeps all of
+        these (Megatron-Core's selective recompute checkpoints the softmax layers' core alone), ``full`` the layer
+        input alone. Not modelled:
         Megatron-Core's ``MambaMixer``, which calls the Function without the norm and ``out_proj`` and runs both
         outside it (two more ``I'`` tensors a token: the gated output and the norm's output), and the non-fused
         path (``use_mem_eff_path=False``: ``mamba_chunk_scan_combined``, which keeps x, B, C, dt, dA_cumsum and z)."""
