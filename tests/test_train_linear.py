@@ -108,6 +108,77 @@ def test_mamba2_scan_instant_by_hand():
     assert sum(t.bytes for t in scan.grads) == S * per_token + chunk_states == 721_420_288
 
 
+def phase(spec, layer: int, c: ActivationConfig, name: str):
+    return next(p for p in backward_phases(spec, layer, c) if p.name == name)
+
+
+def test_gated_deltanet_instants_around_the_core_by_hand():
+    """Qwen3-Next (d 2048, H_k 16, H_v 32 of 128), b 1, s 4096, bf16, the residual's gradient (d) held throughout:
+    out_proj's backward writes its input gradient (H_v d_v) and weight gradient (H_v d_v x d); the gated norm's
+    reads that and writes the kernel output's and z's gradients (2 H_v d_v); causal_conv1d's reads the q/k/v
+    gradient (2 H_k d_k + H_v d_v = 8192) and writes its input's (8192) while z's waits (H_v d_v); in_proj_qkvz's
+    reads the qkvz gradient (2 H_k d_k + 2 H_v d_v = 12,288) and writes its weight gradient (12,288 x d) and, with
+    in_proj_ba's, two partial input gradients (2 d)."""
+    spec = load_spec(QWEN3_NEXT)
+    d, hv_dv, conv, qkvz = 2048, 32 * 128, 2 * 16 * 128 + 32 * 128, 2 * 16 * 128 + 2 * 32 * 128
+    assert (conv, qkvz) == (8192, 12_288)
+    expect = {"gdn.out_proj": S * 2 * (d + hv_dv) + 2 * hv_dv * d,
+              "gdn.norm": S * 2 * (d + 3 * hv_dv),
+              "gdn.conv": S * 2 * (d + hv_dv + 2 * conv),
+              "gdn.in_proj": S * 2 * (d + qkvz + 2 * d) + 2 * qkvz * d}
+    for name, total in expect.items():
+        assert nbytes(phase(spec, 0, cfg(), name).grads) == total, name
+
+
+def test_mamba2_in_proj_instant_by_hand():
+    """Bamba-9B, b 1, s 4096: after the fused Function's backward, in_proj's reads dzxbcdt (16,768 a token) and
+    writes its weight gradient (16,768 x d) and its input gradient (d), the residual's gradient (d) held."""
+    d, width = 4096, 16_768
+    assert nbytes(phase(hf_fixture(BAMBA), 0, cfg(), "mamba.in_proj").grads) == S * 2 * (2 * d + width) + 2 * width * d
+
+
+def test_chunked_tensors_count_a_partial_chunk_whole():
+    """s = 1000 is 15.6 chunks of 64 (fla's NT = cdiv(T, 64)) and 3.9 of Q = 256 (mamba_ssm's nchunks =
+    ceil(seqlen / chunk_size)): 16 and 4 chunk states, and C B^T, dt, dA_cumsum over 4 padded chunks."""
+    qwen = phase(hf_fixture("qwen3_5_4b"), 0, cfg(s=1000), "gdn.core")
+    assert {t.name: t.dims for t in qwen.grads}["grad.gdn.h"] == (1, 16, 32, 128, 128)
+    scan = {t.name: t.dims for t in phase(hf_fixture(BAMBA), 0, cfg(s=1000), "mamba.scan").grads}
+    assert scan["grad.mamba.states"] == scan["grad.mamba.dstates_fp32"] == (1, 4, 128, 64, 128)
+    assert scan["grad.mamba.CB"] == (1, 4, 1, 256, 256) and scan["grad.mamba.dA_cumsum"] == (1, 128, 4, 256)
+
+
+def test_each_backward_instant_frees_what_its_last_user_has_read():
+    """A stored tensor is freed once the backward of its last user has run: out_proj's input after out_proj; the
+    norm's input, gate and rstd after the norm; the kernel's and the gate's tensors after the kernel; the
+    convolution's input after the convolution; the block input after in_proj, at the layer norm. Mamba-2: the fused
+    Function's tensors before in_proj, its input at the layer norm."""
+    kernel = {"beta", "softplus_input", "softplus_out", "q", "q_rstd", "k", "k_rstd", "v", "g", "A"}
+    gdn = [set(), {"out_proj_input"}, {"out", "z", "norm_rstd"}, kernel, {"conv_input"}, {"input"}]
+    names = ["gdn.out_proj", "gdn.norm", "gdn.core", "gdn.conv", "gdn.in_proj", "attn_norm"]
+    mamba = [set(), {"zxbcdt", "out_x", "norm_rstd"}, {"input"}]
+    for spec, prefix, order, freed in ((load_spec(QWEN3_NEXT), "gdn.", names, gdn),
+                                       (hf_fixture(BAMBA), "mamba.", ["mamba.scan", "mamba.in_proj", "attn_norm"],
+                                        mamba)):
+        so_far = set()
+        for name, more in zip(order, freed):
+            so_far |= {prefix + x for x in more}
+            released = {x for x in phase(spec, 0, cfg(), name).released if x.startswith(prefix)}
+            assert released == so_far, name
+
+
+def test_a_mamba2_block_without_its_gated_norm_keeps_no_rstd():
+    """rmsnorm_weight None: mamba_split_conv1d_scan_combined gates by z inside the scan and keeps rstd None, so the
+    block is in_proj's input and output and out_x: d 256, H 4 heads of P 32 (I 128), G 1 of N 16: 2 I + 2 G N + H =
+    292."""
+    blk = {"kind": "mamba2", "num_k_heads": 1, "num_v_heads": 4, "head_k_dim": 16, "head_v_dim": 32,
+           "conv_kernel_size": 4}
+    normed, bare = (make_spec({"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32}, layers=2,
+                              layer_types=["linear", "full"], linear_attention=blk | {"gated_norm": g})
+                    for g in (True, False))
+    assert nbytes(block(bare, 0, cfg(), "mamba.")) == S * 2 * (256 + 292 + 128)
+    assert nbytes(block(normed, 0, cfg(), "mamba.")) == S * (2 * (256 + 292 + 128) + 4)
+
+
 # ------------------------------------------------------------------------------------------ properties
 
 @settings(max_examples=40, deadline=None)
