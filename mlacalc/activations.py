@@ -47,7 +47,8 @@ are counted once, as ``recompute_peak``):
 
 - ``none``: everything above.
 - ``selective``: the attention core's internals are recomputed (Korthikanti et al. 2022, section 5): the
-  S x S probabilities (eager) or the log-sum-exp (fused); its inputs q, k, v and its output stay.
+  S x S probabilities (eager) or the log-sum-exp (fused); its inputs q, k, v and its output stay. A hybrid's
+  linear-attention layers keep everything (Megatron-Core checkpoints ``Attention``'s core alone).
 - ``full``: only each layer's input is kept (Chen et al. 2016 checkpointing, per layer).
 - ``op``: torchtitan's op-level selective activation checkpointing (``mode = "selective"``,
   ``selective_ac_option = "op"``): each layer keeps its input and the outputs of ``aten.mm`` (every second one
@@ -93,7 +94,8 @@ import math
 from dataclasses import dataclass, fields, replace
 
 from .attention import blocks, divide, family, layer_block
-from .costs import ACT_BYTES, FP32_BYTES, SavedTensor
+from .costs import ACT_BYTES, FP32_BYTES, BackwardPhase, SavedTensor
+from .costs import grad_tensor as _grad
 from .errors import ArgError, SpecError, show
 from .parallel import Parallelism
 from .spec import (ModelSpec, refuse_expert_latent, refuse_kv_sharing, refuse_layer_heads, refuse_layer_widths,
@@ -472,6 +474,11 @@ def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
     refuse_layer_widths(spec, "training memory")
     # and every routed expert at hidden_size (LatentMoE's run at ffn.expert_latent_size)
     refuse_expert_latent(spec, "training memory")
+    if cfg.convention == "megatron" and spec.holds_state:
+        # the paper's layer is an MHA layer: a linear-attention layer would be priced as one (before: refused by
+        # the linear family itself, whatever the convention)
+        raise ArgError("convention", f"the megatron convention is the paper's GPT layer; {spec.name}'s linear-attention "
+                                     "layers have no counterpart in it (use --convention native)")
     if cfg.recompute == "mla-latent" and not family(spec.attention).latent_recompute:
         raise ArgError("recompute", f"mla-latent needs an MLA model; {spec.name} uses {spec.attention.kind}")
     if cfg.gathers_inputs:
@@ -597,22 +604,6 @@ def layer_activations(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> Lay
 # ---------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class BackwardPhase:
-    """One instant of a layer's backward pass (the worst instant of one stretch of it).
-
-    ``grads``: the tensors alive besides the stored activations at that instant (activation gradients, a kernel's
-    backward workspace, and the weight gradient being written before it is added into the gradient buffer).
-    ``released``: names of this layer's tensors (stored or recomputed) whose last backward user has already run,
-    so they are freed. ``recomputed``: tensors recomputation has re-materialised for this instant (those also
-    named in ``released`` are already freed again)."""
-
-    name: str
-    grads: tuple[SavedTensor, ...]
-    released: frozenset[str] = frozenset()
-    recomputed: tuple[SavedTensor, ...] = ()
-
-
-@dataclass(frozen=True)
 class BackwardPeak:
     """The worst instant of one layer's backward, on one GPU: bytes alive beyond the stored activations.
 
@@ -636,11 +627,6 @@ class BackwardPeak:
                 "released": self.released, "total": self.total,
                 "tensors": [t.to_json() for t in self.tensors],
                 "released_tensors": [t.to_json() for t in self.released_tensors]}
-
-
-def _grad(name: str, shape: tuple[str, ...], dims: tuple[int, ...], who: str, split: str = "tp",
-          nbytes: int = ACT_BYTES) -> SavedTensor:
-    return SavedTensor(name, shape, dims, nbytes, "backward", who, split)
 
 
 def _ffn_backward(prefix: str, held: tuple[SavedTensor, ...], d_out: SavedTensor | None,
@@ -695,11 +681,8 @@ def _ffn_backward(prefix: str, held: tuple[SavedTensor, ...], d_out: SavedTensor
 def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[BackwardPhase]:
     """The instants of one native layer's backward (FFN block, its norm, attention, its norm); see
     :func:`backward_phases`."""
-    a, f = layer_block(spec, layer), spec.ffn
+    f = spec.ffn
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
-    heads = divide(a.num_heads, t, "attention.num_heads")
-    fam = family(a)
-    kv_heads = fam.attended_kv_heads(a, t)
     names = [x.name for x in layer_tensors(spec, layer, cfg)]
     ffn_names = frozenset(n for n in names if n.startswith(("ffn.", "moe.")))
     hs = ("b", "s", "h")
@@ -739,6 +722,30 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
 
     # --- attention: o_proj, the core, the projections, the norm
     d_h = _grad("grad.residual", hs, (b, st, h), "residual sum dy + d(ffn_norm input)", "sp")
+    if spec.layer_type(layer) == "linear":       # the linear block's own instants (its family's)
+        phases += family(layer_block(spec, layer)).backward_phases(spec, cfg, (d_h,), gone)
+        d_in = _grad("grad.attn.input", hs, (b, st, h), "the block's input projections' input gradient", "sp")
+    else:
+        phases += _attention_backward(spec, cfg, layer_block(spec, layer), d_h, gone)
+        d_in = _grad("grad.attn.input", hs, (b, st, h), "q/k/v (MLA: down) projections' input gradient (partial)",
+                     "sp")
+    block_names = frozenset(n for n in names if n.startswith(("attn.", "mla.", "gdn.", "mamba.")))
+    d_x = _grad("grad.attn_norm.input", hs, (b, st, h), "RMSNorm's backward: the layer input's gradient", "sp")
+    phases.append(BackwardPhase("attn_norm", (d_h, d_in, d_x), gone | block_names))
+    return phases
+
+
+def _attention_backward(spec: ModelSpec, cfg: ActivationConfig, a, d_h: SavedTensor,
+                        gone: frozenset) -> list[BackwardPhase]:
+    """The softmax-attention block's backward instants (o_proj, the gate, the core, the projections) after the FFN
+    block's: ``a`` the layer's attention block (:func:`layer_block`: Gemma-4's sliding and full layers differ), ``d_h``
+    the residual gradient held throughout and ``gone`` the layer's tensors already freed."""
+    b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
+    heads = divide(a.num_heads, t, "attention.num_heads")
+    fam = family(a)
+    kv_heads = fam.attended_kv_heads(a, t)
+    hs = ("b", "s", "h")
+    phases: list[BackwardPhase] = []
     dv_o = a.v_head_dim
     d_o = _grad("grad.attn.out", ("b", "s", "a", "d_v"), (b, sl, heads, dv_o), "o_proj's backward")
     w_o = _grad("grad.W_o", ("a d_v", "h"), (heads * dv_o, h), "o_proj's weight gradient, before the buffer")
@@ -779,9 +786,6 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     gone_core = gone | {"attn.q", "attn.k", "attn.v", "attn.out"} | core_names
     d_in = _grad("grad.attn.input", hs, (b, st, h), "q/k/v (MLA: down) projections' input gradient (partial)", "sp")
     phases.append(BackwardPhase("attn.projections", (d_h, dq, dk, dvv, d_in, d_in), gone_core))
-    attn_names = frozenset(n for n in names if n.startswith(("attn.", "mla.")))
-    d_x = _grad("grad.attn_norm.input", hs, (b, st, h), "RMSNorm's backward: the layer input's gradient", "sp")
-    phases.append(BackwardPhase("attn_norm", (d_h, d_in, d_x), gone | attn_names))
     return phases
 
 
@@ -806,7 +810,9 @@ def backward_phases(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[
     tensor of the layer before its backward starts (freed as their users run, like stored ones); ``selective`` the
     core's internals and a second copy of its output (the checkpointed core's backward needs its own), at the core;
     ``mla-latent`` the decompressed q, k, v, at the core. The Megatron convention counts stored activations only
-    (Table 2): no phases.
+    (Table 2): no phases. A linear-attention layer's block has its family's instants
+    (:meth:`mlacalc.attention.linear.Linear.backward_phases`: Gated DeltaNet's chunk kernel, Mamba-2's fused scan),
+    of which ``selective`` re-materialises nothing (it keeps the whole block).
 
     Not modelled: MoE's router backward (small), communication buffers, kernel workspaces beyond the fused
     attention's (cuBLAS workspace is part of the workspace reserve)."""
@@ -818,7 +824,9 @@ def backward_phases(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[
     if mode == "none":
         return phases
     rec = tuple(recomputed_tensors(spec, layer, cfg))
-    if mode == "selective":
+    linear = spec.layer_type(layer) == "linear"
+    if mode == "selective" and not linear:
+        # a linear block's kernel keeps no output of its own for its backward (it recomputes its chunk states)
         out_t = next(x for x in layer_tensors(spec, layer, cfg) if x.name == "attn.out")
         rec += (replace(out_t, name="attn.out.recomputed", kept_by="the recomputed core's backward"),)
     whole = mode in ("full", "op")     # op SAC re-runs the whole block's forward (replaying its cache) at once

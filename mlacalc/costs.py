@@ -1,4 +1,4 @@
-"""The records every formula returns: cache parts, op costs and saved tensors.
+"""The records every formula returns: cache parts, op costs, saved tensors and backward instants.
 
 They live apart from the calculators so that attention families (:mod:`mlacalc.attention`) can build them
 without importing a calculator (which imports the families): specs -> families -> calculators, no circles.
@@ -120,3 +120,26 @@ class SavedTensor:
         return {"name": self.name, "shape": list(self.shape), "dims": list(self.dims),
                 "dtype_bytes": self.dtype_bytes, "bytes": self.bytes, "group": self.group,
                 "kept_by": self.kept_by, "split": self.split}
+
+
+@dataclass(frozen=True)
+class BackwardPhase:
+    """One instant of a layer's backward pass (the worst instant of one stretch of it).
+
+    ``grads``: the tensors alive besides the stored activations at that instant (activation gradients, a kernel's
+    backward workspace, and the weight gradient being written before it is added into the gradient buffer).
+    ``released``: names of this layer's tensors (stored or recomputed) whose last backward user has already run,
+    so they are freed. ``recomputed``: tensors recomputation has re-materialised for this instant (those also
+    named in ``released`` are already freed again)."""
+
+    name: str
+    grads: tuple[SavedTensor, ...]
+    released: frozenset[str] = frozenset()
+    recomputed: tuple[SavedTensor, ...] = ()
+
+
+def grad_tensor(name: str, shape: tuple[str, ...], dims: tuple[int, ...], who: str, split: str = "tp",
+                nbytes: int = ACT_BYTES) -> SavedTensor:
+    """A tensor alive only during the backward pass (an activation gradient, a kernel's backward workspace, a weight
+    gradient before it is added to the buffer), as a :class:`SavedTensor` of group ``backward``."""
+    return SavedTensor(name, shape, dims, nbytes, "backward", who, split)

@@ -243,16 +243,21 @@ class StageMemory:
 
 
 def _kind(spec: ModelSpec, layer: int) -> str:
-    """"dense" or "moe", and where the sliding layers have an attention shape of their own (``sliding_shape``:
-    Gemma-4) the layer's type too ("dense sliding", "dense full"): layers of one kind keep the same tensors."""
+    """The layer's kind: its FFN ("dense", "moe"), with "linear " before it on a hybrid's linear-attention layers
+    (whose block keeps other tensors: Qwen3-Next's Gated DeltaNet layers beside its gated-GQA ones), and where the
+    sliding layers have an attention shape of their own (``sliding_shape``: Gemma-4) the layer's type after it
+    ("dense sliding", "dense full"): layers of one kind keep the same tensors."""
     ffn = "moe" if is_moe_layer(spec, layer) else "dense"
+    if spec.layer_type(layer) == "linear":
+        return f"linear {ffn}"
     if spec.attention is None or spec.attention_shapes == 1:
         return ffn
     return f"{ffn} {'sliding' if layer_block(spec, layer) is spec.sliding_attention else 'full'}"
 
 
 def layer_kinds(spec: ModelSpec) -> dict[str, int]:
-    """One representative layer index per kind of layer (:func:`_kind`): layers of a kind keep the same tensors."""
+    """One representative layer index per kind of layer (:func:`_kind`: "dense", "moe", "linear dense", "linear moe",
+    "dense sliding", ...): layers of a kind keep the same tensors."""
     out: dict[str, int] = {}
     for j in range(spec.num_layers):
         out.setdefault(_kind(spec, j), j)
@@ -382,7 +387,8 @@ class TrainMemory:
     max_micro_batch: int          # 0: not even one sequence fits
     max_seq: int                  # 0: not even the shortest sequence fits
     max_seq_capped: bool          # the search stopped at MAX_SEQ
-    layers: dict                  # "dense"/"moe" (+ " sliding"/" full") -> (LayerActivations, [SavedTensor])
+    layers: dict                  # layer kind (:func:`_kind`: "dense", "moe", "linear moe", "dense sliding", ...)
+    #                               -> (LayerActivations, [SavedTensor])
     latent: LatentVsExpanded | None = None   # MLA: the reference note's latent-vs-expanded comparison
 
     @property

@@ -96,11 +96,14 @@ def test_layer_groups_cover_every_layer_once():
         assert sum(n for n, _, _ in layer_groups(spec)) == spec.num_layers
 
 
-def test_linear_layers_are_refused_for_training_in_one_line():
+def test_kda_layers_are_refused_for_training_in_one_line():
+    """Gated DeltaNet and Mamba-2 layers are sized for training (tests/test_train_linear.py); KDA's saved tensors are
+    not pinned, so Kimi-Linear is refused, naming what is missing."""
     import pytest
 
-    with pytest.raises(mlacalc.SpecError, match="linear-attention layers is not modelled"):
-        mlacalc.train_memory("qwen3-next-80b-a3b", seq=1024)
+    with pytest.raises(mlacalc.SpecError, match="training memory of KDA layers is not modelled: what "
+                                                "flash-linear-attention's chunk_kda keeps"):
+        mlacalc.train_memory("kimi-linear-48b-a3b", seq=1024)
 
 
 def test_gated_deltanet_decode_cost_by_hand():

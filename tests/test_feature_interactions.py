@@ -54,7 +54,7 @@ def test_pipeline_stages_of_a_model_without_attention(capsys):
     code, _, err, _ = run(capsys, "weights", str(FIXTURES / "falcon_mamba_7b"), "--pp", "2")
     assert code == 0 and err == ""
     refused(capsys, "train", str(FIXTURES / "falcon_mamba_7b"), "--pp", "2",
-            words="training memory of linear-attention layers is not modelled")
+            words="training memory of Mamba-1 layers is not modelled")
 
 
 def test_dp_attention_on_a_model_without_ffn_sends_nothing():

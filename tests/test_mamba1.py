@@ -414,8 +414,8 @@ def test_roofline_of_a_state_space_model(capsys):
 
 
 @pytest.mark.parametrize("args,words", [
-    (("train", "jamba_1_5_mini"), "training memory of linear-attention layers is not modelled"),
-    (("train", "falcon_mamba_7b"), "training memory of linear-attention layers is not modelled"),
+    (("train", "jamba_1_5_mini"), "training memory of Mamba-1 layers is not modelled"),
+    (("train", "falcon_mamba_7b"), "training memory of Mamba-1 layers is not modelled"),
     (("profile", "jamba_1_5_mini"), "jamba_1_5_mini has linear layers; profile builds and runs attention layers"),
     (("profile", "falcon_mamba_7b"), "falcon_mamba_7b: it has no attention layer"),
     (("profile", "falcon_mamba_7b", "--whole-step"), "it has no attention layer"),

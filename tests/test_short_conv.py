@@ -437,7 +437,7 @@ def test_roofline_of_lfm2(capsys):
 
 
 @pytest.mark.parametrize("args,words", [
-    (("train", "lfm2_1_2b"), "training memory of linear-attention layers is not modelled"),
+    (("train", "lfm2_1_2b"), "training memory of short conv layers is not modelled"),
     (("profile", "lfm2_1_2b"), "lfm2_1_2b has linear layers; profile builds and runs attention layers"),
     (("profile", "lfm2_8b_a1b", "--whole-step"), "--whole-step does not build linear layers"),
     (("kv", "lfm2_1_2b", "--tp", "3"), "cannot split"),

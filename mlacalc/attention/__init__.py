@@ -31,7 +31,8 @@ How to add a family:
    family, for a variant: DSA is MLA plus an indexer) implementing ``cache_parts`` (and ``cache_bytes`` /
    ``state_bytes`` when parts are stored at their own width), ``kv_groups``, ``projections``,
    ``projection_split``, ``attention_ops``, ``core_dims``, ``core_cache_elements``, and for training
-   ``attended_kv_heads`` and ``projection_tensors`` (or ``check_training`` to refuse); ``validate`` for its
+   ``attended_kv_heads`` and ``projection_tensors`` (a linear-attention block: ``saved_tensors`` and
+   ``backward_phases`` of its own, :mod:`.linear`; or ``check_training`` to refuse); ``validate`` for its
    spec fields; docstrings citing the paper or config each formula comes from.
 2. Register it in :data:`FAMILIES` below, and add its spec fields to :mod:`mlacalc.spec`.
 3. Add tests that work its numbers out by hand (KV bytes per token, parameters, a roofline op), and property

@@ -24,13 +24,19 @@ channels of q, k and v:
   rank-one update (``2 d_k d_v``), the decay (``d_k d_v``) and ``q S`` (``2 d_k d_v``): ``7 d_k d_v`` FLOPs,
   reading and writing the state once per step. Prefill (the chunkwise form, chunks of ``C = 64``): the same
   state terms plus the intra-chunk attention, ``2 C (d_k + d_v)`` per token and head; the state is written once.
+- **training** (Gated DeltaNet; :meth:`Linear.saved_tensors`, :meth:`Linear.backward_phases`): per token and layer
+  on one of ``t`` ranks (``h_k = H_k / t``, ``h_v = H_v / t``), bf16 unless said: the block input ``d`` (shared by
+  both input projections), the convolution's input ``2 h_k d_k + h_v d_v``, ``beta`` ``h_v``, softplus's fp32 input
+  and output ``2 h_v``, the chunk kernel's l2-normed q and k ``2 h_v d_k`` with fp32 rstds ``2 h_v``, v ``h_v d_v``,
+  the fp32 gate cumsum ``h_v`` and the chunk inverse ``A`` ``64 h_v``, the gated norm's input, gate and fp32 rstd
+  ``2 h_v d_v + h_v``, out_proj's input ``h_v d_v``. KDA is refused (:data:`UNTRAINED`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..costs import KVCache, OpCost, matmul
+from ..costs import ACT_BYTES, FP32_BYTES, BackwardPhase, KVCache, OpCost, SavedTensor, grad_tensor, matmul
 from ..errors import ArgError, SpecError
 from .base import AttentionFamily, AttentionOps, StepShape
 
@@ -40,6 +46,10 @@ if TYPE_CHECKING:
 CHUNK = 64                      # chunk of the chunkwise prefill algorithm (flash-linear-attention's default)
 STATE_FLOPS = 7                 # FLOPs per d_k d_v per token and value head in the recurrent update (see above)
 # spec fields only some kinds take -> those kinds (a field set on another kind would change nothing: refused)
+# kinds whose training memory is refused with a reason of their own (:meth:`Linear.check_training`)
+UNTRAINED = {"kda": "training memory of KDA layers is not modelled: what flash-linear-attention's chunk_kda keeps for "
+                    "backward (the per-channel gate and its cumsum, Aqk, Akk) changes between releases, and Moonshot's "
+                    "and transformers' forwards differ (three convolutions or one, the gate in or out of the kernel)"}
 KIND_FIELDS = {"proj_bias": ("mamba2", "mamba1", "short_conv"), "conv_bias": ("mamba2", "mamba1", "short_conv"),
                "chunk_size": ("mamba2", "lightning"), "dt_rank": ("mamba1",), "mixer_norms": ("mamba1",)}
 
@@ -157,12 +167,174 @@ class Linear(AttentionFamily):
         head's output."""
         return b.value_dim
 
-    def saved_tensors(self, spec: "ModelSpec", cfg, a) -> list:
-        self.check_training(spec)
-        return []
+    # --- training (see the module docstring's "training" item) -------------------------------------------------
+
+    trainable = ("gated_deltanet",)     # kinds of this family whose saved tensors are derived below
 
     def check_training(self, spec: "ModelSpec") -> None:
-        raise SpecError("linear_attention", "training memory of linear-attention layers is not modelled")
+        """Refuse a kind whose training memory is not derived: KDA (what fla's ``chunk_kda`` keeps is not pinned,
+        :data:`UNTRAINED`), and the families built on this one that do not say (Mamba-1, lightning, LFM2)."""
+        b = spec.linear_attention
+        if b.kind not in self.trainable:
+            raise SpecError("linear_attention", UNTRAINED.get(
+                b.kind, f"training memory of {self.label(b)} layers is not modelled (Gated DeltaNet's and "
+                        "Mamba-2's are)"))
+
+    def op_sac_ops(self, spec: "ModelSpec", cfg, a=None) -> list:
+        """torchtitan's op-level SAC has no plan for a linear-attention block (its mm outputs and kernel are not
+        those the policy's ``_save_list`` names): refused, naming the block."""
+        raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for mha/gqa/mqa attention, not "
+                                    f"{spec.linear_attention.kind} layers")
+
+    def rank_heads(self, b: "LinearAttention", tp: int) -> tuple[int, int]:
+        """(key heads, value heads) one of ``tp`` ranks holds: both split with the key heads (:meth:`check_split`;
+        ``num_v_heads`` is a multiple of ``num_k_heads``), as :meth:`kv_groups` and the ``heads`` split of every
+        projection say."""
+        self.check_split(b, tp)
+        return b.num_k_heads // tp, b.num_v_heads // tp
+
+    def saved_tensors(self, spec: "ModelSpec", cfg, a=None) -> list[SavedTensor]:
+        """What one Gated DeltaNet layer keeps for backward on one GPU, for ``cfg.micro_batch`` sequences of
+        ``cfg.seq_local`` tokens, ``h_k``/``h_v`` this rank's key/value heads (:meth:`rank_heads`).
+
+        Modelled: transformers' ``Qwen3NextGatedDeltaNet.forward`` (Qwen3-Next; Qwen3.5's ``Qwen3_5GatedDeltaNet``
+        is the same block) in the releases whose ``__init__`` builds flash-linear-attention's ``FusedRMSNormGated``
+        when fla is importable (``self.norm = Qwen3NextRMSNormGated(...) if FusedRMSNormGated is None else
+        FusedRMSNormGated(...)``; Qwen3-Next from 4.57), run with fla and causal-conv1d installed: the fast path of
+        ``causal_conv1d_fn``, fla's ``chunk_gated_delta_rule`` and ``FusedRMSNormGated``. Those releases repeat q and
+        k to the value heads for both models. Later releases (hub-kernel decorators, ``modular_qwen3_next.py``:
+        ``@use_kernel_forward_from_hub("RMSNormGated")`` on ``Qwen3NextRMSNormGated``, ``self.norm =
+        Qwen3NextRMSNormGated(...)`` always) still take fla's ``chunk_gated_delta_rule`` and causal-conv1d where
+        installed, but run the eager gated norm unless the model is loaded with ``use_kernels=True``; see
+        "Not modelled". The layer keeps:
+
+        - ``in_proj_qkvz`` and ``in_proj_ba`` keep their one input ``[b, s, d]`` (:meth:`ActivationConfig.
+          linear_input`: the sequence shard under SP);
+        - ``causal_conv1d_fn`` (Dao-AILab/causal-conv1d ``causal_conv1d_interface.py``, ``CausalConv1dFn``:
+          ``ctx.save_for_backward(x, weight, bias, seq_idx, initial_states)``) keeps its input, the concatenated
+          q, k, v of ``2 h_k d_k + h_v d_v`` channels; the SiLU is fused and recomputed;
+        - ``beta = b.sigmoid()``: sigmoid keeps its output, the same tensor the kernel keeps as ``beta``;
+        - ``g = -A_log.float().exp() * F.softplus(a.float() + dt_bias)``: softplus keeps its fp32 input, the product
+          its fp32 output (for ``A_log``'s gradient); the ``[h_v]`` factor is left out (no token dimension);
+        - ``chunk_gated_delta_rule(..., use_qk_l2norm_in_kernel=True)`` (fla-org/flash-linear-attention
+          ``fla/ops/gated_delta_rule/chunk.py``, ``ChunkGatedDeltaRuleFunction.forward``: ``ctx.save_for_backward(q,
+          q_rstd, k, k_rstd, v, g, beta, A, initial_state, cu_seqlens)``) keeps the l2-normed q and k at the value
+          heads (transformers repeats q and k to ``h_v`` heads first; ``l2norm_fwd``: outputs in the input dtype,
+          fp32 ``rstd`` a row, ``fla/modules/l2norm.py``), v (``input_guard``'s contiguous copy of the split view),
+          the gate's chunk-local cumsum (``chunk_local_cumsum``, fp32 by default) and ``A``, the ``(I + A)^-1`` of
+          each 64-token chunk (``solve_tril(..., output_dtype=k.dtype)``: ``[b, s, h_v, 64]`` at bf16). The chunk
+          states ``h`` ``[b, s/64, h_v, d_k, d_v]``, ``w``, ``u`` and the new values are recomputed in backward
+          (``chunk_gated_delta_rule_bwd``);
+        - ``FusedRMSNormGated`` (``fla/modules/fused_norm_gate.py``, ``LayerNormGatedFunction``:
+          ``ctx.save_for_backward(residual_out, g, weight, bias, mean, rstd)``, ``residual_out`` the input itself
+          without a residual) keeps the kernel's output, the gate ``z`` and an fp32 rstd a head and token;
+        - ``out_proj`` keeps its input, the gated norm's output.
+
+        Not modelled (each a per-head-and-token difference, ``d_v``/``d_k`` the head widths):
+
+        - the eager gated norm of the later releases (``Qwen3NextRMSNormGated.forward``, autograd's saves): the fp32
+          input (``pow`` and the multiply by rsqrt), the fp32 rsqrt, the bf16 normalised input and its weighted
+          product (the two multiplies), the fp32 gate (``silu``) and fp32 ``silu(gate)`` (the last multiply): ``16
+          d_v + 4`` B for the fused norm's ``4 d_v + 4`` (a Qwen3-Next layer at b 1, s 4096: 192 MiB more);
+        - Qwen3.5 in the later releases under fla >= 0.5.0, which no longer repeats q and k
+          (``Qwen3_5GatedDeltaNet``: ``repeat_qk_heads = ... and fla_needs_equal_qk_heads()``): the kernel keeps q,
+          k and their rstds at ``h_k`` heads (``h_k / h_v`` of the above). Qwen3-Next repeats in every release;
+        - no causal-conv1d: ``F.silu(self.conv1d(x)[..., :s])``, where conv1d keeps the same input and SiLU its
+          input too (the convolution's output, ``2 h_k d_k + h_v d_v`` more channels).
+
+        ``selective`` keeps all of these (Megatron-Core's selective recompute, ``recompute_modules`` ``core_attn``,
+        checkpoints ``Attention``'s core alone; ``GatedDeltaNet.forward`` checkpoints nothing), ``full`` the layer
+        input alone. The attention kernel option (``--attention-kernel``) does not touch these layers: transformers
+        runs flash-linear-attention's kernels whatever the softmax layers' kernel."""
+        self.check_training(spec)
+        b = spec.linear_attention
+        n, sl, h = cfg.micro_batch, cfg.seq_local, spec.hidden_size
+        hk, hv = self.rank_heads(b, cfg.tp)
+        dk, dv = b.head_k_dim, b.head_v_dim
+        tok, conv = (n, sl), 2 * hk * dk + hv * dv
+
+        def t(name, shape, dims, nbytes, who, group="attention", drop=""):
+            return SavedTensor(f"gdn.{name}", ("b", "s") + shape, tok + dims, nbytes, group, who, "tp", drop)
+
+        core = "chunk_gated_delta_rule"
+        return [cfg.linear_input("gdn.input", h, "attention", "in_proj_qkvz and in_proj_ba (one input)"),
+                t("conv_input", ("2 h_k d_k + h_v d_v",), (conv,), ACT_BYTES, "causal_conv1d (its input)"),
+                t("beta", ("h_v",), (hv,), ACT_BYTES, f"sigmoid's backward and {core} (one tensor)"),
+                t("softplus_input", ("h_v",), (hv,), FP32_BYTES, "softplus (a + dt_bias, fp32)"),
+                t("softplus_out", ("h_v",), (hv,), FP32_BYTES, "-exp(A_log) * softplus (A_log's gradient)"),
+                t("q", ("h_v", "d_k"), (hv, dk), ACT_BYTES, f"{core} (l2-normed, at the value heads)"),
+                t("q_rstd", ("h_v",), (hv,), FP32_BYTES, f"{core} (l2norm's rstd)", "attention_core"),
+                t("k", ("h_v", "d_k"), (hv, dk), ACT_BYTES, f"{core} (l2-normed, at the value heads)"),
+                t("k_rstd", ("h_v",), (hv,), FP32_BYTES, f"{core} (l2norm's rstd)", "attention_core"),
+                t("v", ("h_v", "d_v"), (hv, dv), ACT_BYTES, f"{core} (a contiguous copy)"),
+                t("g", ("h_v",), (hv,), FP32_BYTES, f"{core} (the gate's chunk-local cumsum)"),
+                t("A", ("h_v", "C"), (hv, CHUNK), ACT_BYTES, f"{core} ((I + A)^-1 of each chunk)", "attention_core"),
+                t("out", ("h_v", "d_v"), (hv, dv), ACT_BYTES, "the gated RMSNorm (its input: the kernel's output)"),
+                t("z", ("h_v", "d_v"), (hv, dv), ACT_BYTES, "the gated RMSNorm (its gate)"),
+                t("norm_rstd", ("h_v",), (hv,), FP32_BYTES, "the gated RMSNorm (one rstd a head)"),
+                t("out_proj_input", ("h_v d_v",), (hv * dv,), ACT_BYTES, "out_proj")]
+
+    def backward_phases(self, spec: "ModelSpec", cfg, held: tuple, gone: frozenset) -> list[BackwardPhase]:
+        """The instants of one Gated DeltaNet block's backward on one GPU, in PyTorch's order (see
+        :func:`mlacalc.activations.backward_phases`), ``held`` the gradients alive throughout (the residual's) and
+        ``gone`` the layer's tensors already freed:
+
+        - ``gdn.out_proj``: out_proj's input gradient and weight gradient;
+        - ``gdn.norm``: the gated norm's backward writes the kernel output's and ``z``'s gradients (``z``'s waits for
+          the qkvz split's backward, after the convolution's);
+        - ``gdn.core``, ``chunk_gated_delta_rule_bwd`` (``fla/ops/gated_delta_rule/chunk.py``) at its widest, in
+          ``prepare_wy_repr_bwd``: alive are the recomputed ``w``, ``u`` (``recompute_w_u_fwd``), the chunk states
+          ``h`` and new values (``chunk_gated_delta_rule_fwd_h``: ``k.new_empty(B, NT, H, K, V)``), ``dv`` and
+          ``dh`` (``chunk_gated_delta_rule_bwd_dhu``, ``dh`` a chunk state each), ``dq``, ``dk``, ``dw`` and an fp32
+          ``dg`` (``chunk_bwd_dqkwg``), and ``prepare_wy_repr_bwd``'s ``dk``, ``dv``, ``db`` and fp32 ``dg``, all at
+          the value heads and the input dtype but the two ``dg``;
+        - ``gdn.conv``: ``causal_conv1d``'s backward, the q/k/v gradient in and its input's gradient out;
+        - ``gdn.in_proj``: the qkvz split's gradient, ``in_proj_qkvz``'s weight gradient and the two projections'
+          partial input gradients.
+
+        Per-head scalars between the instants (``d beta``, the gate's fp32 gradients) are left out."""
+        b = spec.linear_attention
+        n, sl, st, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, spec.hidden_size
+        hk, hv = self.rank_heads(b, cfg.tp)
+        dk, dv = b.head_k_dim, b.head_v_dim
+        tok, conv, chunks = (n, sl), 2 * hk * dk + hv * dv, -(-sl // CHUNK)
+
+        def g(name, shape, dims, who, nbytes=ACT_BYTES):
+            return grad_tensor(f"grad.gdn.{name}", ("b", "s") + shape, tok + dims, who, "tp", nbytes)
+
+        def state(name, who):
+            return grad_tensor(f"grad.gdn.{name}", ("b", "s/C", "h_v", "d_k", "d_v"), (n, chunks, hv, dk, dv), who)
+
+        d_y = g("out_proj_input", ("h_v d_v",), (hv * dv,), "out_proj's backward")
+        w_o = grad_tensor("grad.gdn.W_out", ("h_v d_v", "h"), (hv * dv, h), "out_proj's weight gradient")
+        d_o = g("out", ("h_v", "d_v"), (hv, dv), "the gated norm's backward (the kernel's do)")
+        d_z = g("z", ("h_v", "d_v"), (hv, dv), "the gated norm's backward (held for the qkvz split)")
+        k_, v_ = (("h_v", "d_k"), (hv, dk)), (("h_v", "d_v"), (hv, dv))
+        work = (g("w", *k_, "recompute_w_u_fwd"), g("u", *v_, "recompute_w_u_fwd"),
+                state("h", "chunk_gated_delta_rule_fwd_h (recomputed chunk states)"),
+                g("v_new", *v_, "chunk_gated_delta_rule_fwd_h"), g("dv", *v_, "chunk_gated_delta_rule_bwd_dhu"),
+                state("dh", "chunk_gated_delta_rule_bwd_dhu"), g("dq", *k_, "chunk_bwd_dqkwg"),
+                g("dk", *k_, "chunk_bwd_dqkwg"), g("dw", *k_, "chunk_bwd_dqkwg"),
+                g("dg", ("h_v",), (hv,), "chunk_bwd_dqkwg (fp32)", FP32_BYTES), g("dk2", *k_, "prepare_wy_repr_bwd"),
+                g("dv2", *v_, "prepare_wy_repr_bwd"), g("db", ("h_v",), (hv,), "prepare_wy_repr_bwd"),
+                g("dg2", ("h_v",), (hv,), "prepare_wy_repr_bwd (fp32)", FP32_BYTES))
+        d_conv_out = g("conv_out", ("2 h_k d_k + h_v d_v",), (conv,), "the q/k/v split's backward")
+        d_conv_in = g("conv_input", ("2 h_k d_k + h_v d_v",), (conv,), "causal_conv1d's backward")
+        width = 2 * hk * dk + 2 * hv * dv
+        d_qkvz = g("qkvz", ("2 h_k d_k + 2 h_v d_v",), (width,), "the qkvz split's backward")
+        w_in = grad_tensor("grad.gdn.W_qkvz", ("2 h_k d_k + 2 h_v d_v", "h"), (width, h), "in_proj_qkvz's weight "
+                                                                                            "gradient")
+        d_in = grad_tensor("grad.gdn.input", ("b", "s", "h"), (n, st, h), "in_proj_qkvz's and in_proj_ba's backward "
+                                                                          "(partial input gradients)", "sp")
+        after_out = gone | {"gdn.out_proj_input"}
+        after_norm = after_out | {"gdn.out", "gdn.z", "gdn.norm_rstd"}
+        after_core = after_norm | {f"gdn.{x}" for x in ("beta", "softplus_input", "softplus_out", "q", "q_rstd", "k",
+                                                        "k_rstd", "v", "g", "A")}
+        return [BackwardPhase("gdn.out_proj", held + (d_y, w_o), gone),
+                BackwardPhase("gdn.norm", held + (d_y, d_o, d_z), after_out),
+                BackwardPhase("gdn.core", held + (d_z, d_o) + work, after_norm),
+                BackwardPhase("gdn.conv", held + (d_z, d_conv_out, d_conv_in), after_core),
+                BackwardPhase("gdn.in_proj", held + (d_qkvz, w_in, d_in, d_in), after_core | {"gdn.conv_input"})]
 
 
 LINEAR_FAMILY = Linear()

@@ -42,6 +42,10 @@ twice) and the convolution runs over ``conv_dim = I + 2 G N`` channels (x, B and
   step. Prefill runs the chunked SSD algorithm (section 6, chunks of ``Q = chunk_size``): per head the diagonal
   blocks' masked ``(C B^T) x`` (``2 Q P``), the chunk states ``B^T x`` (``2 N P``) and their read-out ``C h``
   (``2 N P``); per group the ``C B^T`` scores (``2 Q N``), shared by the group's heads.
+- **training** (:meth:`Mamba2.saved_tensors`, :meth:`Mamba2.backward_phases`): mamba_ssm's fused
+  ``mamba_split_conv1d_scan_combined`` keeps in_proj's output ``2 I' + 2 g N + H'``, the scan's output ``I'`` and the
+  gated norm's fp32 rstd ``g`` a token (``I' = H' P`` on a rank's ``H'`` heads), in_proj its input ``d``; backward
+  recomputes the convolution, ``dt``, ``C B^T`` and the chunk states (fp32, ``H' P N`` a chunk) from them.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from ..costs import ACT_BYTES, FP32_BYTES, BackwardPhase, SavedTensor, grad_tensor
 from ..errors import ArgError, SpecError
 from .base import AttentionOps, StepShape
 from .linear import Linear, refuse_foreign_fields
@@ -158,6 +163,97 @@ class Mamba2(Linear):
             return b.num_v_heads * STATE_FLOPS * p * n
         q = b.chunk_size or CHUNK
         return b.num_v_heads * (SSD_STATE_FLOPS * p * n + 2 * q * p) + b.num_k_heads * 2 * q * n
+
+    # --- training -------------------------------------------------------------------------------------------------
+
+    trainable = ("mamba2",)
+
+    def saved_tensors(self, spec: "ModelSpec", cfg, a=None) -> list[SavedTensor]:
+        """What one Mamba-2 mixer keeps for backward on one GPU in training, on the rank's own mixer
+        (:meth:`rank_block`: ``H' = H / t`` heads of ``P``, ``g`` groups of ``N``, ``I' = H' P``). The training path
+        of transformers' ``NemotronHMamba2Mixer.cuda_kernels_forward`` and ``BambaMixer`` (``if self.training and
+        cache_params is None``) and of mamba_ssm's ``Mamba2.forward`` (``use_mem_eff_path``, the default) is one
+        autograd Function, ``mamba_split_conv1d_scan_combined`` with the gated norm's and ``out_proj``'s weights
+        (state-spaces/mamba ``mamba_ssm/ops/triton/ssd_combined.py``, ``MambaSplitConv1dScanCombinedFn.forward``:
+        ``ctx.save_for_backward(zxbcdt, conv1d_weight, conv1d_bias, out_x, A, D, dt_bias, initial_states, seq_idx,
+        rmsnorm_weight, rstd, outproj_weight, outproj_bias)``), so the layer keeps:
+
+        - ``in_proj``'s input ``[b, s, d]`` (:meth:`ActivationConfig.linear_input`);
+        - ``zxbcdt``, in_proj's output ``2 I' + 2 g N + H'`` a token: backward re-runs the convolution, the chunked
+          scan, the gated norm and ``out_proj`` from it;
+        - ``out_x``, the scan's output ``y`` (with ``D x``) before the gated norm, ``I'`` a token at bf16;
+        - the gated norm's fp32 rstd, one a token and group (``_layer_norm_fwd(..., group_size=dim // ngroups)``:
+          ``rstd`` of ``ngroups * M``); none without ``gated_norm`` (``rmsnorm_weight`` None).
+
+        The convolution's output, ``dt``, the chunk states and ``C B^T`` are not kept. ``selective`` keeps all of
+        these (Megatron-Core's selective recompute checkpoints the softmax layers' core alone), ``full`` the layer
+        input alone. Not modelled:
+        Megatron-Core's ``MambaMixer``, which calls the Function without the norm and ``out_proj`` and runs both
+        outside it (two more ``I'`` tensors a token: the gated output and the norm's output), and the non-fused
+        path (``use_mem_eff_path=False``: ``mamba_chunk_scan_combined``, which keeps x, B, C, dt, dA_cumsum and z)."""
+        self.check_training(spec)
+        rb = self.rank_block(spec.linear_attention, cfg.tp)
+        n, sl, h = cfg.micro_batch, cfg.seq_local, spec.hidden_size
+        heads, groups, width = rb.num_v_heads, rb.num_k_heads, int(self.input_width(rb, h))
+        fn = "mamba_split_conv1d_scan_combined"
+        out = [cfg.linear_input("mamba.input", h, "attention", "in_proj"),
+               SavedTensor("mamba.zxbcdt", ("b", "s", "2 I + 2 g N + H"), (n, sl, width), ACT_BYTES, "attention",
+                           f"{fn} (in_proj's output; the convolution, scan, norm and out_proj re-run from it)", "tp"),
+               SavedTensor("mamba.out_x", ("b", "s", "H", "P"), (n, sl, heads, rb.head_v_dim), ACT_BYTES, "attention",
+                           f"{fn} (the scan's output before the gated norm)", "tp")]
+        if rb.gated_norm:
+            out.append(SavedTensor("mamba.norm_rstd", ("b", "s", "g"), (n, sl, groups), FP32_BYTES, "attention",
+                                   f"{fn} (the gated norm's rstd, one a group)", "tp"))
+        return out
+
+    def backward_phases(self, spec: "ModelSpec", cfg, held: tuple, gone: frozenset) -> list[BackwardPhase]:
+        """The instants of one Mamba-2 mixer's backward on one GPU (see :meth:`Linear.backward_phases`):
+
+        - ``mamba.scan``: ``MambaSplitConv1dScanCombinedFn.backward`` at its widest, in ``_mamba_chunk_scan_combined_
+          bwd``'s ``_state_passing_bwd``. Alive: the recomputed norm output ``out_recompute`` (for ``out_proj``'s
+          weight gradient) and convolution output ``xBC_conv``, ``dzxbcdt`` and ``dxBC`` (``torch.empty_like``),
+          ``out_proj``'s input gradient ``dout @ W`` (held by ``dy_rms``) and the gated norm's input gradient;
+          inside, ``dt.clone()``, the recomputed fp32 ``dt`` and ``dA_cumsum`` ``[b, H, c, Q]``
+          (``_chunk_cumsum_fwd``), fp32 ``C B^T`` ``[b, c, g, Q, Q]`` (``_bmm_chunk_fwd(..., output_dtype=
+          torch.float32)``), the passed chunk states ``[b, c, H, P, N]`` in fp32 (``_chunk_state_fwd(...,
+          states_in_fp32=True)``, ``_state_passing_fwd``), their fp32 gradient (``_chunk_scan_bwd_dstates(...,
+          dtype=states.dtype)``) and ``_state_passing_bwd``'s bf16 copies of both (``dstates_dtype=x.dtype,
+          states_dtype=x.dtype``); ``c = ceil(s / Q)`` chunks of ``Q = chunk_size``. The Function's output gradient
+          is the residual's (``held``);
+        - ``mamba.in_proj``: ``dzxbcdt`` into in_proj's input gradient and weight gradient."""
+        rb = self.rank_block(spec.linear_attention, cfg.tp)
+        n, sl, st, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, spec.hidden_size
+        H, P, N, g = rb.num_v_heads, rb.head_v_dim, rb.head_k_dim, rb.num_k_heads
+        inner, xbc, width = rb.value_dim, rb.value_dim + 2 * rb.key_dim, int(self.input_width(rb, h))
+        q = rb.chunk_size or CHUNK
+        c = -(-sl // q)
+
+        def tok(name, sym, width_, who, nbytes=ACT_BYTES):
+            return grad_tensor(f"grad.mamba.{name}", ("b", "s", sym), (n, sl, width_), who, "tp", nbytes)
+
+        def chunked(name, shape, dims, who, nbytes=FP32_BYTES):
+            return grad_tensor(f"grad.mamba.{name}", ("b",) + shape, (n,) + dims, who, "tp", nbytes)
+
+        d_zxbcdt = tok("zxbcdt", "2 I + 2 g N + H", width, "the fused backward's dzxbcdt")
+        states = (("c", "H", "P", "N"), (c, H, P, N))
+        work = (tok("out_recompute", "I", inner, "the recomputed norm output (out_proj's weight gradient)"),
+                tok("xBC_conv", "I + 2 g N", xbc, "the recomputed convolution output"), d_zxbcdt,
+                tok("xBC", "I + 2 g N", xbc, "dxBC, the convolution output's gradient"),
+                tok("y", "I", inner, "out_proj's input gradient (dout @ W_out)"),
+                tok("out_x", "I", inner, "the gated norm's input gradient"),
+                tok("dt_in", "H", H, "dt.clone()"),
+                chunked("dt", ("H", "c", "Q"), (H, c, q), "_chunk_cumsum_fwd (fp32)"),
+                chunked("dA_cumsum", ("H", "c", "Q"), (H, c, q), "_chunk_cumsum_fwd (fp32)"),
+                chunked("CB", ("c", "g", "Q", "Q"), (c, g, q, q), "_bmm_chunk_fwd (fp32)"),
+                chunked("states_fp32", *states, "the passed chunk states (fp32)"),
+                chunked("dstates_fp32", *states, "_chunk_scan_bwd_dstates (fp32)"),
+                chunked("states", *states, "_state_passing_bwd (bf16 copy)", ACT_BYTES),
+                chunked("dstates", *states, "_state_passing_bwd (bf16)", ACT_BYTES))
+        w_in = grad_tensor("grad.mamba.W_in", ("2 I + 2 g N + H", "h"), (width, h), "in_proj's weight gradient")
+        d_in = grad_tensor("grad.mamba.input", ("b", "s", "h"), (n, st, h), "in_proj's backward", "sp")
+        return [BackwardPhase("mamba.scan", held + work, gone),
+                BackwardPhase("mamba.in_proj", held + (d_zxbcdt, w_in, d_in),
+                              gone | {"mamba.zxbcdt", "mamba.out_x", "mamba.norm_rstd"})]
 
 
 MAMBA2_FAMILY = Mamba2()
