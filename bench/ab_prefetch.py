@@ -13,14 +13,13 @@ is not timed.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 
 import torch
 
 from ab_seesaw import inputs
-from common import gpu_lab_args, record
+from common import check_variants, dump_run, gpu_lab_args, record
 
 from mlacalc.kernels import gluon_mla_decode as gmd
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
@@ -78,20 +77,11 @@ def main() -> int:
         return 2
     FLUSHER = L2Flusher(torch.cuda.current_device())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a device script's `timeout`: still write what landed
-    rows, ok = [], {}
+    rows = []
     try:
-        for name in VARIANTS:
-            try:
-                errs = check(name)
-                ok[name] = max(errs.values()) < 2e-2
-            except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
-                errs, ok[name] = dict(error=f"{type(e).__name__}: {e}"[:400]), False
-            record(rows, kind="check", variant=name, **errs)
-        time_points(rows, ok, a.points)
+        time_points(rows, check_variants(rows, VARIANTS, check), a.points)
     finally:
-        with open(a.out, "w") as f:
-            json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__,
-                           triton=__import__("triton").__version__, rows=rows), f, indent=1)
+        dump_run(a.out, rows, triton=__import__("triton").__version__)
     return 0
 
 

@@ -21,7 +21,7 @@ import torch
 
 from ab_fp8_gluon import POINTS as FP8_POINTS
 from ab_seesaw import BENCH_POINTS, inputs
-from common import gpu_lab_args, record, time_flashmla_paged
+from common import check_variants, gpu_lab_args, record, time_flashmla_paged
 
 from mlacalc.kernels import gluon_mla_decode as gmd
 from mlacalc.kernels.bench import MLA_SCALE, _flash_mla, eager_and_graph, sparse_inputs
@@ -117,14 +117,8 @@ def main() -> int:
         return 2
     FLUSHER = L2Flusher(torch.cuda.current_device())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a device script's `timeout`: still write what landed
-    rows, ok = [], {}
-    for name in SLACKS:
-        try:
-            errs = check(name)
-            ok[name] = max(errs.values()) < 2e-2
-        except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
-            errs, ok[name] = dict(error=f"{type(e).__name__}: {e}"[:400]), False
-        record(rows, kind="check", variant=name, **errs)
+    rows = []
+    ok = check_variants(rows, SLACKS, check)
     parts = a.only.split(",")
     try:
         if "dense" in parts:

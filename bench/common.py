@@ -77,3 +77,18 @@ def dump_run(path: str, rows: list, **meta) -> None:
     row, so that a run cut by its time limit keeps what it measured."""
     with open(path, "w") as f:
         json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, **meta, rows=rows), f, indent=1)
+
+
+def check_variants(rows: list, names, check, tol: float = 2e-2) -> dict:
+    """Each variant's check (``check(name)``: a dict of relative errors against the float64 reference) recorded as a
+    row; returns {name: passed} (all errors under ``tol``). A check that raises is recorded and fails: a lab script
+    goes on to time the variants that passed."""
+    ok = {}
+    for name in names:
+        try:
+            errs = check(name)
+            ok[name] = max(errs.values()) < tol
+        except Exception as e:  # noqa: BLE001 - a lab script records the failure and goes on
+            errs, ok[name] = dict(error=f"{type(e).__name__}: {e}"[:400]), False
+        record(rows, kind="check", variant=name, **errs)
+    return ok

@@ -18,7 +18,6 @@ time has removed what bounds the fp8 one.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -27,7 +26,7 @@ import tempfile
 import torch
 
 from ab_seesaw import inputs, load_kernel, use
-from common import gpu_lab_args, record
+from common import dump_run, gpu_lab_args, record
 
 from mlacalc.kernels import gluon_mla_decode as gmd
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
@@ -91,9 +90,7 @@ def main() -> int:
                 torch.cuda.empty_cache()
         finally:
             use(committed)
-            with open(a.out, "w") as f:
-                json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__,
-                               triton=__import__("triton").__version__, rows=rows), f, indent=1)
+            dump_run(a.out, rows, triton=__import__("triton").__version__)
     return 0
 
 
