@@ -35,8 +35,8 @@ def test_sfu_rate_of_the_h100_and_h200_from_their_clocks():
 
 
 def test_a_capped_card_keeps_its_sfus():
-    """The H20's tensor rate is capped (148 TFLOP/s over 78 SMs) but its SFUs are priced at its clock: 78 x 16 x 2.2 GHz,
-    4.7x what the Hopper ratio of its tensor rate would give (148e12 x 16 / 4,096)."""
+    """The H20's tensor rate is capped (148 TFLOP/s over 78 SMs) but its SFUs are priced at its clock: 78 x 16 x
+    2.2 GHz, 4.7x what the Hopper ratio of its tensor rate would give (148e12 x 16 / 4,096)."""
     h20 = load_hardware("h20")
     assert exp_rate_per_s(h20) == pytest.approx(78 * 16 * 2.2e9)
     assert exp_rate_per_s(replace(h20, boost_clock_ghz=0.0)) == pytest.approx(148e12 * 16 / 4096)
@@ -355,8 +355,8 @@ def test_fit_expected_refits_the_prefill_model_from_a_lab_file(tmp_path, capsys,
         {"calibration_points": [dict(r, backend="sdpa") for r in old] + [{"backend": "auto", "model": "x"}]}))
     mod = bench_module("fit_expected")
     out = tmp_path / "out.yaml"
-    monkeypatch.setattr("sys.argv", ["fit_expected.py", "--sdpa", str(tmp_path / "lab.json"), str(tmp_path / "cal.json"),
-                                     str(hw_file), "--write", str(out)])
+    monkeypatch.setattr("sys.argv", ["fit_expected.py", "--sdpa", str(tmp_path / "lab.json"),
+                                     str(tmp_path / "cal.json"), str(hw_file), "--write", str(out)])
     mod.main()
     text = capsys.readouterr().out
     assert "1.98 GHz, NVML's maximum SM clock" in text and "rms log error 0.000" in text
@@ -407,3 +407,34 @@ def test_defaults_carry_the_share_over_by_the_sfu_rates(tmp_path, capsys, monkey
     out = capsys.readouterr().out
     ratio = 132 * 16 * 1.98e9 / (793.6e12 * 16 / 4096)
     assert f"exp_share={round(0.4 * ratio, 3)!r}" in out
+
+
+def test_the_lab_script_writes_every_point_as_it_lands(tmp_path, monkeypatch, capsys):
+    """bench/prefill_headdim.py on a (stand-in) GPU: every PREFILL_POINTS point through measure_prefill_points, the
+    JSON rewritten after each, with the GPU, torch, versions, NVML's clock and the points the refit reads."""
+    import torch
+
+    from helpers import bench_module
+    from mlacalc.profiler import device, kernel_calibration, timing
+    from mlacalc.profiler.device import DeviceInfo
+
+    calls = []
+
+    def fake_measure(hw, points=None, **kw):
+        calls.append((list(points), kw["breakdown"], kw["reps"]))
+        (m, b, s), = points
+        return [{"model": m, "batch": b, "context": s, "layers": 2, "measured_s": 1e-3, "exps": 1.0}]
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "NVIDIA H200")
+    monkeypatch.setattr(device, "device_info", lambda i=0: DeviceInfo(0, "NVIDIA H200", 2**37, max_sm_clock_mhz=1980))
+    monkeypatch.setattr(timing, "L2Flusher", lambda *a: None)
+    monkeypatch.setattr(kernel_calibration, "measure_prefill_points", fake_measure)
+    monkeypatch.setattr("sys.argv", ["prefill_headdim.py", "--out", str(tmp_path)])
+    assert bench_module("prefill_headdim").main() == 0
+    data = json.loads((tmp_path / "prefill_headdim.json").read_text())
+    assert [c[0][0] for c in calls] == list(kernel_calibration.PREFILL_POINTS)
+    assert all(c[1] is True and c[2] == 20 for c in calls)
+    assert data["gpu"] == "NVIDIA H200" and data["boost_clock_ghz"] == 1.98 and data["spec"] == "NVIDIA H200"
+    assert {"torch", "versions", "device", "points"} <= set(data)
+    assert [(p["model"], p["batch"], p["context"]) for p in data["points"]] == list(kernel_calibration.PREFILL_POINTS)
