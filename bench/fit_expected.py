@@ -3,6 +3,7 @@ run and show how the fitted model does on a validation run's held-out points (re
 them).
 
     python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml [VALIDATE.json] [--only NAMES] [--write OUT.yaml]
+    python bench/fit_expected.py --sdpa PREFILL.json CALIBRATE.json HARDWARE.yaml [VALIDATE.json] [--write OUT.yaml]
 
 --write: HARDWARE.yaml with its decode coefficients (auto, gqa, flashmla) replaced by the refit ones, the rest (the
 measured ceilings, gemm, sdpa) as it was -- what `mlacalc calibrate --kernels` would have written from the same
@@ -11,6 +12,14 @@ the same points give the same coefficients, whatever DEFAULTS say). --only NAMES
 wide_tile_mma_eff): fit those alone, every other coefficient held at HARDWARE.yaml's -- for a new coefficient whose
 points a kernel change moved, while the kernels the others price did not change (a full refit of the same points
 lands in another of its near-equal minima).
+
+--sdpa PREFILL.json (the file `python bench/prefill_headdim.py` writes): refit the prefill model (`sdpa`: mma_eff,
+fixed_us and the exponentials' share exp_share, jointly, on points of several head dims; profiler.kernel_calibration.
+fit_prefill) and nothing else, on PREFILL.json's points plus CALIBRATE.json's sdpa points that PREFILL.json did not
+measure again (a point in both: PREFILL.json's; both times are printed). The exponentials are priced at HARDWARE.yaml's
+SFU rate (SMs x 16 x boost_clock_ghz); a measured file without a clock takes PREFILL.json's (NVML's maximum SM clock on
+the card that measured it), and --write writes it. VALIDATE.json: its held-out prefill points, priced by the refit
+(report only). The matmul-only model (exp_share 0) is fitted to the same points and printed beside it.
 """
 
 from __future__ import annotations
@@ -21,14 +30,17 @@ import statistics
 import sys
 
 from mlacalc.attention import family
-from mlacalc.expected import PLANNERS, decode_attention_s, decode_backend, decode_plan, kernel_model, runs_gluon
+from mlacalc.expected import (PLANNERS, decode_attention_s, decode_backend, decode_plan, exp_rate_per_s, kernel_model,
+                              prefill_attention_s, runs_gluon)
 from mlacalc.errors import SpecError
 from mlacalc.hardware import load_hardware
-from mlacalc.profiler.kernel_calibration import DECODE_NAMES, fit_decode, point_shape, split_by_kernel
+from mlacalc.profiler.kernel_calibration import (DECODE_NAMES, PREFILL_NAMES, fit_decode, fit_prefill, point_shape,
+                                                 prefill_inputs, split_by_kernel)
 from mlacalc.spec import load_spec
 
 
-USAGE = next(line.strip() for line in __doc__.splitlines() if line.strip().startswith("python bench/fit_expected.py"))
+USAGE, USAGE_SDPA = [line.strip() for line in __doc__.splitlines()
+                     if line.strip().startswith("python bench/fit_expected.py")][:2]
 
 
 def option(args: list[str], flag: str) -> str | None:
@@ -48,7 +60,14 @@ def option(args: list[str], flag: str) -> str | None:
 def main() -> None:
     args = sys.argv[1:]
     write = option(args, "--write")
+    sdpa = option(args, "--sdpa")
     only = option(args, "--only")
+    if sdpa is not None:
+        if only is not None:
+            print("fit_expected: --only applies to the decode refit, not to --sdpa", file=sys.stderr)
+            raise SystemExit(2)
+        refit_sdpa(sdpa, args, write)
+        return
     if only is not None:
         only = tuple(only.split(","))
         unknown = [n for n in only if n not in DECODE_NAMES]
@@ -111,8 +130,93 @@ def main() -> None:
                       f"median {statistics.median(errs):.1f}%")
 
 
-def write_refit(hw_path: str, models: dict, out: str, flags: str = "") -> None:
-    """HARDWARE.yaml with the refit decode backends' coefficients, written as `mlacalc calibrate` writes it."""
+def _load(paths: list[str]) -> list:
+    """Each path's JSON or hardware spec (by suffix); a missing or malformed one: one line, exit 2."""
+    try:
+        return [load_hardware(p) if p.endswith((".yaml", ".yml")) else json.load(open(p)) for p in paths]
+    except (OSError, ValueError, SpecError) as e:
+        print(f"fit_expected: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
+        raise SystemExit(2)
+
+
+def sdpa_records(lab: dict, cal: dict) -> tuple[list[dict], list[tuple[dict, dict]]]:
+    """The prefill records to fit: the lab file's points, then the calibration's sdpa points it did not measure again
+    (same model, batch, prompt and layers); and the pairs measured in both, (calibration's, lab's)."""
+    def key(r):
+        return r["model"], r["batch"], r["context"], r.get("layers", 2)
+
+    new = {key(r): r for r in lab["points"]}
+    old = [p for p in cal.get("calibration_points", []) if p.get("backend") == "sdpa"]
+    both = [(p, new[key(p)]) for p in old if key(p) in new]
+    return list(lab["points"]) + [p for p in old if key(p) not in new], both
+
+
+def refit_sdpa(lab_path: str, args: list[str], write: str | None) -> None:
+    """--sdpa: refit the prefill coefficients alone (see the module docstring)."""
+    from dataclasses import replace
+
+    if len(args) < 2:
+        print(f"usage: {USAGE_SDPA}", file=sys.stderr)
+        raise SystemExit(2)
+    lab, cal, hw = _load([lab_path, args[0], args[1]])
+    val = _load([args[2]])[0] if len(args) > 2 else None
+    if not isinstance(lab, dict) or not isinstance(lab.get("points"), list) or not lab["points"]:
+        print(f"fit_expected: --sdpa {lab_path}: no points (expected the JSON of bench/prefill_headdim.py)",
+              file=sys.stderr)
+        raise SystemExit(2)
+    clock = None
+    if not hw.boost_clock_ghz and lab.get("boost_clock_ghz"):
+        clock = lab["boost_clock_ghz"]
+        hw = replace(hw, boost_clock_ghz=clock)
+        print(f"{args[1]} gives no boost clock: {clock} GHz, NVML's maximum SM clock in {Path(lab_path).name}")
+    print(f"exponentials at {exp_rate_per_s(hw) / 1e12:.2f} T/s ({hw.sms} SMs x 16 x {hw.boost_clock_ghz or '?'} GHz"
+          f"{'' if hw.boost_clock_ghz else ': no clock, the tensor rate x 16 / 4,096'})")
+    recs, both = sdpa_records(lab, cal)
+    for old, new in both:
+        print(f"  again {new.get('key', new['model'])[:60]:<60} {old['measured_s'] * 1e6:8.1f} -> "
+              f"{new['measured_s'] * 1e6:8.1f} us ({(new['measured_s'] / old['measured_s'] - 1) * 100:+.1f}%)")
+    base = [dict(r) for r in recs]
+    m0, err0, _ = fit_prefill(base, hw, names=PREFILL_NAMES[:2])
+    m, err, names = fit_prefill(recs, hw)
+    print(f"sdpa matmul only: rms log error {err0:.3f}  mma_eff {m0.mma_eff:.3f} fixed_us {m0.fixed_us}")
+    print(f"sdpa fitted ({', '.join(names)}): rms log error {err:.3f}\n  {m.to_dict()}")
+    for r, r0 in zip(recs, base):
+        x = prefill_inputs(r, hw)
+        print(f"  {r.get('key', r['model'])[:60]:<60} d/exp {x.flops / x.exps:5.0f} {r['measured_s'] * 1e6:8.1f} "
+              f"{r['fitted_s'] * 1e6:8.1f} {(r['fitted_s'] / r['measured_s'] - 1) * 100:+6.1f}%  "
+              f"(matmul only {(r0['fitted_s'] / r0['measured_s'] - 1) * 100:+6.1f}%)")
+    if write:
+        names = " ".join(Path(a).name for a in (lab_path, args[0], args[1]))
+        write_refit(args[1], {"sdpa": m}, write, extra={"boost_clock_ghz": clock} if clock else None,
+                    what="Prefill (sdpa) coefficients", points_of=" and ".join(names.split()[:2]),
+                    command=f"python bench/fit_expected.py --sdpa {names} --write {Path(write).name}")
+    if val is not None:
+        errs = []
+        for p in val.get("points", []):
+            c = p.get("config", {})
+            if c.get("phase") != "prefill" or c.get("kernel") != "sdpa" or p.get("status") != "ok":
+                continue
+            x = prefill_inputs(dict(model=c["model"], batch=c["batch"], context=c["context"], layers=c["layers"]),
+                               hw)
+            floor = p["predicted"]["attn_core"]["time_s"]
+            for label, model in (("refit", m), ("matmul only", m0)):
+                pred = max(floor, prefill_attention_s(x.flops, x.exps, x.nbytes, x.launches, x.prompt, hw, model,
+                                                      hw.flops_per_s(16)))
+                e = (pred / p["latency"]["median"] - 1) * 100
+                if label == "refit":
+                    errs.append(abs(e))
+                print(f"  held-out {p['key'][:52]:<52} {label:<11} {p['latency']['median'] * 1e6:8.1f} "
+                      f"{pred * 1e6:8.1f} {e:+6.1f}%")
+        if errs:
+            print(f"sdpa held-out: {sum(e <= 15 for e in errs)}/{len(errs)} within 15%, "
+                  f"median {statistics.median(errs):.1f}%")
+
+
+def write_refit(hw_path: str, models: dict, out: str, flags: str = "", *, extra: dict | None = None,
+                what: str = "Decode coefficients", command: str | None = None, points_of: str | None = None) -> None:
+    """HARDWARE.yaml with the refit backends' coefficients (and ``extra`` fields, e.g. the boost clock the prefill
+    refit priced the exponentials at), written as `mlacalc calibrate` writes it; its notes keep one line a kind of
+    refit (``what``), the latest, with the command that made it (default: the decode refit's)."""
     import yaml
 
     from mlacalc.hardware import hardware_from_dict
@@ -121,10 +225,12 @@ def write_refit(hw_path: str, models: dict, out: str, flags: str = "") -> None:
 
     d = read_data(Path(hw_path), hw_path)
     d["kernels"] = {**d["kernels"], **{k: m.to_dict() for k, m in models.items()}}
-    cal = Path(sys.argv[1]).name
-    note = f" Decode coefficients refit on the CPU from the points of {cal} by `python bench/fit_expected.py"
-    notes = d.get("notes", "").split(" Decode coefficients refit on the CPU")[0]     # one refit note, the latest
-    d["notes"] = notes + note + f" {cal} {Path(hw_path).name}{flags} --write {Path(out).name}`."
+    d.update(extra or {})
+    cal = points_of or Path(sys.argv[1]).name
+    if command is None:
+        command = f"python bench/fit_expected.py {cal} {Path(hw_path).name}{flags} --write {Path(out).name}"
+    notes = d.get("notes", "").split(f" {what} refit on the CPU")[0]     # one refit note a kind, the latest
+    d["notes"] = notes + f" {what} refit on the CPU from the points of {cal} by `{command}`."
     hardware_from_dict(dict(d), out)
     write_atomic(out, "# Written by `mlacalc calibrate`: measured on this card; see notes.\n"
                  + yaml.safe_dump(d, sort_keys=False, width=110))

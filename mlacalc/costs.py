@@ -75,6 +75,8 @@ class OpCost(NamedTuple):
     rows: float = 0.0         # GEMMs: rows of the activation operand per launch (tile padding in mlacalc.expected)
     a2a_bytes: float = 0.0    # of comm_bytes, those sent in all-to-alls (MoE dispatch and combine): across NVLink
     #                           domains they go at the network's rate (mlacalc.hardware.Hardware.collective_bytes_s)
+    exps: float = 0.0         # attention cores: softmax exponentials, one a (query, key) pair and query head (the
+    #                           SFU's work, whatever the head dim: mlacalc.expected.prefill_attention_s)
 
     @property
     def bytes(self) -> float:

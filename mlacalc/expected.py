@@ -64,9 +64,15 @@ one after another). Each kernel launch adds ``fixed_us``.
 ``tile_eff = M / (64 ceil(M / 64))`` for the ``M`` rows of the smaller operand (tensor-core tiles of 64 rows:
 decode GEMMs of 8 tokens compute 64-row tiles), plus ``fixed_us`` per launch.
 
-**Prefill attention** (SDPA: FlashAttention, memory-efficient or cuDNN): its FLOPs times the causal diagonal's
-waste (:func:`causal_tile_waste`: whole 128 x 128 blocks on the diagonal) at ``mma_eff`` of the peak, plus
-``fixed_us`` per launch.
+**Prefill attention** (SDPA: FlashAttention, memory-efficient or cuDNN, :func:`prefill_attention_s`): the larger of
+its bytes at ``bandwidth_eff`` of the bandwidth and its compute: its FLOPs times the causal diagonal's waste
+(:func:`causal_tile_waste`: whole 128 x 128 blocks on the diagonal) at ``mma_eff`` of the peak, plus ``exp_share`` of
+its softmax exponentials (one a (query, key) pair and head, whatever the head dim, times the same waste) at the
+card's SFU rate (:func:`exp_rate_per_s`: SMs x 16 a clock x the boost clock); plus ``fixed_us`` per launch. The
+exponentials cost as much as the dots of a head dim of 64 at peak rates on Hopper (4 d FLOPs a pair at 4,096 a clock
+an SM against 16 exponentials), half at 128, a quarter at 256: FA3 reaches 473 TFLOP/s causal at head dim 64
+against 616 at 128 and 642 at 256 (its paper's figure 5). ``exp_share`` is the part of that SFU time the kernel does
+not hide under its dots (0: all hidden, 1: serial), fitted with ``mma_eff`` on prefill points of several head dims.
 
 **Everything else** (norms, embedding, cache writes, the indexer, linear-attention updates):
 the floor at ``bandwidth_eff`` of the bandwidth and ``mma_eff`` of the peak, plus ``fixed_us`` per launch.
@@ -100,7 +106,7 @@ INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_split
 DIVISOR_FIELDS = ("bandwidth_eff", "mma_eff")
 # The split planner tries every count up to max_splits (choose_splits): the calibration grid's largest is 1,024, the
 # kernels' default 128; a file's 10**9 (with min_split_tokens 1) priced a 256M-token decode step for minutes.
-FIELD_MAX = {"max_splits": 1024}
+FIELD_MAX = {"max_splits": 1024, "exp_share": 1.0}   # exp_share: a share of the exponentials' time (1: serial)
 # Fractions and rates that times divide by (an efficiency, GB/s, Gelem/s): a positive one is at least RATE_FLOOR
 RATE_SUFFIXES = ("_eff", "_gb_s", "_gelem_s")
 RATE_FLOOR = 1e-3
@@ -232,6 +238,8 @@ class KernelModel:
     #                                    (dependent loads), us; dense cores only (gathered rows price their own)
     segment_us: float = 0.0            # per request segment a CTA runs (FlashMLA: its query tile loaded, its output
     #                                    or partial written, the next request's first pages), us, serial with its keys
+    exp_share: float = 0.0             # prefill attention: share (0-1) of the softmax exponentials' SFU time not hidden
+    #                                    under the dots (0: fully overlapped, 1: serial); see prefill_attention_s
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -266,7 +274,11 @@ DEFAULTS: dict[str, KernelModel] = {
                             min_rows_per_cta=64, min_split_tokens=256, max_splits=48, ramp_us=5.5,
                             combine_us_per_split=0.2, segment_us=1.0),
     "gemm": KernelModel(bandwidth_eff=0.819, mma_eff=0.762, fixed_us=9.5),
-    "sdpa": KernelModel(bandwidth_eff=0.708, mma_eff=0.622, fixed_us=15.0),
+    # exp_share 0 until measured: the H200 calibration has prefill points at head dim 128 and MLA's 192/128 only, so
+    # no share is fitted yet (bench/prefill_headdim.py measures the head dims 64 and 256 it needs; with it at 0 the
+    # prefill times are the matmul-only model's, which is 1.28-1.47x optimistic at head dim 64 on the H100:
+    # docs/external-checks.md, E64)
+    "sdpa": KernelModel(bandwidth_eff=0.708, mma_eff=0.622, fixed_us=15.0, exp_share=0.0),
     "other": KernelModel(bandwidth_eff=0.8, mma_eff=0.6, fixed_us=2.0),
 }
 DEFAULT_SMS_BANDWIDTH = 4800 / 132      # GB/s per SM (datasheet) of the card the defaults were measured on
@@ -891,6 +903,61 @@ def causal_tile_waste(prompt: int, tile: int = PREFILL_TILE) -> float:
         return 1.0
     n = math.ceil(prompt / tile)
     return tile * tile * n * (n + 1) / (prompt * (prompt + 1))
+
+
+# Softmax exponentials a clock an SM (NVIDIA's SFU, AMD's transcendental rate), by arch. NVIDIA: CUDA C++
+# Programming Guide, arithmetic instruction throughput table, row "32-bit floating-point reciprocal, reciprocal square
+# root, base-2 logarithm (__log2f), base 2 exponential (exp2f), sine (__sinf), cosine (__cosf)": 16 results a clock an
+# SM for compute capability 7.x on (the 7.x column read in a stored copy; 9.0 agrees with the FlashAttention-3 paper's
+# "3.9 TFLOPS of special functions" on the H100: 132 x 16 x 1.83 GHz); 10.0: the FlashAttention-4 paper (arXiv
+# 2603.05451), "the exponential unit (MUFU) stayed at 16 ops/clock/SM" on the B200; 10.3 and 12.x taken as 10.0's (not
+# found stated). AMD: LLVM's AMDGPU scheduling model, "F16 or F32 transcendental instructions (these are quarter
+# rate)" (llvm/lib/Target/AMDGPU/SISchedule.td), on a CU of four 16-lane SIMDs (ROCm Compute Profiler, "Four 16-wide
+# SIMD processors"): 64 lanes a clock at full rate, 16 at quarter; CDNA 4 (gfx950) taken as CDNA 3's (not checked).
+# Archs not listed (and a spec naming none) take Hopper's.
+EXPS_PER_SM_CLOCK = {"sm_80": 16, "sm_86": 16, "sm_87": 16, "sm_89": 16, "sm_90": 16, "sm_90a": 16, "sm_100": 16,
+                     "sm_103": 16, "sm_120": 16, "sm_121": 16, "gfx90a": 16, "gfx942": 16, "gfx950": 16}
+HOPPER_EXPS_PER_SM_CLOCK = 16
+# Dense 16-bit tensor FLOPs (FP32 accumulate) a clock an SM, by arch: the fallback of exp_rate_per_s for a spec without
+# a boost clock. Each is a datasheet rate over SMs x its clock: A100 312 TFLOP/s = 108 x 2,048 x 1.41 GHz; A10 125 =
+# 72 x 1,024 x 1.695; L40S 362 = 142 x 1,024 x 2.52 (GeForce Ada and Blackwell, and the L40, run FP32 accumulate at
+# half this: 512); H100 989 = 132 x 4,096 x 1.83; B200 2,250 = 148 x 8,192 x 1.856 (FlashAttention-4 paper: 8,192
+# ops/clock/SM); RTX PRO 6000 500 = 188 x 1,024 x 2.6; MI300X 1,307.4 = 304 x 2,048 x 2.1; MI355X 2,516.6 = 256 x
+# 4,096 x 2.4. Archs not listed take Hopper's.
+TENSOR_FLOPS_PER_SM_CLOCK = {"sm_80": 2048, "sm_86": 1024, "sm_89": 1024, "sm_90": 4096, "sm_90a": 4096,
+                             "sm_100": 8192, "sm_103": 8192, "sm_120": 1024, "sm_121": 1024, "gfx942": 2048,
+                             "gfx950": 4096}
+HOPPER_TENSOR_FLOPS_PER_SM_CLOCK = 4096
+
+
+def exp_rate_per_s(hw) -> float:
+    """Softmax exponentials a second the card's SFUs (AMD: transcendental units) evaluate: ``SMs x
+    EXPS_PER_SM_CLOCK[arch] x boost_clock_ghz``, e.g. an H100 SXM 132 x 16 x 1.98 GHz = 4.18e12 /s. A spec without a
+    boost clock or an SM count takes the architecture's ratio of exponentials to dense 16-bit tensor FLOPs
+    (:data:`TENSOR_FLOPS_PER_SM_CLOCK`) times its bf16 rate: an H100 SXM 989e12 x 16 / 4,096 = 3.86e12 /s (the tensor
+    rate's 1.83 GHz). That ratio is wrong for a card whose tensor rate is capped below its SMs' (the H20: 148 TFLOP/s
+    over 78 SMs, a quarter of the Hopper ratio's clock), which is why the built-in specs give the clock."""
+    arch = getattr(hw, "arch", "")
+    per_clock = EXPS_PER_SM_CLOCK.get(arch, HOPPER_EXPS_PER_SM_CLOCK)
+    clock, sms = getattr(hw, "boost_clock_ghz", 0.0), getattr(hw, "sms", 0)
+    if clock and sms:
+        return sms * per_clock * clock * 1e9
+    return hw.flops_per_s(16) * per_clock / TENSOR_FLOPS_PER_SM_CLOCK.get(arch, HOPPER_TENSOR_FLOPS_PER_SM_CLOCK)
+
+
+def prefill_attention_s(flops: float, exps: float, nbytes: float, launches: float, prompt: int, hw,
+                        m: KernelModel, peak_flops: float) -> float:
+    """Expected seconds of causal prefill attention (SDPA; see the module docstring): ``max(nbytes / (bandwidth_eff x
+    bandwidth), flops x waste / (mma_eff x peak_flops) + exp_share x exps x waste / exp_rate_per_s(hw)) + launches x
+    fixed_us``, with ``waste`` = :func:`causal_tile_waste` of the ``prompt`` (the masked scores of a diagonal tile are
+    multiplied and exponentiated too). ``flops``: the core's FLOPs, ``exps``: its exponentials (one a (query, key) pair
+    and head), ``nbytes``: its HBM bytes. With ``exp_share`` 0 this is the matmul-only model: the same time, to the
+    bit, as :func:`other_s` of ``flops x waste``."""
+    waste = causal_tile_waste(prompt)
+    t_mem = nbytes / (hw.mem_bandwidth_bytes_s * m.bandwidth_eff)
+    t_dots = flops * waste / (peak_flops * m.mma_eff) if peak_flops else 0.0
+    t_exps = m.exp_share * exps * waste / exp_rate_per_s(hw) if (m.exp_share and exps) else 0.0
+    return max(t_mem, t_dots + t_exps) + launches * m.fixed_us * 1e-6
 
 
 def gemm_s(flops: float, nbytes: float, rows: float, launches: float, hw, m: KernelModel,

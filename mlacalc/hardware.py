@@ -25,6 +25,12 @@ a GB200/GB300 NVL72 rack) and each GPU's network bandwidth beyond it (one NIC a 
 ConnectX-6 200 Gb/s; DGX H100/H200 and DGX B200 8 x ConnectX-7 400 Gb/s; DGX B300 and GB300 NVL72 ConnectX-8
 800 Gb/s; GB200 NVL72 ConnectX-7 400 Gb/s). A collective over more GPUs than one domain holds is priced at the
 network (:meth:`Hardware.collective_bytes_s`); ``--tp 16`` on H200s was priced at NVLink's 450 GB/s.
+
+``boost_clock_ghz`` (optional, GHz): the SM clock at full boost, what nvidia-smi reports as "Max Clocks SM" (the
+vendor's boost clock; AMD's "peak engine clock"). The expected time of prefill attention prices the softmax's
+exponentials at ``SMs x exponentials a clock an SM x boost_clock_ghz`` (:func:`mlacalc.expected.exp_rate_per_s`);
+a spec without it falls back to the architecture's ratio of exponentials to dense tensor FLOPs. Each built-in file
+cites where its clock comes from; ``mlacalc calibrate`` writes the card's NVML maximum.
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ class Hardware:
     #                               NIC: 400 Gb/s ConnectX-7 = 50); 0: not given (see collective_bytes_s)
     cuda_memory_bytes: float = 0.0  # cudaMemGetInfo's total (what torch.cuda.mem_get_info and vLLM see), under the
     #                               driver's memory_bytes; 0: not measured. Only fit --engine vllm reads it
+    boost_clock_ghz: float = 0.0  # SM boost clock (nvidia-smi "Max Clocks SM", AMD "peak engine clock"), GHz; 0:
+    #                               not given (the SFU rate then follows the tensor rate: see module doc)
     kernels: tuple = ()           # ((backend, mlacalc.expected.KernelModel), ...): calibrated coefficients
 
     @property
@@ -119,6 +127,8 @@ class Hardware:
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["kernels"] = {k: m.to_dict() for k, m in self.kernels}
+        if not self.boost_clock_ghz:     # not given: a file leaves it out (0 is no clock, and refused there)
+            del out["boost_clock_ghz"]
         return out
 
 
@@ -135,6 +145,9 @@ _MAX = {"memory_bytes": 2.0**60, "mem_bandwidth_gb_s": 1e9, "bf16_tflops": 1e9, 
 # toy card of 1 MB is a fine test, and a tiny memory only fits nothing.)
 _MIN = {"mem_bandwidth_gb_s": 1e-3, "bf16_tflops": 1e-6, "fp16_tflops": 1e-6, "fp8_tflops": 1e-6,
         "fp32_tflops": 1e-6, "interconnect_gb_s": 1e-3}
+# An SM clock in GHz: every card here boosts between 1.4 (A100) and 2.6 (RTX PRO 6000); 0.1 to 10 GHz leaves room
+# for any real part and refuses a clock written in MHz (1980), which would price the exponentials 1,000x too fast.
+CLOCK_GHZ_RANGE = (0.1, 10.0)
 
 
 def hardware_from_dict(d: dict, where: str) -> Hardware:
@@ -202,6 +215,13 @@ def hardware_from_dict(d: dict, where: str) -> Hardware:
               "interconnect_gb_s", "kernel_launch_us", "collective_latency_us", "scale_out_gb_s", "cuda_memory_bytes"):
         if k in d:
             finite(d[k], f"{where}: {k}", minimum=0, maximum=_MAX[k])
+    if "boost_clock_ghz" in d:
+        lo, hi = CLOCK_GHZ_RANGE
+        finite(d["boost_clock_ghz"], f"{where}: boost_clock_ghz", minimum=0, maximum=1e9)
+        if not lo <= d["boost_clock_ghz"] <= hi:
+            hint = " (in GHz: 1.98, not 1980 MHz)" if d["boost_clock_ghz"] > hi else ""
+            raise SpecError(f"{where}: boost_clock_ghz", f"must be a clock between {lo:g} and {hi:g} GHz{hint}, "
+                                                         f"got {d['boost_clock_ghz']!r}")
     if d.get("cuda_memory_bytes", 0) > d["memory_bytes"]:   # CUDA's total is the driver's less its reserve
         raise SpecError(f"{where}: cuda_memory_gib", f"must be at most the card's memory "
                                                      f"({d['memory_bytes'] / 2**30:g} GiB), got "

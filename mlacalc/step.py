@@ -112,8 +112,8 @@ from typing import NamedTuple
 
 from .attention import StepShape, attention_span, family, layer_groups, layer_rules, rules_span  # noqa: F401
 from .costs import ACT_BITS, OpCost, matmul
-from .expected import (PLANNERS, Accuracy, DecodeShape, attention_accuracy, causal_tile_waste, coefficient_basis,
-                       decode_attention_s, decode_backend, gemm_s, kernel_model, other_s, runs_gluon)
+from .expected import (PLANNERS, Accuracy, DecodeShape, attention_accuracy, coefficient_basis, decode_attention_s,
+                       decode_backend, gemm_s, kernel_model, other_s, prefill_attention_s, runs_gluon)
 from .errors import ArgError, show
 from .hardware import Hardware
 from .kv import kv_element_bits
@@ -333,7 +333,7 @@ def merge_ops(ops: list[OpCost]) -> list[OpCost]:
             flops=p.flops + o.flops, weight_bytes=p.weight_bytes + o.weight_bytes, act_bytes=p.act_bytes + o.act_bytes,
             kv_bytes=p.kv_bytes + o.kv_bytes, comm_bytes=p.comm_bytes + o.comm_bytes,
             a2a_bytes=p.a2a_bytes + o.a2a_bytes,
-            out_width=max(p.out_width, o.out_width), launches=p.launches + o.launches)
+            out_width=max(p.out_width, o.out_width), launches=p.launches + o.launches, exps=p.exps + o.exps)
     return list(out.values())
 
 
@@ -697,8 +697,8 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shapes: tu
                 e += decode_attention_s(sh, hw, attn_m if own == backend else kernel_model(hw, own),
                                         hw.flops_per_s(32 if kv_bits > 16 else 16), PLANNERS.get(own, "waves"),
                                         runs_gluon(own, hw))
-        elif o.name == "attn_core":     # prefill: causal FlashAttention computes whole diagonal tiles
-            e = other_s(o.flops * causal_tile_waste(prompt), o.bytes, o.launches, hw, prefill_m, t.peak_flops_s)
+        elif o.name == "attn_core":     # prefill: causal FlashAttention's dots and exponentials, whole diagonal tiles
+            e = prefill_attention_s(o.flops, o.exps, o.bytes, o.launches, prompt, hw, prefill_m, t.peak_flops_s)
         elif o.kind == "matmul":
             e = gemm_s(o.flops, o.bytes, o.rows, o.launches, hw, gemm_m, t.peak_flops_s)
         else:

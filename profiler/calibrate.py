@@ -16,6 +16,10 @@ repetitions (see ``timing.time_cuda``: device time, L2 flushed, host-bound runs 
   so this is the per-kernel cost those timings contain. The same chain launched eagerly from Python is measured
   too (``time_cuda(hold=False)``) and written in the notes (host-bound: PyTorch's per-op overhead, not the GPU's).
 
+``boost_clock_ghz`` is not measured but read: NVML's maximum SM clock (nvidia-smi "Max Clocks SM"), the clock the
+built-in specs give as the boost clock, which prices prefill's softmax exponentials (``mlacalc.expected.exp_rate_per_s``);
+left out where NVML does not answer.
+
 Not measurable on one card: the interconnect; it is taken from ``base`` (a built-in spec such as ``h100-sxm``)
 and the file says so. Memory is the card's total as the driver reports it.
 """
@@ -46,6 +50,7 @@ class Calibration:
     kernel_launch_eager_us: float = 0.0
     scale_up_gpus: int = 0          # the base spec's NVLink domain and network (not measured: one card); 0: none
     scale_out_gb_s: float = 0.0
+    boost_clock_ghz: float = 0.0    # NVML's maximum SM clock, GHz; 0: NVML did not answer (left out of the file)
 
     def hardware_dict(self) -> dict:
         """The mapping ``mlacalc.hardware.hardware_from_dict`` accepts (``measured: true``)."""
@@ -57,6 +62,8 @@ class Calibration:
              "notes": self.notes}
         if self.scale_up_gpus and self.scale_out_gb_s:
             d |= {"scale_up_gpus": self.scale_up_gpus, "scale_out_gb_s": self.scale_out_gb_s}
+        if self.boost_clock_ghz:
+            d["boost_clock_ghz"] = self.boost_clock_ghz
         return d
 
 
@@ -181,7 +188,16 @@ def calibrate(*, base: str | None = "h100-sxm", quick: bool = False, device: int
                        spreads_pct={"copy": bw_sp, "bf16": bf16_sp, "fp16": fp16_sp, "fp8": fp8_sp,
                                     "fp32": fp32_sp, "launch": launch_sp},
                        notes=notes, kernel_launch_us=launch, kernel_launch_eager_us=launch_eager,
-                       scale_up_gpus=scale_up, scale_out_gb_s=scale_out)
+                       scale_up_gpus=scale_up, scale_out_gb_s=scale_out,
+                       boost_clock_ghz=max_clock_ghz(info.max_sm_clock_mhz))
+
+
+def max_clock_ghz(max_sm_clock_mhz) -> float:
+    """NVML's maximum SM clock (MHz, None where NVML did not answer) as the spec's ``boost_clock_ghz``: 1980 -> 1.98;
+    0.0 (left out of the file) for None or a value that is no positive number."""
+    if isinstance(max_sm_clock_mhz, bool) or not isinstance(max_sm_clock_mhz, (int, float)) or max_sm_clock_mhz <= 0:
+        return 0.0
+    return round(max_sm_clock_mhz / 1000, 3)
 
 
 def measure_ceilings(log=None, *, flusher: L2Flusher | None = None) -> dict:

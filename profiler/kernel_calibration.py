@@ -9,7 +9,9 @@ are held out: none of them is here):
   tensor-core efficiency); DSA's top-2048 decode on the auto kernels (from 8 heads the gather rate of the Gluon
   sparse kernel, under 8 the Triton sparse kernel's wait a tile);
 - ``gemm`` (cuBLAS through torch): a token-sized and a square product;
-- ``sdpa`` (causal prefill, FlashAttention through torch): one long prompt.
+- ``sdpa`` (causal prefill, FlashAttention through torch): prompts of 1.5k-12k tokens at head dims 64, 128, 256 and
+  MLA's 192/128, so that the matmul rate (``mma_eff``) and the exponentials' share (``exp_share``), which price FLOPs
+  and exponentials whose ratio is 4 d a (query, key) pair, are told apart (:func:`fit_prefill`).
 
 The fit minimises the sum of squared log errors by coordinate descent over a grid per coefficient (a handful
 of coefficients, a handful of points: no solver needed). Every calibration point is kept in the output with
@@ -21,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 K = 1024
 
@@ -131,8 +133,19 @@ AUTO_EXTRA = ([dict(model="deepseek-v2-lite", tp=1, batch=b, context=c, paged=Tr
               + [dict(model=m, tp=tp, batch=b, context=c)
                  for m, tp, b, c in (("deepseek-v3", 2, 40, 900), ("deepseek-v2", 8, 48, 700))]
               + DSA_POINTS + TRITON_DSA_POINTS)
-PREFILL_POINTS = [("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K),
-                  ("llama-3.1-8b", 12, 1536), ("deepseek-v2-lite", 2, 3 * K), ("deepseek-v2-lite", 1, 12 * K)]
+# Causal prefill through SDPA, (model, batch, prompt): Llama-3.1-8B (32 query / 8 KV heads of 128) and
+# DeepSeek-V2-Lite (MLA decompressed, 16 heads of 192 / 128), and (for the exponentials' share: one exponential a
+# (query, key) pair and head whatever the head dim, against 4 d FLOPs) head dims 64 and 256 at the same 2,048 width:
+# the blog ablation's MHA baseline (variant-mha, 16 heads of 128, no sliding window) with its heads and head dim
+# overridden, so no calibration-only spec joins the zoo. Prompts between the validation suite's (powers of two:
+# profiler.validate.expected_suite), as the decode points.
+PREFILL_HEAD_DIM_64 = "variant-mha@attention.num_heads=32,attention.head_dim=64"
+PREFILL_HEAD_DIM_256 = "variant-mha@attention.num_heads=8,attention.head_dim=256"
+PREFILL_POINTS = ([("llama-3.1-8b", 2, 6 * K), ("llama-3.1-8b", 4, 3 * K), ("llama-3.1-8b", 1, 12 * K),
+                   ("llama-3.1-8b", 12, 1536), ("deepseek-v2-lite", 2, 3 * K), ("deepseek-v2-lite", 1, 12 * K)]
+                  + [(m, b, s) for m in (PREFILL_HEAD_DIM_64, PREFILL_HEAD_DIM_256)
+                     for b, s in ((2, 6 * K), (4, 3 * K), (1, 12 * K), (12, 1536))])
+PREFILL_LAYERS = 2      # layers a prefill calibration point runs (the attention core of each, one after another)
 # (M, K, N) of torch.mm(x [M, K], w [K, N]): decode-sized (M = tokens of a step) to square, projection-shaped
 GEMM_SHAPES = [(1, 4096, 4096), (4, 7168, 2048), (8, 2048, 3072), (24, 7168, 18432), (48, 1536, 24576),
                (192, 4096, 14336), (384, 7168, 576), (1024, 4096, 4096), (3072, 2048, 11264), (6144, 6144, 6144)]
@@ -153,6 +166,7 @@ GRIDS = {"bandwidth_eff": [0.55 + 0.025 * i for i in range(23)],
          "widen_group_gelem_s": [0.0] + [2.0 * i for i in range(1, 41)],
          "sm_bandwidth_gb_s": [10.0 * i for i in range(2, 41)],
          "mma_eff": [0.2 + 0.025 * i for i in range(31)],
+         "exp_share": [0.025 * i for i in range(41)],
          "fixed_us": [0.5 * i for i in range(0, 31)],
          "min_split_tokens": [64, 128, 256, 512, 1024, 2048, 4096],
          "max_splits": [4, 8, 16, 24, 32, 48, 64, 96, 128, 1024]}
@@ -334,15 +348,102 @@ def fit_decode(backend: str, recs: list[dict], hw, only: tuple[str, ...] | None 
     return m, math.sqrt(err / len(pts))
 
 
+PREFILL_NAMES = ("mma_eff", "fixed_us", "exp_share")
+PREFILL_RESTARTS = 64   # extra descents from random grid points: one descent over the coupled mma_eff, exp_share and
+#                         fixed_us stopped at a near miss on synthetic points (0.475 for 0.45); 48 found the exact one
+
+
+@dataclass(frozen=True)
+class PrefillInputs:
+    """What the expected time of one prefill calibration point reads (mlacalc.expected.prefill_attention_s), over its
+    layers: FLOPs, softmax exponentials, HBM bytes and launches of the attention core, and the prompt's tokens."""
+
+    flops: float
+    exps: float
+    nbytes: float
+    launches: float
+    prompt: int
+
+
+def prefill_inputs(rec: dict, hw) -> PrefillInputs:
+    """The calculator's attention core for a recorded prefill point (``model``, ``batch``, ``context``, ``layers``),
+    as the profiler predicted it when it ran (profiler.run.plan_inference: the same path as profile_point)."""
+    from mlacalc.spec import load_spec
+
+    from .run import PointConfig, plan_inference
+
+    cfg = PointConfig(rec["model"], "prefill", "sdpa", rec["batch"], rec["context"],
+                      layers=rec.get("layers", PREFILL_LAYERS), breakdown=False, calibration=True)
+    spec = load_spec(cfg.model)
+    cfg.validate(spec)
+    attn = plan_inference(cfg, spec, hw, getattr(hw, "sms", 0) or 132).attn
+    return PrefillInputs(attn.flops, attn.exps, attn.bytes, attn.launches, cfg.context)
+
+
+def prefill_dims(inputs: list[PrefillInputs]) -> set[float]:
+    """The FLOPs a point computes per exponential (4 d for MHA of head dim d, 2 (d_k + d_v) for MLA's), rounded:
+    the points pin the exponentials' share apart from the matmul rate only where there are two or more."""
+    return {round(x.flops / x.exps) for x in inputs if x.exps}
+
+
+def fit_prefill(recs: list[dict], hw, start=None, names: tuple[str, ...] | None = None) -> tuple:
+    """Fit the ``sdpa`` coefficients (``names``; default ``mma_eff``, ``fixed_us`` and, where the points span more
+    than one FLOPs per exponential, ``exp_share``) to measured prefill records (``model``, ``batch``, ``context``,
+    ``layers``, ``measured_s``), the bandwidth efficiency held at ``start``'s (default: the "other" defaults' 0.8, as
+    the calibration always did, with exp_share 0); each record gains ``fitted_s``. Seeded restarts: the same records
+    give the same fit. Returns (KernelModel, rms log error, the names fitted)."""
+    from mlacalc.expected import DEFAULTS, prefill_attention_s
+
+    peak16 = hw.flops_per_s(16)
+    pts = [(prefill_inputs(r, hw), r["measured_s"]) for r in recs]
+    if names is None:
+        names = PREFILL_NAMES if len(prefill_dims([x for x, _ in pts])) > 1 else PREFILL_NAMES[:2]
+    start = replace(DEFAULTS["other"], exp_share=0.0) if start is None else start
+
+    def pred(m, x: PrefillInputs) -> float:
+        return prefill_attention_s(x.flops, x.exps, x.nbytes, x.launches, x.prompt, hw, m, peak16)
+
+    m, err = fit(start, pts, pred, names, restarts=PREFILL_RESTARTS)
+    for r, (x, _) in zip(recs, pts):
+        r["fitted_s"] = pred(m, x)
+    return m, math.sqrt(err / len(pts)), names
+
+
+def measure_prefill_points(hw, points=None, *, layers: int = PREFILL_LAYERS, reps: int = 20, flusher=None,
+                           breakdown: bool = False, log=print) -> list[dict]:
+    """Profile each prefill calibration point (``points``: (model, batch, prompt), default :data:`PREFILL_POINTS`)
+    through SDPA, ``layers`` layers, graph-timed as profile_point times every point. Returns one record per measured
+    point: its inputs, ``measured_s``, the calculator's FLOPs, exponentials and bytes, and (``breakdown``) the
+    kernels SDPA launched."""
+    from .run import PointConfig, profile_point
+
+    out = []
+    for model, b, s in (PREFILL_POINTS if points is None else points):
+        cfg = PointConfig(model, "prefill", "sdpa", b, s, layers=layers, breakdown=breakdown, calibration=True,
+                          reps=reps)
+        res = profile_point(cfg, hw, flusher=flusher)
+        if res.get("status") != "ok":
+            log(f"calibrate sdpa {cfg.key()}: {res.get('status')}")
+            continue
+        pred = res["predicted"]["attn_core"]
+        rec = {"backend": "sdpa", "key": cfg.key(), "model": model, "batch": b, "context": s, "layers": layers,
+               "measured_s": res["latency"]["median"], "flops": pred["flops"], "exps": pred.get("exps", 0.0),
+               "bytes": pred["bytes"], "expected_s": pred["expected_s"], "calibration": True}
+        if breakdown:
+            rec["kernels"] = [k["name"] for k in res.get("kernels", [])][:3]
+        out.append(rec)
+        log(f"calpoint {json.dumps(rec)}")
+    return out
+
+
 def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
     """Measure the calibration points on this GPU and fit each backend. Returns
     ``{"kernels": {backend: coefficients}, "points": [...]}``; ``hw`` is this card's measured spec (copy
     bandwidth, peaks, SMs)."""
     import torch
 
-    from mlacalc.expected import DEFAULTS, causal_tile_waste, gemm_s, other_s
+    from mlacalc.expected import DEFAULTS, gemm_s
 
-    from .run import PointConfig, profile_point
     from .timing import L2Flusher, time_cuda
 
     flusher = L2Flusher()
@@ -374,21 +475,12 @@ def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
 
     kernels["gemm"], _ = fit(DEFAULTS["gemm"], gemm_pts, pred_gemm, ("bandwidth_eff", "mma_eff", "fixed_us"))
 
-    # causal prefill attention through SDPA (FlashAttention), as the profiler runs it: 2 layers
-    prefill_pts = []
-    for model, b, s in PREFILL_POINTS:
-        cfg = PointConfig(model, "prefill", "sdpa", b, s, layers=2, breakdown=False, calibration=True, reps=20)
-        res = profile_point(cfg, hw, flusher=flusher)
-        if res.get("status") != "ok":
-            continue
-        t = res["latency"]["median"]
-        pred = res["predicted"]["attn_core"]
-        prefill_pts.append(((pred["flops"] * causal_tile_waste(s), pred["bytes"], pred["launches"]), t))
-        out_points.append({"backend": "sdpa", "model": model, "batch": b, "context": s, "layers": 2,
-                           "measured_s": t, "calibration": True})
-    if prefill_pts:
-        kernels["sdpa"], _ = fit(DEFAULTS["other"], prefill_pts,
-                                 lambda m, x: other_s(x[0], x[1], x[2], hw, m, peak16), ("mma_eff", "fixed_us"))
+    # causal prefill attention through SDPA (FlashAttention), as the profiler runs it: 2 layers, at several head dims
+    prefill_recs = measure_prefill_points(hw, flusher=flusher, log=log)
+    out_points += prefill_recs
+    if prefill_recs:
+        kernels["sdpa"], err, names = fit_prefill(prefill_recs, hw)
+        log(f"calibrate sdpa: {kernels['sdpa'].to_dict()} (fitted {', '.join(names)}; rms log error {err:.3f})")
     del flusher
     torch.cuda.empty_cache()
     return {"kernels": {k: m.to_dict() for k, m in kernels.items()}, "points": out_points}

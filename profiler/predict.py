@@ -64,6 +64,7 @@ class OpCost:
     launch_s: float = 0.0   # their share of time_s: launches x the hardware's kernel_launch_us
     expected_s: float = 0.0  # kernel-aware expected time (mlacalc.expected) with the backend's coefficients
     backend: str = ""        # whose coefficients
+    exps: float = 0.0        # softmax exponentials over the layers (one a (query, key) pair and head)
 
     @property
     def intensity(self) -> float:
@@ -72,7 +73,7 @@ class OpCost:
     def as_dict(self) -> dict:
         return {"flops": self.flops, "bytes": self.bytes, "layers": self.layers, "intensity": self.intensity,
                 "time_s": self.time_s, "bound": self.bound, "launches": self.launches, "launch_s": self.launch_s,
-                "expected_s": self.expected_s, "backend": self.backend}
+                "expected_s": self.expected_s, "backend": self.backend, "exps": self.exps}
 
 
 def sparse_topk(spec: ModelSpec) -> int | None:
@@ -133,7 +134,7 @@ def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: in
         op = time_ops((cost,), hw, r.weight_bits, r.kv_bits)[0]
     return OpCost(flops=op.op.flops, bytes=op.op.bytes, layers=s.num_layers, time_s=op.time_s, bound=op.bound,
                   launches=op.op.launches, launch_s=op.op.launches * hw.kernel_launch_us * 1e-6,
-                  expected_s=max(expected, op.time_s), backend=backend)
+                  expected_s=max(expected, op.time_s), backend=backend, exps=op.op.exps)
 
 
 def kernel_launches(kernel: str, phase: str, num_splits: int) -> int | None:

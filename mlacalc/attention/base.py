@@ -279,8 +279,10 @@ class AttentionFamily:
         """The attention core on one GPU: scores ``Q K^T`` and weighted values ``P V`` for ``s.seqs`` sequences.
 
         FLOPs ``2 H' P (d_k + d_v)`` per sequence (``H'`` heads on this GPU, ``P`` attended pairs from
-        :func:`mlacalc.attention.keys.attention_span`). Bytes: queries in and outputs out (bf16), and the cache
-        of every attended key once (:meth:`core_cache_elements` at ``kv_bits``, times ``kv_share``); a form that
+        :func:`mlacalc.attention.keys.attention_span`), and ``H' P`` softmax exponentials (one a pair and head,
+        whatever d: FlashAttention takes the exponential of every score, masked ones of a computed tile too; the
+        FlashAttention-3 paper, arXiv 2407.08608: the H100 has "989 TFLOPS of FP16 matmul but only 3.9 TFLOPS of
+        special functions"). Bytes: queries in and outputs out (bf16), and the cache of every attended key once (:meth:`core_cache_elements` at ``kv_bits``, times ``kv_share``); a form that
         attends decompressed activations reads them instead (:meth:`core_activation_elements`)."""
         a = s.block
         pairs, keys = rules_span(s.rules, s.prior, s.new)
@@ -290,7 +292,7 @@ class AttentionFamily:
         act_kv = s.seqs * keys * s.heads * self.core_activation_elements(a, s.form) * s.ab
         return OpCost("attn_core", "attention", flops=2 * s.seqs * s.heads * pairs * (dk + dv),
                       act_bytes=tokens * s.heads * (dk + dv) * s.ab + act_kv, kv_bytes=kv_bytes,
-                      out_width=s.heads * dv, launches=s.core_launches * s.layers)
+                      out_width=s.heads * dv, launches=s.core_launches * s.layers, exps=s.seqs * s.heads * pairs)
 
     def check_training(self, spec: "ModelSpec") -> None:
         """Refuse a training-memory question this family cannot answer (none by default)."""

@@ -307,7 +307,7 @@ class Compressed(AttentionFamily):
           FLOPs a (query, entry) pair (eq. 16; the report runs it in FP4, section 5.2.1: FLOPs all the same), reading
           every indexer key once a sequence;
         - ``attn_core``: MQA of ``H'`` heads on the window's keys and the entries (a csa query its top-k, an hca one
-          all): ``2 H' (c + c)`` FLOPs a (query, key) pair, value = key (:class:`~mlacalc.attention.keys.KeyRule`
+          all): ``2 H' (c + c)`` FLOPs and ``H'`` softmax exponentials a (query, key) pair, value = key (:class:`~mlacalc.attention.keys.KeyRule`
           ``pairs``); the rows read once per sequence, a csa query gathering its own top-k
           (:meth:`~mlacalc.attention.keys.KeyRule.read`).
 
@@ -339,7 +339,7 @@ class Compressed(AttentionFamily):
         read = sum(n * rule.read(s.prior, s.new) for n, rule in s.rules)
         ops.append(OpCost("attn_core", "attention", flops=2 * s.seqs * H * pairs * (c + c),
                           act_bytes=Ta * L * H * 2 * c * ab, kv_bytes=s.seqs * read * row, out_width=H * c,
-                          launches=s.core_launches * L))
+                          launches=s.core_launches * L, exps=s.seqs * H * pairs))
         return AttentionOps(tuple(ops), norm_width, norm_count)
 
     def _compressor_ops(self, proj: str, pool: str, s: StepShape, d: int, out: int, m: int, coff: int,

@@ -136,7 +136,7 @@ def _merge(ops: tuple[OpCost, ...]) -> tuple[OpCost, ...]:
             out[o.name] = p._replace(flops=p.flops + o.flops, weight_bytes=p.weight_bytes + o.weight_bytes,
                                      act_bytes=p.act_bytes + o.act_bytes, kv_bytes=p.kv_bytes + o.kv_bytes,
                                      comm_bytes=p.comm_bytes + o.comm_bytes, out_width=p.out_width + o.out_width,
-                                     launches=p.launches + o.launches)
+                                     launches=p.launches + o.launches, exps=p.exps + o.exps)
         else:
             out[o.name] = o
     return tuple(out.values())
