@@ -8,7 +8,7 @@
 # 3. Nsight Compute (source counters) on fp8 at 32 x 32k x 64 heads, paged, with what time is left.
 # Files under $OUT: run.log, prefill_headdim.json (+ .log), refit.txt, h200-sdpa-refit.yaml, probe.json (+ .log),
 # ncu.txt.
-#     run(command="bash bench/session_bh_gpu.sh", timeout_s=480)
+#     run(command="bash bench/session_bh_gpu.sh", timeout_s=360)
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
@@ -20,7 +20,7 @@ timeout 90 python3 bench/fit_expected.py --sdpa "$OUT/prefill_headdim.json" repo
   > "$OUT/refit.txt" 2>&1
 echo "refit exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep -E "^sdpa|exponentials at|gives no boost clock" "$OUT/refit.txt" | tee -a "$LOG"
-timeout $(( 380 - SECONDS )) python3 bench/probe_fp8_bound.py --out "$OUT/probe.json" > "$OUT/probe.log" 2>&1
+timeout $(( 320 - SECONDS )) python3 bench/probe_fp8_bound.py --out "$OUT/probe.json" > "$OUT/probe.log" 2>&1
 echo "probe exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 - "$OUT/probe.json" <<'PY' | tee -a "$LOG"
 import collections, json, sys
@@ -37,8 +37,8 @@ for r in rows:
 for k, v in best.items():
     print(k, " ".join(f"{n} {ms:.4f}" for n, ms in v.items()))
 PY
-if [ $(( 470 - SECONDS )) -gt 40 ]; then
-  timeout $(( 470 - SECONDS )) ncu --profile-from-start off --clock-control none --section SpeedOfLight \
+if [ $(( 350 - SECONDS )) -gt 40 ]; then
+  timeout $(( 350 - SECONDS )) ncu --profile-from-start off --clock-control none --section SpeedOfLight \
     --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section WarpStateStats \
     --section SchedulerStats --section InstructionStats --section SourceCounters \
     --print-details all python3 bench/ncu_probe.py fp8-h64-paged > "$OUT/ncu.txt" 2>&1
