@@ -181,14 +181,19 @@ def test_a_mamba2_block_without_its_gated_norm_keeps_no_rstd():
 
 # ------------------------------------------------------------------------------------------ properties
 
-@settings(max_examples=40, deadline=None)
-@given(blk=mamba_blocks, b=st.integers(1, 4), s=st.sampled_from([64, 256, 1000, 4096]))
-def test_a_mamba2_layer_is_linear_in_micro_batch_and_sequence(blk, b, s):
+def _linear_in_batch_and_sequence(blk, b, s):
+    """A linear-attention layer's stored bytes double with the micro-batch and with the sequence."""
     spec = make_spec({"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32}, layers=2,
                      layer_types=["linear", "full"], linear_attention=blk)
     base = nbytes(saved_tensors(spec, 0, cfg(b, s)))
     assert nbytes(saved_tensors(spec, 0, cfg(2 * b, s))) == 2 * base
     assert nbytes(saved_tensors(spec, 0, cfg(b, 2 * s))) == 2 * base
+
+
+@settings(max_examples=40, deadline=None)
+@given(blk=mamba_blocks, b=st.integers(1, 4), s=st.sampled_from([64, 256, 1000, 4096]))
+def test_a_mamba2_layer_is_linear_in_micro_batch_and_sequence(blk, b, s):
+    _linear_in_batch_and_sequence(blk, b, s)
 
 
 gdn_blocks = st.fixed_dictionaries({
@@ -200,11 +205,7 @@ gdn_blocks = st.fixed_dictionaries({
 @settings(max_examples=40, deadline=None)
 @given(blk=gdn_blocks, b=st.integers(1, 4), s=st.sampled_from([64, 256, 1000, 4096]))
 def test_a_gated_deltanet_layer_is_linear_in_micro_batch_and_sequence(blk, b, s):
-    spec = make_spec({"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32}, layers=2,
-                     layer_types=["linear", "full"], linear_attention=blk)
-    base = nbytes(saved_tensors(spec, 0, cfg(b, s)))
-    assert nbytes(saved_tensors(spec, 0, cfg(2 * b, s))) == 2 * base
-    assert nbytes(saved_tensors(spec, 0, cfg(b, 2 * s))) == 2 * base
+    _linear_in_batch_and_sequence(blk, b, s)
 
 
 @pytest.mark.parametrize("model,layer", [(QWEN3_NEXT, 0), (BAMBA, 0)])
