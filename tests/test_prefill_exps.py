@@ -212,6 +212,17 @@ def test_a_spec_without_a_clock_survives_the_api_round_trip():
     assert hardware_from_dict(load_hardware("h200").to_dict(), "h200").boost_clock_ghz == 1.98
 
 
+
+def test_a_spec_without_an_arch_survives_the_api_round_trip():
+    """A hardware file may leave arch out (unknown: taken as a Hopper), but Hardware.to_dict wrote arch "" and the
+    API's check (mlacalc.api._gpu) refused that Hardware: "arch: expected a compute capability like sm_90"."""
+    from mlacalc import api
+
+    hw = hardware_from_dict(dict(BASE), "x")
+    assert hw.arch == "" and "arch" not in hw.to_dict() and api._gpu(hw) is hw
+    assert api.roofline("llama-3.1-8b", hw).ops
+    assert hardware_from_dict(load_hardware("h200").to_dict(), "h200").arch == "sm_90"
+
 def test_bad_clock_from_the_cli_is_one_line(tmp_path, capsys):
     from helpers import refused
 
