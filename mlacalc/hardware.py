@@ -127,8 +127,11 @@ class Hardware:
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["kernels"] = {k: m.to_dict() for k, m in self.kernels}
-        if not self.boost_clock_ghz:     # not given: a file leaves it out (0 is no clock, and refused there)
-            del out["boost_clock_ghz"]
+        # fields a file leaves out when not given, whose empty value the file check refuses (arch "" is no compute
+        # capability, a clock of 0 no clock): writing them made mlacalc.api refuse a Hardware loaded from a file
+        for k in ("arch", "boost_clock_ghz"):
+            if not out[k]:
+                del out[k]
         return out
 
 

@@ -74,6 +74,32 @@ def test_mla_prefill_counts_one_exponential_a_pair_and_head():
     assert row.op.flops / row.op.exps == 2 * (192 + 128)
 
 
+
+def test_a_hybrid_sums_the_exponentials_of_its_layer_groups():
+    """Gemma-3-27B over 6 layers (32 query heads; 5 sliding layers of a 1,024-token window, then 1 global: global_every
+    6), one prompt of 4,096: a sliding layer's token i attends min(i, 1024) keys, 1024 x 1025 / 2 + 3,072 x 1,024 =
+    3,670,528 pairs a head; the global layer 4096 x 4097 / 2 = 8,390,656. The roofline merges the two groups' cores
+    into one row: 32 x (5 x 3,670,528 + 8,390,656) = 855,785,472 exponentials."""
+    row = attn_core("gemma-3-27b@num_layers=6", "h200", 1, 4096)
+    assert row.op.exps == 32 * (5 * 3_670_528 + 8_390_656) == 855_785_472
+    assert row.op.flops == 2 * 128 * 2 * row.op.exps                 # 2 (d_k + d_v) FLOPs a pair and head, d = 128
+
+
+def test_tensor_parallel_ranks_split_the_exponentials_by_query_head():
+    """Llama-3.1-70B, one layer, 4,096 tokens at TP 8: 64 / 8 = 8 query heads a GPU (one KV head), 8 x 8,390,656 =
+    67,125,248 exponentials, an eighth of the one-GPU count."""
+    par = Parallelism(tp=8)
+    row = roofline(load_spec("llama-3.1-70b@num_layers=1"), load_hardware("h100-sxm"), Step("prefill", 1, 4096),
+                   par).op("attn_core")
+    assert row.op.exps == 8 * 8_390_656 == 67_125_248
+
+
+def test_compressed_attention_counts_one_exponential_a_pair_and_query_head():
+    """DeepSeek-V4-Flash's compressed attention: MQA of 64 query heads of c = 512 on one shared K=V head,
+    2 H (c + c) FLOPs and H exponentials a (query, key) pair, so 2 x (512 + 512) = 2,048 FLOPs an exponential."""
+    row = attn_core("deepseek-v4-flash", "h200", 1, 4096)
+    assert row.op.exps > 0 and row.op.flops / row.op.exps == 2 * (512 + 512)
+
 @settings(max_examples=25, deadline=None)
 @given(heads=st.sampled_from([4, 8, 16, 32]), head_dim=st.sampled_from([64, 128, 256]),
        prompt=st.integers(64, 6000))
@@ -186,6 +212,17 @@ def test_a_spec_without_a_clock_survives_the_api_round_trip():
     assert hardware_from_dict(load_hardware("h200").to_dict(), "h200").boost_clock_ghz == 1.98
 
 
+
+def test_a_spec_without_an_arch_survives_the_api_round_trip():
+    """A hardware file may leave arch out (unknown: taken as a Hopper), but Hardware.to_dict wrote arch "" and the
+    API's check (mlacalc.api._gpu) refused that Hardware: "arch: expected a compute capability like sm_90"."""
+    from mlacalc import api
+
+    hw = hardware_from_dict(dict(BASE), "x")
+    assert hw.arch == "" and "arch" not in hw.to_dict() and api._gpu(hw) is hw
+    assert api.roofline("llama-3.1-8b", hw).ops
+    assert hardware_from_dict(load_hardware("h200").to_dict(), "h200").arch == "sm_90"
+
 def test_bad_clock_from_the_cli_is_one_line(tmp_path, capsys):
     from helpers import refused
 
@@ -287,6 +324,20 @@ def test_the_prefill_fit_recovers_a_known_share():
     assert (m.mma_eff, m.fixed_us, m.exp_share) == pytest.approx((0.85, 12.5, 0.45))
     assert err < 1e-6 and all(r["fitted_s"] == pytest.approx(r["measured_s"]) for r in recs)
 
+
+
+def test_two_head_dims_are_enough_to_fit_the_share():
+    """Points at head dims 128 (Llama-3.1-8B: 512 FLOPs an exponential) and 64 (256) alone tell the share from the
+    matmul rate: it is fitted, and recovered."""
+    from mlacalc.profiler.kernel_calibration import PREFILL_HEAD_DIM_64, fit_prefill
+
+    hw = replace(h200_measured(), boost_clock_ghz=1.98)
+    truth = replace(DEFAULTS["other"], mma_eff=0.85, fixed_us=12.5, exp_share=0.45)
+    pts = [("llama-3.1-8b", 2, 6144), ("llama-3.1-8b", 12, 1536), (PREFILL_HEAD_DIM_64, 2, 6144),
+           (PREFILL_HEAD_DIM_64, 12, 1536)]
+    m, err, names = fit_prefill(synthetic(pts, truth, hw), hw)
+    assert names == ("mma_eff", "fixed_us", "exp_share")
+    assert (m.mma_eff, m.fixed_us, m.exp_share) == pytest.approx((0.85, 12.5, 0.45)) and err < 1e-6
 
 def test_one_head_dim_fits_no_share():
     """Points of one FLOPs-per-exponential ratio (the old grid's Llama points) cannot tell the share from the matmul
