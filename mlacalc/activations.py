@@ -35,6 +35,9 @@ What a module keeps (the rule behind every entry below):
   them (Qwen2-MoE) keeps their output and the sigmoid's for its product. Gemma-4's block (``ffn.branch_norms``) adds
   a post-norm on each branch, the experts' pre-norm and the router's own norm and scale (:func:`_router_norm`), its
   softmax in bf16.
+- One block a layer (Nemotron-H, Nemotron 3: transformers' ``NemotronHBlock``): one norm and one block, a Mamba-2
+  mixer, attention, a ReLU² MLP or a MoE whose router keeps fp32 copies of its input and weight and whose routed
+  experts run at LatentMoE's latent width (:func:`_one_block_layer`).
 - The head: soft-capped logits (``final_logit_softcap``: Gemma-2, Gemma-4) keep tanh's output, ``b s V``.
 - MLA (DeepSeek-V2, arXiv 2405.04434, eqs. 9-14 and 37-40): ``c_Q`` before and after its RMSNorm (the
   latter is the input of ``W_UQ``), ``[c_KV | k_R]`` as ``W_DKV`` writes it (the norm keeps the ``c_KV`` view,
