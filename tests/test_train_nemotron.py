@@ -246,6 +246,17 @@ def test_a_moe_block_without_a_latent_space_runs_its_experts_at_the_model_width(
     assert set(layer_kinds(spec)) == {"mamba", "attention", "moe"}
 
 
+def test_an_attention_block_keeps_its_heads_width_not_the_models(tmp_path):
+    """Nemotron-Nano-9B-v2's attention shape on the Nemotron-H-8B file (tests/test_widths.py): 40 query / 8 KV heads
+    of 128 over a hidden 4480, so q and the output are 40 x 128 = 5120 wide a token, the block input 4480."""
+    cfg_ = dict(H8B_CFG, hidden_size=4480, num_attention_heads=40, num_key_value_heads=8)
+    (tmp_path / "config.json").write_text(json.dumps(cfg_))
+    spec = load_spec(str(tmp_path))
+    d, a, kv, dh = 4480, 40, 8, 128
+    per_token = BF16 * (d + d + a * dh + 2 * kv * dh + a * dh) + FP32 * (1 + a)
+    assert nbytes(saved_tensors(spec, first(cfg_, "*"), cfg())) == S * per_token
+
+
 # ------------------------------------------------------------------------------------------ properties
 
 def _one_block_spec(mamba: dict, latent: int | None):
