@@ -124,6 +124,30 @@ def test_the_attention_blocks_backward_peaks_in_the_fused_kernel_by_hand():
     assert peak.phase == "attn.core" and peak.total == want
 
 
+def test_the_latent_moe_blocks_backward_peaks_at_the_experts_down_proj_by_hand():
+    """The E block's backward, widest at the routed experts' down_proj: alive dy (d), the shared MLP's input gradient
+    (d, its backward ran first: created last in NemotronHMoE.forward), combine's gradient at the latent width (k l a
+    token), d(down input) (k f_e) and one expert's l x f_e weight gradient; already freed, the shared MLP's two f_s
+    tensors and fc2_latent_proj's input (l), whose backward ran before the experts'."""
+    c = SUPER_CFG
+    d, k = c["hidden_size"], c["num_experts_per_tok"]
+    f_e, lat, f_s = c["moe_intermediate_size"], c["moe_latent_size"], c["moe_shared_expert_intermediate_size"]
+    alive = BF16 * (S * d + S * d + S * k * lat + S * k * f_e + lat * f_e)
+    freed = BF16 * (2 * S * f_s + S * lat)
+    peak = backward_peak(load_spec(SUPER), first(c, "E"), cfg())
+    assert peak.phase == "moe.experts.down" and peak.total == alive - freed == 645_136_384
+
+
+@pytest.mark.parametrize("recompute", ["none", "selective", "full"])
+def test_every_instant_of_every_blocks_backward_holds_the_layer_outputs_gradient(recompute):
+    """The residual branch's dy (the layer output's gradient, [b, s, d]) lives until the norm's backward sums it in:
+    every block's instants hold it, the Mamba-2 mixer's fused backward included."""
+    for model in (load_spec(SUPER), hf_fixture(H8B)):
+        for j in layer_kinds(model).values():
+            for p in backward_phases(model, j, cfg(recompute=recompute)):
+                assert "grad.layer_out" in {g.name for g in p.grads}, (model.name, j, p.name)
+
+
 def test_latent_moes_projections_have_their_own_backward_instants():
     """fc2_latent_proj's backward runs before the experts' (its input's gradient at l, its d x l weight gradient),
     fc1_latent_proj's after the dispatch (the block input's partial gradient at d); the experts' at l."""
@@ -215,6 +239,7 @@ def test_tensor_and_sequence_parallelism_halve_every_token_tensor_of_every_block
             one, two = saved_tensors(model, j, cfg()), saved_tensors(model, j, cfg(tp=2, sp=True))
             for x, y in zip(one, two, strict=True):
                 assert y.bytes * (1 if x.name == "moe.router_weight_fp32" else 2) == x.bytes, x.name
+                assert (y.split == "none") == (x.name == "moe.router_weight_fp32"), x.name    # --json's label
 
 
 def test_tensor_parallelism_without_sp_keeps_whole_token_tensors_and_splits_widths():
