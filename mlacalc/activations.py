@@ -35,6 +35,9 @@ What a module keeps (the rule behind every entry below):
   them (Qwen2-MoE) keeps their output and the sigmoid's for its product. Gemma-4's block (``ffn.branch_norms``) adds
   a post-norm on each branch, the experts' pre-norm and the router's own norm and scale (:func:`_router_norm`), its
   softmax in bf16.
+- One block a layer (Nemotron-H, Nemotron 3: transformers' ``NemotronHBlock``): one norm and one block, a Mamba-2
+  mixer, attention, a ReLU² MLP or a MoE whose router keeps fp32 copies of its input and weight and whose routed
+  experts run at LatentMoE's latent width (:func:`_one_block_layer`).
 - The head: soft-capped logits (``final_logit_softcap``: Gemma-2, Gemma-4) keep tanh's output, ``b s V``.
 - MLA (DeepSeek-V2, arXiv 2405.04434, eqs. 9-14 and 37-40): ``c_Q`` before and after its RMSNorm (the
   latter is the input of ``W_UQ``), ``[c_KV | k_R]`` as ``W_DKV`` writes it (the norm keeps the ``c_KV`` view,
@@ -284,16 +287,25 @@ def _gated(prefix: str, group: str, tokens: tuple[str, ...], tdims: tuple[int, .
             SavedTensor(f"{prefix}.down_input", shape, dims, ACT_BYTES, group, "down_proj", "tp")]
 
 
-def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]:
+def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool, one_block: bool = False) -> list[SavedTensor]:
+    """The FFN block's stored tensors (dense, or MoE: see the module docstring). ``one_block``: the block of a
+    one-block-a-layer layer (Nemotron-H's ``-`` and ``E``: :func:`_one_block_layer`), which reads its own norm's output
+    whatever ``norms_per_layer`` says, and whose MoE is transformers' ``NemotronHMoE``: the router's fp32 copies
+    (:func:`_fp32_router`) and LatentMoE's latent width (``ffn.expert_latent_size``)."""
     f = spec.ffn
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
     out = [cfg.linear_input("ffn.input", h, "ffn", "gate/up projections (MoE: router, experts)")]
-    if spec.norms_per_layer == 1:   # a parallel block: the FFN reads attention's input, kept once (attn.input)
-        out = []
+    if spec.norms_per_layer == 1 and not one_block:   # a parallel block: the FFN reads attention's input, kept once
+        out = []                                       # (attn.input)
     if not moe:
         width = divide(f.intermediate_size, t, "ffn.intermediate_size")
         return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), width, "f", f.gated)
     E, k = f.num_experts, f.experts_per_token
+    if one_block:
+        out += _fp32_router(b, st, h, E)
+    # the routed experts' model width: LatentMoE's l between fc1_latent_proj and fc2_latent_proj, else h
+    latent = f.expert_latent_size if one_block else None
+    w, wsym = (h, "h") if latent is None else (latent, "l")
     # Gemma-4's router (ffn.branch_norms) takes its softmax in the activation dtype: F.softmax(proj(x)) with no dtype
     router_bytes = ACT_BYTES if f.branch_norms else FP32_BYTES
     out += _router_norm(b, st, h) if f.branch_norms else []
@@ -315,11 +327,17 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
         width_e = f.expert_intermediate_size
     else:
         width_e = divide(f.expert_intermediate_size, t, "ffn.expert_intermediate_size")
-    out.append(SavedTensor("moe.dispatch", ("b*s*k", "h"), (copies, h), ACT_BYTES, "dispatch",
+    out.append(SavedTensor("moe.dispatch", ("b*s*k", wsym), (copies, w), ACT_BYTES, "dispatch",
                            "routed experts' gate/up (permuted token copies)", "sp"))
     out += _gated("moe.experts", "experts", ("b*s*k",), (copies,), width_e, "f_e", f.gated)
-    out.append(SavedTensor("moe.combine", ("b*s*k", "h"), (copies, h), ACT_BYTES, "dispatch",
+    out.append(SavedTensor("moe.combine", ("b*s*k", wsym), (copies, w), ACT_BYTES, "dispatch",
                            "combine (expert outputs x weights)", "sp"))
+    if latent is not None:
+        # fc2_latent_proj (l -> d) keeps its input, the experts' sum cast back to bf16 (NemotronHExperts.forward:
+        # index_add_ into an fp32 buffer, ``.to(hidden_states.dtype)``); fc1_latent_proj (d -> l) keeps ffn.input, and
+        # its output is kept by no one (the experts' indexing keeps indices only)
+        out.append(SavedTensor("moe.latent_up_input", ("b", "s", "l"), (b, st, latent), ACT_BYTES, "experts",
+                               "fc2_latent_proj (the experts' sum at the latent width)", "sp"))
     if f.branch_norms:   # post_feedforward_layernorm_2 on the experts' sum (index_add_'s output)
         out += _norm("moe.experts_post_norm", "norms", b, st, h, "h", "post_feedforward_layernorm_2 (the experts' sum)")
     if f.num_shared_experts:
@@ -334,6 +352,18 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool) -> list[SavedTensor]
                     SavedTensor("moe.shared.gate", ("b", "s", "1"), (b, st, 1), ACT_BYTES, "ffn",
                                 "sigmoid and the shared expert gate's product", "sp")]
     return out
+
+
+def _fp32_router(b: int, st: int, h: int, E: int) -> list[SavedTensor]:
+    """Nemotron-H's router runs in fp32 (transformers ``NemotronHTopkRouter.forward``,
+    src/transformers/models/nemotron_h/modeling_nemotron_h.py: ``F.linear(hidden_states.type(torch.float32),
+    self.weight.type(torch.float32))``): the linear's backward keeps both casts, the fp32 copy of the block's input
+    (for the weight's gradient) and the fp32 copy of the ``E x d`` weight (for the input's gradient), a copy each
+    forward, whatever the tokens (bf16 weights under ``mixed`` and ``bf16``; replicated over TP, as the router is)."""
+    return [SavedTensor("moe.router_input_fp32", ("b", "s", "h"), (b, st, h), FP32_BYTES, "router",
+                        "the router's linear (its fp32 input, for the weight's gradient)", "sp"),
+            SavedTensor("moe.router_weight_fp32", ("E", "h"), (E, h), FP32_BYTES, "router",
+                        "the router's linear (its fp32 weight copy, for the input's gradient)", "none")]
 
 
 def _router_norm(b: int, st: int, h: int) -> list[SavedTensor]:
@@ -367,6 +397,88 @@ def _native_layer(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
             + _attention(spec, layer, cfg) + (post[0] if post else [])
             + ffn_norm
             + _ffn(spec, cfg, is_moe_layer(spec, layer)) + (post[1] if len(post) > 1 else []))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One block a layer: Nemotron-H's mamba, attention, mlp and moe layers
+# ---------------------------------------------------------------------------------------------------------
+
+def _one_block_layer(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[SavedTensor]:
+    """A layer of one block (Nemotron-H, Nemotron-Nano-v2, Nemotron 3): transformers' ``NemotronHBlock.forward``
+    (src/transformers/models/nemotron_h/modeling_nemotron_h.py) is ``residual = x``, ``norm(x)``, the block's mixer,
+    ``residual + out``. The layer keeps its one RMSNorm's input (the layer input: full recomputation's checkpoint) and
+    fp32 rstd, then the block's own tensors:
+
+    - ``M`` (a linear layer): the Mamba-2 mixer, ``NemotronHMamba2Mixer``, whose training path is
+      ``mamba_split_conv1d_scan_combined`` (:meth:`mlacalc.attention.mamba2.Mamba2.saved_tensors`);
+    - ``*`` (attention): ``NemotronHAttention``, q/k/v/o projections without RoPE around the fused kernel (the
+      attention family's :meth:`~mlacalc.attention.base.AttentionFamily.saved_tensors`);
+    - ``-`` (a dense ffn layer): ``NemotronHMLP``, ``down_proj(relu2(up_proj(x)))``, no gate: up_proj keeps ``x``;
+      transformers' ``ReLUSquaredActivation`` is ``torch.square(F.relu(x))``, where ``relu``'s backward keeps its
+      output and ``square``'s its input, one tensor (``ffn.act_input``); down_proj keeps the square
+      (``ffn.down_input``): :func:`_gated` ungated;
+    - ``E`` (a MoE ffn layer): ``NemotronHMoE``, the MoE tensors of :func:`_ffn` with its fp32 router
+      (:func:`_fp32_router`) and, with ``ffn.expert_latent_size`` (Nemotron 3 Super's LatentMoE), the token copies
+      and expert outputs at the latent width and ``fc2_latent_proj``'s input; ungated ReLU² experts and shared MLP.
+
+    The residual stream stays in the activation dtype: transformers' ``NemotronHBlock`` never reads
+    ``residual_in_fp32`` (NVIDIA's remote ``modeling_nemotron_h.py`` casts the residual to fp32 where it is set; the
+    Nemotron-H configs held here, tests/fixtures/hf/nemotron_h_8b and nemotron_3_super_120b_a12b, set it false).
+    Refused: a model without FFN blocks (``ffn`` null: Mamba's and Mamba-2's a norm and a mixer a layer, whose
+    ``residual_in_fp32`` true would make full recomputation's checkpoint fp32), and a norm count other than one."""
+    _check_one_block(spec, cfg)
+    b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
+    norm = _norm("norm", "norms", b, st, h, "h", "the block's norm (its input: the layer input)", drop="input")
+    if spec.layer_type(layer) == "ffn":
+        return norm + _ffn(spec, cfg, is_moe_layer(spec, layer), one_block=True)
+    return norm + _attention(spec, layer, cfg)
+
+
+def _check_one_block(spec: ModelSpec, cfg: ActivationConfig) -> None:
+    """Refuse what :func:`_one_block_layer` does not model, each in one line: a model without FFN blocks, a norm count
+    other than one, the Megatron convention (the paper's layer holds attention and an MLP: one block a layer was
+    priced as two), torchtitan's op-level SAC (its policy is derived for the Llama block) and its DTensor TP (no
+    plan for these blocks is derived)."""
+    if spec.ffn is None:
+        raise SpecError("ffn", "training memory of a model without FFN blocks (a norm and a mixer a layer: Mamba, "
+                               "Mamba-2) is not modelled")
+    if spec.norms_per_layer != 1:
+        raise SpecError("norms_per_layer", f"training memory of one block a layer is modelled with its one norm "
+                                           f"(NemotronHBlock), not {spec.norms_per_layer}")
+    if cfg.convention == "megatron":
+        raise ArgError("convention", f"the megatron convention is the paper's GPT layer (attention and an MLP); "
+                                     f"{spec.name} has one block a layer (use --convention native)")
+    if cfg.recompute == "op":
+        raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for the Llama block; {spec.name} has "
+                                    "one block a layer")
+    if cfg.gathers_inputs:
+        raise ArgError("tp_style", f"torchtitan's tensor parallelism of one block a layer ({spec.name}) is not "
+                                   "modelled")
+
+
+def _one_block_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[BackwardPhase]:
+    """The instants of a one-block layer's backward (:func:`_one_block_layer`): the block's own (the FFN or MoE
+    block's, :func:`_ffn_block_backward`; the Mamba-2 mixer's, :meth:`mlacalc.attention.mamba2.Mamba2.
+    backward_phases`; the attention block's, :func:`_attention_backward`), the layer output's gradient ``dy`` held
+    throughout for the residual branch, then the norm's: ``dy``, the block input's gradient and the norm input's
+    (the residual sum ``dy + d(norm input)`` is written as they are freed: three ``[b, s, h]`` at most)."""
+    b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
+    names = frozenset(x.name for x in layer_tensors(spec, layer, cfg) if not x.name.startswith("norm."))
+    hs = ("b", "s", "h")
+    dy = _grad("grad.layer_out", hs, (b, st, h), "the next layer's backward; held for the residual branch", "sp")
+    t = spec.layer_type(layer)
+    if t == "ffn":
+        phases = _ffn_block_backward(spec, cfg, dy, is_moe_layer(spec, layer), names, one_block=True)
+        who = "the FFN block's input gradient (MoE: router, experts' and shared expert's, summed)"
+    elif t == "linear":
+        phases = family(layer_block(spec, layer)).backward_phases(spec, cfg, (dy,), frozenset())
+        who = "the mixer's in_proj input gradient"
+    else:
+        phases = _attention_backward(spec, cfg, layer_block(spec, layer), dy, frozenset())
+        who = "q/k/v projections' input gradient"
+    d_in = _grad("grad.block.input", hs, (b, st, h), who, "sp")
+    d_x = _grad("grad.norm.input", hs, (b, st, h), "RMSNorm's backward: the layer input's gradient", "sp")
+    return phases + [BackwardPhase("norm", (dy, d_in, d_x), names)]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -432,18 +544,16 @@ def layer_tensors(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[Sa
     # Nemotron-NAS's layers (ffn.layer_widths): each its own FFN width, or no attention or no FFN at all
     refuse_layer_widths(spec, "training memory")
     refuse_layer_heads(spec, "training memory")       # OpenELM's layers: each its own heads
-    # the routed experts' tensors below are sized at hidden_size (moe.dispatch, the experts' inputs): LatentMoE's run at
-    # its latent width, with the two projections' inputs besides
-    refuse_expert_latent(spec, "training memory")
-    if spec.one_block_per_layer:
-        # every layer was counted as attention plus FFN: an ffn layer's missing attention block was an
-        # AttributeError (native), the Megatron convention's two blocks a layer a silent overcount
-        raise SpecError("layer_types", "training memory of ffn layers (one block a layer: an FFN alone, or "
-                                       "attention without one, as Nemotron-H) is not modelled")
+    # the routed experts' tensors of a layer of attention and FFN are sized at hidden_size (moe.dispatch, the experts'
+    # inputs); LatentMoE's are derived for Nemotron-H's one-block MoE (NemotronHMoE: _one_block_layer)
+    if not spec.one_block_per_layer:
+        refuse_expert_latent(spec, "training memory")
     if spec.layer_type(layer) == "cross":
         check_cross_layers(spec)
     refuse_kv_sharing(spec, "training memory")
     refuse_residual_extras(spec, "training memory")
+    if spec.one_block_per_layer:        # Nemotron-H: a norm and one block (before: refused)
+        return _one_block_layer(spec, layer, cfg)
     if cfg.convention == "megatron":
         return _megatron_layer(spec, cfg, layer)
     return _native_layer(spec, layer, cfg)
@@ -472,8 +582,11 @@ def _check_mode(spec: ModelSpec, cfg: ActivationConfig) -> None:
     refuse_parallel_mixers(spec, "training memory")
     # every layer's FFN is sized by intermediate_size below (Nemotron-NAS's have their own widths, or none)
     refuse_layer_widths(spec, "training memory")
-    # and every routed expert at hidden_size (LatentMoE's run at ffn.expert_latent_size)
-    refuse_expert_latent(spec, "training memory")
+    # and every routed expert at hidden_size (LatentMoE's run at ffn.expert_latent_size), but in Nemotron-H's blocks
+    if spec.one_block_per_layer:
+        _check_one_block(spec, cfg)
+    else:
+        refuse_expert_latent(spec, "training memory")
     if cfg.convention == "megatron" and spec.holds_state:
         # the paper's layer is an MHA layer: a linear-attention layer would be priced as one (before: refused by
         # the linear family itself, whatever the convention)
@@ -678,11 +791,63 @@ def _ffn_backward(prefix: str, held: tuple[SavedTensor, ...], d_out: SavedTensor
     return out
 
 
+def _ffn_block_backward(spec: ModelSpec, cfg: ActivationConfig, dy: SavedTensor, moe: bool, ffn_names: frozenset,
+                        one_block: bool = False) -> list[BackwardPhase]:
+    """The FFN block's backward instants (dense, or MoE: shared experts, routed experts, dispatch), ``dy`` the layer
+    output's gradient held throughout and ``ffn_names`` the block's stored tensors. ``one_block``: Nemotron-H's MoE
+    block (:func:`_ffn`), whose LatentMoE adds ``fc2_latent_proj``'s instant before the experts' and
+    ``fc1_latent_proj``'s after the dispatch, the routed experts' gradients at the latent width ``l``."""
+    f = spec.ffn
+    b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
+    hs = ("b", "s", "h")
+    if not moe:
+        return _ffn_backward("ffn", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
+                             divide(f.intermediate_size, t, "ffn.intermediate_size"), h, f.gated, frozenset())
+    phases: list[BackwardPhase] = []
+    k = f.experts_per_token
+    copies = b * st * k
+    latent = f.expert_latent_size if one_block else None
+    w, wsym = (h, "h") if latent is None else (latent, "l")
+    width_e = f.expert_intermediate_size if (cfg.sp or t == 1) else divide(
+        f.expert_intermediate_size, t, "ffn.expert_intermediate_size")
+    if f.num_shared_experts:  # assumed to run first: routed + shared, the shared branch created last
+        phases += _ffn_backward("moe.shared", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
+                                divide(f.num_shared_experts * f.shared_width, t, "shared experts' width"),
+                                h, f.gated, frozenset())
+    shared = frozenset(n for n in ffn_names if n.startswith("moe.shared."))
+    d_sh = _grad("grad.moe.shared_input", hs, (b, st, h), "shared experts' input gradient (partial)", "sp")
+    if latent is not None:
+        # fc2_latent_proj's backward (created after the experts, so run before them): the experts' sum's gradient at
+        # l and its l x d weight gradient
+        d_up = _grad("grad.moe.latent_up_input", ("b", "s", "l"), (b, st, latent), "fc2_latent_proj's backward",
+                     "sp")
+        w_up = _grad("grad.moe.W_latent_up", ("h", "l"), (h, latent), "fc2_latent_proj's weight gradient, before "
+                                                                        "the buffer")
+        phases.append(BackwardPhase("moe.latent_up", (dy, d_sh, d_up, w_up), shared))
+        shared = shared | {"moe.latent_up_input"}
+    d_comb = _grad("grad.moe.combine", ("b*s*k", wsym), (copies, w), "combine's backward (expert outputs)", "sp")
+    phases += _ffn_backward("moe.experts", (dy, d_sh), d_comb, ("b*s*k",), (copies,), (copies, w), width_e, w,
+                            f.gated, shared)
+    routed = frozenset(n for n in ffn_names if n.startswith("moe.experts.")) | {"moe.combine"}
+    d_disp = _grad("grad.moe.dispatch", ("b*s*k", wsym), (copies, w), "experts' input gradient (token copies)",
+                   "sp")
+    d_un = _grad("grad.moe.input", ("b", "s", wsym), (b, st, w), "un-permuted dispatch gradient", "sp")
+    phases.append(BackwardPhase("moe.dispatch", (dy, d_sh, d_disp, d_un), shared | routed))
+    if latent is not None:
+        # fc1_latent_proj's backward: the block input's gradient from the experts' side and its d x l weight gradient
+        d_down = _grad("grad.moe.latent_down_input", hs, (b, st, h), "fc1_latent_proj's backward (partial input "
+                                                                     "gradient)", "sp")
+        w_down = _grad("grad.moe.W_latent_down", ("l", "h"), (latent, h), "fc1_latent_proj's weight gradient, "
+                                                                          "before the buffer")
+        phases.append(BackwardPhase("moe.latent_down", (dy, d_sh, d_un, d_down, w_down),
+                                    shared | routed | {"moe.dispatch"}))
+    return phases
+
+
 def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[BackwardPhase]:
     """The instants of one native layer's backward (FFN block, its norm, attention, its norm); see
     :func:`backward_phases`."""
-    f = spec.ffn
-    b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
+    b, st, h = cfg.micro_batch, cfg.seq_tokens, spec.hidden_size
     names = [x.name for x in layer_tensors(spec, layer, cfg)]
     ffn_names = frozenset(n for n in names if n.startswith(("ffn.", "moe.")))
     hs = ("b", "s", "h")
@@ -690,29 +855,7 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     phases: list[BackwardPhase] = []
 
     # --- FFN block (the last op of the forward, so the first of the backward)
-    if not is_moe_layer(spec, layer):
-        phases += _ffn_backward("ffn", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
-                                divide(f.intermediate_size, t, "ffn.intermediate_size"), h, f.gated,
-                                frozenset())
-    else:
-        k = f.experts_per_token
-        copies = b * st * k
-        width_e = f.expert_intermediate_size if (cfg.sp or t == 1) else divide(
-            f.expert_intermediate_size, t, "ffn.expert_intermediate_size")
-        if f.num_shared_experts:  # assumed to run first: routed + shared, the shared branch created last
-            phases += _ffn_backward("moe.shared", (dy,), None, ("b", "s"), (b, sl), (b, sl, h),
-                                    divide(f.num_shared_experts * f.shared_width, t, "shared experts' width"),
-                                    h, f.gated, frozenset())
-        shared = frozenset(n for n in ffn_names if n.startswith("moe.shared."))
-        d_sh = _grad("grad.moe.shared_input", hs, (b, st, h), "shared experts' input gradient (partial)", "sp")
-        d_comb = _grad("grad.moe.combine", ("b*s*k", "h"), (copies, h), "combine's backward (expert outputs)", "sp")
-        phases += _ffn_backward("moe.experts", (dy, d_sh), d_comb, ("b*s*k",), (copies,), (copies, h), width_e, h,
-                                f.gated, shared)
-        routed = frozenset(n for n in ffn_names if n.startswith("moe.experts.")) | {"moe.combine"}
-        d_disp = _grad("grad.moe.dispatch", ("b*s*k", "h"), (copies, h), "experts' input gradient (token copies)",
-                       "sp")
-        d_un = _grad("grad.moe.input", hs, (b, st, h), "un-permuted dispatch gradient", "sp")
-        phases.append(BackwardPhase("moe.dispatch", (dy, d_sh, d_disp, d_un), shared | routed))
+    phases += _ffn_block_backward(spec, cfg, dy, is_moe_layer(spec, layer), ffn_names)
 
     # --- the FFN's norm, then the residual sum d_h = dy + d(norm input)
     d_norm_out = _grad("grad.ffn_norm.output", hs, (b, st, h), "gate/up (router) input gradient, summed", "sp")
@@ -819,14 +962,15 @@ def backward_phases(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list[
     _check_mode(spec, cfg)
     if cfg.convention == "megatron":
         return []
-    phases = _native_backward(spec, layer, cfg)
+    phases = (_one_block_backward if spec.one_block_per_layer else _native_backward)(spec, layer, cfg)
     mode = cfg.recompute
     if mode == "none":
         return phases
     rec = tuple(recomputed_tensors(spec, layer, cfg))
-    linear = spec.layer_type(layer) == "linear"
-    if mode == "selective" and not linear:
-        # a linear block's kernel keeps no output of its own for its backward (it recomputes its chunk states)
+    softmax = spec.layer_type(layer) not in ("linear", "ffn")    # a layer with a softmax-attention core
+    if mode == "selective" and softmax:
+        # a linear block's kernel keeps no output of its own for its backward (it recomputes its chunk states), and an
+        # ffn layer of one block a layer has no attention core
         out_t = next(x for x in layer_tensors(spec, layer, cfg) if x.name == "attn.out")
         rec += (replace(out_t, name="attn.out.recomputed", kept_by="the recomputed core's backward"),)
     whole = mode in ("full", "op")     # op SAC re-runs the whole block's forward (replaying its cache) at once
@@ -942,9 +1086,23 @@ def mtp_module_tensors(spec: ModelSpec, cfg: ActivationConfig, k: int) -> list[S
     one += _norm(p + "enorm", "mtp", b, st, h, "h", "MTP embedding norm")
     one.append(SavedTensor(p + "proj_input", ("b", "s", "2h"), (b, st, 2 * h), ACT_BYTES, "mtp",
                            "MTP projection", "sp"))
-    one += [SavedTensor(p + t.name, t.shape, t.dims, t.dtype_bytes, t.group, t.kept_by, t.split, t.drop)
-            for t in saved_tensors(spec, mtp_layer(spec), cfg)]
+    for j, layer in enumerate(mtp_layers_of(spec)):
+        q = p if spec.mtp_layer_types is None else f"{p}layers{j}."
+        one += [SavedTensor(q + t.name, t.shape, t.dims, t.dtype_bytes, t.group, t.kept_by, t.split, t.drop)
+                for t in saved_tensors(spec, layer, cfg)]
     return one + head_tensors(spec, cfg, prefix=p)
+
+
+def mtp_layers_of(spec: ModelSpec) -> list[int]:
+    """The main-model layers whose stored tensors an MTP module's layers keep: :func:`mtp_layer`, or with
+    ``mtp_layer_types`` (Nemotron-H: one block a layer) the last layer of each listed type, block by block, as
+    :func:`mlacalc.params.mtp_layer` counts their weights. vLLM's ``NemotronHMultiTokenPredictor``
+    (vllm/model_executor/models/nemotron_h_mtp.py) runs the module's blocks in turn, each a decoder layer of its
+    norm and mixer, the first after enorm, hnorm and ``eh_proj``, the last before ``final_layernorm`` (the head's
+    final norm here): Nemotron 3 Super's ``"*E"`` an attention block, then a (Latent)MoE block."""
+    if spec.mtp_layer_types is None:
+        return [mtp_layer(spec)]
+    return [max(i for i in range(spec.num_layers) if spec.layer_type(i) == t) for t in spec.mtp_layer_types]
 
 
 def mtp_layer(spec: ModelSpec) -> int:

@@ -246,7 +246,18 @@ def _kind(spec: ModelSpec, layer: int) -> str:
     """The layer's kind: its FFN ("dense", "moe"), with "linear " before it on a hybrid's linear-attention layers
     (whose block keeps other tensors: Qwen3-Next's Gated DeltaNet layers beside its gated-GQA ones), and where the
     sliding layers have an attention shape of their own (``sliding_shape``: Gemma-4) the layer's type after it
-    ("dense sliding", "dense full"): layers of one kind keep the same tensors."""
+    ("dense sliding", "dense full"): layers of one kind keep the same tensors. One block a layer (Nemotron-H): the
+    block's name, "mamba" (a Mamba-2 mixer; "linear" another linear block), "attention", "mlp" or "moe" (transformers
+    ``NemotronHBlock.block_type``), so that a stage's layers sum by block."""
+    if spec.one_block_per_layer:
+        t = spec.layer_type(layer)
+        if t == "ffn":
+            return "moe" if is_moe_layer(spec, layer) else "mlp"
+        if t == "linear":
+            return "mamba" if spec.linear_attention.kind == "mamba2" else "linear"
+        if spec.attention_shapes == 1:
+            return "attention"
+        return f"attention {'sliding' if layer_block(spec, layer) is spec.sliding_attention else 'full'}"
     ffn = "moe" if is_moe_layer(spec, layer) else "dense"
     if spec.layer_type(layer) == "linear":
         return f"linear {ffn}"
@@ -257,7 +268,8 @@ def _kind(spec: ModelSpec, layer: int) -> str:
 
 def layer_kinds(spec: ModelSpec) -> dict[str, int]:
     """One representative layer index per kind of layer (:func:`_kind`: "dense", "moe", "linear dense", "linear moe",
-    "dense sliding", ...): layers of a kind keep the same tensors."""
+    "dense sliding", ...; one block a layer: "mamba", "attention", "mlp", "moe"): layers of a kind keep the same
+    tensors."""
     out: dict[str, int] = {}
     for j in range(spec.num_layers):
         out.setdefault(_kind(spec, j), j)
@@ -322,7 +334,8 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     refuse_residual_extras(spec, "training memory")     # ... and has a plain residual stream
     refuse_layer_widths(spec, "training memory")        # ... and both blocks at one FFN width
     refuse_layer_heads(spec, "training memory")         # ... and attention of one shape
-    refuse_expert_latent(spec, "training memory")       # ... and experts at the model width (no LatentMoE)
+    if not spec.one_block_per_layer:                     # ... and experts at the model width (LatentMoE: Nemotron-H's
+        refuse_expert_latent(spec, "training memory")   # one-block MoE alone)
     cfg = run.activation_config()
     ranges = par.stage_ranges(spec.num_layers)
     params = stage_params(spec, par)

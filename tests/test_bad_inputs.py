@@ -719,15 +719,23 @@ def test_audit3_compressed_tensors_strategy_left_out_is_inferred_as_the_library_
 
 @pytest.mark.parametrize("extra", [(), ("--convention", "megatron"), ("--pp", "2"), ("--recompute", "full")])
 def test_audit3_train_refuses_one_block_layers(capsys, extra):
-    # native: AttributeError ('NoneType' object has no attribute 'kind'); megatron: two blocks a layer counted
+    # native: AttributeError ('NoneType' object has no attribute 'kind'); megatron: two blocks a layer counted. One
+    # block a layer is now sized as Nemotron-H's (tests/test_train_nemotron.py), with its one norm: Llama's two norms a
+    # layer on one-block layers are a layout no model has
     refused(capsys, "train", "llama-3.1-8b", "--set", "layer_types=[ffn,full]", *extra,
-            words="layer_types: training memory of ffn layers (one block a layer")
+            words="norms_per_layer: training memory of one block a layer is modelled with its one norm")
+
+
+def test_audit3_train_megatron_convention_refuses_one_block_layers(capsys):
+    # the paper's GPT layer holds attention and an MLP: one block a layer was priced as two
+    refused(capsys, "train", "llama-3.1-8b", "--set", "layer_types=[ffn,full]", "--set", "norms_per_layer=1",
+            "--convention", "megatron", words="has one block a layer (use --convention native)")
 
 
 def test_audit3_train_api_refuses_one_block_layers():
     import mlacalc
 
-    with pytest.raises(SpecError, match="training memory of ffn layers"):
+    with pytest.raises(SpecError, match="training memory of one block a layer is modelled with its one norm"):
         mlacalc.train_memory(mlacalc.load_spec("llama-3.1-8b", ["layer_types=[ffn,full]"]))
 
 
