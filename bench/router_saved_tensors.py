@@ -74,11 +74,22 @@ def main() -> None:
     T, d, E, k = 16, 64, 16, 4
     torch.manual_seed(0)
     x = torch.randn(T, d, dtype=torch.bfloat16, requires_grad=True)
-    print(f"T {T} tokens, d {d}, E {E}, k {k}; bf16 weights")
+    print(f"T {T} tokens, d {d}, E {E}, k {k}; bf16 weights (the whole module cast, as FSDP2's param_dtype or "
+          f"DeepSpeed's bf16 engine casts it)")
     for name, router in routers(d, E, k):
         print(name)
         for shape, dtype, nbytes, dup in alive_saved(router, x):
             print(f"  {str(shape):10s} {dtype:9s} {nbytes:6d} B{'  (the same tensor again)' if dup else ''}")
+    # from_pretrained(dtype=torch.bfloat16) keeps gate.weight in fp32 (DeepseekV3PreTrainedModel's
+    # _keep_in_fp32_modules_strict = ["e_score_correction_bias", "gate.weight"], 5.25.0): the fp32 "copy" the linear
+    # saves is then the parameter itself, no activation memory; ffn.router fp32-linear prices the cast weights above
+    router = routers(d, E, k)[0][1].to(torch.float32)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        router(x)
+    own = router.weight.untyped_storage().data_ptr()
+    print("DeepseekV3TopkRouter, weight kept in fp32 as from_pretrained loads it: the saved E x d tensor is the "
+          f"parameter: {any(t.untyped_storage().data_ptr() == own for t in saved)}")
 
 
 if __name__ == "__main__":
