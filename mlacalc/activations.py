@@ -28,16 +28,18 @@ What a module keeps (the rule behind every entry below):
   LLMs train without).
 - Gated FFN ``down(silu(gate(x)) * up(x))``: ``x``, the SiLU input, both factors of the product and the
   down input: 4 ``b s f`` + ``b s h``. Ungated: ``x``, the activation input and the down input.
-- MoE: the router keeps its input (``x``, shared) and its probabilities (fp32, ``b s E``); top-k indices
-  (int64) and the normalised top-k weights (fp32); the permuted token copies that feed the experts (the
-  dispatch buffer, ``b s k x h``); each copy's gated-FFN tensors; the expert outputs kept by the multiply with
-  the routing weights (the combine buffer, ``b s k x h``). Shared experts are a dense gated FFN; a sigmoid gate on
-  them (Qwen2-MoE) keeps their output and the sigmoid's for its product. Gemma-4's block (``ffn.branch_norms``) adds
-  a post-norm on each branch, the experts' pre-norm and the router's own norm and scale (:func:`_router_norm`), its
-  softmax in bf16.
+- MoE: the router keeps what its form says (``ffn.router``, :func:`_router`): its input (``x``, shared with the
+  experts), or fp32 copies of its input and weight where its linear runs in fp32 (DeepSeek-V3's family); its scores
+  over the experts (``b s E``, fp32 or the activation dtype), or only a softmax over the top-k logits (gpt-oss); the
+  top-k indices (int64) and the top-k weights the combine multiplies by; the permuted token copies that feed the
+  experts (the dispatch buffer, ``b s k x h``); each copy's gated-FFN tensors; the expert outputs kept by the
+  multiply with the routing weights (the combine buffer, ``b s k x h``). Shared experts are a dense gated FFN; a
+  sigmoid gate on them (Qwen2-MoE) keeps their output and the sigmoid's for its product. Gemma-4's block
+  (``ffn.branch_norms``) adds a post-norm on each branch, the experts' pre-norm and the router's own norm and scale
+  (:func:`_router_norm`).
 - One block a layer (Nemotron-H, Nemotron 3: transformers' ``NemotronHBlock``): one norm and one block, a Mamba-2
-  mixer, attention, a ReLU² MLP or a MoE whose router keeps fp32 copies of its input and weight and whose routed
-  experts run at LatentMoE's latent width (:func:`_one_block_layer`).
+  mixer, attention, a ReLU² MLP or a MoE (its router ``fp32-linear``) whose routed experts run at LatentMoE's latent
+  width (:func:`_one_block_layer`).
 - The head: soft-capped logits (``final_logit_softcap``: Gemma-2, Gemma-4) keep tanh's output, ``b s V``.
 - MLA (DeepSeek-V2, arXiv 2405.04434, eqs. 9-14 and 37-40): ``c_Q`` before and after its RMSNorm (the
   latter is the input of ``W_UQ``), ``[c_KV | k_R]`` as ``W_DKV`` writes it (the norm keeps the ``c_KV`` view,
@@ -82,7 +84,11 @@ Backward (:func:`backward_phases`, :func:`backward_peak`): the activation gradie
 backward runs, instant by instant, with what recomputation re-materialises and what is already freed; the widest
 instant is what a layer's backward adds to the stored activations.
 
-Left out, on purpose: the allocator's rounding (512 B),
+Left out, on purpose: the allocator's rounding (512 B), the router's tensors of k values a token beyond its
+indices and the combine's weights (:func:`_router`): the top-k normalisation's saved numerator (an in-place
+``/=`` clones it) and denominator, ``4 k + 4`` B a token where ``norm_topk_prob`` divides (36 B of DeepSeek-V3's
+29,792 B a token), the weights cast to bf16 before the combine (Qwen-MoE, OLMoE, Jamba: ``2 k`` B a token fewer), an
+fp32 softmax over the top-k (Granite-MoE, Cohere2-MoE: ``2 k`` B more); the experts' int64 gather indices,
 capacity factors and routing imbalance, sliding windows (no effect on fused kernels; eager keeps full S x S),
 and HF-specific copies (fp32 upcasts inside eager softmax or RMSNorm, FA2's padding of MLA's v to d_qk).
 
@@ -288,10 +294,10 @@ def _gated(prefix: str, group: str, tokens: tuple[str, ...], tdims: tuple[int, .
 
 
 def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool, one_block: bool = False) -> list[SavedTensor]:
-    """The FFN block's stored tensors (dense, or MoE: see the module docstring). ``one_block``: the block of a
-    one-block-a-layer layer (Nemotron-H's ``-`` and ``E``: :func:`_one_block_layer`), which reads its own norm's output
-    whatever ``norms_per_layer`` says, and whose MoE is transformers' ``NemotronHMoE``: the router's fp32 copies
-    (:func:`_fp32_router`) and LatentMoE's latent width (``ffn.expert_latent_size``)."""
+    """The FFN block's stored tensors (dense, or MoE: see the module docstring; the router's by ``ffn.router``,
+    :func:`_router`). ``one_block``: the block of a one-block-a-layer layer (Nemotron-H's ``-`` and ``E``:
+    :func:`_one_block_layer`), which reads its own norm's output whatever ``norms_per_layer`` says, and whose MoE is
+    transformers' ``NemotronHMoE``, its routed experts at LatentMoE's latent width (``ffn.expert_latent_size``)."""
     f = spec.ffn
     b, sl, st, t, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, cfg.tp, spec.hidden_size
     out = [cfg.linear_input("ffn.input", h, "ffn", "gate/up projections (MoE: router, experts)")]
@@ -301,20 +307,11 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool, one_block: bool = Fa
         width = divide(f.intermediate_size, t, "ffn.intermediate_size")
         return out + _gated("ffn", "ffn", ("b", "s"), (b, sl), width, "f", f.gated)
     E, k = f.num_experts, f.experts_per_token
-    if one_block:
-        out += _fp32_router(b, st, h, E)
     # the routed experts' model width: LatentMoE's l between fc1_latent_proj and fc2_latent_proj, else h
     latent = f.expert_latent_size if one_block else None
     w, wsym = (h, "h") if latent is None else (latent, "l")
-    # Gemma-4's router (ffn.branch_norms) takes its softmax in the activation dtype: F.softmax(proj(x)) with no dtype
-    router_bytes = ACT_BYTES if f.branch_norms else FP32_BYTES
     out += _router_norm(b, st, h) if f.branch_norms else []
-    out += [SavedTensor("moe.router_probs", ("b", "s", "E"), (b, st, E), router_bytes, "router",
-                        "softmax/sigmoid of the router logits", "sp"),
-            SavedTensor("moe.topk_indices", ("b", "s", "k"), (b, st, k), INT64_BYTES, "router",
-                        "gather of the top-k weights", "sp"),
-            SavedTensor("moe.topk_weights", ("b", "s", "k"), (b, st, k), router_bytes, "router",
-                        "combine (weights x expert outputs)", "sp")]
+    out += _router(f.router, b, st, h, E, k)
     if f.branch_norms:
         # pre_feedforward_layernorm_2 reads the block's input (ffn_norm.input, kept once): its rstd alone; its output
         # is gathered into the experts' token copies (moe.dispatch), which index keeps none of
@@ -354,16 +351,55 @@ def _ffn(spec: ModelSpec, cfg: ActivationConfig, moe: bool, one_block: bool = Fa
     return out
 
 
-def _fp32_router(b: int, st: int, h: int, E: int) -> list[SavedTensor]:
-    """Nemotron-H's router runs in fp32 (transformers ``NemotronHTopkRouter.forward``,
-    src/transformers/models/nemotron_h/modeling_nemotron_h.py: ``F.linear(hidden_states.type(torch.float32),
-    self.weight.type(torch.float32))``): the linear's backward keeps both casts, the fp32 copy of the block's input
-    (for the weight's gradient) and the fp32 copy of the ``E x d`` weight (for the input's gradient), a copy each
-    forward, whatever the tokens (bf16 weights under ``mixed`` and ``bf16``; replicated over TP, as the router is)."""
-    return [SavedTensor("moe.router_input_fp32", ("b", "s", "h"), (b, st, h), FP32_BYTES, "router",
-                        "the router's linear (its fp32 input, for the weight's gradient)", "sp"),
-            SavedTensor("moe.router_weight_fp32", ("E", "h"), (E, h), FP32_BYTES, "router",
-                        "the router's linear (its fp32 weight copy, for the input's gradient)", "none")]
+def _router(form: str, b: int, st: int, h: int, E: int, k: int) -> list[SavedTensor]:
+    """What a MoE router's forward leaves for its backward, by its form (``ffn.router``), at ``st`` tokens of ``b``
+    sequences (replicated over TP as the router is, split by SP), bytes each. Derived from transformers 5.25.0's
+    routers and checked by running them under ``torch.autograd.graph.saved_tensors_hooks`` (bf16 weights, the tensors
+    alive once the router returns):
+
+    - ``fp32-scores``: ``F.linear(x, w)`` keeps ``x`` (the block's input, kept once as ``ffn.input``) and the weight
+      (a parameter); ``softmax(logits, dtype=float)`` or ``softmax(logits.float())`` keeps its fp32 output, ``b s E``
+      (``MixtralTopKRouter``, ``Qwen3MoeTopKRouter``, ``OlmoeTopKRouter``, ``MiniMaxTopKRouter``; ``sigmoid(
+      logits.float())`` in ``MiniMaxM2TopKRouter``, ``Llama4Router``'s over the scattered top-k);
+    - ``fp32-linear``: ``F.linear(x.type(torch.float32), w.type(torch.float32))`` (``DeepseekV3TopkRouter``,
+      ``Glm4MoeTopkRouter``, ``NemotronHTopkRouter``, ``Dots1TopkRouter``, ``DeepseekV2TopkRouter``; ERNIE-4.5's
+      ``F.linear(x.float(), w.float())`` under autocast disabled): the mm's backward keeps both casts, the fp32 copy
+      of the input (``b s d``, for the weight's gradient) and of the ``E x d`` weight (for the input's gradient; a copy
+      each forward whatever the tokens, not split by SP), then the fp32 sigmoid or softmax. The bias-corrected,
+      group-limited top-k (``scores + e_score_correction_bias``, the group top-2 sums, ``masked_fill``, ``topk``)
+      yields only indices: its nodes' saved tensors (int64 group indices, the bool mask) die with its discarded values
+      when the router returns; ``scores.gather(1, idx)`` keeps the sigmoid's output (the same tensor) and the indices;
+    - ``act-scores``: the scores over all experts in the activation dtype (``Mistral4TopkRouter``'s
+      ``logits.softmax(-1)``, ``DbrxExperts``' ``softmax(..., dtype=router_logits.dtype)``);
+    - ``topk-logits``: ``topk(logits)`` keeps its indices, then a softmax over the k values keeps its output, ``b s k``
+      (``GptOssTopKRouter``: ``softmax(router_top_value, dtype=router_top_value.dtype)``, bf16): no ``b s E`` tensor.
+
+    Every form keeps the top-k indices (int64, ``topk``'s or ``gather``'s) and the top-k weights the combine
+    multiplies the expert outputs by (transformers' experts index them per expert; fp32 where the scores are, else the
+    activation dtype). The ``routed_scaling_factor`` multiply (by a Python float) keeps nothing. Under
+    ``torch.autocast`` the fp32 linear would run in bf16 on new casts, and with a router weight kept in fp32
+    (transformers 5's ``_keep_in_fp32_modules_strict``, where no FSDP mixed-precision policy casts it) its copy is the
+    parameter itself; neither is what these runs model (bf16 weights in the forward, no autocast). Megatron-Core's
+    router keeps none of these copies (``RouterGatingLinearFunction`` saves its bf16 input and weight and casts in the
+    backward; megatron/core/transformer/moe/moe_utils.py), and its layer is not the ``megatron`` convention's."""
+    out = []
+    if form == "fp32-linear":
+        out += [SavedTensor("moe.router_input_fp32", ("b", "s", "h"), (b, st, h), FP32_BYTES, "router",
+                            "the router's linear (its fp32 input, for the weight's gradient)", "sp"),
+                SavedTensor("moe.router_weight_fp32", ("E", "h"), (E, h), FP32_BYTES, "router",
+                            "the router's linear (its fp32 weight copy, for the input's gradient)", "none")]
+    if form == "topk-logits":
+        weights = ACT_BYTES
+        out.append(SavedTensor("moe.topk_probs", ("b", "s", "k"), (b, st, k), ACT_BYTES, "router",
+                               "softmax over the top-k logits (its output)", "sp"))
+    else:
+        weights = ACT_BYTES if form == "act-scores" else FP32_BYTES
+        out.append(SavedTensor("moe.router_probs", ("b", "s", "E"), (b, st, E), weights, "router",
+                               "softmax/sigmoid of the router logits", "sp"))
+    return out + [SavedTensor("moe.topk_indices", ("b", "s", "k"), (b, st, k), INT64_BYTES, "router",
+                              "gather of the top-k weights", "sp"),
+                  SavedTensor("moe.topk_weights", ("b", "s", "k"), (b, st, k), weights, "router",
+                              "combine (weights x expert outputs)", "sp")]
 
 
 def _router_norm(b: int, st: int, h: int) -> list[SavedTensor]:
@@ -418,7 +454,7 @@ def _one_block_layer(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
       output and ``square``'s its input, one tensor (``ffn.act_input``); down_proj keeps the square
       (``ffn.down_input``): :func:`_gated` ungated;
     - ``E`` (a MoE ffn layer): ``NemotronHMoE``, the MoE tensors of :func:`_ffn` with its fp32 router
-      (:func:`_fp32_router`) and, with ``ffn.expert_latent_size`` (Nemotron 3 Super's LatentMoE), the token copies
+      (``ffn.router`` ``fp32-linear``, :func:`_router`) and, with ``ffn.expert_latent_size`` (Nemotron 3 Super's LatentMoE), the token copies
       and expert outputs at the latent width and ``fc2_latent_proj``'s input; ungated ReLU² experts and shared MLP.
 
     The residual stream stays in the activation dtype: transformers' ``NemotronHBlock`` never reads

@@ -4064,7 +4064,10 @@ def _deepseek_v4(cfg: dict, mt: str, name: str, mlx: Any, description: str) -> d
     f = {"kind": "moe", "intermediate_size": width, "num_experts": _req(cfg, mt, "n_routed_experts"),
          "experts_per_token": _req(cfg, mt, "num_experts_per_tok"),
          "num_shared_experts": cfg.get("n_shared_experts") or 0, "expert_intermediate_size": width,
-         "hash_layers": _v4_hash_layers(cfg, mt, L)}
+         "hash_layers": _v4_hash_layers(cfg, mt, L),
+         # DeepseekV4TopKRouter: F.linear(flat, self.weight) in bf16 (gate.weight is not among its fp32 modules), then
+         # its score function (sqrtsoftplus) on the bf16 logits
+         "router": "act-scores"}
     quant, wdtype = _v4_quantization(cfg, mt)
     out = {"name": name, "num_layers": L, "hidden_size": cfg["hidden_size"], "vocab_size": cfg["vocab_size"],
            "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", False)), "attention": attention,
@@ -4838,6 +4841,43 @@ def _ffn(cfg: dict, mt: str) -> dict:
         # without intermediate_size had 3 dense layers of 2048, not 18432 (669.97 B parameters, not 671.03 B)
         _missing(mt, "intermediate_size")
     return f
+
+
+# What each family's MoE router keeps for its backward (the spec's ffn.router; mlacalc.activations._router), from
+# the router classes of transformers 5.25.0 (src/transformers/models/<family>/modeling_<family>.py), run under
+# torch.autograd.graph.saved_tensors_hooks with bf16 weights. Keyed by the config's own model_type (an alias's router
+# may differ from the family it is read as: Mistral-4 is read as deepseek_v3), then by the family read. A family
+# left out is fp32-scores, the spec's default: Mixtral (MixtralTopKRouter: softmax(F.linear(x, w).float())),
+# Qwen2/3-MoE, Qwen3-VL-MoE, Qwen3-Next, Qwen3.5-MoE (Qwen3MoeTopKRouter: softmax(..., dtype=torch.float)), OLMoE and
+# FlexOlmo, MiniMax (MiniMaxTopKRouter), MiniMax-M2/M3 (sigmoid(router_logits.float()) after F.linear(x.to(
+# w.dtype), w): no copy where w is bf16), Jamba (JambaTopKRouter), AFMoE (AfmoeTokenChoiceRouter: gate(x).to(
+# float32), sigmoid), Llama-4 (Llama4Router: sigmoid(scores.float()) over the scattered top-k), Gemma-4
+# (Gemma4TextRouter: softmax(proj(x), dtype=torch.float32) in 5.25; earlier releases took it in bf16), Hunyuan
+# (HunYuanMoEV1Gate casts x to fp32 only where wg.weight is fp32, not under bf16 weights; softmax dtype float), and
+# the remote-code families not read here (DeepSeek-MoE V1 "deepseek", bailing_moe, step3_text, phimoe's sparsemixer)
+ROUTERS = {
+    # F.linear(hidden_states.type(torch.float32), self.weight.type(torch.float32)), then sigmoid (softmax: V2, LongCat)
+    # (DeepseekV2/V3/V32TopkRouter, Glm4Moe/Glm4MoeLite/GlmMoeDsa/Glm4vMoeText/SolarOpenTopkRouter, Dots1TopkRouter,
+    # ExaoneMoeTopkRouter, MiMoV2FlashTopkRouter, LongcatFlashTopkRouter, KimiLinearTopkRouter, NemotronHTopkRouter;
+    # HYV3TopKRouter and Ernie4_5_MoeTopKRouter: F.linear(x.float(), w.float())). kimi_k2 ships DeepSeek-V3's
+    # modeling_deepseek.py (MoEGate: the same fp32 linear and sigmoid) and is read as deepseek_v3
+    **dict.fromkeys(("deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe", "glm4_moe_lite",
+                     "glm_moe_dsa", "dots1", "exaone_moe", "mimo_v2_flash", "longcat_flash", "kimi_linear", "hy_v3",
+                     "nemotron_h", "ernie4_5_moe"), "fp32-linear"),
+    # Mistral4TopkRouter: F.linear(x, w).softmax(-1) in bf16; DbrxExperts: softmax(router_logits, dim=1,
+    # dtype=router_logits.dtype); Lfm2MoeTopKRouter: router_logits.sigmoid() on bf16 logits
+    "mistral4": "act-scores", "dbrx": "act-scores", "lfm2_moe": "act-scores",
+    # GptOssTopKRouter: topk(router_logits), softmax(router_top_value, dtype=router_top_value.dtype);
+    # GraniteMoe(Shared/Hybrid)TopKRouter: router_logits.topk, softmax(top_k_logits); Cohere2MoeTopKRouter: topk of the
+    # logits, then softmax or sigmoid of the k
+    **dict.fromkeys(("gpt_oss", "granitemoe", "granitemoeshared", "granitemoehybrid", "cohere2_moe"), "topk-logits"),
+}
+
+
+def _router(cfg: dict, mt: str) -> str | None:
+    """The router form of the family (:data:`ROUTERS`), by the config's own model_type first, then by ``mt``."""
+    own = str(cfg.get("model_type") or "").lower()
+    return ROUTERS.get(own) or ROUTERS.get(mt)
 
 
 # MoE families with an expert of intermediate_size on every layer and no dense layers, read like Mixtral:
@@ -6367,6 +6407,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         "norm_vectors": NORM_VECTORS.get(mt, 1),
         "mtp_layers": cfg.get("num_nextn_predict_layers", 0) or 0,
     }
+    if out["ffn"]["kind"] == "moe" and _router(cfg, mt):
+        out["ffn"]["router"] = _router(cfg, mt)
     # what the 2021-2023 decoders' checkpoints hold beside Llama's tensors: a learned position table, an lm_head bias,
     # BLOOM's norm on the embeddings (word_embeddings_layernorm: nn.LayerNorm(hidden_size), weight and bias)
     if position_rows(cfg, mt):

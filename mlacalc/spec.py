@@ -31,6 +31,8 @@ from .attention.quant import kv_dtype_layout
 from .errors import ArgError, SpecError, show
 from .units import MAX_COUNT, MAX_LAYERS, dtype_bits
 FFN_KINDS = ("dense", "moe")
+# what an MoE router's forward leaves for its backward (ffn.router; mlacalc.activations._router, docs in the field)
+ROUTER_FORMS = ("fp32-scores", "fp32-linear", "act-scores", "topk-logits")
 
 
 # Upper bounds on the counts that the formulas loop over (layers one by one; decode CTAs per head group): far above
@@ -224,13 +226,22 @@ class FFN:
                              "decoder_sparse_step)", 1, minimum=1)
     expert_bias: bool = _f("MoE: experts' projections have biases (gpt-oss)", False)
     router_bias: bool = _f("MoE: the router has a bias (gpt-oss)", False)
+    router: str = _f(
+        "MoE: what the router's forward keeps for its backward (training memory only). fp32-scores: its linear runs in "
+        "the activation dtype on the block's input (kept once) and the softmax or sigmoid over all experts in fp32 "
+        "keeps fp32 scores of b s E (Mixtral, Qwen-MoE, OLMoE, MiniMax, Llama-4, Gemma-4); fp32-linear: the linear "
+        "runs on fp32 copies of its input and weight (F.linear(x.float(), w.float()): DeepSeek-V2/V3, GLM-4.5, "
+        "Nemotron-H, ...), which its backward keeps, b s d and E d in fp32, beside the fp32 scores; act-scores: the "
+        "scores over all experts in the activation dtype (Mistral-4, DBRX); topk-logits: the top-k of the logits "
+        "first, a softmax over those k alone (gpt-oss, Granite-MoE, Cohere2-MoE): no b s E tensor",
+        "fp32-scores", choices=ROUTER_FORMS)
     shared_expert_gate: bool = _f("MoE: a sigmoid gate (d -> 1) scales the shared expert (Qwen2-MoE, Qwen3-Next)",
                                   False)
     branch_norms: bool = _f("MoE: the one shared expert (a dense MLP) and the routed experts are two branches, each "
                             "with its own post-norm and the experts with their own pre-norm, summed before the "
                             "block's post-norm; the router norms the block's input itself (an RMSNorm without "
-                            "weights), scales it by a vector of d and takes its softmax in the activation dtype "
-                            "(Gemma-4's enable_moe_block: transformers Gemma4TextDecoderLayer's "
+                            "weights) and scales it by a vector of d before its projection (its scores: "
+                            "ffn.router) (Gemma-4's enable_moe_block: transformers Gemma4TextDecoderLayer's "
                             "pre_feedforward_layernorm_2, post_feedforward_layernorm_1 and _2, Gemma4TextRouter). "
                             "Those three norms and the router's scale are among norms_per_layer (8)", False)
     hash_layers: int = _f("MoE: the first this many MoE layers pick their experts from a frozen table of "
@@ -1373,7 +1384,8 @@ def refuse_sliding_shape(spec: ModelSpec, what: str) -> None:
 MOE_ONLY = {"num_experts": 0, "experts_per_token": 0, "num_shared_experts": 0, "expert_intermediate_size": 0,
             "shared_expert_intermediate_size": None, "first_dense_layers": 0, "last_dense_layers": 0,
             "moe_layer_step": 1, "expert_latent_size": None, "branch_norms": False,
-            "expert_bias": False, "router_bias": False, "shared_expert_gate": False, "hash_layers": 0}
+            "expert_bias": False, "router_bias": False, "router": "fp32-scores", "shared_expert_gate": False,
+            "hash_layers": 0}
 
 
 def _refuse_expert_fields(f: FFN) -> None:

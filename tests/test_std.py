@@ -136,11 +136,14 @@ def test_decode_kv_bytes_are_linear_in_batch_and_affine_in_context(model, ctx, b
 @FAST
 @given(st.sampled_from(["llama-3.1-8b", "deepseek-v2-lite", "mixtral-8x7b"]), st.integers(1, 4), st.integers(2, 3))
 def test_training_activations_are_linear_in_the_micro_batch(model, mb, k):
+    """Linear in the micro-batch but for what no token dimension sizes: DeepSeek-V2-Lite's router keeps an fp32 copy of
+    its 64 x 2048 weight each forward (ffn.router fp32-linear), whatever the micro-batch."""
     spec = load_spec(model)
+    const = 4 * 64 * 2048 if model == "deepseek-v2-lite" else 0
     for kernel in ("fused", "eager"):
         one = layer_activations(spec, spec.num_layers - 1, ActivationConfig(mb, 256, kernel=kernel))
         many = layer_activations(spec, spec.num_layers - 1, ActivationConfig(mb * k, 256, kernel=kernel))
-        assert many.total == k * one.total
+        assert many.total - const == k * (one.total - const)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -130,18 +130,22 @@ def test_26b_moe_block_adds_the_branches_norms_and_the_routers_own_inputs():
     """Gemma4TextDecoderLayer under enable_moe_block against the same spec read as a plain shared-expert MoE: the
     router's weightless norm (its input is the pre_feedforward_layernorm's input: rstd alone), its normed input
     (kept by ``* self.scale``) and its scaled input (kept by ``proj``); pre_feedforward_layernorm_2 (input shared:
-    rstd alone); post_feedforward_layernorm_1 on the MLP's output and _2 on the experts' sum (input and rstd each);
-    softmax and top-k weights in bf16 (``F.softmax(expert_scores)`` with no dtype), not fp32."""
+    rstd alone); post_feedforward_layernorm_1 on the MLP's output and _2 on the experts' sum (input and rstd each).
+    The softmax and top-k weights are fp32 in both: transformers 5.25.0's ``Gemma4TextRouter.forward`` takes
+    ``softmax(expert_scores, dim=-1, dtype=torch.float32)`` (earlier releases took it in bf16, which this test
+    subtracted: 1,114,112 B)."""
     s26, c = load_spec(G26), cfg()
     d, E, k, t = 2816, 128, 8, B * S
     plain = dataclasses.replace(s26, norms_per_layer=4, ffn=dataclasses.replace(s26.ffn, branch_norms=False))
     added = (t * 4 + 2 * t * d * 2                      # router.norm rstd; normed and scaled inputs
              + t * 4                                    # pre_feedforward_layernorm_2 rstd
              + 2 * (t * d * 2 + t * 4))                 # post_feedforward_layernorm_1 and _2
-    halved = t * E * 2 + t * k * 2                      # router probs and top-k weights at 2 bytes, not 4
     for layer in (0, 5):
         got = layer_activations(s26, layer, c).total - layer_activations(plain, layer, c).total
-        assert got == added - halved == 91_226_112
+        assert got == added == 92_340_224
+    # the router's scores and weights are fp32 whatever branch_norms says (E and k of them a token)
+    probs = {x.name: x for x in saved_tensors(s26, 0, c)}
+    assert (probs["moe.router_probs"].bytes, probs["moe.topk_weights"].bytes) == (t * E * 4, t * k * 4)
     assert _names(s26, 0, c) - _names(plain, 0, c) == {
         "moe.router_norm.rstd", "moe.router_normed", "moe.router_input", "moe.experts_pre_norm.rstd",
         "moe.experts_post_norm.input", "moe.experts_post_norm.rstd", "moe.shared_post_norm.input",

@@ -286,7 +286,8 @@ def test_an_attention_block_keeps_its_heads_width_not_the_models(tmp_path):
 
 def _one_block_spec(mamba: dict, latent: int | None):
     ffn = {"kind": "moe", "gated": False, "intermediate_size": 64, "num_experts": 8, "experts_per_token": 2,
-           "expert_intermediate_size": 48, "num_shared_experts": 1, "shared_expert_intermediate_size": 96}
+           "expert_intermediate_size": 48, "num_shared_experts": 1, "shared_expert_intermediate_size": 96,
+           "router": "fp32-linear"}           # NemotronHTopkRouter, as the nemotron_h reader sets it
     if latent is not None:
         ffn["expert_latent_size"] = latent
     return make_spec({"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32, "rope_dim": 0}, layers=4,
