@@ -179,3 +179,16 @@ use_machine_triton() {  # back to the machine's Triton 3.6 after use_triton_slim
   unset TRITON_PTXAS_PATH TRITON_PTXAS_BLACKWELL_PATH
   python3 -c "import triton; print('now triton', triton.__version__)" | tee -a "$LOG"
 }
+
+prefill_headdim_refit() {  # $1, $2: seconds for the measurement and for the refit. bench/prefill_headdim.py (the 14
+  # prefill calibration points at head dims 64/128/256 and MLA's) into $OUT/prefill_headdim.json, then the sdpa refit
+  # on this machine's CPU into $OUT only (bench/fit_expected.py --sdpa: h200-sdpa-refit.yaml, refit.txt)
+  timeout "$1" python3 bench/prefill_headdim.py --out "$OUT" > "$OUT/prefill_headdim.log" 2>&1
+  echo "prefill_headdim exit $? at ${SECONDS} s" | tee -a "$LOG"
+  tail -2 "$OUT/prefill_headdim.log" | tee -a "$LOG"
+  timeout "$2" python3 bench/fit_expected.py --sdpa "$OUT/prefill_headdim.json" reports/h200/calibrate-merged.json \
+    reports/h200/h200.yaml reports/h200/validate-expected.json --write "$OUT/h200-sdpa-refit.yaml" \
+    > "$OUT/refit.txt" 2>&1
+  echo "refit exit $? at ${SECONDS} s" | tee -a "$LOG"
+  grep -E "^sdpa|exponentials at|gives no boost clock" "$OUT/refit.txt" | tee -a "$LOG"
+}

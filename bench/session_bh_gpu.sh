@@ -12,14 +12,7 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout 200 python3 bench/prefill_headdim.py --out "$OUT" > "$OUT/prefill_headdim.log" 2>&1
-echo "prefill_headdim exit $? at ${SECONDS} s" | tee -a "$LOG"
-tail -2 "$OUT/prefill_headdim.log" | tee -a "$LOG"
-timeout 90 python3 bench/fit_expected.py --sdpa "$OUT/prefill_headdim.json" reports/h200/calibrate-merged.json \
-  reports/h200/h200.yaml reports/h200/validate-expected.json --write "$OUT/h200-sdpa-refit.yaml" \
-  > "$OUT/refit.txt" 2>&1
-echo "refit exit $? at ${SECONDS} s" | tee -a "$LOG"
-grep -E "^sdpa|exponentials at|gives no boost clock" "$OUT/refit.txt" | tee -a "$LOG"
+prefill_headdim_refit 200 90
 timeout $(( 320 - SECONDS )) python3 bench/probe_fp8_bound.py --out "$OUT/probe.json" > "$OUT/probe.log" 2>&1
 echo "probe exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 - "$OUT/probe.json" <<'PY' | tee -a "$LOG"

@@ -164,3 +164,15 @@ def fixture_variant(tmp_path, name: str, **changes) -> str:
             c[k] = v
     write_config(tmp_path, c)
     return str(tmp_path)
+
+
+def assert_one_line_usage_error(capsys, monkeypatch, script: str, argv: list, words: str) -> None:
+    """bench/<script>.py run with ``argv`` exits 2 with one line on stderr that contains ``words``."""
+    import pytest
+
+    mod = bench_module(script)
+    monkeypatch.setattr("sys.argv", [f"{script}.py", *argv])
+    with pytest.raises(SystemExit) as e:
+        mod.main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and words in err, err

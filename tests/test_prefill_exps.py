@@ -431,14 +431,9 @@ def written_notes(path) -> str:
     (["--sdpa", "nope.json", "cal.json", "h200"], "FileNotFoundError"),
 ])
 def test_fit_expected_sdpa_usage_errors_are_one_line(capsys, monkeypatch, argv, words):
-    from helpers import bench_module
+    from helpers import assert_one_line_usage_error
 
-    mod = bench_module("fit_expected")
-    monkeypatch.setattr("sys.argv", ["fit_expected.py", *argv])
-    with pytest.raises(SystemExit) as e:
-        mod.main()
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and err.count("\n") == 1 and words in err, err
+    assert_one_line_usage_error(capsys, monkeypatch, "fit_expected", argv, words)
 
 
 def test_defaults_carry_the_share_over_by_the_sfu_rates(tmp_path, capsys, monkeypatch):

@@ -777,11 +777,6 @@ def test_fit_expected_usage_errors_are_one_line(capsys, monkeypatch, argv, words
     """bench/fit_expected.py: its usage line (the docstring's, found by content: a fixed line index printed a line of
     prose once the docstring grew), and --only/--write without a value or with an unknown coefficient refused in one
     line, exit 2 (they were an IndexError traceback, or a fit of nothing)."""
-    from helpers import bench_module
+    from helpers import assert_one_line_usage_error
 
-    mod = bench_module("fit_expected")
-    monkeypatch.setattr("sys.argv", ["fit_expected.py", *argv])
-    with pytest.raises(SystemExit) as e:
-        mod.main()
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and err.count("\n") == 1 and words in err, err
+    assert_one_line_usage_error(capsys, monkeypatch, "fit_expected", argv, words)
