@@ -390,31 +390,31 @@ def _prefetch_tile(KV_RAW, stride_kv_row, row, t, n_tiles, start, end, BLOCK_N: 
 @gluon.jit
 def _prefetch_pair(KV_RAW, stride_kv_row, t, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
                    BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
-    """L2 prefetch of tiles t and t + 1 (t even; :func:`_prefetch_tile`), their rows looked up here."""
+    """L2 prefetch of tiles t and t + 1 (:func:`_prefetch_tile`), tile t's row looked up here (:func:`_odd_tile`)."""
     row0 = _pair_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
     _prefetch_tile(KV_RAW, stride_kv_row, row0, t, n_tiles, start, end, BLOCK_N)
-    _prefetch_tile(KV_RAW, stride_kv_row, _odd_row(row0, t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
-                                                   BLOCK_N, PAGED, PAGE_SIZE), t + 1, n_tiles, start, end, BLOCK_N)
+    _prefetch_tile(KV_RAW, stride_kv_row, row0 + BLOCK_N, _odd_tile(t, start, n_tiles, BLOCK_N, PAGED, PAGE_SIZE),
+                   n_tiles, start, end, BLOCK_N)
 
 
 @gluon.jit
 def _pair_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.constexpr, PAGED: gl.constexpr,
               PAGE_SIZE: gl.constexpr):
-    """Row of even tile t (:func:`_part_row`), the one block-table load of a pair when its two tiles share a block."""
+    """Row of tile t (:func:`_part_row`): a pair's one block-table load (:func:`_odd_tile`)."""
     return _part_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
 
 
 @gluon.jit
-def _odd_row(row0, t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: gl.constexpr, PAGED: gl.constexpr,
-             PAGE_SIZE: gl.constexpr):
-    """Row of tile t + 1 given even tile t's: the next BLOCK_N rows where the pair shares a block (splits start at
-    multiples of two tiles, so a pair never crosses a block of a multiple of 2 x BLOCK_N tokens; a contiguous cache
-    has none), else its own lookup. Past the split the row is not clamped as _part_row's is: _prefetch_tile touches
-    no address of a tile past the split."""
-    if PAGED and PAGE_SIZE % (2 * BLOCK_N) != 0:
-        return _part_row(t + 1, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
-    else:
-        return row0 + BLOCK_N
+def _odd_tile(t, start, n_tiles, BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
+    """Tile t + 1 as _prefetch_tile is to take it at row row0 + BLOCK_N (tile t's row plus its keys): itself where
+    that row is its own (a contiguous cache; a paged one where tile t + 1 is inside tile t's block), else n_tiles,
+    which prefetches nothing (32-key splits start at any multiple of 32 keys, so a pair may straddle two 64-token
+    blocks; a second block-table lookup there made the compute loops spill more under Triton 3.6)."""
+    t1 = t + 1
+    if PAGED:
+        if (start + t1 * BLOCK_N) % PAGE_SIZE == 0:
+            t1 = n_tiles
+    return t1
 
 
 @gluon.jit
@@ -441,8 +441,8 @@ def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_r
     them, signalling the `ready` barriers a TMA would), then refill the previous pair's buffers with the next pair
     once the compute groups free them (free_*, part by part: the bf16 kernel's reload points). An even tile's parts
     are V_L | V_R + RoPE, an odd tile's V_R | V_L + RoPE. PF_PAIRS > 0: each pair's copy is preceded by an L2
-    prefetch PF_PAIRS pairs earlier (:func:`_prefetch_tile`); its rows are looked up at the top of the iteration, so
-    the block-table loads' latency passes under the widening."""
+    prefetch PF_PAIRS pairs earlier (:func:`_prefetch_tile`), its row looked up just before (one block-table load:
+    the pair's second tile is not prefetched where it opens a block of its own, :func:`_odd_tile`)."""
     D_HALF: gl.constexpr = D_LAT // 2
     for k in gl.static_range(NUM_BUF):  # the first two pairs into the empty buffers
         _load_fp8_part(kv_half_desc, raw_lo, 0, kv_rope_desc, raw_rope, staged_lo, free_lo, k, 0, k, n_tiles, start,
