@@ -32,6 +32,7 @@ COMMANDS = (
     ("roofline", "--phase", "prefill", "--context", "2048", "--tp", "2"),
     ("roofline", "--context", "4096", "--weight-dtype", "int4"),
     ("train",),
+    ("train", "--attention-kernel", "eager"),
     ("train", "--tp", "2"),
     ("train", "--zero", "3", "--dp", "8", "--pp", "2"),
 )

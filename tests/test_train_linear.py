@@ -57,6 +57,54 @@ def test_gated_deltanet_layer_keeps_what_the_kernels_save_by_hand():
     assert by_name["gdn.g"].dtype_bytes == 4 and by_name["gdn.softplus_input"].dtype_bytes == 4
 
 
+def test_the_eager_gated_norm_keeps_what_autograd_saves_by_hand():
+    """--attention-kernel eager: transformers' Qwen3NextRMSNormGated.forward on Qwen3-Next's H_v = 32 heads of
+    d_v = 128, b 1, s 4096. Autograd keeps, per head and token: the input's fp32 cast x (pow and x * rstd; 4 d_v),
+    the fp32 rsqrt (4), (x * rstd).to(bf16) n (weight * n; 2 d_v), y = weight * n (y * silu; 2 d_v), the gate's fp32
+    cast (silu; 4 d_v) and silu(gate) (y * silu; 4 d_v): 16 d_v + 4 = 2,052 B. The casts keep nothing, so the bf16
+    input and gate the fused norm keeps (2 d_v + 2 d_v, and its rstd 4) are not kept."""
+    spec = load_spec(QWEN3_NEXT)
+    hv, dv = 32, 128
+    per_head = 4 * dv + 4 + 2 * dv + 2 * dv + 4 * dv + 4 * dv
+    assert per_head == 16 * dv + 4 == 2_052
+    eager = {t.name: t for t in block(spec, 0, cfg(kernel="eager"), "gdn.")}
+    norm = ["gdn.norm_x", "gdn.norm_rstd", "gdn.norm_n", "gdn.norm_y", "gdn.z", "gdn.norm_silu_z"]
+    assert sum(eager[n].bytes for n in norm) == S * hv * per_head == 268_959_744
+    assert [eager[n].dtype_bytes for n in norm] == [4, 4, 2, 2, 4, 4]
+    assert eager["gdn.norm_rstd"].dims == (1, S, 32) and eager["gdn.norm_x"].dims == (1, S, 32, 128)
+    assert "gdn.out" not in eager
+    # the whole block: the fused count (305,397,760, by hand above) + 12 d_v B a head and token (192 MiB)
+    assert nbytes(eager.values()) == 305_397_760 + S * hv * 12 * dv == 506_724_352
+    assert S * hv * 12 * dv == 192 * 2**20
+
+
+def test_eager_minus_fused_is_the_gated_norms_tensors_alone():
+    """Only the norm's tensors differ between the kernels: the fused norm's bf16 input and gate and its rstd against
+    the eager one's six; every other tensor of the block is the same, at every tensor-parallel split."""
+    spec = load_spec(QWEN3_NEXT)
+    fused_norm, eager_norm = {"gdn.out", "gdn.z", "gdn.norm_rstd"}, {"gdn.norm_x", "gdn.norm_rstd", "gdn.norm_n",
+                                                                       "gdn.norm_y", "gdn.z", "gdn.norm_silu_z"}
+    for tp, hv in ((1, 32), (2, 16), (4, 8)):
+        fused, eager = (block(spec, 0, cfg(tp=tp, kernel=k), "gdn.") for k in ("fused", "eager"))
+        assert [t for t in fused if t.name not in fused_norm] == [t for t in eager if t.name not in eager_norm]
+        assert {t.name for t in fused} - {t.name for t in eager} == {"gdn.out"}
+        assert {t.name for t in eager} - {t.name for t in fused} == {"gdn.norm_x", "gdn.norm_n", "gdn.norm_y",
+                                                                      "gdn.norm_silu_z"}
+        extra = nbytes(t for t in eager if t.name in eager_norm) - nbytes(t for t in fused if t.name in fused_norm)
+        assert nbytes(eager) - nbytes(fused) == extra == S * hv * (16 * 128 + 4 - (4 * 128 + 4))
+
+
+def test_the_eager_norm_changes_a_qwen3_next_stage_by_its_36_linear_layers_alone():
+    """Stage 0 under eager: each of the 36 GDN layers keeps 12 d_v H_v B a token more; the 12 attention layers keep
+    what --attention-kernel eager already made them keep (no GDN tensor among them)."""
+    spec = load_spec(QWEN3_NEXT)
+    att = {k: saved_tensors(spec, 3, cfg(kernel=k)) for k in ("fused", "eager")}
+    assert not any(t.name.startswith("gdn.") for t in att["eager"])
+    fused, eager = (stage_memory(spec, TrainRun(micro_batch=1, seq=S, kernel=k))[0].activations.layers
+                    for k in ("fused", "eager"))
+    assert eager - fused == 36 * S * 32 * 12 * 128 + 12 * (nbytes(att["eager"]) - nbytes(att["fused"]))
+
+
 def test_mamba2_layer_keeps_the_fused_functions_tensors_by_hand():
     """Bamba-9B: d = 4096, H = 128 heads of P = 64 (I = 8192), G = 1 group of N = 128. mamba_split_conv1d_scan_
     combined keeps zxbcdt (2 I + 2 G N + H = 16,768 a token), out_x (I) and the gated norm's fp32 rstd (G); in_proj
@@ -154,15 +202,18 @@ def test_each_backward_instant_frees_what_its_last_user_has_read():
     Function's tensors before in_proj, its input at the layer norm."""
     kernel = {"beta", "softplus_input", "softplus_out", "q", "q_rstd", "k", "k_rstd", "v", "g", "A"}
     gdn = [set(), {"out_proj_input"}, {"out", "z", "norm_rstd"}, kernel, {"conv_input"}, {"input"}]
+    eager_norm = {"norm_x", "norm_rstd", "norm_n", "norm_y", "z", "norm_silu_z"}     # --attention-kernel eager
+    gdn_eager = gdn[:2] + [eager_norm] + gdn[3:]
     names = ["gdn.out_proj", "gdn.norm", "gdn.core", "gdn.conv", "gdn.in_proj", "attn_norm"]
     mamba = [set(), {"zxbcdt", "out_x", "norm_rstd"}, {"input"}]
-    for spec, prefix, order, freed in ((load_spec(QWEN3_NEXT), "gdn.", names, gdn),
-                                       (hf_fixture(BAMBA), "mamba.", ["mamba.scan", "mamba.in_proj", "attn_norm"],
-                                        mamba)):
+    for spec, prefix, order, freed, c in ((load_spec(QWEN3_NEXT), "gdn.", names, gdn, cfg()),
+                                          (load_spec(QWEN3_NEXT), "gdn.", names, gdn_eager, cfg(kernel="eager")),
+                                          (hf_fixture(BAMBA), "mamba.", ["mamba.scan", "mamba.in_proj", "attn_norm"],
+                                           mamba, cfg())):
         so_far = set()
         for name, more in zip(order, freed):
             so_far |= {prefix + x for x in more}
-            released = {x for x in phase(spec, 0, cfg(), name).released if x.startswith(prefix)}
+            released = {x for x in phase(spec, 0, c, name).released if x.startswith(prefix)}
             assert released == so_far, name
 
 
@@ -181,13 +232,13 @@ def test_a_mamba2_block_without_its_gated_norm_keeps_no_rstd():
 
 # ------------------------------------------------------------------------------------------ properties
 
-def _linear_in_batch_and_sequence(blk, b, s):
+def _linear_in_batch_and_sequence(blk, b, s, kernel="fused"):
     """A linear-attention layer's stored bytes double with the micro-batch and with the sequence."""
     spec = make_spec({"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 32}, layers=2,
                      layer_types=["linear", "full"], linear_attention=blk)
-    base = nbytes(saved_tensors(spec, 0, cfg(b, s)))
-    assert nbytes(saved_tensors(spec, 0, cfg(2 * b, s))) == 2 * base
-    assert nbytes(saved_tensors(spec, 0, cfg(b, 2 * s))) == 2 * base
+    base = nbytes(saved_tensors(spec, 0, cfg(b, s, kernel=kernel)))
+    assert nbytes(saved_tensors(spec, 0, cfg(2 * b, s, kernel=kernel))) == 2 * base
+    assert nbytes(saved_tensors(spec, 0, cfg(b, 2 * s, kernel=kernel))) == 2 * base
 
 
 @settings(max_examples=40, deadline=None)
@@ -203,9 +254,10 @@ gdn_blocks = st.fixed_dictionaries({
 
 
 @settings(max_examples=40, deadline=None)
-@given(blk=gdn_blocks, b=st.integers(1, 4), s=st.sampled_from([64, 256, 1000, 4096]))
-def test_a_gated_deltanet_layer_is_linear_in_micro_batch_and_sequence(blk, b, s):
-    _linear_in_batch_and_sequence(blk, b, s)
+@given(blk=gdn_blocks, b=st.integers(1, 4), s=st.sampled_from([64, 256, 1000, 4096]),
+       kernel=st.sampled_from(["fused", "eager"]))
+def test_a_gated_deltanet_layer_is_linear_in_micro_batch_and_sequence(blk, b, s, kernel):
+    _linear_in_batch_and_sequence(blk, b, s, kernel)
 
 
 @pytest.mark.parametrize("model,layer", [(QWEN3_NEXT, 0), (BAMBA, 0)])

@@ -29,7 +29,8 @@ channels of q, k and v:
   both input projections), the convolution's input ``2 h_k d_k + h_v d_v``, ``beta`` ``h_v``, softplus's fp32 input
   and output ``2 h_v``, the chunk kernel's l2-normed q and k ``2 h_v d_k`` with fp32 rstds ``2 h_v``, v ``h_v d_v``,
   the fp32 gate cumsum ``h_v`` and the chunk inverse ``A`` ``64 h_v``, the gated norm's input, gate and fp32 rstd
-  ``2 h_v d_v + h_v``, out_proj's input ``h_v d_v``. KDA is refused (:data:`UNTRAINED`).
+  ``2 h_v d_v + h_v`` (fla's fused norm; under ``--attention-kernel eager`` transformers' eager norm, ``16 h_v d_v +
+  4 h_v`` B), out_proj's input ``h_v d_v``. KDA is refused (:data:`UNTRAINED`).
 """
 
 from __future__ import annotations
@@ -205,8 +206,9 @@ class Linear(AttentionFamily):
         k to the value heads for both models. Later releases (hub-kernel decorators, ``modular_qwen3_next.py``:
         ``@use_kernel_forward_from_hub("RMSNormGated")`` on ``Qwen3NextRMSNormGated``, ``self.norm =
         Qwen3NextRMSNormGated(...)`` always) still take fla's ``chunk_gated_delta_rule`` and causal-conv1d where
-        installed, but run the eager gated norm unless the model is loaded with ``use_kernels=True``; see
-        "Not modelled". The layer keeps:
+        installed, but run the eager gated norm unless the model is loaded with ``use_kernels=True``: that norm is
+        modelled under ``cfg.kernel == "eager"`` (``--attention-kernel eager``), fla's under ``fused`` (the
+        default). The layer keeps:
 
         - ``in_proj_qkvz`` and ``in_proj_ba`` keep their one input ``[b, s, d]`` (:meth:`ActivationConfig.
           linear_input`: the sequence shard under SP);
@@ -225,17 +227,14 @@ class Linear(AttentionFamily):
           each 64-token chunk (``solve_tril(..., output_dtype=k.dtype)``: ``[b, s, h_v, 64]`` at bf16). The chunk
           states ``h`` ``[b, s/64, h_v, d_k, d_v]``, ``w``, ``u`` and the new values are recomputed in backward
           (``chunk_gated_delta_rule_bwd``);
-        - ``FusedRMSNormGated`` (``fla/modules/fused_norm_gate.py``, ``LayerNormGatedFunction``:
-          ``ctx.save_for_backward(residual_out, g, weight, bias, mean, rstd)``, ``residual_out`` the input itself
-          without a residual) keeps the kernel's output, the gate ``z`` and an fp32 rstd a head and token;
+        - the gated norm (:meth:`gated_norm_tensors`), per head and token: under ``fused`` fla's
+          ``FusedRMSNormGated`` keeps the kernel's output, the gate ``z`` and an fp32 rstd, ``4 d_v + 4`` B; under
+          ``eager`` transformers' ``Qwen3NextRMSNormGated`` keeps fp32 and bf16 intermediates, ``16 d_v + 4`` B
+          (a Qwen3-Next layer at b 1, s 4096: 192 MiB more);
         - ``out_proj`` keeps its input, the gated norm's output.
 
         Not modelled (each a per-head-and-token difference, ``d_v``/``d_k`` the head widths):
 
-        - the eager gated norm of the later releases (``Qwen3NextRMSNormGated.forward``, autograd's saves): the fp32
-          input (``pow`` and the multiply by rsqrt), the fp32 rsqrt, the bf16 normalised input and its weighted
-          product (the two multiplies), the fp32 gate (``silu``) and fp32 ``silu(gate)`` (the last multiply): ``16
-          d_v + 4`` B for the fused norm's ``4 d_v + 4`` (a Qwen3-Next layer at b 1, s 4096: 192 MiB more);
         - Qwen3.5 in the later releases under fla >= 0.5.0, which no longer repeats q and k
           (``Qwen3_5GatedDeltaNet``: ``repeat_qk_heads = ... and fla_needs_equal_qk_heads()``): the kernel keeps q,
           k and their rstds at ``h_k`` heads (``h_k / h_v`` of the above). Qwen3-Next repeats in every release;
@@ -244,8 +243,8 @@ class Linear(AttentionFamily):
 
         ``selective`` keeps all of these (Megatron-Core's selective recompute, ``recompute_modules`` ``core_attn``,
         checkpoints ``Attention``'s core alone; ``GatedDeltaNet.forward`` checkpoints nothing), ``full`` the layer
-        input alone. The attention kernel option (``--attention-kernel``) does not touch these layers: transformers
-        runs flash-linear-attention's kernels whatever the softmax layers' kernel."""
+        input alone. The attention kernel option (``--attention-kernel``) picks the gated norm alone: transformers
+        runs flash-linear-attention's chunk kernel and causal-conv1d whatever the softmax layers' kernel."""
         self.check_training(spec)
         b = spec.linear_attention
         n, sl, h = cfg.micro_batch, cfg.seq_local, spec.hidden_size
@@ -269,10 +268,49 @@ class Linear(AttentionFamily):
                 t("v", ("h_v", "d_v"), (hv, dv), ACT_BYTES, f"{core} (a contiguous copy)"),
                 t("g", ("h_v",), (hv,), FP32_BYTES, f"{core} (the gate's chunk-local cumsum)"),
                 t("A", ("h_v", "C"), (hv, CHUNK), ACT_BYTES, f"{core} ((I + A)^-1 of each chunk)", "attention_core"),
-                t("out", ("h_v", "d_v"), (hv, dv), ACT_BYTES, "the gated RMSNorm (its input: the kernel's output)"),
-                t("z", ("h_v", "d_v"), (hv, dv), ACT_BYTES, "the gated RMSNorm (its gate)"),
-                t("norm_rstd", ("h_v",), (hv,), FP32_BYTES, "the gated RMSNorm (one rstd a head)"),
+                *self.gated_norm_tensors(b, cfg, hv),
                 t("out_proj_input", ("h_v d_v",), (hv * dv,), ACT_BYTES, "out_proj")]
+
+    def gated_norm_tensors(self, b: "LinearAttention", cfg, hv: int) -> list[SavedTensor]:
+        """What the gated RMSNorm over each of this rank's ``hv`` value heads keeps, ``[b, s, h_v, ...]`` tensors for
+        ``cfg.micro_batch`` sequences of ``cfg.seq_local`` tokens, by ``cfg.kernel``:
+
+        - ``fused``: fla's ``FusedRMSNormGated`` (fla-org/flash-linear-attention ``fla/modules/fused_norm_gate.py``,
+          ``LayerNormGatedFunction.forward``: ``ctx.save_for_backward(residual_out, g, weight, bias, mean, rstd)``,
+          ``residual_out`` the input itself without a residual): its bf16 input (the chunk kernel's output) and
+          gate ``z``, an fp32 rstd: ``4 d_v + 4`` B a head and token;
+        - ``eager``: transformers' ``Qwen3NextRMSNormGated.forward`` (huggingface/transformers
+          ``src/transformers/models/qwen3_next/modeling_qwen3_next.py``; the same body in ``modular_qwen3_next.py``
+          and ``Qwen3_5RMSNormGated``) on ``[b s h_v, d_v]`` rows, bf16 in; what autograd keeps:
+
+          - ``x = hidden_states.to(torch.float32)`` (``ToCopyBackward0`` keeps nothing, so neither does it the bf16
+            input): ``x``, fp32 ``d_v``, kept by ``x.pow(2)`` (``PowBackward0``: self) and ``x * r``
+            (``MulBackward0``: self), one tensor;
+          - ``.mean(-1, keepdim=True)`` keeps shapes only, ``+ eps`` nothing; ``r = torch.rsqrt(...)``, fp32, one a
+            head: kept by ``RsqrtBackward0`` (its result) and ``x * r``;
+          - ``n = (x * r).to(input_dtype)``, bf16 ``d_v``: kept by ``self.weight * n`` (the weight's gradient);
+          - ``y = self.weight * n``, bf16 ``d_v``: kept by ``y * silu(...)`` (the other factor's gradient);
+          - ``zf = gate.to(torch.float32)``, fp32 ``d_v``: kept by ``F.silu`` (``SiluBackward0``: self);
+          - ``sz = F.silu(zf)``, fp32 ``d_v``: kept by ``y * sz`` (``y``'s gradient); that product is fp32 (type
+            promotion) and its ``.to(input_dtype)`` keeps nothing.
+
+          ``x`` 4 + ``n`` 2 + ``y`` 2 + ``zf`` 4 + ``sz`` 4 = ``16 d_v`` B, and the 4 B rstd: ``16 d_v + 4`` B a
+          head and token, ``12 d_v`` more than ``fused`` (the eager norm keeps no bf16 input or gate)."""
+        tok, dv, who = (cfg.micro_batch, cfg.seq_local), b.head_v_dim, "the gated RMSNorm"
+
+        def t(name, nbytes, what, head=True):
+            shape, dims = (("h_v", "d_v"), (hv, dv)) if head else (("h_v",), (hv,))
+            return SavedTensor(f"gdn.{name}", ("b", "s") + shape, tok + dims, nbytes, "attention", f"{who} ({what})",
+                               "tp")
+
+        rstd = t("norm_rstd", FP32_BYTES, "one rstd a head", head=False)
+        if cfg.kernel == "fused":
+            return [t("out", ACT_BYTES, "its input: the kernel's output"), t("z", ACT_BYTES, "its gate"), rstd]
+        return [t("norm_x", FP32_BYTES, "eager: the input's fp32 cast, for pow and x * rstd"), rstd,
+                t("norm_n", ACT_BYTES, "eager: x * rstd cast back, for the weight's gradient"),
+                t("norm_y", ACT_BYTES, "eager: weight * n, for the gate product"),
+                t("z", FP32_BYTES, "eager: the gate's fp32 cast, for silu"),
+                t("norm_silu_z", FP32_BYTES, "eager: silu(gate), fp32, for the gate product")]
 
     def backward_phases(self, spec: "ModelSpec", cfg, held: tuple, gone: frozenset) -> list[BackwardPhase]:
         """The instants of one Gated DeltaNet block's backward on one GPU, in PyTorch's order (see
@@ -292,7 +330,9 @@ class Linear(AttentionFamily):
         - ``gdn.in_proj``: the qkvz split's gradient, ``in_proj_qkvz``'s weight gradient and the two projections'
           partial input gradients.
 
-        Per-head scalars between the instants (``d beta``, the gate's fp32 gradients) are left out."""
+        Per-head scalars between the instants (``d beta``, the gate's fp32 gradients) are left out, and so are the
+        eager gated norm's fp32 gradient intermediates (``--attention-kernel eager``): ``gdn.norm`` is the fused
+        norm's instant under either kernel; the eager norm's saved tensors are freed after it all the same."""
         b = spec.linear_attention
         n, sl, st, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, spec.hidden_size
         hk, hv = self.rank_heads(b, cfg.tp)
@@ -327,7 +367,7 @@ class Linear(AttentionFamily):
         d_in = grad_tensor("grad.gdn.input", ("b", "s", "h"), (n, st, h), "in_proj_qkvz's and in_proj_ba's backward "
                                                                           "(partial input gradients)", "sp")
         after_out = gone | {"gdn.out_proj_input"}
-        after_norm = after_out | {"gdn.out", "gdn.z", "gdn.norm_rstd"}
+        after_norm = after_out | {t.name for t in self.gated_norm_tensors(b, cfg, hv)}
         after_core = after_norm | {f"gdn.{x}" for x in ("beta", "softplus_input", "softplus_out", "q", "q_rstd", "k",
                                                         "k_rstd", "v", "g", "A")}
         return [BackwardPhase("gdn.out_proj", held + (d_y, w_o), gone),

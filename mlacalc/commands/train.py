@@ -33,7 +33,8 @@ def train(model: ModelArg,
           precision: Annotated[str, typer.Option("--precision", help="mixed (16 B/param) or bf16 (8 B/param)."
                                                  )] = "mixed",
           kernel: Annotated[Optional[str], typer.Option("--attention-kernel", help="fused (no S x S; default) or "
-                                                        "eager (keeps the S x S probabilities).")] = None,
+                                                        "eager (keeps the S x S probabilities; Gated DeltaNet: "
+                                                        "transformers' eager gated norm).")] = None,
           convention: Annotated[str, typer.Option("--convention", help="native (this model's layers) or megatron "
                                                   "(Korthikanti et al. 2022's GPT layer).")] = "native",
           reserve_gib: Annotated[float, typer.Option("--reserve-gib", help="Stated allowance for CUDA context, "
