@@ -387,8 +387,9 @@ def test_004_keeping_the_latent_saves_a_small_model_15_percent_not_2x_batch(caps
 
 def test_004_v3_trains_no_longer_sequences_than_its_mha_twin_by_much(capsys):
     # "Longer context windows in training": V3 with full recomputation on its layout, MLA against its MHA twin.
-    # Only the layer inputs are kept, the same for both; the longest sequence grows 4.6% (24,092 against 23,027
-    # tokens: MHA's bigger attention weights and backward peak take the rest), the micro-batch not at all (5 and 5;
+    # Only the layer inputs are kept, the same for both; the longest sequence grows 4.6% (23,859 against 22,803
+    # tokens since the router round counted DeepSeek's fp32 router copies; 24,092 against 23,027 before: MHA's bigger
+    # attention weights and backward peak take the rest), the micro-batch not at all (5 and 5;
     # 7 against 6 until the held-out round of 2026-12 priced the loss's backward at three fp32 b s V tensors, not two:
     # one more 4 b s V on the last stage, once, as one loss's backward runs at a time; the MTP modules' saved
     # log-probabilities were counted already).
