@@ -507,7 +507,8 @@ def _one_block_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> l
         phases = _ffn_block_backward(spec, cfg, dy, is_moe_layer(spec, layer), names, one_block=True)
         who = "the FFN block's input gradient (MoE: router, experts' and shared expert's, summed)"
     elif t == "linear":
-        phases = family(layer_block(spec, layer)).backward_phases(spec, cfg, (dy,), frozenset())
+        block = layer_block(spec, layer)
+        phases = family(block).backward_phases(spec, cfg, block, (dy,), frozenset())
         who = "the mixer's in_proj input gradient"
     else:
         phases = _attention_backward(spec, cfg, layer_block(spec, layer), dy, frozenset())
@@ -902,7 +903,8 @@ def _native_backward(spec: ModelSpec, layer: int, cfg: ActivationConfig) -> list
     # --- attention: o_proj, the core, the projections, the norm
     d_h = _grad("grad.residual", hs, (b, st, h), "residual sum dy + d(ffn_norm input)", "sp")
     if spec.layer_type(layer) == "linear":       # the linear block's own instants (its family's)
-        phases += family(layer_block(spec, layer)).backward_phases(spec, cfg, (d_h,), gone)
+        block = layer_block(spec, layer)
+        phases += family(block).backward_phases(spec, cfg, block, (d_h,), gone)
         d_in = _grad("grad.attn.input", hs, (b, st, h), "the block's input projections' input gradient", "sp")
     else:
         phases += _attention_backward(spec, cfg, layer_block(spec, layer), d_h, gone)

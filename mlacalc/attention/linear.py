@@ -181,11 +181,11 @@ class Linear(AttentionFamily):
                 b.kind, f"training memory of {self.label(b)} layers is not modelled (Gated DeltaNet's and "
                         "Mamba-2's are)"))
 
-    def op_sac_ops(self, spec: "ModelSpec", cfg, a=None) -> list:
-        """torchtitan's op-level SAC has no plan for a linear-attention block (its mm outputs and kernel are not
+    def op_sac_ops(self, spec: "ModelSpec", cfg, b: "LinearAttention") -> list:
+        """torchtitan's op-level SAC has no plan for a linear-attention block ``b`` (its mm outputs and kernel are not
         those the policy's ``_save_list`` names): refused, naming the block."""
         raise ArgError("recompute", f"op (torchtitan's op-level SAC) is modelled for mha/gqa/mqa attention, not "
-                                    f"{spec.linear_attention.kind} layers")
+                                    f"{b.kind} layers")
 
     def rank_heads(self, b: "LinearAttention", tp: int) -> tuple[int, int]:
         """(key heads, value heads) one of ``tp`` ranks holds: both split with the key heads (:meth:`check_split`;
@@ -194,8 +194,8 @@ class Linear(AttentionFamily):
         self.check_split(b, tp)
         return b.num_k_heads // tp, b.num_v_heads // tp
 
-    def saved_tensors(self, spec: "ModelSpec", cfg, a=None) -> list[SavedTensor]:
-        """What one Gated DeltaNet layer keeps for backward on one GPU, for ``cfg.micro_batch`` sequences of
+    def saved_tensors(self, spec: "ModelSpec", cfg, b: "LinearAttention") -> list[SavedTensor]:
+        """What one Gated DeltaNet layer (block ``b``) keeps for backward on one GPU, for ``cfg.micro_batch`` sequences of
         ``cfg.seq_local`` tokens, ``h_k``/``h_v`` this rank's key/value heads (:meth:`rank_heads`).
 
         Modelled: transformers' ``Qwen3NextGatedDeltaNet.forward`` (Qwen3-Next; Qwen3.5's ``Qwen3_5GatedDeltaNet``
@@ -246,7 +246,6 @@ class Linear(AttentionFamily):
         input alone. The attention kernel option (``--attention-kernel``) picks the gated norm alone: transformers
         runs flash-linear-attention's chunk kernel and causal-conv1d whatever the softmax layers' kernel."""
         self.check_training(spec)
-        b = spec.linear_attention
         n, sl, h = cfg.micro_batch, cfg.seq_local, spec.hidden_size
         hk, hv = self.rank_heads(b, cfg.tp)
         dk, dv = b.head_k_dim, b.head_v_dim
@@ -312,8 +311,9 @@ class Linear(AttentionFamily):
                 t("z", FP32_BYTES, "eager: the gate's fp32 cast, for silu"),
                 t("norm_silu_z", FP32_BYTES, "eager: silu(gate), fp32, for the gate product")]
 
-    def backward_phases(self, spec: "ModelSpec", cfg, held: tuple, gone: frozenset) -> list[BackwardPhase]:
-        """The instants of one Gated DeltaNet block's backward on one GPU, in PyTorch's order (see
+    def backward_phases(self, spec: "ModelSpec", cfg, b: "LinearAttention", held: tuple,
+                        gone: frozenset) -> list[BackwardPhase]:
+        """The instants of one Gated DeltaNet block ``b``'s backward on one GPU, in PyTorch's order (see
         :func:`mlacalc.activations.backward_phases`), ``held`` the gradients alive throughout (the residual's) and
         ``gone`` the layer's tensors already freed:
 
@@ -333,7 +333,6 @@ class Linear(AttentionFamily):
         Per-head scalars between the instants (``d beta``, the gate's fp32 gradients) are left out, and so are the
         eager gated norm's fp32 gradient intermediates (``--attention-kernel eager``): ``gdn.norm`` is the fused
         norm's instant under either kernel; the eager norm's saved tensors are freed after it all the same."""
-        b = spec.linear_attention
         n, sl, st, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, spec.hidden_size
         hk, hv = self.rank_heads(b, cfg.tp)
         dk, dv = b.head_k_dim, b.head_v_dim
@@ -368,8 +367,8 @@ class Linear(AttentionFamily):
                                                                           "(partial input gradients)", "sp")
         after_out = gone | {"gdn.out_proj_input"}
         after_norm = after_out | {t.name for t in self.gated_norm_tensors(b, cfg, hv)}
-        after_core = after_norm | {f"gdn.{x}" for x in ("beta", "softplus_input", "softplus_out", "q", "q_rstd", "k",
-                                                        "k_rstd", "v", "g", "A")}
+        # the core's backward is the last user of every stored tensor but the two inputs (the convolution's, the block's)
+        after_core = gone | {t.name for t in self.saved_tensors(spec, cfg, b)} - {"gdn.input", "gdn.conv_input"}
         return [BackwardPhase("gdn.out_proj", held + (d_y, w_o), gone),
                 BackwardPhase("gdn.norm", held + (d_y, d_o, d_z), after_out),
                 BackwardPhase("gdn.core", held + (d_z, d_o) + work, after_norm),

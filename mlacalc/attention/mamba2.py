@@ -168,8 +168,8 @@ class Mamba2(Linear):
 
     trainable = ("mamba2",)
 
-    def saved_tensors(self, spec: "ModelSpec", cfg, a=None) -> list[SavedTensor]:
-        """What one Mamba-2 mixer keeps for backward on one GPU in training, on the rank's own mixer
+    def saved_tensors(self, spec: "ModelSpec", cfg, b: "LinearAttention") -> list[SavedTensor]:
+        """What one Mamba-2 mixer (block ``b``) keeps for backward on one GPU in training, on the rank's own mixer
         (:meth:`rank_block`: ``H' = H / t`` heads of ``P``, ``g`` groups of ``N``, ``I' = H' P``). The training path
         of transformers' ``NemotronHMamba2Mixer.cuda_kernels_forward`` and ``BambaMixer`` (``if self.training and
         cache_params is None``) and of mamba_ssm's ``Mamba2.forward`` (``use_mem_eff_path``, the default) is one
@@ -192,7 +192,7 @@ class Mamba2(Linear):
         outside it (two more ``I'`` tensors a token: the gated output and the norm's output), and the non-fused
         path (``use_mem_eff_path=False``: ``mamba_chunk_scan_combined``, which keeps x, B, C, dt, dA_cumsum and z)."""
         self.check_training(spec)
-        rb = self.rank_block(spec.linear_attention, cfg.tp)
+        rb = self.rank_block(b, cfg.tp)
         n, sl, h = cfg.micro_batch, cfg.seq_local, spec.hidden_size
         heads, groups, width = rb.num_v_heads, rb.num_k_heads, int(self.input_width(rb, h))
         fn = "mamba_split_conv1d_scan_combined"
@@ -206,8 +206,9 @@ class Mamba2(Linear):
                                    f"{fn} (the gated norm's rstd, one a group)", "tp"))
         return out
 
-    def backward_phases(self, spec: "ModelSpec", cfg, held: tuple, gone: frozenset) -> list[BackwardPhase]:
-        """The instants of one Mamba-2 mixer's backward on one GPU (see :meth:`Linear.backward_phases`):
+    def backward_phases(self, spec: "ModelSpec", cfg, b: "LinearAttention", held: tuple,
+                        gone: frozenset) -> list[BackwardPhase]:
+        """The instants of one Mamba-2 mixer ``b``'s backward on one GPU (see :meth:`Linear.backward_phases`):
 
         - ``mamba.scan``: ``MambaSplitConv1dScanCombinedFn.backward`` at its widest, in ``_mamba_chunk_scan_combined_
           bwd``'s ``_state_passing_bwd``. Alive: the recomputed norm output ``out_recompute`` (for ``out_proj``'s
@@ -221,7 +222,7 @@ class Mamba2(Linear):
           states_dtype=x.dtype``); ``c = ceil(s / Q)`` chunks of ``Q = chunk_size``. The Function's output gradient
           is the residual's (``held``);
         - ``mamba.in_proj``: ``dzxbcdt`` into in_proj's input gradient and weight gradient."""
-        rb = self.rank_block(spec.linear_attention, cfg.tp)
+        rb = self.rank_block(b, cfg.tp)
         n, sl, st, h = cfg.micro_batch, cfg.seq_local, cfg.seq_tokens, spec.hidden_size
         H, P, N, g = rb.num_v_heads, rb.head_v_dim, rb.head_k_dim, rb.num_k_heads
         inner, xbc, width = rb.value_dim, rb.value_dim + 2 * rb.key_dim, int(self.input_width(rb, h))
