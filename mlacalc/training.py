@@ -249,21 +249,21 @@ def _kind(spec: ModelSpec, layer: int) -> str:
     ("dense sliding", "dense full"): layers of one kind keep the same tensors. One block a layer (Nemotron-H): the
     block's name, "mamba" (a Mamba-2 mixer; "linear" another linear block), "attention", "mlp" or "moe" (transformers
     ``NemotronHBlock.block_type``), so that a stage's layers sum by block."""
+    t, moe = spec.layer_type(layer), is_moe_layer(spec, layer)
+
+    def shaped(kind: str) -> str:       # the attention layer's shape after its kind, where there are two
+        if spec.attention is None or spec.attention_shapes == 1:
+            return kind
+        return f"{kind} {'sliding' if layer_block(spec, layer) is spec.sliding_attention else 'full'}"
+
     if spec.one_block_per_layer:
-        t = spec.layer_type(layer)
         if t == "ffn":
-            return "moe" if is_moe_layer(spec, layer) else "mlp"
+            return "moe" if moe else "mlp"
         if t == "linear":
             return "mamba" if spec.linear_attention.kind == "mamba2" else "linear"
-        if spec.attention_shapes == 1:
-            return "attention"
-        return f"attention {'sliding' if layer_block(spec, layer) is spec.sliding_attention else 'full'}"
-    ffn = "moe" if is_moe_layer(spec, layer) else "dense"
-    if spec.layer_type(layer) == "linear":
-        return f"linear {ffn}"
-    if spec.attention is None or spec.attention_shapes == 1:
-        return ffn
-    return f"{ffn} {'sliding' if layer_block(spec, layer) is spec.sliding_attention else 'full'}"
+        return shaped("attention")
+    ffn = "moe" if moe else "dense"
+    return f"linear {ffn}" if t == "linear" else shaped(ffn)
 
 
 def layer_kinds(spec: ModelSpec) -> dict[str, int]:
