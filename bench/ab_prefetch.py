@@ -1,6 +1,6 @@
 """Lab script (GPU): the fp8 Gluon kernel's L2 prefetch (the widening group asks L2 for a pair of tiles'
-bytes `l2_prefetch_pairs` pairs before it issues their TMA copy: gluon_mla_seesaw._prefetch_tile) at 0 (the kernel
-before: 0 compiles to the same code path), 1 and 2 pairs, on the same inputs, graph-timed with the L2 flushed, two
+bytes `l2_prefetch_pairs` pairs before it issues their TMA copy: gluon_mla_seesaw._prefetch_tile) at 0 (no
+prefetch), 1 and 2 pairs, on the same inputs, graph-timed with the L2 flushed, two
 rounds in alternating order, at the fp8 grid of `mlacalc bench kernels` (batch 8/32/128 x 4k/32k x 16/64/128 heads,
 paged 64-token blocks; 16 heads run the Gluon tile padded to 64 rows, with auto's choice there timed beside), plus
 two contiguous points. Each variant is checked against the float64 reference first (mixed lengths with partial

@@ -52,8 +52,8 @@ class GluonMLAConfig:
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
 BLOCK_H = 64  # one wgmma M tile; both warp groups share its rows
 WIDE_TILE = GluonMLAConfig(block_n=64)
-# fp8 caches: 32-key tiles, the widening group prefetching one pair ahead into L2 (UNMEASURED when written:
-# bench/ab_prefetch.py times 0, 1 and 2 pairs)
+# fp8 caches: 32-key tiles, the widening group prefetching one pair ahead into L2 (H200, Triton 3.6, bench/ab_prefetch.py:
+# one pair / none 0.990x geomean over 20 points, two pairs 0.995x: reports/h200/tuning/ab_fp8_prefetch.json)
 FP8_TILE = GluonMLAConfig(l2_prefetch_pairs=1)
 
 
@@ -68,7 +68,7 @@ def default_gluon_config(rows: int, *, fp8: bool = False, page_size: int | None 
     kept at 32) 0.91-0.97x at large batch x context but 1.20-1.27x at 8 x 4k. Triton 3.9 measured alike
     (ab_t39_64.json, with the tile's earlier, spilling build). Until _pair_tiles kept the wgmma descriptors in the
     loop, the 64-key tile spilled 427 times under 3.6 (0.99-1.15x the 32-key tile's time), which is why it was off
-    there before. fp8 caches keep 32 keys (their widening group fills 32-key tiles)."""
+    there before. fp8 caches keep 32 keys (their widening group fills 32-key tiles), with its L2 prefetch (FP8_TILE)."""
     if fp8:
         return FP8_TILE
     if rows > BLOCK_H and (page_size is None or page_size % WIDE_TILE.block_n == 0):
