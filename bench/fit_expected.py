@@ -108,32 +108,22 @@ def main() -> None:
         write_refit(sys.argv[2], models, write, f" --only {','.join(only)}" if only else "")
     if val is not None:
         for backend in ("auto", "flashmla"):
-            errs = []
-            for p in val["points"]:
-                c = p["config"]
-                if c["phase"] != "decode" or c["kernel"] != backend or p.get("status") != "ok":
-                    continue
+            def predict(c, backend=backend):
                 r = dict(model=c["model"], tp=c["tp"], batch=c["batch"], context=c["context"], layers=c["layers"],
                          q_tokens=c["q_tokens"], kv_dtype=c["kv_dtype"], paged=c.get("paged", False))
-                sh = point_shape(r)
                 own = decode_backend(backend, family(load_spec(c["model"]).attention).kernel)
-                floor = p["predicted"]["attn_core"]["time_s"]
                 model = models.get(own) or kernel_model(hw, own)
-                pred = max(floor, decode_attention_s(sh, hw, model, hw.flops_per_s(16),
-                                                     PLANNERS[own], runs_gluon(own, hw)))
-                e = (pred / p["latency"]["median"] - 1) * 100
-                errs.append(abs(e))
-                print(f"  held-out {p['key']:<52} {p['latency']['median'] * 1e6:8.1f} {pred * 1e6:8.1f} {e:+6.1f}%"
-                      f"{'' if abs(e) <= 15 else '  MISS'}")
-            if errs:
-                print(f"{backend}: {sum(e <= 15 for e in errs)}/{len(errs)} within 15%, "
-                      f"median {statistics.median(errs):.1f}%")
+                return [("", decode_attention_s(point_shape(r), hw, model, hw.flops_per_s(16), PLANNERS[own],
+                                                runs_gluon(own, hw)))]
+
+            print_held_out(val, "decode", backend, predict, backend)
 
 
-def _load(paths: list[str]) -> list:
-    """Each path's JSON or hardware spec (by suffix); a missing or malformed one: one line, exit 2."""
+def _load(path: str, hardware: bool = False):
+    """The path's JSON, or with ``hardware`` its hardware spec (a file or a built-in name, as --gpu takes); a missing
+    or malformed one: one line, exit 2."""
     try:
-        return [load_hardware(p) if p.endswith((".yaml", ".yml")) else json.load(open(p)) for p in paths]
+        return load_hardware(path) if hardware else json.load(open(path))
     except (OSError, ValueError, SpecError) as e:
         print(f"fit_expected: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
         raise SystemExit(2)
@@ -158,12 +148,19 @@ def refit_sdpa(lab_path: str, args: list[str], write: str | None) -> None:
     if len(args) < 2:
         print(f"usage: {USAGE_SDPA}", file=sys.stderr)
         raise SystemExit(2)
-    lab, cal, hw = _load([lab_path, args[0], args[1]])
-    val = _load([args[2]])[0] if len(args) > 2 else None
-    if not isinstance(lab, dict) or not isinstance(lab.get("points"), list) or not lab["points"]:
-        print(f"fit_expected: --sdpa {lab_path}: no points (expected the JSON of bench/prefill_headdim.py)",
-              file=sys.stderr)
+    lab, cal, hw = _load(lab_path), _load(args[0]), _load(args[1], hardware=True)
+    val = _load(args[2]) if len(args) > 2 else None
+    need = ("model", "batch", "context", "measured_s")
+    if not (isinstance(lab, dict) and isinstance(lab.get("points"), list) and lab["points"]
+            and all(isinstance(r, dict) and all(k in r for k in need) for r in lab["points"])):
+        print(f"fit_expected: --sdpa {lab_path}: no points, or a point without {', '.join(need)} (expected the JSON "
+              f"of bench/prefill_headdim.py)", file=sys.stderr)
         raise SystemExit(2)
+    for path, d in ((args[0], cal), *(((args[2], val),) if val is not None else ())):
+        if not isinstance(d, dict):
+            print(f"fit_expected: {path}: expected a JSON object (mlacalc calibrate's or validate's), got "
+                  f"{type(d).__name__}", file=sys.stderr)
+            raise SystemExit(2)
     clock = None
     if not hw.boost_clock_ghz and lab.get("boost_clock_ghz"):
         clock = lab["boost_clock_ghz"]
@@ -191,26 +188,35 @@ def refit_sdpa(lab_path: str, args: list[str], write: str | None) -> None:
                     what="Prefill (sdpa) coefficients", points_of=" and ".join(names.split()[:2]),
                     command=f"python bench/fit_expected.py --sdpa {names} --write {Path(write).name}")
     if val is not None:
-        errs = []
-        for p in val.get("points", []):
-            c = p.get("config", {})
-            if c.get("phase") != "prefill" or c.get("kernel") != "sdpa" or p.get("status") != "ok":
-                continue
+        def predict(c):
             x = prefill_inputs(dict(model=c["model"], batch=c["batch"], context=c["context"], layers=c["layers"]),
                                hw)
-            floor = p["predicted"]["attn_core"]["time_s"]
-            for label, model in (("refit", m), ("matmul only", m0)):
-                pred = max(floor, prefill_attention_s(x.flops, x.exps, x.nbytes, x.launches, x.prompt, hw, model,
-                                                      hw.flops_per_s(16)))
-                e = (pred / p["latency"]["median"] - 1) * 100
-                if label == "refit":
-                    errs.append(abs(e))
-                print(f"  held-out {p['key'][:52]:<52} {label:<11} {p['latency']['median'] * 1e6:8.1f} "
-                      f"{pred * 1e6:8.1f} {e:+6.1f}%")
-        if errs:
-            print(f"sdpa held-out: {sum(e <= 15 for e in errs)}/{len(errs)} within 15%, "
-                  f"median {statistics.median(errs):.1f}%")
+            return [(label, prefill_attention_s(x.flops, x.exps, x.nbytes, x.launches, x.prompt, hw, model,
+                                                hw.flops_per_s(16)))
+                    for label, model in (("refit", m), ("matmul only", m0))]
 
+        print_held_out(val, "prefill", "sdpa", predict, "sdpa held-out")
+
+
+def print_held_out(val: dict, phase: str, kernel: str, predict, title: str) -> None:
+    """Print VALIDATE.json's held-out points of ``phase`` and ``kernel`` (status ok) against ``predict(config)``'s
+    [(label, seconds), ...] (each floored at the point's own roofline, predicted.attn_core), a line each, then the
+    first label's count within 15% and median absolute error under ``title``."""
+    errs = []
+    for p in val.get("points", []):
+        c = p.get("config", {})
+        if c.get("phase") != phase or c.get("kernel") != kernel or p.get("status") != "ok":
+            continue
+        floor, measured = p["predicted"]["attn_core"]["time_s"], p["latency"]["median"]
+        for i, (label, t) in enumerate(predict(c)):
+            pred = max(floor, t)
+            e = (pred / measured - 1) * 100
+            if i == 0:
+                errs.append(abs(e))
+            print(f"  held-out {p['key']:<52}{f' {label:<11}' if label else ''} {measured * 1e6:8.1f} "
+                  f"{pred * 1e6:8.1f} {e:+6.1f}%{'' if abs(e) <= 15 else '  MISS'}")
+    if errs:
+        print(f"{title}: {sum(e <= 15 for e in errs)}/{len(errs)} within 15%, median {statistics.median(errs):.1f}%")
 
 def write_refit(hw_path: str, models: dict, out: str, flags: str = "", *, extra: dict | None = None,
                 what: str = "Decode coefficients", command: str | None = None, points_of: str | None = None) -> None:

@@ -436,6 +436,23 @@ def test_fit_expected_sdpa_usage_errors_are_one_line(capsys, monkeypatch, argv, 
     assert_one_line_usage_error(capsys, monkeypatch, "fit_expected", argv, words)
 
 
+@pytest.mark.parametrize("lab, cal, words", [
+    ("{bad", "{}", "JSONDecodeError"),
+    ('{"points": [{"model": "llama-3.1-8b"}]}', "{}", "a point without model, batch, context, measured_s"),
+    ('{"points": []}', "{}", "no points"),
+    ('{"points": [{"model": "llama-3.1-8b", "batch": 1, "context": 4096, "measured_s": 0.001}]}', "[1, 2]",
+     "cal.json: expected a JSON object"),
+])
+def test_fit_expected_sdpa_malformed_files_are_one_line(tmp_path, capsys, monkeypatch, lab, cal, words):
+    """A malformed lab or calibration file ended in a KeyError or AttributeError traceback."""
+    from helpers import assert_one_line_usage_error
+
+    (tmp_path / "lab.json").write_text(lab)
+    (tmp_path / "cal.json").write_text(cal)
+    assert_one_line_usage_error(capsys, monkeypatch, "fit_expected",
+                                ["--sdpa", str(tmp_path / "lab.json"), str(tmp_path / "cal.json"), "h200"], words)
+
+
 def test_defaults_carry_the_share_over_by_the_sfu_rates(tmp_path, capsys, monkeypatch):
     """bench/defaults_from_calibration.py: a calibrated file without a clock (exponentials at 793.6e12 x 16 / 4,096)
     against the datasheet spec's 132 x 16 x 1.98 GHz: the share grows by their ratio, so the exponentials cost the
