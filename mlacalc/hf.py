@@ -6407,8 +6407,8 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         "norm_vectors": NORM_VECTORS.get(mt, 1),
         "mtp_layers": cfg.get("num_nextn_predict_layers", 0) or 0,
     }
-    if out["ffn"]["kind"] == "moe" and _router(cfg, mt):
-        out["ffn"]["router"] = _router(cfg, mt)
+    if out["ffn"]["kind"] == "moe" and (router := _router(cfg, mt)):
+        out["ffn"]["router"] = router
     # what the 2021-2023 decoders' checkpoints hold beside Llama's tensors: a learned position table, an lm_head bias,
     # BLOOM's norm on the embeddings (word_embeddings_layernorm: nn.LayerNorm(hidden_size), weight and bias)
     if position_rows(cfg, mt):
