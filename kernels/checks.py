@@ -7,9 +7,11 @@ Two kinds:
     means they passed before.
   * Value checks (indices and block-table entries in range, lengths within the cache): a device reduction and one
     host sync each, so they run only when `launch.checks_enabled(check, device)` says so (default: on for CPU tensors
-    and the interpreter, off on CUDA and always off during CUDA graph capture; `check=True` or
-    MLACALC_KERNEL_CHECKS=1 turn them on). With them off, the sparse kernel clamps and masks every index and table
-    entry, so a bad value gives a wrong (masked) result, not a fault; the dense kernels trust the block table.
+    and the interpreter and for sparse decode on CUDA; off for dense decode on CUDA, whose eager calls must not sync
+    the host; always off during CUDA graph capture; `check=` or MLACALC_KERNEL_CHECKS=0/1 decide otherwise). With
+    them off every kernel clamps what it reads by value: lengths to the cache's capacity, block-table entries to
+    [0, num_blocks), sparse indices masked to the sequence (triton_flash.valid_length, valid_page, selected_rows;
+    the Gluon kernels' TMA copies zero-fill rows past the cache), so a bad value gives a wrong result, not a fault.
 """
 
 from __future__ import annotations

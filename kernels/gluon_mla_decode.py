@@ -252,7 +252,7 @@ class _GluonPlan:
                 self.o_part = torch.empty((B, self.splits, rows, r), dtype=torch.float32, device=dev)
                 self.lse_part = torch.empty((B, self.splits, rows), dtype=torch.float32, device=dev)
                 sp = (self.o_part.stride(0), self.o_part.stride(1), self.lse_part.stride(0), self.lse_part.stride(1))
-        self.ints = (stride_bt, seq_rows, rows, H, s_q, tokens_per_split, *sp)
+        self.ints = (stride_bt, seq_rows, rows, H, s_q, tokens_per_split, self.capacity, *sp)
         # num_warps is the first warp group's; the second is warp_specialize's worker partition
         self.consts = (paged, self.page_size, r, dr, BLOCK_H, config.block_n,
                        seesaw_buffers(config.block_n, self.fp8), self.single, self.fp8)
@@ -292,7 +292,7 @@ class _GluonPlan:
         scale_ptr = torch.is_tensor(kv_scale)
         scale = 1.0 if kv_scale is None or scale_ptr else float(kv_scale)  # a tensor's: read in the kernel
         if self.sched_shape is not None:
-            sched, seqs = schedule.tensors(self.sched_shape, lens)
+            sched, seqs = schedule.tensors(self.sched_shape, lens, self.capacity)
         else:
             sched = seqs = lens  # unused pointers
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
@@ -325,7 +325,7 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
     q_desc = lambda rows, cols: f"tensordesc<bf16[{rows},{cols}],{lay}>"
     kv_desc = (lambda rows, cols: desc("fp8e4nv", gl.float8e4nv, rows, cols)) if fp8 else q_desc
     arg_types = [q_desc(BLOCK_H, 256), q_desc(BLOCK_H, 64), kv_desc(config.block_n, 256), kv_desc(config.block_n, 64),
-                 "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32" if scale_ptr else "*i32"] + ["i32"] * 10 \
+                 "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32" if scale_ptr else "*i32"] + ["i32"] * 11 \
         + ["fp32", "fp32"]
     prefetch = {"KV_RAW": "*fp8e4nv" if fp8 else "*bf16", "stride_kv_row": "i32"}
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,

@@ -785,12 +785,20 @@ def _part_record(SCHED, part, parts):
 
 
 @gluon.jit
-def _segment(SEQLENS, j, begin_b, begin_tile, end_b, end_tile, UNIT: gl.constexpr, BLOCK_N: gl.constexpr):
+def _valid_length(SEQLENS, b, capacity):
+    """Sequence b's key count clamped to [0, capacity] (the keys its cache or table row holds): on CUDA the wrapper
+    skips the host-synced value check, and a length past the capacity would read table entries past the row
+    (triton_flash.valid_length says why; TMA already zero-fills rows past the cache)."""
+    return gl.minimum(gl.maximum(gl.load(SEQLENS + b), 0), capacity)
+
+
+@gluon.jit
+def _segment(SEQLENS, j, begin_b, begin_tile, end_b, end_tile, capacity, UNIT: gl.constexpr, BLOCK_N: gl.constexpr):
     """Segment j of a part: (sequence b, its length, first key, end key, tiles of BLOCK_N keys). The schedule counts
     in units of UNIT keys (a pair of 64-key tiles, or one 32-key tile: gluon_mla_decode.split_keys); the part's first
     segment starts at unit begin_tile of begin_b, its last ends at unit end_tile of end_b, the others are whole."""
     b = begin_b + j
-    seqlen = gl.load(SEQLENS + b)
+    seqlen = _valid_length(SEQLENS, b, capacity)
     start = begin_tile * UNIT * (b == begin_b).to(gl.int32)
     last_unit = gl.where(b == end_b, end_tile, gl.cdiv(seqlen, UNIT))
     end = gl.minimum(last_unit * UNIT, seqlen)
@@ -841,7 +849,7 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
               bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
               q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
               O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
-              stride_op_s, stride_lse_s, qk_scale, out_scale,
+              capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, UNIT: gl.constexpr, WG: gl.constexpr,
               SLACK: gl.constexpr):
@@ -866,7 +874,8 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
     par = n_seg * 0    # bit k: parity of the loads buffer k's ready barriers completed in earlier segments
     pbase = n_seg * 0  # pairs run in earlier segments
     for j in range(0, n_seg):
-        b, seqlen, start, end, n_tiles = _segment(SEQLENS, j, begin_b, begin_tile, end_b, end_tile, UNIT, BLOCK_N)
+        b, seqlen, start, end, n_tiles = _segment(SEQLENS, j, begin_b, begin_tile, end_b, end_tile, capacity, UNIT,
+                                                  BLOCK_N)
         last_key = seqlen - q_len + rows // num_heads
         m_i = gl.full([BLOCK_H], float("-inf"), gl.float32, layout=row_s)
         l_i = gl.zeros([BLOCK_H], gl.float32, layout=row_s)
@@ -920,8 +929,8 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
         if WG == 0:
             mbarrier.wait(seg_done, j & 1)
             if j + 1 < n_seg:
-                nb, nlen, nstart, nend, nn = _segment(SEQLENS, j + 1, begin_b, begin_tile, end_b, end_tile, UNIT,
-                                                      BLOCK_N)
+                nb, nlen, nstart, nend, nn = _segment(SEQLENS, j + 1, begin_b, begin_tile, end_b, end_tile, capacity,
+                                                      UNIT, BLOCK_N)
                 _issue_segment(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, kv_half_desc, kv_rope_desc,
                                kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, nb, pid_h, rows_per_seq, nstart, nend, nn,
                                BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, PAGED,
@@ -968,7 +977,7 @@ def _handover_barriers():
 def _mla_decode_seesaw_kernel(
     q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc,
     BLOCK_TABLE, SEQLENS, O_PART, LSE_PART, OUT, KV_SCALE,
-    stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len, tokens_per_split,
+    stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len, tokens_per_split, capacity,
     stride_op_b, stride_op_s, stride_lse_b, stride_lse_s,
     qk_scale, out_scale,
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, D_ROPE: gl.constexpr,
@@ -989,11 +998,12 @@ def _mla_decode_seesaw_kernel(
         part = gl.program_id(1)
         parts = gl.num_programs(1)
         begin_b, begin_tile, end_b, end_tile, begin_piece = _part_record(SCHED, part, parts)
-        b, seqlen, start, end, n_tiles = _segment(SEQLENS, 0, begin_b, begin_tile, end_b, end_tile, UNIT, BLOCK_N)
+        b, seqlen, start, end, n_tiles = _segment(SEQLENS, 0, begin_b, begin_tile, end_b, end_tile, capacity, UNIT,
+                                                  BLOCK_N)
     else:
         pid_s = gl.program_id(1)
         b = gl.program_id(2)
-        seqlen = gl.load(SEQLENS + b)
+        seqlen = _valid_length(SEQLENS, b, capacity)
         start = pid_s * tokens_per_split
         end = gl.minimum(start + tokens_per_split, seqlen)
         n_tiles = gl.maximum(gl.cdiv(end - start, BLOCK_N), 0)
@@ -1096,13 +1106,13 @@ def _mla_decode_seesaw_kernel(
                          bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
-                         q_len, stride_op_s, stride_lse_s, qk_scale, out_scale,
+                         q_len, capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
                          PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0, SLACK)),
             (_wg_sched, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
                          bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
-                         q_len, stride_op_s, stride_lse_s, qk_scale, out_scale,
+                         q_len, capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
                          PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 1, SLACK)),
         ], [WG_WARPS], [256])
     else:

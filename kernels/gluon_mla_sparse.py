@@ -50,7 +50,7 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 from .cache import fp8_ds_row_bytes, fp8_ds_views
 from .checks import check_lengths_and_table, check_sparse_indices, require
 from .gluon_mla_seesaw import RESCALE_SLACK, WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
-    _load_q, _recast_q, _wg0, _wg1
+    _load_q, _recast_q, _valid_length, _wg0, _wg1
 from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms, new_launch_key
 from .triton_flash import LOG2E
 from .triton_mla_sparse import _check_sparse
@@ -363,7 +363,7 @@ def _mla_sparse_seesaw_kernel(
     b = bt // q_len
     t_q = bt % q_len
     if HAS_LENS:
-        limit = gl.load(SEQLENS + b)
+        limit = _valid_length(SEQLENS, b, capacity)  # a length past the pool would read past the table row
     else:
         limit = capacity
     start = pid_s * tokens_per_split
@@ -498,7 +498,7 @@ def mla_decode_sparse_gluon(
     plan = cached_plan("mla_decode_sparse_gluon", key, make, q.device)
     if not softmax_scale > 0:  # the message built only when it is raised: a format is host time on every call
         require(False, "softmax_scale", f"must be positive (the kernel folds it into the exponent), got {softmax_scale}")
-    if checks_enabled(check, q.device):
+    if checks_enabled(check, q.device, on_cuda=True):
         check_sparse_indices(indices, cache_seqlens, capacity=plan.capacity)
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)

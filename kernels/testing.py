@@ -15,7 +15,7 @@ from .cache import GQA_BLOCK_SIZE, MLA_BLOCK_SIZE, pack_fp8_ds, quantize_fp8, to
 from .reference import attention_reference, mla_latent_attention_reference, mla_sparse_reference
 
 __all__ = ["rel_error", "MLACase", "make_mla_case", "run_mla_case", "GQACase", "make_gqa_case", "run_gqa_case",
-           "SparseCase", "make_sparse_case", "run_sparse_case"]
+           "SparseCase", "make_sparse_case", "run_sparse_case", "bad_values", "bad_indices", "same_output"]
 
 
 def rel_error(out: torch.Tensor, ref: torch.Tensor) -> float:
@@ -179,3 +179,40 @@ def run_sparse_case(fn, case: SparseCase, poison: bool = True, **kwargs) -> torc
                                    device=case.q.device)
     return fn(case.q, case.kv_cache, case.indices, case.block_table, case.cache_seqlens,
               softmax_scale=case.softmax_scale, kv_lora_rank=case.kv_lora_rank, **kwargs)
+
+
+def bad_values(block_table: torch.Tensor | None, cache_seqlens: torch.Tensor, *, num_blocks: int, capacity: int):
+    """((bad table, bad lengths), (clean table, clean lengths)): out-of-range values a caller might pass -- the first
+    sequence's first block-table entry num_blocks + 10**6, the last sequence's length 1000 past the capacity and its
+    last entry (which it then uses) -7 -- and the same values as the kernels clamp them when value checks are off
+    (entries to [0, num_blocks), lengths to [0, capacity]: triton_flash.valid_page, valid_length). A kernel given the
+    bad values unchecked must neither fault nor differ from its output for the clean ones. Contiguous caches
+    (block_table None): the lengths only."""
+    lens = cache_seqlens.clone()
+    lens[-1] = capacity + 1000
+    clean_lens = lens.clamp(0, capacity)
+    if block_table is None:
+        return (None, lens), (None, clean_lens)
+    table = block_table.clone()
+    table[0, 0] = num_blocks + 10**6
+    table[-1, -1] = -7
+    return (table, lens), (table.clamp(0, num_blocks - 1), clean_lens)
+
+
+def bad_indices(indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(bad, clean) sparse indices: the first query token's first two slots 10**6 (past any sequence) and -5, and
+    the same with both slots -1 (unused), as the sparse kernels mask them when value checks are off."""
+    bad, clean = indices.clone(), indices.clone()
+    bad[0, 0, :2] = torch.tensor([10**6, -5], dtype=indices.dtype)
+    clean[0, 0, :2] = -1
+    return bad, clean
+
+
+def same_output(a: torch.Tensor, b: torch.Tensor) -> float:
+    """0.0 when two outputs are equal element for element (NaN where both are NaN), else the largest difference
+    (inf where only one is NaN)."""
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    both_nan = a.isnan() & b.isnan()
+    diff = (a - b).abs().nan_to_num(nan=float("inf"))
+    return float(torch.where(both_nan, 0.0, diff).max()) if a.numel() else 0.0
+

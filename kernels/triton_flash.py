@@ -20,9 +20,9 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-__all__ = ["LOG2E", "online_softmax_step", "online_softmax_masked", "online_softmax_alpha", "finish", "finish_rows", "tile_pages",
-           "tile_rows", "key_rows", "selected_rows", "load_slices", "load_q_slices", "latent_scores", "latent_pv",
-           "store_slices"]
+__all__ = ["LOG2E", "online_softmax_step", "online_softmax_masked", "online_softmax_alpha", "finish", "finish_rows",
+           "tile_pages", "valid_page", "valid_length", "tile_rows", "key_rows", "selected_rows", "load_slices",
+           "load_q_slices", "latent_scores", "latent_pv", "store_slices"]
 
 LOG2E = 1.4426950408889634
 
@@ -166,7 +166,8 @@ def finish_rows(m_i, l_i, out_scale):
 def tile_pages(bt_row, n0, end, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
     """Block-table entries of the tile of keys [n0, n0 + BLOCK_N): a scalar when the tile sits in one block, one
     entry per block ([BLOCK_N // PAGE_SIZE]) when blocks tile it, else one per key. Keys are clamped to end - 1, so
-    every index stays inside this sequence's table row (past the end the tile's kv loads are masked anyway)."""
+    every index stays inside this sequence's table row (past the end the tile's kv loads are masked anyway). The
+    entries are as stored: :func:`tile_rows` clamps them where it uses them."""
     last = tl.maximum(end - 1, 0)
     if PAGE_SIZE % BLOCK_N == 0:
         pages = tl.load(bt_row + tl.minimum(n0, last) // PAGE_SIZE)
@@ -179,9 +180,31 @@ def tile_pages(bt_row, n0, end, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
 
 
 @triton.jit
-def tile_rows(pages, n0, stride_page, stride_tok, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
-    """Element offsets [BLOCK_N] (int64) of the tile's cache rows from its block-table entries (tile_pages).
-    n0 is a multiple of BLOCK_N (every caller's tiles are: splits are whole tiles, triton_split_kv.plan_splits)."""
+def valid_page(page, num_blocks):
+    """A block-table entry clamped to [0, num_blocks): the dense kernels read the table without a host-side value
+    check on CUDA (checks.py: it costs a host sync), so a bad entry must not address outside the cache (a CUDA
+    fault); the tile it names is read from a wrong but existing block instead. Clamped where the entry is used, not
+    where it is loaded: the loop-carried next tile's entry clamped at its load made the 16-head paged MLA loop spill
+    under Triton 3.6 (895 -> 973 SASS instructions, 2 spill instructions, `python bench/sass_loops.py`); clamped at
+    its use, 897 and none."""
+    return tl.minimum(tl.maximum(page, 0), num_blocks - 1)
+
+
+@triton.jit
+def valid_length(SEQLENS, b, capacity):
+    """Sequence b's key count from cache_seqlens, clamped to [0, capacity] (the keys its cache row or table row
+    holds). Why: on CUDA the wrappers skip the host-synced value check (checks.py), and a length past the capacity
+    would walk past the table row (paged) or into the next sequence's rows and past the cache (contiguous): a CUDA
+    fault for the last sequence. One load and two integer ops a program."""
+    return tl.minimum(tl.maximum(tl.load(SEQLENS + b), 0), capacity)
+
+
+@triton.jit
+def tile_rows(pages, n0, num_blocks, stride_page, stride_tok, PAGE_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Element offsets [BLOCK_N] (int64) of the tile's cache rows from its block-table entries (tile_pages), each
+    clamped to [0, num_blocks) (:func:`valid_page`). n0 is a multiple of BLOCK_N (every caller's tiles are: splits
+    are whole tiles, triton_split_kv.plan_splits)."""
+    pages = valid_page(pages, num_blocks)
     if PAGE_SIZE % BLOCK_N == 0:  # one entry for the whole tile, whose keys are consecutive rows of that block:
         # a scalar base plus an arange, the contiguous cache's form (a per-key `% PAGE_SIZE` cost ~170 SASS
         # instructions a tile and 30% of the time of the 16-head paged decode: docs/kernels-notes.md, issue 14)
@@ -197,9 +220,10 @@ def tile_rows(pages, n0, stride_page, stride_tok, PAGE_SIZE: tl.constexpr, BLOCK
 
 
 @triton.jit
-def key_rows(bt_row, keys, stride_page, stride_tok, PAGE_SIZE: tl.constexpr):
-    """Element offsets (int64) of the cache rows of `keys` (valid keys: the caller clamps), one table load per key."""
-    page = tl.load(bt_row + keys // PAGE_SIZE)
+def key_rows(bt_row, keys, num_blocks, stride_page, stride_tok, PAGE_SIZE: tl.constexpr):
+    """Element offsets (int64) of the cache rows of `keys` (valid keys: the caller clamps), one table load per key,
+    entries clamped to [0, num_blocks) (:func:`valid_page`)."""
+    page = valid_page(tl.load(bt_row + keys // PAGE_SIZE), num_blocks)
     return page.to(tl.int64) * stride_page + (keys % PAGE_SIZE) * stride_tok
 
 
@@ -216,7 +240,7 @@ def selected_rows(IDX_ROW, bt_row, slots, end, limit, num_blocks, PAGE_SIZE: tl.
     idx = tl.where(valid, idx, 0)
     if PAGED:
         page = tl.load(bt_row + idx // PAGE_SIZE, mask=valid, other=0)
-        page = tl.minimum(tl.maximum(page, 0), num_blocks - 1)
+        page = valid_page(page, num_blocks)
     else:
         page = idx // PAGE_SIZE
     return valid, page.to(tl.int64), idx % PAGE_SIZE

@@ -19,7 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_flash import LOG2E, finish, online_softmax_step, tile_pages, tile_rows
+from .triton_flash import LOG2E, finish, online_softmax_step, tile_pages, tile_rows, valid_length
 from .checks import FLOAT_DTYPES, check_lengths_and_table, check_tensor, require
 from .launch import (HOPPER_LIMITS, FastLauncher, SMLimits, cached_plan, checks_enabled, layout_key, new_launch_key,
                      num_sms, resident_programs, sm_limits)
@@ -40,6 +40,8 @@ def _gqa_decode_kernel(
     stride_lse_b, stride_lse_s,
     stride_o_b, stride_o_t, stride_o_h,
     num_q_heads, group, q_len, tokens_per_split,
+    capacity,  # keys a sequence's cache row or table row holds: lengths are clamped to it (triton_flash.valid_length)
+    num_blocks,  # paged: blocks in the cache (table entries clamped below it, triton_flash.valid_page)
     qk_scale,  # softmax_scale * log2(e)
     PAGE_SIZE: tl.constexpr,
     PAGED: tl.constexpr,
@@ -53,7 +55,7 @@ def _gqa_decode_kernel(
     row0 = (tl.program_id(0) % ROW_BLOCKS) * BLOCK_H
     pid_s = tl.program_id(1)
     b = tl.program_id(2)
-    seqlen = tl.load(SEQLENS + b)
+    seqlen = valid_length(SEQLENS, b, capacity)
     start = pid_s * tokens_per_split
     end = tl.minimum(start + tokens_per_split, seqlen)
 
@@ -78,8 +80,8 @@ def _gqa_decode_kernel(
         offs_n = n0 + tl.arange(0, BLOCK_N)
         n_ok = offs_n < end
         if PAGED:
-            k_tok = tile_rows(pages_nxt, n0, stride_k_page, stride_k_tok, PAGE_SIZE, BLOCK_N)
-            v_tok = tile_rows(pages_nxt, n0, stride_v_page, stride_v_tok, PAGE_SIZE, BLOCK_N)
+            k_tok = tile_rows(pages_nxt, n0, num_blocks, stride_k_page, stride_k_tok, PAGE_SIZE, BLOCK_N)
+            v_tok = tile_rows(pages_nxt, n0, num_blocks, stride_v_page, stride_v_tok, PAGE_SIZE, BLOCK_N)
             pages_nxt = tile_pages(bt_row, n0 + BLOCK_N, end, PAGE_SIZE, BLOCK_N)
         else:
             k_tok = b.to(tl.int64) * stride_k_page + offs_n * stride_k_tok
@@ -316,7 +318,7 @@ class _GQAPlan:
             sp = (*self.o_part.stride()[:3], *self.lse_part.stride()[:2])
         self.ints = (q.stride(0), q.stride(1), q.stride(2), *k_cache.stride()[:3], *v_cache.stride()[:3], stride_bt,
                      *sp)
-        self.tail = (Hq, group, s_q, tokens_per_split)
+        self.tail = (Hq, group, s_q, tokens_per_split, self.capacity, k_cache.shape[0])
         self.consts = (self.page_size, paged, D, t.block_h, cfg.block_n, self.single, t.row_blocks)
         self.options = dict(num_warps=cfg.num_warps, num_stages=t.num_stages)
 

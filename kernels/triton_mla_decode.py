@@ -42,7 +42,7 @@ import triton
 import triton.language as tl
 
 from .triton_flash import LOG2E, finish, finish_rows, key_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
-    online_softmax_alpha, online_softmax_step, store_slices, tile_pages, tile_rows
+    online_softmax_alpha, online_softmax_step, store_slices, tile_pages, tile_rows, valid_length, valid_page
 from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs
 from .launch import (HOPPER_LIMITS, FastLauncher, SMLimits, cached_plan, checks_enabled, layout_key, new_launch_key,
                      num_sms, resident_programs, sm_limits)
@@ -55,7 +55,7 @@ __all__ = ["MLADecodeConfig", "mla_decode_triton", "default_mla_config", "mla_nu
 
 @triton.jit
 def _attend(Q, KV, BLOCK_TABLE, b, t, h, row_ok, last_key, start, end, vh,
-            stride_q_b, stride_q_t, stride_q_h, stride_kv_page, stride_kv_tok, stride_bt_b, qk_scale,
+            stride_q_b, stride_q_t, stride_q_h, stride_kv_page, stride_kv_tok, stride_bt_b, num_blocks, qk_scale,
             PAGE_SIZE: tl.constexpr, PAGED: tl.constexpr, D_LAT: tl.constexpr, D_ROPE: tl.constexpr,
             BLOCK_H: tl.constexpr, BLOCK_N: tl.constexpr, SPLIT_V: tl.constexpr, PREFETCH: tl.constexpr,
             NS: tl.constexpr, DUAL: tl.constexpr):
@@ -101,7 +101,7 @@ def _attend(Q, KV, BLOCK_TABLE, b, t, h, row_ok, last_key, start, end, vh,
         offs_n = n0 + tl.arange(0, BLOCK_N)
         n_ok = offs_n < end
         if PAGED:
-            tok = tile_rows(pages_nxt, n0, stride_kv_page, stride_kv_tok, PAGE_SIZE, BLOCK_N)
+            tok = tile_rows(pages_nxt, n0, num_blocks, stride_kv_page, stride_kv_tok, PAGE_SIZE, BLOCK_N)
             pages_nxt = tile_pages(bt_row, n0 + BLOCK_N, end, PAGE_SIZE, BLOCK_N)
         else:
             tok = b.to(tl.int64) * stride_kv_page + offs_n * stride_kv_tok
@@ -119,9 +119,10 @@ def _attend(Q, KV, BLOCK_TABLE, b, t, h, row_ok, last_key, start, end, vh,
         if PREFETCH:  # next tile's rows, clamped to the last valid key (a prefetch of a bad address could fault)
             nxt = tl.minimum(offs_n + BLOCK_N, end - 1)
             if PAGED and PAGE_SIZE % BLOCK_N == 0:  # the next tile's block, loaded above
-                ntok = pages_nxt.to(tl.int64) * stride_kv_page + (nxt % PAGE_SIZE) * stride_kv_tok
+                ntok = (valid_page(pages_nxt, num_blocks).to(tl.int64) * stride_kv_page
+                        + (nxt % PAGE_SIZE) * stride_kv_tok)
             elif PAGED:
-                ntok = key_rows(bt_row, nxt, stride_kv_page, stride_kv_tok, PAGE_SIZE)
+                ntok = key_rows(bt_row, nxt, num_blocks, stride_kv_page, stride_kv_tok, PAGE_SIZE)
             else:
                 ntok = b.to(tl.int64) * stride_kv_page + nxt * stride_kv_tok
             lines = tl.minimum(tl.arange(0, 16) * (128 // KV.dtype.element_ty.primitive_bitwidth * 8),
@@ -197,6 +198,8 @@ def _mla_decode_kernel(
     stride_lse_b, stride_lse_s,
     stride_o_b, stride_o_t, stride_o_h,
     num_heads, q_len, tokens_per_split,
+    capacity,  # keys a sequence's cache row (contiguous) or table row (paged) holds: lengths are clamped to it
+    num_blocks,  # paged: blocks in the cache (table entries are clamped below it); contiguous: unused
     qk_scale,  # softmax_scale * log2(e) * kv_scale (kv_scale from KV_SCALE when SCALE_PTR)
     out_scale,  # kv_scale (likewise)
     PAGE_SIZE: tl.constexpr,
@@ -238,7 +241,7 @@ def _mla_decode_kernel(
         qk_scale = qk_scale * ks
         out_scale = out_scale * ks
     if not SCHEDULED:
-        seqlen = tl.load(SEQLENS + b)
+        seqlen = valid_length(SEQLENS, b, capacity)
         start = pid_s * tokens_per_split
         end = tl.minimum(start + tokens_per_split, seqlen)
 
@@ -250,7 +253,7 @@ def _mla_decode_kernel(
         last_key = seqlen - q_len + t  # causal limit of each row (inclusive)
         a0, a1, a2, a3, m_i, l_i = _attend(
             Q, KV, BLOCK_TABLE, b, t, h, row_ok, last_key, start, end, vh, stride_q_b, stride_q_t, stride_q_h,
-            stride_kv_page, stride_kv_tok, stride_bt_b, qk_scale,
+            stride_kv_page, stride_kv_tok, stride_bt_b, num_blocks, qk_scale,
             PAGE_SIZE, PAGED, D_LAT, D_ROPE, BLOCK_H, BLOCK_N, SPLIT_V, PREFETCH, NS, DUAL)
         _store(OUT, O_PART, LSE_PART, a0, a1, a2, a3, m_i, l_i, out_scale, b, t, h, rows, row_ok, vh, pid_s,
                SINGLE_SPLIT, stride_op_b, stride_op_s, stride_op_r, stride_lse_b, stride_lse_s, stride_o_b,
@@ -265,13 +268,13 @@ def _mla_decode_kernel(
         begin_piece = tl.load(SCHED + 4 * parts + part)
         for i in range(0, end_b + 1 - begin_b):  # the part's segments, one sequence each
             b = begin_b + i  # a tensor under the interpreter too (a range's index is a Python int there)
-            seqlen = tl.load(SEQLENS + b)
+            seqlen = valid_length(SEQLENS, b, capacity)
             first = i == 0
             start = tl.where(first, begin_tile, 0) * BLOCK_N
             end = tl.minimum(tl.where(b == end_b, end_tile, tl.cdiv(seqlen, BLOCK_N)) * BLOCK_N, seqlen)
             a0, a1, a2, a3, m_i, l_i = _attend(
                 Q, KV, BLOCK_TABLE, b, t, h, row_ok, seqlen - q_len + t, start, end, vh, stride_q_b, stride_q_t,
-                stride_q_h, stride_kv_page, stride_kv_tok, stride_bt_b, qk_scale,
+                stride_q_h, stride_kv_page, stride_kv_tok, stride_bt_b, num_blocks, qk_scale,
                 PAGE_SIZE, PAGED, D_LAT, D_ROPE, BLOCK_H, BLOCK_N, SPLIT_V, PREFETCH, NS, DUAL)
             slot = tl.load(SEQ_INFO + 2 * b) + tl.where(first, begin_piece, 0)
             direct = tl.load(SEQ_INFO + 2 * b + 1) == 0  # the sequence is whole in this part
@@ -449,7 +452,7 @@ def compile_sm90(d_lat: int, d_rope: int, block_h: int, block_n: int, num_warps:
     names = _mla_decode_kernel.arg_names
     pointers = dict(zip(names[:8], ["*bf16", "*bf16", "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32"]))
     pointers |= {"SCHED": "*i32", "SEQ_INFO": "*i32"}
-    sig = pointers | {n: "i32" for n in names[8:25]} | {"qk_scale": "fp32", "out_scale": "fp32"}
+    sig = pointers | {n: "i32" for n in names[8:names.index("qk_scale")]} | {"qk_scale": "fp32", "out_scale": "fp32"}
     consts = dict(PAGE_SIZE=64 if paged else 1, PAGED=paged, D_LAT=d_lat, D_ROPE=d_rope, BLOCK_H=block_h,
                   BLOCK_N=block_n, SINGLE_SPLIT=False, SPLIT_V=1, PREFETCH=False, SCALE_PTR=False, NS=0, DUAL=False,
                   SCHEDULED=scheduled)
@@ -482,7 +485,8 @@ def mla_decode_triton(
     (a float, or a 1-element float32 tensor read by the kernel: no host sync). cache_seqlens [B] int32 (None: all
     S). max_seqlen bounds the lengths for the split heuristic without a host sync (default: the cache's capacity).
     Returns [B, s_q, H, r] in q.dtype. Bad input: one KernelInputError (ValueError) naming the argument; `check`:
-    value checks of lengths and table entries (checks.py; default on for CPU tensors, off on CUDA).
+    value checks of lengths and table entries (checks.py; default on for CPU tensors, off on CUDA, where the kernel
+    clamps lengths to the capacity and table entries to the cache: no fault).
 
     schedule: a triton_schedule.mla_decode_schedule() object: the work is then cut by the lengths themselves
     (schedule.py: G parts of about equal load, crossing sequence boundaries) instead of into num_splits chunks a
@@ -574,7 +578,7 @@ class _MLAPlan:
                 sp = (*self.o_part.stride()[:3], *self.lse_part.stride()[:2])
         self.ints = (q.stride(0), q.stride(1), q.stride(2), kv_cache.stride(0), kv_cache.stride(1), self.stride_bt,
                      *sp)
-        self.tail = (H, s_q, tokens_per_split)
+        self.tail = (H, s_q, tokens_per_split, self.capacity, kv_cache.shape[0])
         prefetch = cfg.prefetch_l2 and dev.type == "cuda"  # inline PTX: not under the CPU interpreter
         ns = fp8_slices(r, cfg.split_v, cfg.fp8_mode) if is_fp8 else 0
         self.consts = (self.page_size, paged, r, Dk - r, block_h, cfg.block_n, self.single, cfg.split_v, prefetch)
@@ -595,7 +599,7 @@ class _MLAPlan:
         lse_part = self.lse_part if self.lse_part is not None else out
         bt = block_table if block_table is not None else lens  # unused pointer
         if self.sched_shape is not None:
-            sched, seqs = schedule.tensors(self.sched_shape, lens)
+            sched, seqs = schedule.tensors(self.sched_shape, lens, self.capacity)
         else:
             sched = seqs = lens  # unused pointers
         args = (q, kv_cache, bt, lens, o_part, lse_part, out, scale_t if scale_t is not None else lens,

@@ -29,8 +29,9 @@ Algorithm (the dense kernel's, with a gather in place of a contiguous tile):
     docs/kernels-notes.md, follow-up 3).
   * Online softmax in base 2 (triton_flash.online_softmax_masked); splits merged by triton_split_kv.combine_splits.
 
-Out-of-range indices: clamped and masked in the kernel (never a fault). With `check` on (checks.py: default on CPU
-tensors, `check=True` or MLACALC_KERNEL_CHECKS=1 on CUDA) the wrapper raises a ValueError for them instead.
+Out-of-range indices: clamped and masked in the kernel (never a fault). With `check` on (checks.py: the default
+outside CUDA graph capture; `check=False` or MLACALC_KERNEL_CHECKS=0 turn it off, saving a host sync a call) the
+wrapper raises a ValueError for them first.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from .checks import FLOAT_DTYPES, check_lengths_and_table, check_mla_inputs, che
     require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms, new_launch_key
 from .triton_flash import LOG2E, finish, finish_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
-    online_softmax_alpha, online_softmax_masked, selected_rows, store_slices
+    online_softmax_alpha, online_softmax_masked, selected_rows, store_slices, valid_length
 from .triton_mla_decode import FP8_MODES
 from .triton_split_kv import combine_splits, plan_splits
 
@@ -90,7 +91,7 @@ def _mla_sparse_kernel(
     bt_id = tl.program_id(2)  # b * q_len + t
     b = bt_id // q_len
     t = bt_id % q_len
-    limit = tl.load(SEQLENS + b) if HAS_LENS else capacity
+    limit = valid_length(SEQLENS, b, capacity) if HAS_LENS else capacity  # past the pool: past the table row
     start = pid_s * tokens_per_split
     end = tl.minimum(start + tokens_per_split, topk)
 
@@ -284,7 +285,7 @@ def mla_decode_sparse(
                            config=config)
 
     plan = cached_plan("mla_decode_sparse", key, make, q.device)
-    if checks_enabled(check, q.device):
+    if checks_enabled(check, q.device, on_cuda=True):
         check_sparse_indices(indices, cache_seqlens, capacity=plan.capacity)
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity)

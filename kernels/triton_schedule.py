@@ -42,15 +42,17 @@ _BIG = tl.constexpr(1 << 30)
 
 
 @triton.jit
-def _schedule_kernel(SEQLENS, PARTS, SEQS, B, num_parts, overhead, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
-                     PARTS_P2: tl.constexpr):
-    """One program. SEQLENS [B] int32 -> PARTS [5, num_parts], SEQS [B, 2] int32 (schedule.py's records)."""
+def _schedule_kernel(SEQLENS, PARTS, SEQS, B, num_parts, overhead, capacity, BLOCK_N: tl.constexpr,
+                     CHUNK: tl.constexpr, PARTS_P2: tl.constexpr):
+    """One program. SEQLENS [B] int32 -> PARTS [5, num_parts], SEQS [B, 2] int32 (schedule.py's records). Lengths
+    are clamped to `capacity`, as the decode kernels clamp them (triton_flash.valid_length): a length past it would
+    overflow the int32 cells the plan bounded by capacity (MAX_CELLS)."""
     offs = tl.arange(0, CHUNK)
     total = 0
     for c0 in range(0, B, CHUNK):
         b = c0 + offs
         ok = b < B
-        L = tl.load(SEQLENS + b, mask=ok, other=0)
+        L = tl.minimum(tl.load(SEQLENS + b, mask=ok, other=0), capacity)
         n = tl.maximum(tl.cdiv(tl.maximum(L, 0), BLOCK_N), 1)
         total += tl.sum(tl.where(ok, n + overhead, 0), 0)
     P = tl.maximum(tl.cdiv(total, num_parts), 1)
@@ -67,7 +69,7 @@ def _schedule_kernel(SEQLENS, PARTS, SEQS, B, num_parts, overhead, BLOCK_N: tl.c
     for c0 in range(0, B, CHUNK):
         b = c0 + offs
         ok = b < B
-        L = tl.load(SEQLENS + b, mask=ok, other=0)
+        L = tl.minimum(tl.load(SEQLENS + b, mask=ok, other=0), capacity)
         n = tl.maximum(tl.cdiv(tl.maximum(L, 0), BLOCK_N), 1)
         cost = tl.where(ok, n + overhead, 0)
         s = cells + tl.cumsum(cost, 0) - cost + overhead
@@ -110,14 +112,15 @@ def schedule_chunk(parts_p2: int) -> int:
 
 
 def fill_schedule(cache_seqlens: torch.Tensor, parts: torch.Tensor, seqs: torch.Tensor, *, block_n: int,
-                  overhead: int) -> None:
-    """Launch the schedule program: cache_seqlens [B] int32 -> parts [5, G], seqs [B, 2] int32 (in place)."""
+                  overhead: int, capacity: int = 2**31 - 1) -> None:
+    """Launch the schedule program: cache_seqlens [B] int32 (each clamped to `capacity` keys, the cache's) ->
+    parts [5, G], seqs [B, 2] int32 (in place)."""
     G = parts.shape[1]
     B = cache_seqlens.shape[0]
-    key = ("schedule", B, G, block_n, overhead, cache_seqlens.device)
+    key = ("schedule", B, G, block_n, overhead, capacity, cache_seqlens.device)
     p2 = triton.next_power_of_2(G)
-    _LAUNCH_SCHEDULE(key, (1, 1, 1), (cache_seqlens, parts, seqs, B, G, overhead, block_n, schedule_chunk(p2), p2),
-                     num_warps=SCHEDULE_WARPS)
+    _LAUNCH_SCHEDULE(key, (1, 1, 1), (cache_seqlens, parts, seqs, B, G, overhead, capacity, block_n,
+                                      schedule_chunk(p2), p2), num_warps=SCHEDULE_WARPS)
 
 
 class MLADecodeSchedule:
@@ -136,16 +139,19 @@ class MLADecodeSchedule:
     def filled(self) -> bool:
         return self.shape is not None
 
-    def tensors(self, shape: tuple, cache_seqlens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(parts, seqs) for a launch of `shape` (B, G, block_n, overhead, device): filled from cache_seqlens on the
-        first call, as they are on later ones; a different shape is one KernelInputError."""
+    def tensors(self, shape: tuple, cache_seqlens: torch.Tensor, capacity: int = 2**31 - 1
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(parts, seqs) for a launch of `shape` (B, G, block_n, overhead, device): filled from cache_seqlens (each
+        clamped to the cache's `capacity` keys) on the first call, as they are on later ones; a different shape is
+        one KernelInputError."""
         if shape is self.shape:  # the plan that filled it passes the same tuple: the call of every later layer
             return self.parts, self.seqs
         if self.shape is None:
             B, G, block_n, overhead, device = shape
             self.parts = torch.empty((5, G), dtype=torch.int32, device=device)
             self.seqs = torch.empty((B, 2), dtype=torch.int32, device=device)
-            fill_schedule(cache_seqlens, self.parts, self.seqs, block_n=block_n, overhead=overhead)
+            fill_schedule(cache_seqlens, self.parts, self.seqs, block_n=block_n, overhead=overhead,
+                          capacity=capacity)
             self.shape = shape
         elif shape != self.shape:
             raise KernelInputError("schedule", f"filled for (batch, parts, block_n, overhead, device) = {self.shape}, "

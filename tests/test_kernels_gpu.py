@@ -623,6 +623,70 @@ def test_sparse_out_of_range_index_is_a_value_error_with_check_and_masked_withou
     assert torch.isfinite(out).all()
 
 
+# ------------------------------------------------------------------ out-of-range values, unchecked
+
+BAD_DENSE = [  # (impl, heads, paged, fp8): every kernel family auto picks, and the Triton kernel at 64+ heads
+    ("auto", 16, True, False), ("auto", 16, False, False), ("auto", 64, True, False), ("auto", 128, True, False),
+    ("auto", 128, False, False), ("auto", 64, True, True), ("auto", 16, True, True), ("triton", 128, True, False),
+    ("auto", 32, True, False),
+]
+
+
+@pytest.mark.parametrize("impl,heads,paged,fp8", BAD_DENSE)
+def test_dense_out_of_range_values_unchecked_neither_fault_nor_differ(impl, heads, paged, fp8):
+    """Dense decode on CUDA runs without value checks by default (no host sync). A block-table entry past the pool
+    and a negative one, and a length past the capacity, must then give no CUDA fault; the sequences with good values
+    keep their output, and the Triton kernel's whole output is that of the same call with the values clamped
+    (testing.bad_values; the Gluon kernel's TMA copies read zeros for a block past the pool instead of the clamped
+    block). With check=True they are one ValueError."""
+    from mlacalc.kernels.decode import _auto_impl, mla_decode
+    from mlacalc.kernels.testing import bad_values, run_mla_case, same_output
+
+    case = _mla(lens=[1, 63, 64, 65, 4097], heads=heads, paged=paged, fp8=fp8, seed=11)
+    pool = case.kv_cache.shape[0]
+    capacity = case.block_table.shape[1] * case.kv_cache.shape[1] if paged else case.kv_cache.shape[1]
+    (bt, lens), (clean_bt, clean_lens) = bad_values(case.block_table, case.cache_seqlens, num_blocks=pool,
+                                                    capacity=capacity)
+    outs = []
+    for table, L in ((bt, lens), (clean_bt, clean_lens)):
+        case.block_table, case.cache_seqlens = table, L
+        outs.append(run_mla_case(lambda *a, **k: mla_decode(*a, impl=impl, **k), case))  # default: unchecked
+        torch.cuda.synchronize()  # a fault surfaces here
+    assert same_output(outs[0][1:-1], outs[1][1:-1]) == 0.0  # sequences 1-3: good table entries and lengths
+    if impl == "triton" or _auto_impl(case.q, case.kv_cache, bt, 512, case.kv_scale, {}) == "triton":
+        assert same_output(*outs) == 0.0
+    case.block_table, case.cache_seqlens = bt, lens
+    with pytest.raises(ValueError, match="^(cache_seqlens|block_table):"):
+        run_mla_case(lambda *a, **k: mla_decode(*a, impl=impl, **k), case, check=True)
+
+
+@pytest.mark.parametrize("heads,fp8_ds", [(16, False), (128, False), (128, True)])
+def test_sparse_out_of_range_values_are_a_value_error_by_default(heads, fp8_ds):
+    """Sparse decode runs its value checks on CUDA by default (outside graph capture): an index past the sequence
+    is one ValueError; unchecked (check=False) bad indices, table entries and lengths are masked and clamped, and
+    the output equals that of the clamped values (Triton kernel at 16 heads, Gluon at 128)."""
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.testing import bad_indices, bad_values, make_sparse_case, run_sparse_case, same_output
+
+    case = make_sparse_case([300, 4000, 65], heads=heads, topk=2048, fp8_ds=fp8_ds, device="cuda", seed=heads)
+    run = lambda *a, **k: mla_decode(a[0], a[1], a[4], a[3], indices=a[2], **k)  # noqa: E731 (sparse argument order)
+    bad_idx, clean_idx = bad_indices(case.indices)
+    good_idx = case.indices
+    case.indices = bad_idx
+    with pytest.raises(ValueError, match="^indices:"):
+        run_sparse_case(run, case)
+    case.indices = good_idx
+    capacity = case.block_table.shape[1] * case.kv_cache.shape[1]
+    (bt, lens), (clean_bt, clean_lens) = bad_values(case.block_table, case.cache_seqlens,
+                                                    num_blocks=case.kv_cache.shape[0], capacity=capacity)
+    outs = []
+    for table, L, idx in ((bt, lens, bad_idx), (clean_bt, clean_lens, clean_idx)):
+        case.block_table, case.cache_seqlens, case.indices = table, L, idx
+        outs.append(run_sparse_case(run, case, check=False))
+        torch.cuda.synchronize()
+    assert same_output(*outs) == 0.0
+
+
 # ------------------------------------------------------------------ cached plans and direct launches
 
 @pytest.mark.parametrize("impl,heads,paged", [("triton", 16, True), ("triton", 128, False), ("auto", 128, True),

@@ -160,7 +160,75 @@ CASES = {
     "sched_via_mla_decode_reused": ("mla_sched", dict(lens=[5, 300, 1, 90], heads=16, r=64, dr=16,
                                                       dtype="float16", paged=True, block_size=64), 1e-2, None, 5,
                                     "entry_twice"),
+    # out-of-range values with the value checks off (the CUDA default for dense decode): a block-table entry past
+    # the pool and one negative, a length past the capacity, sparse indices past the sequence and below -1. Each
+    # kernel clamps them (triton_flash.valid_page / valid_length, selected_rows), so it neither faults (the
+    # interpreter would read far outside the cache) nor differs from its output for the clamped values
+    # (err = the largest difference of the two outputs: testing.same_output)
+    "bad_values_mla_paged": ("bad_mla", dict(lens=[1, 63, 64, 65, 130], heads=8, r=64, dr=16, dtype="float16",
+                                             paged=True, block_size=16), 1e-12),
+    "bad_values_mla_paged64_prefetch_tile": ("bad_mla", dict(lens=[3, 70, 130], heads=32, r=64, dr=16,
+                                                             dtype="float16", paged=True, block_size=64), 1e-12),
+    "bad_values_mla_contiguous": ("bad_mla", dict(lens=[1, 63, 64, 65], heads=8, r=64, dr=16, dtype="float16"),
+                                  1e-12),
+    "bad_values_mla_fp8_paged": ("bad_mla", dict(lens=[1, 65, 200], heads=4, r=32, dr=16, dtype="float32",
+                                                 fp8=True, paged=True, block_size=32), 1e-12),
+    "bad_values_mla_sched_paged": ("bad_mla_sched", dict(lens=[0, 1, 63, 64, 65, 300, 2, 129], heads=8, r=64, dr=16,
+                                                         dtype="float16", paged=True, block_size=16), 1e-12),
+    "bad_values_gqa_paged": ("bad_gqa", dict(lens=[1, 64, 65, 300], heads=4, kv_heads=2, head_dim=16,
+                                             dtype="float16", paged=True, block_size=64), 1e-12),
+    "bad_values_gqa_contiguous": ("bad_gqa", dict(lens=[1, 63, 64, 65], heads=8, kv_heads=2, head_dim=32,
+                                                  dtype="float16"), 1e-12),
+    "bad_values_sparse": ("bad_sparse", dict(lens=[1, 40, 200], heads=8, s_q=2, topk=48, r=64, dr=16,
+                                             dtype="float16", block_size=16), 1e-12),
 }
+
+
+def _bad_values_error(family: str, kw: dict) -> float:
+    """A kernel run unchecked (check=False) on out-of-range table entries, lengths and (sparse) indices, against the
+    same kernel on the values clamped as it clamps them: the largest difference of the outputs (0 expected)."""
+    from mlacalc.kernels import launch, testing
+    from mlacalc.kernels.triton_gqa_decode import gqa_decode_triton
+    from mlacalc.kernels.triton_mla_decode import mla_decode_triton
+    from mlacalc.kernels.triton_mla_sparse import mla_decode_sparse
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    if family == "bad_sparse":
+        case = testing.make_sparse_case(seed=5, **kw)
+        capacity = case.block_table.shape[1] * case.kv_cache.shape[1]
+        (bt, lens), (clean_bt, clean_lens) = testing.bad_values(case.block_table, case.cache_seqlens,
+                                                                num_blocks=case.kv_cache.shape[0], capacity=capacity)
+        bad_idx, clean_idx = testing.bad_indices(case.indices)
+        outs = []
+        for table, L, idx in ((bt, lens, bad_idx), (clean_bt, clean_lens, clean_idx)):
+            case.block_table, case.cache_seqlens, case.indices = table, L, idx
+            outs.append(testing.run_sparse_case(mla_decode_sparse, case, check=False))
+        return testing.same_output(*outs)
+    if family == "bad_gqa":
+        case = testing.make_gqa_case(seed=5, **kw)
+        paged = case.block_table is not None
+        capacity = case.block_table.shape[1] * case.k_cache.shape[1] if paged else case.k_cache.shape[1]
+        run, cache = testing.run_gqa_case, case.k_cache
+        fn = gqa_decode_triton
+    else:
+        case = testing.make_mla_case(seed=5, **kw)
+        paged = case.block_table is not None
+        capacity = case.block_table.shape[1] * case.kv_cache.shape[1] if paged else case.kv_cache.shape[1]
+        run, cache = testing.run_mla_case, case.kv_cache
+        fn = mla_decode_triton
+    (bt, lens), (clean_bt, clean_lens) = testing.bad_values(case.block_table, case.cache_seqlens,
+                                                            num_blocks=cache.shape[0], capacity=capacity)
+    outs = []
+    for table, L in ((bt, lens), (clean_bt, clean_lens)):
+        case.block_table, case.cache_seqlens = table, L
+        extra = {"schedule": mla_decode_schedule()} if family == "bad_mla_sched" else {}
+        if family == "bad_mla_sched":
+            launch._SMS[("cpu", None)] = 5
+            launch.plan_cache("mla_decode_triton").clear()
+        outs.append(run(fn, case, check=False, **extra))
+        launch._SMS.pop(("cpu", None), None)
+        launch.plan_cache("mla_decode_triton").clear()
+    return testing.same_output(*outs)
 
 
 def _run_case(name: str) -> dict:
@@ -176,6 +244,8 @@ def _run_case(name: str) -> dict:
     if family == "schedule":
         return {"err": _schedule_mismatches(**kw), "bound": bound}
     kw = dict(kw, dtype=getattr(torch, kw["dtype"]))
+    if family.startswith("bad_"):
+        return {"err": _bad_values_error(family, kw), "bound": bound}
     if family == "mla_sched":
         return {"err": _scheduled_error(kw, *rest), "bound": bound}
     if family in ("sparse", "sparse_entry"):

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The twenty-fifth session's first call: out-of-range values unchecked (the kernels now clamp lengths to the
+# capacity and block-table entries to the pool: triton_flash.valid_length / valid_page, the Gluon kernels'
+# _valid_length; sparse decode checks its values by default on CUDA), then issue 14's benchmark with those kernels.
+# 1. the new GPU tests (test_*out_of_range_values*), then the MLA, sparse and Gluon GPU tests, while FlashMLA builds;
+# 2. `mlacalc bench kernels --peers --json` (FlashMLA beside): did the clamps cost time (16-head paged: the Triton
+#    loop went 895 -> 897 SASS instructions under Triton 3.6, python bench/sass_loops.py)?
+# Files under $OUT: run.log, pytest_bad.txt, pytest.txt, kernels.json.
+#     run(command="bash bench/session_bi_gpu.sh", carry=[".peers"], timeout_s=600)
+set -u
+. bench/device_lib.sh
+begin_run || exit 1
+timeout 120 python3 -m pytest -q -m gpu -p no:cacheprovider -k "out_of_range" tests/test_kernels_gpu.py \
+  > "$OUT/pytest_bad.txt" 2>&1
+echo "pytest (out of range) exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_bad.txt")" | tee -a "$LOG"
+grep -E "^(FAILED|ERROR)" "$OUT/pytest_bad.txt" | head -20 | tee -a "$LOG"
+kernel_gpu_tests $(( 270 - SECONDS ))
+grep -E "^(FAILED|ERROR)" "$OUT/pytest.txt" | head -20 | tee -a "$LOG"
+finish_flashmla_build "$W/flashmla_build.log" "$LOG"
+bench_peers $(( 585 - SECONDS ))
+python3 - "$OUT/kernels.json" <<'PY' | tee -a "$LOG"
+import json, sys
+try:
+    print(json.dumps(json.load(open(sys.argv[1])).get("summary"), indent=1))
+except Exception as e:  # noqa: BLE001 - the log says what is missing
+    print("no summary:", e)
+PY
+echo "total ${SECONDS} s"
