@@ -30,6 +30,40 @@ def _visible(cache_seqlens, s_q: int, S: int, device) -> torch.Tensor:
     return j[None, None, :] <= last[:, :, None]
 
 
+def _check_eager(q, kv_cache, cache_seqlens, block_table, kv_lora_rank, kv_scale, max_seqlen, check) -> None:
+    """The kernels' input checks (checks.check_mla_inputs) with what eager allows beyond them: any latent and RoPE
+    widths, int64 lengths; value checks as launch.checks_enabled says."""
+    from .checks import FLOAT_DTYPES, FP8_DTYPES, check_lengths_and_table, check_tensor, require
+    from .launch import checks_enabled
+
+    check_tensor(q, "q", dim=4, dtypes=FLOAT_DTYPES, last_contiguous=False)
+    B, s_q, H, Dk = q.shape
+    require(isinstance(kv_lora_rank, int) and 0 < kv_lora_rank <= Dk, "kv_lora_rank",
+            f"{kv_lora_rank!r} must be an int of at most q's last dim {Dk}")
+    check_tensor(kv_cache, "kv_cache", dim=3, dtypes=FLOAT_DTYPES + FP8_DTYPES, device=q.device,
+                 last_contiguous=False)
+    require(kv_cache.shape[-1] == Dk, "kv_cache", f"last dim {kv_cache.shape[-1]}, expected q's {Dk}")
+    lens_dtypes = (torch.int32, torch.int64)
+    if block_table is None:
+        require(kv_cache.shape[0] == B, "kv_cache", f"contiguous cache has {kv_cache.shape[0]} sequences, q has {B} "
+                                                    "(a paged cache needs block_table)")
+        capacity = kv_cache.shape[1]
+    else:
+        check_tensor(block_table, "block_table", dim=2, dtypes=lens_dtypes, device=q.device, shape=(B, None),
+                     last_contiguous=False)
+        capacity = block_table.shape[1] * kv_cache.shape[1]
+    if cache_seqlens is not None:
+        check_tensor(cache_seqlens, "cache_seqlens", dim=1, dtypes=lens_dtypes, device=q.device, shape=(B,),
+                     last_contiguous=False)
+    if max_seqlen is not None:
+        require(isinstance(max_seqlen, int) and max_seqlen >= 1, "max_seqlen", f"{max_seqlen!r}: expected an int >= 1")
+    if kv_cache.dtype in FP8_DTYPES:
+        require(kv_scale is not None, "kv_scale", "an fp8 cache needs kv_scale (float or a 1-element tensor)")
+    if checks_enabled(check, q.device):
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0],
+                                page_size=kv_cache.shape[1] if block_table is not None else 1, capacity=capacity)
+
+
 def mla_decode_eager(
     q: torch.Tensor,
     kv_cache: torch.Tensor,
@@ -42,9 +76,12 @@ def mla_decode_eager(
     max_seqlen: int | None = None,
     check: bool | None = None,
 ) -> torch.Tensor:
-    """Absorbed MLA decode in plain PyTorch (`check` is accepted for the common signature and ignored). q [B, s_q, H, r+dr]; kv_cache contiguous [B, S, r+dr] or paged
+    """Absorbed MLA decode in plain PyTorch. q [B, s_q, H, r+dr]; kv_cache contiguous [B, S, r+dr] or paged
     [num_blocks, block, r+dr] with block_table; cache_seqlens [B] (None: every sequence fills S, or max_seqlen).
-    Returns [B, s_q, H, r] in q.dtype."""
+    Returns [B, s_q, H, r] in q.dtype. Bad shapes and dtypes are one KernelInputError; `check` as the kernels'
+    (value checks of lengths and table entries: default on CPU, off on CUDA, where PyTorch's own indexing keeps a bad
+    value from faulting)."""
+    _check_eager(q, kv_cache, cache_seqlens, block_table, kv_lora_rank, kv_scale, max_seqlen, check)
     B, s_q, H, Dk = q.shape
     kv = from_paged(kv_cache, block_table) if block_table is not None else kv_cache
     S = max_seqlen if max_seqlen is not None else kv.shape[1]

@@ -312,6 +312,52 @@ def test_bad_mla_input_raises_one_value_error_naming_the_argument(case):
     assert isinstance(exc.value, KernelInputError) and exc.value.arg == arg
 
 
+def _bad_eager_calls():
+    """What the eager path refuses too (it takes int64 lengths and tables, strided last dims, any widths)."""
+    q, kv, lens, _ = _mla_inputs()
+    qp, pool, lensp, bt = _mla_inputs(paged=True)
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64)
+    return [
+        ("q", (q.to(torch.int32), kv, lens, None), kw),
+        ("q", (q[0], kv, lens, None), kw),
+        ("kv_cache", (q, kv[..., :70], lens, None), kw),
+        ("kv_cache", (q, kv.to(torch.int8), lens, None), kw),
+        ("kv_cache", (q, kv[:1], lens, None), kw),
+        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), kw),
+        ("cache_seqlens", (q, kv, lens[:1], None), kw),
+        ("cache_seqlens", (q, kv, lens.float(), None), kw),
+        ("block_table", (qp, pool, lensp, bt[:1]), kw),
+        ("kv_lora_rank", (q, kv, lens, None), dict(kw, kv_lora_rank=q.shape[-1] + 1)),
+        ("max_seqlen", (q, kv, lens, None), dict(kw, max_seqlen=0)),
+        ("cache_seqlens", (q, kv, torch.tensor([301, 5], dtype=torch.int32), None), kw),
+        ("cache_seqlens", (q, kv, torch.tensor([-1, 5], dtype=torch.int32), None), kw),
+        ("block_table", (qp, pool, lensp, bt + 1000), kw),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_bad_eager_calls())))
+def test_bad_input_to_the_eager_path_is_one_value_error_naming_the_argument(case):
+    """impl="eager" used to take any shape and fail inside PyTorch ("not enough values to unpack") or return NaN for
+    a negative length; it now runs the kernels' checks (values too, on CPU by default)."""
+    from mlacalc.kernels.decode import mla_decode
+
+    arg, args, kw = _bad_eager_calls()[case]
+    with pytest.raises(ValueError, match=f"^{arg}:") as exc:
+        mla_decode(*args, impl="eager", **kw)
+    assert isinstance(exc.value, KernelInputError) and exc.value.arg == arg
+
+
+def test_the_eager_path_takes_int64_lengths_and_any_latent_width():
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.reference import mla_latent_attention_reference
+
+    q, kv, lens, _ = _mla_inputs()
+    for r in (64, 60):  # 60: no power of two (the kernels refuse it)
+        out = mla_decode(q, kv, lens.long(), softmax_scale=0.1, kv_lora_rank=r, impl="eager")
+        ref = mla_latent_attention_reference(q, kv, r, scale=0.1, kv_lengths=lens)
+        assert out.shape == (*q.shape[:3], r) and torch.allclose(out.double(), ref, atol=1e-4, rtol=1e-4)
+
+
 def _bad_sparse_calls():
     pool, bt = to_paged(torch.randn(2, 130, 80), 16)
     q = torch.randn(2, 2, 8, 80)
