@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["KernelInputError", "require", "check_tensor", "check_mla_inputs", "check_lengths_and_table",
-           "check_sparse_indices"]
+__all__ = ["KernelInputError", "require", "check_tensor", "check_mla_inputs", "check_gqa_inputs",
+           "check_lengths_and_table", "check_sparse_indices"]
 
 FLOAT_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
@@ -94,6 +94,41 @@ def check_mla_inputs(q, kv_cache, cache_seqlens, block_table, *, kv_lora_rank, k
         require(kv_scale > 0, "kv_scale", f"must be positive (a per-tensor scale: amax / 448), got {kv_scale}")
     if out is not None:
         check_tensor(out, "out", dtypes=(q.dtype,), device=dev, shape=(B, s_q, H, kv_lora_rank))
+        require(out.is_contiguous(), "out", "must be contiguous")
+
+
+def check_gqa_inputs(q, k_cache, v_cache, cache_seqlens, block_table, *, out=None, max_seqlen=None,
+                     strict: bool = True) -> None:
+    """Shape checks of the GQA/MHA decode wrappers. q [B, s_q, Hq, D]; k_cache, v_cache [B, S, Hkv, D] or paged
+    [num_blocks, block_size, Hkv, D] with block_table [B, nblk]; Hkv divides Hq; cache_seqlens [B]. strict (the
+    Triton kernel): D a power of two, int32 lengths and table, unit stride in every last dim; the SDPA path takes
+    any D, int64 lengths, float64 and strided tensors."""
+    lens_dtypes = (torch.int32,) if strict else (torch.int32, torch.int64)
+    floats = FLOAT_DTYPES if strict else FLOAT_DTYPES + (torch.float64,)
+    check_tensor(q, "q", dim=4, dtypes=floats, last_contiguous=strict)
+    B, s_q, Hq, D = q.shape
+    if strict:
+        require(D & (D - 1) == 0, "q", f"head dim {D} must be a power of two")
+    for name, t in (("k_cache", k_cache), ("v_cache", v_cache)):
+        check_tensor(t, name, dim=4, dtypes=floats, device=q.device, shape=(None, None, None, D),
+                     last_contiguous=strict)
+    require(k_cache.shape == v_cache.shape, "v_cache", f"shape {tuple(v_cache.shape)} differs from k_cache's "
+                                                       f"{tuple(k_cache.shape)}")
+    Hkv = k_cache.shape[2]
+    require(Hkv > 0 and Hq % Hkv == 0, "k_cache", f"{Hkv} kv heads do not divide the {Hq} query heads")
+    if block_table is None:
+        require(k_cache.shape[0] == B, "k_cache", f"contiguous cache has {k_cache.shape[0]} sequences, q has {B} "
+                                                  "(a paged cache needs block_table)")
+    else:
+        check_tensor(block_table, "block_table", dim=2, dtypes=lens_dtypes, device=q.device, shape=(B, None),
+                     last_contiguous=strict)
+    if cache_seqlens is not None:
+        check_tensor(cache_seqlens, "cache_seqlens", dim=1, dtypes=lens_dtypes, device=q.device, shape=(B,),
+                     last_contiguous=strict)
+    if max_seqlen is not None:
+        require(isinstance(max_seqlen, int) and max_seqlen >= 1, "max_seqlen", f"{max_seqlen!r}: expected an int >= 1")
+    if out is not None:
+        check_tensor(out, "out", dtypes=(q.dtype,), device=q.device, shape=tuple(q.shape))
         require(out.is_contiguous(), "out", "must be contiguous")
 
 

@@ -32,15 +32,16 @@ def _visible(cache_seqlens, s_q: int, S: int, device) -> torch.Tensor:
 
 def _check_eager(q, kv_cache, cache_seqlens, block_table, kv_lora_rank, kv_scale, max_seqlen, check) -> None:
     """The kernels' input checks (checks.check_mla_inputs) with what eager allows beyond them: any latent and RoPE
-    widths, int64 lengths; value checks as launch.checks_enabled says."""
+    widths, int64 lengths, float64; value checks as launch.checks_enabled says."""
     from .checks import FLOAT_DTYPES, FP8_DTYPES, check_lengths_and_table, check_tensor, require
     from .launch import checks_enabled
 
-    check_tensor(q, "q", dim=4, dtypes=FLOAT_DTYPES, last_contiguous=False)
+    floats = FLOAT_DTYPES + (torch.float64,)  # PyTorch runs float64 too (the float64 layers use it)
+    check_tensor(q, "q", dim=4, dtypes=floats, last_contiguous=False)
     B, s_q, H, Dk = q.shape
     require(isinstance(kv_lora_rank, int) and 0 < kv_lora_rank <= Dk, "kv_lora_rank",
             f"{kv_lora_rank!r} must be an int of at most q's last dim {Dk}")
-    check_tensor(kv_cache, "kv_cache", dim=3, dtypes=FLOAT_DTYPES + FP8_DTYPES, device=q.device,
+    check_tensor(kv_cache, "kv_cache", dim=3, dtypes=floats + FP8_DTYPES, device=q.device,
                  last_contiguous=False)
     require(kv_cache.shape[-1] == Dk, "kv_cache", f"last dim {kv_cache.shape[-1]}, expected q's {Dk}")
     lens_dtypes = (torch.int32, torch.int64)
@@ -259,10 +260,22 @@ def gqa_decode_sdpa(
     *,
     softmax_scale: float | None = None,
     max_seqlen: int | None = None,
+    check: bool | None = None,
 ) -> torch.Tensor:
     """GQA/MHA decode through F.scaled_dot_product_attention. q [B, s_q, Hq, D]; caches as in cache.py.
     With cache_seqlens None and s_q == 1 no mask is passed, so SDPA can take its fused (flash) path; otherwise a
-    boolean mask is built (SDPA then uses a masked backend). Paged caches are gathered first. -> [B, s_q, Hq, D]."""
+    boolean mask is built (SDPA then uses a masked backend). Paged caches are gathered first. -> [B, s_q, Hq, D].
+    Bad shapes and dtypes are one KernelInputError (checks.check_gqa_inputs, not strict); `check`: value checks of
+    lengths and table entries as the kernels' (default on CPU, off on CUDA)."""
+    from .checks import check_gqa_inputs, check_lengths_and_table
+    from .launch import checks_enabled
+
+    check_gqa_inputs(q, k_cache, v_cache, cache_seqlens, block_table, max_seqlen=max_seqlen, strict=False)
+    if checks_enabled(check, q.device):
+        paged = block_table is not None
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=k_cache.shape[0],
+                                page_size=k_cache.shape[1] if paged else 1,
+                                capacity=block_table.shape[1] * k_cache.shape[1] if paged else k_cache.shape[1])
     B, s_q, Hq, D = q.shape
     if block_table is not None:
         k_cache, v_cache = from_paged(k_cache, block_table), from_paged(v_cache, block_table)

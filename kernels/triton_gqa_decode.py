@@ -20,7 +20,7 @@ import triton
 import triton.language as tl
 
 from .triton_flash import LOG2E, finish, online_softmax_step, tile_pages, tile_rows, valid_length
-from .checks import FLOAT_DTYPES, check_lengths_and_table, check_tensor, require
+from .checks import check_gqa_inputs, check_lengths_and_table, require
 from .launch import (HOPPER_LIMITS, FastLauncher, SMLimits, cached_plan, checks_enabled, layout_key, new_launch_key,
                      num_sms, resident_programs, sm_limits)
 from .triton_split_kv import combine_splits, plan_splits
@@ -240,7 +240,7 @@ def gqa_decode_triton(
            layout_key(cache_seqlens), layout_key(out), max_seqlen, num_splits, config)
 
     def make():
-        _check_gqa(q, k_cache, v_cache, cache_seqlens, block_table, out, max_seqlen)
+        check_gqa_inputs(q, k_cache, v_cache, cache_seqlens, block_table, out=out, max_seqlen=max_seqlen)
         return _GQAPlan(q, k_cache, v_cache, block_table, max_seqlen=max_seqlen, num_splits=num_splits,
                         config=config)
 
@@ -250,30 +250,6 @@ def gqa_decode_triton(
                                 capacity=plan.capacity)
     scale = plan.D**-0.5 if softmax_scale is None else softmax_scale
     return plan.launch(q, k_cache, v_cache, cache_seqlens, block_table, scale, out)
-
-
-def _check_gqa(q, k_cache, v_cache, cache_seqlens, block_table, out, max_seqlen) -> None:
-    check_tensor(q, "q", dim=4, dtypes=FLOAT_DTYPES)
-    B, s_q, Hq, D = q.shape
-    require(D & (D - 1) == 0, "q", f"head dim {D} must be a power of two")
-    for name, t in (("k_cache", k_cache), ("v_cache", v_cache)):
-        check_tensor(t, name, dim=4, dtypes=FLOAT_DTYPES, device=q.device, shape=(None, None, None, D))
-    require(k_cache.shape == v_cache.shape, "v_cache", f"shape {tuple(v_cache.shape)} differs from k_cache's "
-                                                       f"{tuple(k_cache.shape)}")
-    Hkv = k_cache.shape[2]
-    require(Hq % Hkv == 0, "k_cache", f"{Hkv} kv heads do not divide the {Hq} query heads")
-    if block_table is None:
-        require(k_cache.shape[0] == B, "k_cache", f"contiguous cache has {k_cache.shape[0]} sequences, q has {B} "
-                                                  "(a paged cache needs block_table)")
-    else:
-        check_tensor(block_table, "block_table", dim=2, dtypes=(torch.int32,), device=q.device, shape=(B, None))
-    if cache_seqlens is not None:
-        check_tensor(cache_seqlens, "cache_seqlens", dim=1, dtypes=(torch.int32,), device=q.device, shape=(B,))
-    if max_seqlen is not None:
-        require(isinstance(max_seqlen, int) and max_seqlen >= 1, "max_seqlen", f"{max_seqlen!r}: expected an int >= 1")
-    if out is not None:
-        check_tensor(out, "out", dtypes=(q.dtype,), device=q.device, shape=tuple(q.shape))
-        require(out.is_contiguous(), "out", "must be contiguous")
 
 
 class _GQAPlan:

@@ -474,6 +474,25 @@ def test_bad_gqa_input_raises_one_value_error_naming_the_argument():
         gqa_decode(q, k, k, impl="nope")
 
 
+def test_bad_input_to_the_sdpa_gqa_path_is_one_value_error_naming_the_argument():
+    """impl="sdpa" used to fail inside PyTorch (an unpack error, SDPA's head-count RuntimeError, an IndexError for a
+    table entry past the pool); it now runs the kernels' checks, loosened to what SDPA runs (any head dim, int64
+    lengths), values included on CPU."""
+    from mlacalc.kernels.decode import gqa_decode
+
+    q, k = torch.randn(2, 1, 8, 32), torch.randn(2, 40, 2, 32)
+    lens = torch.tensor([40, 3], dtype=torch.int32)
+    pool, table = torch.randn(20, 4, 2, 32), torch.tensor([[0, 1], [2, 77]], dtype=torch.int32)
+    bad = (("q", (q[0], k, k, lens)), ("k_cache", (q, k[..., :16], k, lens)), ("v_cache", (q, k, k[:, :20], lens)),
+           ("k_cache", (torch.randn(2, 1, 7, 32), k, k, lens)), ("q", (q.long(), k, k, lens)),
+           ("cache_seqlens", (q, k, k, lens[:1])), ("cache_seqlens", (q, k, k, torch.tensor([41, 3]))),
+           ("cache_seqlens", (q, k, k, torch.tensor([-1, 3]))), ("block_table", (q, pool, pool, lens * 0 + 6, table)))
+    for arg, args in bad:
+        with pytest.raises(ValueError, match=f"^{arg}:"):
+            gqa_decode(*args, impl="sdpa")
+    assert gqa_decode(q[..., :24], k[..., :24], k[..., :24], lens.long(), impl="sdpa").shape == (2, 1, 8, 24)
+
+
 # ---------------------------------------------------------------------------------------------- fp8-ds layout
 
 
