@@ -474,6 +474,21 @@ def test_bad_gqa_input_raises_one_value_error_naming_the_argument():
         gqa_decode(q, k, k, impl="nope")
 
 
+@pytest.mark.parametrize("scale", [float("nan"), 0.0, -0.1, float("inf"), "0.1", None, True])
+def test_a_bad_softmax_scale_is_one_value_error(scale):
+    """A NaN, zero, negative or infinite scale gave NaN or uniform attention without a word, on every impl."""
+    from mlacalc.kernels.decode import gqa_decode, mla_decode
+
+    q, kv, lens, _ = _mla_inputs()
+    for impl in ("eager", "triton"):
+        with pytest.raises(ValueError, match="^softmax_scale:"):
+            mla_decode(q, kv, lens, softmax_scale=scale, kv_lora_rank=64, impl=impl)
+    if scale is not None:  # GQA's None is the default 1/sqrt(head dim)
+        with pytest.raises(ValueError, match="^softmax_scale:"):
+            gqa_decode(torch.randn(2, 1, 8, 32), torch.randn(2, 40, 2, 32), torch.randn(2, 40, 2, 32),
+                       softmax_scale=scale, impl="sdpa")
+
+
 def test_bad_input_to_the_sdpa_gqa_path_is_one_value_error_naming_the_argument():
     """impl="sdpa" used to fail inside PyTorch (an unpack error, SDPA's head-count RuntimeError, an IndexError for a
     table entry past the pool); it now runs the kernels' checks, loosened to what SDPA runs (any head dim, int64
