@@ -274,31 +274,36 @@ def test_tma_descriptors_are_encoded_once_per_descriptor_under_triton_36s_launch
 # ---------------------------------------------------------------------------------------------- bad input
 
 
+# (arg, call args, kwargs, whether the eager path refuses it too: it takes int64 lengths and tables, strided last
+# dims, any latent width, any fp8 scale)
 def _bad_mla_calls():
     q, kv, lens, _ = _mla_inputs()
     qp, pool, lensp, bt = _mla_inputs(paged=True)
     kw = dict(softmax_scale=0.1, kv_lora_rank=64)
     return [
-        ("q", (q.to(torch.int32), kv, lens, None), kw),
-        ("q", (q[0], kv, lens, None), kw),
-        ("q", (q.transpose(1, 3).contiguous().transpose(1, 3), kv, lens, None), kw),  # last dim strided
-        ("kv_cache", (q, kv[..., :70], lens, None), kw),
-        ("kv_cache", (q, kv.to(torch.int8), lens, None), kw),
-        ("kv_cache", (q, kv.transpose(0, 2).contiguous().transpose(0, 2), lens, None), kw),
-        ("kv_cache", (q, kv[:1], lens, None), kw),
-        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), kw),
-        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=0.0)),  # a scale is amax / 448
-        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=-0.5)),
-        ("cache_seqlens", (q, kv, lens.long(), None), kw),
-        ("cache_seqlens", (q, kv, lens[:1], None), kw),
-        ("block_table", (qp, pool, lensp, bt.long()), kw),
-        ("block_table", (qp, pool, lensp, bt[:1]), kw),
-        ("kv_lora_rank", (q, kv, lens, None), dict(kw, kv_lora_rank=60)),
-        ("out", (q, kv, lens, None), dict(kw, out=torch.empty(2, 1, 16, 32))),
-        ("max_seqlen", (q, kv, lens, None), dict(kw, max_seqlen=0)),
+        ("q", (q.to(torch.int32), kv, lens, None), kw, True),
+        ("q", (q[0], kv, lens, None), kw, True),
+        ("q", (q.transpose(1, 3).contiguous().transpose(1, 3), kv, lens, None), kw, False),  # last dim strided
+        ("kv_cache", (q, kv[..., :70], lens, None), kw, True),
+        ("kv_cache", (q, kv.to(torch.int8), lens, None), kw, True),
+        ("kv_cache", (q, kv.transpose(0, 2).contiguous().transpose(0, 2), lens, None), kw, False),
+        ("kv_cache", (q, kv[:1], lens, None), kw, True),
+        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), kw, True),
+        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=0.0), False),  # amax / 448
+        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=-0.5), False),
+        ("cache_seqlens", (q, kv, lens.long(), None), kw, False),
+        ("cache_seqlens", (q, kv, lens.float(), None), kw, True),
+        ("cache_seqlens", (q, kv, lens[:1], None), kw, True),
+        ("block_table", (qp, pool, lensp, bt.long()), kw, False),
+        ("block_table", (qp, pool, lensp, bt[:1]), kw, True),
+        ("kv_lora_rank", (q, kv, lens, None), dict(kw, kv_lora_rank=60), False),
+        ("kv_lora_rank", (q, kv, lens, None), dict(kw, kv_lora_rank=q.shape[-1] + 1), True),
+        ("out", (q, kv, lens, None), dict(kw, out=torch.empty(2, 1, 16, 32)), False),
+        ("max_seqlen", (q, kv, lens, None), dict(kw, max_seqlen=0), True),
         # value checks (check on: the default for CPU tensors)
-        ("cache_seqlens", (q, kv, torch.tensor([301, 5], dtype=torch.int32), None), kw),
-        ("block_table", (qp, pool, lensp, bt + 1000), kw),
+        ("cache_seqlens", (q, kv, torch.tensor([301, 5], dtype=torch.int32), None), kw, True),
+        ("cache_seqlens", (q, kv, torch.tensor([-1, 5], dtype=torch.int32), None), kw, True),
+        ("block_table", (qp, pool, lensp, bt + 1000), kw, True),
     ]
 
 
@@ -306,33 +311,14 @@ def _bad_mla_calls():
 def test_bad_mla_input_raises_one_value_error_naming_the_argument(case):
     from mlacalc.kernels.decode import mla_decode
 
-    arg, args, kw = _bad_mla_calls()[case]
+    arg, args, kw, _ = _bad_mla_calls()[case]
     with pytest.raises(ValueError, match=f"^{arg}:") as exc:
         mla_decode(*args, impl="triton", **kw)
     assert isinstance(exc.value, KernelInputError) and exc.value.arg == arg
 
 
 def _bad_eager_calls():
-    """What the eager path refuses too (it takes int64 lengths and tables, strided last dims, any widths)."""
-    q, kv, lens, _ = _mla_inputs()
-    qp, pool, lensp, bt = _mla_inputs(paged=True)
-    kw = dict(softmax_scale=0.1, kv_lora_rank=64)
-    return [
-        ("q", (q.to(torch.int32), kv, lens, None), kw),
-        ("q", (q[0], kv, lens, None), kw),
-        ("kv_cache", (q, kv[..., :70], lens, None), kw),
-        ("kv_cache", (q, kv.to(torch.int8), lens, None), kw),
-        ("kv_cache", (q, kv[:1], lens, None), kw),
-        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), kw),
-        ("cache_seqlens", (q, kv, lens[:1], None), kw),
-        ("cache_seqlens", (q, kv, lens.float(), None), kw),
-        ("block_table", (qp, pool, lensp, bt[:1]), kw),
-        ("kv_lora_rank", (q, kv, lens, None), dict(kw, kv_lora_rank=q.shape[-1] + 1)),
-        ("max_seqlen", (q, kv, lens, None), dict(kw, max_seqlen=0)),
-        ("cache_seqlens", (q, kv, torch.tensor([301, 5], dtype=torch.int32), None), kw),
-        ("cache_seqlens", (q, kv, torch.tensor([-1, 5], dtype=torch.int32), None), kw),
-        ("block_table", (qp, pool, lensp, bt + 1000), kw),
-    ]
+    return [c[:3] for c in _bad_mla_calls() if c[3]]
 
 
 @pytest.mark.parametrize("case", range(len(_bad_eager_calls())))
