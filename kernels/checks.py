@@ -5,10 +5,11 @@ Two kinds:
   * Shape checks (dtype, rank, sizes, last-dim stride, device): cheap, no device work. A wrapper runs them when it
     builds a launch plan; the plan is cached under a key of exactly these properties (launch.py), so a cache hit
     means they passed before.
-  * Value checks (indices and block-table entries in range, lengths within the cache): a device reduction and one
-    host sync each, so they run only when `launch.checks_enabled(check, device)` says so (default: on for CPU tensors
-    and the interpreter and for sparse decode on CUDA; off for dense decode on CUDA, whose eager calls must not sync
-    the host; always off during CUDA graph capture; `check=` or MLACALC_KERNEL_CHECKS=0/1 decide otherwise). With
+  * Value checks (indices and block-table entries in range, lengths within the cache): device reductions and one
+    host sync for all (check_lengths_and_table), so they run only when `launch.checks_enabled(check, device)` says
+    so (default: on for CPU tensors and the interpreter and for sparse decode on CUDA; off for dense decode on CUDA,
+    whose eager calls must not sync the host; always off during CUDA graph capture; `check=` or
+    MLACALC_KERNEL_CHECKS=0/1 decide otherwise). With
     them off every kernel clamps what it reads by value: lengths to the cache's capacity, block-table entries to
     [0, num_blocks), sparse indices masked to the sequence (triton_flash.valid_length, valid_page, selected_rows;
     the Gluon kernels' TMA copies zero-fill rows past the cache), so a bad value gives a wrong result, not a fault.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import torch
 
 __all__ = ["KernelInputError", "require", "check_tensor", "check_mla_inputs", "check_gqa_inputs",
-           "check_lengths_and_table", "check_sparse_indices"]
+           "check_lengths_and_table"]
 
 FLOAT_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
@@ -132,29 +133,35 @@ def check_gqa_inputs(q, k_cache, v_cache, cache_seqlens, block_table, *, out=Non
         require(out.is_contiguous(), "out", "must be contiguous")
 
 
-def check_lengths_and_table(cache_seqlens, block_table, *, num_blocks: int, page_size: int, capacity: int) -> None:
-    """Value checks (one host sync): 0 <= cache_seqlens <= capacity; the block-table entries a sequence uses lie in
-    [0, num_blocks)."""
-    if cache_seqlens is not None and cache_seqlens.numel():
-        lo, hi = torch.aminmax(cache_seqlens)
-        lo, hi = int(lo), int(hi)
-        require(lo >= 0 and hi <= capacity, "cache_seqlens", f"values in [{lo}, {hi}], expected within [0, {capacity}]")
+def check_lengths_and_table(cache_seqlens, block_table, *, num_blocks: int, page_size: int, capacity: int,
+                            indices=None) -> None:
+    """Value checks in one host sync: every sparse index (when given) is -1 (unused) or a token position in
+    [0, len_b) of its sequence (in [0, capacity) without cache_seqlens); 0 <= cache_seqlens <= capacity; the
+    block-table entries a sequence uses lie in [0, num_blocks). The first that fails is one KernelInputError, in
+    that order. Why one sync: the four the checks took before (a flag each for indices and the table, two for the
+    lengths' min and max) made them ~250 us of each eager sparse call's host time on the H100 machine's CPU (310-410
+    us against 60-120 without them: reports/h100/tuning/session_bi_kernels.json, host_call_us)."""
+    flags = []  # int64 device scalars: [index bad, min length, max length, table bad], those that apply
+    if indices is not None and indices.numel():
+        limit = cache_seqlens.to(torch.int64)[:, None, None] if cache_seqlens is not None else capacity
+        flags.append(((indices < -1) | (indices >= limit)).any())
+    has_lens = cache_seqlens is not None and cache_seqlens.numel() > 0
+    if has_lens:
+        flags.extend(torch.aminmax(cache_seqlens))
     if block_table is not None and block_table.numel():
-        if cache_seqlens is not None:
-            used = torch.arange(block_table.shape[1], device=block_table.device)[None, :] * page_size \
+        bad = (block_table < 0) | (block_table >= num_blocks)
+        if cache_seqlens is not None:  # only the entries a sequence uses
+            bad &= torch.arange(block_table.shape[1], device=block_table.device)[None, :] * page_size \
                 < cache_seqlens[:, None]
-        else:
-            used = torch.ones_like(block_table, dtype=torch.bool)
-        bad = used & ((block_table < 0) | (block_table >= num_blocks))
-        require(not bool(bad.any()), "block_table", f"entries out of range [0, {num_blocks}) where sequences use them")
-
-
-def check_sparse_indices(indices, cache_seqlens, *, capacity: int) -> None:
-    """Value check (one host sync): every index is -1 (unused) or a token position in [0, len_b) of its sequence
-    (in [0, capacity) without cache_seqlens)."""
-    if not indices.numel():
+        flags.append(bad.any())
+    if not flags:
         return
-    limit = cache_seqlens.to(torch.int64)[:, None, None] if cache_seqlens is not None else capacity
-    bad = (indices < -1) | (indices >= limit)
-    require(not bool(bad.any()), "indices", "entries must be -1 (unused) or a token position below the sequence's "
-                                            f"length ({'cache_seqlens' if cache_seqlens is not None else capacity})")
+    values = torch.stack([f.to(torch.int64) for f in flags]).tolist()  # the one host sync
+    if indices is not None and indices.numel():
+        require(not values.pop(0), "indices", "entries must be -1 (unused) or a token position below the sequence's "
+                                              f"length ({'cache_seqlens' if cache_seqlens is not None else capacity})")
+    if has_lens:
+        lo, hi = values.pop(0), values.pop(0)
+        require(lo >= 0 and hi <= capacity, "cache_seqlens", f"values in [{lo}, {hi}], expected within [0, {capacity}]")
+    if values:
+        require(not values[0], "block_table", f"entries out of range [0, {num_blocks}) where sequences use them")

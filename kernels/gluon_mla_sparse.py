@@ -48,7 +48,7 @@ from triton.experimental.gluon.language.nvidia.hopper import fence_async_shared,
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .cache import fp8_ds_row_bytes, fp8_ds_views
-from .checks import check_lengths_and_table, check_sparse_indices, require
+from .checks import check_lengths_and_table, require
 from .gluon_mla_seesaw import RESCALE_SLACK, WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
     _load_q, _recast_q, _valid_length, _wg0, _wg1
 from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms, new_launch_key
@@ -499,9 +499,8 @@ def mla_decode_sparse_gluon(
     if not softmax_scale > 0:  # the message built only when it is raised: a format is host time on every call
         require(False, "softmax_scale", f"must be positive (the kernel folds it into the exponent), got {softmax_scale}")
     if checks_enabled(check, q.device, on_cuda=True):
-        check_sparse_indices(indices, cache_seqlens, capacity=plan.capacity)
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
-                                capacity=plan.capacity)
+                                capacity=plan.capacity, indices=indices)
     return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out)
 
 

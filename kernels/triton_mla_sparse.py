@@ -43,8 +43,7 @@ import triton
 import triton.language as tl
 
 from .cache import FP8_DS_GROUP, fp8_ds_row_bytes, fp8_ds_views
-from .checks import FLOAT_DTYPES, check_lengths_and_table, check_mla_inputs, check_sparse_indices, check_tensor, \
-    require
+from .checks import FLOAT_DTYPES, check_lengths_and_table, check_mla_inputs, check_tensor, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, num_sms, new_launch_key
 from .triton_flash import LOG2E, finish, finish_rows, latent_pv, latent_scores, load_q_slices, load_slices, \
     online_softmax_alpha, online_softmax_masked, selected_rows, store_slices, valid_length
@@ -286,9 +285,8 @@ def mla_decode_sparse(
 
     plan = cached_plan("mla_decode_sparse", key, make, q.device)
     if checks_enabled(check, q.device, on_cuda=True):
-        check_sparse_indices(indices, cache_seqlens, capacity=plan.capacity)
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
-                                capacity=plan.capacity)
+                                capacity=plan.capacity, indices=indices)
     return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out)
 
 
