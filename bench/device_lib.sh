@@ -56,6 +56,16 @@ bench_peers() {        # $1: seconds. `mlacalc bench kernels --peers` into $OUT/
   echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
 }
 
+print_bench_summary() {  # $1: a kernels.json. Its summary onto the log, or why there is none
+  python3 - "$1" <<'PY' | tee -a "$LOG"
+import json, sys
+try:
+    print(json.dumps(json.load(open(sys.argv[1])).get("summary"), indent=1))
+except Exception as e:  # noqa: BLE001 - the log says what is missing
+    print("no summary:", e)
+PY
+}
+
 kernel_gpu_tests() {   # $1: seconds. The MLA, Gluon and sparse GPU tests into $OUT/pytest.txt; sets $tested to
   # pytest's exit status
   timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla or sparse or gluon" tests/test_kernels_gpu.py \

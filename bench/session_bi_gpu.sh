@@ -19,11 +19,5 @@ kernel_gpu_tests $(( 250 - SECONDS ))
 grep -E "^(FAILED|ERROR)" "$OUT/pytest.txt" | head -20 | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 bench_peers $(( 420 - SECONDS ))
-python3 - "$OUT/kernels.json" <<'PY' | tee -a "$LOG"
-import json, sys
-try:
-    print(json.dumps(json.load(open(sys.argv[1])).get("summary"), indent=1))
-except Exception as e:  # noqa: BLE001 - the log says what is missing
-    print("no summary:", e)
-PY
+print_bench_summary "$OUT/kernels.json"
 echo "total ${SECONDS} s"
