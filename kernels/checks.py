@@ -17,10 +17,12 @@ Two kinds:
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["KernelInputError", "require", "check_tensor", "check_mla_inputs", "check_gqa_inputs",
-           "check_lengths_and_table"]
+__all__ = ["KernelInputError", "require", "check_tensor", "check_scale", "check_mla_inputs", "check_gqa_inputs",
+           "check_prefill_inputs", "check_lengths_and_table"]
 
 FLOAT_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
@@ -57,6 +59,36 @@ def check_tensor(t, arg: str, *, dim: int | None = None, dtypes=None, device=Non
     if last_contiguous and t.numel() > 0:
         require(t.stride(-1) == 1 or t.shape[-1] == 1, arg, f"last dim must be contiguous (stride 1), got strides "
                                                             f"{t.stride()}")
+
+
+def check_scale(softmax_scale, optional: bool = False) -> None:
+    """softmax_scale is a positive finite number (None too when `optional`: the wrapper's default 1/sqrt(d)): a NaN,
+    zero, negative or infinite scale gave NaN or uniform attention without a word (a few hundred ns a call)."""
+    if optional and softmax_scale is None:
+        return
+    if not (isinstance(softmax_scale, (int, float)) and not isinstance(softmax_scale, bool)
+            and 0.0 < softmax_scale < math.inf):
+        raise KernelInputError("softmax_scale", f"must be a positive finite number, got {softmax_scale!r}")
+
+
+def check_prefill_inputs(q, k, v, *, grouped: bool, causal: bool = True) -> None:
+    """Shape checks of the SDPA prefill wrappers: q, k, v [B, S, H, d] floats on q's device, one batch, and one
+    length when `causal` (SDPA's causal mask is aligned to the top left, so a query block over a longer key range
+    would see the wrong keys); q and k one head dim; k and v one head count and length, the count dividing q's when
+    `grouped` (GQA) and equal to it otherwise (MLA's decompressed heads); v's head dim may differ (MLA's 128 against
+    192)."""
+    floats = FLOAT_DTYPES + (torch.float64,)
+    check_tensor(q, "q", dim=4, dtypes=floats, last_contiguous=False)
+    B, S, Hq, D = q.shape
+    check_tensor(k, "k", dim=4, dtypes=floats, device=q.device, shape=(B, S if causal else None, None, D),
+                 last_contiguous=False)
+    check_tensor(v, "v", dim=4, dtypes=floats, device=q.device, shape=(B, k.shape[1], k.shape[2], None),
+                 last_contiguous=False)
+    Hkv = k.shape[2]
+    if grouped:
+        require(Hkv > 0 and Hq % Hkv == 0, "k", f"{Hkv} kv heads do not divide the {Hq} query heads")
+    else:
+        require(Hkv == Hq, "k", f"{Hkv} heads, expected q's {Hq} (decompressed MLA: one k and v a head)")
 
 
 def check_mla_inputs(q, kv_cache, cache_seqlens, block_table, *, kv_lora_rank, kv_scale, out, max_seqlen,

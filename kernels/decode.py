@@ -13,13 +13,11 @@ baseline the Triton kernel is measured against.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.nn import functional as F
 
 from .cache import from_paged
-from .checks import KernelInputError
+from .checks import KernelInputError, check_scale
 
 __all__ = ["mla_decode", "mla_decode_eager", "gqa_decode", "gqa_decode_sdpa"]
 
@@ -138,7 +136,7 @@ def mla_decode(
     rather than ignoring it: a schedule is asked for to balance mixed lengths, and a caller should learn that this
     call does not (eager has no splits; sparse work is bounded by top-k, not lengths).
     Bad input raises one KernelInputError (a ValueError naming the argument)."""
-    _check_scale(softmax_scale)
+    check_scale(softmax_scale)
     schedule = kwargs.pop("schedule", None)
     if indices is not None:
         _refuse_schedule(schedule, "sparse decode (indices=)")
@@ -179,16 +177,6 @@ def _refuse_schedule(schedule, path: str) -> None:
     if schedule is not None:
         raise KernelInputError("schedule", f"{path} takes no schedule: the dense kernels with a 16-bit cache have "
                                            "the scheduled mode")
-
-
-def _check_scale(softmax_scale, optional: bool = False) -> None:
-    """softmax_scale is a positive finite number (None too when `optional`): a NaN, zero, negative or infinite scale
-    gave NaN or uniform attention without a word (a few hundred ns a call)."""
-    if optional and softmax_scale is None:
-        return
-    if not (isinstance(softmax_scale, (int, float)) and not isinstance(softmax_scale, bool)
-            and 0.0 < softmax_scale < math.inf):
-        raise KernelInputError("softmax_scale", f"must be a positive finite number, got {softmax_scale!r}")
 
 
 def _sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, kv_lora_rank, kv_scale, impl, kwargs):
@@ -314,7 +302,7 @@ def gqa_decode(
     q, k_cache, v_cache, cache_seqlens=None, block_table=None, *, softmax_scale=None, impl="triton", **kwargs
 ) -> torch.Tensor:
     """GQA/MHA decode; impl "triton" or "sdpa". Same arguments as gqa_decode_sdpa."""
-    _check_scale(softmax_scale, optional=True)
+    check_scale(softmax_scale, optional=True)
     if impl == "sdpa":
         return gqa_decode_sdpa(q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, **kwargs)
     if impl == "triton":

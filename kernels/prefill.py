@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from .checks import check_prefill_inputs, check_scale
+
 __all__ = ["mla_prefill_sdpa", "mla_prefill_from_latent", "gqa_prefill_sdpa"]
 
 
@@ -18,7 +20,10 @@ def mla_prefill_sdpa(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, softmax_scale: float | None = None,
     causal: bool = True, pad_v: bool = False,
 ) -> torch.Tensor:
-    """q, k [B, S, H, dqk] (192), v [B, S, H, dv] (128) -> [B, S, H, dv]. Causal by default."""
+    """q, k [B, S, H, dqk] (192), v [B, S, H, dv] (128) -> [B, S, H, dv]. Causal by default. Bad shapes or scale:
+    one KernelInputError (a ValueError naming the argument)."""
+    check_prefill_inputs(q, k, v, grouped=False, causal=causal)
+    check_scale(softmax_scale, optional=True)
     dv = v.shape[-1]
     dqk = q.shape[-1]
     scale = dqk**-0.5 if softmax_scale is None else softmax_scale
@@ -46,7 +51,10 @@ def mla_prefill_from_latent(
 def gqa_prefill_sdpa(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, softmax_scale: float | None = None, causal: bool = True
 ) -> torch.Tensor:
-    """q [B, S, Hq, D], k, v [B, S, Hkv, D] -> [B, S, Hq, D] (SDPA with enable_gqa when Hkv < Hq)."""
+    """q [B, S, Hq, D], k, v [B, S, Hkv, D] -> [B, S, Hq, D] (SDPA with enable_gqa when Hkv < Hq). Bad shapes or
+    scale: one KernelInputError."""
+    check_prefill_inputs(q, k, v, grouped=True, causal=causal)
+    check_scale(softmax_scale, optional=True)
     return F.scaled_dot_product_attention(
         q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=causal, scale=softmax_scale,
         enable_gqa=k.shape[2] != q.shape[2],

@@ -475,6 +475,27 @@ def test_a_bad_softmax_scale_is_one_value_error(scale):
                        softmax_scale=scale, impl="sdpa")
 
 
+def test_bad_input_to_the_prefill_wrappers_is_one_value_error_naming_the_argument():
+    """The SDPA prefill wrappers ran no checks (SDPA's own RuntimeErrors, or a causal mask silently aligned to the
+    top left when k was longer than q)."""
+    from mlacalc.kernels.prefill import gqa_prefill_sdpa, mla_prefill_sdpa
+
+    q, k, v = torch.randn(1, 8, 4, 24), torch.randn(1, 8, 4, 24), torch.randn(1, 8, 4, 16)
+    assert mla_prefill_sdpa(q, k, v).shape == (1, 8, 4, 16)
+    assert gqa_prefill_sdpa(q, k[:, :, :2], k[:, :, :2]).shape == (1, 8, 4, 24)
+    longer = torch.randn(1, 12, 2, 24)
+    assert gqa_prefill_sdpa(q, longer, longer, causal=False).shape == (1, 8, 4, 24)  # no mask: any key length
+    for arg, call in (("q", lambda: mla_prefill_sdpa(q[0], k, v)), ("k", lambda: mla_prefill_sdpa(q, k[..., :16], v)),
+                      ("k", lambda: mla_prefill_sdpa(q, k[:, :, :2], v[:, :, :2])),
+                      ("v", lambda: mla_prefill_sdpa(q, k, v[:, :, :2])),
+                      ("k", lambda: gqa_prefill_sdpa(torch.randn(1, 8, 5, 24), k[:, :, :2], k[:, :, :2])),
+                      ("k", lambda: gqa_prefill_sdpa(q, longer, longer)),
+                      ("q", lambda: gqa_prefill_sdpa(q.int(), k, k)),
+                      ("softmax_scale", lambda: gqa_prefill_sdpa(q, k, k, softmax_scale=float("nan")))):
+        with pytest.raises(ValueError, match=f"^{arg}:"):
+            call()
+
+
 def test_bad_input_to_the_sdpa_gqa_path_is_one_value_error_naming_the_argument():
     """impl="sdpa" used to fail inside PyTorch (an unpack error, SDPA's head-count RuntimeError, an IndexError for a
     table entry past the pool); it now runs the kernels' checks, loosened to what SDPA runs (any head dim, int64
