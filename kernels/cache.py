@@ -62,9 +62,12 @@ def to_paged(
 
 
 def from_paged(pool: torch.Tensor, block_table: torch.Tensor, length: int | None = None) -> torch.Tensor:
-    """Gather a paged cache back to contiguous [B, nblk * block_size (or length), ...]."""
+    """Gather a paged cache back to contiguous [B, nblk * block_size (or length), ...]. Table entries are clamped to
+    the pool ([0, num_blocks)), as the kernels clamp them: an entry past a sequence's length may hold anything (a
+    serving engine's padding), and one past the pool made PyTorch's gather a device-side assert on CUDA (a fault
+    that ends the process's CUDA context) and an IndexError on CPU."""
     B, nblk = block_table.shape
-    out = pool[block_table.long()].reshape(B, nblk * pool.shape[1], *pool.shape[2:])
+    out = pool[block_table.long().clamp(0, pool.shape[0] - 1)].reshape(B, nblk * pool.shape[1], *pool.shape[2:])
     return out if length is None else out[:, :length]
 
 

@@ -333,6 +333,22 @@ def test_bad_input_to_the_eager_path_is_one_value_error_naming_the_argument(case
     assert isinstance(exc.value, KernelInputError) and exc.value.arg == arg
 
 
+def test_unused_table_entries_may_hold_anything_on_the_pytorch_paths():
+    """An entry past a sequence's length is padding (any value, as a serving engine leaves it): the eager MLA and SDPA
+    GQA paths gathered the whole table row with PyTorch indexing, an IndexError on CPU (a device-side assert on
+    CUDA) for an entry past the pool; cache.from_paged now clamps, as the kernels do."""
+    from mlacalc.kernels.decode import gqa_decode, mla_decode
+
+    q, pool, lens, bt = _mla_inputs(paged=True)         # lengths 300 and 7 over 64-token blocks
+    padded = bt.clone()
+    padded[1, 1:] = torch.tensor([10**6, -5, 2**31 - 1, 7][:bt.shape[1] - 1], dtype=torch.int32)
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64, impl="eager")
+    assert torch.equal(mla_decode(q, pool, lens, padded, **kw), mla_decode(q, pool, lens, bt, **kw))
+    k = torch.randn(pool.shape[0], 64, 2, 32)
+    qg = torch.randn(2, 1, 8, 32)
+    assert torch.equal(gqa_decode(qg, k, k, lens, padded, impl="sdpa"), gqa_decode(qg, k, k, lens, bt, impl="sdpa"))
+
+
 def test_the_eager_path_takes_int64_lengths_and_any_latent_width():
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.reference import mla_latent_attention_reference
