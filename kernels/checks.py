@@ -166,11 +166,12 @@ def check_gqa_inputs(q, k_cache, v_cache, cache_seqlens, block_table, *, out=Non
 
 
 def check_lengths_and_table(cache_seqlens, block_table, *, num_blocks: int, page_size: int, capacity: int,
-                            indices=None) -> None:
+                            indices=None, max_seqlen: int | None = None) -> None:
     """Value checks in one host sync: every sparse index (when given) is -1 (unused) or a token position in
-    [0, len_b) of its sequence (in [0, capacity) without cache_seqlens); 0 <= cache_seqlens <= capacity; the
-    block-table entries a sequence uses lie in [0, num_blocks). The first that fails is one KernelInputError, in
-    that order. Why one sync: the four the checks took before (a flag each for indices and the table, two for the
+    [0, len_b) of its sequence (in [0, capacity) without cache_seqlens); 0 <= cache_seqlens <= capacity, and <=
+    max_seqlen when the caller gives one (the dense kernels plan their splits from it and read no key past it: a
+    longer sequence would lose its last keys without a word); the block-table entries a sequence uses lie in
+    [0, num_blocks). The first that fails is one KernelInputError, in that order. Why one sync: the four the checks took before (a flag each for indices and the table, two for the
     lengths' min and max) made them ~250 us of each eager sparse call's host time on the H100 machine's CPU (310-410
     us against 60-120 without them: reports/h100/tuning/session_bi_kernels.json, host_call_us)."""
     flags = []  # int64 device scalars: [index bad, min length, max length, table bad], those that apply
@@ -194,6 +195,8 @@ def check_lengths_and_table(cache_seqlens, block_table, *, num_blocks: int, page
                                               f"length ({'cache_seqlens' if cache_seqlens is not None else capacity})")
     if has_lens:
         lo, hi = values.pop(0), values.pop(0)
-        require(lo >= 0 and hi <= capacity, "cache_seqlens", f"values in [{lo}, {hi}], expected within [0, {capacity}]")
+        bound = capacity if max_seqlen is None else min(capacity, max_seqlen)
+        require(lo >= 0 and hi <= bound, "cache_seqlens", f"values in [{lo}, {hi}], expected within [0, {bound}]"
+                + (" (max_seqlen)" if bound < capacity else ""))
     if values:
         require(not values[0], "block_table", f"entries out of range [0, {num_blocks}) where sequences use them")

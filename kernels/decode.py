@@ -62,7 +62,8 @@ def _check_eager(q, kv_cache, cache_seqlens, block_table, kv_lora_rank, kv_scale
         require(kv_scale is not None, "kv_scale", "an fp8 cache needs kv_scale (float or a 1-element tensor)")
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0],
-                                page_size=kv_cache.shape[1] if block_table is not None else 1, capacity=capacity)
+                                page_size=kv_cache.shape[1] if block_table is not None else 1, capacity=capacity,
+                                max_seqlen=max_seqlen)
 
 
 def mla_decode_eager(
@@ -276,7 +277,8 @@ def gqa_decode_sdpa(
         paged = block_table is not None
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=k_cache.shape[0],
                                 page_size=k_cache.shape[1] if paged else 1,
-                                capacity=block_table.shape[1] * k_cache.shape[1] if paged else k_cache.shape[1])
+                                capacity=block_table.shape[1] * k_cache.shape[1] if paged else k_cache.shape[1],
+                                max_seqlen=max_seqlen)
     B, s_q, Hq, D = q.shape
     if block_table is not None:
         k_cache, v_cache = from_paged(k_cache, block_table), from_paged(v_cache, block_table)

@@ -189,7 +189,7 @@ def mla_decode_gluon(
         require(False, "softmax_scale", f"must be positive (the kernel folds it into the exponent), got {softmax_scale}")
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
-                                capacity=plan.capacity)
+                                capacity=plan.capacity, max_seqlen=None if schedule is not None else max_seqlen)
     return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, out, schedule)
 
 

@@ -247,7 +247,7 @@ def gqa_decode_triton(
     plan = cached_plan("gqa_decode_triton", key, make, q.device)
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=k_cache.shape[0], page_size=plan.page_size,
-                                capacity=plan.capacity)
+                                capacity=plan.capacity, max_seqlen=max_seqlen)
     scale = plan.D**-0.5 if softmax_scale is None else softmax_scale
     return plan.launch(q, k_cache, v_cache, cache_seqlens, block_table, scale, out)
 

@@ -516,7 +516,7 @@ def mla_decode_triton(
     plan = cached_plan("mla_decode_triton", key, make, q.device)
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
-                                capacity=plan.capacity)
+                                capacity=plan.capacity, max_seqlen=None if schedule is not None else max_seqlen)
     return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out, schedule)
 
 

@@ -303,6 +303,7 @@ def _bad_mla_calls():
         # value checks (check on: the default for CPU tensors)
         ("cache_seqlens", (q, kv, torch.tensor([301, 5], dtype=torch.int32), None), kw, True),
         ("cache_seqlens", (q, kv, torch.tensor([-1, 5], dtype=torch.int32), None), kw, True),
+        ("cache_seqlens", (q, kv, lens, None), dict(kw, max_seqlen=100), True),  # 300 keys: the last 200 dropped
         ("block_table", (qp, pool, lensp, bt + 1000), kw, True),
     ]
 
@@ -525,6 +526,8 @@ def test_bad_input_to_the_sdpa_gqa_path_is_one_value_error_naming_the_argument()
            ("k_cache", (torch.randn(2, 1, 7, 32), k, k, lens)), ("q", (q.long(), k, k, lens)),
            ("cache_seqlens", (q, k, k, lens[:1])), ("cache_seqlens", (q, k, k, torch.tensor([41, 3]))),
            ("cache_seqlens", (q, k, k, torch.tensor([-1, 3]))), ("block_table", (q, pool, pool, lens * 0 + 6, table)))
+    with pytest.raises(ValueError, match=r"^cache_seqlens: .*\(max_seqlen\)"):  # keys past it would be dropped
+        gqa_decode(q, k, k, lens, impl="sdpa", max_seqlen=20)
     for arg, args in bad:
         with pytest.raises(ValueError, match=f"^{arg}:"):
             gqa_decode(*args, impl="sdpa")
