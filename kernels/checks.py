@@ -9,10 +9,10 @@ Two kinds:
     host sync for all (check_lengths_and_table), so they run only when `launch.checks_enabled(check, device)` says
     so (default: on for CPU tensors and the interpreter and for sparse decode on CUDA; off for dense decode on CUDA,
     whose eager calls must not sync the host; always off during CUDA graph capture; `check=` or
-    MLACALC_KERNEL_CHECKS=0/1 decide otherwise). With
-    them off every kernel clamps what it reads by value: lengths to the cache's capacity, block-table entries to
-    [0, num_blocks), sparse indices masked to the sequence (triton_flash.valid_length, valid_page, selected_rows;
-    the Gluon kernels' TMA copies zero-fill rows past the cache), so a bad value gives a wrong result, not a fault.
+    MLACALC_KERNEL_CHECKS=0/1 decide otherwise). With them off every kernel clamps what it reads by value: lengths
+    to the cache's capacity, block-table entries to [0, num_blocks), sparse indices masked to the sequence
+    (triton_flash.valid_length, valid_page, selected_rows; the Gluon kernels' TMA copies zero-fill rows past the
+    cache; cache.from_paged for the PyTorch paths), so a bad value gives a wrong result, not a fault.
 """
 
 from __future__ import annotations
@@ -171,9 +171,10 @@ def check_lengths_and_table(cache_seqlens, block_table, *, num_blocks: int, page
     [0, len_b) of its sequence (in [0, capacity) without cache_seqlens); 0 <= cache_seqlens <= capacity, and <=
     max_seqlen when the caller gives one (the dense kernels plan their splits from it and read no key past it: a
     longer sequence would lose its last keys without a word); the block-table entries a sequence uses lie in
-    [0, num_blocks). The first that fails is one KernelInputError, in that order. Why one sync: the four the checks took before (a flag each for indices and the table, two for the
-    lengths' min and max) made them ~250 us of each eager sparse call's host time on the H100 machine's CPU (310-410
-    us against 60-120 without them: reports/h100/tuning/session_bi_kernels.json, host_call_us)."""
+    [0, num_blocks). The first that fails is one KernelInputError, in that order. Why one sync: the four the checks
+    took before (a flag each for indices and the table, two for the lengths' min and max) made them ~250 us of each
+    eager sparse call's host time on the H100 machine's CPU (310-410 us against 60-120 without them:
+    reports/h100/tuning/session_bi_kernels.json, host_call_us)."""
     flags = []  # int64 device scalars: [index bad, min length, max length, table bad], those that apply
     if indices is not None and indices.numel():
         limit = cache_seqlens.to(torch.int64)[:, None, None] if cache_seqlens is not None else capacity
