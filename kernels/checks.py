@@ -72,17 +72,17 @@ def check_scale(softmax_scale, optional: bool = False) -> None:
 
 
 def check_prefill_inputs(q, k, v, *, grouped: bool, causal: bool = True) -> None:
-    """Shape checks of the SDPA prefill wrappers: q, k, v [B, S, H, d] floats on q's device, one batch, and one
-    length when `causal` (SDPA's causal mask is aligned to the top left, so a query block over a longer key range
-    would see the wrong keys); q and k one head dim; k and v one head count and length, the count dividing q's when
+    """Shape checks of the SDPA prefill wrappers: q, k, v [B, S, H, d] of one float dtype on q's device, one batch,
+    and one length when `causal` (SDPA's causal mask is aligned to the top left, so a query block over a longer key
+    range would see the wrong keys); q and k one head dim; k and v one head count and length, the count dividing q's when
     `grouped` (GQA) and equal to it otherwise (MLA's decompressed heads); v's head dim may differ (MLA's 128 against
     192)."""
     floats = FLOAT_DTYPES + (torch.float64,)
     check_tensor(q, "q", dim=4, dtypes=floats, last_contiguous=False)
     B, S, Hq, D = q.shape
-    check_tensor(k, "k", dim=4, dtypes=floats, device=q.device, shape=(B, S if causal else None, None, D),
+    check_tensor(k, "k", dim=4, dtypes=(q.dtype,), device=q.device, shape=(B, S if causal else None, None, D),
                  last_contiguous=False)
-    check_tensor(v, "v", dim=4, dtypes=floats, device=q.device, shape=(B, k.shape[1], k.shape[2], None),
+    check_tensor(v, "v", dim=4, dtypes=(q.dtype,), device=q.device, shape=(B, k.shape[1], k.shape[2], None),
                  last_contiguous=False)
     Hkv = k.shape[2]
     if grouped:

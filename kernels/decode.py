@@ -282,6 +282,8 @@ def gqa_decode_sdpa(
     B, s_q, Hq, D = q.shape
     if block_table is not None:
         k_cache, v_cache = from_paged(k_cache, block_table), from_paged(v_cache, block_table)
+    if k_cache.dtype != q.dtype:  # SDPA takes one dtype: the cache converted, as the eager MLA path does
+        k_cache, v_cache = k_cache.to(q.dtype), v_cache.to(q.dtype)
     S = max_seqlen if max_seqlen is not None else k_cache.shape[1]
     k = k_cache[:, :S].transpose(1, 2)  # [B, Hkv, S, D]
     v = v_cache[:, :S].transpose(1, 2)

@@ -508,6 +508,7 @@ def test_bad_input_to_the_prefill_wrappers_is_one_value_error_naming_the_argumen
                       ("k", lambda: gqa_prefill_sdpa(torch.randn(1, 8, 5, 24), k[:, :, :2], k[:, :, :2])),
                       ("k", lambda: gqa_prefill_sdpa(q, longer, longer)),
                       ("q", lambda: gqa_prefill_sdpa(q.int(), k, k)),
+                      ("k", lambda: gqa_prefill_sdpa(q, k.half(), k.half())),  # SDPA takes one dtype
                       ("softmax_scale", lambda: gqa_prefill_sdpa(q, k, k, softmax_scale=float("nan")))):
         with pytest.raises(ValueError, match=f"^{arg}:"):
             call()
@@ -532,6 +533,9 @@ def test_bad_input_to_the_sdpa_gqa_path_is_one_value_error_naming_the_argument()
         with pytest.raises(ValueError, match=f"^{arg}:"):
             gqa_decode(*args, impl="sdpa")
     assert gqa_decode(q[..., :24], k[..., :24], k[..., :24], lens.long(), impl="sdpa").shape == (2, 1, 8, 24)
+    mixed = gqa_decode(q.bfloat16(), k, k, lens, impl="sdpa")  # the cache converted to q's dtype (was SDPA's error)
+    assert mixed.dtype == torch.bfloat16 and torch.allclose(mixed.float(), gqa_decode(q, k, k, lens, impl="sdpa"),
+                                                              atol=0.05)
 
 
 # ---------------------------------------------------------------------------------------------- fp8-ds layout
