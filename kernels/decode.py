@@ -86,7 +86,7 @@ def mla_decode_eager(
     _check_eager(q, kv_cache, cache_seqlens, block_table, kv_lora_rank, kv_scale, max_seqlen, check)
     B, s_q, H, Dk = q.shape
     kv = from_paged(kv_cache, block_table) if block_table is not None else kv_cache
-    S = max_seqlen if max_seqlen is not None else kv.shape[1]
+    S = min(max_seqlen, kv.shape[1]) if max_seqlen is not None else kv.shape[1]  # a bound past the cache: the cache
     kv = kv[:, :S]
     if kv.dtype != q.dtype:  # fp8 cache: dequantise first, as a user would
         kv = kv.to(q.dtype)
@@ -284,7 +284,7 @@ def gqa_decode_sdpa(
         k_cache, v_cache = from_paged(k_cache, block_table), from_paged(v_cache, block_table)
     if k_cache.dtype != q.dtype:  # SDPA takes one dtype: the cache converted, as the eager MLA path does
         k_cache, v_cache = k_cache.to(q.dtype), v_cache.to(q.dtype)
-    S = max_seqlen if max_seqlen is not None else k_cache.shape[1]
+    S = min(max_seqlen, k_cache.shape[1]) if max_seqlen is not None else k_cache.shape[1]  # as the kernels bound it
     k = k_cache[:, :S].transpose(1, 2)  # [B, Hkv, S, D]
     v = v_cache[:, :S].transpose(1, 2)
     Hkv = k.shape[1]

@@ -350,6 +350,19 @@ def test_unused_table_entries_may_hold_anything_on_the_pytorch_paths():
     assert torch.equal(gqa_decode(qg, k, k, lens, padded, impl="sdpa"), gqa_decode(qg, k, k, lens, bt, impl="sdpa"))
 
 
+def test_a_max_seqlen_past_the_cache_is_the_cache_on_the_pytorch_paths():
+    """max_seqlen bounds the lengths; one past the capacity is the capacity, as the kernels take it (the eager and
+    SDPA paths sliced the cache there but built their masks that wide: a size-mismatch RuntimeError)."""
+    from mlacalc.kernels.decode import gqa_decode, mla_decode
+
+    q, kv, lens, _ = _mla_inputs()
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64, impl="eager")
+    assert torch.equal(mla_decode(q, kv, lens, max_seqlen=10**6, **kw), mla_decode(q, kv, lens, **kw))
+    qg, k = torch.randn(2, 1, 8, 32), torch.randn(2, 40, 2, 32)
+    lg = torch.tensor([40, 3], dtype=torch.int32)
+    assert torch.equal(gqa_decode(qg, k, k, lg, impl="sdpa", max_seqlen=10**6), gqa_decode(qg, k, k, lg, impl="sdpa"))
+
+
 def test_the_eager_path_takes_int64_lengths_and_any_latent_width():
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.reference import mla_latent_attention_reference
