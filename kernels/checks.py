@@ -92,29 +92,37 @@ def check_prefill_inputs(q, k, v, *, grouped: bool, causal: bool = True) -> None
 
 
 def check_mla_inputs(q, kv_cache, cache_seqlens, block_table, *, kv_lora_rank, kv_scale, out, max_seqlen,
-                     kv_dtypes=FLOAT_DTYPES + FP8_DTYPES, row_dim: int | None = None, pool: bool = False) -> None:
+                     kv_dtypes=FLOAT_DTYPES + FP8_DTYPES, row_dim: int | None = None, pool: bool = False,
+                     strict: bool = True) -> None:
     """Shape checks shared by the MLA decode wrappers (dense and sparse). q [B, s_q, H, r+dr]; kv_cache [B, S, r+dr]
     or paged [num_blocks, block_size, r+dr] with block_table [B, nblk] int32 (row_dim: the cache's last dim when it
     is a packed byte layout; pool: a paged cache addressed without a table, as sparse indices may be); cache_seqlens
-    [B] int32; out [B, s_q, H, r] in q.dtype, contiguous."""
-    check_tensor(q, "q", dim=4, dtypes=FLOAT_DTYPES)
+    [B] int32; out [B, s_q, H, r] in q.dtype, contiguous. strict (the kernels): latent and RoPE widths powers of
+    two, unit stride in every last dim; the eager path (not strict) takes any widths (the latent may be all of q's
+    last dim), int64 lengths and tables, float64 and strided tensors."""
+    floats = FLOAT_DTYPES if strict else FLOAT_DTYPES + (torch.float64,)
+    ints = (torch.int32,) if strict else (torch.int32, torch.int64)
+    check_tensor(q, "q", dim=4, dtypes=floats, last_contiguous=strict)
     B, s_q, H, Dk = q.shape
     dev = q.device
-    require(isinstance(kv_lora_rank, int) and 0 < kv_lora_rank < Dk, "kv_lora_rank",
-            f"{kv_lora_rank!r} must be an int below q's last dim {Dk}")
+    require(isinstance(kv_lora_rank, int) and 0 < kv_lora_rank <= Dk - strict, "kv_lora_rank",
+            f"{kv_lora_rank!r} must be an int {'below' if strict else 'at most'} q's last dim {Dk}")
     dr = Dk - kv_lora_rank
-    require(kv_lora_rank & (kv_lora_rank - 1) == 0 and dr & (dr - 1) == 0, "kv_lora_rank",
+    require(not strict or (kv_lora_rank & (kv_lora_rank - 1) == 0 and dr & (dr - 1) == 0), "kv_lora_rank",
             f"latent ({kv_lora_rank}) and RoPE ({dr}) dims must be powers of two")
-    check_tensor(kv_cache, "kv_cache", dim=3, dtypes=kv_dtypes, device=dev)
+    check_tensor(kv_cache, "kv_cache", dim=3, dtypes=kv_dtypes if strict else floats + FP8_DTYPES, device=dev,
+                 last_contiguous=strict)
     require(kv_cache.shape[-1] == (row_dim or Dk), "kv_cache",
             f"last dim {kv_cache.shape[-1]}, expected {row_dim or Dk} (q's last dim is {Dk})")
     if block_table is None and not pool:
         require(kv_cache.shape[0] == B, "kv_cache", f"contiguous cache has {kv_cache.shape[0]} sequences, q has {B} "
                                                     "(a paged cache needs block_table)")
     elif block_table is not None:
-        check_tensor(block_table, "block_table", dim=2, dtypes=(torch.int32,), device=dev, shape=(B, None))
+        check_tensor(block_table, "block_table", dim=2, dtypes=ints, device=dev, shape=(B, None),
+                     last_contiguous=strict)
     if cache_seqlens is not None:
-        check_tensor(cache_seqlens, "cache_seqlens", dim=1, dtypes=(torch.int32,), device=dev, shape=(B,))
+        check_tensor(cache_seqlens, "cache_seqlens", dim=1, dtypes=ints, device=dev, shape=(B,),
+                     last_contiguous=strict)
     if max_seqlen is not None:
         require(isinstance(max_seqlen, int) and max_seqlen >= 1, "max_seqlen", f"{max_seqlen!r}: expected an int >= 1")
     if kv_cache.dtype in FP8_DTYPES:

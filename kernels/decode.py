@@ -17,7 +17,8 @@ import torch
 from torch.nn import functional as F
 
 from .cache import from_paged
-from .checks import KernelInputError, check_scale
+from .checks import KernelInputError, check_gqa_inputs, check_lengths_and_table, check_mla_inputs, check_scale
+from .launch import checks_enabled
 
 __all__ = ["mla_decode", "mla_decode_eager", "gqa_decode", "gqa_decode_sdpa"]
 
@@ -30,39 +31,14 @@ def _visible(cache_seqlens, s_q: int, S: int, device) -> torch.Tensor:
     return j[None, None, :] <= last[:, :, None]
 
 
-def _check_eager(q, kv_cache, cache_seqlens, block_table, kv_lora_rank, kv_scale, max_seqlen, check) -> None:
-    """The kernels' input checks (checks.check_mla_inputs) with what eager allows beyond them: any latent and RoPE
-    widths, int64 lengths, float64; value checks as launch.checks_enabled says."""
-    from .checks import FLOAT_DTYPES, FP8_DTYPES, check_lengths_and_table, check_tensor, require
-    from .launch import checks_enabled
-
-    floats = FLOAT_DTYPES + (torch.float64,)  # PyTorch runs float64 too (the float64 layers use it)
-    check_tensor(q, "q", dim=4, dtypes=floats, last_contiguous=False)
-    B, s_q, H, Dk = q.shape
-    require(isinstance(kv_lora_rank, int) and 0 < kv_lora_rank <= Dk, "kv_lora_rank",
-            f"{kv_lora_rank!r} must be an int of at most q's last dim {Dk}")
-    check_tensor(kv_cache, "kv_cache", dim=3, dtypes=floats + FP8_DTYPES, device=q.device,
-                 last_contiguous=False)
-    require(kv_cache.shape[-1] == Dk, "kv_cache", f"last dim {kv_cache.shape[-1]}, expected q's {Dk}")
-    lens_dtypes = (torch.int32, torch.int64)
-    if block_table is None:
-        require(kv_cache.shape[0] == B, "kv_cache", f"contiguous cache has {kv_cache.shape[0]} sequences, q has {B} "
-                                                    "(a paged cache needs block_table)")
-        capacity = kv_cache.shape[1]
-    else:
-        check_tensor(block_table, "block_table", dim=2, dtypes=lens_dtypes, device=q.device, shape=(B, None),
-                     last_contiguous=False)
-        capacity = block_table.shape[1] * kv_cache.shape[1]
-    if cache_seqlens is not None:
-        check_tensor(cache_seqlens, "cache_seqlens", dim=1, dtypes=lens_dtypes, device=q.device, shape=(B,),
-                     last_contiguous=False)
-    if max_seqlen is not None:
-        require(isinstance(max_seqlen, int) and max_seqlen >= 1, "max_seqlen", f"{max_seqlen!r}: expected an int >= 1")
-    if kv_cache.dtype in FP8_DTYPES:
-        require(kv_scale is not None, "kv_scale", "an fp8 cache needs kv_scale (float or a 1-element tensor)")
+def _check_values(check, q, cache, cache_seqlens, block_table, max_seqlen) -> None:
+    """The kernels' value checks (checks.check_lengths_and_table) for the PyTorch paths, when launch.checks_enabled
+    says so: the capacity of a contiguous cache is its length, of a paged one its table width in blocks."""
     if checks_enabled(check, q.device):
-        check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0],
-                                page_size=kv_cache.shape[1] if block_table is not None else 1, capacity=capacity,
+        paged = block_table is not None
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=cache.shape[0],
+                                page_size=cache.shape[1] if paged else 1,
+                                capacity=block_table.shape[1] * cache.shape[1] if paged else cache.shape[1],
                                 max_seqlen=max_seqlen)
 
 
@@ -77,13 +53,16 @@ def mla_decode_eager(
     kv_scale: torch.Tensor | float | None = None,
     max_seqlen: int | None = None,
     check: bool | None = None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Absorbed MLA decode in plain PyTorch. q [B, s_q, H, r+dr]; kv_cache contiguous [B, S, r+dr] or paged
     [num_blocks, block, r+dr] with block_table; cache_seqlens [B] (None: every sequence fills S, or max_seqlen).
-    Returns [B, s_q, H, r] in q.dtype. Bad shapes and dtypes are one KernelInputError; `check` as the kernels'
-    (value checks of lengths and table entries: default on CPU, off on CUDA, where PyTorch's own indexing keeps a bad
-    value from faulting)."""
-    _check_eager(q, kv_cache, cache_seqlens, block_table, kv_lora_rank, kv_scale, max_seqlen, check)
+    Returns [B, s_q, H, r] in q.dtype (written into `out` when given, as the kernels do). Bad shapes and dtypes are one KernelInputError; `check` as the kernels'
+    (value checks of lengths and table entries: default on CPU, off on CUDA, where cache.from_paged clamps table
+    entries and the lengths only mask: a bad value never faults)."""
+    check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale, out=out,
+                     max_seqlen=max_seqlen, strict=False)
+    _check_values(check, q, kv_cache, cache_seqlens, block_table, max_seqlen)
     B, s_q, H, Dk = q.shape
     kv = from_paged(kv_cache, block_table) if block_table is not None else kv_cache
     S = min(max_seqlen, kv.shape[1]) if max_seqlen is not None else kv.shape[1]  # a bound past the cache: the cache
@@ -103,8 +82,8 @@ def mla_decode_eager(
     if ok is not None:
         scores = scores.view(B, s_q, H, S).masked_fill(~ok[:, :, None, :], float("-inf")).view(B, s_q * H, S)
     p = torch.softmax(scores, dim=-1).to(q.dtype)
-    out = torch.bmm(p, kv[..., :kv_lora_rank])
-    return out.view(B, s_q, H, kv_lora_rank)
+    o = torch.bmm(p, kv[..., :kv_lora_rank]).view(B, s_q, H, kv_lora_rank)
+    return o if out is None else out.copy_(o)
 
 
 def mla_decode(
@@ -263,22 +242,16 @@ def gqa_decode_sdpa(
     softmax_scale: float | None = None,
     max_seqlen: int | None = None,
     check: bool | None = None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """GQA/MHA decode through F.scaled_dot_product_attention. q [B, s_q, Hq, D]; caches as in cache.py.
+    """GQA/MHA decode through F.scaled_dot_product_attention (written into `out` when given, as the Triton kernel
+    does). q [B, s_q, Hq, D]; caches as in cache.py.
     With cache_seqlens None and s_q == 1 no mask is passed, so SDPA can take its fused (flash) path; otherwise a
     boolean mask is built (SDPA then uses a masked backend). Paged caches are gathered first. -> [B, s_q, Hq, D].
     Bad shapes and dtypes are one KernelInputError (checks.check_gqa_inputs, not strict); `check`: value checks of
     lengths and table entries as the kernels' (default on CPU, off on CUDA)."""
-    from .checks import check_gqa_inputs, check_lengths_and_table
-    from .launch import checks_enabled
-
-    check_gqa_inputs(q, k_cache, v_cache, cache_seqlens, block_table, max_seqlen=max_seqlen, strict=False)
-    if checks_enabled(check, q.device):
-        paged = block_table is not None
-        check_lengths_and_table(cache_seqlens, block_table, num_blocks=k_cache.shape[0],
-                                page_size=k_cache.shape[1] if paged else 1,
-                                capacity=block_table.shape[1] * k_cache.shape[1] if paged else k_cache.shape[1],
-                                max_seqlen=max_seqlen)
+    check_gqa_inputs(q, k_cache, v_cache, cache_seqlens, block_table, out=out, max_seqlen=max_seqlen, strict=False)
+    _check_values(check, q, k_cache, cache_seqlens, block_table, max_seqlen)
     B, s_q, Hq, D = q.shape
     if block_table is not None:
         k_cache, v_cache = from_paged(k_cache, block_table), from_paged(v_cache, block_table)
@@ -296,10 +269,11 @@ def gqa_decode_sdpa(
         keep = ok[:, -1][:, None, :, None]  # rows past the end may hold NaN: zero them
         zero = torch.zeros((), dtype=k.dtype, device=k.device)
         k, v = torch.where(keep, k, zero), torch.where(keep, v, zero)
-    out = F.scaled_dot_product_attention(
+    o = F.scaled_dot_product_attention(
         q.transpose(1, 2), k, v, attn_mask=mask, scale=softmax_scale, enable_gqa=Hkv != Hq
     )
-    return out.transpose(1, 2)
+    o = o.transpose(1, 2)
+    return o if out is None else out.copy_(o)
 
 
 def gqa_decode(

@@ -26,7 +26,7 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .gluon_mla_seesaw import RESCALE_SLACK, _mla_decode_seesaw_kernel, seesaw_buffers
 from .triton_flash import LOG2E
-from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs, require
+from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs, check_scale, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms, new_launch_key
 from .schedule import schedule_parts, segment_overhead_tiles, slot_capacity
 from .triton_schedule import MAX_CELLS, MLADecodeSchedule
@@ -185,8 +185,7 @@ def mla_decode_gluon(
                           num_splits=num_splits, config=cfg, scheduled=schedule is not None)
 
     plan = cached_plan("mla_decode_gluon", key, make, q.device)
-    if not softmax_scale > 0:  # the message built only when it is raised: a format is host time on every call
-        require(False, "softmax_scale", f"must be positive (the kernel folds it into the exponent), got {softmax_scale}")
+    check_scale(softmax_scale)  # the kernel folds it into the exponent
     if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity, max_seqlen=None if schedule is not None else max_seqlen)

@@ -48,7 +48,7 @@ from triton.experimental.gluon.language.nvidia.hopper import fence_async_shared,
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from .cache import fp8_ds_row_bytes, fp8_ds_views
-from .checks import check_lengths_and_table, require
+from .checks import check_lengths_and_table, check_scale, require
 from .gluon_mla_seesaw import RESCALE_SLACK, WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
     _load_q, _recast_q, _valid_length, _wg0, _wg1
 from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms, new_launch_key
@@ -496,8 +496,7 @@ def mla_decode_sparse_gluon(
         return _GluonSparsePlan(q, kv_cache, indices, block_table, num_splits=num_splits, config=config)
 
     plan = cached_plan("mla_decode_sparse_gluon", key, make, q.device)
-    if not softmax_scale > 0:  # the message built only when it is raised: a format is host time on every call
-        require(False, "softmax_scale", f"must be positive (the kernel folds it into the exponent), got {softmax_scale}")
+    check_scale(softmax_scale)  # the kernel folds it into the exponent
     if checks_enabled(check, q.device, on_cuda=True):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity, indices=indices)

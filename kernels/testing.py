@@ -181,13 +181,16 @@ def run_sparse_case(fn, case: SparseCase, poison: bool = True, **kwargs) -> torc
               softmax_scale=case.softmax_scale, kv_lora_rank=case.kv_lora_rank, **kwargs)
 
 
-def bad_values(block_table: torch.Tensor | None, cache_seqlens: torch.Tensor, *, num_blocks: int, capacity: int):
-    """((bad table, bad lengths), (clean table, clean lengths)): out-of-range values a caller might pass -- the first
-    sequence's first block-table entry num_blocks + 10**6, the last sequence's length 1000 past the capacity and its
-    last entry (which it then uses) -7 -- and the same values as the kernels clamp them when value checks are off
-    (entries to [0, num_blocks), lengths to [0, capacity]: triton_flash.valid_page, valid_length). A kernel given the
-    bad values unchecked must neither fault nor differ from its output for the clean ones. Contiguous caches
-    (block_table None): the lengths only."""
+def bad_values(block_table: torch.Tensor | None, cache_seqlens: torch.Tensor, cache: torch.Tensor):
+    """((bad table, bad lengths), (clean table, clean lengths)) for `cache` (contiguous [B, S, ...], or the pool
+    [num_blocks, page, ...] of block_table): out-of-range values a caller might pass -- the first sequence's first
+    block-table entry num_blocks + 10**6, the last sequence's length 1000 past the capacity (S, or the table's width
+    x page) and its last entry (which it then uses) -7 -- and the same values as the kernels clamp them when value
+    checks are off (entries to [0, num_blocks), lengths to [0, capacity]: triton_flash.valid_page, valid_length). A
+    kernel given the bad values unchecked must neither fault nor differ from its output for the clean ones.
+    Contiguous caches (block_table None): the lengths only."""
+    num_blocks = cache.shape[0]
+    capacity = cache.shape[1] * (block_table.shape[1] if block_table is not None else 1)
     lens = cache_seqlens.clone()
     lens[-1] = capacity + 1000
     clean_lens = lens.clamp(0, capacity)
@@ -215,4 +218,3 @@ def same_output(a: torch.Tensor, b: torch.Tensor) -> float:
     both_nan = a.isnan() & b.isnan()
     diff = (a - b).abs().nan_to_num(nan=float("inf"))
     return float(torch.where(both_nan, 0.0, diff).max()) if a.numel() else 0.0
-

@@ -643,10 +643,7 @@ def test_dense_out_of_range_values_unchecked_neither_fault_nor_differ(impl, head
     from mlacalc.kernels.testing import bad_values, run_mla_case, same_output
 
     case = _mla(lens=[1, 63, 64, 65, 4097], heads=heads, paged=paged, fp8=fp8, seed=11)
-    pool = case.kv_cache.shape[0]
-    capacity = case.block_table.shape[1] * case.kv_cache.shape[1] if paged else case.kv_cache.shape[1]
-    (bt, lens), (clean_bt, clean_lens) = bad_values(case.block_table, case.cache_seqlens, num_blocks=pool,
-                                                    capacity=capacity)
+    (bt, lens), (clean_bt, clean_lens) = bad_values(case.block_table, case.cache_seqlens, case.kv_cache)
     outs = []
     for table, L in ((bt, lens), (clean_bt, clean_lens)):
         case.block_table, case.cache_seqlens = table, L
@@ -676,9 +673,7 @@ def test_sparse_out_of_range_values_are_a_value_error_by_default(heads, fp8_ds):
     with pytest.raises(ValueError, match="^indices:"):
         run_sparse_case(run, case)
     case.indices = good_idx
-    capacity = case.block_table.shape[1] * case.kv_cache.shape[1]
-    (bt, lens), (clean_bt, clean_lens) = bad_values(case.block_table, case.cache_seqlens,
-                                                    num_blocks=case.kv_cache.shape[0], capacity=capacity)
+    (bt, lens), (clean_bt, clean_lens) = bad_values(case.block_table, case.cache_seqlens, case.kv_cache)
     outs = []
     for table, L, idx in ((bt, lens, bad_idx), (clean_bt, clean_lens, clean_idx)):
         case.block_table, case.cache_seqlens, case.indices = table, L, idx

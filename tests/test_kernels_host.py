@@ -275,7 +275,7 @@ def test_tma_descriptors_are_encoded_once_per_descriptor_under_triton_36s_launch
 
 
 # (arg, call args, kwargs, whether the eager path refuses it too: it takes int64 lengths and tables, strided last
-# dims, any latent width, any fp8 scale)
+# dims, any latent width)
 def _bad_mla_calls():
     q, kv, lens, _ = _mla_inputs()
     qp, pool, lensp, bt = _mla_inputs(paged=True)
@@ -289,8 +289,8 @@ def _bad_mla_calls():
         ("kv_cache", (q, kv.transpose(0, 2).contiguous().transpose(0, 2), lens, None), kw, False),
         ("kv_cache", (q, kv[:1], lens, None), kw, True),
         ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), kw, True),
-        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=0.0), False),  # amax / 448
-        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=-0.5), False),
+        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=0.0), True),  # amax / 448
+        ("kv_scale", (q, kv.to(torch.float8_e4m3fn), lens, None), dict(kw, kv_scale=-0.5), True),
         ("cache_seqlens", (q, kv, lens.long(), None), kw, False),
         ("cache_seqlens", (q, kv, lens.float(), None), kw, True),
         ("cache_seqlens", (q, kv, lens[:1], None), kw, True),
@@ -298,7 +298,7 @@ def _bad_mla_calls():
         ("block_table", (qp, pool, lensp, bt[:1]), kw, True),
         ("kv_lora_rank", (q, kv, lens, None), dict(kw, kv_lora_rank=60), False),
         ("kv_lora_rank", (q, kv, lens, None), dict(kw, kv_lora_rank=q.shape[-1] + 1), True),
-        ("out", (q, kv, lens, None), dict(kw, out=torch.empty(2, 1, 16, 32)), False),
+        ("out", (q, kv, lens, None), dict(kw, out=torch.empty(2, 1, 16, 32)), True),
         ("max_seqlen", (q, kv, lens, None), dict(kw, max_seqlen=0), True),
         # value checks (check on: the default for CPU tensors)
         ("cache_seqlens", (q, kv, torch.tensor([301, 5], dtype=torch.int32), None), kw, True),
@@ -348,6 +348,21 @@ def test_unused_table_entries_may_hold_anything_on_the_pytorch_paths():
     k = torch.randn(pool.shape[0], 64, 2, 32)
     qg = torch.randn(2, 1, 8, 32)
     assert torch.equal(gqa_decode(qg, k, k, lens, padded, impl="sdpa"), gqa_decode(qg, k, k, lens, bt, impl="sdpa"))
+
+
+def test_the_pytorch_paths_write_into_out_as_the_kernels_do():
+    """`out` is part of the wrappers' common signature (testing.run_mla_case passes a poisoned one): the eager MLA
+    path took no `out` (a TypeError through mla_decode), the SDPA GQA path neither."""
+    from mlacalc.kernels.decode import gqa_decode, mla_decode
+
+    q, kv, lens, _ = _mla_inputs()
+    kw = dict(softmax_scale=0.1, kv_lora_rank=64, impl="eager")
+    buf = torch.full((*q.shape[:3], 64), float("nan"))
+    assert mla_decode(q, kv, lens, out=buf, **kw) is buf and torch.equal(buf, mla_decode(q, kv, lens, **kw))
+    qg, k = torch.randn(2, 1, 8, 32), torch.randn(2, 40, 2, 32)
+    lg, gbuf = torch.tensor([40, 3], dtype=torch.int32), torch.full((2, 1, 8, 32), float("nan"))
+    assert gqa_decode(qg, k, k, lg, impl="sdpa", out=gbuf) is gbuf
+    assert torch.equal(gbuf, gqa_decode(qg, k, k, lg, impl="sdpa"))
 
 
 def test_a_max_seqlen_past_the_cache_is_the_cache_on_the_pytorch_paths():
@@ -817,9 +832,9 @@ def test_the_gluon_wrappers_refuse_a_softmax_scale_that_is_not_positive(monkeypa
     pool, bt = to_paged(kv, 64)
     idx = torch.zeros(1, 1, 64, dtype=torch.int32)
     for scale in (0.0, -0.1):
-        with pytest.raises(KernelInputError, match="^softmax_scale: must be positive"):
+        with pytest.raises(KernelInputError, match="^softmax_scale: must be a positive finite number"):
             gm.mla_decode_gluon(q, kv, softmax_scale=scale, check=False)
-        with pytest.raises(KernelInputError, match="^softmax_scale: must be positive"):
+        with pytest.raises(KernelInputError, match="^softmax_scale: must be a positive finite number"):
             gs.mla_decode_sparse_gluon(q, pool, idx, bt, softmax_scale=scale, check=False)
 
 

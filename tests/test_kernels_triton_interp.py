@@ -195,9 +195,7 @@ def _bad_values_error(family: str, kw: dict) -> float:
 
     if family == "bad_sparse":
         case = testing.make_sparse_case(seed=5, **kw)
-        capacity = case.block_table.shape[1] * case.kv_cache.shape[1]
-        (bt, lens), (clean_bt, clean_lens) = testing.bad_values(case.block_table, case.cache_seqlens,
-                                                                num_blocks=case.kv_cache.shape[0], capacity=capacity)
+        (bt, lens), (clean_bt, clean_lens) = testing.bad_values(case.block_table, case.cache_seqlens, case.kv_cache)
         bad_idx, clean_idx = testing.bad_indices(case.indices)
         outs = []
         for table, L, idx in ((bt, lens, bad_idx), (clean_bt, clean_lens, clean_idx)):
@@ -206,28 +204,24 @@ def _bad_values_error(family: str, kw: dict) -> float:
         return testing.same_output(*outs)
     if family == "bad_gqa":
         case = testing.make_gqa_case(seed=5, **kw)
-        paged = case.block_table is not None
-        capacity = case.block_table.shape[1] * case.k_cache.shape[1] if paged else case.k_cache.shape[1]
-        run, cache = testing.run_gqa_case, case.k_cache
-        fn = gqa_decode_triton
+        run, cache, fn = testing.run_gqa_case, case.k_cache, gqa_decode_triton
     else:
         case = testing.make_mla_case(seed=5, **kw)
-        paged = case.block_table is not None
-        capacity = case.block_table.shape[1] * case.kv_cache.shape[1] if paged else case.kv_cache.shape[1]
-        run, cache = testing.run_mla_case, case.kv_cache
-        fn = mla_decode_triton
-    (bt, lens), (clean_bt, clean_lens) = testing.bad_values(case.block_table, case.cache_seqlens,
-                                                            num_blocks=cache.shape[0], capacity=capacity)
-    outs = []
-    for table, L in ((bt, lens), (clean_bt, clean_lens)):
-        case.block_table, case.cache_seqlens = table, L
-        extra = {"schedule": mla_decode_schedule()} if family == "bad_mla_sched" else {}
-        if family == "bad_mla_sched":
-            launch._SMS[("cpu", None)] = 5
-            launch.plan_cache("mla_decode_triton").clear()
-        outs.append(run(fn, case, check=False, **extra))
-        launch._SMS.pop(("cpu", None), None)
+        run, cache, fn = testing.run_mla_case, case.kv_cache, mla_decode_triton
+    (bt, lens), (clean_bt, clean_lens) = testing.bad_values(case.block_table, case.cache_seqlens, cache)
+    sched = family == "bad_mla_sched"
+    if sched:  # 5 SMs: several parts, so sequences are cut across them
+        launch._SMS[("cpu", None)] = 5
         launch.plan_cache("mla_decode_triton").clear()
+    outs = []
+    try:
+        for table, L in ((bt, lens), (clean_bt, clean_lens)):
+            case.block_table, case.cache_seqlens = table, L
+            extra = {"schedule": mla_decode_schedule()} if sched else {}  # a schedule a step: lengths changed
+            outs.append(run(fn, case, check=False, **extra))
+    finally:
+        launch._SMS.pop(("cpu", None), None)
+        launch.plan_cache("mla_decode_triton").clear()  # plans are keyed by shapes, not by the SM count
     return testing.same_output(*outs)
 
 
