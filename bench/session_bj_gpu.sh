@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The twenty-sixth session's call (H200 starts were scarce: one call does what bench/session_bh_gpu.sh and
+# session_bi_gpu.sh split in two; the fp8 probe and ncu of bh are left out, the H100 probe answered them):
+# 1. the 14 prefill calibration points at head dims 64/128/256 and MLA's (bench/prefill_headdim.py) while FlashMLA
+#    builds; the sdpa refit runs afterwards on the CPU here (bench/fit_expected.py --sdpa), not on device time;
+# 2. `mlacalc bench kernels --peers --json` (FlashMLA beside) with the kernels as they are now (length and
+#    table-entry clamps, sparse value checks on by default);
+# 3. the out-of-range GPU tests, then the MLA, sparse and Gluon GPU tests with the time left.
+# Files under $OUT: run.log, prefill_headdim.json (+ .log), kernels.json, pytest_bad.txt, pytest.txt.
+#     run(command="bash bench/session_bj_gpu.sh", carry=[".peers"], kind="nvidia-h200", timeout_s=600)
+set -u
+. bench/device_lib.sh
+begin_run || exit 1
+timeout 170 python3 bench/prefill_headdim.py --out "$OUT" > "$OUT/prefill_headdim.log" 2>&1
+echo "prefill_headdim exit $? at ${SECONDS} s" | tee -a "$LOG"
+tail -2 "$OUT/prefill_headdim.log" | tee -a "$LOG"
+finish_flashmla_build "$W/flashmla_build.log" "$LOG"
+bench_peers 150
+print_bench_summary "$OUT/kernels.json"
+timeout 90 python3 -m pytest -q -m gpu -p no:cacheprovider -k "out_of_range" tests/test_kernels_gpu.py \
+  > "$OUT/pytest_bad.txt" 2>&1
+echo "pytest (out of range) exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_bad.txt")" | tee -a "$LOG"
+grep -E "^(FAILED|ERROR)" "$OUT/pytest_bad.txt" | head -20 | tee -a "$LOG"
+kernel_gpu_tests $(( 575 - SECONDS ))
+grep -E "^(FAILED|ERROR)" "$OUT/pytest.txt" | head -20 | tee -a "$LOG"
+echo "total ${SECONDS} s"
