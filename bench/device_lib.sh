@@ -66,6 +66,14 @@ except Exception as e:  # noqa: BLE001 - the log says what is missing
 PY
 }
 
+out_of_range_gpu_tests() {  # $1: seconds. The GPU tests of out-of-range lengths, table entries and indices into
+  # $OUT/pytest_bad.txt, failures onto the log
+  timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider -k "out_of_range" tests/test_kernels_gpu.py \
+    > "$OUT/pytest_bad.txt" 2>&1
+  echo "pytest (out of range) exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_bad.txt")" | tee -a "$LOG"
+  grep -E "^(FAILED|ERROR)" "$OUT/pytest_bad.txt" | head -20 | tee -a "$LOG"
+}
+
 kernel_gpu_tests() {   # $1: seconds. The MLA, Gluon and sparse GPU tests into $OUT/pytest.txt; sets $tested to
   # pytest's exit status
   timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider -k "mla or sparse or gluon" tests/test_kernels_gpu.py \
@@ -190,12 +198,17 @@ use_machine_triton() {  # back to the machine's Triton 3.6 after use_triton_slim
   python3 -c "import triton; print('now triton', triton.__version__)" | tee -a "$LOG"
 }
 
-prefill_headdim_refit() {  # $1, $2: seconds for the measurement and for the refit. bench/prefill_headdim.py (the 14
-  # prefill calibration points at head dims 64/128/256 and MLA's) into $OUT/prefill_headdim.json, then the sdpa refit
-  # on this machine's CPU into $OUT only (bench/fit_expected.py --sdpa: h200-sdpa-refit.yaml, refit.txt)
+prefill_headdim_points() {  # $1: seconds. bench/prefill_headdim.py (the 14 prefill calibration points at head dims
+  # 64/128/256 and MLA's) into $OUT/prefill_headdim.json (+ .log)
   timeout "$1" python3 bench/prefill_headdim.py --out "$OUT" > "$OUT/prefill_headdim.log" 2>&1
   echo "prefill_headdim exit $? at ${SECONDS} s" | tee -a "$LOG"
   tail -2 "$OUT/prefill_headdim.log" | tee -a "$LOG"
+}
+
+prefill_headdim_refit() {  # $1, $2: seconds for the measurement and for the refit. bench/prefill_headdim.py (the 14
+  # prefill calibration points at head dims 64/128/256 and MLA's) into $OUT/prefill_headdim.json, then the sdpa refit
+  # on this machine's CPU into $OUT only (bench/fit_expected.py --sdpa: h200-sdpa-refit.yaml, refit.txt)
+  prefill_headdim_points "$1"
   timeout "$2" python3 bench/fit_expected.py --sdpa "$OUT/prefill_headdim.json" reports/h200/calibrate-merged.json \
     reports/h200/h200.yaml reports/h200/validate-expected.json --write "$OUT/h200-sdpa-refit.yaml" \
     > "$OUT/refit.txt" 2>&1

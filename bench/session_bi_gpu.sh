@@ -11,10 +11,7 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-timeout 120 python3 -m pytest -q -m gpu -p no:cacheprovider -k "out_of_range" tests/test_kernels_gpu.py \
-  > "$OUT/pytest_bad.txt" 2>&1
-echo "pytest (out of range) exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_bad.txt")" | tee -a "$LOG"
-grep -E "^(FAILED|ERROR)" "$OUT/pytest_bad.txt" | head -20 | tee -a "$LOG"
+out_of_range_gpu_tests 120
 kernel_gpu_tests $(( 250 - SECONDS ))
 grep -E "^(FAILED|ERROR)" "$OUT/pytest.txt" | head -20 | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"

@@ -11,16 +11,11 @@
 set -u
 . bench/device_lib.sh
 begin_run || exit 1
-timeout 170 python3 bench/prefill_headdim.py --out "$OUT" > "$OUT/prefill_headdim.log" 2>&1
-echo "prefill_headdim exit $? at ${SECONDS} s" | tee -a "$LOG"
-tail -2 "$OUT/prefill_headdim.log" | tee -a "$LOG"
+prefill_headdim_points 170
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 bench_peers 150
 print_bench_summary "$OUT/kernels.json"
-timeout 90 python3 -m pytest -q -m gpu -p no:cacheprovider -k "out_of_range" tests/test_kernels_gpu.py \
-  > "$OUT/pytest_bad.txt" 2>&1
-echo "pytest (out of range) exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_bad.txt")" | tee -a "$LOG"
-grep -E "^(FAILED|ERROR)" "$OUT/pytest_bad.txt" | head -20 | tee -a "$LOG"
+out_of_range_gpu_tests 90
 kernel_gpu_tests $(( 575 - SECONDS ))
 grep -E "^(FAILED|ERROR)" "$OUT/pytest.txt" | head -20 | tee -a "$LOG"
 echo "total ${SECONDS} s"
