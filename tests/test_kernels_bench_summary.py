@@ -22,9 +22,10 @@ ROWS = [
     _peer("ours", 1, 0.05, 0.2), _peer("flashmla", 1, 0.01, 0.016),          # batch 1: not in the ratio
     dict(kind="peer_mla", impl="flashmla", status="skipped", B=64, ctx=4096, heads=16, layout="paged64"),
     _peer("ours", 64, 0.5, 0.51, heads=16),                                  # no FlashMLA row: no ratio
-    dict(kind="fp8_mla", impl="ours", status="ok", floor_ms=0.2, graph_ms=0.5, eager_ms=0.6,
+    dict(kind="fp8_mla", impl="ours", status="ok", B=8, floor_ms=0.2, graph_ms=0.5, eager_ms=0.6,
          host_overhead_us=100.0),                                            # 2.5x floor; not dense-host
-    dict(kind="fp8_mla", impl="ours", status="ok", floor_ms=0.2, graph_ms=0.3, eager_ms=0.3, host_overhead_us=0.0),
+    dict(kind="fp8_mla", impl="ours", status="ok", B=32, floor_ms=0.2, graph_ms=0.3, eager_ms=0.3,
+         host_overhead_us=0.0),                                              # 1.5x, batch 32
     dict(kind="sparse_mla", impl="ours", status="ok", floor_ms=0.01, graph_ms=0.03, eager_ms=0.03,  # 3x
          B=64, heads=128, kv_dtype="fp8_ds"),
     dict(kind="sparse_mla", impl="flashmla", status="ok", floor_ms=0.01, graph_ms=0.02, eager_ms=0.02,  # 2x
@@ -56,6 +57,9 @@ def test_host_overhead_is_eager_minus_graph_of_our_dense_rows():
 def test_fp8_and_sparse_against_the_floor():
     s = summarize_peers(ROWS)
     assert s["fp8_vs_floor"]["max_ratio"] == pytest.approx(2.5)  # 0.5 / 0.2 (the other 1.5)
+    # the scope for fp8, batch >= 32: only the 0.3 / 0.2 row
+    assert s["fp8_vs_floor"]["batch_32_up"] == dict(points=1, max_ratio=pytest.approx(1.5),
+                                                    median_ratio=pytest.approx(1.5))
     # ours only: 0.03 / 0.01 and 0.02 / 0.01; the row without a graph and FlashMLA's rows are left out
     assert s["sparse_vs_floor"]["max_ratio"] == pytest.approx(3.0)
     assert s["sparse_vs_floor"]["points"] == 2
