@@ -7,8 +7,11 @@ two contiguous points. Each variant is checked against the float64 reference fir
 tiles, paged and contiguous, 16/64/128 heads, a split ending mid-pair); a failed check is recorded and that variant
 is not timed.
 
-    python3 bench/ab_prefetch.py --out OUT.json [--points N]
+    python3 bench/ab_prefetch.py --out OUT.json [--points N] [--variants pf0,pf1,pf2]
     python3 bench/ab_summary.py OUT.json pf1/pf0      # the table of ratios
+
+Variants direct1 and direct2: GluonMLAConfig.fp8_direct (the widening group loads each tile from global memory into
+its registers, no TMA), one or two pairs prefetched into L2; `--variants pf1,direct1 --points 0` checks only.
 """
 
 from __future__ import annotations
@@ -27,13 +30,17 @@ from mlacalc.kernels.decode import mla_decode
 from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 from mlacalc.profiler.timing import L2Flusher
 
-VARIANTS = {"pf0": 0, "pf1": 1, "pf2": 2}
+VARIANTS = {"pf0": gmd.GluonMLAConfig(l2_prefetch_pairs=0), "pf1": gmd.GluonMLAConfig(l2_prefetch_pairs=1),
+            "pf2": gmd.GluonMLAConfig(l2_prefetch_pairs=2),
+            # tiles loaded into the widening group's registers instead of by TMA (GluonMLAConfig.fp8_direct)
+            "direct1": gmd.GluonMLAConfig(l2_prefetch_pairs=1, fp8_direct=True),
+            "direct2": gmd.GluonMLAConfig(l2_prefetch_pairs=2, fp8_direct=True)}
 POINTS = [(B, ctx, H, "paged64") for B in (8, 32, 128) for ctx in (4096, 32768) for H in (16, 64, 128)] \
     + [(32, 32768, 64, "contiguous"), (128, 4096, 128, "contiguous")]
 
 
 def config(name: str) -> gmd.GluonMLAConfig:
-    return gmd.GluonMLAConfig(l2_prefetch_pairs=VARIANTS[name])
+    return VARIANTS[name]
 
 
 def check(name: str) -> dict:
@@ -53,7 +60,7 @@ def check(name: str) -> dict:
 
 def time_points(rows, ok, n_points: int) -> None:
     scale = torch.tensor([0.02], device="cuda")
-    names = [n for n in VARIANTS if ok[n]]
+    names = [n for n in ok if ok[n]]
     for B, ctx, H, layout in POINTS[:n_points]:
         q, cache, lens, table, _ = inputs(B, ctx, H, layout)
         cache = cache.to(torch.float8_e4m3fn)
@@ -72,14 +79,19 @@ def time_points(rows, ok, n_points: int) -> None:
 
 def main() -> int:
     global FLUSHER
-    a = gpu_lab_args(__doc__, lambda ap: ap.add_argument("--points", type=int, default=len(POINTS)))
+    a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--points", type=int, default=len(POINTS)),
+                                          ap.add_argument("--variants", default="pf0,pf1,pf2")))
     if a is None:
         return 2
     FLUSHER = L2Flusher(torch.cuda.current_device())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a device script's `timeout`: still write what landed
     rows = []
     try:
-        time_points(rows, check_variants(rows, VARIANTS, check), a.points)
+        unknown = set(a.variants.split(",")) - set(VARIANTS)
+        if unknown:
+            raise SystemExit(f"ab_prefetch: unknown variants {sorted(unknown)} (known: {', '.join(VARIANTS)})")
+        chosen = {n: VARIANTS[n] for n in a.variants.split(",")}
+        time_points(rows, check_variants(rows, chosen, check), a.points)
     finally:
         dump_run(a.out, rows, triton=__import__("triton").__version__)
     return 0

@@ -140,7 +140,9 @@ def main() -> None:
     for paged in (False, True):
         report(f"Triton MLA 16/64/4/3 {'paged64' if paged else 'contiguous'}", sass(compile_mla(paged)))
     if a.gluon:
-        from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, compile_sm90
+        from dataclasses import replace
+
+        from mlacalc.kernels.gluon_mla_decode import FP8_TILE, GluonMLAConfig, compile_sm90
 
         report("Gluon seesaw (64 rows, 4 x 32 keys)", sass(compile_sm90()))
         report("Gluon seesaw (64 rows, 2 x 64 keys: more than 64 rows)", sass(compile_sm90(GluonMLAConfig(block_n=64))))
@@ -148,6 +150,10 @@ def main() -> None:
                sass(compile_sm90(GluonMLAConfig(block_n=64, rescale_slack=8.0))))
         report("Gluon seesaw, paged (64-token blocks)", sass(compile_sm90(paged=True)))
         report("Gluon seesaw, fp8 cache (4 x 32 keys widened in place by a third group)", sass(compile_sm90(fp8=True)))
+        report("Gluon seesaw, fp8 cache, paged, its default (one pair prefetched into L2)",
+               sass(compile_sm90(FP8_TILE, fp8=True, paged=True)))
+        report("Gluon seesaw, fp8 cache, paged, fp8_direct (tiles loaded into registers, no TMA)",
+               sass(compile_sm90(replace(FP8_TILE, fp8_direct=True), fp8=True, paged=True)))
 
 
 if __name__ == "__main__":
