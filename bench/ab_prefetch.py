@@ -7,7 +7,8 @@ two contiguous points. Each variant is checked against the float64 reference fir
 tiles, paged and contiguous, 16/64/128 heads, a split ending mid-pair); a failed check is recorded and that variant
 is not timed.
 
-    python3 bench/ab_prefetch.py --out OUT.json [--points N] [--variants pf0,pf1,pf2]
+    python3 bench/ab_prefetch.py --out OUT.json [--points N] [--variants pf0,pf1,pf2]   # N: the first N points,
+                                                        # largest batch and context first
     python3 bench/ab_summary.py OUT.json pf1/pf0      # the table of ratios
 
 Variants direct1 and direct2: GluonMLAConfig.fp8_direct (the widening group loads each tile from global memory into
@@ -35,7 +36,7 @@ VARIANTS = {"pf0": gmd.GluonMLAConfig(l2_prefetch_pairs=0), "pf1": gmd.GluonMLAC
             # tiles loaded into the widening group's registers instead of by TMA (GluonMLAConfig.fp8_direct)
             "direct1": gmd.GluonMLAConfig(l2_prefetch_pairs=1, fp8_direct=True),
             "direct2": gmd.GluonMLAConfig(l2_prefetch_pairs=2, fp8_direct=True)}
-POINTS = [(B, ctx, H, "paged64") for B in (8, 32, 128) for ctx in (4096, 32768) for H in (16, 64, 128)] \
+POINTS = [(B, ctx, H, "paged64") for B in (128, 32, 8) for ctx in (32768, 4096) for H in (64, 128, 16)] \
     + [(32, 32768, 64, "contiguous"), (128, 4096, 128, "contiguous")]
 
 

@@ -11,6 +11,7 @@
 #    fp8 grid (bench/ab_prefetch.py), then `python3 bench/ab_summary.py ab.json direct1/pf1,direct2/pf1`.
 # Files under $OUT: run.log, probe.json, pytest_direct.txt, ab.json.
 #     run(command="bash bench/session_bk_gpu.sh", kind="nvidia-h200", timeout_s=420)
+# Short of device time: `QUICK=1 POINTS=4 END=170 bash bench/session_bk_gpu.sh` (the probe and 4 points, no tests).
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
@@ -18,12 +19,14 @@ timeout 90 python3 bench/ab_prefetch.py --variants direct1 --points 0 --out "$OU
 echo "probe exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 -c "import json,sys; [print(r) for r in json.load(open(sys.argv[1]))['rows'] if r.get('kind') == 'check']" \
   "$OUT/probe.json" 2>&1 | tee -a "$LOG"
-timeout 120 python3 -m pytest -q -m gpu -p no:cacheprovider -k "fp8_l2_prefetch or fp8_direct" \
-  tests/test_kernels_gpu.py > "$OUT/pytest_direct.txt" 2>&1
-echo "pytest (fp8_direct) exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_direct.txt")" | tee -a "$LOG"
-grep -E "^(FAILED|ERROR)" "$OUT/pytest_direct.txt" | head -20 | tee -a "$LOG"
-timeout $(( 400 - SECONDS )) python3 bench/ab_prefetch.py --variants pf1,direct1,direct2 --out "$OUT/ab.json" \
-  > "$OUT/ab.log" 2>&1
+if [ -z "${QUICK:-}" ]; then
+  timeout 120 python3 -m pytest -q -m gpu -p no:cacheprovider -k "fp8_l2_prefetch or fp8_direct" \
+    tests/test_kernels_gpu.py > "$OUT/pytest_direct.txt" 2>&1
+  echo "pytest (fp8_direct) exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_direct.txt")" | tee -a "$LOG"
+  grep -E "^(FAILED|ERROR)" "$OUT/pytest_direct.txt" | head -20 | tee -a "$LOG"
+fi
+timeout $(( ${END:-400} - SECONDS )) python3 bench/ab_prefetch.py --variants pf1,direct1,direct2 --points "${POINTS:-20}" \
+  --out "$OUT/ab.json" > "$OUT/ab.log" 2>&1
 echo "ab exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab.json" direct1/pf1,direct2/pf1 2>&1 | tee -a "$LOG"
 echo "total ${SECONDS} s"
