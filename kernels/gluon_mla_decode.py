@@ -42,9 +42,11 @@ class GluonMLAConfig:
     above 64 query rows over a 16-bit cache, else 32). rescale_slack: base-2 growth of a row's max before the
     running output is rescaled (gluon_mla_seesaw._softmax_step; 0: every tile, as FlashMLA does). l2_prefetch_pairs
     (fp8 caches only): how many pairs of tiles ahead of its TMA copy the widening group asks L2 for a pair's bytes
-    (gluon_mla_seesaw._prefetch_tile; 0: none). fp8_direct (fp8 caches only; opt-in, not yet timed on a GPU): the
-    widening group loads each tile from global memory into registers and widens it there (_wg_fill_direct), instead
-    of a TMA copy into shared memory widened in place: 37 KB less shared-memory traffic a 32-key tile."""
+    (gluon_mla_seesaw._prefetch_tile; 0: none). fp8_direct (fp8 caches only; off): the widening group loads each tile
+    from global memory into registers and widens it there (_wg_fill_direct), instead of a TMA copy into shared memory
+    widened in place: 37 KB less shared-memory traffic a 32-key tile, but each part waits on its load's round trip:
+    1.26-1.34x the default's time on an H100 (Triton 3.6, 128 x 32k, 64 and 128 heads paged:
+    reports/h100/tuning/session_bk_ab_fp8_direct.json), so it stays an experiment."""
 
     block_n: int = 32
     rescale_slack: float = RESCALE_SLACK.value
