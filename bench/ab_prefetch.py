@@ -10,9 +10,8 @@ is not timed.
     python3 bench/ab_prefetch.py --out OUT.json [--points N] [--variants pf0,pf1,pf2]   # N: the first N points,
                                                         # largest batch and context first
     python3 bench/ab_summary.py OUT.json pf1/pf0      # the table of ratios
-
-Variants direct1 and direct2: GluonMLAConfig.fp8_direct (the widening group loads each tile from global memory into
-its registers, no TMA), one or two pairs prefetched into L2; `--variants pf1,direct1 --points 0` checks only.
+`--points 0` checks only. (Variants direct1/direct2, the removed fp8_direct widening group, ran at commit 60a4490:
+reports/h100/tuning/session_bk_ab_fp8_direct.json.)
 """
 
 from __future__ import annotations
@@ -32,10 +31,7 @@ from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 from mlacalc.profiler.timing import L2Flusher
 
 VARIANTS = {"pf0": gmd.GluonMLAConfig(l2_prefetch_pairs=0), "pf1": gmd.GluonMLAConfig(l2_prefetch_pairs=1),
-            "pf2": gmd.GluonMLAConfig(l2_prefetch_pairs=2),
-            # tiles loaded into the widening group's registers instead of by TMA (GluonMLAConfig.fp8_direct)
-            "direct1": gmd.GluonMLAConfig(l2_prefetch_pairs=1, fp8_direct=True),
-            "direct2": gmd.GluonMLAConfig(l2_prefetch_pairs=2, fp8_direct=True)}
+            "pf2": gmd.GluonMLAConfig(l2_prefetch_pairs=2)}
 POINTS = [(B, ctx, H, "paged64") for B in (128, 32, 8) for ctx in (32768, 4096) for H in (64, 128, 16)] \
     + [(32, 32768, 64, "contiguous"), (128, 4096, 128, "contiguous")]
 

@@ -140,8 +140,6 @@ def main() -> None:
     for paged in (False, True):
         report(f"Triton MLA 16/64/4/3 {'paged64' if paged else 'contiguous'}", sass(compile_mla(paged)))
     if a.gluon:
-        from dataclasses import replace
-
         from mlacalc.kernels.gluon_mla_decode import FP8_TILE, GluonMLAConfig, compile_sm90
 
         report("Gluon seesaw (64 rows, 4 x 32 keys)", sass(compile_sm90()))
@@ -152,8 +150,6 @@ def main() -> None:
         report("Gluon seesaw, fp8 cache (4 x 32 keys widened in place by a third group)", sass(compile_sm90(fp8=True)))
         report("Gluon seesaw, fp8 cache, paged, its default (one pair prefetched into L2)",
                sass(compile_sm90(FP8_TILE, fp8=True, paged=True)))
-        report("Gluon seesaw, fp8 cache, paged, fp8_direct (tiles loaded into registers, no TMA)",
-               sass(compile_sm90(replace(FP8_TILE, fp8_direct=True), fp8=True, paged=True)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Written in the twenty-sixth session; run there on an H100 with QUICK=1 POINTS=2 END=110 (fp8_direct correct but
-# 1.26-1.34x slower: reports/h100/tuning/session_bk_ab_fp8_direct.json). What it tests: GluonMLAConfig.fp8_direct, the fp8
+# History: runs only at commit 60a4490 (fp8_direct was removed after this measurement). Run in the twenty-sixth
+# session on an H100 with QUICK=1 POINTS=2 END=110: fp8_direct correct but 1.26-1.34x slower
+# (reports/h100/tuning/session_bk_ab_fp8_direct.json). What it tested: GluonMLAConfig.fp8_direct, the fp8
 # kernel's widening group loading tiles from global memory into registers instead of TMA copies widened in place
 # (37 KB less shared-memory traffic a 32-key tile of 221: docs/kernels-notes.md, "Why the fp8 target is out of this
 # tile's reach"). Compiled on the CPU only (Triton 3.6: the fill loop 666 SASS instructions, 25 spill instructions

@@ -42,16 +42,13 @@ class GluonMLAConfig:
     above 64 query rows over a 16-bit cache, else 32). rescale_slack: base-2 growth of a row's max before the
     running output is rescaled (gluon_mla_seesaw._softmax_step; 0: every tile, as FlashMLA does). l2_prefetch_pairs
     (fp8 caches only): how many pairs of tiles ahead of its TMA copy the widening group asks L2 for a pair's bytes
-    (gluon_mla_seesaw._prefetch_tile; 0: none). fp8_direct (fp8 caches only; off): the widening group loads each tile
-    from global memory into registers and widens it there (_wg_fill_direct), instead of a TMA copy into shared memory
-    widened in place: 37 KB less shared-memory traffic a 32-key tile, but each part waits on its load's round trip:
-    1.26-1.34x the default's time on an H100 (Triton 3.6, 128 x 32k, 64 and 128 heads paged:
-    reports/h100/tuning/session_bk_ab_fp8_direct.json), so it stays an experiment."""
+    (gluon_mla_seesaw._prefetch_tile; 0: none). (A widening group that loaded the fp8 tiles into registers instead
+    of by TMA, `fp8_direct`, measured 1.26-1.34x this one's time and was removed: docs/kernels-notes.md, "Why the
+    fp8 target is out of this tile's reach"; its code is commit 60a4490.)"""
 
     block_n: int = 32
     rescale_slack: float = RESCALE_SLACK.value
     l2_prefetch_pairs: int = 0
-    fp8_direct: bool = False
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
@@ -180,8 +177,6 @@ def mla_decode_gluon(
                 "not with a schedule (the schedule cuts the work itself)")
         require(config is None or (type(config.l2_prefetch_pairs) is int and 0 <= config.l2_prefetch_pairs <= 4),
                 "config", f"l2_prefetch_pairs must be an integer 0-4, got {config and config.l2_prefetch_pairs!r}")
-        require(config is None or type(config.fp8_direct) is bool, "config",
-                f"fp8_direct must be True or False, got {config and config.fp8_direct!r}")
         page = kv_cache.shape[1] if block_table is not None else None
         cfg = config or default_gluon_config(q.shape[1] * q.shape[2], fp8=kv_cache.dtype == torch.float8_e4m3fn,
                                              page_size=page)
@@ -265,7 +260,6 @@ class _GluonPlan:
         self.unit = unit
         self.slack = config.rescale_slack
         self.pf_pairs = config.l2_prefetch_pairs if self.fp8 else 0
-        self.fp8_direct = self.fp8 and config.fp8_direct
         self._desc_key = None
         self._descs = None
 
@@ -285,8 +279,7 @@ class _GluonPlan:
                                  self.kv_layouts[0]),
                 TensorDescriptor(kv2d, list(kv2d.shape), list(kv2d.stride()), [self.block_n, dr], self.kv_layouts[1]),
             )
-            self._kv2d = (kv2d, kv2d.stride(0))  # the widening group's L2 prefetches (and fp8_direct loads) read it
-            self._kv_rows = kv2d.shape[0]
+            self._kv2d = (kv2d, kv2d.stride(0))  # the widening group's L2 prefetches read its rows' addresses
             self._desc_key = k
         return self._descs
 
@@ -305,8 +298,7 @@ class _GluonPlan:
             sched = seqs = lens  # unused pointers
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
                 *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr, sched, seqs,
-                self.sched_shape is not None, self.unit, self.slack, *self._kv2d, self.pf_pairs, self._kv_rows,
-                self.fp8_direct)
+                self.sched_shape is not None, self.unit, self.slack, *self._kv2d, self.pf_pairs)
         _LAUNCH_SEESAW(self.launch_key, self.grid, args, num_warps=4)
         if self.sched_shape is not None:
             combine_slots(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), seqs,
@@ -336,18 +328,18 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
     arg_types = [q_desc(BLOCK_H, 256), q_desc(BLOCK_H, 64), kv_desc(config.block_n, 256), kv_desc(config.block_n, 64),
                  "*i32", "*i32", "*fp32", "*fp32", "*bf16", "*fp32" if scale_ptr else "*i32"] + ["i32"] * 11 \
         + ["fp32", "fp32"]
-    prefetch = {"KV_RAW": "*fp8e4nv" if fp8 else "*bf16", "stride_kv_row": "i32", "kv_rows": "i32"}
+    prefetch = {"KV_RAW": "*fp8e4nv" if fp8 else "*bf16", "stride_kv_row": "i32"}
     consts = dict(PAGED=paged, PAGE_SIZE=64 if paged else 1, D_LAT=512, D_ROPE=64, BLOCK_H=BLOCK_H,
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
                   NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr, SCHEDULED=scheduled,
                   UNIT=split_keys(config), SLACK=config.rescale_slack,
-                  PF_PAIRS=config.l2_prefetch_pairs if fp8 else 0, FP8_DIRECT=fp8 and config.fp8_direct)
+                  PF_PAIRS=config.l2_prefetch_pairs if fp8 else 0)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {"SCHED": "*i32", "SEQ_INFO": "*i32"} | prefetch \
         | {k: "constexpr" for k in consts}
     # the cache's 2-D view as a launch specializes it (a 16-byte-aligned base, a row stride that 16 divides: TMA needs
-    # both too): without it the fp8_direct loads compile to single bytes
+    # both too), which the fp8 widening group's prefetch addresses use
     attrs = {(names.index(k),): [["tt.divisibility", 16]] for k in ("KV_RAW", "stride_kv_row")} if fp8 else None
     src = GluonASTSource(kernel, signature, constexprs={(names.index(k),): v for k, v in consts.items()}, attrs=attrs)
     return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=4))

@@ -424,103 +424,11 @@ def _widen_part(raw_half, kv_half, raw_rope, kv_rope, staged, ready, buf, phase,
 
 
 @gluon.jit
-def _fill_rows(KV_RAW, stride_kv_row, kv_rows, row, keys, col0, dst, COLS: gl.constexpr, BLOCK_N: gl.constexpr):
-    """FP8_DIRECT: dst ([BLOCK_N, COLS] 16-bit shared memory) = cache rows row .. row + keys - 1, columns col0 ..
-    col0 + COLS - 1, loaded from global memory straight into registers (16 fp8 values a thread a load) and widened
-    there, so the fp8 bytes never pass through shared memory (no TMA write of them, no re-read: 37 KB a 32-key tile
-    of the fp8 kernel's 221; docs/kernels-notes.md, "Why the fp8 target is out of this tile's reach"). Rows past
-    `keys` (a split's partial last tile) or outside the cache's kv_rows rows (a bad block-table entry) are 0."""
-    TPR: gl.constexpr = COLS // 16  # threads a row
-    layout: gl.constexpr = gl.BlockedLayout([1, 16], [32 // TPR, TPR], [WG_WARPS, 1], [1, 0])
-    ROWS: gl.constexpr = min(4 * (32 // TPR) * WG_WARPS, BLOCK_N)
-    cols = col0 + gl.arange(0, COLS, layout=gl.SliceLayout(0, layout))
-    for r0 in gl.static_range(0, BLOCK_N, ROWS):
-        r = r0 + gl.arange(0, ROWS, layout=gl.SliceLayout(1, layout))
-        rows = row + r
-        ok = (r < keys) & (rows >= 0) & (rows < kv_rows)
-        ptrs = KV_RAW + gl.expand_dims(rows.to(gl.int64) * stride_kv_row, 1) + gl.expand_dims(cols, 0)
-        mask = gl.expand_dims(ok, 1) & gl.expand_dims(cols >= 0, 0)
-        x = gl.load(ptrs, mask=mask, other=0.0)
-        dst.slice(r0, ROWS).store(x.to(dst.dtype))
-
-
-@gluon.jit
-def _fill_part(KV_RAW, stride_kv_row, kv_rows, kv_half, col, kv_rope, free, ready, buf, t, start, end, b,
-               BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT: gl.constexpr, ROPE: gl.constexpr, NUM_BUF: gl.constexpr,
-               BLOCK_N: gl.constexpr, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr):
-    """FP8_DIRECT: one part of tile t (its value half at column `col`, with the RoPE part when ROPE) into buffer buf
-    once the compute groups have freed that part from tile t - NUM_BUF (:func:`_fill_rows`), then `ready`."""
-    if t >= NUM_BUF:
-        mbarrier.wait(free.index(buf), ((t - NUM_BUF) // NUM_BUF) & 1)
-    row = _part_row(t, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
-    keys = gl.minimum(end - (start + t * BLOCK_N), BLOCK_N)
-    _fill_rows(KV_RAW, stride_kv_row, kv_rows, row, keys, col, kv_half.index(buf), D_LAT // 2, BLOCK_N)
-    if ROPE:
-        _fill_rows(KV_RAW, stride_kv_row, kv_rows, row, keys, D_LAT, kv_rope.index(buf), D_LAT // 8, BLOCK_N)
-    _widen_done(ready.index(buf))
-
-
-@gluon.jit
-def _wg_fill_direct(kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c,
-                    q_hi_c, q_rope_c, q_bar, q_ready, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-                    KV_RAW, stride_kv_row, kv_rows, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr,
-                    D_LAT: gl.constexpr, BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr,
-                    PF_PAIRS: gl.constexpr):
-    """The widening group with FP8_DIRECT (GluonMLAConfig.fp8_direct): Q recast as in :func:`_wg_widen_tma`, then every
-    tile's parts filled from global memory in the order the compute groups read them (:func:`_fill_part`), each
-    once its buffer part is freed; PF_PAIRS > 0: the L2 prefetch of the pair PF_PAIRS + 1 ahead (its loads then
-    hit L2)."""
-    D_HALF: gl.constexpr = D_LAT // 2
-    _recast_q(q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready, D_LAT, BLOCK_H)
-    for p in gl.static_range(1, 1 + PF_PAIRS):
-        _prefetch_pair(KV_RAW, stride_kv_row, 2 * p, n_tiles, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows,
-                       BLOCK_N, PAGED, PAGE_SIZE)
-    for i in range(gl.cdiv(n_tiles, 2)):
-        t0 = 2 * i
-        t1 = t0 + 1
-        b0 = t0 % NUM_BUF
-        b1 = b0 + 1
-        if PF_PAIRS > 0:
-            _prefetch_pair(KV_RAW, stride_kv_row, t0 + 2 + 2 * PF_PAIRS, n_tiles, start, end, b, BLOCK_TABLE,
-                           stride_bt_b, seq_rows, BLOCK_N, PAGED, PAGE_SIZE)
-        # an even tile's parts are V_L | V_R + RoPE, an odd tile's V_R | V_L + RoPE (as _wg_widen_tma signals them)
-        _fill_part(KV_RAW, stride_kv_row, kv_rows, kv_lo, 0, kv_rope, free_lo, ready_lo, b0, t0, start, end, b,
-                   BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, NUM_BUF, BLOCK_N, PAGED, PAGE_SIZE)
-        _fill_part(KV_RAW, stride_kv_row, kv_rows, kv_hi, D_HALF, kv_rope, free_hi, ready_hi, b0, t0, start, end, b,
-                   BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, NUM_BUF, BLOCK_N, PAGED, PAGE_SIZE)
-        if t1 < n_tiles:
-            _fill_part(KV_RAW, stride_kv_row, kv_rows, kv_hi, D_HALF, kv_rope, free_hi, ready_hi, b1, t1, start, end,
-                       b, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, False, NUM_BUF, BLOCK_N, PAGED, PAGE_SIZE)
-            _fill_part(KV_RAW, stride_kv_row, kv_rows, kv_lo, 0, kv_rope, free_lo, ready_lo, b1, t1, start, end, b,
-                       BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, True, NUM_BUF, BLOCK_N, PAGED, PAGE_SIZE)
-
-
-@gluon.jit
 def _wg_widen(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi,
               free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
               kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-              KV_RAW, stride_kv_row, kv_rows, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr,
-              BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, PF_PAIRS: gl.constexpr,
-              FP8_DIRECT: gl.constexpr):
-    """Warp group 2 of the fp8 kernel: tiles by TMA, widened in place (:func:`_wg_widen_tma`), or with FP8_DIRECT
-    loaded from global memory into registers and widened there (:func:`_wg_fill_direct`)."""
-    if FP8_DIRECT:
-        _wg_fill_direct(kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c,
-                        q_hi_c, q_rope_c, q_bar, q_ready, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-                        KV_RAW, stride_kv_row, kv_rows, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, PF_PAIRS)
-    else:
-        _wg_widen_tma(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi,
-                      free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready, kv_half_desc,
-                      kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, KV_RAW, stride_kv_row,
-                      PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, PF_PAIRS)
-
-
-@gluon.jit
-def _wg_widen_tma(raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi,
-                  free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar, q_ready,
-                  kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows,
-                  KV_RAW, stride_kv_row, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr,
-                  BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, PF_PAIRS: gl.constexpr):
+              KV_RAW, stride_kv_row, PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr,
+              BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, PF_PAIRS: gl.constexpr):
     """Warp group 2 of the fp8 kernel: each fp8 tile is loaded by TMA into the upper half of the 16-bit buffer it
     will occupy and widened there, so four buffers fit (two pairs: one computed while the next is loaded and
     widened), as in the bf16 kernel. Per pair of tiles: widen the pair (parts in the order the compute groups read
@@ -1076,13 +984,11 @@ def _mla_decode_seesaw_kernel(
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
     FP8: gl.constexpr, SCALE_PTR: gl.constexpr, SCHED=None, SEQ_INFO=None, SCHEDULED: gl.constexpr = False,
     UNIT: gl.constexpr = 1, SLACK: gl.constexpr = RESCALE_SLACK, KV_RAW=None, stride_kv_row=0,
-    PF_PAIRS: gl.constexpr = 0, kv_rows=0, FP8_DIRECT: gl.constexpr = False,
+    PF_PAIRS: gl.constexpr = 0,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles in
     place in the 16-bit buffers (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry
-    the per-tensor scale (SCALE_PTR: read from KV_SCALE here, no host sync). FP8_DIRECT (with FP8): that group loads
-    the tiles from global memory into registers instead (_wg_fill_direct; KV_RAW, stride_kv_row, kv_rows: the cache's
-    2-D view), no TMA for the cache.
+    the per-tensor scale (SCALE_PTR: read from KV_SCALE here, no host sync).
     SCHEDULED (16-bit caches): grid (head blocks, G parts); program (., p) runs part p of the balanced schedule
     (kernels/schedule.py: SCHED [5, G], SEQ_INFO [B, 2] int32, in units of UNIT keys), segment after segment
     (:func:`_wg_sched`); partials by slot (O_PART [slots, rows, D_LAT]: stride_op_s, stride_lse_s); tokens_per_split,
@@ -1191,8 +1097,8 @@ def _mla_decode_seesaw_kernel(
             (_wg_widen, (raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo,
                                   ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar,
                                   q_ready, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
-                                  stride_bt_b, seq_rows, KV_RAW, stride_kv_row, kv_rows, PAGED, PAGE_SIZE, D_LAT,
-                                  BLOCK_H, BLOCK_N, NUM_BUF, PF_PAIRS, FP8_DIRECT)),
+                                  stride_bt_b, seq_rows, KV_RAW, stride_kv_row, PAGED, PAGE_SIZE, D_LAT, BLOCK_H,
+                                  BLOCK_N, NUM_BUF, PF_PAIRS)),
         ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
     elif SCHEDULED:
         gl.warp_specialize([

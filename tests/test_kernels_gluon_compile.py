@@ -83,24 +83,6 @@ def test_fp8_l2_prefetch_issues_predicated_line_prefetches(pairs, paged):
     assert "prefetch.global.L2" not in _compile(GluonMLAConfig(l2_prefetch_pairs=pairs), paged).asm["ptx"]
 
 
-@pytest.mark.parametrize("paged", [False, True])
-def test_fp8_direct_loads_tiles_into_registers_without_tma(paged):
-    """GluonMLAConfig.fp8_direct: the widening group loads each fp8 tile from global memory in 16-byte vector loads
-    (a thread's 16 values of a row: `ld.global.v4.b32`, never byte loads) and widens it in registers; the cache's
-    TMA copies are gone (Q's remain: fewer bulk-tensor copies than the TMA kernel's), the conversions are the same
-    e4m3x2 -> f16x2 ones, shared memory the same buffers."""
-    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
-
-    tma = _compile(GluonMLAConfig(l2_prefetch_pairs=1), paged, fp8=True).asm["ptx"]
-    k = _compile(GluonMLAConfig(l2_prefetch_pairs=1, fp8_direct=True), paged, fp8=True)
-    ptx = k.asm["ptx"]
-    assert 221_184 <= k.metadata.shared <= H100_MAX_SHARED_PER_BLOCK
-    assert 0 < ptx.count("cp.async.bulk.tensor") < tma.count("cp.async.bulk.tensor")
-    assert re.search(r"ld\.global[\w.:]*\.v4\.b32", ptx) and not re.search(r"ld\.global[\w.:]*\.b8", ptx)
-    assert not re.search(r"ld\.global[\w.:]*\.v4\.b32", tma)
-    assert ptx.count("cvt.rn.f16x2.e4m3x2") == tma.count("cvt.rn.f16x2.e4m3x2") > 0
-
-
 def test_fp8_default_tile_prefetches_one_pair():
     from mlacalc.kernels.gluon_mla_decode import default_gluon_config
 

@@ -861,7 +861,7 @@ def test_the_gluon_wrapper_refuses_a_schedule_with_splits_or_an_fp8_cache(monkey
 def test_the_gluon_wrapper_refuses_a_bad_l2_prefetch_distance(monkeypatch):
     """GluonMLAConfig.l2_prefetch_pairs is a whole number of pairs, 0-4 (the prologue unrolls one prefetch a pair):
     -1, 5, 1.5 or True are each one KernelInputError naming config, before any device work; 0 and 4 pass the check
-    (and fail later on CPU tensors, past it). fp8_direct likewise takes only a bool."""
+    (and fail later on CPU tensors, past it)."""
     pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
     from mlacalc.kernels import gluon_mla_decode as gm
 
@@ -875,11 +875,6 @@ def test_the_gluon_wrapper_refuses_a_bad_l2_prefetch_distance(monkeypatch):
     for good in (0, 4):
         with pytest.raises(RuntimeError, match="past the checks"):
             gm.mla_decode_gluon(q, kv, softmax_scale=0.1, kv_scale=1.0, config=gm.GluonMLAConfig(l2_prefetch_pairs=good))
-    for bad in (1, "yes", None):  # fp8_direct is a bool
-        with pytest.raises(KernelInputError, match="^config: fp8_direct must be True or False"):
-            gm.mla_decode_gluon(q, kv, softmax_scale=0.1, kv_scale=1.0, config=gm.GluonMLAConfig(fp8_direct=bad))
-    with pytest.raises(RuntimeError, match="past the checks"):
-        gm.mla_decode_gluon(q, kv, softmax_scale=0.1, kv_scale=1.0, config=gm.GluonMLAConfig(fp8_direct=True))
 
 
 def test_a_schedule_filled_for_one_batch_is_refused_for_another(monkeypatch):
