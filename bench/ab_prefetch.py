@@ -84,10 +84,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a device script's `timeout`: still write what landed
     rows = []
     try:
-        unknown = set(a.variants.split(",")) - set(VARIANTS)
+        names = a.variants.split(",")
+        unknown = set(names) - set(VARIANTS)
         if unknown:
             raise SystemExit(f"ab_prefetch: unknown variants {sorted(unknown)} (known: {', '.join(VARIANTS)})")
-        chosen = {n: VARIANTS[n] for n in a.variants.split(",")}
+        chosen = {n: VARIANTS[n] for n in names}
         time_points(rows, check_variants(rows, chosen, check), a.points)
     finally:
         dump_run(a.out, rows, triton=__import__("triton").__version__)
