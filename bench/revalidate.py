@@ -4,7 +4,12 @@ reports/h200/h200.yaml instead of the calibration made in the same device call),
 with the current code (profiler.validate.rerender with repredict: measurements as run) and writes validate.json and
 validate.md there, whose Accuracy table is then that calibration's held-out score on those measurements.
 
-    python bench/revalidate.py VALIDATE.json HARDWARE.yaml OUT_DIR
+--phase PHASE (prefill, decode or train): recompute that phase's points alone, the others' predictions kept as
+VALIDATE.json has them -- for a refit of one phase's coefficients (e.g. `fit_expected.py --sdpa`), where the other
+points' stored predictions are the file's own and the current code would also reprice them for unrelated changes
+(e.g. the decode kernel `auto` picks now for a shape, which is not the one measured there).
+
+    python bench/revalidate.py VALIDATE.json HARDWARE.yaml OUT_DIR [--phase PHASE]
 """
 
 from __future__ import annotations
@@ -20,7 +25,13 @@ from mlacalc.hardware import load_hardware
 from mlacalc.profiler.validate import rerender
 
 
+PHASES = ("prefill", "decode", "train")
+
+
 def main(argv: list[str]) -> int:
+    phase = None
+    if len(argv) == 5 and argv[3] == "--phase" and argv[4] in PHASES:
+        argv, phase = argv[:3], argv[4]
     if len(argv) != 3:
         print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
         return 2
@@ -38,9 +49,19 @@ def main(argv: list[str]) -> int:
         json.dump(result, f)
     rerender(out, repredict=True)
     path = os.path.join(out, "validate.json")
-    result = json.load(open(path))
+    new = json.load(open(path))
+    flag = ""
+    if phase is not None:             # the other phases' points back as VALIDATE.json has them
+        new["points"] = [q if q.get("config", {}).get("phase") == phase else p
+                         for q, p in zip(new["points"], result["points"], strict=True)]
+        n = sum(p.get("config", {}).get("phase") == phase and p.get("status") == "ok" for p in new["points"])
+        before = result["meta"].get("repredicted") or "as run"
+        new["meta"]["repredicted"] = (f"{n} {phase} points' predictions recomputed on the CPU with the committed code, "
+                                      f"measurements as run; the other points' as before ({before})")
+        flag = f" --phase {phase}"
+    result = new
     result["meta"]["repredicted"] += (f"; against the hardware spec {hw_path} in place of the run's own (`python "
-                                      f"bench/revalidate.py {src} {hw_path} {out}`)")
+                                      f"bench/revalidate.py {src} {hw_path} {out}{flag}`)")
     with open(path, "w") as f:
         json.dump(result, f)
     rerender(out)

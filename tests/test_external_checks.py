@@ -29,17 +29,25 @@ def test_a_reported_causal_tflops_becomes_the_sources_time():
 
 def test_a_prefill_point_is_priced_by_the_sdpa_defaults_worked_by_hand():
     """M3-16k: MI300X (1,307.4 TFLOP/s bf16, 5,300 GB/s), one 16,384-token prompt, 64 query / 8 KV heads of 128.
-    mlacalc counts 2 H (dk + dv) S (S + 1) / 2 = 64 x 256 x 16384 x 16385 FLOPs, and its expected time is the SDPA
-    defaults' max(bytes / (0.708 x bandwidth), FLOPs x causal waste / (0.622 x peak)) + 15 us: the FLOP term, with
-    128 blocks of 128 on the diagonal (waste 128^2 x 128 x 129 / (16384 x 16385))."""
+    mlacalc counts 2 H (dk + dv) S (S + 1) / 2 = 64 x 256 x 16384 x 16385 FLOPs and one exponential a (query, key)
+    pair and head, 64 x 16384 x 16385 / 2 = 8.590e9, and its expected time is the SDPA defaults'
+    max(bytes / (0.708 x bandwidth), (FLOPs / (0.762 x peak) + 0.85 x exponentials / (304 CUs x 16 x 2.1 GHz)) x causal
+    waste) + 15 us: the compute term, with 128 blocks of 128 on the diagonal (waste 128^2 x 128 x 129 / (16384 x 16385)
+    = 1.00775): dots 4.4324e12 / (0.762 x 1,307.4 TFLOP/s) = 4,449.1 us, exponentials 0.85 x 8.590e9 x 1.00775 /
+    10.214 T/s = 720.4 us, memory 603,979,776 B / (0.708 x 5,300 GB/s) = 161.0 us; 4,449.1 + 720.4 + 15 = 5,184.5 us."""
     mod = _module()
     r = _row(mod, "M3-16k")
     flops = 64 * 256 * 16384 * 16385
     assert r["flops"] == pytest.approx(flops)
     waste = 128 * 128 * 128 * 129 / (16384 * 16385)
+    exps = 64 * 16384 * 16385 / 2
     nbytes = 16384 * (64 + 8 + 8 + 64) * 128 * 2                 # q, k, v in and the output out, bf16
     assert r["bytes"] == pytest.approx(nbytes)
-    want_us = max(nbytes / (0.708 * 5300e9), flops * waste / (0.622 * 1307.4e12)) * 1e6 + 15
+    dots = flops * waste / (0.762 * 1307.4e12)
+    sfu = 0.85 * exps * waste / (304 * 16 * 2.1e9)
+    assert (dots * 1e6, sfu * 1e6) == pytest.approx((4449.1, 720.4), abs=0.05)
+    want_us = max(nbytes / (0.708 * 5300e9), dots + sfu) * 1e6 + 15
+    assert want_us == pytest.approx(5184.5, abs=0.05)
     assert r["expected_us"] == pytest.approx(want_us, rel=1e-3)
     assert r["floor_us"] == pytest.approx(flops / 1307.4e12 * 1e6)
 
