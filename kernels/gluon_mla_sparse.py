@@ -497,7 +497,7 @@ def mla_decode_sparse_gluon(
 
     plan = cached_plan("mla_decode_sparse_gluon", key, make, q.device)
     check_scale(softmax_scale)  # the kernel folds it into the exponent
-    if checks_enabled(check, q.device, on_cuda=True):
+    if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity, indices=indices)
     return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out)

@@ -188,19 +188,19 @@ def device_capability(device: torch.device) -> tuple[int, int]:
     return cap
 
 
-def checks_enabled(check: bool | None, device: torch.device, *, on_cuda: bool = False) -> bool:
+def checks_enabled(check: bool | None, device: torch.device) -> bool:
     """Value checks (index, length and block-table ranges: a device reduction and a host sync). `check` wins when
-    given; else the env var MLACALC_KERNEL_CHECKS ("0"/"1"); else on for CPU tensors (the interpreter), and on CUDA
-    as the wrapper's `on_cuda` says: on for sparse decode (its indices come from an indexer each step; issue 14 asks
-    for a ValueError when one is out of range, and sparse decode has no host-time target), off for dense decode,
-    whose eager calls must not sync the host (issue 14: no host syncs, <= 10 us a call). With checks off the kernels
-    clamp lengths, table entries and indices, so bad values give a wrong result, never a CUDA fault. Never during
-    CUDA graph capture."""
+    given; else the env var MLACALC_KERNEL_CHECKS ("0"/"1"); else on for CPU tensors (the interpreter) and off on
+    CUDA, for dense and sparse decode alike: an eager call must not sync the host (issue 14: no host syncs, <= 10 us
+    a call; with them on, sparse decode's eager calls took 400-550 us of host time each on the H200,
+    reports/h200/kernels.json of 2026-12-06). With checks off the kernels clamp lengths and table entries, and a
+    sparse index that is negative or at or past its sequence's length is an unused slot (FlashMLA's convention for
+    its sparse indices), so bad values give a wrong result, never a CUDA fault. Never during CUDA graph capture."""
     if check is not None:
         on = check
     else:
         env = os.environ.get(CHECKS_ENV)
-        on = env not in ("", "0") if env is not None else (device.type != "cuda" or on_cuda)
+        on = env not in ("", "0") if env is not None else device.type != "cuda"
     return on and not capturing(device)  # the capture query only when checks would run (1-2 us a call)
 
 

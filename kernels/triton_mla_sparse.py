@@ -284,7 +284,7 @@ def mla_decode_sparse(
                            config=config)
 
     plan = cached_plan("mla_decode_sparse", key, make, q.device)
-    if checks_enabled(check, q.device, on_cuda=True):
+    if checks_enabled(check, q.device):
         check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
                                 capacity=plan.capacity, indices=indices)
     return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out)

@@ -659,10 +659,11 @@ def test_dense_out_of_range_values_unchecked_neither_fault_nor_differ(impl, head
 
 
 @pytest.mark.parametrize("heads,fp8_ds", [(16, False), (128, False), (128, True)])
-def test_sparse_out_of_range_values_are_a_value_error_by_default(heads, fp8_ds):
-    """Sparse decode runs its value checks on CUDA by default (outside graph capture): an index past the sequence
-    is one ValueError; unchecked (check=False) bad indices, table entries and lengths are masked and clamped, and
-    the output equals that of the clamped values (Triton kernel at 16 heads, Gluon at 128)."""
+def test_sparse_out_of_range_values_are_a_value_error_checked_and_clamped_by_default(heads, fp8_ds):
+    """Sparse decode checks values on CUDA only when asked (check=True; off by default, as dense decode: no host
+    sync an eager call): an index past the sequence is then one ValueError; by default (and with check=False) bad
+    indices, table entries and lengths are masked and clamped, and the output equals that of the clamped values
+    (Triton kernel at 16 heads, Gluon at 128)."""
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.testing import bad_indices, bad_values, make_sparse_case, run_sparse_case, same_output
 
@@ -672,13 +673,13 @@ def test_sparse_out_of_range_values_are_a_value_error_by_default(heads, fp8_ds):
     good_idx = case.indices
     case.indices = bad_idx
     with pytest.raises(ValueError, match="^indices:"):
-        run_sparse_case(run, case)
+        run_sparse_case(run, case, check=True)
     case.indices = good_idx
     (bt, lens), (clean_bt, clean_lens) = bad_values(case.block_table, case.cache_seqlens, case.kv_cache)
     outs = []
     for table, L, idx in ((bt, lens, bad_idx), (clean_bt, clean_lens, clean_idx)):
         case.block_table, case.cache_seqlens, case.indices = table, L, idx
-        outs.append(run_sparse_case(run, case, check=False))
+        outs.append(run_sparse_case(run, case, **({} if idx is bad_idx else dict(check=False))))  # default: unchecked
         torch.cuda.synchronize()
     assert same_output(*outs) == 0.0
 

@@ -642,23 +642,20 @@ def test_an_empty_hook_chain_is_no_hook():
 
 
 def test_value_checks_default_off_on_cuda_on_cpu_and_never_during_capture(monkeypatch):
-    """Dense decode on CUDA skips them by default (no host sync an eager call), sparse decode (on_cuda) runs them;
-    `check` and the env var override both; a capture overrides everything."""
+    """Dense and sparse decode on CUDA skip them by default (no host sync an eager call), on CPU they run; `check`
+    and the env var override both; a capture overrides everything."""
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     monkeypatch.delenv(launch.CHECKS_ENV, raising=False)
     monkeypatch.setattr(launch, "capturing", lambda device: False)
     assert launch.checks_enabled(None, cpu) and not launch.checks_enabled(None, cuda)
-    assert launch.checks_enabled(None, cuda, on_cuda=True) and launch.checks_enabled(None, cpu, on_cuda=True)
     assert launch.checks_enabled(True, cuda) and not launch.checks_enabled(False, cpu)
-    assert not launch.checks_enabled(False, cuda, on_cuda=True)
     monkeypatch.setenv(launch.CHECKS_ENV, "1")
     assert launch.checks_enabled(None, cuda)
     monkeypatch.setenv(launch.CHECKS_ENV, "0")
-    assert not launch.checks_enabled(None, cpu) and not launch.checks_enabled(None, cuda, on_cuda=True)
+    assert not launch.checks_enabled(None, cpu) and not launch.checks_enabled(None, cuda)
     queried = []
     monkeypatch.setattr(launch, "capturing", lambda device: queried.append(device) or True)
     assert not launch.checks_enabled(True, cuda)        # a capture wins over an explicit request (no host syncs)
-    assert not launch.checks_enabled(None, cuda, on_cuda=True)
     assert not launch.checks_enabled(None, cpu) and len(queried) == 1  # off anyway: no capture query
 
 
