@@ -8,7 +8,8 @@ first, FlashMLA beside when built. Each variant is checked
 against the float64 reference first (mixed lengths with partial tiles, keys rising along the sequence, 16/64/128
 heads, paged and contiguous, 7 splits); a failed check is recorded and that variant is not timed.
 
-    python3 bench/ab_fold.py --out OUT.json [--points N]   # N: the first N points (0: checks only)
+    python3 bench/ab_fold.py --out OUT.json [--points N] [--heads H]   # N: the first N points (0: checks only);
+                                                                      # H: only the points of H heads
     python3 bench/ab_summary.py OUT.json fold1/fold0        # the table of ratios
 """
 
@@ -61,9 +62,9 @@ def check(name: str) -> dict:
     return errs
 
 
-def time_points(rows, ok, n_points: int, fm, flusher) -> None:
+def time_points(rows, ok, points, fm, flusher) -> None:
     names = [n for n in VARIANTS if ok[n]]
-    for B, ctx, H, layout in POINTS[:n_points]:
+    for B, ctx, H, layout in points:
         q, cache, lens, table, fm_table = inputs(B, ctx, H, layout)
         page = 64 if table is not None else None
         point = dict(kind="dense", B=B, ctx=ctx, heads=H, layout=layout)
@@ -80,7 +81,8 @@ def time_points(rows, ok, n_points: int, fm, flusher) -> None:
 
 
 def main() -> int:
-    a = gpu_lab_args(__doc__, lambda ap: ap.add_argument("--points", type=int, default=len(POINTS)))
+    a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--points", type=int, default=len(POINTS)),
+                                          ap.add_argument("--heads", type=int, choices=(64, 128))))
     if a is None:
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a device script's `timeout`: still write what landed
@@ -89,7 +91,8 @@ def main() -> int:
     try:
         ok = check_variants(rows, VARIANTS, check)
         dump_run(a.out, rows, **meta)
-        time_points(rows, ok, a.points, _flash_mla(), L2Flusher(torch.cuda.current_device()))
+        points = [p for p in POINTS if a.heads in (None, p[2])][:a.points]
+        time_points(rows, ok, points, _flash_mla(), L2Flusher(torch.cuda.current_device()))
     finally:
         dump_run(a.out, rows, **meta)
     return 0
