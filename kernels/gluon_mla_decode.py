@@ -42,18 +42,13 @@ class GluonMLAConfig:
     above 64 query rows over a 16-bit cache, else 32). rescale_slack: base-2 growth of a row's max before the
     running output is rescaled (gluon_mla_seesaw._softmax_step; 0: every tile, as FlashMLA does). l2_prefetch_pairs
     (fp8 caches only): how many pairs of tiles ahead of its TMA copy the widening group asks L2 for a pair's bytes
-    (gluon_mla_seesaw._prefetch_tile; 0: none). fold_scale (16-bit caches; an fp8 cache's scale may be a device
-    tensor of unknown sign, so it never folds): the softmax scale moves into the exponent's FFMA on unmasked tiles,
-    P = 2^(raw x qk_scale - m), as FlashMLA computes it, 30 fewer instructions a compute group's 64-key loop
-    (gluon_mla_seesaw._softmax_step); the row max commutes with the scale because the wrappers refuse a softmax_scale
-    that is not positive. (A widening group that loaded the fp8 tiles into registers instead
+    (gluon_mla_seesaw._prefetch_tile; 0: none). (A widening group that loaded the fp8 tiles into registers instead
     of by TMA, `fp8_direct`, measured 1.26-1.34x this one's time and was removed: docs/kernels-notes.md, "Why the
     fp8 target is out of this tile's reach"; its code is commit 60a4490.)"""
 
     block_n: int = 32
     rescale_slack: float = RESCALE_SLACK.value
     l2_prefetch_pairs: int = 0
-    fold_scale: bool = False
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
@@ -265,7 +260,6 @@ class _GluonPlan:
         self.unit = unit
         self.slack = config.rescale_slack
         self.pf_pairs = config.l2_prefetch_pairs if self.fp8 else 0
-        self.fold = config.fold_scale and not self.fp8
         self._desc_key = None
         self._descs = None
 
@@ -304,7 +298,7 @@ class _GluonPlan:
             sched = seqs = lens  # unused pointers
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
                 *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr, sched, seqs,
-                self.sched_shape is not None, self.unit, self.slack, *self._kv2d, self.pf_pairs, self.fold)
+                self.sched_shape is not None, self.unit, self.slack, *self._kv2d, self.pf_pairs)
         _LAUNCH_SEESAW(self.launch_key, self.grid, args, num_warps=4)
         if self.sched_shape is not None:
             combine_slots(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), seqs,
@@ -339,7 +333,7 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
                   NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr, SCHEDULED=scheduled,
                   UNIT=split_keys(config), SLACK=config.rescale_slack,
-                  PF_PAIRS=config.l2_prefetch_pairs if fp8 else 0, FOLD=config.fold_scale and not fp8)
+                  PF_PAIRS=config.l2_prefetch_pairs if fp8 else 0)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {"SCHED": "*i32", "SEQ_INFO": "*i32"} | prefetch \

@@ -126,8 +126,7 @@ def _visible(keys, last_key, end, srow, t, SPARSE: gl.constexpr):
 
 
 @gluon.jit
-def _softmax_step(s, m_i, l_i, visible, qk_scale, MASK: gl.constexpr, SLACK: gl.constexpr,
-                  FOLD_SCALE: gl.constexpr = False):
+def _softmax_step(s, m_i, l_i, visible, qk_scale, MASK: gl.constexpr, SLACK: gl.constexpr):
     """One online-softmax step in base 2 (qk_scale includes log2 e) over the scores `visible` keeps. Returns m, l,
     P (fp32) and the rescale. Without MASK every score counts (a tile every row sees whole: `visible` is ignored),
     so the new max is finite and needs no guard.
@@ -137,12 +136,11 @@ def _softmax_step(s, m_i, l_i, visible, qk_scale, MASK: gl.constexpr, SLACK: gl.
     the 16-bit P @ V operand's range (2^8 = 256 for the default) and l within fp32's. FlashAttention-4 (Dao et al.,
     2025) rescales only past such a threshold too; FlashMLA's seesaw rescales every tile. With SLACK the scale also
     moves into the exponent, P = 2^(raw x qk_scale - m), one FFMA a score where a multiply and a subtraction were
-    (FlashMLA's form) on the unmasked tiles: 32 instructions a thread a 64-key tile. FOLD_SCALE folds it so without
-    a slack (every tile rescaled, as FlashMLA does; GluonMLAConfig.fold_scale). SLACK 0 without FOLD_SCALE keeps the
-    previous kernel exactly."""
-    # unmasked tiles with a slack or FOLD_SCALE fold the scale into the exponent's FFMA (qk_scale > 0, checked by the wrappers:
+    (FlashMLA's form) on the unmasked tiles: 32 instructions a thread a 64-key tile. SLACK 0 keeps the previous kernel
+    exactly."""
+    # unmasked tiles with a slack fold the scale into the exponent's FFMA (qk_scale > 0, checked by the wrappers:
     # the row max commutes with it); masked ones scale first, so that a zero scale never meets a masked -inf
-    FOLD: gl.constexpr = (SLACK > 0 or FOLD_SCALE) and not MASK
+    FOLD: gl.constexpr = SLACK > 0 and not MASK
     if not FOLD:
         s = s * qk_scale
     if MASK:
@@ -558,8 +556,7 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
               BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
-              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = RESCALE_SLACK,
-              FOLD: gl.constexpr = False):
+              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = RESCALE_SLACK):
     """WG0's part of pair i (tiles 2i and 2i + 1; `s`: tile 2i's scores). Returns the next pair's scores and the
     running m, l and O_L. Without MASK both tiles exist and every row sees all their keys: no score mask, no zeroed
     tail rows, no existence test (FlashMLA specialises its last blocks at compile time the same way)."""
@@ -572,7 +569,7 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
                                                  NUM_BUF, PAGED, PAGE_SIZE, FED, pbase, SCHED)
     # softmax of t0 from the max after the previous pair; publish the new max and the rescale factor
     visible = _visible(start + t0 * BLOCK_N + offs_n, last_key, end, srow, t0, SPARSE) if MASK else s
-    m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale, MASK, SLACK, FOLD)
+    m_i, l_i, p, a0 = _softmax_step(s, m_i, l_i, visible, qk_scale, MASK, SLACK)
     sm0.store(m_i)
     sa0.store(a0)
     mbarrier.arrive(bar_s0)
@@ -625,8 +622,7 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
               BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, FED: gl.constexpr, SPARSE: gl.constexpr,
-              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = RESCALE_SLACK,
-              FOLD: gl.constexpr = False):
+              MASK: gl.constexpr, par=0, pbase=0, SCHED: gl.constexpr = False, SLACK: gl.constexpr = RESCALE_SLACK):
     """WG1's part of pair i (`s`: tile 2i + 1's scores); MASK as in :func:`_wg0_pair`."""
     D_HALF: gl.constexpr = D_LAT // 2
     row_s: gl.constexpr = m_i.type.layout
@@ -640,7 +636,7 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     m0 = sm0.load(row_s)
     a0 = sa0.load(row_s)
     visible = _visible(start + t1 * BLOCK_N + offs_n, last_key, end, srow, t1, SPARSE) if MASK else s
-    m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale, MASK, SLACK, FOLD)
+    m_i, l_i, p, a1 = _softmax_step(s, m0, l_i * a0, visible, qk_scale, MASK, SLACK)
     sm1.store(m_i)
     sa1.store(a1)
     mbarrier.arrive(bar_s1)
@@ -686,7 +682,7 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
          BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FED: gl.constexpr,
-         SPARSE: gl.constexpr, SLACK: gl.constexpr = RESCALE_SLACK, FOLD: gl.constexpr = False):
+         SPARSE: gl.constexpr, SLACK: gl.constexpr = RESCALE_SLACK):
     """Warp group 0: scores and softmax of even tiles, O_L (value columns 0-255)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)  # the scores' accumulator
@@ -717,7 +713,7 @@ def _wg0(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
                                     srow, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
                                     stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE,
                                     D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, FED, SPARSE, MASKED == 1, 0, 0, False,
-                                    SLACK, FOLD)
+                                    SLACK)
 
     sl0.store(l_i)
     mbarrier.arrive(bar_l0)
@@ -737,7 +733,7 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
          stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
          PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
          BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, FED: gl.constexpr,
-         SPARSE: gl.constexpr, SLACK: gl.constexpr = RESCALE_SLACK, FOLD: gl.constexpr = False):
+         SPARSE: gl.constexpr, SLACK: gl.constexpr = RESCALE_SLACK):
     """Warp group 1: scores and softmax of odd tiles, O_R (value columns 256-511)."""
     D_HALF: gl.constexpr = D_LAT // 2
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)  # the scores' accumulator
@@ -768,7 +764,7 @@ def _wg1(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, f
                                     srow, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
                                     stride_bt_b, seq_rows, last_key, offs_n, s_zero, qk_scale, PAGED, PAGE_SIZE,
                                     D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, FED, SPARSE, MASKED == 1, 0, 0, False,
-                                    SLACK, FOLD)
+                                    SLACK)
 
     sl1.store(l_i)
     mbarrier.arrive(bar_l1)
@@ -856,7 +852,7 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
               capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, UNIT: gl.constexpr, WG: gl.constexpr,
-              SLACK: gl.constexpr, FOLD: gl.constexpr):
+              SLACK: gl.constexpr):
     """Compute group WG (0: even tiles, O_L; 1: odd tiles, O_R) of the scheduled mode: the 16-bit kernel's
     per-split body (:func:`_wg0` / :func:`_wg1`) run once for each segment of this program's part, one sequence
     each. Across segments the barriers keep counting: the ready barriers' phases from `par` (:func:`_loads_parity`),
@@ -897,14 +893,14 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
                         ready_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, sl0, kv_half_desc,
                         kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n,
                         s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, False, False,
-                        MASKED == 1, par, pbase, True, SLACK, FOLD)
+                        MASKED == 1, par, pbase, True, SLACK)
                 else:
                     s, m_i, l_i, acc = _wg1_pair(
                         i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, ready_lo,
                         ready_hi, bar_s0, bar_s1, bar_p0, bar_p1, sm0, sa0, sm1, sa1, sl0, kv_half_desc,
                         kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles, stride_bt_b, seq_rows, last_key, offs_n,
                         s_zero, qk_scale, PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, False, False,
-                        MASKED == 1, par, pbase, True, SLACK, FOLD)
+                        MASKED == 1, par, pbase, True, SLACK)
         # the row sums: each group publishes its own and reads the other's (phase: the segment's parity)
         if WG == 0:
             sl0.store(l_i)
@@ -988,7 +984,7 @@ def _mla_decode_seesaw_kernel(
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
     FP8: gl.constexpr, SCALE_PTR: gl.constexpr, SCHED=None, SEQ_INFO=None, SCHEDULED: gl.constexpr = False,
     UNIT: gl.constexpr = 1, SLACK: gl.constexpr = RESCALE_SLACK, KV_RAW=None, stride_kv_row=0,
-    PF_PAIRS: gl.constexpr = 0, FOLD: gl.constexpr = False,
+    PF_PAIRS: gl.constexpr = 0,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles in
     place in the 16-bit buffers (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry
@@ -1091,13 +1087,13 @@ def _mla_decode_seesaw_kernel(
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK, FOLD)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
             (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
                     bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK, FOLD)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
             (_wg_widen, (raw_lo, raw_hi, raw_rope, staged_lo, staged_hi, kv_lo, kv_hi, kv_rope, ready_lo,
                                   ready_hi, free_lo, free_hi, q_lo, q_hi, q_rope, q_lo_c, q_hi_c, q_rope_c, q_bar,
                                   q_ready, kv_half_desc, kv_rope_desc, BLOCK_TABLE, b, start, end, n_tiles,
@@ -1111,13 +1107,13 @@ def _mla_decode_seesaw_kernel(
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                          q_len, capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0, SLACK, FOLD)),
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0, SLACK)),
             (_wg_sched, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
                          bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                          q_len, capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 1, SLACK, FOLD)),
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 1, SLACK)),
         ], [WG_WARPS], [256])
     else:
         gl.warp_specialize([
@@ -1126,11 +1122,11 @@ def _mla_decode_seesaw_kernel(
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK, FOLD)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
             (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                     bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
-                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK, FOLD)),
+                    PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
         ], [WG_WARPS], [256])

@@ -191,37 +191,3 @@ def test_the_scheduled_mode_compiles_with_the_same_tiles(block_n, paged):
     regs = {int(n) for n in re.findall(r"setmaxnreg\.(?:inc|dec)\.sync\.aligned\.u32\s+(\d+);", ptx)}
     assert 256 in regs
     assert ptx.count("mbarrier.init") == fixed.asm["ptx"].count("mbarrier.init") + 1
-
-
-@pytest.mark.parametrize("block_n", [32, 64])
-def test_fold_scale_moves_the_softmax_scale_into_the_exponent(block_n):
-    """GluonMLAConfig.fold_scale: on an unmasked tile each compute group computes P = 2^(raw x qk_scale - m), so the
-    multiply of every score by qk_scale goes, and the row max is scaled instead. Worked by hand: a 64-row x block_n
-    score tile over a warp group's 128 threads is block_n / 2 scores a thread (32 for 64 keys), and each thread holds
-    2 rows, so a group's unmasked loop has block_n / 2 - 2 fewer fp32 multiplies (30; 14 for 32 keys), two groups
-    twice that. The masked loop, shared memory and wgmma shapes are unchanged."""
-    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
-
-    def muls(ptx):
-        return len(re.findall(r"\bmul(?:\.rn)?\.f32\b", ptx))
-
-    base = _compile(GluonMLAConfig(block_n=block_n), False)
-    fold = _compile(GluonMLAConfig(block_n=block_n, fold_scale=True), False)
-    assert muls(base.asm["ptx"]) - muls(fold.asm["ptx"]) == 2 * (block_n // 2 - 2)
-    assert fold.metadata.shared == base.metadata.shared
-    assert _wgmma_shapes(fold.asm["ptx"]) == _wgmma_shapes(base.asm["ptx"])
-
-
-def test_fold_scale_never_applies_to_an_fp8_cache():
-    """An fp8 cache's scale may be a device tensor of unknown sign, and a max commutes only with a positive scale:
-    fold_scale leaves the fp8 kernel as it is (the same PTX)."""
-    from dataclasses import replace
-
-    from mlacalc.kernels.gluon_mla_decode import FP8_TILE, compile_sm90
-
-    try:
-        base = compile_sm90(FP8_TILE, fp8=True, scale_ptr=True)
-    except (RuntimeError, FileNotFoundError) as exc:
-        pytest.skip(f"no ptxas: {exc}")
-    fold = compile_sm90(replace(FP8_TILE, fold_scale=True), fp8=True, scale_ptr=True)
-    assert fold.asm["ptx"] == base.asm["ptx"]

@@ -281,17 +281,16 @@ def test_gluon_mla_fp8_l2_prefetch(pairs, heads):
 
 
 @needs_sm90
-@pytest.mark.parametrize(("slack", "fold"), [(8.0, False), (0.0, False), (1.0, False), (0.0, True)])
+@pytest.mark.parametrize("slack", [8.0, 0.0, 1.0])
 @pytest.mark.parametrize("block_n", [64, 32])
 @pytest.mark.parametrize("trend", ["rising", "falling", "peaked", "spikes"])
-def test_gluon_mla_rescaling(trend, block_n, slack, fold):
+def test_gluon_mla_rescaling(trend, block_n, slack):
     """The seesaw kernel's running-max handover between its warp groups: keys whose scores grow along the sequence
     (the max moves at almost every tile), shrink (it settles at the first tile), a peaked softmax (scores 8x
     larger), and single keys far above the rest (a spike in an even and in an odd tile of each 64-key pair, then a
     larger one), against the float64 reference, with planned splits and with one. `slack`: how far a row's max may
     grow before the output is rescaled (8: the default; 0: every tile; 1: rescales at most tiles, where a rising
-    ramp passes the reference by 1-8 at once). `fold`: the softmax scale in the exponent without a slack
-    (GluonMLAConfig.fold_scale)."""
+    ramp passes the reference by 1-8 at once)."""
     from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, mla_decode_gluon
     from mlacalc.kernels.reference import mla_latent_attention_reference
     from mlacalc.kernels.testing import rel_error, run_mla_case
@@ -308,7 +307,7 @@ def test_gluon_mla_rescaling(trend, block_n, slack, fold):
         case.kv_cache.mul_((ramp if trend == "rising" else ramp.flip(0))[None, :, None].to(case.kv_cache.dtype))
     case.ref = mla_latent_attention_reference(case.q.cpu(), case.kv_cache.cpu(), 512, scale=case.softmax_scale,
                                               kv_lengths=case.cache_seqlens.cpu())
-    config = GluonMLAConfig(block_n=block_n, rescale_slack=slack, fold_scale=fold)
+    config = GluonMLAConfig(block_n=block_n, rescale_slack=slack)
     for splits in (None, 1):
         assert rel_error(run_mla_case(mla_decode_gluon, case, num_splits=splits, config=config), case.ref) < 1e-2
 
