@@ -39,6 +39,11 @@ def main() -> None:
           f"{'yes' if v['median_ratio'] <= 1.0 and v['max_ratio'] <= 1.1 else 'no'} |")
     print(f"| host time per eager call (eager - graph) | median {h['median']:.1f} us, max {h['max']:.0f} us | "
           f"median <= 10 us | {'yes' if h['median'] <= 10 else 'no'} |")
+    for kind, label in (("fp8_mla", "fp8"), ("sparse_mla", "sparse")):
+        k = h.get("by_kind", {}).get(kind)
+        if k:
+            print(f"| (context) host time per eager {label} call ({k['points']} points) | median {k['median']:.1f} us, "
+                  f"max {k['max']:.0f} us | | |")
     print(f"| fp8 cache x floor, batch >= 8 | median {f8['median_ratio']:.1f}, max {f8['max_ratio']:.1f} | <= 1.3 | "
           f"{'yes' if f8['max_ratio'] <= 1.3 else 'no'} |")
     big = f8.get("batch_32_up") or summarize_peers(d["rows"])["fp8_vs_floor"]["batch_32_up"]  # older files lack it

@@ -527,10 +527,23 @@ def _fmt_peer(rs) -> str:
                      f"ms eager {r['eager_ms']:.4f} ms" for r in rs if r.get("status") == "ok")
 
 
+def host_by_kind(ok: list[dict]) -> dict:
+    """{kind: {points, median, max}} of eager - graph (us) over our rows of each kind that have it."""
+    out = {}
+    for kind in sorted({r["kind"] for r in ok if r["impl"] == "ours"}):
+        vals = [r["host_overhead_us"] for r in ok if r["kind"] == kind and r["impl"] == "ours"
+                and r.get("host_overhead_us") is not None]
+        if vals:
+            out[kind] = dict(points=len(vals), median=statistics.median(vals), max=max(vals))
+    return out
+
+
 def summarize_peers(rows: list[dict]) -> dict:
     """The issue's summary from timing rows:
     vs_flashmla: ours / FlashMLA graph time at the same point (batch >= 8), points, median and max ratio;
-    host_overhead_us: eager - graph per call of our dense mla_decode (the peer_mla rows), median and max;
+    host_overhead_us: eager - graph per call of our dense mla_decode (the peer_mla rows), median and max (the issue's
+    figure), and `by_kind` the same for each kind of our rows (peer_mla, fp8_mla, sparse_mla): every wrapper's host
+    share, sparse decode's included (its value checks used to sync the host on every call);
     fp8_vs_floor, sparse_vs_floor: graph time / floor, max ratio (and the median); fp8_vs_floor.batch_32_up: the
     same over batch >= 32, the issue's scope for the fp8 target."""
     ok = [r for r in rows if r.get("status") == "ok"]
@@ -558,7 +571,8 @@ def summarize_peers(rows: list[dict]) -> dict:
                and r["impl"] == "ours" and r.get("graph_ms") and skey(r) in sfm]
     st, sst = stat(ratios), stat(sratios)
     return dict(vs_flashmla=dict(points=st["points"], median_ratio=st["median"], max_ratio=st["max"]),
-                host_overhead_us=dict(median=stat(host)["median"], max=stat(host)["max"], points=len(host)),
+                host_overhead_us=dict(median=stat(host)["median"], max=stat(host)["max"], points=len(host),
+                                      by_kind=host_by_kind(ok)),
                 fp8_vs_floor=dict(floor_ratio("fp8_mla"), batch_32_up=floor_ratio("fp8_mla", min_batch=32)),
                 sparse_vs_floor=floor_ratio("sparse_mla"),
                 sparse_vs_flashmla=dict(points=sst["points"], median_ratio=sst["median"], max_ratio=sst["max"]),

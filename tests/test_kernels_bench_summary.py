@@ -54,6 +54,15 @@ def test_host_overhead_is_eager_minus_graph_of_our_dense_rows():
     assert s["max"] == pytest.approx(150.0)
 
 
+def test_host_overhead_by_kind_covers_each_kind_of_our_rows():
+    """by_kind: the same figure per kind of our rows. Dense: 5, 8, 2, 150, 10 us (median 8); fp8: 100 and 0 (median
+    50); sparse: no row has it (none listed); FlashMLA's rows never count."""
+    s = summarize_peers(ROWS)["host_overhead_us"]["by_kind"]
+    assert set(s) == {"peer_mla", "fp8_mla"}
+    assert s["peer_mla"] == dict(points=5, median=pytest.approx(8.0), max=pytest.approx(150.0))
+    assert s["fp8_mla"] == dict(points=2, median=pytest.approx(50.0), max=pytest.approx(100.0))
+
+
 def test_fp8_and_sparse_against_the_floor():
     s = summarize_peers(ROWS)
     assert s["fp8_vs_floor"]["max_ratio"] == pytest.approx(2.5)  # 0.5 / 0.2 (the other 1.5)
