@@ -39,8 +39,8 @@ wrapper gluon_mla_decode.py, kernel gluon_mla_seesaw.py)
     Host side (launch.py): launch plans cached per shape, SM count / capability cached per device, direct launches
         of the compiled kernels (MLACALC_DIRECT_LAUNCH=0 turns them off); no host sync per call (a tensor kv_scale
         is read in the kernel). Bad input: one checks.KernelInputError (a ValueError naming the argument); value
-        checks of indices / lengths / block table (a host sync) by default on CPU and for sparse decode, off for
-        dense decode on CUDA and always in graph capture (check= or MLACALC_KERNEL_CHECKS=0/1 decide otherwise);
+        checks of indices / lengths / block table (a host sync) by default on CPU, off for dense and sparse decode
+        on CUDA and always in graph capture (check= or MLACALC_KERNEL_CHECKS=0/1 decide otherwise);
         unchecked, every kernel clamps lengths, table entries and indices, so a bad value never faults.
     gqa_decode(q, k_cache, v_cache, cache_seqlens=None, block_table=None, *, softmax_scale=None,
                impl="triton"|"sdpa", max_seqlen=None, ...)

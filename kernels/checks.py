@@ -7,8 +7,8 @@ Two kinds:
     means they passed before.
   * Value checks (indices and block-table entries in range, lengths within the cache): device reductions and one
     host sync for all (check_lengths_and_table), so they run only when `launch.checks_enabled(check, device)` says
-    so (default: on for CPU tensors and the interpreter and for sparse decode on CUDA; off for dense decode on CUDA,
-    whose eager calls must not sync the host; always off during CUDA graph capture; `check=` or
+    so (default: on for CPU tensors and the interpreter; off for dense and sparse decode on CUDA, whose eager calls
+    must not sync the host; always off during CUDA graph capture; `check=` or
     MLACALC_KERNEL_CHECKS=0/1 decide otherwise). With them off every kernel clamps what it reads by value: lengths
     to the cache's capacity, block-table entries to [0, num_blocks), sparse indices masked to the sequence
     (triton_flash.valid_length, valid_page, selected_rows; the Gluon kernels' TMA copies zero-fill rows past the

@@ -29,9 +29,9 @@ Algorithm (the dense kernel's, with a gather in place of a contiguous tile):
     docs/kernels-notes.md, follow-up 3).
   * Online softmax in base 2 (triton_flash.online_softmax_masked); splits merged by triton_split_kv.combine_splits.
 
-Out-of-range indices: clamped and masked in the kernel (never a fault). With `check` on (checks.py: the default
-outside CUDA graph capture; `check=False` or MLACALC_KERNEL_CHECKS=0 turn it off, saving a host sync a call) the
-wrapper raises a ValueError for them first.
+Out-of-range indices: clamped and masked in the kernel (never a fault). With `check` on (checks.py: the default on
+CPU tensors; on CUDA `check=True` or MLACALC_KERNEL_CHECKS=1, at the cost of a host sync a call) the wrapper raises a
+ValueError for them first.
 """
 
 from __future__ import annotations
