@@ -74,9 +74,9 @@ def check_scale(softmax_scale, optional: bool = False) -> None:
 def check_prefill_inputs(q, k, v, *, grouped: bool, causal: bool = True) -> None:
     """Shape checks of the SDPA prefill wrappers: q, k, v [B, S, H, d] of one float dtype on q's device, one batch,
     and one length when `causal` (SDPA's causal mask is aligned to the top left, so a query block over a longer key
-    range would see the wrong keys); q and k one head dim; k and v one head count and length, the count dividing q's when
-    `grouped` (GQA) and equal to it otherwise (MLA's decompressed heads); v's head dim may differ (MLA's 128 against
-    192)."""
+    range would see the wrong keys); q and k one head dim; k and v one head count and length, the count dividing q's
+    when `grouped` (GQA) and equal to it otherwise (MLA's decompressed heads); v's head dim may differ (MLA's 128
+    against 192)."""
     floats = FLOAT_DTYPES + (torch.float64,)
     check_tensor(q, "q", dim=4, dtypes=floats, last_contiguous=False)
     B, S, Hq, D = q.shape

@@ -57,9 +57,9 @@ def mla_decode_eager(
 ) -> torch.Tensor:
     """Absorbed MLA decode in plain PyTorch. q [B, s_q, H, r+dr]; kv_cache contiguous [B, S, r+dr] or paged
     [num_blocks, block, r+dr] with block_table; cache_seqlens [B] (None: every sequence fills S, or max_seqlen).
-    Returns [B, s_q, H, r] in q.dtype (written into `out` when given, as the kernels do). Bad shapes and dtypes are one KernelInputError; `check` as the kernels'
-    (value checks of lengths and table entries: default on CPU, off on CUDA, where cache.from_paged clamps table
-    entries and the lengths only mask: a bad value never faults)."""
+    Returns [B, s_q, H, r] in q.dtype (written into `out` when given, as the kernels do). Bad shapes and dtypes are
+    one KernelInputError; `check` as the kernels' (value checks of lengths and table entries: default on CPU, off on
+    CUDA, where cache.from_paged clamps table entries and the lengths only mask: a bad value never faults)."""
     check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale, out=out,
                      max_seqlen=max_seqlen, strict=False)
     _check_values(check, q, kv_cache, cache_seqlens, block_table, max_seqlen)
