@@ -88,10 +88,13 @@ GATHER_REGS = gl.constexpr(56)
 class GluonSparseConfig:
     """min_tokens_per_split: the shortest chunk of an index list a program takes (splits fill the SMs at small
     batches; each costs a partial output and its merge). rescale_slack: as GluonMLAConfig's (the compute groups are
-    the dense kernel's)."""
+    the dense kernel's). wave_chunk: when > 0 and the planned grid leaves SMs idle, take the most splits that keep
+    one wave of programs with chunks of at least this many slots (a lab knob, 0 = off: bench/ab_sparse_splits.py
+    times it)."""
 
     min_tokens_per_split: int = 128
     rescale_slack: float = RESCALE_SLACK.value
+    wave_chunk: int = 0
 
 
 DEFAULT_SPARSE_CONFIG = GluonSparseConfig()
@@ -515,6 +518,10 @@ def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, r
                                  partial_bytes_per_split=batch_tokens * heads * 512 * 8)
     if tokens > MAX_SLOTS:
         splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=triton.cdiv(topk, MAX_SLOTS))
+    if num_splits is None and config.wave_chunk:
+        wave = min(sms // (batch_tokens * triton.cdiv(heads, BLOCK_H)), triton.cdiv(topk, config.wave_chunk))
+        if wave > splits:
+            splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=wave)
     return splits, tokens
 
 
