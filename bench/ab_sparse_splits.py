@@ -7,8 +7,11 @@ batch 1-32 x 64/128 heads x bf16 and fp8-ds rows, top-2048 of a 32k paged contex
 against the float64 reference first (mixed lengths, a short sequence padded with -1).
 The twenty-eighth session's run (reports/h200/tuning/ab_sparse_splits_session_bm.json) showed forced counts losing
 1.3-4x wherever they made more than one wave of programs, and fp8-ds rows gaining 7-11% from more splits within one
-wave (bf16 rows: within 3%). So --variants plan,w128,w64 (the default) times the planner against its `wave_chunk`
-knob: within one wave, the most splits with chunks of at least 128 (64) slots.
+wave (bf16 rows: within 3%). So --variants plan,w128,w64 (the default) timed the byte planner against a `wave_chunk`
+rule: within one wave, the most splits with chunks of at least 128 (64) slots (session_bn, H100): w128 took 0.92-0.95
+of the time at fp8-ds points it changes, bf16 mixed; the planner now applies it to fp8-ds rows (GluonSparseConfig.
+fp8_wave_chunk = 128). So `plan` here is the byte plan (fp8_wave_chunk=0), and w128 / w64 now change fp8-ds rows
+only (the session_bn run, at commit a2aeaab, applied its knob to bf16 rows too).
 
     python3 bench/ab_sparse_splits.py --out OUT.json [--variants plan,w128,w64 | plan,s16,s24,s32]
     python3 bench/ab_summary.py OUT.json w128/plan,w64/plan   # the ratios
@@ -29,8 +32,10 @@ from mlacalc.kernels.launch import num_sms
 from mlacalc.kernels.testing import make_sparse_case, rel_error, run_sparse_case
 from mlacalc.profiler.timing import L2Flusher
 
-VARIANTS = {"plan": {}, "s16": dict(num_splits=16), "s24": dict(num_splits=24), "s32": dict(num_splits=32),
-            "w128": dict(config=GluonSparseConfig(wave_chunk=128)), "w64": dict(config=GluonSparseConfig(wave_chunk=64))}
+BYTE_PLAN = GluonSparseConfig(fp8_wave_chunk=0)
+VARIANTS = {"plan": dict(config=BYTE_PLAN), "s16": dict(num_splits=16), "s24": dict(num_splits=24),
+            "s32": dict(num_splits=32), "w128": dict(config=GluonSparseConfig(fp8_wave_chunk=128)),
+            "w64": dict(config=GluonSparseConfig(fp8_wave_chunk=64))}
 POINTS = [(B, H) for B in (8, 1, 4, 16, 32) for H in (64, 128)]
 TOPK, CTX = 2048, 32768
 
@@ -63,7 +68,7 @@ def main() -> int:
                 q = torch.randn(B, 1, H, 576, device=dev, dtype=torch.bfloat16)
                 for fmt, cache in (("bf16", kv), ("fp8_ds", ds)):
                     planned = sparse_gluon_splits(B, H, TOPK, sms=num_sms(dev), row_bytes=cache.shape[-1]
-                                                  * cache.element_size())[0]
+                                                  * cache.element_size(), config=BYTE_PLAN)[0]
                     for rnd in range(2):
                         for name in (names[::-1] if rnd else names):
                             call = lambda: mla_decode_sparse_gluon(  # noqa: E731

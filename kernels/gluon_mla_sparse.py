@@ -88,13 +88,13 @@ GATHER_REGS = gl.constexpr(56)
 class GluonSparseConfig:
     """min_tokens_per_split: the shortest chunk of an index list a program takes (splits fill the SMs at small
     batches; each costs a partial output and its merge). rescale_slack: as GluonMLAConfig's (the compute groups are
-    the dense kernel's). wave_chunk: when > 0 and the planned grid leaves SMs idle, take the most splits that keep
-    one wave of programs with chunks of at least this many slots (a lab knob, 0 = off: bench/ab_sparse_splits.py
-    times it)."""
+    the dense kernel's). fp8_wave_chunk: for fp8-ds rows, when the planned grid is under one wave of programs, the
+    most splits that keep one wave with chunks of at least this many slots (0: the byte planner alone; see
+    sparse_gluon_splits)."""
 
     min_tokens_per_split: int = 128
     rescale_slack: float = RESCALE_SLACK.value
-    wave_chunk: int = 0
+    fp8_wave_chunk: int = 128
 
 
 DEFAULT_SPARSE_CONFIG = GluonSparseConfig()
@@ -512,14 +512,24 @@ def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, r
     """(num_splits, tokens_per_split) mla_decode_sparse_gluon launches with for `batch_tokens` = B * s_q query
     tokens of `heads` heads over `topk` slots of `row_bytes` (1152 bf16, 656 fp8-ds): the Triton planner over
     batch_tokens x ceil(heads / 64) programs, one an SM, whole tiles of 32 slots; then at least enough splits that
-    none holds more than the kernel resolves in shared memory (MAX_SLOTS)."""
+    none holds more than the kernel resolves in shared memory (MAX_SLOTS).
+
+    fp8-ds rows (8-bit latents: row_bytes < 2 x 576), then, where that grid is under one wave: the most splits that
+    keep one wave with chunks of config.fp8_wave_chunk slots or more. The byte planner prices an fp8-ds slot at its
+    656 bytes, but a slot's time is its widening and chain of dependent loads, longer than a bf16 slot's (at batch
+    1-32 the fitted time a slot of a chunk was 1.47x bf16's), so it kept fp8-ds chunks too long. Measured
+    (bench/ab_sparse_splits.py, graph-timed, best of two rounds): on an H100 (reports/h100/tuning/
+    ab_sparse_splits_session_bn.json) this rule / the byte plan took 0.92-0.95 at the 7 fp8-ds points where it
+    changes the plan (batch 1-16), 1.00 elsewhere; for bf16 rows it was mixed (0.98-1.05), so they keep the byte plan.
+    On the H200 (ab_sparse_splits_session_bm.json) forced counts within one wave gave fp8-ds 0.89-0.93, and past one
+    wave lost 1.2-4x for both formats: the partials are then real traffic."""
     splits, tokens = plan_splits(batch_tokens * triton.cdiv(heads, BLOCK_H), topk, BLOCK_N, sms=sms,
                                  num_splits=num_splits, min_tokens=config.min_tokens_per_split, token_bytes=row_bytes,
                                  partial_bytes_per_split=batch_tokens * heads * 512 * 8)
     if tokens > MAX_SLOTS:
         splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=triton.cdiv(topk, MAX_SLOTS))
-    if num_splits is None and config.wave_chunk:
-        wave = min(sms // (batch_tokens * triton.cdiv(heads, BLOCK_H)), triton.cdiv(topk, config.wave_chunk))
+    if num_splits is None and config.fp8_wave_chunk and row_bytes < 2 * 576:
+        wave = min(sms // (batch_tokens * triton.cdiv(heads, BLOCK_H)), triton.cdiv(topk, config.fp8_wave_chunk))
         if wave > splits:
             splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=wave)
     return splits, tokens

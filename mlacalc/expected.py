@@ -194,6 +194,9 @@ FP8_SMALL_PROGRAMS_PER_SM, FP8_SMALL_ROWS, FP8_TILE_KEYS = 2, 16, 32
 # before 2026-12-03 fp8-ds rows' scales sat beside them and the cap was 1,024).
 SPARSE_TILE_ROWS, SPARSE_TILE_KEYS, SPARSE_MIN_SPLIT, SPARSE_GROUP_MIN_HEADS = 64, 32, 128, 8
 SPARSE_MAX_SLOTS = 2048
+# ... and for fp8-ds rows, where that plan is under one wave of CTAs, the most splits that keep one wave with chunks of
+# SPARSE_FP8_WAVE_CHUNK slots or more (GluonSparseConfig.fp8_wave_chunk: measured 0.92-0.95x the byte plan's time).
+SPARSE_FP8_WAVE_CHUNK = 128
 # ... and on the Triton sparse kernel (kernels/triton_mla_sparse.py), which runs it everywhere else: auto under 8
 # heads, backend triton, every card without the sm_90 Gluon kernels. One program per query token, block of heads and
 # split; its tiles by head count and row format (default_sparse_config, restated below), its planner the dense one
@@ -727,9 +730,17 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
                            partial_bytes_per_split=shape.seqs * shape.rows * shape.out_dv * 8)
     per = math.ceil(math.ceil(slots / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
     if per > SPARSE_MAX_SLOTS:    # plan_splits(num_splits=ceil(slots / cap)): whole tiles a split, recounted
-        per = math.ceil(math.ceil(slots / math.ceil(slots / SPARSE_MAX_SLOTS)) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
-        splits = math.ceil(slots / per)
+        splits = _whole_tile_splits(slots, math.ceil(slots / SPARSE_MAX_SLOTS))
+    wave = min(sms // units, math.ceil(slots / SPARSE_FP8_WAVE_CHUNK))
+    if widens(shape) and wave > splits:   # fp8-ds rows: one wave of chunks of SPARSE_FP8_WAVE_CHUNK slots or more
+        splits = _whole_tile_splits(slots, wave)
     return SplitPlan(units * splits, slots / splits, splits)
+
+
+def _whole_tile_splits(slots: int, splits: int) -> int:
+    """plan_splits(num_splits=splits) of the sparse kernel: chunks of whole SPARSE_TILE_KEYS-slot tiles, recounted."""
+    per = math.ceil(math.ceil(slots / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
+    return math.ceil(slots / per)
 
 
 @dataclass(frozen=True)

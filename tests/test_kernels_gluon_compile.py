@@ -6,6 +6,8 @@ relies on (TMA bulk copies, the wgmma shapes, warp specialization). Correctness 
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("torch")
 pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
@@ -143,6 +145,43 @@ def test_sparse_split_plan_keeps_each_split_within_the_resolved_rows():
     assert sparse_gluon_splits(264, 64, 4096, sms=132, row_bytes=656) == (2, 2048)
     assert sparse_gluon_splits(64, 64, 2048, sms=132) == (2, 1024)
     assert sparse_gluon_splits(64, 128, 2048, sms=132, row_bytes=656) == (1, 2048)
+
+
+def test_sparse_split_plan_fills_one_wave_with_short_chunks_for_fp8_ds_rows():
+    """fp8-ds rows: where the byte plan is under one wave, the most splits that keep one wave with chunks of >= 128
+    slots (GluonSparseConfig.fp8_wave_chunk). Worked by hand, topk 2048 on 132 SMs: batch 8 x 64 heads is 8
+    programs a split; the byte plan takes 8 splits of 256 slots (64 programs), the rule min(132 // 8, 2048 / 128) = 16
+    splits of 128 (128 programs); bf16 rows keep the byte plan's 10 splits of 224 (7 tiles of 32). Batch 1 x 128
+    heads (2 programs): byte plan 13 splits of 160, the rule min(66, 16) = 16 of 128. Batch 8 x 128 heads (16
+    programs): byte plan 6 of 352, the rule min(8, 16) = 8 of 256. Batch 64 x 128 heads (128 programs): one wave
+    already, 132 // 128 = 1 split, unchanged. fp8_wave_chunk=0: the byte plan."""
+    from mlacalc.kernels.gluon_mla_sparse import GluonSparseConfig, sparse_gluon_splits
+
+    assert sparse_gluon_splits(8, 64, 2048, sms=132, row_bytes=656) == (16, 128)
+    assert sparse_gluon_splits(8, 64, 2048, sms=132, row_bytes=1152) == (10, 224)
+    assert sparse_gluon_splits(1, 128, 2048, sms=132, row_bytes=656) == (16, 128)
+    assert sparse_gluon_splits(8, 128, 2048, sms=132, row_bytes=656) == (8, 256)
+    assert sparse_gluon_splits(64, 128, 2048, sms=132, row_bytes=656) == (1, 2048)
+    byte_plan = GluonSparseConfig(fp8_wave_chunk=0)
+    assert sparse_gluon_splits(8, 64, 2048, sms=132, row_bytes=656, config=byte_plan) == (8, 256)
+    assert sparse_gluon_splits(1, 128, 2048, sms=132, row_bytes=656, config=byte_plan) == (13, 160)
+    assert sparse_gluon_splits(8, 128, 2048, sms=132, row_bytes=656, config=byte_plan) == (6, 352)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch_tokens=st.integers(1, 300), heads=st.sampled_from([8, 16, 64, 128]),
+       topk=st.sampled_from([64, 512, 2048, 4096]))
+def test_sparse_split_plan_for_fp8_ds_rows_never_shortens_splits_nor_adds_a_wave(batch_tokens, heads, topk):
+    """The fp8-ds rule only adds splits to a grid under one wave, and never past one wave of programs."""
+    from mlacalc.kernels.gluon_mla_sparse import GluonSparseConfig, sparse_gluon_splits
+
+    programs = batch_tokens * -(-heads // 64)
+    byte_splits = sparse_gluon_splits(batch_tokens, heads, topk, sms=132, row_bytes=656,
+                                      config=GluonSparseConfig(fp8_wave_chunk=0))[0]
+    splits, per = sparse_gluon_splits(batch_tokens, heads, topk, sms=132, row_bytes=656)
+    assert splits >= byte_splits and splits * per >= topk and per % 32 == 0
+    if splits > byte_splits:
+        assert programs * splits <= 132 and per >= 128
 
 
 @pytest.mark.parametrize("rows, fp8, page, want", [

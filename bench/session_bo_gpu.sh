@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The twenty-eighth session's third call, after the sparse planner took its fp8-ds wave rule
+# (GluonSparseConfig.fp8_wave_chunk = 128, measured on an H100 in session_bn):
+# 1. bench/ab_sparse_splits.py --variants plan,w128: the byte plan against the rule, on this GPU;
+# 2. the expected suite's DSA fp8-ds points measured again with the new plan (`mlacalc validate --suite expected
+#    --resume` over a copy of reports/h200/validate-expected.json without them: only they run), against h200.yaml;
+# 3. on an H200 only: `mlacalc bench kernels --peers` (FlashMLA built meanwhile) into $OUT/kernels.json.
+# Files under $OUT: run.log, ab_sparse_splits.json (+ .log), validate-dsa-fp8.json / .md, kernels.json (H200).
+#     run(command="bash bench/session_bo_gpu.sh", carry=[".peers"], timeout_s=560)
+set -u
+. bench/device_lib.sh
+if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then H200=1; begin_run || exit 1
+else H200=0; begin_run_without_peers || exit 1; fi
+timeout 60 python3 bench/ab_sparse_splits.py --variants plan,w128 --out "$OUT/ab_sparse_splits.json" \
+  > "$OUT/ab_sparse_splits.log" 2>&1
+echo "ab sparse splits exit $? at ${SECONDS} s" | tee -a "$LOG"
+grep "kind': 'check" "$OUT/ab_sparse_splits.log" | tee -a "$LOG"
+python3 bench/ab_summary.py "$OUT/ab_sparse_splits.json" w128/plan | tee -a "$LOG"
+V="$W/validate-dsa"; mkdir -p "$V"
+python3 - "$V/validate.json" <<'PY'
+import json, sys
+d = json.load(open("reports/h200/validate-expected.json"))
+d["points"] = [p for p in d["points"] if not (p.get("attention") == "dsa" and p["key"].endswith("/fp8-ds"))]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+echo "== validate --resume: the DSA fp8-ds points" | tee -a "$LOG"
+timeout 150 mlacalc validate --out "$V" --gpu reports/h200/h200.yaml --suite expected --resume >> "$LOG" 2>&1
+echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
+cp "$V/validate.json" "$OUT/validate-dsa-fp8.json"; cp "$V/validate.md" "$OUT/validate-dsa-fp8.md"
+if [ "$H200" = 1 ]; then
+  finish_flashmla_build "$W/flashmla_build.log" "$LOG"
+  bench_peers 240
+  print_bench_summary "$OUT/kernels.json"
+fi
+echo "total ${SECONDS} s"
