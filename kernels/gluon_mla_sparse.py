@@ -519,8 +519,9 @@ def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, r
     656 bytes, but a slot's time is its widening and chain of dependent loads, longer than a bf16 slot's (at batch
     1-32 the fitted time a slot of a chunk was 1.47x bf16's), so it kept fp8-ds chunks too long. Measured
     (bench/ab_sparse_splits.py, graph-timed, best of two rounds): on an H100 (reports/h100/tuning/
-    ab_sparse_splits_session_bn.json) this rule / the byte plan took 0.92-0.95 at the 7 fp8-ds points where it
-    changes the plan (batch 1-16), 1.00 elsewhere; for bf16 rows it was mixed (0.98-1.05), so they keep the byte plan.
+    ab_sparse_splits_session_bn.json, then _bo.json as the default) this rule / the byte plan took 0.92-0.95 at the
+    6 fp8-ds points where it changes the plan (batch 1-16 x 64/128 heads), 0.99-1.00 elsewhere; applied to bf16 rows
+    it was mixed (0.98-1.05), so they keep the byte plan.
     On the H200 (ab_sparse_splits_session_bm.json) forced counts within one wave gave fp8-ds 0.89-0.93, and past one
     wave lost 1.2-4x for both formats: the partials are then real traffic."""
     splits, tokens = plan_splits(batch_tokens * triton.cdiv(heads, BLOCK_H), topk, BLOCK_N, sms=sms,
