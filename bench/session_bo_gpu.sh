@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The twenty-eighth session's third call, after the sparse planner took its fp8-ds wave rule
-# (GluonSparseConfig.fp8_wave_chunk = 128, measured on an H100 in session_bn):
+# (GluonSparseConfig.fp8_wave_chunk = 128, measured on an H100 in session_bn); steps 2-3 never ran on an H200 that
+# session (no H200 start came), so this is the next session's first call:
 # 1. bench/ab_sparse_splits.py --variants plan,w128: the byte plan against the rule, on this GPU;
 # 2. the expected suite's DSA fp8-ds points measured again with the new plan (`mlacalc validate --suite expected
 #    --resume` over a copy of reports/h200/validate-expected.json without them: only they run), against h200.yaml;
