@@ -2,11 +2,13 @@
 # The twenty-eighth session's third call, after the sparse planner took its fp8-ds wave rule
 # (GluonSparseConfig.fp8_wave_chunk = 128, measured on an H100 in session_bn); steps 2-3 never ran on an H200 that
 # session (no H200 start came), so this is the next session's first call:
-# 1. bench/ab_sparse_splits.py --variants plan,w128: the byte plan against the rule, on this GPU;
+# 1. bench/ab_sparse_splits.py --variants plan,w128: the byte plan against the rule, on this GPU; then
+#    bench/ab_fp8_splits.py: the dense fp8 kernel's byte plan against the bf16 plan and one wave (batch 1-8);
 # 2. the expected suite's DSA fp8-ds points measured again with the new plan (`mlacalc validate --suite expected
 #    --resume` over a copy of reports/h200/validate-expected.json without them: only they run), against h200.yaml;
 # 3. on an H200 only: `mlacalc bench kernels --peers` (FlashMLA built meanwhile) into $OUT/kernels.json.
-# Files under $OUT: run.log, ab_sparse_splits.json (+ .log), validate-dsa-fp8.json / .md, kernels.json (H200).
+# Files under $OUT: run.log, ab_sparse_splits.json (+ .log), ab_fp8_splits.json (+ .log), validate-dsa-fp8.json /
+# .md, kernels.json.
 #     run(command="bash bench/session_bo_gpu.sh", carry=[".peers"], timeout_s=560)
 set -u
 . bench/device_lib.sh
@@ -20,6 +22,10 @@ timeout 60 python3 bench/ab_sparse_splits.py --variants plan,w128 --out "$OUT/ab
 echo "ab sparse splits exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep "kind': 'check" "$OUT/ab_sparse_splits.log" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_sparse_splits.json" w128/plan | tee -a "$LOG"
+timeout 90 python3 bench/ab_fp8_splits.py --out "$OUT/ab_fp8_splits.json" > "$OUT/ab_fp8_splits.log" 2>&1
+echo "ab fp8 splits exit $? at ${SECONDS} s" | tee -a "$LOG"
+grep "kind': 'check" "$OUT/ab_fp8_splits.log" | tee -a "$LOG"
+python3 bench/ab_summary.py "$OUT/ab_fp8_splits.json" as16/plan,wave/plan | tee -a "$LOG"
 V="$W/validate-dsa"; mkdir -p "$V"
 python3 - "$V/validate.json" <<'PY'
 import json, sys
