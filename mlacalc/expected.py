@@ -722,7 +722,9 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     """The Gluon sparse kernel's CTAs (kernels/gluon_mla_sparse.sparse_gluon_splits, restated without Triton): one
     per query token and SPARSE_TILE_ROWS-head block and split; splits from the dense planner (:func:`choose_splits`,
     one program an SM, SPARSE_MIN_SPLIT slots at least, 128 at most, whole SPARSE_TILE_KEYS-slot tiles), then at
-    least enough that no split holds more slots than the kernel resolves in shared memory."""
+    least enough that no split holds more slots than the kernel resolves in shared memory; for fp8-ds rows (an
+    8-bit cache, :func:`widens`) under one wave of CTAs, the most splits that keep one wave with chunks of
+    SPARSE_FP8_WAVE_CHUNK slots or more."""
     units = shape.seqs * shape.tokens * math.ceil(shape.heads / SPARSE_TILE_ROWS)
     slots = shape.visits
     splits = choose_splits(units, slots, sms=sms, min_tokens=SPARSE_MIN_SPLIT, max_splits=128,
