@@ -6,7 +6,7 @@ heads it takes 10 splits (80 programs on 132 SMs) where 16 would fill more SMs w
 batch 1-32 x 64/128 heads x bf16 and fp8-ds rows, top-2048 of a 32k paged context; each forced count is checked
 against the float64 reference first (mixed lengths, a short sequence padded with -1).
 The twenty-eighth session's run (reports/h200/tuning/ab_sparse_splits_session_bm.json) showed forced counts losing
-1.3-4x wherever they made more than one wave of programs, and fp8-ds rows gaining 7-11% from more splits within one
+1.2-4x wherever they made more than one wave of programs, and fp8-ds rows gaining 7-11% from more splits within one
 wave (bf16 rows: within 3%). So --variants plan,w128,w64 (the default) timed the byte planner against a `wave_chunk`
 rule: within one wave, the most splits with chunks of at least 128 (64) slots (session_bn, H100): w128 took 0.92-0.95
 of the time at fp8-ds points it changes, bf16 mixed; the planner now applies it to fp8-ds rows (GluonSparseConfig.
