@@ -22,7 +22,7 @@ timeout 60 python3 bench/ab_sparse_splits.py --variants plan,w128 --out "$OUT/ab
 echo "ab sparse splits exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep "kind': 'check" "$OUT/ab_sparse_splits.log" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_sparse_splits.json" w128/plan | tee -a "$LOG"
-timeout 90 python3 bench/ab_fp8_splits.py --out "$OUT/ab_fp8_splits.json" > "$OUT/ab_fp8_splits.log" 2>&1
+timeout 75 python3 bench/ab_fp8_splits.py --out "$OUT/ab_fp8_splits.json" > "$OUT/ab_fp8_splits.log" 2>&1
 echo "ab fp8 splits exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep "kind': 'check" "$OUT/ab_fp8_splits.log" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_fp8_splits.json" as16/plan,wave/plan | tee -a "$LOG"
@@ -34,7 +34,7 @@ d["points"] = [p for p in d["points"] if not (p.get("attention") == "dsa" and p[
 json.dump(d, open(sys.argv[1], "w"))
 PY
 echo "== validate --resume: the DSA fp8-ds points" | tee -a "$LOG"
-timeout 150 mlacalc validate --out "$V" --gpu reports/h200/h200.yaml --suite expected --resume >> "$LOG" 2>&1
+timeout 120 mlacalc validate --out "$V" --gpu reports/h200/h200.yaml --suite expected --resume >> "$LOG" 2>&1
 echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
 cp "$V/validate.json" "$OUT/validate-dsa-fp8.json"; cp "$V/validate.md" "$OUT/validate-dsa-fp8.md"
 if [ "$H200" = 1 ]; then
