@@ -530,7 +530,8 @@ def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, r
     if tokens > MAX_SLOTS:
         splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=triton.cdiv(topk, MAX_SLOTS))
     if num_splits is None and config.fp8_wave_chunk and row_bytes < 2 * 576:
-        wave = min(sms // (batch_tokens * triton.cdiv(heads, BLOCK_H)), triton.cdiv(topk, config.fp8_wave_chunk))
+        programs = max(batch_tokens * triton.cdiv(heads, BLOCK_H), 1)
+        wave = min(sms // programs, triton.cdiv(topk, config.fp8_wave_chunk))
         if wave > splits:
             splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=wave)
     return splits, tokens

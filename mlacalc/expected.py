@@ -730,19 +730,23 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     splits = choose_splits(units, slots, sms=sms, min_tokens=SPARSE_MIN_SPLIT, max_splits=128,
                            token_bytes=shape.key_bytes, tile_keys=SPARSE_TILE_KEYS,
                            partial_bytes_per_split=shape.seqs * shape.rows * shape.out_dv * 8)
-    per = math.ceil(math.ceil(slots / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
-    if per > SPARSE_MAX_SLOTS:    # plan_splits(num_splits=ceil(slots / cap)): whole tiles a split, recounted
+    if _whole_tile_chunk(slots, splits) > SPARSE_MAX_SLOTS:  # plan_splits(num_splits=ceil(slots / cap))
         splits = _whole_tile_splits(slots, math.ceil(slots / SPARSE_MAX_SLOTS))
-    wave = min(sms // units, math.ceil(slots / SPARSE_FP8_WAVE_CHUNK))
+    wave = min(sms // max(units, 1), math.ceil(slots / SPARSE_FP8_WAVE_CHUNK))
     if widens(shape) and wave > splits:   # fp8-ds rows: one wave of chunks of SPARSE_FP8_WAVE_CHUNK slots or more
         splits = _whole_tile_splits(slots, wave)
     return SplitPlan(units * splits, slots / splits, splits)
 
 
+def _whole_tile_chunk(slots: int, splits: int) -> int:
+    """Slots a split of the sparse kernel takes for `splits` splits: whole SPARSE_TILE_KEYS-slot tiles."""
+    return math.ceil(math.ceil(slots / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
+
+
 def _whole_tile_splits(slots: int, splits: int) -> int:
-    """plan_splits(num_splits=splits) of the sparse kernel: chunks of whole SPARSE_TILE_KEYS-slot tiles, recounted."""
-    per = math.ceil(math.ceil(slots / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
-    return math.ceil(slots / per)
+    """plan_splits(num_splits=splits) of the sparse kernel: whole-tile chunks, their count recounted (it can only
+    shrink)."""
+    return math.ceil(slots / _whole_tile_chunk(slots, splits))
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,12 @@ def test_sparse_split_plan_fills_one_wave_with_short_chunks_for_fp8_ds_rows():
     assert sparse_gluon_splits(8, 64, 2048, sms=132, row_bytes=656, config=byte_plan) == (8, 256)
     assert sparse_gluon_splits(1, 128, 2048, sms=132, row_bytes=656, config=byte_plan) == (13, 160)
     assert sparse_gluon_splits(8, 128, 2048, sms=132, row_bytes=656, config=byte_plan) == (6, 352)
+    # no programs (an empty batch: the wrappers refuse it first) plans without dividing by zero, as the restatement
+    from mlacalc.expected import DecodeShape, sparse_split_plan
+
+    empty = DecodeShape(seqs=0, rows=64, kv_groups=1, keys=2048, key_bytes=656, dkv=1088, out_dv=512, layers=1,
+                        key_elems=576, tokens=1, gathered=True)
+    assert sparse_split_plan(empty, 132).splits == sparse_gluon_splits(0, 64, 2048, sms=132, row_bytes=656)[0] == 16
 
 
 @settings(max_examples=60, deadline=None)
