@@ -517,7 +517,8 @@ def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, r
     fp8-ds rows (8-bit latents: row_bytes < 2 x 576), then, where that grid is under one wave: the most splits that
     keep one wave with chunks of config.fp8_wave_chunk slots or more. The byte planner prices an fp8-ds slot at its
     656 bytes, but a slot's time is its widening and chain of dependent loads, longer than a bf16 slot's (at batch
-    1-32 the fitted time a slot of a chunk was 1.47x bf16's), so it kept fp8-ds chunks too long. Measured
+    1-32 the fitted time a slot of a chunk was 1.47x bf16's: bench/sparse_splits_fit.py), so it kept fp8-ds chunks
+    too long. Measured
     (bench/ab_sparse_splits.py, graph-timed, best of two rounds): on an H100 (reports/h100/tuning/
     ab_sparse_splits_session_bn.json, then _bo.json as the default) this rule / the byte plan took 0.92-0.95 at the
     6 fp8-ds points where it changes the plan (batch 1-16 x 64/128 heads), 0.99-1.00 elsewhere; applied to bf16 rows
