@@ -93,11 +93,10 @@ def main() -> int:
     ap.add_argument("--model", help="a hardware YAML: the expected-time model's ratios at the rule's points")
     a = ap.parse_args()
     try:
-        rows = json.load(open(a.ab_json))["rows"]
+        best = best_times(json.load(open(a.ab_json))["rows"])
     except (OSError, ValueError, KeyError, TypeError) as e:
-        print(f"sparse_splits_fit: cannot read {a.ab_json}: {e}")
+        print(f"sparse_splits_fit: cannot read {a.ab_json} as a bench/ab_sparse_splits.py run: {e!r}")
         return 2
-    best = best_times(rows)
     counts = collections.Counter(c for _, _, c, _ in best)
     for cache in sorted(counts):
         (a0, b0, c0), rms = fit(best, cache)
