@@ -97,6 +97,9 @@ def main() -> int:
     except (OSError, ValueError, KeyError, TypeError) as e:
         print(f"sparse_splits_fit: cannot read {a.ab_json} as a bench/ab_sparse_splits.py run: {e!r}")
         return 2
+    if not best:
+        print(f"sparse_splits_fit: {a.ab_json} has no timed sparse rows (a bench/ab_sparse_splits.py run?)")
+        return 2
     counts = collections.Counter(c for _, _, c, _ in best)
     for cache in sorted(counts):
         (a0, b0, c0), rms = fit(best, cache)
