@@ -1,16 +1,17 @@
-"""Lab script (GPU): the dense fp8-cache Gluon decode's split count at small batches. Its planner (gluon_splits)
-prices a key at its bytes (576 for an e4m3 latent + RoPE key, 1,152 for bf16), so at batch 8 x 4k it plans fewer
-splits than the bf16 kernel (64 heads: 10 against 13; 128 heads: 7 against 8) and leaves more SMs idle, while a key
-costs the fp8 kernel about the bf16 kernel's time (its widening and 32-key tiles: the H100 measured 1.576 against 1.60
-ms at 128 x 32k x 64 heads, docs/kernels-notes.md). The sparse kernel's fp8-ds rows had the same bias and gained
-5-8% from more splits within one wave (twenty-eighth session). This times, on the same inputs, the byte plan
-(`plan`) against the bf16 plan (`as16`: gluon_splits with token_bytes 1,152) and one wave of the most splits with
-chunks of >= 256 keys (`wave`), at batch 1-8 x 4k/16k x 64/128 heads, paged (64-token blocks), e4m3 with one scale,
-graph-timed with the L2 flushed, best of two rounds in alternating order; each plan is checked against the float64
-reference first (mixed lengths, 128 heads, paged).
+"""Lab script (GPU): the dense fp8-cache Gluon decode's split count at small batches. Its byte planner prices a key at
+its bytes (576 for an e4m3 latent + RoPE key, 1,152 for bf16), so at batch 8 x 4k it planned fewer splits than the
+bf16 kernel (64 heads: 10 against 13; 128 heads: 7 against 8) and left more SMs idle, while a key costs the fp8
+kernel about the bf16 kernel's time (its widening and 32-key tiles: the H100 measured 1.576 against 1.60 ms at 128 x
+32k x 64 heads, docs/kernels-notes.md). This times, on the same inputs, the byte plan (`bytes`: gluon_splits with
+fp8_wave_chunk 0) against the default (`plan`: since the twenty-ninth session, one wave of the most splits with chunks
+of >= 256 keys where the byte plan is under one wave; the first run, on an H100, called it `wave`:
+reports/h100/tuning/ab_fp8_splits_session_bp.json) and the bf16 kernel's plan (`as16`: token_bytes 1,152), at batch
+1-8 x 4k/16k x 64/128 heads, paged (64-token blocks), e4m3 with one scale, graph-timed with the L2 flushed, best of two
+rounds in alternating order; each plan is checked against the float64 reference first (mixed lengths, 128 heads,
+paged).
 
     python3 bench/ab_fp8_splits.py --out OUT.json
-    python3 bench/ab_summary.py OUT.json as16/plan,wave/plan     # the ratios
+    python3 bench/ab_summary.py OUT.json plan/bytes,as16/bytes     # the ratios
 """
 
 from __future__ import annotations
@@ -30,21 +31,17 @@ from mlacalc.kernels.launch import num_sms
 from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 from mlacalc.profiler.timing import L2Flusher
 
-VARIANTS = ("plan", "as16", "wave")
+VARIANTS = ("bytes", "plan", "as16")
 POINTS = [(B, ctx, H) for B in (8, 4, 1) for ctx in (4096, 16384) for H in (64, 128)]
-WAVE_CHUNK = 256  # keys: the planner's shortest split (min_tokens)
 
 
 def splits_for(name: str, B: int, H: int, ctx: int, sms: int) -> int:
-    """The split count of plan `name` for B sequences of ctx keys and H heads (32-key tiles in pairs: split_keys)."""
+    """The split count of plan `name` for B sequences of ctx keys and H heads (32-key tiles: split_keys)."""
     block = gmd.split_keys(gmd.default_gluon_config(H, fp8=True, page_size=64))
-    byte_plan = gmd.gluon_splits(B, H, ctx, sms=sms, block_n=block, token_bytes=576)[0]
-    if name == "plan":
-        return byte_plan
     if name == "as16":
         return gmd.gluon_splits(B, H, ctx, sms=sms, block_n=block, token_bytes=1152)[0]
-    wave = min(sms // (B * triton.cdiv(H, 64)), triton.cdiv(ctx, WAVE_CHUNK))
-    return max(byte_plan, gmd.gluon_splits(B, H, ctx, sms=sms, block_n=block, num_splits=wave)[0])
+    chunk = 0 if name == "bytes" else gmd.FP8_WAVE_CHUNK
+    return gmd.gluon_splits(B, H, ctx, sms=sms, block_n=block, token_bytes=576, fp8_wave_chunk=chunk)[0]
 
 
 def check(name: str) -> dict:

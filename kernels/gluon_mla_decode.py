@@ -118,14 +118,37 @@ def split_keys(config: GluonMLAConfig) -> int:
     return 2 * config.block_n if config.block_n == WIDE_TILE.block_n else config.block_n
 
 
+# An fp8 cache's splits where the byte plan is under one wave: the most that keep one wave with chunks of this many keys
+# or more (gluon_splits; mlacalc.expected restates it as GLUON_FP8_WAVE_CHUNK). 256 is the planner's shortest split.
+FP8_WAVE_CHUNK = 256
+
+
 def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int = DEFAULT_GLUON_CONFIG.block_n,
-                 token_bytes: int = 1152, kv_lora_rank: int = 512, num_splits: int | None = None) -> tuple[int, int]:
+                 token_bytes: int = 1152, kv_lora_rank: int = 512, num_splits: int | None = None,
+                 fp8_wave_chunk: int = FP8_WAVE_CHUNK) -> tuple[int, int]:
     """(num_splits, tokens_per_split) mla_decode_gluon launches with for `batch` sequences of `rows` query rows
     (s_q x heads) and keys up to `max_len` (for predictions on a machine without a GPU: mlacalc.expected restates
     it): the Triton kernel's planner over batch x ceil(rows / 64) programs, one an SM, splits of at least 256 keys
-    in whole units of block_n keys (:func:`split_keys` of the tile)."""
-    return plan_splits(batch * triton.cdiv(rows, BLOCK_H), max_len, block_n, sms=sms, num_splits=num_splits,
-                       min_tokens=256, token_bytes=token_bytes, partial_bytes_per_split=batch * rows * kv_lora_rank * 8)
+    in whole units of block_n keys (:func:`split_keys` of the tile).
+
+    An fp8 cache (token_bytes under 2 x 576: 8-bit latents), then, where that grid is under one wave: the most splits
+    that keep one wave with chunks of `fp8_wave_chunk` keys or more, when that is more (0: the byte plan). The byte planner prices an fp8
+    key at its 576 bytes, half a bf16 key, but the fp8 kernel takes about the bf16 kernel's time a key (its widening
+    group and 32-key tiles: 1.576 against 1.60 ms at 128 x 32k x 64 heads on an H100, docs/kernels-notes.md), so it
+    planned fewer splits than the bf16 kernel and left SMs idle. Measured (bench/ab_fp8_splits.py, graph-timed, L2
+    flushed, best of two rounds, paged, batch 1-8 x 4k/16k x 64/128 heads; H100 80GB HBM3, Triton 3.6,
+    reports/h100/tuning/ab_fp8_splits_session_bp.json): this rule / the byte plan geomean 0.942 (0.866-1.000, never
+    slower) over the 12 points, where the bf16 kernel's plan (token_bytes 1152) gave 0.954 (0.908-1.002)."""
+    programs = batch * triton.cdiv(rows, BLOCK_H)
+    splits, tokens = plan_splits(programs, max_len, block_n, sms=sms, num_splits=num_splits, min_tokens=256,
+                                 token_bytes=token_bytes, partial_bytes_per_split=batch * rows * kv_lora_rank * 8)
+    if num_splits is None and fp8_wave_chunk and token_bytes < 2 * 576:
+        wave = min(sms // max(programs, 1), max_len // fp8_wave_chunk)
+        if wave > splits:
+            wider = plan_splits(0, max_len, block_n, sms=sms, num_splits=wave)
+            if wider[0] > splits:
+                splits, tokens = wider
+    return splits, tokens
 
 
 def mla_decode_gluon(

@@ -532,7 +532,7 @@ def sparse_gluon_splits(batch_tokens: int, heads: int, topk: int, *, sms: int, r
         splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=triton.cdiv(topk, MAX_SLOTS))
     if num_splits is None and config.fp8_wave_chunk and row_bytes < 2 * 576:
         programs = max(batch_tokens * triton.cdiv(heads, BLOCK_H), 1)
-        wave = min(sms // programs, triton.cdiv(topk, config.fp8_wave_chunk))
+        wave = min(sms // programs, topk // config.fp8_wave_chunk)  # chunks of fp8_wave_chunk or more
         if wave > splits:
             splits, tokens = plan_splits(0, topk, BLOCK_N, sms=sms, num_splits=wave)
     return splits, tokens

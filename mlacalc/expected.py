@@ -99,6 +99,10 @@ GLUON_MIN_ROWS_16BIT = 16
 TILE_KEYS = 64                 # keys per tile of the project's decode kernels (block_n): splits are whole tiles
 GLUON_WIDE_SPLIT_KEYS = 128    # the Gluon kernel's 64-key tiles split in pairs (kernels/gluon_mla_decode.split_keys);
 #                                its 32-key tiles (16-bit, 64 rows a sequence) one at a time (FP8_TILE_KEYS)
+# ... and over an fp8 cache, where that plan is under one wave of CTAs, the most splits that keep one wave with chunks of
+# GLUON_FP8_WAVE_CHUNK keys or more (kernels/gluon_mla_decode.FP8_WAVE_CHUNK: measured 0.87-1.00x the byte plan's time,
+# geomean 0.94, on an H100 at batch 1-8).
+GLUON_FP8_WAVE_CHUNK = 256
 PREFILL_TILE = 128             # query and key block of FlashAttention-2/3's causal prefill (Hopper, head dim <= 256)
 PROLOGUE_KEYS = 2 * TILE_KEYS  # keys a decode CTA loads before its first dot (a software pipeline two tiles deep)
 INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits")
@@ -661,6 +665,10 @@ def split_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, arch:
                                  tile_keys=tile_keys)
 
         splits = plan(sms * per_sm)
+        if gluon_dense(shape, widen_group) and widens(shape):   # the fp8 wave rule (gluon_mla_decode.gluon_splits)
+            wave = min(sms // max(units, 1), math.floor(shape.visits / GLUON_FP8_WAVE_CHUNK))
+            if wave > splits:
+                splits = max(splits, _whole_tile_splits(shape.visits, wave, tile_keys))
         # the Triton MLA kernel's 16-bit tiles (kernels/triton_mla_decode._plan): a plan of more programs than SMs is
         # planned again over the programs an SM holds
         if shape.kernel == "mla" and not widens(shape) and not shape.gathered and units * splits > sms:
@@ -732,21 +740,21 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
                            partial_bytes_per_split=shape.seqs * shape.rows * shape.out_dv * 8)
     if _whole_tile_chunk(slots, splits) > SPARSE_MAX_SLOTS:  # plan_splits(num_splits=ceil(slots / cap))
         splits = _whole_tile_splits(slots, math.ceil(slots / SPARSE_MAX_SLOTS))
-    wave = min(sms // max(units, 1), math.ceil(slots / SPARSE_FP8_WAVE_CHUNK))
+    wave = min(sms // max(units, 1), math.floor(slots / SPARSE_FP8_WAVE_CHUNK))   # chunks of the minimum or more
     if widens(shape) and wave > splits:   # fp8-ds rows: one wave of chunks of SPARSE_FP8_WAVE_CHUNK slots or more
         splits = _whole_tile_splits(slots, wave)
     return SplitPlan(units * splits, slots / splits, splits)
 
 
-def _whole_tile_chunk(slots: int, splits: int) -> int:
-    """Slots a split of the sparse kernel takes for `splits` splits: whole SPARSE_TILE_KEYS-slot tiles."""
-    return math.ceil(math.ceil(slots / splits) / SPARSE_TILE_KEYS) * SPARSE_TILE_KEYS
+def _whole_tile_chunk(slots: float, splits: int, tile: int = SPARSE_TILE_KEYS) -> int:
+    """Keys (slots) a split takes for `splits` splits: whole tiles of `tile` (the sparse kernel's SPARSE_TILE_KEYS by
+    default)."""
+    return math.ceil(math.ceil(slots / splits) / tile) * tile
 
 
-def _whole_tile_splits(slots: int, splits: int) -> int:
-    """plan_splits(num_splits=splits) of the sparse kernel: whole-tile chunks, their count recounted (it can only
-    shrink)."""
-    return math.ceil(slots / _whole_tile_chunk(slots, splits))
+def _whole_tile_splits(slots: float, splits: int, tile: int = SPARSE_TILE_KEYS) -> int:
+    """plan_splits(num_splits=splits): whole-tile chunks, their count recounted (it can only shrink)."""
+    return math.ceil(slots / _whole_tile_chunk(slots, splits, tile))
 
 
 @dataclass(frozen=True)

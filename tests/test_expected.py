@@ -221,7 +221,8 @@ def test_mla_residency_restates_the_kernels(arch):
 @settings(max_examples=60, deadline=None)
 @given(batch=st.integers(1, 300), keys=st.integers(1, 200_000), heads=st.sampled_from([8, 16, 32, 64, 128]))
 def test_fp8_split_plan_restates_the_mla_kernels(batch, keys, heads):
-    """Under 64 rows the Triton kernel's plan; 64 or more, the Gluon widening kernel's (impl="auto")."""
+    """On a backend that runs the Gluon kernels (auto on sm_90): under 64 rows the Triton kernel's plan; 64 or more,
+    the Gluon widening kernel's, with its wave rule."""
     pytest.importorskip("triton")
     from mlacalc.expected import DEFAULTS, split_plan
     from mlacalc.kernels.triton_mla_decode import mla_num_splits
@@ -235,7 +236,7 @@ def test_fp8_split_plan_restates_the_mla_kernels(batch, keys, heads):
         want = gluon_splits(batch, heads, keys, sms=132, token_bytes=576)[0]
     else:
         want = mla_num_splits(batch, 1, heads, keys, kv_element_size=1, paged=True)
-    assert split_plan(shape, DEFAULTS["auto"], 132, "cost").splits == want
+    assert split_plan(shape, DEFAULTS["auto"], 132, "cost", "sm_90", widen_group=True).splits == want
 
 
 @pytest.mark.parametrize("rows, key_bytes, paged, want", [
@@ -244,7 +245,7 @@ def test_fp8_split_plan_restates_the_mla_kernels(batch, keys, heads):
     (128, 1152, False, 11),
     (128, 1152, True, 11),    # paged (blocks of 64, the profiler's)
     (256, 1152, False, 11),
-    (128, 576, False, 14),    # fp8: the widening group fills 32-key tiles
+    (128, 576, False, 14),    # fp8: 32-key tiles; the wave rule's 15 splits recount to 14 (see below)
 ])
 def test_gluon_split_plan_takes_the_gluon_kernels_split_unit(rows, key_bytes, paged, want):
     """kernels/gluon_mla_decode.gluon_splits with split_keys(default_gluon_config(rows)), worked by hand: one sequence
@@ -254,7 +255,9 @@ def test_gluon_split_plan_takes_the_gluon_kernels_split_unit(rows, key_bytes, pa
     rows 48,465,408 against 50,830,336; at 256, 56,329,728 against 58,170,368; fp8 at 128, 28,164,864 against
     29,085,184): 15 splits of ceil(4000 / 15) = 267 keys. Then whole units: 32 keys -> 288, ceil(4000 / 288) = 14;
     128 (a pair of 64-key tiles) -> 384, ceil(4000 / 384) = 11. (Whole 64-key tiles, the Triton kernel's unit, would
-    give 320 and 13.)"""
+    give 320 and 13.) fp8 then tries the wave rule (gluon_splits' FP8_WAVE_CHUNK): 2 programs x 14 splits are under
+    one wave of 132, and one wave of chunks of >= 256 keys is min(132 // 2, 4000 // 256) = 15 splits, chunks of
+    ceil(4000 / 15) = 267 -> 288 keys, recounted ceil(4000 / 288) = 14: no more than the byte plan, which stays."""
     from mlacalc.expected import DEFAULTS, split_plan
 
     shape = DecodeShape(seqs=1, rows=rows, kv_groups=1, keys=4000, key_bytes=key_bytes, dkv=1088, out_dv=512,

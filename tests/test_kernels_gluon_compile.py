@@ -174,9 +174,48 @@ def test_sparse_split_plan_fills_one_wave_with_short_chunks_for_fp8_ds_rows():
     assert sparse_split_plan(empty, 132).splits == sparse_gluon_splits(0, 64, 2048, sms=132, row_bytes=656)[0] == 16
 
 
+def test_dense_fp8_split_plan_fills_one_wave_with_chunks_of_256_keys():
+    """An fp8 cache on the Gluon kernel (32-key tiles, splits of >= 256 keys): where the byte plan is under one wave,
+    the most splits that keep one wave with chunks of >= 256 keys (gluon_mla_decode.FP8_WAVE_CHUNK). Worked by hand
+    on 132 SMs. Batch 8 x 64 heads x 4,096 keys (8 programs a split): the byte plan's cost ceil(4096 / s) x 576 x 132
+    + s x 8 x 64 x 512 x 8 is least at s = 12 (342 x 76,032 + 12 x 2,097,152 = 51,168,768); the smallest count within
+    3% of it is s = 10 (410 x 76,032 + 20,971,520 = 52,144,640; s = 9: 53,544,960), chunks 410 -> 416 keys; the rule:
+    min(132 // 8, 4096 // 256) = 16 splits of 256. Batch 8 x 128 heads (16 programs): byte plan 7 of 608, the rule
+    min(8, 16) = 8 of 512. Batch 32 x 64 heads (32 programs): the byte plan's 4 splits are one wave already
+    (132 // 32 = 4): unchanged. 300 keys: 300 // 256 = 1 split, unchanged (a ceiling would give 2 splits of 160, under
+    the minimum). bf16 (1,152-byte keys) keeps the byte plan: 13 of 320. A forced num_splits is taken as given; fp8_wave_chunk=0 is
+    the byte plan."""
+    from mlacalc.kernels.gluon_mla_decode import gluon_splits
+
+    assert gluon_splits(8, 64, 4096, sms=132, token_bytes=576) == (16, 256)
+    assert gluon_splits(8, 128, 4096, sms=132, token_bytes=576) == (8, 512)
+    assert gluon_splits(32, 64, 4096, sms=132, token_bytes=576) == (4, 1024)
+    assert gluon_splits(8, 64, 300, sms=132, token_bytes=576) == (1, 320)
+    assert gluon_splits(8, 64, 4096, sms=132, token_bytes=1152) == (13, 320)
+    assert gluon_splits(8, 64, 4096, sms=132, token_bytes=576, num_splits=10) == (10, 416)
+    assert gluon_splits(8, 64, 4096, sms=132, token_bytes=576, fp8_wave_chunk=0) == (10, 416)   # the byte plan
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=st.integers(1, 300), rows=st.sampled_from([64, 128, 256]), keys=st.integers(1, 200_000))
+def test_dense_fp8_wave_rule_never_shortens_splits_nor_adds_a_wave(batch, rows, keys):
+    """The fp8 rule only adds splits to a grid under one wave, never past one wave of programs, never under 256
+    keys a split (but the last)."""
+    from mlacalc.kernels.gluon_mla_decode import gluon_splits
+    from mlacalc.kernels.triton_split_kv import plan_splits
+
+    programs = batch * -(-rows // 64)
+    byte_splits = plan_splits(programs, keys, 32, sms=132, min_tokens=256, token_bytes=576,
+                              partial_bytes_per_split=batch * rows * 512 * 8)[0]
+    splits, per = gluon_splits(batch, rows, keys, sms=132, token_bytes=576)
+    assert splits >= byte_splits and splits * per >= keys and per % 32 == 0
+    if splits > byte_splits:
+        assert programs * splits <= 132 and per >= 256
+
+
 @settings(max_examples=60, deadline=None)
 @given(batch_tokens=st.integers(1, 300), heads=st.sampled_from([8, 16, 64, 128]),
-       topk=st.sampled_from([64, 512, 2048, 4096]))
+       topk=st.sampled_from([64, 300, 512, 1000, 2048, 4096]))
 def test_sparse_split_plan_for_fp8_ds_rows_never_shortens_splits_nor_adds_a_wave(batch_tokens, heads, topk):
     """The fp8-ds rule only adds splits to a grid under one wave, and never past one wave of programs."""
     from mlacalc.kernels.gluon_mla_sparse import GluonSparseConfig, sparse_gluon_splits
