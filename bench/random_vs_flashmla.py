@@ -8,11 +8,15 @@ once before the timed calls, as FlashMLA's metadata is): at 16/32 heads (the Tri
 every head count (the Gluon kernel's too, at >= 64 heads). bench/imbalance_vs_measured.py predicts, from the seed-1
 run without it, what the scheduled column should show.
 
+--uniform draws the issue's ranges instead, off its grid: batch 8-128 and context 4k-32k (any integers; every
+sequence the context's length), 16/64/128 heads: where the split planners' wave quantization shows (a batch x head
+blocks that is no divisor of the SMs), which the power-of-two grid of `mlacalc bench kernels` does not reach.
+
 --padded-gluon also times impl="gluon" under 64 heads (the 64-row tile padded), with the fixed grid and, with
 --schedule all, with a schedule: columns gluon_ratio, gluon_sched_ratio (imbalance_vs_measured.py predicts them).
 
     python3 bench/random_vs_flashmla.py --out OUT.json [--seed 1] [--n 40] [--schedule none|triton|all]
-                                        [--padded-gluon]
+                                        [--padded-gluon] [--uniform]
 """
 
 from __future__ import annotations
@@ -42,12 +46,19 @@ def draw(seed: int, n: int) -> list[tuple[int, int, int]]:
             for _ in range(n)]
 
 
+def draw_uniform(seed: int, n: int) -> list[tuple[int, int, int]]:
+    """(batch, ctx, heads) points within the issue's ranges, seeded: batch 8-128, ctx 4,096-32,768, any integers."""
+    rng = random.Random(seed)
+    return [(rng.randint(8, 128), rng.randint(4096, 32768), rng.choice([16, 64, 128])) for _ in range(n)]
+
+
 def main() -> int:
     a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--seed", type=int, default=1),
                                           ap.add_argument("--n", type=int, default=40),
                                           ap.add_argument("--schedule", choices=["none", "triton", "all"],
                                                           default="none"),
-                                          ap.add_argument("--padded-gluon", action="store_true")))
+                                          ap.add_argument("--padded-gluon", action="store_true"),
+                                          ap.add_argument("--uniform", action="store_true")))
     if a is None:
         return 2
     fm = _flash_mla()
@@ -56,8 +67,11 @@ def main() -> int:
         return 2
     dev, flusher, rows = torch.device("cuda"), L2Flusher(torch.cuda.current_device()), []
     gen = torch.Generator(device="cpu").manual_seed(a.seed)
-    for B, ctx, H in draw(a.seed, a.n):
-        lens_cpu = torch.randint(ctx // 2, ctx + 1, (B,), generator=gen, dtype=torch.int32)
+    for B, ctx, H in (draw_uniform if a.uniform else draw)(a.seed, a.n):
+        if a.uniform:
+            lens_cpu = torch.full((B,), ctx, dtype=torch.int32)
+        else:
+            lens_cpu = torch.randint(ctx // 2, ctx + 1, (B,), generator=gen, dtype=torch.int32)
         blocks = -(-ctx // BLOCK)
         pool = torch.randn(B * blocks, BLOCK, D, device=dev, dtype=torch.bfloat16)
         table = torch.randperm(B * blocks, device=dev).view(B, blocks).to(torch.int32)
@@ -73,11 +87,14 @@ def main() -> int:
         if a.padded_gluon and H < 64:
             row |= _padded_gluon(q, pool, lens, table, ctx, theirs["graph_ms"], flusher, a.schedule == "all")
         record(rows, **row)
-        dump_run(a.out, rows, seed=a.seed)
+        dump_run(a.out, rows, seed=a.seed, uniform=a.uniform)
         del pool, table, q
         torch.cuda.empty_cache()
     r = sorted(x["ratio"] for x in rows)
     print(f"ours / FlashMLA over {len(r)} points: median {statistics.median(r):.3f}, max {r[-1]:.3f}")
+    for heads in sorted({x["heads"] for x in rows}):
+        rh = sorted(x["ratio"] for x in rows if x["heads"] == heads)
+        print(f"  {heads} heads, {len(rh)} points: median {statistics.median(rh):.3f}, range {rh[0]:.3f}-{rh[-1]:.3f}")
     rs = sorted(x["sched_ratio"] for x in rows if "sched_ratio" in x)
     if rs:
         print(f"scheduled / FlashMLA over {len(rs)} points: median {statistics.median(rs):.3f}, max {rs[-1]:.3f}")
