@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from random_vs_flashmla import BLOCK, draw
+from random_vs_flashmla import BLOCK, draw, draw_uniform
 
 from mlacalc.kernels.gluon_mla_decode import BLOCK_H, default_gluon_config, gluon_splits, split_keys
 from mlacalc.kernels.schedule import (grid_loads, makespan, part_loads, part_segments, plan_schedule,
@@ -50,8 +50,11 @@ RUN = Path(__file__).resolve().parent.parent / "reports/h200/tuning/random_vs_fl
 FLASHMLA_BLOCK, FLASHMLA_OVERHEAD = 64, 5  # its 64-key blocks and fixed per-segment cost (dense_decode.h)
 
 
-def lengths(seed: int, n: int) -> list[tuple[int, int, int, list[int]]]:
-    """(B, ctx, heads, lengths) of the run's points, drawn as bench/random_vs_flashmla.py draws them."""
+def lengths(seed: int, n: int, uniform: bool = False) -> list[tuple[int, int, int, list[int]]]:
+    """(B, ctx, heads, lengths) of the run's points, drawn as bench/random_vs_flashmla.py draws them (`uniform`: its
+    --uniform points, every sequence ctx keys long)."""
+    if uniform:
+        return [(B, ctx, H, [ctx] * B) for B, ctx, H in draw_uniform(seed, n)]
     gen = torch.Generator(device="cpu").manual_seed(seed)
     return [(B, ctx, H, torch.randint(ctx // 2, ctx + 1, (B,), generator=gen, dtype=torch.int32).tolist())
             for B, ctx, H in draw(seed, n)]
@@ -96,7 +99,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     run = json.loads(Path(a.run).read_text())
     rows = run["rows"]
-    points = lengths(run["seed"], len(rows))
+    points = lengths(run["seed"], len(rows), run.get("uniform", False))
     print(f"{a.run}: {run['gpu']}, seed {run['seed']}; keys of the busiest slot, {a.sms} SMs")
     print(f"{'B':>4} {'ctx':>6} {'H':>4} {'measured':>8} {'model':>6} {'meas/model':>10} {'balanced':>8} "
           f"{'predicted':>9} {'pieces':>6} {'predicted':>9}")
