@@ -28,8 +28,8 @@ from .gluon_mla_seesaw import RESCALE_SLACK, _mla_decode_seesaw_kernel, seesaw_b
 from .triton_flash import LOG2E
 from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs, check_scale, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms, new_launch_key
-from .schedule import schedule_parts, segment_overhead_tiles, slot_capacity
-from .triton_schedule import MAX_CELLS, MLADecodeSchedule
+from .schedule import balanced_over_fixed, schedule_parts, segment_overhead_tiles, slot_capacity
+from .triton_schedule import MAX_CELLS, MLADecodeSchedule, fill_schedule
 from .triton_split_kv import combine_slots, combine_splits, plan_splits
 
 __all__ = ["GluonMLAConfig", "mla_decode_gluon", "gluon_supported", "gluon_splits", "DEFAULT_GLUON_CONFIG",
@@ -44,11 +44,15 @@ class GluonMLAConfig:
     (fp8 caches only): how many pairs of tiles ahead of its TMA copy the widening group asks L2 for a pair's bytes
     (gluon_mla_seesaw._prefetch_tile; 0: none). (A widening group that loaded the fp8 tiles into registers instead
     of by TMA, `fp8_direct`, measured 1.26-1.34x this one's time and was removed: docs/kernels-notes.md, "Why the
-    fp8 target is out of this tile's reach"; its code is commit 60a4490.)"""
+    fp8 target is out of this tile's reach"; its code is commit 60a4490.) auto_schedule_below (16-bit caches, a call
+    given neither a schedule nor num_splits): where the balanced schedule's modelled time over the fixed grid's, at
+    every sequence max_seqlen long (schedule.balanced_over_fixed), is under this, the call fills and runs a schedule
+    of its own (:func:`auto_schedules`; 0: never)."""
 
     block_n: int = 32
     rescale_slack: float = RESCALE_SLACK.value
     l2_prefetch_pairs: int = 0
+    auto_schedule_below: float = 0.89
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
@@ -149,6 +153,47 @@ def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int 
             if wider[0] > splits:
                 splits, tokens = wider
     return splits, tokens
+
+
+AUTO_SCHEDULE_MIN_KEYS = 4096  # auto_schedules: the shortest sequences its A/Bs measured
+
+
+def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: GluonMLAConfig, tokens_per_split: int,
+                   num_splits: int, d_k: int = 576, d_v: int = 512, elem_bytes: int = 2,
+                   capacity: int | None = None) -> bool:
+    """Whether a call of the 16-bit kernel without a schedule or num_splits runs one of its own: the balanced
+    schedule's modelled time over the fixed grid's, every sequence `max_len` keys long (the host knows no other
+    length; mixed lengths only leave the grid more idle SMs), in the tile's keys with segment_overhead_tiles a program
+    or segment, under config.auto_schedule_below.
+
+    Why a model and a margin: off the issue's power-of-two grid, batch x head blocks x splits is seldom a multiple of
+    the SMs, and at 128 heads the fixed grid then took 1.03-1.31x FlashMLA's time (median 1.14; 40 uniform points of
+    batch 8-128 x 4k-32k on an H100, reports/h100/tuning/uniform_vs_flashmla_seed1_session_bp.json), as the model
+    says (measured / modelled 1.00-1.08). The scheduled mode costs more than the model sees (a segment's refill, the
+    partials' merge): over the 24 points of the grid at 64-128 heads (reports/h100/tuning/
+    ab_sched_uniform_session_bn.json) scheduled / fixed measured 1.065 x the modelled ratio + 2.1 us / the fixed
+    grid's time (least squares, rms 0.055). Held out on the 26 uniform points at 64-128 heads that fit predicts
+    within rms 0.039, and a ratio under 0.89 (a gain of 5% or more predicted) picked 4 points, all 128 heads, where
+    scheduled / fixed measured 0.85-0.95. Only where those points were: the fixed grid a wave of programs or more
+    (its loss is the last wave's idle SMs; under one wave the planner already chose fewer, longer splits, and a
+    schedule would cut pieces of a few tiles whose fixed costs the model does not see) and sequences of
+    AUTO_SCHEDULE_MIN_KEYS keys or more. More than one head block (rows > 64) only: at 64 heads the scheduled mode
+    measured up to 0.10 slower than that fit at contexts under 10k (its segments' fixed costs weigh more beside the
+    32-key tile's faster keys), and there the fixed grid kept within 1.07x FlashMLA off the grid anyway (median
+    1.02). One query token a sequence only (the scheduled mode's multi-token causal band is tested, not measured)."""
+    head_blocks = triton.cdiv(rows, BLOCK_H)
+    if (config.auto_schedule_below <= 0 or rows <= BLOCK_H or max_len < AUTO_SCHEDULE_MIN_KEYS
+            or batch * head_blocks * num_splits < sms):
+        return False
+    overhead = segment_overhead_tiles(BLOCK_H, config.block_n, d_k, d_v, q_bytes=elem_bytes, kv_bytes=elem_bytes)
+    unit = split_keys(config)
+    unit_overhead = segment_overhead_tiles(BLOCK_H, unit, d_k, d_v, q_bytes=elem_bytes, kv_bytes=elem_bytes)
+    if batch * (triton.cdiv(capacity or max_len, unit) + unit_overhead) > MAX_CELLS:  # the plan's bound on cells
+        return False
+    ratio = balanced_over_fixed([max_len] * batch, block_n=config.block_n, overhead=overhead,
+                                head_programs=head_blocks, sms=sms, tokens_per_split=tokens_per_split,
+                                num_splits=num_splits)
+    return ratio < config.auto_schedule_below
 
 
 def mla_decode_gluon(
@@ -252,6 +297,13 @@ class _GluonPlan:
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
         self.sched_shape = None
         unit = split_keys(config)
+        # a schedule of its own, filled on the device at every launch (auto_schedules: the fixed grid modelled idle)
+        self.own_schedule = (not scheduled and num_splits is None and not self.fp8 and s_q == 1
+                             and auto_schedules(B, rows, max_len, sms=num_sms(dev), config=config,
+                                                tokens_per_split=tokens_per_split, num_splits=self.splits,
+                                                d_k=Dk, d_v=r, elem_bytes=kv_cache.element_size(),
+                                                capacity=self.capacity))
+        scheduled = scheduled or self.own_schedule
         if scheduled:  # grid (head blocks, G parts); partials by slot (schedule.py), at most slot_capacity
             G = schedule_parts(head_blocks, num_sms(dev))
             overhead = segment_overhead_tiles(BLOCK_H, unit, Dk, r, q_bytes=q.element_size(),
@@ -266,6 +318,9 @@ class _GluonPlan:
             self.o_part = torch.empty((slots, rows, r), dtype=torch.float32, device=dev)
             self.lse_part = torch.empty((slots, rows), dtype=torch.float32, device=dev)
             sp = (0, self.o_part.stride(0), 0, self.lse_part.stride(0))
+            if self.own_schedule:  # refilled from each launch's lengths (no host sync)
+                self._parts = torch.empty((5, G), dtype=torch.int32, device=dev)
+                self._seqs = torch.empty((B, 2), dtype=torch.int32, device=dev)
         else:
             self.single = self.splits == 1
             self.grid = (head_blocks, self.splits, B)
@@ -315,7 +370,10 @@ class _GluonPlan:
         bt = block_table if block_table is not None else lens  # unused pointer
         scale_ptr = torch.is_tensor(kv_scale)
         scale = 1.0 if kv_scale is None or scale_ptr else float(kv_scale)  # a tensor's: read in the kernel
-        if self.sched_shape is not None:
+        if self.own_schedule:
+            sched, seqs = self._parts, self._seqs
+            fill_schedule(lens, sched, seqs, block_n=self.unit, overhead=self.sched_shape[3], capacity=self.capacity)
+        elif self.sched_shape is not None:
             sched, seqs = schedule.tensors(self.sched_shape, lens, self.capacity)
         else:
             sched = seqs = lens  # unused pointers

@@ -41,7 +41,8 @@ import math
 from dataclasses import dataclass
 
 __all__ = ["schedule_parts", "segment_overhead_tiles", "Schedule", "plan_schedule", "part_segments", "part_loads",
-           "grid_loads", "makespan", "EMPTY_PART", "slot_capacity", "loads_parity", "ready_phase"]
+           "grid_loads", "makespan", "EMPTY_PART", "slot_capacity", "loads_parity", "ready_phase",
+           "balanced_over_fixed"]
 
 EMPTY_PART = (0, 0, -1, 0, 0)  # the record of a part that owns no tile
 
@@ -157,6 +158,25 @@ def makespan(loads, slots: int) -> int:
     for x in loads:
         heapq.heapreplace(free, free[0] + x)
     return max(free)
+
+
+def balanced_over_fixed(lengths, *, block_n: int, overhead: int, head_programs: int, sms: int,
+                        tokens_per_split: int, num_splits: int) -> float:
+    """The balanced schedule's modelled time over the fixed grid's for these lengths (one program an SM, as the Gluon
+    kernel runs): the busiest part's tiles (schedule_parts parts, `overhead` a segment) over the fixed grid's
+    makespan (its `num_splits` chunks of `tokens_per_split` keys a sequence, `overhead` a program, each chunk run by
+    `head_programs` programs side by side, handed to the SMs in launch order). Under 1 where the fixed grid leaves SMs
+    idle: a batch x head blocks x splits that is no multiple of the SMs, or mixed lengths. E.g. in 64-key tiles with 5
+    tiles of overhead on 4 SMs: 3 sequences of 4,096 keys in one split are 3 programs of 64 + 5 tiles (makespan 69,
+    one SM idle); the schedule's 4 parts of P = ceil(3 x 69 / 4) = 52 cells cost 52, 57, 57, 56 (a part's cells plus
+    the overhead of a piece it continues): 57 / 69 = 0.826. One sequence in 2 splits of 2,048 on 4 SMs with 2 head
+    programs: the grid's 4 programs of 32 + 5 fill the SMs once (37); the schedule's 2 parts cost 35 and 39: 39 / 37
+    = 1.054, no gain where the grid is balanced."""
+    grid = grid_loads(lengths, block_n=block_n, tokens_per_split=tokens_per_split, num_splits=num_splits,
+                      overhead=overhead)
+    fixed = makespan([x for x in grid for _ in range(head_programs)], sms)
+    sched = plan_schedule(lengths, block_n=block_n, overhead=overhead, parts=schedule_parts(head_programs, sms))
+    return max(part_loads(sched)) / fixed
 
 
 def loads_parity(n_tiles: int, num_buf: int) -> int:

@@ -196,6 +196,31 @@ def test_dense_fp8_split_plan_fills_one_wave_with_chunks_of_256_keys():
     assert gluon_splits(8, 64, 4096, sms=132, token_bytes=576, fp8_wave_chunk=0) == (10, 416)   # the byte plan
 
 
+def test_auto_schedule_where_the_grid_leaves_a_wave_idle():
+    """gluon_mla_decode.auto_schedules, worked by hand on 4 SMs: 3 sequences of 4,096 keys at 128 heads (2 head
+    blocks, 64-key tiles, 5 tiles of overhead a program: segment_overhead_tiles(64, 64, 576, 512)), one split: the
+    grid's 6 programs of 64 + 5 tiles run in 2 waves on 4 SMs (138); the schedule's 2 parts (4 SMs / 2 head blocks)
+    of P = ceil(3 x 69 / 2) = 104 cells cost 104 and 34 + 5 + 69 = 108: 108 / 138 = 0.78 < 0.89, so the call
+    schedules. Not: at a threshold of 0 (off), at 64 rows (one head block), under 4,096 keys, under one wave of
+    programs (2 sequences: 4 programs on 8 SMs), nor at any point of the issue's power-of-two grid on 132 SMs."""
+    from mlacalc.kernels.gluon_mla_decode import (GluonMLAConfig, WIDE_TILE, auto_schedules, default_gluon_config,
+                                                  gluon_splits, split_keys)
+
+    kw = dict(tokens_per_split=4096, num_splits=1)
+    assert auto_schedules(3, 128, 4096, sms=4, config=WIDE_TILE, **kw)
+    assert not auto_schedules(3, 128, 4096, sms=4, config=GluonMLAConfig(block_n=64, auto_schedule_below=0), **kw)
+    assert not auto_schedules(3, 64, 4096, sms=4, config=WIDE_TILE, **kw)
+    assert not auto_schedules(3, 128, 4095, sms=4, config=WIDE_TILE, tokens_per_split=4095, num_splits=1)
+    assert not auto_schedules(2, 128, 4096, sms=8, config=WIDE_TILE, **kw)
+    for batch in (8, 32, 128):
+        for keys in (4096, 32768):
+            for heads in (16, 64, 128):
+                cfg = default_gluon_config(heads, page_size=64)
+                splits, per = gluon_splits(batch, heads, keys, sms=132, block_n=split_keys(cfg))
+                assert not auto_schedules(batch, heads, keys, sms=132, config=cfg, tokens_per_split=per,
+                                          num_splits=splits)
+
+
 @settings(max_examples=60, deadline=None)
 @given(batch=st.integers(1, 300), rows=st.sampled_from([64, 128, 256]), keys=st.integers(1, 200_000))
 def test_dense_fp8_wave_rule_never_shortens_splits_nor_adds_a_wave(batch, rows, keys):

@@ -427,6 +427,56 @@ def test_gluon_sched_mixed_lengths(heads, s_q, block_n, paged):
 
 
 @needs_sm90
+@pytest.mark.parametrize("paged", [False, True])
+def test_gluon_auto_schedule_off_the_grid(paged):
+    """impl auto at 128 heads where the fixed grid leaves the last wave's SMs idle (23 sequences x 2 head blocks x 5
+    splits = 230 programs on 132 SMs; gluon_mla_decode.auto_schedules): the call fills and runs a schedule of its own,
+    matches the float64 reference (lengths up to max_seqlen, some shorter, one empty), the fixed grid's output
+    (num_splits forced) and, called again (the next layer, the schedule refilled), the reference again; in a CUDA
+    graph, a replay after the lengths shrink follows them."""
+    from mlacalc.kernels.cache import from_paged
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.gluon_mla_decode import (auto_schedules, default_gluon_config, gluon_splits,
+                                                  mla_decode_gluon, split_keys)
+    from mlacalc.kernels.launch import num_sms, plan_cache
+    from mlacalc.kernels.reference import mla_latent_attention_reference
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+
+    B, L, H = 23, 4096, 128
+    cfg = default_gluon_config(H, page_size=64 if paged else None)
+    splits, per = gluon_splits(B, H, L, sms=num_sms(torch.device("cuda")), block_n=split_keys(cfg))
+    if not auto_schedules(B, H, L, sms=num_sms(torch.device("cuda")), config=cfg, tokens_per_split=per,
+                          num_splits=splits):
+        pytest.skip("this GPU's SM count leaves the fixed grid balanced at this shape")
+    case = _mla(lens=[L] * 18 + [L - 1, 3000, 2049, 1, 0], heads=H, paged=paged, seed=23, extra_capacity=0)
+    out = run_mla_case(mla_decode, case, max_seqlen=L)
+    assert any(getattr(p, "own_schedule", False) for p in plan_cache("mla_decode_gluon").values())
+    fixed = run_mla_case(mla_decode_gluon, case, max_seqlen=L, num_splits=splits)
+    assert rel_error(out, case.ref) < 1e-2 and rel_error(out, fixed) < 1e-2
+    assert rel_error(run_mla_case(mla_decode, case, max_seqlen=L), case.ref) < 1e-2
+    lens = case.cache_seqlens.clone()
+    kw = dict(softmax_scale=case.softmax_scale, kv_lora_rank=case.kv_lora_rank, max_seqlen=L)
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):  # warm-up: the plan of these arguments, built outside the capture
+        mla_decode(case.q, case.kv_cache, lens, case.block_table, **kw)
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        graphed = mla_decode(case.q, case.kv_cache, lens, case.block_table, **kw)
+    g.replay()
+    torch.cuda.synchronize()
+    assert rel_error(graphed, case.ref) < 1e-2
+    lens.copy_(torch.tensor([max(n // 3, 1) for n in lens.tolist()], dtype=torch.int32))
+    g.replay()
+    torch.cuda.synchronize()
+    kv = from_paged(case.kv_cache, case.block_table, L) if paged else case.kv_cache
+    ref = mla_latent_attention_reference(case.q.cpu(), kv.cpu(), case.kv_lora_rank, scale=case.softmax_scale,
+                                         kv_lengths=lens.cpu())
+    assert rel_error(graphed, ref) < 1e-2
+
+
+@needs_sm90
 def test_auto_dispatch_picks_gluon_above_16_rows():
     from mlacalc.kernels.decode import _gluon_applies
 

@@ -167,3 +167,36 @@ def test_a_segments_waits_match_the_barriers_completions_whatever_came_before(se
             done[k] += 1
         par ^= loads_parity(n, num_buf)
         assert par == sum((d & 1) << k for k, d in enumerate(done))
+
+
+def test_balanced_over_fixed_worked_by_hand():
+    """schedule.balanced_over_fixed, worked in its docstring: in 64-key tiles with 5 tiles of overhead on 4 SMs,
+    3 sequences of 4,096 keys in one split (makespan 64 + 5 = 69, one SM idle) against the schedule's 4 parts of
+    P = ceil(3 x 69 / 4) = 52 cells, which cost 52, 57, 57, 56: 57 / 69; one sequence in 2 splits of 2,048 run by 2
+    head programs on 4 SMs (the grid's 4 programs of 32 + 5 fill the SMs once: 37) against 2 parts of 35 and 39:
+    39 / 37, no gain where the grid is balanced."""
+    from mlacalc.kernels.schedule import balanced_over_fixed, part_loads, plan_schedule
+
+    assert part_loads(plan_schedule([4096] * 3, block_n=64, overhead=5, parts=4)) == [52, 57, 57, 56]
+    assert balanced_over_fixed([4096] * 3, block_n=64, overhead=5, head_programs=1, sms=4, tokens_per_split=4096,
+                               num_splits=1) == 57 / 69
+    assert balanced_over_fixed([4096], block_n=64, overhead=5, head_programs=2, sms=4, tokens_per_split=2048,
+                               num_splits=2) == 39 / 37
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=st.integers(1, 64), keys=st.integers(1, 40_000), sms=st.sampled_from([4, 16, 132]),
+       head_programs=st.sampled_from([1, 2]))
+def test_the_schedule_never_costs_more_than_the_grid_and_one_segment(batch, keys, sms, head_programs):
+    """One split a sequence: the grid's busiest SM runs at least the average, total x head programs / SMs tiles, and
+    the schedule's busiest part at most ceil(total / G) + overhead with G = SMs / head programs, so
+    balanced_over_fixed x the grid's makespan <= the makespan + one segment's overhead + 1."""
+    from mlacalc.kernels.schedule import balanced_over_fixed
+
+    lengths = [keys] * batch
+    fixed = makespan([x for x in grid_loads(lengths, block_n=64, tokens_per_split=keys, num_splits=1, overhead=5)
+                      for _ in range(head_programs)], sms)
+    busiest = max(part_loads(plan_schedule(lengths, block_n=64, overhead=5, parts=schedule_parts(head_programs, sms))))
+    assert busiest <= fixed + 5 + 1
+    assert balanced_over_fixed(lengths, block_n=64, overhead=5, head_programs=head_programs, sms=sms,
+                               tokens_per_split=keys, num_splits=1) == busiest / fixed
