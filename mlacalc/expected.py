@@ -86,6 +86,7 @@ count gets the floor times the default efficiencies. On other GPUs they are an e
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 from dataclasses import dataclass, fields, replace
 
@@ -103,6 +104,13 @@ GLUON_WIDE_SPLIT_KEYS = 128    # the Gluon kernel's 64-key tiles split in pairs 
 # GLUON_FP8_WAVE_CHUNK keys or more (kernels/gluon_mla_decode.FP8_WAVE_CHUNK: measured 0.87-1.00x the byte plan's time,
 # geomean 0.94, on an H100 at batch 1-8).
 GLUON_FP8_WAVE_CHUNK = 256
+# ... and over a 16-bit cache with more than one head block, one query token and sequences of GLUON_AUTO_SCHEDULE_MIN_KEYS
+# or more, where the grid is a wave of CTAs or more and a balanced schedule's busiest part is modelled under
+# GLUON_AUTO_SCHEDULE_BELOW of the grid's busiest SM, the kernel runs a balanced schedule of its own
+# (kernels/gluon_mla_decode.auto_schedules), measured to take SCHEDULE_TIME_PER_RATIO x that ratio of the grid's time
+# plus SCHEDULE_FIXED_US (least squares over 24 A/B points on an H100, reports/h100/tuning/ab_sched_uniform_session_bn.json)
+GLUON_AUTO_SCHEDULE_BELOW, GLUON_AUTO_SCHEDULE_MIN_KEYS = 0.89, 4096
+SCHEDULE_TIME_PER_RATIO, SCHEDULE_FIXED_US = 1.065, 2.1
 PREFILL_TILE = 128             # query and key block of FlashAttention-2/3's causal prefill (Hopper, head dim <= 256)
 PROLOGUE_KEYS = 2 * TILE_KEYS  # keys a decode CTA loads before its first dot (a software pipeline two tiles deep)
 INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits")
@@ -746,6 +754,50 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     return SplitPlan(units * splits, slots / splits, splits)
 
 
+def auto_schedule_ratio(shape: DecodeShape, sms: int, splits: int, chunk: int, widen_group: bool) -> float:
+    """The balanced schedule's modelled time over the fixed grid's where the Gluon kernel runs one of its own
+    (kernels/gluon_mla_decode.auto_schedules and schedule.balanced_over_fixed, restated without torch for sequences
+    all ``ceil(visits)`` keys long), else 1.0: the busiest part's tiles, a segment's fixed cost counted in tiles
+    (:func:`segment_overhead_tiles`), over the busiest SM's under the grid of ``splits`` chunks of ``chunk`` keys a
+    sequence, its CTAs handed to the SMs in launch order."""
+    keys, hp = math.ceil(shape.visits), math.ceil(shape.rows / TILE_ROWS)
+    if not (gluon_wide_tile(shape, widen_group) and shape.tokens == 1 and shape.kv_groups == 1
+            and keys >= GLUON_AUTO_SCHEDULE_MIN_KEYS and shape.seqs * hp * splits >= sms):
+        return 1.0
+    tile = TILE_KEYS
+    over = segment_overhead_tiles(TILE_ROWS, tile, shape.key_elems, shape.out_dv, shape.key_bytes / shape.key_elems)
+    n = math.ceil(keys / tile)
+    grid = [math.ceil(max(0, min((s + 1) * chunk, keys) - s * chunk) / tile) + over for s in range(splits)]
+    fixed = _makespan(tuple(grid) * shape.seqs, hp, sms)
+    parts = max(1, sms // hp)
+    payload = max(1, math.ceil(shape.seqs * (over + n) / parts))
+    loads = [0] * parts
+    for b in range(shape.seqs):   # kernels/schedule.plan_schedule's part loads for equal lengths
+        first = b * (over + n) + over
+        for p in range(first // payload, (first + n - 1) // payload + 1):
+            loads[p] += min((p + 1) * payload, first + n) - max(p * payload, first) + over
+    return max(loads) / fixed
+
+
+@functools.lru_cache(maxsize=1024)
+def _makespan(loads: tuple[int, ...], repeat: int, slots: int) -> int:
+    """kernels/schedule.makespan over each load repeated ``repeat`` times side by side: programs handed out in order,
+    each to the slot that frees first."""
+    free = [0] * max(slots, 1)
+    for x in loads:
+        for _ in range(repeat):
+            heapq.heapreplace(free, free[0] + x)
+    return max(free)
+
+
+def segment_overhead_tiles(rows: int, tile: int, d_k: float, d_v: float, elem_bytes: float) -> int:
+    """A schedule segment's fixed cost in key tiles (kernels/schedule.segment_overhead_tiles, restated): its query
+    rows loaded and its fp32 partial and LSE written and read back, over one tile of keys; at least 1. E.g. 64 rows,
+    64-key bf16 tiles of 576 dims, 512 value dims: (73,728 + 262,656) / 73,728 = 4.56 -> 5."""
+    moved = rows * d_k * elem_bytes + 2 * rows * (d_v + 1) * 4
+    return max(1, math.ceil(moved / (tile * d_k * elem_bytes)))
+
+
 def _whole_tile_chunk(slots: float, splits: int, tile: int = SPARSE_TILE_KEYS) -> int:
     """Keys (slots) a split takes for `splits` splits: whole tiles of `tile` (the sparse kernel's SPARSE_TILE_KEYS by
     default)."""
@@ -922,7 +974,13 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
             nbytes = shape.seqs * shape.kv_groups * shape.rows * (plan.splits * (shape.out_dv + 1) * 4
                                                                     + shape.out_dv * 2)
             combine = max(nbytes / bw, plan.splits * m.combine_us_per_split * 1e-6)
-    return shape.layers * (body + combine + kernels * m.fixed_us * 1e-6)
+    grid_s = shape.layers * (body + combine + kernels * m.fixed_us * 1e-6)
+    if planner == "cost":   # the Gluon kernel's own balanced schedule where the grid leaves a wave idle
+        ratio = auto_schedule_ratio(shape, sms, plan.splits,
+                                    _whole_tile_chunk(shape.visits, plan.splits, GLUON_WIDE_SPLIT_KEYS), widen_group)
+        if ratio < GLUON_AUTO_SCHEDULE_BELOW:
+            return SCHEDULE_TIME_PER_RATIO * ratio * grid_s + shape.layers * SCHEDULE_FIXED_US * 1e-6
+    return grid_s
 
 
 def causal_tile_waste(prompt: int, tile: int = PREFILL_TILE) -> float:

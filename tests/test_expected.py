@@ -948,3 +948,61 @@ def test_wide_tile_rate_prices_only_the_gluon_64_key_tile(rows, kv_bytes, wide):
         assert with_wide == pytest.approx(t(replace(base, mma_eff=0.6))) and with_wide < t(base)
     else:
         assert with_wide == t(base)
+
+
+@settings(max_examples=80, deadline=None)
+@given(batch=st.integers(1, 160), keys=st.integers(2048, 70_000), rows=st.sampled_from([64, 65, 96, 128, 256]))
+def test_auto_schedule_restates_the_gluon_kernels_choice(batch, keys, rows):
+    """mlacalc.expected.auto_schedule_ratio against kernels/gluon_mla_decode.auto_schedules (bf16, 132 SMs, the
+    kernel's own split plan): the same decision, and where the kernel schedules, the ratio the kernel's plain-Python
+    schedule (schedule.balanced_over_fixed) gives."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.expected import (DEFAULTS, GLUON_AUTO_SCHEDULE_BELOW, GLUON_WIDE_SPLIT_KEYS, _whole_tile_chunk,
+                                  auto_schedule_ratio, split_plan)
+    from mlacalc.kernels.gluon_mla_decode import auto_schedules, default_gluon_config, gluon_splits, split_keys
+    from mlacalc.kernels.schedule import balanced_over_fixed
+
+    shape = DecodeShape(seqs=batch, rows=rows, kv_groups=1, keys=keys, key_bytes=1152, dkv=1088, out_dv=512,
+                        layers=1, key_elems=576)
+    splits = split_plan(shape, DEFAULTS["auto"], 132, "cost", "sm_90", widen_group=True).splits
+    cfg = default_gluon_config(rows, page_size=64)
+    chunk = _whole_tile_chunk(keys, splits, split_keys(cfg))
+    assert split_keys(cfg) == GLUON_WIDE_SPLIT_KEYS or rows <= 64
+    assert (splits, chunk) == gluon_splits(batch, rows, keys, sms=132, block_n=split_keys(cfg))
+    ratio = auto_schedule_ratio(shape, 132, splits, chunk, True)
+    kernel = auto_schedules(batch, rows, keys, sms=132, config=cfg, tokens_per_split=chunk, num_splits=splits)
+    assert (ratio < GLUON_AUTO_SCHEDULE_BELOW) == kernel
+    if kernel:
+        assert ratio == balanced_over_fixed([keys] * batch, block_n=64, overhead=5, head_programs=-(-rows // 64),
+                                            sms=132, tokens_per_split=chunk, num_splits=splits)
+
+
+def test_a_scheduled_shape_is_priced_at_the_measured_share_of_its_grid_time(monkeypatch):
+    """DeepSeek's dims at 128 heads on an H200 (132 SMs, auto's calibration), 69 sequences of 12,050 keys: the grid's
+    5 splits of 2,432 keys (19 pairs of 64-key tiles) are 69 x 2 x 5 = 690 CTAs, 5.2 waves, and the balanced
+    schedule's busiest part is modelled at 0.8125 of the grid's busiest SM (under 0.89): the kernel schedules, and
+    the expected time is 1.065 x 0.8125 of the grid's (the same call with the rule off) + 2.1 us. At 128 sequences
+    (the grid balanced) the rule is off and the grid's time stands."""
+    import mlacalc.expected as ex
+
+    h200 = load_hardware("h200")
+    m = kernel_model(h200, "auto")
+
+    def shape(seqs):
+        return DecodeShape(seqs=seqs, rows=128, kv_groups=1, keys=12050, key_bytes=1152, dkv=1088, out_dv=512,
+                           layers=1, key_elems=576)
+
+    assert ex.split_plan(shape(69), m, h200.sms, "cost", h200.arch, widen_group=True).splits == 5
+    assert ex.auto_schedule_ratio(shape(69), h200.sms, 5, 2432, True) == 0.8125
+
+    def both(seqs):
+        on = decode_attention_s(shape(seqs), h200, m, h200.flops_per_s(16), "cost", widen_group=True)
+        with monkeypatch.context() as mp:
+            mp.setattr(ex, "GLUON_AUTO_SCHEDULE_BELOW", 0.0)
+            off = decode_attention_s(shape(seqs), h200, m, h200.flops_per_s(16), "cost", widen_group=True)
+        return on, off
+
+    on, off = both(69)
+    assert on == pytest.approx(1.065 * 0.8125 * off + 2.1e-6)
+    on, off = both(128)
+    assert on == off
