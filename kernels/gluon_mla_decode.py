@@ -28,7 +28,7 @@ from .gluon_mla_seesaw import RESCALE_SLACK, _mla_decode_seesaw_kernel, seesaw_b
 from .triton_flash import LOG2E
 from .checks import KernelInputError, check_lengths_and_table, check_mla_inputs, check_scale, require
 from .launch import FastLauncher, cached_plan, checks_enabled, layout_key, device_capability, num_sms, new_launch_key
-from .schedule import balanced_over_fixed, schedule_parts, segment_overhead_tiles, slot_capacity
+from .schedule import balanced_and_fixed, schedule_parts, segment_overhead_tiles, slot_capacity
 from .triton_schedule import MAX_CELLS, MLADecodeSchedule, fill_schedule
 from .triton_split_kv import combine_slots, combine_splits, plan_splits
 
@@ -155,7 +155,14 @@ def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int 
     return splits, tokens
 
 
-AUTO_SCHEDULE_MIN_KEYS = 4096  # auto_schedules: the shortest sequences its A/Bs measured
+# auto_schedules: the shortest sequences its A/Bs measured; the scheduled mode's time, SCHEDULE_PER_RATIO x the modelled
+# ratio of the grid's + SCHEDULE_US (fit over the 24 grid A/B points of reports/h100/tuning/
+# ab_sched_uniform_session_bn.json at 64-128 heads); a schedule filled on the device at every launch, FILL_US more
+# (auto's own against a schedule filled once, at 4 points of 128 heads: 17-21 us; reports/h100/tuning/
+# uniform_vs_flashmla_seed1_session_bq.json against _session_bp.json's `sched` column); the grid's time a key of its
+# busiest SM at 128 heads (the same grid A/B's fixed rows from 32k keys or batch 128: 0.030-0.033 us on an H100)
+AUTO_SCHEDULE_MIN_KEYS = 4096
+SCHEDULE_PER_RATIO, SCHEDULE_US, FILL_US, GRID_KEY_US, AUTO_SCHEDULE_MARGIN = 1.065, 2.1, 19.0, 0.031, 0.02
 
 
 def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: GluonMLAConfig, tokens_per_split: int,
@@ -174,7 +181,11 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     ab_sched_uniform_session_bn.json) scheduled / fixed measured 1.065 x the modelled ratio + 2.1 us / the fixed
     grid's time (least squares, rms 0.055). Held out on the 26 uniform points at 64-128 heads that fit predicts
     within rms 0.039, and a ratio under 0.89 (a gain of 5% or more predicted) picked 4 points, all 128 heads, where
-    scheduled / fixed measured 0.85-0.95. Only where those points were: the fixed grid a wave of programs or more
+    scheduled / fixed measured 0.85-0.95 (a schedule filled once). A call fills its own at every launch, which
+    measured FILL_US more, so the rule also asks the modelled saving, the grid's time (its busiest SM's keys x
+    GRID_KEY_US) x (1 - SCHEDULE_PER_RATIO x ratio - a 2% margin) - SCHEDULE_US, to exceed FILL_US: at those 4
+    points that predicts 2-47 us saved, measured 1-58 us (reports/h100/tuning/uniform_vs_flashmla_seed1_session_bq.json),
+    and keeps the 3 that gained 5-11%. Only where those points were: the fixed grid a wave of programs or more
     (its loss is the last wave's idle SMs; under one wave the planner already chose fewer, longer splits, and a
     schedule would cut pieces of a few tiles whose fixed costs the model does not see) and sequences of
     AUTO_SCHEDULE_MIN_KEYS keys or more. More than one head block (rows > 64) only: at 64 heads the scheduled mode
@@ -190,10 +201,12 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     unit_overhead = segment_overhead_tiles(BLOCK_H, unit, d_k, d_v, q_bytes=elem_bytes, kv_bytes=elem_bytes)
     if batch * (triton.cdiv(capacity or max_len, unit) + unit_overhead) > MAX_CELLS:  # the plan's bound on cells
         return False
-    ratio = balanced_over_fixed([max_len] * batch, block_n=config.block_n, overhead=overhead,
-                                head_programs=head_blocks, sms=sms, tokens_per_split=tokens_per_split,
-                                num_splits=num_splits)
-    return ratio < config.auto_schedule_below
+    busiest, fixed = balanced_and_fixed([max_len] * batch, block_n=config.block_n, overhead=overhead,
+                                        head_programs=head_blocks, sms=sms, tokens_per_split=tokens_per_split,
+                                        num_splits=num_splits)
+    ratio, grid_us = busiest / fixed, fixed * config.block_n * GRID_KEY_US
+    saved_us = grid_us * (1 - SCHEDULE_PER_RATIO * ratio - AUTO_SCHEDULE_MARGIN) - SCHEDULE_US - FILL_US
+    return ratio < config.auto_schedule_below and saved_us > 0
 
 
 def mla_decode_gluon(

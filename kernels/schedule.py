@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 __all__ = ["schedule_parts", "segment_overhead_tiles", "Schedule", "plan_schedule", "part_segments", "part_loads",
            "grid_loads", "makespan", "EMPTY_PART", "slot_capacity", "loads_parity", "ready_phase",
-           "balanced_over_fixed"]
+           "balanced_over_fixed", "balanced_and_fixed"]
 
 EMPTY_PART = (0, 0, -1, 0, 0)  # the record of a part that owns no tile
 
@@ -172,11 +172,20 @@ def balanced_over_fixed(lengths, *, block_n: int, overhead: int, head_programs: 
     the overhead of a piece it continues): 57 / 69 = 0.826. One sequence in 2 splits of 2,048 on 4 SMs with 2 head
     programs: the grid's 4 programs of 32 + 5 fill the SMs once (37); the schedule's 2 parts cost 35 and 39: 39 / 37
     = 1.054, no gain where the grid is balanced."""
+    busiest, fixed = balanced_and_fixed(lengths, block_n=block_n, overhead=overhead, head_programs=head_programs,
+                                        sms=sms, tokens_per_split=tokens_per_split, num_splits=num_splits)
+    return busiest / fixed
+
+
+def balanced_and_fixed(lengths, *, block_n: int, overhead: int, head_programs: int, sms: int,
+                       tokens_per_split: int, num_splits: int) -> tuple[int, int]:
+    """(the balanced schedule's busiest part, the fixed grid's makespan), in tiles: :func:`balanced_over_fixed`'s
+    two sides."""
     grid = grid_loads(lengths, block_n=block_n, tokens_per_split=tokens_per_split, num_splits=num_splits,
                       overhead=overhead)
     fixed = makespan([x for x in grid for _ in range(head_programs)], sms)
     sched = plan_schedule(lengths, block_n=block_n, overhead=overhead, parts=schedule_parts(head_programs, sms))
-    return max(part_loads(sched)) / fixed
+    return max(part_loads(sched)), fixed
 
 
 def loads_parity(n_tiles: int, num_buf: int) -> int:

@@ -105,12 +105,13 @@ GLUON_WIDE_SPLIT_KEYS = 128    # the Gluon kernel's 64-key tiles split in pairs 
 # geomean 0.94, on an H100 at batch 1-8).
 GLUON_FP8_WAVE_CHUNK = 256
 # ... and over a 16-bit cache with more than one head block, one query token and sequences of GLUON_AUTO_SCHEDULE_MIN_KEYS
-# or more, where the grid is a wave of CTAs or more and a balanced schedule's busiest part is modelled under
-# GLUON_AUTO_SCHEDULE_BELOW of the grid's busiest SM, the kernel runs a balanced schedule of its own
-# (kernels/gluon_mla_decode.auto_schedules), measured to take SCHEDULE_TIME_PER_RATIO x that ratio of the grid's time
-# plus SCHEDULE_FIXED_US (least squares over 24 A/B points on an H100, reports/h100/tuning/ab_sched_uniform_session_bn.json)
-GLUON_AUTO_SCHEDULE_BELOW, GLUON_AUTO_SCHEDULE_MIN_KEYS = 0.89, 4096
-SCHEDULE_TIME_PER_RATIO, SCHEDULE_FIXED_US = 1.065, 2.1
+# or more, where the grid is a wave of CTAs or more, a balanced schedule's busiest part is modelled under
+# GLUON_AUTO_SCHEDULE_BELOW of the grid's busiest SM and the saving outweighs filling the schedule, the kernel runs a
+# balanced schedule of its own (kernels/gluon_mla_decode.auto_schedules and its constants, restated), measured to take
+# SCHEDULE_TIME_PER_RATIO x that ratio of the grid's time plus SCHEDULE_FIXED_US (least squares over 24 A/B points on an
+# H100, reports/h100/tuning/ab_sched_uniform_session_bn.json) plus SCHEDULE_FILL_US (filled at every launch)
+GLUON_AUTO_SCHEDULE_BELOW, GLUON_AUTO_SCHEDULE_MIN_KEYS, GLUON_AUTO_SCHEDULE_MARGIN = 0.89, 4096, 0.02
+SCHEDULE_TIME_PER_RATIO, SCHEDULE_FIXED_US, SCHEDULE_FILL_US, SCHEDULE_GRID_KEY_US = 1.065, 2.1, 19.0, 0.031
 PREFILL_TILE = 128             # query and key block of FlashAttention-2/3's causal prefill (Hopper, head dim <= 256)
 PROLOGUE_KEYS = 2 * TILE_KEYS  # keys a decode CTA loads before its first dot (a software pipeline two tiles deep)
 INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits")
@@ -754,16 +755,16 @@ def sparse_split_plan(shape: DecodeShape, sms: int) -> SplitPlan:
     return SplitPlan(units * splits, slots / splits, splits)
 
 
-def auto_schedule_ratio(shape: DecodeShape, sms: int, splits: int, chunk: int, widen_group: bool) -> float:
-    """The balanced schedule's modelled time over the fixed grid's where the Gluon kernel runs one of its own
-    (kernels/gluon_mla_decode.auto_schedules and schedule.balanced_over_fixed, restated without torch for sequences
-    all ``ceil(visits)`` keys long), else 1.0: the busiest part's tiles, a segment's fixed cost counted in tiles
+def auto_schedule_ratio(shape: DecodeShape, sms: int, splits: int, chunk: int, widen_group: bool) -> float | None:
+    """Where the Gluon kernel runs a balanced schedule of its own (kernels/gluon_mla_decode.auto_schedules, restated
+    without torch for sequences all ``ceil(visits)`` keys long), the schedule's modelled time over the fixed grid's
+    (schedule.balanced_over_fixed): the busiest part's tiles, a segment's fixed cost counted in tiles
     (:func:`segment_overhead_tiles`), over the busiest SM's under the grid of ``splits`` chunks of ``chunk`` keys a
-    sequence, its CTAs handed to the SMs in launch order."""
+    sequence, its CTAs handed to the SMs in launch order; None where it keeps the grid."""
     keys, hp = math.ceil(shape.visits), math.ceil(shape.rows / TILE_ROWS)
     if not (gluon_wide_tile(shape, widen_group) and shape.tokens == 1 and shape.kv_groups == 1
             and keys >= GLUON_AUTO_SCHEDULE_MIN_KEYS and shape.seqs * hp * splits >= sms):
-        return 1.0
+        return None
     tile = TILE_KEYS
     over = segment_overhead_tiles(TILE_ROWS, tile, shape.key_elems, shape.out_dv, shape.key_bytes / shape.key_elems)
     n = math.ceil(keys / tile)
@@ -776,7 +777,10 @@ def auto_schedule_ratio(shape: DecodeShape, sms: int, splits: int, chunk: int, w
         first = b * (over + n) + over
         for p in range(first // payload, (first + n - 1) // payload + 1):
             loads[p] += min((p + 1) * payload, first + n) - max(p * payload, first) + over
-    return max(loads) / fixed
+    ratio, grid_us = max(loads) / fixed, fixed * tile * SCHEDULE_GRID_KEY_US
+    saved_us = (grid_us * (1 - SCHEDULE_TIME_PER_RATIO * ratio - GLUON_AUTO_SCHEDULE_MARGIN) - SCHEDULE_FIXED_US
+                - SCHEDULE_FILL_US)
+    return ratio if ratio < GLUON_AUTO_SCHEDULE_BELOW and saved_us > 0 else None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -978,8 +982,9 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
     if planner == "cost":   # the Gluon kernel's own balanced schedule where the grid leaves a wave idle
         ratio = auto_schedule_ratio(shape, sms, plan.splits,
                                     _whole_tile_chunk(shape.visits, plan.splits, GLUON_WIDE_SPLIT_KEYS), widen_group)
-        if ratio < GLUON_AUTO_SCHEDULE_BELOW:
-            return SCHEDULE_TIME_PER_RATIO * ratio * grid_s + shape.layers * SCHEDULE_FIXED_US * 1e-6
+        if ratio is not None:
+            fixed_us = SCHEDULE_FIXED_US + SCHEDULE_FILL_US
+            return SCHEDULE_TIME_PER_RATIO * ratio * grid_s + shape.layers * fixed_us * 1e-6
     return grid_s
 
 

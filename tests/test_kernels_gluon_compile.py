@@ -200,14 +200,22 @@ def test_auto_schedule_where_the_grid_leaves_a_wave_idle():
     """gluon_mla_decode.auto_schedules, worked by hand on 4 SMs: 3 sequences of 4,096 keys at 128 heads (2 head
     blocks, 64-key tiles, 5 tiles of overhead a program: segment_overhead_tiles(64, 64, 576, 512)), one split: the
     grid's 6 programs of 64 + 5 tiles run in 2 waves on 4 SMs (138); the schedule's 2 parts (4 SMs / 2 head blocks)
-    of P = ceil(3 x 69 / 2) = 104 cells cost 104 and 34 + 5 + 69 = 108: 108 / 138 = 0.78 < 0.89, so the call
-    schedules. Not: at a threshold of 0 (off), at 64 rows (one head block), under 4,096 keys, under one wave of
-    programs (2 sequences: 4 programs on 8 SMs), nor at any point of the issue's power-of-two grid on 132 SMs."""
+    of P = ceil(3 x 69 / 2) = 104 cells cost 104 and 34 + 5 + 69 = 108: 108 / 138 = 0.78 < 0.89, and the modelled
+    saving, 138 x 64 keys x 0.031 us = 273.8 us x (1 - 1.065 x 0.7826 - 0.02) - 2.1 = 38.0 us, exceeds the 19 us of
+    filling a schedule: the call schedules. 2 sequences in 3 splits of 1,408 keys (the 12 programs of 22 + 5 tiles,
+    the last 21 + 5, on 4 SMs: 79) against 2 parts of at most 69 (ratio 0.873): 79 x 64 x 0.031 = 156.7 us x 0.050
+    - 2.1 = 5.7 us saved, under the fill's 19: not. Not either: at a threshold of 0 (off), at 64 rows (one head
+    block), under 4,096 keys, under one wave of programs (2 sequences: 4 programs on 8 SMs), nor at any point of the
+    issue's power-of-two grid on 132 SMs."""
     from mlacalc.kernels.gluon_mla_decode import (GluonMLAConfig, WIDE_TILE, auto_schedules, default_gluon_config,
                                                   gluon_splits, split_keys)
+    from mlacalc.kernels.schedule import balanced_and_fixed
 
     kw = dict(tokens_per_split=4096, num_splits=1)
     assert auto_schedules(3, 128, 4096, sms=4, config=WIDE_TILE, **kw)
+    assert balanced_and_fixed([4096] * 2, block_n=64, overhead=5, head_programs=2, sms=4, tokens_per_split=1408,
+                              num_splits=3) == (69, 79)
+    assert not auto_schedules(2, 128, 4096, sms=4, config=WIDE_TILE, tokens_per_split=1408, num_splits=3)
     assert not auto_schedules(3, 128, 4096, sms=4, config=GluonMLAConfig(block_n=64, auto_schedule_below=0), **kw)
     assert not auto_schedules(3, 64, 4096, sms=4, config=WIDE_TILE, **kw)
     assert not auto_schedules(3, 128, 4095, sms=4, config=WIDE_TILE, tokens_per_split=4095, num_splits=1)
