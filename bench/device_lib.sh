@@ -117,6 +117,12 @@ start_flashmla_build() {   # $1: build log; $2: seconds (default 300). FlashMLA'
   FLASHMLA_PID=$!
 }
 
+start_dense_flashmla_build() {  # $1: build log. FlashMLA's dense decode alone (.peers/build_flashmla.py, ~110 s) into
+  # /tmp/site in the background, for scripts that time no sparse decode; finish_flashmla_build waits for it
+  ( timeout 200 python3 .peers/build_flashmla.py --site /tmp/site > "$1" 2>&1; echo "build exit $?" >> "$1" ) &
+  FLASHMLA_PID=$!
+}
+
 finish_flashmla_build() {  # $1: build log; $2: run log. Waits for the build, then puts flash_mla on the path
   wait "$FLASHMLA_PID"
   tail -2 "$1" | tee -a "$2"

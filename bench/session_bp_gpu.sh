@@ -12,9 +12,7 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-( timeout 200 python3 .peers/build_flashmla.py --site /tmp/site > "$W/flashmla_build.log" 2>&1;
-  echo "build exit $?" >> "$W/flashmla_build.log" ) &
-FLASHMLA_PID=$!
+start_dense_flashmla_build "$W/flashmla_build.log"
 timeout 90 python3 bench/ab_fp8_splits.py --out "$OUT/ab_fp8_splits.json" > "$OUT/ab_fp8_splits.log" 2>&1
 echo "ab fp8 splits exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep "kind': 'check" "$OUT/ab_fp8_splits.log" | tee -a "$LOG"

@@ -10,9 +10,7 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-( timeout 200 python3 .peers/build_flashmla.py --site /tmp/site > "$W/flashmla_build.log" 2>&1;
-  echo "build exit $?" >> "$W/flashmla_build.log" ) &
-FLASHMLA_PID=$!
+start_dense_flashmla_build "$W/flashmla_build.log"
 timeout 170 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_kernels_gpu.py \
   -k "auto_schedule or gluon_sched or scheduled_decode_in_a_cuda_graph" > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest.txt")" | tee -a "$LOG"
