@@ -136,8 +136,9 @@ def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int 
     in whole units of block_n keys (:func:`split_keys` of the tile).
 
     An fp8 cache (token_bytes under 2 x 576: 8-bit latents), then, where that grid is under one wave: the most splits
-    that keep one wave with chunks of `fp8_wave_chunk` keys or more, when that is more (0: the byte plan). The byte planner prices an fp8
-    key at its 576 bytes, half a bf16 key, but the fp8 kernel takes about the bf16 kernel's time a key (its widening
+    that keep one wave with chunks of `fp8_wave_chunk` keys or more, when that is more (0: the byte plan). The byte
+    planner prices an fp8 key at its 576 bytes, half a bf16 key, but the fp8 kernel takes about the bf16 kernel's
+    time a key (its widening
     group and 32-key tiles: 1.576 against 1.60 ms at 128 x 32k x 64 heads on an H100, docs/kernels-notes.md), so it
     planned fewer splits than the bf16 kernel and left SMs idle. Measured (bench/ab_fp8_splits.py, graph-timed, L2
     flushed, best of two rounds, paged, batch 1-8 x 4k/16k x 64/128 heads; H100 80GB HBM3, Triton 3.6,
@@ -231,11 +232,13 @@ def mla_decode_gluon(
     1-element fp32 tensor read by the kernel: no host sync); a 16-bit cache none. config None: default_gluon_config's
     tile for this call. Bad input: one KernelInputError (ValueError).
 
-    schedule (16-bit caches; UNMEASURED: written without a GPU, for the next GPU session): a
-    triton_schedule.mla_decode_schedule() object, as for mla_decode_triton: the work is cut by the lengths
-    themselves (schedule.py, in units of split_keys(config) keys) into one wave of parts, each program looping over
-    its part's sequence segments (gluon_mla_seesaw._wg_sched); the first call given an empty schedule fills it on the
-    device, later calls reuse it (make one per decode step). Not with num_splits or an fp8 cache.
+    schedule (16-bit caches): a triton_schedule.mla_decode_schedule() object, as for mla_decode_triton: the work is
+    cut by the lengths themselves (schedule.py, in units of split_keys(config) keys) into one wave of parts, each
+    program looping over its part's sequence segments (gluon_mla_seesaw._wg_sched); the first call given an empty
+    schedule fills it on the device, later calls reuse it (make one per decode step). Not with num_splits or an fp8
+    cache. Measured on H200 and H100 (docs/kernels-notes.md, twentieth, twenty-eighth and twenty-ninth sessions): it
+    gains where the fixed grid leaves SMs idle (mixed lengths, a last wave part full) and costs 2-15% where the grid
+    is balanced; without a schedule, a call takes one of its own where :func:`auto_schedules` predicts a gain.
 
     Host cost: the plan (splits, scratch, layouts) is cached per shape (launch.py); the four TMA descriptors are
     rebuilt only when q's or the cache's address changes (the last pair is kept, so the plan holds a reference to
