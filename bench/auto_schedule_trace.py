@@ -1,0 +1,97 @@
+"""Lab script (GPU): where impl auto's own schedule spends its time. At 128 heads, uniform lengths, paged bf16, the
+points of the twenty-ninth session where auto schedules (and one balanced grid), three ways of the same call:
+`fixed` (the fixed grid: num_splits forced to the planner's count), `auto` (no schedule given: the call fills one of
+its own at every launch where gluon_mla_decode.auto_schedules says so), `explicit` (a schedule filled once, before
+the timed calls, as an engine fills one a decode step). Each is graph-timed with the L2 flushed
+(kernels/bench.eager_and_graph), then 20 replays of its CUDA graph run under torch.profiler, which gives each
+kernel's device time a call (the schedule fill, the decode kernel, the merge); `gaps_us` is the graph time minus
+their sum. Session_bq measured auto 17-21 us slower than explicit at these points, more than a one-program fill
+over 35-72 lengths should cost: this says which kernel (or gap) it is.
+
+    python3 bench/auto_schedule_trace.py --out OUT.json
+"""
+
+from __future__ import annotations
+
+import collections
+
+import torch
+
+from common import dump_run, gpu_lab_args, record
+
+from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
+from mlacalc.kernels.decode import mla_decode
+from mlacalc.kernels.gluon_mla_decode import (auto_schedules, default_gluon_config, gluon_splits, mla_decode_gluon,
+                                              split_keys)
+from mlacalc.kernels.launch import num_sms
+from mlacalc.kernels.triton_schedule import mla_decode_schedule
+from mlacalc.profiler.timing import L2Flusher, cuda_graph
+
+D, BLOCK, HEADS = 576, 64, 128
+POINTS = [(35, 17927), (72, 17927), (69, 12050), (46, 13407), (128, 16384)]
+
+
+def kernel_times(graph, replays: int = 20) -> dict:
+    """Device microseconds a replay of `graph` spends in each kernel (by name), from torch.profiler."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(replays):
+            graph.replay()
+        torch.cuda.synchronize()
+    times = collections.defaultdict(float)
+    for e in prof.key_averages():
+        us = getattr(e, "self_device_time_total", None)
+        if us is None:
+            us = getattr(e, "self_cuda_time_total", 0.0)
+        if us:
+            times[e.key[:60]] += us / replays
+    return dict(times)
+
+
+def main() -> int:
+    a = gpu_lab_args(__doc__)
+    if a is None:
+        return 2
+    dev, rows = torch.device("cuda"), []
+    flusher, sms = L2Flusher(torch.cuda.current_device()), num_sms(torch.device("cuda"))
+    cfg = default_gluon_config(HEADS, page_size=BLOCK)
+    try:
+        for B, ctx in POINTS:
+            blocks = -(-ctx // BLOCK)
+            pool = torch.randn(B * blocks, BLOCK, D, device=dev, dtype=torch.bfloat16)
+            table = torch.randperm(B * blocks, device=dev).view(B, blocks).to(torch.int32)
+            lens = torch.full((B,), ctx, dtype=torch.int32, device=dev)
+            q = torch.randn(B, 1, HEADS, D, device=dev, dtype=torch.bfloat16)
+            splits, per = gluon_splits(B, HEADS, ctx, sms=sms, block_n=split_keys(cfg))
+            own = auto_schedules(B, HEADS, ctx, sms=sms, config=cfg, tokens_per_split=per, num_splits=splits)
+            sched = mla_decode_schedule()
+            kw = dict(softmax_scale=MLA_SCALE, max_seqlen=ctx)
+            calls = {
+                "fixed": lambda: mla_decode_gluon(q, pool, lens, table, num_splits=splits, **kw),
+                "auto": lambda: mla_decode(q, pool, lens, table, **kw),
+                "explicit": lambda: mla_decode(q, pool, lens, table, schedule=sched, **kw),
+            }
+            calls["explicit"]()  # fills the schedule once, outside the timing
+            for name, call in calls.items():
+                t = eager_and_graph(call, flusher)
+                g = cuda_graph(call)
+                kernels = kernel_times(g) if g is not None else {}
+                record(rows, B=B, ctx=ctx, heads=HEADS, variant=name, auto_schedules=own, splits=splits,
+                       graph_ms=t["graph_ms"], kernels_us=kernels,
+                       gaps_us=(t["graph_ms"] * 1e3 - sum(kernels.values())) if kernels else None)
+                dump_run(a.out, rows)
+            del pool, table, q
+            torch.cuda.empty_cache()
+    finally:
+        dump_run(a.out, rows)
+    for r in rows:
+        ks = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["kernels_us"].items(), key=lambda kv: -kv[1]))
+        print(f"{r['B']:>4} x {r['ctx']:>6} {r['variant']:>8}: graph {r['graph_ms'] * 1e3:8.1f} us = {ks}; gaps "
+              f"{r['gaps_us'] or 0:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
