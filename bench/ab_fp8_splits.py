@@ -23,7 +23,7 @@ import torch
 import triton
 
 from ab_seesaw import inputs
-from common import check_variants, dump_run, gpu_lab_args, record
+from common import alternating, check_variants, dump_run, gpu_lab_args, record
 
 from mlacalc.kernels import gluon_mla_decode as gmd
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
@@ -64,13 +64,12 @@ def main() -> int:
             q, cache, lens, table, _ = inputs(B, ctx, H, "paged64")
             cache = cache.to(torch.float8_e4m3fn)
             plans = {n: splits_for(n, B, H, ctx, num_sms(torch.device(dev))) for n in names}
-            for rnd in range(2):
-                for name in (names[::-1] if rnd else names):
-                    call = lambda: gmd.mla_decode_gluon(  # noqa: E731
-                        q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale, max_seqlen=ctx,
-                        num_splits=plans[name])
-                    record(rows, kind="fp8", variant=name, round=rnd, B=B, ctx=ctx, heads=H, layout="paged64",
-                           splits=plans[name], **eager_and_graph(call, flusher))
+            for rnd, name in alternating(names):
+                call = lambda: gmd.mla_decode_gluon(  # noqa: E731
+                    q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale, max_seqlen=ctx,
+                    num_splits=plans[name])
+                record(rows, kind="fp8", variant=name, round=rnd, B=B, ctx=ctx, heads=H, layout="paged64",
+                       splits=plans[name], **eager_and_graph(call, flusher))
             dump_run(a.out, rows)
             q = cache = table = None
             torch.cuda.empty_cache()

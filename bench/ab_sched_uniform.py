@@ -20,7 +20,7 @@ import sys
 import torch
 
 from ab_seesaw import inputs
-from common import check_variants, dump_run, gpu_lab_args, record
+from common import alternating, check_variants, dump_run, gpu_lab_args, record
 
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
 from mlacalc.kernels.decode import mla_decode
@@ -61,10 +61,9 @@ def main() -> int:
             agree = rel_error(out, fixed)
             calls = {"fixed": lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE, max_seqlen=ctx),
                      "sched": lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE, schedule=sched)}
-            for rnd in range(2):
-                for name in (names[::-1] if rnd else names):
-                    record(rows, kind="dense", variant=name, round=rnd, B=B, ctx=ctx, heads=H, layout=layout,
-                           agree=agree, **eager_and_graph(calls[name], flusher))
+            for rnd, name in alternating(names):
+                record(rows, kind="dense", variant=name, round=rnd, B=B, ctx=ctx, heads=H, layout=layout,
+                       agree=agree, **eager_and_graph(calls[name], flusher))
             dump_run(a.out, rows)
             q = cache = table = fixed = out = None
             torch.cuda.empty_cache()

@@ -24,7 +24,7 @@ import sys
 
 import torch
 
-from common import check_variants, dump_run, gpu_lab_args, record
+from common import alternating, check_variants, dump_run, gpu_lab_args, record
 
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph, sparse_inputs
 from mlacalc.kernels.gluon_mla_sparse import GluonSparseConfig, mla_decode_sparse_gluon, sparse_gluon_splits
@@ -69,14 +69,13 @@ def main() -> int:
                 for fmt, cache in (("bf16", kv), ("fp8_ds", ds)):
                     planned = sparse_gluon_splits(B, H, TOPK, sms=num_sms(dev), row_bytes=cache.shape[-1]
                                                   * cache.element_size(), config=BYTE_PLAN)[0]
-                    for rnd in range(2):
-                        for name in (names[::-1] if rnd else names):
-                            call = lambda: mla_decode_sparse_gluon(  # noqa: E731
-                                q, cache, idx, table, lens, softmax_scale=MLA_SCALE, **VARIANTS[name])
-                            splits = sparse_gluon_splits(B, H, TOPK, sms=num_sms(dev), row_bytes=cache.shape[-1]
-                                                         * cache.element_size(), **VARIANTS[name])[0]
-                            record(rows, kind="sparse", variant=name, round=rnd, B=B, heads=H, cache=fmt,
-                                   planned_splits=planned, splits=splits, **eager_and_graph(call, flusher))
+                    for rnd, name in alternating(names):
+                        call = lambda: mla_decode_sparse_gluon(  # noqa: E731
+                            q, cache, idx, table, lens, softmax_scale=MLA_SCALE, **VARIANTS[name])
+                        splits = sparse_gluon_splits(B, H, TOPK, sms=num_sms(dev), row_bytes=cache.shape[-1]
+                                                     * cache.element_size(), **VARIANTS[name])[0]
+                        record(rows, kind="sparse", variant=name, round=rnd, B=B, heads=H, cache=fmt,
+                               planned_splits=planned, splits=splits, **eager_and_graph(call, flusher))
                     dump_run(a.out, rows)
             kv = ds = table = idx = None
             torch.cuda.empty_cache()

@@ -5,7 +5,7 @@ its own at every launch where gluon_mla_decode.auto_schedules says so), `explici
 the timed calls, as an engine fills one a decode step). Each is graph-timed with the L2 flushed
 (kernels/bench.eager_and_graph), then 20 replays of its CUDA graph run under torch.profiler, which gives each
 kernel's device time a call (the schedule fill, the decode kernel, the merge); `gaps_us` is the graph time minus
-their sum. Session_bq measured auto 17-21 us slower than explicit at these points, more than a one-program fill
+their sum. Session_bq measured auto 17-22 us slower than explicit at these points, more than a one-program fill
 over 35-72 lengths should cost: this says which kernel (or gap) it is.
 
     python3 bench/auto_schedule_trace.py --out OUT.json

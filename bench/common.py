@@ -72,6 +72,14 @@ def time_flashmla_paged(fm, q, pool, table, lens, flusher) -> dict:
                                                              softmax_scale=MLA_SCALE), flusher)
 
 
+def alternating(names, rounds: int = 2):
+    """(round, name) pairs of an A/B's timed calls: the variants in order, then reversed, round after round, so that
+    a drift of the GPU's clocks over a run weighs on every variant alike (the scripts keep each variant's best)."""
+    for rnd in range(rounds):
+        for name in (names[::-1] if rnd % 2 else names):
+            yield rnd, name
+
+
 def dump_run(path: str, rows: list, **meta) -> None:
     """Write a lab run's rows as JSON with the GPU's name, the torch version and `meta` (e.g. the seed): after every
     row, so that a run cut by its time limit keeps what it measured."""

@@ -29,11 +29,18 @@ def busiest(B: int, ctx: int, H: int, splits: int | None, sms: int) -> tuple[int
     return makespan([x for x in loads for _ in range(hp)], sms) * cfg.block_n, sp
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (else argparse's one-line usage error, exit 2)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--n", type=int, default=300)
-    ap.add_argument("--sms", type=int, default=132)
+    ap.add_argument("--n", type=positive, default=300)
+    ap.add_argument("--sms", type=positive, default=132)
     a = ap.parse_args()
     rows = []
     for B, ctx, H in draw_uniform(a.seed, a.n):
@@ -43,6 +50,9 @@ def main() -> int:
         planned, sp = busiest(B, ctx, H, None, a.sms)
         best, bs = min(busiest(B, ctx, H, s, a.sms) for s in range(1, 65))
         rows.append((planned / fm, best / fm, B, ctx, H, sp, bs))
+    if not rows:
+        print(f"grid_best_splits: no point of 64 or more heads among the {a.n} drawn")
+        return 2
     for H in sorted({r[4] for r in rows}):
         sel = [r for r in rows if r[4] == H]
         print(f"{H} heads, {len(sel)} points: planner / FlashMLA median {statistics.median(r[0] for r in sel):.3f} "

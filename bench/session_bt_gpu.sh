@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ready for the thirtieth session, any Hopper GPU (about 90 s): where auto's own schedule spends the 17-21 us it
+# Ready for the thirtieth session, any Hopper GPU (about 90 s): where auto's own schedule spends the 17-22 us it
 # measured over a schedule filled once (bench/auto_schedule_trace.py: per-kernel device times of the fixed grid, auto
 # and an explicit schedule at five 128-head points, from torch.profiler over graph replays).
 # Files under $OUT: run.log, trace.json.

@@ -117,7 +117,7 @@ def mla_decode(
     call does not (eager has no splits; sparse work is bounded by top-k, not lengths). Without one, the Gluon kernel
     at more than 64 rows fills and runs a schedule of its own where its fixed grid would leave a wave's SMs idle for
     longer than the fill costs (gluon_mla_decode.auto_schedules). A schedule passed in is always used: worth it for
-    mixed lengths, which the host cannot see (one a decode step, shared by the layers, also saves auto's fill: 17-21 us
+    mixed lengths, which the host cannot see (one a decode step, shared by the layers, also saves auto's fill: 17-22 us
     a call on an H100), not where the lengths are alike and the grid is balanced (there it cost 2-15% on an H100:
     docs/kernels-notes.md, twenty-eighth session).
     Bad input raises one KernelInputError (a ValueError naming the argument)."""

@@ -159,7 +159,7 @@ def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int 
 # auto_schedules: the shortest sequences its A/Bs measured; the scheduled mode's time, SCHEDULE_PER_RATIO x the modelled
 # ratio of the grid's + SCHEDULE_US (fit over the 24 grid A/B points of reports/h100/tuning/
 # ab_sched_uniform_session_bn.json at 64-128 heads); a schedule filled on the device at every launch, FILL_US more
-# (auto's own against a schedule filled once, at 4 points of 128 heads: 17-21 us; reports/h100/tuning/
+# (auto's own against a schedule filled once, at 4 points of 128 heads: 17-22 us; reports/h100/tuning/
 # uniform_vs_flashmla_seed1_session_bq.json against _session_bp.json's `sched` column); the grid's time a key of its
 # busiest SM at 128 heads (the same grid A/B's fixed rows from 32k keys or batch 128: 0.030-0.033 us on an H100)
 AUTO_SCHEDULE_MIN_KEYS = 4096
@@ -185,8 +185,8 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     scheduled / fixed measured 0.85-0.95 (a schedule filled once). A call fills its own at every launch, which
     measured FILL_US more, so the rule also asks the modelled saving, the grid's time (its busiest SM's keys x
     GRID_KEY_US) x (1 - SCHEDULE_PER_RATIO x ratio - a 2% margin) - SCHEDULE_US, to exceed FILL_US: at those 4
-    points that predicts 2-47 us saved, measured 1-58 us (reports/h100/tuning/uniform_vs_flashmla_seed1_session_bq.json),
-    and keeps the 3 that gained 5-11%. Only where those points were: the fixed grid a wave of programs or more
+    points that predicts 15-56 us saved before the fill, measured 1-58 us, and keeps the 3 that gained 5-11%
+    (`python bench/auto_schedule_evidence.py` prints every figure of this docstring from the committed runs). Only where those points were: the fixed grid a wave of programs or more
     (its loss is the last wave's idle SMs; under one wave the planner already chose fewer, longer splits, and a
     schedule would cut pieces of a few tiles whose fixed costs the model does not see) and sequences of
     AUTO_SCHEDULE_MIN_KEYS keys or more. More than one head block (rows > 64) only: at 64 heads the scheduled mode

@@ -769,7 +769,7 @@ def auto_schedule_ratio(shape: DecodeShape, sms: int, splits: int, chunk: int, w
     over = segment_overhead_tiles(TILE_ROWS, tile, shape.key_elems, shape.out_dv, shape.key_bytes / shape.key_elems)
     n = math.ceil(keys / tile)
     grid = [math.ceil(max(0, min((s + 1) * chunk, keys) - s * chunk) / tile) + over for s in range(splits)]
-    fixed = _makespan(tuple(grid) * shape.seqs, hp, sms)
+    fixed = _makespan(tuple(grid), shape.seqs, hp, sms)
     parts = max(1, sms // hp)
     payload = max(1, math.ceil(shape.seqs * (over + n) / parts))
     loads = [0] * parts
@@ -784,13 +784,15 @@ def auto_schedule_ratio(shape: DecodeShape, sms: int, splits: int, chunk: int, w
 
 
 @functools.lru_cache(maxsize=1024)
-def _makespan(loads: tuple[int, ...], repeat: int, slots: int) -> int:
-    """kernels/schedule.makespan over each load repeated ``repeat`` times side by side: programs handed out in order,
-    each to the slot that frees first."""
+def _makespan(pattern: tuple[int, ...], seqs: int, repeat: int, slots: int) -> int:
+    """kernels/schedule.makespan, in tiles, of ``seqs`` sequences' programs of ``pattern`` tiles (a sequence's splits
+    in launch order), each run by ``repeat`` programs side by side: programs handed out in order, each to the slot
+    that frees first."""
     free = [0] * max(slots, 1)
-    for x in loads:
-        for _ in range(repeat):
-            heapq.heapreplace(free, free[0] + x)
+    for _ in range(seqs):
+        for x in pattern:
+            for _ in range(repeat):
+                heapq.heapreplace(free, free[0] + x)
     return max(free)
 
 

@@ -1009,3 +1009,15 @@ def test_a_scheduled_shape_is_priced_at_the_measured_share_of_its_grid_time(monk
     assert on == pytest.approx(1.065 * 0.8125 * off + 21.1e-6)
     on, off = both(128)
     assert on == off
+
+
+def test_segment_overhead_restated_by_hand():
+    """mlacalc.expected.segment_overhead_tiles (kernels/schedule.segment_overhead_tiles without torch): 64 rows of
+    576-dim bf16 keys and 512 value dims move 64 x 576 x 2 = 73,728 B of query and 2 x 64 x 513 x 4 = 262,656 B of
+    partial a segment: over a 64-key tile (73,728 B) 4.56 -> 5 tiles, over a pair (147,456 B) 2.28 -> 3; an fp8 key
+    (1 B a value) halves the tile and the query: (36,864 + 262,656) / 36,864 = 8.1 -> 9."""
+    from mlacalc.expected import segment_overhead_tiles
+
+    assert segment_overhead_tiles(64, 64, 576, 512, 2) == 5
+    assert segment_overhead_tiles(64, 128, 576, 512, 2) == 3
+    assert segment_overhead_tiles(64, 64, 576, 512, 1) == 9

@@ -32,3 +32,13 @@ def test_device_scripts_parse():
         if r.returncode != 0:
             bad.append(f"{path.name}: {r.stderr.strip()}")
     assert not bad, bad
+
+
+def test_alternating_rounds_reverse_the_order_every_other_round(monkeypatch):
+    """bench/common.alternating, the order of an A/B's timed calls: a, b, c, then c, b, a, then a, b, c again."""
+    pytest.importorskip("torch")
+    monkeypatch.syspath_prepend(str(BENCH))
+    from common import alternating
+
+    assert list(alternating(["a", "b", "c"])) == [(0, "a"), (0, "b"), (0, "c"), (1, "c"), (1, "b"), (1, "a")]
+    assert [n for _, n in alternating(["a", "b"], rounds=3)] == ["a", "b", "b", "a", "a", "b"]
