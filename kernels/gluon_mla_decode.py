@@ -47,12 +47,15 @@ class GluonMLAConfig:
     fp8 target is out of this tile's reach"; its code is commit 60a4490.) auto_schedule_below (16-bit caches, a call
     given neither a schedule nor num_splits): where the balanced schedule's modelled time over the fixed grid's, at
     every sequence max_seqlen long (schedule.balanced_over_fixed), is under this, the call fills and runs a schedule
-    of its own (:func:`auto_schedules`; 0: never)."""
+    of its own (:func:`auto_schedules`; 0: never). stack_q: the compute groups read Q through a stacked view whose
+    wgmma descriptors stay in the loop (gluon_mla_seesaw._stack_q: no spills under Triton 3.6); False: the earlier,
+    loop-invariant view (for A/B runs)."""
 
     block_n: int = 32
     rescale_slack: float = RESCALE_SLACK.value
     l2_prefetch_pairs: int = 0
     auto_schedule_below: float = 0.89
+    stack_q: bool = True
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
@@ -354,6 +357,7 @@ class _GluonPlan:
         self.unit = unit
         self.slack = config.rescale_slack
         self.pf_pairs = config.l2_prefetch_pairs if self.fp8 else 0
+        self.stack_q = config.stack_q
         self._desc_key = None
         self._descs = None
 
@@ -395,7 +399,7 @@ class _GluonPlan:
             sched = seqs = lens  # unused pointers
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
                 *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr, sched, seqs,
-                self.sched_shape is not None, self.unit, self.slack, *self._kv2d, self.pf_pairs)
+                self.sched_shape is not None, self.unit, self.slack, *self._kv2d, self.pf_pairs, self.stack_q)
         _LAUNCH_SEESAW(self.launch_key, self.grid, args, num_warps=4)
         if self.sched_shape is not None:
             combine_slots(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), seqs,
@@ -430,7 +434,7 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
                   NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr, SCHEDULED=scheduled,
                   UNIT=split_keys(config), SLACK=config.rescale_slack,
-                  PF_PAIRS=config.l2_prefetch_pairs if fp8 else 0)
+                  PF_PAIRS=config.l2_prefetch_pairs if fp8 else 0, STACK_Q=config.stack_q)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {"SCHED": "*i32", "SEQ_INFO": "*i32"} | prefetch \

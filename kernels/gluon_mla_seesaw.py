@@ -222,16 +222,31 @@ def _issue_part(desc_a, smem_a, col_a, desc_b, smem_b, col_b, bar, t, n_tiles, s
 
 @gluon.jit
 def _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t, n_tiles, s_zero,
-            NUM_BUF: gl.constexpr, ODD: gl.constexpr, SPARSE: gl.constexpr, par=0, SCHED: gl.constexpr = False):
+            NUM_BUF: gl.constexpr, ODD: gl.constexpr, SPARSE: gl.constexpr, par=0, SCHED: gl.constexpr = False,
+            opaque=0):
     """S = Q K_t^T for tile t (in buffer t % NUM_BUF; fp32 [BLOCK_H, BLOCK_N]), each part multiplied as soon as it
     lands, the part issued first first: for even tiles the V_L half (reloaded by WG0 right after its P @ V), for odd
     tiles the V_R half (reloaded by WG1 right after its). A tile past n_tiles gives -inf scores without touching
     shared memory (it was never loaded). SPARSE: the tile was written by cp.async (generic proxy), so a proxy fence
     orders it before the wgmma (async proxy) reads it. SCHED (the scheduled mode, several segments a program): the
     buffers' ready barriers have completed loads of earlier segments too; bit `buf` of `par` is the parity of those
-    (:func:`_loads_parity`), which offsets the phase."""
+    (:func:`_loads_parity`), which offsets the phase.
+
+    Q's views may come stacked ([1, rows, cols]: :func:`_stack_q`); then the wgmmas read view `t & opaque`, 0 at run
+    time (`opaque`: a sign, 0) but not provably so, so Q's descriptors are computed in the loop from the shared-memory
+    base, on the uniform datapath, as the cache's are, instead of hoisted out of it into registers the accumulator
+    needs."""
     s = gl.full(s_zero.shape, float("-inf"), gl.float32, layout=s_zero.type.layout)
     if t < n_tiles:
+        if len(q_lo.shape) == 3:
+            zq = t & opaque
+            qa = q_lo.index(zq)
+            qb = q_hi.index(zq)
+            qr = q_rope.index(zq)
+        else:
+            qa = q_lo
+            qb = q_hi
+            qr = q_rope
         buf = t % NUM_BUF
         phase = (t // NUM_BUF) & 1
         if SCHED:
@@ -241,18 +256,18 @@ def _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t, n_
             if SPARSE:
                 mbarrier.wait(ready_lo.index(buf), phase)
                 fence_async_shared()
-            s = warpgroup_mma(q_hi, kv_hi.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
+            s = warpgroup_mma(qb, kv_hi.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
             mbarrier.wait(ready_lo.index(buf), phase)
-            s = warpgroup_mma(q_lo, kv_lo.index(buf).permute((1, 0)), s, is_async=True)
+            s = warpgroup_mma(qa, kv_lo.index(buf).permute((1, 0)), s, is_async=True)
         else:
             mbarrier.wait(ready_lo.index(buf), phase)
             if SPARSE:
                 mbarrier.wait(ready_hi.index(buf), phase)
                 fence_async_shared()
-            s = warpgroup_mma(q_lo, kv_lo.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
+            s = warpgroup_mma(qa, kv_lo.index(buf).permute((1, 0)), s_zero, use_acc=False, is_async=True)
             mbarrier.wait(ready_hi.index(buf), phase)
-            s = warpgroup_mma(q_hi, kv_hi.index(buf).permute((1, 0)), s, is_async=True)
-        s = warpgroup_mma(q_rope, kv_rope.index(buf).permute((1, 0)), s, is_async=True)
+            s = warpgroup_mma(qb, kv_hi.index(buf).permute((1, 0)), s, is_async=True)
+        s = warpgroup_mma(qr, kv_rope.index(buf).permute((1, 0)), s, is_async=True)
         s = warpgroup_mma_wait(0, deps=(s,))
     return s
 
@@ -497,6 +512,33 @@ def _hand_back(free, ready, buf, kv_half, col, kv_rope, kv_half_desc, kv_rope_de
 
 
 @gluon.jit
+def _stack_q(q, dtype: gl.constexpr, STACK: gl.constexpr):
+    """Q's shared-memory view as the compute groups take it: STACK, a [1, rows, cols] view of the same bytes, which
+    :func:`_scores` indexes by an opaque zero, else q itself (its descriptors loop-invariant).
+
+    Why: a loop-invariant wgmma descriptor is hoisted out of the pair loops (by LLVM or ptxas), into ordinary
+    registers unless ptxas keeps the shared-memory base on the uniform datapath, and the 64 x 256 fp32 accumulator
+    leaves none: under Triton 3.6 the 64-key tile's loops spilled 13-18 (WG0) and 6-9 (WG1) instructions a pair and
+    moved each of Q's hoisted descriptors back to a uniform register (R2UR) at every wgmma. Stacked, none of the
+    16-bit, fp8 or sparse kernels' compute loops spills, and the 64-key tile's loops are 706 and 871 instructions
+    instead of 804 and 972 (`python bench/sass_loops.py --gluon-sched`, docs/kernels-notes.md, "Q's descriptors"),
+    as the cache's descriptors stay in the loop (:func:`_pair_tiles`)."""
+    if STACK:
+        return q._reinterpret(dtype, [1] + q.shape, q.layout)
+    else:
+        return q
+
+
+@gluon.jit
+def _unstack(q):
+    """The [rows, cols] view of Q a TMA load fills, from a view :func:`_stack_q` may have stacked."""
+    if len(q.shape) == 3:
+        return q.index(0)
+    else:
+        return q
+
+
+@gluon.jit
 def _unmasked_pairs(start, end, seqlen, q_len, BLOCK_N: gl.constexpr, SPARSE: gl.constexpr, FED: gl.constexpr):
     """Pairs of tiles at the start of a split that every query row sees whole: keys before the split's end and at
     or before the first query token's causal limit (seqlen - q_len; later tokens see more). 0 for a sparse list
@@ -612,7 +654,7 @@ def _wg0_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     _hand_back(free_lo, ready_lo, b1, kv_lo, 0, kv_rope, kv_half_desc, kv_rope_desc, row1,
                t1 + NUM_BUF < n_tiles, D_LAT, True, FED)
     s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t0 + 2, n_tiles, s_zero, NUM_BUF,
-                False, SPARSE, par, SCHED)
+                False, SPARSE, par, SCHED, seq_rows >> 31)
     return s, m_i, l_i, acc
 
 
@@ -670,7 +712,7 @@ def _wg1_pair(i, s, m_i, l_i, acc, q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, re
     _hand_back(free_hi, ready_hi, b0, kv_hi, D_HALF, kv_rope, kv_half_desc, kv_rope_desc, row0,
                t0 + NUM_BUF < n_tiles, D_LAT, True, FED)
     s = _scores(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, t1 + 2, n_tiles, s_zero, NUM_BUF,
-                True, SPARSE, par, SCHED)
+                True, SPARSE, par, SCHED, seq_rows >> 31)
     return s, m_i, l_i, acc
 
 
@@ -931,8 +973,8 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
             if j + 1 < n_seg:
                 nb, nlen, nstart, nend, nn = _segment(SEQLENS, j + 1, begin_b, begin_tile, end_b, end_tile, capacity,
                                                       UNIT, BLOCK_N)
-                _issue_segment(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, kv_half_desc, kv_rope_desc,
-                               kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, nb, pid_h, rows_per_seq, nstart, nend, nn,
+                _issue_segment(q_half_desc, q_rope_desc, q_bar, _unstack(q_lo), _unstack(q_hi), _unstack(q_rope),
+                               kv_half_desc, kv_rope_desc, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, nb, pid_h, rows_per_seq, nstart, nend, nn,
                                BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, PAGED,
                                PAGE_SIZE)
 
@@ -984,7 +1026,7 @@ def _mla_decode_seesaw_kernel(
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
     FP8: gl.constexpr, SCALE_PTR: gl.constexpr, SCHED=None, SEQ_INFO=None, SCHEDULED: gl.constexpr = False,
     UNIT: gl.constexpr = 1, SLACK: gl.constexpr = RESCALE_SLACK, KV_RAW=None, stride_kv_row=0,
-    PF_PAIRS: gl.constexpr = 0,
+    PF_PAIRS: gl.constexpr = 0, STACK_Q: gl.constexpr = True,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles in
     place in the 16-bit buffers (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry
@@ -1060,6 +1102,9 @@ def _mla_decode_seesaw_kernel(
     else:
         free_lo = ready_lo  # unused: the compute groups reload their buffers by TMA themselves
         free_hi = ready_hi
+    qs_lo = _stack_q(q_lo_c if FP8 else q_lo, cdt, STACK_Q)  # the compute groups' views of Q
+    qs_hi = _stack_q(q_hi_c if FP8 else q_hi, cdt, STACK_Q)
+    qs_rope = _stack_q(q_rope_c if FP8 else q_rope, cdt, STACK_Q)
     if SCHEDULED:  # both compute groups arrive once a segment (_wg_sched)
         seg_done = gl.allocate_shared_memory(gl.int64, [1], bar_l)
         mbarrier.init(seg_done, count=2)
@@ -1082,13 +1127,13 @@ def _mla_decode_seesaw_kernel(
     # the same arguments for both groups, written out: a tuple held in a variable loses its constexprs (Triton 3.6)
     if FP8:
         gl.warp_specialize([
-            (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
+            (_wg0, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
                     bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
                     PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
-            (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
+            (_wg1, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi,
                     bar_s0, bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
@@ -1102,13 +1147,13 @@ def _mla_decode_seesaw_kernel(
         ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
     elif SCHEDULED:
         gl.warp_specialize([
-            (_wg_sched, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
+            (_wg_sched, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
                          bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                          q_len, capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
                          PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0, SLACK)),
-            (_wg_sched, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
+            (_wg_sched, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
                          bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
@@ -1117,13 +1162,13 @@ def _mla_decode_seesaw_kernel(
         ], [WG_WARPS], [256])
     else:
         gl.warp_specialize([
-            (_wg0, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+            (_wg0, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                     bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                     q_len, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, out_scale,
                     PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, FP8, False, SLACK)),
-            (_wg1, (q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+            (_wg1, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                     bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, sl0,
                     kv_half_desc, kv_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
                     b, pid_h, pid_s, start, end, n_tiles, seqlen, stride_bt_b, seq_rows, rows_per_seq, num_heads,

@@ -50,7 +50,7 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 from .cache import fp8_ds_row_bytes, fp8_ds_views
 from .checks import check_lengths_and_table, check_scale, require
 from .gluon_mla_seesaw import RESCALE_SLACK, WG_WARPS, _cta_sync, _fp8_upper, _handover_barriers, _handover_vectors, \
-    _load_q, _recast_q, _valid_length, _wg0, _wg1
+    _load_q, _recast_q, _stack_q, _valid_length, _wg0, _wg1
 from .launch import FastLauncher, cached_plan, checks_enabled, device_capability, layout_key, num_sms, new_launch_key
 from .triton_flash import LOG2E
 from .triton_mla_sparse import _check_sparse
@@ -90,11 +90,13 @@ class GluonSparseConfig:
     batches; each costs a partial output and its merge). rescale_slack: as GluonMLAConfig's (the compute groups are
     the dense kernel's). fp8_wave_chunk: for fp8-ds rows, when the planned grid is under one wave of programs, the
     most splits that keep one wave with chunks of at least this many slots (0: the byte planner alone; see
-    sparse_gluon_splits)."""
+    sparse_gluon_splits). stack_q: as GluonMLAConfig's (gluon_mla_seesaw._stack_q; False: Q's loop-invariant view,
+    for A/B runs)."""
 
     min_tokens_per_split: int = 128
     rescale_slack: float = RESCALE_SLACK.value
     fp8_wave_chunk: int = 128
+    stack_q: bool = True
 
 
 DEFAULT_SPARSE_CONFIG = GluonSparseConfig()
@@ -354,7 +356,7 @@ def _mla_sparse_seesaw_kernel(
     PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, HAS_LENS: gl.constexpr, FP8_DS: gl.constexpr,
     D_LAT: gl.constexpr, D_ROPE: gl.constexpr, BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr,
     NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr, MAX_SLOTS: gl.constexpr,
-    SLACK: gl.constexpr = RESCALE_SLACK,
+    SLACK: gl.constexpr = RESCALE_SLACK, STACK_Q: gl.constexpr = True,
 ):
     """Grid (head blocks, splits, B * s_q). Q comes by TMA ([B * s_q * H, 576] view), the cache rows by the gather
     group through three views of the cache (latent, scales, RoPE; 16-bit rows: the latent view for the scales too,
@@ -426,18 +428,22 @@ def _mla_sparse_seesaw_kernel(
 
     # the compute groups' arguments, written out (a tuple held in a variable loses its constexprs under Triton 3.6):
     # sequence = query token (bt), rows_per_seq = heads, q_len 1 (no causal limit: SPARSE), seqlen = the index limit;
-    # the TMA descriptors of the cache are unused (FED), Q's stand in
+    # the TMA descriptors of the cache are unused (FED), Q's stand in; seq_rows (unused: FED) is num_blocks, a
+    # run-time value >= 0 whose sign is the opaque zero that indexes Q's stacked views (_stack_q)
+    qs_lo = _stack_q(q_lo_c, cdt, STACK_Q)
+    qs_hi = _stack_q(q_hi_c, cdt, STACK_Q)
+    qs_rope = _stack_q(q_rope_c, cdt, STACK_Q)
     gl.warp_specialize([
-        (_wg0, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+        (_wg0, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                 bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
                 q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
-                bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
+                bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, num_blocks, num_heads, num_heads,
                 1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
                 PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True, SLACK)),
-        (_wg1, (q_lo_c, q_hi_c, q_rope_c, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
+        (_wg1, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_ready, ready_lo, ready_hi, free_lo, free_hi, bar_s0,
                 bar_s1, bar_p0, bar_p1, bar_l0, bar_l1, sm0, sa0, sm1, sa1, sl0, sl1, srow,
                 q_half_desc, q_rope_desc, BLOCK_TABLE, O_PART, LSE_PART, OUT,
-                bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, 0, num_heads, num_heads,
+                bt, pid_h, pid_s, start, end, n_tiles, limit, stride_bt_b, num_blocks, num_heads, num_heads,
                 1, stride_op_b, stride_op_s, stride_lse_b, stride_lse_s, qk_scale, 1.0,
                 PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, SINGLE_SPLIT, True, True, SLACK)),
         (_wg_gather, (kv_lo, kv_hi, kv_rope, srow, q_ready, ready_lo, ready_hi, free_lo, free_hi, q_lo, q_hi,
@@ -564,6 +570,7 @@ class _GluonSparsePlan:
         self.grid = (triton.cdiv(H, BLOCK_H), self.splits, B * s_q)
         self.single = self.splits == 1
         self.slack = config.rescale_slack
+        self.stack_q = config.stack_q
         if self.single:
             self.o_part = self.lse_part = None
             sp = (0, 0, 0, 0)
@@ -609,7 +616,7 @@ class _GluonSparsePlan:
         bt = block_table if block_table is not None else indices  # unused pointer
         args = (*self.q_descriptors(q), *self.cache_views(kv_cache), indices, bt, lens, o_part, lse_part, out,
                 *self.ints, softmax_scale * LOG2E, self.paged, self.page_size, has_lens, self.fp8_ds, r,
-                self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single, MAX_SLOTS, self.slack)
+                self.Dk - r, BLOCK_H, BLOCK_N, NUM_BUF, self.single, MAX_SLOTS, self.slack, self.stack_q)
         _LAUNCH_SPARSE_SEESAW((self.launch_key, has_lens), self.grid, args, num_warps=4)
         if not self.single:
             combine_splits(self.o_part, self.lse_part, out.view(B * s_q, H, r), key=self.launch_key)
@@ -620,7 +627,7 @@ _LAUNCH_SPARSE_SEESAW = FastLauncher(_mla_sparse_seesaw_kernel)
 
 
 def compile_sparse_sm90(*, fp8_ds: bool = False, paged: bool = True, has_lens: bool = True,
-                        single_split: bool = False, rescale_slack: float = RESCALE_SLACK.value):
+                        single_split: bool = False, rescale_slack: float = RESCALE_SLACK.value, stack_q: bool = True):
     """Compile the kernel for sm_90 without a GPU (Triton ships ptxas): the CPU check that it builds, fits in shared
     memory and uses cp.async with zero-fill and the intended register split; fp8_ds: the 656-byte rows (bf16 q).
     Returns triton's CompiledKernel."""
@@ -634,7 +641,7 @@ def compile_sparse_sm90(*, fp8_ds: bool = False, paged: bool = True, has_lens: b
                  "*bf16"] + ["i32"] * 19 + ["fp32"]
     consts = dict(PAGED=paged, PAGE_SIZE=64, HAS_LENS=has_lens, FP8_DS=fp8_ds, D_LAT=512, D_ROPE=64,
                   BLOCK_H=BLOCK_H, BLOCK_N=BLOCK_N, NUM_BUF=NUM_BUF, SINGLE_SPLIT=single_split,
-                  MAX_SLOTS=MAX_SLOTS, SLACK=rescale_slack)
+                  MAX_SLOTS=MAX_SLOTS, SLACK=rescale_slack, STACK_Q=stack_q)
     kernel = _mla_sparse_seesaw_kernel
     names = kernel.arg_names
     signature = dict(zip(names, arg_types)) | {k: "constexpr" for k in consts}
