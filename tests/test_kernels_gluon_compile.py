@@ -3,7 +3,10 @@ ptxas, no GPU needed), fits the H100's 227 KiB of shared memory per block, and i
 relies on (TMA bulk copies, the wgmma shapes, warp specialization). Correctness runs on the GPU
 (tests/test_kernels_gpu.py::test_gluon_mla)."""
 
+import functools
+import os
 import re
+import subprocess
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +18,9 @@ pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
 H100_MAX_SHARED_PER_BLOCK = 227 * 1024  # bytes (cudaDevAttrMaxSharedMemoryPerBlockOptin on sm_90)
 
 
+@functools.lru_cache(maxsize=None)
 def _compile(config, paged, **kw):
+    """The kernel compiled for sm_90 (cached: several tests read the same build)."""
     from mlacalc.kernels.gluon_mla_decode import compile_sm90
 
     try:
@@ -308,3 +313,35 @@ def test_the_scheduled_mode_compiles_with_the_same_tiles(block_n, paged):
     regs = {int(n) for n in re.findall(r"setmaxnreg\.(?:inc|dec)\.sync\.aligned\.u32\s+(\d+);", ptx)}
     assert 256 in regs
     assert ptx.count("mbarrier.init") == fixed.asm["ptx"].count("mbarrier.init") + 1
+
+
+def _spill_instructions(kernel) -> int:
+    """Local-memory loads and stores (register spills) in a compiled kernel's SASS, from the cuobjdump Triton ships."""
+    import tempfile
+
+    import triton
+
+    tool = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    if not os.path.exists(tool):
+        pytest.skip("no cuobjdump in this Triton build")
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(kernel.asm["cubin"])
+        f.flush()
+        sass = subprocess.run([tool, "-sass", f.name], capture_output=True, text=True, check=True).stdout
+    return len(re.findall(r"\b(?:STL|LDL)\b", sass))
+
+
+@pytest.mark.parametrize("block_n", [32, 64])
+def test_stacked_q_keeps_its_descriptors_in_the_loop_and_nothing_spills(block_n):
+    """gluon_mla_seesaw._stack_q: the compute groups read Q through a [1, 64, cols] view indexed by an opaque zero,
+    so Q's wgmma descriptors are rebuilt in the pair loops from the shared-memory base instead of hoisted into the
+    registers the accumulator needs. The flat view (stack_q=False) spilled under Triton 3.6 (57 spill instructions
+    in the 64-key tile) and 3.9 (3); the stacked one spills nowhere under either (bench/sass_loops.py --gluon)."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
+
+    stacked = _compile(GluonMLAConfig(block_n=block_n), False)
+    flat = _compile(GluonMLAConfig(block_n=block_n, stack_q=False), False)
+    assert "1x64x256" in stacked.asm["ttgir"] and "1x64x256" not in flat.asm["ttgir"]
+    assert _wgmma_shapes(stacked.asm["ptx"]) == _wgmma_shapes(flat.asm["ptx"])
+    assert _spill_instructions(stacked) == 0
+    assert _spill_instructions(flat) >= _spill_instructions(stacked)
