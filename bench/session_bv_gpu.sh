@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The thirtieth session's second call, after Q's stacked view (bench/session_bu_gpu.sh measured it on an H100): the
+# issue's benchmark, `mlacalc bench kernels --peers`, with the new default, on whatever Hopper comes (an H200: the
+# report's refresh, then the DSA fp8-ds validate points with what time is left; an H100: 40 fresh uniform points off
+# the grid, bench/random_vs_flashmla.py --uniform --seed 5). The out-of-range GPU tests run while FlashMLA builds.
+# Files under $OUT: run.log, kernels.json, pytest_bad.txt, and uniform_seed5.json (H100) or validate-dsa-fp8.* (H200).
+#     run(command="bash bench/session_bv_gpu.sh", carry=[".peers"], kind="nvidia-h200", timeout_s=580)
+set -u
+. bench/device_lib.sh
+begin_run || exit 1
+GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+out_of_range_gpu_tests 90
+finish_flashmla_build "$W/flashmla_build.log" "$LOG"
+bench_peers 300
+print_bench_summary "$OUT/kernels.json"
+if echo "$GPU" | grep -q H200; then
+  V="$W/validate-dsa"; mkdir -p "$V"
+  python3 - "$V/validate.json" <<'PY'
+import json, sys
+d = json.load(open("reports/h200/validate-expected.json"))
+d["points"] = [p for p in d["points"] if not (p.get("attention") == "dsa" and p["key"].endswith("/fp8-ds"))]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+  echo "== validate --resume: the DSA fp8-ds points" | tee -a "$LOG"
+  timeout $(( 560 - SECONDS )) mlacalc validate --out "$V" --gpu reports/h200/h200.yaml --suite expected --resume \
+    >> "$LOG" 2>&1
+  echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
+  cp "$V/validate.json" "$OUT/validate-dsa-fp8.json"; cp "$V/validate.md" "$OUT/validate-dsa-fp8.md"
+else
+  timeout $(( 560 - SECONDS )) python3 bench/random_vs_flashmla.py --uniform --seed 5 --n 40 \
+    --out "$OUT/uniform_seed5.json" >> "$LOG" 2>&1
+  echo "uniform seed 5 exit $? at ${SECONDS} s" | tee -a "$LOG"
+fi
+echo "total ${SECONDS} s"
