@@ -5,7 +5,9 @@
 # the grid, bench/random_vs_flashmla.py --uniform --seed 5). The out-of-range GPU tests run while FlashMLA builds.
 # Files under $OUT: run.log, kernels.json, pytest_bad.txt, and uniform_seed5.json (H100) or validate-dsa-fp8.* (H200).
 #     run(command="bash bench/session_bv_gpu.sh", carry=[".peers"], kind="nvidia-h200", timeout_s=580)
+#     run(command="END=440 bash bench/session_bv_gpu.sh", ..., timeout_s=470)   # less device time left
 set -u
+END=${END:-560}   # the second by which the last step ends
 . bench/device_lib.sh
 begin_run || exit 1
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
@@ -22,12 +24,12 @@ d["points"] = [p for p in d["points"] if not (p.get("attention") == "dsa" and p[
 json.dump(d, open(sys.argv[1], "w"))
 PY
   echo "== validate --resume: the DSA fp8-ds points" | tee -a "$LOG"
-  timeout $(( 560 - SECONDS )) mlacalc validate --out "$V" --gpu reports/h200/h200.yaml --suite expected --resume \
+  timeout $(( END - SECONDS )) mlacalc validate --out "$V" --gpu reports/h200/h200.yaml --suite expected --resume \
     >> "$LOG" 2>&1
   echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
   cp "$V/validate.json" "$OUT/validate-dsa-fp8.json"; cp "$V/validate.md" "$OUT/validate-dsa-fp8.md"
 else
-  timeout $(( 560 - SECONDS )) python3 bench/random_vs_flashmla.py --uniform --seed 5 --n 40 \
+  timeout $(( END - SECONDS )) python3 bench/random_vs_flashmla.py --uniform --seed 5 --n 40 \
     --out "$OUT/uniform_seed5.json" >> "$LOG" 2>&1
   echo "uniform seed 5 exit $? at ${SECONDS} s" | tee -a "$LOG"
 fi
