@@ -564,7 +564,7 @@ def _pair_tiles(i, start, end, b, BLOCK_TABLE, stride_bt_b, seq_rows, BLOCK_N: g
     k-step), which the accumulator leaves no room for: 427 spill instructions under Triton 3.6, 155 under 3.9. t0
     gets `i & sign(seq_rows)` added, 0 at run time (a row count is never negative) but not provably so, which keeps
     the descriptors in the loop as the four-buffer tile has them: 57 and 3 spills (`python bench/sass_loops.py
-    --gluon`).
+    --gluon`); Q's descriptors, loop-invariant too, had the rest of those 57: :func:`_stack_q` (none now).
 
     SCHED: the handover barriers have also completed the `pbase` pairs of the program's earlier segments."""
     t0 = 2 * i
