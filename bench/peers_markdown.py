@@ -27,7 +27,7 @@ def main() -> None:
     script = sys.argv[2] if len(sys.argv) > 2 else "bench/session_b_gpu.sh"
     s, c = d["summary"], d["ceilings"]
     v, h, f8, sp = s["vs_flashmla"], s["host_overhead_us"], s["fp8_vs_floor"], s["sparse_vs_floor"]
-    print("# Kernels on the H200: ours beside FlashMLA (issue 14)\n")
+    print(f"# Kernels on the {d.get('gpu', 'GPU')}: ours beside FlashMLA (issue 14)\n")
     print(f"Command: `{d['command']}` (in `{script}` on the GPU machine), GPU {d['gpu']}, torch "
           f"{d['torch']}, triton {d['triton']}, CUDA {d['cuda']}, Python {d['python']}; FlashMLA built from "
           f"../shared/peers ({'with its sparse decode, bench/build_flashmla_sparse.py' if s.get('sparse_vs_flashmla', {}).get('points') else 'build_flashmla.py'}); ceilings measured in the same run: copy {c['copy_gbps']:,.0f} GB/s, "
