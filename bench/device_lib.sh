@@ -66,6 +66,22 @@ except Exception as e:  # noqa: BLE001 - the log says what is missing
 PY
 }
 
+validate_dsa_fp8() {   # $1: seconds. The expected suite's DSA fp8-ds points measured again against h200.yaml:
+  # `mlacalc validate --resume` over a copy of reports/h200/validate-expected.json without them (only they run), into
+  # $OUT/validate-dsa-fp8.json / .md
+  local V="$W/validate-dsa"; mkdir -p "$V"
+  python3 - "$V/validate.json" <<'PY'
+import json, sys
+d = json.load(open("reports/h200/validate-expected.json"))
+d["points"] = [p for p in d["points"] if not (p.get("attention") == "dsa" and p["key"].endswith("/fp8-ds"))]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+  echo "== validate --resume: the DSA fp8-ds points" | tee -a "$LOG"
+  timeout "$1" mlacalc validate --out "$V" --gpu reports/h200/h200.yaml --suite expected --resume >> "$LOG" 2>&1
+  echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
+  cp "$V/validate.json" "$OUT/validate-dsa-fp8.json"; cp "$V/validate.md" "$OUT/validate-dsa-fp8.md"
+}
+
 out_of_range_gpu_tests() {  # $1: seconds. The GPU tests of out-of-range lengths, table entries and indices into
   # $OUT/pytest_bad.txt, failures onto the log
   timeout "$1" python3 -m pytest -q -m gpu -p no:cacheprovider -k "out_of_range" tests/test_kernels_gpu.py \

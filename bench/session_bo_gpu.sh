@@ -38,17 +38,7 @@ timeout 75 python3 bench/ab_fp8_splits.py --out "$OUT/ab_fp8_splits.json" > "$OU
 echo "ab fp8 splits exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep "kind': 'check" "$OUT/ab_fp8_splits.log" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_fp8_splits.json" as16/plan,wave/plan | tee -a "$LOG"
-V="$W/validate-dsa"; mkdir -p "$V"
-python3 - "$V/validate.json" <<'PY'
-import json, sys
-d = json.load(open("reports/h200/validate-expected.json"))
-d["points"] = [p for p in d["points"] if not (p.get("attention") == "dsa" and p["key"].endswith("/fp8-ds"))]
-json.dump(d, open(sys.argv[1], "w"))
-PY
-echo "== validate --resume: the DSA fp8-ds points" | tee -a "$LOG"
-timeout 120 mlacalc validate --out "$V" --gpu reports/h200/h200.yaml --suite expected --resume >> "$LOG" 2>&1
-echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
-cp "$V/validate.json" "$OUT/validate-dsa-fp8.json"; cp "$V/validate.md" "$OUT/validate-dsa-fp8.md"
+validate_dsa_fp8 120
 if [ "$H200" = 1 ]; then
   finish_flashmla_build "$W/flashmla_build.log" "$LOG"
   bench_peers 240

@@ -19,18 +19,7 @@ finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 bench_peers 300
 print_bench_summary "$OUT/kernels.json"
 if echo "$GPU" | grep -q H200; then
-  V="$W/validate-dsa"; mkdir -p "$V"
-  python3 - "$V/validate.json" <<'PY'
-import json, sys
-d = json.load(open("reports/h200/validate-expected.json"))
-d["points"] = [p for p in d["points"] if not (p.get("attention") == "dsa" and p["key"].endswith("/fp8-ds"))]
-json.dump(d, open(sys.argv[1], "w"))
-PY
-  echo "== validate --resume: the DSA fp8-ds points" | tee -a "$LOG"
-  timeout $(( END - SECONDS )) mlacalc validate --out "$V" --gpu reports/h200/h200.yaml --suite expected --resume \
-    >> "$LOG" 2>&1
-  echo "validate exit $? at ${SECONDS} s" | tee -a "$LOG"
-  cp "$V/validate.json" "$OUT/validate-dsa-fp8.json"; cp "$V/validate.md" "$OUT/validate-dsa-fp8.md"
+  validate_dsa_fp8 $(( END - SECONDS ))
 else
   timeout $(( END - SECONDS )) python3 bench/random_vs_flashmla.py --uniform --seed 5 --n 40 \
     --out "$OUT/uniform_seed5.json" >> "$LOG" 2>&1
