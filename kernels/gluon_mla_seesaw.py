@@ -85,10 +85,11 @@ def seesaw_buffers(block_n: int, fp8: bool = False) -> int:
 # Registers a thread while the three fp8 warp groups run (64 K a CTA: <= 512 a lane over the groups; Triton gives
 # the default group 512 - the workers' - 8): the widening group holds no accumulators; 56 keep its loop free of
 # spills with 32-row chunks (_widen; 48 sufficed for 16-row chunks, 40 for 8-row ones); the compute groups 224 each,
-# against the bf16 kernel's 256 (their loops keep 6 and 12 spill instructions under triton 3.6, 6 and 11 at 232:
-# `python bench/sass_loops.py --gluon`; 216 would make it 15 and 12). Measured on the H200: 16-row chunks with
-# 48 / 224 took 0.92-0.93x the time of 8-row chunks with 40 / 232 (reports/h200/tuning/ab_fp8_chunks.json), 32-row
-# chunks with 56 / 224 0.94-0.95x that of 16-row ones (ab_fp8_chunks32.json)
+# against the bf16 kernel's 256 (their loops kept 6 and 12 spill instructions under triton 3.6, 6 and 11 at 232, 15
+# and 12 at 216, until Q's stacked view (_stack_q) left them none: `python bench/sass_loops.py --gluon`). Measured on
+# the H200: 16-row chunks with 48 / 224 took 0.92-0.93x the time of 8-row chunks with 40 / 232
+# (reports/h200/tuning/ab_fp8_chunks.json), 32-row chunks with 56 / 224 0.94-0.95x that of 16-row ones
+# (ab_fp8_chunks32.json)
 WIDEN_REGS = gl.constexpr(56)
 COMPUTE_REGS_FP8 = gl.constexpr(224)
 
@@ -974,9 +975,9 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
                 nb, nlen, nstart, nend, nn = _segment(SEQLENS, j + 1, begin_b, begin_tile, end_b, end_tile, capacity,
                                                       UNIT, BLOCK_N)
                 _issue_segment(q_half_desc, q_rope_desc, q_bar, _unstack(q_lo), _unstack(q_hi), _unstack(q_rope),
-                               kv_half_desc, kv_rope_desc, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, nb, pid_h, rows_per_seq, nstart, nend, nn,
-                               BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, PAGED,
-                               PAGE_SIZE)
+                               kv_half_desc, kv_rope_desc, kv_lo, kv_hi, kv_rope, ready_lo, ready_hi, nb, pid_h,
+                               rows_per_seq, nstart, nend, nn, BLOCK_TABLE, stride_bt_b, seq_rows, D_LAT, BLOCK_H,
+                               BLOCK_N, NUM_BUF, PAGED, PAGE_SIZE)
 
 
 @gluon.jit
@@ -1147,14 +1148,14 @@ def _mla_decode_seesaw_kernel(
         ], [WG_WARPS, WG_WARPS], [COMPUTE_REGS_FP8, WIDEN_REGS])
     elif SCHEDULED:
         gl.warp_specialize([
-            (_wg_sched, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
-                         bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
+            (_wg_sched, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1,
+                         bar_p0, bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                          q_len, capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
                          PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0, SLACK)),
-            (_wg_sched, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0,
-                         bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
+            (_wg_sched, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1,
+                         bar_p0, bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
                          q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
                          O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                          q_len, capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
