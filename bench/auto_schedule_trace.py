@@ -28,7 +28,10 @@ from mlacalc.kernels.triton_schedule import mla_decode_schedule
 from mlacalc.profiler.timing import L2Flusher, cuda_graph
 
 D, BLOCK, HEADS = 576, 64, 128
-POINTS = [(35, 17927), (72, 17927), (69, 12050), (46, 13407), (128, 16384)]
+# the twenty-ninth session's auto-scheduled points, a balanced grid, and (thirtieth session) seed 5's worst off-grid
+# points with Q's stacked view (reports/h100/tuning/uniform_vs_flashmla_seed5_session_bv.json: 1.14-1.24x FlashMLA)
+POINTS = [(35, 17927), (72, 17927), (69, 12050), (46, 13407), (128, 16384), (34, 10048), (39, 4525), (77, 7437),
+          (54, 16428)]
 
 
 def kernel_times(graph, replays: int = 20) -> dict:

@@ -7,6 +7,6 @@
 set -u
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-timeout 200 python3 bench/auto_schedule_trace.py --out "$OUT/trace.json" > "$OUT/trace.log" 2>&1
+timeout 240 python3 bench/auto_schedule_trace.py --out "$OUT/trace.json" > "$OUT/trace.log" 2>&1
 echo "trace exit $? at ${SECONDS} s" | tee -a "$LOG"
 tail -16 "$OUT/trace.log" | tee -a "$LOG"
