@@ -8,7 +8,11 @@ kernel's device time a call (the schedule fill, the decode kernel, the merge); `
 their sum. Session_bq measured auto 17-22 us slower than explicit at these points, more than a one-program fill
 over 35-72 lengths should cost: this says which kernel (or gap) it is.
 
-    python3 bench/auto_schedule_trace.py --out OUT.json
+    python3 bench/auto_schedule_trace.py --out OUT.json [--points 34:10048,77:7437] [--variants auto,explicit,refill]
+
+`refill`: an explicit schedule made anew at every call (so filled at every launch, as auto's own is, but through the
+explicit path's plan): if it is as slow as auto, the penalty comes from filling before the decode kernel, not from
+auto's plan.
 """
 
 from __future__ import annotations
@@ -53,15 +57,30 @@ def kernel_times(graph, replays: int = 20) -> dict:
     return dict(times)
 
 
+def _args(ap) -> None:
+    ap.add_argument("--points", help="B:ctx pairs, comma-separated (default: POINTS)")
+    ap.add_argument("--variants", default="fixed,auto,explicit", help="of fixed, auto, explicit, refill")
+
+
 def main() -> int:
-    a = gpu_lab_args(__doc__)
+    a = gpu_lab_args(__doc__, _args)
     if a is None:
+        return 2
+    try:
+        points = [tuple(int(x) for x in p.split(":")) for p in a.points.split(",")] if a.points else POINTS
+        variants = a.variants.split(",")
+        if any(len(p) != 2 or min(p) < 1 for p in points) or not set(variants) <= {"fixed", "auto", "explicit",
+                                                                                     "refill"}:
+            raise ValueError
+    except ValueError:
+        print("auto_schedule_trace: --points takes B:ctx pairs of positive integers, --variants names of fixed, auto, "
+              "explicit, refill")
         return 2
     dev, rows = torch.device("cuda"), []
     flusher, sms = L2Flusher(torch.cuda.current_device()), num_sms(torch.device("cuda"))
     cfg = default_gluon_config(HEADS, page_size=BLOCK)
     try:
-        for B, ctx in POINTS:
+        for B, ctx in points:
             blocks = -(-ctx // BLOCK)
             pool = torch.randn(B * blocks, BLOCK, D, device=dev, dtype=torch.bfloat16)
             table = torch.randperm(B * blocks, device=dev).view(B, blocks).to(torch.int32)
@@ -75,8 +94,11 @@ def main() -> int:
                 "fixed": lambda: mla_decode_gluon(q, pool, lens, table, num_splits=splits, **kw),
                 "auto": lambda: mla_decode(q, pool, lens, table, **kw),
                 "explicit": lambda: mla_decode(q, pool, lens, table, schedule=sched, **kw),
+                "refill": lambda: mla_decode(q, pool, lens, table, schedule=mla_decode_schedule(), **kw),
             }
-            calls["explicit"]()  # fills the schedule once, outside the timing
+            calls = {k: v for k, v in calls.items() if k in variants}
+            if "explicit" in calls:
+                calls["explicit"]()  # fills the schedule once, outside the timing
             for name, call in calls.items():
                 t = eager_and_graph(call, flusher)
                 g = cuda_graph(call)
