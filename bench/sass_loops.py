@@ -6,6 +6,8 @@ loops, the figures docs/kernels-notes.md quotes ("Issue 14: counters first").
                                                       # contiguous and paged, 64-key tiles, and fp8 caches)
     PYTHONPATH=DIR python bench/sass_loops.py --gluon # another Triton (e.g. 3.6, the GPU machine's, unpacked in DIR)
     python bench/sass_loops.py --gluon-sched          # the Gluon kernel's fixed grid beside its scheduled mode
+    python bench/sass_loops.py --gluon --sparse --flat  # ... the sparse kernels too; --flat: Q's loop-invariant view
+                                                      # (stack_q=False), the build before the thirtieth session
     python bench/sass_loops.py --versus FILE          # FlashMLA's two loops beside the Gluon 64-key tile's
     python bench/sass_loops.py --cubin FILE           # any cubin's loops, e.g. FlashMLA's dense decode built here
                                                       # on the CPU (nvcc 13, about 65 s; its includes as in
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import os
 import re
 import subprocess
@@ -114,6 +117,9 @@ def main() -> None:
     ap.add_argument("--gluon", action="store_true", help="also the Gluon seesaw kernel")
     ap.add_argument("--gluon-sched", action="store_true",
                     help="only the Gluon kernel, fixed grid and scheduled mode (bf16, 32- and 64-key tiles)")
+    ap.add_argument("--sparse", action="store_true", help="also the Gluon sparse (DSA) kernel, bf16 and fp8-ds rows")
+    ap.add_argument("--flat", action="store_true",
+                    help="the Gluon kernels with Q's loop-invariant view (stack_q=False: gluon_mla_seesaw._stack_q)")
     ap.add_argument("--cubin", help="only this cubin's functions (e.g. FlashMLA's, compiled by nvcc: see above)")
     ap.add_argument("--versus", metavar="CUBIN",
                     help="FlashMLA's cubin: its two unmasked loops beside the Gluon 64-key tile's, opcode by opcode")
@@ -126,14 +132,15 @@ def main() -> None:
         for function in cuobjdump(a.cubin).split("Function : ")[1:]:
             report(function.split("\n")[0][:72], parse(function))
         return
-    print("triton", triton.__version__)
+    print("triton", triton.__version__, "(Q's flat view)" if a.flat else "")
+    stack = not a.flat
     if a.gluon_sched:
         from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig, compile_sm90
 
         for block_n in (64, 32):
             for paged in (False, True):
                 for scheduled in (False, True):
-                    k = compile_sm90(GluonMLAConfig(block_n=block_n), paged=paged, scheduled=scheduled)
+                    k = compile_sm90(GluonMLAConfig(block_n=block_n, stack_q=stack), paged=paged, scheduled=scheduled)
                     report(f"Gluon seesaw {block_n}-key tiles, {'paged' if paged else 'contiguous'}, "
                            f"{'scheduled' if scheduled else 'fixed grid'}", sass(k))
         return
@@ -142,14 +149,23 @@ def main() -> None:
     if a.gluon:
         from mlacalc.kernels.gluon_mla_decode import FP8_TILE, GluonMLAConfig, compile_sm90
 
-        report("Gluon seesaw (64 rows, 4 x 32 keys)", sass(compile_sm90()))
-        report("Gluon seesaw (64 rows, 2 x 64 keys: more than 64 rows)", sass(compile_sm90(GluonMLAConfig(block_n=64))))
+        cfg = GluonMLAConfig(stack_q=stack)
+        report("Gluon seesaw (64 rows, 4 x 32 keys)", sass(compile_sm90(cfg)))
+        report("Gluon seesaw (64 rows, 2 x 64 keys: more than 64 rows)",
+               sass(compile_sm90(dataclasses.replace(cfg, block_n=64))))
         report("Gluon seesaw (64 rows, 2 x 64 keys, rescale slack 8)",
-               sass(compile_sm90(GluonMLAConfig(block_n=64, rescale_slack=8.0))))
-        report("Gluon seesaw, paged (64-token blocks)", sass(compile_sm90(paged=True)))
-        report("Gluon seesaw, fp8 cache (4 x 32 keys widened in place by a third group)", sass(compile_sm90(fp8=True)))
+               sass(compile_sm90(dataclasses.replace(cfg, block_n=64, rescale_slack=8.0))))
+        report("Gluon seesaw, paged (64-token blocks)", sass(compile_sm90(cfg, paged=True)))
+        report("Gluon seesaw, fp8 cache (4 x 32 keys widened in place by a third group)",
+               sass(compile_sm90(cfg, fp8=True)))
         report("Gluon seesaw, fp8 cache, paged, its default (one pair prefetched into L2)",
-               sass(compile_sm90(FP8_TILE, fp8=True, paged=True)))
+               sass(compile_sm90(dataclasses.replace(FP8_TILE, stack_q=stack), fp8=True, paged=True)))
+    if a.sparse:
+        from mlacalc.kernels.gluon_mla_sparse import compile_sparse_sm90
+
+        for fp8_ds in (False, True):
+            report(f"Gluon sparse, {'fp8-ds' if fp8_ds else 'bf16'} rows, paged",
+                   sass(compile_sparse_sm90(fp8_ds=fp8_ds, stack_q=stack)))
 
 
 if __name__ == "__main__":
