@@ -191,7 +191,8 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     points that predicts 15-56 us saved before the fill, measured 1-58 us, and keeps the 3 that gained 5-11%. (The
     fill's cost is its kernel, 6-11 us, and the decode kernel after it running 2.6-5% slower than after a schedule
     filled earlier: docs/kernels-notes.md, thirtieth session.)
-    (`python bench/auto_schedule_evidence.py` prints every figure of this docstring from the committed runs). Only
+    (`python bench/auto_schedule_evidence.py` prints the figures above from the committed runs; the fill's split
+    from the traces in reports/h100/tuning/auto_schedule_trace_*). Only
     where those points were: the fixed grid a wave of programs or more (its loss is the last wave's idle SMs; under
     one wave the planner already chose fewer, longer splits, and a schedule would cut pieces of a few tiles whose
     fixed costs the model does not see) and sequences of
