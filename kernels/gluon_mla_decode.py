@@ -190,13 +190,11 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     GRID_KEY_US) x (1 - SCHEDULE_PER_RATIO x ratio - a 2% margin) - SCHEDULE_US, to exceed FILL_US: at those 4
     points that predicts 15-56 us saved before the fill, measured 1-58 us, and keeps the 3 that gained 5-11%. (The
     fill's cost is its kernel, 6-11 us, and the decode kernel after it running 2.6-5% slower than after a schedule
-    filled earlier: docs/kernels-notes.md, thirtieth session.)
-    (`python bench/auto_schedule_evidence.py` prints the figures above from the committed runs; the fill's split
-    from the traces in reports/h100/tuning/auto_schedule_trace_*). Only
-    where those points were: the fixed grid a wave of programs or more (its loss is the last wave's idle SMs; under
-    one wave the planner already chose fewer, longer splits, and a schedule would cut pieces of a few tiles whose
-    fixed costs the model does not see) and sequences of
-    AUTO_SCHEDULE_MIN_KEYS keys or more. More than one head block (rows > 64) only: at 64 heads the scheduled mode
+    filled earlier: docs/kernels-notes.md, thirtieth session.) (`python bench/auto_schedule_evidence.py` prints the
+    figures above from the committed runs; the fill's split, the traces in reports/h100/tuning/auto_schedule_trace_*.)
+    Only where those points were: the fixed grid a wave of programs or more (its loss is the last wave's idle SMs;
+    under one wave the planner already chose fewer, longer splits, and a schedule would cut pieces of a few tiles
+    whose fixed costs the model does not see) and sequences of AUTO_SCHEDULE_MIN_KEYS keys or more. More than one head block (rows > 64) only: at 64 heads the scheduled mode
     measured up to 0.10 slower than that fit at contexts under 10k (its segments' fixed costs weigh more beside the
     32-key tile's faster keys), and there the fixed grid kept within 1.07x FlashMLA off the grid anyway (median
     1.02). One query token a sequence only (the scheduled mode's multi-token causal band is tested, not measured)."""
