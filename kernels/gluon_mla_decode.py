@@ -194,10 +194,10 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     figures above from the committed runs; the fill's split, the traces in reports/h100/tuning/auto_schedule_trace_*.)
     Only where those points were: the fixed grid a wave of programs or more (its loss is the last wave's idle SMs;
     under one wave the planner already chose fewer, longer splits, and a schedule would cut pieces of a few tiles
-    whose fixed costs the model does not see) and sequences of AUTO_SCHEDULE_MIN_KEYS keys or more. More than one head block (rows > 64) only: at 64 heads the scheduled mode
-    measured up to 0.10 slower than that fit at contexts under 10k (its segments' fixed costs weigh more beside the
-    32-key tile's faster keys), and there the fixed grid kept within 1.07x FlashMLA off the grid anyway (median
-    1.02). One query token a sequence only (the scheduled mode's multi-token causal band is tested, not measured)."""
+    whose fixed costs the model does not see) and sequences of AUTO_SCHEDULE_MIN_KEYS keys or more. More than one
+    head block (rows > 64) only: at 64 heads the scheduled mode measured up to 0.10 slower than that fit at contexts
+    under 10k (its segments' fixed costs weigh more beside the 32-key tile's faster keys), and there the fixed grid
+    kept within 1.07x FlashMLA off the grid anyway (median 1.02). One query token a sequence only (the scheduled mode's multi-token causal band is tested, not measured)."""
     head_blocks = triton.cdiv(rows, BLOCK_H)
     if (config.auto_schedule_below <= 0 or rows <= BLOCK_H or max_len < AUTO_SCHEDULE_MIN_KEYS
             or batch * head_blocks * num_splits < sms):
