@@ -197,7 +197,8 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     whose fixed costs the model does not see) and sequences of AUTO_SCHEDULE_MIN_KEYS keys or more. More than one
     head block (rows > 64) only: at 64 heads the scheduled mode measured up to 0.10 slower than that fit at contexts
     under 10k (its segments' fixed costs weigh more beside the 32-key tile's faster keys), and there the fixed grid
-    kept within 1.07x FlashMLA off the grid anyway (median 1.02). One query token a sequence only (the scheduled mode's multi-token causal band is tested, not measured)."""
+    kept within 1.07x FlashMLA off the grid anyway (median 1.02). One query token a sequence only (the scheduled
+    mode's multi-token causal band is tested, not measured)."""
     head_blocks = triton.cdiv(rows, BLOCK_H)
     if (config.auto_schedule_below <= 0 or rows <= BLOCK_H or max_len < AUTO_SCHEDULE_MIN_KEYS
             or batch * head_blocks * num_splits < sms):
