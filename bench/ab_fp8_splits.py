@@ -16,14 +16,10 @@ paged).
 
 from __future__ import annotations
 
-import signal
-import sys
-
 import torch
-import triton
 
 from ab_seesaw import inputs
-from common import alternating, check_variants, dump_run, gpu_lab_args, record
+from common import alternating, check_variants, dump_run, gpu_lab_args, lab_run, record
 
 from mlacalc.kernels import gluon_mla_decode as gmd
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
@@ -54,10 +50,9 @@ def main() -> int:
     a = gpu_lab_args(__doc__)
     if a is None:
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a device script's `timeout`: still write what landed
-    rows, flusher, dev = [], L2Flusher(torch.cuda.current_device()), "cuda"
+    flusher, dev = L2Flusher(torch.cuda.current_device()), "cuda"
     scale = torch.tensor([0.02], device=dev)
-    try:
+    with lab_run(a.out) as rows:
         ok = check_variants(rows, VARIANTS, check, tol=3e-2)
         names = [n for n in VARIANTS if ok[n]]
         for B, ctx, H in POINTS:
@@ -73,8 +68,6 @@ def main() -> int:
             dump_run(a.out, rows)
             q = cache = table = None
             torch.cuda.empty_cache()
-    finally:
-        dump_run(a.out, rows, triton=triton.__version__)
     return 0
 
 

@@ -14,13 +14,10 @@ heads, paged).
 
 from __future__ import annotations
 
-import signal
-import sys
-
 import torch
 
 from ab_seesaw import inputs
-from common import alternating, check_variants, dump_run, gpu_lab_args, record
+from common import alternating, check_variants, dump_run, gpu_lab_args, lab_run, record
 
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
 from mlacalc.kernels.decode import mla_decode
@@ -48,9 +45,8 @@ def main() -> int:
     a = gpu_lab_args(__doc__)
     if a is None:
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a device script's `timeout`: still write what landed
-    rows, flusher = [], L2Flusher(torch.cuda.current_device())
-    try:
+    flusher = L2Flusher(torch.cuda.current_device())
+    with lab_run(a.out) as rows:
         ok = check_variants(rows, VARIANTS, check)
         names = [n for n in VARIANTS if ok[n]]
         for B, ctx, H, layout in POINTS:
@@ -67,8 +63,6 @@ def main() -> int:
             dump_run(a.out, rows)
             q = cache = table = fixed = out = None
             torch.cuda.empty_cache()
-    finally:
-        dump_run(a.out, rows, triton=__import__("triton").__version__)
     return 0
 
 

@@ -19,12 +19,9 @@ only (the session_bn run, at commit a2aeaab, applied its knob to bf16 rows too).
 
 from __future__ import annotations
 
-import signal
-import sys
-
 import torch
 
-from common import alternating, check_variants, dump_run, gpu_lab_args, record
+from common import alternating, check_variants, dump_run, gpu_lab_args, lab_run, record
 
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph, sparse_inputs
 from mlacalc.kernels.gluon_mla_sparse import GluonSparseConfig, mla_decode_sparse_gluon, sparse_gluon_splits
@@ -57,9 +54,8 @@ def main() -> int:
     if a is None:
         return 2
     wanted = a.variants.split(",")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a device script's `timeout`: still write what landed
-    rows, flusher, dev = [], L2Flusher(torch.cuda.current_device()), torch.device("cuda")
-    try:
+    flusher, dev = L2Flusher(torch.cuda.current_device()), torch.device("cuda")
+    with lab_run(a.out) as rows:
         ok = check_variants(rows, wanted, check)
         names = [n for n in wanted if ok[n]]
         for B in sorted({b for b, _ in POINTS}, key=[b for b, _ in POINTS].index):
@@ -79,8 +75,6 @@ def main() -> int:
                     dump_run(a.out, rows)
             kv = ds = table = idx = None
             torch.cuda.empty_cache()
-    finally:
-        dump_run(a.out, rows, triton=__import__("triton").__version__)
     return 0
 
 

@@ -18,13 +18,11 @@ bf16 and fp8-ds rows).
 from __future__ import annotations
 
 import dataclasses
-import signal
-import sys
 
 import torch
 
 from ab_seesaw import inputs, time_flashmla
-from common import alternating, check_variants, dump_run, gpu_lab_args, record
+from common import alternating, check_variants, dump_run, gpu_lab_args, lab_run, record
 
 from mlacalc.kernels import gluon_mla_decode as gmd
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph, sparse_inputs
@@ -122,13 +120,12 @@ def main() -> int:
     if a is None:
         return 2
     kinds = a.kinds.split(",")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a device script's `timeout`: still write what landed
-    rows, flusher = [], L2Flusher(torch.cuda.current_device())
+    flusher = L2Flusher(torch.cuda.current_device())
     try:
         import flash_mla as fm
     except ImportError:
         fm = None
-    try:
+    with lab_run(a.out, flashmla=fm is not None) as rows:
         ok = check_variants(rows, VARIANTS, check)
         names = [n for n in VARIANTS if ok[n]]
         for kind, timer in (("dense", lambda: time_dense(rows, names, flusher, fm)),
@@ -137,8 +134,6 @@ def main() -> int:
             if kind in kinds:
                 timer()
                 dump_run(a.out, rows)
-    finally:
-        dump_run(a.out, rows, triton=__import__("triton").__version__, flashmla=fm is not None)
     return 0
 
 

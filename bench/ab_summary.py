@@ -8,7 +8,25 @@ from __future__ import annotations
 import collections
 import json
 import math
+import statistics
 import sys
+
+
+def vs_flashmla(times: dict, variant: str) -> None:
+    """`variant` / FlashMLA (best of rounds) over the points where both ran: median and max, then by head count
+    (min / median / max)."""
+    by_heads = collections.defaultdict(list)
+    for (point, v), ms in times.items():
+        if v == variant and (point, "flashmla") in times:
+            by_heads[point[3]].append(min(ms) / min(times[point, "flashmla"]))
+    every = sorted(r for rs in by_heads.values() for r in rs)
+    if not every:
+        return
+    print(f"  {variant} / flashmla over {len(every)} points: median {statistics.median(every):.3f}, "
+          f"max {every[-1]:.3f}")
+    for heads, rs in sorted(by_heads.items()):
+        rs.sort()
+        print(f"    {heads} heads: {rs[0]:.3f} / {statistics.median(rs):.3f} / {rs[-1]:.3f}")
 
 
 def main(path: str, pairs: str = "new32/old32") -> int:
@@ -35,6 +53,8 @@ def main(path: str, pairs: str = "new32/old32") -> int:
             g = math.exp(sum(map(math.log, ratios)) / len(ratios))
             print(f"{a} / {b} (best of rounds): geomean {g:.3f}, range {min(ratios):.3f}-{max(ratios):.3f},",
                   f"n {len(ratios)}")
+            for v in (a, b):
+                vs_flashmla(times, v)
     if not found:
         print(f"no pairs {pairs}")
         return 1

@@ -21,7 +21,7 @@ import collections
 
 import torch
 
-from common import dump_run, gpu_lab_args, record
+from common import dump_run, gpu_lab_args, lab_run, record
 
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
 from mlacalc.kernels.decode import mla_decode
@@ -76,10 +76,10 @@ def main() -> int:
         print("auto_schedule_trace: --points takes B:ctx pairs of positive integers, --variants names of fixed, auto, "
               "explicit, refill")
         return 2
-    dev, rows = torch.device("cuda"), []
+    dev = torch.device("cuda")
     flusher, sms = L2Flusher(torch.cuda.current_device()), num_sms(torch.device("cuda"))
     cfg = default_gluon_config(HEADS, page_size=BLOCK)
-    try:
+    with lab_run(a.out) as rows:
         for B, ctx in points:
             blocks = -(-ctx // BLOCK)
             pool = torch.randn(B * blocks, BLOCK, D, device=dev, dtype=torch.bfloat16)
@@ -107,10 +107,8 @@ def main() -> int:
                        graph_ms=t["graph_ms"], kernels_us=kernels,
                        gaps_us=(t["graph_ms"] * 1e3 - sum(kernels.values())) if kernels else None)
                 dump_run(a.out, rows)
-            del pool, table, q
+            pool = table = q = None
             torch.cuda.empty_cache()
-    finally:
-        dump_run(a.out, rows)
     for r in rows:
         ks = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["kernels_us"].items(), key=lambda kv: -kv[1]))
         print(f"{r['B']:>4} x {r['ctx']:>6} {r['variant']:>8}: graph {r['graph_ms'] * 1e3:8.1f} us = {ks}; gaps "

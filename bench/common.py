@@ -9,7 +9,9 @@ run by path from anywhere, e.g. `python bench/gpu_check.py --out DIR`. Timing an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -85,6 +87,19 @@ def dump_run(path: str, rows: list, **meta) -> None:
     row, so that a run cut by its time limit keeps what it measured."""
     with open(path, "w") as f:
         json.dump(dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, **meta, rows=rows), f, indent=1)
+
+
+@contextlib.contextmanager
+def lab_run(path: str, **meta):
+    """The rows of a GPU lab run (a list to append to), written to `path` by :func:`dump_run` with the Triton version
+    and `meta` when the block ends, however it ends: a device script's `timeout` sends SIGTERM, which exits 124
+    after the write, so a cut run keeps what it measured."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))
+    rows: list = []
+    try:
+        yield rows
+    finally:
+        dump_run(path, rows, triton=__import__("triton").__version__, **meta)
 
 
 def check_variants(rows: list, names, check, tol: float = 2e-2) -> dict:

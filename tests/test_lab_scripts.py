@@ -42,3 +42,33 @@ def test_alternating_rounds_reverse_the_order_every_other_round(monkeypatch):
 
     assert list(alternating(["a", "b", "c"])) == [(0, "a"), (0, "b"), (0, "c"), (1, "c"), (1, "b"), (1, "a")]
     assert [n for _, n in alternating(["a", "b"], rounds=3)] == ["a", "b", "b", "a", "a", "b"]
+
+
+def test_lab_run_writes_what_landed_however_the_run_ends(monkeypatch):
+    """bench/common.lab_run: the rows appended inside the block are written when it ends, also when it raises, with
+    the Triton version and the caller's meta; a device script's `timeout` (SIGTERM) exits 124, so it writes them too."""
+    pytest.importorskip("torch")
+    pytest.importorskip("triton")
+    import signal
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    import common
+
+    written = []
+    monkeypatch.setattr(common, "dump_run", lambda path, rows, **meta: written.append((path, list(rows), meta)))
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(RuntimeError):
+            with common.lab_run("out.json", seed=3) as rows:
+                rows.append({"a": 1})
+                assert signal.getsignal(signal.SIGTERM) is not before
+                with pytest.raises(SystemExit) as stop:
+                    signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+                assert stop.value.code == 124
+                raise RuntimeError("cut")
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert len(written) == 1
+    path, rows, meta = written[0]
+    assert (path, rows, meta["seed"]) == ("out.json", [{"a": 1}], 3)
+    assert meta["triton"] == __import__("triton").__version__
