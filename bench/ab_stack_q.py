@@ -120,6 +120,9 @@ def main() -> int:
     if a is None:
         return 2
     kinds = a.kinds.split(",")
+    if not set(kinds) <= {"dense", "fp8", "sparse"}:
+        print(f"ab_stack_q: --kinds takes dense, fp8 and sparse, comma-separated, not {a.kinds!r}")
+        return 2
     flusher = L2Flusher(torch.cuda.current_device())
     try:
         import flash_mla as fm

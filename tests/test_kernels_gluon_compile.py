@@ -344,7 +344,6 @@ def test_stacked_q_keeps_its_descriptors_in_the_loop_and_nothing_spills(block_n)
     assert "1x64x256" in stacked.asm["ttgir"] and "1x64x256" not in flat.asm["ttgir"]
     assert _wgmma_shapes(stacked.asm["ptx"]) == _wgmma_shapes(flat.asm["ptx"])
     assert _spill_instructions(stacked) == 0
-    assert _spill_instructions(flat) >= _spill_instructions(stacked)
 
 
 @pytest.mark.parametrize("fp8_ds", [False, True])
