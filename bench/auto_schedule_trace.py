@@ -12,12 +12,16 @@ over 35-72 lengths should cost: this says which kernel (or gap) it is.
 
 `refill`: an explicit schedule made anew at every call (so filled at every launch, as auto's own is, but through the
 explicit path's plan): if it is as slow as auto, the penalty comes from filling before the decode kernel, not from
-auto's plan.
+auto's plan. `own` and `fill` (thirty-first session): a schedule of the call's own wherever the modelled ratio
+allows it (GluonMLAConfig.own_schedule_us = 0), made by the decode programs themselves (`own`,
+schedule_in_kernel) or by the fill kernel before them (`fill`, the earlier way): `own` against `explicit` is what
+computing the record in the kernel costs (gluon_mla_decode.OWN_RECORD_US).
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import torch
 
@@ -59,7 +63,7 @@ def kernel_times(graph, replays: int = 20) -> dict:
 
 def _args(ap) -> None:
     ap.add_argument("--points", help="B:ctx pairs, comma-separated (default: POINTS)")
-    ap.add_argument("--variants", default="fixed,auto,explicit", help="of fixed, auto, explicit, refill")
+    ap.add_argument("--variants", default="fixed,auto,explicit", help="of fixed, auto, explicit, refill, own, fill")
 
 
 def main() -> int:
@@ -70,15 +74,17 @@ def main() -> int:
         points = [tuple(int(x) for x in p.split(":")) for p in a.points.split(",")] if a.points else POINTS
         variants = a.variants.split(",")
         if any(len(p) != 2 or min(p) < 1 for p in points) or not set(variants) <= {"fixed", "auto", "explicit",
-                                                                                     "refill"}:
+                                                                                     "refill", "own", "fill"}:
             raise ValueError
     except ValueError:
         print("auto_schedule_trace: --points takes B:ctx pairs of positive integers, --variants names of fixed, auto, "
-              "explicit, refill")
+              "explicit, refill, own, fill")
         return 2
     dev = torch.device("cuda")
     flusher, sms = L2Flusher(torch.cuda.current_device()), num_sms(torch.device("cuda"))
     cfg = default_gluon_config(HEADS, page_size=BLOCK)
+    forced_own = dataclasses.replace(cfg, own_schedule_us=0.0)
+    forced_fill = dataclasses.replace(cfg, own_schedule_us=0.0, schedule_in_kernel=False)
     with lab_run(a.out) as rows:
         for B, ctx in points:
             blocks = -(-ctx // BLOCK)
@@ -95,6 +101,8 @@ def main() -> int:
                 "auto": lambda: mla_decode(q, pool, lens, table, **kw),
                 "explicit": lambda: mla_decode(q, pool, lens, table, schedule=sched, **kw),
                 "refill": lambda: mla_decode(q, pool, lens, table, schedule=mla_decode_schedule(), **kw),
+                "own": lambda: mla_decode_gluon(q, pool, lens, table, config=forced_own, **kw),
+                "fill": lambda: mla_decode_gluon(q, pool, lens, table, config=forced_fill, **kw),
             }
             calls = {k: v for k, v in calls.items() if k in variants}
             if "explicit" in calls:

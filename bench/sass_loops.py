@@ -116,7 +116,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gluon", action="store_true", help="also the Gluon seesaw kernel")
     ap.add_argument("--gluon-sched", action="store_true",
-                    help="only the Gluon kernel, fixed grid and scheduled mode (bf16, 32- and 64-key tiles)")
+                    help="only the Gluon kernel, fixed grid and scheduled mode, given a schedule or computing its own "
+                         "(bf16, 32- and 64-key tiles)")
     ap.add_argument("--sparse", action="store_true", help="also the Gluon sparse (DSA) kernel, bf16 and fp8-ds rows")
     ap.add_argument("--flat", action="store_true",
                     help="the Gluon kernels with Q's loop-invariant view (stack_q=False: gluon_mla_seesaw._stack_q)")
@@ -139,10 +140,11 @@ def main() -> None:
 
         for block_n in (64, 32):
             for paged in (False, True):
-                for scheduled in (False, True):
-                    k = compile_sm90(GluonMLAConfig(block_n=block_n, stack_q=stack), paged=paged, scheduled=scheduled)
-                    report(f"Gluon seesaw {block_n}-key tiles, {'paged' if paged else 'contiguous'}, "
-                           f"{'scheduled' if scheduled else 'fixed grid'}", sass(k))
+                for scheduled, own in ((False, False), (True, False), (True, True)):
+                    k = compile_sm90(GluonMLAConfig(block_n=block_n, stack_q=stack), paged=paged, scheduled=scheduled,
+                                     own_schedule=own)
+                    mode = "scheduled, own record" if own else "scheduled" if scheduled else "fixed grid"
+                    report(f"Gluon seesaw {block_n}-key tiles, {'paged' if paged else 'contiguous'}, {mode}", sass(k))
         return
     for paged in (False, True):
         report(f"Triton MLA 16/64/4/3 {'paged64' if paged else 'contiguous'}", sass(compile_mla(paged)))

@@ -49,13 +49,19 @@ class GluonMLAConfig:
     every sequence max_seqlen long (schedule.balanced_over_fixed), is under this, the call fills and runs a schedule
     of its own (:func:`auto_schedules`; 0: never). stack_q: the compute groups read Q through a stacked view whose
     wgmma descriptors stay in the loop (gluon_mla_seesaw._stack_q: no spills under Triton 3.6); False: the earlier,
-    loop-invariant view (for A/B runs)."""
+    loop-invariant view (for A/B runs). schedule_in_kernel: how a call's own schedule is made: each decode program
+    computes its part's record from the lengths (gluon_mla_seesaw._own_record), or (False, the earlier way, for A/B
+    runs) a one-program fill kernel runs before the decode kernel. own_schedule_us: what auto_schedules charges a
+    call's own schedule (None: the measured cost of the way schedule_in_kernel picks; 0 schedules wherever the
+    modelled ratio is under auto_schedule_below, for A/B runs)."""
 
     block_n: int = 32
     rescale_slack: float = RESCALE_SLACK.value
     l2_prefetch_pairs: int = 0
     auto_schedule_below: float = 0.89
     stack_q: bool = True
+    schedule_in_kernel: bool = True
+    own_schedule_us: float | None = None
 
 
 DEFAULT_GLUON_CONFIG = GluonMLAConfig()
@@ -167,6 +173,19 @@ def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int 
 # busiest SM at 128 heads (the same grid A/B's fixed rows from 32k keys or batch 128: 0.030-0.033 us on an H100)
 AUTO_SCHEDULE_MIN_KEYS = 4096
 SCHEDULE_PER_RATIO, SCHEDULE_US, FILL_US, GRID_KEY_US, AUTO_SCHEDULE_MARGIN = 1.065, 2.1, 19.0, 0.031, 0.02
+# each decode program computing its part's record itself (schedule_in_kernel): two passes over the lengths in its
+# prologue, 1 + 1 loads and ~240 SASS instructions a 128-length chunk (bench/sass_loops.py --gluon-sched) where a
+# given schedule's record is one load: PROVISIONAL, 2 us (about two L2 round trips and the chunk's ~30 CTA barriers),
+# until an A/B measures it (bench/auto_schedule_trace.py --variants explicit,own)
+OWN_RECORD_US = 2.0
+
+
+def own_schedule_us(config: GluonMLAConfig) -> float:
+    """Microseconds a call's own schedule adds over one filled earlier: config.own_schedule_us when set, else
+    OWN_RECORD_US (computed in the decode kernel) or FILL_US (a fill kernel before it)."""
+    if config.own_schedule_us is not None:
+        return config.own_schedule_us
+    return OWN_RECORD_US if config.schedule_in_kernel else FILL_US
 
 
 def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: GluonMLAConfig, tokens_per_split: int,
@@ -212,7 +231,7 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
                                         head_programs=head_blocks, sms=sms, tokens_per_split=tokens_per_split,
                                         num_splits=num_splits)
     ratio, grid_us = busiest / fixed, fixed * config.block_n * GRID_KEY_US
-    saved_us = grid_us * (1 - SCHEDULE_PER_RATIO * ratio - AUTO_SCHEDULE_MARGIN) - SCHEDULE_US - FILL_US
+    saved_us = grid_us * (1 - SCHEDULE_PER_RATIO * ratio - AUTO_SCHEDULE_MARGIN) - SCHEDULE_US - own_schedule_us(config)
     return ratio < config.auto_schedule_below and saved_us > 0
 
 
@@ -318,6 +337,7 @@ class _GluonPlan:
         self.block_n = config.block_n
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
         self.sched_shape = None
+        self.own_record = False
         unit = split_keys(config)
         # a schedule of its own, filled on the device at every launch (auto_schedules: the fixed grid modelled idle)
         self.own_schedule = (not scheduled and num_splits is None and not self.fp8 and s_q == 1
@@ -340,8 +360,11 @@ class _GluonPlan:
             self.o_part = torch.empty((slots, rows, r), dtype=torch.float32, device=dev)
             self.lse_part = torch.empty((slots, rows), dtype=torch.float32, device=dev)
             sp = (0, self.o_part.stride(0), 0, self.lse_part.stride(0))
-            if self.own_schedule:  # refilled from each launch's lengths (no host sync)
-                self._parts = torch.empty((5, G), dtype=torch.int32, device=dev)
+            # own: made from each launch's lengths (no host sync), by the decode programs themselves or a fill kernel
+            self.own_record = self.own_schedule and config.schedule_in_kernel
+            if self.own_schedule:
+                self._parts = (torch.empty((5, G), dtype=torch.int32, device=dev) if not self.own_record
+                               else self.full_lens)  # an unused pointer
                 self._seqs = torch.empty((B, 2), dtype=torch.int32, device=dev)
         else:
             self.single = self.splits == 1
@@ -395,14 +418,17 @@ class _GluonPlan:
         scale = 1.0 if kv_scale is None or scale_ptr else float(kv_scale)  # a tensor's: read in the kernel
         if self.own_schedule:
             sched, seqs = self._parts, self._seqs
-            fill_schedule(lens, sched, seqs, block_n=self.unit, overhead=self.sched_shape[3], capacity=self.capacity)
+            if not self.own_record:
+                fill_schedule(lens, sched, seqs, block_n=self.unit, overhead=self.sched_shape[3],
+                              capacity=self.capacity)
         elif self.sched_shape is not None:
             sched, seqs = schedule.tensors(self.sched_shape, lens, self.capacity)
         else:
             sched = seqs = lens  # unused pointers
         args = (*self.descriptors(q, kv_cache), bt, lens, o_part, lse_part, out, kv_scale if scale_ptr else lens,
                 *self.ints, softmax_scale * LOG2E * scale, scale, *self.consts, scale_ptr, sched, seqs,
-                self.sched_shape is not None, self.unit, self.slack, *self._kv2d, self.pf_pairs, self.stack_q)
+                self.sched_shape is not None, self.unit, self.slack, *self._kv2d, self.pf_pairs, self.stack_q,
+                self.own_record, self.B if self.own_record else 0, self.sched_shape[3] if self.own_record else 0)
         _LAUNCH_SEESAW(self.launch_key, self.grid, args, num_warps=4)
         if self.sched_shape is not None:
             combine_slots(self.o_part, self.lse_part, out.view(self.B, self.rows, self.r), seqs,
@@ -416,10 +442,11 @@ _LAUNCH_SEESAW = FastLauncher(_mla_decode_seesaw_kernel)
 
 
 def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool = False, single_split: bool = False,
-                 fp8: bool = False, scale_ptr: bool = False, scheduled: bool = False):
+                 fp8: bool = False, scale_ptr: bool = False, scheduled: bool = False, own_schedule: bool = False):
     """Compile the kernel for sm_90 without a GPU (Triton ships ptxas): the CPU check that it builds, fits in shared
     memory and uses the intended instructions. fp8: an fp8 e4m3 cache (scale_ptr: its scale a tensor); scheduled:
-    the balanced schedule's mode (16-bit caches). Returns triton's CompiledKernel (.metadata.shared, .asm["ptx"])."""
+    the balanced schedule's mode (16-bit caches; own_schedule: each program computing its part's record itself, as
+    auto's own schedule does). Returns triton's CompiledKernel (.metadata.shared, .asm["ptx"])."""
     from triton.backends.compiler import GPUTarget
     from triton.experimental.gluon._runtime import GluonASTSource
 
@@ -437,10 +464,12 @@ def compile_sm90(config: GluonMLAConfig = DEFAULT_GLUON_CONFIG, *, paged: bool =
                   BLOCK_N=config.block_n, SINGLE_SPLIT=single_split,
                   NUM_BUF=seesaw_buffers(config.block_n, fp8), FP8=fp8, SCALE_PTR=scale_ptr, SCHEDULED=scheduled,
                   UNIT=split_keys(config), SLACK=config.rescale_slack,
-                  PF_PAIRS=config.l2_prefetch_pairs if fp8 else 0, STACK_Q=config.stack_q)
+                  PF_PAIRS=config.l2_prefetch_pairs if fp8 else 0, STACK_Q=config.stack_q,
+                  OWN_SCHED=scheduled and own_schedule)
     kernel = _mla_decode_seesaw_kernel
     names = kernel.arg_names
-    signature = dict(zip(names, arg_types)) | {"SCHED": "*i32", "SEQ_INFO": "*i32"} | prefetch \
+    signature = dict(zip(names, arg_types)) | {"SCHED": "*i32", "SEQ_INFO": "*i32", "batch": "i32",
+                                               "sched_overhead": "i32"} | prefetch \
         | {k: "constexpr" for k in consts}
     # the cache's 2-D view as a launch specializes it (a 16-byte-aligned base, a row stride that 16 divides: TMA needs
     # both too), which the fp8 widening group's prefetch addresses use

@@ -828,6 +828,89 @@ def _part_record(SCHED, part, parts):
 
 
 @gluon.jit
+def _add(a, b):
+    return a + b
+
+
+@gluon.jit
+def _own_record(SEQLENS, batch, part, parts, overhead, capacity, UNIT: gl.constexpr, CHUNK: gl.constexpr):
+    """Part `part`'s record and the slots of its first and last sequences, computed from the lengths by the program
+    itself (schedule.part_record is the mirror, with the closed forms): two passes over the `batch` lengths in chunks
+    of CHUNK, the first summing the cells (P = ceil(total / parts)), the second the prefix sums and the counts and
+    extremes that place the part. No schedule kernel before the decode kernel: it cost 6-11 us and left the decode
+    kernel after it 2.6-5% slower (docs/kernels-notes.md, thirtieth session)."""
+    lay: gl.constexpr = gl.BlockedLayout([1], [32], [WG_WARPS], [0])
+    offs = gl.arange(0, CHUNK, layout=lay)
+    zero = batch * 0
+    total = zero
+    for c0 in range(0, batch, CHUNK):
+        b = c0 + offs
+        ok = b < batch
+        L = gl.minimum(gl.maximum(gl.load(SEQLENS + b, mask=ok, other=0), 0), capacity)
+        total += gl.sum(gl.where(ok, gl.maximum(gl.cdiv(L, UNIT), 1) + overhead, 0), 0)
+    P = gl.maximum(gl.cdiv(total, parts), 1)
+    lo = part * P
+    hi = lo + P
+    before = zero
+    upto = zero
+    slots_before = zero
+    slots_upto = zero
+    s_first = zero + (1 << 30)
+    e_first = zero + (1 << 30)
+    s_last = zero - 1
+    e_last = zero - 1
+    partials_last = zero
+    cells = zero
+    for c0 in range(0, batch, CHUNK):
+        b = c0 + offs
+        ok = b < batch
+        L = gl.minimum(gl.maximum(gl.load(SEQLENS + b, mask=ok, other=0), 0), capacity)
+        n = gl.maximum(gl.cdiv(L, UNIT), 1)
+        cost = gl.where(ok, n + overhead, 0)
+        s = cells + gl.associative_scan(cost, 0, _add) - cost + overhead
+        e = s + n - 1
+        k = e // P - s // P + 1
+        partials = gl.where(ok & (k > 1), k, 0)
+        gone = ok & (e < lo)    # sequences wholly before the part
+        reach = ok & (e >= lo)
+        start = ok & (s < hi)   # sequences that begin before the part's end
+        before += gl.sum(gone.to(gl.int32), 0)
+        upto += gl.sum(start.to(gl.int32), 0)
+        slots_before += gl.sum(gl.where(gone, partials, 0), 0)
+        slots_upto += gl.sum(gl.where(start, partials, 0), 0)
+        s_first = gl.minimum(s_first, gl.min(gl.where(reach, s, 1 << 30), 0))
+        e_first = gl.minimum(e_first, gl.min(gl.where(reach, e, 1 << 30), 0))
+        last_s = gl.max(gl.where(start, s, -1), 0)
+        partials_last = gl.where(last_s > s_last, gl.max(gl.where(start & (s == last_s), partials, 0), 0),
+                                 partials_last)
+        s_last = gl.maximum(s_last, last_s)
+        e_last = gl.maximum(e_last, gl.max(gl.where(start, e, -1), 0))
+        cells += gl.sum(cost, 0)
+    live = before <= upto - 1
+    k_first = e_first // P - s_first // P + 1
+    begin_b = gl.where(live, before, 0)
+    end_b = gl.where(live, upto - 1, -1)
+    begin_tile = gl.where(live, gl.maximum(lo - s_first, 0), 0)
+    end_tile = gl.where(live, gl.minimum(hi, e_last + 1) - s_last, 0)
+    begin_piece = gl.where(live, part - s_first // P, 0)
+    slot_first = gl.where(live, slots_before, 0)
+    partials_first = gl.where(live & (k_first > 1), k_first, 0)
+    slot_last = gl.where(live, slots_upto - partials_last, 0)
+    partials_last = gl.where(live, partials_last, 0)
+    return begin_b, begin_tile, end_b, end_tile, begin_piece, slot_first, partials_first, slot_last, partials_last
+
+
+@gluon.jit
+def _given_record(SCHED, SEQ_INFO, part, parts):
+    """Part `part`'s record from a filled schedule (SCHED, SEQ_INFO: triton_schedule's), with the first slot and
+    partials of its first and last sequences (the only ones of its segments that can have partials)."""
+    begin_b, begin_tile, end_b, end_tile, begin_piece = _part_record(SCHED, part, parts)
+    last = gl.maximum(end_b, 0)  # an empty part's end_b is -1
+    return (begin_b, begin_tile, end_b, end_tile, begin_piece, gl.load(SEQ_INFO + 2 * begin_b),
+            gl.load(SEQ_INFO + 2 * begin_b + 1), gl.load(SEQ_INFO + 2 * last), gl.load(SEQ_INFO + 2 * last + 1))
+
+
+@gluon.jit
 def _valid_length(SEQLENS, b, capacity):
     """Sequence b's key count clamped to [0, capacity] (the keys its cache or table row holds): on CUDA the wrapper
     skips the host-synced value check, and a length past the capacity would read table entries past the row
@@ -890,18 +973,22 @@ def _issue_segment(q_half_desc, q_rope_desc, q_bar, q_lo, q_hi, q_rope, kv_half_
 @gluon.jit
 def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1, bar_p0, bar_p1,
               bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
-              q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
-              O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
+              q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SEQ_INFO,
+              O_PART, LSE_PART, OUT, pid_h, begin_b, begin_tile, end_b, end_tile, begin_piece, slot_first,
+              partials_first, slot_last, partials_last, stride_bt_b, seq_rows, rows_per_seq, num_heads, q_len,
               capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
               PAGED: gl.constexpr, PAGE_SIZE: gl.constexpr, D_LAT: gl.constexpr, BLOCK_H: gl.constexpr,
               BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, UNIT: gl.constexpr, WG: gl.constexpr,
-              SLACK: gl.constexpr):
+              SLACK: gl.constexpr, OWN: gl.constexpr):
     """Compute group WG (0: even tiles, O_L; 1: odd tiles, O_R) of the scheduled mode: the 16-bit kernel's
     per-split body (:func:`_wg0` / :func:`_wg1`) run once for each segment of this program's part, one sequence
     each. Across segments the barriers keep counting: the ready barriers' phases from `par` (:func:`_loads_parity`),
     the handover barriers' from the pairs run before (`pbase`), q_bar's and the row sums' from the segment index.
     A segment's output goes to OUT when the part holds its whole sequence, else as a partial to the sequence's slot
-    (first_slot + piece: schedule.py); triton_split_kv.combine_slots merges them. Between segments both groups
+    (first_slot + piece: schedule.py); triton_split_kv.combine_slots merges them. Only the part's first and last
+    sequences can have partials (slot_first, partials_first, slot_last, partials_last: the record's). OWN (a schedule
+    the programs computed themselves, :func:`_own_record`): WG0 of head block 0 writes SEQ_INFO's entry (first slot,
+    partials) of each sequence whose piece 0 it runs, for the merge. Between segments both groups
     arrive on seg_done once their epilogue has read the other's row sums; WG0 waits for both, then loads the next
     segment's query rows and first tiles (every buffer and Q are free: each group's last wgmma was waited for)."""
     D_HALF: gl.constexpr = D_LAT // 2
@@ -912,7 +999,6 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
     rows = pid_h * BLOCK_H + gl.arange(0, BLOCK_H, layout=row_s)
     offs_n = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
     s_zero = gl.zeros([BLOCK_H, BLOCK_N], gl.float32, layout=s_layout)
-    begin_b, begin_tile, end_b, end_tile, begin_piece = _part_record(SCHED, part, parts)
     n_seg = end_b + 1 - begin_b
     par = n_seg * 0    # bit k: parity of the loads buffer k's ready barriers completed in earlier segments
     pbase = n_seg * 0  # pairs run in earlier segments
@@ -958,11 +1044,18 @@ def _wg_sched(q_lo, q_hi, q_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_
         l_o = gl.convert_layout(l_i, row_o)
         l_x = gl.convert_layout(l_other, row_o)
         m_o = gl.convert_layout(m_i, row_o)
-        if gl.load(SEQ_INFO + 2 * b + 1) == 0:  # the part holds the whole sequence: its output, directly
+        first = (b == begin_b).to(gl.int32)
+        partials = first * partials_first + (1 - first) * (b == end_b).to(gl.int32) * partials_last
+        first_slot = slot_first + (1 - first) * partials_first  # the middle sequences' partials are 0
+        if OWN and WG == 0:
+            if (pid_h == 0) & ((b > begin_b) | (begin_piece == 0)):  # this part runs the sequence's piece 0
+                gl.store(SEQ_INFO + 2 * b, first_slot)
+                gl.store(SEQ_INFO + 2 * b + 1, partials)
+        if partials == 0:  # the part holds the whole sequence: its output, directly
             _write_out(acc, l_o, l_x, m_o, pid_h, b, 0, rows_per_seq, out_scale, O_PART, LSE_PART, OUT,
                        0, 0, 0, 0, o_layout, WG * D_HALF, D_LAT, D_HALF, BLOCK_H, True, WG == 1)
         else:  # a piece: a partial (fp32 output, base-2 LSE from WG1) in the sequence's slot
-            slot = gl.load(SEQ_INFO + 2 * b) + begin_piece * (b == begin_b).to(gl.int32)
+            slot = first_slot + begin_piece * first
             _write_out(acc, l_o, l_x, m_o, pid_h, b, slot, rows_per_seq, out_scale, O_PART, LSE_PART, OUT,
                        0, stride_op_s, 0, stride_lse_s, o_layout, WG * D_HALF, D_LAT, D_HALF, BLOCK_H, False,
                        WG == 1)
@@ -1027,7 +1120,8 @@ def _mla_decode_seesaw_kernel(
     BLOCK_H: gl.constexpr, BLOCK_N: gl.constexpr, NUM_BUF: gl.constexpr, SINGLE_SPLIT: gl.constexpr,
     FP8: gl.constexpr, SCALE_PTR: gl.constexpr, SCHED=None, SEQ_INFO=None, SCHEDULED: gl.constexpr = False,
     UNIT: gl.constexpr = 1, SLACK: gl.constexpr = RESCALE_SLACK, KV_RAW=None, stride_kv_row=0,
-    PF_PAIRS: gl.constexpr = 0, STACK_Q: gl.constexpr = True,
+    PF_PAIRS: gl.constexpr = 0, STACK_Q: gl.constexpr = True, OWN_SCHED: gl.constexpr = False, batch=0,
+    sched_overhead=0,
 ):
     """FP8: the cache descriptors are fp8 (kv_half_desc, kv_rope_desc), a third warp group widens their tiles in
     place in the 16-bit buffers (_wg_widen) and the compute groups multiply in fp16; qk_scale and out_scale carry
@@ -1035,12 +1129,18 @@ def _mla_decode_seesaw_kernel(
     SCHEDULED (16-bit caches): grid (head blocks, G parts); program (., p) runs part p of the balanced schedule
     (kernels/schedule.py: SCHED [5, G], SEQ_INFO [B, 2] int32, in units of UNIT keys), segment after segment
     (:func:`_wg_sched`); partials by slot (O_PART [slots, rows, D_LAT]: stride_op_s, stride_lse_s); tokens_per_split,
-    SINGLE_SPLIT and the batch strides are unused."""
+    SINGLE_SPLIT and the batch strides are unused. OWN_SCHED: no SCHED; each program computes its part's record from
+    the `batch` lengths (:func:`_own_record`, `sched_overhead` tiles a segment) and SEQ_INFO is written here."""
     pid_h = gl.program_id(0)
     if SCHEDULED:
         part = gl.program_id(1)
         parts = gl.num_programs(1)
-        begin_b, begin_tile, end_b, end_tile, begin_piece = _part_record(SCHED, part, parts)
+        if OWN_SCHED:
+            (begin_b, begin_tile, end_b, end_tile, begin_piece, slot_first, partials_first, slot_last,
+             partials_last) = _own_record(SEQLENS, batch, part, parts, sched_overhead, capacity, UNIT, 32 * WG_WARPS)
+        else:
+            (begin_b, begin_tile, end_b, end_tile, begin_piece, slot_first, partials_first, slot_last,
+             partials_last) = _given_record(SCHED, SEQ_INFO, part, parts)
         b, seqlen, start, end, n_tiles = _segment(SEQLENS, 0, begin_b, begin_tile, end_b, end_tile, capacity, UNIT,
                                                   BLOCK_N)
     else:
@@ -1150,16 +1250,18 @@ def _mla_decode_seesaw_kernel(
         gl.warp_specialize([
             (_wg_sched, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1,
                          bar_p0, bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
-                         q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
-                         O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                         q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SEQ_INFO,
+                         O_PART, LSE_PART, OUT, pid_h, begin_b, begin_tile, end_b, end_tile, begin_piece, slot_first,
+                         partials_first, slot_last, partials_last, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                          q_len, capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0, SLACK)),
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 0, SLACK, OWN_SCHED)),
             (_wg_sched, (qs_lo, qs_hi, qs_rope, kv_lo, kv_hi, kv_rope, q_bar, ready_lo, ready_hi, bar_s0, bar_s1,
                          bar_p0, bar_p1, bar_l0, bar_l1, seg_done, sm0, sa0, sm1, sa1, sl0, sl1,
-                         q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SCHED, SEQ_INFO,
-                         O_PART, LSE_PART, OUT, pid_h, part, parts, stride_bt_b, seq_rows, rows_per_seq, num_heads,
+                         q_half_desc, q_rope_desc, kv_half_desc, kv_rope_desc, BLOCK_TABLE, SEQLENS, SEQ_INFO,
+                         O_PART, LSE_PART, OUT, pid_h, begin_b, begin_tile, end_b, end_tile, begin_piece, slot_first,
+                         partials_first, slot_last, partials_last, stride_bt_b, seq_rows, rows_per_seq, num_heads,
                          q_len, capacity, stride_op_s, stride_lse_s, qk_scale, out_scale,
-                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 1, SLACK)),
+                         PAGED, PAGE_SIZE, D_LAT, BLOCK_H, BLOCK_N, NUM_BUF, UNIT, 1, SLACK, OWN_SCHED)),
         ], [WG_WARPS], [256])
     else:
         gl.warp_specialize([

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 __all__ = ["schedule_parts", "segment_overhead_tiles", "Schedule", "plan_schedule", "part_segments", "part_loads",
            "grid_loads", "makespan", "EMPTY_PART", "slot_capacity", "loads_parity", "ready_phase",
-           "balanced_over_fixed", "balanced_and_fixed"]
+           "balanced_over_fixed", "balanced_and_fixed", "part_record"]
 
 EMPTY_PART = (0, 0, -1, 0, 0)  # the record of a part that owns no tile
 
@@ -121,6 +121,52 @@ def plan_schedule(lengths, *, block_n: int, overhead: int, parts: int) -> Schedu
     recs = tuple((segs[0][0], segs[0][1], segs[-1][0], segs[-1][2], segs[0][3]) if segs else EMPTY_PART
                  for segs in pieces)
     return Schedule(recs, tuple(seqs), P, overhead, units)
+
+
+def part_record(lengths, p: int, *, block_n: int, overhead: int, parts: int) -> tuple[int, ...]:
+    """Part p's record computed from the lengths alone, as each program of the Gluon kernel computes its own in its
+    prologue (gluon_mla_seesaw._own_record: two passes of sums over the lengths, no schedule kernel before it):
+    (begin_b, begin_tile, end_b, end_tile, begin_piece, slot_first, partials_first, slot_last, partials_last), the
+    first five plan_schedule's parts[p], the other four seqs[begin_b] and seqs[end_b] (first slot, partials).
+
+    Closed forms (module docstring: sequence b's cells [C_b, C_b + overhead + n_b), first tile s_b, last e_b; part p's
+    cells [lo, hi) = [p P, (p + 1) P)): sequences in increasing cell order, so b < begin_b exactly when e_b < lo, and
+    b <= end_b exactly when s_b < hi. Then s_first = s of begin_b = the least s_b with e_b >= lo (e_first likewise);
+    s_last, e_last = the greatest s_b, e_b with s_b < hi; slot_first = the partials of the sequences with e_b < lo;
+    slot_last = those of the sequences with s_b < hi, less end_b's own. The middle sequences, begin_b < b < end_b, lie
+    whole inside the part (0 partials), so these four numbers are all a part needs of seqs. E.g. lengths [100, 300]
+    in 64-key tiles, overhead 1, 2 parts: units 2 and 5, 9 cells, P = 5; part 0 holds cells 0-4: sequence 0 whole
+    (s = 1, e = 2) and tile 0 of sequence 1 (s = 4, e = 8: k = 8 // 5 - 4 // 5 + 1 = 2 pieces) -> (0, 0, 1, 1, 0,
+    0, 0, 0, 2); part 1 the rest of sequence 1, its piece 1 -> (1, 1, 1, 5, 1, 0, 2, 0, 2)."""
+    units = [units_of(n, block_n) for n in lengths]
+    total = sum(overhead + n for n in units)
+    P = max(-(-total // parts), 1)
+    lo, hi = p * P, (p + 1) * P
+    s_first = e_first = None
+    s_last = e_last = -1
+    before = upto = slots_before = slots_upto = partials_last = 0
+    cell = 0
+    for n in units:
+        s = cell + overhead
+        e = s + n - 1
+        k = e // P - s // P + 1
+        partials = k if k > 1 else 0
+        if e < lo:
+            before += 1
+            slots_before += partials
+        elif s_first is None:
+            s_first, e_first = s, e
+        if s < hi:
+            upto += 1
+            slots_upto += partials
+            s_last, e_last, partials_last = s, e, partials
+        cell = s + n
+    begin_b, end_b = before, upto - 1
+    if begin_b > end_b:
+        return (*EMPTY_PART, 0, 0, 0, 0)
+    k_first = e_first // P - s_first // P + 1
+    return (begin_b, max(lo - s_first, 0), end_b, min(hi, e_last + 1) - s_last, p - s_first // P,
+            slots_before, k_first if k_first > 1 else 0, slots_upto - partials_last, partials_last)
 
 
 def part_segments(sched: Schedule, p: int) -> list[tuple[int, int, int, int]]:

@@ -109,9 +109,10 @@ GLUON_FP8_WAVE_CHUNK = 256
 # GLUON_AUTO_SCHEDULE_BELOW of the grid's busiest SM and the saving outweighs filling the schedule, the kernel runs a
 # balanced schedule of its own (kernels/gluon_mla_decode.auto_schedules and its constants, restated), measured to take
 # SCHEDULE_TIME_PER_RATIO x that ratio of the grid's time plus SCHEDULE_FIXED_US (least squares over 24 A/B points on an
-# H100, reports/h100/tuning/ab_sched_uniform_session_bn.json) plus SCHEDULE_FILL_US (filled at every launch)
+# H100, reports/h100/tuning/ab_sched_uniform_session_bn.json) plus SCHEDULE_OWN_US (made at every launch: each decode
+# program computes its part's record from the lengths; gluon_mla_decode.OWN_RECORD_US, provisional until measured)
 GLUON_AUTO_SCHEDULE_BELOW, GLUON_AUTO_SCHEDULE_MIN_KEYS, GLUON_AUTO_SCHEDULE_MARGIN = 0.89, 4096, 0.02
-SCHEDULE_TIME_PER_RATIO, SCHEDULE_FIXED_US, SCHEDULE_FILL_US, SCHEDULE_GRID_KEY_US = 1.065, 2.1, 19.0, 0.031
+SCHEDULE_TIME_PER_RATIO, SCHEDULE_FIXED_US, SCHEDULE_OWN_US, SCHEDULE_GRID_KEY_US = 1.065, 2.1, 2.0, 0.031
 PREFILL_TILE = 128             # query and key block of FlashAttention-2/3's causal prefill (Hopper, head dim <= 256)
 PROLOGUE_KEYS = 2 * TILE_KEYS  # keys a decode CTA loads before its first dot (a software pipeline two tiles deep)
 INT_FIELDS = ("rows_per_cta", "min_rows_per_cta", "min_split_tokens", "max_splits")
@@ -779,7 +780,7 @@ def auto_schedule_ratio(shape: DecodeShape, sms: int, splits: int, chunk: int, w
             loads[p] += min((p + 1) * payload, first + n) - max(p * payload, first) + over
     ratio, grid_us = max(loads) / fixed, fixed * tile * SCHEDULE_GRID_KEY_US
     saved_us = (grid_us * (1 - SCHEDULE_TIME_PER_RATIO * ratio - GLUON_AUTO_SCHEDULE_MARGIN) - SCHEDULE_FIXED_US
-                - SCHEDULE_FILL_US)
+                - SCHEDULE_OWN_US)
     return ratio if ratio < GLUON_AUTO_SCHEDULE_BELOW and saved_us > 0 else None
 
 
@@ -985,7 +986,7 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         ratio = auto_schedule_ratio(shape, sms, plan.splits,
                                     _whole_tile_chunk(shape.visits, plan.splits, GLUON_WIDE_SPLIT_KEYS), widen_group)
         if ratio is not None:
-            fixed_us = SCHEDULE_FIXED_US + SCHEDULE_FILL_US
+            fixed_us = SCHEDULE_FIXED_US + SCHEDULE_OWN_US
             return SCHEDULE_TIME_PER_RATIO * ratio * grid_s + shape.layers * fixed_us * 1e-6
     return grid_s
 

@@ -3,6 +3,7 @@ ptxas, no GPU needed), fits the H100's 227 KiB of shared memory per block, and i
 relies on (TMA bulk copies, the wgmma shapes, warp specialization). Correctness runs on the GPU
 (tests/test_kernels_gpu.py::test_gluon_mla)."""
 
+import dataclasses
 import functools
 import os
 import re
@@ -209,7 +210,8 @@ def test_auto_schedule_where_the_grid_leaves_a_wave_idle():
     saving, 138 x 64 keys x 0.031 us = 273.8 us x (1 - 1.065 x 0.7826 - 0.02) - 2.1 = 38.0 us, exceeds the 19 us of
     filling a schedule: the call schedules. 2 sequences in 3 splits of 1,408 keys (the 12 programs of 22 + 5 tiles,
     the last 21 + 5, on 4 SMs: 79) against 2 parts of at most 69 (ratio 0.873): 79 x 64 x 0.031 = 156.7 us x 0.050
-    - 2.1 = 5.7 us saved, under the fill's 19: not. Not either: at a threshold of 0 (off), at 64 rows (one head
+    - 2.1 = 5.7 us saved, under the fill kernel's 19 (schedule_in_kernel=False): not; over the 2 us of the record
+    computed in the kernel (OWN_RECORD_US, the default way): it does. Not either: at a threshold of 0 (off), at 64 rows (one head
     block), under 4,096 keys, under one wave of programs (2 sequences: 4 programs on 8 SMs), nor at any point of the
     issue's power-of-two grid on 132 SMs."""
     from mlacalc.kernels.gluon_mla_decode import (GluonMLAConfig, WIDE_TILE, auto_schedules, default_gluon_config,
@@ -220,7 +222,11 @@ def test_auto_schedule_where_the_grid_leaves_a_wave_idle():
     assert auto_schedules(3, 128, 4096, sms=4, config=WIDE_TILE, **kw)
     assert balanced_and_fixed([4096] * 2, block_n=64, overhead=5, head_programs=2, sms=4, tokens_per_split=1408,
                               num_splits=3) == (69, 79)
-    assert not auto_schedules(2, 128, 4096, sms=4, config=WIDE_TILE, tokens_per_split=1408, num_splits=3)
+    by_fill = dataclasses.replace(WIDE_TILE, schedule_in_kernel=False)
+    assert not auto_schedules(2, 128, 4096, sms=4, config=by_fill, tokens_per_split=1408, num_splits=3)
+    assert auto_schedules(2, 128, 4096, sms=4, config=WIDE_TILE, tokens_per_split=1408, num_splits=3)
+    assert not auto_schedules(2, 128, 4096, sms=4, config=dataclasses.replace(WIDE_TILE, own_schedule_us=6.0),
+                              tokens_per_split=1408, num_splits=3)  # 5.7 us saved
     assert not auto_schedules(3, 128, 4096, sms=4, config=GluonMLAConfig(block_n=64, auto_schedule_below=0), **kw)
     assert not auto_schedules(3, 64, 4096, sms=4, config=WIDE_TILE, **kw)
     assert not auto_schedules(3, 128, 4095, sms=4, config=WIDE_TILE, tokens_per_split=4095, num_splits=1)
@@ -313,6 +319,27 @@ def test_the_scheduled_mode_compiles_with_the_same_tiles(block_n, paged):
     regs = {int(n) for n in re.findall(r"setmaxnreg\.(?:inc|dec)\.sync\.aligned\.u32\s+(\d+);", ptx)}
     assert 256 in regs
     assert ptx.count("mbarrier.init") == fixed.asm["ptx"].count("mbarrier.init") + 1
+
+
+@pytest.mark.parametrize("paged", [False, True])
+def test_a_schedule_of_the_programs_own_compiles_reads_the_lengths_and_writes_the_slot_records(paged):
+    """Auto's own schedule made by the decode programs (GluonMLAConfig.schedule_in_kernel: gluon_mla_seesaw.
+    _own_record; its arithmetic is schedule.part_record's, checked against plan_schedule in test_kernels_schedule):
+    the given schedule's build but for the prologue. It reads no part record (five loads) and no slot records (four),
+    only the lengths, chunk by chunk (a prefix-sum scan and reductions across the warp group: shuffles and CTA
+    barriers), and writes each sequence's slot record (two stores) for the merge."""
+    from mlacalc.kernels.gluon_mla_decode import GluonMLAConfig
+
+    given = _compile(GluonMLAConfig(block_n=64), paged, scheduled=True)
+    own = _compile(GluonMLAConfig(block_n=64), paged, scheduled=True, own_schedule=True)
+    g, o = given.asm["ptx"], own.asm["ptx"]
+    assert own.metadata.shared == given.metadata.shared
+    loads = lambda ptx: len(re.findall(r"\bld\.global\b", ptx))
+    stores = lambda ptx: len(re.findall(r"\bst\.global\b", ptx))
+    assert loads(o) < loads(g)
+    assert stores(o) == stores(g) + 2
+    assert o.count("shfl.sync") > g.count("shfl.sync") and o.count("bar.sync") > g.count("bar.sync")
+    assert _wgmma_shapes(o) == _wgmma_shapes(g)
 
 
 def _spill_instructions(kernel) -> int:

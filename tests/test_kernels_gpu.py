@@ -477,6 +477,38 @@ def test_gluon_auto_schedule_off_the_grid(paged):
 
 
 @needs_sm90
+@pytest.mark.parametrize("in_kernel", [True, False])
+@pytest.mark.parametrize("B, paged", [(34, True), (150, False), (150, True)])
+def test_gluon_own_schedule_made_in_the_kernel_or_by_the_fill(B, paged, in_kernel):
+    """A call's own schedule, forced (GluonMLAConfig.own_schedule_us far below 0, auto_schedule_below above any
+    ratio), made by the decode programs from the lengths (schedule_in_kernel: gluon_mla_seesaw._own_record; 150
+    sequences take two of its 128-length chunks) or by the fill kernel: mixed lengths (one of max_seqlen, the others
+    0-700, some empty) against the float64 reference, and the slot records the merge read are plan_schedule's."""
+    import dataclasses
+
+    from mlacalc.kernels.gluon_mla_decode import default_gluon_config, mla_decode_gluon
+    from mlacalc.kernels.launch import num_sms, plan_cache
+    from mlacalc.kernels.schedule import plan_schedule, schedule_parts, segment_overhead_tiles
+    from mlacalc.kernels.testing import rel_error, run_mla_case
+
+    H, L = 128, 4352
+    rng = __import__("random").Random(B)
+    lens = [L] + [rng.choice([0, 1, rng.randint(2, 700)]) for _ in range(B - 1)]
+    cfg = dataclasses.replace(default_gluon_config(H, page_size=64 if paged else None), auto_schedule_below=9.0,
+                              own_schedule_us=-1e9, schedule_in_kernel=in_kernel)
+    case = _mla(lens=lens, heads=H, paged=paged, seed=B, extra_capacity=0)
+    out = run_mla_case(mla_decode_gluon, case, config=cfg, max_seqlen=L)
+    plans = [p for p in plan_cache("mla_decode_gluon").values() if getattr(p, "own_schedule", False)
+             and p.B == B and p.own_record == in_kernel]
+    assert plans, "the call did not run a schedule of its own"
+    assert rel_error(out, case.ref) < 1e-2
+    G = schedule_parts(2, num_sms(torch.device("cuda")))
+    overhead = segment_overhead_tiles(64, plans[-1].unit, 576, 512, q_bytes=2, kv_bytes=2)
+    want = plan_schedule(lens, block_n=plans[-1].unit, overhead=overhead, parts=G).seqs
+    assert [tuple(r) for r in plans[-1]._seqs.tolist()] == list(want)
+
+
+@needs_sm90
 def test_auto_dispatch_picks_gluon_above_16_rows():
     from mlacalc.kernels.decode import _gluon_applies
 

@@ -9,8 +9,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlacalc.kernels.schedule import (EMPTY_PART, grid_loads, loads_parity, makespan, part_loads, part_segments,
-                                      plan_schedule, ready_phase, schedule_parts, segment_overhead_tiles,
+from mlacalc.kernels.schedule import (EMPTY_PART, grid_loads, loads_parity, makespan, part_loads, part_record,
+                                      part_segments, plan_schedule, ready_phase, schedule_parts, segment_overhead_tiles,
                                       slot_capacity)
 
 
@@ -118,6 +118,37 @@ def test_every_key_tile_is_covered_once_no_part_exceeds_its_payload_and_slots_ar
         slot += partials
     # at most G - 1 part boundaries inside sequences, and one more piece than boundaries a split sequence
     assert len(used) == s.slots == slot <= (parts - 1) + min(B, parts - 1) < slot_capacity(parts, B)
+
+
+def test_a_parts_own_record_worked_by_hand():
+    # lengths 100 and 300 in 64-key tiles: 2 and 5 units; overhead 1: cells [0, 3) and [3, 9), 9 in all; 2 parts:
+    # P = ceil(9 / 2) = 5. Sequence 0: s = 1, e = 2 (one piece); sequence 1: s = 4, e = 8, parts 4 // 5 = 0 to
+    # 8 // 5 = 1: 2 pieces, its partials in slots 0-1. Part 0 (cells 0-4) runs sequence 0 whole and tile 0 of
+    # sequence 1 (end tile 5 - 4 = 1); part 1 (cells 5-9) tiles 1-4 of sequence 1, its piece 1.
+    assert part_record([100, 300], 0, block_n=64, overhead=1, parts=2) == (0, 0, 1, 1, 0, 0, 0, 0, 2)
+    assert part_record([100, 300], 1, block_n=64, overhead=1, parts=2) == (1, 1, 1, 5, 1, 0, 2, 0, 2)
+    # one sequence of 100 keys (2 units + 1 overhead = 3 cells) over 3 parts: P = 1; part 0 holds only the overhead's
+    # cell (EMPTY_PART, no slots), parts 1 and 2 one tile each: pieces 0 and 1 of a sequence of 2 partials
+    assert part_record([100], 0, block_n=64, overhead=1, parts=3) == (0, 0, -1, 0, 0, 0, 0, 0, 0)
+    assert part_record([100], 1, block_n=64, overhead=1, parts=3) == (0, 0, 0, 1, 0, 0, 2, 0, 2)
+    assert part_record([100], 2, block_n=64, overhead=1, parts=3) == (0, 1, 0, 2, 1, 0, 2, 0, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lens=lengths, parts=st.integers(1, 300), block_n=st.sampled_from([16, 32, 64]), overhead=st.integers(1, 9))
+def test_each_parts_own_record_is_the_schedules(lens, parts, block_n, overhead):
+    """What a program computes for itself from the lengths (the Gluon kernel's own schedule) is the record the fill
+    kernel writes for it, and the first slot and partials of its first and last sequences."""
+    s = plan_schedule(lens, block_n=block_n, overhead=overhead, parts=parts)
+    for p in range(parts):
+        rec = part_record(lens, p, block_n=block_n, overhead=overhead, parts=parts)
+        assert rec[:5] == s.parts[p]
+        if rec[:5] != EMPTY_PART:
+            assert rec[5:7] == s.seqs[rec[0]] and rec[7:9] == s.seqs[rec[2]]
+            # the middle sequences lie whole in the part: no partials, so four numbers are all it needs of seqs
+            assert all(s.seqs[b][1] == 0 for b in range(rec[0] + 1, rec[2]))
+        else:
+            assert rec[5:] == (0, 0, 0, 0)
 
 
 def test_the_lab_scripts_dry_run_plans_each_point_and_balances_it(capsys):

@@ -28,7 +28,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlacalc.kernels.schedule import loads_parity, part_segments, plan_schedule, ready_phase
+from mlacalc.kernels.schedule import loads_parity, part_record, part_segments, plan_schedule, ready_phase
 
 
 class ProtocolError(AssertionError):
@@ -357,3 +357,42 @@ def test_the_parts_of_drawn_schedules_cover_each_key_once_and_run_clean(lengths,
         keys = sorted(ranges)
         assert keys[0][0] == 0 and keys[-1][1] == lengths[b]
         assert all(e == s for (_, e), (s, _) in zip(keys, keys[1:]))
+
+
+def kernel_outputs(lengths, p, *, unit, overhead, parts):
+    """Where _wg_sched sends each segment of part p, from the nine numbers of its record (schedule.part_record: what
+    a program computes for itself or reads of a given schedule), as the kernel writes it: (b, slot or None for the
+    output written directly, the SEQ_INFO entry WG0 of head block 0 writes in the own mode, or None)."""
+    bb, bt, eb, et, bp, slot_first, partials_first, slot_last, partials_last = part_record(
+        lengths, p, block_n=unit, overhead=overhead, parts=parts)
+    out = []
+    for b in range(bb, eb + 1):
+        first = int(b == bb)
+        partials = first * partials_first + (1 - first) * int(b == eb) * partials_last
+        first_slot = slot_first + (1 - first) * partials_first
+        entry = (first_slot, partials) if (b > bb or bp == 0) else None
+        out.append((b, None if partials == 0 else first_slot + bp * first, entry))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 3), st.integers(0, 700), st.integers(5_000, 40_000)), min_size=1,
+                max_size=40), st.sampled_from([32, 128]), st.integers(1, 9), st.integers(1, 140))
+def test_each_piece_goes_to_its_slot_and_the_own_mode_writes_every_slot_record_once(lengths, unit, overhead, parts):
+    """The segments' epilogue in the scheduled mode (gluon_mla_seesaw._wg_sched) from a part's four slot numbers: a
+    sequence of no partials is written directly by the one part that holds it, each piece of a split one goes to
+    first_slot + piece of the schedule's (plan_schedule), and the SEQ_INFO entries the own mode writes (a part
+    writes those of the sequences whose piece 0 it runs) are the schedule's seqs, each written exactly once."""
+    sched = plan_schedule(lengths, block_n=unit, overhead=overhead, parts=parts)
+    written = {}
+    for p in range(parts):
+        for (b, slot, entry), (b2, _, _, piece) in zip(
+                kernel_outputs(lengths, p, unit=unit, overhead=overhead, parts=parts), part_segments(sched, p),
+                strict=True):
+            first_slot, partials = sched.seqs[b]
+            assert b == b2
+            assert slot == (None if partials == 0 else first_slot + piece)
+            if entry is not None:
+                assert b not in written
+                written[b] = entry
+    assert [written[b] for b in range(len(lengths))] == list(sched.seqs)
