@@ -173,11 +173,12 @@ def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int 
 # busiest SM at 128 heads (the same grid A/B's fixed rows from 32k keys or batch 128: 0.030-0.033 us on an H100)
 AUTO_SCHEDULE_MIN_KEYS = 4096
 SCHEDULE_PER_RATIO, SCHEDULE_US, FILL_US, GRID_KEY_US, AUTO_SCHEDULE_MARGIN = 1.065, 2.1, 19.0, 0.031, 0.02
-# each decode program computing its part's record itself (schedule_in_kernel): two passes over the lengths in its
-# prologue, 1 + 1 loads and ~240 SASS instructions a 128-length chunk (bench/sass_loops.py --gluon-sched) where a
-# given schedule's record is one load: PROVISIONAL, 2 us (about two L2 round trips and the chunk's ~30 CTA barriers),
-# until an A/B measures it (bench/auto_schedule_trace.py --variants explicit,own)
-OWN_RECORD_US = 2.0
+# each decode program computing its part's record itself (schedule_in_kernel: two passes over the lengths in its
+# prologue, ~240 SASS instructions and ~30 CTA barriers a 128-length chunk, bench/sass_loops.py --gluon-sched):
+# graph-timed against the same schedule filled once, 2.6-10.8 us more, median 6.0, at 7 points of 128 heads on an
+# H100 (bench/auto_schedule_trace.py --variants fixed,explicit,own,fill, bash bench/session_by_gpu.sh:
+# reports/h100/tuning/auto_schedule_trace_own_session_by.log; the fill kernel's way 17-23 us more)
+OWN_RECORD_US = 6.0
 
 
 def own_schedule_us(config: GluonMLAConfig) -> float:
@@ -204,12 +205,13 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     ab_sched_uniform_session_bn.json) scheduled / fixed measured 1.065 x the modelled ratio + 2.1 us / the fixed
     grid's time (least squares, rms 0.055). Held out on the 26 uniform points at 64-128 heads that fit predicts
     within rms 0.039, and a ratio under 0.89 (a gain of 5% or more predicted) picked 4 points, all 128 heads, where
-    scheduled / fixed measured 0.85-0.95 (a schedule filled once). A call fills its own at every launch, which
-    measured FILL_US more, so the rule also asks the modelled saving, the grid's time (its busiest SM's keys x
-    GRID_KEY_US) x (1 - SCHEDULE_PER_RATIO x ratio - a 2% margin) - SCHEDULE_US, to exceed FILL_US: at those 4
-    points that predicts 15-56 us saved before the fill, measured 1-58 us, and keeps the 3 that gained 5-11%. (The
-    fill's cost is its kernel, 6-11 us, and the decode kernel after it running 2.6-5% slower than after a schedule
-    filled earlier: docs/kernels-notes.md, thirtieth session.) (`python bench/auto_schedule_evidence.py` prints the
+    scheduled / fixed measured 0.85-0.95 (a schedule filled once). A call makes its own at every launch, which costs
+    more (:func:`own_schedule_us`), so the rule also asks the modelled saving, the grid's time (its busiest SM's keys
+    x GRID_KEY_US) x (1 - SCHEDULE_PER_RATIO x ratio - a 2% margin) - SCHEDULE_US, to exceed that cost. Made by a
+    fill kernel (the earlier way), it measured FILL_US: at those 4 points the model predicted 15-56 us saved before
+    the fill, measured 1-58 us, and the rule kept the 3 that gained 5-11%; the fill's cost was its kernel, 6-11 us,
+    and the decode kernel after it running 2.6-5% slower than after a schedule filled earlier (docs/kernels-notes.md,
+    thirtieth session). Now each decode program computes its own part's record (OWN_RECORD_US). (`python bench/auto_schedule_evidence.py` prints the
     figures above from the committed runs; the fill's split, the traces in reports/h100/tuning/auto_schedule_trace_*.)
     Only where those points were: the fixed grid a wave of programs or more (its loss is the last wave's idle SMs;
     under one wave the planner already chose fewer, longer splits, and a schedule would cut pieces of a few tiles
