@@ -9,6 +9,7 @@ their sum. Session_bq measured auto 17-22 us slower than explicit at these point
 over 35-72 lengths should cost: this says which kernel (or gap) it is.
 
     python3 bench/auto_schedule_trace.py --out OUT.json [--points 34:10048,77:7437] [--variants auto,explicit,refill]
+                                         [--below 0.95]
 
 `refill`: an explicit schedule made anew at every call (so filled at every launch, as auto's own is, but through the
 explicit path's plan): if it is as slow as auto, the penalty comes from filling before the decode kernel, not from
@@ -64,6 +65,8 @@ def kernel_times(graph, replays: int = 20) -> dict:
 def _args(ap) -> None:
     ap.add_argument("--points", help="B:ctx pairs, comma-separated (default: POINTS)")
     ap.add_argument("--variants", default="fixed,auto,explicit", help="of fixed, auto, explicit, refill, own, fill")
+    ap.add_argument("--below", type=float, help="own and fill: schedule where the modelled ratio is under this "
+                                                "(GluonMLAConfig.auto_schedule_below; default the config's)")
 
 
 def main() -> int:
@@ -83,8 +86,9 @@ def main() -> int:
     dev = torch.device("cuda")
     flusher, sms = L2Flusher(torch.cuda.current_device()), num_sms(torch.device("cuda"))
     cfg = default_gluon_config(HEADS, page_size=BLOCK)
-    forced_own = dataclasses.replace(cfg, own_schedule_us=0.0)
-    forced_fill = dataclasses.replace(cfg, own_schedule_us=0.0, schedule_in_kernel=False)
+    below = dict(auto_schedule_below=a.below) if a.below else {}
+    forced_own = dataclasses.replace(cfg, own_schedule_us=0.0, **below)
+    forced_fill = dataclasses.replace(cfg, own_schedule_us=0.0, schedule_in_kernel=False, **below)
     with lab_run(a.out) as rows:
         for B, ctx in points:
             blocks = -(-ctx // BLOCK)
