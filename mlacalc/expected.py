@@ -111,7 +111,7 @@ GLUON_FP8_WAVE_CHUNK = 256
 # SCHEDULE_TIME_PER_RATIO x that ratio of the grid's time plus SCHEDULE_FIXED_US (least squares over 24 A/B points on an
 # H100, reports/h100/tuning/ab_sched_uniform_session_bn.json) plus SCHEDULE_OWN_US (made at every launch: each decode
 # program computes its part's record from the lengths; gluon_mla_decode.OWN_RECORD_US, measured on an H100)
-GLUON_AUTO_SCHEDULE_BELOW, GLUON_AUTO_SCHEDULE_MIN_KEYS, GLUON_AUTO_SCHEDULE_MARGIN = 0.89, 4096, 0.02
+GLUON_AUTO_SCHEDULE_BELOW, GLUON_AUTO_SCHEDULE_MIN_KEYS, GLUON_AUTO_SCHEDULE_MARGIN = 0.91, 4096, 0.02
 SCHEDULE_TIME_PER_RATIO, SCHEDULE_FIXED_US, SCHEDULE_OWN_US, SCHEDULE_GRID_KEY_US = 1.065, 2.1, 6.0, 0.031
 PREFILL_TILE = 128             # query and key block of FlashAttention-2/3's causal prefill (Hopper, head dim <= 256)
 PROLOGUE_KEYS = 2 * TILE_KEYS  # keys a decode CTA loads before its first dot (a software pipeline two tiles deep)
