@@ -20,23 +20,32 @@ import triton.language as tl
 
 from .launch import PLAN_CACHE_SIZE, FastLauncher, num_sms
 
-__all__ = ["choose_num_splits", "plan_splits", "combine_splits", "combine_slots", "num_sms"]
+__all__ = ["choose_num_splits", "plan_splits", "combine_splits", "combine_slots", "num_sms", "MERGE_CHUNK"]
+
+
+# partials a merge step loads at once ([MERGE_CHUNK, Dv] in one load, so their reads are in flight together; 1 is
+# the earlier loop, one partial's load waited for before the next: bench/ab_combine.py times both)
+MERGE_CHUNK = 4
 
 
 @triton.jit
-def _merge(LSE, O, n, stride_lse_s, stride_o_s, offs, SPLITS_P2: tl.constexpr):
+def _merge(LSE, O, n, stride_lse_s, stride_o_s, offs, SPLITS_P2: tl.constexpr, CHUNK: tl.constexpr):
     """sum_s 2^(lse_s - m) o_s / sum_s 2^(lse_s - m) over the n partials of one query row: lse_s at LSE + s *
-    stride_lse_s (n <= SPLITS_P2), o_s [DV] at O + s * stride_o_s + offs. No partial weighing anything gives 0."""
+    stride_lse_s (n <= SPLITS_P2), o_s [DV] at O + s * stride_o_s + offs, CHUNK of them a step. No partial weighing
+    anything gives 0."""
     offs_s = tl.arange(0, SPLITS_P2)
     lse_all = tl.load(LSE + offs_s * stride_lse_s, mask=offs_s < n, other=float("-inf"))
     m = tl.max(lse_all, 0)
     m = tl.where(m == float("-inf"), 0.0, m)
     l = tl.sum(tl.exp2(lse_all - m), 0)
     acc = tl.zeros(offs.shape, dtype=tl.float32)
-    for s in range(n):
-        w = tl.exp2(tl.load(LSE + s * stride_lse_s) - m)
-        o = tl.load(O + s * stride_o_s + offs)
-        acc += w * o
+    offs_c = tl.arange(0, CHUNK)
+    for s0 in range(0, n, CHUNK):
+        s = s0 + offs_c
+        ok = s < n
+        w = tl.exp2(tl.load(LSE + s * stride_lse_s, mask=ok, other=float("-inf")) - m)  # 0 past n
+        o = tl.load(O + s[:, None] * stride_o_s + offs[None, :], mask=ok[:, None], other=0.0)
+        acc += tl.sum(w[:, None] * o, 0)
     l = tl.where(l == 0.0, 1.0, l)
     return acc / l
 
@@ -50,12 +59,13 @@ def _combine_splits_kernel(
     stride_out_b, stride_out_r,
     DV: tl.constexpr,
     SPLITS_P2: tl.constexpr,
+    CHUNK: tl.constexpr = MERGE_CHUNK,
 ):
     r = tl.program_id(0)
     b = tl.program_id(1)
     offs = tl.arange(0, DV)
     o = _merge(LSE_PART + b * stride_lse_b + r, O_PART + b * stride_op_b + r * stride_op_r, num_splits,
-               stride_lse_s, stride_op_s, offs, SPLITS_P2)
+               stride_lse_s, stride_op_s, offs, SPLITS_P2, CHUNK)
     tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, o.to(OUT.dtype.element_ty))
 
 
@@ -67,6 +77,7 @@ def _combine_slots_kernel(
     stride_out_b, stride_out_r,
     DV: tl.constexpr,
     SLOTS_P2: tl.constexpr,
+    CHUNK: tl.constexpr = MERGE_CHUNK,
 ):
     """The scheduled layout (triton_schedule.py): sequence b's partials sit in slots SEQS[b, 0] .. + SEQS[b, 1] - 1
     of O_PART [slots, R, DV] / LSE_PART [slots, R]; a sequence without partials was written by the decode kernel
@@ -78,22 +89,23 @@ def _combine_slots_kernel(
         first = tl.load(SEQS + 2 * b)
         offs = tl.arange(0, DV)
         o = _merge(LSE_PART + first * stride_lse_s + r, O_PART + first * stride_op_s + r * stride_op_r, n,
-                   stride_lse_s, stride_op_s, offs, SLOTS_P2)
+                   stride_lse_s, stride_op_s, offs, SLOTS_P2, CHUNK)
         tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, o.to(OUT.dtype.element_ty))
 
 
-def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, *, key=None) -> None:
+def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, *, key=None,
+                   merge_chunk: int = MERGE_CHUNK) -> None:
     """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place).
     key: the caller's plan key (launch.py), under which the compiled kernel is launched directly on later calls and
     the launch's integers (splits, strides, grid) are kept: the plan owns o_part and lse_part, so per call only
-    out_rows is new (and its strides are part of the key)."""
-    lkey = None if key is None else (key, out_rows.stride())
+    out_rows is new (and its strides are part of the key). merge_chunk: partials a step (MERGE_CHUNK; for A/B runs)."""
+    lkey = None if key is None else (key, out_rows.stride(), merge_chunk)
     prep = _COMBINE_ARGS.get(lkey) if lkey is not None else None
     if prep is None:
         B, splits, R, Dv = o_part.shape
         assert out_rows.stride(-1) == 1 and o_part.stride(-1) == 1 and lse_part.stride(-1) == 1
         prep = ((splits, o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1),
-                 out_rows.stride(0), out_rows.stride(1), Dv, triton.next_power_of_2(splits)),
+                 out_rows.stride(0), out_rows.stride(1), Dv, triton.next_power_of_2(splits), merge_chunk),
                 (R, B, 1), 4 if Dv >= 256 else 2)
         if lkey is not None:
             _COMBINE_ARGS[lkey] = prep
@@ -108,17 +120,19 @@ _LAUNCH_COMBINE = FastLauncher(_combine_splits_kernel)
 
 
 def combine_slots(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, seqs: torch.Tensor, *,
-                  max_partials: int, key=None) -> None:
+                  max_partials: int, key=None, merge_chunk: int = MERGE_CHUNK) -> None:
     """The scheduled layout's merge: o_part [slots, R, Dv] fp32, lse_part [slots, R] fp32, seqs [B, 2] int32
     (first slot, partials; triton_schedule.py) -> out_rows [B, R, Dv], written in place for the sequences with
-    partials (at most `max_partials` each: the schedule's parts), untouched for the others. key: as combine_splits."""
-    lkey = None if key is None else (key, out_rows.stride())
+    partials (at most `max_partials` each: the schedule's parts), untouched for the others. key, merge_chunk: as
+    combine_splits."""
+    lkey = None if key is None else (key, out_rows.stride(), merge_chunk)
     prep = _SLOTS_ARGS.get(lkey) if lkey is not None else None
     if prep is None:
         slots, R, Dv = o_part.shape
         assert out_rows.stride(-1) == 1 and o_part.stride(-1) == 1 and lse_part.stride(-1) == 1
         prep = ((o_part.stride(0), o_part.stride(1), lse_part.stride(0), out_rows.stride(0), out_rows.stride(1), Dv,
-                 triton.next_power_of_2(max_partials)), (R, out_rows.shape[0], 1), 4 if Dv >= 256 else 2)
+                 triton.next_power_of_2(max_partials), merge_chunk), (R, out_rows.shape[0], 1),
+                4 if Dv >= 256 else 2)
         if lkey is not None:
             _SLOTS_ARGS[lkey] = prep
             if len(_SLOTS_ARGS) > 4 * PLAN_CACHE_SIZE:

@@ -130,6 +130,8 @@ CASES = {
     # the balanced schedule (kernels/schedule.py, triton_schedule.py): the device's records equal the Python
     # mirror's for drawn lengths (err = mismatching schedules, of `n`)
     "schedule_matches_mirror": ("schedule", dict(n=80, seed=3), 0.5),
+    # the merge of split or scheduled partials, one a step and MERGE_CHUNK a step, against torch's (fp32 throughout)
+    "combine_chunks": ("combine", dict(seed=3), 1e-5),
     # scheduled decode (family "mla_sched": config, SMs the plan sees -> G parts): mixed lengths with 0- and
     # 1-token sequences; err = the worse of (scheduled vs reference, scheduled vs the fixed grid)
     "sched_contiguous_mixed": ("mla_sched", dict(lens=[0, 1, 63, 64, 65, 300, 2, 129], heads=8, r=64, dr=16,
@@ -237,6 +239,8 @@ def _run_case(name: str) -> dict:
     family, kw, bound, *rest = CASES[name]
     if family == "schedule":
         return {"err": _schedule_mismatches(**kw), "bound": bound}
+    if family == "combine":
+        return {"err": _combine_error(**kw), "bound": bound}
     kw = dict(kw, dtype=getattr(torch, kw["dtype"]))
     if family.startswith("bad_"):
         return {"err": _bad_values_error(family, kw), "bound": bound}
@@ -280,6 +284,46 @@ def _run_case(name: str) -> dict:
             extra["num_splits"] = rest[1]
         out = testing.run_gqa_case(gqa_decode_triton, case, **extra)
     return {"err": testing.rel_error(out, case.ref), "bound": bound}
+
+
+def _combine_error(seed: int) -> float:
+    """The merge kernels (triton_split_kv.combine_splits, combine_slots) at one partial a step and MERGE_CHUNK a step,
+    against the merge in torch: 1-7 partials a sequence (not multiples of the chunk), some empty (lse -inf, o 0), a
+    sequence of none in the slots layout left as it was. The worst relative error."""
+    import torch
+
+    from mlacalc.kernels.testing import rel_error
+    from mlacalc.kernels.triton_split_kv import MERGE_CHUNK, combine_slots, combine_splits
+
+    def merged(lse, o):  # lse [n, R], o [n, R, Dv] -> [R, Dv]
+        w = torch.exp2(lse - lse.max(0).values.clamp(min=-1e30).nan_to_num(neginf=0.0))
+        return (w[..., None] * o).sum(0) / w.sum(0).clamp(min=1e-30)[..., None]
+
+    g = torch.Generator().manual_seed(seed)
+    B, R, Dv, worst = 3, 5, 64, 0.0
+    for splits in (1, 2, 3, 4, 5, 7):
+        o = torch.randn(B, splits, R, Dv, generator=g)
+        lse = torch.randn(B, splits, R, generator=g) * 4
+        lse[0, -1] = float("-inf")  # an empty chunk
+        o[0, -1] = 0.0
+        want = torch.stack([merged(lse[b], o[b]) for b in range(B)])
+        for chunk in (1, MERGE_CHUNK):
+            out = torch.zeros(B, R, Dv)
+            combine_splits(o, lse, out, merge_chunk=chunk)
+            worst = max(worst, rel_error(out, want))
+    counts = [3, 0, 5, 2, 7]
+    slots = sum(counts)
+    o = torch.randn(slots, R, Dv, generator=g)
+    lse = torch.randn(slots, R, generator=g) * 4
+    first = [sum(counts[:b]) for b in range(len(counts))]
+    seqs = torch.tensor([[f, n] for f, n in zip(first, counts)], dtype=torch.int32)
+    for chunk in (1, MERGE_CHUNK):
+        out = torch.full((len(counts), R, Dv), 7.0)
+        combine_slots(o, lse, out, seqs, max_partials=max(counts), merge_chunk=chunk)
+        for b, (f, n) in enumerate(zip(first, counts)):
+            want = merged(lse[f:f + n], o[f:f + n]) if n else torch.full((R, Dv), 7.0)
+            worst = max(worst, rel_error(out[b], want))
+    return worst
 
 
 def _schedule_mismatches(n: int, seed: int) -> int:
