@@ -163,6 +163,7 @@ class Fit:
     #                               (mlacalc.vllm_compressed), which then give max_batch and max_context
     sglang_compressed: SglangCompressedPool | None = None  # engine "sglang" on DeepSeek-V4: its full-token pools
     #                               (mlacalc.sglang_compressed), likewise
+    caveats: tuple = ()           # the spec's excluded and warnings (ModelSpec.caveats): a vision tower not counted
 
     @property
     def usable_context(self) -> int:
@@ -239,6 +240,7 @@ class Fit:
             out["sglang_memory"] = self.sglang.as_dict()
         if self.sglang_kv_layers is not None:
             out["sglang_kv_layers"] = self.sglang_kv_layers
+        out.update({k: list(v) for k, v in self.caveats})
         return out
 
 
@@ -560,4 +562,4 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
                sglang_pool=pages if isinstance(pages, SglangHybridPool) else None,
                vllm_compressed=pages if isinstance(pages, CompressedPages) else None,
                sglang_compressed=pages if isinstance(pages, SglangCompressedPool) else None,
-               sglang_kv_layers=None if pool is spec else pool.num_kv_layers)
+               sglang_kv_layers=None if pool is spec else pool.num_kv_layers, caveats=spec.caveats)

@@ -108,6 +108,7 @@ class KVReport:
     kv_sources: tuple = ()                   # ((layer type, the layer its readers read), ...) under trailing sharing
     heads_vary: bool = False                 # attention.layer_heads: layers cache K/V of their own head counts
     cache_forms: bool = False                # the attention family caches in more than one form (MLA: --cache)
+    caveats: tuple = ()                      # the spec's excluded and warnings (ModelSpec.caveats), for --json
 
     @property
     def share_groups(self) -> tuple[int, int]:
@@ -142,6 +143,7 @@ class KVReport:
             **({"kv_heads_vary_by_layer": True} if self.heads_vary else {}),
             "parts_per_token": self.per_token.as_dict(),
             "parts_per_gpu": self.per_gpu.as_dict(),
+            **{k: list(v) for k, v in self.caveats},
         }
 
 
@@ -237,7 +239,7 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                     ssm_state_bits=ssm_bits, kv_share_layers=attn.kv_share_layers if attn is not None else 1,
                     kv_layers=spec.num_kv_layers, num_layers=spec.num_layers,
                     kv_shared_tail=attn.kv_shared_tail if attn is not None else 0, kv_sources=kv_sources(spec),
-                    heads_vary=spec.layer_heads is not None and not spec.uniform_attention)
+                    heads_vary=spec.layer_heads is not None and not spec.uniform_attention, caveats=spec.caveats)
 
 
 def kv_sources(spec: ModelSpec) -> tuple:

@@ -239,6 +239,13 @@ def weights_caption(weight_bits: float, q) -> str:
     return f"weights {weight_bits:g}-bit" if q is None else f"weights: {quantization_text(q)}"
 
 
+def excluded_text(caveats: tuple) -> str:
+    """``; `` and the spec's ``excluded`` lines (a config.json's vision encoder: not counted) for a weights, fit or
+    train caption, from a report's ``caveats`` (:attr:`mlacalc.spec.ModelSpec.caveats`); "" where nothing is left
+    out."""
+    return "".join(f"; {line}" for line in dict(caveats).get("excluded", ()))
+
+
 def weights_table(r) -> object:
     """The model's parameters by component (MTP apart), active per token, bytes, and what the fullest GPU holds."""
     names = ["embed", "per_layer_embed", "attention", "attention_unquantized", "dense_ffn", "router", "shared_experts",
@@ -274,6 +281,7 @@ def weights_table(r) -> object:
                 "on every GPU")
     if r.unused_kv:
         cap += f"; attention holds {fmt_count(r.unused_kv)} of k/v projections stored on KV-sharing layers, unused"
+    cap += excluded_text(r.caveats)
     return table(f"Weights: {r.model}", ["component", "params", "active/token", "bytes", "per GPU"], rows, cap)
 
 

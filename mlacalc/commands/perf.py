@@ -431,7 +431,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
                f"kernel-aware time (mlacalc.expected; coefficients "
                f"{f0.decode.coefficients if f0.decode else coefficient_basis(hw, 'auto', f0.kv_bits)}), "
-               f"floor: roofline")
+               f"floor: roofline" + report.excluded_text(spec0.caveats))
         report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows, cap))
 
     emit(json_, payload, render)
@@ -494,6 +494,7 @@ def sweep(model: ModelArg,
     if not sw.rows:
         reasons = "; ".join(sorted({where_message(s["argument"], s["reason"]) for s in sw.skipped}))
         raise SpecError("--gpus", f"no combination can be laid out: {reasons}")
+    notes(variants[0][1])         # after the checks, as in fit: what the reading of a config.json assumed
     if plot:
         from ..charts import write_sweep_html
 
