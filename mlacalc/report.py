@@ -213,13 +213,19 @@ def kv_table(r) -> object:
         notes.append("per token: what a token adds beyond the window (its share of a compressed entry and indexer "
                      "key; per token, layer: a csa layer's); the window's rows and the compressor buffers are per "
                      "sequence")
+    footnote = ""
+    if r.capped and not compressed:     # per token x context is not per sequence: why, on a line of its own
+        caps = " and ".join(f"{n} layer{'s' if n != 1 else ''} at {'their' if n != 1 else 'its'} {tokens:,}-token "
+                            f"{kind}" for kind, tokens, n in r.capped)
+        footnote = (f"\nper token is the uncapped figure (every layer keeping every token); per sequence caps "
+                    f"{caps} (mlacalc.kv.capped_layers)")
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:
         mode = "data-parallel attention" if sh.dp_attention else "tensor-parallel heads"
         seqs = f"{r.batch_per_gpu} sequence{'s' if r.batch_per_gpu != 1 else ''}"
         notes.append(f"TP={sh.tp} ({mode}), PP={sh.pp}; {seqs} per GPU")
-    return table(f"KV cache: {r.model}", ["part"] + [s for s, _ in scopes], rows, "; ".join(notes))
+    return table(f"KV cache: {r.model}", ["part"] + [s for s, _ in scopes], rows, "; ".join(notes) + footnote)
 
 
 def quantization_text(q) -> str:

@@ -120,3 +120,37 @@ def test_excluded_and_warnings_are_one_line_texts():
     for bad in ("vision tower", ["two\nlines"], [""], [7]):
         with pytest.raises(SpecError, match="excluded"):
             spec_from_dict(base | {"excluded": bad})
+
+
+# --- 3. kv: per token x context was not per sequence, with no word on the window -----------------------------------
+
+def test_kv_footnote_says_the_window_caps_the_sequence(capsys):
+    # StarCoder2-7B: 32 layers, 4 K/V heads of 4608 / 36 = 128, every layer sliding over 4,096 tokens
+    per_token = 32 * 2 * 4 * 128 * 2
+    assert per_token == 65_536                                   # 64 KiB a token
+    assert per_token * 4096 == 256 * 2**20                       # a sequence holds 4,096 tokens a layer: 256 MiB
+    assert per_token * 32_768 == 2 * 2**30                       # not 32,768 of them: 2 GiB
+    path = str(FIXTURES / "starcoder2_7b")
+    code, out, _, _ = run(capsys, "kv", path, "--context", "32k", "--json")
+    d = json.loads(out)
+    assert code == 0 and (d["kv_bytes_per_token"], d["kv_bytes_per_sequence"]) == (65_536, 256 * 2**20)
+    code, out, _, _ = run(capsys, "kv", path, "--context", "32k")
+    assert code == 0 and "per token is the uncapped figure (every layer keeping every token); per sequence caps " \
+                         "32 layers at their 4,096-token window" in _flat(out)
+
+
+def test_kv_footnote_names_each_window_or_chunk_and_only_below_the_context(capsys):
+    # Gemma-2-9B: 21 of its 42 layers slide over 4,096 tokens; Llama-4-Scout: 36 of 48 layers attend 8,192-token chunks
+    _, out, _, _ = run(capsys, "kv", str(FIXTURES / "gemma2"), "--context", "32k")
+    assert "per sequence caps 21 layers at their 4,096-token window" in _flat(out)
+    _, out, _, _ = run(capsys, "kv", "llama-4-scout", "--context", "32k")
+    assert "per sequence caps 36 layers at their 8,192-token chunk" in _flat(out)
+    # at 4,096 tokens the window holds the whole sequence: per token x context is per sequence, no footnote
+    _, out, _, _ = run(capsys, "kv", str(FIXTURES / "starcoder2_7b"), "--context", "4096")
+    assert "uncapped" not in out
+
+
+def test_kv_json_is_unchanged_by_the_footnote(capsys):
+    _, windowed, _, _ = run(capsys, "kv", str(FIXTURES / "starcoder2_7b"), "--context", "32k", "--json")
+    _, full, _, _ = run(capsys, "kv", str(LLAMA), "--context", "32k", "--json")
+    assert set(json.loads(windowed)) == set(json.loads(full))
