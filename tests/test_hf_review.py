@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from mlacalc.capacity import fit
 from mlacalc.errors import SpecError
+from mlacalc.hardware import load_hardware
 from mlacalc.hf import KNOWN
+from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec, spec_from_dict, spec_to_dict
 
 from helpers import refused, run
@@ -154,3 +157,63 @@ def test_kv_json_is_unchanged_by_the_footnote(capsys):
     _, windowed, _, _ = run(capsys, "kv", str(FIXTURES / "starcoder2_7b"), "--context", "32k", "--json")
     _, full, _, _ = run(capsys, "kv", str(LLAMA), "--context", "32k", "--json")
     assert set(json.loads(windowed)) == set(json.loads(full))
+
+
+# --- 4. fit: a negative KV budget with no reason ---------------------------------------------------------------------
+
+H100 = load_hardware("h100-sxm")
+# Llama-3.1-70B: 80 layers of q and o 8192x8192, k and v 8192x1024, a SwiGLU of 3 x 8192 x 28672 and two norms of
+# 8192; untied embedding and head of 128,256 x 8192; the final norm
+LAYER_70B = 2 * 8192 * 8192 + 2 * 8192 * 1024 + 3 * 8192 * 28672 + 2 * 8192
+PARAMS_70B = 80 * LAYER_70B + 2 * 128_256 * 8192 + 8192
+NORMS_70B = 80 * 2 * 8192 + 8192        # held whole by every tensor-parallel rank
+
+
+def test_fit_says_why_the_budget_is_negative_and_which_tp_holds_the_weights():
+    assert PARAMS_70B == 70_553_706_496
+    usable = 0.9 * H100.memory_bytes                               # 0.9 x 81,561.6 MiB
+    f = fit(load_spec("llama-3.1-70b"), H100, 32768)
+    assert f.weights == 2 * PARAMS_70B == 141_107_412_992           # bf16 on one GPU
+    # the budget's meaning is kept: usable - weights - workspace, negative
+    assert f.kv_budget == pytest.approx(usable - 141_107_412_992 - f.workspace.total) and f.kv_budget < 0
+    s = f.shortfall
+    assert s["short_bytes"] == -f.kv_budget and s["weights_alone"] is True
+    # at --tp 2 a GPU holds half of every matrix and all the norms: (70,553,706,496 - 1,318,912) / 2 + 1,318,912
+    # parameters, 70,555,025,408 B, under the 76,971,182,653 B usable
+    at_2 = 2 * ((PARAMS_70B - NORMS_70B) / 2 + NORMS_70B)
+    assert at_2 == 70_555_025_408 < usable
+    assert s["tp_for_weights"] == 2
+    assert "the weights alone (131.42 GiB a GPU) exceed the usable 71.69 GiB by 59.73 GiB: no KV cache fits; " \
+           "try --tp 2" in s["reason"]
+    assert (141_107_412_992 - usable) / 2**30 == pytest.approx(59.73, abs=0.005)
+    f2 = fit(load_spec("llama-3.1-70b"), H100, 32768, Parallelism(tp=2))
+    assert f2.weights == at_2 and f2.kv_budget > 0 and f2.shortfall is None
+
+
+def test_fit_skips_a_tp_the_heads_cannot_take():
+    # GLM-4.5-Air at bf16: three GPUs would hold its weights by bytes, but 3 ranks cannot share its 8 K/V heads
+    spec = load_spec(str(FIXTURES / "glm_4_5_air"))
+    f = fit(spec, H100, 32768)
+    assert f.weights / 3 < 0.9 * H100.memory_bytes
+    with pytest.raises(SpecError, match="cannot share 8 KV heads"):
+        fit(spec, H100, 32768, Parallelism(tp=3))
+    assert f.shortfall["tp_for_weights"] == 4 and "try --tp 4" in f.shortfall["reason"]
+
+
+def test_fit_cli_prints_the_reason_and_json_holds_it(capsys):
+    code, out, _, _ = run(capsys, "fit", "llama-3.1-70b", "--json")
+    d = json.loads(out)["fits"][0]
+    assert code == 0 and d["memory_per_gpu"]["kv_budget"] < 0 and d["max_batch"] == 0
+    assert d["shortfall"]["short_bytes"] == -d["memory_per_gpu"]["kv_budget"] and d["shortfall"]["tp_for_weights"] == 2
+    code, out, _, _ = run(capsys, "fit", "llama-3.1-70b")
+    assert code == 0 and "the weights alone (131.42 GiB a GPU) exceed the usable 71.69 GiB" in _flat(out)
+    # where the budget is not negative the JSON is as it was
+    _, out, _, _ = run(capsys, "fit", "llama-3.1-70b", "--tp", "2", "--json")
+    assert "shortfall" not in json.loads(out)["fits"][0]
+
+
+def test_fit_names_the_workspace_when_the_weights_alone_fit():
+    # Llama-3.1-8B's 16.06 GB of weights fit; a stated 70 GiB workspace does not beside them
+    f = fit(load_spec("llama-3.1-8b"), H100, 32768, workspace_bytes=70 * 2**30)
+    assert f.shortfall["weights_alone"] is False and f.shortfall["tp_for_weights"] is None
+    assert "and the workspace (70.00 GiB) exceed the usable 71.69 GiB" in f.shortfall["reason"]

@@ -432,7 +432,11 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                f"kernel-aware time (mlacalc.expected; coefficients "
                f"{f0.decode.coefficients if f0.decode else coefficient_basis(hw, 'auto', f0.kv_bits)}), "
                f"floor: roofline" + report.excluded_text(spec0.caveats))
-        report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows, cap))
+        # a negative KV budget, said why on a line of its own (capacity.Fit.shortfall), first: the table showed
+        # "none (128.23 GiB short)" and a largest batch of 0
+        why = [(f"{f.model}: " if len(fits) > 1 else "") + f.shortfall["reason"] for f in fits if f.shortfall]
+        report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows,
+                                            "\n".join(why + [cap])))
 
     emit(json_, payload, render)
 
