@@ -1046,6 +1046,12 @@ GENERIC_KEYS = {
     "no_rope_layers", "no_rope_layer_interval", "use_sliding_window", "max_window_layers",
 }
 
+# model_types read by the generic reader on purpose: Llama's decoder under another name, checked against their
+# transformers classes and a release (GraniteConfig: the scalar multipliers above; SmolLM3Config: no_rope_layers and
+# a window switched off; tests/test_hf_configs.py test_granite_reads_as_llama_shaped, test_smollm3_...). Not unknown:
+# no warning, which any other model_type the generic reader takes gets
+LLAMA_SHAPED = {"granite", "smollm3"}
+
 LAYER_NAMES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "chunked",
                "linear_attention": "linear", "indexed_attention": "full"}
 
@@ -1210,7 +1216,10 @@ def _text_config(cfg: dict) -> tuple[str, dict, str, dict]:
     if mt in REFUSED:
         raise _refuse(mt, REFUSED[mt])
     reading = {"excluded": _excluded(top, wrapper), "warnings": []}
-    if mt not in KNOWN:
+    if mt in LLAMA_SHAPED:
+        _check_generic(merged, mt)
+        description = description or f"model_type {mt}: Llama's decoder (its own keys change no size), read as llama"
+    elif mt not in KNOWN:
         _check_generic(merged, mt)
         # said where the spec is shown (specs show): a model_type never seen was read without a word
         description = description or (f"model_type {mt} is not one this tool knows; read as a Llama-shaped dense "

@@ -66,6 +66,15 @@ def test_unknown_model_type_is_still_sized_as_llama(capsys, tmp_path):
     assert UNKNOWN.split(";")[0] not in err and "warnings" not in json.loads(out)
 
 
+@pytest.mark.parametrize("family", ["granite_3_3_8b", "smollm3_3b"])
+def test_families_read_as_llama_on_purpose_get_no_warning(capsys, family):
+    # Granite and SmolLM3 are Llama's decoder under their own names, checked against their classes
+    # (tests/test_hf_configs.py): the generic reader takes them, and they are not unknown
+    code, out, err, _ = run(capsys, "kv", str(FIXTURES / family), "--json")
+    assert code == 0 and "warnings" not in json.loads(out) and "unknown" not in err
+    assert load_spec(str(FIXTURES / family)).warnings == ()
+
+
 def test_unknown_key_error_names_the_count_and_a_close_match_not_every_model_type(capsys, tmp_path):
     # Jamba's hybrid keys under a new name: refused on its first unknown key. The line listed all the known
     # model_types, some 1,100 characters on one line
