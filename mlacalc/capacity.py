@@ -45,13 +45,13 @@ import dataclasses
 from dataclasses import dataclass
 
 from .attention import family, pattern
-from .errors import ArgError, show
+from .errors import ArgError, SpecError, show
 from .hardware import Hardware
 from .kv import format_bits, kv_report, kv_storage
 from .parallel import Parallelism
 from .step import MAX_DECODE_ROWS, SUPPORTED, check_step_size, decode_rows, Roofline, Step, roofline
 from .spec import ModelSpec, refuse_kv_sharing, refuse_layer_heads
-from .units import finite, largest_fitting
+from .units import finite, fmt_bytes, largest_fitting
 from .params import Params, mtp_width, stage_params, weight_bytes
 from .sglang import (MIB, SGLANG_FP32_STATE_KINDS, SSM_STATE_BITS, SglangHybridPool, SglangMemory, server_defaults,
                      sglang_memory)
@@ -68,6 +68,7 @@ DEFAULT_GPU_MEM_UTIL = 0.9
 DEFAULT_WORKSPACE_TOKENS = 8192
 ENGINES = ("mlacalc", "vllm", "sglang")   # whose accounting sizes the KV budget (module docstring)
 MAX_CONTEXT_SEARCH = 1 << 26          # longest context searched (tokens); the spec holds no trained window
+MAX_TP_SEARCH = 1024                  # largest tensor-parallel degree fewest_tp_for_weights tries
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,9 @@ class Fit:
     #                               (mlacalc.vllm_compressed), which then give max_batch and max_context
     sglang_compressed: SglangCompressedPool | None = None  # engine "sglang" on DeepSeek-V4: its full-token pools
     #                               (mlacalc.sglang_compressed), likewise
+    tp_for_weights: int | None = None  # where the weights alone exceed the usable memory: the smallest --tp that
+    #                               holds them (fewest_tp_for_weights); None otherwise, or where none up to 1,024 does
+    caveats: tuple = ()           # the spec's excluded and warnings (ModelSpec.caveats): a vision tower not counted
 
     @property
     def usable_context(self) -> int:
@@ -185,6 +189,33 @@ class Fit:
         if self.sglang is not None:
             return self.sglang.kv_budget
         return self.usable - self.weights - self.workspace.total
+
+    @property
+    def shortfall(self) -> dict | None:
+        """Why no KV cache fits, where the KV budget is negative (None otherwise): ``short_bytes`` (``-kv_budget``),
+        ``weights_alone`` (the weights per GPU exceed the usable memory by themselves, before any workspace),
+        ``tp_for_weights`` (:func:`fewest_tp_for_weights`, or None) and the ``reason`` in words. fit printed a
+        largest batch of 0 beside a budget of -137.7e9 bytes (GLM-4.5-Air's 199 GiB of bf16 weights on one H100)
+        and left the reader to work out why and what to change."""
+        if self.kv_budget >= 0:
+            return None
+        short, alone = -self.kv_budget, self.weights > self.usable
+        what, less = (("SGLang's headroom", "a larger --gpu-mem-util") if self.sglang is not None else
+                      ("vLLM's non-torch memory and activation peak", "fewer tokens or sequences a step "
+                       "(--workspace-tokens, --max-num-seqs)") if self.vllm is not None else
+                      ("the workspace", "a smaller workspace (--workspace-tokens, --workspace)"))
+        if alone:
+            reason = (f"the weights alone ({fmt_bytes(self.weights)} a GPU) exceed the usable "
+                      f"{fmt_bytes(self.usable)} by {fmt_bytes(self.weights - self.usable)}: no KV cache fits; ")
+            reason += (f"try --tp {self.tp_for_weights}, the fewest GPUs whose share of the weights fits (the KV "
+                       f"cache and {what} need more), or narrower weights (--weight-dtype)" if self.tp_for_weights else
+                       f"no --tp up to {MAX_TP_SEARCH:,} holds them: try narrower weights (--weight-dtype)")
+        else:
+            reason = (f"the weights ({fmt_bytes(self.weights)} a GPU) and {what} ({fmt_bytes(self.reserved)}) "
+                      f"exceed the usable {fmt_bytes(self.usable)} by {fmt_bytes(short)}: no KV cache fits; try more "
+                      f"GPUs (--tp), narrower weights (--weight-dtype) or {less}")
+        return {"short_bytes": short, "weights_alone": alone, "tp_for_weights": self.tp_for_weights,
+                "reason": reason}
 
     @property
     def reserved(self) -> float:
@@ -239,6 +270,9 @@ class Fit:
             out["sglang_memory"] = self.sglang.as_dict()
         if self.sglang_kv_layers is not None:
             out["sglang_kv_layers"] = self.sglang_kv_layers
+        if self.shortfall is not None:      # a negative kv_budget, said why (left out where the budget is >= 0)
+            out["shortfall"] = self.shortfall
+        out.update({k: list(v) for k, v in self.caveats})
         return out
 
 
@@ -560,4 +594,25 @@ def fit(spec: ModelSpec, hw: Hardware, context: int, parallel: Parallelism = Par
                sglang_pool=pages if isinstance(pages, SglangHybridPool) else None,
                vllm_compressed=pages if isinstance(pages, CompressedPages) else None,
                sglang_compressed=pages if isinstance(pages, SglangCompressedPool) else None,
-               sglang_kv_layers=None if pool is spec else pool.num_kv_layers)
+               sglang_kv_layers=None if pool is spec else pool.num_kv_layers,
+               tp_for_weights=fewest_tp_for_weights(spec, parallel, q_tokens, wbits, quant, usable)
+               if w > usable else None, caveats=spec.caveats)
+
+
+def fewest_tp_for_weights(spec: ModelSpec, parallel: Parallelism, q_tokens: int, weight_bits: float,
+                          quant, usable: float) -> int | None:
+    """The smallest tensor-parallel degree above ``parallel.tp`` (its other degrees kept) that the spec allows
+    (:meth:`Parallelism.check`: heads split evenly) and at which the weights a GPU serves (:func:`served_params_per_gpu`,
+    priced as :func:`fit` prices them) fit in ``usable`` bytes by themselves; None where none up to
+    :data:`MAX_TP_SEARCH` does. A first answer for a model whose weights overflow one GPU: the KV cache and the
+    workspace need more (``fit`` at that degree says how much). GLM-4.5-Air at bf16 on H100s: 4 (3 does not divide
+    its 8 K/V heads), 49.79 GiB a GPU of 71.69 usable."""
+    for tp in range(parallel.tp + 1, MAX_TP_SEARCH + 1):
+        try:
+            p = dataclasses.replace(parallel, tp=tp).check(spec).require("fit", SUPPORTED)
+        except SpecError:
+            continue
+        if weight_bytes(served_params_per_gpu(spec, p, q_tokens), weight_bits, quant,
+                        mtp_width(spec, p, weight_bits, quant)).total <= usable:
+            return tp
+    return None

@@ -40,7 +40,7 @@ class CompareRow:
                 "kv_ratio_to_baseline": self.kv_ratio, "kv_reduction_pct": self.kv_reduction_pct,
                 "params_total": self.weights.params.total, "params_mtp": self.weights.mtp_params,
                 "params_active": self.weights.active.total,
-                "params_ratio_to_baseline": self.params_ratio}
+                "params_ratio_to_baseline": self.params_ratio, **{k: list(v) for k, v in self.weights.caveats}}
 
 
 def compare(specs: list[ModelSpec], context: int, batch: int = 1, kv_bits: float | None = None,

@@ -221,7 +221,8 @@ line. Before the eighth round the block was ignored (a 4-bit model priced at its
 refused it.
 
 Any other ``model_type`` is read as a Llama-shaped dense model only when every key it carries is one this module
-knows (:data:`GENERIC_KEYS`) and the keys it needs are present; a config that needs what the spec cannot say is
+knows (:data:`GENERIC_KEYS`) and the keys it needs are present, and says so: the spec's ``warnings``, which every
+command prints on stderr and lists in ``--json`` (it was sized as llama without a word); a config that needs what the spec cannot say is
 refused with one line naming the model_type and the feature (:data:`REFUSED`: LongCat-Flash-Lite's n-gram embedding
 tables (``longcat_flash_ngram``), ``zamba2`` (shared attention blocks), so that no Mamba layer is ever counted as an
 attention layer, Phi-4-mini-flash's SambaY
@@ -245,7 +246,8 @@ Gemma ties embeddings by default, Gemma-3's ``text_config`` has no ``vocab_size`
 counts (8 query, 4 KV heads) either, MiniCPM3's has no ``v_head_dim`` (``hidden_size / num_heads``). A missing
 ``head_dim`` is the class's fixed default where it has one (Qwen3 128, Qwen3-Next 256, gpt-oss 64, ...; an alias's
 own, Ministral3Config's 128, over the family it is read as), else ``hidden_size / num_attention_heads``. Multimodal
-wrappers (``text_config``) give the text decoder; the vision tower is left out and the description says so.
+wrappers (``text_config``) give the text decoder; the vision tower is left out and the description says so, as
+does the spec's ``excluded`` (:func:`_excluded`), which ``weights``, ``fit`` and ``train`` print and list in ``--json``.
 
 Weights: ``quantization_config`` becomes the spec's ``quantization`` block (fp8 blocks, MXFP4, compressed-tensors,
 AWQ, GPTQ, NVIDIA ModelOpt FP8/NVFP4; :func:`quantization`), MLX's ``quantization`` block likewise
@@ -264,6 +266,7 @@ when it declares one, the model's otherwise; ``--kv-dtype`` (or ``--kv-bits``) o
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from dataclasses import dataclass, replace
@@ -1043,6 +1046,12 @@ GENERIC_KEYS = {
     "no_rope_layers", "no_rope_layer_interval", "use_sliding_window", "max_window_layers",
 }
 
+# model_types read by the generic reader on purpose: Llama's decoder under another name, checked against their
+# transformers classes and a release (GraniteConfig: the scalar multipliers above; SmolLM3Config: no_rope_layers and
+# a window switched off; tests/test_hf_configs.py test_granite_reads_as_llama_shaped, test_smollm3_...). Not unknown:
+# no warning, which any other model_type the generic reader takes gets
+LLAMA_SHAPED = {"granite", "smollm3"}
+
 LAYER_NAMES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "chunked",
                "linear_attention": "linear", "indexed_attention": "full"}
 
@@ -1123,9 +1132,11 @@ def _checked(cfg: dict, mt: str) -> dict:
     return out
 
 
-def _text_config(cfg: dict) -> tuple[str, dict, str]:
+def _text_config(cfg: dict) -> tuple[str, dict, str, dict]:
     """(model_type of the decoder, the decoder's config with the wrapper's dtype/tie/quantization keys and the
-    family defaults filled in, a description)."""
+    family defaults filled in, a description, the spec's ``excluded`` and ``warnings`` lists: what the numbers leave
+    out of the checkpoint (:func:`_excluded`) and what the reading assumed)."""
+    top = cfg
     if cfg.get("model_type") is not None and not _name(cfg["model_type"]):
         # model_type 7 was read as the unknown family "7" (Llama-shaped), a silent guess
         raise SpecError(WHERE, f"model_type must be a string, got {_show(cfg['model_type'])}")
@@ -1204,11 +1215,18 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     # is not a bad value, its architecture is unknown)
     if mt in REFUSED:
         raise _refuse(mt, REFUSED[mt])
-    if mt not in KNOWN:
+    reading = {"excluded": _excluded(top, wrapper), "warnings": []}
+    if mt in LLAMA_SHAPED:
+        _check_generic(merged, mt)
+        description = description or f"model_type {mt}: Llama's decoder (its own keys change no size), read as llama"
+    elif mt not in KNOWN:
         _check_generic(merged, mt)
         # said where the spec is shown (specs show): a model_type never seen was read without a word
         description = description or (f"model_type {mt} is not one this tool knows; read as a Llama-shaped dense "
                                       "model (every key it carries is one a Llama config has)")
+        # and by every command that sizes it (stderr, and --json's "warnings"): it was sized as llama with no word
+        reading["warnings"].append(f"model_type {mt} is unknown; read as a standard decoder (llama-style fields: "
+                                   "every key it carries is one a Llama config has)")
     if mt in ("exaone4", "exaone_moe") and isinstance(merged.get("sliding_window_pattern"), str):
         merged = _exaone_letters(merged, mt)
     if mt == MINIMAX_M3:            # its per-layer lists first: moe_layer_freq is a list here, a number elsewhere
@@ -1246,11 +1264,13 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
         merged = _chatglm_keys(_checked(merged, mt), mt)
         if isinstance(merged.get("vision_config"), dict):             # GLM-4V-9B: chatglm with a vision tower
             description = "the text decoder of chatglm; the vision tower is left out"
+            reading["excluded"] = _excluded(merged, "chatglm")
     if mt == "qwen":
         merged = _qwen_keys(_checked(merged, mt), mt)
         towers = [k for k in ("visual", "audio") if isinstance(merged.get(k), dict)]
         if towers:                       # Qwen-VL, Qwen-Audio: model_type qwen with the tower's config inside
             description = f"the text decoder of qwen; the {' and '.join(towers)} tower is left out"
+            reading["excluded"] = _excluded(merged, "qwen")
     if mt == "baichuan":
         description = _baichuan_positions(merged)
     if mt == "longcat_flash":
@@ -1268,7 +1288,7 @@ def _text_config(cfg: dict) -> tuple[str, dict, str]:
     if mt == "openelm":
         merged = _openelm_keys(merged, mt)
         description = "; ".join(x for x in (description, OPENELM_READING) if x)
-    return mt, _checked(merged, mt), description
+    return mt, _checked(merged, mt), description, reading
 
 
 def _key_reader(mt: str, named: str):
@@ -1549,6 +1569,26 @@ def _left_out(wrapper: str) -> str:
         # projections into the text model (embed_vision, embed_audio)
         return "the audio and vision towers and their embedders (embed_audio, embed_vision) are left out"
     return "the vision tower is left out"
+
+
+# the towers of a multimodal config, by the key that configures each: what reading its text decoder leaves out
+# (transformers: vision_config / audio_config beside text_config; Qwen-VL's and Qwen-Audio's remote code: visual,
+# audio inside the qwen config)
+TOWERS = {"vision_config": "vision encoder", "audio_config": "audio encoder", "visual": "vision encoder",
+          "audio": "audio encoder"}
+
+
+def _excluded(cfg: dict, wrapper: str) -> list[str]:
+    """What the numbers leave out of a multimodal checkpoint whose text decoder is read (``wrapper``: its
+    model_type; "" for a plain decoder, which leaves out nothing), one line each for the spec's ``excluded``: each
+    tower ``cfg`` configures (:data:`TOWERS`) with the projection into the text model beside it. A wrapper whose file
+    names no tower (a copy trimmed to its text_config) still has its family's (:func:`_left_out`). ``weights`` and
+    ``fit`` said nothing: Ministral-3-3B's 3.43 B parameters left out its 24-layer Pixtral encoder without a word."""
+    if not wrapper:
+        return []
+    towers = [f"{what} and projector ({key}): not counted" for key, what in TOWERS.items()
+              if isinstance(cfg.get(key), dict)]
+    return towers or [_left_out(wrapper)]
 
 
 def _refuse_unknown_wrapper(cfg: dict, mt: str) -> None:
@@ -6350,8 +6390,11 @@ def _check_generic(cfg: dict, mt: str) -> None:
     """An unknown model_type is read only when it is Llama-shaped: every key known, the keys it needs present."""
     unknown = sorted(k for k in cfg if k not in GENERIC_KEYS)
     if unknown:
+        # the line named every known model_type, some 110 of them, on one line; now their count and the nearest
+        near = difflib.get_close_matches(mt, sorted(KNOWN), n=1)
         raise _refuse(mt, f"key {unknown[0]} is not one this tool understands, so the architecture cannot be "
-                          "sized (known model_types: " + ", ".join(sorted(KNOWN)) + ")")
+                          f"sized ({len(KNOWN)} model_types are known, listed in mlacalc/hf.py"
+                          + (f"; did you mean {near[0]}?)" if near else ")"))
     if cfg.get("mlp_bias"):
         raise _refuse(mt, "MLP biases (mlp_bias) are not modelled")
     if "tie_word_embeddings" not in cfg:
@@ -6371,7 +6414,12 @@ def spec_dict_from_hf_config(cfg: dict, name: str, quant_file: Any = None) -> di
         # compression_config key"). It was ignored: an FP8 Llama-3.1-8B priced at bf16, 16.06 GB instead of 9.08
         cfg = {**cfg, "quantization_config": cfg["compression_config"]}
     layout = checkpoint_layout(cfg)               # the wrapper's module prefixes, read before the decoder is found
-    mt, cfg, description = _text_config(cfg)      # refuses what the spec cannot describe
+    mt, cfg, description, reading = _text_config(cfg)      # refuses what the spec cannot describe
+    return _spec_dict(cfg, mt, name, mlx, layout, description) | {k: v for k, v in reading.items() if v}
+
+
+def _spec_dict(cfg: dict, mt: str, name: str, mlx: Any, layout: Any, description: str) -> dict:
+    """The raw spec of the text decoder :func:`_text_config` found (``mt``, its checked config ``cfg``)."""
     if mt == "gemma4_text" and mlx is not None:
         # mlx_lm's Gemma-4 names its experts experts.switch_glu.* and its per-layer inputs' modules apart from the
         # quantization readers' names, and no MLX release's per-module entries were checked against them

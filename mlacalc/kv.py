@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .attention import blocks, check_kv_layout, family, key_rule, layer_blocks, layer_groups
-from .attention.keys import NO_KV_LAYERS
+from .attention.keys import NO_KV_LAYERS, layer_rules
 from .attention.quant import kv_dtype_layout
 from .costs import KVCache
 from .errors import ArgError, show
@@ -108,6 +108,9 @@ class KVReport:
     kv_sources: tuple = ()                   # ((layer type, the layer its readers read), ...) under trailing sharing
     heads_vary: bool = False                 # attention.layer_heads: layers cache K/V of their own head counts
     cache_forms: bool = False                # the attention family caches in more than one form (MLA: --cache)
+    caveats: tuple = ()                      # the spec's excluded and warnings (ModelSpec.caveats), for --json
+    capped: tuple = ()                       # ((window | chunk, tokens, layers), ...) that hold fewer tokens than
+    #                                          `context` (capped_layers): why per_token x context > per_sequence
 
     @property
     def share_groups(self) -> tuple[int, int]:
@@ -142,6 +145,7 @@ class KVReport:
             **({"kv_heads_vary_by_layer": True} if self.heads_vary else {}),
             "parts_per_token": self.per_token.as_dict(),
             "parts_per_gpu": self.per_gpu.as_dict(),
+            **{k: list(v) for k, v in self.caveats},
         }
 
 
@@ -237,7 +241,26 @@ def kv_report(spec: ModelSpec, context: int, batch: int = 1, *, kv_bits: float |
                     ssm_state_bits=ssm_bits, kv_share_layers=attn.kv_share_layers if attn is not None else 1,
                     kv_layers=spec.num_kv_layers, num_layers=spec.num_layers,
                     kv_shared_tail=attn.kv_shared_tail if attn is not None else 0, kv_sources=kv_sources(spec),
-                    heads_vary=spec.layer_heads is not None and not spec.uniform_attention)
+                    heads_vary=spec.layer_heads is not None and not spec.uniform_attention, caveats=spec.caveats,
+                    capped=capped_layers(spec, context))
+
+
+def capped_layers(spec: ModelSpec, context: int) -> tuple:
+    """``((kind, tokens, layers), ...)``: the sliding windows (``"window"``) and attention chunks (``"chunk"``)
+    shorter than ``context``, each with the layers it caps, in first-seen order. Such a layer's cache holds
+    ``min(C, w)`` tokens (:meth:`mlacalc.attention.keys.KeyRule.held`), so the per-sequence cache is less than the
+    per-token figure (every caching layer as if it kept every token) times ``C``: StarCoder2-7B at 32,768 tokens,
+    64 KiB a token but 256 MiB a sequence, its 32 layers capped at their 4,096-token window, not 2 GiB. Layers that
+    read another layer's cache, compressed layers (DeepSeek-V4: their own note) and cross-attention layers (a fixed
+    count of image tokens) are left out; () where no layer is capped."""
+    out: dict[tuple[str, int], int] = {}
+    for n, rule in layer_rules(spec):
+        if rule.shared or rule.compress is not None or rule.fixed is not None:
+            continue
+        for kind, tokens in (("window", rule.window), ("chunk", rule.chunk)):
+            if tokens is not None and tokens < context:
+                out[(kind, tokens)] = out.get((kind, tokens), 0) + n
+    return tuple((kind, tokens, n) for (kind, tokens), n in out.items())
 
 
 def kv_sources(spec: ModelSpec) -> tuple:

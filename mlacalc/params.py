@@ -599,6 +599,7 @@ class WeightsReport:
     position_row: bool = False  # a learned position table: active counts its row beside the embedding's
     # compressed attention (DeepSeek-V4): each layer type's projections (sliding, csa, hca: those its layers have)
     attention_by_layer_type: dict = dataclasses.field(default_factory=dict)
+    caveats: tuple = ()         # the spec's excluded and warnings (ModelSpec.caveats): a vision tower not counted
 
     @property
     def active_rows(self) -> str:
@@ -629,7 +630,7 @@ class WeightsReport:
                 **({"attention_per_layer_is": f"an MSA layer's; {self.plain_layers} layers without the indexer "
                                               "(attention.index_layers 0) hold it less index_*"}
                    if self.plain_layers else {}),
-                "quantization": self.quantization_json()}
+                "quantization": self.quantization_json(), **{k: list(v) for k, v in self.caveats}}
 
     def quantization_json(self) -> dict:
         """What ``weight_bytes_total`` is priced at: the checkpoint's quantization, or one dtype for every matrix."""
@@ -677,7 +678,7 @@ def weights_report(spec: ModelSpec, weight_dtype: str | float | None = None,
                          heads_vary=spec.layer_heads is not None and not spec.uniform_attention,
                          plain_layers=index_free_layers(spec),
                          position_row=spec.position_embeddings > 0,
-                         attention_by_layer_type=layer_type_projections(spec))
+                         attention_by_layer_type=layer_type_projections(spec), caveats=spec.caveats)
 
 
 def layer_type_projections(spec: ModelSpec) -> dict:

@@ -213,13 +213,19 @@ def kv_table(r) -> object:
         notes.append("per token: what a token adds beyond the window (its share of a compressed entry and indexer "
                      "key; per token, layer: a csa layer's); the window's rows and the compressor buffers are per "
                      "sequence")
+    footnote = ""
+    if r.capped and not compressed:     # per token x context is not per sequence: why, on a line of its own
+        caps = " and ".join(f"{n} layer{'s' if n != 1 else ''} at {'their' if n != 1 else 'its'} {tokens:,}-token "
+                            f"{kind}" for kind, tokens, n in r.capped)
+        footnote = (f"\nper token is the uncapped figure (every layer keeping every token); per sequence caps "
+                    f"{caps} (mlacalc.kv.capped_layers)")
     if r.block_size:
         notes.append(f"paged: blocks of {r.block_size} tokens")
     if sh.tp > 1 or sh.pp > 1 or sh.dp_attention:
         mode = "data-parallel attention" if sh.dp_attention else "tensor-parallel heads"
         seqs = f"{r.batch_per_gpu} sequence{'s' if r.batch_per_gpu != 1 else ''}"
         notes.append(f"TP={sh.tp} ({mode}), PP={sh.pp}; {seqs} per GPU")
-    return table(f"KV cache: {r.model}", ["part"] + [s for s, _ in scopes], rows, "; ".join(notes))
+    return table(f"KV cache: {r.model}", ["part"] + [s for s, _ in scopes], rows, "; ".join(notes) + footnote)
 
 
 def quantization_text(q) -> str:
@@ -237,6 +243,13 @@ def weights_caption(weight_bits: float, q) -> str:
     (no --weight-dtype), else the one width every matrix is priced at. "weights 16-bit" hid gpt-oss's MXFP4 experts
     and "weights 8-bit" DeepSeek-V4's."""
     return f"weights {weight_bits:g}-bit" if q is None else f"weights: {quantization_text(q)}"
+
+
+def excluded_text(caveats: tuple) -> str:
+    """``; `` and the spec's ``excluded`` lines (a config.json's vision encoder: not counted) for a weights, fit or
+    train caption, from a report's ``caveats`` (:attr:`mlacalc.spec.ModelSpec.caveats`); "" where nothing is left
+    out."""
+    return "".join(f"; {line}" for line in dict(caveats).get("excluded", ()))
 
 
 def weights_table(r) -> object:
@@ -274,6 +287,7 @@ def weights_table(r) -> object:
                 "on every GPU")
     if r.unused_kv:
         cap += f"; attention holds {fmt_count(r.unused_kv)} of k/v projections stored on KV-sharing layers, unused"
+    cap += excluded_text(r.caveats)
     return table(f"Weights: {r.model}", ["component", "params", "active/token", "bytes", "per GPU"], rows, cap)
 
 

@@ -3,7 +3,7 @@ Formatting only; every number comes in computed."""
 
 from __future__ import annotations
 
-from .report import table
+from .report import excluded_text, table
 from .units import fmt_bytes
 
 
@@ -34,7 +34,7 @@ def memory_table(m) -> object:
            f"{r.convention} convention; {r.precision} precision, ZeRO-{r.zero}; TP={p.tp}{'+SP' if p.sp else ''}"
            f"{_style(p)} "
            f"PP={p.pp} DP={p.dp} EP={p.ep} CP={p.cp}; fullest GPU: stage {pk.stage} ({pk.num_layers} layers, "
-           f"micro-batches in flight: {pk.in_flight})")
+           f"micro-batches in flight: {pk.in_flight})" + excluded_text(m.caveats))
     return table(f"Training memory per GPU: {m.model}", ["part", "bytes"], rows, cap)
 
 

@@ -536,6 +536,13 @@ class ModelSpec:
                                  "commands warn past it; none: unknown", None, minimum=1)
     source: str = _f("where the numbers come from (a public config URL, a paper)", "")
     description: str = _f("one line on what this model or variant is", "")
+    excluded: tuple = _f("parts of the checkpoint that no number counts, one line each (a multimodal config.json's "
+                         "vision encoder, under vision_config): weights and fit say so in their notes and list them in "
+                         "--json as \"excluded\", so that a tower left out is not memory silently left out", (),
+                         kind="texts")
+    warnings: tuple = _f("what the reading of a config.json assumed, one line each (a model_type this tool does not "
+                         "know, read as a standard decoder from its llama-style fields): every command prints them "
+                         "on stderr and lists them in --json as \"warnings\"", (), kind="texts")
 
     def __post_init__(self):
         # the sliding layers' block, built once so that every calculator sees the same object (mlacalc.attention
@@ -552,6 +559,14 @@ class ModelSpec:
             object.__setattr__(self, "_sliding", compressed["sliding"])
         # msa: the block of the layers attention.index_layers leaves without the indexer (plain GQA), or None
         object.__setattr__(self, "_dense", _dense_block(self.attention, self.num_layers))
+
+    @property
+    def caveats(self) -> tuple:
+        """``(name, lines)`` for ``excluded`` and ``warnings``, those that are not empty: what each report built
+        from this spec carries into its ``--json`` (``"excluded"``, ``"warnings"``), so that a script reading stdout
+        alone learns what the notes and stderr say (a config.json's vision tower not counted, an unknown model_type
+        sized as llama). () for every built-in spec: their JSON is left as it was."""
+        return tuple((k, getattr(self, k)) for k in ("excluded", "warnings") if getattr(self, k))
 
     @property
     def sliding_attention(self) -> Attention:
@@ -848,6 +863,17 @@ def _choice_list(value: Any, path: str, choices: tuple[str, ...], what: str, uni
     return tuple(value)
 
 
+def _texts(value: Any, path: str) -> tuple:
+    """A list of one-line texts (``excluded``, ``warnings``), possibly empty, as a tuple: each is printed as a line
+    of its own, so a line break or tab inside one is refused, as in ``name``."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise SpecError(path, f"expected a list of one-line texts, got {show(value)}")
+    for i, v in enumerate(value):
+        if not isinstance(v, str) or not v.strip() or not v.isprintable():
+            raise SpecError(f"{path}[{i}]", f"expected one line of printable text, got {show(v)}")
+    return tuple(value)
+
+
 def _widths(value: Any, path: str) -> tuple:
     """A non-empty list of whole numbers of at least 0 (``ffn.layer_widths``), as a tuple. Its length is checked
     against ``num_layers`` with the other fields (:func:`_check_layer_widths`); one longer than any model's layers is
@@ -924,6 +950,8 @@ def _check_value(value: Any, f: dataclasses.Field, path: str) -> Any:
         return _heads(value, path)
     if kind == "flags":
         return _flags(value, path)
+    if kind == "texts":
+        return _texts(value, path)
     base = t.replace("| None", "").strip()
     if base == "bool":
         if not isinstance(value, bool):
@@ -1940,6 +1968,8 @@ def _schema_of(cls) -> dict:
             s = {"type": ["array", "null"], "items": {"enum": list(LAYER_TYPES)}, "minItems": 1}
         elif meta.get("kind") == "mtp_layer_types":
             s = {"type": ["array", "null"], "items": {"enum": list(MTP_LAYER_TYPES)}, "minItems": 1}
+        elif meta.get("kind") == "texts":
+            s = {"type": "array", "items": {"type": "string", "minLength": 1}}
         elif meta.get("kind") in ("dtype", "kv_dtype"):
             s = {"type": ["string", "number", "null"] if "None" in t else ["string", "number"]}
         elif "bool" in t:

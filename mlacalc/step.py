@@ -781,6 +781,7 @@ class Roofline:
     ops: tuple[OpTime, ...]
     attn: AttentionBound | None
     kernel: str = "auto"          # the backend whose coefficients price the expected time
+    caveats: tuple = ()           # the spec's excluded and warnings (ModelSpec.caveats), for --json
 
     @property
     def total_flops(self) -> float:
@@ -887,6 +888,7 @@ class Roofline:
             "time_per_output_token_s": self.time_per_output_token_s, "tokens_per_s": self.tokens_per_s,
             "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu, "bandwidth_util": self.bandwidth_util,
             "compute_util": self.compute_util, "attn_core": self.attn.to_json() if self.attn else None,
+            **{k: list(v) for k, v in self.caveats},
         }
 
 
@@ -907,4 +909,5 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     return Roofline(model=spec.name, attention=spec.mixer_kind, gpu=hw, step=step, parallel=parallel,
                     mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=times,
                     attn=attention_bound(spec, hw, step, parallel, mla_form=form, kv_bits=kbits)
-                    if analyse_attention and spec.attention is not None else None, kernel=kernel)
+                    if analyse_attention and spec.attention is not None else None, kernel=kernel,
+                    caveats=spec.caveats)

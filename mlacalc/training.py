@@ -403,6 +403,7 @@ class TrainMemory:
     layers: dict                  # layer kind (:func:`_kind`: "dense", "moe", "linear moe", "dense sliding", ...)
     #                               -> (LayerActivations, [SavedTensor])
     latent: LatentVsExpanded | None = None   # MLA: the reference note's latent-vs-expanded comparison
+    caveats: tuple = ()           # the spec's excluded and warnings (ModelSpec.caveats): a vision tower not counted
 
     @property
     def peak(self) -> StageMemory:
@@ -434,6 +435,7 @@ class TrainMemory:
             "layers": {k: {"stored": la.as_dict(), "tensors": [t.to_json() for t in ts]}
                        for k, (la, ts) in self.layers.items()},
             "mla_latent_vs_expanded": self.latent.to_json() if self.latent else None,
+            **{k: list(v) for k, v in self.caveats},
         }
 
 
@@ -484,7 +486,7 @@ def train_memory(spec: ModelSpec, run: TrainRun, gpu: Hardware) -> TrainMemory:
         latent = latent_vs_expanded(spec, cfg)
     return TrainMemory(model=spec.name, run=run, gpu=gpu, stages=stages,
                        max_micro_batch=max_micro_batch(spec, run, gpu.memory_bytes), max_seq=seq,
-                       max_seq_capped=capped, layers=layers, latent=latent)
+                       max_seq_capped=capped, layers=layers, latent=latent, caveats=spec.caveats)
 
 
 def activations_per_layer(spec: ModelSpec, run: TrainRun, layer: int) -> LayerActivations:

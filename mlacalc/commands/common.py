@@ -145,7 +145,11 @@ def spec_sets(sets: list[str] | None, image_tokens: int | None = None, state_dty
 
 
 def notes(spec: ModelSpec, context: int | None = None) -> None:
-    """One-line notes on stderr about what a number leaves to the user (never in --json's stdout)."""
+    """One-line notes on stderr about what a number leaves to the user (never in --json's stdout, which lists the
+    spec's ``warnings`` in its own ``"warnings"``): what the reading of a config.json assumed (an unknown model_type
+    sized as a standard decoder, which was silent), cross layers without image tokens, a context past the model's."""
+    for w in spec.warnings:
+        print(f"warning: {spec.name}: {w}", file=sys.stderr)
     if any(spec.layer_type(i) == "cross" for i in range(spec.num_layers)) and spec.image_tokens == 0:
         print("note: the cross-attention layers cache no image tokens; give --image-tokens N for N image tokens "
               "per sequence", file=sys.stderr)

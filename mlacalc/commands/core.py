@@ -52,6 +52,7 @@ def weights(model: ModelArg,
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
     spec = model_spec(model, set_, as_)
     r = weights_report(spec, weight_dtype, par)
+    notes(spec)
 
     def render():
         c = report.console()

@@ -431,8 +431,12 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                f"KV {f0.kv_bits:g}-bit; decode at the largest batch, {q_tokens} token(s) per step; expected: "
                f"kernel-aware time (mlacalc.expected; coefficients "
                f"{f0.decode.coefficients if f0.decode else coefficient_basis(hw, 'auto', f0.kv_bits)}), "
-               f"floor: roofline")
-        report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows, cap))
+               f"floor: roofline" + report.excluded_text(spec0.caveats))
+        # a negative KV budget, said why on a line of its own (capacity.Fit.shortfall), first: the table showed
+        # "none (128.23 GiB short)" and a largest batch of 0
+        why = [(f"{f.model}: " if len(fits) > 1 else "") + f.shortfall["reason"] for f in fits if f.shortfall]
+        report.console().print(report.table("What fits (per GPU)", [""] + [f.model for f in fits], rows,
+                                            "\n".join(why + [cap])))
 
     emit(json_, payload, render)
 
@@ -494,6 +498,7 @@ def sweep(model: ModelArg,
     if not sw.rows:
         reasons = "; ".join(sorted({where_message(s["argument"], s["reason"]) for s in sw.skipped}))
         raise SpecError("--gpus", f"no combination can be laid out: {reasons}")
+    notes(variants[0][1])         # after the checks, as in fit: what the reading of a config.json assumed
     if plot:
         from ..charts import write_sweep_html
 

@@ -12,7 +12,7 @@ from ..hardware import load_hardware
 from ..training import GIB, TrainRun, train_memory
 from ..units import finite
 from .common import (MODEL_HELP, AsOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, JsonOpt, PpOpt, SetOpt, SpOpt, TpOpt, count,
-                     emit, model_spec, parallelism)
+                     emit, model_spec, notes, parallelism)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 
@@ -59,6 +59,7 @@ def train(model: ModelArg,
                    kernel=resolve_kernel(convention, kernel), convention=convention, precision=precision, zero=zero,
                    parallel=par, reserve_bytes=reserve * GIB)
     m = train_memory(spec, run, hw)
+    notes(spec)             # after the checks: a warning then an error was two lines on stderr
     latent = m.latent
     payload = m.to_json()
 
