@@ -1,6 +1,8 @@
 """Lab script (GPU): the merge of split-KV partials (kernels/triton_split_kv.combine_splits, combine_slots) with one
 partial a step (merge_chunk=1, the loop before the thirty-first session: each partial's 512 floats loaded and
-waited for before the next) against MERGE_CHUNK a step (their loads in flight together). 128 query rows of 512
+waited for before the next) against MERGE_CHUNK a step (their loads in flight together). Measured on an H100
+(reports/h100/tuning/ab_combine_session_cc.log): slots 0.92-1.00x, splits 0.99-1.05x, so only the slots' merge
+takes the chunk. 128 query rows of 512
 fp32 values, the shapes the Gluon kernel's fixed grid (B x splits) and its balanced schedule (G = 66 parts: slots
 of about two partials a split sequence) leave at the uniform points of 128 heads; graph-timed, with the L2 flushed
 (the partials read from HBM) and without (as after the decode kernel that wrote them, where they fit in L2). Both

@@ -20,12 +20,16 @@ import triton.language as tl
 
 from .launch import PLAN_CACHE_SIZE, FastLauncher, num_sms
 
-__all__ = ["choose_num_splits", "plan_splits", "combine_splits", "combine_slots", "num_sms", "MERGE_CHUNK"]
+__all__ = ["choose_num_splits", "plan_splits", "combine_splits", "combine_slots", "num_sms", "MERGE_CHUNK",
+           "SPLITS_MERGE_CHUNK"]
 
 
-# partials a merge step loads at once ([MERGE_CHUNK, Dv] in one load, so their reads are in flight together; 1 is
-# the earlier loop, one partial's load waited for before the next: bench/ab_combine.py times both)
-MERGE_CHUNK = 4
+# partials a merge step loads at once ([chunk, Dv] in one load, their reads in flight together; 1: one partial's load
+# waited for before the next). Measured on an H100 (bench/ab_combine.py, reports/h100/tuning/ab_combine_session_cc.log,
+# 128 rows of 512 values, graph-timed): the scheduled layout's merge (about 2 partials a cut sequence) 0.92-1.00x
+# the one-a-step time at 4, the fixed grid's (2-10 splits) 0.99-1.05x: both merges read as fast as the memory
+# gives, so the slots take MERGE_CHUNK and the splits one a step (SPLITS_MERGE_CHUNK)
+MERGE_CHUNK, SPLITS_MERGE_CHUNK = 4, 1
 
 
 @triton.jit
@@ -59,7 +63,7 @@ def _combine_splits_kernel(
     stride_out_b, stride_out_r,
     DV: tl.constexpr,
     SPLITS_P2: tl.constexpr,
-    CHUNK: tl.constexpr = MERGE_CHUNK,
+    CHUNK: tl.constexpr = SPLITS_MERGE_CHUNK,
 ):
     r = tl.program_id(0)
     b = tl.program_id(1)
@@ -94,11 +98,12 @@ def _combine_slots_kernel(
 
 
 def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, *, key=None,
-                   merge_chunk: int = MERGE_CHUNK) -> None:
+                   merge_chunk: int = SPLITS_MERGE_CHUNK) -> None:
     """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place).
     key: the caller's plan key (launch.py), under which the compiled kernel is launched directly on later calls and
     the launch's integers (splits, strides, grid) are kept: the plan owns o_part and lse_part, so per call only
-    out_rows is new (and its strides are part of the key). merge_chunk: partials a step (MERGE_CHUNK; for A/B runs)."""
+    out_rows is new (and its strides are part of the key). merge_chunk: partials a step (SPLITS_MERGE_CHUNK; for A/B
+    runs)."""
     lkey = None if key is None else (key, out_rows.stride(), merge_chunk)
     prep = _COMBINE_ARGS.get(lkey) if lkey is not None else None
     if prep is None:
@@ -123,8 +128,8 @@ def combine_slots(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.
                   max_partials: int, key=None, merge_chunk: int = MERGE_CHUNK) -> None:
     """The scheduled layout's merge: o_part [slots, R, Dv] fp32, lse_part [slots, R] fp32, seqs [B, 2] int32
     (first slot, partials; triton_schedule.py) -> out_rows [B, R, Dv], written in place for the sequences with
-    partials (at most `max_partials` each: the schedule's parts), untouched for the others. key, merge_chunk: as
-    combine_splits."""
+    partials (at most `max_partials` each: the schedule's parts), untouched for the others. key: as combine_splits;
+    merge_chunk: partials a step (MERGE_CHUNK; for A/B runs)."""
     lkey = None if key is None else (key, out_rows.stride(), merge_chunk)
     prep = _SLOTS_ARGS.get(lkey) if lkey is not None else None
     if prep is None:
