@@ -837,8 +837,9 @@ def _own_record(SEQLENS, batch, part, parts, overhead, capacity, UNIT: gl.conste
     """Part `part`'s record and the slots of its first and last sequences, computed from the lengths by the program
     itself (schedule.part_record is the mirror, with the closed forms): two passes over the `batch` lengths in chunks
     of CHUNK, the first summing the cells (P = ceil(total / parts)), the second the prefix sums and the counts and
-    extremes that place the part. No schedule kernel before the decode kernel: it cost 6-11 us and left the decode
-    kernel after it 2.6-5% slower (docs/kernels-notes.md, thirtieth session)."""
+    extremes that place the part. No schedule kernel before the decode kernel: with one, a call took 17-23 us more
+    than with a schedule filled earlier, with this 2.6-10.8 us more (median 6; H100, docs/kernels-notes.md,
+    thirty-first session)."""
     lay: gl.constexpr = gl.BlockedLayout([1], [32], [WG_WARPS], [0])
     offs = gl.arange(0, CHUNK, layout=lay)
     zero = batch * 0
