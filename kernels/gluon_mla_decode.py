@@ -222,10 +222,13 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     head block (rows > 64) only: at 64 heads the scheduled mode measured up to 0.10 slower than that fit at contexts
     under 10k (its segments' fixed costs weigh more beside the 32-key tile's faster keys), and there the fixed grid
     kept within 1.07x FlashMLA off the grid anyway (median 1.02). One query token a sequence only (the scheduled
-    mode's multi-token causal band is tested, not measured)."""
+    mode's multi-token causal band is tested, not measured). Not where the grid runs one split a sequence: it then
+    writes no partials and merges nothing, which the schedule must (its slots' merge: 15 us at 117 x 8,988), and at
+    the two such points measured the schedule lost (117 x 8,988, modelled 0.904: 1.015x the grid's time; 128 x
+    16,384: 1.021x; reports/h100/tuning/auto_schedule_trace_heldout_session_ce.log, _own_session_by.log)."""
     head_blocks = triton.cdiv(rows, BLOCK_H)
     if (config.auto_schedule_below <= 0 or rows <= BLOCK_H or max_len < AUTO_SCHEDULE_MIN_KEYS
-            or batch * head_blocks * num_splits < sms):
+            or batch * head_blocks * num_splits < sms or num_splits == 1):
         return False
     overhead = segment_overhead_tiles(BLOCK_H, config.block_n, d_k, d_v, q_bytes=elem_bytes, kv_bytes=elem_bytes)
     unit = split_keys(config)

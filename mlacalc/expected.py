@@ -764,7 +764,7 @@ def auto_schedule_ratio(shape: DecodeShape, sms: int, splits: int, chunk: int, w
     sequence, its CTAs handed to the SMs in launch order; None where it keeps the grid."""
     keys, hp = math.ceil(shape.visits), math.ceil(shape.rows / TILE_ROWS)
     if not (gluon_wide_tile(shape, widen_group) and shape.tokens == 1 and shape.kv_groups == 1
-            and keys >= GLUON_AUTO_SCHEDULE_MIN_KEYS and shape.seqs * hp * splits >= sms):
+            and keys >= GLUON_AUTO_SCHEDULE_MIN_KEYS and shape.seqs * hp * splits >= sms and splits > 1):
         return None
     tile = TILE_KEYS
     over = segment_overhead_tiles(TILE_ROWS, tile, shape.key_elems, shape.out_dv, shape.key_bytes / shape.key_elems)

@@ -204,22 +204,28 @@ def test_dense_fp8_split_plan_fills_one_wave_with_chunks_of_256_keys():
 
 def test_auto_schedule_where_the_grid_leaves_a_wave_idle():
     """gluon_mla_decode.auto_schedules, worked by hand on 4 SMs: 3 sequences of 4,096 keys at 128 heads (2 head
-    blocks, 64-key tiles, 5 tiles of overhead a program: segment_overhead_tiles(64, 64, 576, 512)), one split: the
-    grid's 6 programs of 64 + 5 tiles run in 2 waves on 4 SMs (138); the schedule's 2 parts (4 SMs / 2 head blocks)
-    of P = ceil(3 x 69 / 2) = 104 cells cost 104 and 34 + 5 + 69 = 108: 108 / 138 = 0.78 < 0.91, and the modelled
-    saving, 138 x 64 keys x 0.031 us = 273.8 us x (1 - 1.065 x 0.7826 - 0.02) - 2.1 = 38.0 us, exceeds the 19 us of
-    filling a schedule: the call schedules. 2 sequences in 3 splits of 1,408 keys (the 12 programs of 22 + 5 tiles,
+    blocks, 64-key tiles, 5 tiles of overhead a program: segment_overhead_tiles(64, 64, 576, 512)) in 3 splits of
+    1,408 keys: the grid's 18 programs of 22 + 5, 22 + 5 and 20 + 5 tiles (a sequence's splits, each run by both head
+    blocks) handed to 4 SMs in order finish at 131; the schedule's 2 parts (4 SMs / 2 head blocks) of P = ceil(3 x
+    69 / 2) = 104 cells cost 104 and 34 + 5 + 69 = 108: 108 / 131 = 0.824 < 0.91, and the modelled saving, 131 x 64
+    keys x 0.031 us = 259.9 us x (1 - 1.065 x 0.8244 - 0.02) - 2.1 = 24.4 us, exceeds the 6 us of a schedule of the
+    call's own: it schedules. In one split (the grid's 6 programs of 64 + 5 tiles in 2 waves: 138, ratio 0.78) it
+    does not: a grid of one split merges nothing, and where measured the schedule lost there. 2 sequences in 3 splits of 1,408 keys (the 12 programs of 22 + 5 tiles,
     the last 21 + 5, on 4 SMs: 79) against 2 parts of at most 69 (ratio 0.873): 79 x 64 x 0.031 = 156.7 us x 0.050
     - 2.1 = 5.7 us saved, under the 6 us of the record computed in the kernel (OWN_RECORD_US, the default way) and
     the fill kernel's 19 (schedule_in_kernel=False): not; at a cost of 5 us it would. Not either: at a threshold of 0 (off), at 64 rows (one head
-    block), under 4,096 keys, under one wave of programs (2 sequences: 4 programs on 8 SMs), nor at any point of the
+    block), under 4,096 keys, under one wave of programs (2 sequences in 3 splits: 12 programs on 16 SMs), nor at any point of the
     issue's power-of-two grid on 132 SMs."""
     from mlacalc.kernels.gluon_mla_decode import (GluonMLAConfig, WIDE_TILE, auto_schedules, default_gluon_config,
                                                   gluon_splits, split_keys)
     from mlacalc.kernels.schedule import balanced_and_fixed
 
-    kw = dict(tokens_per_split=4096, num_splits=1)
+    kw = dict(tokens_per_split=1408, num_splits=3)
+    assert balanced_and_fixed([4096] * 3, block_n=64, overhead=5, head_programs=2, sms=4, **kw) == (108, 131)
     assert auto_schedules(3, 128, 4096, sms=4, config=WIDE_TILE, **kw)
+    assert balanced_and_fixed([4096] * 3, block_n=64, overhead=5, head_programs=2, sms=4, tokens_per_split=4096,
+                              num_splits=1) == (108, 138)
+    assert not auto_schedules(3, 128, 4096, sms=4, config=WIDE_TILE, tokens_per_split=4096, num_splits=1)
     assert balanced_and_fixed([4096] * 2, block_n=64, overhead=5, head_programs=2, sms=4, tokens_per_split=1408,
                               num_splits=3) == (69, 79)
     by_fill = dataclasses.replace(WIDE_TILE, schedule_in_kernel=False)
@@ -229,8 +235,8 @@ def test_auto_schedule_where_the_grid_leaves_a_wave_idle():
                           tokens_per_split=1408, num_splits=3)  # 5.7 us saved
     assert not auto_schedules(3, 128, 4096, sms=4, config=GluonMLAConfig(block_n=64, auto_schedule_below=0), **kw)
     assert not auto_schedules(3, 64, 4096, sms=4, config=WIDE_TILE, **kw)
-    assert not auto_schedules(3, 128, 4095, sms=4, config=WIDE_TILE, tokens_per_split=4095, num_splits=1)
-    assert not auto_schedules(2, 128, 4096, sms=8, config=WIDE_TILE, **kw)
+    assert not auto_schedules(3, 128, 4095, sms=4, config=WIDE_TILE, **kw)
+    assert not auto_schedules(2, 128, 4096, sms=16, config=WIDE_TILE, **kw)
     for batch in (8, 32, 128):
         for keys in (4096, 32768):
             for heads in (16, 64, 128):
