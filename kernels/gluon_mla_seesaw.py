@@ -833,11 +833,23 @@ def _add(a, b):
 
 
 @gluon.jit
+def _place(gone_a, upto_a, slots_gone_a, slots_upto_a, cells_a, s_first_a, e_first_a, last_a, e_last_a,
+           gone_b, upto_b, slots_gone_b, slots_upto_b, cells_b, s_first_b, e_first_b, last_b, e_last_b):
+    """The combine of :func:`_own_record`'s one reduction over a chunk: five sums, two minima, two maxima."""
+    return (gone_a + gone_b, upto_a + upto_b, slots_gone_a + slots_gone_b, slots_upto_a + slots_upto_b,
+            cells_a + cells_b, gl.minimum(s_first_a, s_first_b), gl.minimum(e_first_a, e_first_b),
+            gl.maximum(last_a, last_b), gl.maximum(e_last_a, e_last_b))
+
+
+@gluon.jit
 def _own_record(SEQLENS, batch, part, parts, overhead, capacity, UNIT: gl.constexpr, CHUNK: gl.constexpr):
     """Part `part`'s record and the slots of its first and last sequences, computed from the lengths by the program
     itself (schedule.part_record is the mirror, with the closed forms): two passes over the `batch` lengths in chunks
-    of CHUNK, the first summing the cells (P = ceil(total / parts)), the second the prefix sums and the counts and
-    extremes that place the part. No schedule kernel before the decode kernel: with one, a call took 17-23 us more
+    of CHUNK, the first summing the cells (P = ceil(total / parts)), the second a prefix-sum scan and one reduction
+    of nine values (the counts, sums and extremes that place the part: each reduction across the warp group is a
+    round through shared memory and a barrier, so they go in one). The last sequence that starts before the part's
+    end is found by its first cell with its partials packed below it (s x 2^16 + partials, int64: cells < 2^28 and
+    partials <= parts < 2^16). No schedule kernel before the decode kernel: with one, a call took 17-23 us more
     than with a schedule filled earlier, with this 2.6-10.8 us more (median 6; H100, docs/kernels-notes.md,
     thirty-first session)."""
     lay: gl.constexpr = gl.BlockedLayout([1], [32], [WG_WARPS], [0])
@@ -858,9 +870,8 @@ def _own_record(SEQLENS, batch, part, parts, overhead, capacity, UNIT: gl.conste
     slots_upto = zero
     s_first = zero + (1 << 30)
     e_first = zero + (1 << 30)
-    s_last = zero - 1
+    last = zero.to(gl.int64) - 1  # s_last x 2^16 + its partials
     e_last = zero - 1
-    partials_last = zero
     cells = zero
     for c0 in range(0, batch, CHUNK):
         b = c0 + offs
@@ -875,18 +886,21 @@ def _own_record(SEQLENS, batch, part, parts, overhead, capacity, UNIT: gl.conste
         gone = ok & (e < lo)    # sequences wholly before the part
         reach = ok & (e >= lo)
         start = ok & (s < hi)   # sequences that begin before the part's end
-        before += gl.sum(gone.to(gl.int32), 0)
-        upto += gl.sum(start.to(gl.int32), 0)
-        slots_before += gl.sum(gl.where(gone, partials, 0), 0)
-        slots_upto += gl.sum(gl.where(start, partials, 0), 0)
-        s_first = gl.minimum(s_first, gl.min(gl.where(reach, s, 1 << 30), 0))
-        e_first = gl.minimum(e_first, gl.min(gl.where(reach, e, 1 << 30), 0))
-        last_s = gl.max(gl.where(start, s, -1), 0)
-        partials_last = gl.where(last_s > s_last, gl.max(gl.where(start & (s == last_s), partials, 0), 0),
-                                 partials_last)
-        s_last = gl.maximum(s_last, last_s)
-        e_last = gl.maximum(e_last, gl.max(gl.where(start, e, -1), 0))
-        cells += gl.sum(cost, 0)
+        c_gone, c_upto, c_slots_gone, c_slots_upto, c_cells, c_s_first, c_e_first, c_last, c_e_last = gl.reduce(
+            (gone.to(gl.int32), start.to(gl.int32), gl.where(gone, partials, 0), gl.where(start, partials, 0), cost,
+             gl.where(reach, s, 1 << 30), gl.where(reach, e, 1 << 30),
+             gl.where(start, s.to(gl.int64) * 65536 + partials, -1), gl.where(start, e, -1)), 0, _place)
+        before += c_gone
+        upto += c_upto
+        slots_before += c_slots_gone
+        slots_upto += c_slots_upto
+        cells += c_cells
+        s_first = gl.minimum(s_first, c_s_first)
+        e_first = gl.minimum(e_first, c_e_first)
+        last = gl.maximum(last, c_last)
+        e_last = gl.maximum(e_last, c_e_last)
+    s_last = (last >> 16).to(gl.int32)
+    partials_last = (last & 65535).to(gl.int32)
     live = before <= upto - 1
     k_first = e_first // P - s_first // P + 1
     begin_b = gl.where(live, before, 0)
