@@ -56,6 +56,18 @@ bench_peers() {        # $1: seconds. `mlacalc bench kernels --peers` into $OUT/
   echo "bench exit $? at ${SECONDS} s" | tee -a "$LOG"
 }
 
+uniform_seeds() {      # $1: the run's second by which the last must end; then seeds. bench/random_vs_flashmla.py
+  # --uniform (40 points off the issue's grid beside FlashMLA) into $OUT/uniform_seed<seed>.json, seed after seed while
+  # a minute is left
+  local end=$1 seed; shift
+  for seed in "$@"; do
+    if [ $(( end - SECONDS )) -lt 60 ]; then echo "no time left for seed $seed (at ${SECONDS} s)" | tee -a "$LOG"; break; fi
+    timeout $(( end - SECONDS )) python3 bench/random_vs_flashmla.py --uniform --seed "$seed" --n 40 \
+      --out "$OUT/uniform_seed$seed.json" >> "$LOG" 2>&1
+    echo "uniform seed $seed exit $? at ${SECONDS} s" | tee -a "$LOG"
+  done
+}
+
 print_bench_summary() {  # $1: a kernels.json. Its summary onto the log, or why there is none
   python3 - "$1" <<'PY' | tee -a "$LOG"
 import json, sys

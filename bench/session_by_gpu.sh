@@ -21,10 +21,5 @@ timeout 170 python3 bench/auto_schedule_trace.py --variants fixed,explicit,own,f
 echo "trace exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep " us = " "$OUT/trace.log" | tee -a "$LOG"
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-if [ $(( END - SECONDS )) -lt 60 ]; then echo "no time left for the uniform points (at ${SECONDS} s)" | tee -a "$LOG"
-else
-  timeout $(( END - SECONDS )) python3 bench/random_vs_flashmla.py --uniform --seed 5 --n 40 \
-    --out "$OUT/uniform_seed5.json" >> "$LOG" 2>&1
-  echo "uniform seed 5 exit $? at ${SECONDS} s" | tee -a "$LOG"
-fi
+uniform_seeds "$END" 5
 echo "total ${SECONDS} s"

@@ -21,11 +21,6 @@ if echo "$GPU" | grep -q H200; then
   bench_peers $(( END - SECONDS - 10 ))
   print_bench_summary "$OUT/kernels.json"
 else
-  for seed in 5 6; do
-    if [ $(( END - SECONDS )) -lt 60 ]; then echo "no time left for seed $seed (at ${SECONDS} s)" | tee -a "$LOG"; break; fi
-    timeout $(( END - SECONDS )) python3 bench/random_vs_flashmla.py --uniform --seed $seed --n 40 \
-      --out "$OUT/uniform_seed$seed.json" >> "$LOG" 2>&1
-    echo "uniform seed $seed exit $? at ${SECONDS} s" | tee -a "$LOG"
-  done
+  uniform_seeds "$END" 5 6
 fi
 echo "total ${SECONDS} s"

@@ -12,9 +12,5 @@ begin_run || exit 1
 finish_flashmla_build "$W/flashmla_build.log" "$LOG"
 bench_peers 300
 print_bench_summary "$OUT/kernels.json"
-if [ $(( END - SECONDS )) -ge 60 ]; then
-  timeout $(( END - SECONDS )) python3 bench/random_vs_flashmla.py --uniform --seed 7 --n 40 \
-    --out "$OUT/uniform_seed7.json" >> "$LOG" 2>&1
-  echo "uniform seed 7 exit $? at ${SECONDS} s" | tee -a "$LOG"
-fi
+uniform_seeds "$END" 7
 echo "total ${SECONDS} s"
