@@ -485,6 +485,7 @@ def test_gluon_own_schedule_made_in_the_kernel_or_by_the_fill(B, paged, in_kerne
     sequences take two of its 128-length chunks) or by the fill kernel: mixed lengths (one of max_seqlen, the others
     0-700, some empty) against the float64 reference, and the slot records the merge read are plan_schedule's."""
     import dataclasses
+    import random
 
     from mlacalc.kernels.gluon_mla_decode import default_gluon_config, mla_decode_gluon
     from mlacalc.kernels.launch import num_sms, plan_cache
@@ -492,7 +493,7 @@ def test_gluon_own_schedule_made_in_the_kernel_or_by_the_fill(B, paged, in_kerne
     from mlacalc.kernels.testing import rel_error, run_mla_case
 
     H, L = 128, 4352
-    rng = __import__("random").Random(B)
+    rng = random.Random(B)
     lens = [L] + [rng.choice([0, 1, rng.randint(2, 700)]) for _ in range(B - 1)]
     cfg = dataclasses.replace(default_gluon_config(H, page_size=64 if paged else None), auto_schedule_below=9.0,
                               own_schedule_us=-1e9, schedule_in_kernel=in_kernel)
