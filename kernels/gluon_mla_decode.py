@@ -174,10 +174,10 @@ def gluon_splits(batch: int, rows: int, max_len: int, *, sms: int, block_n: int 
 AUTO_SCHEDULE_MIN_KEYS = 4096
 SCHEDULE_PER_RATIO, SCHEDULE_US, FILL_US, GRID_KEY_US, AUTO_SCHEDULE_MARGIN = 1.065, 2.1, 19.0, 0.031, 0.02
 # each decode program computing its part's record itself (schedule_in_kernel: two passes over the lengths in its
-# prologue, ~240 SASS instructions and ~30 CTA barriers a 128-length chunk, bench/sass_loops.py --gluon-sched):
-# graph-timed against the same schedule filled once, 2.6-10.8 us more, median 6.0, at 7 points of 128 heads on an
-# H100 (bench/auto_schedule_trace.py --variants fixed,explicit,own,fill, bash bench/session_by_gpu.sh:
-# reports/h100/tuning/auto_schedule_trace_own_session_by.log; the fill kernel's way 17-23 us more)
+# prologue, bench/sass_loops.py --gluon-sched): graph-timed against the same schedule filled once, 2.6-10.8 us more,
+# median 6.0, at 7 points of 128 heads on an H100 (bench/auto_schedule_trace.py --variants fixed,explicit,own,fill,
+# bash bench/session_by_gpu.sh: reports/h100/tuning/auto_schedule_trace_own_session_by.log; the fill kernel's way
+# 17-23 us more); with the chunk's reductions in one (29 -> 5 CTA barriers) 3.8-10.0 (session_cf): not the barriers
 OWN_RECORD_US = 6.0
 
 
@@ -213,9 +213,10 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
     and the decode kernel after it running 2.6-5% slower than after a schedule filled earlier (docs/kernels-notes.md,
     thirtieth session). Now each decode program computes its own part's record (OWN_RECORD_US), and the threshold
     is 0.91: at the 6 points of two uniform seeds modelled at 0.890-0.905 with a positive saving, the own schedule
-    measured 0.927-0.965 of the fixed grid's time (reports/h100/tuning/auto_schedule_trace_near_threshold_session_ca.log;
-    the fit's 1.065 x ratio is pessimistic there: 1.02-1.05). (`python bench/auto_schedule_evidence.py` prints the
-    figures above from the committed runs; the fill's split, the traces in reports/h100/tuning/auto_schedule_trace_*.)
+    measured 0.927-0.965 of the fixed grid's time (the fit's 1.065 x ratio is pessimistic there: 1.02-1.05;
+    reports/h100/tuning/auto_schedule_trace_near_threshold_session_ca.log). (`python bench/auto_schedule_evidence.py`
+    prints the figures above from the committed runs; the fill's split, the traces in
+    reports/h100/tuning/auto_schedule_trace_*.)
     Only where those points were: the fixed grid a wave of programs or more (its loss is the last wave's idle SMs;
     under one wave the planner already chose fewer, longer splits, and a schedule would cut pieces of a few tiles
     whose fixed costs the model does not see) and sequences of AUTO_SCHEDULE_MIN_KEYS keys or more. More than one
@@ -239,7 +240,8 @@ def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: Glu
                                         head_programs=head_blocks, sms=sms, tokens_per_split=tokens_per_split,
                                         num_splits=num_splits)
     ratio, grid_us = busiest / fixed, fixed * config.block_n * GRID_KEY_US
-    saved_us = grid_us * (1 - SCHEDULE_PER_RATIO * ratio - AUTO_SCHEDULE_MARGIN) - SCHEDULE_US - own_schedule_us(config)
+    saved_us = (grid_us * (1 - SCHEDULE_PER_RATIO * ratio - AUTO_SCHEDULE_MARGIN) - SCHEDULE_US
+                - own_schedule_us(config))
     return ratio < config.auto_schedule_below and saved_us > 0
 
 
