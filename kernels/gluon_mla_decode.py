@@ -17,6 +17,7 @@ block size that is a multiple of block_n.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -189,6 +190,20 @@ def own_schedule_us(config: GluonMLAConfig) -> float:
     return OWN_RECORD_US if config.schedule_in_kernel else FILL_US
 
 
+def _check_schedule_fields(config: GluonMLAConfig) -> None:
+    """The auto-schedule fields of a caller's config, checked before any device work (one KernelInputError naming
+    config): auto_schedule_below and own_schedule_us (None or) finite numbers, schedule_in_kernel a bool."""
+    def number(x):
+        return type(x) in (int, float) and math.isfinite(x)
+
+    require(number(config.auto_schedule_below), "config",
+            f"auto_schedule_below must be a finite number, got {config.auto_schedule_below!r}")
+    require(config.own_schedule_us is None or number(config.own_schedule_us), "config",
+            f"own_schedule_us must be None or a finite number of microseconds, got {config.own_schedule_us!r}")
+    require(type(config.schedule_in_kernel) is bool, "config",
+            f"schedule_in_kernel must be True or False, got {config.schedule_in_kernel!r}")
+
+
 def auto_schedules(batch: int, rows: int, max_len: int, *, sms: int, config: GluonMLAConfig, tokens_per_split: int,
                    num_splits: int, d_k: int = 576, d_v: int = 512, elem_bytes: int = 2,
                    capacity: int | None = None) -> bool:
@@ -296,6 +311,8 @@ def mla_decode_gluon(
                 "not with a schedule (the schedule cuts the work itself)")
         require(config is None or (type(config.l2_prefetch_pairs) is int and 0 <= config.l2_prefetch_pairs <= 4),
                 "config", f"l2_prefetch_pairs must be an integer 0-4, got {config and config.l2_prefetch_pairs!r}")
+        if config is not None:
+            _check_schedule_fields(config)
         page = kv_cache.shape[1] if block_table is not None else None
         cfg = config or default_gluon_config(q.shape[1] * q.shape[2], fp8=kv_cache.dtype == torch.float8_e4m3fn,
                                              page_size=page)

@@ -874,6 +874,30 @@ def test_the_gluon_wrapper_refuses_a_bad_l2_prefetch_distance(monkeypatch):
             gm.mla_decode_gluon(q, kv, softmax_scale=0.1, kv_scale=1.0, config=gm.GluonMLAConfig(l2_prefetch_pairs=good))
 
 
+def test_the_gluon_wrapper_refuses_bad_auto_schedule_fields(monkeypatch):
+    """GluonMLAConfig's schedule fields: auto_schedule_below a finite number, own_schedule_us None or a finite number
+    of microseconds, schedule_in_kernel a bool; anything else is one KernelInputError naming config before any
+    device work, and the good values pass the check (and fail later on CPU tensors, past it)."""
+    pytest.importorskip("triton.experimental.gluon.language.nvidia.hopper")
+    from mlacalc.kernels import gluon_mla_decode as gm
+
+    monkeypatch.setattr(gm, "gluon_supported", lambda *a, **k: True)
+    monkeypatch.setattr(gm, "_GluonPlan", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("past the checks")))
+    q = torch.randn(1, 1, 128, 576, dtype=torch.bfloat16)
+    kv = torch.randn(1, 128, 576, dtype=torch.bfloat16)
+    bad = [dict(auto_schedule_below=float("nan")), dict(auto_schedule_below="0.9"), dict(own_schedule_us=float("inf")),
+           dict(own_schedule_us="6"), dict(own_schedule_us=True), dict(schedule_in_kernel=1),
+           dict(schedule_in_kernel=None)]
+    for kw in bad:
+        field = next(iter(kw))
+        with pytest.raises(KernelInputError, match=f"^config: {field} must be"):
+            gm.mla_decode_gluon(q, kv, softmax_scale=0.1, config=gm.GluonMLAConfig(block_n=64, **kw))
+    for kw in (dict(own_schedule_us=0.0), dict(own_schedule_us=None, schedule_in_kernel=False),
+               dict(auto_schedule_below=0)):
+        with pytest.raises(RuntimeError, match="past the checks"):
+            gm.mla_decode_gluon(q, kv, softmax_scale=0.1, config=gm.GluonMLAConfig(block_n=64, **kw))
+
+
 def test_a_schedule_filled_for_one_batch_is_refused_for_another(monkeypatch):
     """The contract: one schedule per launch shape and set of lengths. Reused for a batch of another size (or a
     tile of another shape) it is one KernelInputError naming `schedule`, before any launch."""
