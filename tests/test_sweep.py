@@ -60,3 +60,13 @@ def test_cli_plot_is_self_contained_html(tmp_path, capsys):
 def test_cli_bad_format_exit_2(capsys):
     code, out, err = run(["sweep", "deepseek-v2-lite", "--format", "xml"], capsys)
     assert code == 2 and err.startswith("error:")
+
+
+def test_cli_warns_once_a_context_past_the_models_limit(capsys):
+    """fit, roofline and compare warn when --context passes max_position_embeddings; the sweep said nothing (review
+    2). Llama-3.1-8B's config.json: max_position_embeddings 131072 = 128k, so 256k (262,144) warns, 4k does not, and
+    the --as variant (the same model's limit) does not warn a second time. stdout stays one JSON object."""
+    code, out, err = run(["sweep", "llama-3.1-8b", "--context", "4k,256k", "--batch", "1", "--gpus", "1",
+                          "--as", "mha", "--json"], capsys)
+    assert code in (0, None) and json.loads(out)["rows"]
+    assert err.splitlines() == ["warning: --context 262,144 exceeds llama-3.1-8b's max_position_embeddings 131,072"]

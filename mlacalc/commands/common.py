@@ -153,10 +153,18 @@ def notes(spec: ModelSpec, context: int | None = None) -> None:
     if any(spec.layer_type(i) == "cross" for i in range(spec.num_layers)) and spec.image_tokens == 0:
         print("note: the cross-attention layers cache no image tokens; give --image-tokens N for N image tokens "
               "per sequence", file=sys.stderr)
+    warning = context_warning(spec, context)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def context_warning(spec: ModelSpec, context: int | None) -> str | None:
+    """The words for a context past the model's configured limit (``max_context``, a config's
+    ``max_position_embeddings``), or None: :func:`notes` prints them, and ``sweep`` once per model and context."""
     limit = getattr(spec, "max_context", None)
     if context is not None and limit and context > limit:
-        print(f"warning: --context {context:,} exceeds {spec.name}'s max_position_embeddings {limit:,}",
-              file=sys.stderr)
+        return f"--context {context:,} exceeds {spec.name}'s max_position_embeddings {limit:,}"
+    return None
 
 
 def emit(as_json: bool, payload: dict, render: Callable[[], Any]) -> None:

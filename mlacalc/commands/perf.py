@@ -12,8 +12,9 @@ from .. import report
 from ..errors import SpecError
 from ..units import dtype_bits, fmt_bytes, parse_bytes
 from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpNotOpt, DpAttnOpt, DpNotOpt, EpOpt, ImageTokensOpt,
-                     JsonOpt, KvBitsOpt, KvDtypeOpt, PpNotOpt, SetOpt, SpNotOpt, StateDtypeOpt, TpNotOpt, TpOpt, count,
-                     emit, kv_bits, kv_format, model_spec, notes, parallelism, spec_sets, where_message)
+                     JsonOpt, KvBitsOpt, KvDtypeOpt, PpNotOpt, SetOpt, SpNotOpt, StateDtypeOpt, TpNotOpt, TpOpt,
+                     context_warning, count, emit, kv_bits, kv_format, model_spec, notes, parallelism, spec_sets,
+                     where_message)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU: a built-in name (h100-sxm, h200, b200, mi300x, ...) or a "
@@ -499,6 +500,9 @@ def sweep(model: ModelArg,
         reasons = "; ".join(sorted({where_message(s["argument"], s["reason"]) for s in sw.skipped}))
         raise SpecError("--gpus", f"no combination can be laid out: {reasons}")
     notes(variants[0][1])         # after the checks, as in fit: what the reading of a config.json assumed
+    # a context past the model's limit, once a context (the sweep said nothing: review 2); --as keeps the limit
+    for warning in filter(None, (context_warning(variants[0][1], c) for c in contexts)):
+        print(f"warning: {warning}", file=sys.stderr)
     if plot:
         from ..charts import write_sweep_html
 
