@@ -91,9 +91,10 @@ def parse_list(text: str, flag: str) -> list[str]:
 
 
 def _group(n: int, ep: int, dp_attention: bool) -> Parallelism:
-    """A group of ``n`` GPUs: ``tp = n`` with ``ep`` (a count it does not divide is skipped with the reason);
-    data-parallel attention on one GPU is plain attention."""
-    return Parallelism(tp=n, ep=ep, dp_attention=dp_attention and n > 1)
+    """A group of ``n`` GPUs: ``tp = n`` with ``ep`` and ``dp_attention``. A layout the group cannot take raises, and
+    the sweep skips that count with the reason: ``ep`` that does not divide it, or data-parallel attention on one GPU
+    (it needs tp > 1, as roofline and fit say; the sweep ran it as plain attention without a word: review 2)."""
+    return Parallelism(tp=n, ep=ep, dp_attention=dp_attention)
 
 
 def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: list[int], contexts: list[int],

@@ -70,3 +70,22 @@ def test_cli_warns_once_a_context_past_the_models_limit(capsys):
                           "--as", "mha", "--json"], capsys)
     assert code in (0, None) and json.loads(out)["rows"]
     assert err.splitlines() == ["warning: --context 262,144 exceeds llama-3.1-8b's max_position_embeddings 131,072"]
+
+
+def test_dp_attention_on_one_gpu_is_skipped_with_the_reason(capsys):
+    """roofline and fit refuse --dp-attention at tp 1 ("needs tp > 1"); the sweep ran its 1-GPU rows as plain attention
+    without a word (review 2). Now the count is skipped like an --ep it cannot split: --gpus 1,2 keeps the 2-GPU rows
+    (DeepSeek-V2-Lite's 16 heads, each rank all of them for ceil(8 / 2) = 4 of the 8 sequences) and names 1 GPU in
+    skipped; --gpus 1 alone has nothing to lay out, one line and exit 2."""
+    sw = sweep([("m", load_spec("deepseek-v2-lite"))], [load_hardware("h100-sxm")], [1, 2], [4096], [8],
+               dp_attention=True)
+    assert {r.gpus for r in sw.rows} == {2}
+    assert [(s["gpus"], s["argument"]) for s in sw.skipped] == [(1, "dp_attention")]
+    assert "needs tp > 1" in sw.skipped[0]["reason"]
+    code, out, err = run(["sweep", "deepseek-v2-lite", "--dp-attention", "--gpus", "1,2", "--context", "4k",
+                          "--batch", "8", "--json"], capsys)
+    d = json.loads(out)
+    assert code in (0, None) and {r["gpus"] for r in d["rows"]} == {2} and d["skipped"][0]["gpus"] == 1
+    code, out, err = run(["sweep", "deepseek-v2-lite", "--dp-attention", "--gpus", "1", "--context", "4k",
+                          "--batch", "8"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "--dp-attention" in err and "needs tp > 1" in err
