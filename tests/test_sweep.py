@@ -89,3 +89,20 @@ def test_dp_attention_on_one_gpu_is_skipped_with_the_reason(capsys):
     code, out, err = run(["sweep", "deepseek-v2-lite", "--dp-attention", "--gpus", "1", "--context", "4k",
                           "--batch", "8"], capsys)
     assert code == 2 and out == "" and err.count("\n") == 1 and "--dp-attention" in err and "needs tp > 1" in err
+
+
+def test_prefill_rows_say_time_to_first_token(capsys):
+    """A prefill step serves every prompt of the batch before any emits a token, so its whole time is the time to first
+    token; the table showed it as "per token" (688.20 ms for Llama-3.1-8B, 8 prompts of 4k on an H100: review 2).
+    JSON keeps time_per_output_token_s as roofline's (prefill: the step) and adds time_to_first_token_s, the same
+    number, on prefill rows only."""
+    args = ["sweep", "llama-3.1-8b", "--context", "4k", "--batch", "8", "--gpus", "1"]
+    code, out, _ = run(args + ["--phase", "prefill", "--json"], capsys)
+    row = json.loads(out)["rows"][0]
+    assert row["fits"] and row["time_to_first_token_s"] == row["step_time_s"] == row["time_per_output_token_s"] > 0
+    code, out, _ = run(args + ["--phase", "prefill"], capsys)
+    assert "time to first token" in out and "per token" not in out
+    code, out, _ = run(args + ["--json"], capsys)
+    assert json.loads(out)["rows"][0]["time_to_first_token_s"] is None     # decode: no first token in the step
+    code, out, _ = run(args, capsys)
+    assert "per token" in out and "first token" not in out

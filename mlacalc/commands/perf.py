@@ -532,11 +532,14 @@ def sweep(model: ModelArg,
                   if sw.engine == "vllm" else
                   "max batch: SGLang's KV budget (mem_fraction_static of the free memory less the weights; "
                   "mlacalc.sglang)" if sw.engine == "sglang" else "")
-        cap = "\n".join(x for x in (cap, budget, f"per token and tok/s/GPU: kernel-aware expected time "
+        timed = ("per token and tok/s/GPU" if phase == "decode" else
+                 "time to first token (the whole prefill step) and tok/s/GPU (prompt tokens)")
+        cap = "\n".join(x for x in (cap, budget, f"{timed}: kernel-aware expected time "
                                                  f"(mlacalc.expected; {basis})") if x)
         report.console().print(report.table(f"Sweep: {model} ({phase})", ["variant", "gpu", "n", "context", "batch",
-                                                                 "KV/GPU", "fits", "max batch", "per token",
-                                                                 "tok/s/GPU", "bound"], rows, cap))
+                                                                 "KV/GPU", "fits", "max batch",
+                                                                 "per token" if phase == "decode" else
+                                                                 "time to first token", "tok/s/GPU", "bound"], rows, cap))
 
 
 def register(app: typer.Typer) -> None:
