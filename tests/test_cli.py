@@ -479,3 +479,18 @@ def test_sweep_says_once_on_stderr_that_a_global_kv_flag_replaced_the_models_own
     assert code in (0, None) and _json.loads(out)["rows"]
     assert err.splitlines() == ["warning: deepseek-v2: --kv-bits 4 replaces the KV dtype its own override sets "
                                 "(dtypes.kv=6); the global flag wins"]
+
+
+def test_roofline_says_the_floor_throughput_is_the_groups(capsys):
+    """At --tp 8 the caption read "(12 per GPU; floor 190)": the floor is the whole group's tokens/s (the JSON's
+    tokens_per_s, 8 x its tokens_per_s_per_gpu), not per GPU like the figure before it (review 2)."""
+    import json as _json
+
+    args = ["roofline", "llama-3.1-70b", "--tp", "8", "--batch", "8"]
+    d = _json.loads(run(capsys, *args, "--json")[1])
+    assert d["tokens_per_s"] == pytest.approx(8 * d["tokens_per_s_per_gpu"])
+    code, out, _ = run(capsys, *args)
+    text = " ".join(out.split())           # the caption wraps at the console width
+    assert code in (0, None)
+    assert (f"({d['expected']['tokens_per_s_per_gpu']:,.0f} per GPU; floor {d['tokens_per_s']:,.0f} in all)"
+            in text), text

@@ -260,7 +260,7 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
             f"{'time per output token' if s.phase == 'decode' else 'time to first token'}: "
             f"{_t(r.time_per_output_token_s)} floor, {_t(r.expected_time_per_output_token_s)} expected; "
             f"{r.expected_tokens_per_s:,.0f} tokens/s expected ({r.expected_tokens_per_s_per_gpu:,.0f} per GPU; "
-            f"floor {r.tokens_per_s:,.0f}); bandwidth {100 * r.bandwidth_util:.0f}%, "
+            f"floor {r.tokens_per_s:,.0f} in all); bandwidth {100 * r.bandwidth_util:.0f}%, "
             f"compute {100 * r.compute_util:.0f}% of peak at the floor",
             f"expected: kernel-aware ({r.kernel} kernels, coefficients {r.coefficients}; mlacalc.expected)"
             + (_accuracy(r.attn_accuracy) if a is not None else ""),
