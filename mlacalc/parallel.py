@@ -14,7 +14,10 @@ The rules, in one place (:meth:`Parallelism.check` against a spec):
   ``tp`` divides them, and are **replicated** when the heads divide ``tp``: each rank keeps ``max(1, g / tp)``
   of the ``g`` groups, so ``tp / g`` ranks share a copy (vLLM and Megatron). Any other pair is refused. A cache
   that belongs to no head (an MLA latent) is held whole by every rank.
-- **Stages**: ``pp <= num_layers``; stages are consecutive runs of ``ceil(L / pp)`` layers.
+- **Stages**: ``pp <= num_layers``; stages are consecutive runs of ``ceil(L / pp)`` layers, and every stage must
+  get some: a ``pp`` whose runs run out of layers first is refused (32 layers at ``pp = 31`` are 16 runs of 2,
+  leaving 15 stages empty, and 1F1B's ``pp - i`` micro-batches in flight would count stages that do not exist),
+  naming the nearest ``pp`` that fills every stage (:func:`filled_stages`).
 - **Experts**: ``ep > 1`` needs an MoE model whose routed experts divide evenly over the ``ep`` ranks, and the
   EP ranks are drawn from the ``tp x dp`` ranks of a stage (MoE parallel folding, Megatron-Core), so ``ep``
   divides ``tp x dp``. Each EP rank holds ``E / ep`` whole experts.
@@ -146,6 +149,14 @@ class Parallelism:
 
         if self.pp > spec.num_layers:
             raise ArgError("pp", f"{self.pp} stages exceed the {spec.num_layers} layers of {spec.name}")
+        L, held = spec.num_layers, filled_stages(spec.num_layers, self.pp)
+        if held < self.pp:
+            fits = [p for p in range(1, L + 1) if filled_stages(L, p) == p]
+            near = [str(max(p for p in fits if p < self.pp))] + [str(p) for p in fits if p > self.pp][:1]
+            raise ArgError("pp", f"{self.pp} stages leave {self.pp - held} without layers: {spec.name}'s {L} layers in "
+                                 f"runs of ceil({L} / {self.pp}) = {math.ceil(L / self.pp)} fill {held}; give a pp "
+                                 f"whose runs fill every stage, such as {' or '.join(near)} (the divisors of {L}: "
+                                 f"{', '.join(str(p) for p in fits if L % p == 0)})")
         if self.ep > 1:
             if spec.ffn is None or spec.ffn.kind != "moe":
                 raise ArgError("ep", f"expert parallelism needs an MoE model; {spec.name} has "
@@ -230,3 +241,10 @@ class Parallelism:
         """The decoder layers of each pipeline stage: consecutive runs of ``ceil(L / pp)`` layers."""
         size = math.ceil(num_layers / self.pp)
         return [range(start, min(start + size, num_layers)) for start in range(0, num_layers, size)]
+
+
+def filled_stages(num_layers: int, pp: int) -> int:
+    """Stages that hold layers when ``num_layers`` are laid out in consecutive runs of ``ceil(L / pp)``
+    (:meth:`Parallelism.stage_ranges`): ``ceil(L / ceil(L / pp))``, which is ``pp`` unless the runs use the layers
+    up first (32 layers, ``pp = 31``: runs of 2 fill 16 stages)."""
+    return math.ceil(num_layers / math.ceil(num_layers / pp))

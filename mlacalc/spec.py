@@ -1834,6 +1834,20 @@ def _check_repeats(assignments: list[str], where: str) -> None:
         seen.add(key)
 
 
+def kv_dtype_assignment(model: str, overrides: list[str] | None = None) -> str | None:
+    """The assignment that sets this model's KV dtype, ``dtypes.kv=...`` after ``MODEL@`` or in ``overrides``
+    (``--set``; a whole ``dtypes=`` mapping that names ``kv`` counts too), as written; the per-model one where both
+    are given (it is applied last), else None. A command's global ``--kv-bits``/``--kv-dtype`` replaces it, and the
+    CLI says so rather than drop it silently."""
+    found = None
+    for item in list(overrides or []) + parse_model_arg(model)[1]:
+        key, _, value = item.partition("=")
+        key = ".".join(p.strip() for p in key.split("."))
+        if key == "dtypes.kv" or (key == "dtypes" and "kv" in value):
+            found = item.strip()
+    return found
+
+
 def parse_model_arg(arg: str) -> tuple[str, list[str]]:
     """``deepseek-v2@dtypes.kv=6,num_layers=30`` -> (``deepseek-v2``, [assignments]): per-model overrides.
 

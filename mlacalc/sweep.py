@@ -40,13 +40,16 @@ class SweepRow(NamedTuple):
     fits: bool
     max_batch: int                   # at this context on this group
     step_time_s: float | None          # None when the batch does not fit (no throughput to promise)
-    time_per_output_token_s: float | None
-    tokens_per_s: float | None
+    time_per_output_token_s: float | None    # decode: step / q; prefill: the whole step (as roofline's JSON)
+    tokens_per_s: float | None               # decode: output tokens; prefill: prompt tokens
     tokens_per_s_per_gpu: float | None
     bound: str                       # the bound that takes most of the step time
     attn_intensity: float            # attn_core FLOP per byte (0 without attention layers)
     step_time_floor_s: float | None  # the roofline floor (the times above are expected: mlacalc.expected)
     tokens_per_s_per_gpu_floor: float | None
+    # prefill rows: the step's expected time, which is the time to first token of every prompt in the batch (the
+    # field above holds the same number under its decode name); None in decode and where the batch does not fit
+    time_to_first_token_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,10 @@ def parse_list(text: str, flag: str) -> list[str]:
 
 
 def _group(n: int, ep: int, dp_attention: bool) -> Parallelism:
-    """A group of ``n`` GPUs: ``tp = n`` with ``ep`` (a count it does not divide is skipped with the reason);
-    data-parallel attention on one GPU is plain attention."""
-    return Parallelism(tp=n, ep=ep, dp_attention=dp_attention and n > 1)
+    """A group of ``n`` GPUs: ``tp = n`` with ``ep`` and ``dp_attention``. A layout the group cannot take raises, and
+    the sweep skips that count with the reason: ``ep`` that does not divide it, or data-parallel attention on one GPU
+    (it needs tp > 1, as roofline and fit say; the sweep ran it as plain attention without a word: review 2)."""
+    return Parallelism(tp=n, ep=ep, dp_attention=dp_attention)
 
 
 def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: list[int], contexts: list[int],
@@ -160,7 +164,8 @@ def sweep(variants: list[tuple[str, ModelSpec]], gpus: list[Hardware], counts: l
                                      r.expected_tokens_per_s if fits else None,
                                      r.expected_tokens_per_s / n if fits else None,
                                      max(by, key=by.get), _core_intensity(r),
-                                     t if fits else None, r.tokens_per_s / n if fits else None))
+                                     t if fits else None, r.tokens_per_s / n if fits else None,
+                                     r.expected_time_s if fits and phase == "prefill" else None))
     focus, focus_config = {}, {}
     if rows:
         hw, n = gpus[0], max(c for c in counts if any(r.gpus == c for r in rows))

@@ -19,8 +19,8 @@ experts are sharded as experts (audit 10: they counted as dense).
 
 Activations come from :mod:`mlacalc.activations`. Pipeline: the 1F1B schedule with at least ``pp`` micro-batches
 per step; stage ``i`` holds ``pp - i`` micro-batches in flight (Narayanan et al. 2021; Korthikanti et
-al. 2022 section 4.2.3: the first stage holds ``L`` layers' worth whatever ``pp``), also where ``ceil(L / pp)``-layer
-stages leave the last ones without layers (28 layers over 8 stages: seven of 4 layers; the first still holds 8).
+al. 2022 section 4.2.3: the first stage holds ``L`` layers' worth whatever ``pp``). Every stage holds layers: a ``pp``
+whose ``ceil(L / pp)``-layer runs leave stages empty is refused (:meth:`mlacalc.parallel.Parallelism.check`).
 The embedding is on the first stage, the head, loss and MTP on the last. The reported GPU is the stage with the
 largest total.
 
@@ -358,7 +358,7 @@ def stage_memory(spec: ModelSpec, run: TrainRun) -> list[StageMemory]:
     head_ts = head_tensors(spec, cfg)
     out = []
     for i, (layers, prm) in enumerate(zip(ranges, params)):
-        in_flight = par.pp - i            # 1F1B over pp stages, the empty ones too (not the n that hold layers)
+        in_flight = par.pp - i            # 1F1B over pp stages (each holds layers: Parallelism.check)
         first, last = i == 0, i == n - 1
         here = [_kind(spec, j) for j in layers]
         worst = max(dict.fromkeys(here), key=lambda k: peak[k])      # the stage's widest backward, first kind on ties

@@ -1009,19 +1009,22 @@ def test_audit6_roofline_streams_a_spec_files_quantization_block(tmp_path):
     assert r.op("ffn").op.weight_bytes == w.dense_ffn and r.op("lm_head").op.weight_bytes == w.head
 
 
-def test_audit6_train_pipeline_depth_is_pp_even_when_the_last_stages_hold_no_layers(capsys):
-    """Qwen2.5-7B's 28 layers over --pp 8 are stages of ceil(28 / 8) = 4 layers, seven of them holding layers; 1F1B
-    over 8 stages keeps 8 micro-batches in flight on the first (pp - i on stage i), but the count was the stages
-    holding layers (7), so its activations read 7 x 4 layers' worth: 22,562,340,864 B for 8 x 4 x 805,797,888 =
-    25,785,532,416 B."""
+def test_audit6_train_refuses_a_pp_that_leaves_the_last_stages_without_layers(capsys):
+    """Qwen2.5-7B's 28 layers over --pp 8 are stages of ceil(28 / 8) = 4 layers, seven of them holding layers. Audit 6
+    priced the eighth, empty stage (8 micro-batches in flight on the first); review 2 refuses the layout instead, as
+    no framework lays 28 layers out that way: pp 7 (runs of 4) and pp 10 (runs of ceil(28 / 10) = 3: 9 x 3 + 1) are
+    the nearest that fill every stage, and at pp 7 the first stage keeps 7 micro-batches of 4 layers."""
     import json
 
-    code, out, _, _ = run(capsys, "train", "qwen2.5-7b", "--pp", "8", "--json")
+    code, out, err, _ = run(capsys, "train", "qwen2.5-7b", "--pp", "8", "--json")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--pp: 8 stages leave 1 without layers" in err and "such as 7 or 10" in err
+    code, out, _, _ = run(capsys, "train", "qwen2.5-7b", "--pp", "7", "--json")
     d = json.loads(out)
     stage0, per_layer = d["stages"][0], d["layers"]["dense"]["stored"]["total"]
     assert code == 0 and per_layer == 805_797_888 and stage0["num_layers"] == 4
-    assert [s["micro_batches_in_flight"] for s in d["stages"]] == [8, 7, 6, 5, 4, 3, 2]
-    assert stage0["activations"]["layers"] == 8 * 4 * per_layer == 25_785_532_416
+    assert [s["micro_batches_in_flight"] for s in d["stages"]] == [7, 6, 5, 4, 3, 2, 1]
+    assert stage0["activations"]["layers"] == 7 * 4 * per_layer == 22_562_340_864
 
 
 @pytest.mark.parametrize("columns", ["0", "00", "-5", "abc", ""])

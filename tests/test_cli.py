@@ -438,3 +438,59 @@ def test_roofline_and_fit_captions_name_the_checkpoints_quantization(capsys):
             in prose and "weights 16-bit" not in prose
         code, out, _ = run(capsys, *command, "--weight-dtype", "fp8")
         assert code == 0 and "weights 8-bit; KV 16-bit" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("argv", [
+    ["kv", "deepseek-v2@dtypes.kv=6", "--kv-bits", "4"],
+    ["kv", "deepseek-v2", "--set", "dtypes.kv=6", "--kv-bits", "4"],
+    ["roofline", "deepseek-v2@dtypes.kv=6", "--kv-bits", "4"],
+    ["fit", "deepseek-v2@dtypes.kv=6", "--kv-bits", "4", "--tp", "8"],
+    ["compare", "deepseek-67b", "deepseek-v2@dtypes.kv=6", "--kv-bits", "4"],
+])
+def test_a_global_kv_flag_that_replaces_a_models_own_kv_dtype_says_so(capsys, argv):
+    """deepseek-v2@dtypes.kv=6 (or --set dtypes.kv=6) with --kv-bits 4 sized the cache at 4 bits without a word: the
+    global flag wins, as before, but now stderr and --json's "warnings" say what it replaced (review 2). The KV stays
+    at the flag's bits: DeepSeek-V2's 60 layers x (512 + 64) elements x 4 / 8 = 17,280 B a token."""
+    import json as _json
+
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    line = "--kv-bits 4 replaces the KV dtype its own override sets (dtypes.kv=6); the global flag wins"
+    assert err.splitlines() == [f"warning: deepseek-v2: {line}"]
+    d = _json.loads(out)
+    found = d.get("warnings") or [w for m in d.get("models", []) + d.get("fits", []) for w in m.get("warnings", [])]
+    assert found == [line]
+    if argv[0] == "kv":
+        assert d["kv_bytes_per_token"] == 60 * (512 + 64) * 4 / 8 == 17_280
+
+
+def test_a_kv_flag_alone_or_an_override_alone_warns_nothing(capsys):
+    for argv in (["kv", "deepseek-v2@dtypes.kv=6"], ["kv", "deepseek-v2", "--kv-bits", "4"]):
+        code, _, err = run(capsys, *argv, "--json")
+        assert code == 0 and err == ""
+
+
+def test_sweep_says_once_on_stderr_that_a_global_kv_flag_replaced_the_models_own(capsys):
+    """The sweep's JSON has no "warnings" list: the line goes to stderr alone, once, and stdout stays one object."""
+    import json as _json
+
+    code, out, err = run(capsys, "sweep", "deepseek-v2@dtypes.kv=6", "--kv-bits", "4", "--gpus", "8", "--context",
+                         "4k", "--batch", "1", "--json")
+    assert code in (0, None) and _json.loads(out)["rows"]
+    assert err.splitlines() == ["warning: deepseek-v2: --kv-bits 4 replaces the KV dtype its own override sets "
+                                "(dtypes.kv=6); the global flag wins"]
+
+
+def test_roofline_says_the_floor_throughput_is_the_groups(capsys):
+    """At --tp 8 the caption read "(12 per GPU; floor 190)": the floor is the whole group's tokens/s (the JSON's
+    tokens_per_s, 8 x its tokens_per_s_per_gpu), not per GPU like the figure before it (review 2)."""
+    import json as _json
+
+    args = ["roofline", "llama-3.1-70b", "--tp", "8", "--batch", "8"]
+    d = _json.loads(run(capsys, *args, "--json")[1])
+    assert d["tokens_per_s"] == pytest.approx(8 * d["tokens_per_s_per_gpu"])
+    code, out, _ = run(capsys, *args)
+    text = " ".join(out.split())           # the caption wraps at the console width
+    assert code in (0, None)
+    assert (f"({d['expected']['tokens_per_s_per_gpu']:,.0f} per GPU; floor {d['tokens_per_s']:,.0f} in all)"
+            in text), text

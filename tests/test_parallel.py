@@ -28,6 +28,12 @@ INVALID = [
     (["--sp"], "llama-3.1-8b", "--sp: sequence parallelism splits tokens over the TP ranks"),
     (["--dp-attention"], "deepseek-v3", "--dp-attention: data-parallel attention splits sequences"),
     (["--tp", "0"], "llama-3.1-8b", "--tp: must be a whole number from 1"),
+    # stages of ceil(L / pp) layers that run out of layers first (review 2): 32 layers at pp 31 are 16 runs of
+    # ceil(32 / 31) = 2, 15 stages empty; at pp 12, 11 runs of ceil(32 / 12) = 3 (10 x 3 + 2), one stage empty
+    (["--pp", "31"], "llama-3.1-8b", "--pp: 31 stages leave 15 without layers: llama-3.1-8b's 32 layers in runs of "
+                                     "ceil(32 / 31) = 2 fill 16; give a pp whose runs fill every stage, such as 16 or "
+                                     "32 (the divisors of 32: 1, 2, 4, 8, 16, 32)"),
+    (["--pp", "12"], "llama-3.1-8b", "--pp: 12 stages leave 1 without layers"),
 ]
 COMMANDS = [["kv"], ["weights"], ["roofline"], ["fit"], ["train"]]
 
@@ -52,6 +58,20 @@ def test_kv_weights_and_train_accept_pipeline_stages(capsys):
         assert code == 0
 
 
+def test_a_pp_whose_runs_fill_every_stage_is_accepted_and_the_nearest_are_suggested(capsys):
+    """Llama-3.1-70B's 80 layers at pp 3 are runs of ceil(80 / 3) = 27: 27, 27, 26, every stage filled (not a
+    divisor, still valid). Llama-3.1-8B's 32 layers: pp 11 is runs of 3 (10 x 3 + 2, 11 stages), pp 12 the same 11
+    runs, pp 13-15 too (runs of 3), pp 16 runs of 2; so 12 names 11 below and 16 above."""
+    from mlacalc.parallel import filled_stages
+
+    assert [len(r) for r in Parallelism(pp=3).check(load_spec("llama-3.1-70b")).stage_ranges(80)] == [27, 27, 26]
+    assert [filled_stages(32, p) for p in (11, 12, 13, 15, 16, 31, 32)] == [11, 11, 11, 11, 16, 16, 32]
+    code, _, err = run(capsys, "train", "llama-3.1-8b", "--pp", "12")
+    assert code == 2 and "such as 11 or 16" in err
+    for command in (["kv"], ["weights"], ["train"]):
+        assert run(capsys, *command, "llama-3.1-70b", "--pp", "3", "--json")[0] == 0
+
+
 def test_kv_heads_split_or_replicate_by_the_stated_rule():
     p = Parallelism(tp=8)
     assert p.kv_share(8) == 1 / 8           # one head per rank
@@ -69,11 +89,18 @@ def test_stage_ranges_cover_every_layer_once():
 
 @settings(max_examples=60, deadline=None)
 @given(tp=st.sampled_from([1, 2, 4, 8]), pp=st.integers(1, 61), dp=st.sampled_from([1, 2, 8]))
-def test_stages_partition_the_layers_and_experts_divide(tp, pp, dp):
+def test_stages_partition_the_layers_every_stage_holds_some_or_pp_is_refused(tp, pp, dp):
+    from mlacalc.parallel import filled_stages
+
     p = Parallelism(tp=tp, pp=pp, dp=dp, ep=tp * dp if 256 % (tp * dp) == 0 else 1)
+    if filled_stages(61, pp) < pp:          # runs of ceil(61 / pp) use the layers up before the last stage
+        with pytest.raises(ArgError, match="without layers"):
+            p.check(load_spec("deepseek-v3"))
+        return
     p.check(load_spec("deepseek-v3"))
-    layers = [i for r in p.stage_ranges(61) for i in r]
-    assert layers == list(range(61))
+    stages = p.stage_ranges(61)
+    assert [i for r in stages for i in r] == list(range(61))
+    assert len(stages) == pp and all(len(r) > 0 for r in stages)
 
 
 def test_bools_and_non_integers_are_refused():

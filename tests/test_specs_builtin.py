@@ -128,3 +128,13 @@ def test_variant_params_match_blog(name, millions):
     from mlacalc.params import param_counts
 
     assert round(param_counts(load_spec(name)).total / 1e6) == millions
+
+
+def test_every_model_of_a_published_config_has_its_context_limit():
+    """kimi-k2, qwen2.5-7b and qwen2.5-72b had max_context null, so fit, roofline, compare and sweep never warned past
+    the model's limit (review 2). Each now gives its cited config's max_position_embeddings: Kimi-K2-Instruct's
+    131072 (= 32 x 4,096, its YaRN factor over the original length), and the Qwen2.5-7B and -72B base configs' 131072
+    (tests/fixtures/hf/qwen2: Qwen2.5-7B's config.json). Only the ablation variants, a shared made-up base, have none."""
+    assert {n: load_spec(n).max_context for n in ("kimi-k2", "qwen2.5-7b", "qwen2.5-72b")} == {
+        "kimi-k2": 131_072, "qwen2.5-7b": 131_072, "qwen2.5-72b": 131_072}
+    assert {n for n in MODELS if load_spec(n).max_context is None} == set()

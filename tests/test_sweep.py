@@ -60,3 +60,49 @@ def test_cli_plot_is_self_contained_html(tmp_path, capsys):
 def test_cli_bad_format_exit_2(capsys):
     code, out, err = run(["sweep", "deepseek-v2-lite", "--format", "xml"], capsys)
     assert code == 2 and err.startswith("error:")
+
+
+def test_cli_warns_once_a_context_past_the_models_limit(capsys):
+    """fit, roofline and compare warn when --context passes max_position_embeddings; the sweep said nothing (review
+    2). Llama-3.1-8B's config.json: max_position_embeddings 131072 = 128k, so 256k (262,144) warns, 4k does not, and
+    the --as variant (the same model's limit) does not warn a second time. stdout stays one JSON object."""
+    code, out, err = run(["sweep", "llama-3.1-8b", "--context", "4k,256k", "--batch", "1", "--gpus", "1",
+                          "--as", "mha", "--json"], capsys)
+    assert code in (0, None) and json.loads(out)["rows"]
+    assert err.splitlines() == ["warning: --context 262,144 exceeds llama-3.1-8b's max_position_embeddings 131,072"]
+
+
+def test_dp_attention_on_one_gpu_is_skipped_with_the_reason(capsys):
+    """roofline and fit refuse --dp-attention at tp 1 ("needs tp > 1"); the sweep ran its 1-GPU rows as plain attention
+    without a word (review 2). Now the count is skipped like an --ep it cannot split: --gpus 1,2 keeps the 2-GPU rows
+    (DeepSeek-V2-Lite's 16 heads, each rank all of them for ceil(8 / 2) = 4 of the 8 sequences) and names 1 GPU in
+    skipped; --gpus 1 alone has nothing to lay out, one line and exit 2."""
+    sw = sweep([("m", load_spec("deepseek-v2-lite"))], [load_hardware("h100-sxm")], [1, 2], [4096], [8],
+               dp_attention=True)
+    assert {r.gpus for r in sw.rows} == {2}
+    assert [(s["gpus"], s["argument"]) for s in sw.skipped] == [(1, "dp_attention")]
+    assert "needs tp > 1" in sw.skipped[0]["reason"]
+    code, out, err = run(["sweep", "deepseek-v2-lite", "--dp-attention", "--gpus", "1,2", "--context", "4k",
+                          "--batch", "8", "--json"], capsys)
+    d = json.loads(out)
+    assert code in (0, None) and {r["gpus"] for r in d["rows"]} == {2} and d["skipped"][0]["gpus"] == 1
+    code, out, err = run(["sweep", "deepseek-v2-lite", "--dp-attention", "--gpus", "1", "--context", "4k",
+                          "--batch", "8"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "--dp-attention" in err and "needs tp > 1" in err
+
+
+def test_prefill_rows_say_time_to_first_token(capsys):
+    """A prefill step serves every prompt of the batch before any emits a token, so its whole time is the time to first
+    token; the table showed it as "per token" (688.20 ms for Llama-3.1-8B, 8 prompts of 4k on an H100: review 2).
+    JSON keeps time_per_output_token_s as roofline's (prefill: the step) and adds time_to_first_token_s, the same
+    number, on prefill rows only."""
+    args = ["sweep", "llama-3.1-8b", "--context", "4k", "--batch", "8", "--gpus", "1"]
+    code, out, _ = run(args + ["--phase", "prefill", "--json"], capsys)
+    row = json.loads(out)["rows"][0]
+    assert row["fits"] and row["time_to_first_token_s"] == row["step_time_s"] == row["time_per_output_token_s"] > 0
+    code, out, _ = run(args + ["--phase", "prefill"], capsys)
+    assert "time to first token" in out and "per token" not in out
+    code, out, _ = run(args + ["--json"], capsys)
+    assert json.loads(out)["rows"][0]["time_to_first_token_s"] is None     # decode: no first token in the step
+    code, out, _ = run(args, capsys)
+    assert "per token" in out and "first token" not in out

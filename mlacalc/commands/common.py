@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Annotated, Any, Callable, Optional
@@ -11,7 +12,7 @@ import typer
 from ..errors import ArgError, SpecError
 from ..kv import kv_dtype_layout
 from ..parallel import Parallelism
-from ..spec import ModelSpec, load_spec
+from ..spec import ModelSpec, kv_dtype_assignment, load_spec
 from ..units import dtype_bits, parse_count
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")]
@@ -87,14 +88,29 @@ MODEL_HELP = ("A built-in name (mlacalc specs list), a YAML spec, or a Hugging F
               "Per-model overrides: NAME@field=value,field=value (and NAME@as=mha).")
 
 
-def model_spec(model: str, sets: list[str] | None, as_: str | list[str] | None) -> ModelSpec:
+def model_spec(model: str, sets: list[str] | None, as_: str | list[str] | None,
+               kv_flag: str | None = None) -> ModelSpec:
     """Load MODEL with ``--set`` overrides and one ``--as`` (a repeated ``--as`` is refused: only ``fit`` and
-    ``sweep`` compare several, and they call this once per variant)."""
+    ``sweep`` compare several, and they call this once per variant). ``kv_flag``: the global KV flag given
+    (:func:`kv_flag_text`), which replaces a KV dtype the model's own overrides set: the spec then carries a warning
+    saying so (printed by :func:`notes`, listed in ``--json``'s ``"warnings"``); the global flag still wins."""
     if isinstance(as_, list):
         if len(as_) > 1:
             raise ArgError("as_attention", f"given {len(as_)} times; this command takes one")
         as_ = as_[0] if as_ else None
-    return load_spec(model, sets or [], as_)
+    spec = load_spec(model, sets or [], as_)
+    own = kv_dtype_assignment(model, sets) if kv_flag else None
+    if own:
+        spec = dataclasses.replace(spec, warnings=spec.warnings + (
+            f"{kv_flag} replaces the KV dtype its own override sets ({own}); the global flag wins",))
+    return spec
+
+
+def kv_flag_text(kv_dtype: str | None, kv_bits_: float | None) -> str | None:
+    """The global KV flag as given (``--kv-dtype fp8``, ``--kv-bits 4``), or None."""
+    if kv_dtype is not None:
+        return f"--kv-dtype {kv_dtype}"
+    return None if kv_bits_ is None else f"--kv-bits {kv_bits_:g}"
 
 
 def naming_model(model: str, e: SpecError) -> SpecError:
@@ -153,10 +169,18 @@ def notes(spec: ModelSpec, context: int | None = None) -> None:
     if any(spec.layer_type(i) == "cross" for i in range(spec.num_layers)) and spec.image_tokens == 0:
         print("note: the cross-attention layers cache no image tokens; give --image-tokens N for N image tokens "
               "per sequence", file=sys.stderr)
+    warning = context_warning(spec, context)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def context_warning(spec: ModelSpec, context: int | None) -> str | None:
+    """The words for a context past the model's configured limit (``max_context``, a config's
+    ``max_position_embeddings``), or None: :func:`notes` prints them, and ``sweep`` once per model and context."""
     limit = getattr(spec, "max_context", None)
     if context is not None and limit and context > limit:
-        print(f"warning: --context {context:,} exceeds {spec.name}'s max_position_embeddings {limit:,}",
-              file=sys.stderr)
+        return f"--context {context:,} exceeds {spec.name}'s max_position_embeddings {limit:,}"
+    return None
 
 
 def emit(as_json: bool, payload: dict, render: Callable[[], Any]) -> None:

@@ -15,7 +15,7 @@ from ..spec import builtin_names, json_schema, load_spec, spec_to_dict
 from ..params import weights_report
 from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpNotOpt, CpOpt, DpAttnOpt, DpOpt, EpOpt, ImageTokensOpt,
                      JsonOpt, KvBitsOpt, KvDtypeOpt, PpOpt, SetOpt, SpOpt, StateDtypeOpt, TpOpt, count, emit, kv_bits,
-                     kv_format, model_spec, naming_model, notes, parallelism, spec_sets)
+                     kv_flag_text, kv_format, model_spec, naming_model, notes, parallelism, spec_sets)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 
@@ -34,7 +34,8 @@ def kv(model: ModelArg, context: ContextOpt = "4k", batch: BatchOpt = "1",
     if cache not in CACHE_MODES:
         raise SpecError("cache", f"must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
-    spec = model_spec(model, spec_sets(set_, image_tokens, state_dtype), as_)
+    spec = model_spec(model, spec_sets(set_, image_tokens, state_dtype), as_,
+                      kv_flag_text(kv_dtype, kv_bits_))
     ctx = count(context, "context")
     r = kv_report(spec, ctx, count(batch, "batch"), kv_bits=kv_bits(kv_dtype, kv_bits_),
                   cache=cache, block_size=block_size, parallel=par, kv_format=kv_format(kv_dtype))
@@ -84,7 +85,7 @@ def compare(models: Annotated[list[str], typer.Argument(help="Two or more models
         try:
             extra = (images if images and _has_layer(m, set_, "cross") else []) + \
                 (states if states and model_spec(m, set_, None).holds_state else [])
-            specs.append(model_spec(m, list(set_ or []) + extra, as_))
+            specs.append(model_spec(m, list(set_ or []) + extra, as_, kv_flag_text(kv_dtype, kv_bits_)))
         except SpecError as e:
             raise naming_model(m, e) from None
     if images and not any(any(s.layer_type(i) == "cross" for i in range(s.num_layers)) for s in specs):

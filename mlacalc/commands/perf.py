@@ -12,8 +12,9 @@ from .. import report
 from ..errors import SpecError
 from ..units import dtype_bits, fmt_bytes, parse_bytes
 from .common import (MODEL_HELP, AsOpt, BatchOpt, ContextOpt, CpNotOpt, DpAttnOpt, DpNotOpt, EpOpt, ImageTokensOpt,
-                     JsonOpt, KvBitsOpt, KvDtypeOpt, PpNotOpt, SetOpt, SpNotOpt, StateDtypeOpt, TpNotOpt, TpOpt, count,
-                     emit, kv_bits, kv_format, model_spec, notes, parallelism, spec_sets, where_message)
+                     JsonOpt, KvBitsOpt, KvDtypeOpt, PpNotOpt, SetOpt, SpNotOpt, StateDtypeOpt, TpNotOpt, TpOpt,
+                     context_warning, count, emit, kv_bits, kv_flag_text, kv_format, model_spec, notes, parallelism,
+                     spec_sets, where_message)
 
 ModelArg = Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)]
 GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU: a built-in name (h100-sxm, h200, b200, mi300x, ...) or a "
@@ -230,7 +231,8 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
     from ..step import Step, roofline as compute
 
     par = parallelism(tp, pp, dp, ep, cp, sp, dp_attention)
-    spec = model_spec(model, spec_sets(set_, image_tokens, state_dtype), as_)
+    spec = model_spec(model, spec_sets(set_, image_tokens, state_dtype), as_,
+                      kv_flag_text(kv_dtype, kv_bits_))
     step = Step(phase, count(batch, "--batch"), count(context, "--context"), q_tokens, paged)
     kb = kv_bits(kv_dtype, kv_bits_)    # first: with fp8-ds it refuses --kv-bits too (it was ignored silently)
     r = compute(spec, _hw(gpu), step, par, mla_form=mla_form, weight_bits=_wbits(weight_dtype),
@@ -258,7 +260,7 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
             f"{'time per output token' if s.phase == 'decode' else 'time to first token'}: "
             f"{_t(r.time_per_output_token_s)} floor, {_t(r.expected_time_per_output_token_s)} expected; "
             f"{r.expected_tokens_per_s:,.0f} tokens/s expected ({r.expected_tokens_per_s_per_gpu:,.0f} per GPU; "
-            f"floor {r.tokens_per_s:,.0f}); bandwidth {100 * r.bandwidth_util:.0f}%, "
+            f"floor {r.tokens_per_s:,.0f} in all); bandwidth {100 * r.bandwidth_util:.0f}%, "
             f"compute {100 * r.compute_util:.0f}% of peak at the floor",
             f"expected: kernel-aware ({r.kernel} kernels, coefficients {r.coefficients}; mlacalc.expected)"
             + (_accuracy(r.attn_accuracy) if a is not None else ""),
@@ -323,8 +325,10 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
     kb = kv_bits(kv_dtype, kv_bits_)
     labels = [None] + _distinct(as_)
     sets = spec_sets(set_, image_tokens, state_dtype)
-    fits = [compute(model_spec(model, sets, v), hw, count(context, "--context"), par, kv_format=kv_format(kv_dtype),
-                    batch=count(batch, "--batch"), weight_bits=_wbits(weight_dtype), kv_bits=kb,
+    kv_flag = kv_flag_text(kv_dtype, kv_bits_)
+    fits = [compute(model_spec(model, sets, v, kv_flag), hw, count(context, "--context"), par,
+                    kv_format=kv_format(kv_dtype), batch=count(batch, "--batch"), weight_bits=_wbits(weight_dtype),
+                    kv_bits=kb,
                     gpu_mem_util=gpu_mem_util, workspace_bytes=ws, block_size=block_size, q_tokens=q_tokens,
                     workspace_tokens=(None if workspace_tokens is None
                                       else count(workspace_tokens, "--workspace-tokens")),
@@ -333,7 +337,7 @@ def fit(model: ModelArg, context: ContextOpt = "32k", batch: BatchOpt = "1", gpu
                     cudagraph_bytes=None if cudagraph_mem is None else parse_bytes(cudagraph_mem, "--cudagraph-mem"),
                     vllm_version=vllm_version)
             for v in labels]
-    spec0 = model_spec(model, sets, None)
+    spec0 = model_spec(model, sets, None, kv_flag)
     quant0 = spec0.quantization if weight_dtype is None else None   # --weight-dtype overrides the checkpoint's
     notes(spec0, count(context, "--context"))   # after the checks, as in roofline
     payload = {"fits": [f.to_json() for f in fits]}
@@ -482,7 +486,8 @@ def sweep(model: ModelArg,
     parallelism(1, pp, dp, 1, cp, False, False).require("the sweep", ("tp", "ep", "dp_attention"))
     if sp:
         raise SpecError("--sp", "the sweep does not model it (it models tp, ep, dp_attention)")
-    variants = [(model if v is None else f"{model} as {v}", model_spec(model, set_, v))
+    kv_flag = kv_flag_text(kv_dtype, kv_bits_)
+    variants = [(model if v is None else f"{model} as {v}", model_spec(model, set_, v, kv_flag))
                 for v in [None] + _distinct(as_)]
     kinds = _once({g: _hw(g) for g in parse_list(gpu, "--gpu")}, "--gpu")
     short = {hw.name: g for g, hw in kinds.items()}
@@ -499,6 +504,9 @@ def sweep(model: ModelArg,
         reasons = "; ".join(sorted({where_message(s["argument"], s["reason"]) for s in sw.skipped}))
         raise SpecError("--gpus", f"no combination can be laid out: {reasons}")
     notes(variants[0][1])         # after the checks, as in fit: what the reading of a config.json assumed
+    # a context past the model's limit, once a context (the sweep said nothing: review 2); --as keeps the limit
+    for warning in filter(None, (context_warning(variants[0][1], c) for c in contexts)):
+        print(f"warning: {warning}", file=sys.stderr)
     if plot:
         from ..charts import write_sweep_html
 
@@ -528,11 +536,15 @@ def sweep(model: ModelArg,
                   if sw.engine == "vllm" else
                   "max batch: SGLang's KV budget (mem_fraction_static of the free memory less the weights; "
                   "mlacalc.sglang)" if sw.engine == "sglang" else "")
-        cap = "\n".join(x for x in (cap, budget, f"per token and tok/s/GPU: kernel-aware expected time "
+        timed = ("per token and tok/s/GPU" if phase == "decode" else
+                 "time to first token (the whole prefill step) and tok/s/GPU (prompt tokens)")
+        cap = "\n".join(x for x in (cap, budget, f"{timed}: kernel-aware expected time "
                                                  f"(mlacalc.expected; {basis})") if x)
         report.console().print(report.table(f"Sweep: {model} ({phase})", ["variant", "gpu", "n", "context", "batch",
-                                                                 "KV/GPU", "fits", "max batch", "per token",
-                                                                 "tok/s/GPU", "bound"], rows, cap))
+                                                                 "KV/GPU", "fits", "max batch",
+                                                                 "per token" if phase == "decode" else
+                                                                 "time to first token", "tok/s/GPU", "bound"],
+                                            rows, cap))
 
 
 def register(app: typer.Typer) -> None:
