@@ -262,6 +262,10 @@ ALIASES = {"h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-80gb": "h100-sxm",
            "a100-40g": "a100-40gb", "a800-sxm4-80gb": "a800", "a800-80gb": "a800", "a800-sxm": "a800",
            "4090": "rtx-4090", "rtx4090": "rtx-4090", "geforce-rtx-4090": "rtx-4090",
            "5090": "rtx-5090", "rtx5090": "rtx-5090", "geforce-rtx-5090": "rtx-5090",
+           "3090": "rtx-3090", "rtx3090": "rtx-3090", "geforce-rtx-3090": "rtx-3090",
+           "a6000": "rtx-a6000", "rtxa6000": "rtx-a6000", "rtx-6000-ada-generation": "rtx-6000-ada",
+           "rtx6000ada": "rtx-6000-ada", "rtx-6000ada": "rtx-6000-ada", "6000-ada": "rtx-6000-ada",
+           "gh200-480gb": "gh200", "gh200-96gb": "gh200",
            "rtx-pro-6000-blackwell": "rtx-pro-6000", "b300-sxm": "b300", "gb200-nvl72": "gb200",
            "gb300-nvl72": "gb300", "mi300": "mi300x", "mi325": "mi325x", "mi355": "mi355x"}
 

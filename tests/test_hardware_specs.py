@@ -10,7 +10,7 @@ from mlacalc.hardware import hardware_names, load_hardware
 
 REQUIRED = {"h100-sxm", "h100-pcie", "h100-nvl", "h200", "h200-nvl", "h800", "h20", "a100-40gb", "a100-80gb", "a10",
             "l4", "l20", "l40s", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x", "rtx-4090", "rtx-5090",
-            "rtx-pro-6000", "l40", "a800"}
+            "rtx-pro-6000", "l40", "a800", "a10g", "rtx-3090", "rtx-a6000", "a40", "rtx-6000-ada", "gh200"}
 
 
 def test_all_required_gpus_are_built_in():
@@ -50,7 +50,8 @@ def test_every_built_in_card_names_its_architecture(name):
     hw = load_hardware(name)
     want = {"a100": "sm_80", "a800": "sm_80", "a10": "sm_86", "h1": "sm_90", "h2": "sm_90", "h8": "sm_90", "b2": "sm_100",
             "gb2": "sm_100", "b3": "sm_103", "gb3": "sm_103", "l": "sm_89", "rtx-4": "sm_89", "rtx-": "sm_120",
-            "mi3": "gfx942", "mi355": "gfx950"}
+            "mi3": "gfx942", "mi355": "gfx950", "a40": "sm_86", "rtx-3": "sm_86", "rtx-a": "sm_86",
+            "rtx-6000-ada": "sm_89", "gh": "sm_90"}
     want = {k: want[k] for k in sorted(want, key=len, reverse=True)}   # the longest prefix wins
     assert hw.arch == next(v for k, v in want.items() if name.startswith(k))
 
@@ -112,7 +113,10 @@ def test_calibrate_names_the_cards_architecture():
     ("h100_pcie", "h100-pcie"), ("A100", "a100-80gb"), ("A100 40GB", "a100-40gb"), ("RTX 4090", "rtx-4090"),
     ("AMD Instinct MI300X", "mi300x"), ("B200", "b200"), ("h100-80gb", "h100-sxm"), ("H100 NVL", "h100-nvl"),
     ("NVIDIA GeForce RTX 5090", "rtx-5090"), ("RTX PRO 6000 Blackwell", "rtx-pro-6000"), ("GB200 NVL72", "gb200"),
-    ("B300", "b300"), ("MI355X", "mi355x"), ("L4", "l4")])
+    ("B300", "b300"), ("MI355X", "mi355x"), ("L4", "l4"), ("NVIDIA A10G", "a10g"), ("NVIDIA A40", "a40"),
+    ("NVIDIA GeForce RTX 3090", "rtx-3090"), ("3090", "rtx-3090"), ("NVIDIA RTX A6000", "rtx-a6000"),
+    ("A6000", "rtx-a6000"), ("NVIDIA RTX 6000 Ada Generation", "rtx-6000-ada"), ("rtx6000ada", "rtx-6000-ada"),
+    ("NVIDIA GH200 480GB", "gh200")])
 def test_gpu_names_as_people_type_them(typed, name):
     assert load_hardware(typed) == load_hardware(name)
 
@@ -140,7 +144,12 @@ def test_unknown_gpu_is_one_line_exit_2_and_an_alias_runs(capsys):
                                       # hwaudit: the rack specs' 186 and 279 GB a GPU were read as GiB; nvidia-smi on
                                       # a GB200 (1,200 W) and a GB300 (1,400 W) NVL72 tray (public logs): 189,471 and
                                       # 284,208 MiB. The L40 (non-S) keeps 1/16 for ECC, as the L40S: 46,068 MiB
-                                      ("gb200", 189_471), ("gb300", 284_208), ("l40", 46_068)])
+                                      ("gb200", 189_471), ("gb300", 284_208), ("l40", 46_068),
+                                      # public nvidia-smi logs naming each card: the A10G and A40 keep 1/16 for ECC
+                                      # (as the A10 and L40S); the A6000 and RTX 6000 Ada ship with ECC off (49,140
+                                      # of 48 GiB), GeForce has none; "NVIDIA GH200 480GB" is the 96 GB HBM3 GPU
+                                      ("a10g", 23_028), ("a40", 46_068), ("rtx-a6000", 49_140),
+                                      ("rtx-6000-ada", 49_140), ("rtx-3090", 24_576), ("gh200", 97_871)])
 def test_memory_is_what_the_driver_reports_not_the_datasheet_gb(name, mib):
     """Memory is nvidia-smi's total (the files cite each), in GiB to 2 decimals: an engine allocates from it. The L40S's
     "48 GB" is 46,068 MiB = 44.99 GiB with ECC on (inline ECC keeps 1/16: 48 x 15/16 = 45), 6% below 48 GiB; the H100's
@@ -167,6 +176,60 @@ def test_new_cards_rates_by_hand():
     assert load_hardware("l40").bf16_tflops == pytest.approx(load_hardware("l40s").bf16_tflops / 2, rel=1e-3)
     # no fp8 tensor cores on Ampere: fp8 runs at the bf16 rate (A10: 125 TFLOP/s)
     assert load_hardware("a10").fp8_tflops == 0 and load_hardware("a10").flops_per_s(8) == 125e12
+
+
+def test_more_cards_rates_by_hand():
+    """The six cards added for the deployments people size: dense = the datasheet's sparsity figure halved.
+    A10G (AWS datasheet) BF16 140* -> 70; RTX A6000 309.7* -> 154.85; A40 BF16 299.4* -> 149.7; RTX 6000 Ada quotes
+    only FP8 1,457* -> 728.5, BF16 half that, 364.25; GH200 (96 GB HBM3) BF16 1,979* -> 989.5, FP8 3,958* -> 1,979.
+    The RTX 3090's 71 is the GA102 whitepaper's dense FP32-accumulate rate: half its FP16-accumulate 142, as
+    GeForce (and the A10G) halve it while the A6000, A40 and A10 do not."""
+    assert load_hardware("a10g").bf16_tflops == 140 / 2
+    assert load_hardware("rtx-a6000").bf16_tflops == 309.7 / 2 and load_hardware("a40").bf16_tflops == 299.4 / 2
+    ada = load_hardware("rtx-6000-ada")
+    assert ada.fp8_tflops == 1457 / 2 and ada.bf16_tflops == 1457 / 4
+    gh200 = load_hardware("gh200")
+    assert gh200.bf16_tflops == 1979 / 2 and gh200.fp8_tflops == 3958 / 2
+    assert load_hardware("rtx-3090").bf16_tflops == 142 / 2
+    # full-rate FP32 accumulate on GA102: 84 SMs x 4 tensor cores x 256 FLOP a clock (dense FP16) x 1.80 GHz (A6000)
+    # and x 1.74 GHz (A40); half of it on the A10G: 80 SMs x 512 x 1.71 GHz (its datasheet rounds to 70)
+    assert load_hardware("rtx-a6000").bf16_tflops == pytest.approx(84 * 1024 * 1.80e-3, rel=1e-3)
+    assert load_hardware("a40").bf16_tflops == pytest.approx(84 * 1024 * 1.74e-3, rel=1e-3)
+    assert load_hardware("a10g").bf16_tflops == pytest.approx(80 * 512 * 1.71e-3, rel=1e-3)
+    # no fp8 tensor cores on Ampere (sm_86): fp8 runs at the bf16 rate, as the A10's and A100's files say with 0
+    for name in ("a10g", "rtx-3090", "rtx-a6000", "a40"):
+        hw = load_hardware(name)
+        assert hw.arch == "sm_86" and hw.fp8_tflops == 0 and hw.flops_per_s(8) == hw.bf16_tflops * 1e12
+    # the GH200's GPU is an H100 SXM's die and rates with 96 GB at 4.0 TB/s (the H100's 80 GB at 3.35)
+    h100 = load_hardware("h100-sxm")
+    assert (gh200.sms, gh200.fp32_tflops, gh200.boost_clock_ghz) == (h100.sms, h100.fp32_tflops, h100.boost_clock_ghz)
+    assert gh200.mem_bandwidth_gb_s == 4000 and gh200.memory_bytes == load_hardware("h20").memory_bytes
+
+
+def test_llama_8b_on_one_a10g_by_hand():
+    """`mlacalc fit llama-3.1-8b --gpu a10g` (32k, 90%, bf16): usable 0.9 x 22.49 GiB (nvidia-smi's 23,028 MiB)
+    = 21,734,251,479.6 B; weights 8,030,261,248 parameters x 2 B = 16,060,522,496 B (14.96 GiB); workspace for 8,192
+    tokens: residual 8,192 x 2 x 4,096 x 2 + attention 8,192 x 32 heads x (128 + 128) x 2 + FFN 8,192 x 2 x 14,336 x 2
+    = 738,197,504 B (704 MiB). The KV budget left, 4,934,888,259.6 B (4.60 GiB), holds one 32k sequence (32 layers x
+    8 KV heads x 128 x 2 x 2 B = 131,072 B a token, 4 GiB a sequence) and 37,650 tokens at batch 1: a 24 GB card
+    serves Llama-3.1-8B in bf16 to one user at full 32k, which is why g5 deployments quantize weights or the cache."""
+    from mlacalc.capacity import fit
+    from mlacalc.spec import load_spec
+
+    f = fit(load_spec("llama-3.1-8b"), load_hardware("a10g"), 32 * 1024)
+    weights = (2 * 128_256 * 4_096 + 32 * (4_096 * (4_096 + 2 * 1_024) + 4_096 * 4_096 + 3 * 4_096 * 14_336
+                                           + 2 * 4_096) + 4_096) * 2
+    workspace = 8_192 * 2 * 4_096 * 2 + 8_192 * 32 * (128 + 128) * 2 + 8_192 * 2 * 14_336 * 2
+    budget = 0.9 * 22.49 * 2**30 - weights - workspace
+    assert (f.weights, f.workspace.total) == (weights, workspace) == (16_060_522_496, 704 * 2**20)
+    assert f.kv_budget == pytest.approx(budget)
+    assert f.kv_bytes_per_seq == 32 * 1024 * 32 * 8 * 128 * 2 * 2 == 4 * 2**30
+    assert f.max_batch == int(budget // (4 * 2**30)) == 1
+    assert f.max_context == int(budget // (32 * 8 * 128 * 2 * 2)) == 37_650
+    # same memory and 600 GB/s as the A10: the same fit and the same memory-bound decode floor; only the tensor rate
+    # differs (70 against 125 TFLOP/s)
+    a10 = fit(load_spec("llama-3.1-8b"), load_hardware("a10"), 32 * 1024)
+    assert (a10.max_batch, a10.max_context) == (1, 37_650)
 
 
 def test_decode_floor_scales_with_one_over_bandwidth_across_cards():
