@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from .attention import blocks, check_kv_layout, family, key_rule, layer_blocks, layer_groups
 from .attention.keys import NO_KV_LAYERS, layer_rules
-from .attention.quant import kv_dtype_layout
+from .attention.quant import FP8_DS, kv_dtype_layout
 from .costs import KVCache
 from .errors import ArgError, show
 from .parallel import Parallelism
@@ -50,12 +50,20 @@ def kv_storage(spec: ModelSpec, kv_bits: float | None = None, kv_format: str | N
     """(bits per stored value, cache layout or None) a KV cache is held in: the caller's choice (``--kv-dtype`` gives
     both, ``--kv-bits`` flat bits alone), else the spec's ``dtypes.kv``, whose name selects its layout as
     ``--kv-dtype``'s does (:func:`kv_dtype_layout`): ``dtypes.kv: int4`` is LMDeploy's scaled int4, 1088 B a
-    token-layer on Llama-3.1-8B, not flat 4 bits (1024 B). A layout given without bits stores its values' bits."""
+    token-layer on Llama-3.1-8B, not flat 4 bits (1024 B). A layout given without bits stores its values' bits.
+    On DSA an 8-bit cache without a layout (``fp8``, ``--kv-bits 8``) is FlashMLA's fp8-ds rows, the only 8-bit rows
+    its sparse kernels read: vLLM turns any fp8 cache dtype into ``fp8_ds_mla`` on DeepSeek-V3.2
+    (``DeepseekV32ForCausalLM.verify_and_update_config``), as the config.json reader already does (:mod:`mlacalc.hf`);
+    a flat 576-byte row (708 B a token-layer with the indexer's key, against fp8-ds's 788) is kept by no engine."""
     if kv_bits is None and kv_format is None:
-        return spec.dtypes.kv_bits, spec.dtypes.kv_format
-    if kv_bits is None:
-        return kv_dtype_layout(kv_format)[0], kv_format
-    return dtype_bits(kv_bits, "kv_bits"), kv_format
+        bits, fmt = spec.dtypes.kv_bits, spec.dtypes.kv_format
+    elif kv_bits is None:
+        bits, fmt = kv_dtype_layout(kv_format)[0], kv_format
+    else:
+        bits, fmt = dtype_bits(kv_bits, "kv_bits"), kv_format
+    if fmt is None and bits == 8 and spec.attention is not None and spec.attention.kind == "dsa":
+        fmt = FP8_DS
+    return bits, fmt
 
 
 def kv_element_bits(spec: ModelSpec, kv_bits: float | None = None, kv_format: str | None = None) -> float:

@@ -192,11 +192,29 @@ def test_tp_never_divides_an_mla_latent(model, tp, ctx):
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from(ZOO), st.integers(1, 200_000))
 def test_fp8_halves_the_bf16_cache_but_not_indexer_keys_or_states(model, ctx):
-    """Indexer keys stay fp8 with their scales and linear-attention states at their own dtype; the rest halves."""
+    """Indexer keys stay fp8 with their scales and linear-attention states at their own dtype; the rest halves,
+    except on DSA, whose 8-bit cache is FlashMLA's fp8-ds rows (kv_storage): 512 fp8 latents + 4 fp32 scales and
+    the 64 RoPE dims still bf16, 656 B where bf16 takes 1,152."""
     spec = load_spec(model)
     b16, b8 = (kv_report(spec, ctx, kv_bits=bits).per_sequence for bits in (16, 8))
     assert b8.indexer == b16.indexer and b8.state == b16.state
-    assert 2 * (b8.total - b8.indexer - b8.state) == b16.total - b16.indexer - b16.state
+    if spec.attention is not None and spec.attention.kind == "dsa":
+        assert 1152 * (b8.total - b8.indexer - b8.state) == 656 * (b16.total - b16.indexer - b16.state)
+    else:
+        assert 2 * (b8.total - b8.indexer - b8.state) == b16.total - b16.indexer - b16.state
+
+
+def test_an_fp8_cache_on_dsa_is_fp8_ds_rows():
+    """DeepSeek-V3.2 at --kv-dtype fp8 (or 8 bits, or dtypes.kv: fp8): vLLM keeps any fp8 cache as fp8_ds_mla, so the
+    row is 512 fp8 latents + 4 x 4 scale bytes + 64 x 2 RoPE bytes = 656 B, plus the indexer's 128 fp8 + 4-byte
+    scale = 132: 788 B a token and layer (a flat fp8 row, 576 + 132 = 708, is kept by no engine)."""
+    from mlacalc.kv import kv_storage
+
+    spec = load_spec("deepseek-v3.2")
+    assert kv_storage(spec, 8) == (8, "fp8-ds") and kv_storage(spec, None, "fp8-ds") == (8, "fp8-ds")
+    assert kv_storage(load_spec("deepseek-v3"), 8) == (8, None)  # dense MLA keeps a flat fp8 row
+    for kw in (dict(kv_bits=8), dict(kv_format="fp8-ds")):
+        assert kv_report(spec, 1024, **kw).per_token_layer.total == 788
 
 
 @settings(max_examples=40, deadline=None)

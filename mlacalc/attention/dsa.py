@@ -76,8 +76,9 @@ class DSA(MLA):
         elif kv_format == FP8_DS and cache == "compressed":
             scales = 4 * math.ceil(a.kv_lora_rank / SCALE_GROUP)
             mla = KVCache(latent=a.kv_lora_rank + scales, rope_key=2 * a.qk_rope_head_dim)
-        else:
-            raise ArgError("kv_dtype", f"{kv_format} needs the compressed cache")
+        else:  # on DSA an 8-bit cache is fp8-ds (mlacalc.kv.kv_storage), which has no naive form
+            raise ArgError("kv_dtype", f"{kv_format} needs the compressed cache (on DSA an 8-bit cache is FlashMLA's "
+                                       f"fp8-ds rows of latents, as vLLM keeps it)")
         return mla.plus(KVCache(indexer=index_cache_bytes(a)))
 
     def projections(self, a: "Attention", hidden: int) -> dict[str, int]:
