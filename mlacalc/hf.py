@@ -5898,6 +5898,13 @@ def quantization(cfg: dict, spec: dict, mt: str, layout: Layout = Layout()) -> d
             key = "group_size" if "group_size" in q else "q_group_size"
             raise SpecError(WHERE, f"model_type {mt}: quantization_config.{key} is null; -1 is per channel, or "
                                    "leave the key out for 128")
+        if group > 0:
+            # vLLM's GPTQ and AWQ linear methods refuse an input width (per TP rank) that the group does not divide
+            # (gptq.py: "The input size is not aligned with the quantized weight shape"), and no quantizer writes one
+            for name, width in _mlx_widths(spec):
+                if width % group:
+                    raise _refuse(mt, f"{method} quantization in groups of {group}: the {name} ({width}) is not a "
+                                      "multiple, which no engine loads")
         zero = bits if method == "gptq" or q.get("zero_point", True) else 0
         # lm_head: true (GPTQModel, AutoRound) quantizes the output head like the layers: vLLM's GPTQ and AWQ configs
         # read it (lm_head_quantized = get_from_keys_or(config, ["lm_head"], default=False)); it was ignored, the
@@ -6239,7 +6246,8 @@ def _mlx_params(value: Any, where: str, top: tuple | None = None) -> tuple:
 
 def _mlx_widths(spec: dict) -> list[tuple[str, int]]:
     """The input widths of the model's matrices (mx.quantize groups the last axis, the input): mlx_lm quantizes a
-    Linear or Embedding only when its input width is a multiple of group_size, and leaves the others as they were."""
+    Linear or Embedding only when its input width is a multiple of group_size, and leaves the others as they were;
+    AWQ and GPTQ group the same axis (:func:`quantization` refuses a group that does not divide one)."""
     a, f = spec["attention"], spec["ffn"]
     out = [("hidden_size", spec["hidden_size"])]
     if a["kind"] in ("mla", "dsa"):

@@ -112,6 +112,20 @@ def test_gptq_stores_zeros_even_when_symmetric(tmp_path):
     assert q.group_size is None and q.bits == 8                   # per-channel scales: not counted
 
 
+def test_awq_and_gptq_groups_that_do_not_divide_a_width_are_refused(tmp_path):
+    """AWQ and GPTQ group the input axis; vLLM refuses an input width the group does not divide (no quantizer writes
+    one). The fixture's Llama widths, hidden 4096 and intermediate 14336, are multiples of 128 and 64 (14336 = 112 x
+    128) but not of 100 (4096 = 40 x 100 + 96) nor 4096 (14336 = 3 x 4096 + 2048): one line naming the width."""
+    for method in ("awq", "gptq"):
+        for group in (64, 128):
+            assert _cfg(tmp_path, {"quant_method": method, "bits": 4, "group_size": group}).quantization.group_size \
+                == group
+        with pytest.raises(SpecError, match=rf"{method} quantization in groups of 100: the hidden_size \(4096\)"):
+            _cfg(tmp_path, {"quant_method": method, "bits": 4, "group_size": 100})
+        with pytest.raises(SpecError, match=r"groups of 4096: the intermediate_size \(14336\) is not a multiple"):
+            _cfg(tmp_path, {"quant_method": method, "bits": 4, "group_size": 4096})
+
+
 def test_a_pattern_that_splits_a_component_is_refused(tmp_path):
     # q_proj on every layer: q kept at 16 bits, the rest of the attention in int4 (it was refused)
     q = _cfg(tmp_path, {"quant_method": "awq", "bits": 4, "group_size": 128, "modules_to_not_convert": ["q_proj"]})
