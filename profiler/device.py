@@ -115,14 +115,21 @@ def cuda_to_nvml_index(index: int) -> int:
     return index
 
 
-def require_cuda(min_free_bytes: int = 0):
-    """Return ``torch`` with a usable CUDA device, or raise :class:`GPUUnavailable` with one line."""
+def import_torch():
+    """``import torch`` without the warning a CPU torch without numpy prints on import (two lines on stderr before a
+    command's one-line error)."""
     import warnings
 
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+        import torch
+    return torch
+
+
+def require_cuda(min_free_bytes: int = 0):
+    """Return ``torch`` with a usable CUDA device, or raise :class:`GPUUnavailable` with one line."""
     try:
-        with warnings.catch_warnings():  # a CPU torch without numpy warns on import: two lines before the error
-            warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
-            import torch
+        torch = import_torch()
     except Exception as e:
         raise GPUUnavailable(f"PyTorch is not installed ({type(e).__name__}); install mlacalc[gpu]") from None
     if not torch.cuda.is_available():

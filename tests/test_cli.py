@@ -75,6 +75,17 @@ def test_specs_validate_reports_each_file(capsys, tmp_path):
     assert code == 2 and f"{good}: ok" in out and "num_layers: must be at least 1" in out
 
 
+def test_specs_validate_names_a_malformed_file_once(capsys, tmp_path):
+    """A file-level error (malformed YAML, no such file) carries the file's name itself; the line names it once."""
+    broken, missing = tmp_path / "syntax.yaml", tmp_path / "missing.yaml"
+    broken.write_text("a: [1, 2\nb: 3\n")
+    code, out, _ = run(capsys, "specs", "validate", str(broken), str(missing))
+    lines = out.strip().splitlines()
+    assert code == 2 and len(lines) == 2
+    assert lines[0].startswith(f"{broken}: error: malformed YAML") and lines[0].count(str(broken)) == 1
+    assert lines[1].startswith(f"{missing}: error: ") and lines[1].count(str(missing)) == 1
+
+
 @pytest.mark.parametrize("args", [("weights", "deepseek-v3"), ("specs", "list"), ("specs", "show", "llama-2-7b"),
                                   ("schema",), ("compare", "llama-2-7b", "deepseek-v3")])
 def test_every_command_prints_one_json_object(capsys, args):
@@ -167,7 +178,7 @@ def test_specs_validate_gives_a_binary_file_its_own_line(capsys, tmp_path):
     blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     code, out, _ = run(capsys, "specs", "validate", "llama-2-7b", str(blob), "deepseek-v3")
     assert code == 2
-    assert out.splitlines() == ["llama-2-7b: ok", f"{blob}: error: {blob}: not a text file (binary data)",
+    assert out.splitlines() == ["llama-2-7b: ok", f"{blob}: error: not a text file (binary data)",
                                 "deepseek-v3: ok"]
 
 

@@ -154,7 +154,13 @@ def specs_validate(files: Annotated[list[str], typer.Argument(help="Spec files o
         for r in results:      # one line per file, whatever characters its name holds
             breaks = len((r["spec"] + "x").splitlines()) > 1          # any line break, trailing ones too
             name = r["spec"].encode("unicode_escape").decode("ascii") if breaks else r["spec"]
-            print(f"{name}: ok" if r["ok"] else f"{name}: error: {' '.join(r['error'].splitlines())}")
+            if r["ok"]:
+                print(f"{name}: ok")
+                continue
+            error = " ".join(r["error"].splitlines())
+            if error.startswith(f"{r['spec']}: "):    # a file-level error names the file itself: once is enough
+                error = error[len(r["spec"]) + 2:]
+            print(f"{name}: error: {error}")
 
     emit(json_, {"results": results}, render)
     if not all(r["ok"] for r in results):

@@ -151,8 +151,10 @@ def profile(model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=F
 
 def _gpu_count(gpus: int) -> None:
     """Refuse more GPUs than this machine shows (one line, exit 2) before any work."""
+    from ..profiler.device import import_torch
+
     try:
-        import torch
+        torch = import_torch()
     except ImportError:
         raise SpecError("--gpus", "PyTorch is not installed; install mlacalc[gpu]") from None
     have = torch.cuda.device_count() if torch.cuda.is_available() else 0
