@@ -40,6 +40,9 @@ ROUTER_FORMS = ("fp32-scores", "fp32-linear", "act-scores", "topk-logits")
 # refused in one line instead of running for hours. Other whole numbers are bounded by mlacalc.files.MAX_NUMBER.
 # (MAX_LAYERS lives in mlacalc.units: the HF reader bounds a config's layer count with it too.)
 MAX_HEADS = 65_536
+# widths (model, FFN, latent ranks, head dims) and vocabulary: 2^24, 500x the widest released model's (hidden 16,384 to
+# 32,768; FFN 53,248 to 73,728; vocabularies up to ~262k) and far below where a byte count loses integer precision
+MAX_WIDTH = 1 << 24
 
 
 def _f(doc: str, default: Any = dataclasses.MISSING, *, minimum: int | None = None, maximum: int | None = None,
@@ -65,9 +68,11 @@ class AttentionShape:
     num_heads: int | None = _f("query heads (none: attention.num_heads)", None, minimum=1, maximum=MAX_HEADS)
     num_kv_heads: int | None = _f("key/value heads (none: attention.num_kv_heads)", None, minimum=1,
                                   maximum=MAX_HEADS)
-    qk_nope_head_dim: int | None = _f("query/key dims per head without RoPE (none: attention's)", None, minimum=0)
-    qk_rope_head_dim: int | None = _f("query/key dims per head with RoPE (none: attention's)", None, minimum=0)
-    v_head_dim: int | None = _f("value dims per head (none: attention's)", None, minimum=1)
+    qk_nope_head_dim: int | None = _f("query/key dims per head without RoPE (none: attention's)",
+                                      None, minimum=0, maximum=MAX_WIDTH)
+    qk_rope_head_dim: int | None = _f("query/key dims per head with RoPE (none: attention's)",
+                                      None, minimum=0, maximum=MAX_WIDTH)
+    v_head_dim: int | None = _f("value dims per head (none: attention's)", None, minimum=1, maximum=MAX_WIDTH)
     v_from_k: bool | None = _f("values from the key projection, no v projection (none: attention.v_from_k; "
                                "Gemma-4's sliding layers: false beside full layers' true)", None)
 
@@ -83,10 +88,10 @@ class Attention:
     num_heads: int = _f("query heads", minimum=1, maximum=MAX_HEADS)
     num_kv_heads: int = _f("key/value heads (mha: = num_heads, mqa: 1; mla: = num_heads in the "
                            "decompressed form)", minimum=1, maximum=MAX_HEADS)
-    qk_nope_head_dim: int = _f("query/key dims per head that get no rotary embedding", minimum=0)
+    qk_nope_head_dim: int = _f("query/key dims per head that get no rotary embedding", minimum=0, maximum=MAX_WIDTH)
     qk_rope_head_dim: int = _f("query/key dims per head that get RoPE (MLA: the decoupled RoPE key, "
-                               "shared by all heads)", minimum=0)
-    v_head_dim: int = _f("value dims per head", minimum=1)
+                               "shared by all heads)", minimum=0, maximum=MAX_WIDTH)
+    v_head_dim: int = _f("value dims per head", minimum=1, maximum=MAX_WIDTH)
     kv_shared: bool = _f("no separate V cache: the value is the first v_head_dim dims of the cached key "
                          "(KV-shared GQA variants; v_head_dim may equal the whole key, RoPE part included)",
                          False)
@@ -100,8 +105,8 @@ class Attention:
                       "with_scale=False)): no parameters; training keeps its input and rstd", False)
     q_lora_rank: int | None = _f("rank of the query down-projection and its RMSNorm, then an up-projection to every "
                                  "head (MLA's q_a_proj/q_b_proj; Step-3's MFA: q_proj, inter_norm, wq); none: "
-                                 "full-rank query", None, minimum=1)
-    kv_lora_rank: int | None = _f("MLA: width of the cached KV latent c_KV", None, minimum=1)
+                                 "full-rank query", None, minimum=1, maximum=MAX_WIDTH)
+    kv_lora_rank: int | None = _f("MLA: width of the cached KV latent c_KV", None, minimum=1, maximum=MAX_WIDTH)
     qkv_bias: bool = _f("q/k/v projections have biases (Qwen2)", False)
     qk_norm: bool = _f("RMSNorm on each query and key head (Qwen3)", False)
     o_bias: bool = _f("the output projection has a bias (gpt-oss)", False)
@@ -199,7 +204,7 @@ class FFN:
     """Feed-forward block: dense, or mixture of experts with optional shared experts and leading dense layers."""
 
     kind: str = _f("dense | moe", choices=FFN_KINDS)
-    intermediate_size: int = _f("dense FFN width (in an MoE model: of its dense layers)", minimum=1)
+    intermediate_size: int = _f("dense FFN width (in an MoE model: of its dense layers)", minimum=1, maximum=MAX_WIDTH)
     gated: bool = _f("gated (SwiGLU/GeGLU: three matrices) rather than two", True)
     mlp_bias: bool = _f("dense: the FFN's projections have biases, f + d parameters a layer (2 f + d gated): GPT-2's "
                         "and StarCoder's c_fc/c_proj, GPT-NeoX's dense_h_to_4h/dense_4h_to_h, Phi's and OPT's fc1/fc2 "
@@ -207,7 +212,7 @@ class FFN:
     num_experts: int = _f("MoE: routed experts per layer", 0, minimum=0)
     experts_per_token: int = _f("MoE: routed experts each token goes to", 0, minimum=0)
     num_shared_experts: int = _f("MoE: always-on shared experts per layer", 0, minimum=0)
-    expert_intermediate_size: int = _f("MoE: width of each routed expert", 0, minimum=0)
+    expert_intermediate_size: int = _f("MoE: width of each routed expert", 0, minimum=0, maximum=MAX_WIDTH)
     expert_latent_size: int | None = _f(
         "MoE: the routed experts' model width where they run in a latent space (NVIDIA's LatentMoE, Nemotron 3 Super's "
         "moe_latent_size 1024 under a hidden of 4096): one d x l down projection before the experts and one l x d up "
@@ -464,8 +469,8 @@ class ModelSpec:
 
     name: str = _f("model name")
     num_layers: int = _f("decoder layers", minimum=1, maximum=MAX_LAYERS)
-    hidden_size: int = _f("model width d_model", minimum=1)
-    vocab_size: int = _f("vocabulary size", minimum=1)
+    hidden_size: int = _f("model width d_model", minimum=1, maximum=MAX_WIDTH)
+    vocab_size: int = _f("vocabulary size", minimum=1, maximum=MAX_WIDTH)
     attention: Attention | None = _f("attention block; null: no layer attends, every layer is linear (a pure "
                                      "state-space model: Mamba, Falcon-Mamba, Mamba-2)")
     ffn: FFN | None = _f("feed-forward block; null: no layer has one, each layer is its mixer alone (Mamba's "

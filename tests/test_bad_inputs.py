@@ -39,6 +39,10 @@ def test_absurd_layer_count_in_a_file_is_refused_fast(capsys, tmp_path, cmd):
     ("attention.num_heads=999999999999999999", "attention.num_heads: must be at most 65,536"),
     ("attention.num_kv_heads=100000", "attention.num_kv_heads: must be at most 65,536"),
     ("mtp_layers=1099511627776", "mtp_layers: must be at most 10,000"),                 # train hung
+    # widths priced whatever their size (hidden 2^63: a 1.7e19-byte cache, an outside review): 2^24 at most
+    ("hidden_size=9223372036854775807", "hidden_size: must be at most 16,777,216"),
+    ("vocab_size=100000000000000000", "vocab_size: must be at most 16,777,216"),
+    ("ffn.intermediate_size=16777217", "ffn.intermediate_size: must be at most 16,777,216"),
 ])
 def test_absurd_sizes_through_set_are_refused_fast(capsys, setting, words):
     for cmd in ("kv", "roofline", "sweep", "train"):
@@ -52,6 +56,7 @@ def test_schema_states_the_maxima(capsys):
     s = json.loads(out)
     assert code == 0 and s["properties"]["num_layers"]["maximum"] == 10_000
     assert s["properties"]["attention"]["properties"]["num_heads"]["maximum"] == 65_536
+    assert s["properties"]["hidden_size"]["maximum"] == s["properties"]["vocab_size"]["maximum"] == 2**24
 
 
 # --- --set values are read like a spec file's: alias bombs, huge numbers, NaN, dates ---------------------------------
