@@ -178,7 +178,8 @@ SCHEDULE_PER_RATIO, SCHEDULE_US, FILL_US, GRID_KEY_US, AUTO_SCHEDULE_MARGIN = 1.
 # prologue, bench/sass_loops.py --gluon-sched): graph-timed against the same schedule filled once, 2.6-10.8 us more,
 # median 6.0, at 7 points of 128 heads on an H100 (bench/auto_schedule_trace.py --variants fixed,explicit,own,fill,
 # bash bench/session_by_gpu.sh: reports/h100/tuning/auto_schedule_trace_own_session_by.log; the fill kernel's way
-# 17-23 us more); with the chunk's reductions in one (29 -> 5 CTA barriers) 3.8-10.0 (session_cf): not the barriers
+# 17-23 us more); with the chunk's reductions in one (29 -> 5 CTA barriers) 3.8-9.9 (session_cf): not the barriers.
+# python bench/schedule_summary.py reports/h100/tuning/auto_schedule_trace_*_session_{by,cf}.json prints both
 OWN_RECORD_US = 6.0
 
 

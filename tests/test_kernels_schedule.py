@@ -1,17 +1,23 @@
 """The balanced decode schedule's plain-Python side (kernels/schedule.py): the overhead and part counts by hand, a
 schedule worked out cell by cell, and its invariants over drawn lengths (every key tile covered exactly once, no
-part over its payload, slots consistent). No torch, but for the last test (the lab script's dry run plans with the
-kernel's planner). The device kernel is checked against this mirror under the Triton interpreter
+part over its payload, slots consistent). No torch, but for the dry-run test (the lab script's dry run plans with the
+kernel's planner); bench/schedule_summary.py over the committed runs of the thirty-first session. The device kernel is checked against this mirror under the Triton interpreter
 (test_kernels_triton_interp.py)."""
 
+import json
 import math
+import statistics
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlacalc.kernels.schedule import (EMPTY_PART, grid_loads, loads_parity, makespan, part_loads, part_record,
                                       part_segments, plan_schedule, ready_phase, schedule_parts, segment_overhead_tiles,
                                       slot_capacity)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_segment_overhead_restates_flashmlas_five_blocks_at_its_tile():
@@ -231,3 +237,31 @@ def test_the_schedule_never_costs_more_than_the_grid_and_one_segment(batch, keys
     assert busiest <= fixed + 5 + 1
     assert balanced_over_fixed(lengths, block_n=64, overhead=5, head_programs=head_programs, sms=sms,
                                tokens_per_split=keys, num_splits=1) == busiest / fixed
+
+
+def test_schedule_summary_reads_the_committed_runs_as_the_notes_quote_them(capsys):
+    """bench/schedule_summary.py (CPU): own minus the schedule filled once only where own ran a schedule (its
+    profile has the slots' merge; 54 x 16,428 kept the fixed grid in session_by), whose median is OWN_RECORD_US;
+    by-heads min / median / max of a uniform run. A hand-made trace: own 210 - explicit 203 = 7 us where own
+    scheduled, none where it did not; a uniform run of ratios 1.0, 1.2 (128 heads) and 0.9 (16) -> all 0.9 / 1.0 /
+    1.2, 128 heads 1.0 / 1.1 / 1.2."""
+    from helpers import bench_module
+
+    from mlacalc.kernels.gluon_mla_decode import OWN_RECORD_US
+
+    m = bench_module("schedule_summary")
+    slots, grid = {"_combine_slots_kernel": 9.0}, {"_combine_splits_kernel": 9.0}
+    rows = [dict(B=2, ctx=8, variant="explicit", graph_ms=0.203, kernels_us=slots),
+            dict(B=2, ctx=8, variant="own", graph_ms=0.210, kernels_us=slots),
+            dict(B=3, ctx=8, variant="explicit", graph_ms=0.100, kernels_us=slots),
+            dict(B=3, ctx=8, variant="own", graph_ms=0.150, kernels_us=grid)]
+    assert m.own_over_explicit(rows) == [pytest.approx(7.0)]
+    uniform = [dict(heads=128, ratio=1.0), dict(heads=128, ratio=1.2), dict(heads=16, ratio=0.9)]
+    assert m.by_heads(uniform) == {0: (0.9, 1.0, 1.2), 16: (0.9, 0.9, 0.9), 128: (1.0, pytest.approx(1.1), 1.2)}
+    run = "reports/h100/tuning/auto_schedule_trace_own_session_by.json"
+    with open(ROOT / run) as f:
+        diffs = m.own_over_explicit(json.load(f)["rows"])
+    assert len(diffs) == 7 and statistics.median(diffs) == pytest.approx(OWN_RECORD_US, abs=0.05)
+    assert (round(min(diffs), 1), round(max(diffs), 1)) == (2.6, 10.8)
+    assert m.main([str(ROOT / run)]) == 0 and "median 6.0 us, range 2.6-10.8" in capsys.readouterr().out
+    assert m.main(["/no/such/run.json"]) == 2
