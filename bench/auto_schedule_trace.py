@@ -81,14 +81,16 @@ def main() -> int:
         if any(len(p) != 2 or min(p) < 1 for p in points) or not set(variants) <= {"fixed", "auto", "explicit",
                                                                                      "refill", "own", "fill"}:
             raise ValueError
+        if a.rounds < 1 or (a.below is not None and not 0 < a.below < 10):   # nan fails the comparison too
+            raise ValueError
     except ValueError:
         print("auto_schedule_trace: --points takes B:ctx pairs of positive integers, --variants names of fixed, auto, "
-              "explicit, refill, own, fill")
+              "explicit, refill, own, fill, --rounds a count of at least 1, --below a ratio in (0, 10)")
         return 2
     dev = torch.device("cuda")
     flusher, sms = L2Flusher(torch.cuda.current_device()), num_sms(torch.device("cuda"))
     cfg = default_gluon_config(HEADS, page_size=BLOCK)
-    below = dict(auto_schedule_below=a.below) if a.below else {}
+    below = dict(auto_schedule_below=a.below) if a.below is not None else {}
     forced_own = dataclasses.replace(cfg, own_schedule_us=0.0, **below)
     forced_fill = dataclasses.replace(cfg, own_schedule_us=0.0, schedule_in_kernel=False, **below)
     with lab_run(a.out) as rows:
