@@ -358,6 +358,12 @@ def coefficient_basis(hw, backend: str, kv_bits: float = 16) -> str:
     if kv_bits <= 8 and arch in NO_E4M3_ARCHS:
         basis += (f"; the decode attention time prices an 8-bit cache on kernels that do not build on {arch} "
                   f"(Triton has no e4m3 below sm_89)")
+    if not getattr(hw, "sms", 0):
+        # decode_attention_s cannot plan splits and waves without the SM count and prices the floor at the
+        # coefficients' efficiencies: an old calibrate YAML (reports/h100/h100.yaml) was 74% under to 39% over its
+        # card's measured decode times while the caption quoted the H200's planned-model accuracy
+        basis += "; the spec gives no SM count (sms), so the attention core is its floor at these efficiencies, " \
+                 "not the kernels' split plan: add sms for the kernel-aware time"
     return basis
 
 
@@ -404,9 +410,10 @@ KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "
 def attention_accuracy(hw, backend: str, kind: str, phase: str) -> Accuracy | None:
     """The measured accuracy of the attention core's expected time for an attention ``kind`` (spec attention.kind)
     through ``backend`` in ``phase`` (prefill runs SDPA), or None where nothing was measured: another architecture
-    than the H200's (sm_90; other kernels and tensor cores), or a kernel class without enough points."""
+    than the H200's (sm_90; other kernels and tensor cores), a spec without an SM count (its decode core is priced
+    without the split plan those points measured), or a kernel class without enough points."""
     arch = getattr(hw, "arch", "")
-    if arch and arch not in GLUON_ARCHS:
+    if (arch and arch not in GLUON_ARCHS) or not getattr(hw, "sms", 0):   # no SM count: the unplanned floor
         return None
     key = (KERNEL_CLASS.get(kind, kind), "sdpa" if phase == "prefill" else backend, phase)
     return ATTENTION_ACCURACY.get(key)

@@ -1022,3 +1022,25 @@ def test_segment_overhead_restated_by_hand():
     assert segment_overhead_tiles(64, 64, 576, 512, 2) == 5
     assert segment_overhead_tiles(64, 128, 576, 512, 2) == 3
     assert segment_overhead_tiles(64, 64, 576, 512, 1) == 9
+
+
+def test_a_spec_without_an_sm_count_says_its_attention_time_is_the_unplanned_floor(tmp_path):
+    """A hardware YAML with no ``sms`` (what the first sessions' ``mlacalc calibrate`` wrote: reports/h100/h100.yaml)
+    prices the decode core at its floor over the efficiencies, with no split plan: the basis says so and no measured
+    accuracy is quoted (the H200's figures were taken on the planned model). Worked by hand: 32 x 32,768 keys of
+    DeepSeek-V3's 1,152-byte latent+RoPE rows at 128 heads, one layer: bytes 1,207,959,552 / (3,000 GB/s x 0.841)
+    = 478.8 us; FLOPs 2 x 128 x 32 x 32,768 x (576 + 512) = 292.1 GFLOP / (800 TFLOP/s x 0.522) = 699.5 us, the
+    larger, plus one launch's fixed 0.5 us."""
+    from mlacalc.expected import attention_accuracy, coefficient_basis
+    spec = dict(name="old calibrate", memory_bytes=85e9, mem_bandwidth_gb_s=3000, bf16_tflops=800,
+                fp16_tflops=800, fp8_tflops=1600, fp32_tflops=50, interconnect_gb_s=450)
+    hw = hardware_from_dict(spec, "old.yaml")
+    assert "no SM count" in coefficient_basis(hw, "auto")
+    assert attention_accuracy(hw, "auto", "mla", "decode") is None
+    with_sms = hardware_from_dict(dict(spec, sms=132, arch="sm_90"), "new.yaml")
+    assert "no SM count" not in coefficient_basis(with_sms, "auto")
+    assert attention_accuracy(with_sms, "auto", "mla", "decode") is not None
+    shape = DecodeShape(seqs=32, rows=128, kv_groups=1, keys=32768, key_bytes=1152, dkv=576 + 512, out_dv=512,
+                        layers=1, launches_per_layer=1, key_elems=576)
+    got = decode_attention_s(shape, hw, kernel_model(hw, "auto"), 800e12)
+    assert got == pytest.approx(699.5e-6 + 0.5e-6, rel=2e-3)

@@ -246,3 +246,18 @@ def test_kernel_launch_us_adds_launches_times_latency_to_each_op():
 
 def test_datasheet_specs_have_no_launch_term():
     assert load_hardware("h100-sxm").kernel_launch_us == 0
+
+
+def test_a_gpu_yaml_without_sms_says_its_expected_time_is_unplanned(tmp_path, capsys):
+    """The first sessions' calibrate YAMLs have no SM count: roofline's JSON and caption say the attention core is
+    then the unplanned floor and quote no measured accuracy (mlacalc.expected.coefficient_basis)."""
+    f = tmp_path / "old.yaml"
+    f.write_text("name: old calibrate\nmemory_bytes: 85520809984\nmem_bandwidth_gb_s: 2977.4\nbf16_tflops: 787\n"
+                 "fp16_tflops: 755\nfp8_tflops: 1402\nfp32_tflops: 49\ninterconnect_gb_s: 450\n")
+    args = ["roofline", "deepseek-v3", "--batch", "32", "--context", "32k", "--gpu", str(f)]
+    code, out, _ = run_cli(args + ["--json"], capsys)
+    d = json.loads(out)
+    assert code == 0 and "no SM count" in d["expected"]["coefficients"]
+    assert d["expected"]["attn_core_accuracy"] is None
+    code, out, _ = run_cli(args, capsys)
+    assert code == 0 and "no SM count" in " ".join(out.split()) and "measured on the H200" not in out

@@ -280,7 +280,7 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
 def _accuracy(acc) -> str:
     """The roofline caption's clause on how sure the expected time is (mlacalc.expected.ATTENTION_ACCURACY)."""
     if acc is None:
-        return "; its attention core is not measured on this architecture"
+        return "; its attention core's accuracy is not measured for this card (another architecture or no SM count)"
     from ..expected import ACCURACY_GPU
 
     return (f"; its attention core measured on the {ACCURACY_GPU} (held-out and random points): median "
