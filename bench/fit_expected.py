@@ -119,6 +119,17 @@ def main() -> None:
             print_held_out(val, "decode", backend, predict, backend)
 
 
+def builtin_file(path: str) -> Path:
+    """``path`` as a file: a built-in card's name (``h100-sxm``, as --gpu takes) is its YAML under
+    model_specs/hardware; anything else is taken as given (a missing file: read_data's one-line error)."""
+    from mlacalc.hardware import _gpu_key
+
+    if Path(path).exists():
+        return Path(path)
+    own = Path(__file__).resolve().parent.parent / "model_specs" / "hardware" / f"{_gpu_key(path)}.yaml"
+    return own if own.exists() else Path(path)
+
+
 def _load(path: str, hardware: bool = False):
     """The path's JSON, or with ``hardware`` its hardware spec (a file or a built-in name, as --gpu takes); a missing
     or malformed one: one line, exit 2."""
@@ -229,8 +240,9 @@ def write_refit(hw_path: str, models: dict, out: str, flags: str = "", *, extra:
     from mlacalc.files import read_data
     from mlacalc.profiler.results import write_atomic
 
-    d = read_data(Path(hw_path), hw_path)
-    d["kernels"] = {**d["kernels"], **{k: m.to_dict() for k, m in models.items()}}
+    d = read_data(builtin_file(hw_path), hw_path)
+    # a file without coefficients of its own (a datasheet card) gets the refit backends alone
+    d["kernels"] = {**d.get("kernels", {}), **{k: m.to_dict() for k, m in models.items()}}
     d.update(extra or {})
     cal = points_of or Path(sys.argv[1]).name
     if command is None:

@@ -502,3 +502,20 @@ def test_the_lab_script_writes_every_point_as_it_lands(tmp_path, monkeypatch, ca
     assert data["gpu"] == "NVIDIA H200" and data["boost_clock_ghz"] == 1.98 and data["spec"] == "NVIDIA H200"
     assert {"torch", "versions", "device", "points"} <= set(data)
     assert [(p["model"], p["batch"], p["context"]) for p in data["points"]] == list(kernel_calibration.PREFILL_POINTS)
+
+
+def test_fit_expected_writes_a_refit_over_a_built_in_card(tmp_path, capsys):
+    """bench/fit_expected.py --write over a built-in card's name (h100-sxm, or an alias as --gpu takes): its YAML
+    under model_specs/hardware, which has no ``kernels`` of its own, gets the refit backends (this session's H100
+    refit: reports/h100/tuning/h100-sxm_refit_session_cg.yaml); a KeyError and a 'cannot read' before."""
+    from helpers import bench_module
+    from mlacalc.expected import KernelModel
+
+    mod = bench_module("fit_expected")
+    assert mod.builtin_file("H100").name == "h100-sxm.yaml" and mod.builtin_file("h100-sxm").exists()
+    out = tmp_path / "refit.yaml"
+    mod.write_refit("h100", {"auto": KernelModel(bandwidth_eff=0.875)}, str(out))
+    written = load_hardware(str(out))
+    assert dict(written.kernels)["auto"].bandwidth_eff == 0.875
+    assert written.sms == 132 and written.mem_bandwidth_gb_s == 3350     # the datasheet card's own figures, kept
+    assert "wrote" in capsys.readouterr().out
