@@ -1044,3 +1044,15 @@ def test_a_spec_without_an_sm_count_says_its_attention_time_is_the_unplanned_flo
                         layers=1, launches_per_layer=1, key_elems=576)
     got = decode_attention_s(shape, hw, kernel_model(hw, "auto"), 800e12)
     assert got == pytest.approx(699.5e-6 + 0.5e-6, rel=2e-3)
+
+
+def test_only_the_streaming_rate_a_sm_follows_the_cards_bandwidth():
+    """Built-in cards price with the H200's coefficients: an SM's streaming rate scaled by the card's bandwidth a SM
+    (H100 SXM: 3,350 / 132 against 4,800 / 132 GB/s, so 150 -> 104.69 GB/s), the sparse kernel's latency-bound
+    gather rate not (52.5 GB/s on both: the H100's own calibration fitted 60)."""
+    from mlacalc.expected import DEFAULTS
+
+    h100, h200 = kernel_model(load_hardware("h100-sxm"), "auto"), kernel_model(load_hardware("h200"), "auto")
+    assert h200.sm_bandwidth_gb_s == DEFAULTS["auto"].sm_bandwidth_gb_s == 150.0
+    assert h100.sm_bandwidth_gb_s == pytest.approx(150.0 * 3350 / 4800) == pytest.approx(104.6875)
+    assert h100.gather_sm_gb_s == h200.gather_sm_gb_s == DEFAULTS["auto"].gather_sm_gb_s == 52.5
