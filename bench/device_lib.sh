@@ -50,6 +50,14 @@ calibrate_validate_bench() {  # $1: calibrate seconds; $2, $3: the run's second 
   grep -A12 "^## Accuracy" "$OUT/validate-expected.md" | tee -a "$LOG"
 }
 
+h200_report_refresh() {  # the H200 report's refresh, opening a run: begin_run, FlashMLA built, `mlacalc bench
+  # kernels --peers` into $OUT/kernels.json (300 s) and its summary on the log; status 1 when the install failed
+  begin_run || return 1
+  finish_flashmla_build "$W/flashmla_build.log" "$LOG"
+  bench_peers 300
+  print_bench_summary "$OUT/kernels.json"
+}
+
 bench_peers() {        # $1: seconds. `mlacalc bench kernels --peers` into $OUT/kernels.json (FlashMLA on the path)
   echo "== bench kernels --peers (budget $1 s)" | tee -a "$LOG"
   timeout "$1" mlacalc bench kernels --peers --json --out "$OUT/kernels.json" >> "$LOG" 2>&1

@@ -8,9 +8,6 @@ END=${END:-480}
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 if ! echo "$GPU" | grep -q H200; then echo "not an H200 ($GPU): nothing run"; exit 0; fi
 . bench/device_lib.sh
-begin_run || exit 1
-finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-bench_peers 300
-print_bench_summary "$OUT/kernels.json"
+h200_report_refresh || exit 1
 uniform_seeds "$END" 7
 echo "total ${SECONDS} s"

@@ -8,10 +8,7 @@ END=${END:-540}
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 . bench/device_lib.sh
 if echo "$GPU" | grep -q H200; then
-  begin_run || exit 1
-  finish_flashmla_build "$W/flashmla_build.log" "$LOG"
-  bench_peers 300
-  print_bench_summary "$OUT/kernels.json"
+  h200_report_refresh || exit 1
   uniform_seeds "$END" 7
 elif echo "$GPU" | grep -q H100; then
   begin_run_without_peers || exit 1
