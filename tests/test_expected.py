@@ -742,6 +742,39 @@ def test_stated_attention_accuracy_is_what_the_committed_measurements_give():
     assert stated == {k: v for k, v in table.items() if v[0] >= ACCURACY_MIN_POINTS}
 
 
+def test_stated_h100_accuracy_is_what_the_committed_h100_measurements_give():
+    """H100_ATTENTION_ACCURACY restates bench/accuracy_table.py over the H100's three random seeds (15 repriced by
+    the committed code, 16, 17); classes under ACCURACY_MIN_POINTS points left out (none here)."""
+    from pathlib import Path
+
+    from mlacalc.expected import ACCURACY_MIN_POINTS, H100_ATTENTION_ACCURACY
+
+    h100 = Path(__file__).resolve().parent.parent / "reports" / "h100"
+    table = _accuracy_table_module().table([h100 / f"validate-random-seed{s}.json" for s in ("15-repriced", 16, 17)])
+    stated = {k: (a.points, a.median_pct, a.p90_pct, a.max_pct) for k, a in H100_ATTENTION_ACCURACY.items()}
+    assert stated == {k: v for k, v in table.items() if v[0] >= ACCURACY_MIN_POINTS}
+    assert {a.measured_on for a in H100_ATTENTION_ACCURACY.values()} == {"H100"}
+
+
+def test_the_built_in_h100_quotes_the_h100s_accuracy_and_other_hopper_cards_the_h200s():
+    """The built-in H100 SXM card prices with the H200's coefficients and was measured at 180 random points: its
+    caption quotes those (and no prefill figure: none measured there); an H800 or an H100 PCIe, not measured, and a
+    calibrated H100 file (its own coefficients) quote the H200's."""
+    from mlacalc.expected import ATTENTION_ACCURACY, H100_ATTENTION_ACCURACY, KernelModel, attention_accuracy
+    from mlacalc.hardware import hardware_from_dict
+
+    h100 = load_hardware("h100")
+    assert attention_accuracy(h100, "auto", "mla", "decode") is H100_ATTENTION_ACCURACY[("mla", "auto", "decode")]
+    assert attention_accuracy(h100, "auto", "mla", "decode").to_json()["measured_on"] == "H100"
+    assert attention_accuracy(h100, "auto", "gqa", "prefill") is None
+    for other in (load_hardware("h800"), load_hardware("h100-pcie")):
+        assert attention_accuracy(other, "auto", "mla", "decode") is ATTENTION_ACCURACY[("mla", "auto", "decode")]
+    calibrated = hardware_from_dict(dict(name=h100.name, memory_bytes=85e9, mem_bandwidth_gb_s=3000,
+                                         bf16_tflops=800, interconnect_gb_s=450, sms=132, arch="sm_90",
+                                         kernels={"auto": KernelModel(bandwidth_eff=0.9).to_dict()}), "cal.yaml")
+    assert attention_accuracy(calibrated, "auto", "mla", "decode").measured_on == "H200"
+
+
 def test_attention_accuracy_lookup():
     """MHA/MQA decode run the GQA kernel; prefill is SDPA whatever the decode backend; another architecture than the
     H200's has no measured accuracy (None), nor has a class without points."""

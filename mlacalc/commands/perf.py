@@ -281,9 +281,7 @@ def _accuracy(acc) -> str:
     """The roofline caption's clause on how sure the expected time is (mlacalc.expected.ATTENTION_ACCURACY)."""
     if acc is None:
         return "; its attention core's accuracy is not measured for this card (another architecture or no SM count)"
-    from ..expected import ACCURACY_GPU
-
-    return (f"; its attention core measured on the {ACCURACY_GPU} (held-out and random points): median "
+    return (f"; its attention core measured on the {acc.measured_on} (held-out and random points): median "
             f"{acc.median_pct:g}% off, "
             f"90% of {acc.points} points within {acc.p90_pct:g}%")
 
