@@ -8,7 +8,10 @@ input set-up) are profiled; bench/ncu_gpu.sh runs every case and keeps ncu's det
 Each case is (what, batch, context, heads, layout); what: ours (mla_decode impl="auto"), flashmla (its dense
 decode; needs `import flash_mla`), fp8 (ours, fp8 e4m3 per-tensor scale), sparse-bf16 / sparse-fp8ds (ours, top-2048
 of the context), flashmla-sparse (FlashMLA's sparse decode on the same fp8-ds rows and selection; needs a build with it:
-bench/build_flashmla_sparse.py), triton (ours, impl="triton", to set beside the Gluon kernel "auto" runs at >= 64 heads).
+bench/build_flashmla_sparse.py), triton (ours, impl="triton", to set beside the Gluon kernel "auto" runs at >= 64 heads),
+own / explicit (thirty-second session: the Gluon kernel's balanced schedule at an off-grid point where auto makes its
+own, made by the decode programs themselves, or filled once before the profiled call and given: what computing the
+record in the kernel costs, gluon_mla_decode.OWN_RECORD_US; only the decode kernel differs between the two).
 """
 
 from __future__ import annotations
@@ -41,7 +44,30 @@ CASES = {
     "sparse-fp8ds-h128": ("sparse-fp8ds", 64, 32768, 128, "paged64"),
     "flashmla-sparse-h128": ("flashmla-sparse", 64, 32768, 128, "paged64"),
     "flashmla-sparse-h64": ("flashmla-sparse", 64, 32768, 64, "paged64"),
+    # auto's own schedule at off-grid points of the thirty-first session (bench/auto_schedule_trace.py: own over a
+    # schedule filled once +5.1 us at 34 x 10,048, +7.2 at 69 x 12,050, H100)
+    "own-h128-34x10048": ("own", 34, 10048, 128, "paged64"),
+    "explicit-h128-34x10048": ("explicit", 34, 10048, 128, "paged64"),
+    "own-h128-69x12050": ("own", 69, 12050, 128, "paged64"),
+    "explicit-h128-69x12050": ("explicit", 69, 12050, 128, "paged64"),
 }
+
+
+def scheduled_call(what: str, q, kv, lens, table, ctx: int):
+    """The Gluon kernel on a balanced schedule: its own (made by the decode programs: own_schedule_us 0 makes auto's
+    rule schedule wherever the modelled ratio allows) or one filled once by the schedule object (the warm-up calls
+    fill it; the profiled call reuses it), as bench/auto_schedule_trace.py's `own` and `explicit`."""
+    import dataclasses
+
+    from mlacalc.kernels.gluon_mla_decode import default_gluon_config, mla_decode_gluon
+    from mlacalc.kernels.triton_schedule import mla_decode_schedule
+
+    kw = dict(softmax_scale=MLA_SCALE, max_seqlen=ctx)
+    if what == "own":
+        cfg = dataclasses.replace(default_gluon_config(q.shape[2], page_size=64), own_schedule_us=0.0)
+        return lambda: mla_decode_gluon(q, kv, lens, table, config=cfg, **kw)
+    sched = mla_decode_schedule()
+    return lambda: mla_decode(q, kv, lens, table, schedule=sched, **kw)
 
 
 def make_call(what: str, B: int, ctx: int, H: int, layout: str):
@@ -59,9 +85,12 @@ def make_call(what: str, B: int, ctx: int, H: int, layout: str):
                                                             indices=rows)
         cache = kv if what == "sparse-bf16" else ds
         return lambda: mla_decode(q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE, check=False)
-    kv = torch.randn(B * ctx // 64, 64, D, device=dev, dtype=torch.bfloat16)
+    blocks = -(-ctx // 64)
+    kv = torch.randn(B * blocks, 64, D, device=dev, dtype=torch.bfloat16)
     if layout == "paged64":
-        table = torch.randperm(B * ctx // 64, device=dev).view(B, ctx // 64).to(torch.int32)
+        table = torch.randperm(B * blocks, device=dev).view(B, blocks).to(torch.int32)
+        if what in ("own", "explicit"):
+            return scheduled_call(what, q, kv, lens, table, ctx)
     else:
         table = torch.arange(B * ctx // 64, device=dev, dtype=torch.int32).view(B, ctx // 64)
     if what == "flashmla":
