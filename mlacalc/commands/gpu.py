@@ -250,7 +250,8 @@ def calibrate(out: Annotated[str, typer.Option("--out", help="Hardware spec YAML
                                                 "bus bandwidth and latency into the YAML.")] = 1,
               kernels: Annotated[bool, typer.Option("--kernels", help="Also fit the expected-time model's "
                                                     "coefficients per backend (auto, flashmla when importable, "
-                                                    "gemm, sdpa) at a few calibration points (about a minute).")]
+                                                    "gemm, sdpa) at ~200 calibration points (4-7 minutes on an H200; "
+                                                    "over 7 on an H100).")]
               = False,
               json_: JsonOpt = False) -> None:
     """Measure copy bandwidth and bf16/fp16/fp8/fp32 matmul rates; write a hardware spec `--gpu FILE` accepts."""
