@@ -426,8 +426,8 @@ KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "
 
 def attention_accuracy(hw, backend: str, kind: str, phase: str) -> Accuracy | None:
     """The measured accuracy of the attention core's expected time for an attention ``kind`` (spec attention.kind)
-    through ``backend`` in ``phase`` (prefill runs SDPA): on the built-in H100 SXM card the H100's figures, on other
-    sm_90 cards the H200's; None where nothing was measured: another architecture than the H200's (sm_90; other
+    through ``backend`` in ``phase`` (prefill runs SDPA): on the built-in H100 SXM card the H100's figures where it
+    has them, else (and on other sm_90 cards) the H200's; None where nothing was measured: another architecture than the H200's (sm_90; other
     kernels and tensor cores), a spec without an SM count (its decode core is priced
     without the split plan those points measured), or a kernel class without enough points."""
     arch = getattr(hw, "arch", "")
@@ -435,7 +435,8 @@ def attention_accuracy(hw, backend: str, kind: str, phase: str) -> Accuracy | No
         return None
     key = (KERNEL_CLASS.get(kind, kind), "sdpa" if phase == "prefill" else backend, phase)
     if getattr(hw, "name", "") in H100_ACCURACY_CARDS and not dict(getattr(hw, "kernels", ()) or ()):
-        return H100_ATTENTION_ACCURACY.get(key)     # measured there; a class it has no points of: nothing
+        # measured there; a class it has no points of (prefill): the H200's figures, labelled as such
+        return H100_ATTENTION_ACCURACY.get(key) or ATTENTION_ACCURACY.get(key)
     return ATTENTION_ACCURACY.get(key)
 
 

@@ -758,7 +758,7 @@ def test_stated_h100_accuracy_is_what_the_committed_h100_measurements_give():
 
 def test_the_built_in_h100_quotes_the_h100s_accuracy_and_other_hopper_cards_the_h200s():
     """The built-in H100 SXM card prices with the H200's coefficients and was measured at 180 random points: its
-    caption quotes those (and no prefill figure: none measured there); an H800 or an H100 PCIe, not measured, and a
+    caption quotes those (and the H200's prefill figure: no prefill point ran on the H100); an H800 or an H100 PCIe, not measured, and a
     calibrated H100 file (its own coefficients) quote the H200's."""
     from mlacalc.expected import ATTENTION_ACCURACY, H100_ATTENTION_ACCURACY, KernelModel, attention_accuracy
     from mlacalc.hardware import hardware_from_dict
@@ -766,7 +766,8 @@ def test_the_built_in_h100_quotes_the_h100s_accuracy_and_other_hopper_cards_the_
     h100 = load_hardware("h100")
     assert attention_accuracy(h100, "auto", "mla", "decode") is H100_ATTENTION_ACCURACY[("mla", "auto", "decode")]
     assert attention_accuracy(h100, "auto", "mla", "decode").to_json()["measured_on"] == "H100"
-    assert attention_accuracy(h100, "auto", "gqa", "prefill") is None
+    prefill = attention_accuracy(h100, "auto", "gqa", "prefill")     # none measured on the H100: the H200's
+    assert prefill is ATTENTION_ACCURACY[("gqa", "sdpa", "prefill")] and prefill.measured_on == "H200"
     for other in (load_hardware("h800"), load_hardware("h100-pcie")):
         assert attention_accuracy(other, "auto", "mla", "decode") is ATTENTION_ACCURACY[("mla", "auto", "decode")]
     calibrated = hardware_from_dict(dict(name=h100.name, memory_bytes=85e9, mem_bandwidth_gb_s=3000,
