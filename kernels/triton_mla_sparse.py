@@ -306,6 +306,13 @@ def _check_sparse(q, kv_cache, indices, block_table, cache_seqlens, kv_lora_rank
                 "fp8-ds rows must start on 4-byte boundaries (float32 scales)")
     check_tensor(indices, "indices", dim=3, dtypes=(torch.int32,), device=q.device, shape=(B, s_q, None))
     require(indices.shape[2] >= 1, "indices", "topk must be at least 1")
+    # without a table the indices are rows of the flattened pool (FlashMLA's convention), where a sequence's length
+    # cannot mask them: a contiguous [B, S, D] cache with per-sequence positions and lengths then read sequence 0's
+    # rows for every sequence, silently (the profiler did, until the thirty-second session)
+    require(block_table is not None or cache_seqlens is None or B == 1, "cache_seqlens",
+            "without block_table the indices are rows of the flattened pool (b x S + position for a contiguous "
+            "[B, S, D] cache), which lengths cannot mask: pass block_table with token positions, or rows and no "
+            "cache_seqlens")
 
 
 class _SparsePlan:

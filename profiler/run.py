@@ -374,7 +374,15 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch):
             return _flashmla_step(cfg, a, calls, query, scale, torch)
         topk = predict.sparse_topk(spec)
         if topk is not None:  # DSA: each query attends the rows its indexer selected (drawn at random here)
+            # a contiguous cache [B, C, D] has no table: sparse decode then reads indices as rows of the flattened
+            # pool (FlashMLA's convention), so the positions become rows (b x C + position) and no lengths mask
+            # them; positions read through a table otherwise (until the thirty-second session every sequence here
+            # read sequence 0's rows: an L2-resident 24 MB, timed at 3.5 TB/s on an H100)
+            paged = any(t is not None for _, _, t, _ in calls)
             picks = {C: dsa_indices(B, q, C, topk, torch).cuda() for C in set(held)}
+            if not paged:
+                picks = {C: dsa_pool_rows(p, C, torch) for C, p in picks.items()}
+                calls = [(kv, None, t, C) for kv, _, t, C in calls]
 
             def step():
                 for kv, seqlens, table, C in calls:
@@ -415,6 +423,14 @@ def dsa_indices(batch: int, q_tokens: int, held: int, topk: int, torch, seed: in
             n = min(rows, batch - b)
             out[b:b + n, i, :k] = torch.rand(n, visible, generator=g).topk(k, dim=1).indices.to(torch.int32)
     return out
+
+
+def dsa_pool_rows(positions, held: int, torch):
+    """Per-sequence token positions [B, q, topk] (-1 unused) as rows of a contiguous cache [B, held, D] read as a
+    pool of B blocks of `held` rows (sparse decode without a block table): b x held + position, -1 kept. int32 as
+    the kernels take them (a cache of 2^31 rows would not fit a GPU)."""
+    b = torch.arange(positions.shape[0], dtype=positions.dtype, device=positions.device).view(-1, 1, 1) * held
+    return torch.where(positions >= 0, positions + b, positions)
 
 
 def _flashmla_step(cfg: PointConfig, a, calls, query, scale, torch):

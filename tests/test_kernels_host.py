@@ -407,6 +407,9 @@ def _bad_sparse_calls():
         ("kv_cache", (q, pool[..., :64], idx, bt, lens)),
         ("kv_cache", (q8, packed[..., :-4], idx8, bt, None)),  # a truncated fp8-ds row
         ("q", (q.half().to(torch.int16), pool, idx, bt, lens)),
+        # a contiguous [B, S, D] cache, per-sequence positions and lengths, no table: the indices would be rows of
+        # the flattened pool, every sequence reading sequence 0's (the profiler's DSA points did, silently)
+        ("cache_seqlens", (q, torch.randn(2, 130, 80), idx.clamp(min=0, max=49), None, lens)),
     ]
 
 
@@ -934,3 +937,30 @@ def test_a_cache_too_large_for_the_schedules_int32_cells_is_one_value_error(monk
     q, kv, lens, _ = _mla_inputs(S=700)
     with pytest.raises(KernelInputError, match="^schedule: 2 sequences of up to 700 keys are 24 schedule cells"):
         m.mla_decode_triton(q, kv, lens, schedule=ts.mla_decode_schedule(), **kw)
+
+
+def test_profiler_dsa_positions_become_pool_rows_of_a_contiguous_cache():
+    """The profiler's DSA points on a contiguous cache [B, C, D] (no table) hand sparse decode rows of the flattened
+    pool, b x C + position (profiler.run.dsa_pool_rows), and no lengths: the reference reading those rows of the
+    pool (the convention the kernels share, tested under the interpreter with make_sparse_case(table=False)) equals
+    each sequence's reference over its own rows, where the old call (positions and lengths, now refused in one line)
+    read sequence 0's rows for every sequence. Worked by hand: positions [[3, -1], [0, 5]] of C = 7 are rows
+    [[3, -1], [7, 12]]."""
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.profiler.run import dsa_indices, dsa_pool_rows
+
+    pos = torch.tensor([[[3, -1]], [[0, 5]]], dtype=torch.int32)
+    assert dsa_pool_rows(pos, 7, torch).tolist() == [[[3, -1]], [[7, 12]]]
+    B, C, D, r = 3, 37, 80, 64
+    torch.manual_seed(0)
+    kv, q = torch.randn(B, C, D), torch.randn(B, 1, 4, D)
+    pos = dsa_indices(B, 1, C, 16, torch)
+    ref = torch.cat([mla_sparse_reference(q[b:b + 1], kv[b].unsqueeze(1), pos[b:b + 1], r, scale=0.1)
+                     for b in range(B)])
+    got = mla_sparse_reference(q, kv, dsa_pool_rows(pos, C, torch), r, scale=0.1)
+    old = mla_sparse_reference(q, kv, pos, r, scale=0.1)      # positions as rows: sequence 0's, for all three
+    assert torch.allclose(got, ref) and not torch.allclose(old, ref)
+    with pytest.raises(KernelInputError, match="^cache_seqlens:"):
+        mla_decode(q, kv, torch.full((B,), C, dtype=torch.int32), None, indices=pos, softmax_scale=0.1,
+                   kv_lora_rank=r, impl="triton")
+
