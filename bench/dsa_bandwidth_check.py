@@ -4,7 +4,9 @@ top-2048 rows drawn as the profiler draws them) took 657 us for 4 layers, i.e. 2
 a layer at 3.55 TB/s, above the H100's 3.35 TB/s and the dense kernel's 3.18 TB/s best. This times one layer's call
 (graph-timed, L2 flushed) at that shape and smaller batches, with the profiler's random indices and with the same
 indices sorted, beside a read-only stream of as many bytes (torch.sum over a bf16 tensor), and checks three
-sequences of the largest batch against the float64 reference: a kernel that skipped rows would show here.
+sequences against the float64 reference. The first run (session_cj) found the cause: positions with lengths and no
+table are rows of the flattened pool to sparse decode, so every sequence read sequence 0's rows (rel err ~1,
+L2-resident); the positions go in as rows (profiler.run.dsa_pool_rows) and no lengths, as the profiler now does.
 
     python3 bench/dsa_bandwidth_check.py --out OUT.json [--batches 64,132,247] [--context 20561] [--heads 16]
 """
@@ -18,7 +20,7 @@ from common import dump_run, gpu_lab_args, lab_run, record
 from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
 from mlacalc.kernels.decode import mla_decode
 from mlacalc.kernels.reference import mla_sparse_reference
-from mlacalc.profiler.run import dsa_indices
+from mlacalc.profiler.run import dsa_indices, dsa_pool_rows
 from mlacalc.profiler.timing import L2Flusher
 
 D, R, TOPK = 576, 512, 2048
@@ -50,16 +52,16 @@ def main() -> int:
         for B in (int(x) for x in a.batches.split(",")):
             kv = torch.randn(B, a.context, D, device=dev, dtype=torch.bfloat16)
             q = torch.randn(B, 1, a.heads, D, device=dev, dtype=torch.bfloat16)
-            lens = torch.full((B,), a.context, dtype=torch.int32, device=dev)
-            idx = dsa_indices(B, 1, a.context, TOPK, torch).to(dev)
+            pos = dsa_indices(B, 1, a.context, TOPK, torch).to(dev)
             nbytes = B * TOPK * D * 2
             stream = torch.empty(nbytes // 2, device=dev, dtype=torch.bfloat16)
-            for order, ind in (("random", idx), ("sorted", idx.sort(dim=-1).values.contiguous())):
-                call = lambda ind=ind: mla_decode(q, kv, lens, None, indices=ind, softmax_scale=MLA_SCALE,
+            for order, p in (("random", pos), ("sorted", pos.sort(dim=-1).values.contiguous())):
+                ind = dsa_pool_rows(p, a.context, torch)
+                call = lambda ind=ind: mla_decode(q, kv, None, None, indices=ind, softmax_scale=MLA_SCALE,
                                                   kv_lora_rank=R, impl="auto", check=False)
                 out = call()
                 torch.cuda.synchronize()
-                err = check(q, kv, ind, out, sorted({0, B // 2, B - 1})) if order == "random" else None
+                err = check(q, kv, p, out, sorted({0, B // 2, B - 1}))
                 ms = eager_and_graph(call, flusher)["graph_ms"]
                 record(rows, B=B, context=a.context, heads=a.heads, order=order, graph_ms=ms, bytes=nbytes,
                        tb_s=nbytes / (ms * 1e-3) / 1e12, rel_err=err)
@@ -67,7 +69,7 @@ def main() -> int:
             record(rows, B=B, context=a.context, heads=a.heads, order="stream", graph_ms=ms, bytes=nbytes,
                    tb_s=nbytes / (ms * 1e-3) / 1e12, rel_err=None)
             dump_run(a.out, rows)
-            kv = q = idx = stream = None
+            kv = q = pos = stream = None
             torch.cuda.empty_cache()
     for r in rows:
         err = f", rel err {r['rel_err']:.1e}" if r["rel_err"] is not None else ""
