@@ -6,7 +6,7 @@ figures `mlacalc.expected.ATTENTION_ACCURACY` states (tests/test_expected.py che
                                                          # validate-random-seed{10-split,11,12,13,14}.json
 
 Counted: every point with a judged expected latency (`latency_expected_s` with a tolerance), calibration points left
-out; the error is |expected / measured - 1| in percent. Points on the Gluon kernel's 64-key tile
+out; the error is the reports' error_pct, |measured / expected - 1| in percent. Points on the Gluon kernel's 64-key tile
 (mlacalc.expected.gluon_wide_tile) count only from runs made after it became the default under Triton 3.6 (the
 eighteenth session: seed 14 on): the runs before timed the 32-key tile there, 0.83-0.87x slower at 128 heads. DSA
 points on a contiguous cache count only from runs after the thirty-second session's fix (BEFORE_DSA_ROWS_FIX): before

@@ -86,6 +86,10 @@ def main() -> None:
     except (OSError, ValueError, SpecError) as e:     # a missing or malformed input: one line, not a traceback
         print(f"fit_expected: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
         raise SystemExit(2)
+    if not getattr(hw, "sms", 0):   # the split planners divide by it: a ZeroDivisionError deep in choose_splits
+        print(f"fit_expected: {sys.argv[2]} gives no sms: the decode fit plans splits over the card's SMs "
+              f"(add sms, or use the built-in card's name)", file=sys.stderr)
+        raise SystemExit(2)
     recs = [p for p in cal["calibration_points"] if p["backend"] in ("auto", "flashmla")]
     models = {}
     groups = {}

@@ -274,8 +274,8 @@ class KernelModel:
 # of the H200 datasheet's 4,800 GB/s and 989 TFLOP/s by
 # `python bench/defaults_from_calibration.py reports/h200/h200.yaml h200`, so that a datasheet spec gives the expected
 # times the calibrated file gives. Other cards take them with sm_bandwidth
-# (and the DSA gather rate) scaled by their bandwidth per SM (see kernel_model); triton_gather_tile_us (the Triton
-# sparse kernel's wait a tile: a latency) is not scaled. Coefficients no calibration point can pin are left at 0
+# scaled by their bandwidth per SM (see kernel_model); the DSA gather rate a SM and triton_gather_tile_us (the Triton
+# sparse kernel's wait a tile), both latencies, are not scaled. Coefficients no calibration point can pin are left at 0
 # (FlashMLA: no fp8 dense path, no tile under 64 rows, no gathered rows). "other" (norms, cache writes, ...) is not
 # calibrated: a stated 80% of the bandwidth and a 2 us launch.
 DEFAULTS: dict[str, KernelModel] = {
@@ -340,11 +340,12 @@ def kernel_model_from_dict(d: dict, where: str) -> KernelModel:
 NO_E4M3_ARCHS = ("sm_80", "sm_86", "sm_87")
 
 
-def coefficient_basis(hw, backend: str, kv_bits: float = 16) -> str:
+def coefficient_basis(hw, backend: str, kv_bits: float = 16, phase: str = "decode") -> str:
     """Where ``backend``'s coefficients on ``hw`` come from, and so how far to trust the expected time: measured on
     this card (``calibrated``), the H200 defaults on a Hopper card (sm_90, or a spec naming no arch: the kernels and
     tiles they were fitted on, scaled by bandwidth per SM), or the H200 defaults on another architecture, where other
-    kernels run (Triton, not Gluon) on other tensor cores and nothing has checked them: an estimate. ``kv_bits``: the
+    kernels run (Triton, not Gluon) on other tensor cores and nothing has checked them: an estimate; in decode, a spec
+    without an SM count is said to price its floor (no split plan). ``kv_bits``: the
     decode cache's bits an element; an 8-bit cache on an arch without e4m3 (:data:`NO_E4M3_ARCHS`) is said to price a
     kernel that does not build there."""
     arch = getattr(hw, "arch", "")
@@ -358,7 +359,7 @@ def coefficient_basis(hw, backend: str, kv_bits: float = 16) -> str:
     if kv_bits <= 8 and arch in NO_E4M3_ARCHS:
         basis += (f"; the decode attention time prices an 8-bit cache on kernels that do not build on {arch} "
                   f"(Triton has no e4m3 below sm_89)")
-    if not getattr(hw, "sms", 0):
+    if phase == "decode" and not getattr(hw, "sms", 0):
         # decode_attention_s cannot plan splits and waves without the SM count and prices the floor at the
         # coefficients' efficiencies: an old calibrate YAML (reports/h100/h100.yaml) was 74% under to 39% over its
         # card's measured decode times while the caption quoted the H200's planned-model accuracy
@@ -379,10 +380,12 @@ class Accuracy:
     max_pct: float
     measured_on: str = "H200"     # the GPU the points ran on
     source: str = ""              # the reports they come from ("": ACCURACY_SOURCE's)
+    drawn: str = "held-out and random"   # how the points were chosen
 
     def to_json(self) -> dict:
         return {"points": self.points, "median_pct": self.median_pct, "p90_pct": self.p90_pct,
-                "max_pct": self.max_pct, "measured_on": self.measured_on, "source": self.source or ACCURACY_SOURCE}
+                "max_pct": self.max_pct, "measured_on": self.measured_on, "points_drawn": self.drawn,
+                "source": self.source or ACCURACY_SOURCE}
 
 
 # The attention core's expected time against measurements on an NVIDIA H200 with the committed calibration, all on
@@ -418,9 +421,9 @@ ATTENTION_ACCURACY: dict[tuple[str, str, str], Accuracy] = {
 H100_ACCURACY_SOURCE = "reports/h100/validate-random-seed{15,16,17}.md"
 H100_ACCURACY_CARDS = ("NVIDIA H100 SXM5 80GB",)    # model_specs/hardware/h100-sxm.yaml's name
 H100_ATTENTION_ACCURACY: dict[tuple[str, str, str], Accuracy] = {
-    ("dsa", "auto", "decode"): Accuracy(13, 7.9, 17.6, 18.7, "H100", H100_ACCURACY_SOURCE),
-    ("gqa", "auto", "decode"): Accuracy(115, 2.8, 5.6, 13.5, "H100", H100_ACCURACY_SOURCE),
-    ("mla", "auto", "decode"): Accuracy(52, 6.7, 13.2, 16.8, "H100", H100_ACCURACY_SOURCE),
+    ("dsa", "auto", "decode"): Accuracy(13, 7.9, 17.6, 18.7, "H100", H100_ACCURACY_SOURCE, "random"),
+    ("gqa", "auto", "decode"): Accuracy(115, 2.8, 5.6, 13.5, "H100", H100_ACCURACY_SOURCE, "random"),
+    ("mla", "auto", "decode"): Accuracy(52, 6.7, 13.2, 16.8, "H100", H100_ACCURACY_SOURCE, "random"),
 }
 KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "gqa"}
 
@@ -429,10 +432,13 @@ def attention_accuracy(hw, backend: str, kind: str, phase: str) -> Accuracy | No
     """The measured accuracy of the attention core's expected time for an attention ``kind`` (spec attention.kind)
     through ``backend`` in ``phase`` (prefill runs SDPA): on the built-in H100 SXM card the H100's figures where it
     has them, else (and on other sm_90 cards) the H200's; None where nothing was measured: another architecture than the H200's (sm_90; other
-    kernels and tensor cores), a spec without an SM count (its decode core is priced
-    without the split plan those points measured), or a kernel class without enough points."""
+    kernels and tensor cores), a spec without an SM count in decode (its decode core is priced without the split
+    plan those points measured), or a kernel class without enough points. The built-in H100 card is known by its
+    name (H100_ACCURACY_CARDS) and by having no coefficients of its own."""
     arch = getattr(hw, "arch", "")
-    if (arch and arch not in GLUON_ARCHS) or not getattr(hw, "sms", 0):   # no SM count: the unplanned floor
+    if arch and arch not in GLUON_ARCHS:
+        return None
+    if phase == "decode" and not getattr(hw, "sms", 0):   # no SM count: decode's unplanned floor (prefill needs none)
         return None
     key = (KERNEL_CLASS.get(kind, kind), "sdpa" if phase == "prefill" else backend, phase)
     if getattr(hw, "name", "") in H100_ACCURACY_CARDS and not dict(getattr(hw, "kernels", ()) or ()):
@@ -475,9 +481,9 @@ def _kernel_model(hw, backend: str) -> KernelModel:
         # an SM's share of a streaming copy follows the card's bandwidth a SM; the sparse kernel's gather rate does
         # not: its warp group keeps a fixed number of index-selected rows in flight and waits on DRAM latency
         # (Little's law), which HBM3 and HBM3e share. Scaled by the H100's bandwidth a SM (0.70x), it was 36.6 GB/s
-        # where the H100's own calibration fitted 60 (the H200's 52.5) and DeepSeek-V3.2's 29 H100 calibration
-        # points ran a median 9.4% (max 32%) under the expected time; unscaled 5.8% (max 24%): docs/kernels-notes.md
-        # (thirty-second session), reports/h100/tuning/calibrate_points_session_cg.json
+        # where the H100's own calibration fitted 60 (the H200's 52.5); on the H100's 28 paged DSA calibration points
+        # median |error| 8.6% (max 24.3%) scaled, 5.4% (21.2%) unscaled, on its 13 random DSA points 11.6% (23.7%)
+        # and 7.9% (18.7%): `python bench/dsa_gather_scaling.py`, docs/kernels-notes.md (thirty-second session)
         scale = hw.mem_bandwidth_gb_s / hw.sms / DEFAULT_SMS_BANDWIDTH
         base = replace(base, sm_bandwidth_gb_s=base.sm_bandwidth_gb_s * scale)
     return base

@@ -821,7 +821,8 @@ class Roofline:
     @property
     def coefficients(self) -> str:
         """Where the expected time's coefficients come from."""
-        return coefficient_basis(self.gpu, self.kernel, self.kv_bits if self.step.phase == "decode" else 16)
+        return coefficient_basis(self.gpu, self.kernel, self.kv_bits if self.step.phase == "decode" else 16,
+                                 self.step.phase)
 
     @property
     def attn_accuracy(self) -> Accuracy | None:

@@ -1090,3 +1090,30 @@ def test_only_the_streaming_rate_a_sm_follows_the_cards_bandwidth():
     assert h200.sm_bandwidth_gb_s == DEFAULTS["auto"].sm_bandwidth_gb_s == 150.0
     assert h100.sm_bandwidth_gb_s == pytest.approx(150.0 * 3350 / 4800) == pytest.approx(104.6875)
     assert h100.gather_sm_gb_s == h200.gather_sm_gb_s == DEFAULTS["auto"].gather_sm_gb_s == 52.5
+
+
+def test_the_gather_scaling_figures_readme_quotes(capsys):
+    """bench/dsa_gather_scaling.py over the committed H100 measurements prints the figures README.md and
+    expected._kernel_model's comment quote for the gather rate scaled and unscaled (calibration: 28 paged points,
+    8.6% / 24.3% against 5.4% / 21.2%; random seeds: 13 points, 11.6% / 23.7% against 7.9% / 18.7%)."""
+    from helpers import bench_module
+
+    assert bench_module("dsa_gather_scaling").main([]) == 0
+    out = capsys.readouterr().out
+    for figures in ("28 points, median 8.6%, max 24.3%", "28 points, median 5.4%, max 21.2%",
+                    "13 points, median 11.6%, max 23.7%", "13 points, median 7.9%, max 18.7%"):
+        assert figures in out
+
+
+def test_a_spec_without_sms_keeps_its_prefill_accuracy():
+    """Prefill's expected time needs no SM count: a spec without one still quotes the measured prefill accuracy and
+    says nothing of a split plan there; in decode it quotes none."""
+    from mlacalc.expected import ATTENTION_ACCURACY, attention_accuracy, coefficient_basis
+
+    hw = hardware_from_dict(dict(name="old calibrate", memory_bytes=85e9, mem_bandwidth_gb_s=3000, bf16_tflops=800,
+                                 interconnect_gb_s=450), "old.yaml")
+    assert attention_accuracy(hw, "auto", "gqa", "prefill") is ATTENTION_ACCURACY[("gqa", "sdpa", "prefill")]
+    assert attention_accuracy(hw, "auto", "gqa", "decode") is None
+    assert "no SM count" not in coefficient_basis(hw, "auto", phase="prefill")
+    assert "no SM count" in coefficient_basis(hw, "auto", phase="decode")
+

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -766,12 +767,18 @@ def test_gluon_dense_split_count_follows_the_paged_block_size():
     assert plan_inference(cfg, spec, load_hardware("h200"), sm90=True).num_splits == 5
 
 
+_REPORTS = Path(__file__).resolve().parent.parent / "reports"
+
+
 @pytest.mark.parametrize("argv, words", [
     ([], "usage: python bench/fit_expected.py CALIBRATE.json HARDWARE.yaml"),
     (["cal.json", "hw.yaml", "--only"], "--only takes a value"),
     (["cal.json", "hw.yaml", "--write"], "--write takes a value"),
     (["cal.json", "hw.yaml", "--only", "--write", "x.yaml"], "--only takes a value"),
     (["cal.json", "hw.yaml", "--only", "wide_tile_eff"], "--only: wide_tile_eff is no decode coefficient"),
+    # a hardware file without sms (the first sessions' calibrate YAML): a ZeroDivisionError in choose_splits before
+    ([str(_REPORTS / "h100" / "tuning" / "calibrate_points_session_cg.json"), str(_REPORTS / "h100" / "h100.yaml")],
+     "gives no sms"),
 ])
 def test_fit_expected_usage_errors_are_one_line(capsys, monkeypatch, argv, words):
     """bench/fit_expected.py: its usage line (the docstring's, found by content: a fixed line index printed a line of

@@ -280,8 +280,8 @@ def roofline(model: ModelArg, phase: PhaseOpt = "decode", batch: BatchOpt = "1",
 def _accuracy(acc) -> str:
     """The roofline caption's clause on how sure the expected time is (mlacalc.expected.ATTENTION_ACCURACY)."""
     if acc is None:
-        return "; its attention core's accuracy is not measured for this card (another architecture or no SM count)"
-    return (f"; its attention core measured on the {acc.measured_on} (held-out and random points): median "
+        return "; no measured accuracy for this kind of attention on this card"
+    return (f"; its attention core measured on the {acc.measured_on} ({acc.drawn} points): median "
             f"{acc.median_pct:g}% off, "
             f"90% of {acc.points} points within {acc.p90_pct:g}%")
 
