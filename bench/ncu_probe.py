@@ -8,7 +8,7 @@ input set-up) are profiled; bench/ncu_gpu.sh runs every case and keeps ncu's det
 Each case is (what, batch, context, heads, layout); what: ours (mla_decode impl="auto"), flashmla (its dense
 decode; needs `import flash_mla`), fp8 (ours, fp8 e4m3 per-tensor scale), sparse-bf16 / sparse-fp8ds (ours, top-2048
 of the context), flashmla-sparse (FlashMLA's sparse decode on the same fp8-ds rows and selection; needs a build with it:
-bench/build_flashmla_sparse.py), triton (ours, impl="triton", to set beside the Gluon kernel "auto" runs at >= 64 heads),
+bench/build_flashmla_sparse.py), triton (ours, impl="triton", beside the Gluon kernel "auto" runs at >= 64 heads),
 own / explicit (thirty-second session: the Gluon kernel's balanced schedule at an off-grid point where auto makes its
 own, made by the decode programs themselves, or filled once before the profiled call and given: what computing the
 record in the kernel costs, gluon_mla_decode.OWN_RECORD_US; only the decode kernel differs between the two).

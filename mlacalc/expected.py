@@ -431,10 +431,10 @@ KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "
 def attention_accuracy(hw, backend: str, kind: str, phase: str) -> Accuracy | None:
     """The measured accuracy of the attention core's expected time for an attention ``kind`` (spec attention.kind)
     through ``backend`` in ``phase`` (prefill runs SDPA): on the built-in H100 SXM card the H100's figures where it
-    has them, else (and on other sm_90 cards) the H200's; None where nothing was measured: another architecture than the H200's (sm_90; other
-    kernels and tensor cores), a spec without an SM count in decode (its decode core is priced without the split
-    plan those points measured), or a kernel class without enough points. The built-in H100 card is known by its
-    name (H100_ACCURACY_CARDS) and by having no coefficients of its own."""
+    has them, else (and on other sm_90 cards) the H200's; None where nothing was measured: another architecture than
+    the H200's (sm_90; other kernels and tensor cores), a spec without an SM count in decode (its decode core is
+    priced without the split plan those points measured), or a kernel class without enough points. The built-in
+    H100 card is known by its name (H100_ACCURACY_CARDS) and by having no coefficients of its own."""
     arch = getattr(hw, "arch", "")
     if arch and arch not in GLUON_ARCHS:
         return None

@@ -758,8 +758,8 @@ def test_stated_h100_accuracy_is_what_the_committed_h100_measurements_give():
 
 def test_the_built_in_h100_quotes_the_h100s_accuracy_and_other_hopper_cards_the_h200s():
     """The built-in H100 SXM card prices with the H200's coefficients and was measured at 180 random points: its
-    caption quotes those (and the H200's prefill figure: no prefill point ran on the H100); an H800 or an H100 PCIe, not measured, and a
-    calibrated H100 file (its own coefficients) quote the H200's."""
+    caption quotes those (and the H200's prefill figure: no prefill point ran on the H100); an H800 or an H100
+    PCIe, not measured, and a calibrated H100 file (its own coefficients) quote the H200's."""
     from mlacalc.expected import ATTENTION_ACCURACY, H100_ATTENTION_ACCURACY, KernelModel, attention_accuracy
     from mlacalc.hardware import hardware_from_dict
 
