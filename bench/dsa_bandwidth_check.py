@@ -1,6 +1,6 @@
 """Lab script (GPU): does sparse (DSA) decode really read its selected rows as fast as the H100 random point said?
-`glm-5/decode/auto/b247/c20561/L4/tp4` (reports/h100/validate-random-seed16.json: 16 heads, bf16, contiguous cache,
-top-2048 rows drawn as the profiler draws them) took 657 us for 4 layers, i.e. 2,048 x 1,152 bytes x 247 sequences
+`glm-5/decode/auto/b247/c20561/L4/tp4` (its first run, `git show 1f9bd4c:reports/h100/validate-random-seed16.json`:
+16 heads, bf16, contiguous cache, top-2048 rows drawn as the profiler draws them) took 657 us for 4 layers, i.e. 2,048 x 1,152 bytes x 247 sequences
 a layer at 3.55 TB/s, above the H100's 3.35 TB/s and the dense kernel's 3.18 TB/s best. This times one layer's call
 (graph-timed, L2 flushed) at that shape and smaller batches, with the profiler's random indices and with the same
 indices sorted, beside a read-only stream of as many bytes (torch.sum over a bf16 tensor), and checks three
@@ -26,8 +26,16 @@ from mlacalc.profiler.timing import L2Flusher
 D, R, TOPK = 576, 512, 2048
 
 
+def _batches(text: str) -> list[int]:
+    """--batches: comma-separated positive counts (argparse turns a ValueError into its one-line usage error)."""
+    out = [int(x) for x in text.split(",")]
+    if min(out) < 1:
+        raise ValueError(text)
+    return out
+
+
 def _args(ap) -> None:
-    ap.add_argument("--batches", default="64,132,247")
+    ap.add_argument("--batches", type=_batches, default="64,132,247")
     ap.add_argument("--context", type=int, default=20561)
     ap.add_argument("--heads", type=int, default=16)
 
@@ -49,7 +57,7 @@ def main() -> int:
         return 2
     dev, flusher = torch.device("cuda"), L2Flusher(torch.cuda.current_device())
     with lab_run(a.out) as rows:
-        for B in (int(x) for x in a.batches.split(",")):
+        for B in a.batches:
             kv = torch.randn(B, a.context, D, device=dev, dtype=torch.bfloat16)
             q = torch.randn(B, 1, a.heads, D, device=dev, dtype=torch.bfloat16)
             pos = dsa_indices(B, 1, a.context, TOPK, torch).to(dev)

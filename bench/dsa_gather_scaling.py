@@ -17,7 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from mlacalc.expected import (DEFAULT_SMS_BANDWIDTH, PLANNERS, decode_attention_s, kernel_model, runs_gluon)
+from mlacalc.expected import DEFAULT_SMS_BANDWIDTH, PLANNERS, decode_attention_s, kernel_model, runs_gluon
 from mlacalc.hardware import load_hardware
 from mlacalc.profiler.kernel_calibration import point_shape
 
@@ -33,17 +33,15 @@ def calibration_points(path) -> list[dict]:
 
 
 def validation_points(paths) -> list[dict]:
-    """The DSA decode points through auto of validation runs, as calibration-point dicts with their measured time."""
+    """The DSA decode points through auto of validation runs: each point's config (what point_shape reads) with its
+    measured time."""
     out = []
     for path in paths:
         for p in json.load(open(path))["points"]:
             cfg = p["config"]
             c = {x["name"]: x for x in p.get("comparisons", [])}.get("latency_expected_s")
-            if p.get("attention") != "dsa" or cfg["phase"] != "decode" or cfg["kernel"] != "auto" or not c:
-                continue
-            out.append(dict(model=cfg["model"], tp=cfg["tp"], batch=cfg["batch"], context=cfg["context"],
-                            layers=cfg["layers"], q_tokens=cfg["q_tokens"], kv_dtype=cfg["kv_dtype"],
-                            paged=cfg["paged"], measured_s=c["measured"]))
+            if p.get("attention") == "dsa" and cfg["phase"] == "decode" and cfg["kernel"] == "auto" and c:
+                out.append(dict(cfg, measured_s=c["measured"]))
     return out
 
 
@@ -56,12 +54,17 @@ def errors(points, hw, model) -> list[float]:
 def main(argv: list[str]) -> int:
     cal = Path(argv[0]) if argv else CALIBRATION
     seeds = [Path(a) for a in argv[1:]] or SEEDS
+    try:
+        points = (("calibration (paged DSA)", calibration_points(cal)), ("random seeds (DSA)", validation_points(seeds)))
+    except (OSError, ValueError, KeyError, TypeError) as e:   # a missing file, or not a calibrate/validate JSON
+        print(f"dsa_gather_scaling: {type(e).__name__}: {e}".splitlines()[0] + "; usage: "
+              + __doc__.split("    python ")[1].splitlines()[0], file=sys.stderr)
+        return 2
     hw = load_hardware("h100-sxm")
     unscaled = kernel_model(hw, "auto")
     scaled = replace(unscaled, gather_sm_gb_s=unscaled.gather_sm_gb_s * hw.mem_bandwidth_gb_s / hw.sms
                      / DEFAULT_SMS_BANDWIDTH)
-    for name, pts in (("calibration (paged DSA)", calibration_points(cal)), ("random seeds (DSA)",
-                                                                            validation_points(seeds))):
+    for name, pts in points:
         for way, m in (("scaled", scaled), ("unscaled", unscaled)):
             e = errors(pts, hw, m)
             print(f"{name:24} {way:8} gather {m.gather_sm_gb_s:5.1f} GB/s: {len(e)} points, median "

@@ -123,15 +123,14 @@ def main() -> None:
             print_held_out(val, "decode", backend, predict, backend)
 
 
-def builtin_file(path: str) -> Path:
-    """``path`` as a file: a built-in card's name (``h100-sxm``, as --gpu takes) is its YAML under
-    model_specs/hardware; anything else is taken as given (a missing file: read_data's one-line error)."""
-    from mlacalc.hardware import _gpu_key
+def builtin_file(path: str):
+    """``path`` as a file: a built-in card's name (``h100-sxm``, as --gpu takes) is its packaged YAML
+    (mlacalc.hardware.builtin_hardware_file); anything else is taken as given (a missing file: read_data's one-line
+    error)."""
+    from mlacalc.hardware import builtin_hardware_file
 
-    if Path(path).exists():
-        return Path(path)
-    own = Path(__file__).resolve().parent.parent / "model_specs" / "hardware" / f"{_gpu_key(path)}.yaml"
-    return own if own.exists() else Path(path)
+    own = None if Path(path).exists() else builtin_hardware_file(path)
+    return Path(path) if own is None else own
 
 
 def _load(path: str, hardware: bool = False):

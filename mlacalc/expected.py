@@ -361,31 +361,37 @@ def coefficient_basis(hw, backend: str, kv_bits: float = 16, phase: str = "decod
                   f"(Triton has no e4m3 below sm_89)")
     if phase == "decode" and not getattr(hw, "sms", 0):
         # decode_attention_s cannot plan splits and waves without the SM count and prices the floor at the
-        # coefficients' efficiencies: an old calibrate YAML (reports/h100/h100.yaml) was 74% under to 39% over its
-        # card's measured decode times while the caption quoted the H200's planned-model accuracy
+        # coefficients' efficiencies: an old calibrate YAML ran 74% under to 39% over its card's measured decode
+        # times while the caption quoted the H200's planned-model accuracy (`python bench/dense_bench_vs_expected.py
+        # reports/h100/tuning/session_bi_kernels.json reports/h100/h100.yaml`)
         basis += "; the spec gives no SM count (sms), so the attention core is its floor at these efficiencies, " \
                  "not the kernels' split plan: add sms for the kernel-aware time"
     return basis
 
 
+ACCURACY_GPU = "H200"
+ACCURACY_SOURCE = "reports/h200/validate-expected.md, validate-random-seed{10-split,11,12,13,14}.md"
+
+
 @dataclass(frozen=True)
 class Accuracy:
-    """How far the attention core's expected time has been from measurements: absolute error |expected / measured -
-    1| in percent over ``points`` held-out and random points (none a calibration point), median, 90th percentile (the
-    error 90% of them are within) and max."""
+    """How far the attention core's expected time has been from measurements: absolute error |measured / expected -
+    1| in percent (the validation reports' error_pct) over ``points`` points none of which is a calibration point,
+    median, 90th percentile (the error 90% of them are within) and max; measured on ``measured_on``, drawn as
+    ``drawn`` says, from ``source``."""
 
     points: int
     median_pct: float
     p90_pct: float
     max_pct: float
-    measured_on: str = "H200"     # the GPU the points ran on
-    source: str = ""              # the reports they come from ("": ACCURACY_SOURCE's)
-    drawn: str = "held-out and random"   # how the points were chosen
+    measured_on: str = ACCURACY_GPU
+    source: str = ACCURACY_SOURCE
+    drawn: str = "held-out and random"
 
     def to_json(self) -> dict:
         return {"points": self.points, "median_pct": self.median_pct, "p90_pct": self.p90_pct,
                 "max_pct": self.max_pct, "measured_on": self.measured_on, "points_drawn": self.drawn,
-                "source": self.source or ACCURACY_SOURCE}
+                "source": self.source}
 
 
 # The attention core's expected time against measurements on an NVIDIA H200 with the committed calibration, all on
@@ -401,9 +407,7 @@ class Accuracy:
 # under ACCURACY_MIN_POINTS points left out. DSA points on a contiguous cache are left out of these runs (the
 # profiler sent every sequence to sequence 0's rows there until the thirty-second session: accuracy_table.py's
 # BEFORE_DSA_ROWS_FIX), so DSA counts its paged points: 37 of 55.
-ACCURACY_GPU = "H200"
 ACCURACY_MIN_POINTS = 5
-ACCURACY_SOURCE = "reports/h200/validate-expected.md, validate-random-seed{10-split,11,12,13,14}.md"
 ATTENTION_ACCURACY: dict[tuple[str, str, str], Accuracy] = {
     ("dsa", "auto", "decode"): Accuracy(37, 9.2, 14.9, 17.0),
     ("gqa", "auto", "decode"): Accuracy(186, 3.3, 6.4, 14.4),
@@ -418,12 +422,13 @@ ATTENTION_ACCURACY: dict[tuple[str, str, str], Accuracy] = {
 # reports/h100/validate-random-seed16.json reports/h100/validate-random-seed17.json` (tests/test_expected.py checks
 # them). Quoted for the built-in H100 SXM card alone (H100_ACCURACY_CARDS): a calibrated file prices with its own
 # coefficients, and the PCIe and NVL cards with other memory and clocks were not measured.
-H100_ACCURACY_SOURCE = "reports/h100/validate-random-seed{15,16,17}.md"
 H100_ACCURACY_CARDS = ("NVIDIA H100 SXM5 80GB",)    # model_specs/hardware/h100-sxm.yaml's name
+_on_h100 = functools.partial(Accuracy, measured_on="H100", source="reports/h100/validate-random-seed{15,16,17}.md",
+                             drawn="random")
 H100_ATTENTION_ACCURACY: dict[tuple[str, str, str], Accuracy] = {
-    ("dsa", "auto", "decode"): Accuracy(13, 7.9, 17.6, 18.7, "H100", H100_ACCURACY_SOURCE, "random"),
-    ("gqa", "auto", "decode"): Accuracy(115, 2.8, 5.6, 13.5, "H100", H100_ACCURACY_SOURCE, "random"),
-    ("mla", "auto", "decode"): Accuracy(52, 6.7, 13.2, 16.8, "H100", H100_ACCURACY_SOURCE, "random"),
+    ("dsa", "auto", "decode"): _on_h100(13, 7.9, 17.6, 18.7),
+    ("gqa", "auto", "decode"): _on_h100(115, 2.8, 5.6, 13.5),
+    ("mla", "auto", "decode"): _on_h100(52, 6.7, 13.2, 16.8),
 }
 KERNEL_CLASS = {"mla": "mla", "dsa": "dsa", "gqa": "gqa", "mha": "gqa", "mqa": "gqa"}
 

@@ -313,5 +313,11 @@ def load_hardware(name_or_path: str) -> Hardware:
         near = difflib.get_close_matches(key, names, n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(near)}?" if near else f" (known: {', '.join(names)})"
         raise SpecError(f"--gpu {name_or_path}", f"unknown GPU{hint}")
-    return hardware_from_dict(read_data(resources.files("mlacalc.model_specs.hardware").joinpath(f"{key}.yaml"),
-                                        key), key)
+    return hardware_from_dict(read_data(builtin_hardware_file(key), key), key)
+
+
+def builtin_hardware_file(name: str):
+    """The packaged YAML of the built-in GPU ``name`` (any case, the aliases of :data:`ALIASES`), or None where no
+    built-in is called so: what a tool rewriting a built-in card reads (bench/fit_expected.py --write)."""
+    key = _gpu_key(name)
+    return resources.files("mlacalc.model_specs.hardware").joinpath(f"{key}.yaml") if key in hardware_names() else None

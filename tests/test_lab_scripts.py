@@ -72,3 +72,28 @@ def test_lab_run_writes_what_landed_however_the_run_ends(monkeypatch):
     path, rows, meta = written[0]
     assert (path, rows, meta["seed"]) == ("out.json", [{"a": 1}], 3)
     assert meta["triton"] == __import__("triton").__version__
+
+
+def test_this_sessions_dsa_lab_scripts_refuse_bad_input_in_one_line(monkeypatch, capsys, tmp_path):
+    """bench/dsa_gather_scaling.py given a missing or non-JSON file, and bench/dsa_bandwidth_check.py's --batches
+    given a word or a zero: one line and exit 2 (they were a FileNotFoundError and a ValueError traceback)."""
+    pytest.importorskip("torch")
+    import argparse
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    import dsa_bandwidth_check
+    import dsa_gather_scaling
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("# not JSON\n")
+    for arg in (str(tmp_path / "missing.json"), str(notes)):
+        assert dsa_gather_scaling.main([arg]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "usage: bench/dsa_gather_scaling.py" in err
+    ap = argparse.ArgumentParser()
+    dsa_bandwidth_check._args(ap)
+    assert ap.parse_args([]).batches == [64, 132, 247] and ap.parse_args(["--batches", "3,4"]).batches == [3, 4]
+    for bad in ("x", "0", "4,-1"):
+        with pytest.raises(SystemExit) as e:
+            ap.parse_args(["--batches", bad])
+        assert e.value.code == 2 and "invalid _batches value" in capsys.readouterr().err

@@ -512,7 +512,8 @@ def test_fit_expected_writes_a_refit_over_a_built_in_card(tmp_path, capsys):
     from mlacalc.expected import KernelModel
 
     mod = bench_module("fit_expected")
-    assert mod.builtin_file("H100").name == "h100-sxm.yaml" and mod.builtin_file("h100-sxm").exists()
+    assert mod.builtin_file("H100").name == "h100-sxm.yaml" and mod.builtin_file("h100-sxm").is_file()
+    assert mod.builtin_file("no-such.yaml").name == "no-such.yaml"       # not a built-in: taken as given
     out = tmp_path / "refit.yaml"
     mod.write_refit("h100", {"auto": KernelModel(bandwidth_eff=0.875)}, str(out))
     written = load_hardware(str(out))
