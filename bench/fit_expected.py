@@ -36,6 +36,7 @@ from mlacalc.errors import SpecError
 from mlacalc.hardware import load_hardware
 from mlacalc.profiler.kernel_calibration import (DECODE_NAMES, PREFILL_NAMES, fit_decode, fit_prefill, point_shape,
                                                  prefill_inputs, split_by_kernel)
+from mlacalc.profiler.results import wrong_output
 from mlacalc.spec import load_spec
 
 
@@ -219,7 +220,7 @@ def print_held_out(val: dict, phase: str, kernel: str, predict, title: str) -> N
     errs = []
     for p in val.get("points", []):
         c = p.get("config", {})
-        if c.get("phase") != phase or c.get("kernel") != kernel or p.get("status") != "ok":
+        if c.get("phase") != phase or c.get("kernel") != kernel or p.get("status") != "ok" or wrong_output(p):
             continue
         floor, measured = p["predicted"]["attn_core"]["time_s"], p["latency"]["median"]
         for i, (label, t) in enumerate(predict(c)):

@@ -58,6 +58,10 @@ def main() -> None:
               f"max {sv['max_ratio']:.2f} | | |")
         print(f"| (context) FlashMLA's sparse fp8-ds x floor | median {fsp['median_ratio']:.1f}, max "
               f"{fsp['max_ratio']:.1f} | | |")
+    oe = s.get("output_rel_err") or {}
+    if oe.get("points"):          # older files have no check of our outputs
+        print(f"| (context) our outputs, last sequence against float32 ({oe['points']} rows) | worst relative error "
+              f"{oe['max']:.1e} | bf16 rounding (~3e-3) | {'yes' if oe['max'] <= 3e-2 else '**no**'} |")
     print()
     print("## Dense MLA decode, bf16, one query token (ms, graph-timed; host us = eager - graph)\n")
     print("| batch | context | heads | layout | floor | ours | FlashMLA | ours / FlashMLA | host us (ours) | "

@@ -41,6 +41,8 @@ import torch
 from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher, cuda_graph, time_cuda
 
+from . import testing as kt
+
 __all__ = ["run_benchmark", "time_ms", "make_timer", "run_meta", "write_result", "mla_decode_cost",
            "sparse_decode_cost"]
 
@@ -422,9 +424,12 @@ def bench_peers(flusher, ceil, device, *, points=PEER_POINTS, log=print) -> list
                 floor = _floor_ms(nbytes, flops, ceil)
                 for layout, (cache, table) in (("contiguous", (kv, None)), ("paged64", (pool, shuffled))):
                     p = dict(B=B, ctx=ctx, heads=H, layout=layout, floor_ms=floor)
-                    t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE,
-                                                           max_seqlen=ctx), flusher)
-                    rows.append(dict(kind="peer_mla", impl="ours", status="ok", **p, **t))
+                    ours = lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE,  # noqa: E731
+                                              max_seqlen=ctx)
+                    t = eager_and_graph(ours, flusher)
+                    err = last_sequence_error(ours(), lambda: kt.mla_sequence_reference(
+                        q, cache, table, B - 1, ctx, kv_lora_rank=r, scale=MLA_SCALE))
+                    rows.append(dict(kind="peer_mla", impl="ours", status="ok", rel_err=err, **p, **t))
                     if fm is not None:
                         meta = fm.get_mla_metadata()[0]  # built on the first call, reused (as engines do)
                         kc = pool.view(-1, 64, 1, D)
@@ -439,13 +444,22 @@ def bench_peers(flusher, ceil, device, *, points=PEER_POINTS, log=print) -> list
                     kv8 = pool.to(torch.float8_e4m3fn)
                 scale = torch.tensor([0.02], device=device)
                 fl8 = _floor_ms(*mla_decode_cost(B, ctx, H, 1), ceil)
-                t = eager_and_graph(lambda: mla_decode(q, kv8, lens, shuffled, softmax_scale=MLA_SCALE,
-                                                       kv_scale=scale, max_seqlen=ctx), flusher)
+                ours8 = lambda: mla_decode(q, kv8, lens, shuffled, softmax_scale=MLA_SCALE,  # noqa: E731
+                                           kv_scale=scale, max_seqlen=ctx)
+                t = eager_and_graph(ours8, flusher)
+                err = last_sequence_error(ours8(), lambda: kt.mla_sequence_reference(
+                    q, kv8, shuffled, B - 1, ctx, kv_lora_rank=r, scale=MLA_SCALE, kv_scale=scale))
                 rows.append(dict(kind="fp8_mla", impl="ours", status="ok", B=B, ctx=ctx, heads=H, layout="paged64",
-                                 floor_ms=fl8, **t))
+                                 floor_ms=fl8, rel_err=err, **t))
             del kv, pool, kv8
             torch.cuda.empty_cache()
     return rows
+
+
+def last_sequence_error(out: torch.Tensor, reference) -> float:
+    """Relative error (kernels.testing.rel_error) of the batch's last sequence in `out` against `reference()`, its
+    float32 reference over its own rows: every row of ours carries the check of what it timed (bf16: ~3e-3)."""
+    return kt.rel_error(out[-1:].float(), reference())
 
 
 def sparse_inputs(B: int, ctx: int, topk: int, device):
@@ -504,7 +518,9 @@ def bench_sparse(flusher, ceil, device, pts, *, log=print) -> list[dict]:
                          floor_ms=_floor_ms(nbytes, flops, ceil))
                 ours = lambda: mla_decode(q, cache, lens, table, indices=idx, softmax_scale=MLA_SCALE)  # noqa: E731
                 t = eager_and_graph(ours, flusher)
-                rows.append(dict(kind="sparse_mla", impl="ours", status="ok", **p, **t))
+                err = last_sequence_error(ours(), lambda: kt.sparse_sequence_reference(
+                    q, cache, table, idx, B - 1, ctx, kv_lora_rank=r, scale=MLA_SCALE))
+                rows.append(dict(kind="sparse_mla", impl="ours", status="ok", rel_err=err, **p, **t))
                 log(f"sparse {fmt} B={B} H={H} topk={topk}: graph {t['graph_ms']} ms floor "
                     f"{p['floor_ms']:.4f} ms host {t['host_overhead_us']} us")
                 if fm is None or fmt != "fp8_ds" or H not in (64, 128):
@@ -545,7 +561,8 @@ def summarize_peers(rows: list[dict]) -> dict:
     figure), and `by_kind` the same for each kind of our rows (peer_mla, fp8_mla, sparse_mla): every wrapper's host
     share, sparse decode's included (its value checks used to sync the host on every call);
     fp8_vs_floor, sparse_vs_floor: graph time / floor, max ratio (and the median); fp8_vs_floor.batch_32_up: the
-    same over batch >= 32, the issue's scope for the fp8 target."""
+    same over batch >= 32, the issue's scope for the fp8 target; output_rel_err: the largest relative error of our
+    rows' last sequence against its float32 reference (`rel_err` a row), so a timing of wrong work shows."""
     ok = [r for r in rows if r.get("status") == "ok"]
     key = lambda r: (r["B"], r["ctx"], r["heads"], r["layout"])  # noqa: E731
     fm = {key(r): r for r in ok if r["kind"] == "peer_mla" and r["impl"] == "flashmla" and r.get("graph_ms")}
@@ -570,7 +587,9 @@ def summarize_peers(rows: list[dict]) -> dict:
     sratios = [r["graph_ms"] / sfm[skey(r)]["graph_ms"] for r in ok if r["kind"] == "sparse_mla"
                and r["impl"] == "ours" and r.get("graph_ms") and skey(r) in sfm]
     st, sst = stat(ratios), stat(sratios)
-    return dict(vs_flashmla=dict(points=st["points"], median_ratio=st["median"], max_ratio=st["max"]),
+    errs = [r["rel_err"] for r in ok if r["impl"] == "ours" and r.get("rel_err") is not None]
+    return dict(output_rel_err=dict(points=len(errs), max=max(errs) if errs else None),
+                vs_flashmla=dict(points=st["points"], median_ratio=st["median"], max_ratio=st["max"]),
                 host_overhead_us=dict(median=stat(host)["median"], max=stat(host)["max"], points=len(host),
                                       by_kind=host_by_kind(ok)),
                 fp8_vs_floor=dict(floor_ratio("fp8_mla"), batch_32_up=floor_ratio("fp8_mla", min_batch=32)),

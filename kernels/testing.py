@@ -15,7 +15,8 @@ from .cache import GQA_BLOCK_SIZE, MLA_BLOCK_SIZE, pack_fp8_ds, quantize_fp8, to
 from .reference import attention_reference, mla_latent_attention_reference, mla_sparse_reference
 
 __all__ = ["rel_error", "MLACase", "make_mla_case", "run_mla_case", "GQACase", "make_gqa_case", "run_gqa_case",
-           "SparseCase", "make_sparse_case", "run_sparse_case", "bad_values", "bad_indices", "same_output"]
+           "SparseCase", "make_sparse_case", "run_sparse_case", "bad_values", "bad_indices", "same_output",
+           "sequence_rows", "mla_sequence_reference", "sparse_sequence_reference", "gqa_sequence_reference"]
 
 
 def rel_error(out: torch.Tensor, ref: torch.Tensor) -> float:
@@ -218,3 +219,48 @@ def same_output(a: torch.Tensor, b: torch.Tensor) -> float:
     both_nan = a.isnan() & b.isnan()
     diff = (a - b).abs().nan_to_num(nan=float("inf"))
     return float(torch.where(both_nan, 0.0, diff).max()) if a.numel() else 0.0
+
+
+# --- one sequence of a call's batch, in float32 (the profiler's and the benchmark's output checks) ---------
+
+def sequence_rows(cache, table, b: int, held: int):
+    """Sequence b's first `held` cache rows as [1, held, ...]: through its block-table row when paged
+    (pool [blocks, block_size, ...]), else the contiguous cache's row b ([B, C, ...])."""
+    if table is None:
+        return cache[b:b + 1, :held]
+    rows = cache[table[b].long()]                         # [nblk, block_size, ...]
+    return rows.reshape(1, -1, *cache.shape[2:])[:, :held]
+
+
+def _dequantised(rows, kv_lora_rank: int, kv_scale: float | None):
+    """Float32 rows as the kernel reads them: an fp8-ds row (uint8) unpacked with its group scales, a per-tensor
+    fp8 row times its scale, a 16-bit row as is."""
+    if rows.dtype == torch.uint8:
+        return unpack_fp8_ds(rows, kv_lora_rank)
+    out = rows.float()
+    return out * kv_scale if kv_scale is not None else out
+
+
+def mla_sequence_reference(query, cache, table, b: int, held: int, *, kv_lora_rank: int, scale: float,
+                  kv_scale: float | None = None):
+    """o_lat [1, s_q, H, r] of absorbed MLA decode for sequence b over its first `held` rows (causal, aligned to
+    the end, as the kernels run s_q > 1)."""
+    rows = _dequantised(sequence_rows(cache, table, b, held), kv_lora_rank, kv_scale)
+    return mla_latent_attention_reference(query[b:b + 1], rows, kv_lora_rank, scale=scale, causal=True,
+                                          dtype=torch.float32)
+
+
+def sparse_sequence_reference(query, cache, table, indices, b: int, held: int, *, kv_lora_rank: int, scale: float):
+    """o_lat [1, s_q, H, r] of sparse (top-k) MLA decode for sequence b: paged, its positions through its own
+    table row; contiguous, its pool rows (b x held + position) taken back to positions in its own rows."""
+    rows = _dequantised(sequence_rows(cache, table, b, held), kv_lora_rank, None)     # [1, held, D]
+    idx = indices[b:b + 1].long()
+    if table is None:
+        idx = torch.where(idx >= 0, idx - b * held, idx)
+    return mla_sparse_reference(query[b:b + 1], rows, idx, kv_lora_rank, scale=scale, dtype=torch.float32)
+
+
+def gqa_sequence_reference(query, k, v, table, b: int, held: int, *, scale: float):
+    """[1, s_q, Hq, Dv] of GQA decode for sequence b over its first `held` keys (causal, aligned to the end)."""
+    return attention_reference(query[b:b + 1], sequence_rows(k, table, b, held), sequence_rows(v, table, b, held),
+                               scale=scale, causal=True, dtype=torch.float32)

@@ -233,6 +233,7 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
                           log=print) -> list[dict]:
     """Profile each calibration point (graph-timed attention core of ``layers`` layers) through ``backend``.
     Returns one record per measured point: its inputs, ``measured_s`` and the kernel's split count."""
+    from .results import output_check_words, wrong_output
     from .run import PointConfig, profile_point
 
     out = []
@@ -247,6 +248,9 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
             continue
         if res.get("status") != "ok":
             log(f"calibrate {backend} {cfg.key()}: {res.get('status')}")
+            continue
+        if wrong_output(res):           # its time is of a call that computed something else: no coefficient from it
+            log(f"calibrate {backend} {cfg.key()}: {output_check_words(res['output_check'])}, left out")
             continue
         out.append({"backend": backend, "key": cfg.key(), "model": p["model"], "tp": p["tp"], "batch": p["batch"],
                     "context": p["context"], "q_tokens": cfg.q_tokens, "paged": cfg.paged,

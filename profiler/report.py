@@ -12,7 +12,7 @@ The accuracy table holds each of issue 6's targets against the points that bear 
 
 from __future__ import annotations
 
-from .results import DOES_NOT_FIT
+from .results import DOES_NOT_FIT, output_check_words, wrong_output
 
 
 def _comp(point: dict, name: str) -> dict | None:
@@ -143,6 +143,7 @@ def error_rows(points: list[dict]) -> list[dict]:
 def markdown_summary(result: dict, rows: list[dict]) -> str:
     meta = result.get("meta", {})
     pts = result["points"]
+    wrong = [p for p in pts if wrong_output(p)]
     hw = meta.get("hardware", {})
     links = []                  # the interconnect the multi-GPU points are held to
     if (meta.get("gpus") or 1) > 1 or any(_sharded(p) for p in pts):
@@ -160,7 +161,8 @@ def markdown_summary(result: dict, rows: list[dict]) -> str:
              *links,
              f"Points: {len(pts)} ({sum(p.get('status') == 'ok' for p in pts)} ran, "
              f"{sum(p.get('status') == DOES_NOT_FIT for p in pts)} did not fit, "
-             f"{sum(p.get('status') == 'error' for p in pts)} failed)"
+             f"{sum(p.get('status') == 'error' for p in pts)} failed"
+             + (f", {len(wrong)} computed a WRONG output" if wrong else "") + ")"
              + (" - INTERRUPTED, partial" if meta.get("interrupted") else ""), "",
              "## Accuracy", "", accuracy_markdown(rows), "",
              "## Points", "", "| point | figure | predicted | measured | error | ok |",
@@ -170,6 +172,9 @@ def markdown_summary(result: dict, rows: list[dict]) -> str:
         lines.append(f"| {r['key']} | {r['figure']} | {r['predicted']} | {r['measured']} | "
                      f"{_fmt_pct(r['error_pct']) if r['error_pct'] is not None else ''} | {ok} |")
     failed = [p for p in pts if p.get("status") == "error"]
+    if wrong:
+        lines += ["", "## Points whose output was wrong (their times are of the wrong work)", ""]
+        lines += [f"- {p['key']}: {output_check_words(p['output_check'])}" for p in wrong]
     if failed:
         lines += ["", "## Points that failed", ""] + [f"- {p['key']}: {p.get('error', '')}" for p in failed]
     if meta.get("repredicted"):

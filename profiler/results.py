@@ -153,3 +153,17 @@ def write_atomic(path: str | os.PathLike, text: str | bytes) -> Path:
 
 def write_json(path: str | os.PathLike, payload: Any) -> Path:
     return write_atomic(path, to_json_text(payload))
+
+
+def wrong_output(point: dict) -> bool:
+    """Whether a point's output check ran and failed: its timings are of a call that computed the wrong thing."""
+    check = point.get("output_check") or {}
+    return check.get("ok") is False
+
+
+def output_check_words(check: dict) -> str:
+    """The output check in a few words: 'output ok (rel err 0.0029)', 'output WRONG (rel err 0.98)', or why not
+    checked."""
+    if "skipped" in check:
+        return f"output not checked ({check['skipped']})"
+    return f"output {'ok' if check['ok'] else 'WRONG'} (rel err {check['rel_error']:.2g})"

@@ -32,7 +32,7 @@ from mlacalc.spec import ModelSpec, load_spec
 
 from . import predict
 from .memory import guarded
-from .results import TOL_KV, TOL_LATENCY, TOL_PEAK_INFER, Comparison, error_pct
+from .results import TOL_KV, TOL_LATENCY, TOL_PEAK_INFER, Comparison, error_pct, output_check_words
 
 TOL_PREFILL = 20.0       # percent: prefill latency against the expected time (the issue's target)
 
@@ -351,22 +351,26 @@ def _alloc_kv(cfg: PointConfig, spec: ModelSpec, torch, device: str = "cuda") ->
     return layers, layer_tables
 
 
-def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch):
-    """A closure running one decode step (every layer run, each over the tokens it holds) and what it reads."""
+def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch, device: str = "cuda"):
+    """One decode step (every layer run, each over the tokens it holds): (step, what it keeps alive, checks), the
+    checks one (held length, call, reference) for the first layer of each distinct length (:mod:`.output_check`).
+    `device` is "cuda" when profiling; the tests run eager kernels on the CPU."""
     from mlacalc.kernels import decode as dk
+    from mlacalc.kernels import testing as kt
 
     a = spec.attention
     h = predict.heads_per_rank(spec, cfg.tp)
     B, q = cfg.batch, cfg.q_tokens
+    last = B - 1                                          # the sequence the checks compare
     held = held_tokens(cfg, spec)
     # Triton/FlashMLA: the lengths an engine keeps on the device (no fill kernel per call); eager/SDPA: None, so
     # they take their unmasked (fastest) path -- every sequence fills its cache.
-    lens = {C: torch.full((B,), C, dtype=torch.int32, device="cuda") for C in set(held)}
+    lens = {C: torch.full((B,), C, dtype=torch.int32, device=device) for C in set(held)}
     with_lens = cfg.kernel in ("triton", "auto", "gluon", "flashmla")
     calls = [(kv, lens[C] if with_lens else None, t, C) for kv, t, C in zip(kv_layers, tables, held)]
     if predict.mla_kernel(a):
         dq = a.kv_lora_rank + a.qk_rope_head_dim
-        query = torch.randn(B, q, h.q, dq, dtype=torch.bfloat16, device="cuda")
+        query = torch.randn(B, q, h.q, dq, dtype=torch.bfloat16, device=device)
         scale = a.qk_head_dim ** -0.5
         kv_scale = 0.05 if cfg.kv_dtype == "fp8" else None  # a float: no host sync, so the step graphs
         impl = cfg.kernel
@@ -379,33 +383,56 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch):
             # them; positions read through a table otherwise (until the thirty-second session every sequence here
             # read sequence 0's rows: an L2-resident 24 MB, timed at 3.5 TB/s on an H100)
             paged = any(t is not None for _, _, t, _ in calls)
-            picks = {C: dsa_indices(B, q, C, topk, torch).cuda() for C in set(held)}
+            picks = {C: dsa_indices(B, q, C, topk, torch).to(device) for C in set(held)}
             if not paged:
                 picks = {C: dsa_pool_rows(p, C, torch) for C, p in picks.items()}
                 calls = [(kv, None, t, C) for kv, _, t, C in calls]
 
-            def step():
-                for kv, seqlens, table, C in calls:
-                    dk.mla_decode(query, kv[0], seqlens, table, indices=picks[C], softmax_scale=scale,
-                                  kv_lora_rank=a.kv_lora_rank, impl=impl, check=False)  # the kernel alone: no
-                    # value checks (sparse decode's default, a host sync) in the eager runs the peak is read over
-            return step, (query, lens, picks)
+            def layer(kv, seqlens, table, C):
+                return lambda: dk.mla_decode(query, kv[0], seqlens, table, indices=picks[C], softmax_scale=scale,
+                                             kv_lora_rank=a.kv_lora_rank, impl=impl, check=False)  # the kernel
+                # alone: no value checks (sparse decode's default, a host sync) in the eager runs the peak is read over
 
-        def step():
-            for (cache,), seqlens, table, C in calls:
-                extra = {"max_seqlen": C} if impl in ("triton", "auto", "gluon") else {}
-                dk.mla_decode(query, cache, seqlens, table, softmax_scale=scale, kv_lora_rank=a.kv_lora_rank,
-                              kv_scale=kv_scale, impl=impl, **extra)
+            def reference(kv, seqlens, table, C):
+                return lambda: kt.sparse_sequence_reference(query, kv[0], table, picks[C], last, C,
+                                                            kv_lora_rank=a.kv_lora_rank, scale=scale)
+            keep = (query, lens, picks)
+        else:
+            def layer(kv, seqlens, table, C):
+                # max_seqlen for eager too: a paged cache's last block holds rows past C
+                return lambda: dk.mla_decode(query, kv[0], seqlens, table, softmax_scale=scale,
+                                             kv_lora_rank=a.kv_lora_rank, kv_scale=kv_scale, impl=impl, max_seqlen=C)
+
+            def reference(kv, seqlens, table, C):
+                return lambda: kt.mla_sequence_reference(query, kv[0], table, last, C,
+                                                         kv_lora_rank=a.kv_lora_rank, scale=scale, kv_scale=kv_scale)
+            keep = (query, lens)
     else:
-        query = torch.randn(B, q, h.q, a.qk_head_dim, dtype=torch.bfloat16, device="cuda")
+        query = torch.randn(B, q, h.q, a.qk_head_dim, dtype=torch.bfloat16, device=device)
         scale = a.qk_head_dim ** -0.5
         impl = "triton" if cfg.kernel == "auto" else cfg.kernel     # GQA: auto is the Triton kernel
 
-        def step():
-            for (k, v), seqlens, table, C in calls:
-                extra = {"max_seqlen": C} if impl == "triton" else {}
-                dk.gqa_decode(query, k, v, seqlens, table, softmax_scale=scale, impl=impl, **extra)
-    return step, (query, lens)
+        def layer(kv, seqlens, table, C):
+            # max_seqlen for SDPA too: a paged cache's last block holds rows past C
+            return lambda: dk.gqa_decode(query, kv[0], kv[1], seqlens, table, softmax_scale=scale, impl=impl,
+                                         max_seqlen=C)
+
+        def reference(kv, seqlens, table, C):
+            return lambda: kt.gqa_sequence_reference(query, kv[0], kv[1], table, last, C, scale=scale)
+        keep = (query, lens)
+    return _layered_step([layer(*c) for c in calls], calls, [reference(*c) for c in calls], keep)
+
+
+def _layered_step(layer_calls: list, calls: list, references: list, keep):
+    """(step running every layer's call in turn, keep, checks): a check for the first layer of each held length."""
+    def step():
+        for run in layer_calls:
+            run()
+    firsts = {}
+    for i, (*_, C) in enumerate(calls):
+        firsts.setdefault(C, i)
+    checks = [(C, layer_calls[i], references[i]) for C, i in firsts.items()]
+    return step, keep, checks
 
 
 def dsa_indices(batch: int, q_tokens: int, held: int, topk: int, torch, seed: int = 0):
@@ -441,17 +468,22 @@ def _flashmla_step(cfg: PointConfig, a, calls, query, scale, torch):
         import flash_mla
     except ImportError:
         raise SpecError("--kernel", "flashmla is not importable here (build it with build_flashmla.py)") from None
-    metas = {}
-    runs = []
-    for (c,), seqlens, table, C in calls:
-        meta = metas.setdefault(C, flash_mla.get_mla_metadata()[0])   # filled on its first call, then reused
-        runs.append((c.view(c.shape[0], c.shape[1], 1, c.shape[2]), seqlens, table, meta))
+    from mlacalc.kernels import testing as kt
 
-    def step():
-        for c, seqlens, table, meta in runs:
-            flash_mla.flash_mla_with_kvcache(query, c, table, seqlens, a.kv_lora_rank, meta, None,
-                                             softmax_scale=scale, causal=query.shape[1] > 1)
-    return step, (query, runs)
+    metas = {}
+
+    def layer(c, seqlens, table, C):
+        meta = metas.setdefault(C, flash_mla.get_mla_metadata()[0])   # filled on its first call, then reused
+        paged = c.view(c.shape[0], c.shape[1], 1, c.shape[2])
+        return lambda: flash_mla.flash_mla_with_kvcache(query, paged, table, seqlens, a.kv_lora_rank, meta, None,
+                                                        softmax_scale=scale, causal=query.shape[1] > 1)
+
+    def reference(c, table, C):
+        return lambda: kt.mla_sequence_reference(query, c, table, cfg.batch - 1, C, kv_lora_rank=a.kv_lora_rank,
+                                                 scale=scale)
+    layer_calls = [layer(c, seqlens, table, C) for (c,), seqlens, table, C in calls]
+    references = [reference(c, table, C) for (c,), _, table, C in calls]
+    return _layered_step(layer_calls, calls, references, (query, metas))
 
 
 def _prefill_step(cfg: PointConfig, spec: ModelSpec, kv_layers, torch):
@@ -512,9 +544,10 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
         out["kv_build_transient_bytes"] = (kvw.figures.requested_peak - kvw.figures.requested if exact
                                            else kvw.figures.peak - kvw.figures.allocated)
         if cfg.phase == "decode":
-            step, keep = _decode_step(cfg, spec, kv_layers, tables, torch)
+            step, keep, checks = _decode_step(cfg, spec, kv_layers, tables, torch)
         else:
             step, keep = _prefill_step(cfg, spec, kv_layers, torch)
+            checks = []
         step()  # compiles Triton kernels; the peak is taken over this and the next run
         step()
         torch.cuda.synchronize()
@@ -529,12 +562,18 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
     t = time_cuda(run, warmup=cfg.warmup, reps=cfg.reps, flusher=flusher, max_seconds=2.0)
     out["cuda_graph"] = graph is not None
     out["latency"] = t.as_dict()
+    if checks:      # after timing, outside the measured peak: the output of what was timed, one sequence
+        from .output_check import check_outputs
+
+        del graph
+        graph = None
+        out["output_check"] = check_outputs(checks, cfg.batch - 1)
     if cfg.breakdown or cfg.trace:
         try:
             out["kernels"] = kernel_breakdown(step, reps=2, trace_path=cfg.trace)
         except Exception as e:  # the profiler is a nice-to-have; never lose the point over it
             out["kernels_error"] = str(e).splitlines()[0][:200]
-    del graph, kv_layers, tables, distinct, keep, step
+    del graph, kv_layers, tables, distinct, keep, step, checks
     return out
 
 
@@ -618,6 +657,9 @@ def summary_line(point: dict) -> str:
         e = c["error_pct"]
         mark = "" if c["ok"] is None else (" ok" if c["ok"] else " MISS")
         parts.append(f"{c['name']} {e:+.2f}%{mark}" if e is not None else f"{c['name']} n/a")
+    check = point.get("output_check")
+    if check:
+        parts.append(output_check_words(check))
     return f"{point['key']:<58} " + "  ".join(parts)
 
 

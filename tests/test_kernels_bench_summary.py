@@ -96,3 +96,20 @@ def test_no_rows_gives_empty_summaries():
     assert s["vs_flashmla"] == dict(points=0, median_ratio=None, max_ratio=None)
     assert s["host_overhead_us"]["median"] is None and s["fp8_vs_floor"]["max_ratio"] is None
     assert s["sparse_vs_flashmla"]["points"] == 0
+
+
+def test_output_rel_err_is_the_worst_of_our_rows():
+    """Our rows carry rel_err (their last sequence against its float32 reference); FlashMLA's rows and rows
+    without it do not count: max of 3e-3 and 0.9 is 0.9, over 2 points."""
+    rows = [dict(ROWS[0], rel_err=3e-3), dict(ROWS[2], rel_err=0.9), dict(ROWS[1], rel_err=5.0), ROWS[4]]
+    assert summarize_peers(rows)["output_rel_err"] == dict(points=2, max=pytest.approx(0.9))
+    assert summarize_peers([])["output_rel_err"] == dict(points=0, max=None)
+
+
+def test_last_sequence_error_compares_the_batch_s_last_output():
+    from mlacalc.kernels.bench import last_sequence_error
+
+    out = torch.zeros(3, 1, 2, 4)
+    out[2] = 1.0
+    assert last_sequence_error(out, lambda: torch.ones(1, 1, 2, 4)) == 0.0
+    assert last_sequence_error(out, lambda: 2 * torch.ones(1, 1, 2, 4)) == pytest.approx(0.5)   # |1 - 2| / 2

@@ -41,6 +41,28 @@ def test_a_dsa_point_gathers_its_rows_and_its_cache_is_exact(kv_dtype):
     assert kv["measured"] == kv["predicted"] == 2 * 4 * 3008 * ((656 if kv_dtype == "fp8-ds" else 1152) + 132)
 
 
+@pytest.mark.parametrize("model,kw", [
+    ("deepseek-v3.2", dict(kernel="auto", tp=8)),                                   # DSA, contiguous: pool rows
+    ("deepseek-v3.2", dict(kernel="auto", tp=8, paged=True, kv_dtype="fp8-ds")),   # DSA, fp8-ds rows, paged
+    ("deepseek-v3", dict(kernel="auto", tp=1, paged=True)),                        # 128 heads, the Gluon kernel
+    ("deepseek-v3", dict(kernel="triton", tp=8, kv_dtype="fp8", paged=True)),
+    ("deepseek-v2-lite", dict(kernel="auto", q_tokens=2)),
+    ("llama-3.1-8b", dict(kernel="triton", paged=True)), ("mistral-7b", dict(kernel="sdpa", context=5000))])
+def test_every_decode_point_checks_the_output_of_what_it_timed(model, kw):
+    """Each decode point's last sequence against its float32 reference (profiler/output_check.py): within bf16
+    rounding at kernels, layouts and caches the suites run. The contiguous DSA point is the one that read
+    sequence 0's rows until the thirty-second session."""
+    from mlacalc.hardware import load_hardware
+    from mlacalc.profiler.run import PointConfig, profile_point
+
+    cfg = PointConfig(model, **({"phase": "decode", "batch": 6, "context": 3000, "layers": 2, "reps": 3,
+                                 "breakdown": False} | kw))
+    p = profile_point(cfg, load_hardware("h100-sxm"))
+    assert p["status"] == "ok"
+    check = p["output_check"]
+    assert check["ok"] and check["rel_error"] < 1e-2 and check["sequence"] == 5, check
+
+
 def test_a_cache_larger_than_the_card_is_recorded_as_does_not_fit():
     from mlacalc.hardware import load_hardware
     from mlacalc.profiler.run import PointConfig, profile_point
