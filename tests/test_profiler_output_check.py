@@ -144,3 +144,13 @@ def test_a_check_that_raises_is_recorded_not_raised():
     res = oc.check_outputs([(10, lambda: torch.zeros(1, 1, 1, 1), broken)], 0)
     assert res == {"sequence": 0, "skipped": "the check raised IndexError: index 9 is out of bounds"}
     assert not wrong_output({"output_check": res})
+
+
+def test_the_profile_command_prints_the_check(capsys):
+    """`mlacalc profile`'s table is followed by the check's words (no GPU needed to render a canned point)."""
+    from mlacalc.commands.gpu import _render_point
+
+    point = {"key": "m/decode/auto/b8/c1024", "status": "ok", "comparisons": [],
+             "output_check": {"sequence": 7, "held": [1024], "rel_error": 0.0031, "tolerance": 3e-2, "ok": True}}
+    _render_point(point, summary_line)
+    assert "output ok (rel err 0.0031)" in capsys.readouterr().out

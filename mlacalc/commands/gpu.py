@@ -215,6 +215,10 @@ def _render_point(point: dict, summary_line) -> None:
         a = point["achieved"]
         t.add_row("achieved", "", f"{a['bandwidth_gb_s']:,.0f} GB/s, {a['tflops']:,.1f} TFLOP/s", "", "")
     con.print(t)
+    if point.get("output_check"):       # the output of what was timed, its last sequence against float32
+        from ..profiler.results import output_check_words
+
+        con.print(output_check_words(point["output_check"]))
     for k in point.get("kernels", [])[:6]:
         con.print(f"  {k['time_s'] * 1e6:9.1f} us  {k['share'] * 100:5.1f}%  {k['name'][:100]}")
 
