@@ -154,3 +154,17 @@ def test_the_profile_command_prints_the_check(capsys):
              "output_check": {"sequence": 7, "held": [1024], "rel_error": 0.0031, "tolerance": 3e-2, "ok": True}}
     _render_point(point, summary_line)
     assert "output ok (rel err 0.0031)" in capsys.readouterr().out
+
+
+def test_the_check_agrees_with_the_eager_kernels_over_random_points():
+    """bench/output_check_sweep.py: the random points' decode steps (seed 5, 20 points, shrunk to CPU size) all pass
+    their own output check with the eager kernels: the reference reads each model's layout as the kernels do."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, str(root / "bench" / "output_check_sweep.py"), "--seeds", "5", "--n", "20"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " 0 failed" in r.stdout and "points checked" in r.stdout
