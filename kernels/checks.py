@@ -142,14 +142,12 @@ def check_gqa_inputs(q, k_cache, v_cache, cache_seqlens, block_table, *, out=Non
                      strict: bool = True) -> None:
     """Shape checks of the GQA/MHA decode wrappers. q [B, s_q, Hq, D]; k_cache, v_cache [B, S, Hkv, D] or paged
     [num_blocks, block_size, Hkv, D] with block_table [B, nblk]; Hkv divides Hq; cache_seqlens [B]. strict (the
-    Triton kernel): D a power of two, int32 lengths and table, unit stride in every last dim; the SDPA path takes
-    any D, int64 lengths, float64 and strided tensors."""
+    Triton kernel, whose tiles pad D to its power of two): int32 lengths and table, unit stride in every last dim;
+    the SDPA path takes int64 lengths, float64 and strided tensors."""
     lens_dtypes = (torch.int32,) if strict else (torch.int32, torch.int64)
     floats = FLOAT_DTYPES if strict else FLOAT_DTYPES + (torch.float64,)
     check_tensor(q, "q", dim=4, dtypes=floats, last_contiguous=strict)
     B, s_q, Hq, D = q.shape
-    if strict:
-        require(D & (D - 1) == 0, "q", f"head dim {D} must be a power of two")
     for name, t in (("k_cache", k_cache), ("v_cache", v_cache)):
         check_tensor(t, name, dim=4, dtypes=floats, device=q.device, shape=(None, None, None, D),
                      last_contiguous=strict)

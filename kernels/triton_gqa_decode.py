@@ -26,7 +26,7 @@ from .launch import (HOPPER_LIMITS, FastLauncher, SMLimits, cached_plan, checks_
 from .triton_split_kv import combine_splits, plan_splits
 
 __all__ = ["gqa_num_splits", "GQADecodeConfig", "gqa_decode_triton", "gqa_tiling", "gqa_resident_programs",
-           "gqa_smem_bytes"]
+           "gqa_smem_bytes", "padded_head_dim"]
 
 
 @triton.jit
@@ -46,6 +46,7 @@ def _gqa_decode_kernel(
     PAGE_SIZE: tl.constexpr,
     PAGED: tl.constexpr,
     HEAD_DIM: tl.constexpr,
+    HEAD_DIM_PAD: tl.constexpr,  # the tiles' columns: HEAD_DIM's power of two (padded_head_dim); the rest masked
     BLOCK_H: tl.constexpr,
     BLOCK_N: tl.constexpr,
     SINGLE_SPLIT: tl.constexpr,
@@ -66,13 +67,19 @@ def _gqa_decode_kernel(
     rows = t * num_q_heads + h  # row in the flattened [s_q * Hq] output
     last_key = seqlen - q_len + t
 
-    offs_d = tl.arange(0, HEAD_DIM)
+    offs_d = tl.arange(0, HEAD_DIM_PAD)
+    if HEAD_DIM == HEAD_DIM_PAD:  # the column mask only where there are padded columns (compile time)
+        d_ok = None
+        q_mask = row_ok[:, None]
+    else:
+        d_ok = offs_d < HEAD_DIM
+        q_mask = row_ok[:, None] & d_ok[None, :]
     q_off = b * stride_q_b + t * stride_q_t + h * stride_q_h
-    q = tl.load(Q + q_off[:, None] + offs_d[None, :], mask=row_ok[:, None], other=0.0)
+    q = tl.load(Q + q_off[:, None] + offs_d[None, :], mask=q_mask, other=0.0)
 
     m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
-    acc = tl.zeros([BLOCK_H, HEAD_DIM], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_H, HEAD_DIM_PAD], dtype=tl.float32)
     if PAGED:  # the first tile's table entries; each iteration loads the next tile's (loop-carried)
         bt_row = BLOCK_TABLE + b * stride_bt_b
         pages_nxt = tile_pages(bt_row, start, end, PAGE_SIZE, BLOCK_N)
@@ -86,8 +93,9 @@ def _gqa_decode_kernel(
         else:
             k_tok = b.to(tl.int64) * stride_k_page + offs_n * stride_k_tok
             v_tok = b.to(tl.int64) * stride_v_page + offs_n * stride_v_tok
-        k = tl.load(K + (k_tok + kvh * stride_k_h)[:, None] + offs_d[None, :], mask=n_ok[:, None], other=0.0)
-        v = tl.load(V + (v_tok + kvh * stride_v_h)[:, None] + offs_d[None, :], mask=n_ok[:, None], other=0.0)
+        kv_mask = n_ok[:, None] if HEAD_DIM == HEAD_DIM_PAD else n_ok[:, None] & d_ok[None, :]
+        k = tl.load(K + (k_tok + kvh * stride_k_h)[:, None] + offs_d[None, :], mask=kv_mask, other=0.0)
+        v = tl.load(V + (v_tok + kvh * stride_v_h)[:, None] + offs_d[None, :], mask=kv_mask, other=0.0)
         s = tl.dot(q, tl.trans(k)) * qk_scale
         p, m_i, l_i, acc = online_softmax_step(s, m_i, l_i, acc, offs_n, last_key, end)
         acc = tl.dot(p.to(v.dtype), v, acc)
@@ -95,8 +103,8 @@ def _gqa_decode_kernel(
     o, lse = finish(acc, m_i, l_i, 1.0)
     if SINGLE_SPLIT:
         o_off = b * stride_o_b + t * stride_o_t + h * stride_o_h
-        tl.store(OUT + o_off[:, None] + offs_d[None, :], o.to(OUT.dtype.element_ty), mask=row_ok[:, None])
-    else:
+        tl.store(OUT + o_off[:, None] + offs_d[None, :], o.to(OUT.dtype.element_ty), mask=q_mask)
+    else:  # partials of the padded width (zeros past HEAD_DIM); the merge stores HEAD_DIM of them
         op = O_PART + b * stride_op_b + pid_s * stride_op_s + rows[:, None] * stride_op_r + offs_d[None, :]
         tl.store(op, o, mask=row_ok[:, None])
         tl.store(LSE_PART + b * stride_lse_b + pid_s * stride_lse_s + rows, lse, mask=row_ok)
@@ -124,6 +132,13 @@ GQA_REGS = {(32, 16): 62, (32, 32): 127, (32, 64): 122, (64, 16): 68, (64, 32): 
             (128, 16): 108, (128, 32): 168, (128, 64): 209, (256, 16): 144, (256, 32): 184, (256, 64): 255}
 
 
+def padded_head_dim(head_dim: int) -> int:
+    """The columns of the kernel's tiles for a head dim: its power of two, 16 at least (tl.arange and tl.dot's least
+    K). A head dim of 80 (Phi-2) or 96 (Phi-3, GPT-NeoX-20B) runs 128-column tiles, the padded columns masked on
+    load (zeros) and store: the dots do 128 / 96 of the work, the reads stay the cache's bytes."""
+    return max(16, triton.next_power_of_2(head_dim))
+
+
 def gqa_smem_bytes(head_dim: int, block_h: int, num_stages: int, *, kv_bytes: int = 2, q_bytes: int = 2,
                    block_n: int = 64) -> int:
     """Shared memory one program of _gqa_decode_kernel holds, bytes: Triton's pipeliner keeps ``num_stages - 1`` K and
@@ -132,6 +147,7 @@ def gqa_smem_bytes(head_dim: int, block_h: int, num_stages: int, *, kv_bytes: in
     head dims 64-256 and 16-64 rows in 16-bit (their sm_90 compiles: tests/test_kernels_gqa_compile.py; at head dim
     32 an upper bound); e.g. head dim 128, 16 rows, 3 stages: 2 x 64 x 128 x 2 x 2 + 16 x 128 x 2 + 16 x 128 =
     71,680."""
+    head_dim = padded_head_dim(head_dim)
     kv = (num_stages - 1) * 2 * block_n * head_dim * kv_bytes
     scratch = 128 * block_h if block_h <= 32 else 4 * block_h * head_dim
     return kv + block_h * head_dim * q_bytes + scratch
@@ -143,7 +159,7 @@ def gqa_resident_programs(head_dim: int, block_h: int, num_stages: int, limits: 
     reserve), registers (GQA_REGS, 255 for shapes it lacks) and threads allow; 0 when one program needs more shared
     memory than a block may have."""
     smem = gqa_smem_bytes(head_dim, block_h, num_stages, kv_bytes=kv_bytes, q_bytes=q_bytes, block_n=block_n)
-    return resident_programs(smem, GQA_REGS.get((head_dim, block_h), 255), num_warps, limits)
+    return resident_programs(smem, GQA_REGS.get((padded_head_dim(head_dim), block_h), 255), num_warps, limits)
 
 
 @dataclass(frozen=True)
@@ -187,8 +203,8 @@ def compile_sm90(head_dim: int, block_h: int, num_stages: int, *, paged: bool = 
     from triton.compiler import ASTSource
 
     names = _gqa_decode_kernel.arg_names
-    consts = dict(PAGE_SIZE=16 if paged else 1, PAGED=paged, HEAD_DIM=head_dim, BLOCK_H=block_h, BLOCK_N=block_n,
-                  SINGLE_SPLIT=False, ROW_BLOCKS=1)
+    consts = dict(PAGE_SIZE=16 if paged else 1, PAGED=paged, HEAD_DIM=head_dim, HEAD_DIM_PAD=padded_head_dim(head_dim),
+                  BLOCK_H=block_h, BLOCK_N=block_n, SINGLE_SPLIT=False, ROW_BLOCKS=1)
     pointers = ["*bf16", "*bf16", "*bf16", "*i32", "*i32", "*fp32", "*fp32", "*bf16"]
     sig = dict(zip(names, pointers)) | {n: "i32" for n in names[len(pointers):] if n not in consts}
     sig |= {"qk_scale": "fp32"} | {k: "constexpr" for k in consts}
@@ -234,8 +250,9 @@ def gqa_decode_triton(
 ) -> torch.Tensor:
     """GQA/MHA decode. q [B, s_q, Hq, D]; k_cache/v_cache contiguous [B, S, Hkv, D] or paged
     [num_blocks, block_size, Hkv, D] with block_table [B, nblk] int32; cache_seqlens [B] int32 (None: all S).
-    D a power of two (64, 128, 256). Returns [B, s_q, Hq, D] in q.dtype. Bad input: one KernelInputError
-    (ValueError) naming the argument; the launch plan is cached per shape (launch.py), as in mla_decode_triton."""
+    Any head dim D (tiles of its power of two: padded_head_dim). Returns [B, s_q, Hq, D] in q.dtype. Bad input: one
+    KernelInputError (ValueError) naming the argument; the launch plan is cached per shape (launch.py), as in
+    mla_decode_triton."""
     key = (layout_key(q), q.device, layout_key(k_cache), layout_key(v_cache), layout_key(block_table),
            layout_key(cache_seqlens), layout_key(out), max_seqlen, num_splits, config)
 
@@ -289,13 +306,14 @@ class _GQAPlan:
             self.o_part = self.lse_part = None
             sp = (0, 0, 0, 0, 0)
         else:
-            self.o_part = torch.empty((B, self.num_splits, rows, D), dtype=torch.float32, device=dev)
+            self.o_part = torch.empty((B, self.num_splits, rows, padded_head_dim(D)), dtype=torch.float32, device=dev)
             self.lse_part = torch.empty((B, self.num_splits, rows), dtype=torch.float32, device=dev)
             sp = (*self.o_part.stride()[:3], *self.lse_part.stride()[:2])
         self.ints = (q.stride(0), q.stride(1), q.stride(2), *k_cache.stride()[:3], *v_cache.stride()[:3], stride_bt,
                      *sp)
         self.tail = (Hq, group, s_q, tokens_per_split, self.capacity, k_cache.shape[0])
-        self.consts = (self.page_size, paged, D, t.block_h, cfg.block_n, self.single, t.row_blocks)
+        self.consts = (self.page_size, paged, D, padded_head_dim(D), t.block_h, cfg.block_n, self.single,
+                       t.row_blocks)
         self.options = dict(num_warps=cfg.num_warps, num_stages=t.num_stages)
 
     def launch(self, q, k_cache, v_cache, cache_seqlens, block_table, scale, out):

@@ -64,13 +64,17 @@ def _combine_splits_kernel(
     DV: tl.constexpr,
     SPLITS_P2: tl.constexpr,
     CHUNK: tl.constexpr = SPLITS_MERGE_CHUNK,
+    D_OUT: tl.constexpr = 0,  # values an output row takes when fewer than the partials' DV (a padded head dim)
 ):
     r = tl.program_id(0)
     b = tl.program_id(1)
     offs = tl.arange(0, DV)
     o = _merge(LSE_PART + b * stride_lse_b + r, O_PART + b * stride_op_b + r * stride_op_r, num_splits,
                stride_lse_s, stride_op_s, offs, SPLITS_P2, CHUNK)
-    tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, o.to(OUT.dtype.element_ty))
+    if D_OUT:
+        tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, o.to(OUT.dtype.element_ty), mask=offs < D_OUT)
+    else:
+        tl.store(OUT + b * stride_out_b + r * stride_out_r + offs, o.to(OUT.dtype.element_ty))
 
 
 @triton.jit
@@ -99,7 +103,8 @@ def _combine_slots_kernel(
 
 def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, *, key=None,
                    merge_chunk: int = SPLITS_MERGE_CHUNK) -> None:
-    """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place).
+    """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place; or
+    [B, R, D] with D < Dv, a power of two: partials of a padded head dim, their first D values stored).
     key: the caller's plan key (launch.py), under which the compiled kernel is launched directly on later calls and
     the launch's integers (splits, strides, grid) are kept: the plan owns o_part and lse_part, so per call only
     out_rows is new (and its strides are part of the key). merge_chunk: partials a step (SPLITS_MERGE_CHUNK; for A/B
@@ -108,9 +113,11 @@ def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch
     prep = _COMBINE_ARGS.get(lkey) if lkey is not None else None
     if prep is None:
         B, splits, R, Dv = o_part.shape
-        assert out_rows.stride(-1) == 1 and o_part.stride(-1) == 1 and lse_part.stride(-1) == 1
+        d_out = out_rows.shape[-1]
+        assert out_rows.stride(-1) == 1 and o_part.stride(-1) == 1 and lse_part.stride(-1) == 1 and d_out <= Dv
         prep = ((splits, o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0), lse_part.stride(1),
-                 out_rows.stride(0), out_rows.stride(1), Dv, triton.next_power_of_2(splits), merge_chunk),
+                 out_rows.stride(0), out_rows.stride(1), Dv, triton.next_power_of_2(splits), merge_chunk,
+                 0 if d_out == Dv else d_out),
                 (R, B, 1), 4 if Dv >= 256 else 2)
         if lkey is not None:
             _COMBINE_ARGS[lkey] = prep

@@ -610,11 +610,30 @@ def gqa_fit(head_dim: int, rows: int, stages: int, kv_bytes: float, arch: str = 
                         arch)
 
 
+def gqa_tile_dim(head_dim: int) -> int:
+    """Columns of the GQA kernel's tiles for a head dim: its power of two, 16 at least (kernels/triton_gqa_decode.py
+    padded_head_dim: Phi-3's 96 runs tiles of 128 columns, the padded ones masked). E.g. 80 -> 128, 64 -> 64."""
+    return max(16, 1 << max(0, math.ceil(math.log2(max(1, head_dim)))))
+
+
+def gqa_tile_dkv(shape: DecodeShape) -> int:
+    """d_k + d_v of the GQA kernel's tiles for this shape: each padded to gqa_tile_dim (the cache's bytes are still
+    the head dims')."""
+    d_v = int(shape.out_dv)
+    return gqa_tile_dim(int(shape.dkv) - d_v) + gqa_tile_dim(d_v)
+
+
+def dot_dkv(shape: DecodeShape, planner: str) -> float:
+    """d_k + d_v the decode kernel's dots run over: the project's GQA kernel's padded tiles (gqa_tile_dkv),
+    everything else its own dims."""
+    return gqa_tile_dkv(shape) if planner == "cost" and shape.kernel == "gqa" else shape.dkv
+
+
 def gqa_tiling(shape: DecodeShape, arch: str = "") -> tuple[int, int, int]:
     """(rows a program, stages, programs an SM) of the GQA kernel for this shape (kernels/triton_gqa_decode.py
     gqa_tiling): the rows' power of two, 16-64; 3 stages, else 2, else half the rows, whichever first fits a block;
-    head dim = dkv / 2, the cache's bytes an element = key_bytes / dkv."""
-    head_dim, kv_bytes = int(shape.dkv // 2), shape.key_bytes / shape.dkv
+    its tiles' head dim gqa_tile_dkv / 2, the cache's bytes an element = key_bytes / dkv."""
+    head_dim, kv_bytes = gqa_tile_dkv(shape) // 2, shape.key_bytes / shape.dkv
     rows = min(GQA_MAX_ROWS, max(GQA_MIN_ROWS, 1 << max(0, math.ceil(math.log2(max(1, shape.rows))))))
     while True:
         for stages in (GQA_STAGES, GQA_STAGES - 1):
@@ -967,7 +986,8 @@ def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float
         busy = min(plan.splits, math.ceil(live / plan.keys_cta))
         plan = replace(plan, ctas=plan.ctas // plan.splits * busy, keys_cta=min(plan.keys_cta, live))
         used = min(1.0, shape.keys / plan.keys_cta)
-    bytes_cta, flops_cta = used * plan.keys_cta * shape.key_bytes / tiles, 2 * tile * plan.keys_cta * shape.dkv
+    bytes_cta = used * plan.keys_cta * shape.key_bytes / tiles
+    flops_cta = 2 * tile * plan.keys_cta * dot_dkv(shape, planner)
     # 8-bit caches: tiles under 64 rows (Triton) widen in the program, one tile after another; larger tiles (Gluon) in
     # a warp group of their own beside the dots
     group = sparse or (tile >= TILE_ROWS and gluon_dense(shape, widen_group))

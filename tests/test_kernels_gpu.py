@@ -551,6 +551,20 @@ def test_gqa_decode_triton_and_sdpa(paged, hq, hkv, s_q):
     assert rel_error(run_gqa_case(gqa_decode_sdpa, case, poison=False), case.ref) < 1e-2
 
 
+@pytest.mark.parametrize("paged", [False, True])
+@pytest.mark.parametrize("head_dim,hq,hkv,s_q,splits", [(96, 32, 32, 1, None), (96, 32, 8, 2, 3), (80, 32, 32, 1, 1),
+                                                         (80, 16, 4, 1, 4), (48, 8, 2, 1, None)])
+def test_gqa_decode_triton_at_head_dims_that_are_no_power_of_two(paged, head_dim, hq, hkv, s_q, splits):
+    """Phi-3's 96 and Phi-2's 80 (and 48): the kernel's tiles are 128 (64) columns, the rest masked on load and
+    store, the merge storing the first head_dim of the padded partials; bf16, mixed lengths, split and not."""
+    from mlacalc.kernels.testing import make_gqa_case, rel_error, run_gqa_case
+    from mlacalc.kernels.triton_gqa_decode import gqa_decode_triton
+
+    case = make_gqa_case([max(n, s_q) for n in LENS], heads=hq, kv_heads=hkv, head_dim=head_dim, s_q=s_q,
+                         paged=paged, device="cuda")
+    assert rel_error(run_gqa_case(gqa_decode_triton, case, num_splits=splits), case.ref) < 1e-2
+
+
 @pytest.mark.parametrize("pad_v", [False, True])
 def test_mla_and_gqa_prefill_bf16(pad_v):
     from mlacalc.kernels.prefill import gqa_prefill_sdpa, mla_prefill_sdpa

@@ -500,8 +500,10 @@ def test_bad_gqa_input_raises_one_value_error_naming_the_argument():
     from mlacalc.kernels.decode import gqa_decode
 
     q, k = torch.randn(2, 1, 8, 32), torch.randn(2, 40, 2, 32)
-    for arg, args in (("q", (q[..., :24], k, k)), ("k_cache", (q, k[..., :16], k)), ("v_cache", (q, k, k[:, :20])),
-                      ("k_cache", (torch.randn(2, 1, 7, 32), k, k)), ("q", (q.long(), k, k))):
+    # a q of head dim 24 over caches of 32: the caches' shape is named (any head dim runs now: padded_head_dim)
+    for arg, args in (("k_cache", (q[..., :24], k, k)), ("k_cache", (q, k[..., :16], k)),
+                      ("v_cache", (q, k, k[:, :20])), ("k_cache", (torch.randn(2, 1, 7, 32), k, k)),
+                      ("q", (q.long(), k, k))):
         with pytest.raises(ValueError, match=f"^{arg}:"):
             gqa_decode(*args, impl="triton")
     with pytest.raises(ValueError, match="^impl:"):

@@ -86,6 +86,13 @@ CASES = {
     "gqa_paged_block24_per_key": ("gqa", dict(lens=[1, 23, 24, 25, 130], heads=4, kv_heads=1, head_dim=16,
                                               dtype="float16", paged=True, block_size=24), 1e-2),
     "mha_long_splits": ("gqa", dict(lens=[600, 5], heads=4, kv_heads=4, head_dim=32, dtype="float16"), 1e-2),
+    # head dims that are no power of two (Phi-2's 80, Phi-3's 96, scaled down): 24 runs 32-column tiles, the padded
+    # columns masked on load and store; split (the merge stores 24 of the 32 partial columns) and not, paged and not
+    "gqa_head_dim_24_splits": ("gqa", dict(lens=[600, 5, 130], heads=4, kv_heads=2, head_dim=24,
+                                           dtype="float16"), 1e-2, {}, 3),
+    "gqa_head_dim_24_paged_single": ("gqa", dict(lens=[1, 40, 97], heads=6, kv_heads=3, head_dim=24, s_q=2,
+                                                 dtype="float32", paged=True, block_size=16), 1e-4, {}, 1),
+    "gqa_head_dim_12": ("gqa", dict(lens=[3, 70], heads=2, kv_heads=1, head_dim=12, dtype="float32"), 1e-4),
     # more query rows a KV head than one program takes (MQA, three query tokens: 36 rows in blocks of 16, the last
     # one 4 rows; on the GPU blocks of 64), paged, forced splits
     "gqa_row_blocks_mtp_splits": ("gqa", dict(lens=[3, 40, 97], heads=12, kv_heads=1, head_dim=16, s_q=3,
