@@ -103,8 +103,9 @@ def _combine_slots_kernel(
 
 def combine_splits(o_part: torch.Tensor, lse_part: torch.Tensor, out_rows: torch.Tensor, *, key=None,
                    merge_chunk: int = SPLITS_MERGE_CHUNK) -> None:
-    """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place; or
-    [B, R, D] with D < Dv, a power of two: partials of a padded head dim, their first D values stored).
+    """o_part [B, splits, R, Dv] fp32, lse_part [B, splits, R] fp32 -> out_rows [B, R, Dv] (written in place); or
+    out_rows [B, R, D] with D < Dv: the partials of a head dim padded to the power of two Dv, of which the first D
+    values are stored.
     key: the caller's plan key (launch.py), under which the compiled kernel is launched directly on later calls and
     the launch's integers (splits, strides, grid) are kept: the plan owns o_part and lse_part, so per call only
     out_rows is new (and its strides are part of the key). merge_chunk: partials a step (SPLITS_MERGE_CHUNK; for A/B
