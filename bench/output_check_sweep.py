@@ -7,7 +7,7 @@ kernels (MLA: eager, MHA/GQA: SDPA) and checks it as the profiler does (profiler
 out (sparse decode runs on Triton only; tests/test_profiler_output_check.py checks its reference). Prints one line a
 point that fails and a count; exit 1 when any fails.
 
-    python bench/output_check_sweep.py --seeds 18 19
+    python bench/output_check_sweep.py --seeds 18 19 [--wide]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[18, 19])
     ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("--wide", action="store_true", help="random_points.py's --wide models too")
     a = ap.parse_args()
     import torch
 
@@ -50,7 +51,7 @@ def main() -> int:
     checked = failed = sparse = 0
     worst = 0.0
     for seed in a.seeds:
-        for cfg in draw_points(seed, a.n, hw, 40 << 30):
+        for cfg in draw_points(seed, a.n, hw, 40 << 30, a.wide):
             spec = load_spec(cfg.model)
             if predict.sparse_topk(spec) is not None:
                 sparse += 1

@@ -6,6 +6,7 @@ fitted to them).
 
     python bench/random_points.py --seed 1 --n 40 --dry                 # CPU: the drawn points and their predictions
     python3 bench/random_points.py --seed 1 --n 40 --out DIR --gpu HW   # GPU: validate.json / .md under DIR
+    (--wide: over WIDE_MODELS too: other head dims and head counts; the default list draws what it always drew)
 
 Points whose cache would not fit in --max-gib (4 layers) are redrawn; points the profiler refuses (a family its
 kernels do not run) are dropped before the GPU sees them, and listed.
@@ -31,15 +32,20 @@ MODELS = ["deepseek-v3", "deepseek-v3.2", "deepseek-v2", "deepseek-v2-lite", "ki
           "llama-3.1-8b", "llama-3.1-70b", "qwen2.5-72b", "qwen3-235b-a22b", "mistral-7b", "mixtral-8x7b",
           "llama-2-7b", "qwen2.5-7b", str(FIXTURES / "kimi_k2_thinking"), str(FIXTURES / "glm_4_6"),
           str(FIXTURES / "minimax_m2"), str(FIXTURES / "qwen3_32b"), str(FIXTURES / "phi_4")]
+# --wide adds shapes the list above lacks (it stays as it is, so the committed seeds draw the same points): head dims
+# that are no power of two (Phi-3.5-mini and GPT-NeoX-20B 96, Phi-2 80), 256 (Gemma-2), odd head counts (Falcon-7B's
+# 71 query heads over one KV head, StarCoder2's groups of 9)
+WIDE_MODELS = [str(FIXTURES / m) for m in ("phi_3_5_mini", "phi_2", "gpt_neox_20b", "gemma_2_2b", "falcon_7b",
+                                           "starcoder2_7b", "exaone_3_5_32b")]
 
 
 def log_uniform_int(rng: random.Random, lo: int, hi: int) -> int:
     return int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
 
 
-def draw(rng: random.Random, hw, max_bytes: int) -> PointConfig | None:
-    """One random decode point, or None when the draw is not a valid point for the profiler."""
-    model = rng.choice(MODELS)
+def draw(rng: random.Random, hw, max_bytes: int, models: list[str] = MODELS) -> PointConfig | None:
+    """One random decode point over `models`, or None when the draw is not a valid point for the profiler."""
+    model = rng.choice(models)
     spec = load_spec(model)
     mla = spec.attention.kind == "mla"
     dsa = getattr(spec.attention, "index_topk", None)
@@ -62,11 +68,12 @@ def draw(rng: random.Random, hw, max_bytes: int) -> PointConfig | None:
     return cfg
 
 
-def draw_points(seed: int, n: int, hw, max_bytes: int) -> list[PointConfig]:
+def draw_points(seed: int, n: int, hw, max_bytes: int, wide: bool = False) -> list[PointConfig]:
     rng = random.Random(seed)
+    models = MODELS + WIDE_MODELS if wide else MODELS
     pts: dict[str, PointConfig] = {}     # by key: a point drawn twice is measured once
     while len(pts) < n:
-        cfg = draw(rng, hw, max_bytes)
+        cfg = draw(rng, hw, max_bytes, models)
         if cfg is not None:
             pts.setdefault(cfg.key(), cfg)
     return list(pts.values())
@@ -80,13 +87,14 @@ def main() -> int:
     ap.add_argument("--max-gib", type=float, default=40.0, help="largest cache + workspace a point may hold")
     ap.add_argument("--out", help="folder for validate.json / validate.md (GPU run)")
     ap.add_argument("--dry", action="store_true", help="list the points and their expected times (CPU)")
+    ap.add_argument("--wide", action="store_true", help="draw over WIDE_MODELS too (other head dims and counts)")
     a = ap.parse_args()
     try:
         hw = load_hardware(a.gpu)
     except SpecError as e:
         print(f"random_points: {e}", file=sys.stderr)
         return 2
-    pts = draw_points(a.seed, a.n, hw, int(a.max_gib * 2**30))
+    pts = draw_points(a.seed, a.n, hw, int(a.max_gib * 2**30), a.wide)
     if a.dry or not a.out:
         for p in pts:
             plan = plan_inference(p, load_spec(p.model), hw, sm90=True)
@@ -101,7 +109,8 @@ def main() -> int:
     from mlacalc.profiler.validate import run_validate
 
     run_validate(a.out, a.gpu, points=pts, suite_name="random",
-                 command=f"python3 bench/random_points.py --seed {a.seed} --n {a.n} --out {a.out} --gpu {a.gpu}")
+                 command=f"python3 bench/random_points.py --seed {a.seed} --n {a.n} --out {a.out} --gpu {a.gpu}"
+                 + (" --wide" if a.wide else ""))
     return 0
 
 
