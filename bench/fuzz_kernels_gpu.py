@@ -81,11 +81,11 @@ MAX_ROW_KEYS = 4e7
 def draw(rng: random.Random) -> dict:
     u = rng.random()
     case = draw_mla(rng) if u < 0.5 else draw_sparse(rng) if u < 0.75 else draw_gqa(rng)
-    keys = min(case["top"], case.get("topk", case["top"]))
     rows = case["s_q"] * case["heads"]
+    keys = min(case["top"], case.get("topk", case["top"]))        # a sparse query reads its top-k at most
     case["B"] = max(1, min(case["B"], int(MAX_ROW_KEYS // (rows * keys))))
-    case["top"] = max(case["s_q"], min(case["top"], int(MAX_ROW_KEYS // (rows * case["B"])) if "topk" not in case
-                                       else case["top"]))
+    if "topk" not in case:                                         # one sequence over the budget: shorter
+        case["top"] = max(case["s_q"], min(case["top"], int(MAX_ROW_KEYS // rows)))
     case["lens"] = lengths(rng, case["B"], case["s_q"], case["top"])
     case["seed"] = rng.randrange(1 << 30)
     return case

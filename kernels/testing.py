@@ -232,7 +232,7 @@ def sequence_rows(cache, table, b: int, held: int):
     return rows.reshape(1, -1, *cache.shape[2:])[:, :held]
 
 
-def _dequantised(rows, kv_lora_rank: int, kv_scale: float | None):
+def _dequantised(rows, kv_lora_rank: int, kv_scale: float | torch.Tensor | None):
     """Float32 rows as the kernel reads them: an fp8-ds row (uint8) unpacked with its group scales, a per-tensor
     fp8 row times its scale, a 16-bit row as is."""
     if rows.dtype == torch.uint8:
@@ -242,7 +242,7 @@ def _dequantised(rows, kv_lora_rank: int, kv_scale: float | None):
 
 
 def mla_sequence_reference(query, cache, table, b: int, held: int, *, kv_lora_rank: int, scale: float,
-                  kv_scale: float | None = None):
+                           kv_scale: float | torch.Tensor | None = None):
     """o_lat [1, s_q, H, r] of absorbed MLA decode for sequence b over its first `held` rows (causal, aligned to
     the end, as the kernels run s_q > 1)."""
     rows = _dequantised(sequence_rows(cache, table, b, held), kv_lora_rank, kv_scale)

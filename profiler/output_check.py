@@ -24,6 +24,11 @@ from typing import Callable
 OUTPUT_TOLERANCE = 3e-2
 
 
+def checked_sequence(batch: int) -> int:
+    """The sequence the check compares: the batch's last (see the module docstring)."""
+    return batch - 1
+
+
 def check_outputs(checks: list[tuple[int, Callable[[], object], Callable[[], object]]], b: int) -> dict:
     """Run each (held length, call, reference) and compare sequence b's output. Returns the JSON record:
     sequence, lengths checked, worst relative error, tolerance, ok; or skipped with the reason (out of memory, or
@@ -49,4 +54,4 @@ def check_outputs(checks: list[tuple[int, Callable[[], object], Callable[[], obj
             "ok": worst <= OUTPUT_TOLERANCE}
 
 
-__all__ = ["OUTPUT_TOLERANCE", "check_outputs"]
+__all__ = ["OUTPUT_TOLERANCE", "checked_sequence", "check_outputs"]

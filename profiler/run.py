@@ -358,10 +358,12 @@ def _decode_step(cfg: PointConfig, spec: ModelSpec, kv_layers, tables, torch, de
     from mlacalc.kernels import decode as dk
     from mlacalc.kernels import testing as kt
 
+    from .output_check import checked_sequence
+
     a = spec.attention
     h = predict.heads_per_rank(spec, cfg.tp)
     B, q = cfg.batch, cfg.q_tokens
-    last = B - 1                                          # the sequence the checks compare
+    last = checked_sequence(B)
     held = held_tokens(cfg, spec)
     # Triton/FlashMLA: the lengths an engine keeps on the device (no fill kernel per call); eager/SDPA: None, so
     # they take their unmasked (fastest) path -- every sequence fills its cache.
@@ -470,6 +472,8 @@ def _flashmla_step(cfg: PointConfig, a, calls, query, scale, torch):
         raise SpecError("--kernel", "flashmla is not importable here (build it with build_flashmla.py)") from None
     from mlacalc.kernels import testing as kt
 
+    from .output_check import checked_sequence
+
     metas = {}
 
     def layer(c, seqlens, table, C):
@@ -479,8 +483,8 @@ def _flashmla_step(cfg: PointConfig, a, calls, query, scale, torch):
                                                         softmax_scale=scale, causal=query.shape[1] > 1)
 
     def reference(c, table, C):
-        return lambda: kt.mla_sequence_reference(query, c, table, cfg.batch - 1, C, kv_lora_rank=a.kv_lora_rank,
-                                                 scale=scale)
+        return lambda: kt.mla_sequence_reference(query, c, table, checked_sequence(cfg.batch), C,
+                                                 kv_lora_rank=a.kv_lora_rank, scale=scale)
     layer_calls = [layer(c, seqlens, table, C) for (c,), seqlens, table, C in calls]
     references = [reference(c, table, C) for (c,), _, table, C in calls]
     return _layered_step(layer_calls, calls, references, (query, metas))
@@ -563,11 +567,10 @@ def measure_inference(cfg: PointConfig, spec: ModelSpec, plan: InferencePlan, *,
     out["cuda_graph"] = graph is not None
     out["latency"] = t.as_dict()
     if checks:      # after timing, outside the measured peak: the output of what was timed, one sequence
-        from .output_check import check_outputs
+        from .output_check import check_outputs, checked_sequence
 
-        del graph
-        graph = None
-        out["output_check"] = check_outputs(checks, cfg.batch - 1)
+        graph = None            # the captured graph's memory goes back before the reference takes its own
+        out["output_check"] = check_outputs(checks, checked_sequence(cfg.batch))
     if cfg.breakdown or cfg.trace:
         try:
             out["kernels"] = kernel_breakdown(step, reps=2, trace_path=cfg.trace)

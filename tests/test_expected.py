@@ -815,8 +815,30 @@ def test_gqa_programs_an_sm_by_hand():
     assert kernel_tiling(mla, "sm_89") == (1, 64)
 
 
+def test_the_gqa_kernels_padded_head_dims_by_hand():
+    """Tiles of the head dim's power of two, 16 at least: 80 (Phi-2) and 96 (Phi-3) -> 128, 12 -> 16, 128 -> 128,
+    160 -> 256. The dots run at the tiles' width, the reads at the cache's: a Phi-3 shape (d_k = d_v = 96) dots over
+    128 + 128 = 256 values a key; DeepSeek-V3 as MHA (d_k 192, d_v 128) over 256 + 128 = 384, its tiling at their
+    mean 192; the MLA kernel's dims are its own (576 + 512). The kernel's padded_head_dim agrees from 1 to 600."""
+    from mlacalc.expected import dot_dkv, gqa_tile_dim, gqa_tile_dkv
+
+    assert [gqa_tile_dim(d) for d in (80, 96, 12, 128, 160)] == [128, 128, 16, 128, 256]
+
+    def gqa(dk, dv):
+        return DecodeShape(seqs=1, kv_groups=1, rows=8, keys=4096, key_bytes=2 * (dk + dv), dkv=dk + dv,
+                           out_dv=dv, layers=1, kernel="gqa")
+    assert dot_dkv(gqa(96, 96), "cost") == 256 and dot_dkv(gqa(96, 96), "waves") == 192
+    assert gqa_tile_dkv(gqa(192, 128)) == 384 and dot_dkv(gqa(128, 128), "cost") == 256
+    mla = DecodeShape(seqs=1, kv_groups=1, rows=16, keys=4096, key_bytes=1152, dkv=1088, out_dv=512, layers=1)
+    assert dot_dkv(mla, "cost") == 1088
+    pytest.importorskip("triton")
+    from mlacalc.kernels.triton_gqa_decode import padded_head_dim
+
+    assert all(padded_head_dim(d) == gqa_tile_dim(d) for d in range(1, 601))
+
+
 @settings(max_examples=120, deadline=None)
-@given(rows=st.integers(1, 300), head_dim=st.sampled_from([32, 64, 128, 256, 512]),
+@given(rows=st.integers(1, 300), head_dim=st.sampled_from([32, 48, 64, 80, 96, 128, 256, 512]),
        arch=st.sampled_from(["", "sm_80", "sm_89", "sm_90"]), kv_bytes=st.sampled_from([2, 4]))
 def test_gqa_tiling_restates_the_kernels(rows, head_dim, arch, kv_bytes):
     """kernels/triton_gqa_decode.gqa_tiling (rows, stages, programs an SM) on each arch's shared memory."""
@@ -840,7 +862,7 @@ def test_gqa_tiling_restates_the_kernels(rows, head_dim, arch, kv_bytes):
 
 @settings(max_examples=150, deadline=None)
 @given(batch=st.integers(1, 300), tokens=st.sampled_from([1, 2, 3]), kv_heads=st.sampled_from([1, 2, 4, 8, 32]),
-       group=st.sampled_from([1, 2, 4, 8, 16, 71]), head_dim=st.sampled_from([64, 128, 256]),
+       group=st.sampled_from([1, 2, 4, 8, 16, 71]), head_dim=st.sampled_from([64, 80, 96, 128, 256]),
        context=st.integers(1, 200_000), sms=st.sampled_from([78, 108, 132]))
 def test_gqa_split_plan_restates_the_gqa_kernels(batch, tokens, kv_heads, group, head_dim, context, sms):
     """kernels/triton_gqa_decode.gqa_num_splits (the split count the GQA kernel launches with, on Hopper's shared
