@@ -101,8 +101,9 @@ def mla_decode(
 ) -> torch.Tensor:
     """Absorbed MLA decode; impl "triton" (flash-decoding kernel), "gluon" (sm_90, bf16/fp16 q, rows padded to its
     64-row tile), "auto" (gluon where gluon_supported says so from gluon_mla_decode.auto_min_rows query rows a
-    sequence, more than 16 over a 16-bit cache, 64 over fp8, and no Triton `config` is given; else triton) or
-    "eager". Same arguments as mla_decode_eager.
+    sequence, more than 16 over a 16-bit cache, 64 over fp8, and no Triton `config` is given; else triton),
+    "cuda" (cuda_mla_fp8: an e4m3 cache, one query token, at most 16 heads, sm_90; built with nvcc on first use;
+    opt-in) or "eager". Same arguments as mla_decode_eager.
 
     Sparse (DeepSeek Sparse Attention): with `indices` [B, s_q, topk] int32 each query token attends only the cache
     rows it selects (token positions through block_table, -1 unused; FlashMLA's style: the same entry point);
@@ -143,6 +144,14 @@ def mla_decode(
         if schedule is not None:
             kwargs["schedule"] = schedule
         return mla_decode_gluon(
+            q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
+            kv_scale=kv_scale, **kwargs,
+        )
+    if impl == "cuda":
+        from .cuda_mla_fp8 import mla_decode_cuda_fp8
+
+        _refuse_schedule(schedule, "impl 'cuda'")
+        return mla_decode_cuda_fp8(
             q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale, kv_lora_rank=kv_lora_rank,
             kv_scale=kv_scale, **kwargs,
         )

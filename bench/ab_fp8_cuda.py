@@ -1,0 +1,78 @@
+"""Lab script (GPU): the CUDA fp8 decode (impl "cuda", kernels/cuda/mla_fp8_decode.cu) against what impl "auto" runs
+today for an e4m3 cache at 16 heads and fewer (the Triton kernel), at the issue's fp8 points: batch 8/32/128 x
+context 4k/32k, contiguous and paged in 64-token blocks, 16 heads, one per-tensor scale; graph-timed with the L2
+flushed, best of two rounds in alternating order, beside the fp8 floor from ceilings measured in the same run. Each
+variant is checked against the float64 reference first (mixed lengths, paged); one that fails is not timed.
+
+    python3 bench/ab_fp8_cuda.py --out OUT.json [--heads 16 8]
+    python3 bench/ab_summary.py OUT.json cuda/auto,cuda3/auto     # the ratios
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from ab_seesaw import inputs
+from common import alternating, check_variants, dump_run, gpu_lab_args, lab_run, record
+
+from mlacalc.kernels.bench import MLA_SCALE, _floor_ms, eager_and_graph, mla_decode_cost
+from mlacalc.kernels.decode import mla_decode
+from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
+from mlacalc.profiler.calibrate import measure_ceilings
+from mlacalc.profiler.timing import L2Flusher
+
+VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"), "cuda3": dict(impl="cuda", stages=3)}
+POINTS = [(B, ctx) for B in (8, 32, 128) for ctx in (4096, 32768)]
+
+
+def check(name: str, heads: int) -> dict:
+    errs = {}
+    for paged in (False, True):
+        case = make_mla_case([1, 63, 64, 65, 4097, 2000], heads=heads, device="cuda", paged=paged, fp8=True, seed=5)
+        out = run_mla_case(lambda *a, **k: mla_decode(*a, **VARIANTS[name], **k), case)
+        errs["paged" if paged else "contiguous"] = rel_error(out, case.ref)
+    return errs
+
+
+def main() -> int:
+    a = gpu_lab_args(__doc__, lambda ap: ap.add_argument("--heads", type=int, nargs="+", default=[16]))
+    if a is None:
+        return 2
+    flusher = L2Flusher(torch.cuda.current_device())
+    scale = torch.tensor([0.02], device="cuda")
+    with lab_run(a.out) as rows:
+        t0 = time.time()
+        for name in ("cuda",):  # the first call builds the extension: its time on the log
+            try:
+                check(name, 16)
+            except Exception as e:  # noqa: BLE001 - recorded by check_variants below
+                print(f"build/first call: {type(e).__name__}: {e}"[:300])
+        print(f"extension ready after {time.time() - t0:.0f} s", flush=True)
+        ceil = measure_ceilings(print, flusher=flusher)
+        record(rows, kind="ceilings", **ceil)
+        for H in a.heads:
+            ok = check_variants(rows, VARIANTS, lambda n: check(n, H), tol=2e-2)
+            names = [n for n in VARIANTS if ok[n]]
+            for B, ctx in POINTS:
+                for layout in ("contiguous", "paged64"):
+                    q, cache, lens, table, _ = inputs(B, ctx, H, layout)
+                    cache = cache.to(torch.float8_e4m3fn)
+                    nbytes, flops = mla_decode_cost(B, ctx, H, 1)
+                    floor = _floor_ms(nbytes, flops, ceil)
+                    for rnd, name in alternating(names):
+                        call = lambda: mla_decode(  # noqa: E731
+                            q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale, max_seqlen=ctx,
+                            **VARIANTS[name])
+                        t = eager_and_graph(call, flusher)
+                        record(rows, kind="fp8", variant=name, round=rnd, B=B, ctx=ctx, heads=H, layout=layout,
+                               floor_ms=floor, x_floor=t["graph_ms"] / floor if t["graph_ms"] else None, **t)
+                    dump_run(a.out, rows)
+                    q = cache = table = None
+                    torch.cuda.empty_cache()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

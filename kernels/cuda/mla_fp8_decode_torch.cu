@@ -1,0 +1,82 @@
+// The PyTorch entry of mla_fp8_decode.cu, built by kernels/cuda_mla_fp8.py (torch.utils.cpp_extension.load) on a
+// machine with nvcc and a CUDA build of torch. Shapes, dtypes and plans are checked in Python before this is called;
+// here only the pointers, strides and launch. The launch goes on torch's current stream (CUDA-graph capturable).
+#include <torch/extension.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "mla_fp8_decode.cu"
+
+namespace {
+
+using mlacalc_fp8::Params;
+
+size_t smem_bytes(int stages) {
+  return static_cast<size_t>(stages) * mlacalc_fp8::TILE * mlacalc_fp8::ROW_BYTES +
+         2 * mlacalc_fp8::WARPS * 16 * mlacalc_fp8::S_STRIDE * sizeof(float) + stages * sizeof(uint64_t);
+}
+
+template <typename QT, int STAGES>
+void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
+  auto kernel = mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES>;
+  static bool configured = false;  // one attribute call per instantiation and process
+  const size_t smem = smem_bytes(STAGES);
+  if (!configured) {
+    C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    configured = true;
+  }
+  kernel<<<grid, mlacalc_fp8::WARPS * 32, smem, stream>>>(p);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+// q [B, 1, H, 576] bf16/fp16; kv [pages, page_size, 576] or [B, capacity, 576] as uint8 (the e4m3 bytes);
+// block_table [B, n] int32 or an empty tensor (contiguous); seqlens [B] int32; o_part [B, splits, H, 512] and
+// lse_part [B, splits, H] fp32; kv_scale a 1-element fp32 tensor or an empty one (kv_scale_value is used).
+void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table, torch::Tensor seqlens,
+                    torch::Tensor o_part, torch::Tensor lse_part, torch::Tensor kv_scale, double kv_scale_value,
+                    double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages) {
+  const c10::cuda::CUDAGuard guard(q.device());
+  Params p;
+  p.q = q.data_ptr();
+  p.kv = static_cast<const uint8_t*>(kv.data_ptr());
+  const bool paged = block_table.numel() > 0;
+  p.block_table = paged ? block_table.data_ptr<int>() : nullptr;
+  p.seqlens = seqlens.data_ptr<int>();
+  p.o_part = o_part.data_ptr<float>();
+  p.lse_part = lse_part.data_ptr<float>();
+  p.kv_scale = kv_scale.numel() > 0 ? kv_scale.data_ptr<float>() : nullptr;
+  p.kv_scale_value = static_cast<float>(kv_scale_value);
+  p.qk_scale_log2 = static_cast<float>(qk_scale_log2);
+  p.q_stride_b = q.stride(0);
+  p.q_stride_h = q.stride(2);
+  p.kv_stride_page = kv.stride(0);
+  p.bt_stride = paged ? block_table.stride(0) : 0;
+  p.op_stride_b = o_part.stride(0);
+  p.op_stride_s = o_part.stride(1);
+  p.op_stride_h = o_part.stride(2);
+  p.lse_stride_b = lse_part.stride(0);
+  p.lse_stride_s = lse_part.stride(1);
+  p.H = static_cast<int>(q.size(2));
+  p.page_size = static_cast<int>(kv.size(1));
+  p.paged = paged ? 1 : 0;
+  p.capacity = static_cast<int>(capacity);
+  p.num_pages = static_cast<int>(kv.size(0));
+  p.tokens_per_split = static_cast<int>(tokens_per_split);
+  const dim3 grid(static_cast<unsigned>(o_part.size(1)), static_cast<unsigned>(q.size(0)));
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const bool bf16 = q.scalar_type() == at::kBFloat16;
+  if (stages == 2) {
+    bf16 ? launch_typed<__nv_bfloat16, 2>(p, grid, stream) : launch_typed<__half, 2>(p, grid, stream);
+  } else if (stages == 3) {
+    bf16 ? launch_typed<__nv_bfloat16, 3>(p, grid, stream) : launch_typed<__half, 3>(p, grid, stream);
+  } else {
+    bf16 ? launch_typed<__nv_bfloat16, 4>(p, grid, stream) : launch_typed<__half, 4>(p, grid, stream);
+  }
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("mla_fp8_decode", &mla_fp8_decode, "Absorbed MLA decode over an fp8 e4m3 cache, <= 16 rows (sm_90)");
+}

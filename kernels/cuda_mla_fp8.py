@@ -1,0 +1,195 @@
+"""Absorbed MLA decode over an fp8 e4m3 latent cache, for up to 16 query rows: a CUDA kernel of our own (sm_90).
+
+Why: at 16 heads (DeepSeek-V3's 128 at tensor parallel 8) the Triton and Gluon fp8 paths widen every fp8 tile to
+fp16 in shared memory and read it back for their dots, and run 1.8-2.6x the fp8 floor, no faster than the bf16
+kernel over twice the bytes (reports/h100/kernels.md). `cuda/mla_fp8_decode.cu` moves the fp8 bytes from shared
+memory straight into mma.sync registers, widens them there and transposes the same registers (movmatrix) into the
+value operand: 16 query rows are exactly mma.sync's M, so no row is padded. Its comment gives the register maps;
+:func:`score_dims`, :func:`output_dims` restate them and tests/test_kernels_cuda_fp8.py runs the whole fragment
+algorithm in torch on the CPU against the reference.
+
+Built on first use with torch.utils.cpp_extension (needs nvcc and a CUDA build of torch; about a minute, then cached
+under TORCH_EXTENSIONS_DIR). Splits are merged by triton_split_kv.combine_splits, as the Triton kernel's are.
+Opt-in: `mla_decode(..., impl="cuda")`; `impl="auto"` does not pick it until it is measured to win.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .checks import KernelInputError, check_mla_inputs, check_scale, require
+from .launch import cached_plan, checks_enabled, device_capability, layout_key, new_launch_key, num_sms
+
+__all__ = ["mla_decode_cuda_fp8", "cuda_fp8_supported", "cuda_fp8_splits", "score_dims", "output_dims",
+           "MAX_ROWS", "TILE", "STAGES", "CTAS_PER_SM"]
+
+SOURCES = Path(__file__).resolve().parent / "cuda"
+MAX_ROWS = 16        # query rows a CTA: mma.sync's M
+TILE = 64            # keys a tile (one bulk copy a page it touches)
+STAGES = 2           # tiles in shared memory: 2 x 36.9 KB + the 36.9 KB score exchange, two CTAs an SM
+CTAS_PER_SM = 2
+D_LAT, D_ROPE = 512, 64
+LOG2E = 1.4426950408889634
+MIN_SPLIT_KEYS = 4 * TILE  # a split's keys at least (the partial's write and merge cost about a tile)
+
+
+def score_dims(warp: int, qd: int, step: int) -> list[int]:
+    """The 4 dims of a key whose bytes lane quad position `qd` of warp `warp` feeds to k-step `step` (0..8) of the
+    score dot, in K-slot order 2qd, 2qd+1, 2qd+8, 2qd+9 (the kernel's comment; 8 is the RoPE step)."""
+    if step < 8:
+        d0 = 128 * warp + 64 * (step // 4) + 16 * qd + 4 * (step % 4)
+    else:
+        d0 = D_LAT + 16 * warp + 4 * qd
+    return [d0, d0 + 1, d0 + 2, d0 + 3]
+
+
+def output_dims(warp: int, tile: int, n: int) -> int:
+    """The latent dim of output column n (0..7) of dim tile `tile` (0..15: 2 x k-step + byte pair) of warp `warp`:
+    what movmatrix makes of the score operand's slots (the kernel's comment)."""
+    i, h = divmod(tile, 2)
+    return 128 * warp + 64 * (i // 4) + 16 * (n // 2) + 4 * (i % 4) + 2 * h + n % 2
+
+
+def cuda_fp8_supported(q: torch.Tensor, kv_cache: torch.Tensor, kv_lora_rank: int) -> bool:
+    """Whether the kernel takes this call: an sm_90 GPU, an e4m3 cache of 512 + 64 dims with rows packed (576
+    bytes apart), a bf16/fp16 query of one token and at most 16 heads. Shape errors are left to the wrapper's
+    checks."""
+    return (q.is_cuda and q.dim() == 4 and kv_cache.dim() == 3 and device_capability(q.device) == (9, 0)
+            and kv_cache.dtype == torch.float8_e4m3fn and q.dtype in (torch.bfloat16, torch.float16)
+            and kv_lora_rank == D_LAT and q.shape[-1] == D_LAT + D_ROPE and q.shape[1] == 1
+            and q.shape[2] <= MAX_ROWS)
+
+
+def cuda_fp8_splits(B: int, max_len: int, sms: int, ctas_per_sm: int = CTAS_PER_SM) -> tuple[int, int]:
+    """(splits, keys a split) for B sequences of up to max_len keys: one wave of CTAs (B x splits <= the resident
+    CTAs), each split whole tiles and at least MIN_SPLIT_KEYS keys."""
+    resident = sms * ctas_per_sm
+    most = max(1, -(-max_len // MIN_SPLIT_KEYS))
+    splits = max(1, min(most, resident // max(B, 1)))
+    per = -(-max_len // splits)
+    per = -(-per // TILE) * TILE
+    return -(-max_len // per), per
+
+
+_EXT = None
+
+
+def _extension():
+    """The compiled extension (built once per machine and torch version, then loaded from the cache)."""
+    global _EXT
+    if _EXT is None:
+        from torch.utils.cpp_extension import load
+
+        # sm_90 only (the kernel's instructions are all sm_90's: bulk copies, mbarriers, e4m3 conversions); one
+        # architecture compiles in about a minute, torch's default list would compile several
+        arch = os.environ.get("TORCH_CUDA_ARCH_LIST")
+        os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0"
+        try:
+            _EXT = load(name="mlacalc_mla_fp8_decode", sources=[str(SOURCES / "mla_fp8_decode_torch.cu")],
+                        extra_include_paths=[str(SOURCES)], verbose=False, extra_cuda_cflags=["-O3"])
+        finally:
+            if arch is None:
+                os.environ.pop("TORCH_CUDA_ARCH_LIST", None)
+            else:
+                os.environ["TORCH_CUDA_ARCH_LIST"] = arch
+    return _EXT
+
+
+def mla_decode_cuda_fp8(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    cache_seqlens: torch.Tensor | None = None,
+    block_table: torch.Tensor | None = None,
+    *,
+    softmax_scale: float,
+    kv_lora_rank: int = 512,
+    kv_scale: torch.Tensor | float | None = None,
+    max_seqlen: int | None = None,
+    num_splits: int | None = None,
+    out: torch.Tensor | None = None,
+    check: bool | None = None,
+    stages: int = STAGES,
+) -> torch.Tensor:
+    """mla_decode_triton's arguments and result for an e4m3 cache ([B, S, 576] or paged [pages, page_size, 576]
+    with block_table), a [B, 1, H <= 16, 576] bf16/fp16 query and kv_scale (a float, or a 1-element fp32 tensor
+    read by the kernel). Returns [B, 1, H, 512] in q.dtype. Bad input: one KernelInputError naming the argument.
+    stages: tiles in flight (2, 3 or 4; 2 leaves room for two CTAs an SM)."""
+    check_scale(softmax_scale)
+    scale_t = kv_scale if torch.is_tensor(kv_scale) else None
+    key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
+           layout_key(out), None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device),
+           kv_lora_rank, max_seqlen, num_splits, stages)
+
+    def make():
+        check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
+                         out=out, max_seqlen=max_seqlen)
+        require(cuda_fp8_supported(q, kv_cache, kv_lora_rank), "q",
+                f"impl 'cuda' takes an sm_90 GPU, an e4m3 cache of {D_LAT} + {D_ROPE} dims and a bf16/fp16 query "
+                f"of one token and at most {MAX_ROWS} heads; got q {tuple(q.shape)} {q.dtype} on {q.device}, "
+                f"cache {kv_cache.dtype}")
+        require(kv_cache.stride(1) == D_LAT + D_ROPE and kv_cache.data_ptr() % 16 == 0
+                and kv_cache.stride(0) % 16 == 0, "kv_cache",
+                "rows must be packed (576 bytes apart), the base and page stride 16-byte aligned (bulk copies)")
+        require(stages in (2, 3, 4), "stages", f"{stages!r}: one of 2, 3, 4")
+        require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
+                f"{num_splits!r}: expected an int >= 1")
+        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages)
+
+    plan = cached_plan("mla_decode_cuda_fp8", key, make, q.device)
+    if checks_enabled(check, q.device):
+        from .checks import check_lengths_and_table
+
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
+                                capacity=plan.capacity, max_seqlen=max_seqlen)
+    return plan.launch(q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out)
+
+
+class _Plan:
+    """What a call launches with that depends only on shapes, strides, dtypes and options."""
+
+    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages):
+        from .triton_split_kv import combine_splits  # noqa: F401 - compiled lazily by the first combine
+
+        self.launch_key = new_launch_key()
+        B, _, H, _ = q.shape
+        dev = q.device
+        paged = block_table is not None
+        self.page_size = kv_cache.shape[1] if paged else 1
+        self.capacity = block_table.shape[1] * kv_cache.shape[1] if paged else kv_cache.shape[1]
+        max_len = min(max_seqlen or self.capacity, self.capacity)
+        if num_splits is None:
+            self.splits, self.per_split = cuda_fp8_splits(B, max_len, num_sms(dev))
+        else:
+            self.splits = min(num_splits, max(1, -(-max_len // TILE)))
+            per = -(-max_len // self.splits)
+            self.per_split = -(-per // TILE) * TILE
+        self.B, self.H, self.stages = B, H, stages
+        self.o_part = torch.empty((B, self.splits, H, D_LAT), dtype=torch.float32, device=dev)
+        self.lse_part = torch.empty((B, self.splits, H), dtype=torch.float32, device=dev)
+        self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
+        self.no_table = torch.empty(0, dtype=torch.int32, device=dev)
+        self.no_scale = torch.empty(0, dtype=torch.float32, device=dev)
+        try:
+            self.ext = _extension()
+        except Exception as e:  # noqa: BLE001 - no nvcc, no CUDA torch, a compiler error: one line, not a build log
+            raise KernelInputError("impl", f"'cuda' could not build its extension ({type(e).__name__}: "
+                                           f"{str(e).strip().splitlines()[-1][:200] if str(e).strip() else ''})") from e
+
+    def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out):
+        from .triton_split_kv import combine_splits
+
+        B, H = self.B, self.H
+        if out is None:
+            out = torch.empty((B, 1, H, D_LAT), dtype=q.dtype, device=q.device)
+        value = 1.0 if kv_scale is None or scale_t is not None else float(kv_scale)
+        self.ext.mla_fp8_decode(
+            q, kv_cache.view(torch.uint8), block_table if block_table is not None else self.no_table,
+            cache_seqlens if cache_seqlens is not None else self.full_lens, self.o_part, self.lse_part,
+            scale_t if scale_t is not None else self.no_scale, value, softmax_scale * LOG2E, self.capacity,
+            self.per_split, self.stages)
+        combine_splits(self.o_part, self.lse_part, out.view(B, H, D_LAT), key=self.launch_key)
+        return out
+

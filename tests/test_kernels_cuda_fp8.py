@@ -1,0 +1,265 @@
+"""The CUDA fp8 MLA decode (kernels/cuda/mla_fp8_decode.cu): its register maps and its whole fragment algorithm on
+the CPU, its build where nvcc is present, and its wrapper's refusals. The GPU runs are in tests/test_kernels_gpu.py.
+
+The fragment model below follows the kernel line by line at the level of one warp's registers: each lane's bytes,
+the K-slot order of the score dot, mma.sync.m16n8k16's operand layouts (PTX ISA "Matrix Fragments for
+mma.m16n8k16"), movmatrix's transpose, the partial-score exchange, the online softmax and the output's column map;
+only the arithmetic is torch's. A wrong map (a byte fed to the wrong K slot, a transposed fragment read as the other
+half, an output column stored to the wrong dim) moves the result far outside the tolerance, which the tests check
+by breaking the maps on purpose."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from mlacalc.kernels import cuda_mla_fp8 as cf
+from mlacalc.kernels.checks import KernelInputError
+from mlacalc.kernels.decode import mla_decode
+from mlacalc.kernels.testing import make_mla_case, rel_error
+
+LANES = torch.arange(32)
+G, QD = LANES // 4, LANES % 4
+
+
+def a_matrix(a: torch.Tensor) -> torch.Tensor:
+    """[32, 4, 2] A registers (a0..a3, two f16 each) -> the 16 x 16 matrix they hold."""
+    m = torch.zeros(16, 16, dtype=a.dtype)
+    for reg, (row, col) in enumerate([(0, 0), (8, 0), (0, 8), (8, 8)]):
+        for e in range(2):
+            m[G + row, 2 * QD + col + e] = a[:, reg, e]
+    return m
+
+
+def b_matrix(b: torch.Tensor) -> torch.Tensor:
+    """[32, 2, 2] B registers (b0, b1) -> the 16 x 8 matrix (K x N) they hold."""
+    m = torch.zeros(16, 8, dtype=b.dtype)
+    for reg in range(2):
+        for e in range(2):
+            m[2 * QD + 8 * reg + e, G] = b[:, reg, e]
+    return m
+
+
+def c_fragment(m: torch.Tensor) -> torch.Tensor:
+    """A 16 x 8 matrix -> the [32, 4] C registers that hold it."""
+    return torch.stack([m[G, 2 * QD], m[G, 2 * QD + 1], m[G + 8, 2 * QD], m[G + 8, 2 * QD + 1]], dim=1)
+
+
+def mma(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """mma.sync.m16n8k16 f32 += f16 x f16 on fragments."""
+    return c + c_fragment(a_matrix(a).double() @ b_matrix(b).double()).to(c.dtype)
+
+
+def movmatrix(x: torch.Tensor) -> torch.Tensor:
+    """movmatrix.m8n8.trans.b16 on [32, 2] fragments: lane l holds row l/4, columns 2(l%4), +1."""
+    m = torch.zeros(8, 8, dtype=x.dtype)
+    m[G, 2 * QD], m[G, 2 * QD + 1] = x[:, 0], x[:, 1]
+    t = m.T
+    return torch.stack([t[G, 2 * QD], t[G, 2 * QD + 1]], dim=1)
+
+
+def f16(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.float16).to(torch.float32)
+
+
+def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scale: float, *, break_map: str = ""):
+    """One CTA of the kernel over `keys` [n, 576] (e4m3 values as float32, whole 64-key tiles assumed padded with
+    zeros past n) for q [H <= 16, 576]: (partial [H, 512] normalised and times kv_scale, lse base 2). break_map
+    names a map to get wrong on purpose ("score", "transpose", "output")."""
+    H, n = q.shape[0], keys.shape[0]
+    qp = torch.zeros(16, 576)
+    qp[:H] = f16(q.float())
+    qk = qk_scale_log2 * kv_scale
+    o = torch.zeros(4, 32, 16, 4)  # [warp, lane, dim tile, C register]
+    m_i = torch.full((2, 32), -math.inf)
+    l_i = torch.zeros(2, 32)
+    step_dims = [[torch.tensor([cf.score_dims(w, int(x), i) for x in QD]) for i in range(9)] for w in range(4)]
+    if break_map == "score":  # k-slots 2qd+1 and 2qd+8 swapped in Q only
+        step_dims = [[d[:, [0, 2, 1, 3]] for d in per] for per in step_dims]
+    for t0 in range(0, n, cf.TILE):
+        tile = torch.zeros(cf.TILE, 576)
+        nv = min(cf.TILE, n - t0)
+        tile[:nv] = keys[t0:t0 + nv]
+        parts = []
+        for w in range(4):
+            s = torch.zeros(8, 32, 4)
+            for j in range(8):
+                key = tile[8 * j + G]  # [32, 576]: lane (g, qd) holds key g of the group
+                for i in range(9):
+                    kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])  # the kernel's bytes
+                    qdims = step_dims[w][i]
+                    b = torch.gather(key, 1, kd).view(32, 2, 2)  # bytes 0, 1 -> b0; 2, 3 -> b1
+                    a = torch.stack([qp[G][torch.arange(32)[:, None], qdims[:, :2]],
+                                     qp[G + 8][torch.arange(32)[:, None], qdims[:, :2]],
+                                     qp[G][torch.arange(32)[:, None], qdims[:, 2:]],
+                                     qp[G + 8][torch.arange(32)[:, None], qdims[:, 2:]]], dim=1)
+                    s[j] = mma(s[j], a, b)
+            parts.append(s)
+        s = sum(parts) * qk  # every warp's sum in the same order
+        key_idx = 8 * torch.arange(8)[:, None] + 2 * QD[None, :]  # [group, lane]: keys of c0 (c1: + 1)
+        for reg, dk in enumerate((0, 1, 0, 1)):
+            s[:, :, reg] = torch.where(key_idx + dk < nv, s[:, :, reg], torch.tensor(-math.inf))
+        alpha, p = [], torch.zeros_like(s)
+        for half in range(2):
+            mx = s[:, :, 2 * half:2 * half + 2].amax(dim=(0, 2))
+            mx = mx.view(8, 4).amax(dim=1).repeat_interleave(4)  # the quad's shuffles
+            m_new = torch.maximum(m_i[half], mx)
+            alpha.append(torch.exp2(m_i[half] - m_new))
+            m_i[half] = m_new
+            l_i[half] = l_i[half] * alpha[half]
+            p[:, :, 2 * half:2 * half + 2] = torch.exp2(s[:, :, 2 * half:2 * half + 2] - m_new[None, :, None])
+            l_i[half] = l_i[half] + p[:, :, 2 * half:2 * half + 2].sum(dim=(0, 2))
+        o[:, :, :, 0:2] *= alpha[0][None, :, None, None]
+        o[:, :, :, 2:4] *= alpha[1][None, :, None, None]
+        ph = f16(p)
+        for w in range(4):
+            for ks in range(4):
+                a = torch.stack([ph[2 * ks, :, 0:2], ph[2 * ks, :, 2:4], ph[2 * ks + 1, :, 0:2],
+                                 ph[2 * ks + 1, :, 2:4]], dim=1)
+                v = []
+                for gi in range(2):
+                    key = tile[8 * (2 * ks + gi) + G]
+                    regs = []
+                    for i in range(8):
+                        kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])
+                        by = torch.gather(key, 1, kd)
+                        for h in range(2):
+                            x = by[:, 2 * h:2 * h + 2]
+                            regs.append(x if break_map == "transpose" else movmatrix(x))
+                    v.append(regs)
+                for d in range(16):
+                    o[w, :, d] = mma(o[w, :, d], a, torch.stack([v[0][d], v[1][d]], dim=1))
+    out = torch.zeros(16, 512)
+    lse = torch.zeros(16)
+    for half in range(2):
+        l = l_i[half].view(8, 4).sum(dim=1).repeat_interleave(4)
+        fac = torch.where(l > 0, kv_scale / l, torch.zeros(()))
+        for w in range(4):
+            for d in range(16):
+                for e in range(2):
+                    n_col = 2 * QD + e
+                    dims = torch.tensor([cf.output_dims(w, d, int(x)) for x in n_col])
+                    if break_map == "output":
+                        dims = torch.tensor([cf.output_dims(w, d ^ 1, int(x)) for x in n_col])
+                    out[G + 8 * half, dims] = o[w, :, d, 2 * half + e] * fac
+        lse[G + 8 * half] = torch.where(l > 0, m_i[half] + torch.log2(l), torch.tensor(-math.inf))
+    return out[:H], lse[:H]
+
+
+def model_decode(case, num_splits: int):
+    """The kernel's splits (whole tiles) and triton_split_kv's merge, on the model: [B, 1, H, 512]."""
+    B, _, H, _ = case.q.shape
+    kv = case.kv_cache.float() if case.block_table is None else None
+    outs = []
+    for b in range(B):
+        n = int(case.cache_seqlens[b])
+        if kv is not None:
+            keys = kv[b, :n]
+        else:
+            ps = case.kv_cache.shape[1]
+            keys = torch.cat([case.kv_cache[int(case.block_table[b, i])].float() for i in range(-(-n // ps))])[:n]
+        per = -(-(-(-n // num_splits)) // cf.TILE) * cf.TILE
+        parts = [model_cta(case.q[b, 0], keys[s:s + per], case.softmax_scale / math.log(2), float(case.kv_scale))
+                 for s in range(0, n, per)]
+        lse = torch.stack([p[1] for p in parts])  # [splits, H]
+        w = torch.exp2(lse - lse.amax(dim=0))
+        outs.append((torch.stack([p[0] for p in parts]) * w[..., None]).sum(0) / w.sum(0)[:, None])
+    return torch.stack(outs)[:, None]
+
+
+def test_score_dims_are_each_dim_once():
+    dims = [d for w in range(4) for qd in range(4) for i in range(9) for d in cf.score_dims(w, qd, i)]
+    assert sorted(dims) == list(range(576))
+
+
+def test_output_dims_are_each_latent_dim_once_and_a_lanes_dims_are_its_four_float4_stores():
+    dims = [cf.output_dims(w, d, n) for w in range(4) for d in range(16) for n in range(8)]
+    assert sorted(dims) == list(range(512))
+    # lane quad position qd holds columns n = 2qd, 2qd + 1 of every dim tile: the kernel stores them as
+    # 128 w + 64 c + 16 qd + 4 k + [0, 4) with tile 2 (4c + k) + h and n = 2 qd + e at offset 2h + e
+    for w in range(4):
+        for qd in range(4):
+            for c in range(2):
+                for k in range(4):
+                    i = 4 * c + k
+                    got = [cf.output_dims(w, 2 * i + h, 2 * qd + e) for h in range(2) for e in range(2)]
+                    base = 128 * w + 64 * c + 16 * qd + 4 * k
+                    assert got == [base, base + 1, base + 2, base + 3]
+
+
+def test_the_transpose_takes_the_score_operand_to_the_value_operand():
+    # slot c of byte pair h in k-step i came from lane c / 2, byte 2h + c % 2: the value operand's column c
+    for w in range(4):
+        for i in range(8):
+            for h in range(2):
+                for c in range(8):
+                    assert cf.output_dims(w, 2 * i + h, c) == cf.score_dims(w, c // 2, i)[2 * h + c % 2]
+
+
+@pytest.mark.parametrize("lens,heads,paged,splits", [
+    ([70], 16, False, 1),         # a tile and a 6-key tail
+    ([200, 64], 5, True, 2),      # rows past H, pages of 64, two splits
+    ([130], 16, True, 3),         # splits of 64 keys, pages of 64
+])
+def test_the_fragment_model_matches_the_reference(lens, heads, paged, splits):
+    case = make_mla_case(lens, heads=heads, fp8=True, paged=paged, seed=7)
+    out = model_decode(case, splits)
+    assert rel_error(out, case.ref) < 1e-2
+
+
+@pytest.mark.parametrize("broken", ["score", "transpose", "output"])
+def test_the_fragment_model_fails_with_a_wrong_map(broken):
+    case = make_mla_case([70], heads=16, fp8=True, seed=7)
+    q, keys = case.q[0, 0], case.kv_cache[0, :70].float()
+    good, _ = model_cta(q, keys, case.softmax_scale / math.log(2), float(case.kv_scale))
+    bad, _ = model_cta(q, keys, case.softmax_scale / math.log(2), float(case.kv_scale), break_map=broken)
+    assert rel_error(good, case.ref[0, 0]) < 1e-2
+    assert rel_error(bad, case.ref[0, 0]) > 0.2
+
+
+def test_splits_are_one_wave_of_whole_tiles():
+    assert cf.cuda_fp8_splits(32, 32768, 132) == (8, 4096)      # 256 CTAs of 264
+    assert cf.cuda_fp8_splits(128, 4096, 132) == (2, 2048)
+    assert cf.cuda_fp8_splits(1, 300, 132) == (2, 192)          # at least 256 keys a split: 2, rounded to tiles
+    assert cf.cuda_fp8_splits(600, 4096, 132) == (1, 4096)      # more sequences than CTAs: one split
+    for B in (1, 3, 8, 33, 200):
+        for n in (1, 64, 65, 1000, 32768):
+            s, per = cf.cuda_fp8_splits(B, n, 132)
+            assert per % cf.TILE == 0 and (s - 1) * per < n <= s * per
+            assert B * s <= max(264, B)
+
+
+def test_cpu_tensors_are_refused_in_one_line():
+    case = make_mla_case([64], heads=16, fp8=True, seed=1)
+    with pytest.raises(KernelInputError, match="impl 'cuda' takes an sm_90 GPU"):
+        mla_decode(case.q, case.kv_cache, case.cache_seqlens, softmax_scale=case.softmax_scale,
+                   kv_scale=case.kv_scale, impl="cuda")
+
+
+def test_bad_shapes_are_refused_before_the_kernel():
+    case = make_mla_case([64], heads=16, fp8=True, seed=1)
+    with pytest.raises(KernelInputError, match="kv_cache"):
+        mla_decode(case.q, case.kv_cache[..., :500], case.cache_seqlens, softmax_scale=case.softmax_scale,
+                   kv_scale=case.kv_scale, impl="cuda")
+    with pytest.raises(KernelInputError, match="schedule"):
+        mla_decode(case.q, case.kv_cache, case.cache_seqlens, softmax_scale=case.softmax_scale,
+                   kv_scale=case.kv_scale, impl="cuda", schedule=object())
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
+def test_the_kernel_compiles_for_sm90_without_spills(tmp_path):
+    src = tmp_path / "inst.cu"
+    src.write_text(f'#include "{cf.SOURCES / "mla_fp8_decode.cu"}"\n'
+                   + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_decode_kernel<{t}, {s}>"
+                             "(const mlacalc_fp8::Params);\n"
+                             for t in ("__nv_bfloat16", "__half") for s in (2, 3, 4)))
+    res = subprocess.run(["nvcc", "-gencode", "arch=compute_90,code=sm_90", "-O3", "-cubin", "-Xptxas", "-v",
+                          "-o", str(tmp_path / "k.cubin"), str(src)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = res.stderr
+    assert report.count("Compiling entry function") == 6
+    assert report.count("0 bytes spill stores, 0 bytes spill loads") == 6
