@@ -5,7 +5,7 @@ flushed, best of two rounds in alternating order, beside the fp8 floor from ceil
 variant is checked against the float64 reference first (mixed lengths, paged); one that fails is not timed.
 
     python3 bench/ab_fp8_cuda.py --out OUT.json [--heads 16 8]
-    python3 bench/ab_summary.py OUT.json cuda/auto,cuda3/auto     # the ratios
+    python3 bench/ab_summary.py OUT.json cuda/auto,cuda_late/auto,cuda3/auto     # the ratios
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher
 
-VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"), "cuda3": dict(impl="cuda", stages=3)}
+VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"), "cuda_late": dict(impl="cuda", issue_early=False),
+            "cuda3": dict(impl="cuda", stages=3)}
 POINTS = [(B, ctx) for B in (8, 32, 128) for ctx in (4096, 32768)]
 
 

@@ -22,7 +22,7 @@ left=$(( END - SECONDS - 10 ))
 if [ "$left" -gt 60 ]; then
   timeout "$left" python3 bench/ab_fp8_cuda.py --out "$OUT/ab_fp8_cuda.json" --heads 16 >> "$LOG" 2>&1
   echo "ab exit $? at ${SECONDS} s" | tee -a "$LOG"
-  python3 bench/ab_summary.py "$OUT/ab_fp8_cuda.json" cuda/auto,cuda3/auto 2>&1 | tee -a "$LOG"
+  python3 bench/ab_summary.py "$OUT/ab_fp8_cuda.json" cuda/auto,cuda_late/auto,cuda3/auto 2>&1 | tee -a "$LOG"
   grep "'kind': 'check'" "$LOG" | cut -c1-200 | tee -a "$LOG" > /dev/null
 fi
 echo "total ${SECONDS} s"
