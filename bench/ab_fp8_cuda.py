@@ -23,8 +23,7 @@ from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher
 
-VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"), "cuda_late": dict(impl="cuda", issue_early=False),
-            "cuda3": dict(impl="cuda", stages=3)}
+VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"), "cuda3": dict(impl="cuda", stages=3)}
 POINTS = [(B, ctx) for B in (8, 32, 128) for ctx in (4096, 32768)]
 
 

@@ -112,18 +112,16 @@ def mla_decode_cuda_fp8(
     out: torch.Tensor | None = None,
     check: bool | None = None,
     stages: int = STAGES,
-    issue_early: bool = True,
 ) -> torch.Tensor:
     """mla_decode_triton's arguments and result for an e4m3 cache ([B, S, 576] or paged [pages, page_size, 576]
     with block_table), a [B, 1, H <= 16, 576] bf16/fp16 query and kv_scale (a float, or a 1-element fp32 tensor
     read by the kernel). Returns [B, 1, H, 512] in q.dtype. Bad input: one KernelInputError naming the argument.
-    stages: tiles in flight (2, 3 or 4; 2 leaves room for two CTAs an SM). issue_early: refill a stage as soon as
-    every warp is done with it (else after the next tile's partial-score barrier, half an iteration later)."""
+    stages: tiles in shared memory (2, 3 or 4; 2 leaves room for two CTAs an SM, which measured fastest)."""
     check_scale(softmax_scale)
     scale_t = kv_scale if torch.is_tensor(kv_scale) else None
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
            layout_key(out), None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device),
-           kv_lora_rank, max_seqlen, num_splits, stages, bool(issue_early))
+           kv_lora_rank, max_seqlen, num_splits, stages)
 
     def make():
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
@@ -138,7 +136,7 @@ def mla_decode_cuda_fp8(
         require(stages in (2, 3, 4), "stages", f"{stages!r}: one of 2, 3, 4")
         require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
                 f"{num_splits!r}: expected an int >= 1")
-        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, bool(issue_early))
+        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages)
 
     plan = cached_plan("mla_decode_cuda_fp8", key, make, q.device)
     if checks_enabled(check, q.device):
@@ -152,7 +150,7 @@ def mla_decode_cuda_fp8(
 class _Plan:
     """What a call launches with that depends only on shapes, strides, dtypes and options."""
 
-    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, issue_early):
+    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages):
         from .triton_split_kv import combine_splits  # noqa: F401 - compiled lazily by the first combine
 
         self.launch_key = new_launch_key()
@@ -168,7 +166,7 @@ class _Plan:
             self.splits = min(num_splits, max(1, -(-max_len // TILE)))
             per = -(-max_len // self.splits)
             self.per_split = -(-per // TILE) * TILE
-        self.B, self.H, self.stages, self.issue_early = B, H, stages, issue_early
+        self.B, self.H, self.stages = B, H, stages
         self.o_part = torch.empty((B, self.splits, H, D_LAT), dtype=torch.float32, device=dev)
         self.lse_part = torch.empty((B, self.splits, H), dtype=torch.float32, device=dev)
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
@@ -191,7 +189,7 @@ class _Plan:
             q, kv_cache.view(torch.uint8), block_table if block_table is not None else self.no_table,
             cache_seqlens if cache_seqlens is not None else self.full_lens, self.o_part, self.lse_part,
             scale_t if scale_t is not None else self.no_scale, value, softmax_scale * LOG2E, self.capacity,
-            self.per_split, self.stages, self.issue_early)
+            self.per_split, self.stages)
         combine_splits(self.o_part, self.lse_part, out.view(B, H, D_LAT), key=self.launch_key)
         return out
 

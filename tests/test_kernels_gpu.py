@@ -849,7 +849,7 @@ def test_fp8_tensor_scale_needs_no_host_sync():
 
 
 CUDA_FP8_MODES = ["contiguous", "paged64", "paged16", "paged256", "heads8_fp16", "heads1", "float_scale", "nan_tail",
-                  "splits_1", "splits_7", "stages3", "stages4", "late_issue", "graph", "auto_route"]
+                  "splits_1", "splits_7", "stages3", "stages4", "graph", "auto_route"]
 
 
 @needs_sm90
@@ -876,8 +876,6 @@ def test_cuda_fp8_mla(mode):
         extra["num_splits"] = int(mode.split("_")[1])
     elif mode.startswith("stages"):
         extra["stages"] = int(mode[-1])
-    elif mode == "late_issue":
-        extra["issue_early"] = False
     case = make_mla_case(device="cuda", **kw)
     if mode == "nan_tail":
         for b, n in enumerate(case.cache_seqlens.tolist()):

@@ -61,10 +61,6 @@ __device__ __forceinline__ void mbar_init(uint64_t* bar, int count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_addr(bar)), "r"(count));
 }
 
-__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_addr(bar)) : "memory");
-}
-
 __device__ __forceinline__ void mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_addr(bar)), "r"(bytes)
                : "memory");
@@ -164,16 +160,15 @@ __device__ __forceinline__ uint32_t issue_tile(const Params& p, int b, int n0, i
   return bytes;
 }
 
-// EARLY: a stage is refilled as soon as every warp has arrived on its `empty` barrier after its last read (P @ V of
-// the tile before), by thread 0 at the top of the next iteration; otherwise after the partial-score barrier, half
-// an iteration later.
-template <typename QT, int STAGES, bool EARLY>
+// A stage is refilled by thread 0 right after the partial-score barrier of the next tile, which every warp reaches
+// after its last read of the stage. (Refilling it earlier, once an mbarrier counted every warp's last read, was
+// slower at all 12 points measured on an H100: reports/h100/tuning/ab_fp8_cuda_session_cq.json, variant "cuda".)
+template <typename QT, int STAGES>
 __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params p) {
   extern __shared__ __align__(128) uint8_t smem[];
   uint8_t* tiles = smem;                                                    // STAGES x 64 x 576 bytes
   float* s_part = reinterpret_cast<float*>(smem + STAGES * TILE * ROW_BYTES);  // 2 x 4 warps x 16 x S_STRIDE
   uint64_t* full = reinterpret_cast<uint64_t*>(s_part + 2 * WARPS * 16 * S_STRIDE);
-  uint64_t* empty = full + STAGES;
 
   const int split = blockIdx.x, b = blockIdx.y;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -185,10 +180,7 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
   const int n_tiles = end > start ? (end - start + TILE - 1) / TILE : 0;
 
   if (tid == 0) {
-    for (int s = 0; s < STAGES; ++s) {
-      mbar_init(&full[s], 1);
-      mbar_init(&empty[s], WARPS);
-    }
+    for (int s = 0; s < STAGES; ++s) mbar_init(&full[s], 1);
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
   // stale stage bytes past a tile's keys meet p = 0 in P @ V: zero them once so they are never NaN
@@ -234,12 +226,6 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
     const uint8_t* tile = tiles + stage * TILE * ROW_BYTES;
     const int n0 = start + t * TILE;
     const int nv = min(TILE, end - n0);
-    if (EARLY && tid == 0 && t + STAGES - 1 < n_tiles) {
-      const int nt = t + STAGES - 1, ns = nt % STAGES;
-      if (t > 0) mbar_wait(&empty[ns], ((t - 1) / STAGES) & 1);  // every warp done with tile t - 1, held there
-      issue_tile(p, b, start + nt * TILE, min(TILE, end - start - nt * TILE), tiles + ns * TILE * ROW_BYTES,
-                 &full[ns]);
-    }
     mbar_wait(&full[stage], (t / STAGES) & 1);
 
     // partial scores over this warp's 144 dims: 8 groups of 8 keys
@@ -263,7 +249,7 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
       *reinterpret_cast<float2*>(mine + (g + 8) * S_STRIDE + 8 * j + 2 * qd) = make_float2(s[j][2], s[j][3]);
     }
     __syncthreads();  // every warp's partial written; every warp done with tile t - 1 (its stage may be refilled)
-    if (!EARLY && tid == 0 && t + STAGES - 1 < n_tiles) {
+    if (tid == 0 && t + STAGES - 1 < n_tiles) {
       const int nt = t + STAGES - 1;
       issue_tile(p, b, start + nt * TILE, min(TILE, end - start - nt * TILE),
                  tiles + (nt % STAGES) * TILE * ROW_BYTES, &full[nt % STAGES]);
@@ -332,10 +318,6 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
       }
 #pragma unroll
       for (int d = 0; d < 16; ++d) mma16816(o[d], pa[ks], v[0][d], v[1][d]);
-    }
-    if (EARLY) {  // this warp's reads of the stage are done (its last dot consumed them)
-      __syncwarp();
-      if (lane == 0) mbar_arrive(&empty[stage]);
     }
   }
 

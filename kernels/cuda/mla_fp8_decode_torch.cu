@@ -14,12 +14,12 @@ using mlacalc_fp8::Params;
 
 size_t smem_bytes(int stages) {
   return static_cast<size_t>(stages) * mlacalc_fp8::TILE * mlacalc_fp8::ROW_BYTES +
-         2 * mlacalc_fp8::WARPS * 16 * mlacalc_fp8::S_STRIDE * sizeof(float) + 2 * stages * sizeof(uint64_t);
+         2 * mlacalc_fp8::WARPS * 16 * mlacalc_fp8::S_STRIDE * sizeof(float) + stages * sizeof(uint64_t);
 }
 
-template <typename QT, int STAGES, bool EARLY>
+template <typename QT, int STAGES>
 void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
-  auto kernel = mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES, EARLY>;
+  auto kernel = mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES>;
   static bool configured = false;  // one attribute call per instantiation and process
   const size_t smem = smem_bytes(STAGES);
   if (!configured) {
@@ -37,8 +37,7 @@ void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
 // lse_part [B, splits, H] fp32; kv_scale a 1-element fp32 tensor or an empty one (kv_scale_value is used).
 void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table, torch::Tensor seqlens,
                     torch::Tensor o_part, torch::Tensor lse_part, torch::Tensor kv_scale, double kv_scale_value,
-                    double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages,
-                    bool issue_early) {
+                    double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages) {
   const c10::cuda::CUDAGuard guard(q.device());
   Params p;
   p.q = q.data_ptr();
@@ -69,14 +68,9 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
   const dim3 grid(static_cast<unsigned>(o_part.size(1)), static_cast<unsigned>(q.size(0)));
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const bool bf16 = q.scalar_type() == at::kBFloat16;
-#define MLACALC_FP8_LAUNCH(S, E) \
-  (bf16 ? launch_typed<__nv_bfloat16, S, E>(p, grid, stream) : launch_typed<__half, S, E>(p, grid, stream))
-  if (issue_early) {
-    stages == 2 ? MLACALC_FP8_LAUNCH(2, true) : stages == 3 ? MLACALC_FP8_LAUNCH(3, true) : MLACALC_FP8_LAUNCH(4, true);
-  } else {
-    stages == 2 ? MLACALC_FP8_LAUNCH(2, false) : stages == 3 ? MLACALC_FP8_LAUNCH(3, false)
-                : MLACALC_FP8_LAUNCH(4, false);
-  }
+#define MLACALC_FP8_LAUNCH(S) \
+  (bf16 ? launch_typed<__nv_bfloat16, S>(p, grid, stream) : launch_typed<__half, S>(p, grid, stream))
+  stages == 2 ? MLACALC_FP8_LAUNCH(2) : stages == 3 ? MLACALC_FP8_LAUNCH(3) : MLACALC_FP8_LAUNCH(4);
 #undef MLACALC_FP8_LAUNCH
 }
 
