@@ -10,12 +10,16 @@ algorithm in torch on the CPU against the reference.
 
 Built on first use with torch.utils.cpp_extension (needs nvcc and a CUDA build of torch; about a minute, then cached
 under TORCH_EXTENSIONS_DIR). Splits are merged by triton_split_kv.combine_splits, as the Triton kernel's are.
-Opt-in: `mla_decode(..., impl="cuda")`; `impl="auto"` does not pick it until it is measured to win.
+`mla_decode(..., impl="cuda")`, and `impl="auto"` where it applies (kernels/decode._cuda_applies): at 16 heads it took
+0.56-0.81x the Triton kernel's time at the issue's fp8 points on an H100 (reports/h100/tuning/ab_fp8_cuda_session_cq.json),
+1.00-1.29x the fp8 floor at batch >= 32 but 32 x 4k (2.0x: fixed costs at a 25-us floor). Where the build fails (no
+nvcc), auto warns once and keeps to Triton.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -23,8 +27,8 @@ import torch
 from .checks import KernelInputError, check_mla_inputs, check_scale, require
 from .launch import cached_plan, checks_enabled, device_capability, layout_key, new_launch_key, num_sms
 
-__all__ = ["mla_decode_cuda_fp8", "cuda_fp8_supported", "cuda_fp8_splits", "score_dims", "output_dims",
-           "MAX_ROWS", "TILE", "STAGES", "CTAS_PER_SM"]
+__all__ = ["mla_decode_cuda_fp8", "cuda_fp8_supported", "cuda_fp8_splits", "score_dims", "output_dims", "buildable",
+           "packed_and_aligned", "CudaBuildError", "MAX_ROWS", "TILE", "STAGES", "CTAS_PER_SM"]
 
 SOURCES = Path(__file__).resolve().parent / "cuda"
 MAX_ROWS = 16        # query rows a CTA: mma.sync's M
@@ -75,6 +79,29 @@ def cuda_fp8_splits(B: int, max_len: int, sms: int, ctas_per_sm: int = CTAS_PER_
 
 
 _EXT = None
+_BUILD_FAILED: str | None = None   # why the build failed in this process (auto then runs Triton)
+
+
+class CudaBuildError(KernelInputError):
+    """The extension could not be built or loaded here (no nvcc, a CPU build of torch, a compiler error)."""
+
+
+def packed_and_aligned(kv_cache: torch.Tensor) -> bool:
+    """The bulk copies' needs: rows 576 bytes apart, the base and the page (or sequence) stride 16-byte aligned."""
+    return (kv_cache.dim() == 3 and kv_cache.stride(1) == D_LAT + D_ROPE and kv_cache.stride(2) == 1
+            and kv_cache.stride(0) % 16 == 0 and kv_cache.data_ptr() % 16 == 0)
+
+
+def buildable() -> bool:
+    """Whether this process can use the kernel: built already, or a CUDA build of torch with nvcc to build it and no
+    failed build before (auto then keeps to the Triton kernel)."""
+    if _EXT is not None:
+        return True
+    if _BUILD_FAILED is not None or torch.version.cuda is None:
+        return False
+    from torch.utils.cpp_extension import CUDA_HOME
+
+    return CUDA_HOME is not None
 
 
 def _extension():
@@ -130,8 +157,7 @@ def mla_decode_cuda_fp8(
                 f"impl 'cuda' takes an sm_90 GPU, an e4m3 cache of {D_LAT} + {D_ROPE} dims and a bf16/fp16 query "
                 f"of one token and at most {MAX_ROWS} heads; got q {tuple(q.shape)} {q.dtype} on {q.device}, "
                 f"cache {kv_cache.dtype}")
-        require(kv_cache.stride(1) == D_LAT + D_ROPE and kv_cache.data_ptr() % 16 == 0
-                and kv_cache.stride(0) % 16 == 0, "kv_cache",
+        require(packed_and_aligned(kv_cache), "kv_cache",
                 "rows must be packed (576 bytes apart), the base and page stride 16-byte aligned (bulk copies)")
         require(stages in (2, 3, 4), "stages", f"{stages!r}: one of 2, 3, 4")
         require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
@@ -172,16 +198,24 @@ class _Plan:
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
         self.no_table = torch.empty(0, dtype=torch.int32, device=dev)
         self.no_scale = torch.empty(0, dtype=torch.float32, device=dev)
+        global _BUILD_FAILED
+        if _BUILD_FAILED is not None:
+            raise CudaBuildError("impl", _BUILD_FAILED)
         try:
             self.ext = _extension()
         except Exception as e:  # noqa: BLE001 - no nvcc, no CUDA torch, a compiler error: one line, not a build log
-            raise KernelInputError("impl", f"'cuda' could not build its extension ({type(e).__name__}: "
-                                           f"{str(e).strip().splitlines()[-1][:200] if str(e).strip() else ''})") from e
+            last = str(e).strip().splitlines()[-1][:200] if str(e).strip() else ""
+            _BUILD_FAILED = f"'cuda' could not build its extension ({type(e).__name__}: {last})"
+            warnings.warn(f"mlacalc.kernels: {_BUILD_FAILED}; impl 'auto' runs the Triton kernel instead",
+                          stacklevel=3)
+            raise CudaBuildError("impl", _BUILD_FAILED) from e
 
     def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out):
         from .triton_split_kv import combine_splits
 
         B, H = self.B, self.H
+        if kv_cache.data_ptr() % 16:   # the plan is per layout; a view at another offset can move the base
+            raise KernelInputError("kv_cache", "its base must be 16-byte aligned (the kernel's bulk copies)")
         if out is None:
             out = torch.empty((B, 1, H, D_LAT), dtype=q.dtype, device=q.device)
         value = 1.0 if kv_scale is None or scale_t is not None else float(kv_scale)

@@ -101,9 +101,10 @@ def mla_decode(
 ) -> torch.Tensor:
     """Absorbed MLA decode; impl "triton" (flash-decoding kernel), "gluon" (sm_90, bf16/fp16 q, rows padded to its
     64-row tile), "auto" (gluon where gluon_supported says so from gluon_mla_decode.auto_min_rows query rows a
-    sequence, more than 16 over a 16-bit cache, 64 over fp8, and no Triton `config` is given; else triton),
-    "cuda" (cuda_mla_fp8: an e4m3 cache, one query token, at most 16 heads, sm_90; built with nvcc on first use;
-    opt-in) or "eager". Same arguments as mla_decode_eager.
+    sequence, more than 16 over a 16-bit cache, 64 over fp8, and no Triton `config` is given; else triton; before
+    both, "cuda" where _cuda_applies says so), "cuda" (cuda_mla_fp8: an e4m3 cache, one query token, at most 16
+    heads, sm_90; built with nvcc on first use: about a minute once, then cached) or "eager". Same arguments as
+    mla_decode_eager.
 
     Sparse (DeepSeek Sparse Attention): with `indices` [B, s_q, topk] int32 each query token attends only the cache
     rows it selects (token positions through block_table, -1 unused; FlashMLA's style: the same entry point);
@@ -135,7 +136,16 @@ def mla_decode(
             kv_scale=kv_scale, **kwargs,
         )
     if impl == "auto":
-        impl = _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs)
+        impl = _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs, schedule is not None)
+        if impl == "cuda":
+            from .cuda_mla_fp8 import CudaBuildError, mla_decode_cuda_fp8
+
+            try:
+                return mla_decode_cuda_fp8(q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale,
+                                           kv_lora_rank=kv_lora_rank, kv_scale=kv_scale, **kwargs)
+            except CudaBuildError:   # no working nvcc here: said once (a warning), then Triton, as before
+                _AUTO.clear()
+                impl = _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs, schedule is not None)
     if impl == "gluon":
         from .gluon_mla_decode import mla_decode_gluon
 
@@ -206,21 +216,42 @@ def _gluon_sparse_applies(q, kv_cache, kv_lora_rank) -> bool:
 _AUTO: dict = {}
 
 
-def _cached_choice(key, applies) -> str:
-    """"gluon" or "triton" for `key`, `applies()` deciding on a miss (kept: 256 keys at most)."""
+def _cached_choice(key, choose) -> str:
+    """The impl for `key`, `choose()` deciding on a miss (kept: 256 keys at most)."""
     impl = _AUTO.get(key)
     if impl is None:
-        impl = _AUTO[key] = "gluon" if applies() else "triton"
+        impl = _AUTO[key] = choose()
         if len(_AUTO) > 256:
             _AUTO.pop(next(iter(_AUTO)))
     return impl
 
 
-def _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> str:
-    """impl="auto"'s choice, cached per shape (no device query per call: launch.py)."""
+def _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs, scheduled: bool = False) -> str:
+    """impl="auto"'s choice, cached per shape (no device query per call: launch.py): the CUDA fp8 kernel where it
+    applies (:func:`_cuda_applies`), else Gluon where it applies, else Triton. The cache's 16-byte alignment is part
+    of the key (the CUDA kernel's bulk copies need it)."""
     key = (q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
-           block_table is None, kv_lora_rank, kv_scale is None, "config" in kwargs)
-    return _cached_choice(key, lambda: _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs))
+           kv_cache.data_ptr() % 16, block_table is None, kv_lora_rank, kv_scale is None, "config" in kwargs,
+           scheduled)
+
+    def choose() -> str:
+        if not scheduled and _cuda_applies(q, kv_cache, kv_lora_rank, kv_scale, kwargs):
+            return "cuda"
+        return "gluon" if _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) else "triton"
+
+    return _cached_choice(key, choose)
+
+
+def _cuda_applies(q, kv_cache, kv_lora_rank, kv_scale, kwargs) -> bool:
+    """Whether auto runs the CUDA fp8 kernel (cuda_mla_fp8): an e4m3 cache with its scale at DeepSeek's dims, one
+    query token of at most 16 heads, rows packed and 16-byte aligned, on sm_90, no Triton `config`, and a CUDA
+    toolchain to build it with (cuda_mla_fp8.buildable). At 16 heads it took 0.56-0.81x the Triton kernel's time at
+    the issue's fp8 points on an H100 (reports/h100/tuning/ab_fp8_cuda_session_cq.json)."""
+    if kv_scale is None or "config" in kwargs or not isinstance(kv_cache, torch.Tensor):
+        return False
+    from .cuda_mla_fp8 import buildable, cuda_fp8_supported, packed_and_aligned
+
+    return cuda_fp8_supported(q, kv_cache, kv_lora_rank) and packed_and_aligned(kv_cache) and buildable()
 
 
 def _sparse_auto_impl(q, kv_cache, kv_lora_rank, kwargs) -> str:
@@ -231,7 +262,7 @@ def _sparse_auto_impl(q, kv_cache, kv_lora_rank, kwargs) -> str:
         return "triton"
     key = ("sparse", q.shape, q.stride(), q.dtype, q.device, kv_cache.shape, kv_cache.stride(), kv_cache.dtype,
            kv_cache.data_ptr() % 16, kv_lora_rank)
-    return _cached_choice(key, lambda: _gluon_sparse_applies(q, kv_cache, kv_lora_rank))
+    return _cached_choice(key, lambda: "gluon" if _gluon_sparse_applies(q, kv_cache, kv_lora_rank) else "triton")
 
 
 def _gluon_applies(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs) -> bool:

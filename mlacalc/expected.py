@@ -957,6 +957,61 @@ def decode_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, wide
     return split_plan(shape, m, sms, planner, arch, widen_group)
 
 
+# The CUDA fp8 kernel impl auto runs over an e4m3 MLA cache at <= 16 query rows on sm_90 (kernels/cuda_mla_fp8.py,
+# kernels/cuda/mla_fp8_decode.cu, since the thirty-fourth session): 64-key tiles, two CTAs an SM (its 110.6 KB of
+# shared memory), one wave of seqs x splits CTAs (cuda_fp8_splits, restated here), the partials merged by the
+# Triton combine. Measured memory-bound at every point of the issue's fp8 grid at 16 heads on an H100 (0.56-0.81x
+# the Triton kernel's time): priced as a fixed time plus the cache's and the partials' bytes at a share of the
+# datasheet bandwidth, both fitted to those 12 points (least squares on relative errors; `python bench/fit_cuda_fp8.py
+# reports/h100/tuning/ab_fp8_cuda_session_cq.json --gpu h100-sxm --variant cuda_late`, the run's name for what is now
+# the kernel: within 6.4% at all 12), to be held out at other batches, contexts and head counts (docs/kernels-notes.md). Its coefficients are these constants on every sm_90 card, not a
+# hardware file's (calibrate --kernels leaves them: profiler.kernel_calibration drops its points).
+CUDA_FP8_TILE = 64
+CUDA_FP8_CTAS_PER_SM = 2
+CUDA_FP8_MIN_SPLIT_KEYS = 4 * CUDA_FP8_TILE
+CUDA_FP8_MAX_ROWS = 16
+CUDA_FP8_DIMS = (512, 64)         # kv_lora_rank and RoPE dims its tiles are written for (DeepSeek's)
+CUDA_FP8_FIXED_US = 17.6
+CUDA_FP8_STREAM_EFF = 0.868
+CUDA_FP8_BACKENDS = ("auto",)
+
+
+def cuda_fp8_splits(seqs: int, keys: float, sms: int) -> tuple[int, int]:
+    """(splits, keys a split) of the CUDA fp8 kernel: one wave of CTAs (seqs x splits <= 2 an SM), each split whole
+    64-key tiles and at least 256 keys; kernels/cuda_mla_fp8.cuda_fp8_splits restated (a test holds them equal)."""
+    max_len = max(1, math.ceil(keys))
+    most = max(1, math.ceil(max_len / CUDA_FP8_MIN_SPLIT_KEYS))
+    splits = max(1, min(most, sms * CUDA_FP8_CTAS_PER_SM // max(seqs, 1)))
+    per = math.ceil(math.ceil(max_len / splits) / CUDA_FP8_TILE) * CUDA_FP8_TILE
+    return math.ceil(max_len / per), per
+
+
+def cuda_fp8_runs(shape: DecodeShape, hw, backend: str) -> bool:
+    """Whether ``backend`` runs the CUDA fp8 kernel for ``shape`` on ``hw``: impl auto on sm_90 over an 8-bit MLA
+    latent cache of DeepSeek's dims (one key: 512 latent + 64 RoPE values), one query token of at most 16 heads,
+    no top-k gather (kernels/decode._cuda_applies; it needs nvcc where it runs, which this assumes)."""
+    return (backend in CUDA_FP8_BACKENDS and getattr(hw, "arch", "") in GLUON_ARCHS and bool(getattr(hw, "sms", 0))
+            and shape.kernel == "mla" and widens(shape) and shape.key_elems == sum(CUDA_FP8_DIMS)
+            and shape.out_dv == CUDA_FP8_DIMS[0] and shape.tokens == 1 and shape.rows <= CUDA_FP8_MAX_ROWS
+            and shape.kv_groups == 1 and not shape.gathered)
+
+
+def cuda_fp8_streamed_bytes(shape: DecodeShape, sms: int) -> float:
+    """Bytes one layer's call moves: the cache's keys once, and the split partials (fp32 rows of out_dv values and
+    their log-sum-exp, each split's every row) written by the decode kernel and read by the merge."""
+    splits, _ = cuda_fp8_splits(shape.seqs, shape.keys, sms)
+    partials = shape.seqs * splits * shape.rows * (shape.out_dv + 1) * 4 if splits > 1 else 0.0
+    return shape.seqs * shape.keys * shape.key_bytes + 2 * partials
+
+
+def cuda_fp8_decode_s(shape: DecodeShape, hw) -> float:
+    """Expected seconds of the CUDA fp8 kernel over all of the shape's layers: CUDA_FP8_FIXED_US a layer plus
+    :func:`cuda_fp8_streamed_bytes` at CUDA_FP8_STREAM_EFF of the datasheet bandwidth."""
+    per_layer = (CUDA_FP8_FIXED_US * 1e-6
+                 + cuda_fp8_streamed_bytes(shape, hw.sms) / (hw.mem_bandwidth_bytes_s * CUDA_FP8_STREAM_EFF))
+    return shape.layers * per_layer
+
+
 def decode_attention_s(shape: DecodeShape, hw, m: KernelModel, peak_flops: float, planner: str = "waves",
                        widen_group: bool = False) -> float:
     """Expected seconds of the split-KV decode attention core (see the module docstring). widen_group: the backend

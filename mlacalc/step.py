@@ -112,7 +112,8 @@ from typing import NamedTuple
 
 from .attention import StepShape, attention_span, family, layer_groups, layer_rules, rules_span  # noqa: F401
 from .costs import ACT_BITS, OpCost, matmul
-from .expected import (PLANNERS, Accuracy, DecodeShape, attention_accuracy, coefficient_basis, decode_attention_s,
+from .expected import (PLANNERS, Accuracy, DecodeShape, attention_accuracy, coefficient_basis, cuda_fp8_decode_s,
+                       cuda_fp8_runs, decode_attention_s,
                        decode_backend, gemm_s, kernel_model, other_s, prefill_attention_s, runs_gluon)
 from .errors import ArgError, show
 from .hardware import Hardware
@@ -694,6 +695,9 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shapes: tu
             e = 0.0
             for sh in shapes:
                 own = decode_backend(backend, sh.kernel)
+                if cuda_fp8_runs(sh, hw, own):      # impl auto's CUDA fp8 kernel (<= 16 rows, sm_90)
+                    e += cuda_fp8_decode_s(sh, hw)
+                    continue
                 e += decode_attention_s(sh, hw, attn_m if own == backend else kernel_model(hw, own),
                                         hw.flops_per_s(32 if kv_bits > 16 else 16), PLANNERS.get(own, "waves"),
                                         runs_gluon(own, hw))
@@ -782,6 +786,7 @@ class Roofline:
     attn: AttentionBound | None
     kernel: str = "auto"          # the backend whose coefficients price the expected time
     caveats: tuple = ()           # the spec's excluded and warnings (ModelSpec.caveats), for --json
+    cuda_fp8: bool = False        # the decode core runs impl auto's CUDA fp8 kernel (mlacalc.expected.cuda_fp8_runs)
 
     @property
     def total_flops(self) -> float:
@@ -821,13 +826,20 @@ class Roofline:
     @property
     def coefficients(self) -> str:
         """Where the expected time's coefficients come from."""
-        return coefficient_basis(self.gpu, self.kernel, self.kv_bits if self.step.phase == "decode" else 16,
-                                 self.step.phase)
+        basis = coefficient_basis(self.gpu, self.kernel, self.kv_bits if self.step.phase == "decode" else 16,
+                                  self.step.phase)
+        if self.cuda_fp8:
+            basis += ("; the attention core on the CUDA fp8 kernel, its own time constants (fitted on an H100: "
+                      "mlacalc.expected.CUDA_FP8_FIXED_US, CUDA_FP8_STREAM_EFF)")
+        return basis
 
     @property
     def attn_accuracy(self) -> Accuracy | None:
         """How far the attention core's expected time has been from measurements for this kind of attention and
-        backend (mlacalc.expected.ATTENTION_ACCURACY); None where nothing was measured."""
+        backend (mlacalc.expected.ATTENTION_ACCURACY); None where nothing was measured, and for the CUDA fp8 kernel
+        (its constants were fitted to its only measured points, which therefore say nothing of its accuracy)."""
+        if self.cuda_fp8:
+            return None
         return attention_accuracy(self.gpu, self.kernel, self.attention, self.step.phase)
 
     @property
@@ -904,11 +916,12 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     kbits = kv_element_bits(spec) if kv_bits is None else kv_bits     # dtypes.kv, its layout's scales included
     form = step_form(spec, mla_form, step.phase)
     ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=weight_bits, kv_bits=kbits)  # None: checkpoint's
-    times = expect_ops(time_ops(ops, hw, wbits, kbits, gpus=parallel.tp), hw, kernel,
-                       decode_shapes(spec, step, parallel, form, kbits), wbits, kbits,
+    shapes = decode_shapes(spec, step, parallel, form, kbits)
+    times = expect_ops(time_ops(ops, hw, wbits, kbits, gpus=parallel.tp), hw, kernel, shapes, wbits, kbits,
                        prompt=step.new if step.phase == "prefill" else 0, gpus=parallel.tp)
     return Roofline(model=spec.name, attention=spec.mixer_kind, gpu=hw, step=step, parallel=parallel,
                     mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=times,
                     attn=attention_bound(spec, hw, step, parallel, mla_form=form, kv_bits=kbits)
                     if analyse_attention and spec.attention is not None else None, kernel=kernel,
-                    caveats=spec.caveats)
+                    caveats=spec.caveats,
+                    cuda_fp8=any(cuda_fp8_runs(sh, hw, decode_backend(kernel, sh.kernel)) for sh in shapes))

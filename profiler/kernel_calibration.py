@@ -256,8 +256,19 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
                     "context": p["context"], "q_tokens": cfg.q_tokens, "paged": cfg.paged,
                     "kv_dtype": cfg.kv_dtype, "layers": layers, "measured_s": res["latency"]["median"],
                     "num_splits": res["predicted"].get("num_splits"), "calibration": True})
+        if backend == "auto" and ran_cuda_fp8(point_shape(out[-1]), hw):
+            out[-1]["impl"] = "cuda"                # priced by its own constants, out of the fit (fit_decode)
         log(f"calpoint {json.dumps(out[-1])}")      # each point on the log as it lands (a cut run keeps them)
     return out
+
+
+def ran_cuda_fp8(shape, hw) -> bool:
+    """Whether impl auto ran this point on the CUDA fp8 kernel: the calculator's rule (mlacalc.expected.cuda_fp8_runs)
+    and a kernel this process could build (kernels.cuda_mla_fp8.buildable; else auto ran Triton)."""
+    from mlacalc.expected import cuda_fp8_runs
+    from mlacalc.kernels.cuda_mla_fp8 import buildable
+
+    return cuda_fp8_runs(shape, hw, "auto") and buildable()
 
 
 RESTARTS = 48           # extra descents from random grid points per decode backend (about 30 s of CPU each; 8 left
@@ -325,10 +336,19 @@ def fit_decode(backend: str, recs: list[dict], hw, only: tuple[str, ...] | None 
     (:func:`fitted_names`). ``only``: fit just those coefficients (of the pinned ones), every other held at
     ``hw``'s own (its calibrated YAML, else the defaults scaled to it), with no restarts; (None, None) when the
     records pin none of them."""
-    from mlacalc.expected import DEFAULTS, PLANNERS, KernelModel, decode_attention_s, kernel_model, runs_gluon
+    from mlacalc.expected import (DEFAULTS, PLANNERS, KernelModel, cuda_fp8_decode_s, decode_attention_s, kernel_model,
+                                  runs_gluon)
 
     peak16 = hw.flops_per_s(16)
     planner = PLANNERS.get(backend, "waves")
+    # points impl auto ran on the CUDA fp8 kernel (marked by measure_decode_points) are priced by its own constants
+    # (cuda_fp8_decode_s): they pin none of the Triton/Gluon coefficients, so they stay out of the fit
+    for r in recs:
+        if r.get("impl") == "cuda":
+            r["fitted_s"] = cuda_fp8_decode_s(point_shape(r), hw)
+    recs = [r for r in recs if r.get("impl") != "cuda"]
+    if not recs:
+        return None, None
     pts = [(point_shape(r), r["measured_s"]) for r in recs]
 
     def pred(m, shape):
@@ -459,8 +479,10 @@ def calibrate_kernels(hw, *, layers: int = 4, log=print) -> dict:
         out_points += recs
         for backend, own in split_by_kernel(kernel, recs).items():
             if len(own) >= 3:
-                kernels[backend], err = fit_decode(backend, own, hw)
-                log(f"calibrate {backend}: {kernels[backend].to_dict()} (rms log error {err:.3f})")
+                m, err = fit_decode(backend, own, hw)
+                if m is not None:
+                    kernels[backend] = m
+                    log(f"calibrate {backend}: {m.to_dict()} (rms log error {err:.3f})")
 
     # GEMMs through cuBLAS
     gemm_pts = []

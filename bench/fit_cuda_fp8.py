@@ -1,0 +1,70 @@
+"""Lab script (CPU): the CUDA fp8 decode's two time coefficients (mlacalc.expected.CUDA_FP8_FIXED_US and
+CUDA_FP8_STREAM_EFF) fitted to an A/B run of bench/ab_fp8_cuda.py, and each point's residual.
+
+The model (mlacalc.expected.cuda_fp8_decode_s): a call takes a fixed time (two launches, the first tile's wait, the
+last tile's dots, the merge's launch) plus the cache's bytes and the split partials' bytes (written, then read by the
+merge) streamed at a share of the card's datasheet bandwidth. Least squares on the relative error, over the variant
+impl "cuda" (the default), best of rounds; the card's datasheet bandwidth is the hardware spec's (--gpu).
+
+    python bench/fit_cuda_fp8.py reports/h100/tuning/ab_fp8_cuda_session_cq.json --gpu h100-sxm [--variant cuda_late]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mlacalc.expected import DecodeShape, cuda_fp8_decode_s, cuda_fp8_streamed_bytes
+from mlacalc.hardware import load_hardware
+
+
+def points(path: str, variant: str) -> list[tuple[DecodeShape, float, dict]]:
+    best: dict = {}
+    for r in json.load(open(path))["rows"]:
+        if r.get("kind") == "fp8" and r.get("variant") == variant and r.get("graph_ms"):
+            k = (r["B"], r["ctx"], r["heads"], r["layout"])
+            best[k] = min(best.get(k, float("inf")), r["graph_ms"] * 1e-3)
+    out = []
+    for (B, ctx, H, layout), t in sorted(best.items()):
+        shape = DecodeShape(seqs=B, rows=H, kv_groups=1, keys=ctx, key_bytes=576, dkv=1088, out_dv=512, layers=1,
+                            key_elems=576, paged=layout != "contiguous")
+        out.append((shape, t, dict(B=B, ctx=ctx, heads=H, layout=layout)))
+    return out
+
+
+def fit(pts, hw) -> tuple[float, float]:
+    """(fixed us, streaming share of the datasheet bandwidth): t = F + bytes / (bw e), least squares in 1/t units
+    (relative errors) over F and 1/e, closed form."""
+    bw = hw.mem_bandwidth_bytes_s
+    xs = [cuda_fp8_streamed_bytes(s, hw.sms) / bw for s, _, _ in pts]
+    ts = [t for _, t, _ in pts]
+    # minimise sum ((F + x k - t) / t)^2 over F, k: the normal equations of weights 1 / t^2
+    w = [1 / t ** 2 for t in ts]
+    s1, sx, sxx = sum(w), sum(wi * x for wi, x in zip(w, xs)), sum(wi * x * x for wi, x in zip(w, xs))
+    st, sxt = sum(wi * t for wi, t in zip(w, ts)), sum(wi * x * t for wi, x, t in zip(w, xs, ts))
+    det = s1 * sxx - sx * sx
+    F = (st * sxx - sx * sxt) / det
+    k = (s1 * sxt - sx * st) / det
+    return F * 1e6, 1 / k
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run")
+    ap.add_argument("--gpu", default="h100-sxm")
+    ap.add_argument("--variant", default="cuda")
+    a = ap.parse_args()
+    hw = load_hardware(a.gpu)
+    pts = points(a.run, a.variant)
+    F, e = fit(pts, hw)
+    print(f"{len(pts)} points of {a.variant} on {hw.name}: fixed {F:.1f} us, streaming {e:.3f} of "
+          f"{hw.mem_bandwidth_bytes_s / 1e9:.0f} GB/s")
+    for shape, t, p in pts:
+        pred = cuda_fp8_decode_s(shape, hw)
+        print(f"  B {p['B']:4d} x {p['ctx']:6d} keys, {p['heads']:3d} heads, {p['layout']:10s} measured "
+              f"{t * 1e6:8.1f} us  model {pred * 1e6:8.1f} us  {100 * (pred / t - 1):+6.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Lab script (GPU): the CUDA fp8 decode's expected time (mlacalc.expected.cuda_fp8_decode_s, fitted to the issue's
+12 fp8 points at 16 heads) held out at points nobody chose: batch, context, heads (1-16), layout and paging drawn
+at random (seeded), each timed graph-replayed with the L2 flushed through impl "cuda" and, beside it, impl "triton"
+(what auto ran before), against the prediction for the card's built-in spec (h100-sxm or h200, by the device name).
+Every call's output is first checked against the float64 reference on a small case of the same heads.
+
+    python3 bench/heldout_fp8_cuda.py --out OUT.json [--seed 1] [--n 20]
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from common import dump_run, gpu_lab_args, lab_run, record
+
+from mlacalc.expected import DecodeShape, cuda_fp8_decode_s
+from mlacalc.hardware import load_hardware
+from mlacalc.kernels.bench import MLA_SCALE, eager_and_graph
+from mlacalc.kernels.decode import mla_decode
+from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
+from mlacalc.profiler.timing import L2Flusher
+
+D = 576
+
+
+def draw(rng: random.Random) -> dict:
+    heads = rng.choice([1, 2, 4, 8, 10, 16, 16, 16])
+    B = rng.randint(1, 192)
+    ctx = rng.randint(512, 65536)
+    while B * ctx * D > 6e9:     # a cache under 6 GB
+        ctx //= 2
+    return dict(B=B, ctx=ctx, heads=heads, paged=rng.random() < 0.5, block=rng.choice([16, 64, 64, 256]))
+
+
+def main() -> int:
+    a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--seed", type=int, default=1),
+                                          ap.add_argument("--n", type=int, default=20)))
+    if a is None:
+        return 2
+    name = torch.cuda.get_device_name()
+    hw = load_hardware("h200" if "H200" in name else "h100-sxm")
+    flusher, rng = L2Flusher(torch.cuda.current_device()), random.Random(a.seed)
+    scale = torch.tensor([0.02], device="cuda")
+    with lab_run(a.out, seed=a.seed, card=hw.name) as rows:
+        for _ in range(a.n):
+            p = draw(rng)
+            case = make_mla_case([1, 70, 300], heads=p["heads"], device="cuda", paged=p["paged"], fp8=True,
+                                 block_size=p["block"], seed=a.seed)
+            err = rel_error(run_mla_case(lambda *x, **k: mla_decode(*x, impl="cuda", **k), case), case.ref)
+            lens = torch.full((p["B"],), p["ctx"], dtype=torch.int32, device="cuda")
+            q = torch.randn(p["B"], 1, p["heads"], D, device="cuda", dtype=torch.bfloat16)
+            if p["paged"]:
+                nb = -(-p["ctx"] // p["block"])
+                cache = torch.randn(p["B"] * nb, p["block"], D, device="cuda", dtype=torch.bfloat16).to(torch.float8_e4m3fn)
+                table = torch.randperm(p["B"] * nb, device="cuda").view(p["B"], nb).to(torch.int32)
+            else:
+                cache = torch.randn(p["B"], p["ctx"], D, device="cuda", dtype=torch.bfloat16).to(torch.float8_e4m3fn)
+                table = None
+            shape = DecodeShape(seqs=p["B"], rows=p["heads"], kv_groups=1, keys=p["ctx"], key_bytes=576, dkv=1088,
+                                out_dv=512, layers=1, key_elems=576, paged=p["paged"])
+            pred = cuda_fp8_decode_s(shape, hw)
+            for impl in ("cuda", "triton"):
+                t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale,
+                                                       max_seqlen=p["ctx"], impl=impl), flusher)
+                record(rows, kind="fp8", variant=impl, **p, check_rel_err=err, expected_ms=pred * 1e3,
+                       error_pct=100 * (t["graph_ms"] * 1e-3 / pred - 1) if impl == "cuda" else None, **t)
+            dump_run(a.out, rows, seed=a.seed, card=hw.name)
+            q = cache = table = None
+            torch.cuda.empty_cache()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

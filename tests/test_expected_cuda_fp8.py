@@ -1,0 +1,92 @@
+"""The expected time of impl auto's CUDA fp8 decode kernel (mlacalc.expected.cuda_fp8_*): where it runs, its split
+plan restated from the kernel's wrapper, a time worked by hand, and what roofline and the calibration fit make of
+it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlacalc import expected as E
+from mlacalc.hardware import load_hardware
+from mlacalc.parallel import Parallelism
+from mlacalc.spec import load_spec
+from mlacalc.step import Step, roofline
+
+
+def shape(**kw) -> E.DecodeShape:
+    base = dict(seqs=32, rows=16, kv_groups=1, keys=32768, key_bytes=576, dkv=1088, out_dv=512, layers=1,
+                key_elems=576)
+    return E.DecodeShape(**{**base, **kw})
+
+
+@settings(max_examples=200, deadline=None)
+@given(seqs=st.integers(1, 2000), keys=st.integers(1, 300_000), sms=st.sampled_from([78, 114, 132, 148]))
+def test_the_split_plan_is_the_kernels(seqs, keys, sms):
+    cf = pytest.importorskip("mlacalc.kernels.cuda_mla_fp8")
+    assert E.cuda_fp8_splits(seqs, keys, sms) == cf.cuda_fp8_splits(seqs, keys, sms)
+    assert (E.CUDA_FP8_TILE, E.CUDA_FP8_CTAS_PER_SM, E.CUDA_FP8_MAX_ROWS) == (cf.TILE, cf.CTAS_PER_SM, cf.MAX_ROWS)
+
+
+def test_a_time_worked_by_hand():
+    """32 sequences x 32,768 keys x 16 heads on the built-in H100 SXM (132 SMs, 3,350 GB/s): 264 CTAs fit a wave,
+    so 8 splits of 4,096 keys; the cache 32 x 32,768 x 576 B = 603,979,776 B, the partials 32 x 8 x 16 rows x 513
+    fp32 values x 4 B = 8,404,992 B written and read again; (603,979,776 + 2 x 8,404,992) B / (3.35e12 x 0.868 B/s)
+    = 213.49 us, plus 17.6 us fixed: 231.09 us a layer."""
+    hw = load_hardware("h100-sxm")
+    assert E.cuda_fp8_splits(32, 32768, 132) == (8, 4096)
+    assert E.cuda_fp8_streamed_bytes(shape(), 132) == 603_979_776 + 2 * 8_404_992
+    assert E.cuda_fp8_decode_s(shape(), hw) == pytest.approx(231.09e-6, rel=1e-4)
+    assert E.cuda_fp8_decode_s(shape(layers=61), hw) == pytest.approx(61 * 231.09e-6, rel=1e-4)
+    # one split: no partials
+    assert E.cuda_fp8_streamed_bytes(shape(seqs=600, keys=4096), 132) == 600 * 4096 * 576
+
+
+@pytest.mark.parametrize("change,gpu,backend,runs", [
+    ({}, "h100-sxm", "auto", True),
+    ({}, "h200", "auto", True),
+    ({"rows": 8}, "h100-sxm", "auto", True),
+    ({"rows": 32}, "h100-sxm", "auto", False),          # more than 16 rows: Triton
+    ({"rows": 32, "tokens": 2}, "h100-sxm", "auto", False),
+    ({"tokens": 2, "rows": 16}, "h100-sxm", "auto", False),   # two query tokens (MTP): Triton
+    ({"key_bytes": 1152}, "h100-sxm", "auto", False),   # bf16 cache
+    ({"key_elems": 288, "key_bytes": 288, "out_dv": 256}, "h100-sxm", "auto", False),   # MiniCPM3's dims
+    ({"gathered": True}, "h100-sxm", "auto", False),    # DSA top-k
+    ({}, "h100-sxm", "triton", False),
+    ({}, "h100-sxm", "flashmla", False),
+    ({}, "a100-80gb", "auto", False),                   # not sm_90
+    ({"kernel": "gqa"}, "h100-sxm", "auto", False),
+])
+def test_where_the_kernel_runs(change, gpu, backend, runs):
+    assert E.cuda_fp8_runs(shape(**change), load_hardware(gpu), backend) is runs
+
+
+def test_roofline_prices_deepseek_v3_at_tensor_parallel_8_over_fp8_on_the_kernel():
+    spec, hw = load_spec("deepseek-v3"), load_hardware("h100-sxm")
+    step = Step(phase="decode", batch=32, context=32768)
+    r = roofline(spec, hw, step, Parallelism(tp=8), kv_bits=8)
+    core = next(t for t in r.ops if t.op.name == "attn_core")
+    assert r.cuda_fp8 and r.attn_accuracy is None
+    assert core.expected_s == pytest.approx(spec.num_layers * 231.09e-6, rel=1e-3)
+    assert "CUDA fp8 kernel" in r.coefficients
+    # the same at tensor parallel 4 (32 heads a GPU): the Triton kernel's model, its measured accuracy
+    r4 = roofline(spec, hw, step, Parallelism(tp=4), kv_bits=8)
+    assert not r4.cuda_fp8 and r4.attn_accuracy is not None
+    # bf16: not the kernel
+    assert not roofline(spec, hw, step, Parallelism(tp=8), kv_bits=16).cuda_fp8
+
+
+def test_calibration_points_it_ran_stay_out_of_the_fit():
+    from mlacalc.profiler.kernel_calibration import fit_decode
+
+    hw = load_hardware("h100-sxm")
+    rec = {"backend": "auto", "key": "k", "model": "deepseek-v3", "tp": 8, "batch": 32, "context": 32768,
+           "q_tokens": 1, "paged": False, "kv_dtype": "fp8", "layers": 4, "measured_s": 1e-3, "num_splits": 8,
+           "impl": "cuda"}
+    recs = [dict(rec, batch=b) for b in (8, 32, 128)]
+    assert fit_decode("auto", recs, hw) == (None, None)
+    assert all(r["fitted_s"] > 0 for r in recs)
+    json.dumps(recs)   # still plain records
