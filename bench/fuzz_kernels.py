@@ -1,5 +1,5 @@
 """Seeded fuzz of the kernel wrappers on the CPU (a lab script, not a test): random, mostly malformed calls of
-mla_decode (eager; triton and sparse, which refuse CPU tensors only after their checks), gqa_decode (sdpa, triton)
+mla_decode (eager; triton, cuda and sparse, which refuse CPU tensors only after their checks), gqa_decode (sdpa, triton)
 and the SDPA prefill wrappers. Issue 14's contract: bad input is one ValueError (a KernelInputError naming the
 argument); anything else that escapes is printed, grouped by exception type and innermost frame.
 
@@ -59,7 +59,8 @@ class Fuzz:
         if kind == "sparse":
             idx = torch.randint(-3, 100, (B, 1, self.pick(8, 0)), dtype=self.pick(*INTS))
             return mla_decode(q, kv, lens, table, indices=idx, impl="triton", **kw)
-        return mla_decode(q, kv, lens, table, impl="eager" if kind == "mla_eager" else "triton", **kw)
+        impl = {"mla_eager": "eager", "mla_cuda": "cuda"}.get(kind, "triton")
+        return mla_decode(q, kv, lens, table, impl=impl, **kw)
 
     def gqa(self, kind: str):
         B, D = self.pick(1, 2), self.pick(32, 80, 64)
@@ -87,7 +88,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     fuzz, outcomes, escaped = Fuzz(a.seed), collections.Counter(), {}
-    kinds = {"mla_eager": fuzz.mla, "mla_triton": fuzz.mla, "sparse": fuzz.mla, "gqa_sdpa": fuzz.gqa,
+    kinds = {"mla_eager": fuzz.mla, "mla_triton": fuzz.mla, "mla_cuda": fuzz.mla, "sparse": fuzz.mla, "gqa_sdpa": fuzz.gqa,
              "gqa_triton": fuzz.gqa, "prefill_mla": fuzz.prefill, "prefill_gqa": fuzz.prefill}
     for _ in range(a.cases):
         kind = fuzz.pick(*kinds)
