@@ -64,7 +64,7 @@ def cuda_fp8_supported(q: torch.Tensor, kv_cache: torch.Tensor, kv_lora_rank: in
     return (q.is_cuda and q.dim() == 4 and kv_cache.dim() == 3 and device_capability(q.device) == (9, 0)
             and kv_cache.dtype == torch.float8_e4m3fn and q.dtype in (torch.bfloat16, torch.float16)
             and kv_lora_rank == D_LAT and q.shape[-1] == D_LAT + D_ROPE and q.shape[1] == 1
-            and q.shape[2] <= MAX_ROWS)
+            and 1 <= q.shape[2] <= MAX_ROWS and q.shape[0] >= 1 and kv_cache.shape[0] >= 1 and kv_cache.shape[1] >= 1)
 
 
 def cuda_fp8_splits(B: int, max_len: int, sms: int, ctas_per_sm: int = CTAS_PER_SM) -> tuple[int, int]:
@@ -87,8 +87,10 @@ class CudaBuildError(KernelInputError):
 
 
 def packed_and_aligned(kv_cache: torch.Tensor) -> bool:
-    """The bulk copies' needs: rows 576 bytes apart, the base and the page (or sequence) stride 16-byte aligned."""
-    return (kv_cache.dim() == 3 and kv_cache.stride(1) == D_LAT + D_ROPE and kv_cache.stride(2) == 1
+    """The bulk copies' needs: rows of 576 values packed 576 bytes apart, the base and the page (or sequence) stride
+    16-byte aligned."""
+    return (kv_cache.dim() == 3 and kv_cache.shape[2] == D_LAT + D_ROPE and kv_cache.stride(1) == D_LAT + D_ROPE
+            and kv_cache.stride(2) == 1
             and kv_cache.stride(0) % 16 == 0 and kv_cache.data_ptr() % 16 == 0)
 
 

@@ -263,3 +263,25 @@ def test_the_kernel_compiles_for_sm90_without_spills(tmp_path):
     report = res.stderr
     assert report.count("Compiling entry function") == 6
     assert report.count("0 bytes spill stores, 0 bytes spill loads") == 6
+
+
+def test_auto_keeps_to_triton_where_the_kernel_cannot_be_built(monkeypatch):
+    from mlacalc.kernels import decode
+
+    case = make_mla_case([64], heads=16, fp8=True, seed=1)
+    # a CPU build of torch (as in CI) has no CUDA toolchain to build with
+    monkeypatch.setattr(torch.version, "cuda", None)
+    assert not cf.buildable()
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setattr(cf, "_BUILD_FAILED", "'cuda' could not build its extension (OSError: no nvcc)")
+    assert not cf.buildable()
+    # and on CPU tensors auto never picks it
+    assert not decode._cuda_applies(case.q, case.kv_cache, 512, case.kv_scale, {})
+
+
+def test_packed_and_aligned_rows():
+    kv = torch.zeros(4, 64, 576, dtype=torch.float8_e4m3fn)
+    assert cf.packed_and_aligned(kv)
+    assert not cf.packed_and_aligned(kv[:, :, :575])                         # not 576 bytes a row's values
+    assert not cf.packed_and_aligned(torch.zeros(4, 64, 580, dtype=torch.float8_e4m3fn)[..., :576])  # rows 580 apart
+    assert not cf.packed_and_aligned(kv.view(-1)[8:8 + 4 * 64 * 576 - 576].view(4 * 64 - 1, 576)[None])  # base + 8 B

@@ -20,11 +20,13 @@ size_t smem_bytes(int stages) {
 template <typename QT, int STAGES>
 void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
   auto kernel = mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES>;
-  static bool configured = false;  // one attribute call per instantiation and process
+  static bool configured[64] = {};  // one attribute call per instantiation, device and process
   const size_t smem = smem_bytes(STAGES);
-  if (!configured) {
+  int device = 0;
+  C10_CUDA_CHECK(cudaGetDevice(&device));
+  if (device >= 64 || !configured[device]) {
     C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    configured = true;
+    if (device < 64) configured[device] = true;
   }
   kernel<<<grid, mlacalc_fp8::WARPS * 32, smem, stream>>>(p);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
