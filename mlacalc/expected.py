@@ -998,9 +998,10 @@ def cuda_fp8_runs(shape: DecodeShape, hw, backend: str) -> bool:
 
 def cuda_fp8_streamed_bytes(shape: DecodeShape, sms: int) -> float:
     """Bytes one layer's call moves: the cache's keys once, and the split partials (fp32 rows of out_dv values and
-    their log-sum-exp, each split's every row) written by the decode kernel and read by the merge."""
+    their log-sum-exp, each split's every row) written by the decode kernel and read by the merge (one split too:
+    the kernel always writes partials and the merge always runs)."""
     splits, _ = cuda_fp8_splits(shape.seqs, shape.keys, sms)
-    partials = shape.seqs * splits * shape.rows * (shape.out_dv + 1) * 4 if splits > 1 else 0.0
+    partials = shape.seqs * splits * shape.rows * (shape.out_dv + 1) * 4
     return shape.seqs * shape.keys * shape.key_bytes + 2 * partials
 
 

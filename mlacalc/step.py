@@ -680,10 +680,12 @@ def decode_shapes(spec: ModelSpec, step: Step, parallel: Parallelism, form: str 
 
 
 def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shapes: tuple[DecodeShape, ...],
-               weight_bits: float, kv_bits: float, prompt: int = 0, gpus: int = 1) -> tuple[OpTime, ...]:
+               weight_bits: float, kv_bits: float, prompt: int = 0, gpus: int = 1,
+               cuda_fp8: bool = True) -> tuple[OpTime, ...]:
     """Each op's kernel-aware expected time (:mod:`mlacalc.expected`): decode attention by the split-KV model of
-    ``backend`` (summed over ``shapes``, one per attention block: :func:`decode_shapes`), GEMMs by the GEMM
-    model, the rest at the other ops' efficiencies; communication as the floor."""
+    ``backend`` (summed over ``shapes``, one per attention block: :func:`decode_shapes`), or the CUDA fp8 kernel's
+    where it runs (``cuda_fp8``: whether it can run at all; the profiler says no where it cannot be built), GEMMs by
+    the GEMM model, the rest at the other ops' efficiencies; communication as the floor."""
     attn_m, gemm_m, other_m = kernel_model(hw, backend), kernel_model(hw, "gemm"), kernel_model(hw, "other")
     prefill_m = kernel_model(hw, "sdpa")
     out = []
@@ -695,7 +697,7 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shapes: tu
             e = 0.0
             for sh in shapes:
                 own = decode_backend(backend, sh.kernel)
-                if cuda_fp8_runs(sh, hw, own):      # impl auto's CUDA fp8 kernel (<= 16 rows, sm_90)
+                if cuda_fp8 and cuda_fp8_runs(sh, hw, own):      # impl auto's CUDA fp8 kernel (<= 16 rows, sm_90)
                     e += cuda_fp8_decode_s(sh, hw)
                     continue
                 e += decode_attention_s(sh, hw, attn_m if own == backend else kernel_model(hw, own),
@@ -907,10 +909,11 @@ class Roofline:
 
 def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = Parallelism(), *,
              mla_form: str | None = None, weight_bits: float | None = None, kv_bits: float | None = None,
-             analyse_attention: bool = True, kernel: str = "auto") -> Roofline:
+             analyse_attention: bool = True, kernel: str = "auto", cuda_fp8: bool = True) -> Roofline:
     """Time one forward step on ``hw`` (one GPU of the ``parallel.tp`` group): the roofline floor of each op and
     its kernel-aware expected time with ``kernel``'s coefficients (:mod:`mlacalc.expected`).
-    ``analyse_attention=False`` skips the search in :func:`attention_bound` (sweeps)."""
+    ``analyse_attention=False`` skips the search in :func:`attention_bound` (sweeps). ``cuda_fp8=False``: the CUDA
+    fp8 kernel cannot run where this is timed (no nvcc: auto runs Triton there)."""
     check_step_size(spec, step)
     wbits = spec.dtypes.weight_bits if weight_bits is None else weight_bits
     kbits = kv_element_bits(spec) if kv_bits is None else kv_bits     # dtypes.kv, its layout's scales included
@@ -918,10 +921,11 @@ def roofline(spec: ModelSpec, hw: Hardware, step: Step, parallel: Parallelism = 
     ops = step_ops(spec, step, parallel, mla_form=form, weight_bits=weight_bits, kv_bits=kbits)  # None: checkpoint's
     shapes = decode_shapes(spec, step, parallel, form, kbits)
     times = expect_ops(time_ops(ops, hw, wbits, kbits, gpus=parallel.tp), hw, kernel, shapes, wbits, kbits,
-                       prompt=step.new if step.phase == "prefill" else 0, gpus=parallel.tp)
+                       prompt=step.new if step.phase == "prefill" else 0, gpus=parallel.tp, cuda_fp8=cuda_fp8)
     return Roofline(model=spec.name, attention=spec.mixer_kind, gpu=hw, step=step, parallel=parallel,
                     mla_form=form, weight_bits=wbits, kv_bits=kbits, ops=times,
                     attn=attention_bound(spec, hw, step, parallel, mla_form=form, kv_bits=kbits)
                     if analyse_attention and spec.attention is not None else None, kernel=kernel,
                     caveats=spec.caveats,
-                    cuda_fp8=any(cuda_fp8_runs(sh, hw, decode_backend(kernel, sh.kernel)) for sh in shapes))
+                    cuda_fp8=cuda_fp8 and any(cuda_fp8_runs(sh, hw, decode_backend(kernel, sh.kernel))
+                                              for sh in shapes))

@@ -126,7 +126,7 @@ def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: in
     else:
         step = Step("prefill", batch, context)
     backend = BACKEND.get(kernel, "other")
-    r = roofline(s, hw, step, Parallelism(tp=tp), kv_bits=kv_bits, kernel=backend)
+    r = roofline(s, hw, step, Parallelism(tp=tp), kv_bits=kv_bits, kernel=backend, cuda_fp8=cuda_fp8_buildable())
     op = r.op("attn_core")
     expected = op.expected_s
     if launches_per_layer is not None:
@@ -135,6 +135,32 @@ def attn_core(spec: ModelSpec, hw: Hardware, phase: str, batch: int, context: in
     return OpCost(flops=op.op.flops, bytes=op.op.bytes, layers=s.num_layers, time_s=op.time_s, bound=op.bound,
                   launches=op.op.launches, launch_s=op.op.launches * hw.kernel_launch_us * 1e-6,
                   expected_s=max(expected, op.time_s), backend=backend, exps=op.op.exps)
+
+
+def cuda_fp8_buildable() -> bool:
+    """Whether impl auto can run the CUDA fp8 kernel in this process (kernels.cuda_mla_fp8.buildable: a CUDA build of
+    torch with nvcc, no failed build); where not, auto runs the Triton kernel and is priced as such."""
+    try:
+        from mlacalc.kernels.cuda_mla_fp8 import buildable
+    except Exception:   # no torch: nothing runs here anyway
+        return False
+    return buildable()
+
+
+def cuda_fp8_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int, tp: int, sms: int,
+                    kv_element_size: int, sm90: bool) -> int | None:
+    """The CUDA fp8 kernel's split count where impl auto runs it (kernels/decode._cuda_applies: an e4m3 cache at
+    DeepSeek's dims, one query token, <= 16 heads, sm_90, buildable here), else None."""
+    from mlacalc.expected import CUDA_FP8_DIMS, CUDA_FP8_MAX_ROWS
+
+    a = spec.attention
+    if not (sm90 and kernel == "auto" and kv_element_size == 1 and family(a).kernel == "mla"
+            and (a.kv_lora_rank, a.qk_rope_head_dim) == CUDA_FP8_DIMS and q_tokens == 1
+            and heads_per_rank(spec, tp).q <= CUDA_FP8_MAX_ROWS and cuda_fp8_buildable()):
+        return None
+    from mlacalc.kernels.cuda_mla_fp8 import cuda_fp8_splits as plan
+
+    return plan(batch, context, sms)[0]
 
 
 def kernel_launches(kernel: str, phase: str, num_splits: int) -> int | None:
@@ -339,6 +365,10 @@ def kernel_num_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *,
     # the card's shared memory and registers: both kernels' planners count the programs an SM holds
     limits = SMLimits(*SMEM_BY_ARCH.get(arch, HOPPER_SMEM), REGS_PER_SM)
     if family(spec.attention).kernel == "mla":
+        own = cuda_fp8_splits(spec, kernel, batch, context, q_tokens=q_tokens, tp=tp, sms=sms,
+                              kv_element_size=kv_element_size, sm90=sm90)
+        if own is not None:
+            return own
         gluon = gluon_dense_splits(spec, kernel, batch, context, q_tokens=q_tokens, tp=tp, sms=sms,
                                    kv_element_size=kv_element_size, paged=paged, sm90=sm90, block_size=block_size)
         if gluon is not None:
