@@ -257,3 +257,13 @@ prefill_headdim_refit() {  # $1, $2: seconds for the measurement and for the ref
   echo "refit exit $? at ${SECONDS} s" | tee -a "$LOG"
   grep -E "^sdpa|exponentials at|gives no boost clock" "$OUT/refit.txt" | tee -a "$LOG"
 }
+
+build_cuda_fp8() {      # $1: build log. The CUDA fp8 decode's extension (kernels/cuda_mla_fp8.py) built once, its
+  # time on the run log: the GPU tests and timings after it load it from torch's extension cache
+  export MAX_JOBS=16
+  timeout 200 python3 -c "
+import time; t = time.time()
+from mlacalc.kernels.cuda_mla_fp8 import _extension
+_extension(); print(f'built in {time.time() - t:.0f} s')" > "$1" 2>&1
+  echo "build exit $? at ${SECONDS} s: $(tail -1 "$1")" | tee -a "$LOG"
+}

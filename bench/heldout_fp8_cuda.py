@@ -5,11 +5,15 @@ at random (seeded), each timed graph-replayed with the L2 flushed through impl "
 Every call's output is first checked against the float64 reference on a small case of the same heads.
 
     python3 bench/heldout_fp8_cuda.py --out OUT.json [--seed 1] [--n 20]
+    python3 bench/heldout_fp8_cuda.py --summary OUT.json     # the errors and the speed-up of a run (no GPU)
 """
 
 from __future__ import annotations
 
+import json
 import random
+import statistics
+import sys
 
 import torch
 
@@ -34,7 +38,26 @@ def draw(rng: random.Random) -> dict:
     return dict(B=B, ctx=ctx, heads=heads, paged=rng.random() < 0.5, block=rng.choice([16, 64, 64, 256]))
 
 
+def summary(path: str) -> str:
+    """One line: the CUDA points' |measured / expected - 1| (median, max, how many within 15%) and the median time
+    of the CUDA kernel over the Triton kernel's at the same point."""
+    rows = [r for r in json.load(open(path))["rows"] if r.get("graph_ms")]
+    key = ("B", "ctx", "heads", "paged", "block")
+    cuda = [r for r in rows if r["variant"] == "cuda"]
+    triton = {tuple(r[k] for k in key): r["graph_ms"] for r in rows if r["variant"] == "triton"}
+    if not cuda:
+        return "no CUDA point timed"
+    errs = sorted(abs(r["error_pct"]) for r in cuda)
+    speed = [r["graph_ms"] / triton[tuple(r[k] for k in key)] for r in cuda if tuple(r[k] for k in key) in triton]
+    return (f"{len(cuda)} points: |error| median {statistics.median(errs):.1f}%, max {errs[-1]:.1f}%, "
+            f"{sum(e <= 15 for e in errs)} within 15%; cuda / triton median "
+            f"{statistics.median(speed) if speed else float('nan'):.3f} over {len(speed)}")
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--summary"]:
+        print(summary(sys.argv[2]))
+        return 0
     a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--seed", type=int, default=1),
                                           ap.add_argument("--n", type=int, default=20)))
     if a is None:
@@ -69,6 +92,7 @@ def main() -> int:
             dump_run(a.out, rows, seed=a.seed, card=hw.name)
             q = cache = table = None
             torch.cuda.empty_cache()
+    print(summary(a.out))
     return 0
 
 

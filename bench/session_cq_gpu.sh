@@ -8,12 +8,7 @@ set -u
 END=${END:-530}
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-export MAX_JOBS=16
-timeout 300 python3 -c "
-import time; t = time.time()
-from mlacalc.kernels.cuda_mla_fp8 import _extension
-_extension(); print(f'built in {time.time() - t:.0f} s')" > "$OUT/build.log" 2>&1
-echo "build exit $? at ${SECONDS} s: $(tail -1 "$OUT/build.log")" | tee -a "$LOG"
+build_cuda_fp8 "$OUT/build.log"
 timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gpu.py -k cuda_fp8 \
   > "$OUT/pytest_cuda_fp8.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s" | tee -a "$LOG"

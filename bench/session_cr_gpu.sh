@@ -3,17 +3,12 @@
 # the kernel and of auto's fp8 path with bad values (auto now runs it at <= 16 heads), then the expected time held
 # out at 24 random points (bench/heldout_fp8_cuda.py, seed 1), the Triton kernel timed beside.
 # Files under $OUT: run.log, build.log, pytest.txt, heldout_seed1.json.
-#     run(command="bash bench/session_cr_gpu.sh", timeout_s=300)
+#     run(command="bash bench/session_cr_gpu.sh", timeout_s=300)     (END=230 with ~300 s of device time left)
 set -u
 END=${END:-285}
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
-export MAX_JOBS=16
-timeout 200 python3 -c "
-import time; t = time.time()
-from mlacalc.kernels.cuda_mla_fp8 import _extension
-_extension(); print(f'built in {time.time() - t:.0f} s')" > "$OUT/build.log" 2>&1
-echo "build exit $? at ${SECONDS} s: $(tail -1 "$OUT/build.log")" | tee -a "$LOG"
+build_cuda_fp8 "$OUT/build.log"
 timeout 60 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gpu.py \
   -k "cuda_fp8 or (out_of_range_values_unchecked and auto)" > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s" | tee -a "$LOG"
@@ -21,14 +16,5 @@ grep -E "passed|failed|Error" "$OUT/pytest.txt" | tail -6 | tee -a "$LOG"
 left=$(( END - SECONDS - 5 ))
 timeout "$left" python3 bench/heldout_fp8_cuda.py --out "$OUT/heldout_seed1.json" --seed 1 --n 24 >> "$LOG" 2>&1
 echo "heldout exit $? at ${SECONDS} s" | tee -a "$LOG"
-python3 -c "
-import json, statistics
-rows = [r for r in json.load(open('$OUT/heldout_seed1.json'))['rows'] if r.get('graph_ms')]
-cu = [r for r in rows if r['variant'] == 'cuda']
-tr = {(r['B'], r['ctx'], r['heads']): r['graph_ms'] for r in rows if r['variant'] == 'triton'}
-errs = sorted(abs(r['error_pct']) for r in cu)
-print(f'{len(cu)} points: |error| median {statistics.median(errs):.1f}%, max {errs[-1]:.1f}%, within 15%: '
-      f'{sum(e <= 15 for e in errs)}; cuda / triton median '
-      f'{statistics.median(r[\"graph_ms\"] / tr[(r[\"B\"], r[\"ctx\"], r[\"heads\"])] for r in cu if (r[\"B\"], r[\"ctx\"], r[\"heads\"]) in tr):.3f}')
-" 2>&1 | tee -a "$LOG"
+python3 bench/heldout_fp8_cuda.py --summary "$OUT/heldout_seed1.json" 2>&1 | tee -a "$LOG"
 echo "total ${SECONDS} s"
