@@ -19,6 +19,7 @@ nvcc), auto warns once and keeps to Triton.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -106,6 +107,23 @@ def buildable() -> bool:
     return CUDA_HOME is not None
 
 
+EXT_NAME = "mlacalc_mla_fp8_decode"
+STALE_LOCK_S = 600   # a build takes about a minute; a lock this old was left by a process killed mid-build
+
+
+def _clear_stale_lock(name: str) -> None:
+    """torch's extension builder waits, without end, while a `lock` file sits in the build directory, and a build
+    killed mid-way (a timeout, ^C) leaves one behind: remove it once it is older than any build takes."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        lock = Path(_get_build_directory(name, verbose=False)) / "lock"
+        if lock.exists() and time.time() - lock.stat().st_mtime > STALE_LOCK_S:
+            lock.unlink(missing_ok=True)
+    except Exception:   # noqa: BLE001 - a private helper of torch's: without it, torch's own wait stands
+        pass
+
+
 def _extension():
     """The compiled extension (built once per machine and torch version, then loaded from the cache)."""
     global _EXT
@@ -114,10 +132,11 @@ def _extension():
 
         # sm_90 only (the kernel's instructions are all sm_90's: bulk copies, mbarriers, e4m3 conversions); one
         # architecture compiles in about a minute, torch's default list would compile several
+        _clear_stale_lock(EXT_NAME)
         arch = os.environ.get("TORCH_CUDA_ARCH_LIST")
         os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0"
         try:
-            _EXT = load(name="mlacalc_mla_fp8_decode", sources=[str(SOURCES / "mla_fp8_decode_torch.cu")],
+            _EXT = load(name=EXT_NAME, sources=[str(SOURCES / "mla_fp8_decode_torch.cu")],
                         extra_include_paths=[str(SOURCES)], verbose=False, extra_cuda_cflags=["-O3"])
         finally:
             if arch is None:

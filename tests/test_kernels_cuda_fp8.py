@@ -285,3 +285,20 @@ def test_packed_and_aligned_rows():
     assert not cf.packed_and_aligned(kv[:, :, :575])                         # not 576 bytes a row's values
     assert not cf.packed_and_aligned(torch.zeros(4, 64, 580, dtype=torch.float8_e4m3fn)[..., :576])  # rows 580 apart
     assert not cf.packed_and_aligned(kv.view(-1)[8:8 + 4 * 64 * 576 - 576].view(4 * 64 - 1, 576)[None])  # base + 8 B
+
+
+def test_a_stale_build_lock_is_cleared_and_a_fresh_one_kept(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import torch.utils.cpp_extension as ce
+
+    monkeypatch.setattr(ce, "_get_build_directory", lambda name, verbose: str(tmp_path))
+    lock = tmp_path / "lock"
+    lock.write_text("")
+    cf._clear_stale_lock(cf.EXT_NAME)
+    assert lock.exists()                       # a build may be running
+    old = time.time() - cf.STALE_LOCK_S - 5
+    os.utime(lock, (old, old))
+    cf._clear_stale_lock(cf.EXT_NAME)
+    assert not lock.exists()                   # left by a killed build
