@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The thirty-fourth session's second CUDA fp8 call (any Hopper, about 250 s): the extension built, the GPU tests of
-# the kernel and of auto's fp8 path with bad values (auto now runs it at <= 16 heads), then the expected time held
-# out at 24 random points (bench/heldout_fp8_cuda.py, seed 1), the Triton kernel timed beside.
-# Files under $OUT: run.log, build.log, pytest.txt, heldout_seed1.json.
-#     run(command="bash bench/session_cr_gpu.sh", timeout_s=300)     (END=230 with ~300 s of device time left)
+# The CUDA fp8 kernel's next call (written in the thirty-fourth session, whose device time ran out; any Hopper,
+# about 420 s): the extension built, the GPU tests of the kernel (its two row groups and two query tokens too) and
+# of auto's fp8 path with bad values (auto runs it at <= 16 heads), the expected time held out at 24 random points
+# (bench/heldout_fp8_cuda.py, seed 1) with the Triton kernel timed beside, then the A/B at 32 heads
+# (bench/ab_fp8_cuda.py --heads 32: whether auto should take two row groups too).
+# Files under $OUT: run.log, build.log, pytest.txt, heldout_seed1.json, ab_fp8_cuda_h32.json.
+#     run(command="bash bench/session_cr_gpu.sh", timeout_s=450)     (END=230 skips the A/B)
 set -u
-END=${END:-285}
+END=${END:-420}
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
 build_cuda_fp8 "$OUT/build.log"
@@ -14,7 +16,14 @@ timeout 60 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gp
 echo "pytest exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep -E "passed|failed|Error" "$OUT/pytest.txt" | tail -6 | tee -a "$LOG"
 left=$(( END - SECONDS - 5 ))
+[ "$left" -gt 200 ] && left=200
 timeout "$left" python3 bench/heldout_fp8_cuda.py --out "$OUT/heldout_seed1.json" --seed 1 --n 24 >> "$LOG" 2>&1
 echo "heldout exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 bench/heldout_fp8_cuda.py --summary "$OUT/heldout_seed1.json" 2>&1 | tee -a "$LOG"
+left=$(( END - SECONDS - 10 ))
+if [ "$left" -gt 60 ]; then
+  timeout "$left" python3 bench/ab_fp8_cuda.py --out "$OUT/ab_fp8_cuda_h32.json" --heads 32 >> "$LOG" 2>&1
+  echo "ab exit $? at ${SECONDS} s" | tee -a "$LOG"
+  python3 bench/ab_summary.py "$OUT/ab_fp8_cuda_h32.json" cuda/auto,cuda3/auto 2>&1 | tail -3 | tee -a "$LOG"
+fi
 echo "total ${SECONDS} s"

@@ -102,8 +102,9 @@ def mla_decode(
     """Absorbed MLA decode; impl "triton" (flash-decoding kernel), "gluon" (sm_90, bf16/fp16 q, rows padded to its
     64-row tile), "auto" (gluon where gluon_supported says so from gluon_mla_decode.auto_min_rows query rows a
     sequence, more than 16 over a 16-bit cache, 64 over fp8, and no Triton `config` is given; else triton; before
-    both, "cuda" where _cuda_applies says so), "cuda" (cuda_mla_fp8: an e4m3 cache, one query token, at most 16
-    heads, sm_90; built with nvcc on first use: about a minute once, then cached) or "eager". Same arguments as
+    both, "cuda" where _cuda_applies says so), "cuda" (cuda_mla_fp8: an e4m3 cache, up to 32 query
+    rows, sm_90; auto takes it at one query token of <= 16 heads; built with nvcc on first use: about a minute once,
+    then cached) or "eager". Same arguments as
     mla_decode_eager.
 
     Sparse (DeepSeek Sparse Attention): with `indices` [B, s_q, topk] int32 each query token attends only the cache
@@ -249,9 +250,10 @@ def _cuda_applies(q, kv_cache, kv_lora_rank, kv_scale, kwargs) -> bool:
     the issue's fp8 points on an H100 (reports/h100/tuning/ab_fp8_cuda_session_cq.json)."""
     if kv_scale is None or "config" in kwargs or not isinstance(kv_cache, torch.Tensor):
         return False
-    from .cuda_mla_fp8 import buildable, cuda_fp8_supported, packed_and_aligned
+    from .cuda_mla_fp8 import AUTO_MAX_ROWS, buildable, cuda_fp8_supported, packed_and_aligned
 
-    return cuda_fp8_supported(q, kv_cache, kv_lora_rank) and packed_and_aligned(kv_cache) and buildable()
+    return (cuda_fp8_supported(q, kv_cache, kv_lora_rank) and q.shape[1] == 1 and q.shape[2] <= AUTO_MAX_ROWS
+            and packed_and_aligned(kv_cache) and buildable())
 
 
 def _sparse_auto_impl(q, kv_cache, kv_lora_rank, kwargs) -> str:

@@ -28,7 +28,8 @@ def shape(**kw) -> E.DecodeShape:
 def test_the_split_plan_is_the_kernels(seqs, keys, sms):
     cf = pytest.importorskip("mlacalc.kernels.cuda_mla_fp8")
     assert E.cuda_fp8_splits(seqs, keys, sms) == cf.cuda_fp8_splits(seqs, keys, sms)
-    assert (E.CUDA_FP8_TILE, E.CUDA_FP8_CTAS_PER_SM, E.CUDA_FP8_MAX_ROWS) == (cf.TILE, cf.CTAS_PER_SM, cf.MAX_ROWS)
+    assert (E.CUDA_FP8_TILE, E.CUDA_FP8_CTAS_PER_SM, E.CUDA_FP8_MAX_ROWS) == (cf.TILE, cf.CTAS_PER_SM,
+                                                                          cf.AUTO_MAX_ROWS)
 
 
 def test_a_time_worked_by_hand():

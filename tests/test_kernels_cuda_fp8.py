@@ -66,11 +66,16 @@ def f16(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float16).to(torch.float32)
 
 
-def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scale: float, *, break_map: str = ""):
-    """One CTA of the kernel over `keys` [n, 576] (e4m3 values as float32, whole 64-key tiles assumed padded with
-    zeros past n) for q [H <= 16, 576]: (partial [H, 512] normalised and times kv_scale, lse base 2). break_map
-    names a map to get wrong on purpose ("score", "transpose", "output")."""
+def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scale: float, *, break_map: str = "",
+              vis: list[int] | None = None):
+    """One row group of one CTA of the kernel over `keys` [n, 576] (e4m3 values as float32, whole 64-key tiles
+    padded with zeros past n) for q [H <= 16, 576]: (partial [H, 512] normalised and times kv_scale, lse base 2).
+    vis: the keys each row sees (a later query token's causal end; None: all n). break_map names a map to get wrong
+    on purpose ("score", "transpose", "output")."""
     H, n = q.shape[0], keys.shape[0]
+    vis_rows = torch.full((16,), n)
+    if vis is not None:
+        vis_rows[:H] = torch.tensor(vis)
     qp = torch.zeros(16, 576)
     qp[:H] = f16(q.float())
     qk = qk_scale_log2 * kv_scale
@@ -101,17 +106,19 @@ def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scal
             parts.append(s)
         s = sum(parts) * qk  # every warp's sum in the same order
         key_idx = 8 * torch.arange(8)[:, None] + 2 * QD[None, :]  # [group, lane]: keys of c0 (c1: + 1)
+        lim = [torch.clamp(vis_rows[G + 8 * half] - t0, max=nv) for half in range(2)]  # [lane] a row's keys here
         for reg, dk in enumerate((0, 1, 0, 1)):
-            s[:, :, reg] = torch.where(key_idx + dk < nv, s[:, :, reg], torch.tensor(-math.inf))
+            s[:, :, reg] = torch.where(key_idx + dk < lim[reg // 2][None, :], s[:, :, reg], torch.tensor(-math.inf))
         alpha, p = [], torch.zeros_like(s)
         for half in range(2):
             mx = s[:, :, 2 * half:2 * half + 2].amax(dim=(0, 2))
             mx = mx.view(8, 4).amax(dim=1).repeat_interleave(4)  # the quad's shuffles
             m_new = torch.maximum(m_i[half], mx)
-            alpha.append(torch.exp2(m_i[half] - m_new))
+            m_use = torch.where(m_new == -math.inf, torch.zeros(()), m_new)   # a row that saw no key yet
+            alpha.append(torch.exp2(m_i[half] - m_use))
             m_i[half] = m_new
             l_i[half] = l_i[half] * alpha[half]
-            p[:, :, 2 * half:2 * half + 2] = torch.exp2(s[:, :, 2 * half:2 * half + 2] - m_new[None, :, None])
+            p[:, :, 2 * half:2 * half + 2] = torch.exp2(s[:, :, 2 * half:2 * half + 2] - m_use[None, :, None])
             l_i[half] = l_i[half] + p[:, :, 2 * half:2 * half + 2].sum(dim=(0, 2))
         o[:, :, :, 0:2] *= alpha[0][None, :, None, None]
         o[:, :, :, 2:4] *= alpha[1][None, :, None, None]
@@ -151,8 +158,10 @@ def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scal
 
 
 def model_decode(case, num_splits: int):
-    """The kernel's splits (whole tiles) and triton_split_kv's merge, on the model: [B, 1, H, 512]."""
-    B, _, H, _ = case.q.shape
+    """The kernel's splits (whole tiles), its row groups of 16 rows (row r = t H + h; token t sees the keys before
+    len - (s_q - 1 - t)) and triton_split_kv's merge, on the model: [B, s_q, H, 512]."""
+    B, s_q, H, _ = case.q.shape
+    rows = s_q * H
     kv = case.kv_cache.float() if case.block_table is None else None
     outs = []
     for b in range(B):
@@ -163,12 +172,20 @@ def model_decode(case, num_splits: int):
             ps = case.kv_cache.shape[1]
             keys = torch.cat([case.kv_cache[int(case.block_table[b, i])].float() for i in range(-(-n // ps))])[:n]
         per = -(-(-(-n // num_splits)) // cf.TILE) * cf.TILE
-        parts = [model_cta(case.q[b, 0], keys[s:s + per], case.softmax_scale / math.log(2), float(case.kv_scale))
-                 for s in range(0, n, per)]
-        lse = torch.stack([p[1] for p in parts])  # [splits, H]
-        w = torch.exp2(lse - lse.amax(dim=0))
-        outs.append((torch.stack([p[0] for p in parts]) * w[..., None]).sum(0) / w.sum(0)[:, None])
-    return torch.stack(outs)[:, None]
+        qb = case.q[b].reshape(rows, -1)
+        ends = [n - (s_q - 1 - r // H) for r in range(rows)]
+        merged = []
+        for r0 in range(0, rows, 16):
+            rs = range(r0, min(rows, r0 + 16))
+            parts = [model_cta(qb[r0:r0 + 16], keys[s:s + per], case.softmax_scale / math.log(2),
+                               float(case.kv_scale), vis=[ends[r] - s for r in rs])
+                     for s in range(0, n, per)]
+            lse = torch.stack([p[1] for p in parts])  # [splits, rows of the group]
+            w = torch.exp2(lse - lse.amax(dim=0))
+            w = torch.where(torch.isnan(w), torch.zeros(()), w)   # a split none of a row's keys fell in
+            merged.append((torch.stack([p[0] for p in parts]) * w[..., None]).sum(0) / w.sum(0)[:, None])
+        outs.append(torch.cat(merged).view(s_q, H, -1))
+    return torch.stack(outs)
 
 
 def test_score_dims_are_each_dim_once():
@@ -200,13 +217,16 @@ def test_the_transpose_takes_the_score_operand_to_the_value_operand():
                     assert cf.output_dims(w, 2 * i + h, c) == cf.score_dims(w, c // 2, i)[2 * h + c % 2]
 
 
-@pytest.mark.parametrize("lens,heads,paged,splits", [
-    ([70], 16, False, 1),         # a tile and a 6-key tail
-    ([200, 64], 5, True, 2),      # rows past H, pages of 64, two splits
-    ([130], 16, True, 3),         # splits of 64 keys, pages of 64
+@pytest.mark.parametrize("lens,heads,s_q,paged,splits", [
+    ([70], 16, 1, False, 1),         # a tile and a 6-key tail
+    ([200, 64], 5, 1, True, 2),      # rows past H, pages of 64, two splits
+    ([130], 16, 1, True, 3),         # splits of 64 keys, pages of 64
+    ([140], 32, 1, False, 2),        # two row groups (32 heads)
+    ([129, 65], 16, 2, True, 2),     # two query tokens of 16 heads: a row group each, token 0 one key short
+    ([65], 8, 2, False, 1),          # two tokens of 8 heads in one group: rows g and g + 8 see different ends
 ])
-def test_the_fragment_model_matches_the_reference(lens, heads, paged, splits):
-    case = make_mla_case(lens, heads=heads, fp8=True, paged=paged, seed=7)
+def test_the_fragment_model_matches_the_reference(lens, heads, s_q, paged, splits):
+    case = make_mla_case(lens, heads=heads, s_q=s_q, fp8=True, paged=paged, seed=7)
     out = model_decode(case, splits)
     assert rel_error(out, case.ref) < 1e-2
 
@@ -254,15 +274,15 @@ def test_bad_shapes_are_refused_before_the_kernel():
 def test_the_kernel_compiles_for_sm90_without_spills(tmp_path):
     src = tmp_path / "inst.cu"
     src.write_text(f'#include "{cf.SOURCES / "mla_fp8_decode.cu"}"\n'
-                   + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_decode_kernel<{t}, {s}>"
+                   + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_decode_kernel<{t}, {s}, {g}>"
                              "(const mlacalc_fp8::Params);\n"
-                             for t in ("__nv_bfloat16", "__half") for s in (2, 3, 4)))
+                             for t in ("__nv_bfloat16", "__half") for s, g in ((2, 1), (3, 1), (4, 1), (2, 2), (3, 2))))
     res = subprocess.run(["nvcc", "-gencode", "arch=compute_90,code=sm_90", "-O3", "-cubin", "-Xptxas", "-v",
                           "-o", str(tmp_path / "k.cubin"), str(src)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     report = res.stderr
-    assert report.count("Compiling entry function") == 6
-    assert report.count("0 bytes spill stores, 0 bytes spill loads") == 6
+    assert report.count("Compiling entry function") == 10
+    assert report.count("0 bytes spill stores, 0 bytes spill loads") == 10
 
 
 def test_auto_keeps_to_triton_where_the_kernel_cannot_be_built(monkeypatch):

@@ -1,4 +1,4 @@
-// Absorbed MLA decode over an fp8 e4m3 latent cache for up to 16 query rows (heads x query tokens), sm_90.
+// Absorbed MLA decode over an fp8 e4m3 latent cache for up to 32 query rows (query tokens x heads), sm_90.
 //
 // Why a kernel of its own (docs/kernels-notes.md, thirty-fourth session): the Triton and Gluon fp8 paths widen each
 // fp8 tile to fp16 in shared memory and read it back for the tensor-core dots, up to 221 KB through shared memory a
@@ -33,6 +33,11 @@
 // and lane (g, qd)'s C fragment (n = 2qd, 2qd + 1) over the 16 tiles holds dims 128 w + 64 c + 16 qd + [0, 16),
 // c = 0, 1: four float4 stores a row. kernels/cuda_mla_fp8.py mirrors these maps (tests/test_kernels_cuda_fp8.py
 // runs the whole fragment algorithm in torch on the CPU against the reference).
+//
+// Up to 32 rows (RG = 2 row groups of 16, 8 warps: each group its own exchange and softmax over the same stages) and
+// several query tokens a sequence (row r = t H + h; token t sees the keys before len - (s_q - 1 - t), the decode
+// kernels' causal convention): written for impl "cuda" in the thirty-fourth session, checked by the fragment model,
+// not yet run on a GPU; impl "auto" takes the kernel at one token and <= 16 rows only.
 //
 // Output: the split's normalised partial (fp32) and its base-2 log-sum-exp, merged by triton_split_kv.combine_splits
 // (the Triton decode's format). Keys past a sequence's end are never copied; table entries are clamped to the
@@ -120,21 +125,21 @@ template <>
 __device__ __forceinline__ float to_float<__half>(__half x) { return __half2float(x); }
 
 struct Params {
-  const void* q;            // [B, 1, H, 576] bf16 or fp16
+  const void* q;            // [B, s_q, H, 576] bf16 or fp16
   const uint8_t* kv;        // fp8 bytes: [num_pages, page_size, 576] (paged) or [B, capacity, 576]
   const int* block_table;   // [B, pages a row] (paged) or null
   const int* seqlens;       // [B]
-  float* o_part;            // [B, splits, H, 512]
-  float* lse_part;          // [B, splits, H]
+  float* o_part;            // [B, splits, rows, 512]
+  float* lse_part;          // [B, splits, rows]
   const float* kv_scale;    // 1 element, or null: kv_scale_value
   float kv_scale_value;
   float qk_scale_log2;      // softmax_scale * log2(e) (times the kv scale in the kernel)
-  long long q_stride_b, q_stride_h;                     // elements
+  long long q_stride_b, q_stride_t, q_stride_h;        // elements
   long long kv_stride_page;                            // bytes: a page (paged) or a sequence (contiguous)
   long long bt_stride;                                 // entries
   long long op_stride_b, op_stride_s, op_stride_h;     // floats
   long long lse_stride_b, lse_stride_s;
-  int H, page_size, paged, capacity, num_pages, tokens_per_split;
+  int H, s_q, rows, page_size, paged, capacity, num_pages, tokens_per_split;   // rows = s_q x H
 };
 
 // The tile of keys [n0, n0 + nv) of sequence b into stage `dst`: one bulk copy per page it touches.
@@ -163,15 +168,16 @@ __device__ __forceinline__ uint32_t issue_tile(const Params& p, int b, int n0, i
 // A stage is refilled by thread 0 right after the partial-score barrier of the next tile, which every warp reaches
 // after its last read of the stage. (Refilling it earlier, once an mbarrier counted every warp's last read, was
 // slower at all 12 points measured on an H100: reports/h100/tuning/ab_fp8_cuda_session_cq.json, variant "cuda".)
-template <typename QT, int STAGES>
-__global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params p) {
+template <typename QT, int STAGES, int RG>
+__global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const Params p) {
   extern __shared__ __align__(128) uint8_t smem[];
   uint8_t* tiles = smem;                                                    // STAGES x 64 x 576 bytes
-  float* s_part = reinterpret_cast<float*>(smem + STAGES * TILE * ROW_BYTES);  // 2 x 4 warps x 16 x S_STRIDE
-  uint64_t* full = reinterpret_cast<uint64_t*>(s_part + 2 * WARPS * 16 * S_STRIDE);
+  float* s_part = reinterpret_cast<float*>(smem + STAGES * TILE * ROW_BYTES);  // 2 x RG x 4 warps x 16 x S_STRIDE
+  uint64_t* full = reinterpret_cast<uint64_t*>(s_part + 2 * RG * WARPS * 16 * S_STRIDE);
 
   const int split = blockIdx.x, b = blockIdx.y;
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int tid = threadIdx.x, lane = tid % 32;
+  const int grp = tid / 32 / WARPS, warp = tid / 32 % WARPS;  // row group, and the dims' warp within it
   const int g = lane / 4, qd = lane % 4;
 
   const int len = min(max(p.seqlens[b], 0), p.capacity);
@@ -184,7 +190,7 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
   // stale stage bytes past a tile's keys meet p = 0 in P @ V: zero them once so they are never NaN
-  for (int i = tid; i < STAGES * TILE * ROW_BYTES / 16; i += WARPS * 32)
+  for (int i = tid; i < STAGES * TILE * ROW_BYTES / 16; i += RG * WARPS * 32)
     reinterpret_cast<uint4*>(tiles)[i] = make_uint4(0, 0, 0, 0);
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // the zeros before the bulk copies' writes
   __syncthreads();
@@ -193,15 +199,19 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
       issue_tile(p, b, start + s * TILE, min(TILE, end - start - s * TILE), tiles + s * TILE * ROW_BYTES, &full[s]);
   }
 
-  // Q: rows g and g + 8 at this lane's 36 dims (the maps above), widened to f16 pairs; rows past H are zero
+  // Q: rows g and g + 8 of this group at this lane's 36 dims (the maps above), widened to f16 pairs; rows past
+  // s_q x H are zero. vis: the keys each row sees (its token's causal end)
   uint32_t qf[9][4];
+  int vis[2];
   {
     const QT* qb = reinterpret_cast<const QT*>(p.q) + b * p.q_stride_b;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const int row = g + 8 * half;
-      const bool ok = row < p.H;
-      const QT* qr = qb + (ok ? row : 0) * p.q_stride_h;
+      const int row = 16 * grp + g + 8 * half;
+      const bool ok = row < p.rows;
+      const int tq = ok ? row / p.H : p.s_q - 1, h = ok ? row % p.H : 0;
+      vis[half] = len - (p.s_q - 1 - tq);
+      const QT* qr = qb + tq * p.q_stride_t + h * p.q_stride_h;
 #pragma unroll
       for (int i = 0; i < 9; ++i) {
         const int d0 = i < 8 ? 128 * warp + 64 * (i / 4) + 16 * qd + 4 * (i % 4) : D_LAT + 16 * warp + 4 * qd;
@@ -242,7 +252,7 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
       for (int i = 0; i < 9; ++i)
         mma16816(s[j], qf[i], e4m3x2_to_f16x2(words[i] & 0xffff), e4m3x2_to_f16x2(words[i] >> 16));
     }
-    float* mine = s_part + ((t & 1) * WARPS + warp) * 16 * S_STRIDE;
+    float* mine = s_part + (((t & 1) * RG + grp) * WARPS + warp) * 16 * S_STRIDE;
 #pragma unroll
     for (int j = 0; j < GROUPS; ++j) {
       *reinterpret_cast<float2*>(mine + g * S_STRIDE + 8 * j + 2 * qd) = make_float2(s[j][0], s[j][1]);
@@ -254,7 +264,8 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
       issue_tile(p, b, start + nt * TILE, min(TILE, end - start - nt * TILE),
                  tiles + (nt % STAGES) * TILE * ROW_BYTES, &full[nt % STAGES]);
     }
-    const float* all = s_part + (t & 1) * WARPS * 16 * S_STRIDE;
+    const float* all = s_part + ((t & 1) * RG + grp) * WARPS * 16 * S_STRIDE;
+    const int lim[2] = {min(nv, vis[0] - n0), min(nv, vis[1] - n0)};  // keys of this tile each row sees
     float mx[2] = {MLACALC_NEG_INF, MLACALC_NEG_INF};
 #pragma unroll
     for (int j = 0; j < GROUPS; ++j) {
@@ -268,19 +279,23 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
           sum.y += v.y;
         }
         const int key = 8 * j + 2 * qd;
-        s[j][2 * half] = key < nv ? sum.x * qk_scale : MLACALC_NEG_INF;
-        s[j][2 * half + 1] = key + 1 < nv ? sum.y * qk_scale : MLACALC_NEG_INF;
+        s[j][2 * half] = key < lim[half] ? sum.x * qk_scale : MLACALC_NEG_INF;
+        s[j][2 * half + 1] = key + 1 < lim[half] ? sum.y * qk_scale : MLACALC_NEG_INF;
         mx[half] = fmaxf(mx[half], fmaxf(s[j][2 * half], s[j][2 * half + 1]));
       }
     }
-    float alpha[2];
+    float alpha[2], m_off[2];
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       mx[half] = fmaxf(mx[half], __shfl_xor_sync(0xffffffff, mx[half], 1));
       mx[half] = fmaxf(mx[half], __shfl_xor_sync(0xffffffff, mx[half], 2));
-      const float m_new = fmaxf(m_i[half], mx[half]);  // finite: every tile has at least one key
-      alpha[half] = exp2f(m_i[half] - m_new);
+      // a row may see no key yet (a later token's row, or the first tiles of a split past an earlier token's
+      // end): its max stays -inf, and 0 stands in for it so that no inf - inf is taken
+      const float m_new = fmaxf(m_i[half], mx[half]);
+      const float m_use = m_new == MLACALC_NEG_INF ? 0.0f : m_new;
+      alpha[half] = exp2f(m_i[half] - m_use);
       m_i[half] = m_new;
+      m_off[half] = m_use;
       l_i[half] *= alpha[half];
     }
 #pragma unroll
@@ -293,8 +308,8 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
     uint32_t pa[GROUPS / 2][4];  // P as the A operand of 4 16-key steps
 #pragma unroll
     for (int j = 0; j < GROUPS; ++j) {
-      const float p0 = exp2f(s[j][0] - m_i[0]), p1 = exp2f(s[j][1] - m_i[0]);
-      const float p2 = exp2f(s[j][2] - m_i[1]), p3 = exp2f(s[j][3] - m_i[1]);
+      const float p0 = exp2f(s[j][0] - m_off[0]), p1 = exp2f(s[j][1] - m_off[0]);
+      const float p2 = exp2f(s[j][2] - m_off[1]), p3 = exp2f(s[j][3] - m_off[1]);
       l_i[0] += p0 + p1;
       l_i[1] += p2 + p3;
       pa[j / 2][2 * (j % 2)] = pack_half2(p0, p1);      // row g: K slots 2qd.. (even group) or 2qd + 8.. (odd)
@@ -328,8 +343,8 @@ __global__ void __launch_bounds__(WARPS * 32) mla_fp8_decode_kernel(const Params
     float l = l_i[half];
     l += __shfl_xor_sync(0xffffffff, l, 1);
     l += __shfl_xor_sync(0xffffffff, l, 2);
-    const int row = g + 8 * half;
-    if (row >= p.H) continue;
+    const int row = 16 * grp + g + 8 * half;
+    if (row >= p.rows) continue;
     const float fac = l > 0.0f ? kv_scale / l : 0.0f;
     float* orow = op + row * p.op_stride_h + 128 * warp + 16 * qd;
 #pragma unroll

@@ -12,31 +12,31 @@ namespace {
 
 using mlacalc_fp8::Params;
 
-size_t smem_bytes(int stages) {
+size_t smem_bytes(int stages, int rg) {
   return static_cast<size_t>(stages) * mlacalc_fp8::TILE * mlacalc_fp8::ROW_BYTES +
-         2 * mlacalc_fp8::WARPS * 16 * mlacalc_fp8::S_STRIDE * sizeof(float) + stages * sizeof(uint64_t);
+         2 * rg * mlacalc_fp8::WARPS * 16 * mlacalc_fp8::S_STRIDE * sizeof(float) + stages * sizeof(uint64_t);
 }
 
-template <typename QT, int STAGES>
+template <typename QT, int STAGES, int RG>
 void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
-  auto kernel = mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES>;
+  auto kernel = mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES, RG>;
   static bool configured[64] = {};  // one attribute call per instantiation, device and process
-  const size_t smem = smem_bytes(STAGES);
+  const size_t smem = smem_bytes(STAGES, RG);
   int device = 0;
   C10_CUDA_CHECK(cudaGetDevice(&device));
   if (device >= 64 || !configured[device]) {
     C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     if (device < 64) configured[device] = true;
   }
-  kernel<<<grid, mlacalc_fp8::WARPS * 32, smem, stream>>>(p);
+  kernel<<<grid, RG * mlacalc_fp8::WARPS * 32, smem, stream>>>(p);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 }  // namespace
 
-// q [B, 1, H, 576] bf16/fp16; kv [pages, page_size, 576] or [B, capacity, 576] as uint8 (the e4m3 bytes);
-// block_table [B, n] int32 or an empty tensor (contiguous); seqlens [B] int32; o_part [B, splits, H, 512] and
-// lse_part [B, splits, H] fp32; kv_scale a 1-element fp32 tensor or an empty one (kv_scale_value is used).
+// q [B, s_q, H, 576] bf16/fp16 (s_q x H <= 32); kv [pages, page_size, 576] or [B, capacity, 576] as uint8 (the e4m3 bytes);
+// block_table [B, n] int32 or an empty tensor (contiguous); seqlens [B] int32; o_part [B, splits, s_q H, 512] and
+// lse_part [B, splits, s_q H] fp32; kv_scale a 1-element fp32 tensor or an empty one (kv_scale_value is used).
 void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table, torch::Tensor seqlens,
                     torch::Tensor o_part, torch::Tensor lse_part, torch::Tensor kv_scale, double kv_scale_value,
                     double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages) {
@@ -53,6 +53,7 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
   p.kv_scale_value = static_cast<float>(kv_scale_value);
   p.qk_scale_log2 = static_cast<float>(qk_scale_log2);
   p.q_stride_b = q.stride(0);
+  p.q_stride_t = q.stride(1);
   p.q_stride_h = q.stride(2);
   p.kv_stride_page = kv.stride(0);
   p.bt_stride = paged ? block_table.stride(0) : 0;
@@ -62,6 +63,8 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
   p.lse_stride_b = lse_part.stride(0);
   p.lse_stride_s = lse_part.stride(1);
   p.H = static_cast<int>(q.size(2));
+  p.s_q = static_cast<int>(q.size(1));
+  p.rows = p.H * p.s_q;
   p.page_size = static_cast<int>(kv.size(1));
   p.paged = paged ? 1 : 0;
   p.capacity = static_cast<int>(capacity);
@@ -70,9 +73,13 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
   const dim3 grid(static_cast<unsigned>(o_part.size(1)), static_cast<unsigned>(q.size(0)));
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const bool bf16 = q.scalar_type() == at::kBFloat16;
-#define MLACALC_FP8_LAUNCH(S) \
-  (bf16 ? launch_typed<__nv_bfloat16, S>(p, grid, stream) : launch_typed<__half, S>(p, grid, stream))
-  stages == 2 ? MLACALC_FP8_LAUNCH(2) : stages == 3 ? MLACALC_FP8_LAUNCH(3) : MLACALC_FP8_LAUNCH(4);
+#define MLACALC_FP8_LAUNCH(S, RG) \
+  (bf16 ? launch_typed<__nv_bfloat16, S, RG>(p, grid, stream) : launch_typed<__half, S, RG>(p, grid, stream))
+  if (p.rows <= 16) {
+    stages == 2 ? MLACALC_FP8_LAUNCH(2, 1) : stages == 3 ? MLACALC_FP8_LAUNCH(3, 1) : MLACALC_FP8_LAUNCH(4, 1);
+  } else {  // two row groups: 8 warps, one CTA an SM (the Python plan's splits count it so)
+    stages == 2 ? MLACALC_FP8_LAUNCH(2, 2) : MLACALC_FP8_LAUNCH(3, 2);
+  }
 #undef MLACALC_FP8_LAUNCH
 }
 
