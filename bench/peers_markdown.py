@@ -84,6 +84,8 @@ def main() -> None:
     for r in d["rows"]:
         if r.get("kind") in ("fp8_mla", "sparse_mla") and r.get("impl", "ours") == "ours" and r.get("graph_ms"):
             cache = CACHE_LABELS.get(r.get("kv_dtype"), "fp8 e4m3, per-tensor scale")
+            if r.get("kernel"):     # which kernel impl auto ran (rows since the thirty-fourth session)
+                cache += f" ({r['kernel']})"
             p = speer.get((r["B"], r["heads"], r.get("kv_dtype")), {})
             pf = p["graph_ms"] / p["floor_ms"] if p else None
             ratio = r["graph_ms"] / p["graph_ms"] if p else None

@@ -401,7 +401,7 @@ def bench_peers(flusher, ceil, device, *, points=PEER_POINTS, log=print) -> list
     and paged64; FlashMLA always reads a paged cache: for "contiguous" it gets the identity block table over the same
     memory) and "fp8_mla" (our fp8 per-tensor-scale paged decode): eager and graph times, host overhead, floor.
     The sparse rows come from bench_sparse."""
-    from .decode import mla_decode
+    from .decode import auto_kernel, mla_decode
 
     fm = _flash_mla()
     D, r = MLA_R + MLA_DR, MLA_R
@@ -450,7 +450,8 @@ def bench_peers(flusher, ceil, device, *, points=PEER_POINTS, log=print) -> list
                 err = last_sequence_error(ours8(), lambda: kt.mla_sequence_reference(
                     q, kv8, shuffled, B - 1, ctx, kv_lora_rank=r, scale=MLA_SCALE, kv_scale=scale))
                 rows.append(dict(kind="fp8_mla", impl="ours", status="ok", B=B, ctx=ctx, heads=H, layout="paged64",
-                                 floor_ms=fl8, rel_err=err, **t))
+                                 floor_ms=fl8, rel_err=err,
+                                 kernel=auto_kernel(q, kv8, shuffled, kv_lora_rank=r, kv_scale=scale), **t))
             del kv, pool, kv8
             torch.cuda.empty_cache()
     return rows

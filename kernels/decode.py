@@ -243,6 +243,12 @@ def _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs, schedul
     return _cached_choice(key, choose)
 
 
+def auto_kernel(q, kv_cache, block_table=None, *, kv_lora_rank: int = 512, kv_scale=None) -> str:
+    """The kernel impl="auto" runs for this dense MLA call: "cuda", "gluon" or "triton" (for reports: which kernel a
+    benchmark row timed)."""
+    return _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, {})
+
+
 def _cuda_applies(q, kv_cache, kv_lora_rank, kv_scale, kwargs) -> bool:
     """Whether auto runs the CUDA fp8 kernel (cuda_mla_fp8): an e4m3 cache with its scale at DeepSeek's dims, one
     query token of at most 16 heads, rows packed and 16-byte aligned, on sm_90, no Triton `config`, and a CUDA

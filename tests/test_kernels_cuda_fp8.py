@@ -322,3 +322,10 @@ def test_a_stale_build_lock_is_cleared_and_a_fresh_one_kept(tmp_path, monkeypatc
     os.utime(lock, (old, old))
     cf._clear_stale_lock(cf.EXT_NAME)
     assert not lock.exists()                   # left by a killed build
+
+
+def test_auto_kernel_names_what_auto_runs_on_cpu_tensors():
+    from mlacalc.kernels.decode import auto_kernel
+
+    case = make_mla_case([64], heads=16, fp8=True, seed=1)
+    assert auto_kernel(case.q, case.kv_cache, None, kv_scale=case.kv_scale) == "triton"
