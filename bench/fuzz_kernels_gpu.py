@@ -118,6 +118,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--budget-s", type=float, default=400.0, help="stop drawing after this many seconds")
     ap.add_argument("--out", help="JSON of every case and its outcome")
+    ap.add_argument("--cuda-share", type=float, default=0.0,
+                    help="share of the fp8 MLA cases of <= 32 rows through auto or triton sent to impl cuda instead "
+                         "(decided by a second generator, so a seed's draws are what they were without it)")
     ap.add_argument("--cpu", action="store_true", help="the harness on the CPU: the eager MLA and SDPA GQA calls "
                                                          "of the draw only (sparse decode and Triton need a GPU)")
     a = ap.parse_args()
@@ -125,15 +128,18 @@ def main() -> int:
     if not a.cpu and not torch.cuda.is_available():
         print("no CUDA GPU here: this fuzz runs the kernels on one (--cpu: the harness on the CPU)")
         return 2
-    rng = random.Random(a.seed)
+    rng, cuda_rng = random.Random(a.seed), random.Random(a.seed + 10_000)
     rows, t0 = [], time.perf_counter()
     for i in range(a.cases):
         if time.perf_counter() - t0 > a.budget_s:
             print(f"budget spent after {i} cases")
             break
         c = draw(rng)
+        if (c["kind"] == "mla" and c.get("fp8") and c["r"] == 512 and c["impl"] in ("auto", "triton")
+                and c["s_q"] * c["heads"] <= 32 and cuda_rng.random() < a.cuda_share):
+            c["impl"] = "cuda"     # kernels/cuda_mla_fp8.py: up to 32 rows over e4m3
         if a.cpu:
-            if c["kind"] == "sparse" or c["impl"] in ("triton", "gluon", "auto"):
+            if c["kind"] == "sparse" or c["impl"] in ("triton", "gluon", "auto", "cuda"):
                 c["impl"] = {"mla": "eager", "gqa": "sdpa"}.get(c["kind"])
             if c["impl"] is None:
                 continue
