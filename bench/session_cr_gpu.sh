@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CUDA fp8 kernel's next call (written in the thirty-fourth session, whose device time ran out; any Hopper,
-# about 420 s): the extension built, the GPU tests of the kernel (its two row groups and two query tokens too) and
+# about 480 s): the extension built, the GPU tests of the kernel (its two row groups and two query tokens too) and
 # of auto's fp8 path with bad values (auto runs it at <= 16 heads), the expected time held out at 24 random points
 # (bench/heldout_fp8_cuda.py, seed 1) with the Triton kernel timed beside, then the A/B at 32 heads
 # (bench/ab_fp8_cuda.py --heads 32: whether auto should take two row groups too), and the GPU fuzz with what time
