@@ -231,12 +231,14 @@ def allocator_block_bytes(n: float) -> int:
 
 
 def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int = 1, tp: int = 1,
-                     num_splits: int = 1, paged_block: int | None = None, sms: int = 132) -> dict:
+                     num_splits: int = 1, paged_block: int | None = None, sms: int = 132,
+                     partials_always: bool = False) -> dict:
     """Bytes live during one layer's decode step besides the cache, by tensor (allocator-rounded).
 
     - all kernels: the query [B, q, Hq, d_q] and output [B, q, Hq, d_v] in bf16;
     - triton with ``num_splits`` > 1: float32 partial outputs [B, splits, q·Hq, d_v] and log-sum-exps
-      [B, splits, q·Hq] (the split-KV second stage, kernels/triton_split_kv.py);
+      [B, splits, q·Hq] (the split-KV second stage, kernels/triton_split_kv.py); at one split too where
+      ``partials_always`` (the CUDA fp8 kernel under auto: cuda_fp8_splits);
     - triton: the int32 ``cache_seqlens`` [B] the profiler passes (as an engine would);
     - eager MLA: the score matrix [B, q·Hq, C] at its widest point in ``mla_decode_eager``: float32 scores
       and float32 softmax and its bf16 copy alive at once (4 + 4 + 2 = 10 bytes per score), plus the contiguous
@@ -267,7 +269,7 @@ def decode_workspace(spec: ModelSpec, kernel: str, batch: int, context: int, *, 
         parts["split_partials"] = _round512((B + parts_sm) * rows * d_v * 4)
         parts["split_lse"] = _round512((B + parts_sm) * rows * 4)
         parts["sched_meta"] = _round512(parts_sm * 32) + _round512((B + 1) * 4)
-    elif kernel in ("triton", "auto", "gluon") and num_splits > 1:
+    elif kernel in ("triton", "auto", "gluon") and (num_splits > 1 or partials_always):
         parts["split_partials"] = _round512(B * num_splits * rows * d_v * 4)
         parts["split_lse"] = _round512(B * num_splits * rows * 4)
     elif kernel == "eager":

@@ -222,8 +222,11 @@ def plan_inference(cfg: PointConfig, spec: ModelSpec, hw: Hardware, sms: int = 1
             spec, cfg.kernel, cfg.batch, c, q_tokens=cfg.q_tokens, tp=cfg.tp, sms=sms,
             kv_element_size=max(1, int(bits) // 8), paged=cfg.paged, sm90=sm90, kv_format=fmt,
             arch=getattr(hw, "arch", ""), block_size=block) for c in held)
+        # the CUDA fp8 kernel writes its partials at one split too
+        own = predict.cuda_fp8_splits(spec, cfg.kernel, cfg.batch, held[-1], q_tokens=cfg.q_tokens, tp=cfg.tp,
+                                      sms=sms, kv_element_size=max(1, int(bits) // 8), sm90=sm90) is not None
         ws = predict.decode_workspace(spec, cfg.kernel, cfg.batch, held[-1], q_tokens=cfg.q_tokens, tp=cfg.tp,
-                                      num_splits=splits, paged_block=block, sms=sms)
+                                      num_splits=splits, paged_block=block, sms=sms, partials_always=own)
     else:
         splits = 1
         ws = predict.prefill_workspace(spec, cfg.batch, cfg.context, tp=cfg.tp)

@@ -91,3 +91,15 @@ def test_calibration_points_it_ran_stay_out_of_the_fit():
     assert fit_decode("auto", recs, hw) == (None, None)
     assert all(r["fitted_s"] > 0 for r in recs)
     json.dumps(recs)   # still plain records
+
+
+def test_the_profilers_workspace_counts_the_kernels_partials_at_one_split_too():
+    from mlacalc.profiler import predict
+
+    spec = load_spec("deepseek-v3")
+    one = predict.decode_workspace(spec, "auto", 300, 4096, tp=8, num_splits=1)
+    always = predict.decode_workspace(spec, "auto", 300, 4096, tp=8, num_splits=1, partials_always=True)
+    assert "split_partials" not in one
+    # 300 sequences x 1 split x 16 rows x 512 fp32 values, and their 300 x 16 fp32 log-sum-exps (allocator-rounded)
+    assert always["split_partials"] == 300 * 16 * 512 * 4
+    assert always["split_lse"] == -(-300 * 16 * 4 // 512) * 512
