@@ -1,5 +1,6 @@
 """Lab script (CPU): the CUDA fp8 decode's two time coefficients (mlacalc.expected.CUDA_FP8_FIXED_US and
-CUDA_FP8_STREAM_EFF) fitted to an A/B run of bench/ab_fp8_cuda.py, and each point's residual.
+CUDA_FP8_STREAM_EFF) fitted to an A/B run of bench/ab_fp8_cuda.py, and each point's time against the fp8 floor of
+that run (576 B a key at the copy bandwidth it measured) and against the model.
 
 The model (mlacalc.expected.cuda_fp8_decode_s): a call takes a fixed time (two launches, the first tile's wait, the
 last tile's dots, the merge's launch) plus the cache's bytes and the split partials' bytes (written, then read by the
@@ -13,22 +14,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from mlacalc.expected import DecodeShape, cuda_fp8_decode_s, cuda_fp8_streamed_bytes
 from mlacalc.hardware import load_hardware
 
 
 def points(path: str, variant: str) -> list[tuple[DecodeShape, float, dict]]:
+    """(shape, best graph-timed seconds over the rounds, the point with its fp8 floor in ms) of each point `variant`
+    ran in an ab_fp8_cuda.py run."""
     best: dict = {}
     for r in json.load(open(path))["rows"]:
         if r.get("kind") == "fp8" and r.get("variant") == variant and r.get("graph_ms"):
             k = (r["B"], r["ctx"], r["heads"], r["layout"])
-            best[k] = min(best.get(k, float("inf")), r["graph_ms"] * 1e-3)
+            best[k] = min(best.get(k, (float("inf"), 0.0)), (r["graph_ms"] * 1e-3, r["floor_ms"]))
     out = []
-    for (B, ctx, H, layout), t in sorted(best.items()):
+    for (B, ctx, H, layout), (t, floor_ms) in sorted(best.items()):
         shape = DecodeShape(seqs=B, rows=H, kv_groups=1, keys=ctx, key_bytes=576, dkv=1088, out_dv=512, layers=1,
                             key_elems=576, paged=layout != "contiguous")
-        out.append((shape, t, dict(B=B, ctx=ctx, heads=H, layout=layout)))
+        out.append((shape, t, dict(B=B, ctx=ctx, heads=H, layout=layout, floor_ms=floor_ms)))
     return out
 
 
@@ -56,13 +60,18 @@ def main() -> int:
     a = ap.parse_args()
     hw = load_hardware(a.gpu)
     pts = points(a.run, a.variant)
+    if len(pts) < 2:
+        print(f"fit_cuda_fp8: {len(pts)} timed point(s) of variant {a.variant!r} in {a.run}; two at least are needed",
+              file=sys.stderr)
+        return 2
     F, e = fit(pts, hw)
     print(f"{len(pts)} points of {a.variant} on {hw.name}: fixed {F:.1f} us, streaming {e:.3f} of "
           f"{hw.mem_bandwidth_bytes_s / 1e9:.0f} GB/s")
     for shape, t, p in pts:
         pred = cuda_fp8_decode_s(shape, hw)
         print(f"  B {p['B']:4d} x {p['ctx']:6d} keys, {p['heads']:3d} heads, {p['layout']:10s} measured "
-              f"{t * 1e6:8.1f} us  model {pred * 1e6:8.1f} us  {100 * (pred / t - 1):+6.1f}%")
+              f"{t * 1e6:8.1f} us ({t * 1e3 / p['floor_ms']:.2f}x the fp8 floor)  model {pred * 1e6:8.1f} us  "
+              f"{100 * (pred / t - 1):+6.1f}%")
     return 0
 
 

@@ -28,6 +28,7 @@ import torch
 
 from .checks import KernelInputError, check_mla_inputs, check_scale, require
 from .launch import cached_plan, checks_enabled, device_capability, layout_key, new_launch_key, num_sms
+from .triton_flash import LOG2E
 
 __all__ = ["mla_decode_cuda_fp8", "cuda_fp8_supported", "cuda_fp8_splits", "score_dims", "output_dims", "buildable",
            "packed_and_aligned", "row_groups", "CudaBuildError", "MAX_ROWS", "AUTO_MAX_ROWS", "TILE", "STAGES",
@@ -40,7 +41,6 @@ TILE = 64            # keys a tile (one bulk copy a page it touches)
 STAGES = 2           # tiles in shared memory: 2 x 36.9 KB + the 36.9 KB score exchange, two CTAs an SM
 CTAS_PER_SM = 2
 D_LAT, D_ROPE = 512, 64
-LOG2E = 1.4426950408889634
 MIN_SPLIT_KEYS = 4 * TILE  # a split's keys at least (the partial's write and merge cost about a tile)
 
 
@@ -209,8 +209,6 @@ class _Plan:
     """What a call launches with that depends only on shapes, strides, dtypes and options."""
 
     def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages):
-        from .triton_split_kv import combine_splits  # noqa: F401 - compiled lazily by the first combine
-
         self.launch_key = new_launch_key()
         B, s_q, H, _ = q.shape
         rows = s_q * H

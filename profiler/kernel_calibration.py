@@ -264,11 +264,12 @@ def measure_decode_points(backend: str, plist: list[dict], hw, *, layers: int = 
 
 def ran_cuda_fp8(shape, hw) -> bool:
     """Whether impl auto ran this point on the CUDA fp8 kernel: the calculator's rule (mlacalc.expected.cuda_fp8_runs)
-    and a kernel this process could build (kernels.cuda_mla_fp8.buildable; else auto ran Triton)."""
+    and a kernel this process could build (predict.cuda_fp8_buildable; else auto ran Triton)."""
     from mlacalc.expected import cuda_fp8_runs
-    from mlacalc.kernels.cuda_mla_fp8 import buildable
 
-    return cuda_fp8_runs(shape, hw, "auto") and buildable()
+    from .predict import cuda_fp8_buildable
+
+    return cuda_fp8_runs(shape, hw, "auto") and cuda_fp8_buildable()
 
 
 RESTARTS = 48           # extra descents from random grid points per decode backend (about 30 s of CPU each; 8 left

@@ -103,3 +103,22 @@ def test_the_profilers_workspace_counts_the_kernels_partials_at_one_split_too():
     # 300 sequences x 1 split x 16 rows x 512 fp32 values, and their 300 x 16 fp32 log-sum-exps (allocator-rounded)
     assert always["split_partials"] == 300 * 16 * 512 * 4
     assert always["split_lse"] == -(-300 * 16 * 4 // 512) * 512
+
+
+def test_the_stated_constants_are_what_the_committed_h100_run_fits():
+    """CUDA_FP8_FIXED_US and CUDA_FP8_STREAM_EFF restate bench/fit_cuda_fp8.py over the session_cq run (the kernel
+    as it is is that run's variant "cuda_late"), to the digits stated."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("fit_cuda_fp8", root / "bench" / "fit_cuda_fp8.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    hw = load_hardware("h100-sxm")
+    pts = mod.points(str(root / "reports/h100/tuning/ab_fp8_cuda_session_cq.json"), "cuda_late")
+    assert len(pts) == 12
+    fixed_us, eff = mod.fit(pts, hw)
+    assert (round(fixed_us, 1), round(eff, 3)) == (E.CUDA_FP8_FIXED_US, E.CUDA_FP8_STREAM_EFF)
+    worst = max(abs(E.cuda_fp8_decode_s(s, hw) / t - 1) for s, t, _ in pts)
+    assert 0.06 < worst < 0.065    # README: within 6.4% at all 12
