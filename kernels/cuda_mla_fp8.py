@@ -1,4 +1,4 @@
-"""Absorbed MLA decode over an fp8 e4m3 latent cache, for up to 32 query rows: a CUDA kernel of our own (sm_90).
+"""Absorbed MLA decode over an fp8 e4m3 latent cache, 16 or 32 query rows a CTA: a CUDA kernel of our own (sm_90).
 
 Why: at 16 heads (DeepSeek-V3's 128 at tensor parallel 8) the Triton and Gluon fp8 paths widen every fp8 tile to
 fp16 in shared memory and read it back for their dots, and run 1.8-2.6x the fp8 floor, no faster than the bf16
@@ -14,7 +14,9 @@ under TORCH_EXTENSIONS_DIR). Splits are merged by triton_split_kv.combine_splits
 0.56-0.81x the Triton kernel's time at the issue's fp8 points on an H100 (reports/h100/tuning/ab_fp8_cuda_session_cq.json),
 1.00-1.29x the fp8 floor at batch >= 32 but 32 x 4k (2.0x: fixed costs at a 25-us floor). Where the build fails (no
 nvcc), auto warns once and keeps to Triton. Over 16 rows (two row groups) and with several query tokens the kernel
-is checked by the CPU model and compiled, not yet run on a GPU: auto does not hand it those calls.
+is checked by the CPU model and compiled, not yet run on a GPU: auto does not hand it those calls. More rows than a
+CTA takes (64 or 128 heads) run in head groups of 16 or 32 rows side by side in the grid, each reading the same tiles
+(the second and later reads from L2): impl "cuda" only, an experiment against the Gluon kernel auto runs there.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ from .launch import cached_plan, checks_enabled, device_capability, layout_key, 
 from .triton_flash import LOG2E
 
 __all__ = ["mla_decode_cuda_fp8", "cuda_fp8_supported", "cuda_fp8_splits", "score_dims", "output_dims", "buildable",
-           "packed_and_aligned", "row_groups", "CudaBuildError", "MAX_ROWS", "AUTO_MAX_ROWS", "TILE", "STAGES",
-           "CTAS_PER_SM"]
+           "packed_and_aligned", "row_groups", "default_cta_rows", "head_groups", "CudaBuildError", "CTA_ROWS",
+           "AUTO_MAX_ROWS", "TILE", "STAGES", "CTAS_PER_SM"]
 
 SOURCES = Path(__file__).resolve().parent / "cuda"
-MAX_ROWS = 32        # query rows (s_q x H) a CTA: one or two row groups of mma.sync's M = 16
+CTA_ROWS = (16, 32)  # query rows (s_q x H) a CTA: one or two row groups of mma.sync's M = 16
 AUTO_MAX_ROWS = 16   # what impl auto hands it: one query token, one row group (the rows measured; two groups are not yet)
 TILE = 64            # keys a tile (one bulk copy a page it touches)
 STAGES = 2           # tiles in shared memory: 2 x 36.9 KB + the 36.9 KB score exchange, two CTAs an SM
@@ -62,23 +64,35 @@ def output_dims(warp: int, tile: int, n: int) -> int:
 
 
 def cuda_fp8_supported(q: torch.Tensor, kv_cache: torch.Tensor, kv_lora_rank: int) -> bool:
-    """Whether the kernel takes this call: an sm_90 GPU, an e4m3 cache of 512 + 64 dims, a bf16/fp16 query of at
-    most 32 rows (query tokens x heads). Shape errors are left to the wrapper's checks."""
+    """Whether the kernel takes this call: an sm_90 GPU, an e4m3 cache of 512 + 64 dims, a bf16/fp16 query (any
+    number of rows, query tokens x heads: head groups of 16 or 32 a CTA). Shape errors are left to the wrapper's
+    checks."""
     return (q.is_cuda and q.dim() == 4 and kv_cache.dim() == 3 and device_capability(q.device) == (9, 0)
             and kv_cache.dtype == torch.float8_e4m3fn and q.dtype in (torch.bfloat16, torch.float16)
             and kv_lora_rank == D_LAT and q.shape[-1] == D_LAT + D_ROPE and q.shape[1] >= 1
-            and 1 <= q.shape[1] * q.shape[2] <= MAX_ROWS and q.shape[0] >= 1 and kv_cache.shape[0] >= 1
+            and q.shape[1] * q.shape[2] >= 1 and q.shape[0] >= 1 and kv_cache.shape[0] >= 1
             and kv_cache.shape[1] >= 1)
 
 
-def row_groups(rows: int) -> int:
-    """16-row groups a CTA runs (4 warps each): one up to 16 rows (two CTAs an SM), else two (one CTA an SM)."""
-    return 1 if rows <= 16 else 2
+def default_cta_rows(rows: int) -> int:
+    """Rows a CTA takes unless told: 16 up to 16 rows (one row group, two CTAs an SM), else 32 (two, one an SM)."""
+    return CTA_ROWS[0] if rows <= CTA_ROWS[0] else CTA_ROWS[1]
+
+
+def row_groups(cta_rows: int) -> int:
+    """16-row groups of 4 warps a CTA of cta_rows rows runs."""
+    return cta_rows // 16
+
+
+def head_groups(rows: int, cta_rows: int) -> int:
+    """CTAs a (sequence, split) takes: the rows in groups of cta_rows (they read the same tiles, from L2 after the
+    first)."""
+    return -(-rows // cta_rows)
 
 
 def cuda_fp8_splits(B: int, max_len: int, sms: int, ctas_per_sm: int = CTAS_PER_SM) -> tuple[int, int]:
-    """(splits, keys a split) for B sequences of up to max_len keys: one wave of CTAs (B x splits <= the resident
-    CTAs), each split whole tiles and at least MIN_SPLIT_KEYS keys."""
+    """(splits, keys a split) for B (sequence, head group) pairs of up to max_len keys: one wave of CTAs (B x splits
+    <= the resident CTAs), each split whole tiles and at least MIN_SPLIT_KEYS keys."""
     resident = sms * ctas_per_sm
     most = max(1, -(-max_len // MIN_SPLIT_KEYS))
     splits = max(1, min(most, resident // max(B, 1)))
@@ -168,33 +182,36 @@ def mla_decode_cuda_fp8(
     out: torch.Tensor | None = None,
     check: bool | None = None,
     stages: int = STAGES,
+    cta_rows: int | None = None,
 ) -> torch.Tensor:
     """mla_decode_triton's arguments and result for an e4m3 cache ([B, S, 576] or paged [pages, page_size, 576]
-    with block_table), a [B, s_q, H, 576] bf16/fp16 query of s_q x H <= 32 rows (token t sees the keys before
-    len - (s_q - 1 - t)) and kv_scale (a float, or a 1-element fp32 tensor read by the kernel). Returns [B, s_q, H,
-    512] in q.dtype. Bad input: one KernelInputError naming the argument. stages: tiles in shared memory (2, 3 or
-    4, over 16 rows 2 or 3; 2 leaves room for two CTAs an SM at <= 16 rows, which measured fastest). Over 16 rows
-    or with s_q > 1 the kernel has been checked by its CPU model only, not yet on a GPU."""
+    with block_table), a [B, s_q, H, 576] bf16/fp16 query (token t sees the keys before len - (s_q - 1 - t)) and
+    kv_scale (a float, or a 1-element fp32 tensor read by the kernel). Returns [B, s_q, H, 512] in q.dtype. Bad
+    input: one KernelInputError naming the argument. cta_rows: query rows (s_q x H) a CTA, 16 or 32 (default 16 up
+    to 16 rows, else 32); more rows run in head groups of that many. stages: tiles in shared memory (2, 3 or 4; at
+    32 rows a CTA 2 or 3; 2 leaves room for two CTAs an SM at 16 rows, which measured fastest). Over 16 rows or
+    with s_q > 1 the kernel has been checked by its CPU model only, not yet on a GPU."""
     check_scale(softmax_scale)
     scale_t = kv_scale if torch.is_tensor(kv_scale) else None
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
            layout_key(out), None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device),
-           kv_lora_rank, max_seqlen, num_splits, stages)
+           kv_lora_rank, max_seqlen, num_splits, stages, cta_rows)
 
     def make():
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
                          out=out, max_seqlen=max_seqlen)
         require(cuda_fp8_supported(q, kv_cache, kv_lora_rank), "q",
-                f"impl 'cuda' takes an sm_90 GPU, an e4m3 cache of {D_LAT} + {D_ROPE} dims and a bf16/fp16 query "
-                f"of at most {MAX_ROWS} rows (query tokens x heads); got q {tuple(q.shape)} {q.dtype} on "
-                f"{q.device}, cache {kv_cache.dtype}")
+                f"impl 'cuda' takes an sm_90 GPU, an e4m3 cache of {D_LAT} + {D_ROPE} dims and a bf16/fp16 query; "
+                f"got q {tuple(q.shape)} {q.dtype} on {q.device}, cache {kv_cache.dtype}")
         require(packed_and_aligned(kv_cache), "kv_cache",
                 "rows must be packed (576 bytes apart), the base and page stride 16-byte aligned (bulk copies)")
-        require(stages in ((2, 3, 4) if row_groups(q.shape[1] * q.shape[2]) == 1 else (2, 3)), "stages",
-                f"{stages!r}: one of 2, 3, 4 (2, 3 over 16 rows: the shared memory of two row groups)")
+        require(cta_rows is None or cta_rows in CTA_ROWS, "cta_rows", f"{cta_rows!r}: 16, 32 or None")
+        per_cta = cta_rows or default_cta_rows(q.shape[1] * q.shape[2])
+        require(stages in ((2, 3, 4) if row_groups(per_cta) == 1 else (2, 3)), "stages",
+                f"{stages!r}: one of 2, 3, 4 (2, 3 at 32 rows a CTA: the shared memory of two row groups)")
         require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
                 f"{num_splits!r}: expected an int >= 1")
-        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages)
+        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta)
 
     plan = cached_plan("mla_decode_cuda_fp8", key, make, q.device)
     if checks_enabled(check, q.device):
@@ -208,7 +225,7 @@ def mla_decode_cuda_fp8(
 class _Plan:
     """What a call launches with that depends only on shapes, strides, dtypes and options."""
 
-    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages):
+    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, cta_rows):
         self.launch_key = new_launch_key()
         B, s_q, H, _ = q.shape
         rows = s_q * H
@@ -217,9 +234,10 @@ class _Plan:
         self.page_size = kv_cache.shape[1] if paged else 1
         self.capacity = block_table.shape[1] * kv_cache.shape[1] if paged else kv_cache.shape[1]
         max_len = min(max_seqlen or self.capacity, self.capacity)
+        self.cta_rows = cta_rows
         if num_splits is None:
-            self.splits, self.per_split = cuda_fp8_splits(B, max_len, num_sms(dev),
-                                                          CTAS_PER_SM if row_groups(rows) == 1 else 1)
+            self.splits, self.per_split = cuda_fp8_splits(B * head_groups(rows, cta_rows), max_len, num_sms(dev),
+                                                          CTAS_PER_SM if row_groups(cta_rows) == 1 else 1)
         else:
             self.splits = min(num_splits, max(1, -(-max_len // TILE)))
             per = -(-max_len // self.splits)
@@ -255,7 +273,7 @@ class _Plan:
             q, kv_cache.view(torch.uint8), block_table if block_table is not None else self.no_table,
             cache_seqlens if cache_seqlens is not None else self.full_lens, self.o_part, self.lse_part,
             scale_t if scale_t is not None else self.no_scale, value, softmax_scale * LOG2E, self.capacity,
-            self.per_split, self.stages)
+            self.per_split, self.stages, self.cta_rows)
         combine_splits(self.o_part, self.lse_part, out.view(B, rows, D_LAT), key=self.launch_key)
         return out
 

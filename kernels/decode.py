@@ -102,8 +102,8 @@ def mla_decode(
     """Absorbed MLA decode; impl "triton" (flash-decoding kernel), "gluon" (sm_90, bf16/fp16 q, rows padded to its
     64-row tile), "auto" (gluon where gluon_supported says so from gluon_mla_decode.auto_min_rows query rows a
     sequence, more than 16 over a 16-bit cache, 64 over fp8, and no Triton `config` is given; else triton; before
-    both, "cuda" where _cuda_applies says so), "cuda" (cuda_mla_fp8: an e4m3 cache, up to 32 query
-    rows, sm_90; auto takes it at one query token of <= 16 heads; built with nvcc on first use: about a minute once,
+    both, "cuda" where _cuda_applies says so), "cuda" (cuda_mla_fp8: an e4m3 cache, sm_90, 16 or 32
+    query rows a CTA and head groups of them past that; auto takes it at one query token of <= 16 heads; built with nvcc on first use: about a minute once,
     then cached) or "eager". Same arguments as
     mla_decode_eager.
 

@@ -850,7 +850,8 @@ def test_fp8_tensor_scale_needs_no_host_sync():
 
 CUDA_FP8_MODES = ["contiguous", "paged64", "paged16", "paged256", "heads8_fp16", "heads1", "float_scale", "nan_tail",
                   "splits_1", "splits_7", "stages3", "stages4", "graph", "auto_route", "heads32", "heads32_stages3",
-                  "mtp2_heads16", "mtp2_heads8", "mtp2_heads16_paged64"]
+                  "mtp2_heads16", "mtp2_heads8", "mtp2_heads16_paged64", "heads64", "heads64_cta16", "heads40",
+                  "heads128_paged64", "mtp2_heads32"]
 
 
 @needs_sm90
@@ -859,8 +860,8 @@ def test_cuda_fp8_mla(mode):
     """The CUDA fp8 kernel (kernels/cuda/mla_fp8_decode.cu, impl "cuda") against the float64 reference over the
     dequantised cache, as tight as the Triton fp8 kernel's bound: every cache layout, head counts under its 16 rows,
     both query dtypes and scale forms, a NaN tail past the lengths, fixed split counts, deeper pipelines, a graph
-    replayed after the lengths change; and its two row groups (32 heads) and two query tokens (causal), which impl
-    auto does not hand it yet."""
+    replayed after the lengths change; and its two row groups (32 heads), two query tokens (causal) and head groups
+    (40, 64, 128 heads; 16 or 32 rows a CTA), which impl auto does not hand it yet."""
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 
@@ -882,6 +883,10 @@ def test_cuda_fp8_mla(mode):
         kw["heads"] = 32
         if mode.endswith("stages3"):
             extra["stages"] = 3
+    elif mode.startswith(("heads64", "heads40", "heads128")):   # head groups of 32 (or 16) rows side by side
+        kw.update(heads=int(mode[5:].split("_")[0]), paged=mode.endswith("paged64"))
+        if mode.endswith("cta16"):
+            extra["cta_rows"] = 16
     elif mode.startswith("mtp2"):         # two query tokens: token 0 sees one key fewer
         kw.update(s_q=2, heads=int(mode.split("heads")[1].split("_")[0]), lens=[max(n, 2) for n in LENS],
                   paged=mode.endswith("paged64"))

@@ -1,4 +1,4 @@
-// Absorbed MLA decode over an fp8 e4m3 latent cache for up to 32 query rows (query tokens x heads), sm_90.
+// Absorbed MLA decode over an fp8 e4m3 latent cache, 16 or 32 query rows (query tokens x heads) a CTA, sm_90.
 //
 // Why a kernel of its own (docs/kernels-notes.md, thirty-fourth session): the Triton and Gluon fp8 paths widen each
 // fp8 tile to fp16 in shared memory and read it back for the tensor-core dots, up to 221 KB through shared memory a
@@ -8,7 +8,9 @@
 // place with movmatrix, are the value operand. Shared memory sees each byte written once (a bulk copy) and read
 // twice, plus a 4 KB exchange of partial scores a 64-key tile.
 //
-// Work split. A CTA of 4 warps takes one (sequence, split) pair. Warp w owns latent dims [128w, 128w + 128) and
+// Work split. A CTA of 4 warps (per row group) takes one (sequence, split, head group) triple: a call of more rows
+// than a CTA's 16 or 32 runs in head groups of that many rows, which read the same tiles (the grid puts the head
+// groups of a (sequence, split) next to each other, so the second reads come from L2). Warp w owns latent dims [128w, 128w + 128) and
 // RoPE dims [512 + 16w, 512 + 16w + 16): it computes the partial scores of all 16 rows over its 144 dims, the four
 // partials are summed through shared memory, and each warp then runs the same online softmax and P @ V for its own
 // 128 output dims (its O accumulator: 16 x 128 fp32 = 64 registers a thread).
@@ -175,7 +177,8 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
   float* s_part = reinterpret_cast<float*>(smem + STAGES * TILE * ROW_BYTES);  // 2 x RG x 4 warps x 16 x S_STRIDE
   uint64_t* full = reinterpret_cast<uint64_t*>(s_part + 2 * RG * WARPS * 16 * S_STRIDE);
 
-  const int split = blockIdx.x, b = blockIdx.y;
+  // head groups vary fastest in the grid: a (sequence, split)'s CTAs start together and share its tiles in L2
+  const int row0 = blockIdx.x * 16 * RG, split = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x, lane = tid % 32;
   const int grp = tid / 32 / WARPS, warp = tid / 32 % WARPS;  // row group, and the dims' warp within it
   const int g = lane / 4, qd = lane % 4;
@@ -207,7 +210,7 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     const QT* qb = reinterpret_cast<const QT*>(p.q) + b * p.q_stride_b;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const int row = 16 * grp + g + 8 * half;
+      const int row = row0 + 16 * grp + g + 8 * half;
       const bool ok = row < p.rows;
       const int tq = ok ? row / p.H : p.s_q - 1, h = ok ? row % p.H : 0;
       vis[half] = len - (p.s_q - 1 - tq);
@@ -343,7 +346,7 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     float l = l_i[half];
     l += __shfl_xor_sync(0xffffffff, l, 1);
     l += __shfl_xor_sync(0xffffffff, l, 2);
-    const int row = 16 * grp + g + 8 * half;
+    const int row = row0 + 16 * grp + g + 8 * half;
     if (row >= p.rows) continue;
     const float fac = l > 0.0f ? kv_scale / l : 0.0f;
     float* orow = op + row * p.op_stride_h + 128 * warp + 16 * qd;

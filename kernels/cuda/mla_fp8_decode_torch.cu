@@ -34,12 +34,13 @@ void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
 
 }  // namespace
 
-// q [B, s_q, H, 576] bf16/fp16 (s_q x H <= 32); kv [pages, page_size, 576] or [B, capacity, 576] as uint8 (the e4m3 bytes);
+// q [B, s_q, H, 576] bf16/fp16 (s_q x H rows, cta_rows = 16 or 32 of them a CTA); kv [pages, page_size, 576] or [B, capacity, 576] as uint8 (the e4m3 bytes);
 // block_table [B, n] int32 or an empty tensor (contiguous); seqlens [B] int32; o_part [B, splits, s_q H, 512] and
 // lse_part [B, splits, s_q H] fp32; kv_scale a 1-element fp32 tensor or an empty one (kv_scale_value is used).
 void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table, torch::Tensor seqlens,
                     torch::Tensor o_part, torch::Tensor lse_part, torch::Tensor kv_scale, double kv_scale_value,
-                    double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages) {
+                    double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages,
+                    int64_t cta_rows) {
   const c10::cuda::CUDAGuard guard(q.device());
   Params p;
   p.q = q.data_ptr();
@@ -70,12 +71,14 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
   p.capacity = static_cast<int>(capacity);
   p.num_pages = static_cast<int>(kv.size(0));
   p.tokens_per_split = static_cast<int>(tokens_per_split);
-  const dim3 grid(static_cast<unsigned>(o_part.size(1)), static_cast<unsigned>(q.size(0)));
+  const int head_groups = (p.rows + static_cast<int>(cta_rows) - 1) / static_cast<int>(cta_rows);
+  const dim3 grid(static_cast<unsigned>(head_groups), static_cast<unsigned>(o_part.size(1)),
+                  static_cast<unsigned>(q.size(0)));
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const bool bf16 = q.scalar_type() == at::kBFloat16;
 #define MLACALC_FP8_LAUNCH(S, RG) \
   (bf16 ? launch_typed<__nv_bfloat16, S, RG>(p, grid, stream) : launch_typed<__half, S, RG>(p, grid, stream))
-  if (p.rows <= 16) {
+  if (cta_rows == 16) {
     stages == 2 ? MLACALC_FP8_LAUNCH(2, 1) : stages == 3 ? MLACALC_FP8_LAUNCH(3, 1) : MLACALC_FP8_LAUNCH(4, 1);
   } else {  // two row groups: 8 warps, one CTA an SM (the Python plan's splits count it so)
     stages == 2 ? MLACALC_FP8_LAUNCH(2, 2) : MLACALC_FP8_LAUNCH(3, 2);
@@ -84,5 +87,5 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("mla_fp8_decode", &mla_fp8_decode, "Absorbed MLA decode over an fp8 e4m3 cache, <= 16 rows (sm_90)");
+  m.def("mla_fp8_decode", &mla_fp8_decode, "Absorbed MLA decode over an fp8 e4m3 cache, 16 or 32 rows a CTA (sm_90)");
 }
