@@ -4,9 +4,11 @@ context 4k/32k, contiguous and paged in 64-token blocks, 16 heads, one per-tenso
 flushed, best of two rounds in alternating order, beside the fp8 floor from ceilings measured in the same run. Each
 variant is checked against the float64 reference first (mixed lengths, paged); one that fails is not timed. Over 16
 heads (--heads 32 64 128) the kernel runs head groups of 32 rows ("cuda", "cuda3") or of 16 ("cuda16"), and auto runs
-the Triton kernel (32) or the Gluon one (64, 128).
+the Triton kernel (32) or the Gluon one (64, 128). The "_i" variants widen the fp8 bytes by integer operations
+instead of the conversion unit (conv: bit 0 the scores', bit 1 P @ V's).
 
-    python3 bench/ab_fp8_cuda.py --out OUT.json [--heads 16 8 | --heads 64 128]
+    python3 bench/ab_fp8_cuda.py --out OUT.json [--heads 16 8 | --heads 64 128] [--variants auto cuda cuda_i3 ...]
+          [--layouts paged64]
     python3 bench/ab_summary.py OUT.json cuda/auto,cuda3/auto,cuda16/auto     # the ratios
 """
 
@@ -26,7 +28,11 @@ from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher
 
 VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"), "cuda3": dict(impl="cuda", stages=3),
-            "cuda16": dict(impl="cuda", cta_rows=16)}   # over 16 heads: head groups of 16 rows (2 CTAs an SM)
+            "cuda16": dict(impl="cuda", cta_rows=16),   # over 16 heads: head groups of 16 rows (2 CTAs an SM)
+            # widenings by integer operations (the kernel's e4m3x2_to_f16x2_scaled): the scores', P @ V's, both
+            "cuda_i1": dict(impl="cuda", conv=1), "cuda_i2": dict(impl="cuda", conv=2), "cuda_i3": dict(impl="cuda", conv=3),
+            "cuda16_i3": dict(impl="cuda", cta_rows=16, conv=3)}
+DEFAULT_VARIANTS = ("auto", "cuda", "cuda3", "cuda16")
 POINTS = [(B, ctx) for B in (8, 32, 128) for ctx in (4096, 32768)]
 
 
@@ -40,7 +46,12 @@ def check(name: str, heads: int) -> dict:
 
 
 def main() -> int:
-    a = gpu_lab_args(__doc__, lambda ap: ap.add_argument("--heads", type=int, nargs="+", default=[16]))
+    def add(ap):
+        ap.add_argument("--heads", type=int, nargs="+", default=[16])
+        ap.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=sorted(VARIANTS))
+        ap.add_argument("--layouts", nargs="+", default=["contiguous", "paged64"], choices=["contiguous", "paged64"])
+
+    a = gpu_lab_args(__doc__, add)
     if a is None:
         return 2
     flusher = L2Flusher(torch.cuda.current_device())
@@ -56,11 +67,11 @@ def main() -> int:
         ceil = measure_ceilings(print, flusher=flusher)
         record(rows, kind="ceilings", **ceil)
         for H in a.heads:
-            variants = {n: v for n, v in VARIANTS.items() if n != "cuda16" or H > 16}   # cuda16 is cuda at <= 16
+            variants = [n for n in a.variants if not n.startswith("cuda16") or H > 16]   # cuda16 is cuda at <= 16
             ok = check_variants(rows, variants, lambda n: check(n, H), tol=2e-2)
-            names = [n for n in VARIANTS if ok[n]]
+            names = [n for n in variants if ok[n]]
             for B, ctx in POINTS:
-                for layout in ("contiguous", "paged64"):
+                for layout in a.layouts:
                     q, cache, lens, table, _ = inputs(B, ctx, H, layout)
                     cache = cache.to(torch.float8_e4m3fn)
                     nbytes, flops = mla_decode_cost(B, ctx, H, 1)

@@ -183,19 +183,22 @@ def mla_decode_cuda_fp8(
     check: bool | None = None,
     stages: int = STAGES,
     cta_rows: int | None = None,
+    conv: int = 0,
 ) -> torch.Tensor:
     """mla_decode_triton's arguments and result for an e4m3 cache ([B, S, 576] or paged [pages, page_size, 576]
     with block_table), a [B, s_q, H, 576] bf16/fp16 query (token t sees the keys before len - (s_q - 1 - t)) and
     kv_scale (a float, or a 1-element fp32 tensor read by the kernel). Returns [B, s_q, H, 512] in q.dtype. Bad
     input: one KernelInputError naming the argument. cta_rows: query rows (s_q x H) a CTA, 16 or 32 (default 16 up
     to 16 rows, else 32); more rows run in head groups of that many. stages: tiles in shared memory (2, 3 or 4; at
-    32 rows a CTA 2 or 3; 2 leaves room for two CTAs an SM at 16 rows, which measured fastest). Over 16 rows or
+    32 rows a CTA 2 or 3; 2 leaves room for two CTAs an SM at 16 rows, which measured fastest). conv (an
+    experiment, 2 stages only): which widenings run as integer operations instead of the conversion unit, bit 0 the
+    score dot's, bit 1 P @ V's (the kernel's e4m3x2_to_f16x2_scaled: exact, but an e4m3 NaN reads as +-480). Over 16 rows or
     with s_q > 1 the kernel has been checked by its CPU model only, not yet on a GPU."""
     check_scale(softmax_scale)
     scale_t = kv_scale if torch.is_tensor(kv_scale) else None
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
            layout_key(out), None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device),
-           kv_lora_rank, max_seqlen, num_splits, stages, cta_rows)
+           kv_lora_rank, max_seqlen, num_splits, stages, cta_rows, conv)
 
     def make():
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
@@ -207,11 +210,13 @@ def mla_decode_cuda_fp8(
                 "rows must be packed (576 bytes apart), the base and page stride 16-byte aligned (bulk copies)")
         require(cta_rows is None or cta_rows in CTA_ROWS, "cta_rows", f"{cta_rows!r}: 16, 32 or None")
         per_cta = cta_rows or default_cta_rows(q.shape[1] * q.shape[2])
+        require(conv in (0, 1, 2, 3) and (conv == 0 or stages == 2), "conv",
+                f"{conv!r}: 0, 1, 2 or 3 (bit 0 the scores', bit 1 P @ V's widening by integer operations; 2 stages)")
         require(stages in ((2, 3, 4) if row_groups(per_cta) == 1 else (2, 3)), "stages",
                 f"{stages!r}: one of 2, 3, 4 (2, 3 at 32 rows a CTA: the shared memory of two row groups)")
         require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
                 f"{num_splits!r}: expected an int >= 1")
-        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta)
+        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta, conv)
 
     plan = cached_plan("mla_decode_cuda_fp8", key, make, q.device)
     if checks_enabled(check, q.device):
@@ -225,7 +230,7 @@ def mla_decode_cuda_fp8(
 class _Plan:
     """What a call launches with that depends only on shapes, strides, dtypes and options."""
 
-    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, cta_rows):
+    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, cta_rows, conv):
         self.launch_key = new_launch_key()
         B, s_q, H, _ = q.shape
         rows = s_q * H
@@ -234,7 +239,7 @@ class _Plan:
         self.page_size = kv_cache.shape[1] if paged else 1
         self.capacity = block_table.shape[1] * kv_cache.shape[1] if paged else kv_cache.shape[1]
         max_len = min(max_seqlen or self.capacity, self.capacity)
-        self.cta_rows = cta_rows
+        self.cta_rows, self.conv = cta_rows, conv
         if num_splits is None:
             self.splits, self.per_split = cuda_fp8_splits(B * head_groups(rows, cta_rows), max_len, num_sms(dev),
                                                           CTAS_PER_SM if row_groups(cta_rows) == 1 else 1)
@@ -273,7 +278,7 @@ class _Plan:
             q, kv_cache.view(torch.uint8), block_table if block_table is not None else self.no_table,
             cache_seqlens if cache_seqlens is not None else self.full_lens, self.o_part, self.lse_part,
             scale_t if scale_t is not None else self.no_scale, value, softmax_scale * LOG2E, self.capacity,
-            self.per_split, self.stages, self.cta_rows)
+            self.per_split, self.stages, self.cta_rows, self.conv)
         combine_splits(self.o_part, self.lse_part, out.view(B, rows, D_LAT), key=self.launch_key)
         return out
 

@@ -273,16 +273,17 @@ def test_bad_shapes_are_refused_before_the_kernel():
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
 def test_the_kernel_compiles_for_sm90_without_spills(tmp_path):
     src = tmp_path / "inst.cu"
+    shapes = [(2, 1, 0), (3, 1, 0), (4, 1, 0), (2, 2, 0), (3, 2, 0)] + [(2, g, c) for g in (1, 2) for c in (1, 2, 3)]
     src.write_text(f'#include "{cf.SOURCES / "mla_fp8_decode.cu"}"\n'
-                   + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_decode_kernel<{t}, {s}, {g}>"
+                   + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_decode_kernel<{t}, {s}, {g}, {c}>"
                              "(const mlacalc_fp8::Params);\n"
-                             for t in ("__nv_bfloat16", "__half") for s, g in ((2, 1), (3, 1), (4, 1), (2, 2), (3, 2))))
+                             for t in ("__nv_bfloat16", "__half") for s, g, c in shapes))
     res = subprocess.run(["nvcc", "-gencode", "arch=compute_90,code=sm_90", "-O3", "-cubin", "-Xptxas", "-v",
                           "-o", str(tmp_path / "k.cubin"), str(src)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     report = res.stderr
-    assert report.count("Compiling entry function") == 10
-    assert report.count("0 bytes spill stores, 0 bytes spill loads") == 10
+    assert report.count("Compiling entry function") == 2 * len(shapes)
+    assert report.count("0 bytes spill stores, 0 bytes spill loads") == 2 * len(shapes)
 
 
 def test_auto_keeps_to_triton_where_the_kernel_cannot_be_built(monkeypatch):
@@ -329,3 +330,42 @@ def test_auto_kernel_names_what_auto_runs_on_cpu_tensors():
 
     case = make_mla_case([64], heads=16, fp8=True, seed=1)
     assert auto_kernel(case.q, case.kv_cache, None, kv_scale=case.kv_scale) == "triton"
+
+
+def _prmt(a: int, b: int, c: int) -> int:
+    """PTX prmt.b32 d, a, b, c in its generic form (PTX ISA, "prmt"): byte i of d is byte (c >> 4i) & 7 of {b, a},
+    or that byte's sign bit replicated over 8 bits where (c >> 4i) & 8."""
+    src = (b << 32) | a
+    d = 0
+    for i in range(4):
+        ctl = (c >> (4 * i)) & 0xF
+        byte = (src >> (8 * (ctl & 7))) & 0xFF
+        if ctl & 8:
+            byte = 0xFF if byte & 0x80 else 0
+        d |= byte << (8 * i)
+    return d
+
+
+def test_the_integer_widening_is_the_conversion_scaled_by_2_to_the_minus_8():
+    """The kernel's e4m3x2_to_f16x2_scaled, its selectors, shift and mask read from the source and run here on every
+    byte in both halves of both byte pairs: bit for bit the f16 of the e4m3 value / 256, but NaN (read as +-1.875)."""
+    import re
+
+    src = (cf.SOURCES / "mla_fp8_decode.cu").read_text()
+    body = src[src.index("e4m3x2_to_f16x2_scaled(uint32_t w)"):]
+    sel_hi, sel_lo = (int(x, 16) for x in re.search(r"HI \? (0x[0-9A-F]+) : (0x[0-9A-F]+)", body).groups())
+    shift, mask = re.search(r"\(x << (\d+)\) & (0x[0-9A-F]+)u", body).groups()
+    shift, mask = int(shift), int(mask, 16)
+    values = torch.arange(256, dtype=torch.uint8).view(torch.float8_e4m3fn).to(torch.float32)
+    expect = (values / 256).to(torch.float16).view(torch.int16).to(torch.int32) & 0xFFFF
+    for other in (0x00, 0x80, 0x3C, 0xFF):
+        for byte in range(256):
+            for pos in range(4):          # the byte at position pos of the word, `other` in the rest
+                w = sum((byte if k == pos else other) << (8 * k) for k in range(4))
+                sel = sel_hi if pos >= 2 else sel_lo
+                out = ((_prmt(w, 0, sel) << shift) & 0xFFFFFFFF) & mask
+                half = (out >> (16 * (pos % 2))) & 0xFFFF
+                if byte & 0x7F == 0x7F:    # e4m3fn NaN: +-1.875 (0x3F80), not NaN
+                    assert half == (0x3F80 | (byte & 0x80) << 8)
+                else:
+                    assert half == int(expect[byte]), (hex(w), pos)

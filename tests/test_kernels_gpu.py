@@ -851,7 +851,7 @@ def test_fp8_tensor_scale_needs_no_host_sync():
 CUDA_FP8_MODES = ["contiguous", "paged64", "paged16", "paged256", "heads8_fp16", "heads1", "float_scale", "nan_tail",
                   "splits_1", "splits_7", "stages3", "stages4", "graph", "auto_route", "heads32", "heads32_stages3",
                   "mtp2_heads16", "mtp2_heads8", "mtp2_heads16_paged64", "heads64", "heads64_cta16", "heads40",
-                  "heads128_paged64", "mtp2_heads32"]
+                  "heads128_paged64", "mtp2_heads32", "conv1", "conv2", "conv3", "heads64_conv3", "heads1_conv3"]
 
 
 @needs_sm90
@@ -861,7 +861,8 @@ def test_cuda_fp8_mla(mode):
     dequantised cache, as tight as the Triton fp8 kernel's bound: every cache layout, head counts under its 16 rows,
     both query dtypes and scale forms, a NaN tail past the lengths, fixed split counts, deeper pipelines, a graph
     replayed after the lengths change; and its two row groups (32 heads), two query tokens (causal) and head groups
-    (40, 64, 128 heads; 16 or 32 rows a CTA), which impl auto does not hand it yet."""
+    (40, 64, 128 heads; 16 or 32 rows a CTA), which impl auto does not hand it yet; its widenings by integer
+    operations (conv 1-3)."""
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 
@@ -873,7 +874,7 @@ def test_cuda_fp8_mla(mode):
         kw["block_size"] = 256
     elif mode == "heads8_fp16":
         kw.update(heads=8, dtype=torch.float16)
-    elif mode == "heads1":
+    elif mode.split("_")[0] == "heads1":
         kw["heads"] = 1
     elif mode.startswith("splits_"):
         extra["num_splits"] = int(mode.split("_")[1])
@@ -890,6 +891,8 @@ def test_cuda_fp8_mla(mode):
     elif mode.startswith("mtp2"):         # two query tokens: token 0 sees one key fewer
         kw.update(s_q=2, heads=int(mode.split("heads")[1].split("_")[0]), lens=[max(n, 2) for n in LENS],
                   paged=mode.endswith("paged64"))
+    if "conv" in mode:                     # widenings by integer operations (the kernel's CONV)
+        extra["conv"] = int(mode.split("conv")[1][0])
     case = make_mla_case(device="cuda", **kw)
     if mode == "nan_tail":
         for b, n in enumerate(case.cache_seqlens.tolist()):

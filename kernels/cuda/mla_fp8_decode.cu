@@ -100,6 +100,30 @@ __device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint16_t x) {
   return out;
 }
 
+// The same two values by integer operations, scaled by 2^-8 (the caller folds 2^8 into its scale): Hopper's
+// conversion unit is slow (a quarter of the integer units' rate, if the Triton maintainers' note on its s8 -> bf16
+// path holds for e4m3 too), so the kernel can move some of the widening off it. PRMT puts byte k of the pair in half
+// k's low byte and a copy of its sign bit in every bit of the byte above (a selector nibble's bit 3); shifted left 7,
+// the byte's exponent and mantissa bits (6..0) land on f16 bits 13..7 (the exponent's low 4 bits and the mantissa's
+// top 3), a sign copy on bit 15, and the mask drops the rest (the byte's sign at bit 14, the low half's sign copies
+// shifted into the high half's bits 0..6). An e4m3 normal 2^(E-7) (1 + m/8) becomes the f16 2^(E-15) (1 + m/8), a
+// subnormal m/8 2^-6 the f16 subnormal m/8 2^-14: exactly 2^-8 times the value, zero to zero. Not NaN: e4m3fn's NaN
+// (S.1111.111) reads as +-1.875 (+-480 once scaled), where the conversion unit gives NaN. hi: bytes 2, 3 of w.
+template <int HI>
+__device__ __forceinline__ uint32_t e4m3x2_to_f16x2_scaled(uint32_t w) {
+  uint32_t x;
+  asm("prmt.b32 %0, %1, 0, %2;" : "=r"(x) : "r"(w), "n"(HI ? 0xB3A2 : 0x9180));
+  return (x << 7) & 0xBF80BF80u;
+}
+
+// Widen bytes 0, 1 (HI = 0) or 2, 3 (HI = 1) of w: by the conversion unit (INT = false: exact) or by integer
+// operations (INT = true: 2^-8 times the value, see e4m3x2_to_f16x2_scaled)
+template <bool INT, int HI>
+__device__ __forceinline__ uint32_t widen(uint32_t w) {
+  if constexpr (INT) return e4m3x2_to_f16x2_scaled<HI>(w);
+  else return e4m3x2_to_f16x2(static_cast<uint16_t>(HI ? w >> 16 : w & 0xffff));
+}
+
 __device__ __forceinline__ uint32_t transpose8x8(uint32_t x) {
   uint32_t out;
   asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(out) : "r"(x));
@@ -170,7 +194,10 @@ __device__ __forceinline__ uint32_t issue_tile(const Params& p, int b, int n0, i
 // A stage is refilled by thread 0 right after the partial-score barrier of the next tile, which every warp reaches
 // after its last read of the stage. (Refilling it earlier, once an mbarrier counted every warp's last read, was
 // slower at all 12 points measured on an H100: reports/h100/tuning/ab_fp8_cuda_session_cq.json, variant "cuda".)
-template <typename QT, int STAGES, int RG>
+//
+// CONV: which widenings go through integer operations instead of the conversion unit (e4m3x2_to_f16x2_scaled): bit 0
+// the score dot's, bit 1 P @ V's; 0 (all by the conversion unit) is what the kernel measured first.
+template <typename QT, int STAGES, int RG, int CONV = 0>
 __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const Params p) {
   extern __shared__ __align__(128) uint8_t smem[];
   uint8_t* tiles = smem;                                                    // STAGES x 64 x 576 bytes
@@ -228,7 +255,8 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
   }
 
   const float kv_scale = p.kv_scale != nullptr ? *p.kv_scale : p.kv_scale_value;
-  const float qk_scale = p.qk_scale_log2 * kv_scale;
+  const float qk_scale = p.qk_scale_log2 * kv_scale * ((CONV & 1) ? 256.0f : 1.0f);   // 2^-8 of the integer path
+  const float out_scale = kv_scale * ((CONV & 2) ? 256.0f : 1.0f);
   float o[16][4];
 #pragma unroll
   for (int d = 0; d < 16; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
@@ -253,7 +281,7 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
       s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
 #pragma unroll
       for (int i = 0; i < 9; ++i)
-        mma16816(s[j], qf[i], e4m3x2_to_f16x2(words[i] & 0xffff), e4m3x2_to_f16x2(words[i] >> 16));
+        mma16816(s[j], qf[i], widen<CONV & 1, 0>(words[i]), widen<CONV & 1, 1>(words[i]));
     }
     float* mine = s_part + (((t & 1) * RG + grp) * WARPS + warp) * 16 * S_STRIDE;
 #pragma unroll
@@ -330,8 +358,8 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
         const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
         for (int i = 0; i < 8; ++i) {
-          v[gi][2 * i] = transpose8x8(e4m3x2_to_f16x2(words[i] & 0xffff));
-          v[gi][2 * i + 1] = transpose8x8(e4m3x2_to_f16x2(words[i] >> 16));
+          v[gi][2 * i] = transpose8x8(widen<(CONV & 2) != 0, 0>(words[i]));
+          v[gi][2 * i + 1] = transpose8x8(widen<(CONV & 2) != 0, 1>(words[i]));
         }
       }
 #pragma unroll
@@ -348,7 +376,7 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     l += __shfl_xor_sync(0xffffffff, l, 2);
     const int row = row0 + 16 * grp + g + 8 * half;
     if (row >= p.rows) continue;
-    const float fac = l > 0.0f ? kv_scale / l : 0.0f;
+    const float fac = l > 0.0f ? out_scale / l : 0.0f;
     float* orow = op + row * p.op_stride_h + 128 * warp + 16 * qd;
 #pragma unroll
     for (int c = 0; c < 2; ++c) {

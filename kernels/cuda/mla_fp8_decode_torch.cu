@@ -17,9 +17,9 @@ size_t smem_bytes(int stages, int rg) {
          2 * rg * mlacalc_fp8::WARPS * 16 * mlacalc_fp8::S_STRIDE * sizeof(float) + stages * sizeof(uint64_t);
 }
 
-template <typename QT, int STAGES, int RG>
+template <typename QT, int STAGES, int RG, int CONV = 0>
 void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
-  auto kernel = mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES, RG>;
+  auto kernel = mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES, RG, CONV>;
   static bool configured[64] = {};  // one attribute call per instantiation, device and process
   const size_t smem = smem_bytes(STAGES, RG);
   int device = 0;
@@ -40,7 +40,7 @@ void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
 void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table, torch::Tensor seqlens,
                     torch::Tensor o_part, torch::Tensor lse_part, torch::Tensor kv_scale, double kv_scale_value,
                     double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages,
-                    int64_t cta_rows) {
+                    int64_t cta_rows, int64_t conv) {
   const c10::cuda::CUDAGuard guard(q.device());
   Params p;
   p.q = q.data_ptr();
@@ -78,12 +78,22 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
   const bool bf16 = q.scalar_type() == at::kBFloat16;
 #define MLACALC_FP8_LAUNCH(S, RG) \
   (bf16 ? launch_typed<__nv_bfloat16, S, RG>(p, grid, stream) : launch_typed<__half, S, RG>(p, grid, stream))
-  if (cta_rows == 16) {
+#define MLACALC_FP8_LAUNCH_CONV(RG, C) \
+  (bf16 ? launch_typed<__nv_bfloat16, 2, RG, C>(p, grid, stream) : launch_typed<__half, 2, RG, C>(p, grid, stream))
+  if (conv != 0) {  // the integer widenings (an experiment: 2 stages only, the Python side checks)
+    const int rg = cta_rows == 16 ? 1 : 2;
+    if (rg == 1) {
+      conv == 1 ? MLACALC_FP8_LAUNCH_CONV(1, 1) : conv == 2 ? MLACALC_FP8_LAUNCH_CONV(1, 2) : MLACALC_FP8_LAUNCH_CONV(1, 3);
+    } else {
+      conv == 1 ? MLACALC_FP8_LAUNCH_CONV(2, 1) : conv == 2 ? MLACALC_FP8_LAUNCH_CONV(2, 2) : MLACALC_FP8_LAUNCH_CONV(2, 3);
+    }
+  } else if (cta_rows == 16) {
     stages == 2 ? MLACALC_FP8_LAUNCH(2, 1) : stages == 3 ? MLACALC_FP8_LAUNCH(3, 1) : MLACALC_FP8_LAUNCH(4, 1);
   } else {  // two row groups: 8 warps, one CTA an SM (the Python plan's splits count it so)
     stages == 2 ? MLACALC_FP8_LAUNCH(2, 2) : MLACALC_FP8_LAUNCH(3, 2);
   }
 #undef MLACALC_FP8_LAUNCH
+#undef MLACALC_FP8_LAUNCH_CONV
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
