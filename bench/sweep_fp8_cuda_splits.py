@@ -3,10 +3,12 @@
 against a 25-us floor, H100): are the ~25 us of fixed costs the splits' partials (8 splits of 16 x 512 fp32 a
 sequence: written, then read by the merge) and each CTA's prologue, so that fewer, longer splits pay, or is it the
 launch and the first tile's wait, which no split count moves? At each point the plan's count and the powers of two
-from 1 to 64 (at least 256 keys a split), paged in 64-token blocks, one per-tensor scale, graph-timed with the L2
-flushed (one round: a sweep, not an A/B), the fp8 floor from ceilings measured in the same run beside it.
+from 1 to 64 (at least a 64-key tile a split), paged in 64-token blocks, one per-tensor scale, graph-timed with the L2
+flushed (one round: a sweep, not an A/B), the fp8 floor from ceilings measured in the same run beside it; each count
+with the widenings by the conversion unit and by integer operations (conv 0 and 3: does a CTA's per-tile latency,
+which a small call pays tile after tile, move with the widening's cost?).
 
-    python3 bench/sweep_fp8_cuda_splits.py --out OUT.json [--heads 16]
+    python3 bench/sweep_fp8_cuda_splits.py --out OUT.json [--heads 16] [--conv 0 3]
 """
 
 from __future__ import annotations
@@ -27,14 +29,20 @@ POINTS = [(8, 4096), (32, 4096), (128, 4096), (8, 32768), (32, 32768)]
 
 
 def split_counts(B: int, ctx: int, sms: int) -> tuple[int, list[int]]:
-    """The plan's split count and the counts swept (powers of two with >= 256 keys a split, and the plan's)."""
+    """The plan's split count and the counts swept: powers of two with a tile at least a split (the plan keeps
+    MIN_SPLIT_KEYS = 256, which at 8 x 4k leaves 128 CTAs for 264 resident places), and the plan's."""
     plan = cf.cuda_fp8_splits(B, ctx, sms)[0]
-    counts = {n for n in (1, 2, 4, 8, 16, 32, 64) if ctx // n >= cf.MIN_SPLIT_KEYS} | {plan}
+    counts = {n for n in (1, 2, 4, 8, 16, 32, 64) if ctx // n >= cf.TILE} | {plan}
     return plan, sorted(counts)
 
 
 def main() -> int:
-    a = gpu_lab_args(__doc__, lambda ap: ap.add_argument("--heads", type=int, default=16))
+    def add(ap):
+        ap.add_argument("--heads", type=int, default=16)
+        ap.add_argument("--conv", type=int, nargs="+", default=[0, 3], help="the kernel's widenings (0: conversion "
+                        "unit, 3: integer operations): is a CTA's per-tile latency what small calls pay?")
+
+    a = gpu_lab_args(__doc__, add)
     if a is None:
         return 2
     flusher = L2Flusher(torch.cuda.current_device())
@@ -49,15 +57,16 @@ def main() -> int:
             floor = _floor_ms(*mla_decode_cost(B, ctx, a.heads, 1), ceil)
             plan, counts = split_counts(B, ctx, sms)
             for n in counts:
-                call = lambda: mla_decode(  # noqa: E731
-                    q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale, max_seqlen=ctx, impl="cuda",
-                    num_splits=n)
-                t = eager_and_graph(call, flusher)
-                record(rows, kind="splits", B=B, ctx=ctx, heads=a.heads, splits=n, plan=n == plan, floor_ms=floor,
-                       x_floor=t["graph_ms"] / floor if t["graph_ms"] else None, **t)
-                print(f"{B:4d} x {ctx:6d}  splits {n:3d}{' (plan)' if n == plan else '       '}  "
-                      f"{t['graph_ms'] * 1e3 if t['graph_ms'] else float('nan'):8.1f} us  "
-                      f"{rows[-1]['x_floor'] or float('nan'):.2f}x floor", flush=True)
+                for conv in a.conv:
+                    call = lambda: mla_decode(  # noqa: E731
+                        q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale, max_seqlen=ctx, impl="cuda",
+                        num_splits=n, conv=conv)
+                    t = eager_and_graph(call, flusher)
+                    record(rows, kind="splits", B=B, ctx=ctx, heads=a.heads, splits=n, conv=conv, plan=n == plan,
+                           floor_ms=floor, x_floor=t["graph_ms"] / floor if t["graph_ms"] else None, **t)
+                    print(f"{B:4d} x {ctx:6d}  splits {n:3d}{' (plan)' if n == plan else '       '} conv {conv}  "
+                          f"{t['graph_ms'] * 1e3 if t['graph_ms'] else float('nan'):8.1f} us  "
+                          f"{rows[-1]['x_floor'] or float('nan'):.2f}x floor", flush=True)
             dump_run(a.out, rows)
             q = cache = table = None
             torch.cuda.empty_cache()

@@ -219,14 +219,21 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     for (int s = 0; s < STAGES; ++s) mbar_init(&full[s], 1);
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
-  // stale stage bytes past a tile's keys meet p = 0 in P @ V: zero them once so they are never NaN
-  for (int i = tid; i < STAGES * TILE * ROW_BYTES / 16; i += RG * WARPS * 32)
-    reinterpret_cast<uint4*>(tiles)[i] = make_uint4(0, 0, 0, 0);
-  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // the zeros before the bulk copies' writes
   __syncthreads();
   if (tid == 0) {
     for (int s = 0; s < STAGES - 1 && s < n_tiles; ++s)
       issue_tile(p, b, start + s * TILE, min(TILE, end - start - s * TILE), tiles + s * TILE * ROW_BYTES, &full[s]);
+  }
+  // The rows of a stage past a tile's keys meet p = 0 in P @ V, so they must not hold NaN bytes (0 x NaN). Only the
+  // last tile is short, and its stage holds a full earlier tile of this split's keys (whose bytes this CTA already
+  // read) unless it is among the first STAGES tiles: then the stage was never written, and its rows past the tail's
+  // keys are zeroed here, beside (never under) the bytes the tail's bulk copy writes. The first in-loop barrier
+  // orders these stores before any warp's P @ V.
+  if (n_tiles > 0 && n_tiles <= STAGES) {
+    const int nv_last = end - start - (n_tiles - 1) * TILE;
+    uint8_t* rest = tiles + ((n_tiles - 1) % STAGES) * TILE * ROW_BYTES + nv_last * ROW_BYTES;
+    for (int i = tid; i < (TILE - nv_last) * ROW_BYTES / 16; i += RG * WARPS * 32)
+      reinterpret_cast<uint4*>(rest)[i] = make_uint4(0, 0, 0, 0);
   }
 
   // Q: rows g and g + 8 of this group at this lane's 36 dims (the maps above), widened to f16 pairs; rows past
