@@ -5,10 +5,9 @@ sequence: written, then read by the merge) and each CTA's prologue, so that fewe
 launch and the first tile's wait, which no split count moves? At each point the plan's count and the powers of two
 from 1 to 64 (at least a 64-key tile a split), paged in 64-token blocks, one per-tensor scale, graph-timed with the L2
 flushed (one round: a sweep, not an A/B), the fp8 floor from ceilings measured in the same run beside it; each count
-with the widenings by the conversion unit and by integer operations (conv 0 and 3: does a CTA's per-tile latency,
-which a small call pays tile after tile, move with the widening's cost?).
+for the kernel as it is, with its widenings by integer operations, and with the merge inside the kernel (VARIANTS).
 
-    python3 bench/sweep_fp8_cuda_splits.py --out OUT.json [--heads 16] [--conv 0 3]
+    python3 bench/sweep_fp8_cuda_splits.py --out OUT.json [--heads 16] [--variants base int fused]
 """
 
 from __future__ import annotations
@@ -26,6 +25,9 @@ from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher
 
 POINTS = [(8, 4096), (32, 4096), (128, 4096), (8, 32768), (32, 32768)]
+# the kernel as it is; its widenings by integer operations (is a CTA's per-tile latency, paid tile after tile by a
+# small call, the widening's?); the merge inside the kernel (is it the second launch and the partials' round trip?)
+VARIANTS = {"base": {}, "int": dict(conv=3), "fused": dict(fused_merge=True)}
 
 
 def split_counts(B: int, ctx: int, sms: int) -> tuple[int, list[int]]:
@@ -39,8 +41,7 @@ def split_counts(B: int, ctx: int, sms: int) -> tuple[int, list[int]]:
 def main() -> int:
     def add(ap):
         ap.add_argument("--heads", type=int, default=16)
-        ap.add_argument("--conv", type=int, nargs="+", default=[0, 3], help="the kernel's widenings (0: conversion "
-                        "unit, 3: integer operations): is a CTA's per-tile latency what small calls pay?")
+        ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
 
     a = gpu_lab_args(__doc__, add)
     if a is None:
@@ -57,14 +58,14 @@ def main() -> int:
             floor = _floor_ms(*mla_decode_cost(B, ctx, a.heads, 1), ceil)
             plan, counts = split_counts(B, ctx, sms)
             for n in counts:
-                for conv in a.conv:
+                for name in a.variants:
                     call = lambda: mla_decode(  # noqa: E731
                         q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale, max_seqlen=ctx, impl="cuda",
-                        num_splits=n, conv=conv)
+                        num_splits=n, **VARIANTS[name])
                     t = eager_and_graph(call, flusher)
-                    record(rows, kind="splits", B=B, ctx=ctx, heads=a.heads, splits=n, conv=conv, plan=n == plan,
+                    record(rows, kind="splits", variant=name, B=B, ctx=ctx, heads=a.heads, splits=n, plan=n == plan,
                            floor_ms=floor, x_floor=t["graph_ms"] / floor if t["graph_ms"] else None, **t)
-                    print(f"{B:4d} x {ctx:6d}  splits {n:3d}{' (plan)' if n == plan else '       '} conv {conv}  "
+                    print(f"{B:4d} x {ctx:6d}  splits {n:3d}{' (plan)' if n == plan else '       '} {name:8s} "
                           f"{t['graph_ms'] * 1e3 if t['graph_ms'] else float('nan'):8.1f} us  "
                           f"{rows[-1]['x_floor'] or float('nan'):.2f}x floor", flush=True)
             dump_run(a.out, rows)

@@ -184,6 +184,7 @@ def mla_decode_cuda_fp8(
     stages: int = STAGES,
     cta_rows: int | None = None,
     conv: int = 0,
+    fused_merge: bool = False,
 ) -> torch.Tensor:
     """mla_decode_triton's arguments and result for an e4m3 cache ([B, S, 576] or paged [pages, page_size, 576]
     with block_table), a [B, s_q, H, 576] bf16/fp16 query (token t sees the keys before len - (s_q - 1 - t)) and
@@ -192,13 +193,15 @@ def mla_decode_cuda_fp8(
     to 16 rows, else 32); more rows run in head groups of that many. stages: tiles in shared memory (2, 3 or 4; at
     32 rows a CTA 2 or 3; 2 leaves room for two CTAs an SM at 16 rows, which measured fastest). conv (an
     experiment, 2 stages only): which widenings run as integer operations instead of the conversion unit, bit 0 the
-    score dot's, bit 1 P @ V's (the kernel's e4m3x2_to_f16x2_scaled: exact, but an e4m3 NaN reads as +-480). Over 16 rows or
+    score dot's, bit 1 P @ V's (the kernel's e4m3x2_to_f16x2_scaled: exact, but an e4m3 NaN reads as +-480).
+    fused_merge (an experiment): the last CTA of each sequence merges the splits (counted by an atomic) instead of
+    the Triton combine launched after the kernel. Over 16 rows or
     with s_q > 1 the kernel has been checked by its CPU model only, not yet on a GPU."""
     check_scale(softmax_scale)
     scale_t = kv_scale if torch.is_tensor(kv_scale) else None
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
            layout_key(out), None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device),
-           kv_lora_rank, max_seqlen, num_splits, stages, cta_rows, conv)
+           kv_lora_rank, max_seqlen, num_splits, stages, cta_rows, conv, bool(fused_merge))
 
     def make():
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
@@ -216,7 +219,7 @@ def mla_decode_cuda_fp8(
                 f"{stages!r}: one of 2, 3, 4 (2, 3 at 32 rows a CTA: the shared memory of two row groups)")
         require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
                 f"{num_splits!r}: expected an int >= 1")
-        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta, conv)
+        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta, conv, bool(fused_merge))
 
     plan = cached_plan("mla_decode_cuda_fp8", key, make, q.device)
     if checks_enabled(check, q.device):
@@ -230,7 +233,7 @@ def mla_decode_cuda_fp8(
 class _Plan:
     """What a call launches with that depends only on shapes, strides, dtypes and options."""
 
-    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, cta_rows, conv):
+    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, cta_rows, conv, fused_merge):
         self.launch_key = new_launch_key()
         B, s_q, H, _ = q.shape
         rows = s_q * H
@@ -240,6 +243,9 @@ class _Plan:
         self.capacity = block_table.shape[1] * kv_cache.shape[1] if paged else kv_cache.shape[1]
         max_len = min(max_seqlen or self.capacity, self.capacity)
         self.cta_rows, self.conv = cta_rows, conv
+        # the merge inside the kernel: a count a (sequence, head group), zero between calls (the last CTA resets it)
+        self.counters = (torch.zeros(B * head_groups(rows, cta_rows), dtype=torch.int32, device=dev) if fused_merge
+                         else torch.empty(0, dtype=torch.int32, device=dev))
         if num_splits is None:
             self.splits, self.per_split = cuda_fp8_splits(B * head_groups(rows, cta_rows), max_len, num_sms(dev),
                                                           CTAS_PER_SM if row_groups(cta_rows) == 1 else 1)
@@ -274,11 +280,13 @@ class _Plan:
         if out is None:
             out = torch.empty((B, self.s_q, self.H, D_LAT), dtype=q.dtype, device=q.device)
         value = 1.0 if kv_scale is None or scale_t is not None else float(kv_scale)
+        out_rows = out.view(B, rows, D_LAT)   # out is contiguous (check_mla_inputs)
         self.ext.mla_fp8_decode(
             q, kv_cache.view(torch.uint8), block_table if block_table is not None else self.no_table,
             cache_seqlens if cache_seqlens is not None else self.full_lens, self.o_part, self.lse_part,
             scale_t if scale_t is not None else self.no_scale, value, softmax_scale * LOG2E, self.capacity,
-            self.per_split, self.stages, self.cta_rows, self.conv)
-        combine_splits(self.o_part, self.lse_part, out.view(B, rows, D_LAT), key=self.launch_key)
+            self.per_split, self.stages, self.cta_rows, self.conv, out_rows, self.counters)
+        if not self.counters.numel():
+            combine_splits(self.o_part, self.lse_part, out_rows, key=self.launch_key)
         return out
 

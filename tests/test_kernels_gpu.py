@@ -851,7 +851,8 @@ def test_fp8_tensor_scale_needs_no_host_sync():
 CUDA_FP8_MODES = ["contiguous", "paged64", "paged16", "paged256", "heads8_fp16", "heads1", "float_scale", "nan_tail",
                   "splits_1", "splits_7", "stages3", "stages4", "graph", "auto_route", "heads32", "heads32_stages3",
                   "mtp2_heads16", "mtp2_heads8", "mtp2_heads16_paged64", "heads64", "heads64_cta16", "heads40",
-                  "heads128_paged64", "mtp2_heads32", "conv1", "conv2", "conv3", "heads64_conv3", "heads1_conv3"]
+                  "heads128_paged64", "mtp2_heads32", "conv1", "conv2", "conv3", "heads64_conv3", "heads1_conv3",
+                  "fused", "fused_heads64", "fused_splits_1", "fused_mtp2_heads16_paged64", "fused_graph"]
 
 
 @needs_sm90
@@ -862,7 +863,7 @@ def test_cuda_fp8_mla(mode):
     both query dtypes and scale forms, a NaN tail past the lengths, fixed split counts, deeper pipelines, a graph
     replayed after the lengths change; and its two row groups (32 heads), two query tokens (causal) and head groups
     (40, 64, 128 heads; 16 or 32 rows a CTA), which impl auto does not hand it yet; its widenings by integer
-    operations (conv 1-3)."""
+    operations (conv 1-3) and the merge inside the kernel ("fused": three calls in a row, a graph replayed twice)."""
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 
@@ -893,6 +894,15 @@ def test_cuda_fp8_mla(mode):
                   paged=mode.endswith("paged64"))
     if "conv" in mode:                     # widenings by integer operations (the kernel's CONV)
         extra["conv"] = int(mode.split("conv")[1][0])
+    if mode.startswith("fused"):           # the merge inside the kernel, then the mode's own shape
+        extra["fused_merge"] = True
+        mode = mode[len("fused_"):] or "contiguous"
+        if mode.startswith("heads64"):
+            kw["heads"] = 64
+        elif mode.startswith("splits_"):
+            extra["num_splits"] = int(mode.split("_")[1])
+        elif mode.startswith("mtp2"):
+            kw.update(s_q=2, lens=[max(n, 2) for n in LENS], paged=True)
     case = make_mla_case(device="cuda", **kw)
     if mode == "nan_tail":
         for b, n in enumerate(case.cache_seqlens.tolist()):
@@ -912,16 +922,19 @@ def test_cuda_fp8_mla(mode):
         from mlacalc.kernels.reference import mla_latent_attention_reference
 
         case.cache_seqlens.copy_(torch.tensor([max(1, n // 2) for n in LENS], dtype=torch.int32))
-        g.replay()
-        torch.cuda.synchronize()
         ref = mla_latent_attention_reference(case.q.cpu(), case.kv_cache.cpu(), 512, scale=case.softmax_scale,
                                              kv_lengths=case.cache_seqlens.cpu(), kv_scale=case.kv_scale.cpu())
-        assert rel_error(out, ref) < 2e-2
+        for _ in range(2):   # twice: a fused merge's counts must be back at zero for the second replay
+            out.fill_(float("nan"))
+            g.replay()
+            torch.cuda.synchronize()
+            assert rel_error(out, ref) < 2e-2
         return
     if mode == "auto_route":  # the same call through auto (Triton today) agrees with it
         from mlacalc.kernels.triton_mla_decode import mla_decode_triton
 
         assert rel_error(call(), run_mla_case(mla_decode_triton, case)) < 2e-2
-    out = call()
-    assert rel_error(out, case.ref) < 2e-2
-    assert rel_error(out, case.ref_unquantised) < 6e-2
+    for _ in range(3 if extra.get("fused_merge") else 1):   # the fused merge's counts reset call after call
+        out = call()
+        assert rel_error(out, case.ref) < 2e-2
+        assert rel_error(out, case.ref_unquantised) < 6e-2

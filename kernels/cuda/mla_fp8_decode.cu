@@ -149,6 +149,12 @@ template <>
 __device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
 template <>
 __device__ __forceinline__ float to_float<__half>(__half x) { return __half2float(x); }
+template <typename QT>
+__device__ __forceinline__ QT from_float(float x);
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half(x); }
 
 struct Params {
   const void* q;            // [B, s_q, H, 576] bf16 or fp16
@@ -166,7 +172,44 @@ struct Params {
   long long op_stride_b, op_stride_s, op_stride_h;     // floats
   long long lse_stride_b, lse_stride_s;
   int H, s_q, rows, page_size, paged, capacity, num_pages, tokens_per_split;   // rows = s_q x H
+  // The merge inside the kernel (null counters: the Triton combine runs after it): out [B, rows, 512] in the
+  // query's dtype, and one zeroed int a (sequence, head group) counting its splits' CTAs done
+  void* out;
+  long long out_stride_b, out_stride_r;                // elements
+  int* counters;
 };
+
+// The partials of rows [r0, r1) of sequence b merged into out by the CTA's threads (combine_splits' sum: weights
+// 2^(lse_s - max), no weight at all gives 0): each thread 4 dims of a row, so 128 threads a row. The partials were
+// written by other CTAs of this grid: read through L2 (ld.global.cg), never a line this SM's L1 might hold.
+template <typename QT>
+__device__ __forceinline__ void merge_rows(const Params& p, int b, int r0, int r1, int splits, int tid, int nthreads) {
+  const int d = 4 * (tid % 128);
+  for (int r = r0 + tid / 128; r < r1; r += nthreads / 128) {
+    const float* lse = p.lse_part + b * p.lse_stride_b + r;
+    float m = MLACALC_NEG_INF;
+    for (int s = 0; s < splits; ++s) m = fmaxf(m, __ldcg(lse + s * p.lse_stride_s));
+    const float m_use = m == MLACALC_NEG_INF ? 0.0f : m;
+    float l = 0.0f;
+    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    const float* o = p.o_part + b * p.op_stride_b + r * p.op_stride_h + d;
+    for (int s = 0; s < splits; ++s) {
+      const float w = exp2f(__ldcg(lse + s * p.lse_stride_s) - m_use);
+      const float4 v = __ldcg(reinterpret_cast<const float4*>(o + s * p.op_stride_s));
+      l += w;
+      acc.x += w * v.x;
+      acc.y += w * v.y;
+      acc.z += w * v.z;
+      acc.w += w * v.w;
+    }
+    const float inv = l == 0.0f ? 1.0f : 1.0f / l;
+    QT* out = reinterpret_cast<QT*>(p.out) + b * p.out_stride_b + r * p.out_stride_r + d;
+    out[0] = from_float<QT>(acc.x * inv);
+    out[1] = from_float<QT>(acc.y * inv);
+    out[2] = from_float<QT>(acc.z * inv);
+    out[3] = from_float<QT>(acc.w * inv);
+  }
+}
 
 // The tile of keys [n0, n0 + nv) of sequence b into stage `dst`: one bulk copy per page it touches.
 __device__ __forceinline__ uint32_t issue_tile(const Params& p, int b, int n0, int nv, uint8_t* dst, uint64_t* bar) {
@@ -400,6 +443,25 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     }
     if (warp == 0 && qd == 0)
       p.lse_part[b * p.lse_stride_b + split * p.lse_stride_s + row] = l > 0.0f ? m_i[half] + log2f(l) : MLACALC_NEG_INF;
+  }
+
+  // The merge inside the kernel: the last CTA of a (sequence, head group) to finish, counted by an atomic, merges
+  // its splits' partials (the CUDA samples' threadFenceReduction order: partial stores, a fence, the count; the
+  // last CTA fences again before its loads) and resets the count for the next call (a replayed graph).
+  if (p.counters != nullptr) {
+    __shared__ int is_last;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+      int* count = p.counters + static_cast<long long>(b) * gridDim.x + blockIdx.x;
+      is_last = atomicAdd(count, 1) == static_cast<int>(gridDim.y) - 1;
+      if (is_last) atomicExch(count, 0);
+    }
+    __syncthreads();
+    if (is_last) {
+      __threadfence();
+      merge_rows<QT>(p, b, row0, min(row0 + 16 * RG, p.rows), static_cast<int>(gridDim.y), tid, RG * WARPS * 32);
+    }
   }
 }
 

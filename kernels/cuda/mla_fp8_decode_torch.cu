@@ -36,11 +36,13 @@ void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
 
 // q [B, s_q, H, 576] bf16/fp16 (s_q x H rows, cta_rows = 16 or 32 of them a CTA); kv [pages, page_size, 576] or [B, capacity, 576] as uint8 (the e4m3 bytes);
 // block_table [B, n] int32 or an empty tensor (contiguous); seqlens [B] int32; o_part [B, splits, s_q H, 512] and
-// lse_part [B, splits, s_q H] fp32; kv_scale a 1-element fp32 tensor or an empty one (kv_scale_value is used).
+// lse_part [B, splits, s_q H] fp32; kv_scale a 1-element fp32 tensor or an empty one (kv_scale_value is used);
+// counters [B x head groups] int32, zeroed, or an empty tensor (then the caller merges): with it the kernel writes
+// out [B, s_q H, 512] (q's dtype, last stride 1) itself.
 void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table, torch::Tensor seqlens,
                     torch::Tensor o_part, torch::Tensor lse_part, torch::Tensor kv_scale, double kv_scale_value,
                     double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages,
-                    int64_t cta_rows, int64_t conv) {
+                    int64_t cta_rows, int64_t conv, torch::Tensor out, torch::Tensor counters) {
   const c10::cuda::CUDAGuard guard(q.device());
   Params p;
   p.q = q.data_ptr();
@@ -71,6 +73,11 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
   p.capacity = static_cast<int>(capacity);
   p.num_pages = static_cast<int>(kv.size(0));
   p.tokens_per_split = static_cast<int>(tokens_per_split);
+  const bool fused = counters.numel() > 0;  // the merge inside the kernel: out [B, rows, 512] in q's dtype
+  p.counters = fused ? counters.data_ptr<int>() : nullptr;
+  p.out = fused ? out.data_ptr() : nullptr;
+  p.out_stride_b = fused ? out.stride(0) : 0;
+  p.out_stride_r = fused ? out.stride(1) : 0;
   const int head_groups = (p.rows + static_cast<int>(cta_rows) - 1) / static_cast<int>(cta_rows);
   const dim3 grid(static_cast<unsigned>(head_groups), static_cast<unsigned>(o_part.size(1)),
                   static_cast<unsigned>(q.size(0)));
