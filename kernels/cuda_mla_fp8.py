@@ -185,6 +185,7 @@ def mla_decode_cuda_fp8(
     cta_rows: int | None = None,
     conv: int = 0,
     fused_merge: bool = False,
+    l2_ahead: int = 0,
 ) -> torch.Tensor:
     """mla_decode_triton's arguments and result for an e4m3 cache ([B, S, 576] or paged [pages, page_size, 576]
     with block_table), a [B, s_q, H, 576] bf16/fp16 query (token t sees the keys before len - (s_q - 1 - t)) and
@@ -195,13 +196,14 @@ def mla_decode_cuda_fp8(
     experiment, 2 stages only): which widenings run as integer operations instead of the conversion unit, bit 0 the
     score dot's, bit 1 P @ V's (the kernel's e4m3x2_to_f16x2_scaled: exact, but an e4m3 NaN reads as +-480).
     fused_merge (an experiment): the last CTA of each sequence merges the splits (counted by an atomic) instead of
-    the Triton combine launched after the kernel. Over 16 rows or
+    the Triton combine launched after the kernel. l2_ahead (an experiment): tiles past the next bulk copy asked
+    into L2 ahead (cp.async.bulk.prefetch.L2), so that a short split's copies wait on L2, not DRAM. Over 16 rows or
     with s_q > 1 the kernel has been checked by its CPU model only, not yet on a GPU."""
     check_scale(softmax_scale)
     scale_t = kv_scale if torch.is_tensor(kv_scale) else None
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
            layout_key(out), None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device),
-           kv_lora_rank, max_seqlen, num_splits, stages, cta_rows, conv, bool(fused_merge))
+           kv_lora_rank, max_seqlen, num_splits, stages, cta_rows, conv, bool(fused_merge), l2_ahead)
 
     def make():
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
@@ -215,11 +217,13 @@ def mla_decode_cuda_fp8(
         per_cta = cta_rows or default_cta_rows(q.shape[1] * q.shape[2])
         require(conv in (0, 1, 2, 3) and (conv == 0 or stages == 2), "conv",
                 f"{conv!r}: 0, 1, 2 or 3 (bit 0 the scores', bit 1 P @ V's widening by integer operations; 2 stages)")
+        require(isinstance(l2_ahead, int) and 0 <= l2_ahead <= 64, "l2_ahead", f"{l2_ahead!r}: an int in 0..64")
         require(stages in ((2, 3, 4) if row_groups(per_cta) == 1 else (2, 3)), "stages",
                 f"{stages!r}: one of 2, 3, 4 (2, 3 at 32 rows a CTA: the shared memory of two row groups)")
         require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
                 f"{num_splits!r}: expected an int >= 1")
-        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta, conv, bool(fused_merge))
+        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta, conv, bool(fused_merge),
+                     l2_ahead)
 
     plan = cached_plan("mla_decode_cuda_fp8", key, make, q.device)
     if checks_enabled(check, q.device):
@@ -233,7 +237,8 @@ def mla_decode_cuda_fp8(
 class _Plan:
     """What a call launches with that depends only on shapes, strides, dtypes and options."""
 
-    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, cta_rows, conv, fused_merge):
+    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, cta_rows, conv, fused_merge,
+                 l2_ahead):
         self.launch_key = new_launch_key()
         B, s_q, H, _ = q.shape
         rows = s_q * H
@@ -242,7 +247,7 @@ class _Plan:
         self.page_size = kv_cache.shape[1] if paged else 1
         self.capacity = block_table.shape[1] * kv_cache.shape[1] if paged else kv_cache.shape[1]
         max_len = min(max_seqlen or self.capacity, self.capacity)
-        self.cta_rows, self.conv = cta_rows, conv
+        self.cta_rows, self.conv, self.l2_ahead = cta_rows, conv, l2_ahead
         # the merge inside the kernel: a count a (sequence, head group), zero between calls (the last CTA resets it)
         self.counters = (torch.zeros(B * head_groups(rows, cta_rows), dtype=torch.int32, device=dev) if fused_merge
                          else torch.empty(0, dtype=torch.int32, device=dev))
@@ -285,7 +290,7 @@ class _Plan:
             q, kv_cache.view(torch.uint8), block_table if block_table is not None else self.no_table,
             cache_seqlens if cache_seqlens is not None else self.full_lens, self.o_part, self.lse_part,
             scale_t if scale_t is not None else self.no_scale, value, softmax_scale * LOG2E, self.capacity,
-            self.per_split, self.stages, self.cta_rows, self.conv, out_rows, self.counters)
+            self.per_split, self.stages, self.cta_rows, self.conv, out_rows, self.counters, self.l2_ahead)
         if not self.counters.numel():
             combine_splits(self.o_part, self.lse_part, out_rows, key=self.launch_key)
         return out

@@ -852,7 +852,8 @@ CUDA_FP8_MODES = ["contiguous", "paged64", "paged16", "paged256", "heads8_fp16",
                   "splits_1", "splits_7", "stages3", "stages4", "graph", "auto_route", "heads32", "heads32_stages3",
                   "mtp2_heads16", "mtp2_heads8", "mtp2_heads16_paged64", "heads64", "heads64_cta16", "heads40",
                   "heads128_paged64", "mtp2_heads32", "conv1", "conv2", "conv3", "heads64_conv3", "heads1_conv3",
-                  "fused", "fused_heads64", "fused_splits_1", "fused_mtp2_heads16_paged64", "fused_graph"]
+                  "fused", "fused_heads64", "fused_splits_1", "fused_mtp2_heads16_paged64", "fused_graph",
+                  "l2ahead_contiguous", "l2ahead_paged16", "l2ahead_paged64"]
 
 
 @needs_sm90
@@ -863,7 +864,8 @@ def test_cuda_fp8_mla(mode):
     both query dtypes and scale forms, a NaN tail past the lengths, fixed split counts, deeper pipelines, a graph
     replayed after the lengths change; and its two row groups (32 heads), two query tokens (causal) and head groups
     (40, 64, 128 heads; 16 or 32 rows a CTA), which impl auto does not hand it yet; its widenings by integer
-    operations (conv 1-3) and the merge inside the kernel ("fused": three calls in a row, a graph replayed twice)."""
+    operations (conv 1-3), the merge inside the kernel ("fused": three calls in a row, a graph replayed twice) and
+    tiles asked into L2 ahead."""
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 
@@ -894,6 +896,9 @@ def test_cuda_fp8_mla(mode):
                   paged=mode.endswith("paged64"))
     if "conv" in mode:                     # widenings by integer operations (the kernel's CONV)
         extra["conv"] = int(mode.split("conv")[1][0])
+    if mode.startswith("l2ahead"):         # tiles asked into L2 ahead of the bulk copies
+        extra["l2_ahead"] = 3
+        kw.update(paged=mode != "l2ahead_contiguous", block_size=16 if mode.endswith("16") else 64)
     if mode.startswith("fused"):           # the merge inside the kernel, then the mode's own shape
         extra["fused_merge"] = True
         mode = mode[len("fused_"):] or "contiguous"

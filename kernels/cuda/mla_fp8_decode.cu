@@ -172,6 +172,7 @@ struct Params {
   long long op_stride_b, op_stride_s, op_stride_h;     // floats
   long long lse_stride_b, lse_stride_s;
   int H, s_q, rows, page_size, paged, capacity, num_pages, tokens_per_split;   // rows = s_q x H
+  int l2_ahead;             // tiles past the next bulk copy asked into L2 ahead (0: none; prefetch_tile)
   // The merge inside the kernel (null counters: the Triton combine runs after it): out [B, rows, 512] in the
   // query's dtype, and one zeroed int a (sequence, head group) counting its splits' CTAs done
   void* out;
@@ -211,13 +212,12 @@ __device__ __forceinline__ void merge_rows(const Params& p, int b, int r0, int r
   }
 }
 
-// The tile of keys [n0, n0 + nv) of sequence b into stage `dst`: one bulk copy per page it touches.
-__device__ __forceinline__ uint32_t issue_tile(const Params& p, int b, int n0, int nv, uint8_t* dst, uint64_t* bar) {
-  const uint32_t bytes = static_cast<uint32_t>(nv) * ROW_BYTES;
-  mbar_expect_tx(bar, bytes);
+// Each page piece of the keys [n0, n0 + nv) of sequence b: f(global source, its byte offset in the tile, bytes).
+template <typename F>
+__device__ __forceinline__ void tile_pieces(const Params& p, int b, int n0, int nv, F f) {
   if (!p.paged) {
-    bulk_copy(dst, p.kv + b * p.kv_stride_page + static_cast<long long>(n0) * ROW_BYTES, bytes, bar);
-    return bytes;
+    f(p.kv + b * p.kv_stride_page + static_cast<long long>(n0) * ROW_BYTES, 0u, static_cast<uint32_t>(nv) * ROW_BYTES);
+    return;
   }
   int done = 0;
   while (done < nv) {
@@ -227,11 +227,25 @@ __device__ __forceinline__ uint32_t issue_tile(const Params& p, int b, int n0, i
     const int rows = min(nv - done, p.page_size - within);
     int page = p.block_table[b * p.bt_stride + slot];
     page = min(max(page, 0), p.num_pages - 1);  // a bad table entry reads some page, never outside the cache
-    bulk_copy(dst + done * ROW_BYTES, p.kv + page * p.kv_stride_page + static_cast<long long>(within) * ROW_BYTES,
-              static_cast<uint32_t>(rows) * ROW_BYTES, bar);
+    f(p.kv + page * p.kv_stride_page + static_cast<long long>(within) * ROW_BYTES,
+      static_cast<uint32_t>(done) * ROW_BYTES, static_cast<uint32_t>(rows) * ROW_BYTES);
     done += rows;
   }
-  return bytes;
+}
+
+// The tile of keys [n0, n0 + nv) of sequence b into stage `dst`: one bulk copy per page it touches.
+__device__ __forceinline__ void issue_tile(const Params& p, int b, int n0, int nv, uint8_t* dst, uint64_t* bar) {
+  mbar_expect_tx(bar, static_cast<uint32_t>(nv) * ROW_BYTES);
+  tile_pieces(p, b, n0, nv, [&](const uint8_t* src, uint32_t off, uint32_t bytes) { bulk_copy(dst + off, src, bytes, bar); });
+}
+
+// The same tile's bytes asked into L2 only (no shared memory, no barrier): its bulk copy, issued tiles later, then
+// waits on L2 rather than on DRAM. A CTA's copies run one tile ahead of its dots (2 stages), so a short split pays
+// DRAM's latency tile after tile; p.l2_ahead tiles prefetched ahead overlap it.
+__device__ __forceinline__ void prefetch_tile(const Params& p, int b, int n0, int nv) {
+  tile_pieces(p, b, n0, nv, [](const uint8_t* src, uint32_t, uint32_t bytes) {
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(src), "r"(bytes) : "memory");
+  });
 }
 
 // A stage is refilled by thread 0 right after the partial-score barrier of the next tile, which every warp reaches
@@ -266,6 +280,8 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
   if (tid == 0) {
     for (int s = 0; s < STAGES - 1 && s < n_tiles; ++s)
       issue_tile(p, b, start + s * TILE, min(TILE, end - start - s * TILE), tiles + s * TILE * ROW_BYTES, &full[s]);
+    for (int k = STAGES - 1; k < STAGES - 1 + p.l2_ahead && k < n_tiles; ++k)
+      prefetch_tile(p, b, start + k * TILE, min(TILE, end - start - k * TILE));
   }
   // The rows of a stage past a tile's keys meet p = 0 in P @ V, so they must not hold NaN bytes (0 x NaN). Only the
   // last tile is short, and its stage holds a full earlier tile of this split's keys (whose bytes this CTA already
@@ -344,6 +360,8 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
       const int nt = t + STAGES - 1;
       issue_tile(p, b, start + nt * TILE, min(TILE, end - start - nt * TILE),
                  tiles + (nt % STAGES) * TILE * ROW_BYTES, &full[nt % STAGES]);
+      const int pt = nt + p.l2_ahead;
+      if (p.l2_ahead > 0 && pt < n_tiles) prefetch_tile(p, b, start + pt * TILE, min(TILE, end - start - pt * TILE));
     }
     const float* all = s_part + ((t & 1) * RG + grp) * WARPS * 16 * S_STRIDE;
     const int lim[2] = {min(nv, vis[0] - n0), min(nv, vis[1] - n0)};  // keys of this tile each row sees

@@ -42,7 +42,7 @@ void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
 void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table, torch::Tensor seqlens,
                     torch::Tensor o_part, torch::Tensor lse_part, torch::Tensor kv_scale, double kv_scale_value,
                     double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages,
-                    int64_t cta_rows, int64_t conv, torch::Tensor out, torch::Tensor counters) {
+                    int64_t cta_rows, int64_t conv, torch::Tensor out, torch::Tensor counters, int64_t l2_ahead) {
   const c10::cuda::CUDAGuard guard(q.device());
   Params p;
   p.q = q.data_ptr();
@@ -73,6 +73,7 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
   p.capacity = static_cast<int>(capacity);
   p.num_pages = static_cast<int>(kv.size(0));
   p.tokens_per_split = static_cast<int>(tokens_per_split);
+  p.l2_ahead = static_cast<int>(l2_ahead);
   const bool fused = counters.numel() > 0;  // the merge inside the kernel: out [B, rows, 512] in q's dtype
   p.counters = fused ? counters.data_ptr<int>() : nullptr;
   p.out = fused ? out.data_ptr() : nullptr;
