@@ -67,18 +67,20 @@ def f16(x: torch.Tensor) -> torch.Tensor:
 
 
 def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scale: float, *, break_map: str = "",
-              vis: list[int] | None = None):
+              vis: list[int] | None = None, conv: int = 0):
     """One row group of one CTA of the kernel over `keys` [n, 576] (e4m3 values as float32, whole 64-key tiles
     padded with zeros past n) for q [H <= 16, 576]: (partial [H, 512] normalised and times kv_scale, lse base 2).
     vis: the keys each row sees (a later query token's causal end; None: all n). break_map names a map to get wrong
-    on purpose ("score", "transpose", "output")."""
+    on purpose ("score", "transpose", "output"). conv: the kernel's CONV (bit 0: the score operand widened by integer
+    operations, bit 1: the value operand), i.e. the value / 256 in f16, with 256 folded into the scale."""
     H, n = q.shape[0], keys.shape[0]
     vis_rows = torch.full((16,), n)
     if vis is not None:
         vis_rows[:H] = torch.tensor(vis)
     qp = torch.zeros(16, 576)
     qp[:H] = f16(q.float())
-    qk = qk_scale_log2 * kv_scale
+    qk = qk_scale_log2 * kv_scale * (256.0 if conv & 1 else 1.0)
+    k_div, v_div = (256.0 if conv & 1 else 1.0), (256.0 if conv & 2 else 1.0)
     o = torch.zeros(4, 32, 16, 4)  # [warp, lane, dim tile, C register]
     m_i = torch.full((2, 32), -math.inf)
     l_i = torch.zeros(2, 32)
@@ -97,7 +99,7 @@ def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scal
                 for i in range(9):
                     kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])  # the kernel's bytes
                     qdims = step_dims[w][i]
-                    b = torch.gather(key, 1, kd).view(32, 2, 2)  # bytes 0, 1 -> b0; 2, 3 -> b1
+                    b = f16(torch.gather(key, 1, kd) / k_div).view(32, 2, 2)  # bytes 0, 1 -> b0; 2, 3 -> b1
                     a = torch.stack([qp[G][torch.arange(32)[:, None], qdims[:, :2]],
                                      qp[G + 8][torch.arange(32)[:, None], qdims[:, :2]],
                                      qp[G][torch.arange(32)[:, None], qdims[:, 2:]],
@@ -133,7 +135,7 @@ def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scal
                     regs = []
                     for i in range(8):
                         kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])
-                        by = torch.gather(key, 1, kd)
+                        by = f16(torch.gather(key, 1, kd) / v_div)
                         for h in range(2):
                             x = by[:, 2 * h:2 * h + 2]
                             regs.append(x if break_map == "transpose" else movmatrix(x))
@@ -144,7 +146,7 @@ def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scal
     lse = torch.zeros(16)
     for half in range(2):
         l = l_i[half].view(8, 4).sum(dim=1).repeat_interleave(4)
-        fac = torch.where(l > 0, kv_scale / l, torch.zeros(()))
+        fac = torch.where(l > 0, kv_scale * v_div / l, torch.zeros(()))
         for w in range(4):
             for d in range(16):
                 for e in range(2):
@@ -157,7 +159,7 @@ def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scal
     return out[:H], lse[:H]
 
 
-def model_decode(case, num_splits: int):
+def model_decode(case, num_splits: int, conv: int = 0):
     """The kernel's splits (whole tiles), its row groups of 16 rows (row r = t H + h; token t sees the keys before
     len - (s_q - 1 - t)) and triton_split_kv's merge, on the model: [B, s_q, H, 512]."""
     B, s_q, H, _ = case.q.shape
@@ -178,7 +180,7 @@ def model_decode(case, num_splits: int):
         for r0 in range(0, rows, 16):
             rs = range(r0, min(rows, r0 + 16))
             parts = [model_cta(qb[r0:r0 + 16], keys[s:s + per], case.softmax_scale / math.log(2),
-                               float(case.kv_scale), vis=[ends[r] - s for r in rs])
+                               float(case.kv_scale), vis=[ends[r] - s for r in rs], conv=conv)
                      for s in range(0, n, per)]
             lse = torch.stack([p[1] for p in parts])  # [splits, rows of the group]
             w = torch.exp2(lse - lse.amax(dim=0))
@@ -229,6 +231,14 @@ def test_the_fragment_model_matches_the_reference(lens, heads, s_q, paged, split
     case = make_mla_case(lens, heads=heads, s_q=s_q, fp8=True, paged=paged, seed=7)
     out = model_decode(case, splits)
     assert rel_error(out, case.ref) < 1e-2
+
+
+@pytest.mark.parametrize("conv", [1, 2, 3])
+def test_the_integer_widenings_scale_folds_back(conv):
+    # the operand a widening by integer operations feeds is 2^-8 of the value: the kernel's 256 in the softmax scale
+    # (scores) or the output factor (P @ V) must give the same result as the conversion unit's widening
+    case = make_mla_case([140, 70], heads=16, fp8=True, seed=7)
+    assert rel_error(model_decode(case, 2, conv=conv), case.ref) < 1e-2
 
 
 @pytest.mark.parametrize("broken", ["score", "transpose", "output"])
