@@ -143,7 +143,7 @@ def mla_decode(
 
             try:
                 return mla_decode_cuda_fp8(q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale,
-                                           kv_lora_rank=kv_lora_rank, kv_scale=kv_scale, **kwargs)
+                                           kv_lora_rank=kv_lora_rank, kv_scale=kv_scale, **{**AUTO_CUDA_OPTIONS, **kwargs})
             except CudaBuildError:   # no working nvcc here: said once (a warning), then Triton, as before
                 _AUTO.clear()
                 impl = _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs, schedule is not None)
@@ -215,6 +215,10 @@ def _gluon_sparse_applies(q, kv_cache, kv_lora_rank) -> bool:
 
 
 _AUTO: dict = {}
+# the CUDA fp8 kernel's options impl auto runs it with (cuda_mla_fp8.mla_decode_cuda_fp8: conv, fused_merge, l2_ahead;
+# a caller's own keyword wins): its defaults, the kernel as measured in the thirty-fourth session, until an A/B says
+# otherwise (bench/ab_fp8_cuda.py)
+AUTO_CUDA_OPTIONS: dict = {}
 
 
 def _cached_choice(key, choose) -> str:
