@@ -435,7 +435,10 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     }
   }
 
-  // finish: l over the quad's lanes, the partial normalised (times the kv scale: P @ V used the raw fp8 values)
+  // finish: l over the quad's lanes, the partial normalised (times the kv scale: P @ V used the raw fp8 values).
+  // With the merge inside the kernel and one split, the partial is the output: written in the query's dtype, and
+  // no partial, no count
+  const bool direct = p.counters != nullptr && gridDim.y == 1;
   float* op = p.o_part + b * p.op_stride_b + split * p.op_stride_s;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
@@ -446,6 +449,8 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     if (row >= p.rows) continue;
     const float fac = l > 0.0f ? out_scale / l : 0.0f;
     float* orow = op + row * p.op_stride_h + 128 * warp + 16 * qd;
+    QT* qrow = direct ? reinterpret_cast<QT*>(p.out) + b * p.out_stride_b + row * p.out_stride_r + 128 * warp + 16 * qd
+                      : nullptr;
 #pragma unroll
     for (int c = 0; c < 2; ++c) {
 #pragma unroll
@@ -456,17 +461,25 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
         val.y = o[2 * i][2 * half + 1] * fac;
         val.z = o[2 * i + 1][2 * half] * fac;
         val.w = o[2 * i + 1][2 * half + 1] * fac;
-        *reinterpret_cast<float4*>(orow + 64 * c + 4 * k) = val;
+        if (direct) {
+          QT* dst = qrow + 64 * c + 4 * k;
+          dst[0] = from_float<QT>(val.x);
+          dst[1] = from_float<QT>(val.y);
+          dst[2] = from_float<QT>(val.z);
+          dst[3] = from_float<QT>(val.w);
+        } else {
+          *reinterpret_cast<float4*>(orow + 64 * c + 4 * k) = val;
+        }
       }
     }
-    if (warp == 0 && qd == 0)
+    if (!direct && warp == 0 && qd == 0)
       p.lse_part[b * p.lse_stride_b + split * p.lse_stride_s + row] = l > 0.0f ? m_i[half] + log2f(l) : MLACALC_NEG_INF;
   }
 
   // The merge inside the kernel: the last CTA of a (sequence, head group) to finish, counted by an atomic, merges
   // its splits' partials (the CUDA samples' threadFenceReduction order: partial stores, a fence, the count; the
   // last CTA fences again before its loads) and resets the count for the next call (a replayed graph).
-  if (p.counters != nullptr) {
+  if (p.counters != nullptr && !direct) {
     __shared__ int is_last;
     __threadfence();
     __syncthreads();
