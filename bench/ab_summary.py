@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import collections
-import json
 import math
 import statistics
 import sys
+
+from labio import read_json
 
 
 def vs_flashmla(times: dict, variant: str) -> None:
@@ -32,7 +33,10 @@ def vs_flashmla(times: dict, variant: str) -> None:
 def main(path: str, pairs: str = "new32/old32") -> int:
     """`pairs`: comma-separated A/B variant names; per pair and point the ratio of their best rounds."""
     times = collections.defaultdict(list)
-    for r in json.load(open(path))["rows"]:
+    rows = read_json(path, __file__, key="rows")
+    if rows is None:
+        return 2
+    for r in rows:
         if r.get("graph_ms") is not None and "variant" in r:
             point = tuple(r.get(k) for k in ("kind", "B", "ctx", "heads", "layout", "cache"))
             times[point, r["variant"]].append(r["graph_ms"])

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import sys
 
+from mlacalc.errors import SpecError
 from mlacalc.expected import exp_rate_per_s
 from mlacalc.hardware import load_hardware
 
 
-def main() -> None:
-    cal, sheet = load_hardware(sys.argv[1]), load_hardware(sys.argv[2])
+def main() -> int:
+    if len(sys.argv) != 3:
+        print("usage: python bench/defaults_from_calibration.py CALIBRATED.yaml DATASHEET_GPU", file=sys.stderr)
+        return 2
+    try:
+        cal, sheet = load_hardware(sys.argv[1]), load_hardware(sys.argv[2])
+    except SpecError as e:
+        print(f"defaults_from_calibration: {e}", file=sys.stderr)
+        return 2
     bw = cal.mem_bandwidth_gb_s / sheet.mem_bandwidth_gb_s
     mma = cal.flops_per_s(16) / sheet.flops_per_s(16)
     exps = exp_rate_per_s(sheet) / exp_rate_per_s(cal)
@@ -35,7 +43,8 @@ def main() -> None:
                   f"than the calibrated file's): give both specs the card's boost_clock_ghz")
         body = ", ".join(f"{k}={v!r}" for k, v in d.items())
         print(f'    "{name}": KernelModel({body}),')
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

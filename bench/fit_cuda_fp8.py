@@ -17,7 +17,10 @@ import json
 import sys
 
 from mlacalc.expected import DecodeShape, cuda_fp8_decode_s, cuda_fp8_streamed_bytes
+from mlacalc.errors import SpecError
 from mlacalc.hardware import load_hardware
+
+from labio import read_json
 
 
 def points(path: str, variant: str) -> list[tuple[DecodeShape, float, dict]]:
@@ -58,7 +61,13 @@ def main() -> int:
     ap.add_argument("--gpu", default="h100-sxm")
     ap.add_argument("--variant", default="cuda")
     a = ap.parse_args()
-    hw = load_hardware(a.gpu)
+    if read_json(a.run, __file__, key="rows") is None:
+        return 2
+    try:
+        hw = load_hardware(a.gpu)
+    except SpecError as e:
+        print(f"fit_cuda_fp8: {e}", file=sys.stderr)
+        return 2
     pts = points(a.run, a.variant)
     if len(pts) < 2:
         print(f"fit_cuda_fp8: {len(pts)} timed point(s) of variant {a.variant!r} in {a.run}; two at least are needed",

@@ -10,7 +10,6 @@ Every call's output is first checked against the float64 reference on a small ca
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import sys
@@ -18,6 +17,7 @@ import sys
 import torch
 
 from common import dump_run, gpu_lab_args, lab_run, record
+from labio import read_json
 
 from mlacalc.expected import DecodeShape, cuda_fp8_decode_s
 from mlacalc.hardware import load_hardware
@@ -40,8 +40,12 @@ def draw(rng: random.Random) -> dict:
 
 def summary(path: str) -> str:
     """One line: the CUDA points' |measured / expected - 1| (median, max, how many within 15%) and the median time
-    of the CUDA kernel over the Triton kernel's at the same point."""
-    rows = [r for r in json.load(open(path))["rows"] if r.get("graph_ms")]
+    of the CUDA kernel over the Triton kernel's at the same point ("" after one line on stderr where the file is
+    missing or not a run's JSON)."""
+    rows = read_json(path, __file__, key="rows")
+    if rows is None:
+        return ""
+    rows = [r for r in rows if r.get("graph_ms")]
     key = ("B", "ctx", "heads", "paged", "block")
     cuda = [r for r in rows if r["variant"] == "cuda"]
     triton = {tuple(r[k] for k in key): r["graph_ms"] for r in rows if r["variant"] == "triton"}
@@ -56,8 +60,12 @@ def summary(path: str) -> str:
 
 def main() -> int:
     if sys.argv[1:2] == ["--summary"]:
-        print(summary(sys.argv[2]))
-        return 0
+        line = summary(sys.argv[2]) if len(sys.argv) == 3 else ""
+        if len(sys.argv) != 3:
+            print("usage: python3 bench/heldout_fp8_cuda.py --summary OUT.json", file=sys.stderr)
+        if line:
+            print(line)
+        return 0 if line else 2
     a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--seed", type=int, default=1),
                                           ap.add_argument("--n", type=int, default=20)))
     if a is None:

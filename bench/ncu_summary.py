@@ -58,10 +58,18 @@ def summarize(raw: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python3 bench/ncu_summary.py NCU.csv[.gz]", file=sys.stderr)
+        return 2
     path = argv[0]
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        print(summarize(f.read()))
+    try:
+        with opener(path, "rt") as f:
+            text = f.read()
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        print(f"ncu_summary: {path}: cannot be read ({type(e).__name__})", file=sys.stderr)
+        return 2
+    print(summarize(text))
     return 0
 
 

@@ -9,9 +9,9 @@ DEVICE_SCRIPT: the device script the run came from (default bench/session_b_gpu.
 
 from __future__ import annotations
 
-import json
 import sys
 
+from labio import read_json
 from mlacalc.kernels.bench import summarize_peers
 
 
@@ -22,8 +22,16 @@ def fmt(x, spec=".3f"):
     return "" if x is None else format(x, spec)
 
 
-def main() -> None:
-    d = json.load(open(sys.argv[1]))
+def main() -> int:
+    if len(sys.argv) < 2:
+        print("usage: python3 bench/peers_markdown.py KERNELS.json [SCRIPT]", file=sys.stderr)
+        return 2
+    d = read_json(sys.argv[1], __file__)
+    if not isinstance(d, dict) or not {"summary", "ceilings"} <= d.keys():
+        if d is not None:
+            print(f"peers_markdown: {sys.argv[1]}: not a `bench kernels --peers` JSON (no summary/ceilings)",
+                  file=sys.stderr)
+        return 2
     script = sys.argv[2] if len(sys.argv) > 2 else "bench/session_b_gpu.sh"
     s, c = d["summary"], d["ceilings"]
     v, h, f8, sp = s["vs_flashmla"], s["host_overhead_us"], s["fp8_vs_floor"], s["sparse_vs_floor"]
@@ -92,7 +100,8 @@ def main() -> None:
             print(f"| {r['kind']} | {cache} | {r['B']} | {r['ctx']:,} | {r['heads']} | {r['floor_ms']:.4f} | "
                   f"{r['graph_ms']:.4f} | {r['graph_ms'] / r['floor_ms']:.1f} | {fmt(p.get('graph_ms'), '.4f')} | "
                   f"{fmt(pf, '.1f')} | {fmt(ratio, '.2f')} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,9 +13,10 @@ schedule, printed from their JSON (no GPU).
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
+
+from labio import read_json
 
 
 def scheduled(row: dict) -> bool:
@@ -53,11 +54,8 @@ def main(argv: list[str]) -> int:
         return 2
     extra = []
     for path in argv:
-        try:
-            with open(path) as f:
-                rows = json.load(f)["rows"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            print(f"schedule_summary: {path}: not a lab run's JSON ({type(e).__name__})", file=sys.stderr)
+        rows = read_json(path, __file__, key="rows")
+        if rows is None:
             return 2
         print(path)
         if rows and "variant" in rows[0]:

@@ -97,3 +97,40 @@ def test_this_sessions_dsa_lab_scripts_refuse_bad_input_in_one_line(monkeypatch,
         with pytest.raises(SystemExit) as e:
             ap.parse_args(["--batches", bad])
         assert e.value.code == 2 and "invalid _batches value" in capsys.readouterr().err
+
+
+def _needs(*mods: str) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in mods)
+
+
+@pytest.mark.parametrize("argv,mods", [
+    (["ab_summary.py", "{missing}"], ()),
+    (["ab_summary.py", "{notes}", "a/b"], ()),
+    (["fit_cuda_fp8.py", "{missing}"], ()),
+    (["fit_cuda_fp8.py", "{empty_rows}", "--gpu", "no-such-gpu"], ()),
+    (["peers_markdown.py", "{missing}"], ("torch", "triton")),
+    (["peers_markdown.py", "{empty_rows}"], ("torch", "triton")),
+    (["ncu_summary.py", "{missing}"], ()),
+    (["schedule_summary.py", "{notes}"], ()),
+    (["accuracy_table.py", "{missing}"], ()),
+    (["heldout_fp8_cuda.py", "--summary", "{missing}"], ("torch", "triton")),
+    (["defaults_from_calibration.py", "{missing}", "h100-sxm"], ()),
+], ids=lambda v: v[0] if isinstance(v, list) else None)
+def test_summary_scripts_refuse_a_bad_file_in_one_line(argv, mods, tmp_path):
+    """The lab scripts that read a run's file, given a missing file, a markdown file or a JSON without rows (or an
+    unknown GPU): one line on stderr naming the script, exit status 2, no traceback (bench/labio.read_json)."""
+    import sys
+
+    if not _needs(*mods):
+        pytest.skip(f"needs {', '.join(mods)}")
+    notes = tmp_path / "notes.md"
+    notes.write_text("# not JSON\n")
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"rows": []}')
+    files = dict(missing=str(tmp_path / "missing.json"), notes=str(notes), empty_rows=str(empty))
+    args = [str(BENCH / argv[0])] + [a.format(**files) for a in argv[1:]]
+    r = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, (r.returncode, r.stderr[-500:])
+    assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr[-500:]
