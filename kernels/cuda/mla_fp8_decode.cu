@@ -248,6 +248,177 @@ __device__ __forceinline__ void prefetch_tile(const Params& p, int b, int n0, in
   });
 }
 
+// ---- One tile's steps, shared by the dense kernel and the sparse one (mla_fp8_sparse.cu) ----
+
+// A warp's score partials of one 8-key group over its 128 latent dims (8 k-steps; `key`: the group's key g row in
+// shared memory, the maps in the header comment), added into s.
+template <int CONV>
+__device__ __forceinline__ void latent_scores(const uint8_t* key, int warp, int qd, const uint32_t (*qf)[4], float* s) {
+  const uint4 lo = *reinterpret_cast<const uint4*>(key + 128 * warp + 16 * qd);
+  const uint4 hi = *reinterpret_cast<const uint4*>(key + 128 * warp + 64 + 16 * qd);
+  const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+  for (int i = 0; i < 8; ++i) mma16816(s, qf[i], widen<CONV & 1, 0>(words[i]), widen<CONV & 1, 1>(words[i]));
+}
+
+// A warp's score partials (16 rows x 64 keys) into its slot of the exchange
+__device__ __forceinline__ void write_partials(float* mine, const float (*s)[4], int g, int qd) {
+#pragma unroll
+  for (int j = 0; j < GROUPS; ++j) {
+    *reinterpret_cast<float2*>(mine + g * S_STRIDE + 8 * j + 2 * qd) = make_float2(s[j][0], s[j][1]);
+    *reinterpret_cast<float2*>(mine + (g + 8) * S_STRIDE + 8 * j + 2 * qd) = make_float2(s[j][2], s[j][3]);
+  }
+}
+
+// The four warps' partials summed (every warp in the same order: the same scores, the same softmax), scaled and
+// masked (visible(half, key): whether row g + 8 half sees key `key` of the tile), the online softmax's update of
+// m_i, l_i and o, and P as the A operand of the 4 16-key steps, each key's p times p_scale(j, e) (key 8j + 2qd + e;
+// 1 for the dense kernel, the key's fp8-ds scale for the sparse one).
+template <typename Visible, typename PScale>
+__device__ __forceinline__ void softmax_tile(const float* all, float (*s)[4], Visible visible, float qk_scale,
+                                             PScale p_scale, float* m_i, float* l_i, float (*o)[4],
+                                             uint32_t (*pa)[4], int g, int qd) {
+  float mx[2] = {MLACALC_NEG_INF, MLACALC_NEG_INF};
+#pragma unroll
+  for (int j = 0; j < GROUPS; ++j) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float2 sum = make_float2(0.0f, 0.0f);
+#pragma unroll
+      for (int w = 0; w < WARPS; ++w) {
+        const float2 v = *reinterpret_cast<const float2*>(all + (w * 16 + g + 8 * half) * S_STRIDE + 8 * j + 2 * qd);
+        sum.x += v.x;
+        sum.y += v.y;
+      }
+      const int key = 8 * j + 2 * qd;
+      s[j][2 * half] = visible(half, key) ? sum.x * qk_scale : MLACALC_NEG_INF;
+      s[j][2 * half + 1] = visible(half, key + 1) ? sum.y * qk_scale : MLACALC_NEG_INF;
+      mx[half] = fmaxf(mx[half], fmaxf(s[j][2 * half], s[j][2 * half + 1]));
+    }
+  }
+  float alpha[2], m_off[2];
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    mx[half] = fmaxf(mx[half], __shfl_xor_sync(0xffffffff, mx[half], 1));
+    mx[half] = fmaxf(mx[half], __shfl_xor_sync(0xffffffff, mx[half], 2));
+    // a row may see no key yet (a later token's row, or the first tiles of a split past an earlier token's
+    // end): its max stays -inf, and 0 stands in for it so that no inf - inf is taken
+    const float m_new = fmaxf(m_i[half], mx[half]);
+    const float m_use = m_new == MLACALC_NEG_INF ? 0.0f : m_new;
+    alpha[half] = exp2f(m_i[half] - m_use);
+    m_i[half] = m_new;
+    m_off[half] = m_use;
+    l_i[half] *= alpha[half];
+  }
+#pragma unroll
+  for (int d = 0; d < 16; ++d) {
+    o[d][0] *= alpha[0];
+    o[d][1] *= alpha[0];
+    o[d][2] *= alpha[1];
+    o[d][3] *= alpha[1];
+  }
+#pragma unroll
+  for (int j = 0; j < GROUPS; ++j) {
+    const float p0 = exp2f(s[j][0] - m_off[0]), p1 = exp2f(s[j][1] - m_off[0]);
+    const float p2 = exp2f(s[j][2] - m_off[1]), p3 = exp2f(s[j][3] - m_off[1]);
+    l_i[0] += p0 + p1;
+    l_i[1] += p2 + p3;
+    const float c0 = p_scale(j, 0), c1 = p_scale(j, 1);
+    pa[j / 2][2 * (j % 2)] = pack_half2(p0 * c0, p1 * c1);      // row g: K slots 2qd.. (even group) or 2qd + 8..
+    pa[j / 2][2 * (j % 2) + 1] = pack_half2(p2 * c0, p3 * c1);  // row g + 8
+  }
+}
+
+// P @ V for one tile whose rows are ROW apart in shared memory: each 16-key step re-reads its two 8-key groups'
+// latent bytes, widens and transposes them
+template <int CONV, int ROW>
+__device__ __forceinline__ void pv_tile(const uint8_t* tile, int warp, int g, int qd, const uint32_t (*pa)[4],
+                                        float (*o)[4]) {
+#pragma unroll
+  for (int ks = 0; ks < GROUPS / 2; ++ks) {
+    uint32_t v[2][16];  // [group][dim tile 2 i + h]
+#pragma unroll
+    for (int gi = 0; gi < 2; ++gi) {
+      const uint8_t* key = tile + (8 * (2 * ks + gi) + g) * ROW;
+      const uint4 lo = *reinterpret_cast<const uint4*>(key + 128 * warp + 16 * qd);
+      const uint4 hi = *reinterpret_cast<const uint4*>(key + 128 * warp + 64 + 16 * qd);
+      const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        v[gi][2 * i] = transpose8x8(widen<(CONV & 2) != 0, 0>(words[i]));
+        v[gi][2 * i + 1] = transpose8x8(widen<(CONV & 2) != 0, 1>(words[i]));
+      }
+    }
+#pragma unroll
+    for (int d = 0; d < 16; ++d) mma16816(o[d], pa[ks], v[0][d], v[1][d]);
+  }
+}
+
+// The end of a CTA: l over the quad's lanes, the split's partial normalised by out_scale / l into o_part and its
+// log-sum-exp (rows of sequence `ob`); with the merge inside the kernel and one split the partial is the output,
+// written in the query's dtype (no partial, no count); with more splits the last CTA of the (ob, head group) merges.
+template <typename QT, int RG>
+__device__ __forceinline__ void finish_cta(const Params& p, int ob, int split, int row0, int grp, int warp, int g,
+                                           int qd, int tid, const float (*o)[4], const float* m_i, const float* l_i,
+                                           float out_scale) {
+  const bool direct = p.counters != nullptr && gridDim.y == 1;
+  float* op = p.o_part + ob * p.op_stride_b + split * p.op_stride_s;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    float l = l_i[half];
+    l += __shfl_xor_sync(0xffffffff, l, 1);
+    l += __shfl_xor_sync(0xffffffff, l, 2);
+    const int row = row0 + 16 * grp + g + 8 * half;
+    if (row >= p.rows) continue;
+    const float fac = l > 0.0f ? out_scale / l : 0.0f;
+    float* orow = op + row * p.op_stride_h + 128 * warp + 16 * qd;
+    QT* qrow = direct ? reinterpret_cast<QT*>(p.out) + ob * p.out_stride_b + row * p.out_stride_r + 128 * warp + 16 * qd
+                      : nullptr;
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {  // dims 64 c + 16 qd + 4 k + [0, 4): tiles d = 2 (4 c + k) + h, n = 2 qd + e
+        const int i = 4 * c + k;
+        float4 val;
+        val.x = o[2 * i][2 * half] * fac;
+        val.y = o[2 * i][2 * half + 1] * fac;
+        val.z = o[2 * i + 1][2 * half] * fac;
+        val.w = o[2 * i + 1][2 * half + 1] * fac;
+        if (direct) {
+          QT* dst = qrow + 64 * c + 4 * k;
+          dst[0] = from_float<QT>(val.x);
+          dst[1] = from_float<QT>(val.y);
+          dst[2] = from_float<QT>(val.z);
+          dst[3] = from_float<QT>(val.w);
+        } else {
+          *reinterpret_cast<float4*>(orow + 64 * c + 4 * k) = val;
+        }
+      }
+    }
+    if (!direct && warp == 0 && qd == 0)
+      p.lse_part[ob * p.lse_stride_b + split * p.lse_stride_s + row] = l > 0.0f ? m_i[half] + log2f(l) : MLACALC_NEG_INF;
+  }
+
+  // The merge inside the kernel: the last CTA of a (sequence, head group) to finish, counted by an atomic, merges
+  // its splits' partials (the CUDA samples' threadFenceReduction order: partial stores, a fence, the count; the
+  // last CTA fences again before its loads) and resets the count for the next call (a replayed graph).
+  if (p.counters != nullptr && !direct) {
+    __shared__ int is_last;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+      int* count = p.counters + static_cast<long long>(ob) * gridDim.x + blockIdx.x;
+      is_last = atomicAdd(count, 1) == static_cast<int>(gridDim.y) - 1;
+      if (is_last) atomicExch(count, 0);
+    }
+    __syncthreads();
+    if (is_last) {
+      __threadfence();
+      merge_rows<QT>(p, ob, row0, min(row0 + 16 * RG, p.rows), static_cast<int>(gridDim.y), tid, RG * WARPS * 32);
+    }
+  }
+}
+
 // A stage is refilled by thread 0 right after the partial-score barrier of the next tile, which every warp reaches
 // after its last read of the stage. (Refilling it earlier, once an mbarrier counted every warp's last read, was
 // slower at all 12 points measured on an H100: reports/h100/tuning/ab_fp8_cuda_session_cq.json, variant "cuda".)
@@ -335,26 +506,17 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     const int nv = min(TILE, end - n0);
     mbar_wait(&full[stage], (t / STAGES) & 1);
 
-    // partial scores over this warp's 144 dims: 8 groups of 8 keys
+    // partial scores over this warp's 144 dims: 8 groups of 8 keys (the latent's 8 k-steps, then the RoPE's)
     float s[GROUPS][4];
 #pragma unroll
     for (int j = 0; j < GROUPS; ++j) {
       const uint8_t* key = tile + (8 * j + g) * ROW_BYTES;
-      const uint4 lo = *reinterpret_cast<const uint4*>(key + 128 * warp + 16 * qd);
-      const uint4 hi = *reinterpret_cast<const uint4*>(key + 128 * warp + 64 + 16 * qd);
-      const uint32_t rope = *reinterpret_cast<const uint32_t*>(key + D_LAT + 16 * warp + 4 * qd);
-      const uint32_t words[9] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w, rope};
       s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-#pragma unroll
-      for (int i = 0; i < 9; ++i)
-        mma16816(s[j], qf[i], widen<CONV & 1, 0>(words[i]), widen<CONV & 1, 1>(words[i]));
+      latent_scores<CONV>(key, warp, qd, qf, s[j]);
+      const uint32_t rope = *reinterpret_cast<const uint32_t*>(key + D_LAT + 16 * warp + 4 * qd);
+      mma16816(s[j], qf[8], widen<CONV & 1, 0>(rope), widen<CONV & 1, 1>(rope));
     }
-    float* mine = s_part + (((t & 1) * RG + grp) * WARPS + warp) * 16 * S_STRIDE;
-#pragma unroll
-    for (int j = 0; j < GROUPS; ++j) {
-      *reinterpret_cast<float2*>(mine + g * S_STRIDE + 8 * j + 2 * qd) = make_float2(s[j][0], s[j][1]);
-      *reinterpret_cast<float2*>(mine + (g + 8) * S_STRIDE + 8 * j + 2 * qd) = make_float2(s[j][2], s[j][3]);
-    }
+    write_partials(s_part + (((t & 1) * RG + grp) * WARPS + warp) * 16 * S_STRIDE, s, g, qd);
     __syncthreads();  // every warp's partial written; every warp done with tile t - 1 (its stage may be refilled)
     if (tid == 0 && t + STAGES - 1 < n_tiles) {
       const int nt = t + STAGES - 1;
@@ -363,137 +525,16 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
       const int pt = nt + p.l2_ahead;
       if (p.l2_ahead > 0 && pt < n_tiles) prefetch_tile(p, b, start + pt * TILE, min(TILE, end - start - pt * TILE));
     }
-    const float* all = s_part + ((t & 1) * RG + grp) * WARPS * 16 * S_STRIDE;
     const int lim[2] = {min(nv, vis[0] - n0), min(nv, vis[1] - n0)};  // keys of this tile each row sees
-    float mx[2] = {MLACALC_NEG_INF, MLACALC_NEG_INF};
-#pragma unroll
-    for (int j = 0; j < GROUPS; ++j) {
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        float2 sum = make_float2(0.0f, 0.0f);
-#pragma unroll
-        for (int w = 0; w < WARPS; ++w) {  // the same order in every warp: the same scores, the same softmax
-          const float2 v = *reinterpret_cast<const float2*>(all + (w * 16 + g + 8 * half) * S_STRIDE + 8 * j + 2 * qd);
-          sum.x += v.x;
-          sum.y += v.y;
-        }
-        const int key = 8 * j + 2 * qd;
-        s[j][2 * half] = key < lim[half] ? sum.x * qk_scale : MLACALC_NEG_INF;
-        s[j][2 * half + 1] = key + 1 < lim[half] ? sum.y * qk_scale : MLACALC_NEG_INF;
-        mx[half] = fmaxf(mx[half], fmaxf(s[j][2 * half], s[j][2 * half + 1]));
-      }
-    }
-    float alpha[2], m_off[2];
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      mx[half] = fmaxf(mx[half], __shfl_xor_sync(0xffffffff, mx[half], 1));
-      mx[half] = fmaxf(mx[half], __shfl_xor_sync(0xffffffff, mx[half], 2));
-      // a row may see no key yet (a later token's row, or the first tiles of a split past an earlier token's
-      // end): its max stays -inf, and 0 stands in for it so that no inf - inf is taken
-      const float m_new = fmaxf(m_i[half], mx[half]);
-      const float m_use = m_new == MLACALC_NEG_INF ? 0.0f : m_new;
-      alpha[half] = exp2f(m_i[half] - m_use);
-      m_i[half] = m_new;
-      m_off[half] = m_use;
-      l_i[half] *= alpha[half];
-    }
-#pragma unroll
-    for (int d = 0; d < 16; ++d) {
-      o[d][0] *= alpha[0];
-      o[d][1] *= alpha[0];
-      o[d][2] *= alpha[1];
-      o[d][3] *= alpha[1];
-    }
     uint32_t pa[GROUPS / 2][4];  // P as the A operand of 4 16-key steps
-#pragma unroll
-    for (int j = 0; j < GROUPS; ++j) {
-      const float p0 = exp2f(s[j][0] - m_off[0]), p1 = exp2f(s[j][1] - m_off[0]);
-      const float p2 = exp2f(s[j][2] - m_off[1]), p3 = exp2f(s[j][3] - m_off[1]);
-      l_i[0] += p0 + p1;
-      l_i[1] += p2 + p3;
-      pa[j / 2][2 * (j % 2)] = pack_half2(p0, p1);      // row g: K slots 2qd.. (even group) or 2qd + 8.. (odd)
-      pa[j / 2][2 * (j % 2) + 1] = pack_half2(p2, p3);  // row g + 8
-    }
-    // P @ V: each 16-key step re-reads its two 8-key groups' latent bytes, widens and transposes them
-#pragma unroll
-    for (int ks = 0; ks < GROUPS / 2; ++ks) {
-      uint32_t v[2][16];  // [group][dim tile 2 i + h]
-#pragma unroll
-      for (int gi = 0; gi < 2; ++gi) {
-        const uint8_t* key = tile + (8 * (2 * ks + gi) + g) * ROW_BYTES;
-        const uint4 lo = *reinterpret_cast<const uint4*>(key + 128 * warp + 16 * qd);
-        const uint4 hi = *reinterpret_cast<const uint4*>(key + 128 * warp + 64 + 16 * qd);
-        const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-#pragma unroll
-        for (int i = 0; i < 8; ++i) {
-          v[gi][2 * i] = transpose8x8(widen<(CONV & 2) != 0, 0>(words[i]));
-          v[gi][2 * i + 1] = transpose8x8(widen<(CONV & 2) != 0, 1>(words[i]));
-        }
-      }
-#pragma unroll
-      for (int d = 0; d < 16; ++d) mma16816(o[d], pa[ks], v[0][d], v[1][d]);
-    }
+    softmax_tile(s_part + ((t & 1) * RG + grp) * WARPS * 16 * S_STRIDE, s,
+                 [&](int half, int key) { return key < lim[half]; }, qk_scale, [](int, int) { return 1.0f; },
+                 m_i, l_i, o, pa, g, qd);
+    pv_tile<CONV, ROW_BYTES>(tile, warp, g, qd, pa, o);
   }
 
-  // finish: l over the quad's lanes, the partial normalised (times the kv scale: P @ V used the raw fp8 values).
-  // With the merge inside the kernel and one split, the partial is the output: written in the query's dtype, and
-  // no partial, no count
-  const bool direct = p.counters != nullptr && gridDim.y == 1;
-  float* op = p.o_part + b * p.op_stride_b + split * p.op_stride_s;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    float l = l_i[half];
-    l += __shfl_xor_sync(0xffffffff, l, 1);
-    l += __shfl_xor_sync(0xffffffff, l, 2);
-    const int row = row0 + 16 * grp + g + 8 * half;
-    if (row >= p.rows) continue;
-    const float fac = l > 0.0f ? out_scale / l : 0.0f;
-    float* orow = op + row * p.op_stride_h + 128 * warp + 16 * qd;
-    QT* qrow = direct ? reinterpret_cast<QT*>(p.out) + b * p.out_stride_b + row * p.out_stride_r + 128 * warp + 16 * qd
-                      : nullptr;
-#pragma unroll
-    for (int c = 0; c < 2; ++c) {
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {  // dims 64 c + 16 qd + 4 k + [0, 4): tiles d = 2 (4 c + k) + h, n = 2 qd + e
-        const int i = 4 * c + k;
-        float4 val;
-        val.x = o[2 * i][2 * half] * fac;
-        val.y = o[2 * i][2 * half + 1] * fac;
-        val.z = o[2 * i + 1][2 * half] * fac;
-        val.w = o[2 * i + 1][2 * half + 1] * fac;
-        if (direct) {
-          QT* dst = qrow + 64 * c + 4 * k;
-          dst[0] = from_float<QT>(val.x);
-          dst[1] = from_float<QT>(val.y);
-          dst[2] = from_float<QT>(val.z);
-          dst[3] = from_float<QT>(val.w);
-        } else {
-          *reinterpret_cast<float4*>(orow + 64 * c + 4 * k) = val;
-        }
-      }
-    }
-    if (!direct && warp == 0 && qd == 0)
-      p.lse_part[b * p.lse_stride_b + split * p.lse_stride_s + row] = l > 0.0f ? m_i[half] + log2f(l) : MLACALC_NEG_INF;
-  }
-
-  // The merge inside the kernel: the last CTA of a (sequence, head group) to finish, counted by an atomic, merges
-  // its splits' partials (the CUDA samples' threadFenceReduction order: partial stores, a fence, the count; the
-  // last CTA fences again before its loads) and resets the count for the next call (a replayed graph).
-  if (p.counters != nullptr && !direct) {
-    __shared__ int is_last;
-    __threadfence();
-    __syncthreads();
-    if (tid == 0) {
-      int* count = p.counters + static_cast<long long>(b) * gridDim.x + blockIdx.x;
-      is_last = atomicAdd(count, 1) == static_cast<int>(gridDim.y) - 1;
-      if (is_last) atomicExch(count, 0);
-    }
-    __syncthreads();
-    if (is_last) {
-      __threadfence();
-      merge_rows<QT>(p, b, row0, min(row0 + 16 * RG, p.rows), static_cast<int>(gridDim.y), tid, RG * WARPS * 32);
-    }
-  }
+  // finish (times the kv scale: P @ V used the raw fp8 values)
+  finish_cta<QT, RG>(p, b, split, row0, grp, warp, g, qd, tid, o, m_i, l_i, out_scale);
 }
 
 }  // namespace mlacalc_fp8
