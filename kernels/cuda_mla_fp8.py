@@ -34,7 +34,8 @@ from .triton_flash import LOG2E
 
 __all__ = ["mla_decode_cuda_fp8", "cuda_fp8_supported", "cuda_fp8_splits", "score_dims", "output_dims", "buildable",
            "packed_and_aligned", "row_groups", "default_cta_rows", "head_groups", "CudaBuildError", "CTA_ROWS",
-           "AUTO_MAX_ROWS", "TILE", "STAGES", "CTAS_PER_SM"]
+           "AUTO_MAX_ROWS", "TILE", "STAGES", "CTAS_PER_SM", "mla_decode_sparse_cuda", "cuda_sparse_supported",
+           "DS_ROW_BYTES"]
 
 SOURCES = Path(__file__).resolve().parent / "cuda"
 CTA_ROWS = (16, 32)  # query rows (s_q x H) a CTA: one or two row groups of mma.sync's M = 16
@@ -295,3 +296,120 @@ class _Plan:
             combine_splits(self.o_part, self.lse_part, out_rows, key=self.launch_key)
         return out
 
+
+
+# ---- sparse (top-k) decode over the fp8-ds cache: cuda/mla_fp8_sparse.cu ----
+
+DS_ROW_BYTES = 656   # cache.fp8_ds_row_bytes(512, 64)
+
+
+def cuda_sparse_supported(q: torch.Tensor, kv_cache: torch.Tensor, kv_lora_rank: int) -> bool:
+    """Whether the sparse kernel takes this call: an sm_90 GPU, a bf16 query of 512 + 64 dims, fp8-ds rows (uint8,
+    656 bytes: 512 e4m3 + 4 fp32 scales + 64 bf16 RoPE values) whose base and strides are 16-byte multiples (its
+    16-byte copies). Shape errors are left to the wrapper's checks."""
+    return (q.is_cuda and q.dim() == 4 and kv_cache.dim() == 3 and device_capability(q.device) == (9, 0)
+            and q.dtype == torch.bfloat16 and kv_cache.dtype == torch.uint8 and kv_lora_rank == D_LAT
+            and q.shape[-1] == D_LAT + D_ROPE and kv_cache.shape[-1] == DS_ROW_BYTES and kv_cache.stride(2) == 1
+            and kv_cache.stride(0) % 16 == 0 and kv_cache.stride(1) % 16 == 0 and kv_cache.data_ptr() % 16 == 0)
+
+
+def mla_decode_sparse_cuda(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    indices: torch.Tensor,
+    block_table: torch.Tensor | None = None,
+    cache_seqlens: torch.Tensor | None = None,
+    *,
+    softmax_scale: float,
+    kv_lora_rank: int = 512,
+    num_splits: int | None = None,
+    out: torch.Tensor | None = None,
+    check: bool | None = None,
+    cta_rows: int | None = None,
+    conv: int = 0,
+    fused_merge: bool = False,
+) -> torch.Tensor:
+    """triton_mla_sparse.mla_decode_sparse's arguments and result over fp8-ds rows with a bf16 query: each query
+    token attends the cache rows its `indices` select (token positions through block_table, or pool rows without
+    one; -1 unused; at or past cache_seqlens unused). The kernel is cuda/mla_fp8_sparse.cu (the dense fp8 kernel's
+    design with a gather; written in the thirty-fifth session, checked by its CPU model and compiled, not yet run on
+    a GPU). cta_rows, conv, fused_merge: as mla_decode_cuda_fp8's (conv 0 or 3). Bad input: one KernelInputError."""
+    from .triton_mla_sparse import _check_sparse
+
+    check_scale(softmax_scale)
+    key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(indices), layout_key(block_table),
+           layout_key(cache_seqlens), layout_key(out), kv_lora_rank, num_splits, cta_rows, conv, bool(fused_merge))
+
+    def make():
+        _check_sparse(q, kv_cache, indices, block_table, cache_seqlens, kv_lora_rank, out)
+        require(cuda_sparse_supported(q, kv_cache, kv_lora_rank), "q",
+                f"impl 'cuda' sparse decode takes an sm_90 GPU, a bf16 query of {D_LAT} + {D_ROPE} dims and fp8-ds "
+                f"rows of {DS_ROW_BYTES} bytes, 16-byte aligned; got q {tuple(q.shape)} {q.dtype} on {q.device}, "
+                f"cache {kv_cache.dtype} {tuple(kv_cache.shape)}")
+        require(cta_rows is None or cta_rows in CTA_ROWS, "cta_rows", f"{cta_rows!r}: 16, 32 or None")
+        require(conv in (0, 3), "conv", f"{conv!r}: 0 or 3 (every widening by integer operations)")
+        require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
+                f"{num_splits!r}: expected an int >= 1")
+        return _SparsePlan(q, kv_cache, indices, block_table, num_splits, cta_rows or default_cta_rows(q.shape[2]),
+                           conv, bool(fused_merge))
+
+    plan = cached_plan("mla_decode_sparse_cuda", key, make, q.device)
+    if checks_enabled(check, q.device):
+        from .checks import check_lengths_and_table
+
+        check_lengths_and_table(cache_seqlens, block_table, num_blocks=kv_cache.shape[0], page_size=plan.page_size,
+                                capacity=plan.capacity, indices=indices)
+    if kv_cache.data_ptr() % 16:
+        raise KernelInputError("kv_cache", "its base must be 16-byte aligned (the kernel's 16-byte copies)")
+    return plan.launch(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out)
+
+
+class _SparsePlan:
+    """What a sparse call launches with that depends only on shapes, strides, dtypes and options."""
+
+    def __init__(self, q, kv_cache, indices, block_table, num_splits, cta_rows, conv, fused_merge):
+        self.launch_key = new_launch_key()
+        B, s_q, H, _ = q.shape
+        dev = q.device
+        topk = indices.shape[2]
+        self.page_size = kv_cache.shape[1]
+        self.capacity = (block_table.shape[1] if block_table is not None else kv_cache.shape[0]) * self.page_size
+        self.B, self.s_q, self.H, self.cta_rows, self.conv = B, s_q, H, cta_rows, conv
+        groups = head_groups(H, cta_rows)
+        if num_splits is None:
+            self.splits, self.per_split = cuda_fp8_splits(B * s_q * groups, topk, num_sms(dev),
+                                                          CTAS_PER_SM if row_groups(cta_rows) == 1 else 1)
+        else:
+            self.splits = min(num_splits, max(1, -(-topk // TILE)))
+            per = -(-topk // self.splits)
+            self.per_split = -(-per // TILE) * TILE
+            self.splits = -(-topk // self.per_split)
+        self.o_part = torch.empty((B * s_q, self.splits, H, D_LAT), dtype=torch.float32, device=dev)
+        self.lse_part = torch.empty((B * s_q, self.splits, H), dtype=torch.float32, device=dev)
+        self.counters = (torch.zeros(B * s_q * groups, dtype=torch.int32, device=dev) if fused_merge
+                         else torch.empty(0, dtype=torch.int32, device=dev))
+        self.none = torch.empty(0, dtype=torch.int32, device=dev)
+        global _BUILD_FAILED
+        if _BUILD_FAILED is not None:
+            raise CudaBuildError("impl", _BUILD_FAILED)
+        try:
+            self.ext = _extension()
+        except Exception as e:  # noqa: BLE001 - as _Plan: one line, not a build log
+            last = str(e).strip().splitlines()[-1][:200] if str(e).strip() else ""
+            _BUILD_FAILED = f"'cuda' could not build its extension ({type(e).__name__}: {last})"
+            raise CudaBuildError("impl", _BUILD_FAILED) from e
+
+    def launch(self, q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out):
+        from .triton_split_kv import combine_splits
+
+        B, s_q, H = self.B, self.s_q, self.H
+        if out is None:
+            out = torch.empty((B, s_q, H, D_LAT), dtype=q.dtype, device=q.device)
+        out_rows = out.view(B * s_q, H, D_LAT)
+        self.ext.mla_fp8_sparse_decode(
+            q, kv_cache, indices, block_table if block_table is not None else self.none,
+            cache_seqlens if cache_seqlens is not None else self.none, self.o_part, self.lse_part,
+            softmax_scale * LOG2E, self.capacity, self.per_split, self.cta_rows, self.conv, out_rows, self.counters)
+        if not self.counters.numel():
+            combine_splits(self.o_part, self.lse_part, out_rows, key=self.launch_key)
+        return out

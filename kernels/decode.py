@@ -185,8 +185,9 @@ def _refuse_schedule(schedule, path: str) -> None:
 
 
 def _sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, kv_lora_rank, kv_scale, impl, kwargs):
-    if impl not in ("auto", "triton", "gluon"):
-        raise KernelInputError("impl", f"{impl!r}: sparse decode (indices=) runs impl 'triton', 'gluon' or 'auto'")
+    if impl not in ("auto", "triton", "gluon", "cuda"):
+        raise KernelInputError("impl", f"{impl!r}: sparse decode (indices=) runs impl 'triton', 'gluon', 'cuda' or "
+                                       "'auto'")
     if kv_scale is not None:
         raise KernelInputError("kv_scale", "sparse decode takes fp8 as the fp8-ds layout (per-row scales), "
                                            "not a per-tensor kv_scale")
@@ -198,6 +199,11 @@ def _sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, kv_
 
         return mla_decode_sparse_gluon(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale=softmax_scale,
                                        kv_lora_rank=kv_lora_rank, **kwargs)
+    if impl == "cuda":   # fp8-ds rows, a bf16 query, sm_90 (cuda_mla_fp8.mla_decode_sparse_cuda; not yet in auto)
+        from .cuda_mla_fp8 import mla_decode_sparse_cuda
+
+        return mla_decode_sparse_cuda(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale=softmax_scale,
+                                      kv_lora_rank=kv_lora_rank, **kwargs)
     from .triton_mla_sparse import mla_decode_sparse
 
     return mla_decode_sparse(q, kv_cache, indices, block_table, cache_seqlens, softmax_scale=softmax_scale,

@@ -294,6 +294,16 @@ def test_the_kernel_compiles_for_sm90_without_spills(tmp_path):
     report = res.stderr
     assert report.count("Compiling entry function") == 2 * len(shapes)
     assert report.count("0 bytes spill stores, 0 bytes spill loads") == 2 * len(shapes)
+    # the sparse kernel (mla_fp8_sparse.cu, which includes the dense one): the four instantiations the launcher has
+    sp = tmp_path / "sparse.cu"
+    sp.write_text(f'#include "{cf.SOURCES / "mla_fp8_sparse.cu"}"\n'
+                  + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_sparse_kernel<2, {g}, {c}>"
+                            "(const mlacalc_fp8::Params);\n" for g in (1, 2) for c in (0, 3)))
+    res = subprocess.run(["nvcc", "-gencode", "arch=compute_90,code=sm_90", "-O3", "-cubin", "-Xptxas", "-v",
+                          "-o", str(tmp_path / "s.cubin"), str(sp)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stderr.count("Compiling entry function") == 4
+    assert res.stderr.count("0 bytes spill stores, 0 bytes spill loads") == 4
 
 
 def test_auto_keeps_to_triton_where_the_kernel_cannot_be_built(monkeypatch):
@@ -379,3 +389,161 @@ def test_the_integer_widening_is_the_conversion_scaled_by_2_to_the_minus_8():
                     assert half == (0x3F80 | (byte & 0x80) << 8)
                 else:
                     assert half == int(expect[byte]), (hex(w), pos)
+
+
+# ---- the sparse kernel (cuda/mla_fp8_sparse.cu) ----
+
+def model_cta_sparse(q: torch.Tensor, rows: list, qk_scale_log2: float, *, break_map: str = "", conv: int = 0):
+    """One row group of one CTA of the sparse kernel over `rows`, its slots' fp8-ds rows (uint8 [656], or None where
+    the slot selects nothing: the kernel's zero-filled row, masked), in tiles of 64, for q [H <= 16, 576] bf16: the
+    latent's 8 k-steps as the dense model's, each key's partial times its scale c_w (keys 2qd, 2qd + 1 of the C
+    fragment), the RoPE k-step in bf16 in mma's standard layouts (warp w: RoPE dims 16 w + [0, 16)), and P @ V with
+    P = f16(p c_w 256) a warp. break_map: "scale" (each key takes its neighbour's scale), "rope" (the RoPE B
+    fragment's halves swapped)."""
+    from mlacalc.kernels.cache import fp8_ds_views
+
+    H, n = q.shape[0], len(rows)
+    qp = torch.zeros(16, 576)
+    qp[:H] = q.float()
+    qlat = f16(qp[:, :512])
+    k_div = 256.0 if conv & 1 else 1.0
+    v_div = 256.0 if conv & 2 else 1.0
+    o = torch.zeros(4, 32, 16, 4)
+    m_i = torch.full((2, 32), -math.inf)
+    l_i = torch.zeros(2, 32)
+    n_pad = -(-n // cf.TILE) * cf.TILE
+    raw = torch.zeros(n_pad, 656, dtype=torch.uint8)
+    valid = torch.zeros(n_pad, dtype=torch.bool)
+    for i, r in enumerate(rows):
+        if r is not None:
+            raw[i], valid[i] = r, True
+    lat8, scales, rope = fp8_ds_views(raw)
+    lat, scales, rope = lat8.float(), scales.float(), rope.float()
+    if break_map == "scale":
+        scales = scales.roll(1, dims=0)
+    for t0 in range(0, n_pad, cf.TILE):
+        parts, cs_w = [], []
+        for w in range(4):
+            s = torch.zeros(8, 32, 4)
+            cs = torch.zeros(8, 32, 2)
+            for j in range(8):
+                key = lat[t0 + 8 * j + G]          # lane (g, qd) holds key g of the group
+                for i in range(8):
+                    kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])
+                    b = f16(torch.gather(key, 1, kd) / k_div).view(32, 2, 2)
+                    a = torch.stack([qlat[G][torch.arange(32)[:, None], kd[:, :2]],
+                                     qlat[G + 8][torch.arange(32)[:, None], kd[:, :2]],
+                                     qlat[G][torch.arange(32)[:, None], kd[:, 2:]],
+                                     qlat[G + 8][torch.arange(32)[:, None], kd[:, 2:]]], dim=1)
+                    s[j] = mma(s[j], a, b)
+                cs[j, :, 0] = scales[t0 + 8 * j + 2 * QD, w]
+                cs[j, :, 1] = scales[t0 + 8 * j + 2 * QD + 1, w]
+                s[j] = s[j] * torch.cat([cs[j], cs[j]], dim=1) * k_div
+                # RoPE: A = Q[row][16w + col], B = K[16w + k][key] in mma's standard fragments
+                rd = 16 * w + 2 * QD
+                a = torch.stack([torch.stack([qp[G, 512 + rd], qp[G, 512 + rd + 1]], 1),
+                                 torch.stack([qp[G + 8, 512 + rd], qp[G + 8, 512 + rd + 1]], 1),
+                                 torch.stack([qp[G, 520 + rd], qp[G, 520 + rd + 1]], 1),
+                                 torch.stack([qp[G + 8, 520 + rd], qp[G + 8, 520 + rd + 1]], 1)], dim=1)
+                kr = rope[t0 + 8 * j + G]
+                b0 = torch.stack([kr[torch.arange(32), rd], kr[torch.arange(32), rd + 1]], 1)
+                b1 = torch.stack([kr[torch.arange(32), rd + 8], kr[torch.arange(32), rd + 9]], 1)
+                b = torch.stack([b1, b0] if break_map == "rope" else [b0, b1], dim=1)
+                s[j] = mma(s[j], a, b)
+            parts.append(s)
+            cs_w.append(cs)
+        s = sum(parts) * qk_scale_log2
+        key_idx = t0 + 8 * torch.arange(8)[:, None] + 2 * QD[None, :]
+        for reg, dk in enumerate((0, 1, 0, 1)):
+            s[:, :, reg] = torch.where(valid[key_idx + dk], s[:, :, reg], torch.tensor(-math.inf))
+        alpha, p = [], torch.zeros_like(s)
+        for half in range(2):
+            mx = s[:, :, 2 * half:2 * half + 2].amax(dim=(0, 2))
+            mx = mx.view(8, 4).amax(dim=1).repeat_interleave(4)
+            m_new = torch.maximum(m_i[half], mx)
+            m_use = torch.where(m_new == -math.inf, torch.zeros(()), m_new)
+            alpha.append(torch.exp2(m_i[half] - m_use))
+            m_i[half] = m_new
+            l_i[half] = l_i[half] * alpha[half]
+            p[:, :, 2 * half:2 * half + 2] = torch.exp2(s[:, :, 2 * half:2 * half + 2] - m_use[None, :, None])
+            l_i[half] = l_i[half] + p[:, :, 2 * half:2 * half + 2].sum(dim=(0, 2))
+        o[:, :, :, 0:2] *= alpha[0][None, :, None, None]
+        o[:, :, :, 2:4] *= alpha[1][None, :, None, None]
+        for w in range(4):
+            ph = f16(p * torch.cat([cs_w[w], cs_w[w]], dim=2) * 256.0)
+            for ks in range(4):
+                a = torch.stack([ph[2 * ks, :, 0:2], ph[2 * ks, :, 2:4], ph[2 * ks + 1, :, 0:2],
+                                 ph[2 * ks + 1, :, 2:4]], dim=1)
+                v = []
+                for gi in range(2):
+                    key = lat[t0 + 8 * (2 * ks + gi) + G]
+                    regs = []
+                    for i in range(8):
+                        kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])
+                        by = f16(torch.gather(key, 1, kd) / v_div)
+                        for h in range(2):
+                            regs.append(movmatrix(by[:, 2 * h:2 * h + 2]))
+                    v.append(regs)
+                for d in range(16):
+                    o[w, :, d] = mma(o[w, :, d], a, torch.stack([v[0][d], v[1][d]], dim=1))
+    out = torch.zeros(16, 512)
+    lse = torch.zeros(16)
+    for half in range(2):
+        l = l_i[half].view(8, 4).sum(dim=1).repeat_interleave(4)
+        fac = torch.where(l > 0, v_div / 256.0 / l, torch.zeros(()))
+        for w in range(4):
+            for d in range(16):
+                for e in range(2):
+                    dims = torch.tensor([cf.output_dims(w, d, int(x)) for x in 2 * QD + e])
+                    out[G + 8 * half, dims] = o[w, :, d, 2 * half + e] * fac
+        lse[G + 8 * half] = torch.where(l > 0, m_i[half] + torch.log2(l), torch.tensor(-math.inf))
+    return out[:H], lse[:H]
+
+
+def model_sparse_decode(case, num_splits: int, **kw):
+    """The sparse kernel's splits of whole 64-slot tiles over each query token's index list, row groups of 16
+    heads, a slot selecting a row when 0 <= index < length (through the block table), and the merge: [B, s_q, H,
+    512]."""
+    B, s_q, H, _ = case.q.shape
+    topk = case.indices.shape[2]
+    ps = case.kv_cache.shape[1]
+    per = -(-(-(-topk // num_splits)) // cf.TILE) * cf.TILE
+    out = torch.zeros(B, s_q, H, 512)
+    for b in range(B):
+        limit = int(case.cache_seqlens[b]) if case.cache_seqlens is not None else case.kv_cache.shape[0] * ps
+        for t in range(s_q):
+            rows = []
+            for i in case.indices[b, t].tolist():
+                if not 0 <= i < limit:
+                    rows.append(None)
+                    continue
+                page = int(case.block_table[b, i // ps]) if case.block_table is not None else i // ps
+                rows.append(case.kv_cache[page, i % ps])
+            for r0 in range(0, H, 16):
+                parts = [model_cta_sparse(case.q[b, t, r0:r0 + 16], rows[s:s + per],
+                                          case.softmax_scale / math.log(2), **kw) for s in range(0, topk, per)]
+                lse = torch.stack([p[1] for p in parts])
+                w = torch.exp2(lse - lse.amax(dim=0))
+                w = torch.where(torch.isnan(w), torch.zeros(()), w)
+                out[b, t, r0:r0 + 16] = (torch.stack([p[0] for p in parts]) * w[..., None]).sum(0) / w.sum(0)[:, None]
+    return out
+
+
+@pytest.mark.parametrize("heads,s_q,table,splits,conv", [
+    (16, 1, True, 1, 0),      # one tile of 64 slots, some -1 and some past the length
+    (5, 2, True, 2, 0),       # rows past H, two tokens, two splits
+    (16, 1, False, 1, 3),     # pool rows (no table, no lengths), integer widenings
+])
+def test_the_sparse_fragment_model_matches_the_reference(heads, s_q, table, splits, conv):
+    from mlacalc.kernels.testing import make_sparse_case
+
+    case = make_sparse_case([100, 70], heads=heads, s_q=s_q, topk=128, fp8_ds=True, table=table, seed=3)
+    assert rel_error(model_sparse_decode(case, splits, conv=conv), case.ref) < 1e-2
+
+
+@pytest.mark.parametrize("broken", ["scale", "rope"])
+def test_the_sparse_fragment_model_fails_with_a_wrong_map(broken):
+    from mlacalc.kernels.testing import make_sparse_case
+
+    case = make_sparse_case([100], heads=16, topk=64, fp8_ds=True, seed=3)
+    assert rel_error(model_sparse_decode(case, 1, break_map=broken), case.ref) > 0.2

@@ -780,6 +780,48 @@ def test_sparse_out_of_range_values_are_a_value_error_checked_and_clamped_by_def
     assert same_output(*outs) == 0.0
 
 
+CUDA_SPARSE_CASES = {  # heads, s_q, topk, indices through a block table (else pool rows), options
+    "h16": (16, 1, 2048, True, {}),
+    "h16_pool_rows_partial": (16, 1, 100, False, {}),
+    "h8_two_tokens": (8, 2, 2048, True, {}),
+    "h64_head_groups": (64, 1, 2048, True, {}),
+    "h64_cta16": (64, 1, 512, True, dict(cta_rows=16)),
+    "h32_conv3": (32, 1, 2048, True, dict(conv=3)),
+    "h16_fused": (16, 1, 2048, True, dict(fused_merge=True)),
+    "h16_fused_one_split": (16, 2, 512, True, dict(fused_merge=True, num_splits=1)),
+    "h16_splits7": (16, 1, 2048, True, dict(num_splits=7)),
+}
+
+
+@needs_sm90
+@pytest.mark.parametrize("name", sorted(CUDA_SPARSE_CASES))
+def test_cuda_sparse_fp8_ds(name):
+    """The CUDA sparse kernel (kernels/cuda/mla_fp8_sparse.cu, mla_decode(indices=..., impl="cuda")) over fp8-ds rows
+    against the float64 reference with the same indices (unused slots, slots past the lengths, NaN past them in the
+    pool), as tight as the Triton and Gluon fp8-ds kernels; three calls in a row (cached plan, the fused merge's
+    counts reset); then out-of-range indices, table entries and lengths unchecked: no fault, the clamped output."""
+    from mlacalc.kernels.decode import mla_decode
+    from mlacalc.kernels.testing import (bad_indices, bad_values, make_sparse_case, rel_error, run_sparse_case,
+                                         same_output)
+
+    heads, s_q, topk, table, opts = CUDA_SPARSE_CASES[name]
+    case = make_sparse_case([4097, 2500, 65, 1], heads=heads, s_q=s_q, topk=topk, table=table, device="cuda",
+                            fp8_ds=True, seed=heads + s_q + topk)
+    run = lambda *a, **k: mla_decode(a[0], a[1], a[4], a[3], indices=a[2], impl="cuda", **opts, **k)  # noqa: E731
+    for _ in range(3):
+        assert rel_error(run_sparse_case(run, case), case.ref) < 2e-2
+    if not table:
+        return
+    bad_idx, clean_idx = bad_indices(case.indices)
+    (bt, lens), (clean_bt, clean_lens) = bad_values(case.block_table, case.cache_seqlens, case.kv_cache)
+    outs = []
+    for tbl, L, idx in ((bt, lens, bad_idx), (clean_bt, clean_lens, clean_idx)):
+        case.block_table, case.cache_seqlens, case.indices = tbl, L, idx
+        outs.append(run_sparse_case(run, case, check=False))
+        torch.cuda.synchronize()
+    assert same_output(*outs) == 0.0
+
+
 # ------------------------------------------------------------------ cached plans and direct launches
 
 @pytest.mark.parametrize("impl,heads,paged", [("triton", 16, True), ("triton", 128, False), ("auto", 128, True),

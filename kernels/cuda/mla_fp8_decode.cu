@@ -178,6 +178,12 @@ struct Params {
   void* out;
   long long out_stride_b, out_stride_r;                // elements
   int* counters;
+  // sparse decode (mla_fp8_sparse.cu): indices [B, s_q, topk] int32, token positions through the block table (or
+  // rows of the flattened pool without one), -1 unused; a cache row's stride; lengths given or not
+  const int* indices;
+  long long idx_stride_b, idx_stride_t;                // entries
+  long long kv_stride_row;                             // bytes
+  int topk, has_lens;
 };
 
 // The partials of rows [r0, r1) of sequence b merged into out by the CTA's threads (combine_splits' sum: weights

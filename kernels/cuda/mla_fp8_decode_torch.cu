@@ -6,7 +6,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include "mla_fp8_decode.cu"
+#include "mla_fp8_sparse.cu"   // and, through it, mla_fp8_decode.cu
 
 namespace {
 
@@ -44,7 +44,7 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
                     double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages,
                     int64_t cta_rows, int64_t conv, torch::Tensor out, torch::Tensor counters, int64_t l2_ahead) {
   const c10::cuda::CUDAGuard guard(q.device());
-  Params p;
+  Params p{};
   p.q = q.data_ptr();
   p.kv = static_cast<const uint8_t*>(kv.data_ptr());
   const bool paged = block_table.numel() > 0;
@@ -104,6 +104,93 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
 #undef MLACALC_FP8_LAUNCH_CONV
 }
 
+namespace {
+
+size_t sparse_smem_bytes(int rg) {
+  constexpr int stages = 2;
+  return static_cast<size_t>(stages) * mlacalc_fp8::TILE * mlacalc_fp8::SROW +
+         static_cast<size_t>(rg) * mlacalc_fp8::WARPS * 16 * mlacalc_fp8::S_STRIDE * sizeof(float) +
+         stages * mlacalc_fp8::TILE + stages * sizeof(uint64_t);
+}
+
+template <int RG, int CONV>
+void launch_sparse(const Params& p, dim3 grid, cudaStream_t stream) {
+  auto kernel = mlacalc_fp8::mla_fp8_sparse_kernel<2, RG, CONV>;
+  static bool configured[64] = {};
+  const size_t smem = sparse_smem_bytes(RG);
+  int device = 0;
+  C10_CUDA_CHECK(cudaGetDevice(&device));
+  if (device >= 64 || !configured[device]) {
+    C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    if (device < 64) configured[device] = true;
+  }
+  kernel<<<grid, RG * mlacalc_fp8::WARPS * 32, smem, stream>>>(p);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+// Sparse decode over the fp8-ds cache (mla_fp8_sparse.cu): q [B, s_q, H, 576] bf16; kv [pages, page_size, 656]
+// uint8 (rows kv_stride_row bytes apart); indices [B, s_q, topk] int32; block_table [B, n] int32 or an empty tensor
+// (indices are then pool rows); seqlens [B] int32 or an empty tensor; o_part [B s_q, splits, H, 512] and lse_part
+// [B s_q, splits, H] fp32; out [B s_q, H, 512] bf16 and counters [B s_q x head groups] int32 (zeroed) for the merge
+// inside the kernel, or an empty counters tensor (the caller merges).
+void mla_fp8_sparse_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor indices, torch::Tensor block_table,
+                           torch::Tensor seqlens, torch::Tensor o_part, torch::Tensor lse_part, double qk_scale_log2,
+                           int64_t capacity, int64_t tokens_per_split, int64_t cta_rows, int64_t conv,
+                           torch::Tensor out, torch::Tensor counters) {
+  const c10::cuda::CUDAGuard guard(q.device());
+  Params p{};
+  p.q = q.data_ptr();
+  p.kv = static_cast<const uint8_t*>(kv.data_ptr());
+  const bool paged = block_table.numel() > 0;
+  p.block_table = paged ? block_table.data_ptr<int>() : nullptr;
+  p.has_lens = seqlens.numel() > 0 ? 1 : 0;
+  p.seqlens = p.has_lens ? seqlens.data_ptr<int>() : nullptr;
+  p.indices = indices.data_ptr<int>();
+  p.idx_stride_b = indices.stride(0);
+  p.idx_stride_t = indices.stride(1);
+  p.topk = static_cast<int>(indices.size(2));
+  p.o_part = o_part.data_ptr<float>();
+  p.lse_part = lse_part.data_ptr<float>();
+  p.qk_scale_log2 = static_cast<float>(qk_scale_log2);
+  p.q_stride_b = q.stride(0);
+  p.q_stride_t = q.stride(1);
+  p.q_stride_h = q.stride(2);
+  p.kv_stride_page = kv.stride(0);
+  p.kv_stride_row = kv.stride(1);
+  p.bt_stride = paged ? block_table.stride(0) : 0;
+  p.op_stride_b = o_part.stride(0);
+  p.op_stride_s = o_part.stride(1);
+  p.op_stride_h = o_part.stride(2);
+  p.lse_stride_b = lse_part.stride(0);
+  p.lse_stride_s = lse_part.stride(1);
+  p.H = static_cast<int>(q.size(2));
+  p.s_q = static_cast<int>(q.size(1));
+  p.rows = p.H;
+  p.page_size = static_cast<int>(kv.size(1));
+  p.paged = paged ? 1 : 0;
+  p.capacity = static_cast<int>(capacity);
+  p.num_pages = static_cast<int>(kv.size(0));
+  p.tokens_per_split = static_cast<int>(tokens_per_split);
+  const bool fused = counters.numel() > 0;
+  p.counters = fused ? counters.data_ptr<int>() : nullptr;
+  p.out = fused ? out.data_ptr() : nullptr;
+  p.out_stride_b = fused ? out.stride(0) : 0;
+  p.out_stride_r = fused ? out.stride(1) : 0;
+  const int head_groups = (p.rows + static_cast<int>(cta_rows) - 1) / static_cast<int>(cta_rows);
+  const dim3 grid(static_cast<unsigned>(head_groups), static_cast<unsigned>(o_part.size(1)),
+                  static_cast<unsigned>(q.size(0) * q.size(1)));
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  if (cta_rows == 16) {
+    conv == 3 ? launch_sparse<1, 3>(p, grid, stream) : launch_sparse<1, 0>(p, grid, stream);
+  } else {
+    conv == 3 ? launch_sparse<2, 3>(p, grid, stream) : launch_sparse<2, 0>(p, grid, stream);
+  }
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("mla_fp8_decode", &mla_fp8_decode, "Absorbed MLA decode over an fp8 e4m3 cache, 16 or 32 rows a CTA (sm_90)");
+  m.def("mla_fp8_sparse_decode", &mla_fp8_sparse_decode,
+        "Sparse (top-k) absorbed MLA decode over the fp8-ds cache, 16 or 32 rows a CTA (sm_90)");
 }
