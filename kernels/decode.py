@@ -111,8 +111,9 @@ def mla_decode(
     rows it selects (token positions through block_table, -1 unused; FlashMLA's style: the same entry point);
     impl "triton" runs triton_mla_sparse.mla_decode_sparse (bf16/fp16 rows or the 656-byte fp8-ds rows of
     cache.pack_fp8_ds), "gluon" gluon_mla_sparse.mla_decode_sparse_gluon (sm_90, bf16/fp16 rows or fp8-ds rows
-    with a bf16 q), "auto" the Gluon kernel where gluon_sparse_supported says so, the heads reach its AUTO_MIN_HEADS and no Triton
-    `config` is given.
+    with a bf16 q), "cuda" cuda_mla_fp8.mla_decode_sparse_cuda (sm_90, fp8-ds rows, a bf16 q; written in the
+    thirty-fifth session, not yet measured, so auto does not take it), "auto" the Gluon kernel where
+    gluon_sparse_supported says so, the heads reach its AUTO_MIN_HEADS and no Triton `config` is given.
     Balanced schedule (`schedule=triton_schedule.mla_decode_schedule()`, FlashMLA's metadata in spirit): the
     dense Triton kernel and the Gluon kernel with a 16-bit cache (whichever impl, or auto, picks). Any other kernel
     (the Gluon kernel's fp8 cache, eager, sparse) given a schedule raises one KernelInputError naming `schedule`

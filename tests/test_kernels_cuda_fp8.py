@@ -547,3 +547,19 @@ def test_the_sparse_fragment_model_fails_with_a_wrong_map(broken):
 
     case = make_sparse_case([100], heads=16, topk=64, fp8_ds=True, seed=3)
     assert rel_error(model_sparse_decode(case, 1, break_map=broken), case.ref) > 0.2
+
+
+def test_sparse_cuda_refuses_cpu_tensors_and_other_rows_in_one_line():
+    from mlacalc.kernels.testing import make_sparse_case
+
+    case = make_sparse_case([100], heads=16, topk=64, fp8_ds=True, seed=3)
+    with pytest.raises(KernelInputError, match="impl 'cuda' sparse decode takes an sm_90 GPU"):
+        mla_decode(case.q, case.kv_cache, case.cache_seqlens, case.block_table, indices=case.indices,
+                   softmax_scale=case.softmax_scale, impl="cuda")
+    bf16 = make_sparse_case([100], heads=16, topk=64, seed=3)      # bf16 rows: not this kernel's
+    with pytest.raises(KernelInputError, match="fp8-ds rows"):
+        mla_decode(bf16.q, bf16.kv_cache, bf16.cache_seqlens, bf16.block_table, indices=bf16.indices,
+                   softmax_scale=bf16.softmax_scale, impl="cuda")
+    with pytest.raises(KernelInputError, match="impl"):
+        mla_decode(case.q, case.kv_cache, case.cache_seqlens, case.block_table, indices=case.indices,
+                   softmax_scale=case.softmax_scale, impl="eager")
