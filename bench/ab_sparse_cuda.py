@@ -25,7 +25,9 @@ from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher
 
 VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"), "cuda_fm": dict(impl="cuda", fused_merge=True),
-            "cuda_i3": dict(impl="cuda", conv=3), "cuda_fm_i3": dict(impl="cuda", fused_merge=True, conv=3)}
+            "cuda_i3": dict(impl="cuda", conv=3), "cuda_fm_i3": dict(impl="cuda", fused_merge=True, conv=3),
+            # the split count (the plan: one wave, >= 256 slots a split, so 8 at batch 8: 64 CTAs of 264 places)
+            "cuda_s16": dict(impl="cuda", num_splits=16), "cuda_s32": dict(impl="cuda", num_splits=32)}
 POINTS = [(8, 32768), (64, 32768)]
 TOPK = 2048
 
@@ -39,7 +41,8 @@ def check(name: str, heads: int) -> dict:
 def main() -> int:
     def add(ap):
         ap.add_argument("--heads", type=int, nargs="+", default=[16, 32, 64])
-        ap.add_argument("--variants", nargs="+", default=["auto", "cuda", "cuda_fm", "cuda_i3"], choices=sorted(VARIANTS))
+        ap.add_argument("--variants", nargs="+", default=["auto", "cuda", "cuda_fm", "cuda_i3", "cuda_s16"],
+                        choices=sorted(VARIANTS))
 
     a = gpu_lab_args(__doc__, add)
     if a is None:

@@ -2,7 +2,8 @@
 # The CUDA sparse decode over fp8-ds rows, first run (thirty-fifth session; any Hopper, about 400 s): the extension
 # built, the GPU tests of the sparse kernel (9 cases: pages and pool rows, 8-64 heads, two tokens, head groups, conv
 # 3, the fused merge, 1 and 7 splits, out-of-range values unchecked), then bench/ab_sparse_cuda.py at batch 8/64 x
-# top-2048 of 32k x 16/32/64 heads against what auto runs there (Triton below 64 heads, Gluon from 64).
+# top-2048 of 32k x 16/32/64 heads against what auto runs there (Triton below 64 heads, Gluon from 64): the kernel,
+# its fused merge, its integer widenings, 16 splits.
 # Files under $OUT: run.log, build.log, pytest.txt, ab_sparse_cuda.json.
 #     run(command="bash bench/session_ct_gpu.sh", timeout_s=450)
 set -u
@@ -18,6 +19,7 @@ left=$(( END - SECONDS - 10 ))
 if [ "$left" -gt 40 ]; then
   timeout "$left" python3 bench/ab_sparse_cuda.py --out "$OUT/ab_sparse_cuda.json" >> "$LOG" 2>&1
   echo "ab exit $? at ${SECONDS} s" | tee -a "$LOG"
-  python3 bench/ab_summary.py "$OUT/ab_sparse_cuda.json" cuda/auto,cuda_fm/auto,cuda_i3/auto 2>&1 | tail -4 | tee -a "$LOG"
+  python3 bench/ab_summary.py "$OUT/ab_sparse_cuda.json" cuda/auto,cuda_fm/auto,cuda_i3/auto,cuda_s16/auto 2>&1 | tail -5 \
+    | tee -a "$LOG"
 fi
 echo "total ${SECONDS} s"
