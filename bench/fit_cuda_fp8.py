@@ -23,11 +23,13 @@ from mlacalc.hardware import load_hardware
 from labio import read_json
 
 
-def points(path: str, variant: str) -> list[tuple[DecodeShape, float, dict]]:
+def points(path: str, variant: str, heads: tuple[int, ...] = ()) -> list[tuple[DecodeShape, float, dict]]:
     """(shape, best graph-timed seconds over the rounds, the point with its fp8 floor in ms) of each point `variant`
-    ran in an ab_fp8_cuda.py run."""
+    ran in an ab_fp8_cuda.py run (at the head counts `heads` only, where given)."""
     best: dict = {}
     for r in json.load(open(path))["rows"]:
+        if heads and r.get("heads") not in heads:
+            continue
         if r.get("kind") == "fp8" and r.get("variant") == variant and r.get("graph_ms"):
             k = (r["B"], r["ctx"], r["heads"], r["layout"])
             best[k] = min(best.get(k, (float("inf"), 0.0)), (r["graph_ms"] * 1e-3, r["floor_ms"]))
@@ -60,6 +62,7 @@ def main() -> int:
     ap.add_argument("run")
     ap.add_argument("--gpu", default="h100-sxm")
     ap.add_argument("--variant", default="cuda")
+    ap.add_argument("--heads", type=int, nargs="*", default=[], help="only these head counts (default: all)")
     a = ap.parse_args()
     if read_json(a.run, __file__, key="rows") is None:
         return 2
@@ -68,7 +71,7 @@ def main() -> int:
     except SpecError as e:
         print(f"fit_cuda_fp8: {e}", file=sys.stderr)
         return 2
-    pts = points(a.run, a.variant)
+    pts = points(a.run, a.variant, tuple(a.heads))
     if len(pts) < 2:
         print(f"fit_cuda_fp8: {len(pts)} timed point(s) of variant {a.variant!r} in {a.run}; two at least are needed",
               file=sys.stderr)
