@@ -30,6 +30,7 @@ INTS = [torch.int32, torch.int64]
 class Fuzz:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
+        self.extra = random.Random(seed + 10**6)   # later choices: the first RNG's draws stay those of earlier runs
 
     def pick(self, *options):
         return self.rng.choice(options)
@@ -58,7 +59,10 @@ class Fuzz:
             kw["max_seqlen"] = self.pick(0, 1, 10, 100, 10**6)
         if kind == "sparse":
             idx = torch.randint(-3, 100, (B, 1, self.pick(8, 0)), dtype=self.pick(*INTS))
-            return mla_decode(q, kv, lens, table, indices=idx, impl="triton", **kw)
+            impl = self.extra.choice(["triton", "cuda"])   # cuda: the fp8-ds kernel's refusals
+            if self.extra.random() < 0.3:                  # fp8-ds rows (656 bytes) or a near miss
+                kv = torch.zeros(kv.shape[:2] + (self.extra.choice([656, 655, 1152]),), dtype=torch.uint8)
+            return mla_decode(q, kv, lens, table, indices=idx, impl=impl, **kw)
         impl = {"mla_eager": "eager", "mla_cuda": "cuda"}.get(kind, "triton")
         return mla_decode(q, kv, lens, table, impl=impl, **kw)
 
