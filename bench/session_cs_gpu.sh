@@ -7,7 +7,7 @@
 # rate may bound it once a CTA's rows double. Does either beat Gluon there, or help at 16/32 heads? Then the split
 # count swept at 16 heads (32 x 4k ran 2.0x the floor: fixed costs or the splits' partials?).
 #   1. the extension built; the GPU tests of the kernel (all modes: head groups of 40/64/128 heads, 16 or 32 rows a
-#      CTA, conv 1-3, the fused merge, L2 prefetch)
+#      CTA, conv 1-3, the fused merge, L2 prefetch) and of the sparse kernel (test_cuda_sparse_fp8_ds: its first run)
 #   2. bench/ab_fp8_cuda.py --heads 64 128, paged64: auto (Gluon) against cuda (32 rows a CTA), cuda16, cuda_i1,
 #      cuda_i3, cuda_all (integer widenings, the merge inside the kernel, 4 tiles asked into L2 ahead)
 #   3. bench/ab_fp8_cuda.py --heads 32 16, paged64: auto, cuda, cuda_i3, cuda_fm, cuda_pf2, cuda_all
@@ -20,12 +20,12 @@ END=${END:-575}
 . bench/device_lib.sh
 begin_run_without_peers || exit 1
 build_cuda_fp8 "$OUT/build.log"
-timeout 100 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gpu.py -k "cuda_fp8" \
+timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gpu.py -k "cuda_fp8 or cuda_sparse" \
   > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s" | tee -a "$LOG"
 grep -E "passed|failed|Error" "$OUT/pytest.txt" | tail -8 | tee -a "$LOG"
-left=$(( END - SECONDS - 150 ))
-[ "$left" -gt 230 ] && left=230
+left=$(( END - SECONDS - 120 ))
+[ "$left" -gt 200 ] && left=200
 timeout "$left" python3 bench/ab_fp8_cuda.py --out "$OUT/ab_fp8_cuda_h64_128.json" --heads 64 128 --layouts paged64 \
   --variants auto cuda cuda16 cuda_i1 cuda_i3 cuda_all >> "$LOG" 2>&1
 echo "ab 64/128 exit $? at ${SECONDS} s" | tee -a "$LOG"
