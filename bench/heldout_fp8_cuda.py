@@ -1,10 +1,11 @@
 """Lab script (GPU): the CUDA fp8 decode's expected time (mlacalc.expected.cuda_fp8_decode_s, fitted to the issue's
-12 fp8 points at 16 heads) held out at points nobody chose: batch, context, heads (1-16), layout and paging drawn
+fp8 points at 16 and 32 heads) held out at points nobody chose: batch, context, heads (1-16, or 1-32 and two query
+tokens with --max-heads 32), layout and paging drawn
 at random (seeded), each timed graph-replayed with the L2 flushed through impl "cuda" and, beside it, impl "triton"
 (what auto ran before), against the prediction for the card's built-in spec (h100-sxm or h200, by the device name).
 Every call's output is first checked against the float64 reference on a small case of the same heads.
 
-    python3 bench/heldout_fp8_cuda.py --out OUT.json [--seed 1] [--n 20]
+    python3 bench/heldout_fp8_cuda.py --out OUT.json [--seed 1] [--n 20] [--max-heads 32]
     python3 bench/heldout_fp8_cuda.py --summary OUT.json     # the errors and the speed-up of a run (no GPU)
 """
 
@@ -29,13 +30,18 @@ from mlacalc.profiler.timing import L2Flusher
 D = 576
 
 
-def draw(rng: random.Random) -> dict:
-    heads = rng.choice([1, 2, 4, 8, 10, 16, 16, 16])
+def draw(rng: random.Random, max_heads: int = 16) -> dict:
+    """A random point: up to 16 heads and one query token (the first runs' draws), or with max_heads 32 also 20-32
+    heads and, for up to 16 heads, two query tokens a quarter of the time (17-32 rows: two row groups a CTA)."""
+    heads = rng.choice([1, 2, 4, 8, 10, 16, 16, 16] + ([20, 24, 32, 32] if max_heads > 16 else []))
     B = rng.randint(1, 192)
     ctx = rng.randint(512, 65536)
     while B * ctx * D > 6e9:     # a cache under 6 GB
         ctx //= 2
-    return dict(B=B, ctx=ctx, heads=heads, paged=rng.random() < 0.5, block=rng.choice([16, 64, 64, 256]))
+    p = dict(B=B, ctx=ctx, heads=heads, paged=rng.random() < 0.5, block=rng.choice([16, 64, 64, 256]))
+    if max_heads > 16:
+        p["tokens"] = 2 if heads <= 16 and rng.random() < 0.25 else 1
+    return p
 
 
 def summary(path: str) -> str:
@@ -67,7 +73,8 @@ def main() -> int:
             print(line)
         return 0 if line else 2
     a = gpu_lab_args(__doc__, lambda ap: (ap.add_argument("--seed", type=int, default=1),
-                                          ap.add_argument("--n", type=int, default=20)))
+                                          ap.add_argument("--n", type=int, default=20),
+                                          ap.add_argument("--max-heads", type=int, default=16, choices=[16, 32])))
     if a is None:
         return 2
     name = torch.cuda.get_device_name()
@@ -76,12 +83,13 @@ def main() -> int:
     scale = torch.tensor([0.02], device="cuda")
     with lab_run(a.out, seed=a.seed, card=hw.name) as rows:
         for _ in range(a.n):
-            p = draw(rng)
-            case = make_mla_case([1, 70, 300], heads=p["heads"], device="cuda", paged=p["paged"], fp8=True,
+            p = draw(rng, a.max_heads)
+            s_q = p.get("tokens", 1)
+            case = make_mla_case([2, 70, 300], heads=p["heads"], s_q=s_q, device="cuda", paged=p["paged"], fp8=True,
                                  block_size=p["block"], seed=a.seed)
             err = rel_error(run_mla_case(lambda *x, **k: mla_decode(*x, impl="cuda", **k), case), case.ref)
             lens = torch.full((p["B"],), p["ctx"], dtype=torch.int32, device="cuda")
-            q = torch.randn(p["B"], 1, p["heads"], D, device="cuda", dtype=torch.bfloat16)
+            q = torch.randn(p["B"], s_q, p["heads"], D, device="cuda", dtype=torch.bfloat16)
             if p["paged"]:
                 nb = -(-p["ctx"] // p["block"])
                 cache = torch.randn(p["B"] * nb, p["block"], D, device="cuda", dtype=torch.bfloat16).to(torch.float8_e4m3fn)
@@ -89,8 +97,8 @@ def main() -> int:
             else:
                 cache = torch.randn(p["B"], p["ctx"], D, device="cuda", dtype=torch.bfloat16).to(torch.float8_e4m3fn)
                 table = None
-            shape = DecodeShape(seqs=p["B"], rows=p["heads"], kv_groups=1, keys=p["ctx"], key_bytes=576, dkv=1088,
-                                out_dv=512, layers=1, key_elems=576, paged=p["paged"])
+            shape = DecodeShape(seqs=p["B"], rows=s_q * p["heads"], kv_groups=1, keys=p["ctx"], key_bytes=576,
+                                dkv=1088, out_dv=512, layers=1, key_elems=576, paged=p["paged"], tokens=s_q)
             pred = cuda_fp8_decode_s(shape, hw)
             for impl in ("cuda", "triton"):
                 t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale,

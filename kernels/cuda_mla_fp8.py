@@ -39,7 +39,9 @@ __all__ = ["mla_decode_cuda_fp8", "cuda_fp8_supported", "cuda_fp8_splits", "scor
 
 SOURCES = Path(__file__).resolve().parent / "cuda"
 CTA_ROWS = (16, 32)  # query rows (s_q x H) a CTA: one or two row groups of mma.sync's M = 16
-AUTO_MAX_ROWS = 16   # what impl auto hands it: one query token, one row group (the rows measured; two groups are not yet)
+AUTO_MAX_ROWS = 32   # what impl auto hands it: query tokens x heads, one CTA's one or two row groups (at 32 heads an
+#                     H100 measured it at 0.46-0.72x the Triton kernel's time; past 32 rows its head groups lost to
+#                     the Gluon kernel, 1.25-1.96x: reports/h100/tuning/session_cs/)
 TILE = 64            # keys a tile (one bulk copy a page it touches)
 STAGES = 2           # tiles in shared memory: 2 x 36.9 KB + the 36.9 KB score exchange, two CTAs an SM
 CTAS_PER_SM = 2

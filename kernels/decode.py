@@ -102,10 +102,9 @@ def mla_decode(
     """Absorbed MLA decode; impl "triton" (flash-decoding kernel), "gluon" (sm_90, bf16/fp16 q, rows padded to its
     64-row tile), "auto" (gluon where gluon_supported says so from gluon_mla_decode.auto_min_rows query rows a
     sequence, more than 16 over a 16-bit cache, 64 over fp8, and no Triton `config` is given; else triton; before
-    both, "cuda" where _cuda_applies says so), "cuda" (cuda_mla_fp8: an e4m3 cache, sm_90, 16 or 32
-    query rows a CTA and head groups of them past that; auto takes it at one query token of <= 16 heads; built with nvcc on first use: about a minute once,
-    then cached) or "eager". Same arguments as
-    mla_decode_eager.
+    both, "cuda" where _cuda_applies says so), "cuda" (cuda_mla_fp8: an e4m3 cache, sm_90, 16 or 32 query rows a
+    CTA and head groups of them past that; auto takes it up to 32 query rows, tokens x heads; built with nvcc on
+    first use: about a minute once, then cached) or "eager". Same arguments as mla_decode_eager.
 
     Sparse (DeepSeek Sparse Attention): with `indices` [B, s_q, topk] int32 each query token attends only the cache
     rows it selects (token positions through block_table, -1 unused; FlashMLA's style: the same entry point);
@@ -223,8 +222,8 @@ def _gluon_sparse_applies(q, kv_cache, kv_lora_rank) -> bool:
 
 _AUTO: dict = {}
 # the CUDA fp8 kernel's options impl auto runs it with (cuda_mla_fp8.mla_decode_cuda_fp8: conv, fused_merge, l2_ahead;
-# a caller's own keyword wins): its defaults, the kernel as measured in the thirty-fourth session, until an A/B says
-# otherwise (bench/ab_fp8_cuda.py)
+# a caller's own keyword wins): none, its defaults. Each option was slower on an H100 at 16 and 32 heads (geomean
+# against the default: conv 3 1.09x, fused_merge 1.23x, l2_ahead 2 1.09x; reports/h100/tuning/session_cs/)
 AUTO_CUDA_OPTIONS: dict = {}
 
 
@@ -261,15 +260,17 @@ def auto_kernel(q, kv_cache, block_table=None, *, kv_lora_rank: int = 512, kv_sc
 
 
 def _cuda_applies(q, kv_cache, kv_lora_rank, kv_scale, kwargs) -> bool:
-    """Whether auto runs the CUDA fp8 kernel (cuda_mla_fp8): an e4m3 cache with its scale at DeepSeek's dims, one
-    query token of at most 16 heads, rows packed and 16-byte aligned, on sm_90, no Triton `config`, and a CUDA
-    toolchain to build it with (cuda_mla_fp8.buildable). At 16 heads it took 0.56-0.81x the Triton kernel's time at
-    the issue's fp8 points on an H100 (reports/h100/tuning/ab_fp8_cuda_session_cq.json)."""
+    """Whether auto runs the CUDA fp8 kernel (cuda_mla_fp8): an e4m3 cache with its scale at DeepSeek's dims, at most
+    32 query rows (query tokens x heads: one CTA's one or two row groups), rows packed and 16-byte aligned, on sm_90,
+    no Triton `config`, and a CUDA toolchain to build it with (cuda_mla_fp8.buildable). On an H100 it took 0.56-0.81x
+    the Triton kernel's time at 16 heads (reports/h100/tuning/ab_fp8_cuda_session_cq.json) and 0.46-0.72x at 32
+    (reports/h100/tuning/session_cs/ab_fp8_cuda_conv_h32_16.json); past 32 rows, its head groups lost to the Gluon
+    kernel (1.25-1.96x its time: session_cs/ab_fp8_cuda_h64_128.json)."""
     if kv_scale is None or "config" in kwargs or not isinstance(kv_cache, torch.Tensor):
         return False
     from .cuda_mla_fp8 import AUTO_MAX_ROWS, buildable, cuda_fp8_supported, packed_and_aligned
 
-    return (cuda_fp8_supported(q, kv_cache, kv_lora_rank) and q.shape[1] == 1 and q.shape[2] <= AUTO_MAX_ROWS
+    return (cuda_fp8_supported(q, kv_cache, kv_lora_rank) and q.shape[1] * q.shape[2] <= AUTO_MAX_ROWS
             and packed_and_aligned(kv_cache) and buildable())
 
 

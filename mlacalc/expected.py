@@ -957,42 +957,59 @@ def decode_plan(shape: DecodeShape, m: KernelModel, sms: int, planner: str, wide
     return split_plan(shape, m, sms, planner, arch, widen_group)
 
 
-# The CUDA fp8 kernel impl auto runs over an e4m3 MLA cache at <= 16 query rows on sm_90 (kernels/cuda_mla_fp8.py,
-# kernels/cuda/mla_fp8_decode.cu, since the thirty-fourth session): 64-key tiles, two CTAs an SM (its 110.6 KB of
-# shared memory), one wave of seqs x splits CTAs (cuda_fp8_splits, restated here), the partials merged by the
-# Triton combine. Measured memory-bound at every point of the issue's fp8 grid at 16 heads on an H100 (0.56-0.81x
-# the Triton kernel's time): priced as a fixed time plus the cache's and the partials' bytes at a share of the
-# datasheet bandwidth, both fitted to those 12 points (least squares on relative errors; `python bench/fit_cuda_fp8.py
-# reports/h100/tuning/ab_fp8_cuda_session_cq.json --gpu h100-sxm --variant cuda_late`, the run's name for what is now
-# the kernel: within 6.4% at all 12), to be held out at other batches, contexts and head counts (docs/kernels-notes.md). Its coefficients are these constants on every sm_90 card, not a
-# hardware file's (calibrate --kernels leaves them: profiler.kernel_calibration drops its points).
+# The CUDA fp8 kernel impl auto runs over an e4m3 MLA cache at <= 32 query rows on sm_90 (kernels/cuda_mla_fp8.py,
+# kernels/cuda/mla_fp8_decode.cu, since the thirty-fourth session): 64-key tiles, one wave of seqs x splits CTAs
+# (cuda_fp8_splits, restated here), the partials merged by the Triton combine. A CTA takes the call's rows in one
+# row group of 16 (4 warps, 110.6 KB of shared memory: two CTAs an SM) or two (8 warps, one CTA an SM). Priced as a
+# fixed time plus the cache's and the partials' bytes at a share of the datasheet bandwidth, each pair fitted on an
+# H100 (least squares on relative errors, `python bench/fit_cuda_fp8.py RUN --gpu h100-sxm --variant V --heads H`):
+#  * one row group: memory-bound at every point of the issue's fp8 grid at 16 heads (0.56-0.81x the Triton
+#    kernel's time), 12 points (reports/h100/tuning/ab_fp8_cuda_session_cq.json, variant cuda_late: within 6.4% at
+#    all 12); the thirty-fifth session's run of the kernel as refactored refits them to 17.1 us and 0.876 at its 6
+#    paged points (session_cs/ab_fp8_cuda_conv_h32_16.json, variant cuda, --heads 16);
+#  * two row groups (17-32 rows: 32 heads, or 16 heads x 2 tokens): 6 paged points at 32 heads (the same session_cs
+#    run, --heads 32; 0.46-0.72x the Triton kernel's time), 1.86-5.2x the fp8 floor: the two groups' dots and
+#    widenings, not the bytes, set its pace, which the smaller share of the bandwidth stands for.
+# To be held out at other batches, contexts and head counts (docs/kernels-notes.md). Its coefficients are these
+# constants on every sm_90 card, not a hardware file's (calibrate --kernels leaves them: profiler.kernel_calibration
+# drops its points).
 CUDA_FP8_TILE = 64
-CUDA_FP8_CTAS_PER_SM = 2
+CUDA_FP8_CTAS_PER_SM = 2          # at one row group (16 rows); one at two
 CUDA_FP8_MIN_SPLIT_KEYS = 4 * CUDA_FP8_TILE
-CUDA_FP8_MAX_ROWS = 16
+CUDA_FP8_MAX_ROWS = 32
 CUDA_FP8_DIMS = (512, 64)         # kv_lora_rank and RoPE dims its tiles are written for (DeepSeek's)
-CUDA_FP8_FIXED_US = 17.6
+CUDA_FP8_FIXED_US = 17.6          # one row group
 CUDA_FP8_STREAM_EFF = 0.868
+CUDA_FP8_FIXED_US_2 = 11.5        # two row groups
+CUDA_FP8_STREAM_EFF_2 = 0.490
 CUDA_FP8_BACKENDS = ("auto",)
 
 
-def cuda_fp8_splits(seqs: int, keys: float, sms: int) -> tuple[int, int]:
-    """(splits, keys a split) of the CUDA fp8 kernel: one wave of CTAs (seqs x splits <= 2 an SM), each split whole
-    64-key tiles and at least 256 keys; kernels/cuda_mla_fp8.cuda_fp8_splits restated (a test holds them equal)."""
+def cuda_fp8_row_groups(rows: int) -> int:
+    """16-row groups one CTA of the kernel runs for `rows` query rows a sequence (kernels/cuda_mla_fp8: one up to
+    16, else two)."""
+    return 1 if rows <= 16 else 2
+
+
+def cuda_fp8_splits(seqs: int, keys: float, sms: int, ctas_per_sm: int = CUDA_FP8_CTAS_PER_SM) -> tuple[int, int]:
+    """(splits, keys a split) of the CUDA fp8 kernel: one wave of CTAs (seqs x splits <= ctas_per_sm an SM: 2 at one
+    row group, 1 at two), each split whole 64-key tiles and at least 256 keys; kernels/cuda_mla_fp8.cuda_fp8_splits
+    restated (a test holds them equal)."""
     max_len = max(1, math.ceil(keys))
     most = max(1, math.ceil(max_len / CUDA_FP8_MIN_SPLIT_KEYS))
-    splits = max(1, min(most, sms * CUDA_FP8_CTAS_PER_SM // max(seqs, 1)))
+    splits = max(1, min(most, sms * ctas_per_sm // max(seqs, 1)))
     per = math.ceil(math.ceil(max_len / splits) / CUDA_FP8_TILE) * CUDA_FP8_TILE
     return math.ceil(max_len / per), per
 
 
 def cuda_fp8_runs(shape: DecodeShape, hw, backend: str) -> bool:
     """Whether ``backend`` runs the CUDA fp8 kernel for ``shape`` on ``hw``: impl auto on sm_90 over an 8-bit MLA
-    latent cache of DeepSeek's dims (one key: 512 latent + 64 RoPE values), one query token of at most 16 heads,
-    no top-k gather (kernels/decode._cuda_applies; it needs nvcc where it runs, which this assumes)."""
+    latent cache of DeepSeek's dims (one key: 512 latent + 64 RoPE values), at most 32 query rows a sequence (query
+    tokens x heads), no top-k gather (kernels/decode._cuda_applies; it needs nvcc where it runs, which this
+    assumes)."""
     return (backend in CUDA_FP8_BACKENDS and getattr(hw, "arch", "") in GLUON_ARCHS and bool(getattr(hw, "sms", 0))
             and shape.kernel == "mla" and widens(shape) and shape.key_elems == sum(CUDA_FP8_DIMS)
-            and shape.out_dv == CUDA_FP8_DIMS[0] and shape.tokens == 1 and shape.rows <= CUDA_FP8_MAX_ROWS
+            and shape.out_dv == CUDA_FP8_DIMS[0] and shape.rows <= CUDA_FP8_MAX_ROWS
             and shape.kv_groups == 1 and not shape.gathered)
 
 
@@ -1000,16 +1017,19 @@ def cuda_fp8_streamed_bytes(shape: DecodeShape, sms: int) -> float:
     """Bytes one layer's call moves: the cache's keys once, and the split partials (fp32 rows of out_dv values and
     their log-sum-exp, each split's every row) written by the decode kernel and read by the merge (one split too:
     the kernel always writes partials and the merge always runs)."""
-    splits, _ = cuda_fp8_splits(shape.seqs, shape.keys, sms)
+    ctas = CUDA_FP8_CTAS_PER_SM if cuda_fp8_row_groups(shape.rows) == 1 else 1
+    splits, _ = cuda_fp8_splits(shape.seqs, shape.keys, sms, ctas)
     partials = shape.seqs * splits * shape.rows * (shape.out_dv + 1) * 4
     return shape.seqs * shape.keys * shape.key_bytes + 2 * partials
 
 
 def cuda_fp8_decode_s(shape: DecodeShape, hw) -> float:
-    """Expected seconds of the CUDA fp8 kernel over all of the shape's layers: CUDA_FP8_FIXED_US a layer plus
-    :func:`cuda_fp8_streamed_bytes` at CUDA_FP8_STREAM_EFF of the datasheet bandwidth."""
-    per_layer = (CUDA_FP8_FIXED_US * 1e-6
-                 + cuda_fp8_streamed_bytes(shape, hw.sms) / (hw.mem_bandwidth_bytes_s * CUDA_FP8_STREAM_EFF))
+    """Expected seconds of the CUDA fp8 kernel over all of the shape's layers: a fixed time a layer plus
+    :func:`cuda_fp8_streamed_bytes` at a share of the datasheet bandwidth (CUDA_FP8_FIXED_US, CUDA_FP8_STREAM_EFF at
+    one row group; the _2 pair at two)."""
+    fixed_us, eff = ((CUDA_FP8_FIXED_US, CUDA_FP8_STREAM_EFF) if cuda_fp8_row_groups(shape.rows) == 1
+                     else (CUDA_FP8_FIXED_US_2, CUDA_FP8_STREAM_EFF_2))
+    per_layer = fixed_us * 1e-6 + cuda_fp8_streamed_bytes(shape, hw.sms) / (hw.mem_bandwidth_bytes_s * eff)
     return shape.layers * per_layer
 
 

@@ -150,17 +150,18 @@ def cuda_fp8_buildable() -> bool:
 def cuda_fp8_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q_tokens: int, tp: int, sms: int,
                     kv_element_size: int, sm90: bool) -> int | None:
     """The CUDA fp8 kernel's split count where impl auto runs it (kernels/decode._cuda_applies: an e4m3 cache at
-    DeepSeek's dims, one query token, <= 16 heads, sm_90, buildable here), else None."""
-    from mlacalc.expected import CUDA_FP8_DIMS, CUDA_FP8_MAX_ROWS
+    DeepSeek's dims, at most 32 query rows a sequence (query tokens x heads), sm_90, buildable here), else None."""
+    from mlacalc.expected import CUDA_FP8_CTAS_PER_SM, CUDA_FP8_DIMS, CUDA_FP8_MAX_ROWS, cuda_fp8_row_groups
 
     a = spec.attention
+    rows = q_tokens * heads_per_rank(spec, tp).q
     if not (sm90 and kernel == "auto" and kv_element_size == 1 and family(a).kernel == "mla"
-            and (a.kv_lora_rank, a.qk_rope_head_dim) == CUDA_FP8_DIMS and q_tokens == 1
-            and heads_per_rank(spec, tp).q <= CUDA_FP8_MAX_ROWS and cuda_fp8_buildable()):
+            and (a.kv_lora_rank, a.qk_rope_head_dim) == CUDA_FP8_DIMS and rows <= CUDA_FP8_MAX_ROWS
+            and cuda_fp8_buildable()):
         return None
     from mlacalc.kernels.cuda_mla_fp8 import cuda_fp8_splits as plan
 
-    return plan(batch, context, sms)[0]
+    return plan(batch, context, sms, CUDA_FP8_CTAS_PER_SM if cuda_fp8_row_groups(rows) == 1 else 1)[0]
 
 
 def kernel_launches(kernel: str, phase: str, num_splits: int) -> int | None:

@@ -725,7 +725,7 @@ def test_sparse_out_of_range_index_is_a_value_error_with_check_and_masked_withou
 BAD_DENSE = [  # (impl, heads, paged, fp8): every kernel family auto picks, and the Triton kernel at 64+ heads
     ("auto", 16, True, False), ("auto", 16, False, False), ("auto", 64, True, False), ("auto", 128, True, False),
     ("auto", 128, False, False), ("auto", 64, True, True), ("auto", 16, True, True), ("triton", 128, True, False),
-    ("auto", 32, True, False),
+    ("auto", 32, True, False), ("auto", 32, True, True),   # fp8 at 32 heads: the CUDA kernel's two row groups
 ]
 
 
@@ -895,7 +895,7 @@ CUDA_FP8_MODES = ["contiguous", "paged64", "paged16", "paged256", "heads8_fp16",
                   "mtp2_heads16", "mtp2_heads8", "mtp2_heads16_paged64", "heads64", "heads64_cta16", "heads40",
                   "heads128_paged64", "mtp2_heads32", "conv1", "conv2", "conv3", "heads64_conv3", "heads1_conv3",
                   "fused", "fused_heads64", "fused_splits_1", "fused_mtp2_heads16_paged64", "fused_graph",
-                  "l2ahead_contiguous", "l2ahead_paged16", "l2ahead_paged64"]
+                  "l2ahead_contiguous", "l2ahead_paged16", "l2ahead_paged64", "auto_heads32", "auto_mtp2_heads16"]
 
 
 @needs_sm90
@@ -938,6 +938,8 @@ def test_cuda_fp8_mla(mode):
                   paged=mode.endswith("paged64"))
     if "conv" in mode:                     # widenings by integer operations (the kernel's CONV)
         extra["conv"] = int(mode.split("conv")[1][0])
+    if mode.startswith("auto_"):          # impl auto at 17-32 rows: the CUDA kernel's two row groups
+        kw.update(heads=32) if mode == "auto_heads32" else kw.update(s_q=2, lens=[max(n, 2) for n in LENS], paged=True)
     if mode.startswith("l2ahead"):         # tiles asked into L2 ahead of the bulk copies
         extra["l2_ahead"] = 3
         kw.update(paged=mode != "l2ahead_contiguous", block_size=16 if mode.endswith("16") else 64)
@@ -976,6 +978,13 @@ def test_cuda_fp8_mla(mode):
             g.replay()
             torch.cuda.synchronize()
             assert rel_error(out, ref) < 2e-2
+        return
+    if mode in ("auto_heads32", "auto_mtp2_heads16"):
+        from mlacalc.kernels.decode import auto_kernel
+
+        assert auto_kernel(case.q, case.kv_cache, case.block_table, kv_scale=case.kv_scale) == "cuda"
+        out = run_mla_case(lambda *a, **k: mla_decode(*a, impl="auto", **k), case)
+        assert rel_error(out, case.ref) < 2e-2
         return
     if mode == "auto_route":  # the same call through auto (Triton today) agrees with it
         from mlacalc.kernels.triton_mla_decode import mla_decode_triton
