@@ -697,7 +697,7 @@ def expect_ops(times: tuple[OpTime, ...], hw: Hardware, backend: str, shapes: tu
             e = 0.0
             for sh in shapes:
                 own = decode_backend(backend, sh.kernel)
-                if cuda_fp8 and cuda_fp8_runs(sh, hw, own):      # impl auto's CUDA fp8 kernel (<= 16 rows, sm_90)
+                if cuda_fp8 and cuda_fp8_runs(sh, hw, own):      # impl auto's CUDA fp8 kernel (<= 32 rows, sm_90)
                     e += cuda_fp8_decode_s(sh, hw)
                     continue
                 e += decode_attention_s(sh, hw, attn_m if own == backend else kernel_model(hw, own),
@@ -832,7 +832,7 @@ class Roofline:
                                   self.step.phase)
         if self.cuda_fp8:
             basis += ("; the attention core on the CUDA fp8 kernel, its own time constants (fitted on an H100: "
-                      "mlacalc.expected.CUDA_FP8_FIXED_US, CUDA_FP8_STREAM_EFF)")
+                      "mlacalc.expected.CUDA_FP8_FIXED_US, CUDA_FP8_STREAM_EFF; the _2 pair past 16 rows)")
         return basis
 
     @property
