@@ -66,6 +66,66 @@ def f16(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float16).to(torch.float32)
 
 
+def model_softmax(s: torch.Tensor, m_i: torch.Tensor, l_i: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+    """The online softmax's step on a tile's summed, scaled and masked scores s [8 groups, 32 lanes, 4 C registers]
+    (the kernel's softmax_tile): each row's max over its quad (the shuffles), m_i, l_i [2 halves, 32 lanes] and the
+    accumulators o [warps, 32, 16, 4] rescaled in place; returns p."""
+    alpha, p = [], torch.zeros_like(s)
+    for half in range(2):
+        mx = s[:, :, 2 * half:2 * half + 2].amax(dim=(0, 2))
+        mx = mx.view(8, 4).amax(dim=1).repeat_interleave(4)  # the quad's shuffles
+        m_new = torch.maximum(m_i[half], mx)
+        m_use = torch.where(m_new == -math.inf, torch.zeros(()), m_new)   # a row that saw no key yet
+        alpha.append(torch.exp2(m_i[half] - m_use))
+        m_i[half] = m_new
+        l_i[half] = l_i[half] * alpha[half]
+        p[:, :, 2 * half:2 * half + 2] = torch.exp2(s[:, :, 2 * half:2 * half + 2] - m_use[None, :, None])
+        l_i[half] = l_i[half] + p[:, :, 2 * half:2 * half + 2].sum(dim=(0, 2))
+    o[:, :, :, 0:2] *= alpha[0][None, :, None, None]
+    o[:, :, :, 2:4] *= alpha[1][None, :, None, None]
+    return p
+
+
+def model_pv(o_w: torch.Tensor, ph: torch.Tensor, rows: torch.Tensor, w: int, v_div: float,
+             transpose: bool = True) -> None:
+    """Warp w's P @ V over a tile (the kernel's pv_tile): P's A fragments from ph [8, 32, 4] (f16 values), V's B
+    fragments from the tile's rows [64, >= 512] (latent values) as lane (g, qd) reads them, widened (/ v_div) and
+    transposed by movmatrix; o_w [32, 16, 4] accumulated in place."""
+    for ks in range(4):
+        a = torch.stack([ph[2 * ks, :, 0:2], ph[2 * ks, :, 2:4], ph[2 * ks + 1, :, 0:2], ph[2 * ks + 1, :, 2:4]], dim=1)
+        v = []
+        for gi in range(2):
+            key = rows[8 * (2 * ks + gi) + G]
+            regs = []
+            for i in range(8):
+                kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])
+                by = f16(torch.gather(key, 1, kd) / v_div)
+                for h in range(2):
+                    x = by[:, 2 * h:2 * h + 2]
+                    regs.append(movmatrix(x) if transpose else x)
+            v.append(regs)
+        for d in range(16):
+            o_w[:, d] = mma(o_w[:, d], a, torch.stack([v[0][d], v[1][d]], dim=1))
+
+
+def model_finish(o: torch.Tensor, m_i: torch.Tensor, l_i: torch.Tensor, num: float, H: int, break_output=False):
+    """The kernel's finish_cta: l over the quad, the partial o x num / l at the output's column map, the base-2
+    log-sum-exp: ([H, 512], [H])."""
+    out = torch.zeros(16, 512)
+    lse = torch.zeros(16)
+    for half in range(2):
+        l = l_i[half].view(8, 4).sum(dim=1).repeat_interleave(4)
+        fac = torch.where(l > 0, num / l, torch.zeros(()))
+        for w in range(4):
+            for d in range(16):
+                for e in range(2):
+                    n_col = 2 * QD + e
+                    dims = torch.tensor([cf.output_dims(w, d ^ 1 if break_output else d, int(x)) for x in n_col])
+                    out[G + 8 * half, dims] = o[w, :, d, 2 * half + e] * fac
+        lse[G + 8 * half] = torch.where(l > 0, m_i[half] + torch.log2(l), torch.tensor(-math.inf))
+    return out[:H], lse[:H]
+
+
 def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scale: float, *, break_map: str = "",
               vis: list[int] | None = None, conv: int = 0):
     """One row group of one CTA of the kernel over `keys` [n, 576] (e4m3 values as float32, whole 64-key tiles
@@ -111,52 +171,11 @@ def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scal
         lim = [torch.clamp(vis_rows[G + 8 * half] - t0, max=nv) for half in range(2)]  # [lane] a row's keys here
         for reg, dk in enumerate((0, 1, 0, 1)):
             s[:, :, reg] = torch.where(key_idx + dk < lim[reg // 2][None, :], s[:, :, reg], torch.tensor(-math.inf))
-        alpha, p = [], torch.zeros_like(s)
-        for half in range(2):
-            mx = s[:, :, 2 * half:2 * half + 2].amax(dim=(0, 2))
-            mx = mx.view(8, 4).amax(dim=1).repeat_interleave(4)  # the quad's shuffles
-            m_new = torch.maximum(m_i[half], mx)
-            m_use = torch.where(m_new == -math.inf, torch.zeros(()), m_new)   # a row that saw no key yet
-            alpha.append(torch.exp2(m_i[half] - m_use))
-            m_i[half] = m_new
-            l_i[half] = l_i[half] * alpha[half]
-            p[:, :, 2 * half:2 * half + 2] = torch.exp2(s[:, :, 2 * half:2 * half + 2] - m_use[None, :, None])
-            l_i[half] = l_i[half] + p[:, :, 2 * half:2 * half + 2].sum(dim=(0, 2))
-        o[:, :, :, 0:2] *= alpha[0][None, :, None, None]
-        o[:, :, :, 2:4] *= alpha[1][None, :, None, None]
+        p = model_softmax(s, m_i, l_i, o)
         ph = f16(p)
         for w in range(4):
-            for ks in range(4):
-                a = torch.stack([ph[2 * ks, :, 0:2], ph[2 * ks, :, 2:4], ph[2 * ks + 1, :, 0:2],
-                                 ph[2 * ks + 1, :, 2:4]], dim=1)
-                v = []
-                for gi in range(2):
-                    key = tile[8 * (2 * ks + gi) + G]
-                    regs = []
-                    for i in range(8):
-                        kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])
-                        by = f16(torch.gather(key, 1, kd) / v_div)
-                        for h in range(2):
-                            x = by[:, 2 * h:2 * h + 2]
-                            regs.append(x if break_map == "transpose" else movmatrix(x))
-                    v.append(regs)
-                for d in range(16):
-                    o[w, :, d] = mma(o[w, :, d], a, torch.stack([v[0][d], v[1][d]], dim=1))
-    out = torch.zeros(16, 512)
-    lse = torch.zeros(16)
-    for half in range(2):
-        l = l_i[half].view(8, 4).sum(dim=1).repeat_interleave(4)
-        fac = torch.where(l > 0, kv_scale * v_div / l, torch.zeros(()))
-        for w in range(4):
-            for d in range(16):
-                for e in range(2):
-                    n_col = 2 * QD + e
-                    dims = torch.tensor([cf.output_dims(w, d, int(x)) for x in n_col])
-                    if break_map == "output":
-                        dims = torch.tensor([cf.output_dims(w, d ^ 1, int(x)) for x in n_col])
-                    out[G + 8 * half, dims] = o[w, :, d, 2 * half + e] * fac
-        lse[G + 8 * half] = torch.where(l > 0, m_i[half] + torch.log2(l), torch.tensor(-math.inf))
-    return out[:H], lse[:H]
+            model_pv(o[w], ph, tile, w, v_div, transpose=break_map != "transpose")
+    return model_finish(o, m_i, l_i, kv_scale * v_div, H, break_output=break_map == "output")
 
 
 def model_decode(case, num_splits: int, conv: int = 0):
@@ -456,48 +475,10 @@ def model_cta_sparse(q: torch.Tensor, rows: list, qk_scale_log2: float, *, break
         key_idx = t0 + 8 * torch.arange(8)[:, None] + 2 * QD[None, :]
         for reg, dk in enumerate((0, 1, 0, 1)):
             s[:, :, reg] = torch.where(valid[key_idx + dk], s[:, :, reg], torch.tensor(-math.inf))
-        alpha, p = [], torch.zeros_like(s)
-        for half in range(2):
-            mx = s[:, :, 2 * half:2 * half + 2].amax(dim=(0, 2))
-            mx = mx.view(8, 4).amax(dim=1).repeat_interleave(4)
-            m_new = torch.maximum(m_i[half], mx)
-            m_use = torch.where(m_new == -math.inf, torch.zeros(()), m_new)
-            alpha.append(torch.exp2(m_i[half] - m_use))
-            m_i[half] = m_new
-            l_i[half] = l_i[half] * alpha[half]
-            p[:, :, 2 * half:2 * half + 2] = torch.exp2(s[:, :, 2 * half:2 * half + 2] - m_use[None, :, None])
-            l_i[half] = l_i[half] + p[:, :, 2 * half:2 * half + 2].sum(dim=(0, 2))
-        o[:, :, :, 0:2] *= alpha[0][None, :, None, None]
-        o[:, :, :, 2:4] *= alpha[1][None, :, None, None]
+        p = model_softmax(s, m_i, l_i, o)
         for w in range(4):
-            ph = f16(p * torch.cat([cs_w[w], cs_w[w]], dim=2) * 256.0)
-            for ks in range(4):
-                a = torch.stack([ph[2 * ks, :, 0:2], ph[2 * ks, :, 2:4], ph[2 * ks + 1, :, 0:2],
-                                 ph[2 * ks + 1, :, 2:4]], dim=1)
-                v = []
-                for gi in range(2):
-                    key = lat[t0 + 8 * (2 * ks + gi) + G]
-                    regs = []
-                    for i in range(8):
-                        kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])
-                        by = f16(torch.gather(key, 1, kd) / v_div)
-                        for h in range(2):
-                            regs.append(movmatrix(by[:, 2 * h:2 * h + 2]))
-                    v.append(regs)
-                for d in range(16):
-                    o[w, :, d] = mma(o[w, :, d], a, torch.stack([v[0][d], v[1][d]], dim=1))
-    out = torch.zeros(16, 512)
-    lse = torch.zeros(16)
-    for half in range(2):
-        l = l_i[half].view(8, 4).sum(dim=1).repeat_interleave(4)
-        fac = torch.where(l > 0, v_div / 256.0 / l, torch.zeros(()))
-        for w in range(4):
-            for d in range(16):
-                for e in range(2):
-                    dims = torch.tensor([cf.output_dims(w, d, int(x)) for x in 2 * QD + e])
-                    out[G + 8 * half, dims] = o[w, :, d, 2 * half + e] * fac
-        lse[G + 8 * half] = torch.where(l > 0, m_i[half] + torch.log2(l), torch.tensor(-math.inf))
-    return out[:H], lse[:H]
+            model_pv(o[w], f16(p * torch.cat([cs_w[w], cs_w[w]], dim=2) * 256.0), lat[t0:t0 + cf.TILE], w, v_div)
+    return model_finish(o, m_i, l_i, v_div / 256.0, H)
 
 
 def model_sparse_decode(case, num_splits: int, **kw):

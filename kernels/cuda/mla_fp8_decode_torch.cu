@@ -17,19 +17,63 @@ size_t smem_bytes(int stages, int rg) {
          2 * rg * mlacalc_fp8::WARPS * 16 * mlacalc_fp8::S_STRIDE * sizeof(float) + stages * sizeof(uint64_t);
 }
 
-template <typename QT, int STAGES, int RG, int CONV = 0>
-void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
-  auto kernel = mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES, RG, CONV>;
-  static bool configured[64] = {};  // one attribute call per instantiation, device and process
-  const size_t smem = smem_bytes(STAGES, RG);
+// A kernel launched on torch's stream with `smem` bytes of dynamic shared memory; its attribute set once per
+// instantiation (`configured`, the caller's static flags), device and process.
+template <typename Kernel>
+void launch(Kernel kernel, bool* configured, size_t smem, dim3 grid, int rg, const Params& p, cudaStream_t stream) {
   int device = 0;
   C10_CUDA_CHECK(cudaGetDevice(&device));
   if (device >= 64 || !configured[device]) {
     C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     if (device < 64) configured[device] = true;
   }
-  kernel<<<grid, RG * mlacalc_fp8::WARPS * 32, smem, stream>>>(p);
+  kernel<<<grid, rg * mlacalc_fp8::WARPS * 32, smem, stream>>>(p);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+template <typename QT, int STAGES, int RG, int CONV = 0>
+void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
+  static bool configured[64] = {};
+  launch(mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES, RG, CONV>, configured, smem_bytes(STAGES, RG), grid, RG, p,
+         stream);
+}
+
+// The fields both kernels read the same way: the tensors' pointers and strides, the split plan, the merge's
+Params common_params(const torch::Tensor& q, const torch::Tensor& kv, const torch::Tensor& block_table,
+                     const torch::Tensor& o_part, const torch::Tensor& lse_part, double qk_scale_log2,
+                     int64_t capacity, int64_t tokens_per_split, const torch::Tensor& out,
+                     const torch::Tensor& counters) {
+  Params p{};
+  p.q = q.data_ptr();
+  p.kv = static_cast<const uint8_t*>(kv.data_ptr());
+  const bool paged = block_table.numel() > 0;
+  p.block_table = paged ? block_table.data_ptr<int>() : nullptr;
+  p.o_part = o_part.data_ptr<float>();
+  p.lse_part = lse_part.data_ptr<float>();
+  p.qk_scale_log2 = static_cast<float>(qk_scale_log2);
+  p.q_stride_b = q.stride(0);
+  p.q_stride_t = q.stride(1);
+  p.q_stride_h = q.stride(2);
+  p.kv_stride_page = kv.stride(0);
+  p.bt_stride = paged ? block_table.stride(0) : 0;
+  p.op_stride_b = o_part.stride(0);
+  p.op_stride_s = o_part.stride(1);
+  p.op_stride_h = o_part.stride(2);
+  p.lse_stride_b = lse_part.stride(0);
+  p.lse_stride_s = lse_part.stride(1);
+  p.H = static_cast<int>(q.size(2));
+  p.s_q = static_cast<int>(q.size(1));
+  p.page_size = static_cast<int>(kv.size(1));
+  p.paged = paged ? 1 : 0;
+  p.capacity = static_cast<int>(capacity);
+  p.num_pages = static_cast<int>(kv.size(0));
+  p.tokens_per_split = static_cast<int>(tokens_per_split);
+  const bool fused = counters.numel() > 0;  // the merge inside the kernel: out [*, rows, 512] in q's dtype
+  p.counters = fused ? counters.data_ptr<int>() : nullptr;
+  p.out = fused ? out.data_ptr() : nullptr;
+  p.out_stride_b = fused ? out.stride(0) : 0;
+  p.out_stride_r = fused ? out.stride(1) : 0;
+  return p;
 }
 
 }  // namespace
@@ -44,41 +88,13 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
                     double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages,
                     int64_t cta_rows, int64_t conv, torch::Tensor out, torch::Tensor counters, int64_t l2_ahead) {
   const c10::cuda::CUDAGuard guard(q.device());
-  Params p{};
-  p.q = q.data_ptr();
-  p.kv = static_cast<const uint8_t*>(kv.data_ptr());
-  const bool paged = block_table.numel() > 0;
-  p.block_table = paged ? block_table.data_ptr<int>() : nullptr;
+  Params p = common_params(q, kv, block_table, o_part, lse_part, qk_scale_log2, capacity, tokens_per_split, out,
+                           counters);
   p.seqlens = seqlens.data_ptr<int>();
-  p.o_part = o_part.data_ptr<float>();
-  p.lse_part = lse_part.data_ptr<float>();
   p.kv_scale = kv_scale.numel() > 0 ? kv_scale.data_ptr<float>() : nullptr;
   p.kv_scale_value = static_cast<float>(kv_scale_value);
-  p.qk_scale_log2 = static_cast<float>(qk_scale_log2);
-  p.q_stride_b = q.stride(0);
-  p.q_stride_t = q.stride(1);
-  p.q_stride_h = q.stride(2);
-  p.kv_stride_page = kv.stride(0);
-  p.bt_stride = paged ? block_table.stride(0) : 0;
-  p.op_stride_b = o_part.stride(0);
-  p.op_stride_s = o_part.stride(1);
-  p.op_stride_h = o_part.stride(2);
-  p.lse_stride_b = lse_part.stride(0);
-  p.lse_stride_s = lse_part.stride(1);
-  p.H = static_cast<int>(q.size(2));
-  p.s_q = static_cast<int>(q.size(1));
   p.rows = p.H * p.s_q;
-  p.page_size = static_cast<int>(kv.size(1));
-  p.paged = paged ? 1 : 0;
-  p.capacity = static_cast<int>(capacity);
-  p.num_pages = static_cast<int>(kv.size(0));
-  p.tokens_per_split = static_cast<int>(tokens_per_split);
   p.l2_ahead = static_cast<int>(l2_ahead);
-  const bool fused = counters.numel() > 0;  // the merge inside the kernel: out [B, rows, 512] in q's dtype
-  p.counters = fused ? counters.data_ptr<int>() : nullptr;
-  p.out = fused ? out.data_ptr() : nullptr;
-  p.out_stride_b = fused ? out.stride(0) : 0;
-  p.out_stride_r = fused ? out.stride(1) : 0;
   const int head_groups = (p.rows + static_cast<int>(cta_rows) - 1) / static_cast<int>(cta_rows);
   const dim3 grid(static_cast<unsigned>(head_groups), static_cast<unsigned>(o_part.size(1)),
                   static_cast<unsigned>(q.size(0)));
@@ -115,17 +131,8 @@ size_t sparse_smem_bytes(int rg) {
 
 template <int RG, int CONV>
 void launch_sparse(const Params& p, dim3 grid, cudaStream_t stream) {
-  auto kernel = mlacalc_fp8::mla_fp8_sparse_kernel<2, RG, CONV>;
   static bool configured[64] = {};
-  const size_t smem = sparse_smem_bytes(RG);
-  int device = 0;
-  C10_CUDA_CHECK(cudaGetDevice(&device));
-  if (device >= 64 || !configured[device]) {
-    C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    if (device < 64) configured[device] = true;
-  }
-  kernel<<<grid, RG * mlacalc_fp8::WARPS * 32, smem, stream>>>(p);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  launch(mlacalc_fp8::mla_fp8_sparse_kernel<2, RG, CONV>, configured, sparse_smem_bytes(RG), grid, RG, p, stream);
 }
 
 }  // namespace
@@ -140,44 +147,16 @@ void mla_fp8_sparse_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor indi
                            int64_t capacity, int64_t tokens_per_split, int64_t cta_rows, int64_t conv,
                            torch::Tensor out, torch::Tensor counters) {
   const c10::cuda::CUDAGuard guard(q.device());
-  Params p{};
-  p.q = q.data_ptr();
-  p.kv = static_cast<const uint8_t*>(kv.data_ptr());
-  const bool paged = block_table.numel() > 0;
-  p.block_table = paged ? block_table.data_ptr<int>() : nullptr;
+  Params p = common_params(q, kv, block_table, o_part, lse_part, qk_scale_log2, capacity, tokens_per_split, out,
+                           counters);
   p.has_lens = seqlens.numel() > 0 ? 1 : 0;
   p.seqlens = p.has_lens ? seqlens.data_ptr<int>() : nullptr;
   p.indices = indices.data_ptr<int>();
   p.idx_stride_b = indices.stride(0);
   p.idx_stride_t = indices.stride(1);
   p.topk = static_cast<int>(indices.size(2));
-  p.o_part = o_part.data_ptr<float>();
-  p.lse_part = lse_part.data_ptr<float>();
-  p.qk_scale_log2 = static_cast<float>(qk_scale_log2);
-  p.q_stride_b = q.stride(0);
-  p.q_stride_t = q.stride(1);
-  p.q_stride_h = q.stride(2);
-  p.kv_stride_page = kv.stride(0);
   p.kv_stride_row = kv.stride(1);
-  p.bt_stride = paged ? block_table.stride(0) : 0;
-  p.op_stride_b = o_part.stride(0);
-  p.op_stride_s = o_part.stride(1);
-  p.op_stride_h = o_part.stride(2);
-  p.lse_stride_b = lse_part.stride(0);
-  p.lse_stride_s = lse_part.stride(1);
-  p.H = static_cast<int>(q.size(2));
-  p.s_q = static_cast<int>(q.size(1));
   p.rows = p.H;
-  p.page_size = static_cast<int>(kv.size(1));
-  p.paged = paged ? 1 : 0;
-  p.capacity = static_cast<int>(capacity);
-  p.num_pages = static_cast<int>(kv.size(0));
-  p.tokens_per_split = static_cast<int>(tokens_per_split);
-  const bool fused = counters.numel() > 0;
-  p.counters = fused ? counters.data_ptr<int>() : nullptr;
-  p.out = fused ? out.data_ptr() : nullptr;
-  p.out_stride_b = fused ? out.stride(0) : 0;
-  p.out_stride_r = fused ? out.stride(1) : 0;
   const int head_groups = (p.rows + static_cast<int>(cta_rows) - 1) / static_cast<int>(cta_rows);
   const dim3 grid(static_cast<unsigned>(head_groups), static_cast<unsigned>(o_part.size(1)),
                   static_cast<unsigned>(q.size(0) * q.size(1)));
