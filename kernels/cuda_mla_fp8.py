@@ -171,6 +171,22 @@ def _extension():
     return _EXT
 
 
+def _built_extension():
+    """The extension, or CudaBuildError (one line, not a build log) where it cannot be built here: no nvcc, a CPU
+    build of torch, a compiler error. The first failure warns once (auto then runs the Triton kernel) and is kept,
+    so no later call tries the build again."""
+    global _BUILD_FAILED
+    if _BUILD_FAILED is not None:
+        raise CudaBuildError("impl", _BUILD_FAILED)
+    try:
+        return _extension()
+    except Exception as e:  # noqa: BLE001 - whatever the toolchain raised, said in one line
+        last = str(e).strip().splitlines()[-1][:200] if str(e).strip() else ""
+        _BUILD_FAILED = f"'cuda' could not build its extension ({type(e).__name__}: {last})"
+        warnings.warn(f"mlacalc.kernels: {_BUILD_FAILED}; impl 'auto' runs the Triton kernel instead", stacklevel=4)
+        raise CudaBuildError("impl", _BUILD_FAILED) from e
+
+
 def mla_decode_cuda_fp8(
     q: torch.Tensor,
     kv_cache: torch.Tensor,
@@ -267,17 +283,7 @@ class _Plan:
         self.full_lens = torch.full((B,), self.capacity, dtype=torch.int32, device=dev)
         self.no_table = torch.empty(0, dtype=torch.int32, device=dev)
         self.no_scale = torch.empty(0, dtype=torch.float32, device=dev)
-        global _BUILD_FAILED
-        if _BUILD_FAILED is not None:
-            raise CudaBuildError("impl", _BUILD_FAILED)
-        try:
-            self.ext = _extension()
-        except Exception as e:  # noqa: BLE001 - no nvcc, no CUDA torch, a compiler error: one line, not a build log
-            last = str(e).strip().splitlines()[-1][:200] if str(e).strip() else ""
-            _BUILD_FAILED = f"'cuda' could not build its extension ({type(e).__name__}: {last})"
-            warnings.warn(f"mlacalc.kernels: {_BUILD_FAILED}; impl 'auto' runs the Triton kernel instead",
-                          stacklevel=3)
-            raise CudaBuildError("impl", _BUILD_FAILED) from e
+        self.ext = _built_extension()
 
     def launch(self, q, kv_cache, cache_seqlens, block_table, softmax_scale, kv_scale, scale_t, out):
         from .triton_split_kv import combine_splits
@@ -391,15 +397,7 @@ class _SparsePlan:
         self.counters = (torch.zeros(B * s_q * groups, dtype=torch.int32, device=dev) if fused_merge
                          else torch.empty(0, dtype=torch.int32, device=dev))
         self.none = torch.empty(0, dtype=torch.int32, device=dev)
-        global _BUILD_FAILED
-        if _BUILD_FAILED is not None:
-            raise CudaBuildError("impl", _BUILD_FAILED)
-        try:
-            self.ext = _extension()
-        except Exception as e:  # noqa: BLE001 - as _Plan: one line, not a build log
-            last = str(e).strip().splitlines()[-1][:200] if str(e).strip() else ""
-            _BUILD_FAILED = f"'cuda' could not build its extension ({type(e).__name__}: {last})"
-            raise CudaBuildError("impl", _BUILD_FAILED) from e
+        self.ext = _built_extension()
 
     def launch(self, q, kv_cache, indices, block_table, cache_seqlens, softmax_scale, out):
         from .triton_split_kv import combine_splits
