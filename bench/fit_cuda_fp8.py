@@ -16,7 +16,8 @@ import argparse
 import json
 import sys
 
-from mlacalc.expected import DecodeShape, cuda_fp8_decode_s, cuda_fp8_streamed_bytes
+from mlacalc.expected import (CUDA_FP8_FIT_CLOCK_GHZ, DecodeShape, cuda_fp8_chain_keys, cuda_fp8_decode_s,
+                              cuda_fp8_streamed_bytes)
 from mlacalc.errors import SpecError
 from mlacalc.hardware import load_hardware
 
@@ -41,11 +42,16 @@ def points(path: str, variant: str, heads: tuple[int, ...] = ()) -> list[tuple[D
     return out
 
 
-def fit(pts, hw) -> tuple[float, float]:
-    """(fixed us, streaming share of the datasheet bandwidth): t = F + bytes / (bw e), least squares in 1/t units
-    (relative errors) over F and 1/e, closed form."""
-    bw = hw.mem_bandwidth_bytes_s
-    xs = [cuda_fp8_streamed_bytes(s, hw.sms) / bw for s, _, _ in pts]
+def fit(pts, hw, model: str = "stream") -> tuple[float, float]:
+    """model "stream" (one row group): (fixed us, streaming share of the datasheet bandwidth), t = F + bytes / (bw e);
+    "chain" (two row groups): (fixed us, SM cycles a key), t = F + chain keys x cycles / clock
+    (mlacalc.expected.cuda_fp8_chain_keys, the spec's boost clock). Least squares in 1/t units (relative errors)
+    over F and the slope, closed form."""
+    if model == "chain":
+        clock_hz = (hw.boost_clock_ghz or CUDA_FP8_FIT_CLOCK_GHZ) * 1e9
+        xs = [cuda_fp8_chain_keys(s, hw.sms) / clock_hz for s, _, _ in pts]
+    else:
+        xs = [cuda_fp8_streamed_bytes(s, hw.sms) / hw.mem_bandwidth_bytes_s for s, _, _ in pts]
     ts = [t for _, t, _ in pts]
     # minimise sum ((F + x k - t) / t)^2 over F, k: the normal equations of weights 1 / t^2
     w = [1 / t ** 2 for t in ts]
@@ -54,7 +60,7 @@ def fit(pts, hw) -> tuple[float, float]:
     det = s1 * sxx - sx * sx
     F = (st * sxx - sx * sxt) / det
     k = (s1 * sxt - sx * st) / det
-    return F * 1e6, 1 / k
+    return F * 1e6, (k if model == "chain" else 1 / k)
 
 
 def main() -> int:
@@ -63,6 +69,8 @@ def main() -> int:
     ap.add_argument("--gpu", default="h100-sxm")
     ap.add_argument("--variant", default="cuda")
     ap.add_argument("--heads", type=int, nargs="*", default=[], help="only these head counts (default: all)")
+    ap.add_argument("--model", choices=["stream", "chain"], default="stream",
+                    help="stream: one row group's pair; chain: two row groups' (fixed us, cycles a key)")
     a = ap.parse_args()
     if read_json(a.run, __file__, key="rows") is None:
         return 2
@@ -76,9 +84,10 @@ def main() -> int:
         print(f"fit_cuda_fp8: {len(pts)} timed point(s) of variant {a.variant!r} in {a.run}; two at least are needed",
               file=sys.stderr)
         return 2
-    F, e = fit(pts, hw)
-    print(f"{len(pts)} points of {a.variant} on {hw.name}: fixed {F:.1f} us, streaming {e:.3f} of "
-          f"{hw.mem_bandwidth_bytes_s / 1e9:.0f} GB/s")
+    F, e = fit(pts, hw, a.model)
+    slope = (f"{e:.1f} SM cycles a key of a CTA's chain" if a.model == "chain"
+             else f"streaming {e:.3f} of {hw.mem_bandwidth_bytes_s / 1e9:.0f} GB/s")
+    print(f"{len(pts)} points of {a.variant} on {hw.name}: fixed {F:.1f} us, {slope}")
     for shape, t, p in pts:
         pred = cuda_fp8_decode_s(shape, hw)
         print(f"  B {p['B']:4d} x {p['ctx']:6d} keys, {p['heads']:3d} heads, {p['layout']:10s} measured "

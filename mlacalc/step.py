@@ -112,9 +112,9 @@ from typing import NamedTuple
 
 from .attention import StepShape, attention_span, family, layer_groups, layer_rules, rules_span  # noqa: F401
 from .costs import ACT_BITS, OpCost, matmul
-from .expected import (PLANNERS, Accuracy, DecodeShape, attention_accuracy, coefficient_basis, cuda_fp8_decode_s,
-                       cuda_fp8_runs, decode_attention_s,
-                       decode_backend, gemm_s, kernel_model, other_s, prefill_attention_s, runs_gluon)
+from .expected import (PLANNERS, Accuracy, DecodeShape, attention_accuracy, coefficient_basis, cuda_fp8_accuracy,
+                       cuda_fp8_decode_s, cuda_fp8_runs, decode_attention_s, decode_backend, gemm_s, kernel_model,
+                       other_s, prefill_attention_s, runs_gluon)
 from .errors import ArgError, show
 from .hardware import Hardware
 from .kv import kv_element_bits
@@ -832,16 +832,16 @@ class Roofline:
                                   self.step.phase)
         if self.cuda_fp8:
             basis += ("; the attention core on the CUDA fp8 kernel, its own time constants (fitted on an H100: "
-                      "mlacalc.expected.CUDA_FP8_FIXED_US, CUDA_FP8_STREAM_EFF; the _2 pair past 16 rows)")
+                      "mlacalc.expected.CUDA_FP8_FIXED_US, CUDA_FP8_STREAM_EFF, CUDA_FP8_FIXED_US_2, CUDA_FP8_CYCLES_PER_KEY_2)")
         return basis
 
     @property
     def attn_accuracy(self) -> Accuracy | None:
         """How far the attention core's expected time has been from measurements for this kind of attention and
-        backend (mlacalc.expected.ATTENTION_ACCURACY); None where nothing was measured, and for the CUDA fp8 kernel
-        (its constants were fitted to its only measured points, which therefore say nothing of its accuracy)."""
+        backend (mlacalc.expected.ATTENTION_ACCURACY, or for the CUDA fp8 kernel its own held-out figures:
+        mlacalc.expected.cuda_fp8_accuracy, the built-in H100 SXM card only); None where nothing was measured."""
         if self.cuda_fp8:
-            return None
+            return cuda_fp8_accuracy(self.gpu)
         return attention_accuracy(self.gpu, self.kernel, self.attention, self.step.phase)
 
     @property
