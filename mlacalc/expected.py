@@ -1035,7 +1035,7 @@ def cuda_fp8_streamed_bytes(shape: DecodeShape, sms: int) -> float:
 # these points, but the two-group model's form (the chain of keys) was chosen after they showed the bandwidth share
 # missing by up to 108%; a run at a fresh seed is its next check (bench/heldout_fp8_cuda.py --seed 3 --max-heads 32).
 CUDA_FP8_ACCURACY = Accuracy(24, 4.2, 14.9, 20.8, measured_on="H100",
-                             drawn="random; the two-group model's form chosen after these points, its constants not",
+                             drawn="random, not fitted (the 17-32-row model's form chosen after them)",
                              source="reports/h100/tuning/session_cu/heldout_seed2.json")
 
 
