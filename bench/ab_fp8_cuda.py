@@ -4,11 +4,10 @@ context 4k/32k, contiguous and paged in 64-token blocks, 16 heads, one per-tenso
 flushed, best of two rounds in alternating order, beside the fp8 floor from ceilings measured in the same run. Each
 variant is checked against the float64 reference first (mixed lengths, paged); one that fails is not timed. Over 16
 heads (--heads 32 64 128) the kernel runs head groups of 32 rows ("cuda", "cuda3") or of 16 ("cuda16"), and auto runs
-the Triton kernel (32) or the Gluon one (64, 128). The "_i" variants widen the fp8 bytes by integer operations
-instead of the conversion unit (conv: bit 0 the scores', bit 1 P @ V's); the "_fm" ones merge the splits inside the
-kernel; the "_pf" ones ask tiles into L2 ahead of their bulk copies; "cuda_all" does all three.
+the Triton kernel (32) or the Gluon one (64, 128), before the thirty-fifth session handed the CUDA kernel up to 32
+rows. (That session's "_i", "_fm", "_pf" and "cuda_all" variants timed options since removed: commit e79a23a.)
 
-    python3 bench/ab_fp8_cuda.py --out OUT.json [--heads 16 8 | --heads 64 128] [--variants auto cuda cuda_i3 ...]
+    python3 bench/ab_fp8_cuda.py --out OUT.json [--heads 16 8 | --heads 64 128] [--variants auto cuda cuda16]
           [--layouts paged64]
     python3 bench/ab_summary.py OUT.json cuda/auto,cuda3/auto,cuda16/auto     # the ratios
 """
@@ -29,15 +28,7 @@ from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher
 
 VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"), "cuda3": dict(impl="cuda", stages=3),
-            "cuda16": dict(impl="cuda", cta_rows=16),   # over 16 heads: head groups of 16 rows (2 CTAs an SM)
-            # widenings by integer operations (the kernel's e4m3x2_to_f16x2_scaled): the scores', P @ V's, both
-            "cuda_i1": dict(impl="cuda", conv=1), "cuda_i2": dict(impl="cuda", conv=2), "cuda_i3": dict(impl="cuda", conv=3),
-            "cuda16_i3": dict(impl="cuda", cta_rows=16, conv=3),
-            # the merge inside the kernel (the last CTA of a sequence, counted by an atomic), alone and with conv 3
-            "cuda_fm": dict(impl="cuda", fused_merge=True), "cuda_fm_i3": dict(impl="cuda", fused_merge=True, conv=3),
-            # tiles asked into L2 ahead of the bulk copies (cp.async.bulk.prefetch.L2)
-            "cuda_pf2": dict(impl="cuda", l2_ahead=2), "cuda_pf8": dict(impl="cuda", l2_ahead=8),
-            "cuda_all": dict(impl="cuda", l2_ahead=4, fused_merge=True, conv=3)}
+            "cuda16": dict(impl="cuda", cta_rows=16)}   # over 16 heads: head groups of 16 rows (2 CTAs an SM)
 DEFAULT_VARIANTS = ("auto", "cuda", "cuda3", "cuda16")
 POINTS = [(B, ctx) for B in (8, 32, 128) for ctx in (4096, 32768)]
 

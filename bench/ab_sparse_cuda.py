@@ -6,8 +6,8 @@ in alternating order, beside the sparse floor (selected bytes and indices at the
 run, or the dots at the matmul rate). Each variant is checked against the float64 reference first (mixed lengths,
 unused slots); one that fails is not timed.
 
-    python3 bench/ab_sparse_cuda.py --out OUT.json [--heads 16 32 64] [--variants auto cuda cuda_fm cuda_i3]
-    python3 bench/ab_summary.py OUT.json cuda/auto,cuda_fm/auto,cuda_i3/auto
+    python3 bench/ab_sparse_cuda.py --out OUT.json [--heads 16 32 64] [--variants auto cuda cuda_s16]
+    python3 bench/ab_summary.py OUT.json cuda/auto,cuda_s16/auto
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from mlacalc.kernels.testing import make_sparse_case, rel_error, run_sparse_case
 from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher
 
-VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"), "cuda_fm": dict(impl="cuda", fused_merge=True),
-            "cuda_i3": dict(impl="cuda", conv=3), "cuda_fm_i3": dict(impl="cuda", fused_merge=True, conv=3),
+VARIANTS = {"auto": dict(impl="auto"), "cuda": dict(impl="cuda"),
             # the split count (the plan: one wave, >= 256 slots a split, so 8 at batch 8: 64 CTAs of 264 places)
             "cuda_s16": dict(impl="cuda", num_splits=16), "cuda_s32": dict(impl="cuda", num_splits=32)}
+# (the thirty-fifth session's run also timed "cuda_fm" and "cuda_i3", options since removed: commit e79a23a)
 POINTS = [(8, 32768), (64, 32768)]
 TOPK = 2048
 
@@ -41,7 +41,7 @@ def check(name: str, heads: int) -> dict:
 def main() -> int:
     def add(ap):
         ap.add_argument("--heads", type=int, nargs="+", default=[16, 32, 64])
-        ap.add_argument("--variants", nargs="+", default=["auto", "cuda", "cuda_fm", "cuda_i3", "cuda_s16"],
+        ap.add_argument("--variants", nargs="+", default=["auto", "cuda", "cuda_s16"],
                         choices=sorted(VARIANTS))
 
     a = gpu_lab_args(__doc__, add)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Runs as written at commit e79a23a only: it times options of the CUDA kernels removed after it.)
 # The CUDA fp8 kernel at 64 and 128 heads, and its widenings by integer operations (thirty-fifth session; any Hopper,
 # about 570 s). At 64 and 128 heads auto runs the Gluon fp8 kernel, 2.0-2.6x the fp8 floor (its widening through
 # shared memory); the CUDA kernel now runs more rows than a CTA takes in head groups of 32 (or 16) rows side by side

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Runs as written at commit e79a23a only: it times options of the CUDA kernels removed after it.)
 # The CUDA sparse decode over fp8-ds rows, first run (thirty-fifth session; any Hopper, about 400 s): the extension
 # built, the GPU tests of the sparse kernel (9 cases: pages and pool rows, 8-64 heads, two tokens, head groups, conv
 # 3, the fused merge, 1 and 7 splits, out-of-range values unchecked), then bench/ab_sparse_cuda.py at batch 8/64 x

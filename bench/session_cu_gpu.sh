@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Runs as written at commit e79a23a only: it times options of the CUDA kernels removed after it.)
 # After session_cs (thirty-fifth session; any Hopper, about 420 s): impl auto now hands the CUDA fp8 kernel up to 32
 # query rows (two row groups a CTA: 0.46-0.72x the Triton kernel's time at 32 heads), and the calculator prices that
 # with a fit to 6 points. This run checks auto's route there (GPU tests: auto at 32 heads and at 16 heads x 2 tokens,

@@ -4,10 +4,9 @@ against a 25-us floor, H100): are the ~25 us of fixed costs the splits' partials
 sequence: written, then read by the merge) and each CTA's prologue, so that fewer, longer splits pay, or is it the
 launch and the first tile's wait, which no split count moves? At each point the plan's count and the powers of two
 from 1 to 64 (at least a 64-key tile a split), paged in 64-token blocks, one per-tensor scale, graph-timed with the L2
-flushed (one round: a sweep, not an A/B), the fp8 floor from ceilings measured in the same run beside it; each count
-for the kernel as it is, with its widenings by integer operations, and with the merge inside the kernel (VARIANTS).
+flushed (one round: a sweep, not an A/B), the fp8 floor from ceilings measured in the same run beside it.
 
-    python3 bench/sweep_fp8_cuda_splits.py --out OUT.json [--heads 16] [--variants base int fused pf4 all]
+    python3 bench/sweep_fp8_cuda_splits.py --out OUT.json [--heads 16] [--variants base]
 """
 
 from __future__ import annotations
@@ -25,12 +24,8 @@ from mlacalc.profiler.calibrate import measure_ceilings
 from mlacalc.profiler.timing import L2Flusher
 
 POINTS = [(8, 4096), (32, 4096), (128, 4096), (8, 32768), (32, 32768)]
-# the kernel as it is; its widenings by integer operations (is a CTA's per-tile latency, paid tile after tile by a
-# small call, the widening's?); the merge inside the kernel (is it the second launch and the partials' round trip?);
-# tiles asked into L2 ahead (is it DRAM's latency, paid a tile at a time by a split's 2-stage pipeline?); all three
-VARIANTS = {"base": {}, "int": dict(conv=3), "fused": dict(fused_merge=True), "pf4": dict(l2_ahead=4),
-            "all": dict(conv=3, fused_merge=True, l2_ahead=4)}
-
+VARIANTS = {"base": {}}   # the kernel as it is (the thirty-fifth session's run also timed options since removed:
+#                          commit e79a23a)
 
 def split_counts(B: int, ctx: int, sms: int) -> tuple[int, list[int]]:
     """The plan's split count and the counts swept: powers of two with a tile at least a split (the plan keeps

@@ -13,10 +13,12 @@ under TORCH_EXTENSIONS_DIR). Splits are merged by triton_split_kv.combine_splits
 `mla_decode(..., impl="cuda")`, and `impl="auto"` where it applies (kernels/decode._cuda_applies): at 16 heads it took
 0.56-0.81x the Triton kernel's time at the issue's fp8 points on an H100 (reports/h100/tuning/ab_fp8_cuda_session_cq.json),
 1.00-1.29x the fp8 floor at batch >= 32 but 32 x 4k (2.0x: fixed costs at a 25-us floor). Where the build fails (no
-nvcc), auto warns once and keeps to Triton. Over 16 rows (two row groups) and with several query tokens the kernel
-is checked by the CPU model and compiled, not yet run on a GPU: auto does not hand it those calls. More rows than a
-CTA takes (64 or 128 heads) run in head groups of 16 or 32 rows side by side in the grid, each reading the same tiles
-(the second and later reads from L2): impl "cuda" only, an experiment against the Gluon kernel auto runs there.
+nvcc), auto warns once and keeps to Triton. From 17 to 32 rows (query tokens x heads) a CTA runs two row groups, one
+CTA an SM: at 32 heads 0.46-0.72x the Triton kernel's time (reports/h100/tuning/session_cs/), so auto hands it up to
+32 rows. More rows than a CTA takes (64 or 128 heads) run in head groups of 16 or 32 rows side by side in the grid,
+each reading the same tiles (the later reads from L2): impl "cuda" only, 1.25-1.96x the Gluon kernel's time auto runs
+there. Three options measured slower in the thirty-fifth session were removed after it (the integer widening, the
+merge inside the kernel, the L2 prefetch: commit e79a23a has them; docs/kernels-notes.md).
 """
 
 from __future__ import annotations
@@ -202,27 +204,18 @@ def mla_decode_cuda_fp8(
     check: bool | None = None,
     stages: int = STAGES,
     cta_rows: int | None = None,
-    conv: int = 0,
-    fused_merge: bool = False,
-    l2_ahead: int = 0,
 ) -> torch.Tensor:
     """mla_decode_triton's arguments and result for an e4m3 cache ([B, S, 576] or paged [pages, page_size, 576]
     with block_table), a [B, s_q, H, 576] bf16/fp16 query (token t sees the keys before len - (s_q - 1 - t)) and
     kv_scale (a float, or a 1-element fp32 tensor read by the kernel). Returns [B, s_q, H, 512] in q.dtype. Bad
     input: one KernelInputError naming the argument. cta_rows: query rows (s_q x H) a CTA, 16 or 32 (default 16 up
     to 16 rows, else 32); more rows run in head groups of that many. stages: tiles in shared memory (2, 3 or 4; at
-    32 rows a CTA 2 or 3; 2 leaves room for two CTAs an SM at 16 rows, which measured fastest). conv (an
-    experiment, 2 stages only): which widenings run as integer operations instead of the conversion unit, bit 0 the
-    score dot's, bit 1 P @ V's (the kernel's e4m3x2_to_f16x2_scaled: exact, but an e4m3 NaN reads as +-480).
-    fused_merge (an experiment): the last CTA of each sequence merges the splits (counted by an atomic) instead of
-    the Triton combine launched after the kernel. l2_ahead (an experiment): tiles past the next bulk copy asked
-    into L2 ahead (cp.async.bulk.prefetch.L2), so that a short split's copies wait on L2, not DRAM. Over 16 rows or
-    with s_q > 1 the kernel has been checked by its CPU model only, not yet on a GPU."""
+    32 rows a CTA 2 or 3; 2 leaves room for two CTAs an SM at 16 rows, which measured fastest)."""
     check_scale(softmax_scale)
     scale_t = kv_scale if torch.is_tensor(kv_scale) else None
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(block_table), layout_key(cache_seqlens),
            layout_key(out), None if scale_t is None else (scale_t.shape, scale_t.dtype, scale_t.device),
-           kv_lora_rank, max_seqlen, num_splits, stages, cta_rows, conv, bool(fused_merge), l2_ahead)
+           kv_lora_rank, max_seqlen, num_splits, stages, cta_rows)
 
     def make():
         check_mla_inputs(q, kv_cache, cache_seqlens, block_table, kv_lora_rank=kv_lora_rank, kv_scale=kv_scale,
@@ -234,15 +227,11 @@ def mla_decode_cuda_fp8(
                 "rows must be packed (576 bytes apart), the base and page stride 16-byte aligned (bulk copies)")
         require(cta_rows is None or cta_rows in CTA_ROWS, "cta_rows", f"{cta_rows!r}: 16, 32 or None")
         per_cta = cta_rows or default_cta_rows(q.shape[1] * q.shape[2])
-        require(conv in (0, 1, 2, 3) and (conv == 0 or stages == 2), "conv",
-                f"{conv!r}: 0, 1, 2 or 3 (bit 0 the scores', bit 1 P @ V's widening by integer operations; 2 stages)")
-        require(isinstance(l2_ahead, int) and 0 <= l2_ahead <= 64, "l2_ahead", f"{l2_ahead!r}: an int in 0..64")
         require(stages in ((2, 3, 4) if row_groups(per_cta) == 1 else (2, 3)), "stages",
                 f"{stages!r}: one of 2, 3, 4 (2, 3 at 32 rows a CTA: the shared memory of two row groups)")
         require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
                 f"{num_splits!r}: expected an int >= 1")
-        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta, conv, bool(fused_merge),
-                     l2_ahead)
+        return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta)
 
     plan = cached_plan("mla_decode_cuda_fp8", key, make, q.device)
     if checks_enabled(check, q.device):
@@ -256,8 +245,7 @@ def mla_decode_cuda_fp8(
 class _Plan:
     """What a call launches with that depends only on shapes, strides, dtypes and options."""
 
-    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, cta_rows, conv, fused_merge,
-                 l2_ahead):
+    def __init__(self, q, kv_cache, block_table, max_seqlen, num_splits, stages, cta_rows):
         self.launch_key = new_launch_key()
         B, s_q, H, _ = q.shape
         rows = s_q * H
@@ -266,10 +254,7 @@ class _Plan:
         self.page_size = kv_cache.shape[1] if paged else 1
         self.capacity = block_table.shape[1] * kv_cache.shape[1] if paged else kv_cache.shape[1]
         max_len = min(max_seqlen or self.capacity, self.capacity)
-        self.cta_rows, self.conv, self.l2_ahead = cta_rows, conv, l2_ahead
-        # the merge inside the kernel: a count a (sequence, head group), zero between calls (the last CTA resets it)
-        self.counters = (torch.zeros(B * head_groups(rows, cta_rows), dtype=torch.int32, device=dev) if fused_merge
-                         else torch.empty(0, dtype=torch.int32, device=dev))
+        self.cta_rows = cta_rows
         if num_splits is None:
             self.splits, self.per_split = cuda_fp8_splits(B * head_groups(rows, cta_rows), max_len, num_sms(dev),
                                                           CTAS_PER_SM if row_groups(cta_rows) == 1 else 1)
@@ -299,9 +284,8 @@ class _Plan:
             q, kv_cache.view(torch.uint8), block_table if block_table is not None else self.no_table,
             cache_seqlens if cache_seqlens is not None else self.full_lens, self.o_part, self.lse_part,
             scale_t if scale_t is not None else self.no_scale, value, softmax_scale * LOG2E, self.capacity,
-            self.per_split, self.stages, self.cta_rows, self.conv, out_rows, self.counters, self.l2_ahead)
-        if not self.counters.numel():
-            combine_splits(self.o_part, self.lse_part, out_rows, key=self.launch_key)
+            self.per_split, self.stages, self.cta_rows)
+        combine_splits(self.o_part, self.lse_part, out_rows, key=self.launch_key)
         return out
 
 
@@ -334,19 +318,17 @@ def mla_decode_sparse_cuda(
     out: torch.Tensor | None = None,
     check: bool | None = None,
     cta_rows: int | None = None,
-    conv: int = 0,
-    fused_merge: bool = False,
 ) -> torch.Tensor:
     """triton_mla_sparse.mla_decode_sparse's arguments and result over fp8-ds rows with a bf16 query: each query
     token attends the cache rows its `indices` select (token positions through block_table, or pool rows without
     one; -1 unused; at or past cache_seqlens unused). The kernel is cuda/mla_fp8_sparse.cu (the dense fp8 kernel's
     design with a gather; written in the thirty-fifth session, checked by its CPU model and compiled, not yet run on
-    a GPU). cta_rows, conv, fused_merge: as mla_decode_cuda_fp8's (conv 0 or 3). Bad input: one KernelInputError."""
+    a GPU). cta_rows: as mla_decode_cuda_fp8's. Bad input: one KernelInputError."""
     from .triton_mla_sparse import _check_sparse
 
     check_scale(softmax_scale)
     key = (layout_key(q), q.device, layout_key(kv_cache), layout_key(indices), layout_key(block_table),
-           layout_key(cache_seqlens), layout_key(out), kv_lora_rank, num_splits, cta_rows, conv, bool(fused_merge))
+           layout_key(cache_seqlens), layout_key(out), kv_lora_rank, num_splits, cta_rows)
 
     def make():
         _check_sparse(q, kv_cache, indices, block_table, cache_seqlens, kv_lora_rank, out)
@@ -355,11 +337,9 @@ def mla_decode_sparse_cuda(
                 f"rows of {DS_ROW_BYTES} bytes, 16-byte aligned; got q {tuple(q.shape)} {q.dtype} on {q.device}, "
                 f"cache {kv_cache.dtype} {tuple(kv_cache.shape)}")
         require(cta_rows is None or cta_rows in CTA_ROWS, "cta_rows", f"{cta_rows!r}: 16, 32 or None")
-        require(conv in (0, 3), "conv", f"{conv!r}: 0 or 3 (every widening by integer operations)")
         require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
                 f"{num_splits!r}: expected an int >= 1")
-        return _SparsePlan(q, kv_cache, indices, block_table, num_splits, cta_rows or default_cta_rows(q.shape[2]),
-                           conv, bool(fused_merge))
+        return _SparsePlan(q, kv_cache, indices, block_table, num_splits, cta_rows or default_cta_rows(q.shape[2]))
 
     plan = cached_plan("mla_decode_sparse_cuda", key, make, q.device)
     if checks_enabled(check, q.device):
@@ -375,14 +355,14 @@ def mla_decode_sparse_cuda(
 class _SparsePlan:
     """What a sparse call launches with that depends only on shapes, strides, dtypes and options."""
 
-    def __init__(self, q, kv_cache, indices, block_table, num_splits, cta_rows, conv, fused_merge):
+    def __init__(self, q, kv_cache, indices, block_table, num_splits, cta_rows):
         self.launch_key = new_launch_key()
         B, s_q, H, _ = q.shape
         dev = q.device
         topk = indices.shape[2]
         self.page_size = kv_cache.shape[1]
         self.capacity = (block_table.shape[1] if block_table is not None else kv_cache.shape[0]) * self.page_size
-        self.B, self.s_q, self.H, self.cta_rows, self.conv = B, s_q, H, cta_rows, conv
+        self.B, self.s_q, self.H, self.cta_rows = B, s_q, H, cta_rows
         groups = head_groups(H, cta_rows)
         if num_splits is None:
             self.splits, self.per_split = cuda_fp8_splits(B * s_q * groups, topk, num_sms(dev),
@@ -394,8 +374,6 @@ class _SparsePlan:
             self.splits = -(-topk // self.per_split)
         self.o_part = torch.empty((B * s_q, self.splits, H, D_LAT), dtype=torch.float32, device=dev)
         self.lse_part = torch.empty((B * s_q, self.splits, H), dtype=torch.float32, device=dev)
-        self.counters = (torch.zeros(B * s_q * groups, dtype=torch.int32, device=dev) if fused_merge
-                         else torch.empty(0, dtype=torch.int32, device=dev))
         self.none = torch.empty(0, dtype=torch.int32, device=dev)
         self.ext = _built_extension()
 
@@ -409,7 +387,6 @@ class _SparsePlan:
         self.ext.mla_fp8_sparse_decode(
             q, kv_cache, indices, block_table if block_table is not None else self.none,
             cache_seqlens if cache_seqlens is not None else self.none, self.o_part, self.lse_part,
-            softmax_scale * LOG2E, self.capacity, self.per_split, self.cta_rows, self.conv, out_rows, self.counters)
-        if not self.counters.numel():
-            combine_splits(self.o_part, self.lse_part, out_rows, key=self.launch_key)
+            softmax_scale * LOG2E, self.capacity, self.per_split, self.cta_rows)
+        combine_splits(self.o_part, self.lse_part, out_rows, key=self.launch_key)
         return out

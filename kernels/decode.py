@@ -143,7 +143,7 @@ def mla_decode(
 
             try:
                 return mla_decode_cuda_fp8(q, kv_cache, cache_seqlens, block_table, softmax_scale=softmax_scale,
-                                           kv_lora_rank=kv_lora_rank, kv_scale=kv_scale, **{**AUTO_CUDA_OPTIONS, **kwargs})
+                                           kv_lora_rank=kv_lora_rank, kv_scale=kv_scale, **kwargs)
             except CudaBuildError:   # no working nvcc here: said once (a warning), then Triton, as before
                 _AUTO.clear()
                 impl = _auto_impl(q, kv_cache, block_table, kv_lora_rank, kv_scale, kwargs, schedule is not None)
@@ -221,10 +221,6 @@ def _gluon_sparse_applies(q, kv_cache, kv_lora_rank) -> bool:
 
 
 _AUTO: dict = {}
-# the CUDA fp8 kernel's options impl auto runs it with (cuda_mla_fp8.mla_decode_cuda_fp8: conv, fused_merge, l2_ahead;
-# a caller's own keyword wins): none, its defaults. Each option was slower on an H100 at 16 and 32 heads (geomean
-# against the default: conv 3 1.09x, fused_merge 1.23x, l2_ahead 2 1.09x; reports/h100/tuning/session_cs/)
-AUTO_CUDA_OPTIONS: dict = {}
 
 
 def _cached_choice(key, choose) -> str:

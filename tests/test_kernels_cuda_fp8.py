@@ -86,11 +86,10 @@ def model_softmax(s: torch.Tensor, m_i: torch.Tensor, l_i: torch.Tensor, o: torc
     return p
 
 
-def model_pv(o_w: torch.Tensor, ph: torch.Tensor, rows: torch.Tensor, w: int, v_div: float,
-             transpose: bool = True) -> None:
+def model_pv(o_w: torch.Tensor, ph: torch.Tensor, rows: torch.Tensor, w: int, transpose: bool = True) -> None:
     """Warp w's P @ V over a tile (the kernel's pv_tile): P's A fragments from ph [8, 32, 4] (f16 values), V's B
-    fragments from the tile's rows [64, >= 512] (latent values) as lane (g, qd) reads them, widened (/ v_div) and
-    transposed by movmatrix; o_w [32, 16, 4] accumulated in place."""
+    fragments from the tile's rows [64, >= 512] (latent values) as lane (g, qd) reads them, widened and transposed
+    by movmatrix; o_w [32, 16, 4] accumulated in place."""
     for ks in range(4):
         a = torch.stack([ph[2 * ks, :, 0:2], ph[2 * ks, :, 2:4], ph[2 * ks + 1, :, 0:2], ph[2 * ks + 1, :, 2:4]], dim=1)
         v = []
@@ -99,7 +98,7 @@ def model_pv(o_w: torch.Tensor, ph: torch.Tensor, rows: torch.Tensor, w: int, v_
             regs = []
             for i in range(8):
                 kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])
-                by = f16(torch.gather(key, 1, kd) / v_div)
+                by = torch.gather(key, 1, kd)
                 for h in range(2):
                     x = by[:, 2 * h:2 * h + 2]
                     regs.append(movmatrix(x) if transpose else x)
@@ -127,20 +126,18 @@ def model_finish(o: torch.Tensor, m_i: torch.Tensor, l_i: torch.Tensor, num: flo
 
 
 def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scale: float, *, break_map: str = "",
-              vis: list[int] | None = None, conv: int = 0):
+              vis: list[int] | None = None):
     """One row group of one CTA of the kernel over `keys` [n, 576] (e4m3 values as float32, whole 64-key tiles
     padded with zeros past n) for q [H <= 16, 576]: (partial [H, 512] normalised and times kv_scale, lse base 2).
     vis: the keys each row sees (a later query token's causal end; None: all n). break_map names a map to get wrong
-    on purpose ("score", "transpose", "output"). conv: the kernel's CONV (bit 0: the score operand widened by integer
-    operations, bit 1: the value operand), i.e. the value / 256 in f16, with 256 folded into the scale."""
+    on purpose ("score", "transpose", "output")."""
     H, n = q.shape[0], keys.shape[0]
     vis_rows = torch.full((16,), n)
     if vis is not None:
         vis_rows[:H] = torch.tensor(vis)
     qp = torch.zeros(16, 576)
     qp[:H] = f16(q.float())
-    qk = qk_scale_log2 * kv_scale * (256.0 if conv & 1 else 1.0)
-    k_div, v_div = (256.0 if conv & 1 else 1.0), (256.0 if conv & 2 else 1.0)
+    qk = qk_scale_log2 * kv_scale
     o = torch.zeros(4, 32, 16, 4)  # [warp, lane, dim tile, C register]
     m_i = torch.full((2, 32), -math.inf)
     l_i = torch.zeros(2, 32)
@@ -159,7 +156,7 @@ def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scal
                 for i in range(9):
                     kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])  # the kernel's bytes
                     qdims = step_dims[w][i]
-                    b = f16(torch.gather(key, 1, kd) / k_div).view(32, 2, 2)  # bytes 0, 1 -> b0; 2, 3 -> b1
+                    b = torch.gather(key, 1, kd).view(32, 2, 2)  # bytes 0, 1 -> b0; 2, 3 -> b1
                     a = torch.stack([qp[G][torch.arange(32)[:, None], qdims[:, :2]],
                                      qp[G + 8][torch.arange(32)[:, None], qdims[:, :2]],
                                      qp[G][torch.arange(32)[:, None], qdims[:, 2:]],
@@ -174,11 +171,11 @@ def model_cta(q: torch.Tensor, keys: torch.Tensor, qk_scale_log2: float, kv_scal
         p = model_softmax(s, m_i, l_i, o)
         ph = f16(p)
         for w in range(4):
-            model_pv(o[w], ph, tile, w, v_div, transpose=break_map != "transpose")
-    return model_finish(o, m_i, l_i, kv_scale * v_div, H, break_output=break_map == "output")
+            model_pv(o[w], ph, tile, w, transpose=break_map != "transpose")
+    return model_finish(o, m_i, l_i, kv_scale, H, break_output=break_map == "output")
 
 
-def model_decode(case, num_splits: int, conv: int = 0):
+def model_decode(case, num_splits: int):
     """The kernel's splits (whole tiles), its row groups of 16 rows (row r = t H + h; token t sees the keys before
     len - (s_q - 1 - t)) and triton_split_kv's merge, on the model: [B, s_q, H, 512]."""
     B, s_q, H, _ = case.q.shape
@@ -199,7 +196,7 @@ def model_decode(case, num_splits: int, conv: int = 0):
         for r0 in range(0, rows, 16):
             rs = range(r0, min(rows, r0 + 16))
             parts = [model_cta(qb[r0:r0 + 16], keys[s:s + per], case.softmax_scale / math.log(2),
-                               float(case.kv_scale), vis=[ends[r] - s for r in rs], conv=conv)
+                               float(case.kv_scale), vis=[ends[r] - s for r in rs])
                      for s in range(0, n, per)]
             lse = torch.stack([p[1] for p in parts])  # [splits, rows of the group]
             w = torch.exp2(lse - lse.amax(dim=0))
@@ -252,14 +249,6 @@ def test_the_fragment_model_matches_the_reference(lens, heads, s_q, paged, split
     assert rel_error(out, case.ref) < 1e-2
 
 
-@pytest.mark.parametrize("conv", [1, 2, 3])
-def test_the_integer_widenings_scale_folds_back(conv):
-    # the operand a widening by integer operations feeds is 2^-8 of the value: the kernel's 256 in the softmax scale
-    # (scores) or the output factor (P @ V) must give the same result as the conversion unit's widening
-    case = make_mla_case([140, 70], heads=16, fp8=True, seed=7)
-    assert rel_error(model_decode(case, 2, conv=conv), case.ref) < 1e-2
-
-
 @pytest.mark.parametrize("broken", ["score", "transpose", "output"])
 def test_the_fragment_model_fails_with_a_wrong_map(broken):
     case = make_mla_case([70], heads=16, fp8=True, seed=7)
@@ -302,27 +291,27 @@ def test_bad_shapes_are_refused_before_the_kernel():
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
 def test_the_kernel_compiles_for_sm90_without_spills(tmp_path):
     src = tmp_path / "inst.cu"
-    shapes = [(2, 1, 0), (3, 1, 0), (4, 1, 0), (2, 2, 0), (3, 2, 0)] + [(2, g, c) for g in (1, 2) for c in (1, 2, 3)]
+    shapes = [(2, 1), (3, 1), (4, 1), (2, 2), (3, 2)]
     src.write_text(f'#include "{cf.SOURCES / "mla_fp8_decode.cu"}"\n'
-                   + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_decode_kernel<{t}, {s}, {g}, {c}>"
+                   + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_decode_kernel<{t}, {s}, {g}>"
                              "(const mlacalc_fp8::Params);\n"
-                             for t in ("__nv_bfloat16", "__half") for s, g, c in shapes))
+                             for t in ("__nv_bfloat16", "__half") for s, g in shapes))
     res = subprocess.run(["nvcc", "-gencode", "arch=compute_90,code=sm_90", "-O3", "-cubin", "-Xptxas", "-v",
                           "-o", str(tmp_path / "k.cubin"), str(src)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     report = res.stderr
     assert report.count("Compiling entry function") == 2 * len(shapes)
     assert report.count("0 bytes spill stores, 0 bytes spill loads") == 2 * len(shapes)
-    # the sparse kernel (mla_fp8_sparse.cu, which includes the dense one): the four instantiations the launcher has
+    # the sparse kernel (mla_fp8_sparse.cu, which includes the dense one): the two instantiations the launcher has
     sp = tmp_path / "sparse.cu"
     sp.write_text(f'#include "{cf.SOURCES / "mla_fp8_sparse.cu"}"\n'
-                  + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_sparse_kernel<2, {g}, {c}>"
-                            "(const mlacalc_fp8::Params);\n" for g in (1, 2) for c in (0, 3)))
+                  + "".join(f"template __global__ void mlacalc_fp8::mla_fp8_sparse_kernel<2, {g}>"
+                            "(const mlacalc_fp8::Params);\n" for g in (1, 2)))
     res = subprocess.run(["nvcc", "-gencode", "arch=compute_90,code=sm_90", "-O3", "-cubin", "-Xptxas", "-v",
                           "-o", str(tmp_path / "s.cubin"), str(sp)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stderr.count("Compiling entry function") == 4
-    assert res.stderr.count("0 bytes spill stores, 0 bytes spill loads") == 4
+    assert res.stderr.count("Compiling entry function") == 2
+    assert res.stderr.count("0 bytes spill stores, 0 bytes spill loads") == 2
 
 
 def test_auto_keeps_to_triton_where_the_kernel_cannot_be_built(monkeypatch):
@@ -371,48 +360,9 @@ def test_auto_kernel_names_what_auto_runs_on_cpu_tensors():
     assert auto_kernel(case.q, case.kv_cache, None, kv_scale=case.kv_scale) == "triton"
 
 
-def _prmt(a: int, b: int, c: int) -> int:
-    """PTX prmt.b32 d, a, b, c in its generic form (PTX ISA, "prmt"): byte i of d is byte (c >> 4i) & 7 of {b, a},
-    or that byte's sign bit replicated over 8 bits where (c >> 4i) & 8."""
-    src = (b << 32) | a
-    d = 0
-    for i in range(4):
-        ctl = (c >> (4 * i)) & 0xF
-        byte = (src >> (8 * (ctl & 7))) & 0xFF
-        if ctl & 8:
-            byte = 0xFF if byte & 0x80 else 0
-        d |= byte << (8 * i)
-    return d
-
-
-def test_the_integer_widening_is_the_conversion_scaled_by_2_to_the_minus_8():
-    """The kernel's e4m3x2_to_f16x2_scaled, its selectors, shift and mask read from the source and run here on every
-    byte in both halves of both byte pairs: bit for bit the f16 of the e4m3 value / 256, but NaN (read as +-1.875)."""
-    import re
-
-    src = (cf.SOURCES / "mla_fp8_decode.cu").read_text()
-    body = src[src.index("e4m3x2_to_f16x2_scaled(uint32_t w)"):]
-    sel_hi, sel_lo = (int(x, 16) for x in re.search(r"HI \? (0x[0-9A-F]+) : (0x[0-9A-F]+)", body).groups())
-    shift, mask = re.search(r"\(x << (\d+)\) & (0x[0-9A-F]+)u", body).groups()
-    shift, mask = int(shift), int(mask, 16)
-    values = torch.arange(256, dtype=torch.uint8).view(torch.float8_e4m3fn).to(torch.float32)
-    expect = (values / 256).to(torch.float16).view(torch.int16).to(torch.int32) & 0xFFFF
-    for other in (0x00, 0x80, 0x3C, 0xFF):
-        for byte in range(256):
-            for pos in range(4):          # the byte at position pos of the word, `other` in the rest
-                w = sum((byte if k == pos else other) << (8 * k) for k in range(4))
-                sel = sel_hi if pos >= 2 else sel_lo
-                out = ((_prmt(w, 0, sel) << shift) & 0xFFFFFFFF) & mask
-                half = (out >> (16 * (pos % 2))) & 0xFFFF
-                if byte & 0x7F == 0x7F:    # e4m3fn NaN: +-1.875 (0x3F80), not NaN
-                    assert half == (0x3F80 | (byte & 0x80) << 8)
-                else:
-                    assert half == int(expect[byte]), (hex(w), pos)
-
-
 # ---- the sparse kernel (cuda/mla_fp8_sparse.cu) ----
 
-def model_cta_sparse(q: torch.Tensor, rows: list, qk_scale_log2: float, *, break_map: str = "", conv: int = 0):
+def model_cta_sparse(q: torch.Tensor, rows: list, qk_scale_log2: float, *, break_map: str = ""):
     """One row group of one CTA of the sparse kernel over `rows`, its slots' fp8-ds rows (uint8 [656], or None where
     the slot selects nothing: the kernel's zero-filled row, masked), in tiles of 64, for q [H <= 16, 576] bf16: the
     latent's 8 k-steps as the dense model's, each key's partial times its scale c_w (keys 2qd, 2qd + 1 of the C
@@ -425,8 +375,6 @@ def model_cta_sparse(q: torch.Tensor, rows: list, qk_scale_log2: float, *, break
     qp = torch.zeros(16, 576)
     qp[:H] = q.float()
     qlat = f16(qp[:, :512])
-    k_div = 256.0 if conv & 1 else 1.0
-    v_div = 256.0 if conv & 2 else 1.0
     o = torch.zeros(4, 32, 16, 4)
     m_i = torch.full((2, 32), -math.inf)
     l_i = torch.zeros(2, 32)
@@ -449,7 +397,7 @@ def model_cta_sparse(q: torch.Tensor, rows: list, qk_scale_log2: float, *, break
                 key = lat[t0 + 8 * j + G]          # lane (g, qd) holds key g of the group
                 for i in range(8):
                     kd = torch.tensor([cf.score_dims(w, int(x), i) for x in QD])
-                    b = f16(torch.gather(key, 1, kd) / k_div).view(32, 2, 2)
+                    b = torch.gather(key, 1, kd).view(32, 2, 2)
                     a = torch.stack([qlat[G][torch.arange(32)[:, None], kd[:, :2]],
                                      qlat[G + 8][torch.arange(32)[:, None], kd[:, :2]],
                                      qlat[G][torch.arange(32)[:, None], kd[:, 2:]],
@@ -457,7 +405,7 @@ def model_cta_sparse(q: torch.Tensor, rows: list, qk_scale_log2: float, *, break
                     s[j] = mma(s[j], a, b)
                 cs[j, :, 0] = scales[t0 + 8 * j + 2 * QD, w]
                 cs[j, :, 1] = scales[t0 + 8 * j + 2 * QD + 1, w]
-                s[j] = s[j] * torch.cat([cs[j], cs[j]], dim=1) * k_div
+                s[j] = s[j] * torch.cat([cs[j], cs[j]], dim=1)
                 # RoPE: A = Q[row][16w + col], B = K[16w + k][key] in mma's standard fragments
                 rd = 16 * w + 2 * QD
                 a = torch.stack([torch.stack([qp[G, 512 + rd], qp[G, 512 + rd + 1]], 1),
@@ -477,8 +425,8 @@ def model_cta_sparse(q: torch.Tensor, rows: list, qk_scale_log2: float, *, break
             s[:, :, reg] = torch.where(valid[key_idx + dk], s[:, :, reg], torch.tensor(-math.inf))
         p = model_softmax(s, m_i, l_i, o)
         for w in range(4):
-            model_pv(o[w], f16(p * torch.cat([cs_w[w], cs_w[w]], dim=2) * 256.0), lat[t0:t0 + cf.TILE], w, v_div)
-    return model_finish(o, m_i, l_i, v_div / 256.0, H)
+            model_pv(o[w], f16(p * torch.cat([cs_w[w], cs_w[w]], dim=2) * 256.0), lat[t0:t0 + cf.TILE], w)
+    return model_finish(o, m_i, l_i, 1 / 256.0, H)
 
 
 def model_sparse_decode(case, num_splits: int, **kw):
@@ -510,16 +458,16 @@ def model_sparse_decode(case, num_splits: int, **kw):
     return out
 
 
-@pytest.mark.parametrize("heads,s_q,table,splits,conv", [
-    (16, 1, True, 1, 0),      # one tile of 64 slots, some -1 and some past the length
-    (5, 2, True, 2, 0),       # rows past H, two tokens, two splits
-    (16, 1, False, 1, 3),     # pool rows (no table, no lengths), integer widenings
+@pytest.mark.parametrize("heads,s_q,table,splits", [
+    (16, 1, True, 1),      # one tile of 64 slots, some -1 and some past the length
+    (5, 2, True, 2),       # rows past H, two tokens, two splits
+    (16, 1, False, 1),     # pool rows (no table, no lengths)
 ])
-def test_the_sparse_fragment_model_matches_the_reference(heads, s_q, table, splits, conv):
+def test_the_sparse_fragment_model_matches_the_reference(heads, s_q, table, splits):
     from mlacalc.kernels.testing import make_sparse_case
 
     case = make_sparse_case([100, 70], heads=heads, s_q=s_q, topk=128, fp8_ds=True, table=table, seed=3)
-    assert rel_error(model_sparse_decode(case, splits, conv=conv), case.ref) < 1e-2
+    assert rel_error(model_sparse_decode(case, splits), case.ref) < 1e-2
 
 
 @pytest.mark.parametrize("broken", ["scale", "rope"])

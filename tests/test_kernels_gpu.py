@@ -786,9 +786,8 @@ CUDA_SPARSE_CASES = {  # heads, s_q, topk, indices through a block table (else p
     "h8_two_tokens": (8, 2, 2048, True, {}),
     "h64_head_groups": (64, 1, 2048, True, {}),
     "h64_cta16": (64, 1, 512, True, dict(cta_rows=16)),
-    "h32_conv3": (32, 1, 2048, True, dict(conv=3)),
-    "h16_fused": (16, 1, 2048, True, dict(fused_merge=True)),
-    "h16_fused_one_split": (16, 2, 512, True, dict(fused_merge=True, num_splits=1)),
+    "h32": (32, 1, 2048, True, {}),
+    "h16_two_tokens_one_split": (16, 2, 512, True, dict(num_splits=1)),
     "h16_splits7": (16, 1, 2048, True, dict(num_splits=7)),
 }
 
@@ -798,8 +797,8 @@ CUDA_SPARSE_CASES = {  # heads, s_q, topk, indices through a block table (else p
 def test_cuda_sparse_fp8_ds(name):
     """The CUDA sparse kernel (kernels/cuda/mla_fp8_sparse.cu, mla_decode(indices=..., impl="cuda")) over fp8-ds rows
     against the float64 reference with the same indices (unused slots, slots past the lengths, NaN past them in the
-    pool), as tight as the Triton and Gluon fp8-ds kernels; three calls in a row (cached plan, the fused merge's
-    counts reset); then out-of-range indices, table entries and lengths unchecked: no fault, the clamped output."""
+    pool), as tight as the Triton and Gluon fp8-ds kernels; three calls in a row (the cached plan); then
+    out-of-range indices, table entries and lengths unchecked: no fault, the clamped output."""
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.testing import (bad_indices, bad_values, make_sparse_case, rel_error, run_sparse_case,
                                          same_output)
@@ -893,9 +892,7 @@ def test_fp8_tensor_scale_needs_no_host_sync():
 CUDA_FP8_MODES = ["contiguous", "paged64", "paged16", "paged256", "heads8_fp16", "heads1", "float_scale", "nan_tail",
                   "splits_1", "splits_7", "stages3", "stages4", "graph", "auto_route", "heads32", "heads32_stages3",
                   "mtp2_heads16", "mtp2_heads8", "mtp2_heads16_paged64", "heads64", "heads64_cta16", "heads40",
-                  "heads128_paged64", "mtp2_heads32", "conv1", "conv2", "conv3", "heads64_conv3", "heads1_conv3",
-                  "fused", "fused_heads64", "fused_splits_1", "fused_mtp2_heads16_paged64", "fused_graph",
-                  "l2ahead_contiguous", "l2ahead_paged16", "l2ahead_paged64", "auto_heads32", "auto_mtp2_heads16"]
+                  "heads128_paged64", "mtp2_heads32", "auto_heads32", "auto_mtp2_heads16"]
 
 
 @needs_sm90
@@ -905,9 +902,7 @@ def test_cuda_fp8_mla(mode):
     dequantised cache, as tight as the Triton fp8 kernel's bound: every cache layout, head counts under its 16 rows,
     both query dtypes and scale forms, a NaN tail past the lengths, fixed split counts, deeper pipelines, a graph
     replayed after the lengths change; and its two row groups (32 heads), two query tokens (causal) and head groups
-    (40, 64, 128 heads; 16 or 32 rows a CTA), which impl auto does not hand it yet; its widenings by integer
-    operations (conv 1-3), the merge inside the kernel ("fused": three calls in a row, a graph replayed twice) and
-    tiles asked into L2 ahead."""
+    (40, 64, 128 heads; 16 or 32 rows a CTA; auto hands it up to 32 rows: the auto_ modes)."""
     from mlacalc.kernels.decode import mla_decode
     from mlacalc.kernels.testing import make_mla_case, rel_error, run_mla_case
 
@@ -936,22 +931,8 @@ def test_cuda_fp8_mla(mode):
     elif mode.startswith("mtp2"):         # two query tokens: token 0 sees one key fewer
         kw.update(s_q=2, heads=int(mode.split("heads")[1].split("_")[0]), lens=[max(n, 2) for n in LENS],
                   paged=mode.endswith("paged64"))
-    if "conv" in mode:                     # widenings by integer operations (the kernel's CONV)
-        extra["conv"] = int(mode.split("conv")[1][0])
     if mode.startswith("auto_"):          # impl auto at 17-32 rows: the CUDA kernel's two row groups
         kw.update(heads=32) if mode == "auto_heads32" else kw.update(s_q=2, lens=[max(n, 2) for n in LENS], paged=True)
-    if mode.startswith("l2ahead"):         # tiles asked into L2 ahead of the bulk copies
-        extra["l2_ahead"] = 3
-        kw.update(paged=mode != "l2ahead_contiguous", block_size=16 if mode.endswith("16") else 64)
-    if mode.startswith("fused"):           # the merge inside the kernel, then the mode's own shape
-        extra["fused_merge"] = True
-        mode = mode[len("fused_"):] or "contiguous"
-        if mode.startswith("heads64"):
-            kw["heads"] = 64
-        elif mode.startswith("splits_"):
-            extra["num_splits"] = int(mode.split("_")[1])
-        elif mode.startswith("mtp2"):
-            kw.update(s_q=2, lens=[max(n, 2) for n in LENS], paged=True)
     case = make_mla_case(device="cuda", **kw)
     if mode == "nan_tail":
         for b, n in enumerate(case.cache_seqlens.tolist()):
@@ -973,11 +954,10 @@ def test_cuda_fp8_mla(mode):
         case.cache_seqlens.copy_(torch.tensor([max(1, n // 2) for n in LENS], dtype=torch.int32))
         ref = mla_latent_attention_reference(case.q.cpu(), case.kv_cache.cpu(), 512, scale=case.softmax_scale,
                                              kv_lengths=case.cache_seqlens.cpu(), kv_scale=case.kv_scale.cpu())
-        for _ in range(2):   # twice: a fused merge's counts must be back at zero for the second replay
-            out.fill_(float("nan"))
-            g.replay()
-            torch.cuda.synchronize()
-            assert rel_error(out, ref) < 2e-2
+        out.fill_(float("nan"))
+        g.replay()
+        torch.cuda.synchronize()
+        assert rel_error(out, ref) < 2e-2
         return
     if mode in ("auto_heads32", "auto_mtp2_heads16"):
         from mlacalc.kernels.decode import auto_kernel
@@ -990,7 +970,6 @@ def test_cuda_fp8_mla(mode):
         from mlacalc.kernels.triton_mla_decode import mla_decode_triton
 
         assert rel_error(call(), run_mla_case(mla_decode_triton, case)) < 2e-2
-    for _ in range(3 if extra.get("fused_merge") else 1):   # the fused merge's counts reset call after call
-        out = call()
-        assert rel_error(out, case.ref) < 2e-2
-        assert rel_error(out, case.ref_unquantised) < 6e-2
+    out = call()
+    assert rel_error(out, case.ref) < 2e-2
+    assert rel_error(out, case.ref_unquantised) < 6e-2

@@ -100,30 +100,6 @@ __device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint16_t x) {
   return out;
 }
 
-// The same two values by integer operations, scaled by 2^-8 (the caller folds 2^8 into its scale): Hopper's
-// conversion unit is slow (a quarter of the integer units' rate, if the Triton maintainers' note on its s8 -> bf16
-// path holds for e4m3 too), so the kernel can move some of the widening off it. PRMT puts byte k of the pair in half
-// k's low byte and a copy of its sign bit in every bit of the byte above (a selector nibble's bit 3); shifted left 7,
-// the byte's exponent and mantissa bits (6..0) land on f16 bits 13..7 (the exponent's low 4 bits and the mantissa's
-// top 3), a sign copy on bit 15, and the mask drops the rest (the byte's sign at bit 14, the low half's sign copies
-// shifted into the high half's bits 0..6). An e4m3 normal 2^(E-7) (1 + m/8) becomes the f16 2^(E-15) (1 + m/8), a
-// subnormal m/8 2^-6 the f16 subnormal m/8 2^-14: exactly 2^-8 times the value, zero to zero. Not NaN: e4m3fn's NaN
-// (S.1111.111) reads as +-1.875 (+-480 once scaled), where the conversion unit gives NaN. hi: bytes 2, 3 of w.
-template <int HI>
-__device__ __forceinline__ uint32_t e4m3x2_to_f16x2_scaled(uint32_t w) {
-  uint32_t x;
-  asm("prmt.b32 %0, %1, 0, %2;" : "=r"(x) : "r"(w), "n"(HI ? 0xB3A2 : 0x9180));
-  return (x << 7) & 0xBF80BF80u;
-}
-
-// Widen bytes 0, 1 (HI = 0) or 2, 3 (HI = 1) of w: by the conversion unit (INT = false: exact) or by integer
-// operations (INT = true: 2^-8 times the value, see e4m3x2_to_f16x2_scaled)
-template <bool INT, int HI>
-__device__ __forceinline__ uint32_t widen(uint32_t w) {
-  if constexpr (INT) return e4m3x2_to_f16x2_scaled<HI>(w);
-  else return e4m3x2_to_f16x2(static_cast<uint16_t>(HI ? w >> 16 : w & 0xffff));
-}
-
 __device__ __forceinline__ uint32_t transpose8x8(uint32_t x) {
   uint32_t out;
   asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(out) : "r"(x));
@@ -149,13 +125,6 @@ template <>
 __device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
 template <>
 __device__ __forceinline__ float to_float<__half>(__half x) { return __half2float(x); }
-template <typename QT>
-__device__ __forceinline__ QT from_float(float x);
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half(x); }
-
 struct Params {
   const void* q;            // [B, s_q, H, 576] bf16 or fp16
   const uint8_t* kv;        // fp8 bytes: [num_pages, page_size, 576] (paged) or [B, capacity, 576]
@@ -172,12 +141,6 @@ struct Params {
   long long op_stride_b, op_stride_s, op_stride_h;     // floats
   long long lse_stride_b, lse_stride_s;
   int H, s_q, rows, page_size, paged, capacity, num_pages, tokens_per_split;   // rows = s_q x H
-  int l2_ahead;             // tiles past the next bulk copy asked into L2 ahead (0: none; prefetch_tile)
-  // The merge inside the kernel (null counters: the Triton combine runs after it): out [B, rows, 512] in the
-  // query's dtype, and one zeroed int a (sequence, head group) counting its splits' CTAs done
-  void* out;
-  long long out_stride_b, out_stride_r;                // elements
-  int* counters;
   // sparse decode (mla_fp8_sparse.cu): indices [B, s_q, topk] int32, token positions through the block table (or
   // rows of the flattened pool without one), -1 unused; a cache row's stride; lengths given or not
   const int* indices;
@@ -186,43 +149,12 @@ struct Params {
   int topk, has_lens;
 };
 
-// The partials of rows [r0, r1) of sequence b merged into out by the CTA's threads (combine_splits' sum: weights
-// 2^(lse_s - max), no weight at all gives 0): each thread 4 dims of a row, so 128 threads a row. The partials were
-// written by other CTAs of this grid: read through L2 (ld.global.cg), never a line this SM's L1 might hold.
-template <typename QT>
-__device__ __forceinline__ void merge_rows(const Params& p, int b, int r0, int r1, int splits, int tid, int nthreads) {
-  const int d = 4 * (tid % 128);
-  for (int r = r0 + tid / 128; r < r1; r += nthreads / 128) {
-    const float* lse = p.lse_part + b * p.lse_stride_b + r;
-    float m = MLACALC_NEG_INF;
-    for (int s = 0; s < splits; ++s) m = fmaxf(m, __ldcg(lse + s * p.lse_stride_s));
-    const float m_use = m == MLACALC_NEG_INF ? 0.0f : m;
-    float l = 0.0f;
-    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    const float* o = p.o_part + b * p.op_stride_b + r * p.op_stride_h + d;
-    for (int s = 0; s < splits; ++s) {
-      const float w = exp2f(__ldcg(lse + s * p.lse_stride_s) - m_use);
-      const float4 v = __ldcg(reinterpret_cast<const float4*>(o + s * p.op_stride_s));
-      l += w;
-      acc.x += w * v.x;
-      acc.y += w * v.y;
-      acc.z += w * v.z;
-      acc.w += w * v.w;
-    }
-    const float inv = l == 0.0f ? 1.0f : 1.0f / l;
-    QT* out = reinterpret_cast<QT*>(p.out) + b * p.out_stride_b + r * p.out_stride_r + d;
-    out[0] = from_float<QT>(acc.x * inv);
-    out[1] = from_float<QT>(acc.y * inv);
-    out[2] = from_float<QT>(acc.z * inv);
-    out[3] = from_float<QT>(acc.w * inv);
-  }
-}
-
-// Each page piece of the keys [n0, n0 + nv) of sequence b: f(global source, its byte offset in the tile, bytes).
-template <typename F>
-__device__ __forceinline__ void tile_pieces(const Params& p, int b, int n0, int nv, F f) {
+// The tile of keys [n0, n0 + nv) of sequence b into stage `dst`: one bulk copy per page it touches.
+__device__ __forceinline__ void issue_tile(const Params& p, int b, int n0, int nv, uint8_t* dst, uint64_t* bar) {
+  mbar_expect_tx(bar, static_cast<uint32_t>(nv) * ROW_BYTES);
   if (!p.paged) {
-    f(p.kv + b * p.kv_stride_page + static_cast<long long>(n0) * ROW_BYTES, 0u, static_cast<uint32_t>(nv) * ROW_BYTES);
+    bulk_copy(dst, p.kv + b * p.kv_stride_page + static_cast<long long>(n0) * ROW_BYTES,
+              static_cast<uint32_t>(nv) * ROW_BYTES, bar);
     return;
   }
   int done = 0;
@@ -233,38 +165,22 @@ __device__ __forceinline__ void tile_pieces(const Params& p, int b, int n0, int 
     const int rows = min(nv - done, p.page_size - within);
     int page = p.block_table[b * p.bt_stride + slot];
     page = min(max(page, 0), p.num_pages - 1);  // a bad table entry reads some page, never outside the cache
-    f(p.kv + page * p.kv_stride_page + static_cast<long long>(within) * ROW_BYTES,
-      static_cast<uint32_t>(done) * ROW_BYTES, static_cast<uint32_t>(rows) * ROW_BYTES);
+    bulk_copy(dst + done * ROW_BYTES, p.kv + page * p.kv_stride_page + static_cast<long long>(within) * ROW_BYTES,
+              static_cast<uint32_t>(rows) * ROW_BYTES, bar);
     done += rows;
   }
-}
-
-// The tile of keys [n0, n0 + nv) of sequence b into stage `dst`: one bulk copy per page it touches.
-__device__ __forceinline__ void issue_tile(const Params& p, int b, int n0, int nv, uint8_t* dst, uint64_t* bar) {
-  mbar_expect_tx(bar, static_cast<uint32_t>(nv) * ROW_BYTES);
-  tile_pieces(p, b, n0, nv, [&](const uint8_t* src, uint32_t off, uint32_t bytes) { bulk_copy(dst + off, src, bytes, bar); });
-}
-
-// The same tile's bytes asked into L2 only (no shared memory, no barrier): its bulk copy, issued tiles later, then
-// waits on L2 rather than on DRAM. A CTA's copies run one tile ahead of its dots (2 stages), so a short split pays
-// DRAM's latency tile after tile; p.l2_ahead tiles prefetched ahead overlap it.
-__device__ __forceinline__ void prefetch_tile(const Params& p, int b, int n0, int nv) {
-  tile_pieces(p, b, n0, nv, [](const uint8_t* src, uint32_t, uint32_t bytes) {
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(src), "r"(bytes) : "memory");
-  });
 }
 
 // ---- One tile's steps, shared by the dense kernel and the sparse one (mla_fp8_sparse.cu) ----
 
 // A warp's score partials of one 8-key group over its 128 latent dims (8 k-steps; `key`: the group's key g row in
 // shared memory, the maps in the header comment), added into s.
-template <int CONV>
 __device__ __forceinline__ void latent_scores(const uint8_t* key, int warp, int qd, const uint32_t (*qf)[4], float* s) {
   const uint4 lo = *reinterpret_cast<const uint4*>(key + 128 * warp + 16 * qd);
   const uint4 hi = *reinterpret_cast<const uint4*>(key + 128 * warp + 64 + 16 * qd);
   const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
-  for (int i = 0; i < 8; ++i) mma16816(s, qf[i], widen<CONV & 1, 0>(words[i]), widen<CONV & 1, 1>(words[i]));
+  for (int i = 0; i < 8; ++i) mma16816(s, qf[i], e4m3x2_to_f16x2(words[i] & 0xffff), e4m3x2_to_f16x2(words[i] >> 16));
 }
 
 // A warp's score partials (16 rows x 64 keys) into its slot of the exchange
@@ -337,7 +253,7 @@ __device__ __forceinline__ void softmax_tile(const float* all, float (*s)[4], Vi
 
 // P @ V for one tile whose rows are ROW apart in shared memory: each 16-key step re-reads its two 8-key groups'
 // latent bytes, widens and transposes them
-template <int CONV, int ROW>
+template <int ROW>
 __device__ __forceinline__ void pv_tile(const uint8_t* tile, int warp, int g, int qd, const uint32_t (*pa)[4],
                                         float (*o)[4]) {
 #pragma unroll
@@ -351,8 +267,8 @@ __device__ __forceinline__ void pv_tile(const uint8_t* tile, int warp, int g, in
       const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        v[gi][2 * i] = transpose8x8(widen<(CONV & 2) != 0, 0>(words[i]));
-        v[gi][2 * i + 1] = transpose8x8(widen<(CONV & 2) != 0, 1>(words[i]));
+        v[gi][2 * i] = transpose8x8(e4m3x2_to_f16x2(words[i] & 0xffff));
+        v[gi][2 * i + 1] = transpose8x8(e4m3x2_to_f16x2(words[i] >> 16));
       }
     }
 #pragma unroll
@@ -361,13 +277,10 @@ __device__ __forceinline__ void pv_tile(const uint8_t* tile, int warp, int g, in
 }
 
 // The end of a CTA: l over the quad's lanes, the split's partial normalised by out_scale / l into o_part and its
-// log-sum-exp (rows of sequence `ob`); with the merge inside the kernel and one split the partial is the output,
-// written in the query's dtype (no partial, no count); with more splits the last CTA of the (ob, head group) merges.
-template <typename QT, int RG>
+// log-sum-exp (rows of sequence `ob`), for the Triton combine to merge.
 __device__ __forceinline__ void finish_cta(const Params& p, int ob, int split, int row0, int grp, int warp, int g,
-                                           int qd, int tid, const float (*o)[4], const float* m_i, const float* l_i,
+                                           int qd, const float (*o)[4], const float* m_i, const float* l_i,
                                            float out_scale) {
-  const bool direct = p.counters != nullptr && gridDim.y == 1;
   float* op = p.o_part + ob * p.op_stride_b + split * p.op_stride_s;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
@@ -378,8 +291,6 @@ __device__ __forceinline__ void finish_cta(const Params& p, int ob, int split, i
     if (row >= p.rows) continue;
     const float fac = l > 0.0f ? out_scale / l : 0.0f;
     float* orow = op + row * p.op_stride_h + 128 * warp + 16 * qd;
-    QT* qrow = direct ? reinterpret_cast<QT*>(p.out) + ob * p.out_stride_b + row * p.out_stride_r + 128 * warp + 16 * qd
-                      : nullptr;
 #pragma unroll
     for (int c = 0; c < 2; ++c) {
 #pragma unroll
@@ -390,48 +301,18 @@ __device__ __forceinline__ void finish_cta(const Params& p, int ob, int split, i
         val.y = o[2 * i][2 * half + 1] * fac;
         val.z = o[2 * i + 1][2 * half] * fac;
         val.w = o[2 * i + 1][2 * half + 1] * fac;
-        if (direct) {
-          QT* dst = qrow + 64 * c + 4 * k;
-          dst[0] = from_float<QT>(val.x);
-          dst[1] = from_float<QT>(val.y);
-          dst[2] = from_float<QT>(val.z);
-          dst[3] = from_float<QT>(val.w);
-        } else {
-          *reinterpret_cast<float4*>(orow + 64 * c + 4 * k) = val;
-        }
+        *reinterpret_cast<float4*>(orow + 64 * c + 4 * k) = val;
       }
     }
-    if (!direct && warp == 0 && qd == 0)
+    if (warp == 0 && qd == 0)
       p.lse_part[ob * p.lse_stride_b + split * p.lse_stride_s + row] = l > 0.0f ? m_i[half] + log2f(l) : MLACALC_NEG_INF;
-  }
-
-  // The merge inside the kernel: the last CTA of a (sequence, head group) to finish, counted by an atomic, merges
-  // its splits' partials (the CUDA samples' threadFenceReduction order: partial stores, a fence, the count; the
-  // last CTA fences again before its loads) and resets the count for the next call (a replayed graph).
-  if (p.counters != nullptr && !direct) {
-    __shared__ int is_last;
-    __threadfence();
-    __syncthreads();
-    if (tid == 0) {
-      int* count = p.counters + static_cast<long long>(ob) * gridDim.x + blockIdx.x;
-      is_last = atomicAdd(count, 1) == static_cast<int>(gridDim.y) - 1;
-      if (is_last) atomicExch(count, 0);
-    }
-    __syncthreads();
-    if (is_last) {
-      __threadfence();
-      merge_rows<QT>(p, ob, row0, min(row0 + 16 * RG, p.rows), static_cast<int>(gridDim.y), tid, RG * WARPS * 32);
-    }
   }
 }
 
 // A stage is refilled by thread 0 right after the partial-score barrier of the next tile, which every warp reaches
 // after its last read of the stage. (Refilling it earlier, once an mbarrier counted every warp's last read, was
 // slower at all 12 points measured on an H100: reports/h100/tuning/ab_fp8_cuda_session_cq.json, variant "cuda".)
-//
-// CONV: which widenings go through integer operations instead of the conversion unit (e4m3x2_to_f16x2_scaled): bit 0
-// the score dot's, bit 1 P @ V's; 0 (all by the conversion unit) is what the kernel measured first.
-template <typename QT, int STAGES, int RG, int CONV = 0>
+template <typename QT, int STAGES, int RG>
 __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const Params p) {
   extern __shared__ __align__(128) uint8_t smem[];
   uint8_t* tiles = smem;                                                    // STAGES x 64 x 576 bytes
@@ -457,8 +338,6 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
   if (tid == 0) {
     for (int s = 0; s < STAGES - 1 && s < n_tiles; ++s)
       issue_tile(p, b, start + s * TILE, min(TILE, end - start - s * TILE), tiles + s * TILE * ROW_BYTES, &full[s]);
-    for (int k = STAGES - 1; k < STAGES - 1 + p.l2_ahead && k < n_tiles; ++k)
-      prefetch_tile(p, b, start + k * TILE, min(TILE, end - start - k * TILE));
   }
   // The rows of a stage past a tile's keys meet p = 0 in P @ V, so they must not hold NaN bytes (0 x NaN). Only the
   // last tile is short, and its stage holds a full earlier tile of this split's keys (whose bytes this CTA already
@@ -498,8 +377,7 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
   }
 
   const float kv_scale = p.kv_scale != nullptr ? *p.kv_scale : p.kv_scale_value;
-  const float qk_scale = p.qk_scale_log2 * kv_scale * ((CONV & 1) ? 256.0f : 1.0f);   // 2^-8 of the integer path
-  const float out_scale = kv_scale * ((CONV & 2) ? 256.0f : 1.0f);
+  const float qk_scale = p.qk_scale_log2 * kv_scale;
   float o[16][4];
 #pragma unroll
   for (int d = 0; d < 16; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
@@ -518,9 +396,9 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     for (int j = 0; j < GROUPS; ++j) {
       const uint8_t* key = tile + (8 * j + g) * ROW_BYTES;
       s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-      latent_scores<CONV>(key, warp, qd, qf, s[j]);
+      latent_scores(key, warp, qd, qf, s[j]);
       const uint32_t rope = *reinterpret_cast<const uint32_t*>(key + D_LAT + 16 * warp + 4 * qd);
-      mma16816(s[j], qf[8], widen<CONV & 1, 0>(rope), widen<CONV & 1, 1>(rope));
+      mma16816(s[j], qf[8], e4m3x2_to_f16x2(rope & 0xffff), e4m3x2_to_f16x2(rope >> 16));
     }
     write_partials(s_part + (((t & 1) * RG + grp) * WARPS + warp) * 16 * S_STRIDE, s, g, qd);
     __syncthreads();  // every warp's partial written; every warp done with tile t - 1 (its stage may be refilled)
@@ -528,19 +406,17 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
       const int nt = t + STAGES - 1;
       issue_tile(p, b, start + nt * TILE, min(TILE, end - start - nt * TILE),
                  tiles + (nt % STAGES) * TILE * ROW_BYTES, &full[nt % STAGES]);
-      const int pt = nt + p.l2_ahead;
-      if (p.l2_ahead > 0 && pt < n_tiles) prefetch_tile(p, b, start + pt * TILE, min(TILE, end - start - pt * TILE));
     }
     const int lim[2] = {min(nv, vis[0] - n0), min(nv, vis[1] - n0)};  // keys of this tile each row sees
     uint32_t pa[GROUPS / 2][4];  // P as the A operand of 4 16-key steps
     softmax_tile(s_part + ((t & 1) * RG + grp) * WARPS * 16 * S_STRIDE, s,
                  [&](int half, int key) { return key < lim[half]; }, qk_scale, [](int, int) { return 1.0f; },
                  m_i, l_i, o, pa, g, qd);
-    pv_tile<CONV, ROW_BYTES>(tile, warp, g, qd, pa, o);
+    pv_tile<ROW_BYTES>(tile, warp, g, qd, pa, o);
   }
 
   // finish (times the kv scale: P @ V used the raw fp8 values)
-  finish_cta<QT, RG>(p, b, split, row0, grp, warp, g, qd, tid, o, m_i, l_i, out_scale);
+  finish_cta(p, b, split, row0, grp, warp, g, qd, o, m_i, l_i, kv_scale);
 }
 
 }  // namespace mlacalc_fp8

@@ -31,18 +31,16 @@ void launch(Kernel kernel, bool* configured, size_t smem, dim3 grid, int rg, con
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-template <typename QT, int STAGES, int RG, int CONV = 0>
+template <typename QT, int STAGES, int RG>
 void launch_typed(const Params& p, dim3 grid, cudaStream_t stream) {
   static bool configured[64] = {};
-  launch(mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES, RG, CONV>, configured, smem_bytes(STAGES, RG), grid, RG, p,
-         stream);
+  launch(mlacalc_fp8::mla_fp8_decode_kernel<QT, STAGES, RG>, configured, smem_bytes(STAGES, RG), grid, RG, p, stream);
 }
 
-// The fields both kernels read the same way: the tensors' pointers and strides, the split plan, the merge's
+// The fields both kernels read the same way: the tensors' pointers and strides, the split plan
 Params common_params(const torch::Tensor& q, const torch::Tensor& kv, const torch::Tensor& block_table,
                      const torch::Tensor& o_part, const torch::Tensor& lse_part, double qk_scale_log2,
-                     int64_t capacity, int64_t tokens_per_split, const torch::Tensor& out,
-                     const torch::Tensor& counters) {
+                     int64_t capacity, int64_t tokens_per_split) {
   Params p{};
   p.q = q.data_ptr();
   p.kv = static_cast<const uint8_t*>(kv.data_ptr());
@@ -68,11 +66,6 @@ Params common_params(const torch::Tensor& q, const torch::Tensor& kv, const torc
   p.capacity = static_cast<int>(capacity);
   p.num_pages = static_cast<int>(kv.size(0));
   p.tokens_per_split = static_cast<int>(tokens_per_split);
-  const bool fused = counters.numel() > 0;  // the merge inside the kernel: out [*, rows, 512] in q's dtype
-  p.counters = fused ? counters.data_ptr<int>() : nullptr;
-  p.out = fused ? out.data_ptr() : nullptr;
-  p.out_stride_b = fused ? out.stride(0) : 0;
-  p.out_stride_r = fused ? out.stride(1) : 0;
   return p;
 }
 
@@ -80,21 +73,17 @@ Params common_params(const torch::Tensor& q, const torch::Tensor& kv, const torc
 
 // q [B, s_q, H, 576] bf16/fp16 (s_q x H rows, cta_rows = 16 or 32 of them a CTA); kv [pages, page_size, 576] or [B, capacity, 576] as uint8 (the e4m3 bytes);
 // block_table [B, n] int32 or an empty tensor (contiguous); seqlens [B] int32; o_part [B, splits, s_q H, 512] and
-// lse_part [B, splits, s_q H] fp32; kv_scale a 1-element fp32 tensor or an empty one (kv_scale_value is used);
-// counters [B x head groups] int32, zeroed, or an empty tensor (then the caller merges): with it the kernel writes
-// out [B, s_q H, 512] (q's dtype, last stride 1) itself.
+// lse_part [B, splits, s_q H] fp32; kv_scale a 1-element fp32 tensor or an empty one (kv_scale_value is used).
 void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table, torch::Tensor seqlens,
                     torch::Tensor o_part, torch::Tensor lse_part, torch::Tensor kv_scale, double kv_scale_value,
                     double qk_scale_log2, int64_t capacity, int64_t tokens_per_split, int64_t stages,
-                    int64_t cta_rows, int64_t conv, torch::Tensor out, torch::Tensor counters, int64_t l2_ahead) {
+                    int64_t cta_rows) {
   const c10::cuda::CUDAGuard guard(q.device());
-  Params p = common_params(q, kv, block_table, o_part, lse_part, qk_scale_log2, capacity, tokens_per_split, out,
-                           counters);
+  Params p = common_params(q, kv, block_table, o_part, lse_part, qk_scale_log2, capacity, tokens_per_split);
   p.seqlens = seqlens.data_ptr<int>();
   p.kv_scale = kv_scale.numel() > 0 ? kv_scale.data_ptr<float>() : nullptr;
   p.kv_scale_value = static_cast<float>(kv_scale_value);
   p.rows = p.H * p.s_q;
-  p.l2_ahead = static_cast<int>(l2_ahead);
   const int head_groups = (p.rows + static_cast<int>(cta_rows) - 1) / static_cast<int>(cta_rows);
   const dim3 grid(static_cast<unsigned>(head_groups), static_cast<unsigned>(o_part.size(1)),
                   static_cast<unsigned>(q.size(0)));
@@ -102,22 +91,12 @@ void mla_fp8_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor block_table
   const bool bf16 = q.scalar_type() == at::kBFloat16;
 #define MLACALC_FP8_LAUNCH(S, RG) \
   (bf16 ? launch_typed<__nv_bfloat16, S, RG>(p, grid, stream) : launch_typed<__half, S, RG>(p, grid, stream))
-#define MLACALC_FP8_LAUNCH_CONV(RG, C) \
-  (bf16 ? launch_typed<__nv_bfloat16, 2, RG, C>(p, grid, stream) : launch_typed<__half, 2, RG, C>(p, grid, stream))
-  if (conv != 0) {  // the integer widenings (an experiment: 2 stages only, the Python side checks)
-    const int rg = cta_rows == 16 ? 1 : 2;
-    if (rg == 1) {
-      conv == 1 ? MLACALC_FP8_LAUNCH_CONV(1, 1) : conv == 2 ? MLACALC_FP8_LAUNCH_CONV(1, 2) : MLACALC_FP8_LAUNCH_CONV(1, 3);
-    } else {
-      conv == 1 ? MLACALC_FP8_LAUNCH_CONV(2, 1) : conv == 2 ? MLACALC_FP8_LAUNCH_CONV(2, 2) : MLACALC_FP8_LAUNCH_CONV(2, 3);
-    }
-  } else if (cta_rows == 16) {
+  if (cta_rows == 16) {
     stages == 2 ? MLACALC_FP8_LAUNCH(2, 1) : stages == 3 ? MLACALC_FP8_LAUNCH(3, 1) : MLACALC_FP8_LAUNCH(4, 1);
   } else {  // two row groups: 8 warps, one CTA an SM (the Python plan's splits count it so)
     stages == 2 ? MLACALC_FP8_LAUNCH(2, 2) : MLACALC_FP8_LAUNCH(3, 2);
   }
 #undef MLACALC_FP8_LAUNCH
-#undef MLACALC_FP8_LAUNCH_CONV
 }
 
 namespace {
@@ -129,10 +108,10 @@ size_t sparse_smem_bytes(int rg) {
          stages * mlacalc_fp8::TILE + stages * sizeof(uint64_t);
 }
 
-template <int RG, int CONV>
+template <int RG>
 void launch_sparse(const Params& p, dim3 grid, cudaStream_t stream) {
   static bool configured[64] = {};
-  launch(mlacalc_fp8::mla_fp8_sparse_kernel<2, RG, CONV>, configured, sparse_smem_bytes(RG), grid, RG, p, stream);
+  launch(mlacalc_fp8::mla_fp8_sparse_kernel<2, RG>, configured, sparse_smem_bytes(RG), grid, RG, p, stream);
 }
 
 }  // namespace
@@ -140,15 +119,12 @@ void launch_sparse(const Params& p, dim3 grid, cudaStream_t stream) {
 // Sparse decode over the fp8-ds cache (mla_fp8_sparse.cu): q [B, s_q, H, 576] bf16; kv [pages, page_size, 656]
 // uint8 (rows kv_stride_row bytes apart); indices [B, s_q, topk] int32; block_table [B, n] int32 or an empty tensor
 // (indices are then pool rows); seqlens [B] int32 or an empty tensor; o_part [B s_q, splits, H, 512] and lse_part
-// [B s_q, splits, H] fp32; out [B s_q, H, 512] bf16 and counters [B s_q x head groups] int32 (zeroed) for the merge
-// inside the kernel, or an empty counters tensor (the caller merges).
+// [B s_q, splits, H] fp32 (the caller merges them).
 void mla_fp8_sparse_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor indices, torch::Tensor block_table,
                            torch::Tensor seqlens, torch::Tensor o_part, torch::Tensor lse_part, double qk_scale_log2,
-                           int64_t capacity, int64_t tokens_per_split, int64_t cta_rows, int64_t conv,
-                           torch::Tensor out, torch::Tensor counters) {
+                           int64_t capacity, int64_t tokens_per_split, int64_t cta_rows) {
   const c10::cuda::CUDAGuard guard(q.device());
-  Params p = common_params(q, kv, block_table, o_part, lse_part, qk_scale_log2, capacity, tokens_per_split, out,
-                           counters);
+  Params p = common_params(q, kv, block_table, o_part, lse_part, qk_scale_log2, capacity, tokens_per_split);
   p.has_lens = seqlens.numel() > 0 ? 1 : 0;
   p.seqlens = p.has_lens ? seqlens.data_ptr<int>() : nullptr;
   p.indices = indices.data_ptr<int>();
@@ -161,11 +137,7 @@ void mla_fp8_sparse_decode(torch::Tensor q, torch::Tensor kv, torch::Tensor indi
   const dim3 grid(static_cast<unsigned>(head_groups), static_cast<unsigned>(o_part.size(1)),
                   static_cast<unsigned>(q.size(0) * q.size(1)));
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  if (cta_rows == 16) {
-    conv == 3 ? launch_sparse<1, 3>(p, grid, stream) : launch_sparse<1, 0>(p, grid, stream);
-  } else {
-    conv == 3 ? launch_sparse<2, 3>(p, grid, stream) : launch_sparse<2, 0>(p, grid, stream);
-  }
+  cta_rows == 16 ? launch_sparse<1>(p, grid, stream) : launch_sparse<2>(p, grid, stream);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {

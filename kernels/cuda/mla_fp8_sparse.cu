@@ -78,7 +78,7 @@ __device__ __forceinline__ void gather_slot(const Params& p, uint8_t* stage, uin
   cp_async_arrive(bar);
 }
 
-template <int STAGES, int RG, int CONV = 0>
+template <int STAGES, int RG>
 __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_sparse_kernel(const Params p) {
   extern __shared__ __align__(128) uint8_t smem[];
   uint8_t* tiles = smem;                                                       // STAGES x 64 x 704 bytes
@@ -141,8 +141,6 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_sparse_kernel(const P
   }
 
   const float qk_scale = p.qk_scale_log2;                          // the latent's scale goes in key by key
-  const float k_fold = (CONV & 1) ? 256.0f : 1.0f;                 // 2^-8 of the integer widening
-  const float out_scale = ((CONV & 2) ? 256.0f : 1.0f) / P_FOLD;
   float o[16][4];
 #pragma unroll
   for (int d = 0; d < 16; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
@@ -165,13 +163,13 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_sparse_kernel(const P
     for (int j = 0; j < GROUPS; ++j) {
       const uint8_t* key = tile + (8 * j + g) * SROW;
       float lat[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-      latent_scores<CONV>(key, warp, qd, qf, lat);
+      latent_scores(key, warp, qd, qf, lat);
       cs[j][0] = *reinterpret_cast<const float*>(tile + (8 * j + 2 * qd) * SROW + DS_SCALES + 4 * warp);
       cs[j][1] = *reinterpret_cast<const float*>(tile + (8 * j + 2 * qd + 1) * SROW + DS_SCALES + 4 * warp);
-      s[j][0] = lat[0] * cs[j][0] * k_fold;
-      s[j][1] = lat[1] * cs[j][1] * k_fold;
-      s[j][2] = lat[2] * cs[j][0] * k_fold;
-      s[j][3] = lat[3] * cs[j][1] * k_fold;
+      s[j][0] = lat[0] * cs[j][0];
+      s[j][1] = lat[1] * cs[j][1];
+      s[j][2] = lat[2] * cs[j][0];
+      s[j][3] = lat[3] * cs[j][1];
       const uint8_t* rope = key + DS_ROPE + 2 * (16 * warp + 2 * qd);
       mma16816_bf16(s[j], qr, *reinterpret_cast<const uint32_t*>(rope), *reinterpret_cast<const uint32_t*>(rope + 16));
     }
@@ -187,10 +185,10 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_sparse_kernel(const P
     uint32_t pa[GROUPS / 2][4];
     softmax_tile(xchg, s, [&](int, int key) { return tile_flags[key] != 0; }, qk_scale,
                  [&](int j, int e) { return cs[j][e] * P_FOLD; }, m_i, l_i, o, pa, g, qd);
-    pv_tile<CONV, SROW>(tile, warp, g, qd, pa, o);
+    pv_tile<SROW>(tile, warp, g, qd, pa, o);
   }
 
-  finish_cta<__nv_bfloat16, RG>(p, bz, split, row0, grp, warp, g, qd, tid, o, m_i, l_i, out_scale);
+  finish_cta(p, bz, split, row0, grp, warp, g, qd, o, m_i, l_i, 1.0f / P_FOLD);
 }
 
 }  // namespace mlacalc_fp8
