@@ -31,8 +31,10 @@ def vs_flashmla(times: dict, variant: str) -> None:
 
 
 def main(path: str, pairs: str = "new32/old32") -> int:
-    """`pairs`: comma-separated A/B variant names; per pair and point the ratio of their best rounds."""
+    """`pairs`: comma-separated A/B variant names; per pair and point the ratio of their best rounds (and each one's
+    ratio to the point's floor where the run recorded it)."""
     times = collections.defaultdict(list)
+    floor: dict = {}     # a point's floor (ms), where the run recorded it
     rows = read_json(path, __file__, key="rows")
     if rows is None:
         return 2
@@ -40,6 +42,8 @@ def main(path: str, pairs: str = "new32/old32") -> int:
         if r.get("graph_ms") is not None and "variant" in r:
             point = tuple(r.get(k) for k in ("kind", "B", "ctx", "heads", "layout", "cache"))
             times[point, r["variant"]].append(r["graph_ms"])
+            if r.get("floor_ms"):
+                floor[point] = r["floor_ms"]
     found = False
     for pair in pairs.split(","):
         a, b = pair.split("/")
@@ -50,8 +54,9 @@ def main(path: str, pairs: str = "new32/old32") -> int:
             new, old = min(ms), min(times[point, b])
             ratios.append(new / old)
             fm = min(times.get((point, "flashmla"), [float("nan")]))
+            x_floor = (f" x floor {new / floor[point]:.2f} / {old / floor[point]:.2f}" if point in floor else "")
             print(point, f"{a} {new:.4f} ms {b} {old:.4f} ms {a}/{b} {new / old:.3f}",
-                  f"{a}/flashmla {new / fm:.3f} {b}/flashmla {old / fm:.3f}")
+                  f"{a}/flashmla {new / fm:.3f} {b}/flashmla {old / fm:.3f}{x_floor}")
         if ratios:
             found = True
             g = math.exp(sum(map(math.log, ratios)) / len(ratios))

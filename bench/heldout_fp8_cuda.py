@@ -6,7 +6,7 @@ at random (seeded), each timed graph-replayed with the L2 flushed through impl "
 Every call's output is first checked against the float64 reference on a small case of the same heads.
 
     python3 bench/heldout_fp8_cuda.py --out OUT.json [--seed 1] [--n 20] [--max-heads 32]
-    python3 bench/heldout_fp8_cuda.py --summary OUT.json     # the errors and the speed-up of a run (no GPU)
+    python3 bench/heldout_fp8_cuda.py --summary OUT.json [MORE.json]   # errors against the model as it is, speed-ups
 """
 
 from __future__ import annotations
@@ -44,31 +44,52 @@ def draw(rng: random.Random, max_heads: int = 16) -> dict:
     return p
 
 
-def summary(path: str) -> str:
-    """One line: the CUDA points' |measured / expected - 1| (median, max, how many within 15%) and the median time
-    of the CUDA kernel over the Triton kernel's at the same point ("" after one line on stderr where the file is
-    missing or not a run's JSON)."""
-    rows = read_json(path, __file__, key="rows")
-    if rows is None:
-        return ""
-    rows = [r for r in rows if r.get("graph_ms")]
-    key = ("B", "ctx", "heads", "paged", "block")
-    cuda = [r for r in rows if r["variant"] == "cuda"]
-    triton = {tuple(r[k] for k in key): r["graph_ms"] for r in rows if r["variant"] == "triton"}
-    if not cuda:
+def _shape(r: dict) -> DecodeShape:
+    tokens = r.get("tokens", 1)
+    return DecodeShape(seqs=r["B"], rows=tokens * r["heads"], kv_groups=1, keys=r["ctx"], key_bytes=576, dkv=1088,
+                       out_dv=512, layers=1, key_elems=576, paged=r["paged"], tokens=tokens)
+
+
+def summary(paths: list[str]) -> str:
+    """The CUDA points of one or more runs against the expected time as it is now (mlacalc.expected.cuda_fp8_decode_s
+    for the card each run names: h200 or h100-sxm): |measured / expected - 1| as bench/accuracy_table.py summarises
+    it (points, median, 90th percentile, max), how many within 15%, and the CUDA kernel's time over the Triton
+    kernel's at the same point (median and range); "" after one line on stderr where a file is missing or not a
+    run's JSON."""
+    from accuracy_table import summary as accuracy
+
+    errs, speed = [], []
+    key = ("B", "ctx", "heads", "paged", "block", "tokens")
+    for path in paths:
+        run = read_json(path, __file__)
+        if not isinstance(run, dict) or not isinstance(run.get("rows"), list):
+            if run is not None:
+                print(f"heldout_fp8_cuda: {path}: not a lab run's JSON (no 'rows')", file=sys.stderr)
+            return ""
+        hw = load_hardware("h200" if "H200" in str(run.get("card", "")) else "h100-sxm")
+        rows = [r for r in run["rows"] if r.get("graph_ms")]
+        triton = {tuple(r.get(k) for k in key): r["graph_ms"] for r in rows if r.get("variant") == "triton"}
+        for r in rows:
+            if r.get("variant") == "cuda":
+                errs.append(abs(100 * (r["graph_ms"] * 1e-3 / cuda_fp8_decode_s(_shape(r), hw) - 1)))
+                if tuple(r.get(k) for k in key) in triton:
+                    speed.append(r["graph_ms"] / triton[tuple(r.get(k) for k in key)])
+    if not errs:
         return "no CUDA point timed"
-    errs = sorted(abs(r["error_pct"]) for r in cuda)
-    speed = [r["graph_ms"] / triton[tuple(r[k] for k in key)] for r in cuda if tuple(r[k] for k in key) in triton]
-    return (f"{len(cuda)} points: |error| median {statistics.median(errs):.1f}%, max {errs[-1]:.1f}%, "
-            f"{sum(e <= 15 for e in errs)} within 15%; cuda / triton median "
-            f"{statistics.median(speed) if speed else float('nan'):.3f} over {len(speed)}")
+    n, median, p90, worst = accuracy(errs)
+    line = (f"{n} points against the model as it is: |error| median {median}%, p90 {p90}%, max {worst}%, "
+            f"{sum(e <= 15 for e in errs)} within 15%")
+    if speed:
+        line += (f"; cuda / triton median {statistics.median(speed):.3f}, {min(speed):.2f}-{max(speed):.2f} "
+                 f"over {len(speed)}")
+    return line
 
 
 def main() -> int:
     if sys.argv[1:2] == ["--summary"]:
-        line = summary(sys.argv[2]) if len(sys.argv) == 3 else ""
-        if len(sys.argv) != 3:
-            print("usage: python3 bench/heldout_fp8_cuda.py --summary OUT.json", file=sys.stderr)
+        line = summary(sys.argv[2:]) if len(sys.argv) > 2 else ""
+        if len(sys.argv) == 2:
+            print("usage: python3 bench/heldout_fp8_cuda.py --summary OUT.json [MORE.json ...]", file=sys.stderr)
         if line:
             print(line)
         return 0 if line else 2
@@ -97,9 +118,7 @@ def main() -> int:
             else:
                 cache = torch.randn(p["B"], p["ctx"], D, device="cuda", dtype=torch.bfloat16).to(torch.float8_e4m3fn)
                 table = None
-            shape = DecodeShape(seqs=p["B"], rows=s_q * p["heads"], kv_groups=1, keys=p["ctx"], key_bytes=576,
-                                dkv=1088, out_dv=512, layers=1, key_elems=576, paged=p["paged"], tokens=s_q)
-            pred = cuda_fp8_decode_s(shape, hw)
+            pred = cuda_fp8_decode_s(_shape(dict(p, tokens=s_q)), hw)
             for impl in ("cuda", "triton"):
                 t = eager_and_graph(lambda: mla_decode(q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale,
                                                        max_seqlen=p["ctx"], impl=impl), flusher)
@@ -108,7 +127,7 @@ def main() -> int:
             dump_run(a.out, rows, seed=a.seed, card=hw.name)
             q = cache = table = None
             torch.cuda.empty_cache()
-    print(summary(a.out))
+    print(summary([a.out]))
     return 0
 
 
