@@ -38,8 +38,8 @@
 //
 // Up to 32 rows (RG = 2 row groups of 16, 8 warps: each group its own exchange and softmax over the same stages) and
 // several query tokens a sequence (row r = t H + h; token t sees the keys before len - (s_q - 1 - t), the decode
-// kernels' causal convention): written for impl "cuda" in the thirty-fourth session, checked by the fragment model,
-// not yet run on a GPU; impl "auto" takes the kernel at one token and <= 16 rows only.
+// kernels' causal convention): checked by the fragment model on the CPU and against the float64 reference on an
+// H100 (thirty-fifth session); impl "auto" takes the kernel up to 32 rows (kernels/decode._cuda_applies).
 //
 // Output: the split's normalised partial (fp32) and its base-2 log-sum-exp, merged by triton_split_kv.combine_splits
 // (the Triton decode's format). Keys past a sequence's end are never copied; table entries are clamped to the
