@@ -10,10 +10,18 @@ rows. (That session's "_i", "_fm", "_pf" and "cuda_all" variants timed options s
     python3 bench/ab_fp8_cuda.py --out OUT.json [--heads 16 8 | --heads 64 128] [--variants auto cuda cuda16]
           [--layouts paged64]
     python3 bench/ab_summary.py OUT.json cuda/auto,cuda3/auto,cuda16/auto     # the ratios
+
+A change to the kernel's source against the committed one, in one run (`--base DIR`): DIR holds the committed
+kernels/cuda/*.cu (`bash bench/make_ab_base_cuda.sh` copies them from git HEAD), built as a second extension;
+variant "base" launches it and "cuda" the working tree's, both through the same plan (split count, partials, merge).
+
+    python3 bench/ab_fp8_cuda.py --out OUT.json --base bench/_ab_base_cuda --variants cuda base --heads 16 32
+    python3 bench/ab_summary.py OUT.json cuda/base
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 import torch
@@ -33,11 +41,45 @@ DEFAULT_VARIANTS = ("auto", "cuda", "cuda3", "cuda16")
 POINTS = [(B, ctx) for B in (8, 32, 128) for ctx in (4096, 32768)]
 
 
+EXTS: dict = {}   # "cuda" / "base" -> the extension a --base run launches for that variant
+
+
+def load_base(src: str):
+    """The committed kernel's extension, built from the copies in `src` under a name of its own."""
+    import os
+
+    from torch.utils.cpp_extension import load
+
+    os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0"
+    return load(name="mlacalc_mla_fp8_decode_ab_base", sources=[os.path.join(src, "mla_fp8_decode_torch.cu")],
+                extra_include_paths=[src], verbose=False, extra_cuda_cflags=["-O3"])
+
+
+def plan_call(name: str, q, cache, lens, table, *, softmax_scale, kv_scale, max_seqlen=None, out=None, **_):
+    """A --base run's call: the wrapper's plan (kernels/cuda_mla_fp8._Plan) launching variant `name`'s extension."""
+    from mlacalc.kernels import cuda_mla_fp8 as cm
+
+    saved, cm._EXT = cm._EXT, EXTS[name]
+    try:
+        plan = cm._Plan(q, cache, table, max_seqlen, None, cm.STAGES, cm.default_cta_rows(q.shape[1] * q.shape[2]))
+    finally:
+        cm._EXT = saved
+    scale_t = kv_scale if torch.is_tensor(kv_scale) else None
+    return lambda: plan.launch(q, cache, lens, table, softmax_scale, kv_scale, scale_t, out)
+
+
+def decode_call(name: str, *args, **kwargs):
+    """A zero-argument call of variant `name` (mla_decode with its options, or a --base run's plan)."""
+    if name in EXTS:
+        return plan_call(name, *args, **kwargs)
+    return lambda: mla_decode(*args, **VARIANTS[name], **kwargs)
+
+
 def check(name: str, heads: int) -> dict:
     errs = {}
     for paged in (False, True):
         case = make_mla_case([1, 63, 64, 65, 4097, 2000], heads=heads, device="cuda", paged=paged, fp8=True, seed=5)
-        out = run_mla_case(lambda *a, **k: mla_decode(*a, **VARIANTS[name], **k), case)
+        out = run_mla_case(lambda *a, **k: decode_call(name, *a, **k)(), case)
         errs["paged" if paged else "contiguous"] = rel_error(out, case.ref)
     return errs
 
@@ -45,11 +87,15 @@ def check(name: str, heads: int) -> dict:
 def main() -> int:
     def add(ap):
         ap.add_argument("--heads", type=int, nargs="+", default=[16])
-        ap.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=sorted(VARIANTS))
+        ap.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=sorted(VARIANTS) + ["base"])
+        ap.add_argument("--base", help="folder of the committed kernels/cuda/*.cu: variant base builds and runs them")
         ap.add_argument("--layouts", nargs="+", default=["contiguous", "paged64"], choices=["contiguous", "paged64"])
 
     a = gpu_lab_args(__doc__, add)
     if a is None:
+        return 2
+    if ("base" in a.variants) != bool(a.base):
+        print("ab_fp8_cuda: variant base and --base DIR go together", file=sys.stderr)
         return 2
     flusher = L2Flusher(torch.cuda.current_device())
     scale = torch.tensor([0.02], device="cuda")
@@ -61,6 +107,11 @@ def main() -> int:
             except Exception as e:  # noqa: BLE001 - recorded by check_variants below
                 print(f"build/first call: {type(e).__name__}: {e}"[:300])
         print(f"extension ready after {time.time() - t0:.0f} s", flush=True)
+        if a.base:
+            from mlacalc.kernels.cuda_mla_fp8 import _extension
+
+            EXTS.update(cuda=_extension(), base=load_base(a.base))
+            print(f"base extension ready after {time.time() - t0:.0f} s", flush=True)
         ceil = measure_ceilings(print, flusher=flusher)
         record(rows, kind="ceilings", **ceil)
         for H in a.heads:
@@ -74,9 +125,8 @@ def main() -> int:
                     nbytes, flops = mla_decode_cost(B, ctx, H, 1)
                     floor = _floor_ms(nbytes, flops, ceil)
                     for rnd, name in alternating(names):
-                        call = lambda: mla_decode(  # noqa: E731
-                            q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale, max_seqlen=ctx,
-                            **VARIANTS[name])
+                        call = decode_call(name, q, cache, lens, table, softmax_scale=MLA_SCALE, kv_scale=scale,
+                                           max_seqlen=ctx)
                         t = eager_and_graph(call, flusher)
                         record(rows, kind="fp8", variant=name, round=rnd, B=B, ctx=ctx, heads=H, layout=layout,
                                floor_ms=floor, x_floor=t["graph_ms"] / floor if t["graph_ms"] else None, **t)

@@ -93,11 +93,13 @@ __device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t b
       : "memory");
 }
 
-// two e4m3 values (low 16 bits of x, then high) widened to f16x2
-__device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint16_t x) {
-  uint32_t out;
-  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(out) : "h"(x));
-  return out;
+// four e4m3 values (bytes 0..3 of w) widened to two f16x2: lo holds bytes 0, 1 and hi bytes 2, 3. Splitting w into
+// its 16-bit halves with a mov (no shift) lets ptxas read the high half in place (F2FP.F16.E4M3.UNPACK_B R, R.H1);
+// taking it as `w >> 16` cost one SHF a word, 136 of a warp's ~1,440 instructions a tile (thirty-sixth session).
+__device__ __forceinline__ void e4m3x4_to_f16x2(uint32_t w, uint32_t& lo, uint32_t& hi) {
+  asm("{\n.reg .b16 l, h;\nmov.b32 {l, h}, %2;\ncvt.rn.f16x2.e4m3x2 %0, l;\ncvt.rn.f16x2.e4m3x2 %1, h;\n}"
+      : "=r"(lo), "=r"(hi)
+      : "r"(w));
 }
 
 __device__ __forceinline__ uint32_t transpose8x8(uint32_t x) {
@@ -180,7 +182,11 @@ __device__ __forceinline__ void latent_scores(const uint8_t* key, int warp, int 
   const uint4 hi = *reinterpret_cast<const uint4*>(key + 128 * warp + 64 + 16 * qd);
   const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
-  for (int i = 0; i < 8; ++i) mma16816(s, qf[i], e4m3x2_to_f16x2(words[i] & 0xffff), e4m3x2_to_f16x2(words[i] >> 16));
+  for (int i = 0; i < 8; ++i) {
+    uint32_t b0, b1;
+    e4m3x4_to_f16x2(words[i], b0, b1);
+    mma16816(s, qf[i], b0, b1);
+  }
 }
 
 // A warp's score partials (16 rows x 64 keys) into its slot of the exchange
@@ -267,8 +273,10 @@ __device__ __forceinline__ void pv_tile(const uint8_t* tile, int warp, int g, in
       const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        v[gi][2 * i] = transpose8x8(e4m3x2_to_f16x2(words[i] & 0xffff));
-        v[gi][2 * i + 1] = transpose8x8(e4m3x2_to_f16x2(words[i] >> 16));
+        uint32_t lo, hi;
+        e4m3x4_to_f16x2(words[i], lo, hi);
+        v[gi][2 * i] = transpose8x8(lo);
+        v[gi][2 * i + 1] = transpose8x8(hi);
       }
     }
 #pragma unroll
@@ -398,7 +406,9 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
       s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
       latent_scores(key, warp, qd, qf, s[j]);
       const uint32_t rope = *reinterpret_cast<const uint32_t*>(key + D_LAT + 16 * warp + 4 * qd);
-      mma16816(s[j], qf[8], e4m3x2_to_f16x2(rope & 0xffff), e4m3x2_to_f16x2(rope >> 16));
+      uint32_t r0, r1;
+      e4m3x4_to_f16x2(rope, r0, r1);
+      mma16816(s[j], qf[8], r0, r1);
     }
     write_partials(s_part + (((t & 1) * RG + grp) * WARPS + warp) * 16 * S_STRIDE, s, g, qd);
     __syncthreads();  // every warp's partial written; every warp done with tile t - 1 (its stage may be refilled)
