@@ -11,11 +11,12 @@ rows. (That session's "_i", "_fm", "_pf" and "cuda_all" variants timed options s
           [--layouts paged64]
     python3 bench/ab_summary.py OUT.json cuda/auto,cuda3/auto,cuda16/auto     # the ratios
 
-A change to the kernel's source against the committed one, in one run (`--base DIR`): DIR holds the committed
-kernels/cuda/*.cu (`bash bench/make_ab_base_cuda.sh` copies them from git HEAD), built as a second extension;
-variant "base" launches it and "cuda" the working tree's, both through the same plan (split count, partials, merge).
+Changes to the kernel's source against committed ones, in one run (`--ext NAME=DIR`, repeated): DIR holds
+kernels/cuda/*.cu of some revision (`bash bench/make_ab_base_cuda.sh REV DIR` copies them out of git), built as an
+extension of its own; variant NAME launches it and "cuda" the working tree's, all through the same plan (split
+count, partials, merge).
 
-    python3 bench/ab_fp8_cuda.py --out OUT.json --base bench/_ab_base_cuda --variants cuda base --heads 16 32
+    python3 bench/ab_fp8_cuda.py --out OUT.json --ext base=bench/_ab_base_cuda --variants cuda base --heads 16 32
     python3 bench/ab_summary.py OUT.json cuda/base
 """
 
@@ -41,22 +42,23 @@ DEFAULT_VARIANTS = ("auto", "cuda", "cuda3", "cuda16")
 POINTS = [(B, ctx) for B in (8, 32, 128) for ctx in (4096, 32768)]
 
 
-EXTS: dict = {}   # "cuda" / "base" -> the extension a --base run launches for that variant
+EXTS: dict = {}   # "cuda" and each --ext NAME -> the extension an --ext run launches for that variant
 
 
-def load_base(src: str):
-    """The committed kernel's extension, built from the copies in `src` under a name of its own."""
+def load_ext(name: str, src: str):
+    """Another revision's kernel: the extension built from the copies in `src` under a name of its own."""
     import os
 
     from torch.utils.cpp_extension import load
 
     os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0"
-    return load(name="mlacalc_mla_fp8_decode_ab_base", sources=[os.path.join(src, "mla_fp8_decode_torch.cu")],
+    src = os.path.abspath(src)   # the same build key from any folder (a script may build it first elsewhere)
+    return load(name=f"mlacalc_mla_fp8_decode_ab_{name}", sources=[os.path.join(src, "mla_fp8_decode_torch.cu")],
                 extra_include_paths=[src], verbose=False, extra_cuda_cflags=["-O3"])
 
 
 def plan_call(name: str, q, cache, lens, table, *, softmax_scale, kv_scale, max_seqlen=None, out=None, **_):
-    """A --base run's call: the wrapper's plan (kernels/cuda_mla_fp8._Plan) launching variant `name`'s extension."""
+    """An --ext run's call: the wrapper's plan (kernels/cuda_mla_fp8._Plan) launching variant `name`'s extension."""
     from mlacalc.kernels import cuda_mla_fp8 as cm
 
     saved, cm._EXT = cm._EXT, EXTS[name]
@@ -69,7 +71,7 @@ def plan_call(name: str, q, cache, lens, table, *, softmax_scale, kv_scale, max_
 
 
 def decode_call(name: str, *args, **kwargs):
-    """A zero-argument call of variant `name` (mla_decode with its options, or a --base run's plan)."""
+    """A zero-argument call of variant `name` (mla_decode with its options, or an --ext run's plan)."""
     if name in EXTS:
         return plan_call(name, *args, **kwargs)
     return lambda: mla_decode(*args, **VARIANTS[name], **kwargs)
@@ -87,15 +89,19 @@ def check(name: str, heads: int) -> dict:
 def main() -> int:
     def add(ap):
         ap.add_argument("--heads", type=int, nargs="+", default=[16])
-        ap.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=sorted(VARIANTS) + ["base"])
-        ap.add_argument("--base", help="folder of the committed kernels/cuda/*.cu: variant base builds and runs them")
+        ap.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS))
+        ap.add_argument("--ext", action="append", default=[], metavar="NAME=DIR",
+                        help="variant NAME: the kernels/cuda/*.cu copied in DIR, built and run (repeatable)")
         ap.add_argument("--layouts", nargs="+", default=["contiguous", "paged64"], choices=["contiguous", "paged64"])
 
     a = gpu_lab_args(__doc__, add)
     if a is None:
         return 2
-    if ("base" in a.variants) != bool(a.base):
-        print("ab_fp8_cuda: variant base and --base DIR go together", file=sys.stderr)
+    exts = dict(e.split("=", 1) for e in a.ext if "=" in e)
+    unknown = [n for n in a.variants if n not in VARIANTS and n not in exts]
+    if unknown or len(exts) != len(a.ext) or set(exts) & set(VARIANTS):
+        print(f"ab_fp8_cuda: variants are {', '.join(VARIANTS)} or an --ext NAME=DIR's NAME (not one of those); "
+              f"got variants {unknown or a.variants}, --ext {a.ext}", file=sys.stderr)
         return 2
     flusher = L2Flusher(torch.cuda.current_device())
     scale = torch.tensor([0.02], device="cuda")
@@ -107,11 +113,11 @@ def main() -> int:
             except Exception as e:  # noqa: BLE001 - recorded by check_variants below
                 print(f"build/first call: {type(e).__name__}: {e}"[:300])
         print(f"extension ready after {time.time() - t0:.0f} s", flush=True)
-        if a.base:
+        if exts:
             from mlacalc.kernels.cuda_mla_fp8 import _extension
 
-            EXTS.update(cuda=_extension(), base=load_base(a.base))
-            print(f"base extension ready after {time.time() - t0:.0f} s", flush=True)
+            EXTS.update(cuda=_extension(), **{n: load_ext(n, d) for n, d in exts.items()})
+            print(f"--ext extensions ready after {time.time() - t0:.0f} s", flush=True)
         ceil = measure_ceilings(print, flusher=flusher)
         record(rows, kind="ceilings", **ceil)
         for H in a.heads:

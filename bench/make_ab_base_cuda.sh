@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Before timing a change to the CUDA fp8 kernels: copies of the committed kernels/cuda/*.cu (git HEAD, or the
-# revision given) in bench/_ab_base_cuda/ (untracked; delete it after the run), so that one device call builds both
-# and times them (bench/ab_fp8_cuda.py --base bench/_ab_base_cuda --variants cuda base).
+# Before timing changes to the CUDA fp8 kernels: copies of kernels/cuda/*.cu at a revision (default git HEAD) in a
+# folder (default bench/_ab_base_cuda; untracked: delete it after the run), so that one device call builds each and
+# times them beside the working tree's (bench/ab_fp8_cuda.py --ext NAME=DIR --variants cuda NAME).
+#     bash bench/make_ab_base_cuda.sh [REV [DIR]]
 set -eu
 rev=${1:-HEAD}
-mkdir -p bench/_ab_base_cuda
+dir=${2:-bench/_ab_base_cuda}
+mkdir -p "$dir"
 for f in $(git ls-tree --name-only "$rev" kernels/cuda/ | grep '\.cu$'); do
-  git show "$rev:$f" > "bench/_ab_base_cuda/$(basename "$f")"
+  git show "$rev:$f" > "$dir/$(basename "$f")"
 done
-echo "bench/_ab_base_cuda/ from $(git rev-parse --short "$rev"): $(ls bench/_ab_base_cuda | tr '\n' ' ')"
+echo "$dir/ from $(git rev-parse --short "$rev"): $(ls "$dir" | tr '\n' ' ')"

@@ -238,12 +238,16 @@ __device__ __forceinline__ void softmax_tile(const float* all, float (*s)[4], Vi
     m_off[half] = m_use;
     l_i[half] *= alpha[half];
   }
+  // o's 64 values a lane need the rescale only when some row's max moved: once the max settles (a few tiles into
+  // a split) every alpha is exactly exp2(0) = 1, and a warp-uniform vote skips the multiplies (exact either way)
+  if (__any_sync(0xffffffff, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
-  for (int d = 0; d < 16; ++d) {
-    o[d][0] *= alpha[0];
-    o[d][1] *= alpha[0];
-    o[d][2] *= alpha[1];
-    o[d][3] *= alpha[1];
+    for (int d = 0; d < 16; ++d) {
+      o[d][0] *= alpha[0];
+      o[d][1] *= alpha[0];
+      o[d][2] *= alpha[1];
+      o[d][3] *= alpha[1];
+    }
   }
 #pragma unroll
   for (int j = 0; j < GROUPS; ++j) {
@@ -419,9 +423,15 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     }
     const int lim[2] = {min(nv, vis[0] - n0), min(nv, vis[1] - n0)};  // keys of this tile each row sees
     uint32_t pa[GROUPS / 2][4];  // P as the A operand of 4 16-key steps
-    softmax_tile(s_part + ((t & 1) * RG + grp) * WARPS * 16 * S_STRIDE, s,
-                 [&](int half, int key) { return key < lim[half]; }, qk_scale, [](int, int) { return 1.0f; },
-                 m_i, l_i, o, pa, g, qd);
+    const float* all = s_part + ((t & 1) * RG + grp) * WARPS * 16 * S_STRIDE;
+    // a tile every row of the warp sees whole (all but a split's last, at one query token) skips the mask's 64
+    // compares and selects a lane; the vote keeps the branch warp-uniform
+    if (__all_sync(0xffffffff, lim[0] >= TILE && lim[1] >= TILE))
+      softmax_tile(all, s, [](int, int) { return true; }, qk_scale, [](int, int) { return 1.0f; }, m_i, l_i, o, pa,
+                   g, qd);
+    else
+      softmax_tile(all, s, [&](int half, int key) { return key < lim[half]; }, qk_scale,
+                   [](int, int) { return 1.0f; }, m_i, l_i, o, pa, g, qd);
     pv_tile<ROW_BYTES>(tile, warp, g, qd, pa, o);
   }
 
