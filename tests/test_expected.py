@@ -743,23 +743,23 @@ def test_stated_attention_accuracy_is_what_the_committed_measurements_give():
 
 
 def test_stated_h100_accuracy_is_what_the_committed_h100_measurements_give():
-    """H100_ATTENTION_ACCURACY restates bench/accuracy_table.py over the H100's six random seeds (15, 16, 17,
-    measured after the profiler's DSA fix; 18, 19 with every output checked; 20 over the wider model list);
-    classes under ACCURACY_MIN_POINTS points left out (none here)."""
+    """H100_ATTENTION_ACCURACY restates bench/accuracy_table.py over the H100's eight random seeds (15, 16, 17,
+    measured after the profiler's DSA fix; 18, 19 with every output checked; 20 over the wider model list; 21 and 22
+    with the CUDA fp8 kernel in auto); classes under ACCURACY_MIN_POINTS points left out (none here)."""
     from pathlib import Path
 
     from mlacalc.expected import ACCURACY_MIN_POINTS, H100_ATTENTION_ACCURACY
 
     h100 = Path(__file__).resolve().parent.parent / "reports" / "h100"
     table = _accuracy_table_module().table([h100 / f"validate-random-seed{s}.json"
-                                            for s in ("15", "16", "17", "18", "19", "20w")])
+                                            for s in ("15", "16", "17", "18", "19", "20w", "21", "22w")])
     stated = {k: (a.points, a.median_pct, a.p90_pct, a.max_pct) for k, a in H100_ATTENTION_ACCURACY.items()}
     assert stated == {k: v for k, v in table.items() if v[0] >= ACCURACY_MIN_POINTS}
     assert {a.measured_on for a in H100_ATTENTION_ACCURACY.values()} == {"H100"}
 
 
 def test_the_built_in_h100_quotes_the_h100s_accuracy_and_other_hopper_cards_the_h200s():
-    """The built-in H100 SXM card prices with the H200's coefficients and was measured at 300 random points: its
+    """The built-in H100 SXM card prices with the H200's coefficients and was measured at 440 random points: its
     caption quotes those (and the H200's prefill figure: no prefill point ran on the H100); an H800 or an H100
     PCIe, not measured, and a calibrated H100 file (its own coefficients) quote the H200's."""
     from mlacalc.expected import ATTENTION_ACCURACY, H100_ATTENTION_ACCURACY, KernelModel, attention_accuracy
