@@ -7,7 +7,8 @@
 #     bash bench/make_ab_base_cuda.sh 9f5e4e4 bench/_ab_base_cuda; bash bench/make_ab_base_cuda.sh 5655732 bench/_ab_shift_cuda
 # (1) the CUDA kernels' GPU tests (dense and sparse) on the tree's source; (2) bench/ab_fp8_cuda.py at 16 and 32
 # heads, batch 8/32/128 x 4k/32k, paged in 64-token blocks, graph-timed with the L2 flushed, best of two alternating
-# rounds. Files under $OUT: run.log, build.log, pytest_cuda.txt, ab_fp8_cuda_loop.json.
+# rounds; between them, session_cz's profile of DeepSeek-V3.2 at 97 x 884 keys (pool rows: the Gluon sparse kernel's
+# early end). Files under $OUT: run.log, build.log, pytest_cuda.txt, profile_884.json, ab_fp8_cuda_loop.json.
 #     run(command="bash bench/session_cy_gpu.sh", timeout_s=520)
 set -u
 END=${END:-480}
@@ -24,9 +25,18 @@ done
 build_cuda_fp8 "$OUT/build.log"
 wait
 echo "all built at ${SECONDS} s" | tee -a "$LOG"
-timeout 100 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gpu.py \
-  -k "cuda_fp8_mla or cuda_sparse_fp8_ds" > "$OUT/pytest_cuda.txt" 2>&1
+timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gpu.py \
+  -k "cuda_fp8_mla or cuda_sparse_fp8_ds or pool_rows or last_used_slot" > "$OUT/pytest_cuda.txt" 2>&1
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_cuda.txt")" | tee -a "$LOG"
+# session_cz's check folded in (one device call was left): the Gluon sparse kernel's early end over pool rows, at
+# the point session_cx's seed 22 missed by 52% (DeepSeek-V3.2, 97 x 884 keys, 128 heads, contiguous)
+timeout 60 mlacalc profile deepseek-v3.2 --batch 97 --context 884 --layers 4 --gpu h100-sxm --json \
+  > "$OUT/profile_884.json" 2>> "$LOG"
+echo "profile 884 exit $? at ${SECONDS} s" | tee -a "$LOG"
+python3 -c "
+import json; d = json.load(open('$OUT/profile_884.json'))
+c = {x['name']: x for x in d.get('comparisons', [])}.get('latency_expected_s', {})
+print('97 x 884: expected', c.get('predicted'), 'measured', c.get('measured'), 'error %', c.get('error_pct'))" 2>&1 | tee -a "$LOG"
 timeout $(( END - SECONDS - 15 )) python3 bench/ab_fp8_cuda.py --out "$OUT/ab_fp8_cuda_loop.json" \
   --ext base=bench/_ab_base_cuda --ext shift=bench/_ab_shift_cuda --variants cuda shift base --heads 16 32 \
   --layouts paged64 >> "$LOG" 2>&1
