@@ -30,7 +30,8 @@ timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_g
 echo "pytest exit $? at ${SECONDS} s: $(tail -1 "$OUT/pytest_cuda.txt")" | tee -a "$LOG"
 # session_cz's check folded in (one device call was left): the Gluon sparse kernel's early end over pool rows, at
 # the point session_cx's seed 22 missed by 52% (DeepSeek-V3.2, 97 x 884 keys, 128 heads, contiguous)
-timeout 60 mlacalc profile deepseek-v3.2 --batch 97 --context 884 --layers 4 --gpu h100-sxm --json \
+card=h100-sxm; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && card=h200
+timeout 60 mlacalc profile deepseek-v3.2 --batch 97 --context 884 --layers 4 --gpu "$card" --json \
   > "$OUT/profile_884.json" 2>> "$LOG"
 echo "profile 884 exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 -c "
