@@ -9,7 +9,7 @@
 # heads, batch 8/32/128 x 4k/32k, paged in 64-token blocks, graph-timed with the L2 flushed, best of two alternating
 # rounds; between them, session_cz's profile of DeepSeek-V3.2 at 97 x 884 keys (pool rows: the Gluon sparse kernel's
 # early end). Files under $OUT: run.log, build.log, pytest_cuda.txt, profile_884.json, ab_fp8_cuda_loop.json.
-#     run(command="bash bench/session_cy_gpu.sh", timeout_s=520)
+#     run(command="END=480 bash bench/session_cy_gpu.sh", timeout_s=520)   (a smaller END cuts the A/B short)
 set -u
 END=${END:-480}
 . bench/device_lib.sh
@@ -39,7 +39,7 @@ import json; d = json.load(open('$OUT/profile_884.json'))
 c = {x['name']: x for x in d.get('comparisons', [])}.get('latency_expected_s', {})
 print('97 x 884: expected', c.get('predicted'), 'measured', c.get('measured'), 'error %', c.get('error_pct'))" 2>&1 | tee -a "$LOG"
 timeout $(( END - SECONDS - 15 )) python3 bench/ab_fp8_cuda.py --out "$OUT/ab_fp8_cuda_loop.json" \
-  --ext base=bench/_ab_base_cuda --ext shift=bench/_ab_shift_cuda --variants cuda shift base --heads 16 32 \
+  --ext base=bench/_ab_base_cuda --ext shift=bench/_ab_shift_cuda --variants cuda shift base --heads 32 16 \
   --layouts paged64 >> "$LOG" 2>&1
 echo "ab exit $? at ${SECONDS} s" | tee -a "$LOG"
 python3 bench/ab_summary.py "$OUT/ab_fp8_cuda_loop.json" cuda/base,shift/base,cuda/shift 2>&1 | tee -a "$LOG"
