@@ -93,13 +93,11 @@ __device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t b
       : "memory");
 }
 
-// four e4m3 values (bytes 0..3 of w) widened to two f16x2: lo holds bytes 0, 1 and hi bytes 2, 3. Splitting w into
-// its 16-bit halves with a mov (no shift) lets ptxas read the high half in place (F2FP.F16.E4M3.UNPACK_B R, R.H1);
-// taking it as `w >> 16` cost one SHF a word, 136 of a warp's ~1,440 instructions a tile (thirty-sixth session).
-__device__ __forceinline__ void e4m3x4_to_f16x2(uint32_t w, uint32_t& lo, uint32_t& hi) {
-  asm("{\n.reg .b16 l, h;\nmov.b32 {l, h}, %2;\ncvt.rn.f16x2.e4m3x2 %0, l;\ncvt.rn.f16x2.e4m3x2 %1, h;\n}"
-      : "=r"(lo), "=r"(hi)
-      : "r"(w));
+// two e4m3 values (low 16 bits of x, then high) widened to f16x2
+__device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint16_t x) {
+  uint32_t out;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(out) : "h"(x));
+  return out;
 }
 
 __device__ __forceinline__ uint32_t transpose8x8(uint32_t x) {
@@ -182,11 +180,7 @@ __device__ __forceinline__ void latent_scores(const uint8_t* key, int warp, int 
   const uint4 hi = *reinterpret_cast<const uint4*>(key + 128 * warp + 64 + 16 * qd);
   const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    uint32_t b0, b1;
-    e4m3x4_to_f16x2(words[i], b0, b1);
-    mma16816(s, qf[i], b0, b1);
-  }
+  for (int i = 0; i < 8; ++i) mma16816(s, qf[i], e4m3x2_to_f16x2(words[i] & 0xffff), e4m3x2_to_f16x2(words[i] >> 16));
 }
 
 // A warp's score partials (16 rows x 64 keys) into its slot of the exchange
@@ -238,16 +232,12 @@ __device__ __forceinline__ void softmax_tile(const float* all, float (*s)[4], Vi
     m_off[half] = m_use;
     l_i[half] *= alpha[half];
   }
-  // o's 64 values a lane need the rescale only when some row's max moved: once the max settles (a few tiles into
-  // a split) every alpha is exactly exp2(0) = 1, and a warp-uniform vote skips the multiplies (exact either way)
-  if (__any_sync(0xffffffff, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
-    for (int d = 0; d < 16; ++d) {
-      o[d][0] *= alpha[0];
-      o[d][1] *= alpha[0];
-      o[d][2] *= alpha[1];
-      o[d][3] *= alpha[1];
-    }
+  for (int d = 0; d < 16; ++d) {
+    o[d][0] *= alpha[0];
+    o[d][1] *= alpha[0];
+    o[d][2] *= alpha[1];
+    o[d][3] *= alpha[1];
   }
 #pragma unroll
   for (int j = 0; j < GROUPS; ++j) {
@@ -277,10 +267,8 @@ __device__ __forceinline__ void pv_tile(const uint8_t* tile, int warp, int g, in
       const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        uint32_t lo, hi;
-        e4m3x4_to_f16x2(words[i], lo, hi);
-        v[gi][2 * i] = transpose8x8(lo);
-        v[gi][2 * i + 1] = transpose8x8(hi);
+        v[gi][2 * i] = transpose8x8(e4m3x2_to_f16x2(words[i] & 0xffff));
+        v[gi][2 * i + 1] = transpose8x8(e4m3x2_to_f16x2(words[i] >> 16));
       }
     }
 #pragma unroll
@@ -410,9 +398,7 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
       s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
       latent_scores(key, warp, qd, qf, s[j]);
       const uint32_t rope = *reinterpret_cast<const uint32_t*>(key + D_LAT + 16 * warp + 4 * qd);
-      uint32_t r0, r1;
-      e4m3x4_to_f16x2(rope, r0, r1);
-      mma16816(s[j], qf[8], r0, r1);
+      mma16816(s[j], qf[8], e4m3x2_to_f16x2(rope & 0xffff), e4m3x2_to_f16x2(rope >> 16));
     }
     write_partials(s_part + (((t & 1) * RG + grp) * WARPS + warp) * 16 * S_STRIDE, s, g, qd);
     __syncthreads();  // every warp's partial written; every warp done with tile t - 1 (its stage may be refilled)
@@ -423,15 +409,9 @@ __global__ void __launch_bounds__(RG * WARPS * 32) mla_fp8_decode_kernel(const P
     }
     const int lim[2] = {min(nv, vis[0] - n0), min(nv, vis[1] - n0)};  // keys of this tile each row sees
     uint32_t pa[GROUPS / 2][4];  // P as the A operand of 4 16-key steps
-    const float* all = s_part + ((t & 1) * RG + grp) * WARPS * 16 * S_STRIDE;
-    // a tile every row of the warp sees whole (all but a split's last, at one query token) skips the mask's 64
-    // compares and selects a lane; the vote keeps the branch warp-uniform
-    if (__all_sync(0xffffffff, lim[0] >= TILE && lim[1] >= TILE))
-      softmax_tile(all, s, [](int, int) { return true; }, qk_scale, [](int, int) { return 1.0f; }, m_i, l_i, o, pa,
-                   g, qd);
-    else
-      softmax_tile(all, s, [&](int half, int key) { return key < lim[half]; }, qk_scale,
-                   [](int, int) { return 1.0f; }, m_i, l_i, o, pa, g, qd);
+    softmax_tile(s_part + ((t & 1) * RG + grp) * WARPS * 16 * S_STRIDE, s,
+                 [&](int half, int key) { return key < lim[half]; }, qk_scale, [](int, int) { return 1.0f; },
+                 m_i, l_i, o, pa, g, qd);
     pv_tile<ROW_BYTES>(tile, warp, g, qd, pa, o);
   }
 
