@@ -7,7 +7,10 @@ set -eu
 rev=${1:-HEAD}
 dir=${2:-bench/_ab_base_cuda}
 mkdir -p "$dir"
+# each copy's kernels and device code in a namespace of their own (mlacalc_fp8 -> mlacalc_fp8_<dir>), so that no
+# symbol of one revision's extension can stand in for another's loaded in the same process
+ns="mlacalc_fp8_$(basename "$dir" | tr -c 'A-Za-z0-9_\n' '_')"
 for f in $(git ls-tree --name-only "$rev" kernels/cuda/ | grep '\.cu$'); do
-  git show "$rev:$f" > "$dir/$(basename "$f")"
+  git show "$rev:$f" | sed "s/\bmlacalc_fp8\b/$ns/g" > "$dir/$(basename "$f")"
 done
 echo "$dir/ from $(git rev-parse --short "$rev"): $(ls "$dir" | tr '\n' ' ')"
