@@ -89,6 +89,19 @@ def row_groups(cta_rows: int) -> int:
     return cta_rows // 16
 
 
+def ctas_per_sm(cta_rows: int) -> int:
+    """CTAs an SM the split plan counts: CTAS_PER_SM at one row group (registers and shared memory hold two), one at
+    two."""
+    return CTAS_PER_SM if row_groups(cta_rows) == 1 else 1
+
+
+def check_plan_options(cta_rows, num_splits) -> None:
+    """The dense and sparse wrappers' shared options: cta_rows 16, 32 or None; num_splits an int >= 1 or None."""
+    require(cta_rows is None or cta_rows in CTA_ROWS, "cta_rows", f"{cta_rows!r}: 16, 32 or None")
+    require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
+            f"{num_splits!r}: expected an int >= 1")
+
+
 def head_groups(rows: int, cta_rows: int) -> int:
     """CTAs a (sequence, split) takes: the rows in groups of cta_rows (they read the same tiles, from L2 after the
     first)."""
@@ -225,12 +238,10 @@ def mla_decode_cuda_fp8(
                 f"got q {tuple(q.shape)} {q.dtype} on {q.device}, cache {kv_cache.dtype}")
         require(packed_and_aligned(kv_cache), "kv_cache",
                 "rows must be packed (576 bytes apart), the base and page stride 16-byte aligned (bulk copies)")
-        require(cta_rows is None or cta_rows in CTA_ROWS, "cta_rows", f"{cta_rows!r}: 16, 32 or None")
+        check_plan_options(cta_rows, num_splits)
         per_cta = cta_rows or default_cta_rows(q.shape[1] * q.shape[2])
         require(stages in ((2, 3, 4) if row_groups(per_cta) == 1 else (2, 3)), "stages",
                 f"{stages!r}: one of 2, 3, 4 (2, 3 at 32 rows a CTA: the shared memory of two row groups)")
-        require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
-                f"{num_splits!r}: expected an int >= 1")
         return _Plan(q, kv_cache, block_table, max_seqlen, num_splits, stages, per_cta)
 
     plan = cached_plan("mla_decode_cuda_fp8", key, make, q.device)
@@ -257,7 +268,7 @@ class _Plan:
         self.cta_rows = cta_rows
         if num_splits is None:
             self.splits, self.per_split = cuda_fp8_splits(B * head_groups(rows, cta_rows), max_len, num_sms(dev),
-                                                          CTAS_PER_SM if row_groups(cta_rows) == 1 else 1)
+                                                          ctas_per_sm(cta_rows))
         else:
             self.splits = min(num_splits, max(1, -(-max_len // TILE)))
             per = -(-max_len // self.splits)
@@ -322,8 +333,9 @@ def mla_decode_sparse_cuda(
     """triton_mla_sparse.mla_decode_sparse's arguments and result over fp8-ds rows with a bf16 query: each query
     token attends the cache rows its `indices` select (token positions through block_table, or pool rows without
     one; -1 unused; at or past cache_seqlens unused). The kernel is cuda/mla_fp8_sparse.cu (the dense fp8 kernel's
-    design with a gather; written in the thirty-fifth session, checked by its CPU model and compiled, not yet run on
-    a GPU). cta_rows: as mla_decode_cuda_fp8's. Bad input: one KernelInputError."""
+    design with a gather; thirty-fifth session: checked by its CPU model and its 9 GPU tests on an H100, but
+    1.18-1.83x the Triton sparse kernel's time, so impl auto does not run it). cta_rows: as mla_decode_cuda_fp8's.
+    Bad input: one KernelInputError."""
     from .triton_mla_sparse import _check_sparse
 
     check_scale(softmax_scale)
@@ -336,9 +348,7 @@ def mla_decode_sparse_cuda(
                 f"impl 'cuda' sparse decode takes an sm_90 GPU, a bf16 query of {D_LAT} + {D_ROPE} dims and fp8-ds "
                 f"rows of {DS_ROW_BYTES} bytes, 16-byte aligned; got q {tuple(q.shape)} {q.dtype} on {q.device}, "
                 f"cache {kv_cache.dtype} {tuple(kv_cache.shape)}")
-        require(cta_rows is None or cta_rows in CTA_ROWS, "cta_rows", f"{cta_rows!r}: 16, 32 or None")
-        require(num_splits is None or (isinstance(num_splits, int) and num_splits >= 1), "num_splits",
-                f"{num_splits!r}: expected an int >= 1")
+        check_plan_options(cta_rows, num_splits)
         return _SparsePlan(q, kv_cache, indices, block_table, num_splits, cta_rows or default_cta_rows(q.shape[2]))
 
     plan = cached_plan("mla_decode_sparse_cuda", key, make, q.device)
@@ -366,7 +376,7 @@ class _SparsePlan:
         groups = head_groups(H, cta_rows)
         if num_splits is None:
             self.splits, self.per_split = cuda_fp8_splits(B * s_q * groups, topk, num_sms(dev),
-                                                          CTAS_PER_SM if row_groups(cta_rows) == 1 else 1)
+                                                          ctas_per_sm(cta_rows))
         else:
             self.splits = min(num_splits, max(1, -(-topk // TILE)))
             per = -(-topk // self.splits)

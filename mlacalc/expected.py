@@ -1000,6 +1000,12 @@ def cuda_fp8_row_groups(rows: int) -> int:
     return 1 if rows <= 16 else 2
 
 
+def cuda_fp8_ctas_per_sm(rows: int) -> int:
+    """CTAs an SM the kernel's split plan counts for `rows` query rows a sequence: CUDA_FP8_CTAS_PER_SM at one row
+    group, one at two (kernels/cuda_mla_fp8.ctas_per_sm)."""
+    return CUDA_FP8_CTAS_PER_SM if cuda_fp8_row_groups(rows) == 1 else 1
+
+
 def cuda_fp8_splits(seqs: int, keys: float, sms: int, ctas_per_sm: int = CUDA_FP8_CTAS_PER_SM) -> tuple[int, int]:
     """(splits, keys a split) of the CUDA fp8 kernel: one wave of CTAs (seqs x splits <= ctas_per_sm an SM: 2 at one
     row group, 1 at two), each split whole 64-key tiles and at least 256 keys; kernels/cuda_mla_fp8.cuda_fp8_splits
@@ -1026,8 +1032,7 @@ def cuda_fp8_streamed_bytes(shape: DecodeShape, sms: int) -> float:
     """Bytes one layer's call moves: the cache's keys once, and the split partials (fp32 rows of out_dv values and
     their log-sum-exp, each split's every row) written by the decode kernel and read by the merge (one split too:
     the kernel always writes partials and the merge always runs)."""
-    ctas = CUDA_FP8_CTAS_PER_SM if cuda_fp8_row_groups(shape.rows) == 1 else 1
-    splits, _ = cuda_fp8_splits(shape.seqs, shape.keys, sms, ctas)
+    splits, _ = cuda_fp8_splits(shape.seqs, shape.keys, sms, cuda_fp8_ctas_per_sm(shape.rows))
     partials = shape.seqs * splits * shape.rows * (shape.out_dv + 1) * 4
     return shape.seqs * shape.keys * shape.key_bytes + 2 * partials
 
@@ -1064,8 +1069,7 @@ def cuda_fp8_accuracy(hw) -> Accuracy | None:
 def cuda_fp8_chain_keys(shape: DecodeShape, sms: int) -> float:
     """Keys the busiest SM steps through: the CTAs it holds in the wave (seqs x splits CTAs over the SMs; up to two
     at one row group, one at two), each a split's keys."""
-    ctas = CUDA_FP8_CTAS_PER_SM if cuda_fp8_row_groups(shape.rows) == 1 else 1
-    splits, per = cuda_fp8_splits(shape.seqs, shape.keys, sms, ctas)
+    splits, per = cuda_fp8_splits(shape.seqs, shape.keys, sms, cuda_fp8_ctas_per_sm(shape.rows))
     return math.ceil(shape.seqs * splits / max(sms, 1)) * min(per, shape.keys)
 
 

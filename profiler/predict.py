@@ -151,7 +151,7 @@ def cuda_fp8_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q
                     kv_element_size: int, sm90: bool) -> int | None:
     """The CUDA fp8 kernel's split count where impl auto runs it (kernels/decode._cuda_applies: an e4m3 cache at
     DeepSeek's dims, at most 32 query rows a sequence (query tokens x heads), sm_90, buildable here), else None."""
-    from mlacalc.expected import CUDA_FP8_CTAS_PER_SM, CUDA_FP8_DIMS, CUDA_FP8_MAX_ROWS, cuda_fp8_row_groups
+    from mlacalc.expected import CUDA_FP8_DIMS, CUDA_FP8_MAX_ROWS, cuda_fp8_ctas_per_sm
 
     a = spec.attention
     rows = q_tokens * heads_per_rank(spec, tp).q
@@ -161,7 +161,7 @@ def cuda_fp8_splits(spec: ModelSpec, kernel: str, batch: int, context: int, *, q
         return None
     from mlacalc.kernels.cuda_mla_fp8 import cuda_fp8_splits as plan
 
-    return plan(batch, context, sms, CUDA_FP8_CTAS_PER_SM if cuda_fp8_row_groups(rows) == 1 else 1)[0]
+    return plan(batch, context, sms, cuda_fp8_ctas_per_sm(rows))[0]
 
 
 def kernel_launches(kernel: str, phase: str, num_splits: int) -> int | None:

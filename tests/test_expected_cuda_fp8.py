@@ -4,7 +4,9 @@ it."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +17,18 @@ from mlacalc.hardware import load_hardware
 from mlacalc.parallel import Parallelism
 from mlacalc.spec import load_spec
 from mlacalc.step import Step, roofline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _fit_module(monkeypatch):
+    """(the repo root, bench/fit_cuda_fp8.py loaded as a module), with bench/ on the path for its labio import, as
+    when it runs from bench/."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("fit_cuda_fp8", ROOT / "bench" / "fit_cuda_fp8.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return ROOT, mod
 
 
 def shape(**kw) -> E.DecodeShape:
@@ -28,7 +42,9 @@ def shape(**kw) -> E.DecodeShape:
        rows=st.integers(1, 32))
 def test_the_split_plan_is_the_kernels(seqs, keys, sms, rows):
     cf = pytest.importorskip("mlacalc.kernels.cuda_mla_fp8")
-    ctas = cf.CTAS_PER_SM if cf.row_groups(cf.default_cta_rows(rows)) == 1 else 1     # the kernel's plan
+    ctas = cf.ctas_per_sm(cf.default_cta_rows(rows))     # the kernel's plan
+    assert ctas == (cf.CTAS_PER_SM if cf.row_groups(cf.default_cta_rows(rows)) == 1 else 1)
+    assert E.cuda_fp8_ctas_per_sm(rows) == ctas
     assert E.cuda_fp8_row_groups(rows) == cf.row_groups(cf.default_cta_rows(rows))
     assert E.cuda_fp8_splits(seqs, keys, sms, ctas) == cf.cuda_fp8_splits(seqs, keys, sms, ctas)
     assert E.cuda_fp8_splits(seqs, keys, sms) == cf.cuda_fp8_splits(seqs, keys, sms)
@@ -128,14 +144,7 @@ def test_the_profilers_workspace_counts_the_kernels_partials_at_one_split_too():
 def test_the_stated_constants_are_what_the_committed_h100_run_fits(monkeypatch):
     """CUDA_FP8_FIXED_US and CUDA_FP8_STREAM_EFF restate bench/fit_cuda_fp8.py over the session_cq run (the kernel
     as it is is that run's variant "cuda_late"), to the digits stated."""
-    import importlib.util
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    monkeypatch.syspath_prepend(str(root / "bench"))   # its labio import, as when run from bench/
-    spec = importlib.util.spec_from_file_location("fit_cuda_fp8", root / "bench" / "fit_cuda_fp8.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    root, mod = _fit_module(monkeypatch)
     hw = load_hardware("h100-sxm")
     pts = mod.points(str(root / "reports/h100/tuning/ab_fp8_cuda_session_cq.json"), "cuda_late")
     assert len(pts) == 12
@@ -150,14 +159,7 @@ def test_the_two_row_group_constants_are_what_the_committed_h100_run_fits(monkey
     session_cs run's 32-head points (variant "cuda": the kernel as auto runs it at 17-32 rows), to the digits stated;
     and the one-row-group pair still fits that run's 16-head points within 6.5% (a second run of the kernel after
     this session's changes)."""
-    import importlib.util
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    monkeypatch.syspath_prepend(str(root / "bench"))   # its labio import, as when run from bench/
-    spec = importlib.util.spec_from_file_location("fit_cuda_fp8", root / "bench" / "fit_cuda_fp8.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    root, mod = _fit_module(monkeypatch)
     hw = load_hardware("h100-sxm")
     run = str(root / "reports/h100/tuning/session_cs/ab_fp8_cuda_conv_h32_16.json")
     pts = mod.points(run, "cuda", (32,))
@@ -173,11 +175,9 @@ def test_the_quoted_accuracy_is_the_committed_held_out_runs(monkeypatch):
     """CUDA_FP8_ACCURACY restates the session_cu, session_cv and session_cw runs' 72 random points (none a fitted one) against
     cuda_fp8_decode_s as it is, summarised as bench/accuracy_table.py summarises the validation reports; and
     CUDA_FP8_CYCLES_PER_KEY is the fastest chain rate among the 12 points the one-group pair was fitted to."""
-    import importlib.util
     import math
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     monkeypatch.syspath_prepend(str(root / "bench"))
     from accuracy_table import summary
 
@@ -191,9 +191,7 @@ def test_the_quoted_accuracy_is_the_committed_held_out_runs(monkeypatch):
                 errs.append(abs(100 * (r["graph_ms"] * 1e-3 / E.cuda_fp8_decode_s(sh, hw) - 1)))
     acc = E.CUDA_FP8_ACCURACY
     assert summary(errs) == (acc.points, acc.median_pct, acc.p90_pct, acc.max_pct) == (72, 5.8, 10.5, 14.3)
-    spec = importlib.util.spec_from_file_location("fit_cuda_fp8", root / "bench" / "fit_cuda_fp8.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    _, mod = _fit_module(monkeypatch)
     rates = [(t - E.CUDA_FP8_FIXED_US * 1e-6) / E.cuda_fp8_chain_keys(s, hw.sms) * hw.boost_clock_ghz * 1e9
              for s, t, _ in mod.points(str(root / "reports/h100/tuning/ab_fp8_cuda_session_cq.json"), "cuda_late")]
     assert round(min(rates), 1) == E.CUDA_FP8_CYCLES_PER_KEY
